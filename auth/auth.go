@@ -1,0 +1,202 @@
+// Package auth holds flowbin's credentials: login tokens (JWT, HS256), access keys (random, stored as SHA-256)
+// and password hashes (bcrypt). It knows nothing of HTTP or SQL.
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// ErrInvalid is returned for a credential that is malformed, forged, expired or revoked.
+var ErrInvalid = errors.New("invalid credentials")
+
+// Principal is who a request acts for.
+type Principal struct {
+	CustomerID uuid.UUID
+	// UserID is set for login tokens; AccessKeyID for access keys.
+	UserID      uuid.UUID
+	Username    string
+	AccessKeyID uuid.UUID
+}
+
+const issuer = "flowbin"
+
+// Tokens issues and verifies login tokens.
+type Tokens struct {
+	secret []byte
+	ttl    time.Duration
+	now    func() time.Time
+}
+
+// NewTokens returns a token issuer with the given signing secret and lifetime.
+func NewTokens(secret []byte, ttl time.Duration) (*Tokens, error) {
+	if len(secret) < 32 {
+		return nil, fmt.Errorf("auth: the token signing secret must be at least 32 bytes, got %d", len(secret))
+	}
+	if ttl <= 0 {
+		return nil, fmt.Errorf("auth: the token lifetime must be positive, got %s", ttl)
+	}
+	return &Tokens{secret: secret, ttl: ttl, now: time.Now}, nil
+}
+
+type claims struct {
+	jwt.RegisteredClaims
+	CustomerID string `json:"customer_id"`
+	Username   string `json:"username"`
+}
+
+// Issue returns a signed token for the user.
+func (t *Tokens) Issue(userID, customerID uuid.UUID, username string) (string, error) {
+	now := t.now()
+	c := claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    issuer,
+			Subject:   userID.String(),
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(t.ttl)),
+		},
+		CustomerID: customerID.String(),
+		Username:   username,
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.secret)
+	if err != nil {
+		return "", fmt.Errorf("auth: sign token: %w", err)
+	}
+	return s, nil
+}
+
+// Verify checks a token's signature (HS256 only), issuer and expiry, and returns who it was issued to.
+func (t *Tokens) Verify(token string) (Principal, error) {
+	var c claims
+	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.secret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithIssuer(issuer),
+		jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(t.now),
+	)
+	if err != nil {
+		return Principal{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	userID, err1 := uuid.Parse(c.Subject)
+	customerID, err2 := uuid.Parse(c.CustomerID)
+	if err1 != nil || err2 != nil {
+		return Principal{}, fmt.Errorf("%w: malformed claims", ErrInvalid)
+	}
+	return Principal{CustomerID: customerID, UserID: userID, Username: c.Username}, nil
+}
+
+// LooksLikeToken tells a login token (a JWT: three dot-separated parts) from an access key.
+func LooksLikeToken(s string) bool { return strings.Count(s, ".") == 2 }
+
+// AccessKeyPrefix starts every access key, so that keys are recognisable (and findable by secret scanners).
+const AccessKeyPrefix = "fbk_"
+
+// accessKeyPrefixLen is how much of a key is kept in clear as token_prefix: "fbk_" and four random characters.
+const accessKeyPrefixLen = len(AccessKeyPrefix) + 4
+
+const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// NewAccessKey returns a fresh random access key (256 bits of entropy), its hash and its display prefix.
+func NewAccessKey() (key, hash, prefix string, err error) {
+	var b strings.Builder
+	b.WriteString(AccessKeyPrefix)
+	max := big.NewInt(int64(len(base62)))
+	for range 43 { // 62^43 > 2^256
+		n, err := rand.Int(rand.Reader, max)
+		if err != nil {
+			return "", "", "", fmt.Errorf("auth: new access key: %w", err)
+		}
+		b.WriteByte(base62[n.Int64()])
+	}
+	key = b.String()
+	return key, HashAccessKey(key), key[:accessKeyPrefixLen], nil
+}
+
+// HashAccessKey is the SHA-256 hex digest under which an access key is stored and looked up.
+func HashAccessKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// NewSecret returns n random bytes, hex-encoded.
+func NewSecret(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("auth: new secret: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// NewPassword returns a random password for a bootstrap user.
+func NewPassword() (string, error) {
+	var b strings.Builder
+	max := big.NewInt(int64(len(base62)))
+	for range 20 {
+		n, err := rand.Int(rand.Reader, max)
+		if err != nil {
+			return "", fmt.Errorf("auth: new password: %w", err)
+		}
+		b.WriteByte(base62[n.Int64()])
+	}
+	return b.String(), nil
+}
+
+// Passwords hashes and checks passwords with bcrypt.
+type Passwords struct {
+	cost  int
+	dummy []byte // the hash compared against for unknown users, so that they take as long as wrong passwords
+}
+
+// NewPasswords returns a hasher with the given bcrypt cost (bcrypt.DefaultCost when 0).
+func NewPasswords(cost int) (*Passwords, error) {
+	if cost == 0 {
+		cost = bcrypt.DefaultCost
+	}
+	dummy, err := bcrypt.GenerateFromPassword([]byte("flowbin timing equaliser"), cost)
+	if err != nil {
+		return nil, fmt.Errorf("auth: passwords: %w", err)
+	}
+	return &Passwords{cost: cost, dummy: dummy}, nil
+}
+
+// MaxPasswordBytes is bcrypt's input limit.
+const MaxPasswordBytes = 72
+
+// Hash returns the bcrypt hash of a password.
+func (p *Passwords) Hash(password string) (string, error) {
+	if password == "" {
+		return "", errors.New("auth: the password must not be empty")
+	}
+	if len(password) > MaxPasswordBytes {
+		return "", fmt.Errorf("auth: the password must be at most %d bytes", MaxPasswordBytes)
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), p.cost)
+	if err != nil {
+		return "", fmt.Errorf("auth: hash password: %w", err)
+	}
+	return string(h), nil
+}
+
+// Check reports whether password matches hash. With hash "" (an unknown user) it compares against a dummy hash,
+// so that unknown users and wrong passwords take about the same time.
+func (p *Passwords) Check(hash, password string) bool {
+	h := []byte(hash)
+	if hash == "" {
+		h = p.dummy
+	}
+	if len(password) > MaxPasswordBytes {
+		password = password[:MaxPasswordBytes]
+	}
+	err := bcrypt.CompareHashAndPassword(h, []byte(password))
+	return err == nil && hash != ""
+}

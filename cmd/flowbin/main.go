@@ -1,0 +1,266 @@
+// Command flowbin serves flowbin's REST API and manages its database and users.
+//
+//	flowbin [serve]                    serve the API (the default)
+//	flowbin migrate                    apply database migrations, then exit
+//	flowbin user add --customer NAME --username NAME --password-stdin
+//	flowbin user list
+//	flowbin user passwd --username NAME --password-stdin
+//	flowbin healthcheck                exit 0 when the local server answers /healthz
+//
+// Configuration comes from FLOWBIN_* environment variables; see the README.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/flowbin/flowbin/auth"
+	"github.com/flowbin/flowbin/server"
+	"github.com/flowbin/flowbin/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "flowbin:", err)
+		var usage usageError
+		if errors.As(err, &usage) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// usageError is a command line that does not parse.
+type usageError struct{ error }
+
+// run is the whole program: main only wires it to the process. Tests call it directly.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	log := newLogger(cfg, stderr)
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, log, stdout)
+	case "migrate":
+		return migrate(ctx, cfg, log)
+	case "user":
+		return userCommand(ctx, cfg, log, args, stdin, stdout)
+	case "healthcheck":
+		return healthcheck(ctx, cfg)
+	default:
+		return usageError{fmt.Errorf("unknown command %q; want serve, migrate, user or healthcheck", cmd)}
+	}
+}
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func openStore(ctx context.Context, cfg config, log *slog.Logger, migrate bool) (*store.Store, error) {
+	sc := cfg.storeConfig()
+	sc.Migrate = migrate
+	sc.Logger = log
+	if cfg.DatabaseURL == "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
+	}
+	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return store.Open(openCtx, sc)
+}
+
+func migrate(ctx context.Context, cfg config, log *slog.Logger) error {
+	st, err := openStore(ctx, cfg, log, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	log.Info("database is up to date", "dialect", st.Dialect())
+	return nil
+}
+
+func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) error {
+	log.Info("starting flowbin", cfg.logAttrs()...)
+	st, err := openStore(ctx, cfg, log, cfg.Migrate)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	secret := cfg.JWTSecret
+	if secret == "" {
+		// Kept in the database so that every instance, and every restart, signs and verifies with the same key.
+		secret, err = st.EnsureSetting(ctx, "jwt_secret", func() (string, error) { return auth.NewSecret(32) })
+		if err != nil {
+			return err
+		}
+	}
+	tokens, err := auth.NewTokens([]byte(secret), cfg.TokenTTL)
+	if err != nil {
+		return err
+	}
+	passwords, err := auth.NewPasswords(cfg.BcryptCost)
+	if err != nil {
+		return err
+	}
+	if err := bootstrap(ctx, cfg, st, passwords, log); err != nil {
+		return err
+	}
+
+	srv, err := server.New(server.Config{
+		MaxBodyBytes:            cfg.MaxBodyBytes,
+		MaxActions:              cfg.MaxActions,
+		RequestTimeout:          cfg.RequestTimeout,
+		LoginAttemptsPerAddress: cfg.LoginPerAddress,
+		LoginAttemptsPerUser:    cfg.LoginPerUser,
+		LoginWindow:             cfg.LoginWindow,
+		TrustedProxies:          cfg.TrustedProxies,
+		CORSOrigins:             cfg.CORSOrigins,
+	}, st, tokens, passwords, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	httpServer := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      cfg.RequestTimeout + 5*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "flowbin listening on %s (API docs: %s/docs)\n", url, url)
+	fmt.Fprintf(stdout, "log in: curl -s -X POST %s/auth/login -H 'Content-Type: application/json' -d '{\"username\":\"%s\",\"password\":\"…\"}'\n",
+		url, cfg.AdminUsername)
+	log.Info("listening", "addr", ln.Addr().String(), "dialect", st.Dialect())
+
+	go sweep(ctx, st, log)
+	errc := make(chan error, 1)
+	go func() { errc <- httpServer.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := httpServer.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// bootstrap creates the first user when there is none, so that a fresh installation can be logged into.
+func bootstrap(ctx context.Context, cfg config, st *store.Store, passwords *auth.Passwords, log *slog.Logger) error {
+	password, generated := cfg.AdminPassword, false
+	if password == "" {
+		var err error
+		if password, err = auth.NewPassword(); err != nil {
+			return err
+		}
+		generated = true
+	}
+	hash, err := passwords.Hash(password)
+	if err != nil {
+		return fmt.Errorf("FLOWBIN_ADMIN_PASSWORD: %w", err)
+	}
+	created, err := st.Bootstrap(ctx, cfg.AdminCustomer, cfg.AdminUsername, hash)
+	if err != nil {
+		return err
+	}
+	switch {
+	case created && generated:
+		// The one time a password is logged: nobody could log in otherwise.
+		log.Warn("created the first user with a random password; it is shown this once",
+			"customer", cfg.AdminCustomer, "username", cfg.AdminUsername, "password", password)
+	case created:
+		log.Info("created the first user", "customer", cfg.AdminCustomer, "username", cfg.AdminUsername)
+	}
+	return nil
+}
+
+// sweep deletes expired state (rate-limit windows, idempotency records) every few minutes.
+func sweep(ctx context.Context, st *store.Store, log *slog.Logger) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := st.Sweep(ctx); err != nil {
+				log.Warn("sweep failed", "err", err)
+			}
+		}
+	}
+}
+
+func healthcheck(ctx context.Context, cfg config) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	host, port, err := net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("FLOWBIN_ADDR: %w", err)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: status %d", res.StatusCode)
+	}
+	return nil
+}
+
+// flags parses a subcommand's flags, reporting problems as usage errors.
+func flags(name string, args []string, define func(*flag.FlagSet)) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	define(fs)
+	if err := fs.Parse(args); err != nil {
+		return usageError{fmt.Errorf("%s: %w", name, err)}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("%s: unexpected argument %q", name, fs.Arg(0))}
+	}
+	return nil
+}

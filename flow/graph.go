@@ -1,0 +1,167 @@
+package flow
+
+import (
+	"encoding/json"
+	"sort"
+	"strconv"
+
+	"github.com/google/uuid"
+)
+
+// EdgeKind says why an execution may move from one action to another.
+type EdgeKind string
+
+// The edge kinds.
+const (
+	EdgeNext    EdgeKind = "next"    // the next action in the list
+	EdgeNextID  EdgeKind = "next_id" // the action's next_id
+	EdgeGoto    EdgeKind = "goto"    // a goto's jump
+	EdgeBranch  EdgeKind = "branch"  // a branch value (Label holds the value)
+	EdgeDefault EdgeKind = "default" // a branch's default_target_id, or its fall-through when no value matches
+	EdgeTrue    EdgeKind = "true"    // a condition that holds
+	EdgeFalse   EdgeKind = "false"   // a condition that does not hold
+)
+
+// Edge is a possible move of an execution from action From to action To (indexes in the list).
+type Edge struct {
+	From, To int
+	Kind     EdgeKind
+	Label    string
+}
+
+// targets are the option fields that name other actions.
+type targets struct {
+	TargetID        string            `json:"target_id"`
+	DefaultTargetID string            `json:"default_target_id"`
+	TargetIDs       map[string]string `json:"target_ids"`
+	FalseTargetID   string            `json:"false_target_id"`
+}
+
+func optionTargets(a Action) targets {
+	var t targets
+	if len(a.Option) > 0 {
+		// Options of a validated action always decode; anything else simply has no targets.
+		_ = json.Unmarshal(a.Option, &t)
+	}
+	return t
+}
+
+// index maps action ids to their positions.
+func index(actions []Action) map[uuid.UUID]int {
+	m := make(map[uuid.UUID]int, len(actions))
+	for i, a := range actions {
+		m[a.ID] = i
+	}
+	return m
+}
+
+// continuation is where an execution goes after action i when nothing jumps: its next_id, else the next action
+// in the list. -1 is the end.
+func continuation(actions []Action, idx map[uuid.UUID]int, i int) (int, EdgeKind) {
+	if id := actions[i].NextID; id != uuid.Nil {
+		if j, ok := idx[id]; ok {
+			return j, EdgeNextID
+		}
+		return -1, EdgeNextID
+	}
+	if i+1 < len(actions) {
+		return i + 1, EdgeNext
+	}
+	return -1, EdgeNext
+}
+
+func lookupRef(idx map[uuid.UUID]int, ref string) (int, bool) {
+	id, ok := ParseID(ref)
+	if !ok || id == uuid.Nil {
+		return 0, false
+	}
+	j, ok := idx[id]
+	return j, ok
+}
+
+// Edges lists every possible move between the actions of a list, in action order. Moves to the end of the
+// execution are left out.
+func Edges(actions []Action) []Edge {
+	idx := index(actions)
+	var edges []Edge
+	add := func(from, to int, k EdgeKind, label string) {
+		if to >= 0 {
+			edges = append(edges, Edge{From: from, To: to, Kind: k, Label: label})
+		}
+	}
+	for i, a := range actions {
+		next, nextKind := continuation(actions, idx, i)
+		spec, known := Lookup(a.Type)
+		if known && spec.Terminal {
+			continue
+		}
+		t := optionTargets(a)
+		switch a.Type {
+		case TypeGoto:
+			if j, ok := lookupRef(idx, t.TargetID); ok {
+				add(i, j, EdgeGoto, "")
+			}
+			add(i, next, nextKind, "")
+		case TypeBranch:
+			values := make([]string, 0, len(t.TargetIDs))
+			for v := range t.TargetIDs {
+				values = append(values, v)
+			}
+			sort.Strings(values)
+			for _, v := range values {
+				if j, ok := lookupRef(idx, t.TargetIDs[v]); ok {
+					add(i, j, EdgeBranch, v)
+				}
+			}
+			if j, ok := lookupRef(idx, t.DefaultTargetID); ok {
+				add(i, j, EdgeDefault, "")
+			} else {
+				add(i, next, EdgeDefault, "")
+			}
+		case TypeConditionCallDigits, TypeConditionCallStatus, TypeConditionDatetime, TypeConditionVariable:
+			add(i, next, EdgeTrue, "")
+			if j, ok := lookupRef(idx, t.FalseTargetID); ok {
+				add(i, j, EdgeFalse, "")
+			} else {
+				add(i, next, EdgeFalse, "")
+			}
+		default:
+			add(i, next, nextKind, "")
+		}
+	}
+	return edges
+}
+
+// Reachable reports, for each action, whether an execution starting at the first action can reach it.
+func Reachable(actions []Action) []bool {
+	seen := make([]bool, len(actions))
+	if len(actions) == 0 {
+		return seen
+	}
+	out := make([][]int, len(actions))
+	for _, e := range Edges(actions) {
+		out[e.From] = append(out[e.From], e.To)
+	}
+	stack := []int{0}
+	seen[0] = true
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, j := range out[i] {
+			if !seen[j] {
+				seen[j] = true
+				stack = append(stack, j)
+			}
+		}
+	}
+	return seen
+}
+
+func (p *parser) warnUnreachable(l *list) {
+	for i, ok := range Reachable(l.actions) {
+		if !ok {
+			p.rep.warnf(l.actionStart(i), joinPointer(l.ptr, strconv.Itoa(i)), WarnUnreachableAction,
+				"action %d (%s) can never run: no action leads to it", i, l.actions[i].Type)
+		}
+	}
+}

@@ -1,0 +1,116 @@
+package server
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/flowbin/flowbin/flow"
+	"github.com/flowbin/flowbin/gen"
+	"github.com/flowbin/flowbin/store"
+)
+
+// timeLayout is the wire format of timestamps: UTC, always six fractional digits.
+const timeLayout = "2006-01-02 15:04:05.000000"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+func formatTimePtr(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return formatTime(*t)
+}
+
+// toPage reads the paging parameters. page_size is already known to be a positive integer (the spec says so);
+// page_token must be a timestamp in the wire format.
+func toPage(size *int, token *string) (store.Page, error) {
+	var p store.Page
+	if size != nil {
+		p.Size = min(*size, store.MaxPageSize)
+	}
+	if token != nil && *token != "" {
+		t, err := time.ParseInLocation(timeLayout, *token, time.UTC)
+		if err != nil {
+			return p, badParameter("page_token", "%q is not a timestamp like 2020-10-11 01:00:00.000001", *token)
+		}
+		p.Before = t
+	}
+	return p, nil
+}
+
+// nextPageToken is the last item's tm_create, or "" for an empty page.
+func nextPageToken[T any](items []T, created func(*T) time.Time) string {
+	if len(items) == 0 {
+		return ""
+	}
+	return formatTime(created(&items[len(items)-1]))
+}
+
+func toAPIFlow(f *store.Flow) gen.Flow {
+	out := gen.Flow{
+		Id:         f.ID,
+		CustomerId: f.CustomerID,
+		Type:       gen.FlowTypeFlow,
+		Name:       f.Name,
+		Detail:     f.Detail,
+		Actions:    toAPIActions(f.Actions),
+		TmCreate:   formatTime(f.TMCreate),
+		TmUpdate:   formatTimePtr(f.TMUpdate),
+		TmDelete:   formatTimePtr(f.TMDelete),
+	}
+	if f.OnCompleteFlowID != nil {
+		id := *f.OnCompleteFlowID
+		out.OnCompleteFlowId = &id
+	}
+	return out
+}
+
+func toAPIFlows(flows []store.Flow) []gen.Flow {
+	out := make([]gen.Flow, len(flows))
+	for i := range flows {
+		out[i] = toAPIFlow(&flows[i])
+	}
+	return out
+}
+
+func toAPIActions(actions []flow.Action) []gen.Action {
+	out := make([]gen.Action, len(actions))
+	for i, a := range actions {
+		id := a.ID.String()
+		out[i] = gen.Action{Id: &id, Type: gen.ActionType(a.Type)}
+		if a.NextID != uuid.Nil {
+			next := a.NextID.String()
+			out[i].NextId = &next
+		}
+		if len(a.Option) > 0 {
+			opt := json.RawMessage(a.Option)
+			out[i].Option = &opt
+		}
+	}
+	return out
+}
+
+func toAPIProblems(ps []flow.Problem) []gen.ErrorDetail {
+	out := make([]gen.ErrorDetail, len(ps))
+	for i, p := range ps {
+		ptr := p.Pointer
+		out[i] = gen.ErrorDetail{Pointer: &ptr, Reason: p.Reason, Message: p.Message}
+	}
+	return out
+}
+
+func toAPIAccesskey(k *store.AccessKey) gen.Accesskey {
+	return gen.Accesskey{
+		Id:          k.ID,
+		CustomerId:  k.CustomerID,
+		Name:        k.Name,
+		Detail:      k.Detail,
+		TokenPrefix: k.TokenPrefix,
+		TmExpire:    formatTime(k.TMExpire),
+		TmCreate:    formatTime(k.TMCreate),
+		TmUpdate:    formatTimePtr(k.TMUpdate),
+		TmDelete:    formatTimePtr(k.TMDelete),
+	}
+}

@@ -1,0 +1,58 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Customer owns flows, access keys and users. Customers never see each other's resources.
+type Customer struct {
+	ID       uuid.UUID `gorm:"column:id;primaryKey"`
+	Name     string    `gorm:"column:name"`
+	TMCreate time.Time `gorm:"column:tm_create"`
+}
+
+// TableName tells GORM the table.
+func (Customer) TableName() string { return "customers" }
+
+// EnsureCustomer returns the customer with the given name, creating it when it does not exist. Concurrent callers
+// (also on other instances) get the same customer.
+func (s *Store) EnsureCustomer(ctx context.Context, name string) (*Customer, error) {
+	return ensureCustomer(ctx, s.db.WithContext(ctx), name, s.timestamp())
+}
+
+func ensureCustomer(ctx context.Context, db *gorm.DB, name string, now time.Time) (*Customer, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, fmt.Errorf("store: ensure customer: %w", err)
+	}
+	c := Customer{ID: id, Name: name, TMCreate: now}
+	err = db.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "name"}}, DoNothing: true}).Create(&c).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: ensure customer: %w", classify(err))
+	}
+	var got Customer
+	if err := db.Where("name = ?", name).Take(&got).Error; err != nil {
+		return nil, fmt.Errorf("store: ensure customer: %w", classify(err))
+	}
+	return &got, nil
+}
+
+// CustomerByName reads a customer.
+func (s *Store) CustomerByName(ctx context.Context, name string) (*Customer, error) {
+	var c Customer
+	err := s.db.WithContext(ctx).Where("name = ?", name).Take(&c).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, fmt.Errorf("store: customer by name: %w", &NotFoundError{Resource: "customer", ID: name})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: customer by name: %w", classify(err))
+	}
+	return &c, nil
+}

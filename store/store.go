@@ -1,0 +1,195 @@
+// Package store persists flowbin's data with GORM, on PostgreSQL (the production store, shared by any number of
+// instances) or on an embedded SQLite file (the zero set-up default). It knows nothing of HTTP.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	gormlogger "gorm.io/gorm/logger"
+)
+
+// Dialect names the database behind a Store.
+type Dialect string
+
+// The supported dialects.
+const (
+	Postgres Dialect = "postgres"
+	SQLite   Dialect = "sqlite"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Config says which database to open and how.
+type Config struct {
+	// URL is a postgres:// (or postgresql://) URL; empty means SQLite at SQLitePath.
+	URL string
+	// SQLitePath is the SQLite database file, used when URL is empty.
+	SQLitePath string
+	// Migrate applies pending migrations on open.
+	Migrate bool
+	// MaxConns bounds the connection pool; 0 picks a default for the dialect.
+	MaxConns int
+	Logger   *slog.Logger
+	// Now is the clock; nil means time.Now. Tests set it to control timestamps.
+	Now func() time.Time
+}
+
+// Store is the database. It is safe for concurrent use.
+type Store struct {
+	db      *gorm.DB
+	sqlDB   *sql.DB
+	dialect Dialect
+	now     func() time.Time
+	log     *slog.Logger
+}
+
+// Open connects to the database described by cfg and, when cfg.Migrate is set, migrates it.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var (
+		dialector gorm.Dialector
+		dialect   Dialect
+		maxConns  = cfg.MaxConns
+	)
+	switch {
+	case cfg.URL == "":
+		if cfg.SQLitePath == "" {
+			return nil, errors.New("store: open: no database URL and no SQLite path")
+		}
+		dialect = SQLite
+		dialector = sqlite.Open(sqliteDSN(cfg.SQLitePath))
+		if maxConns == 0 {
+			maxConns = 8
+		}
+	case strings.HasPrefix(cfg.URL, "postgres://"), strings.HasPrefix(cfg.URL, "postgresql://"):
+		dialect = Postgres
+		dialector = postgres.New(postgres.Config{DSN: cfg.URL})
+		if maxConns == 0 {
+			maxConns = 16
+		}
+	default:
+		return nil, fmt.Errorf("store: open: unsupported database URL %q: want postgres://… or empty for SQLite",
+			RedactURL(cfg.URL))
+	}
+	db, err := gorm.Open(dialector, &gorm.Config{
+		Logger:                 gormlogger.Discard,
+		SkipDefaultTransaction: true,
+		// Timestamps are always set explicitly, in UTC, to the microsecond both dialects keep.
+		NowFunc: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", dialect, classify(err))
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", dialect, err)
+	}
+	sqlDB.SetMaxOpenConns(maxConns)
+	sqlDB.SetMaxIdleConns(maxConns)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	s := &Store{db: db, sqlDB: sqlDB, dialect: dialect, now: now, log: log}
+	if err := s.Ping(ctx); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	if cfg.Migrate {
+		if err := s.Migrate(ctx); err != nil {
+			sqlDB.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// sqliteDSN turns a file path into a DSN: WAL so that readers never wait for the writer, a busy timeout and
+// immediate transactions so that concurrent writers queue instead of failing, and the sortable time format.
+func sqliteDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate")
+	q.Set("_time_format", "sqlite")
+	return "file:" + filepath.ToSlash(path) + "?" + q.Encode()
+}
+
+// Dialect reports which database the store uses.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.sqlDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping: %w", classify(err))
+	}
+	return nil
+}
+
+// Close closes the connection pool.
+func (s *Store) Close() error { return s.sqlDB.Close() }
+
+// Migrate applies the pending migrations of the store's dialect. On PostgreSQL a session lock serialises
+// instances that start together.
+func (s *Store) Migrate(ctx context.Context) error {
+	fsys, err := fs.Sub(migrations, "migrations/"+string(s.dialect))
+	if err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	gooseDialect := goose.DialectSQLite3
+	if s.dialect == Postgres {
+		gooseDialect = goose.DialectPostgres
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return fmt.Errorf("store: migrate: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	provider, err := goose.NewProvider(gooseDialect, s.sqlDB, fsys, opts...)
+	if err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	results, err := provider.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("store: migrate: %w", classify(err))
+	}
+	for _, r := range results {
+		s.log.Info("applied migration", "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
+	}
+	return nil
+}
+
+// timestamp is the store's clock, in UTC and truncated to the microsecond that both dialects keep.
+func (s *Store) timestamp() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// RedactURL hides the password of a database URL, for logs and error messages.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,401 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/flowbin/flowbin/flow"
+	"github.com/flowbin/flowbin/store"
+	"github.com/flowbin/flowbin/store/storetest"
+)
+
+var t0 = time.Date(2020, 10, 11, 1, 0, 0, 1000, time.UTC)
+
+// fixture is a store with a clock and two customers.
+type fixture struct {
+	st         *store.Store
+	clock      *storetest.Clock
+	alice, bob uuid.UUID
+}
+
+func newFixture(t *testing.T, b storetest.Backend) *fixture {
+	t.Helper()
+	clock := storetest.NewClock(t0)
+	st := storetest.Open(t, b, storetest.WithClock(clock))
+	ctx := context.Background()
+	a, err := st.EnsureCustomer(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bb, err := st.EnsureCustomer(ctx, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{st: st, clock: clock, alice: a.ID, bob: bb.ID}
+}
+
+func mustDefinition(t *testing.T, doc string) *flow.Definition {
+	t.Helper()
+	def, rep := flow.Parse([]byte(doc), flow.Limits{})
+	if !rep.Valid() {
+		t.Fatalf("definition %s: %v", doc, rep.Err())
+	}
+	return def
+}
+
+func mustCreateFlow(t *testing.T, st *store.Store, customer uuid.UUID, name string) *store.Flow {
+	t.Helper()
+	f, err := st.CreateFlow(context.Background(), customer,
+		mustDefinition(t, fmt.Sprintf(`{"name":%q,"actions":[{"type":"answer"}]}`, name)))
+	if err != nil {
+		t.Fatalf("create flow: %v", err)
+	}
+	return f
+}
+
+func TestFlowLifecycle(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		fx := newFixture(t, b)
+		ctx := context.Background()
+		def := mustDefinition(t, `{"name":"test flow","detail":"d","actions":[
+			{"type":"play","option":{"stream_url":["https://example.com/a.wav"],"x-legacy":1.50}},
+			{"id":"end","type":"hangup"}]}`)
+		created, err := fx.st.CreateFlow(ctx, fx.alice, def)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !created.TMCreate.Equal(t0) || created.TMUpdate != nil || created.TMDelete != nil {
+			t.Errorf("timestamps after create: got %v %v %v, want %v nil nil",
+				created.TMCreate, created.TMUpdate, created.TMDelete, t0)
+		}
+		got, err := fx.st.GetFlow(ctx, fx.alice, created.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Name != "test flow" || got.Detail != "d" || len(got.Actions) != 2 {
+			t.Fatalf("got %+v, want the created flow", got)
+		}
+		var opt map[string]any
+		if err := json.Unmarshal(got.Actions[0].Option, &opt); err != nil {
+			t.Fatal(err)
+		}
+		if opt["x-legacy"] != 1.5 || opt["stream_url"] == nil {
+			t.Errorf("option: got %s, want the option as sent", got.Actions[0].Option)
+		}
+		if got.Actions[0].ID != def.Actions[0].ID {
+			t.Errorf("action id: got %s, want %s", got.Actions[0].ID, def.Actions[0].ID)
+		}
+
+		if _, err := fx.st.GetFlow(ctx, fx.bob, created.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("another customer's get: got %v, want ErrNotFound", err)
+		}
+		if _, err := fx.st.UpdateFlow(ctx, fx.bob, created.ID, def); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("another customer's update: got %v, want ErrNotFound", err)
+		}
+		if err := fx.st.DeleteFlow(ctx, fx.bob, created.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("another customer's delete: got %v, want ErrNotFound", err)
+		}
+
+		fx.clock.Advance(time.Second)
+		updated, err := fx.st.UpdateFlow(ctx, fx.alice, created.ID, mustDefinition(t, `{"name":"renamed"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if updated.Name != "renamed" || updated.Detail != "" || len(updated.Actions) != 0 {
+			t.Errorf("update replaces wholesale: got %+v", updated)
+		}
+		if !updated.TMCreate.Equal(t0) || updated.TMUpdate == nil || !updated.TMUpdate.Equal(t0.Add(time.Second)) {
+			t.Errorf("timestamps after update: got %v %v", updated.TMCreate, updated.TMUpdate)
+		}
+
+		if err := fx.st.DeleteFlow(ctx, fx.alice, created.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fx.st.GetFlow(ctx, fx.alice, created.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("get after delete: got %v, want ErrNotFound", err)
+		}
+		if err := fx.st.DeleteFlow(ctx, fx.alice, created.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("second delete: got %v, want ErrNotFound", err)
+		}
+		if _, err := fx.st.UpdateFlow(ctx, fx.alice, created.ID, def); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("update after delete: got %v, want ErrNotFound", err)
+		}
+		list, err := fx.st.ListFlows(ctx, fx.alice, store.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != 0 {
+			t.Errorf("list after delete: got %d flows, want 0", len(list))
+		}
+		var nf *store.NotFoundError
+		if _, err := fx.st.GetFlow(ctx, fx.alice, created.ID); !errors.As(err, &nf) || nf.Resource != "flow" {
+			t.Errorf("not-found error: got %v, want a NotFoundError for a flow", err)
+		}
+	})
+}
+
+func TestLiveFlowIDs(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		fx := newFixture(t, b)
+		ctx := context.Background()
+		live := mustCreateFlow(t, fx.st, fx.alice, "live")
+		deleted := mustCreateFlow(t, fx.st, fx.alice, "deleted")
+		other := mustCreateFlow(t, fx.st, fx.bob, "bob's")
+		if err := fx.st.DeleteFlow(ctx, fx.alice, deleted.ID); err != nil {
+			t.Fatal(err)
+		}
+		got, err := fx.st.LiveFlowIDs(ctx, fx.alice, []uuid.UUID{live.ID, deleted.ID, other.ID, uuid.New()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || !got[live.ID] {
+			t.Errorf("got %v, want only %s", got, live.ID)
+		}
+	})
+}
+
+// TestListPagingSameMicrosecond pages through flows that share tm_create values, at several page sizes: every
+// flow must come back exactly once, newest first.
+func TestListPagingSameMicrosecond(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		fx := newFixture(t, b)
+		ctx := context.Background()
+		// 1000 flows in one microsecond, then groups of 1 to 7 flows in the following microseconds.
+		var want int
+		for i := 0; i < 1000; i++ {
+			mustCreateFlow(t, fx.st, fx.alice, "same")
+			want++
+		}
+		for g := 1; g <= 7; g++ {
+			fx.clock.Advance(time.Microsecond)
+			for i := 0; i < g; i++ {
+				mustCreateFlow(t, fx.st, fx.alice, fmt.Sprintf("group %d", g))
+				want++
+			}
+		}
+		mustCreateFlow(t, fx.st, fx.bob, "not alice's")
+		for _, size := range []int{1, 2, 3, 10, 100, 1000} {
+			t.Run(fmt.Sprint(size), func(t *testing.T) {
+				seen := map[uuid.UUID]bool{}
+				var last time.Time
+				p := store.Page{Size: size}
+				for pages := 0; ; pages++ {
+					if pages > want {
+						t.Fatal("paging does not end")
+					}
+					flows, err := fx.st.ListFlows(ctx, fx.alice, p)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(flows) == 0 {
+						break
+					}
+					for _, f := range flows {
+						if seen[f.ID] {
+							t.Fatalf("flow %s repeated", f.ID)
+						}
+						if !last.IsZero() && f.TMCreate.After(last) {
+							t.Fatalf("not newest first: %v after %v", f.TMCreate, last)
+						}
+						seen[f.ID] = true
+						last = f.TMCreate
+					}
+					p.Before = flows[len(flows)-1].TMCreate
+				}
+				if len(seen) != want {
+					t.Errorf("got %d distinct flows, want %d", len(seen), want)
+				}
+			})
+		}
+	})
+}
+
+func TestAccessKeys(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		fx := newFixture(t, b)
+		ctx := context.Background()
+		k, err := fx.st.CreateAccessKey(ctx, store.NewAccessKey{CustomerID: fx.alice, Name: "ci", Detail: "d",
+			TokenHash: "hash-1", TokenPrefix: "fbk_abcd", Lifetime: 24 * time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !k.TMExpire.Equal(t0.Add(24 * time.Hour)) {
+			t.Errorf("tm_expire: got %v, want %v", k.TMExpire, t0.Add(24*time.Hour))
+		}
+		if got, err := fx.st.AccessKeyByHash(ctx, "hash-1"); err != nil || got.ID != k.ID {
+			t.Fatalf("by hash: got %v, %v, want the key", got, err)
+		}
+		if _, err := fx.st.GetAccessKey(ctx, fx.bob, k.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("another customer's key: got %v, want ErrNotFound", err)
+		}
+		fx.clock.Advance(time.Minute)
+		u, err := fx.st.UpdateAccessKey(ctx, fx.alice, k.ID, "renamed", "")
+		if err != nil || u.Name != "renamed" || u.TokenHash != "hash-1" || u.TMUpdate == nil {
+			t.Fatalf("update: got %+v, %v", u, err)
+		}
+		_, err = fx.st.CreateAccessKey(ctx, store.NewAccessKey{CustomerID: fx.bob, TokenHash: "hash-1", Lifetime: time.Hour})
+		if !errors.Is(err, store.ErrConflict) {
+			t.Errorf("duplicate hash: got %v, want ErrConflict", err)
+		}
+
+		fx.clock.Advance(24 * time.Hour)
+		if _, err := fx.st.AccessKeyByHash(ctx, "hash-1"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("expired key: got %v, want ErrNotFound", err)
+		}
+		k2, err := fx.st.CreateAccessKey(ctx, store.NewAccessKey{CustomerID: fx.alice, TokenHash: "hash-2", Lifetime: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, err := fx.st.ListAccessKeys(ctx, fx.alice, store.Page{})
+		if err != nil || len(keys) != 2 || keys[0].ID != k2.ID {
+			t.Fatalf("list: got %d keys (%v), want 2, newest first", len(keys), err)
+		}
+		if err := fx.st.DeleteAccessKey(ctx, fx.alice, k2.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fx.st.AccessKeyByHash(ctx, "hash-2"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("deleted key: got %v, want ErrNotFound", err)
+		}
+		if err := fx.st.DeleteAccessKey(ctx, fx.alice, k2.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("second delete: got %v, want ErrNotFound", err)
+		}
+	})
+}
+
+func TestUsers(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		st := storetest.Open(t, b)
+		ctx := context.Background()
+		created, err := st.Bootstrap(ctx, "default", "admin", "hash-a")
+		if err != nil || !created {
+			t.Fatalf("first bootstrap: got %v, %v, want true", created, err)
+		}
+		created, err = st.Bootstrap(ctx, "default", "other", "hash-b")
+		if err != nil || created {
+			t.Fatalf("second bootstrap: got %v, %v, want false", created, err)
+		}
+		u, err := st.CreateUser(ctx, "acme", "alice", "hash-c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.CreateUser(ctx, "acme", "alice", "hash-d"); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("taken username: got %v, want ErrConflict", err)
+		}
+		acme, err := st.CustomerByName(ctx, "acme")
+		if err != nil || acme.ID != u.CustomerID {
+			t.Fatalf("customer: got %v, %v", acme, err)
+		}
+		if err := st.SetPassword(ctx, "alice", "hash-e"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := st.UserByUsername(ctx, "alice"); err != nil || got.PasswordHash != "hash-e" {
+			t.Errorf("after passwd: got %v, %v", got, err)
+		}
+		if err := st.SetPassword(ctx, "nobody", "x"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("passwd of unknown user: got %v, want ErrNotFound", err)
+		}
+		users, err := st.ListUsers(ctx)
+		if err != nil || len(users) != 2 || users[0].Username != "admin" || users[1].CustomerName != "acme" {
+			t.Errorf("list: got %+v, %v", users, err)
+		}
+	})
+}
+
+func TestConcurrentSettingsAndBootstrap(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		st := storetest.Open(t, b)
+		ctx := context.Background()
+		const n = 8
+		values := make([]string, n)
+		createdCount := 0
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				v, err := st.EnsureSetting(ctx, "jwt_secret", func() (string, error) { return fmt.Sprint("secret-", i), nil })
+				if err != nil {
+					t.Error(err)
+				}
+				values[i] = v
+				created, err := st.Bootstrap(ctx, "default", "admin", "hash")
+				if err != nil {
+					t.Error(err)
+				}
+				if created {
+					mu.Lock()
+					createdCount++
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		for _, v := range values {
+			if v != values[0] {
+				t.Fatalf("settings differ: %v", values)
+			}
+		}
+		if createdCount != 1 {
+			t.Errorf("bootstraps that created a user: got %d, want 1", createdCount)
+		}
+	})
+}
+
+func TestRateLimitWindows(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		fx := newFixture(t, b)
+		ctx := context.Background()
+		for want := 1; want <= 3; want++ {
+			hits, reset, err := fx.st.Hit(ctx, "login:user:a", time.Minute)
+			if err != nil || hits != want {
+				t.Fatalf("hit %d: got %d, %v", want, hits, err)
+			}
+			if !reset.Equal(t0.Truncate(time.Minute).Add(time.Minute)) {
+				t.Errorf("reset: got %v", reset)
+			}
+		}
+		if hits, _, _ := fx.st.Hit(ctx, "login:user:b", time.Minute); hits != 1 {
+			t.Errorf("other bucket: got %d hits, want 1", hits)
+		}
+		fx.clock.Advance(time.Minute)
+		if hits, _, _ := fx.st.Hit(ctx, "login:user:a", time.Minute); hits != 1 {
+			t.Errorf("next window: got %d hits, want 1", hits)
+		}
+		fx.clock.Advance(2 * time.Hour)
+		if err := fx.st.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestMigrateTwice(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		cfg := storetest.Config(t, b)
+		for i := 0; i < 2; i++ {
+			st, err := store.Open(context.Background(), cfg)
+			if err != nil {
+				t.Fatalf("open %d: %v", i, err)
+			}
+			st.Close()
+		}
+	})
+}
+
+func TestUnavailable(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		st := storetest.Open(t, b)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := st.GetFlow(ctx, uuid.New(), uuid.New()); !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("canceled context: got %v, want ErrUnavailable", err)
+		}
+	})
+}
