@@ -75,7 +75,9 @@ type syntaxError struct {
 	msg    string
 }
 
-func (e *syntaxError) Error() string { return fmt.Sprintf("invalid JSON at byte %d: %s", e.offset, e.msg) }
+func (e *syntaxError) Error() string {
+	return fmt.Sprintf("invalid JSON at byte %d: %s", e.offset, e.msg)
+}
 
 type reader struct {
 	data  []byte

@@ -78,9 +78,9 @@ func isUnavailable(err error) bool {
 	if errors.As(err, &pgErr) {
 		switch {
 		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
-			strings.HasPrefix(pgErr.Code, "53"), // insufficient resources
+			strings.HasPrefix(pgErr.Code, "53"),                                 // insufficient resources
 			pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03", // shutdown, cannot connect now
-			pgErr.Code == "57014", // query canceled (statement timeout)
+			pgErr.Code == "57014",                        // query canceled (statement timeout)
 			pgErr.Code == "40001", pgErr.Code == "40P01": // serialization failure, deadlock: safe to retry
 			return true
 		}
