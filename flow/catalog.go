@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // Type is an action type, such as "talk" or "goto".
@@ -100,7 +101,8 @@ type Field struct {
 	MinItems int            // fewest items of a list
 	// Deprecated marks a legacy name, accepted and returned verbatim.
 	Deprecated bool
-	// OneOf names fields of which at least one must be set (with this one), such as play's stream_urls and stream_url.
+	// OneOf names alternatives of a required field: the requirement is met when any of them is set, such as
+	// play's legacy stream_url for stream_urls.
 	OneOf []string
 }
 
@@ -272,8 +274,8 @@ var catalog = []Spec{
 	}},
 	{Type: TypeMute},
 	{Type: TypePlay, Fields: []Field{
-		{Name: "stream_urls", Kind: KindURLList, MinItems: 1, OneOf: []string{"stream_url"}},
-		{Name: "stream_url", Kind: KindURLList, MinItems: 1, Deprecated: true, OneOf: []string{"stream_urls"}},
+		{Name: "stream_urls", Kind: KindURLList, Required: true, MinItems: 1, OneOf: []string{"stream_url"}},
+		{Name: "stream_url", Kind: KindURLList, MinItems: 1, Deprecated: true},
 	}},
 	{Type: TypeQueueJoin, Fields: []Field{{Name: "queue_id", Kind: KindID, Required: true}}},
 	{Type: TypeRecordingStart, Fields: []Field{
@@ -319,6 +321,21 @@ var specByType = func() map[Type]*Spec {
 	}
 	return m
 }()
+
+// OptionSchema is the name of the OpenAPI schema that documents the type's options, such as ActionOptionTalk.
+func (t Type) OptionSchema() string {
+	var b strings.Builder
+	b.WriteString("ActionOption")
+	for _, part := range strings.Split(string(t), "_") {
+		switch part {
+		case "ai", "amd":
+			b.WriteString(strings.ToUpper(part))
+		default:
+			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		}
+	}
+	return b.String()
+}
 
 // Lookup returns the spec of an action type, or false when the type is unknown.
 func Lookup(t Type) (*Spec, bool) {

@@ -125,10 +125,20 @@ func New(cfg Config, st *store.Store, tokens *auth.Tokens, passwords *auth.Passw
 // ServeHTTP makes the server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
 
-// strictJSON is the JSON codec of Echo's binder: it refuses data after the first JSON value.
+// strictJSON is the JSON codec of Echo's binder: it refuses data after the first JSON value. Bodies bound to
+// json.RawMessage (flow definitions) are taken as they are: package flow reads them, and reports syntax errors
+// with their byte offset like every other problem.
 type strictJSON struct{ echo.DefaultJSONSerializer }
 
 func (strictJSON) Deserialize(c echo.Context, i any) error {
+	if raw, ok := i.(*json.RawMessage); ok {
+		b, err := io.ReadAll(c.Request().Body)
+		if err != nil {
+			return badRequest(reasonInvalidBody, "could not read the request body")
+		}
+		*raw = b
+		return nil
+	}
 	dec := json.NewDecoder(c.Request().Body)
 	if err := dec.Decode(i); err != nil {
 		return badRequest(reasonInvalidJSON, "the request body is not valid JSON: %s", jsonErrorText(err))

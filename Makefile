@@ -1,0 +1,60 @@
+# flowbin: `make run` starts the server on the embedded SQLite default; `make test` runs every test.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+GO       ?= go
+BIN      := bin/flowbin
+PG_URL   ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+# Development credentials of `make run` (bound to 127.0.0.1). The binary alone makes a random password instead.
+FLOWBIN_ADMIN_PASSWORD ?= flowbin
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+.PHONY: generate
+generate: ## regenerate gen/ from openapi.yaml
+	$(GO) generate ./gen/...
+
+.PHONY: build
+build: ## build bin/flowbin
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/flowbin
+
+.PHONY: run
+run: build ## build and serve on 127.0.0.1:8080 with the embedded SQLite database (./flowbin.db)
+	FLOWBIN_ADMIN_PASSWORD='$(FLOWBIN_ADMIN_PASSWORD)' ./$(BIN)
+
+# The race detector needs cgo and a C compiler; without one, tests run without it (and say so).
+RACE := $(shell command -v "$$($(GO) env CC)" >/dev/null 2>&1 && echo -race)
+
+.PHONY: test
+test: ## run every test, with the race detector, on SQLite and on the local PostgreSQL
+	@[ -n "$(RACE)" ] || echo "note: no C compiler ($$($(GO) env CC)); running without the race detector"
+	FLOWBIN_TEST_POSTGRES_URL='$(PG_URL)' $(GO) test $(RACE) -count=1 -timeout 15m ./...
+
+FUZZTIME ?= 30s
+.PHONY: fuzz
+fuzz: ## fuzz flow decoding and validation for FUZZTIME (30s), starting from the committed corpus
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./flow/
+
+.PHONY: check
+check: ## fail when gen/ is stale, or gofmt or go vet complain
+	$(GO) generate ./gen/...
+	git diff --exit-code -- gen/ || { echo "gen/ is stale: run make generate and commit it"; exit 1; }
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt would change the files above"; exit 1; }
+	$(GO) vet ./...
+
+.PHONY: lint
+lint: check ## check, validate openapi.yaml and docker-compose.yml
+	$(GO) test -count=1 -run 'TestSpec' .
+	@if command -v docker-compose >/dev/null; then docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml is valid"; \
+	else echo "note: docker-compose is not installed; docker-compose.yml not checked"; fi
+
+.PHONY: bench
+bench: ## benchmarks (filled by the performance work)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: clean
+clean: ## remove build output
+	rm -rf bin
