@@ -66,7 +66,7 @@ func TestRules(t *testing.T) {
 		{"duplicate label", actions(`{"id":"x","type":"answer"}`, `{"id":"x","type":"answer"}`), flow.ReasonDuplicateActionID, "/actions/1/id"},
 		{"id not a string", actions(`{"id":7,"type":"answer"}`), flow.ReasonInvalidField, "/actions/0/id"},
 		{"goto to a missing label", actions(`{"type":"goto","option":{"target_id":"nowhere","loop_count":1}}`), flow.ReasonInvalidActionTarget, "/actions/0/option/target_id"},
-		{"goto to a missing UUID", actions(`{"type":"goto","option":{"target_id":"`+id1+`","loop_count":1}}`), flow.ReasonInvalidActionTarget, "/actions/0/option/target_id"},
+		{"goto to a missing UUID", actions(`{"type":"goto","option":{"target_id":"` + id1 + `","loop_count":1}}`), flow.ReasonInvalidActionTarget, "/actions/0/option/target_id"},
 		{"next_id to nowhere", actions(`{"type":"answer","next_id":"end"}`), flow.ReasonInvalidActionTarget, "/actions/0/next_id"},
 		{"branch value to nowhere", actions(`{"id":"a","type":"branch","option":{"target_ids":{"1":"a","2/x":"b"},"default_target_id":"a"}}`), flow.ReasonInvalidActionTarget, "/actions/0/option/target_ids/2~1x"},
 		{"branch default to nowhere", actions(`{"type":"branch","option":{"default_target_id":"b"}}`), flow.ReasonInvalidActionTarget, "/actions/0/option/default_target_id"},

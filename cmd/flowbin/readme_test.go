@@ -53,8 +53,8 @@ func TestREADMETutorial(t *testing.T) {
 	text := string(out)
 	for _, want := range []string{
 		`"name":"test flow"`, `"tm_update":""`, // create
-		`"name":"test flow update"`, // update
-		"204",                       // delete
+		`"name":"test flow update"`,                                                                  // update
+		"204",                                                                                        // delete
 		`"reason":"INVALID_ACTION_TYPE"`, `"pointer":"/actions/1/option/target_id"`, `"valid":false`, // validate
 	} {
 		if !strings.Contains(text, want) {
