@@ -1,7 +1,10 @@
 package server_test
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/flowbin/flowbin/server"
+	"github.com/flowbin/flowbin/store"
 	"github.com/flowbin/flowbin/store/storetest"
 )
 
@@ -283,4 +287,29 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 	if !strings.Contains(logs, "accesskey=REDACTED&page_size=5") {
 		t.Errorf("the query is not logged with credentials redacted:\n%s", logs)
 	}
+}
+
+// TestLoginRateLimitAcrossInstances: two servers on one PostgreSQL database share the login counters.
+func TestLoginRateLimitAcrossInstances(t *testing.T) {
+	e := newEnv(t, storetest.Postgres, func(c *server.Config) { c.LoginAttemptsPerUser = 4 })
+	// A second instance: its own store (connection pool) on the same database, its own server.
+	st2, err := store.Open(context.Background(), store.Config{URL: e.storeURL(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st2.Close() })
+	s2, err := server.New(server.Config{LoginAttemptsPerUser: 4, LoginAttemptsPerAddress: 1000}, st2, e.tokens, testPasswords(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv2 := httptest.NewServer(s2)
+	t.Cleanup(srv2.Close)
+	second := &env{t: t, srv: srv2, client: e.client}
+
+	// newEnv's login was alice's first attempt; three more, alternating instances, use up her four.
+	e.do("POST", "/auth/login", `{"username":"alice","password":"x"}`).wantStatus(http.StatusUnauthorized)
+	second.do("POST", "/auth/login", `{"username":"alice","password":"x"}`).wantStatus(http.StatusUnauthorized)
+	e.do("POST", "/auth/login", `{"username":"alice","password":"x"}`).wantStatus(http.StatusUnauthorized)
+	second.do("POST", "/auth/login", `{"username":"alice","password":"alice-password"}`).wantError(http.StatusTooManyRequests, "RATE_LIMIT_EXCEEDED")
+	e.do("POST", "/auth/login", `{"username":"alice","password":"alice-password"}`).wantError(http.StatusTooManyRequests, "RATE_LIMIT_EXCEEDED")
 }

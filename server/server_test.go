@@ -62,6 +62,7 @@ type env struct {
 	t       testing.TB
 	backend storetest.Backend
 	st      *store.Store
+	stCfg   store.Config
 	clock   *storetest.Clock
 	srv     *httptest.Server
 	client  *http.Client
@@ -81,7 +82,13 @@ type envOption func(*server.Config)
 func newEnv(t testing.TB, b storetest.Backend, opts ...envOption) *env {
 	t.Helper()
 	clock := storetest.NewClock(time.Now().UTC())
-	st := storetest.Open(t, b, storetest.WithClock(clock))
+	stCfg := storetest.Config(t, b)
+	stCfg.Now = clock.Now
+	st, err := store.Open(context.Background(), stCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
 	tokens, err := auth.NewTokens(testSecret, time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +106,7 @@ func newEnv(t testing.TB, b storetest.Backend, opts ...envOption) *env {
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	e := &env{
-		t: t, backend: b, st: st, clock: clock, srv: srv, tokens: tokens, logs: logs,
+		t: t, backend: b, st: st, stCfg: stCfg, clock: clock, srv: srv, tokens: tokens, logs: logs,
 		client: &http.Client{Transport: &apitest.Transport{Contract: contract, T: t}},
 	}
 	e.alice = e.addUser("alice-co", "alice", "alice-password")
@@ -284,6 +291,15 @@ type apiAction struct {
 type apiFlowList struct {
 	Result        []apiFlow `json:"result"`
 	NextPageToken string    `json:"next_page_token"`
+}
+
+// storeURL is the database URL of the environment's store (PostgreSQL only).
+func (e *env) storeURL(t testing.TB) string {
+	t.Helper()
+	if e.stCfg.URL == "" {
+		t.Fatal("not a PostgreSQL environment")
+	}
+	return e.stCfg.URL
 }
 
 // withT returns the environment reporting to t (a subtest, or a fuzz iteration).

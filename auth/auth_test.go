@@ -1,0 +1,97 @@
+package auth
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/crypto/bcrypt"
+)
+
+var secret = []byte("0123456789abcdef0123456789abcdef")
+
+func TestTokens(t *testing.T) {
+	tokens, err := NewTokens(secret, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	tokens.now = func() time.Time { return now }
+	user, customer := uuid.New(), uuid.New()
+	tok, err := tokens.Issue(user, customer, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !LooksLikeToken(tok) {
+		t.Errorf("a token must look like a JWT: %s", tok)
+	}
+	p, err := tokens.Verify(tok)
+	if err != nil || p.UserID != user || p.CustomerID != customer || p.Username != "alice" {
+		t.Fatalf("verify: got %+v, %v", p, err)
+	}
+	now = now.Add(time.Hour + time.Second)
+	if _, err := tokens.Verify(tok); !errors.Is(err, ErrInvalid) {
+		t.Errorf("expired: got %v, want ErrInvalid", err)
+	}
+	other, _ := NewTokens([]byte("another secret of at least 32 bytes"), time.Hour)
+	other.now = tokens.now
+	if _, err := other.Verify(tok); !errors.Is(err, ErrInvalid) {
+		t.Errorf("another secret: got %v, want ErrInvalid", err)
+	}
+	if _, err := NewTokens([]byte("short"), time.Hour); err == nil {
+		t.Errorf("a short secret must be refused")
+	}
+	if _, err := NewTokens(secret, 0); err == nil {
+		t.Errorf("a zero lifetime must be refused")
+	}
+}
+
+func TestAccessKeys(t *testing.T) {
+	seen := map[string]bool{}
+	for range 100 {
+		key, hash, prefix, err := NewAccessKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(key, AccessKeyPrefix) || len(key) != len(AccessKeyPrefix)+43 || LooksLikeToken(key) {
+			t.Fatalf("key %q", key)
+		}
+		if prefix != key[:8] || hash != HashAccessKey(key) || len(hash) != 64 || strings.Contains(hash, key) {
+			t.Fatalf("prefix %q, hash %q of %q", prefix, hash, key)
+		}
+		if seen[key] {
+			t.Fatalf("repeated key")
+		}
+		seen[key] = true
+	}
+}
+
+func TestPasswords(t *testing.T) {
+	p, err := NewPasswords(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, err := p.Hash("correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Check(hash, "correct horse") || p.Check(hash, "wrong") {
+		t.Errorf("check")
+	}
+	// An unknown user (no hash) never matches, not even the dummy's own password, and costs a bcrypt
+	// comparison of the same cost as a real one: the answers take about the same time.
+	if p.Check("", "flowbin timing equaliser") {
+		t.Errorf("an unknown user matched")
+	}
+	if c, err := bcrypt.Cost(p.dummy); err != nil || c != 4 {
+		t.Errorf("dummy hash cost: got %d, %v, want 4", c, err)
+	}
+	if _, err := p.Hash(""); err == nil {
+		t.Errorf("an empty password must be refused")
+	}
+	if _, err := p.Hash(strings.Repeat("x", 73)); err == nil {
+		t.Errorf("a password longer than bcrypt's 72 bytes must be refused")
+	}
+}
