@@ -33,6 +33,10 @@ test: ## run every test, with the race detector, on SQLite and on the local Post
 	@[ -n "$(RACE)" ] || echo "note: no C compiler ($$($(GO) env CC)); running without the race detector"
 	FLOWBIN_TEST_POSTGRES_URL='$(PG_URL)' $(GO) test $(RACE) -count=1 -timeout 15m ./...
 
+.PHONY: test-sdk
+test-sdk: ## type-check and run a TypeScript client (openapi-typescript + openapi-fetch) against a fresh server
+	bash sdk/ts/run.sh
+
 FUZZTIME ?= 30s
 .PHONY: fuzz
 fuzz: ## fuzz flow decoding and validation for FUZZTIME (30s), starting from the committed corpus
@@ -45,9 +49,12 @@ check: ## fail when gen/ is stale, or gofmt or go vet complain
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt would change the files above"; exit 1; }
 	$(GO) vet ./...
 
+REDOCLY ?= npx --yes @redocly/cli@2.77.0
+
 .PHONY: lint
-lint: check ## check, validate openapi.yaml and docker-compose.yml
+lint: check ## check, validate openapi.yaml (kin-openapi, then Redocly's recommended rules) and docker-compose.yml
 	$(GO) test -count=1 -run 'TestSpec' .
+	$(REDOCLY) lint --format=stylish openapi.yaml
 	@if command -v docker-compose >/dev/null; then docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml is valid"; \
 	else echo "note: docker-compose is not installed; docker-compose.yml not checked"; fi
 

@@ -1455,7 +1455,7 @@ type ErrorBody struct {
 	// Reason A stable UPPER_SNAKE code for the specific error, to switch on: AUTHENTICATION_REQUIRED,
 	// INVALID_CREDENTIALS, INVALID_ID, INVALID_JSON_BODY, INVALID_REQUEST_BODY, INVALID_REQUEST_PARAMETER,
 	// INVALID_ACTION_TYPE, INVALID_ACTION_OPTION, INVALID_ACTION_TARGET, DUPLICATE_ACTION_ID,
-	// INVALID_FLOW_REFERENCE, FLOW_NOT_FOUND, ACCESSKEY_NOT_FOUND, ROUTE_NOT_FOUND, METHOD_NOT_ALLOWED,
+	// INVALID_FLOW_REFERENCE, FLOW_NOT_FOUND, ACCESSKEY_NOT_FOUND, ASSET_NOT_FOUND, ROUTE_NOT_FOUND, METHOD_NOT_ALLOWED,
 	// BODY_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, RATE_LIMIT_EXCEEDED, SERVICE_UNAVAILABLE, INTERNAL, …
 	//
 	//
@@ -1620,8 +1620,8 @@ type LoginRequest struct {
 	Username string `json:"username"`
 }
 
-// LoginResponse A login token.
-type LoginResponse struct {
+// LoginToken A login token.
+type LoginToken struct {
 	// Token A JWT (HS256) to send as `?token=` or `Authorization: Bearer`. It carries a standard `exp` claim.
 	//
 	// Example: eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl
@@ -5365,6 +5365,12 @@ type ServerInterface interface {
 	// Login Log in
 	// (POST /auth/login)
 	Login(ctx echo.Context) error
+	// GetDocs Interactive API documentation
+	// (GET /docs)
+	GetDocs(ctx echo.Context) error
+	// GetDocsAsset A Swagger UI asset
+	// (GET /docs/{asset})
+	GetDocsAsset(ctx echo.Context, asset string) error
 	// GetHealth Liveness probe
 	// (GET /healthz)
 	GetHealth(ctx echo.Context) error
@@ -5423,6 +5429,31 @@ func (w *ServerInterfaceWrapper) Login(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.Login(ctx)
+	return err
+}
+
+// GetDocs converts echo context to params.
+func (w *ServerInterfaceWrapper) GetDocs(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetDocs(ctx)
+	return err
+}
+
+// GetDocsAsset converts echo context to params.
+func (w *ServerInterfaceWrapper) GetDocsAsset(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "asset" -------------
+	var asset string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "asset", ctx.Param("asset"), &asset, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter asset: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetDocsAsset(ctx, asset)
 	return err
 }
 
@@ -5683,6 +5714,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	}
 
 	router.POST(options.BaseURL+"/auth/login", wrapper.Login, options.OperationMiddlewares["login"]...)
+	router.GET(options.BaseURL+"/docs", wrapper.GetDocs, options.OperationMiddlewares["getDocs"]...)
+	router.GET(options.BaseURL+"/docs/:asset", wrapper.GetDocsAsset, options.OperationMiddlewares["getDocsAsset"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
 	router.GET(options.BaseURL+"/openapi.json", wrapper.GetOpenAPIJSON, options.OperationMiddlewares["getOpenAPIJSON"]...)
 	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetOpenAPIYAML, options.OperationMiddlewares["getOpenAPIYAML"]...)
@@ -5736,7 +5769,7 @@ type LoginResponseObject interface {
 	VisitLoginResponse(w http.ResponseWriter) error
 }
 
-type Login200JSONResponse LoginResponse
+type Login200JSONResponse LoginToken
 
 func (response Login200JSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
 
@@ -5849,6 +5882,177 @@ func (response Login503JSONResponse) VisitLoginResponse(w http.ResponseWriter) e
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDocsRequestObject struct {
+}
+
+type GetDocsResponseObject interface {
+	VisitGetDocsResponse(w http.ResponseWriter) error
+}
+
+type GetDocs200TexthtmlResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetDocs200TexthtmlResponse) VisitGetDocsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetDocs500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetDocs500JSONResponse) VisitGetDocsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDocsAssetRequestObject struct {
+	Asset string `json:"asset"`
+}
+
+type GetDocsAssetResponseObject interface {
+	VisitGetDocsAssetResponse(w http.ResponseWriter) error
+}
+
+type GetDocsAsset200ApplicationjavascriptResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetDocsAsset200ApplicationjavascriptResponse) VisitGetDocsAssetResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/javascript")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetDocsAsset200ImagepngResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetDocsAsset200ImagepngResponse) VisitGetDocsAssetResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "image/png")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetDocsAsset200TextcssResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetDocsAsset200TextcssResponse) VisitGetDocsAssetResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/css")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetDocsAsset200TexthtmlResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetDocsAsset200TexthtmlResponse) VisitGetDocsAssetResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetDocsAsset400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetDocsAsset400JSONResponse) VisitGetDocsAssetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDocsAsset404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetDocsAsset404JSONResponse) VisitGetDocsAssetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDocsAsset500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetDocsAsset500JSONResponse) VisitGetDocsAssetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7100,6 +7304,12 @@ type StrictServerInterface interface {
 	// Login Log in
 	// (POST /auth/login)
 	Login(ctx context.Context, request LoginRequestObject) (LoginResponseObject, error)
+	// GetDocs Interactive API documentation
+	// (GET /docs)
+	GetDocs(ctx context.Context, request GetDocsRequestObject) (GetDocsResponseObject, error)
+	// GetDocsAsset A Swagger UI asset
+	// (GET /docs/{asset})
+	GetDocsAsset(ctx context.Context, request GetDocsAssetRequestObject) (GetDocsAssetResponseObject, error)
 	// GetHealth Liveness probe
 	// (GET /healthz)
 	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
@@ -7199,6 +7409,54 @@ func (sh *strictHandler) Login(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(LoginResponseObject); ok {
 		return validResponse.VisitLoginResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetDocs operation middleware
+func (sh *strictHandler) GetDocs(ctx echo.Context) error {
+	var request GetDocsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetDocs(ctx.Request().Context(), request.(GetDocsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetDocs")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetDocsResponseObject); ok {
+		return validResponse.VisitGetDocsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetDocsAsset operation middleware
+func (sh *strictHandler) GetDocsAsset(ctx echo.Context, asset string) error {
+	var request GetDocsAssetRequestObject
+
+	request.Asset = asset
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetDocsAsset(ctx.Request().Context(), request.(GetDocsAssetRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetDocsAsset")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetDocsAssetResponseObject); ok {
+		return validResponse.VisitGetDocsAssetResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -7686,234 +7944,243 @@ func (sh *strictHandler) UpdateFlow(ctx echo.Context, id FlowID) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2Lctu49Tj8KvjYzqy9HymTullypvMbJVY23jq2a8ub3V+UT4JISEJNASoBWtFmMtOH+J6hD9Yn+Q8O",
-	"wJtEWRc72+2/7XQ2FkkABwcHB+eOL5bPZ3POCJPCOvtizXGEZ0SSCH51fJ8I8UCWF+fqZ0CEH9G5pJxZ",
-	"Z1ZvShCGD9ADWX4nEA0qlm2Rz3g2D4l1ZlUDj7gjlzh13CJOPWjUnLbvEed07I1cUvPb2PMs26KqszmW",
-	"U8u2GJ6pljSwbCsif4tpRALrTEYxsS3hT8kMKzjGPJphaZ1ZcQxfyuVctRIyomxiff1qW29DvtgE8zjk",
-	"ixJoA+L71Wat7rijKnY8j4ycUa0VOK1T3Bp7bsPzWq1vBO0NnpA7+itZh/cdX6AZZktEJZkJhNEcTwia",
-	"8jAQCEs040JW0DkZ4ziUyHPdV+gRhzERCI/4I1FPEI4IkhHBkgQIC/Wogjq6nxleQl99NuMRQYspYQij",
-	"ScTjOeJjM6Zv2lKG5JQggWcEzagfcUF8zgJEBQpxNCERklOsv1GdV/osj17PNaj7W0yiZYY79elAqLnn",
-	"URboGalmrm3NKKOzeGadeSnyKJNkQqIUez3+QFj5cg8Z+SwHMI5UXw3V1ADKiDxSHgsA9ywF3GBX/Swi",
-	"QC2YL8MlGpGxQheVFdTpM0lnREg8mxcwpBddoUTCQz+khEm0iLhULQUJx2jBoweBJOcV1J3N5RLxCOGR",
-	"IExqaMY0ErIMmVbVrbqO5zqeh1zvzHXPXLfiqv+l+6kMzTD9Ap7/GJGxdWb94SRjAif6rTjpJfOyvios",
-	"K/omQr7mASXAG9QWe82Dpfrb50wSJtWfeD4PqY/VApz8VXBYlGxAHIbXY+vs49NDw+5l81haXz/Z1mdn",
-	"wh2z7qrHyi1evCdC4AnRoBXXvAMbHAVkTBlVzypru1PPR8w5E6TI53aYTLoKXyw/FpLPSDSggXVmNUgd",
-	"u82W67TcOlEMxHda9dNTpzomuNFutoJWY2QpaCWmoWIHggRotISlfnOB5nROQsrURoDuduSeZoEDMg/5",
-	"Eo24VBxmNtBEq0ml6XieU60hz82Tiqs/DEhI4EP9k3ye08i0O32qXTwPcNpOEdZgHpEx/WydWePRw6D2",
-	"+S/Y+rorrWX4L1nQ4jljowWVUx5LtYtQhBfqYUUN9RoHt5pI91tFEkU80rxDrYwA8pwZAjuzYvbA+IIh",
-	"7KsOkCJE1LdkiB/61isU0AAteYxmBDP1GIcPfet/LNuac8WjIuvMOtEtxUntBKhY0R4GMKyLq586lxfn",
-	"g86b3sX11aD3y00XSP7Zoz85QrqZNd1G5G8D1/vx/OfmX2o/tn5qXFX/fPq+ftO+de+8XlXxC4llLPKd",
-	"3f5w/7571QP2u9sKdwHJG1bXgKOOkhkOFeskgWKGlD3ikAYVNDRL8/HTEIVUSIHII4mWaB7xUUhmaMxj",
-	"FgARKNax3/Kb1YFVB3y0601vFGDPadTHgVMn1VMHj9y6U/daTb85Pq22am52jGMmFuogsk3rZhuPT1un",
-	"xBk3xtipY2/ktAOv6ozdUb02ajUDTJqWbXEz/y9WiNkk1otNmHN/p7omn5W8MCVhyCtoQUKfzwiSHD1y",
-	"Oh9RVkG9KRUKXVKhzVBLBd2EBAuCCPsr12zFfP+dQIJEj9QnFTikHxTRALrMJBThAOE9j6MBNGZMzYUT",
-	"PCc8re56NewSJ/AaI6c+ahCnjdtNx61Xqx5u+U3sNTKeBt2pbtZZmue4VcetI7d5Vj89c72KV2vXml4p",
-	"SytwKj1f6HRn2gWa2kC6qidbyVVC8ohoGrxQG5/hsJswlgN4UcYBqOkN6XeFvd3r3l51Lp+zoU0PL7CR",
-	"OwzFjHyeE18JS2NMwzgiilIJGvFgiZjassjHUUSJQOmszM5+BfQa8gmaYhC+ZihmAQiVOf6g8XvF5Vu1",
-	"4Z+NWiMobJf7EeNSM5k8/t9eXn8YXF33Bm+v76/OD1+FrIsXWIYrjkTsT1FEBI8jHyRRLYHiMCRRBV3L",
-	"qVoHs9HFd+mXAmlepjYtyLkhfSCIgiyMpVk/8pkKaej8Bi9DjoMe55dKAXj2cuSXGkhmRbXw3HqrcdpE",
-	"o6UkIr8Qr6/Pfxn0rq8Hl53bH37H51vZpEBjIJHCrRJy5lKgIw+9p6+VaGj0oGNA951m4fcMP2Ia4lH4",
-	"Mhg3J4M+TWZzHuGIhksUZ8O8QhGR0RKFWAk0ObzfdW9/unjTHdxfdX7qXFx2Xl8+A/n5Tl4I7wGWeKRO",
-	"RCpQzCKC/amaD+JFthJhhpRAqfRCOiMVdIfHcNzCtAH3Pc7fY7Y08qV4PuI513p9yCeUISwV6qVIME0Z",
-	"qleRVrALlH7b6XUHlxfvL3qD7s9vut3z7jP4zm337vr+9k130P35Xef+rtd9EQbUS6ZmoBJoHPEZkkpi",
-	"MVowjwxXUusiFFO6hWnjsTQcn8WzEYnUihgkKJQM4Suno74aKq1uSnBgLFW5V+tmgDvTh+RogalMFHjA",
-	"NWWTSkEnXrMwqCneMxzLKWFSLTMJXmDjUYH4nETQCDFCAoEwAkUKzAAsp/LkCaBz33vXvepdvOmAPH/b",
-	"/cv9xe1ziOD+Ktfly1DAm4gEClU4FGB9mlEhKJugo+EG6IfHas6LiLOJjbQGCvJ/RB75AwnQ0TDhzG9u",
-	"u+eqg87l3VBzxXsm4vmcR5IE70lAcQ+W76VPolms/iJoravc0txf3d3f3Fzf9rrng/fd84vO71zbSk4j",
-	"JdsMVyc2rOSGW7eRrIl+WxV025pHiuClMR8VNI0yu13ygZY++IJpm5zpLLOF7aikbLHCZlrM2uRQyJk6",
-	"rnOPgX3NCZ+HpAjMZpvO2nib5v0SJvWtk9Ua1vpUmbFdlk6uaGNa7TKnoe1sWCyoa/u1SgxV+7VKdMF9",
-	"WhWMW6UOBbDT+lMcYV+SSCQGZkP7tjp3JAlD9UMgPMeRLCI2NZiVOQcy0+VH7WnI7xyzkin1roCbx1R+",
-	"hfK4yK/BpxQAPvor8aWaf7rv36Sri4MALKs4vMnt6TEOBVm3xjKyyNH0OiP4xvtuhj9fEjaRU+us7rab",
-	"JYSbUVIRgEs6JkoeVKKHkUJsLcswvqigjkQhwUIizpSkuURHrWbddY/txDGDJGFoSXAk0FHNa9Saruu6",
-	"xwW4k8e5HUuZbNY13NrpkTbNOUJgpHVnyEvs6xy+qo3GNoI0uHuSbi6ptsgWYbpmxt3CxznyEOv0seK+",
-	"2WvvRkSAG+lpPitsRaRgbFI7uYKuQNVlcRgqcMALtIcFOzMNRhFerqHMwGSvTexJJN6njGuPzXdFFnrl",
-	"MQuMoQWIoCBd/gY7Ukg8UQLgXtvymaSMjsyoxzsR9WbMf6BymroXd/Nf5Ynhywpy5WZPZSIroTup/YuK",
-	"0bwCE+OIMvRAyFwgzsIlSFZ37zpOtdFEUyym5cdJO+pVZz8tWpcPN674X//0l9FVffpj0Pxh3PXiC37b",
-	"kB/+tvXI2USbn0o5fbhM3aWrEmFBHES5+YIMCjtOTMHVMcGUVfQaJEbydd4hJAEnNQb8VNAFQ9gYYY1R",
-	"dkiDoeobhwuszl10f39xbj40MrD5aIaXSrjnMyolCWw07Ft9a2iDItZnIR6RUEuhRlrWXaEjMLRhob6f",
-	"YcqcSUSIpGzSt4bHZwXLjhB0whIYYDtGZBFRSYwno88iMiYRYT4YHsAWCsNSJmhAtDsY5jmEE534sSRD",
-	"Gy2m1J+in/jFzQhOKaXljrD/YMPEwZ6kloIFiE4YGKjBk1wkyc2SqPqhpVDU0aBThlLP6SukvRg4TFAG",
-	"GEshTy0ARfLcz7+SYwiKX26ClQboiEd66ONEAEucZhxFMUutC0rzZqSCOuBqz4MOlgcawkz1+qkxk24o",
-	"6zPoVbH1VY/8jm6ftUllfqByvq6DSTBb7sR2VPtr6LFzcRfPZjjSLGj3Vj3wBO3ZROzZ5P35ft9nLrZd",
-	"m7wmZL5fg5D7+83idYSZP92ryRschns2EMSI3Xs140zTkhrwnE6oFIe3v9P2iIPan2MJIvRhrX/CEQUz",
-	"956tx6OIBhPyI6ds76aaBx/SlGnBYa82jyQSYHO5IyzYq7Fe1VviE/pIDmi594Bdf8r3azDDNNx/mM/a",
-	"Lwi2vDuJI/mc5nw/JvCWyD13NLTQ/uE9Wv3A5X64fIfZJN5vLiZCau8FeB/vyWxuQrzfIfOXmMT777Bb",
-	"4vMooGyyP1Hkmu5JEHfhvufI/kPIiODZ3rtr73O6F2GmhKYRSdFxYPv9FyDfdk/0JGfAHdlvyA9kNOX8",
-	"QZP/J/sp6VaLYOIMCaIF7WG+o3/+/R9DpEdQYiXB/hSisCpIv9dGPdAOEkUt4AT0hD7EboELxCgmWvCX",
-	"ccRIgB5JNMKSztCRdosJkN9RSCbYX6IxJWEgjo3uhNECR0zp0GCAgrAoODhW5NDDwomsNQV4S9Rl8vku",
-	"6wEOmTWtUj0sN3iUybBbxOMV7VCvp1qtIaYDoftIlSX9m/5KlDrm4zC0kZ8e/NrrZPaHRn3nYt1CkiG5",
-	"TBcxI34nUPKdjV6/uUH106IilK7PmlLABoQFA0VPpQqPCXE1Wg7EG2feEq3sQCy3zIBR+mBEcLDiPMHj",
-	"doBJu+6QsXvqeB7BDvZcz2mNG1XSaLbGtfaoDMJUW31KITPwyanCpeQZ5tGRVoS1ho2Gf/zyaLb512HR",
-	"QGrVxu6oRerY8YLG2Kn7NeK0cePUqY5O/XZQJ81xy30awIRSiyB+gMDsHEw2SrV5RRRDGw0zslC/ZMrE",
-	"QFccpmQyLEKsWls7mpjWNK/nELrE4UNK5SGRAmGGOhcITwiTSL3VBJ0LBlojbEw3LmjSE9gD9ljBU98b",
-	"N0gVO+1RTan7rbGDm37V8QKXtMet0SluNkr9cbF2jpdDA5ZIYWLrc4I02HJCLKSdM9ujIxf9CTGOQjqj",
-	"sghfEwzribHdGNZTQ3upkX1CWFAWZtDTEZc++U4g/Q2MxFRHH60ZhjjIMTF/MBLLCIeKC+ZMd8nbNXQ8",
-	"zXLyKDic70RExGVG11t4Xkya6FwU8Q6bnQqgrMJwxjJtBhtxHhLMdtsQ4rkbQmQbIopZsiHU898x6W/F",
-	"zPvzZ6BlFgxtE+in2PIM+1PKCAqIJH6SLbGCGLFk/jpi3nAmKYsz26RCdJjrCVCutqGQBMNpsMBUggzD",
-	"I0TlLlSitiYAOJhiFoRPMPKAJ/lLyZT0JEV+D061HmVDdIgCvrj70tf7rog2UB2+KNA+JVUDeMqoK+hC",
-	"Qlgs4wz8HU8CA6avg0EZETJPAZmH2nCuHu4JBJjTDodCNU/BUGQjUMwkDbVfPWaMRChZQ5Gzju8Fozbg",
-	"HQ4ktE+h/Gs8m4vEeJ9YnhVxDiWOJkQOaCCGaIbnGt6EaXwndMqeankEkbd9NsPSnx7biIQCng9NHOgg",
-	"7WloXqY4KLPrr7V6ysyPjijEXBkLel6MZNyACHCRFXM+CdqnbsPHjt+o1nX8Da6NR05rTEanpzUPB/XS",
-	"8z3DyuYl+FIWppOH/71CJ+hkGkIjcibIXVmOsilWiuqTpyS4Ghm1SLOam1G77jccPMJj4rfwuAGZBlXr",
-	"zAr81qlXrZHcp62233Qa45HXCrBXd2t1q4x9JBBukCJy8GsyQ5xliZ7DRHED7hCAQW9FCi35Yn++Bvbq",
-	"g/eHEaON1iVxpCRSxMhCnQkBmSsJiUnEYznh6lRQ3+sdA2e12vN8ofNISg6lJGtnM0WncTiMLKDz74Tx",
-	"DBr1mQQ6xB0nKcFZopUoOP53n38n6QByQihLbAnDUm5UjBOwLX+KKSMl2/QdZhMUzwuzEYmOZ4QupE4v",
-	"geL5budqQISkDG/A4ocpnyniS6S53WIggiAiQsCpTdmFbuKtT5PgKFwaJ2apgH8bs7KFMwIGBT+skDQM",
-	"kaJjE8G7fcoH6dNJ+kQCSwV9UGiPmSDSRkNDLuBojgUJXka91gkZO+N7xbhSWNpPW/d46mJ6xk4XxISW",
-	"pRuezwk4vE10LlLfIDzisczkmp0jT0DFwUIdlrkXRVxfRwGJkFet1RGOIvpIAhTgGZ7oNdkxvCQ3kKRy",
-	"NbrkDWjNCIsHEuhAGhSRsc4KWh+AS1IaKpumPqkvEGcGH2JlsJ8ublIqLKWRUqn8A6YyJyr5JvshCcow",
-	"ke9GbNhx52w9JkrcjYfTUtLZQJHIwBxu6Cgg84hA8P0rtdHyHyan5fD4LCcUphawSDvJgj7TnWkxxghQ",
-	"qdQ2hMnnJKwyiWrlmwPlKWOz0NCn1mKoO7AiWtVIwyVN32n7rZGRLtya57i1Vh23xn7gkWoZaZQHaSOY",
-	"flaSIMELStASCwn4g/CbPBx/UIjAUpGtdWb9fx9dp91xzv/w/af/+WOpqcKEWpUhJ0vsMKMCODD0FD8S",
-	"pWqwFLICFPWcmcbbZqTZi2SNh/ulSFYH8D+LZOE8pwJCToamv/+bCVakK1DGjsMQ6Q8UULB58zp9QHGo",
-	"urEtIwxoJEzU0ah/SRLN4DyEXz5mPjEtjMJfMAKstH0yOM7A/WlXakvjIV6A1gLT11BR0GyOI6MI+3EU",
-	"Kbn6vvcG0tkyo++EPhJmHEvgiipSno5u0n1RwZkuhLKd7NBwQchDgJcCDn9QGJlDZnO5tAtMBUkeJJFT",
-	"K8kgyaw2WTcTmPIL/6c/Wbb1/6j/9GPXrZH0j/SRn/7xp+IaZ9+t65e4hHee42UiHc44k9NXyPFMJG3R",
-	"oeJ4hcjtHJNyvDJT8m+8PwO31WhVCXG8US1Q+zNwcL1GnHbttD2unvq18em4DClTHkdlxYniKEFLgJcb",
-	"kdLK4aRa24qTGWVxmej0Hp4nAyqQNo6YN+k32ttHVGtaMqBeanfrEF51m8sg2SGlpJUqquordHQXswAv",
-	"kYv++fd/oDss40j9bB6/QrCnSqH56NlVu2bX7cannLKWAtjcBt+TEevZ7tyZ0f2UM288l9GlZ2WO0eHM",
-	"RGL849r+s87VUJGp9dmOXO13wKX+VMqgfmOWMR5Vx3VSxc7IrbmaZYyCYOS0T5t43GpXxw1cKwMT1mPw",
-	"lCgIX5gTY6g/V72AKj3UDYdrEuCTVKw70SLmAWPqhsUxa+k4ptt0GDPV/YfRDVfsdf9vq+p5ur4SFPHa",
-	"gM9yZ/Y7vgBjjd4dZwgLJMlnCTYobERuOwlw1phNnfPkc66CXAE2Q8AGBDtBQCrfF2g1/aoE8F0tnQb+",
-	"JwyZ2i5S0cRvATkkeR3eNlkt2705mHZgaPlo0udwM9PP4K+cssxpwCnLHD0KCRhl31bKWFDSz8a82fST",
-	"fd2V7uhU7WbfqRIvcOrjJnZao7bv1IIq8cYubo9a/gFG5GJU7bNQaEI6dkKh/rYchVtiV7JP9kVhrXlK",
-	"XHKKnRpu+aaYzMhtOeOaXxu7jbY/HhFrB0rNQbgDiULo8XMQqzpIEaqNyyDU5QyJydGqPjUFesC5knP5",
-	"r9ry/sUG5hkJKF4f+QYLgeALBF8k5SmK093NohyREC8HSQWAUqt9Zp+P55kqppskTFgnEOeG11aR/Qz6",
-	"v6XNeDVy/Tm0l/Y0EIQFmcMIcplwUtws3dfp56U7O+vsib2dj5TZa3ePGmTcIM26Mz71sTZvjEak7bTH",
-	"p3Wv1cRVfFo92FSbTJRCHKg8zFSbBHuWzTwpE1eYEgSFogWPwsDWtLpaVW5/jl/MTTiYNrSBcGCMgRl7",
-	"4mEIPOi89/5tYkWkTAnxm9yiK4xpY2CZkqNCroMVoVCMUrV0PxBONqNhSE1MWQGNDbcQRabztbfGkW03",
-	"08IeMBMGeV7J6JT5YRxkFXl1QvHxNzHZ3kk+zyfOQWEfg/Mngupe1FabS1h5Li2VcJgcFZWQSurMKCku",
-	"ZezXXIdtH7lO20Yd59xGf7DR97kyAJ7rFtfGq9bqG9fni2d7rvv1j3uGRHKWSvZzYoj2aZqtNtziKhUq",
-	"LZeXFwDX1SMOy07VWBA0InJBCNtpz3iFLdNwdyCTwoGll2bbUQWJFQeTDfGnPKUX9YOIXPjsdwLhOKAc",
-	"Mm4P5TOq162IWo9RdZ+7q7L0rMOxo7ooPbUZgnclYRtSYn86S6rNr+4qqgQeddLDZ1lIdhpr/Zy4jHTo",
-	"XKj3l/5KpHjfOlOPzHB9y+4XYt3h9T///o++9XXHkI6sDNU6Cxnx1Xj8XlKdFY4eRWbm4C+Lg3pCvNZ1",
-	"nnw6h8SSFxewRawnvCH9AV6ikLIVYeMXHkfGn2MSO7apQnuJpSW5g4fTtulLaxEDCF/KBTNFBM8yVvCd",
-	"MKqEIl2GkrZoyoUsFVOZPs83mHOMmGo+gmyjfHYCJAutJh3Aw3J/hixRgrqfZYShPmIa4LIGdc64Q4Sg",
-	"nDn1Uuk2oJGZTkiFLCtu8QGwln6n0KQ/RZKvSNgcLlZ4YgwxJ/hhpyHgy51HIMzHcxGHT+QcFD7JrUgk",
-	"5yvLEcl56RgJUSkUl4+h3qAjpWvPeSTBZqupbW0iQHEV87vi85k+KEpNxqa4UKmlGE4w/UVuTnGIFyuT",
-	"Uo9KAzkjzISCtnyA9HW+92AVY3FQirHNG+SBMogp19ix0ZCpKYQ6N2dBRoL7D2R1m+hv9tdo1tOKX46x",
-	"8HmOr/C5MDOC4HxY4r2CmnUK88HQjVXzFB74RUQaTwmWEozuby91JmOsDW+zdR5HHgmTgxmRU75BD3/X",
-	"690g/YEi8liQnBn65vquVzBC/9DtWbalHqt/7tV/z7uX3V63aIU2H6xvPAAnjjaElk2lnB+JY5iY5Hra",
-	"hUmv6MxSzsXZyUlu752Y3M8TptTvrVWzUnA+7bKcSU37Zywp5BKu5sJwqARtYl+T6U5JRGy1qiwXXL4e",
-	"V7I5lDKkj2RzPOVLxEeuYDOBZRsuIev+YDROuOTrsf5ZbP8w1feGIefzgc9jJocQgSFAJUvjXdewW+Jq",
-	"zLp44k4g3bfkAE4y/CvkmmpKAOSqM2uTwlfuFT7MyQjgrB5Xh1X9WU0bTgHattimYsLBy60jg9IFT0yx",
-	"uZycpPo/GGnWd8gmozDwG+jcGIFzx2L+CBvFYrnj6bUtHTeJHk+tz7AjjQkaqu0nJupvnZe77ZzNF604",
-	"eOmM4bLcnCzJ54Jpcx+fxbdWqvYz4B9m6t3HyHuwIvY+fk40+Sxf2kz9ODQTDiqTHAzGPMTL1Uw4LSvT",
-	"kIhKUnTtO4F4GJBI1yUcauFNne3DQgk2yXmh+kOfYW3nL+P+WSd6eZMw0nKg1YLnQFCwZx2s5AV9TIWX",
-	"CZXTeASyy9yfkoifYCFJRMWDA2KnOInw4mQGD0+MYf3E1I6oLPCjlQ80WmNITxN6Bt1WeUxkPrJQH3Zq",
-	"KcBgxqNgRZ74HcxuG4fLit8cTJh/U10UfeDzWOZc4JQhjOCrdQ6nG2860eHtvl6xdns0Pq21sdOuVcdO",
-	"vVbznZE3GjueWwtqteCUtEfbhbgUrm28ZaUO0MFYTG18a7YdSFTLioBszlYZETLXrUvs4SFemsxZHQaU",
-	"dahHKOBQA1uSpLVTDYS0629Y84CwYMDHgw0uK3CiPJCl9lppNdakGJhJHw0Vyx7aaIiZYqvD77WY84dh",
-	"ieOqxDgDowsaKiFnBzeVkqjM1yVIUeJxcdjGvvh4yqSiWJWxqOR1WMVWbGs2r1m2xSeTouaqX37TSjDZ",
-	"YpBVF8Phitiue/U5JpP8Vl2zlqQv95MNdGWvg0ESYT5PHhLUn+No3u4AenH/z/OWpLAQIFofloOfq372",
-	"DFhAnNjkq9OWef3Rv5uT7nk1gQoFgcAaruNC0dE8xCBAobu795fHSZb8xqJAuxYAwRJx5pOykh9ZnAsU",
-	"IlrjQJvzlLXnflP5D7jdd3iGZvwRcimVVM0TtTaZEporlQnCxqG7iqn5e2aqIuf8/wmzNvXZi0y63Li3",
-	"rTbPgcV45hF/pBvrDKl1dCR3xJwQJQCaj3PGhIk/10csXqwWB5j45cb2jfokUE3iUrFRgXxKlMzyInNb",
-	"wnVtC2onbZRNkyl+J3SRpbW7UQCTzgf8SBiRzvl2Y5JZ36d3YEnZxMM3ZNrZIKselmzQ7GXBsVh0fe9T",
-	"hu53UHwumZOulPiSJei+7rxuz9QTcmtWqiik7/O6AhjB/+3X67cSE1fKg77MUq0JivmF2k9IydcgPRi4",
-	"RH0eCJKjIajSlyVBmEVKXQXrJFSqgPWK9YQYnq2Y/lLvi6SQwbGNEeMwJk9ktrxCwz9+UaN8HaLU9AzG",
-	"Ge1SSmDR17+JeCQklbFcrY4x4WGwlUurCW9j0vlirwcv0EJ3siGeCdyV5j6DEimyNMgiCfHZjK4dEfWl",
-	"D1UlIfjoj18KUa40+Nq3vm4K/HgiwEQBlsWtLOcrFFNy0d26GWw39+5Tfl3jsDXu3b39uk8EVidhLeZO",
-	"2wOjqeOI7uQyhhDQVZdXmZ9YkZg42VgjNE/5auzNlN/bXNYUp9fFB5yICuomNYuB5UFdJUP3JoL4qYLH",
-	"6aGRchWzdFlpXcu2TPnR5C8Bf83U7jb3o9tgLVP/QGU429JlrSAfH3CRqyGj6/OtVwFZf27y7/PPk7T4",
-	"wsM038u2VjKxzJNcYpF+wnQV5LX8BCvVSExcevbAvFa6ovonDY60coE/uWiyssd8DhVCJSAmc9xbtjXh",
-	"kmcFC2wr7+RSP2NA2zzEajUyCzHcPlkwdK48gRHBmgFXT+qfmUKtiFSva5nsWnycdL9yDOfS7dTZZ9lW",
-	"ntMW93ky1uo+T5xe+8V8ojmO5FJf5FsIJ8VoPuWMpJmRdxc36P72wtZRqwjr0cDyPSFMfqMbsmaY6lIn",
-	"+rNN90QedA/WOOIMMooeNpfe2+DUN5OnUpBwnNMnCxmq+2avGsf9prkEVCjSzeakDQWqTXGgTkh9clig",
-	"mJnYGRpKAuWdBVUioo5iBsO0Wuv1us9qXeC7z5IwQTkb2uiff/9HASxJtrNzeJvivoyxd5OLaEv8e4zo",
-	"+/8RYY8k5HNio+SGNbhAyrw1px0fm6fpFcMlIVrJaFsvkn3Ng/WiALr5xmlAm/LjaUGY1Jf9btpYJW7B",
-	"LkyHsoA+0iDGIZpHfBSSmb6VH2xzAffjmb5eOiAROvr++xFZchZ8//3xzr56gP1c7+6SaO70huB1Ep7G",
-	"Mww3cEmoI69fp0ohYGsl4hFuB0iPajif+5YM8UPfeoUCGkAY+Ixgph7j8KFv/U957Ed5oElHaahKqbi/",
-	"ueneDu6uOn/uIp8H2QYTc+LTMfU1dHBNqVhQCcUmz9CGu5rtPiu5jNlGycOL8+zvH++urwavr89/yR6p",
-	"brp3vQ1Pbzq3nffdXvc2N0rnDYzf++WmmzUwD69v1D9rj3ud2x+6PRud399cwrXWyYuLPPhvL68/DG67",
-	"b7u33as3XRvB76vr3uDt9f3VuY06b9507+7+3P0l//D2+r7XzT943+29uz6HJ53Ly+sPgCE1u0Hv+npw",
-	"qSCxUfnV0DYquc7dRiW36qsZ9rq3V51L4D0rd4+VYGolu6jj/O8n9R/XaQ8+ff/HcjLKLqn+svnWaHAO",
-	"2wiHgus0RWNoHf7smMvxnYtgiPTN7BDxEPLJhAT51NdUicoFTG+7FXuvklGaF/ohFiINZaWfjV0NNBPd",
-	"+gyt3rGN6q4LF8nVvdpJ3WvAXoGLsgX9FcqL9FmmMh2rlS1cn47qrmejm+7t+4u7O7UY592rC3hcs1FK",
-	"Naju1lXTi/c3l101LHzRQEcmHhbuDsFhyBckSAoERjyWasDO5W23c/7LoPvzxV3vDjD8tnNx2T0f3Nx2",
-	"31xfnV8oIkB1t23mUT2pV1s6nSSRh3HYZ8ndfMc2uu3eXd/fvukOuj+/69zfATTVdkZzqOG6MNOEHFHD",
-	"rZmLR4wysHZXub12sbxtraHFsq0UJ9AihxDLtopTtWyrZKKWba2Db9lWArsGJAG8KG2WAL1Tua+U52YH",
-	"QmH/bDwUzzeIjXAXrjnPaO56yvXz8cADiIqk/29zBs1xhGdEbnJWJHFJUoeYREsbzbGcKgHbMIq0g4xP",
-	"GIBNFRWaXr5pdNb13Cm4Sldt01IIOeQulhbkvH37BjXbrofUeYVu9JeJU8yA8Z1A8xCDbyvPxTRvODJX",
-	"SFLNYRZTHmoAV2IbTkyQ9UntJJEGX+o037TCL3A2rN1fvEL7ZeSehKyvTyK9oPWwms65yC+kZUJDu1Oc",
-	"Xq86pMFwj4ubYZCy1L3cPevlOVqpGV2JtXzBcl7wwiI0SB27zZbrtNw6MWUR66enTnVMcKPdbAWtxmiX",
-	"W/tfRO00VeG1V0B9ZOyJiDKfz5JC3KJs/E2IMCkEqw65gPh+tVmrO+6oik0xlForcFqnuDX23IbntVq7",
-	"TPvAm6CzaW5wmyhqCIkkL+E7oaZEddKnSO6X1R9AueiDfClbsZPd6r/PzejZnf97torTi8h3b7VVN9eB",
-	"Ix19UfMQclXypkZYw+I9OaWrusKpAF/5XWwnSjhQVLqf7JTz5LGZn20eX5vY3QWbx3IjCQVkTBlN0z/0",
-	"uQEVUGC0tzo9Z6jHg18g2g2TUvXwqILuzYGdFPGMjLAr7D4jn30yT0r74sCBm8LNh2ok3evREG6PGObw",
-	"ArdbLef6lqtZVsh7mCJgaPfZMEXB8Di9qSQipbdMI8E1U9Sl9QEefbL/0O0hHzM0IqbKCfbNtVQ3971K",
-	"n93BUppixOq4T2qHXt1fIn+KI+xLEqndlVRXsF3XTbOXjnzOxnQSR+qsPC6Lrd7zkNn/GJnhz0lwsJur",
-	"opAeK4cy8XTGddttN/O4WDFFCZmydJ2fYt695KX7KTDVRuNpUMxO3XID/878+Onssu1M2UhqSqTNvL/f",
-	"wsGtdtslLUvzBWkfT0jC+EoCO+Cqc5Bn9fX7im7DcIcrwHN8t/TSy9z+ThAYYrNKWtNUgiQEIUiO5lgI",
-	"sP1moAxzFyJ8lvDpqwSpWRHhuSlkBAVL1S40l4uFcrMAIWzEyAJIhkZCVtAVZLGxeI8CYeYm3qfLmRpA",
-	"7DUsl3H2dwSHmwpYZsZWrPSYUEIc1qgk8GOTsWLIHzTaTPtl/tTjDzmI9i9AfcknlBmbzGbHifF8rm6z",
-	"WJAI9jxkomMhFjwK1ueVvCnHj+pE6U255rmQBB5FxJfOlEeCOCNQSJaOkFizqlTsSYco8BDPrda3hjEk",
-	"k3gSuvVgCRzMwHG2yrL2KTaZDm1nE3hikcScM0HKz4QJFM5+ICUm/JQ5rLb68UMPHb27qzaax6l3Wu3j",
-	"/4EWf9JxgZ1YTnlEfwX/wBl6TXBEoiGExvg4iijESwqJWYCjAA3J5/kQ+SGmKxomWf44Hf3g02v648X9",
-	"rxfeFb0QF+y24b+5aF48zH/+6c2P7QpZ/vhr8OGCXtOLzxfMrfjVkI1mb93g5x9LExq3L53SshPb4up9",
-	"BckK7rxGm/d/xlBL0JyWWFe4/eWXX35x3r93zs/Ru3dn79+f3d1VxvC/IToS9DMaR1q8wKGJNz2G5Joc",
-	"8yxTE6pu1XPcquPWkds8q5+euV7Fq7VrcAVVTo8/6veDL/WvjvqnmvyD9D9nhX/6/Yr6o/n1uLwW2E/p",
-	"5cK3ZHNZB81FFfNLLiNmk0Tcy4TdDW6nElZ4o60X5kIIiBJAAj8mWS1F585Bh8MW3w5Mo2SuUUzSADkl",
-	"7kYEMW6k7le5yw95HAYg1uLVmys2RpeYO523YiPgIAr/5khZ2TAaQ3ayhDn413fOV9sSxI8jKpd3aii9",
-	"+B3fJ0I8kOVfYhItS41xGD6BZCIoNwExQ+jk0au4JzhpLoZQ29ikYKLC/dn6YkmqugNbY6LunVlp84zq",
-	"8Zz+mcDya/aneOIWNlwAC8dyegIvhzpTrjCBnAsygRUsgoB8oAUYNANnKiVozD010CYc7QbM/ujRTHAN",
-	"NV+h7tuYm9JFEuu6T6ZRcuf5DFPQ0wgQBmSuliVjJmUyzL/rF/ol/YGhUBedFSR6JGDenER4NgMrKATZ",
-	"auEZGQ2bQpwe7AS42E0Ac1KTCRK9rs+OtMxmQxaCbXJJJ1xy29yzZ2deksH3NsqHqoDr7TjRa3UM+jzE",
-	"UokquqSGEo3hMkIIzeuzPoPbY28uFHALGhEHSlxLmtatz5KIh0DiQz0p1eZsbf0WPHpAeIIpE9ll8zHz",
-	"p5hNSFDpsw/AodJr6ElIRyTCkoRLXeF9RNRxYSfFblMtU+ClQBmtAuR/+AN6E5GAMElxKPpMG1sTKNO4",
-	"AsQICQTEJ/DxWZ85CBfo80iJIhuI9HhHmQTp6vjwna6dP3wFIxU321PswgyVPtHD5UMEnh77gSzNyAly",
-	"gHGmeDEedABBR16EeKlQPcUaOWKK5+RMu0qh6TCN5KigoQ4P0JZ1nTduzP19tmbvz3vpXyVNTdzEx09D",
-	"oHxhgCgESeSnewYHyl9jc4M2aFzHdp8B9eobFTb5RaDU6qoLJDeHxA02TK4LLfEP91lkZN68pxjUebXZ",
-	"I0VCCaJTCUz0WfY3nMNK/jL+GNiET8tgWJsXy0UxbW1bE8XAgBRSnxjx3HC9zhz7U+JUK+4as1ssFhUM",
-	"rys8mpyYtuLk8uJN9+quC23UQUtlmOefnZsLy7YeSSQ0H/Qqrv6QzwnDc2qdWbWKW6lpoW8Kp2luL4Ey",
-	"VlpUrPtZ8wdFU6VanbnILrdpzxAuahBQivbznAJHNlm2uko6ncQRCfospGOIukRHpyhQWB4tkbHAH1fQ",
-	"nT54Dt/uQAsfIs4myM+YUqKA110PDUuCUobon3///zMjUcL6KcvdQwhvFOS2uVelzxKnKGgZClMaQRCx",
-	"lGGtsJkSTp3c3IzRSNFn3XWPKwh0PEh+wZI4kI6tUDYnkeHsacwdLAuJ0nV6pYbTcEIzwKEZol5t6406",
-	"vCUyWjodtS7m2pKUO18E1pnWMTMPdRKZlatMuRbsreT07E7cTMvfprVnapvRwb4aYQdvk0ML1oqvRclT",
-	"RjHRBiRgGUD7VdfdbxJGV34RdfXZ0zT6PsyzuF0vM432q23V9SzLekyxcfIaByniVBNve5N7pliH2ka6",
-	"rohq59W2t7vBy5DjoMf5JY4mRLdr7DKeuQaUBFBCD4LXVeNqe3vjHufvMVuaOULlm8YueLkw92zqsEpo",
-	"tcMU70j0SH1yz/AjpiEEjeeVGevs4yfbSgLfYb2QtjVgpcd9tECD+KSanGib3q9qzNJw247ZylXXNVfb",
-	"moADkGko1JtKBGClXb/r9W7APJNe1yN57E/N/VsSj8wdosXt/wORxoj53C2UWDEt/rA7xZuxS0i9tzrZ",
-	"yqFL+9T60EfC1Ahgmc2t03WCJGFWyxy0lWTiGyOk4ci4nhOmBPtaxc3UcHW+pf0s8Swc2ua+AV0CCASp",
-	"0hUy3an3hy1Tthh7FUUum0ZJPlz54iWNs4Yvv369KQVtKK+vgHJrULV1OdUyPLmcpStpLkmFuxhAIKVq",
-	"E0DdahvBLf3hEm74hrCkBzKXWWDQnAsqebR8aqF/6by/3G+hk3n8xy20QdXGhYaU4l2ZrMlzTbhlTmCb",
-	"Kw6rBCqzjsAvUEBwEFJGbGDEDbemMxwXVJBKn11yHKARDjHzVSdiCjZAiNREMsLjMfUReOF1CkqwhMoI",
-	"6mtRJqj9QOQtwQFV/Or3yKxTrOlEbn+qTkdtAk3mBb592DIJAiq/r/M6RfD2A2HFhrCRwi5B4S5eC5Ca",
-	"JVa8mja4RgMU0geS2K9u8QK+1KZlMOFCdexgnYGooToZRLnAS7HRNZx9cnKDJ+SO/qpEr52+BTMkeJKf",
-	"R4tr7myr6labjuc51Rry3DNX/b+i04eszFP88UsxBm/XOLokwsJKMmTU2ry5QHM6JybLCrqrBh5xRy5x",
-	"6rhFnHrQqDlt3yPO6dgbuaTmt7HnZebRgMxDvkQjLgthQlvmkouzsvRPrUjrdqdPtUsirazEQTWYR2RM",
-	"P8OljA+D2ue/YOvrp533dko3EJVQssXzcQk5Av6tFZF/Aa/ISYtC5ueel+uzbfcJ4onLjC1vgCbEimWy",
-	"YD8Z6j+GaUkysBkyvkBHWKKQKIWfM7hQ91gXmTVWjsQnK6ekzyLNM5TQMdRxGWdGFhFTvjBxHFCLB84f",
-	"0CJ06K3+rU68u3cdp9pooikW0wq6V3xdibB9lreTrpo/t5ptCpbSNQamEdTJOWIOtkrssMuTrVbzGnAl",
-	"U9le3n//6Dl8EyPFf9ldjt3l+Fw76lVnPy1alw83rvhf//SX0VV9+mPQ/GHc9eILftuQH/72FJfce40/",
-	"UDk1p1+5LMTIIrfFbW2Ko1Kg9Z35H2HJ+Vdybb0hi0x3E+cuEexOvtDgq+YoSUD0yhXd8FyLeA9kCSYY",
-	"XVNmwaMHiHvQhc9sxJnxvCQC8boMp3srssACz6hvgiD4zSlJw/J0uysu3/KY/cvPbo2j3ajAflpX1N7M",
-	"J0R6tdt5LPMbvlTbf2KVd0BU1vq/y75x2X8gctc1309ZShtfnIMKVBrdf0sgKyzlDd8JNFQHqIne10fz",
-	"UMtxcCpAVQUdKi+FFgqXSXyPdtStE9I9nIzfTmgSEk8UF8sJDGtCADoyXx0fcJrqCewhMf1fsi/+407i",
-	"W2Lcy/ucxGAG2ce6Uhotbo5IEz+jo/RkYkjpsz67AfI900HtEJKwYpaAiHieKMGrYe+SowmRaeR7BXX0",
-	"d9pgA2XCKBM0IH2G0STi8TyN70dadk4vbAUHwoz6Edc6oI0EV52pPai7Ew90DvVnIjInGGrEQYxToaZF",
-	"mauXCvkW0PlvbRpyHbftuHVUrZ01amdevVJvN9teq2gaShN5Pn7R+s2oVse4heuOO6q5Ot2w5XpNxxs3",
-	"Rv5pY+T5bh0wltT7zV+z8JJXB2RxlFCPSWFU63OnuBb4QdVxR9WRBrBdx00Hn3rV9qhZb7Zr/ksDKADT",
-	"YuDzgPgnc382ME+SqmTOjDM+8JojKgeth+mvg7k/K5/GJ/uZ+unumafQ/Y7po+lRVcz3LGqsruMpkkCu",
-	"l9c8vVKNtaCIagSMdV5JCdHVx54/Cuq+02yOPKeOm77T9us1pzquj0Y1XBs3ca4gEpTUej4iZ5jFWMc/",
-	"wjUuCcZ2zF5K4j1z6Vlr6Nq0AfdA1+6myTRXaotV0mRL/YfZI8eGoSenqGbwm42QdyZ0FmwUui43C1JP",
-	"lw7D0sZAOBd15iIkzetzU/MfHJ7lA/KwEHTC0hR7yY2ea7LvF1MuCPSBqEAzKgTEqOuAOh0Z3WdwQ5i2",
-	"hppaDqa3o7TIWB+qojmTiBAJ9+8Ojyvo++9fp5FWetS0iiZEQ0Jjff9YegancflH+pjXWa4TLnklu7LN",
-	"RkMd9Zs9E0Nd4lRk7wxnGeTa9dkwFyZcgQD/3Ptj7SFbRFTqS051JUpAIQlgzhUEaRbwt0b7A5nLNGZY",
-	"l5BI4pqTJOAgKWOJ2VJOFcOkyVJqB2Ux6hOA0BIiJLQyiEgzlNBneWGiJJ3ARrlg0EII6BkShBQibYFE",
-	"TxIwn7D8vtXsZkV/Kd8lySeUaA6hy5AdojAkaYH/NcJ9eyNceqKscKuiuJ/SyubA1R5+MHp1kiuPjSCN",
-	"joZpwv3w2E63BzC3XHBGPrde5+fYSV4B47B/bF3RCedjBBS9F0vqBcgkumzeEllUtAK2LDmnz3TEeCGL",
-	"51XSs0BHMUt96lkeOjYXT6YWp/zlkvBaM6n0gz4blvArlMS0at4OVqxjY3aooG5ApYJMzTTnNxAo1j4h",
-	"yZE/Jf5DooVoJtRneg7qi216yU+5KgbfYvvvrm8k6Wcfc7WUDi2DlNYUygr7eElhn6SOT2kBHiUBmnQz",
-	"kxuWZYIVADMAVeHGjuUxRFdoDTGKWTkE1fzg91e33c6bd53Xl0kJvH3EsrVEwA2+kMf0O3Pe/Nfj8a2Z",
-	"bX47Jqwh3Y7bue82j8cdH0snyLk9VLMzlCsBApIHkXaWABkS/EiSxJOQCqlFEijEeHPfgx+6tjfiLItk",
-	"77O6W9dOcLgWl7MK6ib17wXCoQ6cimLGwNNiDDt4PCa+Nu1s8LCkvOa/zpWXc65sOt0PcKiY6KeC3U6T",
-	"jDaa8bG5TSDRleGtSfiol7pbypf8dyog/ts5WTav/X6mRpDddvWpmNJi2qlipx4VGw3NgWc8LSXlY4Za",
-	"ixI4JOjI1EEKyVgiEJNGBC4oggolxzZ6IGQutAIL/eXrIOkYfCnyBZGM/qZPPdCv9VFNAwRXVRlepRRR",
-	"pRmvVHp6Nou7nwf/UdrUfz0vWz0vujzlZv2rGBT7pZDw/vHTV/tLIetcP1nN1//4Se1abRLSe70kPUIb",
-	"jPRNoDp1G6LR8lHnOmXyBHiAAXS1q7epHyef0i10cKLeOCZIn+yQi51ZPTU+1OTWEq+U1mZ0u/JMSckR",
-	"H0E1MpyVZElSQhUiy7plEyekjySA4HaI81WgGRxq3gLfC+0lTuOHklA+HViSK4JqvEn5sTO/2joEOqbb",
-	"hgB0Hfmc5NquRNsb53Su31xI9NdPX/9PAAAA//8=",
+	"7L2LcuO4sTD8KjhMqtbeQ8rU1ZKntlIaW7Pjjcd2bHln54zmlyASkhBTgEKAlrVTrspD/M+QB8uTfIUG",
+	"eJMo62LPns1JUqkdiyRuje5G3/HV8vh0xhlhUlgnX60ZDvGUSBLCr7bnESHuyeL8TP30ifBCOpOUM+vE",
+	"6k4IwvABuieL7wSifsmyLfKIp7OAWCdWxS8Td+gSp4abxKn59arT8srEOR6Vhy6pei1cLlu2RVVnMywn",
+	"lm0xPFUtqW/ZVkj+FtGQ+NaJDCNiW8KbkClW8xjxcIqldWJFEXwpFzPVSsiQsrH19GRb7wI+XzfnUcDn",
+	"BbP1iedVGtWa4w4r2CmXydAZVpu+0zzGzVHZrZfLzeY3mu01HpNb+itZne97PkdTzBaISjIVCKMZHhM0",
+	"4YEvEJZoyoUsoTMywlEgUdl136AHHEREIDzkD0Q9QTgkSIYES+IjLNSjEmrrfqZ4AX312JSHBM0nhCGM",
+	"xiGPZoiPzJieaUsZkhOCBJ4SNKVeyAXxOPMRFSjA4ZiESE6w/kZ1XuqxLHjLrgHd3yISLlLYqU/7Qq09",
+	"CzJfr0g1c21rShmdRlPrpJwAjzJJxiRMoNfl94QVb/eAkUfZh3Gk+mqglgazDMkD5ZGA6Z4kEzfQVT/z",
+	"AFAb5slggYZkpMBFZQm1e0zSKREST2c5COlNVyCR8NALKGESzUMuVUtBghGa8/BeIMl5CXWmM7lAPER4",
+	"KAiTejYjGgpZBEyr4lZcp+w65TJyyyeue+K6JVf9L6GnIjDD8nNw/mNIRtaJ9YejlAkc6bfiqBuvy3pS",
+	"UFb4TYR8y31KgDcoEnvL/YX62+NMEibVn3g2C6iH1QYc/VVw2JR0QBwEVyPr5PPzQwP1slkkracvtvXo",
+	"jLlj9l31WLrB8w9ECDwmemr5PW8DgSOfjCij6llphTr1esSMM0HyfG6LxSS78NXyIiH5lIR96lsnVp3U",
+	"sNtouk7TrRHFQDynWTs+diojguutRtNv1oeWmq3ENFDsQBAfDRew1afnaEZnJKBMEQJ0tyX3NBvsk1nA",
+	"F2jIpeIw075GWo0qDadcdipVVHazqOLqD30SEPhQ/ySPMxqadsfPtYtmPk7aKcTqz0Iyoo/WiTUa3ver",
+	"j3/B1tO2uJbCv2BD8+eMjeZUTngkFRWhEM/Vw5Ia6i32bzSS7raLJAx5qHmH2hkB6Dk1CHZiReye8TlD",
+	"2FMdIIWIqGfJAN/3rDfIpz5a8AhNCWbqMQ7ue9afLNuaccWjQuvEOtItxVH1CLBY4R6GaVjnlz+3L87P",
+	"+u3T7vnVZb/76boDKP/i0Z8dISFmjbch+VvfLf909kvjL9Wfmj/XLyt/Pv5Qu27duLflbkXxC4llJLKd",
+	"3fx496Fz2QX2u90OdwDIa3bXTEcdJVMcKNZJfMUMKXvAAfVLaGC25vOXAQqokAKRBxIu0Czkw4BM0YhH",
+	"zAckUKxjt+03uwO7DvBo1RrloY/LTr028p0aqRw7eOjWnFq52fAao+NKs+qmxzhmYq4OItu0brTw6Lh5",
+	"TJxRfYSdGi4PnZZfrjgjd1irDpsNH5OGZVvcrP+rFWA2jvRmE+bc3aquyaOSFyYkCHgJzUng8SlBkqMH",
+	"TmdDykqoO6FCgUsqsBlsKaHrgGBBEGF/5ZqtmO+/E0iQ8IF6pASH9L1CGgCXWYRCHEC8l3E0mI0ZU3Ph",
+	"GM4xT6u55Sp2ieOX60OnNqwTp4VbDcetVSpl3PQauFxPeRp0p7pZZWllx604bg25jZPa8YlbLpWrrWqj",
+	"XMjScpxKrxc63Rp3AafWoK7qyVZylZA8JBoHzxXhMxx0YsayBy9KOQA1vSH9Lkfb3c7NZfviJQRtengF",
+	"Qm4zFDHyOCOeEpZGmAZRSBSmEjTk/gIxRbLIw2FIiUDJqgxlvwF8DfgYTTAIX1MUMR+Eygx/0PC95PKd",
+	"IvgXg9YICpvlfsS41EwmC/93F1cf+5dX3f67q7vLs/13Ie3iFbbhkiMReRMUEsGj0ANJVEugOAhIWEJX",
+	"cqL2wRC6+C75UiDNyxTRgpwb0HuCKMjCWJr9I49USIPn13gRcOx3Ob9QCsCLtyO71YAyS6pF2a0168cN",
+	"NFxIIrIb8fbq7FO/e3XVv2jf/Pg7Pt+KFgUaAwkVbJWQM5MCHZTRB/pWiYZGDzoEcN9qFn7H8AOmAR4G",
+	"rwNxczLo02Q64yEOabBAUTrMGxQSGS5QgJVAk4H7befm5/PTTv/usv1z+/yi/fbiBcDPdvJKcPexxEN1",
+	"IlKBIhYS7E3UehDPs5UQM6QESqUX0ikpoVs8guMWlg2w73L+AbOFkS/FywHPudbrAz6mDGGpQC9FDGnK",
+	"UK2CtIKdw/SbdrfTvzj/cN7td3457XTOOi/gOzed26u7m9NOv/PL+/bdbbfzKgyoGy/NzEqgUcinSCqJ",
+	"xWjBPDRcSe2LUEzpBpaNR9JwfBZNhyRUO2KAoEAygK+ctvpqoLS6CcG+sVRlXq2aAW5NH5KjOaYyVuAB",
+	"1pSNSzmdeMXCoJZ4x3AkJ4RJtc3EfwXCowLxGQmhEWKE+AJhBIoUmAFYRuXJIkD7rvu+c9k9P22DPH/T",
+	"+cvd+c1LkODuMtPl62DAaUh8BSocCLA+TakQlI3RwWDN7AeHas3zkLOxjbQGCvJ/SB74PfHRwSDmzKc3",
+	"nTPVQfvidqC54h0T0WzGQ0n8D8SnuAvb99on0TRSfxG00lVma+4ub++ur69uup2z/ofO2Xn7d65txaeR",
+	"km0GywsblDLDrdpIVkS/jQq6bc1ChfDSmI9ymkaR3S7+QEsffM60Tc50ltrCtlRSNlhhUy1mZXEo4Ewd",
+	"15nHwL5mhM8Ckp/MepvOynjr1v0aJvWNi9Ua1upSmbFdFi4ub2Na7jKjoW1tWMypa7u1ig1Vu7WKdcFd",
+	"WuWMW4UOBbDTehMcYk+SUMQGZoP7tjp3JAkC9UMgPMOhzAM2MZgVOQdS0+Vn7WnIUo7ZyQR7l6abhVR2",
+	"h7KwyO7Bl2QCfPhX4km1/oTuT5Pdxb4PllUcXGdoeoQDQVatsYzMMzi9ygi+Md1N8eMFYWM5sU5qbqtR",
+	"gLgpJuUncEFHRMmDSvQwUoitZRnG5yXUliggWEjEmZI0F+ig2ai57qEdO2aQJAwtCA4FOqiW69WG67ru",
+	"YW7e8eMMxVImGzU9b+30SJpmHCEw0qoz5DXoOgOvSr2+CSEN7J7FmwuqLbL5OV0x427howx6iFX8WHLf",
+	"7ES7IRHgRnqezwpbISkYmxQll9AlqLosCgI1HfAC7WDBTk2DYYgXKyAzc7JXFvYsEO8SxrUD8V2Sud55",
+	"zHxjaAEkyEmXvwFFConHSgDciSxfiMrowIx6uBVSr4f8RyoniXtxO/9VFhm+LgFXrvdUxrISupXav6gY",
+	"zRswMQ4pQ/eEzATiLFiAZHX7vu1U6g00wWJSfJy0wm5l+vO8eXF/7Yr/8Y4/DS9rk5/8xo+jTjk65zd1",
+	"+fFvG4+cdbj5pZDTB4vEXbosEebEQZRZL8igQHFiAq6OMaaspPcgNpKv8g4hCTipMcCnhM4ZwsYIa4yy",
+	"A+oPVN84mGN17qK7u/Mz86GRgc1HU7xQwj2fUimJb6NBz+pZAxsUsR4L8JAEWgo10rLuCh2AoQ0L9f0U",
+	"U+aMQ0IkZeOeNTg8yVl2hKBjFs8ByDEk85BKYjwZPRaSEQkJ88DwALZQGJYyQX2i3cGwzgGc6MSLJBnY",
+	"aD6h3gT9zM+vh3BKKS13iL17GxYO9iS1FcxHdMzAQA2e5DxKrpdE1Q8thaK2njplKPGcvkHai4GDGGQA",
+	"sWTmiQUgj567+VcyDEHxy3VzpT464KEe+jAWwGKnGUdhxBLrgtK8GSmhNrjas1MHywMNYKV6/9SYcTeU",
+	"9Rj0qtj6skd+S7fPyqJSP1AxX9fBJJgttmI7qv0V9Ng+v42mUxxqFrR9qy54gnZsInZs8uFst+9TF9u2",
+	"Td4SMtutQcC93VbxNsTMm+zU5BQHwY4NBDFi907NONO4pAY8o2Mqxf7tb7U9Yq/2Z1iCCL1f659xSMHM",
+	"vWPr0TCk/pj8xCnbuanmwfs0ZVpw2KnNAwkF2FxuCfN3aqx39YZ4hD6QPVruPGDHm/DdGkwxDXYf5lH7",
+	"BcGWdytxKF/SnO/GBN4RuSNFQwvtH96h1Y9c7gbL95iNo93WYiKkdt6AD9GOzOY6wLsdMn+JSLQ7hd0Q",
+	"j4c+ZePdkSLTdEeEuA12PUd2H0KGBE93pq6dz+luiJkSmoYkAcee7XffgGzbHcETnwG3ZLchP5LhhPN7",
+	"jf5f7OekWy2CiRMkiBa0B9mO/vn3fwyQHkGJlQR7E4jCKiH9Xhv1QDuIFTWfE9ATehC7BS4Qo5howV9G",
+	"ISM+eiDhEEs6RQfaLSZAfkcBGWNvgUaUBL44NLoTRnMcMqVDgwEKwqLg4FiSQ/cLJ7JWFOANUZfx59vs",
+	"BzhkVrRK9bDY4FEkw24Qj5e0Q72farcGmPaF7iNRlvRv+itR6piHg8BGXnLwa6+ToQ8N+vb5qoUkBXKR",
+	"LmJG/E6g+DsbvT29RrXjvCKU7M+KUsD6hPl9hU+FCo8JcTVaDsQbp94SrexALLdMJ6P0wZBgf8l5gkct",
+	"H5NWzSEj99gplwl2cNktO81RvULqjeao2hoWzTDRVp9TyMz85ETBUvIU8uhAK8Jaw0aDP359MGT+NMgb",
+	"SK3qyB02SQ07Zb8+cmpelTgtXD92KsNjr+XXSGPUdJ+fYIyp+Sl+hMDszJxslGjzCikGNhqkaKF+yYSJ",
+	"ga44SNBkkJ+xam1taWJa0bxegugSB/cJlgdECoQZap8jPCZMIvVWI3QmGGgFsTFdu6FxT2AP2GEHj73y",
+	"qE4q2GkNq0rdb44c3PAqTtl3SWvUHB7jRr3QHxdp53jxbMASKUxsfUaQBltOgIW0M2Z7dOCiHxDjKKBT",
+	"KvPza4BhPTa2G8N6YmgvNLKPCfOLwgy6OuLSI98JpL+BkZjq6LM1xRAHOSLmD0YiGeJAccGM6S5+uwKO",
+	"51lOFgT7852QiKjI6HoDz/NJE+3zPNyB2KkAzMoNZyzTZrAh5wHBbDuCEC8lCJESRBixmCDU898x6m+E",
+	"zIezF4Bl6g9sE+in2PIUexPKCPKJJF6cLbEEGLFg3ipgTjmTlEWpbVIBOsj0BCBXZCgkwXAazDGVIMPw",
+	"EFG5DZYo0oQJ9ieY+cEzjNzncf5SvCS9SJGlwYnWo2yIDlGTz1Nf8nrXHdEGqv03BdonqGomnjDqEjqX",
+	"EBbLOAN/x7OTAdPX3lMZEjJLJjILtOFcPdxxEmBO238WqnkyDYU2AkVM0kD71SPGSIjiPRQZ6/hOc9QG",
+	"vP0nCe2TWf41ms5EbLyPLc8KOQcSh2Mi+9QXAzTFMz3fmGl8J3TKnmp5AJG3PTbF0psc2ogEAp4PTBxo",
+	"P+lpYF4mMCiy66+0es7Mjw4oxFwZC3pWjGTcTBHmRZbM+cRvHbt1DztevVLT8Te4Oho6zREZHh9Xy9iv",
+	"FZ7vKVTWb8HXojCd7Pw/KHCCTqZnaETOGLhL21G0xFJefSorCa5Khk3SqGRW1Kp5dQcP8Yh4TTyqQ6ZB",
+	"xTqxfK95XK5USebTZstrOPXRsNz0cbnmVmtWEfuIZ7hGisjMX6MZ4ixN9BzEihtwBx8MektSaMEXu/M1",
+	"sFfvTR9GjDZal8ShkkgRI3N1JvhkpiQkJhGP5JirU0F9rykGzmpF83yu80gKDqU4a2c9RidxOIzMofPv",
+	"hPEMGvWZ+DrEHccpwWmilcg5/rdffzvuAHJCKIttCYNCbpSPE7Atb4IpIwVk+h6zMYpmudWIWMczQhdS",
+	"p5dA0Wy7c9UnQlKG10Dx44RPFfLF0tx2MRC+HxIh4NSm7Fw3Ka8uk+AwWBgnZqGAfxOxoo0zAgYFP6yQ",
+	"NAiQwmMTwbt5yXvp03H6RDyXEvqowB4xQaSNBgZdwNEcCeK/jnqtEzK2hveScSW3tV820njiYnoBpQti",
+	"QssSguczAg5vE52L1DcID3kkU7lm68gTUHGwUIdl5kUe1lehT0JUrlRrCIchfSA+8vEUj/WebBlekhlI",
+	"UrkcXXIKWjPC4p74OpAGhWSks4JWB+CSFIbKJqlP6gvEmYGHWBrs5/PrBAsLcaRQKv+IqcyISp7JfoiD",
+	"MkzkuxEbtqScjcdEgbtxf1yKO+srFOmbww0d+GQWEgi+f6MILfthfFoODk8yQmFiAQu1k8zvMd2ZFmOM",
+	"AJVIbQNYfEbCKpKolr7ZU54yNgs9+8RaDHUHlkSrKqm7pOE5La85NNKFWy07brVZw82R55dJpQg1ioO0",
+	"ESw/LUkQwwXFYImEBPhB+E12Hn9QgMBSoa11Yv1/n12n1XbO/vD9lz/9sdBUYUKtioCTJnaYUWE6MPQE",
+	"PxClarBkZrlZ1DJmmvImI81OKGs83K+FsjqA/0UoC+c5FRByMjD9/V9GWJHsQBE7DgKkP1CTAuLN6vQ+",
+	"xYHqxraMMKCBMFZHo/4lSTiF8xB+eZh5xLQwCn/OCLDU9tngODPvL9tiWxIP8Qq45pu+BgqDpjMcGkXY",
+	"i8JQydV33VNIZ0uNvmP6QJhxLIErKo95OrpJ90UFZ7oQyma0Q4M5Ifc+Xgg4/EFhZA6ZzuTCzjEVJLkf",
+	"R04tJYPEq1pn3YznlN34H36wbOu/1H96ketWSfJH8shL/vghv8fpd6v6JS7gnWd4EUuHU87k5A1yyiaS",
+	"Nu9Qccq5yO0Mk3LKRabk35g+fbdZb1YIccrDqq/o03dwrUqcVvW4Naoce9XR8agIKBMehUXFiaIwBouP",
+	"F2uB0szApFLdCJMpZVGR6PQBnscDqimtHTFr0q+3No+o9rRgQL3V7sYhypVNLoOYQgpRK1FU1Vfo4DZi",
+	"Pl4gF/3z7/9At1hGofrZOHyDgKYKZ/O5bFfsql2z618yyloywcam+T0bsZ5S59aM7ueMeeOljC45KzOM",
+	"DqcmEuMf1/afVa6G8kytx7bkar8DLvVDIYP6jVnGaFgZ1UgFO0O36mqWMfT9odM6buBRs1UZ1XG1aJqw",
+	"H/3nREH4wpwYA/256gVU6YFuOFiRAJ/FYt2JFjH3GFM3zI9ZTcYx3SbDmKXuPoxuuGSv++9mpVzW9ZWg",
+	"iNcaeBY7s9/zORhrNHWcICyQJI8SbFDYiNx2HOCsIZs458ljpoJcbm4Ggc0U7BgAiXyfw9Xkq4KJb2vp",
+	"NPN/xpCp7SIljfwWoEOc11HeJKul1JuZ0xYMLRtN+hJuZvrp/5VTljoNOGWpo0cBAaP021IRC4r7WZs3",
+	"m3yyq7vSHR4ravacCin7Tm3UwE5z2PKcql8h5ZGLW8Omt4cROR9V+yIQmpCOrUCovy0G4YbYlfSTXUFY",
+	"bRwTlxxjp4qbnikmM3SbzqjqVUduveWNhsTaAlMzM9wCRSH0+CWAVR0kANXGZRDqMobE+GhVn5oCPeBc",
+	"ybj8l215/8sG5inxKV4d+RoLgeALBF/E5Snyy93OohySAC/6cQWAQqt9ap+PZqkqppvETFgnEGeG11aR",
+	"3Qz6v6XNeDly/SW4l/TUF4T5qcMIcplwXNwsoevk80LKTjt7hrazkTI7UfewTkZ10qg5o2MPa/PGcEha",
+	"Tmt0XCs3G7iCjyt7m2rjhVKIA5X7mWrjYM+ilcdl4nJLgqBQNOdh4NsaV5eryu3O8fO5CXvjhjYQ9o0x",
+	"MGVPPAiAB511P7yLrYiUKSF+nVt0iTGtDSxTclTAdbAiFIpRqpbuB8LJpjQIqIkpy4Gx7uaiyHS+9sY4",
+	"ss1mWqABs2CQ55WMTpkXRH5akVcnFB9+E5PtreSzbOIcFPYxMH8mqO5VbbWZhJWX4lIBh8lgUQGqJM6M",
+	"guJSxn7Nddj2geu0bNR2zmz0Bxt9nykDUHbd/N6UK9Xa2v35WrbLrvv0xx1DIjlLJPsZMUj7PM5W6m5+",
+	"l3KVlovLC4Dr6gEHRadqJAgaEjknhG1FM+UcydTdLdAkd2Dprdl0VEFixd5oQ7wJT/BF/SAiEz77nUA4",
+	"8imHjNt9+YzqdSOgVmNU3ZdSVZqetT90VBeFpzZD8K4gbENK7E2mcbX5ZaqiSuBRJz18loZkJ7HWL4nL",
+	"SIbOhHp/7S1FivesE/XIDNez7F4u1h1e//Pv/+hZT1uGdKRlqFZZyJAvx+N34+qscPQoNDMHf1Ec1DPi",
+	"ta7z5NEZJJa8uoAtIr3gNekP8BIFlC0JG594FBp/jkns2KQK7SSWFuQO7o/bpi+tRfQhfCkTzBQSPE1Z",
+	"wXfCqBIKdRmK26IJF7JQTGX6PF9jzjFiqvkIso2y2QmQLLScdAAPi/0ZskAJ6jzKEEN9xCTAZWXWGeMO",
+	"EYJy5tQKpVufhmY5ARWyqLjFR4Ba8p0Ck/4USb4kYXO4WOGZMcSM4PuthoAvtx6BMA/PRBQ8k3OQ+ySz",
+	"I6GcLW1HKGeFY8RIpUBcPIZ6gw6Urj3joQSbrca2lYUAxpXM75LHp/qgKDQZm+JChZZiOMH0F5k1RQGe",
+	"Ly1KPSoM5AwxE2q2xQMkr7O9+8sQi/xCiK0nkHvKIKZcQ8dGA6aWEOjcnDkZCu7dk2Uy0d/srtGsphW/",
+	"HmPhswxf4TNhVgTB+bDFOwU16xTmvWc3Us2T+cAvIpJ4SrCUYHR3c6EzGSNteJuu8jjyQJjsT4mc8DV6",
+	"+Ptu9xrpDxSSR4JkzNDXV7fdnBH6x07Xsi31WP1zp/571rnodDt5K7T5YJXwYDpRuCa0bCLl7EAcwsIk",
+	"18vOLXpJZ5ZyJk6OjjK0d2RyP4+YUr83Vs1KpvNlm+2Ma9q/YEshl3A5F4ZDJWgT+xovd0JCYqtdZZng",
+	"8tW4kvWhlAF9IOvjKV8jPnIJmvFcNsESsu73BuOYS74a65/G9g8SfW8QcD7rezxicgARGAJUsiTedQW6",
+	"Ba7GtItn7gTSfUsO04mHf4NcU00JJrnszFqn8BV7hfdzMsJ0lo+r/ar+LKcNJxPatNmmYsLe260jg5IN",
+	"j02xmZycuPo/GGlWKWSdURj4DXRujMCZYzF7hA0jsdjy9NqUjhtHjyfWZ6BIY4KGavuxifpb5+VuOmez",
+	"RSv23jpjuCw2J0vymDNt7uKz+NZK1W4G/P1MvbsYefdWxD5EL4kmn2ZLm6kf+2bCQWWSvacxC/BiORNO",
+	"y8o0IKIUF137TiAe+CTUdQkHWnhTZ/sgV4JNcp6r/tBjWNv5i7h/2one3jiMtHjSasMzU1BzTztYygv6",
+	"nAgvYyon0RBkl5k3ISE/wkKSkIp7B8ROcRTi+dEUHh4Zw/qRqR1RmuMHKxtotMKQnkf0dHYb5TGR+sgC",
+	"fdiprQCDGQ/9JXnid7C6TRwuLX6zN2L+TXWR94HPIplxgVOGMIKvVjmcbrzuRIe3u3rFWq3h6Ljawk6r",
+	"Whk5tWrVc4bl4cgpu1W/WvWPSWu4WYhL5rWJtyzVAdobiomNb8W2A4lqaRGQ9dkqQ0JmunWBPTzAC5M5",
+	"q8OA0g71CDkY6skWJGltVQMh6fob1jwgzO/zUX+NywqcKPdkob1WWo01KQZm0QcDxbIHNhpgptjq4Hst",
+	"5vxhUOC4KjDOwOiCBkrI2cJNpSQq83UBUJR4nB+2vis8njOpKFZlLCpZHVaxFduazqqWbfHxOK+56pff",
+	"tBJMuhlk2cWwvyK2La2+xGSSJdUVa0nycjfZQFf22ntKIsjmyUOC+ksczZsdQK/u/3nZluQ2AkTr/XLw",
+	"M9XPXjAXECfW+eq0ZV5/9K/mpHtZTaBcQSCwhuu4UHQwCzAIUOj29sPFYZwlv7Yo0LYFQLBEnHmkqORH",
+	"GucChYhWOND6PGXtuV9X/gNu9x2coCl/gFxKJVXzWK2Nl4RmSmWCsHHormRq/p6YqsgZ/3/MrE199jyT",
+	"LjbubarNs2cxnlnIH+jaOkNqHx3JHTEjRAmA5uOMMWHszfQRi+fLxQHGXrGxfa0+CVgTu1RslEOfAiWz",
+	"uMjchnBd24LaSWtl03iJ3wldZGnlbhSApPMRPxBGpHO22Zhk9vd5Ciwom7g/QSad9dPqYTGBpi9zjsW8",
+	"63uXMnS/g+Jz8Zp0pcTXLEH3tPW+vVBPyOxZoaKQvM/qCmAE/5ffr99KTFwqD/o6W7UiKGY3ajchJVuD",
+	"dO/JxepzX5AMDkGVvjQJwmxS4ipYRaFCBaybryfE8HTJ9Jd4XySFDI5NjBgHEXkms+UNGvzxqxrlaYAS",
+	"0zMYZ7RLKZ6Lvv5NREMhqYzkcnWMMQ/8jVxaLXgTk84We917g+a6kzXxTOCuNPcZFEiRhUEWcYjPenBt",
+	"CaivPagqCcFHf/yai3Kl/lPPeloX+PFMgImaWBq3spgtYUzBRXerZrDt3LvP+XWNw9a4d3f26z4TWB2H",
+	"tZg7bfeMpo5CupXLGEJAl11eRX5ihWLiaG2N0Czmq7HXY353fVlTnFwX73MiSqgT1ywGlgd1lQzemwji",
+	"5woeJ4dGwlXM1qWldS3bMuVH478E/DVV1G3uR7fBWqb+gcpwtqXLWkE+PsAiU0NG1+dbrQKy+tzk32ef",
+	"x2nxuYdJvpdtLWVimSeZxCL9hOkqyCv5CVaikZi49PSBea10RfVPEhxpZQJ/MtFkRY/5DCqESgBM6ri3",
+	"bGvMJU8LFthW1smlfkYAtlmA1W6kFmK4fTJn6Fx6AiOCNQOuntQ/U4VaIane1yLZNf847n7pGM6k26mz",
+	"z7KtLKfN03k81jKdx06v3WI+0QyHcqEv8s2Fk2I0m3BGkszI2/NrdHdzbuuoVYT1aGD5HhMmv9ENWVNM",
+	"dakT/dm6eyL3ugdrFHIGGUX360vvrXHqm8VTKUgwyuiTuQzVXbNXjeN+3Vp8KhTqpmvShgLVJj9QO6Ae",
+	"2S9QzCzsBA0kgfLOgioRUUcxg2Fa7fVq3We1L/DdoyRMUM4GNvrn3/+Rm5Ykm9k5vE1gX8TYO/FFtAX+",
+	"PUb0/f+IsAcS8BmxUXzDGlwgZd6a046PzNPkiuGCEK14tI0Xyb7l/mpRAN187TKgTfHxNCdM6st+1xFW",
+	"gVuwA8uhzKcP1I9wgGYhHwZkqm/lB9ucz71oqq+X9kmIDr7/fkgWnPnff3+4ta8e5n6mqbsgmju5IXgV",
+	"hSfRFMMNXBLqyOvXiVII0FqKeITbAZKjGs7nniUDfN+z3iCf+hAGPiWYqcc4uO9ZfyqO/SgONGkrDVUp",
+	"FXfX152b/u1l+88d5HE/JTAxIx4dUU/PDq4pFXMqodjkCVpzV7PdYwWXMdsofnh+lv790+3VZf/t1dmn",
+	"9JHqpnPbXfP0un3T/tDpdm4yo7RPYfzup+tO2sA8vLpW/6w87rZvfux0bXR2d30B11rHL86z0393cfWx",
+	"f9N517npXJ52bAS/L6+6/XdXd5dnNmqfnnZub//c+ZR7eHvb6WYf3FzddTvZBx863fdXZ/CkfXFx9RFA",
+	"ppbb715d9S/U1GxUfFe0jQrud7dRwTX7asndzs1l+wKY0dJlZAWgW0o3ajv/80X9x3Va/S/f/7EYr9Jb",
+	"q7+uv0YavMU2woHgOm/RWF4Hvzjmtnzn3B8gfVU7hEAEfDwmfjYXNtGqMhHUm67J3qmGlGaOXoCFSGJb",
+	"6aMxtIGqolufoOVLt1HNdeFmuVq5elQr14F44OZsQX+FeiM9lupQh2pnc/epo5pbttF15+bD+e2t2oyz",
+	"zuU5PK7aKMEaVHNrqun5h+uLjhoWvqijAxMgC5eJ4CDgc+LHFQNDHkk1YPviptM++9Tv/HJ+270FCL9r",
+	"n190zvrXN53Tq8uzc4UEqOa2zDoqR7VKU+eXxAIyDnosvqzv0EY3nduru5vTTr/zy/v23S3MptJKcQ7V",
+	"XRdWGqMjqrtVcxOJ0Q5WLi+3V26at60VsFi2lcAEWmQAYtlWfqmWbRUs1LKt1elbthXPXU8knnhe/CyY",
+	"9Fb1vxImnJ4QOfpZe0qerZEj4XJcc8DRzH2VqwfmnicSFXH/3+ZQmuEQT4lc572IA5WkjjkJFzaaYTlR",
+	"ErdhFEkHKZ8wEzZlVWhyG6dRYleTqeBuXUWmhTPkkMxYWKHz5t0parTcMlIHGLrWX8ZeMjON7wSaBRic",
+	"XVkupnnDgblTkmoOM5/wQE9wKdjhyERdH1WPYvHwtY73dTv8CmfDyoXGS7hfhO5xDPvqIpIbW/cr8pwJ",
+	"BUNaSDS4O8HJfasD6g92uMkZBinK5ctcvF6ctJXY1ZWcy+cs4xbPbUKd1LDbaLpO060RUyexdnzsVEYE",
+	"11uNpt+sD7e5xv9V9FBTJl67CdRHxsCIKPP4NK7MLYrGXwcIk1Ow7KHziedVGtWa4w4r2FRHqTZ9p3mM",
+	"m6OyWy+Xm81tlr3n1dDpMtf4URQ2BESS13CmUFOzOu5TxBfO6g+gfvRezpWN0Emv+d/lqnQ57ftETXTX",
+	"VlFyM/n2rTYq6zqSpK1vbh5A8krW9gh7mL84p3BXlzgVwCtLxXaslQNGJfRkJ5wnC83sarPwWsfuztks",
+	"kmtRyCcjymiSD6LPDSiJAqO90/k6Az0e/ALRbhDXrodHJXRnDuy4qmdohF1h9xh59MgsrvWLfQeuDjcf",
+	"qpF0rwcDuE5ikIELXHe1mOlrr6ZpZe9BAoCB3WODBASDw+TqkpAUXjuNBNdMUdfah/nok/3HThd5mKEh",
+	"MWVPsGfuqbq+65Z67Ba20lQnVsd9XEz08u4CeRMcYk+SUFFXXG7Bdl03SWc68Dgb0XEUqrPysCjYesdD",
+	"ZvdjZIof42hhN1NWITlW9mXiyYprtttqZGGxZJsSMmHpOmHFvHvNW/iTyVTq9eenYih1w5X8W/Pj59PN",
+	"NjNlI6kpkTZ1B38Lj7eitgtalPcL0j4ek5jxFUR6wN3nIM/q+/gV3gbBFneCZ/hu4S2YGfqOARhgs0ta",
+	"01SCJEQlSI5mWAgwBqdTGWRuSHiU8OmbGKhpVeGZqWwEFUwVFZrbxgK5XoAQNmJkDihDQyFL6BLS2li0",
+	"Q8UwczXv8/VNzUTsFSgXcfb3BAfrKlqm1les9JhAQmDWsCASZJ2xYsDvNdhM+0X21OP3mRntXpH6go8p",
+	"MzaZ9Z4U4wpdJrNIkBBoHlLTsRBzHvqr64rfFMNHdaL0pkzzTIwCD0PiSWfCQ0GcISgkC0dIrFlVIvYk",
+	"Q+R4SNmt1DbGNcSLeHZ2q9ET2J+CJ22ZZe1SfTIZ2k4XsHaTujGNrx4IYyijfU8KDPpyXaufPnbRwfvb",
+	"Sr1xmPiqFRH/CVr8oKME25Gc8JD+Ct6CE/SW4JCEAwiU8XAYUoieFBIzH4c+GpDH2QB5AaZL6iVZ/DQZ",
+	"/ujRK/rT+d2v5+VLei7O2U3dOz1vnN/Pfvn59KdWiSx++tX/eE6v6PnjOXNLXiVgw+k71//lp8L0xs37",
+	"plTs2LC4fHtBvH1bb9B64k+5aQGYk4LrCrafPn365Hz44JydoffvTz58OLm9LY3gfwN0IOgjGoVatsCB",
+	"iT49hFSbDOcs0hEqbqXsuBXHrSG3cVI7PnHLpXK1VYULqTJK/EGv53+tPTnqn0r8D9L/nOT+6fVK6o/G",
+	"02FxZbCfk6uGb8j6Ig+ahSrOF19NzMaxrJdKumucUAV88FqbLsz1EBAzgAR+iHNc8q6evU6GDZ4eWEbB",
+	"WsOIJOFyStYNCWLciNxvMlch8ijwQabFy/dYrI01MTc8b4SGz0EO/s2BskQwGkJ2vIWZ+a9SzpNtCeJF",
+	"IZWLWzWU3vy25xEh7sniLxEJF4WWOAyfQGoRFJ+ACCJ09FAuuUc4bi4GUOnYJGSi3G3a+ppJqroDQ2Os",
+	"651YSfMU6/GM/pnA9mv2p3jiBjacmxaO5OQIXg503lxuARmHZDxXMAcC8AEXYNB0OhMpQV2G42AdjLab",
+	"zO7g0UxwBTRPUAVuxE0hI4l1FSjTKL4BfYopKGkEEAPyWItSM+OiGebf1ev94v7ASqhL0AoSPhCwbY5D",
+	"PJ2CCRRCbrXkjIx6TSFqDygBrnkTwJzUYvxYqeuxAy2w2ZCTYJvM0jGX3Da37tmpi6T/vY2ygSvgdzuM",
+	"lVodkT4LsFRyii6woeRiuJoQAvV6rMfgLtnrczW5OQ2JAwWvJU2q2KcpxQNA8YFelGpzsrJ/cx7eIzzG",
+	"lIn06vmIeRPMxsQv9dhH4FDJpfQkoEMSYkmCha73PiTquLDj0reJiinwQqAUV2Hmf/gDOg2JT5ikOBA9",
+	"pi2t8SyTKAPECPEFRCvw0UmPOQjn8PNAiSJrkPRwS5kE6Vr58J2upD94AyPlie05dmGGSp7o4bIBA8+P",
+	"fU8WZuQYOMA4E7gYfzpMQcdhBHihQD3BGjhigmfkRPtJoekgiesooYEOFtBmdZ1Fbmz9PbZi7M/67N/E",
+	"TU0UxecvA8B8YSaRC5nILvcEDpS/RuY+bVC3Du0eA+zV9yusc4pA4dVl/0dmDbEPbBBfHlrgHO6xkIgZ",
+	"Z4Jk3cSgyytiDxUKxYBOJDDRY+nfcA4r+cs4Y4AIn5fBsLYtFoti2tS2IoqB9SigHmGCZLhee4a9CXEq",
+	"JXeF2c3n8xKG1yUejo9MW3F0cX7aubztQBt10FIZZPln+/rcsq0HEgrNB8slV3/IZ4ThGbVOrGrJLVW1",
+	"0DeB0zRDS6CJFZYY6zxq/qBwqlClM9faZYj2BOG8BgGFaR9nFDiyybnVNdPpOAqJ32MBHUEMJjo4Rr6C",
+	"8nCBjPn9sIRu9cGzP7kDLnwMORsjL2VKsfZdc8toUBCiMkD//Pv/n1qIYtZPWeZWQnijZm6bW1Z6LPaI",
+	"gpahIKUBBPFLKdRyxBRz6vgeZ4yGCj9rrntYQqDgQSoMlsSB5GwFshkJDWdPIvBgW0iY7NMbNZyeJzQD",
+	"GJohapWWJtTBDZHhwmmrfTGXmCTc+dy3TrSCmbqn4zitTJ3KldBvJaenN+SmKv4mlT1V24wO9mSEHbxJ",
+	"Ds2ZKp7ykqcMI6KtR8AyAPcrrrvbIoyu/Crq6guXqZV9WGSeVi9SdfbJtmp6iUXdJaA4eov9BGqqSXlz",
+	"kzum+IaiIV1iRLUrVze3u8aLgGO/y/kFDsdEt6tvM565EZT4UE0P4thV40prc+Mu5x8wW5g1QhGc+jZw",
+	"OTdXbuoIS2i1xRJvSfhAPXLH8AOmAcSPZzUZ6+TzF9uKY+Bhv5A2NGClxH22QH34opoc+dwDRC0Mu72d",
+	"4/GYhOjuPPXdt6/PbX38+absnoBkITIdEj9T/HtIGQ4X6IBxdHp2eVhCPasbLhRr4JHsWcllDlBVXh2m",
+	"Jz3YcMVnk7uTciLaINV9NFtO1Y/BYYFWs/J9Xq0bHBZxoR+JPFMg2UjHkjzKo4mcBjkCNvcl/dfZ1Wn3",
+	"03UHqQ/04aBfrPwm2M/+hvNWP8gcufrdUeblP//+D/NwuQcl5mR/+/QBUf+HniX0ZjoR7VnZD458+rDc",
+	"6XInR+m8rSwPWVGL33c/XIBNvahw01ORnT+DY7rdnqTzDP7Dl0qSetBaTmyPwObSnZgsrmJMEBniOPoK",
+	"CP60lkigsjD8FjYSchEoKZpA/pwSJ7zMfd9La7XXEE1pHVa2hc5TSGKQBLhZCuz96sPvhC74sWo3TlHB",
+	"GUbMD0jpryLWtpXYlrFFmBHzp1wWBZYCdLDzq+u0Sn3ny38XBeh82e18xA9YLy1PZP81ihgIxgfElodf",
+	"//n3fzwdKE5iJ8/1w8M3z2Gr2bXiEmN0isfkaKaTqtORD2CXFpII7Uy5vvwRwaeHz9OFQoNS1lmgd7rY",
+	"Qac4i6eTStKRS+mmfR1xJp0RntJgcSIwE44gIR09Pb/YFDNL64ddy9B87ulErQKGBgnCP/R0JnCeuSwz",
+	"Ej2nZXaTffoyDqT9ebBLV4rxV1BIdO1leHO4NVsCxN9fvqltbnLJ5Tul734DhtfOcpqYhNdyOe3Q+3Ut",
+	"g2sbUb7iuuaiexNtCEctheqTsQGMsjGELYN7Jrm8T/LIm5jbOCUemhvFV1ic8WC+VISOXZgWv99e4jVj",
+	"r8GG3GK/xRF1QR8IUyOAW/a53TKKdile+PozSamMVzPC1JFXLbmpGV7pt0k/CzwNBra5fUgXBARDSuEO",
+	"me7U+xdvU2ysfQUTw1Num3e6fKEIQAV598VoETdOG74+ZnSN0J21hILZ3GzCRkRRG/wsohTiiLmMPZHO",
+	"EVX7Bvdj2Ig8Yk8GCwRJu4oo7slMpvHGMy6o5GvkGDPap/aHi91QKF7Hf1Do1VDIbMJaFIKiKNseDKZS",
+	"R8zhM0ammToVlEZnMAR4HPIJ9gPKiA2HR92t6hoNcypIqccuOPbREAeYeaoTMQG/JaSWIBni0Yh6CMIG",
+	"dRKtv4DaTuprsUatuyHYp4rH/h4PmARquhSNN1FKvXbbxuuCYEQgxhgApd+XmSEB8OZDbMnvsRbDLsBJ",
+	"kL/YKNHwl8KwbJDwfBTQexL73G7wHL7U7nBwO8P9Hv4qa1JDtdMZrShZRaBKPzm6xmNyS38l1pO91bfG",
+	"uPblpbi4En9nVdxKwymXnUoVld0TV/2/pBOgrTS07fPXfNLAtoH/cUioFef4qr05PUczOiMmTxy6q/hl",
+	"4g5d4tRwkzg1v151Wl6ZOMej8tAlVa+Fy+VUy/TJLOALNOQyF9e8YS2ZwHBL/9TGf93u+Ll2cWi4FQfV",
+	"9GchGdFHuFb6vl99/Au2nr5sTdsJ3kAYZQGJZwMpMwj8W9tP/xd4RUbCFTK79qw5MiW7L5AAVeQgOgWc",
+	"EEtGvpzPZ6D/GCRFVcE+yfgcHWCJAoKFBCenjxeHuky+8czEcWRyQnos1DxDiTMDHUh6YqQcMeFzE3gK",
+	"1QTh/AHNR+cK6d/qxLt933Yq9QaaYDEpoTvF15XY3WNZ3+6yy3ajqynn3V1hYBpA7UzwyN6elC2oPCa1",
+	"arkOl0oW0fLu9KPX8E0cK/9hdxl2l+FzrbBbmf48b17cX7vif7zjT8PL2uQnv/HjqFOOzvlNXX7823Nc",
+	"cuc9/kjlZK1rCXIwyTxD4rb2BVAp0Cpl/ls4oP43ubYmyDzTXce5CwS7o6/Uf9IcJc7gyu/3GTzXIt49",
+	"WYDZSFfFm/PwHmI1delWG3FmokVigXhVhtO95VlgjmfU1s3A/80x6bcwEb4WFmgYbYcF9vO6oo7Aekak",
+	"V9TOI5kl+EI7wjO7vAWg0tb/2fa12/4jkdvu+W7KUtL4/AxUoMJ0xBsCaewJb/hOoIE6QE26oT6aB1qO",
+	"g1MB6kJpp5sUWihcxDHJOrhoFZHu4GT8dkKTkHisuFhGYFgRAtCB+epwj9NUL2AHien/CF38253EN8SE",
+	"xO1yEoMZZBfrSmF6mzkiTcyvziyQsSGlx3rsGtD3RGfhQRjlklkCUvh4rAQv5+lJjsZEJql6JWTceNpg",
+	"A4VOKRPUJz2G0Tjk0SxJSERadk4c6OD0mFIv5FoHtJHgqjNFg7o7cU9nUEEvJDOCocotxGXnqnIVhadR",
+	"Id8BOP+lTUOu47Yct4Yq1ZN69aRcK9VajVa5mTcNJZnHn79q/WZYrWHcxDXHHVZdXR+h6ZYbTnlUH3rH",
+	"9WHZc2sAsfjGguxFUa95+VGa+wEVJRVEtT53jKu+51ccd1gZ6gm2arjh4ONypTVs1BqtqvfaExQAadH3",
+	"uE+8o5k37ZsncV1VZ8oZ75cbQyr7zfvJr/2ZNy1exhf7hfrp9qUyoPst610kR1W+QEVeY3WdskIJ5Jaz",
+	"mme5UGPNKaIaACOdCFuAdLVR2Rv6Nc9pNIZlp4YbntPyalWnMqoNh1VcHTVwpqQjFAV9OSCnmEVY52zA",
+	"RXQxxLZMt45zVDL55CvgWkeAO4Bre9Nkkty9wSpp0rv/zeyRI8PQ41NUM/j1Rshbk+4DNgp9swjzE0+X",
+	"Dh3XxkA4F3WpBajyo89NzX9wcJJNIsBC0DFLagJJbvRcUy5oPuGCQB+ICjSlQkBenU4C0NlcPQZ3nGpr",
+	"qCk+ZXo7SMqk9qCuqzMOCZGUjXvW4LCEvv/+bRIdrkdN6oBDBgc01jeoJmdwkkt4oI95XZZjzCUvpZfO",
+	"2migM5XSZ2Kgi7SL9J3hLP1Mux4bZFKbSpCUmHl/qD1k85BKfU27rqUNICQ+rLmEIDUU/tZgvyczmeQ5",
+	"6ZpXcS5WXLXEjwtxY7aQE8UwabyV2kGZz1SBSWgJESpwMIiiN5jQY1lhoiAF0kaZBJZc2soJEoTksoMA",
+	"RY/iaT5j+X2n2c2S/lJMJfEnlGgOoQup7qMwxHUM/mOE+/ZGuOREWeJWeXE/wZX1yTZdfG/06ri4DzaC",
+	"NDoYJBWCBod2Qh7A3DJhH9liQDqn2I5zIRkH+rF1CUqcjRFQ+J4vCuwjk5y7niTSTC412aKE4h7TWW65",
+	"zOM3cc8CHUQs8amnhXOwuTo7sThlr8eG15pJJR/02KCAX6E4D0fzdrBiHRqzQwl1fCrVzNRKM34DgSLt",
+	"E5IceRPi3cdaiGZCPabXoL7YpJf8nCm79C3If3t9I06Z/5wp/rhv3cakCGJaibAcVyKMCw8WVgxUEqBJ",
+	"kTf57Gn2em5iZkIVuHNscQjRFVpDDCNWPINKdvC7y5tO+/R9++1FXMR3F7FspXjBGl/IQ/KdOW/+4/H4",
+	"1sw2S44xa0jIcTP33eTxuOUj6fgZt4dqdoIyNctA8iDSTos2BAQ/kDhZNqBCapEESklf33Xhh76dBHGW",
+	"Zt/1WM2taSc4XOzPWQl14ht8BMKBDpwKI8bA02IMO3g0Ip427azxsCS85j/Olddzrqw73fdwqJjop5zd",
+	"TqOMNprxkbkPKdaV4a1JUq0VuluKt/x3KiD+yzlZ1u/9bqZGkN229amYWqjaqWInHhUbDcyBZzwtBfXu",
+	"BlqLEjgg6MAUbgzISOf2sSGBKxahpNqhje4JmQmtwEJ/2cKNOm9AimwFR6O/6VMP9Gt9VFMfwWWbhlcp",
+	"RVRpxkulKV/M4u5m/r+VNvUfz8tGz4uup71e/8oHxX7NFen5/OXJ/pqrlKOfLNcY+vxFUa02Ca1L6zMG",
+	"I32XuS43A9Fo2ahzXebhCHiAmehyV+8SP062DI3OaDPVSU34P9mifkxq9dTwUItbyRdXWpvR7YqrO0iO",
+	"+BDKp+K0jFxcxkIBsqhbNnYC+kB8CG6HOF81NQNDzVt0Yqb2EifxQ3Eonw4syVRtN96k7NipX211Bjqm",
+	"24YAdB35HNcHWYq2N87pTL+ZkOinL0//LwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -83,6 +83,7 @@ type Server struct {
 	log       *slog.Logger
 	ops       map[string]*operation // by "METHOD /echo/path"
 	specJSON  map[string]any
+	docs      *docs
 	echo      *echo.Echo
 }
 
@@ -98,6 +99,9 @@ func New(cfg Config, st *store.Store, tokens *auth.Tokens, passwords *auth.Passw
 	s.ops = operations(spec)
 	if err := json.Unmarshal(flowbin.OpenAPIJSON(), &s.specJSON); err != nil {
 		return nil, fmt.Errorf("server: spec as JSON: %w", err)
+	}
+	if s.docs, err = loadDocs(); err != nil {
+		return nil, err
 	}
 
 	e := echo.New()
@@ -320,11 +324,16 @@ func (s *Server) deadline(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// readBody reads the request body into memory, within the size limit, and checks what every JSON body must be:
-// application/json, valid UTF-8, and free of NUL characters (which PostgreSQL cannot store).
+// readBody reads the request body of operations that take one into memory, within the size limit, and checks what
+// every JSON body must be: application/json, valid UTF-8, and free of NUL characters (which PostgreSQL cannot
+// store). Other requests' bodies are ignored.
 func (s *Server) readBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
+		op := s.operation(c)
+		if op == nil || !op.hasBody {
+			return next(c)
+		}
 		if req.ContentLength > s.cfg.MaxBodyBytes {
 			return bodyTooLarge(s.cfg.MaxBodyBytes)
 		}
@@ -342,10 +351,6 @@ func (s *Server) readBody(next echo.HandlerFunc) echo.HandlerFunc {
 		req.ContentLength = int64(len(body))
 		if len(body) == 0 {
 			return next(c)
-		}
-		op := s.operation(c)
-		if op == nil || !op.hasBody {
-			return next(c) // the router answers; the body is ignored
 		}
 		mt, _, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
 		if err != nil || mt != echo.MIMEApplicationJSON {

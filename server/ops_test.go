@@ -3,6 +3,8 @@ package server_test
 import (
 	"encoding/json"
 	"net/http"
+	"regexp"
+	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -46,4 +48,29 @@ func TestSpecIsServed(t *testing.T) {
 	if string(a) != string(b) {
 		t.Errorf("/openapi.json differs from openapi.yaml")
 	}
+}
+
+// TestDocs: Swagger UI is served from the binary, and every asset its page loads is there.
+func TestDocs(t *testing.T) {
+	e := newEnv(t, storetest.SQLite)
+	res := e.do("GET", "/docs", nil).wantStatus(http.StatusOK)
+	page := string(res.body)
+	if !strings.Contains(page, "/openapi.json") || !strings.Contains(page, "swagger-ui") {
+		t.Fatalf("not the Swagger UI page for /openapi.json:\n%s", page)
+	}
+	if regexp.MustCompile(`(src|href)=["']?(https?:)?//`).MatchString(page) {
+		t.Errorf("the page loads something from the internet (no CDN allowed)")
+	}
+	assets := regexp.MustCompile(`/docs/([A-Za-z0-9._-]+)`).FindAllStringSubmatch(page, -1)
+	if len(assets) < 3 {
+		t.Fatalf("the page references %d assets", len(assets))
+	}
+	for _, a := range assets {
+		res := e.do("GET", "/docs/"+a[1], nil).wantStatus(http.StatusOK)
+		if len(res.body) == 0 || res.header.Get("Content-Type") == "" {
+			t.Errorf("%s: empty, or without a content type", a[1])
+		}
+	}
+	e.do("GET", "/docs/nothing.js", nil).wantError(http.StatusNotFound, "ASSET_NOT_FOUND")
+	e.do("GET", "/docs/..%2Fgo.mod", nil).wantError(http.StatusBadRequest, "INVALID_REQUEST_PARAMETER")
 }

@@ -41,8 +41,17 @@ func (uuidFormat) Validate(s string) error {
 	return nil
 }
 
+var registerDecoders sync.Once
+
 // Load reads and validates the embedded openapi.yaml.
 func Load() (*Contract, error) {
+	// The documentation assets: read as text (or bytes), checked for their documented content type.
+	registerDecoders.Do(func() {
+		for _, ct := range []string{"text/html", "text/css", "application/javascript"} {
+			openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
+		}
+		openapi3filter.RegisterBodyDecoder("image/png", openapi3filter.FileBodyDecoder)
+	})
 	loader := openapi3.NewLoader()
 	spec, err := loader.LoadFromData(flowbin.OpenAPIYAML())
 	if err != nil {

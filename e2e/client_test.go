@@ -1,0 +1,122 @@
+package e2e_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/flowbin/flowbin/gen/client"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func option(t *testing.T, v any) *json.RawMessage {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := json.RawMessage(b)
+	return &raw
+}
+
+// bearer adds a credential to every request of the client.
+func bearer(token string) client.ClientOption {
+	return client.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+		req.Header.Set("Authorization", "Bearer "+token)
+		return nil
+	})
+}
+
+// TestTutorialThroughTheGoClient runs the seed's tutorial against the real binary through the generated Go client
+// only: log in, create, list, get, update, delete.
+func TestTutorialThroughTheGoClient(t *testing.T) {
+	in := start(t, map[string]string{"FLOWBIN_DATA_DIR": t.TempDir(), "FLOWBIN_ADMIN_PASSWORD": "e2e-password"})
+	ctx := ctx(t)
+	anon, err := client.NewClientWithResponses(in.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	login, err := anon.LoginWithResponse(ctx, client.LoginJSONRequestBody{Username: "admin", Password: "e2e-password"})
+	if err != nil || login.JSON200 == nil {
+		t.Fatalf("login: %v %s", err, login.Body)
+	}
+	c, err := client.NewClientWithResponses(in.url, bearer(login.JSON200.Token))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Create a flow.
+	created, err := c.CreateFlowWithResponse(ctx, client.CreateFlowJSONRequestBody{
+		Name:   ptr("test flow"),
+		Detail: ptr("test voipbin flow example"),
+		Actions: &[]client.Action{
+			{Type: client.ActionTypeAnswer},
+			{Type: client.ActionTypeTalk, Option: option(t, map[string]string{
+				"text":     "hello. welcome to voipbin. This is test message. Please enjoy the voipbin's service. thank you.",
+				"language": "en-US"})},
+		},
+	})
+	if err != nil || created.JSON200 == nil {
+		t.Fatalf("create: %v %d %s", err, created.StatusCode(), created.Body)
+	}
+	f := created.JSON200
+	if f.Name != "test flow" || len(f.Actions) != 2 || f.Actions[0].Id == nil || f.TmUpdate != "" || f.TmDelete != "" {
+		t.Fatalf("created: %+v", f)
+	}
+
+	// Get the list of flows (here with the token as VoIPbin clients send it, ?token=).
+	withQueryToken := client.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+		req.Header.Del("Authorization")
+		q := req.URL.Query()
+		q.Set("token", login.JSON200.Token)
+		req.URL.RawQuery = q.Encode()
+		return nil
+	})
+	plain, _ := client.NewClientWithResponses(in.url, withQueryToken)
+	list, err := plain.ListFlowsWithResponse(ctx, &client.ListFlowsParams{PageSize: ptr(10)})
+	if err != nil || list.JSON200 == nil || len(list.JSON200.Result) != 1 || list.JSON200.NextPageToken != f.TmCreate {
+		t.Fatalf("list: %v %s", err, list.Body)
+	}
+
+	// Get detail of the flow.
+	got, err := c.GetFlowWithResponse(ctx, f.Id)
+	if err != nil || got.JSON200 == nil || got.JSON200.Id != f.Id {
+		t.Fatalf("get: %v %s", err, got.Body)
+	}
+
+	// Update the flow.
+	updated, err := c.UpdateFlowWithResponse(ctx, f.Id, client.UpdateFlowJSONRequestBody{
+		Name:   ptr("test flow update"),
+		Detail: ptr("test voipbin flow example update"),
+		Actions: &[]client.Action{
+			{Type: client.ActionTypeAnswer},
+			{Type: client.ActionTypePlay, Option: option(t, map[string][]string{
+				"stream_url": {"https://github.com/pchero/asterisk-medias/raw/master/voipbin/welcome.wav"}})},
+		},
+	})
+	if err != nil || updated.JSON200 == nil {
+		t.Fatalf("update: %v %s", err, updated.Body)
+	}
+	if u := updated.JSON200; u.Name != "test flow update" || u.TmCreate != f.TmCreate || u.TmUpdate == "" || u.Actions[1].Type != client.ActionTypePlay {
+		t.Fatalf("updated: %+v", u)
+	}
+
+	// Delete the flow: 204, then 404 in the envelope.
+	deleted, err := c.DeleteFlowWithResponse(ctx, f.Id)
+	if err != nil || deleted.StatusCode() != http.StatusNoContent {
+		t.Fatalf("delete: %v %d", err, deleted.StatusCode())
+	}
+	gone, err := c.GetFlowWithResponse(ctx, f.Id)
+	if err != nil || gone.JSON404 == nil || gone.JSON404.Error.Reason != "FLOW_NOT_FOUND" {
+		t.Fatalf("get after delete: %v %d %s", err, gone.StatusCode(), gone.Body)
+	}
+
+	// Validation problems come back typed, with their pointers.
+	bad, err := c.CreateFlowWithResponse(ctx, client.CreateFlowJSONRequestBody{Actions: &[]client.Action{{Type: "tlak"}}})
+	if err != nil || bad.JSON400 == nil || (*bad.JSON400.Error.Details)[0].Pointer == nil ||
+		*(*bad.JSON400.Error.Details)[0].Pointer != "/actions/0/type" {
+		t.Fatalf("invalid create: %v %s", err, bad.Body)
+	}
+}
