@@ -23,10 +23,11 @@ var ErrInvalid = errors.New("invalid credentials")
 // Principal is who a request acts for.
 type Principal struct {
 	CustomerID uuid.UUID
-	// UserID is set for login tokens; AccessKeyID for access keys.
-	UserID      uuid.UUID
-	Username    string
-	AccessKeyID uuid.UUID
+	// UserID and Username are set for login tokens; AccessKeyID and AccessKeyName for access keys.
+	UserID        uuid.UUID
+	Username      string
+	AccessKeyID   uuid.UUID
+	AccessKeyName string
 }
 
 const issuer = "flowbin"

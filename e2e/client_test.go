@@ -48,7 +48,7 @@ func TestTutorialThroughTheGoClient(t *testing.T) {
 	}
 
 	// Create a flow.
-	created, err := c.CreateFlowWithResponse(ctx, client.CreateFlowJSONRequestBody{
+	created, err := c.CreateFlowWithResponse(ctx, nil, client.CreateFlowJSONRequestBody{
 		Name:   ptr("test flow"),
 		Detail: ptr("test voipbin flow example"),
 		Actions: &[]client.Action{
@@ -81,13 +81,13 @@ func TestTutorialThroughTheGoClient(t *testing.T) {
 	}
 
 	// Get detail of the flow.
-	got, err := c.GetFlowWithResponse(ctx, f.Id)
+	got, err := c.GetFlowWithResponse(ctx, f.Id, nil)
 	if err != nil || got.JSON200 == nil || got.JSON200.Id != f.Id {
 		t.Fatalf("get: %v %s", err, got.Body)
 	}
 
 	// Update the flow.
-	updated, err := c.UpdateFlowWithResponse(ctx, f.Id, client.UpdateFlowJSONRequestBody{
+	updated, err := c.UpdateFlowWithResponse(ctx, f.Id, nil, client.UpdateFlowJSONRequestBody{
 		Name:   ptr("test flow update"),
 		Detail: ptr("test voipbin flow example update"),
 		Actions: &[]client.Action{
@@ -104,17 +104,17 @@ func TestTutorialThroughTheGoClient(t *testing.T) {
 	}
 
 	// Delete the flow: 204, then 404 in the envelope.
-	deleted, err := c.DeleteFlowWithResponse(ctx, f.Id)
+	deleted, err := c.DeleteFlowWithResponse(ctx, f.Id, nil)
 	if err != nil || deleted.StatusCode() != http.StatusNoContent {
 		t.Fatalf("delete: %v %d", err, deleted.StatusCode())
 	}
-	gone, err := c.GetFlowWithResponse(ctx, f.Id)
+	gone, err := c.GetFlowWithResponse(ctx, f.Id, nil)
 	if err != nil || gone.JSON404 == nil || gone.JSON404.Error.Reason != "FLOW_NOT_FOUND" {
 		t.Fatalf("get after delete: %v %d %s", err, gone.StatusCode(), gone.Body)
 	}
 
 	// Validation problems come back typed, with their pointers.
-	bad, err := c.CreateFlowWithResponse(ctx, client.CreateFlowJSONRequestBody{Actions: &[]client.Action{{Type: "tlak"}}})
+	bad, err := c.CreateFlowWithResponse(ctx, nil, client.CreateFlowJSONRequestBody{Actions: &[]client.Action{{Type: "tlak"}}})
 	if err != nil || bad.JSON400 == nil || (*bad.JSON400.Error.Details)[0].Pointer == nil ||
 		*(*bad.JSON400.Error.Details)[0].Pointer != "/actions/0/type" {
 		t.Fatalf("invalid create: %v %s", err, bad.Body)

@@ -400,6 +400,24 @@ func (e ActionType) Valid() bool {
 	}
 }
 
+// Defines values for AuthorType.
+const (
+	AuthorTypeAccesskey AuthorType = "accesskey"
+	AuthorTypeUser      AuthorType = "user"
+)
+
+// Valid indicates whether the value is a known member of the AuthorType enum.
+func (e AuthorType) Valid() bool {
+	switch e {
+	case AuthorTypeAccesskey:
+		return true
+	case AuthorTypeUser:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorBodyStatus.
 const (
 	ALREADYEXISTS      ErrorBodyStatus = "ALREADY_EXISTS"
@@ -1436,6 +1454,29 @@ type Address struct {
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
+// Author Who made a change.
+type Author struct {
+	// Id The user's or the access key's id.
+	//
+	// Example: 7a1c0f64-2b3d-4e5f-8a9b-0c1d2e3f4a5b
+	Id openapi_types.UUID `json:"id"`
+
+	// Name The user's name, or the access key's name.
+	//
+	// Example: admin
+	Name string `json:"name"`
+
+	// Type A user (logged in with a token) or an access key.
+	//
+	// Example: user
+	Type AuthorType `json:"type"`
+}
+
+// AuthorType A user (logged in with a token) or an access key.
+//
+// Example: user
+type AuthorType string
+
 // Error The one error envelope, used by every error answer of every operation.
 type Error struct {
 	// Error What went wrong.
@@ -1455,7 +1496,8 @@ type ErrorBody struct {
 	// Reason A stable UPPER_SNAKE code for the specific error, to switch on: AUTHENTICATION_REQUIRED,
 	// INVALID_CREDENTIALS, INVALID_ID, INVALID_JSON_BODY, INVALID_REQUEST_BODY, INVALID_REQUEST_PARAMETER,
 	// INVALID_ACTION_TYPE, INVALID_ACTION_OPTION, INVALID_ACTION_TARGET, DUPLICATE_ACTION_ID,
-	// INVALID_FLOW_REFERENCE, FLOW_NOT_FOUND, ACCESSKEY_NOT_FOUND, ASSET_NOT_FOUND, ROUTE_NOT_FOUND, METHOD_NOT_ALLOWED,
+	// INVALID_FLOW_REFERENCE, FLOW_NOT_FOUND, REVISION_NOT_FOUND, ACCESSKEY_NOT_FOUND, ASSET_NOT_FOUND, REVISION_MISMATCH,
+	// IF_MATCH_REQUIRED, IDEMPOTENCY_KEY_IN_USE, IDEMPOTENCY_KEY_REUSED, ROUTE_NOT_FOUND, METHOD_NOT_ALLOWED,
 	// BODY_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, RATE_LIMIT_EXCEEDED, SERVICE_UNAVAILABLE, INTERNAL, …
 	//
 	//
@@ -1468,7 +1510,7 @@ type ErrorBody struct {
 	RequestId string `json:"request_id"`
 
 	// Status The error class, which fixes the HTTP status: INVALID_ARGUMENT 400 (or 413/415 for body size and
-	// media type), UNAUTHENTICATED 401, PERMISSION_DENIED 403, NOT_FOUND 404, UNIMPLEMENTED 405 (method not
+	// media type, 422 for a reused idempotency key), UNAUTHENTICATED 401, PERMISSION_DENIED 403, NOT_FOUND 404, UNIMPLEMENTED 405 (method not
 	// allowed on the route), ALREADY_EXISTS and FAILED_PRECONDITION 409 (or 412/428 for conditional
 	// requests), RESOURCE_EXHAUSTED 429, INTERNAL 500, UNAVAILABLE 503.
 	//
@@ -1478,7 +1520,7 @@ type ErrorBody struct {
 }
 
 // ErrorBodyStatus The error class, which fixes the HTTP status: INVALID_ARGUMENT 400 (or 413/415 for body size and
-// media type), UNAUTHENTICATED 401, PERMISSION_DENIED 403, NOT_FOUND 404, UNIMPLEMENTED 405 (method not
+// media type, 422 for a reused idempotency key), UNAUTHENTICATED 401, PERMISSION_DENIED 403, NOT_FOUND 404, UNIMPLEMENTED 405 (method not
 // allowed on the route), ALREADY_EXISTS and FAILED_PRECONDITION 409 (or 412/428 for conditional
 // requests), RESOURCE_EXHAUSTED 429, INTERNAL 500, UNAVAILABLE 503.
 //
@@ -1487,6 +1529,11 @@ type ErrorBodyStatus string
 
 // ErrorDetail One problem in a request.
 type ErrorDetail struct {
+	// CurrentRevision For `REVISION_MISMATCH`, the revision the flow is at now.
+	//
+	// Example: 4
+	CurrentRevision *int `json:"current_revision,omitempty"`
+
 	// Message A human sentence describing this problem.
 	//
 	// Example: unknown action type "tlak"; did you mean "talk"?
@@ -1538,6 +1585,11 @@ type Flow struct {
 	// Example: af9dae94-ef07-11ea-a101-8f52e568f39b
 	OnCompleteFlowId *openapi_types.UUID `json:"on_complete_flow_id,omitempty"`
 
+	// Revision The flow's current revision (1 after create); its `ETag` is `"r<revision>"` (**beyond**).
+	//
+	// Example: 1
+	Revision int `json:"revision"`
+
 	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
 	//
 	// Example: 2021-02-04 06:47:01.139361
@@ -1567,7 +1619,7 @@ type FlowType string
 // FlowInput A flow definition, the body of `createFlow`, `updateFlow` and `validateFlow`. Unknown fields are errors,
 // except the read-only fields of `Flow` (`id`, `customer_id`, `type`, `tm_create`, `tm_update`,
 // `tm_delete`), which are accepted and ignored so that a flow read with GET can be sent back with PUT.
-// Strings must not contain NUL characters. At most 1,000 actions (configurable).
+// Strings must not contain NUL characters. At most 1,000 actions (configurable). `revision` is read-only too.
 type FlowInput struct {
 	// Actions The actions, in order.
 	Actions *[]Action `json:"actions,omitempty"`
@@ -1596,6 +1648,56 @@ type FlowList struct {
 
 	// Result The flows, newest first. Never null.
 	Result []Flow `json:"result"`
+}
+
+// FlowRevision An immutable revision of a flow's definition.
+type FlowRevision struct {
+	// Actions The flow's actions at this revision.
+	Actions []Action `json:"actions"`
+
+	// Author Who made a change.
+	Author Author `json:"author"`
+
+	// Detail The flow's detail at this revision.
+	//
+	// Example: test voipbin flow example
+	Detail string `json:"detail"`
+
+	// FlowId The flow's id.
+	//
+	// Example: decc2634-0b2a-11eb-b38d-87a8f1051188
+	FlowId openapi_types.UUID `json:"flow_id"`
+
+	// Name The flow's name at this revision.
+	//
+	// Example: test flow
+	Name string `json:"name"`
+
+	// OnCompleteFlowId The flow's on_complete_flow_id at this revision. Absent when unset.
+	//
+	// Example: af9dae94-ef07-11ea-a101-8f52e568f39b
+	OnCompleteFlowId *openapi_types.UUID `json:"on_complete_flow_id,omitempty"`
+
+	// Revision The revision's number (1, 2, …).
+	//
+	// Example: 2
+	Revision int `json:"revision"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+}
+
+// FlowRevisionList One page of a flow's revisions.
+type FlowRevisionList struct {
+	// NextPageToken The last revision's number on this page, to pass as `page_token`; `""` when the page is empty.
+	//
+	// Example: 2
+	NextPageToken string `json:"next_page_token"`
+
+	// Result The revisions, newest first. Never null.
+	Result []FlowRevision `json:"result"`
 }
 
 // Health The answer of a health probe.
@@ -1658,6 +1760,15 @@ type AccesskeyID = openapi_types.UUID
 // FlowID defines model for FlowID.
 type FlowID = openapi_types.UUID
 
+// IdempotencyKey defines model for IdempotencyKey.
+type IdempotencyKey = string
+
+// IfMatch defines model for IfMatch.
+type IfMatch = string
+
+// IfNoneMatch defines model for IfNoneMatch.
+type IfNoneMatch = string
+
 // PageSize defines model for PageSize.
 type PageSize = int
 
@@ -1666,8 +1777,20 @@ type PageSize = int
 // Example: 2021-02-04 06:47:01.139361
 type PageToken = Timestamp
 
+// RevisionNumber defines model for RevisionNumber.
+type RevisionNumber = int32
+
+// RevisionPageToken defines model for RevisionPageToken.
+type RevisionPageToken = string
+
 // BadRequest The one error envelope, used by every error answer of every operation.
 type BadRequest = Error
+
+// IdempotencyConflict The one error envelope, used by every error answer of every operation.
+type IdempotencyConflict = Error
+
+// IdempotencyKeyReused The one error envelope, used by every error answer of every operation.
+type IdempotencyKeyReused = Error
 
 // InternalError The one error envelope, used by every error answer of every operation.
 type InternalError = Error
@@ -1677,6 +1800,12 @@ type NotFound = Error
 
 // PayloadTooLarge The one error envelope, used by every error answer of every operation.
 type PayloadTooLarge = Error
+
+// PreconditionFailed The one error envelope, used by every error answer of every operation.
+type PreconditionFailed = Error
+
+// PreconditionRequired The one error envelope, used by every error answer of every operation.
+type PreconditionRequired = Error
 
 // ServiceUnavailable The one error envelope, used by every error answer of every operation.
 type ServiceUnavailable = Error
@@ -1704,6 +1833,16 @@ type ListAccesskeysParams struct {
 	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
 }
 
+// CreateAccesskeyParams defines parameters for CreateAccesskey.
+type CreateAccesskeyParams struct {
+	// IdempotencyKey A unique key (1 to 255 visible ASCII characters, such as a UUID) that makes a retried request safe: the
+	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
+	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
+	// 422; while the first request is still running, another with its key waits briefly for its answer, then
+	// answers 409.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ListFlowsParams defines parameters for ListFlows.
 type ListFlowsParams struct {
 	// PageSize How many items a page holds at most. Default 100; values above 100 are treated as 100. A page may hold
@@ -1718,11 +1857,59 @@ type ListFlowsParams struct {
 // CreateFlowJSONBody defines parameters for CreateFlow.
 type CreateFlowJSONBody = json.RawMessage
 
+// CreateFlowParams defines parameters for CreateFlow.
+type CreateFlowParams struct {
+	// IdempotencyKey A unique key (1 to 255 visible ASCII characters, such as a UUID) that makes a retried request safe: the
+	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
+	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
+	// 422; while the first request is still running, another with its key waits briefly for its answer, then
+	// answers 409.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ValidateFlowJSONBody defines parameters for ValidateFlow.
 type ValidateFlowJSONBody = json.RawMessage
 
+// DeleteFlowParams defines parameters for DeleteFlow.
+type DeleteFlowParams struct {
+	// IfMatch The `ETag`(s) the change is based on, or `*`. When the flow's current `ETag` is not among them, the change
+	// is refused with 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// GetFlowParams defines parameters for GetFlow.
+type GetFlowParams struct {
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`. When the current `ETag` is among them, the answer is 304.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
 // UpdateFlowJSONBody defines parameters for UpdateFlow.
 type UpdateFlowJSONBody = json.RawMessage
+
+// UpdateFlowParams defines parameters for UpdateFlow.
+type UpdateFlowParams struct {
+	// IfMatch The `ETag`(s) the change is based on, or `*`. When the flow's current `ETag` is not among them, the change
+	// is refused with 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// ListFlowRevisionsParams defines parameters for ListFlowRevisions.
+type ListFlowRevisionsParams struct {
+	// PageSize How many items a page holds at most. Default 100; values above 100 are treated as 100. A page may hold
+	// more when a group of items created in the same microsecond is larger than the page.
+	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+
+	// PageToken The `next_page_token` of the previous page (a revision number): the page holds the revisions before it.
+	// Empty or absent: the first page.
+	PageToken *RevisionPageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
+}
+
+// RestoreFlowRevisionParams defines parameters for RestoreFlowRevision.
+type RestoreFlowRevisionParams struct {
+	// IfMatch The `ETag`(s) the change is based on, or `*`. When the flow's current `ETag` is not among them, the change
+	// is refused with 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
 
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
@@ -5388,7 +5575,7 @@ type ServerInterface interface {
 	ListAccesskeys(ctx echo.Context, params ListAccesskeysParams) error
 	// CreateAccesskey Create an access key
 	// (POST /v1.0/accesskeys)
-	CreateAccesskey(ctx echo.Context) error
+	CreateAccesskey(ctx echo.Context, params CreateAccesskeyParams) error
 	// DeleteAccesskey Delete an access key
 	// (DELETE /v1.0/accesskeys/{id})
 	DeleteAccesskey(ctx echo.Context, id AccesskeyID) error
@@ -5403,19 +5590,28 @@ type ServerInterface interface {
 	ListFlows(ctx echo.Context, params ListFlowsParams) error
 	// CreateFlow Create a flow
 	// (POST /v1.0/flows)
-	CreateFlow(ctx echo.Context) error
+	CreateFlow(ctx echo.Context, params CreateFlowParams) error
 	// ValidateFlow Check a flow without saving it
 	// (POST /v1.0/flows/validate)
 	ValidateFlow(ctx echo.Context) error
 	// DeleteFlow Delete a flow
 	// (DELETE /v1.0/flows/{id})
-	DeleteFlow(ctx echo.Context, id FlowID) error
+	DeleteFlow(ctx echo.Context, id FlowID, params DeleteFlowParams) error
 	// GetFlow Get a flow
 	// (GET /v1.0/flows/{id})
-	GetFlow(ctx echo.Context, id FlowID) error
+	GetFlow(ctx echo.Context, id FlowID, params GetFlowParams) error
 	// UpdateFlow Replace a flow
 	// (PUT /v1.0/flows/{id})
-	UpdateFlow(ctx echo.Context, id FlowID) error
+	UpdateFlow(ctx echo.Context, id FlowID, params UpdateFlowParams) error
+	// ListFlowRevisions List a flow's revisions
+	// (GET /v1.0/flows/{id}/revisions)
+	ListFlowRevisions(ctx echo.Context, id FlowID, params ListFlowRevisionsParams) error
+	// GetFlowRevision Get a revision of a flow
+	// (GET /v1.0/flows/{id}/revisions/{revision})
+	GetFlowRevision(ctx echo.Context, id FlowID, revision RevisionNumber) error
+	// RestoreFlowRevision Restore a revision of a flow
+	// (POST /v1.0/flows/{id}/revisions/{revision}/restore)
+	RestoreFlowRevision(ctx echo.Context, id FlowID, revision RevisionNumber, params RestoreFlowRevisionParams) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -5522,8 +5718,28 @@ func (w *ServerInterfaceWrapper) ListAccesskeys(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) CreateAccesskey(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateAccesskeyParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.CreateAccesskey(ctx)
+	err = w.Handler.CreateAccesskey(ctx, params)
 	return err
 }
 
@@ -5604,8 +5820,28 @@ func (w *ServerInterfaceWrapper) ListFlows(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) CreateFlow(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateFlowParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.CreateFlow(ctx)
+	err = w.Handler.CreateFlow(ctx, params)
 	return err
 }
 
@@ -5629,8 +5865,28 @@ func (w *ServerInterfaceWrapper) DeleteFlow(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteFlowParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.DeleteFlow(ctx, id)
+	err = w.Handler.DeleteFlow(ctx, id, params)
 	return err
 }
 
@@ -5645,8 +5901,28 @@ func (w *ServerInterfaceWrapper) GetFlow(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetFlowParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetFlow(ctx, id)
+	err = w.Handler.GetFlow(ctx, id, params)
 	return err
 }
 
@@ -5661,8 +5937,128 @@ func (w *ServerInterfaceWrapper) UpdateFlow(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateFlowParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.UpdateFlow(ctx, id)
+	err = w.Handler.UpdateFlow(ctx, id, params)
+	return err
+}
+
+// ListFlowRevisions converts echo context to params.
+func (w *ServerInterfaceWrapper) ListFlowRevisions(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id FlowID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListFlowRevisionsParams
+	// ------------- Optional query parameter "page_size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_size", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_size: %s", err))
+	}
+
+	// ------------- Optional query parameter "page_token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_token", ctx.QueryParams(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_token: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListFlowRevisions(ctx, id, params)
+	return err
+}
+
+// GetFlowRevision converts echo context to params.
+func (w *ServerInterfaceWrapper) GetFlowRevision(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id FlowID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// ------------- Path parameter "revision" -------------
+	var revision RevisionNumber
+
+	err = runtime.BindStyledParameterWithOptions("simple", "revision", ctx.Param("revision"), &revision, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int32", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter revision: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetFlowRevision(ctx, id, revision)
+	return err
+}
+
+// RestoreFlowRevision converts echo context to params.
+func (w *ServerInterfaceWrapper) RestoreFlowRevision(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id FlowID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// ------------- Path parameter "revision" -------------
+	var revision RevisionNumber
+
+	err = runtime.BindStyledParameterWithOptions("simple", "revision", ctx.Param("revision"), &revision, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int32", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter revision: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RestoreFlowRevisionParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RestoreFlowRevision(ctx, id, revision, params)
 	return err
 }
 
@@ -5730,6 +6126,9 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v1.0/flows/:id", wrapper.DeleteFlow, options.OperationMiddlewares["deleteFlow"]...)
 	router.GET(options.BaseURL+"/v1.0/flows/:id", wrapper.GetFlow, options.OperationMiddlewares["getFlow"]...)
 	router.PUT(options.BaseURL+"/v1.0/flows/:id", wrapper.UpdateFlow, options.OperationMiddlewares["updateFlow"]...)
+	router.GET(options.BaseURL+"/v1.0/flows/:id/revisions", wrapper.ListFlowRevisions, options.OperationMiddlewares["listFlowRevisions"]...)
+	router.GET(options.BaseURL+"/v1.0/flows/:id/revisions/:revision", wrapper.GetFlowRevision, options.OperationMiddlewares["getFlowRevision"]...)
+	router.POST(options.BaseURL+"/v1.0/flows/:id/revisions/:revision/restore", wrapper.RestoreFlowRevision, options.OperationMiddlewares["restoreFlowRevision"]...)
 	router.POST(options.BaseURL+"/v1.0/flows/validate", wrapper.ValidateFlow, options.OperationMiddlewares["validateFlow"]...)
 
 }
@@ -5738,13 +6137,49 @@ type AccesskeyJSONResponse Accesskey
 
 type BadRequestJSONResponse Error
 
-type FlowJSONResponse Flow
+type FlowResponseHeaders struct {
+	ETag *string
+}
+type FlowJSONResponse struct {
+	Body Flow
+
+	Headers FlowResponseHeaders
+}
+
+type IdempotencyConflictResponseHeaders struct {
+	RetryAfter *int
+}
+type IdempotencyConflictJSONResponse struct {
+	Body Error
+
+	Headers IdempotencyConflictResponseHeaders
+}
+
+type IdempotencyKeyReusedJSONResponse Error
 
 type InternalErrorJSONResponse Error
 
 type NotFoundJSONResponse Error
 
+type NotModifiedResponseHeaders struct {
+	ETag *string
+}
+type NotModifiedResponse struct {
+	Headers NotModifiedResponseHeaders
+}
+
 type PayloadTooLargeJSONResponse Error
+
+type PreconditionFailedResponseHeaders struct {
+	ETag *string
+}
+type PreconditionFailedJSONResponse struct {
+	Body Error
+
+	Headers PreconditionFailedResponseHeaders
+}
+
+type PreconditionRequiredJSONResponse Error
 
 type ServiceUnavailableJSONResponse Error
 
@@ -6296,7 +6731,8 @@ func (response ListAccesskeys503JSONResponse) VisitListAccesskeysResponse(w http
 }
 
 type CreateAccesskeyRequestObject struct {
-	Body *CreateAccesskeyJSONRequestBody
+	Params CreateAccesskeyParams
+	Body   *CreateAccesskeyJSONRequestBody
 }
 
 type CreateAccesskeyResponseObject interface {
@@ -6345,6 +6781,25 @@ func (response CreateAccesskey401JSONResponse) VisitCreateAccesskeyResponse(w ht
 	return err
 }
 
+type CreateAccesskey409JSONResponse struct {
+	IdempotencyConflictJSONResponse
+}
+
+func (response CreateAccesskey409JSONResponse) VisitCreateAccesskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateAccesskey413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response CreateAccesskey413JSONResponse) VisitCreateAccesskeyResponse(w http.ResponseWriter) error {
@@ -6371,6 +6826,22 @@ func (response CreateAccesskey415JSONResponse) VisitCreateAccesskeyResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAccesskey422JSONResponse struct {
+	IdempotencyKeyReusedJSONResponse
+}
+
+func (response CreateAccesskey422JSONResponse) VisitCreateAccesskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6783,7 +7254,8 @@ func (response ListFlows503JSONResponse) VisitListFlowsResponse(w http.ResponseW
 }
 
 type CreateFlowRequestObject struct {
-	Body *CreateFlowJSONRequestBody
+	Params CreateFlowParams
+	Body   *CreateFlowJSONRequestBody
 }
 
 type CreateFlowResponseObject interface {
@@ -6795,10 +7267,13 @@ type CreateFlow200JSONResponse struct{ FlowJSONResponse }
 func (response CreateFlow200JSONResponse) VisitCreateFlowResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6832,6 +7307,25 @@ func (response CreateFlow401JSONResponse) VisitCreateFlowResponse(w http.Respons
 	return err
 }
 
+type CreateFlow409JSONResponse struct {
+	IdempotencyConflictJSONResponse
+}
+
+func (response CreateFlow409JSONResponse) VisitCreateFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateFlow413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response CreateFlow413JSONResponse) VisitCreateFlowResponse(w http.ResponseWriter) error {
@@ -6858,6 +7352,22 @@ func (response CreateFlow415JSONResponse) VisitCreateFlowResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateFlow422JSONResponse struct {
+	IdempotencyKeyReusedJSONResponse
+}
+
+func (response CreateFlow422JSONResponse) VisitCreateFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6999,7 +7509,8 @@ func (response ValidateFlow503JSONResponse) VisitValidateFlowResponse(w http.Res
 }
 
 type DeleteFlowRequestObject struct {
-	Id FlowID `json:"id"`
+	Id     FlowID `json:"id"`
+	Params DeleteFlowParams
 }
 
 type DeleteFlowResponseObject interface {
@@ -7056,6 +7567,39 @@ func (response DeleteFlow404JSONResponse) VisitDeleteFlowResponse(w http.Respons
 	return err
 }
 
+type DeleteFlow412JSONResponse struct{ PreconditionFailedJSONResponse }
+
+func (response DeleteFlow412JSONResponse) VisitDeleteFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteFlow428JSONResponse struct {
+	PreconditionRequiredJSONResponse
+}
+
+func (response DeleteFlow428JSONResponse) VisitDeleteFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(428)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteFlow500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response DeleteFlow500JSONResponse) VisitDeleteFlowResponse(w http.ResponseWriter) error {
@@ -7085,7 +7629,8 @@ func (response DeleteFlow503JSONResponse) VisitDeleteFlowResponse(w http.Respons
 }
 
 type GetFlowRequestObject struct {
-	Id FlowID `json:"id"`
+	Id     FlowID `json:"id"`
+	Params GetFlowParams
 }
 
 type GetFlowResponseObject interface {
@@ -7097,13 +7642,26 @@ type GetFlow200JSONResponse struct{ FlowJSONResponse }
 func (response GetFlow200JSONResponse) VisitGetFlowResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
+}
+
+type GetFlow304Response = NotModifiedResponse
+
+func (response GetFlow304Response) VisitGetFlowResponse(w http.ResponseWriter) error {
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetFlow400JSONResponse struct{ BadRequestJSONResponse }
@@ -7177,8 +7735,9 @@ func (response GetFlow503JSONResponse) VisitGetFlowResponse(w http.ResponseWrite
 }
 
 type UpdateFlowRequestObject struct {
-	Id   FlowID `json:"id"`
-	Body *UpdateFlowJSONRequestBody
+	Id     FlowID `json:"id"`
+	Params UpdateFlowParams
+	Body   *UpdateFlowJSONRequestBody
 }
 
 type UpdateFlowResponseObject interface {
@@ -7190,10 +7749,13 @@ type UpdateFlow200JSONResponse struct{ FlowJSONResponse }
 func (response UpdateFlow200JSONResponse) VisitUpdateFlowResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7241,6 +7803,23 @@ func (response UpdateFlow404JSONResponse) VisitUpdateFlowResponse(w http.Respons
 	return err
 }
 
+type UpdateFlow412JSONResponse struct{ PreconditionFailedJSONResponse }
+
+func (response UpdateFlow412JSONResponse) VisitUpdateFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateFlow413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response UpdateFlow413JSONResponse) VisitUpdateFlowResponse(w http.ResponseWriter) error {
@@ -7271,6 +7850,22 @@ func (response UpdateFlow415JSONResponse) VisitUpdateFlowResponse(w http.Respons
 	return err
 }
 
+type UpdateFlow428JSONResponse struct {
+	PreconditionRequiredJSONResponse
+}
+
+func (response UpdateFlow428JSONResponse) VisitUpdateFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(428)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateFlow500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response UpdateFlow500JSONResponse) VisitUpdateFlowResponse(w http.ResponseWriter) error {
@@ -7288,6 +7883,322 @@ func (response UpdateFlow500JSONResponse) VisitUpdateFlowResponse(w http.Respons
 type UpdateFlow503JSONResponse struct{ ServiceUnavailableJSONResponse }
 
 func (response UpdateFlow503JSONResponse) VisitUpdateFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFlowRevisionsRequestObject struct {
+	Id     FlowID `json:"id"`
+	Params ListFlowRevisionsParams
+}
+
+type ListFlowRevisionsResponseObject interface {
+	VisitListFlowRevisionsResponse(w http.ResponseWriter) error
+}
+
+type ListFlowRevisions200JSONResponse FlowRevisionList
+
+func (response ListFlowRevisions200JSONResponse) VisitListFlowRevisionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFlowRevisions400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListFlowRevisions400JSONResponse) VisitListFlowRevisionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFlowRevisions401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListFlowRevisions401JSONResponse) VisitListFlowRevisionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFlowRevisions404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListFlowRevisions404JSONResponse) VisitListFlowRevisionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFlowRevisions500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListFlowRevisions500JSONResponse) VisitListFlowRevisionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFlowRevisions503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListFlowRevisions503JSONResponse) VisitListFlowRevisionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowRevisionRequestObject struct {
+	Id       FlowID         `json:"id"`
+	Revision RevisionNumber `json:"revision"`
+}
+
+type GetFlowRevisionResponseObject interface {
+	VisitGetFlowRevisionResponse(w http.ResponseWriter) error
+}
+
+type GetFlowRevision200JSONResponse FlowRevision
+
+func (response GetFlowRevision200JSONResponse) VisitGetFlowRevisionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowRevision400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetFlowRevision400JSONResponse) VisitGetFlowRevisionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowRevision401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetFlowRevision401JSONResponse) VisitGetFlowRevisionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowRevision404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetFlowRevision404JSONResponse) VisitGetFlowRevisionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowRevision500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetFlowRevision500JSONResponse) VisitGetFlowRevisionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowRevision503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetFlowRevision503JSONResponse) VisitGetFlowRevisionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestoreFlowRevisionRequestObject struct {
+	Id       FlowID         `json:"id"`
+	Revision RevisionNumber `json:"revision"`
+	Params   RestoreFlowRevisionParams
+}
+
+type RestoreFlowRevisionResponseObject interface {
+	VisitRestoreFlowRevisionResponse(w http.ResponseWriter) error
+}
+
+type RestoreFlowRevision200JSONResponse struct{ FlowJSONResponse }
+
+func (response RestoreFlowRevision200JSONResponse) VisitRestoreFlowRevisionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestoreFlowRevision400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RestoreFlowRevision400JSONResponse) VisitRestoreFlowRevisionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestoreFlowRevision401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response RestoreFlowRevision401JSONResponse) VisitRestoreFlowRevisionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestoreFlowRevision404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response RestoreFlowRevision404JSONResponse) VisitRestoreFlowRevisionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestoreFlowRevision412JSONResponse struct{ PreconditionFailedJSONResponse }
+
+func (response RestoreFlowRevision412JSONResponse) VisitRestoreFlowRevisionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestoreFlowRevision428JSONResponse struct {
+	PreconditionRequiredJSONResponse
+}
+
+func (response RestoreFlowRevision428JSONResponse) VisitRestoreFlowRevisionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(428)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestoreFlowRevision500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response RestoreFlowRevision500JSONResponse) VisitRestoreFlowRevisionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestoreFlowRevision503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response RestoreFlowRevision503JSONResponse) VisitRestoreFlowRevisionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7355,6 +8266,15 @@ type StrictServerInterface interface {
 	// UpdateFlow Replace a flow
 	// (PUT /v1.0/flows/{id})
 	UpdateFlow(ctx context.Context, request UpdateFlowRequestObject) (UpdateFlowResponseObject, error)
+	// ListFlowRevisions List a flow's revisions
+	// (GET /v1.0/flows/{id}/revisions)
+	ListFlowRevisions(ctx context.Context, request ListFlowRevisionsRequestObject) (ListFlowRevisionsResponseObject, error)
+	// GetFlowRevision Get a revision of a flow
+	// (GET /v1.0/flows/{id}/revisions/{revision})
+	GetFlowRevision(ctx context.Context, request GetFlowRevisionRequestObject) (GetFlowRevisionResponseObject, error)
+	// RestoreFlowRevision Restore a revision of a flow
+	// (POST /v1.0/flows/{id}/revisions/{revision}/restore)
+	RestoreFlowRevision(ctx context.Context, request RestoreFlowRevisionRequestObject) (RestoreFlowRevisionResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -7581,8 +8501,10 @@ func (sh *strictHandler) ListAccesskeys(ctx echo.Context, params ListAccesskeysP
 }
 
 // CreateAccesskey operation middleware
-func (sh *strictHandler) CreateAccesskey(ctx echo.Context) error {
+func (sh *strictHandler) CreateAccesskey(ctx echo.Context, params CreateAccesskeyParams) error {
 	var request CreateAccesskeyRequestObject
+
+	request.Params = params
 
 	var body CreateAccesskeyJSONRequestBody
 	var err error
@@ -7750,8 +8672,10 @@ func (sh *strictHandler) ListFlows(ctx echo.Context, params ListFlowsParams) err
 }
 
 // CreateFlow operation middleware
-func (sh *strictHandler) CreateFlow(ctx echo.Context) error {
+func (sh *strictHandler) CreateFlow(ctx echo.Context, params CreateFlowParams) error {
 	var request CreateFlowRequestObject
+
+	request.Params = params
 
 	var body CreateFlowJSONRequestBody
 	var err error
@@ -7842,10 +8766,11 @@ func (sh *strictHandler) ValidateFlow(ctx echo.Context) error {
 }
 
 // DeleteFlow operation middleware
-func (sh *strictHandler) DeleteFlow(ctx echo.Context, id FlowID) error {
+func (sh *strictHandler) DeleteFlow(ctx echo.Context, id FlowID, params DeleteFlowParams) error {
 	var request DeleteFlowRequestObject
 
 	request.Id = id
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.DeleteFlow(ctx.Request().Context(), request.(DeleteFlowRequestObject))
@@ -7867,10 +8792,11 @@ func (sh *strictHandler) DeleteFlow(ctx echo.Context, id FlowID) error {
 }
 
 // GetFlow operation middleware
-func (sh *strictHandler) GetFlow(ctx echo.Context, id FlowID) error {
+func (sh *strictHandler) GetFlow(ctx echo.Context, id FlowID, params GetFlowParams) error {
 	var request GetFlowRequestObject
 
 	request.Id = id
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetFlow(ctx.Request().Context(), request.(GetFlowRequestObject))
@@ -7892,10 +8818,11 @@ func (sh *strictHandler) GetFlow(ctx echo.Context, id FlowID) error {
 }
 
 // UpdateFlow operation middleware
-func (sh *strictHandler) UpdateFlow(ctx echo.Context, id FlowID) error {
+func (sh *strictHandler) UpdateFlow(ctx echo.Context, id FlowID, params UpdateFlowParams) error {
 	var request UpdateFlowRequestObject
 
 	request.Id = id
+	request.Params = params
 
 	var body UpdateFlowJSONRequestBody
 	var err error
@@ -7939,248 +8866,365 @@ func (sh *strictHandler) UpdateFlow(ctx echo.Context, id FlowID) error {
 	return nil
 }
 
+// ListFlowRevisions operation middleware
+func (sh *strictHandler) ListFlowRevisions(ctx echo.Context, id FlowID, params ListFlowRevisionsParams) error {
+	var request ListFlowRevisionsRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListFlowRevisions(ctx.Request().Context(), request.(ListFlowRevisionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListFlowRevisions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListFlowRevisionsResponseObject); ok {
+		return validResponse.VisitListFlowRevisionsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetFlowRevision operation middleware
+func (sh *strictHandler) GetFlowRevision(ctx echo.Context, id FlowID, revision RevisionNumber) error {
+	var request GetFlowRevisionRequestObject
+
+	request.Id = id
+	request.Revision = revision
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetFlowRevision(ctx.Request().Context(), request.(GetFlowRevisionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetFlowRevision")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetFlowRevisionResponseObject); ok {
+		return validResponse.VisitGetFlowRevisionResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RestoreFlowRevision operation middleware
+func (sh *strictHandler) RestoreFlowRevision(ctx echo.Context, id FlowID, revision RevisionNumber, params RestoreFlowRevisionParams) error {
+	var request RestoreFlowRevisionRequestObject
+
+	request.Id = id
+	request.Revision = revision
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RestoreFlowRevision(ctx.Request().Context(), request.(RestoreFlowRevisionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RestoreFlowRevision")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RestoreFlowRevisionResponseObject); ok {
+		return validResponse.VisitRestoreFlowRevisionResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2LcuO4sTD8KjhMqtbeQ8rU1ZKntlIaW7Pjjcd2bHln54zmlyASkhBTgEKAlrVTrspD/M+QB8uTfIUG",
-	"eJMo62LPns1JUqkdiyRuje5G3/HV8vh0xhlhUlgnX60ZDvGUSBLCr7bnESHuyeL8TP30ifBCOpOUM+vE",
-	"6k4IwvABuieL7wSifsmyLfKIp7OAWCdWxS8Td+gSp4abxKn59arT8srEOR6Vhy6pei1cLlu2RVVnMywn",
-	"lm0xPFUtqW/ZVkj+FtGQ+NaJDCNiW8KbkClW8xjxcIqldWJFEXwpFzPVSsiQsrH19GRb7wI+XzfnUcDn",
-	"BbP1iedVGtWa4w4r2CmXydAZVpu+0zzGzVHZrZfLzeY3mu01HpNb+itZne97PkdTzBaISjIVCKMZHhM0",
-	"4YEvEJZoyoUsoTMywlEgUdl136AHHEREIDzkD0Q9QTgkSIYES+IjLNSjEmrrfqZ4AX312JSHBM0nhCGM",
-	"xiGPZoiPzJieaUsZkhOCBJ4SNKVeyAXxOPMRFSjA4ZiESE6w/kZ1XuqxLHjLrgHd3yISLlLYqU/7Qq09",
-	"CzJfr0g1c21rShmdRlPrpJwAjzJJxiRMoNfl94QVb/eAkUfZh3Gk+mqglgazDMkD5ZGA6Z4kEzfQVT/z",
-	"AFAb5slggYZkpMBFZQm1e0zSKREST2c5COlNVyCR8NALKGESzUMuVUtBghGa8/BeIMl5CXWmM7lAPER4",
-	"KAiTejYjGgpZBEyr4lZcp+w65TJyyyeue+K6JVf9L6GnIjDD8nNw/mNIRtaJ9YejlAkc6bfiqBuvy3pS",
-	"UFb4TYR8y31KgDcoEnvL/YX62+NMEibVn3g2C6iH1QYc/VVw2JR0QBwEVyPr5PPzQwP1slkkracvtvXo",
-	"jLlj9l31WLrB8w9ECDwmemr5PW8DgSOfjCij6llphTr1esSMM0HyfG6LxSS78NXyIiH5lIR96lsnVp3U",
-	"sNtouk7TrRHFQDynWTs+diojguutRtNv1oeWmq3ENFDsQBAfDRew1afnaEZnJKBMEQJ0tyX3NBvsk1nA",
-	"F2jIpeIw075GWo0qDadcdipVVHazqOLqD30SEPhQ/ySPMxqadsfPtYtmPk7aKcTqz0Iyoo/WiTUa3ver",
-	"j3/B1tO2uJbCv2BD8+eMjeZUTngkFRWhEM/Vw5Ia6i32bzSS7raLJAx5qHmH2hkB6Dk1CHZiReye8TlD",
-	"2FMdIIWIqGfJAN/3rDfIpz5a8AhNCWbqMQ7ue9afLNuaccWjQuvEOtItxVH1CLBY4R6GaVjnlz+3L87P",
-	"+u3T7vnVZb/76boDKP/i0Z8dISFmjbch+VvfLf909kvjL9Wfmj/XLyt/Pv5Qu27duLflbkXxC4llJLKd",
-	"3fx496Fz2QX2u90OdwDIa3bXTEcdJVMcKNZJfMUMKXvAAfVLaGC25vOXAQqokAKRBxIu0Czkw4BM0YhH",
-	"zAckUKxjt+03uwO7DvBo1RrloY/LTr028p0aqRw7eOjWnFq52fAao+NKs+qmxzhmYq4OItu0brTw6Lh5",
-	"TJxRfYSdGi4PnZZfrjgjd1irDpsNH5OGZVvcrP+rFWA2jvRmE+bc3aquyaOSFyYkCHgJzUng8SlBkqMH",
-	"TmdDykqoO6FCgUsqsBlsKaHrgGBBEGF/5ZqtmO+/E0iQ8IF6pASH9L1CGgCXWYRCHEC8l3E0mI0ZU3Ph",
-	"GM4xT6u55Sp2ieOX60OnNqwTp4VbDcetVSpl3PQauFxPeRp0p7pZZWllx604bg25jZPa8YlbLpWrrWqj",
-	"XMjScpxKrxc63Rp3AafWoK7qyVZylZA8JBoHzxXhMxx0YsayBy9KOQA1vSH9Lkfb3c7NZfviJQRtengF",
-	"Qm4zFDHyOCOeEpZGmAZRSBSmEjTk/gIxRbLIw2FIiUDJqgxlvwF8DfgYTTAIX1MUMR+Eygx/0PC95PKd",
-	"IvgXg9YICpvlfsS41EwmC/93F1cf+5dX3f67q7vLs/13Ie3iFbbhkiMReRMUEsGj0ANJVEugOAhIWEJX",
-	"cqL2wRC6+C75UiDNyxTRgpwb0HuCKMjCWJr9I49USIPn13gRcOx3Ob9QCsCLtyO71YAyS6pF2a0168cN",
-	"NFxIIrIb8fbq7FO/e3XVv2jf/Pg7Pt+KFgUaAwkVbJWQM5MCHZTRB/pWiYZGDzoEcN9qFn7H8AOmAR4G",
-	"rwNxczLo02Q64yEOabBAUTrMGxQSGS5QgJVAk4H7befm5/PTTv/usv1z+/yi/fbiBcDPdvJKcPexxEN1",
-	"IlKBIhYS7E3UehDPs5UQM6QESqUX0ikpoVs8guMWlg2w73L+AbOFkS/FywHPudbrAz6mDGGpQC9FDGnK",
-	"UK2CtIKdw/SbdrfTvzj/cN7td3457XTOOi/gOzed26u7m9NOv/PL+/bdbbfzKgyoGy/NzEqgUcinSCqJ",
-	"xWjBPDRcSe2LUEzpBpaNR9JwfBZNhyRUO2KAoEAygK+ctvpqoLS6CcG+sVRlXq2aAW5NH5KjOaYyVuAB",
-	"1pSNSzmdeMXCoJZ4x3AkJ4RJtc3EfwXCowLxGQmhEWKE+AJhBIoUmAFYRuXJIkD7rvu+c9k9P22DPH/T",
-	"+cvd+c1LkODuMtPl62DAaUh8BSocCLA+TakQlI3RwWDN7AeHas3zkLOxjbQGCvJ/SB74PfHRwSDmzKc3",
-	"nTPVQfvidqC54h0T0WzGQ0n8D8SnuAvb99on0TRSfxG00lVma+4ub++ur69uup2z/ofO2Xn7d65txaeR",
-	"km0GywsblDLDrdpIVkS/jQq6bc1ChfDSmI9ymkaR3S7+QEsffM60Tc50ltrCtlRSNlhhUy1mZXEo4Ewd",
-	"15nHwL5mhM8Ckp/MepvOynjr1v0aJvWNi9Ua1upSmbFdFi4ub2Na7jKjoW1tWMypa7u1ig1Vu7WKdcFd",
-	"WuWMW4UOBbDTehMcYk+SUMQGZoP7tjp3JAkC9UMgPMOhzAM2MZgVOQdS0+Vn7WnIUo7ZyQR7l6abhVR2",
-	"h7KwyO7Bl2QCfPhX4km1/oTuT5Pdxb4PllUcXGdoeoQDQVatsYzMMzi9ygi+Md1N8eMFYWM5sU5qbqtR",
-	"gLgpJuUncEFHRMmDSvQwUoitZRnG5yXUliggWEjEmZI0F+ig2ai57qEdO2aQJAwtCA4FOqiW69WG67ru",
-	"YW7e8eMMxVImGzU9b+30SJpmHCEw0qoz5DXoOgOvSr2+CSEN7J7FmwuqLbL5OV0x427howx6iFX8WHLf",
-	"7ES7IRHgRnqezwpbISkYmxQll9AlqLosCgI1HfAC7WDBTk2DYYgXKyAzc7JXFvYsEO8SxrUD8V2Sud55",
-	"zHxjaAEkyEmXvwFFConHSgDciSxfiMrowIx6uBVSr4f8RyoniXtxO/9VFhm+LgFXrvdUxrISupXav6gY",
-	"zRswMQ4pQ/eEzATiLFiAZHX7vu1U6g00wWJSfJy0wm5l+vO8eXF/7Yr/8Y4/DS9rk5/8xo+jTjk65zd1",
-	"+fFvG4+cdbj5pZDTB4vEXbosEebEQZRZL8igQHFiAq6OMaaspPcgNpKv8g4hCTipMcCnhM4ZwsYIa4yy",
-	"A+oPVN84mGN17qK7u/Mz86GRgc1HU7xQwj2fUimJb6NBz+pZAxsUsR4L8JAEWgo10rLuCh2AoQ0L9f0U",
-	"U+aMQ0IkZeOeNTg8yVl2hKBjFs8ByDEk85BKYjwZPRaSEQkJ88DwALZQGJYyQX2i3cGwzgGc6MSLJBnY",
-	"aD6h3gT9zM+vh3BKKS13iL17GxYO9iS1FcxHdMzAQA2e5DxKrpdE1Q8thaK2njplKPGcvkHai4GDGGQA",
-	"sWTmiQUgj567+VcyDEHxy3VzpT464KEe+jAWwGKnGUdhxBLrgtK8GSmhNrjas1MHywMNYKV6/9SYcTeU",
-	"9Rj0qtj6skd+S7fPyqJSP1AxX9fBJJgttmI7qv0V9Ng+v42mUxxqFrR9qy54gnZsInZs8uFst+9TF9u2",
-	"Td4SMtutQcC93VbxNsTMm+zU5BQHwY4NBDFi907NONO4pAY8o2Mqxf7tb7U9Yq/2Z1iCCL1f659xSMHM",
-	"vWPr0TCk/pj8xCnbuanmwfs0ZVpw2KnNAwkF2FxuCfN3aqx39YZ4hD6QPVruPGDHm/DdGkwxDXYf5lH7",
-	"BcGWdytxKF/SnO/GBN4RuSNFQwvtH96h1Y9c7gbL95iNo93WYiKkdt6AD9GOzOY6wLsdMn+JSLQ7hd0Q",
-	"j4c+ZePdkSLTdEeEuA12PUd2H0KGBE93pq6dz+luiJkSmoYkAcee7XffgGzbHcETnwG3ZLchP5LhhPN7",
-	"jf5f7OekWy2CiRMkiBa0B9mO/vn3fwyQHkGJlQR7E4jCKiH9Xhv1QDuIFTWfE9ATehC7BS4Qo5howV9G",
-	"ISM+eiDhEEs6RQfaLSZAfkcBGWNvgUaUBL44NLoTRnMcMqVDgwEKwqLg4FiSQ/cLJ7JWFOANUZfx59vs",
-	"BzhkVrRK9bDY4FEkw24Qj5e0Q72farcGmPaF7iNRlvRv+itR6piHg8BGXnLwa6+ToQ8N+vb5qoUkBXKR",
-	"LmJG/E6g+DsbvT29RrXjvCKU7M+KUsD6hPl9hU+FCo8JcTVaDsQbp94SrexALLdMJ6P0wZBgf8l5gkct",
-	"H5NWzSEj99gplwl2cNktO81RvULqjeao2hoWzTDRVp9TyMz85ETBUvIU8uhAK8Jaw0aDP359MGT+NMgb",
-	"SK3qyB02SQ07Zb8+cmpelTgtXD92KsNjr+XXSGPUdJ+fYIyp+Sl+hMDszJxslGjzCikGNhqkaKF+yYSJ",
-	"ga44SNBkkJ+xam1taWJa0bxegugSB/cJlgdECoQZap8jPCZMIvVWI3QmGGgFsTFdu6FxT2AP2GEHj73y",
-	"qE4q2GkNq0rdb44c3PAqTtl3SWvUHB7jRr3QHxdp53jxbMASKUxsfUaQBltOgIW0M2Z7dOCiHxDjKKBT",
-	"KvPza4BhPTa2G8N6YmgvNLKPCfOLwgy6OuLSI98JpL+BkZjq6LM1xRAHOSLmD0YiGeJAccGM6S5+uwKO",
-	"51lOFgT7852QiKjI6HoDz/NJE+3zPNyB2KkAzMoNZyzTZrAh5wHBbDuCEC8lCJESRBixmCDU898x6m+E",
-	"zIezF4Bl6g9sE+in2PIUexPKCPKJJF6cLbEEGLFg3ipgTjmTlEWpbVIBOsj0BCBXZCgkwXAazDGVIMPw",
-	"EFG5DZYo0oQJ9ieY+cEzjNzncf5SvCS9SJGlwYnWo2yIDlGTz1Nf8nrXHdEGqv03BdonqGomnjDqEjqX",
-	"EBbLOAN/x7OTAdPX3lMZEjJLJjILtOFcPdxxEmBO238WqnkyDYU2AkVM0kD71SPGSIjiPRQZ6/hOc9QG",
-	"vP0nCe2TWf41ms5EbLyPLc8KOQcSh2Mi+9QXAzTFMz3fmGl8J3TKnmp5AJG3PTbF0psc2ogEAp4PTBxo",
-	"P+lpYF4mMCiy66+0es7Mjw4oxFwZC3pWjGTcTBHmRZbM+cRvHbt1DztevVLT8Te4Oho6zREZHh9Xy9iv",
-	"FZ7vKVTWb8HXojCd7Pw/KHCCTqZnaETOGLhL21G0xFJefSorCa5Khk3SqGRW1Kp5dQcP8Yh4TTyqQ6ZB",
-	"xTqxfK95XK5USebTZstrOPXRsNz0cbnmVmtWEfuIZ7hGisjMX6MZ4ixN9BzEihtwBx8MektSaMEXu/M1",
-	"sFfvTR9GjDZal8ShkkgRI3N1JvhkpiQkJhGP5JirU0F9rykGzmpF83yu80gKDqU4a2c9RidxOIzMofPv",
-	"hPEMGvWZ+DrEHccpwWmilcg5/rdffzvuAHJCKIttCYNCbpSPE7Atb4IpIwVk+h6zMYpmudWIWMczQhdS",
-	"p5dA0Wy7c9UnQlKG10Dx44RPFfLF0tx2MRC+HxIh4NSm7Fw3Ka8uk+AwWBgnZqGAfxOxoo0zAgYFP6yQ",
-	"NAiQwmMTwbt5yXvp03H6RDyXEvqowB4xQaSNBgZdwNEcCeK/jnqtEzK2hveScSW3tV820njiYnoBpQti",
-	"QssSguczAg5vE52L1DcID3kkU7lm68gTUHGwUIdl5kUe1lehT0JUrlRrCIchfSA+8vEUj/WebBlekhlI",
-	"UrkcXXIKWjPC4p74OpAGhWSks4JWB+CSFIbKJqlP6gvEmYGHWBrs5/PrBAsLcaRQKv+IqcyISp7JfoiD",
-	"MkzkuxEbtqScjcdEgbtxf1yKO+srFOmbww0d+GQWEgi+f6MILfthfFoODk8yQmFiAQu1k8zvMd2ZFmOM",
-	"AJVIbQNYfEbCKpKolr7ZU54yNgs9+8RaDHUHlkSrKqm7pOE5La85NNKFWy07brVZw82R55dJpQg1ioO0",
-	"ESw/LUkQwwXFYImEBPhB+E12Hn9QgMBSoa11Yv1/n12n1XbO/vD9lz/9sdBUYUKtioCTJnaYUWE6MPQE",
-	"PxClarBkZrlZ1DJmmvImI81OKGs83K+FsjqA/0UoC+c5FRByMjD9/V9GWJHsQBE7DgKkP1CTAuLN6vQ+",
-	"xYHqxraMMKCBMFZHo/4lSTiF8xB+eZh5xLQwCn/OCLDU9tngODPvL9tiWxIP8Qq45pu+BgqDpjMcGkXY",
-	"i8JQydV33VNIZ0uNvmP6QJhxLIErKo95OrpJ90UFZ7oQyma0Q4M5Ifc+Xgg4/EFhZA6ZzuTCzjEVJLkf",
-	"R04tJYPEq1pn3YznlN34H36wbOu/1H96ketWSfJH8shL/vghv8fpd6v6JS7gnWd4EUuHU87k5A1yyiaS",
-	"Nu9Qccq5yO0Mk3LKRabk35g+fbdZb1YIccrDqq/o03dwrUqcVvW4Naoce9XR8agIKBMehUXFiaIwBouP",
-	"F2uB0szApFLdCJMpZVGR6PQBnscDqimtHTFr0q+3No+o9rRgQL3V7sYhypVNLoOYQgpRK1FU1Vfo4DZi",
-	"Pl4gF/3z7/9At1hGofrZOHyDgKYKZ/O5bFfsql2z618yyloywcam+T0bsZ5S59aM7ueMeeOljC45KzOM",
-	"DqcmEuMf1/afVa6G8kytx7bkar8DLvVDIYP6jVnGaFgZ1UgFO0O36mqWMfT9odM6buBRs1UZ1XG1aJqw",
-	"H/3nREH4wpwYA/256gVU6YFuOFiRAJ/FYt2JFjH3GFM3zI9ZTcYx3SbDmKXuPoxuuGSv++9mpVzW9ZWg",
-	"iNcaeBY7s9/zORhrNHWcICyQJI8SbFDYiNx2HOCsIZs458ljpoJcbm4Ggc0U7BgAiXyfw9Xkq4KJb2vp",
-	"NPN/xpCp7SIljfwWoEOc11HeJKul1JuZ0xYMLRtN+hJuZvrp/5VTljoNOGWpo0cBAaP021IRC4r7WZs3",
-	"m3yyq7vSHR4ravacCin7Tm3UwE5z2PKcql8h5ZGLW8Omt4cROR9V+yIQmpCOrUCovy0G4YbYlfSTXUFY",
-	"bRwTlxxjp4qbnikmM3SbzqjqVUduveWNhsTaAlMzM9wCRSH0+CWAVR0kANXGZRDqMobE+GhVn5oCPeBc",
-	"ybj8l215/8sG5inxKV4d+RoLgeALBF/E5Snyy93OohySAC/6cQWAQqt9ap+PZqkqppvETFgnEGeG11aR",
-	"3Qz6v6XNeDly/SW4l/TUF4T5qcMIcplwXNwsoevk80LKTjt7hrazkTI7UfewTkZ10qg5o2MPa/PGcEha",
-	"Tmt0XCs3G7iCjyt7m2rjhVKIA5X7mWrjYM+ilcdl4nJLgqBQNOdh4NsaV5eryu3O8fO5CXvjhjYQ9o0x",
-	"MGVPPAiAB511P7yLrYiUKSF+nVt0iTGtDSxTclTAdbAiFIpRqpbuB8LJpjQIqIkpy4Gx7uaiyHS+9sY4",
-	"ss1mWqABs2CQ55WMTpkXRH5akVcnFB9+E5PtreSzbOIcFPYxMH8mqO5VbbWZhJWX4lIBh8lgUQGqJM6M",
-	"guJSxn7Nddj2geu0bNR2zmz0Bxt9nykDUHbd/N6UK9Xa2v35WrbLrvv0xx1DIjlLJPsZMUj7PM5W6m5+",
-	"l3KVlovLC4Dr6gEHRadqJAgaEjknhG1FM+UcydTdLdAkd2Dprdl0VEFixd5oQ7wJT/BF/SAiEz77nUA4",
-	"8imHjNt9+YzqdSOgVmNU3ZdSVZqetT90VBeFpzZD8K4gbENK7E2mcbX5ZaqiSuBRJz18loZkJ7HWL4nL",
-	"SIbOhHp/7S1FivesE/XIDNez7F4u1h1e//Pv/+hZT1uGdKRlqFZZyJAvx+N34+qscPQoNDMHf1Ec1DPi",
-	"ta7z5NEZJJa8uoAtIr3gNekP8BIFlC0JG594FBp/jkns2KQK7SSWFuQO7o/bpi+tRfQhfCkTzBQSPE1Z",
-	"wXfCqBIKdRmK26IJF7JQTGX6PF9jzjFiqvkIso2y2QmQLLScdAAPi/0ZskAJ6jzKEEN9xCTAZWXWGeMO",
-	"EYJy5tQKpVufhmY5ARWyqLjFR4Ba8p0Ck/4USb4kYXO4WOGZMcSM4PuthoAvtx6BMA/PRBQ8k3OQ+ySz",
-	"I6GcLW1HKGeFY8RIpUBcPIZ6gw6Urj3joQSbrca2lYUAxpXM75LHp/qgKDQZm+JChZZiOMH0F5k1RQGe",
-	"Ly1KPSoM5AwxE2q2xQMkr7O9+8sQi/xCiK0nkHvKIKZcQ8dGA6aWEOjcnDkZCu7dk2Uy0d/srtGsphW/",
-	"HmPhswxf4TNhVgTB+bDFOwU16xTmvWc3Us2T+cAvIpJ4SrCUYHR3c6EzGSNteJuu8jjyQJjsT4mc8DV6",
-	"+Ptu9xrpDxSSR4JkzNDXV7fdnBH6x07Xsi31WP1zp/571rnodDt5K7T5YJXwYDpRuCa0bCLl7EAcwsIk",
-	"18vOLXpJZ5ZyJk6OjjK0d2RyP4+YUr83Vs1KpvNlm+2Ma9q/YEshl3A5F4ZDJWgT+xovd0JCYqtdZZng",
-	"8tW4kvWhlAF9IOvjKV8jPnIJmvFcNsESsu73BuOYS74a65/G9g8SfW8QcD7rezxicgARGAJUsiTedQW6",
-	"Ba7GtItn7gTSfUsO04mHf4NcU00JJrnszFqn8BV7hfdzMsJ0lo+r/ar+LKcNJxPatNmmYsLe260jg5IN",
-	"j02xmZycuPo/GGlWKWSdURj4DXRujMCZYzF7hA0jsdjy9NqUjhtHjyfWZ6BIY4KGavuxifpb5+VuOmez",
-	"RSv23jpjuCw2J0vymDNt7uKz+NZK1W4G/P1MvbsYefdWxD5EL4kmn2ZLm6kf+2bCQWWSvacxC/BiORNO",
-	"y8o0IKIUF137TiAe+CTUdQkHWnhTZ/sgV4JNcp6r/tBjWNv5i7h/2one3jiMtHjSasMzU1BzTztYygv6",
-	"nAgvYyon0RBkl5k3ISE/wkKSkIp7B8ROcRTi+dEUHh4Zw/qRqR1RmuMHKxtotMKQnkf0dHYb5TGR+sgC",
-	"fdiprQCDGQ/9JXnid7C6TRwuLX6zN2L+TXWR94HPIplxgVOGMIKvVjmcbrzuRIe3u3rFWq3h6Ljawk6r",
-	"Whk5tWrVc4bl4cgpu1W/WvWPSWu4WYhL5rWJtyzVAdobiomNb8W2A4lqaRGQ9dkqQ0JmunWBPTzAC5M5",
-	"q8OA0g71CDkY6skWJGltVQMh6fob1jwgzO/zUX+NywqcKPdkob1WWo01KQZm0QcDxbIHNhpgptjq4Hst",
-	"5vxhUOC4KjDOwOiCBkrI2cJNpSQq83UBUJR4nB+2vis8njOpKFZlLCpZHVaxFduazqqWbfHxOK+56pff",
-	"tBJMuhlk2cWwvyK2La2+xGSSJdUVa0nycjfZQFf22ntKIsjmyUOC+ksczZsdQK/u/3nZluQ2AkTr/XLw",
-	"M9XPXjAXECfW+eq0ZV5/9K/mpHtZTaBcQSCwhuu4UHQwCzAIUOj29sPFYZwlv7Yo0LYFQLBEnHmkqORH",
-	"GucChYhWOND6PGXtuV9X/gNu9x2coCl/gFxKJVXzWK2Nl4RmSmWCsHHormRq/p6YqsgZ/3/MrE199jyT",
-	"LjbubarNs2cxnlnIH+jaOkNqHx3JHTEjRAmA5uOMMWHszfQRi+fLxQHGXrGxfa0+CVgTu1RslEOfAiWz",
-	"uMjchnBd24LaSWtl03iJ3wldZGnlbhSApPMRPxBGpHO22Zhk9vd5Ciwom7g/QSad9dPqYTGBpi9zjsW8",
-	"63uXMnS/g+Jz8Zp0pcTXLEH3tPW+vVBPyOxZoaKQvM/qCmAE/5ffr99KTFwqD/o6W7UiKGY3ajchJVuD",
-	"dO/JxepzX5AMDkGVvjQJwmxS4ipYRaFCBaybryfE8HTJ9Jd4XySFDI5NjBgHEXkms+UNGvzxqxrlaYAS",
-	"0zMYZ7RLKZ6Lvv5NREMhqYzkcnWMMQ/8jVxaLXgTk84We917g+a6kzXxTOCuNPcZFEiRhUEWcYjPenBt",
-	"CaivPagqCcFHf/yai3Kl/lPPeloX+PFMgImaWBq3spgtYUzBRXerZrDt3LvP+XWNw9a4d3f26z4TWB2H",
-	"tZg7bfeMpo5CupXLGEJAl11eRX5ihWLiaG2N0Czmq7HXY353fVlTnFwX73MiSqgT1ywGlgd1lQzemwji",
-	"5woeJ4dGwlXM1qWldS3bMuVH478E/DVV1G3uR7fBWqb+gcpwtqXLWkE+PsAiU0NG1+dbrQKy+tzk32ef",
-	"x2nxuYdJvpdtLWVimSeZxCL9hOkqyCv5CVaikZi49PSBea10RfVPEhxpZQJ/MtFkRY/5DCqESgBM6ri3",
-	"bGvMJU8LFthW1smlfkYAtlmA1W6kFmK4fTJn6Fx6AiOCNQOuntQ/U4VaIane1yLZNf847n7pGM6k26mz",
-	"z7KtLKfN03k81jKdx06v3WI+0QyHcqEv8s2Fk2I0m3BGkszI2/NrdHdzbuuoVYT1aGD5HhMmv9ENWVNM",
-	"dakT/dm6eyL3ugdrFHIGGUX360vvrXHqm8VTKUgwyuiTuQzVXbNXjeN+3Vp8KhTqpmvShgLVJj9QO6Ae",
-	"2S9QzCzsBA0kgfLOgioRUUcxg2Fa7fVq3We1L/DdoyRMUM4GNvrn3/+Rm5Ykm9k5vE1gX8TYO/FFtAX+",
-	"PUb0/f+IsAcS8BmxUXzDGlwgZd6a046PzNPkiuGCEK14tI0Xyb7l/mpRAN187TKgTfHxNCdM6st+1xFW",
-	"gVuwA8uhzKcP1I9wgGYhHwZkqm/lB9ucz71oqq+X9kmIDr7/fkgWnPnff3+4ta8e5n6mqbsgmju5IXgV",
-	"hSfRFMMNXBLqyOvXiVII0FqKeITbAZKjGs7nniUDfN+z3iCf+hAGPiWYqcc4uO9ZfyqO/SgONGkrDVUp",
-	"FXfX152b/u1l+88d5HE/JTAxIx4dUU/PDq4pFXMqodjkCVpzV7PdYwWXMdsofnh+lv790+3VZf/t1dmn",
-	"9JHqpnPbXfP0un3T/tDpdm4yo7RPYfzup+tO2sA8vLpW/6w87rZvfux0bXR2d30B11rHL86z0393cfWx",
-	"f9N517npXJ52bAS/L6+6/XdXd5dnNmqfnnZub//c+ZR7eHvb6WYf3FzddTvZBx863fdXZ/CkfXFx9RFA",
-	"ppbb715d9S/U1GxUfFe0jQrud7dRwTX7asndzs1l+wKY0dJlZAWgW0o3ajv/80X9x3Va/S/f/7EYr9Jb",
-	"q7+uv0YavMU2woHgOm/RWF4Hvzjmtnzn3B8gfVU7hEAEfDwmfjYXNtGqMhHUm67J3qmGlGaOXoCFSGJb",
-	"6aMxtIGqolufoOVLt1HNdeFmuVq5elQr14F44OZsQX+FeiM9lupQh2pnc/epo5pbttF15+bD+e2t2oyz",
-	"zuU5PK7aKMEaVHNrqun5h+uLjhoWvqijAxMgC5eJ4CDgc+LHFQNDHkk1YPviptM++9Tv/HJ+270FCL9r",
-	"n190zvrXN53Tq8uzc4UEqOa2zDoqR7VKU+eXxAIyDnosvqzv0EY3nduru5vTTr/zy/v23S3MptJKcQ7V",
-	"XRdWGqMjqrtVcxOJ0Q5WLi+3V26at60VsFi2lcAEWmQAYtlWfqmWbRUs1LKt1elbthXPXU8knnhe/CyY",
-	"9Fb1vxImnJ4QOfpZe0qerZEj4XJcc8DRzH2VqwfmnicSFXH/3+ZQmuEQT4lc572IA5WkjjkJFzaaYTlR",
-	"ErdhFEkHKZ8wEzZlVWhyG6dRYleTqeBuXUWmhTPkkMxYWKHz5t0parTcMlIHGLrWX8ZeMjON7wSaBRic",
-	"XVkupnnDgblTkmoOM5/wQE9wKdjhyERdH1WPYvHwtY73dTv8CmfDyoXGS7hfhO5xDPvqIpIbW/cr8pwJ",
-	"BUNaSDS4O8HJfasD6g92uMkZBinK5ctcvF6ctJXY1ZWcy+cs4xbPbUKd1LDbaLpO060RUyexdnzsVEYE",
-	"11uNpt+sD7e5xv9V9FBTJl67CdRHxsCIKPP4NK7MLYrGXwcIk1Ow7KHziedVGtWa4w4r2FRHqTZ9p3mM",
-	"m6OyWy+Xm81tlr3n1dDpMtf4URQ2BESS13CmUFOzOu5TxBfO6g+gfvRezpWN0Emv+d/lqnQ57ftETXTX",
-	"VlFyM/n2rTYq6zqSpK1vbh5A8krW9gh7mL84p3BXlzgVwCtLxXaslQNGJfRkJ5wnC83sarPwWsfuztks",
-	"kmtRyCcjymiSD6LPDSiJAqO90/k6Az0e/ALRbhDXrodHJXRnDuy4qmdohF1h9xh59MgsrvWLfQeuDjcf",
-	"qpF0rwcDuE5ikIELXHe1mOlrr6ZpZe9BAoCB3WODBASDw+TqkpAUXjuNBNdMUdfah/nok/3HThd5mKEh",
-	"MWVPsGfuqbq+65Z67Ba20lQnVsd9XEz08u4CeRMcYk+SUFFXXG7Bdl03SWc68Dgb0XEUqrPysCjYesdD",
-	"ZvdjZIof42hhN1NWITlW9mXiyYprtttqZGGxZJsSMmHpOmHFvHvNW/iTyVTq9eenYih1w5X8W/Pj59PN",
-	"NjNlI6kpkTZ1B38Lj7eitgtalPcL0j4ek5jxFUR6wN3nIM/q+/gV3gbBFneCZ/hu4S2YGfqOARhgs0ta",
-	"01SCJEQlSI5mWAgwBqdTGWRuSHiU8OmbGKhpVeGZqWwEFUwVFZrbxgK5XoAQNmJkDihDQyFL6BLS2li0",
-	"Q8UwczXv8/VNzUTsFSgXcfb3BAfrKlqm1les9JhAQmDWsCASZJ2xYsDvNdhM+0X21OP3mRntXpH6go8p",
-	"MzaZ9Z4U4wpdJrNIkBBoHlLTsRBzHvqr64rfFMNHdaL0pkzzTIwCD0PiSWfCQ0GcISgkC0dIrFlVIvYk",
-	"Q+R4SNmt1DbGNcSLeHZ2q9ET2J+CJ22ZZe1SfTIZ2k4XsHaTujGNrx4IYyijfU8KDPpyXaufPnbRwfvb",
-	"Sr1xmPiqFRH/CVr8oKME25Gc8JD+Ct6CE/SW4JCEAwiU8XAYUoieFBIzH4c+GpDH2QB5AaZL6iVZ/DQZ",
-	"/ujRK/rT+d2v5+VLei7O2U3dOz1vnN/Pfvn59KdWiSx++tX/eE6v6PnjOXNLXiVgw+k71//lp8L0xs37",
-	"plTs2LC4fHtBvH1bb9B64k+5aQGYk4LrCrafPn365Hz44JydoffvTz58OLm9LY3gfwN0IOgjGoVatsCB",
-	"iT49hFSbDOcs0hEqbqXsuBXHrSG3cVI7PnHLpXK1VYULqTJK/EGv53+tPTnqn0r8D9L/nOT+6fVK6o/G",
-	"02FxZbCfk6uGb8j6Ig+ahSrOF19NzMaxrJdKumucUAV88FqbLsz1EBAzgAR+iHNc8q6evU6GDZ4eWEbB",
-	"WsOIJOFyStYNCWLciNxvMlch8ijwQabFy/dYrI01MTc8b4SGz0EO/s2BskQwGkJ2vIWZ+a9SzpNtCeJF",
-	"IZWLWzWU3vy25xEh7sniLxEJF4WWOAyfQGoRFJ+ACCJ09FAuuUc4bi4GUOnYJGSi3G3a+ppJqroDQ2Os",
-	"651YSfMU6/GM/pnA9mv2p3jiBjacmxaO5OQIXg503lxuARmHZDxXMAcC8AEXYNB0OhMpQV2G42AdjLab",
-	"zO7g0UxwBTRPUAVuxE0hI4l1FSjTKL4BfYopKGkEEAPyWItSM+OiGebf1ev94v7ASqhL0AoSPhCwbY5D",
-	"PJ2CCRRCbrXkjIx6TSFqDygBrnkTwJzUYvxYqeuxAy2w2ZCTYJvM0jGX3Da37tmpi6T/vY2ygSvgdzuM",
-	"lVodkT4LsFRyii6woeRiuJoQAvV6rMfgLtnrczW5OQ2JAwWvJU2q2KcpxQNA8YFelGpzsrJ/cx7eIzzG",
-	"lIn06vmIeRPMxsQv9dhH4FDJpfQkoEMSYkmCha73PiTquLDj0reJiinwQqAUV2Hmf/gDOg2JT5ikOBA9",
-	"pi2t8SyTKAPECPEFRCvw0UmPOQjn8PNAiSJrkPRwS5kE6Vr58J2upD94AyPlie05dmGGSp7o4bIBA8+P",
-	"fU8WZuQYOMA4E7gYfzpMQcdhBHihQD3BGjhigmfkRPtJoekgiesooYEOFtBmdZ1Fbmz9PbZi7M/67N/E",
-	"TU0UxecvA8B8YSaRC5nILvcEDpS/RuY+bVC3Du0eA+zV9yusc4pA4dVl/0dmDbEPbBBfHlrgHO6xkIgZ",
-	"Z4Jk3cSgyytiDxUKxYBOJDDRY+nfcA4r+cs4Y4AIn5fBsLYtFoti2tS2IoqB9SigHmGCZLhee4a9CXEq",
-	"JXeF2c3n8xKG1yUejo9MW3F0cX7aubztQBt10FIZZPln+/rcsq0HEgrNB8slV3/IZ4ThGbVOrGrJLVW1",
-	"0DeB0zRDS6CJFZYY6zxq/qBwqlClM9faZYj2BOG8BgGFaR9nFDiyybnVNdPpOAqJ32MBHUEMJjo4Rr6C",
-	"8nCBjPn9sIRu9cGzP7kDLnwMORsjL2VKsfZdc8toUBCiMkD//Pv/n1qIYtZPWeZWQnijZm6bW1Z6LPaI",
-	"gpahIKUBBPFLKdRyxBRz6vgeZ4yGCj9rrntYQqDgQSoMlsSB5GwFshkJDWdPIvBgW0iY7NMbNZyeJzQD",
-	"GJohapWWJtTBDZHhwmmrfTGXmCTc+dy3TrSCmbqn4zitTJ3KldBvJaenN+SmKv4mlT1V24wO9mSEHbxJ",
-	"Ds2ZKp7ykqcMI6KtR8AyAPcrrrvbIoyu/Crq6guXqZV9WGSeVi9SdfbJtmp6iUXdJaA4eov9BGqqSXlz",
-	"kzum+IaiIV1iRLUrVze3u8aLgGO/y/kFDsdEt6tvM565EZT4UE0P4thV40prc+Mu5x8wW5g1QhGc+jZw",
-	"OTdXbuoIS2i1xRJvSfhAPXLH8AOmAcSPZzUZ6+TzF9uKY+Bhv5A2NGClxH22QH34opoc+dwDRC0Mu72d",
-	"4/GYhOjuPPXdt6/PbX38+absnoBkITIdEj9T/HtIGQ4X6IBxdHp2eVhCPasbLhRr4JHsWcllDlBVXh2m",
-	"Jz3YcMVnk7uTciLaINV9NFtO1Y/BYYFWs/J9Xq0bHBZxoR+JPFMg2UjHkjzKo4mcBjkCNvcl/dfZ1Wn3",
-	"03UHqQ/04aBfrPwm2M/+hvNWP8gcufrdUeblP//+D/NwuQcl5mR/+/QBUf+HniX0ZjoR7VnZD458+rDc",
-	"6XInR+m8rSwPWVGL33c/XIBNvahw01ORnT+DY7rdnqTzDP7Dl0qSetBaTmyPwObSnZgsrmJMEBniOPoK",
-	"CP60lkigsjD8FjYSchEoKZpA/pwSJ7zMfd9La7XXEE1pHVa2hc5TSGKQBLhZCuz96sPvhC74sWo3TlHB",
-	"GUbMD0jpryLWtpXYlrFFmBHzp1wWBZYCdLDzq+u0Sn3ny38XBeh82e18xA9YLy1PZP81ihgIxgfElodf",
-	"//n3fzwdKE5iJ8/1w8M3z2Gr2bXiEmN0isfkaKaTqtORD2CXFpII7Uy5vvwRwaeHz9OFQoNS1lmgd7rY",
-	"Qac4i6eTStKRS+mmfR1xJp0RntJgcSIwE44gIR09Pb/YFDNL64ddy9B87ulErQKGBgnCP/R0JnCeuSwz",
-	"Ej2nZXaTffoyDqT9ebBLV4rxV1BIdO1leHO4NVsCxN9fvqltbnLJ5Tul734DhtfOcpqYhNdyOe3Q+3Ut",
-	"g2sbUb7iuuaiexNtCEctheqTsQGMsjGELYN7Jrm8T/LIm5jbOCUemhvFV1ic8WC+VISOXZgWv99e4jVj",
-	"r8GG3GK/xRF1QR8IUyOAW/a53TKKdile+PozSamMVzPC1JFXLbmpGV7pt0k/CzwNBra5fUgXBARDSuEO",
-	"me7U+xdvU2ysfQUTw1Num3e6fKEIQAV598VoETdOG74+ZnSN0J21hILZ3GzCRkRRG/wsohTiiLmMPZHO",
-	"EVX7Bvdj2Ig8Yk8GCwRJu4oo7slMpvHGMy6o5GvkGDPap/aHi91QKF7Hf1Do1VDIbMJaFIKiKNseDKZS",
-	"R8zhM0ammToVlEZnMAR4HPIJ9gPKiA2HR92t6hoNcypIqccuOPbREAeYeaoTMQG/JaSWIBni0Yh6CMIG",
-	"dRKtv4DaTuprsUatuyHYp4rH/h4PmARquhSNN1FKvXbbxuuCYEQgxhgApd+XmSEB8OZDbMnvsRbDLsBJ",
-	"kL/YKNHwl8KwbJDwfBTQexL73G7wHL7U7nBwO8P9Hv4qa1JDtdMZrShZRaBKPzm6xmNyS38l1pO91bfG",
-	"uPblpbi4En9nVdxKwymXnUoVld0TV/2/pBOgrTS07fPXfNLAtoH/cUioFef4qr05PUczOiMmTxy6q/hl",
-	"4g5d4tRwkzg1v151Wl6ZOMej8tAlVa+Fy+VUy/TJLOALNOQyF9e8YS2ZwHBL/9TGf93u+Ll2cWi4FQfV",
-	"9GchGdFHuFb6vl99/Au2nr5sTdsJ3kAYZQGJZwMpMwj8W9tP/xd4RUbCFTK79qw5MiW7L5AAVeQgOgWc",
-	"EEtGvpzPZ6D/GCRFVcE+yfgcHWCJAoKFBCenjxeHuky+8czEcWRyQnos1DxDiTMDHUh6YqQcMeFzE3gK",
-	"1QTh/AHNR+cK6d/qxLt933Yq9QaaYDEpoTvF15XY3WNZ3+6yy3ajqynn3V1hYBpA7UzwyN6elC2oPCa1",
-	"arkOl0oW0fLu9KPX8E0cK/9hdxl2l+FzrbBbmf48b17cX7vif7zjT8PL2uQnv/HjqFOOzvlNXX7823Nc",
-	"cuc9/kjlZK1rCXIwyTxD4rb2BVAp0Cpl/ls4oP43ubYmyDzTXce5CwS7o6/Uf9IcJc7gyu/3GTzXIt49",
-	"WYDZSFfFm/PwHmI1delWG3FmokVigXhVhtO95VlgjmfU1s3A/80x6bcwEb4WFmgYbYcF9vO6oo7Aekak",
-	"V9TOI5kl+EI7wjO7vAWg0tb/2fa12/4jkdvu+W7KUtL4/AxUoMJ0xBsCaewJb/hOoIE6QE26oT6aB1qO",
-	"g1MB6kJpp5sUWihcxDHJOrhoFZHu4GT8dkKTkHisuFhGYFgRAtCB+epwj9NUL2AHien/CF38253EN8SE",
-	"xO1yEoMZZBfrSmF6mzkiTcyvziyQsSGlx3rsGtD3RGfhQRjlklkCUvh4rAQv5+lJjsZEJql6JWTceNpg",
-	"A4VOKRPUJz2G0Tjk0SxJSERadk4c6OD0mFIv5FoHtJHgqjNFg7o7cU9nUEEvJDOCocotxGXnqnIVhadR",
-	"Id8BOP+lTUOu47Yct4Yq1ZN69aRcK9VajVa5mTcNJZnHn79q/WZYrWHcxDXHHVZdXR+h6ZYbTnlUH3rH",
-	"9WHZc2sAsfjGguxFUa95+VGa+wEVJRVEtT53jKu+51ccd1gZ6gm2arjh4ONypTVs1BqtqvfaExQAadH3",
-	"uE+8o5k37ZsncV1VZ8oZ75cbQyr7zfvJr/2ZNy1exhf7hfrp9qUyoPst610kR1W+QEVeY3WdskIJ5Jaz",
-	"mme5UGPNKaIaACOdCFuAdLVR2Rv6Nc9pNIZlp4YbntPyalWnMqoNh1VcHTVwpqQjFAV9OSCnmEVY52zA",
-	"RXQxxLZMt45zVDL55CvgWkeAO4Bre9Nkkty9wSpp0rv/zeyRI8PQ41NUM/j1Rshbk+4DNgp9swjzE0+X",
-	"Dh3XxkA4F3WpBajyo89NzX9wcJJNIsBC0DFLagJJbvRcUy5oPuGCQB+ICjSlQkBenU4C0NlcPQZ3nGpr",
-	"qCk+ZXo7SMqk9qCuqzMOCZGUjXvW4LCEvv/+bRIdrkdN6oBDBgc01jeoJmdwkkt4oI95XZZjzCUvpZfO",
-	"2migM5XSZ2Kgi7SL9J3hLP1Mux4bZFKbSpCUmHl/qD1k85BKfU27rqUNICQ+rLmEIDUU/tZgvyczmeQ5",
-	"6ZpXcS5WXLXEjwtxY7aQE8UwabyV2kGZz1SBSWgJESpwMIiiN5jQY1lhoiAF0kaZBJZc2soJEoTksoMA",
-	"RY/iaT5j+X2n2c2S/lJMJfEnlGgOoQup7qMwxHUM/mOE+/ZGuOREWeJWeXE/wZX1yTZdfG/06ri4DzaC",
-	"NDoYJBWCBod2Qh7A3DJhH9liQDqn2I5zIRkH+rF1CUqcjRFQ+J4vCuwjk5y7niTSTC412aKE4h7TWW65",
-	"zOM3cc8CHUQs8amnhXOwuTo7sThlr8eG15pJJR/02KCAX6E4D0fzdrBiHRqzQwl1fCrVzNRKM34DgSLt",
-	"E5IceRPi3cdaiGZCPabXoL7YpJf8nCm79C3If3t9I06Z/5wp/rhv3cakCGJaibAcVyKMCw8WVgxUEqBJ",
-	"kTf57Gn2em5iZkIVuHNscQjRFVpDDCNWPINKdvC7y5tO+/R9++1FXMR3F7FspXjBGl/IQ/KdOW/+4/H4",
-	"1sw2S44xa0jIcTP33eTxuOUj6fgZt4dqdoIyNctA8iDSTos2BAQ/kDhZNqBCapEESklf33Xhh76dBHGW",
-	"Zt/1WM2taSc4XOzPWQl14ht8BMKBDpwKI8bA02IMO3g0Ip427azxsCS85j/Olddzrqw73fdwqJjop5zd",
-	"TqOMNprxkbkPKdaV4a1JUq0VuluKt/x3KiD+yzlZ1u/9bqZGkN229amYWqjaqWInHhUbDcyBZzwtBfXu",
-	"BlqLEjgg6MAUbgzISOf2sSGBKxahpNqhje4JmQmtwEJ/2cKNOm9AimwFR6O/6VMP9Gt9VFMfwWWbhlcp",
-	"RVRpxkulKV/M4u5m/r+VNvUfz8tGz4uup71e/8oHxX7NFen5/OXJ/pqrlKOfLNcY+vxFUa02Ca1L6zMG",
-	"I32XuS43A9Fo2ahzXebhCHiAmehyV+8SP062DI3OaDPVSU34P9mifkxq9dTwUItbyRdXWpvR7YqrO0iO",
-	"+BDKp+K0jFxcxkIBsqhbNnYC+kB8CG6HOF81NQNDzVt0Yqb2EifxQ3Eonw4syVRtN96k7NipX211Bjqm",
-	"24YAdB35HNcHWYq2N87pTL+ZkOinL0//LwAA//8=",
+	"7L2JcuO4tTD8KrhMqsaeS8qkNkvuSt3S2OppTbzFlqen76h/CSIhCTEFKARltaarq/IQ/zPkwfIkX+EA",
+	"4CJR1mL3zCQ3qdS0RRLbwcHB2c9ny+fTGWeExcI6+2zNcISnJCYR/Gr5PhHikSw7F/JnQIQf0VlMObPO",
+	"rO6EIAwfoEey/EYgGpQs2yKf8HQWEuvMKgcecYcucaq4QZxqUKs4Td8jzunIG7qk4jex51m2RWVnMxxP",
+	"LNtieCpb0sCyrYj8bU4jElhncTQntiX8CZliOY8Rj6Y4ts6s+Ry+jJcz2UrEEWVj68sX23ob8sWmOY9C",
+	"viiYbUB8v1yvVB13WMaO55GhM6w0Aqdxihsjz615XqPxlWbbCch0xmPC/OWfyXJ91i00Z/RvcyLhjI48",
+	"FHNUrtXQExV0GBLUuj/vdJA/wRH25c7ZSMz9CcICYfTw0Lk4RvEEx2iKH4l8FJE4oiRAcsZExEjgETlD",
+	"8YT02IhGIkaYiQWJEBVIxDwigY0ok+9RgGM8xILYCDPZfhbiJQnQiEeoXEUTPo+EnJvuWCA+gmYCTwny",
+	"cRiSCC1oPFFjwVO5INnXkAdLdKR6FMjHUbREgwQssXOnxzpDErqD4xLqmo5lF9ArZjyekEj1pdYgeqxa",
+	"Lr9BiwkNCcxFrdAsHZZIwxBFc8YoG9tJJ9AjjYXqHsu/hhElo3AJy5W/1RC27Jb1mB4QVd1mqcdymFUf",
+	"eb7n1+pOOXCxU/UbxGkOazXHDRq4MnJH5cw5mBAckCjFrQxqOBI3sog1xZ8uCRvHE+usXKvZ1pQy89uz",
+	"JY7GJJJ9/n8/93qfyp7T6306bX/87z8W4+DoCsf+pPjIDNpdPB4ciWOAoT/BbEwk8CQyBIgzG/EIDb4d",
+	"lND7CVG4ok+ZP48iwmLdg2zDeIzwlLOx/GxqZ3rsMSpQREZz2SlsQNUrA3rITaFsLJsvIhrHhK3CuGdF",
+	"lZ61EYojR61uA/g8t1wtBso1Z2R3wIRUrnXCw0AUgGQdFqtwSE9exa2W9lugnOlhq7zFY3JPfyHrS3zH",
+	"F2iK2RLRmEwl7ZjhMVHrQ5KicBGX0AUZ4XkYI89136AnHM4llRnyJyKfIBwRFEcExySQFMlz3RJqqX6m",
+	"eAl99diURwQtJJwwGkd8PpOkQ43p67aaBMGRn1I/4oL4nAUSViGOxiSSRE59IztfwQ/P1YD725xEyxRu",
+	"8tO+kGvPwixQK5LNXDhWdDqfwqHSwKMsJmMSJdDr8kfCNmAII5/iPowTy68GhirOIvJE+VzAdM+SiWvo",
+	"yp95AMgN8+NwiYZkJMFF4xJq9VhMp0TEeDrLQUjdOYruZzBzEfFYthQkHKEFjx4lveYl1J7O4qVEWDwU",
+	"hMVnGVJZAEyr7JZdx3Mdz0Oud+a6Z65bcuX/EjJWBGZYfg7Of4zIyDqz/nCS8iAn6q046Zp1AZDviLzs",
+	"OLueT4ckKoZ0pL/5RiAGn6Ejz0ZlG/3z7/84zh0mr/AaN+13u8wpiytlayt2mIm/CpagI5ysUq/xuBBz",
+	"zEcigyw9tucuV/bbzOx94zrNj59du/ml6K75ouBLRPwdDygBRlPya9/xAHgfnzN558s/8WwWUh9LQJ38",
+	"VXAAXjoiDsObkXX28/OIBKwgm81j68tH2/rkjLmjZyR7LN3hxRURAo+Jmtoq5yXvMRSQEWVUPiutYYda",
+	"j5hxJkiead5hMQm0P1v+XMR8SqI+Dawzq0aq2K03XKfhVonkRn2nUT09dcojgmvNeiNo1IaWnG2MaSh5",
+	"S3lnDpewpecdNKMzElImyRp0tyMrrnc4ILOQL9GQx3L7pn1FgtTBrzue55QryHOzB99VHwYkJPCh+kk+",
+	"zWik250+124+C3DSTmJWfxaREf1knVmj4WO/8ukv2PqyK+VI4V+woXmhxQY2g89jYOgivJAPS3Ko73Bw",
+	"p5B0v10kUcQ1fZI7IwA9pxrBzqw5e2R8wRD2ZQdIIiLqWXGIH3vWGxTQAC35HE0JZvIxDh971v9YtjXj",
+	"kqZE1pl1olqKk8oJYLHEPQzTsDrXP7YuOxf91nm3c3Pd7364bQPKv3j0Z0dIDrPC24j8re96P1z8VP9L",
+	"5YfGj7Xr8p9Pr6q3zTv33utKeiliHM9FtrO77x+u2tddIJe77XAbgLxhdzO8/RSHkl5LFjVClD3hkAYl",
+	"NNBb8/PHAQqplFPIE4mWaBbxYUimaMTnLAAkkKRjv+3XuwO7DvBoVuveMMCeU6uOAqdKyqcOHrpVp+o1",
+	"6n59dFpuVNyURir+z/pi69b1Jh6dNk6JM6qNsFPF3tBpBl7ZGbnDamXYqAeY1C3b4nr9n60Qs/FcbTZh",
+	"zsO97Jp8ioFjDENeQgsS+nxKpJj2xOlsSJkUpaiQ4Iol2DS2lNBtSLAgiLC/ckVW9PffCCRI9ER9UgKW",
+	"61EiDYBLL0IiDiDeyygazEaPqaiwgbOhaVXXq2CXOIFXGzrVYY04TdysO261XPZww69jr5bSNOhOdrNO",
+	"0jzHLTtuFbn1s+rpmeuVvEqzUvcKSVqOUqn1Qqc74y7g1AbUlT3ZkktWcre8axSjD/eKlBqe1WgY+cLc",
+	"/rZSAYg4klIGYTGNlyjGYxtE2IERigYgYg1yIsRgTfjwQPhI17h2q+f1GOecjULqH0o9U5qFkwOtVQdU",
+	"oBWheE2MfwM6jiUKcQxCUkrALtpXtzfd9vX5h/6f2x/6nev+w/0LaNjbVueyfdG/vWuf31xfdCRVfA0y",
+	"1lpds+bqBysLH6ytvITuYOV4FJMIDeCH05I/BkgJTGIFqzKfrCPXvWoiqcUC09hwkwBdOdoKU72GHSkn",
+	"vK7muiOSZ3kxfhQixAILlGoRjE7HAHUoGc1nsOKu/XDfvvj93Wzr25+sUx7olZOSVYcBee5IFoLhsG2A",
+	"+CK4U90bUu9yXEK3fXfdunwJAHUPr3GWGJoz8mlGfClEjzAN5xFR6kNQFDJ5+YPGkRKBklVpHuENHL6Q",
+	"j9EEg2g1RXMWgLIhw2kobuGax28l6/Bi0GqRY7s6GnRpwK5k4f/28uZ9//qm239783D9AjROu3iFbbjm",
+	"SikdEcHnkQ8aCqWZAL1wCd0AshqWQXyTfGkUrfL6B/1HSB8JoiDp4ljvH/lERUySfbjiAR1RRV2Kr0vY",
+	"Twk+pXoMkKDMVypirZ6TIjKirOhiPORSVr0edK3e4mXIcdDl/BJHY/IKJJPkaOGqDs1zq43aaR0NlzER",
+	"Wcz67ubiQ797c9O/bN19/ztm/YsWBZcoiSSySPlvFgt05KEr+p2UmrXC7xjw5zaCWw/E/beYhgdfUlkR",
+	"UKNBP1EynVXtlS0BtKSgWE2UPFV01LOias86tpXiPEaJIjgx1eUV3Mlu3bV/7NxLOe2qc3/V6p6/W5EG",
+	"Dxnzmc5/b0xUctJ3OuHqcJ8llgZ5sxpTQyoxuh9LqxsJ3HOPZbpV1AEJvESLCQHlm7J7LCRfigP5G48x",
+	"ZdqKJtFpmTGDKD3cK9KY6i40JoP0d4l+64WERhAWwMLkvEC3AOvHAhXha+dtHzCpf9f+y0Pn7iUc2FdD",
+	"KSoMEdFKQJGVozjTWyjQ0UBew991rs1q+mZ5g2NlPs1SYXUZMQL0515J1w8MP2Ea4mH4OhRfC+1K0J/O",
+	"eIQjGi7RPB1mo9h03777sXPe7j9ct35sdS5b312+gPhnO3mlY27s0nJtcxYR7E/kehDP82kRZojPY1Ct",
+	"0ykpoXs8IspgHUeKR+5yfoXZUqv+xMsBz7kyoIV8LA98LEEfCwNpylC1bASzHHltddv9y85Vp9tv/3Te",
+	"bl+85DTcte9vHu7O2/32T+9aD/fd9qtwdF2ztMTcP4r4VAno2tzEI83mURBTorx0KrdGG2r4yAAB6HFW",
+	"bH1lcXWLiPrA8DyeEBbLbX4t6ZTPSASNECMkEAgj0HGDJYZltNFZBGg9dN+1r7ud8xaoWl9OEh+uM12+",
+	"DgacRySQoMKhADPvlAoh786jwYbZD47lmhcRZ2MbKeMAqGYj8sQfSYCOBoYzPL9rX8gOWpf3A8WVPTAx",
+	"n814FJPgigQUd2H7XpsTns7lXwStdZXZmofr+4fb25u7bvuif9W+6LR+54pwww1LXm6wurBBKTPcuvlq",
+	"TZbeajuxrVkkET7Wlr2cEriIhzEfKHGOL5gyYerOUkZmR/3xFm+rVMG87mQVcibFhcxjIF8zwmchyU9m",
+	"s7ltbbxN634N17mti1XK7/WlMu0kULi4vPlvtcuM8nxnC35Ok75fK2ND3K+VUdPv0ypndyzktsFUnvrZ",
+	"GRu9xn1b3jsxCUP5QyA8w1GcB2xiyyzywkmtyj8rj8LsydE7mWDvynSzkMruUBYW2T34mEyAD/9K/Fiu",
+	"Pzn358nu4kAJBDi8zZzpEQ4FWVdZM7LI4PQ6IfjK5y7j51R1m/UCxE0xKT+BSzoikh+UrIfmQmzFyzC+",
+	"KKFWjEKCRYw4k5zmEh016lXXlVy88oBCMWFoSXAk0FHFq1Xqruu6eYcT89jO+Y/Uq2reyn8kaZrxKYGR",
+	"1v1KXuNcrzoPPo+QGnbP4s0lVcby/JxumPZO4aMMeoh1/FjxgNnr7EZEgL/W83RW2BJJwQ4oT3IJXYPu",
+	"kM3DUE4H3K32cC5IrbZRhJdrINNzstcW9iwQHxLCtcfhuyYLtfNSrlTnTFkE2K97IkWMx5IB3OtYvhCV",
+	"0ZEe9XgnpN4M+fc0niQeWru5FmWR4fMKcOPNzl6GV0L3sfLNUrqhUcgXQ8rQIyEzgTgLl8BZ3b9rOeVa",
+	"HU2wmBRfJ82oW57+uGhcPt664n/90w/D6+rkh6D+/ajtzTv8rha//9vWK2cTbn4spPThMvFLXOUIc+wg",
+	"yqwXeFA4cWICXihjTFlJ7YHxX1inHSIm4A2KAT4l1GFg0uZSdFD28gENlDNtuMBL4/OuP9Q8sP5oipeS",
+	"uedTGscksNGgZ/WsAXjq4h4L8ZCEigs1bsrQFToy7vSDnjXFlDnjiJCYsnHPGmj/O6NZFoKOmZmD1u8t",
+	"IhoT7WTSYxEZkYiAJpIr4xIMS5mgAUk8p0toADc68ecxGdhoMaH+BP3IO7dDuKWklDvE/qMNCwd9ttwK",
+	"FiA6ZuA7AErEPEpu5kRj5TZJgxJqqalThhKntjdIOZjg0IAMIJbMPNEA5NFzP9eXDEGQ9HLTXGmAjnik",
+	"hj42DJjxZ+IomrNEuyAlb0ZKqAXejtmpg+aBhrBStX9yTNMNZUqdC2R9zZd/N4+ctUWlLjrFdF35mWK2",
+	"3InsyPY30GOrcz+fTnGkSNDurbrgpLNnE7Fnk6uL/b5PvZ92bfIdIbP9GoTc328V30WY+ZO9mpzjMNyz",
+	"gSCa7d6rmdHYywEv6JjG4vD290ofcVD7CxwDC31Y6x9xREHNvWfr0TCiwZj8wCnbu6miwYc0ZYpx2KvN",
+	"E4kE6FzuCQv2aqx29Y74hD6RA1ruPWDbn/D9GkwxDfcf5pNytABd3n2Mo/glzfl+ROAtifc80dBCue7t",
+	"0ep7Hu8Hy3eYjef7rUU7r++9AVfzPYnNbYj3u2T+Mifz/U/YHfF5FFA23h8pMk33RIj7cN97ZP8h4ojg",
+	"6d6na+97uhthJpmmIUnAcWD7/Tcg23ZP8Jg74J7sN+R7Mpxw/qjQ/6P9HHerWDBxhgTRbgDZjv75938M",
+	"kBpBspUE+xNwkC8h9V4p9UA6MIJawAnICT1wqwcTiBZMFOMfzyNGAvREoiGO6RQdKbOYAP4dhWSM/SUa",
+	"URIG4ljLThgtcMSkDA0KKPBYh4tjhQ89zNPbWhOAtwTEmM932Q8wyKxJlfJhscKjiIfdwh6vSIdqP+Vu",
+	"DTDtC9VHIiyp3/QXiHn2cRjayE8ufmV10udDgb7VWdeQpEAukkX0iN8IZL6z0Xfnt6h6mheEkv1ZEwpY",
+	"n7CgL/GpUODR0Ue5MOrEWqKEnYUJLtWTQRBCi4MV4wkeNQNMmlWHjNxTx/MIdrDnek5jVCuTWr0xqjSH",
+	"RTNMpNXnBDI9P+U4E/MU8uhICcJKwkaDP35+0sf8yyCvILUqI3fYIFXseEFt5FT9CnGauHbqlIenfjOo",
+	"kvqo4T4/QYOp+Sm+hwjIzJzS4PiBRIqBjQYpWshfcULEQFYcJGiy4lgjW1s7qpjWJK+XIHqMw8cEy0MC",
+	"keio1UF4TFiM5NvUbVx7V64hNqYbN9T0BPqAPXbw1PdGNVLGTnNYkeJ+Y+Tgul92vMAlzVFjeIrrtUJ7",
+	"3FwZx4tnA5pIoYNYM4w06HJCLGI7o7ZHRy76E2IchXRK4/z86qBYN8p2rVhPFO2FSvYxYcGmYNMnTn3y",
+	"jUDqGxiJyY5+tqYYQlRGRP/ByDyOcCipYEZ1Z96ugeN5kpMFweF0JyJiXqR0vYPn+bjTVicPdzjsVABm",
+	"5YbTmmk92JDzkGC224EQLz0QIj0Q0ZyZAyGf/45Rfytkri5eAJZpMLC157Qky1PsTygjKCAx8U0g6wpg",
+	"xJL564A55yymbJ7qJnU2jaQnALk8hiImGG6DBaYx8DCQKWMXLJFHEybYn2AWhM8Q8oCbRAFmSTrzRvYM",
+	"TpQcZYN3iJx8/vQlr/fdEaWgOnxToH2CqiZliCHUJdTJugJumQyovg6eypCQWTIRlXUFI/lwz0mAOu3w",
+	"WcjmyTRUmpU5i2mo7OpzxkiEzB6KjHZ8rzkqBd7hk4T2ySz/Op/OhFHeG82zRM5BjKMxifs0EAM0xTM1",
+	"X0M0vhEqN4ZseQShDD02xbE/ObYRCQU8H2g/9H7S00C/TGBQpNdfa/Wcmh8dUfC50hr0LBvJuJ4izIus",
+	"qPNJ0Dx1az52/Fq5qvxvcGU0dBojMjw9rXg4qBbe7ylUNm/B5yI3nez8ryQ4QSZTM9QspwHuynYULbGU",
+	"F588ycFVyLBB6uXMippVv+bgIR4Rv4FHNQgCLVtnVuA3Tr1yhWQ+bTT9ulMbDb1GgL2qW6laReTDzHAD",
+	"F5GZv0IzxFmaUWVgBDegDgEo9Fa40IIv9qdroK8++HxoNlpLXTGOJEeKGFnIOyEgM8khsRjxeTzm8laQ",
+	"36sTA3e1PPN8oUJ8Cy4lE1C9GaMTPxxGFtD5N0JbBrX4TAIVM4SNv3waAy9yhv/d198yHUCMLWVGlzAo",
+	"pEZ5PwHb8ieYsqLopHeYjdF8lluNMDKeZrqQvL0Ems92u1cDImLK8AYovp/wqUQ+w83t5gMRBBERAm5t",
+	"yjqqibe+TIKjcKmNmIUM/t2cFW2cZjBoNj8XZePVgNONSz5InjbxaGYuOm/TnAkS22ig0QUMzXNBgtcR",
+	"r1WE287wXlGu5Lb249YznpiYXnDSBdGuZcmB5zMCBm/tnYvkNwgP+TxO+ZqdPU9AxMFCXpaZF3lY30QB",
+	"iZBXrlQRjiL6RAIU4Ckeqz3Z0b0kM1BM41XvknOVqw6Lx0xo7UiFWa4PwGNS6CqbxJLKLxDXOcCwWBns",
+	"x85tgoWFOFLIlb/HNM6wSr6OfjBOGdrzXbMNO56crddEgbnxcFwynfUlivT15YaOAjKLCDjfv5EHLfuh",
+	"uS0Hx2cZpjDRgEXKSBb0mOpMsTGagUq4tgEsPsNhFXFUK98cyE9pnYWafaIthjRNK6xVhdRcUvedpt8Y",
+	"au7CrXiOW2lUcWPkBx4pF6FGsZM2guWnub8MXJABy1zEAD9wv8nO4w+WvZrGqeVc/OHbj//zx0JVhXa1",
+	"KgJOGtihR1UpKOcQ7PREpKjBkpnlZlHNqGm8bUqavVBWW7hfC2WVA/+LUBbucyrA5WSg+/t3RliR7EAR",
+	"OQ5DpD6Qk4LDm5XpA4pD2Y1taWZAAWEsr0b1KybRFO5D+OVj5hPdQgv8OSXASttnneP0vD/uim2JP8Qr",
+	"4Fqg+xpIDJrOcKQFYRP0+dA9h3C2VOk7pk+EacMSmKLymKe8m1RfVHBm8lVuQzs0WBDyGOClgMsfBEbm",
+	"kOksXto5ooJiHhjPqZVgELOqTdpNM6fsxv/pT5Zt/Zf8T2/uuhWS/JE88pM//pTf4/S7dfkSF9DOC7w0",
+	"3OGUs3jyBjme9qTNG1QcL+e5nSFSjlekSv6Vz2fgNmqNMiGON6wE8nwGDq5WiNOsnDZH5VO/MjodFQFl",
+	"wudRURbQeWTAEuDlRqA0MjApV7bCZErZvIh1uoLnZkA5pY0jZlX6teb2EeWeFgyottrdOoRX3mYyMCek",
+	"ELUSQVV+hY7u5yzAS+Sif/79H+gex/NI/qwfv0Fwpgpn87Nnl+2KXbVrHzPCWjLB+rb5Peuxnp7OnQnd",
+	"jxn1xksJXXJXZggdTlUk2j6u9D/rVA3liVqP7UjVfgdU6k+FBOpXJhmjYXlUJWXsDN2Kq0jGMAiGTvO0",
+	"jkeNZnlUw5WiacJ+9J9jBeELfWMM1OeyFxClB6rhYI0DfBaLVSfsmVywz46pGubHrCTj6G6TYfRS9x9G",
+	"NVzR1/13o+x5KvUlZMvdAM9iY/Y7vgBljTodZwgLFJNPsc7zpiZuGwdnBdnEOE8+ZVI15+amEVhPwTYA",
+	"SPj7HK4mXxVMfFdNp57/M4pMpRcpKeS3VjObP8+rpac3M6cdCFrWm/Ql1Ez30/8rpyw1GnDKUkOPBAJG",
+	"6belIhJk+tkYN5t8sq+50h2eytPsO2XiBU51VMdOY9j0nUpQJt7Ixc1hwz9AiZz3qn0RCLVLx04gVN8W",
+	"g3CL70r6yb4grNRPiUtOsVPBDV9n5xq6DWdU8Ssjt9b0R0Ni7YCpmRnugKLgevwSwMoOEoAq5TIwdRlF",
+	"orla5ac64xkYVzIm/1Vd3m+sYJ6SgOL1kW+xEAi+QPCFSU+RX+5uGuWIhHjZNxkACrX2qX5+PktFMdXE",
+	"EGEVQJwZXmlF9lPo/5o641XP9ZfgXtJTXxAWpAYjiGXCJu9scq6TzwtPdtrZM2c76ymz1+ke1sioRupV",
+	"Z3TqY6XeGA5J02mOTqteo47L+LR8sKrWLBRSCbH4MFWtcfYsWrnJ4JtbEjiFogWPwsBWuLqa8Hd/ip+P",
+	"TTgYN5SCsK+VgSl54mEINOiie/XWaBEpk0z8JrPoCmHa6Fgm+aiQK2dFSBQjRS3VD7iTTWkY0ky61ASM",
+	"NTfnRabitbf6kW1X08IZ0AsGfl7y6JT54TxIS1+ogOLjr6KyvY/5LBs4B4l9NMyfcap7VV1tJmDlpbhU",
+	"QGEyWFSAKokxoyC5lNZfc+W2feQ6TRu1nAsb/cFG32bSAHium98br1ypbtyfz57tue6XP+7pEslZwtnP",
+	"iEba53G2XHPzu5QraVKcXgBMV084LLpV54KgIYkXhLCdzoyXOzI1dwc0yV1Yamu2XVUQWHEw2hB/whN8",
+	"kT+IyLjPfiMQngeUQ8TtoXRG9roVUOs+qu5LT1UannU4dGQXhbc2Q/CuwG0jjrE/mZqqcmtp9CTDI296",
+	"+Cx1yU58rV/il5EMnXH1/txb8RTvWWfykR6uZ9m9nK87vP7n3//Rs77s6NKRpqFaJyEqBXOWNHRN4ny4",
+	"eiSa6Yu/yA/qGfZa5Xny6QwCS16dwRZzteAN4Q/wEoWUrTAbH/g80vYcHdixTRTaiy0tiB08HLd1X0qK",
+	"6IP7UsaZKSJ4mpKCb4QWJSTqMmTaogkXcSGbytR9vkGdo9lU/RFEG2WjEyBYaDXoAB4W2zPiAiGo/SmO",
+	"MORHTBxc1madUe4QIShnTrWQuw1opJcTUhEXJbd4D1BLvpNgUp+imK9w2BwqLz0zhpgR/LjTEPDlziMQ",
+	"5uOZmIfPxBzkPsnsSBTPVrYjimeFYxikkiAuHkO+QUdS1p7xKAadrcK2tYUAxpX075LPp+qiKFQZ6+RC",
+	"hZpiuMHUF5k1zUO8WFmUfFToyBlhJuRsiwdIXmd7D1YhNg8KIbb5gDxSBj7lCjo2GjC5hFDF5izIUHD/",
+	"kaweE/XN/hLNeljx6xEWPsvQFT4TekXgnA9bvJdTswphPnh2I9k8mQ/8IiLxpwRNCUYPd5cqknGuFG/T",
+	"dRpHngiL+1MST/gGOfxdt3uL1AcSyeeCZNTQtzf33ZwS+vt217It+Vj+8yD/e9G+bHfbeS20/mD94MF0",
+	"5tEG17JJHM+OxDEsLOZq2blFr8jMcTwTZycnmbN3omM/T5gUv7dmzUqm83GX7TTlhl6wpRBLuBoLo+pA",
+	"aN9Xs9wJiYiqXZpxLl/3K9nsShnSJ7LZn/I1/CNXoGnmsg2WEHV/MBjHPObrvv6pb/8gkfcGIeezvs/n",
+	"LB6AB4YAkSzxd12DboGpMe3imeKbqu+Yw3TM8G+Qq7MpwSRXjVmbBL5iq/BhRkaYzup1dVjWn9Ww4WRC",
+	"2zZbZ0w4eLuVZ1Cy4UYVm4nJSfLIEy2w5Xdwk1IY6A10rpXAmWsxe4UN52K54+21LRzXeI/niwZpFTSU",
+	"LzEq6q8dl7vtns0mrTh467TislidHJNPOdXmPjaLry1U7afAP0zVu4+S92BB7Gr+Em/yaTa1mfxxaCQc",
+	"ZCY5eBqzEC9XI+EUr0xDIkom6do3AvEwIJHKSzhQzJu82we5FGwx57nsDz2GlZ6/iPqnnajtNW6kxZOW",
+	"G56Zgpx72sFKXNDPCfMypvFkPgTeZeZPSMRPsIhJRMWjA2ynOInw4mQKD0+0Yv1E544oLfCTlXU0WiNI",
+	"zyN6Orut/JhIbWShuuzkVoDCjEfBCj/xO1jdNgqXJr85GDH/JrvI28Bn8zhjAqcMYQRfrVM41XjTjQ5v",
+	"97WKNZvD0WmliZ1mpTxyqpWK7wy94cjx3EpQqQSnpDnczsQl89pGW1byAB0MxUTHt6bbgUC1NAnI5miV",
+	"ISEz1bpAHx7ipY6cVW5AaYdqhBwM1WQLgrR2yoGQdP0Vcx4QFvT5qL/BZAVGlEeyVFYrJcbqEAO96KOB",
+	"JNkDGw0wk2R18K1ic/4wKDBcFShnYHRBQ8nk7GCmkhyV/roAKJI9zg9b2xcez6lUJKnSGpWsDCvJim1N",
+	"ZxXLtvh4nJdc1cuvmgkm3QyyamI4XBDb9ay+RGWSPapr2pLk5X68gcrsdfCURJiNk4cA9ZcYmrcbgF7d",
+	"/vOyLcltBLDWh8XgZ7KfvWAuwE5sstUpzbz66F/NSPeynEC5hECgDVd+oehoFmJgoND9/dXlsYmS35gU",
+	"aNcEIDhGnPmkKOVH6ucCiYjWKNDmOGVlud+U/mPAyKd4cIam/AliKSVXzY1Ya5aEZlJkArdx6K6kc/6e",
+	"6azIGfu/IdY6P3ueSBcr97bl5jkwGc8s4k90Y54huY9OzB0xI0QygPrjjDJh7M/UFYsXq8kBxn6xsn2j",
+	"PAlYY0wqNsqhT4GQWZxkbou7rm1B7qSNvKlZ4jdCJVlaq40CkHTe4yfCSOxcbFcm6f19/gQWpE08/EAm",
+	"nfXT7GHmgKYvc4bFvOl7nzR0v4Pkc2ZNKlPia6ag+7Lzvr1QTsjsWaGgkLzPygqgBP+X369fi01cSQ/6",
+	"Olu1xihmN2o/JiWbg/TgyRnxuS9IBocgS18aBKE3KTEVrKNQoQDWzecTYni6ovpLrC8xhQiObYQYh3Py",
+	"TGTLGzT442c5ypcBSlTPoJxRJiUzF1X+TcyHIqbxPF7NjjHmYbCVSssFbyPS2WSvB2/QQnWywZ8JzJW6",
+	"nkEBF1noZGFcfDaDa0dAfe5BVklwPvrj55yXKw2+9Kwvmxw/nnEwkRNL/VaWsxWMKSh0t64G2828+5xd",
+	"VxtstXl3b7vuM47Vxq1FFwk/0Jt6HtGdTMaqoi3fbieWKCZONuYIzWK+HHsz5nc3pzXFJgkRxPWVUNvk",
+	"LAaSB3mVNN5rD+LnEh4nl0ZCVfTWpal1LdvS6UfNXwL+msrTreBv2aAtk/9AZjjbUmmtIB4fYJHJIaPy",
+	"861nAVl/ruPvs89NWHzuYRLvZVsrkVj6SSawSD1hKgvyWnyClUgk2i89faBfS1lR/pM4R1oZx5+MN1nR",
+	"Yz6DDKGqAHJquLdsa8xjniYsSMp1mwGmcwDbLMRyN1INMVSfzCk6V57AiKDNgNKT6mcqUEskVftaxLvm",
+	"H5vuV67hTLidvPss28pS2vw5N2OtnnNj9NrP5xPNcBQvVSHfnDspRrMJZySJjLzv3KKHu46tvFYRVqOB",
+	"5ntMWPyVKmRNMVWpTtRnm+pEHlQHaxRxBhFFj5tT720w6uvF01iQcJSRJ3MRqvtGr2rD/aa1BFRI1E3X",
+	"pBQFsk1+oFZIfXKYo5he2BkaxATSOwsqWUTlxQyKabnX63mf5b7Ad59iwqCyu43++fd/5KYVk+3kHN4m",
+	"sC8k7PN4wqPCWDk0xQFB2FSC37mE01yAwGzuwudKi55iz3dH9apTVslqayOngZtDx/W9oEwqoyrerY7q",
+	"5sRaejLyA7twSuuMKw6mlO2+3y0YAx2FfDxWATI6OwBUMTtGRbXvzH0mW8r7Kqnd9nGlnF206xandTmL",
+	"drltyg0XWHEZQVCNGBH2REI+IzYydfSgTJh+q3kaPtJPk0LSBY54ZrSt5YK/48F66gfVfOMyoE0xE7Ig",
+	"LFYlnTeRzwLjbxuWQ1lAn2gwxyGaRXwYkika8TkLQAMbcH8+VUXEA7nV3347JEvOgm+/Pd7ZIwPmfqFo",
+	"eIHPflIHeh29JvMphjprMVQLUK8T0R+gteLXCjUgEoYMuLCeFYf4sWe9QQENwNl/SjCTj3H42LP+p9jD",
+	"p9idqIVEDKLjw+1t+65/f936cxv5PEjJqJgRn46or2YHxWjFgsaQUvQMbajIbfdYQcltG5mHnYv07x/u",
+	"b677391cfEgfyW7a990NT29bd62rdrd9lxmldQ7jdz/cttMG+uHNrfxn7XG3dfd9u2uji4fbSyhebl50",
+	"stN/e3nzvn/Xftu+a1+ft20Ev69vuv23Nw/XFza6a//YuZetMs9a5+ft+/s/tz/kHt7ft7uFLa8691et",
+	"7vk7OerbPvyZAhJ1LtpXtzfd9vX5h77ssnPdf7hvrz+/az/cy+/vbh667ew4V+3uu5sLeNK6vLx5D7sj",
+	"Idvv3tz0LyUUbFRcfNxGdxIul52rTrff/um83b6QQ9y3737snLf7D9etH1udy9Z3lwD0bvvuunUJt9tK",
+	"dbuCXVqJX2s5//tR/sd1mv2P3/6xGIXTMuifN9clh6vJRjgUXAXCalX+4CfnTn3hdIIBUrX/wadGU/tM",
+	"cHUipmdc8rfVXd8rKZmiw36IhUicpeknrbkF2Ve1PkOrVdxR1XWhVGHVq5xUvRqcUyjFLugvkMCmx1Kh",
+	"3EbVcjlJNQl3AQ3IdMYl/VnKK+xY7n2uhD+qup6Nbtt3V517wM+L9nUHHldslOAVqrpV2bRzdXvZlhOD",
+	"L2roSPtkQ/0aHIZ8QQKTpDLi85gc26h1edduXXzot3/q3HfvYQ/etjqX7Yv+7V37/Ob6oiPRBFXdpl5p",
+	"+aRabqiQJiOT4bDHTH3IY3mY7m8e7s7b/fZP71oP9zCbcjPFSlRzXVipQVhUcyu6+I2+wNfq5dvWCmQs",
+	"21oDi2VbCUygRQYglm3ll2rZVsFCLdtan75lW2buaiJm4nm+omDSO6WcS26E9LrKnbCNV/bFBtEF6jHr",
+	"25ZmSqQWVe6HBHP9iDxRUWg6fcsjNFgjjwNbn07VLDUbUoEw1LpdjSEuyNR12NVMhVnb17mdZzjCUxJv",
+	"MtYZv7xYuVhFSxvNcDyR7KgmY0kHKRXTE9ZZhGhSfFbrbNZjB6GUtCQihTPkELtbmJD27u05qjddD8mb",
+	"HN2qL41RWE/jG4FmIQbbbpbGKsp1pEuoUkX/FhMeqgmu+Pac6CCDk8qJkYZei8/ZtMOvcHOt1e9eOXdF",
+	"R82EbKwvIilQfFhO84znI1LcssbdCU7KCw9oMNijcDkMUhS6qo0Gm1NpJGYkyfDzBct4geQ2oUaq2K03",
+	"XKfhVolOC1o9PXXKI4JrzXojaOwmWr6K2kVXRVCkR36k9emIMp9PTSJ6UTT+JkDoEJpViTogvl+uV6qO",
+	"OyxjnQyo0gicxilujDy35nmNxuES9dZK6OkyN5gNJTaEJCavYTukOkW76VOY+srqA0iXfpAtcSt0Nl9D",
+	"ma0xSVGTy+fI0/6CSuV8/Ab04oN2F49VlraeFamkfKaJytonydyqzJk6AWUzKBQG1EyNinvLqezSKREx",
+	"ns50q4BIoO7baj4L9h5rqx5NOXm1VFH1AcSVZdUogG/5mlaFGLhCVWFvsxTHNtoUwP7k7NsJlczsfBaw",
+	"2YVnQbeJSnfYbB5vxPyAjCijSdSWuu4gcRGM9lZF1Q3UePALuOGBqTABj0roQfMZJvdupCUIYfcY+eST",
+	"mcnIjQMHCvzrD+VIqtejARR9GWRABEXpljNVnG6a5t8fJAAY2D02SEAwOE4KDEWksDg8ElzRclURA+aj",
+	"GJLv213kY4aGRCcnwr6uJnf70C312D3sqs4hLrkUk/L3+uES+RMcYT8mkSQKJimK7bpuEnR45HM2ouN5",
+	"JK/44xIamK0dGKcRBZaY86J4iT0vzv2vxin+ZBz+3UxmlOSqPPRiSsBRtd1mPQuoFfWyiJNrSsWc6Xcw",
+	"NWPKr7rN+guuj2Qy5Vrt+anoE50ZulyrHX7HPB8xuv2i0dynZNNTj46v4bQij+IlLQrdB+kJj4khkAXO",
+	"Wox8ivvAo4MyGvA2DHco65+hz4WFbDOH3wAwxHqXlOQumWNwLIo5mmEhwJ6TTmWQKXLyKYZP3xigponB",
+	"Zzo5GSQhlqdQFwwM4803r7ARIwtAGRqJuISuITKVzfdI+qeraz+folhPxF6D8iayf7eRa2gxRKfTuZI2",
+	"En6Bj9IyQemlsCcPvxJqDXUYgL6pQV6BZ8eJCenZ9uqrZwhXZrbqk8LJ7kah1tNRbCIFvxkvnRkYqOIO",
+	"i30RX50Zr+D79eF/H7y0eSuhpMp4HHk2KoPCOM8Il78GI7wh7D/HB25mFvXJyA69jTZsJ/UJSTBT2I3u",
+	"F/l+irgAvjtR7xytRuukOocp5U11XzeR8WRlr0TKE8L7qiT9HcHhpjzjqbUUowl8B6qiAiv6Jo3/gD9q",
+	"6Kr2Obsxf8zMaP86IZd8TJk2bGz2b9EOakXWbkWwWAC4seBRsL4u8+ZZs3y2ecZzlEcR8WNnwiNBnCHo",
+	"zZaOiLGi7QlFSYbIsYWeW65u9TY1i9jqNFDsGrDKhe6TEzwZ2k4XsHGTusXHV/L4Yyhu8kgKGIJ4U6sf",
+	"3nfR0bv7cq1+nHgQypP9P9DiTyp2Q93U9Bew7p+h7wiOSDQA92UfRxGFmBYRYxbgKEAD8mk2QH6I6YoW",
+	"lCx/mAy/9+kN/aHz8EvHu6Yd0WF3Nf+8U+88zn768fyHZoksf/gleN+hN7TzqcPckl8O2XD61g1++qEw",
+	"6cT2fUOLCUeJL8ZOnh2bN2jz4U/viAIwJ2VwJGw/fPjwwbm6ci4u0Lt3Z1dXZ/f3pRH8b4COBP2ERpG6",
+	"MXCoY4KOwVMlS2ALrt+yW/Yct+y4VeTWz6qnZ65X8irNCpQJzeiaj3q94HP1iyP/KZt/kPrnLPdPr1eS",
+	"f9S/HBfna/1R6RcgxnJz6i1FQiXl0/oIysZGtn+OiVW6iYKgZqVh10W7wJMTCfxkIo/zrhkH3RBbPDNg",
+	"GQVrjeYkuf0iAvoNxrWK5U2mQDWfhwHoMPBqdbGNHsALHDHKxluhEXDQe/zqQFk5MApCttnCzPzXT84X",
+	"2xLEn0c0Xt7LodTmt4wD1F/mJFoWykepA5VKCQZ+3ejkySu5J4n/lBhA/QmdJgOpDIVC0TlV/JvK7sAe",
+	"Zji3s4z7VbrQGf0zge1X5E/SxC1kODctyfmdwMuBveYBllXmmrkCLwvAB1yAQdPpTOIYNKVwHWyC0W6T",
+	"2R88igiugeYL5OYdcZ1eMsYqN6dupHOToSmmoJQjgBiQXaQoYYZJZab/XS+6bPoDY5YqDCBI9ETABDeO",
+	"8HQKsjMEQillCGqlll6thYPiuwKIk1xMYKTiHjtSDJsNkaK2zvcx5jG3dS1kO/Ui6H9ro6w7sZJFjBJT",
+	"xQnOQhxLPkWlPRvxSBWMhvCJHusxqPB/25GTW9CIOFCGJKZJbaE00csAUHygFiXbnK3t34JHjwiPMWVa",
+	"RpQv50z5bQalHnsPFMq8CUhIhyTCMQmXqgrPkMjrwjYFCRKtocBLgVJchZn/4Q/oPCIBYTHFoegxZRA0",
+	"s0y8AhEjJBDgXchHZz3mIJzDzyPJimxA0uMdeRKkjCXwnbKUDN7ASPnD9hy50EMlT9RwWWPL82M/kqUe",
+	"2QAHCGcCF+3/BlNQfpMhXkpQT7ACjpjgGTlTzkbQdJD4YZbQQDn3Keuvyu2jTdI9tmaTzvrYvTFNtdfj",
+	"zx8HgPlCTyLn4phd7hlcKH+dizgtEnFs9xhgr/Jr3WS7h3T4q2b6zBqMm8jAlHQv8LDqsYiIGWeCZH2t",
+	"QD0rD3skUcgAOuHARI+lf8M9LPkv7TMAh/B5Hgwrs1IxK6ZMK2usGBgEQuoTJkiG6rVm2J8Qp1xy14jd",
+	"YrEoYXhd4tH4RLcVJ5ed8/b1fRvayIuWxmGWfrZuO5ZtPZFIqUgsr+SqD/mMMDyj1plVKbmlimL6JnCb",
+	"Zs4SSGKFiV/bnxR9kDhVKNJpD7DMoT1DOC9BQLmATzMKFFlnQlGVbOh4HpGgx0I6gsgYdHSKAgnl4RJp",
+	"K/FxCd2ri+fw4w648D7ibIz8lCgZ6bvqemhQ4FI6QP/8+/+fKv0N6acsUysa3siZ27r2XY8Zxx2QMiSk",
+	"FIDA3ziFWu4wGUqthpCgHkr8rLrucQmBgAe2JhwTB1LmSJDNSKQpexIXAdtComSf3sjh1DyhGcBQD1Et",
+	"N9VBHdyROFo6LbkvurRcQp07gXWmBMzUg8v4VWeyh68F5Ek+3XCvWRF/m8ieim1aBvuimR28jQ/NqSq+",
+	"5DnPOJoTpUkCkgG4X3bd/RahZeVXEVdfuEwl7MMi82f1MhVnv9hWVS2xqLsEFCff4SCBmmzibW/ywCTd",
+	"kGdIJX6T7bzK9na3eBlyHHQ5v8TRmKh2tV3G03XaSQA5jiG6UDYuN7c37nJ+hdlSrxFSE9Z2gUtHF0JX",
+	"ERHQaocl3pPoifrkgeEnTEOI6stKMtbZzx9ty0Qmwn4hpWjAUoj7GaJsrI+yyUnAfUDUwmCo+wUej0mE",
+	"Hjqpi1nrtmOr6y/QyZAFhHCT6ZAEmZIsQ8pwtERHjKPzi+vjEupZ3WgpSQOfxz0rKbEFtX7kZXrWY1jT",
+	"2aSiZY5FG6SyjyLLqfgxOC6Qata+z4t1g+MiKvQ9iS8kSLae45h8ik8m8TTMHWBdxfK/Lm7Oux9u20h+",
+	"oL1m4MXab4KD7G+4b9WDzJWr3p1kXv7z7//QD1d7kGxO9ndAnxAN/tSzhNpMZ057VvaDk4A+rXa62slJ",
+	"Om8rS0PWxOJ33atL0L0XpdP8UmS6zeCYanfg0XkG/+FLyUk9KSnH6COwLoVojsWNwQSRORwnnwHBv2w8",
+	"JFDvAX4LG4l4GUoumkBWA8lO+Dq4Pl5fq73h0JQ2YWVLqOjRxFVWgOW8QN8vP/xGqDRs63rjFBWc4ZwF",
+	"ISn9VRhpW7JtGV2EHjF/y2VRYMWPFDu/uE6z1Hc+/neRH+nH/e5H/ITV0vKH7L9GcwaM8RGx4+PP//z7",
+	"P74cSUpiJ8/Vw+M3z2Gr3rXixK90isfkZKZS3aQjH8EuLWMilDHl9vp7BJ8eP38uJBqUssYCtdPFPheS",
+	"svgq1DcduZRu2ucRZ7EzwlMaLs8EZsIRJKKjL88vNsXM0uZhNxK0gPsqfL6AoEHalj/1VH6WPHFZJSRq",
+	"TqvkJvv0ZRRI2f1gl24k4S+jiKiKGPDmeGeyBIh/OH9T3d7kmsdvpbz7FQheK0tpzBHeSOWUQe+XjQSu",
+	"pVn5suuixURSFO0UD1cthZzgRgFG2Rhif8A8k5RUjvncn+ga6TEeYkEKSZy2YL6UhTYmTIs/7s7x6rE3",
+	"YENusV/jirqkT4TJEcAs+9xuaUG7ZBa++U6SIuPNjDB55VVKbqqGl/Jt0s8ST8OBrWtCqjTNoEgp3CHd",
+	"nXz/4m0yytpXUDF8yW3zXiWxigBUkA2pGC1M47Th62NGVzPdWU0oqM31JmxFFLnBzyJKIY6AMiXDnSMq",
+	"9w2qltmIfMJ+HC4RpFKRh+KRzOI0LGbGBY35Bj5Gj/ahdXW5HwqZdfwHhV4NhfQmbEQhSFW368WgHW8M",
+	"hc8omWbyVpASncYQoHEoIDgIKSM2XB41t6IyZy2oIKUeu+Q4QEMcYubLTsQE7JYQfYniCI9G1EfaH1pl",
+	"1IOMm/JrsUGsuyM4oJLG/h4vmARqytfbn0ihXpltzbrA+RwOowFA6felZkgAvP0SW7F7bMSwSzAS5MtN",
+	"JhL+ijuWDRxegEL6SIzN7Q4v4EtlDgezM1RdC9ZJkxyqlc5oTcgqAlX6ycktHpN7+guxvtg7fauVax9f",
+	"iotrrnVW2S3XHc9zyhXkuWeu/H9JpaWxUje3nz/nY9t2jU8zzrKWyckh9+a8g2Z0RnT2HuiuHHjEHbrE",
+	"qeIGcapBreI0fY84pyNv6JKK38Sel0qZAZmFfImGPM45J25ZSyYmyFI/lfJftTt9rp2JCrKMU01/FpER",
+	"/STvkOFjv/LpL9j68nHns53gDbhLFhzxnMNkisC/tv70N6AVGQ5XxNm1Z9WR6bH7CHG6RQaic8AJsaLk",
+	"y9l8BuqPQZLqHvSTjC/QEY5RSLCIwcgZ4OWxKl6kLTPGjyyekB6LFM2Q7MxAeZeeaS5HTPhCe6NCjme4",
+	"f0DyUSGt6re88e7ftZxyrY4mWExK6EHSdcl291jWtrtqst1qaspYd9F7bfwcdNJcCM6fyXJgQ9x6HFES",
+	"JKZPdZ5Ej8nVy7UlM4+IKuuSluA35qcUDLrUdi7kr+CKVRvUyjiv7EdBMwsBh46PLzAF7UCmDK2oeDWo",
+	"VV5EjPYnAAoIX8Uy9B96naHXGULdjLrl6Y+LxuXjrSv+1z/9MLyuTn4I6t+P2t68w+9q8fu/PUfm995j",
+	"efQ22sYg1wFZZGiUrYwZNBZonbT86hY0dwdjVuYknnM2CqnyMf2NrG/lvSb8Z7K8gyQxv/V9pyhB/rra",
+	"dOcVsMQnn2nwRZEyE/acR7QLeK4o9yNZgsJNZXle8OgRvFxVKQIbcab9bIwosc79qt6yxHuFWFU3zSD4",
+	"9VH4V1CuvhYWKBjthgX281K28l17RhiSZIbP4yylKdTAPLPLOwAqbf2fbd+47d+TeNc9349JShp3LoBD",
+	"KgzcvyOQpyahDd8INJA3tw7MVzzBQHHAcB1BnlNlroyFYqeXxps7TbeZR6QHuJLzuPSa3JqI8VhSsQyn",
+	"ssZ9oCP91fEB17hawB6s2r/JufhNrvHf8jDeEe1MuM9NDAqkffRShbHe+orU3tIqJiM2Kqge67FbQN8z",
+	"FdQIDqgrCh2IZ+dGfbAatB5zNCZxErdeQtoAqlRdkLifMkED0mMYjSM+nyXR+VooTFwPwFw0pX7ElfRs",
+	"I8FlZ/IMqu7EI51BHt2IzAiGqg3g0b5NMJTAegvg/JdWqrmO23TcKipXzmqVM69aqjbrTa+RV6olse8/",
+	"q4TE1rBSxbiBq447rLgqaLvhenXHG9WG/mlt6PluFSBmKnBlC5++ZjHPNGoGMqRLiCpB8hRXAj8oO+6w",
+	"PFQTbFZx3cGnXrk5rFfrzYr/2hMUAGnR93lA/JOZP+3rJ6ZOgDPljPe9+pDG/cbj5Jf+zJ8WL+Oj/ULB",
+	"ePdcWND9jkH4yVWVz0CVF5Vdx5MogVwvK/J6haJyTgJWABiprBAFSFcdef4wqPpOvT70nCqu+07Tr1ac",
+	"8qg6HFZwZVTHmRTlkOT+5YCcYjbHKtoFCisbiO0YmG+ie7KJBVbBtekA7gGu3ZW6SaaTLfpcnevk/5gm",
+	"d6QJurlFFYHfrL6914FSoBxRlfJYkNgIldO9UqPCvajSe0AaP3VvKvqDw7Ns+AUWgo5ZkvQv5lrO1fkA",
+	"FxMuCPSBqEBTKgREJKrwCRUH12NQs1/pkXV2Sd3bUZL2vwd1CpxxREhM2bhnDY5L6Ntvv0v86tWoSV0b",
+	"iH2Bxkj1bu7gJArzSF3zKoHVmMe8lJT1l09UjFf6TAxU0SGRvtOUpZ9p12ODTFBYCcI5M++PlW1xEdE4",
+	"JszktlQgJAGsuYQgqBb+VmB/JLM4iRBTSS1NFJvJ7xWYwjKYLeOJJJjUbKUy7eZjfGASikOEdFQM4g80",
+	"JvRYlpkoCB61USb0Jxfwc4YEIbm4KkDREzPNQbKMBANV0tUkv41nJ+E9K3aBNC/ebor3JK2v0byn8beg",
+	"eQfrwW769LeKFL62Kr2YBJhPKFHkT+XDP0QaMhmL/qPa/DdWbSb39ModkBeikhO4Ofirix/1GTHJBbE+",
+	"OehokGQoHBzbCdGBKyPjhpRNRqhi3G0Tm8s4UCVb5RXHWZ8VeZTzRSUCpIPFNxOaNLJQTrYowL3HVNRl",
+	"LhL+jelZoKM5S3w80tx8WN0Eg0SPNwg5n/V9PoeSLNiQ/uSDHhsU3ALIxIWpGxN0g8damVNC7YDGcmZy",
+	"pRkzkEBzZaOMOfInxH80sp0i7T2m1iC/2Ea2fsykfbS+At3ZXYozKRx+/pzmzD403XWSOzpN4OyZBM4m",
+	"X3NhomVJe3XKBp1fIc2mkJuYnlAZKhMvj8HbR8nd0ZwVz6CcHfzh+q7dOn/X+u7SFIHYh9ldS6axwbT1",
+	"lHynb/H/EyFgvymxzR5HQxqS47id+m6zI93zUewEGWOSbHaGMjlTgZ8jsZ0yMSHBT8QEb4dUxIpzglIk",
+	"tw9d+KFqGCLO0mjQHqu6VeWUIXcVcVZCbVPnUyAcKke+aM4Y2K+0ugyPRsSPSVBCg87IucIx0EAePUIa",
+	"MCmyZ5PPFtEkpYY7jJUawYBFSqV/YZNY1duB9biNSCJPvMU01GOVG/s1vTO69d+JKW4T13KA+U3rfBP7",
+	"vpERcmpfdTaUzpWPdHlYo2qBtzo6vFrqMZAuJJpfc0YMrk94GCSllXUWbzWUnZVWqEAVt4queYyueEBH",
+	"VApghmJglf+g2DX2wJMh57jxdOwhJFR2RF+zqv9YHrdYHjej+H5bDKz3roZGnQZSWRrtxMxoo4HmV7T5",
+	"sSDb50CpFgQOCTrSeb9DMlKhwmxIoI4+ZHI8ttEjITOhtDrQXzbvtwpDkicxTQCulRqKaQGlk+K0aIAm",
+	"mAWhvmp6LAZ10Upm8/1uqB4zmVaU2TSJjcBG9WW0DW/0iUQ0UMgWGo3MWp5+kxhDCzKlHsvqnlTZXcjX",
+	"Aon7JfsKSculVJTclwo0GPmcmf71DIdLJPiUQN29MOO2X/XKPUaZiGVffISGRK5Y0JAwKXPxJxJpVZLS",
+	"iYDEkt7PSQpm+RFBCwoiDpTbNVkojuYsJEJ7XWqNnjbEZqd+ppiFarlRKG88zAL8Knf7v79+5FdkEn4b",
+	"fcq/KGeiyejOChXJ0p8kSWl3MFIn3xpj8gZGJmu8zgv6utCOIow2UqRVaVQiAooWddDBP7sgd3iWhVFq",
+	"5GxZiYWp7kq1JLGYEPacKfkuWfzXNCmbUb6yaXmbBZnUG+Vqs+GQ2ilxqh5pOsOy5zq4dtoYNX23WvVr",
+	"mXR4qta4nGiaCB362bG4bS5hTNIt1H7NJEvfnO0cJYVHktTfexpNExNg2lWalLu8ZhZUaUdryKucuY2z",
+	"Wr3keRW3Ut/X1JfLeL3F5JdJdf0fVnRLxMdaevDX5EufJYwnn82fX7aGMEqimC10sJFIrlU+KhSm7tJ0",
+	"7C8jF2vUoFmte8MAe06tOpKnuHzq4KFbdapeo+7XR6flRsXdhRq8xOFf9511eNtOF16DIOQogbeBEqwn",
+	"ID6IDmzSgKb1EP5z9LdIoeuVQ17x7O9+fV9DIYE9qMWJZmlUeptfaXKbHCeuwDaGGeJhkJEJtRAHaVbt",
+	"dfEyR6beILWgVR3SqoTZY0bERCu1LhLXBiGlVKXCUuQQql2JmIahKhuSFDISG9W1PbZNX3un4L9CSV9N",
+	"cfsf+exfWFRSwsaOxGUlXP1zLn32zx/lOc3msFZPVrN///xR4pBSUGxKuKXVF+BGpBNBQ5xoNh+ESsB6",
+	"AhipJ7pWNTjxE84miFa5pnTFJJ2Yg+yQ2Tm9QRU85OLWMjkiyoyVuzjvqjzwQyhkh9MCDybBrARkUbds",
+	"7EhKEEDaCYjAl1PTMFRqOpUyTZMaExhngmxV4FKm7K/2Vs6Onfptr89AZVuwQROmchIY156VPBg6+CHT",
+	"byZZwZePX/5fAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

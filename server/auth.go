@@ -78,7 +78,7 @@ func (s *Server) principal(ctx context.Context, cred string) (auth.Principal, er
 	if err != nil {
 		return auth.Principal{}, err
 	}
-	return auth.Principal{CustomerID: k.CustomerID, AccessKeyID: k.ID}, nil
+	return auth.Principal{CustomerID: k.CustomerID, AccessKeyID: k.ID, AccessKeyName: k.Name}, nil
 }
 
 // principalFrom returns the authenticated caller. Operations that need credentials always have one.

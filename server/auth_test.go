@@ -1,10 +1,7 @@
 package server_test
 
 import (
-	"context"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,7 +11,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/flowbin/flowbin/server"
-	"github.com/flowbin/flowbin/store"
 	"github.com/flowbin/flowbin/store/storetest"
 )
 
@@ -292,19 +288,7 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 // TestLoginRateLimitAcrossInstances: two servers on one PostgreSQL database share the login counters.
 func TestLoginRateLimitAcrossInstances(t *testing.T) {
 	e := newEnv(t, storetest.Postgres, func(c *server.Config) { c.LoginAttemptsPerUser = 4 })
-	// A second instance: its own store (connection pool) on the same database, its own server.
-	st2, err := store.Open(context.Background(), store.Config{URL: e.storeURL(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st2.Close() })
-	s2, err := server.New(server.Config{LoginAttemptsPerUser: 4, LoginAttemptsPerAddress: 1000}, st2, e.tokens, testPasswords(t), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv2 := httptest.NewServer(s2)
-	t.Cleanup(srv2.Close)
-	second := &env{t: t, srv: srv2, client: e.client}
+	second := e.secondInstance(t, server.Config{LoginAttemptsPerUser: 4, LoginAttemptsPerAddress: 1000})
 
 	// newEnv's login was alice's first attempt; three more, alternating instances, use up her four.
 	e.do("POST", "/auth/login", `{"username":"alice","password":"x"}`).wantStatus(http.StatusUnauthorized)

@@ -73,7 +73,7 @@ func TestBadInput(t *testing.T) {
 			{"login empty body", "POST", "/auth/login", nil, nil, 400, "INVALID_REQUEST_BODY", ""},
 			{"unknown route", "GET", "/v1.0/nothing", nil, nil, 404, "ROUTE_NOT_FOUND", ""},
 			{"unknown version", "GET", "/v2.0/flows", nil, nil, 404, "ROUTE_NOT_FOUND", ""},
-			{"path traversal", "GET", "/v1.0/flows/../../etc/passwd", nil, nil, 400, "INVALID_ID", ""},
+			{"path traversal", "GET", "/v1.0/flows/../../etc/passwd", nil, nil, 404, "ROUTE_NOT_FOUND", ""},
 			{"path traversal elsewhere", "GET", "/v1.0/../openapi.yaml/x", nil, nil, 404, "ROUTE_NOT_FOUND", ""},
 			{"wrong method", "PATCH", flowPath, `{}`, nil, 405, "METHOD_NOT_ALLOWED", ""},
 			{"wrong method on list", "DELETE", "/v1.0/flows", nil, nil, 405, "METHOD_NOT_ALLOWED", ""},

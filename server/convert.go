@@ -56,6 +56,7 @@ func toAPIFlow(f *store.Flow) gen.Flow {
 		Name:       f.Name,
 		Detail:     f.Detail,
 		Actions:    toAPIActions(f.Actions),
+		Revision:   f.Revision,
 		TmCreate:   formatTime(f.TMCreate),
 		TmUpdate:   formatTimePtr(f.TMUpdate),
 		TmDelete:   formatTimePtr(f.TMDelete),
@@ -113,4 +114,21 @@ func toAPIAccesskey(k *store.AccessKey) gen.Accesskey {
 		TmUpdate:    formatTimePtr(k.TMUpdate),
 		TmDelete:    formatTimePtr(k.TMDelete),
 	}
+}
+
+func toAPIRevision(r *store.FlowRevision) gen.FlowRevision {
+	out := gen.FlowRevision{
+		FlowId:   r.FlowID,
+		Revision: r.Revision,
+		Name:     r.Name,
+		Detail:   r.Detail,
+		Actions:  toAPIActions(r.Actions),
+		Author:   gen.Author{Type: gen.AuthorType(r.AuthorType), Id: r.AuthorID, Name: r.AuthorName},
+		TmCreate: formatTime(r.TMCreate),
+	}
+	if r.OnCompleteFlowID != nil {
+		id := *r.OnCompleteFlowID
+		out.OnCompleteFlowId = &id
+	}
+	return out
 }

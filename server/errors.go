@@ -83,6 +83,8 @@ const (
 	reasonBodyTooLarge       = "BODY_TOO_LARGE"
 	reasonUnsupportedMedia   = "UNSUPPORTED_MEDIA_TYPE"
 	reasonRateLimited        = "RATE_LIMIT_EXCEEDED"
+	reasonRevisionMismatch   = "REVISION_MISMATCH"
+	reasonIfMatchRequired    = "IF_MATCH_REQUIRED"
 	reasonAlreadyExists      = "ALREADY_EXISTS"
 	reasonUnavailable        = "SERVICE_UNAVAILABLE"
 	reasonInternal           = "INTERNAL"
@@ -94,12 +96,21 @@ func toAPIError(err error) *apiError {
 		ae       *apiError
 		invalid  *flow.InvalidError
 		notFound *store.NotFoundError
+		stale    *store.PreconditionError
 		httpErr  *echo.HTTPError
 		tooLarge *http.MaxBytesError
 	)
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &stale):
+		e := newError(http.StatusPreconditionFailed, statusFailedPrecondition, reasonRevisionMismatch,
+			"the flow is at revision %d (%s): it changed since the ETag in If-Match", stale.Current, etag(stale.Current))
+		param, current := "If-Match", stale.Current
+		e.details = []gen.ErrorDetail{{Parameter: &param, Reason: reasonRevisionMismatch, Message: e.message,
+			CurrentRevision: &current}}
+		e.header = http.Header{"Etag": {etag(stale.Current)}}
+		return e
 	case errors.As(err, &invalid):
 		return invalidFlow(invalid.Problems)
 	case errors.As(err, &notFound):

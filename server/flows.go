@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -31,6 +33,12 @@ func (s *Server) validDefinition(ctx context.Context, customerID uuid.UUID, raw 
 	return def, nil
 }
 
+// flowResponse is a flow with its ETag.
+func flowResponse(f *store.Flow) gen.FlowJSONResponse {
+	tag := etag(f.Revision)
+	return gen.FlowJSONResponse{Body: toAPIFlow(f), Headers: gen.FlowResponseHeaders{ETag: &tag}}
+}
+
 // ListFlows answers one page of the caller's flows.
 func (s *Server) ListFlows(ctx context.Context, req gen.ListFlowsRequestObject) (gen.ListFlowsResponseObject, error) {
 	page, err := toPage(req.Params.PageSize, req.Params.PageToken)
@@ -47,18 +55,18 @@ func (s *Server) ListFlows(ctx context.Context, req gen.ListFlowsRequestObject) 
 	}, nil
 }
 
-// CreateFlow stores a new flow.
+// CreateFlow stores a new flow, at revision 1.
 func (s *Server) CreateFlow(ctx context.Context, req gen.CreateFlowRequestObject) (gen.CreateFlowResponseObject, error) {
-	customerID := principalFrom(ctx).CustomerID
-	def, err := s.validDefinition(ctx, customerID, *req.Body)
+	p := principalFrom(ctx)
+	def, err := s.validDefinition(ctx, p.CustomerID, *req.Body)
 	if err != nil {
 		return nil, err
 	}
-	f, err := s.store.CreateFlow(ctx, customerID, def)
+	f, err := s.store.CreateFlow(ctx, p.CustomerID, def, author(p))
 	if err != nil {
 		return nil, err
 	}
-	return gen.CreateFlow200JSONResponse{FlowJSONResponse: gen.FlowJSONResponse(toAPIFlow(f))}, nil
+	return gen.CreateFlow200JSONResponse{FlowJSONResponse: flowResponse(f)}, nil
 }
 
 // ValidateFlow reports every problem of a flow definition without storing anything.
@@ -74,33 +82,117 @@ func (s *Server) ValidateFlow(ctx context.Context, req gen.ValidateFlowRequestOb
 	}, nil
 }
 
-// GetFlow answers one of the caller's flows.
+// GetFlow answers one of the caller's flows, or 304 when the client's copy is current.
 func (s *Server) GetFlow(ctx context.Context, req gen.GetFlowRequestObject) (gen.GetFlowResponseObject, error) {
 	f, err := s.store.GetFlow(ctx, principalFrom(ctx).CustomerID, req.Id)
 	if err != nil {
 		return nil, err
 	}
-	return gen.GetFlow200JSONResponse{FlowJSONResponse: gen.FlowJSONResponse(toAPIFlow(f))}, nil
+	if req.Params.IfNoneMatch != nil && noneMatch(*req.Params.IfNoneMatch, f.Revision) {
+		tag := etag(f.Revision)
+		return gen.GetFlow304Response{Headers: gen.NotModifiedResponseHeaders{ETag: &tag}}, nil
+	}
+	return gen.GetFlow200JSONResponse{FlowJSONResponse: flowResponse(f)}, nil
 }
 
-// UpdateFlow replaces a flow's definition.
+// UpdateFlow replaces a flow's definition, as a new revision; with If-Match, only if nobody changed it since.
 func (s *Server) UpdateFlow(ctx context.Context, req gen.UpdateFlowRequestObject) (gen.UpdateFlowResponseObject, error) {
-	customerID := principalFrom(ctx).CustomerID
-	def, err := s.validDefinition(ctx, customerID, *req.Body)
+	p := principalFrom(ctx)
+	m, err := s.ifMatch(req.Params.IfMatch)
 	if err != nil {
 		return nil, err
 	}
-	f, err := s.store.UpdateFlow(ctx, customerID, req.Id, def)
+	def, err := s.validDefinition(ctx, p.CustomerID, *req.Body)
 	if err != nil {
 		return nil, err
 	}
-	return gen.UpdateFlow200JSONResponse{FlowJSONResponse: gen.FlowJSONResponse(toAPIFlow(f))}, nil
+	f, err := s.store.UpdateFlow(ctx, p.CustomerID, req.Id, def, author(p), m)
+	if err != nil {
+		return nil, err
+	}
+	return gen.UpdateFlow200JSONResponse{FlowJSONResponse: flowResponse(f)}, nil
 }
 
-// DeleteFlow soft-deletes a flow.
+// DeleteFlow soft-deletes a flow; with If-Match, only if nobody changed it since.
 func (s *Server) DeleteFlow(ctx context.Context, req gen.DeleteFlowRequestObject) (gen.DeleteFlowResponseObject, error) {
-	if err := s.store.DeleteFlow(ctx, principalFrom(ctx).CustomerID, req.Id); err != nil {
+	m, err := s.ifMatch(req.Params.IfMatch)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.DeleteFlow(ctx, principalFrom(ctx).CustomerID, req.Id, m); err != nil {
 		return nil, err
 	}
 	return gen.DeleteFlow204Response{}, nil
+}
+
+// ListFlowRevisions answers one page of a flow's revisions, newest first.
+func (s *Server) ListFlowRevisions(ctx context.Context, req gen.ListFlowRevisionsRequestObject) (gen.ListFlowRevisionsResponseObject, error) {
+	size, before := store.MaxPageSize, 0
+	if req.Params.PageSize != nil {
+		size = min(*req.Params.PageSize, store.MaxPageSize)
+	}
+	if req.Params.PageToken != nil && *req.Params.PageToken != "" {
+		n, err := strconv.Atoi(*req.Params.PageToken)
+		if err != nil || n < 1 {
+			return nil, badParameter("page_token", "%q is not a revision number", *req.Params.PageToken)
+		}
+		before = n
+	}
+	revs, err := s.store.ListFlowRevisions(ctx, principalFrom(ctx).CustomerID, req.Id, size, before)
+	if err != nil {
+		return nil, err
+	}
+	out := gen.ListFlowRevisions200JSONResponse{Result: make([]gen.FlowRevision, len(revs))}
+	for i := range revs {
+		out.Result[i] = toAPIRevision(&revs[i])
+	}
+	if len(revs) > 0 {
+		out.NextPageToken = strconv.Itoa(revs[len(revs)-1].Revision)
+	}
+	return out, nil
+}
+
+// GetFlowRevision answers one revision of a flow.
+func (s *Server) GetFlowRevision(ctx context.Context, req gen.GetFlowRevisionRequestObject) (gen.GetFlowRevisionResponseObject, error) {
+	r, err := s.store.GetFlowRevision(ctx, principalFrom(ctx).CustomerID, req.Id, int(req.Revision))
+	if err != nil {
+		return nil, err
+	}
+	return gen.GetFlowRevision200JSONResponse(toAPIRevision(r)), nil
+}
+
+// RestoreFlowRevision makes an old revision current again, as a new revision. It is an update whose body is the
+// old revision, validated again: the flows it refers to must still exist.
+func (s *Server) RestoreFlowRevision(ctx context.Context, req gen.RestoreFlowRevisionRequestObject) (gen.RestoreFlowRevisionResponseObject, error) {
+	p := principalFrom(ctx)
+	m, err := s.ifMatch(req.Params.IfMatch)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.store.GetFlowRevision(ctx, p.CustomerID, req.Id, int(req.Revision))
+	if err != nil {
+		return nil, err
+	}
+	doc, err := json.Marshal(revisionDocument(r))
+	if err != nil {
+		return nil, err
+	}
+	def, err := s.validDefinition(ctx, p.CustomerID, doc)
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.store.UpdateFlow(ctx, p.CustomerID, req.Id, def, author(p), m)
+	if err != nil {
+		return nil, err
+	}
+	return gen.RestoreFlowRevision200JSONResponse{FlowJSONResponse: flowResponse(f)}, nil
+}
+
+// revisionDocument is a revision as a flow definition (the body of an update).
+func revisionDocument(r *store.FlowRevision) map[string]any {
+	doc := map[string]any{"name": r.Name, "detail": r.Detail, "actions": []flow.Action(r.Actions)}
+	if r.OnCompleteFlowID != nil {
+		doc["on_complete_flow_id"] = r.OnCompleteFlowID.String()
+	}
+	return doc
 }

@@ -315,7 +315,7 @@ func TestListPagingOverHTTP(t *testing.T) {
 		def, _ := flow.Parse([]byte(`{"name":"same","actions":[{"type":"answer"}]}`), flow.Limits{})
 		const n = 1000
 		for i := 0; i < n; i++ {
-			if _, err := e.st.CreateFlow(context.Background(), alice.ID, def); err != nil {
+			if _, err := e.st.CreateFlow(context.Background(), alice.ID, def, store.Author{Type: "user", ID: uuid.New(), Name: "seed"}); err != nil {
 				t.Fatal(err)
 			}
 		}

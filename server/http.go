@@ -50,6 +50,13 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// CORSOrigins enables CORS for these origins ("*" for any). Empty: CORS is off.
 	CORSOrigins []string
+	// RequireIfMatch refuses changes of flows without If-Match (428).
+	RequireIfMatch bool
+	// IdempotencyTTL is how long answers to requests with an Idempotency-Key are replayed (default 24h).
+	IdempotencyTTL time.Duration
+	// IdempotencyWait is how long a request waits for another with the same Idempotency-Key to finish before
+	// answering 409 (default 5s).
+	IdempotencyWait time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -70,6 +77,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LoginWindow <= 0 {
 		c.LoginWindow = time.Minute
+	}
+	if c.IdempotencyTTL <= 0 {
+		c.IdempotencyTTL = 24 * time.Hour
+	}
+	if c.IdempotencyWait <= 0 {
+		c.IdempotencyWait = 5 * time.Second
 	}
 	return c
 }
@@ -117,10 +130,10 @@ func New(cfg Config, st *store.Store, tokens *auth.Tokens, passwords *auth.Passw
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins:  s.cfg.CORSOrigins,
 			AllowHeaders:  []string{"Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-Request-Id"},
-			ExposeHeaders: []string{"ETag", "X-Request-Id", "Retry-After"},
+			ExposeHeaders: []string{"ETag", "X-Request-Id", "Retry-After", "Idempotent-Replayed"},
 		}))
 	}
-	e.Use(s.refuseOptions, s.deadline, s.readBody, s.authenticate, s.validateRequest)
+	e.Use(s.refuseOptions, s.deadline, s.readBody, s.authenticate, s.validateRequest, s.idempotency)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
 	s.echo = e
 	return s, nil
@@ -391,6 +404,8 @@ type operation struct {
 	// flowBody: the body is a flow definition, decoded and validated by package flow, which reports every
 	// problem in document order; the OpenAPI validator leaves it alone.
 	flowBody bool
+	// idempotent: the operation accepts an Idempotency-Key.
+	idempotent bool
 }
 
 var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
@@ -408,6 +423,7 @@ func operations(spec *openapi3.T) map[string]*operation {
 				o.hasBody = true
 				o.flowBody = op.RequestBody.Ref == "#/components/requestBodies/FlowBody"
 			}
+			o.idempotent = op.Parameters.GetByInAndName(openapi3.ParameterInHeader, headerIdempotencyKey) != nil
 			ops[method+" "+echoPath] = o
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/flowbin/flowbin/auth"
+	"github.com/flowbin/flowbin/flow"
 	"github.com/flowbin/flowbin/internal/apitest"
 	"github.com/flowbin/flowbin/server"
 	"github.com/flowbin/flowbin/store"
@@ -315,4 +316,13 @@ func (e *env) createFlow(u user, body any) apiFlow {
 	var f apiFlow
 	e.as(u, "POST", "/v1.0/flows", body).wantStatus(http.StatusOK).decode(&f)
 	return f
+}
+
+func mustParse(t testing.TB, doc string) *flow.Definition {
+	t.Helper()
+	def, rep := flow.Parse([]byte(doc), flow.Limits{})
+	if !rep.Valid() {
+		t.Fatalf("%s: %v", doc, rep.Err())
+	}
+	return def
 }

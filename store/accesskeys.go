@@ -55,7 +55,7 @@ func (s *Store) CreateAccessKey(ctx context.Context, n NewAccessKey) (*AccessKey
 		TokenHash: n.TokenHash, TokenPrefix: n.TokenPrefix,
 		TMExpire: now.Add(n.Lifetime), TMCreate: now,
 	}
-	if err := s.db.WithContext(ctx).Create(k).Error; err != nil {
+	if err := s.conn(ctx).Create(k).Error; err != nil {
 		return nil, fmt.Errorf("store: create access key: %w", classify(err))
 	}
 	return k, nil
@@ -64,7 +64,7 @@ func (s *Store) CreateAccessKey(ctx context.Context, n NewAccessKey) (*AccessKey
 // GetAccessKey reads an access key of the customer that is not deleted (it may have expired).
 func (s *Store) GetAccessKey(ctx context.Context, customerID, id uuid.UUID) (*AccessKey, error) {
 	var k AccessKey
-	err := liveAccessKeys(customerID)(s.db.WithContext(ctx)).Where("id = ?", id).Take(&k).Error
+	err := liveAccessKeys(customerID)(s.conn(ctx)).Where("id = ?", id).Take(&k).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, fmt.Errorf("store: get access key: %w", notFound("accesskey", id))
 	}
@@ -76,7 +76,7 @@ func (s *Store) GetAccessKey(ctx context.Context, customerID, id uuid.UUID) (*Ac
 
 // ListAccessKeys reads one page of the customer's access keys, newest first.
 func (s *Store) ListAccessKeys(ctx context.Context, customerID uuid.UUID, p Page) ([]AccessKey, error) {
-	keys, err := listPage(ctx, s.db, liveAccessKeys(customerID), p,
+	keys, err := listPage(s.conn(ctx), liveAccessKeys(customerID), p,
 		func(k *AccessKey) time.Time { return k.TMCreate })
 	if err != nil {
 		return nil, fmt.Errorf("store: list access keys: %w", err)
@@ -86,7 +86,7 @@ func (s *Store) ListAccessKeys(ctx context.Context, customerID uuid.UUID, p Page
 
 // UpdateAccessKey replaces the name and detail of an access key of the customer.
 func (s *Store) UpdateAccessKey(ctx context.Context, customerID, id uuid.UUID, name, detail string) (*AccessKey, error) {
-	res := liveAccessKeys(customerID)(s.db.WithContext(ctx)).Where("id = ?", id).
+	res := liveAccessKeys(customerID)(s.conn(ctx)).Where("id = ?", id).
 		Updates(map[string]any{"name": name, "detail": detail, "tm_update": s.timestamp()})
 	if res.Error != nil {
 		return nil, fmt.Errorf("store: update access key: %w", classify(res.Error))
@@ -99,7 +99,7 @@ func (s *Store) UpdateAccessKey(ctx context.Context, customerID, id uuid.UUID, n
 
 // DeleteAccessKey deletes an access key of the customer. It stops authenticating at once.
 func (s *Store) DeleteAccessKey(ctx context.Context, customerID, id uuid.UUID) error {
-	res := liveAccessKeys(customerID)(s.db.WithContext(ctx)).Where("id = ?", id).Update("tm_delete", s.timestamp())
+	res := liveAccessKeys(customerID)(s.conn(ctx)).Where("id = ?", id).Update("tm_delete", s.timestamp())
 	if res.Error != nil {
 		return fmt.Errorf("store: delete access key: %w", classify(res.Error))
 	}
@@ -112,7 +112,7 @@ func (s *Store) DeleteAccessKey(ctx context.Context, customerID, id uuid.UUID) e
 // AccessKeyByHash finds the live, unexpired access key with the given token hash.
 func (s *Store) AccessKeyByHash(ctx context.Context, tokenHash string) (*AccessKey, error) {
 	var k AccessKey
-	err := s.db.WithContext(ctx).
+	err := s.conn(ctx).
 		Where("token_hash = ? AND tm_delete IS NULL AND tm_expire > ?", tokenHash, s.timestamp()).
 		Take(&k).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {

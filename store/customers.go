@@ -24,7 +24,7 @@ func (Customer) TableName() string { return "customers" }
 // EnsureCustomer returns the customer with the given name, creating it when it does not exist. Concurrent callers
 // (also on other instances) get the same customer.
 func (s *Store) EnsureCustomer(ctx context.Context, name string) (*Customer, error) {
-	return ensureCustomer(ctx, s.db.WithContext(ctx), name, s.timestamp())
+	return ensureCustomer(ctx, s.conn(ctx), name, s.timestamp())
 }
 
 func ensureCustomer(ctx context.Context, db *gorm.DB, name string, now time.Time) (*Customer, error) {
@@ -47,7 +47,7 @@ func ensureCustomer(ctx context.Context, db *gorm.DB, name string, now time.Time
 // CustomerByName reads a customer.
 func (s *Store) CustomerByName(ctx context.Context, name string) (*Customer, error) {
 	var c Customer
-	err := s.db.WithContext(ctx).Where("name = ?", name).Take(&c).Error
+	err := s.conn(ctx).Where("name = ?", name).Take(&c).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, fmt.Errorf("store: customer by name: %w", &NotFoundError{Resource: "customer", ID: name})
 	}

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -22,6 +24,7 @@ type Flow struct {
 	Detail           string     `gorm:"column:detail"`
 	Actions          Actions    `gorm:"column:actions"`
 	OnCompleteFlowID *uuid.UUID `gorm:"column:on_complete_flow_id"`
+	Revision         int        `gorm:"column:revision"`
 	TMCreate         time.Time  `gorm:"column:tm_create"`
 	TMUpdate         *time.Time `gorm:"column:tm_update"`
 	TMDelete         *time.Time `gorm:"column:tm_delete"`
@@ -29,6 +32,51 @@ type Flow struct {
 
 // TableName tells GORM the table.
 func (Flow) TableName() string { return "flows" }
+
+// FlowRevision is an immutable revision of a flow's definition: every create, update and restore writes one.
+type FlowRevision struct {
+	FlowID           uuid.UUID  `gorm:"column:flow_id;primaryKey"`
+	Revision         int        `gorm:"column:revision;primaryKey"`
+	CustomerID       uuid.UUID  `gorm:"column:customer_id"`
+	Name             string     `gorm:"column:name"`
+	Detail           string     `gorm:"column:detail"`
+	Actions          Actions    `gorm:"column:actions"`
+	OnCompleteFlowID *uuid.UUID `gorm:"column:on_complete_flow_id"`
+	AuthorType       string     `gorm:"column:author_type"`
+	AuthorID         uuid.UUID  `gorm:"column:author_id"`
+	AuthorName       string     `gorm:"column:author_name"`
+	TMCreate         time.Time  `gorm:"column:tm_create"`
+}
+
+// TableName tells GORM the table.
+func (FlowRevision) TableName() string { return "flow_revisions" }
+
+// Author is who made a change: a user, or an access key.
+type Author struct {
+	Type string // "user" or "accesskey"
+	ID   uuid.UUID
+	Name string
+}
+
+// Match is the condition of a conditional write (If-Match): the flow's current revision must be one of
+// Revisions, or Any existing revision. A nil *Match is no condition.
+type Match struct {
+	Any       bool
+	Revisions []int
+}
+
+func (m *Match) matches(revision int) bool {
+	return m == nil || m.Any || slices.Contains(m.Revisions, revision)
+}
+
+// PreconditionError is a conditional write refused because the flow is at another revision.
+type PreconditionError struct {
+	Current int
+}
+
+func (e *PreconditionError) Error() string {
+	return fmt.Sprintf("the flow is at revision %d", e.Current)
+}
 
 // Actions is a flow's action list, kept as JSON: jsonb on PostgreSQL, text on SQLite.
 type Actions []flow.Action
@@ -83,8 +131,8 @@ func liveFlows(customerID uuid.UUID) func(*gorm.DB) *gorm.DB {
 	}
 }
 
-// CreateFlow stores a new flow of the customer from a validated definition.
-func (s *Store) CreateFlow(ctx context.Context, customerID uuid.UUID, def *flow.Definition) (*Flow, error) {
+// CreateFlow stores a new flow of the customer from a validated definition, at revision 1.
+func (s *Store) CreateFlow(ctx context.Context, customerID uuid.UUID, def *flow.Definition, by Author) (*Flow, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return nil, fmt.Errorf("store: create flow: %w", err)
@@ -94,23 +142,42 @@ func (s *Store) CreateFlow(ctx context.Context, customerID uuid.UUID, def *flow.
 		CustomerID:       customerID,
 		Name:             def.Name,
 		Detail:           def.Detail,
-		Actions:          def.Actions,
+		Actions:          actionsOf(def),
 		OnCompleteFlowID: nullableID(def.OnCompleteFlowID),
+		Revision:         1,
 		TMCreate:         s.timestamp(),
 	}
-	if f.Actions == nil {
-		f.Actions = Actions{}
-	}
-	if err := s.db.WithContext(ctx).Create(f).Error; err != nil {
+	err = s.InTx(ctx, func(ctx context.Context) error {
+		if err := s.conn(ctx).Create(f).Error; err != nil {
+			return err
+		}
+		return s.conn(ctx).Create(revisionOf(f, by, f.TMCreate)).Error
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store: create flow: %w", classify(err))
 	}
 	return f, nil
 }
 
+func actionsOf(def *flow.Definition) Actions {
+	if def.Actions == nil {
+		return Actions{}
+	}
+	return def.Actions
+}
+
+func revisionOf(f *Flow, by Author, at time.Time) *FlowRevision {
+	return &FlowRevision{
+		FlowID: f.ID, Revision: f.Revision, CustomerID: f.CustomerID,
+		Name: f.Name, Detail: f.Detail, Actions: f.Actions, OnCompleteFlowID: f.OnCompleteFlowID,
+		AuthorType: by.Type, AuthorID: by.ID, AuthorName: by.Name, TMCreate: at,
+	}
+}
+
 // GetFlow reads a live flow of the customer.
 func (s *Store) GetFlow(ctx context.Context, customerID, id uuid.UUID) (*Flow, error) {
 	var f Flow
-	err := liveFlows(customerID)(s.db.WithContext(ctx)).Where("id = ?", id).Take(&f).Error
+	err := liveFlows(customerID)(s.conn(ctx)).Where("id = ?", id).Take(&f).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, fmt.Errorf("store: get flow: %w", notFound("flow", id))
 	}
@@ -122,46 +189,143 @@ func (s *Store) GetFlow(ctx context.Context, customerID, id uuid.UUID) (*Flow, e
 
 // ListFlows reads one page of the customer's live flows, newest first.
 func (s *Store) ListFlows(ctx context.Context, customerID uuid.UUID, p Page) ([]Flow, error) {
-	flows, err := listPage(ctx, s.db, liveFlows(customerID), p, func(f *Flow) time.Time { return f.TMCreate })
+	flows, err := listPage(s.conn(ctx), liveFlows(customerID), p, func(f *Flow) time.Time { return f.TMCreate })
 	if err != nil {
 		return nil, fmt.Errorf("store: list flows: %w", err)
 	}
 	return flows, nil
 }
 
-// UpdateFlow replaces the definition of a live flow of the customer.
-func (s *Store) UpdateFlow(ctx context.Context, customerID, id uuid.UUID, def *flow.Definition) (*Flow, error) {
-	actions := Actions(def.Actions)
-	if actions == nil {
-		actions = Actions{}
+// maxUpdateAttempts bounds the retries of an unconditional update that keeps losing races with other writers.
+const maxUpdateAttempts = 10
+
+// UpdateFlow replaces the definition of a live flow of the customer, as a new revision. A definition identical to
+// the current one writes nothing. With a Match, a flow at another revision is a *PreconditionError and nothing is
+// written; without one, the last write wins. Either way the result is one of the written definitions, never a mix.
+func (s *Store) UpdateFlow(ctx context.Context, customerID, id uuid.UUID, def *flow.Definition, by Author, m *Match) (*Flow, error) {
+	for attempt := 0; ; attempt++ {
+		cur, err := s.GetFlow(ctx, customerID, id)
+		if err != nil {
+			return nil, fmt.Errorf("store: update flow: %w", err)
+		}
+		if !m.matches(cur.Revision) {
+			return nil, fmt.Errorf("store: update flow: %w", &PreconditionError{Current: cur.Revision})
+		}
+		if sameDefinition(cur, def) {
+			return cur, nil
+		}
+		now := s.timestamp()
+		next := *cur
+		next.Name, next.Detail, next.Actions = def.Name, def.Detail, actionsOf(def)
+		next.OnCompleteFlowID = nullableID(def.OnCompleteFlowID)
+		next.Revision = cur.Revision + 1
+		next.TMUpdate = &now
+		var won bool
+		err = s.InTx(ctx, func(ctx context.Context) error {
+			// Only if nobody wrote since the read: the revision is the version of the row.
+			res := liveFlows(customerID)(s.conn(ctx)).Where("id = ? AND revision = ?", id, cur.Revision).Updates(map[string]any{
+				"name": next.Name, "detail": next.Detail, "actions": next.Actions,
+				"on_complete_flow_id": next.OnCompleteFlowID, "revision": next.Revision, "tm_update": now,
+			})
+			if res.Error != nil || res.RowsAffected == 0 {
+				return res.Error
+			}
+			won = true
+			return s.conn(ctx).Create(revisionOf(&next, by, now)).Error
+		})
+		if err != nil {
+			return nil, fmt.Errorf("store: update flow: %w", classify(err))
+		}
+		if won {
+			return &next, nil
+		}
+		// Another writer got there first: with a Match, the next read reports where the flow is now.
+		if attempt >= maxUpdateAttempts {
+			return nil, fmt.Errorf("store: update flow: %w: too much contention", ErrUnavailable)
+		}
 	}
-	now := s.timestamp()
-	res := liveFlows(customerID)(s.db.WithContext(ctx)).Where("id = ?", id).Updates(map[string]any{
-		"name":                def.Name,
-		"detail":              def.Detail,
-		"actions":             actions,
-		"on_complete_flow_id": nullableID(def.OnCompleteFlowID),
-		"tm_update":           now,
-	})
-	if res.Error != nil {
-		return nil, fmt.Errorf("store: update flow: %w", classify(res.Error))
-	}
-	if res.RowsAffected == 0 {
-		return nil, fmt.Errorf("store: update flow: %w", notFound("flow", id))
-	}
-	return s.GetFlow(ctx, customerID, id)
 }
 
-// DeleteFlow soft-deletes a live flow of the customer.
-func (s *Store) DeleteFlow(ctx context.Context, customerID, id uuid.UUID) error {
-	res := liveFlows(customerID)(s.db.WithContext(ctx)).Where("id = ?", id).Update("tm_delete", s.timestamp())
+// sameDefinition reports whether a definition equals the flow's current one. Options are compared as JSON
+// values: PostgreSQL's jsonb does not keep key order or spacing.
+func sameDefinition(f *Flow, def *flow.Definition) bool {
+	if f.Name != def.Name || f.Detail != def.Detail || len(f.Actions) != len(def.Actions) ||
+		!reflect.DeepEqual(f.OnCompleteFlowID, nullableID(def.OnCompleteFlowID)) {
+		return false
+	}
+	for i, a := range f.Actions {
+		b := def.Actions[i]
+		if a.ID != b.ID || a.NextID != b.NextID || a.Type != b.Type || !sameJSON(a.Option, b.Option) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameJSON(a, b json.RawMessage) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return len(a) == len(b)
+	}
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+// DeleteFlow soft-deletes a live flow of the customer. With a Match, a flow at another revision is a
+// *PreconditionError and stays.
+func (s *Store) DeleteFlow(ctx context.Context, customerID, id uuid.UUID, m *Match) error {
+	q := liveFlows(customerID)(s.conn(ctx)).Where("id = ?", id)
+	if m != nil && !m.Any {
+		q = q.Where("revision IN ?", m.Revisions)
+	}
+	res := q.Update("tm_delete", s.timestamp())
 	if res.Error != nil {
 		return fmt.Errorf("store: delete flow: %w", classify(res.Error))
 	}
 	if res.RowsAffected == 0 {
-		return fmt.Errorf("store: delete flow: %w", notFound("flow", id))
+		cur, err := s.GetFlow(ctx, customerID, id)
+		if err != nil {
+			return fmt.Errorf("store: delete flow: %w", err)
+		}
+		return fmt.Errorf("store: delete flow: %w", &PreconditionError{Current: cur.Revision})
 	}
 	return nil
+}
+
+// ListFlowRevisions reads one page of the revisions of a live flow of the customer, newest first: at most size,
+// numbered below before (all when before is 0).
+func (s *Store) ListFlowRevisions(ctx context.Context, customerID, flowID uuid.UUID, size, before int) ([]FlowRevision, error) {
+	if _, err := s.GetFlow(ctx, customerID, flowID); err != nil {
+		return nil, fmt.Errorf("store: list flow revisions: %w", err)
+	}
+	q := s.conn(ctx).Where("flow_id = ? AND customer_id = ?", flowID, customerID)
+	if before > 0 {
+		q = q.Where("revision < ?", before)
+	}
+	var revs []FlowRevision
+	if err := q.Order("revision DESC").Limit(Page{Size: size}.size()).Find(&revs).Error; err != nil {
+		return nil, fmt.Errorf("store: list flow revisions: %w", classify(err))
+	}
+	return revs, nil
+}
+
+// GetFlowRevision reads one revision of a live flow of the customer.
+func (s *Store) GetFlowRevision(ctx context.Context, customerID, flowID uuid.UUID, revision int) (*FlowRevision, error) {
+	if _, err := s.GetFlow(ctx, customerID, flowID); err != nil {
+		return nil, fmt.Errorf("store: get flow revision: %w", err)
+	}
+	var r FlowRevision
+	err := s.conn(ctx).Where("flow_id = ? AND customer_id = ? AND revision = ?", flowID, customerID, revision).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, fmt.Errorf("store: get flow revision: %w",
+			&NotFoundError{Resource: "revision", ID: fmt.Sprintf("%d of flow %s", revision, flowID)})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: get flow revision: %w", classify(err))
+	}
+	return &r, nil
 }
 
 // LiveFlowIDs reports which of ids name live flows of the customer.
@@ -171,7 +335,7 @@ func (s *Store) LiveFlowIDs(ctx context.Context, customerID uuid.UUID, ids []uui
 		return found, nil
 	}
 	var got []uuid.UUID
-	err := liveFlows(customerID)(s.db.WithContext(ctx)).Where("id IN ?", ids).Pluck("id", &got).Error
+	err := liveFlows(customerID)(s.conn(ctx)).Where("id IN ?", ids).Pluck("id", &got).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: check flow ids: %w", classify(err))
 	}

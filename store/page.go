@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -31,10 +30,11 @@ func (p Page) size() int {
 // A page never ends inside a group of items that share one tm_create: the next page starts strictly before the
 // last item's tm_create, so such a split would skip the rest of the group. The page stops before the group
 // instead, or, when the group alone is larger than the page, holds the whole group.
-func listPage[T any](ctx context.Context, db *gorm.DB, scope func(*gorm.DB) *gorm.DB, p Page,
-	created func(*T) time.Time) ([]T, error) {
+//
+// conn must be a new session (such as Store.conn returns): both queries start from it.
+func listPage[T any](conn *gorm.DB, scope func(*gorm.DB) *gorm.DB, p Page, created func(*T) time.Time) ([]T, error) {
 	size := p.size()
-	q := scope(db.WithContext(ctx))
+	q := scope(conn)
 	if !p.Before.IsZero() {
 		q = q.Where("tm_create < ?", p.Before.UTC())
 	}
@@ -57,7 +57,7 @@ func listPage[T any](ctx context.Context, db *gorm.DB, scope func(*gorm.DB) *gor
 		return rows[:cut], nil
 	}
 	var group []T
-	err := scope(db.WithContext(ctx)).Where("tm_create = ?", boundary).Order("id DESC").Find(&group).Error
+	err := scope(conn).Where("tm_create = ?", boundary).Order("id DESC").Find(&group).Error
 	if err != nil {
 		return nil, fmt.Errorf("list page group: %w", classify(err))
 	}

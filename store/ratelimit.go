@@ -13,7 +13,7 @@ func (s *Store) Hit(ctx context.Context, bucket string, window time.Duration) (i
 	now := s.timestamp()
 	start := now.Truncate(window)
 	var hits int
-	err := s.db.WithContext(ctx).Raw(`
+	err := s.conn(ctx).Raw(`
 INSERT INTO rate_limits (bucket, window_start, hits) VALUES (?, ?, 1)
 ON CONFLICT (bucket) DO UPDATE SET
     hits = CASE WHEN rate_limits.window_start = excluded.window_start THEN rate_limits.hits + 1 ELSE 1 END,
@@ -25,10 +25,14 @@ RETURNING hits`, bucket, start).Scan(&hits).Error
 	return hits, start.Add(window), nil
 }
 
-// Sweep deletes state that has expired: rate-limit windows that ended more than an hour ago.
+// Sweep deletes state that has expired: rate-limit windows that ended more than an hour ago, and idempotency
+// records past their lifetime.
 func (s *Store) Sweep(ctx context.Context) error {
-	cutoff := s.timestamp().Add(-time.Hour)
-	if err := s.db.WithContext(ctx).Exec("DELETE FROM rate_limits WHERE window_start < ?", cutoff).Error; err != nil {
+	now := s.timestamp()
+	if err := s.conn(ctx).Exec("DELETE FROM rate_limits WHERE window_start < ?", now.Add(-time.Hour)).Error; err != nil {
+		return fmt.Errorf("store: sweep: %w", classify(err))
+	}
+	if err := s.conn(ctx).Exec("DELETE FROM idempotency_keys WHERE tm_expire < ?", now).Error; err != nil {
 		return fmt.Errorf("store: sweep: %w", classify(err))
 	}
 	return nil

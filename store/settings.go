@@ -23,7 +23,7 @@ func (s *Store) EnsureSetting(ctx context.Context, key string, generate func() (
 	if err != nil {
 		return "", fmt.Errorf("store: ensure setting %s: %w", key, err)
 	}
-	db := s.db.WithContext(ctx)
+	db := s.conn(ctx)
 	row := setting{Key: key, Value: value, TMCreate: s.timestamp()}
 	err = db.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "key"}}, DoNothing: true}).Create(&row).Error
 	if err != nil {

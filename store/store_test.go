@@ -50,10 +50,12 @@ func mustDefinition(t *testing.T, doc string) *flow.Definition {
 	return def
 }
 
+var tester = store.Author{Type: "user", ID: uuid.MustParse("7a1c0f64-2b3d-4e5f-8a9b-0c1d2e3f4a5b"), Name: "tester"}
+
 func mustCreateFlow(t *testing.T, st *store.Store, customer uuid.UUID, name string) *store.Flow {
 	t.Helper()
 	f, err := st.CreateFlow(context.Background(), customer,
-		mustDefinition(t, fmt.Sprintf(`{"name":%q,"actions":[{"type":"answer"}]}`, name)))
+		mustDefinition(t, fmt.Sprintf(`{"name":%q,"actions":[{"type":"answer"}]}`, name)), tester)
 	if err != nil {
 		t.Fatalf("create flow: %v", err)
 	}
@@ -67,7 +69,7 @@ func TestFlowLifecycle(t *testing.T) {
 		def := mustDefinition(t, `{"name":"test flow","detail":"d","actions":[
 			{"type":"play","option":{"stream_url":["https://example.com/a.wav"],"x-legacy":1.50}},
 			{"id":"end","type":"hangup"}]}`)
-		created, err := fx.st.CreateFlow(ctx, fx.alice, def)
+		created, err := fx.st.CreateFlow(ctx, fx.alice, def, tester)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,15 +98,15 @@ func TestFlowLifecycle(t *testing.T) {
 		if _, err := fx.st.GetFlow(ctx, fx.bob, created.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("another customer's get: got %v, want ErrNotFound", err)
 		}
-		if _, err := fx.st.UpdateFlow(ctx, fx.bob, created.ID, def); !errors.Is(err, store.ErrNotFound) {
+		if _, err := fx.st.UpdateFlow(ctx, fx.bob, created.ID, def, tester, nil); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("another customer's update: got %v, want ErrNotFound", err)
 		}
-		if err := fx.st.DeleteFlow(ctx, fx.bob, created.ID); !errors.Is(err, store.ErrNotFound) {
+		if err := fx.st.DeleteFlow(ctx, fx.bob, created.ID, nil); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("another customer's delete: got %v, want ErrNotFound", err)
 		}
 
 		fx.clock.Advance(time.Second)
-		updated, err := fx.st.UpdateFlow(ctx, fx.alice, created.ID, mustDefinition(t, `{"name":"renamed"}`))
+		updated, err := fx.st.UpdateFlow(ctx, fx.alice, created.ID, mustDefinition(t, `{"name":"renamed"}`), tester, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,16 +117,16 @@ func TestFlowLifecycle(t *testing.T) {
 			t.Errorf("timestamps after update: got %v %v", updated.TMCreate, updated.TMUpdate)
 		}
 
-		if err := fx.st.DeleteFlow(ctx, fx.alice, created.ID); err != nil {
+		if err := fx.st.DeleteFlow(ctx, fx.alice, created.ID, nil); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := fx.st.GetFlow(ctx, fx.alice, created.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("get after delete: got %v, want ErrNotFound", err)
 		}
-		if err := fx.st.DeleteFlow(ctx, fx.alice, created.ID); !errors.Is(err, store.ErrNotFound) {
+		if err := fx.st.DeleteFlow(ctx, fx.alice, created.ID, nil); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("second delete: got %v, want ErrNotFound", err)
 		}
-		if _, err := fx.st.UpdateFlow(ctx, fx.alice, created.ID, def); !errors.Is(err, store.ErrNotFound) {
+		if _, err := fx.st.UpdateFlow(ctx, fx.alice, created.ID, def, tester, nil); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("update after delete: got %v, want ErrNotFound", err)
 		}
 		list, err := fx.st.ListFlows(ctx, fx.alice, store.Page{})
@@ -148,7 +150,7 @@ func TestLiveFlowIDs(t *testing.T) {
 		live := mustCreateFlow(t, fx.st, fx.alice, "live")
 		deleted := mustCreateFlow(t, fx.st, fx.alice, "deleted")
 		other := mustCreateFlow(t, fx.st, fx.bob, "bob's")
-		if err := fx.st.DeleteFlow(ctx, fx.alice, deleted.ID); err != nil {
+		if err := fx.st.DeleteFlow(ctx, fx.alice, deleted.ID, nil); err != nil {
 			t.Fatal(err)
 		}
 		got, err := fx.st.LiveFlowIDs(ctx, fx.alice, []uuid.UUID{live.ID, deleted.ID, other.ID, uuid.New()})

@@ -33,7 +33,7 @@ type UserWithCustomer struct {
 // ErrConflict.
 func (s *Store) CreateUser(ctx context.Context, customerName, username, passwordHash string) (*User, error) {
 	var u *User
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.conn(ctx).Transaction(func(tx *gorm.DB) error {
 		c, err := ensureCustomer(ctx, tx, customerName, s.timestamp())
 		if err != nil {
 			return err
@@ -63,7 +63,7 @@ func createUser(tx *gorm.DB, customerID uuid.UUID, username, passwordHash string
 // created one. Instances that start together on one database create at most one.
 func (s *Store) Bootstrap(ctx context.Context, customerName, username, passwordHash string) (bool, error) {
 	var count int64
-	if err := s.db.WithContext(ctx).Model(&User{}).Count(&count).Error; err != nil {
+	if err := s.conn(ctx).Model(&User{}).Count(&count).Error; err != nil {
 		return false, fmt.Errorf("store: bootstrap: %w", classify(err))
 	}
 	if count > 0 {
@@ -82,7 +82,7 @@ func (s *Store) Bootstrap(ctx context.Context, customerName, username, passwordH
 // UserByUsername reads a user.
 func (s *Store) UserByUsername(ctx context.Context, username string) (*User, error) {
 	var u User
-	err := s.db.WithContext(ctx).Where("username = ?", username).Take(&u).Error
+	err := s.conn(ctx).Where("username = ?", username).Take(&u).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, fmt.Errorf("store: user by name: %w", &NotFoundError{Resource: "user", ID: username})
 	}
@@ -95,7 +95,7 @@ func (s *Store) UserByUsername(ctx context.Context, username string) (*User, err
 // ListUsers reads every user with its customer's name, by username.
 func (s *Store) ListUsers(ctx context.Context) ([]UserWithCustomer, error) {
 	var users []UserWithCustomer
-	err := s.db.WithContext(ctx).Table("users").
+	err := s.conn(ctx).Table("users").
 		Select("users.*, customers.name AS customer_name").
 		Joins("JOIN customers ON customers.id = users.customer_id").
 		Order("users.username").Find(&users).Error
@@ -107,7 +107,7 @@ func (s *Store) ListUsers(ctx context.Context) ([]UserWithCustomer, error) {
 
 // SetPassword replaces a user's password hash.
 func (s *Store) SetPassword(ctx context.Context, username, passwordHash string) error {
-	res := s.db.WithContext(ctx).Model(&User{}).Where("username = ?", username).
+	res := s.conn(ctx).Model(&User{}).Where("username = ?", username).
 		Updates(map[string]any{"password_hash": passwordHash, "tm_update": s.timestamp()})
 	if res.Error != nil {
 		return fmt.Errorf("store: set password: %w", classify(res.Error))

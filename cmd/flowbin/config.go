@@ -39,6 +39,7 @@ type config struct {
 	LoginWindow     time.Duration
 	TrustedProxies  []netip.Prefix
 	CORSOrigins     []string
+	RequireIfMatch  bool
 }
 
 // configVars documents every variable, in the order the README lists them.
@@ -65,6 +66,7 @@ var configVars = []struct{ name, def, help string }{
 	{"FLOWBIN_LOGIN_WINDOW", "1m", "login rate-limit window"},
 	{"FLOWBIN_TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For is trusted"},
 	{"FLOWBIN_CORS_ORIGINS", "", "comma-separated origins allowed by CORS (\"*\" for any); empty: CORS off"},
+	{"FLOWBIN_REQUIRE_IF_MATCH", "false", "refuse changes of flows without If-Match (428)"},
 }
 
 // secretVars may be given through files (NAME_FILE), and are masked in logs.
@@ -157,6 +159,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		LoginPerUser:    int(e.integer("FLOWBIN_LOGIN_ATTEMPTS_PER_USER", 1)),
 		LoginWindow:     e.duration("FLOWBIN_LOGIN_WINDOW"),
 		CORSOrigins:     list(e.get("FLOWBIN_CORS_ORIGINS")),
+		RequireIfMatch:  e.boolean("FLOWBIN_REQUIRE_IF_MATCH"),
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(e.get("FLOWBIN_LOG_LEVEL"))); err != nil {
 		e.errs = append(e.errs, fmt.Errorf("FLOWBIN_LOG_LEVEL: %w", err))
@@ -216,6 +219,6 @@ func (c config) logAttrs() []any {
 		"shutdown_timeout", c.ShutdownTimeout.String(), "db_max_conns", c.DBMaxConns,
 		"login_attempts_per_address", c.LoginPerAddress, "login_attempts_per_user", c.LoginPerUser,
 		"login_window", c.LoginWindow.String(), "trusted_proxies", fmt.Sprint(c.TrustedProxies),
-		"cors_origins", strings.Join(c.CORSOrigins, ","),
+		"cors_origins", strings.Join(c.CORSOrigins, ","), "require_if_match", c.RequireIfMatch,
 	}
 }

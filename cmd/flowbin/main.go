@@ -140,6 +140,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		LoginWindow:             cfg.LoginWindow,
 		TrustedProxies:          cfg.TrustedProxies,
 		CORSOrigins:             cfg.CORSOrigins,
+		RequireIfMatch:          cfg.RequireIfMatch,
 	}, st, tokens, passwords, log)
 	if err != nil {
 		return err

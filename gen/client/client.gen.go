@@ -397,6 +397,24 @@ func (e ActionType) Valid() bool {
 	}
 }
 
+// Defines values for AuthorType.
+const (
+	AuthorTypeAccesskey AuthorType = "accesskey"
+	AuthorTypeUser      AuthorType = "user"
+)
+
+// Valid indicates whether the value is a known member of the AuthorType enum.
+func (e AuthorType) Valid() bool {
+	switch e {
+	case AuthorTypeAccesskey:
+		return true
+	case AuthorTypeUser:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorBodyStatus.
 const (
 	ALREADYEXISTS      ErrorBodyStatus = "ALREADY_EXISTS"
@@ -1433,6 +1451,29 @@ type Address struct {
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
+// Author Who made a change.
+type Author struct {
+	// Id The user's or the access key's id.
+	//
+	// Example: 7a1c0f64-2b3d-4e5f-8a9b-0c1d2e3f4a5b
+	Id openapi_types.UUID `json:"id"`
+
+	// Name The user's name, or the access key's name.
+	//
+	// Example: admin
+	Name string `json:"name"`
+
+	// Type A user (logged in with a token) or an access key.
+	//
+	// Example: user
+	Type AuthorType `json:"type"`
+}
+
+// AuthorType A user (logged in with a token) or an access key.
+//
+// Example: user
+type AuthorType string
+
 // Error The one error envelope, used by every error answer of every operation.
 type Error struct {
 	// Error What went wrong.
@@ -1452,7 +1493,8 @@ type ErrorBody struct {
 	// Reason A stable UPPER_SNAKE code for the specific error, to switch on: AUTHENTICATION_REQUIRED,
 	// INVALID_CREDENTIALS, INVALID_ID, INVALID_JSON_BODY, INVALID_REQUEST_BODY, INVALID_REQUEST_PARAMETER,
 	// INVALID_ACTION_TYPE, INVALID_ACTION_OPTION, INVALID_ACTION_TARGET, DUPLICATE_ACTION_ID,
-	// INVALID_FLOW_REFERENCE, FLOW_NOT_FOUND, ACCESSKEY_NOT_FOUND, ASSET_NOT_FOUND, ROUTE_NOT_FOUND, METHOD_NOT_ALLOWED,
+	// INVALID_FLOW_REFERENCE, FLOW_NOT_FOUND, REVISION_NOT_FOUND, ACCESSKEY_NOT_FOUND, ASSET_NOT_FOUND, REVISION_MISMATCH,
+	// IF_MATCH_REQUIRED, IDEMPOTENCY_KEY_IN_USE, IDEMPOTENCY_KEY_REUSED, ROUTE_NOT_FOUND, METHOD_NOT_ALLOWED,
 	// BODY_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, RATE_LIMIT_EXCEEDED, SERVICE_UNAVAILABLE, INTERNAL, …
 	//
 	//
@@ -1465,7 +1507,7 @@ type ErrorBody struct {
 	RequestId string `json:"request_id"`
 
 	// Status The error class, which fixes the HTTP status: INVALID_ARGUMENT 400 (or 413/415 for body size and
-	// media type), UNAUTHENTICATED 401, PERMISSION_DENIED 403, NOT_FOUND 404, UNIMPLEMENTED 405 (method not
+	// media type, 422 for a reused idempotency key), UNAUTHENTICATED 401, PERMISSION_DENIED 403, NOT_FOUND 404, UNIMPLEMENTED 405 (method not
 	// allowed on the route), ALREADY_EXISTS and FAILED_PRECONDITION 409 (or 412/428 for conditional
 	// requests), RESOURCE_EXHAUSTED 429, INTERNAL 500, UNAVAILABLE 503.
 	//
@@ -1475,7 +1517,7 @@ type ErrorBody struct {
 }
 
 // ErrorBodyStatus The error class, which fixes the HTTP status: INVALID_ARGUMENT 400 (or 413/415 for body size and
-// media type), UNAUTHENTICATED 401, PERMISSION_DENIED 403, NOT_FOUND 404, UNIMPLEMENTED 405 (method not
+// media type, 422 for a reused idempotency key), UNAUTHENTICATED 401, PERMISSION_DENIED 403, NOT_FOUND 404, UNIMPLEMENTED 405 (method not
 // allowed on the route), ALREADY_EXISTS and FAILED_PRECONDITION 409 (or 412/428 for conditional
 // requests), RESOURCE_EXHAUSTED 429, INTERNAL 500, UNAVAILABLE 503.
 //
@@ -1484,6 +1526,11 @@ type ErrorBodyStatus string
 
 // ErrorDetail One problem in a request.
 type ErrorDetail struct {
+	// CurrentRevision For `REVISION_MISMATCH`, the revision the flow is at now.
+	//
+	// Example: 4
+	CurrentRevision *int `json:"current_revision,omitempty"`
+
 	// Message A human sentence describing this problem.
 	//
 	// Example: unknown action type "tlak"; did you mean "talk"?
@@ -1535,6 +1582,11 @@ type Flow struct {
 	// Example: af9dae94-ef07-11ea-a101-8f52e568f39b
 	OnCompleteFlowId *openapi_types.UUID `json:"on_complete_flow_id,omitempty"`
 
+	// Revision The flow's current revision (1 after create); its `ETag` is `"r<revision>"` (**beyond**).
+	//
+	// Example: 1
+	Revision int `json:"revision"`
+
 	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
 	//
 	// Example: 2021-02-04 06:47:01.139361
@@ -1564,7 +1616,7 @@ type FlowType string
 // FlowInput A flow definition, the body of `createFlow`, `updateFlow` and `validateFlow`. Unknown fields are errors,
 // except the read-only fields of `Flow` (`id`, `customer_id`, `type`, `tm_create`, `tm_update`,
 // `tm_delete`), which are accepted and ignored so that a flow read with GET can be sent back with PUT.
-// Strings must not contain NUL characters. At most 1,000 actions (configurable).
+// Strings must not contain NUL characters. At most 1,000 actions (configurable). `revision` is read-only too.
 type FlowInput struct {
 	// Actions The actions, in order.
 	Actions *[]Action `json:"actions,omitempty"`
@@ -1593,6 +1645,56 @@ type FlowList struct {
 
 	// Result The flows, newest first. Never null.
 	Result []Flow `json:"result"`
+}
+
+// FlowRevision An immutable revision of a flow's definition.
+type FlowRevision struct {
+	// Actions The flow's actions at this revision.
+	Actions []Action `json:"actions"`
+
+	// Author Who made a change.
+	Author Author `json:"author"`
+
+	// Detail The flow's detail at this revision.
+	//
+	// Example: test voipbin flow example
+	Detail string `json:"detail"`
+
+	// FlowId The flow's id.
+	//
+	// Example: decc2634-0b2a-11eb-b38d-87a8f1051188
+	FlowId openapi_types.UUID `json:"flow_id"`
+
+	// Name The flow's name at this revision.
+	//
+	// Example: test flow
+	Name string `json:"name"`
+
+	// OnCompleteFlowId The flow's on_complete_flow_id at this revision. Absent when unset.
+	//
+	// Example: af9dae94-ef07-11ea-a101-8f52e568f39b
+	OnCompleteFlowId *openapi_types.UUID `json:"on_complete_flow_id,omitempty"`
+
+	// Revision The revision's number (1, 2, …).
+	//
+	// Example: 2
+	Revision int `json:"revision"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+}
+
+// FlowRevisionList One page of a flow's revisions.
+type FlowRevisionList struct {
+	// NextPageToken The last revision's number on this page, to pass as `page_token`; `""` when the page is empty.
+	//
+	// Example: 2
+	NextPageToken string `json:"next_page_token"`
+
+	// Result The revisions, newest first. Never null.
+	Result []FlowRevision `json:"result"`
 }
 
 // Health The answer of a health probe.
@@ -1655,6 +1757,15 @@ type AccesskeyID = openapi_types.UUID
 // FlowID defines model for FlowID.
 type FlowID = openapi_types.UUID
 
+// IdempotencyKey defines model for IdempotencyKey.
+type IdempotencyKey = string
+
+// IfMatch defines model for IfMatch.
+type IfMatch = string
+
+// IfNoneMatch defines model for IfNoneMatch.
+type IfNoneMatch = string
+
 // PageSize defines model for PageSize.
 type PageSize = int
 
@@ -1663,8 +1774,20 @@ type PageSize = int
 // Example: 2021-02-04 06:47:01.139361
 type PageToken = Timestamp
 
+// RevisionNumber defines model for RevisionNumber.
+type RevisionNumber = int32
+
+// RevisionPageToken defines model for RevisionPageToken.
+type RevisionPageToken = string
+
 // BadRequest The one error envelope, used by every error answer of every operation.
 type BadRequest = Error
+
+// IdempotencyConflict The one error envelope, used by every error answer of every operation.
+type IdempotencyConflict = Error
+
+// IdempotencyKeyReused The one error envelope, used by every error answer of every operation.
+type IdempotencyKeyReused = Error
 
 // InternalError The one error envelope, used by every error answer of every operation.
 type InternalError = Error
@@ -1674,6 +1797,12 @@ type NotFound = Error
 
 // PayloadTooLarge The one error envelope, used by every error answer of every operation.
 type PayloadTooLarge = Error
+
+// PreconditionFailed The one error envelope, used by every error answer of every operation.
+type PreconditionFailed = Error
+
+// PreconditionRequired The one error envelope, used by every error answer of every operation.
+type PreconditionRequired = Error
 
 // ServiceUnavailable The one error envelope, used by every error answer of every operation.
 type ServiceUnavailable = Error
@@ -1690,7 +1819,7 @@ type UnsupportedMediaType = Error
 // FlowBody A flow definition, the body of `createFlow`, `updateFlow` and `validateFlow`. Unknown fields are errors,
 // except the read-only fields of `Flow` (`id`, `customer_id`, `type`, `tm_create`, `tm_update`,
 // `tm_delete`), which are accepted and ignored so that a flow read with GET can be sent back with PUT.
-// Strings must not contain NUL characters. At most 1,000 actions (configurable).
+// Strings must not contain NUL characters. At most 1,000 actions (configurable). `revision` is read-only too.
 type FlowBody = FlowInput
 
 // ListAccesskeysParams defines parameters for ListAccesskeys.
@@ -1704,6 +1833,16 @@ type ListAccesskeysParams struct {
 	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
 }
 
+// CreateAccesskeyParams defines parameters for CreateAccesskey.
+type CreateAccesskeyParams struct {
+	// IdempotencyKey A unique key (1 to 255 visible ASCII characters, such as a UUID) that makes a retried request safe: the
+	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
+	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
+	// 422; while the first request is still running, another with its key waits briefly for its answer, then
+	// answers 409.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ListFlowsParams defines parameters for ListFlows.
 type ListFlowsParams struct {
 	// PageSize How many items a page holds at most. Default 100; values above 100 are treated as 100. A page may hold
@@ -1713,6 +1852,54 @@ type ListFlowsParams struct {
 	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
 	// timestamp in the same format that the client wrote itself works too. Empty or absent: the first page.
 	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
+}
+
+// CreateFlowParams defines parameters for CreateFlow.
+type CreateFlowParams struct {
+	// IdempotencyKey A unique key (1 to 255 visible ASCII characters, such as a UUID) that makes a retried request safe: the
+	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
+	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
+	// 422; while the first request is still running, another with its key waits briefly for its answer, then
+	// answers 409.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// DeleteFlowParams defines parameters for DeleteFlow.
+type DeleteFlowParams struct {
+	// IfMatch The `ETag`(s) the change is based on, or `*`. When the flow's current `ETag` is not among them, the change
+	// is refused with 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// GetFlowParams defines parameters for GetFlow.
+type GetFlowParams struct {
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`. When the current `ETag` is among them, the answer is 304.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
+// UpdateFlowParams defines parameters for UpdateFlow.
+type UpdateFlowParams struct {
+	// IfMatch The `ETag`(s) the change is based on, or `*`. When the flow's current `ETag` is not among them, the change
+	// is refused with 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// ListFlowRevisionsParams defines parameters for ListFlowRevisions.
+type ListFlowRevisionsParams struct {
+	// PageSize How many items a page holds at most. Default 100; values above 100 are treated as 100. A page may hold
+	// more when a group of items created in the same microsecond is larger than the page.
+	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+
+	// PageToken The `next_page_token` of the previous page (a revision number): the page holds the revisions before it.
+	// Empty or absent: the first page.
+	PageToken *RevisionPageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
+}
+
+// RestoreFlowRevisionParams defines parameters for RestoreFlowRevision.
+type RestoreFlowRevisionParams struct {
+	// IfMatch The `ETag`(s) the change is based on, or `*`. When the flow's current `ETag` is not among them, the change
+	// is refused with 412 and nothing is written.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
@@ -5508,23 +5695,25 @@ type ClientInterface interface {
 	//
 	// Creates an access key that expires `expire` seconds from now (at least one day). The answer carries the
 	// raw key in `token`: it is shown this once only and stored only as a SHA-256 hash. Use it as
-	// `?accesskey=<key>` or `Authorization: Bearer <key>`.
+	// `?accesskey=<key>` or `Authorization: Bearer <key>`. With an `Idempotency-Key`, a retried request creates
+	// one key only and replays the first answer, raw key included (**beyond**).
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1.0/accesskeys (the `CreateAccesskey` operationId).
-	CreateAccesskeyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateAccesskeyWithBody(ctx context.Context, params *CreateAccesskeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateAccesskey Create an access key
 	//
 	// Creates an access key that expires `expire` seconds from now (at least one day). The answer carries the
 	// raw key in `token`: it is shown this once only and stored only as a SHA-256 hash. Use it as
-	// `?accesskey=<key>` or `Authorization: Bearer <key>`.
+	// `?accesskey=<key>` or `Authorization: Bearer <key>`. With an `Idempotency-Key`, a retried request creates
+	// one key only and replays the first answer, raw key included (**beyond**).
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1.0/accesskeys (the `CreateAccesskey` operationId).
-	CreateAccesskey(ctx context.Context, body CreateAccesskeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateAccesskey(ctx context.Context, params *CreateAccesskeyParams, body CreateAccesskeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteAccesskey Delete an access key
 	//
@@ -5580,10 +5769,13 @@ type ClientInterface interface {
 	// The whole flow is validated before anything is stored, and every problem is reported in one 400 answer
 	// (**beyond**), in document order, each with a JSON Pointer: see `POST /v1.0/flows/validate`.
 	//
+	// The new flow is at revision 1, and the answer carries its `ETag`. With an `Idempotency-Key`, a retried
+	// request creates the flow only once (**beyond**).
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1.0/flows (the `CreateFlow` operationId).
-	CreateFlowWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateFlowWithBody(ctx context.Context, params *CreateFlowParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateFlow Create a flow
 	//
@@ -5597,10 +5789,13 @@ type ClientInterface interface {
 	// The whole flow is validated before anything is stored, and every problem is reported in one 400 answer
 	// (**beyond**), in document order, each with a JSON Pointer: see `POST /v1.0/flows/validate`.
 	//
+	// The new flow is at revision 1, and the answer carries its `ETag`. With an `Idempotency-Key`, a retried
+	// request creates the flow only once (**beyond**).
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1.0/flows (the `CreateFlow` operationId).
-	CreateFlow(ctx context.Context, body CreateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateFlow(ctx context.Context, params *CreateFlowParams, body CreateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ValidateFlowWithBody Check a flow without saving it
 	//
@@ -5631,17 +5826,18 @@ type ClientInterface interface {
 	// DeleteFlow Delete a flow
 	//
 	// Soft-deletes the flow: `tm_delete` is set, the flow leaves every list, and GET, PUT and DELETE on it answer
-	// 404 from then on. Executions already running are not affected.
+	// 404 from then on. Executions already running are not affected. `If-Match` works as for `updateFlow`.
 	//
 	// Corresponds with DELETE /v1.0/flows/{id} (the `DeleteFlow` operationId).
-	DeleteFlow(ctx context.Context, id FlowID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	DeleteFlow(ctx context.Context, id FlowID, params *DeleteFlowParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetFlow Get a flow
 	//
-	// Answers one of the caller's flows. Deleted flows, and flows of other customers, answer 404.
+	// Answers one of the caller's flows, with its `ETag`. Deleted flows, and flows of other customers, answer 404.
+	// With `If-None-Match` holding the current `ETag`, the answer is 304 Not Modified, without a body.
 	//
 	// Corresponds with GET /v1.0/flows/{id} (the `GetFlow` operationId).
-	GetFlow(ctx context.Context, id FlowID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetFlow(ctx context.Context, id FlowID, params *GetFlowParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateFlowWithBody Replace a flow
 	//
@@ -5649,10 +5845,15 @@ type ClientInterface interface {
 	// become empty), keeps `id` and `tm_create`, and sets `tm_update`. Validation and action id handling are
 	// those of `createFlow`. Executions already running are not affected.
 	//
+	// Every change is kept as a new revision; a body identical to the current revision changes nothing.
+	// **Beyond**: send the `ETag` you read as `If-Match`, and a concurrent change by someone else answers 412
+	// instead of being silently overwritten. Without `If-Match` the last write wins, as in VoIPbin (unless the
+	// server requires `If-Match`: then 428).
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PUT /v1.0/flows/{id} (the `UpdateFlow` operationId).
-	UpdateFlowWithBody(ctx context.Context, id FlowID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	UpdateFlowWithBody(ctx context.Context, id FlowID, params *UpdateFlowParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateFlow Replace a flow
 	//
@@ -5660,10 +5861,39 @@ type ClientInterface interface {
 	// become empty), keeps `id` and `tm_create`, and sets `tm_update`. Validation and action id handling are
 	// those of `createFlow`. Executions already running are not affected.
 	//
+	// Every change is kept as a new revision; a body identical to the current revision changes nothing.
+	// **Beyond**: send the `ETag` you read as `If-Match`, and a concurrent change by someone else answers 412
+	// instead of being silently overwritten. Without `If-Match` the last write wins, as in VoIPbin (unless the
+	// server requires `If-Match`: then 428).
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PUT /v1.0/flows/{id} (the `UpdateFlow` operationId).
-	UpdateFlow(ctx context.Context, id FlowID, body UpdateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	UpdateFlow(ctx context.Context, id FlowID, params *UpdateFlowParams, body UpdateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListFlowRevisions List a flow's revisions
+	//
+	// Lists the revisions of one of the caller's flows, newest first (**beyond**). Every create, update and
+	// restore writes an immutable revision holding the whole definition, who made it, and when.
+	//
+	// Corresponds with GET /v1.0/flows/{id}/revisions (the `ListFlowRevisions` operationId).
+	ListFlowRevisions(ctx context.Context, id FlowID, params *ListFlowRevisionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetFlowRevision Get a revision of a flow
+	//
+	// Answers one revision of one of the caller's flows (**beyond**).
+	//
+	// Corresponds with GET /v1.0/flows/{id}/revisions/{revision} (the `GetFlowRevision` operationId).
+	GetFlowRevision(ctx context.Context, id FlowID, revision RevisionNumber, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RestoreFlowRevision Restore a revision of a flow
+	//
+	// Makes an old revision current again, as a new revision (**beyond**); restoring the current revision changes
+	// nothing. The revision's references to other flows must still name live flows. `If-Match` works as for
+	// `updateFlow`.
+	//
+	// Corresponds with POST /v1.0/flows/{id}/revisions/{revision}/restore (the `RestoreFlowRevision` operationId).
+	RestoreFlowRevision(ctx context.Context, id FlowID, revision RevisionNumber, params *RestoreFlowRevisionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // LoginWithBody Log in
@@ -5839,13 +6069,14 @@ func (c *Client) ListAccesskeys(ctx context.Context, params *ListAccesskeysParam
 //
 // Creates an access key that expires `expire` seconds from now (at least one day). The answer carries the
 // raw key in `token`: it is shown this once only and stored only as a SHA-256 hash. Use it as
-// `?accesskey=<key>` or `Authorization: Bearer <key>`.
+// `?accesskey=<key>` or `Authorization: Bearer <key>`. With an `Idempotency-Key`, a retried request creates
+// one key only and replays the first answer, raw key included (**beyond**).
 //
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1.0/accesskeys (the `CreateAccesskey` operationId).
-func (c *Client) CreateAccesskeyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateAccesskeyRequestWithBody(c.Server, contentType, body)
+func (c *Client) CreateAccesskeyWithBody(ctx context.Context, params *CreateAccesskeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateAccesskeyRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5860,13 +6091,14 @@ func (c *Client) CreateAccesskeyWithBody(ctx context.Context, contentType string
 //
 // Creates an access key that expires `expire` seconds from now (at least one day). The answer carries the
 // raw key in `token`: it is shown this once only and stored only as a SHA-256 hash. Use it as
-// `?accesskey=<key>` or `Authorization: Bearer <key>`.
+// `?accesskey=<key>` or `Authorization: Bearer <key>`. With an `Idempotency-Key`, a retried request creates
+// one key only and replays the first answer, raw key included (**beyond**).
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1.0/accesskeys (the `CreateAccesskey` operationId).
-func (c *Client) CreateAccesskey(ctx context.Context, body CreateAccesskeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateAccesskeyRequest(c.Server, body)
+func (c *Client) CreateAccesskey(ctx context.Context, params *CreateAccesskeyParams, body CreateAccesskeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateAccesskeyRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5981,11 +6213,14 @@ func (c *Client) ListFlows(ctx context.Context, params *ListFlowsParams, reqEdit
 // The whole flow is validated before anything is stored, and every problem is reported in one 400 answer
 // (**beyond**), in document order, each with a JSON Pointer: see `POST /v1.0/flows/validate`.
 //
+// The new flow is at revision 1, and the answer carries its `ETag`. With an `Idempotency-Key`, a retried
+// request creates the flow only once (**beyond**).
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1.0/flows (the `CreateFlow` operationId).
-func (c *Client) CreateFlowWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateFlowRequestWithBody(c.Server, contentType, body)
+func (c *Client) CreateFlowWithBody(ctx context.Context, params *CreateFlowParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateFlowRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6008,11 +6243,14 @@ func (c *Client) CreateFlowWithBody(ctx context.Context, contentType string, bod
 // The whole flow is validated before anything is stored, and every problem is reported in one 400 answer
 // (**beyond**), in document order, each with a JSON Pointer: see `POST /v1.0/flows/validate`.
 //
+// The new flow is at revision 1, and the answer carries its `ETag`. With an `Idempotency-Key`, a retried
+// request creates the flow only once (**beyond**).
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1.0/flows (the `CreateFlow` operationId).
-func (c *Client) CreateFlow(ctx context.Context, body CreateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateFlowRequest(c.Server, body)
+func (c *Client) CreateFlow(ctx context.Context, params *CreateFlowParams, body CreateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateFlowRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6072,11 +6310,11 @@ func (c *Client) ValidateFlow(ctx context.Context, body ValidateFlowJSONRequestB
 // DeleteFlow Delete a flow
 //
 // Soft-deletes the flow: `tm_delete` is set, the flow leaves every list, and GET, PUT and DELETE on it answer
-// 404 from then on. Executions already running are not affected.
+// 404 from then on. Executions already running are not affected. `If-Match` works as for `updateFlow`.
 //
 // Corresponds with DELETE /v1.0/flows/{id} (the `DeleteFlow` operationId).
-func (c *Client) DeleteFlow(ctx context.Context, id FlowID, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDeleteFlowRequest(c.Server, id)
+func (c *Client) DeleteFlow(ctx context.Context, id FlowID, params *DeleteFlowParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteFlowRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -6089,11 +6327,12 @@ func (c *Client) DeleteFlow(ctx context.Context, id FlowID, reqEditors ...Reques
 
 // GetFlow Get a flow
 //
-// Answers one of the caller's flows. Deleted flows, and flows of other customers, answer 404.
+// Answers one of the caller's flows, with its `ETag`. Deleted flows, and flows of other customers, answer 404.
+// With `If-None-Match` holding the current `ETag`, the answer is 304 Not Modified, without a body.
 //
 // Corresponds with GET /v1.0/flows/{id} (the `GetFlow` operationId).
-func (c *Client) GetFlow(ctx context.Context, id FlowID, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetFlowRequest(c.Server, id)
+func (c *Client) GetFlow(ctx context.Context, id FlowID, params *GetFlowParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFlowRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -6110,11 +6349,16 @@ func (c *Client) GetFlow(ctx context.Context, id FlowID, reqEditors ...RequestEd
 // become empty), keeps `id` and `tm_create`, and sets `tm_update`. Validation and action id handling are
 // those of `createFlow`. Executions already running are not affected.
 //
+// Every change is kept as a new revision; a body identical to the current revision changes nothing.
+// **Beyond**: send the `ETag` you read as `If-Match`, and a concurrent change by someone else answers 412
+// instead of being silently overwritten. Without `If-Match` the last write wins, as in VoIPbin (unless the
+// server requires `If-Match`: then 428).
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with PUT /v1.0/flows/{id} (the `UpdateFlow` operationId).
-func (c *Client) UpdateFlowWithBody(ctx context.Context, id FlowID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewUpdateFlowRequestWithBody(c.Server, id, contentType, body)
+func (c *Client) UpdateFlowWithBody(ctx context.Context, id FlowID, params *UpdateFlowParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateFlowRequestWithBody(c.Server, id, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6131,11 +6375,70 @@ func (c *Client) UpdateFlowWithBody(ctx context.Context, id FlowID, contentType 
 // become empty), keeps `id` and `tm_create`, and sets `tm_update`. Validation and action id handling are
 // those of `createFlow`. Executions already running are not affected.
 //
+// Every change is kept as a new revision; a body identical to the current revision changes nothing.
+// **Beyond**: send the `ETag` you read as `If-Match`, and a concurrent change by someone else answers 412
+// instead of being silently overwritten. Without `If-Match` the last write wins, as in VoIPbin (unless the
+// server requires `If-Match`: then 428).
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with PUT /v1.0/flows/{id} (the `UpdateFlow` operationId).
-func (c *Client) UpdateFlow(ctx context.Context, id FlowID, body UpdateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewUpdateFlowRequest(c.Server, id, body)
+func (c *Client) UpdateFlow(ctx context.Context, id FlowID, params *UpdateFlowParams, body UpdateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateFlowRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListFlowRevisions List a flow's revisions
+//
+// Lists the revisions of one of the caller's flows, newest first (**beyond**). Every create, update and
+// restore writes an immutable revision holding the whole definition, who made it, and when.
+//
+// Corresponds with GET /v1.0/flows/{id}/revisions (the `ListFlowRevisions` operationId).
+func (c *Client) ListFlowRevisions(ctx context.Context, id FlowID, params *ListFlowRevisionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListFlowRevisionsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetFlowRevision Get a revision of a flow
+//
+// Answers one revision of one of the caller's flows (**beyond**).
+//
+// Corresponds with GET /v1.0/flows/{id}/revisions/{revision} (the `GetFlowRevision` operationId).
+func (c *Client) GetFlowRevision(ctx context.Context, id FlowID, revision RevisionNumber, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFlowRevisionRequest(c.Server, id, revision)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RestoreFlowRevision Restore a revision of a flow
+//
+// Makes an old revision current again, as a new revision (**beyond**); restoring the current revision changes
+// nothing. The revision's references to other flows must still name live flows. `If-Match` works as for
+// `updateFlow`.
+//
+// Corresponds with POST /v1.0/flows/{id}/revisions/{revision}/restore (the `RestoreFlowRevision` operationId).
+func (c *Client) RestoreFlowRevision(ctx context.Context, id FlowID, revision RevisionNumber, params *RestoreFlowRevisionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRestoreFlowRevisionRequest(c.Server, id, revision, params)
 	if err != nil {
 		return nil, err
 	}
@@ -6422,18 +6725,18 @@ func NewListAccesskeysRequest(server string, params *ListAccesskeysParams) (*htt
 }
 
 // NewCreateAccesskeyRequest calls the generic CreateAccesskey builder with application/json body
-func NewCreateAccesskeyRequest(server string, body CreateAccesskeyJSONRequestBody) (*http.Request, error) {
+func NewCreateAccesskeyRequest(server string, params *CreateAccesskeyParams, body CreateAccesskeyJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateAccesskeyRequestWithBody(server, "application/json", bodyReader)
+	return NewCreateAccesskeyRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewCreateAccesskeyRequestWithBody constructs an http.Request for the CreateAccesskey method, with any body, and a specified content type
-func NewCreateAccesskeyRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateAccesskeyRequestWithBody(server string, params *CreateAccesskeyParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -6457,6 +6760,21 @@ func NewCreateAccesskeyRequestWithBody(server string, contentType string, body i
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -6643,18 +6961,18 @@ func NewListFlowsRequest(server string, params *ListFlowsParams) (*http.Request,
 }
 
 // NewCreateFlowRequest calls the generic CreateFlow builder with application/json body
-func NewCreateFlowRequest(server string, body CreateFlowJSONRequestBody) (*http.Request, error) {
+func NewCreateFlowRequest(server string, params *CreateFlowParams, body CreateFlowJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateFlowRequestWithBody(server, "application/json", bodyReader)
+	return NewCreateFlowRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewCreateFlowRequestWithBody constructs an http.Request for the CreateFlow method, with any body, and a specified content type
-func NewCreateFlowRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateFlowRequestWithBody(server string, params *CreateFlowParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -6678,6 +6996,21 @@ func NewCreateFlowRequestWithBody(server string, contentType string, body io.Rea
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -6723,7 +7056,7 @@ func NewValidateFlowRequestWithBody(server string, contentType string, body io.R
 }
 
 // NewDeleteFlowRequest constructs an http.Request for the DeleteFlow method
-func NewDeleteFlowRequest(server string, id FlowID) (*http.Request, error) {
+func NewDeleteFlowRequest(server string, id FlowID, params *DeleteFlowParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -6753,11 +7086,26 @@ func NewDeleteFlowRequest(server string, id FlowID) (*http.Request, error) {
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewGetFlowRequest constructs an http.Request for the GetFlow method
-func NewGetFlowRequest(server string, id FlowID) (*http.Request, error) {
+func NewGetFlowRequest(server string, id FlowID, params *GetFlowParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -6787,22 +7135,37 @@ func NewGetFlowRequest(server string, id FlowID) (*http.Request, error) {
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewUpdateFlowRequest calls the generic UpdateFlow builder with application/json body
-func NewUpdateFlowRequest(server string, id FlowID, body UpdateFlowJSONRequestBody) (*http.Request, error) {
+func NewUpdateFlowRequest(server string, id FlowID, params *UpdateFlowParams, body UpdateFlowJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewUpdateFlowRequestWithBody(server, id, "application/json", bodyReader)
+	return NewUpdateFlowRequestWithBody(server, id, params, "application/json", bodyReader)
 }
 
 // NewUpdateFlowRequestWithBody constructs an http.Request for the UpdateFlow method, with any body, and a specified content type
-func NewUpdateFlowRequestWithBody(server string, id FlowID, contentType string, body io.Reader) (*http.Request, error) {
+func NewUpdateFlowRequestWithBody(server string, id FlowID, params *UpdateFlowParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -6833,6 +7196,191 @@ func NewUpdateFlowRequestWithBody(server string, id FlowID, contentType string, 
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListFlowRevisionsRequest constructs an http.Request for the ListFlowRevisions method
+func NewListFlowRevisionsRequest(server string, id FlowID, params *ListFlowRevisionsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/flows/%s/revisions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_size", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_token", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetFlowRevisionRequest constructs an http.Request for the GetFlowRevision method
+func NewGetFlowRevisionRequest(server string, id FlowID, revision RevisionNumber) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "revision", revision, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int32"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/flows/%s/revisions/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRestoreFlowRevisionRequest constructs an http.Request for the RestoreFlowRevision method
+func NewRestoreFlowRevisionRequest(server string, id FlowID, revision RevisionNumber, params *RestoreFlowRevisionParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "revision", revision, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int32"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/flows/%s/revisions/%s/restore", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -6978,23 +7526,25 @@ type ClientWithResponsesInterface interface {
 	//
 	// Creates an access key that expires `expire` seconds from now (at least one day). The answer carries the
 	// raw key in `token`: it is shown this once only and stored only as a SHA-256 hash. Use it as
-	// `?accesskey=<key>` or `Authorization: Bearer <key>`.
+	// `?accesskey=<key>` or `Authorization: Bearer <key>`. With an `Idempotency-Key`, a retried request creates
+	// one key only and replays the first answer, raw key included (**beyond**).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1.0/accesskeys (the `CreateAccesskey` operationId).
-	CreateAccesskeyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAccesskeyResponse, error)
+	CreateAccesskeyWithBodyWithResponse(ctx context.Context, params *CreateAccesskeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAccesskeyResponse, error)
 
 	// CreateAccesskeyWithResponse Create an access key
 	//
 	// Creates an access key that expires `expire` seconds from now (at least one day). The answer carries the
 	// raw key in `token`: it is shown this once only and stored only as a SHA-256 hash. Use it as
-	// `?accesskey=<key>` or `Authorization: Bearer <key>`.
+	// `?accesskey=<key>` or `Authorization: Bearer <key>`. With an `Idempotency-Key`, a retried request creates
+	// one key only and replays the first answer, raw key included (**beyond**).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1.0/accesskeys (the `CreateAccesskey` operationId).
-	CreateAccesskeyWithResponse(ctx context.Context, body CreateAccesskeyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAccesskeyResponse, error)
+	CreateAccesskeyWithResponse(ctx context.Context, params *CreateAccesskeyParams, body CreateAccesskeyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAccesskeyResponse, error)
 
 	// DeleteAccesskeyWithResponse Delete an access key
 	//
@@ -7056,10 +7606,13 @@ type ClientWithResponsesInterface interface {
 	// The whole flow is validated before anything is stored, and every problem is reported in one 400 answer
 	// (**beyond**), in document order, each with a JSON Pointer: see `POST /v1.0/flows/validate`.
 	//
+	// The new flow is at revision 1, and the answer carries its `ETag`. With an `Idempotency-Key`, a retried
+	// request creates the flow only once (**beyond**).
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1.0/flows (the `CreateFlow` operationId).
-	CreateFlowWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateFlowResponse, error)
+	CreateFlowWithBodyWithResponse(ctx context.Context, params *CreateFlowParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateFlowResponse, error)
 
 	// CreateFlowWithResponse Create a flow
 	//
@@ -7073,10 +7626,13 @@ type ClientWithResponsesInterface interface {
 	// The whole flow is validated before anything is stored, and every problem is reported in one 400 answer
 	// (**beyond**), in document order, each with a JSON Pointer: see `POST /v1.0/flows/validate`.
 	//
+	// The new flow is at revision 1, and the answer carries its `ETag`. With an `Idempotency-Key`, a retried
+	// request creates the flow only once (**beyond**).
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1.0/flows (the `CreateFlow` operationId).
-	CreateFlowWithResponse(ctx context.Context, body CreateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateFlowResponse, error)
+	CreateFlowWithResponse(ctx context.Context, params *CreateFlowParams, body CreateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateFlowResponse, error)
 
 	// ValidateFlowWithBodyWithResponse Check a flow without saving it
 	//
@@ -7107,21 +7663,22 @@ type ClientWithResponsesInterface interface {
 	// DeleteFlowWithResponse Delete a flow
 	//
 	// Soft-deletes the flow: `tm_delete` is set, the flow leaves every list, and GET, PUT and DELETE on it answer
-	// 404 from then on. Executions already running are not affected.
+	// 404 from then on. Executions already running are not affected. `If-Match` works as for `updateFlow`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /v1.0/flows/{id} (the `DeleteFlow` operationId).
-	DeleteFlowWithResponse(ctx context.Context, id FlowID, reqEditors ...RequestEditorFn) (*DeleteFlowResponse, error)
+	DeleteFlowWithResponse(ctx context.Context, id FlowID, params *DeleteFlowParams, reqEditors ...RequestEditorFn) (*DeleteFlowResponse, error)
 
 	// GetFlowWithResponse Get a flow
 	//
-	// Answers one of the caller's flows. Deleted flows, and flows of other customers, answer 404.
+	// Answers one of the caller's flows, with its `ETag`. Deleted flows, and flows of other customers, answer 404.
+	// With `If-None-Match` holding the current `ETag`, the answer is 304 Not Modified, without a body.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1.0/flows/{id} (the `GetFlow` operationId).
-	GetFlowWithResponse(ctx context.Context, id FlowID, reqEditors ...RequestEditorFn) (*GetFlowResponse, error)
+	GetFlowWithResponse(ctx context.Context, id FlowID, params *GetFlowParams, reqEditors ...RequestEditorFn) (*GetFlowResponse, error)
 
 	// UpdateFlowWithBodyWithResponse Replace a flow
 	//
@@ -7129,10 +7686,15 @@ type ClientWithResponsesInterface interface {
 	// become empty), keeps `id` and `tm_create`, and sets `tm_update`. Validation and action id handling are
 	// those of `createFlow`. Executions already running are not affected.
 	//
+	// Every change is kept as a new revision; a body identical to the current revision changes nothing.
+	// **Beyond**: send the `ETag` you read as `If-Match`, and a concurrent change by someone else answers 412
+	// instead of being silently overwritten. Without `If-Match` the last write wins, as in VoIPbin (unless the
+	// server requires `If-Match`: then 428).
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /v1.0/flows/{id} (the `UpdateFlow` operationId).
-	UpdateFlowWithBodyWithResponse(ctx context.Context, id FlowID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateFlowResponse, error)
+	UpdateFlowWithBodyWithResponse(ctx context.Context, id FlowID, params *UpdateFlowParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateFlowResponse, error)
 
 	// UpdateFlowWithResponse Replace a flow
 	//
@@ -7140,10 +7702,45 @@ type ClientWithResponsesInterface interface {
 	// become empty), keeps `id` and `tm_create`, and sets `tm_update`. Validation and action id handling are
 	// those of `createFlow`. Executions already running are not affected.
 	//
+	// Every change is kept as a new revision; a body identical to the current revision changes nothing.
+	// **Beyond**: send the `ETag` you read as `If-Match`, and a concurrent change by someone else answers 412
+	// instead of being silently overwritten. Without `If-Match` the last write wins, as in VoIPbin (unless the
+	// server requires `If-Match`: then 428).
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /v1.0/flows/{id} (the `UpdateFlow` operationId).
-	UpdateFlowWithResponse(ctx context.Context, id FlowID, body UpdateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateFlowResponse, error)
+	UpdateFlowWithResponse(ctx context.Context, id FlowID, params *UpdateFlowParams, body UpdateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateFlowResponse, error)
+
+	// ListFlowRevisionsWithResponse List a flow's revisions
+	//
+	// Lists the revisions of one of the caller's flows, newest first (**beyond**). Every create, update and
+	// restore writes an immutable revision holding the whole definition, who made it, and when.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1.0/flows/{id}/revisions (the `ListFlowRevisions` operationId).
+	ListFlowRevisionsWithResponse(ctx context.Context, id FlowID, params *ListFlowRevisionsParams, reqEditors ...RequestEditorFn) (*ListFlowRevisionsResponse, error)
+
+	// GetFlowRevisionWithResponse Get a revision of a flow
+	//
+	// Answers one revision of one of the caller's flows (**beyond**).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1.0/flows/{id}/revisions/{revision} (the `GetFlowRevision` operationId).
+	GetFlowRevisionWithResponse(ctx context.Context, id FlowID, revision RevisionNumber, reqEditors ...RequestEditorFn) (*GetFlowRevisionResponse, error)
+
+	// RestoreFlowRevisionWithResponse Restore a revision of a flow
+	//
+	// Makes an old revision current again, as a new revision (**beyond**); restoring the current revision changes
+	// nothing. The revision's references to other flows must still name live flows. `If-Match` works as for
+	// `updateFlow`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1.0/flows/{id}/revisions/{revision}/restore (the `RestoreFlowRevision` operationId).
+	RestoreFlowRevisionWithResponse(ctx context.Context, id FlowID, revision RevisionNumber, params *RestoreFlowRevisionParams, reqEditors ...RequestEditorFn) (*RestoreFlowRevisionResponse, error)
 }
 
 // LoginResponse429Headers the declared response headers of an HTTP 429 response for Login
@@ -7607,6 +8204,11 @@ func (r ListAccesskeysResponse) ContentType() string {
 	return ""
 }
 
+// CreateAccesskeyResponse409Headers the declared response headers of an HTTP 409 response for CreateAccesskey
+type CreateAccesskeyResponse409Headers struct {
+	RetryAfter *int
+}
+
 type CreateAccesskeyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7616,14 +8218,20 @@ type CreateAccesskeyResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthenticated
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *IdempotencyConflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *IdempotencyKeyReused
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateAccesskeyResponse409Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7641,6 +8249,11 @@ func (r CreateAccesskeyResponse) GetJSON401() *Unauthenticated {
 	return r.JSON401
 }
 
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateAccesskeyResponse) GetJSON409() *IdempotencyConflict {
+	return r.JSON409
+}
+
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateAccesskeyResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
@@ -7649,6 +8262,11 @@ func (r CreateAccesskeyResponse) GetJSON413() *PayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r CreateAccesskeyResponse) GetJSON415() *UnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateAccesskeyResponse) GetJSON422() *IdempotencyKeyReused {
+	return r.JSON422
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -7994,6 +8612,16 @@ func (r ListFlowsResponse) ContentType() string {
 	return ""
 }
 
+// CreateFlowResponse200Headers the declared response headers of an HTTP 200 response for CreateFlow
+type CreateFlowResponse200Headers struct {
+	ETag *string
+}
+
+// CreateFlowResponse409Headers the declared response headers of an HTTP 409 response for CreateFlow
+type CreateFlowResponse409Headers struct {
+	RetryAfter *int
+}
+
 type CreateFlowResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8003,14 +8631,22 @@ type CreateFlowResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthenticated
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *IdempotencyConflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *IdempotencyKeyReused
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *CreateFlowResponse200Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateFlowResponse409Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8028,6 +8664,11 @@ func (r CreateFlowResponse) GetJSON401() *Unauthenticated {
 	return r.JSON401
 }
 
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateFlowResponse) GetJSON409() *IdempotencyConflict {
+	return r.JSON409
+}
+
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateFlowResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
@@ -8036,6 +8677,11 @@ func (r CreateFlowResponse) GetJSON413() *PayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r CreateFlowResponse) GetJSON415() *UnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateFlowResponse) GetJSON422() *IdempotencyKeyReused {
+	return r.JSON422
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -8160,6 +8806,11 @@ func (r ValidateFlowResponse) ContentType() string {
 	return ""
 }
 
+// DeleteFlowResponse412Headers the declared response headers of an HTTP 412 response for DeleteFlow
+type DeleteFlowResponse412Headers struct {
+	ETag *string
+}
+
 type DeleteFlowResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8169,10 +8820,16 @@ type DeleteFlowResponse struct {
 	JSON401 *Unauthenticated
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON428 the response for an HTTP 428 `application/json` response
+	JSON428 *PreconditionRequired
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// Headers412 the parsed response headers for an HTTP 412 response
+	Headers412 *DeleteFlowResponse412Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -8188,6 +8845,16 @@ func (r DeleteFlowResponse) GetJSON401() *Unauthenticated {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteFlowResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r DeleteFlowResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON428 returns the response for an HTTP 428 `application/json` response
+func (r DeleteFlowResponse) GetJSON428() *PreconditionRequired {
+	return r.JSON428
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -8229,6 +8896,16 @@ func (r DeleteFlowResponse) ContentType() string {
 	return ""
 }
 
+// GetFlowResponse200Headers the declared response headers of an HTTP 200 response for GetFlow
+type GetFlowResponse200Headers struct {
+	ETag *string
+}
+
+// GetFlowResponse304Headers the declared response headers of an HTTP 304 response for GetFlow
+type GetFlowResponse304Headers struct {
+	ETag *string
+}
+
 type GetFlowResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8244,6 +8921,10 @@ type GetFlowResponse struct {
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetFlowResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetFlowResponse304Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8305,6 +8986,16 @@ func (r GetFlowResponse) ContentType() string {
 	return ""
 }
 
+// UpdateFlowResponse200Headers the declared response headers of an HTTP 200 response for UpdateFlow
+type UpdateFlowResponse200Headers struct {
+	ETag *string
+}
+
+// UpdateFlowResponse412Headers the declared response headers of an HTTP 412 response for UpdateFlow
+type UpdateFlowResponse412Headers struct {
+	ETag *string
+}
+
 type UpdateFlowResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8316,14 +9007,22 @@ type UpdateFlowResponse struct {
 	JSON401 *Unauthenticated
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
+	// JSON428 the response for an HTTP 428 `application/json` response
+	JSON428 *PreconditionRequired
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UpdateFlowResponse200Headers
+	// Headers412 the parsed response headers for an HTTP 412 response
+	Headers412 *UpdateFlowResponse412Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8346,6 +9045,11 @@ func (r UpdateFlowResponse) GetJSON404() *NotFound {
 	return r.JSON404
 }
 
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r UpdateFlowResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r UpdateFlowResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
@@ -8354,6 +9058,11 @@ func (r UpdateFlowResponse) GetJSON413() *PayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r UpdateFlowResponse) GetJSON415() *UnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON428 returns the response for an HTTP 428 `application/json` response
+func (r UpdateFlowResponse) GetJSON428() *PreconditionRequired {
+	return r.JSON428
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -8389,6 +9098,262 @@ func (r UpdateFlowResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateFlowResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListFlowRevisionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FlowRevisionList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListFlowRevisionsResponse) GetJSON200() *FlowRevisionList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListFlowRevisionsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListFlowRevisionsResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListFlowRevisionsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListFlowRevisionsResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListFlowRevisionsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListFlowRevisionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListFlowRevisionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListFlowRevisionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListFlowRevisionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetFlowRevisionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FlowRevision
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetFlowRevisionResponse) GetJSON200() *FlowRevision {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetFlowRevisionResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetFlowRevisionResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetFlowRevisionResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetFlowRevisionResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetFlowRevisionResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetFlowRevisionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetFlowRevisionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetFlowRevisionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetFlowRevisionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RestoreFlowRevisionResponse200Headers the declared response headers of an HTTP 200 response for RestoreFlowRevision
+type RestoreFlowRevisionResponse200Headers struct {
+	ETag *string
+}
+
+// RestoreFlowRevisionResponse412Headers the declared response headers of an HTTP 412 response for RestoreFlowRevision
+type RestoreFlowRevisionResponse412Headers struct {
+	ETag *string
+}
+
+type RestoreFlowRevisionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Flow
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON428 the response for an HTTP 428 `application/json` response
+	JSON428 *PreconditionRequired
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *RestoreFlowRevisionResponse200Headers
+	// Headers412 the parsed response headers for an HTTP 412 response
+	Headers412 *RestoreFlowRevisionResponse412Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RestoreFlowRevisionResponse) GetJSON200() *Flow {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RestoreFlowRevisionResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RestoreFlowRevisionResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RestoreFlowRevisionResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r RestoreFlowRevisionResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON428 returns the response for an HTTP 428 `application/json` response
+func (r RestoreFlowRevisionResponse) GetJSON428() *PreconditionRequired {
+	return r.JSON428
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RestoreFlowRevisionResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RestoreFlowRevisionResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RestoreFlowRevisionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RestoreFlowRevisionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RestoreFlowRevisionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RestoreFlowRevisionResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -8546,13 +9511,14 @@ func (c *ClientWithResponses) ListAccesskeysWithResponse(ctx context.Context, pa
 //
 // Creates an access key that expires `expire` seconds from now (at least one day). The answer carries the
 // raw key in `token`: it is shown this once only and stored only as a SHA-256 hash. Use it as
-// `?accesskey=<key>` or `Authorization: Bearer <key>`.
+// `?accesskey=<key>` or `Authorization: Bearer <key>`. With an `Idempotency-Key`, a retried request creates
+// one key only and replays the first answer, raw key included (**beyond**).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1.0/accesskeys (the `CreateAccesskey` operationId).
-func (c *ClientWithResponses) CreateAccesskeyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAccesskeyResponse, error) {
-	rsp, err := c.CreateAccesskeyWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateAccesskeyWithBodyWithResponse(ctx context.Context, params *CreateAccesskeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAccesskeyResponse, error) {
+	rsp, err := c.CreateAccesskeyWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -8563,13 +9529,14 @@ func (c *ClientWithResponses) CreateAccesskeyWithBodyWithResponse(ctx context.Co
 //
 // Creates an access key that expires `expire` seconds from now (at least one day). The answer carries the
 // raw key in `token`: it is shown this once only and stored only as a SHA-256 hash. Use it as
-// `?accesskey=<key>` or `Authorization: Bearer <key>`.
+// `?accesskey=<key>` or `Authorization: Bearer <key>`. With an `Idempotency-Key`, a retried request creates
+// one key only and replays the first answer, raw key included (**beyond**).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1.0/accesskeys (the `CreateAccesskey` operationId).
-func (c *ClientWithResponses) CreateAccesskeyWithResponse(ctx context.Context, body CreateAccesskeyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAccesskeyResponse, error) {
-	rsp, err := c.CreateAccesskey(ctx, body, reqEditors...)
+func (c *ClientWithResponses) CreateAccesskeyWithResponse(ctx context.Context, params *CreateAccesskeyParams, body CreateAccesskeyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAccesskeyResponse, error) {
+	rsp, err := c.CreateAccesskey(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -8666,11 +9633,14 @@ func (c *ClientWithResponses) ListFlowsWithResponse(ctx context.Context, params 
 // The whole flow is validated before anything is stored, and every problem is reported in one 400 answer
 // (**beyond**), in document order, each with a JSON Pointer: see `POST /v1.0/flows/validate`.
 //
+// The new flow is at revision 1, and the answer carries its `ETag`. With an `Idempotency-Key`, a retried
+// request creates the flow only once (**beyond**).
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1.0/flows (the `CreateFlow` operationId).
-func (c *ClientWithResponses) CreateFlowWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateFlowResponse, error) {
-	rsp, err := c.CreateFlowWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateFlowWithBodyWithResponse(ctx context.Context, params *CreateFlowParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateFlowResponse, error) {
+	rsp, err := c.CreateFlowWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -8689,11 +9659,14 @@ func (c *ClientWithResponses) CreateFlowWithBodyWithResponse(ctx context.Context
 // The whole flow is validated before anything is stored, and every problem is reported in one 400 answer
 // (**beyond**), in document order, each with a JSON Pointer: see `POST /v1.0/flows/validate`.
 //
+// The new flow is at revision 1, and the answer carries its `ETag`. With an `Idempotency-Key`, a retried
+// request creates the flow only once (**beyond**).
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1.0/flows (the `CreateFlow` operationId).
-func (c *ClientWithResponses) CreateFlowWithResponse(ctx context.Context, body CreateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateFlowResponse, error) {
-	rsp, err := c.CreateFlow(ctx, body, reqEditors...)
+func (c *ClientWithResponses) CreateFlowWithResponse(ctx context.Context, params *CreateFlowParams, body CreateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateFlowResponse, error) {
+	rsp, err := c.CreateFlow(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -8741,13 +9714,13 @@ func (c *ClientWithResponses) ValidateFlowWithResponse(ctx context.Context, body
 // DeleteFlowWithResponse Delete a flow
 //
 // Soft-deletes the flow: `tm_delete` is set, the flow leaves every list, and GET, PUT and DELETE on it answer
-// 404 from then on. Executions already running are not affected.
+// 404 from then on. Executions already running are not affected. `If-Match` works as for `updateFlow`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /v1.0/flows/{id} (the `DeleteFlow` operationId).
-func (c *ClientWithResponses) DeleteFlowWithResponse(ctx context.Context, id FlowID, reqEditors ...RequestEditorFn) (*DeleteFlowResponse, error) {
-	rsp, err := c.DeleteFlow(ctx, id, reqEditors...)
+func (c *ClientWithResponses) DeleteFlowWithResponse(ctx context.Context, id FlowID, params *DeleteFlowParams, reqEditors ...RequestEditorFn) (*DeleteFlowResponse, error) {
+	rsp, err := c.DeleteFlow(ctx, id, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -8756,13 +9729,14 @@ func (c *ClientWithResponses) DeleteFlowWithResponse(ctx context.Context, id Flo
 
 // GetFlowWithResponse Get a flow
 //
-// Answers one of the caller's flows. Deleted flows, and flows of other customers, answer 404.
+// Answers one of the caller's flows, with its `ETag`. Deleted flows, and flows of other customers, answer 404.
+// With `If-None-Match` holding the current `ETag`, the answer is 304 Not Modified, without a body.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /v1.0/flows/{id} (the `GetFlow` operationId).
-func (c *ClientWithResponses) GetFlowWithResponse(ctx context.Context, id FlowID, reqEditors ...RequestEditorFn) (*GetFlowResponse, error) {
-	rsp, err := c.GetFlow(ctx, id, reqEditors...)
+func (c *ClientWithResponses) GetFlowWithResponse(ctx context.Context, id FlowID, params *GetFlowParams, reqEditors ...RequestEditorFn) (*GetFlowResponse, error) {
+	rsp, err := c.GetFlow(ctx, id, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -8775,11 +9749,16 @@ func (c *ClientWithResponses) GetFlowWithResponse(ctx context.Context, id FlowID
 // become empty), keeps `id` and `tm_create`, and sets `tm_update`. Validation and action id handling are
 // those of `createFlow`. Executions already running are not affected.
 //
+// Every change is kept as a new revision; a body identical to the current revision changes nothing.
+// **Beyond**: send the `ETag` you read as `If-Match`, and a concurrent change by someone else answers 412
+// instead of being silently overwritten. Without `If-Match` the last write wins, as in VoIPbin (unless the
+// server requires `If-Match`: then 428).
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /v1.0/flows/{id} (the `UpdateFlow` operationId).
-func (c *ClientWithResponses) UpdateFlowWithBodyWithResponse(ctx context.Context, id FlowID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateFlowResponse, error) {
-	rsp, err := c.UpdateFlowWithBody(ctx, id, contentType, body, reqEditors...)
+func (c *ClientWithResponses) UpdateFlowWithBodyWithResponse(ctx context.Context, id FlowID, params *UpdateFlowParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateFlowResponse, error) {
+	rsp, err := c.UpdateFlowWithBody(ctx, id, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -8792,15 +9771,68 @@ func (c *ClientWithResponses) UpdateFlowWithBodyWithResponse(ctx context.Context
 // become empty), keeps `id` and `tm_create`, and sets `tm_update`. Validation and action id handling are
 // those of `createFlow`. Executions already running are not affected.
 //
+// Every change is kept as a new revision; a body identical to the current revision changes nothing.
+// **Beyond**: send the `ETag` you read as `If-Match`, and a concurrent change by someone else answers 412
+// instead of being silently overwritten. Without `If-Match` the last write wins, as in VoIPbin (unless the
+// server requires `If-Match`: then 428).
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /v1.0/flows/{id} (the `UpdateFlow` operationId).
-func (c *ClientWithResponses) UpdateFlowWithResponse(ctx context.Context, id FlowID, body UpdateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateFlowResponse, error) {
-	rsp, err := c.UpdateFlow(ctx, id, body, reqEditors...)
+func (c *ClientWithResponses) UpdateFlowWithResponse(ctx context.Context, id FlowID, params *UpdateFlowParams, body UpdateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateFlowResponse, error) {
+	rsp, err := c.UpdateFlow(ctx, id, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
 	return ParseUpdateFlowResponse(rsp)
+}
+
+// ListFlowRevisionsWithResponse List a flow's revisions
+//
+// Lists the revisions of one of the caller's flows, newest first (**beyond**). Every create, update and
+// restore writes an immutable revision holding the whole definition, who made it, and when.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1.0/flows/{id}/revisions (the `ListFlowRevisions` operationId).
+func (c *ClientWithResponses) ListFlowRevisionsWithResponse(ctx context.Context, id FlowID, params *ListFlowRevisionsParams, reqEditors ...RequestEditorFn) (*ListFlowRevisionsResponse, error) {
+	rsp, err := c.ListFlowRevisions(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListFlowRevisionsResponse(rsp)
+}
+
+// GetFlowRevisionWithResponse Get a revision of a flow
+//
+// Answers one revision of one of the caller's flows (**beyond**).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1.0/flows/{id}/revisions/{revision} (the `GetFlowRevision` operationId).
+func (c *ClientWithResponses) GetFlowRevisionWithResponse(ctx context.Context, id FlowID, revision RevisionNumber, reqEditors ...RequestEditorFn) (*GetFlowRevisionResponse, error) {
+	rsp, err := c.GetFlowRevision(ctx, id, revision, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFlowRevisionResponse(rsp)
+}
+
+// RestoreFlowRevisionWithResponse Restore a revision of a flow
+//
+// Makes an old revision current again, as a new revision (**beyond**); restoring the current revision changes
+// nothing. The revision's references to other flows must still name live flows. `If-Match` works as for
+// `updateFlow`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1.0/flows/{id}/revisions/{revision}/restore (the `RestoreFlowRevision` operationId).
+func (c *ClientWithResponses) RestoreFlowRevisionWithResponse(ctx context.Context, id FlowID, revision RevisionNumber, params *RestoreFlowRevisionParams, reqEditors ...RequestEditorFn) (*RestoreFlowRevisionResponse, error) {
+	rsp, err := c.RestoreFlowRevision(ctx, id, revision, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRestoreFlowRevisionResponse(rsp)
 }
 
 // ParseLoginResponse parses an HTTP response from a LoginWithResponse call
@@ -9185,6 +10217,13 @@ func ParseCreateAccesskeyResponse(rsp *http.Response) (*CreateAccesskeyResponse,
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9198,6 +10237,13 @@ func ParseCreateAccesskeyResponse(rsp *http.Response) (*CreateAccesskeyResponse,
 			return nil, err
 		}
 		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest IdempotencyKeyReused
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
@@ -9213,6 +10259,19 @@ func ParseCreateAccesskeyResponse(rsp *http.Response) (*CreateAccesskeyResponse,
 		}
 		response.JSON503 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 409:
+		var headers CreateAccesskeyResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	}
 
 	return response, nil
@@ -9500,6 +10559,13 @@ func ParseCreateFlowResponse(rsp *http.Response) (*CreateFlowResponse, error) {
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9513,6 +10579,13 @@ func ParseCreateFlowResponse(rsp *http.Response) (*CreateFlowResponse, error) {
 			return nil, err
 		}
 		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest IdempotencyKeyReused
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
@@ -9528,6 +10601,29 @@ func ParseCreateFlowResponse(rsp *http.Response) (*CreateFlowResponse, error) {
 		}
 		response.JSON503 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers CreateFlowResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateFlowResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	}
 
 	return response, nil
@@ -9639,6 +10735,20 @@ func ParseDeleteFlowResponse(rsp *http.Response) (*DeleteFlowResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 428:
+		var dest PreconditionRequired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON428 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9653,6 +10763,19 @@ func ParseDeleteFlowResponse(rsp *http.Response) (*DeleteFlowResponse, error) {
 		}
 		response.JSON503 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 412:
+		var headers DeleteFlowResponse412Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers412 = &headers
 	}
 
 	return response, nil
@@ -9678,6 +10801,9 @@ func ParseGetFlowResponse(rsp *http.Response) (*GetFlowResponse, error) {
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case rsp.StatusCode == 304:
+		break // No content-type
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
@@ -9714,6 +10840,29 @@ func ParseGetFlowResponse(rsp *http.Response) (*GetFlowResponse, error) {
 		}
 		response.JSON503 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetFlowResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetFlowResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers304 = &headers
 	}
 
 	return response, nil
@@ -9761,6 +10910,13 @@ func ParseUpdateFlowResponse(rsp *http.Response) (*UpdateFlowResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9774,6 +10930,13 @@ func ParseUpdateFlowResponse(rsp *http.Response) (*UpdateFlowResponse, error) {
 			return nil, err
 		}
 		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 428:
+		var dest PreconditionRequired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON428 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
@@ -9789,6 +10952,249 @@ func ParseUpdateFlowResponse(rsp *http.Response) (*UpdateFlowResponse, error) {
 		}
 		response.JSON503 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers UpdateFlowResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 412:
+		var headers UpdateFlowResponse412Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers412 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListFlowRevisionsResponse parses an HTTP response from a ListFlowRevisionsWithResponse call
+func ParseListFlowRevisionsResponse(rsp *http.Response) (*ListFlowRevisionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListFlowRevisionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FlowRevisionList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetFlowRevisionResponse parses an HTTP response from a GetFlowRevisionWithResponse call
+func ParseGetFlowRevisionResponse(rsp *http.Response) (*GetFlowRevisionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetFlowRevisionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FlowRevision
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRestoreFlowRevisionResponse parses an HTTP response from a RestoreFlowRevisionWithResponse call
+func ParseRestoreFlowRevisionResponse(rsp *http.Response) (*RestoreFlowRevisionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RestoreFlowRevisionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Flow
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 428:
+		var dest PreconditionRequired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON428 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers RestoreFlowRevisionResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 412:
+		var headers RestoreFlowRevisionResponse412Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers412 = &headers
 	}
 
 	return response, nil
