@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"sort"
@@ -58,20 +57,28 @@ func Parse(raw []byte, lim Limits) (*Definition, *Report) {
 func Validate(ctx context.Context, raw []byte, lim Limits, live LiveFlows) (*Definition, *Report, error) {
 	p := newParser(raw, lim)
 	p.document()
-	if len(p.def.flowRefs) > 0 && live != nil {
-		found, err := live(ctx, p.def.FlowIDs())
-		if err != nil {
-			return nil, nil, fmt.Errorf("flow: check flow references: %w", err)
-		}
-		for _, r := range p.def.flowRefs {
-			if !found[r.id] {
-				p.rep.errorf(r.offset, r.pointer, ReasonInvalidFlowReference,
-					"flow %s does not exist (or was deleted)", r.id)
-			}
-		}
+	if err := p.checkFlowRefs(ctx, live); err != nil {
+		return nil, nil, err
 	}
 	p.rep.finish()
 	return p.def, p.rep, nil
+}
+
+// checkFlowRefs asks live whether the flows the document refers to exist, and reports those that do not.
+func (p *parser) checkFlowRefs(ctx context.Context, live LiveFlows) error {
+	if len(p.def.flowRefs) == 0 || live == nil {
+		return nil
+	}
+	found, err := live(ctx, p.def.FlowIDs())
+	if err != nil {
+		return fmt.Errorf("flow: check flow references: %w", err)
+	}
+	for _, r := range p.def.flowRefs {
+		if !found[r.id] {
+			p.rep.errorf(r.offset, r.pointer, ReasonInvalidFlowReference, "flow %s does not exist (or was deleted)", r.id)
+		}
+	}
+	return nil
 }
 
 type parser struct {
@@ -86,24 +93,8 @@ func newParser(raw []byte, lim Limits) *parser {
 }
 
 func (p *parser) document() {
-	if len(bytes.TrimSpace(p.raw)) == 0 {
-		p.rep.errorf(0, "", ReasonInvalidJSON, "the request body is empty; send a flow definition as a JSON object")
-		return
-	}
-	root, rd, err := parseJSON(p.raw)
-	if err != nil {
-		var se *syntaxError
-		if !errors.As(err, &se) {
-			se = &syntaxError{msg: err.Error()}
-		}
-		p.rep.errorf(se.offset, "", ReasonInvalidJSON, "%s", se.Error())
-		return
-	}
-	for _, f := range rd.flaws {
-		p.rep.addError(f)
-	}
-	if root.kind != kindObject {
-		p.rep.errorf(root.start, "", ReasonInvalidBody, "a flow definition must be a JSON object, not %s", root.kind)
+	root := p.root()
+	if root == nil {
 		return
 	}
 	for _, m := range root.members {

@@ -400,6 +400,24 @@ func (e ActionType) Valid() bool {
 	}
 }
 
+// Defines values for ActiveflowStatus.
+const (
+	Ended   ActiveflowStatus = "ended"
+	Running ActiveflowStatus = "running"
+)
+
+// Valid indicates whether the value is a known member of the ActiveflowStatus enum.
+func (e ActiveflowStatus) Valid() bool {
+	switch e {
+	case Ended:
+		return true
+	case Running:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AuthorType.
 const (
 	AuthorTypeAccesskey AuthorType = "accesskey"
@@ -412,6 +430,33 @@ func (e AuthorType) Valid() bool {
 	case AuthorTypeAccesskey:
 		return true
 	case AuthorTypeUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DecisionResult.
+const (
+	DecisionResultContinue DecisionResult = "continue"
+	DecisionResultEnd      DecisionResult = "end"
+	DecisionResultFetch    DecisionResult = "fetch"
+	DecisionResultJump     DecisionResult = "jump"
+	DecisionResultSet      DecisionResult = "set"
+)
+
+// Valid indicates whether the value is a known member of the DecisionResult enum.
+func (e DecisionResult) Valid() bool {
+	switch e {
+	case DecisionResultContinue:
+		return true
+	case DecisionResultEnd:
+		return true
+	case DecisionResultFetch:
+		return true
+	case DecisionResultJump:
+		return true
+	case DecisionResultSet:
 		return true
 	default:
 		return false
@@ -475,6 +520,39 @@ func (e FlowType) Valid() bool {
 	}
 }
 
+// Defines values for FlowGraphEdgeKind.
+const (
+	FlowGraphEdgeKindBranch  FlowGraphEdgeKind = "branch"
+	FlowGraphEdgeKindDefault FlowGraphEdgeKind = "default"
+	FlowGraphEdgeKindFalse   FlowGraphEdgeKind = "false"
+	FlowGraphEdgeKindGoto    FlowGraphEdgeKind = "goto"
+	FlowGraphEdgeKindNext    FlowGraphEdgeKind = "next"
+	FlowGraphEdgeKindNextId  FlowGraphEdgeKind = "next_id"
+	FlowGraphEdgeKindTrue    FlowGraphEdgeKind = "true"
+)
+
+// Valid indicates whether the value is a known member of the FlowGraphEdgeKind enum.
+func (e FlowGraphEdgeKind) Valid() bool {
+	switch e {
+	case FlowGraphEdgeKindBranch:
+		return true
+	case FlowGraphEdgeKindDefault:
+		return true
+	case FlowGraphEdgeKindFalse:
+		return true
+	case FlowGraphEdgeKindGoto:
+		return true
+	case FlowGraphEdgeKindNext:
+		return true
+	case FlowGraphEdgeKindNextId:
+		return true
+	case FlowGraphEdgeKindTrue:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HealthStatus.
 const (
 	Ok HealthStatus = "ok"
@@ -484,6 +562,27 @@ const (
 func (e HealthStatus) Valid() bool {
 	switch e {
 	case Ok:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetFlowGraphParamsFormat.
+const (
+	Dot     GetFlowGraphParamsFormat = "dot"
+	Json    GetFlowGraphParamsFormat = "json"
+	Mermaid GetFlowGraphParamsFormat = "mermaid"
+)
+
+// Valid indicates whether the value is a known member of the GetFlowGraphParamsFormat enum.
+func (e GetFlowGraphParamsFormat) Valid() bool {
+	switch e {
+	case Dot:
+		return true
+	case Json:
+		return true
+	case Mermaid:
 		return true
 	default:
 		return false
@@ -1425,6 +1524,118 @@ type ActionOptionWebhookSendMethod string
 // Example: talk
 type ActionType string
 
+// Activeflow An execution of a flow revision, or of inline actions.
+type Activeflow struct {
+	// CurrentAction An action as it ran, with its options' `${variables}` substituted.
+	CurrentAction *ExecutedAction `json:"current_action,omitempty"`
+
+	// CustomerId The customer that owns the activeflow.
+	//
+	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
+	CustomerId openapi_types.UUID `json:"customer_id"`
+
+	// EndReason Why it ended (`""` while running): `finished` (past the last action), `stop`, `hangup`, `stopped`
+	// (through the API), `executed_action_limit`, `control_step_limit` or `fetch_flow_not_found`.
+	//
+	//
+	// Example: hangup
+	EndReason string `json:"end_reason"`
+
+	// ExecutedActions Every action run so far, in order, control actions with their decisions.
+	ExecutedActions []ExecutedAction `json:"executed_actions"`
+
+	// FlowId The flow it runs. Absent for inline actions.
+	//
+	// Example: 93993ae1-0408-4639-ad5f-1288aa8d4325
+	FlowId *openapi_types.UUID `json:"flow_id,omitempty"`
+
+	// FlowRevision The revision of the flow it runs, pinned when it started.
+	//
+	// Example: 3
+	FlowRevision *int `json:"flow_revision,omitempty"`
+
+	// Id The activeflow's id.
+	//
+	// Example: 6f18ae1c-ddf8-413b-9572-ad30574604ef
+	Id openapi_types.UUID `json:"id"`
+
+	// Status `running` until it ends; then `ended`, with `end_reason`.
+	//
+	// Example: running
+	Status ActiveflowStatus `json:"status"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// TmDelete A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmDelete Timestamp `json:"tm_delete"`
+
+	// TmEnd A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmEnd Timestamp `json:"tm_end"`
+
+	// TmUpdate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmUpdate Timestamp `json:"tm_update"`
+
+	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
+	//
+	// Example: {"voipbin.call.digits":"2"}
+	Variables Variables `json:"variables"`
+}
+
+// ActiveflowStatus `running` until it ends; then `ended`, with `end_reason`.
+//
+// Example: running
+type ActiveflowStatus string
+
+// ActiveflowCreate What an activeflow runs: the current revision of `flow_id`, or inline `actions` (one of the two), seeded
+// with `variables` (at most 100). Unknown fields are errors.
+type ActiveflowCreate struct {
+	// Actions Actions to run instead of a flow, validated like a flow's.
+	Actions *[]Action `json:"actions,omitempty"`
+
+	// FlowId A live flow of the caller, to run at its current revision.
+	//
+	// Example: 93993ae1-0408-4639-ad5f-1288aa8d4325
+	FlowId *openapi_types.UUID `json:"flow_id,omitempty"`
+
+	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
+	//
+	// Example: {"voipbin.call.digits":"2"}
+	Variables *Variables `json:"variables,omitempty"`
+}
+
+// ActiveflowList One page of activeflows.
+type ActiveflowList struct {
+	// NextPageToken A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	NextPageToken Timestamp `json:"next_page_token"`
+
+	// Result The activeflows, newest first. Never null.
+	Result []Activeflow `json:"result"`
+}
+
+// ActiveflowNext The runner's report that the current action finished.
+type ActiveflowNext struct {
+	// CurrentActionId The action that finished; it must be the activeflow's current action.
+	//
+	// Example: 93ebcadb-ecae-4291-8d49-ca81a926b8b3
+	CurrentActionId openapi_types.UUID `json:"current_action_id"`
+
+	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
+	//
+	// Example: {"voipbin.call.digits":"2"}
+	Variables *Variables `json:"variables,omitempty"`
+}
+
 // Address A party to reach, such as a phone number, SIP URI, email address or agent.
 type Address struct {
 	// Detail A longer description for people.
@@ -1477,6 +1688,29 @@ type Author struct {
 // Example: user
 type AuthorType string
 
+// Decision What a control action decided, and why.
+type Decision struct {
+	// Reason Why, in words.
+	//
+	// Example: voipbin.call.digits is "2": target_ids["2"]
+	Reason string `json:"reason"`
+
+	// Result Where the execution went: on to the next action, to `target_id`, or the end.
+	//
+	// Example: jump
+	Result DecisionResult `json:"result"`
+
+	// TargetId For `jump`, the action jumped to.
+	//
+	// Example: dc87123e-c524-11ec-89c6-5fb18da14034
+	TargetId *openapi_types.UUID `json:"target_id,omitempty"`
+}
+
+// DecisionResult Where the execution went: on to the next action, to `target_id`, or the end.
+//
+// Example: jump
+type DecisionResult string
+
 // Error The one error envelope, used by every error answer of every operation.
 type Error struct {
 	// Error What went wrong.
@@ -1496,7 +1730,7 @@ type ErrorBody struct {
 	// Reason A stable UPPER_SNAKE code for the specific error, to switch on: AUTHENTICATION_REQUIRED,
 	// INVALID_CREDENTIALS, INVALID_ID, INVALID_JSON_BODY, INVALID_REQUEST_BODY, INVALID_REQUEST_PARAMETER,
 	// INVALID_ACTION_TYPE, INVALID_ACTION_OPTION, INVALID_ACTION_TARGET, DUPLICATE_ACTION_ID,
-	// INVALID_FLOW_REFERENCE, FLOW_NOT_FOUND, REVISION_NOT_FOUND, ACCESSKEY_NOT_FOUND, ASSET_NOT_FOUND, REVISION_MISMATCH,
+	// INVALID_FLOW_REFERENCE, FLOW_NOT_FOUND, REVISION_NOT_FOUND, ACCESSKEY_NOT_FOUND, ACTIVEFLOW_NOT_FOUND, ASSET_NOT_FOUND, REVISION_MISMATCH, STALE_ACTION, ACTIVEFLOW_ENDED,
 	// IF_MATCH_REQUIRED, IDEMPOTENCY_KEY_IN_USE, IDEMPOTENCY_KEY_REUSED, ROUTE_NOT_FOUND, METHOD_NOT_ALLOWED,
 	// BODY_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, RATE_LIMIT_EXCEEDED, SERVICE_UNAVAILABLE, INTERNAL, …
 	//
@@ -1553,6 +1787,51 @@ type ErrorDetail struct {
 	//
 	// Example: INVALID_ACTION_TYPE
 	Reason string `json:"reason"`
+}
+
+// ExecutedAction An action as it ran, with its options' `${variables}` substituted.
+type ExecutedAction struct {
+	// Decision What a control action decided, and why.
+	Decision *Decision `json:"decision,omitempty"`
+
+	// FlowId The flow the action belongs to (another flow's, after a `fetch_flow`). Absent for inline actions.
+	//
+	// Example: 93993ae1-0408-4639-ad5f-1288aa8d4325
+	FlowId *openapi_types.UUID `json:"flow_id,omitempty"`
+
+	// FlowRevision The revision of that flow.
+	//
+	// Example: 3
+	FlowRevision *int `json:"flow_revision,omitempty"`
+
+	// Id The action's id. A UUID in responses; optional, `""` or a label in requests.
+	//
+	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
+	Id *string `json:"id,omitempty"`
+
+	// NextId The id (or label) of the action to run after this one. Absent, `""` or the nil UUID: the next action in
+	// the array.
+	//
+	//
+	// Example: 69af787e-f5fa-4a1b-9d12-f0b43b86dae6
+	NextId *string `json:"next_id,omitempty"`
+
+	// Option The action's options: see the `ActionOption…` schema of each type. Option keys that flowbin does not
+	// know are stored and returned verbatim (clients send legacy fields), with a warning from validation.
+	//
+	//
+	// Example: {"language":"en-US","text":"hello. welcome to voipbin."}
+	Option *json.RawMessage `json:"option,omitempty"`
+
+	// TmExecute A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmExecute Timestamp `json:"tm_execute"`
+
+	// Type What an action does. Each type has its options in the `ActionOption…` schema of the same name.
+	//
+	// Example: talk
+	Type ActionType `json:"type"`
 }
 
 // Flow A stored flow.
@@ -1615,6 +1894,71 @@ type Flow struct {
 //
 // Example: flow
 type FlowType string
+
+// FlowGraph A flow as a graph.
+type FlowGraph struct {
+	// Edges Every possible move between two actions.
+	Edges []FlowGraphEdge `json:"edges"`
+
+	// Nodes The actions, in order.
+	Nodes []FlowGraphNode `json:"nodes"`
+}
+
+// FlowGraphEdge A possible move between two actions of a flow graph.
+type FlowGraphEdge struct {
+	// From The action moved from.
+	//
+	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
+	From openapi_types.UUID `json:"from"`
+
+	// Kind Why the move happens.
+	//
+	// Example: next
+	Kind FlowGraphEdgeKind `json:"kind"`
+
+	// Label For `branch`, the value of the variable.
+	//
+	// Example: 1
+	Label *string `json:"label,omitempty"`
+
+	// To The action moved to.
+	//
+	// Example: 69af787e-f5fa-4a1b-9d12-f0b43b86dae6
+	To openapi_types.UUID `json:"to"`
+}
+
+// FlowGraphEdgeKind Why the move happens.
+//
+// Example: next
+type FlowGraphEdgeKind string
+
+// FlowGraphNode An action of a flow graph.
+type FlowGraphNode struct {
+	// Id The action's id.
+	//
+	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
+	Id openapi_types.UUID `json:"id"`
+
+	// Index The action's position in the flow.
+	//
+	// Example: 0
+	Index int `json:"index"`
+
+	// Label A short label for people.
+	//
+	// Example: talk: hello
+	Label string `json:"label"`
+
+	// Reachable False when no execution can ever reach the action.
+	//
+	// Example: true
+	Reachable bool `json:"reachable"`
+
+	// Type What an action does. Each type has its options in the `ActionOption…` schema of the same name.
+	//
+	// Example: talk
+	Type ActionType `json:"type"`
+}
 
 // FlowInput A flow definition, the body of `createFlow`, `updateFlow` and `validateFlow`. Unknown fields are errors,
 // except the read-only fields of `Flow` (`id`, `customer_id`, `type`, `tm_create`, `tm_update`,
@@ -1709,6 +2053,25 @@ type Health struct {
 // HealthStatus `ok` when healthy.
 type HealthStatus string
 
+// InlineSimulationRequest Actions to simulate (validated like a flow's), and the script.
+type InlineSimulationRequest struct {
+	// Actions The actions.
+	Actions []Action `json:"actions"`
+
+	// Digits The digits each `digits_receive` receives, in turn; `""` once they run out.
+	//
+	// Example: ["2"]
+	Digits *[]string `json:"digits,omitempty"`
+
+	// Now The clock of the simulation (for `condition_datetime`). Default the server's.
+	Now *Timestamp `json:"now,omitempty"`
+
+	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
+	//
+	// Example: {"voipbin.call.digits":"2"}
+	Variables *Variables `json:"variables,omitempty"`
+}
+
 // LoginRequest A username and password.
 type LoginRequest struct {
 	// Password The user's password.
@@ -1735,6 +2098,48 @@ type LoginToken struct {
 	Username string `json:"username"`
 }
 
+// Simulation How a simulated execution went.
+type Simulation struct {
+	// EndReason Why it ended, as `Activeflow.end_reason`.
+	//
+	// Example: hangup
+	EndReason string `json:"end_reason"`
+
+	// ExecutedActions Every action run, in order, with each decision and why.
+	ExecutedActions []ExecutedAction `json:"executed_actions"`
+
+	// FlowId The flow simulated. Absent for inline actions.
+	//
+	// Example: 93993ae1-0408-4639-ad5f-1288aa8d4325
+	FlowId *openapi_types.UUID `json:"flow_id,omitempty"`
+
+	// FlowRevision The revision simulated.
+	//
+	// Example: 3
+	FlowRevision *int `json:"flow_revision,omitempty"`
+
+	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
+	//
+	// Example: {"voipbin.call.digits":"2"}
+	Variables Variables `json:"variables"`
+}
+
+// SimulationRequest The script of a simulation.
+type SimulationRequest struct {
+	// Digits The digits each `digits_receive` receives, in turn; `""` once they run out.
+	//
+	// Example: ["1","2#"]
+	Digits *[]string `json:"digits,omitempty"`
+
+	// Now The clock of the simulation (for `condition_datetime`). Default the server's.
+	Now *Timestamp `json:"now,omitempty"`
+
+	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
+	//
+	// Example: {"voipbin.call.digits":"2"}
+	Variables *Variables `json:"variables,omitempty"`
+}
+
 // Timestamp A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
 //
 // Example: 2021-02-04 06:47:01.139361
@@ -1754,8 +2159,16 @@ type ValidationReport struct {
 	Warnings []ErrorDetail `json:"warnings"`
 }
 
+// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
+//
+// Example: {"voipbin.call.digits":"2"}
+type Variables map[string]string
+
 // AccesskeyID defines model for AccesskeyID.
 type AccesskeyID = openapi_types.UUID
+
+// ActiveflowID defines model for ActiveflowID.
+type ActiveflowID = openapi_types.UUID
 
 // FlowID defines model for FlowID.
 type FlowID = openapi_types.UUID
@@ -1785,6 +2198,9 @@ type RevisionPageToken = string
 
 // BadRequest The one error envelope, used by every error answer of every operation.
 type BadRequest = Error
+
+// Conflict The one error envelope, used by every error answer of every operation.
+type Conflict = Error
 
 // IdempotencyConflict The one error envelope, used by every error answer of every operation.
 type IdempotencyConflict = Error
@@ -1819,8 +2235,14 @@ type Unauthenticated = Error
 // UnsupportedMediaType The one error envelope, used by every error answer of every operation.
 type UnsupportedMediaType = Error
 
+// ActiveflowBody defines model for ActiveflowBody.
+type ActiveflowBody = json.RawMessage
+
 // FlowBody defines model for FlowBody.
 type FlowBody = json.RawMessage
+
+// InlineSimulationBody defines model for InlineSimulationBody.
+type InlineSimulationBody = json.RawMessage
 
 // ListAccesskeysParams defines parameters for ListAccesskeys.
 type ListAccesskeysParams struct {
@@ -1835,6 +2257,30 @@ type ListAccesskeysParams struct {
 
 // CreateAccesskeyParams defines parameters for CreateAccesskey.
 type CreateAccesskeyParams struct {
+	// IdempotencyKey A unique key (1 to 255 visible ASCII characters, such as a UUID) that makes a retried request safe: the
+	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
+	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
+	// 422; while the first request is still running, another with its key waits briefly for its answer, then
+	// answers 409.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ListActiveflowsParams defines parameters for ListActiveflows.
+type ListActiveflowsParams struct {
+	// PageSize How many items a page holds at most. Default 100; values above 100 are treated as 100. A page may hold
+	// more when a group of items created in the same microsecond is larger than the page.
+	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+
+	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
+	// timestamp in the same format that the client wrote itself works too. Empty or absent: the first page.
+	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
+}
+
+// CreateActiveflowJSONBody defines parameters for CreateActiveflow.
+type CreateActiveflowJSONBody = json.RawMessage
+
+// CreateActiveflowParams defines parameters for CreateActiveflow.
+type CreateActiveflowParams struct {
 	// IdempotencyKey A unique key (1 to 255 visible ASCII characters, such as a UUID) that makes a retried request safe: the
 	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
 	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
@@ -1867,6 +2313,9 @@ type CreateFlowParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// SimulateActionsJSONBody defines parameters for SimulateActions.
+type SimulateActionsJSONBody = json.RawMessage
+
 // ValidateFlowJSONBody defines parameters for ValidateFlow.
 type ValidateFlowJSONBody = json.RawMessage
 
@@ -1892,6 +2341,15 @@ type UpdateFlowParams struct {
 	// is refused with 412 and nothing is written.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
+
+// GetFlowGraphParams defines parameters for GetFlowGraph.
+type GetFlowGraphParams struct {
+	// Format `json` (the default), `mermaid` or `dot`.
+	Format *GetFlowGraphParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+}
+
+// GetFlowGraphParamsFormat defines parameters for GetFlowGraph.
+type GetFlowGraphParamsFormat string
 
 // ListFlowRevisionsParams defines parameters for ListFlowRevisions.
 type ListFlowRevisionsParams struct {
@@ -1920,14 +2378,26 @@ type CreateAccesskeyJSONRequestBody = AccesskeyCreate
 // UpdateAccesskeyJSONRequestBody defines body for UpdateAccesskey for application/json ContentType.
 type UpdateAccesskeyJSONRequestBody = AccesskeyUpdate
 
+// CreateActiveflowJSONRequestBody defines body for CreateActiveflow for application/json ContentType.
+type CreateActiveflowJSONRequestBody = CreateActiveflowJSONBody
+
+// NextActiveflowActionJSONRequestBody defines body for NextActiveflowAction for application/json ContentType.
+type NextActiveflowActionJSONRequestBody = ActiveflowNext
+
 // CreateFlowJSONRequestBody defines body for CreateFlow for application/json ContentType.
 type CreateFlowJSONRequestBody = CreateFlowJSONBody
+
+// SimulateActionsJSONRequestBody defines body for SimulateActions for application/json ContentType.
+type SimulateActionsJSONRequestBody = SimulateActionsJSONBody
 
 // ValidateFlowJSONRequestBody defines body for ValidateFlow for application/json ContentType.
 type ValidateFlowJSONRequestBody = ValidateFlowJSONBody
 
 // UpdateFlowJSONRequestBody defines body for UpdateFlow for application/json ContentType.
 type UpdateFlowJSONRequestBody = UpdateFlowJSONBody
+
+// SimulateFlowJSONRequestBody defines body for SimulateFlow for application/json ContentType.
+type SimulateFlowJSONRequestBody = SimulationRequest
 
 // Getter for additional properties for ActionOptionAISummary. Returns the specified
 // element and whether it was found
@@ -5585,12 +6055,33 @@ type ServerInterface interface {
 	// UpdateAccesskey Rename an access key
 	// (PUT /v1.0/accesskeys/{id})
 	UpdateAccesskey(ctx echo.Context, id AccesskeyID) error
+	// ListActiveflows List activeflows
+	// (GET /v1.0/activeflows)
+	ListActiveflows(ctx echo.Context, params ListActiveflowsParams) error
+	// CreateActiveflow Start an activeflow
+	// (POST /v1.0/activeflows)
+	CreateActiveflow(ctx echo.Context, params CreateActiveflowParams) error
+	// DeleteActiveflow Delete an activeflow
+	// (DELETE /v1.0/activeflows/{id})
+	DeleteActiveflow(ctx echo.Context, id ActiveflowID) error
+	// GetActiveflow Get an activeflow
+	// (GET /v1.0/activeflows/{id})
+	GetActiveflow(ctx echo.Context, id ActiveflowID) error
+	// NextActiveflowAction Report an action done, get the next
+	// (POST /v1.0/activeflows/{id}/next)
+	NextActiveflowAction(ctx echo.Context, id ActiveflowID) error
+	// StopActiveflow Stop an activeflow
+	// (POST /v1.0/activeflows/{id}/stop)
+	StopActiveflow(ctx echo.Context, id ActiveflowID) error
 	// ListFlows List flows
 	// (GET /v1.0/flows)
 	ListFlows(ctx echo.Context, params ListFlowsParams) error
 	// CreateFlow Create a flow
 	// (POST /v1.0/flows)
 	CreateFlow(ctx echo.Context, params CreateFlowParams) error
+	// SimulateActions Simulate actions
+	// (POST /v1.0/flows/simulate)
+	SimulateActions(ctx echo.Context) error
 	// ValidateFlow Check a flow without saving it
 	// (POST /v1.0/flows/validate)
 	ValidateFlow(ctx echo.Context) error
@@ -5603,6 +6094,9 @@ type ServerInterface interface {
 	// UpdateFlow Replace a flow
 	// (PUT /v1.0/flows/{id})
 	UpdateFlow(ctx echo.Context, id FlowID, params UpdateFlowParams) error
+	// GetFlowGraph A flow as a graph
+	// (GET /v1.0/flows/{id}/graph)
+	GetFlowGraph(ctx echo.Context, id FlowID, params GetFlowGraphParams) error
 	// ListFlowRevisions List a flow's revisions
 	// (GET /v1.0/flows/{id}/revisions)
 	ListFlowRevisions(ctx echo.Context, id FlowID, params ListFlowRevisionsParams) error
@@ -5612,6 +6106,9 @@ type ServerInterface interface {
 	// RestoreFlowRevision Restore a revision of a flow
 	// (POST /v1.0/flows/{id}/revisions/{revision}/restore)
 	RestoreFlowRevision(ctx echo.Context, id FlowID, revision RevisionNumber, params RestoreFlowRevisionParams) error
+	// SimulateFlow Simulate a flow
+	// (POST /v1.0/flows/{id}/simulate)
+	SimulateFlow(ctx echo.Context, id FlowID) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -5791,6 +6288,124 @@ func (w *ServerInterfaceWrapper) UpdateAccesskey(ctx echo.Context) error {
 	return err
 }
 
+// ListActiveflows converts echo context to params.
+func (w *ServerInterfaceWrapper) ListActiveflows(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListActiveflowsParams
+	// ------------- Optional query parameter "page_size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_size", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_size: %s", err))
+	}
+
+	// ------------- Optional query parameter "page_token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_token", ctx.QueryParams(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_token: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListActiveflows(ctx, params)
+	return err
+}
+
+// CreateActiveflow converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateActiveflow(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateActiveflowParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateActiveflow(ctx, params)
+	return err
+}
+
+// DeleteActiveflow converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteActiveflow(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ActiveflowID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteActiveflow(ctx, id)
+	return err
+}
+
+// GetActiveflow converts echo context to params.
+func (w *ServerInterfaceWrapper) GetActiveflow(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ActiveflowID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetActiveflow(ctx, id)
+	return err
+}
+
+// NextActiveflowAction converts echo context to params.
+func (w *ServerInterfaceWrapper) NextActiveflowAction(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ActiveflowID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.NextActiveflowAction(ctx, id)
+	return err
+}
+
+// StopActiveflow converts echo context to params.
+func (w *ServerInterfaceWrapper) StopActiveflow(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ActiveflowID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.StopActiveflow(ctx, id)
+	return err
+}
+
 // ListFlows converts echo context to params.
 func (w *ServerInterfaceWrapper) ListFlows(ctx echo.Context) error {
 	var err error
@@ -5842,6 +6457,15 @@ func (w *ServerInterfaceWrapper) CreateFlow(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.CreateFlow(ctx, params)
+	return err
+}
+
+// SimulateActions converts echo context to params.
+func (w *ServerInterfaceWrapper) SimulateActions(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SimulateActions(ctx)
 	return err
 }
 
@@ -5962,6 +6586,31 @@ func (w *ServerInterfaceWrapper) UpdateFlow(ctx echo.Context) error {
 	return err
 }
 
+// GetFlowGraph converts echo context to params.
+func (w *ServerInterfaceWrapper) GetFlowGraph(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id FlowID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetFlowGraphParams
+	// ------------- Optional query parameter "format" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "format", ctx.QueryParams(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter format: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetFlowGraph(ctx, id, params)
+	return err
+}
+
 // ListFlowRevisions converts echo context to params.
 func (w *ServerInterfaceWrapper) ListFlowRevisions(ctx echo.Context) error {
 	var err error
@@ -6062,6 +6711,22 @@ func (w *ServerInterfaceWrapper) RestoreFlowRevision(ctx echo.Context) error {
 	return err
 }
 
+// SimulateFlow converts echo context to params.
+func (w *ServerInterfaceWrapper) SimulateFlow(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id FlowID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SimulateFlow(ctx, id)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -6121,21 +6786,34 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v1.0/accesskeys/:id", wrapper.DeleteAccesskey, options.OperationMiddlewares["deleteAccesskey"]...)
 	router.GET(options.BaseURL+"/v1.0/accesskeys/:id", wrapper.GetAccesskey, options.OperationMiddlewares["getAccesskey"]...)
 	router.PUT(options.BaseURL+"/v1.0/accesskeys/:id", wrapper.UpdateAccesskey, options.OperationMiddlewares["updateAccesskey"]...)
+	router.GET(options.BaseURL+"/v1.0/activeflows", wrapper.ListActiveflows, options.OperationMiddlewares["listActiveflows"]...)
+	router.POST(options.BaseURL+"/v1.0/activeflows", wrapper.CreateActiveflow, options.OperationMiddlewares["createActiveflow"]...)
+	router.DELETE(options.BaseURL+"/v1.0/activeflows/:id", wrapper.DeleteActiveflow, options.OperationMiddlewares["deleteActiveflow"]...)
+	router.GET(options.BaseURL+"/v1.0/activeflows/:id", wrapper.GetActiveflow, options.OperationMiddlewares["getActiveflow"]...)
+	router.POST(options.BaseURL+"/v1.0/activeflows/:id/next", wrapper.NextActiveflowAction, options.OperationMiddlewares["nextActiveflowAction"]...)
+	router.POST(options.BaseURL+"/v1.0/activeflows/:id/stop", wrapper.StopActiveflow, options.OperationMiddlewares["stopActiveflow"]...)
 	router.GET(options.BaseURL+"/v1.0/flows", wrapper.ListFlows, options.OperationMiddlewares["listFlows"]...)
 	router.POST(options.BaseURL+"/v1.0/flows", wrapper.CreateFlow, options.OperationMiddlewares["createFlow"]...)
 	router.DELETE(options.BaseURL+"/v1.0/flows/:id", wrapper.DeleteFlow, options.OperationMiddlewares["deleteFlow"]...)
 	router.GET(options.BaseURL+"/v1.0/flows/:id", wrapper.GetFlow, options.OperationMiddlewares["getFlow"]...)
 	router.PUT(options.BaseURL+"/v1.0/flows/:id", wrapper.UpdateFlow, options.OperationMiddlewares["updateFlow"]...)
+	router.GET(options.BaseURL+"/v1.0/flows/:id/graph", wrapper.GetFlowGraph, options.OperationMiddlewares["getFlowGraph"]...)
 	router.GET(options.BaseURL+"/v1.0/flows/:id/revisions", wrapper.ListFlowRevisions, options.OperationMiddlewares["listFlowRevisions"]...)
 	router.GET(options.BaseURL+"/v1.0/flows/:id/revisions/:revision", wrapper.GetFlowRevision, options.OperationMiddlewares["getFlowRevision"]...)
 	router.POST(options.BaseURL+"/v1.0/flows/:id/revisions/:revision/restore", wrapper.RestoreFlowRevision, options.OperationMiddlewares["restoreFlowRevision"]...)
+	router.POST(options.BaseURL+"/v1.0/flows/:id/simulate", wrapper.SimulateFlow, options.OperationMiddlewares["simulateFlow"]...)
+	router.POST(options.BaseURL+"/v1.0/flows/simulate", wrapper.SimulateActions, options.OperationMiddlewares["simulateActions"]...)
 	router.POST(options.BaseURL+"/v1.0/flows/validate", wrapper.ValidateFlow, options.OperationMiddlewares["validateFlow"]...)
 
 }
 
 type AccesskeyJSONResponse Accesskey
 
+type ActiveflowJSONResponse Activeflow
+
 type BadRequestJSONResponse Error
+
+type ConflictJSONResponse Error
 
 type FlowResponseHeaders struct {
 	ETag *string
@@ -6182,6 +6860,8 @@ type PreconditionFailedJSONResponse struct {
 type PreconditionRequiredJSONResponse Error
 
 type ServiceUnavailableJSONResponse Error
+
+type SimulationJSONResponse Simulation
 
 type TooManyRequestsResponseHeaders struct {
 	RetryAfter *int
@@ -7175,6 +7855,663 @@ func (response UpdateAccesskey503JSONResponse) VisitUpdateAccesskeyResponse(w ht
 	return err
 }
 
+type ListActiveflowsRequestObject struct {
+	Params ListActiveflowsParams
+}
+
+type ListActiveflowsResponseObject interface {
+	VisitListActiveflowsResponse(w http.ResponseWriter) error
+}
+
+type ListActiveflows200JSONResponse ActiveflowList
+
+func (response ListActiveflows200JSONResponse) VisitListActiveflowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActiveflows400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListActiveflows400JSONResponse) VisitListActiveflowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActiveflows401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListActiveflows401JSONResponse) VisitListActiveflowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActiveflows500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListActiveflows500JSONResponse) VisitListActiveflowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActiveflows503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListActiveflows503JSONResponse) VisitListActiveflowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateActiveflowRequestObject struct {
+	Params CreateActiveflowParams
+	Body   *CreateActiveflowJSONRequestBody
+}
+
+type CreateActiveflowResponseObject interface {
+	VisitCreateActiveflowResponse(w http.ResponseWriter) error
+}
+
+type CreateActiveflow200JSONResponse struct{ ActiveflowJSONResponse }
+
+func (response CreateActiveflow200JSONResponse) VisitCreateActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateActiveflow400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateActiveflow400JSONResponse) VisitCreateActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateActiveflow401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response CreateActiveflow401JSONResponse) VisitCreateActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateActiveflow409JSONResponse struct {
+	IdempotencyConflictJSONResponse
+}
+
+func (response CreateActiveflow409JSONResponse) VisitCreateActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateActiveflow413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateActiveflow413JSONResponse) VisitCreateActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateActiveflow415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateActiveflow415JSONResponse) VisitCreateActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateActiveflow422JSONResponse struct {
+	IdempotencyKeyReusedJSONResponse
+}
+
+func (response CreateActiveflow422JSONResponse) VisitCreateActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateActiveflow500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response CreateActiveflow500JSONResponse) VisitCreateActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateActiveflow503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateActiveflow503JSONResponse) VisitCreateActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteActiveflowRequestObject struct {
+	Id ActiveflowID `json:"id"`
+}
+
+type DeleteActiveflowResponseObject interface {
+	VisitDeleteActiveflowResponse(w http.ResponseWriter) error
+}
+
+type DeleteActiveflow204Response struct {
+}
+
+func (response DeleteActiveflow204Response) VisitDeleteActiveflowResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteActiveflow400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DeleteActiveflow400JSONResponse) VisitDeleteActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteActiveflow401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response DeleteActiveflow401JSONResponse) VisitDeleteActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteActiveflow404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteActiveflow404JSONResponse) VisitDeleteActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteActiveflow409JSONResponse struct{ ConflictJSONResponse }
+
+func (response DeleteActiveflow409JSONResponse) VisitDeleteActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteActiveflow500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response DeleteActiveflow500JSONResponse) VisitDeleteActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteActiveflow503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeleteActiveflow503JSONResponse) VisitDeleteActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetActiveflowRequestObject struct {
+	Id ActiveflowID `json:"id"`
+}
+
+type GetActiveflowResponseObject interface {
+	VisitGetActiveflowResponse(w http.ResponseWriter) error
+}
+
+type GetActiveflow200JSONResponse struct{ ActiveflowJSONResponse }
+
+func (response GetActiveflow200JSONResponse) VisitGetActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetActiveflow400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetActiveflow400JSONResponse) VisitGetActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetActiveflow401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetActiveflow401JSONResponse) VisitGetActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetActiveflow404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetActiveflow404JSONResponse) VisitGetActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetActiveflow500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetActiveflow500JSONResponse) VisitGetActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetActiveflow503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetActiveflow503JSONResponse) VisitGetActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type NextActiveflowActionRequestObject struct {
+	Id   ActiveflowID `json:"id"`
+	Body *NextActiveflowActionJSONRequestBody
+}
+
+type NextActiveflowActionResponseObject interface {
+	VisitNextActiveflowActionResponse(w http.ResponseWriter) error
+}
+
+type NextActiveflowAction200JSONResponse struct{ ActiveflowJSONResponse }
+
+func (response NextActiveflowAction200JSONResponse) VisitNextActiveflowActionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type NextActiveflowAction400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response NextActiveflowAction400JSONResponse) VisitNextActiveflowActionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type NextActiveflowAction401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response NextActiveflowAction401JSONResponse) VisitNextActiveflowActionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type NextActiveflowAction404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response NextActiveflowAction404JSONResponse) VisitNextActiveflowActionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type NextActiveflowAction409JSONResponse struct{ ConflictJSONResponse }
+
+func (response NextActiveflowAction409JSONResponse) VisitNextActiveflowActionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type NextActiveflowAction413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response NextActiveflowAction413JSONResponse) VisitNextActiveflowActionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type NextActiveflowAction415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response NextActiveflowAction415JSONResponse) VisitNextActiveflowActionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type NextActiveflowAction500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response NextActiveflowAction500JSONResponse) VisitNextActiveflowActionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type NextActiveflowAction503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response NextActiveflowAction503JSONResponse) VisitNextActiveflowActionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StopActiveflowRequestObject struct {
+	Id ActiveflowID `json:"id"`
+}
+
+type StopActiveflowResponseObject interface {
+	VisitStopActiveflowResponse(w http.ResponseWriter) error
+}
+
+type StopActiveflow200JSONResponse struct{ ActiveflowJSONResponse }
+
+func (response StopActiveflow200JSONResponse) VisitStopActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StopActiveflow400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response StopActiveflow400JSONResponse) VisitStopActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StopActiveflow401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response StopActiveflow401JSONResponse) VisitStopActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StopActiveflow404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response StopActiveflow404JSONResponse) VisitStopActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StopActiveflow409JSONResponse struct{ ConflictJSONResponse }
+
+func (response StopActiveflow409JSONResponse) VisitStopActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StopActiveflow500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response StopActiveflow500JSONResponse) VisitStopActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StopActiveflow503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response StopActiveflow503JSONResponse) VisitStopActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListFlowsRequestObject struct {
 	Params ListFlowsParams
 }
@@ -7389,6 +8726,114 @@ func (response CreateFlow500JSONResponse) VisitCreateFlowResponse(w http.Respons
 type CreateFlow503JSONResponse struct{ ServiceUnavailableJSONResponse }
 
 func (response CreateFlow503JSONResponse) VisitCreateFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SimulateActionsRequestObject struct {
+	Body *SimulateActionsJSONRequestBody
+}
+
+type SimulateActionsResponseObject interface {
+	VisitSimulateActionsResponse(w http.ResponseWriter) error
+}
+
+type SimulateActions200JSONResponse struct{ SimulationJSONResponse }
+
+func (response SimulateActions200JSONResponse) VisitSimulateActionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SimulateActions400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response SimulateActions400JSONResponse) VisitSimulateActionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SimulateActions401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response SimulateActions401JSONResponse) VisitSimulateActionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SimulateActions413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response SimulateActions413JSONResponse) VisitSimulateActionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SimulateActions415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response SimulateActions415JSONResponse) VisitSimulateActionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SimulateActions500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response SimulateActions500JSONResponse) VisitSimulateActionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SimulateActions503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response SimulateActions503JSONResponse) VisitSimulateActionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7894,6 +9339,139 @@ func (response UpdateFlow503JSONResponse) VisitUpdateFlowResponse(w http.Respons
 	return err
 }
 
+type GetFlowGraphRequestObject struct {
+	Id     FlowID `json:"id"`
+	Params GetFlowGraphParams
+}
+
+type GetFlowGraphResponseObject interface {
+	VisitGetFlowGraphResponse(w http.ResponseWriter) error
+}
+
+type GetFlowGraph200JSONResponse FlowGraph
+
+func (response GetFlowGraph200JSONResponse) VisitGetFlowGraphResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowGraph200TextvndGraphvizResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetFlowGraph200TextvndGraphvizResponse) VisitGetFlowGraphResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/vnd.graphviz")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetFlowGraph200TextvndMermaidResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetFlowGraph200TextvndMermaidResponse) VisitGetFlowGraphResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/vnd.mermaid")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetFlowGraph400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetFlowGraph400JSONResponse) VisitGetFlowGraphResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowGraph401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetFlowGraph401JSONResponse) VisitGetFlowGraphResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowGraph404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetFlowGraph404JSONResponse) VisitGetFlowGraphResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowGraph500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetFlowGraph500JSONResponse) VisitGetFlowGraphResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowGraph503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetFlowGraph503JSONResponse) VisitGetFlowGraphResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListFlowRevisionsRequestObject struct {
 	Id     FlowID `json:"id"`
 	Params ListFlowRevisionsParams
@@ -8210,6 +9788,129 @@ func (response RestoreFlowRevision503JSONResponse) VisitRestoreFlowRevisionRespo
 	return err
 }
 
+type SimulateFlowRequestObject struct {
+	Id   FlowID `json:"id"`
+	Body *SimulateFlowJSONRequestBody
+}
+
+type SimulateFlowResponseObject interface {
+	VisitSimulateFlowResponse(w http.ResponseWriter) error
+}
+
+type SimulateFlow200JSONResponse struct{ SimulationJSONResponse }
+
+func (response SimulateFlow200JSONResponse) VisitSimulateFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SimulateFlow400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response SimulateFlow400JSONResponse) VisitSimulateFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SimulateFlow401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response SimulateFlow401JSONResponse) VisitSimulateFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SimulateFlow404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response SimulateFlow404JSONResponse) VisitSimulateFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SimulateFlow413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response SimulateFlow413JSONResponse) VisitSimulateFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SimulateFlow415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response SimulateFlow415JSONResponse) VisitSimulateFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SimulateFlow500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response SimulateFlow500JSONResponse) VisitSimulateFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SimulateFlow503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response SimulateFlow503JSONResponse) VisitSimulateFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// Login Log in
@@ -8248,12 +9949,33 @@ type StrictServerInterface interface {
 	// UpdateAccesskey Rename an access key
 	// (PUT /v1.0/accesskeys/{id})
 	UpdateAccesskey(ctx context.Context, request UpdateAccesskeyRequestObject) (UpdateAccesskeyResponseObject, error)
+	// ListActiveflows List activeflows
+	// (GET /v1.0/activeflows)
+	ListActiveflows(ctx context.Context, request ListActiveflowsRequestObject) (ListActiveflowsResponseObject, error)
+	// CreateActiveflow Start an activeflow
+	// (POST /v1.0/activeflows)
+	CreateActiveflow(ctx context.Context, request CreateActiveflowRequestObject) (CreateActiveflowResponseObject, error)
+	// DeleteActiveflow Delete an activeflow
+	// (DELETE /v1.0/activeflows/{id})
+	DeleteActiveflow(ctx context.Context, request DeleteActiveflowRequestObject) (DeleteActiveflowResponseObject, error)
+	// GetActiveflow Get an activeflow
+	// (GET /v1.0/activeflows/{id})
+	GetActiveflow(ctx context.Context, request GetActiveflowRequestObject) (GetActiveflowResponseObject, error)
+	// NextActiveflowAction Report an action done, get the next
+	// (POST /v1.0/activeflows/{id}/next)
+	NextActiveflowAction(ctx context.Context, request NextActiveflowActionRequestObject) (NextActiveflowActionResponseObject, error)
+	// StopActiveflow Stop an activeflow
+	// (POST /v1.0/activeflows/{id}/stop)
+	StopActiveflow(ctx context.Context, request StopActiveflowRequestObject) (StopActiveflowResponseObject, error)
 	// ListFlows List flows
 	// (GET /v1.0/flows)
 	ListFlows(ctx context.Context, request ListFlowsRequestObject) (ListFlowsResponseObject, error)
 	// CreateFlow Create a flow
 	// (POST /v1.0/flows)
 	CreateFlow(ctx context.Context, request CreateFlowRequestObject) (CreateFlowResponseObject, error)
+	// SimulateActions Simulate actions
+	// (POST /v1.0/flows/simulate)
+	SimulateActions(ctx context.Context, request SimulateActionsRequestObject) (SimulateActionsResponseObject, error)
 	// ValidateFlow Check a flow without saving it
 	// (POST /v1.0/flows/validate)
 	ValidateFlow(ctx context.Context, request ValidateFlowRequestObject) (ValidateFlowResponseObject, error)
@@ -8266,6 +9988,9 @@ type StrictServerInterface interface {
 	// UpdateFlow Replace a flow
 	// (PUT /v1.0/flows/{id})
 	UpdateFlow(ctx context.Context, request UpdateFlowRequestObject) (UpdateFlowResponseObject, error)
+	// GetFlowGraph A flow as a graph
+	// (GET /v1.0/flows/{id}/graph)
+	GetFlowGraph(ctx context.Context, request GetFlowGraphRequestObject) (GetFlowGraphResponseObject, error)
 	// ListFlowRevisions List a flow's revisions
 	// (GET /v1.0/flows/{id}/revisions)
 	ListFlowRevisions(ctx context.Context, request ListFlowRevisionsRequestObject) (ListFlowRevisionsResponseObject, error)
@@ -8275,6 +10000,9 @@ type StrictServerInterface interface {
 	// RestoreFlowRevision Restore a revision of a flow
 	// (POST /v1.0/flows/{id}/revisions/{revision}/restore)
 	RestoreFlowRevision(ctx context.Context, request RestoreFlowRevisionRequestObject) (RestoreFlowRevisionResponseObject, error)
+	// SimulateFlow Simulate a flow
+	// (POST /v1.0/flows/{id}/simulate)
+	SimulateFlow(ctx context.Context, request SimulateFlowRequestObject) (SimulateFlowResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -8646,6 +10374,202 @@ func (sh *strictHandler) UpdateAccesskey(ctx echo.Context, id AccesskeyID) error
 	return nil
 }
 
+// ListActiveflows operation middleware
+func (sh *strictHandler) ListActiveflows(ctx echo.Context, params ListActiveflowsParams) error {
+	var request ListActiveflowsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListActiveflows(ctx.Request().Context(), request.(ListActiveflowsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListActiveflows")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListActiveflowsResponseObject); ok {
+		return validResponse.VisitListActiveflowsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateActiveflow operation middleware
+func (sh *strictHandler) CreateActiveflow(ctx echo.Context, params CreateActiveflowParams) error {
+	var request CreateActiveflowRequestObject
+
+	request.Params = params
+
+	var body CreateActiveflowJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateActiveflow(ctx.Request().Context(), request.(CreateActiveflowRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateActiveflow")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateActiveflowResponseObject); ok {
+		return validResponse.VisitCreateActiveflowResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteActiveflow operation middleware
+func (sh *strictHandler) DeleteActiveflow(ctx echo.Context, id ActiveflowID) error {
+	var request DeleteActiveflowRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteActiveflow(ctx.Request().Context(), request.(DeleteActiveflowRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteActiveflow")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteActiveflowResponseObject); ok {
+		return validResponse.VisitDeleteActiveflowResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetActiveflow operation middleware
+func (sh *strictHandler) GetActiveflow(ctx echo.Context, id ActiveflowID) error {
+	var request GetActiveflowRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetActiveflow(ctx.Request().Context(), request.(GetActiveflowRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetActiveflow")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetActiveflowResponseObject); ok {
+		return validResponse.VisitGetActiveflowResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// NextActiveflowAction operation middleware
+func (sh *strictHandler) NextActiveflowAction(ctx echo.Context, id ActiveflowID) error {
+	var request NextActiveflowActionRequestObject
+
+	request.Id = id
+
+	var body NextActiveflowActionJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.NextActiveflowAction(ctx.Request().Context(), request.(NextActiveflowActionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "NextActiveflowAction")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(NextActiveflowActionResponseObject); ok {
+		return validResponse.VisitNextActiveflowActionResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// StopActiveflow operation middleware
+func (sh *strictHandler) StopActiveflow(ctx echo.Context, id ActiveflowID) error {
+	var request StopActiveflowRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.StopActiveflow(ctx.Request().Context(), request.(StopActiveflowRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "StopActiveflow")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(StopActiveflowResponseObject); ok {
+		return validResponse.VisitStopActiveflowResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListFlows operation middleware
 func (sh *strictHandler) ListFlows(ctx echo.Context, params ListFlowsParams) error {
 	var request ListFlowsRequestObject
@@ -8713,6 +10637,52 @@ func (sh *strictHandler) CreateFlow(ctx echo.Context, params CreateFlowParams) e
 		return err
 	} else if validResponse, ok := response.(CreateFlowResponseObject); ok {
 		return validResponse.VisitCreateFlowResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SimulateActions operation middleware
+func (sh *strictHandler) SimulateActions(ctx echo.Context) error {
+	var request SimulateActionsRequestObject
+
+	var body SimulateActionsJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SimulateActions(ctx.Request().Context(), request.(SimulateActionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SimulateActions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SimulateActionsResponseObject); ok {
+		return validResponse.VisitSimulateActionsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -8866,6 +10836,32 @@ func (sh *strictHandler) UpdateFlow(ctx echo.Context, id FlowID, params UpdateFl
 	return nil
 }
 
+// GetFlowGraph operation middleware
+func (sh *strictHandler) GetFlowGraph(ctx echo.Context, id FlowID, params GetFlowGraphParams) error {
+	var request GetFlowGraphRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetFlowGraph(ctx.Request().Context(), request.(GetFlowGraphRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetFlowGraph")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetFlowGraphResponseObject); ok {
+		return validResponse.VisitGetFlowGraphResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListFlowRevisions operation middleware
 func (sh *strictHandler) ListFlowRevisions(ctx echo.Context, id FlowID, params ListFlowRevisionsParams) error {
 	var request ListFlowRevisionsRequestObject
@@ -8945,286 +10941,392 @@ func (sh *strictHandler) RestoreFlowRevision(ctx echo.Context, id FlowID, revisi
 	return nil
 }
 
+// SimulateFlow operation middleware
+func (sh *strictHandler) SimulateFlow(ctx echo.Context, id FlowID) error {
+	var request SimulateFlowRequestObject
+
+	request.Id = id
+
+	var body SimulateFlowJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SimulateFlow(ctx.Request().Context(), request.(SimulateFlowRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SimulateFlow")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SimulateFlowResponseObject); ok {
+		return validResponse.VisitSimulateFlowResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2JcuO4tTD8KrhMqsaeS8qkNkvuSt3S2OppTbzFlqen76h/CSIhCTEFKARltaarq/IQ/zPkwfIkX+EA",
-	"4CJR1mL3zCQ3qdS0RRLbwcHB2c9ny+fTGWeExcI6+2zNcISnJCYR/Gr5PhHikSw7F/JnQIQf0VlMObPO",
-	"rO6EIAwfoEey/EYgGpQs2yKf8HQWEuvMKgcecYcucaq4QZxqUKs4Td8jzunIG7qk4jex51m2RWVnMxxP",
-	"LNtieCpb0sCyrYj8bU4jElhncTQntiX8CZliOY8Rj6Y4ts6s+Ry+jJcz2UrEEWVj68sX23ob8sWmOY9C",
-	"viiYbUB8v1yvVB13WMaO55GhM6w0Aqdxihsjz615XqPxlWbbCch0xmPC/OWfyXJ91i00Z/RvcyLhjI48",
-	"FHNUrtXQExV0GBLUuj/vdJA/wRH25c7ZSMz9CcICYfTw0Lk4RvEEx2iKH4l8FJE4oiRAcsZExEjgETlD",
-	"8YT02IhGIkaYiQWJEBVIxDwigY0ok+9RgGM8xILYCDPZfhbiJQnQiEeoXEUTPo+EnJvuWCA+gmYCTwny",
-	"cRiSCC1oPFFjwVO5INnXkAdLdKR6FMjHUbREgwQssXOnxzpDErqD4xLqmo5lF9ArZjyekEj1pdYgeqxa",
-	"Lr9BiwkNCcxFrdAsHZZIwxBFc8YoG9tJJ9AjjYXqHsu/hhElo3AJy5W/1RC27Jb1mB4QVd1mqcdymFUf",
-	"eb7n1+pOOXCxU/UbxGkOazXHDRq4MnJH5cw5mBAckCjFrQxqOBI3sog1xZ8uCRvHE+usXKvZ1pQy89uz",
-	"JY7GJJJ9/n8/93qfyp7T6306bX/87z8W4+DoCsf+pPjIDNpdPB4ciWOAoT/BbEwk8CQyBIgzG/EIDb4d",
-	"lND7CVG4ok+ZP48iwmLdg2zDeIzwlLOx/GxqZ3rsMSpQREZz2SlsQNUrA3rITaFsLJsvIhrHhK3CuGdF",
-	"lZ61EYojR61uA/g8t1wtBso1Z2R3wIRUrnXCw0AUgGQdFqtwSE9exa2W9lugnOlhq7zFY3JPfyHrS3zH",
-	"F2iK2RLRmEwl7ZjhMVHrQ5KicBGX0AUZ4XkYI89136AnHM4llRnyJyKfIBwRFEcExySQFMlz3RJqqX6m",
-	"eAl99diURwQtJJwwGkd8PpOkQ43p67aaBMGRn1I/4oL4nAUSViGOxiSSRE59IztfwQ/P1YD725xEyxRu",
-	"8tO+kGvPwixQK5LNXDhWdDqfwqHSwKMsJmMSJdDr8kfCNmAII5/iPowTy68GhirOIvJE+VzAdM+SiWvo",
-	"yp95AMgN8+NwiYZkJMFF4xJq9VhMp0TEeDrLQUjdOYruZzBzEfFYthQkHKEFjx4lveYl1J7O4qVEWDwU",
-	"hMVnGVJZAEyr7JZdx3Mdz0Oud+a6Z65bcuX/EjJWBGZYfg7Of4zIyDqz/nCS8iAn6q046Zp1AZDviLzs",
-	"OLueT4ckKoZ0pL/5RiAGn6Ejz0ZlG/3z7/84zh0mr/AaN+13u8wpiytlayt2mIm/CpagI5ysUq/xuBBz",
-	"zEcigyw9tucuV/bbzOx94zrNj59du/ml6K75ouBLRPwdDygBRlPya9/xAHgfnzN558s/8WwWUh9LQJ38",
-	"VXAAXjoiDsObkXX28/OIBKwgm81j68tH2/rkjLmjZyR7LN3hxRURAo+Jmtoq5yXvMRSQEWVUPiutYYda",
-	"j5hxJkiead5hMQm0P1v+XMR8SqI+Dawzq0aq2K03XKfhVonkRn2nUT09dcojgmvNeiNo1IaWnG2MaSh5",
-	"S3lnDpewpecdNKMzElImyRp0tyMrrnc4ILOQL9GQx3L7pn1FgtTBrzue55QryHOzB99VHwYkJPCh+kk+",
-	"zWik250+124+C3DSTmJWfxaREf1knVmj4WO/8ukv2PqyK+VI4V+woXmhxQY2g89jYOgivJAPS3Ko73Bw",
-	"p5B0v10kUcQ1fZI7IwA9pxrBzqw5e2R8wRD2ZQdIIiLqWXGIH3vWGxTQAC35HE0JZvIxDh971v9YtjXj",
-	"kqZE1pl1olqKk8oJYLHEPQzTsDrXP7YuOxf91nm3c3Pd7364bQPKv3j0Z0dIDrPC24j8re96P1z8VP9L",
-	"5YfGj7Xr8p9Pr6q3zTv33utKeiliHM9FtrO77x+u2tddIJe77XAbgLxhdzO8/RSHkl5LFjVClD3hkAYl",
-	"NNBb8/PHAQqplFPIE4mWaBbxYUimaMTnLAAkkKRjv+3XuwO7DvBoVuveMMCeU6uOAqdKyqcOHrpVp+o1",
-	"6n59dFpuVNyURir+z/pi69b1Jh6dNk6JM6qNsFPF3tBpBl7ZGbnDamXYqAeY1C3b4nr9n60Qs/FcbTZh",
-	"zsO97Jp8ioFjDENeQgsS+nxKpJj2xOlsSJkUpaiQ4Iol2DS2lNBtSLAgiLC/ckVW9PffCCRI9ER9UgKW",
-	"61EiDYBLL0IiDiDeyygazEaPqaiwgbOhaVXXq2CXOIFXGzrVYY04TdysO261XPZww69jr5bSNOhOdrNO",
-	"0jzHLTtuFbn1s+rpmeuVvEqzUvcKSVqOUqn1Qqc74y7g1AbUlT3ZkktWcre8axSjD/eKlBqe1WgY+cLc",
-	"/rZSAYg4klIGYTGNlyjGYxtE2IERigYgYg1yIsRgTfjwQPhI17h2q+f1GOecjULqH0o9U5qFkwOtVQdU",
-	"oBWheE2MfwM6jiUKcQxCUkrALtpXtzfd9vX5h/6f2x/6nev+w/0LaNjbVueyfdG/vWuf31xfdCRVfA0y",
-	"1lpds+bqBysLH6ytvITuYOV4FJMIDeCH05I/BkgJTGIFqzKfrCPXvWoiqcUC09hwkwBdOdoKU72GHSkn",
-	"vK7muiOSZ3kxfhQixAILlGoRjE7HAHUoGc1nsOKu/XDfvvj93Wzr25+sUx7olZOSVYcBee5IFoLhsG2A",
-	"+CK4U90bUu9yXEK3fXfdunwJAHUPr3GWGJoz8mlGfClEjzAN5xFR6kNQFDJ5+YPGkRKBklVpHuENHL6Q",
-	"j9EEg2g1RXMWgLIhw2kobuGax28l6/Bi0GqRY7s6GnRpwK5k4f/28uZ9//qm239783D9AjROu3iFbbjm",
-	"SikdEcHnkQ8aCqWZAL1wCd0AshqWQXyTfGkUrfL6B/1HSB8JoiDp4ljvH/lERUySfbjiAR1RRV2Kr0vY",
-	"Twk+pXoMkKDMVypirZ6TIjKirOhiPORSVr0edK3e4mXIcdDl/BJHY/IKJJPkaOGqDs1zq43aaR0NlzER",
-	"Wcz67ubiQ797c9O/bN19/ztm/YsWBZcoiSSySPlvFgt05KEr+p2UmrXC7xjw5zaCWw/E/beYhgdfUlkR",
-	"UKNBP1EynVXtlS0BtKSgWE2UPFV01LOias86tpXiPEaJIjgx1eUV3Mlu3bV/7NxLOe2qc3/V6p6/W5EG",
-	"Dxnzmc5/b0xUctJ3OuHqcJ8llgZ5sxpTQyoxuh9LqxsJ3HOPZbpV1AEJvESLCQHlm7J7LCRfigP5G48x",
-	"ZdqKJtFpmTGDKD3cK9KY6i40JoP0d4l+64WERhAWwMLkvEC3AOvHAhXha+dtHzCpf9f+y0Pn7iUc2FdD",
-	"KSoMEdFKQJGVozjTWyjQ0UBew991rs1q+mZ5g2NlPs1SYXUZMQL0515J1w8MP2Ea4mH4OhRfC+1K0J/O",
-	"eIQjGi7RPB1mo9h03777sXPe7j9ct35sdS5b312+gPhnO3mlY27s0nJtcxYR7E/kehDP82kRZojPY1Ct",
-	"0ykpoXs8IspgHUeKR+5yfoXZUqv+xMsBz7kyoIV8LA98LEEfCwNpylC1bASzHHltddv9y85Vp9tv/3Te",
-	"bl+85DTcte9vHu7O2/32T+9aD/fd9qtwdF2ztMTcP4r4VAno2tzEI83mURBTorx0KrdGG2r4yAAB6HFW",
-	"bH1lcXWLiPrA8DyeEBbLbX4t6ZTPSASNECMkEAgj0HGDJYZltNFZBGg9dN+1r7ud8xaoWl9OEh+uM12+",
-	"DgacRySQoMKhADPvlAoh786jwYbZD47lmhcRZ2MbKeMAqGYj8sQfSYCOBoYzPL9rX8gOWpf3A8WVPTAx",
-	"n814FJPgigQUd2H7XpsTns7lXwStdZXZmofr+4fb25u7bvuif9W+6LR+54pwww1LXm6wurBBKTPcuvlq",
-	"TZbeajuxrVkkET7Wlr2cEriIhzEfKHGOL5gyYerOUkZmR/3xFm+rVMG87mQVcibFhcxjIF8zwmchyU9m",
-	"s7ltbbxN634N17mti1XK7/WlMu0kULi4vPlvtcuM8nxnC35Ok75fK2ND3K+VUdPv0ypndyzktsFUnvrZ",
-	"GRu9xn1b3jsxCUP5QyA8w1GcB2xiyyzywkmtyj8rj8LsydE7mWDvynSzkMruUBYW2T34mEyAD/9K/Fiu",
-	"Pzn358nu4kAJBDi8zZzpEQ4FWVdZM7LI4PQ6IfjK5y7j51R1m/UCxE0xKT+BSzoikh+UrIfmQmzFyzC+",
-	"KKFWjEKCRYw4k5zmEh016lXXlVy88oBCMWFoSXAk0FHFq1Xqruu6eYcT89jO+Y/Uq2reyn8kaZrxKYGR",
-	"1v1KXuNcrzoPPo+QGnbP4s0lVcby/JxumPZO4aMMeoh1/FjxgNnr7EZEgL/W83RW2BJJwQ4oT3IJXYPu",
-	"kM3DUE4H3K32cC5IrbZRhJdrINNzstcW9iwQHxLCtcfhuyYLtfNSrlTnTFkE2K97IkWMx5IB3OtYvhCV",
-	"0ZEe9XgnpN4M+fc0niQeWru5FmWR4fMKcOPNzl6GV0L3sfLNUrqhUcgXQ8rQIyEzgTgLl8BZ3b9rOeVa",
-	"HU2wmBRfJ82oW57+uGhcPt664n/90w/D6+rkh6D+/ajtzTv8rha//9vWK2cTbn4spPThMvFLXOUIc+wg",
-	"yqwXeFA4cWICXihjTFlJ7YHxX1inHSIm4A2KAT4l1GFg0uZSdFD28gENlDNtuMBL4/OuP9Q8sP5oipeS",
-	"uedTGscksNGgZ/WsAXjq4h4L8ZCEigs1bsrQFToy7vSDnjXFlDnjiJCYsnHPGmj/O6NZFoKOmZmD1u8t",
-	"IhoT7WTSYxEZkYiAJpIr4xIMS5mgAUk8p0toADc68ecxGdhoMaH+BP3IO7dDuKWklDvE/qMNCwd9ttwK",
-	"FiA6ZuA7AErEPEpu5kRj5TZJgxJqqalThhKntjdIOZjg0IAMIJbMPNEA5NFzP9eXDEGQ9HLTXGmAjnik",
-	"hj42DJjxZ+IomrNEuyAlb0ZKqAXejtmpg+aBhrBStX9yTNMNZUqdC2R9zZd/N4+ctUWlLjrFdF35mWK2",
-	"3InsyPY30GOrcz+fTnGkSNDurbrgpLNnE7Fnk6uL/b5PvZ92bfIdIbP9GoTc328V30WY+ZO9mpzjMNyz",
-	"gSCa7d6rmdHYywEv6JjG4vD290ofcVD7CxwDC31Y6x9xREHNvWfr0TCiwZj8wCnbu6miwYc0ZYpx2KvN",
-	"E4kE6FzuCQv2aqx29Y74hD6RA1ruPWDbn/D9GkwxDfcf5pNytABd3n2Mo/glzfl+ROAtifc80dBCue7t",
-	"0ep7Hu8Hy3eYjef7rUU7r++9AVfzPYnNbYj3u2T+Mifz/U/YHfF5FFA23h8pMk33RIj7cN97ZP8h4ojg",
-	"6d6na+97uhthJpmmIUnAcWD7/Tcg23ZP8Jg74J7sN+R7Mpxw/qjQ/6P9HHerWDBxhgTRbgDZjv75938M",
-	"kBpBspUE+xNwkC8h9V4p9UA6MIJawAnICT1wqwcTiBZMFOMfzyNGAvREoiGO6RQdKbOYAP4dhWSM/SUa",
-	"URIG4ljLThgtcMSkDA0KKPBYh4tjhQ89zNPbWhOAtwTEmM932Q8wyKxJlfJhscKjiIfdwh6vSIdqP+Vu",
-	"DTDtC9VHIiyp3/QXiHn2cRjayE8ufmV10udDgb7VWdeQpEAukkX0iN8IZL6z0Xfnt6h6mheEkv1ZEwpY",
-	"n7CgL/GpUODR0Ue5MOrEWqKEnYUJLtWTQRBCi4MV4wkeNQNMmlWHjNxTx/MIdrDnek5jVCuTWr0xqjSH",
-	"RTNMpNXnBDI9P+U4E/MU8uhICcJKwkaDP35+0sf8yyCvILUqI3fYIFXseEFt5FT9CnGauHbqlIenfjOo",
-	"kvqo4T4/QYOp+Sm+hwjIzJzS4PiBRIqBjQYpWshfcULEQFYcJGiy4lgjW1s7qpjWJK+XIHqMw8cEy0MC",
-	"keio1UF4TFiM5NvUbVx7V64hNqYbN9T0BPqAPXbw1PdGNVLGTnNYkeJ+Y+Tgul92vMAlzVFjeIrrtUJ7",
-	"3FwZx4tnA5pIoYNYM4w06HJCLGI7o7ZHRy76E2IchXRK4/z86qBYN8p2rVhPFO2FSvYxYcGmYNMnTn3y",
-	"jUDqGxiJyY5+tqYYQlRGRP/ByDyOcCipYEZ1Z96ugeN5kpMFweF0JyJiXqR0vYPn+bjTVicPdzjsVABm",
-	"5YbTmmk92JDzkGC224EQLz0QIj0Q0ZyZAyGf/45Rfytkri5eAJZpMLC157Qky1PsTygjKCAx8U0g6wpg",
-	"xJL564A55yymbJ7qJnU2jaQnALk8hiImGG6DBaYx8DCQKWMXLJFHEybYn2AWhM8Q8oCbRAFmSTrzRvYM",
-	"TpQcZYN3iJx8/vQlr/fdEaWgOnxToH2CqiZliCHUJdTJugJumQyovg6eypCQWTIRlXUFI/lwz0mAOu3w",
-	"WcjmyTRUmpU5i2mo7OpzxkiEzB6KjHZ8rzkqBd7hk4T2ySz/Op/OhFHeG82zRM5BjKMxifs0EAM0xTM1",
-	"X0M0vhEqN4ZseQShDD02xbE/ObYRCQU8H2g/9H7S00C/TGBQpNdfa/Wcmh8dUfC50hr0LBvJuJ4izIus",
-	"qPNJ0Dx1az52/Fq5qvxvcGU0dBojMjw9rXg4qBbe7ylUNm/B5yI3nez8ryQ4QSZTM9QspwHuynYULbGU",
-	"F588ycFVyLBB6uXMippVv+bgIR4Rv4FHNQgCLVtnVuA3Tr1yhWQ+bTT9ulMbDb1GgL2qW6laReTDzHAD",
-	"F5GZv0IzxFmaUWVgBDegDgEo9Fa40IIv9qdroK8++HxoNlpLXTGOJEeKGFnIOyEgM8khsRjxeTzm8laQ",
-	"36sTA3e1PPN8oUJ8Cy4lE1C9GaMTPxxGFtD5N0JbBrX4TAIVM4SNv3waAy9yhv/d198yHUCMLWVGlzAo",
-	"pEZ5PwHb8ieYsqLopHeYjdF8lluNMDKeZrqQvL0Ems92u1cDImLK8AYovp/wqUQ+w83t5gMRBBERAm5t",
-	"yjqqibe+TIKjcKmNmIUM/t2cFW2cZjBoNj8XZePVgNONSz5InjbxaGYuOm/TnAkS22ig0QUMzXNBgtcR",
-	"r1WE287wXlGu5Lb249YznpiYXnDSBdGuZcmB5zMCBm/tnYvkNwgP+TxO+ZqdPU9AxMFCXpaZF3lY30QB",
-	"iZBXrlQRjiL6RAIU4Ckeqz3Z0b0kM1BM41XvknOVqw6Lx0xo7UiFWa4PwGNS6CqbxJLKLxDXOcCwWBns",
-	"x85tgoWFOFLIlb/HNM6wSr6OfjBOGdrzXbMNO56crddEgbnxcFwynfUlivT15YaOAjKLCDjfv5EHLfuh",
-	"uS0Hx2cZpjDRgEXKSBb0mOpMsTGagUq4tgEsPsNhFXFUK98cyE9pnYWafaIthjRNK6xVhdRcUvedpt8Y",
-	"au7CrXiOW2lUcWPkBx4pF6FGsZM2guWnub8MXJABy1zEAD9wv8nO4w+WvZrGqeVc/OHbj//zx0JVhXa1",
-	"KgJOGtihR1UpKOcQ7PREpKjBkpnlZlHNqGm8bUqavVBWW7hfC2WVA/+LUBbucyrA5WSg+/t3RliR7EAR",
-	"OQ5DpD6Qk4LDm5XpA4pD2Y1taWZAAWEsr0b1KybRFO5D+OVj5hPdQgv8OSXASttnneP0vD/uim2JP8Qr",
-	"4Fqg+xpIDJrOcKQFYRP0+dA9h3C2VOk7pk+EacMSmKLymKe8m1RfVHBm8lVuQzs0WBDyGOClgMsfBEbm",
-	"kOksXto5ooJiHhjPqZVgELOqTdpNM6fsxv/pT5Zt/Zf8T2/uuhWS/JE88pM//pTf4/S7dfkSF9DOC7w0",
-	"3OGUs3jyBjme9qTNG1QcL+e5nSFSjlekSv6Vz2fgNmqNMiGON6wE8nwGDq5WiNOsnDZH5VO/MjodFQFl",
-	"wudRURbQeWTAEuDlRqA0MjApV7bCZErZvIh1uoLnZkA5pY0jZlX6teb2EeWeFgyottrdOoRX3mYyMCek",
-	"ELUSQVV+hY7u5yzAS+Sif/79H+gex/NI/qwfv0Fwpgpn87Nnl+2KXbVrHzPCWjLB+rb5Peuxnp7OnQnd",
-	"jxn1xksJXXJXZggdTlUk2j6u9D/rVA3liVqP7UjVfgdU6k+FBOpXJhmjYXlUJWXsDN2Kq0jGMAiGTvO0",
-	"jkeNZnlUw5WiacJ+9J9jBeELfWMM1OeyFxClB6rhYI0DfBaLVSfsmVywz46pGubHrCTj6G6TYfRS9x9G",
-	"NVzR1/13o+x5KvUlZMvdAM9iY/Y7vgBljTodZwgLFJNPsc7zpiZuGwdnBdnEOE8+ZVI15+amEVhPwTYA",
-	"SPj7HK4mXxVMfFdNp57/M4pMpRcpKeS3VjObP8+rpac3M6cdCFrWm/Ql1Ez30/8rpyw1GnDKUkOPBAJG",
-	"6belIhJk+tkYN5t8sq+50h2eytPsO2XiBU51VMdOY9j0nUpQJt7Ixc1hwz9AiZz3qn0RCLVLx04gVN8W",
-	"g3CL70r6yb4grNRPiUtOsVPBDV9n5xq6DWdU8Ssjt9b0R0Ni7YCpmRnugKLgevwSwMoOEoAq5TIwdRlF",
-	"orla5ac64xkYVzIm/1Vd3m+sYJ6SgOL1kW+xEAi+QPCFSU+RX+5uGuWIhHjZNxkACrX2qX5+PktFMdXE",
-	"EGEVQJwZXmlF9lPo/5o641XP9ZfgXtJTXxAWpAYjiGXCJu9scq6TzwtPdtrZM2c76ymz1+ke1sioRupV",
-	"Z3TqY6XeGA5J02mOTqteo47L+LR8sKrWLBRSCbH4MFWtcfYsWrnJ4JtbEjiFogWPwsBWuLqa8Hd/ip+P",
-	"TTgYN5SCsK+VgSl54mEINOiie/XWaBEpk0z8JrPoCmHa6Fgm+aiQK2dFSBQjRS3VD7iTTWkY0ky61ASM",
-	"NTfnRabitbf6kW1X08IZ0AsGfl7y6JT54TxIS1+ogOLjr6KyvY/5LBs4B4l9NMyfcap7VV1tJmDlpbhU",
-	"QGEyWFSAKokxoyC5lNZfc+W2feQ6TRu1nAsb/cFG32bSAHium98br1ypbtyfz57tue6XP+7pEslZwtnP",
-	"iEba53G2XHPzu5QraVKcXgBMV084LLpV54KgIYkXhLCdzoyXOzI1dwc0yV1Yamu2XVUQWHEw2hB/whN8",
-	"kT+IyLjPfiMQngeUQ8TtoXRG9roVUOs+qu5LT1UannU4dGQXhbc2Q/CuwG0jjrE/mZqqcmtp9CTDI296",
-	"+Cx1yU58rV/il5EMnXH1/txb8RTvWWfykR6uZ9m9nK87vP7n3//Rs77s6NKRpqFaJyEqBXOWNHRN4ny4",
-	"eiSa6Yu/yA/qGfZa5Xny6QwCS16dwRZzteAN4Q/wEoWUrTAbH/g80vYcHdixTRTaiy0tiB08HLd1X0qK",
-	"6IP7UsaZKSJ4mpKCb4QWJSTqMmTaogkXcSGbytR9vkGdo9lU/RFEG2WjEyBYaDXoAB4W2zPiAiGo/SmO",
-	"MORHTBxc1madUe4QIShnTrWQuw1opJcTUhEXJbd4D1BLvpNgUp+imK9w2BwqLz0zhpgR/LjTEPDlziMQ",
-	"5uOZmIfPxBzkPsnsSBTPVrYjimeFYxikkiAuHkO+QUdS1p7xKAadrcK2tYUAxpX075LPp+qiKFQZ6+RC",
-	"hZpiuMHUF5k1zUO8WFmUfFToyBlhJuRsiwdIXmd7D1YhNg8KIbb5gDxSBj7lCjo2GjC5hFDF5izIUHD/",
-	"kaweE/XN/hLNeljx6xEWPsvQFT4TekXgnA9bvJdTswphPnh2I9k8mQ/8IiLxpwRNCUYPd5cqknGuFG/T",
-	"dRpHngiL+1MST/gGOfxdt3uL1AcSyeeCZNTQtzf33ZwS+vt217It+Vj+8yD/e9G+bHfbeS20/mD94MF0",
-	"5tEG17JJHM+OxDEsLOZq2blFr8jMcTwTZycnmbN3omM/T5gUv7dmzUqm83GX7TTlhl6wpRBLuBoLo+pA",
-	"aN9Xs9wJiYiqXZpxLl/3K9nsShnSJ7LZn/I1/CNXoGnmsg2WEHV/MBjHPObrvv6pb/8gkfcGIeezvs/n",
-	"LB6AB4YAkSzxd12DboGpMe3imeKbqu+Yw3TM8G+Qq7MpwSRXjVmbBL5iq/BhRkaYzup1dVjWn9Ww4WRC",
-	"2zZbZ0w4eLuVZ1Cy4UYVm4nJSfLIEy2w5Xdwk1IY6A10rpXAmWsxe4UN52K54+21LRzXeI/niwZpFTSU",
-	"LzEq6q8dl7vtns0mrTh467TislidHJNPOdXmPjaLry1U7afAP0zVu4+S92BB7Gr+Em/yaTa1mfxxaCQc",
-	"ZCY5eBqzEC9XI+EUr0xDIkom6do3AvEwIJHKSzhQzJu82we5FGwx57nsDz2GlZ6/iPqnnajtNW6kxZOW",
-	"G56Zgpx72sFKXNDPCfMypvFkPgTeZeZPSMRPsIhJRMWjA2ynOInw4mQKD0+0Yv1E544oLfCTlXU0WiNI",
-	"zyN6Orut/JhIbWShuuzkVoDCjEfBCj/xO1jdNgqXJr85GDH/JrvI28Bn8zhjAqcMYQRfrVM41XjTjQ5v",
-	"97WKNZvD0WmliZ1mpTxyqpWK7wy94cjx3EpQqQSnpDnczsQl89pGW1byAB0MxUTHt6bbgUC1NAnI5miV",
-	"ISEz1bpAHx7ipY6cVW5AaYdqhBwM1WQLgrR2yoGQdP0Vcx4QFvT5qL/BZAVGlEeyVFYrJcbqEAO96KOB",
-	"JNkDGw0wk2R18K1ic/4wKDBcFShnYHRBQ8nk7GCmkhyV/roAKJI9zg9b2xcez6lUJKnSGpWsDCvJim1N",
-	"ZxXLtvh4nJdc1cuvmgkm3QyyamI4XBDb9ay+RGWSPapr2pLk5X68gcrsdfCURJiNk4cA9ZcYmrcbgF7d",
-	"/vOyLcltBLDWh8XgZ7KfvWAuwE5sstUpzbz66F/NSPeynEC5hECgDVd+oehoFmJgoND9/dXlsYmS35gU",
-	"aNcEIDhGnPmkKOVH6ucCiYjWKNDmOGVlud+U/mPAyKd4cIam/AliKSVXzY1Ya5aEZlJkArdx6K6kc/6e",
-	"6azIGfu/IdY6P3ueSBcr97bl5jkwGc8s4k90Y54huY9OzB0xI0QygPrjjDJh7M/UFYsXq8kBxn6xsn2j",
-	"PAlYY0wqNsqhT4GQWZxkbou7rm1B7qSNvKlZ4jdCJVlaq40CkHTe4yfCSOxcbFcm6f19/gQWpE08/EAm",
-	"nfXT7GHmgKYvc4bFvOl7nzR0v4Pkc2ZNKlPia6ag+7Lzvr1QTsjsWaGgkLzPygqgBP+X369fi01cSQ/6",
-	"Olu1xihmN2o/JiWbg/TgyRnxuS9IBocgS18aBKE3KTEVrKNQoQDWzecTYni6ovpLrC8xhQiObYQYh3Py",
-	"TGTLGzT442c5ypcBSlTPoJxRJiUzF1X+TcyHIqbxPF7NjjHmYbCVSssFbyPS2WSvB2/QQnWywZ8JzJW6",
-	"nkEBF1noZGFcfDaDa0dAfe5BVklwPvrj55yXKw2+9Kwvmxw/nnEwkRNL/VaWsxWMKSh0t64G2828+5xd",
-	"VxtstXl3b7vuM47Vxq1FFwk/0Jt6HtGdTMaqoi3fbieWKCZONuYIzWK+HHsz5nc3pzXFJgkRxPWVUNvk",
-	"LAaSB3mVNN5rD+LnEh4nl0ZCVfTWpal1LdvS6UfNXwL+msrTreBv2aAtk/9AZjjbUmmtIB4fYJHJIaPy",
-	"861nAVl/ruPvs89NWHzuYRLvZVsrkVj6SSawSD1hKgvyWnyClUgk2i89faBfS1lR/pM4R1oZx5+MN1nR",
-	"Yz6DDKGqAHJquLdsa8xjniYsSMp1mwGmcwDbLMRyN1INMVSfzCk6V57AiKDNgNKT6mcqUEskVftaxLvm",
-	"H5vuV67hTLidvPss28pS2vw5N2OtnnNj9NrP5xPNcBQvVSHfnDspRrMJZySJjLzv3KKHu46tvFYRVqOB",
-	"5ntMWPyVKmRNMVWpTtRnm+pEHlQHaxRxBhFFj5tT720w6uvF01iQcJSRJ3MRqvtGr2rD/aa1BFRI1E3X",
-	"pBQFsk1+oFZIfXKYo5he2BkaxATSOwsqWUTlxQyKabnX63mf5b7Ad59iwqCyu43++fd/5KYVk+3kHN4m",
-	"sC8k7PN4wqPCWDk0xQFB2FSC37mE01yAwGzuwudKi55iz3dH9apTVslqayOngZtDx/W9oEwqoyrerY7q",
-	"5sRaejLyA7twSuuMKw6mlO2+3y0YAx2FfDxWATI6OwBUMTtGRbXvzH0mW8r7Kqnd9nGlnF206xandTmL",
-	"drltyg0XWHEZQVCNGBH2REI+IzYydfSgTJh+q3kaPtJPk0LSBY54ZrSt5YK/48F66gfVfOMyoE0xE7Ig",
-	"LFYlnTeRzwLjbxuWQ1lAn2gwxyGaRXwYkika8TkLQAMbcH8+VUXEA7nV3347JEvOgm+/Pd7ZIwPmfqFo",
-	"eIHPflIHeh29JvMphjprMVQLUK8T0R+gteLXCjUgEoYMuLCeFYf4sWe9QQENwNl/SjCTj3H42LP+p9jD",
-	"p9idqIVEDKLjw+1t+65/f936cxv5PEjJqJgRn46or2YHxWjFgsaQUvQMbajIbfdYQcltG5mHnYv07x/u",
-	"b677391cfEgfyW7a990NT29bd62rdrd9lxmldQ7jdz/cttMG+uHNrfxn7XG3dfd9u2uji4fbSyhebl50",
-	"stN/e3nzvn/Xftu+a1+ft20Ev69vuv23Nw/XFza6a//YuZetMs9a5+ft+/s/tz/kHt7ft7uFLa8691et",
-	"7vk7OerbPvyZAhJ1LtpXtzfd9vX5h77ssnPdf7hvrz+/az/cy+/vbh667ew4V+3uu5sLeNK6vLx5D7sj",
-	"Idvv3tz0LyUUbFRcfNxGdxIul52rTrff/um83b6QQ9y3737snLf7D9etH1udy9Z3lwD0bvvuunUJt9tK",
-	"dbuCXVqJX2s5//tR/sd1mv2P3/6xGIXTMuifN9clh6vJRjgUXAXCalX+4CfnTn3hdIIBUrX/wadGU/tM",
-	"cHUipmdc8rfVXd8rKZmiw36IhUicpeknrbkF2Ve1PkOrVdxR1XWhVGHVq5xUvRqcUyjFLugvkMCmx1Kh",
-	"3EbVcjlJNQl3AQ3IdMYl/VnKK+xY7n2uhD+qup6Nbtt3V517wM+L9nUHHldslOAVqrpV2bRzdXvZlhOD",
-	"L2roSPtkQ/0aHIZ8QQKTpDLi85gc26h1edduXXzot3/q3HfvYQ/etjqX7Yv+7V37/Ob6oiPRBFXdpl5p",
-	"+aRabqiQJiOT4bDHTH3IY3mY7m8e7s7b/fZP71oP9zCbcjPFSlRzXVipQVhUcyu6+I2+wNfq5dvWCmQs",
-	"21oDi2VbCUygRQYglm3ll2rZVsFCLdtan75lW2buaiJm4nm+omDSO6WcS26E9LrKnbCNV/bFBtEF6jHr",
-	"25ZmSqQWVe6HBHP9iDxRUWg6fcsjNFgjjwNbn07VLDUbUoEw1LpdjSEuyNR12NVMhVnb17mdZzjCUxJv",
-	"MtYZv7xYuVhFSxvNcDyR7KgmY0kHKRXTE9ZZhGhSfFbrbNZjB6GUtCQihTPkELtbmJD27u05qjddD8mb",
-	"HN2qL41RWE/jG4FmIQbbbpbGKsp1pEuoUkX/FhMeqgmu+Pac6CCDk8qJkYZei8/ZtMOvcHOt1e9eOXdF",
-	"R82EbKwvIilQfFhO84znI1LcssbdCU7KCw9oMNijcDkMUhS6qo0Gm1NpJGYkyfDzBct4geQ2oUaq2K03",
-	"XKfhVolOC1o9PXXKI4JrzXojaOwmWr6K2kVXRVCkR36k9emIMp9PTSJ6UTT+JkDoEJpViTogvl+uV6qO",
-	"OyxjnQyo0gicxilujDy35nmNxuES9dZK6OkyN5gNJTaEJCavYTukOkW76VOY+srqA0iXfpAtcSt0Nl9D",
-	"ma0xSVGTy+fI0/6CSuV8/Ab04oN2F49VlraeFamkfKaJytonydyqzJk6AWUzKBQG1EyNinvLqezSKREx",
-	"ns50q4BIoO7baj4L9h5rqx5NOXm1VFH1AcSVZdUogG/5mlaFGLhCVWFvsxTHNtoUwP7k7NsJlczsfBaw",
-	"2YVnQbeJSnfYbB5vxPyAjCijSdSWuu4gcRGM9lZF1Q3UePALuOGBqTABj0roQfMZJvdupCUIYfcY+eST",
-	"mcnIjQMHCvzrD+VIqtejARR9GWRABEXpljNVnG6a5t8fJAAY2D02SEAwOE4KDEWksDg8ElzRclURA+aj",
-	"GJLv213kY4aGRCcnwr6uJnf70C312D3sqs4hLrkUk/L3+uES+RMcYT8mkSQKJimK7bpuEnR45HM2ouN5",
-	"JK/44xIamK0dGKcRBZaY86J4iT0vzv2vxin+ZBz+3UxmlOSqPPRiSsBRtd1mPQuoFfWyiJNrSsWc6Xcw",
-	"NWPKr7rN+guuj2Qy5Vrt+anoE50ZulyrHX7HPB8xuv2i0dynZNNTj46v4bQij+IlLQrdB+kJj4khkAXO",
-	"Wox8ivvAo4MyGvA2DHco65+hz4WFbDOH3wAwxHqXlOQumWNwLIo5mmEhwJ6TTmWQKXLyKYZP3xigponB",
-	"Zzo5GSQhlqdQFwwM4803r7ARIwtAGRqJuISuITKVzfdI+qeraz+folhPxF6D8iayf7eRa2gxRKfTuZI2",
-	"En6Bj9IyQemlsCcPvxJqDXUYgL6pQV6BZ8eJCenZ9uqrZwhXZrbqk8LJ7kah1tNRbCIFvxkvnRkYqOIO",
-	"i30RX50Zr+D79eF/H7y0eSuhpMp4HHk2KoPCOM8Il78GI7wh7D/HB25mFvXJyA69jTZsJ/UJSTBT2I3u",
-	"F/l+irgAvjtR7xytRuukOocp5U11XzeR8WRlr0TKE8L7qiT9HcHhpjzjqbUUowl8B6qiAiv6Jo3/gD9q",
-	"6Kr2Obsxf8zMaP86IZd8TJk2bGz2b9EOakXWbkWwWAC4seBRsL4u8+ZZs3y2ecZzlEcR8WNnwiNBnCHo",
-	"zZaOiLGi7QlFSYbIsYWeW65u9TY1i9jqNFDsGrDKhe6TEzwZ2k4XsHGTusXHV/L4Yyhu8kgKGIJ4U6sf",
-	"3nfR0bv7cq1+nHgQypP9P9DiTyp2Q93U9Bew7p+h7wiOSDQA92UfRxGFmBYRYxbgKEAD8mk2QH6I6YoW",
-	"lCx/mAy/9+kN/aHz8EvHu6Yd0WF3Nf+8U+88zn768fyHZoksf/gleN+hN7TzqcPckl8O2XD61g1++qEw",
-	"6cT2fUOLCUeJL8ZOnh2bN2jz4U/viAIwJ2VwJGw/fPjwwbm6ci4u0Lt3Z1dXZ/f3pRH8b4COBP2ERpG6",
-	"MXCoY4KOwVMlS2ALrt+yW/Yct+y4VeTWz6qnZ65X8irNCpQJzeiaj3q94HP1iyP/KZt/kPrnLPdPr1eS",
-	"f9S/HBfna/1R6RcgxnJz6i1FQiXl0/oIysZGtn+OiVW6iYKgZqVh10W7wJMTCfxkIo/zrhkH3RBbPDNg",
-	"GQVrjeYkuf0iAvoNxrWK5U2mQDWfhwHoMPBqdbGNHsALHDHKxluhEXDQe/zqQFk5MApCttnCzPzXT84X",
-	"2xLEn0c0Xt7LodTmt4wD1F/mJFoWykepA5VKCQZ+3ejkySu5J4n/lBhA/QmdJgOpDIVC0TlV/JvK7sAe",
-	"Zji3s4z7VbrQGf0zge1X5E/SxC1kODctyfmdwMuBveYBllXmmrkCLwvAB1yAQdPpTOIYNKVwHWyC0W6T",
-	"2R88igiugeYL5OYdcZ1eMsYqN6dupHOToSmmoJQjgBiQXaQoYYZJZab/XS+6bPoDY5YqDCBI9ETABDeO",
-	"8HQKsjMEQillCGqlll6thYPiuwKIk1xMYKTiHjtSDJsNkaK2zvcx5jG3dS1kO/Ui6H9ro6w7sZJFjBJT",
-	"xQnOQhxLPkWlPRvxSBWMhvCJHusxqPB/25GTW9CIOFCGJKZJbaE00csAUHygFiXbnK3t34JHjwiPMWVa",
-	"RpQv50z5bQalHnsPFMq8CUhIhyTCMQmXqgrPkMjrwjYFCRKtocBLgVJchZn/4Q/oPCIBYTHFoegxZRA0",
-	"s0y8AhEjJBDgXchHZz3mIJzDzyPJimxA0uMdeRKkjCXwnbKUDN7ASPnD9hy50EMlT9RwWWPL82M/kqUe",
-	"2QAHCGcCF+3/BlNQfpMhXkpQT7ACjpjgGTlTzkbQdJD4YZbQQDn3Keuvyu2jTdI9tmaTzvrYvTFNtdfj",
-	"zx8HgPlCTyLn4phd7hlcKH+dizgtEnFs9xhgr/Jr3WS7h3T4q2b6zBqMm8jAlHQv8LDqsYiIGWeCZH2t",
-	"QD0rD3skUcgAOuHARI+lf8M9LPkv7TMAh/B5Hgwrs1IxK6ZMK2usGBgEQuoTJkiG6rVm2J8Qp1xy14jd",
-	"YrEoYXhd4tH4RLcVJ5ed8/b1fRvayIuWxmGWfrZuO5ZtPZFIqUgsr+SqD/mMMDyj1plVKbmlimL6JnCb",
-	"Zs4SSGKFiV/bnxR9kDhVKNJpD7DMoT1DOC9BQLmATzMKFFlnQlGVbOh4HpGgx0I6gsgYdHSKAgnl4RJp",
-	"K/FxCd2ri+fw4w648D7ibIz8lCgZ6bvqemhQ4FI6QP/8+/+fKv0N6acsUysa3siZ27r2XY8Zxx2QMiSk",
-	"FIDA3ziFWu4wGUqthpCgHkr8rLrucQmBgAe2JhwTB1LmSJDNSKQpexIXAdtComSf3sjh1DyhGcBQD1Et",
-	"N9VBHdyROFo6LbkvurRcQp07gXWmBMzUg8v4VWeyh68F5Ek+3XCvWRF/m8ieim1aBvuimR28jQ/NqSq+",
-	"5DnPOJoTpUkCkgG4X3bd/RahZeVXEVdfuEwl7MMi82f1MhVnv9hWVS2xqLsEFCff4SCBmmzibW/ywCTd",
-	"kGdIJX6T7bzK9na3eBlyHHQ5v8TRmKh2tV3G03XaSQA5jiG6UDYuN7c37nJ+hdlSrxFSE9Z2gUtHF0JX",
-	"ERHQaocl3pPoifrkgeEnTEOI6stKMtbZzx9ty0Qmwn4hpWjAUoj7GaJsrI+yyUnAfUDUwmCo+wUej0mE",
-	"Hjqpi1nrtmOr6y/QyZAFhHCT6ZAEmZIsQ8pwtERHjKPzi+vjEupZ3WgpSQOfxz0rKbEFtX7kZXrWY1jT",
-	"2aSiZY5FG6SyjyLLqfgxOC6Qata+z4t1g+MiKvQ9iS8kSLae45h8ik8m8TTMHWBdxfK/Lm7Oux9u20h+",
-	"oL1m4MXab4KD7G+4b9WDzJWr3p1kXv7z7//QD1d7kGxO9ndAnxAN/tSzhNpMZ057VvaDk4A+rXa62slJ",
-	"Om8rS0PWxOJ33atL0L0XpdP8UmS6zeCYanfg0XkG/+FLyUk9KSnH6COwLoVojsWNwQSRORwnnwHBv2w8",
-	"JFDvAX4LG4l4GUoumkBWA8lO+Dq4Pl5fq73h0JQ2YWVLqOjRxFVWgOW8QN8vP/xGqDRs63rjFBWc4ZwF",
-	"ISn9VRhpW7JtGV2EHjF/y2VRYMWPFDu/uE6z1Hc+/neRH+nH/e5H/ITV0vKH7L9GcwaM8RGx4+PP//z7",
-	"P74cSUpiJ8/Vw+M3z2Gr3rXixK90isfkZKZS3aQjH8EuLWMilDHl9vp7BJ8eP38uJBqUssYCtdPFPheS",
-	"svgq1DcduZRu2ucRZ7EzwlMaLs8EZsIRJKKjL88vNsXM0uZhNxK0gPsqfL6AoEHalj/1VH6WPHFZJSRq",
-	"TqvkJvv0ZRRI2f1gl24k4S+jiKiKGPDmeGeyBIh/OH9T3d7kmsdvpbz7FQheK0tpzBHeSOWUQe+XjQSu",
-	"pVn5suuixURSFO0UD1cthZzgRgFG2Rhif8A8k5RUjvncn+ga6TEeYkEKSZy2YL6UhTYmTIs/7s7x6rE3",
-	"YENusV/jirqkT4TJEcAs+9xuaUG7ZBa++U6SIuPNjDB55VVKbqqGl/Jt0s8ST8OBrWtCqjTNoEgp3CHd",
-	"nXz/4m0yytpXUDF8yW3zXiWxigBUkA2pGC1M47Th62NGVzPdWU0oqM31JmxFFLnBzyJKIY6AMiXDnSMq",
-	"9w2qltmIfMJ+HC4RpFKRh+KRzOI0LGbGBY35Bj5Gj/ahdXW5HwqZdfwHhV4NhfQmbEQhSFW368WgHW8M",
-	"hc8omWbyVpASncYQoHEoIDgIKSM2XB41t6IyZy2oIKUeu+Q4QEMcYubLTsQE7JYQfYniCI9G1EfaH1pl",
-	"1IOMm/JrsUGsuyM4oJLG/h4vmARqytfbn0ihXpltzbrA+RwOowFA6felZkgAvP0SW7F7bMSwSzAS5MtN",
-	"JhL+ijuWDRxegEL6SIzN7Q4v4EtlDgezM1RdC9ZJkxyqlc5oTcgqAlX6ycktHpN7+guxvtg7fauVax9f",
-	"iotrrnVW2S3XHc9zyhXkuWeu/H9JpaWxUje3nz/nY9t2jU8zzrKWyckh9+a8g2Z0RnT2HuiuHHjEHbrE",
-	"qeIGcapBreI0fY84pyNv6JKK38Sel0qZAZmFfImGPM45J25ZSyYmyFI/lfJftTt9rp2JCrKMU01/FpER",
-	"/STvkOFjv/LpL9j68nHns53gDbhLFhzxnMNkisC/tv70N6AVGQ5XxNm1Z9WR6bH7CHG6RQaic8AJsaLk",
-	"y9l8BuqPQZLqHvSTjC/QEY5RSLCIwcgZ4OWxKl6kLTPGjyyekB6LFM2Q7MxAeZeeaS5HTPhCe6NCjme4",
-	"f0DyUSGt6re88e7ftZxyrY4mWExK6EHSdcl291jWtrtqst1qaspYd9F7bfwcdNJcCM6fyXJgQ9x6HFES",
-	"JKZPdZ5Ej8nVy7UlM4+IKuuSluA35qcUDLrUdi7kr+CKVRvUyjiv7EdBMwsBh46PLzAF7UCmDK2oeDWo",
-	"VV5EjPYnAAoIX8Uy9B96naHXGULdjLrl6Y+LxuXjrSv+1z/9MLyuTn4I6t+P2t68w+9q8fu/PUfm995j",
-	"efQ22sYg1wFZZGiUrYwZNBZonbT86hY0dwdjVuYknnM2CqnyMf2NrG/lvSb8Z7K8gyQxv/V9pyhB/rra",
-	"dOcVsMQnn2nwRZEyE/acR7QLeK4o9yNZgsJNZXle8OgRvFxVKQIbcab9bIwosc79qt6yxHuFWFU3zSD4",
-	"9VH4V1CuvhYWKBjthgX281K28l17RhiSZIbP4yylKdTAPLPLOwAqbf2fbd+47d+TeNc9349JShp3LoBD",
-	"KgzcvyOQpyahDd8INJA3tw7MVzzBQHHAcB1BnlNlroyFYqeXxps7TbeZR6QHuJLzuPSa3JqI8VhSsQyn",
-	"ssZ9oCP91fEB17hawB6s2r/JufhNrvHf8jDeEe1MuM9NDAqkffRShbHe+orU3tIqJiM2Kqge67FbQN8z",
-	"FdQIDqgrCh2IZ+dGfbAatB5zNCZxErdeQtoAqlRdkLifMkED0mMYjSM+nyXR+VooTFwPwFw0pX7ElfRs",
-	"I8FlZ/IMqu7EI51BHt2IzAiGqg3g0b5NMJTAegvg/JdWqrmO23TcKipXzmqVM69aqjbrTa+RV6olse8/",
-	"q4TE1rBSxbiBq447rLgqaLvhenXHG9WG/mlt6PluFSBmKnBlC5++ZjHPNGoGMqRLiCpB8hRXAj8oO+6w",
-	"PFQTbFZx3cGnXrk5rFfrzYr/2hMUAGnR93lA/JOZP+3rJ6ZOgDPljPe9+pDG/cbj5Jf+zJ8WL+Oj/ULB",
-	"ePdcWND9jkH4yVWVz0CVF5Vdx5MogVwvK/J6haJyTgJWABiprBAFSFcdef4wqPpOvT70nCqu+07Tr1ac",
-	"8qg6HFZwZVTHmRTlkOT+5YCcYjbHKtoFCisbiO0YmG+ie7KJBVbBtekA7gGu3ZW6SaaTLfpcnevk/5gm",
-	"d6QJurlFFYHfrL6914FSoBxRlfJYkNgIldO9UqPCvajSe0AaP3VvKvqDw7Ns+AUWgo5ZkvQv5lrO1fkA",
-	"FxMuCPSBqEBTKgREJKrwCRUH12NQs1/pkXV2Sd3bUZL2vwd1CpxxREhM2bhnDY5L6Ntvv0v86tWoSV0b",
-	"iH2Bxkj1bu7gJArzSF3zKoHVmMe8lJT1l09UjFf6TAxU0SGRvtOUpZ9p12ODTFBYCcI5M++PlW1xEdE4",
-	"JszktlQgJAGsuYQgqBb+VmB/JLM4iRBTSS1NFJvJ7xWYwjKYLeOJJJjUbKUy7eZjfGASikOEdFQM4g80",
-	"JvRYlpkoCB61USb0Jxfwc4YEIbm4KkDREzPNQbKMBANV0tUkv41nJ+E9K3aBNC/ebor3JK2v0byn8beg",
-	"eQfrwW769LeKFL62Kr2YBJhPKFHkT+XDP0QaMhmL/qPa/DdWbSb39ModkBeikhO4Ofirix/1GTHJBbE+",
-	"OehokGQoHBzbCdGBKyPjhpRNRqhi3G0Tm8s4UCVb5RXHWZ8VeZTzRSUCpIPFNxOaNLJQTrYowL3HVNRl",
-	"LhL+jelZoKM5S3w80tx8WN0Eg0SPNwg5n/V9PoeSLNiQ/uSDHhsU3ALIxIWpGxN0g8damVNC7YDGcmZy",
-	"pRkzkEBzZaOMOfInxH80sp0i7T2m1iC/2Ea2fsykfbS+At3ZXYozKRx+/pzmzD403XWSOzpN4OyZBM4m",
-	"X3NhomVJe3XKBp1fIc2mkJuYnlAZKhMvj8HbR8nd0ZwVz6CcHfzh+q7dOn/X+u7SFIHYh9ldS6axwbT1",
-	"lHynb/H/EyFgvymxzR5HQxqS47id+m6zI93zUewEGWOSbHaGMjlTgZ8jsZ0yMSHBT8QEb4dUxIpzglIk",
-	"tw9d+KFqGCLO0mjQHqu6VeWUIXcVcVZCbVPnUyAcKke+aM4Y2K+0ugyPRsSPSVBCg87IucIx0EAePUIa",
-	"MCmyZ5PPFtEkpYY7jJUawYBFSqV/YZNY1duB9biNSCJPvMU01GOVG/s1vTO69d+JKW4T13KA+U3rfBP7",
-	"vpERcmpfdTaUzpWPdHlYo2qBtzo6vFrqMZAuJJpfc0YMrk94GCSllXUWbzWUnZVWqEAVt4queYyueEBH",
-	"VApghmJglf+g2DX2wJMh57jxdOwhJFR2RF+zqv9YHrdYHjej+H5bDKz3roZGnQZSWRrtxMxoo4HmV7T5",
-	"sSDb50CpFgQOCTrSeb9DMlKhwmxIoI4+ZHI8ttEjITOhtDrQXzbvtwpDkicxTQCulRqKaQGlk+K0aIAm",
-	"mAWhvmp6LAZ10Upm8/1uqB4zmVaU2TSJjcBG9WW0DW/0iUQ0UMgWGo3MWp5+kxhDCzKlHsvqnlTZXcjX",
-	"Aon7JfsKSculVJTclwo0GPmcmf71DIdLJPiUQN29MOO2X/XKPUaZiGVffISGRK5Y0JAwKXPxJxJpVZLS",
-	"iYDEkt7PSQpm+RFBCwoiDpTbNVkojuYsJEJ7XWqNnjbEZqd+ppiFarlRKG88zAL8Knf7v79+5FdkEn4b",
-	"fcq/KGeiyejOChXJ0p8kSWl3MFIn3xpj8gZGJmu8zgv6utCOIow2UqRVaVQiAooWddDBP7sgd3iWhVFq",
-	"5GxZiYWp7kq1JLGYEPacKfkuWfzXNCmbUb6yaXmbBZnUG+Vqs+GQ2ilxqh5pOsOy5zq4dtoYNX23WvVr",
-	"mXR4qta4nGiaCB362bG4bS5hTNIt1H7NJEvfnO0cJYVHktTfexpNExNg2lWalLu8ZhZUaUdryKucuY2z",
-	"Wr3keRW3Ut/X1JfLeL3F5JdJdf0fVnRLxMdaevDX5EufJYwnn82fX7aGMEqimC10sJFIrlU+KhSm7tJ0",
-	"7C8jF2vUoFmte8MAe06tOpKnuHzq4KFbdapeo+7XR6flRsXdhRq8xOFf9511eNtOF16DIOQogbeBEqwn",
-	"ID6IDmzSgKb1EP5z9LdIoeuVQ17x7O9+fV9DIYE9qMWJZmlUeptfaXKbHCeuwDaGGeJhkJEJtRAHaVbt",
-	"dfEyR6beILWgVR3SqoTZY0bERCu1LhLXBiGlVKXCUuQQql2JmIahKhuSFDISG9W1PbZNX3un4L9CSV9N",
-	"cfsf+exfWFRSwsaOxGUlXP1zLn32zx/lOc3msFZPVrN///xR4pBSUGxKuKXVF+BGpBNBQ5xoNh+ESsB6",
-	"AhipJ7pWNTjxE84miFa5pnTFJJ2Yg+yQ2Tm9QRU85OLWMjkiyoyVuzjvqjzwQyhkh9MCDybBrARkUbds",
-	"7EhKEEDaCYjAl1PTMFRqOpUyTZMaExhngmxV4FKm7K/2Vs6Onfptr89AZVuwQROmchIY156VPBg6+CHT",
-	"byZZwZePX/5fAAAA//8=",
+	"7L2LcuO21Tj+KvjYzsTOR8qkbpa00+kotjZR6lttedN8q/1LEAlJjClAJSlrlZ2d6UP8n6EP1if5DQ4A",
+	"EpRI3exNkzadTtYiidvBwcG5n0+Gy2ZzRgmNI6P1yZjjEM9ITEL41XZdEkVPZNW95D89ErmhP499Ro2W",
+	"0ZsShOED9ERWX0XI90qGaZCPeDYPiNEyyp5D7JFNrCpuEKvq1SpW03WIdT52RjapuE3sOIZp+LyzOY6n",
+	"hmlQPOMtfc8wjZD8feGHxDNacbggphG5UzLDfB5jFs5wbLSMxQK+jFdz3iqKQ59OjM+fTaPtxv4zGQds",
+	"WTxz9UXOzOtjp4GJ41qeN25YVacyspq187KFvYpdO6/W7SoZf6GZv90y54LZesR1y/VK1bJHZWw5DhlZ",
+	"o0rDsxrnuDF27JrjNBpfaLZdj8zmLCbUXf2FrDZn3UYL6v99QTiGoBMHxQyVazX07Ef+KCCo/XDR7SJ3",
+	"ikPscpwzUbRwpwhHCKPHx+7lKYqnOEYz/ET4o5DEoU88xGdMohhFeExaKJ6SPh37YRQjTKMlCZEfoShm",
+	"IfFM5FP+Hnk4xiMcERNhytvPA7wiHhqzEJWraMoWYcTnJjuOEBtDswjPCHJxEJAQLf14KsaCp3xBvK8R",
+	"81boRPQYIReH4QoNE7DE1r0cq4U4dIenJdRTHfMuoFdMWTwloehLrCHq02q5/AYtp35AYC5ihWrpsEQ/",
+	"CFC4oNSnEzPpBHr040h0j/lfo9An42AFy+W/xRAm75b2qRwQVe1mqU/Xz4HruLW6VfZsbFXdBrGao1rN",
+	"sr0GroztcVk7wVOCPRKmuKWhhsVxQ0esGf54Regknhqtcq1mGjOfqt+OyXE0JiHv8/973+9/LDtWv//x",
+	"vPPhf/+Yj4Pjaxy70/wjM+z08GR4Ep0CDN0pphPCgceRwUOMmoiFaPj1sIR+mBKBK/KUuYswJDSWPfA2",
+	"lMUIzxid8M9mptZjn/oRCsl4wTuFDag6ZUAPvik+nfDmy9CPY0LXYdw3wkrfKITi2BKrKwCfY5er+UC5",
+	"YZTsD5jA52udssCLckCyCYt1OKQnr2JXS4ctkM/0uFXe4Ql58H8mm0v8ji3RDNMV8mMy47RjjidErA9x",
+	"isKiuIQuyRgvghg5tv0GPeNgwanMiD0T/gThkKA4JDgmHqdIjm2XUFv0M8Mr6KtPZywkaMnhhNEkZIs5",
+	"Jx1iTFe2lSQIjvzMd0MWEZdRj8MqwOGEhJzIiW9452v44dgScH9fkHCVwo1/Ooj42nWYeWJFvJkNx8qf",
+	"LWZwqCTwfBqTCQkT6PXYE6EFGELJx3gA48T8q6GiivOQPPtsEcF0W8nEJXT5zywA+Ia5cbBCIzLm4PLj",
+	"Emr3aezPSBTj2TwDIXHnCLqvYeYyZDFvGZFgjJYsfOL0mpVQZzaPVxxh8SgiNG5ppDIHmEbZLtuWY1uO",
+	"g2ynZdst2y7Z/H8JGcsDMyw/A+c/hmRstIw/nKXc05l4G5311LoAyPeEX3aM3ixmIxLmQzqU33wVIQqf",
+	"oRPHRGUT/esf/zzNHCYn9xpX7fe7zH0aV8rGTuxQE38VLEEnOFmlXONpLuaojyINWfr0wF2uHLaZ+n1j",
+	"W80Pn2yz+Tnvrvks4Eui+Bvm+USyyIqP/IZ5wAG5jPKbn/+J5/PAdzEH19lPEQMQpuPiILgdG63329Ep",
+	"HeACzpPx+YNpfLQmzJLT4x2X7vHymkQRnhAxz+xG/QCniXFmobSBJJLp/ELTB36WzhfxMfNuw2WMPDL2",
+	"qc+f5c6+SwOfkgd/tghgrl9oJevD3AtUOGZdSgDheB4zFIk+JXcKpBA+zlktoGA0ZzQiWQltjwUnB+ST",
+	"4S6imM1IOPA9o2XUSBXb9YZtNewq4QKEazWq5+dWeUxwrVlveI3ayOBriLEfcHGAszmjFcz0oovm/pxw",
+	"0PBT5+0v98lD6ZF5wFZoxGJ+4mYDcWsIWl23HMcqV5Bj67TaFh96JCDwofhJPs79ULY739ZuMfdw0o4T",
+	"g8E8JGP/o9EyxqOnQeXjX7HxeV9in8K/cJuVhGwCZ8gWMfDgIV7yhyUjI60euovAlg0EKvEnAP9mhYxc",
+	"7I0s4mJiVctNx2p41abl4oaDm+X6qDHiFJLNVStvEWLxd83mfEOg2K7PErLEXagtqVh21bLryKm2apWW",
+	"Uy7V6k37vJJSS8+f+HE0CIlL/GfCl3cUshHqDUKCYdEGUHeYhCcXG8Fx/RUu94Np8I0cyKk1mxVMHMuu",
+	"2g2rWq80LezVxpZTbjQwbnjVSrlmyAbJJd6qyHO0pxYiinG8iDgbIETBzWO0ZRGbx4h6yd/6SXnGoY9H",
+	"gaA6z8yfj3xa4hMv7b/Szwccq+REbCGf4gs4Qt9gT9Hjg44QCUMmuTJO3ARazSTlbhkL+kTZkkpijfie",
+	"o74RB/ipb7xBnu+hFVugGcGUP8bBU9/4s2Eac8Y5qdBoGWcSXc8qZ4AwnHxLpO7evGtfdS8H7Yte9/Zm",
+	"0PvxrgPo8+LRt46QsDACQ0Py94HtfH/5t/pfK9833tVuyn85v67eNe/tB6dX1rEr6ez+28frzk3vgN3s",
+	"AJALNlLTaMxwwLlULpiHyKfPOPC9EhrKrXn/YYgCP4ojRJ5JuELzkI0CMkNjtqAeIMEFo+PAd49FgRTw",
+	"EuD7UBalGNDFZNlcMsIppup789BrX3Xkzhy/KW/b3avO5eDuvnNxe3PZhc5eaV/SaaMZewZlCd8WQj3i",
+	"tdBQn/8QnQjefc5CkJbF+nMgwyh5ozRVfcoJFgkR9p4xdbmkHJ8K5QPv9l3n7dXtD4POzWXncsg5fMmn",
+	"Hra5m7dFte6MPOxYterYs6qkfG7hkV21qk6j7tbH5+VGxU6pu1BrGJ9N2brexOPzxjmxxrUxtqrYGVlN",
+	"zylbY3tUrYwadQ+TeuauCTCdLARSEWo9PvCuyccYFCFBwEpoSQKXzQhnAxVVRb2pH3HoxfxcSKwsobuA",
+	"4IggQn9igvWS338VoYiEz75LSqBJeOJUAc6DXASnDEBZXsb1wWzkmIIvV3BWfF/VdirYJpbn1EZWdVQj",
+	"VhM365ZdLZcd3HDr2KmlfB90l5wKdfc5G5eXY9lly64iu96qnrdsp+RUmpW6k3t5ZVg7sXhxh+x7It5u",
+	"uXF4TybCSrfMmXOhzIIrsdPDk61ae3UE1FpNoeaO4pDRCSI09uMVivHEBDXtUCn+hiATDDNqsuGGgs0B",
+	"BVu6xg3JNaurfz1CmZBvqR73I7Sm+N1QVb8BPf4KcYknzFxXl53ru9te5+bix8FfOj8OujeDx4fOr444",
+	"ttfXLDVXw7WFDzdWXkL3sHI8jkmIhvDDavMfQySUgtEaVmmfbCLXg2jCSccS+7HSmAB0+WhriqMN7Ei1",
+	"PZumnHvChbwX40cuQixxhFJNubJbKKCOuPS+BSvuO48PnctfHx+zuf3JOvmBXjspuskHaHWXM4wUBx0F",
+	"xBfB3Ze9IfEuwxP2Ovc37auXAFD28BpniaIFJR/nxOV8wxj7wSIkwkQGxjDKWT2wqvkkQsmqJEf4Bg5f",
+	"wCZoikF9OEML6oFCXeMrBW94w+K3nFF8MWilRmq3yRWYH2BOdfgDU3Nz2xu8vX28eQEap128wjbcMGF4",
+	"DUnEFqELWnjBt4Hts4RuAVkV/xB9lXypjImcFwAdf+A/EeSDNhfHcv/IRz+KSbIP18zzx76gLvnXJewn",
+	"B58wr3ko8qkrzKDSBBXxq9SneRfjMZey6PWoa/UOrwKGvR5jVzickFcgmSRDC9ftRI5dbdTO62i0ikmk",
+	"Y9Y3t5c/Dnq3t4Or9v23v2JBL29RcImSkCMLdl0yjyN04qBr/xs0WiFp1DoF/LkL4dYDbfBb7AdHX1K6",
+	"wK8UaSkfWjXXtgTQ0gfjYWLIqKKTvhFW+8apKYzDMUqMnYkjTdaIm+zWfedd94FL5dfdh+t27+K7Ndn/",
+	"mDG3dP5rlDBheXudcHG4W4k1nd+sypye6gfsD6X1jQTuuU+1bgV1QBFeoeWUgIFJCKpLzpdiLoQiPME+",
+	"lZ4iHJ1Wmqlf2JpekcZU96ExGtLfJwaBFxKaiEhjA58XaJJg/ThCefjafTsATBrcd/762L1/CQf2xVDK",
+	"jxQRkVaTSJejGJVbGKGTIb+Gv+neqNUM1PKGp6kRRhEscRlRAvTnQYjajxQ/Yz/Ao+B1KL6U4IXUP5uz",
+	"EId+sEKLdJhCsemhc/+ue9EZPN6037W7V+1vrl5A/PVOXumYK98rvrYFDQl2p3w9iGX5tBBTxBYxaM38",
+	"GSmhBzwmwikrDgWPnNreDoS5bkvgKLCYF1kUPOLKG+BTCmFln/NaSOr5PST0/qhvlCXpjcDvAmbl0wUY",
+	"Pg4xT6wbHpTpy260KmsmrAI7S8HklVaJs3IlOWtfTryFYn4JcyyJ3sOTD/paflrMOKCSb/iobuPcKVeI",
+	"5dbKVak0arp1qzYeOQ0PO1W7Uk2W7lbIqEHqZe3jZtWtWXiEx8Rt4HEN9DiptiydDf9V3nu8z0fAbxRi",
+	"6k5T1d5eIx0xjsQ3frvn2lC0feE9HnDqtONQcPTiELskcWZMPofD1GPsGtOVtJpEL6dijAmPq4BN+O0Z",
+	"czoWR4ps+RRVy0rLkeFV2r3O4Kp73e0NOn+76HQuX3K13Hcebh/vLzqDzt++az8+9DqvIh711NIS/9Bx",
+	"yGZC2yX9k1goZSYfZP4wq+rh4JeePWysgADMja4DemXdzw59zyPFi3hKaMy3+bVUPWxOhG0VUUK8CGEE",
+	"FnZw3aGaLVxHgPZj77vOTa970QYr1cv5i8cbrcvXwYCLkHgcVDiIwC9w5kcRZ0RPhgWzH57yNS9DRicm",
+	"Eq4JYNUKyTN7Ih46GSox6+K+c8k7aF89DIWI80ijxVyYUq6J5+MebN9ri5WzBf+LoI2utK15vHl4vLu7",
+	"ve91LgfXnctu+1duQ1SiJReMhusLG5a04TadZzYUUzs9N0xjHnKEj6UrWMa8kicQqA+EboQtqfB5k52l",
+	"UsGelpkd7vmp6WbTKz9glMve2mMgX3PC5gHJTqbY2WdjvKJ1v0aUyM7FCrPS5lKp9CrNXVzW+Wi9S80S",
+	"tbfLZ8YsdVgr5cF0WCtl8zqkVcbrKVd0Bd/KNDBD8RAS901+78QkCPiPCOE5DuMsYBNPqjy37dSn7b0I",
+	"QdFPjtzJBHvXpqtDSt8hHRb6HnxIJsBGPxE3Fv5W8txfJLuLPSFd4+BOO9NjHERk0/5DyVLD6U1C8IXP",
+	"neYYX7Wb9RzETTEpO4Erf0y4cMVZD8mFmIKXoWxZQu0YBQRHYKZHHl6hk0a9attcJBYu8ygmFK0IDiN0",
+	"UnFqlTpndbMeyuqxmXE4rlfFvIXDcdJUc0KGkTYdkV/jXK9Hm2xHSAm7rXhz5Qs/o+ycbql0Z2ZjDT2i",
+	"TfxYc5k+6Owq4Ww7nY1MjqRgYecnuYRuQBFPF0HApwP++Qe4Nqb+EGGIVxsgk3MyNxa2FYiPCeE64PDd",
+	"kKXYeUw9aQYS5jX6y57IKMYTzgAedCxfiMroRI56uhdSF0P+Bz+eJi79+3qhp8jwaQ24cXF0gOKV0EMs",
+	"nPmFonUcsOXIp+iJkHmEGA1WwFk9fNe2yrU6muJomn+dNMNeefZu2bh6urOj/3PPfxzdVKffe/Vvxx1n",
+	"0WX3tfiHv++8copw80MupQ9WSSDLOkeYYQeRtl7gQeHERVNw4Jtgnyauvozm044oJhA+hAE+JdSl4B/C",
+	"uOggnE+Gvieir4IlXqkgSfmh5IHlRzO84sw9m/lxTDwTDftG3xiCdxXu0wCPSCC4UBXXBl2hExV/Oewb",
+	"M+xTaxISEvt00jeGMmBDmWmiyJ9QNQepLF+Gfkykf16fhmRMQgJqfSYstTCsTyPfI0moXQkNU53K0ETL",
+	"qe9O0TvWvRvBLcWl3BF2n0xYOBiH+FZQD/kTCo44oJHPomQxJxqLOBvfK6G2mLpPUeJS/wYJZRQOFMgA",
+	"YsnMEw1AFj0PcyrTCAKnl0Vz9T10wkIx9KnuTMiojOVItAtc8qakhNoQHqNPHTQPfgArFfvHx0w89Kiw",
+	"jQBZ3wj+3M/XbWNRqTovn66LwCRMV3sGvzB6Cz22uw+L2QyHggTt36oH7m8HNokObHJ9edj3qV/hvk2+",
+	"IWR+WIOAuYet4ptUJbpvkwscBAc2iIgKZDqkmTJ/8QEvhbb06PYPQh9xVPtLHAMLfVzrd1IDfGjr8Sj0",
+	"vQn5nvn04KaCBh/TlArG4aA2zySMQOfyQKh3UGOxq/eaPeOwlgcP2HGn7LAGM+wHhw/zUXgtgS7vIcZh",
+	"/JLm7DAi8JbEB55oaCH8YA9o9S2LD4Pld9IsckATGVB38AZcLw4kNncBPuyS+euCLA4/YffEZaHn08nh",
+	"SKE1PRAhHoJD75HDh4hDgmcHn66D7+leiClnmkYkAceR7Q/fAL3tgeBRd8ADOWzIH8hoytiTQP8P5jbu",
+	"VrBgUQtFRPrU6B396x//HCIxAmcrCXanEFtUQuK9UOqBdKAENY8RkBP6EJEEJhApmAjGP16ElHjomYQj",
+	"HPszdCLMYhHw7yggE+yu0NgngRedStkJoyUOKZehQQEFwT7COpnlQ4+LoTA2BOAdQbrq8332AwwyG1Il",
+	"f5iv8MjjYXewx2vSodhPvltD7A8i0UciLInf/s+QJMfFQWAiN7n4hdVJng8B+nZ3U0OSAjlPFpEjfhUh",
+	"9Z2Jvrm4Q9XzrCCU7M+GUEAHhHqDJDTyU36kdybvTmItEcLOUmUjkZNBkHMFe2vGEzxuepg0qxYZ2+eW",
+	"4xBsYcd2rMa4Via1emNcaY7yZphIq9sEMjk/4YUWsxTy6EQIwkLCRsM/flLG/s/DrILUqIztUYNUseV4",
+	"tbFVdSvEauLauVUenbtNr0rq44a9fYIKU/OD/JM5pdmUhhwphiYapmjBf8UJEQNZcZigyZqXGm9t7Kli",
+	"2pC8XoLoMQ6eEiwPCKQuQu0uwhNCY8TfpjEY0lV5A7GxX7ihqifQBxywg+euM66RMraaowoX9xtjC9fd",
+	"suV4NmmOG6NzXK/l2uOSwOO82YAmMpLxchojDbqcAEexqant0YmN/oQoQ4E/8+Ps/OqgWFfKdqlYTxTt",
+	"uUr2CaFeUXaSZ+a75KsIiW9gJMo7em/MMAR/jYn8g5JFHOKAU0FNdafeboBjO8nRQXA83QlJtMhTut7D",
+	"82yiknY3C3c47H4EmJUZTmqmlSMRYwHBdL8DEb30QETpgQgXVB0I/vxXjPo7IXN9+QKwzLyhKcMQOFme",
+	"YXfqU4I8EhNXJQ1ZA0y0ou4mYC6k716im5Tp15KeAOT8GEYxwXAbLLEfAw8DqdX2wRJ+NGGCgymmXrCF",
+	"kHtMZZZSS5Kp2vQzmLgzJo6HmdOXvD50R4SC6vhNgfYJqqocc4pQl1BX96vdMRlQfR09lREh82QiIk0f",
+	"RvzhgZMAddrxs+DNk2mIvHwLGvuBsKuLSGi1h5GmHT9ojkKBd/wkoX0yy58Ws3mklPdK88yRc5g6ag7R",
+	"DM/FfBXR+CoSydR4yxOIC+rTGY7d6amJSBDB86EM6hgkPQ3lywQGeXr9jVbb1PzoxAefK6lB19lIyuQU",
+	"YV5kTZ1PvOa5XXOx5gqKK+OR1RiT0fl5xcFeNfd+z7qv5m/Bpzw3HX3+1xycIJOJGUqWUwF3bTvylljK",
+	"ik/O/p645QM8fDcQUc2wgIvQ5i/QDDGapuAb5rjDrnGheQ6zB9M10FcffT4kGy2lrhiHnCNFlCz5neCR",
+	"OeeQaIzYIp4wfivw78WJgbuan3m2FMHzOZeSckP/tCVblMQGSpbQ+VeRtAxK8Zl4IgAPq+CTNH1IlDH8",
+	"77/+tuoAAtZ9qnQJw1xqlPUTMA13in2aF+r3HaYTtJhnVhMpGU8yXYjfXhFazPe7Vz0SxT7FBVD8Ycpm",
+	"HPkUN7efD4TnhSSK4Nb2aVc0cTaXSXAYrKQRM5fBv1/QvI2TDIavJ3T16WQ9ertwyUfJ0yq4U81FJvpc",
+	"0IjEJhpKdAFD8yIi3uuI1yJcdG94rylXMlv7YecZT0xMLzjpEZGuZcmBZ3MCBm/pnYv4NwiP2CJO+Zq9",
+	"PU9AxMERvyy1F1lY34YeCZFTrlQRDkMRdoJneCL2ZE/3Em2g2I/XvUsuRHJjHD1pcepjEbO8OQCLSa6r",
+	"bBKYzb9ATCaNxdHaYO+6dwkW5uJILlf+A/ZjjVVyZSiRcsqQnu+Sbdjz5Oy8JnLMjcfjkupswFFkIC83",
+	"dOKReUjA+f4NP2j6h+q2HJ62NKYw0YCpKKQ+lQE9wMZIBirh2oaweI3DyuOo1r45kp+SOgsx+0RbDHk9",
+	"11irCqnZpO5aTbcxktyFXXEsu9Ko4sbY9RxSzkONfCdtEYWVJotdj84CH3cOP3C/0efxB8Ncz/vZti7/",
+	"8PWHP/8xV1UhXa3ygJMGdshRRc7yBUQOPhMuatBkZplZVDU1jbNLSXMQykoL92uhrHDgfxHKwn3uR+By",
+	"MpT9/ScjbJTsQB45DgIkPuCTgsOry/SejwORyE8yAwIIE341ygR/JJzBfQi/XExdIltIgT+jBFhru9U5",
+	"Ts77w77YlvhDvAKuebKvIceg2RyHUhBWEdSPvQuIDU2VvhP/mVBpWAJTVBbzhHeT6MuPGFUJznehHRou",
+	"CXny8CqCyx8ERmqR2TxemRmigmLmKc+ptWAQtaoi7aaak77xf/qTYRr/w//TX9h2hSR/JI/c5I8/Zfc4",
+	"/W5TvsQ5tPMSrxR3OGM0nr5BliM9abMGFcvJeG5rRMpy8lTJv/D59OxGrVEmxHJGFY+fT8/C1QqxmpXz",
+	"5rh87lbG5+M8oEzZIsxLG78IFVg8vCoESkODSbmyEyYzny7yWKdreK4G5FMqHFFX6deau0fke5ozoNhq",
+	"e+cQTnmXyUCdkFzUSgRV/hU6eVhQD6+Qjf71j3+iBxwvQv6zfvoGwZnKnc17xyybFbNq1j5owloywfqu",
+	"+W31WE9P596E7p2m3ngpoUvuSo3Q4VRFIu3jQv+zSdVQlqj16Z5U7VdApf6US6B+YZIxHpXHVVLG1siu",
+	"2IJkjDxvZDXP63jcaJbHNVzJmybsx2AbKwhfyBtjKD7nvYAoPRQNhxsc4FYsFp3QLcUDto4pGmbHrCTj",
+	"yG6TYeRSDx9GNFzT1/1vo+w4IhoeyisUwDPfmP0dW4KyRpyOFsIRisnHWCZNFBM3lYOzgGxinCcftdoe",
+	"mblJBJZTMBUAEv4+g6vJVzkT31fTKee/RZEp9CIlgfzGeimc7bxaenq1Oe1B0HRv0pdQM9nP4Cfm09Ro",
+	"wHyaGno4EDBKvy3lkSDVT2HcbPLJoeZKe3TOT7NrlYnjWdVxHVuNUdO1Kl6ZOGMbN0cN9wglctar9kUg",
+	"lC4de4FQfJsPwh2+K+knh4KwUj8nNjnHVgU3XJnqbmQ3rHHFrYztWtMdj4ixB6ZqM9wDRcH1+CWA5R0k",
+	"ABXKZWDqNEWiulr5pzJ9IBhXNJP/ui7v36xgnhHPx5sj3+EoQvAFgi9UeorscvfTKIckwKskW06u1j7V",
+	"zy/mqSgmmigiLAKIteGFVuQwhf4vqTNe91x/Ce4lPQ0iQr3UYASxTFhldE7OdfJ57slOO9tytnVPmYNO",
+	"96hGxjVSr1rjcxcL9cZoRJpWc3xedRp1XMbn5aNVtWqhkJeLxsepapWzZ97KVW7szJLAKRQtWRh4psDV",
+	"9VTah1P8bGzC0biRzdmUkicWBECDLnvXb5UW0aeciS8yi64RpkLHMs5HBUw4K0KiGC5qiX7AnWzmB4Gv",
+	"5R5OwChKY6SCP8Rr7/Qj262mhTMgFwz8POfRfeoGCy+tlSYCik+/iMr2IWZzPXAOEvtImG9xqntVXa0W",
+	"sPJSXMqhMBoW5aBKYszIydQm9ddMuG2f2FbTRG3r0kR/MNHXWhoAx7aze+OUK9XC/fnkmI5tf/7jgS6R",
+	"jCac/ZxIpN2Os+Wand2lTA28/PQCYLp6xkHerbqICBqReEkI3evMOJkjU7P3QJPMhSW2ZtdVBYEVR6MN",
+	"cacswRf+g0Sa++xXEcILz2cQcXssneG97gTUpo+q/dJTlYZnHQ8d3kXurU0RvMtx24hj7E5nqoDyRk5K",
+	"zvDwmx4+S12yE1/rl/hlJENrrt6f+mue4n2jxR/J4fqG2c/4usPrf/3jn33j854uHWkaqk0SIvKZ66Sh",
+	"p0pSwNXD0Uxe/Hl+UFvYa5HnyfXnEFjy6gx2tBALLgh/gJco8Okas/EjW4TSniMDO3aJQgexpTmxg8fj",
+	"tuxLSBEDcF/SnJlCgmcpKfgqkqIER12KVFs0ZVGcy6ZScZ8XqHMkmyo/gmgjPToBgoXWgw7gYb49I84R",
+	"gjof4xBDstHEwWVj1ppyh0SRz6hVzeVuPT+Uywn8KM5LbvEDQC35joNJfIpitsZhMyjVuWWMaE7w015D",
+	"wJd7j0Coi+eRljF1c08yn2g7Esbzte0I43nuGAqpOIjzx+Bv0AmXtecsjEFnK7BtYyGAcSX5u+Symbgo",
+	"clXGMrlQrqYYbjDxhbamRYCXa4vij3IdOUNMIz7b/AGS13rv3jrEFl4uxIoPyJNPwadcQMdEQ8qXEIjY",
+	"nCUZRcx9IuvHRHxzuESzGVb8eoSFzTW6wuaRXBE458MWH+TULEKYj57dmDdP5gO/SJT4U4KmBKPH+ysR",
+	"ybgQirfZJo0jz4TGgxmJp6xADv+u17tD4gOO5IuIaGrou9uHXkYJ/W2nZ5gGf8z/eeT/vexcdXqdrBZa",
+	"frB58GA6i7DAtWwax/OT6BQWFjOx7Myi12TmOJ5HrbMz7eydydjPM8rF751Zs5LpfNhnO1UhrxdsKcQS",
+	"rsfCiKIq0vdVLXdKQiKK3WvO5Zt+JcWulIH/TIr9KV/DP3INmmouu2AJUfdHg3HCYrbp65/69g8TeW8Y",
+	"MDYfuGxB4yF4YEQgkiX+rhvQzTE1pl1sqdYu+o4ZTEcN/wbZMpsSTHLdmFUk8OVbhY8zMsJ01q+r47L+",
+	"rIcNJxPatdkyY8LR2y08g5INV6pYLSYnKcpApMCW3cEipTDQG+hcKoG1a1G/wkaLaLXn7bUrHFd5j2cr",
+	"cEkVNNQCUirqLx2Xu+ue1ZNWHL11UnGZr06OyceMavMQm8WXFqoOU+Afp+o9RMl7tCB2vXiJN/lMT23G",
+	"fxwbCQeZSY6exjzAq/VIOMEr+wGJSirp2lcRYoFHQpGXcCiYN363DzMp2GLGMtkf+hQLPX8e9U87Edur",
+	"3EjzJ803XJsCn3vawVpc0PuEeZn48XQxAt5l7k5JyM5wFJPQj54sYDujsxAvz2bw8Ewq1s9k7ojSEj8b",
+	"uqPRBkHajujp7HbyY1FqIwvEZce3AhRmLPTW+Ilfwep2Ubg0+c3RiPl33kXWBj5fxJoJ3KcII/hqk8KJ",
+	"xkU3Orw91CrWbI7G55UmtpqV8tiqViquNXJGY8uxK16l4p2T5mg3E5fMaxdtWcsDdDQUEx3fhm4HAtXS",
+	"JCDF0SojQuaidY4+PMArGTkr3IDSDsUIGRiKyeYEae2VAyHp+gvmPCDUG7DxoMBkBUaUJ7ISVishxsoQ",
+	"A7nokyEn2UMTDTHlZHX4tWBz/jDMMVzlKGdg9MgPOJOzh5mKc1Ty6xygcPY4O2ztUHhsU6lwUiU1KroM",
+	"y8mKaczmUF9/MslKruLlF80Ek24GWTcxHC+I7XtWX6Iy0Y/qhrYkeXkYbyAyex09pSjQ4+QhQP0lhubd",
+	"BqBXt/+8bEsyGwGs9XEx+Fr2sxfMBdiJIlud0MyLj35rRrqX5QTKJAQCbbjwC0Un8wADA4UeHq6vTlWU",
+	"fGFSoH0TgOAYMeqSvJQfqZ8LJCLaoEDFccrCcl+U/mNIycd42IKq+0iIsxFTYq1aEppzkQncxqG7ksz5",
+	"25JZkTX7vyLWMj97lkjnK/d25eY5MhnPPGTPfmGeIb6PVsysaE4IZwDlx5oyYeLOxRWLl+vJASZuvrK9",
+	"UJ4ErFEmFRNl0CdHyMxPMrfDXdc0IHdSIW+qlvhVJJIsbdRGAUhaP+BnQklsXe5WJsn93X4Cc9ImHn8g",
+	"k84GafYwdUDTlxnDYtb0fUgaul9B8jm1JpEp8TVT0H3ee99eKCdoe5YrKCTvdVkBlOC/+f36pdjEtfSg",
+	"r7NVG4yivlGHMSl6DtKjJ6fE50FENByCLH1pEITcpMRUsIlCuQJYL5tPiOLZmuovsb7EPkRw7CLEOFiQ",
+	"LZEtb9Dwj5/4KJ+HKFE9g3JGmJSS0o0i9+liFMV+vIjXs2NMWODtpNJ8wbuItJ7s9egNWopOCvyZwFwp",
+	"6xnkcJG5ThbKxacYXHsC6lMfskqC89EfP2W8XH3vc9/4XOT4scXBhE8s9VtZzdcwJqfQ3aYabD/z7ja7",
+	"rjTYSvPuwXbdLY7Vyq1FVtw/0pt6Efp7mYxFeWi2207MUSw6K8wRqmM+H7sY83vFaU2xSkIEcX0l1FE5",
+	"i4HkQV4liffSg3hbwuPk0kioity6NLWuYRoy/aj6K4K/Zvx0C/gbJmjL+D+QGc5UFWVNlS9VyyEj8vNt",
+	"ZgHZfC7j7/XnKiw+8zCJ9zKNtUgs+UQLLBJPqMiCvBGfYJjrtYSTB/I1lxX5P4lzpKE5/mjeZHmP2Rwy",
+	"hIpq4qnh3jCNCYtZmrAgqX2vBpgtAGzzAPPdSDXEUH0yo+hcewIjgjYDSk+Kn6lADQWNYV/zeNfsY9X9",
+	"2jWshdvxu88wDZ3SZs+5Gmv9nHP8fCZj6Qex4dqZ3JdpQSCkitqDApuNkU8DSAqZpvdar0cpiuHjpObQ",
+	"1gKbshy2rFD02Ty6niVOlvZlylrq5bw3qcUK+RBlAEVWRR0ckWQrXFDq08lpCw3HPvWjKfGG6GSOZcrd",
+	"gP8hQHVqJuqg1GoOT+bEG/bpSTwN2WIiLM/tuy7/fq2a+AB01DLlchwyfrDJXD4FGTY9CwPK4sGYLaiK",
+	"0d6dvjOvevmGQ+QzCVeKbHKeOGJojMPU0ARZwvncEk8ZZU73Q6Rqie9vFN5EoHUrWSFDnzge+CJTnqpk",
+	"JNKqbqC5ZqipNJsVTBzLrtoNq1qvNC3s1caWU240MG541Uq5tg9KwczU+Soyk4u3ifVOm6+J5j6lxBNi",
+	"hx8LSWqN56nkhh9scUQRZyinZGp97DQwcVzL88YNq+pURlazdl62sFexa+fVul0l431WXZSjZiiPylDq",
+	"uMSBit4IL58hHK6hTOM/TE9jhg2SXcATj6wRxfTlv73mquCvv3DB1Uzh922t3iUf7lEnNWEVNIKYQxj0",
+	"4bdWTBX37q7SqQov0wx7xfya+BKOSCuTyUc/TENJFkR1Onna0yyEJ4wmUmS8ZKcmigjxiNenAv+SxQ3R",
+	"iRafdFpCj1CsIk0PFBIEhbFz3dMKyWhb0kapWNAUwXh77s0DCm0eTDBzfBKFXthMSsOJYtXrAP8y5PNI",
+	"/N6CXftUWFXf/qIVVpNBX6XCasIDvnKJVdXvjdR/H1BhtZekowZVLWS6TBLsKXSSXIXio3bxnrv8LUWt",
+	"GdnZG37fqOr08fpdmJ3BOjqTkYu9kUVcTKxquelYDa/atFzccHCzXB81RpUviM6ZhAcb68/dKOn5dljg",
+	"F5rjMF7BQSeZmDKM5lNOLVV6lIfuHXq875oidA1hMRq4v0wIjb9QmdwZ9kW+Q/FZUbH4o4rhjkNGIa3A",
+	"U3H+7QJMk4v344gEY82olElTc2gKG+m9W7QWz4+4/JquSVgLeZvsQO3Ad8lx0SJyYS00jAnUeIl8EFdg",
+	"z8E7he/1ZvEXvi/w3ceYUH41DE30r3/8MzOtmOzW6cDbBPa5WL6IpyzMTZiBZtjjN6bLBZ0c80IR3VhE",
+	"QJ6UQiypy5vDLJ9jx7XH9apVFhUramOrgZsjy3Ydr0wq4yreT+oszq4rJ8M/MHOntKm9xt7Mp/vvdxvG",
+	"QCcBm0xElLxMEQZ3wCnKK4CtGHHe0jANnBRw/rBW0zrcd4vT4vx5u3wpBcYijnBN2AQB0yOeCT6ky+lq",
+	"f3/zH6bCW3LJwnVrTk66BORHqG+U+0YLpfn538OTD0UVY/Ku/x+mJCRZWwZaEhq3kIjNW6uta67FUiSY",
+	"Qainb09StsM0flrMQFcFGiWlMttQKMmviosPbE79LQvRkLcbmnrtAP6EbOp49yoAsPPAFPEvclPzMKjD",
+	"mfP8I8ZvNeDdEaHPJGBzYiJVjh2qTcu3UjXOxvIpR6eC1CpEjbZVp8E/+oZ5mwyZaF64DGiTfxI40qBl",
+	"yITCPu8CLlTm+NTzn31vgQM0D9koIDMEeiM4Dh5zFzMoPwBpw0++/npEVox6X399ur8Oh8/9UnABOfKI",
+	"VNHmEajpYoahXHcMRefE68SCDNBaC4+U0hlOQ4JR34gD/NQ33iDP9yBmfEYw5Y9x8NQ3/px/XvOpRBtF",
+	"MVggH+/uOveDh5v2XzrIZV56EUdz4vpj3xWzgwMbLf0YKlO0UPux913npte9aPe6tzeD+85fH7v3nUuz",
+	"T7s379pX3cvBxX3nkn/RvnowkXrYvUz//v7h9mbwze3lj+kj3k3noVfw9K59377u9Dr32ijtCxi/9+Nd",
+	"J20gH97e8X82Hvfa9992eia6fLy74vPvqBddffpvr25/GNx33nbuOzcXHRPB75vb3uDt7ePNpYnuO++6",
+	"D7yV9qx9cdF5ePhL58fsw173XWe9efvhodPL7e+6+3Dd7l18Z6KHXvtKTS7TT+fmUoD67QA+TcGPuped",
+	"67vbXufm4scBn0j3ZvD40Nl8ft95fODf398+9jr6PK47ve9uL+FJ++rq9gcYiO/HoHd7O7jisDPR483D",
+	"493d7X2vczm47lx223ID7jk0r7rX3d6g87eLTodPEz107t91LzqDx5v2u3b3qv3NFWxVr3N/074CrmpN",
+	"rZuzt2vJU9rW/33g/7Gt5uDD13/MR3ww3RbKVvI9sEQmwkHERBYm6Uc2/Jt1L76wut4QTQnmVINfxpLL",
+	"0DJ7JTZiTYVH/j6wne8v/1b/a+X7xrvaTfkv59fVu+a9/eD0Ds6ILai3G+AoSiJ1/Y/SbQgMr6J1K0X1",
+	"+28frzs3PVS1baiTX3UqZ1WnBqd7xLwVivyfIXtqn6YWYRNVy+WkzgHcIL5HZnPGqdaKs06nfO+1s9+5",
+	"RFXbMdFd5/66+wD4e9m56cLjiokSvEJVu8qbdq/vrjp8YvBFDZ3IgGAonoqDgC2JpyokhGwRk1MTta/u",
+	"O+3LHwedv3Ufeg+wB2/b3avO5eDuvnNxe3PZ5WiCqnZTrrR8Vi03RD4NZRDEQZ/KjYpO+WF7uH28v+gM",
+	"On/7rv34ALMpN1OsRDXbhpUqhEU1uyKtD5IzWYe0YRprkDFMYwMshmkkMIEWGkAM08gu1TCNnIUaprE5",
+	"fcM01NzFRNTEs9xRzqT3ynee3CPpJZc5YYUX/WWByAyqKnlHQ/RKoaeFUhUUmx+Af9sgn5KZS1SpqVEi",
+	"QjhGdM38Vs1NE33che5Ham1f5k6f4xDPSFzkKaqCwmIR3xOuTDTH8ZRz2JKMJR2kVExO2ExsNL7IDywd",
+	"BjYT14CSjROR3BkySByVa7u9f3uB6k3bQfz+R3fiSyUiyGl8FaF5gMGxWKexgnIpu6Uv6N9yygIxwbXA",
+	"kjOptD6rnCkp/LW4o6IdfoWba0MyWDt3uUcta1tsfTJwENyOjdb7PVXrnzYY7VRa3dZBItXuZb7UhKsR",
+	"CZhM/XSSzUtgyrAenElkcPrrt3nKeuC7jZrxTJbCOsRKtq5zSPvYRIgPhUXKoEZZjEJMpX1S8w36So/5",
+	"iz4Ps95pn03jbb43hip1fnzZNi24E2XM8lPQ2j4+di/R0PeGr2AyOtZp48u5a7yKUlkWfhTHjH8kNT3I",
+	"py6bqVp7Ud74205sjr7QI65brleqlj0qY5nvuNLwrMY5bowdu+Y4jcbx+sId+m19mQWe0RwbAhKT13CP",
+	"9mUVOtVn6nixTCrCHeUuvRM62+nOmq0nIUMnjqSdwoR9+gaO97DTwxORiL5vhKLugGoiChPwy3RdH5LG",
+	"OelJIgvI2S/pknCEf8FuK4GIY2sHS7yKhMU9460B+JYt252LgbudEiQjAtifnH3TSJ0Rkp3f6ouwxQWB",
+	"U+lvQzyfFmI+ENUJ/yRH7edNSKF+bc6iyOdcEcReqdSf8ZLl1tDctj3JJDvehOTRaco8svelcfCoN8wj",
+	"O23KYgqmBMlWUMMqcsC9E2Ca+2LBhoxDNttqHOZdezk5q/ZMv7OTFPEjku9IKIojPRM0xfM5oZloOhk4",
+	"B+Z46Fe6syZOwJKUg/coqPfB2r5v9N2IBAVyYFKjOVaxC+slgtdS8+YaC9geIF83DNSbeHzeOCfWuDbG",
+	"VhU7I6vpOWVrbI+qlVGj7mFSP9gwANsPE5I7sRUPAa/zZC458Z3Ytt0RIYcdeC0s86lHPu4Ye84iUbzG",
+	"p/k8WW7cfgGytFE0ZWEsklgVMhxcCG8hCHEsEB/daX6pk7ccnZNq2qlNzMUUjC/COUETifZKD6Fust3M",
+	"L0QL5F5IAtTJVSTgo6+lCMW6dL6IC28Vj4x96ifpzoSoDhn/4Q57K9LRDcUtBr9AkzdU7mHwaItXmtmn",
+	"5KNL5qqUJfYsRoOV+pCPJHo9GYI9cahdvPwnlOPh/87SwrXD5Fodmn06TC7W4WlSmT8kaUofPl8RP+yh",
+	"iAkJIXE+x1Il/G2nB5s8IjKrP3afxJu7x16pTx8Ae2TxTcrSWnk3j1fIneIQuzEJOaupvPVM27aTC+PE",
+	"ZXTsTxYh36rTEhoqhmGooi0FWGLGDvLje9nNmgpcM/xRZcqxtZTiycV+rLiTgKNq2s26Dqg1l4woToQf",
+	"kaxNvoOpqRi4qt2sv0AoSSZTrtW2T0XyidrQ5VrteMlle6rF3eKL1JzNCKZpKOSXiPZ8u5eT4v7uifvp",
+	"szSu/0Oe4552+BUAIa5BQFTCbA4RuTFDcxxF4AOVTmWoVQf/GMOnb1ASRqEqas5lVQ+o3sdP4Q63yddy",
+	"mHz76q6SvMf7Qlm0TZE/my2EplRXhiX19dNL4UDN0FqOUvCvBPqW+um+UBOEE7erre3FV1sIlzZb8Unu",
+	"ZPejUPlKyF+VhkYbGKjiHot9kbZGGy/n+83hfx0aGvWWQ0nUvz5xTFQGY3dWvVL+EuqVgny5Ge1CsQpC",
+	"ngx96F20YQ9/dLWLagr70f28pAlRnAPfvah3hlajTVKdwZTyIe5v+qa/FilPCO+rkvTvCA6KCnSm/mEY",
+	"TeE7MHPleJ4WxkaxJwld0T7ja8metBkdXmC7C1afB38mE/JL/4ytMSmR+Jqgk4IwlFPhYQm8FHRxnAnj",
+	"FS6kPUoPgci4XiZLFc8XfHu8CGmC5pCbKZ6SFbCFbBGvJc8sb896uamUW74eL+YGzH1K2NhkU9EJ57Dy",
+	"qp6fpmkFoAkJn0n4VVR6pZAEtct5mHfFJr6ObgfEiwjfZHFVUg+o0pKFOSEh6s1WJ2q9uZbsg4UhcWNr",
+	"ysKIWCOwNq+sKMaCq0jusmSIjEDi2OXqzgQhahE7XbzzHbnX5Z9DyrgmQ5vpAgo3qZd/cXDpcgL16J9I",
+	"DisaF7X6/oceOvnuoVyrnyZJH/id8mdo8ScRqix4RP9nwN8W+obgkIRDyDjj4jD0IQ1ZFGPq4dBDQ/Jx",
+	"PkRugP01hS1ZfT8dfev6t/733cefu86N34269L7mXnTr3af5395dfN8skdX3P3s/dP1bv/uxS+2SWw7o",
+	"aPbW9v72fW6e8N37hpZThhLP+b388Is3qPjaScl2fuI9nJBqb82DPMdIsWeEO5RDHqbhXqX1YNwvEkiu",
+	"R5CD3geotvKo0P35f7G48QS0v2ovinSWO10oXoHe7x8VvB2dj7sWegm/Ibit9AI8qibhazMGjmEa5T/8",
+	"l3MHG5ueTjrnqnjsXUB9DqA5P/7444/W9bV1eYm++651fd16eCiN4X9DdBL5H9E4FJiGA7mFpxABo4sn",
+	"OcJr2S47ll227Cqy663qect2Sk6lWak7WS+zk37f+1T9bPF/yuofJP5pZf7p90v8j/rn0/wyoe8E1wx4",
+	"XlzxSQggfLskl+3TidKMb1MBCc1+Ti5t4VsXCRU7JBBCEX5WCa+zoRxHyVc7IjlgGTlrDRckkR1DAtYB",
+	"yqSB4k3qYrpki8ADCwB+XiNnhYmnljikPp3shIbHwGrwiwNljXwKCJlqC7X555HLd/oJzCeTn3IrHmpg",
+	"SPoAikn18jojEUP6Rhh8ZW41YWcpaanY+L2s8mBFhcnXPuWFyYE+YJMmfDaNiLiL0I9XDxyIYiFtFUz4",
+	"1wUJVwUGWRWMKGpsQaI0dPbslOyzJBYxGgIHI+tOIFHyLxJcqA+kwefdgY+v0ui0tFDGdAvn/l8IILZg",
+	"TjnHuoNJzkwLL+LpGbwUgXqZaErddUjNFXRcgFaA5TBoOp1pHINfDjDrRTDabzKHg0ewqBug+QxG6DGT",
+	"9RpjLIpdykay2BeaYR+MdQRQHsp15FWgULXB5L+buKz6A9dJUWkfbixwK56EeDYDnTpkFhVGEtROvdcl",
+	"ewmqjAjILl+Mpzi5Pj0RihwTUi+bsoDGhMXMRMI/wkwjIwZfm0jPzyV0lMq4KRLvzgMcc1ZP1BHjVzAw",
+	"HHA++rRPeyLRE5/c0g+JxWkLjsHzBTjgtHLKEFB8KBbF27Q29m/JwieEJ9inUnfMXy6oiIH2Sn0qQk3V",
+	"G48E/oiEOCbBCtLfoRHhF6GpKvwn1sQIryKU4irM/A9/QBch8QiNfRxEfSqYeTXLJD4SUUK8CIlcK60+",
+	"tRDO4OcJFxQLkPR0T4kRCdc8+E745Q3fwEjZw7aNXMihkidiON21b/vYT2QlR1bAgSshgYuMBIQpiAjS",
+	"AK84qKdYACea4jkRuWyG0HSYRKSW0FCEOUoBDDBZutn36YafvR5t+EY1lfGf7z8MAfMjOYlMsKe+3BZc",
+	"lT8tZA4zUMeemn0K2CtixIviEaC+/HrogbYGFfoyRDMsaiZuRo31aUiiOaMR0ePHUvaUo5ACdMJbRn2a",
+	"/g03GecslcsLP4TbuUssnBjzmUzhcrHBZIKjQOC7hEZEo3rtOXanxCqX7A1it1wuSxhel1g4OZNto7Or",
+	"7kXn5qEDbfh16ceBTj/bd10uWpFQiIOGU7LFh2xOKJ77RsuolOxSRbCzU7hNtbMEerLcSqqdj4I+cJzK",
+	"VbjJqDbt0LYQzup3oP7+x7kPFFmWFoEEouBvQbw+DfwxSBvo5Bx5HMqjFZKObKcl9CAunuOPO+DCDyGj",
+	"E+SmRElp5au2g4Y5wbVD9K9//P+pM4Ai/T5FeMQWcfqGz9wUcKB9qoKRQAfEISUABJHXKdQyh0lRajEE",
+	"B/WI42cV0kmB+g18UHBMLMjkx0E2J6Gk7EmOEdgWEib79AalWQZ5M4ChHKJabspEavckDldWm++LzAOY",
+	"UOeuZ7SE+i+NSlMR5lo57o0Mt1wCSbm+VAG7S6GaKtWkhuyzZHbwLg47o0j+nOWp43BBhIUJSAbgftm2",
+	"D1uE1GS+ijLxhcsUqlhYZPasXqXKxs+mURVLzOsuAcXZN9hLoMabOLubPFJON/gZEpXUeDunsrvdHV4F",
+	"DHs9xq5wKJyTq05tn/GixZyLyMSDosHCAc80quXm7sY9xq4xXck1Qq2/2j5w6VKRT1bkhoBWeyzxgYTP",
+	"vkseKX7GfgA+f7okY7TefzANleoX9gsJNTDm4ul7yFhjfOBNzjzmAqLmJhZ6WOLJhITosZuGzbXvuqa4",
+	"/jxZXTiCnOhkNiKeJ7K3gPugT3G4QieUoYvLm9MS6hu9EFS7bBH3DRHPIroUl2mrT7Gks0Tlf8mwaMNU",
+	"9hFkORU/hqc5Us3G91mxbniaR4W+JfElB8nOcxyTj/HZNJ4FmQNsiEvhfy5vL3o/3nUQ/0DGaMCLjd8E",
+	"e/pvuG/FA+3KFe/OtJf/+sc/5cP1Hjibo//2/Gfke3/qG5HYTGvh9w39gzPPf17vdL2Ts3Tehk5DNsTi",
+	"73rXV2CTz6tP+TlPUajhmGh35NHZgv/wpciyBlKO0rQIa0Z6LG4VJkTa4Tj7BAj+ufCQpJrgyERRvAo4",
+	"F02gTABnJ1wZJRBvrtUsODSlIqxsRyJ5ThL+G4GeNseozT/8KhJ1zTateikqWKMF9QJS+ilS0jZn2zRd",
+	"hBwxe8vpKLAWG4utn22rWRpYH/43Lzb2w2H3I37GYmnZQ/Y/4wUFxviEmPHpp3/945+fTzglMZPn4uHp",
+	"m23YqvkLbNrH/BmekLO5qB2TjnwCu7SKpRIL3d18i+DT0+3ngqNBSbe3iJ3O98XklMUVafPSkUvppn0a",
+	"MxpbYzzzg1UrwjSyIhL648/bF5tiZql42EKC5jFX5KPPIWhQB+VPfVHwJEtc1gmJmNM6udGfvowCCX8g",
+	"2KVbTvjLKCSez3lBeHO6N1kCxD+ev6nubnLD4rdc3v0CBK+tUxp1hAupnHD0+bmQwLUlK1+2bZlqXAb6",
+	"w1XrQ5FtpQDz6QTymYDxHJQ5XICP2UKGSng4xiMckVwSJz2bXspCK9cmgz3tz/HKsQuwIbPYL3FFXfnP",
+	"hPIRwF1r225JQbukFl58J3GR8XZOKL/yKiU7NTBw+TbpZ4VnwRDUic8kFHWPQZGSu0OyO/7+xduklLWv",
+	"oGL4nNnmA1KN0lwA5ZQXykcL1Tht+PqY0ZNMt64JBbW53ISdiMI3eCui5OKITImbcOfI5/vGX0UmIh+x",
+	"GwcrmYzA5/z2PE5TfUCcFyvgY+RoP7avrw5DIbWO31Ho1VBIbkIhCkHtt30vBumQqyi8pmSa81uBS3QS",
+	"Q4DGIY9gL/ApEf6bNbsiSlEt/YiU+vSKYQ+NcICpyzuJpmCRhYxSKA7xeOy7SMZJiRJ1kLmcfx0ViHX3",
+	"BHs+p7G/xgsmgZqIAROBfMIgrdYFQWlwGBUASr8uNUMC4N2X2JrdoxDDrsBIkKZ//yrSJPw1N20TODzp",
+	"HSxtbvd4CV8KQz8Y1AM/kgbjNfWjH8XtdEYbQlYeqNJPzu7whDz4PxPIxbPHt1K59uGluLjhcm+U7XLd",
+	"chyrXEGO3bL5/0sixbORur+//5TNpLJvNhQVRGOo7KR8by66aO7PicyEDd2VPYfYI5tYVdwgVtWrVaym",
+	"6xDrfOyMbFJxm9hxUinTI/OArdCIxZmghR1r0TJQGLLCAyj/Rbvzbe1UDgpDuTwO5iEZ+x/5HTJ6GlQ+",
+	"/hUbnz/sfbYTvIEwipwjnk3snyDwL60//TfQCo3DhfpDydp1dWR67D5A7rE8A5GoxxGtKfkyNp+h+GOY",
+	"1I4H/SRlS6icERAcxWDk9PDqtIS0eAnl5RtPSZ+GgmZwdmYook5aksuJpmwpo1TA/w7uH5B8RAIl8Zvf",
+	"eA/fta1yrY6mOJqW0COn65zt7lPdtrtust1patKsu+gHafwcdtP8jtZfyGpoQi6+OPSJl5g+xXmK+pSv",
+	"nq8tmXlI5gFeRal1NTE/pWBwgwVUm9ITzORcsWKD2przymEUVFsIOHR8eIEpaA8ypWhFxalV6hDpvEmM",
+	"DicAsmrMl7AM/U6vNXqtEepm2CvP3i0bV093dvR/7vmPo5vq9Huv/u244yy67L4W//D3bWT+4D3mR6/Q",
+	"Ngb5G8lSo1FaorZN0vKLW9DsPYxZ2km8YHQc+MIH8N9kfSsfNOG/kNU9JL79d993ghJkr6uiOy+HJT77",
+	"5HufBSlTSbayiHYJzwXlfiIrULiJsslLFj6B/66o7W8iRqWfjRIlNrlf0ZtOvNeIVbVoBt4vj8K/gHL1",
+	"tbBAwGg/LDC3S9lanbB8YYiTGbaIdUqTq4HZsst7ACpt/fu2F277tyTed88PY5KSxt1L4JByE/rcE8i9",
+	"m9CGryI05De3TNgjeIKh4IDhOoKaQcJcGUeCnV4pP/W0dE0WkR7hSs7i0mtya1GMJ5yKaZzKBveBTuRX",
+	"p0dc42IBB7Bq/yHn4t9yjf87D+M9kc6Eh93ESSW8w7RTBQX0crRTBSqodNzftA6qYtlVy64jp9qqVVpO",
+	"uVSrN+3zyivooPTo0TTwczPO8/0HLbRy74DIbLxjRcpHe5akTTTDoijshnBUDJQc4Yh6m42qrXK1VK+V",
+	"a7XGmmS09UM9gO7zQYqtTMHKnZotrWTlf51mSz+3KW1Jnxarth5iHIK7UF5Z9Nw8wUlN2dNsrXStrGya",
+	"LgNHCPdpki1DlJdF69VlBTtA6IT3A2Eii7lK6i81Q26S0y1Oimj26ckwWwxyKCIhZVNCPalqS+vlPhEy",
+	"j7TMiZFWUhrm1UIBhjTI0iVcsL1iDVKNL7Iv+vGBmrBIgJrRzIT2VW0l5UxfX7eVj4PqE5/oZ1EU7DqO",
+	"SdErsv6ud/gP1DsAMckWqC4kSHnczk7FwwMoGbKFa5E/ljpyWfpcGHU9qaPgx7SrxQTYVaGah3rrwjEu",
+	"Xx2hreA/Rx+x11nQD8CvRYGxE5+O0mBoDLPItqGn4xC1LgrUGMXY8esmhb9FRcYee3+oJkO1BlVGISk6",
+	"o7LG94u6L2K9MtXAI98jGV6gpTE6sla4DOIfbhTAHiYFvs20KFPCXiE/7lOXBQFxOZNzkpRnzglVH56+",
+	"kaxTyovJvDOKgq5R32Q8Dqs+VeWpGJqTECIOfbo+YxEHDmJKCbVz1wMLlVWkNoujQ5CyqPsjAYS9Z0xd",
+	"IkLoAnDKOdVofhNWoFg63tSnkzxu64Z81A63TJvzAvVSTq32fUupZxKPFGYVOEKcgsL1r6d6+q2QsoOv",
+	"vv9CZRWfkKK5jCKPUWKiCYmTA344O3cWxWz+xWhoh3oRF7UE55eRq4Zawi405LOYE294WkKciQS3QC70",
+	"ciKkN1unERsUgrf+r7n+f1PsIt+ZQ4WPg5Wsuem2JfcvE1OIxD6x8vbr0z69A0tBS+SVhVj/Nb0lpBRn",
+	"Sp+1njc8ZplDyC9N+E6oIwg/Az7lHESfYjQJ2WKeJEiX/jdJlBd45s98N2TCUclEEeOd8fMguoue/DmU",
+	"/w/JnOA4UrmYdikqOLDe/vZ1x7ZlNy27isoVUJNWS9Vmvek0srrjVM8ryp4Yo0oV4wauWvaoYou82Q3b",
+	"qVvOuDZyz2sjx7WrADGVxDCKQ4JnA0iM8D4vDczcnZKQneEoJqEfPVlQaDc6C/HybAYPzyRPcLYkgctm",
+	"pLTEz8ALS9/veQDpqOQEa+e44rle2bJH5ZGYYLOK6xY+d8rNUb1ab1bc155gBJCOBi7ziHs2d2cD+eRM",
+	"boI1Y5QNnPrIjweNp+nPg7k7y1/GB/OFPkj7F7mD7vfMg55YBTOl5VIVvrOhhbcth+MHsh3d1cjJ1cJn",
+	"PI8ENOSlkYOB1bHjjryqa9XrI8eq4rprNd1qxSqPq6NRBVfGdayVKyLulL0CVGeYLnAgC3Tyy0mCb89E",
+	"6SqrkpbofTvsio7mAbDb3wDxdk/Tw3+n0WHd3PB2p6FBZKsCDzVRSk4TKkXmE+HLCjemEL2gcqe4UQVl",
+	"wkFLz4GDo8if0KTOZ8yyGpzllEUE+uCy5MyPIlAPihw2IhlZn4oiTrrAKXtLBeW+McM+tSYhIbFPJ32D",
+	"s5Fff/1NktxEjBqSMQmhonPMkGgsS0Sp2zlJ8ncylNXNhiYaTljMSjEXH9QTkWgrfRYNZXa69J2kOQOt",
+	"XZ9qyS2/LkG2QO39qQjwWIZ+HBOqjCQChMSDNZcQ5GyEvwXYn8g8TtJ0iWrJKpVYauUZkTELCcJ0BUwz",
+	"+CvDVgpVbDbREkxCSD6QVI9CEhiJCX2qsxk5uQlNpOVfymRdaqGIkExyKyGEqGkOk2UkGCiqeSemLSdN",
+	"577mnJ2WwtzP5pPUi1fuz2l6R3B/Bhfu/Sw/b/9dNp+3L7L2vP3dzvOf71+K1oSst7ni1ZnKzVycgevK",
+	"fyJoqL6T5d4gp5Q00k78Z0KlpdlEWfuyMlVnzhO6YWu0KO+IyUzMpK2VUD3wmKwXljj+yGhZzv8LUhv9",
+	"WzUFqrBHmrF7BworjCtG4R5+kmReFS/Ekvijk2FSAXF4mmIvcD1aOLNe7FBkATZVjk+pjYL7qU+xHvua",
+	"mq0gu6BIES/S6RbflWmGQj7ZvBTAfSqyN2ZyBb9RPUfoZEGTWNG09h8WzMww8QceBozNBy5b0BjuR1Vi",
+	"VX3Qp8McRgap/HKC6QMf41PpFFpCHc+P+cz4SrVwkggtRKxTzJA7Je6TUlwI7qRPxRr4F7tu3ndaWUnj",
+	"C1yd+6soVJLr95+MGYkiPOGCjIKOsrWs5gT1jTjAT33jDfJ8D63YAur08cc4eOobf+YshNh7o2WcyQ07",
+	"c85kIc/Ep03lCGxf9Lq3N4Pej3cdYB9kUmuZgTrNN52ZmJxQGZ1wqf0Uooaly8yC5s+grA/+eHPfaV98",
+	"1/7mqiMncIi8tpFuvCBE5jn5TjKipd/p7RfmF/TjqEhDchx3U9+dbiFsHFueFpTCm7WQVpMV2AASmykf",
+	"HhD8TFQS2MCPYsH8f9vpmejusQc/LjtXnV4HCV8AJaBseJCgjvKci5TtMTVISF0wHo/B+lpCw+7YusYx",
+	"0EAWPkGZMahLoBW3zaNJQsd8nDQwhgHzNKa/ZVcWZw/u+S4kiUj8FvuBHKvcOKzpvTKU/ko8YooY7yOc",
+	"YHT3F13Mzdg0xNkQBgU2Fskyksqx8FZmma2W+hQEZI7mN4wShetTFnj8QOjGfDGUqQvcfoQqdpUz7+ia",
+	"ef7YVy4NnGJgkUc5P8XGkSeDz7HwdBwg51b2RF+1qt8df3Y4/hSj+GFb/FYzIe8MWJKSpIhYMpNwJVNz",
+	"boYwppxqokOhHYtwQNCJrCsekLFIOUpHxGUzIipFnprSCxkUk9CfXldcpDPjJzEtMC71coJpAb2pdFHz",
+	"0BRTL5BXTZ/GoPFcq5x+2A3Vpypju7CFJzmWsNLeKoXZG3kike8JZAuUUnHDa3zT9UZXn0LVBZH3nVME",
+	"YF+hKDqXipL7UoAGI5dR1b+c4WiFIjYjnLyRQEv/U3XKferTKOZ9sTEaEb7iyA8I5TIXeyah1IYKtR5I",
+	"LOn9nJR45h8RtPRBxIm4tKSyWZ8saEAimb1BKqWlV40+9ZZgFqrlRq688Tj38Kvc7f/5Kr5fkEn496gE",
+	"f6OciSSje+sEwTVoEuL5dGt+uKIoFKBF0HzNaZKzMIk6QjD3M/ZM0IjESyLShM1Ejk7dX9FE6/aYoVSe",
+	"JAoLsL9Iz3JQWGhlUFAcyncgH2tlYZOqKmBfysjDJdQWifRMsZprEs6wL7gsd4rDGAxUPkXf8mU++z9/",
+	"FaHL294W9gc+3JWid/gTOESdiAInovyAiYYzMbpIBOOxeK3GoXxdUBZHZpbN5kaFro2W8ZOskifr+Mqf",
+	"aYcei/Mq+77Yu4N4EyIAwKU1o2U0q3Vn5GHHqlXHnlUl5XMLj+yqVXUadbc+Pi83KrZhGk8+BL8pbzdm",
+	"tIx6E4/PG+fEGtfG2KpiZ2Q1Padsje1RtTJq1D1M6kCBKfOIZpPfc0SfeuSj0bJNA6yFRssQF5hQjQgd",
+	"m8oAqCoPiQ8S9469ZpiM5KQjxTh4aqEpCQK2ZTj+1aGmc4GNSXbfZ+qVJhKTs1l+PV8cZBDLP/UpQthG",
+	"72GCf+obdklJ3saHN336GdC/OAevOiz8qCDZ85acw3xWChUzk0pOIepd8ilB8NbJCfxzeiom+T47u+Qz",
+	"ZFkiVxLC9o7pbhz6vZMEy5X9LkYUXkmy6FV6VbymNJF3nSU13PdwKEy+VY5/BXK57mi4ZuGSTDrw+SYS",
+	"koIwEIQE7AaCb4XgTn82W0C1pPQK1SVyYdhPqy2aUNh3hj2CfKkYW04J3eb2d58s/ku6/6lRvrAb4C5v",
+	"P1JvlKvNhkVq58SqOqRpjcqObeHaeWPcdO1q1a0ZG7T6g2mIIhOQPpb3c44d1x7Xq1Z5VOH3Q21sNXBz",
+	"ZNmu45VJZVzFNc1Naq2g8iIS5WwTZyxwo1JubYD6cpESNww9JP0wB7fEQyvtKnXUKm84aok6ozXkVFp2",
+	"o1WrlxynYlfqh94garP3ccJKztPvJHFnuLjiqkPtyP4yhPHsk/rz887MvpwoJsRqG5HMksUi5lgh04sz",
+	"8G5Qgz25vJ3U4CV58GTfeh6Y3XThNQjCDpfNoorDR9GBIlZITeD3o79TqaofqFdXse5/fd8sZiM4BPtS",
+	"izPJ0hweSPSCyRW5sl6DqwemiAWepuJUIYoT7FNzU1uaIVNvkFjQuklkXWHap0pjinRMB+ItnU0jFDNp",
+	"kRHkcLaAZBN+EED5HRT4z0lS6gLrY5/uMj/eC/ivUdJXs0P+rm78DWv+hLCxJ3HJO/EZB8GjrTu5Z/V+",
+	"QTOmnY2DFjOReI56mp1xPuXcRlazyDmEkAWJS2K4oNIYgKnQI4r4sjdS7SiOpDTUKGtRlGbGHIow3kFI",
+	"XOI/kyGK8ZNwiIhkxVVZFFhGZpf6dNOnUc8k7YuFxiF2SSvrCB8uqNRnCnUmYqGmvfSIK7WqIOetzD7l",
+	"f03ZEjzUIE57i/NkvpfUASn4ZDjze6NsgA5tmc3mazdalWxW3kxotDJDl2IfXIsmLPAOiItOvS4PL635",
+	"a/Xn/D0t394OoIVkKlts4lOm+P37D5yd0CvQiyfrtfvff+CESZgFi8rlSaMh2AdkGXfI8q5XcxHlk8+A",
+	"zMmJrnf1Ngk91cu7Ryo1GqORKqtD9qjLnjL6Ah58ces1kxOLchIChdo0E0rN5jKxfTIFKb/B64QC+0lq",
+	"LE7vNvNvaWEz6/m31tOGrdNoLbvoFFMvyiPNMZMB5BB9AhSUBITfACvIynFqouXUd6dJEo4Rdp9kCjNK",
+	"PsaSXVJlr7U4402oiWqoyiM3v9Y05+ZGMeb3iqg+qu0GoF9et3RicTbPg1I7UHWEb6jEPOFSIMpESj5S",
+	"JQNXhQXElQSFdEQuJRk2rI+d5qrcnIGoMGOC1V7UYVEWsLXaP3JLtH61Ai2fP3z+fwEAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -132,3 +132,68 @@ func toAPIRevision(r *store.FlowRevision) gen.FlowRevision {
 	}
 	return out
 }
+
+func toAPIExecuted(r *flow.Executed) gen.ExecutedAction {
+	a := toAPIActions([]flow.Action{r.Action})[0]
+	out := gen.ExecutedAction{Id: a.Id, NextId: a.NextId, Type: a.Type, Option: a.Option, TmExecute: formatTime(r.TMExecute)}
+	if r.FlowID != uuid.Nil {
+		id, rev := r.FlowID, r.Revision
+		out.FlowId, out.FlowRevision = &id, &rev
+	}
+	if d := r.Decision; d != nil {
+		out.Decision = &gen.Decision{Result: gen.DecisionResult(d.Result), Reason: d.Reason}
+		if d.TargetID != uuid.Nil {
+			id := d.TargetID
+			out.Decision.TargetId = &id
+		}
+	}
+	return out
+}
+
+func toAPIExecutedList(list []flow.Executed) []gen.ExecutedAction {
+	out := make([]gen.ExecutedAction, len(list))
+	for i := range list {
+		out[i] = toAPIExecuted(&list[i])
+	}
+	return out
+}
+
+func toAPIActiveflow(a *store.Activeflow) gen.Activeflow {
+	x := &a.State.Execution
+	out := gen.Activeflow{
+		Id:              a.ID,
+		CustomerId:      a.CustomerID,
+		FlowId:          a.FlowID,
+		FlowRevision:    a.FlowRevision,
+		Status:          gen.ActiveflowStatus(a.Status),
+		EndReason:       a.EndReason,
+		ExecutedActions: toAPIExecutedList(x.Executed),
+		Variables:       x.Variables,
+		TmCreate:        formatTime(a.TMCreate),
+		TmUpdate:        formatTimePtr(a.TMUpdate),
+		TmEnd:           formatTimePtr(a.TMEnd),
+		TmDelete:        formatTimePtr(a.TMDelete),
+	}
+	if x.Current != nil {
+		cur := toAPIExecuted(x.Current)
+		out.CurrentAction = &cur
+	}
+	return out
+}
+
+func toAPIGraph(g flow.Graph) gen.FlowGraph {
+	out := gen.FlowGraph{Nodes: make([]gen.FlowGraphNode, len(g.Nodes)), Edges: make([]gen.FlowGraphEdge, len(g.Edges))}
+	ids := make([]uuid.UUID, len(g.Nodes))
+	for i, n := range g.Nodes {
+		ids[i] = uuid.MustParse(n.ID)
+		out.Nodes[i] = gen.FlowGraphNode{Id: ids[i], Index: n.Index, Type: gen.ActionType(n.Type), Label: n.Label, Reachable: n.Reachable}
+	}
+	for i, e := range g.Edges {
+		out.Edges[i] = gen.FlowGraphEdge{From: ids[e.From], To: ids[e.To], Kind: gen.FlowGraphEdgeKind(e.Kind)}
+		if e.Label != "" {
+			label := e.Label
+			out.Edges[i].Label = &label
+		}
+	}
+	return out
+}

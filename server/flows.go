@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -195,4 +196,26 @@ func revisionDocument(r *store.FlowRevision) map[string]any {
 		doc["on_complete_flow_id"] = r.OnCompleteFlowID.String()
 	}
 	return doc
+}
+
+// GetFlowGraph answers a flow's current revision as a graph: JSON, Mermaid or DOT.
+func (s *Server) GetFlowGraph(ctx context.Context, req gen.GetFlowGraphRequestObject) (gen.GetFlowGraphResponseObject, error) {
+	f, err := s.store.GetFlow(ctx, principalFrom(ctx).CustomerID, req.Id)
+	if err != nil {
+		return nil, err
+	}
+	g := flow.NewGraph(f.Actions)
+	format := gen.Json
+	if req.Params.Format != nil {
+		format = *req.Params.Format
+	}
+	switch format {
+	case gen.Mermaid:
+		text := g.Mermaid()
+		return gen.GetFlowGraph200TextvndMermaidResponse{Body: strings.NewReader(text), ContentLength: int64(len(text))}, nil
+	case gen.Dot:
+		text := g.Dot()
+		return gen.GetFlowGraph200TextvndGraphvizResponse{Body: strings.NewReader(text), ContentLength: int64(len(text))}, nil
+	}
+	return gen.GetFlowGraph200JSONResponse(toAPIGraph(g)), nil
 }

@@ -52,6 +52,10 @@ type Config struct {
 	CORSOrigins []string
 	// RequireIfMatch refuses changes of flows without If-Match (428).
 	RequireIfMatch bool
+	// MaxExecutedActions bounds the actions an activeflow runs (default flow.DefaultMaxExecuted); MaxControlSteps
+	// bounds the control actions of one advance (default flow.DefaultMaxControlStep).
+	MaxExecutedActions int
+	MaxControlSteps    int
 	// IdempotencyTTL is how long answers to requests with an Idempotency-Key are replayed (default 24h).
 	IdempotencyTTL time.Duration
 	// IdempotencyWait is how long a request waits for another with the same Idempotency-Key to finish before
@@ -410,6 +414,13 @@ type operation struct {
 
 var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
 
+// flowBodies are the request bodies that hold actions: package flow reads them.
+var flowBodies = map[string]bool{
+	"#/components/requestBodies/FlowBody":             true,
+	"#/components/requestBodies/ActiveflowBody":       true,
+	"#/components/requestBodies/InlineSimulationBody": true,
+}
+
 // operations indexes the spec's operations by method and Echo route path.
 func operations(spec *openapi3.T) map[string]*operation {
 	ops := make(map[string]*operation)
@@ -421,7 +432,7 @@ func operations(spec *openapi3.T) map[string]*operation {
 			o.public = op.Security != nil && len(*op.Security) == 0
 			if op.RequestBody != nil {
 				o.hasBody = true
-				o.flowBody = op.RequestBody.Ref == "#/components/requestBodies/FlowBody"
+				o.flowBody = flowBodies[op.RequestBody.Ref]
 			}
 			o.idempotent = op.Parameters.GetByInAndName(openapi3.ParameterInHeader, headerIdempotencyKey) != nil
 			ops[method+" "+echoPath] = o

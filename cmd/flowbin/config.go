@@ -40,6 +40,8 @@ type config struct {
 	TrustedProxies  []netip.Prefix
 	CORSOrigins     []string
 	RequireIfMatch  bool
+	MaxExecuted     int
+	MaxControlSteps int
 }
 
 // configVars documents every variable, in the order the README lists them.
@@ -67,6 +69,8 @@ var configVars = []struct{ name, def, help string }{
 	{"FLOWBIN_TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For is trusted"},
 	{"FLOWBIN_CORS_ORIGINS", "", "comma-separated origins allowed by CORS (\"*\" for any); empty: CORS off"},
 	{"FLOWBIN_REQUIRE_IF_MATCH", "false", "refuse changes of flows without If-Match (428)"},
+	{"FLOWBIN_MAX_EXECUTED_ACTIONS", "100", "most actions one activeflow runs"},
+	{"FLOWBIN_MAX_CONTROL_STEPS", "1000", "most control actions one advance of an activeflow runs"},
 }
 
 // secretVars may be given through files (NAME_FILE), and are masked in logs.
@@ -160,6 +164,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		LoginWindow:     e.duration("FLOWBIN_LOGIN_WINDOW"),
 		CORSOrigins:     list(e.get("FLOWBIN_CORS_ORIGINS")),
 		RequireIfMatch:  e.boolean("FLOWBIN_REQUIRE_IF_MATCH"),
+		MaxExecuted:     int(e.integer("FLOWBIN_MAX_EXECUTED_ACTIONS", 1)),
+		MaxControlSteps: int(e.integer("FLOWBIN_MAX_CONTROL_STEPS", 1)),
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(e.get("FLOWBIN_LOG_LEVEL"))); err != nil {
 		e.errs = append(e.errs, fmt.Errorf("FLOWBIN_LOG_LEVEL: %w", err))
@@ -220,5 +226,6 @@ func (c config) logAttrs() []any {
 		"login_attempts_per_address", c.LoginPerAddress, "login_attempts_per_user", c.LoginPerUser,
 		"login_window", c.LoginWindow.String(), "trusted_proxies", fmt.Sprint(c.TrustedProxies),
 		"cors_origins", strings.Join(c.CORSOrigins, ","), "require_if_match", c.RequireIfMatch,
+		"max_executed_actions", c.MaxExecuted, "max_control_steps", c.MaxControlSteps,
 	}
 }

@@ -141,6 +141,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		TrustedProxies:          cfg.TrustedProxies,
 		CORSOrigins:             cfg.CORSOrigins,
 		RequireIfMatch:          cfg.RequireIfMatch,
+		MaxExecutedActions:      cfg.MaxExecuted,
+		MaxControlSteps:         cfg.MaxControlSteps,
 	}, st, tokens, passwords, log)
 	if err != nil {
 		return err

@@ -397,6 +397,24 @@ func (e ActionType) Valid() bool {
 	}
 }
 
+// Defines values for ActiveflowStatus.
+const (
+	Ended   ActiveflowStatus = "ended"
+	Running ActiveflowStatus = "running"
+)
+
+// Valid indicates whether the value is a known member of the ActiveflowStatus enum.
+func (e ActiveflowStatus) Valid() bool {
+	switch e {
+	case Ended:
+		return true
+	case Running:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AuthorType.
 const (
 	AuthorTypeAccesskey AuthorType = "accesskey"
@@ -409,6 +427,33 @@ func (e AuthorType) Valid() bool {
 	case AuthorTypeAccesskey:
 		return true
 	case AuthorTypeUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DecisionResult.
+const (
+	DecisionResultContinue DecisionResult = "continue"
+	DecisionResultEnd      DecisionResult = "end"
+	DecisionResultFetch    DecisionResult = "fetch"
+	DecisionResultJump     DecisionResult = "jump"
+	DecisionResultSet      DecisionResult = "set"
+)
+
+// Valid indicates whether the value is a known member of the DecisionResult enum.
+func (e DecisionResult) Valid() bool {
+	switch e {
+	case DecisionResultContinue:
+		return true
+	case DecisionResultEnd:
+		return true
+	case DecisionResultFetch:
+		return true
+	case DecisionResultJump:
+		return true
+	case DecisionResultSet:
 		return true
 	default:
 		return false
@@ -472,6 +517,39 @@ func (e FlowType) Valid() bool {
 	}
 }
 
+// Defines values for FlowGraphEdgeKind.
+const (
+	FlowGraphEdgeKindBranch  FlowGraphEdgeKind = "branch"
+	FlowGraphEdgeKindDefault FlowGraphEdgeKind = "default"
+	FlowGraphEdgeKindFalse   FlowGraphEdgeKind = "false"
+	FlowGraphEdgeKindGoto    FlowGraphEdgeKind = "goto"
+	FlowGraphEdgeKindNext    FlowGraphEdgeKind = "next"
+	FlowGraphEdgeKindNextId  FlowGraphEdgeKind = "next_id"
+	FlowGraphEdgeKindTrue    FlowGraphEdgeKind = "true"
+)
+
+// Valid indicates whether the value is a known member of the FlowGraphEdgeKind enum.
+func (e FlowGraphEdgeKind) Valid() bool {
+	switch e {
+	case FlowGraphEdgeKindBranch:
+		return true
+	case FlowGraphEdgeKindDefault:
+		return true
+	case FlowGraphEdgeKindFalse:
+		return true
+	case FlowGraphEdgeKindGoto:
+		return true
+	case FlowGraphEdgeKindNext:
+		return true
+	case FlowGraphEdgeKindNextId:
+		return true
+	case FlowGraphEdgeKindTrue:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HealthStatus.
 const (
 	Ok HealthStatus = "ok"
@@ -481,6 +559,27 @@ const (
 func (e HealthStatus) Valid() bool {
 	switch e {
 	case Ok:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetFlowGraphParamsFormat.
+const (
+	Dot     GetFlowGraphParamsFormat = "dot"
+	Json    GetFlowGraphParamsFormat = "json"
+	Mermaid GetFlowGraphParamsFormat = "mermaid"
+)
+
+// Valid indicates whether the value is a known member of the GetFlowGraphParamsFormat enum.
+func (e GetFlowGraphParamsFormat) Valid() bool {
+	switch e {
+	case Dot:
+		return true
+	case Json:
+		return true
+	case Mermaid:
 		return true
 	default:
 		return false
@@ -1422,6 +1521,118 @@ type ActionOptionWebhookSendMethod string
 // Example: talk
 type ActionType string
 
+// Activeflow An execution of a flow revision, or of inline actions.
+type Activeflow struct {
+	// CurrentAction An action as it ran, with its options' `${variables}` substituted.
+	CurrentAction *ExecutedAction `json:"current_action,omitempty"`
+
+	// CustomerId The customer that owns the activeflow.
+	//
+	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
+	CustomerId openapi_types.UUID `json:"customer_id"`
+
+	// EndReason Why it ended (`""` while running): `finished` (past the last action), `stop`, `hangup`, `stopped`
+	// (through the API), `executed_action_limit`, `control_step_limit` or `fetch_flow_not_found`.
+	//
+	//
+	// Example: hangup
+	EndReason string `json:"end_reason"`
+
+	// ExecutedActions Every action run so far, in order, control actions with their decisions.
+	ExecutedActions []ExecutedAction `json:"executed_actions"`
+
+	// FlowId The flow it runs. Absent for inline actions.
+	//
+	// Example: 93993ae1-0408-4639-ad5f-1288aa8d4325
+	FlowId *openapi_types.UUID `json:"flow_id,omitempty"`
+
+	// FlowRevision The revision of the flow it runs, pinned when it started.
+	//
+	// Example: 3
+	FlowRevision *int `json:"flow_revision,omitempty"`
+
+	// Id The activeflow's id.
+	//
+	// Example: 6f18ae1c-ddf8-413b-9572-ad30574604ef
+	Id openapi_types.UUID `json:"id"`
+
+	// Status `running` until it ends; then `ended`, with `end_reason`.
+	//
+	// Example: running
+	Status ActiveflowStatus `json:"status"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// TmDelete A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmDelete Timestamp `json:"tm_delete"`
+
+	// TmEnd A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmEnd Timestamp `json:"tm_end"`
+
+	// TmUpdate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmUpdate Timestamp `json:"tm_update"`
+
+	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
+	//
+	// Example: {"voipbin.call.digits":"2"}
+	Variables Variables `json:"variables"`
+}
+
+// ActiveflowStatus `running` until it ends; then `ended`, with `end_reason`.
+//
+// Example: running
+type ActiveflowStatus string
+
+// ActiveflowCreate What an activeflow runs: the current revision of `flow_id`, or inline `actions` (one of the two), seeded
+// with `variables` (at most 100). Unknown fields are errors.
+type ActiveflowCreate struct {
+	// Actions Actions to run instead of a flow, validated like a flow's.
+	Actions *[]Action `json:"actions,omitempty"`
+
+	// FlowId A live flow of the caller, to run at its current revision.
+	//
+	// Example: 93993ae1-0408-4639-ad5f-1288aa8d4325
+	FlowId *openapi_types.UUID `json:"flow_id,omitempty"`
+
+	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
+	//
+	// Example: {"voipbin.call.digits":"2"}
+	Variables *Variables `json:"variables,omitempty"`
+}
+
+// ActiveflowList One page of activeflows.
+type ActiveflowList struct {
+	// NextPageToken A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	NextPageToken Timestamp `json:"next_page_token"`
+
+	// Result The activeflows, newest first. Never null.
+	Result []Activeflow `json:"result"`
+}
+
+// ActiveflowNext The runner's report that the current action finished.
+type ActiveflowNext struct {
+	// CurrentActionId The action that finished; it must be the activeflow's current action.
+	//
+	// Example: 93ebcadb-ecae-4291-8d49-ca81a926b8b3
+	CurrentActionId openapi_types.UUID `json:"current_action_id"`
+
+	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
+	//
+	// Example: {"voipbin.call.digits":"2"}
+	Variables *Variables `json:"variables,omitempty"`
+}
+
 // Address A party to reach, such as a phone number, SIP URI, email address or agent.
 type Address struct {
 	// Detail A longer description for people.
@@ -1474,6 +1685,29 @@ type Author struct {
 // Example: user
 type AuthorType string
 
+// Decision What a control action decided, and why.
+type Decision struct {
+	// Reason Why, in words.
+	//
+	// Example: voipbin.call.digits is "2": target_ids["2"]
+	Reason string `json:"reason"`
+
+	// Result Where the execution went: on to the next action, to `target_id`, or the end.
+	//
+	// Example: jump
+	Result DecisionResult `json:"result"`
+
+	// TargetId For `jump`, the action jumped to.
+	//
+	// Example: dc87123e-c524-11ec-89c6-5fb18da14034
+	TargetId *openapi_types.UUID `json:"target_id,omitempty"`
+}
+
+// DecisionResult Where the execution went: on to the next action, to `target_id`, or the end.
+//
+// Example: jump
+type DecisionResult string
+
 // Error The one error envelope, used by every error answer of every operation.
 type Error struct {
 	// Error What went wrong.
@@ -1493,7 +1727,7 @@ type ErrorBody struct {
 	// Reason A stable UPPER_SNAKE code for the specific error, to switch on: AUTHENTICATION_REQUIRED,
 	// INVALID_CREDENTIALS, INVALID_ID, INVALID_JSON_BODY, INVALID_REQUEST_BODY, INVALID_REQUEST_PARAMETER,
 	// INVALID_ACTION_TYPE, INVALID_ACTION_OPTION, INVALID_ACTION_TARGET, DUPLICATE_ACTION_ID,
-	// INVALID_FLOW_REFERENCE, FLOW_NOT_FOUND, REVISION_NOT_FOUND, ACCESSKEY_NOT_FOUND, ASSET_NOT_FOUND, REVISION_MISMATCH,
+	// INVALID_FLOW_REFERENCE, FLOW_NOT_FOUND, REVISION_NOT_FOUND, ACCESSKEY_NOT_FOUND, ACTIVEFLOW_NOT_FOUND, ASSET_NOT_FOUND, REVISION_MISMATCH, STALE_ACTION, ACTIVEFLOW_ENDED,
 	// IF_MATCH_REQUIRED, IDEMPOTENCY_KEY_IN_USE, IDEMPOTENCY_KEY_REUSED, ROUTE_NOT_FOUND, METHOD_NOT_ALLOWED,
 	// BODY_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, RATE_LIMIT_EXCEEDED, SERVICE_UNAVAILABLE, INTERNAL, …
 	//
@@ -1550,6 +1784,51 @@ type ErrorDetail struct {
 	//
 	// Example: INVALID_ACTION_TYPE
 	Reason string `json:"reason"`
+}
+
+// ExecutedAction An action as it ran, with its options' `${variables}` substituted.
+type ExecutedAction struct {
+	// Decision What a control action decided, and why.
+	Decision *Decision `json:"decision,omitempty"`
+
+	// FlowId The flow the action belongs to (another flow's, after a `fetch_flow`). Absent for inline actions.
+	//
+	// Example: 93993ae1-0408-4639-ad5f-1288aa8d4325
+	FlowId *openapi_types.UUID `json:"flow_id,omitempty"`
+
+	// FlowRevision The revision of that flow.
+	//
+	// Example: 3
+	FlowRevision *int `json:"flow_revision,omitempty"`
+
+	// Id The action's id. A UUID in responses; optional, `""` or a label in requests.
+	//
+	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
+	Id *string `json:"id,omitempty"`
+
+	// NextId The id (or label) of the action to run after this one. Absent, `""` or the nil UUID: the next action in
+	// the array.
+	//
+	//
+	// Example: 69af787e-f5fa-4a1b-9d12-f0b43b86dae6
+	NextId *string `json:"next_id,omitempty"`
+
+	// Option The action's options: see the `ActionOption…` schema of each type. Option keys that flowbin does not
+	// know are stored and returned verbatim (clients send legacy fields), with a warning from validation.
+	//
+	//
+	// Example: {"language":"en-US","text":"hello. welcome to voipbin."}
+	Option *json.RawMessage `json:"option,omitempty"`
+
+	// TmExecute A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmExecute Timestamp `json:"tm_execute"`
+
+	// Type What an action does. Each type has its options in the `ActionOption…` schema of the same name.
+	//
+	// Example: talk
+	Type ActionType `json:"type"`
 }
 
 // Flow A stored flow.
@@ -1612,6 +1891,71 @@ type Flow struct {
 //
 // Example: flow
 type FlowType string
+
+// FlowGraph A flow as a graph.
+type FlowGraph struct {
+	// Edges Every possible move between two actions.
+	Edges []FlowGraphEdge `json:"edges"`
+
+	// Nodes The actions, in order.
+	Nodes []FlowGraphNode `json:"nodes"`
+}
+
+// FlowGraphEdge A possible move between two actions of a flow graph.
+type FlowGraphEdge struct {
+	// From The action moved from.
+	//
+	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
+	From openapi_types.UUID `json:"from"`
+
+	// Kind Why the move happens.
+	//
+	// Example: next
+	Kind FlowGraphEdgeKind `json:"kind"`
+
+	// Label For `branch`, the value of the variable.
+	//
+	// Example: 1
+	Label *string `json:"label,omitempty"`
+
+	// To The action moved to.
+	//
+	// Example: 69af787e-f5fa-4a1b-9d12-f0b43b86dae6
+	To openapi_types.UUID `json:"to"`
+}
+
+// FlowGraphEdgeKind Why the move happens.
+//
+// Example: next
+type FlowGraphEdgeKind string
+
+// FlowGraphNode An action of a flow graph.
+type FlowGraphNode struct {
+	// Id The action's id.
+	//
+	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
+	Id openapi_types.UUID `json:"id"`
+
+	// Index The action's position in the flow.
+	//
+	// Example: 0
+	Index int `json:"index"`
+
+	// Label A short label for people.
+	//
+	// Example: talk: hello
+	Label string `json:"label"`
+
+	// Reachable False when no execution can ever reach the action.
+	//
+	// Example: true
+	Reachable bool `json:"reachable"`
+
+	// Type What an action does. Each type has its options in the `ActionOption…` schema of the same name.
+	//
+	// Example: talk
+	Type ActionType `json:"type"`
+}
 
 // FlowInput A flow definition, the body of `createFlow`, `updateFlow` and `validateFlow`. Unknown fields are errors,
 // except the read-only fields of `Flow` (`id`, `customer_id`, `type`, `tm_create`, `tm_update`,
@@ -1706,6 +2050,25 @@ type Health struct {
 // HealthStatus `ok` when healthy.
 type HealthStatus string
 
+// InlineSimulationRequest Actions to simulate (validated like a flow's), and the script.
+type InlineSimulationRequest struct {
+	// Actions The actions.
+	Actions []Action `json:"actions"`
+
+	// Digits The digits each `digits_receive` receives, in turn; `""` once they run out.
+	//
+	// Example: ["2"]
+	Digits *[]string `json:"digits,omitempty"`
+
+	// Now The clock of the simulation (for `condition_datetime`). Default the server's.
+	Now *Timestamp `json:"now,omitempty"`
+
+	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
+	//
+	// Example: {"voipbin.call.digits":"2"}
+	Variables *Variables `json:"variables,omitempty"`
+}
+
 // LoginRequest A username and password.
 type LoginRequest struct {
 	// Password The user's password.
@@ -1732,6 +2095,48 @@ type LoginToken struct {
 	Username string `json:"username"`
 }
 
+// Simulation How a simulated execution went.
+type Simulation struct {
+	// EndReason Why it ended, as `Activeflow.end_reason`.
+	//
+	// Example: hangup
+	EndReason string `json:"end_reason"`
+
+	// ExecutedActions Every action run, in order, with each decision and why.
+	ExecutedActions []ExecutedAction `json:"executed_actions"`
+
+	// FlowId The flow simulated. Absent for inline actions.
+	//
+	// Example: 93993ae1-0408-4639-ad5f-1288aa8d4325
+	FlowId *openapi_types.UUID `json:"flow_id,omitempty"`
+
+	// FlowRevision The revision simulated.
+	//
+	// Example: 3
+	FlowRevision *int `json:"flow_revision,omitempty"`
+
+	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
+	//
+	// Example: {"voipbin.call.digits":"2"}
+	Variables Variables `json:"variables"`
+}
+
+// SimulationRequest The script of a simulation.
+type SimulationRequest struct {
+	// Digits The digits each `digits_receive` receives, in turn; `""` once they run out.
+	//
+	// Example: ["1","2#"]
+	Digits *[]string `json:"digits,omitempty"`
+
+	// Now The clock of the simulation (for `condition_datetime`). Default the server's.
+	Now *Timestamp `json:"now,omitempty"`
+
+	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
+	//
+	// Example: {"voipbin.call.digits":"2"}
+	Variables *Variables `json:"variables,omitempty"`
+}
+
 // Timestamp A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
 //
 // Example: 2021-02-04 06:47:01.139361
@@ -1751,8 +2156,16 @@ type ValidationReport struct {
 	Warnings []ErrorDetail `json:"warnings"`
 }
 
+// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
+//
+// Example: {"voipbin.call.digits":"2"}
+type Variables map[string]string
+
 // AccesskeyID defines model for AccesskeyID.
 type AccesskeyID = openapi_types.UUID
+
+// ActiveflowID defines model for ActiveflowID.
+type ActiveflowID = openapi_types.UUID
 
 // FlowID defines model for FlowID.
 type FlowID = openapi_types.UUID
@@ -1782,6 +2195,9 @@ type RevisionPageToken = string
 
 // BadRequest The one error envelope, used by every error answer of every operation.
 type BadRequest = Error
+
+// Conflict The one error envelope, used by every error answer of every operation.
+type Conflict = Error
 
 // IdempotencyConflict The one error envelope, used by every error answer of every operation.
 type IdempotencyConflict = Error
@@ -1816,11 +2232,18 @@ type Unauthenticated = Error
 // UnsupportedMediaType The one error envelope, used by every error answer of every operation.
 type UnsupportedMediaType = Error
 
+// ActiveflowBody What an activeflow runs: the current revision of `flow_id`, or inline `actions` (one of the two), seeded
+// with `variables` (at most 100). Unknown fields are errors.
+type ActiveflowBody = ActiveflowCreate
+
 // FlowBody A flow definition, the body of `createFlow`, `updateFlow` and `validateFlow`. Unknown fields are errors,
 // except the read-only fields of `Flow` (`id`, `customer_id`, `type`, `tm_create`, `tm_update`,
 // `tm_delete`), which are accepted and ignored so that a flow read with GET can be sent back with PUT.
 // Strings must not contain NUL characters. At most 1,000 actions (configurable). `revision` is read-only too.
 type FlowBody = FlowInput
+
+// InlineSimulationBody Actions to simulate (validated like a flow's), and the script.
+type InlineSimulationBody = InlineSimulationRequest
 
 // ListAccesskeysParams defines parameters for ListAccesskeys.
 type ListAccesskeysParams struct {
@@ -1835,6 +2258,27 @@ type ListAccesskeysParams struct {
 
 // CreateAccesskeyParams defines parameters for CreateAccesskey.
 type CreateAccesskeyParams struct {
+	// IdempotencyKey A unique key (1 to 255 visible ASCII characters, such as a UUID) that makes a retried request safe: the
+	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
+	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
+	// 422; while the first request is still running, another with its key waits briefly for its answer, then
+	// answers 409.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ListActiveflowsParams defines parameters for ListActiveflows.
+type ListActiveflowsParams struct {
+	// PageSize How many items a page holds at most. Default 100; values above 100 are treated as 100. A page may hold
+	// more when a group of items created in the same microsecond is larger than the page.
+	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+
+	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
+	// timestamp in the same format that the client wrote itself works too. Empty or absent: the first page.
+	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
+}
+
+// CreateActiveflowParams defines parameters for CreateActiveflow.
+type CreateActiveflowParams struct {
 	// IdempotencyKey A unique key (1 to 255 visible ASCII characters, such as a UUID) that makes a retried request safe: the
 	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
 	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
@@ -1884,6 +2328,15 @@ type UpdateFlowParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// GetFlowGraphParams defines parameters for GetFlowGraph.
+type GetFlowGraphParams struct {
+	// Format `json` (the default), `mermaid` or `dot`.
+	Format *GetFlowGraphParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+}
+
+// GetFlowGraphParamsFormat defines parameters for GetFlowGraph.
+type GetFlowGraphParamsFormat string
+
 // ListFlowRevisionsParams defines parameters for ListFlowRevisions.
 type ListFlowRevisionsParams struct {
 	// PageSize How many items a page holds at most. Default 100; values above 100 are treated as 100. A page may hold
@@ -1911,14 +2364,26 @@ type CreateAccesskeyJSONRequestBody = AccesskeyCreate
 // UpdateAccesskeyJSONRequestBody defines body for UpdateAccesskey for application/json ContentType.
 type UpdateAccesskeyJSONRequestBody = AccesskeyUpdate
 
+// CreateActiveflowJSONRequestBody defines body for CreateActiveflow for application/json ContentType.
+type CreateActiveflowJSONRequestBody = ActiveflowCreate
+
+// NextActiveflowActionJSONRequestBody defines body for NextActiveflowAction for application/json ContentType.
+type NextActiveflowActionJSONRequestBody = ActiveflowNext
+
 // CreateFlowJSONRequestBody defines body for CreateFlow for application/json ContentType.
 type CreateFlowJSONRequestBody = FlowInput
+
+// SimulateActionsJSONRequestBody defines body for SimulateActions for application/json ContentType.
+type SimulateActionsJSONRequestBody = InlineSimulationRequest
 
 // ValidateFlowJSONRequestBody defines body for ValidateFlow for application/json ContentType.
 type ValidateFlowJSONRequestBody = FlowInput
 
 // UpdateFlowJSONRequestBody defines body for UpdateFlow for application/json ContentType.
 type UpdateFlowJSONRequestBody = FlowInput
+
+// SimulateFlowJSONRequestBody defines body for SimulateFlow for application/json ContentType.
+type SimulateFlowJSONRequestBody = SimulationRequest
 
 // Getter for additional properties for ActionOptionAISummary. Returns the specified
 // element and whether it was found
@@ -5747,6 +6212,82 @@ type ClientInterface interface {
 	// Corresponds with PUT /v1.0/accesskeys/{id} (the `UpdateAccesskey` operationId).
 	UpdateAccesskey(ctx context.Context, id AccesskeyID, body UpdateAccesskeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListActiveflows List activeflows
+	//
+	// Lists the caller's activeflows, newest first, paged like flows.
+	//
+	// Corresponds with GET /v1.0/activeflows (the `ListActiveflows` operationId).
+	ListActiveflows(ctx context.Context, params *ListActiveflowsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateActiveflowWithBody Start an activeflow
+	//
+	// Starts an execution of a flow's current revision (`flow_id`) or of inline `actions` (validated as a
+	// flow's), seeded with `variables`. The engine runs up to the first action for the runner
+	// (`current_action`), or to the end. The activeflow keeps the actions it started with: later changes of the
+	// flow never reach it. With an `Idempotency-Key`, a retried request starts one activeflow (**beyond**).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1.0/activeflows (the `CreateActiveflow` operationId).
+	CreateActiveflowWithBody(ctx context.Context, params *CreateActiveflowParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateActiveflow Start an activeflow
+	//
+	// Starts an execution of a flow's current revision (`flow_id`) or of inline `actions` (validated as a
+	// flow's), seeded with `variables`. The engine runs up to the first action for the runner
+	// (`current_action`), or to the end. The activeflow keeps the actions it started with: later changes of the
+	// flow never reach it. With an `Idempotency-Key`, a retried request starts one activeflow (**beyond**).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1.0/activeflows (the `CreateActiveflow` operationId).
+	CreateActiveflow(ctx context.Context, params *CreateActiveflowParams, body CreateActiveflowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteActiveflow Delete an activeflow
+	//
+	// Stops the activeflow if it is running, and deletes it. It answers 404 from then on.
+	//
+	// Corresponds with DELETE /v1.0/activeflows/{id} (the `DeleteActiveflow` operationId).
+	DeleteActiveflow(ctx context.Context, id ActiveflowID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetActiveflow Get an activeflow
+	//
+	// Answers one of the caller's activeflows, with every action it ran.
+	//
+	// Corresponds with GET /v1.0/activeflows/{id} (the `GetActiveflow` operationId).
+	GetActiveflow(ctx context.Context, id ActiveflowID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// NextActiveflowActionWithBody Report an action done, get the next
+	//
+	// The runner's side (**beyond**): the runner reports that `current_action_id` finished, with the variables it
+	// collected (such as `voipbin.call.digits`); the engine runs on and answers the activeflow with the next
+	// action to perform in `current_action`, or ended. A `current_action_id` that is not the current action
+	// (another runner advanced it already) answers 409 and changes nothing.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1.0/activeflows/{id}/next (the `NextActiveflowAction` operationId).
+	NextActiveflowActionWithBody(ctx context.Context, id ActiveflowID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// NextActiveflowAction Report an action done, get the next
+	//
+	// The runner's side (**beyond**): the runner reports that `current_action_id` finished, with the variables it
+	// collected (such as `voipbin.call.digits`); the engine runs on and answers the activeflow with the next
+	// action to perform in `current_action`, or ended. A `current_action_id` that is not the current action
+	// (another runner advanced it already) answers 409 and changes nothing.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1.0/activeflows/{id}/next (the `NextActiveflowAction` operationId).
+	NextActiveflowAction(ctx context.Context, id ActiveflowID, body NextActiveflowActionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StopActiveflow Stop an activeflow
+	//
+	// Ends a running activeflow (`end_reason` `stopped`). Stopping an ended activeflow changes nothing.
+	//
+	// Corresponds with POST /v1.0/activeflows/{id}/stop (the `StopActiveflow` operationId).
+	StopActiveflow(ctx context.Context, id ActiveflowID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListFlows List flows
 	//
 	// Lists the caller's flows, newest first. Deleted flows are not listed.
@@ -5796,6 +6337,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1.0/flows (the `CreateFlow` operationId).
 	CreateFlow(ctx context.Context, params *CreateFlowParams, body CreateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SimulateActionsWithBody Simulate actions
+	//
+	// Like `simulateFlow`, for actions given inline, validated as a flow's (**beyond**). Nothing is stored.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1.0/flows/simulate (the `SimulateActions` operationId).
+	SimulateActionsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SimulateActions Simulate actions
+	//
+	// Like `simulateFlow`, for actions given inline, validated as a flow's (**beyond**). Nothing is stored.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1.0/flows/simulate (the `SimulateActions` operationId).
+	SimulateActions(ctx context.Context, body SimulateActionsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ValidateFlowWithBody Check a flow without saving it
 	//
@@ -5871,6 +6430,15 @@ type ClientInterface interface {
 	// Corresponds with PUT /v1.0/flows/{id} (the `UpdateFlow` operationId).
 	UpdateFlow(ctx context.Context, id FlowID, params *UpdateFlowParams, body UpdateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetFlowGraph A flow as a graph
+	//
+	// The flow's current revision as a graph (**beyond**): its actions, every move between them (the next
+	// action, `next_id`, `goto`, each `branch` value and default, condition true and false), and the actions
+	// that can never run. As JSON, as a Mermaid flowchart, or in Graphviz's DOT.
+	//
+	// Corresponds with GET /v1.0/flows/{id}/graph (the `GetFlowGraph` operationId).
+	GetFlowGraph(ctx context.Context, id FlowID, params *GetFlowGraphParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListFlowRevisions List a flow's revisions
 	//
 	// Lists the revisions of one of the caller's flows, newest first (**beyond**). Every create, update and
@@ -5894,6 +6462,30 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1.0/flows/{id}/revisions/{revision}/restore (the `RestoreFlowRevision` operationId).
 	RestoreFlowRevision(ctx context.Context, id FlowID, revision RevisionNumber, params *RestoreFlowRevisionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SimulateFlowWithBody Simulate a flow
+	//
+	// Runs the flow's current revision to its end without a phone (**beyond**): control actions run as in an
+	// activeflow; every other action completes at once, `digits_receive` taking its digits from `digits`.
+	// Nothing is stored. The answer is the trace: every action run, each branch or condition decision and why,
+	// and how it ended.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1.0/flows/{id}/simulate (the `SimulateFlow` operationId).
+	SimulateFlowWithBody(ctx context.Context, id FlowID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SimulateFlow Simulate a flow
+	//
+	// Runs the flow's current revision to its end without a phone (**beyond**): control actions run as in an
+	// activeflow; every other action completes at once, `digits_receive` taking its digits from `digits`.
+	// Nothing is stored. The answer is the trace: every action run, each branch or condition decision and why,
+	// and how it ended.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1.0/flows/{id}/simulate (the `SimulateFlow` operationId).
+	SimulateFlow(ctx context.Context, id FlowID, body SimulateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // LoginWithBody Log in
@@ -6181,6 +6773,162 @@ func (c *Client) UpdateAccesskey(ctx context.Context, id AccesskeyID, body Updat
 	return c.Client.Do(req)
 }
 
+// ListActiveflows List activeflows
+//
+// Lists the caller's activeflows, newest first, paged like flows.
+//
+// Corresponds with GET /v1.0/activeflows (the `ListActiveflows` operationId).
+func (c *Client) ListActiveflows(ctx context.Context, params *ListActiveflowsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListActiveflowsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateActiveflowWithBody Start an activeflow
+//
+// Starts an execution of a flow's current revision (`flow_id`) or of inline `actions` (validated as a
+// flow's), seeded with `variables`. The engine runs up to the first action for the runner
+// (`current_action`), or to the end. The activeflow keeps the actions it started with: later changes of the
+// flow never reach it. With an `Idempotency-Key`, a retried request starts one activeflow (**beyond**).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1.0/activeflows (the `CreateActiveflow` operationId).
+func (c *Client) CreateActiveflowWithBody(ctx context.Context, params *CreateActiveflowParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateActiveflowRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateActiveflow Start an activeflow
+//
+// Starts an execution of a flow's current revision (`flow_id`) or of inline `actions` (validated as a
+// flow's), seeded with `variables`. The engine runs up to the first action for the runner
+// (`current_action`), or to the end. The activeflow keeps the actions it started with: later changes of the
+// flow never reach it. With an `Idempotency-Key`, a retried request starts one activeflow (**beyond**).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1.0/activeflows (the `CreateActiveflow` operationId).
+func (c *Client) CreateActiveflow(ctx context.Context, params *CreateActiveflowParams, body CreateActiveflowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateActiveflowRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteActiveflow Delete an activeflow
+//
+// Stops the activeflow if it is running, and deletes it. It answers 404 from then on.
+//
+// Corresponds with DELETE /v1.0/activeflows/{id} (the `DeleteActiveflow` operationId).
+func (c *Client) DeleteActiveflow(ctx context.Context, id ActiveflowID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteActiveflowRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetActiveflow Get an activeflow
+//
+// Answers one of the caller's activeflows, with every action it ran.
+//
+// Corresponds with GET /v1.0/activeflows/{id} (the `GetActiveflow` operationId).
+func (c *Client) GetActiveflow(ctx context.Context, id ActiveflowID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetActiveflowRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// NextActiveflowActionWithBody Report an action done, get the next
+//
+// The runner's side (**beyond**): the runner reports that `current_action_id` finished, with the variables it
+// collected (such as `voipbin.call.digits`); the engine runs on and answers the activeflow with the next
+// action to perform in `current_action`, or ended. A `current_action_id` that is not the current action
+// (another runner advanced it already) answers 409 and changes nothing.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1.0/activeflows/{id}/next (the `NextActiveflowAction` operationId).
+func (c *Client) NextActiveflowActionWithBody(ctx context.Context, id ActiveflowID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewNextActiveflowActionRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// NextActiveflowAction Report an action done, get the next
+//
+// The runner's side (**beyond**): the runner reports that `current_action_id` finished, with the variables it
+// collected (such as `voipbin.call.digits`); the engine runs on and answers the activeflow with the next
+// action to perform in `current_action`, or ended. A `current_action_id` that is not the current action
+// (another runner advanced it already) answers 409 and changes nothing.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1.0/activeflows/{id}/next (the `NextActiveflowAction` operationId).
+func (c *Client) NextActiveflowAction(ctx context.Context, id ActiveflowID, body NextActiveflowActionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewNextActiveflowActionRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StopActiveflow Stop an activeflow
+//
+// Ends a running activeflow (`end_reason` `stopped`). Stopping an ended activeflow changes nothing.
+//
+// Corresponds with POST /v1.0/activeflows/{id}/stop (the `StopActiveflow` operationId).
+func (c *Client) StopActiveflow(ctx context.Context, id ActiveflowID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStopActiveflowRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListFlows List flows
 //
 // Lists the caller's flows, newest first. Deleted flows are not listed.
@@ -6251,6 +6999,44 @@ func (c *Client) CreateFlowWithBody(ctx context.Context, params *CreateFlowParam
 // Corresponds with POST /v1.0/flows (the `CreateFlow` operationId).
 func (c *Client) CreateFlow(ctx context.Context, params *CreateFlowParams, body CreateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateFlowRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SimulateActionsWithBody Simulate actions
+//
+// Like `simulateFlow`, for actions given inline, validated as a flow's (**beyond**). Nothing is stored.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1.0/flows/simulate (the `SimulateActions` operationId).
+func (c *Client) SimulateActionsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSimulateActionsRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SimulateActions Simulate actions
+//
+// Like `simulateFlow`, for actions given inline, validated as a flow's (**beyond**). Nothing is stored.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1.0/flows/simulate (the `SimulateActions` operationId).
+func (c *Client) SimulateActions(ctx context.Context, body SimulateActionsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSimulateActionsRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6395,6 +7181,25 @@ func (c *Client) UpdateFlow(ctx context.Context, id FlowID, params *UpdateFlowPa
 	return c.Client.Do(req)
 }
 
+// GetFlowGraph A flow as a graph
+//
+// The flow's current revision as a graph (**beyond**): its actions, every move between them (the next
+// action, `next_id`, `goto`, each `branch` value and default, condition true and false), and the actions
+// that can never run. As JSON, as a Mermaid flowchart, or in Graphviz's DOT.
+//
+// Corresponds with GET /v1.0/flows/{id}/graph (the `GetFlowGraph` operationId).
+func (c *Client) GetFlowGraph(ctx context.Context, id FlowID, params *GetFlowGraphParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFlowGraphRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListFlowRevisions List a flow's revisions
 //
 // Lists the revisions of one of the caller's flows, newest first (**beyond**). Every create, update and
@@ -6439,6 +7244,50 @@ func (c *Client) GetFlowRevision(ctx context.Context, id FlowID, revision Revisi
 // Corresponds with POST /v1.0/flows/{id}/revisions/{revision}/restore (the `RestoreFlowRevision` operationId).
 func (c *Client) RestoreFlowRevision(ctx context.Context, id FlowID, revision RevisionNumber, params *RestoreFlowRevisionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRestoreFlowRevisionRequest(c.Server, id, revision, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SimulateFlowWithBody Simulate a flow
+//
+// Runs the flow's current revision to its end without a phone (**beyond**): control actions run as in an
+// activeflow; every other action completes at once, `digits_receive` taking its digits from `digits`.
+// Nothing is stored. The answer is the trace: every action run, each branch or condition decision and why,
+// and how it ended.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1.0/flows/{id}/simulate (the `SimulateFlow` operationId).
+func (c *Client) SimulateFlowWithBody(ctx context.Context, id FlowID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSimulateFlowRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SimulateFlow Simulate a flow
+//
+// Runs the flow's current revision to its end without a phone (**beyond**): control actions run as in an
+// activeflow; every other action completes at once, `digits_receive` taking its digits from `digits`.
+// Nothing is stored. The answer is the trace: every action run, each branch or condition decision and why,
+// and how it ended.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1.0/flows/{id}/simulate (the `SimulateFlow` operationId).
+func (c *Client) SimulateFlow(ctx context.Context, id FlowID, body SimulateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSimulateFlowRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6894,6 +7743,276 @@ func NewUpdateAccesskeyRequestWithBody(server string, id AccesskeyID, contentTyp
 	return req, nil
 }
 
+// NewListActiveflowsRequest constructs an http.Request for the ListActiveflows method
+func NewListActiveflowsRequest(server string, params *ListActiveflowsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/activeflows")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_size", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_token", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateActiveflowRequest calls the generic CreateActiveflow builder with application/json body
+func NewCreateActiveflowRequest(server string, params *CreateActiveflowParams, body CreateActiveflowJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateActiveflowRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateActiveflowRequestWithBody constructs an http.Request for the CreateActiveflow method, with any body, and a specified content type
+func NewCreateActiveflowRequestWithBody(server string, params *CreateActiveflowParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/activeflows")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewDeleteActiveflowRequest constructs an http.Request for the DeleteActiveflow method
+func NewDeleteActiveflowRequest(server string, id ActiveflowID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/activeflows/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetActiveflowRequest constructs an http.Request for the GetActiveflow method
+func NewGetActiveflowRequest(server string, id ActiveflowID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/activeflows/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewNextActiveflowActionRequest calls the generic NextActiveflowAction builder with application/json body
+func NewNextActiveflowActionRequest(server string, id ActiveflowID, body NextActiveflowActionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewNextActiveflowActionRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewNextActiveflowActionRequestWithBody constructs an http.Request for the NextActiveflowAction method, with any body, and a specified content type
+func NewNextActiveflowActionRequestWithBody(server string, id ActiveflowID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/activeflows/%s/next", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewStopActiveflowRequest constructs an http.Request for the StopActiveflow method
+func NewStopActiveflowRequest(server string, id ActiveflowID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/activeflows/%s/stop", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListFlowsRequest constructs an http.Request for the ListFlows method
 func NewListFlowsRequest(server string, params *ListFlowsParams) (*http.Request, error) {
 	var err error
@@ -7011,6 +8130,46 @@ func NewCreateFlowRequestWithBody(server string, params *CreateFlowParams, conte
 		}
 
 	}
+
+	return req, nil
+}
+
+// NewSimulateActionsRequest calls the generic SimulateActions builder with application/json body
+func NewSimulateActionsRequest(server string, body SimulateActionsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSimulateActionsRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewSimulateActionsRequestWithBody constructs an http.Request for the SimulateActions method, with any body, and a specified content type
+func NewSimulateActionsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/flows/simulate")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -7215,6 +8374,67 @@ func NewUpdateFlowRequestWithBody(server string, id FlowID, params *UpdateFlowPa
 	return req, nil
 }
 
+// NewGetFlowGraphRequest constructs an http.Request for the GetFlowGraph method
+func NewGetFlowGraphRequest(server string, id FlowID, params *GetFlowGraphParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/flows/%s/graph", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Format != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListFlowRevisionsRequest constructs an http.Request for the ListFlowRevisions method
 func NewListFlowRevisionsRequest(server string, id FlowID, params *ListFlowRevisionsParams) (*http.Request, error) {
 	var err error
@@ -7381,6 +8601,53 @@ func NewRestoreFlowRevisionRequest(server string, id FlowID, revision RevisionNu
 		}
 
 	}
+
+	return req, nil
+}
+
+// NewSimulateFlowRequest calls the generic SimulateFlow builder with application/json body
+func NewSimulateFlowRequest(server string, id FlowID, body SimulateFlowJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSimulateFlowRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewSimulateFlowRequestWithBody constructs an http.Request for the SimulateFlow method, with any body, and a specified content type
+func NewSimulateFlowRequestWithBody(server string, id FlowID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/flows/%s/simulate", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -7582,6 +8849,90 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /v1.0/accesskeys/{id} (the `UpdateAccesskey` operationId).
 	UpdateAccesskeyWithResponse(ctx context.Context, id AccesskeyID, body UpdateAccesskeyJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateAccesskeyResponse, error)
 
+	// ListActiveflowsWithResponse List activeflows
+	//
+	// Lists the caller's activeflows, newest first, paged like flows.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1.0/activeflows (the `ListActiveflows` operationId).
+	ListActiveflowsWithResponse(ctx context.Context, params *ListActiveflowsParams, reqEditors ...RequestEditorFn) (*ListActiveflowsResponse, error)
+
+	// CreateActiveflowWithBodyWithResponse Start an activeflow
+	//
+	// Starts an execution of a flow's current revision (`flow_id`) or of inline `actions` (validated as a
+	// flow's), seeded with `variables`. The engine runs up to the first action for the runner
+	// (`current_action`), or to the end. The activeflow keeps the actions it started with: later changes of the
+	// flow never reach it. With an `Idempotency-Key`, a retried request starts one activeflow (**beyond**).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1.0/activeflows (the `CreateActiveflow` operationId).
+	CreateActiveflowWithBodyWithResponse(ctx context.Context, params *CreateActiveflowParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateActiveflowResponse, error)
+
+	// CreateActiveflowWithResponse Start an activeflow
+	//
+	// Starts an execution of a flow's current revision (`flow_id`) or of inline `actions` (validated as a
+	// flow's), seeded with `variables`. The engine runs up to the first action for the runner
+	// (`current_action`), or to the end. The activeflow keeps the actions it started with: later changes of the
+	// flow never reach it. With an `Idempotency-Key`, a retried request starts one activeflow (**beyond**).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1.0/activeflows (the `CreateActiveflow` operationId).
+	CreateActiveflowWithResponse(ctx context.Context, params *CreateActiveflowParams, body CreateActiveflowJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateActiveflowResponse, error)
+
+	// DeleteActiveflowWithResponse Delete an activeflow
+	//
+	// Stops the activeflow if it is running, and deletes it. It answers 404 from then on.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1.0/activeflows/{id} (the `DeleteActiveflow` operationId).
+	DeleteActiveflowWithResponse(ctx context.Context, id ActiveflowID, reqEditors ...RequestEditorFn) (*DeleteActiveflowResponse, error)
+
+	// GetActiveflowWithResponse Get an activeflow
+	//
+	// Answers one of the caller's activeflows, with every action it ran.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1.0/activeflows/{id} (the `GetActiveflow` operationId).
+	GetActiveflowWithResponse(ctx context.Context, id ActiveflowID, reqEditors ...RequestEditorFn) (*GetActiveflowResponse, error)
+
+	// NextActiveflowActionWithBodyWithResponse Report an action done, get the next
+	//
+	// The runner's side (**beyond**): the runner reports that `current_action_id` finished, with the variables it
+	// collected (such as `voipbin.call.digits`); the engine runs on and answers the activeflow with the next
+	// action to perform in `current_action`, or ended. A `current_action_id` that is not the current action
+	// (another runner advanced it already) answers 409 and changes nothing.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1.0/activeflows/{id}/next (the `NextActiveflowAction` operationId).
+	NextActiveflowActionWithBodyWithResponse(ctx context.Context, id ActiveflowID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*NextActiveflowActionResponse, error)
+
+	// NextActiveflowActionWithResponse Report an action done, get the next
+	//
+	// The runner's side (**beyond**): the runner reports that `current_action_id` finished, with the variables it
+	// collected (such as `voipbin.call.digits`); the engine runs on and answers the activeflow with the next
+	// action to perform in `current_action`, or ended. A `current_action_id` that is not the current action
+	// (another runner advanced it already) answers 409 and changes nothing.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1.0/activeflows/{id}/next (the `NextActiveflowAction` operationId).
+	NextActiveflowActionWithResponse(ctx context.Context, id ActiveflowID, body NextActiveflowActionJSONRequestBody, reqEditors ...RequestEditorFn) (*NextActiveflowActionResponse, error)
+
+	// StopActiveflowWithResponse Stop an activeflow
+	//
+	// Ends a running activeflow (`end_reason` `stopped`). Stopping an ended activeflow changes nothing.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1.0/activeflows/{id}/stop (the `StopActiveflow` operationId).
+	StopActiveflowWithResponse(ctx context.Context, id ActiveflowID, reqEditors ...RequestEditorFn) (*StopActiveflowResponse, error)
+
 	// ListFlowsWithResponse List flows
 	//
 	// Lists the caller's flows, newest first. Deleted flows are not listed.
@@ -7633,6 +8984,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1.0/flows (the `CreateFlow` operationId).
 	CreateFlowWithResponse(ctx context.Context, params *CreateFlowParams, body CreateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateFlowResponse, error)
+
+	// SimulateActionsWithBodyWithResponse Simulate actions
+	//
+	// Like `simulateFlow`, for actions given inline, validated as a flow's (**beyond**). Nothing is stored.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1.0/flows/simulate (the `SimulateActions` operationId).
+	SimulateActionsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SimulateActionsResponse, error)
+
+	// SimulateActionsWithResponse Simulate actions
+	//
+	// Like `simulateFlow`, for actions given inline, validated as a flow's (**beyond**). Nothing is stored.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1.0/flows/simulate (the `SimulateActions` operationId).
+	SimulateActionsWithResponse(ctx context.Context, body SimulateActionsJSONRequestBody, reqEditors ...RequestEditorFn) (*SimulateActionsResponse, error)
 
 	// ValidateFlowWithBodyWithResponse Check a flow without saving it
 	//
@@ -7712,6 +9081,17 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /v1.0/flows/{id} (the `UpdateFlow` operationId).
 	UpdateFlowWithResponse(ctx context.Context, id FlowID, params *UpdateFlowParams, body UpdateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateFlowResponse, error)
 
+	// GetFlowGraphWithResponse A flow as a graph
+	//
+	// The flow's current revision as a graph (**beyond**): its actions, every move between them (the next
+	// action, `next_id`, `goto`, each `branch` value and default, condition true and false), and the actions
+	// that can never run. As JSON, as a Mermaid flowchart, or in Graphviz's DOT.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1.0/flows/{id}/graph (the `GetFlowGraph` operationId).
+	GetFlowGraphWithResponse(ctx context.Context, id FlowID, params *GetFlowGraphParams, reqEditors ...RequestEditorFn) (*GetFlowGraphResponse, error)
+
 	// ListFlowRevisionsWithResponse List a flow's revisions
 	//
 	// Lists the revisions of one of the caller's flows, newest first (**beyond**). Every create, update and
@@ -7741,6 +9121,30 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1.0/flows/{id}/revisions/{revision}/restore (the `RestoreFlowRevision` operationId).
 	RestoreFlowRevisionWithResponse(ctx context.Context, id FlowID, revision RevisionNumber, params *RestoreFlowRevisionParams, reqEditors ...RequestEditorFn) (*RestoreFlowRevisionResponse, error)
+
+	// SimulateFlowWithBodyWithResponse Simulate a flow
+	//
+	// Runs the flow's current revision to its end without a phone (**beyond**): control actions run as in an
+	// activeflow; every other action completes at once, `digits_receive` taking its digits from `digits`.
+	// Nothing is stored. The answer is the trace: every action run, each branch or condition decision and why,
+	// and how it ended.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1.0/flows/{id}/simulate (the `SimulateFlow` operationId).
+	SimulateFlowWithBodyWithResponse(ctx context.Context, id FlowID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SimulateFlowResponse, error)
+
+	// SimulateFlowWithResponse Simulate a flow
+	//
+	// Runs the flow's current revision to its end without a phone (**beyond**): control actions run as in an
+	// activeflow; every other action completes at once, `digits_receive` taking its digits from `digits`.
+	// Nothing is stored. The answer is the trace: every action run, each branch or condition decision and why,
+	// and how it ended.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1.0/flows/{id}/simulate (the `SimulateFlow` operationId).
+	SimulateFlowWithResponse(ctx context.Context, id FlowID, body SimulateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*SimulateFlowResponse, error)
 }
 
 // LoginResponse429Headers the declared response headers of an HTTP 429 response for Login
@@ -8543,6 +9947,511 @@ func (r UpdateAccesskeyResponse) ContentType() string {
 	return ""
 }
 
+type ListActiveflowsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ActiveflowList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListActiveflowsResponse) GetJSON200() *ActiveflowList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListActiveflowsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListActiveflowsResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListActiveflowsResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListActiveflowsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListActiveflowsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListActiveflowsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListActiveflowsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListActiveflowsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateActiveflowResponse409Headers the declared response headers of an HTTP 409 response for CreateActiveflow
+type CreateActiveflowResponse409Headers struct {
+	RetryAfter *int
+}
+
+type CreateActiveflowResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Activeflow
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *IdempotencyConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *IdempotencyKeyReused
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateActiveflowResponse409Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateActiveflowResponse) GetJSON200() *Activeflow {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateActiveflowResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateActiveflowResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateActiveflowResponse) GetJSON409() *IdempotencyConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateActiveflowResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r CreateActiveflowResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateActiveflowResponse) GetJSON422() *IdempotencyKeyReused {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateActiveflowResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateActiveflowResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateActiveflowResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateActiveflowResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateActiveflowResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateActiveflowResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteActiveflowResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteActiveflowResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteActiveflowResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteActiveflowResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DeleteActiveflowResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteActiveflowResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteActiveflowResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteActiveflowResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteActiveflowResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteActiveflowResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteActiveflowResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetActiveflowResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Activeflow
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetActiveflowResponse) GetJSON200() *Activeflow {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetActiveflowResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetActiveflowResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetActiveflowResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetActiveflowResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetActiveflowResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetActiveflowResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetActiveflowResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetActiveflowResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetActiveflowResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type NextActiveflowActionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Activeflow
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r NextActiveflowActionResponse) GetJSON200() *Activeflow {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r NextActiveflowActionResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r NextActiveflowActionResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r NextActiveflowActionResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r NextActiveflowActionResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r NextActiveflowActionResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r NextActiveflowActionResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r NextActiveflowActionResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r NextActiveflowActionResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r NextActiveflowActionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r NextActiveflowActionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r NextActiveflowActionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r NextActiveflowActionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type StopActiveflowResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Activeflow
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r StopActiveflowResponse) GetJSON200() *Activeflow {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r StopActiveflowResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r StopActiveflowResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r StopActiveflowResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r StopActiveflowResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r StopActiveflowResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r StopActiveflowResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r StopActiveflowResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r StopActiveflowResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r StopActiveflowResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r StopActiveflowResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListFlowsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8717,6 +10626,89 @@ func (r CreateFlowResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreateFlowResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SimulateActionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Simulation
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SimulateActionsResponse) GetJSON200() *Simulation {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SimulateActionsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SimulateActionsResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SimulateActionsResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r SimulateActionsResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SimulateActionsResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SimulateActionsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SimulateActionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SimulateActionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SimulateActionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SimulateActionsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -9104,6 +11096,82 @@ func (r UpdateFlowResponse) ContentType() string {
 	return ""
 }
 
+type GetFlowGraphResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FlowGraph
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetFlowGraphResponse) GetJSON200() *FlowGraph {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetFlowGraphResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetFlowGraphResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetFlowGraphResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetFlowGraphResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetFlowGraphResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetFlowGraphResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetFlowGraphResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetFlowGraphResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetFlowGraphResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListFlowRevisionsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9360,6 +11428,96 @@ func (r RestoreFlowRevisionResponse) ContentType() string {
 	return ""
 }
 
+type SimulateFlowResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Simulation
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SimulateFlowResponse) GetJSON200() *Simulation {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SimulateFlowResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SimulateFlowResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SimulateFlowResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SimulateFlowResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r SimulateFlowResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SimulateFlowResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SimulateFlowResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SimulateFlowResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SimulateFlowResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SimulateFlowResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SimulateFlowResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // LoginWithBodyWithResponse Log in
 //
 // Exchanges a username and password for a login token: a JWT (HS256) that expires after the configured
@@ -9603,6 +11761,138 @@ func (c *ClientWithResponses) UpdateAccesskeyWithResponse(ctx context.Context, i
 	return ParseUpdateAccesskeyResponse(rsp)
 }
 
+// ListActiveflowsWithResponse List activeflows
+//
+// Lists the caller's activeflows, newest first, paged like flows.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1.0/activeflows (the `ListActiveflows` operationId).
+func (c *ClientWithResponses) ListActiveflowsWithResponse(ctx context.Context, params *ListActiveflowsParams, reqEditors ...RequestEditorFn) (*ListActiveflowsResponse, error) {
+	rsp, err := c.ListActiveflows(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListActiveflowsResponse(rsp)
+}
+
+// CreateActiveflowWithBodyWithResponse Start an activeflow
+//
+// Starts an execution of a flow's current revision (`flow_id`) or of inline `actions` (validated as a
+// flow's), seeded with `variables`. The engine runs up to the first action for the runner
+// (`current_action`), or to the end. The activeflow keeps the actions it started with: later changes of the
+// flow never reach it. With an `Idempotency-Key`, a retried request starts one activeflow (**beyond**).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1.0/activeflows (the `CreateActiveflow` operationId).
+func (c *ClientWithResponses) CreateActiveflowWithBodyWithResponse(ctx context.Context, params *CreateActiveflowParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateActiveflowResponse, error) {
+	rsp, err := c.CreateActiveflowWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateActiveflowResponse(rsp)
+}
+
+// CreateActiveflowWithResponse Start an activeflow
+//
+// Starts an execution of a flow's current revision (`flow_id`) or of inline `actions` (validated as a
+// flow's), seeded with `variables`. The engine runs up to the first action for the runner
+// (`current_action`), or to the end. The activeflow keeps the actions it started with: later changes of the
+// flow never reach it. With an `Idempotency-Key`, a retried request starts one activeflow (**beyond**).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1.0/activeflows (the `CreateActiveflow` operationId).
+func (c *ClientWithResponses) CreateActiveflowWithResponse(ctx context.Context, params *CreateActiveflowParams, body CreateActiveflowJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateActiveflowResponse, error) {
+	rsp, err := c.CreateActiveflow(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateActiveflowResponse(rsp)
+}
+
+// DeleteActiveflowWithResponse Delete an activeflow
+//
+// Stops the activeflow if it is running, and deletes it. It answers 404 from then on.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1.0/activeflows/{id} (the `DeleteActiveflow` operationId).
+func (c *ClientWithResponses) DeleteActiveflowWithResponse(ctx context.Context, id ActiveflowID, reqEditors ...RequestEditorFn) (*DeleteActiveflowResponse, error) {
+	rsp, err := c.DeleteActiveflow(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteActiveflowResponse(rsp)
+}
+
+// GetActiveflowWithResponse Get an activeflow
+//
+// Answers one of the caller's activeflows, with every action it ran.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1.0/activeflows/{id} (the `GetActiveflow` operationId).
+func (c *ClientWithResponses) GetActiveflowWithResponse(ctx context.Context, id ActiveflowID, reqEditors ...RequestEditorFn) (*GetActiveflowResponse, error) {
+	rsp, err := c.GetActiveflow(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetActiveflowResponse(rsp)
+}
+
+// NextActiveflowActionWithBodyWithResponse Report an action done, get the next
+//
+// The runner's side (**beyond**): the runner reports that `current_action_id` finished, with the variables it
+// collected (such as `voipbin.call.digits`); the engine runs on and answers the activeflow with the next
+// action to perform in `current_action`, or ended. A `current_action_id` that is not the current action
+// (another runner advanced it already) answers 409 and changes nothing.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1.0/activeflows/{id}/next (the `NextActiveflowAction` operationId).
+func (c *ClientWithResponses) NextActiveflowActionWithBodyWithResponse(ctx context.Context, id ActiveflowID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*NextActiveflowActionResponse, error) {
+	rsp, err := c.NextActiveflowActionWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseNextActiveflowActionResponse(rsp)
+}
+
+// NextActiveflowActionWithResponse Report an action done, get the next
+//
+// The runner's side (**beyond**): the runner reports that `current_action_id` finished, with the variables it
+// collected (such as `voipbin.call.digits`); the engine runs on and answers the activeflow with the next
+// action to perform in `current_action`, or ended. A `current_action_id` that is not the current action
+// (another runner advanced it already) answers 409 and changes nothing.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1.0/activeflows/{id}/next (the `NextActiveflowAction` operationId).
+func (c *ClientWithResponses) NextActiveflowActionWithResponse(ctx context.Context, id ActiveflowID, body NextActiveflowActionJSONRequestBody, reqEditors ...RequestEditorFn) (*NextActiveflowActionResponse, error) {
+	rsp, err := c.NextActiveflowAction(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseNextActiveflowActionResponse(rsp)
+}
+
+// StopActiveflowWithResponse Stop an activeflow
+//
+// Ends a running activeflow (`end_reason` `stopped`). Stopping an ended activeflow changes nothing.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1.0/activeflows/{id}/stop (the `StopActiveflow` operationId).
+func (c *ClientWithResponses) StopActiveflowWithResponse(ctx context.Context, id ActiveflowID, reqEditors ...RequestEditorFn) (*StopActiveflowResponse, error) {
+	rsp, err := c.StopActiveflow(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStopActiveflowResponse(rsp)
+}
+
 // ListFlowsWithResponse List flows
 //
 // Lists the caller's flows, newest first. Deleted flows are not listed.
@@ -9671,6 +11961,36 @@ func (c *ClientWithResponses) CreateFlowWithResponse(ctx context.Context, params
 		return nil, err
 	}
 	return ParseCreateFlowResponse(rsp)
+}
+
+// SimulateActionsWithBodyWithResponse Simulate actions
+//
+// Like `simulateFlow`, for actions given inline, validated as a flow's (**beyond**). Nothing is stored.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1.0/flows/simulate (the `SimulateActions` operationId).
+func (c *ClientWithResponses) SimulateActionsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SimulateActionsResponse, error) {
+	rsp, err := c.SimulateActionsWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSimulateActionsResponse(rsp)
+}
+
+// SimulateActionsWithResponse Simulate actions
+//
+// Like `simulateFlow`, for actions given inline, validated as a flow's (**beyond**). Nothing is stored.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1.0/flows/simulate (the `SimulateActions` operationId).
+func (c *ClientWithResponses) SimulateActionsWithResponse(ctx context.Context, body SimulateActionsJSONRequestBody, reqEditors ...RequestEditorFn) (*SimulateActionsResponse, error) {
+	rsp, err := c.SimulateActions(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSimulateActionsResponse(rsp)
 }
 
 // ValidateFlowWithBodyWithResponse Check a flow without saving it
@@ -9787,6 +12107,23 @@ func (c *ClientWithResponses) UpdateFlowWithResponse(ctx context.Context, id Flo
 	return ParseUpdateFlowResponse(rsp)
 }
 
+// GetFlowGraphWithResponse A flow as a graph
+//
+// The flow's current revision as a graph (**beyond**): its actions, every move between them (the next
+// action, `next_id`, `goto`, each `branch` value and default, condition true and false), and the actions
+// that can never run. As JSON, as a Mermaid flowchart, or in Graphviz's DOT.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1.0/flows/{id}/graph (the `GetFlowGraph` operationId).
+func (c *ClientWithResponses) GetFlowGraphWithResponse(ctx context.Context, id FlowID, params *GetFlowGraphParams, reqEditors ...RequestEditorFn) (*GetFlowGraphResponse, error) {
+	rsp, err := c.GetFlowGraph(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFlowGraphResponse(rsp)
+}
+
 // ListFlowRevisionsWithResponse List a flow's revisions
 //
 // Lists the revisions of one of the caller's flows, newest first (**beyond**). Every create, update and
@@ -9833,6 +12170,42 @@ func (c *ClientWithResponses) RestoreFlowRevisionWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParseRestoreFlowRevisionResponse(rsp)
+}
+
+// SimulateFlowWithBodyWithResponse Simulate a flow
+//
+// Runs the flow's current revision to its end without a phone (**beyond**): control actions run as in an
+// activeflow; every other action completes at once, `digits_receive` taking its digits from `digits`.
+// Nothing is stored. The answer is the trace: every action run, each branch or condition decision and why,
+// and how it ended.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1.0/flows/{id}/simulate (the `SimulateFlow` operationId).
+func (c *ClientWithResponses) SimulateFlowWithBodyWithResponse(ctx context.Context, id FlowID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SimulateFlowResponse, error) {
+	rsp, err := c.SimulateFlowWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSimulateFlowResponse(rsp)
+}
+
+// SimulateFlowWithResponse Simulate a flow
+//
+// Runs the flow's current revision to its end without a phone (**beyond**): control actions run as in an
+// activeflow; every other action completes at once, `digits_receive` taking its digits from `digits`.
+// Nothing is stored. The answer is the trace: every action run, each branch or condition decision and why,
+// and how it ended.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1.0/flows/{id}/simulate (the `SimulateFlow` operationId).
+func (c *ClientWithResponses) SimulateFlowWithResponse(ctx context.Context, id FlowID, body SimulateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*SimulateFlowResponse, error) {
+	rsp, err := c.SimulateFlow(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSimulateFlowResponse(rsp)
 }
 
 // ParseLoginResponse parses an HTTP response from a LoginWithResponse call
@@ -10470,6 +12843,430 @@ func ParseUpdateAccesskeyResponse(rsp *http.Response) (*UpdateAccesskeyResponse,
 	return response, nil
 }
 
+// ParseListActiveflowsResponse parses an HTTP response from a ListActiveflowsWithResponse call
+func ParseListActiveflowsResponse(rsp *http.Response) (*ListActiveflowsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListActiveflowsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ActiveflowList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateActiveflowResponse parses an HTTP response from a CreateActiveflowWithResponse call
+func ParseCreateActiveflowResponse(rsp *http.Response) (*CreateActiveflowResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateActiveflowResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Activeflow
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest IdempotencyKeyReused
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 409:
+		var headers CreateActiveflowResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteActiveflowResponse parses an HTTP response from a DeleteActiveflowWithResponse call
+func ParseDeleteActiveflowResponse(rsp *http.Response) (*DeleteActiveflowResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteActiveflowResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetActiveflowResponse parses an HTTP response from a GetActiveflowWithResponse call
+func ParseGetActiveflowResponse(rsp *http.Response) (*GetActiveflowResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetActiveflowResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Activeflow
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseNextActiveflowActionResponse parses an HTTP response from a NextActiveflowActionWithResponse call
+func ParseNextActiveflowActionResponse(rsp *http.Response) (*NextActiveflowActionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &NextActiveflowActionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Activeflow
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseStopActiveflowResponse parses an HTTP response from a StopActiveflowWithResponse call
+func ParseStopActiveflowResponse(rsp *http.Response) (*StopActiveflowResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &StopActiveflowResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Activeflow
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseListFlowsResponse parses an HTTP response from a ListFlowsWithResponse call
 func ParseListFlowsResponse(rsp *http.Response) (*ListFlowsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -10624,6 +13421,74 @@ func ParseCreateFlowResponse(rsp *http.Response) (*CreateFlowResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers409 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSimulateActionsResponse parses an HTTP response from a SimulateActionsWithResponse call
+func ParseSimulateActionsResponse(rsp *http.Response) (*SimulateActionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SimulateActionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Simulation
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil
@@ -10980,6 +13845,70 @@ func ParseUpdateFlowResponse(rsp *http.Response) (*UpdateFlowResponse, error) {
 	return response, nil
 }
 
+// ParseGetFlowGraphResponse parses an HTTP response from a GetFlowGraphWithResponse call
+func ParseGetFlowGraphResponse(rsp *http.Response) (*GetFlowGraphResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetFlowGraphResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FlowGraph
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.StatusCode == 200:
+		// Content-type (text/vnd.mermaid) unsupported
+
+	}
+
+	return response, nil
+}
+
 // ParseListFlowRevisionsResponse parses an HTTP response from a ListFlowRevisionsWithResponse call
 func ParseListFlowRevisionsResponse(rsp *http.Response) (*ListFlowRevisionsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -11195,6 +14124,81 @@ func ParseRestoreFlowRevisionResponse(rsp *http.Response) (*RestoreFlowRevisionR
 			headers.ETag = &value
 		}
 		response.Headers412 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSimulateFlowResponse parses an HTTP response from a SimulateFlowWithResponse call
+func ParseSimulateFlowResponse(rsp *http.Response) (*SimulateFlowResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SimulateFlowResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Simulation
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil

@@ -47,7 +47,7 @@ var registerDecoders sync.Once
 func Load() (*Contract, error) {
 	// The documentation assets: read as text (or bytes), checked for their documented content type.
 	registerDecoders.Do(func() {
-		for _, ct := range []string{"text/html", "text/css", "application/javascript"} {
+		for _, ct := range []string{"text/html", "text/css", "application/javascript", "text/vnd.mermaid", "text/vnd.graphviz"} {
 			openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
 		}
 		openapi3filter.RegisterBodyDecoder("image/png", openapi3filter.FileBodyDecoder)

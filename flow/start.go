@@ -1,0 +1,152 @@
+package flow
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// MaxVariables bounds the variables a request may seed an execution with.
+const MaxVariables = 100
+
+// StartKind is what a start document starts.
+type StartKind int
+
+// The start document kinds.
+const (
+	// StartActiveflow: {flow_id | actions, variables}.
+	StartActiveflow StartKind = iota
+	// StartSimulation: {actions, variables, digits, now}, an inline simulation.
+	StartSimulation
+)
+
+// Start is a decoded request to run actions: an activeflow to start, or a simulation.
+type Start struct {
+	FlowID    uuid.UUID // uuid.Nil: inline actions
+	Actions   []Action
+	Variables map[string]string
+	Digits    []string
+	Now       time.Time // zero: the server's clock
+}
+
+// ParseStart decodes and validates the body of a request that runs actions, reporting every problem like Parse.
+// A flow_id is checked against live when live is not nil.
+func ParseStart(ctx context.Context, raw []byte, lim Limits, kind StartKind, live LiveFlows) (*Start, *Report, error) {
+	p := newParser(raw, lim)
+	st := &Start{Variables: map[string]string{}}
+	root := p.root()
+	if root != nil {
+		var actions, flowID *node
+		for _, m := range root.members {
+			ptr := joinPointer("", m.key)
+			switch {
+			case m.key == "flow_id" && kind == StartActiveflow:
+				flowID = m.value
+				st.FlowID = p.flowRef(m.value, ptr, ReasonInvalidField)
+			case m.key == "actions":
+				actions = m.value
+				st.Actions = p.actions(m.value, ptr)
+			case m.key == "variables":
+				p.variables(m.value, ptr, st.Variables)
+			case m.key == "digits" && kind == StartSimulation:
+				st.Digits = p.strings(m.value, ptr)
+			case m.key == "now" && kind == StartSimulation:
+				st.Now = p.timestamp(m.value, ptr)
+			default:
+				p.rep.errorf(m.keyStart, ptr, ReasonUnknownField, "unknown field %q", m.key)
+			}
+		}
+		given := func(n *node) bool { return n != nil && n.kind != kindNull && !(n.kind == kindString && n.text == "") }
+		switch {
+		case kind == StartActiveflow && given(flowID) == given(actions):
+			p.rep.errorf(root.start, "", ReasonInvalidBody, "give either flow_id or actions")
+		case kind == StartSimulation && !given(actions):
+			p.rep.errorf(root.start, "/actions", ReasonInvalidBody, "actions are required")
+		}
+	}
+	if err := p.checkFlowRefs(ctx, live); err != nil {
+		return nil, nil, err
+	}
+	p.rep.finish()
+	return st, p.rep, nil
+}
+
+// root reads the document, reporting why it is not a JSON object when it is not.
+func (p *parser) root() *node {
+	if len(bytes.TrimSpace(p.raw)) == 0 {
+		p.rep.errorf(0, "", ReasonInvalidJSON, "the request body is empty; send a JSON object")
+		return nil
+	}
+	root, rd, err := parseJSON(p.raw)
+	if err != nil {
+		var se *syntaxError
+		if !errors.As(err, &se) {
+			se = &syntaxError{msg: err.Error()}
+		}
+		p.rep.errorf(se.offset, "", ReasonInvalidJSON, "%s", se.Error())
+		return nil
+	}
+	for _, f := range rd.flaws {
+		p.rep.addError(f)
+	}
+	if root.kind != kindObject {
+		p.rep.errorf(root.start, "", ReasonInvalidBody, "the body must be a JSON object, not %s", root.kind)
+		return nil
+	}
+	return root
+}
+
+func (p *parser) variables(n *node, ptr string, into map[string]string) {
+	switch n.kind {
+	case kindNull:
+		return
+	case kindObject:
+	default:
+		p.rep.errorf(n.start, ptr, ReasonInvalidField, "variables must be an object of strings, not %s", n.kind)
+		return
+	}
+	if len(n.members) > MaxVariables {
+		p.rep.errorf(n.start, ptr, ReasonInvalidField, "at most %d variables, not %d", MaxVariables, len(n.members))
+		return
+	}
+	for _, m := range n.members {
+		if m.value.kind != kindString {
+			p.rep.errorf(m.value.start, joinPointer(ptr, m.key), ReasonInvalidField, "variable values must be strings, not %s", m.value.kind)
+			continue
+		}
+		into[m.key] = m.value.text
+	}
+}
+
+func (p *parser) strings(n *node, ptr string) []string {
+	if n.kind != kindArray {
+		p.rep.errorf(n.start, ptr, ReasonInvalidField, "%s must be an array of strings, not %s", fieldName(ptr), n.kind)
+		return nil
+	}
+	out := make([]string, 0, len(n.items))
+	for i, item := range n.items {
+		if item.kind != kindString {
+			p.rep.errorf(item.start, joinPointer(ptr, fmt.Sprint(i)), ReasonInvalidField, "must be a string, not %s", item.kind)
+			continue
+		}
+		out = append(out, item.text)
+	}
+	return out
+}
+
+// TimeLayout is the wire format of timestamps.
+const TimeLayout = "2006-01-02 15:04:05.000000"
+
+func (p *parser) timestamp(n *node, ptr string) time.Time {
+	if n.kind == kindString {
+		if t, err := time.ParseInLocation(TimeLayout, n.text, time.UTC); err == nil {
+			return t
+		}
+	}
+	p.rep.errorf(n.start, ptr, ReasonInvalidField, "%s must be a timestamp like \"2026-11-23 08:30:00.000000\" (UTC)", fieldName(ptr))
+	return time.Time{}
+}

@@ -1,0 +1,147 @@
+package store
+
+import (
+	"context"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/flowbin/flowbin/flow"
+)
+
+// Activeflow statuses.
+const (
+	ActiveflowRunning = "running"
+	ActiveflowEnded   = "ended"
+)
+
+// ErrStale is a write refused because the row changed since it was read.
+var ErrStale = errors.New("stale")
+
+// Activeflow is one execution of a flow, or of inline actions.
+type Activeflow struct {
+	ID           uuid.UUID  `gorm:"column:id;primaryKey"`
+	CustomerID   uuid.UUID  `gorm:"column:customer_id"`
+	FlowID       *uuid.UUID `gorm:"column:flow_id"`
+	FlowRevision *int       `gorm:"column:flow_revision"`
+	Status       string     `gorm:"column:status"`
+	EndReason    string     `gorm:"column:end_reason"`
+	State        State      `gorm:"column:state"`
+	Version      int        `gorm:"column:version"`
+	TMCreate     time.Time  `gorm:"column:tm_create"`
+	TMUpdate     *time.Time `gorm:"column:tm_update"`
+	TMEnd        *time.Time `gorm:"column:tm_end"`
+	TMDelete     *time.Time `gorm:"column:tm_delete"`
+}
+
+// TableName tells GORM the table.
+func (Activeflow) TableName() string { return "activeflows" }
+
+// State is an execution's state, kept as JSON: jsonb on PostgreSQL, text on SQLite.
+type State struct{ flow.Execution }
+
+// Value encodes the state.
+func (s State) Value() (driver.Value, error) {
+	b, err := json.Marshal(s.Execution)
+	if err != nil {
+		return nil, fmt.Errorf("encode activeflow state: %w", err)
+	}
+	return string(b), nil
+}
+
+// Scan decodes the state.
+func (s *State) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case []byte:
+		b = v
+	case string:
+		b = []byte(v)
+	default:
+		return fmt.Errorf("scan activeflow state: unsupported type %T", src)
+	}
+	return json.Unmarshal(b, &s.Execution)
+}
+
+// sync copies the execution's outcome into the row's columns.
+func (a *Activeflow) sync(now time.Time) {
+	if a.State.Ended && a.Status != ActiveflowEnded {
+		a.Status, a.EndReason, a.TMEnd = ActiveflowEnded, a.State.EndReason, &now
+	}
+}
+
+func liveActiveflows(customerID uuid.UUID) func(*gorm.DB) *gorm.DB {
+	return func(db *gorm.DB) *gorm.DB {
+		return db.Model(&Activeflow{}).Where("customer_id = ? AND tm_delete IS NULL", customerID)
+	}
+}
+
+// CreateActiveflow stores a new activeflow, in the state its start left it. It gets an id unless it has one.
+func (s *Store) CreateActiveflow(ctx context.Context, a *Activeflow) error {
+	if a.ID == uuid.Nil {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return fmt.Errorf("store: create activeflow: %w", err)
+		}
+		a.ID = id
+	}
+	now := s.timestamp()
+	a.Version, a.TMCreate, a.Status = 1, now, ActiveflowRunning
+	a.sync(now)
+	if err := s.conn(ctx).Create(a).Error; err != nil {
+		return fmt.Errorf("store: create activeflow: %w", classify(err))
+	}
+	return nil
+}
+
+// GetActiveflow reads an activeflow of the customer.
+func (s *Store) GetActiveflow(ctx context.Context, customerID, id uuid.UUID) (*Activeflow, error) {
+	var a Activeflow
+	err := liveActiveflows(customerID)(s.conn(ctx)).Where("id = ?", id).Take(&a).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, fmt.Errorf("store: get activeflow: %w", notFound("activeflow", id))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: get activeflow: %w", classify(err))
+	}
+	return &a, nil
+}
+
+// ListActiveflows reads one page of the customer's activeflows, newest first.
+func (s *Store) ListActiveflows(ctx context.Context, customerID uuid.UUID, p Page) ([]Activeflow, error) {
+	list, err := listPage(s.conn(ctx), liveActiveflows(customerID), p, func(a *Activeflow) time.Time { return a.TMCreate })
+	if err != nil {
+		return nil, fmt.Errorf("store: list activeflows: %w", err)
+	}
+	return list, nil
+}
+
+// SaveActiveflow writes an activeflow that was read at version a.Version, and moves it to the next version. When
+// someone else saved it since (another runner), it is ErrStale and nothing is written.
+func (s *Store) SaveActiveflow(ctx context.Context, a *Activeflow) error {
+	now := s.timestamp()
+	a.sync(now)
+	res := liveActiveflows(a.CustomerID)(s.conn(ctx)).Where("id = ? AND version = ?", a.ID, a.Version).
+		Updates(map[string]any{"status": a.Status, "end_reason": a.EndReason, "state": a.State,
+			"version": a.Version + 1, "tm_update": now, "tm_end": a.TMEnd, "tm_delete": a.TMDelete})
+	if res.Error != nil {
+		return fmt.Errorf("store: save activeflow: %w", classify(res.Error))
+	}
+	if res.RowsAffected == 0 {
+		if _, err := s.GetActiveflow(ctx, a.CustomerID, a.ID); err != nil {
+			return fmt.Errorf("store: save activeflow: %w", err)
+		}
+		return fmt.Errorf("store: save activeflow: %w", ErrStale)
+	}
+	a.Version++
+	a.TMUpdate = &now
+	return nil
+}
+
+// Now is the store's clock, in UTC to the microsecond: the time of anything written now.
+func (s *Store) Now() time.Time { return s.timestamp() }
