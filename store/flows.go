@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/flowbin/flowbin/flow"
 )
@@ -196,23 +197,23 @@ func (s *Store) ListFlows(ctx context.Context, customerID uuid.UUID, p Page) ([]
 	return flows, nil
 }
 
-// maxUpdateAttempts bounds the retries of an unconditional update that keeps losing races with other writers.
-const maxUpdateAttempts = 10
-
 // UpdateFlow replaces the definition of a live flow of the customer, as a new revision. A definition identical to
 // the current one writes nothing. With a Match, a flow at another revision is a *PreconditionError and nothing is
-// written; without one, the last write wins. Either way the result is one of the written definitions, never a mix.
+// written; without one, the last write wins. The read, the check and the write hold the flow's row lock, so
+// concurrent writers queue: the result is always one of the written definitions, never a mix.
 func (s *Store) UpdateFlow(ctx context.Context, customerID, id uuid.UUID, def *flow.Definition, by Author, m *Match) (*Flow, error) {
-	for attempt := 0; ; attempt++ {
-		cur, err := s.GetFlow(ctx, customerID, id)
+	var out *Flow
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		cur, err := s.lockFlow(ctx, customerID, id)
 		if err != nil {
-			return nil, fmt.Errorf("store: update flow: %w", err)
+			return err
 		}
 		if !m.matches(cur.Revision) {
-			return nil, fmt.Errorf("store: update flow: %w", &PreconditionError{Current: cur.Revision})
+			return &PreconditionError{Current: cur.Revision}
 		}
 		if sameDefinition(cur, def) {
-			return cur, nil
+			out = cur
+			return nil
 		}
 		now := s.timestamp()
 		next := *cur
@@ -220,30 +221,41 @@ func (s *Store) UpdateFlow(ctx context.Context, customerID, id uuid.UUID, def *f
 		next.OnCompleteFlowID = nullableID(def.OnCompleteFlowID)
 		next.Revision = cur.Revision + 1
 		next.TMUpdate = &now
-		var won bool
-		err = s.InTx(ctx, func(ctx context.Context) error {
-			// Only if nobody wrote since the read: the revision is the version of the row.
-			res := liveFlows(customerID)(s.conn(ctx)).Where("id = ? AND revision = ?", id, cur.Revision).Updates(map[string]any{
-				"name": next.Name, "detail": next.Detail, "actions": next.Actions,
-				"on_complete_flow_id": next.OnCompleteFlowID, "revision": next.Revision, "tm_update": now,
-			})
-			if res.Error != nil || res.RowsAffected == 0 {
-				return res.Error
-			}
-			won = true
-			return s.conn(ctx).Create(revisionOf(&next, by, now)).Error
-		})
+		err = s.conn(ctx).Model(&Flow{}).Where("id = ?", id).Updates(map[string]any{
+			"name": next.Name, "detail": next.Detail, "actions": next.Actions,
+			"on_complete_flow_id": next.OnCompleteFlowID, "revision": next.Revision, "tm_update": now,
+		}).Error
 		if err != nil {
-			return nil, fmt.Errorf("store: update flow: %w", classify(err))
+			return err
 		}
-		if won {
-			return &next, nil
+		if err := s.conn(ctx).Create(revisionOf(&next, by, now)).Error; err != nil {
+			return err
 		}
-		// Another writer got there first: with a Match, the next read reports where the flow is now.
-		if attempt >= maxUpdateAttempts {
-			return nil, fmt.Errorf("store: update flow: %w: too much contention", ErrUnavailable)
-		}
+		out = &next
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: update flow: %w", err)
 	}
+	return out, nil
+}
+
+// lockFlow reads a live flow of the customer for an update in the transaction of ctx, locking its row on
+// PostgreSQL. (SQLite's immediate transactions already hold the database's write lock.)
+func (s *Store) lockFlow(ctx context.Context, customerID, id uuid.UUID) (*Flow, error) {
+	q := liveFlows(customerID)(s.conn(ctx)).Where("id = ?", id)
+	if s.dialect == Postgres {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	var f Flow
+	err := q.Take(&f).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, notFound("flow", id)
+	}
+	if err != nil {
+		return nil, classify(err)
+	}
+	return &f, nil
 }
 
 // sameDefinition reports whether a definition equals the flow's current one. Options are compared as JSON
