@@ -1732,7 +1732,7 @@ type ErrorBody struct {
 	// INVALID_ACTION_TYPE, INVALID_ACTION_OPTION, INVALID_ACTION_TARGET, DUPLICATE_ACTION_ID,
 	// INVALID_FLOW_REFERENCE, FLOW_NOT_FOUND, REVISION_NOT_FOUND, ACCESSKEY_NOT_FOUND, ACTIVEFLOW_NOT_FOUND, ASSET_NOT_FOUND, REVISION_MISMATCH, STALE_ACTION, ACTIVEFLOW_ENDED,
 	// IF_MATCH_REQUIRED, IDEMPOTENCY_KEY_IN_USE, IDEMPOTENCY_KEY_REUSED, ROUTE_NOT_FOUND, METHOD_NOT_ALLOWED,
-	// BODY_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, RATE_LIMIT_EXCEEDED, SERVICE_UNAVAILABLE, INTERNAL, …
+	// BODY_TOO_LARGE, HEADERS_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, RATE_LIMIT_EXCEEDED, SERVICE_UNAVAILABLE, INTERNAL, …
 	//
 	//
 	// Example: INVALID_ACTION_TYPE
@@ -1743,8 +1743,8 @@ type ErrorBody struct {
 	// Example: req_01JDX6Q3J8V5N2K7M4P9R0S1T2
 	RequestId string `json:"request_id"`
 
-	// Status The error class, which fixes the HTTP status: INVALID_ARGUMENT 400 (or 413/415 for body size and
-	// media type, 422 for a reused idempotency key), UNAUTHENTICATED 401, PERMISSION_DENIED 403, NOT_FOUND 404, UNIMPLEMENTED 405 (method not
+	// Status The error class, which fixes the HTTP status: INVALID_ARGUMENT 400 (or 413/415/431 for body size,
+	// media type and header size, 422 for a reused idempotency key), UNAUTHENTICATED 401, PERMISSION_DENIED 403, NOT_FOUND 404, UNIMPLEMENTED 405 (method not
 	// allowed on the route), ALREADY_EXISTS and FAILED_PRECONDITION 409 (or 412/428 for conditional
 	// requests), RESOURCE_EXHAUSTED 429, INTERNAL 500, UNAVAILABLE 503.
 	//
@@ -1753,8 +1753,8 @@ type ErrorBody struct {
 	Status ErrorBodyStatus `json:"status"`
 }
 
-// ErrorBodyStatus The error class, which fixes the HTTP status: INVALID_ARGUMENT 400 (or 413/415 for body size and
-// media type, 422 for a reused idempotency key), UNAUTHENTICATED 401, PERMISSION_DENIED 403, NOT_FOUND 404, UNIMPLEMENTED 405 (method not
+// ErrorBodyStatus The error class, which fixes the HTTP status: INVALID_ARGUMENT 400 (or 413/415/431 for body size,
+// media type and header size, 422 for a reused idempotency key), UNAUTHENTICATED 401, PERMISSION_DENIED 403, NOT_FOUND 404, UNIMPLEMENTED 405 (method not
 // allowed on the route), ALREADY_EXISTS and FAILED_PRECONDITION 409 (or 412/428 for conditional
 // requests), RESOURCE_EXHAUSTED 429, INTERNAL 500, UNAVAILABLE 503.
 //
@@ -2201,6 +2201,9 @@ type BadRequest = Error
 
 // Conflict The one error envelope, used by every error answer of every operation.
 type Conflict = Error
+
+// HeadersTooLarge The one error envelope, used by every error answer of every operation.
+type HeadersTooLarge = Error
 
 // IdempotencyConflict The one error envelope, used by every error answer of every operation.
 type IdempotencyConflict = Error
@@ -6824,6 +6827,8 @@ type FlowJSONResponse struct {
 	Headers FlowResponseHeaders
 }
 
+type HeadersTooLargeJSONResponse Error
+
 type IdempotencyConflictResponseHeaders struct {
 	RetryAfter *int
 }
@@ -6973,6 +6978,20 @@ func (response Login429JSONResponse) VisitLoginResponse(w http.ResponseWriter) e
 	return err
 }
 
+type Login431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response Login431JSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type Login500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response Login500JSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
@@ -7025,6 +7044,20 @@ func (response GetDocs200TexthtmlResponse) VisitGetDocsResponse(w http.ResponseW
 		defer closer.Close()
 	}
 	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetDocs431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetDocs431JSONResponse) VisitGetDocsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
 	return err
 }
 
@@ -7158,6 +7191,20 @@ func (response GetDocsAsset404JSONResponse) VisitGetDocsAssetResponse(w http.Res
 	return err
 }
 
+type GetDocsAsset431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetDocsAsset431JSONResponse) VisitGetDocsAssetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetDocsAsset500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response GetDocsAsset500JSONResponse) VisitGetDocsAssetResponse(w http.ResponseWriter) error {
@@ -7193,6 +7240,20 @@ func (response GetHealth200JSONResponse) VisitGetHealthResponse(w http.ResponseW
 	return err
 }
 
+type GetHealth431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetHealth431JSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetHealth500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response GetHealth500JSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
@@ -7224,6 +7285,20 @@ func (response GetOpenAPIJSON200JSONResponse) VisitGetOpenAPIJSONResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOpenAPIJSON431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetOpenAPIJSON431JSONResponse) VisitGetOpenAPIJSONResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7269,6 +7344,20 @@ func (response GetOpenAPIYAML200ApplicationyamlResponse) VisitGetOpenAPIYAMLResp
 	return err
 }
 
+type GetOpenAPIYAML431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetOpenAPIYAML431JSONResponse) VisitGetOpenAPIYAMLResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetOpenAPIYAML500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response GetOpenAPIYAML500JSONResponse) VisitGetOpenAPIYAMLResponse(w http.ResponseWriter) error {
@@ -7300,6 +7389,20 @@ func (response GetReadiness200JSONResponse) VisitGetReadinessResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadiness431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetReadiness431JSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7378,6 +7481,20 @@ func (response ListAccesskeys401JSONResponse) VisitListAccesskeysResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAccesskeys431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListAccesskeys431JSONResponse) VisitListAccesskeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7526,6 +7643,20 @@ func (response CreateAccesskey422JSONResponse) VisitCreateAccesskeyResponse(w ht
 	return err
 }
 
+type CreateAccesskey431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateAccesskey431JSONResponse) VisitCreateAccesskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateAccesskey500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response CreateAccesskey500JSONResponse) VisitCreateAccesskeyResponse(w http.ResponseWriter) error {
@@ -7608,6 +7739,20 @@ func (response DeleteAccesskey404JSONResponse) VisitDeleteAccesskeyResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAccesskey431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteAccesskey431JSONResponse) VisitDeleteAccesskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7700,6 +7845,20 @@ func (response GetAccesskey404JSONResponse) VisitGetAccesskeyResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAccesskey431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetAccesskey431JSONResponse) VisitGetAccesskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7827,6 +7986,20 @@ func (response UpdateAccesskey415JSONResponse) VisitUpdateAccesskeyResponse(w ht
 	return err
 }
 
+type UpdateAccesskey431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateAccesskey431JSONResponse) VisitUpdateAccesskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateAccesskey500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response UpdateAccesskey500JSONResponse) VisitUpdateAccesskeyResponse(w http.ResponseWriter) error {
@@ -7901,6 +8074,20 @@ func (response ListActiveflows401JSONResponse) VisitListActiveflowsResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActiveflows431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListActiveflows431JSONResponse) VisitListActiveflowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8049,6 +8236,20 @@ func (response CreateActiveflow422JSONResponse) VisitCreateActiveflowResponse(w 
 	return err
 }
 
+type CreateActiveflow431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateActiveflow431JSONResponse) VisitCreateActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateActiveflow500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response CreateActiveflow500JSONResponse) VisitCreateActiveflowResponse(w http.ResponseWriter) error {
@@ -8149,6 +8350,20 @@ func (response DeleteActiveflow409JSONResponse) VisitDeleteActiveflowResponse(w 
 	return err
 }
 
+type DeleteActiveflow431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteActiveflow431JSONResponse) VisitDeleteActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteActiveflow500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response DeleteActiveflow500JSONResponse) VisitDeleteActiveflowResponse(w http.ResponseWriter) error {
@@ -8237,6 +8452,20 @@ func (response GetActiveflow404JSONResponse) VisitGetActiveflowResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetActiveflow431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetActiveflow431JSONResponse) VisitGetActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8378,6 +8607,20 @@ func (response NextActiveflowAction415JSONResponse) VisitNextActiveflowActionRes
 	return err
 }
 
+type NextActiveflowAction431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response NextActiveflowAction431JSONResponse) VisitNextActiveflowActionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type NextActiveflowAction500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response NextActiveflowAction500JSONResponse) VisitNextActiveflowActionResponse(w http.ResponseWriter) error {
@@ -8484,6 +8727,20 @@ func (response StopActiveflow409JSONResponse) VisitStopActiveflowResponse(w http
 	return err
 }
 
+type StopActiveflow431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response StopActiveflow431JSONResponse) VisitStopActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type StopActiveflow500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response StopActiveflow500JSONResponse) VisitStopActiveflowResponse(w http.ResponseWriter) error {
@@ -8558,6 +8815,20 @@ func (response ListFlows401JSONResponse) VisitListFlowsResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFlows431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListFlows431JSONResponse) VisitListFlowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8709,6 +8980,20 @@ func (response CreateFlow422JSONResponse) VisitCreateFlowResponse(w http.Respons
 	return err
 }
 
+type CreateFlow431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateFlow431JSONResponse) VisitCreateFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateFlow500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response CreateFlow500JSONResponse) VisitCreateFlowResponse(w http.ResponseWriter) error {
@@ -8817,6 +9102,20 @@ func (response SimulateActions415JSONResponse) VisitSimulateActionsResponse(w ht
 	return err
 }
 
+type SimulateActions431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response SimulateActions431JSONResponse) VisitSimulateActionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SimulateActions500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response SimulateActions500JSONResponse) VisitSimulateActionsResponse(w http.ResponseWriter) error {
@@ -8921,6 +9220,20 @@ func (response ValidateFlow415JSONResponse) VisitValidateFlowResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ValidateFlow431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ValidateFlow431JSONResponse) VisitValidateFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9045,6 +9358,20 @@ func (response DeleteFlow428JSONResponse) VisitDeleteFlowResponse(w http.Respons
 	return err
 }
 
+type DeleteFlow431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteFlow431JSONResponse) VisitDeleteFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteFlow500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response DeleteFlow500JSONResponse) VisitDeleteFlowResponse(w http.ResponseWriter) error {
@@ -9147,6 +9474,20 @@ func (response GetFlow404JSONResponse) VisitGetFlowResponse(w http.ResponseWrite
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlow431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetFlow431JSONResponse) VisitGetFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9311,6 +9652,20 @@ func (response UpdateFlow428JSONResponse) VisitUpdateFlowResponse(w http.Respons
 	return err
 }
 
+type UpdateFlow431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateFlow431JSONResponse) VisitUpdateFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateFlow500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response UpdateFlow500JSONResponse) VisitUpdateFlowResponse(w http.ResponseWriter) error {
@@ -9444,6 +9799,20 @@ func (response GetFlowGraph404JSONResponse) VisitGetFlowGraphResponse(w http.Res
 	return err
 }
 
+type GetFlowGraph431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetFlowGraph431JSONResponse) VisitGetFlowGraphResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetFlowGraph500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response GetFlowGraph500JSONResponse) VisitGetFlowGraphResponse(w http.ResponseWriter) error {
@@ -9537,6 +9906,20 @@ func (response ListFlowRevisions404JSONResponse) VisitListFlowRevisionsResponse(
 	return err
 }
 
+type ListFlowRevisions431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListFlowRevisions431JSONResponse) VisitListFlowRevisionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListFlowRevisions500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response ListFlowRevisions500JSONResponse) VisitListFlowRevisionsResponse(w http.ResponseWriter) error {
@@ -9626,6 +10009,20 @@ func (response GetFlowRevision404JSONResponse) VisitGetFlowRevisionResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowRevision431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetFlowRevision431JSONResponse) VisitGetFlowRevisionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9760,6 +10157,20 @@ func (response RestoreFlowRevision428JSONResponse) VisitRestoreFlowRevisionRespo
 	return err
 }
 
+type RestoreFlowRevision431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response RestoreFlowRevision431JSONResponse) VisitRestoreFlowRevisionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RestoreFlowRevision500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response RestoreFlowRevision500JSONResponse) VisitRestoreFlowRevisionResponse(w http.ResponseWriter) error {
@@ -9879,6 +10290,20 @@ func (response SimulateFlow415JSONResponse) VisitSimulateFlowResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SimulateFlow431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response SimulateFlow431JSONResponse) VisitSimulateFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10994,339 +11419,342 @@ func (sh *strictHandler) SimulateFlow(ctx echo.Context, id FlowID) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2LcuO21Tj+KvjYzsTOR8qkbpa00+kotjZR6lttedN8q/1LEAlJjClAJSlrlZ2d6UP8n6EP1if5DQ4A",
-	"EpRI3exNkzadTtYiidvBwcG5n0+Gy2ZzRgmNI6P1yZjjEM9ITEL41XZdEkVPZNW95D89ErmhP499Ro2W",
-	"0ZsShOED9ERWX0XI90qGaZCPeDYPiNEyyp5D7JFNrCpuEKvq1SpW03WIdT52RjapuE3sOIZp+LyzOY6n",
-	"hmlQPOMtfc8wjZD8feGHxDNacbggphG5UzLDfB5jFs5wbLSMxQK+jFdz3iqKQ59OjM+fTaPtxv4zGQds",
-	"WTxz9UXOzOtjp4GJ41qeN25YVacyspq187KFvYpdO6/W7SoZf6GZv90y54LZesR1y/VK1bJHZWw5DhlZ",
-	"o0rDsxrnuDF27JrjNBpfaLZdj8zmLCbUXf2FrDZn3UYL6v99QTiGoBMHxQyVazX07Ef+KCCo/XDR7SJ3",
-	"ikPscpwzUbRwpwhHCKPHx+7lKYqnOEYz/ET4o5DEoU88xGdMohhFeExaKJ6SPh37YRQjTKMlCZEfoShm",
-	"IfFM5FP+Hnk4xiMcERNhytvPA7wiHhqzEJWraMoWYcTnJjuOEBtDswjPCHJxEJAQLf14KsaCp3xBvK8R",
-	"81boRPQYIReH4QoNE7DE1r0cq4U4dIenJdRTHfMuoFdMWTwloehLrCHq02q5/AYtp35AYC5ihWrpsEQ/",
-	"CFC4oNSnEzPpBHr040h0j/lfo9An42AFy+W/xRAm75b2qRwQVe1mqU/Xz4HruLW6VfZsbFXdBrGao1rN",
-	"sr0GroztcVk7wVOCPRKmuKWhhsVxQ0esGf54Regknhqtcq1mGjOfqt+OyXE0JiHv8/973+9/LDtWv//x",
-	"vPPhf/+Yj4Pjaxy70/wjM+z08GR4Ep0CDN0pphPCgceRwUOMmoiFaPj1sIR+mBKBK/KUuYswJDSWPfA2",
-	"lMUIzxid8M9mptZjn/oRCsl4wTuFDag6ZUAPvik+nfDmy9CPY0LXYdw3wkrfKITi2BKrKwCfY5er+UC5",
-	"YZTsD5jA52udssCLckCyCYt1OKQnr2JXS4ctkM/0uFXe4Ql58H8mm0v8ji3RDNMV8mMy47RjjidErA9x",
-	"isKiuIQuyRgvghg5tv0GPeNgwanMiD0T/gThkKA4JDgmHqdIjm2XUFv0M8Mr6KtPZywkaMnhhNEkZIs5",
-	"Jx1iTFe2lSQIjvzMd0MWEZdRj8MqwOGEhJzIiW9452v44dgScH9fkHCVwo1/Ooj42nWYeWJFvJkNx8qf",
-	"LWZwqCTwfBqTCQkT6PXYE6EFGELJx3gA48T8q6GiivOQPPtsEcF0W8nEJXT5zywA+Ia5cbBCIzLm4PLj",
-	"Emr3aezPSBTj2TwDIXHnCLqvYeYyZDFvGZFgjJYsfOL0mpVQZzaPVxxh8SgiNG5ppDIHmEbZLtuWY1uO",
-	"g2ynZdst2y7Z/H8JGcsDMyw/A+c/hmRstIw/nKXc05l4G5311LoAyPeEX3aM3ixmIxLmQzqU33wVIQqf",
-	"oRPHRGUT/esf/zzNHCYn9xpX7fe7zH0aV8rGTuxQE38VLEEnOFmlXONpLuaojyINWfr0wF2uHLaZ+n1j",
-	"W80Pn2yz+Tnvrvks4Eui+Bvm+USyyIqP/IZ5wAG5jPKbn/+J5/PAdzEH19lPEQMQpuPiILgdG63329Ep",
-	"HeACzpPx+YNpfLQmzJLT4x2X7vHymkQRnhAxz+xG/QCniXFmobSBJJLp/ELTB36WzhfxMfNuw2WMPDL2",
-	"qc+f5c6+SwOfkgd/tghgrl9oJevD3AtUOGZdSgDheB4zFIk+JXcKpBA+zlktoGA0ZzQiWQltjwUnB+ST",
-	"4S6imM1IOPA9o2XUSBXb9YZtNewq4QKEazWq5+dWeUxwrVlveI3ayOBriLEfcHGAszmjFcz0oovm/pxw",
-	"0PBT5+0v98lD6ZF5wFZoxGJ+4mYDcWsIWl23HMcqV5Bj67TaFh96JCDwofhJPs79ULY739ZuMfdw0o4T",
-	"g8E8JGP/o9EyxqOnQeXjX7HxeV9in8K/cJuVhGwCZ8gWMfDgIV7yhyUjI60euovAlg0EKvEnAP9mhYxc",
-	"7I0s4mJiVctNx2p41abl4oaDm+X6qDHiFJLNVStvEWLxd83mfEOg2K7PErLEXagtqVh21bLryKm2apWW",
-	"Uy7V6k37vJJSS8+f+HE0CIlL/GfCl3cUshHqDUKCYdEGUHeYhCcXG8Fx/RUu94Np8I0cyKk1mxVMHMuu",
-	"2g2rWq80LezVxpZTbjQwbnjVSrlmyAbJJd6qyHO0pxYiinG8iDgbIETBzWO0ZRGbx4h6yd/6SXnGoY9H",
-	"gaA6z8yfj3xa4hMv7b/Szwccq+REbCGf4gs4Qt9gT9Hjg44QCUMmuTJO3ARazSTlbhkL+kTZkkpijfie",
-	"o74RB/ipb7xBnu+hFVugGcGUP8bBU9/4s2Eac8Y5qdBoGWcSXc8qZ4AwnHxLpO7evGtfdS8H7Yte9/Zm",
-	"0PvxrgPo8+LRt46QsDACQ0Py94HtfH/5t/pfK9833tVuyn85v67eNe/tB6dX1rEr6ez+28frzk3vgN3s",
-	"AJALNlLTaMxwwLlULpiHyKfPOPC9EhrKrXn/YYgCP4ojRJ5JuELzkI0CMkNjtqAeIMEFo+PAd49FgRTw",
-	"EuD7UBalGNDFZNlcMsIppup789BrX3Xkzhy/KW/b3avO5eDuvnNxe3PZhc5eaV/SaaMZewZlCd8WQj3i",
-	"tdBQn/8QnQjefc5CkJbF+nMgwyh5ozRVfcoJFgkR9p4xdbmkHJ8K5QPv9l3n7dXtD4POzWXncsg5fMmn",
-	"Hra5m7dFte6MPOxYterYs6qkfG7hkV21qk6j7tbH5+VGxU6pu1BrGJ9N2brexOPzxjmxxrUxtqrYGVlN",
-	"zylbY3tUrYwadQ+TeuauCTCdLARSEWo9PvCuyccYFCFBwEpoSQKXzQhnAxVVRb2pH3HoxfxcSKwsobuA",
-	"4IggQn9igvWS338VoYiEz75LSqBJeOJUAc6DXASnDEBZXsb1wWzkmIIvV3BWfF/VdirYJpbn1EZWdVQj",
-	"VhM365ZdLZcd3HDr2KmlfB90l5wKdfc5G5eXY9lly64iu96qnrdsp+RUmpW6k3t5ZVg7sXhxh+x7It5u",
-	"uXF4TybCSrfMmXOhzIIrsdPDk61ae3UE1FpNoeaO4pDRCSI09uMVivHEBDXtUCn+hiATDDNqsuGGgs0B",
-	"BVu6xg3JNaurfz1CmZBvqR73I7Sm+N1QVb8BPf4KcYknzFxXl53ru9te5+bix8FfOj8OujeDx4fOr444",
-	"ttfXLDVXw7WFDzdWXkL3sHI8jkmIhvDDavMfQySUgtEaVmmfbCLXg2jCSccS+7HSmAB0+WhriqMN7Ei1",
-	"PZumnHvChbwX40cuQixxhFJNubJbKKCOuPS+BSvuO48PnctfHx+zuf3JOvmBXjspuskHaHWXM4wUBx0F",
-	"xBfB3Ze9IfEuwxP2Ovc37auXAFD28BpniaIFJR/nxOV8wxj7wSIkwkQGxjDKWT2wqvkkQsmqJEf4Bg5f",
-	"wCZoikF9OEML6oFCXeMrBW94w+K3nFF8MWilRmq3yRWYH2BOdfgDU3Nz2xu8vX28eQEap128wjbcMGF4",
-	"DUnEFqELWnjBt4Hts4RuAVkV/xB9lXypjImcFwAdf+A/EeSDNhfHcv/IRz+KSbIP18zzx76gLvnXJewn",
-	"B58wr3ko8qkrzKDSBBXxq9SneRfjMZey6PWoa/UOrwKGvR5jVzickFcgmSRDC9ftRI5dbdTO62i0ikmk",
-	"Y9Y3t5c/Dnq3t4Or9v23v2JBL29RcImSkCMLdl0yjyN04qBr/xs0WiFp1DoF/LkL4dYDbfBb7AdHX1K6",
-	"wK8UaSkfWjXXtgTQ0gfjYWLIqKKTvhFW+8apKYzDMUqMnYkjTdaIm+zWfedd94FL5dfdh+t27+K7Ndn/",
-	"mDG3dP5rlDBheXudcHG4W4k1nd+sypye6gfsD6X1jQTuuU+1bgV1QBFeoeWUgIFJCKpLzpdiLoQiPME+",
-	"lZ4iHJ1Wmqlf2JpekcZU96ExGtLfJwaBFxKaiEhjA58XaJJg/ThCefjafTsATBrcd/762L1/CQf2xVDK",
-	"jxQRkVaTSJejGJVbGKGTIb+Gv+neqNUM1PKGp6kRRhEscRlRAvTnQYjajxQ/Yz/Ao+B1KL6U4IXUP5uz",
-	"EId+sEKLdJhCsemhc/+ue9EZPN6037W7V+1vrl5A/PVOXumYK98rvrYFDQl2p3w9iGX5tBBTxBYxaM38",
-	"GSmhBzwmwikrDgWPnNreDoS5bkvgKLCYF1kUPOLKG+BTCmFln/NaSOr5PST0/qhvlCXpjcDvAmbl0wUY",
-	"Pg4xT6wbHpTpy260KmsmrAI7S8HklVaJs3IlOWtfTryFYn4JcyyJ3sOTD/paflrMOKCSb/iobuPcKVeI",
-	"5dbKVak0arp1qzYeOQ0PO1W7Uk2W7lbIqEHqZe3jZtWtWXiEx8Rt4HEN9DiptiydDf9V3nu8z0fAbxRi",
-	"6k5T1d5eIx0xjsQ3frvn2lC0feE9HnDqtONQcPTiELskcWZMPofD1GPsGtOVtJpEL6dijAmPq4BN+O0Z",
-	"czoWR4ps+RRVy0rLkeFV2r3O4Kp73e0NOn+76HQuX3K13Hcebh/vLzqDzt++az8+9DqvIh711NIS/9Bx",
-	"yGZC2yX9k1goZSYfZP4wq+rh4JeePWysgADMja4DemXdzw59zyPFi3hKaMy3+bVUPWxOhG0VUUK8CGEE",
-	"FnZw3aGaLVxHgPZj77vOTa970QYr1cv5i8cbrcvXwYCLkHgcVDiIwC9w5kcRZ0RPhgWzH57yNS9DRicm",
-	"Eq4JYNUKyTN7Ih46GSox6+K+c8k7aF89DIWI80ijxVyYUq6J5+MebN9ri5WzBf+LoI2utK15vHl4vLu7",
-	"ve91LgfXnctu+1duQ1SiJReMhusLG5a04TadZzYUUzs9N0xjHnKEj6UrWMa8kicQqA+EboQtqfB5k52l",
-	"UsGelpkd7vmp6WbTKz9glMve2mMgX3PC5gHJTqbY2WdjvKJ1v0aUyM7FCrPS5lKp9CrNXVzW+Wi9S80S",
-	"tbfLZ8YsdVgr5cF0WCtl8zqkVcbrKVd0Bd/KNDBD8RAS901+78QkCPiPCOE5DuMsYBNPqjy37dSn7b0I",
-	"QdFPjtzJBHvXpqtDSt8hHRb6HnxIJsBGPxE3Fv5W8txfJLuLPSFd4+BOO9NjHERk0/5DyVLD6U1C8IXP",
-	"neYYX7Wb9RzETTEpO4Erf0y4cMVZD8mFmIKXoWxZQu0YBQRHYKZHHl6hk0a9attcJBYu8ygmFK0IDiN0",
-	"UnFqlTpndbMeyuqxmXE4rlfFvIXDcdJUc0KGkTYdkV/jXK9Hm2xHSAm7rXhz5Qs/o+ycbql0Z2ZjDT2i",
-	"TfxYc5k+6Owq4Ww7nY1MjqRgYecnuYRuQBFPF0HApwP++Qe4Nqb+EGGIVxsgk3MyNxa2FYiPCeE64PDd",
-	"kKXYeUw9aQYS5jX6y57IKMYTzgAedCxfiMroRI56uhdSF0P+Bz+eJi79+3qhp8jwaQ24cXF0gOKV0EMs",
-	"nPmFonUcsOXIp+iJkHmEGA1WwFk9fNe2yrU6muJomn+dNMNeefZu2bh6urOj/3PPfxzdVKffe/Vvxx1n",
-	"0WX3tfiHv++8copw80MupQ9WSSDLOkeYYQeRtl7gQeHERVNw4Jtgnyauvozm044oJhA+hAE+JdSl4B/C",
-	"uOggnE+Gvieir4IlXqkgSfmh5IHlRzO84sw9m/lxTDwTDftG3xiCdxXu0wCPSCC4UBXXBl2hExV/Oewb",
-	"M+xTaxISEvt00jeGMmBDmWmiyJ9QNQepLF+Gfkykf16fhmRMQgJqfSYstTCsTyPfI0moXQkNU53K0ETL",
-	"qe9O0TvWvRvBLcWl3BF2n0xYOBiH+FZQD/kTCo44oJHPomQxJxqLOBvfK6G2mLpPUeJS/wYJZRQOFMgA",
-	"YsnMEw1AFj0PcyrTCAKnl0Vz9T10wkIx9KnuTMiojOVItAtc8qakhNoQHqNPHTQPfgArFfvHx0w89Kiw",
-	"jQBZ3wj+3M/XbWNRqTovn66LwCRMV3sGvzB6Cz22uw+L2QyHggTt36oH7m8HNokObHJ9edj3qV/hvk2+",
-	"IWR+WIOAuYet4ptUJbpvkwscBAc2iIgKZDqkmTJ/8QEvhbb06PYPQh9xVPtLHAMLfVzrd1IDfGjr8Sj0",
-	"vQn5nvn04KaCBh/TlArG4aA2zySMQOfyQKh3UGOxq/eaPeOwlgcP2HGn7LAGM+wHhw/zUXgtgS7vIcZh",
-	"/JLm7DAi8JbEB55oaCH8YA9o9S2LD4Pld9IsckATGVB38AZcLw4kNncBPuyS+euCLA4/YffEZaHn08nh",
-	"SKE1PRAhHoJD75HDh4hDgmcHn66D7+leiClnmkYkAceR7Q/fAL3tgeBRd8ADOWzIH8hoytiTQP8P5jbu",
-	"VrBgUQtFRPrU6B396x//HCIxAmcrCXanEFtUQuK9UOqBdKAENY8RkBP6EJEEJhApmAjGP16ElHjomYQj",
-	"HPszdCLMYhHw7yggE+yu0NgngRedStkJoyUOKZehQQEFwT7COpnlQ4+LoTA2BOAdQbrq8332AwwyG1Il",
-	"f5iv8MjjYXewx2vSodhPvltD7A8i0UciLInf/s+QJMfFQWAiN7n4hdVJng8B+nZ3U0OSAjlPFpEjfhUh",
-	"9Z2Jvrm4Q9XzrCCU7M+GUEAHhHqDJDTyU36kdybvTmItEcLOUmUjkZNBkHMFe2vGEzxuepg0qxYZ2+eW",
-	"4xBsYcd2rMa4Via1emNcaY7yZphIq9sEMjk/4YUWsxTy6EQIwkLCRsM/flLG/s/DrILUqIztUYNUseV4",
-	"tbFVdSvEauLauVUenbtNr0rq44a9fYIKU/OD/JM5pdmUhhwphiYapmjBf8UJEQNZcZigyZqXGm9t7Kli",
-	"2pC8XoLoMQ6eEiwPCKQuQu0uwhNCY8TfpjEY0lV5A7GxX7ihqifQBxywg+euM66RMraaowoX9xtjC9fd",
-	"suV4NmmOG6NzXK/l2uOSwOO82YAmMpLxchojDbqcAEexqant0YmN/oQoQ4E/8+Ps/OqgWFfKdqlYTxTt",
-	"uUr2CaFeUXaSZ+a75KsIiW9gJMo7em/MMAR/jYn8g5JFHOKAU0FNdafeboBjO8nRQXA83QlJtMhTut7D",
-	"82yiknY3C3c47H4EmJUZTmqmlSMRYwHBdL8DEb30QETpgQgXVB0I/vxXjPo7IXN9+QKwzLyhKcMQOFme",
-	"YXfqU4I8EhNXJQ1ZA0y0ou4mYC6k716im5Tp15KeAOT8GEYxwXAbLLEfAw8DqdX2wRJ+NGGCgymmXrCF",
-	"kHtMZZZSS5Kp2vQzmLgzJo6HmdOXvD50R4SC6vhNgfYJqqocc4pQl1BX96vdMRlQfR09lREh82QiIk0f",
-	"RvzhgZMAddrxs+DNk2mIvHwLGvuBsKuLSGi1h5GmHT9ojkKBd/wkoX0yy58Ws3mklPdK88yRc5g6ag7R",
-	"DM/FfBXR+CoSydR4yxOIC+rTGY7d6amJSBDB86EM6hgkPQ3lywQGeXr9jVbb1PzoxAefK6lB19lIyuQU",
-	"YV5kTZ1PvOa5XXOx5gqKK+OR1RiT0fl5xcFeNfd+z7qv5m/Bpzw3HX3+1xycIJOJGUqWUwF3bTvylljK",
-	"ik/O/p645QM8fDcQUc2wgIvQ5i/QDDGapuAb5rjDrnGheQ6zB9M10FcffT4kGy2lrhiHnCNFlCz5neCR",
-	"OeeQaIzYIp4wfivw78WJgbuan3m2FMHzOZeSckP/tCVblMQGSpbQ+VeRtAxK8Zl4IgAPq+CTNH1IlDH8",
-	"77/+tuoAAtZ9qnQJw1xqlPUTMA13in2aF+r3HaYTtJhnVhMpGU8yXYjfXhFazPe7Vz0SxT7FBVD8Ycpm",
-	"HPkUN7efD4TnhSSK4Nb2aVc0cTaXSXAYrKQRM5fBv1/QvI2TDIavJ3T16WQ9ertwyUfJ0yq4U81FJvpc",
-	"0IjEJhpKdAFD8yIi3uuI1yJcdG94rylXMlv7YecZT0xMLzjpEZGuZcmBZ3MCBm/pnYv4NwiP2CJO+Zq9",
-	"PU9AxMERvyy1F1lY34YeCZFTrlQRDkMRdoJneCL2ZE/3Em2g2I/XvUsuRHJjHD1pcepjEbO8OQCLSa6r",
-	"bBKYzb9ATCaNxdHaYO+6dwkW5uJILlf+A/ZjjVVyZSiRcsqQnu+Sbdjz5Oy8JnLMjcfjkupswFFkIC83",
-	"dOKReUjA+f4NP2j6h+q2HJ62NKYw0YCpKKQ+lQE9wMZIBirh2oaweI3DyuOo1r45kp+SOgsx+0RbDHk9",
-	"11irCqnZpO5aTbcxktyFXXEsu9Ko4sbY9RxSzkONfCdtEYWVJotdj84CH3cOP3C/0efxB8Ncz/vZti7/",
-	"8PWHP/8xV1UhXa3ygJMGdshRRc7yBUQOPhMuatBkZplZVDU1jbNLSXMQykoL92uhrHDgfxHKwn3uR+By",
-	"MpT9/ScjbJTsQB45DgIkPuCTgsOry/SejwORyE8yAwIIE341ygR/JJzBfQi/XExdIltIgT+jBFhru9U5",
-	"Ts77w77YlvhDvAKuebKvIceg2RyHUhBWEdSPvQuIDU2VvhP/mVBpWAJTVBbzhHeT6MuPGFUJznehHRou",
-	"CXny8CqCyx8ERmqR2TxemRmigmLmKc+ptWAQtaoi7aaak77xf/qTYRr/w//TX9h2hSR/JI/c5I8/Zfc4",
-	"/W5TvsQ5tPMSrxR3OGM0nr5BliM9abMGFcvJeG5rRMpy8lTJv/D59OxGrVEmxHJGFY+fT8/C1QqxmpXz",
-	"5rh87lbG5+M8oEzZIsxLG78IFVg8vCoESkODSbmyEyYzny7yWKdreK4G5FMqHFFX6deau0fke5ozoNhq",
-	"e+cQTnmXyUCdkFzUSgRV/hU6eVhQD6+Qjf71j3+iBxwvQv6zfvoGwZnKnc17xyybFbNq1j5owloywfqu",
-	"+W31WE9P596E7p2m3ngpoUvuSo3Q4VRFIu3jQv+zSdVQlqj16Z5U7VdApf6US6B+YZIxHpXHVVLG1siu",
-	"2IJkjDxvZDXP63jcaJbHNVzJmybsx2AbKwhfyBtjKD7nvYAoPRQNhxsc4FYsFp3QLcUDto4pGmbHrCTj",
-	"yG6TYeRSDx9GNFzT1/1vo+w4IhoeyisUwDPfmP0dW4KyRpyOFsIRisnHWCZNFBM3lYOzgGxinCcftdoe",
-	"mblJBJZTMBUAEv4+g6vJVzkT31fTKee/RZEp9CIlgfzGeimc7bxaenq1Oe1B0HRv0pdQM9nP4Cfm09Ro",
-	"wHyaGno4EDBKvy3lkSDVT2HcbPLJoeZKe3TOT7NrlYnjWdVxHVuNUdO1Kl6ZOGMbN0cN9wglctar9kUg",
-	"lC4de4FQfJsPwh2+K+knh4KwUj8nNjnHVgU3XJnqbmQ3rHHFrYztWtMdj4ixB6ZqM9wDRcH1+CWA5R0k",
-	"ABXKZWDqNEWiulr5pzJ9IBhXNJP/ui7v36xgnhHPx5sj3+EoQvAFgi9UeorscvfTKIckwKskW06u1j7V",
-	"zy/mqSgmmigiLAKIteGFVuQwhf4vqTNe91x/Ce4lPQ0iQr3UYASxTFhldE7OdfJ57slOO9tytnVPmYNO",
-	"96hGxjVSr1rjcxcL9cZoRJpWc3xedRp1XMbn5aNVtWqhkJeLxsepapWzZ97KVW7szJLAKRQtWRh4psDV",
-	"9VTah1P8bGzC0biRzdmUkicWBECDLnvXb5UW0aeciS8yi64RpkLHMs5HBUw4K0KiGC5qiX7AnWzmB4Gv",
-	"5R5OwChKY6SCP8Rr7/Qj262mhTMgFwz8POfRfeoGCy+tlSYCik+/iMr2IWZzPXAOEvtImG9xqntVXa0W",
-	"sPJSXMqhMBoW5aBKYszIydQm9ddMuG2f2FbTRG3r0kR/MNHXWhoAx7aze+OUK9XC/fnkmI5tf/7jgS6R",
-	"jCac/ZxIpN2Os+Wand2lTA28/PQCYLp6xkHerbqICBqReEkI3evMOJkjU7P3QJPMhSW2ZtdVBYEVR6MN",
-	"cacswRf+g0Sa++xXEcILz2cQcXssneG97gTUpo+q/dJTlYZnHQ8d3kXurU0RvMtx24hj7E5nqoDyRk5K",
-	"zvDwmx4+S12yE1/rl/hlJENrrt6f+mue4n2jxR/J4fqG2c/4usPrf/3jn33j854uHWkaqk0SIvKZ66Sh",
-	"p0pSwNXD0Uxe/Hl+UFvYa5HnyfXnEFjy6gx2tBALLgh/gJco8Okas/EjW4TSniMDO3aJQgexpTmxg8fj",
-	"tuxLSBEDcF/SnJlCgmcpKfgqkqIER12KVFs0ZVGcy6ZScZ8XqHMkmyo/gmgjPToBgoXWgw7gYb49I84R",
-	"gjof4xBDstHEwWVj1ppyh0SRz6hVzeVuPT+Uywn8KM5LbvEDQC35joNJfIpitsZhMyjVuWWMaE7w015D",
-	"wJd7j0Coi+eRljF1c08yn2g7Esbzte0I43nuGAqpOIjzx+Bv0AmXtecsjEFnK7BtYyGAcSX5u+Symbgo",
-	"clXGMrlQrqYYbjDxhbamRYCXa4vij3IdOUNMIz7b/AGS13rv3jrEFl4uxIoPyJNPwadcQMdEQ8qXEIjY",
-	"nCUZRcx9IuvHRHxzuESzGVb8eoSFzTW6wuaRXBE458MWH+TULEKYj57dmDdP5gO/SJT4U4KmBKPH+ysR",
-	"ybgQirfZJo0jz4TGgxmJp6xADv+u17tD4gOO5IuIaGrou9uHXkYJ/W2nZ5gGf8z/eeT/vexcdXqdrBZa",
-	"frB58GA6i7DAtWwax/OT6BQWFjOx7Myi12TmOJ5HrbMz7eydydjPM8rF751Zs5LpfNhnO1UhrxdsKcQS",
-	"rsfCiKIq0vdVLXdKQiKK3WvO5Zt+JcWulIH/TIr9KV/DP3INmmouu2AJUfdHg3HCYrbp65/69g8TeW8Y",
-	"MDYfuGxB4yF4YEQgkiX+rhvQzTE1pl1sqdYu+o4ZTEcN/wbZMpsSTHLdmFUk8OVbhY8zMsJ01q+r47L+",
-	"rIcNJxPatdkyY8LR2y08g5INV6pYLSYnKcpApMCW3cEipTDQG+hcKoG1a1G/wkaLaLXn7bUrHFd5j2cr",
-	"cEkVNNQCUirqLx2Xu+ue1ZNWHL11UnGZr06OyceMavMQm8WXFqoOU+Afp+o9RMl7tCB2vXiJN/lMT23G",
-	"fxwbCQeZSY6exjzAq/VIOMEr+wGJSirp2lcRYoFHQpGXcCiYN363DzMp2GLGMtkf+hQLPX8e9U87Edur",
-	"3EjzJ803XJsCn3vawVpc0PuEeZn48XQxAt5l7k5JyM5wFJPQj54sYDujsxAvz2bw8Ewq1s9k7ojSEj8b",
-	"uqPRBkHajujp7HbyY1FqIwvEZce3AhRmLPTW+Ilfwep2Ubg0+c3RiPl33kXWBj5fxJoJ3KcII/hqk8KJ",
-	"xkU3Orw91CrWbI7G55UmtpqV8tiqViquNXJGY8uxK16l4p2T5mg3E5fMaxdtWcsDdDQUEx3fhm4HAtXS",
-	"JCDF0SojQuaidY4+PMArGTkr3IDSDsUIGRiKyeYEae2VAyHp+gvmPCDUG7DxoMBkBUaUJ7ISVishxsoQ",
-	"A7nokyEn2UMTDTHlZHX4tWBz/jDMMVzlKGdg9MgPOJOzh5mKc1Ty6xygcPY4O2ztUHhsU6lwUiU1KroM",
-	"y8mKaczmUF9/MslKruLlF80Ek24GWTcxHC+I7XtWX6Iy0Y/qhrYkeXkYbyAyex09pSjQ4+QhQP0lhubd",
-	"BqBXt/+8bEsyGwGs9XEx+Fr2sxfMBdiJIlud0MyLj35rRrqX5QTKJAQCbbjwC0Un8wADA4UeHq6vTlWU",
-	"fGFSoH0TgOAYMeqSvJQfqZ8LJCLaoEDFccrCcl+U/mNIycd42IKq+0iIsxFTYq1aEppzkQncxqG7ksz5",
-	"25JZkTX7vyLWMj97lkjnK/d25eY5MhnPPGTPfmGeIb6PVsysaE4IZwDlx5oyYeLOxRWLl+vJASZuvrK9",
-	"UJ4ErFEmFRNl0CdHyMxPMrfDXdc0IHdSIW+qlvhVJJIsbdRGAUhaP+BnQklsXe5WJsn93X4Cc9ImHn8g",
-	"k84GafYwdUDTlxnDYtb0fUgaul9B8jm1JpEp8TVT0H3ee99eKCdoe5YrKCTvdVkBlOC/+f36pdjEtfSg",
-	"r7NVG4yivlGHMSl6DtKjJ6fE50FENByCLH1pEITcpMRUsIlCuQJYL5tPiOLZmuovsb7EPkRw7CLEOFiQ",
-	"LZEtb9Dwj5/4KJ+HKFE9g3JGmJSS0o0i9+liFMV+vIjXs2NMWODtpNJ8wbuItJ7s9egNWopOCvyZwFwp",
-	"6xnkcJG5ThbKxacYXHsC6lMfskqC89EfP2W8XH3vc9/4XOT4scXBhE8s9VtZzdcwJqfQ3aYabD/z7ja7",
-	"rjTYSvPuwXbdLY7Vyq1FVtw/0pt6Efp7mYxFeWi2207MUSw6K8wRqmM+H7sY83vFaU2xSkIEcX0l1FE5",
-	"i4HkQV4liffSg3hbwuPk0kioity6NLWuYRoy/aj6K4K/Zvx0C/gbJmjL+D+QGc5UFWVNlS9VyyEj8vNt",
-	"ZgHZfC7j7/XnKiw+8zCJ9zKNtUgs+UQLLBJPqMiCvBGfYJjrtYSTB/I1lxX5P4lzpKE5/mjeZHmP2Rwy",
-	"hIpq4qnh3jCNCYtZmrAgqX2vBpgtAGzzAPPdSDXEUH0yo+hcewIjgjYDSk+Kn6lADQWNYV/zeNfsY9X9",
-	"2jWshdvxu88wDZ3SZs+5Gmv9nHP8fCZj6Qex4dqZ3JdpQSCkitqDApuNkU8DSAqZpvdar0cpiuHjpObQ",
-	"1gKbshy2rFD02Ty6niVOlvZlylrq5bw3qcUK+RBlAEVWRR0ckWQrXFDq08lpCw3HPvWjKfGG6GSOZcrd",
-	"gP8hQHVqJuqg1GoOT+bEG/bpSTwN2WIiLM/tuy7/fq2a+AB01DLlchwyfrDJXD4FGTY9CwPK4sGYLaiK",
-	"0d6dvjOvevmGQ+QzCVeKbHKeOGJojMPU0ARZwvncEk8ZZU73Q6Rqie9vFN5EoHUrWSFDnzge+CJTnqpk",
-	"JNKqbqC5ZqipNJsVTBzLrtoNq1qvNC3s1caWU240MG541Uq5tg9KwczU+Soyk4u3ifVOm6+J5j6lxBNi",
-	"hx8LSWqN56nkhh9scUQRZyinZGp97DQwcVzL88YNq+pURlazdl62sFexa+fVul0l431WXZSjZiiPylDq",
-	"uMSBit4IL58hHK6hTOM/TE9jhg2SXcATj6wRxfTlv73mquCvv3DB1Uzh922t3iUf7lEnNWEVNIKYQxj0",
-	"4bdWTBX37q7SqQov0wx7xfya+BKOSCuTyUc/TENJFkR1Onna0yyEJ4wmUmS8ZKcmigjxiNenAv+SxQ3R",
-	"iRafdFpCj1CsIk0PFBIEhbFz3dMKyWhb0kapWNAUwXh77s0DCm0eTDBzfBKFXthMSsOJYtXrAP8y5PNI",
-	"/N6CXftUWFXf/qIVVpNBX6XCasIDvnKJVdXvjdR/H1BhtZekowZVLWS6TBLsKXSSXIXio3bxnrv8LUWt",
-	"GdnZG37fqOr08fpdmJ3BOjqTkYu9kUVcTKxquelYDa/atFzccHCzXB81RpUviM6ZhAcb68/dKOn5dljg",
-	"F5rjMF7BQSeZmDKM5lNOLVV6lIfuHXq875oidA1hMRq4v0wIjb9QmdwZ9kW+Q/FZUbH4o4rhjkNGIa3A",
-	"U3H+7QJMk4v344gEY82olElTc2gKG+m9W7QWz4+4/JquSVgLeZvsQO3Ad8lx0SJyYS00jAnUeIl8EFdg",
-	"z8E7he/1ZvEXvi/w3ceYUH41DE30r3/8MzOtmOzW6cDbBPa5WL6IpyzMTZiBZtjjN6bLBZ0c80IR3VhE",
-	"QJ6UQiypy5vDLJ9jx7XH9apVFhUramOrgZsjy3Ydr0wq4yreT+oszq4rJ8M/MHOntKm9xt7Mp/vvdxvG",
-	"QCcBm0xElLxMEQZ3wCnKK4CtGHHe0jANnBRw/rBW0zrcd4vT4vx5u3wpBcYijnBN2AQB0yOeCT6ky+lq",
-	"f3/zH6bCW3LJwnVrTk66BORHqG+U+0YLpfn538OTD0UVY/Ku/x+mJCRZWwZaEhq3kIjNW6uta67FUiSY",
-	"Qainb09StsM0flrMQFcFGiWlMttQKMmviosPbE79LQvRkLcbmnrtAP6EbOp49yoAsPPAFPEvclPzMKjD",
-	"mfP8I8ZvNeDdEaHPJGBzYiJVjh2qTcu3UjXOxvIpR6eC1CpEjbZVp8E/+oZ5mwyZaF64DGiTfxI40qBl",
-	"yITCPu8CLlTm+NTzn31vgQM0D9koIDMEeiM4Dh5zFzMoPwBpw0++/npEVox6X399ur8Oh8/9UnABOfKI",
-	"VNHmEajpYoahXHcMRefE68SCDNBaC4+U0hlOQ4JR34gD/NQ33iDP9yBmfEYw5Y9x8NQ3/px/XvOpRBtF",
-	"MVggH+/uOveDh5v2XzrIZV56EUdz4vpj3xWzgwMbLf0YKlO0UPux913npte9aPe6tzeD+85fH7v3nUuz",
-	"T7s379pX3cvBxX3nkn/RvnowkXrYvUz//v7h9mbwze3lj+kj3k3noVfw9K59377u9Dr32ijtCxi/9+Nd",
-	"J20gH97e8X82Hvfa9992eia6fLy74vPvqBddffpvr25/GNx33nbuOzcXHRPB75vb3uDt7ePNpYnuO++6",
-	"D7yV9qx9cdF5ePhL58fsw173XWe9efvhodPL7e+6+3Dd7l18Z6KHXvtKTS7TT+fmUoD67QA+TcGPuped",
-	"67vbXufm4scBn0j3ZvD40Nl8ft95fODf398+9jr6PK47ve9uL+FJ++rq9gcYiO/HoHd7O7jisDPR483D",
-	"493d7X2vczm47lx223ID7jk0r7rX3d6g87eLTodPEz107t91LzqDx5v2u3b3qv3NFWxVr3N/074CrmpN",
-	"rZuzt2vJU9rW/33g/7Gt5uDD13/MR3ww3RbKVvI9sEQmwkHERBYm6Uc2/Jt1L76wut4QTQnmVINfxpLL",
-	"0DJ7JTZiTYVH/j6wne8v/1b/a+X7xrvaTfkv59fVu+a9/eD0Ds6ILai3G+AoSiJ1/Y/SbQgMr6J1K0X1",
-	"+28frzs3PVS1baiTX3UqZ1WnBqd7xLwVivyfIXtqn6YWYRNVy+WkzgHcIL5HZnPGqdaKs06nfO+1s9+5",
-	"RFXbMdFd5/66+wD4e9m56cLjiokSvEJVu8qbdq/vrjp8YvBFDZ3IgGAonoqDgC2JpyokhGwRk1MTta/u",
-	"O+3LHwedv3Ufeg+wB2/b3avO5eDuvnNxe3PZ5WiCqnZTrrR8Vi03RD4NZRDEQZ/KjYpO+WF7uH28v+gM",
-	"On/7rv34ALMpN1OsRDXbhpUqhEU1uyKtD5IzWYe0YRprkDFMYwMshmkkMIEWGkAM08gu1TCNnIUaprE5",
-	"fcM01NzFRNTEs9xRzqT3ynee3CPpJZc5YYUX/WWByAyqKnlHQ/RKoaeFUhUUmx+Af9sgn5KZS1SpqVEi",
-	"QjhGdM38Vs1NE33che5Ham1f5k6f4xDPSFzkKaqCwmIR3xOuTDTH8ZRz2JKMJR2kVExO2ExsNL7IDywd",
-	"BjYT14CSjROR3BkySByVa7u9f3uB6k3bQfz+R3fiSyUiyGl8FaF5gMGxWKexgnIpu6Uv6N9yygIxwbXA",
-	"kjOptD6rnCkp/LW4o6IdfoWba0MyWDt3uUcta1tsfTJwENyOjdb7PVXrnzYY7VRa3dZBItXuZb7UhKsR",
-	"CZhM/XSSzUtgyrAenElkcPrrt3nKeuC7jZrxTJbCOsRKtq5zSPvYRIgPhUXKoEZZjEJMpX1S8w36So/5",
-	"iz4Ps95pn03jbb43hip1fnzZNi24E2XM8lPQ2j4+di/R0PeGr2AyOtZp48u5a7yKUlkWfhTHjH8kNT3I",
-	"py6bqVp7Ud74205sjr7QI65brleqlj0qY5nvuNLwrMY5bowdu+Y4jcbx+sId+m19mQWe0RwbAhKT13CP",
-	"9mUVOtVn6nixTCrCHeUuvRM62+nOmq0nIUMnjqSdwoR9+gaO97DTwxORiL5vhKLugGoiChPwy3RdH5LG",
-	"OelJIgvI2S/pknCEf8FuK4GIY2sHS7yKhMU9460B+JYt252LgbudEiQjAtifnH3TSJ0Rkp3f6ouwxQWB",
-	"U+lvQzyfFmI+ENUJ/yRH7edNSKF+bc6iyOdcEcReqdSf8ZLl1tDctj3JJDvehOTRaco8svelcfCoN8wj",
-	"O23KYgqmBMlWUMMqcsC9E2Ca+2LBhoxDNttqHOZdezk5q/ZMv7OTFPEjku9IKIojPRM0xfM5oZloOhk4",
-	"B+Z46Fe6syZOwJKUg/coqPfB2r5v9N2IBAVyYFKjOVaxC+slgtdS8+YaC9geIF83DNSbeHzeOCfWuDbG",
-	"VhU7I6vpOWVrbI+qlVGj7mFSP9gwANsPE5I7sRUPAa/zZC458Z3Ytt0RIYcdeC0s86lHPu4Ye84iUbzG",
-	"p/k8WW7cfgGytFE0ZWEsklgVMhxcCG8hCHEsEB/daX6pk7ccnZNq2qlNzMUUjC/COUETifZKD6Fust3M",
-	"L0QL5F5IAtTJVSTgo6+lCMW6dL6IC28Vj4x96ifpzoSoDhn/4Q57K9LRDcUtBr9AkzdU7mHwaItXmtmn",
-	"5KNL5qqUJfYsRoOV+pCPJHo9GYI9cahdvPwnlOPh/87SwrXD5Fodmn06TC7W4WlSmT8kaUofPl8RP+yh",
-	"iAkJIXE+x1Il/G2nB5s8IjKrP3afxJu7x16pTx8Ae2TxTcrSWnk3j1fIneIQuzEJOaupvPVM27aTC+PE",
-	"ZXTsTxYh36rTEhoqhmGooi0FWGLGDvLje9nNmgpcM/xRZcqxtZTiycV+rLiTgKNq2s26Dqg1l4woToQf",
-	"kaxNvoOpqRi4qt2sv0AoSSZTrtW2T0XyidrQ5VrteMlle6rF3eKL1JzNCKZpKOSXiPZ8u5eT4v7uifvp",
-	"szSu/0Oe4552+BUAIa5BQFTCbA4RuTFDcxxF4AOVTmWoVQf/GMOnb1ASRqEqas5lVQ+o3sdP4Q63yddy",
-	"mHz76q6SvMf7Qlm0TZE/my2EplRXhiX19dNL4UDN0FqOUvCvBPqW+um+UBOEE7erre3FV1sIlzZb8Unu",
-	"ZPejUPlKyF+VhkYbGKjiHot9kbZGGy/n+83hfx0aGvWWQ0nUvz5xTFQGY3dWvVL+EuqVgny5Ge1CsQpC",
-	"ngx96F20YQ9/dLWLagr70f28pAlRnAPfvah3hlajTVKdwZTyIe5v+qa/FilPCO+rkvTvCA6KCnSm/mEY",
-	"TeE7MHPleJ4WxkaxJwld0T7ja8metBkdXmC7C1afB38mE/JL/4ytMSmR+Jqgk4IwlFPhYQm8FHRxnAnj",
-	"FS6kPUoPgci4XiZLFc8XfHu8CGmC5pCbKZ6SFbCFbBGvJc8sb896uamUW74eL+YGzH1K2NhkU9EJ57Dy",
-	"qp6fpmkFoAkJn0n4VVR6pZAEtct5mHfFJr6ObgfEiwjfZHFVUg+o0pKFOSEh6s1WJ2q9uZbsg4UhcWNr",
-	"ysKIWCOwNq+sKMaCq0jusmSIjEDi2OXqzgQhahE7XbzzHbnX5Z9DyrgmQ5vpAgo3qZd/cXDpcgL16J9I",
-	"DisaF7X6/oceOvnuoVyrnyZJH/id8mdo8ScRqix4RP9nwN8W+obgkIRDyDjj4jD0IQ1ZFGPq4dBDQ/Jx",
-	"PkRugP01hS1ZfT8dfev6t/733cefu86N34269L7mXnTr3af5395dfN8skdX3P3s/dP1bv/uxS+2SWw7o",
-	"aPbW9v72fW6e8N37hpZThhLP+b388Is3qPjaScl2fuI9nJBqb82DPMdIsWeEO5RDHqbhXqX1YNwvEkiu",
-	"R5CD3geotvKo0P35f7G48QS0v2ovinSWO10oXoHe7x8VvB2dj7sWegm/Ibit9AI8qibhazMGjmEa5T/8",
-	"l3MHG5ueTjrnqnjsXUB9DqA5P/7444/W9bV1eYm++651fd16eCiN4X9DdBL5H9E4FJiGA7mFpxABo4sn",
-	"OcJr2S47ll227Cqy663qect2Sk6lWak7WS+zk37f+1T9bPF/yuofJP5pZf7p90v8j/rn0/wyoe8E1wx4",
-	"XlzxSQggfLskl+3TidKMb1MBCc1+Ti5t4VsXCRU7JBBCEX5WCa+zoRxHyVc7IjlgGTlrDRckkR1DAtYB",
-	"yqSB4k3qYrpki8ADCwB+XiNnhYmnljikPp3shIbHwGrwiwNljXwKCJlqC7X555HLd/oJzCeTn3IrHmpg",
-	"SPoAikn18jojEUP6Rhh8ZW41YWcpaanY+L2s8mBFhcnXPuWFyYE+YJMmfDaNiLiL0I9XDxyIYiFtFUz4",
-	"1wUJVwUGWRWMKGpsQaI0dPbslOyzJBYxGgIHI+tOIFHyLxJcqA+kwefdgY+v0ui0tFDGdAvn/l8IILZg",
-	"TjnHuoNJzkwLL+LpGbwUgXqZaErddUjNFXRcgFaA5TBoOp1pHINfDjDrRTDabzKHg0ewqBug+QxG6DGT",
-	"9RpjLIpdykay2BeaYR+MdQRQHsp15FWgULXB5L+buKz6A9dJUWkfbixwK56EeDYDnTpkFhVGEtROvdcl",
-	"ewmqjAjILl+Mpzi5Pj0RihwTUi+bsoDGhMXMRMI/wkwjIwZfm0jPzyV0lMq4KRLvzgMcc1ZP1BHjVzAw",
-	"HHA++rRPeyLRE5/c0g+JxWkLjsHzBTjgtHLKEFB8KBbF27Q29m/JwieEJ9inUnfMXy6oiIH2Sn0qQk3V",
-	"G48E/oiEOCbBCtLfoRHhF6GpKvwn1sQIryKU4irM/A9/QBch8QiNfRxEfSqYeTXLJD4SUUK8CIlcK60+",
-	"tRDO4OcJFxQLkPR0T4kRCdc8+E745Q3fwEjZw7aNXMihkidiON21b/vYT2QlR1bAgSshgYuMBIQpiAjS",
-	"AK84qKdYACea4jkRuWyG0HSYRKSW0FCEOUoBDDBZutn36YafvR5t+EY1lfGf7z8MAfMjOYlMsKe+3BZc",
-	"lT8tZA4zUMeemn0K2CtixIviEaC+/HrogbYGFfoyRDMsaiZuRo31aUiiOaMR0ePHUvaUo5ACdMJbRn2a",
-	"/g03GecslcsLP4TbuUssnBjzmUzhcrHBZIKjQOC7hEZEo3rtOXanxCqX7A1it1wuSxhel1g4OZNto7Or",
-	"7kXn5qEDbfh16ceBTj/bd10uWpFQiIOGU7LFh2xOKJ77RsuolOxSRbCzU7hNtbMEerLcSqqdj4I+cJzK",
-	"VbjJqDbt0LYQzup3oP7+x7kPFFmWFoEEouBvQbw+DfwxSBvo5Bx5HMqjFZKObKcl9CAunuOPO+DCDyGj",
-	"E+SmRElp5au2g4Y5wbVD9K9//P+pM4Ai/T5FeMQWcfqGz9wUcKB9qoKRQAfEISUABJHXKdQyh0lRajEE",
-	"B/WI42cV0kmB+g18UHBMLMjkx0E2J6Gk7EmOEdgWEib79AalWQZ5M4ChHKJabspEavckDldWm++LzAOY",
-	"UOeuZ7SE+i+NSlMR5lo57o0Mt1wCSbm+VAG7S6GaKtWkhuyzZHbwLg47o0j+nOWp43BBhIUJSAbgftm2",
-	"D1uE1GS+ijLxhcsUqlhYZPasXqXKxs+mURVLzOsuAcXZN9hLoMabOLubPFJON/gZEpXUeDunsrvdHV4F",
-	"DHs9xq5wKJyTq05tn/GixZyLyMSDosHCAc80quXm7sY9xq4xXck1Qq2/2j5w6VKRT1bkhoBWeyzxgYTP",
-	"vkseKX7GfgA+f7okY7TefzANleoX9gsJNTDm4ul7yFhjfOBNzjzmAqLmJhZ6WOLJhITosZuGzbXvuqa4",
-	"/jxZXTiCnOhkNiKeJ7K3gPugT3G4QieUoYvLm9MS6hu9EFS7bBH3DRHPIroUl2mrT7Gks0Tlf8mwaMNU",
-	"9hFkORU/hqc5Us3G91mxbniaR4W+JfElB8nOcxyTj/HZNJ4FmQNsiEvhfy5vL3o/3nUQ/0DGaMCLjd8E",
-	"e/pvuG/FA+3KFe/OtJf/+sc/5cP1Hjibo//2/Gfke3/qG5HYTGvh9w39gzPPf17vdL2Ts3Tehk5DNsTi",
-	"73rXV2CTz6tP+TlPUajhmGh35NHZgv/wpciyBlKO0rQIa0Z6LG4VJkTa4Tj7BAj+ufCQpJrgyERRvAo4",
-	"F02gTABnJ1wZJRBvrtUsODSlIqxsRyJ5ThL+G4GeNseozT/8KhJ1zTateikqWKMF9QJS+ilS0jZn2zRd",
-	"hBwxe8vpKLAWG4utn22rWRpYH/43Lzb2w2H3I37GYmnZQ/Y/4wUFxviEmPHpp3/945+fTzglMZPn4uHp",
-	"m23YqvkLbNrH/BmekLO5qB2TjnwCu7SKpRIL3d18i+DT0+3ngqNBSbe3iJ3O98XklMUVafPSkUvppn0a",
-	"MxpbYzzzg1UrwjSyIhL648/bF5tiZql42EKC5jFX5KPPIWhQB+VPfVHwJEtc1gmJmNM6udGfvowCCX8g",
-	"2KVbTvjLKCSez3lBeHO6N1kCxD+ev6nubnLD4rdc3v0CBK+tUxp1hAupnHD0+bmQwLUlK1+2bZlqXAb6",
-	"w1XrQ5FtpQDz6QTymYDxHJQ5XICP2UKGSng4xiMckVwSJz2bXspCK9cmgz3tz/HKsQuwIbPYL3FFXfnP",
-	"hPIRwF1r225JQbukFl58J3GR8XZOKL/yKiU7NTBw+TbpZ4VnwRDUic8kFHWPQZGSu0OyO/7+xduklLWv",
-	"oGL4nNnmA1KN0lwA5ZQXykcL1Tht+PqY0ZNMt64JBbW53ISdiMI3eCui5OKITImbcOfI5/vGX0UmIh+x",
-	"GwcrmYzA5/z2PE5TfUCcFyvgY+RoP7avrw5DIbWO31Ho1VBIbkIhCkHtt30vBumQqyi8pmSa81uBS3QS",
-	"Q4DGIY9gL/ApEf6bNbsiSlEt/YiU+vSKYQ+NcICpyzuJpmCRhYxSKA7xeOy7SMZJiRJ1kLmcfx0ViHX3",
-	"BHs+p7G/xgsmgZqIAROBfMIgrdYFQWlwGBUASr8uNUMC4N2X2JrdoxDDrsBIkKZ//yrSJPw1N20TODzp",
-	"HSxtbvd4CV8KQz8Y1AM/kgbjNfWjH8XtdEYbQlYeqNJPzu7whDz4PxPIxbPHt1K59uGluLjhcm+U7XLd",
-	"chyrXEGO3bL5/0sixbORur+//5TNpLJvNhQVRGOo7KR8by66aO7PicyEDd2VPYfYI5tYVdwgVtWrVaym",
-	"6xDrfOyMbFJxm9hxUinTI/OArdCIxZmghR1r0TJQGLLCAyj/Rbvzbe1UDgpDuTwO5iEZ+x/5HTJ6GlQ+",
-	"/hUbnz/sfbYTvIEwipwjnk3snyDwL60//TfQCo3DhfpDydp1dWR67D5A7rE8A5GoxxGtKfkyNp+h+GOY",
-	"1I4H/SRlS6icERAcxWDk9PDqtIS0eAnl5RtPSZ+GgmZwdmYook5aksuJpmwpo1TA/w7uH5B8RAIl8Zvf",
-	"eA/fta1yrY6mOJqW0COn65zt7lPdtrtust1patKsu+gHafwcdtP8jtZfyGpoQi6+OPSJl5g+xXmK+pSv",
-	"nq8tmXlI5gFeRal1NTE/pWBwgwVUm9ITzORcsWKD2przymEUVFsIOHR8eIEpaA8ypWhFxalV6hDpvEmM",
-	"DicAsmrMl7AM/U6vNXqtEepm2CvP3i0bV093dvR/7vmPo5vq9Huv/u244yy67L4W//D3bWT+4D3mR6/Q",
-	"Ngb5G8lSo1FaorZN0vKLW9DsPYxZ2km8YHQc+MIH8N9kfSsfNOG/kNU9JL79d993ghJkr6uiOy+HJT77",
-	"5HufBSlTSbayiHYJzwXlfiIrULiJsslLFj6B/66o7W8iRqWfjRIlNrlf0ZtOvNeIVbVoBt4vj8K/gHL1",
-	"tbBAwGg/LDC3S9lanbB8YYiTGbaIdUqTq4HZsst7ACpt/fu2F277tyTed88PY5KSxt1L4JByE/rcE8i9",
-	"m9CGryI05De3TNgjeIKh4IDhOoKaQcJcGUeCnV4pP/W0dE0WkR7hSs7i0mtya1GMJ5yKaZzKBveBTuRX",
-	"p0dc42IBB7Bq/yHn4t9yjf87D+M9kc6Eh93ESSW8w7RTBQX0crRTBSqodNzftA6qYtlVy64jp9qqVVpO",
-	"uVSrN+3zyivooPTo0TTwczPO8/0HLbRy74DIbLxjRcpHe5akTTTDoijshnBUDJQc4Yh6m42qrXK1VK+V",
-	"a7XGmmS09UM9gO7zQYqtTMHKnZotrWTlf51mSz+3KW1Jnxarth5iHIK7UF5Z9Nw8wUlN2dNsrXStrGya",
-	"LgNHCPdpki1DlJdF69VlBTtA6IT3A2Eii7lK6i81Q26S0y1Oimj26ckwWwxyKCIhZVNCPalqS+vlPhEy",
-	"j7TMiZFWUhrm1UIBhjTI0iVcsL1iDVKNL7Iv+vGBmrBIgJrRzIT2VW0l5UxfX7eVj4PqE5/oZ1EU7DqO",
-	"SdErsv6ud/gP1DsAMckWqC4kSHnczk7FwwMoGbKFa5E/ljpyWfpcGHU9qaPgx7SrxQTYVaGah3rrwjEu",
-	"Xx2hreA/Rx+x11nQD8CvRYGxE5+O0mBoDLPItqGn4xC1LgrUGMXY8esmhb9FRcYee3+oJkO1BlVGISk6",
-	"o7LG94u6L2K9MtXAI98jGV6gpTE6sla4DOIfbhTAHiYFvs20KFPCXiE/7lOXBQFxOZNzkpRnzglVH56+",
-	"kaxTyovJvDOKgq5R32Q8Dqs+VeWpGJqTECIOfbo+YxEHDmJKCbVz1wMLlVWkNoujQ5CyqPsjAYS9Z0xd",
-	"IkLoAnDKOdVofhNWoFg63tSnkzxu64Z81A63TJvzAvVSTq32fUupZxKPFGYVOEKcgsL1r6d6+q2QsoOv",
-	"vv9CZRWfkKK5jCKPUWKiCYmTA344O3cWxWz+xWhoh3oRF7UE55eRq4Zawi405LOYE294WkKciQS3QC70",
-	"ciKkN1unERsUgrf+r7n+f1PsIt+ZQ4WPg5Wsuem2JfcvE1OIxD6x8vbr0z69A0tBS+SVhVj/Nb0lpBRn",
-	"Sp+1njc8ZplDyC9N+E6oIwg/Az7lHESfYjQJ2WKeJEiX/jdJlBd45s98N2TCUclEEeOd8fMguoue/DmU",
-	"/w/JnOA4UrmYdikqOLDe/vZ1x7ZlNy27isoVUJNWS9Vmvek0srrjVM8ryp4Yo0oV4wauWvaoYou82Q3b",
-	"qVvOuDZyz2sjx7WrADGVxDCKQ4JnA0iM8D4vDczcnZKQneEoJqEfPVlQaDc6C/HybAYPzyRPcLYkgctm",
-	"pLTEz8ALS9/veQDpqOQEa+e44rle2bJH5ZGYYLOK6xY+d8rNUb1ab1bc155gBJCOBi7ziHs2d2cD+eRM",
-	"boI1Y5QNnPrIjweNp+nPg7k7y1/GB/OFPkj7F7mD7vfMg55YBTOl5VIVvrOhhbcth+MHsh3d1cjJ1cJn",
-	"PI8ENOSlkYOB1bHjjryqa9XrI8eq4rprNd1qxSqPq6NRBVfGdayVKyLulL0CVGeYLnAgC3Tyy0mCb89E",
-	"6SqrkpbofTvsio7mAbDb3wDxdk/Tw3+n0WHd3PB2p6FBZKsCDzVRSk4TKkXmE+HLCjemEL2gcqe4UQVl",
-	"wkFLz4GDo8if0KTOZ8yyGpzllEUE+uCy5MyPIlAPihw2IhlZn4oiTrrAKXtLBeW+McM+tSYhIbFPJ32D",
-	"s5Fff/1NktxEjBqSMQmhonPMkGgsS0Sp2zlJ8ncylNXNhiYaTljMSjEXH9QTkWgrfRYNZXa69J2kOQOt",
-	"XZ9qyS2/LkG2QO39qQjwWIZ+HBOqjCQChMSDNZcQ5GyEvwXYn8g8TtJ0iWrJKpVYauUZkTELCcJ0BUwz",
-	"+CvDVgpVbDbREkxCSD6QVI9CEhiJCX2qsxk5uQlNpOVfymRdaqGIkExyKyGEqGkOk2UkGCiqeSemLSdN",
-	"577mnJ2WwtzP5pPUi1fuz2l6R3B/Bhfu/Sw/b/9dNp+3L7L2vP3dzvOf71+K1oSst7ni1ZnKzVycgevK",
-	"fyJoqL6T5d4gp5Q00k78Z0KlpdlEWfuyMlVnzhO6YWu0KO+IyUzMpK2VUD3wmKwXljj+yGhZzv8LUhv9",
-	"WzUFqrBHmrF7BworjCtG4R5+kmReFS/Ekvijk2FSAXF4mmIvcD1aOLNe7FBkATZVjk+pjYL7qU+xHvua",
-	"mq0gu6BIES/S6RbflWmGQj7ZvBTAfSqyN2ZyBb9RPUfoZEGTWNG09h8WzMww8QceBozNBy5b0BjuR1Vi",
-	"VX3Qp8McRgap/HKC6QMf41PpFFpCHc+P+cz4SrVwkggtRKxTzJA7Je6TUlwI7qRPxRr4F7tu3ndaWUnj",
-	"C1yd+6soVJLr95+MGYkiPOGCjIKOsrWs5gT1jTjAT33jDfJ8D63YAur08cc4eOobf+YshNh7o2WcyQ07",
-	"c85kIc/Ep03lCGxf9Lq3N4Pej3cdYB9kUmuZgTrNN52ZmJxQGZ1wqf0Uooaly8yC5s+grA/+eHPfaV98",
-	"1/7mqiMncIi8tpFuvCBE5jn5TjKipd/p7RfmF/TjqEhDchx3U9+dbiFsHFueFpTCm7WQVpMV2AASmykf",
-	"HhD8TFQS2MCPYsH8f9vpmejusQc/LjtXnV4HCV8AJaBseJCgjvKci5TtMTVISF0wHo/B+lpCw+7YusYx",
-	"0EAWPkGZMahLoBW3zaNJQsd8nDQwhgHzNKa/ZVcWZw/u+S4kiUj8FvuBHKvcOKzpvTKU/ko8YooY7yOc",
-	"YHT3F13Mzdg0xNkQBgU2Fskyksqx8FZmma2W+hQEZI7mN4wShetTFnj8QOjGfDGUqQvcfoQqdpUz7+ia",
-	"ef7YVy4NnGJgkUc5P8XGkSeDz7HwdBwg51b2RF+1qt8df3Y4/hSj+GFb/FYzIe8MWJKSpIhYMpNwJVNz",
-	"boYwppxqokOhHYtwQNCJrCsekLFIOUpHxGUzIipFnprSCxkUk9CfXldcpDPjJzEtMC71coJpAb2pdFHz",
-	"0BRTL5BXTZ/GoPFcq5x+2A3Vpypju7CFJzmWsNLeKoXZG3kike8JZAuUUnHDa3zT9UZXn0LVBZH3nVME",
-	"YF+hKDqXipL7UoAGI5dR1b+c4WiFIjYjnLyRQEv/U3XKferTKOZ9sTEaEb7iyA8I5TIXeyah1IYKtR5I",
-	"LOn9nJR45h8RtPRBxIm4tKSyWZ8saEAimb1BKqWlV40+9ZZgFqrlRq688Tj38Kvc7f/5Kr5fkEn496gE",
-	"f6OciSSje+sEwTVoEuL5dGt+uKIoFKBF0HzNaZKzMIk6QjD3M/ZM0IjESyLShM1Ejk7dX9FE6/aYoVSe",
-	"JAoLsL9Iz3JQWGhlUFAcyncgH2tlYZOqKmBfysjDJdQWifRMsZprEs6wL7gsd4rDGAxUPkXf8mU++z9/",
-	"FaHL294W9gc+3JWid/gTOESdiAInovyAiYYzMbpIBOOxeK3GoXxdUBZHZpbN5kaFro2W8ZOskifr+Mqf",
-	"aYcei/Mq+77Yu4N4EyIAwKU1o2U0q3Vn5GHHqlXHnlUl5XMLj+yqVXUadbc+Pi83KrZhGk8+BL8pbzdm",
-	"tIx6E4/PG+fEGtfG2KpiZ2Q1Padsje1RtTJq1D1M6kCBKfOIZpPfc0SfeuSj0bJNA6yFRssQF5hQjQgd",
-	"m8oAqCoPiQ8S9469ZpiM5KQjxTh4aqEpCQK2ZTj+1aGmc4GNSXbfZ+qVJhKTs1l+PV8cZBDLP/UpQthG",
-	"72GCf+obdklJ3saHN336GdC/OAevOiz8qCDZ85acw3xWChUzk0pOIepd8ilB8NbJCfxzeiom+T47u+Qz",
-	"ZFkiVxLC9o7pbhz6vZMEy5X9LkYUXkmy6FV6VbymNJF3nSU13PdwKEy+VY5/BXK57mi4ZuGSTDrw+SYS",
-	"koIwEIQE7AaCb4XgTn82W0C1pPQK1SVyYdhPqy2aUNh3hj2CfKkYW04J3eb2d58s/ku6/6lRvrAb4C5v",
-	"P1JvlKvNhkVq58SqOqRpjcqObeHaeWPcdO1q1a0ZG7T6g2mIIhOQPpb3c44d1x7Xq1Z5VOH3Q21sNXBz",
-	"ZNmu45VJZVzFNc1Naq2g8iIS5WwTZyxwo1JubYD6cpESNww9JP0wB7fEQyvtKnXUKm84aok6ozXkVFp2",
-	"o1WrlxynYlfqh94garP3ccJKztPvJHFnuLjiqkPtyP4yhPHsk/rz887MvpwoJsRqG5HMksUi5lgh04sz",
-	"8G5Qgz25vJ3U4CV58GTfeh6Y3XThNQjCDpfNoorDR9GBIlZITeD3o79TqaofqFdXse5/fd8sZiM4BPtS",
-	"izPJ0hweSPSCyRW5sl6DqwemiAWepuJUIYoT7FNzU1uaIVNvkFjQuklkXWHap0pjinRMB+ItnU0jFDNp",
-	"kRHkcLaAZBN+EED5HRT4z0lS6gLrY5/uMj/eC/ivUdJXs0P+rm78DWv+hLCxJ3HJO/EZB8GjrTu5Z/V+",
-	"QTOmnY2DFjOReI56mp1xPuXcRlazyDmEkAWJS2K4oNIYgKnQI4r4sjdS7SiOpDTUKGtRlGbGHIow3kFI",
-	"XOI/kyGK8ZNwiIhkxVVZFFhGZpf6dNOnUc8k7YuFxiF2SSvrCB8uqNRnCnUmYqGmvfSIK7WqIOetzD7l",
-	"f03ZEjzUIE57i/NkvpfUASn4ZDjze6NsgA5tmc3mazdalWxW3kxotDJDl2IfXIsmLPAOiItOvS4PL635",
-	"a/Xn/D0t394OoIVkKlts4lOm+P37D5yd0CvQiyfrtfvff+CESZgFi8rlSaMh2AdkGXfI8q5XcxHlk8+A",
-	"zMmJrnf1Ngk91cu7Ryo1GqORKqtD9qjLnjL6Ah58ces1kxOLchIChdo0E0rN5jKxfTIFKb/B64QC+0lq",
-	"LE7vNvNvaWEz6/m31tOGrdNoLbvoFFMvyiPNMZMB5BB9AhSUBITfACvIynFqouXUd6dJEo4Rdp9kCjNK",
-	"PsaSXVJlr7U4402oiWqoyiM3v9Y05+ZGMeb3iqg+qu0GoF9et3RicTbPg1I7UHWEb6jEPOFSIMpESj5S",
-	"JQNXhQXElQSFdEQuJRk2rI+d5qrcnIGoMGOC1V7UYVEWsLXaP3JLtH61Ai2fP3z+fwEAAP//",
+	"7L2LcuO4sTD8KjhMqtbeQ8qkbpY0lTqltTU72vgWW57NntX8EkRCEmMKUEjKGu3UVOUh/mfIg+VJvkID",
+	"IEGJ1M2ezezJplI7FkncGo1G3/uT4bLZnFFC48hofTLmOMQzEpMQfrVdl0TRE1l1L/lPj0Ru6M9jn1Gj",
+	"ZfSmBGH4AD2R1TcR8r2SYRrkI57NA2K0jLLnEHtkE6uKG8SqerWK1XQdYp2PnZFNKm4TO45hGj7vbI7j",
+	"qWEaFM94S98zTCMkf1/4IfGMVhwuiGlE7pTMMJ/HmIUzHBstY7GAL+PVnLeK4tCnE+PzZ9Nou7H/TMYB",
+	"WxbPXH2RM/P62Glg4riW540bVtWpjKxm7bxsYa9i186rdbtKxl9o5m+3zLlgth5x3XK9UrXsURlbjkNG",
+	"1qjS8KzGOW6MHbvmOI3GF5pt1yOzOYsJdVd/JqvNWbfRgvp/XxCOIejEQTFD5VoNPfuRPwoIaj9cdLvI",
+	"neIQuxznTBQt3CnCEcLo8bF7eYriKY7RDD8R/igkcegTD/EZkyhGER6TFoqnpE/HfhjFCNNoSULkRyiK",
+	"WUg8E/mUv0cejvEIR8REmPL28wCviIfGLETlKpqyRRjxucmOI8TG0CzCM4JcHAQkREs/noqx4ClfEO9r",
+	"xLwVOhE9RsjFYbhCwwQssXUvx2ohDt3haQn1VMe8C+gVUxZPSSj6EmuI+rRaLr9By6kfEJiLWKFaOizR",
+	"DwIULij16cRMOoEe/TgS3WP+1yj0yThYwXL5bzGEybulfSoHRFW7WerT9XPgOm6tbpU9G1tVt0Gs5qhW",
+	"s2yvgStje1zWTvCUYI+EKW5pqGFx3NARa4Y/XhE6iadGq1yrmcbMp+q3Y3IcjUnI+/z/fu73P5Ydq9//",
+	"eN758N9/zMfB8TWO3Wn+kRl2engyPIlOAYbuFNMJ4cDjyOAhRk3EQjT8dlhCP06JwBV5ytxFGBIayx54",
+	"G8pihGeMTvhnM1PrsU/9CIVkvOCdwgZUnTKgB98Un05482XoxzGh6zDuG2GlbxRCcWyJ1RWAz7HL1Xyg",
+	"3DBK9gdM4PO1TlngRTkg2YTFOhzSk1exq6XDFshnetwq7/CEPPi/kM0lvmNLNMN0hfyYzDjtmOMJEetD",
+	"nKKwKC6hSzLGiyBGjm2/Qc84WHAqM2LPhD9BOCQoDgmOiccpkmPbJdQW/czwCvrq0xkLCVpyOGE0Cdli",
+	"zkmHGNOVbSUJgiM/892QRcRl1OOwCnA4ISEncuIb3vkafji2BNzfFyRcpXDjnw4ivnYdZp5YEW9mw7Hy",
+	"Z4sZHCoJPJ/GZELCBHo99kRoAYZQ8jEewDgx/2qoqOI8JM8+W0Qw3VYycQld/jMLAL5hbhys0IiMObj8",
+	"uITafRr7MxLFeDbPQEjcOYLua5i5DFnMW0YkGKMlC584vWYl1JnN4xVHWDyKCI1bGqnMAaZRtsu25diW",
+	"4yDbadl2y7ZLNv9fQsbywAzLz8D5jyEZGy3jD2cp93Qm3kZnPbUuAPI94ZcdozeL2YiE+ZAO5TffRIjC",
+	"Z+jEMVHZRP/6xz9PM4fJyb3GVfv9LnOfxpWysRM71MRfBUvQCU5WKdd4mos56qNIQ5Y+PXCXK4dtpn7f",
+	"2FbzwyfbbH7Ou2s+C/iSKP6OeT6RLLLiI79jHnBALqP85ud/4vk88F3MwXX2t4gBCNNxcRDcjo3Wz9vR",
+	"KR3gAs6T8fmDaXy0JsyS0+Mdl+7x8ppEEZ4QMc/sRv0Ip4lxZqG0gSSS6fxC0wd+ls4X8THzbsNljDwy",
+	"9qnPn+XOvksDn5IHf7YIYK5faCXrw9wLVDhmXUoA4XgeMxSJPiV3CqQQPs5ZLaBgNGc0IlkJbY8FJwfk",
+	"k+EuopjNSDjwPaNl1EgV2/WGbTXsKuEChGs1qufnVnlMcK1Zb3iN2sjga4ixH3BxgLM5oxXM9KKL5v6c",
+	"cNDwU+ftL/fJQ+mRecBWaMRifuJmA3FrCFpdtxzHKleQY+u02hYfeiQg8KH4ST7O/VC2O9/WbjH3cNKO",
+	"E4PBPCRj/6PRMsajp0Hl41+w8XlfYp/Cv3CblYRsAmfIFjHw4CFe8oclIyOtHrqLwJYNBCrxJwD/ZoWM",
+	"XOyNLOJiYlXLTcdqeNWm5eKGg5vl+qgx4hSSzVUrbxFi8XfN5nxDoNiuzxKyxF2oLalYdtWy68iptmqV",
+	"llMu1epN+7ySUkvPn/hxNAiJS/xnwpd3FLIR6g1CgmHRBlB3mIQnFxvBcf0Kl/vBNPhGDuTUms0KJo5l",
+	"V+2GVa1Xmhb2amPLKTcaGDe8aqVcM2SD5BJvVeQ52lMLEcU4XkScDRCi4OYx2rKIzWNEveRv/aQ849DH",
+	"o0BQnWfmz0c+LfGJl/Zf6ecDjlVyIraQT/EFHKHvsKfo8UFHiIQhk1wZJ24CrWaScreMBX2ibEklsUZ8",
+	"z1HfiAP81DfeIM/30Iot0Ixgyh/j4Klv/I9hGnPGOanQaBlnEl3PKmeAMJx8S6Tu3rxvX3UvB+2LXvf2",
+	"ZtD76a4D6PPi0beOkLAwAkND8veB7fxw+df6Xyo/NN7Xbsp/Pr+u3jXv7QenV9axK+ns/vvH685N74Dd",
+	"7ACQCzZS02jMcMC5VC6Yh8inzzjwvRIayq35+cMQBX4UR4g8k3CF5iEbBWSGxmxBPUCCC0bHge8eiwIp",
+	"4CXA96EsSjGgi8myuWSEU0zV9+ah177qyJ05flPetrtXncvB3X3n4vbmsgudvdK+pNNGM/YMyhK+LYR6",
+	"xGuhoT7/IToRvPuchSAti/XnQIZR8kZpqvqUEywSIuw9Y+pySTk+FcoH3u37ztur2x8HnZvLzuWQc/iS",
+	"Tz1sczdvi2rdGXnYsWrVsWdVSfncwiO7alWdRt2tj8/LjYqdUneh1jA+m7J1vYnH541zYo1rY2xVsTOy",
+	"mp5Ttsb2qFoZNeoeJvXMXRNgOlkIpCLUenzgXZOPMShCgoCV0JIELpsRzgYqqop6Uz/i0Iv5uZBYWUJ3",
+	"AcERQYT+jQnWS37/TYQiEj77LimBJuGJUwU4D3IRnDIAZXkZ1wezkWMKvlzBWfF9VdupYJtYnlMbWdVR",
+	"jVhN3KxbdrVcdnDDrWOnlvJ90F1yKtTd52xcXo5lly27iux6q3resp2SU2lW6k7u5ZVh7cTixR2y74l4",
+	"u+XG4T2ZCCvdMmfOhTILrsROD0+2au3VEVBrNYWaO4pDRieI0NiPVyjGExPUtEOl+BuCTDDMqMmGGwo2",
+	"BxRs6Ro3JNfPpvFOTLbH2BUOJ+TFRDJOifc3EZKgAK2ZrtaqlM/rDTRaxSTSyd+7Tvuyc/8w6N3eDq7a",
+	"999/vRdTsjY09kngRegEhDS+xPh0Y7kgvJHwmZM11yXzOEInlTL6s/8dF5ikeu4UTqemIH+9iyu5TqW5",
+	"wo/QmiJ+w3TwBuwqK8Ql0DDDPlx2ru9ue52bi58Gf+78NOjeDB4fOl/dZdVeX7PUJA7XFj7cWHkJ3cPK",
+	"8TgmIRrCD6vNfwyRUNJGa6dc+2TzsD+IJpyUL7EfKw0WQJePtqbI2zitqfZt07R2T7jQ/QpnNgchljhC",
+	"qeVC2ZEUUEfMW23DivvO40Pn8us7vpvbn6yTE9i1k6Kb4MTp5Aw8xUFHAfFFcPdlb0i8y/Dovc79Tfvq",
+	"JQCUPbzGWaJoQcnHOXE5HzfGfrAIiTBZgnGSctYbrJw+iVCyKsmhv4HDF7AJmmJQ587QgnpAGjU+X/Dq",
+	"Nyx+yxn3F4NWagh3m8CBGQVhQYc/MJk3t73B29vHmxegcdrFK2zDDROG8JBEbBG6YBURfDTYokvoFpBV",
+	"8XPRN8mXyrjLeTOwuQT+E0E+aNdxLPePfPSjmCT7cM08f+wL6pLPvsB+cvAJc6eHIp+6wiwtTYIRZ218",
+	"mseoHMMkiV6PYnPu8Cpg2PsSbI44A2t2O8euNmrn9U0W57vby59+A/xN7qLy2BgHXedwMXch3HqgnX+L",
+	"/eDoS0pXwCjFZioXVM21LQG09MGYmxiWquikb4TVvnFqCmN9jBLjc+LYlDWqJ7t133nffeje3gyuuw/X",
+	"7d7FuzVdzDFjbun8a5T4YXl7nXBxuFuJdwO/WZV7Q6qvsT+U1jcSpJk+1bqVvHWEV2g5JWDwE4qDJedL",
+	"scd/4wn2qfTc4ei00lwvhO3vFWlMdR8aoyH9fWKgeSGhiYg0/vB5gWYP1o8jlIev3bcDwKTBfecvj937",
+	"l3BgXwyl/EgREWnFinS5llG5hRE6GfJr+LvujVrNQC1veJoaxRTBEpcRJUB/HoTq45HiZ+wHeBS8DsWX",
+	"GhWhhZnNWYhDP1ihRTpModj00Ll/373oDB5v2u/b3av2d1cvIP56J690zJUvHF/bgoYEu1O+HsSyfFqI",
+	"KWKLGLSY/oyU0AMeE+EkF4eCR05toQfCXLftcBRYzIssPB5x5Q3wKYWwspd6LSTtLh4SdhjUN8qS9Ebg",
+	"BwOz8ukCDFGHmIvWDUHKFGk3WpU1k2KB3atg8krLx1m5kpy1LyfeknqFge9FP8OTD/pa/raYcUAl3/BR",
+	"3ca5U64Qy62Vq1KJ13TrVm08choedqp2pZos3a2QUYPUy9rHzapbs/AIj4nbwOMa6NVS7WU6G/6rvPd4",
+	"n4+A3yjE1J2mqta9RjpiHIlv/HbPtWlp+8J7PODUaceh4OjFIXZJ4lyafA6HqcfYNaYracWKXk7FGBMe",
+	"cAGb8Nsz5nQsjhTZ8imqlpWWI8OrtHudwVX3utsbdP560elcvuRque883D7eX3QGnb++az8+9DqvIh71",
+	"1NISf91xyGZC2yX9xVgoZSYfZP4wq+rh4JeeVmysgADMja4DemXdzw59zyPFi3hKaMy3+bVUPWxOhK0b",
+	"UUK8CGEEHg/gSkU13wQdAdqPvXedm173og1Ww5fzF483WpevgwEXIfE4qHAgNM4zP4o4I3oyLJj98JSv",
+	"eRkyOjGRcBUBK2NIntkT8dDJUIlZF/edS95B++phKEScRxot5sK0dU08H/dg+15brJwt+F8EbXSlbc3j",
+	"zcPj3d3tfa9zObjuXHbbX7lNV4mWXDAari9sWNKG23Rm2lBM7fSkMY15yBE+lq55GXNXnkCgPhC6Ebak",
+	"wgdRdpZKBXtaynaES6SmtM0oiYBRLntrj4F8zQmbByQ7mWLnq43xitb9GlE7OxcrzHybS6XSyzd3cVln",
+	"sPUuNcvg3i64GTPhYa2UR9lhrZQN8pBWGS+0XNEVfF3TQBnFQ0jcN/m9E5Mg4D8ihOc4jLOATTzb8tzo",
+	"Ux/Dn0VIkH5y5E4m2Ls2XR1S+g7psND34EMyATb6G3Fj4f8mz/1FsrvYE9I1Du60Mz3GQUQ27T+ULDWc",
+	"3iQEX/jcaYEKVbtZz0HcFJOyE7jyx4QLV5z1kFyIKXgZypYl1I5RQHAEbhPIwyt00qhXbZuLxCKEAcWE",
+	"ohXBYYROKk6tUuesbtZjXD02Mw7g9aqYt3AAT5pqTuEw0qZj+Guc6/Xon+0IKWG3FW+ufOH3lZ3TLZXu",
+	"5WysoUe0iR9rLuwHnV0lnG2ns5HJkRQ8HvhJLqEbUMTTRRDw6UC8xAGupql/Shji1QbI5JzMjYVtBeJj",
+	"QrgOOHw3ZCl2HlNPmoGEeY3+uicyivGEM4AHHcsXojI6kaOe7oXUxZD/0Y+nSYjFvlEBKTJ8WgNuXByt",
+	"oXgl9BCL4AqhaB0HbDnyKXoiZB4hRoMVcFYP79pWuVZHUxxN86+TZtgrz94vG1dPd3b0v+75T6Ob6vQH",
+	"r/79uOMsuuy+Fv/4951XThFufsil9MEqCSxa5wgz7CDS1gs8KJy4aAoOlRPs08T1mtF82hHFBMK5MMCn",
+	"hLoU/HUYFx2EM9DQ90Q0XLDEKxW0Kj+UPLD8aIZXnLlnMz+OiWeiYd/oG0PwdsN9GuARCQQXquIMoSt0",
+	"ouJhh31jhn1qTUJCYp9O+sZQBtAoM00U+ROq5iCV5cvQj4n0l+zTkIxJSECtz4SlFob1aeR7JAl9LKFh",
+	"qlMZmmg59d0pes+6dyO4pbiUO8LukwkLB+MQ3wrqIX9CwTEKNPJZlCzmRGMR9+R7JdQWU/cpSkIc3iCh",
+	"jMKBAhlALJl5ogHIoudhTn4aQeD0smiuvodOWCiGPtWdOxmVsTWJdoFL3pSUUBvClfSpg+bBD2ClYv/4",
+	"mInHJBW2ESDrG8G4+/kebiwqVefl03URKIbpas9gJEZvocd292Exm+FQkKD9W/XAHfHAJtGBTa4vD/s+",
+	"9fPct8l3hMwPaxAw97BVfJeqRPdtcoGD4MAGEVGBZYc0U+YvPuCl0JYe3f5B6COOan+JY2Chj2v9XmqA",
+	"D209HoW+NyE/MJ8e3FTQ4GOaUsE4HNTmmYQR6FweCPUOaix29V6zZxzW8uABO+6UHdZghv3g8GE+Cq8l",
+	"0OU9xDiMX9KcHUYE3pL4wBMNLYRf8gGtvmfxYbB8J80iBzSRAY4Hb8D14kBicxfgwy6ZvyzI4vATdk9c",
+	"Fno+nRyOFFrTAxHiITj0Hjl8iDgkeHbw6Tr4nu6FmHKmaUQScBzZ/vAN0NseCB51BzyQw4b8kYymjD0J",
+	"9P9gbuNuBQsWtVBEpE+N3tG//vHPIRIjcLaSYHcKsV4lJN4LpR5IB0pQ8xgBOaEPEWJgApGCiWD840VI",
+	"iYeeSTjCsT9DJ8IsFgH/jgIywe5K+rOfStkJoyUOKZehQQEFwVfCOpnlQ4+LaTE2BOAdQdPq8332Awwy",
+	"G1Ilf5iv8MjjYXewx2vSodhPvltD7A8i0UciLInf/i+QtMjFQWAiN7n4hdVJng8B+nZ3U0OSAjlPFpEj",
+	"fhMh9Z2Jvru4Q9XzrCCU7M+GUEAHhHqDJFT1U37kfSYPUmItEcLOUmWHkZNBkAMHe2vGEzxuepg0qxYZ",
+	"2+eW4xBsYcd2rMa4Via1emNcaY7yZphIq9sEMjk/4YUWsxTy6EQIwkLCRsM/flLG/s/DrILUqIztUYNU",
+	"seV4tbFVdSvEauLauVUenbtNr0rq44a9fYIKU/OTLiRzSrNbDTlSDE00TNGC/4oTIgay4jBBkzUvNd7a",
+	"2FPFtCF5vQTRYxw8JVgeEEglhdpdhCeExoi/TWMwpKvyBmJjv3BDVU+gDzhgB89dZ1wjZWw1RxUu7jfG",
+	"Fq67ZcvxbNIcN0bnuF7LtcclgeB5swFNZCTjFzVGGnQ5AY5iU1PboxMb/QlRhgJ/5sfZ+dVBsa6U7VKx",
+	"nijac5XsE0K9omwxz8x3yTcREt/ASJR39LMxwxCMNybyD0oWcYgDTgU11Z16uwGO7SRHB8HxdCck0SJP",
+	"6XoPz7OJY9rdLNzhsPsRYFZmOKmZVo5EjAUE0/0ORPTSAxGlByJcUHUg+POvGPV3Qub68gVgmXlDU4Yh",
+	"cLI8w+7UpwR5JCauSuKyBphoRd1NwFxI371ENynT4SU9Acj5MYxiguE2WGI/Bh4GUt3tgyX8aMIEB1NM",
+	"vWALIfeYyvSlliRT5+lnMHFnTBwPM6cveX3ojggF1fGbAu0TVFU5/xShLqGu7le7YzKg+jp6KiNC5slE",
+	"RNpEjPjDAycB6rTjZ8GbJ9MQeRIXNPYDYVcXkelqDyNNO37QHIUC7/hJQvtkln9bzOaRUt4rzTNHzmHq",
+	"qDlEMzwX81VE45tIJLfjLU8gLqhPZzh2p6cmIkEEz4cyqGOQ9DSULxMY5On1N1ptU/OjEx98rqQGXWcj",
+	"KZNThHmRNXU+8Zrnds3FmisoroxHVmNMRufnFQd71dz7Peu+mr8Fn/LcdPT5X3NwgkwmZihZTgXcte3I",
+	"W2IpKz45+3vilg/w8N1ARDXDAi5Cm79AM8RomhJxmOMOu8aF5jnMHkzXQF999PmQbLSUumIcco4UUbLk",
+	"d4JH5pxDojFii3jC+K3AvxcnBu5qfubZUiQzyLmUlBv6py3ZuyQ2ULKEzr+JpGVQis/EEwF4WAWfpOlc",
+	"oozhf//1t1UHkEDAp0qXMMylRlk/AdNwp9ineaF+7zCdoMU8s5pIyXiS6UL89orQYr7fveqRKPYpLoDi",
+	"j1M248inuLn9fCA8LyRRBLe2T7uiibO5TILDYCWNmLkM/v2C5m2cZDB8PcGuTyfr0duFSz5KnlbBnWou",
+	"MvHqgkYkNtFQogsYmhcR8V5HvBbhonvDe025ktnaDzvPeGJiesFJj4h0LUsOPJsTMHhL71zEv0F4xBZx",
+	"ytfs7XkCIg6O+GWpvcjC+jb0SIiccqWKcBiKsBM8wxOxJ3u6l2gDxX687l1yIZJN4+hJi1Mfi5jlzQFY",
+	"THJdZZPAbP4FYjKJL47WBnvfvUuwMBdHcrnyH7Efa6ySK0OJlFOG9HyXbMOeJ2fnNZFjbjwel1RnA44i",
+	"A3m5oROPzEMCzvdv+EHTP1S35fC0pTGFiQZMRSH1qQzoATZGMlAJ1zaExWscVh5HtfbNkfyU1FmI2Sfa",
+	"YsizusZaVUjNJnXXarqNkeQu7Ipj2ZVGFTfGrueQch5q5DtpiyisNHnvenQW+Lhz+IH7jT6PPxjmeh7W",
+	"tnX5h28//M8fc1UV0tUqDzhpYIccVeSQX0Dk4DPhogZNZpaZRVVT0zi7lDQHoay0cL8WygoH/hehLNzn",
+	"fgQuJ0PZ3/9lhI2SHcgjx0GAxAd8UnB4dZne83EgEitKZkAAYcKvRplwkYQzuA/hl4upS2QLKfBnlABr",
+	"bbc6x8l5f9gX2xJ/iFfANU/2NeQYNJvjUArCKoL6sXcBsaGp0nfiPxOqEiVh6q1hnvBuEn35EaMq4fwu",
+	"tEPDJSFPHl5FcPmDwEgtMpvHKzNDVFDMPOU5tRYMolZVpN1Uc9I3/k9/Mkzjv/h/+gvbrpDkj+SRm/zx",
+	"p+wep99typc4h3Ze4pXiDmeMxtM3yHKkJ23WoGI5Gc9tjUhZTp4q+Vc+n57dqDXKhFjOqOLx8+lZuFoh",
+	"VrNy3hyXz93K+HycB5QpW4R5afwXoQKLh1eFQGloMClXdsJk5tNFHut0Dc/VgHxKhSPqKv1ac/eIfE9z",
+	"BhRbbe8cwinvMhmoE5KLWomgyr9CJw8L6uEVstG//vFP9IDjRch/1k/fIDhTubP52THLZsWsmrUPmrCW",
+	"TLC+a35bPdbT07k3oXuvqTdeSuiSu1IjdDhVkUj7uND/bFI1lCVqfbonVfsKqNSfcgnUr0wyxqPyuErK",
+	"2BrZFVuQjJHnjazmeR2PG83yuIYredOE/RhsYwXhC3ljDMXnvBcQpYei4XCDA9yKxaITuqWYw9YxRcPs",
+	"mJVkHNltMoxc6uHDiIZr+rr/bpQdR0TDQ7mLAnjmG7PfsSUoa8TpaCEcoZh8jGUSSzFxUzk4C8gmxnny",
+	"Uau1kpmbRGA5BVMBIOHvM7iafJUz8X01nXL+WxSZQi9SEshvrJcm2s6rpadXm9MeBE33Jn0JNZP9DP7G",
+	"fJoaDZhPU0MPBwJG6belPBKk+imMm00+OdRcaY/O+Wl2rTJxPKs6rmOrMWq6VsUrE2ds4+ao4R6hRM56",
+	"1b4IhNKlYy8Qim/zQbjDdyX95FAQVurnxCbn2KrghitT3Y3shjWuuJWxXWu64xEx9sBUbYZ7oCi4Hr8E",
+	"sLyDBKBCuQxMnaZIVFcr/1SmDwTjimbyX9fl/ZsVzDPi+Xhz5DscRQi+QPCFSk+RXe5+GuWQBHiVZMvJ",
+	"1dqn+vnFPBXFRBNFhEUAsTa80IocptD/NXXG657rL8G9pKdBRKiXGowglgmrDNvJuU4+zz3ZaWdbzrbu",
+	"KXPQ6R7VyLhG6lVrfO5iod4YjUjTao7Pq06jjsv4vHy0qlYtFPJy0fg4Va1y9sxbucpVnlkSOIWiJQsD",
+	"zxS4up7a/HCKn41NOBo3sjmbUvLEggBo0GXv+q3SIvqUM/FFZtE1wlToWMb5qIAJZ0VIFMNFLdEPuJPN",
+	"/CDwtdzDCRhFqZJU8Id47Z1+ZLvVtHAG5IKBn+c8uk/dYOGltetEQPHpF1HZPsRsrgfOQWIfCfMtTnWv",
+	"qqvVAlZeiks5FEbDohxUSYwZOZnapP6aCbftE9tqmqhtXZroDyb6VksD4Nh2dm+ccqVauD+fHNOx7c9/",
+	"PNAlktGEs58TibTbcbZcs7O7lKlJmJ9eAExXzzjIu1UXEUEjEi8JoXudGSdzZGr2HmiSubDE1uy6qiCw",
+	"4mi0Ie6UJfjCf5BIc5/9JkJ44fkMIm6PpTO8152A2vRRtV96qtLwrOOhw7vIvbUpgnc5bhtxjN3pTBW0",
+	"3shJyRkeftPDZ6lLduJr/RK/jGRozdX7U3/NU7xvtPgjOVzfMPsZX3d4/a9//LNvfN7TpSNNQ7VJQkQ+",
+	"c5009FSJELh6OJrJiz/PD2oLey3yPLn+HAJLXp3BjhZiwQXhD/ASBT5dYzZ+YotQ2nNkYMcuUeggtjQn",
+	"dvB43JZ9CSliAO5LmjNTSPAsJQXfRFKU4KhLkWqLpiyKc9lUKu7zAnWOZFPlRxBtpEcnQLDQetABPMy3",
+	"Z8Q5QlDnYxxiSDaaOLhszFpT7pAo8hm1qrncreeHcjmBH8V5yS1+BKgl33EwiU9RzNY4bAalU7eMEc0J",
+	"ftprCPhy7xEIdfE80jKmbu5J5hNtR8J4vrYdYTzPHUMhFQdx/hj8jShiMmdhDDpbgW0bCwGMK8nfJZfN",
+	"xEWRqzKWyYVyNcVwg4kvtDUtArxcWxR/lOvIGWIa8dnmD5C81nv31iG28HIhVnxAnnwKPuUCOiYaUr6E",
+	"QMTmLMkoYu4TWT8m4pvDJZrNsOLXIyxsrtEVNo/kisA5H7b4IKdmEcJ89OzGvHkyH/hFosSfEjQlGD3e",
+	"X4lIxoVQvM02aRx5JjQezEg8ZQVy+Lte7w6JDziSLyKiqaHvbh96GSX0952eYRr8Mf/nkf/3snPV6XWy",
+	"Wmj5webBg+kswgLXsmkcz0+iU1hYzMSyM4tek5njeB61zs60s3cmYz/PKBe/d2bNSqbzYZ/tVIXVXrCl",
+	"EEu4HgsjiqpI31e13CkJCVSNp5pz+aZfSbErZeA/k2J/ytfwj1yDpprLLlhC1P3RYJywmG36+qe+/cNE",
+	"3hsGjM0HLlvQeAgeGBGIZIm/6wZ0c0yNaRdbqueLvmMG01HDv0G2zKYEk1w3ZhUJfPlW4eOMjDCd9evq",
+	"uKw/62HDyYR2bbbMmHD0dgvPoGTDlSpWi8lJijIQKbBld7BIKQz0BjqXSmDtWtSvsNEiWu15e+0Kx1Xe",
+	"49kKXFIFDbWAlIr6S8fl7rpn9aQVR2+dVFzmq5Nj8jGj2jzEZvGlharDFPjHqXoPUfIeLYhdL17iTT7T",
+	"U5vxH8dGwkFmkqOnMQ/waj0STvDKfkCikkq69k2EWOCRUOQlHArmjd/tw0wKtpixTPaHPsVCz59H/dNO",
+	"xPYqN9L8SfMN16bA5552sBYX9HPCvEz8eLoYAe8yd6ckZGc4iknoR08WsJ3RWYiXZzN4eCYV62cyd0Rp",
+	"iZ8N3dFogyBtR/R0djv5sSi1kQXisuNbAQozFnpr/MRXsLpdFC5NfnM0Yv6dd5G1gc8XsWYC9ynCCL7a",
+	"pHCicdGNDm8PtYo1m6PxeaWJrWalPLaqlYprjZzR2HLsilepeOekOdrNxCXz2kVb1vIAHQ3FRMe3oduB",
+	"QLU0CUhxtMqIkLlonaMPD/BKRs4KN6C0QzFCBoZisjlBWnvlQEi6/oI5Dwj1Bmw8KDBZgRHliayE1UqI",
+	"sTLEQC76ZMhJ9tBEQ0w5WR1+K9icPwxzDFc5yhkYPfIDzuTsYabiHJX8OgconD3ODls7FB7bVCqcVEmN",
+	"ii7DcrJiGrN5xTANNplkJVfx8otmgkk3g6ybGI4XxPY9qy9RmehHdUNbkrw8jDcQmb2OnlIU6HHyEKD+",
+	"EkPzbgPQq9t/XrYlmY0A1vq4GHwt+9kL5gLsRJGtTmjmxUe/NSPdy3ICZRICgTZc+IWik3mAgYFCDw/X",
+	"V6cqSr4wKdC+CUBwjBh1SV7Kj9TPBRIRbVCg4jhlYbkvSv8xpORjPGyhGXuGWErOVTMl1qoloTkXmcBt",
+	"HLoryZy/LZkVWbP/K2It87NniXS+cm9Xbp4jk/HMQ/bsF+YZ4vtoxcyK5oRwBlB+rCkTJu5cXLF4uZ4c",
+	"YOLmK9sL5UnAGmVSMVEGfXKEzPwkczvcdU0DcicV8qZqid9EIsnSRm0UgKT1I34mlMTW5W5lktzf7Scw",
+	"J23i8Qcy6WyQZg9TBzR9mTEsZk3fh6Sh+wqSz6k1iUyJr5mC7vPe+/ZCOUHbs1xBIXmvywqgBP/N79ev",
+	"xSaupQd9na3aYBT1jTqMSdFzkB49OSU+DyKi4RBk6UuDIOQmJaaCTRTKFcB62XxCFM/WVH+J9SX2IYJj",
+	"FyHGwYJsiWx5g4Z//MRH+TxEieoZlDPCpJSUbhS5TxejKPbjRbyeHWPCAm8nleYL3kWk9WSvR2/QUnRS",
+	"4M8E5kpZzyCHi8x1slAuPsXg2hNQn/qQVRKcj/74KePl6nuf+8bnIsePLQ4mfGKp38pqvoYxOYXuNtVg",
+	"+5l3t9l1pcFWmncPtutucaxWbi2y4v6R3tSL0N/LZCzKQ7PddmKOYtFZYY5QHfP52MWY3ytOa4pVEiKI",
+	"6yuhjspZDCQP8ipJvJcexNsSHieXRkJV5NalqXUN05DpR9VfEfw146dbwN8wQVvG/4HMcKaqKGuqfKla",
+	"DhmRn28zC8jmcxl/rz9XYfGZh0m8l2msRWLJJ1pgkXhCRRbkjfgEw1yvJZw8kK+5rMj/SZwjDc3xR/Mm",
+	"y3vM5pAhVFQTTw33hmlMWMzShAVJ7Xs1wGwBYJsHmO9GqiGG6pMZRefaExgRtBlQelL8TAVqKGgM+5rH",
+	"u2Yfq+7XrmEt3I7ffYZp6JQ2e87VWOvnnOPnMxlLP4gN187kvkwLAiFV1B4U2GyMfBpAUsg0vdd6PUpR",
+	"DB8nNYe2FtiU5bBlhaLP5tH1LHGytC9T1lIv571JLVbIhygDKLIq6uCIJFvhglKfTk5baDj2qR9NiTdE",
+	"J3MsU+4G/A8BqlMzUQelVnN4MifesE9P4mnIFhNheW7fdfn3a9XEB6CjlimX45Dxg03m8inIsOlZGFAW",
+	"D8ZsQVWM9u70nXnVyzccIp9JuFJkk/PEEUNjHKaGJsgSzueWeMooc7ofIlVLfH+j8CYCrVvJChn6xPHA",
+	"F5nyVCUjkVZ1A801Q02l2axg4lh21W5Y1XqlaWGvNraccqOBccOrVsq1fVAKZqbOV5GZXLxNrHfafE00",
+	"9yklnhA7/FhIUms8TyU3/GCLI4o4QzklU+tjp4GJ41qeN25YVacyspq187KFvYpdO6/W7SoZ77Pqohw1",
+	"Q3lUhlLHJQ5U9EZ4+QzhcA1lGv9hehozbJDsAp54ZI0opi//7TVXBX/9hQuuZgq/b2v1PvlwjzqpCaug",
+	"EcQcwqAPv7Viqrh3d5VOVXiZZtgr5tfEl3BEWplMPvphGkqyIKrTydOeZiE8YTSRIuMlOzVRRIhHvD4V",
+	"+JcsbohOtPik0xJ6hGIVaXqgkCAojJ3rnlZIRtuSNkrFgqYIxttzbx5QaPNggpnjkyj0wmZSGk4Uq14H",
+	"+Jchn0fi9xbs2qfCqvr2V62wmgz6KhVWEx7wlUusqn5vpP77gAqrvSQdNahqIdNlkmBPoZPkKhQftYv3",
+	"3OVvKWrNyM7e8PtGVaeP1+/C7AzW0ZmMXOyNLOJiYlXLTcdqeNWm5eKGg5vl+qgxqnxBdM4kPNhYf+5G",
+	"Sc+3wwK/0ByH8QoOOsnElGE0n3JqqdKjPHTv0ON91xShawiL0cD9ZUJo/IXK5M6wL/Idis+KisUfVQx3",
+	"HDIKaQWeivNvF2CaXLwfRyQYa0alTJqaQ1PYSO/dorV4fsTl13RNwlrI22QHage+S46LFpELa6FhTKDG",
+	"S+SDuAJ7Dt4pfK83i7/wfYHvPsaE8qthaKJ//eOfmWnFZLdOB94msM/F8kU8ZWFuwgw0wx6/MV0u6OSY",
+	"F4roxiIC8qQUYkld3hxm+Rw7rj2uV62yqFhRG1sN3BxZtut4ZVIZV/F+Umdxdl05Gf6BmTulTe019mY+",
+	"3X+/2zAGOgnYZCKi5GWKMLgDTlFeAWzFiPOWhmngpIDzh7Wa1uG+W5wW58/b5UspMBZxhGvCJgiYHvFM",
+	"8CFdTlf7+5v/OBXekksWrltzctIlID9CfaPcN1oozc//Mzz5UFQxJu/6/3FKQpK1ZaAloXELidi8tdq6",
+	"5losRYIZhHr69iRlO0zjb4sZ6KpAo6RUZhsKJflVcfGBzam/ZSEa8nZDU68dwJ+QTR3vXgUAdh6YIv5F",
+	"bmoeBnU4c55/xPitBrw7IvSZBGxOTKTKsUO1aflWqsbZWD7l6FSQWoWo0bbqNPhH3zFvkyETzQuXAW3y",
+	"TwJHGrQMmVDY513Ahcocn3r+s+8tcIDmIRsFZIZAbwTHwWPuYgblByBt+Mm3347IilHv229P99fh8Llf",
+	"Ci4gRx6RKto8AjVdzDCU646h6Jx4nViQAVpr4ZFSOsNpSDDqG3GAn/rGG+T5HsSMzwim/DEOnvrG/+Sf",
+	"13wq0UZRDBbIx7u7zv3g4ab95w5ymZdexNGcuP7Yd8Xs4MBGSz+GyhQt1H7svevc9LoX7V739mZw3/nL",
+	"Y/e+c2n2affmffuqezm4uO9c8i/aVw8mUg+7l+nfPzzc3gy+u738KX3Eu+k89Aqe3rXv29edXudeG6V9",
+	"AeP3frrrpA3kw9s7/s/G4177/vtOz0SXj3dXfP4d9aKrT//t1e2Pg/vO28595+aiYyL4fXPbG7y9fby5",
+	"NNF95333gbfSnrUvLjoPD3/u/JR92Ou+76w3bz88dHq5/V13H67bvYt3Jnrota/U5DL9dG4uBajfDuDT",
+	"FPyoe9m5vrvtdW4ufhrwiXRvBo8Pnc3n953HB/79/e1jr6PP47rTe3d7CU/aV1e3P8JAfD8GvdvbwRWH",
+	"nYneddqXnfsH/dHjzcPj3d3tfa9zObjuXHbbck/uOYCvutfd3qDz14tOh88cPXTu33cvOoPHm/b7dveq",
+	"/d0V7F6vc3/TvgJGa03Tm7Pda/lU2tb/fuD/sa3m4MO3f8w/C2DNLRS35HvgkkyEg4iJxEzStWz4V+te",
+	"fGF1vSGaEswJCb+fJeOhJftKzMaaVo/8fWA7P1z+tf6Xyg+N97Wb8p/Pr6t3zXv7wekdnCRbEHQ3wFGU",
+	"BO/6H6UnEdhiRetWiv333z9ed256qGrbUDq/6lTOqk7trFoROXVHzFuhyP+FmH2aWolhgXKt8BJVy+Wk",
+	"FgLcMr5HZnPGKduKs1enHBk0+tC5RFXbMdFd5/66+wA4ftm56cLjiokS3ENVu8qbdq/vrjp8pvBFDZ3I",
+	"oGEosIqDgC2Jp6oohGwRk1MTta/uO+3Lnwadv3Yfeg8w57ft7lXncnB337m4vbnscrxBVbspl14+q5Yb",
+	"IueGMhrioE/lzkWn/EA+3D7eX3QGnb++az8+wGzKzRRNUc22YaUKg1HNrkgLheRe1kFvmMYaZAzT2ACL",
+	"YRoJTKCFBhDDNLJLNUwjZ6GGaWxO3zANNXcxETXxLAeVM+m9cqInd016EWaOXCEzcFkgVoM6S97jEOFS",
+	"6I2h1AnFJgrg8TZIrGT4EnVrariIEI4RXTPRVXNTSR936fuRWtuXuffnOMQzEhd5k6rAsVjEAIUrE81x",
+	"POVcuDzrSQcpWZMTNhM7ji9yCEungs3kNqCI40Qjd4YMkkvl2nfv316getN2EOcR0J34UokRchrfRGge",
+	"YHA+1omuIGPKtukLgricskBMcC345Ewqts8qZ0pSfy0OqmiHX+Eq25Ae1s5d7lHL2h9bnwwcBLdjo/Xz",
+	"nur3TxvMeCrRbusgkXz3MnFqAtiIBEymhzrJ5i4wZegPziQ7OP367aKyZvhuw2c8k+WyDrGkresl0j42",
+	"EeJDYSEzqGMWoxBTacPU/Ie+0eMCo8/DrAfbZ9N4m++xocqhH1/aTQsARRnT/RQ0u4+P3Us09L3hK5iV",
+	"jnXs+HIuHa+ieJbFIcUx4x9JbRDyqctmqh5flDf+thObo1P0iOuW65WqZY/KWOZErjQ8q3GOG2PHrjlO",
+	"o3G8TnGHDlxfZoH3NMeGgMTkNVyofVmpTvWZOmcsk6pxR7lU74TOdrqzZg9KyNCJI2mnMHOfvoHjPez0",
+	"8EQkq+8boahNoJqI4gX8Ml3XmaSxUHoiyQJy9mu6LRzhg7DbkiBi3drBEq8iYZXPeHQAvmVLe+di4G7H",
+	"BcmIAPYnZ980UoeFZOe3+itscVPgVPr7EM+nhZgPRHXCP8lRDXoTUqiDm7Mo8jlXBPFZKj1ovGS5dTa3",
+	"bU8yyY43IXl0mjKP7H1pHDzqDfPITruzmIIpQbIV1LCKHHDvBJjm4liwIeOQzbYakHnXXk5eqz1T9Owk",
+	"RfyI5DsbigJKzwRN8XxOaCbiTgbXgcke+pUur4mjsCTl4GEKJgCwyO8boTciQYEcmNRxjlV8w3oZ4bX0",
+	"vbkGBbYHyNeNB/UmHp83zok1ro2xVcXOyGp6Ttka26NqZdSoe5jUDzYewPbDhORObMVDwOs8mUtOfCe2",
+	"bXdWyGEHXgvLfOqRjzvGnrNIFLjxaT5PlhvbX4AsbRRNWRiLRFeFDAcXwlsIwiALxEd3ml8O5S1H56Ti",
+	"dmo3czEFA41wYNBEor1SSKibbDfzCxEFuReSAHVyFQn46GspQrEunS/iwlvFI2Of+klKNCGqQ1UAuMPe",
+	"ipR1Q3GLwS/Q5A2VCxk82uK5ZvYp+eiSuSp3iT2L0WClPuQjiV5PhmBzHGoXL/8JJXv4v7O0uO0wuVaH",
+	"Zp8Ok4t1eJpU7w9JmvaHz1fEGHsoYkJCSBzUsdQRf9/pwSaPiMz8j90n8ebusVfq0wfAHlmgk7K0nt7N",
+	"4xVypzjEbkxCzmoqjz7Ttu3kwjhxGR37k0XIt+q0hIaKYRiqiEwBlpixg3z9XnazpgLXDH9U2XRsLe14",
+	"crEfK+4k4KiadrOuA2rNbSOKE+FHJHST72BqKk6uajfrLxBKksmUa7XtU5F8ojZ0uVY7XnLZno5xt/gi",
+	"NWczgmkaLvklIkLf7uXIuL8L4376LI3r/5Dn3KcdfgVAiH0QEJUwm0PUbszQHEcR+EmlUxlqFcQ/xvDp",
+	"G5SEWqiqm3NZ+QMq/PFTuMO18rWcKt++ujsl7/G+UBZtU+TPZguhKdWVYUkN/vRSOFAztJbHFHwwgb6l",
+	"vrwv1AThxDVra3vx1RbCpc1WfJI72f0oVL4S8qvS0GgDA1XcY7Ev0tZo4+V8vzn816GhUW85lESN7BPH",
+	"RGWwfmfVK+UvoV4pyKmb0S4UqyDkydCH3kUb9vBZV7uoprAf3c9LrBDFOfDdi3pnaDXaJNUZTCkf4iKn",
+	"b/prkfKE8L4qSX9HcFBUxDP1IcNoCt+BmSvHO7Uwfoo9SeiK9hl/TPakzejwItxdsPo8+DOZtF86bGyN",
+	"W4nE1wSdFISqnAovTOCloIvjTBivcCHtUZ4IRMb1UlqqwL7g2+NFSBM0h/xN8ZSsgC1ki3gtwWZ5e2bM",
+	"TaXc8vV4MTdg7lPCxiabik44h5VXGf00TT0ATUj4TMJvotIrhS2oXc7DvCs28XV0OyCmRPgvi6uSekCV",
+	"lizMCRtRb7Y6WuvNtYQgLAyJG1tTFkbEGoG1eWVFMRZcRXKXJUNkBBLHLld3JhFRi9jpBp7v7L0u/xxS",
+	"6jUZ2kwXULhJvfyLg0uXE6hZ/0RyWNG4qNUPP/bQybuHcq1+miSG4HfK/0CLP4lwZsEj+r8A/rbQdwSH",
+	"JBxCVhoXh6EPqcqiGFMPhx4ako/zIXID7K8pbMnqh+noe9e/9X/oPv7SdW78btSl9zX3olvvPs3/+v7i",
+	"h2aJrH74xfux69/63Y9dapfcckBHs7e299cfcnOJ7943tJwylHjX7+WrX7xBxddOSrbzk/PhhFR7a17m",
+	"OUaKPaPgoWTyMA0JK60H7H6RYHM9yhz0PkC1lUeF7vP/q8WWJ6D9qr0o0lnudKF4BXq/f+TwdnQ+7lro",
+	"JfyG4LbSC/CouoWvzRg4hmmU//Afzh1sbHo66Zyr4rF3ATU8gOb89NNPP1nX19blJXr3rnV93Xp4KI3h",
+	"f0N0Evkf0TgUmIYDuYWnECWjiyc5wmvZLjuWXbbsKrLrrep5y3ZKTqVZqTtZL7OTft/7VP1s8X/K6h8k",
+	"/mll/un3S/yP+ufT/FKi7wXXDHheXBVKCCB8uySX7dOJ0oxvUwEJzX5Ovm3hWxcJFTskGUIRflZJsbPh",
+	"HkfJVzuiPWAZOWsNFySRHUMC1gHKpIHiTepiumSLwAMLAH5eI2eFyamWOKQ+neyEhsfAavCrA2WNfAoI",
+	"mWoLtfnnkcv3+gnMJ5OfcqsiamBI+gCKSfUSPCMRZ/pGGHxl/jVhZylp6dr4vaxyZUWFCdo+5YXSgT5g",
+	"kyZ8No2IuIvQj1cPHIhiIW0VcPiXBQlXBQZZFbAo6nBBMjV09uyU7LMkXjEaAgcja1MgURYwElyoD6TB",
+	"592Bj6/S6LS0cMd0C+f+nwkgtmBOOce6g0nOTAsv4ukZvBTBfJmIS911SM0VdFyAVoDlMGg6nWkcg18O",
+	"MOtFMNpvMoeDR7CoG6D5DEboMZM1HWMsCmLKRrIgGJphH4x1BFAeSnrkValQ9cPkv5u4rPoD10lRjR9u",
+	"LHArnoR4NgOdOmQfFUYS1E691yV7CaqMCMguX4ynOLk+PRGKHBPSM5uyyMaExcxEwj/CTCMjBt+aSM/h",
+	"JXSUyrgpkvPOAxxzVk/UGuNXMDAccD76tE97IhkUn9zSD4nFaQuOwfMFOOC0usoQUHwoFsXbtDb2b8nC",
+	"J4Qn2KdSd8xfLqiIk/ZKfSrCUdUbjwT+iIQ4JsEKUuShEeEXobBC69bECK8ilOIqzPwPf0AXIfEIjX0c",
+	"RH0qmHk1yySGElFCvAiJfCytPrUQzuDnCRcUC5D0dE+JEQnXPPhO+OUN38BI2cO2jVzIoZInYjjdtW/7",
+	"2E9kJUdWwIErIYGLjBaEKYgo0wCvOKinWAAnmuI5EfluhtB0mEStltBQhEJKAQwwWbrZ9+mGn70ekfhG",
+	"NZUxoj9/GALmR3ISmYBQfbktuCr/tpB5zkAde2r2KWCviCMvikeAGvTroQfaGlToyxDNsKiruBlG1qch",
+	"ieaMRkQPKEvZU45CCtAJbxn1afo33GScs1QuL/wQbucusXBizGcyhcvFBpMJjgKB7xIaEY3qtefYnRKr",
+	"XLI3iN1yuSxheF1i4eRMto3OrroXnZuHDrTh16UfBzr9bN91uWhFQiEOGk7JFh+yOaF47hsto1KySxXB",
+	"zk7hNtXOEujJcqutdj4K+sBxKlfhJqPatEPbQjir34Ea/R/nPlBkWX4EkoyCvwXx+jTwxyBtoJNz5HEo",
+	"j1ZIOrKdltCDuHiOP+6ACz+GjE6QmxIlpZWv2g4a5gTgDtG//vH/p84AivT7FOERW8TpGz5zU8CB9qkK",
+	"RgIdEIeUABBEZ6dQyxwmRanFEBzUI46fVUg5Beo38EHBMbEg2x8H2ZyEkrIneUhgW0iY7NMblGYi5M0A",
+	"hnKIarkpk63dkzhcWW2+LzJXYEKdu57REuq/NCpNRaFrJbs3suByCSTl+lIF7C6FaqpUkxqyz5LZwbs4",
+	"7Iwi+XOWp47DBREWJiAZgPtl2z5sEVKT+SrKxBcuU6hiYZHZs3qVKhs/m0ZVLDGvuwQUZ99hL4Eab+Ls",
+	"bvJIOd3gZ0hUW+PtnMrudnd4FTDs9Ri7wqFwTq46tX3GixZzLiITDwoLCwc806iWm7sb9xi7xnQl1wj1",
+	"AKuVPRb5Dq6VSJ9sbR94dqnIVSvyTkCrPUDzQMJn3yWPFD9jPwBfQV0CMlo/fzANlUYY9hkJ9THmYu3P",
+	"kA3H+MCbnHnMBQTPTVr0sMSTCQnRYzcNt2vfdU1xbXqycnEE+dbJbEQ8T2SGAbdDn+JwhU4oQxeXN6cl",
+	"1Dd6IaiE2SLuGyIORnQpLuFWn2JJn4nKLZNh7YapzCTIeSq2DE9zpKGN77Pi4PA0j3p9T+JLDpKd5z8m",
+	"H+OzaTwLMgffEJfJf13eXvR+uusg/oGM7YAXG78J9vTfcE+LB9pVLd6daS//9Y9/yofrPXD2SP/t+c/I",
+	"9/7UNyKxmdbC7xv6B2ee/7ze6XonZ+m8DZ32bIjT73rXV2DLz6t9+TlPwajhmGj3Kx+5LecGvhSZ30Cq",
+	"UpodYT1Jj9OtwqBIO1Rnn+BgfC48XKnmOTJRFK8CzrUTKF3A2RdXRiXEmzAyCw5bqQib25FI6JOEG0eg",
+	"F84xovMPv4lErbVNK2KKQtZoQb2AlP4WKemes4ma7kOOmL1VddRZi8XF1i+21SwNrA//nReL++Gw+xg/",
+	"Y7G07OH8r/GCAiN+Qsz49NO//vHPzyecApnJc/Hw9M02LNf8Ezbtcf4MT8jZXNSzSUc+gV1axVJphu5u",
+	"vkfw6en288TRoKTbd8RO5/t+corkilR+6cildNM+jRmNrTGe+cGqFWEaWREJ/fHn7YtNMbNUPGwhIfSY",
+	"K3Lk5xBCqM3yp74owpIlSusESMxpnUzpT19GuYT/EezSLb8wyigkns95T3hzujc5A8Q/np+q7m5yw+K3",
+	"XL7+ighlW6dQ6ugXUkfhkPRLIWFsS5GjbNsybbpMSABXuw8Fw5WizqcTSMQCRn5QOlEWo5gtZEiHh2M8",
+	"whHJJY3SA+ulrL5ywTLY0/6cuRy7AIsyi/2arsQr/5lQPjNwR9u2y1KRUFIAK74DuUh8OyeUX7GVkp0a",
+	"ULj8nvSzwrNgCOrSZxKK2s+gKMrdWdkdf//i7VXK6FdQoXzOoMcB6VZpLoBySizlo5NqnDb8ejCqJ4UK",
+	"XUMM5gS5eTsRjCPGVgTLxS2ZTjiRPpDP95u/ikxEPmI3DlYySYPP5Yl5nKZAgfg3VsBvydF+al9fHYZ6",
+	"ah2/o96/HfXk5hWiHtTb2/cCkw7O6ibSlHZzfntxSVdiFtBU5BHsBT4lwh+2ZldE+a+lH5FSn14x7KER",
+	"DjB1eSfRFCzckKELxSEej30XybgzURYQssXzr6MCcfeeYM/nNP1rvAgTqImYOhEYKQz8al0Q5AeHWAGg",
+	"9H9DbZNszO7Lds3+VIiZV2CsSVP1Q2SP0pisucubwPlKL21p+7zHS/hSOFyAY0PgR9Jwv6YG9qO4nc5o",
+	"Q/jMA1X6ydkdnpAH/xcCOZH2+FYqOT+8FIc3Qh+Msl2uW45jlSvIsVs2/39JpOM20jCEnz9lM9rsm5VG",
+	"BTMZKpMs35uLLpr7cyKzlkN3Zc8h9sgmVhU3iFX1ahWr6TrEOh87I5tU3CZ2nFT69sg8YCs0YnEmeGTH",
+	"WrRMIIasxgFGGNHufFs7lQvEUK6ng3lIxv5HfmeNngaVj3/BxucPe9OEBG8gnCWHNGSLMCQI/KvrsX87",
+	"NEbj4KHGVAIzXS2cHtcPkDsuz8Anaq5Ea8rWjM1uKP4YIlnSW+iJKVtCdZSA4CgGI7WHV6clpMW7KC/t",
+	"eEr6NBS0hrNdQxE11JLcWDRlSxllBP6TcN+BRCgSYInf/IZ9eNe2yrU6muJoWkKP/B7hYkWf6rb5dZP7",
+	"TlOhZp1HP0rj9bCb5ue0/kxWQxNyKcahT7zEdC3OYdSnfPV8bcnMQzIP8CpKreOJ+TAFgxssoKKYniAo",
+	"50oXG9TWnI8Oo7zaQsAh58MLTHl7kDdFYypOrVKHSPVNInY44ZCVgb6EZe93Oq/ReY3AN8NeefZ+2bh6",
+	"urOj/3XPfxrdVKc/ePXvxx1n0WX3tfjHv2+7Hg7eY370Cm2bkH+TLDUapSXa2yQtv/rNYe9hjNRO4gWj",
+	"48AXPpz/Jutp+aAJ/5ms7iFx8W/1nhQUJHvNFd2VOSz42Sff+yxIoEqulkXQS3guKP4TWYECU5TUXrLw",
+	"Cfy2Y7jeTMSo9K9SIs8mty1604n+GpGrFs3A+/VR/ytWcr8W9gjY7oc95nYtglZ7Ll9o42SNLWKdsuVq",
+	"prZgxx6ASlv/ji6vji7fk3hfXDmMmUsady+Bk8tNHHVPIMdzQou+idCQcxgyMZTgXYaCU4drE+pXCTN1",
+	"HAm2f6XiIdIySlkEfATWIYuDr8lVRjGecKqpcVQbXBI6kV+dHsFuiAUcwFL+XzlP/xZ24zd4iO+JdHY9",
+	"jGNIqjkeprUrKAKZo7UrUM2l4/6mdXMVy65adh051Vat0nLKpVq9aZ9XXkE3p0c3p4HJm3HIP3/QQn/3",
+	"DtjNxuNWpPy3Z1nlRNMuChtvCH/FQMkR/qi32ajaKldL9Vq5VmusSX5bP9QDPD8fpPDLFF3dqfHTyq7+",
+	"rvHbU+Onn/eUJqVPi1V+DzEOwS1NSwigZxLazH+d1FMGv0w2zimpnKaBwRHCfZpkgRGlldF6ZWXBfhA6",
+	"4f1A+NNiropVSI2Zm+QqjJMCsn16MswWQh2KCF/ZlFBPqiDTWtFPhMwjLSNopJVTh3m1UIAhvbcMdRDs",
+	"uViDNIuIrKJ+fKCGMBKgZjQzoX1Vfkkp39fX+eXjoPrEJ/oZFsXqjmOK9GrEv+tjftfHJFQMiFC2qHsh",
+	"IcvjrnYqZB5A+ZIt9oz8sbQ5cGoCEd5c6vGk7oYf764WI2NXhamDIxcSjpv5ahptBf+H9DT7nKHMwfmN",
+	"K3Z24uFRmh2NsRdZa/S0NqJmTIF6pxirvm7S+5+k4NkDZw7V8KjWoOIpJH1nVNbhf1H3RSxipmJ/5Hsk",
+	"w7O0NIZM1vOXSTSGG0Xqh0kRfjMtipawgciP+9RlQUBczoydJCXUc1JFDE/fSBYv5Rll3idFsdeofTIe",
+	"h1WfqvJwDM1JCBG/Pl2fscjDAGJYCbVz1wMLlVXc4KxLdll8AkkCRN0tCSDsPWPqEhHCGoAT16l2xzRh",
+	"BYr15E19OsnjCm/IR40oyLRVL1C7bSwNpF0ycrE3soiLiVUtNx2r4VWblosbDm6W66PGqLImFxZn9ThC",
+	"XORrfEWV3G+GBB581f6uxNtXiccXomg1o8hjlJhoQuKEMBzOdp5FMZt/MdrboV7ERUnBoWbkxqGWaA8N",
+	"+SzmxBuelhBndsH9lAv1nHjpzdZpywZl4a3/c9iN/wS2lu/oocLVwUrr3PT6UrqRiWhEIq9YeZX2aZ/e",
+	"gcWmJfJIQ26PNT0wlBBgSj+4XicgZpnDyy9p+E6oaQg/Oz7lHEufYjQJ2WKeFESQ/lpJlCVEqsx8N2TC",
+	"sc1EEeOd8XMkuoue/HnEGYKQzAmOI5V7bZcChwPr7W9fF29bdtOyq6hcAbVztVRt1ptOI6uLT/XmosyR",
+	"MapUMW7gqmWPKrbIk9+wnbrljGsj97w2cly7ChBTSUujOCR4NoBEKD/npX2au1MSsjMcxST0oycLCm1H",
+	"ZyFens3g4ZnkQc6WJHDZjJSW+Bl4bxnTMA8g/ZycYO0cVzzXK1v2qDwSE2xWcd3C5065OapX682K+9oT",
+	"jADS0cBlHnHP5u5sIJ+cyU2wZoyygVMf+fGg8TT9ZTB3Z/nL+GC+0Gdt/6KW0P2edQ8S62ymlGRqEnE2",
+	"rBq25XD8QLaju6Y5uVaNjKeagIa8bHIwsDp23JFXda16feRYVVx3raZbrVjlcXU0quDKuI618mTEnbJX",
+	"gOoM0wUOZEFefqlJ8O1ZGEFlUdMKO2yHXdHRPAB2+xt03u5pyvndiHOIEWfdfPN2p+FGZLUDT0hRclIT",
+	"fkWGJOEzDTetEBGhwq+4iQVFw0FLz5WFo8if0KQecMyyGqrllEUE+uAy78yPIlCbilxXImlhn4pib7pg",
+	"LHtLBfq+McM+tSYhIbFPJ32Ds63ffvtdkgRJjBqSMQmh8nvMkGgsS8mpWz1JBnoylFUQhyYaTljMSjHf",
+	"WfVEJORLn0VDmcUyfSdp1UBr16daEtxvS5BVVHt/KgKXlqEfx4Qqo5MAIfFgzSUEuV3hbwH2JzKPk3R+",
+	"oqq6SjmYWs1GZMxCgjBdAZMOfvGwlUJFnU3IBpMQEhok36SQLEpiQp/q7ElODlMTaXnaMtnZWigiJJME",
+	"Twg9aprDZBkJBoqq/4mp0EnLPqwFAaQlc/ezofXpmpt9mgYW3OwhVGA/S9rbf5cN7e2LrGdvf7eb/W43",
+	"K/JjRmtC3dtcce5M5X4vzvB35T8RNFTfyXKSkLNOGssn/jOh0uJvoqydX7kMZM4humFrNCzvaMpM76St",
+	"lWg+8HitF645/qhpVRT+E1Kn/RY1GqrgUFpJYAfqK0wtRv0efpLXiiqqiuVlg06GSWXW4WmK9cBlaekE",
+	"9CKsIju5qXIPS20b3Id9ivUY8tQMCFlPRekKkea7+G5OM6fyyealJu9TkVU2k8P8jeo5QicLmsRcpzVJ",
+	"sWCehonf+TBgbD5w2YLGcB+r0s/qgz4d5jBOSOW9FEwm+LKfSifiEup4fsxnxleqhUlFaCFi+GKG3Clx",
+	"n5SCRXBDfSrWwL/YddO/18rdGl/gqt5flaKS7//8yZiRKMITLnAp6Cgb1GpOUN+IA/zUN94gz/fQii2g",
+	"fih/jIOnvvE/nGURe2+0jDO5YWfOmSwwnPgyqtyl7Yte9/Zm0PvprgPsiky2LzPjp3nwMxOTEyqjk3mA",
+	"V6cQfS9dnhY0fwZlffDHm/tO++Jd+7urjpzAIXLlRhmEgtCv5+Q7yfiWfqfTXyl/oh9jRVKSY7ybau90",
+	"62Hj2PK0YCverIW0GtPAdpDYTOWFgOBnopJaB34UCyHl+07PRHePPfhx2bnq9DpI+GQoQWrDAwh1lMdk",
+	"pGy5qaFG6rrxeAzW7BIadsfWNY6BdrLwCcomQp0VrVh3Hi0TOvTjpJYxDJinEf4tuyI5e3D5dyFJRPe3",
+	"2A/kWOXGYU3vleH5N+7RVCQgHOHEpLsv6WJ8xtYjzpQwtLCxSHKTVNCGtzLbdrXUp6AA4MfjhlGizsiU",
+	"BR4/SLpThRjK1BUKfoQqdpULGeiaef7YV64lnNJgkU8+PzXOkSeKz7HwVB0gx1f2RHu1qt8dt76Q41bx",
+	"0TgMNd5qpvydgXhSUhaReGYShmdqTvQQnpdTjXkotIYRDgg6Gfsk8CIUkLFIvUxHxGUzIirtnprS2x0U",
+	"ttBfWprdlGkW+QlOzAJDqa8UzBXok6VrooemmHqBvNr6NAZNMBtnhJ7DbsQ+VRUvhE9CkosNK622UiS+",
+	"kScZ+Z5A0kApWzeiEzZdp3S1MlStEXUzOCUBNpvPEqS35H4WoMHIZVT1L2c4WqGIzQgniyTQ0n1VnXKf",
+	"+jSKeV9sjEaErzjyA0K5bMieSSi1xELdCZJVyg8kJfL5RwQtfRDFIi7VqWoAJwsakEhmT5HKeukVpU+9",
+	"JZiTarmRKxc9zj38KrzE/33V56/IlPx7VKX/YZyQJL9760rBtWsS4vl0a/7JoigpoGHQfM1ZlrNMibpF",
+	"CCEz9kzQiMRLItIJzkSuYt1P1UTr9q2hVA4lChmwZ8kIBlDIaOWnUBzKdyD/a+W4k2pWYK/LyPsl1BaJ",
+	"Ok2xmmsSzrAvuDp3isMYDH4+Rd/zZT77v3wTocvb3hZ2Cz7clap8+DdwaDsRhaVE2RcTDWdidJHAyWPx",
+	"Wm1Z+bqgHJnMsJ3NEQ1dGy3jb7I6qayfLn+mHXoszquo/mIvG+JNiAAAlyqNltGs1p2Rhx2rVh17VpWU",
+	"zy08sqtW1WnU3fr4vNyo2IZpPPkQ1Km8FZnRMupNPD5vnBNrXBtjq4qdkdX0nLI1tkfVyqhR9zCpA+Wm",
+	"zCOab8SeI/rUIx+Nlm0aYH01Woa4+ITqR+gQVYZRVfFNfJC42ew1w2QkJx0pxsFTC01JELAtw/GvDnVh",
+	"ENiYZDl/pl5pIjE5m+3c88VBBvXBpz5FCNvoZ5jgn/qGXVIaAuPDmz79DOhfnItcHRZ+VJDseUvudT4r",
+	"hYqZSSWnEPUu+ZQguPDkBP45PRWT/Dk7u+QzZFkixxnC9o7pbhz6vZOly5X9Lra8+lUmixSmV8xrSi95",
+	"16C61fZxCE2+VY6bBfoD3VF0zWIohQKQK0wkJBNhOAkJ2FMEnwxBy/5stoDqdunVq2sOhINFWh3XhELs",
+	"M+wR5EvF33JK6Da3zftk8V/SfVON8oXdOHd5a5J6o1xtNixSOydW1SFNa1R2bAvXzhvjpmtXq27N2KDx",
+	"H0xDFPeBtNa8n3PsuPa4XrXKowq/V2pjq4GbI8t2Ha9MKuMqrmlubmsF8BeRKD+eONOBG5xySwTUl4uU",
+	"uGHoKRoOc1BMPOzSrlJHu/KGo52oC11DTqVlN1q1eslxKnalfujNozZ7Hye65Dz9Tkq/WPoExcWH2lH/",
+	"dQjq2Sf15+edGcc5MU2I3DbimiWnRcy4QsIXZwbfoCJ7cpU7qchL8mXKvvU8TLvpyWsQkh2uukWV5Y+i",
+	"H0Wsl5rA7yTjiymN9YP46irk/dmFm8VsBIdnXypzJlmowwPWXjC5Ihfma3C5wRSxwNNUuCqEdoJ9am5q",
+	"gzPk7Q0SC1o3Fa0rhPtUaYSRfkKA6Esn4wjFTFqqBBmdLSBpix8EUC4NBf5zkiy/wJrbp7vMufcC/msU",
+	"+NXsur+rU/8DNZtCKNqTKOVRioxj6NFWr9wzfr+gGZPXxgGNmUg0ST3Nbjufcu4mqznlHEnIgsQVNVxQ",
+	"aSTBVOhJRRzjG6lWFUdZGrCUFS1KM+8ORXj6ICQu8Z/JEMX4STimRLKStyw2LzMOlPp005dVz3Dvi4XG",
+	"IXZJKxs4ES6o1NcKdS1ioaad9YgrtcYgj67MPuV/TdkSPAwh/8AWp9l8L7cDUm7KMP2fjbIBOsJlNsu4",
+	"3WhVstnCMyH/yqxfin1wDZuwwDsg3j/1tj28ZPPX6sf7exrOL+74W0jeskV3PhlpoWCj9fMHzr6kpYXV",
+	"k2zxYHj6gXcTPheXU5VGWLCbwN+y4LFeRUuU8z8D8ignut7V2yQ0Gvx2IbtnFEcqFSKjkSpnRrjM4hI0",
+	"D3AMCUsg6cmYhYKwQMaNVCAR8OCLW6/hn1jokxA91KaZFAFsLgt1JFOQcia8Tii3n6S043RyM2+eFp61",
+	"njdvPd3fOm3XshBPMfWiPJIeM5kYAaKcgPKSgPCbYwVZak5NtJz67jRJSjPC7pNMPUjJx1iyZxJeehz8",
+	"JtRElW3lia1qtosi+6qKP+ceRzHm95Goaq3tBqBfXrd0YnG20oNSZVB9iW+oxDzhoiHKCEu+VRU3UIVS",
+	"xFUGhchELjMZ1q6Pneam3ZyBqNBlgheEqEelLINrtdPklmj9aoWqPn/4/P8CAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

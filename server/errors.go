@@ -81,6 +81,7 @@ const (
 	reasonRouteNotFound      = "ROUTE_NOT_FOUND"
 	reasonMethodNotAllowed   = "METHOD_NOT_ALLOWED"
 	reasonBodyTooLarge       = "BODY_TOO_LARGE"
+	reasonHeadersTooLarge    = "HEADERS_TOO_LARGE"
 	reasonUnsupportedMedia   = "UNSUPPORTED_MEDIA_TYPE"
 	reasonRateLimited        = "RATE_LIMIT_EXCEEDED"
 	reasonRevisionMismatch   = "REVISION_MISMATCH"

@@ -37,6 +37,8 @@ import (
 type Config struct {
 	// MaxBodyBytes bounds request bodies (default 1 MiB).
 	MaxBodyBytes int64
+	// MaxHeaderBytes bounds a request's header fields and target (default 32 KiB): 431 beyond.
+	MaxHeaderBytes int
 	// MaxActions bounds each action list of a flow (default flow.DefaultMaxActions).
 	MaxActions int
 	// RequestTimeout is every request's server-side deadline (default 10s).
@@ -66,6 +68,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 1 << 20
+	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = 32 << 10
 	}
 	if c.MaxActions <= 0 {
 		c.MaxActions = flow.DefaultMaxActions
@@ -137,7 +142,7 @@ func New(cfg Config, st *store.Store, tokens *auth.Tokens, passwords *auth.Passw
 			ExposeHeaders: []string{"ETag", "X-Request-Id", "Retry-After", "Idempotent-Replayed"},
 		}))
 	}
-	e.Use(s.refuseOptions, s.deadline, s.readBody, s.authenticate, s.validateRequest, s.idempotency)
+	e.Use(s.limitHeaders, s.refuseOptions, s.deadline, s.readBody, s.authenticate, s.validateRequest, s.idempotency)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
 	s.echo = e
 	return s, nil
@@ -313,6 +318,25 @@ func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cache-Control", "no-store")
+		return next(c)
+	}
+}
+
+// limitHeaders answers 431 to requests whose header fields and target are larger than the limit. (The HTTP
+// server's own, larger limit answers without the envelope; see cmd/flowbin.)
+func (s *Server) limitHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		size := len(req.RequestURI)
+		for name, values := range req.Header {
+			for _, v := range values {
+				size += len(name) + len(v) + 4 // ": " and CRLF
+			}
+		}
+		if size > s.cfg.MaxHeaderBytes {
+			return newError(http.StatusRequestHeaderFieldsTooLarge, statusInvalidArgument, reasonHeadersTooLarge,
+				"the request's headers are larger than %d bytes", s.cfg.MaxHeaderBytes)
+		}
 		return next(c)
 	}
 }

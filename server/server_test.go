@@ -85,6 +85,12 @@ func newEnv(t testing.TB, b storetest.Backend, opts ...envOption) *env {
 	clock := storetest.NewClock(time.Now().UTC())
 	stCfg := storetest.Config(t, b)
 	stCfg.Now = clock.Now
+	return newEnvOn(t, b, stCfg, clock, opts...)
+}
+
+// newEnvOn is newEnv on a given store configuration (such as one that reaches PostgreSQL through a fault proxy).
+func newEnvOn(t testing.TB, b storetest.Backend, stCfg store.Config, clock *storetest.Clock, opts ...envOption) *env {
+	t.Helper()
 	st, err := store.Open(context.Background(), stCfg)
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +114,7 @@ func newEnv(t testing.TB, b storetest.Backend, opts ...envOption) *env {
 	t.Cleanup(srv.Close)
 	e := &env{
 		t: t, backend: b, st: st, stCfg: stCfg, clock: clock, srv: srv, tokens: tokens, logs: logs,
-		client: &http.Client{Transport: &apitest.Transport{Contract: contract, T: t}},
+		client: &http.Client{Transport: &apitest.Transport{Contract: contract, T: t}, Timeout: time.Minute},
 	}
 	e.alice = e.addUser("alice-co", "alice", "alice-password")
 	e.bob = e.addUser("bob-co", "bob", "bob-password")
@@ -307,7 +313,7 @@ func (e *env) storeURL(t testing.TB) string {
 func (e *env) withT(t testing.TB) *env {
 	c := *e
 	c.t = t
-	c.client = &http.Client{Transport: &apitest.Transport{Contract: contract, T: t}}
+	c.client = &http.Client{Transport: &apitest.Transport{Contract: contract, T: t}, Timeout: time.Minute}
 	return &c
 }
 

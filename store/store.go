@@ -125,7 +125,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 }
 
 // sqliteDSN turns a file path into a DSN: WAL so that readers never wait for the writer, a busy timeout and
-// immediate transactions so that concurrent writers queue instead of failing, and the sortable time format.
+// immediate transactions so that concurrent writers queue instead of failing. (Not _time_format: the driver then
+// ignores _txlock. Its default format, "2006-01-02 15:04:05.999999999-07:00", already sorts chronologically for
+// UTC times, which is all the store writes.)
 func sqliteDSN(path string) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
@@ -133,7 +135,6 @@ func sqliteDSN(path string) string {
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
-	q.Set("_time_format", "sqlite")
 	return "file:" + filepath.ToSlash(path) + "?" + q.Encode()
 }
 

@@ -401,3 +401,24 @@ func TestUnavailable(t *testing.T) {
 		}
 	})
 }
+
+// TestSQLiteTimestampsSort guards what ordering and paging on SQLite rely on: timestamps are stored as text that
+// sorts chronologically.
+func TestSQLiteTimestampsSort(t *testing.T) {
+	fx := newFixture(t, storetest.SQLite)
+	ctx := context.Background()
+	times := []time.Time{t0, t0.Add(time.Microsecond), t0.Add(999 * time.Microsecond), t0.Add(time.Second), t0.Add(time.Hour)}
+	for _, at := range []time.Time{times[3], times[0], times[4], times[2], times[1]} {
+		fx.clock.Set(at)
+		mustCreateFlow(t, fx.st, fx.alice, at.String())
+	}
+	flows, err := fx.st.ListFlows(ctx, fx.alice, store.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range flows {
+		if want := times[len(times)-1-i]; !f.TMCreate.Equal(want) {
+			t.Errorf("flow %d: tm_create %v, want %v", i, f.TMCreate, want)
+		}
+	}
+}

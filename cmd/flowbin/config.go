@@ -30,6 +30,10 @@ type config struct {
 	AdminPassword   string // secret
 	BcryptCost      int
 	MaxBodyBytes    int64
+	MaxHeaderBytes  int
+	ReadHeaderTime  time.Duration
+	ReadTimeout     time.Duration
+	IdleTimeout     time.Duration
 	MaxActions      int
 	RequestTimeout  time.Duration
 	ShutdownTimeout time.Duration
@@ -59,9 +63,13 @@ var configVars = []struct{ name, def, help string }{
 	{"FLOWBIN_ADMIN_PASSWORD", "", "password of the first user; empty: random, printed once in the log"},
 	{"FLOWBIN_BCRYPT_COST", "10", "bcrypt cost of password hashes"},
 	{"FLOWBIN_MAX_BODY_BYTES", "1048576", "largest request body"},
+	{"FLOWBIN_MAX_HEADER_BYTES", "32768", "largest request header fields and target"},
 	{"FLOWBIN_MAX_ACTIONS", "1000", "most actions in one action list"},
 	{"FLOWBIN_REQUEST_TIMEOUT", "10s", "server-side deadline of every request"},
 	{"FLOWBIN_SHUTDOWN_TIMEOUT", "20s", "how long SIGTERM waits for in-flight requests"},
+	{"FLOWBIN_READ_HEADER_TIMEOUT", "5s", "how long a client may take to send its request headers"},
+	{"FLOWBIN_READ_TIMEOUT", "30s", "how long a client may take to send its whole request"},
+	{"FLOWBIN_IDLE_TIMEOUT", "2m", "how long an idle keep-alive connection stays open"},
 	{"FLOWBIN_DB_MAX_CONNS", "0", "connection pool size; 0: 16 on PostgreSQL, 8 on SQLite"},
 	{"FLOWBIN_LOGIN_ATTEMPTS_PER_ADDRESS", "20", "login attempts per client address per window"},
 	{"FLOWBIN_LOGIN_ATTEMPTS_PER_USER", "10", "login attempts per username per window"},
@@ -155,6 +163,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		AdminPassword:   e.get("FLOWBIN_ADMIN_PASSWORD"),
 		BcryptCost:      int(e.integer("FLOWBIN_BCRYPT_COST", 4)),
 		MaxBodyBytes:    e.integer("FLOWBIN_MAX_BODY_BYTES", 1024),
+		MaxHeaderBytes:  int(e.integer("FLOWBIN_MAX_HEADER_BYTES", 4096)),
+		ReadHeaderTime:  e.duration("FLOWBIN_READ_HEADER_TIMEOUT"),
+		ReadTimeout:     e.duration("FLOWBIN_READ_TIMEOUT"),
+		IdleTimeout:     e.duration("FLOWBIN_IDLE_TIMEOUT"),
 		MaxActions:      int(e.integer("FLOWBIN_MAX_ACTIONS", 1)),
 		RequestTimeout:  e.duration("FLOWBIN_REQUEST_TIMEOUT"),
 		ShutdownTimeout: e.duration("FLOWBIN_SHUTDOWN_TIMEOUT"),
@@ -220,7 +232,9 @@ func (c config) logAttrs() []any {
 		"addr", c.Addr, "database", db, "migrate", c.Migrate, "log_level", c.LogLevel.String(),
 		"log_format", c.LogFormat, "jwt_secret", mask(c.JWTSecret), "token_ttl", c.TokenTTL.String(),
 		"admin_customer", c.AdminCustomer, "admin_username", c.AdminUsername,
-		"admin_password", mask(c.AdminPassword), "bcrypt_cost", c.BcryptCost, "max_body_bytes", c.MaxBodyBytes,
+		"admin_password", mask(c.AdminPassword), "bcrypt_cost", c.BcryptCost, "max_body_bytes", c.MaxBodyBytes, "max_header_bytes", c.MaxHeaderBytes,
+		"read_header_timeout", c.ReadHeaderTime.String(), "read_timeout", c.ReadTimeout.String(),
+		"idle_timeout", c.IdleTimeout.String(),
 		"max_actions", c.MaxActions, "request_timeout", c.RequestTimeout.String(),
 		"shutdown_timeout", c.ShutdownTimeout.String(), "db_max_conns", c.DBMaxConns,
 		"login_attempts_per_address", c.LoginPerAddress, "login_attempts_per_user", c.LoginPerUser,

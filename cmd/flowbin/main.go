@@ -109,7 +109,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer func() {
+		st.Close()
+		log.Info("database pool closed")
+	}()
 
 	secret := cfg.JWTSecret
 	if secret == "" {
@@ -133,6 +136,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 
 	srv, err := server.New(server.Config{
 		MaxBodyBytes:            cfg.MaxBodyBytes,
+		MaxHeaderBytes:          cfg.MaxHeaderBytes,
 		MaxActions:              cfg.MaxActions,
 		RequestTimeout:          cfg.RequestTimeout,
 		LoginAttemptsPerAddress: cfg.LoginPerAddress,
@@ -151,13 +155,15 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	// Slow clients are cut off by these timeouts. The header limit here is a backstop, far above the server's own
+	// (FLOWBIN_MAX_HEADER_BYTES), which answers in the error envelope.
 	httpServer := &http.Server{
 		Handler:           srv,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      cfg.RequestTimeout + 5*time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: cfg.ReadHeaderTime,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.ReadTimeout + cfg.RequestTimeout + 5*time.Second,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    max(1<<20, 4*cfg.MaxHeaderBytes),
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	url := "http://" + ln.Addr().String()

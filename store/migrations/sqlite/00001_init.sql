@@ -1,6 +1,6 @@
 -- +goose Up
--- Timestamps are DATETIME text in one sortable UTC format (the driver's _time_format=sqlite), so that comparisons
--- and ORDER BY on them are chronological.
+-- Timestamps are DATETIME text in one sortable UTC format (the driver's, "2006-01-02 15:04:05.999999999+00:00"),
+-- so that comparisons and ORDER BY on them are chronological.
 CREATE TABLE customers (
     id        TEXT PRIMARY KEY,
     name      TEXT NOT NULL UNIQUE,
