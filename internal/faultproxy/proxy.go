@@ -12,9 +12,9 @@ import (
 type mode int
 
 const (
-	up     mode = iota
-	cut         // connections are closed at once: the database is down
-	hanging     // connections are accepted and never answered: the network is a black hole
+	up      mode = iota
+	cut          // connections are closed at once: the database is down
+	hanging      // connections are accepted and never answered: the network is a black hole
 )
 
 // Proxy forwards connections to a target until told otherwise.
