@@ -93,6 +93,17 @@ func (e *InvalidError) Error() string {
 	return fmt.Sprintf("invalid flow: %d problems: %s", len(e.Problems), strings.Join(msgs, "; "))
 }
 
+// Malformed reports whether the document is not a JSON object at all (broken JSON, or another kind of value), as
+// opposed to an object with problems.
+func (r *Report) Malformed() bool {
+	for _, p := range r.Errors {
+		if p.Reason == ReasonInvalidJSON || (p.Reason == ReasonInvalidBody && p.Pointer == "") {
+			return true
+		}
+	}
+	return false
+}
+
 // Err returns an *InvalidError holding the report's errors, or nil when the report is valid.
 func (r *Report) Err() error {
 	if r.Valid() {

@@ -76,6 +76,9 @@ func (s *Server) ValidateFlow(ctx context.Context, req gen.ValidateFlowRequestOb
 	if err != nil {
 		return nil, err
 	}
+	if rep.Malformed() {
+		return nil, rep.Err() // not a flow definition with problems, but no definition at all: a bad request
+	}
 	return gen.ValidateFlow200JSONResponse{
 		Valid:    rep.Valid(),
 		Errors:   toAPIProblems(rep.Errors),

@@ -88,11 +88,13 @@ func TestValidateStoresNothing(t *testing.T) {
 		if rep.Errors == nil || strings.Contains(string(mustJSON(t, rep)), `"errors":null`) {
 			t.Errorf("errors must be [] rather than null")
 		}
-		// Broken JSON is a report too: the editor gets the problem at its place.
-		e.as(e.alice, "POST", "/v1.0/flows/validate", `{"actions":[`).wantStatus(http.StatusOK).decode(&rep)
-		if rep.Valid || rep.Errors[0].Reason != flow.ReasonInvalidJSON {
-			t.Errorf("broken JSON: got %+v", rep)
+		// An object with wrong types is a report; something that is not a JSON object at all is a bad request.
+		e.as(e.alice, "POST", "/v1.0/flows/validate", `{"name":7,"actions":{}}`).wantStatus(http.StatusOK).decode(&rep)
+		if rep.Valid || len(rep.Errors) != 2 || rep.Errors[0].Pointer != "/name" {
+			t.Errorf("wrong types: got %+v", rep)
 		}
+		e.as(e.alice, "POST", "/v1.0/flows/validate", `{"actions":[`).wantError(http.StatusBadRequest, flow.ReasonInvalidJSON)
+		e.as(e.alice, "POST", "/v1.0/flows/validate", `[]`).wantError(http.StatusBadRequest, flow.ReasonInvalidBody)
 		var list apiFlowList
 		e.as(e.alice, "GET", "/v1.0/flows", nil).wantStatus(http.StatusOK).decode(&list)
 		if len(list.Result) != 0 {

@@ -6365,7 +6365,7 @@ type ClientInterface interface {
 	// answers 200 with every error and warning, each with a JSON Pointer into the body, in document order.
 	// Errors block saving; warnings (unreachable actions, a `goto` without `loop_count`, a `branch` without
 	// `default_target_id`, unknown option keys) do not. Editors and CI pipelines use it to check a flow before
-	// saving it (**beyond**).
+	// saving it (**beyond**). A body that is not a JSON object at all is a bad request: 400.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -6378,7 +6378,7 @@ type ClientInterface interface {
 	// answers 200 with every error and warning, each with a JSON Pointer into the body, in document order.
 	// Errors block saving; warnings (unreachable actions, a `goto` without `loop_count`, a `branch` without
 	// `default_target_id`, unknown option keys) do not. Editors and CI pipelines use it to check a flow before
-	// saving it (**beyond**).
+	// saving it (**beyond**). A body that is not a JSON object at all is a bad request: 400.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -7056,7 +7056,7 @@ func (c *Client) SimulateActions(ctx context.Context, body SimulateActionsJSONRe
 // answers 200 with every error and warning, each with a JSON Pointer into the body, in document order.
 // Errors block saving; warnings (unreachable actions, a `goto` without `loop_count`, a `branch` without
 // `default_target_id`, unknown option keys) do not. Editors and CI pipelines use it to check a flow before
-// saving it (**beyond**).
+// saving it (**beyond**). A body that is not a JSON object at all is a bad request: 400.
 //
 // Takes any type of body and a specified content type.
 //
@@ -7079,7 +7079,7 @@ func (c *Client) ValidateFlowWithBody(ctx context.Context, contentType string, b
 // answers 200 with every error and warning, each with a JSON Pointer into the body, in document order.
 // Errors block saving; warnings (unreachable actions, a `goto` without `loop_count`, a `branch` without
 // `default_target_id`, unknown option keys) do not. Editors and CI pipelines use it to check a flow before
-// saving it (**beyond**).
+// saving it (**beyond**). A body that is not a JSON object at all is a bad request: 400.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -9012,7 +9012,7 @@ type ClientWithResponsesInterface interface {
 	// answers 200 with every error and warning, each with a JSON Pointer into the body, in document order.
 	// Errors block saving; warnings (unreachable actions, a `goto` without `loop_count`, a `branch` without
 	// `default_target_id`, unknown option keys) do not. Editors and CI pipelines use it to check a flow before
-	// saving it (**beyond**).
+	// saving it (**beyond**). A body that is not a JSON object at all is a bad request: 400.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9025,7 +9025,7 @@ type ClientWithResponsesInterface interface {
 	// answers 200 with every error and warning, each with a JSON Pointer into the body, in document order.
 	// Errors block saving; warnings (unreachable actions, a `goto` without `loop_count`, a `branch` without
 	// `default_target_id`, unknown option keys) do not. Editors and CI pipelines use it to check a flow before
-	// saving it (**beyond**).
+	// saving it (**beyond**). A body that is not a JSON object at all is a bad request: 400.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12212,7 +12212,7 @@ func (c *ClientWithResponses) SimulateActionsWithResponse(ctx context.Context, b
 // answers 200 with every error and warning, each with a JSON Pointer into the body, in document order.
 // Errors block saving; warnings (unreachable actions, a `goto` without `loop_count`, a `branch` without
 // `default_target_id`, unknown option keys) do not. Editors and CI pipelines use it to check a flow before
-// saving it (**beyond**).
+// saving it (**beyond**). A body that is not a JSON object at all is a bad request: 400.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12231,7 +12231,7 @@ func (c *ClientWithResponses) ValidateFlowWithBodyWithResponse(ctx context.Conte
 // answers 200 with every error and warning, each with a JSON Pointer into the body, in document order.
 // Errors block saving; warnings (unreachable actions, a `goto` without `loop_count`, a `branch` without
 // `default_target_id`, unknown option keys) do not. Editors and CI pipelines use it to check a flow before
-// saving it (**beyond**).
+// saving it (**beyond**). A body that is not a JSON object at all is a bad request: 400.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
