@@ -62,6 +62,12 @@ lint: check ## check, validate openapi.yaml (kin-openapi, then Redocly's recomme
 bench: ## benchmarks (filled by the performance work)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+GOVULNCHECK ?= golang.org/x/vuln/cmd/govulncheck@v1.1.4
+
+.PHONY: vulncheck
+vulncheck: ## scan the module for known vulnerabilities (needs https://vuln.go.dev)
+	$(GO) run $(GOVULNCHECK) ./...
+
 .PHONY: clean
 clean: ## remove build output
 	rm -rf bin
