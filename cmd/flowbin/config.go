@@ -46,6 +46,7 @@ type config struct {
 	RequireIfMatch  bool
 	MaxExecuted     int
 	MaxControlSteps int
+	PprofAddr       string
 }
 
 // configVars documents every variable, in the order the README lists them.
@@ -79,6 +80,7 @@ var configVars = []struct{ name, def, help string }{
 	{"FLOWBIN_REQUIRE_IF_MATCH", "false", "refuse changes of flows without If-Match (428)"},
 	{"FLOWBIN_MAX_EXECUTED_ACTIONS", "100", "most actions one activeflow runs"},
 	{"FLOWBIN_MAX_CONTROL_STEPS", "1000", "most control actions one advance of an activeflow runs"},
+	{"FLOWBIN_PPROF_ADDR", "", "address of a separate listener serving Go's profiles (net/http/pprof); empty: off"},
 }
 
 // secretVars may be given through files (NAME_FILE), and are masked in logs.
@@ -178,6 +180,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		RequireIfMatch:  e.boolean("FLOWBIN_REQUIRE_IF_MATCH"),
 		MaxExecuted:     int(e.integer("FLOWBIN_MAX_EXECUTED_ACTIONS", 1)),
 		MaxControlSteps: int(e.integer("FLOWBIN_MAX_CONTROL_STEPS", 1)),
+		PprofAddr:       e.get("FLOWBIN_PPROF_ADDR"),
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(e.get("FLOWBIN_LOG_LEVEL"))); err != nil {
 		e.errs = append(e.errs, fmt.Errorf("FLOWBIN_LOG_LEVEL: %w", err))
@@ -241,5 +244,6 @@ func (c config) logAttrs() []any {
 		"login_window", c.LoginWindow.String(), "trusted_proxies", fmt.Sprint(c.TrustedProxies),
 		"cors_origins", strings.Join(c.CORSOrigins, ","), "require_if_match", c.RequireIfMatch,
 		"max_executed_actions", c.MaxExecuted, "max_control_steps", c.MaxControlSteps,
+		"pprof_addr", c.PprofAddr,
 	}
 }
