@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"strconv"
@@ -88,15 +89,33 @@ func (s *Server) ValidateFlow(ctx context.Context, req gen.ValidateFlowRequestOb
 
 // GetFlow answers one of the caller's flows, or 304 when the client's copy is current.
 func (s *Server) GetFlow(ctx context.Context, req gen.GetFlowRequestObject) (gen.GetFlowResponseObject, error) {
-	f, err := s.store.GetFlow(ctx, principalFrom(ctx).CustomerID, req.Id)
+	f, err := s.flowAnswer(ctx, principalFrom(ctx).CustomerID, req.Id)
 	if err != nil {
 		return nil, err
 	}
-	if req.Params.IfNoneMatch != nil && noneMatch(*req.Params.IfNoneMatch, f.Revision) {
-		tag := etag(f.Revision)
-		return gen.GetFlow304Response{Headers: gen.NotModifiedResponseHeaders{ETag: &tag}}, nil
+	if req.Params.IfNoneMatch != nil && noneMatch(*req.Params.IfNoneMatch, f.revision) {
+		return gen.GetFlow304Response{Headers: gen.NotModifiedResponseHeaders{ETag: &f.etag}}, nil
 	}
-	return gen.GetFlow200JSONResponse{FlowJSONResponse: flowResponse(f)}, nil
+	return flowAnswer{f}, nil
+}
+
+// flowAnswer is the encoded answer to GET of a live flow of the customer: from the cache, or read and then cached.
+func (s *Server) flowAnswer(ctx context.Context, customerID, id uuid.UUID) (*cachedFlow, error) {
+	c, ticket, ok := s.cache.get(id)
+	if ok && c.customer == customerID {
+		return c, nil
+	}
+	f, err := s.store.GetFlow(ctx, customerID, id)
+	if err != nil {
+		return nil, err
+	}
+	var body bytes.Buffer
+	if err := json.NewEncoder(&body).Encode(toAPIFlow(f)); err != nil {
+		return nil, err
+	}
+	c = &cachedFlow{id: f.ID, customer: f.CustomerID, revision: f.Revision, etag: etag(f.Revision), body: body.Bytes()}
+	s.cache.put(c, ticket)
+	return c, nil
 }
 
 // UpdateFlow replaces a flow's definition, as a new revision; with If-Match, only if nobody changed it since.

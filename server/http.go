@@ -63,6 +63,9 @@ type Config struct {
 	// IdempotencyWait is how long a request waits for another with the same Idempotency-Key to finish before
 	// answering 409 (default 5s).
 	IdempotencyWait time.Duration
+	// FlowCacheBytes bounds the cache of GET /v1.0/flows/{id} answers (default 64 MiB; negative: no cache). The
+	// cache is used only while WatchChanges runs.
+	FlowCacheBytes int64
 }
 
 func (c Config) withDefaults() Config {
@@ -93,6 +96,9 @@ func (c Config) withDefaults() Config {
 	if c.IdempotencyWait <= 0 {
 		c.IdempotencyWait = 5 * time.Second
 	}
+	if c.FlowCacheBytes == 0 {
+		c.FlowCacheBytes = 64 << 20
+	}
 	return c
 }
 
@@ -107,6 +113,7 @@ type Server struct {
 	specJSON  map[string]any
 	docs      *docs
 	echo      *echo.Echo
+	cache     *flowCache // nil: no cache
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -114,6 +121,7 @@ var _ gen.StrictServerInterface = (*Server)(nil)
 // New builds the HTTP handler of flowbin.
 func New(cfg Config, st *store.Store, tokens *auth.Tokens, passwords *auth.Passwords, log *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg.withDefaults(), store: st, tokens: tokens, passwords: passwords, log: log}
+	s.cache = newFlowCache(s.cfg.FlowCacheBytes)
 	spec, err := gen.GetSwagger()
 	if err != nil {
 		return nil, fmt.Errorf("server: load embedded spec: %w", err)

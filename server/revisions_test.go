@@ -299,6 +299,7 @@ func (e *env) secondInstance(t *testing.T, cfg server.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	watch(t, s2)
 	srv := httptest.NewServer(s2)
 	t.Cleanup(srv.Close)
 	second := *e

@@ -110,6 +110,7 @@ func newEnvOn(t testing.TB, b storetest.Backend, stCfg store.Config, clock *stor
 	if err != nil {
 		t.Fatal(err)
 	}
+	watch(t, s)
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	e := &env{
@@ -119,6 +120,26 @@ func newEnvOn(t testing.TB, b storetest.Backend, stCfg store.Config, clock *stor
 	e.alice = e.addUser("alice-co", "alice", "alice-password")
 	e.bob = e.addUser("bob-co", "bob", "bob-password")
 	return e
+}
+
+// watch runs the server's change listener, as flowbin's main does, until the test ends; it waits until the flow
+// cache is live, so that every test reads through it.
+func watch(t testing.TB, s *server.Server) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.WatchChanges(ctx)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	deadline := time.Now().Add(10 * time.Second)
+	for !s.FlowCacheLive() {
+		if time.Now().After(deadline) {
+			t.Fatal("the flow cache did not go live within 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // addUser creates a user in the store and logs in through the API.

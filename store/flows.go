@@ -231,6 +231,7 @@ func (s *Store) UpdateFlow(ctx context.Context, customerID, id uuid.UUID, def *f
 		if err := s.conn(ctx).Create(revisionOf(&next, by, now)).Error; err != nil {
 			return err
 		}
+		s.flowChanged(ctx, id)
 		out = &next
 		return nil
 	})
@@ -295,6 +296,9 @@ func (s *Store) DeleteFlow(ctx context.Context, customerID, id uuid.UUID, m *Mat
 	res := q.Update("tm_delete", s.timestamp())
 	if res.Error != nil {
 		return fmt.Errorf("store: delete flow: %w", classify(res.Error))
+	}
+	if res.RowsAffected > 0 {
+		s.flowChanged(ctx, id)
 	}
 	if res.RowsAffected == 0 {
 		cur, err := s.GetFlow(ctx, customerID, id)

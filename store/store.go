@@ -48,6 +48,9 @@ type Config struct {
 	Logger   *slog.Logger
 	// Now is the clock; nil means time.Now. Tests set it to control timestamps.
 	Now func() time.Time
+	// ListenHeartbeat is how long the PostgreSQL change listener (WatchFlowChanges) may stay quiet before it
+	// checks its connection, and how long that check may take (default 5s).
+	ListenHeartbeat time.Duration
 }
 
 // Store is the database. It is safe for concurrent use.
@@ -57,6 +60,10 @@ type Store struct {
 	dialect Dialect
 	now     func() time.Time
 	log     *slog.Logger
+
+	url       string // PostgreSQL's, for the change listener
+	heartbeat time.Duration
+	feed      changeFeed
 }
 
 // Open connects to the database described by cfg and, when cfg.Migrate is set, migrates it.
@@ -110,7 +117,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Store{db: db, sqlDB: sqlDB, dialect: dialect, now: now, log: log}
+	heartbeat := cfg.ListenHeartbeat
+	if heartbeat <= 0 {
+		heartbeat = 5 * time.Second
+	}
+	s := &Store{db: db, sqlDB: sqlDB, dialect: dialect, now: now, log: log, url: cfg.URL, heartbeat: heartbeat}
 	if err := s.Ping(ctx); err != nil {
 		sqlDB.Close()
 		return nil, err

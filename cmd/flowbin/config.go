@@ -47,6 +47,7 @@ type config struct {
 	MaxExecuted     int
 	MaxControlSteps int
 	PprofAddr       string
+	FlowCacheBytes  int64
 }
 
 // configVars documents every variable, in the order the README lists them.
@@ -71,6 +72,7 @@ var configVars = []struct{ name, def, help string }{
 	{"FLOWBIN_READ_HEADER_TIMEOUT", "5s", "how long a client may take to send its request headers"},
 	{"FLOWBIN_READ_TIMEOUT", "30s", "how long a client may take to send its whole request"},
 	{"FLOWBIN_IDLE_TIMEOUT", "2m", "how long an idle keep-alive connection stays open"},
+	{"FLOWBIN_FLOW_CACHE_BYTES", "67108864", "memory for cached GET /v1.0/flows/{id} answers, dropped on every change by any instance (LISTEN/NOTIFY); 0: no cache"},
 	{"FLOWBIN_DB_MAX_CONNS", "0", "connection pool size; 0: 16 on PostgreSQL, 8 on SQLite"},
 	{"FLOWBIN_LOGIN_ATTEMPTS_PER_ADDRESS", "20", "login attempts per client address per window"},
 	{"FLOWBIN_LOGIN_ATTEMPTS_PER_USER", "10", "login attempts per username per window"},
@@ -181,6 +183,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		MaxExecuted:     int(e.integer("FLOWBIN_MAX_EXECUTED_ACTIONS", 1)),
 		MaxControlSteps: int(e.integer("FLOWBIN_MAX_CONTROL_STEPS", 1)),
 		PprofAddr:       e.get("FLOWBIN_PPROF_ADDR"),
+		FlowCacheBytes:  e.integer("FLOWBIN_FLOW_CACHE_BYTES", 0),
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(e.get("FLOWBIN_LOG_LEVEL"))); err != nil {
 		e.errs = append(e.errs, fmt.Errorf("FLOWBIN_LOG_LEVEL: %w", err))

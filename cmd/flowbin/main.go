@@ -148,6 +148,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		RequireIfMatch:          cfg.RequireIfMatch,
 		MaxExecutedActions:      cfg.MaxExecuted,
 		MaxControlSteps:         cfg.MaxControlSteps,
+		FlowCacheBytes:          flowCacheBytes(cfg.FlowCacheBytes),
 	}, st, tokens, passwords, log)
 	if err != nil {
 		return err
@@ -179,6 +180,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		}
 	}
 	go sweep(ctx, st, log)
+	go srv.WatchChanges(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- httpServer.Serve(ln) }()
 	select {
@@ -194,6 +196,14 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// flowCacheBytes maps FLOWBIN_FLOW_CACHE_BYTES to server.Config: there, 0 is the default and negative is off.
+func flowCacheBytes(n int64) int64 {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // bootstrap creates the first user when there is none, so that a fresh installation can be logged into.

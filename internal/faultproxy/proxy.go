@@ -3,7 +3,6 @@
 package faultproxy
 
 import (
-	"io"
 	"net"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ const (
 	up      mode = iota
 	cut          // connections are closed at once: the database is down
 	hanging      // connections are accepted and never answered: the network is a black hole
+	frozen       // connections stay open and nothing passes: a network that drops packets without a word
 )
 
 // Proxy forwards connections to a target until told otherwise.
@@ -23,6 +23,7 @@ type Proxy struct {
 	target string
 
 	mu    sync.Mutex
+	moved *sync.Cond // signalled when the mode changes
 	mode  mode
 	conns map[net.Conn]bool
 }
@@ -35,6 +36,7 @@ func Start(t testing.TB, target string) *Proxy {
 		t.Fatal(err)
 	}
 	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	p.moved = sync.NewCond(&p.mu)
 	go p.serve()
 	t.Cleanup(p.close)
 	return p
@@ -49,14 +51,19 @@ func (p *Proxy) Cut() { p.set(cut) }
 // Hang closes every connection and leaves new ones unanswered.
 func (p *Proxy) Hang() { p.set(hanging) }
 
-// Restore forwards new connections again.
+// Freeze stops forwarding without closing anything, for open and new connections alike: neither side hears of
+// it. Restore resumes them.
+func (p *Proxy) Freeze() { p.set(frozen) }
+
+// Restore forwards new connections again (and frozen ones).
 func (p *Proxy) Restore() { p.set(up) }
 
 func (p *Proxy) set(m mode) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.mode = m
-	if m != up {
+	p.moved.Broadcast()
+	if m == cut || m == hanging {
 		for c := range p.conns {
 			c.Close()
 		}
@@ -111,9 +118,23 @@ func (p *Proxy) handle(client net.Conn) {
 	var wg sync.WaitGroup
 	pipe := func(dst, src net.Conn) {
 		defer wg.Done()
-		_, _ = io.Copy(dst, src)
-		dst.Close()
-		src.Close()
+		defer src.Close()
+		defer dst.Close()
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				if !p.waitWhileFrozen() {
+					return
+				}
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
 	}
 	wg.Add(2)
 	go pipe(server, client)
@@ -121,6 +142,16 @@ func (p *Proxy) handle(client net.Conn) {
 	wg.Wait()
 	p.forget(client)
 	p.forget(server)
+}
+
+// waitWhileFrozen blocks while the proxy is frozen, and reports whether data may pass now.
+func (p *Proxy) waitWhileFrozen() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.mode == frozen {
+		p.moved.Wait()
+	}
+	return p.mode == up
 }
 
 func (p *Proxy) close() {
