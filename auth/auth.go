@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -37,7 +38,21 @@ type Tokens struct {
 	secret []byte
 	ttl    time.Duration
 	now    func() time.Time
+
+	// verified remembers tokens that passed verification (by their SHA-256, never the token itself) until they
+	// expire: a client sends the same token on every request, and checking it again only costs. Verification is
+	// a function of the token and the secret, so every instance would reach the same answer.
+	mu       sync.RWMutex
+	verified map[[sha256.Size]byte]verifiedToken
 }
+
+type verifiedToken struct {
+	principal Principal
+	expires   time.Time
+}
+
+// maxVerified bounds the remembered tokens (about 100 bytes each).
+const maxVerified = 10000
 
 // NewTokens returns a token issuer with the given signing secret and lifetime.
 func NewTokens(secret []byte, ttl time.Duration) (*Tokens, error) {
@@ -47,7 +62,7 @@ func NewTokens(secret []byte, ttl time.Duration) (*Tokens, error) {
 	if ttl <= 0 {
 		return nil, fmt.Errorf("auth: the token lifetime must be positive, got %s", ttl)
 	}
-	return &Tokens{secret: secret, ttl: ttl, now: time.Now}, nil
+	return &Tokens{secret: secret, ttl: ttl, now: time.Now, verified: map[[sha256.Size]byte]verifiedToken{}}, nil
 }
 
 type claims struct {
@@ -78,6 +93,36 @@ func (t *Tokens) Issue(userID, customerID uuid.UUID, username string) (string, e
 
 // Verify checks a token's signature (HS256 only), issuer and expiry, and returns who it was issued to.
 func (t *Tokens) Verify(token string) (Principal, error) {
+	key := sha256.Sum256([]byte(token))
+	t.mu.RLock()
+	v, ok := t.verified[key]
+	t.mu.RUnlock()
+	if ok {
+		if t.now().Before(v.expires) {
+			return v.principal, nil
+		}
+		t.mu.Lock()
+		delete(t.verified, key)
+		t.mu.Unlock()
+		return Principal{}, fmt.Errorf("%w: %w", ErrInvalid, jwt.ErrTokenExpired)
+	}
+	p, expires, err := t.verify(token)
+	if err != nil {
+		return Principal{}, err
+	}
+	t.mu.Lock()
+	if len(t.verified) >= maxVerified {
+		for k := range t.verified { // drop one at random
+			delete(t.verified, k)
+			break
+		}
+	}
+	t.verified[key] = verifiedToken{principal: p, expires: expires}
+	t.mu.Unlock()
+	return p, nil
+}
+
+func (t *Tokens) verify(token string) (Principal, time.Time, error) {
 	var c claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
@@ -86,14 +131,14 @@ func (t *Tokens) Verify(token string) (Principal, error) {
 		jwt.WithTimeFunc(t.now),
 	)
 	if err != nil {
-		return Principal{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return Principal{}, time.Time{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	userID, err1 := uuid.Parse(c.Subject)
 	customerID, err2 := uuid.Parse(c.CustomerID)
 	if err1 != nil || err2 != nil {
-		return Principal{}, fmt.Errorf("%w: malformed claims", ErrInvalid)
+		return Principal{}, time.Time{}, fmt.Errorf("%w: malformed claims", ErrInvalid)
 	}
-	return Principal{CustomerID: customerID, UserID: userID, Username: c.Username}, nil
+	return Principal{CustomerID: customerID, UserID: userID, Username: c.Username}, c.ExpiresAt.Time, nil
 }
 
 // LooksLikeToken tells a login token (a JWT: three dot-separated parts) from an access key.

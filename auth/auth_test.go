@@ -48,6 +48,45 @@ func TestTokens(t *testing.T) {
 	}
 }
 
+// TestTokensRemembered: a verified token is remembered until it expires, never beyond, and never stands for
+// another token; the memory is bounded.
+func TestTokensRemembered(t *testing.T) {
+	tokens, _ := NewTokens(secret, time.Minute)
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	tokens.now = func() time.Time { return now }
+	tok, _ := tokens.Issue(uuid.New(), uuid.New(), "alice")
+	if _, err := tokens.Verify(tok); err != nil {
+		t.Fatal(err)
+	}
+	// The same token with a character of its signature changed.
+	i := len(tok) - 10
+	c := byte('A')
+	if tok[i] == 'A' {
+		c = 'B'
+	}
+	forged := tok[:i] + string(c) + tok[i+1:]
+	if _, err := tokens.Verify(forged); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a forged token passed after the real one was remembered: %v", err)
+	}
+	now = now.Add(59 * time.Second)
+	if _, err := tokens.Verify(tok); err != nil {
+		t.Errorf("still valid: %v", err)
+	}
+	now = now.Add(time.Second)
+	if _, err := tokens.Verify(tok); !errors.Is(err, ErrInvalid) {
+		t.Errorf("expired, though remembered: got %v", err)
+	}
+	for i := range maxVerified + 50 {
+		tok, _ := tokens.Issue(uuid.New(), uuid.New(), "user"+strings.Repeat("x", i%7))
+		if _, err := tokens.Verify(tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(tokens.verified); n > maxVerified {
+		t.Errorf("%d tokens remembered, bound %d", n, maxVerified)
+	}
+}
+
 func TestAccessKeys(t *testing.T) {
 	seen := map[string]bool{}
 	for range 100 {

@@ -54,7 +54,7 @@ type cachedFlow struct {
 	body     []byte
 }
 
-func (f *cachedFlow) size() int64 { return int64(len(f.body)) + entryOverhead }
+func (f *cachedFlow) size() int64 { return int64(cap(f.body)) + entryOverhead }
 
 // newFlowCache returns a cache of at most maxBytes, or nil (no cache) when maxBytes is not positive.
 func newFlowCache(maxBytes int64) *flowCache {

@@ -268,6 +268,9 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if res.Status >= 500 {
 			level = slog.LevelError
 		}
+		if !s.log.Enabled(req.Context(), level) {
+			return nil
+		}
 		attrs := []slog.Attr{
 			slog.String("request_id", requestIDFrom(req.Context())),
 			slog.String("method", req.Method),

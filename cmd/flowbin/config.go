@@ -48,6 +48,7 @@ type config struct {
 	MaxControlSteps int
 	PprofAddr       string
 	FlowCacheBytes  int64
+	GoMemLimitSet   bool // GOMEMLIMIT is set: the operator chose the Go runtime's memory limit
 }
 
 // configVars documents every variable, in the order the README lists them.
@@ -184,6 +185,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		MaxControlSteps: int(e.integer("FLOWBIN_MAX_CONTROL_STEPS", 1)),
 		PprofAddr:       e.get("FLOWBIN_PPROF_ADDR"),
 		FlowCacheBytes:  e.integer("FLOWBIN_FLOW_CACHE_BYTES", 0),
+		GoMemLimitSet:   getenv("GOMEMLIMIT") != "",
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(e.get("FLOWBIN_LOG_LEVEL"))); err != nil {
 		e.errs = append(e.errs, fmt.Errorf("FLOWBIN_LOG_LEVEL: %w", err))

@@ -22,6 +22,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -153,6 +154,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	if err != nil {
 		return err
 	}
+	// The flow cache is long-lived memory, and Go's collector lets the heap grow to twice what is live before it
+	// collects. Unless the operator chose (GOMEMLIMIT), a soft limit of the cache's bound plus room for the rest
+	// keeps the process near what it needs.
+	if cfg.FlowCacheBytes > 0 && !cfg.GoMemLimitSet {
+		debug.SetMemoryLimit(cfg.FlowCacheBytes + memoryHeadroom)
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -197,6 +204,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	log.Info("stopped")
 	return nil
 }
+
+// memoryHeadroom is the heap allowed beyond the flow cache's bound before the collector works harder.
+const memoryHeadroom = 48 << 20
 
 // flowCacheBytes maps FLOWBIN_FLOW_CACHE_BYTES to server.Config: there, 0 is the default and negative is off.
 func flowCacheBytes(n int64) int64 {
