@@ -243,3 +243,42 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// readEach GETs each of the flows once, with `clients` workers, as a platform that has been placing calls for a
+// while has: the measurements of GET by id that follow see flowbin in its steady state. Every answer must be 200.
+func readEach(ctx context.Context, a *api, ids []string) (time.Duration, error) {
+	start := time.Now()
+	var next atomic.Int64
+	errs := make(chan error, clients)
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(ids)) || ctx.Err() != nil {
+					return
+				}
+				resp, err := a.client.Do(a.request(ctx, http.MethodGet, "/v1.0/flows/"+ids[i], nil))
+				if err != nil {
+					errs <- err
+					return
+				}
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if err == nil && resp.StatusCode != http.StatusOK {
+					err = fmt.Errorf("GET /v1.0/flows/%s: status %d", ids[i], resp.StatusCode)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, fmt.Errorf("read each flow: %w", err)
+	}
+	return time.Since(start), ctx.Err()
+}
