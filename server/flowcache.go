@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -21,14 +22,20 @@ import (
 //   - while the change listener is down, the cache is empty and bypassed, and it starts empty again when the
 //     listener is back, since changes may have been missed meanwhile;
 //   - a read that raced with a change is never stored: every shard counts its invalidations, and an answer read
-//     from the database is kept only if no invalidation of its shard (and no reset) happened since the read began.
+//     from the database is kept only if no invalidation of its shard (and no reset) happened since the read began;
+//   - an answer is used for at most flowCacheMaxAge, which bounds what a missed announcement could cost (an
+//     instance that dies between committing a change and announcing it, milliseconds later).
 //
 // It is bounded in bytes, and evicts the least recently used answers first.
 type flowCache struct {
 	live   atomic.Bool   // changes are being delivered: entries may be used and stored
 	epoch  atomic.Uint64 // counts resets
+	now    func() time.Time
 	shards [cacheShards]cacheShard
 }
+
+// flowCacheMaxAge is how long a cached answer may be used.
+const flowCacheMaxAge = 5 * time.Minute
 
 const cacheShards = 32
 
@@ -47,6 +54,7 @@ type cacheShard struct {
 // cachedFlow is a flow's answer: its owner, its revision (for If-None-Match) and the encoded body and ETag that
 // GET answers with.
 type cachedFlow struct {
+	stored   time.Time
 	id       uuid.UUID
 	customer uuid.UUID
 	revision int
@@ -61,7 +69,7 @@ func newFlowCache(maxBytes int64) *flowCache {
 	if maxBytes <= 0 {
 		return nil
 	}
-	c := &flowCache{}
+	c := &flowCache{now: time.Now}
 	for i := range c.shards {
 		c.shards[i].entries = make(map[uuid.UUID]*list.Element)
 		c.shards[i].maxBytes = maxBytes / cacheShards
@@ -88,8 +96,12 @@ func (c *flowCache) get(id uuid.UUID) (*cachedFlow, cacheTicket, bool) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if el, ok := sh.entries[id]; ok {
-		sh.lru.MoveToFront(el)
-		return el.Value.(*cachedFlow), cacheTicket{}, true
+		f := el.Value.(*cachedFlow)
+		if c.now().Sub(f.stored) < flowCacheMaxAge {
+			sh.lru.MoveToFront(el)
+			return f, cacheTicket{}, true
+		}
+		sh.remove(el)
 	}
 	return nil, cacheTicket{epoch: epoch, gen: sh.gen}, false
 }
@@ -100,6 +112,7 @@ func (c *flowCache) put(f *cachedFlow, t cacheTicket) {
 	if c == nil || !c.live.Load() || c.epoch.Load() != t.epoch {
 		return
 	}
+	f.stored = c.now()
 	sh := c.shard(f.id)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -123,5 +124,26 @@ func TestFlowCacheBounded(t *testing.T) {
 	fill(t, c, cached(big, limit))
 	if has(c, big) {
 		t.Fatal("an answer larger than the cache was kept")
+	}
+}
+
+// TestFlowCacheMaxAge: an answer is used for flowCacheMaxAge at most, then read again.
+func TestFlowCacheMaxAge(t *testing.T) {
+	c := newFlowCache(1 << 20)
+	now := time.Now()
+	c.now = func() time.Time { return now }
+	c.ChangesReset(true)
+	id := uuid.New()
+	fill(t, c, cached(id, 10))
+	now = now.Add(flowCacheMaxAge - time.Second)
+	if !has(c, id) {
+		t.Fatal("an answer younger than the maximum age must be used")
+	}
+	now = now.Add(time.Second)
+	if has(c, id) {
+		t.Fatal("an answer as old as the maximum age must not be used")
+	}
+	if n, _ := c.stats(); n != 0 {
+		t.Fatalf("an expired answer is dropped: %d left", n)
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -55,10 +57,151 @@ func (f *changeFeed) changed(id uuid.UUID) {
 	}
 }
 
-// flowChanged tells this process's listeners that a flow changed, once the transaction of ctx has committed.
-// Other instances hear of it from the database (on PostgreSQL).
+// flowChanged tells this process's listeners that a flow changed, once the transaction of ctx has committed, and
+// (on PostgreSQL) has it announced to every other instance.
 func (s *Store) flowChanged(ctx context.Context, id uuid.UUID) {
-	afterCommit(ctx, func() { s.feed.changed(id) })
+	afterCommit(ctx, func() {
+		s.feed.changed(id)
+		s.announcer.add(id)
+	})
+}
+
+// writerSetting marks flowbin's pool connections, whose changes the store announces itself (migration 00004).
+const writerSetting = "flowbin.writer"
+
+// announcer sends NOTIFY for the changes this process commits, from a connection of its own, after they commit:
+// in batches (one notification for up to maxAnnounceBatch ids) and without waiting for the disk
+// (synchronous_commit off: a notification is not data, and PostgreSQL holds its notification lock until the
+// commit of the notifying transaction ends, which would otherwise serialise writers on the disk's flushes).
+type announcer struct {
+	store   *Store
+	pending chan uuid.UUID
+	lost    atomic.Bool // pending overflowed: announce that everything changed
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// maxAnnounceBatch ids (36 characters and a comma each) fit PostgreSQL's 8000-byte payload.
+const maxAnnounceBatch = 200
+
+func (s *Store) startAnnouncing() {
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &announcer{store: s, pending: make(chan uuid.UUID, 8192), cancel: cancel, done: make(chan struct{})}
+	s.announcer = a
+	go a.run(ctx)
+}
+
+// stopAnnouncing sends what is pending (for at most a heartbeat) and stops.
+func (s *Store) stopAnnouncing() {
+	if s.announcer == nil {
+		return
+	}
+	s.announcer.cancel()
+	<-s.announcer.done
+}
+
+func (a *announcer) add(id uuid.UUID) {
+	if a == nil {
+		return
+	}
+	select {
+	case a.pending <- id:
+	default:
+		a.lost.Store(true)
+	}
+}
+
+func (a *announcer) run(ctx context.Context) {
+	defer close(a.done)
+	var (
+		conn    *pgx.Conn
+		batch   []string
+		backoff = 50 * time.Millisecond
+	)
+	defer func() {
+		if conn != nil {
+			closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = conn.Close(closeCtx)
+			cancel()
+		}
+	}()
+	for {
+		if len(batch) == 0 && !a.lost.Load() {
+			select {
+			case id := <-a.pending:
+				batch = append(batch, id.String())
+			case <-ctx.Done():
+				if len(a.pending) == 0 {
+					return
+				}
+			}
+		}
+	drain:
+		for len(batch) < maxAnnounceBatch {
+			select {
+			case id := <-a.pending:
+				batch = append(batch, id.String())
+			default:
+				break drain
+			}
+		}
+		if a.lost.Load() {
+			batch = append(batch[:0], "*")
+		}
+		if len(batch) == 0 {
+			continue
+		}
+		// Once stopping, one last try of at most a heartbeat.
+		sendCtx, cancel := context.WithTimeout(context.Background(), a.store.heartbeat)
+		if ctx.Err() == nil {
+			sendCtx, cancel = context.WithTimeout(ctx, a.store.heartbeat)
+		}
+		err := a.send(sendCtx, &conn, strings.Join(batch, ","))
+		cancel()
+		if err == nil {
+			if batch[0] == "*" {
+				a.lost.Store(false)
+			}
+			batch = batch[:0]
+			backoff = 50 * time.Millisecond
+			continue
+		}
+		if ctx.Err() != nil {
+			a.store.log.Warn("flow changes not announced at shutdown; other instances' caches drop them when their entries expire",
+				"err", err, "flows", len(batch))
+			return
+		}
+		a.store.log.Warn("could not announce flow changes; retrying", "err", err, "retry_in", backoff.String())
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// send notifies on *conn, connecting first when there is none; a failed connection is closed and forgotten.
+func (a *announcer) send(ctx context.Context, conn **pgx.Conn, payload string) error {
+	if *conn == nil {
+		cfg, err := pgx.ParseConfig(a.store.url)
+		if err != nil {
+			return err
+		}
+		cfg.RuntimeParams["synchronous_commit"] = "off"
+		c, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			return fmt.Errorf("connect: %w", err)
+		}
+		*conn = c
+	}
+	if _, err := (*conn).Exec(ctx, "SELECT pg_notify($1, $2)", flowChangedChannel, payload); err != nil {
+		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = (*conn).Close(closeCtx)
+		cancel()
+		*conn = nil
+		return fmt.Errorf("notify: %w", err)
+	}
+	return nil
 }
 
 // WatchFlowChanges delivers the changes of flows to l until ctx ends. Changes that this process commits are
@@ -124,16 +267,7 @@ func (s *Store) listen(ctx context.Context, l ChangeListener) error {
 		cancel()
 		switch {
 		case err == nil:
-			if n.Payload == "*" {
-				l.ChangesReset(true)
-				continue
-			}
-			id, perr := uuid.Parse(n.Payload)
-			if perr != nil {
-				l.ChangesReset(true) // not from flowbin's trigger: forget everything rather than guess
-				continue
-			}
-			l.FlowChanged(id)
+			deliver(l, n.Payload)
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case errors.Is(err, context.DeadlineExceeded) && !conn.IsClosed():
@@ -147,5 +281,22 @@ func (s *Store) listen(ctx context.Context, l ChangeListener) error {
 		default:
 			return fmt.Errorf("wait: %w", err)
 		}
+	}
+}
+
+// deliver hands a notification's flow ids to l: "*", or anything that is not a list of ids, forgets everything
+// rather than guess.
+func deliver(l ChangeListener, payload string) {
+	ids := make([]uuid.UUID, 0, strings.Count(payload, ",")+1)
+	for part := range strings.SplitSeq(payload, ",") {
+		id, err := uuid.Parse(part)
+		if err != nil {
+			l.ChangesReset(true)
+			return
+		}
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		l.FlowChanged(id)
 	}
 }

@@ -236,9 +236,19 @@ func (s *Store) UpdateFlow(ctx context.Context, customerID, id uuid.UUID, def *f
 		return nil
 	})
 	if err != nil {
+		s.observed(id, err)
 		return nil, fmt.Errorf("store: update flow: %w", err)
 	}
 	return out, nil
+}
+
+// observed tells this process's listeners about a flow that a write found changed (at another revision) or gone:
+// whatever they remember of it is older than the database, though no change is committed here.
+func (s *Store) observed(id uuid.UUID, err error) {
+	var stale *PreconditionError
+	if errors.As(err, &stale) || errors.Is(err, ErrNotFound) {
+		s.feed.changed(id)
+	}
 }
 
 // lockFlow reads a live flow of the customer for an update in the transaction of ctx, locking its row on
@@ -302,10 +312,11 @@ func (s *Store) DeleteFlow(ctx context.Context, customerID, id uuid.UUID, m *Mat
 	}
 	if res.RowsAffected == 0 {
 		cur, err := s.GetFlow(ctx, customerID, id)
-		if err != nil {
-			return fmt.Errorf("store: delete flow: %w", err)
+		if err == nil {
+			err = &PreconditionError{Current: cur.Revision}
 		}
-		return fmt.Errorf("store: delete flow: %w", &PreconditionError{Current: cur.Revision})
+		s.observed(id, err)
+		return fmt.Errorf("store: delete flow: %w", err)
 	}
 	return nil
 }

@@ -61,9 +61,10 @@ type Store struct {
 	now     func() time.Time
 	log     *slog.Logger
 
-	url       string // PostgreSQL's, for the change listener
+	url       string // PostgreSQL's, for the change listener and announcer
 	heartbeat time.Duration
 	feed      changeFeed
+	announcer *announcer // nil on SQLite
 }
 
 // Open connects to the database described by cfg and, when cfg.Migrate is set, migrates it.
@@ -89,7 +90,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 	case strings.HasPrefix(cfg.URL, "postgres://"), strings.HasPrefix(cfg.URL, "postgresql://"):
 		dialect = Postgres
-		dialector = postgres.New(postgres.Config{DSN: cfg.URL})
+		dsn, err := writerDSN(cfg.URL)
+		if err != nil {
+			return nil, err
+		}
+		dialector = postgres.New(postgres.Config{DSN: dsn})
 		if maxConns == 0 {
 			maxConns = 16
 		}
@@ -132,6 +137,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, err
 		}
 	}
+	if dialect == Postgres {
+		s.startAnnouncing()
+	}
 	return s, nil
 }
 
@@ -160,8 +168,24 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the connection pool.
-func (s *Store) Close() error { return s.sqlDB.Close() }
+// Close announces the changes not yet announced (briefly), and closes the connection pool.
+func (s *Store) Close() error {
+	s.stopAnnouncing()
+	return s.sqlDB.Close()
+}
+
+// writerDSN marks the pool's connections as flowbin's (the setting flowbin.writer): the flows trigger leaves the
+// announcement of their changes to the store (see migration 00004).
+func writerDSN(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("store: open: database URL %s: %w", RedactURL(raw), err)
+	}
+	q := u.Query()
+	q.Set(writerSetting, "on")
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
 
 // Migrate applies the pending migrations of the store's dialect. On PostgreSQL a session lock serialises
 // instances that start together.

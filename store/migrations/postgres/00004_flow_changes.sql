@@ -1,10 +1,18 @@
 -- +goose Up
--- Every change of a flow row is announced on the channel flowbin_flow_changed, by the transaction that makes it:
--- listeners hear of it when it commits, never before, and whoever made it (flowbin, a script, psql). The payload is
--- the flow's id; "*" (after TRUNCATE) means every flow. Instances that cache flows LISTEN to it.
+-- Every change of a flow row is announced on the channel flowbin_flow_changed, so that instances which cache flows
+-- (LISTEN) drop what changed. The payload is a comma-separated list of flow ids, or "*" for every flow.
+--
+-- flowbin announces its own changes itself, right after they commit, from a connection whose commits do not wait
+-- for the disk: a NOTIFY inside the writing transaction would hold PostgreSQL's notification lock through that
+-- transaction's commit, and so serialise every concurrent write. Its connections say so with the setting
+-- flowbin.writer, and this trigger then stays quiet. Changes made any other way (psql, scripts) are announced here,
+-- when they commit.
 -- +goose StatementBegin
 CREATE FUNCTION flowbin_flow_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF current_setting('flowbin.writer', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
     IF TG_OP = 'TRUNCATE' THEN
         PERFORM pg_notify('flowbin_flow_changed', '*');
     ELSE

@@ -1,0 +1,185 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/flowbin/flowbin/store"
+	"github.com/flowbin/flowbin/store/storetest"
+)
+
+// recorder is a ChangeListener that remembers what it heard.
+type recorder struct {
+	mu      sync.Mutex
+	changed []uuid.UUID
+	live    bool
+	resets  int
+}
+
+func (r *recorder) FlowChanged(id uuid.UUID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.changed = append(r.changed, id)
+}
+
+func (r *recorder) ChangesReset(live bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.live = live
+	r.resets++
+}
+
+func (r *recorder) heard() ([]uuid.UUID, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.changed), r.live
+}
+
+// TestChangesDeliveredOnCommit: this process's listeners hear of a change when it commits, never of one rolled
+// back, on both stores.
+func TestChangesDeliveredOnCommit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		fx := newFixture(t, b)
+		ctx, cancel := context.WithCancel(context.Background())
+		rec := &recorder{}
+		done := make(chan struct{})
+		go func() { defer close(done); fx.st.WatchFlowChanges(ctx, rec) }()
+		defer func() { cancel(); <-done }()
+		deadline := time.Now().Add(10 * time.Second)
+		for _, live := rec.heard(); !live; _, live = rec.heard() {
+			if time.Now().After(deadline) {
+				t.Fatal("the watch did not go live")
+			}
+			time.Sleep(time.Millisecond)
+		}
+
+		f := mustCreateFlow(t, fx.st, fx.alice, "one")
+		if got, _ := rec.heard(); slices.Contains(got, f.ID) {
+			t.Fatal("a new flow is no change of a cached one")
+		}
+		rolledBack := errors.New("rolled back")
+		err := fx.st.InTx(ctx, func(ctx context.Context) error {
+			if _, err := fx.st.UpdateFlow(ctx, fx.alice, f.ID, mustDefinition(t, `{"name":"two"}`), tester, nil); err != nil {
+				return err
+			}
+			if got, _ := rec.heard(); slices.Contains(got, f.ID) {
+				t.Error("a change was delivered before it committed")
+			}
+			return rolledBack
+		})
+		if !errors.Is(err, rolledBack) {
+			t.Fatal(err)
+		}
+		if got, _ := rec.heard(); slices.Contains(got, f.ID) {
+			t.Fatal("a rolled-back change was delivered")
+		}
+		if _, err := fx.st.UpdateFlow(ctx, fx.alice, f.ID, mustDefinition(t, `{"name":"two"}`), tester, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := rec.heard(); !slices.Contains(got, f.ID) {
+			t.Fatal("a committed change was not delivered by the time the write returned")
+		}
+		if err := fx.st.DeleteFlow(ctx, fx.alice, f.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := rec.heard(); len(got) != 2 || got[1] != f.ID {
+			t.Fatalf("heard %v: want the update and the delete", got)
+		}
+	})
+}
+
+// TestChangesAnnounced: on PostgreSQL every change of a flow is announced once on flowbin_flow_changed: flowbin's
+// own by the store after they commit (the trigger stays quiet for its connections), anyone else's by the trigger.
+func TestChangesAnnounced(t *testing.T) {
+	cfg := storetest.Config(t, storetest.Postgres)
+	ctx := context.Background()
+	st, err := store.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	customer, err := st.EnsureCustomer(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listener, err := pgx.Connect(ctx, cfg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close(ctx)
+	if _, err := listener.Exec(ctx, "LISTEN flowbin_flow_changed"); err != nil {
+		t.Fatal(err)
+	}
+	// notifications collects what arrives within the window.
+	notifications := func(window time.Duration) []string {
+		var got []string
+		end := time.Now().Add(window)
+		for {
+			wctx, cancel := context.WithDeadline(ctx, end)
+			n, err := listener.WaitForNotification(wctx)
+			cancel()
+			if err != nil {
+				return got
+			}
+			got = append(got, n.Payload)
+		}
+	}
+	count := func(payloads []string, id uuid.UUID) int {
+		n := 0
+		for _, p := range payloads {
+			n += strings.Count(p, id.String())
+		}
+		return n
+	}
+
+	f := mustCreateFlow(t, st, customer.ID, "one")
+	if got := notifications(300 * time.Millisecond); count(got, f.ID) != 0 {
+		t.Fatalf("creating a flow announced it: %v", got)
+	}
+	if _, err := st.UpdateFlow(ctx, customer.ID, f.ID, mustDefinition(t, `{"name":"two"}`), tester, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := notifications(time.Second); count(got, f.ID) != 1 {
+		t.Fatalf("an update by flowbin: notifications %v, want the flow's id once", got)
+	}
+	db, err := pgx.Connect(ctx, cfg.URL) // not flowbin's pool: the trigger announces
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	if _, err := db.Exec(ctx, "UPDATE flows SET name = 'by sql' WHERE id = $1", f.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := notifications(time.Second); len(got) != 1 || got[0] != f.ID.String() {
+		t.Fatalf("an update with SQL: notifications %v, want the flow's id", got)
+	}
+	if err := st.DeleteFlow(ctx, customer.ID, f.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := notifications(time.Second); count(got, f.ID) != 1 {
+		t.Fatalf("a delete by flowbin: notifications %v, want the flow's id once", got)
+	}
+	// Many changes at once are announced in few notifications, none lost.
+	var ids []uuid.UUID
+	for i := range 100 {
+		g := mustCreateFlow(t, st, customer.ID, "many")
+		ids = append(ids, g.ID)
+		if _, err := st.UpdateFlow(ctx, customer.ID, g.ID, mustDefinition(t, `{"name":"many `+uuid.NewString()+`"}`), tester, nil); err != nil {
+			t.Fatal(i, err)
+		}
+	}
+	got := notifications(2 * time.Second)
+	for _, id := range ids {
+		if count(got, id) != 1 {
+			t.Fatalf("flow %s announced %d times in %d notifications", id, count(got, id), len(got))
+		}
+	}
+}
