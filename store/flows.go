@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -148,16 +150,39 @@ func (s *Store) CreateFlow(ctx context.Context, customerID uuid.UUID, def *flow.
 		Revision:         1,
 		TMCreate:         s.timestamp(),
 	}
-	err = s.InTx(ctx, func(ctx context.Context) error {
-		if err := s.conn(ctx).Create(f).Error; err != nil {
-			return err
-		}
-		return s.conn(ctx).Create(revisionOf(f, by, f.TMCreate)).Error
-	})
+	if s.dialect == Postgres {
+		err = s.createFlowPostgres(ctx, f, by)
+	} else {
+		err = s.InTx(ctx, func(ctx context.Context) error {
+			if err := s.conn(ctx).Create(f).Error; err != nil {
+				return err
+			}
+			return s.conn(ctx).Create(revisionOf(f, by, f.TMCreate)).Error
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: create flow: %w", classify(err))
 	}
 	return f, nil
+}
+
+// createFlowPostgres writes the flow and its revision 1 in one statement: one round trip, atomic without a
+// transaction of its own (and part of the caller's, when ctx carries one).
+func (s *Store) createFlowPostgres(ctx context.Context, f *Flow, by Author) error {
+	actions, err := f.Actions.Value()
+	if err != nil {
+		return err
+	}
+	return s.conn(ctx).Exec(`WITH f AS (
+    INSERT INTO flows (id, customer_id, name, detail, actions, on_complete_flow_id, revision, tm_create)
+    VALUES (?, ?, ?, ?, ?, ?, 1, ?)
+    RETURNING id, revision, customer_id, name, detail, actions, on_complete_flow_id, tm_create
+)
+INSERT INTO flow_revisions (flow_id, revision, customer_id, name, detail, actions, on_complete_flow_id,
+                            author_type, author_id, author_name, tm_create)
+SELECT id, revision, customer_id, name, detail, actions, on_complete_flow_id, ?, ?, ?, tm_create FROM f`,
+		f.ID, f.CustomerID, f.Name, f.Detail, actions, f.OnCompleteFlowID, f.TMCreate,
+		by.Type, by.ID, by.Name).Error
 }
 
 func actionsOf(def *flow.Definition) Actions {
@@ -202,6 +227,14 @@ func (s *Store) ListFlows(ctx context.Context, customerID uuid.UUID, p Page) ([]
 // written; without one, the last write wins. The read, the check and the write hold the flow's row lock, so
 // concurrent writers queue: the result is always one of the written definitions, never a mix.
 func (s *Store) UpdateFlow(ctx context.Context, customerID, id uuid.UUID, def *flow.Definition, by Author, m *Match) (*Flow, error) {
+	if s.dialect == Postgres {
+		f, err := s.updateFlowPostgres(ctx, customerID, id, def, by, m)
+		if err != nil {
+			s.observed(id, err)
+			return nil, fmt.Errorf("store: update flow: %w", err)
+		}
+		return f, nil
+	}
 	var out *Flow
 	err := s.InTx(ctx, func(ctx context.Context) error {
 		cur, err := s.lockFlow(ctx, customerID, id)
@@ -240,6 +273,74 @@ func (s *Store) UpdateFlow(ctx context.Context, customerID, id uuid.UUID, def *f
 		return nil, fmt.Errorf("store: update flow: %w", err)
 	}
 	return out, nil
+}
+
+// updateFlowPostgres is UpdateFlow in one statement when it writes (the usual case): the UPDATE takes the row
+// lock and checks the condition and the change on the current row (PostgreSQL re-checks them on the newest
+// version if another writer got there first), and the new revision is written with it. When it writes nothing,
+// a read tells why: the flow is gone, at another revision, or already so; a flow changed in between is tried again.
+func (s *Store) updateFlowPostgres(ctx context.Context, customerID, id uuid.UUID, def *flow.Definition, by Author, m *Match) (*Flow, error) {
+	actions, err := actionsOf(def).Value()
+	if err != nil {
+		return nil, err
+	}
+	anyRevision, revisions := m == nil || m.Any, []int{}
+	if m != nil {
+		revisions = append(revisions, m.Revisions...)
+	}
+	onComplete := nullableID(def.OnCompleteFlowID)
+	for range 3 {
+		now := s.timestamp()
+		var updated []Flow
+		err := s.conn(ctx).Raw(`WITH f AS (
+    UPDATE flows
+    SET name = @name, detail = @detail, actions = @actions, on_complete_flow_id = @on_complete,
+        revision = revision + 1, tm_update = @now
+    WHERE id = @id AND customer_id = @customer AND tm_delete IS NULL
+      AND (CAST(@any AS boolean) OR revision = ANY(CAST(@revisions AS integer[])))
+      AND NOT (name = @name AND detail = @detail AND actions = CAST(@actions AS jsonb)
+               AND on_complete_flow_id IS NOT DISTINCT FROM CAST(@on_complete AS uuid))
+    RETURNING *
+), r AS (
+    INSERT INTO flow_revisions (flow_id, revision, customer_id, name, detail, actions, on_complete_flow_id,
+                                author_type, author_id, author_name, tm_create)
+    SELECT id, revision, customer_id, name, detail, actions, on_complete_flow_id,
+           @author_type, @author_id, @author_name, @now FROM f
+)
+SELECT * FROM f`, map[string]any{
+			"id": id, "customer": customerID, "name": def.Name, "detail": def.Detail, "actions": actions,
+			"on_complete": onComplete, "now": now, "any": anyRevision, "revisions": pgIntArray(revisions),
+			"author_type": by.Type, "author_id": by.ID, "author_name": by.Name,
+		}).Scan(&updated).Error
+		if err != nil {
+			return nil, classify(err)
+		}
+		if len(updated) == 1 {
+			s.flowChanged(ctx, id)
+			return &updated[0], nil
+		}
+		cur, err := s.GetFlow(ctx, customerID, id)
+		if err != nil {
+			return nil, err
+		}
+		if !m.matches(cur.Revision) {
+			return nil, &PreconditionError{Current: cur.Revision}
+		}
+		if sameDefinition(cur, def) {
+			return cur, nil
+		}
+		// Changed between the two statements: try again.
+	}
+	return nil, fmt.Errorf("%w: the flow kept changing", ErrUnavailable)
+}
+
+// pgIntArray is an integer[] literal, for = ANY(...).
+func pgIntArray(ns []int) string {
+	parts := make([]string, len(ns))
+	for i, n := range ns {
+		parts[i] = strconv.Itoa(n)
+	}
+	return "{" + strings.Join(parts, ",") + "}"
 }
 
 // observed tells this process's listeners about a flow that a write found changed (at another revision) or gone:
