@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
 	"errors"
@@ -291,7 +292,10 @@ func (s *Store) updateFlowPostgres(ctx context.Context, customerID, id uuid.UUID
 	onComplete := nullableID(def.OnCompleteFlowID)
 	for range 3 {
 		now := s.timestamp()
-		var updated []Flow
+		var (
+			revision int
+			created  time.Time
+		)
 		err := s.conn(ctx).Raw(`WITH f AS (
     UPDATE flows
     SET name = @name, detail = @detail, actions = @actions, on_complete_flow_id = @on_complete,
@@ -300,24 +304,27 @@ func (s *Store) updateFlowPostgres(ctx context.Context, customerID, id uuid.UUID
       AND (CAST(@any AS boolean) OR revision = ANY(CAST(@revisions AS integer[])))
       AND NOT (name = @name AND detail = @detail AND actions = CAST(@actions AS jsonb)
                AND on_complete_flow_id IS NOT DISTINCT FROM CAST(@on_complete AS uuid))
-    RETURNING *
+    RETURNING id, customer_id, revision, tm_create, name, detail, actions, on_complete_flow_id
 ), r AS (
     INSERT INTO flow_revisions (flow_id, revision, customer_id, name, detail, actions, on_complete_flow_id,
                                 author_type, author_id, author_name, tm_create)
     SELECT id, revision, customer_id, name, detail, actions, on_complete_flow_id,
            @author_type, @author_id, @author_name, @now FROM f
 )
-SELECT * FROM f`, map[string]any{
+SELECT revision, tm_create FROM f`, map[string]any{
 			"id": id, "customer": customerID, "name": def.Name, "detail": def.Detail, "actions": actions,
 			"on_complete": onComplete, "now": now, "any": anyRevision, "revisions": pgIntArray(revisions),
 			"author_type": by.Type, "author_id": by.ID, "author_name": by.Name,
-		}).Scan(&updated).Error
-		if err != nil {
-			return nil, classify(err)
-		}
-		if len(updated) == 1 {
+		}).Row().Scan(&revision, &created)
+		if err == nil {
 			s.flowChanged(ctx, id)
-			return &updated[0], nil
+			return &Flow{
+				ID: id, CustomerID: customerID, Name: def.Name, Detail: def.Detail, Actions: actionsOf(def),
+				OnCompleteFlowID: onComplete, Revision: revision, TMCreate: created.UTC(), TMUpdate: &now,
+			}, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, classify(err)
 		}
 		cur, err := s.GetFlow(ctx, customerID, id)
 		if err != nil {
