@@ -88,7 +88,7 @@ func (s *Server) ValidateFlow(ctx context.Context, req gen.ValidateFlowRequestOb
 
 // GetFlow answers one of the caller's flows, or 304 when the client's copy is current.
 func (s *Server) GetFlow(ctx context.Context, req gen.GetFlowRequestObject) (gen.GetFlowResponseObject, error) {
-	f, err := s.flowAnswer(ctx, principalFrom(ctx).CustomerID, req.Id)
+	f, err := s.cachedAnswer(ctx, principalFrom(ctx).CustomerID, req.Id)
 	if err != nil {
 		return nil, err
 	}
@@ -98,8 +98,8 @@ func (s *Server) GetFlow(ctx context.Context, req gen.GetFlowRequestObject) (gen
 	return flowAnswer{f}, nil
 }
 
-// flowAnswer is the encoded answer to GET of a live flow of the customer: from the cache, or read and then cached.
-func (s *Server) flowAnswer(ctx context.Context, customerID, id uuid.UUID) (*cachedFlow, error) {
+// cachedAnswer is the encoded answer to GET of a live flow of the customer: from the cache, or read and then cached.
+func (s *Server) cachedAnswer(ctx context.Context, customerID, id uuid.UUID) (*cachedFlow, error) {
 	c, ticket, ok := s.cache.get(id)
 	if ok && c.customer == customerID {
 		return c, nil
