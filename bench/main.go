@@ -190,10 +190,6 @@ func benchPostgres(ctx context.Context, cfg config, rep *report, bin, tmp, dbURL
 	logf("seeded in %s", time.Since(t).Round(100*time.Millisecond))
 	rep.pgSeed = time.Since(t)
 
-	if err := fb.run(ctx, benchPassword+"\n", "user", "add", "--customer", customerNames[0],
-		"--username", benchUser, "--password-stdin"); err != nil {
-		return err
-	}
 	srv, a, err := startAndLogin(ctx, fb, cfg)
 	if err != nil {
 		return err
@@ -317,10 +313,6 @@ func benchSQLite(ctx context.Context, cfg config, rep *report, bin, tmp string) 
 	}
 	rep.sqliteSeed = time.Since(t)
 	logf("seeded in %s", rep.sqliteSeed.Round(100*time.Millisecond))
-	if err := fb.run(ctx, benchPassword+"\n", "user", "add", "--customer", customerNames[0],
-		"--username", benchUser, "--password-stdin"); err != nil {
-		return err
-	}
 	srv, a, err := startAndLogin(ctx, fb, cfg)
 	if err != nil {
 		return err
@@ -353,7 +345,12 @@ func benchSQLite(ctx context.Context, cfg config, rep *report, bin, tmp string) 
 	return nil
 }
 
+// startAndLogin adds the benchmark's user (of customer 1), starts flowbin and logs in.
 func startAndLogin(ctx context.Context, fb *flowbin, cfg config) (*server, *api, error) {
+	if err := fb.run(ctx, benchPassword+"\n", "user", "add", "--customer", customerNames[0],
+		"--username", benchUser, "--password-stdin"); err != nil {
+		return nil, nil, err
+	}
 	srv, err := fb.start(ctx, cfg.pprof)
 	if err != nil {
 		return nil, nil, err

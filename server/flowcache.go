@@ -163,7 +163,7 @@ func (c *flowCache) ChangesReset(live bool) {
 	c.live.Store(live)
 }
 
-// stats reports the cache's size, for tests and logs.
+// stats reports the cache's size (for tests).
 func (c *flowCache) stats() (entries int, bytes int64) {
 	for i := range c.shards {
 		sh := &c.shards[i]
@@ -197,6 +197,6 @@ func (a flowAnswer) VisitGetFlowResponse(w http.ResponseWriter) error {
 	return err
 }
 
-// FlowCacheLive reports whether GET of a flow is answered from the cache (it is while WatchChanges hears every
-// change): for readiness reports and tests.
+// FlowCacheLive reports whether GET of a flow is answered from the cache: it is while WatchChanges hears every
+// change.
 func (s *Server) FlowCacheLive() bool { return s.cache != nil && s.cache.live.Load() }

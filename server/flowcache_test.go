@@ -27,7 +27,9 @@ func (e *env) instanceOn(t *testing.T, cfg server.Config, stCfg store.Config) (*
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	cfg.LoginAttemptsPerUser, cfg.LoginAttemptsPerAddress = 1000, 1000
+	if cfg.LoginAttemptsPerUser == 0 {
+		cfg.LoginAttemptsPerUser, cfg.LoginAttemptsPerAddress = 1000, 1000
+	}
 	s, err := server.New(cfg, st, e.tokens, testPasswords(t), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -1,11 +1,8 @@
 package server_test
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -287,22 +284,6 @@ func twoEditors(t *testing.T, first, second *env, flowID string) {
 // process would be.
 func (e *env) secondInstance(t *testing.T, cfg server.Config) *env {
 	t.Helper()
-	st2, err := store.Open(context.Background(), store.Config{URL: e.storeURL(t), Now: e.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st2.Close() })
-	if cfg.LoginAttemptsPerUser == 0 {
-		cfg.LoginAttemptsPerUser, cfg.LoginAttemptsPerAddress = 1000, 1000
-	}
-	s2, err := server.New(cfg, st2, e.tokens, testPasswords(t), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	watch(t, s2)
-	srv := httptest.NewServer(s2)
-	t.Cleanup(srv.Close)
-	second := *e
-	second.srv, second.st = srv, st2
-	return &second
+	second, _ := e.instanceOn(t, cfg, store.Config{URL: e.storeURL(t)})
+	return second
 }

@@ -15,7 +15,6 @@ import (
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/flowbin/flowbin/flow"
 )
@@ -225,20 +224,27 @@ func (s *Store) ListFlows(ctx context.Context, customerID uuid.UUID, p Page) ([]
 
 // UpdateFlow replaces the definition of a live flow of the customer, as a new revision. A definition identical to
 // the current one writes nothing. With a Match, a flow at another revision is a *PreconditionError and nothing is
-// written; without one, the last write wins. The read, the check and the write hold the flow's row lock, so
-// concurrent writers queue: the result is always one of the written definitions, never a mix.
+// written; without one, the last write wins. The check and the write hold the flow's row lock (on SQLite, the
+// database's write lock), so concurrent writers queue: the result is always one of the written definitions, never
+// a mix.
 func (s *Store) UpdateFlow(ctx context.Context, customerID, id uuid.UUID, def *flow.Definition, by Author, m *Match) (*Flow, error) {
+	update := s.updateFlowSQLite
 	if s.dialect == Postgres {
-		f, err := s.updateFlowPostgres(ctx, customerID, id, def, by, m)
-		if err != nil {
-			s.observed(id, err)
-			return nil, fmt.Errorf("store: update flow: %w", err)
-		}
-		return f, nil
+		update = s.updateFlowPostgres
 	}
+	f, err := update(ctx, customerID, id, def, by, m)
+	if err != nil {
+		s.observed(id, err)
+		return nil, fmt.Errorf("store: update flow: %w", err)
+	}
+	return f, nil
+}
+
+// updateFlowSQLite reads, checks and writes in one immediate transaction, which holds SQLite's write lock.
+func (s *Store) updateFlowSQLite(ctx context.Context, customerID, id uuid.UUID, def *flow.Definition, by Author, m *Match) (*Flow, error) {
 	var out *Flow
 	err := s.InTx(ctx, func(ctx context.Context) error {
-		cur, err := s.lockFlow(ctx, customerID, id)
+		cur, err := s.GetFlow(ctx, customerID, id)
 		if err != nil {
 			return err
 		}
@@ -269,11 +275,7 @@ func (s *Store) UpdateFlow(ctx context.Context, customerID, id uuid.UUID, def *f
 		out = &next
 		return nil
 	})
-	if err != nil {
-		s.observed(id, err)
-		return nil, fmt.Errorf("store: update flow: %w", err)
-	}
-	return out, nil
+	return out, err
 }
 
 // updateFlowPostgres is UpdateFlow in one statement when it writes (the usual case): the UPDATE takes the row
@@ -357,24 +359,6 @@ func (s *Store) observed(id uuid.UUID, err error) {
 	if errors.As(err, &stale) || errors.Is(err, ErrNotFound) {
 		s.feed.changed(id)
 	}
-}
-
-// lockFlow reads a live flow of the customer for an update in the transaction of ctx, locking its row on
-// PostgreSQL. (SQLite's immediate transactions already hold the database's write lock.)
-func (s *Store) lockFlow(ctx context.Context, customerID, id uuid.UUID) (*Flow, error) {
-	q := liveFlows(customerID)(s.conn(ctx)).Where("id = ?", id)
-	if s.dialect == Postgres {
-		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
-	}
-	var f Flow
-	err := q.Take(&f).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, notFound("flow", id)
-	}
-	if err != nil {
-		return nil, classify(err)
-	}
-	return &f, nil
 }
 
 // sameDefinition reports whether a definition equals the flow's current one. Options are compared as JSON

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -419,6 +420,19 @@ func TestSQLiteTimestampsSort(t *testing.T) {
 	for i, f := range flows {
 		if want := times[len(times)-1-i]; !f.TMCreate.Equal(want) {
 			t.Errorf("flow %d: tm_create %v, want %v", i, f.TMCreate, want)
+		}
+	}
+}
+
+// TestOpenBadURL: a database URL that cannot be used is refused without quoting its password.
+func TestOpenBadURL(t *testing.T) {
+	for _, raw := range []string{"postgres://flowbin:s3cret@db:5432/flowbin?sslmode=%zz", "mysql://flowbin:s3cret@db/flowbin"} {
+		_, err := store.Open(context.Background(), store.Config{URL: raw})
+		if err == nil {
+			t.Fatalf("%s: opened", raw)
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: the error quotes the password: %v", raw, err)
 		}
 	}
 }
