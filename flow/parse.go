@@ -13,26 +13,6 @@ import (
 	"github.com/google/uuid"
 )
 
-// Definition limits.
-const (
-	DefaultMaxActions = 1000
-	MaxNameLength     = 255
-	MaxDetailLength   = 4096
-)
-
-// Limits bounds what a definition may hold.
-type Limits struct {
-	// MaxActions bounds each action list; 0 means DefaultMaxActions.
-	MaxActions int
-}
-
-func (l Limits) maxActions() int {
-	if l.MaxActions <= 0 {
-		return DefaultMaxActions
-	}
-	return l.MaxActions
-}
-
 // readOnlyFields are fields of a stored flow that a definition may carry and that are ignored, so that a flow read
 // with GET can be sent back with PUT.
 var readOnlyFields = map[string]bool{
@@ -402,16 +382,9 @@ func (p *parser) option(spec *Spec, ra *rawAction, ptr string, l *list) json.Raw
 					spec.Type, f.Name)
 			}
 		}
-		switch spec.Type {
-		case TypeGoto:
-			if present["target_id"] && !present["loop_count"] {
-				p.rep.warnf(at, joinPointer(ptr, "loop_count"), WarnGotoWithoutLoop,
-					"goto without loop_count never jumps: loop_count defaults to 0")
-			}
-		case TypeBranch:
-			if !present["default_target_id"] {
-				p.rep.warnf(at, joinPointer(ptr, "default_target_id"), WarnBranchNoDefault,
-					"branch without default_target_id continues with the next action when no value matches")
+		if r := ruleOf(spec.Type); r.warn != nil {
+			if w := r.warn(present); w != nil {
+				p.rep.warnf(at, joinPointer(ptr, w.field), w.reason, "%s", w.message)
 			}
 		}
 	}

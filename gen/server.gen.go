@@ -1535,7 +1535,9 @@ type Activeflow struct {
 	CustomerId openapi_types.UUID `json:"customer_id"`
 
 	// EndReason Why it ended (`""` while running): `finished` (past the last action), `stop`, `hangup`, `stopped`
-	// (through the API), `executed_action_limit`, `control_step_limit` or `fetch_flow_not_found`.
+	// (through the API), `executed_action_limit`, `control_step_limit`, `fetch_flow_not_found`,
+	// `fetch_flow_depth`, `variable_limit`, `option_limit` or `state_limit` (docs/execution.md says what
+	// each means).
 	//
 	//
 	// Example: hangup
@@ -1596,7 +1598,9 @@ type Activeflow struct {
 type ActiveflowStatus string
 
 // ActiveflowCreate What an activeflow runs: the current revision of `flow_id`, or inline `actions` (one of the two), seeded
-// with `variables` (at most 100). Unknown fields are errors.
+// with `variables` (by default at most 100, 32 KiB a value and 64 KiB in all). Variables of the `voipbin.`
+// namespace are ignored, as VoIPbin ignores them: the activeflow sets `voipbin.activeflow.id`,
+// `voipbin.activeflow.flow_id` and the rest of its namespace itself. Unknown fields are errors.
 type ActiveflowCreate struct {
 	// Actions Actions to run instead of a flow, validated like a flow's.
 	Actions *[]Action `json:"actions,omitempty"`
@@ -1629,6 +1633,13 @@ type ActiveflowNext struct {
 	//
 	// Example: 93ebcadb-ecae-4291-8d49-ca81a926b8b3
 	CurrentActionId openapi_types.UUID `json:"current_action_id"`
+
+	// Step The `step` of the current action that finished. When given, it must be the current action's step; a
+	// report of any other step answers 409 `STALE_ACTION`.
+	//
+	//
+	// Example: 3
+	Step *int `json:"step,omitempty"`
 
 	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
 	//
@@ -1822,6 +1833,13 @@ type ExecutedAction struct {
 	//
 	// Example: {"language":"en-US","text":"hello. welcome to voipbin."}
 	Option *json.RawMessage `json:"option,omitempty"`
+
+	// Step The action's number in the execution: 1, 2, … in the order the actions ran, control actions
+	// included. A runner sends the current action's step back with `next`.
+	//
+	//
+	// Example: 3
+	Step int `json:"step"`
 
 	// TmExecute A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
 	//
@@ -2066,6 +2084,14 @@ type InlineSimulationRequest struct {
 	// Now The clock of the simulation (for `condition_datetime`). Default the server's.
 	Now *Timestamp `json:"now,omitempty"`
 
+	// Steps What the runner reports for each runner action, in turn: the i-th action handed to the runner
+	// completes with `steps[i].variables` (none once the script runs out). A `digits_receive` whose step sets
+	// no `voipbin.call.digits` takes the next of `digits`.
+	//
+	//
+	// Example: [{"variables":{}},{"variables":{"voipbin.call.digits":"1"}}]
+	Steps *[]SimulationStep `json:"steps,omitempty"`
+
 	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
 	//
 	// Example: {"voipbin.call.digits":"2"}
@@ -2134,6 +2160,22 @@ type SimulationRequest struct {
 	// Now The clock of the simulation (for `condition_datetime`). Default the server's.
 	Now *Timestamp `json:"now,omitempty"`
 
+	// Steps What the runner reports for each runner action, in turn: the i-th action handed to the runner
+	// completes with `steps[i].variables` (none once the script runs out). A `digits_receive` whose step sets
+	// no `voipbin.call.digits` takes the next of `digits`.
+	//
+	//
+	// Example: [{"variables":{}},{"variables":{"voipbin.call.digits":"1"}}]
+	Steps *[]SimulationStep `json:"steps,omitempty"`
+
+	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
+	//
+	// Example: {"voipbin.call.digits":"2"}
+	Variables *Variables `json:"variables,omitempty"`
+}
+
+// SimulationStep What the runner reports when one runner action completes.
+type SimulationStep struct {
 	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
 	//
 	// Example: {"voipbin.call.digits":"2"}
@@ -2247,6 +2289,9 @@ type FlowBody = json.RawMessage
 // InlineSimulationBody defines model for InlineSimulationBody.
 type InlineSimulationBody = json.RawMessage
 
+// SimulationBody defines model for SimulationBody.
+type SimulationBody = json.RawMessage
+
 // ListAccesskeysParams defines parameters for ListAccesskeys.
 type ListAccesskeysParams struct {
 	// PageSize How many items a page holds at most. Default 100; values above 100 are treated as 100. A page may hold
@@ -2284,6 +2329,16 @@ type CreateActiveflowJSONBody = json.RawMessage
 
 // CreateActiveflowParams defines parameters for CreateActiveflow.
 type CreateActiveflowParams struct {
+	// IdempotencyKey A unique key (1 to 255 visible ASCII characters, such as a UUID) that makes a retried request safe: the
+	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
+	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
+	// 422; while the first request is still running, another with its key waits briefly for its answer, then
+	// answers 409.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// NextActiveflowActionParams defines parameters for NextActiveflowAction.
+type NextActiveflowActionParams struct {
 	// IdempotencyKey A unique key (1 to 255 visible ASCII characters, such as a UUID) that makes a retried request safe: the
 	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
 	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
@@ -2372,6 +2427,9 @@ type RestoreFlowRevisionParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// SimulateFlowJSONBody defines parameters for SimulateFlow.
+type SimulateFlowJSONBody = json.RawMessage
+
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
 
@@ -2400,7 +2458,7 @@ type ValidateFlowJSONRequestBody = ValidateFlowJSONBody
 type UpdateFlowJSONRequestBody = UpdateFlowJSONBody
 
 // SimulateFlowJSONRequestBody defines body for SimulateFlow for application/json ContentType.
-type SimulateFlowJSONRequestBody = SimulationRequest
+type SimulateFlowJSONRequestBody = SimulateFlowJSONBody
 
 // Getter for additional properties for ActionOptionAISummary. Returns the specified
 // element and whether it was found
@@ -6072,7 +6130,7 @@ type ServerInterface interface {
 	GetActiveflow(ctx echo.Context, id ActiveflowID) error
 	// NextActiveflowAction Report an action done, get the next
 	// (POST /v1.0/activeflows/{id}/next)
-	NextActiveflowAction(ctx echo.Context, id ActiveflowID) error
+	NextActiveflowAction(ctx echo.Context, id ActiveflowID, params NextActiveflowActionParams) error
 	// StopActiveflow Stop an activeflow
 	// (POST /v1.0/activeflows/{id}/stop)
 	StopActiveflow(ctx echo.Context, id ActiveflowID) error
@@ -6388,8 +6446,28 @@ func (w *ServerInterfaceWrapper) NextActiveflowAction(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params NextActiveflowActionParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.NextActiveflowAction(ctx, id)
+	err = w.Handler.NextActiveflowAction(ctx, id, params)
 	return err
 }
 
@@ -8499,8 +8577,9 @@ func (response GetActiveflow503JSONResponse) VisitGetActiveflowResponse(w http.R
 }
 
 type NextActiveflowActionRequestObject struct {
-	Id   ActiveflowID `json:"id"`
-	Body *NextActiveflowActionJSONRequestBody
+	Id     ActiveflowID `json:"id"`
+	Params NextActiveflowActionParams
+	Body   *NextActiveflowActionJSONRequestBody
 }
 
 type NextActiveflowActionResponseObject interface {
@@ -8603,6 +8682,22 @@ func (response NextActiveflowAction415JSONResponse) VisitNextActiveflowActionRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type NextActiveflowAction422JSONResponse struct {
+	IdempotencyKeyReusedJSONResponse
+}
+
+func (response NextActiveflowAction422JSONResponse) VisitNextActiveflowActionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10923,10 +11018,11 @@ func (sh *strictHandler) GetActiveflow(ctx echo.Context, id ActiveflowID) error 
 }
 
 // NextActiveflowAction operation middleware
-func (sh *strictHandler) NextActiveflowAction(ctx echo.Context, id ActiveflowID) error {
+func (sh *strictHandler) NextActiveflowAction(ctx echo.Context, id ActiveflowID, params NextActiveflowActionParams) error {
 	var request NextActiveflowActionRequestObject
 
 	request.Id = id
+	request.Params = params
 
 	var body NextActiveflowActionJSONRequestBody
 	var err error
@@ -11419,343 +11515,357 @@ func (sh *strictHandler) SimulateFlow(ctx echo.Context, id FlowID) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2LcuO4sTD8KjhMqtbeQ8qkbpY0lTqltTU72vgWW57NntX8EkRCEmMKUEjKGu3UVOUh/mfIg+VJvkID",
-	"IEGJ1M2ezezJplI7FkncGo1G3/uT4bLZnFFC48hofTLmOMQzEpMQfrVdl0TRE1l1L/lPj0Ru6M9jn1Gj",
-	"ZfSmBGH4AD2R1TcR8r2SYRrkI57NA2K0jLLnEHtkE6uKG8SqerWK1XQdYp2PnZFNKm4TO45hGj7vbI7j",
-	"qWEaFM94S98zTCMkf1/4IfGMVhwuiGlE7pTMMJ/HmIUzHBstY7GAL+PVnLeK4tCnE+PzZ9Nou7H/TMYB",
-	"WxbPXH2RM/P62Glg4riW540bVtWpjKxm7bxsYa9i186rdbtKxl9o5m+3zLlgth5x3XK9UrXsURlbjkNG",
-	"1qjS8KzGOW6MHbvmOI3GF5pt1yOzOYsJdVd/JqvNWbfRgvp/XxCOIejEQTFD5VoNPfuRPwoIaj9cdLvI",
-	"neIQuxznTBQt3CnCEcLo8bF7eYriKY7RDD8R/igkcegTD/EZkyhGER6TFoqnpE/HfhjFCNNoSULkRyiK",
-	"WUg8E/mUv0cejvEIR8REmPL28wCviIfGLETlKpqyRRjxucmOI8TG0CzCM4JcHAQkREs/noqx4ClfEO9r",
-	"xLwVOhE9RsjFYbhCwwQssXUvx2ohDt3haQn1VMe8C+gVUxZPSSj6EmuI+rRaLr9By6kfEJiLWKFaOizR",
-	"DwIULij16cRMOoEe/TgS3WP+1yj0yThYwXL5bzGEybulfSoHRFW7WerT9XPgOm6tbpU9G1tVt0Gs5qhW",
-	"s2yvgStje1zWTvCUYI+EKW5pqGFx3NARa4Y/XhE6iadGq1yrmcbMp+q3Y3IcjUnI+/z/fu73P5Ydq9//",
-	"eN758N9/zMfB8TWO3Wn+kRl2engyPIlOAYbuFNMJ4cDjyOAhRk3EQjT8dlhCP06JwBV5ytxFGBIayx54",
-	"G8pihGeMTvhnM1PrsU/9CIVkvOCdwgZUnTKgB98Un05482XoxzGh6zDuG2GlbxRCcWyJ1RWAz7HL1Xyg",
-	"3DBK9gdM4PO1TlngRTkg2YTFOhzSk1exq6XDFshnetwq7/CEPPi/kM0lvmNLNMN0hfyYzDjtmOMJEetD",
-	"nKKwKC6hSzLGiyBGjm2/Qc84WHAqM2LPhD9BOCQoDgmOiccpkmPbJdQW/czwCvrq0xkLCVpyOGE0Cdli",
-	"zkmHGNOVbSUJgiM/892QRcRl1OOwCnA4ISEncuIb3vkafji2BNzfFyRcpXDjnw4ivnYdZp5YEW9mw7Hy",
-	"Z4sZHCoJPJ/GZELCBHo99kRoAYZQ8jEewDgx/2qoqOI8JM8+W0Qw3VYycQld/jMLAL5hbhys0IiMObj8",
-	"uITafRr7MxLFeDbPQEjcOYLua5i5DFnMW0YkGKMlC584vWYl1JnN4xVHWDyKCI1bGqnMAaZRtsu25diW",
-	"4yDbadl2y7ZLNv9fQsbywAzLz8D5jyEZGy3jD2cp93Qm3kZnPbUuAPI94ZcdozeL2YiE+ZAO5TffRIjC",
-	"Z+jEMVHZRP/6xz9PM4fJyb3GVfv9LnOfxpWysRM71MRfBUvQCU5WKdd4mos56qNIQ5Y+PXCXK4dtpn7f",
-	"2FbzwyfbbH7Ou2s+C/iSKP6OeT6RLLLiI79jHnBALqP85ud/4vk88F3MwXX2t4gBCNNxcRDcjo3Wz9vR",
-	"KR3gAs6T8fmDaXy0JsyS0+Mdl+7x8ppEEZ4QMc/sRv0Ip4lxZqG0gSSS6fxC0wd+ls4X8THzbsNljDwy",
-	"9qnPn+XOvksDn5IHf7YIYK5faCXrw9wLVDhmXUoA4XgeMxSJPiV3CqQQPs5ZLaBgNGc0IlkJbY8FJwfk",
-	"k+EuopjNSDjwPaNl1EgV2/WGbTXsKuEChGs1qufnVnlMcK1Zb3iN2sjga4ixH3BxgLM5oxXM9KKL5v6c",
-	"cNDwU+ftL/fJQ+mRecBWaMRifuJmA3FrCFpdtxzHKleQY+u02hYfeiQg8KH4ST7O/VC2O9/WbjH3cNKO",
-	"E4PBPCRj/6PRMsajp0Hl41+w8XlfYp/Cv3CblYRsAmfIFjHw4CFe8oclIyOtHrqLwJYNBCrxJwD/ZoWM",
-	"XOyNLOJiYlXLTcdqeNWm5eKGg5vl+qgx4hSSzVUrbxFi8XfN5nxDoNiuzxKyxF2oLalYdtWy68iptmqV",
-	"llMu1epN+7ySUkvPn/hxNAiJS/xnwpd3FLIR6g1CgmHRBlB3mIQnFxvBcf0Kl/vBNPhGDuTUms0KJo5l",
-	"V+2GVa1Xmhb2amPLKTcaGDe8aqVcM2SD5BJvVeQ52lMLEcU4XkScDRCi4OYx2rKIzWNEveRv/aQ849DH",
-	"o0BQnWfmz0c+LfGJl/Zf6ecDjlVyIraQT/EFHKHvsKfo8UFHiIQhk1wZJ24CrWaScreMBX2ibEklsUZ8",
-	"z1HfiAP81DfeIM/30Iot0Ixgyh/j4Klv/I9hGnPGOanQaBlnEl3PKmeAMJx8S6Tu3rxvX3UvB+2LXvf2",
-	"ZtD76a4D6PPi0beOkLAwAkND8veB7fxw+df6Xyo/NN7Xbsp/Pr+u3jXv7QenV9axK+ns/vvH685N74Dd",
-	"7ACQCzZS02jMcMC5VC6Yh8inzzjwvRIayq35+cMQBX4UR4g8k3CF5iEbBWSGxmxBPUCCC0bHge8eiwIp",
-	"4CXA96EsSjGgi8myuWSEU0zV9+ah177qyJ05flPetrtXncvB3X3n4vbmsgudvdK+pNNGM/YMyhK+LYR6",
-	"xGuhoT7/IToRvPuchSAti/XnQIZR8kZpqvqUEywSIuw9Y+pySTk+FcoH3u37ztur2x8HnZvLzuWQc/iS",
-	"Tz1sczdvi2rdGXnYsWrVsWdVSfncwiO7alWdRt2tj8/LjYqdUneh1jA+m7J1vYnH541zYo1rY2xVsTOy",
-	"mp5Ttsb2qFoZNeoeJvXMXRNgOlkIpCLUenzgXZOPMShCgoCV0JIELpsRzgYqqop6Uz/i0Iv5uZBYWUJ3",
-	"AcERQYT+jQnWS37/TYQiEj77LimBJuGJUwU4D3IRnDIAZXkZ1wezkWMKvlzBWfF9VdupYJtYnlMbWdVR",
-	"jVhN3KxbdrVcdnDDrWOnlvJ90F1yKtTd52xcXo5lly27iux6q3resp2SU2lW6k7u5ZVh7cTixR2y74l4",
-	"u+XG4T2ZCCvdMmfOhTILrsROD0+2au3VEVBrNYWaO4pDRieI0NiPVyjGExPUtEOl+BuCTDDMqMmGGwo2",
-	"BxRs6Ro3JNfPpvFOTLbH2BUOJ+TFRDJOifc3EZKgAK2ZrtaqlM/rDTRaxSTSyd+7Tvuyc/8w6N3eDq7a",
-	"999/vRdTsjY09kngRegEhDS+xPh0Y7kgvJHwmZM11yXzOEInlTL6s/8dF5ikeu4UTqemIH+9iyu5TqW5",
-	"wo/QmiJ+w3TwBuwqK8Ql0DDDPlx2ru9ue52bi58Gf+78NOjeDB4fOl/dZdVeX7PUJA7XFj7cWHkJ3cPK",
-	"8TgmIRrCD6vNfwyRUNJGa6dc+2TzsD+IJpyUL7EfKw0WQJePtqbI2zitqfZt07R2T7jQ/QpnNgchljhC",
-	"qeVC2ZEUUEfMW23DivvO40Pn8us7vpvbn6yTE9i1k6Kb4MTp5Aw8xUFHAfFFcPdlb0i8y/Dovc79Tfvq",
-	"JQCUPbzGWaJoQcnHOXE5HzfGfrAIiTBZgnGSctYbrJw+iVCyKsmhv4HDF7AJmmJQ587QgnpAGjU+X/Dq",
-	"Nyx+yxn3F4NWagh3m8CBGQVhQYc/MJk3t73B29vHmxegcdrFK2zDDROG8JBEbBG6YBURfDTYokvoFpBV",
-	"8XPRN8mXyrjLeTOwuQT+E0E+aNdxLPePfPSjmCT7cM08f+wL6pLPvsB+cvAJc6eHIp+6wiwtTYIRZ218",
-	"mseoHMMkiV6PYnPu8Cpg2PsSbI44A2t2O8euNmrn9U0W57vby59+A/xN7qLy2BgHXedwMXch3HqgnX+L",
-	"/eDoS0pXwCjFZioXVM21LQG09MGYmxiWquikb4TVvnFqCmN9jBLjc+LYlDWqJ7t133nffeje3gyuuw/X",
-	"7d7FuzVdzDFjbun8a5T4YXl7nXBxuFuJdwO/WZV7Q6qvsT+U1jcSpJk+1bqVvHWEV2g5JWDwE4qDJedL",
-	"scd/4wn2qfTc4ei00lwvhO3vFWlMdR8aoyH9fWKgeSGhiYg0/vB5gWYP1o8jlIev3bcDwKTBfecvj937",
-	"l3BgXwyl/EgREWnFinS5llG5hRE6GfJr+LvujVrNQC1veJoaxRTBEpcRJUB/HoTq45HiZ+wHeBS8DsWX",
-	"GhWhhZnNWYhDP1ihRTpModj00Ll/373oDB5v2u/b3av2d1cvIP56J690zJUvHF/bgoYEu1O+HsSyfFqI",
-	"KWKLGLSY/oyU0AMeE+EkF4eCR05toQfCXLftcBRYzIssPB5x5Q3wKYWwspd6LSTtLh4SdhjUN8qS9Ebg",
-	"BwOz8ukCDFGHmIvWDUHKFGk3WpU1k2KB3atg8krLx1m5kpy1LyfeknqFge9FP8OTD/pa/raYcUAl3/BR",
-	"3ca5U64Qy62Vq1KJ13TrVm08choedqp2pZos3a2QUYPUy9rHzapbs/AIj4nbwOMa6NVS7WU6G/6rvPd4",
-	"n4+A3yjE1J2mqta9RjpiHIlv/HbPtWlp+8J7PODUaceh4OjFIXZJ4lyafA6HqcfYNaYracWKXk7FGBMe",
-	"cAGb8Nsz5nQsjhTZ8imqlpWWI8OrtHudwVX3utsbdP560elcvuRque883D7eX3QGnb++az8+9DqvIh71",
-	"1NISf91xyGZC2yX9xVgoZSYfZP4wq+rh4JeeVmysgADMja4DemXdzw59zyPFi3hKaMy3+bVUPWxOhK0b",
-	"UUK8CGEEHg/gSkU13wQdAdqPvXedm173og1Ww5fzF483WpevgwEXIfE4qHAgNM4zP4o4I3oyLJj98JSv",
-	"eRkyOjGRcBUBK2NIntkT8dDJUIlZF/edS95B++phKEScRxot5sK0dU08H/dg+15brJwt+F8EbXSlbc3j",
-	"zcPj3d3tfa9zObjuXHbbX7lNV4mWXDAari9sWNKG23Rm2lBM7fSkMY15yBE+lq55GXNXnkCgPhC6Ebak",
-	"wgdRdpZKBXtaynaES6SmtM0oiYBRLntrj4F8zQmbByQ7mWLnq43xitb9GlE7OxcrzHybS6XSyzd3cVln",
-	"sPUuNcvg3i64GTPhYa2UR9lhrZQN8pBWGS+0XNEVfF3TQBnFQ0jcN/m9E5Mg4D8ihOc4jLOATTzb8tzo",
-	"Ux/Dn0VIkH5y5E4m2Ls2XR1S+g7psND34EMyATb6G3Fj4f8mz/1FsrvYE9I1Du60Mz3GQUQ27T+ULDWc",
-	"3iQEX/jcaYEKVbtZz0HcFJOyE7jyx4QLV5z1kFyIKXgZypYl1I5RQHAEbhPIwyt00qhXbZuLxCKEAcWE",
-	"ohXBYYROKk6tUuesbtZjXD02Mw7g9aqYt3AAT5pqTuEw0qZj+Guc6/Xon+0IKWG3FW+ufOH3lZ3TLZXu",
-	"5WysoUe0iR9rLuwHnV0lnG2ns5HJkRQ8HvhJLqEbUMTTRRDw6UC8xAGupql/Shji1QbI5JzMjYVtBeJj",
-	"QrgOOHw3ZCl2HlNPmoGEeY3+uicyivGEM4AHHcsXojI6kaOe7oXUxZD/0Y+nSYjFvlEBKTJ8WgNuXByt",
-	"oXgl9BCL4AqhaB0HbDnyKXoiZB4hRoMVcFYP79pWuVZHUxxN86+TZtgrz94vG1dPd3b0v+75T6Ob6vQH",
-	"r/79uOMsuuy+Fv/4951XThFufsil9MEqCSxa5wgz7CDS1gs8KJy4aAoOlRPs08T1mtF82hHFBMK5MMCn",
-	"hLoU/HUYFx2EM9DQ90Q0XLDEKxW0Kj+UPLD8aIZXnLlnMz+OiWeiYd/oG0PwdsN9GuARCQQXquIMoSt0",
-	"ouJhh31jhn1qTUJCYp9O+sZQBtAoM00U+ROq5iCV5cvQj4n0l+zTkIxJSECtz4SlFob1aeR7JAl9LKFh",
-	"qlMZmmg59d0pes+6dyO4pbiUO8LukwkLB+MQ3wrqIX9CwTEKNPJZlCzmRGMR9+R7JdQWU/cpSkIc3iCh",
-	"jMKBAhlALJl5ogHIoudhTn4aQeD0smiuvodOWCiGPtWdOxmVsTWJdoFL3pSUUBvClfSpg+bBD2ClYv/4",
-	"mInHJBW2ESDrG8G4+/kebiwqVefl03URKIbpas9gJEZvocd292Exm+FQkKD9W/XAHfHAJtGBTa4vD/s+",
-	"9fPct8l3hMwPaxAw97BVfJeqRPdtcoGD4MAGEVGBZYc0U+YvPuCl0JYe3f5B6COOan+JY2Chj2v9XmqA",
-	"D209HoW+NyE/MJ8e3FTQ4GOaUsE4HNTmmYQR6FweCPUOaix29V6zZxzW8uABO+6UHdZghv3g8GE+Cq8l",
-	"0OU9xDiMX9KcHUYE3pL4wBMNLYRf8gGtvmfxYbB8J80iBzSRAY4Hb8D14kBicxfgwy6ZvyzI4vATdk9c",
-	"Fno+nRyOFFrTAxHiITj0Hjl8iDgkeHbw6Tr4nu6FmHKmaUQScBzZ/vAN0NseCB51BzyQw4b8kYymjD0J",
-	"9P9gbuNuBQsWtVBEpE+N3tG//vHPIRIjcLaSYHcKsV4lJN4LpR5IB0pQ8xgBOaEPEWJgApGCiWD840VI",
-	"iYeeSTjCsT9DJ8IsFgH/jgIywe5K+rOfStkJoyUOKZehQQEFwVfCOpnlQ4+LaTE2BOAdQdPq8332Awwy",
-	"G1Ilf5iv8MjjYXewx2vSodhPvltD7A8i0UciLInf/i+QtMjFQWAiN7n4hdVJng8B+nZ3U0OSAjlPFpEj",
-	"fhMh9Z2Jvru4Q9XzrCCU7M+GUEAHhHqDJFT1U37kfSYPUmItEcLOUmWHkZNBkAMHe2vGEzxuepg0qxYZ",
-	"2+eW4xBsYcd2rMa4Via1emNcaY7yZphIq9sEMjk/4YUWsxTy6EQIwkLCRsM/flLG/s/DrILUqIztUYNU",
-	"seV4tbFVdSvEauLauVUenbtNr0rq44a9fYIKU/OTLiRzSrNbDTlSDE00TNGC/4oTIgay4jBBkzUvNd7a",
-	"2FPFtCF5vQTRYxw8JVgeEEglhdpdhCeExoi/TWMwpKvyBmJjv3BDVU+gDzhgB89dZ1wjZWw1RxUu7jfG",
-	"Fq67ZcvxbNIcN0bnuF7LtcclgeB5swFNZCTjFzVGGnQ5AY5iU1PboxMb/QlRhgJ/5sfZ+dVBsa6U7VKx",
-	"nijac5XsE0K9omwxz8x3yTcREt/ASJR39LMxwxCMNybyD0oWcYgDTgU11Z16uwGO7SRHB8HxdCck0SJP",
-	"6XoPz7OJY9rdLNzhsPsRYFZmOKmZVo5EjAUE0/0ORPTSAxGlByJcUHUg+POvGPV3Qub68gVgmXlDU4Yh",
-	"cLI8w+7UpwR5JCauSuKyBphoRd1NwFxI371ENynT4SU9Acj5MYxiguE2WGI/Bh4GUt3tgyX8aMIEB1NM",
-	"vWALIfeYyvSlliRT5+lnMHFnTBwPM6cveX3ojggF1fGbAu0TVFU5/xShLqGu7le7YzKg+jp6KiNC5slE",
-	"RNpEjPjDAycB6rTjZ8GbJ9MQeRIXNPYDYVcXkelqDyNNO37QHIUC7/hJQvtkln9bzOaRUt4rzTNHzmHq",
-	"qDlEMzwX81VE45tIJLfjLU8gLqhPZzh2p6cmIkEEz4cyqGOQ9DSULxMY5On1N1ptU/OjEx98rqQGXWcj",
-	"KZNThHmRNXU+8Zrnds3FmisoroxHVmNMRufnFQd71dz7Peu+mr8Fn/LcdPT5X3NwgkwmZihZTgXcte3I",
-	"W2IpKz45+3vilg/w8N1ARDXDAi5Cm79AM8RomhJxmOMOu8aF5jnMHkzXQF999PmQbLSUumIcco4UUbLk",
-	"d4JH5pxDojFii3jC+K3AvxcnBu5qfubZUiQzyLmUlBv6py3ZuyQ2ULKEzr+JpGVQis/EEwF4WAWfpOlc",
-	"oozhf//1t1UHkEDAp0qXMMylRlk/AdNwp9ineaF+7zCdoMU8s5pIyXiS6UL89orQYr7fveqRKPYpLoDi",
-	"j1M248inuLn9fCA8LyRRBLe2T7uiibO5TILDYCWNmLkM/v2C5m2cZDB8PcGuTyfr0duFSz5KnlbBnWou",
-	"MvHqgkYkNtFQogsYmhcR8V5HvBbhonvDe025ktnaDzvPeGJiesFJj4h0LUsOPJsTMHhL71zEv0F4xBZx",
-	"ytfs7XkCIg6O+GWpvcjC+jb0SIiccqWKcBiKsBM8wxOxJ3u6l2gDxX687l1yIZJN4+hJi1Mfi5jlzQFY",
-	"THJdZZPAbP4FYjKJL47WBnvfvUuwMBdHcrnyH7Efa6ySK0OJlFOG9HyXbMOeJ2fnNZFjbjwel1RnA44i",
-	"A3m5oROPzEMCzvdv+EHTP1S35fC0pTGFiQZMRSH1qQzoATZGMlAJ1zaExWscVh5HtfbNkfyU1FmI2Sfa",
-	"YsizusZaVUjNJnXXarqNkeQu7Ipj2ZVGFTfGrueQch5q5DtpiyisNHnvenQW+Lhz+IH7jT6PPxjmeh7W",
-	"tnX5h28//M8fc1UV0tUqDzhpYIccVeSQX0Dk4DPhogZNZpaZRVVT0zi7lDQHoay0cL8WygoH/hehLNzn",
-	"fgQuJ0PZ3/9lhI2SHcgjx0GAxAd8UnB4dZne83EgEitKZkAAYcKvRplwkYQzuA/hl4upS2QLKfBnlABr",
-	"bbc6x8l5f9gX2xJ/iFfANU/2NeQYNJvjUArCKoL6sXcBsaGp0nfiPxOqEiVh6q1hnvBuEn35EaMq4fwu",
-	"tEPDJSFPHl5FcPmDwEgtMpvHKzNDVFDMPOU5tRYMolZVpN1Uc9I3/k9/Mkzjv/h/+gvbrpDkj+SRm/zx",
-	"p+wep99typc4h3Ze4pXiDmeMxtM3yHKkJ23WoGI5Gc9tjUhZTp4q+Vc+n57dqDXKhFjOqOLx8+lZuFoh",
-	"VrNy3hyXz93K+HycB5QpW4R5afwXoQKLh1eFQGloMClXdsJk5tNFHut0Dc/VgHxKhSPqKv1ac/eIfE9z",
-	"BhRbbe8cwinvMhmoE5KLWomgyr9CJw8L6uEVstG//vFP9IDjRch/1k/fIDhTubP52THLZsWsmrUPmrCW",
-	"TLC+a35bPdbT07k3oXuvqTdeSuiSu1IjdDhVkUj7uND/bFI1lCVqfbonVfsKqNSfcgnUr0wyxqPyuErK",
-	"2BrZFVuQjJHnjazmeR2PG83yuIYredOE/RhsYwXhC3ljDMXnvBcQpYei4XCDA9yKxaITuqWYw9YxRcPs",
-	"mJVkHNltMoxc6uHDiIZr+rr/bpQdR0TDQ7mLAnjmG7PfsSUoa8TpaCEcoZh8jGUSSzFxUzk4C8gmxnny",
-	"Uau1kpmbRGA5BVMBIOHvM7iafJUz8X01nXL+WxSZQi9SEshvrJcm2s6rpadXm9MeBE33Jn0JNZP9DP7G",
-	"fJoaDZhPU0MPBwJG6belPBKk+imMm00+OdRcaY/O+Wl2rTJxPKs6rmOrMWq6VsUrE2ds4+ao4R6hRM56",
-	"1b4IhNKlYy8Qim/zQbjDdyX95FAQVurnxCbn2KrghitT3Y3shjWuuJWxXWu64xEx9sBUbYZ7oCi4Hr8E",
-	"sLyDBKBCuQxMnaZIVFcr/1SmDwTjimbyX9fl/ZsVzDPi+Xhz5DscRQi+QPCFSk+RXe5+GuWQBHiVZMvJ",
-	"1dqn+vnFPBXFRBNFhEUAsTa80IocptD/NXXG657rL8G9pKdBRKiXGowglgmrDNvJuU4+zz3ZaWdbzrbu",
-	"KXPQ6R7VyLhG6lVrfO5iod4YjUjTao7Pq06jjsv4vHy0qlYtFPJy0fg4Va1y9sxbucpVnlkSOIWiJQsD",
-	"zxS4up7a/HCKn41NOBo3sjmbUvLEggBo0GXv+q3SIvqUM/FFZtE1wlToWMb5qIAJZ0VIFMNFLdEPuJPN",
-	"/CDwtdzDCRhFqZJU8Id47Z1+ZLvVtHAG5IKBn+c8uk/dYOGltetEQPHpF1HZPsRsrgfOQWIfCfMtTnWv",
-	"qqvVAlZeiks5FEbDohxUSYwZOZnapP6aCbftE9tqmqhtXZroDyb6VksD4Nh2dm+ccqVauD+fHNOx7c9/",
-	"PNAlktGEs58TibTbcbZcs7O7lKlJmJ9eAExXzzjIu1UXEUEjEi8JoXudGSdzZGr2HmiSubDE1uy6qiCw",
-	"4mi0Ie6UJfjCf5BIc5/9JkJ44fkMIm6PpTO8152A2vRRtV96qtLwrOOhw7vIvbUpgnc5bhtxjN3pTBW0",
-	"3shJyRkeftPDZ6lLduJr/RK/jGRozdX7U3/NU7xvtPgjOVzfMPsZX3d4/a9//LNvfN7TpSNNQ7VJQkQ+",
-	"c5009FSJELh6OJrJiz/PD2oLey3yPLn+HAJLXp3BjhZiwQXhD/ASBT5dYzZ+YotQ2nNkYMcuUeggtjQn",
-	"dvB43JZ9CSliAO5LmjNTSPAsJQXfRFKU4KhLkWqLpiyKc9lUKu7zAnWOZFPlRxBtpEcnQLDQetABPMy3",
-	"Z8Q5QlDnYxxiSDaaOLhszFpT7pAo8hm1qrncreeHcjmBH8V5yS1+BKgl33EwiU9RzNY4bAalU7eMEc0J",
-	"ftprCPhy7xEIdfE80jKmbu5J5hNtR8J4vrYdYTzPHUMhFQdx/hj8jShiMmdhDDpbgW0bCwGMK8nfJZfN",
-	"xEWRqzKWyYVyNcVwg4kvtDUtArxcWxR/lOvIGWIa8dnmD5C81nv31iG28HIhVnxAnnwKPuUCOiYaUr6E",
-	"QMTmLMkoYu4TWT8m4pvDJZrNsOLXIyxsrtEVNo/kisA5H7b4IKdmEcJ89OzGvHkyH/hFosSfEjQlGD3e",
-	"X4lIxoVQvM02aRx5JjQezEg8ZQVy+Lte7w6JDziSLyKiqaHvbh96GSX0952eYRr8Mf/nkf/3snPV6XWy",
-	"Wmj5webBg+kswgLXsmkcz0+iU1hYzMSyM4tek5njeB61zs60s3cmYz/PKBe/d2bNSqbzYZ/tVIXVXrCl",
-	"EEu4HgsjiqpI31e13CkJCVSNp5pz+aZfSbErZeA/k2J/ytfwj1yDpprLLlhC1P3RYJywmG36+qe+/cNE",
-	"3hsGjM0HLlvQeAgeGBGIZIm/6wZ0c0yNaRdbqueLvmMG01HDv0G2zKYEk1w3ZhUJfPlW4eOMjDCd9evq",
-	"uKw/62HDyYR2bbbMmHD0dgvPoGTDlSpWi8lJijIQKbBld7BIKQz0BjqXSmDtWtSvsNEiWu15e+0Kx1Xe",
-	"49kKXFIFDbWAlIr6S8fl7rpn9aQVR2+dVFzmq5Nj8jGj2jzEZvGlharDFPjHqXoPUfIeLYhdL17iTT7T",
-	"U5vxH8dGwkFmkqOnMQ/waj0STvDKfkCikkq69k2EWOCRUOQlHArmjd/tw0wKtpixTPaHPsVCz59H/dNO",
-	"xPYqN9L8SfMN16bA5552sBYX9HPCvEz8eLoYAe8yd6ckZGc4iknoR08WsJ3RWYiXZzN4eCYV62cyd0Rp",
-	"iZ8N3dFogyBtR/R0djv5sSi1kQXisuNbAQozFnpr/MRXsLpdFC5NfnM0Yv6dd5G1gc8XsWYC9ynCCL7a",
-	"pHCicdGNDm8PtYo1m6PxeaWJrWalPLaqlYprjZzR2HLsilepeOekOdrNxCXz2kVb1vIAHQ3FRMe3oduB",
-	"QLU0CUhxtMqIkLlonaMPD/BKRs4KN6C0QzFCBoZisjlBWnvlQEi6/oI5Dwj1Bmw8KDBZgRHliayE1UqI",
-	"sTLEQC76ZMhJ9tBEQ0w5WR1+K9icPwxzDFc5yhkYPfIDzuTsYabiHJX8OgconD3ODls7FB7bVCqcVEmN",
-	"ii7DcrJiGrN5xTANNplkJVfx8otmgkk3g6ybGI4XxPY9qy9RmehHdUNbkrw8jDcQmb2OnlIU6HHyEKD+",
-	"EkPzbgPQq9t/XrYlmY0A1vq4GHwt+9kL5gLsRJGtTmjmxUe/NSPdy3ICZRICgTZc+IWik3mAgYFCDw/X",
-	"V6cqSr4wKdC+CUBwjBh1SV7Kj9TPBRIRbVCg4jhlYbkvSv8xpORjPGyhGXuGWErOVTMl1qoloTkXmcBt",
-	"HLoryZy/LZkVWbP/K2It87NniXS+cm9Xbp4jk/HMQ/bsF+YZ4vtoxcyK5oRwBlB+rCkTJu5cXLF4uZ4c",
-	"YOLmK9sL5UnAGmVSMVEGfXKEzPwkczvcdU0DcicV8qZqid9EIsnSRm0UgKT1I34mlMTW5W5lktzf7Scw",
-	"J23i8Qcy6WyQZg9TBzR9mTEsZk3fh6Sh+wqSz6k1iUyJr5mC7vPe+/ZCOUHbs1xBIXmvywqgBP/N79ev",
-	"xSaupQd9na3aYBT1jTqMSdFzkB49OSU+DyKi4RBk6UuDIOQmJaaCTRTKFcB62XxCFM/WVH+J9SX2IYJj",
-	"FyHGwYJsiWx5g4Z//MRH+TxEieoZlDPCpJSUbhS5TxejKPbjRbyeHWPCAm8nleYL3kWk9WSvR2/QUnRS",
-	"4M8E5kpZzyCHi8x1slAuPsXg2hNQn/qQVRKcj/74KePl6nuf+8bnIsePLQ4mfGKp38pqvoYxOYXuNtVg",
-	"+5l3t9l1pcFWmncPtutucaxWbi2y4v6R3tSL0N/LZCzKQ7PddmKOYtFZYY5QHfP52MWY3ytOa4pVEiKI",
-	"6yuhjspZDCQP8ipJvJcexNsSHieXRkJV5NalqXUN05DpR9VfEfw146dbwN8wQVvG/4HMcKaqKGuqfKla",
-	"DhmRn28zC8jmcxl/rz9XYfGZh0m8l2msRWLJJ1pgkXhCRRbkjfgEw1yvJZw8kK+5rMj/SZwjDc3xR/Mm",
-	"y3vM5pAhVFQTTw33hmlMWMzShAVJ7Xs1wGwBYJsHmO9GqiGG6pMZRefaExgRtBlQelL8TAVqKGgM+5rH",
-	"u2Yfq+7XrmEt3I7ffYZp6JQ2e87VWOvnnOPnMxlLP4gN187kvkwLAiFV1B4U2GyMfBpAUsg0vdd6PUpR",
-	"DB8nNYe2FtiU5bBlhaLP5tH1LHGytC9T1lIv571JLVbIhygDKLIq6uCIJFvhglKfTk5baDj2qR9NiTdE",
-	"J3MsU+4G/A8BqlMzUQelVnN4MifesE9P4mnIFhNheW7fdfn3a9XEB6CjlimX45Dxg03m8inIsOlZGFAW",
-	"D8ZsQVWM9u70nXnVyzccIp9JuFJkk/PEEUNjHKaGJsgSzueWeMooc7ofIlVLfH+j8CYCrVvJChn6xPHA",
-	"F5nyVCUjkVZ1A801Q02l2axg4lh21W5Y1XqlaWGvNraccqOBccOrVsq1fVAKZqbOV5GZXLxNrHfafE00",
-	"9yklnhA7/FhIUms8TyU3/GCLI4o4QzklU+tjp4GJ41qeN25YVacyspq187KFvYpdO6/W7SoZ77Pqohw1",
-	"Q3lUhlLHJQ5U9EZ4+QzhcA1lGv9hehozbJDsAp54ZI0opi//7TVXBX/9hQuuZgq/b2v1PvlwjzqpCaug",
-	"EcQcwqAPv7Viqrh3d5VOVXiZZtgr5tfEl3BEWplMPvphGkqyIKrTydOeZiE8YTSRIuMlOzVRRIhHvD4V",
-	"+JcsbohOtPik0xJ6hGIVaXqgkCAojJ3rnlZIRtuSNkrFgqYIxttzbx5QaPNggpnjkyj0wmZSGk4Uq14H",
-	"+Jchn0fi9xbs2qfCqvr2V62wmgz6KhVWEx7wlUusqn5vpP77gAqrvSQdNahqIdNlkmBPoZPkKhQftYv3",
-	"3OVvKWrNyM7e8PtGVaeP1+/C7AzW0ZmMXOyNLOJiYlXLTcdqeNWm5eKGg5vl+qgxqnxBdM4kPNhYf+5G",
-	"Sc+3wwK/0ByH8QoOOsnElGE0n3JqqdKjPHTv0ON91xShawiL0cD9ZUJo/IXK5M6wL/Idis+KisUfVQx3",
-	"HDIKaQWeivNvF2CaXLwfRyQYa0alTJqaQ1PYSO/dorV4fsTl13RNwlrI22QHage+S46LFpELa6FhTKDG",
-	"S+SDuAJ7Dt4pfK83i7/wfYHvPsaE8qthaKJ//eOfmWnFZLdOB94msM/F8kU8ZWFuwgw0wx6/MV0u6OSY",
-	"F4roxiIC8qQUYkld3hxm+Rw7rj2uV62yqFhRG1sN3BxZtut4ZVIZV/F+Umdxdl05Gf6BmTulTe019mY+",
-	"3X+/2zAGOgnYZCKi5GWKMLgDTlFeAWzFiPOWhmngpIDzh7Wa1uG+W5wW58/b5UspMBZxhGvCJgiYHvFM",
-	"8CFdTlf7+5v/OBXekksWrltzctIlID9CfaPcN1oozc//Mzz5UFQxJu/6/3FKQpK1ZaAloXELidi8tdq6",
-	"5losRYIZhHr69iRlO0zjb4sZ6KpAo6RUZhsKJflVcfGBzam/ZSEa8nZDU68dwJ+QTR3vXgUAdh6YIv5F",
-	"bmoeBnU4c55/xPitBrw7IvSZBGxOTKTKsUO1aflWqsbZWD7l6FSQWoWo0bbqNPhH3zFvkyETzQuXAW3y",
-	"TwJHGrQMmVDY513Ahcocn3r+s+8tcIDmIRsFZIZAbwTHwWPuYgblByBt+Mm3347IilHv229P99fh8Llf",
-	"Ci4gRx6RKto8AjVdzDCU646h6Jx4nViQAVpr4ZFSOsNpSDDqG3GAn/rGG+T5HsSMzwim/DEOnvrG/+Sf",
-	"13wq0UZRDBbIx7u7zv3g4ab95w5ymZdexNGcuP7Yd8Xs4MBGSz+GyhQt1H7svevc9LoX7V739mZw3/nL",
-	"Y/e+c2n2affmffuqezm4uO9c8i/aVw8mUg+7l+nfPzzc3gy+u738KX3Eu+k89Aqe3rXv29edXudeG6V9",
-	"AeP3frrrpA3kw9s7/s/G4177/vtOz0SXj3dXfP4d9aKrT//t1e2Pg/vO28595+aiYyL4fXPbG7y9fby5",
-	"NNF95333gbfSnrUvLjoPD3/u/JR92Ou+76w3bz88dHq5/V13H67bvYt3Jnrota/U5DL9dG4uBajfDuDT",
-	"FPyoe9m5vrvtdW4ufhrwiXRvBo8Pnc3n953HB/79/e1jr6PP47rTe3d7CU/aV1e3P8JAfD8GvdvbwRWH",
-	"nYneddqXnfsH/dHjzcPj3d3tfa9zObjuXHbbck/uOYCvutfd3qDz14tOh88cPXTu33cvOoPHm/b7dveq",
-	"/d0V7F6vc3/TvgJGa03Tm7Pda/lU2tb/fuD/sa3m4MO3f8w/C2DNLRS35HvgkkyEg4iJxEzStWz4V+te",
-	"fGF1vSGaEswJCb+fJeOhJftKzMaaVo/8fWA7P1z+tf6Xyg+N97Wb8p/Pr6t3zXv7wekdnCRbEHQ3wFGU",
-	"BO/6H6UnEdhiRetWiv333z9ed256qGrbUDq/6lTOqk7trFoROXVHzFuhyP+FmH2aWolhgXKt8BJVy+Wk",
-	"FgLcMr5HZnPGKduKs1enHBk0+tC5RFXbMdFd5/66+wA4ftm56cLjiokS3ENVu8qbdq/vrjp8pvBFDZ3I",
-	"oGEosIqDgC2Jp6oohGwRk1MTta/uO+3Lnwadv3Yfeg8w57ft7lXncnB337m4vbnscrxBVbspl14+q5Yb",
-	"IueGMhrioE/lzkWn/EA+3D7eX3QGnb++az8+wGzKzRRNUc22YaUKg1HNrkgLheRe1kFvmMYaZAzT2ACL",
-	"YRoJTKCFBhDDNLJLNUwjZ6GGaWxO3zANNXcxETXxLAeVM+m9cqInd016EWaOXCEzcFkgVoM6S97jEOFS",
-	"6I2h1AnFJgrg8TZIrGT4EnVrariIEI4RXTPRVXNTSR936fuRWtuXuffnOMQzEhd5k6rAsVjEAIUrE81x",
-	"POVcuDzrSQcpWZMTNhM7ji9yCEungs3kNqCI40Qjd4YMkkvl2nfv316getN2EOcR0J34UokRchrfRGge",
-	"YHA+1omuIGPKtukLgricskBMcC345Ewqts8qZ0pSfy0OqmiHX+Eq25Ae1s5d7lHL2h9bnwwcBLdjo/Xz",
-	"nur3TxvMeCrRbusgkXz3MnFqAtiIBEymhzrJ5i4wZegPziQ7OP367aKyZvhuw2c8k+WyDrGkresl0j42",
-	"EeJDYSEzqGMWoxBTacPU/Ie+0eMCo8/DrAfbZ9N4m++xocqhH1/aTQsARRnT/RQ0u4+P3Us09L3hK5iV",
-	"jnXs+HIuHa+ieJbFIcUx4x9JbRDyqctmqh5flDf+thObo1P0iOuW65WqZY/KWOZErjQ8q3GOG2PHrjlO",
-	"o3G8TnGHDlxfZoH3NMeGgMTkNVyofVmpTvWZOmcsk6pxR7lU74TOdrqzZg9KyNCJI2mnMHOfvoHjPez0",
-	"8EQkq+8boahNoJqI4gX8Ml3XmaSxUHoiyQJy9mu6LRzhg7DbkiBi3drBEq8iYZXPeHQAvmVLe+di4G7H",
-	"BcmIAPYnZ980UoeFZOe3+itscVPgVPr7EM+nhZgPRHXCP8lRDXoTUqiDm7Mo8jlXBPFZKj1ovGS5dTa3",
-	"bU8yyY43IXl0mjKP7H1pHDzqDfPITruzmIIpQbIV1LCKHHDvBJjm4liwIeOQzbYakHnXXk5eqz1T9Owk",
-	"RfyI5DsbigJKzwRN8XxOaCbiTgbXgcke+pUur4mjsCTl4GEKJgCwyO8boTciQYEcmNRxjlV8w3oZ4bX0",
-	"vbkGBbYHyNeNB/UmHp83zok1ro2xVcXOyGp6Ttka26NqZdSoe5jUDzYewPbDhORObMVDwOs8mUtOfCe2",
-	"bXdWyGEHXgvLfOqRjzvGnrNIFLjxaT5PlhvbX4AsbRRNWRiLRFeFDAcXwlsIwiALxEd3ml8O5S1H56Ti",
-	"dmo3czEFA41wYNBEor1SSKibbDfzCxEFuReSAHVyFQn46GspQrEunS/iwlvFI2Of+klKNCGqQ1UAuMPe",
-	"ipR1Q3GLwS/Q5A2VCxk82uK5ZvYp+eiSuSp3iT2L0WClPuQjiV5PhmBzHGoXL/8JJXv4v7O0uO0wuVaH",
-	"Zp8Ok4t1eJpU7w9JmvaHz1fEGHsoYkJCSBzUsdQRf9/pwSaPiMz8j90n8ebusVfq0wfAHlmgk7K0nt7N",
-	"4xVypzjEbkxCzmoqjz7Ttu3kwjhxGR37k0XIt+q0hIaKYRiqiEwBlpixg3z9XnazpgLXDH9U2XRsLe14",
-	"crEfK+4k4KiadrOuA2rNbSOKE+FHJHST72BqKk6uajfrLxBKksmUa7XtU5F8ojZ0uVY7XnLZno5xt/gi",
-	"NWczgmkaLvklIkLf7uXIuL8L4376LI3r/5Dn3KcdfgVAiH0QEJUwm0PUbszQHEcR+EmlUxlqFcQ/xvDp",
-	"G5SEWqiqm3NZ+QMq/PFTuMO18rWcKt++ujsl7/G+UBZtU+TPZguhKdWVYUkN/vRSOFAztJbHFHwwgb6l",
-	"vrwv1AThxDVra3vx1RbCpc1WfJI72f0oVL4S8qvS0GgDA1XcY7Ev0tZo4+V8vzn816GhUW85lESN7BPH",
-	"RGWwfmfVK+UvoV4pyKmb0S4UqyDkydCH3kUb9vBZV7uoprAf3c9LrBDFOfDdi3pnaDXaJNUZTCkf4iKn",
-	"b/prkfKE8L4qSX9HcFBUxDP1IcNoCt+BmSvHO7Uwfoo9SeiK9hl/TPakzejwItxdsPo8+DOZtF86bGyN",
-	"W4nE1wSdFISqnAovTOCloIvjTBivcCHtUZ4IRMb1UlqqwL7g2+NFSBM0h/xN8ZSsgC1ki3gtwWZ5e2bM",
-	"TaXc8vV4MTdg7lPCxiabik44h5VXGf00TT0ATUj4TMJvotIrhS2oXc7DvCs28XV0OyCmRPgvi6uSekCV",
-	"lizMCRtRb7Y6WuvNtYQgLAyJG1tTFkbEGoG1eWVFMRZcRXKXJUNkBBLHLld3JhFRi9jpBp7v7L0u/xxS",
-	"6jUZ2kwXULhJvfyLg0uXE6hZ/0RyWNG4qNUPP/bQybuHcq1+miSG4HfK/0CLP4lwZsEj+r8A/rbQdwSH",
-	"JBxCVhoXh6EPqcqiGFMPhx4ako/zIXID7K8pbMnqh+noe9e/9X/oPv7SdW78btSl9zX3olvvPs3/+v7i",
-	"h2aJrH74xfux69/63Y9dapfcckBHs7e299cfcnOJ7943tJwylHjX7+WrX7xBxddOSrbzk/PhhFR7a17m",
-	"OUaKPaPgoWTyMA0JK60H7H6RYHM9yhz0PkC1lUeF7vP/q8WWJ6D9qr0o0lnudKF4BXq/f+TwdnQ+7lro",
-	"JfyG4LbSC/CouoWvzRg4hmmU//Afzh1sbHo66Zyr4rF3ATU8gOb89NNPP1nX19blJXr3rnV93Xp4KI3h",
-	"f0N0Evkf0TgUmIYDuYWnECWjiyc5wmvZLjuWXbbsKrLrrep5y3ZKTqVZqTtZL7OTft/7VP1s8X/K6h8k",
-	"/mll/un3S/yP+ufT/FKi7wXXDHheXBVKCCB8uySX7dOJ0oxvUwEJzX5Ovm3hWxcJFTskGUIRflZJsbPh",
-	"HkfJVzuiPWAZOWsNFySRHUMC1gHKpIHiTepiumSLwAMLAH5eI2eFyamWOKQ+neyEhsfAavCrA2WNfAoI",
-	"mWoLtfnnkcv3+gnMJ5OfcqsiamBI+gCKSfUSPCMRZ/pGGHxl/jVhZylp6dr4vaxyZUWFCdo+5YXSgT5g",
-	"kyZ8No2IuIvQj1cPHIhiIW0VcPiXBQlXBQZZFbAo6nBBMjV09uyU7LMkXjEaAgcja1MgURYwElyoD6TB",
-	"592Bj6/S6LS0cMd0C+f+nwkgtmBOOce6g0nOTAsv4ukZvBTBfJmIS911SM0VdFyAVoDlMGg6nWkcg18O",
-	"MOtFMNpvMoeDR7CoG6D5DEboMZM1HWMsCmLKRrIgGJphH4x1BFAeSnrkValQ9cPkv5u4rPoD10lRjR9u",
-	"LHArnoR4NgOdOmQfFUYS1E691yV7CaqMCMguX4ynOLk+PRGKHBPSM5uyyMaExcxEwj/CTCMjBt+aSM/h",
-	"JXSUyrgpkvPOAxxzVk/UGuNXMDAccD76tE97IhkUn9zSD4nFaQuOwfMFOOC0usoQUHwoFsXbtDb2b8nC",
-	"J4Qn2KdSd8xfLqiIk/ZKfSrCUdUbjwT+iIQ4JsEKUuShEeEXobBC69bECK8ilOIqzPwPf0AXIfEIjX0c",
-	"RH0qmHk1yySGElFCvAiJfCytPrUQzuDnCRcUC5D0dE+JEQnXPPhO+OUN38BI2cO2jVzIoZInYjjdtW/7",
-	"2E9kJUdWwIErIYGLjBaEKYgo0wCvOKinWAAnmuI5EfluhtB0mEStltBQhEJKAQwwWbrZ9+mGn70ekfhG",
-	"NZUxoj9/GALmR3ISmYBQfbktuCr/tpB5zkAde2r2KWCviCMvikeAGvTroQfaGlToyxDNsKiruBlG1qch",
-	"ieaMRkQPKEvZU45CCtAJbxn1afo33GScs1QuL/wQbucusXBizGcyhcvFBpMJjgKB7xIaEY3qtefYnRKr",
-	"XLI3iN1yuSxheF1i4eRMto3OrroXnZuHDrTh16UfBzr9bN91uWhFQiEOGk7JFh+yOaF47hsto1KySxXB",
-	"zk7hNtXOEujJcqutdj4K+sBxKlfhJqPatEPbQjir34Ea/R/nPlBkWX4EkoyCvwXx+jTwxyBtoJNz5HEo",
-	"j1ZIOrKdltCDuHiOP+6ACz+GjE6QmxIlpZWv2g4a5gTgDtG//vH/p84AivT7FOERW8TpGz5zU8CB9qkK",
-	"RgIdEIeUABBEZ6dQyxwmRanFEBzUI46fVUg5Beo38EHBMbEg2x8H2ZyEkrIneUhgW0iY7NMblGYi5M0A",
-	"hnKIarkpk63dkzhcWW2+LzJXYEKdu57REuq/NCpNRaFrJbs3suByCSTl+lIF7C6FaqpUkxqyz5LZwbs4",
-	"7Iwi+XOWp47DBREWJiAZgPtl2z5sEVKT+SrKxBcuU6hiYZHZs3qVKhs/m0ZVLDGvuwQUZ99hL4Eab+Ls",
-	"bvJIOd3gZ0hUW+PtnMrudnd4FTDs9Ri7wqFwTq46tX3GixZzLiITDwoLCwc806iWm7sb9xi7xnQl1wj1",
-	"AKuVPRb5Dq6VSJ9sbR94dqnIVSvyTkCrPUDzQMJn3yWPFD9jPwBfQV0CMlo/fzANlUYY9hkJ9THmYu3P",
-	"kA3H+MCbnHnMBQTPTVr0sMSTCQnRYzcNt2vfdU1xbXqycnEE+dbJbEQ8T2SGAbdDn+JwhU4oQxeXN6cl",
-	"1Dd6IaiE2SLuGyIORnQpLuFWn2JJn4nKLZNh7YapzCTIeSq2DE9zpKGN77Pi4PA0j3p9T+JLDpKd5z8m",
-	"H+OzaTwLMgffEJfJf13eXvR+uusg/oGM7YAXG78J9vTfcE+LB9pVLd6daS//9Y9/yofrPXD2SP/t+c/I",
-	"9/7UNyKxmdbC7xv6B2ee/7ze6XonZ+m8DZ32bIjT73rXV2DLz6t9+TlPwajhmGj3Kx+5LecGvhSZ30Cq",
-	"UpodYT1Jj9OtwqBIO1Rnn+BgfC48XKnmOTJRFK8CzrUTKF3A2RdXRiXEmzAyCw5bqQib25FI6JOEG0eg",
-	"F84xovMPv4lErbVNK2KKQtZoQb2AlP4WKemes4ma7kOOmL1VddRZi8XF1i+21SwNrA//nReL++Gw+xg/",
-	"Y7G07OH8r/GCAiN+Qsz49NO//vHPzyecApnJc/Hw9M02LNf8Ezbtcf4MT8jZXNSzSUc+gV1axVJphu5u",
-	"vkfw6en288TRoKTbd8RO5/t+corkilR+6cildNM+jRmNrTGe+cGqFWEaWREJ/fHn7YtNMbNUPGwhIfSY",
-	"K3Lk5xBCqM3yp74owpIlSusESMxpnUzpT19GuYT/EezSLb8wyigkns95T3hzujc5A8Q/np+q7m5yw+K3",
-	"XL7+ighlW6dQ6ugXUkfhkPRLIWFsS5GjbNsybbpMSABXuw8Fw5WizqcTSMQCRn5QOlEWo5gtZEiHh2M8",
-	"whHJJY3SA+ulrL5ywTLY0/6cuRy7AIsyi/2arsQr/5lQPjNwR9u2y1KRUFIAK74DuUh8OyeUX7GVkp0a",
-	"ULj8nvSzwrNgCOrSZxKK2s+gKMrdWdkdf//i7VXK6FdQoXzOoMcB6VZpLoBySizlo5NqnDb8ejCqJ4UK",
-	"XUMM5gS5eTsRjCPGVgTLxS2ZTjiRPpDP95u/ikxEPmI3DlYySYPP5Yl5nKZAgfg3VsBvydF+al9fHYZ6",
-	"ah2/o96/HfXk5hWiHtTb2/cCkw7O6ibSlHZzfntxSVdiFtBU5BHsBT4lwh+2ZldE+a+lH5FSn14x7KER",
-	"DjB1eSfRFCzckKELxSEej30XybgzURYQssXzr6MCcfeeYM/nNP1rvAgTqImYOhEYKQz8al0Q5AeHWAGg",
-	"9H9DbZNszO7Lds3+VIiZV2CsSVP1Q2SP0pisucubwPlKL21p+7zHS/hSOFyAY0PgR9Jwv6YG9qO4nc5o",
-	"Q/jMA1X6ydkdnpAH/xcCOZH2+FYqOT+8FIc3Qh+Msl2uW45jlSvIsVs2/39JpOM20jCEnz9lM9rsm5VG",
-	"BTMZKpMs35uLLpr7cyKzlkN3Zc8h9sgmVhU3iFX1ahWr6TrEOh87I5tU3CZ2nFT69sg8YCs0YnEmeGTH",
-	"WrRMIIasxgFGGNHufFs7lQvEUK6ng3lIxv5HfmeNngaVj3/BxucPe9OEBG8gnCWHNGSLMCQI/KvrsX87",
-	"NEbj4KHGVAIzXS2cHtcPkDsuz8Anaq5Ea8rWjM1uKP4YIlnSW+iJKVtCdZSA4CgGI7WHV6clpMW7KC/t",
-	"eEr6NBS0hrNdQxE11JLcWDRlSxllBP6TcN+BRCgSYInf/IZ9eNe2yrU6muJoWkKP/B7hYkWf6rb5dZP7",
-	"TlOhZp1HP0rj9bCb5ue0/kxWQxNyKcahT7zEdC3OYdSnfPV8bcnMQzIP8CpKreOJ+TAFgxssoKKYniAo",
-	"50oXG9TWnI8Oo7zaQsAh58MLTHl7kDdFYypOrVKHSPVNInY44ZCVgb6EZe93Oq/ReY3AN8NeefZ+2bh6",
-	"urOj/3XPfxrdVKc/ePXvxx1n0WX3tfjHv2+7Hg7eY370Cm2bkH+TLDUapSXa2yQtv/rNYe9hjNRO4gWj",
-	"48AXPpz/Jutp+aAJ/5ms7iFx8W/1nhQUJHvNFd2VOSz42Sff+yxIoEqulkXQS3guKP4TWYECU5TUXrLw",
-	"Cfy2Y7jeTMSo9K9SIs8mty1604n+GpGrFs3A+/VR/ytWcr8W9gjY7oc95nYtglZ7Ll9o42SNLWKdsuVq",
-	"prZgxx6ASlv/ji6vji7fk3hfXDmMmUsady+Bk8tNHHVPIMdzQou+idCQcxgyMZTgXYaCU4drE+pXCTN1",
-	"HAm2f6XiIdIySlkEfATWIYuDr8lVRjGecKqpcVQbXBI6kV+dHsFuiAUcwFL+XzlP/xZ24zd4iO+JdHY9",
-	"jGNIqjkeprUrKAKZo7UrUM2l4/6mdXMVy65adh051Vat0nLKpVq9aZ9XXkE3p0c3p4HJm3HIP3/QQn/3",
-	"DtjNxuNWpPy3Z1nlRNMuChtvCH/FQMkR/qi32ajaKldL9Vq5VmusSX5bP9QDPD8fpPDLFF3dqfHTyq7+",
-	"rvHbU+Onn/eUJqVPi1V+DzEOwS1NSwigZxLazH+d1FMGv0w2zimpnKaBwRHCfZpkgRGlldF6ZWXBfhA6",
-	"4f1A+NNiropVSI2Zm+QqjJMCsn16MswWQh2KCF/ZlFBPqiDTWtFPhMwjLSNopJVTh3m1UIAhvbcMdRDs",
-	"uViDNIuIrKJ+fKCGMBKgZjQzoX1Vfkkp39fX+eXjoPrEJ/oZFsXqjmOK9GrEv+tjftfHJFQMiFC2qHsh",
-	"IcvjrnYqZB5A+ZIt9oz8sbQ5cGoCEd5c6vGk7oYf764WI2NXhamDIxcSjpv5ahptBf+H9DT7nKHMwfmN",
-	"K3Z24uFRmh2NsRdZa/S0NqJmTIF6pxirvm7S+5+k4NkDZw7V8KjWoOIpJH1nVNbhf1H3RSxipmJ/5Hsk",
-	"w7O0NIZM1vOXSTSGG0Xqh0kRfjMtipawgciP+9RlQUBczoydJCXUc1JFDE/fSBYv5Rll3idFsdeofTIe",
-	"h1WfqvJwDM1JCBG/Pl2fscjDAGJYCbVz1wMLlVXc4KxLdll8AkkCRN0tCSDsPWPqEhHCGoAT16l2xzRh",
-	"BYr15E19OsnjCm/IR40oyLRVL1C7bSwNpF0ycrE3soiLiVUtNx2r4VWblosbDm6W66PGqLImFxZn9ThC",
-	"XORrfEWV3G+GBB581f6uxNtXiccXomg1o8hjlJhoQuKEMBzOdp5FMZt/MdrboV7ERUnBoWbkxqGWaA8N",
-	"+SzmxBuelhBndsH9lAv1nHjpzdZpywZl4a3/c9iN/wS2lu/oocLVwUrr3PT6UrqRiWhEIq9YeZX2aZ/e",
-	"gcWmJfJIQ26PNT0wlBBgSj+4XicgZpnDyy9p+E6oaQg/Oz7lHEufYjQJ2WKeFESQ/lpJlCVEqsx8N2TC",
-	"sc1EEeOd8XMkuoue/HnEGYKQzAmOI5V7bZcChwPr7W9fF29bdtOyq6hcAbVztVRt1ptOI6uLT/XmosyR",
-	"MapUMW7gqmWPKrbIk9+wnbrljGsj97w2cly7ChBTSUujOCR4NoBEKD/npX2au1MSsjMcxST0oycLCm1H",
-	"ZyFens3g4ZnkQc6WJHDZjJSW+Bl4bxnTMA8g/ZycYO0cVzzXK1v2qDwSE2xWcd3C5065OapX682K+9oT",
-	"jADS0cBlHnHP5u5sIJ+cyU2wZoyygVMf+fGg8TT9ZTB3Z/nL+GC+0Gdt/6KW0P2edQ8S62ymlGRqEnE2",
-	"rBq25XD8QLaju6Y5uVaNjKeagIa8bHIwsDp23JFXda16feRYVVx3raZbrVjlcXU0quDKuI618mTEnbJX",
-	"gOoM0wUOZEFefqlJ8O1ZGEFlUdMKO2yHXdHRPAB2+xt03u5pyvndiHOIEWfdfPN2p+FGZLUDT0hRclIT",
-	"fkWGJOEzDTetEBGhwq+4iQVFw0FLz5WFo8if0KQecMyyGqrllEUE+uAy78yPIlCbilxXImlhn4pib7pg",
-	"LHtLBfq+McM+tSYhIbFPJ32Ds63ffvtdkgRJjBqSMQmh8nvMkGgsS8mpWz1JBnoylFUQhyYaTljMSjHf",
-	"WfVEJORLn0VDmcUyfSdp1UBr16daEtxvS5BVVHt/KgKXlqEfx4Qqo5MAIfFgzSUEuV3hbwH2JzKPk3R+",
-	"oqq6SjmYWs1GZMxCgjBdAZMOfvGwlUJFnU3IBpMQEhok36SQLEpiQp/q7ElODlMTaXnaMtnZWigiJJME",
-	"Twg9aprDZBkJBoqq/4mp0EnLPqwFAaQlc/ezofXpmpt9mgYW3OwhVGA/S9rbf5cN7e2LrGdvf7eb/W43",
-	"K/JjRmtC3dtcce5M5X4vzvB35T8RNFTfyXKSkLNOGssn/jOh0uJvoqydX7kMZM4humFrNCzvaMpM76St",
-	"lWg+8HitF645/qhpVRT+E1Kn/RY1GqrgUFpJYAfqK0wtRv0efpLXiiqqiuVlg06GSWXW4WmK9cBlaekE",
-	"9CKsIju5qXIPS20b3Id9ivUY8tQMCFlPRekKkea7+G5OM6fyyealJu9TkVU2k8P8jeo5QicLmsRcpzVJ",
-	"sWCehonf+TBgbD5w2YLGcB+r0s/qgz4d5jBOSOW9FEwm+LKfSifiEup4fsxnxleqhUlFaCFi+GKG3Clx",
-	"n5SCRXBDfSrWwL/IUpi22LEsxwnQEukLOE+Cg0Dkwh3hxCGnxfmkPGr0XquWa3yBm35/TYzK3f/zJ2NG",
-	"oghPuLymgKtMWKs5QX0jDvBT33iDPN9DK7aA8qP8MQ6e+sb/cI5HoI7RMs7kfp85Z7I+ceIKqVKfti96",
-	"3dubQe+nuw5wOzJXv0ysn6bRz0xMTqiMTuYBXp1C8L70mFrQ/BmU9cEfb+477Yt37e+uOnICh4ilG1UU",
-	"CiLHnpPvJN9c+p3Mf6XsjU4FFEVKqMBuor/TK4iNY8vTYrV4sxbSSlQD10JiMxU3AoKficqJHfhRLGSc",
-	"7zs9E9099uDHZeeq0+sg4dKh5LANByLUUQ6XkTIFp3YeqSrH4zEYw0to2B1b1zgG0svCJ6i6CGVatFrf",
-	"ebRMqOCPE3rGMGCeQvm37Mnk7CEk3IUkkfzfYj+QY5UbhzW9V3br37hDVJF8cYQPlO79pGsBMqYicaaE",
-	"nYaNRY6cpAA3vJXJuqulPgX9AT8eN4wSdUamLPD4QdJ9MsRQpq6P8CNUsatcRkHXzPPHvvJM4ZQGi3T0",
-	"+Zl1jjxRfI6Fp+oANUBlT7RXq/rd7+sL+X0VH43DUOOt5gmwM45PCtoikM9MovhMzQcfovtyijkPhdIx",
-	"wgFBJ2OfBF6EAjIWmZvpiLhsRkSh3lNTOsuDvhf6Syu7mzJLIz/BiVVhKNWdgrkCdbT0bPTQFFMvkFdb",
-	"n8agSGbjjMx02I3Yp6pghnBpSFK5YaUUV3rIN/IkI98TSBooXe1GcMOm55WulYaiN6LsBqckwGbzWYLw",
-	"l9zPAjQYuYyq/uUMRysUsRnhZJEEWrawqlPuU59GMe+LjdGI8BVHfkAoFy3ZMwmlklloS0EwS/mBpMI+",
-	"/4igpQ+SXMSFQlVM4GRBAxLJ5CtS1y+dqvSptwRzUi03chWoj3MPvwov8X9fc/orMiX/Hk3rfxgnJMnv",
-	"3qpW8AybhHg+3Zq+sijICmgYNF/zteUsU6KtEULIjD0TNCLxkohshDOR6lh3czXRunlsKHVLiT4HzGEy",
-	"AAL0OVr1KhSH8h3I/1o176QYFihfMvJ+CbVFnk9TrOaahDPsC67OneIwBnuhT9H3fJnP/i/fROjytreF",
-	"3YIPd2U6H/4N/OFORF0qUTXGRMOZGF3kf/JYvFaaVr4uqGYmE3RnU0xD10bL+JssbirLr8ufaYcei/MK",
-	"sr/YSYd4EyIAwKVKo2U0q3Vn5GHHqlXHnlUl5XMLj+yqVXUadbc+Pi83KrZhGk8+xIQqZ0dmtIx6E4/P",
-	"G+fEGtfG2KpiZ2Q1Padsje1RtTJq1D1M6kC5KfOI5lqx54g+9chHo2WbBhhvjZYhLj6h+hEqSJWgVBWM",
-	"Ex8kXjp7zTAZyUlHinHw1EJTEgRsy3D8q0M9IAQ2JknSn6lXmkhMziZL93xxkEF98KlPEcI2+hkm+Ke+",
-	"YZeUhsD48KZPPwP6F6cyV4eFHxUke96Sup3PSqFiZlLJKUS9Sz4liE08OYF/Tk/FJH/Ozi75DFmWSJGG",
-	"sL1juhuHfu9c63Jlv4str36VyRqH6RXzmtJL3jWobrV9/EmTb5XfZ4H+QPczXTMHSKEA5AoTCclE2F1C",
-	"AuYYwSdDzLM/my2gOF569eqaA+GfkRbXNaGO+wx7BPlS8becErrN6/M+WfyX9P5Uo3xhL9Bdzp6k3ihX",
-	"mw2L1M6JVXVI0xqVHdvCtfPGuOna1apbMzZo/AfTELWBICs27+ccO649rlet8qjC75Xa2Grg5siyXccr",
-	"k8q4imual9xa/fxFJKqXJ7544EWnvBoB9eUiJW4YeoaHw/wbEwe9tKvUT6+84acnykrXkFNp2Y1WrV5y",
-	"nIpdqR9686jN3scHLzlPv5PSL5Z9QXHxoXbUfx2CevZJ/fl5Z8JyTkwTIreNuGbJaREzrpDwxYnFN6jI",
-	"nlzlTiryknSbsm89jdNuevIahGSHp29RYfqj6EcR66Um8DvJ+GJKY/0gvroKeX924WYxG8Hh2ZfKnEkW",
-	"6vB4txdMrsgD+ho8djBFLPA0Fa6KwJ1gn5qb2uAMeXuDxILWTUXrCuE+VRphpJ8QIPrSRzlCMZOWKkFG",
-	"ZwvI+eIHAVRbQ4H/nOTaL7Dm9ukuc+69gP8aBX41u+7v6tT/QM2mEIr2JEp5lCLjV3q01Sv3jN8vaMbk",
-	"tXFAYybyVFJPs9vOp5y7yWpOOUcSsiDxZA0XVBpJMBV6UhEG+UaqVcVRlgYsZUWL0sS9QxHdPgiJS/xn",
-	"MkQxfhKOKZEsBC5r1cuEBaU+3XSF1RPk+2KhcYhd0srGXYQLKvW1Ql2LWKhpZz3iSq0xyKMrs0/5X1O2",
-	"BAdFSF+wxec238vtgIydMsr/Z6NsgI5wmU1SbjdalWyy8UzGAGXWL8U+uIZNWOAdkC4gddY9vOLz1+oG",
-	"/HsWzy/uN1xI3rI1ez4ZaZ1ho/XzB86+pJWJ1ZNs7WF4+oF3Ez4XV2OVRliwm8Dfsl6yXoQLYkyNMyCP",
-	"cqLrXb1NIqvB7ReSg0ZxpDIpMhqpamiEyywuQfMAx5DvBHKmjFkoCAsk7EgFEgEPvri1fASphT6J8ENt",
-	"mskwwOayzkcyBSlnwuuEcvtJRjxOJzfT7mnRXetp99azBa7Tdi2J8RRTL8oj6TGTeRUgSAooLwkIvzlW",
-	"kOTm1ETLqe9Ok5w2I+w+ycyFlHyMJXsm4aWH0W9CTRTpVo7cquS7qNEvC+ID9ziKMb+PRFFsbTcA/fK6",
-	"pROLs5UeVDqD4k18QyXmCRcNUYVY8q2qNoKqsyKuMqhjJlKhyah4few0te3mDESBLxO8IEQ5K2UZXCu9",
-	"JrdE61erc/X5w+f/FwAA//8=",
+	"7L2LcuM2sjD8KjjcrYqdQ8qkbpY0tXVKsTUZJb6tLU82ZzS/CJGQxJgCtCRljzLlqn2I/xn2wfZJvkID",
+	"IEGJutqTnZzN1lbGIolbo9Hoe382PDadMUpoEhutz8YMR3hKEhLBr7bnkTh+IIvuOf/pk9iLglkSMGq0",
+	"jN6EIAwfoAey+CZGgV8yTIN8wtNZSIyWUfYdYg9tYlVxg1hVv1axmp5DrNORM7RJxWtixzFMI+CdzXAy",
+	"MUyD4ilvGfiGaUTk7/MgIr7RSqI5MY3Ym5Ap5vMYsWiKE6NlzOfwZbKY8VZxEgV0bDw/m0bbS4JHMgrZ",
+	"0/qZqy8KZl4fOQ1MHM/y/VHDqjqVodWsnZYt7Ffs2mm1blfJ6AvN/O2GOa+ZrU88r1yvVC17WMaW45Ch",
+	"Naw0fKtxihsjx645TqPxhWbb9cl0xhJCvcWPZLE66zaa0+Dvc8IxBB05KGGoXKuhxyAOhiFB7buzbhd5",
+	"Exxhj+OcieK5N0E4Rhjd33fPj1EywQma4gfCH0UkiQLiIz5jEicoxiPSQsmE9OkoiOIEYRo/kQgFMYoT",
+	"FhHfRAHl75GPEzzEMTERprz9LMQL4qMRi1C5iiZsHsV8brLjGLERNIvxlCAPhyGJ0FOQTMRY8JQviPc1",
+	"ZP4CHYkeY+ThKFogNwVLYt3KsVqIQ9c9LqGe6ph3Ab1iypIJiURfYg1xn1bL5TfoaRKEBOYiVqiWDksM",
+	"whBFc0oDOjbTTqDHIIlF95j/NYwCMgoXsFz+Wwxh8m5pn8oBUdVulvp0+Rx4jlerW2XfxlbVaxCrOazV",
+	"LNtv4MrIHpW1Ezwh2CdRhlsaalgcN3TEmuJPF4SOk4nRKtdqpjENqPrtmBxHExLxPv+/D/3+p7Jj9fuf",
+	"Tjsf//vPxTg4usSJNyk+Mm6nh8fuUXwMMPQmmI4JBx5HBh8xaiIWIfdbt4R+mhCBK/KUefMoIjSRPfA2",
+	"lCUITxkd88+mptZjnwYxishozjuFDag6ZUAPvikBHfPmT1GQJIQuw7hvRJW+sRaKI0usbg34HLtcLQbK",
+	"FaNkd8CEAV/rhIV+XACSVVgswyE7eRW7WtpvgXymh63yBo/JXfArWV3iO/aEppguUJCQKacdMzwmYn2I",
+	"UxQWJyV0TkZ4HibIse036BGHc05lhuyR8CcIRwQlEcEJ8TlFcmy7hNqinyleQF99OmURQU8cThiNIzaf",
+	"cdIhxvRkW0mC4MhPAy9iMfEY9TmsQhyNScSJnPiGd76EH44tAff3OYkWGdz4p4OYr12HmS9WxJvZcKyC",
+	"6XwKh0oCL6AJGZMohV6PPRC6BkMo+ZQMYJyEf+UqqjiLyGPA5jFMt5VOXEKX/8wDgG+Yl4QLNCQjDq4g",
+	"KaF2nybBlMQJns5yEBJ3jqD7GmY+RSzhLWMSjtATix44vWYl1JnOkgVHWDyMCU1aGqksAKZRtsu25diW",
+	"4yDbadl2y7ZLNv9fSsaKwAzLz8H5zxEZGS3jTycZ93Qi3sYnPbUuAPIt4Zcdo1fz6ZBExZCO5DffxIjC",
+	"Z+jIMVHZRP/6xz+Pc4fJKbzGVfvdLvOAJpWysRU71MRfBUvQEU5XKdd4XIg56qNYQ5Y+3XOXK/ttpn7f",
+	"2Fbz42fbbD4X3TXPAr4kTr5jfkAki6z4yO+YDxyQxyi/+fmfeDYLAw9zcJ38EjMAYTYuDsPrkdH6sBmd",
+	"sgHO4DwZzx9N45M1ZpacHu+4dIufLkkc4zER88xv1E9wmhhnFkorSCKZzi80feBn6WyeHDLvNlzGyCej",
+	"gAb8WeHsuzQMKLkLpvMQ5vqFVrI8zK1AhUPWpQQQjucJQ7HoU3KnQArh48LVfvF1vtoKxe+Ul067LVgW",
+	"nKx4xmhM8oLnDutLz/1nw5vHCZuSaBD4RsuokSq26w3bathVwuUiz2pUT0+t8ojgWrPe8Bu1ocEnnuAg",
+	"5FIO596GC5jtWRfNghnhO86Jib+7OCtpjU9mIVugIUs4IZkOxGUorqC65ThWuYIcW7+CbPGhT0ICH4qf",
+	"5NMsiGS7003t5jMfp+04jRvMIjIKPhktYzR8GFQ+/RUbz7veYRn812KvEvxNYHjZPAHRIsJP/GHJyAnh",
+	"++4icJsDcUL4E4B/s0KGHvaHFvEwsarlpmM1/GrT8nDDwc1yfdgYcsLPZqqVP4+w+Ltmc3YoVNwkB0NC",
+	"ZkarLEFMvLnam4plVy27jpxqq1ZpOeVSrd60TyvZbeAH4yCJBxHxSPBI+DoPwjpC/UFEMKzegNsLJuHL",
+	"VcdwTAXejarDGq54W8T7bN0J+cTv+ZuI75ADUl+MQxKbqCx+zGczFiWwRwIOzgFwSHD4YDybX/fmfDQN",
+	"jn8DOcdms4KJY9lVu2FV65Wmhf3ayHLKjQbGDb9aKdcM2SBlqVoVefx31AnFCU7mMWfKhGC+evo3LGL1",
+	"9FM//Vs/4I84CvAwFMTykQWzYUBLmUqrxI8072jgsTk/cwYnEgXf7Q2cgj72gU5B84iMSESoRwbZQzEl",
+	"W/7PKviP+t+2Pl+tI4lgeBZoX2br3wl8z3vQ35R0bmAf5CT5Of4O++q23ovWkihiUirht6AgO1N5r7eM",
+	"OX2g7IlKZgVxIKC+kYT4oW+8QX7gowWboynBlD/G4UPf+B/DNGaMSxKR0TJOJDk7qZwABPk9L4le9+p9",
+	"+6J7Pmif9brXV4PezzcdOLAvHn3jCCkLL1AjIn8f2M4P53+r/7XyQ+N97ar84+ll9aZ5a985vbJ+ntPO",
+	"br+/v+xc9fbYzQ4Aec1Gahq9KQ65lEZ8LuoE9BGHgV9CrtyaDx9dFAZxEiPySKIFmkVsGJIpGrE59QEJ",
+	"zhgdhYF3KApkgJcA34WoK8WYriaSzSXjl2Gqvjd3vfZFR+7M4Zvytt296JwPbm47Z9dX513o7JX2JZs2",
+	"mrJHUBbybSHUJ34Lufr8XXQkZFd+rRI/XX+E+E1WBCFGyZs+VSpbflWQCPRumCKCozAgEUqiRU4PLbo3",
+	"EfYfMfWIj4Lk2EQun8L7ztuL658GnavzzrnL++lTt3veuby57nWuzn4e/Nj5edC9GtzfdVwhiQuUUypt",
+	"0b+7pLF1V5TMb0ADv0B4lBA+xC3/ZbX5LxcJrVZ8zIVxKVLuh4crjE+zWneGPnasWnXkW1VSPrXw0K5a",
+	"VadR9+qj03KjYmdXv9BAZhxJvYlHp41TYo1qI2xVsTO0mr5Ttkb2sFoZNuo+JvUcRxJiOp4L/CfUur/j",
+	"XQtOakLCkJXQEwk9NiVcYlMXAOpNgpjDKeHwlAeohG5CgmOCCP2FCXFCfv9NjGISPQYeKYHS74ETMDi6",
+	"Oabqo/lCSQZmI8cUIrSCs5JlqrZTwTaxfKc2tKrDGrGauFm37Gq57OCGV8dOLZNloLv0ACvGyFnhbBzL",
+	"Llt2Fdn1VvW0ZTslp9Ks1J1CziYnrojFi+tu18P7dsPlyHsyEVZmIC5wCr0z8EudHh5vNLCpU6rWagqL",
+	"VJxEjI4RoUmQLFCCxyaw067S0bsgvrs5jba7ogt3QBeerXFFyfRsGu/EZHuMXeBoTF5Mz5PsnvkmRhIU",
+	"oODWNdCV8mm9gYaLhMQ6pX7XaZ93bu8GvevrwUX79vuv9w5N14ZGAQn9GB2BPoUvMTleWS4QPhI9kgik",
+	"2VkSo6NKGf0YfIeGCyQ16cdwOjXK+Hp37DIZDmK0RIHXEuAQJ2BDyTidQmL/1d2r7YOvnhK6za4eVHjz",
+	"LJ1y7ZPVw34nmnBS/oSDRCmbAbp8tCWd+8ppzRTlq1bwWzKPif8KZ7YAIZ5wjDIjY8o/SKAOmb/YhBW3",
+	"nfu7zvnXd3xXtz9dJyewSydFt5aL08llDYrDjgLii+AeyN6QeJcTJ3qd26v2xUsAKHt4jbNE0ZySTzPi",
+	"cZZzhINwHhHhXQB+BJRLCeCQEJAYpauSwsQbOHwhG6MJBsvLFM2pD6RRE0mEWHHFkrdcxngxaKUyf7u3",
+	"CvDLINfo8Ace9+q6N3h7fX/1AjTOuniFbbhiwmclIjGbRx4YMAWrD24jJXQNyKr4ufib9Evlh8F5MzCP",
+	"hsEDQQEYwnAi9498CuKEpPtwyfxgFAjqUsy+wH5y8AnPBB/FAfWEB4m03sectQloEaNyCJMkej2IzbnB",
+	"i5Bh/0uwOeIMLJnYHbvaqJ3WV1mc767Pf/4d8DeFiypiYxx0WcDF3ERw64Eh7S0OwoMvKV1XpJT1mVxQ",
+	"NZe2BNAyAL+L1AZcRUd9I6r2jWNT+NUkKPUTSX0Q8/4v6W7ddt5377rXV4PL7t1lu3f2bkltdMiYGzr/",
+	"GpUTsLydTrg43K3UEYnfrMoTKVMt2R9LyxsJ0kyfat1K3jrGC/Q0IWCbF7qNJ86XYp//xmMcUOlkx9Fp",
+	"oXlJCTP9K9KY6i40RkP629To+EJCExNpp+XzAiUkrB/HqAhfu28HgEmD285f77u3L+HAvhhKBbEiItIy",
+	"G+tyLaNyC2N05PJr+LvulVrNQC3PPc7s14pgicuIEqA/d0L1cU/xIw5CPAxfh+JLjYrQwkxnLMJREC7Q",
+	"PBtmrdh017l93z3rDO6v2u/b3Yv2dxcvIP56J690zJXbKl/bnEYEexO+HsTyfFqEKWJzYWkPpqSE7vCI",
+	"CH/WJBI8cmbU3xPmupmSo8B8ttFYuaMdcK3ZUZnG7UarsmTiXmN+5eTDk1fP52xrlYaOs2El0YhDsW+U",
+	"+0ZL6gQGgR9/gCcfYdtjcJ0zfplP+SLTb/ioXuPUKVeI5dXKVamAa3p1qzYaOg0fO1W7UuVgho+9Chk2",
+	"SL2sfdysejULD/GIeA08qoFOTDPYprPhv8o7j7fJVLoVkMMIU2+S6Ut3GlINWDlgQIk9/K7eZr4UVjun",
+	"WcHVYdk6BS8Lv4Kt5si2rcrQ8cp+ldRGdd1qp2200TL2OIHa0VhzDJMIe6TIj+XZNHqMXWK6kMa3+OUU",
+	"jTHhuBqyMb9JE07TkliRsICiallpPHJ8S7vXGVx0L7u9QedvZ53O+UuumdvO3fX97Vln0Pnbu/b9Xa/z",
+	"KqJSTy0tdbMfRWwqNF/SzZNFUn4KQP6P8mofDn7pIMlGCgjA6Oj6oFfWA23R/dxTPE8mhCZ8m19L7cNm",
+	"RHhHIEqIHyOMwKNHGogy3xsdAdr3vXedq173rA3GzpfzGvdXWpevgwFnEfE5qHAotM/TII45U3rkrpm9",
+	"e8zX/BQxOjaRcIUC42hEHtkD8dGRq0Sus9vOOe+gfXHnCnHnnkpHF+JfEj/APdi+1xYxp3P+F0ErXWlb",
+	"c391d39zc33b65wPLjvn3fZXbopWYiYXktzlhbklbbhVZ70VJdVWTzHTmEUc4RPpUZszfRUJB+oDoSdh",
+	"T1S4DsvOMglhR6vZliinzKy2GtwUMsrlcO0xkK8ZYbOQ5Cez3rlwZbx1636NYLutixUmv9WlUumcX7i4",
+	"vLPjcpealXBnz/mcyXC/Vspjcr9Wyh65T6ucl2WhGAsu6ll8m+IhJO6b/N5JSBjyHzHCMxwlecCmnptF",
+	"0S+ZD+0HEcmnnxy5kyn2Lk1Xh5S+Qzos9D34mE6ADX8hXiL8O+W5P0t3F/tC0sbhjXamRziMyaotiJIn",
+	"DadXCcEXPndafFHVbtYLEDfDpPwELoIR4YIWZz0kF2IKXoaypxJqJygkOAYvD+TjBTpq1Ku2zcVjEXmE",
+	"EkLRguAoRkcVp1apc0Y5H+ihHpu5uI16VcxbxG2kTbVYDhhpNZ7jNc71ctDeZoSUsNuINxeBcFfLz+ma",
+	"yqgQNtLQI17Fj6XIk73OrhL2NtPZ2ORICt4P/CSX0BUo5ek8DPl0IMxpD1fqzFclivBiBWRyTubKwjYC",
+	"8T4lXHscvivyJHYeU1+ahISpjf62JzJO8JgzgHsdyxeiMjqSox7vhNTrIf9TkEzSyKhdg3kyZPi8BNxk",
+	"fZCV4pXQXSJiooTSlcvKw4CiB0JmMWI0XABndfeubZVrdTTB8aT4OmlGvfL0/VPj4uHGjv/XO/15eFWd",
+	"/ODXvx91nHmX3daSn/6+9cpZh5sfCyl9uEjjAZc5whw7iLT1Ag8KJy6egB/oGAc0DS1gtJh2gM8dpx0A",
+	"nxLqUvDdYVx0EI5BbuCLINbwCS9UrLn8UPLA8qMpXnDmnk2DJCG+idy+0Tdc4anXpyEeklBwoSo8GLpC",
+	"RyqM3e0bUxxQaxwRkgR03DdcGfemTDZxHIypmoNUnD9FQUKkm2efpj7IwC1MCBLDBjQOfJJGLJeQm2lk",
+	"XBM9TQJvgt6z7s0Qbiku5Q6x92DCwsFQxLeC+igYU3CSAu18HiXXc6KJCFcM/BJqi6kHFKUhPG+QUG7h",
+	"UIEMIJbOPNUA5NFzP4c/jSBwerluroGPjlgkhj7WfVIZlSFxqXaBS96UlFAbogz1qYPmIQhhpWL/+Jiq",
+	"m4AKOwmQ9ZUY+t38EFcWlakHi+m6iO/EdLFjDCGj19Bju3s3n05xJEjQ7q16Kt5jnybxnk0uz/f7PvP5",
+	"3LXJd4TM9msQMm+/VXyXaVZ3bXKGw3DPBjFR8aD7NFOmMD7guVCWHtz+TugjDmp/jhNgoQ9r/V7qj/dt",
+	"PRpGgT8mP7CA7t1U0OBDmlLBOOzV5pFEMehc7gj192osdvVWs4/s13LvATvehO3XYIqDcP9hPgkPJtDl",
+	"3SU4Sl7SnO1HBN6SZM8TDS2Ej/Ierb5nyX6wfCeNKns0kVG7e2/A5XxPYnMT4v0umb/OyXz/E3ZLPBb5",
+	"AR3vjxRa0z0R4i7c9x7Zf4gkIni69+na+57uRZhypmlIUnAc2H7/DdDb7gkedQfckf2G/IkMJ4w9CPT/",
+	"aG7ibgULFrdQTKR/jd7Rv/7xTxeJEThbSbA3gRC1EhLvhVIPpAMlqPmMgJzQh8A2MIFIwUQw/sk8osRH",
+	"jyQa4iSYoiNhFouBf0chGWNvIX3bj6XshNETjiiXoUEBBTFjwjqZ50MPi28xVgTgLZkA1Oe77AcYZFak",
+	"Sv6wWOFRxMNuYY+XpEOxn3y3XBwMYtFHKiyJ38GvkGvMw2FoIi+9+IXVSZ4PAfp2d1VDkgG5SBaRI34T",
+	"I/Wdib47u0HV07wglO7PilBAB4T6gzRG9nNxwoxc+rLUWiKEnSeV1ElOBkHqKuwvGU/wqOlj0qxaZGSf",
+	"Wo5DsIUd27Eao1qZ1OqNUaU5LJphPvR2jUAm5yc80hKWQR4dCUFYSNjI/fNn5Srw7OYVpEZlZA8bpIot",
+	"x6+NrKpXIVYT106t8vDUa/pVUh817M0TVJhanCslnVOWlM7lSOGayM3Qgv9KUiIGsqKbosmSxxpvbeyo",
+	"YlqRvF6C6AkOH1IsDwlkgEPtLsJjQhPE32bxGNJteQWxcbB2Q1VPoA/YYwdPPWdUI2VsNYcVLu43Rhau",
+	"e2XL8W3SHDWGp7heK7THpakDimYDmshYhltqjDTockIcJ6amtkdHNvoLogyFwTRI8vOrg2JdKdulYj1V",
+	"tBcq2ceE+uuSPD2ywCPfxEh8AyNR3tEHY4ohMG9E5B+UzJMIh5wKaqo79XYFHJtJjg6Cw+lOROJ5kdL1",
+	"Fp7n8z21u3m4w2EPYsCs3HBSM638kRgLCaa7HYj4pQcizg5ENKfqQPDnXzHqb4XM5fkLwDL1XVOGJHCy",
+	"PMXeJKAE+SQhnkrbswSYeEG9VcCcMZoEdJ7pJmUWy7QnADk/hnFCMNwGTzhIgIeBDJW7YAk/mjDBwQRT",
+	"P9xAyH2mEvSpJcmMl/oZTF0bPTn5/OlLX++7I0JBdfimQPsUVVWqTkWoS6ir+9humQyovg6eypCQWToR",
+	"ke0UI/5wz0mAOu3wWfDm6TREetM5TYJQ2NUhkB6pPYw17fhecxQKvMMnCe3TWf4yn85ipbxXmmeOnG7m",
+	"+OmiKZ6J+Sqi8U0sclLylkcQI9SnU5x4k2MTkTCG564M8BikPbnyZQqDIr3+SqtNan50FIDPldSg62wk",
+	"ZXKKMC+ypM4nfvPUrnlY8yjFldHQaozI8PS04mC/Wni/591hi7fgc5Gbjj7/Sw5OkMnEDCXLqYC7tB1F",
+	"SyzlxSdnd8/e8h4ewyuIqGa4hovQ5i/QDDGaZTJ1C7xhl7jQIn/Zveka6KsPPh+SjZZSV4IjzpEiSp74",
+	"neCTGeeQaILYPBkzfivw78WJgbuan3n2JBIbFFxKyiX984akexIbKHmCzr+JpWVQis/EF8F4WAWiZFlo",
+	"4pzhf/f1t1UHkEwgoEqX4BZSo7yfgGl4ExzQorC/d5iO0XyWW02sZDzJdCF+e8VoPtvtXvVJnAQUr4Hi",
+	"TxM25cinuLndfCB8PyJxDLd2QLuiibO6TIKjcCGNmIUM/u2cFm2cZDACPS92QMfLkdxrl3yQPK0CPdVc",
+	"ZL7kOY1JYiJXogsYmucx8V9HvBahozvDe0m5ktvaj1vPeGpiesFJj4l0LUsPPJsRMHhL71zEv0F4yOZJ",
+	"xtfs7HkCIg6O+WWpvcjD+jrySYSccqWKcBQFj8RHPp7isdiTHd1LtIGSIFn2LjkTOeJx/KDFrI9E/PLq",
+	"ACwhha6yaZA2/wIxmXsbx0uDve/epFhYiCOFXPlPOEg0VsmTYUXKKUN6vku2YceTs/WaKDA3Ho5LqrMB",
+	"R5GBvNzQkU9mEQHn+zf8oOkfqtvSPW5pTGGqAZNBRH6fygAhYGMkA5VybS4sXuOwijiqpW8O5KekzkLM",
+	"PtUWQ3rkJdaqQmo2qXtW02sMJXdhVxzLrjSquDHyfIeUi1Cj2EkbwfKznNsKLkiBZR4nAD9wv9Hn8SfD",
+	"XE6f3LbO//Ttx//5c6GqQrpaFQEnC+yQo4rSD3OIInwkXNSg6cxys6hqahpnm5JmL5SVFu7XQlnhwP8i",
+	"lIX7PIjB5cSV/f1fRtg43YEichyGSHzAJwWHV5fp/QCHIgOnZAYEEMb8apSZOUk0hfsQfnmYekS2kAJ/",
+	"Tgmw1Hajc5yc98ddsS31h3gFXPNlXy7HoOkMR1IQVtHU970ziBPNlL7j4JFQlTQJU38J84R3k+griBlV",
+	"dSK2oR1ynwh58PEihssfBEZqkeksWZg5ooIS5ivPqaVgELWqddpNNSd94//yF8M0/ov/pz+37QpJ/0gf",
+	"eekff8nvcfbdqnyJC2jnOU6T9E0ZTSZvkOVIT9q8QcVycp7bGpGynCJV8m98Pn27UWuUCbGcYcXn59O3",
+	"cLVCrGbltDkqn3qV0emoCCgTNo+Kqm/MIwUWHy/WAqWhwaRc2QqTaUDnRazTJTxXA/IprR1RV+nXmttH",
+	"5HtaMKDYanvrEE55m8lAnZBC1EoFVf4VOrqbUx8vkI3+9Y9/ojuczCP+s378BsGZKpzNB8csmxWzatY+",
+	"asJaOsH6tvlt9FjPTufOhO69pt54KaFL70qN0OFMRSLt40L/s0rVUJ6o9emOVO0roFJ/KSRQvzHJGA3L",
+	"oyopY2toV2xBMoa+P7Sap3U8ajTLoxquFE0T9mOwiRWEL+SN4YrPeS8gSruiobvCAW7EYtEJ3VCDZeOY",
+	"omF+zEo6juw2HUYudf9hRMMlfd1/N8qOI5NUO+vhWWzMfseeQFkjTkcL4Rgl5FMiE1qKiZvKwVlANjXO",
+	"k09aiaTc3CQCyymYCgApf5/D1fSrgonvqumU89+gyBR6kZJAfmO5othmXi07vdqcdiBoujfpS6iZ7Gfw",
+	"CwtoZjRgAc0MPRwIGGXflopIkOpnbdxs+sm+5kp7eDqCEgRl4vhWdVTHVmPY9KyKXybOyMbNYcM7QImc",
+	"96p9EQilS8dOIBTfFoNwi+9K9sm+IKzUT4lNTrFVwQ1Ppr0b2g1rVPEqI7vW9EZDYuyAqdoMd0BRcD1+",
+	"CWB5BylAhXIZmDpNkaiuVv6pTCUIxhXN5L+sy/s3K5inxA/w6sg3OI4h+/YCwRcqPUV+ubtplCMS4kWa",
+	"OadQa5/p5+ezTBQTTRQRFgHE2vBCK7KfQv+31Bkve66/BPfSngYxoX5mMIJYJqyybafnOv288GRnnW04",
+	"27qnzF6ne1gjoxqpV63RqYeFemM4JE2rOTqtOo06LuPT8sGqWrVQyNFFk8NUtcrZs2jlKm95bkngFIqe",
+	"WBT6psDV5TTn+1P8fGzCwbiRzwGVkScWhkCDznuXb5UWMaCciV9nFl0iTGsdyzgfFTLhrAiJYrioJfoB",
+	"d7JpEIaBloc4BaMobpMJ/hCvvdWPbLuaFs6AXDDw85xHD6gXzv2s5KQIKD7+Iirbu4TN9MA5SOwjYb7B",
+	"qe5VdbVawMpLcamAwmhYVIAqqTGjIGub1F8z4bZ9ZFtNE7WtcxP9yUTfamkAHNvO741TrlTX7s9nx3Rs",
+	"+/nPe7pEMppy9jMikXYzzpZrdn6XcqVEi9MLgOnqEYdFt+o8JmhIkidC6E5nxskdmZq9A5rkLiyxNduu",
+	"KgisOBhtiDdhKb7wHyTW3Ge/iRGe+wGDiNtD6QzvdSugVn1U7Zeeqiw863Do8C4Kb22K4F2B20aSYG8y",
+	"VXXoV/JTcoaH3/TwWeaSnfpav8QvIx1ac/X+3F/yFO8bLf5IDtc3zH7O1x1e/+sf/+wbzzu6dGRpqFZJ",
+	"iMhtrpOGnioXAlcPRzN58Rf5QW1gr0WeJy+YQWDJqzPY8VwseE34A7xEYUCXmI2f2TyS9hwZ2LFNFNqL",
+	"LS2IHTwct2VfQooYgPuS5swUETzNSME3sRQlOOpSpNqiCYuTQjaVivt8jTpHsqnyI4g20qMTIFhoOegA",
+	"HhbbM5ICIajzKYkwJB5NHVxWZq0pd0gcB4xa1ULu1g8iuZwwiJOi5BY/AdTS7ziYxKcoYUscNoOKxxvG",
+	"iGcEP+w0BHy58wiEengWa9lTV/ck94m2I1EyW9qOKJkVjqGQioO4eAz+RhQ0mbEoAZ2twLaVhQDGleTv",
+	"ksem4qIoVBnL5EKFmmK4wcQX2prmIX5aWhR/VOjIGWEa89kWD5C+1nv3lyE29wshtv6APAQUfMoFdEzk",
+	"Ur6EUMTmPJFhzLwHsnxMxDf7SzSrYcWvR1jYTKMrbBbLFYFzPmzxXk7NIoT54NmNePN0PvCLxKk/JWhK",
+	"MLq/vRCRjHOheJuu0jjySGgymJJkwtbI4e96vRskPuBIPo+Jpoa+ub7r5ZTQ33d6hmnwx/yfe/7f885F",
+	"p9fJa6HlB6sHD6Yzj9a4lk2SZHYUH8PCEiaWnVv0ksycJLO4dXKinb0TGft5Qrn4vTVrVjqdj7tspyqy",
+	"9oIthVjC5VgYUWBF+r6q5U5IREy+q1RzLl/1K1nvShkGj2S9P+Vr+EcuQVPNZRssIer+YDCOWcJWff0z",
+	"3343lffckLGZKMnqggdGDCJZ6u+6At0CU2PWRbH0AHK46DthMB01/Btky2xKMMllY9Y6ga/YKnyYkRGm",
+	"s3xdHZb1ZzlsOJ3Qts2WGRMO3m7hGZRuuFLFajE5aYEGIgW2/A6uUwoDvYHOpRJYuxb1K2w4jxc73l7b",
+	"wnGV93i+GpdUQUNdIKWi/tJxudvuWT1pxcFbJxWXxerkhHzKqTb3sVl8aaFqPwX+YarefZS8Bwtil/OX",
+	"eJNP9dRm/MehkXCQmeTgacxCvFiOhBO8chCSuKSSrn0TIxb6JBJ5CV3BvPG73c2lYEsYy2V/6FMs9PxF",
+	"1D/rRGyvciMtnjTfcG0KfO5ZB0txQR9S5mUcJJP5EHiXmTchETvBcUKiIH6wgO2MTyL8dDKFhydSsX4i",
+	"c0eUnvCjoTsarRCkzYiezW4rPxZnNrJQXHZ8K0BhxiJ/iZ/4Cla3jcJlyW8ORsy/8y7yNvDZPNFM4AFF",
+	"GMFXqxRONF53o8Pbfa1izeZwdFppYqtZKY+saqXiWUNnOLIcu+JXKv4paQ63M3HpvLbRlqU8QAdDMdXx",
+	"reh2IFAtSwKyPlplSMhMtC7Qh4d4ISNnhRtQ1qEYIQdDMdmCIK2dciCkXX/BnAeE+gM2GqwxWYER5YEs",
+	"hNVKiLEyxEAu+sjlJNs1kYspJ6vut4LN+ZNbYLgqUM7A6HEQciZnBzMV56jk1wVA4exxftjavvDYpFLh",
+	"pEpqVHQZlpMV05jOKoZpsPE4L7mKl180E0y2GWTZxHC4ILbrWX2JykQ/qivakvTlfryByOx18JTiUI+T",
+	"hwD1lxiatxuAXt3+87ItyW0EsNaHxeBr2c9eMBdgJ9bZ6oRmXnz0ezPSvSwnUC4hEGjDhV8oOpqFGBgo",
+	"dHd3eXGsouTXJgXaNQEIThCjHilK+ZH5uUAiohUKtD5OWVju16X/cCn5lLgtNGWPEEvJuWqmxFq1JDTj",
+	"IhO4jUN3JZnztyWzImv2f0WsZX72PJEuVu5ty81zYDKeWcQeg7V5hvg+Wgmz4hkhnAGUH2vKhLE3E1cs",
+	"flpODjD2ipXta+VJwBplUjFRDn0KhMziJHNb3HWhxtcGp0y1xG9ikWRppTYKQNL6CT8SShLrfLsySe7v",
+	"5hNYkDbx8AOZdjbIsoepA5q9zBkW86bvfdLQfQXJ59SaRKbE10xB97zzvr1QTtD2rFBQSN/rsgIowX/3",
+	"+/VbsYlL6UFfZ6tWGEV9o/ZjUvQcpAdPTonPg5hoOARZ+rIgCLlJqalgFYUKBbBePp8QxdMl1V9qfUkC",
+	"iODYRohxOCcbIlveIPfPn/kozy5KVc+gnBEmpbTwo8h9Oh/GSZDMk+XsGGMW+lupNF/wNiKtJ3s9eIOe",
+	"RCdr/JnAXCnrGRRwkYVOFsrFZz24dgTU5z5klQTnoz9/znm5Bv5z33he5/ixwcGETyzzW1nMljCmoNDd",
+	"qhpsN/PuJruuNNhK8+7edt0NjtXKrUVW3z/Qm3oeBTuZjEWpaLbdTsxRLD5ZmyNUx3w+9nrM761Pa4pV",
+	"EiKI6yuhjspZDCQP8ipJvJcexJsSHqeXRkpV5NZlqXUN05DpR9VfMfw15adbwN8wQVvG/4HMcKYqTGuq",
+	"fKlaDhmRn281C8jqcxl/rz9XYfG5h2m8l2ksRWLJJ1pgkXhCRRbklfgEw1yuTZw+kK+5rMj/SZ0jDc3x",
+	"R/MmK3rMZpAhVFQWzwz3hmmMWcKyhAVpHXw1wHQOYJuFmO9GpiGG6pM5RefSExgRtBlQelL8zARqKJAM",
+	"+1rEu+Yfq+6XrmEt3I7ffYZp6JQ2f87VWMvnvJ0WDS7MqJPel1lBIKQK3IMCm41QQENICpml91quRykK",
+	"4+O05tDGApuyNLasUPRsHlzPUquH/EXKWuqlvVepxQIFEGUARVZFHRyRZCuaUxrQ8XELuaOABvGE+C46",
+	"mmGZcjfkfwhQHZupOiizmsOTGfHdPj1KJhGbj4XluX3T5d8vVRYfgI5aplxOIsYPNpllT7OTMKAsGYzY",
+	"nF/Rfaq/8MksmfCPU2RLmwtqJ3+DSMzphvoAHfnMi08ynmvqoxgvYvQ0wUmfQnLBKcE0Pl6u+bMuXWhR",
+	"5fQVB8xHEi0UmeY8eMzQCEeZYQuyknNYpJ45ynwfREjVQt/dCL2KsMtWubUCROroEIjMfKpykkjjunKs",
+	"NMNQpdmsYOJYdtVuWNV6pWlhvzaynHKjgXHDr1bKtV1QGGamzvM6s7x4m1oLtfmaaBZQSnwh5gSJkNyW",
+	"eKxKYbjDBscXcWYLSrTWR04DE8ezfH/UsKpOZWg1a6dlC/sVu3ZardtVMtpl1ety4rjyaLpSpyYOcPxG",
+	"eBW5cJhdWTbAzU5/ju2SXcATnywR4ezlv73Gq+Dnv3CB11yZ+k2t3qcf7lCXNWVNNAJcQBj04TdWaBX3",
+	"/LZSrQovs4x+6/lD8SUckVYuc5B+mFxJFkQ1PHnas6yHR4ymUmvyxI5NFBPiE79PBf6li3PR0XCBZEZa",
+	"PTTKRJUy+jH4LpfCo16FRwFFOAyPSyiFvBorDfVz+5QzpvEMewSEKFnnDnIfqLp44pnwVW0t3bpCBk/7",
+	"067jQNwxBW8UTGCuMgQvASYjEdK3mE6QxCQcldA91AHJMi9FBEHN8ULPv7U3RlteA1Jno+nY8ea0pnvU",
+	"MN37bihw9xQqdzOtuifqgC/j1pe5KQ48yhsO0i7Fa9W3v2nx2nTQVylem7LXr1y9VvV7JU0LexSv7aWZ",
+	"vkELDklE09yFCp0kA6VY1G1s/TZXVlHGR3b2hl+tqvB/snzt52ewjM5k6GF/aBEPE6tabjpWw682LQ83",
+	"HNws14eNYWU3FkDYqFfn6/JXbnrk8tDIrULmq4Xcb+byivINv4mhquobhPtUApzjN11ItR6UXFXJ6at2",
+	"E7l3vfZFZ9A+63Wvr9wl9lhP9OUUZ+t58b27uruFaChdJveLGEQzHCULIGMkF4yI0WzCrz2VV+eue4Pu",
+	"b7umiHlEWIwGflNjQpMvVF95igORKFN8Jssqv04V5VHEKOSjeFifuH3NOZKLF1efZo3M5TfaN/eRdPte",
+	"txY/iGchXmRrEmZm3iY/UDsMPHJYmJFcWAu5CYHiQHEAci7sObg18b1erRrE9wW++5QQyi8+10T/+sc/",
+	"c9NKyHZlILxNYV+I5fNkwqLCTCtoin3OD3hcYi2wS62jivMYiK/SpKYFnQuknlPsePaoXrXKotRJbWQ1",
+	"cHNo2Z7jl0llVMW7qSvWp2WWk+EfmIVTWjV7YH8a0N33uw1joKOQjccivYLMLQc33DEqqpyuJCre0jAN",
+	"nFb+/rhUDD3adYsBLgCGol0+l5L/OtZ+SWsAmgIf2GHKBeDF7oEKP02Em+0Ti5bNgAV5NlAQo75R7hst",
+	"lBV2+ABPPq4rNVTE3Pw0IRHJG8HQE6FJC4mgzqWizOZSEE6KGYT6+vak9V5M45f5FJScoIpUutYVTaT8",
+	"an3VitWpv2URcnk719SLTvAnZNU4sFPliK0HZh13Jje1CIM6XPQoPmL8VgPJBBH6SEI2IyZSdfyhTLl8",
+	"K20qbCSfcnRak5OHqNE2Kqf4R98xf5XdFM3XLgPaFJ8EjjToKWLC0lN0Aa/VygXUDx4Df45DNIvYMCRT",
+	"BCpHOA4+8+ZTqFsB+eaPvv12SBaM+t9+e7y7Mo7P/VxwAQXSltTtFxGoyXyKoc57AtUKxevU9QCgtRRX",
+	"K2VPnMWSo76RhPihb7xBfuBDsoEpwZQ/xuFD3/if4vNaTCXaKE7AdH1/c9O5HdxdtX/sII/52UUcz4gX",
+	"jAJPzA4ObPwUJFDSpIXa9713nate96zNecjBbeev993bzrnZp92r9+2L7vng7LZzzr9oX9yZSD3snmd/",
+	"/3B3fTX47vr85+wR76Zz11vz9KZ9277s9Dq32iiChx30fr7pZA3kw+sb/s/K41779vtOz0Tn9zcXfP6K",
+	"EeaTyzp+e3H90+C287Zz27k665gIfl9d9wZvr++vzk1023nfveOttGfts7PO3d2PnZ/zD3vd953l5u27",
+	"u06vsL/L7t1lu3f2zkQ6l57rp3N1LkD9dgCfZuBH3fPO5c11r3N19vOAT6R7Nbi/66w+v+3c3/Hvb6/v",
+	"ex19Hped3rvrc3jSvri4/gkG4vsx6F1fDy447Ez0rtM+79ze6Y/ur+7ub26ub3ud88Fl57zblntyywF8",
+	"0b3s9gadv511Onzm6K5z+7571hncX7Xft7sX7e8uYPd6ndur9gUwWksq+4LtXkrE07b+9yP/j201Bx+/",
+	"/XPxWQA3gLXCpHwPXJKJcBgzkdFL+iS6f7NuxRdW13fRhGBOSPj9LBkPLUtc6m+gqWfJ3we288P53+p/",
+	"rfzQeF+7Kv94elm9ad7ad05v7+zqgqB7IY7jNOo7+CRd0MCIL1q3Muy//f7+snPVQ1XbRkcsQlWnclJ1",
+	"aifVikjGPGT+AsXBr8Ts08y9ABYo1wovUbVcTotowC0T+GQ6Y5yyLTh7dcyRQaMPnXNUtR0T3XRuL7t3",
+	"gOPnnasuPK6YKMU9VLWrvGn38uaiw2cKX9TQkYw2h8q8OAzZE/FV+Y2IzRNybKL2xW2nff7zoPO37l3v",
+	"Dub8tt296JwPbm47Z9dX512ONyD8iqWXT6rlhkjWoqzNOOTiM+xcfMwP5N31/e1ZZ9D527v2/R3MptzM",
+	"0BTVbBtWqjAY1eyKlKUl97IMesM0liBjmMYKWAzTSGECLTSAGKaRX6phGgULNUxjdfqGaai5i4moiec5",
+	"qIJJ75RMP71rsoswd+TWMgPna8RqUNbJexxCo9a68Sh1wnpbE/B4KyRWMnyp3jyzQMUIJ4gu2XarhTnI",
+	"D7v0g1it7cvc+zMc4SlJ1rkhq4jDRASPRQsTzXAy4Vy4POtpBxlZkxM2U4NcIJJPS2+U1axIoGbkRKNw",
+	"hgyykhU6Bty+PUP1pu0gziOgG/GlEiPkNL6J0SwEdT3Via4gY8ooHgiC+DRhoZjgUtTSiVTbn1ROlKT+",
+	"WhzUuh1+hatsRXpYOneFRy1vSG59NnAYXo+M1ocdjQufV5jxTKLd1EEq+e5kq9YEsCEJmcwrdpRPemHK",
+	"mDGcy5Jx/PUbuGWx+e0W7PUa5FTlKyvySOxPpe4WckxUBh5KvRMST6IV2IswXfFT6FOVoLKE2qpWZ5zG",
+	"CBWqnCGDnjRZQ0DHvrrkZCrrye1j+l25f8AJSutqFf8/ri34B/X+EgERWIjmZ/eNHj8bP7t5T89n03hb",
+	"7NmE4oRFxH9BCUQtUBrlXE4moMi+v++eIzfw3VewER7qAPXlXJ9eRc+uTNZAVfhHUvmFAuqxqapbGReN",
+	"v4lAFahQfeJ55XqlatnDMpa5wysN32qc4sbIsWuO02gcrkLdovLXl7kmyoBjQ0gS8hqhBoGs6Kj6zJyK",
+	"ntLqigeFHmyFzmYyu2TcS6nukSOvCuGecfwGjrfb6eGxKOrQNyJRw0M1EUU+OO+wrCLKYgZ3oGq/pbvN",
+	"Ab4z2w0nIia0HT7hRSy8SXKeSIBv+RL4hRi43eFG8l2A/enZN43M0Sbd+Y1+NhvcaziV/j7Cs8lazAei",
+	"OuafFGhC/TFZq3KcsTgOOBMIcYwqjW7yxArr0W7annSSHX9Miug0ZT7Z+dLYe9Qr5pOtTgRiCqYEyUZQ",
+	"wyoKwL0VYJor8JoNGUVsutEbgHftF+R/2zGV1VZSxI9IsVOuKDT2SNAEz2aE5iJTZRAq+F9Av9I1PHWo",
+	"l6QcPLHB4gHuFbtGsg5JuEbsTeudJyoOaLnc9lKa60L7CdsB5Mu2knoTj04bp8Qa1UbYqmJnaDV9p2yN",
+	"7GG1MmzUfUzqe9tKYPthQnInNuIh4HWRiCknvhXbNnueFLADr4VlAfXJpy1jz1gsCkEFtJgnK8yBsQZZ",
+	"2iiesCgRCeHWMhwJDh9aCMKF10jL3qS4bNBbjs5pZfrMTOhhCvYo4a+hySk7pVpRN9l25hcibwovJAHq",
+	"9CoS8NHXsg7FunQ2T9beKj4ZBTRIUwcKzQRUz4A77K1I7eiKWwx+geLSVf6A8GiDG6LZp+STR2aqLCz2",
+	"LUbDhfqQjyR6PXLBxOpqFy//CaWt+L/TrAi0m16r4ESZXqzusVIz8/HT9Fh8vtJzE8VMSAhpIAeWKvHv",
+	"Oz3Y5CGRFTJSofHmvlfq0zvAHlnIlrKs7uTV/QXyJjjCXkIizmoq91PTtu30wjjyGB0F43nEt+q4hFzF",
+	"MLgqclmAJWFsL8fNl92smcA1xZ9U1ilbS8+fXuyHijspOKqm3azrgFryUomTVPgRiQ/lO5iaiiet2s36",
+	"C4SSdDLlWm3zVCSfqA1drtUOl1w2py3dLr5IRSFEiqRhxV8icvrtTl6pu/uj7qa+07j+j0WemtrhVwCE",
+	"GCEBUQmzGUS3JwzNcByDW1g2FVertP8pgU/foDQkSVWnnckKOVAJk5/CLX6yr+Uh+/bVfWN5j7drZdE2",
+	"RcF0OheKYV33p5y6tUthT83QUr5fcKgF+pY5Zr9QE4RTT7SN7cVXGwiXNlvxSeFkd6NQxTrXr0pDow0M",
+	"VHGHxb5IW6ONV/D96vBfh4ZGvc0010epojqvXil/CfXKmtzTOe3CehWEPBn60Ntoww4BCGoX1RR2o/tF",
+	"CUjipAC+O1HvHK1Gq6Q6hynlfTwC9U1/LVKeEt5XJenvCA7XFbvNXOYwmsB3YNUrcMZdG/fHHiR0Rfuc",
+	"+yl70Ga0f7H6Lhi57oKpLG4h/VM2BiHF4muCjtbEHR2baXyU6OIwE8YrXEg7lPECkXG55BySfwi+PZlH",
+	"NEVzyHOWTMgC2EI2T5YS0ZY3Z5BdVco9vR4v5oXMe0jZ2HRT0RHnsNzVVAnucZaiA5qQ6JFE38QlZUGM",
+	"1/hYJmmIjgzQiYGJA1jK58pNV8JPRN8FVjLJDFEQfS5t8qJVn6aMtTQKwiw+BB9LekAhheBDuRESx0Rt",
+	"AzZPjkuovbqhTxMWE2FyjEkS9yldUzYQJfhBekEBP5oVkVu2TX74nItkeX428w+KvKVBO/b8/HFHzM4O",
+	"5l1CZkX48wqxNOosFtGHCzYOdKKwRxiXcKoXDA314e54YlFBpJZ6s9H7X2+upTdiUUS8xJqwKCbWEFwg",
+	"FlacYMH7pRxHOkRObHTscnVrSiS1iK2xCcURCMtS6j6Fq9OhzWwBazepV3y9t1HI34pIhlXYJ+ta/fBT",
+	"Dx29uyvX6sdpmht+8/8PtPiLyKYgOPngVyz8Br4jOCKRCzm2PBxFASRejBNMfRz5yCWfZi7yQhwsqdXJ",
+	"4ofJ8HsvuA5+6N7/2nWugm7cpbc176xb7z7M/vb+7IdmiSx++NX/qRtcB91PXWqXvHJIh9O3tv+3Hwor",
+	"I2zfN04TUBrysVMAyfoNWs8cZGe4ONUoTi9Ufyn0ocCUtGNODwiCdrMozNJyOoAvkspCz2EB1BvuA+Xm",
+	"owei/GaZK1LQftWuPdkst/r1vAK93z0vwWZ0Puxa6GU3NvDEGZtyUBXW12bfHMM0yn/6g4f7g4f76nm4",
+	"DUfzLtmU47zwXK7DCRA8+V7lcEJTgK+c2tdaTnZSCviT+94ZlMGCi+7nn3/+2bq8tM7P0bt3rcvL1t1d",
+	"aQT/c9FRHHxCo0hMG4eSbhxDvKCuuSjQa5XtsmPZZcuuIrveqp62bKfkVJqVupP3tz3q9/3P1WeL/1NW",
+	"/yDxTyv3T79f4n/Un4+Lq3G/FwI1ENf1hRWFboJjtRTAAzpWRrNN2mFh9CsoWSG8jGNhfYM8fSjGj6qu",
+	"RD7w7SDVy5a4N1hGwVqjOUnVSpHI8kKZtF2+yZztn9g89ME4iB+X7tC1+R2fcEQDOt4KDZ+BQfE3B8rS",
+	"nS0gZKot1OZfdEe/109gMQ34XFhYWANDLvMOpnoVu6GIuH8jfEFkClNhgi1pGU85M6jSTcZrc5yuI7Fl",
+	"Y5Um8BuNePMoSBZ3HIhiIW0Vev3XOYkWa3w1VOi2KGUJ+UjRyaNTsk/SyO3YzeUOEpV1YyH6BEAaAt4d",
+	"RDsoZW9LC/zOtnAW/EgAsYVExMWkLZJZblp4nkxO4KUIa87FnutehWquoP4GtAIsh0Gz6UySBK4dkBDX",
+	"wWi3yewPHiEXrYDmGfxTRkyWRU6wqCktG8mammiKA7DjE0B5qIpVVOhJleCU/67isuoPvKpjEESATYIA",
+	"i3GEp1Mwt0ECb2E/Re0sjkfKNKDlFNme+GL8zO39SOh4TahwYMo6VWOWMBMJ1ykzixEbfGsiPQ2mMF8o",
+	"vweR334W4oTLF4IdSpkyOB992qc9kU+RT+4piIjFaQtOwCkOGK6sQJkLKO6KRfE2rZX9e2LRA8JjHFBp",
+	"VuIv51RkjPBLfSoC89Ubn4TBkEQ4IeECssyiIeEXoXBQ0R0NIJVihqsw8z/9CZ1FxCc0CXAY96mQINUs",
+	"02hyRAnxYyRSjLX61EI4h59HP/zUW4ekxzuqKZDw2oXvhMuu+wZGyh+2TeRCDpU+EcPpXr+bx34gCzmy",
+	"Ag5cCSlcZNw0TEHE24d4wUE9wQI48QTPiODKXWjqpvH7JeSKoHAp9QMmy4CjPl2JONJjs9+opjJa/sNH",
+	"FzA/lpPIhcbry23BVfnLXKYKBUvNsSkzaYqMGusiswKqZAgtCEtbgwoCdNEUi9LEqwG1fRqReMZoTPTQ",
+	"2kwm4iikAJ3ylnGfZn/DTcY5S+UNxw/hZu4SC//mYiZTeGOtMJkggoSBR2hMNKrXnmFvQqxyyV4hdk9P",
+	"TyUMr0ssGp/ItvHJRfesc3XXgTb8ugySUKef7Zsul+dJJHQQhlOyxYdsRiieBUbLqJTsUkWwsxO4TbWz",
+	"BMrZwoLlnU+CPnCcKtTyyvhe7dC2EM4rFTnFI59mAVBkWcEL8nSDKxbx+zQMRiDioqNT5HMoZ4kEj0vo",
+	"Tlw8hx93wIWfIkbHyMuIkjLYVW0HuQWpCFz0r3/8/5mfkCL9AUV4yOZJ9obP3BRwoH2qwjJB8cghJQAE",
+	"eSoyqOUOk6LUKvEWRkOOn1XbPi4h0PmCexpOiAUJbTnIZiSSlD3NyATbQqJ0n96gLJkvbwYwVLm9yk0p",
+	"s9+SJFpYbb4vUmZOqXPXN1pC55zF56p8HPwuJ6J28UoieS6BZFxfpvXfpsXPNLlSLfssmR28jcPOWS+e",
+	"8zx1Es2JMD4DyQDcL9v2fouQ6vNX0WC/cJlC/w+LzJ/Vi0zD/WwaVbHEou5SUJx8h/0UaryJs73JPeV0",
+	"g58hUbCUt3Mq29vd4EXIsN9j7AJHIm6h6tR2GS+ez7iITHyozS98c02jWm5ub9xj7BLThVwjlNStVnZY",
+	"5Du4VmJ9srVd4NmlIt27yMADrXYAzR2JHgOP3FP8iIMQ3Ih1CchoffhoGioTP+wzEjYLzMXaD5AXzPjI",
+	"m5z4zAMEL0zfdveEx2MSoftuFnjcvuma4tr0ZfH/GNKlkumQ+L7IkQUeyQHF0QIdUYbOzq+OS6hv9CKw",
+	"Q7B50jdEiJzoUlzCrT7Fkj4TlWUrx9q5mcwkyHkmtrjHBdLQyvd5cdA9LqJe35PknINk6/lPyKfkZJJM",
+	"w9zBN8Rl8l/n12e9n286iH8gw77gxcpvgn39N9zT4oF2VYt3J9rLf/3jn/Lhcg+cPdJ/+8EjCvy/9I1Y",
+	"bKY1D/qG/sGJHzwud7rcyUk2b0OnPSvi9Lve5QW4+RSVj34u0mprOCba/cZHbsO5gS9Fhk+QqpRmR5js",
+	"suN0rTAo1g7VyWc4GM9rD1dm7ohNFCeLkHPtBKr/cPbFkwFLySqMzDWHrbQOm9uxSG2WJl6IQb9d4F/D",
+	"P/wmFuVKV03XGQpZwzn1Q1L6JVbSPWcTNd2HHDF/q+qos5SVAFu/2lazNLA+/ndRVoKP+93H+BGLpeUP",
+	"53+N5hQY8SNiJsef//WPfz4fcQpkps/Fw+M3m7Bcc11aNQIHUzwmJzNREi4b+Qh2aZFIpRm6ufoewafH",
+	"m88TR4OSblQUO13sFs4pkieSmmYjl7JN+zxiNLFGeBqEi1aMaWzFJApGz5sXm2Fmaf2wawmhzzxRZqaA",
+	"EEJ5s7/0RR2zPFFaJkBiTstkSn/6MsolXBNhl675hVFGEfEDznvCm+OdyRkg/uH8VHV7kyuWvOXy9VdE",
+	"KNs6hVJHfy11FL6Kv64ljG0pcpRtW1YekalZ4GoPYjSfpYq6gI4hJRV4loDSibIEJWwuo718nOAhjkkh",
+	"aZTOmS9l9ZV3psEedufM5dhrsCi32K/pSrwIHgnlMwNP1U27LBUJJQWw9XcgF4mvZ4TyK7ZSsjMDCpff",
+	"034WeBq6oC59JJy3RwkDRVHhzsru+PsXb69SRr+CCuU5hx57JJ6mhQAqqFJYjE6qcdbw68GonhQqdA0x",
+	"mBPk5m1FMI4YGxGsELdk2vhU+kAB32/+KjYR+YS9JFzI/C0BlydmSZYMCkJj2Rp+S472c/vyYj/UU+v4",
+	"A/X+7agnN28t6kHJ2l0vMBn7oG4iTWk347cXl3QlZgFNRT7BfhhQIlzla3ZFpNp/CmJS6tMLhn00xCGm",
+	"Hu8knoCFG3IVoiTCo1HgIRmSKirrQlUQ/nW8Rty9JdgPOE3/Gi/CFGoi3FbETAsDv1oXxP/CIVYAKP3f",
+	"UNukG7P9sl2yP63FzAsw1mQlWSDoT2lMliJpTOB8ZQCHtH3e4if4UjhcgGNDGMTScL+kBg7ipJ3NaEX4",
+	"LAJV9snJDR6Tu+BXAtnhdvhWKjk/vhSHV6KijLJdrluOY5UryLFbNv9/SRQmMLIIpQ+f88mudk1YpeIc",
+	"DZVTm+/NWRfNghmR9Rugu7LvEHtoE6uKG8Sq+rWK1fQcYp2OnKFNKl4TO04mfftkFrIFGrIkF1e2ZS1a",
+	"kiBDJT2bBZFsd7qpnUoTZCh/58EsIqPgE7+zhg+Dyqe/YuP54840IcUbiHQrIA35YjspAv/meuzfD43R",
+	"OHgo05jCTFcLZ8f1I2TRLDLwiTJi8ZKyNWezc8UfLoqJx6gfCz0xZU/oCCcoJDhOwEjt48VxCWmhcCo0",
+	"IJmQPo0EreFslysCCluSG4sn7EkGIIKbKNx3IBGK3HjiN79h7961rXKtjiY4npTQPb9HuFjRp7ptftnk",
+	"vtVUqFnn0U/SeO12s0zF1o9k4ZqQVTaJAuKnpmtxDuM+eLjytaUzj8gsxIs4s46n5sMMDCKDYj53WMGV",
+	"LjaorTkf7Ud5tYWAQ87HF5jydiBvisZUnFqlDkksVonY/oRDFrv7Epa9P+i8Ruc1At+MeuXp+6fGxcON",
+	"Hf+vd/rz8Ko6+cGvfz/qOPMuu60lP/190/Ww9x7zo7fWtgmZiMmTRqO0HJyrpOU3vznsHYyR2kk8Y3QU",
+	"BsKH899kPS3vNeEfyeIWUrj/Xu9JQUHy19y6u7KABT/5HPjPggSqvIt5BD0nIhCCE4IHsgAFZpywmfC7",
+	"A7/tBK43EzEq/auUyLPKbYvedKK/ROSq62bg//ao/xUruV8LewRsd8Mec7MWQSunWiy0cbLG5olO2Qo1",
+	"UxuwYwdAZa3/QJdXR5fvSbIrruzHzKWNu+fAyRXmlLslkO0+pUXfxMjlHIbMGSd4F1dw6nBtQiU/YaZO",
+	"YsH2L1Q8RFZQLo+A98A65HHwNbnKOMFjTjU1jmqFS0JH8qvjA9gNsYA9WMr/K+fp38Ju/A4P8S2Rzq77",
+	"cQxp1d79tHZriv0WaO3WqOaycX/XurmKZVctu46caqtWaTnlUq3etE8rr6Cb00Pqs2j41eD3Dx+1ePOd",
+	"o8TzQeAVKf/VR04DE8ezfH/UsKpOZWg1a6dlC/sVu3ZardtVMsoqybdkrf4V4W89UAqEP+qvNqq2ytVS",
+	"vVau1RpLkt/GD/MRs/so/HLFtbdq/LTy2n9o/HbU+OnnPaNJ2dP1Kr+7BEfglqZlodCTjK2mxndVOXzw",
+	"y2QjlVfBlYfG1TNE4RjhPk0TRMWE+KrimZvFhQv2g9BxICKOwQ1EhoZIjZmXpjHVY86P3HxJaFdE+Mqm",
+	"hPpSBZmV/38gZBbnipoEXDbD4HbA59VCIYbM/zLUQbDnYg3SLCISDgfJnhrCWICa0dyEdlX5pSXbX1/n",
+	"V4yD6pOA6GdYlO08jCnSq87/oY/5Qx+TUjEgQoK50tC8mJAVcVdbFTJ3oHzJF/VHwUjaHDg1gQhvLvX4",
+	"UnfDj3dXi5Gxq8LUkYjMCOvVNNoK/g/paXY5Q7mD8ztX7GzFw4M0OxpjL1Il6bmURDmpNeqd9Vj1dZPe",
+	"/yQFzw44s6+GR7UGFc9a0ncC9T3A8f4F3a9jEXspw/VNjOLAJzmepVWUPgZMxku8GcTxjgIaxBPim1l5",
+	"yJQNREHSpx4LQ+JxZuwonnsT8BMtSvZz/EayeBnPKJONKYq9RO3T8Tis+lQVymRoRiKI+A3o8oxFHgYQ",
+	"wyAzUcF6YKGynuVquTtIEiAqEKo8Ov4jph4RIawhOHEJlhWLhEnbelQF9I6whLXiMvs0i6bVVi0KrDBq",
+	"clIj89ljFDI2Q8OIzccTCASFygqSaRbxrTAYZHRV11+zT129srRQICouma8yoGMZnyuXwrtVdv0nvqwp",
+	"JGjSOWNYQoxHJOWl+3QLMw1NxiRZNaiLhAbLHLXInCDhP8ULFBOhT2dPVEM+ETXOYiDbOZRzt6Mi7HGf",
+	"pq9dveOIqFoXJaTlV3mUuwXhuDE6cmw7a2WiShn9GHyHsEi3YqJ6FX4HFOEwNPtUi4rOgpdt5L5v33bb",
+	"310sF8/WtyvdrQJx44p80m4bmYTv3+lmsHLoQA9Dhh72hxbxMLGq5aZjNfxq0/Jww8HNcn3YGFYMVQ2z",
+	"Yu6S26tsPB+g0eDQekWt8e/mlt6bG/xDjPpNlNRAG3FapcpnlJicVqYX3/5i1UmcsNkX4y061IcLQUhg",
+	"Ob2Iq2Uv5TcKm82I7x6XEBfmwL0aU3E5682WL6QVAsdb/+ew0/8JYhvf0X2VB3sbZQory0jpXSZaEonq",
+	"EuU1zTmPG7BItkQJBchds2TngOo5TOm/l0vkJCx3eDkTCt8JNSTUWA4o58j7FKNxxOaztBaQ9EdMo4iB",
+	"rZsGXsSE46aJYsY74+dIdBc/BLOYs6IRmRGcxCq34DYFJQfW29+/rcm27KZlV1G5AmaVaqnarDedRt7W",
+	"lNmFRIU/Y1ipYtzAVcseVmxRIqZhO3XLGdWG3mlt6Hh2FSCmMkHHSUTwdACJfj4UpTWbeRMSsRMcJyQK",
+	"4gdryq+0+CTCTydTeHgiGZiTJxJ6bEpKT/gRZEsZszMLIb2inGDtFFd8zy9b9rA8FBNsVnHdwqdOuTms",
+	"V+vNivfaE4wB0vHAYz7xTmbedCCfnMhNsKaMsoFTHwbJoPEw+XUw86bFy/hovtAnc/d6ztD9jiV/Uu+D",
+	"XBXlzOTnrFjtbMvh+IFsR3e9dAqtdjlPTAENedkUYGB15HhDv+pZ9frQsaq47llNr1qxyqPqcFjBlVEd",
+	"a5U5iTdhrwDVKaZzHMrS+/xSk+DbsSaQyhKo1TTaDLt1R3MP2O1usHy7o6nyDyPlPkbKZfPk262GSZG1",
+	"ETx9RbVlTbkjMoCJmAC4aYWkCsXtxU0sKBoOW3ouOBzHwZimpfATltfAilTTvA8UxGgaxDGYBUQuN6Gm",
+	"6VNR51RX08jeMi1B35jigFrjiJAkoOO+wdnWb7/9Lk3yJUaNyIhEBJJhMyQayyqq6lZPk90eubIAsGsi",
+	"d8wSVkr4zqonIuFk9ix2ZZbW7J2kVQOtXZ9qmcW/LUHWXO39sQjMe4qCJCFU6YcECIkPay4hyF0Mfwuw",
+	"P5BZkipdniYsJGlKzcwqPCQjFhGE6QKYdIj7gK0UJph8wkGYhBDvILkshWRoEhP6VGdPCnL0mkjLQ5jL",
+	"PthCMSG5JI9C6FHTdNNlpBgYQP281BTuZBWPloJcsmrxu9mI+3QpjCRLcwxhJBAKs5ul+O2/y0b89kXW",
+	"4bd/2IX/UGis89NHS0Ld20Jx7kQV1FifwfIieCDIVd/JSsqQk1E6g4yDR0KlR4uJ8n4syiUmdw7RFVui",
+	"YUVHU+boJ+203Mbex2u5ZtvhR00rTfOfkBrw96jRULX2svIsW1BfYep61O+lxTFUPXEsLxt05KZFyd3j",
+	"DOuBy9LSZej1x0X2fVPl1pbaNrgP+xTrORIyMzdk9RX1gEQa+/V3c5YZmE+2KPV+n4qsybkc/W9UzzE6",
+	"mtM0p0BWjhsL5slN4yrckLHZwGNzmsB9LLml9IM+dQsYJ6TyugomE2I1jqWTfAl1/CDhM+Mr1cIAYzQX",
+	"MaoJQ96EeA9KwSK4oT4Va+Bf5ClMW+xYnuMEaIn0HJwnwWEocj0Pcepw1uJ8UhE1eq8Vije+wE2/uyZG",
+	"1ab48NmYkjjGYy6vKeAqE+1iRlDfSEL80DfeID/w0YLNofI2f4zDh77xP5zjEahjtIwTud8nzokszZ+6",
+	"+qrUvsKGOej9fNMBbkfWopCFI7IyEbmJyQmV0dEsxItjSE4hPQLntHgGZX3w+6vbTvvsHVjnxAT2EUtX",
+	"qoSsiYx8TL+TfHPpDzL/lbI3OhVQFCmlAtuJ/lavNzZKLF+LReTNWlC7XTwFMTcmiZmJGyHBj0TlfA+D",
+	"OBEyzvednolu7nvw47xz0el1kHBZUnLYioMc6iiH4li5OmR2Hqkqx6MROHuUkNsdWZc4AdLLogcoOAy1",
+	"r4RCBy6dIlomVPCHCT0jGLBIofx79tRzdhASbiKSSv5vcRDKscqN/ZreKqP379zhb518cYCPn+7dp2sB",
+	"cqYicaaEnYaNhPcIUhrZ2Mz8OaqlPgX9AT8eV4wSdUYmLPT5QdI9hMRQpq6PCGJUsatcRkGXzA9GgfK8",
+	"4pQGi3ILxZmjDjxRfI5rT9UeaoDKjmivVvWHX+MX8mtcfzT2Q423mifA1jhVKWiLQFUzjVI1tRgTiF5l",
+	"dKAq0g1UVIpQOsY4JOhoFJDQj1FIRiIzOR0Sj02JqFF/bMpgEND3Qn+p3cE1ZRZSfoJTq4Ir1Z2CuQJ1",
+	"tPTc9aEmYiivtj7NHMk0mWm/G7FPVUEY6bSlUhVipRRXesg38iSjwBdIGipd7UrwzrJ3RJ/qWmko6iTK",
+	"ynBKAmw2nyUIf+n9LECDkceo6l/OcLhAMZsSThZJqGXDqzrlPg1onPC+2AgNCV9xHISEctGSPZJIKpmF",
+	"thQEs4wfACc5HCeIf0TQUwCSXMyFQlUs42hOQxLL5EJS1y89svSptwRzUi03ChWo9zMfvwov8X9fc/ob",
+	"MiX/Hk3rfxgnJMnvzqpW8AwbR3g22ZiedV0QIdAwaL7kS85ZplRbI4SQKXskaEiSJyKybU5FKm/djdtE",
+	"y+YxV+qWUn0OmMNkgA/oc7TqbCiJ5DuQ/481s44q9gbKl5y8X0JtkcfWFKu5JNEUB4Kr8yY4SsBeGFD0",
+	"PV/mY/DrNzE6v+5tYLfgw22Z/N1fwB/uSNRdE/6/JnKnYnSR38xnyVK9b/l6TbU+mYA+n0IdujZaxi+y",
+	"YjSdTzk+yJ9Zhz5LtGqUhyb1L1AN+WMiAMClSqNlNKt1Z+hjx6pVR75VJeVTCw/tqlV1GnWvPjotNyq2",
+	"YRoPAcQ8K2dHZrSMehOPThunxBrVRtiqYmdoNX2nbI3sYbUybNR9TOpAuSnzieZaseOIAfXJJ6NlmwYY",
+	"b42WIS4+ofoRKkiVgFcVRBQfpF46O80wHcnJRkpw+NBCExKGbMNw/Kt9PSAENqZFAB6pXxpLTM4XA/AD",
+	"cZBBffC5TxHCNvoAE/xL37BLSkNgfHzTp8+A/utT9avDwo8Kkj1vKE3AZ6VQMTep9BSi3jmfEsTeHh3B",
+	"P8fHYpIf8rNLP0OWJVIAImxvme7Kod+5loBc2R9iy6tfZbKGZ3bFvKb0UnQNqlttF3/S9Fvl97lGf6D7",
+	"mS6ZA6RQAHKFiYRkIuwuEQFzjOCTIaY/mE7nUPwxu3p1zYHwz8iKR5v8CZpin6BAKv6eJoRu8vq8TRf/",
+	"Jb0/1Shf2At0m7MnqTfK1WbDIrVTYlUd0rSGZce2cO20MWp6drXq1YwVGv/RNETtK8j6zvs5xY5nj+pV",
+	"qzys8HulNrIauDm0bM/xy6QyquKa5iUnysKl3c5juDgyXzzwolNejYD6cpESNww9g8l+/o2pg17WVean",
+	"V17x0xNl02vIqbTsRqtWLzlOxa7U97151Gbv4oOXnqc/SOkXyy6iuPhIO+q/DUE9+az+fN6akJ8T05TI",
+	"bSKueXK6jhlXSPjixPkrVGRHrnIrFXlJOlnZt56mbDs9eQ1CssXTV1CQKrLrreppy3ZKTqVZqTvGQfRj",
+	"HeulJvAHyfhiSmP9IL66Cnl3duFqPh3C4dmVypxIFmr/eLcXTG6dB/SliJamiIW+psJV8eBjHFBzVRuc",
+	"I29vkFjQsqloWSHcp2kAt35CgOhLH+UYJUxaqgQZnc4hp1EQhlBNEIXBY1pLYo01t0+3mXNvBfyXKPCr",
+	"2XX/UKf+B2o2hVC0I1EqohQ5v9KDrV6FZ/x2TnMmr5UDmjCRh5X6mt12NuHcTV5zyjmSiIWpJ2s0p9JI",
+	"gqnQk4owSC3zBsQE5jMgiGQEb6TqVRx3aeRSlrY4S14t/IskcenTrCs2EsbvOCGz2EWEJtHCRK6Ith9E",
+	"xCPBI3FRgh+Er0ssa+cLDxL5HScQq961ek2JQMAuibBHWvlQjmhOpQpYaIARizSFr088qYgGEXdh9in/",
+	"a8KewOcRMn5scOM91HHu9+29+0dy2S/u7ruWKuVLSX02svLXRuvDR851ZAWz1ZN8SWx4+pF3Ez2uLxIs",
+	"badg7oC/ZRlvvTYchIYaJ0DV5ESXu3qbBkSDty7krI2TWCX4ZDRWRfoIFzU8gmYhTiAND6TyGbFIHF5I",
+	"0pHJEQIefHFLaQQyw3oamIfaNJcYgM1k+Zl0ClI8hNcpwQ3SRI2cFq1mg9SCspazQS4nsVwmyVpu7Qmm",
+	"flxEZRMm0yFAbBNQNxISTvAXkHvp2ERPk8CbpKmWIHePSKhJyadEclUSXnr0+yrURO145X89jzluT4Uh",
+	"bIbj+IlFUImTDRPMrxFRq13bDUC/om7p2OLcoA8F+KCmGN9QiXnCs0IUx5bspirZocr/iNsFkhWJ7EEy",
+	"mF0fO8u4vDoDUXfOBOcFUWVNGfSWKgLKLdH61cqvPX98/n8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -100,6 +100,7 @@ func toAPIError(err error) *apiError {
 		stale    *store.PreconditionError
 		httpErr  *echo.HTTPError
 		tooLarge *http.MaxBytesError
+		limit    *flow.LimitError
 	)
 	switch {
 	case errors.As(err, &ae):
@@ -114,6 +115,10 @@ func toAPIError(err error) *apiError {
 		return e
 	case errors.As(err, &invalid):
 		return invalidFlow(invalid.Problems)
+	case errors.As(err, &limit):
+		e := badRequest(flow.ReasonVariableLimit, "%s", strings.TrimPrefix(limit.Error(), "flow: "))
+		e.details = []gen.ErrorDetail{{Pointer: &limit.Pointer, Reason: flow.ReasonVariableLimit, Message: e.message}}
+		return e
 	case errors.As(err, &notFound):
 		e := newError(http.StatusNotFound, statusNotFound, strings.ToUpper(notFound.Resource)+"_NOT_FOUND",
 			"%s", notFound.Error())

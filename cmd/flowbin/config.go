@@ -46,6 +46,12 @@ type config struct {
 	RequireIfMatch  bool
 	MaxExecuted     int
 	MaxControlSteps int
+	// Execution limits (flow.Limits): variables, options after substitution, the stored state.
+	MaxVariables      int
+	MaxVariableBytes  int
+	MaxVariablesBytes int
+	MaxOptionBytes    int
+	MaxStateBytes     int
 	PprofAddr       string
 	FlowCacheBytes  int64
 	GoMemLimitSet   bool // GOMEMLIMIT is set: the operator chose the Go runtime's memory limit
@@ -82,7 +88,12 @@ var configVars = []struct{ name, def, help string }{
 	{"FLOWBIN_CORS_ORIGINS", "", "comma-separated origins allowed by CORS (\"*\" for any); empty: CORS off"},
 	{"FLOWBIN_REQUIRE_IF_MATCH", "false", "refuse changes of flows without If-Match (428)"},
 	{"FLOWBIN_MAX_EXECUTED_ACTIONS", "100", "most actions one activeflow runs"},
-	{"FLOWBIN_MAX_CONTROL_STEPS", "1000", "most control actions one advance of an activeflow runs"},
+	{"FLOWBIN_MAX_CONTROL_STEPS", "50", "most control actions an activeflow runs in a row, with no runner action between"},
+	{"FLOWBIN_MAX_VARIABLES", "100", "most variables one activeflow holds"},
+	{"FLOWBIN_MAX_VARIABLE_BYTES", "32768", "largest value of one variable"},
+	{"FLOWBIN_MAX_VARIABLES_BYTES", "65536", "most bytes an activeflow's variables take, names and values together"},
+	{"FLOWBIN_MAX_OPTION_BYTES", "65536", "largest options of an action once ${variables} are substituted"},
+	{"FLOWBIN_MAX_STATE_BYTES", "2097152", "largest stored state of an activeflow: its actions, what it ran, its variables"},
 	{"FLOWBIN_PPROF_ADDR", "", "address of a separate listener serving Go's profiles (net/http/pprof); empty: off"},
 }
 
@@ -183,6 +194,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		RequireIfMatch:  e.boolean("FLOWBIN_REQUIRE_IF_MATCH"),
 		MaxExecuted:     int(e.integer("FLOWBIN_MAX_EXECUTED_ACTIONS", 1)),
 		MaxControlSteps: int(e.integer("FLOWBIN_MAX_CONTROL_STEPS", 1)),
+		MaxVariables:      int(e.integer("FLOWBIN_MAX_VARIABLES", 1)),
+		MaxVariableBytes:  int(e.integer("FLOWBIN_MAX_VARIABLE_BYTES", 1)),
+		MaxVariablesBytes: int(e.integer("FLOWBIN_MAX_VARIABLES_BYTES", 1)),
+		MaxOptionBytes:    int(e.integer("FLOWBIN_MAX_OPTION_BYTES", 1)),
+		MaxStateBytes:     int(e.integer("FLOWBIN_MAX_STATE_BYTES", 1)),
 		PprofAddr:       e.get("FLOWBIN_PPROF_ADDR"),
 		FlowCacheBytes:  e.integer("FLOWBIN_FLOW_CACHE_BYTES", 0),
 		GoMemLimitSet:   getenv("GOMEMLIMIT") != "",
@@ -249,6 +265,9 @@ func (c config) logAttrs() []any {
 		"login_window", c.LoginWindow.String(), "trusted_proxies", fmt.Sprint(c.TrustedProxies),
 		"cors_origins", strings.Join(c.CORSOrigins, ","), "require_if_match", c.RequireIfMatch,
 		"max_executed_actions", c.MaxExecuted, "max_control_steps", c.MaxControlSteps,
+		"max_variables", c.MaxVariables, "max_variable_bytes", c.MaxVariableBytes,
+		"max_variables_bytes", c.MaxVariablesBytes, "max_option_bytes", c.MaxOptionBytes,
+		"max_state_bytes", c.MaxStateBytes,
 		"pprof_addr", c.PprofAddr,
 	}
 }
