@@ -52,9 +52,9 @@ type config struct {
 	MaxVariablesBytes int
 	MaxOptionBytes    int
 	MaxStateBytes     int
-	PprofAddr       string
-	FlowCacheBytes  int64
-	GoMemLimitSet   bool // GOMEMLIMIT is set: the operator chose the Go runtime's memory limit
+	PprofAddr         string
+	FlowCacheBytes    int64
+	GoMemLimitSet     bool // GOMEMLIMIT is set: the operator chose the Go runtime's memory limit
 }
 
 // configVars documents every variable, in the order the README lists them.
@@ -167,41 +167,41 @@ func list(s string) []string {
 func loadConfig(getenv func(string) string) (config, error) {
 	e := &env{getenv: getenv}
 	c := config{
-		Addr:            e.get("FLOWBIN_ADDR"),
-		DatabaseURL:     e.get("FLOWBIN_DATABASE_URL"),
-		DataDir:         e.get("FLOWBIN_DATA_DIR"),
-		Migrate:         e.boolean("FLOWBIN_MIGRATE"),
-		LogFormat:       e.get("FLOWBIN_LOG_FORMAT"),
-		JWTSecret:       e.get("FLOWBIN_JWT_SECRET"),
-		TokenTTL:        e.duration("FLOWBIN_TOKEN_TTL"),
-		AdminCustomer:   e.get("FLOWBIN_ADMIN_CUSTOMER"),
-		AdminUsername:   e.get("FLOWBIN_ADMIN_USERNAME"),
-		AdminPassword:   e.get("FLOWBIN_ADMIN_PASSWORD"),
-		BcryptCost:      int(e.integer("FLOWBIN_BCRYPT_COST", 4)),
-		MaxBodyBytes:    e.integer("FLOWBIN_MAX_BODY_BYTES", 1024),
-		MaxHeaderBytes:  int(e.integer("FLOWBIN_MAX_HEADER_BYTES", 4096)),
-		ReadHeaderTime:  e.duration("FLOWBIN_READ_HEADER_TIMEOUT"),
-		ReadTimeout:     e.duration("FLOWBIN_READ_TIMEOUT"),
-		IdleTimeout:     e.duration("FLOWBIN_IDLE_TIMEOUT"),
-		MaxActions:      int(e.integer("FLOWBIN_MAX_ACTIONS", 1)),
-		RequestTimeout:  e.duration("FLOWBIN_REQUEST_TIMEOUT"),
-		ShutdownTimeout: e.duration("FLOWBIN_SHUTDOWN_TIMEOUT"),
-		DBMaxConns:      int(e.integer("FLOWBIN_DB_MAX_CONNS", 0)),
-		LoginPerAddress: int(e.integer("FLOWBIN_LOGIN_ATTEMPTS_PER_ADDRESS", 1)),
-		LoginPerUser:    int(e.integer("FLOWBIN_LOGIN_ATTEMPTS_PER_USER", 1)),
-		LoginWindow:     e.duration("FLOWBIN_LOGIN_WINDOW"),
-		CORSOrigins:     list(e.get("FLOWBIN_CORS_ORIGINS")),
-		RequireIfMatch:  e.boolean("FLOWBIN_REQUIRE_IF_MATCH"),
-		MaxExecuted:     int(e.integer("FLOWBIN_MAX_EXECUTED_ACTIONS", 1)),
-		MaxControlSteps: int(e.integer("FLOWBIN_MAX_CONTROL_STEPS", 1)),
+		Addr:              e.get("FLOWBIN_ADDR"),
+		DatabaseURL:       e.get("FLOWBIN_DATABASE_URL"),
+		DataDir:           e.get("FLOWBIN_DATA_DIR"),
+		Migrate:           e.boolean("FLOWBIN_MIGRATE"),
+		LogFormat:         e.get("FLOWBIN_LOG_FORMAT"),
+		JWTSecret:         e.get("FLOWBIN_JWT_SECRET"),
+		TokenTTL:          e.duration("FLOWBIN_TOKEN_TTL"),
+		AdminCustomer:     e.get("FLOWBIN_ADMIN_CUSTOMER"),
+		AdminUsername:     e.get("FLOWBIN_ADMIN_USERNAME"),
+		AdminPassword:     e.get("FLOWBIN_ADMIN_PASSWORD"),
+		BcryptCost:        int(e.integer("FLOWBIN_BCRYPT_COST", 4)),
+		MaxBodyBytes:      e.integer("FLOWBIN_MAX_BODY_BYTES", 1024),
+		MaxHeaderBytes:    int(e.integer("FLOWBIN_MAX_HEADER_BYTES", 4096)),
+		ReadHeaderTime:    e.duration("FLOWBIN_READ_HEADER_TIMEOUT"),
+		ReadTimeout:       e.duration("FLOWBIN_READ_TIMEOUT"),
+		IdleTimeout:       e.duration("FLOWBIN_IDLE_TIMEOUT"),
+		MaxActions:        int(e.integer("FLOWBIN_MAX_ACTIONS", 1)),
+		RequestTimeout:    e.duration("FLOWBIN_REQUEST_TIMEOUT"),
+		ShutdownTimeout:   e.duration("FLOWBIN_SHUTDOWN_TIMEOUT"),
+		DBMaxConns:        int(e.integer("FLOWBIN_DB_MAX_CONNS", 0)),
+		LoginPerAddress:   int(e.integer("FLOWBIN_LOGIN_ATTEMPTS_PER_ADDRESS", 1)),
+		LoginPerUser:      int(e.integer("FLOWBIN_LOGIN_ATTEMPTS_PER_USER", 1)),
+		LoginWindow:       e.duration("FLOWBIN_LOGIN_WINDOW"),
+		CORSOrigins:       list(e.get("FLOWBIN_CORS_ORIGINS")),
+		RequireIfMatch:    e.boolean("FLOWBIN_REQUIRE_IF_MATCH"),
+		MaxExecuted:       int(e.integer("FLOWBIN_MAX_EXECUTED_ACTIONS", 1)),
+		MaxControlSteps:   int(e.integer("FLOWBIN_MAX_CONTROL_STEPS", 1)),
 		MaxVariables:      int(e.integer("FLOWBIN_MAX_VARIABLES", 1)),
 		MaxVariableBytes:  int(e.integer("FLOWBIN_MAX_VARIABLE_BYTES", 1)),
 		MaxVariablesBytes: int(e.integer("FLOWBIN_MAX_VARIABLES_BYTES", 1)),
 		MaxOptionBytes:    int(e.integer("FLOWBIN_MAX_OPTION_BYTES", 1)),
 		MaxStateBytes:     int(e.integer("FLOWBIN_MAX_STATE_BYTES", 1)),
-		PprofAddr:       e.get("FLOWBIN_PPROF_ADDR"),
-		FlowCacheBytes:  e.integer("FLOWBIN_FLOW_CACHE_BYTES", 0),
-		GoMemLimitSet:   getenv("GOMEMLIMIT") != "",
+		PprofAddr:         e.get("FLOWBIN_PPROF_ADDR"),
+		FlowCacheBytes:    e.integer("FLOWBIN_FLOW_CACHE_BYTES", 0),
+		GoMemLimitSet:     getenv("GOMEMLIMIT") != "",
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(e.get("FLOWBIN_LOG_LEVEL"))); err != nil {
 		e.errs = append(e.errs, fmt.Errorf("FLOWBIN_LOG_LEVEL: %w", err))

@@ -151,7 +151,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		Execution: flow.Limits{MaxExecuted: cfg.MaxExecuted, MaxControlSteps: cfg.MaxControlSteps,
 			MaxVariables: cfg.MaxVariables, MaxVariableBytes: cfg.MaxVariableBytes, MaxVariablesBytes: cfg.MaxVariablesBytes,
 			MaxOptionBytes: cfg.MaxOptionBytes, MaxStateBytes: cfg.MaxStateBytes},
-		FlowCacheBytes:          flowCacheBytes(cfg.FlowCacheBytes),
+		FlowCacheBytes: flowCacheBytes(cfg.FlowCacheBytes),
 	}, st, tokens, passwords, log)
 	if err != nil {
 		return err
