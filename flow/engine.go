@@ -336,9 +336,9 @@ type controlOptions struct {
 	FlowID          string            `json:"flow_id"`
 }
 
-// Script is what a simulated runner reports. The i-th runner action reports Steps[i] (none when the script is
-// shorter); a digits_receive whose report sets no voipbin.call.digits takes the next of Digits, "" once they
-// run out.
+// Script is what a simulated runner reports. The i-th runner action reports Steps[i] (nothing when the script
+// is shorter); a digits_receive whose report sets no voipbin.call.digits reports the next of Digits (nothing
+// once they run out, so the variable keeps its value, as with a real runner that reports nothing).
 type Script struct {
 	Digits []string
 	Steps  []map[string]string
@@ -373,12 +373,8 @@ func (e *Engine) Drive(ctx context.Context, x *Execution, s Script, between func
 				vars[k] = v
 			}
 		}
-		if _, set := vars[VarDigits]; !set && x.Current.Type == TypeDigitsReceive {
-			d := ""
-			if len(digits) > 0 {
-				d, digits = digits[0], digits[1:]
-			}
-			vars[VarDigits] = d
+		if _, set := vars[VarDigits]; !set && x.Current.Type == TypeDigitsReceive && len(digits) > 0 {
+			vars[VarDigits], digits = digits[0], digits[1:]
 		}
 		if err := e.Next(ctx, x, RunnerReport{ActionID: x.Current.ID, Step: x.Current.Step, Variables: vars}); err != nil {
 			return x, fmt.Errorf("flow: step %d: %w", x.Current.Step, err)

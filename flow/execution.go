@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -32,14 +33,17 @@ type Execution struct {
 	size int
 }
 
-// Encode writes the execution in the stored format.
+// Encode writes the execution in the stored format. Options are kept byte for byte as the client wrote them
+// (no HTML escaping, which would turn ">=" into "\u003e=").
 func (x *Execution) Encode() ([]byte, error) {
 	x.Version = ExecutionVersion
-	b, err := json.Marshal(x)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(x); err != nil {
 		return nil, fmt.Errorf("flow: encode execution: %w", err)
 	}
-	return b, nil
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // DecodeExecution reads an execution in the stored format, of this version or an earlier one, and fills every

@@ -153,9 +153,23 @@ func TestRunnersRaceAcrossInstances(t *testing.T) {
 	raceRunners(t, e, e.secondInstance(t, server.Config{}))
 }
 
+// wantSteps checks that an activeflow's trace numbers its steps 1, 2, … with none twice.
+func wantSteps(t *testing.T, a apiActiveflow) {
+	t.Helper()
+	for i, x := range a.ExecutedActions {
+		if x.Step != i+1 {
+			t.Errorf("executed_actions[%d] is step %d: %s", i, x.Step, simTrace(a.ExecutedActions))
+		}
+	}
+	if a.CurrentAction != nil && a.CurrentAction.Step != len(a.ExecutedActions) {
+		t.Errorf("current_action is step %d of %d", a.CurrentAction.Step, len(a.ExecutedActions))
+	}
+}
+
 func raceRunners(t *testing.T, one, two *env) {
 	t.Helper()
-	a := one.startActiveflow(one.alice, `{"actions":[{"type":"answer"},{"type":"beep"},{"type":"talk","option":{"text":"a"}},{"type":"talk","option":{"text":"b"}},{"type":"hangup"}]}`)
+	// A loop brings the execution back to the same action: each report names its step.
+	a := one.startActiveflow(one.alice, `{"actions":[{"type":"answer"},{"id":"a","type":"talk","option":{"text":"a"}},{"type":"goto","option":{"target_id":"a","loop_count":2}},{"type":"hangup"}]}`)
 	for round := 0; a.Status == "running"; round++ {
 		statuses := make([]int, 2)
 		answers := make([]apiActiveflow, 2)
@@ -164,7 +178,8 @@ func raceRunners(t *testing.T, one, two *env) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				res := e.withT(t).as(e.alice, "POST", "/v1.0/activeflows/"+a.ID+"/next", map[string]any{"current_action_id": a.CurrentAction.ID})
+				res := e.withT(t).as(e.alice, "POST", "/v1.0/activeflows/"+a.ID+"/next",
+					map[string]any{"current_action_id": a.CurrentAction.ID, "step": a.CurrentAction.Step})
 				statuses[i] = res.status
 				switch res.status {
 				case http.StatusOK:
@@ -191,15 +206,9 @@ func raceRunners(t *testing.T, one, two *env) {
 	}
 	var final apiActiveflow
 	one.as(one.alice, "GET", "/v1.0/activeflows/"+a.ID, nil).wantStatus(http.StatusOK).decode(&final)
-	seen := map[string]bool{}
-	for _, x := range final.ExecutedActions {
-		if seen[x.ID] {
-			t.Errorf("action %s ran twice", x.ID)
-		}
-		seen[x.ID] = true
-	}
-	if len(final.ExecutedActions) != 5 || final.EndReason != "hangup" {
-		t.Errorf("final: %d actions, ended %q", len(final.ExecutedActions), final.EndReason)
+	wantSteps(t, final)
+	if got := simTrace(final.ExecutedActions); got != "answer talk goto:jump talk goto:jump talk goto:continue hangup" || final.EndReason != "hangup" {
+		t.Errorf("final: %q, ended %q", got, final.EndReason)
 	}
 }
 
@@ -346,11 +355,8 @@ func (e *env) driveScript(u user, a apiActiveflow, c enginetest.Case) apiActivef
 		if i < len(c.Steps) {
 			maps.Copy(vars, c.Steps[i])
 		}
-		if _, set := vars[flow.VarDigits]; !set && a.CurrentAction.Type == "digits_receive" {
-			vars[flow.VarDigits] = ""
-			if len(digits) > 0 {
-				vars[flow.VarDigits], digits = digits[0], digits[1:]
-			}
+		if _, set := vars[flow.VarDigits]; !set && a.CurrentAction.Type == "digits_receive" && len(digits) > 0 {
+			vars[flow.VarDigits], digits = digits[0], digits[1:]
 		}
 		body := map[string]any{"current_action_id": a.CurrentAction.ID, "step": a.CurrentAction.Step, "variables": vars}
 		e.as(u, "POST", "/v1.0/activeflows/"+a.ID+"/next", body).wantStatus(http.StatusOK).decode(&a)

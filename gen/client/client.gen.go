@@ -2073,7 +2073,10 @@ type InlineSimulationRequest struct {
 	// Actions The actions.
 	Actions []Action `json:"actions"`
 
-	// Digits The digits each `digits_receive` receives, in turn; `""` once they run out.
+	// Digits The digits each `digits_receive` reports, in turn, unless its `steps` entry sets `voipbin.call.digits`.
+	// Once they run out, a `digits_receive` reports nothing and the variable keeps its value, as with a runner
+	// that reports nothing.
+	//
 	//
 	// Example: ["2"]
 	Digits *[]string `json:"digits,omitempty"`
@@ -2149,7 +2152,10 @@ type Simulation struct {
 
 // SimulationRequest The script of a simulation.
 type SimulationRequest struct {
-	// Digits The digits each `digits_receive` receives, in turn; `""` once they run out.
+	// Digits The digits each `digits_receive` reports, in turn, unless its `steps` entry sets `voipbin.call.digits`.
+	// Once they run out, a `digits_receive` reports nothing and the variable keeps its value, as with a runner
+	// that reports nothing.
+	//
 	//
 	// Example: ["1","2#"]
 	Digits *[]string `json:"digits,omitempty"`
