@@ -171,7 +171,9 @@ func propertyRun(t *testing.T, seed uint64, wantCoverage bool) {
 			wantSteps(t, a)
 			// Every move the execution made inside the flow is an edge of the flow's graph: the engine and the graph
 			// follow the same rules.
-			var graph struct{ Edges []struct{ From, To, Kind string } }
+			var graph struct {
+				Edges []struct{ From, To, Kind string }
+			}
 			e.as(e.alice, "GET", "/v1.0/flows/"+f.ID+"/graph?format=json", nil).wantStatus(http.StatusOK).decode(&graph)
 			edges := map[[2]string]bool{}
 			for _, g := range graph.Edges {
