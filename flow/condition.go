@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,8 +13,27 @@ import (
 	"unicode/utf8"
 )
 
-// variableRef is a ${name} reference in an option string.
-var variableRef = regexp.MustCompile(`\$\{([^{}]*)\}`)
+// nextRef finds the first ${name} reference in s at or after from: a name holds neither "{" nor "}". It answers
+// where the reference starts and ends, and the name. A scan rather than a regular expression: substitution runs
+// for every string of every action, and a scan allocates nothing.
+func nextRef(s string, from int) (start, end int, name string, ok bool) {
+	for from < len(s) {
+		i := strings.Index(s[from:], "${")
+		if i < 0 {
+			return 0, 0, "", false
+		}
+		start = from + i
+		j := strings.IndexAny(s[start+2:], "{}")
+		if j < 0 {
+			return 0, 0, "", false
+		}
+		if k := start + 2 + j; s[k] == '}' {
+			return start, k + 1, s[start+2 : k], true
+		}
+		from = start + 1
+	}
+	return 0, 0, "", false
+}
 
 // substitute replaces ${name} in every string of an option (keys aside) with the variable's value; an unset
 // variable becomes "". Options without references are returned as they are. The result holds at most max bytes
@@ -78,21 +96,22 @@ func (s *substitution) value(v any) any {
 }
 
 func (s *substitution) text(t string) string {
-	refs := variableRef.FindAllStringSubmatchIndex(t, -1)
-	if len(refs) == 0 {
+	start, end, name, ok := nextRef(t, 0)
+	if !ok {
 		s.spend(len(t))
 		return t
 	}
 	var b strings.Builder
 	last := 0
-	for _, m := range refs {
-		value := s.vars[t[m[2]:m[3]]]
-		if !s.spend(m[0] - last + len(value)) {
+	for ok {
+		value := s.vars[name]
+		if !s.spend(start - last + len(value)) {
 			return ""
 		}
-		b.WriteString(t[last:m[0]])
+		b.WriteString(t[last:start])
 		b.WriteString(value)
-		last = m[1]
+		last = end
+		start, end, name, ok = nextRef(t, end)
 	}
 	if !s.spend(len(t) - last) {
 		return ""
@@ -103,8 +122,8 @@ func (s *substitution) text(t string) string {
 
 // variableName is the variable an option names: "name", or VoIPbin's "${name}".
 func variableName(s string) string {
-	if m := variableRef.FindStringSubmatch(s); m != nil && m[0] == s {
-		return m[1]
+	if start, end, name, ok := nextRef(s, 0); ok && start == 0 && end == len(s) {
+		return name
 	}
 	return s
 }

@@ -2,6 +2,7 @@ package flow_test
 
 import (
 	"context"
+	"encoding/json"
 	"runtime"
 	"strings"
 	"testing"
@@ -219,12 +220,14 @@ func TestLimitsReachableUnderDefaults(t *testing.T) {
 	// An option that would expand past 64 KiB ends the execution before anything that size is built.
 	v := strings.Repeat("x", 30<<10)
 	blowup := actions(`{"type":"talk","option":{"text":"` + strings.Repeat("${v}", 4000) + `"}}`)
+	x := flow.NewExecution(flow.Origin{}, mustActions(t, blowup), map[string]string{"v": v})
 	var before, after runtime.MemStats
+	runtime.GC()
 	runtime.ReadMemStats(&before)
-	x := simulate(t, e, blowup, map[string]string{"v": v})
+	err := e.Simulate(context.Background(), x, flow.Script{})
 	runtime.ReadMemStats(&after)
-	if x.EndReason != flow.EndOptionLimit {
-		t.Errorf("a 120 MB expansion: %s", x.EndReason)
+	if err != nil || x.EndReason != flow.EndOptionLimit {
+		t.Errorf("a 120 MB expansion: %v, ended %s", err, x.EndReason)
 	}
 	if grew := after.TotalAlloc - before.TotalAlloc; grew > 16<<20 {
 		t.Errorf("the expansion allocated %d MiB", grew>>20)
@@ -270,3 +273,41 @@ func TestStaleStep(t *testing.T) {
 		t.Errorf("a stale report changed the execution: %s", trace(x))
 	}
 }
+
+// TestSubstitutionReferences: what counts as a ${name} reference.
+func TestSubstitutionReferences(t *testing.T) {
+	e := &flow.Engine{}
+	vars := map[string]string{"a": "A", "b": "B", "a b": "AB", "": "EMPTY"}
+	for in, want := range map[string]string{
+		"${a}":          "A",
+		"x${a}y${b}z":   "xAyBz",
+		"${a${b}":       "${aB",
+		"${a}}":         "A}",
+		"$${a}":         "$A",
+		"${a b}":        "AB",
+		"${}":           "EMPTY",
+		"${missing}!":   "!",
+		"${unclosed":    "${unclosed",
+		"${{a}}":        "${{a}}",
+		"no refs":       "no refs",
+		"${a}${b}${a}":  "ABA",
+		"${voipbin.x}.": ".",
+	} {
+		x := flow.NewExecution(flow.Origin{}, mustActions(t, actions(`{"type":"talk","option":{"text":`+strconvQuote(in)+`}}`)), nil)
+		for k, v := range vars {
+			x.Variables[k] = v
+		}
+		if err := e.Simulate(context.Background(), x, flow.Script{}); err != nil {
+			t.Fatal(err)
+		}
+		var o struct{ Text string }
+		if err := json.Unmarshal(x.Executed[0].Option, &o); err != nil {
+			t.Fatal(err)
+		}
+		if o.Text != want {
+			t.Errorf("%q: got %q, want %q", in, o.Text, want)
+		}
+	}
+}
+
+func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }

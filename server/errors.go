@@ -125,7 +125,7 @@ func toAPIError(err error) *apiError {
 		return e
 	case errors.Is(err, store.ErrConflict):
 		return newError(http.StatusConflict, statusAlreadyExists, reasonAlreadyExists, "the resource already exists")
-	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		e := newError(http.StatusServiceUnavailable, statusUnavailable, reasonUnavailable,
 			"the service is temporarily unavailable; retry later")
 		e.header = http.Header{"Retry-After": {"1"}}
