@@ -134,6 +134,28 @@ func TestStoredFormatGolden(t *testing.T) {
 	}
 }
 
+// TestStoredFormatWritesEveryField: every field of the format is written, empty or not, so that a reader never
+// meets a missing map (an omitempty on the goto counters once made every goto of a stored execution fail).
+func TestStoredFormatWritesEveryField(t *testing.T) {
+	_, x := ivrExecution(t)
+	b, err := x.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"version", "frames", "variables", "loops", "current", "executed", "ended", "end_reason"} {
+		if _, ok := doc[k]; !ok {
+			t.Errorf("a new execution is stored without %q: %s", k, b)
+		}
+	}
+	if string(doc["loops"]) != "{}" || string(doc["executed"]) != "[]" {
+		t.Errorf("empty collections must be stored as empty, not null: loops %s, executed %s", doc["loops"], doc["executed"])
+	}
+}
+
 // TestStoredFormatVersion0: executions stored before the format had a version (no version, no steps, no loops
 // when no goto had jumped) decode, get their steps, and their gotos jump.
 func TestStoredFormatVersion0(t *testing.T) {

@@ -391,7 +391,11 @@ func (p *parser) option(spec *Spec, ra *rawAction, ptr string, l *list) json.Raw
 	if n == nil || n.kind == kindNull {
 		return nil
 	}
-	return p.render(n, repl)
+	out := p.render(n, repl)
+	if len(out) > p.lim.maxOption() {
+		p.rep.errorf(n.start, ptr, ReasonInvalidActionOption, "options take %d bytes; at most %d", len(out), p.lim.maxOption())
+	}
+	return out
 }
 
 func anyPresent(present map[string]bool, names []string) bool {

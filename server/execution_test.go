@@ -309,3 +309,17 @@ func mustDecode(t *testing.T, raw []byte, v any) {
 		t.Fatalf("%s: %v", raw, err)
 	}
 }
+
+// TestLargeOptionsRefused: options that an execution could never run (over the bound before any substitution)
+// are refused when the flow is written, with a pointer to them.
+func TestLargeOptionsRefused(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		e := newEnv(t, b)
+		body := map[string]any{"name": "big", "actions": []any{map[string]any{"type": "answer"},
+			map[string]any{"type": "talk", "option": map[string]any{"text": strings.Repeat("a", 70<<10)}}}}
+		d := e.as(e.alice, "POST", "/v1.0/flows", body).wantError(http.StatusBadRequest, flow.ReasonInvalidActionOption)
+		if len(d.Details) != 1 || d.Details[0].Pointer != "/actions/1/option" {
+			t.Errorf("details: %+v", d.Details)
+		}
+	})
+}
