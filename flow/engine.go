@@ -60,13 +60,19 @@ type Engine struct {
 	Now func() time.Time
 	// Flows reads flows for fetch_flow.
 	Flows FlowSource
+	// Webhook sends (or queues) what a webhook_send sends, and says what became of it. nil: nothing is sent.
+	Webhook func(ctx context.Context, r WebhookRequest) WebhookResult
+	// Fetch requests what a fetch requests. nil: every fetch fails.
+	Fetch func(ctx context.Context, r FetchRequest) (FetchResult, error)
 }
 
-// Frame is an action list being run: the flow's own, or one that fetch_flow started.
+// Frame is an action list being run: the flow's own, or one that fetch_flow or fetch started.
 type Frame struct {
 	FlowID   uuid.UUID `json:"flow_id"`
 	Revision int       `json:"revision"`
-	Actions  []Action  `json:"actions"`
+	// Source is the URL a fetch took the actions from ("" for a flow's).
+	Source  string   `json:"source"`
+	Actions []Action `json:"actions"`
 	// Next is the index of the action to run next.
 	Next int `json:"next"`
 }
@@ -83,9 +89,11 @@ type Decision struct {
 type Executed struct {
 	Action
 	// Step numbers the actions of an execution: 1, 2, … in the order they ran.
-	Step      int       `json:"step"`
-	FlowID    uuid.UUID `json:"flow_id,omitzero"`
-	Revision  int       `json:"flow_revision,omitzero"`
+	Step     int       `json:"step"`
+	FlowID   uuid.UUID `json:"flow_id,omitzero"`
+	Revision int       `json:"flow_revision,omitzero"`
+	// Source is the URL a fetch took the action from.
+	Source    string    `json:"source,omitempty"`
 	TMExecute time.Time `json:"tm_execute"`
 	Decision  *Decision `json:"decision,omitempty"`
 }
@@ -274,7 +282,7 @@ func (e *Engine) advance(ctx context.Context, x *Execution) error {
 		}
 		f := x.top()
 		a := f.Actions[f.Next]
-		run := Executed{Action: a, Step: len(x.Executed) + 1, FlowID: f.FlowID, Revision: f.Revision, TMExecute: e.now()}
+		run := Executed{Action: a, Step: len(x.Executed) + 1, FlowID: f.FlowID, Revision: f.Revision, Source: f.Source, TMExecute: e.now()}
 		option, ok := substitute(ctx, a.Option, x.Variables, e.Limits.maxOption())
 		if !ok {
 			if err := ctx.Err(); err != nil {
