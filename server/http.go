@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"runtime/debug"
 	"strings"
@@ -120,6 +121,8 @@ var _ gen.StrictServerInterface = (*Server)(nil)
 
 // New builds the HTTP handler of flowbin.
 func New(cfg Config, st *store.Store, tokens *auth.Tokens, passwords *auth.Passwords, log *slog.Logger) (*Server, error) {
+	// Every line the server logs is masked for credentials, whoever wrote it.
+	log = slog.New(auth.NewRedactingHandler(log.Handler()))
 	s := &Server{cfg: cfg.withDefaults(), store: st, tokens: tokens, passwords: passwords, log: log}
 	s.cache = newFlowCache(s.cfg.FlowCacheBytes)
 	spec, err := gen.GetSwagger()
@@ -289,18 +292,30 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// credentialParams are query parameters whose values never reach a log.
+// credentialParams are query parameters whose values never reach a log: every name that authentication reads
+// (credential), compared as authentication compares them, after decoding.
 var credentialParams = map[string]bool{"token": true, "accesskey": true}
 
+// redactQuery is the query as the server reads it: each pair decoded (as url.ParseQuery decodes it, so that
+// "%74oken" is "token"), the values of credential parameters and anything that looks like a token or key masked,
+// then encoded again in one canonical way. Pairs that do not decode, which the server ignores, are logged as
+// "(undecodable)".
 func redactQuery(raw string) string {
 	if raw == "" {
 		return ""
 	}
 	parts := strings.Split(raw, "&")
 	for i, p := range parts {
-		name, _, _ := strings.Cut(p, "=")
-		if credentialParams[strings.ToLower(name)] {
-			parts[i] = name + "=REDACTED"
+		rawName, rawValue, _ := strings.Cut(p, "=")
+		name, err1 := url.QueryUnescape(rawName)
+		value, err2 := url.QueryUnescape(rawValue)
+		switch {
+		case err1 != nil || err2 != nil || strings.Contains(p, ";"):
+			parts[i] = "(undecodable)"
+		case credentialParams[strings.ToLower(name)]:
+			parts[i] = url.QueryEscape(auth.Redact(name)) + "=" + auth.Redacted
+		default:
+			parts[i] = url.QueryEscape(auth.Redact(name)) + "=" + url.QueryEscape(auth.Redact(value))
 		}
 	}
 	return strings.Join(parts, "&")

@@ -73,12 +73,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 }
 
+// newLogger is the process's one logger: every line it writes, from any package, has credentials masked.
 func newLogger(cfg config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(auth.NewRedactingHandler(h))
 }
 
 func openStore(ctx context.Context, cfg config, log *slog.Logger, migrate bool) (*store.Store, error) {
