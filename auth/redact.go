@@ -61,7 +61,9 @@ func NewRedactingHandler(next slog.Handler) *RedactingHandler {
 }
 
 // Enabled implements slog.Handler.
-func (h *RedactingHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
+func (h *RedactingHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.next.Enabled(ctx, l)
+}
 
 // Handle implements slog.Handler.
 func (h *RedactingHandler) Handle(ctx context.Context, r slog.Record) error {
