@@ -108,6 +108,7 @@ type Server struct {
 	cfg       Config
 	store     *store.Store
 	tokens    *auth.Tokens
+	sealer    *auth.Sealer // of stored answers
 	passwords *auth.Passwords
 	log       *slog.Logger
 	ops       map[string]*operation // by "METHOD /echo/path"
@@ -115,6 +116,7 @@ type Server struct {
 	docs      *docs
 	echo      *echo.Echo
 	cache     *flowCache // nil: no cache
+	users     *userStates
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -123,8 +125,9 @@ var _ gen.StrictServerInterface = (*Server)(nil)
 func New(cfg Config, st *store.Store, tokens *auth.Tokens, passwords *auth.Passwords, log *slog.Logger) (*Server, error) {
 	// Every line the server logs is masked for credentials, whoever wrote it.
 	log = slog.New(auth.NewRedactingHandler(log.Handler()))
-	s := &Server{cfg: cfg.withDefaults(), store: st, tokens: tokens, passwords: passwords, log: log}
+	s := &Server{cfg: cfg.withDefaults(), store: st, tokens: tokens, sealer: tokens.Sealer(), passwords: passwords, log: log}
 	s.cache = newFlowCache(s.cfg.FlowCacheBytes)
+	s.users = newUserStates()
 	spec, err := gen.GetSwagger()
 	if err != nil {
 		return nil, fmt.Errorf("server: load embedded spec: %w", err)

@@ -4,7 +4,11 @@
 //	flowbin migrate                    apply database migrations, then exit
 //	flowbin user add --customer NAME --username NAME --password-stdin
 //	flowbin user list
-//	flowbin user passwd --username NAME --password-stdin
+//	flowbin user passwd --username NAME --password-stdin   (revokes the user's login tokens)
+//	flowbin user logout --username NAME                     revoke the user's login tokens
+//	flowbin user disable --username NAME                    revoke, refuse logins and the user's access keys
+//	flowbin user enable --username NAME                     undo disable
+//	flowbin user remove --username NAME                     remove the user (the customer and flows stay)
 //	flowbin healthcheck                exit 0 when the local server answers /healthz
 //
 // Configuration comes from FLOWBIN_* environment variables; see the README.
