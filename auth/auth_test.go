@@ -161,11 +161,13 @@ func TestSealer(t *testing.T) {
 	tampered := append([]byte{}, sealed...)
 	tampered[len(tampered)-1] ^= 1
 	for name, try := range map[string]func() ([]byte, error){
-		"another secret":  func() ([]byte, error) { return other.Open(ctx, sealed) },
-		"another context": func() ([]byte, error) { return s.Open([]byte("idempotency\x00customer\x00POST /v1.0/accesskeys\x00key-2"), sealed) },
-		"altered":         func() ([]byte, error) { return s.Open(ctx, tampered) },
-		"in clear":        func() ([]byte, error) { return s.Open(ctx, plain) },
-		"cut":             func() ([]byte, error) { return s.Open(ctx, sealed[:10]) },
+		"another secret": func() ([]byte, error) { return other.Open(ctx, sealed) },
+		"another context": func() ([]byte, error) {
+			return s.Open([]byte("idempotency\x00customer\x00POST /v1.0/accesskeys\x00key-2"), sealed)
+		},
+		"altered":  func() ([]byte, error) { return s.Open(ctx, tampered) },
+		"in clear": func() ([]byte, error) { return s.Open(ctx, plain) },
+		"cut":      func() ([]byte, error) { return s.Open(ctx, sealed[:10]) },
 	} {
 		if got, err := try(); !errors.Is(err, ErrUnsealable) || got != nil {
 			t.Errorf("%s: got %q, %v; want ErrUnsealable", name, got, err)
