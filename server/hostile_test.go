@@ -206,3 +206,74 @@ func snapshot(e *env) string {
 	}
 	return strings.Join(parts, "\n")
 }
+
+// hostileNumbers are numbers that JSON allows and no database column, nor a double, holds.
+var hostileNumbers = []string{"1e999999", "-1e999999", "1e-999999", "-1e-999999", "1e309", "4e-400",
+	strings.Repeat("9", 140000), "0." + strings.Repeat("0", 200) + "1", "1" + strings.Repeat("0", 400) + ".5"}
+
+// TestHostileNumbers: a number out of range, anywhere in any body (an option, an unknown option key, an unknown
+// field), answers 400 with a pointer to it, on both stores, and nothing is written.
+func TestHostileNumbers(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		e := newEnv(t, b)
+		f := e.createFlow(e.alice, `{"name":"precious","actions":[{"type":"answer"}]}`)
+		e.createKey(e.alice, `{"name":"precious","expire":86400}`)
+		before := snapshot(e)
+		for _, n := range hostileNumbers {
+			what := n[:min(len(n), 12)]
+			flowBodies := map[string]string{
+				"/actions/0/option/length":  `{"name":"x","actions":[{"type":"digits_receive","option":{"length":` + n + `}}]}`,
+				"/actions/0/option/unknown": `{"name":"x","actions":[{"type":"talk","option":{"text":"hi","unknown":` + n + `}}]}`,
+				"/actions/0/option/deep/0":  `{"name":"x","actions":[{"type":"talk","option":{"text":"hi","deep":[` + n + `]}}]}`,
+				"/extra":                    `{"name":"x","extra":` + n + `,"actions":[{"type":"answer"}]}`,
+			}
+			for ptr, body := range flowBodies {
+				for _, target := range []struct{ method, path string }{
+					{"POST", "/v1.0/flows"}, {"PUT", "/v1.0/flows/" + f.ID}, {"POST", "/v1.0/flows/simulate"},
+				} {
+					res := e.as(e.alice, target.method, target.path, body)
+					eb := res.wantError(http.StatusBadRequest, res.reasonOf(t))
+					if !hasProblem(eb.Details, ptr, "INVALID_NUMBER") {
+						t.Errorf("%s %s with %s at %s: details %+v", target.method, target.path, what, ptr, eb.Details)
+					}
+				}
+				var rep validationReport
+				e.as(e.alice, "POST", "/v1.0/flows/validate", body).wantStatus(http.StatusOK).decode(&rep)
+				if rep.Valid || !hasProblem(rep.Errors, ptr, "INVALID_NUMBER") {
+					t.Errorf("validate with %s at %s: %+v", what, ptr, rep)
+				}
+			}
+			for _, other := range []struct{ method, path, body string }{
+				{"POST", "/v1.0/accesskeys", `{"name":"x","expire":` + n + `}`},
+				{"POST", "/v1.0/activeflows", `{"flow_id":"` + f.ID + `","variables":{"a":` + n + `}}`},
+				{"POST", "/auth/login", `{"username":"alice","password":` + n + `}`},
+			} {
+				if res := e.as(e.alice, other.method, other.path, other.body); res.status != http.StatusBadRequest {
+					t.Errorf("%s %s with %s: status %d: %.300s", other.method, other.path, what, res.status, res.body)
+				}
+			}
+		}
+		if after := snapshot(e); after != before {
+			t.Errorf("the data changed:\nbefore %s\nafter  %s", before, after)
+		}
+	})
+}
+
+// reasonOf is the envelope's reason of an error answer (for checks that only care about the details).
+func (r *response) reasonOf(t *testing.T) string {
+	var e struct{ Error errorBody }
+	if json.Unmarshal(r.body, &e) != nil {
+		t.Fatalf("not an envelope: %s", r.body)
+	}
+	return e.Error.Reason
+}
+
+func hasProblem(details []errorDetail, pointer, reason string) bool {
+	for _, d := range details {
+		if d.Pointer == pointer && d.Reason == reason {
+			return true
+		}
+	}
+	return false
+}
+
