@@ -276,4 +276,3 @@ func hasProblem(details []errorDetail, pointer, reason string) bool {
 	}
 	return false
 }
-
