@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/flowbin/flowbin/flow"
+	"github.com/flowbin/flowbin/server"
 	"github.com/flowbin/flowbin/store/storetest"
 )
 
@@ -275,4 +278,33 @@ func hasProblem(details []errorDetail, pointer, reason string) bool {
 		}
 	}
 	return false
+}
+
+// TestHostileValidationCost: 1 MiB of misspelt action types (each 64 characters, each a near miss of the others)
+// is answered with the first problems only, and did-you-mean suggestions for at most flow.MaxSuggestions of them
+// (BenchmarkParseUnknownTypes in package flow measures the cost: about 20 MB/s, where it took seconds).
+func TestHostileValidationCost(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		e := newEnv(t, b, func(c *server.Config) { c.MaxActions = 100_000 })
+		var doc strings.Builder
+		doc.WriteString(`{"name":"x","actions":[{"type":"tlak"}`)
+		for i := 0; doc.Len() < 1<<20-100; i++ {
+			fmt.Fprintf(&doc, `,{"type":"%s%04d"}`, strings.Repeat("q", 60), i%10000)
+		}
+		doc.WriteString("]}")
+		var rep validationReport
+		e.as(e.alice, "POST", "/v1.0/flows/validate", doc.String()).wantStatus(http.StatusOK).decode(&rep)
+		if rep.Valid || len(rep.Errors) != flow.MaxProblems || !strings.Contains(rep.Errors[0].Message, `did you mean "talk"?`) {
+			t.Fatalf("got %d errors: %+v", len(rep.Errors), rep.Errors[:min(len(rep.Errors), 2)])
+		}
+		for _, p := range rep.Errors {
+			if p.Reason != "INVALID_ACTION_TYPE" {
+				t.Errorf("unexpected problem %+v", p)
+			}
+		}
+		e.as(e.alice, "POST", "/v1.0/flows", doc.String()).wantError(http.StatusBadRequest, "INVALID_ACTION_TYPE")
+		if n := e.countFlows(e.alice); n != 0 {
+			t.Errorf("%d flows stored", n)
+		}
+	})
 }
