@@ -67,6 +67,10 @@ type Config struct {
 	// FlowCacheBytes bounds the cache of GET /v1.0/flows/{id} answers (default 64 MiB; negative: no cache). The
 	// cache is used only while WatchChanges runs.
 	FlowCacheBytes int64
+	// DocsPersistAuthorization has Swagger UI (/docs) keep the credential given to Authorize in the browser's
+	// localStorage, across reloads, where any script of the origin can read it. Off (the default), it lives in
+	// the page's memory only.
+	DocsPersistAuthorization bool
 }
 
 func (c Config) withDefaults() Config {
@@ -136,7 +140,7 @@ func New(cfg Config, st *store.Store, tokens *auth.Tokens, passwords *auth.Passw
 	if err := json.Unmarshal(flowbin.OpenAPIJSON(), &s.specJSON); err != nil {
 		return nil, fmt.Errorf("server: spec as JSON: %w", err)
 	}
-	if s.docs, err = loadDocs(); err != nil {
+	if s.docs, err = loadDocs(s.cfg.DocsPersistAuthorization); err != nil {
 		return nil, err
 	}
 

@@ -48,6 +48,7 @@ type config struct {
 	MaxControlSteps int
 	PprofAddr       string
 	FlowCacheBytes  int64
+	DocsPersistAuth bool // Swagger UI keeps the credential in localStorage
 	GoMemLimitSet   bool // GOMEMLIMIT is set: the operator chose the Go runtime's memory limit
 }
 
@@ -84,6 +85,7 @@ var configVars = []struct{ name, def, help string }{
 	{"FLOWBIN_MAX_EXECUTED_ACTIONS", "100", "most actions one activeflow runs"},
 	{"FLOWBIN_MAX_CONTROL_STEPS", "1000", "most control actions one advance of an activeflow runs"},
 	{"FLOWBIN_PPROF_ADDR", "", "address of a separate listener serving Go's profiles (net/http/pprof); empty: off"},
+	{"FLOWBIN_DOCS_PERSIST_AUTHORIZATION", "false", "Swagger UI (/docs) keeps the credential given to Authorize in the browser's localStorage, across reloads; false: in the page's memory only"},
 }
 
 // secretVars may be given through files (NAME_FILE), and are masked in logs.
@@ -185,6 +187,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		MaxControlSteps: int(e.integer("FLOWBIN_MAX_CONTROL_STEPS", 1)),
 		PprofAddr:       e.get("FLOWBIN_PPROF_ADDR"),
 		FlowCacheBytes:  e.integer("FLOWBIN_FLOW_CACHE_BYTES", 0),
+		DocsPersistAuth: e.boolean("FLOWBIN_DOCS_PERSIST_AUTHORIZATION"),
 		GoMemLimitSet:   getenv("GOMEMLIMIT") != "",
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(e.get("FLOWBIN_LOG_LEVEL"))); err != nil {
@@ -249,6 +252,6 @@ func (c config) logAttrs() []any {
 		"login_window", c.LoginWindow.String(), "trusted_proxies", fmt.Sprint(c.TrustedProxies),
 		"cors_origins", strings.Join(c.CORSOrigins, ","), "require_if_match", c.RequireIfMatch,
 		"max_executed_actions", c.MaxExecuted, "max_control_steps", c.MaxControlSteps,
-		"pprof_addr", c.PprofAddr,
+		"pprof_addr", c.PprofAddr, "docs_persist_authorization", c.DocsPersistAuth,
 	}
 }

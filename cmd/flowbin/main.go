@@ -143,19 +143,20 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	}
 
 	srv, err := server.New(server.Config{
-		MaxBodyBytes:            cfg.MaxBodyBytes,
-		MaxHeaderBytes:          cfg.MaxHeaderBytes,
-		MaxActions:              cfg.MaxActions,
-		RequestTimeout:          cfg.RequestTimeout,
-		LoginAttemptsPerAddress: cfg.LoginPerAddress,
-		LoginAttemptsPerUser:    cfg.LoginPerUser,
-		LoginWindow:             cfg.LoginWindow,
-		TrustedProxies:          cfg.TrustedProxies,
-		CORSOrigins:             cfg.CORSOrigins,
-		RequireIfMatch:          cfg.RequireIfMatch,
-		MaxExecutedActions:      cfg.MaxExecuted,
-		MaxControlSteps:         cfg.MaxControlSteps,
-		FlowCacheBytes:          flowCacheBytes(cfg.FlowCacheBytes),
+		MaxBodyBytes:             cfg.MaxBodyBytes,
+		MaxHeaderBytes:           cfg.MaxHeaderBytes,
+		MaxActions:               cfg.MaxActions,
+		RequestTimeout:           cfg.RequestTimeout,
+		LoginAttemptsPerAddress:  cfg.LoginPerAddress,
+		LoginAttemptsPerUser:     cfg.LoginPerUser,
+		LoginWindow:              cfg.LoginWindow,
+		TrustedProxies:           cfg.TrustedProxies,
+		CORSOrigins:              cfg.CORSOrigins,
+		RequireIfMatch:           cfg.RequireIfMatch,
+		MaxExecutedActions:       cfg.MaxExecuted,
+		MaxControlSteps:          cfg.MaxControlSteps,
+		FlowCacheBytes:           flowCacheBytes(cfg.FlowCacheBytes),
+		DocsPersistAuthorization: cfg.DocsPersistAuth,
 	}, st, tokens, passwords, log)
 	if err != nil {
 		return err
