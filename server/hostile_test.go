@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -53,6 +54,15 @@ var hostileBodies = []struct {
 	{"SQL in an unknown field", "application/json", `{"'; DROP TABLE flows; --":1}`},
 	{"prototype pollution", "application/json", `{"__proto__":{"admin":true},"constructor":{"prototype":{}}}`},
 	{"huge number", "application/json", `{"expire":1e999999}`},
+	// Numbers that no database column holds, in every field that an operation reads (and strings that are not).
+	{"numbers beyond a double", "application/json", `{"name":1e999999,"expire":1e999999,"username":1e999999,"password":-1e999999,` +
+		`"flow_id":1e999999,"current_action_id":1e999999,"actions":[{"type":"talk","option":{"text":"hi","n":1e999999}}]}`},
+	{"numbers that underflow", "application/json", `{"name":1e-999999,"expire":1e-999999,"username":1e-999999,"password":1e-999999,` +
+		`"flow_id":1e-999999,"current_action_id":1e-999999,"actions":[{"type":"talk","option":{"unknown":1e-999999}}]}`},
+	{"140,000 digits", "application/json", `{"name":0,"expire":` + strings.Repeat("7", 140000) + `,"username":0,"password":0,` +
+		`"flow_id":0,"actions":[{"type":"digits_receive","option":{"length":` + strings.Repeat("7", 140000) + `}}]}`},
+	// Validation that would cost seconds: a near miss of a type for every did-you-mean to work on.
+	{"1 MiB of unknown types", "application/json", unknownTypes(1<<20 - 200)},
 	{"wrong types", "application/json", `{"name":[],"expire":"soon","username":{},"password":1,"current_action_id":false,"actions":"all"}`},
 	{"array", "application/json", `[{"name":"x"}]`},
 	{"null", "application/json", `null`},
@@ -60,6 +70,18 @@ var hostileBodies = []struct {
 	{"XML", "application/xml", `<flow><name>x</name></flow>`},
 	{"form", "application/x-www-form-urlencoded", `name=x&expire=86400`},
 	{"multipart", "multipart/form-data; boundary=x", "--x\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nx\r\n--x--\r\n"},
+}
+
+// unknownTypes is a body of about n bytes of actions of unknown 64-character types, each a different near miss;
+// its name is not a string, so that operations that ignore actions refuse it too.
+func unknownTypes(n int) string {
+	var b strings.Builder
+	b.WriteString(`{"name":[],"actions":[{"type":"tlak"}`)
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, `,{"type":"%s%04d"}`, strings.Repeat("q", 60), i%10000)
+	}
+	b.WriteString("]}")
+	return b.String()
 }
 
 // TestHostileBattery sends hundreds of malicious and malformed requests, over every route and method: every one
@@ -71,6 +93,17 @@ func TestHostileBattery(t *testing.T) {
 		f := e.createFlow(e.alice, `{"name":"precious","actions":[{"type":"answer"},{"type":"talk","option":{"text":"keep me"}}]}`)
 		k := e.createKey(e.alice, `{"name":"precious","expire":86400}`)
 		a := e.startActiveflow(e.alice, `{"flow_id":"`+f.ID+`"}`)
+		// Credentials of alice's customer that were revoked: mallory was disabled (her token and her key fail),
+		// eve logged out (her token fails).
+		mallory := e.addUser("alice-co", "mallory", "mallory-password")
+		malloryKey := e.createKey(mallory, `{"name":"mallory's","expire":86400}`)
+		eve := e.addUser("alice-co", "eve", "eve-password")
+		if err := e.st.DisableUser(context.Background(), "mallory"); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.st.LogoutUser(context.Background(), "eve"); err != nil {
+			t.Fatal(err)
+		}
 		before := snapshot(e)
 
 		real := map[string]string{"id": f.ID, "revision": "1", "asset": "swagger-ui.css"}
@@ -114,6 +147,10 @@ func TestHostileBattery(t *testing.T) {
 						{"SQL access key", "?accesskey=" + url.QueryEscape("fbk_' OR 1=1; --"), ""},
 						{"huge bearer", "", "Bearer " + strings.Repeat("A", 8000)},
 						{"basic auth", "", "Basic YWRtaW46YWRtaW4="},
+						{"disabled user's token", "", "Bearer " + mallory.token},
+						{"disabled user's key", "?%61ccesskey=" + malloryKey.Token, ""},
+						{"logged-out token", "?%74oken=" + eve.token, ""},
+						{"encoded forged token", "?%74%6Fken=eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.", ""},
 					} {
 						h := []string{}
 						if cred.header != "" {
@@ -178,6 +215,34 @@ func TestHostileBattery(t *testing.T) {
 			}
 		}
 		t.Logf("%d hostile requests", len(battery))
+
+		// Every early answer to a body is readable by a client that sends all of its 2 MiB first.
+		tight := strings.TrimPrefix(tightServer(t, e.srv.Config.Handler).URL, "http://")
+		big := []byte(`{"name":"` + strings.Repeat("x", 2<<20) + `"}`)
+		halfDuplexed := 0
+		for _, path := range paths {
+			item := spec.Paths.Find(path)
+			concrete := fill(path, map[string]string{"id": idFor(path), "revision": real["revision"], "asset": real["asset"]})
+			for method, op := range item.Operations() {
+				if op.RequestBody == nil {
+					continue
+				}
+				head := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: flowbin\r\nContent-Type: application/json\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n",
+					method, concrete, e.alice.token, len(big))
+				res, body, err := halfDuplex(t, tight, head, big)
+				if err != nil {
+					t.Errorf("%s %s, 2 MiB sent before reading: %v", method, concrete, err)
+					continue
+				}
+				if res.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(body), `"reason":"BODY_TOO_LARGE"`) {
+					t.Errorf("%s %s, 2 MiB sent before reading: %d %.200s", method, concrete, res.StatusCode, body)
+				}
+				halfDuplexed++
+			}
+		}
+		if halfDuplexed < 8 {
+			t.Errorf("only %d operations with a body", halfDuplexed)
+		}
 
 		e.do("GET", "/healthz", nil).wantStatus(http.StatusOK)
 		e.do("GET", "/readyz", nil).wantStatus(http.StatusOK)
