@@ -93,4 +93,3 @@ func rebind(b storetest.Backend, q string) string {
 	}
 	return string(out)
 }
-
