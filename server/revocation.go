@@ -27,7 +27,7 @@ import (
 type userStates struct {
 	live   atomic.Bool // changes are heard: states may be remembered
 	now    func() time.Time
-	mu     sync.Mutex
+	mu     sync.RWMutex
 	gen    uint64 // counts invalidations and resets: a read that raced with one is not remembered
 	states map[uuid.UUID]rememberedUser
 }
@@ -49,8 +49,8 @@ func newUserStates() *userStates {
 
 // get returns the remembered state of a user, or the ticket to remember one read now.
 func (u *userStates) get(id uuid.UUID) (store.UserTokenState, uint64, bool) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
+	u.mu.RLock()
+	defer u.mu.RUnlock()
 	if r, ok := u.states[id]; ok && u.live.Load() && u.now().Sub(r.stored) < userStateMaxAge {
 		return r.state, 0, true
 	}
