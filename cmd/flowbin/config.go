@@ -54,6 +54,7 @@ type config struct {
 	MaxStateBytes     int
 	PprofAddr         string
 	FlowCacheBytes    int64
+	DocsPersistAuth   bool // Swagger UI keeps the credential in localStorage
 	GoMemLimitSet     bool // GOMEMLIMIT is set: the operator chose the Go runtime's memory limit
 }
 
@@ -95,6 +96,7 @@ var configVars = []struct{ name, def, help string }{
 	{"FLOWBIN_MAX_OPTION_BYTES", "65536", "largest options of an action once ${variables} are substituted"},
 	{"FLOWBIN_MAX_STATE_BYTES", "2097152", "largest stored state of an activeflow: its actions, what it ran, its variables"},
 	{"FLOWBIN_PPROF_ADDR", "", "address of a separate listener serving Go's profiles (net/http/pprof); empty: off"},
+	{"FLOWBIN_DOCS_PERSIST_AUTHORIZATION", "false", "Swagger UI (/docs) keeps the credential given to Authorize in the browser's localStorage, across reloads; false: in the page's memory only"},
 }
 
 // secretVars may be given through files (NAME_FILE), and are masked in logs.
@@ -201,6 +203,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		MaxStateBytes:     int(e.integer("FLOWBIN_MAX_STATE_BYTES", 1)),
 		PprofAddr:         e.get("FLOWBIN_PPROF_ADDR"),
 		FlowCacheBytes:    e.integer("FLOWBIN_FLOW_CACHE_BYTES", 0),
+		DocsPersistAuth:   e.boolean("FLOWBIN_DOCS_PERSIST_AUTHORIZATION"),
 		GoMemLimitSet:     getenv("GOMEMLIMIT") != "",
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(e.get("FLOWBIN_LOG_LEVEL"))); err != nil {
@@ -268,6 +271,6 @@ func (c config) logAttrs() []any {
 		"max_variables", c.MaxVariables, "max_variable_bytes", c.MaxVariableBytes,
 		"max_variables_bytes", c.MaxVariablesBytes, "max_option_bytes", c.MaxOptionBytes,
 		"max_state_bytes", c.MaxStateBytes,
-		"pprof_addr", c.PprofAddr,
+		"pprof_addr", c.PprofAddr, "docs_persist_authorization", c.DocsPersistAuth,
 	}
 }

@@ -4,7 +4,11 @@
 //	flowbin migrate                    apply database migrations, then exit
 //	flowbin user add --customer NAME --username NAME --password-stdin
 //	flowbin user list
-//	flowbin user passwd --username NAME --password-stdin
+//	flowbin user passwd --username NAME --password-stdin   (revokes the user's login tokens)
+//	flowbin user logout --username NAME                     revoke the user's login tokens
+//	flowbin user disable --username NAME                    revoke, refuse logins and the user's access keys
+//	flowbin user enable --username NAME                     undo disable
+//	flowbin user remove --username NAME                     remove the user (the customer and flows stay)
 //	flowbin healthcheck                exit 0 when the local server answers /healthz
 //
 // Configuration comes from FLOWBIN_* environment variables; see the README.
@@ -74,12 +78,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 }
 
+// newLogger is the process's one logger: every line it writes, from any package, has credentials masked.
 func newLogger(cfg config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(auth.NewRedactingHandler(h))
 }
 
 func openStore(ctx context.Context, cfg config, log *slog.Logger, migrate bool) (*store.Store, error) {
@@ -151,7 +157,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		Execution: flow.Limits{MaxExecuted: cfg.MaxExecuted, MaxControlSteps: cfg.MaxControlSteps,
 			MaxVariables: cfg.MaxVariables, MaxVariableBytes: cfg.MaxVariableBytes, MaxVariablesBytes: cfg.MaxVariablesBytes,
 			MaxOptionBytes: cfg.MaxOptionBytes, MaxStateBytes: cfg.MaxStateBytes},
-		FlowCacheBytes: flowCacheBytes(cfg.FlowCacheBytes),
+		FlowCacheBytes:           flowCacheBytes(cfg.FlowCacheBytes),
+		DocsPersistAuthorization: cfg.DocsPersistAuth,
 	}, st, tokens, passwords, log)
 	if err != nil {
 		return err
