@@ -41,6 +41,7 @@ const (
 	VarFlowID                  = "voipbin.flow.id" // flowbin's older name of voipbin.activeflow.flow_id
 	reservedPrefix             = "voipbin."
 	runnerPrefix               = "voipbin.call."
+	activeflowPrefix           = "voipbin.activeflow."
 	defaultReferenceType       = "api"
 )
 
@@ -108,13 +109,21 @@ type Origin struct {
 	ReferenceActiveflowID uuid.UUID
 	// CompleteCount is the execution's place in a chain of on_complete_flow_id: 0 for the first.
 	CompleteCount int
+	// Inherited are the variables of the execution whose end started this one (on_complete_flow_id): all of
+	// them carry over, as in VoIPbin, but for the voipbin.activeflow ones, which are this execution's own.
+	Inherited map[string]string
 }
 
 // NewExecution prepares an execution of actions (those of a flow at a revision, or an inline list) with the
 // client's variables. Client variables of the voipbin. namespace are ignored, as VoIPbin ignores them; the
 // voipbin.activeflow variables are set from the origin.
 func NewExecution(o Origin, actions []Action, variables map[string]string) *Execution {
-	vars := make(map[string]string, len(variables)+8)
+	vars := make(map[string]string, len(o.Inherited)+len(variables)+8)
+	for k, v := range o.Inherited {
+		if !strings.HasPrefix(k, activeflowPrefix) {
+			vars[k] = v
+		}
+	}
 	for k, v := range variables {
 		if !strings.HasPrefix(k, reservedPrefix) {
 			vars[k] = v

@@ -418,6 +418,75 @@ func (e ActiveflowStatus) Valid() bool {
 	}
 }
 
+// Defines values for ActiveflowCreateWebhookMethod.
+const (
+	ActiveflowCreateWebhookMethodDELETE ActiveflowCreateWebhookMethod = "DELETE"
+	ActiveflowCreateWebhookMethodEmpty  ActiveflowCreateWebhookMethod = ""
+	ActiveflowCreateWebhookMethodGET    ActiveflowCreateWebhookMethod = "GET"
+	ActiveflowCreateWebhookMethodPOST   ActiveflowCreateWebhookMethod = "POST"
+	ActiveflowCreateWebhookMethodPUT    ActiveflowCreateWebhookMethod = "PUT"
+)
+
+// Valid indicates whether the value is a known member of the ActiveflowCreateWebhookMethod enum.
+func (e ActiveflowCreateWebhookMethod) Valid() bool {
+	switch e {
+	case ActiveflowCreateWebhookMethodDELETE:
+		return true
+	case ActiveflowCreateWebhookMethodEmpty:
+		return true
+	case ActiveflowCreateWebhookMethodGET:
+		return true
+	case ActiveflowCreateWebhookMethodPOST:
+		return true
+	case ActiveflowCreateWebhookMethodPUT:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ActiveflowEventType.
+const (
+	ActiveflowCreated ActiveflowEventType = "activeflow_created"
+	ActiveflowDeleted ActiveflowEventType = "activeflow_deleted"
+	ActiveflowUpdated ActiveflowEventType = "activeflow_updated"
+)
+
+// Valid indicates whether the value is a known member of the ActiveflowEventType enum.
+func (e ActiveflowEventType) Valid() bool {
+	switch e {
+	case ActiveflowCreated:
+		return true
+	case ActiveflowDeleted:
+		return true
+	case ActiveflowUpdated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ActiveflowMessageState.
+const (
+	Delivered ActiveflowMessageState = "delivered"
+	Failed    ActiveflowMessageState = "failed"
+	Pending   ActiveflowMessageState = "pending"
+)
+
+// Valid indicates whether the value is a known member of the ActiveflowMessageState enum.
+func (e ActiveflowMessageState) Valid() bool {
+	switch e {
+	case Delivered:
+		return true
+	case Failed:
+		return true
+	case Pending:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AuthorType.
 const (
 	AuthorTypeAccesskey AuthorType = "accesskey"
@@ -442,6 +511,7 @@ const (
 	DecisionResultEnd      DecisionResult = "end"
 	DecisionResultFetch    DecisionResult = "fetch"
 	DecisionResultJump     DecisionResult = "jump"
+	DecisionResultSend     DecisionResult = "send"
 	DecisionResultSet      DecisionResult = "set"
 )
 
@@ -455,6 +525,8 @@ func (e DecisionResult) Valid() bool {
 	case DecisionResultFetch:
 		return true
 	case DecisionResultJump:
+		return true
+	case DecisionResultSend:
 		return true
 	case DecisionResultSet:
 		return true
@@ -1536,8 +1608,8 @@ type Activeflow struct {
 
 	// EndReason Why it ended (`""` while running): `finished` (past the last action), `stop`, `hangup`, `stopped`
 	// (through the API), `executed_action_limit`, `control_step_limit`, `fetch_flow_not_found`,
-	// `fetch_flow_depth`, `variable_limit`, `option_limit` or `state_limit` (docs/execution.md says what
-	// each means).
+	// `fetch_flow_depth`, `fetch_failed`, `fetch_invalid`, `variable_limit`, `option_limit` or
+	// `state_limit` (docs/execution.md says what each means).
 	//
 	//
 	// Example: hangup
@@ -1560,6 +1632,28 @@ type Activeflow struct {
 	//
 	// Example: 6f18ae1c-ddf8-413b-9572-ad30574604ef
 	Id openapi_types.UUID `json:"id"`
+
+	// OnCompleteActiveflowId The activeflow that `on_complete_flow_id` started when this one ended.
+	//
+	// Example: 0193a4b2-7c1e-7d3a-9f00-3b1c2d4e5f61
+	OnCompleteActiveflowId *openapi_types.UUID `json:"on_complete_activeflow_id,omitempty"`
+
+	// OnCompleteError Why `on_complete_flow_id` did not start when this activeflow ended (the chain's limit of 5, or a flow
+	// that no longer exists); `""` otherwise.
+	//
+	//
+	// Example:
+	OnCompleteError *string `json:"on_complete_error,omitempty"`
+
+	// OnCompleteFlowId The flow that starts, as a new activeflow with these variables, when this one ends.
+	//
+	// Example: 0f0a2a3e-5c1e-4b8e-9f67-3a1d2c4b5e6f
+	OnCompleteFlowId *openapi_types.UUID `json:"on_complete_flow_id,omitempty"`
+
+	// ReferenceActiveflowId The activeflow whose end started this one (through its `on_complete_flow_id`).
+	//
+	// Example: 0193a4b2-7c1e-7d3a-9f00-3b1c2d4e5f5f
+	ReferenceActiveflowId *openapi_types.UUID `json:"reference_activeflow_id,omitempty"`
 
 	// Status `running` until it ends; then `ended`, with `end_reason`.
 	//
@@ -1590,6 +1684,16 @@ type Activeflow struct {
 	//
 	// Example: {"voipbin.call.digits":"2"}
 	Variables Variables `json:"variables"`
+
+	// WebhookMethod The method of those requests (`""` is POST).
+	//
+	// Example: POST
+	WebhookMethod *string `json:"webhook_method,omitempty"`
+
+	// WebhookUri Where the activeflow's events go, besides its customer's webhook (`""`: nowhere else).
+	//
+	// Example: https://example.com/flowbin/events
+	WebhookUri *string `json:"webhook_uri,omitempty"`
 }
 
 // ActiveflowStatus `running` until it ends; then `ended`, with `end_reason`.
@@ -1600,7 +1704,9 @@ type ActiveflowStatus string
 // ActiveflowCreate What an activeflow runs: the current revision of `flow_id`, or inline `actions` (one of the two), seeded
 // with `variables` (by default at most 100, 32 KiB a value and 64 KiB in all). Variables of the `voipbin.`
 // namespace are ignored, as VoIPbin ignores them: the activeflow sets `voipbin.activeflow.id`,
-// `voipbin.activeflow.flow_id` and the rest of its namespace itself. Unknown fields are errors.
+// `voipbin.activeflow.flow_id` and the rest of its namespace itself. As in VoIPbin, the client may choose
+// the activeflow's `id` (an id that is taken answers 409) and where its events go (`webhook_uri`,
+// `webhook_method`).
 type ActiveflowCreate struct {
 	// Actions Actions to run instead of a flow, validated like a flow's.
 	Actions *[]Action `json:"actions,omitempty"`
@@ -1610,10 +1716,64 @@ type ActiveflowCreate struct {
 	// Example: 93993ae1-0408-4639-ad5f-1288aa8d4325
 	FlowId *openapi_types.UUID `json:"flow_id,omitempty"`
 
+	// Id The activeflow's id, chosen by the client; absent, the server chooses one.
+	//
+	// Example: 6f18ae1c-ddf8-413b-9572-ad30574604ef
+	Id *openapi_types.UUID `json:"id,omitempty"`
+
+	// OnCompleteFlowId A live flow of the caller to start when this activeflow ends, instead of its flow's
+	// `on_complete_flow_id`.
+	//
+	//
+	// Example: 0f0a2a3e-5c1e-4b8e-9f67-3a1d2c4b5e6f
+	OnCompleteFlowId *openapi_types.UUID `json:"on_complete_flow_id,omitempty"`
+
 	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
 	//
 	// Example: {"voipbin.call.digits":"2"}
 	Variables *Variables `json:"variables,omitempty"`
+
+	// WebhookMethod The method of those requests, POST by default.
+	//
+	// Example: POST
+	WebhookMethod *ActiveflowCreateWebhookMethod `json:"webhook_method,omitempty"`
+
+	// WebhookUri Where the activeflow's events go (`activeflow_created`, `activeflow_updated`, `activeflow_deleted`),
+	// besides the customer's webhook. An absolute http(s) URL.
+	//
+	//
+	// Example: https://example.com/flowbin/events
+	WebhookUri *string `json:"webhook_uri,omitempty"`
+}
+
+// ActiveflowCreateWebhookMethod The method of those requests, POST by default.
+//
+// Example: POST
+type ActiveflowCreateWebhookMethod string
+
+// ActiveflowEvent The body of an activeflow's event, as VoIPbin sends it: the event's type, and the activeflow as it is after
+// the change. flowbin signs it as Standard Webhooks says (**beyond**): `webhook-id` (the message's id, the
+// same on every retry), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,` and the base64
+// HMAC-SHA256 of `id.timestamp.body` under the customer's webhook secret).
+type ActiveflowEvent struct {
+	// Data An execution of a flow revision, or of inline actions.
+	Data Activeflow `json:"data"`
+
+	// Type What happened.
+	//
+	// Example: activeflow_updated
+	Type ActiveflowEventType `json:"type"`
+}
+
+// ActiveflowEventType What happened.
+//
+// Example: activeflow_updated
+type ActiveflowEventType string
+
+// ActiveflowEventList An activeflow's outbound messages, oldest first.
+type ActiveflowEventList struct {
+	// Result The messages. Never null.
+	Result []ActiveflowMessage `json:"result"`
 }
 
 // ActiveflowList One page of activeflows.
@@ -1626,6 +1786,47 @@ type ActiveflowList struct {
 	// Result The activeflows, newest first. Never null.
 	Result []Activeflow `json:"result"`
 }
+
+// ActiveflowMessage One request flowbin owes a customer's system, and how its delivery went.
+type ActiveflowMessage struct {
+	// Attempts Every attempt, oldest first. Never null.
+	Attempts []DeliveryAttempt `json:"attempts"`
+
+	// Id The message's id, sent as `webhook-id` on every attempt, so that a receiver can drop repeats.
+	//
+	// Example: 0193a4b2-7c1e-7d3a-9f00-3b1c2d4e5f70
+	Id openapi_types.UUID `json:"id"`
+
+	// Method The HTTP method.
+	//
+	// Example: POST
+	Method string `json:"method"`
+
+	// State `pending` (to be tried again), `delivered` (a 2xx answer) or `failed` (given up on).
+	//
+	// Example: delivered
+	State ActiveflowMessageState `json:"state"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// Type The event (`activeflow_created`, `activeflow_updated`, `activeflow_deleted`), or `webhook_send`.
+	//
+	// Example: activeflow_updated
+	Type string `json:"type"`
+
+	// Url Where it goes.
+	//
+	// Example: https://example.com/flowbin/events
+	Url string `json:"url"`
+}
+
+// ActiveflowMessageState `pending` (to be tried again), `delivered` (a 2xx answer) or `failed` (given up on).
+//
+// Example: delivered
+type ActiveflowMessageState string
 
 // ActiveflowNext The runner's report that the current action finished.
 type ActiveflowNext struct {
@@ -1706,7 +1907,9 @@ type Decision struct {
 	// Example: voipbin.call.digits is "2": target_ids["2"]
 	Reason string `json:"reason"`
 
-	// Result Where the execution went: on to the next action, to `target_id`, or the end.
+	// Result What it did: went on to the next action (`continue`), to `target_id` (`jump`), set a variable (`set`),
+	// ran fetched actions (`fetch`), sent or queued a `webhook_send` (`send`), or ended the execution (`end`).
+	//
 	//
 	// Example: jump
 	Result DecisionResult `json:"result"`
@@ -1717,10 +1920,39 @@ type Decision struct {
 	TargetId *openapi_types.UUID `json:"target_id,omitempty"`
 }
 
-// DecisionResult Where the execution went: on to the next action, to `target_id`, or the end.
+// DecisionResult What it did: went on to the next action (`continue`), to `target_id` (`jump`), set a variable (`set`),
+// ran fetched actions (`fetch`), sent or queued a `webhook_send` (`send`), or ended the execution (`end`).
 //
 // Example: jump
 type DecisionResult string
+
+// DeliveryAttempt One attempt to deliver a message.
+type DeliveryAttempt struct {
+	// Attempt 1 for the first attempt.
+	//
+	// Example: 1
+	Attempt int `json:"attempt"`
+
+	// DurationMs How long the attempt took.
+	//
+	// Example: 9
+	DurationMs int `json:"duration_ms"`
+
+	// Error What went wrong; `""` for a 2xx answer.
+	//
+	// Example:
+	Error string `json:"error"`
+
+	// Status The HTTP status of the answer; 0 when nothing answered (refused, failed, timed out).
+	//
+	// Example: 200
+	Status int `json:"status"`
+
+	// TmAttempt A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmAttempt Timestamp `json:"tm_attempt"`
+}
 
 // Error The one error envelope, used by every error answer of every operation.
 type Error struct {
@@ -1833,6 +2065,11 @@ type ExecutedAction struct {
 	//
 	// Example: {"language":"en-US","text":"hello. welcome to voipbin."}
 	Option *json.RawMessage `json:"option,omitempty"`
+
+	// Source For an action that a `fetch` took from its `event_url`, that URL.
+	//
+	// Example: https://example.com/flowbin/next
+	Source *string `json:"source,omitempty"`
 
 	// Step The action's number in the execution: 1, 2, … in the order the actions ran, control actions
 	// included. A runner sends the current action's step back with `next`.
@@ -2465,6 +2702,9 @@ type UpdateFlowJSONRequestBody = UpdateFlowJSONBody
 
 // SimulateFlowJSONRequestBody defines body for SimulateFlow for application/json ContentType.
 type SimulateFlowJSONRequestBody = SimulateFlowJSONBody
+
+// ActiveflowEventJSONRequestBody defines body for ActiveflowEvent for application/json ContentType.
+type ActiveflowEventJSONRequestBody = ActiveflowEvent
 
 // Getter for additional properties for ActionOptionAISummary. Returns the specified
 // element and whether it was found
@@ -6134,6 +6374,9 @@ type ServerInterface interface {
 	// GetActiveflow Get an activeflow
 	// (GET /v1.0/activeflows/{id})
 	GetActiveflow(ctx echo.Context, id ActiveflowID) error
+	// ListActiveflowEvents List an activeflow's events and their deliveries
+	// (GET /v1.0/activeflows/{id}/events)
+	ListActiveflowEvents(ctx echo.Context, id ActiveflowID) error
 	// NextActiveflowAction Report an action done, get the next
 	// (POST /v1.0/activeflows/{id}/next)
 	NextActiveflowAction(ctx echo.Context, id ActiveflowID, params NextActiveflowActionParams) error
@@ -6438,6 +6681,22 @@ func (w *ServerInterfaceWrapper) GetActiveflow(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetActiveflow(ctx, id)
+	return err
+}
+
+// ListActiveflowEvents converts echo context to params.
+func (w *ServerInterfaceWrapper) ListActiveflowEvents(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ActiveflowID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListActiveflowEvents(ctx, id)
 	return err
 }
 
@@ -6877,6 +7136,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1.0/activeflows", wrapper.CreateActiveflow, options.OperationMiddlewares["createActiveflow"]...)
 	router.DELETE(options.BaseURL+"/v1.0/activeflows/:id", wrapper.DeleteActiveflow, options.OperationMiddlewares["deleteActiveflow"]...)
 	router.GET(options.BaseURL+"/v1.0/activeflows/:id", wrapper.GetActiveflow, options.OperationMiddlewares["getActiveflow"]...)
+	router.GET(options.BaseURL+"/v1.0/activeflows/:id/events", wrapper.ListActiveflowEvents, options.OperationMiddlewares["listActiveflowEvents"]...)
 	router.POST(options.BaseURL+"/v1.0/activeflows/:id/next", wrapper.NextActiveflowAction, options.OperationMiddlewares["nextActiveflowAction"]...)
 	router.POST(options.BaseURL+"/v1.0/activeflows/:id/stop", wrapper.StopActiveflow, options.OperationMiddlewares["stopActiveflow"]...)
 	router.GET(options.BaseURL+"/v1.0/flows", wrapper.ListFlows, options.OperationMiddlewares["listFlows"]...)
@@ -6892,6 +7152,32 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1.0/flows/simulate", wrapper.SimulateActions, options.OperationMiddlewares["simulateActions"]...)
 	router.POST(options.BaseURL+"/v1.0/flows/validate", wrapper.ValidateFlow, options.OperationMiddlewares["validateFlow"]...)
 
+}
+
+// CallbackReceiverInterface represents handlers for receiving inbound
+// callback requests. Each callback becomes a Handle*Callback
+// method that the implementation fills in. The caller mounts the per-
+// callback echo.HandlerFunc returned by {Op}CallbackHandler at
+// whatever URL path they advertise to senders.
+type CallbackReceiverInterface interface {
+	// An activeflow's event
+	// HandleActiveflowEventCallback handles the POST callback for activeflowEvent.
+	HandleActiveflowEventCallback(ctx echo.Context) error
+}
+
+// ActiveflowEventCallbackHandler returns the echo.HandlerFunc for the activeflowEvent callback.
+// Mount this at the URL path advertised to callback senders. Errors
+// during parameter binding are returned via echo.NewHTTPError so echo's
+// error-handling chain reports them as 400. Middlewares are applied in
+// the order provided -- the last argument becomes the outermost wrapper.
+func ActiveflowEventCallbackHandler(si CallbackReceiverInterface, middlewares ...echo.MiddlewareFunc) echo.HandlerFunc {
+	h := echo.HandlerFunc(func(ctx echo.Context) error {
+		return si.HandleActiveflowEventCallback(ctx)
+	})
+	for _, mw := range middlewares {
+		h = mw(h)
+	}
+	return h
 }
 
 type AccesskeyJSONResponse Accesskey
@@ -8571,6 +8857,112 @@ func (response GetActiveflow500JSONResponse) VisitGetActiveflowResponse(w http.R
 type GetActiveflow503JSONResponse struct{ ServiceUnavailableJSONResponse }
 
 func (response GetActiveflow503JSONResponse) VisitGetActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActiveflowEventsRequestObject struct {
+	Id ActiveflowID `json:"id"`
+}
+
+type ListActiveflowEventsResponseObject interface {
+	VisitListActiveflowEventsResponse(w http.ResponseWriter) error
+}
+
+type ListActiveflowEvents200JSONResponse ActiveflowEventList
+
+func (response ListActiveflowEvents200JSONResponse) VisitListActiveflowEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActiveflowEvents400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListActiveflowEvents400JSONResponse) VisitListActiveflowEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActiveflowEvents401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListActiveflowEvents401JSONResponse) VisitListActiveflowEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActiveflowEvents404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListActiveflowEvents404JSONResponse) VisitListActiveflowEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActiveflowEvents431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListActiveflowEvents431JSONResponse) VisitListActiveflowEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActiveflowEvents500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListActiveflowEvents500JSONResponse) VisitListActiveflowEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActiveflowEvents503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListActiveflowEvents503JSONResponse) VisitListActiveflowEventsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -10487,6 +10879,9 @@ type StrictServerInterface interface {
 	// GetActiveflow Get an activeflow
 	// (GET /v1.0/activeflows/{id})
 	GetActiveflow(ctx context.Context, request GetActiveflowRequestObject) (GetActiveflowResponseObject, error)
+	// ListActiveflowEvents List an activeflow's events and their deliveries
+	// (GET /v1.0/activeflows/{id}/events)
+	ListActiveflowEvents(ctx context.Context, request ListActiveflowEventsRequestObject) (ListActiveflowEventsResponseObject, error)
 	// NextActiveflowAction Report an action done, get the next
 	// (POST /v1.0/activeflows/{id}/next)
 	NextActiveflowAction(ctx context.Context, request NextActiveflowActionRequestObject) (NextActiveflowActionResponseObject, error)
@@ -11023,6 +11418,31 @@ func (sh *strictHandler) GetActiveflow(ctx echo.Context, id ActiveflowID) error 
 	return nil
 }
 
+// ListActiveflowEvents operation middleware
+func (sh *strictHandler) ListActiveflowEvents(ctx echo.Context, id ActiveflowID) error {
+	var request ListActiveflowEventsRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListActiveflowEvents(ctx.Request().Context(), request.(ListActiveflowEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListActiveflowEvents")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListActiveflowEventsResponseObject); ok {
+		return validResponse.VisitListActiveflowEventsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // NextActiveflowAction operation middleware
 func (sh *strictHandler) NextActiveflowAction(ctx echo.Context, id ActiveflowID, params NextActiveflowActionParams) error {
 	var request NextActiveflowActionRequestObject
@@ -11521,363 +11941,392 @@ func (sh *strictHandler) SimulateFlow(ctx echo.Context, id FlowID) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2LcuM2sgD6KzjcrYqdQ8qkXpY0tXVKsTUZJX6tLU82ZzRXhEhIYkwBWpKyR5nrqv2I+w37Yfslt9AA",
-	"SFCinvZkJ2eztZWxSOLVaDT63Z8Nj01njBKaxEbrszHDEZ6ShETwq+15JI4fyKJ7zn/6JPaiYJYEjBot",
-	"ozchCMMH6IEsvolR4JcM0yCf8HQWEqNllH2H2EObWFXcIFbVr1WspucQ63TkDG1S8ZrYcQzTCHhnM5xM",
-	"DNOgeMpbBr5hGhH5+zyIiG+0kmhOTCP2JmSK+TxGLJrixGgZ8zl8mSxmvFWcRAEdG8/PptH2kuCRjEL2",
-	"tH7m6ouCmddHTgMTx7N8f9Swqk5laDVrp2UL+xW7dlqt21Uy+kIzf7thzmtm6xPPK9crVcselrHlOGRo",
-	"DSsN32qc4sbIsWuO02h8odl2fTKdsYRQb/EjWazOuo3mNPj7nHAMQUcOShgq12roMYiDYUhQ++6s20Xe",
-	"BEfY4zhnonjuTRCOEUb3993zY5RMcIKm+IHwRxFJooD4iM+YxAmK8Yi0UDIhfToKojhBmMZPJEJBjOKE",
-	"RcQ3UUD5e+TjBA9xTEyEKW8/C/GC+GjEIlSuogmbRzGfm+w4RmwEzWI8JcjDYUgi9BQkEzEWPOUL4n0N",
-	"mb9AR6LHGHk4ihbITcGSWLdyrBbi0HWPS6inOuZdQK+YsmRCItGXWEPcp9Vy+Q16mgQhgbmIFaqlwxKD",
-	"METRnNKAjs20E+gxSGLRPeZ/DaOAjMIFLJf/FkOYvFvap3JAVLWbpT5dPgee49XqVtm3sVX1GsRqDms1",
-	"y/YbuDKyR2XtBE8I9kmU4ZaGGhbHDR2xpvjTBaHjZGK0yrWaaUwDqn47JsfRhES8z//nQ7//qexY/f6n",
-	"087H//5zMQ6OLnHiTYqPjNvp4bF7FB8DDL0JpmPCgceRwUeMmohFyP3WLaGfJkTgijxl3jyKCE1kD7wN",
-	"ZQnCU0bH/LOpqfXYp0GMIjKa805hA6pOGdCDb0pAx7z5UxQkCaHLMO4bUaVvrIXiyBKrWwM+xy5Xi4Fy",
-	"xSjZHTBhwNc6YaEfF4BkFRbLcMhOXsWulvZbIJ/pYau8wWNyF/xKVpf4jj2hKaYLFCRkymnHDI+JWB/i",
-	"FIXFSQmdkxGehwlybPsNesThnFOZIXsk/AnCEUFJRHBCfE6RHNsuobboZ4oX0FefTllE0BOHE0bjiM1n",
-	"nHSIMT3ZVpIgOPLTwItYTDxGfQ6rEEdjEnEiJ77hnS/hh2NLwP19TqJFBjf+6SDma9dh5osV8WY2HKtg",
-	"Op/CoZLAC2hCxiRKoddjD4SuwRBKPiUDGCfhX7mKKs4i8hiweQzTbaUTl9DlP/MA4BvmJeECDcmIgytI",
-	"Sqjdp0kwJXGCp7MchMSdI+i+hplPEUt4y5iEI/TEogdOr1kJdaazZMERFg9jQpOWRioLgGmU7bJtObbl",
-	"OMh2Wrbdsu2Szf+XkrEiMMPyc3D+c0RGRsv400nGPZ2It/FJT60LgHxL+GXH6NV8OiRRMaQj+c03MaLw",
-	"GTpyTFQ20b/+8c/j3GFyCq9x1X63yzygSaVsbMUONfFXwRJ0hNNVyjUeF2KO+ijWkKVP99zlyn6bqd83",
-	"ttX8+Nk2m89Fd82zgC+Jk++YHxDJIis+8jvmAwfkMcpvfv4nns3CwMMcXCe/xAxAmI2Lw/B6ZLQ+bEan",
-	"bIAzOE/G80fT+GSNmSWnxzsu3eKnSxLHeEzEPPMb9ROcJsaZhdIKkkim8wtNH/hZOpsnh8y7DZcx8sko",
-	"oAF/Vjj7Lg0DSu6C6TyEuX6hlSwPcytQ4ZB1KQGE43nCUCz6lNwpkEL4uHC1X3ydr7ZC8TvlpdNuC5YF",
-	"JyueMRqTvOC5w/rSc//Z8OZxwqYkGgS+0TJqpIrtesO2GnaVcLnIsxrV01OrPCK41qw3/EZtaPCJJzgI",
-	"uZTDubfhAmZ71kWzYEb4jnNi4u8uzkpa45NZyBZoyBJOSKYDcRmKK6huOY5VriDH1q8gW3zok5DAh+In",
-	"+TQLItnudFO7+czHaTtO4waziIyCT0bLGA0fBpVPf8XG8653WAb/tdirBH8TGF42T0C0iPATf1gyckL4",
-	"vrsI3OZAnBD+BODfrJChh/2hRTxMrGq56VgNv9q0PNxwcLNcHzaGnPCzmWrlzyMs/q7ZnB0KFTfJwZCQ",
-	"mdEqSxATb672pmLZVcuuI6faqlVaTrlUqzft00p2G/jBOEjiQUQ8EjwSvs6DsI5QfxARDKs34PaCSfhy",
-	"1TEcU4F3o+qwhiveFvE+W3dCPvF7/ibiO+SA1BfjkMQmKosf89mMRQnskYCDcwAcEhw+GM/m1705H02D",
-	"499AzrHZrGDiWHbVbljVeqVpYb82spxyo4Fxw69WyjVDNkhZqlZFHv8ddUJxgpN5zJkyIZivnv4Ni1g9",
-	"/dRP/9YP+COOAjwMBbF8ZMFsGNBSptIq8SPNOxp4bM7PnMGJRMF3ewOnoI99oFPQPCIjEhHqkUH2UEzJ",
-	"lv+zCv6j/retz1frSCIYngXal9n6dwLf8x70NyWdG9gHOUl+jr/Dvrqt96K1JIqYlEr4LSjIzlTe6y1j",
-	"Th8oe6KSWUEcCKhvJCF+6BtvkB/4aMHmaEow5Y9x+NA3/scwjRnjkkRktIwTSc5OKicAQX7PS6LXvXrf",
-	"vuieD9pnve711aD3800HDuyLR984QsrCC9SIyN8HtvPD+d/qf6380Hhfuyr/eHpZvWne2ndOr6yf57Sz",
-	"2+/vLztXvT12swNAXrORmkZvikMupRGfizoBfcRh4JeQK7fmw0cXhUGcxIg8kmiBZhEbhmSKRmxOfUCC",
-	"M0ZHYeAdigIZ4CXAdyHqSjGmq4lkc8n4ZZiq781dr33RkTtz+Ka8bXcvOueDm9vO2fXVeRc6e6V9yaaN",
-	"puwRlIV8Wwj1id9Crj5/Fx0J2ZVfq8RP1x8hfpMVQYhR8qZPlcqWXxUkAr0bpojgKAxIhJJokdNDi+5N",
-	"hP1HTD3ioyA5NpHLp/C+8/bi+qdB5+q8c+7yfvrU7Z53Lm+ue52rs58HP3Z+HnSvBvd3HVdI4gLllEpb",
-	"9O8uaWzdFSXzG9DALxAeJYQPcct/WW3+y0VCqxUfc2FcipT74eEK49Os1p2hjx2rVh35VpWUTy08tKtW",
-	"1WnUvfrotNyo2NnVLzSQGUdSb+LRaeOUWKPaCFtV7Aytpu+UrZE9rFaGjbqPST3HkYSYjucC/wm17u94",
-	"14KTmpAwZCX0REKPTQmX2NQFgHqTIOZwSjg85QEqoZuQ4JggQn9hQpyQ338To5hEj4FHSqD0e+AEDI5u",
-	"jqn6aL5QkoHZyDGFCK3grGSZqu1UsE0s36kNreqwRqwmbtYtu1ouO7jh1bFTy2QZ6C49wIoxclY4G8ey",
-	"y5ZdRXa9VT1t2U7JqTQrdaeQs8mJK2Lx4rrb9fC+3XA58p5MhJUZiAucQu8M/FKnh8cbDWzqlKq1msIi",
-	"FScRo2NEaBIkC5TgsQnstKt09C6I725Oo+2u6MId0IVna1xRMj2bxjsx2R5jFzgakxfT8yS7Z76JkQQF",
-	"KLh1DXSlfFpvoOEiIbFOqd912ued27tB7/p6cNG+/f7rvUPTtaFRQEI/RkegT+FLTI5XlguEj0SPJAJp",
-	"dpbE6KhSRj8G36HhAklN+jGcTo0yvt4du0yGgxgtUeC1BDjECdhQMk6nkNh/dfdq++Crp4Rus6sHFd48",
-	"S6dc+2T1sN+JJpyUP+EgUcpmgC4fbUnnvnJaM0X5qhX8lsxj4r/CmS1AiCcco8zImPIPEqhD5i82YcVt",
-	"5/6uc/71Hd/V7U/XyQns0knRreXidHJZg+Kwo4D4IrgHsjck3uXEiV7n9qp98RIAyh5e4yxRNKfk04x4",
-	"nOUc4SCcR0R4F4AfAeVSAjgkBCRG6aqkMPEGDl/IxmiCwfIyRXPqA2nURBIhVlyx5C2XMV4MWqnM3+6t",
-	"AvwyyDU6/IHHvbruDd5e31+9AI2zLl5hG66Y8FmJSMzmkQcGTMHqg9tICV0Dsip+Lv4m/VL5YXDeDMyj",
-	"YfBAUACGMJzI/SOfgjgh6T5cMj8YBYK6FLMvsJ8cfMIzwUdxQD3hQSKt9zFnbQJaxKgcwiSJXg9ic27w",
-	"ImTY/xJsjjgDSyZ2x642aqf1VRbnu+vzn38H/E3hoorYGAddFnAxNxHcemBIe4uD8OBLStcVKWV9JhdU",
-	"zaUtAbQMwO8itQFX0VHfiKp949gUfjUJSv1EUh/EvP9Lulu3nffdu+711eCye3fZ7p29W1IbHTLmhs6/",
-	"RuUELG+nEy4Odyt1ROI3q/JEylRL9sfS8kaCNNOnWreSt47xAj1NCNjmhW7jifOl2Oe/8RgHVDrZcXRa",
-	"aF5Swkz/ijSmuguN0ZD+NjU6vpDQxETaafm8QAkJ68cxKsLX7tsBYNLgtvPX++7tSziwL4ZSQayIiLTM",
-	"xrpcy6jcwhgdufwa/q57pVYzUMtzjzP7tSJY4jKiBOjPnVB93FP8iIMQD8PXofhSoyK0MNMZi3AUhAs0",
-	"z4ZZKzbddW7fd886g/ur9vt296L93cULiL/eySsdc+W2ytc2pxHB3oSvB7E8nxZhithcWNqDKSmhOzwi",
-	"wp81iQSPnBn194S5bqbkKDCfbTRW7mgHXGt2VKZxu9GqLJm415hfOfnw5NXzOdtapaHjbFhJNOJQ7Bvl",
-	"vtGSOoFB4Mcf4MlH2PYYXOeMX+ZTvsj0Gz6q1zh1yhViebVyVSrgml7dqo2GTsPHTtWuVDmY4WOvQoYN",
-	"Ui9rHzerXs3CQzwiXgOPaqAT0wy26Wz4r/LO420ylW4F5DDC1Jtk+tKdhlQDVg4YUGIPv6u3mS+F1c5p",
-	"VnB1WLZOwcvCr2CrObJtqzJ0vLJfJbVRXbfaaRtttIw9TqB2NNYcwyTCHinyY3k2jR5jl5gupPEtfjlF",
-	"Y0w4roZszG/ShNO0JFYkLKCoWlYajxzf0u51Bhfdy25v0PnbWadz/pJr5rZzd31/e9YZdP72rn1/1+u8",
-	"iqjUU0tL3exHEZsKzZd082SRlJ8CkP+jvNqHg186SLKRAgIwOro+6JX1QFt0P/cUz5MJoQnf5tdS+7AZ",
-	"Ed4RiBLixwgj8OiRBqLM90ZHgPZ9713nqtc9a4Ox8+W8xv2V1uXrYMBZRHwOKhwK7fM0iGPOlB65a2bv",
-	"HvM1P0WMjk0kXKHAOBqRR/ZAfHTkKpHr7LZzzjtoX9y5Qty5p9LRhfiXxA9wD7bvtUXM6Zz/RdBKV9rW",
-	"3F/d3d/cXN/2OueDy855t/2Vm6KVmMmFJHd5YW5JG27VWW9FSbXVU8w0ZhFH+ER61OZMX0XCgfpA6EnY",
-	"ExWuw7KzTELY0Wq2JcopM6utBjeFjHI5XHsM5GtG2Cwk+cmsdy5cGW/dul8j2G7rYoXJb3WpVDrnFy4u",
-	"7+y43KVmJdzZcz5nMtyvlfKY3K+Vskfu0yrnZVkoxoKLehbfpngIifsmv3cSEob8R4zwDEdJHrCp52ZR",
-	"9EvmQ/tBRPLpJ0fuZIq9S9PVIaXvkA4LfQ8+phNgw1+Ilwj/Tnnuz9Ldxb6QtHF4o53pEQ5jsmoLouRJ",
-	"w+lVQvCFz50WX1S1m/UCxM0wKT+Bi2BEuKDFWQ/JhZiCl6HsqYTaCQoJjsHLA/l4gY4a9aptc/FYRB6h",
-	"hFC0IDiK0VHFqVXqnFHOB3qox2YubqNeFfMWcRtpUy2WA0Zajed4jXO9HLS3GSEl7DbizUUg3NXyc7qm",
-	"MiqEjTT0iFfxYynyZK+zq4S9zXQ2NjmSgvcDP8kldAVKeToPQz4dCHPaw5U681WJIrxYAZmck7mysI1A",
-	"vE8J1x6H74o8iZ3H1JcmIWFqo7/tiYwTPOYM4F7H8oWojI7kqMc7IfV6yP8UJJM0MmrXYJ4MGT4vATdZ",
-	"H2SleCV0l4iYKKF05bLyMKDogZBZjBgNF8BZ3b1rW+VaHU1wPCm+TppRrzx9/9S4eLix4//1Tn8eXlUn",
-	"P/j170cdZ95lt7Xkp79vvXLW4ebHQkofLtJ4wGWOMMcOIm29wIPCiYsn4Ac6xgFNQwsYLaYd4HPHaQfA",
-	"p4S6FHx3GBcdhGOQG/giiDV8wgsVay4/lDyw/GiKF5y5Z9MgSYhvIrdv9A1XeOr1aYiHJBRcqAoPhq7Q",
-	"kQpjd/vGFAfUGkeEJAEd9w1Xxr0pk00cB2Oq5iAV509RkBDp5tmnqQ8ycAsTgsSwAY0Dn6QRyyXkZhoZ",
-	"10RPk8CboPesezOEW4pLuUPsPZiwcDAU8a2gPgrGFJykQDufR8n1nGgiwhUDv4TaYuoBRWkIzxsklFs4",
-	"VCADiKUzTzUAefTcz+FPIwicXq6ba+CjIxaJoY91n1RGZUhcql3gkjclJdSGKEN96qB5CEJYqdg/Pqbq",
-	"JqDCTgJkfSWGfjc/xJVFZerBYrou4jsxXewYQ8joNfTY7t7Np1McCRK0e6ueivfYp0m8Z5PL8/2+z3w+",
-	"d23yHSGz/RqEzNtvFd9lmtVdm5zhMNyzQUxUPOg+zZQpjA94LpSlB7e/E/qIg9qf4wRY6MNav5f6431b",
-	"j4ZR4I/JDyygezcVNPiQplQwDnu1eSRRDDqXO0L9vRqLXb3V7CP7tdx7wI43Yfs1mOIg3H+YT8KDCXR5",
-	"dwmOkpc0Z/sRgbck2fNEQwvho7xHq+9Zsh8s30mjyh5NZNTu3htwOd+T2NyEeL9L5q9zMt//hN0Sj0V+",
-	"QMf7I4XWdE+EuAv3vUf2HyKJCJ7ufbr2vqd7EaacaRqSFBwHtt9/A/S2e4JH3QF3ZL8hfyLDCWMPAv0/",
-	"mpu4W8GCxS0UE+lfo3f0r3/800ViBM5WEuxNIESthMR7odQD6UAJaj4jICf0IbANTCBSMBGMfzKPKPHR",
-	"I4mGOAmm6EiYxWLg31FIxthbSN/2Yyk7YfSEI8plaFBAQcyYsE7m+dDD4luMFQF4SyYA9fku+wEGmRWp",
-	"kj8sVngU8bBb2OMl6VDsJ98tFweDWPSRCkvid/Ar5BrzcBiayEsvfmF1kudDgL7dXdWQZEAukkXkiN/E",
-	"SH1nou/OblD1NC8IpfuzIhTQAaH+II2R/VycMCOXviy1lghh50kldZKTQZC6CvtLxhM8avqYNKsWGdmn",
-	"luMQbGHHdqzGqFYmtXpjVGkOi2aYD71dI5DJ+QmPtIRlkEdHQhAWEjZy//xZuQo8u3kFqVEZ2cMGqWLL",
-	"8Wsjq+pViNXEtVOrPDz1mn6V1EcNe/MEFaYW50pJ55QlpXM5UrgmcjO04L+SlIiBrOimaLLkscZbGzuq",
-	"mFYkr5cgeoLDhxTLQwIZ4FC7i/CY0ATxt1k8hnRbXkFsHKzdUNUT6AP22MFTzxnVSBlbzWGFi/uNkYXr",
-	"XtlyfJs0R43hKa7XCu1xaeqAotmAJjKW4ZYaIw26nBDHiamp7dGRjf6CKENhMA2S/PzqoFhXynapWE8V",
-	"7YVK9jGh/rokT48s8Mg3MRLfwEiUd/TBmGIIzBsR+Qcl8yTCIaeCmupOvV0Bx2aSo4PgcLoTkXhepHS9",
-	"hef5fE/tbh7ucNiDGDArN5zUTCt/JMZCguluByJ+6YGIswMRzak6EPz5V4z6WyFzef4CsEx915QhCZws",
-	"T7E3CShBPkmIp9L2LAEmXlBvFTBnjCYBnWe6SZnFMu0JQM6PYZwQDLfBEw4S4GEgQ+UuWMKPJkxwMMHU",
-	"DzcQcp+pBH1qSTLjpX4GU9dGT04+f/rS1/vuiFBQHb4p0D5FVZWqUxHqEurqPrZbJgOqr4OnMiRklk5E",
-	"ZDvFiD/ccxKgTjt8Frx5Og2R3nROkyAUdnUIpEdqD2NNO77XHIUC7/BJQvt0lr/Mp7NYKe+V5pkjp5s5",
-	"frpoimdivopofBOLnJS85RHECPXpFCfe5NhEJIzhuSsDPAZpT658mcKgSK+/0mqTmh8dBeBzJTXoOhtJ",
-	"mZwizIssqfOJ3zy1ax7WPEpxZTS0GiMyPD2tONivFt7veXfY4i34XOSmo8//koMTZDIxQ8lyKuAubUfR",
-	"Ekt58cnZ3bO3vIfH8Aoiqhmu4SK0+Qs0Q4xmmUzdAm/YJS60yF92b7oG+uqDz4dko6XUleCIc6SIkid+",
-	"J/hkxjkkmiA2T8aM3wr8e3Fi4K7mZ549icQGBZeSckn/vCHpnsQGSp6g829iaRmU4jPxRTAeVoEoWRaa",
-	"OGf43339bdUBJBMIqNIluIXUKO8nYBreBAe0KOzvHaZjNJ/lVhMrGU8yXYjfXjGaz3a7V30SJwHFa6D4",
-	"04RNOfIpbm43Hwjfj0gcw60d0K5o4qwuk+AoXEgjZiGDfzunRRsnGYxAz4sd0PFyJPfaJR8kT6tATzUX",
-	"mS95TmOSmMiV6AKG5nlM/NcRr0Xo6M7wXlKu5Lb249YznpqYXnDSYyJdy9IDz2YEDN7SOxfxbxAesnmS",
-	"8TU7e56AiINjfllqL/Kwvo58EiGnXKkiHEXBI/GRj6d4LPZkR/cSbaAkSJa9S85EjngcP2gx6yMRv7w6",
-	"AEtIoatsGqTNv0BM5t7G8dJg77s3KRYW4kghV/4TDhKNVfJkWJFyypCe75Jt2PHkbL0mCsyNh+OS6mzA",
-	"UWQgLzd05JNZRMD5/g0/aPqH6rZ0j1saU5hqwGQQkd+nMkAI2BjJQKVcmwuL1zisIo5q6ZsD+SmpsxCz",
-	"T7XFkB55ibWqkJpN6p7V9BpDyV3YFceyK40qbow83yHlItQodtJGsPws57aCC1JgmccJwA/cb/R5/Mkw",
-	"l9Mnt63zP3378X/+XKiqkK5WRcDJAjvkqKL0wxyiCB8JFzVoOrPcLKqamsbZpqTZC2Wlhfu1UFY48L8I",
-	"ZeE+D2JwOXFlf/+XETZOd6CIHIchEh/wScHh1WV6P8ChyMApmQEBhDG/GmVmThJN4T6EXx6mHpEtpMCf",
-	"UwIstd3oHCfn/XFXbEv9IV4B13zZl8sxaDrDkRSEVTT1fe8M4kQzpe84eCRUJU3C1F/CPOHdJPoKYkZV",
-	"nYhtaIfcJ0IefLyI4fIHgZFaZDpLFmaOqKCE+cpzaikYRK1qnXZTzUnf+L/8xTCN/+L/6c9tu0LSP9JH",
-	"XvrHX/J7nH23Kl/iAtp5jtMkfVNGk8kbZDnSkzZvULGcnOe2RqQsp0iV/BufT99u1BplQixnWPH5+fQt",
-	"XK0Qq1k5bY7Kp15ldDoqAsqEzaOi6hvzSIHFx4u1QGloMClXtsJkGtB5Eet0Cc/VgHxKa0fUVfq15vYR",
-	"+Z4WDCi22t46hFPeZjJQJ6QQtVJBlX+Fju7m1McLZKN//eOf6A4n84j/rB+/QXCmCmfzwTHLZsWsmrWP",
-	"mrCWTrC+bX4bPdaz07kzoXuvqTdeSujSu1IjdDhTkUj7uND/rFI1lCdqfbojVfsKqNRfCgnUb0wyRsPy",
-	"qErK2BraFVuQjKHvD63maR2PGs3yqIYrRdOE/RhsYgXhC3ljuOJz3guI0q5o6K5wgBuxWHRCN9Rg2Tim",
-	"aJgfs5KOI7tNh5FL3X8Y0XBJX/ffjbLjyCTVznp4Fhuz37EnUNaI09FCOEYJ+ZTIhJZi4qZycBaQTY3z",
-	"5JNWIik3N4nAcgqmAkDK3+dwNf2qYOK7ajrl/DcoMoVepCSQ31iuKLaZV8tOrzanHQia7k36Emom+xn8",
-	"wgKaGQ1YQDNDDwcCRtm3pSISpPpZGzebfrKvudIeno6gBEGZOL5VHdWx1Rg2Pavil4kzsnFz2PAOUCLn",
-	"vWpfBELp0rETCMW3xSDc4ruSfbIvCCv1U2KTU2xVcMOTae+GdsMaVbzKyK41vdGQGDtgqjbDHVAUXI9f",
-	"AljeQQpQoVwGpk5TJKqrlX8qUwmCcUUz+S/r8v7NCuYp8QO8OvINjmPIvr1A8IVKT5Ff7m4a5YiEeJFm",
-	"zinU2mf6+fksE8VEE0WERQCxNrzQiuyn0P8tdcbLnusvwb20p0FMqJ8ZjCCWCats2+m5Tj8vPNlZZxvO",
-	"tu4ps9fpHtbIqEbqVWt06mGh3hgOSdNqjk6rTqOOy/i0fLCqVi0UcnTR5DBVrXL2LFq5ylueWxI4haIn",
-	"FoW+KXB1Oc35/hQ/H5twMG7kc0Bl5ImFIdCg897lW6VFDChn4teZRZcI01rHMs5HhUw4K0KiGC5qiX7A",
-	"nWwahGGg5SFOwSiK22SCP8Rrb/Uj266mhTMgFwz8POfRA+qFcz8rOSkCio+/iMr2LmEzPXAOEvtImG9w",
-	"qntVXa0WsPJSXCqgMBoWFaBKaswoyNom9ddMuG0f2VbTRG3r3ER/MtG3WhoAx7bze+OUK9W1+/PZMR3b",
-	"fv7zni6RjKac/YxIpN2Ms+Wand+lXCnR4vQCYLp6xGHRrTqPCRqS5IkQutOZcXJHpmbvgCa5C0tszbar",
-	"CgIrDkYb4k1Yii/8B4k199lvYoTnfsAg4vZQOsN73QqoVR9V+6WnKgvPOhw6vIvCW5sieFfgtpEk2JtM",
-	"VR36lfyUnOHhNz18lrlkp77WL/HLSIfWXL0/95c8xftGiz+Sw/UNs5/zdYfX//rHP/vG844uHVkaqlUS",
-	"InKb66Shp8qFwNXD0Uxe/EV+UBvYa5HnyQtmEFjy6gx2PBcLXhP+AC9RGNAlZuNnNo+kPUcGdmwThfZi",
-	"SwtiBw/HbdmXkCIG4L6kOTNFBE8zUvBNLEUJjroUqbZowuKkkE2l4j5fo86RbKr8CKKN9OgECBZaDjqA",
-	"h8X2jKRACOp8SiIMiUdTB5eVWWvKHRLHAaNWtZC79YNILicM4qQoucVPALX0Ow4m8SlK2BKHzaDi8YYx",
-	"4hnBDzsNAV/uPAKhHp7FWvbU1T3JfaLtSJTMlrYjSmaFYyik4iAuHoO/EQVNZixKQGcrsG1lIYBxJfm7",
-	"5LGpuCgKVcYyuVChphhuMPGFtqZ5iJ+WFsUfFTpyRpjGfLbFA6Sv9d79ZYjN/UKIrT8gDwEFn3IBHRO5",
-	"lC8hFLE5T2QYM++BLB8T8c3+Es1qWPHrERY20+gKm8VyReCcD1u8l1OzCGE+eHYj3jydD/wicepPCZoS",
-	"jO5vL0Qk41wo3qarNI48EpoMpiSZsDVy+Lte7waJDziSz2OiqaFvru96OSX0952eYRr8Mf/nnv/3vHPR",
-	"6XXyWmj5werBg+nMozWuZZMkmR3Fx7CwhIll5xa9JDMnySxunZxoZ+9Exn6eUC5+b82alU7n4y7bqYqs",
-	"vWBLIZZwORZGFFiRvq9quRMSEZPvKtWcy1f9Sta7UobBI1nvT/ka/pFL0FRz2QZLiLo/GIxjlrBVX//M",
-	"t99N5T03ZGwmSrK64IERg0iW+ruuQLfA1Jh1USw9gBwu+k4YTEcN/wbZMpsSTHLZmLVO4Cu2Ch9mZITp",
-	"LF9Xh2X9WQ4bTie0bbNlxoSDt1t4BqUbrlSxWkxOWqCBSIEtv4PrlMJAb6BzqQTWrkX9ChvO48WOt9e2",
-	"cFzlPZ6vxiVV0FAXSKmov3Rc7rZ7Vk9acfDWScVlsTo5IZ9yqs19bBZfWqjaT4F/mKp3HyXvwYLY5fwl",
-	"3uRTPbUZ/3FoJBxkJjl4GrMQL5Yj4QSvHIQkLqmka9/EiIU+iUReQlcwb/xud3Mp2BLGctkf+hQLPX8R",
-	"9c86Edur3EiLJ803XJsCn3vWwVJc0IeUeRkHyWQ+BN5l5k1IxE5wnJAoiB8sYDvjkwg/nUzh4YlUrJ/I",
-	"3BGlJ/xo6I5GKwRpM6Jns9vKj8WZjSwUlx3fClCYschf4ie+gtVto3BZ8puDEfPvvIu8DXw2TzQTeEAR",
-	"RvDVKoUTjdfd6PB2X6tYszkcnVaa2GpWyiOrWql41tAZjizHrviVin9KmsPtTFw6r220ZSkP0MFQTHV8",
-	"K7odCFTLkoCsj1YZEjITrQv04SFeyMhZ4QaUdShGyMFQTLYgSGunHAhp118w5wGh/oCNBmtMVmBEeSAL",
-	"YbUSYqwMMZCLPnI5yXZN5GLKyar7rWBz/uQWGK4KlDMwehyEnMnZwUzFOSr5dQFQOHucH7a2Lzw2qVQ4",
-	"qZIaFV2G5WTFNKazimEabDzOS67i5RfNBJNtBlk2MRwuiO16Vl+iMtGP6oq2JH25H28gMnsdPKU41OPk",
-	"IUD9JYbm7QagV7f/vGxLchsBrPVhMfha9rMXzAXYiXW2OqGZFx/93ox0L8sJlEsIBNpw4ReKjmYhBgYK",
-	"3d1dXhyrKPm1SYF2TQCCE8SoR4pSfmR+LpCIaIUCrY9TFpb7dek/XEo+JW4LTdkjxFJyrpopsVYtCc24",
-	"yARu49BdSeb8bcmsyJr9XxFrmZ89T6SLlXvbcvMcmIxnFrHHYG2eIb6PVsKseEYIZwDlx5oyYezNxBWL",
-	"n5aTA4y9YmX7WnkSsEaZVEyUQ58CIbM4ydwWd12o8bXBKVMt8ZtYJFlaqY0CkLR+wo+EksQ6365Mkvu7",
-	"+QQWpE08/ECmnQ2y7GHqgGYvc4bFvOl7nzR0X0HyObUmkSnxNVPQPe+8by+UE7Q9KxQU0ve6rABK8N/9",
-	"fv1WbOJSetDX2aoVRlHfqP2YFD0H6cGTU+LzICYaDkGWviwIQm5SaipYRaFCAayXzydE8XRJ9ZdaX5IA",
-	"Iji2EWIczsmGyJY3yP3zZz7Ks4tS1TMoZ4RJKS38KHKfzodxEiTzZDk7xpiF/lYqzRe8jUjryV4P3qAn",
-	"0ckafyYwV8p6BgVcZKGThXLxWQ+uHQH1uQ9ZJcH56M+fc16ugf/cN57XOX5scDDhE8v8VhazJYwpKHS3",
-	"qgbbzby7ya4rDbbSvLu3XXeDY7Vya5HV9w/0pp5HwU4mY1Eqmm23E3MUi0/W5gjVMZ+PvR7ze+vTmmKV",
-	"hAji+kqoo3IWA8mDvEoS76UH8aaEx+mlkVIVuXVZal3DNGT6UfVXDH9N+ekW8DdM0JbxfyAznKkK05oq",
-	"X6qWQ0bk51vNArL6XMbf689VWHzuYRrvZRpLkVjyiRZYJJ5QkQV5JT7BMJdrE6cP5GsuK/J/UudIQ3P8",
-	"0bzJih6zGWQIFZXFM8O9YRpjlrAsYUFaB18NMJ0D2GYh5ruRaYih+mRO0bn0BEYEbQaUnhQ/M4EaCiTD",
-	"vhbxrvnHqvula1gLt+N3n2EaOqXNn3M11vI5b6dFgwsz6qT3ZVYQCKkC96DAZiMU0BCSQmbpvZbrUYrC",
-	"+DitObSxwKYsjS0rFD2bB9ez1Oohf5Gylnpp71VqsUABRBlAkVVRB0ck2YrmlAZ0fNxC7iigQTwhvouO",
-	"Zlim3A35HwJUx2aqDsqs5vBkRny3T4+SScTmY2F5bt90+fdLlcUHoKOWKZeTiPGDTWbZ0+wkDChLBiM2",
-	"51d0n+ovfDJLJvzjFNnS5oLayd8gEnO6oT5ARz7z4pOM55r6KMaLGD1NcNKnkFxwSjCNj5dr/qxLF1pU",
-	"OX3FAfORRAtFpjkPHjM0wlFm2IKs5BwWqWeOMt8HEVK10Hc3Qq8i7LJVbq0AkTo6BCIzn6qcJNK4rhwr",
-	"zTBUaTYrmDiWXbUbVrVeaVrYr40sp9xoYNzwq5VybRcUhpmp87zOLC/eptZCbb4mmgWUEl+IOUEiJLcl",
-	"HqtSGO6wwfFFnNmCEq31kdPAxPEs3x81rKpTGVrN2mnZwn7Frp1W63aVjHZZ9bqcOK48mq7UqYkDHL8R",
-	"XkUuHGZXlg1ws9OfY7tkF/DEJ0tEOHv5b6/xKvj5L1zgNVemflOr9+mHO9RlTVkTjQAXEAZ9+I0VWsU9",
-	"v61Uq8LLLKPfev5QfAlHpJXLHKQfJleSBVENT572LOvhEaOp1Jo8sWMTxYT4xO9TgX/p4lx0NFwgmZFW",
-	"D40yUaWMfgy+y6XwqFfhUUARDsPjEkohr8ZKQ/3cPuWMaTzDHgEhSta5g9wHqi6eeCZ8VVtLt66QwdP+",
-	"tOs4EHdMwRsFE5irDMFLgMlIhPQtphMkMQlHJXQPdUCyzEsRQVBzvNDzb+2N0ZbXgNTZaDp2vDmt6R41",
-	"TPe+GwrcPYXK3Uyr7ok64Mu49WVuigOP8oaDtEvxWvXtb1q8Nh30VYrXpuz1K1evVf1eSdPCHsVre2mm",
-	"b9CCQxLRNHehQifJQCkWdRtbv82VVZTxkZ294VerKvyfLF/7+RksozMZetgfWsTDxKqWm47V8KtNy8MN",
-	"BzfL9WFjWNmNBRA26tX5uvyVmx65PDRyq5D5aiH3m7m8onzDb2KoqvoG4T6VAOf4TRdSrQclV1Vy+qrd",
-	"RO5dr33RGbTPet3rK3eJPdYTfTnF2XpefO+u7m4hGkqXyf0iBtEMR8kCyBjJBSNiNJvwa0/l1bnr3qD7",
-	"264pYh4RFqOB39SY0OQL1Vee4kAkyhSfybLKr1NFeRQxCvkoHtYnbl9zjuTixdWnWSNz+Y32zX0k3b7X",
-	"rcUP4lmIF9mahJmZt8kP1A4DjxwWZiQX1kJuQqA4UByAnAt7Dm5NfK9XqwbxfYHvPiWE8ovPNdG//vHP",
-	"3LQSsl0ZCG9T2Bdi+TyZsKgw0wqaYp/zAx6XWAvsUuuo4jwG4qs0qWlB5wKp5xQ7nj2qV62yKHVSG1kN",
-	"3Bxatuf4ZVIZVfFu6or1aZnlZPgHZuGUVs0e2J8GdPf9bsMY6Chk47FIryBzy8ENd4yKKqcriYq3NEwD",
-	"p5W/Py4VQ4923WKAC4ChaJfPpeS/jrVf0hqApsAHdphyAXixe6DCTxPhZvvEomUzYEGeDRTEqG+U+0YL",
-	"ZYUdPsCTj+tKDRUxNz9NSETyRjD0RGjSQiKoc6kos7kUhJNiBqG+vj1pvRfT+GU+BSUnqCKVrnVFEym/",
-	"Wl+1YnXqb1mEXN7ONfWiE/wJWTUO7FQ5YuuBWcedyU0twqAOFz2Kjxi/1UAyQYQ+kpDNiIlUHX8oUy7f",
-	"SpsKG8mnHJ3W5OQharSNyin+0XfMX2U3RfO1y4A2xSeBIw16ipiw9BRdwGu1cgH1g8fAn+MQzSI2DMkU",
-	"gcoRjoPPvPkU6lZAvvmjb78dkgWj/rffHu+ujONzPxdcQIG0JXX7RQRqMp9iqPOeQLVC8Tp1PQBoLcXV",
-	"StkTZ7HkqG8kIX7oG2+QH/iQbGBKMOWPcfjQN/6n+LwWU4k2ihMwXd/f3HRuB3dX7R87yGN+dhHHM+IF",
-	"o8ATs4MDGz8FCZQ0aaH2fe9d56rXPWtzHnJw2/nrffe2c272affqffuiez44u+2c8y/aF3cmUg+759nf",
-	"P9xdXw2+uz7/OXvEu+nc9dY8vWnfti87vc6tNorgYQe9n286WQP58PqG/7PyuNe+/b7TM9H5/c0Fn79i",
-	"hPnkso7fXlz/NLjtvO3cdq7OOiaC31fXvcHb6/urcxPddt5373gr7Vn77Kxzd/dj5+f8w173fWe5efvu",
-	"rtMr7O+ye3fZ7p29M5HOpef66VydC1C/HcCnGfhR97xzeXPd61yd/TzgE+leDe7vOqvPbzv3d/z72+v7",
-	"Xkefx2Wn9+76HJ60Ly6uf4KB+H4MetfXgwsOOxO967TPO7d3+qP7q7v7m5vr217nfHDZOe+25Z7ccgBf",
-	"dC+7vUHnb2edDp85uuvcvu+edQb3V+337e5F+7sL2L1e5/aqfQGM1pLKvmC7lxLxtK3//cj/Y1vNwcdv",
-	"/1x8FsANYK0wKd8Dl2QiHMZMZPSSPonu36xb8YXV9V00IZgTEn4/S8ZDyxKX+hto6lny94Ht/HD+t/pf",
-	"Kz803teuyj+eXlZvmrf2ndPbO7u6IOheiOM4jfoOPkkXNDDii9atDPtvv7+/7Fz1UNW20RGLUNWpnFSd",
-	"2km1IpIxD5m/QHHwKzH7NHMvgAXKtcJLVC2X0yIacMsEPpnOGKdsC85eHXNk0OhD5xxVbcdEN53by+4d",
-	"4Ph556oLjysmSnEPVe0qb9q9vLno8JnCFzV0JKPNoTIvDkP2RHxVfiNi84Qcm6h9cdtpn/886Pyte9e7",
-	"gzm/bXcvOueDm9vO2fXVeZfjDQi/Yunlk2q5IZK1KGszDrn4DDsXH/MDeXd9f3vWGXT+9q59fwezKTcz",
-	"NEU124aVKgxGNbsiZWnJvSyD3jCNJcgYprECFsM0UphACw0ghmnkl2qYRsFCDdNYnb5hGmruYiJq4nkO",
-	"qmDSOyXTT++a7CLMHbm1zMD5GrEalHXyHofQqLVuPEqdsN7WBDzeComVDF+qN88sUDHCCaJLtt1qYQ7y",
-	"wy79IFZr+zL3/gxHeEqSdW7IKuIwEcFj0cJEM5xMOBcuz3raQUbW5ITN1CAXiOTT0htlNSsSqBk50Sic",
-	"IYOsZIWOAbdvz1C9aTuI8wjoRnypxAg5jW9iNAtBXU91oivImDKKB4IgPk1YKCa4FLV0ItX2J5UTJam/",
-	"Fge1bodf4SpbkR6Wzl3hUcsbklufDRyG1yOj9WFH48LnFWY8k2g3dZBKvjvZqjUBbEhCJvOKHeWTXpgy",
-	"ZgznsmQcf/0GbllsfrsFe70GOVX5yoo8EvtTqbuFHBOVgYdS74TEk2gF9iJMV/wU+lQlqCyhtqrVGacx",
-	"QoUqZ8igJ03WENCxry45mcp6cvuYflfuH3CC0rpaxf+Pawv+Qb2/REAEFqL52X2jx8/Gz27e0/PZNN4W",
-	"ezahOGER8V9QAlELlEY5l5MJKLLv77vnyA189xVshIc6QH0516dX0bMrkzVQFf6RVH6hgHpsqupWxkXj",
-	"byJQBSpUn3heuV6pWvawjGXu8ErDtxqnuDFy7JrjNBqHq1C3qPz1Za6JMuDYEJKEvEaoQSArOqo+M6ei",
-	"p7S64kGhB1uhs5nMLhn3Uqp75MirQrhnHL+B4+12engsijr0jUjU8FBNRJEPzjssq4iymMEdqNpv6W5z",
-	"gO/MdsOJiAlth094EQtvkpwnEuBbvgR+IQZud7iRfBdgf3r2TSNztEl3fqOfzQb3Gk6lv4/wbLIW84Go",
-	"jvknBZpQf0zWqhxnLI4DzgRCHKNKo5s8scJ6tJu2J51kxx+TIjpNmU92vjT2HvWK+WSrE4GYgilBshHU",
-	"sIoCcG8FmOYKvGZDRhGbbvQG4F37BfnfdkxltZUU8SNS7JQrCo09EjTBsxmhuchUGYQK/hfQr3QNTx3q",
-	"JSkHT2yweIB7xa6RrEMSrhF703rniYoDWi63vZTmutB+wnYA+bKtpN7Eo9PGKbFGtRG2qtgZWk3fKVsj",
-	"e1itDBt1H5P63rYS2H6YkNyJjXgIeF0kYsqJb8W2zZ4nBezAa2FZQH3yacvYMxaLQlABLebJCnNgrEGW",
-	"NoonLEpEQri1DEeCw4cWgnDhNdKyNykuG/SWo3NamT4zE3qYgj1K+GtocspOqVbUTbad+YXIm8ILSYA6",
-	"vYoEfPS1rEOxLp3Nk7W3ik9GAQ3S1IFCMwHVM+AOeytSO7riFoNfoLh0lT8gPNrghmj2KfnkkZkqC4t9",
-	"i9FwoT7kI4lej1wwsbraxct/Qmkr/u80KwLtptcqOFGmF6t7rNTMfPw0PRafr/TcRDETEkIayIGlSvz7",
-	"Tg82eUhkhYxUaLy575X69A6wRxaypSyrO3l1f4G8CY6wl5CIs5rK/dS0bTu9MI48RkfBeB7xrTouIVcx",
-	"DK6KXBZgSRjby3HzZTdrJnBN8SeVdcrW0vOnF/uh4k4KjqppN+s6oJa8VOIkFX5E4kP5Dqam4kmrdrP+",
-	"AqEknUy5Vts8FcknakOXa7XDJZfNaUu3iy9SUQiRImlY8ZeInH67k1fq7v6ou6nvNK7/Y5Gnpnb4FQAh",
-	"RkhAVMJsBtHtCUMzHMfgFpZNxdUq7X9K4NM3KA1JUtVpZ7JCDlTC5Kdwi5/sa3nIvn1131je4+1aWbRN",
-	"UTCdzoViWNf9Kadu7VLYUzO0lO8XHGqBvmWO2S/UBOHUE21je/HVBsKlzVZ8UjjZ3ShUsc71q9LQaAMD",
-	"VdxhsS/S1mjjFXy/OvzXoaFRbzPN9VGqqM6rV8pfQr2yJvd0TruwXgUhT4Y+9DbasEMAgtpFNYXd6H5R",
-	"ApI4KYDvTtQ7R6vRKqnOYUp5H49AfdNfi5SnhPdVSfo7gsN1xW4zlzmMJvAdWPUKnHHXxv2xBwld0T7n",
-	"fsoetBntX6y+C0auu2Aqi1tI/5SNQUix+JqgozVxR8dmGh8lujjMhPEKF9IOZbxAZFwuOSfDTgTbnswj",
-	"aqI5DaV/u4jBiF1EaBItlsLIchXo+vSaeuDUugAmks0TE+G1o3HRZRLQcQq9ND3MAyEzMbYsMIxj5aIs",
-	"7GycScLJckdLxrQPRnlzettVjeHT6zGKXsi8h5THTjEOHXH2z13N4+AeZ/lDoAmJHkn0TVxS5s14jQNo",
-	"ksYPpfDgQ8BGy+fKh1jurggNDKxkklnJIDReOgwoGKdcv7RYwiw+BB9LerQjhchIue/yAIjCC2yeHJdQ",
-	"e3X/nyYsJsIeyrGpT+mamoYowQ/SRQuY5azC3bLh9MPnXJjN87OZf1Dkyg2qu+fnjzseu4xq3CVkVoQ/",
-	"rxDoowhFEfG6YONAp1h7xJgJj3/BbVEfLrYnFhWEkak3G0MT9OZa7iUWRcRLrAmLYmINwT9jYcUJFoxp",
-	"yg6lQ+RkWscuV7fma1KL2Bo4URwesSxC71NVOx3azBawdpN6xbxHG4X8rQizWIV9sq7VDz/10NG7u3Kt",
-	"fpzm4OFsyf9Ai7+IVA9CzAh+xcKp4TuCIxK5kADMw1EUQFbIOMHUx5GPXPJp5iIvxMGSzp8sfpgMv/eC",
-	"6+CH7v2vXecq6MZdelvzzrr17sPsb+/PfmiWyOKHX/2fusF10P3UpXbJK4d0OH1r+3/7obBsw/Z94zQB",
-	"pfEoO0W3rN+g9ZxLdoaL86Di9Lb3l+IyCuxcOyYcgdvLzUJES8u5Cr5Ing09wQZQb7gPlA+SHiXzm6XV",
-	"SEH7VfsdZbPc6nT0CvR+96QJm9H5sGuhl93YwLBnbMpBJWL/o3hLxzCN8p/+YDD/YDC/egZzA924SzZl",
-	"hy8kGutwAkR2vlc5nNBMBysk5bWWk52UAubpvncGBcTgFv75559/ti4vrfNz9O5d6/KydXdXGsH/XHQU",
-	"B5/QKBLTxqEkascQaanrfAo0gmW77Fh22bKryK63qqct2yk5lWal7uQ9lY/6ff9z9dni/5TVP0j808r9",
-	"0++X+B/15+PiOubvhSoCKP/6kpRCq8OxWqougCIuG1vXBDMWkIMb4Z8dC7slZDhEMX5UFTnyIYMHKa22",
-	"RAzCMgrWGs1JqpCLRH4cyqTV900WpvDE5qEPZlX8uHTBr82M+YQjGtDxVmj4DEyxvzlQlhgKASFTbaE2",
-	"/yIG4r1+AotpwOfCkswaGHI5izDV6/8NRa6CN+KqlclfhfG6pOWK5ZyqStQZr80Ou47Elo1VmsBvNOLN",
-	"oyBZ3HEgioW0VdD6X+ckWqzxclFB76IIKGRyRSePTsk+SWPeYzeXdUnUJI6FXBYAaQh4dxAnotTkLS1k",
-	"PtvCWfAjAcQW4hqX4baIjblp4XkyOYGXIiA8F7Wv+2OquYLhANAKsBwGzaYzSRK4dkB8XQej3SazP3iE",
-	"0LYCmmfw7BkxWVA6waIat2wkq5GiKQ7AA4IAykM9saISWap4qfx3FZdVf+CPHgPzCGwShKaMIzydAg8J",
-	"qc+F5Rm1swgoKXCBfljkyeKL8bOAgSOhHTehNoQpK3yNWcJMJJzOzCy6bvCtifQEosLwozxGRGWAWYgT",
-	"LvwIdihlyuB89Gmf9kQmSj65pyAiFqctOAF3QmC4stJuLqC4KxbF27RW9u+JRQ8Ij3FApUGOv5xTkWvD",
-	"L/WpSGmg3vgkDIYkwgkJF5CfFw0JvwiFa4/uogFJKDNchZn/6U/oLCI+oUmAw7hPhXirZpnG4SNKiB8j",
-	"kZyt1acWwjn8PPrhp946JD3eUYeChL8zfCecnd03MFL+sG0iF3Ko9IkYTveX3jz2A1nIkQE4+TMosr7z",
-	"3eG3uww1i5d1dTInSmym9+QCyLHUubA5v6CQH8Qcwf0+PXLTLY5JxD9j8+T/le9dyBESEfBiNNNyKIzK",
-	"PAkcRTD1SAnlSerqVPtUhMUJpymor0o+zYKIT1ToKIJQMP6plkjYE30ZT6dmDGGqMAs5rWN5AqRBDx3d",
-	"PeHxmETovssn7J74zOM7I+RBiNhJEQ5iBsfBI9T1+PZbtTXk22+V4yDvErKKT1m0QIyGi5ZayphjIwCZ",
-	"9xKRkGGIEBLylkrKKSWetxfXP33XvRqcX5/dDW46t3fdu96gfd97d33b/V9IFfCXJJoTNxVbUSA9RIYR",
-	"exJbHDIPh3cJi8AQKdLlmQh7EYtjOb7Yds4Z0YUm8YO5k0UBRyYPU+GCFiTqBALfkR4+mdYA8Fxsc4gX",
-	"/DxPsDiB8QTPiBD9XGjqpuk1SsgVORuk3gvIpYwH7NOVgEA9dcIb1VQms/jw0QXyGstJ5DJX6GeqBfzY",
-	"L3OZyRcMqcemTHQrJP51gZMBVYKqFiOprUHF6LpoikXl8NV49z6NSDxjNCZ65HsmePMjpQCdCjBxn2Z/",
-	"w/nk4otyVuWUfrMIg0X4QbEkI5wlVyQZkHPDwCM0JtrV2p5hb0KscsleuVGfnp5KGF6XWDQ+kW3jk4vu",
-	"WefqrgNtOE8WJKF+SbdvuoZpPJJIaOEMp2SLD9mMUDwLjJZRKdmlipCZJsCyaQQbzBOsyFjb+SSJG8LF",
-	"dg4Zfq9RzRbCebU6v1Yl5UkL7EEaffCU5BQxDEagR0FHp8jnUM7yfB6X0J3gbg6/UwAXfooYHWuEKFb2",
-	"9KrtILcgU4iL/vWP/y9z41P8RUARHnKanr7hMzcFHGifqqhpIKocUgJAkEYmg1ruMCl2QOXFw2jI8bNq",
-	"28clBFYP8B7FCbEg3zQH2YxEkn1IE6bBtpAo3ac3KMu1zZsBDFXqvXJTkslbkkQLq833RSpmUhag6xst",
-	"YXXJwudVuhzOMBJRWnylzgMXczPRIrN7bbNjZbYMaZh4lhw13ibG5ex3z3nBjRN54RsCJANwv2zb+y1C",
-	"GpBexYbzwmUKCxgsMn9WLzIbz7NpVMUSi7pLQXHyHfZTqPEmzvYm95TTDX6GRD1h3s6pbG93gxf8uuwx",
-	"doEjEVZUdWq7jBfPZzPGL/ZL4gdYuM6bRrXc3N64x9glpgu5Rqh4Xa3ssMh3cK3E+mRru8CzS0U1BpEg",
-	"C1rtAJo7Ej0GHrmn+BEHIXj562K20frw0TRUoQzYZySsdngcG60PkLbP+MibAOfFByzMrqixaWlegPZN",
-	"1xTXpghTQjgGUwGZDonvixR2wBMFFEcLdEQZOju/Oi6hvtGLwBLH5knfEBGsoktxCbf6FCvmTlkBcvKD",
-	"mwnmgpxnsrF7XCByr3yf1zm4x0XU63uSnHOQbD3/CfmUnEySaZg7+Ia4TP7r/Pqs9/NNB/EPZFQmvFj5",
-	"TbCv/4Z7WjzQrmrx7kR7+a9//FM+XO6Bs0f6bz94RIH/l74Ri8205kHf0D848YPH5U6XOznJ5m3otGdF",
-	"Z/Oud3kBDHlRdffnItOJhmOi3W985DacG/hSJOAF0V2pD4XROjtO1wqDYu1QnXyGg/G89nBlBr/YRHGy",
-	"CDnXTqA4F2dfPBlPmKzCyFxz2ErrsLkdi8yDaV6UGIwoBe5v/MNvYlFNeNV5I0MhazinfkhKv8RKhcTZ",
-	"RE3BJkfM36o66iwlDcHWr7bVLA2sj/9dlDTk4373MX7EYmn5w/lfozkFRvyImMnx53/945/PR5wCmelz",
-	"8fD4zSYs1zwLV90ggikek5OZqNiYjXwEu7RIpGYW3Vx9j+DT483niaNBSTeri50ujtrgFMkTOYezkUvZ",
-	"pn0eMZpYIzwNwkUrxjS2YhIFo+fNi80ws7R+2LWE0GeeqAJVQAih+uBf+qLMYJ4oLRMgMadlMqU/fRnl",
-	"knoJvkvX/MIoo4j4Aec94c3xzuQMEP9wfqq6vckVS95y+forIpRtnUKpo7+WOgpX4l/XEsa2FDnKtq3p",
-	"nGYRg6s9iNF8lmqDAzqGjHHgWwWaTcoSlLC5DMb0cYKHOCaFpFH6Tr+U1VfO0wZ72J0zl2OvwaLcYr+m",
-	"K/EieCSUzwwcyTftslQklBTA1t+BXCS+nhHKr9hKyc6sdFx+T/tZ4Gnogk7+kYDSLmGgKCrcWdkdf//i",
-	"7VUWj1dQoTzn0GOPvPC0EEAFRUSL0Uk1zhp+PRjVk0KFboYAm5XcvK0IxhFjI4IV4pas6pBKHyjg+81f",
-	"xSYin7CXhAuZXing8sQsyXK1QeQ6W8NvydF+bl9e7Id6ah1/oN6/HfXk5q1FPagovesFJkOT1E2kKe1m",
-	"YHkJkokyZHCainyC/TCgRBhdanZFVMJ4CmJS6tMLhn00xCGmHu8knoAbBaQSRUmER6PAQzJiXBS+Tg1A",
-	"8Rpx95ZgP+A0/Wu8CFOoiWh4kdJAeJGodYG1BA6xAkDp/4baJt2Y7ZftkpFzLWZegLEmq5gEMblKY7IU",
-	"6GYC5yvjq6SB/RY/wZfCqwe8Z8Iglt4hS2rgIE7a2YxWhM8iUGWfnNzgMbkLfiWQvHGHb6WS8+NLcXgl",
-	"aNEo2+W65ThWuYIcu2Xz/5dE3RAjCyD88Dmfi27XfHIqDNlQKe/53px10SyYEVleBbor+w6xhzaxqrhB",
-	"rKpfq1hNzyHW6cgZ2qTiNbHjZNK3T2YhW6AhS3Jhn1vWouXwMlROwlkQyXanm9qpLF6G8vgfzCIyCj7x",
-	"O2v4MKh8+is2nj/uTBNSvIFA1ALSkK+FlSLwb67H/v3QGI2DhyqqKcx0tXB2XD9CktsiA5+o8hcvKVtz",
-	"NjtX/OGimHiM+rHQE1P2hI5wgkKC4wSM1D5eHJeQFqmqgmOSCenTSNAazna5It63JbmxeMKeZHyw9HXg",
-	"vBqXCEXqSvGb37B379pWuVZHExxPSuie3yNcrOhT3QFk2a9jq6lQcwFBP0njtdvNEolbP5KFa0LS5yQK",
-	"iJ+arsU5jPvgRs3Xls48IrMQL+LMOp6aDzMwiASn+dR+BVe62KC25uG2H+XVFgJeXx9fYMrbgbwpGlNx",
-	"apU65JhZJWL7Ew5Zi/JLWPb+oPMandcIfDPqlafvnxoXDzd2/L/e6c/Dq+rkB7/+/ajjzLvstpb89PdN",
-	"18Pee8yP3lrbJiQKJ08ajdJS5K6Slt/85rB3MEZqJ/GM0VEYCEfhf5P1tLzXhH8ki1uosPB7vScFBclf",
-	"c+vuygIW/ORz4D8LEqjSouYR9JyIaBtOCB7IAhSYeZ886cpnFvjyrRB90ZtO9JeIXHXdDPzfHvW/YiX3",
-	"a2GPgO1u2GNu1iJo1Y6LhTZO1tg80SlboWZqA3bsAKis9R/o8uro8j1JdsWV/Zi5tHH3HDi5wpSPtwSK",
-	"UaS06JsYuZzDkCkdBe/iCk4drk0otCnM1Eks2P6FCrrJ6j3mEfAeWIc8Dr4mVxkneMyppsZRrXBJ6Eh+",
-	"dXwAuyEWsAdL+X/lPP1b2I3f4SG+JdLZdT+OIS2qvZ/Wbk0t7gKt3RrVXDbu71o3V7HsqmXXkVNt1Sot",
-	"p1yq1Zv2aeUVdHN6UoksH8Rq+ocPH7WMCzvnScinQahI+a8+chqYOJ7l+6OGVXUqQ6tZOy1b2K/YtdNq",
-	"3a6SkZFVVzMgq8Wq8LceKAXCH/VXG1Vb5WqpXivXao0lyW/jh/mw7H0Ufrna91s1flr1+z80fjtq/PTz",
-	"ntGk7Ol6ld9dgiNwS9PysOg5AFcrV7jyPAi/TDZSmUVceWhcPYEbjhHu0zR/W0yIn8bkZMkHBPtB6DgQ",
-	"Ye3gBiJDQ6TGzEuzDOuJDY7cfMV2V4SRy6aE+lIFmYJCC0NSCUuDJBcr1EIhhsIcMtRBsOdiDdIsIvKB",
-	"B8meGsJYgJrR3IR2VfmpBl9A51eMg+qTgOhnWFTVPYwpSpfwhz7mD32MTsWACAnmSkPzYkJWxF1tVcjc",
-	"gfIlyZOCYCRtDpyaQBoBLvX4UnfDj3dXi5Gxq8LUkYj0G+vVNNoK/g/paXY5Q7mD8ztX7GzFw4M0Oxpj",
-	"L5KF6dnERLW3Neqd9Vj1dZPe/yQFzw44s6+GR7UGFc9a0ncC5XfA8f4F3a9jEXspw/VNjOLAJzmepVWU",
-	"owhMxku8GcTxjgIaxBPim1n11pQNREHSpx4LQ+JxZuwonnsT8BMtyih1/EayeBnPKNPtKYq9RO3T8Tis",
-	"+lTVsWVoRiKI+A3o8oxFsg8QwyD9VcF6YKGy3OxqNUrIRCEKhKpkTf4jpp6IqschOHEJlhWLrFzbelT1",
-	"LY+whLXiMvs0i6bVVi3qHzFqclIjy01gFDI2Q8OIzccTCASFwieSaRbxrTAYJFxW11+zT1298LtQICou",
-	"WWVvE/G5cim8W2XXf+LLmkIWMJ0zhiXEeERSXrpPtzDT0GRMklWDusiascxRi/QcEv5TDNnvRDHNJ6oh",
-	"n4gaZzGQ7RzKudtREfa4T9PXrt5xRFQpmhLSkvg8yt2CcNwYHTm2nbUyUaWMfgy+Q1ilz6tX4XdAEQ5D",
-	"s0+1qOgseNlG7vv2bbf93cVybXt9u/K59vKXzRX5pN02Mg3lv9PNYOXQgR6GDD3sDy3iYWJVy03HavjV",
-	"puXhhoOb5fqwMawYqlhtxdwlgVzZeD5Ao8Gh9Ypa49/NLb03N/iHGPWbKKmBNuK0iJzPKDE5rUwvvv3F",
-	"qpM4YbMvxlt0qB/LjKBgFtf0Iq6Wv5ffKGw2I757XEJcmJuJnKPictabLV9IKwSOt/7PYaf/E8Q2vqP7",
-	"Kg/2NsoUFn6S0rvM5iWyISbKa5pzHjdgkWyJCieQu2bJzgHFrZjSfy9XsEpY7vByJhS+E2pIKIEeUM6R",
-	"9ylG44jNZ2mprix9E83YumngRUw4bpooZrwzfo5Ed/FDMItFvqkZwUmsElhuU1ByYL39/duabMtuWnYV",
-	"lStgVqmWqs1602nkbU2ZXUgU4DSGlSrGDVy17GHFFhWcGrZTt5xRbeid1oaOZ1cBYioXepxEBE8HkOjn",
-	"Q1HuvJk3IRE7wXFCoiB+sKb8SotPIvx0MoWHJ5KBOXkiocempPSEH0G2lDE7sxByeMoJ1k5xxff8smUP",
-	"y0MxwWYV1y186pSbw3q13qx4rz3BGCAdDzzmE+9k5k0H8smJ3ARryigbOPVhkAwaD5NfBzNvWryMj+YL",
-	"fTJ3L7cO3e9YkSv1PsgVOc9Mfs6K1c62HI4fyHZ010un0GqX88QU0JCXTQEGVkeON/SrnlWvDx2riuue",
-	"1fSqFas8qg6HFVwZ1bFWOJd4E/YKUJ1iOsciNSNK+KUmwbdjyS6VilIrObYZduuO5h6w291g+XZHU+Uf",
-	"Rsp9jJTL5sm3Ww2TIjUoePqKYuiackdkABMxASJXo+B43cB3xU0sKBoOW3ouOBzHwZjyXu/vu+f8fs1p",
-	"YEU+c94HCmI0DeIYzAIil5tQ0/SpKEOsq2lkb5mWoG9McUCtcURIEtBx3+Bs67fffpcm+RKjRmREIgIZ",
-	"1xkSjWWRY3WrpxmVj1xZn9s1kTtmCSslfGfVE5HVNHsWuzIVcPZO0qqB1q5PtfT135YgNbP2/lgE5j1F",
-	"QZIQqvRDAoTEhzWXECTIhr8F2B/ILEmVLk8TFpI0b2tmFR6SERNJEkXxgEBtpTDB5BMOwiSEeAcZjCkk",
-	"Q5OY0Kc6e1KQCNpEWh7CXPbBFooJyWUSFUKPmqabLiPFwADKW6amcCcrSLYU5AIlFzo9PN4xiqRPl8JI",
-	"slzaEEYCoTC7WYrf/rtsxG9fZB1++4dd+A+Fxjo/fbQk1L0tFOdOVEmZ9RksL4IHglz1nSx0DjkZpTPI",
-	"OHgkVHq0mCjvx6JcYnLnEF2xJRpWdDRlIQjSTgvO7H28lksqHn7UtOJM/wmpAX+PGg1VCjMrULQF9RWm",
-	"rkf9XlqBRZX7x/KyQUdQjr9LZ/PEPc6wHrgsLV2G66UXjCtKPJgqgbvUtsF92KdYz5GQmbkhq6/INi1q",
-	"Jay/m7PMwHyyRfUd+lRkTc4Vgnijeo7R0ZymOQWyavlYME9uGlfhhozNBh6b0wTuY8ktpR/0qVvAOCGV",
-	"11UwmRCrcSyd5Euo4wcJnxlfqRYGCKnCOUgThrwJ8R6UgkVwQ30q1sC/yFOYttixPMcJ0BLpOThPgsNQ",
-	"5Hoe4tThrMX5pCJqJIuaKFbh1W/63TUxqgDKh8/GlMQxHnN5TQFXmWgXM4L6RhLih77xBvmBDwm/pwRT",
-	"/hiHD33jfzjHI1DHaBkncr9PnBMQAfkspauvSu0rbJiD3s83HeB2ZMETWZ0kq0WSm5icUBkdzUK8OIbk",
-	"FNIjcE6LZ1DWB7+/uu20z96BdU5MYB+xdKUUzZrIyMf0O8k3l/4g818pe6NTAUWRUiqwnehv9Xpjo8Ty",
-	"tVhE3qyF3FRrAmJuTBIzEzdCgh+JyvkeBnEiZJzvOz0T3dz34Md556LT6yDhsqTksBUHOdRRDsWxcnXI",
-	"7DxSVY5HI3D2KCG3O7IucQKkl0UPUA8cCqwJhQ5cOkW0TKjgDxN6RjBgkUL59+yp5+wgJNxEJJX83+Ig",
-	"lGOVG/s1vVVG79+5w986+eIAHz/du0/XAuRMReJMCTsNGwnvEaQ0srGZ+XNUS30K+gN+PK4YJeqMTFjo",
-	"84OkewiJoUxdHxHEqGJXuYyCLpkfjALlecUpDRblFoozRx14ovgc156qPdQAlR3RXq3qD7/GL+TXuP5o",
-	"7IcabzVPgK1xqlLQFoGqZhqlamoxJhC9yuhAlT0cqKgUoXSMcUjQ0SggoR+jkIxEZnI6JB6bEkSms2Rx",
-	"bMpgEND3Qn+p3cE1ZRZSfoJTq4Ir1Z2CuQJ1tPTc9aHwZiivtj7NHMk0mWm/G7FPVUEY6bSlUhVipRRX",
-	"esg38iSjwBdIGipd7UrwzrJ3RJ/qWmmoHCbKynBKIuvqYFEEO72fBWgw8hhV/csZDhcoZlPCySIJtWx4",
-	"Vafcp7JgDgfKkPAVx0FIKBct2SOJpJJZaEtBMMv4AXCSw3GC+EcEPQUgycVcKFTFMo5kqVuI1JG6fumR",
-	"pU+9JZiTarlRqEC9n/n4VXiJ//ua09+QKfn3aFr/wzghSX53VrWCZ9g4wrPJxvSs64IIgYZB8yVfcs4y",
-	"pdoaIYRM2SNBQ5I8EZFtcypSeetu3CZaNo+5UreU6nPAHCYDfECfo5UAREkk34H8f6yZdVRFQVC+5OT9",
-	"EmqLPLamWM0liaY4EFydN8FRAvbCgKLv+TIfg1+/idH5dW8DuwUfbsvk7/4C/nBHorif8P81kTsVo4v8",
-	"Zj5Llirey9drSkLKBPT5FOrQtdEyfpE10+l8yvFB/sw69FmilTw9NKl/gWrIHxMBAC5VGi2jWa07Qx87",
-	"Vq068q0qKZ9aeGhXrarTqHv10Wm5UbEN03gIIOZZOTsyo2XUm3h02jgl1qg2wlYVO0Or6Ttla2QPq5Vh",
-	"o+5jUgfKTZlPNNeKHUcMqE8+GS3bNMB4a7QMcfEJ1Y9QQaoEvKrqpvgg9dLZaYbpSE42UoLDhxaakDBk",
-	"G4bjX+3rASGwMS0C8Ej90lhicr4YgB+Igwzqg899ihC20QeY4F/6hl1SGgLj45s+fQb0X5+qXx0WflSQ",
-	"7HlDaQI+K4WKuUmlpxD1zvmUIPb26Aj+OT4Wk/yQn136GbIskQIQYXvLdFcO/c61BOTK/hBbXv0qk4Vi",
-	"syvmNaWXomtQ3Wq7+JOm3yq/zzX6A93PdMkcIIUCkCtMJCQTYXeJCJhjBJ8MMf3BdDqH4o/Z1atrDoR/",
-	"Rlah3ITCn1PsExQkqjAooZu8Pm/TxX9J7081yhf2At3m7EnqjXK12bBI7ZRYVYc0rWHZsS1cO22Mmp5d",
-	"rXo1Y4XGfzQNUfsKsr7zfk6x49mjetUqDyv8XqmNrAZuDi3bc/wyqYyquKZ5yYmycGm38xgujswXD7zo",
-	"lFcjoL5cpMQNQ89gsp9/Y+qgl3WV+emVV/z0RG3+GnIqLbvRqtVLjlOxK/V9bx612bv44KXn6Q9S+sWy",
-	"iyguPtKO+m9DUE8+qz+ftybk58Q0JXKbiGuenK5jxhUSvjhx/goV2ZGr3EpFXpJOVvatpynbTk9eg5Bs",
-	"8fQVFKSK7HqretqynZJTaVbqjnEQ/VjHeqkJ/EEyvpjSWD+Ir65C3p1duJpPh3B4dqUyJ5KF2j/e7QWT",
-	"W+cBfSmipSlioa+pcFU8+BgH1FzVBufI2xskFrRsKlpWCPdpGsCtnxAg+tJHOUYJk5YqQUanc8hpFIQh",
-	"VBNEYfCY1pJYY83t023m3FsB/yUK/Gp23T/Uqf+Bmk0hFO1IlIooRc6v9GCrV+EZv53TnMlr5YAmTORh",
-	"pb5mt51NOHeT15xyjiRiYerJGs2pNJJgKvSkIgxSy7wBMYH5DAgiGcEbqXoVx10auZSlLc6SVwv/Iklc",
-	"+jTrio2E8TtOyCx2EaFJtDCRK6LtBxHxSPBIXJTgB+HrEsva+cKDRH7HCcSqd61eUyIQsEsi7JFWPpQj",
-	"mlOpAhYaYMQiTeHrE08qokHEXZh9yv+asCfweYSMHxvceA91nPt9e+/+kVz2i7v7rqVK+VJSn42s/LXR",
-	"+vCRcx1ZwWz1JF8SG55+5N1Ej+uLBEvbKZg74G9ZxluvDQehocYJUDU50eWu3qYB0eCtCzlr4yRWCT4Z",
-	"jVWRPsJFDY+gWYgTSMMDqXxGLBKHF5J0ZHKEgAdf3FIagcywngbmoTbNJQZgM1l+Jp2CFA/hdUpwgzRR",
-	"I6dFq9kgtaCs5WyQy0ksl0myllt7gqkfF1HZhMl0CBDbBNSNhIQT/AXkXjo20dMk8CZpqiXI3SMSalLy",
-	"KZFclYSXHv2+CjVRO175X89jjttTYQib4Th+YhFU4mTDBPNrRNRq13YD0K+oWzq2ODfoQwE+qCnGN1Ri",
-	"nvCsEMWxJbupSnao8j/idoFkRSJ7kAxm18fOMi6vzkDUnTPBeUFUWVMGvaWKgHJLtH618mvPH5///wAA",
-	"AP//",
+	"7L2LcuO40TD6KviZVI29PymTulnyVCqlHWt2tOuxHVveyX6rOSJEQhJjClAIyh5lzlTlIc4z5MHyJKfQ",
+	"AEhQom62Z7P7ZVOpHYsEcWk0Gn3vz1bAZnNGCU25dfbZmuMEz0hKEvjVCQLC+T1Z9s7Fz5DwIInmacSo",
+	"dWb1pwRhaIDuyfIVR1FYsWyLfMKzeUysM6saesQducSp4xZx6mGj5rQDjzinY2/kklrQxp5n2VYkOpvj",
+	"dGrZFsUz8WUUWraVkL8vooSE1lmaLIht8WBKZljMY8ySGU6tM2uxgJbpci6+4mkS0Yn15YttdYI0eiDj",
+	"mD1unrluUTLz5thrYeIFThiOW07dq42cduO06uCw5jZO6023TsZfaeZvt8x5w2xDEgTVZq3uuKMqdjyP",
+	"jJxRrRU6rVPcGntuw/Nara80215IZnOWEhosfyDL9Vl30IJGf18QgSHoyEMpQ9VGAz1EPBrFBHVu3/R6",
+	"KJjiBAcC52zEF8EUYY4wurvrnR+jdIpTNMP3RDxKSJpEJERixoSniOMxOUPplAzoOEp4ijDljyRBEUc8",
+	"ZQkJbRRR8R6FOMUjzImNMBXfz2O8JCEaswRV62jKFgkXc1Mdc8TG8BnHM4ICHMckQY9ROpVjwVOxINHX",
+	"iIVLdCR75CjASbJEfgaW1LlRY50hAV3/uIL6umPRBfSKKUunJJF9yTXwAa1Xq6/R4zSKCcxFrlAvHZYY",
+	"xTFKFpRGdGJnnUCPUcpl91j8NUoiMo6XsFzxWw5hi27pgKoBUd1tVwZ09RwEXtBoOtXQxU49aBGnPWo0",
+	"HDds4drYHVeNEzwlOCRJjlsGajgCN0zEmuFPF4RO0ql1Vm00bGsWUf3bswWOpiQRff4/Pw8Gn6qeMxh8",
+	"Ou1+/L9/LMfB8XucBtPyI+N3+3jiH/FjgGEwxXRCBPAEMoSIURuxBPnf+BX0YUokrqhTFiyShNBU9SC+",
+	"oSxFeMboRDSb2UaPAxpxlJDxQnQKG1D3qoAeYlMiOhGfPyZRmhK6CuOBldQG1kYojh25ug3g89xqvRwo",
+	"l4yS/QETR2KtUxaHvAQk67BYhUN+8mpuvXLYAsVMn7bKazwht9E/yPoS37FHNMN0iaKUzATtmOMJketD",
+	"gqIwnlbQORnjRZwiz3VfowccLwSVGbEHIp4gnBCUJgSnJBQUyXPdCurIfmZ4CX0N6IwlBD0KOGE0Sdhi",
+	"LkiHHDNQ3yoSBEd+FgUJ4yRgNBSwinEyIYkgcrKN6HwFPzxXAe7vC5Isc7iJpkMu1m7CLJQrEp+5cKyi",
+	"2WIGh0oBL6IpmZAkg16f3RO6AUMo+ZQOYZxUtPI1VZwn5CFiCw7TPcsmrqArfhYBIDYsSOMlGpGxAFeU",
+	"VlBnQNNoRniKZ/MChOSdI+m+gZmPCUvFl5zEY/TIkntBr1kFdWfzdCkQFo84oemZQSpLgGlV3arreK7j",
+	"ecj1zlz3zHUrrvhfRsbKwAzLL8D5jwkZW2fWH05y7ulEvuUnfb0uAPINEZcdo5eL2Ygk5ZBOVJtXHFFo",
+	"ho48G1Vt9O9//uu4cJi80mtcf7/fZR7RtFa1dmKHnviLYAk6wtkq1RqPSzFHN+IGsgzogbtcO2wzzfvG",
+	"ddofP7t2+0vZXfNFwpfw9FsWRkSxyJqP/JaFwAEFjIqbX/yJ5/M4CrAA18nfOAMQ5uPiOL4aW2c/b0en",
+	"fIA3cJ6sLx9t65MzYY6anui4coMf3xPO8YTIeRY36gOcJiaYhcoakiim8ytNH/hZOl+kT5l3By5jFJJx",
+	"RCPxrHT2PRpHlNxGs0UMc/1KK1kd5kaiwlPWpQUQgecpQ1z2qbhTIIXQuHS1X32dL7ZC+TvjpbNuS5YF",
+	"J4vPGeWkKHjusb7s3H+2ggVP2Ywkwyi0zqwGqWO32XKdllsnQi4KnFb99NSpjglutJutsNUYWWLiKY5i",
+	"IeUI7m20hNm+6aF5NCdixwUxCfcXZxWtCck8Zks0YqkgJLOhvAzlFdR0PM+p1pDnmleQKxuGJCbQUP4k",
+	"n+ZRor473fbdYh7i7DtB44bzhIyjT9aZNR7dD2uf/oKtL/veYTn8N2KvFvxtYHjZIgXRIsGP4mHFKgjh",
+	"h+4icJtDeULEE4B/u0ZGAQ5HDgkwcerVtue0wnrbCXDLw+1qc9QaCcLP5vqrcJFg+XfDFexQrLlJAYaU",
+	"zK2zqgIxCRZ6b2qOW3fcJvLqZ43amVetNJpt97SW3wZhNIlSPkxIQKIHItb5JKwjNBwmBMPqLbi9YBKh",
+	"WjWHYyrxblwfNXAt2CHe5+tOySdxz18nYoc8kPo4jgm3UVX+WMznLElhjyQcvCfAIcXxvfXF/nVvzkfb",
+	"Evg3VHNst2uYeI5bd1tOvVlrOzhsjB2v2mph3ArrtWrDUh9kLNVZTR3/PXVCPMXpggumTArm66d/yyLW",
+	"Tz8Ns7/NA/6AkwiPYkksH1g0H0W0kqu0KuJIi46GAVuIM2cJIlHS7mDglPRxCHRKPk/ImCSEBmSYP5RT",
+	"ctX/nJL/6P/t6vPFOlIIhueR0TJf/17g+3IA/c1I5xb2QU1SnONvcahv64NoLUkSpqQScQtKsjNT9/qZ",
+	"taD3lD1SxawgAQQ0sNIY3w+s1yiMQrRkCzQjmIrHOL4fWH+2bGvOhCSRWGfWiSJnJ7UTgKC45xXR613+",
+	"2LnonQ87b/q9q8th/6frLhzYZ4++dYSMhZeokZC/D13v+/O/Nv9S+771Y+Oy+sPp+/p1+8a99fpV8zxn",
+	"nd18d/e+e9k/YDe7AOQNG2lo9GY4FlIaCYWoE9EHHEdhBflqa37+6KM44ilH5IEkSzRP2CgmMzRmCxoC",
+	"ErxhdBxHwVNRIAe8Avg+RF0rxkw1kfpcMX45ppp7c9vvXHTVzjx9U952ehfd8+H1TffN1eV5Dzp7oX3J",
+	"p41m7AGUhWJbCA1JeIZ8c/4+OpKyq7hWSZitP0HiJiuDEKPk9YBqla24KkgCejdMEcFJHJEEpcmyoIeW",
+	"3dsIhw+YBiREUXpsI19M4cfu24urD8Pu5Xn33Bf9DKjfO+++v77qdy/f/DT8ofvTsHc5vLvt+lISlyin",
+	"Vdqyf39FY+uvKZlfgwZ+ifA4JWKIG/HL6YhfPpJaLX4shHElUh6Gh2uMT7ve9EYh9pxGfRw6dVI9dfDI",
+	"rTt1r9UMmuPTaqvm5le/1EDmHEmzjcenrVPijBtj7NSxN3LaoVd1xu6oXhu1miEmzQJHEmM6WUj8J9S5",
+	"uxVdS05qSuKYVdAjiQM2I0Ji0xcA6k8jLuCUCniqA1RB1zHBnCBC/8akOKHav+KIk+QhCkgFlH73goDB",
+	"0S0wVR/tZ0oyMBs1phShNZy1LFN3vRp2iRN6jZFTHzWI08btpuPWq1UPt4Im9hq5LAPdZQdYM0beGmfj",
+	"OW7VcevIbZ7VT89cr+LV2rWmV8rZFMQVuXh53e17eN9uuRxFTzbC2gwkBE6pdwZ+qdvHk60GNn1K9Vpt",
+	"aZHiacLoBBGaRukSpXhiAzvtax29D+K7X9Bo+2u6cA904fka15RMX2zrnZxsn7ELnEzIs+l5mt8zrzhS",
+	"oAAFt6mBrlVPmy00WqaEm5T6Xbdz3r25HfavroYXnZvvfr13aLY2NI5IHHJ0BPoUscT0eG25QPhI8kAS",
+	"kGbnKUdHtSr6IfoWjZZIadKP4XQalPHl7thVMhxxtEKBNxLgGKdgQ8k5nVJi/6u7VztPvnoq6Ca/elDp",
+	"zbNyyo0m64f9Vn4iSPkjjlKtbAboitFWdO5rpzVXlK9bwW/IgpPwBc5sCUI8Yo5yI2PGPyigjli43IYV",
+	"N9272+75r+/4rm9/tk5BYFdOimktl6dTyBoUx10NxGfBPVK9IfmuIE70uzeXnYvnAFD18BJniaIFJZ/m",
+	"JBAs5xhH8SIh0rsA/AiokBLAISEiHGWrUsLEazh8MZugKQbLywwtaAik0RBJpFhxydK3QsZ4NmiVMn+3",
+	"twrwyyDXmPAHHvfyqj98e3V3+Qw0zrt4gW24ZNJnJSGcLZIADJiS1Qe3kQq6AmTV/Bx/lbXUfhiCNwPz",
+	"aBzdExSBIQynav/Ip4inJNuH9yyMxpGkLuXsC+ynAJ/0TAgRj2ggPUiU9Z4L1iaiZYzKU5gk2euT2Jxr",
+	"vIwZDr8GmyPPwIqJ3XPrrcZpc53F+fbq/KffAH9TuqgyNsZD70u4mOsEbj0wpL3FUfzkS8rUFWllfS4X",
+	"1O2VLQG0jMDvIrMB19HRwErqA+vYln41Kcr8RDIfxKL/S7ZbN90fe7e9q8vh+97t+07/zbsVtdFTxtzS",
+	"+a9ROQHL2+uEy8N9ljkiiZtVeyLlqiX3Y2V1I0GaGVCjW8Vbc7xEj1MCtnmp23gUfCkOxW88wRFVTnYC",
+	"nZaGl5Q0078gjanvQ2MMpL/JjI7PJDScKDutmBcoIWH9mKMyfO29HQImDW+6f7nr3TyHA/tqKBVxTUSU",
+	"ZZabci2jags5OvLFNfxt71KvZqiX5x/n9mtNsORlRAnQn1up+rij+AFHMR7FL0PxlUZFamFmc5bgJIqX",
+	"aJEPs1Fsuu3e/Nh70x3eXXZ+7PQuOt9ePIP4m5280DHXbqtibQuaEBxMxXoQK/JpCaaILaSlPZqRCrrF",
+	"YyL9WdNE8si5Uf9AmJtmSoECi/lWY+WedsCNZkdtGndbZ7UVE/cG86sgH4G6ej7nW6s1dIINq8iPBBQH",
+	"VnVgnSmdwDAK+c/w5CNsOwfXOetvi5lYZNZGjBq0Tr1qjThBo1pXCrh20HQa45HXCrFXd2t1AWZoHNTI",
+	"qEWaVaNxux40HDzCYxK08LgBOjHDYJvNRvyq7j3eNlPpTkCOEkyDaa4v3WtIPWDtCQMq7BF39S7zpbTa",
+	"ee0aro+qzil4WYQ17LTHruvURl5QDeukMW6aVjtjo60z64ATaByNDccwTXBAyvxYvthWn7H3mC6V8Y0/",
+	"n6IxJh1XYzYRN2kqaFrKNQmLKKpXtcajwLd0+t3hRe99rz/s/vVNt3v+nGvmpnt7dXfzpjvs/vVd5+62",
+	"330RUamvl5a52Y8TNpOaL+XmyRIlP0Ug/ydFtY8Av3KQZGMNBGB0TH3QC+uBduh+7ihepFNCU7HNL6X2",
+	"YXMivSMQJSTkCCPw6FEGotz3xkSAzl3/Xfey33vTAWPn83mNu0ujy5fBgDcJCQWocCy1z7OIc8GUHvkb",
+	"Zu8fizU/JoxObCRdocA4mpAHdk9CdORrkevNTfdcdNC5uPWluHNHlaMLCd+TMMJ92L6XFjFnC/EXQWtd",
+	"GVtzd3l7d319ddPvng/fd897nV+5KVqLmUJI8lcX5leM4dad9daUVDs9xWxrngiET5VHbcH0VSYc6AZS",
+	"T8IeqXQdVp3lEsKeVrMdUU65WW09uClmVMjhxmMgX3PC5jEpTmazc+HaeJvW/RLBdjsXK01+60ulyjm/",
+	"dHFFZ8fVLg0r4d6e8wWT4WFfaY/Jw77S9shDvip4WZaKseCinse3aR5C4b4t7p2UxLH4wRGe4yQtAjbz",
+	"3CyLfsl9aH+WkXzmyVE7mWHvynRNSJk7ZMLC3IOP2QTY6G8kSKV/pzr3b7LdxaGUtHF8bZzpMY45WbcF",
+	"UfJo4PQ6IfjK586IL6q77WYJ4uaYVJzARTQmQtASrIfiQmzJy1D2WEGdFMUEc/DyQCFeoqNWs+66QjyW",
+	"kUcoJRQtCU44Oqp5jVpTMMrFQA/92C7EbTTrct4ybiP71IjlgJHW4zle4lyvBu1tR0gFu614cxFJd7Xi",
+	"nK6oigphYwM9+Dp+rESeHHR2tbC3nc5yWyApeD+Ik1xBl6CUp4s4FtOBMKcDXKlzX5Ukwcs1kKk52WsL",
+	"2wrEu4xwHXD4Lsmj3HlMQ2USkqY2+sueSJ7iiWAADzqWz0RldKRGPd4LqTdD/kOUTrPIqH2DeXJk+LwC",
+	"3HRzkJXmldBtKmOipNJVyMqjiKJ7QuYcMRovgbO6fddxqo0mmmI+Lb9O2km/OvvxsXVxf+3y/wlOfxpd",
+	"1qffh83vxl1v0WM3jfTD33deOZtw82MppY+XWTzgKkdYYAeRsV7gQeHE8Sn4gU5wRLPQAkbLaQf43Ana",
+	"AfCpoB4F3x0mRAfpGORHoQxijR/xUseaq4aKB1aNZngpmHs2i9KUhDbyB9bA8qWn3oDGeERiyYXq8GDo",
+	"Ch3pMHZ/YM1wRJ1JQkga0cnA8lXcmzbZcB5NqJ6DUpw/JlFKlJvngGY+yMAtTAmSw0aURyHJIpYryM81",
+	"Mr6NHqdRMEU/st71CG4pIeWOcHBvw8LBUCS2goYomlBwkgLtfBElN3OiqQxXjMIK6sipRxRlITyvkVRu",
+	"4ViDDCCWzTzTABTR8zCHP4MgCHq5aa5RiI5YIoc+Nn1SGVUhcZl2QUjelFRQB6IMzamD5iGKYaVy/8SY",
+	"upuISjsJkPW1GPr9/BDXFpWrB8vpuozvxHS5Zwwho1fQY6d3u5jNcCJJ0P5f9XW8xyGf8AM/eX9+WPvc",
+	"53PfT74lZH7YBzELDlvFt7lmdd9P3uA4PvADTnQ86CGfaVOYGPBcKkuf/P2t1Ec86ftznAIL/bSvf1T6",
+	"40O/Ho+SKJyQ71lED/5U0uCnfEol43DQNw8k4aBzuSU0POhjuas3hn3ksC8PHrAbTNlhH8xwFB8+zCfp",
+	"wQS6vNsUJ+lzPmeHEYG3JD3wRMMX0kf5gK++Y+lhsHynjCoHfKKidg/egPeLA4nNdYwPu2T+siCLw0/Y",
+	"DQlYEkZ0cjhSGJ8eiBC38aH3yOFDpAnBs4NP18H3dD/BVDBNI5KB44nfH74B5rcHgkffAbfksCE/kNGU",
+	"sXuJ/h/tbdytZMH4GeJE+deYHf37n//ykRxBsJUEB1MIUasg+V4q9UA60IJayAjICQMIbAMTiBJMJOOf",
+	"LhJKQvRAkhFOoxk6kmYxDvw7iskEB0vl236sZCeMHnFChQwNCiiIGZPWySIf+rT4FmtNAN6RCUA332c/",
+	"wCCzJlWKh+UKjzIedgd7vCIdyv0Uu+XjaMhlH5mwJH9H/4BcYwGOYxsF2cUvrU7qfEjQd3rrGpIcyGWy",
+	"iBrxFUe6nY2+fXON6qdFQSjbnzWhgA4JDYdZjOzn8oQZhfRlmbVECjuPOqmTmgyC1FU4XDGe4HE7xKRd",
+	"d8jYPXU8j2AHe67ntMaNKmk0W+Nae1Q2w2Lo7QaBTM1PeqSlLIc8OpKCsJSwkf/Hz9pV4ItfVJBatbE7",
+	"apE6drywMXbqQY04bdw4daqj06Ad1klz3HK3T1BjanmulGxOeVI6XyCFbyM/RwvxK82IGMiKfoYmKx5r",
+	"4mtrTxXTmuT1HERPcXyfYXlMIAMc6vQQnhCaIvE2j8dQbstriI2jjRuqewJ9wAE7eBp44wapYqc9qglx",
+	"vzV2cDOoOl7okva4NTrFzUapPS5LHVA2G9BEchVuaTDSoMuJMU9tQ22Pjlz0J0QZiqNZlBbn1wTFula2",
+	"K8V6pmgvVbJPCA03JXl6YFFAXnEk28BIVHT0szXDEJg3JuoPShZpgmNBBQ3VnX67Bo7tJMcEwdPpTkL4",
+	"okzpegPPi/meOr0i3OGwRxwwqzCc0kxrfyTGYoLpfgeCP/dA8PxAJAuqD4R4/itG/Z2QeX/+DLDMQt9W",
+	"IQmCLM9wMI0oQSFJSaDT9qwAhi9psA6YN4ymEV3kukmVxTLrCUAujiFPCYbb4BFHKfAwkKFyHywRRxMm",
+	"OJxiGsZbCHnIdII+vSSV8dI8g5lrY6AmXzx92etDd0QqqJ6+KfB9hqo6Vacm1BXUM31sd0wGVF9PnsqI",
+	"kHk2EZntFCPx8MBJgDrt6bMQn2fTkOlNFzSNYmlXh0B6pPeQG9rxg+YoFXhPnyR8n83yb4vZnGvlvdY8",
+	"C+T0c8dPH83wXM5XE41XXOakFF8eQYzQgM5wGkyPbURiDs99FeAxzHry1csMBmV6/bWvtqn50VEEPldK",
+	"g26ykZSpKcK8yIo6n4TtU7cRYMOjFNfGI6c1JqPT05qHw3rp/V50hy3fgs9lbjrm/N8LcIJMJmeoWE4N",
+	"3JXtKFtipSg+eft79lYP8BheQ0Q9ww1chDF/iWaI0TyTqV/iDbvChZb5yx5M10Bf/eTzodhoJXWlOBEc",
+	"KaLkUdwJIZkLDommiC3SCRO3gmgvTwzc1eLMs0eZ2KDkUtIu6Z+3JN1T2EDJI3T+iivLoBKfSSiD8bAO",
+	"RMmz0PCC4X//9Xd0B5BMIKJal+CXUqOin4BtBVMc0bKwv3eYTtBiXlgN1zKeYrqQuL04Wsz3u1dDwtOI",
+	"4g1Q/DBlM4F8mpvbzwciDBPCOdzaEe3JT7z1ZRKcxEtlxCxl8G8WtGzjFIMRmXmxIzpZjeTeuOQnydM6",
+	"0FPPReVLXlBOUhv5Cl3A0LzgJHwZ8VqGju4N7xXlSmFrP+4845mJ6RknnRPlWpYdeDYnYPBW3rlItEF4",
+	"xBZpztfs7XkCIg7m4rI0XhRhfZWEJEFetVZHOEmiBxKiEM/wRO7Jnu4lxkBplK56l7yROeIxvzdi1scy",
+	"fnl9AJaSUlfZLEhbtEBM5d7GfGWwH3vXGRaW4kgpV/4BR6nBKgUqrEg7ZSjPd8U27Hlydl4TJebGp+OS",
+	"7mwoUGSoLjd0FJJ5QsD5/rU4aGZDfVv6x2cGU5hpwFQQUTigKkAI2BjFQGVcmw+LNzisMo5qpc0T+Sml",
+	"s5Czz7TFkB55hbWqkYZLmoHTDlojxV24Nc9xa606bo2D0CPVMtQod9JGsPw857aGC9JgWfAU4AfuN+Y8",
+	"/mDZq+mTO875H775+Oc/lqoqlKtVGXDywA41qiz9sIAowgciRA2azawwi7qhpvF2KWkOQlll4X4plJUO",
+	"/M9CWbjPIw4uJ77q738zwvJsB8rIcRwj2UBMCg6vKdOHEY5lBk7FDEggTMTVqDJzkmQG9yH8CjANiPpC",
+	"CfwFJcDKt1ud49S8P+6LbZk/xAvgWqj68gUGzeY4UYKwjqa+67+BONFc6TuJHgjVSZMwDVcwT3o3yb4i",
+	"zqiuE7EL7ZD/SMh9iJccLn8QGKlDZvN0aReICkpZqD2nVoJB9Ko2aTf1nMyN/9OfLNv6P+I/g4Xr1kj2",
+	"R/YoyP74U3GP83br8iUuoZ3nOEvSN2M0nb5Gjqc8aYsGFccreG4bRMrxylTJv/D5DN1Wo1UlxPFGtVCc",
+	"z9DB9Rpx2rXT9rh6GtTGp+MyoEzZIimrvrFINFhCvNwIlJYBk2ptJ0xmEV2UsU7v4bkeUExp44imSr/R",
+	"3j2i2NOSAeVWuzuH8Kq7TAb6hJSiViaoilbo6HZBQ7xELvr3P/+FbnG6SMTP5vFrBGeqdDY/e3bVrtl1",
+	"u/HRENayCTZ3zW+rx3p+OvcmdD8a6o3nErrsrjQIHc5VJMo+LvU/61QNFYnagO5J1X4FVOpPpQTqFyYZ",
+	"41F1XCdV7IzcmitJxigMR077tInHrXZ13MC1smnCfgy3sYLQQt0YvmwuegFR2pcf+msc4FYslp3QLTVY",
+	"to4pPyyOWcvGUd1mw6ilHj6M/HBFX/d/W1XPU0mqvc3wLDdmv2OPoKyRp+MMYY5S8ilVCS3lxG3t4Cwh",
+	"mxnnySejRFJhbgqB1RRsDYCMvy/gataqZOL7ajrV/LcoMqVepCKR31qtKLadV8tPrzGnPQia6U36HGqm",
+	"+hn+jUU0NxqwiOaGHgEEjPK2lTISpPvZGDebNTnUXOmOTsdQgqBKvNCpj5vYaY3agVMLq8Qbu7g9agVP",
+	"UCIXvWqfBULl0rEXCGXbchDu8F3JmxwKwlrzlLjkFDs13ApU2ruR23LGtaA2dhvtYDwi1h6YasxwDxQF",
+	"1+PnAFZ0kAFUKpeBqTMUifpqFU1VKkEwrhgm/1Vd3n9YwTwjYYTXR77GnEP27SWCFjo9RXG5+2mUExLj",
+	"ZZY5p1Rrn+vnF/NcFJOfaCIsA4iN4aVW5DCF/i+pM171XH8O7mU9DTmhYW4wglgmrLNtZ+c6a156svPO",
+	"tpxt01PmoNM9apBxgzTrzvg0wFK9MRqRttMen9a9VhNX8Wn1yapavVDI0UXTp6lqtbNn2cp13vLCksAp",
+	"FD2yJA5tiaurac4Pp/jF2IQn40YxB1ROnlgcAw06779/q7WIERVM/Caz6Aph2uhYJviomElnRUgUI0Qt",
+	"2Q+4k82iOI6MPMQZGGVxm1zwh3jtnX5ku9W0cAbUgoGfFzx6RIN4EeYlJ2VA8fFXUdnepmxuBs5BYh8F",
+	"8y1OdS+qqzUCVp6LSyUUxsCiElTJjBklWduU/ppJt+0j12nbqOOc2+gPNvrGSAPguW5xb7xqrb5xfz57",
+	"tue6X/54oEskoxlnPycKabfjbLXhFnepUEq0PL0AmK4ecFx2qy44QSOSPhJC9zozXuHINNw90KRwYcmt",
+	"2XVVQWDFk9GGBFOW4Yv4QbjhPvuKI7wIIwYRt0+lM6LXnYBa91F1n3uq8vCsp0NHdFF6a1ME70rcNtIU",
+	"B9OZrkO/lp9SMDzipodmuUt25mv9HL+MbGjD1fvzYMVTfGCdiUdquIFlDwq+7vD63//818D6sqdLR56G",
+	"ap2EyNzmJmno63IhcPUINFMXf5kf1Bb2WuZ5CqI5BJa8OIPNF3LBG8If4CWKI7rCbPzEFomy56jAjl2i",
+	"0EFsaUns4NNxW/UlpYghuC8ZzkwJwbOcFLziSpQQqEuR/hZNGU9L2VQq7/MN6hzFpqpGEG1kRidAsNBq",
+	"0AE8LLdnpCVCUPdTmmBIPJo5uKzN2lDuEM4jRp16KXcbRolaThzxtCy5xQeAWtZOgEk2RSlb4bAZVDze",
+	"MgafE3y/1xDQcu8RCA3wnBvZU9f3pNDE2JEkna9sR5LOS8fQSCVAXD6GeCMLmsxZkoLOVmLb2kIA4yrq",
+	"dyVgM3lRlKqMVXKhUk0x3GCyhbGmRYwfVxYlHpU6ciaYcjHb8gGy12bv4SrEFmEpxDYfkPuIgk+5hI6N",
+	"fCqWEMvYnEcy4iy4J6vHRLY5XKJZDyt+OcLC5gZdYXOuVgTO+bDFBzk1yxDmJ89uLD7P5gO/CM/8KUFT",
+	"gtHdzYWMZFxIxdtsncaRB0LT4YykU7ZBDn/X718j2UAg+YITQw19fXXbLyihv+v2LdsSj8U/d+K/592L",
+	"br9b1EKrBusHD6azSDa4lk3TdH7Ej2FhKZPLLix6RWZO0zk/Ozkxzt6Jiv08oUL83pk1K5vOx322UxdZ",
+	"e8aWQizhaiyMLLCifF/1cqckIbbYVWo4l6/7lWx2pYyjB7LZn/Il/CNXoKnnsguWEHX/ZDBOWMrWff1z",
+	"334/k/f8mLG5LMnqgwcGB5Es83ddg26JqTHvolx6ADlc9p0ymI4e/jVyVTYlmOSqMWuTwFduFX6akRGm",
+	"s3pdPS3rz2rYcDahXZutMiY8ebulZ1C24VoVa8TkZAUaiBLYiju4SSkM9AY6V0pg41o0r7DRgi/3vL12",
+	"heNq7/FiNS6lgoa6QFpF/bXjcnfds2bSiidvnVJclquTU/KpoNo8xGbxtYWqwxT4T1P1HqLkfbIg9n7x",
+	"HG/ymZnaTPx4aiQcZCZ58jTmMV6uRsJJXjmKCa/opGuvOGJxSBKZl9CXzJu42/1CCraUsUL2hwHFUs9f",
+	"Rv3zTuT2ajfS8kmLDTemIOaed7ASF/RzxrxMonS6GAHvMg+mJGEnmKckifi9A2wnP0nw48kMHp4oxfqJ",
+	"yh1RecQPlulotEaQtiN6Prud/BjPbWSxvOzEVoDCjCXhCj/xK1jdLgqXJ795MmL+XXRRtIHPF6lhAo8o",
+	"wgharVM4+fGmGx3eHmoVa7dH49NaGzvtWnXs1Gu1wBl5o7HjubWwVgtPSXu0m4nL5rWLtqzkAXoyFDMd",
+	"35puBwLV8iQgm6NVRoTM5dcl+vAYL1XkrHQDyjuUIxRgKCdbEqS1Vw6ErOuvmPOA0HDIxsMNJiswotyT",
+	"pbRaSTFWhRioRR/5gmT7NvIxFWTV/0ayOX/wSwxXJcoZGJ1HsWBy9jBTCY5KtS4BimCPi8M2DoXHNpWK",
+	"IFVKo2LKsIKs2NZsXrNsi00mRclVvvyqmWDyzSCrJoanC2L7ntXnqEzMo7qmLcleHsYbyMxeT54Sj804",
+	"eQhQf46hebcB6MXtP8/bksJGAGv9tBh8I/vZM+YC7MQmW53UzMtGvzUj3fNyAhUSAoE2XPqFoqN5jIGB",
+	"Qre37y+OdZT8xqRA+yYAwSliNCBlKT9yPxdIRLRGgTbHKUvL/ab0Hz4ln1L/DM3YA8RSCq6aabFWLwnN",
+	"hcgEbuPQXUXl/D1TWZEN+78m1io/e5FIlyv3duXmeWIynnnCHqKNeYbEPjopc/icEMEAqsaGMmESzOUV",
+	"ix9XkwNMgnJl+0Z5ErBGm1RsVECfEiGzPMncDnddqPG1xSlTL/EVl0mW1mqjACSdD/iBUJI657uVSWp/",
+	"t5/AkrSJTz+QWWfDPHuYPqD5y4JhsWj6PiQN3a8g+Zxek8yU+JIp6L7svW/PlBOMPSsVFLL3pqwASvDf",
+	"/H79UmziSnrQl9mqNUbR3KjDmBQzB+mTJ6fF5yEnBg5Blr48CEJtUmYqWEehUgGsX8wnRPFsRfWXWV/S",
+	"CCI4dhFiHC/IlsiW18j/42cxyhcfZapnUM5Ik1JW+FHmPl2MeBqli3Q1O8aExeFOKi0WvItIm8len7xB",
+	"j7KTDf5MYK5U9QxKuMhSJwvt4rMZXHsC6vMAskqC89EfPxe8XKPwy8D6ssnxY4uDiZhY7reynK9gTEmh",
+	"u3U12H7m3W12XWWwVebdg+26WxyrtVuLqr7/RG/qRRLtZTKWpaLZbjuxQDF+sjFHqIn5YuzNmN/fnNYU",
+	"6yREENdXQV2dsxhIHuRVUnivPIi3JTzOLo2Mqqity1PrWral0o/qvzj8NROnW8LfskFbJv6BzHC2Lkxr",
+	"63ypRg4ZmZ9vPQvI+nMVf28+12HxhYdZvJdtrURiqSdGYJF8QmUW5LX4BMterU2cPVCvhawo/smcIy3D",
+	"8cfwJit7zOaQIVRWFs8N95ZtTVjK8oQFWR18PcBsAWCbx1jsRq4hhuqTBUXnyhMYEbQZUHpS/swFaiiQ",
+	"DPtaxrsWH+vuV65hI9xO3H2WbZmUtnjO9Vir57yTFQ0uzaiT3Zd5QSCkC9yDApuNUURjSAqZp/darUcp",
+	"C+PjrObQ1gKbqjS2qlD0xX5yPUujHvJXKWtplvZepxZLFEGUARRZlXVwZJKtZEFpRCfHZ8gfRzTiUxL6",
+	"6GiOVcrdWPwhQXVsZ+qg3GoOT+Yk9Af0KJ0mbDGRlufOdU+0X6ksPgQdtUq5nCZMHGwyz5/mJ2FIWToc",
+	"s4W4ogfUfBGSeTo1GuMoJmH+O6KQ9E08yLAx61+SQ/UbsUQlXdEt0FHIAn6Sc2WzEHG85OgRYjQEdZ0R",
+	"TPnxalGgTflEy0qrr3loPpBkqem4YNI5Q2Oc5JYvSFsugJW57mj7fpQgXSx9fyv1Okavmu02ShiZJ0Qk",
+	"U/fp0koyz+vauTMsR7V2u4aJ57h1t+XUm7W2g8PG2PGqrRbGrbBeqzb2wXGYmT7wm+z28m1mTjTma6N5",
+	"RCkJpRwUpVK0W2HCaqXxEFs8Y+ShLqnh2hx7LUy8wAnDccupe7WR026cVh0c1tzGab3p1sl4n1WLS5CJ",
+	"PlMyzAcc7p6TSktqfq++9PXSjdyCjBJJIVaChXfXbfcOXUVWiXmdTJXPNoxCSFsAszbmbKxVETeQzKcY",
+	"7PVwqgUiNJR1UzQcUIAKZbrIIfkU8ZQfv87qgwnR5jHiZPWU71rV7nOjrGY4SbmO2Yeiqdki9MnmuZzH",
+	"7fU9Wjle7tjFVVwjTkNsUX3UIk573Dx1atgLq0F91CDNvRAt9y46DM0ep4zDvDKsyiabXQqCGy3d2+ND",
+	"0a2x11o2ZZry1YXnK021vBb5a+mr5wMW+aoYh5/fqQVhRnUBT0KywtrkL//jlZOllPyVyyZneLrrqx+z",
+	"hl9y1nCbaKmchoGQCwTTVQYzDibiSAiMKxi0SYbUQ5aKeh+mJCErfNorqNlIU44mzEYjwqOQSLFKs3iv",
+	"OFK96jmdIcoeoS8Sc3K8vz+xHOkphaEz2cjgAEsYD3OntpaIloLGrlrRGkh5StHNAqoiE+IKPiukLjMv",
+	"a18TBKDVipvI064eCWqic5k8smMbcUJCEg6oPKrZ4nx0NFoilRLbjM20Ua2Kfoi+LeQQatbhUUQRjuPj",
+	"CsqQVI+VxRr7AyokYz7HAQEtjiq0CYRcF+aUz6Sz/NkKOkklYNafIQ9EkskteZNdgGKuKgYYbjSBhfl0",
+	"opSTeFxBHZD01WRsCWoIGIJqGcGUMU5UbUsTy6E26hGmKAqz8qcpvic0y1Bfd9vHMAeJ22L07GigI984",
+	"WrCS4un2j8t83zYyxB3F5SqdtWFjxNvTOh9Qw/lg1rfE3V2aHO2s6miqSEMRtb8OI7wnP2qLPeeE6vrM",
+	"EhleI6wqohqVayVyyIqpX52LPRzMMj5qG/NXrEAhtkKCYUBL2Y5V5u6leKhf/jq04RJEOdFbMW8/U/X6",
+	"rGsTHfkGK6mSE/sqnbZ6Ku+e1afy8gn9Y3tA9dWbGtqV/OqtoA4VGM3iRVrQ165J6U+7frdcft2HrSG/",
+	"QLNoCWgKd4Y0PUSpvC/g/SuugkE12TdQHTS74HI8TkmicnlOMZ2QSlaYThahjlLR+DbFNMRJiJTxhEuV",
+	"xtE334zIktHwm2+OzzKjiAM3gZGlRJGRdEoGFLTDjMpC1ighabI8tvNPU80V+ujojkaftC+evDiyZmJu",
+	"OF0kxEdH/oNn53fbCHPSrA/ou/edN87tu0610QTGIAorWd8VAVfBu4ck2YAPYtyEpKWXjrbf7LodlA5y",
+	"Y2DiB5m2Zz4nVMnLWlm+hu2Wba0je/GhwvXieSz9aIejg3irIoE/7kbci6gsOLWzgrBskY7YgoYaI7gN",
+	"Tug8ldmMygJi+CLeHq/AK+gSQpfo4pCsUNm01uoTbkhoqaayHRblYLiiBM3xBHjOHB4l+mSoVi5aDrOK",
+	"/3vLTttAZQxqI0oec4g/D3b7As1eW9l2MOo9KYWkuqsyAsUeZVXG/PDyJU/JTFK8KajsOAqJ4AaSJXok",
+	"NC3NMUFm83SzTlW+X8HXp0DvXE2kI3ss4xyjcCvGKzoK2lLMi/Q2I6nZhDmTfDjWGdITFGCKwoTNUULm",
+	"BK+W2t+tNTl19+Fe9rX07iVwg2q9RAMzJxQcotBRytCIoDSJSIjwBEdgY1C7DnYIjKqfPikp5Bic3JS+",
+	"Hx3JJNeLOWL02KTAqndBB3VHYuXwWZHCmu9fSlez0QwP9/pLsEM67j33YVgx6O9xb9hWaYj0ByXcoQlb",
+	"Lf70UqoLdUWJ4TNs05hi5yfahP92snOpfBnLfUGUvb/ETAClxcDtDqqWZMUStPymDDLaJrbLjrgrdlbW",
+	"DVadvRYwhoTpoxLmuTiDVfmRjAIcjhwSYOLUq23PaYX1thPglofb1eaoNartpx2VTvHr8/XFKz8TvorQ",
+	"KKxCFciBc2ivrqj4oaDvKZm/RnhAFcCBNV4qPyLx0tQ1IP+237noDjtv+r2ry1VZzcws7pWnBz5cBltN",
+	"zbm2u6VoqGI0D0tRhOY4SZegNyCF7EcYzaeMkiyR723vGt3d9GyZZAlhORqYMialN+KmsjodbeswHoPR",
+	"bk7YfLX4zQxHsjKHbBZHlOxfV6cjYxM39T1OGIUEmPebK8VtOEdq8VLVZbg/FxIqH5psWcWZb1pLGPF5",
+	"jJf5mqRfu/imOFAnjgLytLwmamFnyE8JVCPmERjWYc/hFhB7vV6mWOwLtPuUEsojRn0b/fuf/ypMKyXx",
+	"vkKDgn0pli/Sabm5jqEZDolg5KQAuoaQm6jiggPx1a5bQSC29p4sS6yop9gL3HGz7lRlbdXG2Gnh9shx",
+	"Ay+sktq4jvfzj9hcB0pNRjSwS6e07meJw1lE99/vDoyBjmI2mch8jiqZPTDWwNiAnkCPafIz4ksQF8VL",
+	"5SRppNPhZUWjyrcY4AJgKNvlc+VJsEmVv+KFAJ4HIai/QS283D8zwoepjOt9ZMmqJbMksSeKOBpY1YF1",
+	"hvJKkj/Dk4+bahuXyVSwiihFYRSegUCBZPYoWfPtU3bHHfk6YYdgtlZSfxz5f1vM5j5YH1LToffI5yQF",
+	"ZVWCqcqnE2YOG0cq386xkgBYIiNwQ4RXeDnoiGo+T9q0C57C6MiH9+pOVEiSlbm1LTFBwVKBB5Z2MdPu",
+	"aat+WKrx5pqd63B8K/hPgIJtltwUT8i6a+RedTN3nt5NEqrCsHJ0LopspWKp4jehrLBsnyci3ihvrnfl",
+	"ZXeDTPCsGhbjxsoYFR2UNpzxbXFpU3Om7L7Qb7s0iHeTfwVOJeo/JoxOMo8HWeEul7QqO90ettVxAjlR",
+	"1XFSbKTs9jVyddmgdBrRiXpMQnSUkPGCC2Ii5TQbUt6EiC1WApqr5elK09nQ2Jw9pbUVpNIdFHozrasA",
+	"0+KelSFetxz2kLyBEgTdIEIfSMzmxIZakmi0VBoA+Va5MrOxeiqQcEMq7Gynt7p8iUbfsnBd1yM/37gM",
+	"+GYXGm1iQzfqZSIaRg9RuMAxmidsFJMZAk8/uBRCFixmkkaG4so01NT7u7iJuZ9LXrhEVTPbpKnqoOli",
+	"hkEjnwo2S7HLWcQPQGslnR29p3k1Wel8PbDSGN8PrNfgtrRkC/AaFI9xfD+w/lx+a5XflR1xksQFc3d9",
+	"3b0Z3l52fuiigIU5O8rnJIjGUSBnBzcWf4xSqCR8hjp3/Xfdy37vTUdIUsOb7l/uejfdc3tAe5c/di56",
+	"58M3N91z0aJzcWsj/bB3nv/9/e3V5fDbq/Of8keim+5tf8PT685N5323370xRpGS3LD/03U3/0A9vLoW",
+	"/6w97nduvuv2bXR+d30h5q/FQTG5vOO3F1cfhjfdt92b7uWbro3g9+VVf/j26u7y3EY33R97t+Ir41nn",
+	"zZvu7e0P3Z+KD/u9H7urn3dub7v90v7e927fd/pv3tnIlFUL/XQvzyWo3w6haQ5+1Dvvvr++6ncv3/w0",
+	"FBPpXQ7vbrvrz2+6d7ei/c3VXb9rzuN9t//u6hyedC4urj7AQGI/hv2rq+GFgJ2N3nU7592bW/PR3eXt",
+	"3fX11U2/ez583z3vddSe3AgAX/Te9/rD7l/fdLti5ui2e/Nj7013eHfZ+bHTu+h8ewG71+/eXHYuQNxY",
+	"MbGVbPdK/uuO8z8fxX9cpz38+M0fy88CKIs3qlTUe6VSxTFnmV4VPDb+6tzIFk4v9NGUYEFIBJeq2G+j",
+	"OEMW5mP4b5G/D13v+/O/Nv9S+771Y+Oy+sPp+/p1+8a99foHFzWUBD2IMedZssXok7JlGjflWY79N9/d",
+	"ve9e9lHdddERS1Ddq53UvcZJvSb5DLAs8ugfxB7QPKpHKs7lWuElqlerWe1auGWikMzmTFC2pRAyjgUy",
+	"GPShe47qrmej6+7N+94t4Ph597IHj2s2ynAP1d26+LT3/vqiK2YKLRroSBmoKUsHFMcxexQ3uEpJwRYp",
+	"ObZR5+Km2zn/adj9a++2fwtzftvpXXTPh9c33TdXl+c9gTegApJLr57Uqy2ZI1kHeeB4QLXt+1gcyNur",
+	"u5s33WH3r+86d7cwm2o7R1PUcF1YqcZg1HBrRe55FfSWba1AxrKtNbBYtpXBBL4wAGLZVnGplm2VLNSy",
+	"rfXpW7al5y4noideZN1LJr1XDcvsrskvwsKR28gMnG9QLoGlTN3jkJFoY/ScVqpt9uAG4WKNxCpJI/MW",
+	"y/26OQJX3sfVogQlpf+edulHXK/t69z7c5zgGUk3Rf/rRF+pzNmULG00x+lUyIbqrGcd5GRNTdjO3Nwj",
+	"WfNNBYGtJyMHG58gGqUzZFAMoNRQfPP2DWq2XQ8JHgFdy5ZaqFbTeMXRPAYnNWoSXUnGDE9OqIs4ZbGc",
+	"4Irn5ImSpE9qJ1pf9VIc1KYdfoGrbE1sXTl3pUetGJ4hxM44vhpbZz/v6dP2eY0Zz/U6222cqt1eESCG",
+	"5D8iQkoFf72jYq5ZW6VqwoXktMe//rARLC3Vu+NC8lSO63Qsj85UtlylBAIZXqZYBqf4LEkwkDmcguvS",
+	"M/MQb7PwZCYZVaJbnctMw3SGPBtVgbvT76Qslu85Rwmma3FJA6or1lRQR1nYlHfTRpMQlNRQ3vaQ4eVQ",
+	"W086GypX56eL/gCrQlfrJ/OjXe4nI1PQRKmECCzECLx9ZSbU41/8Yuj3F9t6Wx7qiHjKEhJmWLin62y+",
+	"vdzInIgKIWZTMDTd3fXOwe/3BZxmnxoR+fViIV/EDqZdyIHeiUZKOY0iGjBI2w4F9A5xz90QKBaSIKg2",
+	"a3XHHVWxKiZYa4VO6xS3xp7b8LxW6+kmjh0mOXOZz/Db3Tf3SCT9cpHuMw8ihAYLyldta3vmItkjumnb",
+	"BbBifM/ugyNPXWLSG+H4tSTa3T6eyCqvAyuRRX31J7Lqr+BqVpVXpjJ4J1X7JSOFnhD2s9uwKZPEdeJH",
+	"vOQyuqMQRAX4VpBoyjFwdwCM4ggB+7Ozb1t54Eu281vjXraEuwgq/V2C59ONmA9EdSKalOhowwnZqAyd",
+	"M84jwZ5CYjNdVyt9ZCZLtBeBzibZDctcI22LspDsfWkcPOolC3c7ZMop2AokW0ENqygB906AGbkBNmyI",
+	"4L22euuIrsOSghB75rbfSYrEESkPfwXXa7Ew6VxcSFWnWD1wy4R+Va6ILMOGIuWQmgFsgeD+tG9quxGJ",
+	"NwjkcgAlhcvYKUXpNWuzUveu1KTI9gD5qvmw2cbj09YpccaNMXbq2Bs57dCrOmN3VK+NWs0Qk+bB5kPY",
+	"fpiQ2omteAh4vclLupCJYgO2bfcMK2EHXgrLIhqSTzvGnjMuK8NHtJwnK7W3bUCWDuJTlqSyQsRGhiPF",
+	"8f0ZgvyBG+T4YFpeR/ytQGdtQjRM4gGWHrTSn8qQU/bKvaxvst3ML6TiKb2QJKizq0jCx1zLJhTr0fki",
+	"3XirhGQc0SirJZIFlfjyDnsra7348haDXzLWQgfIwaMKulPKqnFE4lCmoAK9NLcHlHwKyDzVtYpDh9F4",
+	"qRuKkWSvR75MqWFcvOIn1LoX/+pbVf2QE4JQwOxi9Y+1AlyMn+XLF/NVkZSG27PK7IKVsv67bh82eURU",
+	"ydxMaLy+61cG9Bawh0sPRMpSkExxRNHl3QUKpjjBQUoSwWrqcFDbdd3cPSNgdBxNFonYquMK8jXD4OtU",
+	"hhIsKWMHRTI+72bNBa4Z/qTT0LuGATy72J8q7mTgqNtuu2kCasWLjKeZ8CPD7dQ7mJpOMFd3281nCCXZ",
+	"ZKqNxvapKD7RGLraaLxgxOGB4otSYUJmmCzP4NdIpfh2r2CV/cNU9lMsGlz/xzJPauPwawBC0iAJUQWz",
+	"OaS7TBmaY87BbTOfip+ZssENS7zIPFME1GWI21yVzCazeboUp3BH+MxLBc68ffGQGdHjzUZZtENRNJst",
+	"pMra1ErqKGfjUjhQM7RSAAwc3oG+5ZHKz9QE4cxTdOv3stUWwmXMVjYpnex+FKpcG/yr0tAYAwNV3GOx",
+	"z9LWGOOVtF8f/tehodFvc831UaaoXvES+xrqlQ3F6Arahc0qCHUydsW1mLRhj7hEvYt6CvvR/bKMxDwt",
+	"ge9e1LtAq9E6qS5gSvUQj11z01+KlGeE90VJ+juC47Kq+v08Lyls1xTagb2xxL90Y8oidq+gK78vuIez",
+	"e2NG2y3/ZTPvgfntNpqparfKc2ZrVg4uWxN0tCERx3EeuC67eJoJ4wUupD3q+oPI6BdzffoqLEyy7eki",
+	"oTZa0FjFn8gYKe4jQtNkuZLWxfBc9ysDekUDCIhaAhPJFqmN8MbRDMfYsKBeQfeEzOXYoH6B/AEqhEDa",
+	"2VRWs5WOVoxpP1vV7fWu1jWGjy/HKAYxC+4zHjvDOHQk2D9/PbGrf5wnFM4TlbziFW3e5BtcU9Msvi+D",
+	"hxgCNlo9lxiW7a5MvRA56TS3kknXe2b0NqAZ168sljCLn6OPFTP7EIVMRWrf1QGQlVjBnRl11vdfJlAD",
+	"e6jApgGlrByjIC0Pz5llIaHnyFbY68+FMLgvX+zig7JQC1Ddffnycc9jl1ON25TMy/DnBQLxNKEoI14X",
+	"bBKZFOuAGFAZkSO5LRrCxfbIkpIwT/1ma+iQ+bmRjJ0lCQlSZ8oSTpwReI4sHZ5iyZhm7FA2REGm9dxq",
+	"fWcCd72InYFN5eFLqyL01tFWs1broe18ARs3qV/Oe3RQLN7KMKh12Kebvvr+Qx8dvbutNprHWVJuwZb8",
+	"Gb74kyyHIsWM6B9YOjV8S3BCEh8qAgQ4SSLIQMB1dhSffJr7KIhxtKLzJ8vvp6Pvgugq+r5394+edxn1",
+	"eI/eNII3vWbvfv7XH998366Q5ff/CD/0oquo96lH3UpQjelo9tYN//p9aR3X3fsmaALK4sX2ij7bvEGb",
+	"OZf8DJcHoODstg8NhWt5PoZ9MxDD7eXnIdyV1TSLXyWvrplQF6g33AfaO8qMYvvF0uhmoP1Ve0Tls9zp",
+	"DvUC9H7/JIbb0flp10I/v7GBYc/ZlJIol995ywJv6Vm2Vf3D7wzm7wzmr57B3EI3btNt5SJLicYmnACR",
+	"XexVAScM08EaSXmp5eQnpYR5uuu/gfBKuIV/+umnn5z3753zc/Tu3dn792e3t5Ux/M9HRzz6hMaJnDaO",
+	"FVFTGWgMnU+JRrDqVj3HrTpuHbnNs/rpmetVvFq7BqnCDR/qo8Eg/Fz/4oh/qvofJP85K/wzGFTEH80v",
+	"x38uDRr6UaoigPIL8G+61Lg47Wysc4gCRVw1tm4IsywhB9fSc5xLuyWUPEEcP+gSvcVgxicprXbEMsIy",
+	"StaaLEimkEtkvlrKlNX3dR5A8cgWcQhmVfywcsFvLJXziBMa0clOaIQMTLG/OFBWGAoJIVtvoTH/Mgbi",
+	"R/MEltOAz2X+piYYCjmEsVG1xEYjmUvktbxqVTUoabyuGMWjBKeqK/fwjeWiNpHYqrVOE8SNRoJFEqXL",
+	"WwFEuZCOTirxlwVJlhu8XHRSCumyDqWd0MmDV3FPspwU3C9ktJRpZrmUyyIgDZHoDiJYtJr8zEhpkW/h",
+	"PPqBAGJLcU3IcDvExsK08CKdnsBLmUa6kFXD9MfUcwXDAaAVYDkMmk9nmqZw7YD4uglG+03mcPBIoW0N",
+	"NF/As2cM3lTg5hAArVMf6QR7MxyBBwQBlIdsX2U183UUgfp3HZezjKIp5LUWzCOwSRA0M0nwbAY8JNRC",
+	"lJZn1Mljs5TABfphmbdaLCbMAwaOpHbchmKxtir5P2Eps5F0OrPzuL/hNzYyc2VIw4/2GJGlQucxToXw",
+	"I9mhjCmD8zGgA9qXpWnE5B6jhDiCtuAU3AmB4VJb9IojH1Dcl4sS35yt7d8jS+5l2jojs+GCylw4YWVA",
+	"ZT41/SYkcTQiCU5JvISCXWhExEUoXXtMFw1I0JrjKsz8D39AbxISEppGOOYDKsVbPcssQwCihISy9AIb",
+	"nw2og3ABP4++/9DfhKTHe+pQkPR3hnbS2dl/DSMVD9s2cqGGyp7I4Ux/6e1j35OlGhmAUzyDsgyk2B1x",
+	"u6sgOL6qq1M5i/LyGmQJ5FjpXNgC0rSEERcIHg7okZ9tMSeJaMYW6f+r3vuQwych4MVoZ/WRs8yOAkUw",
+	"DYjMVZwDaX2qAyoD9lTCP8gC82keJWKiUkcRxZLxz7REKo+givTTM4YAWpiFmtaxOgHKoIeObh/xZEIS",
+	"dNcTE/ZPQhaInZHyIETsZAgH0YyT6AEK/X7zjd4a8s032nFwLpNczsiMJUvEaLw800uZCGwEIIteEhIz",
+	"DBFCKvN4VokGJJ63F1cfvu1dDs+v3twOr7s3t73b/rBz1393ddP7H0hi8Kc0WRA/E1tRpDxERgl7lFsc",
+	"swDHtylLwBApk4LbCAcJ41yNL7ddcEZ0aUj8sm5JEglkCjCVLmhRqk8g8B3Z4VMJFwDP5TbHeCnO8xTL",
+	"E8ineE6k6OfDp36W+KOCfJlNQum9gFyqSMUBXQtVNJM6vNafqjQbP3/0gbxyNYlCTg3zTJ0BP/a3hSrt",
+	"BYbUY3tAgURKiX9TSGdEtaBqRG8aa9DRwz6a4TSYkrJI/AFNCJ8zyokZk2+koI/ZRAM6E2D4gOZ/w/kU",
+	"4ot2VhWUfrsIg2X4QbkkI50l1yQZkHPjKCCUE+Nq7cxxMCVOteKu3aiPj48VDK8rLJmcqG/5yUXvTffy",
+	"tgvfCJ4sSmPzku5c9yzbeiAJV3mEKq5syOaE4nlknVm1ilupSZlpCiybQbDBPMHKjLXdT4q4IVxu51CJ",
+	"AQyqeYZwUa0OJc8k5VERMEASlKekoIhxNAY9Cjo6RaGAcp6C/riCbiV38/Q7BXDhQ8LoxCBEXNvT666H",
+	"/JIcJj769z//v9yNT/MXEUV4JGh69kbM3JZwoAOq47mBqApISQBBgpscaoXDpNkBnbcSo5HAz7rrHlcQ",
+	"WD3AexSnxIFCVAJkc5Loihw6oSFsC0myfXqN8uJ7UL9KwFCnxqy2FZm8IWmydDpiX5RiJmMBeqF1Jq0u",
+	"eWC/TuQjGEaVsn6t8KsQc3PRIrd77bJj5bYMZZj4ojjqnZnWC/a7L0XBTRB56RsCJANwv+q6hy1CGZBe",
+	"xIbzzGVKCxgssnhWL3IbzxfbqssllnWXgeLkWxxmUBOfeLs/uaOCbogzFEBKYPGdV9v93TVeiuuyz9gF",
+	"TmRYUd1r7DMeX8znTFzs70kYYek6b1v1anv3x33G3mO6VGuEAhn12h6LfAfXCjcn29gHnj0qy7PK1F3w",
+	"1R6guSXJQxSQO4ofcBSDl78pZltnP3+0LV05F/YZSasdnnDr7GdIq2l9FJ8A5yUGLM1+arBpWcaCznXP",
+	"ltemDFNCmIOpgMxGJAxlikngiSKKkyU6ogy9Ob88rqCB1U/AEscW6cCSEayyS3kJnw0o1sydtgIU5Ac/",
+	"F8wlOc9lY/+4RORea1/UOehEhkXq9R1JzwVIdp7/lHxKT6bpLC4cfEteJv/n/OpN/6frLhINVFQmvFj7",
+	"TXBo/oZ7Wj4wrmr57sR4+e9//ks9XO1BsEfm7zB6QFH4p4HF5WY6i2hgmQ1OwuhhtdPVTk7yeVsm7VnT",
+	"2bzrv78AhrxSYiT+UmY6MXBMfvcLH7kt5wZaygTZILpr9aE0WufH6UpjEDcO1clnOBhfNh6u3ODHbcTT",
+	"ZSy4dgLV+gX7Eqh4wnQdRvaGw1bZhM0dLnNyZhlbOBhRStzfRMNXHI2FpLfuvJGjkDNa0DAmlb9xrUIS",
+	"bKKhYFMjFm9VE3VW0plg5x+u064MnY//tyydycfD7mP8gOXSiofz/4wXFBjxI2Knx5///c9/fTkSFMjO",
+	"nsuHx6+3YbnhWbjuBhHN8ISczOmkODIUthktU6WZRdeX3yFoerz9PAk0qJhmdbnT5VEbgiIFMid4PnIl",
+	"37TPY0ZTZ4xnUbw845hyh5MkGn/ZvtgcMyubh91ICEMWyLLwJYQQxZhO/jSwCHXubotEaZUAyTmtkinz",
+	"6fMol9JLiF26EhdGFSUkjATvCW+O9yZngPhP56fquz+5ZOlbIV//ighlx6RQ+uhvpI7SlfgfGwljR4kc",
+	"Vdc1dE7zhMHVHnG0mGfa4IhOIJcd+FaBZpOyFKVsoYIxQ5ziEeaklDQq3+nnsvraedpi9/tz5mrsDVhU",
+	"WOyv6Uq8iB4IFTMDR/Jtu6wUCRUNsM13oBCJr+aEiiu2VnFzK52Q37N+lngW+6CTfyCy0C8DRVHpzqru",
+	"xPtnb6+2eLyACuVLAT0OqNtASwFkEKXM2FaKTvrj/MNfD0b1lVBhmiHAZqU2byeCCcTYimCluKWqrmTS",
+	"B4rEfotX3EbkEw7SeJkXvLsn8zTPIgeR62wDv6VG+6nz/uIw1NPr+B31/uOopzZvI+olBIfLfS8wFZqk",
+	"byJDaTcHy0uUTrUhQ9BUFBIcxhFVJRgbbq1QFv6C4RCNcIxpIDrhU3CjgCSnKE3weBwFSEWMgwkhNwDx",
+	"DeLuDcFhJGj6r/EizKAmo+FlSgPpRaLXBdYSOMQaAJX/HWqbbGN2X7YrRs6NmHkBxpq8ti3E5GqNyUqg",
+	"mw2cr4qvUgb2G/wILaVXD3jPxBFX3iErauCIp518RmvCZxmo8iYn13hCbqN/EEgruUdbpeT8+FwcXgta",
+	"tKputel4nlOtIc89c8X/K7Kuj5UHEP78uZiLbt98cjoM2dLJ+MXevOmheTQnqvwRdFcNPeKOXOLUcYs4",
+	"9bBRc9pQb2/sjVxSC9rY83LpOyTzmC3RiKWFsM8dazFyeFk6J+E8StR3p9u+01m8LO3xP5wnZBx9EnfW",
+	"6H5Y+/QXbH35uDdNyPAGAlFLSEOxRGaGwL+4Hvu3Q2MMDp6nJsxMtXB+XD9C+t0yA5+sus9XlK0Fm50v",
+	"//B1GV6pJ6bsER3hFMUE8xSM1CFeHleQEamqg2Og5m8iaY1gu3wZ73umuDE+ZY8qPlj5OgheTUiEMnWl",
+	"/C1u2Nt3HafaaKIp5tMKuuNEmgUH1HQAWfXr2GkqNFxA0AdlvPZ7eYpz5wey9G1IRy0LTGrTtTyHfABu",
+	"1GJt2cwTMo/xkpuVXJT5MAeDTHBaTO1XcqXLDeoYHm6HUV5jIeD19fEZprw9yJumMTWvUWtCjpl1InY4",
+	"4ZBA+CqWvd/pvEHnDQLfTvrV2Y+PrYv7a5f/T3D60+iyPv0+bH437nqLHrtppB/+vu16OHiPxdHbaNuE",
+	"FObk0aBRRorcddLyi98c7h7GSOMkvmF0HEfSUfg/ZD2tHjThH8jyBmo//FbvSUlBitfcpruyhAU/+RyF",
+	"XyQJ1GlRiwh6TmS0jSAE92QJCsyiT55y5bNLfPnWiL7szST6K0SuvmkG4S+P+r9iJfdLYY+E7X7YY2/X",
+	"IkiH2i1CmyBrbJGalK1UM7UFO/YAVP717+jy4ujyHUn3xZXDmLns4945cHKlKR9vCJTJyGjRK458wWGo",
+	"lI6Sd/Elpw7XJhTClWbqlEu2f6mDbvJ6rEUEvAPWoYiDL8lV8hRPBNU0OKo1LgkdqVbHT2A35AIOYCn/",
+	"t5yn/wi78Rs8xDdEObsexjHoXAQHau2yz3Zq7Tao5vJxf9O6uZrj1h23ibz6WaN25lUrjWbbPa29gG7O",
+	"TCqR54NYT//w80cj48LeeRKKaRBqSv5rjr0WJl7ghOG45dS92shpN06rDg5rbuO03nTrZJyXBj2zIKvF",
+	"uvC3GSglwh8N1z+qn1XrlWaj2mi0ViS/rQ2LYdmHKPw0Nu6n8ctw93eN394aP/O85zQpf2qq/ASdGeHg",
+	"PkuYJht1H9RB/fxHXWltxMLlH050cNwiib5sjg24BcMry7Jky04Ft2F8L5kO1Uqf21dcx9+hI//6Tod1",
+	"6df+cSYjDVQQXFb/NxsHYqO08lGIVVo7J1OyfJKQjXAMOZ7ZeIwWNI3iYnniweGe7YeeAAnk/dmMVV4O",
+	"8i6EFdShS2PmKCuGJJctTk4BS1Ra+WxPiJ7G2lG8TXECXopGWh4zJeR6IRNfkUfppsvGOtGMr2iob+bz",
+	"wxzhAc3S+XFCwixEK89FIblRQieRzHIAXkEKa5QCNciSTpt5Lo58XQtQNlD1ztWnhIZKI53BwohK0/lr",
+	"o7QQOnaGYgx1WlTki0Q9uQZlJZPp4aP0QIUxl6BmtDChfTXA+oOvoAIuJ0m6SURMhJbln5/GI2dL+F09",
+	"97t6ziRXQIR0obsMzcvvtTJme6d+7hZ0ccUrBEVjZYIS1ASySojLKlSqPHG8e0bIlFuXlq9UZmPZrLUz",
+	"VvC/SG23zxkqHJzfuJ5vJx4+SdFnyHmSUTGTy8nifxu0fZux6tdNev+b9H174MyhCj/9NWj8NpK+E+Dv",
+	"NuscZJy55kO04yEU1sYmW86XPIWIbxUetoFNOZOaQhhT8GB5MyW3QlEX46mUN0M/N35ACjFBbiEBh9lW",
+	"JSzwjxUXN6CHShd51mjfzPPhZxyfTCsUQYlx9Iij1Ib0HgNqnMmQxJE8nGlKZvM0U5CyRRqwGbERi0Mj",
+	"jzgw+tKVKiEBS4DNzfzdDUCyRHQzoFlhEFlIU820NAa3oOGRAz3bvc/Qp6gVcvMHJG4NF3IWQygZU1W5",
+	"j6wzS16KBBwaDQVGw62BeiHrwzRdu62zGpigvSqYoL/YxmDVlcHa+VhG/1UoWrO9f6/i1WT/H5UWxvXa",
+	"NVwfVZ1TsL2HNey0x67r1EZeUA3rpDE+daGYcjplov311W1fDSoVzoAIZYqZ9aVl1nWVa2ftYKyF/JfV",
+	"4lWn+UkqF0CPTXqX/qqsripI89/Nhl9NVVMmiXNNoaJEE5qI8F/+2oAifhC+94zuN/mW9TM5XdwsUUhW",
+	"7pCSTIdAmFdEesgGMo5oxKcktPPq9Jn2AEXpgAYsjkkgZPgjvgimEG1Slpfy+LXSDOSqBpW0VzP6K+Q6",
+	"G0/ASt5FjEINC5JA3pCIrs5YpgwDZS4k0SxZDyxUldNfr2kN+axkAXSd8jF8wDSQuXlwDK7gUtOBZW7P",
+	"XT3qKtlHWMFaKycGNM/JYaxaVlFk1AZ8lX7vGMWMzdEoYYvJFNJJQPk0df3KLBkwGJRt0FJTe0D9237n",
+	"oqsK4Ms7WytXdA5YmeVDLUV0q70DH8WyZpBL1FSowBI4HpNMBTOgO3Qw8MmEpOtueTL31qoiRib5UvCf",
+	"YcihKxmAR2ognzzIjAO3X0A5fzcqwh4PaPbaNztOiC5oV0FGKsAHtVuQ1IOjI891869sVKuiH6JvEdZJ",
+	"eJt1+B1RhOPYHlAjt0qeAsVF/o+dm17n24vu8KL3vtcfdv/6pts9756b21XM2FvkUS7JJ4NHUcms/5PO",
+	"imuHDqw5ZBTgcOSQABOnXm17Tiust50AtzzcrjZHrZFkZ8gcjDh7pKGtWl+ecEkLaL2g7fk3I9wdrET4",
+	"Xfv2i5i6gTbirBRtyCixBa3MLr7DtXEnPGXzr8ZbdGnIVV5xcK4z5FTfqAIgbhQ2nwtpsoJuxZ8yc7m8",
+	"nM3PVi+kNQInvv7v0cL8N2j7xI4eqnM+2LWjtHykUvqqnKAyp3KqY68E53ENfk1nsk4aKDJWvCWgRCbT",
+	"VvTVOpgpKxxewYRCO2m9AtthRAVHPqAYTRK2mGcFP/MkkDRn62ZRkDAZ/mEjzkRn4hzJ7vh9NOcya+Wc",
+	"YCHaoL3sWgJYb3/7Hiuu47Ydt46qNXDOqFfq7WbbaxU9VnLvElnG2xrV6hi3cN1xRzVX1oFsuV7T8caN",
+	"UXDaGHmBWweI6YoqPE0Ing1Bd/BzWQbeeTAlCTvBPCVJxO+dmbjS+EmCH09m8PBEMTAnjyQO2IxUHvED",
+	"yJZKVzGPIRO4mmDjFNfCIKw67qg6khNs13HTwadetT1q1pvtWvDSE+QAaT4MWEiCk3kwG6onWknizBhl",
+	"Q685itJh6376j+E8mJUv46P9zMgOxSNLVB6zJKsKGtGAzQT2Q8orHemxZ13PzIcx79ws/AjFkooqJtfx",
+	"BH4g1zMDOLxS359CPIeEhrpsSjCwPvaCUVgPnGZz5Dl13AycdlCvOdVxfTSq4dq4iY3y+ySYsheA6gzT",
+	"BZYJnlEqLjUFvj0Lf+qE1kbh0u2w23Q0D4Dd/jq4t3s6PP3u6nSI/mzVyentmnvTmqUXMo1CvBAgmqnc",
+	"kXlEZWShzPgsOV4/Cn15E0uKhuMzM6Ms5jyaUNHr3V3vXNyvBcOdrIoi+kARR7OIc7Amy4ywUk0zoFDL",
+	"v6CmUb3lWoKBNcMRdSYJIWlEJwNLsK3ffPNtliqUKDvOmCQE6rYwJD9Gsnd9q2d1GY4k4yCr7E9Yyiqp",
+	"2Fn9ROZGz59xXxUUyN8pWjU0vhtQowjONxUo8GC8P5bh/Y9JlKaEZi5iAEISwporCMpswN8S7PdknmZK",
+	"l8cpi0mW/T13JhqRMZOplmUJokhvpbT4FNMWwySkeAd1ECikVFWYMKAme1JSTkJahHTmQjOH8RnihBTy",
+	"kUuhR0/Tz5aRYWAERbIzDyovN1CthMpC4aZuH0/2jEUd0JVg1LwiBwSjQkDtfg5Gb/9TrkVvn+VU9PZ3",
+	"d6LfFRqbov3QilD3tlScO9GF6Tb7ul5E9wT5up3oxlcpn5VFeRI9EKocIW1UdH/UnpSFc4gu2QoNKzua",
+	"qpwU6WRl6w4+XquFmZ9+1IwSj/8NCYZ/ixoNXVA7L3O4A/U1pm5G/X5Wx23EwqV0DZaXDTryRa89Ol+k",
+	"/nGO9cBlGUm3/CC7YHxZKMrWZWCUtg3uwwHFZqal3BMDHAFkzQpZcWnz3ZzXFxCTLasSNaCy9kKhnNRr",
+	"3TNHRwuaZSbSYIRyiIJ58rPoTD9mbD4M2IKmcB8rbilrMKB+CeOEdHZ4yWRCxOexCrWroG4YpWJmYqVG",
+	"MgEoOCJAmjIUTElwrxUskhsaULkG0aJIYTpyx4ocJ0BLJvkSPAmOY1kxYoQzP+UzwSeVUSNVGk2zCi9+",
+	"0++vidFl1H7+bCkPBuvM0sDVJtrlnKCBlcb4fmC9BnefJVugGcFUPMbx/cD6s+B4JOpYZ9aJ2u8T7wRE",
+	"QDFLFTCkCwRIG+aw/9N1F7gdVTZN1TjLK5oVJqYmVEVH8xgvjyHFlXIkX9DyGVTNwe8ub7qdN+/AOicn",
+	"cIhYulbQboNfyEPWTvHNld/J/K+UvTGpgKZIGRXYTfR3OkuzceqERkYD8dkZ8jOtCYi5nKR2Lm7EBD8Q",
+	"XTkmjngqZZzvun0bXd/14cd596Lb7yLp6arlsDW/atTVcShcuzrkdh6lKsfjMTh7VJDfGzvvcQqklyX3",
+	"XFw4UKZVKnTg0imjZVIF/zShZwwDlimUf8sO3t4eQsJ1QjLJ/y2OYjVWtXXYpzfa6P0b9xPfJF88wTXc",
+	"dAo3tQAFU5E8U9JOw8bSeyTze+V27s9Rrwwo6A/E8bhklOgzMmVxKA6S6SEkh7JNfUTEUc2tCxkFvWdh",
+	"NI6055WgNFgWbSrPP/nEEyXmuPFUHaAGqO2J9npVv7s9fiV3+M1H4zDUeGt4AuzMdqFdxCHdhZ3lurCN",
+	"0ETIgcHoUBdPHupgRql05Dgm6GgckTjkKCZjWd+EjkjAZgSR2TxdHtsqhhD0vdBfZnfwbZXLXJzgzKrg",
+	"K3WnZK5AHa0CPkIo3x2rq21Ac0cyQ2Y67EYcUF1WTjlt6YTHWCvFtR7ytTrJKAolksa5K/1KzOeqd8SA",
+	"mlppqD8qi9MJSqKq82HQfuT3swQNRgGjun81w9EScTYjgiyS2MipW/eqA6rK7gmgjIhYMY9iQoVoyR5I",
+	"opTMUlsKglnOD4CTHOYpEo0IeoxAkuNCKNQlt45UwXwIM1C6fuWRZU79TDIn9WqrVIF6Nw/xi/AS//s1",
+	"p78gU/Kf0bT+l3FCivzurWoFz7BJgufTrUneN8WeAw2Dz0vikTJtjRRCZuyBoBFJH4nM2T2TBUFMN24b",
+	"rZrHfKVbyvQ5YA5TcaGgzzEKCaM0Ue9A/j82zDq6LjEoXwryfgV1ZDZ8W67mPUlmOJJcXTDFSQr2woii",
+	"78QyH6J/vOLo/Kq/hd2ChrvqAfl/A3+4I1kiWPr/2sifydFlltSQpX6xRJB6vaGwtCpjUyzEAl1bZxZo",
+	"bWyL0MVM4IP6mXcYstQonP7U0kAlqqFwQiQAhFRpnVntetMbhdhzGvVx6NRJ9dTBI7fu1L1WM2iOT6ut",
+	"mmvZ1n0EmVO0syOzzqxmG49PW6fEGTfG2Kljb+S0Q6/qjN1RvTZqNUNMmkC5KQuJ4Vqx54gRDckn68y1",
+	"LTDeZmFVUvUjVZA6jb+OJ5INMi+dvWaYjeTlI6U4vj9DUxLHbMtwotWhHhASG7NSQg80rEwUJhdLCoWR",
+	"PMigPvg8oAhhF/0ME/zTwHIrWkNgfXw9oF8A/TcX/NGHRRwVpHreUuBIzEqjYmFS2SlE/XMxJUjZcHQE",
+	"/xwfy0n+XJxd1gw5jkwkjLC7Y7prh37vikRqZb+LLS9+laly8/kV85LSS9k1qG+1ffxJs7ba73OD/sD0",
+	"M10xByihAOQKG0nJRNpdEgLmGMknQyqYaDZbQAnp/Oo1NQfSPyMk44hG8h59nDI0wyFBUarLixO6zevz",
+	"Jlv81/T+1KN8ZS/QXc6epNmq1tsthzROiVP3SNsZVT3XwY3T1rgduPV60LDWaPxH25IVNKF2jOjnFHuB",
+	"O27WneqoJu6Vxthp4fbIcQMvrJLauI4bhpecLC6bdbvgcHHkvnjgRae9GgH11SIVblhmHrTD/BszB728",
+	"q9xPr7rmp+c5btVxG8irnbmts0az4nk1t9Y89ObRm72PD152nn4npV8t8FVz8Ylx1H8ZgnryWf/5ZWdZ",
+	"H0FMMyK3jbgWyekmZlwj4bPj89eoyJ5c5U4q8pyk9Dqq3Uh2upuevAQh2eHpKylIHbnNs/qpzAHQrjU9",
+	"60n0YxPrpSfwO8n4akpj8yC+uAp5f3bhcjEbweHZl8qcKBbq8Hi3Z0xukwf0exktTRGLQ0OFq+PBJzii",
+	"9ro2uEDeXiO5oFVT0apCeECzAG7zhADRVz7KHKVMWaokGZ0tIBVeFMdQkxjF0UNWkWqDNXdAd5lzbyT8",
+	"Vyjwi9l1f1en/hdqNqVQtCdRKqMUBb/SJ1u9Ss/4zYIWTF5rBzRlMkcTDQ277XwquJui5lRwJAmLM0/W",
+	"ZEGVkQRTM/WSkXkDYgKLGRBkMoLXSvUqj7sycmlLG89LYEj/IkVcBjTvio2l8ZunZM59RGiaLG3ky2j7",
+	"YSKzofooxffS14Uj+Up6kKh2gkCse9ealakiCbs0wQE5K4ZyJAuqVMBSA4xYYih8QxIoRTSIuEt7QMVf",
+	"U/YIPo+Q8WOLG+9THed+2967v6eo/+ruvhupUrEg5WdLVj7rLNKpdfbzR8F1gFrkL6DYV0+y1Pb504+i",
+	"m+Sh3LTQz+OkwNwBf3OZQM6sMCvzXp0AVVMTXe3qbRYQDd66kPmep1ynCc9yt0H+HxYFBM1jnEIaHkjl",
+	"M2aJPLyQpCOXIyQ8xOJW0gjkhvUsMA8VciejgM1VEbtsCko8hNcZwY2y/L6CFq0nETaCslaTCK/mPl4l",
+	"yUaFjimmIS+jsilT6RAgtgmoG4mJIPhLyL10bKPHaRRMs1RLkLtH5mGm5FOquCoFLzP6fR1qF2wi7gfl",
+	"f73gArdn0hA2x5w/sgSS8rFRisU1gkBPZuwGoF9Zt3TiCG4whDK+UJlUbKjCPOlZAe25Yjd14S9dRFDe",
+	"LpCsSGYPUsHs5th53Yb1GcjqtTY4L8hardqgt1JXWG2J0a9RxPXLxy//fwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -31,6 +31,7 @@ import (
 	"github.com/flowbin/flowbin/auth"
 	"github.com/flowbin/flowbin/flow"
 	"github.com/flowbin/flowbin/gen"
+	"github.com/flowbin/flowbin/outbound"
 	"github.com/flowbin/flowbin/store"
 )
 
@@ -55,6 +56,11 @@ type Config struct {
 	CORSOrigins []string
 	// RequireIfMatch refuses changes of flows without If-Match (428).
 	RequireIfMatch bool
+	// Outbound sends every request flowbin makes on a customer's behalf (webhook_send, fetch); nil: a client
+	// with the guard's defaults.
+	Outbound *outbound.Client
+	// WakeDeliverer, when not nil, is called once changes with outbound messages commit.
+	WakeDeliverer func()
 	// Execution bounds what an activeflow (and a simulation) may hold and grow to; zero fields take flow's
 	// defaults (docs/execution.md). Its MaxActions is MaxActions above.
 	Execution flow.Limits
@@ -102,6 +108,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.FlowCacheBytes == 0 {
 		c.FlowCacheBytes = 64 << 20
+	}
+	if c.Outbound == nil {
+		c.Outbound = outbound.New(outbound.Config{})
 	}
 	return c
 }

@@ -31,8 +31,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/flowbin/flowbin/auth"
+	"github.com/flowbin/flowbin/events"
 	"github.com/flowbin/flowbin/flow"
+	"github.com/flowbin/flowbin/outbound"
 	"github.com/flowbin/flowbin/server"
 	"github.com/flowbin/flowbin/store"
 )
@@ -143,7 +147,15 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		return err
 	}
 
-	srv, err := server.New(server.Config{
+	// Every request made on a customer's behalf goes through one guarded client; the deliverer sends the outbox
+	// (events, webhook_send that does not wait), signed with the customer's secret, which the server opens.
+	client := outbound.New(outbound.Config{Allow: cfg.OutboundAllow, Timeout: cfg.OutboundTimeout})
+	var srv *server.Server
+	deliverer := events.New(events.Config{RetryFor: cfg.EventsRetryFor}, st, client,
+		func(ctx context.Context, id uuid.UUID) (string, error) { return srv.WebhookSecret(ctx, id) }, log)
+	srv, err = server.New(server.Config{
+		Outbound:                client,
+		WakeDeliverer:           deliverer.Wake,
 		MaxBodyBytes:            cfg.MaxBodyBytes,
 		MaxHeaderBytes:          cfg.MaxHeaderBytes,
 		MaxActions:              cfg.MaxActions,
@@ -197,6 +209,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	}
 	go sweep(ctx, st, log)
 	go srv.WatchChanges(ctx)
+	go deliverer.Run(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- httpServer.Serve(ln) }()
 	select {
