@@ -20,6 +20,7 @@ import (
 type apiExecuted struct {
 	apiAction
 	Step         int    `json:"step"`
+	Source       string `json:"source"`
 	TMExecute    string `json:"tm_execute"`
 	FlowID       string `json:"flow_id"`
 	FlowRevision int    `json:"flow_revision"`
@@ -40,6 +41,13 @@ type apiActiveflow struct {
 	ExecutedActions []apiExecuted     `json:"executed_actions"`
 	Variables       map[string]string `json:"variables"`
 	TMEnd           string            `json:"tm_end"`
+
+	WebhookURI             string `json:"webhook_uri"`
+	WebhookMethod          string `json:"webhook_method"`
+	OnCompleteFlowID       string `json:"on_complete_flow_id"`
+	OnCompleteActiveflowID string `json:"on_complete_activeflow_id"`
+	OnCompleteError        string `json:"on_complete_error"`
+	ReferenceActiveflowID  string `json:"reference_activeflow_id"`
 }
 
 func (e *env) startActiveflow(u user, body any) apiActiveflow {

@@ -76,6 +76,7 @@ type env struct {
 	client  *http.Client
 	tokens  *auth.Tokens
 	logs    *syncBuffer
+	server  *server.Server
 
 	alice, bob user
 }
@@ -122,7 +123,7 @@ func newEnvOn(t testing.TB, b storetest.Backend, stCfg store.Config, clock *stor
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	e := &env{
-		t: t, backend: b, st: st, stCfg: stCfg, clock: clock, srv: srv, tokens: tokens, logs: logs,
+		t: t, backend: b, st: st, stCfg: stCfg, clock: clock, srv: srv, tokens: tokens, logs: logs, server: s,
 		client: &http.Client{Transport: &apitest.Transport{Contract: contract, T: t}, Timeout: time.Minute},
 	}
 	e.alice = e.addUser("alice-co", "alice", "alice-password")
