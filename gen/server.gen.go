@@ -2349,6 +2349,10 @@ type UpdateFlowParams struct {
 type GetFlowGraphParams struct {
 	// Format `json` (the default), `mermaid` or `dot`.
 	Format *GetFlowGraphParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+
+	// Revision A revision of the flow to draw instead of the current one (**beyond**), such as the `flow_revision` an
+	// activeflow runs.
+	Revision *int `form:"revision,omitempty" json:"revision,omitempty"`
 }
 
 // GetFlowGraphParamsFormat defines parameters for GetFlowGraph.
@@ -6025,6 +6029,12 @@ type ServerInterface interface {
 	// Login Log in
 	// (POST /auth/login)
 	Login(ctx echo.Context) error
+	// GetConsole The flow console
+	// (GET /console)
+	GetConsole(ctx echo.Context) error
+	// GetConsoleAsset A console asset
+	// (GET /console/{asset})
+	GetConsoleAsset(ctx echo.Context, asset string) error
 	// GetDocs Interactive API documentation
 	// (GET /docs)
 	GetDocs(ctx echo.Context) error
@@ -6125,6 +6135,31 @@ func (w *ServerInterfaceWrapper) Login(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.Login(ctx)
+	return err
+}
+
+// GetConsole converts echo context to params.
+func (w *ServerInterfaceWrapper) GetConsole(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetConsole(ctx)
+	return err
+}
+
+// GetConsoleAsset converts echo context to params.
+func (w *ServerInterfaceWrapper) GetConsoleAsset(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "asset" -------------
+	var asset string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "asset", ctx.Param("asset"), &asset, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter asset: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetConsoleAsset(ctx, asset)
 	return err
 }
 
@@ -6609,6 +6644,13 @@ func (w *ServerInterfaceWrapper) GetFlowGraph(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter format: %s", err))
 	}
 
+	// ------------- Optional query parameter "revision" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "revision", ctx.QueryParams(), &params.Revision, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter revision: %s", err))
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetFlowGraph(ctx, id, params)
 	return err
@@ -6778,6 +6820,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	}
 
 	router.POST(options.BaseURL+"/auth/login", wrapper.Login, options.OperationMiddlewares["login"]...)
+	router.GET(options.BaseURL+"/console", wrapper.GetConsole, options.OperationMiddlewares["getConsole"]...)
+	router.GET(options.BaseURL+"/console/:asset", wrapper.GetConsoleAsset, options.OperationMiddlewares["getConsoleAsset"]...)
 	router.GET(options.BaseURL+"/docs", wrapper.GetDocs, options.OperationMiddlewares["getDocs"]...)
 	router.GET(options.BaseURL+"/docs/:asset", wrapper.GetDocsAsset, options.OperationMiddlewares["getDocsAsset"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
@@ -7016,6 +7060,165 @@ func (response Login503JSONResponse) VisitLoginResponse(w http.ResponseWriter) e
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetConsoleRequestObject struct {
+}
+
+type GetConsoleResponseObject interface {
+	VisitGetConsoleResponse(w http.ResponseWriter) error
+}
+
+type GetConsole200TexthtmlResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetConsole200TexthtmlResponse) VisitGetConsoleResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetConsole431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetConsole431JSONResponse) VisitGetConsoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetConsole500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetConsole500JSONResponse) VisitGetConsoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetConsoleAssetRequestObject struct {
+	Asset string `json:"asset"`
+}
+
+type GetConsoleAssetResponseObject interface {
+	VisitGetConsoleAssetResponse(w http.ResponseWriter) error
+}
+
+type GetConsoleAsset200ApplicationjavascriptResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetConsoleAsset200ApplicationjavascriptResponse) VisitGetConsoleAssetResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/javascript")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetConsoleAsset200TextcssResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetConsoleAsset200TextcssResponse) VisitGetConsoleAssetResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/css")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetConsoleAsset400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetConsoleAsset400JSONResponse) VisitGetConsoleAssetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetConsoleAsset404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetConsoleAsset404JSONResponse) VisitGetConsoleAssetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetConsoleAsset431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetConsoleAsset431JSONResponse) VisitGetConsoleAssetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetConsoleAsset500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetConsoleAsset500JSONResponse) VisitGetConsoleAssetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10341,6 +10544,12 @@ type StrictServerInterface interface {
 	// Login Log in
 	// (POST /auth/login)
 	Login(ctx context.Context, request LoginRequestObject) (LoginResponseObject, error)
+	// GetConsole The flow console
+	// (GET /console)
+	GetConsole(ctx context.Context, request GetConsoleRequestObject) (GetConsoleResponseObject, error)
+	// GetConsoleAsset A console asset
+	// (GET /console/{asset})
+	GetConsoleAsset(ctx context.Context, request GetConsoleAssetRequestObject) (GetConsoleAssetResponseObject, error)
 	// GetDocs Interactive API documentation
 	// (GET /docs)
 	GetDocs(ctx context.Context, request GetDocsRequestObject) (GetDocsResponseObject, error)
@@ -10482,6 +10691,54 @@ func (sh *strictHandler) Login(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(LoginResponseObject); ok {
 		return validResponse.VisitLoginResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetConsole operation middleware
+func (sh *strictHandler) GetConsole(ctx echo.Context) error {
+	var request GetConsoleRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetConsole(ctx.Request().Context(), request.(GetConsoleRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetConsole")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetConsoleResponseObject); ok {
+		return validResponse.VisitGetConsoleResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetConsoleAsset operation middleware
+func (sh *strictHandler) GetConsoleAsset(ctx echo.Context, asset string) error {
+	var request GetConsoleAssetRequestObject
+
+	request.Asset = asset
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetConsoleAsset(ctx.Request().Context(), request.(GetConsoleAssetRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetConsoleAsset")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetConsoleAssetResponseObject); ok {
+		return validResponse.VisitGetConsoleAssetResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -11419,343 +11676,350 @@ func (sh *strictHandler) SimulateFlow(ctx echo.Context, id FlowID) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2LcuO4sTD8KjhMqtbeQ8qkbpY0lTqltTU72vgWW57NntX8EkRCEmMKUEjKGu3UVOUh/mfIg+VJvkID",
-	"IEGJ1M2ezezJplI7FkncGo1G3/uT4bLZnFFC48hofTLmOMQzEpMQfrVdl0TRE1l1L/lPj0Ru6M9jn1Gj",
-	"ZfSmBGH4AD2R1TcR8r2SYRrkI57NA2K0jLLnEHtkE6uKG8SqerWK1XQdYp2PnZFNKm4TO45hGj7vbI7j",
-	"qWEaFM94S98zTCMkf1/4IfGMVhwuiGlE7pTMMJ/HmIUzHBstY7GAL+PVnLeK4tCnE+PzZ9Nou7H/TMYB",
-	"WxbPXH2RM/P62Glg4riW540bVtWpjKxm7bxsYa9i186rdbtKxl9o5m+3zLlgth5x3XK9UrXsURlbjkNG",
-	"1qjS8KzGOW6MHbvmOI3GF5pt1yOzOYsJdVd/JqvNWbfRgvp/XxCOIejEQTFD5VoNPfuRPwoIaj9cdLvI",
-	"neIQuxznTBQt3CnCEcLo8bF7eYriKY7RDD8R/igkcegTD/EZkyhGER6TFoqnpE/HfhjFCNNoSULkRyiK",
-	"WUg8E/mUv0cejvEIR8REmPL28wCviIfGLETlKpqyRRjxucmOI8TG0CzCM4JcHAQkREs/noqx4ClfEO9r",
-	"xLwVOhE9RsjFYbhCwwQssXUvx2ohDt3haQn1VMe8C+gVUxZPSSj6EmuI+rRaLr9By6kfEJiLWKFaOizR",
-	"DwIULij16cRMOoEe/TgS3WP+1yj0yThYwXL5bzGEybulfSoHRFW7WerT9XPgOm6tbpU9G1tVt0Gs5qhW",
-	"s2yvgStje1zWTvCUYI+EKW5pqGFx3NARa4Y/XhE6iadGq1yrmcbMp+q3Y3IcjUnI+/z/fu73P5Ydq9//",
-	"eN758N9/zMfB8TWO3Wn+kRl2engyPIlOAYbuFNMJ4cDjyOAhRk3EQjT8dlhCP06JwBV5ytxFGBIayx54",
-	"G8pihGeMTvhnM1PrsU/9CIVkvOCdwgZUnTKgB98Un05482XoxzGh6zDuG2GlbxRCcWyJ1RWAz7HL1Xyg",
-	"3DBK9gdM4PO1TlngRTkg2YTFOhzSk1exq6XDFshnetwq7/CEPPi/kM0lvmNLNMN0hfyYzDjtmOMJEetD",
-	"nKKwKC6hSzLGiyBGjm2/Qc84WHAqM2LPhD9BOCQoDgmOiccpkmPbJdQW/czwCvrq0xkLCVpyOGE0Cdli",
-	"zkmHGNOVbSUJgiM/892QRcRl1OOwCnA4ISEncuIb3vkafji2BNzfFyRcpXDjnw4ivnYdZp5YEW9mw7Hy",
-	"Z4sZHCoJPJ/GZELCBHo99kRoAYZQ8jEewDgx/2qoqOI8JM8+W0Qw3VYycQld/jMLAL5hbhys0IiMObj8",
-	"uITafRr7MxLFeDbPQEjcOYLua5i5DFnMW0YkGKMlC584vWYl1JnN4xVHWDyKCI1bGqnMAaZRtsu25diW",
-	"4yDbadl2y7ZLNv9fQsbywAzLz8D5jyEZGy3jD2cp93Qm3kZnPbUuAPI94ZcdozeL2YiE+ZAO5TffRIjC",
-	"Z+jEMVHZRP/6xz9PM4fJyb3GVfv9LnOfxpWysRM71MRfBUvQCU5WKdd4mos56qNIQ5Y+PXCXK4dtpn7f",
-	"2FbzwyfbbH7Ou2s+C/iSKP6OeT6RLLLiI79jHnBALqP85ud/4vk88F3MwXX2t4gBCNNxcRDcjo3Wz9vR",
-	"KR3gAs6T8fmDaXy0JsyS0+Mdl+7x8ppEEZ4QMc/sRv0Ip4lxZqG0gSSS6fxC0wd+ls4X8THzbsNljDwy",
-	"9qnPn+XOvksDn5IHf7YIYK5faCXrw9wLVDhmXUoA4XgeMxSJPiV3CqQQPs5ZLaBgNGc0IlkJbY8FJwfk",
-	"k+EuopjNSDjwPaNl1EgV2/WGbTXsKuEChGs1qufnVnlMcK1Zb3iN2sjga4ixH3BxgLM5oxXM9KKL5v6c",
-	"cNDwU+ftL/fJQ+mRecBWaMRifuJmA3FrCFpdtxzHKleQY+u02hYfeiQg8KH4ST7O/VC2O9/WbjH3cNKO",
-	"E4PBPCRj/6PRMsajp0Hl41+w8XlfYp/Cv3CblYRsAmfIFjHw4CFe8oclIyOtHrqLwJYNBCrxJwD/ZoWM",
-	"XOyNLOJiYlXLTcdqeNWm5eKGg5vl+qgx4hSSzVUrbxFi8XfN5nxDoNiuzxKyxF2oLalYdtWy68iptmqV",
-	"llMu1epN+7ySUkvPn/hxNAiJS/xnwpd3FLIR6g1CgmHRBlB3mIQnFxvBcf0Kl/vBNPhGDuTUms0KJo5l",
-	"V+2GVa1Xmhb2amPLKTcaGDe8aqVcM2SD5BJvVeQ52lMLEcU4XkScDRCi4OYx2rKIzWNEveRv/aQ849DH",
-	"o0BQnWfmz0c+LfGJl/Zf6ecDjlVyIraQT/EFHKHvsKfo8UFHiIQhk1wZJ24CrWaScreMBX2ibEklsUZ8",
-	"z1HfiAP81DfeIM/30Iot0Ixgyh/j4Klv/I9hGnPGOanQaBlnEl3PKmeAMJx8S6Tu3rxvX3UvB+2LXvf2",
-	"ZtD76a4D6PPi0beOkLAwAkND8veB7fxw+df6Xyo/NN7Xbsp/Pr+u3jXv7QenV9axK+ns/vvH685N74Dd",
-	"7ACQCzZS02jMcMC5VC6Yh8inzzjwvRIayq35+cMQBX4UR4g8k3CF5iEbBWSGxmxBPUCCC0bHge8eiwIp",
-	"4CXA96EsSjGgi8myuWSEU0zV9+ah177qyJ05flPetrtXncvB3X3n4vbmsgudvdK+pNNGM/YMyhK+LYR6",
-	"xGuhoT7/IToRvPuchSAti/XnQIZR8kZpqvqUEywSIuw9Y+pySTk+FcoH3u37ztur2x8HnZvLzuWQc/iS",
-	"Tz1sczdvi2rdGXnYsWrVsWdVSfncwiO7alWdRt2tj8/LjYqdUneh1jA+m7J1vYnH541zYo1rY2xVsTOy",
-	"mp5Ttsb2qFoZNeoeJvXMXRNgOlkIpCLUenzgXZOPMShCgoCV0JIELpsRzgYqqop6Uz/i0Iv5uZBYWUJ3",
-	"AcERQYT+jQnWS37/TYQiEj77LimBJuGJUwU4D3IRnDIAZXkZ1wezkWMKvlzBWfF9VdupYJtYnlMbWdVR",
-	"jVhN3KxbdrVcdnDDrWOnlvJ90F1yKtTd52xcXo5lly27iux6q3resp2SU2lW6k7u5ZVh7cTixR2y74l4",
-	"u+XG4T2ZCCvdMmfOhTILrsROD0+2au3VEVBrNYWaO4pDRieI0NiPVyjGExPUtEOl+BuCTDDMqMmGGwo2",
-	"BxRs6Ro3JNfPpvFOTLbH2BUOJ+TFRDJOifc3EZKgAK2ZrtaqlM/rDTRaxSTSyd+7Tvuyc/8w6N3eDq7a",
-	"999/vRdTsjY09kngRegEhDS+xPh0Y7kgvJHwmZM11yXzOEInlTL6s/8dF5ikeu4UTqemIH+9iyu5TqW5",
-	"wo/QmiJ+w3TwBuwqK8Ql0DDDPlx2ru9ue52bi58Gf+78NOjeDB4fOl/dZdVeX7PUJA7XFj7cWHkJ3cPK",
-	"8TgmIRrCD6vNfwyRUNJGa6dc+2TzsD+IJpyUL7EfKw0WQJePtqbI2zitqfZt07R2T7jQ/QpnNgchljhC",
-	"qeVC2ZEUUEfMW23DivvO40Pn8us7vpvbn6yTE9i1k6Kb4MTp5Aw8xUFHAfFFcPdlb0i8y/Dovc79Tfvq",
-	"JQCUPbzGWaJoQcnHOXE5HzfGfrAIiTBZgnGSctYbrJw+iVCyKsmhv4HDF7AJmmJQ587QgnpAGjU+X/Dq",
-	"Nyx+yxn3F4NWagh3m8CBGQVhQYc/MJk3t73B29vHmxegcdrFK2zDDROG8JBEbBG6YBURfDTYokvoFpBV",
-	"8XPRN8mXyrjLeTOwuQT+E0E+aNdxLPePfPSjmCT7cM08f+wL6pLPvsB+cvAJc6eHIp+6wiwtTYIRZ218",
-	"mseoHMMkiV6PYnPu8Cpg2PsSbI44A2t2O8euNmrn9U0W57vby59+A/xN7qLy2BgHXedwMXch3HqgnX+L",
-	"/eDoS0pXwCjFZioXVM21LQG09MGYmxiWquikb4TVvnFqCmN9jBLjc+LYlDWqJ7t133nffeje3gyuuw/X",
-	"7d7FuzVdzDFjbun8a5T4YXl7nXBxuFuJdwO/WZV7Q6qvsT+U1jcSpJk+1bqVvHWEV2g5JWDwE4qDJedL",
-	"scd/4wn2qfTc4ei00lwvhO3vFWlMdR8aoyH9fWKgeSGhiYg0/vB5gWYP1o8jlIev3bcDwKTBfecvj937",
-	"l3BgXwyl/EgREWnFinS5llG5hRE6GfJr+LvujVrNQC1veJoaxRTBEpcRJUB/HoTq45HiZ+wHeBS8DsWX",
-	"GhWhhZnNWYhDP1ihRTpModj00Ll/373oDB5v2u/b3av2d1cvIP56J690zJUvHF/bgoYEu1O+HsSyfFqI",
-	"KWKLGLSY/oyU0AMeE+EkF4eCR05toQfCXLftcBRYzIssPB5x5Q3wKYWwspd6LSTtLh4SdhjUN8qS9Ebg",
-	"BwOz8ukCDFGHmIvWDUHKFGk3WpU1k2KB3atg8krLx1m5kpy1LyfeknqFge9FP8OTD/pa/raYcUAl3/BR",
-	"3ca5U64Qy62Vq1KJ13TrVm08choedqp2pZos3a2QUYPUy9rHzapbs/AIj4nbwOMa6NVS7WU6G/6rvPd4",
-	"n4+A3yjE1J2mqta9RjpiHIlv/HbPtWlp+8J7PODUaceh4OjFIXZJ4lyafA6HqcfYNaYracWKXk7FGBMe",
-	"cAGb8Nsz5nQsjhTZ8imqlpWWI8OrtHudwVX3utsbdP560elcvuRque883D7eX3QGnb++az8+9DqvIh71",
-	"1NISf91xyGZC2yX9xVgoZSYfZP4wq+rh4JeeVmysgADMja4DemXdzw59zyPFi3hKaMy3+bVUPWxOhK0b",
-	"UUK8CGEEHg/gSkU13wQdAdqPvXedm173og1Ww5fzF483WpevgwEXIfE4qHAgNM4zP4o4I3oyLJj98JSv",
-	"eRkyOjGRcBUBK2NIntkT8dDJUIlZF/edS95B++phKEScRxot5sK0dU08H/dg+15brJwt+F8EbXSlbc3j",
-	"zcPj3d3tfa9zObjuXHbbX7lNV4mWXDAari9sWNKG23Rm2lBM7fSkMY15yBE+lq55GXNXnkCgPhC6Ebak",
-	"wgdRdpZKBXtaynaES6SmtM0oiYBRLntrj4F8zQmbByQ7mWLnq43xitb9GlE7OxcrzHybS6XSyzd3cVln",
-	"sPUuNcvg3i64GTPhYa2UR9lhrZQN8pBWGS+0XNEVfF3TQBnFQ0jcN/m9E5Mg4D8ihOc4jLOATTzb8tzo",
-	"Ux/Dn0VIkH5y5E4m2Ls2XR1S+g7psND34EMyATb6G3Fj4f8mz/1FsrvYE9I1Du60Mz3GQUQ27T+ULDWc",
-	"3iQEX/jcaYEKVbtZz0HcFJOyE7jyx4QLV5z1kFyIKXgZypYl1I5RQHAEbhPIwyt00qhXbZuLxCKEAcWE",
-	"ohXBYYROKk6tUuesbtZjXD02Mw7g9aqYt3AAT5pqTuEw0qZj+Guc6/Xon+0IKWG3FW+ufOH3lZ3TLZXu",
-	"5WysoUe0iR9rLuwHnV0lnG2ns5HJkRQ8HvhJLqEbUMTTRRDw6UC8xAGupql/Shji1QbI5JzMjYVtBeJj",
-	"QrgOOHw3ZCl2HlNPmoGEeY3+uicyivGEM4AHHcsXojI6kaOe7oXUxZD/0Y+nSYjFvlEBKTJ8WgNuXByt",
-	"oXgl9BCL4AqhaB0HbDnyKXoiZB4hRoMVcFYP79pWuVZHUxxN86+TZtgrz94vG1dPd3b0v+75T6Ob6vQH",
-	"r/79uOMsuuy+Fv/4951XThFufsil9MEqCSxa5wgz7CDS1gs8KJy4aAoOlRPs08T1mtF82hHFBMK5MMCn",
-	"hLoU/HUYFx2EM9DQ90Q0XLDEKxW0Kj+UPLD8aIZXnLlnMz+OiWeiYd/oG0PwdsN9GuARCQQXquIMoSt0",
-	"ouJhh31jhn1qTUJCYp9O+sZQBtAoM00U+ROq5iCV5cvQj4n0l+zTkIxJSECtz4SlFob1aeR7JAl9LKFh",
-	"qlMZmmg59d0pes+6dyO4pbiUO8LukwkLB+MQ3wrqIX9CwTEKNPJZlCzmRGMR9+R7JdQWU/cpSkIc3iCh",
-	"jMKBAhlALJl5ogHIoudhTn4aQeD0smiuvodOWCiGPtWdOxmVsTWJdoFL3pSUUBvClfSpg+bBD2ClYv/4",
-	"mInHJBW2ESDrG8G4+/kebiwqVefl03URKIbpas9gJEZvocd292Exm+FQkKD9W/XAHfHAJtGBTa4vD/s+",
-	"9fPct8l3hMwPaxAw97BVfJeqRPdtcoGD4MAGEVGBZYc0U+YvPuCl0JYe3f5B6COOan+JY2Chj2v9XmqA",
-	"D209HoW+NyE/MJ8e3FTQ4GOaUsE4HNTmmYQR6FweCPUOaix29V6zZxzW8uABO+6UHdZghv3g8GE+Cq8l",
-	"0OU9xDiMX9KcHUYE3pL4wBMNLYRf8gGtvmfxYbB8J80iBzSRAY4Hb8D14kBicxfgwy6ZvyzI4vATdk9c",
-	"Fno+nRyOFFrTAxHiITj0Hjl8iDgkeHbw6Tr4nu6FmHKmaUQScBzZ/vAN0NseCB51BzyQw4b8kYymjD0J",
-	"9P9gbuNuBQsWtVBEpE+N3tG//vHPIRIjcLaSYHcKsV4lJN4LpR5IB0pQ8xgBOaEPEWJgApGCiWD840VI",
-	"iYeeSTjCsT9DJ8IsFgH/jgIywe5K+rOfStkJoyUOKZehQQEFwVfCOpnlQ4+LaTE2BOAdQdPq8332Awwy",
-	"G1Ilf5iv8MjjYXewx2vSodhPvltD7A8i0UciLInf/i+QtMjFQWAiN7n4hdVJng8B+nZ3U0OSAjlPFpEj",
-	"fhMh9Z2Jvru4Q9XzrCCU7M+GUEAHhHqDJFT1U37kfSYPUmItEcLOUmWHkZNBkAMHe2vGEzxuepg0qxYZ",
-	"2+eW4xBsYcd2rMa4Via1emNcaY7yZphIq9sEMjk/4YUWsxTy6EQIwkLCRsM/flLG/s/DrILUqIztUYNU",
-	"seV4tbFVdSvEauLauVUenbtNr0rq44a9fYIKU/OTLiRzSrNbDTlSDE00TNGC/4oTIgay4jBBkzUvNd7a",
-	"2FPFtCF5vQTRYxw8JVgeEEglhdpdhCeExoi/TWMwpKvyBmJjv3BDVU+gDzhgB89dZ1wjZWw1RxUu7jfG",
-	"Fq67ZcvxbNIcN0bnuF7LtcclgeB5swFNZCTjFzVGGnQ5AY5iU1PboxMb/QlRhgJ/5sfZ+dVBsa6U7VKx",
-	"nijac5XsE0K9omwxz8x3yTcREt/ASJR39LMxwxCMNybyD0oWcYgDTgU11Z16uwGO7SRHB8HxdCck0SJP",
-	"6XoPz7OJY9rdLNzhsPsRYFZmOKmZVo5EjAUE0/0ORPTSAxGlByJcUHUg+POvGPV3Qub68gVgmXlDU4Yh",
-	"cLI8w+7UpwR5JCauSuKyBphoRd1NwFxI371ENynT4SU9Acj5MYxiguE2WGI/Bh4GUt3tgyX8aMIEB1NM",
-	"vWALIfeYyvSlliRT5+lnMHFnTBwPM6cveX3ojggF1fGbAu0TVFU5/xShLqGu7le7YzKg+jp6KiNC5slE",
-	"RNpEjPjDAycB6rTjZ8GbJ9MQeRIXNPYDYVcXkelqDyNNO37QHIUC7/hJQvtkln9bzOaRUt4rzTNHzmHq",
-	"qDlEMzwX81VE45tIJLfjLU8gLqhPZzh2p6cmIkEEz4cyqGOQ9DSULxMY5On1N1ptU/OjEx98rqQGXWcj",
-	"KZNThHmRNXU+8Zrnds3FmisoroxHVmNMRufnFQd71dz7Peu+mr8Fn/LcdPT5X3NwgkwmZihZTgXcte3I",
-	"W2IpKz45+3vilg/w8N1ARDXDAi5Cm79AM8RomhJxmOMOu8aF5jnMHkzXQF999PmQbLSUumIcco4UUbLk",
-	"d4JH5pxDojFii3jC+K3AvxcnBu5qfubZUiQzyLmUlBv6py3ZuyQ2ULKEzr+JpGVQis/EEwF4WAWfpOlc",
-	"oozhf//1t1UHkEDAp0qXMMylRlk/AdNwp9ineaF+7zCdoMU8s5pIyXiS6UL89orQYr7fveqRKPYpLoDi",
-	"j1M248inuLn9fCA8LyRRBLe2T7uiibO5TILDYCWNmLkM/v2C5m2cZDB8PcGuTyfr0duFSz5KnlbBnWou",
-	"MvHqgkYkNtFQogsYmhcR8V5HvBbhonvDe025ktnaDzvPeGJiesFJj4h0LUsOPJsTMHhL71zEv0F4xBZx",
-	"ytfs7XkCIg6O+GWpvcjC+jb0SIiccqWKcBiKsBM8wxOxJ3u6l2gDxX687l1yIZJN4+hJi1Mfi5jlzQFY",
-	"THJdZZPAbP4FYjKJL47WBnvfvUuwMBdHcrnyH7Efa6ySK0OJlFOG9HyXbMOeJ2fnNZFjbjwel1RnA44i",
-	"A3m5oROPzEMCzvdv+EHTP1S35fC0pTGFiQZMRSH1qQzoATZGMlAJ1zaExWscVh5HtfbNkfyU1FmI2Sfa",
-	"YsizusZaVUjNJnXXarqNkeQu7Ipj2ZVGFTfGrueQch5q5DtpiyisNHnvenQW+Lhz+IH7jT6PPxjmeh7W",
-	"tnX5h28//M8fc1UV0tUqDzhpYIccVeSQX0Dk4DPhogZNZpaZRVVT0zi7lDQHoay0cL8WygoH/hehLNzn",
-	"fgQuJ0PZ3/9lhI2SHcgjx0GAxAd8UnB4dZne83EgEitKZkAAYcKvRplwkYQzuA/hl4upS2QLKfBnlABr",
-	"bbc6x8l5f9gX2xJ/iFfANU/2NeQYNJvjUArCKoL6sXcBsaGp0nfiPxOqEiVh6q1hnvBuEn35EaMq4fwu",
-	"tEPDJSFPHl5FcPmDwEgtMpvHKzNDVFDMPOU5tRYMolZVpN1Uc9I3/k9/Mkzjv/h/+gvbrpDkj+SRm/zx",
-	"p+wep99typc4h3Ze4pXiDmeMxtM3yHKkJ23WoGI5Gc9tjUhZTp4q+Vc+n57dqDXKhFjOqOLx8+lZuFoh",
-	"VrNy3hyXz93K+HycB5QpW4R5afwXoQKLh1eFQGloMClXdsJk5tNFHut0Dc/VgHxKhSPqKv1ac/eIfE9z",
-	"BhRbbe8cwinvMhmoE5KLWomgyr9CJw8L6uEVstG//vFP9IDjRch/1k/fIDhTubP52THLZsWsmrUPmrCW",
-	"TLC+a35bPdbT07k3oXuvqTdeSuiSu1IjdDhVkUj7uND/bFI1lCVqfbonVfsKqNSfcgnUr0wyxqPyuErK",
-	"2BrZFVuQjJHnjazmeR2PG83yuIYredOE/RhsYwXhC3ljDMXnvBcQpYei4XCDA9yKxaITuqWYw9YxRcPs",
-	"mJVkHNltMoxc6uHDiIZr+rr/bpQdR0TDQ7mLAnjmG7PfsSUoa8TpaCEcoZh8jGUSSzFxUzk4C8gmxnny",
-	"Uau1kpmbRGA5BVMBIOHvM7iafJUz8X01nXL+WxSZQi9SEshvrJcm2s6rpadXm9MeBE33Jn0JNZP9DP7G",
-	"fJoaDZhPU0MPBwJG6belPBKk+imMm00+OdRcaY/O+Wl2rTJxPKs6rmOrMWq6VsUrE2ds4+ao4R6hRM56",
-	"1b4IhNKlYy8Qim/zQbjDdyX95FAQVurnxCbn2KrghitT3Y3shjWuuJWxXWu64xEx9sBUbYZ7oCi4Hr8E",
-	"sLyDBKBCuQxMnaZIVFcr/1SmDwTjimbyX9fl/ZsVzDPi+Xhz5DscRQi+QPCFSk+RXe5+GuWQBHiVZMvJ",
-	"1dqn+vnFPBXFRBNFhEUAsTa80IocptD/NXXG657rL8G9pKdBRKiXGowglgmrDNvJuU4+zz3ZaWdbzrbu",
-	"KXPQ6R7VyLhG6lVrfO5iod4YjUjTao7Pq06jjsv4vHy0qlYtFPJy0fg4Va1y9sxbucpVnlkSOIWiJQsD",
-	"zxS4up7a/HCKn41NOBo3sjmbUvLEggBo0GXv+q3SIvqUM/FFZtE1wlToWMb5qIAJZ0VIFMNFLdEPuJPN",
-	"/CDwtdzDCRhFqZJU8Id47Z1+ZLvVtHAG5IKBn+c8uk/dYOGltetEQPHpF1HZPsRsrgfOQWIfCfMtTnWv",
-	"qqvVAlZeiks5FEbDohxUSYwZOZnapP6aCbftE9tqmqhtXZroDyb6VksD4Nh2dm+ccqVauD+fHNOx7c9/",
-	"PNAlktGEs58TibTbcbZcs7O7lKlJmJ9eAExXzzjIu1UXEUEjEi8JoXudGSdzZGr2HmiSubDE1uy6qiCw",
-	"4mi0Ie6UJfjCf5BIc5/9JkJ44fkMIm6PpTO8152A2vRRtV96qtLwrOOhw7vIvbUpgnc5bhtxjN3pTBW0",
-	"3shJyRkeftPDZ6lLduJr/RK/jGRozdX7U3/NU7xvtPgjOVzfMPsZX3d4/a9//LNvfN7TpSNNQ7VJQkQ+",
-	"c5009FSJELh6OJrJiz/PD2oLey3yPLn+HAJLXp3BjhZiwQXhD/ASBT5dYzZ+YotQ2nNkYMcuUeggtjQn",
-	"dvB43JZ9CSliAO5LmjNTSPAsJQXfRFKU4KhLkWqLpiyKc9lUKu7zAnWOZFPlRxBtpEcnQLDQetABPMy3",
-	"Z8Q5QlDnYxxiSDaaOLhszFpT7pAo8hm1qrncreeHcjmBH8V5yS1+BKgl33EwiU9RzNY4bAalU7eMEc0J",
-	"ftprCPhy7xEIdfE80jKmbu5J5hNtR8J4vrYdYTzPHUMhFQdx/hj8jShiMmdhDDpbgW0bCwGMK8nfJZfN",
-	"xEWRqzKWyYVyNcVwg4kvtDUtArxcWxR/lOvIGWIa8dnmD5C81nv31iG28HIhVnxAnnwKPuUCOiYaUr6E",
-	"QMTmLMkoYu4TWT8m4pvDJZrNsOLXIyxsrtEVNo/kisA5H7b4IKdmEcJ89OzGvHkyH/hFosSfEjQlGD3e",
-	"X4lIxoVQvM02aRx5JjQezEg8ZQVy+Lte7w6JDziSLyKiqaHvbh96GSX0952eYRr8Mf/nkf/3snPV6XWy",
-	"Wmj5webBg+kswgLXsmkcz0+iU1hYzMSyM4tek5njeB61zs60s3cmYz/PKBe/d2bNSqbzYZ/tVIXVXrCl",
-	"EEu4HgsjiqpI31e13CkJCVSNp5pz+aZfSbErZeA/k2J/ytfwj1yDpprLLlhC1P3RYJywmG36+qe+/cNE",
-	"3hsGjM0HLlvQeAgeGBGIZIm/6wZ0c0yNaRdbqueLvmMG01HDv0G2zKYEk1w3ZhUJfPlW4eOMjDCd9evq",
-	"uKw/62HDyYR2bbbMmHD0dgvPoGTDlSpWi8lJijIQKbBld7BIKQz0BjqXSmDtWtSvsNEiWu15e+0Kx1Xe",
-	"49kKXFIFDbWAlIr6S8fl7rpn9aQVR2+dVFzmq5Nj8jGj2jzEZvGlharDFPjHqXoPUfIeLYhdL17iTT7T",
-	"U5vxH8dGwkFmkqOnMQ/waj0STvDKfkCikkq69k2EWOCRUOQlHArmjd/tw0wKtpixTPaHPsVCz59H/dNO",
-	"xPYqN9L8SfMN16bA5552sBYX9HPCvEz8eLoYAe8yd6ckZGc4iknoR08WsJ3RWYiXZzN4eCYV62cyd0Rp",
-	"iZ8N3dFogyBtR/R0djv5sSi1kQXisuNbAQozFnpr/MRXsLpdFC5NfnM0Yv6dd5G1gc8XsWYC9ynCCL7a",
-	"pHCicdGNDm8PtYo1m6PxeaWJrWalPLaqlYprjZzR2HLsilepeOekOdrNxCXz2kVb1vIAHQ3FRMe3oduB",
-	"QLU0CUhxtMqIkLlonaMPD/BKRs4KN6C0QzFCBoZisjlBWnvlQEi6/oI5Dwj1Bmw8KDBZgRHliayE1UqI",
-	"sTLEQC76ZMhJ9tBEQ0w5WR1+K9icPwxzDFc5yhkYPfIDzuTsYabiHJX8OgconD3ODls7FB7bVCqcVEmN",
-	"ii7DcrJiGrN5xTANNplkJVfx8otmgkk3g6ybGI4XxPY9qy9RmehHdUNbkrw8jDcQmb2OnlIU6HHyEKD+",
-	"EkPzbgPQq9t/XrYlmY0A1vq4GHwt+9kL5gLsRJGtTmjmxUe/NSPdy3ICZRICgTZc+IWik3mAgYFCDw/X",
-	"V6cqSr4wKdC+CUBwjBh1SV7Kj9TPBRIRbVCg4jhlYbkvSv8xpORjPGyhGXuGWErOVTMl1qoloTkXmcBt",
-	"HLoryZy/LZkVWbP/K2It87NniXS+cm9Xbp4jk/HMQ/bsF+YZ4vtoxcyK5oRwBlB+rCkTJu5cXLF4uZ4c",
-	"YOLmK9sL5UnAGmVSMVEGfXKEzPwkczvcdU0DcicV8qZqid9EIsnSRm0UgKT1I34mlMTW5W5lktzf7Scw",
-	"J23i8Qcy6WyQZg9TBzR9mTEsZk3fh6Sh+wqSz6k1iUyJr5mC7vPe+/ZCOUHbs1xBIXmvywqgBP/N79ev",
-	"xSaupQd9na3aYBT1jTqMSdFzkB49OSU+DyKi4RBk6UuDIOQmJaaCTRTKFcB62XxCFM/WVH+J9SX2IYJj",
-	"FyHGwYJsiWx5g4Z//MRH+TxEieoZlDPCpJSUbhS5TxejKPbjRbyeHWPCAm8nleYL3kWk9WSvR2/QUnRS",
-	"4M8E5kpZzyCHi8x1slAuPsXg2hNQn/qQVRKcj/74KePl6nuf+8bnIsePLQ4mfGKp38pqvoYxOYXuNtVg",
-	"+5l3t9l1pcFWmncPtutucaxWbi2y4v6R3tSL0N/LZCzKQ7PddmKOYtFZYY5QHfP52MWY3ytOa4pVEiKI",
-	"6yuhjspZDCQP8ipJvJcexNsSHieXRkJV5NalqXUN05DpR9VfEfw146dbwN8wQVvG/4HMcKaqKGuqfKla",
-	"DhmRn28zC8jmcxl/rz9XYfGZh0m8l2msRWLJJ1pgkXhCRRbkjfgEw1yvJZw8kK+5rMj/SZwjDc3xR/Mm",
-	"y3vM5pAhVFQTTw33hmlMWMzShAVJ7Xs1wGwBYJsHmO9GqiGG6pMZRefaExgRtBlQelL8TAVqKGgM+5rH",
-	"u2Yfq+7XrmEt3I7ffYZp6JQ2e87VWOvnnOPnMxlLP4gN187kvkwLAiFV1B4U2GyMfBpAUsg0vdd6PUpR",
-	"DB8nNYe2FtiU5bBlhaLP5tH1LHGytC9T1lIv571JLVbIhygDKLIq6uCIJFvhglKfTk5baDj2qR9NiTdE",
-	"J3MsU+4G/A8BqlMzUQelVnN4MifesE9P4mnIFhNheW7fdfn3a9XEB6CjlimX45Dxg03m8inIsOlZGFAW",
-	"D8ZsQVWM9u70nXnVyzccIp9JuFJkk/PEEUNjHKaGJsgSzueWeMooc7ofIlVLfH+j8CYCrVvJChn6xPHA",
-	"F5nyVCUjkVZ1A801Q02l2axg4lh21W5Y1XqlaWGvNraccqOBccOrVsq1fVAKZqbOV5GZXLxNrHfafE00",
-	"9yklnhA7/FhIUms8TyU3/GCLI4o4QzklU+tjp4GJ41qeN25YVacyspq187KFvYpdO6/W7SoZ77Pqohw1",
-	"Q3lUhlLHJQ5U9EZ4+QzhcA1lGv9hehozbJDsAp54ZI0opi//7TVXBX/9hQuuZgq/b2v1PvlwjzqpCaug",
-	"EcQcwqAPv7Viqrh3d5VOVXiZZtgr5tfEl3BEWplMPvphGkqyIKrTydOeZiE8YTSRIuMlOzVRRIhHvD4V",
-	"+JcsbohOtPik0xJ6hGIVaXqgkCAojJ3rnlZIRtuSNkrFgqYIxttzbx5QaPNggpnjkyj0wmZSGk4Uq14H",
-	"+Jchn0fi9xbs2qfCqvr2V62wmgz6KhVWEx7wlUusqn5vpP77gAqrvSQdNahqIdNlkmBPoZPkKhQftYv3",
-	"3OVvKWrNyM7e8PtGVaeP1+/C7AzW0ZmMXOyNLOJiYlXLTcdqeNWm5eKGg5vl+qgxqnxBdM4kPNhYf+5G",
-	"Sc+3wwK/0ByH8QoOOsnElGE0n3JqqdKjPHTv0ON91xShawiL0cD9ZUJo/IXK5M6wL/Idis+KisUfVQx3",
-	"HDIKaQWeivNvF2CaXLwfRyQYa0alTJqaQ1PYSO/dorV4fsTl13RNwlrI22QHage+S46LFpELa6FhTKDG",
-	"S+SDuAJ7Dt4pfK83i7/wfYHvPsaE8qthaKJ//eOfmWnFZLdOB94msM/F8kU8ZWFuwgw0wx6/MV0u6OSY",
-	"F4roxiIC8qQUYkld3hxm+Rw7rj2uV62yqFhRG1sN3BxZtut4ZVIZV/F+Umdxdl05Gf6BmTulTe019mY+",
-	"3X+/2zAGOgnYZCKi5GWKMLgDTlFeAWzFiPOWhmngpIDzh7Wa1uG+W5wW58/b5UspMBZxhGvCJgiYHvFM",
-	"8CFdTlf7+5v/OBXekksWrltzctIlID9CfaPcN1oozc//Mzz5UFQxJu/6/3FKQpK1ZaAloXELidi8tdq6",
-	"5losRYIZhHr69iRlO0zjb4sZ6KpAo6RUZhsKJflVcfGBzam/ZSEa8nZDU68dwJ+QTR3vXgUAdh6YIv5F",
-	"bmoeBnU4c55/xPitBrw7IvSZBGxOTKTKsUO1aflWqsbZWD7l6FSQWoWo0bbqNPhH3zFvkyETzQuXAW3y",
-	"TwJHGrQMmVDY513Ahcocn3r+s+8tcIDmIRsFZIZAbwTHwWPuYgblByBt+Mm3347IilHv229P99fh8Llf",
-	"Ci4gRx6RKto8AjVdzDCU646h6Jx4nViQAVpr4ZFSOsNpSDDqG3GAn/rGG+T5HsSMzwim/DEOnvrG/+Sf",
-	"13wq0UZRDBbIx7u7zv3g4ab95w5ymZdexNGcuP7Yd8Xs4MBGSz+GyhQt1H7svevc9LoX7V739mZw3/nL",
-	"Y/e+c2n2affmffuqezm4uO9c8i/aVw8mUg+7l+nfPzzc3gy+u738KX3Eu+k89Aqe3rXv29edXudeG6V9",
-	"AeP3frrrpA3kw9s7/s/G4177/vtOz0SXj3dXfP4d9aKrT//t1e2Pg/vO28595+aiYyL4fXPbG7y9fby5",
-	"NNF95333gbfSnrUvLjoPD3/u/JR92Ou+76w3bz88dHq5/V13H67bvYt3Jnrota/U5DL9dG4uBajfDuDT",
-	"FPyoe9m5vrvtdW4ufhrwiXRvBo8Pnc3n953HB/79/e1jr6PP47rTe3d7CU/aV1e3P8JAfD8GvdvbwRWH",
-	"nYneddqXnfsH/dHjzcPj3d3tfa9zObjuXHbbck/uOYCvutfd3qDz14tOh88cPXTu33cvOoPHm/b7dveq",
-	"/d0V7F6vc3/TvgJGa03Tm7Pda/lU2tb/fuD/sa3m4MO3f8w/C2DNLRS35HvgkkyEg4iJxEzStWz4V+te",
-	"fGF1vSGaEswJCb+fJeOhJftKzMaaVo/8fWA7P1z+tf6Xyg+N97Wb8p/Pr6t3zXv7wekdnCRbEHQ3wFGU",
-	"BO/6H6UnEdhiRetWiv333z9ed256qGrbUDq/6lTOqk7trFoROXVHzFuhyP+FmH2aWolhgXKt8BJVy+Wk",
-	"FgLcMr5HZnPGKduKs1enHBk0+tC5RFXbMdFd5/66+wA4ftm56cLjiokS3ENVu8qbdq/vrjp8pvBFDZ3I",
-	"oGEosIqDgC2Jp6oohGwRk1MTta/uO+3Lnwadv3Yfeg8w57ft7lXncnB337m4vbnscrxBVbspl14+q5Yb",
-	"IueGMhrioE/lzkWn/EA+3D7eX3QGnb++az8+wGzKzRRNUc22YaUKg1HNrkgLheRe1kFvmMYaZAzT2ACL",
-	"YRoJTKCFBhDDNLJLNUwjZ6GGaWxO3zANNXcxETXxLAeVM+m9cqInd016EWaOXCEzcFkgVoM6S97jEOFS",
-	"6I2h1AnFJgrg8TZIrGT4EnVrariIEI4RXTPRVXNTSR936fuRWtuXuffnOMQzEhd5k6rAsVjEAIUrE81x",
-	"POVcuDzrSQcpWZMTNhM7ji9yCEungs3kNqCI40Qjd4YMkkvl2nfv316getN2EOcR0J34UokRchrfRGge",
-	"YHA+1omuIGPKtukLgricskBMcC345Ewqts8qZ0pSfy0OqmiHX+Eq25Ae1s5d7lHL2h9bnwwcBLdjo/Xz",
-	"nur3TxvMeCrRbusgkXz3MnFqAtiIBEymhzrJ5i4wZegPziQ7OP367aKyZvhuw2c8k+WyDrGkresl0j42",
-	"EeJDYSEzqGMWoxBTacPU/Ie+0eMCo8/DrAfbZ9N4m++xocqhH1/aTQsARRnT/RQ0u4+P3Us09L3hK5iV",
-	"jnXs+HIuHa+ieJbFIcUx4x9JbRDyqctmqh5flDf+thObo1P0iOuW65WqZY/KWOZErjQ8q3GOG2PHrjlO",
-	"o3G8TnGHDlxfZoH3NMeGgMTkNVyofVmpTvWZOmcsk6pxR7lU74TOdrqzZg9KyNCJI2mnMHOfvoHjPez0",
-	"8EQkq+8boahNoJqI4gX8Ml3XmaSxUHoiyQJy9mu6LRzhg7DbkiBi3drBEq8iYZXPeHQAvmVLe+di4G7H",
-	"BcmIAPYnZ980UoeFZOe3+itscVPgVPr7EM+nhZgPRHXCP8lRDXoTUqiDm7Mo8jlXBPFZKj1ovGS5dTa3",
-	"bU8yyY43IXl0mjKP7H1pHDzqDfPITruzmIIpQbIV1LCKHHDvBJjm4liwIeOQzbYakHnXXk5eqz1T9Owk",
-	"RfyI5DsbigJKzwRN8XxOaCbiTgbXgcke+pUur4mjsCTl4GEKJgCwyO8boTciQYEcmNRxjlV8w3oZ4bX0",
-	"vbkGBbYHyNeNB/UmHp83zok1ro2xVcXOyGp6Ttka26NqZdSoe5jUDzYewPbDhORObMVDwOs8mUtOfCe2",
-	"bXdWyGEHXgvLfOqRjzvGnrNIFLjxaT5PlhvbX4AsbRRNWRiLRFeFDAcXwlsIwiALxEd3ml8O5S1H56Ti",
-	"dmo3czEFA41wYNBEor1SSKibbDfzCxEFuReSAHVyFQn46GspQrEunS/iwlvFI2Of+klKNCGqQ1UAuMPe",
-	"ipR1Q3GLwS/Q5A2VCxk82uK5ZvYp+eiSuSp3iT2L0WClPuQjiV5PhmBzHGoXL/8JJXv4v7O0uO0wuVaH",
-	"Zp8Ok4t1eJpU7w9JmvaHz1fEGHsoYkJCSBzUsdQRf9/pwSaPiMz8j90n8ebusVfq0wfAHlmgk7K0nt7N",
-	"4xVypzjEbkxCzmoqjz7Ttu3kwjhxGR37k0XIt+q0hIaKYRiqiEwBlpixg3z9XnazpgLXDH9U2XRsLe14",
-	"crEfK+4k4KiadrOuA2rNbSOKE+FHJHST72BqKk6uajfrLxBKksmUa7XtU5F8ojZ0uVY7XnLZno5xt/gi",
-	"NWczgmkaLvklIkLf7uXIuL8L4376LI3r/5Dn3KcdfgVAiH0QEJUwm0PUbszQHEcR+EmlUxlqFcQ/xvDp",
-	"G5SEWqiqm3NZ+QMq/PFTuMO18rWcKt++ujsl7/G+UBZtU+TPZguhKdWVYUkN/vRSOFAztJbHFHwwgb6l",
-	"vrwv1AThxDVra3vx1RbCpc1WfJI72f0oVL4S8qvS0GgDA1XcY7Ev0tZo4+V8vzn816GhUW85lESN7BPH",
-	"RGWwfmfVK+UvoV4pyKmb0S4UqyDkydCH3kUb9vBZV7uoprAf3c9LrBDFOfDdi3pnaDXaJNUZTCkf4iKn",
-	"b/prkfKE8L4qSX9HcFBUxDP1IcNoCt+BmSvHO7Uwfoo9SeiK9hl/TPakzejwItxdsPo8+DOZtF86bGyN",
-	"W4nE1wSdFISqnAovTOCloIvjTBivcCHtUZ4IRMb1UlqqwL7g2+NFSBM0h/xN8ZSsgC1ki3gtwWZ5e2bM",
-	"TaXc8vV4MTdg7lPCxiabik44h5VXGf00TT0ATUj4TMJvotIrhS2oXc7DvCs28XV0OyCmRPgvi6uSekCV",
-	"lizMCRtRb7Y6WuvNtYQgLAyJG1tTFkbEGoG1eWVFMRZcRXKXJUNkBBLHLld3JhFRi9jpBp7v7L0u/xxS",
-	"6jUZ2kwXULhJvfyLg0uXE6hZ/0RyWNG4qNUPP/bQybuHcq1+miSG4HfK/0CLP4lwZsEj+r8A/rbQdwSH",
-	"JBxCVhoXh6EPqcqiGFMPhx4ako/zIXID7K8pbMnqh+noe9e/9X/oPv7SdW78btSl9zX3olvvPs3/+v7i",
-	"h2aJrH74xfux69/63Y9dapfcckBHs7e299cfcnOJ7943tJwylHjX7+WrX7xBxddOSrbzk/PhhFR7a17m",
-	"OUaKPaPgoWTyMA0JK60H7H6RYHM9yhz0PkC1lUeF7vP/q8WWJ6D9qr0o0lnudKF4BXq/f+TwdnQ+7lro",
-	"JfyG4LbSC/CouoWvzRg4hmmU//Afzh1sbHo66Zyr4rF3ATU8gOb89NNPP1nX19blJXr3rnV93Xp4KI3h",
-	"f0N0Evkf0TgUmIYDuYWnECWjiyc5wmvZLjuWXbbsKrLrrep5y3ZKTqVZqTtZL7OTft/7VP1s8X/K6h8k",
-	"/mll/un3S/yP+ufT/FKi7wXXDHheXBVKCCB8uySX7dOJ0oxvUwEJzX5Ovm3hWxcJFTskGUIRflZJsbPh",
-	"HkfJVzuiPWAZOWsNFySRHUMC1gHKpIHiTepiumSLwAMLAH5eI2eFyamWOKQ+neyEhsfAavCrA2WNfAoI",
-	"mWoLtfnnkcv3+gnMJ5OfcqsiamBI+gCKSfUSPCMRZ/pGGHxl/jVhZylp6dr4vaxyZUWFCdo+5YXSgT5g",
-	"kyZ8No2IuIvQj1cPHIhiIW0VcPiXBQlXBQZZFbAo6nBBMjV09uyU7LMkXjEaAgcja1MgURYwElyoD6TB",
-	"592Bj6/S6LS0cMd0C+f+nwkgtmBOOce6g0nOTAsv4ukZvBTBfJmIS911SM0VdFyAVoDlMGg6nWkcg18O",
-	"MOtFMNpvMoeDR7CoG6D5DEboMZM1HWMsCmLKRrIgGJphH4x1BFAeSnrkValQ9cPkv5u4rPoD10lRjR9u",
-	"LHArnoR4NgOdOmQfFUYS1E691yV7CaqMCMguX4ynOLk+PRGKHBPSM5uyyMaExcxEwj/CTCMjBt+aSM/h",
-	"JXSUyrgpkvPOAxxzVk/UGuNXMDAccD76tE97IhkUn9zSD4nFaQuOwfMFOOC0usoQUHwoFsXbtDb2b8nC",
-	"J4Qn2KdSd8xfLqiIk/ZKfSrCUdUbjwT+iIQ4JsEKUuShEeEXobBC69bECK8ilOIqzPwPf0AXIfEIjX0c",
-	"RH0qmHk1yySGElFCvAiJfCytPrUQzuDnCRcUC5D0dE+JEQnXPPhO+OUN38BI2cO2jVzIoZInYjjdtW/7",
-	"2E9kJUdWwIErIYGLjBaEKYgo0wCvOKinWAAnmuI5EfluhtB0mEStltBQhEJKAQwwWbrZ9+mGn70ekfhG",
-	"NZUxoj9/GALmR3ISmYBQfbktuCr/tpB5zkAde2r2KWCviCMvikeAGvTroQfaGlToyxDNsKiruBlG1qch",
-	"ieaMRkQPKEvZU45CCtAJbxn1afo33GScs1QuL/wQbucusXBizGcyhcvFBpMJjgKB7xIaEY3qtefYnRKr",
-	"XLI3iN1yuSxheF1i4eRMto3OrroXnZuHDrTh16UfBzr9bN91uWhFQiEOGk7JFh+yOaF47hsto1KySxXB",
-	"zk7hNtXOEujJcqutdj4K+sBxKlfhJqPatEPbQjir34Ea/R/nPlBkWX4EkoyCvwXx+jTwxyBtoJNz5HEo",
-	"j1ZIOrKdltCDuHiOP+6ACz+GjE6QmxIlpZWv2g4a5gTgDtG//vH/p84AivT7FOERW8TpGz5zU8CB9qkK",
-	"RgIdEIeUABBEZ6dQyxwmRanFEBzUI46fVUg5Beo38EHBMbEg2x8H2ZyEkrIneUhgW0iY7NMblGYi5M0A",
-	"hnKIarkpk63dkzhcWW2+LzJXYEKdu57REuq/NCpNRaFrJbs3suByCSTl+lIF7C6FaqpUkxqyz5LZwbs4",
-	"7Iwi+XOWp47DBREWJiAZgPtl2z5sEVKT+SrKxBcuU6hiYZHZs3qVKhs/m0ZVLDGvuwQUZ99hL4Eab+Ls",
-	"bvJIOd3gZ0hUW+PtnMrudnd4FTDs9Ri7wqFwTq46tX3GixZzLiITDwoLCwc806iWm7sb9xi7xnQl1wj1",
-	"AKuVPRb5Dq6VSJ9sbR94dqnIVSvyTkCrPUDzQMJn3yWPFD9jPwBfQV0CMlo/fzANlUYY9hkJ9THmYu3P",
-	"kA3H+MCbnHnMBQTPTVr0sMSTCQnRYzcNt2vfdU1xbXqycnEE+dbJbEQ8T2SGAbdDn+JwhU4oQxeXN6cl",
-	"1Dd6IaiE2SLuGyIORnQpLuFWn2JJn4nKLZNh7YapzCTIeSq2DE9zpKGN77Pi4PA0j3p9T+JLDpKd5z8m",
-	"H+OzaTwLMgffEJfJf13eXvR+uusg/oGM7YAXG78J9vTfcE+LB9pVLd6daS//9Y9/yofrPXD2SP/t+c/I",
-	"9/7UNyKxmdbC7xv6B2ee/7ze6XonZ+m8DZ32bIjT73rXV2DLz6t9+TlPwajhmGj3Kx+5LecGvhSZ30Cq",
-	"UpodYT1Jj9OtwqBIO1Rnn+BgfC48XKnmOTJRFK8CzrUTKF3A2RdXRiXEmzAyCw5bqQib25FI6JOEG0eg",
-	"F84xovMPv4lErbVNK2KKQtZoQb2AlP4WKemes4ma7kOOmL1VddRZi8XF1i+21SwNrA//nReL++Gw+xg/",
-	"Y7G07OH8r/GCAiN+Qsz49NO//vHPzyecApnJc/Hw9M02LNf8Ezbtcf4MT8jZXNSzSUc+gV1axVJphu5u",
-	"vkfw6en288TRoKTbd8RO5/t+corkilR+6cildNM+jRmNrTGe+cGqFWEaWREJ/fHn7YtNMbNUPGwhIfSY",
-	"K3Lk5xBCqM3yp74owpIlSusESMxpnUzpT19GuYT/EezSLb8wyigkns95T3hzujc5A8Q/np+q7m5yw+K3",
-	"XL7+ighlW6dQ6ugXUkfhkPRLIWFsS5GjbNsybbpMSABXuw8Fw5WizqcTSMQCRn5QOlEWo5gtZEiHh2M8",
-	"whHJJY3SA+ulrL5ywTLY0/6cuRy7AIsyi/2arsQr/5lQPjNwR9u2y1KRUFIAK74DuUh8OyeUX7GVkp0a",
-	"ULj8nvSzwrNgCOrSZxKK2s+gKMrdWdkdf//i7VXK6FdQoXzOoMcB6VZpLoBySizlo5NqnDb8ejCqJ4UK",
-	"XUMM5gS5eTsRjCPGVgTLxS2ZTjiRPpDP95u/ikxEPmI3DlYySYPP5Yl5nKZAgfg3VsBvydF+al9fHYZ6",
-	"ah2/o96/HfXk5hWiHtTb2/cCkw7O6ibSlHZzfntxSVdiFtBU5BHsBT4lwh+2ZldE+a+lH5FSn14x7KER",
-	"DjB1eSfRFCzckKELxSEej30XybgzURYQssXzr6MCcfeeYM/nNP1rvAgTqImYOhEYKQz8al0Q5AeHWAGg",
-	"9H9DbZNszO7Lds3+VIiZV2CsSVP1Q2SP0pisucubwPlKL21p+7zHS/hSOFyAY0PgR9Jwv6YG9qO4nc5o",
-	"Q/jMA1X6ydkdnpAH/xcCOZH2+FYqOT+8FIc3Qh+Msl2uW45jlSvIsVs2/39JpOM20jCEnz9lM9rsm5VG",
-	"BTMZKpMs35uLLpr7cyKzlkN3Zc8h9sgmVhU3iFX1ahWr6TrEOh87I5tU3CZ2nFT69sg8YCs0YnEmeGTH",
-	"WrRMIIasxgFGGNHufFs7lQvEUK6ng3lIxv5HfmeNngaVj3/BxucPe9OEBG8gnCWHNGSLMCQI/KvrsX87",
-	"NEbj4KHGVAIzXS2cHtcPkDsuz8Anaq5Ea8rWjM1uKP4YIlnSW+iJKVtCdZSA4CgGI7WHV6clpMW7KC/t",
-	"eEr6NBS0hrNdQxE11JLcWDRlSxllBP6TcN+BRCgSYInf/IZ9eNe2yrU6muJoWkKP/B7hYkWf6rb5dZP7",
-	"TlOhZp1HP0rj9bCb5ue0/kxWQxNyKcahT7zEdC3OYdSnfPV8bcnMQzIP8CpKreOJ+TAFgxssoKKYniAo",
-	"50oXG9TWnI8Oo7zaQsAh58MLTHl7kDdFYypOrVKHSPVNInY44ZCVgb6EZe93Oq/ReY3AN8NeefZ+2bh6",
-	"urOj/3XPfxrdVKc/ePXvxx1n0WX3tfjHv2+7Hg7eY370Cm2bkH+TLDUapSXa2yQtv/rNYe9hjNRO4gWj",
-	"48AXPpz/Jutp+aAJ/5ms7iFx8W/1nhQUJHvNFd2VOSz42Sff+yxIoEqulkXQS3guKP4TWYECU5TUXrLw",
-	"Cfy2Y7jeTMSo9K9SIs8mty1604n+GpGrFs3A+/VR/ytWcr8W9gjY7oc95nYtglZ7Ll9o42SNLWKdsuVq",
-	"prZgxx6ASlv/ji6vji7fk3hfXDmMmUsady+Bk8tNHHVPIMdzQou+idCQcxgyMZTgXYaCU4drE+pXCTN1",
-	"HAm2f6XiIdIySlkEfATWIYuDr8lVRjGecKqpcVQbXBI6kV+dHsFuiAUcwFL+XzlP/xZ24zd4iO+JdHY9",
-	"jGNIqjkeprUrKAKZo7UrUM2l4/6mdXMVy65adh051Vat0nLKpVq9aZ9XXkE3p0c3p4HJm3HIP3/QQn/3",
-	"DtjNxuNWpPy3Z1nlRNMuChtvCH/FQMkR/qi32ajaKldL9Vq5VmusSX5bP9QDPD8fpPDLFF3dqfHTyq7+",
-	"rvHbU+Onn/eUJqVPi1V+DzEOwS1NSwigZxLazH+d1FMGv0w2zimpnKaBwRHCfZpkgRGlldF6ZWXBfhA6",
-	"4f1A+NNiropVSI2Zm+QqjJMCsn16MswWQh2KCF/ZlFBPqiDTWtFPhMwjLSNopJVTh3m1UIAhvbcMdRDs",
-	"uViDNIuIrKJ+fKCGMBKgZjQzoX1Vfkkp39fX+eXjoPrEJ/oZFsXqjmOK9GrEv+tjftfHJFQMiFC2qHsh",
-	"IcvjrnYqZB5A+ZIt9oz8sbQ5cGoCEd5c6vGk7oYf764WI2NXhamDIxcSjpv5ahptBf+H9DT7nKHMwfmN",
-	"K3Z24uFRmh2NsRdZa/S0NqJmTIF6pxirvm7S+5+k4NkDZw7V8KjWoOIpJH1nVNbhf1H3RSxipmJ/5Hsk",
-	"w7O0NIZM1vOXSTSGG0Xqh0kRfjMtipawgciP+9RlQUBczoydJCXUc1JFDE/fSBYv5Rll3idFsdeofTIe",
-	"h1WfqvJwDM1JCBG/Pl2fscjDAGJYCbVz1wMLlVXc4KxLdll8AkkCRN0tCSDsPWPqEhHCGoAT16l2xzRh",
-	"BYr15E19OsnjCm/IR40oyLRVL1C7bSwNpF0ycrE3soiLiVUtNx2r4VWblosbDm6W66PGqLImFxZn9ThC",
-	"XORrfEWV3G+GBB581f6uxNtXiccXomg1o8hjlJhoQuKEMBzOdp5FMZt/MdrboV7ERUnBoWbkxqGWaA8N",
-	"+SzmxBuelhBndsH9lAv1nHjpzdZpywZl4a3/c9iN/wS2lu/oocLVwUrr3PT6UrqRiWhEIq9YeZX2aZ/e",
-	"gcWmJfJIQ26PNT0wlBBgSj+4XicgZpnDyy9p+E6oaQg/Oz7lHEufYjQJ2WKeFESQ/lpJlCVEqsx8N2TC",
-	"sc1EEeOd8XMkuoue/HnEGYKQzAmOI5V7bZcChwPr7W9fF29bdtOyq6hcAbVztVRt1ptOI6uLT/XmosyR",
-	"MapUMW7gqmWPKrbIk9+wnbrljGsj97w2cly7ChBTSUujOCR4NoBEKD/npX2au1MSsjMcxST0oycLCm1H",
-	"ZyFens3g4ZnkQc6WJHDZjJSW+Bl4bxnTMA8g/ZycYO0cVzzXK1v2qDwSE2xWcd3C5065OapX682K+9oT",
-	"jADS0cBlHnHP5u5sIJ+cyU2wZoyygVMf+fGg8TT9ZTB3Z/nL+GC+0Gdt/6KW0P2edQ8S62ymlGRqEnE2",
-	"rBq25XD8QLaju6Y5uVaNjKeagIa8bHIwsDp23JFXda16feRYVVx3raZbrVjlcXU0quDKuI618mTEnbJX",
-	"gOoM0wUOZEFefqlJ8O1ZGEFlUdMKO2yHXdHRPAB2+xt03u5pyvndiHOIEWfdfPN2p+FGZLUDT0hRclIT",
-	"fkWGJOEzDTetEBGhwq+4iQVFw0FLz5WFo8if0KQecMyyGqrllEUE+uAy78yPIlCbilxXImlhn4pib7pg",
-	"LHtLBfq+McM+tSYhIbFPJ32Ds63ffvtdkgRJjBqSMQmh8nvMkGgsS8mpWz1JBnoylFUQhyYaTljMSjHf",
-	"WfVEJORLn0VDmcUyfSdp1UBr16daEtxvS5BVVHt/KgKXlqEfx4Qqo5MAIfFgzSUEuV3hbwH2JzKPk3R+",
-	"oqq6SjmYWs1GZMxCgjBdAZMOfvGwlUJFnU3IBpMQEhok36SQLEpiQp/q7ElODlMTaXnaMtnZWigiJJME",
-	"Twg9aprDZBkJBoqq/4mp0EnLPqwFAaQlc/ezofXpmpt9mgYW3OwhVGA/S9rbf5cN7e2LrGdvf7eb/W43",
-	"K/JjRmtC3dtcce5M5X4vzvB35T8RNFTfyXKSkLNOGssn/jOh0uJvoqydX7kMZM4humFrNCzvaMpM76St",
-	"lWg+8HitF645/qhpVRT+E1Kn/RY1GqrgUFpJYAfqK0wtRv0efpLXiiqqiuVlg06GSWXW4WmK9cBlaekE",
-	"9CKsIju5qXIPS20b3Id9ivUY8tQMCFlPRekKkea7+G5OM6fyyealJu9TkVU2k8P8jeo5QicLmsRcpzVJ",
-	"sWCehonf+TBgbD5w2YLGcB+r0s/qgz4d5jBOSOW9FEwm+LKfSifiEup4fsxnxleqhUlFaCFi+GKG3Clx",
-	"n5SCRXBDfSrWwL/IUpi22LEsxwnQEukLOE+Cg0Dkwh3hxCGnxfmkPGr0XquWa3yBm35/TYzK3f/zJ2NG",
-	"oghPuLymgKtMWKs5QX0jDvBT33iDPN9DK7aA8qP8MQ6e+sb/cI5HoI7RMs7kfp85Z7I+ceIKqVKfti96",
-	"3dubQe+nuw5wOzJXv0ysn6bRz0xMTqiMTuYBXp1C8L70mFrQ/BmU9cEfb+477Yt37e+uOnICh4ilG1UU",
-	"CiLHnpPvJN9c+p3Mf6XsjU4FFEVKqMBuor/TK4iNY8vTYrV4sxbSSlQD10JiMxU3AoKficqJHfhRLGSc",
-	"7zs9E9099uDHZeeq0+sg4dKh5LANByLUUQ6XkTIFp3YeqSrH4zEYw0to2B1b1zgG0svCJ6i6CGVatFrf",
-	"ebRMqOCPE3rGMGCeQvm37Mnk7CEk3IUkkfzfYj+QY5UbhzW9V3br37hDVJF8cYQPlO79pGsBMqYicaaE",
-	"nYaNRY6cpAA3vJXJuqulPgX9AT8eN4wSdUamLPD4QdJ9MsRQpq6P8CNUsatcRkHXzPPHvvJM4ZQGi3T0",
-	"+Zl1jjxRfI6Fp+oANUBlT7RXq/rd7+sL+X0VH43DUOOt5gmwM45PCtoikM9MovhMzQcfovtyijkPhdIx",
-	"wgFBJ2OfBF6EAjIWmZvpiLhsRkSh3lNTOsuDvhf6Syu7mzJLIz/BiVVhKNWdgrkCdbT0bPTQFFMvkFdb",
-	"n8agSGbjjMx02I3Yp6pghnBpSFK5YaUUV3rIN/IkI98TSBooXe1GcMOm55WulYaiN6LsBqckwGbzWYLw",
-	"l9zPAjQYuYyq/uUMRysUsRnhZJEEWrawqlPuU59GMe+LjdGI8BVHfkAoFy3ZMwmlklloS0EwS/mBpMI+",
-	"/4igpQ+SXMSFQlVM4GRBAxLJ5CtS1y+dqvSptwRzUi03chWoj3MPvwov8X9fc/orMiX/Hk3rfxgnJMnv",
-	"3qpW8AybhHg+3Zq+sijICmgYNF/zteUsU6KtEULIjD0TNCLxkohshDOR6lh3czXRunlsKHVLiT4HzGEy",
-	"AAL0OVr1KhSH8h3I/1o176QYFihfMvJ+CbVFnk9TrOaahDPsC67OneIwBnuhT9H3fJnP/i/fROjytreF",
-	"3YIPd2U6H/4N/OFORF0qUTXGRMOZGF3kf/JYvFaaVr4uqGYmE3RnU0xD10bL+JssbirLr8ufaYcei/MK",
-	"sr/YSYd4EyIAwKVKo2U0q3Vn5GHHqlXHnlUl5XMLj+yqVXUadbc+Pi83KrZhGk8+xIQqZ0dmtIx6E4/P",
-	"G+fEGtfG2KpiZ2Q1Padsje1RtTJq1D1M6kC5KfOI5lqx54g+9chHo2WbBhhvjZYhLj6h+hEqSJWgVBWM",
-	"Ex8kXjp7zTAZyUlHinHw1EJTEgRsy3D8q0M9IAQ2JknSn6lXmkhMziZL93xxkEF98KlPEcI2+hkm+Ke+",
-	"YZeUhsD48KZPPwP6F6cyV4eFHxUke96Sup3PSqFiZlLJKUS9Sz4liE08OYF/Tk/FJH/Ozi75DFmWSJGG",
-	"sL1juhuHfu9c63Jlv4str36VyRqH6RXzmtJL3jWobrV9/EmTb5XfZ4H+QPczXTMHSKEA5AoTCclE2F1C",
-	"AuYYwSdDzLM/my2gOF569eqaA+GfkRbXNaGO+wx7BPlS8becErrN6/M+WfyX9P5Uo3xhL9Bdzp6k3ihX",
-	"mw2L1M6JVXVI0xqVHdvCtfPGuOna1apbMzZo/AfTELWBICs27+ccO649rlet8qjC75Xa2Grg5siyXccr",
-	"k8q4imual9xa/fxFJKqXJ7544EWnvBoB9eUiJW4YeoaHw/wbEwe9tKvUT6+84acnykrXkFNp2Y1WrV5y",
-	"nIpdqR9686jN3scHLzlPv5PSL5Z9QXHxoXbUfx2CevZJ/fl5Z8JyTkwTIreNuGbJaREzrpDwxYnFN6jI",
-	"nlzlTiryknSbsm89jdNuevIahGSHp29RYfqj6EcR66Um8DvJ+GJKY/0gvroKeX924WYxG8Hh2ZfKnEkW",
-	"6vB4txdMrsgD+ho8djBFLPA0Fa6KwJ1gn5qb2uAMeXuDxILWTUXrCuE+VRphpJ8QIPrSRzlCMZOWKkFG",
-	"ZwvI+eIHAVRbQ4H/nOTaL7Dm9ukuc+69gP8aBX41u+7v6tT/QM2mEIr2JEp5lCLjV3q01Sv3jN8vaMbk",
-	"tXFAYybyVFJPs9vOp5y7yWpOOUcSsiDxZA0XVBpJMBV6UhEG+UaqVcVRlgYsZUWL0sS9QxHdPgiJS/xn",
-	"MkQxfhKOKZEsBC5r1cuEBaU+3XSF1RPk+2KhcYhd0srGXYQLKvW1Ql2LWKhpZz3iSq0xyKMrs0/5X1O2",
-	"BAdFSF+wxec238vtgIydMsr/Z6NsgI5wmU1SbjdalWyy8UzGAGXWL8U+uIZNWOAdkC4gddY9vOLz1+oG",
-	"/HsWzy/uN1xI3rI1ez4ZaZ1ho/XzB86+pJWJ1ZNs7WF4+oF3Ez4XV2OVRliwm8Dfsl6yXoQLYkyNMyCP",
-	"cqLrXb1NIqvB7ReSg0ZxpDIpMhqpamiEyywuQfMAx5DvBHKmjFkoCAsk7EgFEgEPvri1fASphT6J8ENt",
-	"mskwwOayzkcyBSlnwuuEcvtJRjxOJzfT7mnRXetp99azBa7Tdi2J8RRTL8oj6TGTeRUgSAooLwkIvzlW",
-	"kOTm1ETLqe9Ok5w2I+w+ycyFlHyMJXsm4aWH0W9CTRTpVo7cquS7qNEvC+ID9ziKMb+PRFFsbTcA/fK6",
-	"pROLs5UeVDqD4k18QyXmCRcNUYVY8q2qNoKqsyKuMqhjJlKhyah4few0te3mDESBLxO8IEQ5K2UZXCu9",
-	"JrdE61erc/X5w+f/FwAA//8=",
+	"7L2LcuO2uTj+KjhsZ2LnkDKpmyXtdM4otjar1Lfa8qY50f4liAQl1hSgkpS1ys7O9CH+z9AH65P8Bh8A",
+	"EpSoq73p5jSdTtYiifuH7375ZLhsOmOU0CQ2Wp+MGY7wlCQkgl9t1yVx/ESW3Uv+0yOxGwWzJGDUaBm9",
+	"CUEYPkBPZPlNjAKvZJgG+Yins5AYLaPsOcQe2cSq4gaxql6tYjVdh1jnvjOyScVtYscxTCPgnc1wMjFM",
+	"g+Ipbxl4hmlE5O/zICKe0UqiOTGN2J2QKebz8Fk0xYnRMuZz+DJZznirOIkCOjY+fzaNtpsEz8QP2WLz",
+	"zNUXBTOv+04DE8e1PM9vWFWnMrKatfOyhb2KXTuv1u0q8b/QzN9umfOG2XrEdcv1StWyR2VsOQ4ZWaNK",
+	"w7Ma57jhO3bNcRqNLzTbrkemM5YQ6i7/TJbrs26jOQ3+PiccQtCJgxKGyrUaeg7iYBQS1H646HaRO8ER",
+	"djnMmSieuxOEY4TR42P38hQlE5ygKX4i/FFEkiggHuIzJnGCYuyTFkompE/9IIoThGm8IBEKYhQnLCKe",
+	"iQLK3yMPJ3iEY2IiTHn7WYiXxEM+i1C5iiZsHsV8brLjGDEfmsV4SpCLw5BEaBEkEzEWPOUL4n2NmLdE",
+	"J6LHGLk4ipZomG5LYt3LsVqI7+7wtIR6qmPeBfSKKUsmJBJ9iTXEfVotl9+gxSQICcxFrFAtHZYYhCGK",
+	"5pQGdGymnUCPQRKL7jH/axQFxA+XsFz+Wwxh8m5pn8oBUdVulvp09R64jlurW2XPxlbVbRCrOarVLNtr",
+	"4Ipv+2XtBk8I9kiUwZYGGhaHDR2wpvjjFaHjZGK0yrWaaUwDqn47JofRhES8z//v537/Y9mx+v2P550P",
+	"//3HYhj0r3HiToqvzLDTw+PhSXwKe+hOMB0TvnkcGDzEqIlYhIbfDkvoxwkRsCJvmTuPIkIT2QNvQ1mC",
+	"8JTRMf9samo99mkQo4j4c94pHEDVKQN48EMJ6Jg3X0RBkhC6usd9I6r0jY276FtidRu2z7HL1eJNuWGU",
+	"7L8xYcDXOmGhFxdsyfperO5DdvMqdrV02AL5TI9b5R0ek4fgF7K+xHdsgaaYLlGQkCnHHTM8JmJ9iGMU",
+	"FicldEl8PA8T5Nj2G/SMwznHMiP2TPgThCOCkojghHgcIzm2XUJt0c8UL6GvPp2yiKAF3yeMxhGbzzjq",
+	"EGO6sq1EQXDlp4EbsZi4jHp8r0IcjUnEkZz4hne+Ah+OLTfu73MSLbN9458OYr52fc88sSLezIZrFUzn",
+	"U7hUcvMCmpAxidLd67EnQjdACCUfkwGMk/CvhgorziLyHLB5DNNtpROXu8t/5jeAH5ibhEs0Ij7friAp",
+	"oXafJsGUxAmeznI7JGiOwPsaZC4ilvCWMQl9tGDRE8fXrIQ601my5ACLRzGhSUtDlQWbaZTtsm05tuU4",
+	"yHZatt2y7ZLN/5eisaJthuXn9vmPEfGNlvGHs4x7OhNv47OeWhds8j3hxI7Rm/l0RKLinY7kN9/EiMJn",
+	"6MQxUdlE//rHP09zl8kpJOOq/X7EPKBJpWzshA418VeBEnSC01XKNZ4WQo76KNaApU8PPOXKYYep0xvb",
+	"an74ZJvNz0W05rPYXxIn3zEvIJJFVnzkd8wDDshllFN+/ieezcLAxXy7zv4WM9jCbFwchre+0fp5Ozhl",
+	"A1zAfTI+fzCNj9aYWXJ6vOPSPV5ckzjGYyLmmT+oH+E2Mc4slNaARDKdX2j6wM/S2Tw5Zt5tIMbII35A",
+	"A/6scPZdGgaUPATTeQhz/UIrWR3mXoDCMetSAgiH84ShWPQpuVNAhfBxwWoBBOMZozHJS2h7LDi9IJ8M",
+	"dx4nbEqiQeAZLaNGqtiuN2yrYVcJFyBcq1E9P7fKPsG1Zr3hNWojg68hwUHIxQHO5oyWMNOLLpoFM8K3",
+	"ht86b3+5T15Kj8xCtkQjlvAbNx0IqiFwdd1yHKtcQY6t42pbfOiRkMCH4if5OAsi2e58W7v5zMNpO44M",
+	"BrOI+MFHo2X4o6dB5eNfsPF5X2Sf7f/GY1YSsgmcIZsnwINHeMEfloyctHroKQJbNhCgxJ/A/jcrZORi",
+	"b2QRFxOrWm46VsOrNi0XNxzcLNdHjRHHkGymWnnzCIu/azbnG0LFdn2WO0vcuTqSimVXLbuOnGqrVmk5",
+	"5VKt3rTPKxm29IJxkMSDiLgkeCZ8eUcBG6HeICIYFm0AdodJeHKxMVzXr3C5H0yDH+RATq3ZrGDiWHbV",
+	"bljVeqVpYa/mW0650cC44VUr5ZohG6REvFWR92hPLUSc4GQeczZAiILr12jLItavEfXSv/Wb8oyjAI9C",
+	"gXWeWTAbBbTEJ17af6WfD7hW6Y3Ygj7FF3CFvsOewscHXSESRUxyZRy5CbCaSszdMub0ibIFlcga8TNH",
+	"fSMJ8VPfeIO8wENLNkdTgil/jMOnvvE/hmnMGOekIqNlnElwPaucAcBw9C2Bunvzvn3VvRy0L3rd25tB",
+	"76e7DoDPi0ffOkLKwggIjcjfB7bzw+Vf63+p/NB4X7sp//n8unrXvLcfnF5Zh660s/vvH687N70DTrMD",
+	"m7zhIDWNxhSHnEvlgnmEAvqMw8AroaE8mp8/DFEYxEmMyDOJlmgWsVFIpshnc+oBEFww6oeBeywIZBsv",
+	"N3wfzKIUA7qYLJtLRjiDVP1sHnrtq448meMP5W27e9W5HNzddy5uby670NkrnUs2bTRlz6As4cdCqEe8",
+	"Fhrq8x+iE8G7z1gE0rJYf8HOMEreKE1Vn3KERSKEvWdMXS4pJ6dC+cC7fd95e3X746Bzc9m5HHIOX/Kp",
+	"hx3uOrWo1p2Rhx2rVvU9q0rK5xYe2VWr6jTqbt0/LzcqdobdhVrD+GzK1vUm9s8b58Tyaz62qtgZWU3P",
+	"KVu+PapWRo26h0k9R2tCTMdzAVSEWo8PvGvyMQFFSBiyElqQ0GVTwtlAhVVRbxLEfPcSfi8kVJbQXUhw",
+	"TBChf2OC9ZLffxOjmETPgUtKoEl44lgB7oNcBMcMgFlexvXBbOSYgi9X+6z4vqrtVLBNLM+pjazqqEas",
+	"Jm7WLbtaLju44daxU8v4PuguvRWK9jlrxMux7LJlV5Fdb1XPW7ZTcirNSt0pJF451k4sXtCQfW/E2y0U",
+	"h/dkIqx0y5w5F8osIImdHh5v1dqrK6DWago1d5xEjI4RoUmQLFGCxyaoaYdK8TcEmWCYU5MN1xRsDijY",
+	"sjWuSa6fTeOdmGyPsSscjcmLkWSSIe9vYiS3ArRmulqrUj6vN9BomZBYR3/vOu3Lzv3DoHd7O7hq33//",
+	"9RKmdG3ID0joxegEhDS+xOR0bbkgvJHomaM11yWzJEYnlTL6c/AdF5ikeu4UbqemIH89wpWSU2muCGK0",
+	"oohfMx28AbvKEnEJNMqxD5ed67vbXufm4qfBnzs/Dbo3g8eHzldHrNqra5aaxOHKwodrKy+he1g59hMS",
+	"oSH8sNr8xxAJJW28csu1T9Yv+4NowlH5AgeJ0mDB7vLRVhR5a7c1076tm9buCRe6X+HOFgDEAscos1wo",
+	"O5La1BHzltug4r7z+NC5/Pqu7/rxp+vkCHblpugmOHE7OQNPcdhRm/iifQ9kb0i8y/Hovc79TfvqJRso",
+	"e3iNu0TRnJKPM+JyPs7HQTiPiDBZgnGSctYbrJwBiVG6Ksmhv4HLF7IxmmBQ507RnHqAGjU+X/DqNyx5",
+	"yxn3F2+t1BDuNoEDMwrCgr7/wGTe3PYGb28fb14AxlkXr3AMN0wYwiMSs3nkglVE8NFgiy6hWwBWxc/F",
+	"36RfKuMu583A5hIGTwQFoF3HiTw/8jGIE5KewzXzAj8Q2KWYfYHz5NsnzJ0eigPqCrO0NAnGnLUJaBGj",
+	"cgyTJHo9is25w8uQYe9LsDniDqzY7Ry72qid19dZnO9uL3/6DfA3hYsqYmMcdF3AxdxFQPVAO/8WB+HR",
+	"REpXwCjFZiYXVM2VIwGwDMCYmxqWquikb0TVvnFqCmN9glLjc+rYlDeqp6d133nffeje3gyuuw/X7d7F",
+	"uxVdzDFjbun8a5T4YXl73XBxuVupdwOnrMq9IdPX2B9KqwcJ0kyfat1K3jrGS7SYEDD4CcXBgvOl2OO/",
+	"8RgHVHrucHBaaq4Xwvb3ijimug+O0YD+PjXQvBDRxEQaf/i8QLMH68cxKoLX7tsBQNLgvvOXx+79Sziw",
+	"LwZSQayQiLRixbpcy6g8whidDDkZ/q57o1YzUMsbnmZGMYWwBDGiBPDPg1B9PFL8jIMQj8LXwfhSoyK0",
+	"MNMZi3AUhEs0z4bZKDY9dO7fdy86g8eb9vt296r93dULkL/eyStdc+ULx9c2pxHB7oSvB7E8nxZhitg8",
+	"AS1mMCUl9IB9IpzkkkjwyJkt9MA91207HATms00WHo+4kgJ8ynZY2Uu9FpJ2Fw8JOwzqG2WJemPwg4FZ",
+	"BXQOhqhDzEWrhiBlirQbrcqKSXGD3WvD5JWWj7NyJTnrQE68JfUKg8CLf4YnH/S1/G0+5RuVfsNHdRvn",
+	"TrlCLLdWrkolXtOtWzV/5DQ87FTtSjVdulshowapl7WPm1W3ZuER9onbwH4N9GqZ9jKbDf9V3nu8z0fs",
+	"3yjC1J1kqta9RjpiHAlvnLoX2rS0c+E9HnDrtOuw4eolEXZJ6lyafg6XqcfYNaZLacWKX47FGBMecCEb",
+	"c+qZcDyWxAptBRRVy0rLkeNV2r3O4Kp73e0NOn+96HQuX0Ja7jsPt4/3F51B56/v2o8Pvc6riEc9tbTU",
+	"X9eP2FRou6S/GIukzBSAzB/lVT18+6WnFfPVJgBzo+uAXln3s0Pf80jxPJkQmvBjfi1VD5sRYetGlBAv",
+	"RhiBxwO4UlHNN0EHgPZj713npte9aIPV8OX8xeON1uXrQMBFRDy+VTgUGudpEMecET0Zbpj98JSveREx",
+	"OjaRcBUBK2NEntkT8dDJUIlZF/edS95B++phKEScRxrPZ8K0dU28APfg+F5brJzO+V8ErXWlHc3jzcPj",
+	"3d3tfa9zObjuXHbbX7lNV4mWXDAari5sWNKGW3dmWlNM7fSkMY1ZxAE+ka55OXNXkUCgPhC6EbagwgdR",
+	"dpZJBXtaynaES2SmtPUoiZBRLntrjwF9zQibhSQ/mc3OV2vjbVr3a0Tt7FysMPOtL5VKL9/CxeWdwVa7",
+	"1CyDe7vg5syEh7VSHmWHtVI2yENa5bzQCkVX8HXNAmUUDyFh3+R0JyFhyH/ECM9wlOQ3NvVsK3Kjz3wM",
+	"fxYhQfrNkSeZQu/KdPWd0k9I3wv9DD6kE2CjvxE3Ef5v8t5fpKeLPSFd4/BOu9M+DmOybv+hZKHB9Doi",
+	"+ML3TgtUqNrNegHgZpCUn8BV4BMuXHHWQ3IhpuBlKFuUUDtBIcExuE0gDy/RSaNetW0uEosQBpQQipYE",
+	"RzE6qTi1Sp2zunmPcfXYzDmA16ti3sIBPG2qOYXDSOuO4a9xr1ejf7YDpNy7rXBzFQi/r/ycbql0L2e+",
+	"Bh7xOnysuLAfdHeVcLYdz8YmB1LweOA3uYRuQBFP52HIpwPxEge4mmb+KVGEl2tbJudkri1s6yY+pojr",
+	"gMt3Qxbi5DH1pBlImNfor3sj4wSPOQN40LV8ISijEznq6V5AvXnnfwySSRpisW9UQAYMn1Y2N9kcraF4",
+	"JfSQiOAKoWj1Q7YYBRQ9ETKLEaPhEjirh3dtq1yrowmOJ8XkpBn1ytP3i8bV050d/697/tPopjr5wat/",
+	"73eceZfd15If/76T5GyCzQ+FmD5cpoFFqxxhjh1E2nqBB4UbF0/AoXKMA5q6XjNajDvihEA4F4b9KaEu",
+	"BX8dxkUH4Qw0DDwRDRcu8FIFrcoPJQ8sP5riJWfu2TRIEuKZaNg3+sYQvN1wn4Z4RELBhao4Q+gKnah4",
+	"2GHfmOKAWuOIkCSg474xlAE0ykwTx8GYqjlIZfkiChIi/SX7NCI+iQio9Zmw1MKwAY0Dj6ShjyU0zHQq",
+	"QxMtJoE7Qe9Z924EVIpLuSPsPpmwcDAO8aOgHgrGFByjQCOfB8nNnGgi4p4Cr4TaYuoBRWmIwxsklFE4",
+	"VFsGO5bOPNUA5MHzMCc/DSFwfLlproGHTlgkhj7VnTsZlbE1qXaBS96UlFAbwpX0qYPmIQhhpeL8+Jip",
+	"xyQVthFA62vBuPv5Hq4tKlPnFeN1ESiG6XLPYCRGb6HHdvdhPp3iSKCg/Vv1wB3xwCbxgU2uLw/7PvPz",
+	"3LfJd4TMDmsQMvewVXyXqUT3bXKBw/DABjFRgWWHNFPmLz7gpdCWHt3+Qegjjmp/iRNgoY9r/V5qgA9t",
+	"7Y+iwBuTH1hAD24qcPAxTalgHA5q80yiGHQuD4R6BzUWp3qv2TMOa3nwgB13wg5rMMVBePgwH4XXEujy",
+	"HhIcJS9pzg5DAm9JcuCNhhbCL/mAVt+z5LC9fCfNIgc0kQGOBx/A9fxAZHMX4sOIzF/mZH74DbsnLou8",
+	"gI4PBwqt6YEA8RAeSkcOHyKJCJ4efLsOptO9CFPONI1Iuh1Htj/8APS2B26PogEP5LAhfySjCWNPAvw/",
+	"mNu4W8GCxS0UE+lTo3f0r3/8c4jECJytJNidQKxXCYn3QqkH0oES1DxGQE7oQ4QYmECkYCIY/2QeUeKh",
+	"ZxKNcBJM0Ykwi8XAv6OQjLG7lP7sp1J2wmiBI8plaFBAQfCVsE7m+dDjYlqMNQF4R9C0+nyf8wCDzJpU",
+	"yR8WKzyKeNgd7PGKdCjOk5/WEAeDWPSRCkvid/ALJC1ycRiayE0Jv7A6yfshtr7dXdeQZJtcJIvIEb+J",
+	"kfrORN9d3KHqeV4QSs9nTSigA0K9QRqq+qk48j6XBym1lghhZ6Gyw8jJIMiBg70V4wn2mx4mzapFfPvc",
+	"chyCLezYjtXwa2VSqzf8SnNUNMNUWt0mkMn5CS+0hGU7j06EICwkbDT84ydl7P88zCtIjYpvjxqkii3H",
+	"q/lW1a0Qq4lr51Z5dO42vSqp+w17+wQVpBYnXUjnlGW3GnKgGJpomIEF/5WkSAxkxWEKJiteary1saeK",
+	"aU3yegmgJzh8SqE8JJBKCrW7CI8JTRB/m8VgSFflNcDGwcYDVT2BPuCAEzx3Hb9Gythqjipc3G/4Fq67",
+	"ZcvxbNL0G6NzXK8V2uPSQPCi2YAmMpbxixojDbqcEMeJqant0YmN/oQoQ2EwDZL8/OqgWFfKdqlYTxXt",
+	"hUr2MaHepmwxzyxwyTcxEt/ASJR39LMxxRCM5xP5ByXzJMIhx4Ka6k69XduO7ShH34Lj8U5E4nmR0vUe",
+	"nucTx7S7+X2Hyx7EAFm54aRmWjkSMRYSTPe7EPFLL0ScXYhoTtWF4M+/YtDfuTPXly/Ylqk3NGUYAkfL",
+	"U+xOAkqQRxLiqiQuKxsTL6m7vjEX0ncv1U3KdHhpT7Dl/BrGCcFADRY4SICHgVR3+0AJv5owwcEEUy/c",
+	"gsg9pjJ9qSXJ1Hn6HUzdGVPHw9ztS18feiJCQXX8oUD7FFRVzj+FqEuoq/vV7pgMqL6OnsqIkFk6EZE2",
+	"ESP+8MBJgDrt+Fnw5uk0RJ7EOU2CUNjVRWS6OsNY044fNEehwDt+ktA+neXf5tNZrJT3SvPMgXOYOWoO",
+	"0RTPxHwV0vgmFsnteMsTiAvq0ylO3MmpiUgYw/OhDOoYpD0N5ct0D4r0+muttqn50UkAPldSg66zkZTJ",
+	"KcK8yIo6n3jNc7vmYs0VFFf8kdXwyej8vOJgr1pI3/Puq8VH8KnITUef/zXfTpDJxAwly6k2d+U4ipZY",
+	"yotPzv6euOUDPHzXAFHNcAMXoc1fgBliNEuJOCxwh13hQoscZg/Ga6CvPvp+SDZaSl0JjjhHiihZcJrg",
+	"kRnnkGiC2DwZM04V+PfixgCt5neeLUQygwKipNzQP23J3iWhgZIFdP5NLC2DUnwmngjAwyr4JEvnEucM",
+	"//uvv606gAQCAVW6hGEhNsr7CZiGO8EBLQr1e4fpGM1nudXESsaTTBfi1CtG89l+dNUjcRJQvGEXf5yw",
+	"KQc+xc3t5wPheRGJY6DaAe2KJs76MgmOwqU0YhYy+PdzWnRwksEI9AS7AR2vRm9vXPJR8rQK7lRzkYlX",
+	"5zQmiYmGElzA0DyPifc64rUIF917v1eUK7mj/bDzjqcmphfc9JhI17L0wrMZAYO39M5F/BuER2yeZHzN",
+	"3p4nIOLgmBNL7UV+r28jj0TIKVeqCEeRCDvBUzwWZ7Kne4k2UBIkq94lFyLZNI6ftDh1X8Qsrw/AElLo",
+	"KpsGZvMvEJNJfHG8Mtj77l0KhYUwUsiV/4iDRGOVXBlKpJwypOe7ZBv2vDk7yUSBufF4WFKdDTiIDCRx",
+	"QycemUUEnO/f8Iumf6io5fC0pTGFqQZMRSH1qQzoATZGMlAp1zaExWscVhFHtfLNkfyU1FmI2afaYsiz",
+	"usJaVUjNJnXXarqNkeQu7Ipj2ZVGFTd813NIuQg0ip20RRRWlrx3NToLfNz5/oH7jT6PPxjmah7WtnX5",
+	"h28//M8fC1UV0tWqaHOywA45qsghP4fIwWfCRQ2aziw3i6qmpnF2KWkOAllp4X4tkBUO/C8CWaDnQQwu",
+	"J0PZ3/9lgI3TEyhCx2GIxAd8UnB5dZneC3AoEitKZkBswpiTRplwkURToIfwy8XUJbKFFPhzSoCVtlud",
+	"4+S8P+wLbak/xCvAmif7GnIIms5wJAVhFUH92LuA2NBM6TsOnglViZIw9VYgT3g3ib6CmFGVcH4X2KHh",
+	"gpAnDy9jIP4gMFKLTGfJ0swhFZQwT3lOrQSDqFVt0m6qOekH/6c/GabxX/w//bltV0j6R/rITf/4U/6M",
+	"s+/W5UtcgDsv8VJxh1NGk8kbZDnSkzZvULGcnOe2hqQsp0iV/CvfT89u1BplQixnVPH4/fQsXK0Qq1k5",
+	"b/rlc7fin/tFmzJh86gojf88Utvi4eXGTWloe1Ku7NyTaUDnRazTNTxXA/IpbRxRV+nXmrtH5GdaMKA4",
+	"anvnEE55l8lA3ZBC0EoFVf4VOnmYUw8vkY3+9Y9/ogeczCP+s376BsGdKpzNz45ZNitm1ax90IS1dIL1",
+	"XfPb6rGe3c69Ed17Tb3xUkSX0koN0eFMRSLt40L/s47VUB6p9emeWO0rwFJ/KkRQvzLK8Edlv0rK2BrZ",
+	"FVugjJHnjazmeR37jWbZr+FK0TThPAbbWEH4QlKMofic9wKi9FA0HK5xgFuhWHRCtxRz2DqmaJgfs5KO",
+	"I7tNh5FLPXwY0XBFX/ffjbLjiGh4KHexYT+Ljdnv2AKUNeJ2tBCOUUI+JjKJpZi4qRycxc6mxnnyUau1",
+	"kpubBGA5BVNtQMrf52A1/apg4vtqOuX8tygyhV6kJIDfWC1NtJ1Xy26vNqc9EJruTfoSbCb7GfyNBTQz",
+	"GrCAZoYevgkYZd+WilCQ6mdj3Gz6yaHmSnt0zm+za5WJ41lVv46txqjpWhWvTBzfxs1Rwz1CiZz3qn3R",
+	"FkqXjr22UHxbvIU7fFeyTw7dwkr9nNjkHFsV3HBlqruR3bD8ilvx7VrT9UfE2ANStRnuAaLgevySjeUd",
+	"pBsqlMvA1GmKREVa+acyfSAYVzST/6ou79+sYJ4SL8DrI9/hOEbwBYIvVHqK/HL30yhHJMTLNFtOodY+",
+	"08/PZ5koJpooJCwCiLXhhVbkMIX+r6kzXvVcfwnspT0NYkK9zGAEsUxYZdhO73X6eeHNzjrbcrd1T5mD",
+	"bveoRvwaqVct/9zFQr0xGpGm1fTPq06jjsv4vHy0qlYtFPJy0eQ4Va1y9ixaucpVnlsSOIWiBYtCzxSw",
+	"upra/HCMn49NOBo28jmbMvTEwhBw0GXv+q3SIgaUM/GbzKIriGmjYxnno0ImnBUhUQwXtUQ/4E42DcIw",
+	"0HIPp9soSpVkgj/Ea+/0I9utpoU7IBcM/Dzn0QPqhnMvq10nAopPv4jK9iFhMz1wDhL7yD3f4lT3qrpa",
+	"LWDlpbBUgGE0KCoAldSYUZCpTeqvmXDbPrGtpona1qWJ/mCib7U0AI5t58/GKVeqG8/nk2M6tv35jwe6",
+	"RDKacvYzIoF2O8yWa3b+lHI1CYvTC4Dp6hmHRVR1HhM0IsmCELrXnXFyV6Zm7wEmOYIljmYXqYLAiqPB",
+	"hrgTlsIL/0FizX32mxjhuRcwiLg9Fs/wXndu1LqPqv3SW5WFZx2/O7yLQqpNEbwrcNtIEuxOpqqg9VpO",
+	"Ss7wcEoPn2Uu2amv9Uv8MtKhNVfvT/0VT/G+0eKP5HB9w+znfN3h9b/+8c++8XlPl44sDdU6ChH5zHXU",
+	"0FMlQoD0cDCThL/ID2oLey3yPLnBDAJLXp3BjudiwRvCH+AlCgO6wmz8xOaRtOfIwI5dotBBbGlB7ODx",
+	"sC37ElLEANyXNGemiOBphgq+iaUowUGXItUWTVicFLKpVNDzDeocyabKjyDaSI9OgGCh1aADeFhsz0gK",
+	"hKDOxyTCkGw0dXBZm7Wm3CFxHDBqVQu5Wy+I5HLCIE6Kklv8CLuWfse3SXyKErbCYTMonbpljHhG8NNe",
+	"Q8CXe49AqItnsZYxdf1Mcp9oJxIls5XjiJJZ4RgKqPgWF4/B34giJjMWJaCzFdC2thCAuJL8XXLZVBCK",
+	"QpWxTC5UqCkGCia+0NY0D/FiZVH8UaEjZ4RpzGdbPED6Wu/dW92xuVe4Y5svyFNAwadc7I6JhpQvIRSx",
+	"OQsyipn7RFavifjmcIlmPaz49RALm2l4hc1iuSJwzocjPsipWYQwHz07nzdP5wO/SJz6U4KmBKPH+ysR",
+	"yTgXirfpOo4jz4QmgylJJmyDHP6u17tD4gMO5POYaGrou9uHXk4J/X2nZ5gGf8z/eeT/vexcdXqdvBZa",
+	"frB+8WA682iDa9kkSWYn8SksLGFi2blFr8jMSTKLW2dn2t07k7GfZ5SL3zuzZqXT+bDPcarCai84Uogl",
+	"XI2FEUVVpO+rWu6ERASqxlPNuXzdr2SzK2UYPJPN/pSv4R+5sptqLrv2EqLuj97GMUvYuq9/5ts/TOW9",
+	"YcjYbOCyOU2G4IERg0iW+ruu7W6BqTHrYkv1fNF3wmA6avg3yJbZlGCSq8asTQJfsVX4OCMjTGeVXB2X",
+	"9Wc1bDid0K7DlhkTjj5u4RmUHrhSxWoxOWlRBiIFtvwJblIKA76BzqUSWCOLOgkbzePlntRrVziu8h7P",
+	"V+CSKmioBaRU1F86LncXndWTVhx9dFJxWaxOTsjHnGrzEJvFlxaqDlPgH6fqPUTJe7Qgdj1/iTf5VE9t",
+	"xn8cGwkHmUmOnsYsxMvVSDjBKwchiUsq6do3MWKhRyKRl3AomDdO24e5FGwJY7nsD32KhZ6/CPtnnYjj",
+	"VW6kxZPmB65Ngc8962AlLujnlHkZB8lkPgLeZeZOSMTOcJyQKIifLGA747MIL86m8PBMKtbPZO6I0gI/",
+	"G7qj0RpC2g7o2ex28mNxZiMLBbHjRwEKMxZ5K/zEV7C6XRguS35zNGD+nXeRt4HP5olmAg8owgi+Wsdw",
+	"ovEmig5vD7WKNZsj/7zSxFazUvataqXiWiNn5FuOXfEqFe+cNEe7mbh0Xrtwy0oeoKN3MdXxrel2IFAt",
+	"SwKyOVplRMhMtC7Qh4d4KSNnhRtQ1qEYIbeHYrIFQVp75UBIu/6COQ8I9QbMH2wwWYER5YkshdVKiLEy",
+	"xEAu+mTIUfbQRENMOVodfivYnD8MCwxXBcoZGD0OQs7k7GGm4hyV/LpgUzh7nB+2duh+bFOpcFQlNSq6",
+	"DMvRimlMZxXDNNh4nJdcxcsvmgkmOwyyamI4XhDb966+RGWiX9U1bUn68jDeQGT2OnpKcajHyUOA+ksM",
+	"zbsNQK9u/3nZkeQOAljr42LwtexnL5gLsBObbHVCMy8++q0Z6V6WEyiXEAi04cIvFJ3MQgwMFHp4uL46",
+	"VVHyG5MC7ZsABCeIUZcUpfzI/FwgEdEaBtocpyws95vSfwwp+ZgMW2jKniGWknPVTIm1akloxkUmcBuH",
+	"7koy529LZkXW7P8KWcv87HkkXazc25Wb58hkPLOIPQcb8wzxc7QSZsUzQjgDKD/WlAljdyZILF6sJgcY",
+	"u8XK9o3yJECNMqmYKAc+BUJmcZK5He66pgG5kzbypmqJ38QiydJabRTYSetH/EwoSazL3cokeb7bb2BB",
+	"2sTjL2Ta2SDLHqYuaPYyZ1jMm74PSUP3FSSfU2sSmRJfMwXd573P7YVygnZmhYJC+l6XFUAJ/ps/r1+L",
+	"TVxJD/o6R7XGKOoHdRiToucgPXpySnwexESDIcjSlwVByENKTQXrIFQogPXy+YQonq6o/lLrSxJABMcu",
+	"RIzDOdkS2fIGDf/4iY/yeYhS1TMoZ4RJKS3dKHKfzkdxEiTzZDU7xpiF3k4szRe8C0nryV6PPqCF6GSD",
+	"PxOYK2U9gwIustDJQrn4bN6uPTfqUx+ySoLz0R8/5bxcA+9z3/i8yfFji4MJn1jmt7KcrUBMQaG7dTXY",
+	"fubdbXZdabCV5t2D7bpbHKuVW4usuH+kN/U8CvYyGYvy0Gy3nZiDWHy2MUeoDvl87M2Q39uc1hSrJEQQ",
+	"11dCHZWzGFAe5FWScC89iLclPE6JRopV5NFlqXUN05DpR9VfMfw15bdb7L9hgraM/wOZ4UxVUdZU+VK1",
+	"HDIiP996FpD15zL+Xn+uwuJzD9N4L9NYicSST7TAIvGEiizIa/EJhrlaSzh9IF9zWZH/kzpHGprjj+ZN",
+	"VvSYzSBDqKgmnhnuDdMYs4RlCQvS2vdqgOkctm0WYn4amYYYqk/mFJ0rT2BE0GZA6UnxMxOooaAxnGsR",
+	"75p/rLpfIcNauB2nfYZp6Jg2f8/VWKv3nMPnM/GlH8Saa2dKL7OCQEgVtQcFNvNRQENICpml91qtRymK",
+	"4eO05tDWApuyHLasUPTZPLqeJU6X9mXKWurlvNexxRIFEGUARVZFHRyRZCuaUxrQ8WkLDf2ABvGEeEN0",
+	"MsMy5W7I/xBbdWqm6qDMag5PZsQb9ulJMonYfCwsz+27Lv9+pZr4AHTUMuVyEjF+sclMPgUZNrsLA8qS",
+	"gc/mVMVo707fWVS9fM0h8plES4U2OU8cM+TjKDM0QZZwPrfUU0aZ04MIqVri+xuF1wFo1Uq2kaFPHQ8C",
+	"kSlPVTISaVXXwFwz1FSazQomjmVX7YZVrVeaFvZqvuWUGw2MG161Uq7tA1IwM3W/NpnJxdvUeqfN10Sz",
+	"gFLiCbEjSIQktcLzVArDD7Y4oog7VFAyte47DUwc1/I8v2FVncrIatbOyxb2KnbtvFq3q8TfZ9WbctQM",
+	"5VUZSh2XuFDxG+HlM4TLNZRp/IfZbcyxQbILeOKRFaSYvfy311wV/PUXLriaK/y+rdX79MM96qSmrIKG",
+	"EAsQgz781oqpgu7uKp2q4DLLsLeZXxNfwhVp5TL56JdpKNGCqE4nb3uWhfCE0VSKTBbs1EQxIR7x+lTA",
+	"X7q4ITrR4pNOS+gRilVk6YEigqAwdqF72kY02pa4USoWNEUw3p5784BCmwcjzAKfRKEXNtPScKJY9eqG",
+	"fxn0eSR8b4GufSqsqm9/1Qqr6aCvUmE15QFfucSq6vdG6r8PqLDaS9NRg6oWMl2mCfYUOEmuQvFRu3jP",
+	"Xf6WotaM7OwNpzeqOn2ySgvzM1gFZzJysTeyiIuJVS03HavhVZuWixsObpbro8ao8gXBOZfwYG39hQcl",
+	"Pd8OC/xCMxwlS7joJBdThtFswrGlSo/y0L1Dj/ddU4SuISxGA/eXMaHJFyqTO8WByHcoPttULP6oYrh+",
+	"xCikFXjanH97A6TJxQdJTEJfMyrl0tQcmsJGeu9uWosXxFx+zdYkrIW8TX6gdhi45LhoEbmwFhomBGq8",
+	"xAGIK3Dm4J3Cz3q9+As/F/juY0IoJw1DE/3rH//MTSshu3U68Dbd+0IonycTFhUmzEBT7HGK6XJBp8C8",
+	"sAlvzGNAT0ohltblLWCWz7Hj2n69apVFxYqabzVwc2TZruOVScWv4v2kzs3ZdeVk+Adm4ZTWtdfYmwZ0",
+	"//NuwxjoJGTjsYiSlynCgAacoqIC2IoR5y0N08BpAecPKzWto32POCvOX3TKl1Jg3MQRrgibIGB6xDPB",
+	"h3QxWe7vb/7jRHhLLli0as0pSJeAghj1jXLfaKEsP//P8OTDpooxReT/xwmJSN6WgRaEJi0kYvNWauua",
+	"K7EUKWQQ6unHk5btMI2/zaegqwKNklKZrSmU5Febiw+sT/0ti9CQtxuaeu0A/oSs63j3KgCw88Js4l/k",
+	"oRZBUIcz58VXjFM14N0Roc8kZDNiIlWOHapNy7dSNc58+ZSD04bUKkSNtlWnwT/6jnnrDJlovnEZ0Kb4",
+	"JnCgQYuICYV9EQHeqMwJqBc8B94ch2gWsVFIpgj0RnAdPObOp1B+ANKGn3z77YgsGfW+/fZ0fx0On/ul",
+	"4AIK5BGpoi1CUJP5FEO57gSKzonXqQUZdmslPFJKZzgLCUZ9IwnxU994g7zAg5jxKcGUP8bhU9/4n+L7",
+	"Wowl2ihOwAL5eHfXuR883LT/3EEu8zJCHM+IG/iBK2YHFzZeBAlUpmih9mPvXeem171o97q3N4P7zl8e",
+	"u/edS7NPuzfv21fdy8HFfeeSf9G+ejCReti9zP7+4eH2ZvDd7eVP2SPeTeeht+HpXfu+fd3pde61UdoX",
+	"MH7vp7tO1kA+vL3j/6w97rXvv+/0THT5eHfF599RL7r69N9e3f44uO+87dx3bi46JoLfN7e9wdvbx5tL",
+	"E9133ncfeCvtWfviovPw8OfOT/mHve77zmrz9sNDp1fY33X34brdu3hnoode+0pNLtdP5+ZSbPXbAXya",
+	"bT/qXnau7257nZuLnwZ8It2bweNDZ/35fefxgX9/f/vY6+jzuO703t1ewpP21dXtjzAQP49B7/Z2cMX3",
+	"zkTvOu3Lzv2D/ujx5uHx7u72vte5HFx3LrtteSb3fIOvutfd3qDz14tOh88cPXTu33cvOoPHm/b7dveq",
+	"/d0VnF6vc3/TvgJGa0XTW3DcK/lU2tb/fuD/sa3m4MO3fyy+C2DN3ShuyffAJZkIhzETiZmka9nwr9a9",
+	"+MLqekM0IZgjEk6fJeOhJftKzcaaVo/8fWA7P1z+tf6Xyg+N97Wb8p/Pr6t3zXv7wekdnCRbIHQ3xHGc",
+	"Bu8GH6UnEdhiRetWBv333z9ed256qGrbUDq/6lTOqk7trFoROXVHzFuiOPiFmH2aWYlhgXKt8BJVy+W0",
+	"FgJQmcAj0xnjmG3J2atTDgwafuhcoqrtmOiuc3/dfQAYv+zcdOFxxUQp7KGqXeVNu9d3Vx0+U/iihk5k",
+	"0DAUWMVhyBbEU1UUIjZPyKmJ2lf3nfblT4POX7sPvQeY89t296pzObi771zc3lx2Odygqt2USy+fVcsN",
+	"kXNDGQ1x2Kfy5OJTfiEfbh/vLzqDzl/ftR8fYDblZgamqGbbsFIFwahmV6SFQnIvq1tvmMbKzhimsbYt",
+	"hmmkewIttA0xTCO/VMM0ChZqmMb69A3TUHMXE1ETz3NQBZPeKyd6SmsyQpi7chuZgcsNYjWosyQdhwiX",
+	"jd4YSp2w2UQBPN4aipUMX6puzQwXMcIJoismumphKunjiH4Qq7V9Gbo/wxGekmSTN6kKHEtEDFC0NNEM",
+	"JxPOhcu7nnaQoTU5YTO14wQih7B0KlhPbgOKOI40CmfIILlUoX33/u0FqjdtB3EeAd2JL5UYIafxTYxm",
+	"IQbnYx3pCjSmbJuBQIiLCQvFBFeCT86kYvuscqYk9dfioDad8CuQsjXpYeXeFV61vP2x9cnAYXjrG62f",
+	"91S/f1pjxjOJdlsHqeS7l4lTE8BGJGQyPdRJPneBKUN/cC7ZwenXbxeVNcN3Gz6TqSyXdYglbVUvkfWx",
+	"DhAfNhYygzpmCYowlTZMzX/oGz0uMP48zHuwfTaNt8UeG6oc+vGl3bQAUJQz3U9As/v42L1Ew8AbvoJZ",
+	"6VjHji/n0vEqimdZHFJcM/6R1AahgLpsqurxxUXjb7uxBTpFj7huuV6pWvaojGVO5ErDsxrnuOE7ds1x",
+	"Go3jdYo7dOD6Mjd4T3NoCElCXsOFOpCV6lSfmXPGIq0ad5RL9c7d2Y53VuxBKRo6cSTuFGbu0zdwvYed",
+	"Hh6LZPV9IxK1CVQTUbyAE9NVnUkWC6UnktyAzn5Nt4UjfBB2WxJErFs7XOBlLKzyOY8OgLd8ae9CCNzt",
+	"uCAZEYD+9O6bRuawkJ78Vn+FLW4KHEt/H+HZZCPkA1Id808KVIPemGzUwc1YHAecK4L4LJUeNFmwwjqb",
+	"244nnWTHG5MiPE2ZR/YmGgePesM8stPuLKZgyi3ZutWwioLt3rlhmovjhgPxIzbdakDmXXsFea32TNGz",
+	"ExXxK1LsbCgKKD0TNMGzGaG5iDsZXAcme+hXurymjsISlYOHKZgAwCK/b4TeiIQb5MC0jnOi4htWywiv",
+	"pO8tNCiwPbZ81XhQb2L/vHFOLL/mY6uKnZHV9Jyy5dujamXUqHuY1A82HsDxw4TkSWyFQ4DrIplLTnwn",
+	"tG13VihgB14LygLqkY87xp6xWBS4CWgxT1YY278BWNoonrAoEYmuNjIcXAhvIQiD3CA+upPicihvOTin",
+	"Fbczu5mLKRhohAODJhLtlUJCUbLdzC9EFBQSJLHVKSkS+6OvZROIdelsnmykKh7xAxqkKdGEqA5VAYCG",
+	"vRUp64aCisEv0OQNlQsZPNriuWb2Kfnokpkqd4k9i9FwqT7kI4leT4ZgcxxqhJf/hJI9/N9pVtx2mJLV",
+	"odmnw5SwDk/T6v0RydL+8PmKGGMPxUxICKmDOpY64u87PTjkEZGZ/7H7JN7cPfZKffoA0CMLdFKW1dO7",
+	"ebxC7gRH2E1IxFlN5dFn2radEowTl1E/GM8jflSnJTRUDMNQRWSKbUkYO8jX72WUNRO4pvijyqZja2nH",
+	"U8J+rLiTbkfVtJt1faNW3DbiJBV+REI3+Q6mpuLkqnaz/gKhJJ1MuVbbPhXJJ2pDl2u14yWX7ekYd4sv",
+	"UnM2JZhm4ZJfIiL07V6OjPu7MO6nz9K4/g9Fzn3a5VcbCLEPYkflns0gajdhaIbjGPyksqkMtQriHxP4",
+	"9A1KQy1U1c2ZrPwBFf74LdzhWvlaTpVvX92dkvd4v1EWbVMUTKdzoSnVlWFpDf6MKByoGVrJYwo+mIDf",
+	"Ml/eF2qCcOqatbW9+GoL4tJmKz4pnOx+GKpYCflVaWi0gQEr7rHYF2lrtPEKvl8f/uvQ0Ki3fJdEjewT",
+	"x0RlsH7n1SvlL6Fe2ZBTN6dd2KyCkDdDH3oXbtjDZ12doprCfni/KLFCnBTs717YO4er0TqqzkFK+RAX",
+	"Of3QXwuVp4j3VVH6O4LDTUU8Mx8yjCbwHZi5CrxTN8ZPsSe5u6J9zh+TPWkzOrwIdxesPg/BVCbtlw4b",
+	"W+NWYvE1QScbQlVOhRcm8FLQxXEmjFcgSHuUJwKRcbWUliqwL/j2ZB7RFMwhf1MyIUtgC9k8WUmwWd6e",
+	"GXNdKbd4PV7MDZn7lLKx6aGiE85hFVVGP81SD0ATEj2T6Ju49EphC+qUiyDvio0DHdwOiCkR/suCVFIP",
+	"sNKCRQVhI+rNVkdrvbmWEIRFEXETa8KimFgjsDYvrTjBgqtIaVk6RE4gcexydWcSEbWInW7gxc7eq/LP",
+	"IaVe06HNbAEbD6lXTDi4dDmGmvVPpIAVTTa1+uHHHjp591Cu1U/TxBCcpvwPtPiTCGcWPGLwC8BvC31H",
+	"cESiIWSlcXEUBZCqLE4w9XDkoSH5OBsiN8TBisKWLH+YjL53g9vgh+7jL13nJujGXXpfcy+69e7T7K/v",
+	"L35olsjyh1+8H7vBbdD92KV2yS2HdDR9a3t//aEwl/juc0OLCUOpd/1evvqbD2gz2cnQdnFyPpyiam/F",
+	"y7zASLFnFDyUTB5mIWGl1YDdLxJsrkeZg94HsLbyqNB9/n+12PJ0a79qL4psljtdKF4B3+8fObwdnI8j",
+	"C72U3xDcVkYAj6pb+NqMgWOYRvkP/+HcwdqhZ5MuIBWPvQuo4QE456effvrJur62Li/Ru3et6+vWw0PJ",
+	"h/8N0UkcfER+JCANh/IITyFKRhdPCoTXsl12LLts2VVk11vV85btlJxKs1J38l5mJ/2+96n62eL/lNU/",
+	"SPzTyv3T75f4H/XPp8WlRN8LrhngfHNVKCGA8OOSXHZAx0ozvk0FJDT7Bfm2hW9dLFTskGQIxfhZJcXO",
+	"h3scJV/tiPaAZRSsNZqTVHaMCFgHKJMGijeZi+mCzUMPLAD4eQWdbUxOtcARDeh45254DKwGv/qmrKBP",
+	"sUOmOkJt/kXo8r1+A4vR5KfCqojaNqR9AMakegmekYgzfSMMvjL/mrCzlLR0bZwuq1xZ8cYEbZ+KQulA",
+	"H7COEz6bRkzceRQkywe+iWIhbRVw+Jc5iZYbDLIqYFHU4YJkaujs2SnZZ2m8YjwEDkbWpkCiLGAsuNAA",
+	"UEPAuwMfX6XRaWnhjtkRzoI/EwBswZxyjnUHk5ybFp4nkzN4KYL5chGXuuuQmivouACsAMph0Gw6kyQB",
+	"vxxg1jft0X6TOXx7BIu6tjWfwQjtM1nTMcGiIKZsJAuCoSkOwFhHAOShpEdRlQpVP0z+uw7Lqj9wnRTV",
+	"+IFigVvxOMLTKejUIfuoMJKgdua9LtlLUGXEgHb5YjzFyfXpiVDkmJCe2ZRFNsYsYSYS/hFmFhkx+NZE",
+	"eg4voaNUxk2RnHcW4oSzeqLWGCfBwHDA/ejTPu2JZFB8cosgIhbHLTgBzxfggLPqKkMA8aFYFG/TWju/",
+	"BYueEB7jgErdMX85pyJO2iv1qQhHVW88EgYjEuGEhEtIkYdGhBNCYYXWrYkxXsYog1WY+R/+gC4i4hGa",
+	"BDiM+1Qw82qWaQwlooR4MRL5WFp9aiGcg88TLihuANLTPSVGJFzz4Dvhlzd8AyPlL9s2dCGHSp+I4XTX",
+	"vu1jP5GlHFltDpCEdF9ktCBMQUSZhnjJt3qCxebEEzwjIt/NEJoO06jVEhqKUEgpgAEkSzf7Pl3zs9cj",
+	"Et+opjJG9OcPQ4D8WE4iFxCqL7cFpPJvc5nnDNSxp2afAvSKOPJN8QhQg3419EBbgwp9GaIpFnUV18PI",
+	"+jQi8YzRmOgBZRl7ykFIbXTKW8Z9mv0NlIxzlsrlhV/C7dwlFk6MxUymcLlYYzLBUSAMXEJjomG99gy7",
+	"E2KVS/YaslssFiUMr0ssGp/JtvHZVfeic/PQgTacXAZJqOPP9l2Xi1YkEuKg4ZRs8SGbEYpngdEyKiW7",
+	"VBHs7ASoqXaXQE9WWG2181HgBw5ThQo3GdWmXdoWwnn9DtTo/zgLACPL8iOQZBT8LYjXp2Hgg7SBTs6R",
+	"x3d5tETSke20hB4E4Tn+ugMs/BgxOkZuhpSUVr5qO2hYEIA7RP/6x/+fOQMo1B9QhEdsnmRv+MxNsQ+0",
+	"T1UwEuiA+E6JDYLo7GzXcpdJYWoxBN/qEYfPKqScAvUb+KDghFiQ7Y9v2YxEErOneUjgWEiUntMblGUi",
+	"5M1gD+UQ1XJTJlu7J0m0tNr8XGSuwBQ7dz2jJdR/WVSaikLXSnavZcHlEkjG9WUK2F0K1UypJjVknyWz",
+	"g3dx2DlF8uc8T51EcyIsTIAyAPbLtn3YIqQm81WUiS9cplDFwiLzd/UqUzZ+No2qWGJRd+lWnH2HvXTX",
+	"eBNnd5NHyvEGv0Oi2hpv51R2t7vDy5Bhr8fYFY6Ec3LVqe0zXjyfcRGZeFBYWDjgmUa13NzduMfYNaZL",
+	"uUaoB1it7LHId0BWYn2ytX32s0tFrlqRdwJa7bE1DyR6DlzySPEzDkLwFdQlIKP18wfTUGmE4ZyRUB9j",
+	"Ltb+DNlwjA+8yZnLaMwEyBbmLWqjOKDjkFhgoMWzmeZ+lWNoTEFLPVnOOIYk7GQ6Ip4n0sWAL2JAcbRE",
+	"J5Shi8sbE1jMuE+Z74cBJactyY56EV5AiBR4x8YmJxCcJyBekLAIuRPiPhEwACzZXIRvnuT9F0/NzAos",
+	"8JYX+H7cp6JaILD7ZpqsSuQWkwYC4PVlNLpIQiY0gxHBoZYHLDNXagnZtOylfQqEE6wPIRvHWsacQrq4",
+	"Ls+JEZ4IkWW/pASWpnAaIUbDZREK/p4kF/Jcd+KxhHxMzibJNMwhMEMQxf/ymCtSXCfTUMaowAv+G0or",
+	"/KlvENo3cu8I9vTfwHuIB4r9kFAn3p9pH/zrH/+UD1d74Wzf6jfZM9Uonaaho8g1qf9d7/oKXA6KSnR+",
+	"LtSDihl/E8tmvzJi2HK7U+OCmx65uue3Ciri/G0/+wT38/PGW69pxUEkTpYhlykISdJUj6In6eZRfM9L",
+	"WwCzHYscQ2kEdAyq6gK7Pv/wm1iUfyswbM5mpb/FSsXAr5ymgJFj5Em7DhgrAcHY+sW2mqWB9eG/iwKC",
+	"PxzGFOBnLBaTv1knJ6d/EjD66V//+Ofn05PTN9uAVfOGKHD35JfXFdn7shH4tfjkM5pYPp4G4bIVL+OE",
+	"TK15YMaYxlZMosD/vH3Q7MT3viKw3cezEtXdTW5Y8paLll/R7WunN0FB28bL5zE33njjHhZ4PCYReuxm",
+	"ke3tu+4RVPW0hPpGLwLrK5snfUOEnIouhbzb6lMsRSGiiFJOizLM1JNCcso0hMPTAsXj2vd5zevwdAOV",
+	"uuRb8kISdXl70fvprlNIog4kS+277nEkSfz2gmcUeH/qG7E4TGse5CnjmRc8/xtpmAZjXxsRgy8FIwUK",
+	"TGVEEY4KOy7VAeQsNnXUJkTgwJUBgMn6Hh1E2jg0vxZdy0DIGs2pF5LfGJX7L39OQed1QszkFCjdCcdA",
+	"ZvpcPHwB8QumeEzOZqJ0nEZf4ZSWibRPobub7xF8err9PnEwKOmuFOKkD6C7pezQ8uT3dYiu+Sq8uvX4",
+	"kEdKqwhIzGkVTelPX4a5hKsvnNItJxhlFBEviIgrwjhOf+c3tvMbGobayXII399fNkv3UrtXtm1ZoUTm",
+	"/gHSHsRoPkttYgEdQ84zkGjBvkNZghI2l9GTHk7wCMekEDVKZ+eXatWUt7PBnvZXgsmxN0BRbrFfE0m8",
+	"Cp4J5TMDz+9tpyx19iW1YZtpIJ4SdDsjlJPYSsnOfBVwjIZpP0s8DYdgmXwmUQIR1qB/KTxZ2R1//+Lj",
+	"VXbfV7BWfM6BxwGZzWnhBhVUMywGJ9U4a/g1aQqEUKEbY8FyLw9vJ4BxwNgKYIWwJTP3p9IHCvh581ex",
+	"ichH7CbhUuZDCrg8MUuybGMQas428FtytJ/a11eHgZ5ax++g928HPXl4G0EPStvuS8BkLJGiRJp9bMap",
+	"F5d0JWQBTkUewV4YUCI0rTW7IiptLoKYlPr0imEPjXCIqcs7iSfgTAbJMFESYd8PXCRDvEUFXijMwr+O",
+	"N4i79wR7AcfpXyMhTHdNhK+LHATCl06tC+Lp4RKrDSj937CQpAezm9iuuHpshMwr8IvIquJAEK3SmKxE",
+	"ppnA+cqAKOlmdI8X8KXwbQQfwjCIpY/cisU1iJN2NqM14bNoq7JPzu7wmDwEvxBIP7jHt9Ke+OGlMLwW",
+	"ZWiU7XLdchyrXEGO3bL5/0ui8oWRRfz9/CmfPG7fBHAqbthQSdv52Vx00SyYEVkgBLorew6xRzaxqrhB",
+	"rKpXq1hN1yHWue+MbFJxm9hxMunbI7OQLdGIJbk4zR1r0ZJuGbLwFfg7iHbn29qptFuGivIYzCLiBx85",
+	"zRo9DSof/4KNzx/2xgkp3EDkaAFqyNc7SgH4VzcZ/3ZwjMbBQznHdM90C2x2XT9AmtYiXxpR3ixeUbbm",
+	"3GOG4o8hionLqBcLPTFlCyhEFhIcJ+AP5uHlaQlpoaUqICqZkD6NBK7hbNdQBOi2JDcWT9hCBvRCqALQ",
+	"O2ESguwr4jensA/v2la5VkcTHE9K6JHTES5W9KnuBrfq3bbTK0dzhEM/Sj+xYTdLhW39mSyHJlhnkygg",
+	"XuolJu5h3Kd89Xxt6cwjMgvxMs4c0VJPnWwb3HAOxTv1XHwFJF0cUFvz8z0M82oLAd/XDy/wmtkDvSkc",
+	"U3FqlTokhVlHYocjDlmE70s40fyO5zU8ryH4ZtQrT98vGldPd3b8v+75T6Ob6uQHr/6933HmXXZfS378",
+	"+zbycPAZ86u30Y0IUl2TRc5zIc1pu45afnXKYe/h96PdxAtG/TAQ4RL/Jkel8kET/jNZ3kONgN8qnRQY",
+	"JE/mNtHKAhb87FPgfRYoUOUxzQPoJTwXGP+JLEGBGSdsJlzcIUQqAfJmIkalK7MSeda5bdGbjvRXkFx1",
+	"0wy8Xx/0v2Il92tBj9jb/aDH3K5F0Mq8FgttHK2xeaJjtkLN1Bbo2GOjsta/g8urg8v3JNkXVg5j5tLG",
+	"3Uvg5ApzNN4TKKeQ4qJvYjTkHIbMwSh4l6Hg1IFsQqlIYaZOYsH2L1XoYVaxMA+Aj8A65GHwNbnKOMFj",
+	"jjU1jmqNS0In8qvTI9gNsYADWMr/K/fp38Ju/AYv8T2R/rOHcQypn+5hWrsN9ZYLtHYbVHPZuL9p3VzF",
+	"squWXUdOtVWrtJxyqVZv2ueVV9DN6YlEshwg6yk/fv6gZdnYOzdGPvVFRcp/dd9pYOK4luf5DavqVEZW",
+	"s3ZetrBXsWvn1bpdJX5W4b5lQCaTdeFv86YUCH/UW29UbZWrpXqtXKs1ViS/rR/quRQ+H6Twy9U336nx",
+	"0yqc/67x21Pjp9/3DCdlTzer/B4SHIFbmpZ7R0/at15qYijvg/DLZL7KJjOUl2aoZ1zDMcJ9miZciwnx",
+	"VEm9YQpQkv0gdMz7gUjj+UzVhZIaMzdNC5yFSfTpyTBfc3wokmnIpoR6UgWZboUW3aAyjAZcNsPgdsDn",
+	"1UIhhkoaMqpQsOdiDdIsIhJ4B8mBGsJYbDWjuQntq/JLq+a/vs6vGAbVJwHR77CoC3scU6QX/v9dH/O7",
+	"PibFYoCEBHOlgXkxIivirnYqZB5A+ZKPnUKBL20OHJtAMhUu9XhSd8Ovd1cLR7WrwtTBgQsJx81iNY22",
+	"gv9Depp97lDu4vzGFTs74fAozY7G2IsEcXoGOVGebYN6ZzNUfd2o9z9JwbMHzByq4VGtQcWzEfWdQb0c",
+	"cLx/QfebWMReynB9E6M48PJhuC09bjWCVGEyX9UKbwYpM/yABvGEeGZWfzRlA1GQ9KnLwpC4nBk7iefu",
+	"BPxEC7IyDU/fSBYv4xllikWFsVewfToe36s+VZVYGZqRCJJrBHR1xiLlEYhhJdQuXA8sVBZMhbsu2WXx",
+	"CeTjESUu5QZh7xlTl4hsESE4cZ1qNKYJK1CsJ28a0HERV3hDPmpIQWaIfIHabW1pIO2SkYu9kUVcTKxq",
+	"uelYDa/atFzccHCzXB81RpUVuXBzAq0jxEW+xldUyf1mUODBpPZ3Jd6+Sjy+EIWrGUUeo8REY5KkiOFw",
+	"tvMsTtjsi+HeDvViLkoKDjUnNw61nLZoyGcxI97wtIQ4swvup1yo58hLb7aKW9YwC2/9n8Nu/CewtfxE",
+	"DxWuDlZaF1aykdKNTLIhcmYmyqu0T/v0Diw2LVGyAdJoreiBoVoPU/rB1ZI8CctdXk6k4TuhpiH87gSU",
+	"cyx9itE4YvNZWntI+mulUZYQqTIN3IgJxzYTxYx3xu+R6C5+CmYxZwgiMiM4iVWa010KHL5Zb3/7unjb",
+	"spuWXUXlCqidq6Vqs950GnldfKY3FxUFjVGlinEDVy17VLFFSZqG7dQtx6+N3PPayHHtKuyYyg8eJxHB",
+	"0wHkHPu5KMPizJ2QiJ3hOCFRED9ZU06V4rMIL86m8PBM8iBnCxK6bEpKC/wMvLeMaZiFkOlVTrB2jiue",
+	"65Ute1QeiQk2q7hu4XOn3BzVq/VmxX3tCcaw0/HAZR5xz2budCCfnMlDsKaMsoFTHwXJoPE0+WUwc6fF",
+	"y/hgvtBnbf/60dD9niWGUutsrmpzZhJx1qwatuVw+EC2o7umOYVWjZynmtgNSWwKILDqO+7Iq7pWvT5y",
+	"rCquu1bTrVassl8djSq44texVgmUuBP2Crs6xXSOQ1n7nhM1uX171iBSCUu1Gkrb927T1Txg7/Y36Lzd",
+	"05TzuxHnECPOqvnm7U7DjUggC56QorqzJvyKZITCZxoorRARoZi+oMQCo+GwpaelxHEcjGlaej9heQ3V",
+	"YsJiAn1wmXcaxDGoTUVaSZFPqk9FXVVdMJa9ZQJ935jigFrjiJAkoOO+wdnWb7/9Ls03KEaNiE8iAgnr",
+	"GRKNZdVWRdXTvNsnQ1lweGii4ZglrJTwk1VPRO7b7Fk8lAmjs3cSVw20dn2q5Zv/tgQJvLX3pyJwaREF",
+	"SUKoMjqJLSQerLmEII06/C22/YnMkjRz7mLCQpJm982sZiPis4ggTJfApINfPBylUFHnc5/CJISEBnmu",
+	"KeRllJDQp/mUaWvpwk2kpUTNJUJtoZiQXL5ZIfSoaQ7TZaQQGEC9vtRU6Ggpy/JBAFl1+v1saH264maf",
+	"ZVwHN3sIFdjPkvb232VDe/si69nb3+1mv9vNNvkxoxWh7m2hOHemyqxsTqZ7FTwRNFTfycrNkB5WGsvH",
+	"wTOh0uJvorydX7kM5O4humErOKzoasqiKqSdFmE5+Hqt1og7/qppBYv+E7KU/hY1Gqq2X1a0ZwfoK0jd",
+	"DPo9/CTJiqpfjiWxQSfDtAj68DSDeuCytHQCer1zUQjEVGn+pbYN6GGfYj2GPDMDQoJxUSVKVNTYTJuz",
+	"JOV8skVVQPpUJHDPlQt5o3qO0cmcpjHXWflvLJinYep3PgwZmw1cNqcJ0GPJLaUf9OmwgHFCKsW0YDLB",
+	"l/1UOhGXUAeSqopUWFqYVIzmIoYvYSLhqlKwCG6oT8Ua+Bd5DNMWJ5bnOGG3RPoCzpPgMBRp50c4dchp",
+	"cT6pCBu91xK7Gl+A0u+viVFlcn7+ZExJHOMxl9fU5ioT1nJGUN9IQvzUN94gL/AgSe2UYMof4/Cpb/wP",
+	"53gE6Bgt40ye95lzBiIgn6V0hVRZxtsXve7tzaD3010HuB1ZFkfWsMkq1uQmJidURiezEC9PIXhfekzN",
+	"afEMyvrgjzf3nfbFu/Z3Vx05gUPE0rWCRRsix57T7yTfXPodzX+l7I2OBRRGSrHAbqS/0yuI+YnlabFa",
+	"vFkLasWLpyDmxiQxM3EjJPiZqPITYRAnQsb5vtMz0d1jD35cdq46vQ4SLh1KDltzIEId5XAZK1NwZueR",
+	"qnLs+2AML6Fh17eucQKol0VPUOAYKqIJhQ4QnSJcJlTwxwk9PgxYpFD+LXsyOXsICXcRSSX/tzgI5Vjl",
+	"xmFN75Xd+jfuELVJvjjCB0r3ftK1ADlTkbhTwk7DfJEjBymNLLyVdTGqpT4F/QG/HjeMEnVHJiz0+EXS",
+	"fTLEUKaujwhiVLGrXEZB18wL/EB5pnBMg0Xll+LMOkfeKD7HjbfqADVAZU+wV6v63e/rC/l9bb4ah4HG",
+	"W80TYGccnxS0RSCfmUbxmZoPPkT3MTrgo/GbNVBe+0LpGOOQoBM/IKEXo5D4InMzHRGXTYmoiX9qSmd5",
+	"0PdCf6ndYWjKLI38BqdWhaFUdwrmCtTR0rPRQxNMvVCStj5NQJHM/JzMdBhF7FNVm0q4NKSp3LBSiis9",
+	"5Bt5k1HgCSANla52Lbhh3fNK10pDfTlR4YpjEmCz+SxB+Evps9gajFxGVf9yhqMlitmUcLRIQi1bWNUp",
+	"92lA44T3xXw0InzFcRASykVL9kwiqWQW2lIQzDJ+AMrn4DhB/COCFgFIclD/QdXtOZnTkMQy+YrU9Uun",
+	"Kn3qLcGcVMuNQgXq48zDr8JL/N/XnP6KTMm/R9P6H8YJSfS7t6oVPMOgmMzW9JUbg6w4Z69+ieJ+WNSm",
+	"WfG95SxUqr0RQsmUPRM0IsmCiOyEU5H6WHd7NdGquWwodU2pfgfMYzIgAvQ7WuFIlETyHegDTvOVaaAO",
+	"JShjcvJ/CbVF3k9TrOaaRFMcCC7PneAoAfthQNH3fJnPwS/fxOjytreF/YIPd2U+H/4N/ONORElIUbDN",
+	"RMOpGF3kg/JYslIVXr7eUEhUJuzOp5yGro2W8TdZV5zOpxw+5M+sQ48lWqHcLNf2etrqFBokDy28CRgU",
+	"K0IaudApGactK0WSpNEV6FYuMnUI1eA038BoTmUiyaJVpx4I+rqnAQ2mfKXOerH2lzsiEW9MxKFyydlo",
+	"Gc1q3Rl52LFqVd+zqqR8buGRXbWqTqPu1v3zcqNiG6bxFEDcq3LoZEbLqDexf944J5Zf87FVxc7IanpO",
+	"2fLtUbUyatQ9TOpAnSjziOY+sueIAfXIR6NlmwYYqI2WIYi7UG8JNatKwqrqz4oPUk+kvWaYjuRkIyU4",
+	"fGqhCQlDtmU4/tWhXh7ihqWJ4J+pVxrL25lPCO8FAjkBGH3qU4SwjX6GCf6pb9glpQUxPrzp0899ujVd",
+	"u0IA/Poj2fOW9PR8Vup65SaVYhbUu+RTgvjLkxP45/RUTPLn/OzSz5BliTRwCNs7pruGyPbOJy9X9rto",
+	"9urkWpZMzsjma0poRaQ+rf22h89sVidO+rZu0JHovrQrJg8p+IDsZCIhfQnbkiw1J2QBiOsOptM51NrN",
+	"CIquHRE+KFmtfpM/QVPsERRI5eZiQug2z9b7dPFf0sNVjfKFPV13ObSSeqNcbTYsUjsnVtUhTWtUdmwL",
+	"184bftO1q1W3Zqzh+A+mIeofQeZv3s85dlzbr1et8qjC6UrNtxq4ObJs1/HKpOJXcU3zBBRVONNu5zEQ",
+	"jszfEDwFlecmgL5cpIQNQ89icZgPZ+qEmHWV+SKW13wRHcsuW3YNOZWW3WjV6iXHqdiV+qGURx32Pn6G",
+	"6X36HZV+sQwTSlKJtKv+6yDUs0/qz887k7JzZKpzzRuRax6dbhIw7jOO92VoZg2L7MlV7sQiL0kpKvvW",
+	"U1XtxievgUh2eDMLDFJFdr1VPW/ZTsmpNCt1xzgKf2xivdQEfkcZX0wxrl/EV1eT788u3MynI7g8+2KZ",
+	"M8lCHR7T94LJbfLyvgavJEwRCz1NTa2ijMc4oOa6xjuH3t7I8sOr5rBVpXefKq030m8IIH3phx2jhElr",
+	"nECj0znktQnCECrKoTB4TusJbLBY9+kuk/W92P8VDPxqtuvfVcb/gdpbIRTtiZSKMEXOd/Zoy17hHb+f",
+	"05xZb+2CJkzk4qSeZpsWhcTz2mDOkUQsTL11ozmVhqC8pu+NVBWLqyyNdMpSGGfJiYcign8QEZcEz2SI",
+	"EvwknG9iJF4Jlxb5Hb/N6+6+ehGAQBYWj7BLWvnYkmhOpQ5aqKARizSNs0dcsRdCHl2aorD6hC3ACRNS",
+	"NGzxKy725DsgK6nMZPCzUTZAR7jIJ2K3G61KPqF6LiuCcl0oJQG4v41Z6B2QEiFzSE4RzStlRfj3uTr/",
+	"nqn0i/tGb0Rv+bpEn4yslrLR+vkDZ1+y6svqSb6+Mjz9wLuJnjdXnJWGZrAFwd+yJrReaAziaI0zQI9y",
+	"oqtdvU2jx8G1GRKgxkmsskUyGquKb4TLLC5BsxAnkNMF8sL4LBKIBZKSZAKJ2I91y4vmhZBGMaI2zWVR",
+	"YDNZyySdgm6kSTF3kGb943hyPbWgFsG2mlpwNSPiKm7XEjVPMPXiIpSeMJk7AgLBAPOSkHDKsYREPqcm",
+	"WkwCd5Lm7Rlh90lmZ6TkYyLZM7lfeqqA9V27YmNOaKSz+jzmsD0VVsIZjuMFi6CsIxslmNMjUfhbOw0A",
+	"v6Ju6djibKUH1dygQBU/UAl5wg1FVFqWfKuq/6BqyQhSBrXaRLo3Gfmvj52l712fgShiZoKnhyjZpayd",
+	"K+Xl5JFo/Wq1vD5/+Pz/AgAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -112,6 +112,7 @@ type Server struct {
 	ops       map[string]*operation // by "METHOD /echo/path"
 	specJSON  map[string]any
 	docs      *docs
+	console   *consoleFiles
 	echo      *echo.Echo
 	cache     *flowCache // nil: no cache
 }
@@ -131,6 +132,9 @@ func New(cfg Config, st *store.Store, tokens *auth.Tokens, passwords *auth.Passw
 		return nil, fmt.Errorf("server: spec as JSON: %w", err)
 	}
 	if s.docs, err = loadDocs(); err != nil {
+		return nil, err
+	}
+	if s.console, err = loadConsole(); err != nil {
 		return nil, err
 	}
 
