@@ -1,7 +1,7 @@
 // Where each JSON Pointer of a JSON text sits in it, so that a problem the server reports at a pointer can be
 // shown at its place in the editor. A small scanner, not JSON.parse: that one forgets positions.
 
-/** A place in the text: from..to covers the value (for object members, the key too). */
+/** A place in the text: from..to covers the value. */
 export interface Span {
   from: number;
   to: number;
@@ -45,7 +45,7 @@ export function pointerMap(text: string): Map<string, Span> {
     }
   };
   const escape = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "~1");
-  const value = (ptr: string, spanFrom?: number): void => {
+  const value = (ptr: string): void => {
     ws();
     const from = i;
     const c = text[i];
@@ -57,12 +57,11 @@ export function pointerMap(text: string): Map<string, Span> {
         for (;;) {
           ws();
           if (text[i] !== '"') fail('a key in quotes ("name")');
-          const keyFrom = i;
           const key = str();
           ws();
           if (text[i] !== ":") fail('a ":" after the key');
           i++;
-          value(ptr + "/" + escape(key), keyFrom);
+          value(ptr + "/" + escape(key));
           ws();
           if (text[i] === ",") {
             i++;
@@ -99,7 +98,7 @@ export function pointerMap(text: string): Map<string, Span> {
       if (!m) fail("a value");
       i += m![0].length;
     }
-    spans.set(ptr, { from: spanFrom ?? from, to: i });
+    spans.set(ptr, { from, to: i });
   };
   value("");
   ws();
