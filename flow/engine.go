@@ -274,6 +274,9 @@ func (e *Engine) control(ctx context.Context, x *Execution, run *Executed) (*Dec
 		case x.Loops[key] >= o.LoopCount:
 			return cont(fmt.Sprintf("loop_count %d reached", o.LoopCount)), nil
 		}
+		if x.Loops == nil { // an execution read back from the store before its first jump has none
+			x.Loops = map[string]int{}
+		}
 		x.Loops[key]++
 		return jump(to, fmt.Sprintf("jump %d of %d", x.Loops[key], o.LoopCount)), nil
 
