@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -69,4 +71,29 @@ func TestFlowGraphOfRevision(t *testing.T) {
 		e.as(e.alice, "GET", "/v1.0/flows/"+f.ID+"/graph?revision=0", nil).wantError(http.StatusBadRequest, "INVALID_REQUEST_PARAMETER")
 		e.as(e.bob, "GET", "/v1.0/flows/"+f.ID+"/graph?revision=1", nil).wantError(http.StatusNotFound, "FLOW_NOT_FOUND")
 	})
+}
+
+// TestConsoleTemplates: every template the console offers for a new flow is valid, without warnings.
+func TestConsoleTemplates(t *testing.T) {
+	e := newEnv(t, storetest.SQLite)
+	files, err := filepath.Glob(filepath.Join("..", "console", "src", "templates", "*.json"))
+	if err != nil || len(files) != 3 {
+		t.Fatalf("templates %v (%v); want 3", files, err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			doc, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rep struct {
+				Valid            bool
+				Errors, Warnings []struct{ Pointer, Message string }
+			}
+			e.as(e.alice, "POST", "/v1.0/flows/validate", string(doc)).wantStatus(http.StatusOK).decode(&rep)
+			if !rep.Valid || len(rep.Errors)+len(rep.Warnings) > 0 {
+				t.Errorf("valid %v, errors %v, warnings %v", rep.Valid, rep.Errors, rep.Warnings)
+			}
+		})
+	}
 }

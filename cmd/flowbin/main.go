@@ -6,6 +6,7 @@
 //	flowbin user list
 //	flowbin user passwd --username NAME --password-stdin
 //	flowbin healthcheck                exit 0 when the local server answers /healthz
+//	flowbin call FLOW_ID|FLOW_FILE     call a flow on a server, as the phone (see call.go)
 //
 // Configuration comes from FLOWBIN_* environment variables; see the README.
 package main
@@ -68,8 +69,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return userCommand(ctx, cfg, log, args, stdin, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, cfg)
+	case "call":
+		return runCall(ctx, args, getenv, stdin, stdout, stderr)
 	default:
-		return usageError{fmt.Errorf("unknown command %q; want serve, migrate, user or healthcheck", cmd)}
+		return usageError{fmt.Errorf("unknown command %q; want serve, migrate, user, healthcheck or call", cmd)}
 	}
 }
 
