@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -141,6 +142,27 @@ func TestCallInTerminal(t *testing.T) {
 		}
 		if strings.Contains(s, "Connecting you to support") {
 			t.Errorf("the call went to support:\n%s", s)
+		}
+	})
+
+	t.Run("the README's call", func(t *testing.T) {
+		readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile("(?s)```text\n(\\$ FLOWBIN_TOKEN=\\$KEY bin/flowbin call \\$FLOW_ID\n.*?)```").FindSubmatch(readme)
+		if m == nil {
+			t.Fatal("the README lost its flowbin call transcript")
+		}
+		lines := strings.Split(string(m[1]), "\n")
+		want := strings.Join(lines[2:], "\n") // after the command and its line of ids
+		term := startTerminal(t, []string{"FLOWBIN_SERVER=" + in.url, "FLOWBIN_TOKEN=" + key}, "call", flow.ID)
+		term.waitFor("digits> ", 1)
+		term.press("1")
+		term.waitFor("call ended:", 1)
+		term.exit()
+		if got := strings.ReplaceAll(term.screen(), "\r\n", "\n"); !strings.Contains(got, want) {
+			t.Errorf("the terminal shows\n%s\nnot what the README shows:\n%s", got, want)
 		}
 	})
 
