@@ -70,6 +70,16 @@ type page struct {
 	url string
 }
 
+// newPage opens the browser's tab on the browser's own context: a tab first used on a shorter one would close
+// with it.
+func newPage(t *testing.T, b context.Context, url string) *page {
+	t.Helper()
+	if err := chromedp.Do(b, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatal(err)
+	}
+	return &page{t: t, b: b, url: url}
+}
+
 func (p *page) do(name string, actions ...chromedp.Action[chromedp.Void]) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.b, 20*time.Second)
@@ -177,7 +187,7 @@ func TestConsoleInChromium(t *testing.T) {
 	token, key := credentials(t, in.url, "console-password")
 	b := browser(t)
 	messages := watchConsole(b)
-	p := &page{t: t, b: b, url: in.url}
+	p := newPage(t, b, in.url)
 
 	// Log in.
 	p.do("open the console", chromedp.Navigate(in.url+"/console"), chromedp.WaitVisible(chromedp.CSS(`form.login`)))
@@ -347,4 +357,33 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestConsoleCORS: the console served by one server logs in to a server on another origin only when that server's
+// CORS allows the console's origin; otherwise it says why it cannot.
+func TestConsoleCORS(t *testing.T) {
+	home := start(t, map[string]string{"FLOWBIN_DATA_DIR": t.TempDir(), "FLOWBIN_ADMIN_PASSWORD": "home-password"})
+	closed := start(t, map[string]string{"FLOWBIN_DATA_DIR": t.TempDir(), "FLOWBIN_ADMIN_PASSWORD": "away-password"})
+	open := start(t, map[string]string{"FLOWBIN_DATA_DIR": t.TempDir(), "FLOWBIN_ADMIN_PASSWORD": "away-password",
+		"FLOWBIN_CORS_ORIGINS": home.url})
+	b := browser(t)
+	p := newPage(t, b, home.url)
+	login := func(server string) {
+		p.do("open the console", chromedp.Navigate("about:blank"), chromedp.Navigate(home.url+"/console#/login"), chromedp.WaitVisible(chromedp.CSS(`form.login`)),
+			chromedp.Click(chromedp.CSS(`form.login summary`)),
+			chromedp.SendKeys(chromedp.CSS(`#server`), server),
+			chromedp.SendKeys(chromedp.CSS(`#username`), "admin"),
+			chromedp.SendKeys(chromedp.CSS(`#password`), "away-password"),
+			chromedp.Click(chromedp.CSS(`form.login button[type="submit"]`)))
+	}
+
+	login(closed.url)
+	p.waitJS("refused", `document.querySelector('form.login .error').textContent.includes('CORS')`)
+	if got := evalJS[string](p, `sessionStorage.getItem("flowbin.token") || ""`); got != "" {
+		t.Errorf("a token was kept after a refused login: %q", got)
+	}
+
+	login(open.url)
+	p.waitJS("logged in", `document.querySelector('header .server') && document.querySelector('header .server').textContent === `+fmt.Sprintf("%q", open.url))
+	p.waitJS("the other server's flows", `document.querySelector('main h1') && document.querySelector('main h1').textContent === 'Flows'`)
 }
