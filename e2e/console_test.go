@@ -191,7 +191,6 @@ func TestConsoleInChromium(t *testing.T) {
 
 	// Log in.
 	p.do("open the console", chromedp.Navigate(in.url+"/console"), chromedp.WaitVisible(chromedp.CSS(`form.login`)))
-	p.screenshot("login")
 	p.do("log in",
 		chromedp.SendKeys(chromedp.CSS(`#username`), "admin"),
 		chromedp.SendKeys(chromedp.CSS(`#password`), "console-password"),
@@ -215,7 +214,6 @@ func TestConsoleInChromium(t *testing.T) {
 		}
 	}
 	p.waitJS("checked", `document.querySelector('.problems .none')`)
-	p.screenshot("flow")
 
 	// An error, marked at its line in the editor and on the graph.
 	p.typeOver(`"type": "talk"`, "talk", "tlak")
@@ -287,7 +285,6 @@ func TestConsoleInChromium(t *testing.T) {
 	if diff := p.text(`dialog[open] .cm-mergeView`); !strings.Contains(diff, "Welcome. Press 1") || !strings.Contains(diff, "Hello. Press 1") {
 		t.Errorf("the diff of revisions 1 and 3 %q lacks one side", diff)
 	}
-	p.screenshot("revisions")
 	p.do("close the diff", chromedp.KeyEvent("\x1b"))
 	p.waitJS("closed", `!document.querySelector('dialog[open]')`)
 	p.do("restore 1", chromedp.Click(chromedp.CSS(`.revision-row[data-revision="1"] button.restore`)))
@@ -305,7 +302,6 @@ func TestConsoleInChromium(t *testing.T) {
 	if trace := p.text(`.trace`); !strings.Contains(trace, "Welcome. Press 1 for sales") {
 		t.Errorf("trace %q does not show what the talk said", trace)
 	}
-	p.screenshot("call")
 	p.do("press 1", chromedp.Click(chromedp.CSS(`.keypad button[data-key="1"]`)))
 	p.waitJS("the call ends", `document.querySelector('.phone-status').textContent.includes('ended')`)
 	trace := p.text(`.trace`)
@@ -323,7 +319,14 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	p.screenshot("call-ended")
 
-	// The activeflow, with its path on the graph of the revision it ran.
+	// The activeflow, with its path on the graph of the revision it ran, not of the flow as it is now.
+	req, _ = http.NewRequest("PUT", in.url+"/v1.0/flows/"+id, strings.NewReader(`{"name":"IVR menu","actions":[{"type":"answer"},{"type":"hangup"}]}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	if res, err = http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
+		t.Fatalf("PUT after the call: %v %v", res, err)
+	}
+	res.Body.Close()
 	p.do("activeflows", chromedp.Navigate(in.url+"/console#/activeflows"), chromedp.WaitVisible(chromedp.CSS(`a.af-link`)))
 	if row := p.text(`table.activeflows tbody tr`); !strings.Contains(row, "IVR menu (r4)") || !strings.Contains(row, "ended") {
 		t.Errorf("activeflow row %q; want the flow at r4, ended", row)
@@ -331,6 +334,9 @@ func TestConsoleInChromium(t *testing.T) {
 	p.do("an activeflow", chromedp.Click(chromedp.CSS(`a.af-link`)), chromedp.WaitVisible(chromedp.CSS(`.graph .node.visited`)))
 	if !evalJS[bool](p, `document.querySelector('.graph .node[data-index="6"]').classList.contains('visited')`) {
 		t.Error("the activeflow's page does not draw its path")
+	}
+	if n, note := evalJS[int](p, `document.querySelectorAll('.graph .node').length`), p.text(`.graph-note`); n != 9 || !strings.Contains(note, "Revision 4") {
+		t.Errorf("the activeflow's graph has %d actions (%q); want the 9 of revision 4 it ran", n, note)
 	}
 	p.screenshot("activeflow")
 

@@ -72,9 +72,23 @@ export function showProblems(view: EditorView, problems: Located[]): void {
   view.dispatch(setDiagnostics(view.state, diags));
 }
 
-/** A side-by-side diff of two texts, read-only. */
+/** A JSON text with the keys of every object sorted, so that a diff shows changes, not orders; other text as it is. */
+export function canonical(text: string): string {
+  const sort = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(sort) : v && typeof v === "object"
+      ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort((v as Record<string, unknown>)[k])])) : v;
+  try {
+    return JSON.stringify(sort(JSON.parse(text)), null, 2);
+  } catch {
+    return text;
+  }
+}
+
+/** A side-by-side diff of two JSON texts (keys sorted on both sides), read-only. */
 export function diffView(host: HTMLElement, left: string, right: string): MergeView {
   host.replaceChildren();
+  left = canonical(left);
+  right = canonical(right);
   const ro = [base(), EditorState.readOnly.of(true), EditorView.editable.of(false)];
   return new MergeView({ parent: host, a: { doc: left, extensions: ro }, b: { doc: right, extensions: ro }, collapseUnchanged: { margin: 3, minSize: 6 } });
 }
