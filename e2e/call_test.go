@@ -178,6 +178,16 @@ func TestCallInTerminal(t *testing.T) {
 		}
 	})
 
+	t.Run("Ctrl+C hangs up", func(t *testing.T) {
+		term := startTerminal(t, []string{"FLOWBIN_SERVER=" + in.url, "FLOWBIN_TOKEN=" + key}, "call", flow.ID)
+		term.waitFor("digits> ", 1)
+		if _, err := io.WriteString(term.tty, "\x03"); err != nil {
+			t.Fatal(err)
+		}
+		term.waitFor("call ended: stopped", 1)
+		term.exit()
+	})
+
 	t.Run("no credentials", func(t *testing.T) {
 		cmd := exec.Command(binary, "call", flow.ID)
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "FLOWBIN_SERVER=" + in.url}

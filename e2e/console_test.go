@@ -214,6 +214,13 @@ func TestConsoleInChromium(t *testing.T) {
 		}
 	}
 	p.waitJS("checked", `document.querySelector('.problems .none')`)
+	// An action's options, from the keyboard: Tab to the node, Enter.
+	p.do("open the branch's options", chromedp.Focus(chromedp.CSS(`.graph .node[data-index="3"]`)), chromedp.KeyEvent("\r"))
+	p.waitJS("the options", `document.querySelector('.panel h2') && document.querySelector('.panel h2').textContent === 'Action 3: branch'`)
+	if opts := p.text(`.panel pre.options`); !strings.Contains(opts, `"default_target_id"`) || !strings.Contains(opts, `"voipbin.call.digits"`) {
+		t.Errorf("the branch's options %q", opts)
+	}
+	p.do("back to the problems", chromedp.Click(chromedp.CSS(`#tab-problems`)))
 
 	// An error, marked at its line in the editor and on the graph.
 	p.typeOver(`"type": "talk"`, "talk", "tlak")

@@ -150,7 +150,7 @@ func runCall(ctx context.Context, args []string, getenv func(string) string, std
 		return fmt.Errorf("call: start: %w", err)
 	}
 	fmt.Fprintf(stdout, "calling %s: activeflow %s\n", what, af.ID)
-	keys := bufio.NewReader(stdin)
+	keys := readLines(stdin)
 	printed := 0
 	for {
 		// Every action run since the last answer, up to the one the phone performs now.
@@ -179,11 +179,15 @@ func runCall(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		if cur.Type == "digits_receive" {
 			fmt.Fprint(stdout, "     digits> ")
-			line, err := keys.ReadString('\n')
-			if err != nil && !errors.Is(err, io.EOF) {
-				return err
+			var line string
+			var ok bool
+			select {
+			case line, ok = <-keys:
+			case <-ctx.Done(): // Ctrl+C while the call waits for digits: hang up
+				fmt.Fprintln(stdout)
+				return c.stop(af.ID, stdout)
 			}
-			if errors.Is(err, io.EOF) && line == "" {
+			if !ok {
 				fmt.Fprintln(stdout, "(no more input: hanging up)")
 				return c.stop(af.ID, stdout)
 			}
@@ -199,6 +203,20 @@ func runCall(ctx context.Context, args []string, getenv func(string) string, std
 			return fmt.Errorf("call: report %s: %w", cur.Type, err)
 		}
 	}
+}
+
+// readLines sends each line of r (without waiting for anyone to ask: keys typed ahead are kept, as on a phone),
+// and closes the channel at the end of the input.
+func readLines(r io.Reader) <-chan string {
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	return lines
 }
 
 // stop hangs up: the activeflow ends as stopped. It runs on its own deadline, since the call's context may be done.

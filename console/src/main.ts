@@ -414,11 +414,20 @@ async function flowPage(main: HTMLElement, id: string): Promise<void> {
     dialog);
   refreshHeader();
   openTab("problems");
-  await check();
+  // Ctrl+S saves from anywhere on the page, not only inside the editor (which binds it itself).
+  const saveKey = (e: KeyboardEvent) => {
+    if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "s" && !(e.target as HTMLElement).closest(".cm-editor")) {
+      e.preventDefault();
+      void save();
+    }
+  };
+  document.addEventListener("keydown", saveKey);
   cleanup = () => {
+    document.removeEventListener("keydown", saveKey);
     phone?.dispose();
     view.destroy();
   };
+  await check();
 }
 
 // ---- activeflows
