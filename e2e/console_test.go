@@ -399,4 +399,30 @@ func TestConsoleCORS(t *testing.T) {
 	login(open.url)
 	p.waitJS("logged in", `document.querySelector('header .server') && document.querySelector('header .server').textContent === `+fmt.Sprintf("%q", open.url))
 	p.waitJS("the other server's flows", `document.querySelector('main h1') && document.querySelector('main h1').textContent === 'Flows'`)
+
+	// A flow of that server with an action no other leads to: drawn, and marked unreachable on the graph and as
+	// a warning.
+	token, _ := credentials(t, open.url, "away-password")
+	req, _ := http.NewRequest("POST", open.url+"/v1.0/flows", strings.NewReader(`{"name":"dead end","actions":[
+		{"type":"answer"},{"type":"hangup"},{"type":"talk","option":{"text":"never said"}}]}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("create: %v %v", res, err)
+	}
+	var f struct{ ID string }
+	if err := json.NewDecoder(res.Body).Decode(&f); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	p.do("the flow", chromedp.Navigate(home.url+"/console#/flows/"+f.ID), chromedp.WaitVisible(chromedp.CSS(`.graph .node`)))
+	p.waitJS("its warning", `document.querySelector('.problem.warning')`)
+	unreachable := evalJS[[]string](p, `[...document.querySelectorAll('.graph .node.unreachable')].map(n => n.dataset.index + ' ' + n.classList.contains('warning'))`)
+	if len(unreachable) != 1 || unreachable[0] != "2 true" {
+		t.Errorf("unreachable nodes %q; want action 2, marked with its warning", unreachable)
+	}
+	if w := p.text(`.problem.warning`); !strings.Contains(w, "UNREACHABLE_ACTION") {
+		t.Errorf("warning %q", w)
+	}
 }
