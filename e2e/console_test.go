@@ -326,6 +326,10 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	p.screenshot("call-ended")
 
+	// A second call, left while it waits: leaving the page hangs it up.
+	p.do("call again", chromedp.Click(chromedp.CSS(`button.call-start`)))
+	p.waitJS("the keypad waits again", `document.querySelector('.keypad button[data-key="1"]:not([disabled])')`)
+
 	// The activeflow, with its path on the graph of the revision it ran, not of the flow as it is now.
 	req, _ = http.NewRequest("PUT", in.url+"/v1.0/flows/"+id, strings.NewReader(`{"name":"IVR menu","actions":[{"type":"answer"},{"type":"hangup"}]}`))
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -334,11 +338,13 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatalf("PUT after the call: %v %v", res, err)
 	}
 	res.Body.Close()
-	p.do("activeflows", chromedp.Navigate(in.url+"/console#/activeflows"), chromedp.WaitVisible(chromedp.CSS(`a.af-link`)))
-	if row := p.text(`table.activeflows tbody tr`); !strings.Contains(row, "IVR menu (r4)") || !strings.Contains(row, "ended") {
-		t.Errorf("activeflow row %q; want the flow at r4, ended", row)
+	p.do("activeflows", chromedp.Click(chromedp.CSS(`header a[href="#/activeflows"]`)), chromedp.WaitVisible(chromedp.CSS(`a.af-link`)))
+	p.do("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`a.af-link`)))
+	rows = evalJS[[]string](p, `[...document.querySelectorAll('table.activeflows tbody tr')].map(r => r.textContent)`)
+	if len(rows) != 2 || !strings.Contains(rows[0], "stopped") || !strings.Contains(rows[1], "IVR menu (r4)") || !strings.Contains(rows[1], "hangup") {
+		t.Errorf("activeflow rows %q; want the call left behind stopped, and the first ended by its hangup at r4", rows)
 	}
-	p.do("an activeflow", chromedp.Click(chromedp.CSS(`a.af-link`)), chromedp.WaitVisible(chromedp.CSS(`.graph .node.visited`)))
+	p.do("an activeflow", chromedp.Click(chromedp.CSS(`table.activeflows tbody tr:nth-child(2) a.af-link`)), chromedp.WaitVisible(chromedp.CSS(`.graph .node.visited`)))
 	if !evalJS[bool](p, `document.querySelector('.graph .node[data-index="6"]').classList.contains('visited')`) {
 		t.Error("the activeflow's page does not draw its path")
 	}

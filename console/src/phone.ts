@@ -82,9 +82,12 @@ export class Phone {
     document.addEventListener("keydown", this.onKey);
   }
 
+  /** Leaving the page hangs up a call in progress: nobody would ever report its actions. */
   dispose(): void {
     document.removeEventListener("keydown", this.onKey);
     window.clearTimeout(this.timer);
+    if (this.af?.status === "running") void api.stop(this.af.id).catch(() => undefined);
+    this.af = null;
   }
 
   private waiting(): boolean {
@@ -93,6 +96,7 @@ export class Phone {
 
   private async begin(): Promise<void> {
     window.clearTimeout(this.timer);
+    if (this.af?.status === "running") void api.stop(this.af.id).catch(() => undefined); // one call at a time
     this.digits = "";
     this.trace.replaceChildren();
     this.status.textContent = "Calling… " + this.revisionNote();
