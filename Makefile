@@ -33,6 +33,15 @@ test: ## run every test, with the race detector, on SQLite and on the local Post
 	@[ -n "$(RACE)" ] || echo "note: no C compiler ($$($(GO) env CC)); running without the race detector"
 	FLOWBIN_TEST_POSTGRES_URL='$(PG_URL)' $(GO) test $(RACE) -count=1 -timeout 15m ./...
 
+.PHONY: console
+console: ## rebuild the console (console/dist, committed) from console/src with the pinned npm tools
+	cd console && npm ci --no-audit --no-fund && npm run build
+
+.PHONY: console-check
+console-check: console ## fail when the committed console/dist differs from a fresh build
+	@test -z "$$(git status --porcelain -- console/dist)" || { git status --short -- console/dist; \
+		echo "console/dist is stale: run make console and commit it"; exit 1; }
+
 .PHONY: test-sdk
 test-sdk: ## type-check and run a TypeScript client (openapi-typescript + openapi-fetch) against a fresh server
 	bash sdk/ts/run.sh

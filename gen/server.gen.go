@@ -2647,6 +2647,10 @@ type UpdateFlowParams struct {
 type GetFlowGraphParams struct {
 	// Format `json` (the default), `mermaid` or `dot`.
 	Format *GetFlowGraphParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+
+	// Revision A revision of the flow to draw instead of the current one (**beyond**), such as the `flow_revision` an
+	// activeflow runs.
+	Revision *int `form:"revision,omitempty" json:"revision,omitempty"`
 }
 
 // GetFlowGraphParamsFormat defines parameters for GetFlowGraph.
@@ -6329,6 +6333,12 @@ type ServerInterface interface {
 	// Login Log in
 	// (POST /auth/login)
 	Login(ctx echo.Context) error
+	// GetConsole The flow console
+	// (GET /console)
+	GetConsole(ctx echo.Context) error
+	// GetConsoleAsset A console asset
+	// (GET /console/{asset})
+	GetConsoleAsset(ctx echo.Context, asset string) error
 	// GetDocs Interactive API documentation
 	// (GET /docs)
 	GetDocs(ctx echo.Context) error
@@ -6432,6 +6442,31 @@ func (w *ServerInterfaceWrapper) Login(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.Login(ctx)
+	return err
+}
+
+// GetConsole converts echo context to params.
+func (w *ServerInterfaceWrapper) GetConsole(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetConsole(ctx)
+	return err
+}
+
+// GetConsoleAsset converts echo context to params.
+func (w *ServerInterfaceWrapper) GetConsoleAsset(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "asset" -------------
+	var asset string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "asset", ctx.Param("asset"), &asset, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter asset: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetConsoleAsset(ctx, asset)
 	return err
 }
 
@@ -6952,6 +6987,13 @@ func (w *ServerInterfaceWrapper) GetFlowGraph(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter format: %s", err))
 	}
 
+	// ------------- Optional query parameter "revision" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "revision", ctx.QueryParams(), &params.Revision, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter revision: %s", err))
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetFlowGraph(ctx, id, params)
 	return err
@@ -7121,6 +7163,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	}
 
 	router.POST(options.BaseURL+"/auth/login", wrapper.Login, options.OperationMiddlewares["login"]...)
+	router.GET(options.BaseURL+"/console", wrapper.GetConsole, options.OperationMiddlewares["getConsole"]...)
+	router.GET(options.BaseURL+"/console/:asset", wrapper.GetConsoleAsset, options.OperationMiddlewares["getConsoleAsset"]...)
 	router.GET(options.BaseURL+"/docs", wrapper.GetDocs, options.OperationMiddlewares["getDocs"]...)
 	router.GET(options.BaseURL+"/docs/:asset", wrapper.GetDocsAsset, options.OperationMiddlewares["getDocsAsset"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
@@ -7386,6 +7430,165 @@ func (response Login503JSONResponse) VisitLoginResponse(w http.ResponseWriter) e
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetConsoleRequestObject struct {
+}
+
+type GetConsoleResponseObject interface {
+	VisitGetConsoleResponse(w http.ResponseWriter) error
+}
+
+type GetConsole200TexthtmlResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetConsole200TexthtmlResponse) VisitGetConsoleResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetConsole431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetConsole431JSONResponse) VisitGetConsoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetConsole500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetConsole500JSONResponse) VisitGetConsoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetConsoleAssetRequestObject struct {
+	Asset string `json:"asset"`
+}
+
+type GetConsoleAssetResponseObject interface {
+	VisitGetConsoleAssetResponse(w http.ResponseWriter) error
+}
+
+type GetConsoleAsset200ApplicationjavascriptResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetConsoleAsset200ApplicationjavascriptResponse) VisitGetConsoleAssetResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/javascript")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetConsoleAsset200TextcssResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetConsoleAsset200TextcssResponse) VisitGetConsoleAssetResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/css")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetConsoleAsset400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetConsoleAsset400JSONResponse) VisitGetConsoleAssetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetConsoleAsset404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetConsoleAsset404JSONResponse) VisitGetConsoleAssetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetConsoleAsset431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetConsoleAsset431JSONResponse) VisitGetConsoleAssetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetConsoleAsset500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetConsoleAsset500JSONResponse) VisitGetConsoleAssetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10834,6 +11037,12 @@ type StrictServerInterface interface {
 	// Login Log in
 	// (POST /auth/login)
 	Login(ctx context.Context, request LoginRequestObject) (LoginResponseObject, error)
+	// GetConsole The flow console
+	// (GET /console)
+	GetConsole(ctx context.Context, request GetConsoleRequestObject) (GetConsoleResponseObject, error)
+	// GetConsoleAsset A console asset
+	// (GET /console/{asset})
+	GetConsoleAsset(ctx context.Context, request GetConsoleAssetRequestObject) (GetConsoleAssetResponseObject, error)
 	// GetDocs Interactive API documentation
 	// (GET /docs)
 	GetDocs(ctx context.Context, request GetDocsRequestObject) (GetDocsResponseObject, error)
@@ -10978,6 +11187,54 @@ func (sh *strictHandler) Login(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(LoginResponseObject); ok {
 		return validResponse.VisitLoginResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetConsole operation middleware
+func (sh *strictHandler) GetConsole(ctx echo.Context) error {
+	var request GetConsoleRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetConsole(ctx.Request().Context(), request.(GetConsoleRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetConsole")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetConsoleResponseObject); ok {
+		return validResponse.VisitGetConsoleResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetConsoleAsset operation middleware
+func (sh *strictHandler) GetConsoleAsset(ctx echo.Context, asset string) error {
+	var request GetConsoleAssetRequestObject
+
+	request.Asset = asset
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetConsoleAsset(ctx.Request().Context(), request.(GetConsoleAssetRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetConsoleAsset")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetConsoleAssetResponseObject); ok {
+		return validResponse.VisitGetConsoleAssetResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -11941,392 +12198,399 @@ func (sh *strictHandler) SimulateFlow(ctx echo.Context, id FlowID) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2LcuO40TD6KviZVI29PymTulnyVCqlHWt2tOuxHVveyX6rOSJEQhJjClAIyh5lzlTlIc4z5MHyJKfQ",
-	"AEhQom62Z7P7ZVOpHYsEcWk0Gn3vz1bAZnNGCU25dfbZmuMEz0hKEvjVCQLC+T1Z9s7Fz5DwIInmacSo",
-	"dWb1pwRhaIDuyfIVR1FYsWyLfMKzeUysM6saesQducSp4xZx6mGj5rQDjzinY2/kklrQxp5n2VYkOpvj",
-	"dGrZFsUz8WUUWraVkL8vooSE1lmaLIht8WBKZljMY8ySGU6tM2uxgJbpci6+4mkS0Yn15YttdYI0eiDj",
-	"mD1unrluUTLz5thrYeIFThiOW07dq42cduO06uCw5jZO6023TsZfaeZvt8x5w2xDEgTVZq3uuKMqdjyP",
-	"jJxRrRU6rVPcGntuw/Nara80215IZnOWEhosfyDL9Vl30IJGf18QgSHoyEMpQ9VGAz1EPBrFBHVu3/R6",
-	"KJjiBAcC52zEF8EUYY4wurvrnR+jdIpTNMP3RDxKSJpEJERixoSniOMxOUPplAzoOEp4ijDljyRBEUc8",
-	"ZQkJbRRR8R6FOMUjzImNMBXfz2O8JCEaswRV62jKFgkXc1Mdc8TG8BnHM4ICHMckQY9ROpVjwVOxINHX",
-	"iIVLdCR75CjASbJEfgaW1LlRY50hAV3/uIL6umPRBfSKKUunJJF9yTXwAa1Xq6/R4zSKCcxFrlAvHZYY",
-	"xTFKFpRGdGJnnUCPUcpl91j8NUoiMo6XsFzxWw5hi27pgKoBUd1tVwZ09RwEXtBoOtXQxU49aBGnPWo0",
-	"HDds4drYHVeNEzwlOCRJjlsGajgCN0zEmuFPF4RO0ql1Vm00bGsWUf3bswWOpiQRff4/Pw8Gn6qeMxh8",
-	"Ou1+/L9/LMfB8XucBtPyI+N3+3jiH/FjgGEwxXRCBPAEMoSIURuxBPnf+BX0YUokrqhTFiyShNBU9SC+",
-	"oSxFeMboRDSb2UaPAxpxlJDxQnQKG1D3qoAeYlMiOhGfPyZRmhK6CuOBldQG1kYojh25ug3g89xqvRwo",
-	"l4yS/QETR2KtUxaHvAQk67BYhUN+8mpuvXLYAsVMn7bKazwht9E/yPoS37FHNMN0iaKUzATtmOMJketD",
-	"gqIwnlbQORnjRZwiz3VfowccLwSVGbEHIp4gnBCUJgSnJBQUyXPdCurIfmZ4CX0N6IwlBD0KOGE0Sdhi",
-	"LkiHHDNQ3yoSBEd+FgUJ4yRgNBSwinEyIYkgcrKN6HwFPzxXAe7vC5Isc7iJpkMu1m7CLJQrEp+5cKyi",
-	"2WIGh0oBL6IpmZAkg16f3RO6AUMo+ZQOYZxUtPI1VZwn5CFiCw7TPcsmrqArfhYBIDYsSOMlGpGxAFeU",
-	"VlBnQNNoRniKZ/MChOSdI+m+gZmPCUvFl5zEY/TIkntBr1kFdWfzdCkQFo84oemZQSpLgGlV3arreK7j",
-	"ecj1zlz3zHUrrvhfRsbKwAzLL8D5jwkZW2fWH05y7ulEvuUnfb0uAPINEZcdo5eL2Ygk5ZBOVJtXHFFo",
-	"ho48G1Vt9O9//uu4cJi80mtcf7/fZR7RtFa1dmKHnviLYAk6wtkq1RqPSzFHN+IGsgzogbtcO2wzzfvG",
-	"ddofP7t2+0vZXfNFwpfw9FsWRkSxyJqP/JaFwAEFjIqbX/yJ5/M4CrAA18nfOAMQ5uPiOL4aW2c/b0en",
-	"fIA3cJ6sLx9t65MzYY6anui4coMf3xPO8YTIeRY36gOcJiaYhcoakiim8ytNH/hZOl+kT5l3By5jFJJx",
-	"RCPxrHT2PRpHlNxGs0UMc/1KK1kd5kaiwlPWpQUQgecpQ1z2qbhTIIXQuHS1X32dL7ZC+TvjpbNuS5YF",
-	"J4vPGeWkKHjusb7s3H+2ggVP2Ywkwyi0zqwGqWO32XKdllsnQi4KnFb99NSpjglutJutsNUYWWLiKY5i",
-	"IeUI7m20hNm+6aF5NCdixwUxCfcXZxWtCck8Zks0YqkgJLOhvAzlFdR0PM+p1pDnmleQKxuGJCbQUP4k",
-	"n+ZRor473fbdYh7i7DtB44bzhIyjT9aZNR7dD2uf/oKtL/veYTn8N2KvFvxtYHjZIgXRIsGP4mHFKgjh",
-	"h+4icJtDeULEE4B/u0ZGAQ5HDgkwcerVtue0wnrbCXDLw+1qc9QaCcLP5vqrcJFg+XfDFexQrLlJAYaU",
-	"zK2zqgIxCRZ6b2qOW3fcJvLqZ43amVetNJpt97SW3wZhNIlSPkxIQKIHItb5JKwjNBwmBMPqLbi9YBKh",
-	"WjWHYyrxblwfNXAt2CHe5+tOySdxz18nYoc8kPo4jgm3UVX+WMznLElhjyQcvCfAIcXxvfXF/nVvzkfb",
-	"Evg3VHNst2uYeI5bd1tOvVlrOzhsjB2v2mph3ArrtWrDUh9kLNVZTR3/PXVCPMXpggumTArm66d/yyLW",
-	"Tz8Ns7/NA/6AkwiPYkksH1g0H0W0kqu0KuJIi46GAVuIM2cJIlHS7mDglPRxCHRKPk/ImCSEBmSYP5RT",
-	"ctX/nJL/6P/t6vPFOlIIhueR0TJf/17g+3IA/c1I5xb2QU1SnONvcahv64NoLUkSpqQScQtKsjNT9/qZ",
-	"taD3lD1SxawgAQQ0sNIY3w+s1yiMQrRkCzQjmIrHOL4fWH+2bGvOhCSRWGfWiSJnJ7UTgKC45xXR613+",
-	"2LnonQ87b/q9q8th/6frLhzYZ4++dYSMhZeokZC/D13v+/O/Nv9S+771Y+Oy+sPp+/p1+8a99fpV8zxn",
-	"nd18d/e+e9k/YDe7AOQNG2lo9GY4FlIaCYWoE9EHHEdhBflqa37+6KM44ilH5IEkSzRP2CgmMzRmCxoC",
-	"ErxhdBxHwVNRIAe8Avg+RF0rxkw1kfpcMX45ppp7c9vvXHTVzjx9U952ehfd8+H1TffN1eV5Dzp7oX3J",
-	"p41m7AGUhWJbCA1JeIZ8c/4+OpKyq7hWSZitP0HiJiuDEKPk9YBqla24KkgCejdMEcFJHJEEpcmyoIeW",
-	"3dsIhw+YBiREUXpsI19M4cfu24urD8Pu5Xn33Bf9DKjfO+++v77qdy/f/DT8ofvTsHc5vLvt+lISlyin",
-	"Vdqyf39FY+uvKZlfgwZ+ifA4JWKIG/HL6YhfPpJaLX4shHElUh6Gh2uMT7ve9EYh9pxGfRw6dVI9dfDI",
-	"rTt1r9UMmuPTaqvm5le/1EDmHEmzjcenrVPijBtj7NSxN3LaoVd1xu6oXhu1miEmzQJHEmM6WUj8J9S5",
-	"uxVdS05qSuKYVdAjiQM2I0Ji0xcA6k8jLuCUCniqA1RB1zHBnCBC/8akOKHav+KIk+QhCkgFlH73goDB",
-	"0S0wVR/tZ0oyMBs1phShNZy1LFN3vRp2iRN6jZFTHzWI08btpuPWq1UPt4Im9hq5LAPdZQdYM0beGmfj",
-	"OW7VcevIbZ7VT89cr+LV2rWmV8rZFMQVuXh53e17eN9uuRxFTzbC2gwkBE6pdwZ+qdvHk60GNn1K9Vpt",
-	"aZHiacLoBBGaRukSpXhiAzvtax29D+K7X9Bo+2u6cA904fka15RMX2zrnZxsn7ELnEzIs+l5mt8zrzhS",
-	"oAAFt6mBrlVPmy00WqaEm5T6Xbdz3r25HfavroYXnZvvfr13aLY2NI5IHHJ0BPoUscT0eG25QPhI8kAS",
-	"kGbnKUdHtSr6IfoWjZZIadKP4XQalPHl7thVMhxxtEKBNxLgGKdgQ8k5nVJi/6u7VztPvnoq6Ca/elDp",
-	"zbNyyo0m64f9Vn4iSPkjjlKtbAboitFWdO5rpzVXlK9bwW/IgpPwBc5sCUI8Yo5yI2PGPyigjli43IYV",
-	"N9272+75r+/4rm9/tk5BYFdOimktl6dTyBoUx10NxGfBPVK9IfmuIE70uzeXnYvnAFD18BJniaIFJZ/m",
-	"JBAs5xhH8SIh0rsA/AiokBLAISEiHGWrUsLEazh8MZugKQbLywwtaAik0RBJpFhxydK3QsZ4NmiVMn+3",
-	"twrwyyDXmPAHHvfyqj98e3V3+Qw0zrt4gW24ZNJnJSGcLZIADJiS1Qe3kQq6AmTV/Bx/lbXUfhiCNwPz",
-	"aBzdExSBIQynav/Ip4inJNuH9yyMxpGkLuXsC+ynAJ/0TAgRj2ggPUiU9Z4L1iaiZYzKU5gk2euT2Jxr",
-	"vIwZDr8GmyPPwIqJ3XPrrcZpc53F+fbq/KffAH9TuqgyNsZD70u4mOsEbj0wpL3FUfzkS8rUFWllfS4X",
-	"1O2VLQG0jMDvIrMB19HRwErqA+vYln41Kcr8RDIfxKL/S7ZbN90fe7e9q8vh+97t+07/zbsVtdFTxtzS",
-	"+a9ROQHL2+uEy8N9ljkiiZtVeyLlqiX3Y2V1I0GaGVCjW8Vbc7xEj1MCtnmp23gUfCkOxW88wRFVTnYC",
-	"nZaGl5Q0078gjanvQ2MMpL/JjI7PJDScKDutmBcoIWH9mKMyfO29HQImDW+6f7nr3TyHA/tqKBVxTUSU",
-	"ZZabci2jags5OvLFNfxt71KvZqiX5x/n9mtNsORlRAnQn1up+rij+AFHMR7FL0PxlUZFamFmc5bgJIqX",
-	"aJEPs1Fsuu3e/Nh70x3eXXZ+7PQuOt9ePIP4m5280DHXbqtibQuaEBxMxXoQK/JpCaaILaSlPZqRCrrF",
-	"YyL9WdNE8si5Uf9AmJtmSoECi/lWY+WedsCNZkdtGndbZ7UVE/cG86sgH4G6ej7nW6s1dIINq8iPBBQH",
-	"VnVgnSmdwDAK+c/w5CNsOwfXOetvi5lYZNZGjBq0Tr1qjThBo1pXCrh20HQa45HXCrFXd2t1AWZoHNTI",
-	"qEWaVaNxux40HDzCYxK08LgBOjHDYJvNRvyq7j3eNlPpTkCOEkyDaa4v3WtIPWDtCQMq7BF39S7zpbTa",
-	"ee0aro+qzil4WYQ17LTHruvURl5QDeukMW6aVjtjo60z64ATaByNDccwTXBAyvxYvthWn7H3mC6V8Y0/",
-	"n6IxJh1XYzYRN2kqaFrKNQmLKKpXtcajwLd0+t3hRe99rz/s/vVNt3v+nGvmpnt7dXfzpjvs/vVd5+62",
-	"330RUamvl5a52Y8TNpOaL+XmyRIlP0Ug/ydFtY8Av3KQZGMNBGB0TH3QC+uBduh+7ihepFNCU7HNL6X2",
-	"YXMivSMQJSTkCCPw6FEGotz3xkSAzl3/Xfey33vTAWPn83mNu0ujy5fBgDcJCQWocCy1z7OIc8GUHvkb",
-	"Zu8fizU/JoxObCRdocA4mpAHdk9CdORrkevNTfdcdNC5uPWluHNHlaMLCd+TMMJ92L6XFjFnC/EXQWtd",
-	"GVtzd3l7d319ddPvng/fd897nV+5KVqLmUJI8lcX5leM4dad9daUVDs9xWxrngiET5VHbcH0VSYc6AZS",
-	"T8IeqXQdVp3lEsKeVrMdUU65WW09uClmVMjhxmMgX3PC5jEpTmazc+HaeJvW/RLBdjsXK01+60ulyjm/",
-	"dHFFZ8fVLg0r4d6e8wWT4WFfaY/Jw77S9shDvip4WZaKseCinse3aR5C4b4t7p2UxLH4wRGe4yQtAjbz",
-	"3CyLfsl9aH+WkXzmyVE7mWHvynRNSJk7ZMLC3IOP2QTY6G8kSKV/pzr3b7LdxaGUtHF8bZzpMY45WbcF",
-	"UfJo4PQ6IfjK586IL6q77WYJ4uaYVJzARTQmQtASrIfiQmzJy1D2WEGdFMUEc/DyQCFeoqNWs+66QjyW",
-	"kUcoJRQtCU44Oqp5jVpTMMrFQA/92C7EbTTrct4ybiP71IjlgJHW4zle4lyvBu1tR0gFu614cxFJd7Xi",
-	"nK6oigphYwM9+Dp+rESeHHR2tbC3nc5yWyApeD+Ik1xBl6CUp4s4FtOBMKcDXKlzX5Ukwcs1kKk52WsL",
-	"2wrEu4xwHXD4Lsmj3HlMQ2USkqY2+sueSJ7iiWAADzqWz0RldKRGPd4LqTdD/kOUTrPIqH2DeXJk+LwC",
-	"3HRzkJXmldBtKmOipNJVyMqjiKJ7QuYcMRovgbO6fddxqo0mmmI+Lb9O2km/OvvxsXVxf+3y/wlOfxpd",
-	"1qffh83vxl1v0WM3jfTD33deOZtw82MppY+XWTzgKkdYYAeRsV7gQeHE8Sn4gU5wRLPQAkbLaQf43Ana",
-	"AfCpoB4F3x0mRAfpGORHoQxijR/xUseaq4aKB1aNZngpmHs2i9KUhDbyB9bA8qWn3oDGeERiyYXq8GDo",
-	"Ch3pMHZ/YM1wRJ1JQkga0cnA8lXcmzbZcB5NqJ6DUpw/JlFKlJvngGY+yMAtTAmSw0aURyHJIpYryM81",
-	"Mr6NHqdRMEU/st71CG4pIeWOcHBvw8LBUCS2goYomlBwkgLtfBElN3OiqQxXjMIK6sipRxRlITyvkVRu",
-	"4ViDDCCWzTzTABTR8zCHP4MgCHq5aa5RiI5YIoc+Nn1SGVUhcZl2QUjelFRQB6IMzamD5iGKYaVy/8SY",
-	"upuISjsJkPW1GPr9/BDXFpWrB8vpuozvxHS5Zwwho1fQY6d3u5jNcCJJ0P5f9XW8xyGf8AM/eX9+WPvc",
-	"53PfT74lZH7YBzELDlvFt7lmdd9P3uA4PvADTnQ86CGfaVOYGPBcKkuf/P2t1Ec86ftznAIL/bSvf1T6",
-	"40O/Ho+SKJyQ71lED/5U0uCnfEol43DQNw8k4aBzuSU0POhjuas3hn3ksC8PHrAbTNlhH8xwFB8+zCfp",
-	"wQS6vNsUJ+lzPmeHEYG3JD3wRMMX0kf5gK++Y+lhsHynjCoHfKKidg/egPeLA4nNdYwPu2T+siCLw0/Y",
-	"DQlYEkZ0cjhSGJ8eiBC38aH3yOFDpAnBs4NP18H3dD/BVDBNI5KB44nfH74B5rcHgkffAbfksCE/kNGU",
-	"sXuJ/h/tbdytZMH4GeJE+deYHf37n//ykRxBsJUEB1MIUasg+V4q9UA60IJayAjICQMIbAMTiBJMJOOf",
-	"LhJKQvRAkhFOoxk6kmYxDvw7iskEB0vl236sZCeMHnFChQwNCiiIGZPWySIf+rT4FmtNAN6RCUA332c/",
-	"wCCzJlWKh+UKjzIedgd7vCIdyv0Uu+XjaMhlH5mwJH9H/4BcYwGOYxsF2cUvrU7qfEjQd3rrGpIcyGWy",
-	"iBrxFUe6nY2+fXON6qdFQSjbnzWhgA4JDYdZjOzn8oQZhfRlmbVECjuPOqmTmgyC1FU4XDGe4HE7xKRd",
-	"d8jYPXU8j2AHe67ntMaNKmk0W+Nae1Q2w2Lo7QaBTM1PeqSlLIc8OpKCsJSwkf/Hz9pV4ItfVJBatbE7",
-	"apE6drywMXbqQY04bdw4daqj06Ad1klz3HK3T1BjanmulGxOeVI6XyCFbyM/RwvxK82IGMiKfoYmKx5r",
-	"4mtrTxXTmuT1HERPcXyfYXlMIAMc6vQQnhCaIvE2j8dQbstriI2jjRuqewJ9wAE7eBp44wapYqc9qglx",
-	"vzV2cDOoOl7okva4NTrFzUapPS5LHVA2G9BEchVuaTDSoMuJMU9tQ22Pjlz0J0QZiqNZlBbn1wTFula2",
-	"K8V6pmgvVbJPCA03JXl6YFFAXnEk28BIVHT0szXDEJg3JuoPShZpgmNBBQ3VnX67Bo7tJMcEwdPpTkL4",
-	"okzpegPPi/meOr0i3OGwRxwwqzCc0kxrfyTGYoLpfgeCP/dA8PxAJAuqD4R4/itG/Z2QeX/+DLDMQt9W",
-	"IQmCLM9wMI0oQSFJSaDT9qwAhi9psA6YN4ymEV3kukmVxTLrCUAujiFPCYbb4BFHKfAwkKFyHywRRxMm",
-	"OJxiGsZbCHnIdII+vSSV8dI8g5lrY6AmXzx92etDd0QqqJ6+KfB9hqo6Vacm1BXUM31sd0wGVF9PnsqI",
-	"kHk2EZntFCPx8MBJgDrt6bMQn2fTkOlNFzSNYmlXh0B6pPeQG9rxg+YoFXhPnyR8n83yb4vZnGvlvdY8",
-	"C+T0c8dPH83wXM5XE41XXOakFF8eQYzQgM5wGkyPbURiDs99FeAxzHry1csMBmV6/bWvtqn50VEEPldK",
-	"g26ykZSpKcK8yIo6n4TtU7cRYMOjFNfGI6c1JqPT05qHw3rp/V50hy3fgs9lbjrm/N8LcIJMJmeoWE4N",
-	"3JXtKFtipSg+eft79lYP8BheQ0Q9ww1chDF/iWaI0TyTqV/iDbvChZb5yx5M10Bf/eTzodhoJXWlOBEc",
-	"KaLkUdwJIZkLDommiC3SCRO3gmgvTwzc1eLMs0eZ2KDkUtIu6Z+3JN1T2EDJI3T+iivLoBKfSSiD8bAO",
-	"RMmz0PCC4X//9Xd0B5BMIKJal+CXUqOin4BtBVMc0bKwv3eYTtBiXlgN1zKeYrqQuL04Wsz3u1dDwtOI",
-	"4g1Q/DBlM4F8mpvbzwciDBPCOdzaEe3JT7z1ZRKcxEtlxCxl8G8WtGzjFIMRmXmxIzpZjeTeuOQnydM6",
-	"0FPPReVLXlBOUhv5Cl3A0LzgJHwZ8VqGju4N7xXlSmFrP+4845mJ6RknnRPlWpYdeDYnYPBW3rlItEF4",
-	"xBZpztfs7XkCIg7m4rI0XhRhfZWEJEFetVZHOEmiBxKiEM/wRO7Jnu4lxkBplK56l7yROeIxvzdi1scy",
-	"fnl9AJaSUlfZLEhbtEBM5d7GfGWwH3vXGRaW4kgpV/4BR6nBKgUqrEg7ZSjPd8U27Hlydl4TJebGp+OS",
-	"7mwoUGSoLjd0FJJ5QsD5/rU4aGZDfVv6x2cGU5hpwFQQUTigKkAI2BjFQGVcmw+LNzisMo5qpc0T+Sml",
-	"s5Czz7TFkB55hbWqkYZLmoHTDlojxV24Nc9xa606bo2D0CPVMtQod9JGsPw857aGC9JgWfAU4AfuN+Y8",
-	"/mDZq+mTO875H775+Oc/lqoqlKtVGXDywA41qiz9sIAowgciRA2azawwi7qhpvF2KWkOQlll4X4plJUO",
-	"/M9CWbjPIw4uJ77q738zwvJsB8rIcRwj2UBMCg6vKdOHEY5lBk7FDEggTMTVqDJzkmQG9yH8CjANiPpC",
-	"CfwFJcDKt1ud49S8P+6LbZk/xAvgWqj68gUGzeY4UYKwjqa+67+BONFc6TuJHgjVSZMwDVcwT3o3yb4i",
-	"zqiuE7EL7ZD/SMh9iJccLn8QGKlDZvN0aReICkpZqD2nVoJB9Ko2aTf1nMyN/9OfLNv6P+I/g4Xr1kj2",
-	"R/YoyP74U3GP83br8iUuoZ3nOEvSN2M0nb5Gjqc8aYsGFccreG4bRMrxylTJv/D5DN1Wo1UlxPFGtVCc",
-	"z9DB9Rpx2rXT9rh6GtTGp+MyoEzZIimrvrFINFhCvNwIlJYBk2ptJ0xmEV2UsU7v4bkeUExp44imSr/R",
-	"3j2i2NOSAeVWuzuH8Kq7TAb6hJSiViaoilbo6HZBQ7xELvr3P/+FbnG6SMTP5vFrBGeqdDY/e3bVrtl1",
-	"u/HRENayCTZ3zW+rx3p+OvcmdD8a6o3nErrsrjQIHc5VJMo+LvU/61QNFYnagO5J1X4FVOpPpQTqFyYZ",
-	"41F1XCdV7IzcmitJxigMR077tInHrXZ13MC1smnCfgy3sYLQQt0YvmwuegFR2pcf+msc4FYslp3QLTVY",
-	"to4pPyyOWcvGUd1mw6ilHj6M/HBFX/d/W1XPU0mqvc3wLDdmv2OPoKyRp+MMYY5S8ilVCS3lxG3t4Cwh",
-	"mxnnySejRFJhbgqB1RRsDYCMvy/gataqZOL7ajrV/LcoMqVepCKR31qtKLadV8tPrzGnPQia6U36HGqm",
-	"+hn+jUU0NxqwiOaGHgEEjPK2lTISpPvZGDebNTnUXOmOTsdQgqBKvNCpj5vYaY3agVMLq8Qbu7g9agVP",
-	"UCIXvWqfBULl0rEXCGXbchDu8F3JmxwKwlrzlLjkFDs13ApU2ruR23LGtaA2dhvtYDwi1h6YasxwDxQF",
-	"1+PnAFZ0kAFUKpeBqTMUifpqFU1VKkEwrhgm/1Vd3n9YwTwjYYTXR77GnEP27SWCFjo9RXG5+2mUExLj",
-	"ZZY5p1Rrn+vnF/NcFJOfaCIsA4iN4aVW5DCF/i+pM171XH8O7mU9DTmhYW4wglgmrLNtZ+c6a156svPO",
-	"tpxt01PmoNM9apBxgzTrzvg0wFK9MRqRttMen9a9VhNX8Wn1yapavVDI0UXTp6lqtbNn2cp13vLCksAp",
-	"FD2yJA5tiaurac4Pp/jF2IQn40YxB1ROnlgcAw06779/q7WIERVM/Caz6Aph2uhYJviomElnRUgUI0Qt",
-	"2Q+4k82iOI6MPMQZGGVxm1zwh3jtnX5ku9W0cAbUgoGfFzx6RIN4EeYlJ2VA8fFXUdnepmxuBs5BYh8F",
-	"8y1OdS+qqzUCVp6LSyUUxsCiElTJjBklWduU/ppJt+0j12nbqOOc2+gPNvrGSAPguW5xb7xqrb5xfz57",
-	"tue6X/54oEskoxlnPycKabfjbLXhFnepUEq0PL0AmK4ecFx2qy44QSOSPhJC9zozXuHINNw90KRwYcmt",
-	"2XVVQWDFk9GGBFOW4Yv4QbjhPvuKI7wIIwYRt0+lM6LXnYBa91F1n3uq8vCsp0NHdFF6a1ME70rcNtIU",
-	"B9OZrkO/lp9SMDzipodmuUt25mv9HL+MbGjD1fvzYMVTfGCdiUdquIFlDwq+7vD63//818D6sqdLR56G",
-	"ap2EyNzmJmno63IhcPUINFMXf5kf1Bb2WuZ5CqI5BJa8OIPNF3LBG8If4CWKI7rCbPzEFomy56jAjl2i",
-	"0EFsaUns4NNxW/UlpYghuC8ZzkwJwbOcFLziSpQQqEuR/hZNGU9L2VQq7/MN6hzFpqpGEG1kRidAsNBq",
-	"0AE8LLdnpCVCUPdTmmBIPJo5uKzN2lDuEM4jRp16KXcbRolaThzxtCy5xQeAWtZOgEk2RSlb4bAZVDze",
-	"MgafE3y/1xDQcu8RCA3wnBvZU9f3pNDE2JEkna9sR5LOS8fQSCVAXD6GeCMLmsxZkoLOVmLb2kIA4yrq",
-	"dyVgM3lRlKqMVXKhUk0x3GCyhbGmRYwfVxYlHpU6ciaYcjHb8gGy12bv4SrEFmEpxDYfkPuIgk+5hI6N",
-	"fCqWEMvYnEcy4iy4J6vHRLY5XKJZDyt+OcLC5gZdYXOuVgTO+bDFBzk1yxDmJ89uLD7P5gO/CM/8KUFT",
-	"gtHdzYWMZFxIxdtsncaRB0LT4YykU7ZBDn/X718j2UAg+YITQw19fXXbLyihv+v2LdsSj8U/d+K/592L",
-	"br9b1EKrBusHD6azSDa4lk3TdH7Ej2FhKZPLLix6RWZO0zk/Ozkxzt6Jiv08oUL83pk1K5vOx322UxdZ",
-	"e8aWQizhaiyMLLCifF/1cqckIbbYVWo4l6/7lWx2pYyjB7LZn/Il/CNXoKnnsguWEHX/ZDBOWMrWff1z",
-	"334/k/f8mLG5LMnqgwcGB5Es83ddg26JqTHvolx6ADlc9p0ymI4e/jVyVTYlmOSqMWuTwFduFX6akRGm",
-	"s3pdPS3rz2rYcDahXZutMiY8ebulZ1C24VoVa8TkZAUaiBLYiju4SSkM9AY6V0pg41o0r7DRgi/3vL12",
-	"heNq7/FiNS6lgoa6QFpF/bXjcnfds2bSiidvnVJclquTU/KpoNo8xGbxtYWqwxT4T1P1HqLkfbIg9n7x",
-	"HG/ymZnaTPx4aiQcZCZ58jTmMV6uRsJJXjmKCa/opGuvOGJxSBKZl9CXzJu42/1CCraUsUL2hwHFUs9f",
-	"Rv3zTuT2ajfS8kmLDTemIOaed7ASF/RzxrxMonS6GAHvMg+mJGEnmKckifi9A2wnP0nw48kMHp4oxfqJ",
-	"yh1RecQPlulotEaQtiN6Prud/BjPbWSxvOzEVoDCjCXhCj/xK1jdLgqXJ795MmL+XXRRtIHPF6lhAo8o",
-	"wgharVM4+fGmGx3eHmoVa7dH49NaGzvtWnXs1Gu1wBl5o7HjubWwVgtPSXu0m4nL5rWLtqzkAXoyFDMd",
-	"35puBwLV8iQgm6NVRoTM5dcl+vAYL1XkrHQDyjuUIxRgKCdbEqS1Vw6ErOuvmPOA0HDIxsMNJiswotyT",
-	"pbRaSTFWhRioRR/5gmT7NvIxFWTV/0ayOX/wSwxXJcoZGJ1HsWBy9jBTCY5KtS4BimCPi8M2DoXHNpWK",
-	"IFVKo2LKsIKs2NZsXrNsi00mRclVvvyqmWDyzSCrJoanC2L7ntXnqEzMo7qmLcleHsYbyMxeT54Sj804",
-	"eQhQf46hebcB6MXtP8/bksJGAGv9tBh8I/vZM+YC7MQmW53UzMtGvzUj3fNyAhUSAoE2XPqFoqN5jIGB",
-	"Qre37y+OdZT8xqRA+yYAwSliNCBlKT9yPxdIRLRGgTbHKUvL/ab0Hz4ln1L/DM3YA8RSCq6aabFWLwnN",
-	"hcgEbuPQXUXl/D1TWZEN+78m1io/e5FIlyv3duXmeWIynnnCHqKNeYbEPjopc/icEMEAqsaGMmESzOUV",
-	"ix9XkwNMgnJl+0Z5ErBGm1RsVECfEiGzPMncDnddqPG1xSlTL/EVl0mW1mqjACSdD/iBUJI657uVSWp/",
-	"t5/AkrSJTz+QWWfDPHuYPqD5y4JhsWj6PiQN3a8g+Zxek8yU+JIp6L7svW/PlBOMPSsVFLL3pqwASvDf",
-	"/H79UmziSnrQl9mqNUbR3KjDmBQzB+mTJ6fF5yEnBg5Blr48CEJtUmYqWEehUgGsX8wnRPFsRfWXWV/S",
-	"CCI4dhFiHC/IlsiW18j/42cxyhcfZapnUM5Ik1JW+FHmPl2MeBqli3Q1O8aExeFOKi0WvItIm8len7xB",
-	"j7KTDf5MYK5U9QxKuMhSJwvt4rMZXHsC6vMAskqC89EfPxe8XKPwy8D6ssnxY4uDiZhY7reynK9gTEmh",
-	"u3U12H7m3W12XWWwVebdg+26WxyrtVuLqr7/RG/qRRLtZTKWpaLZbjuxQDF+sjFHqIn5YuzNmN/fnNYU",
-	"6yREENdXQV2dsxhIHuRVUnivPIi3JTzOLo2Mqqity1PrWral0o/qvzj8NROnW8LfskFbJv6BzHC2Lkxr",
-	"63ypRg4ZmZ9vPQvI+nMVf28+12HxhYdZvJdtrURiqSdGYJF8QmUW5LX4BMterU2cPVCvhawo/smcIy3D",
-	"8cfwJit7zOaQIVRWFs8N95ZtTVjK8oQFWR18PcBsAWCbx1jsRq4hhuqTBUXnyhMYEbQZUHpS/swFaiiQ",
-	"DPtaxrsWH+vuV65hI9xO3H2WbZmUtnjO9Vir57yTFQ0uzaiT3Zd5QSCkC9yDApuNUURjSAqZp/darUcp",
-	"C+PjrObQ1gKbqjS2qlD0xX5yPUujHvJXKWtplvZepxZLFEGUARRZlXVwZJKtZEFpRCfHZ8gfRzTiUxL6",
-	"6GiOVcrdWPwhQXVsZ+qg3GoOT+Yk9Af0KJ0mbDGRlufOdU+0X6ksPgQdtUq5nCZMHGwyz5/mJ2FIWToc",
-	"s4W4ogfUfBGSeTo1GuMoJmH+O6KQ9E08yLAx61+SQ/UbsUQlXdEt0FHIAn6Sc2WzEHG85OgRYjQEdZ0R",
-	"TPnxalGgTflEy0qrr3loPpBkqem4YNI5Q2Oc5JYvSFsugJW57mj7fpQgXSx9fyv1Okavmu02ShiZJ0Qk",
-	"U/fp0koyz+vauTMsR7V2u4aJ57h1t+XUm7W2g8PG2PGqrRbGrbBeqzb2wXGYmT7wm+z28m1mTjTma6N5",
-	"RCkJpRwUpVK0W2HCaqXxEFs8Y+ShLqnh2hx7LUy8wAnDccupe7WR026cVh0c1tzGab3p1sl4n1WLS5CJ",
-	"PlMyzAcc7p6TSktqfq++9PXSjdyCjBJJIVaChXfXbfcOXUVWiXmdTJXPNoxCSFsAszbmbKxVETeQzKcY",
-	"7PVwqgUiNJR1UzQcUIAKZbrIIfkU8ZQfv87qgwnR5jHiZPWU71rV7nOjrGY4SbmO2Yeiqdki9MnmuZzH",
-	"7fU9Wjle7tjFVVwjTkNsUX3UIk573Dx1atgLq0F91CDNvRAt9y46DM0ep4zDvDKsyiabXQqCGy3d2+ND",
-	"0a2x11o2ZZry1YXnK021vBb5a+mr5wMW+aoYh5/fqQVhRnUBT0KywtrkL//jlZOllPyVyyZneLrrqx+z",
-	"hl9y1nCbaKmchoGQCwTTVQYzDibiSAiMKxi0SYbUQ5aKeh+mJCErfNorqNlIU44mzEYjwqOQSLFKs3iv",
-	"OFK96jmdIcoeoS8Sc3K8vz+xHOkphaEz2cjgAEsYD3OntpaIloLGrlrRGkh5StHNAqoiE+IKPiukLjMv",
-	"a18TBKDVipvI064eCWqic5k8smMbcUJCEg6oPKrZ4nx0NFoilRLbjM20Ua2Kfoi+LeQQatbhUUQRjuPj",
-	"CsqQVI+VxRr7AyokYz7HAQEtjiq0CYRcF+aUz6Sz/NkKOkklYNafIQ9EkskteZNdgGKuKgYYbjSBhfl0",
-	"opSTeFxBHZD01WRsCWoIGIJqGcGUMU5UbUsTy6E26hGmKAqz8qcpvic0y1Bfd9vHMAeJ22L07GigI984",
-	"WrCS4un2j8t83zYyxB3F5SqdtWFjxNvTOh9Qw/lg1rfE3V2aHO2s6miqSEMRtb8OI7wnP2qLPeeE6vrM",
-	"EhleI6wqohqVayVyyIqpX52LPRzMMj5qG/NXrEAhtkKCYUBL2Y5V5u6leKhf/jq04RJEOdFbMW8/U/X6",
-	"rGsTHfkGK6mSE/sqnbZ6Ku+e1afy8gn9Y3tA9dWbGtqV/OqtoA4VGM3iRVrQ165J6U+7frdcft2HrSG/",
-	"QLNoCWgKd4Y0PUSpvC/g/SuugkE12TdQHTS74HI8TkmicnlOMZ2QSlaYThahjlLR+DbFNMRJiJTxhEuV",
-	"xtE334zIktHwm2+OzzKjiAM3gZGlRJGRdEoGFLTDjMpC1ighabI8tvNPU80V+ujojkaftC+evDiyZmJu",
-	"OF0kxEdH/oNn53fbCHPSrA/ou/edN87tu0610QTGIAorWd8VAVfBu4ck2YAPYtyEpKWXjrbf7LodlA5y",
-	"Y2DiB5m2Zz4nVMnLWlm+hu2Wba0je/GhwvXieSz9aIejg3irIoE/7kbci6gsOLWzgrBskY7YgoYaI7gN",
-	"Tug8ldmMygJi+CLeHq/AK+gSQpfo4pCsUNm01uoTbkhoqaayHRblYLiiBM3xBHjOHB4l+mSoVi5aDrOK",
-	"/3vLTttAZQxqI0oec4g/D3b7As1eW9l2MOo9KYWkuqsyAsUeZVXG/PDyJU/JTFK8KajsOAqJ4AaSJXok",
-	"NC3NMUFm83SzTlW+X8HXp0DvXE2kI3ss4xyjcCvGKzoK2lLMi/Q2I6nZhDmTfDjWGdITFGCKwoTNUULm",
-	"BK+W2t+tNTl19+Fe9rX07iVwg2q9RAMzJxQcotBRytCIoDSJSIjwBEdgY1C7DnYIjKqfPikp5Bic3JS+",
-	"Hx3JJNeLOWL02KTAqndBB3VHYuXwWZHCmu9fSlez0QwP9/pLsEM67j33YVgx6O9xb9hWaYj0ByXcoQlb",
-	"Lf70UqoLdUWJ4TNs05hi5yfahP92snOpfBnLfUGUvb/ETAClxcDtDqqWZMUStPymDDLaJrbLjrgrdlbW",
-	"DVadvRYwhoTpoxLmuTiDVfmRjAIcjhwSYOLUq23PaYX1thPglofb1eaoNartpx2VTvHr8/XFKz8TvorQ",
-	"KKxCFciBc2ivrqj4oaDvKZm/RnhAFcCBNV4qPyLx0tQ1IP+237noDjtv+r2ry1VZzcws7pWnBz5cBltN",
-	"zbm2u6VoqGI0D0tRhOY4SZegNyCF7EcYzaeMkiyR723vGt3d9GyZZAlhORqYMialN+KmsjodbeswHoPR",
-	"bk7YfLX4zQxHsjKHbBZHlOxfV6cjYxM39T1OGIUEmPebK8VtOEdq8VLVZbg/FxIqH5psWcWZb1pLGPF5",
-	"jJf5mqRfu/imOFAnjgLytLwmamFnyE8JVCPmERjWYc/hFhB7vV6mWOwLtPuUEsojRn0b/fuf/ypMKyXx",
-	"vkKDgn0pli/Sabm5jqEZDolg5KQAuoaQm6jiggPx1a5bQSC29p4sS6yop9gL3HGz7lRlbdXG2Gnh9shx",
-	"Ay+sktq4jvfzj9hcB0pNRjSwS6e07meJw1lE99/vDoyBjmI2mch8jiqZPTDWwNiAnkCPafIz4ksQF8VL",
-	"5SRppNPhZUWjyrcY4AJgKNvlc+VJsEmVv+KFAJ4HIai/QS283D8zwoepjOt9ZMmqJbMksSeKOBpY1YF1",
-	"hvJKkj/Dk4+bahuXyVSwiihFYRSegUCBZPYoWfPtU3bHHfk6YYdgtlZSfxz5f1vM5j5YH1LToffI5yQF",
-	"ZVWCqcqnE2YOG0cq386xkgBYIiNwQ4RXeDnoiGo+T9q0C57C6MiH9+pOVEiSlbm1LTFBwVKBB5Z2MdPu",
-	"aat+WKrx5pqd63B8K/hPgIJtltwUT8i6a+RedTN3nt5NEqrCsHJ0LopspWKp4jehrLBsnyci3ihvrnfl",
-	"ZXeDTPCsGhbjxsoYFR2UNpzxbXFpU3Om7L7Qb7s0iHeTfwVOJeo/JoxOMo8HWeEul7QqO90ettVxAjlR",
-	"1XFSbKTs9jVyddmgdBrRiXpMQnSUkPGCC2Ii5TQbUt6EiC1WApqr5elK09nQ2Jw9pbUVpNIdFHozrasA",
-	"0+KelSFetxz2kLyBEgTdIEIfSMzmxIZakmi0VBoA+Va5MrOxeiqQcEMq7Gynt7p8iUbfsnBd1yM/37gM",
-	"+GYXGm1iQzfqZSIaRg9RuMAxmidsFJMZAk8/uBRCFixmkkaG4so01NT7u7iJuZ9LXrhEVTPbpKnqoOli",
-	"hkEjnwo2S7HLWcQPQGslnR29p3k1Wel8PbDSGN8PrNfgtrRkC/AaFI9xfD+w/lx+a5XflR1xksQFc3d9",
-	"3b0Z3l52fuiigIU5O8rnJIjGUSBnBzcWf4xSqCR8hjp3/Xfdy37vTUdIUsOb7l/uejfdc3tAe5c/di56",
-	"58M3N91z0aJzcWsj/bB3nv/9/e3V5fDbq/Of8keim+5tf8PT685N5323370xRpGS3LD/03U3/0A9vLoW",
-	"/6w97nduvuv2bXR+d30h5q/FQTG5vOO3F1cfhjfdt92b7uWbro3g9+VVf/j26u7y3EY33R97t+Ir41nn",
-	"zZvu7e0P3Z+KD/u9H7urn3dub7v90v7e927fd/pv3tnIlFUL/XQvzyWo3w6haQ5+1Dvvvr++6ncv3/w0",
-	"FBPpXQ7vbrvrz2+6d7ei/c3VXb9rzuN9t//u6hyedC4urj7AQGI/hv2rq+GFgJ2N3nU7592bW/PR3eXt",
-	"3fX11U2/ez583z3vddSe3AgAX/Te9/rD7l/fdLti5ui2e/Nj7013eHfZ+bHTu+h8ewG71+/eXHYuQNxY",
-	"MbGVbPdK/uuO8z8fxX9cpz38+M0fy88CKIs3qlTUe6VSxTFnmV4VPDb+6tzIFk4v9NGUYEFIBJeq2G+j",
-	"OEMW5mP4b5G/D13v+/O/Nv9S+771Y+Oy+sPp+/p1+8a99foHFzWUBD2IMedZssXok7JlGjflWY79N9/d",
-	"ve9e9lHdddERS1Ddq53UvcZJvSb5DLAs8ugfxB7QPKpHKs7lWuElqlerWe1auGWikMzmTFC2pRAyjgUy",
-	"GPShe47qrmej6+7N+94t4Ph597IHj2s2ynAP1d26+LT3/vqiK2YKLRroSBmoKUsHFMcxexQ3uEpJwRYp",
-	"ObZR5+Km2zn/adj9a++2fwtzftvpXXTPh9c33TdXl+c9gTegApJLr57Uqy2ZI1kHeeB4QLXt+1gcyNur",
-	"u5s33WH3r+86d7cwm2o7R1PUcF1YqcZg1HBrRe55FfSWba1AxrKtNbBYtpXBBL4wAGLZVnGplm2VLNSy",
-	"rfXpW7al5y4noideZN1LJr1XDcvsrskvwsKR28gMnG9QLoGlTN3jkJFoY/ScVqpt9uAG4WKNxCpJI/MW",
-	"y/26OQJX3sfVogQlpf+edulHXK/t69z7c5zgGUk3Rf/rRF+pzNmULG00x+lUyIbqrGcd5GRNTdjO3Nwj",
-	"WfNNBYGtJyMHG58gGqUzZFAMoNRQfPP2DWq2XQ8JHgFdy5ZaqFbTeMXRPAYnNWoSXUnGDE9OqIs4ZbGc",
-	"4Irn5ImSpE9qJ1pf9VIc1KYdfoGrbE1sXTl3pUetGJ4hxM44vhpbZz/v6dP2eY0Zz/U6222cqt1eESCG",
-	"5D8iQkoFf72jYq5ZW6VqwoXktMe//rARLC3Vu+NC8lSO63Qsj85UtlylBAIZXqZYBqf4LEkwkDmcguvS",
-	"M/MQb7PwZCYZVaJbnctMw3SGPBtVgbvT76Qslu85Rwmma3FJA6or1lRQR1nYlHfTRpMQlNRQ3vaQ4eVQ",
-	"W086GypX56eL/gCrQlfrJ/OjXe4nI1PQRKmECCzECLx9ZSbU41/8Yuj3F9t6Wx7qiHjKEhJmWLin62y+",
-	"vdzInIgKIWZTMDTd3fXOwe/3BZxmnxoR+fViIV/EDqZdyIHeiUZKOY0iGjBI2w4F9A5xz90QKBaSIKg2",
-	"a3XHHVWxKiZYa4VO6xS3xp7b8LxW6+kmjh0mOXOZz/Db3Tf3SCT9cpHuMw8ihAYLyldta3vmItkjumnb",
-	"BbBifM/ugyNPXWLSG+H4tSTa3T6eyCqvAyuRRX31J7Lqr+BqVpVXpjJ4J1X7JSOFnhD2s9uwKZPEdeJH",
-	"vOQyuqMQRAX4VpBoyjFwdwCM4ggB+7Ozb1t54Eu281vjXraEuwgq/V2C59ONmA9EdSKalOhowwnZqAyd",
-	"M84jwZ5CYjNdVyt9ZCZLtBeBzibZDctcI22LspDsfWkcPOolC3c7ZMop2AokW0ENqygB906AGbkBNmyI",
-	"4L22euuIrsOSghB75rbfSYrEESkPfwXXa7Ew6VxcSFWnWD1wy4R+Va6ILMOGIuWQmgFsgeD+tG9quxGJ",
-	"NwjkcgAlhcvYKUXpNWuzUveu1KTI9gD5qvmw2cbj09YpccaNMXbq2Bs57dCrOmN3VK+NWs0Qk+bB5kPY",
-	"fpiQ2omteAh4vclLupCJYgO2bfcMK2EHXgrLIhqSTzvGnjMuK8NHtJwnK7W3bUCWDuJTlqSyQsRGhiPF",
-	"8f0ZgvyBG+T4YFpeR/ytQGdtQjRM4gGWHrTSn8qQU/bKvaxvst3ML6TiKb2QJKizq0jCx1zLJhTr0fki",
-	"3XirhGQc0SirJZIFlfjyDnsra7348haDXzLWQgfIwaMKulPKqnFE4lCmoAK9NLcHlHwKyDzVtYpDh9F4",
-	"qRuKkWSvR75MqWFcvOIn1LoX/+pbVf2QE4JQwOxi9Y+1AlyMn+XLF/NVkZSG27PK7IKVsv67bh82eURU",
-	"ydxMaLy+61cG9Bawh0sPRMpSkExxRNHl3QUKpjjBQUoSwWrqcFDbdd3cPSNgdBxNFonYquMK8jXD4OtU",
-	"hhIsKWMHRTI+72bNBa4Z/qTT0LuGATy72J8q7mTgqNtuu2kCasWLjKeZ8CPD7dQ7mJpOMFd3281nCCXZ",
-	"ZKqNxvapKD7RGLraaLxgxOGB4otSYUJmmCzP4NdIpfh2r2CV/cNU9lMsGlz/xzJPauPwawBC0iAJUQWz",
-	"OaS7TBmaY87BbTOfip+ZssENS7zIPFME1GWI21yVzCazeboUp3BH+MxLBc68ffGQGdHjzUZZtENRNJst",
-	"pMra1ErqKGfjUjhQM7RSAAwc3oG+5ZHKz9QE4cxTdOv3stUWwmXMVjYpnex+FKpcG/yr0tAYAwNV3GOx",
-	"z9LWGOOVtF8f/tehodFvc831UaaoXvES+xrqlQ3F6Arahc0qCHUydsW1mLRhj7hEvYt6CvvR/bKMxDwt",
-	"ge9e1LtAq9E6qS5gSvUQj11z01+KlGeE90VJ+juC47Kq+v08Lyls1xTagb2xxL90Y8oidq+gK78vuIez",
-	"e2NG2y3/ZTPvgfntNpqparfKc2ZrVg4uWxN0tCERx3EeuC67eJoJ4wUupD3q+oPI6BdzffoqLEyy7eki",
-	"oTZa0FjFn8gYKe4jQtNkuZLWxfBc9ysDekUDCIhaAhPJFqmN8MbRDMfYsKBeQfeEzOXYoH6B/AEqhEDa",
-	"2VRWs5WOVoxpP1vV7fWu1jWGjy/HKAYxC+4zHjvDOHQk2D9/PbGrf5wnFM4TlbziFW3e5BtcU9Msvi+D",
-	"hxgCNlo9lxiW7a5MvRA56TS3kknXe2b0NqAZ168sljCLn6OPFTP7EIVMRWrf1QGQlVjBnRl11vdfJlAD",
-	"e6jApgGlrByjIC0Pz5llIaHnyFbY68+FMLgvX+zig7JQC1Ddffnycc9jl1ON25TMy/DnBQLxNKEoI14X",
-	"bBKZFOuAGFAZkSO5LRrCxfbIkpIwT/1ma+iQ+bmRjJ0lCQlSZ8oSTpwReI4sHZ5iyZhm7FA2REGm9dxq",
-	"fWcCd72InYFN5eFLqyL01tFWs1broe18ARs3qV/Oe3RQLN7KMKh12Kebvvr+Qx8dvbutNprHWVJuwZb8",
-	"Gb74kyyHIsWM6B9YOjV8S3BCEh8qAgQ4SSLIQMB1dhSffJr7KIhxtKLzJ8vvp6Pvgugq+r5394+edxn1",
-	"eI/eNII3vWbvfv7XH998366Q5ff/CD/0oquo96lH3UpQjelo9tYN//p9aR3X3fsmaALK4sX2ij7bvEGb",
-	"OZf8DJcHoODstg8NhWt5PoZ9MxDD7eXnIdyV1TSLXyWvrplQF6g33AfaO8qMYvvF0uhmoP1Ve0Tls9zp",
-	"DvUC9H7/JIbb0flp10I/v7GBYc/ZlJIol995ywJv6Vm2Vf3D7wzm7wzmr57B3EI3btNt5SJLicYmnACR",
-	"XexVAScM08EaSXmp5eQnpYR5uuu/gfBKuIV/+umnn5z3753zc/Tu3dn792e3t5Ux/M9HRzz6hMaJnDaO",
-	"FVFTGWgMnU+JRrDqVj3HrTpuHbnNs/rpmetVvFq7BqnCDR/qo8Eg/Fz/4oh/qvofJP85K/wzGFTEH80v",
-	"x38uDRr6UaoigPIL8G+61Lg47Wysc4gCRVw1tm4IsywhB9fSc5xLuyWUPEEcP+gSvcVgxicprXbEMsIy",
-	"StaaLEimkEtkvlrKlNX3dR5A8cgWcQhmVfywcsFvLJXziBMa0clOaIQMTLG/OFBWGAoJIVtvoTH/Mgbi",
-	"R/MEltOAz2X+piYYCjmEsVG1xEYjmUvktbxqVTUoabyuGMWjBKeqK/fwjeWiNpHYqrVOE8SNRoJFEqXL",
-	"WwFEuZCOTirxlwVJlhu8XHRSCumyDqWd0MmDV3FPspwU3C9ktJRpZrmUyyIgDZHoDiJYtJr8zEhpkW/h",
-	"PPqBAGJLcU3IcDvExsK08CKdnsBLmUa6kFXD9MfUcwXDAaAVYDkMmk9nmqZw7YD4uglG+03mcPBIoW0N",
-	"NF/As2cM3lTg5hAArVMf6QR7MxyBBwQBlIdsX2U183UUgfp3HZezjKIp5LUWzCOwSRA0M0nwbAY8JNRC",
-	"lJZn1Mljs5TABfphmbdaLCbMAwaOpHbchmKxtir5P2Eps5F0OrPzuL/hNzYyc2VIw4/2GJGlQucxToXw",
-	"I9mhjCmD8zGgA9qXpWnE5B6jhDiCtuAU3AmB4VJb9IojH1Dcl4sS35yt7d8jS+5l2jojs+GCylw4YWVA",
-	"ZT41/SYkcTQiCU5JvISCXWhExEUoXXtMFw1I0JrjKsz8D39AbxISEppGOOYDKsVbPcssQwCihISy9AIb",
-	"nw2og3ABP4++/9DfhKTHe+pQkPR3hnbS2dl/DSMVD9s2cqGGyp7I4Ux/6e1j35OlGhmAUzyDsgyk2B1x",
-	"u6sgOL6qq1M5i/LyGmQJ5FjpXNgC0rSEERcIHg7okZ9tMSeJaMYW6f+r3vuQwych4MVoZ/WRs8yOAkUw",
-	"DYjMVZwDaX2qAyoD9lTCP8gC82keJWKiUkcRxZLxz7REKo+givTTM4YAWpiFmtaxOgHKoIeObh/xZEIS",
-	"dNcTE/ZPQhaInZHyIETsZAgH0YyT6AEK/X7zjd4a8s032nFwLpNczsiMJUvEaLw800uZCGwEIIteEhIz",
-	"DBFCKvN4VokGJJ63F1cfvu1dDs+v3twOr7s3t73b/rBz1393ddP7H0hi8Kc0WRA/E1tRpDxERgl7lFsc",
-	"swDHtylLwBApk4LbCAcJ41yNL7ddcEZ0aUj8sm5JEglkCjCVLmhRqk8g8B3Z4VMJFwDP5TbHeCnO8xTL",
-	"E8ineE6k6OfDp36W+KOCfJlNQum9gFyqSMUBXQtVNJM6vNafqjQbP3/0gbxyNYlCTg3zTJ0BP/a3hSrt",
-	"BYbUY3tAgURKiX9TSGdEtaBqRG8aa9DRwz6a4TSYkrJI/AFNCJ8zyokZk2+koI/ZRAM6E2D4gOZ/w/kU",
-	"4ot2VhWUfrsIg2X4QbkkI50l1yQZkHPjKCCUE+Nq7cxxMCVOteKu3aiPj48VDK8rLJmcqG/5yUXvTffy",
-	"tgvfCJ4sSmPzku5c9yzbeiAJV3mEKq5syOaE4nlknVm1ilupSZlpCiybQbDBPMHKjLXdT4q4IVxu51CJ",
-	"AQyqeYZwUa0OJc8k5VERMEASlKekoIhxNAY9Cjo6RaGAcp6C/riCbiV38/Q7BXDhQ8LoxCBEXNvT666H",
-	"/JIcJj769z//v9yNT/MXEUV4JGh69kbM3JZwoAOq47mBqApISQBBgpscaoXDpNkBnbcSo5HAz7rrHlcQ",
-	"WD3AexSnxIFCVAJkc5Loihw6oSFsC0myfXqN8uJ7UL9KwFCnxqy2FZm8IWmydDpiX5RiJmMBeqF1Jq0u",
-	"eWC/TuQjGEaVsn6t8KsQc3PRIrd77bJj5bYMZZj4ojjqnZnWC/a7L0XBTRB56RsCJANwv+q6hy1CGZBe",
-	"xIbzzGVKCxgssnhWL3IbzxfbqssllnWXgeLkWxxmUBOfeLs/uaOCbogzFEBKYPGdV9v93TVeiuuyz9gF",
-	"TmRYUd1r7DMeX8znTFzs70kYYek6b1v1anv3x33G3mO6VGuEAhn12h6LfAfXCjcn29gHnj0qy7PK1F3w",
-	"1R6guSXJQxSQO4ofcBSDl78pZltnP3+0LV05F/YZSasdnnDr7GdIq2l9FJ8A5yUGLM1+arBpWcaCznXP",
-	"ltemDFNCmIOpgMxGJAxlikngiSKKkyU6ogy9Ob88rqCB1U/AEscW6cCSEayyS3kJnw0o1sydtgIU5Ac/",
-	"F8wlOc9lY/+4RORea1/UOehEhkXq9R1JzwVIdp7/lHxKT6bpLC4cfEteJv/n/OpN/6frLhINVFQmvFj7",
-	"TXBo/oZ7Wj4wrmr57sR4+e9//ks9XO1BsEfm7zB6QFH4p4HF5WY6i2hgmQ1OwuhhtdPVTk7yeVsm7VnT",
-	"2bzrv78AhrxSYiT+UmY6MXBMfvcLH7kt5wZaygTZILpr9aE0WufH6UpjEDcO1clnOBhfNh6u3ODHbcTT",
-	"ZSy4dgLV+gX7Eqh4wnQdRvaGw1bZhM0dLnNyZhlbOBhRStzfRMNXHI2FpLfuvJGjkDNa0DAmlb9xrUIS",
-	"bKKhYFMjFm9VE3VW0plg5x+u064MnY//tyydycfD7mP8gOXSiofz/4wXFBjxI2Knx5///c9/fTkSFMjO",
-	"nsuHx6+3YbnhWbjuBhHN8ISczOmkODIUthktU6WZRdeX3yFoerz9PAk0qJhmdbnT5VEbgiIFMid4PnIl",
-	"37TPY0ZTZ4xnUbw845hyh5MkGn/ZvtgcMyubh91ICEMWyLLwJYQQxZhO/jSwCHXubotEaZUAyTmtkinz",
-	"6fMol9JLiF26EhdGFSUkjATvCW+O9yZngPhP56fquz+5ZOlbIV//ighlx6RQ+uhvpI7SlfgfGwljR4kc",
-	"Vdc1dE7zhMHVHnG0mGfa4IhOIJcd+FaBZpOyFKVsoYIxQ5ziEeaklDQq3+nnsvraedpi9/tz5mrsDVhU",
-	"WOyv6Uq8iB4IFTMDR/Jtu6wUCRUNsM13oBCJr+aEiiu2VnFzK52Q37N+lngW+6CTfyCy0C8DRVHpzqru",
-	"xPtnb6+2eLyACuVLAT0OqNtASwFkEKXM2FaKTvrj/MNfD0b1lVBhmiHAZqU2byeCCcTYimCluKWqrmTS",
-	"B4rEfotX3EbkEw7SeJkXvLsn8zTPIgeR62wDv6VG+6nz/uIw1NPr+B31/uOopzZvI+olBIfLfS8wFZqk",
-	"byJDaTcHy0uUTrUhQ9BUFBIcxhFVJRgbbq1QFv6C4RCNcIxpIDrhU3CjgCSnKE3weBwFSEWMgwkhNwDx",
-	"DeLuDcFhJGj6r/EizKAmo+FlSgPpRaLXBdYSOMQaAJX/HWqbbGN2X7YrRs6NmHkBxpq8ti3E5GqNyUqg",
-	"mw2cr4qvUgb2G/wILaVXD3jPxBFX3iErauCIp518RmvCZxmo8iYn13hCbqN/EEgruUdbpeT8+FwcXgta",
-	"tKputel4nlOtIc89c8X/K7Kuj5UHEP78uZiLbt98cjoM2dLJ+MXevOmheTQnqvwRdFcNPeKOXOLUcYs4",
-	"9bBRc9pQb2/sjVxSC9rY83LpOyTzmC3RiKWFsM8dazFyeFk6J+E8StR3p9u+01m8LO3xP5wnZBx9EnfW",
-	"6H5Y+/QXbH35uDdNyPAGAlFLSEOxRGaGwL+4Hvu3Q2MMDp6nJsxMtXB+XD9C+t0yA5+sus9XlK0Fm50v",
-	"//B1GV6pJ6bsER3hFMUE8xSM1CFeHleQEamqg2Og5m8iaY1gu3wZ73umuDE+ZY8qPlj5OgheTUiEMnWl",
-	"/C1u2Nt3HafaaKIp5tMKuuNEmgUH1HQAWfXr2GkqNFxA0AdlvPZ7eYpz5wey9G1IRy0LTGrTtTyHfABu",
-	"1GJt2cwTMo/xkpuVXJT5MAeDTHBaTO1XcqXLDeoYHm6HUV5jIeD19fEZprw9yJumMTWvUWtCjpl1InY4",
-	"4ZBA+CqWvd/pvEHnDQLfTvrV2Y+PrYv7a5f/T3D60+iyPv0+bH437nqLHrtppB/+vu16OHiPxdHbaNuE",
-	"FObk0aBRRorcddLyi98c7h7GSOMkvmF0HEfSUfg/ZD2tHjThH8jyBmo//FbvSUlBitfcpruyhAU/+RyF",
-	"XyQJ1GlRiwh6TmS0jSAE92QJCsyiT55y5bNLfPnWiL7szST6K0SuvmkG4S+P+r9iJfdLYY+E7X7YY2/X",
-	"IkiH2i1CmyBrbJGalK1UM7UFO/YAVP717+jy4ujyHUn3xZXDmLns4945cHKlKR9vCJTJyGjRK458wWGo",
-	"lI6Sd/Elpw7XJhTClWbqlEu2f6mDbvJ6rEUEvAPWoYiDL8lV8hRPBNU0OKo1LgkdqVbHT2A35AIOYCn/",
-	"t5yn/wi78Rs8xDdEObsexjHoXAQHau2yz3Zq7Tao5vJxf9O6uZrj1h23ibz6WaN25lUrjWbbPa29gG7O",
-	"TCqR54NYT//w80cj48LeeRKKaRBqSv5rjr0WJl7ghOG45dS92shpN06rDg5rbuO03nTrZJyXBj2zIKvF",
-	"uvC3GSglwh8N1z+qn1XrlWaj2mi0ViS/rQ2LYdmHKPw0Nu6n8ctw93eN394aP/O85zQpf2qq/ASdGeHg",
-	"PkuYJht1H9RB/fxHXWltxMLlH050cNwiib5sjg24BcMry7Jky04Ft2F8L5kO1Uqf21dcx9+hI//6Tod1",
-	"6df+cSYjDVQQXFb/NxsHYqO08lGIVVo7J1OyfJKQjXAMOZ7ZeIwWNI3iYnniweGe7YeeAAnk/dmMVV4O",
-	"8i6EFdShS2PmKCuGJJctTk4BS1Ra+WxPiJ7G2lG8TXECXopGWh4zJeR6IRNfkUfppsvGOtGMr2iob+bz",
-	"wxzhAc3S+XFCwixEK89FIblRQieRzHIAXkEKa5QCNciSTpt5Lo58XQtQNlD1ztWnhIZKI53BwohK0/lr",
-	"o7QQOnaGYgx1WlTki0Q9uQZlJZPp4aP0QIUxl6BmtDChfTXA+oOvoAIuJ0m6SURMhJbln5/GI2dL+F09",
-	"97t6ziRXQIR0obsMzcvvtTJme6d+7hZ0ccUrBEVjZYIS1ASySojLKlSqPHG8e0bIlFuXlq9UZmPZrLUz",
-	"VvC/SG23zxkqHJzfuJ5vJx4+SdFnyHmSUTGTy8nifxu0fZux6tdNev+b9H174MyhCj/9NWj8NpK+E+Dv",
-	"NuscZJy55kO04yEU1sYmW86XPIWIbxUetoFNOZOaQhhT8GB5MyW3QlEX46mUN0M/N35ACjFBbiEBh9lW",
-	"JSzwjxUXN6CHShd51mjfzPPhZxyfTCsUQYlx9Iij1Ib0HgNqnMmQxJE8nGlKZvM0U5CyRRqwGbERi0Mj",
-	"jzgw+tKVKiEBS4DNzfzdDUCyRHQzoFlhEFlIU820NAa3oOGRAz3bvc/Qp6gVcvMHJG4NF3IWQygZU1W5",
-	"j6wzS16KBBwaDQVGw62BeiHrwzRdu62zGpigvSqYoL/YxmDVlcHa+VhG/1UoWrO9f6/i1WT/H5UWxvXa",
-	"NVwfVZ1TsL2HNey0x67r1EZeUA3rpDE+daGYcjplov311W1fDSoVzoAIZYqZ9aVl1nWVa2ftYKyF/JfV",
-	"4lWn+UkqF0CPTXqX/qqsripI89/Nhl9NVVMmiXNNoaJEE5qI8F/+2oAifhC+94zuN/mW9TM5XdwsUUhW",
-	"7pCSTIdAmFdEesgGMo5oxKcktPPq9Jn2AEXpgAYsjkkgZPgjvgimEG1Slpfy+LXSDOSqBpW0VzP6K+Q6",
-	"G0/ASt5FjEINC5JA3pCIrs5YpgwDZS4k0SxZDyxUldNfr2kN+axkAXSd8jF8wDSQuXlwDK7gUtOBZW7P",
-	"XT3qKtlHWMFaKycGNM/JYaxaVlFk1AZ8lX7vGMWMzdEoYYvJFNJJQPk0df3KLBkwGJRt0FJTe0D9237n",
-	"oqsK4Ms7WytXdA5YmeVDLUV0q70DH8WyZpBL1FSowBI4HpNMBTOgO3Qw8MmEpOtueTL31qoiRib5UvCf",
-	"YcihKxmAR2ognzzIjAO3X0A5fzcqwh4PaPbaNztOiC5oV0FGKsAHtVuQ1IOjI891869sVKuiH6JvEdZJ",
-	"eJt1+B1RhOPYHlAjt0qeAsVF/o+dm17n24vu8KL3vtcfdv/6pts9756b21XM2FvkUS7JJ4NHUcms/5PO",
-	"imuHDqw5ZBTgcOSQABOnXm17Tiust50AtzzcrjZHrZFkZ8gcjDh7pKGtWl+ecEkLaL2g7fk3I9wdrET4",
-	"Xfv2i5i6gTbirBRtyCixBa3MLr7DtXEnPGXzr8ZbdGnIVV5xcK4z5FTfqAIgbhQ2nwtpsoJuxZ8yc7m8",
-	"nM3PVi+kNQInvv7v0cL8N2j7xI4eqnM+2LWjtHykUvqqnKAyp3KqY68E53ENfk1nsk4aKDJWvCWgRCbT",
-	"VvTVOpgpKxxewYRCO2m9AtthRAVHPqAYTRK2mGcFP/MkkDRn62ZRkDAZ/mEjzkRn4hzJ7vh9NOcya+Wc",
-	"YCHaoL3sWgJYb3/7Hiuu47Ydt46qNXDOqFfq7WbbaxU9VnLvElnG2xrV6hi3cN1xRzVX1oFsuV7T8caN",
-	"UXDaGHmBWweI6YoqPE0Ing1Bd/BzWQbeeTAlCTvBPCVJxO+dmbjS+EmCH09m8PBEMTAnjyQO2IxUHvED",
-	"yJZKVzGPIRO4mmDjFNfCIKw67qg6khNs13HTwadetT1q1pvtWvDSE+QAaT4MWEiCk3kwG6onWknizBhl",
-	"Q685itJh6376j+E8mJUv46P9zMgOxSNLVB6zJKsKGtGAzQT2Q8orHemxZ13PzIcx79ws/AjFkooqJtfx",
-	"BH4g1zMDOLxS359CPIeEhrpsSjCwPvaCUVgPnGZz5Dl13AycdlCvOdVxfTSq4dq4iY3y+ySYsheA6gzT",
-	"BZYJnlEqLjUFvj0Lf+qE1kbh0u2w23Q0D4Dd/jq4t3s6PP3u6nSI/mzVyentmnvTmqUXMo1CvBAgmqnc",
-	"kXlEZWShzPgsOV4/Cn15E0uKhuMzM6Ms5jyaUNHr3V3vXNyvBcOdrIoi+kARR7OIc7Amy4ywUk0zoFDL",
-	"v6CmUb3lWoKBNcMRdSYJIWlEJwNLsK3ffPNtliqUKDvOmCQE6rYwJD9Gsnd9q2d1GY4k4yCr7E9Yyiqp",
-	"2Fn9ROZGz59xXxUUyN8pWjU0vhtQowjONxUo8GC8P5bh/Y9JlKaEZi5iAEISwporCMpswN8S7PdknmZK",
-	"l8cpi0mW/T13JhqRMZOplmUJokhvpbT4FNMWwySkeAd1ECikVFWYMKAme1JSTkJahHTmQjOH8RnihBTy",
-	"kUuhR0/Tz5aRYWAERbIzDyovN1CthMpC4aZuH0/2jEUd0JVg1LwiBwSjQkDtfg5Gb/9TrkVvn+VU9PZ3",
-	"d6LfFRqbov3QilD3tlScO9GF6Tb7ul5E9wT5up3oxlcpn5VFeRI9EKocIW1UdH/UnpSFc4gu2QoNKzua",
-	"qpwU6WRl6w4+XquFmZ9+1IwSj/8NCYZ/ixoNXVA7L3O4A/U1pm5G/X5Wx23EwqV0DZaXDTryRa89Ol+k",
-	"/nGO9cBlGUm3/CC7YHxZKMrWZWCUtg3uwwHFZqal3BMDHAFkzQpZcWnz3ZzXFxCTLasSNaCy9kKhnNRr",
-	"3TNHRwuaZSbSYIRyiIJ58rPoTD9mbD4M2IKmcB8rbilrMKB+CeOEdHZ4yWRCxOexCrWroG4YpWJmYqVG",
-	"MgEoOCJAmjIUTElwrxUskhsaULkG0aJIYTpyx4ocJ0BLJvkSPAmOY1kxYoQzP+UzwSeVUSNVGk2zCi9+",
-	"0++vidFl1H7+bCkPBuvM0sDVJtrlnKCBlcb4fmC9BnefJVugGcFUPMbx/cD6s+B4JOpYZ9aJ2u8T7wRE",
-	"QDFLFTCkCwRIG+aw/9N1F7gdVTZN1TjLK5oVJqYmVEVH8xgvjyHFlXIkX9DyGVTNwe8ub7qdN+/AOicn",
-	"cIhYulbQboNfyEPWTvHNld/J/K+UvTGpgKZIGRXYTfR3OkuzceqERkYD8dkZ8jOtCYi5nKR2Lm7EBD8Q",
-	"XTkmjngqZZzvun0bXd/14cd596Lb7yLp6arlsDW/atTVcShcuzrkdh6lKsfjMTh7VJDfGzvvcQqklyX3",
-	"XFw4UKZVKnTg0imjZVIF/zShZwwDlimUf8sO3t4eQsJ1QjLJ/y2OYjVWtXXYpzfa6P0b9xPfJF88wTXc",
-	"dAo3tQAFU5E8U9JOw8bSeyTze+V27s9Rrwwo6A/E8bhklOgzMmVxKA6S6SEkh7JNfUTEUc2tCxkFvWdh",
-	"NI6055WgNFgWbSrPP/nEEyXmuPFUHaAGqO2J9npVv7s9fiV3+M1H4zDUeGt4AuzMdqFdxCHdhZ3lurCN",
-	"0ETIgcHoUBdPHupgRql05Dgm6GgckTjkKCZjWd+EjkjAZgSR2TxdHtsqhhD0vdBfZnfwbZXLXJzgzKrg",
-	"K3WnZK5AHa0CPkIo3x2rq21Ac0cyQ2Y67EYcUF1WTjlt6YTHWCvFtR7ytTrJKAolksa5K/1KzOeqd8SA",
-	"mlppqD8qi9MJSqKq82HQfuT3swQNRgGjun81w9EScTYjgiyS2MipW/eqA6rK7gmgjIhYMY9iQoVoyR5I",
-	"opTMUlsKglnOD4CTHOYpEo0IeoxAkuNCKNQlt45UwXwIM1C6fuWRZU79TDIn9WqrVIF6Nw/xi/AS//s1",
-	"p78gU/Kf0bT+l3FCivzurWoFz7BJgufTrUneN8WeAw2Dz0vikTJtjRRCZuyBoBFJH4nM2T2TBUFMN24b",
-	"rZrHfKVbyvQ5YA5TcaGgzzEKCaM0Ue9A/j82zDq6LjEoXwryfgV1ZDZ8W67mPUlmOJJcXTDFSQr2woii",
-	"78QyH6J/vOLo/Kq/hd2ChrvqAfl/A3+4I1kiWPr/2sifydFlltSQpX6xRJB6vaGwtCpjUyzEAl1bZxZo",
-	"bWyL0MVM4IP6mXcYstQonP7U0kAlqqFwQiQAhFRpnVntetMbhdhzGvVx6NRJ9dTBI7fu1L1WM2iOT6ut",
-	"mmvZ1n0EmVO0syOzzqxmG49PW6fEGTfG2Kljb+S0Q6/qjN1RvTZqNUNMmkC5KQuJ4Vqx54gRDckn68y1",
-	"LTDeZmFVUvUjVZA6jb+OJ5INMi+dvWaYjeTlI6U4vj9DUxLHbMtwotWhHhASG7NSQg80rEwUJhdLCoWR",
-	"PMigPvg8oAhhF/0ME/zTwHIrWkNgfXw9oF8A/TcX/NGHRRwVpHreUuBIzEqjYmFS2SlE/XMxJUjZcHQE",
-	"/xwfy0n+XJxd1gw5jkwkjLC7Y7prh37vikRqZb+LLS9+laly8/kV85LSS9k1qG+1ffxJs7ba73OD/sD0",
-	"M10xByihAOQKG0nJRNpdEgLmGMknQyqYaDZbQAnp/Oo1NQfSPyMk44hG8h59nDI0wyFBUarLixO6zevz",
-	"Jlv81/T+1KN8ZS/QXc6epNmq1tsthzROiVP3SNsZVT3XwY3T1rgduPV60LDWaPxH25IVNKF2jOjnFHuB",
-	"O27WneqoJu6Vxthp4fbIcQMvrJLauI4bhpecLC6bdbvgcHHkvnjgRae9GgH11SIVblhmHrTD/BszB728",
-	"q9xPr7rmp+c5btVxG8irnbmts0az4nk1t9Y89ObRm72PD152nn4npV8t8FVz8Ylx1H8ZgnryWf/5ZWdZ",
-	"H0FMMyK3jbgWyekmZlwj4bPj89eoyJ5c5U4q8pyk9Dqq3Uh2upuevAQh2eHpKylIHbnNs/qpzAHQrjU9",
-	"60n0YxPrpSfwO8n4akpj8yC+uAp5f3bhcjEbweHZl8qcKBbq8Hi3Z0xukwf0exktTRGLQ0OFq+PBJzii",
-	"9ro2uEDeXiO5oFVT0apCeECzAG7zhADRVz7KHKVMWaokGZ0tIBVeFMdQkxjF0UNWkWqDNXdAd5lzbyT8",
-	"Vyjwi9l1f1en/hdqNqVQtCdRKqMUBb/SJ1u9Ss/4zYIWTF5rBzRlMkcTDQ277XwquJui5lRwJAmLM0/W",
-	"ZEGVkQRTM/WSkXkDYgKLGRBkMoLXSvUqj7sycmlLG89LYEj/IkVcBjTvio2l8ZunZM59RGiaLG3ky2j7",
-	"YSKzofooxffS14Uj+Up6kKh2gkCse9ealakiCbs0wQE5K4ZyJAuqVMBSA4xYYih8QxIoRTSIuEt7QMVf",
-	"U/YIPo+Q8WOLG+9THed+2967v6eo/+ruvhupUrEg5WdLVj7rLNKpdfbzR8F1gFrkL6DYV0+y1Pb504+i",
-	"m+Sh3LTQz+OkwNwBf3OZQM6sMCvzXp0AVVMTXe3qbRYQDd66kPmep1ynCc9yt0H+HxYFBM1jnEIaHkjl",
-	"M2aJPLyQpCOXIyQ8xOJW0gjkhvUsMA8VciejgM1VEbtsCko8hNcZwY2y/L6CFq0nETaCslaTCK/mPl4l",
-	"yUaFjimmIS+jsilT6RAgtgmoG4mJIPhLyL10bKPHaRRMs1RLkLtH5mGm5FOquCoFLzP6fR1qF2wi7gfl",
-	"f73gArdn0hA2x5w/sgSS8rFRisU1gkBPZuwGoF9Zt3TiCG4whDK+UJlUbKjCPOlZAe25Yjd14S9dRFDe",
-	"LpCsSGYPUsHs5th53Yb1GcjqtTY4L8hardqgt1JXWG2J0a9RxPXLxy//fwAAAP//",
+	"7L2LcuO4tSj6KzhMqtqeQ8qkXpbcldqlsdXTmrhtx5ZnMnvUV4RISGJMAQpB2a307ap8xP2GfFi+5BYW",
+	"ABKUqJftnszsPanUtMUHCCwsrPfjsxWw2ZxRQlNunX225jjBM5KSBH51goBw/kCWvQvxMyQ8SKJ5GjFq",
+	"nVn9KUEYHkAPZPmGoyisWLZFPuHZPCbWmVUNPeKOXOLUcYs49bBRc9qBR5zTsTdySS1oY8+zbCsSg81x",
+	"OrVsi+KZeDMKLdtKyN8XUUJC6yxNFsS2eDAlMyzmMWbJDKfWmbVYwJPpci7e4mkS0Yn15YttdYI0eiTj",
+	"mD1tnrl+omTmzbHXwsQLnDAct5y6Vxs57cZp1cFhzW2c1ptunYy/0szfbZnzhtmGJAiqzVrdcUdV7Hge",
+	"GTmjWit0Wqe4Nfbchue1Wl9ptr2QzOYsJTRY/pks12fdQQsa/X1BBIagIw+lDFUbDfQY8WgUE9S5O+/1",
+	"UDDFCQ4EztmIL4IpwhxhdH/fuzhG6RSnaIYfiLiUkDSJSIjEjAlPEcdjcobSKRnQcZTwFGHKn0iCIo54",
+	"yhIS2iii4j4KcYpHmBMbYSren8d4SUI0Zgmq1tGULRIu5qYG5oiN4TWOZwQFOI5Jgp6idCq/BVfFgsRY",
+	"IxYu0ZEckaMAJ8kS+RlYUudWfesMCej6xxXU1wOLIWBUTFk6JYkcS66BD2i9Wn2LnqZRTGAucoV66bDE",
+	"KI5RsqA0ohM7GwRGjFIuh8fir1ESkXG8hOWK3/ITthiWDqj6IKq77cqArp6DwAsaTacautipBy3itEeN",
+	"huOGLVwbu+OqcYKnBIckyXHLQA1H4IaJWDP86ZLQSTq1zqqNhm3NIqp/e7bA0ZQkYsz/5+fB4FPVcwaD",
+	"T6fdj//3j+U4OP6A02BafmT8bh9P/CN+DDAMpphOiACeQIYQMWojliD/G7+CfpwSiSvqlAWLJCE0VSOI",
+	"dyhLEZ4xOhGPzWxjxAGNOErIeCEGhQ2oe1VAD7EpEZ2I15+SKE0JXYXxwEpqA2sjFMeOXN0G8HlutV4O",
+	"lCtGyf6AiSOx1imLQ14CknVYrMIhP3k1t145bIFips9b5Q2ekLvoH2R9ie/ZE5phukRRSmaCdszxhMj1",
+	"IUFRGE8r6IKM8SJOkee6b9EjjheCyozYIxFXEE4IShOCUxIKiuS5bgV15DgzvISxBnTGEoKeBJwwmiRs",
+	"MRekQ34zUO8qEgRHfhYFCeMkYDQUsIpxMiGJIHLyGTH4Cn54rgLc3xckWeZwE48OuVi7CbNQrki85sKx",
+	"imaLGRwqBbyIpmRCkgx6ffZA6AYMoeRTOoTvpOIpX1PFeUIeI7bgMN2zbOIKuuJnEQBiw4I0XqIRGQtw",
+	"RWkFdQY0jWaEp3g2L0BI8hxJ9w3MfEpYKt7kJB6jJ5Y8CHrNKqg7m6dLgbB4xAlNzwxSWQJMq+pWXcdz",
+	"Hc9DrnfmumeuW3HF/zIyVgZmWH4Bzn9MyNg6s/5wkktPJ/IuP+nrdQGQb4lgdoxeLWYjkpRDOlHPvOGI",
+	"wmPoyLNR1Ub//ue/jguHyStl4/r9/Zh5RNNa1dqJHXrir4Il6Ahnq1RrPC7FHP0QN5BlQA/c5dphm2ny",
+	"G9dpf/zs2u0vZbzmi4Qv4em3LIyIEpG1HPktC0ECChgVnF/8iefzOAqwANfJ3zgDEObfxXF8PbbOft6O",
+	"TvkHzuE8WV8+2tYnZ8IcNT0xcOUWP30gnOMJkfMsbtSPcJqYEBYqa0iihM6vNH2QZ+l8kT5n3h1gxigk",
+	"44hG4lrp7Hs0jii5i2aLGOb6lVay+plbiQrPWZdWQASepwxxOaaSToEUwsOlq/3q63y1FcrfmSydDVuy",
+	"LDhZfM4oJ0XFc4/1Zef+sxUseMpmJBlGoXVmNUgdu82W67TcOhF6UeC06qenTnVMcKPdbIWtxsgSE09x",
+	"FAstR0hvoyXM9ryH5tGciB0XxCTcX51VtCYk85gt0YilgpDMhpIZShbUdDzPqdaQ55osyJUPhiQm8KD8",
+	"ST7No0S9d7rtvcU8xNl7gsYN5wkZR5+sM2s8ehjWPv0FW1/25WE5/Ddir1b8bRB42SIF1SLBT+JixSoo",
+	"4YfuIkibQ3lCxBWAf7tGRgEORw4JMHHq1bbntMJ62wlwy8PtanPUGgnCz+b6rXCRYPl3wxXiUKylSQGG",
+	"lMyts6oCMQkWem9qjlt33Cby6meN2plXrTSabfe0lnODMJpEKR8mJCDRIxHrfBbWERoOE4Jh9RZwL5hE",
+	"qFbN4ZhKvBvXRw1cC3ao9/m6U/JJ8PmbROyQB1ofxzHhNqrKH4v5nCUp7JGEg/cMOKQ4frC+2L/uzflo",
+	"WwL/hmqO7XYNE89x627LqTdrbQeHjbHjVVstjFthvVZtWOqFTKQ6q6njv6dNiKc4XXAhlEnFfP30b1nE",
+	"+umnYfa3ecAfcRLhUSyJ5SOL5qOIVnKTVkUcaTHQMGALceYsQSRKnjsYOCVjHAKdktcTMiYJoQEZ5hfl",
+	"lFz1P6fkP/p/u8Z8tYEUguF5ZDyZr38v8H05gP5mpHOL+KAmKc7xtzjU3PogWkuShCmtRHBBSXZmiq+f",
+	"WQv6QNkTVcIKEkBAAyuN8cPAeovCKERLtkAzgqm4jOOHgfVflm3NmdAkEuvMOlHk7KR2AhAUfF4Rvd7V",
+	"D53L3sWwc97vXV8N+z/ddOHAvvjrW7+QifASNRLy96HrfX/x1+Zfat+3fmhcVf98+qF+075177x+1TzP",
+	"2WC3391/6F71D9jNLgB5w0YaFr0ZjoWWRkKh6kT0EcdRWEG+2pqfP/oojnjKEXkkyRLNEzaKyQyN2YKG",
+	"gATnjI7jKHguCuSAVwDfh6hrw5hpJlKvK8Evx1Rzb+76ncuu2pnnb8q7Tu+yezG8ue2eX19d9GCwV9qX",
+	"fNpoxh7BWCi2hdCQhGfIN+fvoyOpuwq2SsJs/QkSnKwMQoyStwOqTbaCVZAE7G6YIoKTOCIJSpNlwQ4t",
+	"h7cRDh8xDUiIovTYRr6Ywg/dd5fXPw67VxfdC1+MM6B+76L74ea63706/2n45+5Pw97V8P6u60tNXKKc",
+	"NmnL8f0Vi62/ZmR+Cxb4JcLjlIhP3IpfTkf88pG0avFjoYwrlfIwPFwTfNr1pjcKsec06uPQqZPqqYNH",
+	"bt2pe61m0ByfVls1N2f90gKZSyTNNh6ftk6JM26MsVPH3shph17VGbujem3UaoaYNAsSSYzpZCHxn1Dn",
+	"/k4MLSWpKYljVkFPJA7YjAiNTTMA1J9GXMApFfBUB6iCbmKCOUGE/o1JdUI9/4YjTpLHKCAVMPo9CAIG",
+	"R7cgVH20X6jJwGzUN6UKreGsdZm669WwS5zQa4yc+qhBnDZuNx23Xq16uBU0sdfIdRkYLjvAWjDy1iQb",
+	"z3GrjltHbvOsfnrmehWv1q41vVLJpqCuyMVLdrfv4X23hTmKkWyEtRtIKJzS7gzyUrePJ1sdbPqU6rXa",
+	"0iPF04TRCSI0jdIlSvHEBnHa1zZ6H9R3v2DR9tds4R7YwvM1rhmZvtjWeznZPmOXOJmQF9PzNOczbzhS",
+	"oAADt2mBrlVPmy00WqaEm5T6fbdz0b29G/avr4eXndvvfr08NFsbGkckDjk6AnuKWGJ6vLZcIHwkeSQJ",
+	"aLPzlKOjWhX9OfoWjZZIWdKP4XQalPH1eOwqGY44WqHAGwlwjFPwoeSSTimx/9Xx1c6zWU8F3easB5Vy",
+	"npVTbjyyftjv5CuClD/hKNXGZoCu+NqKzX3ttOaG8nUv+C1ZcBK+wpktQYgnzFHuZMzkBwXUEQuX27Di",
+	"tnt/17349R3f9e3P1ikI7MpJMb3l8nQKXYPiuKuB+CK4R2o0JO8V1Il+9/aqc/kSAKoRXuMsUbSg5NOc",
+	"BELkHOMoXiRERhdAHAEVWgIEJESEo2xVSpl4C4cvZhM0xeB5maEFDYE0GiqJVCuuWPpO6BgvBq0y5u+O",
+	"VgF5GfQaE/4g415d94fvru+vXoDG+RCvsA1XTMasJISzRRKAA1OK+hA2UkHXgKxanuNvsid1HIaQzcA9",
+	"GkcPBEXgCMOp2j/yKeIpyfbhAwujcSSpS7n4AvspwCcjE0LEIxrICBLlvedCtIlomaDyHCFJjvosMecG",
+	"L2OGw68h5sgzsOJi99x6q3HaXBdxvr2++Ok3IN+ULqpMjPHQhxIp5iYBrgeOtHc4ip/NpExbkTbW53pB",
+	"3V7ZEkDLCOIuMh9wHR0NrKQ+sI5tGVeToixOJItBLMa/ZLt12/2hd9e7vhp+6N196PTP36+YjZ7zzS2D",
+	"/xqNE7C8vU64PNxnWSCS4Kw6Eik3LbkfK6sbCdrMgBrDKtma4yV6mhLwzUvbxpOQS3EofuMJjqgKshPo",
+	"tDSipKSb/hVpTH0fGmMg/W3mdHwhoeFE+WnFvMAICevHHJXha+/dEDBpeNv9y33v9iUS2FdDqYhrIqI8",
+	"s9zUaxlVW8jRkS/Y8Le9K72aoV6ef5z7rzXBksyIEqA/d9L0cU/xI45iPIpfh+Iri4q0wszmLMFJFC/R",
+	"Iv/MRrXprnv7Q++8O7y/6vzQ6V12vr18AfE3B3mlY67DVsXaFjQhOJiK9SBWlNMSTBFbSE97NCMVdIfH",
+	"RMazpomUkXOn/oEwN92UAgUW863Oyj39gBvdjto17rbOaisu7g3uV0E+AsV6Pudbqy10QgyryJcEFAdW",
+	"dWCdKZvAMAr5z3DlI2w7h9A562+LmVhk9oz4atA69ao14gSNal0Z4NpB02mMR14rxF7drdUFmOHhoEZG",
+	"LdKsGg+360HDwSM8JkELjxtgEzMcttlsxK/q3t/b5irdCchRgmkwze2le31Sf7D2jA8q7BG8epf7Unrt",
+	"vHYN10dV5xSiLMIadtpj13VqIy+ohnXSGDdNr52x0daZdcAJNI7GhmOYJjggZXEsX2yrz9gHTJfK+cZf",
+	"TtEYk4GrMZsITpoKmpZyTcIiiupVbfEoyC2dfnd42fvQ6w+7fz3vdi9ewmZuu3fX97fn3WH3r+8793f9",
+	"7quoSn29tCzMfpywmbR8qTBPlij9KQL9PymafQT4VYAkG2sggKBj2oNe2Q60w/ZzT/EinRKaim1+LbMP",
+	"mxMZHYEoISFHGEFEj3IQ5bE3JgJ07vvvu1f93nkHnJ0vlzXur4whXwcDzhMSClDhWFqfZxHnQig98jfM",
+	"3j8Wa35KGJ3YSIZCgXM0IY/sgYToyNcq1/lt90IM0Lm886W6c09VoAsJP5Awwn3YvtdWMWcL8RdBa0MZ",
+	"W3N/dXd/c3N92+9eDD90L3qdX7krWquZQknyVxfmV4zPrQfrrRmpdkaK2dY8EQifqojaguurTDnQD0g7",
+	"CXuiMnRYDZZrCHt6zXZkOeVutfXkpphRoYcbl4F8zQmbx6Q4mc3BhWvf27Tu10i227lY6fJbXypVwfml",
+	"iysGO64OaXgJ946cL7gMD3tLR0we9pb2Rx7yViHKslSNhRD1PL9NyxAK923Bd1ISx+IHR3iOk7QI2Cxy",
+	"syz7JY+h/Vlm8pknR+1khr0r0zUhZe6QCQtzDz5mE2Cjv5EglfGd6tyfZ7uLQ6lp4/jGONNjHHOy7gui",
+	"5MnA6XVC8JXPnZFfVHfbzRLEzTGpOIHLaEyEoiVEDyWF2FKWoeypgjopignmEOWBQrxER61m3XWFeiwz",
+	"j1BKKFoSnHB0VPMataYQlIuJHvqyXcjbaNblvGXeRvaqkcsBX1rP53iNc72atLcdIRXstuLNZSTD1Ypz",
+	"uqYqK4SNDfTg6/ixknly0NnVyt52OsttgaQQ/SBOcgVdgVGeLuJYTAfSnA4Ipc5jVZIEL9dApuZkry1s",
+	"KxDvM8J1wOG7Ik9y5zENlUtIutroL3sieYonQgA86Fi+EJXRkfrq8V5IvRnyP0bpNMuM2jeZJ0eGzyvA",
+	"TTcnWWlZCd2lMidKGl2FrjyKKHogZM4Ro/ESJKu79x2n2miiKebTcnbSTvrV2Q9PrcuHG5f/d3D60+iq",
+	"Pv0+bH437nqLHrttpD/+fSfL2YSbH0spfbzM8gFXJcKCOIiM9YIMCieOTyEOdIIjmqUWMFpOOyDmTtAO",
+	"gE8F9SjE7jChOsjAID8KZRJr/ISXOtdcPahkYPXQDC+FcM9mUZqS0Eb+wBpYvozUG9AYj0gspVCdHgxD",
+	"oSOdxu4PrBmOqDNJCEkjOhlYvsp70y4bzqMJ1XNQhvOnJEqJCvMc0CwGGaSFKUHysxHlUUiyjOUK8nOL",
+	"jG+jp2kUTNEPrHczAi4ltNwRDh5sWDg4isRW0BBFEwpBUmCdL6LkZkk0lemKUVhBHTn1iKIshectksYt",
+	"HGuQAcSymWcWgCJ6HhbwZxAEQS83zTUK0RFL5KePzZhURlVKXGZdEJo3JRXUgSxDc+pgeYhiWKncP/FN",
+	"PUxEpZ8EyPpaDv1+cYhri8rNg+V0XeZ3YrrcM4eQ0WsYsdO7W8xmOJEkaP+3+jrf45BX+IGvfLg47Pk8",
+	"5nPfV74lZH7YCzELDlvFt7lldd9XznEcH/gCJzof9JDXtCtMfPBCGkuf/f6dtEc86/0LnIII/by3f1D2",
+	"40PfHo+SKJyQ71lED35V0uDnvEql4HDQO48k4WBzuSM0POhluau3hn/ksDcP/mA3mLLDXpjhKD78M59k",
+	"BBPY8u5SnKQveZ0dRgTekfTAEw1vyBjlA976jqWHwfK9cqoc8IrK2j14Az4sDiQ2NzE+jMn8ZUEWh5+w",
+	"WxKwJIzo5HCkMF49ECHu4kP5yOGfSBOCZwefroP5dD/BVAhNI5KB45nvH74B5rsHgkfzgDty2Cd/JKMp",
+	"Yw8S/T/a26RbKYLxM8SJiq8xB/r3P//lI/kFIVYSHEwhRa2C5H1p1APtQCtqISOgJwwgsQ1cIEoxkYJ/",
+	"ukgoCdEjSUY4jWboSLrFOMjvKCYTHCxVbPux0p0wesIJFTo0GKAgZ0x6J4ty6PPyW6w1BXhHJQD9+D77",
+	"AQ6ZNa1SXCw3eJTJsDvE4xXtUO6n2C0fR0Mux8iUJfk7+gfUGgtwHNsoyBi/9Dqp8yFB3+mtW0hyIJfp",
+	"IuqLbzjSz9no2/MbVD8tKkLZ/qwpBXRIaDjMcmQ/lxfMKJQvy7wlUtl50kWd1GQQlK7C4YrzBI/bISbt",
+	"ukPG7qnjeQQ72HM9pzVuVEmj2RrX2qOyGRZTbzcoZGp+MiItZTnk0ZFUhKWGjfw/ftahAl/8ooHUqo3d",
+	"UYvUseOFjbFTD2rEaePGqVMdnQbtsE6a45a7fYIaU8trpWRzyovS+QIpfBv5OVqIX2lGxEBX9DM0WYlY",
+	"E29be5qY1jSvlyB6iuOHDMtjAhXgUKeH8ITQFIm7eT6GClteQ2wcbdxQPRLYAw7YwdPAGzdIFTvtUU2o",
+	"+62xg5tB1fFCl7THrdEpbjZK/XFZ6YCy2YAlkqt0S0OQBltOjHlqG2Z7dOSiPyHKUBzNorQ4vyYY1rWx",
+	"XRnWM0N7qZF9Qmi4qcjTI4sC8oYj+Qx8iYqBfrZmGBLzxkT9QckiTXAsqKBhutN318CxneSYIHg+3UkI",
+	"X5QZXW/herHeU6dXhDsc9ogDZhU+pyzTOh6JsZhgut+B4C89EDw/EMmC6gMhrv+KUX8nZD5cvAAss9C3",
+	"VUqCIMszHEwjSlBIUhLosj0rgOFLGqwD5pzRNKKL3DapqlhmIwHIxTHkKcHADZ5wlIIMAxUq98EScTRh",
+	"gsMppmG8hZCHTBfo00tSFS/NM5iFNgZq8sXTl90+dEekger5mwLvZ6iqS3VqQl1BPTPGdsdkwPT17KmM",
+	"CJlnE5HVTjESFw+cBJjTnj8L8Xo2DVnedEHTKJZ+dUikR3oPuWEdP2iO0oD3/EnC+9ks/7aYzbk23mvL",
+	"s0BOPw/89NEMz+V8NdF4w2VNSvHmEeQIDegMp8H02EYk5nDdVwkew2wkX93MYFBm1197a5uZHx1FEHOl",
+	"LOimGEmZmiLMi6yY80nYPnUbATYiSnFtPHJaYzI6Pa15OKyX8vdiOGz5FnwuC9Mx5/9BgBN0MjlDJXJq",
+	"4K5sR9kSK0X1yds/srd6QMTwGiLqGW6QIoz5SzRDjOaVTP2SaNgVKbQsXvZgugb26mefDyVGK60rxYmQ",
+	"SBElT4InhGQuJCSaIrZIJ0xwBfG8PDHAq8WZZ0+ysEEJU9Ih6Z+3FN1T2EDJEwz+hivPoFKfSSiT8bBO",
+	"RMmr0PCC43//9Xf0AFBMIKLaluCXUqNinIBtBVMc0bK0v/eYTtBiXlgN1zqeErqQ4F4cLeb78dWQ8DSi",
+	"eAMUf5yymUA+Lc3tFwMRhgnhHLh2RHvyFW99mQQn8VI5MUsF/NsFLds4JWBEZl3siE5WM7k3LvlZ+rRO",
+	"9NRzUfWSF5ST1Ea+QhdwNC84CV9HvZapo3vDe8W4UtjajzvPeOZiesFJ50SFlmUHns0JOLxVdC4SzyA8",
+	"Yos0l2v2jjwBFQdzwSyNG0VYXychSZBXrdURTpLokYQoxDM8kXuyZ3iJ8aE0SlejS85ljXjMH4yc9bHM",
+	"X17/AEtJaahslqQtnkBM1d7GfOVjP/RuMiwsxZFSqfxHHKWGqBSotCIdlKEi35XYsOfJ2ckmStyNz8cl",
+	"PdhQoMhQMTd0FJJ5QiD4/q04aOaDmlv6x2eGUJhZwFQSUTigKkEIxBglQGVSmw+LNySsMolq5ZlnylPK",
+	"ZiFnn1mLoTzyimhVIw2XNAOnHbRGSrpwa57j1lp13BoHoUeqZahRHqSNYPl5zW0NF6TBsuApwA/Cb8x5",
+	"/MGyV8snd5yLP3zz8b/+WGqqUKFWZcDJEzvUV2XrhwVkET4SoWrQbGaFWdQNM423y0hzEMoqD/droawM",
+	"4H8RygI/jziEnPhqvP/JCMuzHSgjx3GM5ANiUnB4TZ0+jHAsK3AqYUACYSJYo6rMSZIZ8EP4FWAaEPWG",
+	"UvgLRoCVd7cGx6l5f9wX27J4iFfAtVCN5QsMms1xohRhnU193z+HPNHc6DuJHgnVRZMwDVcwT0Y3ybEi",
+	"zqjuE7EL7ZD/RMhDiJccmD8ojNQhs3m6tAtEBaUs1JFTK8kgelWbrJt6TubG/+lPlm39H/GfwcJ1ayT7",
+	"I7sUZH/8qbjH+XPr+iUuoZ0XOCvSN2M0nb5FjqciaYsOFccrRG4bRMrxykzJv/D5DN1Wo1UlxPFGtVCc",
+	"z9DB9Rpx2rXT9rh6GtTGp+MyoEzZIinrvrFINFhCvNwIlJYBk2ptJ0xmEV2UiU4f4Lr+oJjSxi+aJv1G",
+	"e/cXxZ6WfFButbvzE151l8tAn5BS1MoUVfEUOrpb0BAvkYv+/c9/oTucLhLxs3n8FsGZKp3Nz55dtWt2",
+	"3W58NJS1bILNXfPbGrGen869Cd0PhnnjpYQu45UGocO5iUT5x6X9Z52qoSJRG9A9qdqvgEr9qZRA/cIk",
+	"Yzyqjuukip2RW3MlyRiF4chpnzbxuNWujhu4VjZN2I/hNlEQnlAcw5ePi1FAlfbli/6aBLgVi+UgdEsP",
+	"lq3flC8Wv1nLvqOGzT6jlnr4Z+SLK/a6/9uqep4qUu1thme5M/s9ewJjjTwdZwhzlJJPqSpoKSdu6wBn",
+	"CdnMOU8+GS2SCnNTCKymYGsAZPJ9AVezp0omvq+lU81/iyFT2kUqEvmt1Y5i22W1/PQac9qDoJnRpC+h",
+	"Zmqc4d9YRHOnAYto7ugRQMAof7ZSRoL0OBvzZrNHDnVXuqPTMbQgqBIvdOrjJnZao3bg1MIq8cYubo9a",
+	"wTOMyMWo2heBUIV07AVC+Ww5CHfEruSPHArCWvOUuOQUOzXcClTZu5Hbcsa1oDZ2G+1gPCLWHphqzHAP",
+	"FIXQ45cAVgyQAVQal0GoMwyJmrWKR1UpQXCuGC7/VVvef9jAPCNhhNe/fIM5h+rbSwRP6PIUxeXuZ1FO",
+	"SIyXWeWcUqt9bp9fzHNVTL6iibBMIDY+L60ihxn0f0mb8Wrk+ktwLxtpyAkNc4cR5DJhXW07O9fZ46Un",
+	"Ox9sy9k2I2UOOt2jBhk3SLPujE8DLM0boxFpO+3xad1rNXEVn1afbarVC4UaXTR9nqlWB3uWrVzXLS8s",
+	"CYJC0RNL4tCWuLpa5vxwil/MTXg2bhRrQOXkicUx0KCL/od32ooYUSHEb3KLrhCmjYFlQo6KmQxWhEIx",
+	"QtWS40A42SyK48ioQ5yBUTa3yRV/yNfeGUe220wLZ0AtGOR5IaNHNIgXYd5yUiYUH38Vk+1dyuZm4hwU",
+	"9lEw3xJU96q2WiNh5aW4VEJhDCwqQZXMmVFStU3Zr5kM2z5ynbaNOs6Fjf5go2+MMgCe6xb3xqvW6hv3",
+	"57Nne6775Y8HhkQymkn2c6KQdjvOVhtucZcKrUTLywuA6+oRx2VcdcEJGpH0iRC615nxCkem4e6BJgWG",
+	"JbdmF6uCxIpnow0JpizDF/GDcCN89g1HeBFGDDJun0tnxKg7AbUeo+q+9FTl6VnPh44YopRrUwT3SsI2",
+	"0hQH05nuQ79Wn1IIPILTw2N5SHYWa/2SuIzs00ao9+fBSqT4wDoTl9TnBpY9KMS6w+1///NfA+vLniEd",
+	"eRmqdRIia5ubpKGv24UA6xFophh/WRzUFvFa1nkKojkklry6gM0XcsEb0h/gJoojuiJs/MQWifLnqMSO",
+	"XarQQWJpSe7g83FbjSW1iCGELxnBTAnBs5wUvOFKlRCoS5F+F00ZT0vFVCr5+QZzjhJT1UOQbWRmJ0Cy",
+	"0GrSAVws92ekJUpQ91OaYCg8mgW4rM3aMO4QziNGnXqpdBtGiVpOHPG0rLjFjwC17DkBJvkoStmKhM2g",
+	"4/GWb/A5wQ97fQKe3PsLhAZ4zo3qqet7UnjE2JEkna9sR5LOS7+hkUqAuPwb4o5saDJnSQo2W4ltawsB",
+	"jKuo35WAzSSjKDUZq+JCpZZi4GDyCWNNixg/rSxKXCoN5Eww5WK25R/Ibpujh6sQW4SlENt8QB4iCjHl",
+	"Ejo28qlYQixzc57IiLPggaweE/nM4RrNelrx6xEWNjfoCptztSIIzoctPiioWaYwP3t2Y/F6Nh/4RXgW",
+	"TwmWEozuby9lJuNCGt5m6zSOPBKaDmcknbINevj7fv8GyQcEki84MczQN9d3/YIR+rtu37ItcVn8cy/+",
+	"e9G97Pa7RSu0emD94MF0FsmG0LJpms6P+DEsLGVy2YVFr+jMaTrnZycnxtk7UbmfJ1So3zurZmXT+bjP",
+	"duomay/YUsglXM2FkQ1WVOyrXu6UJMQWu0qN4PL1uJLNoZRx9Eg2x1O+RnzkCjT1XHbBErLunw3GCUvZ",
+	"eqx/HtvvZ/qeHzM2ly1ZfYjA4KCSZfGua9AtcTXmQ5RrD6CHy7FTBtPRn3+LXFVNCSa56szapPCVe4Wf",
+	"52SE6ayyq+dV/VlNG84mtGuzVcWEZ2+3jAzKNlybYo2cnKxBA1EKW3EHNxmFgd7A4MoIbLBFk4WNFny5",
+	"J/falY6ro8eL3biUCRr6AmkT9dfOy93FZ82iFc/eOmW4LDcnp+RTwbR5iM/iaytVhxnwn2fqPcTI+2xF",
+	"7MPiJdHkM7O0mfjx3Ew4qEzy7GnMY7xczYSTsnIUE17RRdfecMTikCSyLqEvhTfB2/1CCbaUsUL1hwHF",
+	"0s5fRv3zQeT26jDS8kmLDTemIOaeD7CSF/RzJrxMonS6GIHsMg+mJGEnmKckifiDA2InP0nw08kMLp4o",
+	"w/qJqh1RecKPlhlotEaQtiN6Prud8hjPfWSxZHZiK8BgxpJwRZ74FaxuF4XLi988GzH/LoYo+sDni9Rw",
+	"gUcUYQRPrVM4+fImjg53D/WKtduj8WmtjZ12rTp26rVa4Iy80djx3FpYq4WnpD3aLcRl89pFW1bqAD0b",
+	"ipmNb822A4lqeRGQzdkqI0Lm8u0Se3iMlypzVoYB5QPKLxRgKCdbkqS1Vw2EbOivWPOA0HDIxsMNLitw",
+	"ojyQpfRaSTVWpRioRR/5gmT7NvIxFWTV/0aKOX/wSxxXJcYZ+DqPYiHk7OGmEhKVeroEKEI8Ln62cSg8",
+	"tplUBKlSFhVThxVkxbZm85plW2wyKWqu8uZXrQSTbwZZdTE8XxHb96y+xGRiHtU1a0l28zDZQFb2evaU",
+	"eGzmyUOC+ksczbsdQK/u/3nZlhQ2AkTr5+XgG9XPXjAXECc2+eqkZV4+9Ftz0r2sJlChIBBYw2VcKDqa",
+	"xxgEKHR39+HyWGfJbywKtG8BEJwiRgNSVvIjj3OBQkRrFGhznrL03G8q/+FT8in1z9CMPUIupZCqmVZr",
+	"9ZLQXKhMEDYOw1VUzd8zVRXZ8P9rYq3qsxeJdLlxb1dtnmcW45kn7DHaWGdI7KOTMofPCRECoHrYMCZM",
+	"grlksfhptTjAJCg3tm/UJwFrtEvFRgX0KVEyy4vM7QjXhR5fW4Iy9RLfcFlkaa03CkDS+RE/EkpS52K3",
+	"MUnt7/YTWFI28fkHMhtsmFcP0wc0v1lwLBZd34eUofsVFJ/Ta5KVEl+zBN2XvffthXqCsWelikJ239QV",
+	"wAj+m9+vX0pMXCkP+jpbtSYomht1mJBi1iB99uS0+jzkxMAhqNKXJ0GoTcpcBesoVKqA9Yv1hCierZj+",
+	"Mu9LGkEGxy5CjOMF2ZLZ8hb5f/wsvvLFR5npGYwz0qWUNX6UtU8XI55G6SJdrY4xYXG4k0qLBe8i0max",
+	"12dv0JMcZEM8E7grVT+DEimyNMhCh/hsBteegPo8gKqSEHz0x8+FKNco/DKwvmwK/NgSYCImlsetLOcr",
+	"GFPS6G7dDLafe3ebX1c5bJV792C/7pbAah3WorrvPzOaepFEe7mMZatotttPLFCMn2ysEWpivvj2Zszv",
+	"by5rinURIsjrq6CurlkMJA/qKim8VxHE2woeZ0wjoypq6/LSupZtqfKj+i8Of83E6Zbwt2ywlol/oDKc",
+	"rRvT2rpeqlFDRtbnW68Csn5d5d+b13VafOFilu9lWyuZWOqKkVgkr1BZBXktP8GyV3sTZxfUbaErin+y",
+	"4EjLCPwxosnKLrM5VAiVncVzx71lWxOWsrxgQdYHX39gtgCwzWMsdiO3EEP3yYKhc+UKfBGsGdB6Uv7M",
+	"FWpokAz7Wia7Fi/r4VfYsJFuJ3ifZVsmpS2ec/2t1XPeyZoGl1bUyfhl3hAI6Qb3YMBmYxTRGIpC5uW9",
+	"VvtRysb4OOs5tLXBpmqNrToUfbGf3c/S6If8Vdpamq2916nFEkWQZQBNVmUfHFlkK1lQGtHJ8RnyxxGN",
+	"+JSEPjqaY1VyNxZ/SFAd25k5KPeaw5U5Cf0BPUqnCVtMpOe5c9MTz690Fh+CjVqVXE4TJg42medX85Mw",
+	"pCwdjtlCsOgBNW+EZJ5OjYdxFJMw/x1RKPomLmTYmI0vyaH6jViiiq7oJ9BRyAJ+kktlsxBxvOToCXI0",
+	"BHWdEUz58WpToE31RMtaq69FaD6SZKnpuBDSOUNjnOSeLyhbLoCVhe5o/36UIN0sfX8v9TpGr7rtNmoY",
+	"WSREJEv36dZKss7r2rkzPEe1druGiee4dbfl1Ju1toPDxtjxqq0Wxq2wXqs29sFxmJk+8Jv89vJu5k40",
+	"5mujeUQpCaUeFKVStVsRwmql+RBbImPkoS7p4docey1MvMAJw3HLqXu1kdNunFYdHNbcxmm96dbJeJ9V",
+	"CybIxJgpGeYfHO6ekypLar6v3vT10o3agowSSSFWkoV39233Dl1F1ol5nUyVzzaMQihbALM25mysVRE3",
+	"0MynGPz1cKoFIjSUd1M8OKAAFcp0k0PyKeIpP36b9QcTqs1TxMnqKd+1qt3nRnnNcJJynbMPTVOzReiT",
+	"zXM9j9vre7RyvNyxi6u4RpyG2KL6qEWc9rh56tSwF1aD+qhBmnshWh5ddBiaPU0Zh3llWJVNNmMKQhot",
+	"3dvjQ9GtsddaNlWa8hXD85WlWrJF/lbG6vmARb5qxuHnPLWgzKgh4EpIVkSb/OZ/vHOy1JK/ctvkDE93",
+	"vfVD9uCXXDTcplqqoGEg5ALBdJfBTIKJOBIK4woGbdIh9SdLVb0fpyQhK3LaG+jZSFOOJsxGI8KjkEi1",
+	"Sot4bzhSo+o5nSHKnmAsEnNyvH88sfzScxpDZ7qRIQGWCB7mTm1tES0VjV29ojWQ8pKimxVURSYECz4r",
+	"lC4zmbWvCQLQaiVN5GVXjwQ10bVMntixjTghIQkHVB7VbHE+OhotkSqJbeZm2qhWRX+Ovi3UEGrW4VJE",
+	"EY7j4wrKkFR/K8s19gdUaMZ8jgMCVhzVaBMIuW7MKa/JYPmzFXSSRsBsPEMfiKSQW3InY4BirioHGDia",
+	"wMJ8OlHKSTyuoA5o+moytgQ1JAxBt4xgyhgnqrelieXQG/UIUxSFWfvTFD8QmlWor7vtY5iDxG3x9exo",
+	"oCPfOFqwkuLp9o/LYt82CsQdJeUqm7XhY8Tbyzof0MP5YNG3JNxduhztrOtoqkhDEbW/jiC8pzxqiz3n",
+	"hOr+zBIZ3iKsOqIanWslcsiOqV9dij0czDI/apvwV+xAIbZCgmFAS8WOVeHutWSoX54d2sAEUU70Vtzb",
+	"LzS9vohtoiPfECVVcWJfldNWVyXvWb0qmU/oH9sDqllvalhXctZbQR0qMJrFi7Rgr13T0p/Hfrcwv+7j",
+	"1pRfoFm0BDQFniFdD1Eq+QXcf8NVMqgm+waqg2UXQo7HKUlULc8pphNSyRrTySbUUSoevksxDXESIuU8",
+	"4dKkcfTNNyOyZDT85pvjs8wp4gAnMKqUKDKSTsmAgnWYUdnIGiUkTZbHdv5qqqVCHx3d0+iTjsWTjCN7",
+	"TMwNp4uE+OjIf/TsnLeNMCfN+oC+/9A5d+7ed6qNJggGUVjJxq4IuArZPSTJBnwQ301IWsp0tP9mF3dQ",
+	"NsiNiYk/yrI98zmhSl/WxvI1bLdsax3ZixcVrhfPY+lLOwIdxF2VCfxxN+JeRmXJqZ0VhGWLdMQWNNQY",
+	"wW0IQueprGZUlhDDF/H2fAVeQVeQukQXh1SFyqa11p9wQ0FLNZXtsCgHwzUlaI4nIHPm8CixJ0O3cvHk",
+	"MOv4v7futA1UxkdtRMlTDvGXwW5foNlrK9sORr0npZBUvCojUOxJdmXMDy9f8pTMJMWbgsmOo5AIaSBZ",
+	"oidC09IaE2Q2TzfbVOX9FXx9DvQu1EQ6csQyyTEKt2K8oqNgLcW8SG8zkppNmDMph2NdIT1BAaYoTNgc",
+	"JWRO8Gqr/d1Wk1N3H+llX0/vXgo3mNZLLDBzQiEgCh2lDI0ISpOIhAhPcAQ+BrXr4IfAqPrpk9JCjiHI",
+	"Tdn70ZEscr2YI0aPTQqsRhd0UA8kVg6vFSmsef+1bDUb3fDA119DHNJ573kMw4pDfw++YVulKdI/KuUO",
+	"Tdhq86fXMl0oFiU+n2GbxhQ7P9Em/LeTnSsVy1geC6L8/SVuAmgtBmF30LUka5ag9TflkNE+sV1+xF25",
+	"s7JvsBrsrYAxFEwflQjPxRms6o9kFOBw5JAAE6debXtOK6y3nQC3PNyuNketUW0/66gMil+fry9u+Zny",
+	"VYRGYRWqQQ6cQ3t1RcUXBX1PyfwtwgOqAA6i8VLFEYmbpq0B+Xf9zmV32Dnv966vVnU1s7K4V14e+HAd",
+	"bLU059rulqKhytE8rEQRmuMkXYLdgBSqH2E0nzJKskK+d70bdH/bs2WRJYTl18CVMSnliJva6nS0r8O4",
+	"DE67OWHz1eY3MxzJzhzysTiiZP++Oh2Zm7hp7HHCKBTAfNjcKW7DOVKLl6YuI/y5UFD50GLLKs9801rC",
+	"iM9jvMzXJOPaxTvFD3XiKCDPq2uiFnaG/JRAN2IegWMd9hy4gNjr9TbFYl/guU8poTxi1LfRv//5r8K0",
+	"UhLvqzQo2Jdi+SKdlrvrGJrhkAhBTiqgawi5iSouOBBfHboVBGJrH8iyxIt6ir3AHTfrTlX2Vm2MnRZu",
+	"jxw38MIqqY3reL/4iM19oNRkxAN26ZTW4yxxOIvo/vvdgW+go5hNJrKeoypmD4I1CDZgJ9DfNOUZ8Sao",
+	"i+KmCpI0yunwsqZR5VsMcAEwlO3yhYok2GTKX4lCgMiDEMzfYBZe7l8Z4cepzOt9YsmqJ7OksCeKOBpY",
+	"1YF1hvJOkj/DlY+behuX6VSwiihFYRSegUKBZPUo2fPtU8bjjnxdsEMIWyulP478vy1mcx+8D6kZ0Hvk",
+	"c5KCsSrBVNXTCbOAjSNVb+dYaQAskRm4IcIrshwMRLWcJ33ahUhhdOTDfcUTFZJkbW5tS0xQiFQQgaVD",
+	"zHR42moclnp4c8/OdTi+E/InQME2W26KK2Q9NHKvvpk7T+8mDVVhWDk6F1W2UrVUyZvQVlg+nxci3qhv",
+	"rg/lZbxBFnhWDxbzxsoEFZ2UNpzxbXlpU3Om7KEwbrs0iXdTfAVOJeo/JYxOsogH2eEu17QqO8MetvVx",
+	"Aj1R9XFSYqQc9i1yddugdBrRibpMQnSUkPGCC2Ii9TQbSt6EiC1WEpqr5eVK09nQ2Jw9tbUVpNIDFEYz",
+	"vasA0+KelSFetxz2ULyBEgTDIEIfSczmxIZekmi0VBYAeVeFMrOxuiqQcEMp7Gynt4Z8iYe+ZeG6rUe+",
+	"vnEZ8M4uNNokhm60y0Q0jB6jcIFjNE/YKCYzBJF+wBRCFixmkkaGgmUaZur9Q9zE3C+kLFxiqpltslR1",
+	"0HQxw2CRT4WYpcTlLOMHoLVSzo4+0LybrAy+HlhpjB8G1lsIW1qyBUQNiss4fhhY/1XOtcp5ZUecJMFg",
+	"7m9uurfDu6vOn7soYGEujvI5CaJxFMjZAcfiT1EKnYTPUOe+/7571e+dd4QmNbzt/uW+d9u9sAe0d/VD",
+	"57J3MTy/7V6IJzqXdzbSF3sX+d/f311fDb+9vvgpvySG6d71N1y96dx2PnT73VvjK1KTG/Z/uunmL6iL",
+	"1zfin7XL/c7td92+jS7uby7F/LU6KCaXD/zu8vrH4W33Xfe2e3XetRH8vrruD99d319d2Oi2+0PvTrxl",
+	"XOucn3fv7v7c/al4sd/7obv6eufurtsvHe9D7+5Dp3/+3kamrloYp3t1IUH9bgiP5uBHvYvuh5vrfvfq",
+	"/KehmEjvanh/112/ftu9vxPP317f97vmPD50+++vL+BK5/Ly+kf4kNiPYf/6engpYGej993ORff2zrx0",
+	"f3V3f3NzfdvvXgw/dC96HbUntwLAl70Pvf6w+9fzblfMHN11b3/onXeH91edHzq9y863l7B7/e7tVecS",
+	"1I0VF1vJdq/Uv+44//1R/Md12sOP3/yx/CyAsXijSUXdVyZVHHOW2VUhYuOvzq18wumFPpoSLAiJkFKV",
+	"+G00Z8jSfIz4LfL3oet9f/HX5l9q37d+aFxV/3z6oX7TvnXvvP7BTQ0lQQ9izHlWbDH6pHyZBqc8y7H/",
+	"9rv7D92rPqq7LjpiCap7tZO61zip16ScAZ5FHv2D2AOaZ/VIw7lcK9xE9Wo1610LXCYKyWzOBGVbCiXj",
+	"WCCDQR+6F6jueja66d5+6N0Bjl90r3pwuWajDPdQ3a2LV3sfbi67YqbwRAMdKQc1ZemA4jhmT4KDq5IU",
+	"bJGSYxt1Lm+7nYufht2/9u76dzDnd53eZfdieHPbPb++uugJvAETkFx69aRebckayTrJA8cDqn3fx+JA",
+	"3l3f3553h92/vu/c38Fsqu0cTVHDdWGlGoNRw60VpedV0Fu2tQIZy7bWwGLZVgYTeMMAiGVbxaVatlWy",
+	"UMu21qdv2Zaeu5yInnhRdC+Z9F49LDNekzPCwpHbKAxcbDAugadM8XGoSLQxe04b1TZHcINysUZilaaR",
+	"RYvlcd0cQSjv02pTgpLWf89j+hHXa/s6fH+OEzwj6absf13oK5U1m5KljeY4nQrdUJ31bICcrKkJ21mY",
+	"eyR7vqkksPVi5ODjE0SjdIYMmgGUOopv352jZtv1kJAR0I18UivVahpvOJrHEKRGTaIryZgRyQl9Eacs",
+	"lhNciZw8UZr0Se1E26teS4LatMOvwMrW1NaVc1d61IrpGULtjOPrsXX2854xbZ/XhPHcrrPdx6me2ysD",
+	"xND8R0RoqRCvd1SsNWurUk24UJz2+NefNoKlp3p3XkheynGdjuXZmcqXq4xAoMPLEssQFJ8VCQYyh1MI",
+	"XXphHeJtHp7MJaNadKtzmVmYzpBnoypId/qe1MXyPecowXQtL2lAdceaCuooD5uKbtroEoKWGiraHiq8",
+	"HOrrSWdDFer8fNUfYFUYav1kfrTL42RkCZoolRCBhRiJt2/Mgnr8i19M/f5iW+/KUx0RT1lCwgwL9wyd",
+	"zbeXG5UTUSHFbAqOpvv73gXE/b5C0OxzMyK/Xi7kq/jBdAg50DvxkDJOo4gGDMq2QwO9Q8JzNySKhSQI",
+	"qs1a3XFHVayaCdZaodM6xa2x5zY8r9V6votjh0vOXOYL4nb3rT0SybhcpMfMkwjhgQXlq761PWuR7JHd",
+	"tI0BrDjfM35w5CkmJqMRjt9Kot3t44ns8jqwEtnUV78iu/4KqWbVeGUag3dStV8yU+gZaT+7HZuySFwn",
+	"fsJLLrM7CklUgG8FjaYcA3cnwCiJELA/O/u2lSe+ZDu/Ne9lS7qLoNLfJXg+3Yj5QFQn4pESG204IRuN",
+	"oXPGeSTEUyhspvtqpU/MFIn2ItDZJLthWWikbVEWkr2ZxsFfvWLh7oBMOQVbgWQrqGEVJeDeCTCjNsCG",
+	"DRGy19ZoHTF0WNIQYs/a9jtJkTgi5emvEHotFiaDiwul6pSoB2GZMK6qFZFV2FCkHEozgC8Qwp/2LW03",
+	"IvEGhVx+QGnhMndKUXot2qz0vSt1KbI9QL7qPmy28fi0dUqccWOMnTr2Rk479KrO2B3Va6NWM8SkebD7",
+	"ELYfJqR2YiseAl5vipIuVKLYgG3bI8NKxIHXwrKIhuTTjm/PGZed4SNaLpOV+ts2IEsH8SlLUtkhYqPA",
+	"keL44QxB/cANenwwLe8j/k6gs3YhGi7xAMsIWhlPZegpe9Ve1pxst/ALpXhKGZIEdcaKJHzMtWxCsR6d",
+	"L9KNXCUk44hGWS+RLKnElzzsnez14ksuBr9kroVOkINLFXSvjFXjiMShLEEFdmluDyj5FJB5qnsVhw6j",
+	"8VI/KL4kRz3yZUkNg/GKn9DrXvyruar6IScEqYAZY/WPtQFcfD+rly/mqzIpjbBnVdkFK2P9d90+bPKI",
+	"qJa5mdJ4c9+vDOgdYA+XEYiUpaCZ4oiiq/tLFExxgoOUJELU1Omgtuu6eXhGwOg4miwSsVXHFeRrgcHX",
+	"pQwlWFLGDspkfBlnzRWuGf6ky9C7hgM8Y+zPVXcycNRtt900AbUSRcbTTPmR6XbqHkxNF5iru+3mC5SS",
+	"bDLVRmP7VJScaHy62mi8YsbhgeqLMmFCZZiszuDXKKX4bq9klf3TVPYzLBpS/8eySGrj8GsAQtEgCVEF",
+	"szmUu0wZmmPOIWwzn4qfubIhDEvcyCJTBNRlittctcwms3m6FKdwR/rMayXOvHv1lBkx4u1GXbRDUTSb",
+	"LaTJ2rRK6ixngykcaBlaaQAGAe9A3/JM5RdagnAWKbr1ffnUFsJlzFY+UjrZ/ShUuTX4V2WhMT4MVHGP",
+	"xb7IWmN8r+T59c//Oiw0+m5uuT7KDNUrUWJfw7yyoRldwbqw2QShTsauvBaTNuyRl6h3UU9hP7pfVpGY",
+	"pyXw3Yt6F2g1WifVBUypHhKxa276a5HyjPC+Kkl/T3Bc1lW/n9clhe2awnPgbyyJL91Ysog9KOjK9wvh",
+	"4ezBmNF2z3/ZzHvgfruLZqrbrYqc2VqVg8unCTraUIjjOE9cl0M8z4XxCgxpj77+oDL6xVqfvkoLk2J7",
+	"ukiojRY0VvknMkeK+4jQNFmulHUxItf9yoBe0wASopYgRLJFaiO88WtGYGxYMK+gB0Lm8ttgfoH6ASqF",
+	"QPrZVFWzlYFWnGk/W9Xt/a7WLYZPrycoBjELHjIZO8M4dCTEP3+9sKt/nBcUzguVvOEV7d7kG0JT0yy/",
+	"L4OH+ARstLouMSzbXVl6IXLSae4lk6H3zBhtQDOpX3ksYRY/Rx8rZvUhCpWK1L6rAyA7sUI4M+qs778s",
+	"oAb+UIFNA0pZOUZBWR6eC8tCQ8+RrbDXnwtpcF++2MULZakWYLr78uXjnscupxp3KZmX4c8rJOJpQlFG",
+	"vC7ZJDIp1gE5oDIjR0pbNATG9sSSkjRPfWdr6pD5ulGMnSUJCVJnyhJOnBFEjiwdnmIpmGbiUPaJgk7r",
+	"udX6zgLuehE7E5vK05dWVeitX1utWq0/becL2LhJ/XLZo4NicVemQa3DPt301vc/9tHR+7tqo3mcFeUW",
+	"Ysl/wRt/ku1QpJoR/QPLoIZvCU5I4kNHgAAnSQQVCLiujuKTT3MfBTGOVmz+ZPn9dPRdEF1H3/fu/9Hz",
+	"rqIe79HbRnDea/Ye5n/94fz7doUsv/9H+GMvuo56n3rUrQTVmI5m79zwr9+X9nHdvW+CJqAsX2yv7LPN",
+	"G7RZcsnPcHkCCs64fWgYXMvrMexbgRi4l5+ncFdWyyx+lbq6ZkFdoN7AD3R0lJnF9ouV0c1A+6uOiMpn",
+	"uTMc6hXo/f5FDLej8/PYQj/n2CCw52JKSZbL77JlQbb0LNuq/uF3AfN3AfNXL2BuoRt36bZ2kaVEYxNO",
+	"gMou9qqAE4brYI2kvNZy8pNSIjzd988hvRK48E8//fST8+GDc3GB3r8/+/Dh7O6uMob/+eiIR5/QOJHT",
+	"xrEiaqoCjWHzKbEIVt2q57hVx60jt3lWPz1zvYpXa9egVLgRQ300GISf618c8U9V/4PkP2eFfwaDivij",
+	"+eX4v0qThn6Qpgig/AL8m5gaF6edjXUNUaCIq87WDWmWJeTgRkaOc+m3hJYniONH3aK3mMz4LKPVjlxG",
+	"WEbJWpMFyQxyiaxXS5ny+r7NEyie2CIOwa2KH1cY/MZWOU84oRGd7IRGyMAV+4sDZUWgkBCy9RYa8y8T",
+	"IH4wT2A5DfhcFm9qgqFQQxgbXUtsNJK1RN5KVqu6QUnndcVoHiUkVd25h29sF7WJxFatdZogOBoJFkmU",
+	"Lu8EEOVCOrqoxF8WJFluiHLRRSlkyDq0dkInj17FPclqUnC/UNFSlpnlUi+LgDREYjjIYNFm8jOjpEW+",
+	"hfPozwQQW6prQofboTYWpoUX6fQEbsoy0oWqGmY8pp4rOA4ArQDL4aP5dKZpCmwH1NdNMNpvMoeDRypt",
+	"a6D5ApE9Y4imgjCHAGidekkX2JvhCCIgCKA8VPsq65mvswjUv+u4nFUUTaGutRAeQUyCpJlJgmczkCGh",
+	"F6L0PKNOnpulFC6wD8u61WIxYZ4wcCSt4zY0i7VVy/8JS5mNZNCZnef9Db+xkVkrQzp+dMSIbBU6j3Eq",
+	"lB8pDmVCGZyPAR3QvmxNIyb3FCXEEbQFpxBOCAKX2qI3HPmA4r5clHjnbG3/nljyIMvWGZUNF1TWwgkr",
+	"Ayrrqek7IYmjEUlwSuIlNOxCIyIYoQztMUM0oEBrjqsw8z/8AZ0nJCQ0jXDMB1Sqt3qWWYUARAkJZesF",
+	"Nj4bUAfhAn4eff9jfxOSHu9pQ0Ey3hmek8HO/lv4UvGwbSMX6lPZFfk5M156+7cfyFJ9GYBTPIOyDaTY",
+	"HcHdVRIcX7XVqZpFeXsNsgRyrGwubAFlWsKICwQPB/TIz7aYk0Q8xhbp/6vu+1DDJyEQxWhn/ZGzyo4C",
+	"RTANiKxVnANpfaoDKhP2VME/qALzaR4lYqLSRhHFUvDPrESqjqDK9NMzhgRamIWa1rE6Acqhh47unvBk",
+	"QhJ03xMT9k9CFoidkfogZOxkCAfZjJPoERr9fvON3hryzTc6cHAui1zOyIwlS8RovDzTS5kIbAQgi1ES",
+	"EjMMGUKq8njWiQY0nneX1z9+27saXlyf3w1vurd3vbv+sHPff3992/tvKGLwpzRZED9TW1GkIkRGCXuS",
+	"WxyzAMd3KUvAESmLgtsIBwnjXH1fbruQjOjS0Phl35IkEsgUYCpD0KJUn0CQO7LDpwouAJ7LbY7xUpzn",
+	"KZYnkE/xnEjVz4dX/azwRwX5spqEsnsBuVSZigO6lqpoFnV4q19VZTZ+/ugDeeVqEoWaGuaZOgN57G8L",
+	"1doLHKnH9oACiZQa/6aUzohqRdXI3jTWoLOHfTTDaTAlZZn4A5oQPmeUEzMn3yhBH7OJBnSmwPABzf+G",
+	"8ynUFx2sKij9dhUGy/SDck1GBkuuaTKg58ZRQCgnBmvtzHEwJU614q5x1KenpwqG2xWWTE7Uu/zksnfe",
+	"vbrrwjtCJovS2GTSnZueZVuPJOGqjlDFlQ+yOaF4HllnVq3iVmpSZ5qCyGYQbHBPsDJnbfeTIm4Il/s5",
+	"VGEAg2qeIVw0q0PLM0l5VAYMkAQVKSkoYhyNwY6Cjk5RKKCcl6A/rqA7Kd08n6cALvyYMDoxCBHX/vS6",
+	"6yG/pIaJj/79z/8vD+PT8kVEER4Jmp7dETO3JRzogOp8biCqAlISQFDgJoda4TBpcUDXrcRoJPCz7rrH",
+	"FQReD4gexSlxoBGVANmcJLojhy5oCNtCkmyf3qK8+R70rxIw1KUxq21FJm9JmiydjtgXZZjJRIBeaJ1J",
+	"r0ue2K8L+QiBUZWsX2v8KtTcXLXI/V67/Fi5L0M5Jr4oiXpnpfWC/+5LUXETRF7GhgDJANyvuu5hi1AO",
+	"pFfx4bxwmdIDBossntXL3Mfzxbbqcollw2WgOPkWhxnUxCve7lfuqaAb4gwFUBJYvOfVdr93g5eCXfYZ",
+	"u8SJTCuqe419vscX8zkTjP0DCSMsQ+dtq15t7365z9gHTJdqjdAgo17bY5Hvga1wc7KNfeDZo7I9qyzd",
+	"BW/tAZo7kjxGAbmn+BFHMUT5m2q2dfbzR9vSnXNhn5H02uEJt85+hrKa1kfxyknAKGcSZUsLoHYQj+gk",
+	"Jg4Ibng+NwKnC1KzLXmpzF1CmIP/gMxGJAxl3UkQlCKKkyU6ogydX1zZIH7yAWXjcRxRcnymdJ4wwU+Q",
+	"3Ax5LUL8lDIBCaOUJSiYkuCBgN9ViHVQAeOomHlwbOfxW5JuhdF4zAdU0LyEgE5pZ1VvZQlm5ZcFhVIV",
+	"9FHmU3DIJATHRrnksg4ZZn/MAQXGCU7fmE24UXqzlC+uGw3kF3KZWKn5WS3YEci6ZST4O5Keq33dScdS",
+	"8ik9maazuEDALMkU/0/IAtnVOZ3FKrsUbojfKMZ08qeBRejAKtwjODR/g+whL2jxQ2GdvH9iPPDvf/5L",
+	"XVwdRYh9q8/k1/RL2TQtk0SumZbe9z9cgt5QKfFlfyn18MgZv+HqtV+YMGw53ZlPN8i2XJ/za40VvHja",
+	"Tz7D+fyy8dQbzkiwu6TLWOgUhKRZeW45kgrQLD/nlS2I2eGyTGhWRIaDX6ckIk88+IajsVA+S+JJ5vPK",
+	"37i2Y4kjZ1j51DeKrN1EjJWaKtj5h+u0K0Pn4/8tq6ny8TChAD9iuZjiyTo6Ov6TxNHP//7nv74cHx2/",
+	"3YasRhxjSaKGOLyBLAOef0Eci89jRlNnjGdRvDyTHS6cRWRzTLnDSRKNv2z/aL7jex8RAPfzRYn67leu",
+	"WPpOqJa/otPXyU6CxraNhy9kAd944gyLSFYcqHPTewZXPa6ggdVPIOiFLdKBJYtFyCGlvns2oFjbUTRT",
+	"Kpjq/NwGLjWn3AztH5dYt9eeL5r3dc3gNWJwIUDyQhZ1cX3e/+mmW8qiDmRLnZve81iS/B1GjygK/zSw",
+	"uNxMZxEVOeNJGD3+B3mYgWO/NiYGT0pBCqzk2lMn48N2HKoD2Bm3TdImVeAoUKn76TqMDmJtAptfi6/l",
+	"KOSMFjSMyW+My/2f8YKCzeuI2OkxcLojQYHs7Lq8+ALmF83whJzM6WSFv8IuLVPlBEU3V98hePR4+3kS",
+	"aFAxI9jkTh/Adyv5phXZ7+swXftVZHXn/q5IlFYJkJzTKpkyr76McikXgNila8EwqighYZSQQCZgHv8u",
+	"b2yXN0zfyS6RQ2bt/GOzdq+se1XXNdw784QBa484Wswzx2tEJ1A2FjRacCJSlqKULVTdgxCneIQ5KSWN",
+	"Kk3ppVY1nadksYf9jWDq2xuwqLDYXxNLvIweCRUzg5ytbbusbPYVDbDNPBDPCLqeEypYbK3i5gExmCM/",
+	"G2eJZ7EP7u9HInvqM7C/lO6sGk7cf/H26uCCV/BWfCmgxwEtkmgpgAyilMW1lKKTfjl/8ddkKZBKhenx",
+	"h/AQtXk7EUwgxlYEK8Ut1eAs0z5QJPZb3OI2Ip9wkMbLvLfsA5mnecFWKBLDNshb6ms/dT5cHoZ6eh2/",
+	"o95/HPXU5m1EvYTgcLkvA1NZwJoTGf6xOQQ5ROlUxwwImopCgsM4oqrbccOtyaZwTxEnlQG9ZDhEIxxj",
+	"GohB+BQiFqGeOEoTPB5HAVLFWcBbn8da8A3q7i3BYSRo+q+REWZQk4VnZPUgGbCp1wWBCXCINQAq/zM8",
+	"JNnG7Ga2K/FEGzHzEuIi8jbyUP5CW0xWcsptkHxVKrOKZbvFT/CkDKCFQNU44ioQc8XjGvG0k89oTfks",
+	"A1X+yMkNnpC76B8EKjjv8azyJ358KQ6v1Qewqm616XieU60hzz1zxf8rsoWelefq//y5WPZ139KtuuKH",
+	"pfveiL0576F5NCeq0yAMVw094o5c4tRxizj1sFFz2tDaduyNXFIL2tjzcu07JPOYLdGIpYUKCzvWYpTL",
+	"tHT533mUqPdOt72nC2ZaOrluOE/IOPokeNboYVj79Bdsffm4N03I8AZqPpSQhmI36gyBf3GX8W+HxhgS",
+	"PE9NmJke2Py4foRK92WxNOeAS3zF2FoIj/HlH77ueC/txJQ9oSOcophgnkI8WIiXxxVkFIXQeajQXj+R",
+	"tEaIXb4srXGmpDE+ZU+qFIcKKxSyGriEoG6a/C047N37jlNtNNEU82kF3XMiI3AG1Iy1XA2h3BmVY0Rb",
+	"oh9VnJjfy7uJOH8mS98G76zs5ayjxOQ55APIWBJry2aekHmMl9xsmqYidXIwyFrixSq6JSxdblDHCCY/",
+	"jPIaC4EA648viJrZg7xpGlPzGrUmlHNbJ2KHEw4JhK8SRPM7nTfovEHg20m/OvvhqXX5cOPy/w5Ofxpd",
+	"1affh83vxl1v0WO3jfTHv29jDwfvsTh6G8OIoFsIeSpELmTV6NdJyy/OOdw94n6Mk3jO6DiOZE7OfyhQ",
+	"qXrQhP9MlrfQZum3yiclBSmyuU28skQEP/kchV8kCdQVyIsIekFkYqsgBA9kCQbMYvi7ipq3S8Lm14i+",
+	"HM0k+itErr5pBuEvj/q/YiP3a2GPhO1+2GNvtyLI3JUtSpsga2yRmpSt1DK1BTv2AFT+9u/o8uro8h1J",
+	"98WVw4S57OXeBUhypdWVbwl0pMpo0RuOfCFhqOrJUnbxpaQObBN6zks3dcql2L/U+a156/MiAt6D6FDE",
+	"wdeUKnmKJ4JqGhLVmpSEjtRTx88QN+QCDhAp/6ecp/+IuPEbPMS3RMXPHiYxZHG6h1ntstd2Wu02mOby",
+	"7/6mbXM1x607bhN59bNG7cyrVhrNtntaewXbnFm/KS+9tF5p6eePRnGjvUsSFSsO1ZT+1xx7LUy8wAnD",
+	"ccupe7WR026cVh0c1tzGab3p1sk478J9ZkEBqXXlbzNQSpQ/Gq6/VD+r1ivNRrXRaK1oflsfLFZAOcTg",
+	"p7FxP4tfhru/W/z2tviZ5z2nSflV0+Qn6MwIBw9ZbVL5UPdRHdTPf9RNTUcsXP7hROehL5Loy+Y0vDtw",
+	"vLKV/AQhbRjvS6FDPaXP7RuuU93RkX9zrzOo9W3/ONORBirfPGu1b+ZG5MZHoVZp65ysfvZJQjbCMbRT",
+	"YOMxWtA0ihFG1U+flDlO2tsOE1wOPQESyPuLGauyHJQ4CiuoQ5fGzFHWd1AuW5ycApaoDi7ZnhA9jbWj",
+	"eJfiBKIUjQp4ZvXl9Z5hviKPMkyXjXVNN1/RUN8snYs5wgOaVc7lhIRZNnRe9klKo4ROIllQCKKCFNYo",
+	"A2qQ9XcwS0od+brtrnzAlwV81KuEhsoincHCSHbRpeKjtJClfYZiDC3RVJKpRD25BuUlk51YovRAgzGX",
+	"oGa0MKF9LcD6ha9gAi4nSfqRiJgIDe88U0bOlvC7ee5385xJroAI6Z6yGZqX87UyYXunfe4ObHFFFoKi",
+	"sXJBCWoCBZwEswqVKU8c756RnezWpecrlYXPNlvtjBX8DzLb7XOGCgfnN27n24mHzzL0GXqeFFTMOq6y",
+	"z+4Ga99mrPp1k97/Tfa+PXDmUIOffhssfhtJ3wnId5ttDrKki5ZDdOAhexICmimWyyy+PD1sg5hyJi2F",
+	"8E0hg+WPKb0V+qcZV6W+Gfq58wOqdQpyC7WuzGdVbSD/WElxA3qodpHnTftmSS0/k/hkBb8oBBPnE45S",
+	"GyppDahxJkMSR/JwpimZqSxVaH69SAM2IzZicWi07ABBX4ZSJSRgCYi5Wby7AUiWiGEGNOvBJXtWq5mW",
+	"lrsoWHjkh14c3mfYU9QKufkDaqSHCzmLIXRnq6oyg9aZJZkigYBGw4DRcGtgXsjGMF3XbuusBi5orwou",
+	"6C+28bHqysfa+beM8avQH277+F7Fq8nxPyorjOu1a7g+qjqn4HsPa9hpj13XqY28oBrWSWN86lq2NSPp",
+	"lInnb67v+uqj0uAMiFBmmFlfWuZdV2Xt1g7GWnWdsrb36jQ/y+QC6LHJ7tJf1dVnhHM8Ifx3t+FXM9WU",
+	"aeJcU6go0YQmIvyXZxvQLxfS914w/KbYsn6mpwvOEoVkhYeUFBUGwryi0kPhrXFEIz4loZ2Vv8hKfAtJ",
+	"fUADFsckEDr8EV8EU8g2KSsBffxWWQZyU4Oqj68F/RVynX1PwEryIkahXRRJoERXRFdnLKtzgjEX6lWX",
+	"rAcWGqn8JmBe0soiH4HSkRAnnlVXDh8xDWQZPBxDKLi0dGBZRnvXiGIHBMc9wgrW2jgxoHn5K2PVsmEx",
+	"ozbgq4x7xyhmbI5GCVtMplC5CTqVKvYrC1LBx6BDktaa2gPq3/U7l91h57zfu76SPFsbV3S5dVlQSy1F",
+	"DKujA5/EsmZQtts0qMASOB6TzAQzoDtsMPDKhKTrYXmyzOWqIUbW01Twn2EoVy8FgCdqIJ88yIyDtF9A",
+	"OX83KsIeD2h22zcHTojuHVtBRtXdR7VbUD+LoyPPdfO3bFSroj9H3yKs69036/A7ogjHsT2gRhmzvNqY",
+	"i/wfOre9zreX3eFl70OvP+z+9bzbvehemNtVLI5flFGuyCdDRlF9I/6TwYprhw68OWQU4HDkkAATp15t",
+	"e04rrLedALc83K42R62RFGfIHJw4e1R8r1pfnsGkBbRe0ff8m1HuDjYi/G59+0Vc3UAbcdb1PWSU2IJW",
+	"ZozvcGvcCU/Z/KvJFl0actXCA4LrDD3VNxruCI7C5nOhTVbQnfhTNgmRzNl8bZUhrRE48fb/HivM/wZr",
+	"n9jRQ23OB4d2lHZqVkZfVYpOti9Ide6VkDxuIK7pTLYkBUPGSrQEdKNm2ou+2nI6ZYXDK4RQeE56r8B3",
+	"GFEhkQ8oRpOELeZZb+283jLNxbpZFCRMpn/YiDMxmDhHcjj+EM25LBA9J1ioNmgvv5YA1rvffsSK67ht",
+	"x62jag2CM+qVervZ9lrFiJU8uuSztEmManWMW7juuKOaK1sut1yv6Xjjxig4bYy8wK0DxHTzMp4mBM+G",
+	"YDv4uazY/TyYkoSdYJ6SJOIPzkywNH6S4KeTGVw8UQLMyROJAzYjlSf8CLqlslXMY2i6oSbYOMW1MAir",
+	"jjuqjuQE23XcdPCpV22PmvVmuxa89gQ5QJoPAxaS4GQezIbqijaSODNG2dBrjqJ02HqY/mM4D2bly/ho",
+	"vzCzQ8nIEpXHLMkacEc0YDOB/VDySmd67NlCO4thzAc3eyxDX8Kiicl1PIEfyPXMBA6vNPankM8hoaGY",
+	"TQkG1sdeMArrgdNsjjynjpuB0w7qNac6ro9GNVwbN7GXj0OCKXsFqM4wXWDZSwGlgqkp8O3ZY1v3jjB6",
+	"hG+H3aajeQDs9rfBvdsz4On3UKdD7GerQU7v1sKb1jy9UNQb8oUA0UzjjizZLTMLZXMFKfH6UehLTiwp",
+	"Go7PzOLtmPNoQsWo9/e9C8FfC4472YBMjIEijmYR5+BNlsXXpZlmQGM8InHBTKNGy60EA2uGI+pMEkLS",
+	"iE4GlhBbv/nm26wqN1F+nDFJCLRIY0i+jOTomqtnLZCOpOAQgUNmwlJWScXO6iuyDUl+jfuqd09+T9Gq",
+	"ofHegBr95r6pQC8l4/6xTO9/SqI0JTQLEQMQkhDWXEHQ0Qr+lmB/IPM0M7o8TVlMskYreTDRiIyZ7Gog",
+	"u/1Feiulx6fYIQAmIdU7aDlEoXq5woQBLRYWXuvcJD1CunKh2S7gDHFCCq0/pNKjp+lny8gwMOIIGxFU",
+	"nlHYt5gqCz0Su3082TMXdUBXklHz5leQjAoJtfsFGL37T4UWvXtRUNG738OJfjdobMr2QytK3btSde5E",
+	"94DdHOt6GT0Q5OvnoPy36q6gPMqT6JFQFQhpo2L4o46kLJxDdMVWaFjZ0VSdG0kn6xB78PHqwZzyFpDP",
+	"P2pGN+X/DbX8f4sWDYUuKO8ovAP1NaZuRv1+1jJ1xMKlDA2WzAYd+WLUHp0vUv84x3qQsoyiW36QMRhf",
+	"9mS0dcc1ZW0Dfjig2Ky0lEdiQCCAbA8lmxtu5s15Kx8x2bKGjAMq2xwVOje+1SNzdLSgWWUiDUboPCyE",
+	"Jz/LzvRjxubDgC1oCvxYSUvZAwPqlwhOSDdikUImZHweq1S7CupC6wHpUTKKCUBvLwHSlMm2BNrAIqWh",
+	"AZVrEE8UKUxH7lhR4gRoySJfQibBcSybM41wFqd8JuSkMmr0g9H+wPoKnH5/S4zuWPrzZ0tFMFhnlgau",
+	"dtEu5wQNrDTGDwPrLYT7LNkCzQim4jKOHwbWfwmJR6KOdWadqP0+8U5ABRSzVAlDuheP9GEO+z/ddEHa",
+	"UR1KVTvRvHloYWJqQlV0NI/x8hhKXKlA8gUtn0HV/Pj91W23c/4evHNyAoeopWu9YzfEhTxmzym5ufI7",
+	"mf+VijcmFdAUKaMCu4n+zmBpNk6d0KhoIF47Q35mNQE1l5PUztWNmOBHopu0xRFPpY7zXbdvo5v7Pvy4",
+	"6F52+10kI121HrYWV426Og+F61CH3M+jTOV4PIZgjwrye2PnA06B9LLkgQuGAx3RpUEHmE4ZLZMm+Ocp",
+	"PWP4YJlB+bcc4O3toSTcJCTT/N/hKFbfqrYOe/VWO71/43Him/SLZ4SGm0HhphWg4CqSZ0r6adhYRo9k",
+	"ca/czuM56pUBBfuBOB5XjBJ9RqYsDsVBMiOE5Kds0x4RcVRz60JHQR9YGI0jHXklKA2W/RHL608+80SJ",
+	"OW48VQeYAWp7or1e1e9hj18pHH7z0TgMNd4ZkQA7q13oEHEod2FntS5sIzURamAwOhRfEydrqJMZpdGR",
+	"45igo3FE4pCjmIxlfxM6IgGbEURm83R5bKscQrD3wniZ38G3VS1zcYIzr4KvzJ1SuAJztEr4CNEU0zBW",
+	"rG1A80AyQ2c6jCMOqO7gqoK2dMFjrI3i2g75Vp1kFIUSSeM8lH4l53M1OmJATas0tPqWfWAFJVGNcDFY",
+	"P3L+LEGDUcCoHl/NcLREnM2IIIskNmrq1r3qgKoOtwIoIyJWzKOYUKFaskeSKCOztJaCYpbLAxAkh3mK",
+	"xEMEPUWgyUGXNN3d8mhBY8JViUJl61cRWebUz6RwUq+2Sg2o9/MQv4os8T/fcvoLCiX/GUvr/zJJSJHf",
+	"vU2tEBkGLRe3FnnfmHsuJHv9S/ZZx7KDY0l+Uma9kUrJjD0SNCLpE5E1vGeyQYgZ1m2jVXeZr2xNmX0H",
+	"3GMqTxTsO0YPf5Qm6h7YA46L/RsZ5YLA47So/1dQR1bHt+VqPpBkhiMp5QVTnKTgP4wo+k4s8zH6xxuO",
+	"Lq77W8QveHBXfyD/bxAfdyS788t4YBv5M/l1WTU1ZKlfbBmkbusuQX9fEOheo/zyqq1NsTELDG2dWWDF",
+	"sS1CFzOBH+pnPmDIUutjSUea9eYuGTYoGVpGEzBo6YkMdmFyMsFbVlqJKqcr8K1C/RYfosmN2MBkQVW5",
+	"9bJVZxEI5rpnEY1mYqVetqSIpmRCksPbH5WYv8IJkZsqNGfrzGrXm94oxJ7TqI9Dp06qpw4euXWn7rWa",
+	"QXN8Wm3VXMu2HiKoDqMDOpl1ZjXbeHzaOiXOuDHGTh17I6cdelVn7I7qtVGrGWLSBO5EWUiM8JE9vxjR",
+	"kHyyzlzbAgd1ljomzVvSzKpbFeicKflAFom01wyzL3n5l1IcP5yhKYljtuVz4qlDozzkCcvaJT3SsDJR",
+	"p7PYNimMJHECNPo8oAhhF/0ME/zTwHIr2gpifXw7oF8GdGtTI00AxPFHauQtTZzErPTxKkwqoyyofyGm",
+	"BGUpjo7gn+NjOcmfi7PLHkOOI4slI+zumO4aIdu765Ja2e+q2auz646KiMnY5mtqaGWsPuuQvEfMbN5N",
+	"WcW2brCRmLG0Ky4PpfiA7mQjqX1J35JqyCx1ASh3E81mixTcPBlDMa0jMgYlJOOIRlI2eJoyNMMhQZEy",
+	"bj5NCd0W2XqbLf5rRrjqr3zlSNddAa2k2arW2y2HNE6JU/dI2xlVPdfBjdPWuB249XrQsNZo/Efbkl1C",
+	"oT+OGOcUe4E7btad6qgm+Epj7LRwe+S4gRdWSW1cxw0jElD2qs+GXXBgHHm8IUQK6shNQH21SIUbllnr",
+	"7bAYziwIMR8qj0WsrsUieo5bddwG8mpnbuus0ax4Xs2tNQ/lPHqz94kzzM7T76T0qyX3ak0lMY76L0NQ",
+	"Tz7rP7/sbF0kiKkpNW8krkVyuknBuM0l3peRmTUqsqdUuZOKvKTwvs7cNwq67qYnr0FIdkQzSwpSR27z",
+	"rH4q6xy0a03Pehb92CR66Qn8TjK+mmHcPIivbibfX1y4WsxGcHj2pTInSoQ6PKfvBZPbFOX9QWaEU8Ti",
+	"0DBT65z3CY6ovW7xLpC3t0guaNUdtmr0HtAsSd08IUD0VRw2RylT3jhJRmcLKPcXxTH0XUZx9Jh13drg",
+	"sR7QXS7rWwn/FQr8ar7r303G/wutt1Ip2pMolVGKQuzssz17pWf8dkELbr21A5oyWYeKhoZvej5dtfWd",
+	"ISGRJCzOonWTBVWOoKKlz6guAnmPxSoPsuDCW2VOlsddOfK0N5HnbT5kDJUiLgOaD8XG0sHPUzLnPiI0",
+	"TZY28mVFgWEiK776KMUPMp6HI3lLRsmo5wSBWI8gNrtvRRJ2aYIDclZMV0kWVJm1pVUbscQwYockkOCV",
+	"Ku7SHlDx15Q9QVwnVDXZEqr83ODA33aE8u9l+L96SPNGqlRsuvnZkt3dOot0ap39/FFIHWAW+QuY7dWV",
+	"rHx/fvWjGCZ5LHeX9PNcMHDhwN9cFskzu+jK2l4nQNXURFeHepclfUNEMlT35ynXpdCz+nRQ44hFAUHz",
+	"GKdQagjKFY1ZIg8vFCLJ9QgJj3WHiRE8kCUfokJ9aBSwuWrUl03B9K1kBDfKahgLWrReKNlIPFstlLxa",
+	"33mVJBtdSKaYhryMyv7/KsmHHvkA3r8FLt1Sc1JBBX4l+HwpTR2F8ozM5Az4cVLg84kgZ03npVaUQFtV",
+	"0PBC3uGPGWo++emg+gG6xry0GJS2cyGTewWJxcXl+UXggwfzk0oSQdWIAnicDCk2wMkPm7F56bqg1mAK",
+	"+Kpi8O2roAiFpjzI6hGw+mJocxN2uRnsokRI7QI+kAlyQhJ0wz6y3Yi7KTBdALmhVwe8QANyHy1skhLt",
+	"7mRolCCZi3RRbW1sLSAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -223,13 +223,24 @@ func revisionDocument(r *store.FlowRevision) map[string]any {
 	return doc
 }
 
-// GetFlowGraph answers a flow's current revision as a graph: JSON, Mermaid or DOT.
+// GetFlowGraph answers a flow's current revision, or the revision asked for, as a graph: JSON, Mermaid or DOT.
 func (s *Server) GetFlowGraph(ctx context.Context, req gen.GetFlowGraphRequestObject) (gen.GetFlowGraphResponseObject, error) {
-	f, err := s.store.GetFlow(ctx, principalFrom(ctx).CustomerID, req.Id)
-	if err != nil {
-		return nil, err
+	customerID := principalFrom(ctx).CustomerID
+	var actions []flow.Action
+	if req.Params.Revision != nil {
+		r, err := s.store.GetFlowRevision(ctx, customerID, req.Id, *req.Params.Revision)
+		if err != nil {
+			return nil, err
+		}
+		actions = r.Actions
+	} else {
+		f, err := s.store.GetFlow(ctx, customerID, req.Id)
+		if err != nil {
+			return nil, err
+		}
+		actions = f.Actions
 	}
-	g := flow.NewGraph(f.Actions)
+	g := flow.NewGraph(actions)
 	format := gen.Json
 	if req.Params.Format != nil {
 		format = *req.Params.Format

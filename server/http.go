@@ -126,6 +126,7 @@ type Server struct {
 	ops       map[string]*operation // by "METHOD /echo/path"
 	specJSON  map[string]any
 	docs      *docs
+	console   *consoleFiles
 	echo      *echo.Echo
 	cache     *flowCache // nil: no cache
 	users     *userStates
@@ -149,6 +150,9 @@ func New(cfg Config, st *store.Store, tokens *auth.Tokens, passwords *auth.Passw
 		return nil, fmt.Errorf("server: spec as JSON: %w", err)
 	}
 	if s.docs, err = loadDocs(s.cfg.DocsPersistAuthorization); err != nil {
+		return nil, err
+	}
+	if s.console, err = loadConsole(); err != nil {
 		return nil, err
 	}
 

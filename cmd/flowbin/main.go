@@ -10,6 +10,7 @@
 //	flowbin user enable --username NAME                     undo disable
 //	flowbin user remove --username NAME                     remove the user (the customer and flows stay)
 //	flowbin healthcheck                exit 0 when the local server answers /healthz
+//	flowbin call FLOW_ID|FLOW_FILE     call a flow on a server, as the phone (see call.go)
 //
 // Configuration comes from FLOWBIN_* environment variables; see the README.
 package main
@@ -77,8 +78,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return userCommand(ctx, cfg, log, args, stdin, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, cfg)
+	case "call":
+		return runCall(ctx, args, getenv, stdin, stdout, stderr)
 	default:
-		return usageError{fmt.Errorf("unknown command %q; want serve, migrate, user or healthcheck", cmd)}
+		return usageError{fmt.Errorf("unknown command %q; want serve, migrate, user, healthcheck or call", cmd)}
 	}
 }
 

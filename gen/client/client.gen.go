@@ -2637,6 +2637,10 @@ type UpdateFlowParams struct {
 type GetFlowGraphParams struct {
 	// Format `json` (the default), `mermaid` or `dot`.
 	Format *GetFlowGraphParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+
+	// Revision A revision of the flow to draw instead of the current one (**beyond**), such as the `flow_revision` an
+	// activeflow runs.
+	Revision *int `form:"revision,omitempty" json:"revision,omitempty"`
 }
 
 // GetFlowGraphParamsFormat defines parameters for GetFlowGraph.
@@ -6413,6 +6417,23 @@ type ClientInterface interface {
 	// Corresponds with POST /auth/login (the `Login` operationId).
 	Login(ctx context.Context, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetConsole The flow console
+	//
+	// A single-page app for people (**beyond**), served from assets embedded in the binary (no CDN, works
+	// offline): flows drawn as graphs, a JSON editor checked as you type (`validateFlow`), revisions with diffs
+	// and restore, a phone that tries a call as the runner of a real activeflow, and the activeflows with their
+	// paths. It logs in with a username and password, or an access key, and keeps the token for the tab only.
+	//
+	// Corresponds with GET /console (the `GetConsole` operationId).
+	GetConsole(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetConsoleAsset A console asset
+	//
+	// The script and style sheet of the console page, embedded in the binary.
+	//
+	// Corresponds with GET /console/{asset} (the `GetConsoleAsset` operationId).
+	GetConsoleAsset(ctx context.Context, asset string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetDocs Interactive API documentation
 	//
 	// Swagger UI for this API, served from assets embedded in the binary (no CDN). "Try it out" calls this server:
@@ -6765,7 +6786,7 @@ type ClientInterface interface {
 
 	// GetFlowGraph A flow as a graph
 	//
-	// The flow's current revision as a graph (**beyond**): its actions, every move between them (the next
+	// The flow's current revision (or `revision`) as a graph (**beyond**): its actions, every move between them (the next
 	// action, `next_id`, `goto`, each `branch` value and default, condition true and false), and the actions
 	// that can never run. As JSON, as a Mermaid flowchart, or in Graphviz's DOT.
 	//
@@ -6861,6 +6882,43 @@ func (c *Client) LoginWithBody(ctx context.Context, contentType string, body io.
 // Corresponds with POST /auth/login (the `Login` operationId).
 func (c *Client) Login(ctx context.Context, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewLoginRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetConsole The flow console
+//
+// A single-page app for people (**beyond**), served from assets embedded in the binary (no CDN, works
+// offline): flows drawn as graphs, a JSON editor checked as you type (`validateFlow`), revisions with diffs
+// and restore, a phone that tries a call as the runner of a real activeflow, and the activeflows with their
+// paths. It logs in with a username and password, or an access key, and keeps the token for the tab only.
+//
+// Corresponds with GET /console (the `GetConsole` operationId).
+func (c *Client) GetConsole(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetConsoleRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetConsoleAsset A console asset
+//
+// The script and style sheet of the console page, embedded in the binary.
+//
+// Corresponds with GET /console/{asset} (the `GetConsoleAsset` operationId).
+func (c *Client) GetConsoleAsset(ctx context.Context, asset string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetConsoleAssetRequest(c.Server, asset)
 	if err != nil {
 		return nil, err
 	}
@@ -7553,7 +7611,7 @@ func (c *Client) UpdateFlow(ctx context.Context, id FlowID, params *UpdateFlowPa
 
 // GetFlowGraph A flow as a graph
 //
-// The flow's current revision as a graph (**beyond**): its actions, every move between them (the next
+// The flow's current revision (or `revision`) as a graph (**beyond**): its actions, every move between them (the next
 // action, `next_id`, `goto`, each `branch` value and default, condition true and false), and the actions
 // that can never run. As JSON, as a Mermaid flowchart, or in Graphviz's DOT.
 //
@@ -7706,6 +7764,67 @@ func NewLoginRequestWithBody(server string, contentType string, body io.Reader) 
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetConsoleRequest constructs an http.Request for the GetConsole method
+func NewGetConsoleRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/console")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetConsoleAssetRequest constructs an http.Request for the GetConsoleAsset method
+func NewGetConsoleAssetRequest(server string, asset string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "asset", asset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/console/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -8842,6 +8961,18 @@ func NewGetFlowGraphRequest(server string, id FlowID, params *GetFlowGraphParams
 
 		}
 
+		if params.Revision != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "revision", *params.Revision, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -9144,6 +9275,27 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /auth/login (the `Login` operationId).
 	LoginWithResponse(ctx context.Context, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*LoginResponse, error)
+
+	// GetConsoleWithResponse The flow console
+	//
+	// A single-page app for people (**beyond**), served from assets embedded in the binary (no CDN, works
+	// offline): flows drawn as graphs, a JSON editor checked as you type (`validateFlow`), revisions with diffs
+	// and restore, a phone that tries a call as the runner of a real activeflow, and the activeflows with their
+	// paths. It logs in with a username and password, or an access key, and keeps the token for the tab only.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /console (the `GetConsole` operationId).
+	GetConsoleWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetConsoleResponse, error)
+
+	// GetConsoleAssetWithResponse A console asset
+	//
+	// The script and style sheet of the console page, embedded in the binary.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /console/{asset} (the `GetConsoleAsset` operationId).
+	GetConsoleAssetWithResponse(ctx context.Context, asset string, reqEditors ...RequestEditorFn) (*GetConsoleAssetResponse, error)
 
 	// GetDocsWithResponse Interactive API documentation
 	//
@@ -9531,7 +9683,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetFlowGraphWithResponse A flow as a graph
 	//
-	// The flow's current revision as a graph (**beyond**): its actions, every move between them (the next
+	// The flow's current revision (or `revision`) as a graph (**beyond**): its actions, every move between them (the next
 	// action, `next_id`, `goto`, each `branch` value and default, condition true and false), and the actions
 	// that can never run. As JSON, as a Mermaid flowchart, or in Graphviz's DOT.
 	//
@@ -9695,6 +9847,116 @@ func (r LoginResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r LoginResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetConsoleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetConsoleResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetConsoleResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetConsoleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetConsoleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetConsoleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetConsoleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetConsoleAssetResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetConsoleAssetResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetConsoleAssetResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetConsoleAssetResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetConsoleAssetResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetConsoleAssetResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetConsoleAssetResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetConsoleAssetResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetConsoleAssetResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12308,6 +12570,39 @@ func (c *ClientWithResponses) LoginWithResponse(ctx context.Context, body LoginJ
 	return ParseLoginResponse(rsp)
 }
 
+// GetConsoleWithResponse The flow console
+//
+// A single-page app for people (**beyond**), served from assets embedded in the binary (no CDN, works
+// offline): flows drawn as graphs, a JSON editor checked as you type (`validateFlow`), revisions with diffs
+// and restore, a phone that tries a call as the runner of a real activeflow, and the activeflows with their
+// paths. It logs in with a username and password, or an access key, and keeps the token for the tab only.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /console (the `GetConsole` operationId).
+func (c *ClientWithResponses) GetConsoleWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetConsoleResponse, error) {
+	rsp, err := c.GetConsole(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetConsoleResponse(rsp)
+}
+
+// GetConsoleAssetWithResponse A console asset
+//
+// The script and style sheet of the console page, embedded in the binary.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /console/{asset} (the `GetConsoleAsset` operationId).
+func (c *ClientWithResponses) GetConsoleAssetWithResponse(ctx context.Context, asset string, reqEditors ...RequestEditorFn) (*GetConsoleAssetResponse, error) {
+	rsp, err := c.GetConsoleAsset(ctx, asset, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetConsoleAssetResponse(rsp)
+}
+
 // GetDocsWithResponse Interactive API documentation
 //
 // Swagger UI for this API, served from assets embedded in the binary (no CDN). "Try it out" calls this server:
@@ -12892,7 +13187,7 @@ func (c *ClientWithResponses) UpdateFlowWithResponse(ctx context.Context, id Flo
 
 // GetFlowGraphWithResponse A flow as a graph
 //
-// The flow's current revision as a graph (**beyond**): its actions, every move between them (the next
+// The flow's current revision (or `revision`) as a graph (**beyond**): its actions, every move between them (the next
 // action, `next_id`, `goto`, each `branch` value and default, condition true and false), and the actions
 // that can never run. As JSON, as a Mermaid flowchart, or in Graphviz's DOT.
 //
@@ -13083,6 +13378,86 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetConsoleResponse parses an HTTP response from a GetConsoleWithResponse call
+func ParseGetConsoleResponse(rsp *http.Response) (*GetConsoleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetConsoleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetConsoleAssetResponse parses an HTTP response from a GetConsoleAssetWithResponse call
+func ParseGetConsoleAssetResponse(rsp *http.Response) (*GetConsoleAssetResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetConsoleAssetResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
 	}
 
 	return response, nil

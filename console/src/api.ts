@@ -1,0 +1,207 @@
+// The flowbin API as the console uses it: credentials for this tab only (sessionStorage), every answer checked,
+// every error turned into ApiError with the server's envelope.
+
+export interface Problem {
+  pointer?: string;
+  parameter?: string;
+  reason: string;
+  message: string;
+  current_revision?: number;
+}
+
+export interface Action {
+  id?: string;
+  next_id?: string;
+  type: string;
+  option?: Record<string, unknown>;
+}
+
+export interface Flow {
+  id: string;
+  name: string;
+  detail: string;
+  actions: Action[];
+  on_complete_flow_id?: string;
+  revision: number;
+  tm_create: string;
+  tm_update: string;
+}
+
+export interface FlowRevision {
+  flow_id: string;
+  revision: number;
+  name: string;
+  detail: string;
+  actions: Action[];
+  on_complete_flow_id?: string;
+  author: { type: string; id: string; name: string };
+  tm_create: string;
+}
+
+export interface GraphNode {
+  id: string;
+  index: number;
+  type: string;
+  label: string;
+  reachable: boolean;
+}
+
+export interface GraphEdge {
+  from: string;
+  to: string;
+  kind: string;
+  label?: string;
+}
+
+export interface Graph {
+  nodes: GraphNode[];
+  edges: GraphEdge[];
+}
+
+export interface ValidationReport {
+  valid: boolean;
+  errors: Problem[];
+  warnings: Problem[];
+}
+
+export interface ExecutedAction extends Action {
+  id: string;
+  step?: number;
+  tm_execute: string;
+  flow_id?: string;
+  flow_revision?: number;
+  decision?: { result: string; target_id?: string; reason: string };
+}
+
+export interface Activeflow {
+  id: string;
+  flow_id?: string;
+  flow_revision?: number;
+  status: "running" | "ended";
+  end_reason: string;
+  current_action?: ExecutedAction;
+  executed_actions: ExecutedAction[];
+  variables: Record<string, string>;
+  tm_create: string;
+  tm_update: string;
+  tm_end: string;
+}
+
+export interface Page<T> {
+  result: T[];
+  next_page_token: string;
+}
+
+/** An answer other than 2xx, with the server's error envelope when it sent one. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+    readonly details: Problem[] = [],
+    readonly etag = "",
+  ) {
+    super(message);
+  }
+}
+
+const keyToken = "flowbin.token";
+const keyBase = "flowbin.base";
+
+/** The server the console talks to: "" is the one that served it. */
+export function base(): string {
+  return sessionStorage.getItem(keyBase) ?? "";
+}
+
+export function loggedIn(): boolean {
+  return sessionStorage.getItem(keyToken) !== null;
+}
+
+export function logout(): void {
+  sessionStorage.removeItem(keyToken);
+}
+
+/** Answers of a request: the decoded body and the ETag. */
+export interface Answer<T> {
+  body: T;
+  etag: string;
+}
+
+async function call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, server = base()): Promise<Answer<T>> {
+  const h: Record<string, string> = { Accept: "application/json", ...headers };
+  const token = sessionStorage.getItem(keyToken);
+  if (token && !path.startsWith("/auth/")) h.Authorization = "Bearer " + token;
+  if (body !== undefined) h["Content-Type"] = "application/json";
+  let res: Response;
+  try {
+    res = await fetch(server + path, { method, headers: h, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
+  } catch {
+    const where = server || location.origin;
+    throw new ApiError(0, "UNREACHABLE", server && new URL(server, location.href).origin !== location.origin
+      ? `${where} did not answer this page: it is down, or it does not allow ${location.origin} (CORS)`
+      : `${where} did not answer: is it running?`);
+  }
+  const etag = res.headers.get("ETag") ?? "";
+  if (res.status === 204) return { body: undefined as T, etag };
+  const text = await res.text();
+  let data: unknown;
+  try {
+    data = text ? JSON.parse(text) : undefined;
+  } catch {
+    throw new ApiError(res.status, "NOT_JSON", `${method} ${path}: the answer (${res.status}) is not JSON`);
+  }
+  if (!res.ok) {
+    const e = (data as { error?: { reason: string; message: string; details?: Problem[] } } | undefined)?.error;
+    if (res.status === 401 && !path.startsWith("/auth/")) logout();
+    throw new ApiError(res.status, e?.reason ?? "HTTP_" + res.status, e?.message ?? `${method} ${path}: ${res.status}`, e?.details ?? [], etag);
+  }
+  return { body: data as T, etag };
+}
+
+/** Logs in with a username and password, or takes an access key, and keeps the credential for this tab. */
+export async function login(server: string, username: string, password: string, accesskey: string): Promise<string> {
+  server = server.trim().replace(/\/+$/, "");
+  if (accesskey) {
+    sessionStorage.setItem(keyToken, accesskey.trim());
+    sessionStorage.setItem(keyBase, server);
+    try {
+      await call("GET", "/v1.0/flows?page_size=1", undefined, {}, server);
+    } catch (e) {
+      logout();
+      throw e;
+    }
+    return "access key";
+  }
+  const { body } = await call<{ username: string; token: string }>("POST", "/auth/login", { username, password }, {}, server);
+  sessionStorage.setItem(keyToken, body.token);
+  sessionStorage.setItem(keyBase, server);
+  return body.username;
+}
+
+const q = encodeURIComponent;
+
+export const api = {
+  listFlows: (token = "", size = 20) => call<Page<Flow>>("GET", `/v1.0/flows?page_size=${size}` + (token ? `&page_token=${q(token)}` : "")),
+  getFlow: (id: string) => call<Flow>("GET", `/v1.0/flows/${q(id)}`),
+  createFlow: (doc: string) => call<Flow>("POST", "/v1.0/flows", doc),
+  updateFlow: (id: string, doc: string, etag: string) => call<Flow>("PUT", `/v1.0/flows/${q(id)}`, doc, etag ? { "If-Match": etag } : {}),
+  deleteFlow: (id: string, etag: string) => call<void>("DELETE", `/v1.0/flows/${q(id)}`, undefined, etag ? { "If-Match": etag } : {}),
+  validate: (doc: string) => call<ValidationReport>("POST", "/v1.0/flows/validate", doc),
+  graph: (id: string, revision?: number) => call<Graph>("GET", `/v1.0/flows/${q(id)}/graph?format=json` + (revision ? `&revision=${revision}` : "")),
+  revisions: (id: string, token = "") => call<Page<FlowRevision>>("GET", `/v1.0/flows/${q(id)}/revisions?page_size=50` + (token ? `&page_token=${q(token)}` : "")),
+  revision: (id: string, n: number) => call<FlowRevision>("GET", `/v1.0/flows/${q(id)}/revisions/${n}`),
+  restore: (id: string, n: number, etag: string) => call<Flow>("POST", `/v1.0/flows/${q(id)}/revisions/${n}/restore`, undefined, etag ? { "If-Match": etag } : {}),
+  startCall: (flowId: string) => call<Activeflow>("POST", "/v1.0/activeflows", { flow_id: flowId }),
+  next: (id: string, body: { current_action_id: string; step?: number; variables?: Record<string, string> }) =>
+    call<Activeflow>("POST", `/v1.0/activeflows/${q(id)}/next`, body),
+  stop: (id: string) => call<Activeflow>("POST", `/v1.0/activeflows/${q(id)}/stop`),
+  listActiveflows: (token = "", size = 20) => call<Page<Activeflow>>("GET", `/v1.0/activeflows?page_size=${size}` + (token ? `&page_token=${q(token)}` : "")),
+  getActiveflow: (id: string) => call<Activeflow>("GET", `/v1.0/activeflows/${q(id)}`),
+};
+
+/** A flow as the body of a create or an update, pretty-printed for the editor. */
+export function flowDocument(f: { name: string; detail: string; actions: Action[]; on_complete_flow_id?: string }): string {
+  const doc: Record<string, unknown> = { name: f.name, detail: f.detail, actions: f.actions };
+  if (f.on_complete_flow_id) doc.on_complete_flow_id = f.on_complete_flow_id;
+  return JSON.stringify(doc, null, 2);
+}

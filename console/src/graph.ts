@@ -1,0 +1,124 @@
+// A flow drawn as a graph: the server's nodes and edges (GET /graph?format=json), laid out by dagre and drawn
+// as SVG. Nodes are buttons (Tab, Enter); marks (errors, warnings, the path of a call) are classes.
+import dagre from "@dagrejs/dagre";
+import type { Action, Graph, GraphEdge } from "./api";
+
+const svgNS = "http://www.w3.org/2000/svg";
+
+export interface Marks {
+  errors?: Set<number>; // action indexes
+  warnings?: Set<number>;
+  visited?: Set<string>; // action ids
+  current?: string;
+  taken?: Set<string>; // "from>to"
+  selected?: number;
+}
+
+function el<K extends keyof SVGElementTagNameMap>(name: K, attrs: Record<string, string | number>, parent?: Element): SVGElementTagNameMap[K] {
+  const e = document.createElementNS(svgNS, name);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  parent?.appendChild(e);
+  return e;
+}
+
+/** What an edge says: its kind, with a branch's value and a goto's loop count. */
+export function edgeText(e: GraphEdge, actions: Action[], byId: Map<string, number>): string {
+  switch (e.kind) {
+    case "branch":
+      return `"${e.label ?? ""}"`;
+    case "goto": {
+      const a = actions[byId.get(e.from) ?? -1];
+      const n = a?.option?.loop_count;
+      return typeof n === "number" ? `goto ×${n}` : "goto (never)";
+    }
+    case "next":
+      return "";
+    default:
+      return e.kind;
+  }
+}
+
+const nodeW = 200;
+const nodeH = 44;
+
+/** Draws the graph into host, replacing what was there; onSelect gets the index of a node clicked. */
+export function drawGraph(host: HTMLElement, g: Graph, actions: Action[], marks: Marks, onSelect: (index: number) => void): void {
+  host.replaceChildren();
+  if (g.nodes.length === 0) {
+    const p = document.createElement("p");
+    p.className = "empty";
+    p.textContent = "No actions yet.";
+    host.append(p);
+    return;
+  }
+  const byId = new Map(g.nodes.map((n) => [n.id, n.index]));
+  const layout = new dagre.graphlib.Graph({ multigraph: true });
+  layout.setGraph({ rankdir: "TB", nodesep: 30, ranksep: 40, edgesep: 12, marginx: 12, marginy: 12 });
+  layout.setDefaultEdgeLabel(() => ({}));
+  for (const n of g.nodes) layout.setNode(n.id, { width: nodeW, height: nodeH });
+  g.edges.forEach((e, i) => {
+    const text = edgeText(e, actions, byId);
+    layout.setEdge(e.from, e.to, { width: text ? text.length * 7 + 8 : 0, height: text ? 16 : 0, labelpos: "c", text }, "e" + i);
+  });
+  dagre.layout(layout);
+  const size = layout.graph();
+  const svg = el("svg", { viewBox: `0 0 ${size.width ?? 100} ${size.height ?? 100}`, width: size.width ?? 100, height: size.height ?? 100, role: "group", "aria-label": "flow graph" });
+  const defs = el("defs", {}, svg);
+  for (const kind of ["plain", "taken"]) {
+    const m = el("marker", { id: "arrow-" + kind, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" }, defs);
+    el("path", { d: "M0,0 L10,5 L0,10 z", class: "arrow-" + kind }, m);
+  }
+  const edgeLayer = el("g", { class: "edges" }, svg);
+  g.edges.forEach((e, i) => {
+    const info = layout.edge({ v: e.from, w: e.to, name: "e" + i });
+    const pts = info.points ?? [];
+    const taken = marks.taken?.has(e.from + ">" + e.to) ?? false;
+    const group = el("g", { class: `edge kind-${e.kind}${taken ? " taken" : ""}`, "data-from": e.from, "data-to": e.to }, edgeLayer);
+    el("path", { d: "M" + pts.map((p: { x: number; y: number }) => `${p.x},${p.y}`).join(" L"), "marker-end": `url(#arrow-${taken ? "taken" : "plain"})` }, group);
+    const text = info.text as string;
+    if (text && info.x !== undefined && info.y !== undefined) {
+      el("rect", { x: info.x - (info.width ?? 0) / 2, y: info.y - 8, width: info.width ?? 0, height: 16, rx: 3, class: "edge-label-bg" }, group);
+      const t = el("text", { x: info.x, y: info.y + 4, "text-anchor": "middle", class: "edge-label" }, group);
+      t.textContent = text;
+    }
+  });
+  const nodeLayer = el("g", { class: "nodes" }, svg);
+  for (const n of g.nodes) {
+    const p = layout.node(n.id);
+    const cls = ["node", "type-" + n.type];
+    if (!n.reachable) cls.push("unreachable");
+    if (marks.errors?.has(n.index)) cls.push("error");
+    else if (marks.warnings?.has(n.index)) cls.push("warning");
+    if (marks.visited?.has(n.id)) cls.push("visited");
+    if (marks.current === n.id) cls.push("current");
+    if (marks.selected === n.index) cls.push("selected");
+    const x = (p.x ?? 0) - nodeW / 2;
+    const y = (p.y ?? 0) - nodeH / 2;
+    const label = `${n.index}. ${n.label}`;
+    const title = label + (n.reachable ? "" : " (unreachable: no action leads here)");
+    const group = el("g", { class: cls.join(" "), tabindex: 0, role: "button", "aria-label": title, "data-index": n.index, "data-id": n.id, "data-type": n.type }, nodeLayer);
+    el("title", {}, group).textContent = title;
+    el("rect", { x, y, width: nodeW, height: nodeH, rx: 8 }, group);
+    const t1 = el("text", { x: x + 10, y: y + 18, class: "node-type" }, group);
+    t1.textContent = `${n.index}. ${n.type}` + (n.reachable ? "" : " · unreachable");
+    const t2 = el("text", { x: x + 10, y: y + 35, class: "node-label" }, group);
+    const rest = n.label.startsWith(n.type) ? n.label.slice(n.type.length).replace(/^:\s*/, "") : n.label;
+    t2.textContent = rest.length > 28 ? rest.slice(0, 27) + "…" : rest;
+    const pick = () => onSelect(n.index);
+    group.addEventListener("click", pick);
+    group.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" || ev.key === " ") {
+        ev.preventDefault();
+        pick();
+      }
+    });
+  }
+  host.append(svg);
+}
+
+/** The moves an execution made: consecutive executed actions, as "from>to". */
+export function takenEdges(ids: string[]): Set<string> {
+  const out = new Set<string>();
+  for (let i = 1; i < ids.length; i++) out.add(ids[i - 1] + ">" + ids[i]);
+  return out;
+}

@@ -1,0 +1,491 @@
+// The flowbin console: a single page, routed by the URL's hash.
+import type { EditorView } from "@codemirror/view";
+import type { MergeView } from "@codemirror/merge";
+import { type Activeflow, type Action, ApiError, type Flow, type FlowRevision, type Graph, api, base, flowDocument, loggedIn, login, logout } from "./api";
+import { bytes, debounce, h, when } from "./dom";
+import { type Located, JSONSyntaxError, createEditor, diffView, locateProblems, setText, showProblems, syntaxProblem } from "./editor";
+import { type Marks, drawGraph, takenEdges } from "./graph";
+import { Phone, describe } from "./phone";
+import { actionIndex } from "./pointer";
+import { templates } from "./templates";
+
+const app = document.getElementById("app")!;
+let cleanup: (() => void) | null = null;
+
+function go(hash: string): void {
+  if (location.hash === hash) void route();
+  else location.hash = hash;
+}
+
+async function route(): Promise<void> {
+  cleanup?.();
+  cleanup = null;
+  const path = location.hash.replace(/^#/, "") || "/flows";
+  if (!loggedIn()) return loginPage();
+  const m = /^\/(flows|activeflows)(?:\/([^/]+))?$/.exec(path);
+  const main = h("main", { id: "main", tabindex: -1 });
+  app.replaceChildren(header(m?.[1] ?? ""), main);
+  try {
+    if (!m) main.append(h("p", {}, "No such page. ", h("a", { href: "#/flows" }, "Flows")));
+    else if (m[1] === "flows" && !m[2]) await flowList(main);
+    else if (m[1] === "flows" && m[2] === "new") newFlow(main);
+    else if (m[1] === "flows") await flowPage(main, m[2]);
+    else if (!m[2]) await activeflowList(main);
+    else await activeflowPage(main, m[2]);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return loginPage("Your session ended; log in again.");
+    main.append(h("p", { class: "error", role: "alert" }, (e as Error).message));
+  }
+}
+
+function header(section: string): HTMLElement {
+  const link = (href: string, text: string, key: string) => h("a", { href, "aria-current": section === key ? "page" : undefined }, text);
+  return h("header", { class: "top" },
+    h("a", { class: "skip", href: "#main", onclick: (e: Event) => (e.preventDefault(), document.getElementById("main")?.focus()) }, "Skip to content"),
+    h("span", { class: "brand" }, "flowbin"),
+    h("nav", { "aria-label": "sections" }, link("#/flows", "Flows", "flows"), link("#/activeflows", "Activeflows", "activeflows"),
+      h("a", { href: (base() || "") + "/docs", target: "_blank", rel: "noopener" }, "API docs")),
+    h("span", { class: "server" }, base() || location.origin),
+    h("button", { type: "button", class: "link", onclick: () => (logout(), go("#/login")) }, "Log out"));
+}
+
+function loginPage(note = ""): void {
+  const server = h("input", { id: "server", name: "server", type: "url", placeholder: location.origin, value: base(), autocomplete: "url" });
+  const user = h("input", { id: "username", name: "username", autocomplete: "username" });
+  const pass = h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password" });
+  const key = h("input", { id: "accesskey", name: "accesskey", type: "password", autocomplete: "off" });
+  const msg = h("p", { class: "error", role: "alert" }, note);
+  const form = h("form", { class: "login", "aria-label": "log in" },
+    h("h1", {}, "flowbin console"),
+    h("label", { for: "username" }, "Username"), user,
+    h("label", { for: "password" }, "Password"), pass,
+    h("p", { class: "or" }, "or"),
+    h("label", { for: "accesskey" }, "Access key"), key,
+    h("details", {}, h("summary", {}, "Another server"), h("label", { for: "server" }, "Server URL (it must allow this page's origin by CORS)"), server),
+    h("button", { type: "submit", class: "primary" }, "Log in"), msg,
+    h("p", { class: "hint" }, "The token is kept for this tab only."));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    msg.textContent = "";
+    try {
+      await login(server.value, user.value, pass.value, key.value);
+      go(location.hash && !location.hash.startsWith("#/login") ? location.hash : "#/flows");
+    } catch (err) {
+      msg.textContent = (err as Error).message;
+    }
+  });
+  app.replaceChildren(h("main", { id: "main" }, form));
+  user.focus();
+}
+
+// ---- flows
+
+let flowPages: string[] = [""];
+
+async function flowList(main: HTMLElement): Promise<void> {
+  const token = flowPages[flowPages.length - 1];
+  const { body } = await api.listFlows(token);
+  const rows = body.result.map((f) =>
+    h("tr", {},
+      h("td", {}, h("a", { href: "#/flows/" + f.id, class: "flow-link" }, f.name || "(no name)")),
+      h("td", { class: "num" }, String(f.actions.length)),
+      h("td", { class: "num" }, bytes(new TextEncoder().encode(JSON.stringify(f.actions)).length)),
+      h("td", { class: "num" }, String(f.revision)),
+      h("td", {}, when(f.tm_update || f.tm_create))));
+  const prev = h("button", { type: "button", disabled: flowPages.length === 1, onclick: () => (flowPages.pop(), go("#/flows")) }, "← Previous");
+  const next = h("button", { type: "button", disabled: !body.next_page_token || body.result.length < 20, onclick: () => (flowPages.push(body.next_page_token), go("#/flows")) }, "Next →");
+  main.append(
+    h("div", { class: "bar" }, h("h1", {}, "Flows"), h("a", { class: "button primary", href: "#/flows/new" }, "New flow")),
+    body.result.length === 0 && flowPages.length === 1
+      ? h("p", { class: "empty" }, "No flows yet. ", h("a", { href: "#/flows/new" }, "Start from a template."))
+      : h("table", { class: "list flows" },
+        h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", { class: "num" }, "Actions"), h("th", { class: "num" }, "Size"), h("th", { class: "num" }, "Revision"), h("th", {}, "Last change"))),
+        h("tbody", {}, rows)),
+    h("div", { class: "pager" }, prev, next));
+}
+
+function newFlow(main: HTMLElement): void {
+  const msg = h("p", { class: "error", role: "alert" });
+  const create = async (doc: object) => {
+    try {
+      const { body } = await api.createFlow(JSON.stringify(doc));
+      flowPages = [""];
+      go("#/flows/" + body.id);
+    } catch (e) {
+      msg.textContent = (e as Error).message;
+    }
+  };
+  main.append(h("h1", {}, "New flow"), h("p", {}, "Start from a template; you can change everything after."),
+    h("div", { class: "templates" },
+      ...templates.map((t) => h("button", { type: "button", class: "template", "data-template": t.key, onclick: () => void create(t.doc) },
+        h("strong", {}, t.title), h("span", {}, t.summary))),
+      h("button", { type: "button", class: "template", "data-template": "empty", onclick: () => void create({ name: "New flow", detail: "", actions: [{ type: "answer" }] }) },
+        h("strong", {}, "Empty"), h("span", {}, "Just an answer action."))),
+    msg);
+}
+
+async function flowPage(main: HTMLElement, id: string): Promise<void> {
+  const got = await api.getFlow(id);
+  let flow: Flow = got.body;
+  let etag = got.etag || `"r${flow.revision}"`;
+  let graph: Graph = (await api.graph(id)).body;
+  let text = flowDocument(flow);
+  let problems: Located[] = [];
+  let marks: Marks = {};
+  let savedText = text;
+  let checking = 0;
+
+  const title = h("h1", { class: "flow-name" });
+  const rev = h("span", { class: "revision" });
+  const state = h("span", { class: "state", "aria-live": "polite" });
+  const saveBtn = h("button", { type: "button", class: "primary save", title: "Ctrl+S" }, "Save");
+  const graphHost = h("div", { class: "graph", "aria-label": "graph of the saved flow" });
+  const graphNote = h("p", { class: "graph-note" });
+  const editorHost = h("div", { class: "editor" });
+  const problemList = h("ul", { class: "problems", "aria-label": "problems" });
+  const tabs = h("div", { class: "tabs", role: "tablist" });
+  const panel = h("div", { class: "panel", role: "tabpanel" });
+  const dialog = h("dialog", { class: "diff-dialog", "aria-label": "differences" });
+  let merge: MergeView | null = null;
+  dialog.addEventListener("close", () => {
+    merge?.destroy();
+    merge = null;
+  });
+
+  const refreshHeader = () => {
+    title.textContent = flow.name || "(no name)";
+    rev.textContent = `revision ${flow.revision} · ${when(flow.tm_update || flow.tm_create)}`;
+    document.title = `${flow.name} · flowbin console`;
+  };
+  const redraw = () => {
+    const errs = new Set(problems.filter((p) => p.severity === "error").map((p) => actionIndex(p.pointer ?? "")).filter((i) => i >= 0));
+    const warns = new Set(problems.filter((p) => p.severity === "warning").map((p) => actionIndex(p.pointer ?? "")).filter((i) => i >= 0));
+    drawGraph(graphHost, graph, flow.actions, { ...marks, errors: errs, warnings: warns }, select);
+    graphNote.textContent = `Graph of the saved revision ${flow.revision}` + (text !== savedText ? " (the editor has unsaved changes)" : "");
+  };
+  const setState = (s: string, cls = "") => {
+    state.textContent = s;
+    state.className = "state " + cls;
+  };
+
+  // -- live checking
+  const check = async () => {
+    const mine = ++checking;
+    const now = text;
+    let found: Located[];
+    try {
+      found = locateProblems(now, [], []);
+    } catch (e) {
+      if (!(e instanceof JSONSyntaxError)) throw e;
+      found = [syntaxProblem(now, e)];
+      return report(found, mine);
+    }
+    try {
+      const { body } = await api.validate(now);
+      found = locateProblems(now, body.errors, body.warnings);
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.status !== 400) {
+        if (mine === checking) setState("Could not check: " + (e as Error).message, "bad");
+        return;
+      }
+      found = locateProblems(now, e.details.length ? e.details : [{ pointer: "", reason: e.reason, message: e.message }], []);
+    }
+    report(found, mine);
+  };
+  const report = (found: Located[], mine: number) => {
+    if (mine !== checking) return; // a later check is on its way
+    problems = found;
+    showProblems(view, problems);
+    const errors = problems.filter((p) => p.severity === "error").length;
+    const warnings = problems.length - errors;
+    setState(errors ? `${errors} error${errors > 1 ? "s" : ""}, ${warnings} warning${warnings === 1 ? "" : "s"}` :
+      (text === savedText ? "Saved" : "Unsaved changes") + (warnings ? ` · ${warnings} warning${warnings === 1 ? "" : "s"}` : " · valid"), errors ? "bad" : "ok");
+    problemList.replaceChildren(...problems.map((p) =>
+      h("li", { class: "problem " + p.severity, "data-line": p.line, "data-pointer": p.pointer ?? "" },
+        h("button", { type: "button", class: "link", onclick: () => reveal(p.from, p.to) }, `line ${p.line}`), " ",
+        h("span", { class: "sev" }, p.severity), " ", h("code", {}, p.reason), " ", p.message)));
+    if (!problems.length) problemList.append(h("li", { class: "none" }, "No problems."));
+    redraw();
+  };
+  const checkSoon = debounce(350, () => void check());
+
+  const view: EditorView = createEditor(editorHost, text, (t) => {
+    text = t;
+    setState("Checking…");
+    checkSoon();
+  }, () => void save());
+  const reveal = (from: number, to: number) => {
+    view.dispatch({ selection: { anchor: from, head: to }, scrollIntoView: true });
+    view.focus();
+  };
+
+  // -- selection: an action's options
+  function select(index: number): void {
+    marks = { ...marks, selected: index };
+    let a: Action | undefined = flow.actions[index];
+    try {
+      a = (JSON.parse(text) as { actions?: Action[] }).actions?.[graph.nodes[index]?.index ?? index] ?? a;
+    } catch {
+      // the editor's text is not JSON now: show the saved action
+    }
+    showTab("action");
+    panel.replaceChildren(h("h2", {}, `Action ${index}: ${a?.type ?? "?"}`),
+      a ? h("pre", { class: "options" }, JSON.stringify(a, null, 2)) : h("p", {}, "Not in the editor's text."),
+      h("button", { type: "button", onclick: () => {
+        try {
+          const ptr = locateProblems(text, [{ pointer: `/actions/${index}`, reason: "", message: "" }], [])[0];
+          reveal(ptr.from, ptr.from);
+        } catch {
+          view.focus();
+        }
+      } }, "Show in the editor"));
+    redraw();
+  }
+
+  // -- save, with If-Match; a 412 shows what changed meanwhile
+  async function save(): Promise<void> {
+    setState("Saving…");
+    try {
+      const res = await api.updateFlow(id, text, etag);
+      loaded(res.body, res.etag);
+      setState("Saved revision " + flow.revision, "ok");
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 412) return conflict();
+      if (e instanceof ApiError && e.status === 400) {
+        const found = (() => {
+          try {
+            return locateProblems(text, e.details, []);
+          } catch {
+            return [];
+          }
+        })();
+        report(found, ++checking);
+        setState("Not saved: " + e.message, "bad");
+        return;
+      }
+      setState("Not saved: " + (e as Error).message, "bad");
+    }
+  }
+  async function loaded(f: Flow, tag: string): Promise<void> {
+    flow = f;
+    etag = tag || `"r${f.revision}"`;
+    text = savedText = flowDocument(f);
+    setText(view, text);
+    refreshHeader();
+    graph = (await api.graph(id)).body;
+    marks = {};
+    await check();
+    if (current === "revisions") void revisionsTab();
+  }
+  async function conflict(): Promise<void> {
+    const now = await api.getFlow(id);
+    const theirs = flowDocument(now.body);
+    let who = "";
+    try {
+      const r = (await api.revision(id, now.body.revision)).body;
+      who = ` by ${r.author.name} (${r.author.type}) at ${when(r.tm_create)}`;
+    } catch {
+      // the author is a nicety
+    }
+    setState(`Not saved: the flow changed meanwhile (revision ${now.body.revision})`, "bad");
+    const host = h("div", { class: "merge" });
+    const mine = text;
+    dialog.replaceChildren(
+      h("h2", {}, "Someone else saved this flow meanwhile"),
+      h("p", { class: "conflict-summary" }, `You edited revision ${flow.revision}; the flow is now at revision ${now.body.revision}${who}. Nothing was overwritten. Left: the flow as it is now. Right: your text.`),
+      host,
+      h("div", { class: "dialog-buttons" },
+        h("button", { type: "button", class: "take-theirs", onclick: () => (dialog.close(), void loaded(now.body, now.etag)) }, "Discard mine, load theirs"),
+        h("button", { type: "button", class: "danger overwrite", onclick: async () => {
+          dialog.close();
+          etag = now.etag || `"r${now.body.revision}"`;
+          text = mine;
+          await save();
+        } }, "Save mine over theirs"),
+        h("button", { type: "button", onclick: () => dialog.close() }, "Keep editing")));
+    dialog.showModal();
+    merge = diffView(host, theirs, mine);
+  }
+
+  // -- side panel tabs
+  let current = "problems";
+  let phone: Phone | null = null;
+  const tabNames: [string, string][] = [["problems", "Problems"], ["action", "Action"], ["revisions", "Revisions"], ["call", "Try a call"]];
+  const tabButtons = new Map<string, HTMLButtonElement>();
+  for (const [key, label] of tabNames) {
+    const b = h("button", { type: "button", role: "tab", id: "tab-" + key, "aria-selected": "false", onclick: () => openTab(key) }, label);
+    tabButtons.set(key, b);
+    tabs.append(b);
+  }
+  tabs.addEventListener("keydown", (e) => {
+    const order = tabNames.map((t) => t[0]);
+    const i = order.indexOf(current);
+    if (e.key === "ArrowRight" || e.key === "ArrowLeft") {
+      const next = order[(i + (e.key === "ArrowRight" ? 1 : order.length - 1)) % order.length];
+      openTab(next);
+      tabButtons.get(next)!.focus();
+    }
+  });
+  function showTab(key: string): void {
+    current = key;
+    for (const [k, b] of tabButtons) {
+      b.setAttribute("aria-selected", String(k === key));
+      b.tabIndex = k === key ? 0 : -1;
+    }
+  }
+  function openTab(key: string): void {
+    showTab(key);
+    if (key === "problems") panel.replaceChildren(h("h2", {}, "Problems"), problemList);
+    else if (key === "action") panel.replaceChildren(h("p", { class: "hint" }, "Click an action on the graph (or Tab to it and press Enter) to see its options."));
+    else if (key === "revisions") void revisionsTab();
+    else if (key === "call") {
+      phone ??= new Phone(() => id, () => `(revision ${flow.revision}${text !== savedText ? "; your unsaved changes are not in it" : ""})`, {
+        onUpdate: (af: Activeflow) => {
+          const ids = af.executed_actions.map((a) => a.id);
+          marks = { ...marks, visited: new Set(ids), current: af.status === "running" ? af.current_action?.id : undefined, taken: takenEdges(ids) };
+          redraw();
+        },
+      });
+      panel.replaceChildren(h("h2", {}, "Try a call"), phone.root);
+    }
+  }
+
+  // -- revisions: history, a diff of any two, restore
+  async function revisionsTab(): Promise<void> {
+    const list = (await api.revisions(id)).body.result;
+    if (current !== "revisions") return;
+    const picked: number[] = [];
+    const compare = h("button", { type: "button", class: "compare", disabled: true }, "Compare the two selected");
+    const note = h("p", { class: "hint", "aria-live": "polite" });
+    const rows = list.map((r) => {
+      const box = h("input", { type: "checkbox", "aria-label": `select revision ${r.revision}`, "data-revision": r.revision });
+      box.addEventListener("change", () => {
+        const i = picked.indexOf(r.revision);
+        if (box.checked && i < 0) picked.push(r.revision);
+        if (!box.checked && i >= 0) picked.splice(i, 1);
+        while (picked.length > 2) {
+          const old = picked.shift()!;
+          (panel.querySelector(`input[data-revision="${old}"]`) as HTMLInputElement).checked = false;
+        }
+        compare.disabled = picked.length !== 2;
+      });
+      return h("li", { class: "revision-row", "data-revision": r.revision },
+        box, " ", h("strong", {}, `r${r.revision}`), " ", h("span", {}, `${r.author.name} (${r.author.type})`), " ",
+        h("span", { class: "when" }, when(r.tm_create)),
+        r.revision === flow.revision ? h("span", { class: "tag" }, "current") :
+          h("button", { type: "button", class: "restore", onclick: () => void restore(r, note) }, "Restore"));
+    });
+    compare.addEventListener("click", async () => {
+      const [a, b] = [...picked].sort((x, y) => x - y);
+      const [ra, rb] = await Promise.all([api.revision(id, a), api.revision(id, b)]);
+      const host = h("div", { class: "merge" });
+      dialog.replaceChildren(h("h2", {}, `Revision ${a} (left) and ${b} (right)`), host,
+        h("div", { class: "dialog-buttons" }, h("button", { type: "button", onclick: () => dialog.close() }, "Close")));
+      dialog.showModal();
+      merge = diffView(host, flowDocument(ra.body), flowDocument(rb.body));
+    });
+    panel.replaceChildren(h("h2", {}, "Revisions"), h("ol", { class: "revisions" }, rows), compare, note);
+  }
+  async function restore(r: FlowRevision, note: HTMLElement): Promise<void> {
+    if (text !== savedText && !confirm("The editor has unsaved changes; restoring replaces them. Restore?")) return;
+    try {
+      const res = await api.restore(id, r.revision, etag);
+      await loaded(res.body, res.etag);
+      setState(`Restored revision ${r.revision} as revision ${res.body.revision}`, "ok");
+    } catch (e) {
+      note.textContent = e instanceof ApiError && e.status === 412
+        ? "The flow changed meanwhile; reload it before restoring." : "Not restored: " + (e as Error).message;
+    }
+  }
+
+  saveBtn.addEventListener("click", () => void save());
+  main.classList.add("flow-page");
+  main.append(
+    h("div", { class: "bar" }, title, rev, state, h("span", { class: "grow" }), saveBtn,
+      h("button", { type: "button", class: "danger", onclick: async () => {
+        if (!confirm(`Delete the flow “${flow.name}”?`)) return;
+        await api.deleteFlow(id, etag);
+        go("#/flows");
+      } }, "Delete")),
+    h("div", { class: "workspace" },
+      h("section", { class: "graph-pane", "aria-label": "graph" }, graphNote, graphHost),
+      h("section", { class: "editor-pane", "aria-label": "editor" }, editorHost),
+      h("aside", { class: "side" }, tabs, panel)),
+    dialog);
+  refreshHeader();
+  openTab("problems");
+  // Ctrl+S saves from anywhere on the page, not only inside the editor (which binds it itself).
+  const saveKey = (e: KeyboardEvent) => {
+    if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "s" && !(e.target as HTMLElement).closest(".cm-editor")) {
+      e.preventDefault();
+      void save();
+    }
+  };
+  document.addEventListener("keydown", saveKey);
+  cleanup = () => {
+    document.removeEventListener("keydown", saveKey);
+    phone?.dispose();
+    view.destroy();
+  };
+  await check();
+}
+
+// ---- activeflows
+
+let afPages: string[] = [""];
+
+async function activeflowList(main: HTMLElement): Promise<void> {
+  const { body } = await api.listActiveflows(afPages[afPages.length - 1]);
+  const names = new Map<string, string>();
+  await Promise.all([...new Set(body.result.map((a) => a.flow_id).filter((x): x is string => !!x))].map(async (fid) => {
+    try {
+      names.set(fid, (await api.getFlow(fid)).body.name);
+    } catch {
+      names.set(fid, "(deleted flow)");
+    }
+  }));
+  const rows = body.result.map((a) => h("tr", { class: "status-" + a.status },
+    h("td", {}, h("a", { href: "#/activeflows/" + a.id, class: "af-link" }, a.id.slice(0, 8) + "…")),
+    h("td", {}, a.flow_id ? `${names.get(a.flow_id)} (r${a.flow_revision})` : "inline actions"),
+    h("td", {}, a.status), h("td", {}, a.end_reason || "—"),
+    h("td", { class: "num" }, String(a.executed_actions.length)),
+    h("td", {}, when(a.tm_create))));
+  main.append(h("div", { class: "bar" }, h("h1", {}, "Activeflows")),
+    body.result.length === 0 && afPages.length === 1 ? h("p", { class: "empty" }, "No executions yet: try a call from a flow's page.") :
+      h("table", { class: "list activeflows" },
+        h("thead", {}, h("tr", {}, h("th", {}, "Id"), h("th", {}, "Flow"), h("th", {}, "Status"), h("th", {}, "End reason"), h("th", { class: "num" }, "Actions run"), h("th", {}, "Started"))),
+        h("tbody", {}, rows)),
+    h("div", { class: "pager" },
+      h("button", { type: "button", disabled: afPages.length === 1, onclick: () => (afPages.pop(), go("#/activeflows")) }, "← Previous"),
+      h("button", { type: "button", disabled: !body.next_page_token || body.result.length < 20, onclick: () => (afPages.push(body.next_page_token), go("#/activeflows")) }, "Next →")));
+}
+
+async function activeflowPage(main: HTMLElement, id: string): Promise<void> {
+  const af = (await api.getActiveflow(id)).body;
+  const graphHost = h("div", { class: "graph" });
+  const ids = af.executed_actions.map((a) => a.id);
+  if (af.flow_id && af.flow_revision) {
+    try {
+      const [g, r] = await Promise.all([api.graph(af.flow_id, af.flow_revision), api.revision(af.flow_id, af.flow_revision)]);
+      drawGraph(graphHost, g.body, r.body.actions, { visited: new Set(ids), taken: takenEdges(ids), current: af.status === "running" ? af.current_action?.id : undefined }, () => {});
+    } catch (e) {
+      graphHost.append(h("p", { class: "empty" }, "The graph is not available: " + (e as Error).message));
+    }
+  } else graphHost.append(h("p", { class: "empty" }, "This execution ran inline actions, not a stored flow."));
+  main.classList.add("af-page");
+  main.append(
+    h("div", { class: "bar" }, h("h1", {}, "Activeflow " + af.id.slice(0, 8) + "…"),
+      h("span", { class: "state" }, af.status + (af.end_reason ? ": " + af.end_reason : "")), h("span", { class: "grow" }),
+      af.flow_id ? h("a", { class: "button", href: "#/flows/" + af.flow_id }, "Open the flow") : null,
+      af.status === "running" ? h("button", { type: "button", class: "danger", onclick: async () => (await api.stop(af.id), go(location.hash)) }, "Stop") : null),
+    h("div", { class: "af-layout" },
+      h("section", { class: "graph-pane", "aria-label": "path on the graph" },
+        h("p", { class: "graph-note" }, af.flow_id ? `Revision ${af.flow_revision} of the flow, as this execution ran it` : ""), graphHost),
+      h("section", { class: "side" }, h("h2", {}, "Trace"),
+        h("ol", { class: "trace" }, af.executed_actions.map((a, i) =>
+          h("li", { class: "trace-item" }, h("span", { class: "trace-type" }, `${a.step ?? i + 1}. ${a.type}`), " ", a.decision ? a.decision.reason : describe(a), " ", h("span", { class: "when" }, when(a.tm_execute))))),
+        h("h2", {}, "Variables"), h("pre", { class: "options" }, JSON.stringify(af.variables, null, 2)))));
+}
+
+window.addEventListener("hashchange", () => void route());
+void route();
