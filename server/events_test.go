@@ -332,3 +332,62 @@ func TestVoIPbinActiveflowCreateFields(t *testing.T) {
 		}
 	})
 }
+
+// TestEventsSurviveADeadInstance: events committed while no instance delivers (one was killed between commit
+// and delivery) are delivered by the next; a message an instance claimed and never finished (killed mid-send) is
+// delivered by another once its lease ends.
+func TestEventsSurviveADeadInstance(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		e := newEnv(t, b, allowLoopback)
+		rc := newReceiver(t)
+		for range 3 {
+			e.startActiveflow(e.alice, `{"actions":[{"type":"talk","option":{"text":"hi"}}],"webhook_uri":"`+rc.URL+`/events"}`)
+		}
+		// An instance claims the first message and dies before sending it.
+		claimed, err := e.st.ClaimOutbox(context.Background(), time.Now(), 300*time.Millisecond, 1)
+		if err != nil || len(claimed) != 1 {
+			t.Fatalf("claim: %v %v", claimed, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if n := len(rc.requests()); n != 0 {
+			t.Fatalf("nothing delivers yet, but %d requests arrived", n)
+		}
+		// Another instance (or the same one, restarted) delivers all three: the claimed one after its lease.
+		e.deliver(t, events.Config{})
+		eventually(t, "three events", func() bool { return len(rc.requests()) == 3 })
+		ids := map[string]bool{}
+		for _, r := range rc.requests() {
+			ids[r.Header.Get(events.HeaderID)] = true
+		}
+		if len(ids) != 3 || !ids[claimed[0].ID.String()] {
+			t.Errorf("delivered %v; the claimed message was %s", ids, claimed[0].ID)
+		}
+	})
+}
+
+// TestEventsOneDelivererAtATime: two instances on one PostgreSQL database deliver a burst of events between
+// them, never the same message at once, and each message once.
+func TestEventsOneDelivererAtATime(t *testing.T) {
+	e := newEnv(t, storetest.Postgres, allowLoopback)
+	second := e.secondInstance(t, server.Config{})
+	rc := newReceiver(t)
+	rc.delay = 20 * time.Millisecond
+	const n = 40
+	for range n {
+		e.startActiveflow(e.alice, `{"actions":[{"type":"talk","option":{"text":"hi"}}],"webhook_uri":"`+rc.URL+`/events"}`)
+	}
+	e.deliver(t, events.Config{Batch: 4})
+	second.deliver(t, events.Config{Batch: 4})
+	eventually(t, "every event", func() bool { return len(rc.requests()) >= n })
+	time.Sleep(200 * time.Millisecond)
+	seen := map[string]int{}
+	for _, r := range rc.requests() {
+		seen[r.Header.Get(events.HeaderID)]++
+	}
+	rc.mu.Lock()
+	overlap := rc.overlap
+	rc.mu.Unlock()
+	if overlap || len(seen) != n || len(rc.requests()) != n {
+		t.Errorf("%d requests for %d messages; one sent twice at once: %v", len(rc.requests()), len(seen), overlap)
+	}
+}
