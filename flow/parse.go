@@ -20,10 +20,16 @@ const (
 	MaxDetailLength   = 4096
 )
 
-// Limits bounds what a definition may hold.
+// Limits bounds what a definition may hold, and says how its ids and unknown fields are read.
 type Limits struct {
 	// MaxActions bounds each action list; 0 means DefaultMaxActions.
 	MaxActions int
+	// Namespace is the id of the flow being written. An action whose id is a label gets the UUID derived from the
+	// namespace and the label (UUIDv5), so that the same label names the same action in every revision of the
+	// flow. uuid.Nil (no flow yet, as in validation): labels get fresh UUIDs.
+	Namespace uuid.UUID
+	// Fields is what unknown fields do; the zero value is FieldsStrict.
+	Fields FieldValidation
 }
 
 func (l Limits) maxActions() int {
@@ -31,13 +37,6 @@ func (l Limits) maxActions() int {
 		return DefaultMaxActions
 	}
 	return l.MaxActions
-}
-
-// readOnlyFields are fields of a stored flow that a definition may carry and that are ignored, so that a flow read
-// with GET can be sent back with PUT.
-var readOnlyFields = map[string]bool{
-	"id": true, "customer_id": true, "type": true, "revision": true,
-	"tm_create": true, "tm_update": true, "tm_delete": true,
 }
 
 // LiveFlows reports which of the given ids name live (not deleted) flows of the caller.
@@ -86,10 +85,13 @@ type parser struct {
 	lim Limits
 	rep *Report
 	def *Definition
+	// ns is the namespace of the labels of the list being read: the flow's id for its actions, the id of the call
+	// action for a nested list. current is the id of the action whose options are being read.
+	ns, current uuid.UUID
 }
 
 func newParser(raw []byte, lim Limits) *parser {
-	return &parser{raw: raw, lim: lim, rep: &Report{}, def: &Definition{}}
+	return &parser{raw: raw, lim: lim, rep: &Report{}, def: &Definition{}, ns: lim.Namespace}
 }
 
 func (p *parser) document() {
@@ -109,9 +111,8 @@ func (p *parser) document() {
 		case "on_complete_flow_id":
 			p.def.OnCompleteFlowID = p.flowRef(m.value, ptr, ReasonInvalidField)
 		default:
-			if !readOnlyFields[m.key] {
-				p.rep.errorf(m.keyStart, ptr, ReasonUnknownField,
-					"unknown field %q; a flow has name, detail, actions and on_complete_flow_id", m.key)
+			if !voipbinFlowFields[m.key] {
+				p.unknownField(m.keyStart, ptr, m.key, "", "a flow has name, detail, actions and on_complete_flow_id")
 			}
 		}
 	}
@@ -232,11 +233,11 @@ func (p *parser) actions(n *node, ptr string) []Action {
 				ra.typ = m.value
 			case "option":
 				ra.optns = m.value
-			case "tm_execute":
-				// VoIPbin sends it back: it describes one execution, not the flow.
 			default:
-				p.rep.errorf(m.keyStart, joinPointer(aptr, m.key), ReasonUnknownField,
-					"unknown action field %q; an action has id, next_id, type and option", m.key)
+				if !voipbinActionFields[m.key] {
+					p.unknownField(m.keyStart, joinPointer(aptr, m.key), m.key, "action ",
+						"an action has id, next_id, type and option")
+				}
 			}
 		}
 		l.ok[i] = true
@@ -260,6 +261,7 @@ func (p *parser) actions(n *node, ptr string) []Action {
 		} else {
 			l.ok[i] = false
 		}
+		p.current = a.ID
 		a.Option = p.option(spec, ra, joinPointer(aptr, "option"), l)
 	}
 
@@ -267,8 +269,9 @@ func (p *parser) actions(n *node, ptr string) []Action {
 	return l.actions
 }
 
-// actionID assigns the id of action i: a client's UUID is kept; a missing id, "", the nil UUID or a label gets a
-// fresh UUID, and the label is remembered so that references to it can be rewritten.
+// actionID assigns the id of action i: a client's UUID is kept; a missing id, "" or the nil UUID gets a fresh UUID;
+// a label gets the UUID derived from the list's namespace and the label (a fresh one without a namespace), and is
+// remembered so that references to it can be rewritten.
 func (p *parser) actionID(l *list, i int, n *node, ptr string) uuid.UUID {
 	if n == nil || n.kind == kindNull {
 		return uuid.New()
@@ -297,10 +300,29 @@ func (p *parser) actionID(l *list, i int, n *node, ptr string) uuid.UUID {
 			n.text, l.ids[first])
 		return uuid.New()
 	}
-	id := uuid.New()
+	id := p.labelID(n.text)
+	if first, dup := l.ids[id]; dup {
+		p.rep.errorf(n.start, ptr, ReasonDuplicateActionID, "label %q stands for the id %s, which action %d already has",
+			n.text, id, first)
+		return uuid.New()
+	}
 	l.labels[n.text] = id
 	l.ids[id] = i
 	return id
+}
+
+// labelID is the id of the action labelled label in the list being read.
+func (p *parser) labelID(label string) uuid.UUID {
+	if p.ns == uuid.Nil {
+		return uuid.New()
+	}
+	return LabelID(p.ns, label)
+}
+
+// LabelID is the id that an action labelled label gets in the flow (or call action) namespace: a UUIDv5, so the
+// same label names the same action in every revision.
+func LabelID(namespace uuid.UUID, label string) uuid.UUID {
+	return uuid.NewSHA1(namespace, []byte(label))
 }
 
 // actionRef reads a reference to an action of the list. When the reference is a label or a UUID written in
@@ -531,7 +553,13 @@ func (p *parser) field(f Field, n *node, ptr string, l *list, repl *[]replacemen
 			return
 		}
 		before := len(p.rep.Errors)
+		outer := p.ns
+		if outer != uuid.Nil {
+			p.ns = p.current // labels of a nested list are the call action's: stable while it keeps its id
+		}
+		saved := p.current
 		sub := p.actions(n, ptr)
+		p.ns, p.current = outer, saved
 		if len(p.rep.Errors) == before {
 			b, err := json.Marshal(sub)
 			if err == nil {

@@ -57,7 +57,11 @@ func ParseStart(ctx context.Context, raw []byte, lim Limits, kind StartKind, liv
 			case m.key == "now" && kind == StartSimulation:
 				st.Now = p.timestamp(m.value, ptr)
 			default:
-				p.rep.errorf(m.keyStart, ptr, ReasonUnknownField, "unknown field %q", m.key)
+				known := "an activeflow starts from flow_id or actions, with variables"
+				if kind == StartSimulation {
+					known = "a simulation has actions, variables, digits and now"
+				}
+				p.unknownField(m.keyStart, ptr, m.key, "", known)
 			}
 		}
 		given := func(n *node) bool { return n != nil && n.kind != kindNull && !(n.kind == kindString && n.text == "") }
