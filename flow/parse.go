@@ -91,7 +91,7 @@ type parser struct {
 }
 
 func newParser(raw []byte, lim Limits) *parser {
-	return &parser{raw: raw, lim: lim, rep: &Report{}, def: &Definition{}, ns: lim.Namespace}
+	return &parser{raw: raw, lim: lim, rep: &Report{}, def: &Definition{ID: lim.Namespace}, ns: lim.Namespace}
 }
 
 func (p *parser) document() {

@@ -568,6 +568,156 @@ func (e HealthStatus) Valid() bool {
 	}
 }
 
+// Defines values for MePermission.
+const (
+	N32 MePermission = 32
+)
+
+// Valid indicates whether the value is a known member of the MePermission enum.
+func (e MePermission) Valid() bool {
+	switch e {
+	case N32:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MeRingMethod.
+const (
+	Ringall MeRingMethod = "ringall"
+)
+
+// Valid indicates whether the value is a known member of the MeRingMethod enum.
+func (e MeRingMethod) Valid() bool {
+	switch e {
+	case Ringall:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MeStatus.
+const (
+	MeStatusEmpty MeStatus = ""
+)
+
+// Valid indicates whether the value is a known member of the MeStatus enum.
+func (e MeStatus) Valid() bool {
+	switch e {
+	case MeStatusEmpty:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FieldValidation.
+const (
+	FieldValidationIgnore FieldValidation = "Ignore"
+	FieldValidationStrict FieldValidation = "Strict"
+	FieldValidationWarn   FieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the FieldValidation enum.
+func (e FieldValidation) Valid() bool {
+	switch e {
+	case FieldValidationIgnore:
+		return true
+	case FieldValidationStrict:
+		return true
+	case FieldValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateAccesskeyParamsFieldValidation.
+const (
+	CreateAccesskeyParamsFieldValidationIgnore CreateAccesskeyParamsFieldValidation = "Ignore"
+	CreateAccesskeyParamsFieldValidationStrict CreateAccesskeyParamsFieldValidation = "Strict"
+	CreateAccesskeyParamsFieldValidationWarn   CreateAccesskeyParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the CreateAccesskeyParamsFieldValidation enum.
+func (e CreateAccesskeyParamsFieldValidation) Valid() bool {
+	switch e {
+	case CreateAccesskeyParamsFieldValidationIgnore:
+		return true
+	case CreateAccesskeyParamsFieldValidationStrict:
+		return true
+	case CreateAccesskeyParamsFieldValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateActiveflowParamsFieldValidation.
+const (
+	CreateActiveflowParamsFieldValidationIgnore CreateActiveflowParamsFieldValidation = "Ignore"
+	CreateActiveflowParamsFieldValidationStrict CreateActiveflowParamsFieldValidation = "Strict"
+	CreateActiveflowParamsFieldValidationWarn   CreateActiveflowParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the CreateActiveflowParamsFieldValidation enum.
+func (e CreateActiveflowParamsFieldValidation) Valid() bool {
+	switch e {
+	case CreateActiveflowParamsFieldValidationIgnore:
+		return true
+	case CreateActiveflowParamsFieldValidationStrict:
+		return true
+	case CreateActiveflowParamsFieldValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateFlowParamsFieldValidation.
+const (
+	CreateFlowParamsFieldValidationIgnore CreateFlowParamsFieldValidation = "Ignore"
+	CreateFlowParamsFieldValidationStrict CreateFlowParamsFieldValidation = "Strict"
+	CreateFlowParamsFieldValidationWarn   CreateFlowParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the CreateFlowParamsFieldValidation enum.
+func (e CreateFlowParamsFieldValidation) Valid() bool {
+	switch e {
+	case CreateFlowParamsFieldValidationIgnore:
+		return true
+	case CreateFlowParamsFieldValidationStrict:
+		return true
+	case CreateFlowParamsFieldValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateFlowParamsFieldValidation.
+const (
+	UpdateFlowParamsFieldValidationIgnore UpdateFlowParamsFieldValidation = "Ignore"
+	UpdateFlowParamsFieldValidationStrict UpdateFlowParamsFieldValidation = "Strict"
+	UpdateFlowParamsFieldValidationWarn   UpdateFlowParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the UpdateFlowParamsFieldValidation enum.
+func (e UpdateFlowParamsFieldValidation) Valid() bool {
+	switch e {
+	case UpdateFlowParamsFieldValidationIgnore:
+		return true
+	case UpdateFlowParamsFieldValidationStrict:
+		return true
+	case UpdateFlowParamsFieldValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetFlowGraphParamsFormat.
 const (
 	Dot     GetFlowGraphParamsFormat = "dot"
@@ -734,7 +884,9 @@ type AccesskeyWithToken struct {
 
 // Action One step of a flow. In a stored flow, `id` is always a UUID. In a request, `id` may be omitted, `""`, or a
 // label that is not a UUID (such as `"main-greeting"`): the server assigns a UUID and rewrites every
-// reference to the label inside the flow. `tm_execute`, which VoIPbin sends back, is accepted and ignored.
+// reference to the label inside the flow. A label's UUID is derived from the flow's id and the label
+// (UUIDv5; inside a `call` action's `actions`, from that action's id), so it is the same in every revision.
+// `tm_execute`, which VoIPbin sends back, is accepted and ignored.
 type Action struct {
 	// Id The action's id. A UUID in responses; optional, `""` or a label in requests.
 	//
@@ -1688,6 +1840,69 @@ type Author struct {
 // Example: user
 type AuthorType string
 
+// Customer A customer, in the shape of VoIPbin's `CustomerManagerCustomer`.
+type Customer struct {
+	// Address Not kept by flowbin; always `""`.
+	//
+	// Example:
+	Address string `json:"address"`
+
+	// BillingAccountId Not kept by flowbin (no billing); always `""`.
+	//
+	// Example:
+	BillingAccountId string `json:"billing_account_id"`
+
+	// Detail Not kept by flowbin; always `""`.
+	//
+	// Example:
+	Detail string `json:"detail"`
+
+	// Email Not kept by flowbin; always `""`.
+	//
+	// Example:
+	Email string `json:"email"`
+
+	// Id The customer's id.
+	//
+	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
+	Id openapi_types.UUID `json:"id"`
+
+	// Name The customer's name.
+	//
+	// Example: default
+	Name string `json:"name"`
+
+	// PhoneNumber Not kept by flowbin; always `""`.
+	//
+	// Example:
+	PhoneNumber string `json:"phone_number"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// TmDelete A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmDelete Timestamp `json:"tm_delete"`
+
+	// TmUpdate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmUpdate Timestamp `json:"tm_update"`
+
+	// WebhookMethod The method of the customer's webhook; `""` when none is set.
+	//
+	// Example:
+	WebhookMethod string `json:"webhook_method"`
+
+	// WebhookUri The customer's webhook; `""` when none is set.
+	//
+	// Example:
+	WebhookUri string `json:"webhook_uri"`
+}
+
 // Decision What a control action decided, and why.
 type Decision struct {
 	// Reason Why, in words.
@@ -1888,6 +2103,10 @@ type Flow struct {
 	//
 	// Example: flow
 	Type FlowType `json:"type"`
+
+	// Warnings Only in answers to writes (create, update, restore) that have warnings (**beyond**): the warnings of
+	// validation, as in the `Warning` headers. Sent back in a PUT, it is ignored.
+	Warnings *[]ErrorDetail `json:"warnings,omitempty"`
 }
 
 // FlowType The kind of flow. Always `flow`.
@@ -1960,10 +2179,12 @@ type FlowGraphNode struct {
 	Type ActionType `json:"type"`
 }
 
-// FlowInput A flow definition, the body of `createFlow`, `updateFlow` and `validateFlow`. Unknown fields are errors,
-// except the read-only fields of `Flow` (`id`, `customer_id`, `type`, `tm_create`, `tm_update`,
-// `tm_delete`), which are accepted and ignored so that a flow read with GET can be sent back with PUT.
-// Strings must not contain NUL characters. At most 1,000 actions (configurable). `revision` is read-only too.
+// FlowInput A flow definition, the body of `createFlow`, `updateFlow` and `validateFlow`. Unknown fields are dropped with
+// a warning, or refused, or dropped silently, as `field_validation` says. The read-only fields of `Flow`
+// (`id`, `customer_id`, `type`, `revision`, `tm_create`, `tm_update`, `tm_delete`, `warnings`) and VoIPbin's
+// fields that flowbin does not use (`direct_hash`, `direct_id`, `persist`) are accepted and ignored in every
+// mode, so that a flow read with GET, from flowbin or from VoIPbin, can be sent back with PUT. Strings must
+// not contain NUL characters. At most 1,000 actions (configurable).
 type FlowInput struct {
 	// Actions The actions, in order.
 	Actions *[]Action `json:"actions,omitempty"`
@@ -2098,6 +2319,94 @@ type LoginToken struct {
 	Username string `json:"username"`
 }
 
+// Me The caller, in the shape of VoIPbin's agent (`AgentManagerAgent`), with its customer.
+type Me struct {
+	// Addresses Always empty.
+	Addresses []map[string]interface{} `json:"addresses"`
+
+	// Customer A customer, in the shape of VoIPbin's `CustomerManagerCustomer`.
+	Customer Customer `json:"customer"`
+
+	// CustomerId The customer the caller acts for.
+	//
+	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
+	CustomerId openapi_types.UUID `json:"customer_id"`
+
+	// Detail `""` for a user; the access key's detail.
+	//
+	// Example:
+	Detail string `json:"detail"`
+
+	// Id The user's id, or the access key's.
+	//
+	// Example: 0190b7c4-6a5e-7c1e-9f51-2a3b4c5d6e7f
+	Id openapi_types.UUID `json:"id"`
+
+	// Name The username, or the access key's name.
+	//
+	// Example: admin
+	Name string `json:"name"`
+
+	// Permission VoIPbin's permission bits; always 32 (customer admin).
+	//
+	// Example: 32
+	Permission MePermission `json:"permission"`
+
+	// RingMethod VoIPbin's agent ring method; always `ringall` (flowbin places no calls).
+	//
+	// Example: ringall
+	RingMethod MeRingMethod `json:"ring_method"`
+
+	// Status VoIPbin's agent status; always `""` (none), as flowbin's users are not call-centre agents.
+	//
+	// Example:
+	Status MeStatus `json:"status"`
+
+	// TagIds Always empty.
+	TagIds []string `json:"tag_ids"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// TmDelete A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmDelete Timestamp `json:"tm_delete"`
+
+	// TmUpdate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmUpdate Timestamp `json:"tm_update"`
+
+	// Username The user's username; `""` for an access key.
+	//
+	// Example: admin
+	Username string `json:"username"`
+}
+
+// MePermission VoIPbin's permission bits; always 32 (customer admin).
+//
+// Example: 32
+type MePermission int
+
+// MeRingMethod VoIPbin's agent ring method; always `ringall` (flowbin places no calls).
+//
+// Example: ringall
+type MeRingMethod string
+
+// MeStatus VoIPbin's agent status; always `""` (none), as flowbin's users are not call-centre agents.
+//
+// Example:
+type MeStatus string
+
+// PageToken A page token: a timestamp as `YYYY-MM-DD HH:MM:SS.ffffff` (UTC), or in RFC 3339 form as VoIPbin writes it
+// (`2021-02-04T06:47:01.139361Z`, any zone), or `""` for the first page.
+//
+// Example: 2021-02-04T06:47:01.139361Z
+type PageToken = string
+
 // Simulation How a simulated execution went.
 type Simulation struct {
 	// EndReason Why it ended, as `Activeflow.end_reason`.
@@ -2170,6 +2479,9 @@ type AccesskeyID = openapi_types.UUID
 // ActiveflowID defines model for ActiveflowID.
 type ActiveflowID = openapi_types.UUID
 
+// FieldValidation defines model for FieldValidation.
+type FieldValidation string
+
 // FlowID defines model for FlowID.
 type FlowID = openapi_types.UUID
 
@@ -2185,11 +2497,6 @@ type IfNoneMatch = string
 // PageSize defines model for PageSize.
 type PageSize = int
 
-// PageToken A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
-//
-// Example: 2021-02-04 06:47:01.139361
-type PageToken = Timestamp
-
 // RevisionNumber defines model for RevisionNumber.
 type RevisionNumber = int32
 
@@ -2201,6 +2508,9 @@ type BadRequest = Error
 
 // Conflict The one error envelope, used by every error answer of every operation.
 type Conflict = Error
+
+// FlowWritten A stored flow.
+type FlowWritten = Flow
 
 // HeadersTooLarge The one error envelope, used by every error answer of every operation.
 type HeadersTooLarge = Error
@@ -2249,17 +2559,25 @@ type InlineSimulationBody = json.RawMessage
 
 // ListAccesskeysParams defines parameters for ListAccesskeys.
 type ListAccesskeysParams struct {
-	// PageSize How many items a page holds at most. Default 100; values above 100 are treated as 100. A page may hold
-	// more when a group of items created in the same microsecond is larger than the page.
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page.
 	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
-	// timestamp in the same format that the client wrote itself works too. Empty or absent: the first page.
+	// timestamp that the client wrote itself works too, in the same format or in VoIPbin's current RFC 3339 form
+	// (`2020-10-11T01:00:00.000001Z`). Empty or absent: the first page.
 	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
 }
 
 // CreateAccesskeyParams defines parameters for CreateAccesskey.
 type CreateAccesskeyParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *CreateAccesskeyParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+
 	// IdempotencyKey A unique key (1 to 255 visible ASCII characters, such as a UUID) that makes a retried request safe: the
 	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
 	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
@@ -2268,14 +2586,19 @@ type CreateAccesskeyParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// CreateAccesskeyParamsFieldValidation defines parameters for CreateAccesskey.
+type CreateAccesskeyParamsFieldValidation string
+
 // ListActiveflowsParams defines parameters for ListActiveflows.
 type ListActiveflowsParams struct {
-	// PageSize How many items a page holds at most. Default 100; values above 100 are treated as 100. A page may hold
-	// more when a group of items created in the same microsecond is larger than the page.
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page.
 	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
-	// timestamp in the same format that the client wrote itself works too. Empty or absent: the first page.
+	// timestamp that the client wrote itself works too, in the same format or in VoIPbin's current RFC 3339 form
+	// (`2020-10-11T01:00:00.000001Z`). Empty or absent: the first page.
 	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
 }
 
@@ -2284,6 +2607,12 @@ type CreateActiveflowJSONBody = json.RawMessage
 
 // CreateActiveflowParams defines parameters for CreateActiveflow.
 type CreateActiveflowParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *CreateActiveflowParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+
 	// IdempotencyKey A unique key (1 to 255 visible ASCII characters, such as a UUID) that makes a retried request safe: the
 	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
 	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
@@ -2292,14 +2621,19 @@ type CreateActiveflowParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// CreateActiveflowParamsFieldValidation defines parameters for CreateActiveflow.
+type CreateActiveflowParamsFieldValidation string
+
 // ListFlowsParams defines parameters for ListFlows.
 type ListFlowsParams struct {
-	// PageSize How many items a page holds at most. Default 100; values above 100 are treated as 100. A page may hold
-	// more when a group of items created in the same microsecond is larger than the page.
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page.
 	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
-	// timestamp in the same format that the client wrote itself works too. Empty or absent: the first page.
+	// timestamp that the client wrote itself works too, in the same format or in VoIPbin's current RFC 3339 form
+	// (`2020-10-11T01:00:00.000001Z`). Empty or absent: the first page.
 	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
 }
 
@@ -2308,6 +2642,12 @@ type CreateFlowJSONBody = json.RawMessage
 
 // CreateFlowParams defines parameters for CreateFlow.
 type CreateFlowParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *CreateFlowParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+
 	// IdempotencyKey A unique key (1 to 255 visible ASCII characters, such as a UUID) that makes a retried request safe: the
 	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
 	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
@@ -2315,6 +2655,9 @@ type CreateFlowParams struct {
 	// answers 409.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
+
+// CreateFlowParamsFieldValidation defines parameters for CreateFlow.
+type CreateFlowParamsFieldValidation string
 
 // SimulateActionsJSONBody defines parameters for SimulateActions.
 type SimulateActionsJSONBody = json.RawMessage
@@ -2340,10 +2683,19 @@ type UpdateFlowJSONBody = json.RawMessage
 
 // UpdateFlowParams defines parameters for UpdateFlow.
 type UpdateFlowParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *UpdateFlowParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+
 	// IfMatch The `ETag`(s) the change is based on, or `*`. When the flow's current `ETag` is not among them, the change
 	// is refused with 412 and nothing is written.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
+
+// UpdateFlowParamsFieldValidation defines parameters for UpdateFlow.
+type UpdateFlowParamsFieldValidation string
 
 // GetFlowGraphParams defines parameters for GetFlowGraph.
 type GetFlowGraphParams struct {
@@ -2356,8 +2708,9 @@ type GetFlowGraphParamsFormat string
 
 // ListFlowRevisionsParams defines parameters for ListFlowRevisions.
 type ListFlowRevisionsParams struct {
-	// PageSize How many items a page holds at most. Default 100; values above 100 are treated as 100. A page may hold
-	// more when a group of items created in the same microsecond is larger than the page.
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page.
 	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// PageToken The `next_page_token` of the previous page (a revision number): the page holds the revisions before it.
@@ -6076,6 +6429,9 @@ type ServerInterface interface {
 	// StopActiveflow Stop an activeflow
 	// (POST /v1.0/activeflows/{id}/stop)
 	StopActiveflow(ctx echo.Context, id ActiveflowID) error
+	// GetCustomer The caller's customer
+	// (GET /v1.0/customer)
+	GetCustomer(ctx echo.Context) error
 	// ListFlows List flows
 	// (GET /v1.0/flows)
 	ListFlows(ctx echo.Context, params ListFlowsParams) error
@@ -6112,6 +6468,9 @@ type ServerInterface interface {
 	// SimulateFlow Simulate a flow
 	// (POST /v1.0/flows/{id}/simulate)
 	SimulateFlow(ctx echo.Context, id FlowID) error
+	// GetMe Who am I
+	// (GET /v1.0/me)
+	GetMe(ctx echo.Context) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -6220,6 +6579,12 @@ func (w *ServerInterfaceWrapper) CreateAccesskey(ctx echo.Context) error {
 
 	// Parameter object where we will unmarshal all parameters from the context
 	var params CreateAccesskeyParams
+	// ------------- Optional query parameter "field_validation" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "field_validation", ctx.QueryParams(), &params.FieldValidation, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter field_validation: %s", err))
+	}
 
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "Idempotency-Key" -------------
@@ -6322,6 +6687,12 @@ func (w *ServerInterfaceWrapper) CreateActiveflow(ctx echo.Context) error {
 
 	// Parameter object where we will unmarshal all parameters from the context
 	var params CreateActiveflowParams
+	// ------------- Optional query parameter "field_validation" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "field_validation", ctx.QueryParams(), &params.FieldValidation, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter field_validation: %s", err))
+	}
 
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "Idempotency-Key" -------------
@@ -6409,6 +6780,15 @@ func (w *ServerInterfaceWrapper) StopActiveflow(ctx echo.Context) error {
 	return err
 }
 
+// GetCustomer converts echo context to params.
+func (w *ServerInterfaceWrapper) GetCustomer(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetCustomer(ctx)
+	return err
+}
+
 // ListFlows converts echo context to params.
 func (w *ServerInterfaceWrapper) ListFlows(ctx echo.Context) error {
 	var err error
@@ -6440,6 +6820,12 @@ func (w *ServerInterfaceWrapper) CreateFlow(ctx echo.Context) error {
 
 	// Parameter object where we will unmarshal all parameters from the context
 	var params CreateFlowParams
+	// ------------- Optional query parameter "field_validation" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "field_validation", ctx.QueryParams(), &params.FieldValidation, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter field_validation: %s", err))
+	}
 
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "Idempotency-Key" -------------
@@ -6566,6 +6952,12 @@ func (w *ServerInterfaceWrapper) UpdateFlow(ctx echo.Context) error {
 
 	// Parameter object where we will unmarshal all parameters from the context
 	var params UpdateFlowParams
+	// ------------- Optional query parameter "field_validation" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "field_validation", ctx.QueryParams(), &params.FieldValidation, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter field_validation: %s", err))
+	}
 
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "If-Match" -------------
@@ -6730,6 +7122,15 @@ func (w *ServerInterfaceWrapper) SimulateFlow(ctx echo.Context) error {
 	return err
 }
 
+// GetMe converts echo context to params.
+func (w *ServerInterfaceWrapper) GetMe(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetMe(ctx)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -6795,6 +7196,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1.0/activeflows/:id", wrapper.GetActiveflow, options.OperationMiddlewares["getActiveflow"]...)
 	router.POST(options.BaseURL+"/v1.0/activeflows/:id/next", wrapper.NextActiveflowAction, options.OperationMiddlewares["nextActiveflowAction"]...)
 	router.POST(options.BaseURL+"/v1.0/activeflows/:id/stop", wrapper.StopActiveflow, options.OperationMiddlewares["stopActiveflow"]...)
+	router.GET(options.BaseURL+"/v1.0/customer", wrapper.GetCustomer, options.OperationMiddlewares["getCustomer"]...)
 	router.GET(options.BaseURL+"/v1.0/flows", wrapper.ListFlows, options.OperationMiddlewares["listFlows"]...)
 	router.POST(options.BaseURL+"/v1.0/flows", wrapper.CreateFlow, options.OperationMiddlewares["createFlow"]...)
 	router.DELETE(options.BaseURL+"/v1.0/flows/:id", wrapper.DeleteFlow, options.OperationMiddlewares["deleteFlow"]...)
@@ -6807,6 +7209,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1.0/flows/:id/simulate", wrapper.SimulateFlow, options.OperationMiddlewares["simulateFlow"]...)
 	router.POST(options.BaseURL+"/v1.0/flows/simulate", wrapper.SimulateActions, options.OperationMiddlewares["simulateActions"]...)
 	router.POST(options.BaseURL+"/v1.0/flows/validate", wrapper.ValidateFlow, options.OperationMiddlewares["validateFlow"]...)
+	router.GET(options.BaseURL+"/v1.0/me", wrapper.GetMe, options.OperationMiddlewares["getMe"]...)
 
 }
 
@@ -6825,6 +7228,16 @@ type FlowJSONResponse struct {
 	Body Flow
 
 	Headers FlowResponseHeaders
+}
+
+type FlowWrittenResponseHeaders struct {
+	ETag    *string
+	Warning *string
+}
+type FlowWrittenJSONResponse struct {
+	Body Flow
+
+	Headers FlowWrittenResponseHeaders
 }
 
 type HeadersTooLargeJSONResponse Error
@@ -8769,6 +9182,83 @@ func (response StopActiveflow503JSONResponse) VisitStopActiveflowResponse(w http
 	return err
 }
 
+type GetCustomerRequestObject struct {
+}
+
+type GetCustomerResponseObject interface {
+	VisitGetCustomerResponse(w http.ResponseWriter) error
+}
+
+type GetCustomer200JSONResponse Customer
+
+func (response GetCustomer200JSONResponse) VisitGetCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCustomer401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetCustomer401JSONResponse) VisitGetCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCustomer431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetCustomer431JSONResponse) VisitGetCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCustomer500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetCustomer500JSONResponse) VisitGetCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCustomer503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetCustomer503JSONResponse) VisitGetCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListFlowsRequestObject struct {
 	Params ListFlowsParams
 }
@@ -8870,7 +9360,7 @@ type CreateFlowResponseObject interface {
 	VisitCreateFlowResponse(w http.ResponseWriter) error
 }
 
-type CreateFlow200JSONResponse struct{ FlowJSONResponse }
+type CreateFlow200JSONResponse struct{ FlowWrittenJSONResponse }
 
 func (response CreateFlow200JSONResponse) VisitCreateFlowResponse(w http.ResponseWriter) error {
 
@@ -8881,6 +9371,9 @@ func (response CreateFlow200JSONResponse) VisitCreateFlowResponse(w http.Respons
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.ETag != nil {
 		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Warning != nil {
+		w.Header().Set("Warning", fmt.Sprint(*response.Headers.Warning))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -9530,7 +10023,7 @@ type UpdateFlowResponseObject interface {
 	VisitUpdateFlowResponse(w http.ResponseWriter) error
 }
 
-type UpdateFlow200JSONResponse struct{ FlowJSONResponse }
+type UpdateFlow200JSONResponse struct{ FlowWrittenJSONResponse }
 
 func (response UpdateFlow200JSONResponse) VisitUpdateFlowResponse(w http.ResponseWriter) error {
 
@@ -9541,6 +10034,9 @@ func (response UpdateFlow200JSONResponse) VisitUpdateFlowResponse(w http.Respons
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.ETag != nil {
 		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Warning != nil {
+		w.Header().Set("Warning", fmt.Sprint(*response.Headers.Warning))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -10065,7 +10561,7 @@ type RestoreFlowRevisionResponseObject interface {
 	VisitRestoreFlowRevisionResponse(w http.ResponseWriter) error
 }
 
-type RestoreFlowRevision200JSONResponse struct{ FlowJSONResponse }
+type RestoreFlowRevision200JSONResponse struct{ FlowWrittenJSONResponse }
 
 func (response RestoreFlowRevision200JSONResponse) VisitRestoreFlowRevisionResponse(w http.ResponseWriter) error {
 
@@ -10076,6 +10572,9 @@ func (response RestoreFlowRevision200JSONResponse) VisitRestoreFlowRevisionRespo
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.ETag != nil {
 		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Warning != nil {
+		w.Header().Set("Warning", fmt.Sprint(*response.Headers.Warning))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -10336,6 +10835,83 @@ func (response SimulateFlow503JSONResponse) VisitSimulateFlowResponse(w http.Res
 	return err
 }
 
+type GetMeRequestObject struct {
+}
+
+type GetMeResponseObject interface {
+	VisitGetMeResponse(w http.ResponseWriter) error
+}
+
+type GetMe200JSONResponse Me
+
+func (response GetMe200JSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMe401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetMe401JSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMe431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetMe431JSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMe500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetMe500JSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMe503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetMe503JSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// Login Log in
@@ -10392,6 +10968,9 @@ type StrictServerInterface interface {
 	// StopActiveflow Stop an activeflow
 	// (POST /v1.0/activeflows/{id}/stop)
 	StopActiveflow(ctx context.Context, request StopActiveflowRequestObject) (StopActiveflowResponseObject, error)
+	// GetCustomer The caller's customer
+	// (GET /v1.0/customer)
+	GetCustomer(ctx context.Context, request GetCustomerRequestObject) (GetCustomerResponseObject, error)
 	// ListFlows List flows
 	// (GET /v1.0/flows)
 	ListFlows(ctx context.Context, request ListFlowsRequestObject) (ListFlowsResponseObject, error)
@@ -10428,6 +11007,9 @@ type StrictServerInterface interface {
 	// SimulateFlow Simulate a flow
 	// (POST /v1.0/flows/{id}/simulate)
 	SimulateFlow(ctx context.Context, request SimulateFlowRequestObject) (SimulateFlowResponseObject, error)
+	// GetMe Who am I
+	// (GET /v1.0/me)
+	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -10995,6 +11577,29 @@ func (sh *strictHandler) StopActiveflow(ctx echo.Context, id ActiveflowID) error
 	return nil
 }
 
+// GetCustomer operation middleware
+func (sh *strictHandler) GetCustomer(ctx echo.Context) error {
+	var request GetCustomerRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetCustomer(ctx.Request().Context(), request.(GetCustomerRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetCustomer")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetCustomerResponseObject); ok {
+		return validResponse.VisitGetCustomerResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListFlows operation middleware
 func (sh *strictHandler) ListFlows(ctx echo.Context, params ListFlowsParams) error {
 	var request ListFlowsRequestObject
@@ -11414,348 +12019,412 @@ func (sh *strictHandler) SimulateFlow(ctx echo.Context, id FlowID) error {
 	return nil
 }
 
+// GetMe operation middleware
+func (sh *strictHandler) GetMe(ctx echo.Context) error {
+	var request GetMeRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetMe(ctx.Request().Context(), request.(GetMeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetMe")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetMeResponseObject); ok {
+		return validResponse.VisitGetMeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2LcuO4sTD8KjhMqtbeQ8qkbpY0lTqltTU72vgWW57NntX8EkRCEmMKUEjKGu3UVOUh/mfIg+VJvkID",
-	"IEGJ1M2ezezJplI7FkncGo1G3/uT4bLZnFFC48hofTLmOMQzEpMQfrVdl0TRE1l1L/lPj0Ru6M9jn1Gj",
-	"ZfSmBGH4AD2R1TcR8r2SYRrkI57NA2K0jLLnEHtkE6uKG8SqerWK1XQdYp2PnZFNKm4TO45hGj7vbI7j",
-	"qWEaFM94S98zTCMkf1/4IfGMVhwuiGlE7pTMMJ/HmIUzHBstY7GAL+PVnLeK4tCnE+PzZ9Nou7H/TMYB",
-	"WxbPXH2RM/P62Glg4riW540bVtWpjKxm7bxsYa9i186rdbtKxl9o5m+3zLlgth5x3XK9UrXsURlbjkNG",
-	"1qjS8KzGOW6MHbvmOI3GF5pt1yOzOYsJdVd/JqvNWbfRgvp/XxCOIejEQTFD5VoNPfuRPwoIaj9cdLvI",
-	"neIQuxznTBQt3CnCEcLo8bF7eYriKY7RDD8R/igkcegTD/EZkyhGER6TFoqnpE/HfhjFCNNoSULkRyiK",
-	"WUg8E/mUv0cejvEIR8REmPL28wCviIfGLETlKpqyRRjxucmOI8TG0CzCM4JcHAQkREs/noqx4ClfEO9r",
-	"xLwVOhE9RsjFYbhCwwQssXUvx2ohDt3haQn1VMe8C+gVUxZPSSj6EmuI+rRaLr9By6kfEJiLWKFaOizR",
-	"DwIULij16cRMOoEe/TgS3WP+1yj0yThYwXL5bzGEybulfSoHRFW7WerT9XPgOm6tbpU9G1tVt0Gs5qhW",
-	"s2yvgStje1zWTvCUYI+EKW5pqGFx3NARa4Y/XhE6iadGq1yrmcbMp+q3Y3IcjUnI+/z/fu73P5Ydq9//",
-	"eN758N9/zMfB8TWO3Wn+kRl2engyPIlOAYbuFNMJ4cDjyOAhRk3EQjT8dlhCP06JwBV5ytxFGBIayx54",
-	"G8pihGeMTvhnM1PrsU/9CIVkvOCdwgZUnTKgB98Un05482XoxzGh6zDuG2GlbxRCcWyJ1RWAz7HL1Xyg",
-	"3DBK9gdM4PO1TlngRTkg2YTFOhzSk1exq6XDFshnetwq7/CEPPi/kM0lvmNLNMN0hfyYzDjtmOMJEetD",
-	"nKKwKC6hSzLGiyBGjm2/Qc84WHAqM2LPhD9BOCQoDgmOiccpkmPbJdQW/czwCvrq0xkLCVpyOGE0Cdli",
-	"zkmHGNOVbSUJgiM/892QRcRl1OOwCnA4ISEncuIb3vkafji2BNzfFyRcpXDjnw4ivnYdZp5YEW9mw7Hy",
-	"Z4sZHCoJPJ/GZELCBHo99kRoAYZQ8jEewDgx/2qoqOI8JM8+W0Qw3VYycQld/jMLAL5hbhys0IiMObj8",
-	"uITafRr7MxLFeDbPQEjcOYLua5i5DFnMW0YkGKMlC584vWYl1JnN4xVHWDyKCI1bGqnMAaZRtsu25diW",
-	"4yDbadl2y7ZLNv9fQsbywAzLz8D5jyEZGy3jD2cp93Qm3kZnPbUuAPI94ZcdozeL2YiE+ZAO5TffRIjC",
-	"Z+jEMVHZRP/6xz9PM4fJyb3GVfv9LnOfxpWysRM71MRfBUvQCU5WKdd4mos56qNIQ5Y+PXCXK4dtpn7f",
-	"2FbzwyfbbH7Ou2s+C/iSKP6OeT6RLLLiI79jHnBALqP85ud/4vk88F3MwXX2t4gBCNNxcRDcjo3Wz9vR",
-	"KR3gAs6T8fmDaXy0JsyS0+Mdl+7x8ppEEZ4QMc/sRv0Ip4lxZqG0gSSS6fxC0wd+ls4X8THzbsNljDwy",
-	"9qnPn+XOvksDn5IHf7YIYK5faCXrw9wLVDhmXUoA4XgeMxSJPiV3CqQQPs5ZLaBgNGc0IlkJbY8FJwfk",
-	"k+EuopjNSDjwPaNl1EgV2/WGbTXsKuEChGs1qufnVnlMcK1Zb3iN2sjga4ixH3BxgLM5oxXM9KKL5v6c",
-	"cNDwU+ftL/fJQ+mRecBWaMRifuJmA3FrCFpdtxzHKleQY+u02hYfeiQg8KH4ST7O/VC2O9/WbjH3cNKO",
-	"E4PBPCRj/6PRMsajp0Hl41+w8XlfYp/Cv3CblYRsAmfIFjHw4CFe8oclIyOtHrqLwJYNBCrxJwD/ZoWM",
-	"XOyNLOJiYlXLTcdqeNWm5eKGg5vl+qgx4hSSzVUrbxFi8XfN5nxDoNiuzxKyxF2oLalYdtWy68iptmqV",
-	"llMu1epN+7ySUkvPn/hxNAiJS/xnwpd3FLIR6g1CgmHRBlB3mIQnFxvBcf0Kl/vBNPhGDuTUms0KJo5l",
-	"V+2GVa1Xmhb2amPLKTcaGDe8aqVcM2SD5BJvVeQ52lMLEcU4XkScDRCi4OYx2rKIzWNEveRv/aQ849DH",
-	"o0BQnWfmz0c+LfGJl/Zf6ecDjlVyIraQT/EFHKHvsKfo8UFHiIQhk1wZJ24CrWaScreMBX2ibEklsUZ8",
-	"z1HfiAP81DfeIM/30Iot0Ixgyh/j4Klv/I9hGnPGOanQaBlnEl3PKmeAMJx8S6Tu3rxvX3UvB+2LXvf2",
-	"ZtD76a4D6PPi0beOkLAwAkND8veB7fxw+df6Xyo/NN7Xbsp/Pr+u3jXv7QenV9axK+ns/vvH685N74Dd",
-	"7ACQCzZS02jMcMC5VC6Yh8inzzjwvRIayq35+cMQBX4UR4g8k3CF5iEbBWSGxmxBPUCCC0bHge8eiwIp",
-	"4CXA96EsSjGgi8myuWSEU0zV9+ah177qyJ05flPetrtXncvB3X3n4vbmsgudvdK+pNNGM/YMyhK+LYR6",
-	"xGuhoT7/IToRvPuchSAti/XnQIZR8kZpqvqUEywSIuw9Y+pySTk+FcoH3u37ztur2x8HnZvLzuWQc/iS",
-	"Tz1sczdvi2rdGXnYsWrVsWdVSfncwiO7alWdRt2tj8/LjYqdUneh1jA+m7J1vYnH541zYo1rY2xVsTOy",
-	"mp5Ttsb2qFoZNeoeJvXMXRNgOlkIpCLUenzgXZOPMShCgoCV0JIELpsRzgYqqop6Uz/i0Iv5uZBYWUJ3",
-	"AcERQYT+jQnWS37/TYQiEj77LimBJuGJUwU4D3IRnDIAZXkZ1wezkWMKvlzBWfF9VdupYJtYnlMbWdVR",
-	"jVhN3KxbdrVcdnDDrWOnlvJ90F1yKtTd52xcXo5lly27iux6q3resp2SU2lW6k7u5ZVh7cTixR2y74l4",
-	"u+XG4T2ZCCvdMmfOhTILrsROD0+2au3VEVBrNYWaO4pDRieI0NiPVyjGExPUtEOl+BuCTDDMqMmGGwo2",
-	"BxRs6Ro3JNfPpvFOTLbH2BUOJ+TFRDJOifc3EZKgAK2ZrtaqlM/rDTRaxSTSyd+7Tvuyc/8w6N3eDq7a",
-	"999/vRdTsjY09kngRegEhDS+xPh0Y7kgvJHwmZM11yXzOEInlTL6s/8dF5ikeu4UTqemIH+9iyu5TqW5",
-	"wo/QmiJ+w3TwBuwqK8Ql0DDDPlx2ru9ue52bi58Gf+78NOjeDB4fOl/dZdVeX7PUJA7XFj7cWHkJ3cPK",
-	"8TgmIRrCD6vNfwyRUNJGa6dc+2TzsD+IJpyUL7EfKw0WQJePtqbI2zitqfZt07R2T7jQ/QpnNgchljhC",
-	"qeVC2ZEUUEfMW23DivvO40Pn8us7vpvbn6yTE9i1k6Kb4MTp5Aw8xUFHAfFFcPdlb0i8y/Dovc79Tfvq",
-	"JQCUPbzGWaJoQcnHOXE5HzfGfrAIiTBZgnGSctYbrJw+iVCyKsmhv4HDF7AJmmJQ587QgnpAGjU+X/Dq",
-	"Nyx+yxn3F4NWagh3m8CBGQVhQYc/MJk3t73B29vHmxegcdrFK2zDDROG8JBEbBG6YBURfDTYokvoFpBV",
-	"8XPRN8mXyrjLeTOwuQT+E0E+aNdxLPePfPSjmCT7cM08f+wL6pLPvsB+cvAJc6eHIp+6wiwtTYIRZ218",
-	"mseoHMMkiV6PYnPu8Cpg2PsSbI44A2t2O8euNmrn9U0W57vby59+A/xN7qLy2BgHXedwMXch3HqgnX+L",
-	"/eDoS0pXwCjFZioXVM21LQG09MGYmxiWquikb4TVvnFqCmN9jBLjc+LYlDWqJ7t133nffeje3gyuuw/X",
-	"7d7FuzVdzDFjbun8a5T4YXl7nXBxuFuJdwO/WZV7Q6qvsT+U1jcSpJk+1bqVvHWEV2g5JWDwE4qDJedL",
-	"scd/4wn2qfTc4ei00lwvhO3vFWlMdR8aoyH9fWKgeSGhiYg0/vB5gWYP1o8jlIev3bcDwKTBfecvj937",
-	"l3BgXwyl/EgREWnFinS5llG5hRE6GfJr+LvujVrNQC1veJoaxRTBEpcRJUB/HoTq45HiZ+wHeBS8DsWX",
-	"GhWhhZnNWYhDP1ihRTpModj00Ll/373oDB5v2u/b3av2d1cvIP56J690zJUvHF/bgoYEu1O+HsSyfFqI",
-	"KWKLGLSY/oyU0AMeE+EkF4eCR05toQfCXLftcBRYzIssPB5x5Q3wKYWwspd6LSTtLh4SdhjUN8qS9Ebg",
-	"BwOz8ukCDFGHmIvWDUHKFGk3WpU1k2KB3atg8krLx1m5kpy1LyfeknqFge9FP8OTD/pa/raYcUAl3/BR",
-	"3ca5U64Qy62Vq1KJ13TrVm08choedqp2pZos3a2QUYPUy9rHzapbs/AIj4nbwOMa6NVS7WU6G/6rvPd4",
-	"n4+A3yjE1J2mqta9RjpiHIlv/HbPtWlp+8J7PODUaceh4OjFIXZJ4lyafA6HqcfYNaYracWKXk7FGBMe",
-	"cAGb8Nsz5nQsjhTZ8imqlpWWI8OrtHudwVX3utsbdP560elcvuRque883D7eX3QGnb++az8+9DqvIh71",
-	"1NISf91xyGZC2yX9xVgoZSYfZP4wq+rh4JeeVmysgADMja4DemXdzw59zyPFi3hKaMy3+bVUPWxOhK0b",
-	"UUK8CGEEHg/gSkU13wQdAdqPvXedm173og1Ww5fzF483WpevgwEXIfE4qHAgNM4zP4o4I3oyLJj98JSv",
-	"eRkyOjGRcBUBK2NIntkT8dDJUIlZF/edS95B++phKEScRxot5sK0dU08H/dg+15brJwt+F8EbXSlbc3j",
-	"zcPj3d3tfa9zObjuXHbbX7lNV4mWXDAari9sWNKG23Rm2lBM7fSkMY15yBE+lq55GXNXnkCgPhC6Ebak",
-	"wgdRdpZKBXtaynaES6SmtM0oiYBRLntrj4F8zQmbByQ7mWLnq43xitb9GlE7OxcrzHybS6XSyzd3cVln",
-	"sPUuNcvg3i64GTPhYa2UR9lhrZQN8pBWGS+0XNEVfF3TQBnFQ0jcN/m9E5Mg4D8ihOc4jLOATTzb8tzo",
-	"Ux/Dn0VIkH5y5E4m2Ls2XR1S+g7psND34EMyATb6G3Fj4f8mz/1FsrvYE9I1Du60Mz3GQUQ27T+ULDWc",
-	"3iQEX/jcaYEKVbtZz0HcFJOyE7jyx4QLV5z1kFyIKXgZypYl1I5RQHAEbhPIwyt00qhXbZuLxCKEAcWE",
-	"ohXBYYROKk6tUuesbtZjXD02Mw7g9aqYt3AAT5pqTuEw0qZj+Guc6/Xon+0IKWG3FW+ufOH3lZ3TLZXu",
-	"5WysoUe0iR9rLuwHnV0lnG2ns5HJkRQ8HvhJLqEbUMTTRRDw6UC8xAGupql/Shji1QbI5JzMjYVtBeJj",
-	"QrgOOHw3ZCl2HlNPmoGEeY3+uicyivGEM4AHHcsXojI6kaOe7oXUxZD/0Y+nSYjFvlEBKTJ8WgNuXByt",
-	"oXgl9BCL4AqhaB0HbDnyKXoiZB4hRoMVcFYP79pWuVZHUxxN86+TZtgrz94vG1dPd3b0v+75T6Ob6vQH",
-	"r/79uOMsuuy+Fv/4951XThFufsil9MEqCSxa5wgz7CDS1gs8KJy4aAoOlRPs08T1mtF82hHFBMK5MMCn",
-	"hLoU/HUYFx2EM9DQ90Q0XLDEKxW0Kj+UPLD8aIZXnLlnMz+OiWeiYd/oG0PwdsN9GuARCQQXquIMoSt0",
-	"ouJhh31jhn1qTUJCYp9O+sZQBtAoM00U+ROq5iCV5cvQj4n0l+zTkIxJSECtz4SlFob1aeR7JAl9LKFh",
-	"qlMZmmg59d0pes+6dyO4pbiUO8LukwkLB+MQ3wrqIX9CwTEKNPJZlCzmRGMR9+R7JdQWU/cpSkIc3iCh",
-	"jMKBAhlALJl5ogHIoudhTn4aQeD0smiuvodOWCiGPtWdOxmVsTWJdoFL3pSUUBvClfSpg+bBD2ClYv/4",
-	"mInHJBW2ESDrG8G4+/kebiwqVefl03URKIbpas9gJEZvocd292Exm+FQkKD9W/XAHfHAJtGBTa4vD/s+",
-	"9fPct8l3hMwPaxAw97BVfJeqRPdtcoGD4MAGEVGBZYc0U+YvPuCl0JYe3f5B6COOan+JY2Chj2v9XmqA",
-	"D209HoW+NyE/MJ8e3FTQ4GOaUsE4HNTmmYQR6FweCPUOaix29V6zZxzW8uABO+6UHdZghv3g8GE+Cq8l",
-	"0OU9xDiMX9KcHUYE3pL4wBMNLYRf8gGtvmfxYbB8J80iBzSRAY4Hb8D14kBicxfgwy6ZvyzI4vATdk9c",
-	"Fno+nRyOFFrTAxHiITj0Hjl8iDgkeHbw6Tr4nu6FmHKmaUQScBzZ/vAN0NseCB51BzyQw4b8kYymjD0J",
-	"9P9gbuNuBQsWtVBEpE+N3tG//vHPIRIjcLaSYHcKsV4lJN4LpR5IB0pQ8xgBOaEPEWJgApGCiWD840VI",
-	"iYeeSTjCsT9DJ8IsFgH/jgIywe5K+rOfStkJoyUOKZehQQEFwVfCOpnlQ4+LaTE2BOAdQdPq8332Awwy",
-	"G1Ilf5iv8MjjYXewx2vSodhPvltD7A8i0UciLInf/i+QtMjFQWAiN7n4hdVJng8B+nZ3U0OSAjlPFpEj",
-	"fhMh9Z2Jvru4Q9XzrCCU7M+GUEAHhHqDJFT1U37kfSYPUmItEcLOUmWHkZNBkAMHe2vGEzxuepg0qxYZ",
-	"2+eW4xBsYcd2rMa4Via1emNcaY7yZphIq9sEMjk/4YUWsxTy6EQIwkLCRsM/flLG/s/DrILUqIztUYNU",
-	"seV4tbFVdSvEauLauVUenbtNr0rq44a9fYIKU/OTLiRzSrNbDTlSDE00TNGC/4oTIgay4jBBkzUvNd7a",
-	"2FPFtCF5vQTRYxw8JVgeEEglhdpdhCeExoi/TWMwpKvyBmJjv3BDVU+gDzhgB89dZ1wjZWw1RxUu7jfG",
-	"Fq67ZcvxbNIcN0bnuF7LtcclgeB5swFNZCTjFzVGGnQ5AY5iU1PboxMb/QlRhgJ/5sfZ+dVBsa6U7VKx",
-	"nijac5XsE0K9omwxz8x3yTcREt/ASJR39LMxwxCMNybyD0oWcYgDTgU11Z16uwGO7SRHB8HxdCck0SJP",
-	"6XoPz7OJY9rdLNzhsPsRYFZmOKmZVo5EjAUE0/0ORPTSAxGlByJcUHUg+POvGPV3Qub68gVgmXlDU4Yh",
-	"cLI8w+7UpwR5JCauSuKyBphoRd1NwFxI371ENynT4SU9Acj5MYxiguE2WGI/Bh4GUt3tgyX8aMIEB1NM",
-	"vWALIfeYyvSlliRT5+lnMHFnTBwPM6cveX3ojggF1fGbAu0TVFU5/xShLqGu7le7YzKg+jp6KiNC5slE",
-	"RNpEjPjDAycB6rTjZ8GbJ9MQeRIXNPYDYVcXkelqDyNNO37QHIUC7/hJQvtkln9bzOaRUt4rzTNHzmHq",
-	"qDlEMzwX81VE45tIJLfjLU8gLqhPZzh2p6cmIkEEz4cyqGOQ9DSULxMY5On1N1ptU/OjEx98rqQGXWcj",
-	"KZNThHmRNXU+8Zrnds3FmisoroxHVmNMRufnFQd71dz7Peu+mr8Fn/LcdPT5X3NwgkwmZihZTgXcte3I",
-	"W2IpKz45+3vilg/w8N1ARDXDAi5Cm79AM8RomhJxmOMOu8aF5jnMHkzXQF999PmQbLSUumIcco4UUbLk",
-	"d4JH5pxDojFii3jC+K3AvxcnBu5qfubZUiQzyLmUlBv6py3ZuyQ2ULKEzr+JpGVQis/EEwF4WAWfpOlc",
-	"oozhf//1t1UHkEDAp0qXMMylRlk/AdNwp9ineaF+7zCdoMU8s5pIyXiS6UL89orQYr7fveqRKPYpLoDi",
-	"j1M248inuLn9fCA8LyRRBLe2T7uiibO5TILDYCWNmLkM/v2C5m2cZDB8PcGuTyfr0duFSz5KnlbBnWou",
-	"MvHqgkYkNtFQogsYmhcR8V5HvBbhonvDe025ktnaDzvPeGJiesFJj4h0LUsOPJsTMHhL71zEv0F4xBZx",
-	"ytfs7XkCIg6O+GWpvcjC+jb0SIiccqWKcBiKsBM8wxOxJ3u6l2gDxX687l1yIZJN4+hJi1Mfi5jlzQFY",
-	"THJdZZPAbP4FYjKJL47WBnvfvUuwMBdHcrnyH7Efa6ySK0OJlFOG9HyXbMOeJ2fnNZFjbjwel1RnA44i",
-	"A3m5oROPzEMCzvdv+EHTP1S35fC0pTGFiQZMRSH1qQzoATZGMlAJ1zaExWscVh5HtfbNkfyU1FmI2Sfa",
-	"YsizusZaVUjNJnXXarqNkeQu7Ipj2ZVGFTfGrueQch5q5DtpiyisNHnvenQW+Lhz+IH7jT6PPxjmeh7W",
-	"tnX5h28//M8fc1UV0tUqDzhpYIccVeSQX0Dk4DPhogZNZpaZRVVT0zi7lDQHoay0cL8WygoH/hehLNzn",
-	"fgQuJ0PZ3/9lhI2SHcgjx0GAxAd8UnB4dZne83EgEitKZkAAYcKvRplwkYQzuA/hl4upS2QLKfBnlABr",
-	"bbc6x8l5f9gX2xJ/iFfANU/2NeQYNJvjUArCKoL6sXcBsaGp0nfiPxOqEiVh6q1hnvBuEn35EaMq4fwu",
-	"tEPDJSFPHl5FcPmDwEgtMpvHKzNDVFDMPOU5tRYMolZVpN1Uc9I3/k9/Mkzjv/h/+gvbrpDkj+SRm/zx",
-	"p+wep99typc4h3Ze4pXiDmeMxtM3yHKkJ23WoGI5Gc9tjUhZTp4q+Vc+n57dqDXKhFjOqOLx8+lZuFoh",
-	"VrNy3hyXz93K+HycB5QpW4R5afwXoQKLh1eFQGloMClXdsJk5tNFHut0Dc/VgHxKhSPqKv1ac/eIfE9z",
-	"BhRbbe8cwinvMhmoE5KLWomgyr9CJw8L6uEVstG//vFP9IDjRch/1k/fIDhTubP52THLZsWsmrUPmrCW",
-	"TLC+a35bPdbT07k3oXuvqTdeSuiSu1IjdDhVkUj7uND/bFI1lCVqfbonVfsKqNSfcgnUr0wyxqPyuErK",
-	"2BrZFVuQjJHnjazmeR2PG83yuIYredOE/RhsYwXhC3ljDMXnvBcQpYei4XCDA9yKxaITuqWYw9YxRcPs",
-	"mJVkHNltMoxc6uHDiIZr+rr/bpQdR0TDQ7mLAnjmG7PfsSUoa8TpaCEcoZh8jGUSSzFxUzk4C8gmxnny",
-	"Uau1kpmbRGA5BVMBIOHvM7iafJUz8X01nXL+WxSZQi9SEshvrJcm2s6rpadXm9MeBE33Jn0JNZP9DP7G",
-	"fJoaDZhPU0MPBwJG6belPBKk+imMm00+OdRcaY/O+Wl2rTJxPKs6rmOrMWq6VsUrE2ds4+ao4R6hRM56",
-	"1b4IhNKlYy8Qim/zQbjDdyX95FAQVurnxCbn2KrghitT3Y3shjWuuJWxXWu64xEx9sBUbYZ7oCi4Hr8E",
-	"sLyDBKBCuQxMnaZIVFcr/1SmDwTjimbyX9fl/ZsVzDPi+Xhz5DscRQi+QPCFSk+RXe5+GuWQBHiVZMvJ",
-	"1dqn+vnFPBXFRBNFhEUAsTa80IocptD/NXXG657rL8G9pKdBRKiXGowglgmrDNvJuU4+zz3ZaWdbzrbu",
-	"KXPQ6R7VyLhG6lVrfO5iod4YjUjTao7Pq06jjsv4vHy0qlYtFPJy0fg4Va1y9sxbucpVnlkSOIWiJQsD",
-	"zxS4up7a/HCKn41NOBo3sjmbUvLEggBo0GXv+q3SIvqUM/FFZtE1wlToWMb5qIAJZ0VIFMNFLdEPuJPN",
-	"/CDwtdzDCRhFqZJU8Id47Z1+ZLvVtHAG5IKBn+c8uk/dYOGltetEQPHpF1HZPsRsrgfOQWIfCfMtTnWv",
-	"qqvVAlZeiks5FEbDohxUSYwZOZnapP6aCbftE9tqmqhtXZroDyb6VksD4Nh2dm+ccqVauD+fHNOx7c9/",
-	"PNAlktGEs58TibTbcbZcs7O7lKlJmJ9eAExXzzjIu1UXEUEjEi8JoXudGSdzZGr2HmiSubDE1uy6qiCw",
-	"4mi0Ie6UJfjCf5BIc5/9JkJ44fkMIm6PpTO8152A2vRRtV96qtLwrOOhw7vIvbUpgnc5bhtxjN3pTBW0",
-	"3shJyRkeftPDZ6lLduJr/RK/jGRozdX7U3/NU7xvtPgjOVzfMPsZX3d4/a9//LNvfN7TpSNNQ7VJQkQ+",
-	"c5009FSJELh6OJrJiz/PD2oLey3yPLn+HAJLXp3BjhZiwQXhD/ASBT5dYzZ+YotQ2nNkYMcuUeggtjQn",
-	"dvB43JZ9CSliAO5LmjNTSPAsJQXfRFKU4KhLkWqLpiyKc9lUKu7zAnWOZFPlRxBtpEcnQLDQetABPMy3",
-	"Z8Q5QlDnYxxiSDaaOLhszFpT7pAo8hm1qrncreeHcjmBH8V5yS1+BKgl33EwiU9RzNY4bAalU7eMEc0J",
-	"ftprCPhy7xEIdfE80jKmbu5J5hNtR8J4vrYdYTzPHUMhFQdx/hj8jShiMmdhDDpbgW0bCwGMK8nfJZfN",
-	"xEWRqzKWyYVyNcVwg4kvtDUtArxcWxR/lOvIGWIa8dnmD5C81nv31iG28HIhVnxAnnwKPuUCOiYaUr6E",
-	"QMTmLMkoYu4TWT8m4pvDJZrNsOLXIyxsrtEVNo/kisA5H7b4IKdmEcJ89OzGvHkyH/hFosSfEjQlGD3e",
-	"X4lIxoVQvM02aRx5JjQezEg8ZQVy+Lte7w6JDziSLyKiqaHvbh96GSX0952eYRr8Mf/nkf/3snPV6XWy",
-	"Wmj5webBg+kswgLXsmkcz0+iU1hYzMSyM4tek5njeB61zs60s3cmYz/PKBe/d2bNSqbzYZ/tVIXVXrCl",
-	"EEu4HgsjiqpI31e13CkJCVSNp5pz+aZfSbErZeA/k2J/ytfwj1yDpprLLlhC1P3RYJywmG36+qe+/cNE",
-	"3hsGjM0HLlvQeAgeGBGIZIm/6wZ0c0yNaRdbqueLvmMG01HDv0G2zKYEk1w3ZhUJfPlW4eOMjDCd9evq",
-	"uKw/62HDyYR2bbbMmHD0dgvPoGTDlSpWi8lJijIQKbBld7BIKQz0BjqXSmDtWtSvsNEiWu15e+0Kx1Xe",
-	"49kKXFIFDbWAlIr6S8fl7rpn9aQVR2+dVFzmq5Nj8jGj2jzEZvGlharDFPjHqXoPUfIeLYhdL17iTT7T",
-	"U5vxH8dGwkFmkqOnMQ/waj0STvDKfkCikkq69k2EWOCRUOQlHArmjd/tw0wKtpixTPaHPsVCz59H/dNO",
-	"xPYqN9L8SfMN16bA5552sBYX9HPCvEz8eLoYAe8yd6ckZGc4iknoR08WsJ3RWYiXZzN4eCYV62cyd0Rp",
-	"iZ8N3dFogyBtR/R0djv5sSi1kQXisuNbAQozFnpr/MRXsLpdFC5NfnM0Yv6dd5G1gc8XsWYC9ynCCL7a",
-	"pHCicdGNDm8PtYo1m6PxeaWJrWalPLaqlYprjZzR2HLsilepeOekOdrNxCXz2kVb1vIAHQ3FRMe3oduB",
-	"QLU0CUhxtMqIkLlonaMPD/BKRs4KN6C0QzFCBoZisjlBWnvlQEi6/oI5Dwj1Bmw8KDBZgRHliayE1UqI",
-	"sTLEQC76ZMhJ9tBEQ0w5WR1+K9icPwxzDFc5yhkYPfIDzuTsYabiHJX8OgconD3ODls7FB7bVCqcVEmN",
-	"ii7DcrJiGrN5xTANNplkJVfx8otmgkk3g6ybGI4XxPY9qy9RmehHdUNbkrw8jDcQmb2OnlIU6HHyEKD+",
-	"EkPzbgPQq9t/XrYlmY0A1vq4GHwt+9kL5gLsRJGtTmjmxUe/NSPdy3ICZRICgTZc+IWik3mAgYFCDw/X",
-	"V6cqSr4wKdC+CUBwjBh1SV7Kj9TPBRIRbVCg4jhlYbkvSv8xpORjPGyhGXuGWErOVTMl1qoloTkXmcBt",
-	"HLoryZy/LZkVWbP/K2It87NniXS+cm9Xbp4jk/HMQ/bsF+YZ4vtoxcyK5oRwBlB+rCkTJu5cXLF4uZ4c",
-	"YOLmK9sL5UnAGmVSMVEGfXKEzPwkczvcdU0DcicV8qZqid9EIsnSRm0UgKT1I34mlMTW5W5lktzf7Scw",
-	"J23i8Qcy6WyQZg9TBzR9mTEsZk3fh6Sh+wqSz6k1iUyJr5mC7vPe+/ZCOUHbs1xBIXmvywqgBP/N79ev",
-	"xSaupQd9na3aYBT1jTqMSdFzkB49OSU+DyKi4RBk6UuDIOQmJaaCTRTKFcB62XxCFM/WVH+J9SX2IYJj",
-	"FyHGwYJsiWx5g4Z//MRH+TxEieoZlDPCpJSUbhS5TxejKPbjRbyeHWPCAm8nleYL3kWk9WSvR2/QUnRS",
-	"4M8E5kpZzyCHi8x1slAuPsXg2hNQn/qQVRKcj/74KePl6nuf+8bnIsePLQ4mfGKp38pqvoYxOYXuNtVg",
-	"+5l3t9l1pcFWmncPtutucaxWbi2y4v6R3tSL0N/LZCzKQ7PddmKOYtFZYY5QHfP52MWY3ytOa4pVEiKI",
-	"6yuhjspZDCQP8ipJvJcexNsSHieXRkJV5NalqXUN05DpR9VfEfw146dbwN8wQVvG/4HMcKaqKGuqfKla",
-	"DhmRn28zC8jmcxl/rz9XYfGZh0m8l2msRWLJJ1pgkXhCRRbkjfgEw1yvJZw8kK+5rMj/SZwjDc3xR/Mm",
-	"y3vM5pAhVFQTTw33hmlMWMzShAVJ7Xs1wGwBYJsHmO9GqiGG6pMZRefaExgRtBlQelL8TAVqKGgM+5rH",
-	"u2Yfq+7XrmEt3I7ffYZp6JQ2e87VWOvnnOPnMxlLP4gN187kvkwLAiFV1B4U2GyMfBpAUsg0vdd6PUpR",
-	"DB8nNYe2FtiU5bBlhaLP5tH1LHGytC9T1lIv571JLVbIhygDKLIq6uCIJFvhglKfTk5baDj2qR9NiTdE",
-	"J3MsU+4G/A8BqlMzUQelVnN4MifesE9P4mnIFhNheW7fdfn3a9XEB6CjlimX45Dxg03m8inIsOlZGFAW",
-	"D8ZsQVWM9u70nXnVyzccIp9JuFJkk/PEEUNjHKaGJsgSzueWeMooc7ofIlVLfH+j8CYCrVvJChn6xPHA",
-	"F5nyVCUjkVZ1A801Q02l2axg4lh21W5Y1XqlaWGvNraccqOBccOrVsq1fVAKZqbOV5GZXLxNrHfafE00",
-	"9yklnhA7/FhIUms8TyU3/GCLI4o4QzklU+tjp4GJ41qeN25YVacyspq187KFvYpdO6/W7SoZ77Pqohw1",
-	"Q3lUhlLHJQ5U9EZ4+QzhcA1lGv9hehozbJDsAp54ZI0opi//7TVXBX/9hQuuZgq/b2v1PvlwjzqpCaug",
-	"EcQcwqAPv7Viqrh3d5VOVXiZZtgr5tfEl3BEWplMPvphGkqyIKrTydOeZiE8YTSRIuMlOzVRRIhHvD4V",
-	"+JcsbohOtPik0xJ6hGIVaXqgkCAojJ3rnlZIRtuSNkrFgqYIxttzbx5QaPNggpnjkyj0wmZSGk4Uq14H",
-	"+Jchn0fi9xbs2qfCqvr2V62wmgz6KhVWEx7wlUusqn5vpP77gAqrvSQdNahqIdNlkmBPoZPkKhQftYv3",
-	"3OVvKWrNyM7e8PtGVaeP1+/C7AzW0ZmMXOyNLOJiYlXLTcdqeNWm5eKGg5vl+qgxqnxBdM4kPNhYf+5G",
-	"Sc+3wwK/0ByH8QoOOsnElGE0n3JqqdKjPHTv0ON91xShawiL0cD9ZUJo/IXK5M6wL/Idis+KisUfVQx3",
-	"HDIKaQWeivNvF2CaXLwfRyQYa0alTJqaQ1PYSO/dorV4fsTl13RNwlrI22QHage+S46LFpELa6FhTKDG",
-	"S+SDuAJ7Dt4pfK83i7/wfYHvPsaE8qthaKJ//eOfmWnFZLdOB94msM/F8kU8ZWFuwgw0wx6/MV0u6OSY",
-	"F4roxiIC8qQUYkld3hxm+Rw7rj2uV62yqFhRG1sN3BxZtut4ZVIZV/F+Umdxdl05Gf6BmTulTe019mY+",
-	"3X+/2zAGOgnYZCKi5GWKMLgDTlFeAWzFiPOWhmngpIDzh7Wa1uG+W5wW58/b5UspMBZxhGvCJgiYHvFM",
-	"8CFdTlf7+5v/OBXekksWrltzctIlID9CfaPcN1oozc//Mzz5UFQxJu/6/3FKQpK1ZaAloXELidi8tdq6",
-	"5losRYIZhHr69iRlO0zjb4sZ6KpAo6RUZhsKJflVcfGBzam/ZSEa8nZDU68dwJ+QTR3vXgUAdh6YIv5F",
-	"bmoeBnU4c55/xPitBrw7IvSZBGxOTKTKsUO1aflWqsbZWD7l6FSQWoWo0bbqNPhH3zFvkyETzQuXAW3y",
-	"TwJHGrQMmVDY513Ahcocn3r+s+8tcIDmIRsFZIZAbwTHwWPuYgblByBt+Mm3347IilHv229P99fh8Llf",
-	"Ci4gRx6RKto8AjVdzDCU646h6Jx4nViQAVpr4ZFSOsNpSDDqG3GAn/rGG+T5HsSMzwim/DEOnvrG/+Sf",
-	"13wq0UZRDBbIx7u7zv3g4ab95w5ymZdexNGcuP7Yd8Xs4MBGSz+GyhQt1H7svevc9LoX7V739mZw3/nL",
-	"Y/e+c2n2affmffuqezm4uO9c8i/aVw8mUg+7l+nfPzzc3gy+u738KX3Eu+k89Aqe3rXv29edXudeG6V9",
-	"AeP3frrrpA3kw9s7/s/G4177/vtOz0SXj3dXfP4d9aKrT//t1e2Pg/vO28595+aiYyL4fXPbG7y9fby5",
-	"NNF95333gbfSnrUvLjoPD3/u/JR92Ou+76w3bz88dHq5/V13H67bvYt3Jnrota/U5DL9dG4uBajfDuDT",
-	"FPyoe9m5vrvtdW4ufhrwiXRvBo8Pnc3n953HB/79/e1jr6PP47rTe3d7CU/aV1e3P8JAfD8GvdvbwRWH",
-	"nYneddqXnfsH/dHjzcPj3d3tfa9zObjuXHbbck/uOYCvutfd3qDz14tOh88cPXTu33cvOoPHm/b7dveq",
-	"/d0V7F6vc3/TvgJGa03Tm7Pda/lU2tb/fuD/sa3m4MO3f8w/C2DNLRS35HvgkkyEg4iJxEzStWz4V+te",
-	"fGF1vSGaEswJCb+fJeOhJftKzMaaVo/8fWA7P1z+tf6Xyg+N97Wb8p/Pr6t3zXv7wekdnCRbEHQ3wFGU",
-	"BO/6H6UnEdhiRetWiv333z9ed256qGrbUDq/6lTOqk7trFoROXVHzFuhyP+FmH2aWolhgXKt8BJVy+Wk",
-	"FgLcMr5HZnPGKduKs1enHBk0+tC5RFXbMdFd5/66+wA4ftm56cLjiokS3ENVu8qbdq/vrjp8pvBFDZ3I",
-	"oGEosIqDgC2Jp6oohGwRk1MTta/uO+3Lnwadv3Yfeg8w57ft7lXncnB337m4vbnscrxBVbspl14+q5Yb",
-	"IueGMhrioE/lzkWn/EA+3D7eX3QGnb++az8+wGzKzRRNUc22YaUKg1HNrkgLheRe1kFvmMYaZAzT2ACL",
-	"YRoJTKCFBhDDNLJLNUwjZ6GGaWxO3zANNXcxETXxLAeVM+m9cqInd016EWaOXCEzcFkgVoM6S97jEOFS",
-	"6I2h1AnFJgrg8TZIrGT4EnVrariIEI4RXTPRVXNTSR936fuRWtuXuffnOMQzEhd5k6rAsVjEAIUrE81x",
-	"POVcuDzrSQcpWZMTNhM7ji9yCEungs3kNqCI40Qjd4YMkkvl2nfv316getN2EOcR0J34UokRchrfRGge",
-	"YHA+1omuIGPKtukLgricskBMcC345Ewqts8qZ0pSfy0OqmiHX+Eq25Ae1s5d7lHL2h9bnwwcBLdjo/Xz",
-	"nur3TxvMeCrRbusgkXz3MnFqAtiIBEymhzrJ5i4wZegPziQ7OP367aKyZvhuw2c8k+WyDrGkresl0j42",
-	"EeJDYSEzqGMWoxBTacPU/Ie+0eMCo8/DrAfbZ9N4m++xocqhH1/aTQsARRnT/RQ0u4+P3Us09L3hK5iV",
-	"jnXs+HIuHa+ieJbFIcUx4x9JbRDyqctmqh5flDf+thObo1P0iOuW65WqZY/KWOZErjQ8q3GOG2PHrjlO",
-	"o3G8TnGHDlxfZoH3NMeGgMTkNVyofVmpTvWZOmcsk6pxR7lU74TOdrqzZg9KyNCJI2mnMHOfvoHjPez0",
-	"8EQkq+8boahNoJqI4gX8Ml3XmaSxUHoiyQJy9mu6LRzhg7DbkiBi3drBEq8iYZXPeHQAvmVLe+di4G7H",
-	"BcmIAPYnZ980UoeFZOe3+itscVPgVPr7EM+nhZgPRHXCP8lRDXoTUqiDm7Mo8jlXBPFZKj1ovGS5dTa3",
-	"bU8yyY43IXl0mjKP7H1pHDzqDfPITruzmIIpQbIV1LCKHHDvBJjm4liwIeOQzbYakHnXXk5eqz1T9Owk",
-	"RfyI5DsbigJKzwRN8XxOaCbiTgbXgcke+pUur4mjsCTl4GEKJgCwyO8boTciQYEcmNRxjlV8w3oZ4bX0",
-	"vbkGBbYHyNeNB/UmHp83zok1ro2xVcXOyGp6Ttka26NqZdSoe5jUDzYewPbDhORObMVDwOs8mUtOfCe2",
-	"bXdWyGEHXgvLfOqRjzvGnrNIFLjxaT5PlhvbX4AsbRRNWRiLRFeFDAcXwlsIwiALxEd3ml8O5S1H56Ti",
-	"dmo3czEFA41wYNBEor1SSKibbDfzCxEFuReSAHVyFQn46GspQrEunS/iwlvFI2Of+klKNCGqQ1UAuMPe",
-	"ipR1Q3GLwS/Q5A2VCxk82uK5ZvYp+eiSuSp3iT2L0WClPuQjiV5PhmBzHGoXL/8JJXv4v7O0uO0wuVaH",
-	"Zp8Ok4t1eJpU7w9JmvaHz1fEGHsoYkJCSBzUsdQRf9/pwSaPiMz8j90n8ebusVfq0wfAHlmgk7K0nt7N",
-	"4xVypzjEbkxCzmoqjz7Ttu3kwjhxGR37k0XIt+q0hIaKYRiqiEwBlpixg3z9XnazpgLXDH9U2XRsLe14",
-	"crEfK+4k4KiadrOuA2rNbSOKE+FHJHST72BqKk6uajfrLxBKksmUa7XtU5F8ojZ0uVY7XnLZno5xt/gi",
-	"NWczgmkaLvklIkLf7uXIuL8L4376LI3r/5Dn3KcdfgVAiH0QEJUwm0PUbszQHEcR+EmlUxlqFcQ/xvDp",
-	"G5SEWqiqm3NZ+QMq/PFTuMO18rWcKt++ujsl7/G+UBZtU+TPZguhKdWVYUkN/vRSOFAztJbHFHwwgb6l",
-	"vrwv1AThxDVra3vx1RbCpc1WfJI72f0oVL4S8qvS0GgDA1XcY7Ev0tZo4+V8vzn816GhUW85lESN7BPH",
-	"RGWwfmfVK+UvoV4pyKmb0S4UqyDkydCH3kUb9vBZV7uoprAf3c9LrBDFOfDdi3pnaDXaJNUZTCkf4iKn",
-	"b/prkfKE8L4qSX9HcFBUxDP1IcNoCt+BmSvHO7Uwfoo9SeiK9hl/TPakzejwItxdsPo8+DOZtF86bGyN",
-	"W4nE1wSdFISqnAovTOCloIvjTBivcCHtUZ4IRMb1UlqqwL7g2+NFSBM0h/xN8ZSsgC1ki3gtwWZ5e2bM",
-	"TaXc8vV4MTdg7lPCxiabik44h5VXGf00TT0ATUj4TMJvotIrhS2oXc7DvCs28XV0OyCmRPgvi6uSekCV",
-	"lizMCRtRb7Y6WuvNtYQgLAyJG1tTFkbEGoG1eWVFMRZcRXKXJUNkBBLHLld3JhFRi9jpBp7v7L0u/xxS",
-	"6jUZ2kwXULhJvfyLg0uXE6hZ/0RyWNG4qNUPP/bQybuHcq1+miSG4HfK/0CLP4lwZsEj+r8A/rbQdwSH",
-	"JBxCVhoXh6EPqcqiGFMPhx4ako/zIXID7K8pbMnqh+noe9e/9X/oPv7SdW78btSl9zX3olvvPs3/+v7i",
-	"h2aJrH74xfux69/63Y9dapfcckBHs7e299cfcnOJ7943tJwylHjX7+WrX7xBxddOSrbzk/PhhFR7a17m",
-	"OUaKPaPgoWTyMA0JK60H7H6RYHM9yhz0PkC1lUeF7vP/q8WWJ6D9qr0o0lnudKF4BXq/f+TwdnQ+7lro",
-	"JfyG4LbSC/CouoWvzRg4hmmU//Afzh1sbHo66Zyr4rF3ATU8gOb89NNPP1nX19blJXr3rnV93Xp4KI3h",
-	"f0N0Evkf0TgUmIYDuYWnECWjiyc5wmvZLjuWXbbsKrLrrep5y3ZKTqVZqTtZL7OTft/7VP1s8X/K6h8k",
-	"/mll/un3S/yP+ufT/FKi7wXXDHheXBVKCCB8uySX7dOJ0oxvUwEJzX5Ovm3hWxcJFTskGUIRflZJsbPh",
-	"HkfJVzuiPWAZOWsNFySRHUMC1gHKpIHiTepiumSLwAMLAH5eI2eFyamWOKQ+neyEhsfAavCrA2WNfAoI",
-	"mWoLtfnnkcv3+gnMJ5OfcqsiamBI+gCKSfUSPCMRZ/pGGHxl/jVhZylp6dr4vaxyZUWFCdo+5YXSgT5g",
-	"kyZ8No2IuIvQj1cPHIhiIW0VcPiXBQlXBQZZFbAo6nBBMjV09uyU7LMkXjEaAgcja1MgURYwElyoD6TB",
-	"592Bj6/S6LS0cMd0C+f+nwkgtmBOOce6g0nOTAsv4ukZvBTBfJmIS911SM0VdFyAVoDlMGg6nWkcg18O",
-	"MOtFMNpvMoeDR7CoG6D5DEboMZM1HWMsCmLKRrIgGJphH4x1BFAeSnrkValQ9cPkv5u4rPoD10lRjR9u",
-	"LHArnoR4NgOdOmQfFUYS1E691yV7CaqMCMguX4ynOLk+PRGKHBPSM5uyyMaExcxEwj/CTCMjBt+aSM/h",
-	"JXSUyrgpkvPOAxxzVk/UGuNXMDAccD76tE97IhkUn9zSD4nFaQuOwfMFOOC0usoQUHwoFsXbtDb2b8nC",
-	"J4Qn2KdSd8xfLqiIk/ZKfSrCUdUbjwT+iIQ4JsEKUuShEeEXobBC69bECK8ilOIqzPwPf0AXIfEIjX0c",
-	"RH0qmHk1yySGElFCvAiJfCytPrUQzuDnCRcUC5D0dE+JEQnXPPhO+OUN38BI2cO2jVzIoZInYjjdtW/7",
-	"2E9kJUdWwIErIYGLjBaEKYgo0wCvOKinWAAnmuI5EfluhtB0mEStltBQhEJKAQwwWbrZ9+mGn70ekfhG",
-	"NZUxoj9/GALmR3ISmYBQfbktuCr/tpB5zkAde2r2KWCviCMvikeAGvTroQfaGlToyxDNsKiruBlG1qch",
-	"ieaMRkQPKEvZU45CCtAJbxn1afo33GScs1QuL/wQbucusXBizGcyhcvFBpMJjgKB7xIaEY3qtefYnRKr",
-	"XLI3iN1yuSxheF1i4eRMto3OrroXnZuHDrTh16UfBzr9bN91uWhFQiEOGk7JFh+yOaF47hsto1KySxXB",
-	"zk7hNtXOEujJcqutdj4K+sBxKlfhJqPatEPbQjir34Ea/R/nPlBkWX4EkoyCvwXx+jTwxyBtoJNz5HEo",
-	"j1ZIOrKdltCDuHiOP+6ACz+GjE6QmxIlpZWv2g4a5gTgDtG//vH/p84AivT7FOERW8TpGz5zU8CB9qkK",
-	"RgIdEIeUABBEZ6dQyxwmRanFEBzUI46fVUg5Beo38EHBMbEg2x8H2ZyEkrIneUhgW0iY7NMblGYi5M0A",
-	"hnKIarkpk63dkzhcWW2+LzJXYEKdu57REuq/NCpNRaFrJbs3suByCSTl+lIF7C6FaqpUkxqyz5LZwbs4",
-	"7Iwi+XOWp47DBREWJiAZgPtl2z5sEVKT+SrKxBcuU6hiYZHZs3qVKhs/m0ZVLDGvuwQUZ99hL4Eab+Ls",
-	"bvJIOd3gZ0hUW+PtnMrudnd4FTDs9Ri7wqFwTq46tX3GixZzLiITDwoLCwc806iWm7sb9xi7xnQl1wj1",
-	"AKuVPRb5Dq6VSJ9sbR94dqnIVSvyTkCrPUDzQMJn3yWPFD9jPwBfQV0CMlo/fzANlUYY9hkJ9THmYu3P",
-	"kA3H+MCbnHnMBQTPTVr0sMSTCQnRYzcNt2vfdU1xbXqycnEE+dbJbEQ8T2SGAbdDn+JwhU4oQxeXN6cl",
-	"1Dd6IaiE2SLuGyIORnQpLuFWn2JJn4nKLZNh7YapzCTIeSq2DE9zpKGN77Pi4PA0j3p9T+JLDpKd5z8m",
-	"H+OzaTwLMgffEJfJf13eXvR+uusg/oGM7YAXG78J9vTfcE+LB9pVLd6daS//9Y9/yofrPXD2SP/t+c/I",
-	"9/7UNyKxmdbC7xv6B2ee/7ze6XonZ+m8DZ32bIjT73rXV2DLz6t9+TlPwajhmGj3Kx+5LecGvhSZ30Cq",
-	"UpodYT1Jj9OtwqBIO1Rnn+BgfC48XKnmOTJRFK8CzrUTKF3A2RdXRiXEmzAyCw5bqQib25FI6JOEG0eg",
-	"F84xovMPv4lErbVNK2KKQtZoQb2AlP4WKemes4ma7kOOmL1VddRZi8XF1i+21SwNrA//nReL++Gw+xg/",
-	"Y7G07OH8r/GCAiN+Qsz49NO//vHPzyecApnJc/Hw9M02LNf8Ezbtcf4MT8jZXNSzSUc+gV1axVJphu5u",
-	"vkfw6en288TRoKTbd8RO5/t+corkilR+6cildNM+jRmNrTGe+cGqFWEaWREJ/fHn7YtNMbNUPGwhIfSY",
-	"K3Lk5xBCqM3yp74owpIlSusESMxpnUzpT19GuYT/EezSLb8wyigkns95T3hzujc5A8Q/np+q7m5yw+K3",
-	"XL7+ighlW6dQ6ugXUkfhkPRLIWFsS5GjbNsybbpMSABXuw8Fw5WizqcTSMQCRn5QOlEWo5gtZEiHh2M8",
-	"whHJJY3SA+ulrL5ywTLY0/6cuRy7AIsyi/2arsQr/5lQPjNwR9u2y1KRUFIAK74DuUh8OyeUX7GVkp0a",
-	"ULj8nvSzwrNgCOrSZxKK2s+gKMrdWdkdf//i7VXK6FdQoXzOoMcB6VZpLoBySizlo5NqnDb8ejCqJ4UK",
-	"XUMM5gS5eTsRjCPGVgTLxS2ZTjiRPpDP95u/ikxEPmI3DlYySYPP5Yl5nKZAgfg3VsBvydF+al9fHYZ6",
-	"ah2/o96/HfXk5hWiHtTb2/cCkw7O6ibSlHZzfntxSVdiFtBU5BHsBT4lwh+2ZldE+a+lH5FSn14x7KER",
-	"DjB1eSfRFCzckKELxSEej30XybgzURYQssXzr6MCcfeeYM/nNP1rvAgTqImYOhEYKQz8al0Q5AeHWAGg",
-	"9H9DbZNszO7Lds3+VIiZV2CsSVP1Q2SP0pisucubwPlKL21p+7zHS/hSOFyAY0PgR9Jwv6YG9qO4nc5o",
-	"Q/jMA1X6ydkdnpAH/xcCOZH2+FYqOT+8FIc3Qh+Msl2uW45jlSvIsVs2/39JpOM20jCEnz9lM9rsm5VG",
-	"BTMZKpMs35uLLpr7cyKzlkN3Zc8h9sgmVhU3iFX1ahWr6TrEOh87I5tU3CZ2nFT69sg8YCs0YnEmeGTH",
-	"WrRMIIasxgFGGNHufFs7lQvEUK6ng3lIxv5HfmeNngaVj3/BxucPe9OEBG8gnCWHNGSLMCQI/KvrsX87",
-	"NEbj4KHGVAIzXS2cHtcPkDsuz8Anaq5Ea8rWjM1uKP4YIlnSW+iJKVtCdZSA4CgGI7WHV6clpMW7KC/t",
-	"eEr6NBS0hrNdQxE11JLcWDRlSxllBP6TcN+BRCgSYInf/IZ9eNe2yrU6muJoWkKP/B7hYkWf6rb5dZP7",
-	"TlOhZp1HP0rj9bCb5ue0/kxWQxNyKcahT7zEdC3OYdSnfPV8bcnMQzIP8CpKreOJ+TAFgxssoKKYniAo",
-	"50oXG9TWnI8Oo7zaQsAh58MLTHl7kDdFYypOrVKHSPVNInY44ZCVgb6EZe93Oq/ReY3AN8NeefZ+2bh6",
-	"urOj/3XPfxrdVKc/ePXvxx1n0WX3tfjHv2+7Hg7eY370Cm2bkH+TLDUapSXa2yQtv/rNYe9hjNRO4gWj",
-	"48AXPpz/Jutp+aAJ/5ms7iFx8W/1nhQUJHvNFd2VOSz42Sff+yxIoEqulkXQS3guKP4TWYECU5TUXrLw",
-	"Cfy2Y7jeTMSo9K9SIs8mty1604n+GpGrFs3A+/VR/ytWcr8W9gjY7oc95nYtglZ7Ll9o42SNLWKdsuVq",
-	"prZgxx6ASlv/ji6vji7fk3hfXDmMmUsady+Bk8tNHHVPIMdzQou+idCQcxgyMZTgXYaCU4drE+pXCTN1",
-	"HAm2f6XiIdIySlkEfATWIYuDr8lVRjGecKqpcVQbXBI6kV+dHsFuiAUcwFL+XzlP/xZ24zd4iO+JdHY9",
-	"jGNIqjkeprUrKAKZo7UrUM2l4/6mdXMVy65adh051Vat0nLKpVq9aZ9XXkE3p0c3p4HJm3HIP3/QQn/3",
-	"DtjNxuNWpPy3Z1nlRNMuChtvCH/FQMkR/qi32ajaKldL9Vq5VmusSX5bP9QDPD8fpPDLFF3dqfHTyq7+",
-	"rvHbU+Onn/eUJqVPi1V+DzEOwS1NSwigZxLazH+d1FMGv0w2zimpnKaBwRHCfZpkgRGlldF6ZWXBfhA6",
-	"4f1A+NNiropVSI2Zm+QqjJMCsn16MswWQh2KCF/ZlFBPqiDTWtFPhMwjLSNopJVTh3m1UIAhvbcMdRDs",
-	"uViDNIuIrKJ+fKCGMBKgZjQzoX1Vfkkp39fX+eXjoPrEJ/oZFsXqjmOK9GrEv+tjftfHJFQMiFC2qHsh",
-	"IcvjrnYqZB5A+ZIt9oz8sbQ5cGoCEd5c6vGk7oYf764WI2NXhamDIxcSjpv5ahptBf+H9DT7nKHMwfmN",
-	"K3Z24uFRmh2NsRdZa/S0NqJmTIF6pxirvm7S+5+k4NkDZw7V8KjWoOIpJH1nVNbhf1H3RSxipmJ/5Hsk",
-	"w7O0NIZM1vOXSTSGG0Xqh0kRfjMtipawgciP+9RlQUBczoydJCXUc1JFDE/fSBYv5Rll3idFsdeofTIe",
-	"h1WfqvJwDM1JCBG/Pl2fscjDAGJYCbVz1wMLlVXc4KxLdll8AkkCRN0tCSDsPWPqEhHCGoAT16l2xzRh",
-	"BYr15E19OsnjCm/IR40oyLRVL1C7bSwNpF0ycrE3soiLiVUtNx2r4VWblosbDm6W66PGqLImFxZn9ThC",
-	"XORrfEWV3G+GBB581f6uxNtXiccXomg1o8hjlJhoQuKEMBzOdp5FMZt/MdrboV7ERUnBoWbkxqGWaA8N",
-	"+SzmxBuelhBndsH9lAv1nHjpzdZpywZl4a3/c9iN/wS2lu/oocLVwUrr3PT6UrqRiWhEIq9YeZX2aZ/e",
-	"gcWmJfJIQ26PNT0wlBBgSj+4XicgZpnDyy9p+E6oaQg/Oz7lHEufYjQJ2WKeFESQ/lpJlCVEqsx8N2TC",
-	"sc1EEeOd8XMkuoue/HnEGYKQzAmOI5V7bZcChwPr7W9fF29bdtOyq6hcAbVztVRt1ptOI6uLT/XmosyR",
-	"MapUMW7gqmWPKrbIk9+wnbrljGsj97w2cly7ChBTSUujOCR4NoBEKD/npX2au1MSsjMcxST0oycLCm1H",
-	"ZyFens3g4ZnkQc6WJHDZjJSW+Bl4bxnTMA8g/ZycYO0cVzzXK1v2qDwSE2xWcd3C5065OapX682K+9oT",
-	"jADS0cBlHnHP5u5sIJ+cyU2wZoyygVMf+fGg8TT9ZTB3Z/nL+GC+0Gdt/6KW0P2edQ8S62ymlGRqEnE2",
-	"rBq25XD8QLaju6Y5uVaNjKeagIa8bHIwsDp23JFXda16feRYVVx3raZbrVjlcXU0quDKuI618mTEnbJX",
-	"gOoM0wUOZEFefqlJ8O1ZGEFlUdMKO2yHXdHRPAB2+xt03u5pyvndiHOIEWfdfPN2p+FGZLUDT0hRclIT",
-	"fkWGJOEzDTetEBGhwq+4iQVFw0FLz5WFo8if0KQecMyyGqrllEUE+uAy78yPIlCbilxXImlhn4pib7pg",
-	"LHtLBfq+McM+tSYhIbFPJ32Ds63ffvtdkgRJjBqSMQmh8nvMkGgsS8mpWz1JBnoylFUQhyYaTljMSjHf",
-	"WfVEJORLn0VDmcUyfSdp1UBr16daEtxvS5BVVHt/KgKXlqEfx4Qqo5MAIfFgzSUEuV3hbwH2JzKPk3R+",
-	"oqq6SjmYWs1GZMxCgjBdAZMOfvGwlUJFnU3IBpMQEhok36SQLEpiQp/q7ElODlMTaXnaMtnZWigiJJME",
-	"Twg9aprDZBkJBoqq/4mp0EnLPqwFAaQlc/ezofXpmpt9mgYW3OwhVGA/S9rbf5cN7e2LrGdvf7eb/W43",
-	"K/JjRmtC3dtcce5M5X4vzvB35T8RNFTfyXKSkLNOGssn/jOh0uJvoqydX7kMZM4humFrNCzvaMpM76St",
-	"lWg+8HitF645/qhpVRT+E1Kn/RY1GqrgUFpJYAfqK0wtRv0efpLXiiqqiuVlg06GSWXW4WmK9cBlaekE",
-	"9CKsIju5qXIPS20b3Id9ivUY8tQMCFlPRekKkea7+G5OM6fyyealJu9TkVU2k8P8jeo5QicLmsRcpzVJ",
-	"sWCehonf+TBgbD5w2YLGcB+r0s/qgz4d5jBOSOW9FEwm+LKfSifiEup4fsxnxleqhUlFaCFi+GKG3Clx",
-	"n5SCRXBDfSrWwL/IUpi22LEsxwnQEukLOE+Cg0Dkwh3hxCGnxfmkPGr0XquWa3yBm35/TYzK3f/zJ2NG",
-	"oghPuLymgKtMWKs5QX0jDvBT33iDPN9DK7aA8qP8MQ6e+sb/cI5HoI7RMs7kfp85Z7I+ceIKqVKfti96",
-	"3dubQe+nuw5wOzJXv0ysn6bRz0xMTqiMTuYBXp1C8L70mFrQ/BmU9cEfb+477Yt37e+uOnICh4ilG1UU",
-	"CiLHnpPvJN9c+p3Mf6XsjU4FFEVKqMBuor/TK4iNY8vTYrV4sxbSSlQD10JiMxU3AoKficqJHfhRLGSc",
-	"7zs9E9099uDHZeeq0+sg4dKh5LANByLUUQ6XkTIFp3YeqSrH4zEYw0to2B1b1zgG0svCJ6i6CGVatFrf",
-	"ebRMqOCPE3rGMGCeQvm37Mnk7CEk3IUkkfzfYj+QY5UbhzW9V3br37hDVJF8cYQPlO79pGsBMqYicaaE",
-	"nYaNRY6cpAA3vJXJuqulPgX9AT8eN4wSdUamLPD4QdJ9MsRQpq6P8CNUsatcRkHXzPPHvvJM4ZQGi3T0",
-	"+Zl1jjxRfI6Fp+oANUBlT7RXq/rd7+sL+X0VH43DUOOt5gmwM45PCtoikM9MovhMzQcfovtyijkPhdIx",
-	"wgFBJ2OfBF6EAjIWmZvpiLhsRkSh3lNTOsuDvhf6Syu7mzJLIz/BiVVhKNWdgrkCdbT0bPTQFFMvkFdb",
-	"n8agSGbjjMx02I3Yp6pghnBpSFK5YaUUV3rIN/IkI98TSBooXe1GcMOm55WulYaiN6LsBqckwGbzWYLw",
-	"l9zPAjQYuYyq/uUMRysUsRnhZJEEWrawqlPuU59GMe+LjdGI8BVHfkAoFy3ZMwmlklloS0EwS/mBpMI+",
-	"/4igpQ+SXMSFQlVM4GRBAxLJ5CtS1y+dqvSptwRzUi03chWoj3MPvwov8X9fc/orMiX/Hk3rfxgnJMnv",
-	"3qpW8AybhHg+3Zq+sijICmgYNF/zteUsU6KtEULIjD0TNCLxkohshDOR6lh3czXRunlsKHVLiT4HzGEy",
-	"AAL0OVr1KhSH8h3I/1o176QYFihfMvJ+CbVFnk9TrOaahDPsC67OneIwBnuhT9H3fJnP/i/fROjytreF",
-	"3YIPd2U6H/4N/OFORF0qUTXGRMOZGF3kf/JYvFaaVr4uqGYmE3RnU0xD10bL+JssbirLr8ufaYcei/MK",
-	"sr/YSYd4EyIAwKVKo2U0q3Vn5GHHqlXHnlUl5XMLj+yqVXUadbc+Pi83KrZhGk8+xIQqZ0dmtIx6E4/P",
-	"G+fEGtfG2KpiZ2Q1Padsje1RtTJq1D1M6kC5KfOI5lqx54g+9chHo2WbBhhvjZYhLj6h+hEqSJWgVBWM",
-	"Ex8kXjp7zTAZyUlHinHw1EJTEgRsy3D8q0M9IAQ2JknSn6lXmkhMziZL93xxkEF98KlPEcI2+hkm+Ke+",
-	"YZeUhsD48KZPPwP6F6cyV4eFHxUke96Sup3PSqFiZlLJKUS9Sz4liE08OYF/Tk/FJH/Ozi75DFmWSJGG",
-	"sL1juhuHfu9c63Jlv4str36VyRqH6RXzmtJL3jWobrV9/EmTb5XfZ4H+QPczXTMHSKEA5AoTCclE2F1C",
-	"AuYYwSdDzLM/my2gOF569eqaA+GfkRbXNaGO+wx7BPlS8becErrN6/M+WfyX9P5Uo3xhL9Bdzp6k3ihX",
-	"mw2L1M6JVXVI0xqVHdvCtfPGuOna1apbMzZo/AfTELWBICs27+ccO649rlet8qjC75Xa2Grg5siyXccr",
-	"k8q4imual9xa/fxFJKqXJ7544EWnvBoB9eUiJW4YeoaHw/wbEwe9tKvUT6+84acnykrXkFNp2Y1WrV5y",
-	"nIpdqR9686jN3scHLzlPv5PSL5Z9QXHxoXbUfx2CevZJ/fl5Z8JyTkwTIreNuGbJaREzrpDwxYnFN6jI",
-	"nlzlTiryknSbsm89jdNuevIahGSHp29RYfqj6EcR66Um8DvJ+GJKY/0gvroKeX924WYxG8Hh2ZfKnEkW",
-	"6vB4txdMrsgD+ho8djBFLPA0Fa6KwJ1gn5qb2uAMeXuDxILWTUXrCuE+VRphpJ8QIPrSRzlCMZOWKkFG",
-	"ZwvI+eIHAVRbQ4H/nOTaL7Dm9ukuc+69gP8aBX41u+7v6tT/QM2mEIr2JEp5lCLjV3q01Sv3jN8vaMbk",
-	"tXFAYybyVFJPs9vOp5y7yWpOOUcSsiDxZA0XVBpJMBV6UhEG+UaqVcVRlgYsZUWL0sS9QxHdPgiJS/xn",
-	"MkQxfhKOKZEsBC5r1cuEBaU+3XSF1RPk+2KhcYhd0srGXYQLKvW1Ql2LWKhpZz3iSq0xyKMrs0/5X1O2",
-	"BAdFSF+wxec238vtgIydMsr/Z6NsgI5wmU1SbjdalWyy8UzGAGXWL8U+uIZNWOAdkC4gddY9vOLz1+oG",
-	"/HsWzy/uN1xI3rI1ez4ZaZ1ho/XzB86+pJWJ1ZNs7WF4+oF3Ez4XV2OVRliwm8Dfsl6yXoQLYkyNMyCP",
-	"cqLrXb1NIqvB7ReSg0ZxpDIpMhqpamiEyywuQfMAx5DvBHKmjFkoCAsk7EgFEgEPvri1fASphT6J8ENt",
-	"mskwwOayzkcyBSlnwuuEcvtJRjxOJzfT7mnRXetp99azBa7Tdi2J8RRTL8oj6TGTeRUgSAooLwkIvzlW",
-	"kOTm1ETLqe9Ok5w2I+w+ycyFlHyMJXsm4aWH0W9CTRTpVo7cquS7qNEvC+ID9ziKMb+PRFFsbTcA/fK6",
-	"pROLs5UeVDqD4k18QyXmCRcNUYVY8q2qNoKqsyKuMqhjJlKhyah4few0te3mDESBLxO8IEQ5K2UZXCu9",
-	"JrdE61erc/X5w+f/FwAA//8=",
+	"7P2Lctu42T+O3wpetjOx9yVlUidLynQ6WlvZaNen2nLSbZS/CJGQxJoCVYKyo803M72I/zX0wnolv8ED",
+	"gAQl6mhnm327nc7GkggQhwcPnuPn+Wx40XQWUUITZrQ+GzMc4ylJSAyf2p5HGHsgi+45/+gT5sXBLAki",
+	"arSM3oQgDA+gB7J4xVDglwzTIJ/wdBYSo2WUfYfYQ5tYVdwgVtWvVaym5xDrdOQMbVLxmthxDNMIeGcz",
+	"nEwM06B4ylsGvmEaMfnHPIiJb7SSeE5Mg3kTMsV8HKMonuLEaBnzOTyZLGa8FUvigI6NL19Mo+0lwSMZ",
+	"hdHT+pGrJwpGXh85DUwcz/L9UcOqOpWh1aydli3sV+zaabVuV8noK438TUBC/x0OAx+L0S4P/v0EJ2hO",
+	"H2j0RNGIP81QNELJhCD+XsISNIz8BfIjE2GGfpoPSUxJQtgr5I7ynbst5L7HMXWRH0czxvuYIkx9FJNZ",
+	"FCesTwn2JiigCIsHAzp20YRgn8SvkXuXxIGXuAhT9kRihqq2jdz7q5+urt9fDd50Oxfn7mvkdsc0iknu",
+	"FSwICU3CRQm1h4zQpMW/7lNG4kcSv2KIkSQJ6BgduW8urt9/35W9Dd61L7rn7V73+so11cjnNOQU6E0w",
+	"HRP/2ERPk4CPmSEcsgg98dXiaxMlExL3aTQjMcydoacgmSAsFmsUhWH0VOpTtav/mJN4kW0rLNzgMdsW",
+	"fVMJnU+N1gdDrIdhGnxkhmmImRsfC7d5A2muIUqfeF65Xqla9rCMLcchQ2tYafhW4xQ3Ro5dc5xG4ysR",
+	"Zdcn01mUEOotfiKL1VG30ZwG/5gTzgjQkYOSCJVrNfQYsGAYEtS+O+t2+RbF2OOsxURs7k04dWJ0f989",
+	"P0YJ36YpfiD8q5gkcUD8lJwZHhFJIqMgZokkOL7HLIli4pucRPkm+zjBQ8yIqag4xAvio1EUo3IVTaJ5",
+	"zPjYZMfpuWF4SpCHw5DEgioEOfJv+YR4X0AlR6JHhjwcxwvkpsuSWLfyXS3EV9c9LqGe6ph3IWiNAhGK",
+	"vuSh6dNqufyaE21IYCxihmrqMMUgDFE8p/z0mWkn0GOQMNE95n8N44CMwgVMl38WrzB5t7RPs1PaFHSe",
+	"Y3ee49XqVtm3sVX1GsRqDms1y/YbuDKyR2WNUYvTn9GWRhoWpw2dsKb40wWh42RitMq1mmlMA6o+Oyan",
+	"0YTEvM//34d+/1PZsfr9T6edj//7x2IaHF3ixJsUHxm308Nj94gdwxoKZsAXjxODjyJqoihG7nduCb2f",
+	"EEEr8pR58zgmNJE98DY0ShCeRnQMzMrUeuzTgKGYjOa8U9iAqlMG8uCbwjlWwNBTHCQJoctr3DfiSt9Y",
+	"u4ojS8xuzfI5drlavChXESW7L0wY8LlOotBnBUuyuhbL65CdvIpdLe03QT7Sw2Z5g8fkLviFrE7xbfSE",
+	"ppguUJCQKecdMzwmYn6Ic5SIJSV0TkZ4HibIse3XyEZTgikT7EL+cIQZehd1b4YBPX6NHnE453xoGD0S",
+	"3gbhmPRpEhOcEJ8zLce2S6gtXjXFC3gdmkYxQU98JTEax9F8xpmLGJUnm0omBUxhGnhxxIgXUZ+vZojj",
+	"MYk5G6R9yh/inS+RkGMX30380QHjy6Mvq5wbb2bDyQum/Jay0/UNaELGJE4XuBc9ELqGiCj5lAzgPQl/",
+	"ylWMcxaTxyCaMxhuC6mByw3gH/MrwOCGDBdoSEZ8vYKkhNp9mgRTwhI8nYl7QKPUpzhK+GOMhCP0FMUP",
+	"nH9HZm4pxfXFqTmgahu1g3375gxVKpUmPNenR27ZLtuWY1uO07Odlm23bLtk8/85f+N8uzOdJQveG85k",
+	"E8mVCzbFyHpDS70ZG7YLljG3X3+MychoGX84yeTxE/ErO8m2h2/WLeH3akSv5tMhiYt3LJbPvGKIwmPo",
+	"yDFR2UT//ue/jnPn1imUGFT73eSGgCaVsqFRmVNIZWrgL0Jt6Ains5RzPC6kQPUQ04iuT/fc5cp+m6lf",
+	"bbbV/PjZNptfiq61L2J9CUu+j/yASKVLaSbfRz4IW15EuZDB/8SzWRh4IIOe/J0J/SB7Lw7D65HR+rCZ",
+	"nLIXnMG5NL58NI1P1jiy5PB4x6Vb/HRJGMNjIsZZoIVwUWpOSytEIuXbrzR8EJ3pbJ4cMu423Puc8wc0",
+	"4N8Vjr5Lw4CSu2A6D2GsX2kmy6+5FaRwyLyUSsvpPIkQE31KQRhYJTxcMFsgQTaLKCN5nX+HCacH5LPh",
+	"zVkSTUk8CHyjZdRIFdv1hm017CrhuopnNaqnp1Z5RHCtWW/4jdrQ4HNIcBByzYNLVMMFjPSsi2bBjPCl",
+	"4afO392SIA+lT2ZhtEDDiOtiyXQgbh/Bq+uW41jlCnJsnVfb4kGfhAQeFB/Jp1kQy3anm9rNZz5O23Fm",
+	"MJjFZBR84orj8GFQ+fQXbHzZldln6792m5XNxQQhNJonIO7H+Il/WTJy9o99dxEuzYEgJf4NrH+zQoYe",
+	"9ocW8TCxquWmYzX8atPycMPBzXJ92BhyDhnNUpPFPJbmi5rN5Y9QSXhf5MoSb662pGLZVcuuI6faqlVa",
+	"TrlUqzft00rGLf1gHCRsEBOPBI+ET+8gYiPUH8QEw6QN4O4wCF9OlsFx/Qan+9E0+EYO5NCazQomjmVX",
+	"7YZVrVeaFvZrI8spNxoYN/xqpVwzZIP0Em9V5Dna0a7FEpzMGRcDhNa5eow2TGL1GFE//Vs/KY84DvAw",
+	"FFznMQpmw4CW+MBLu8/0yx7HKj0RG9ineAKO0PfYV/x4ryNE4jiSUhlnboKsppJztwxluRNEh/ieo76R",
+	"hPihb7xGfuCjRTQHHYV/jcOHvvFnwzRmEZekYqNlnEhyPamcAMFw9i2JunsFFrJB+6zXvb4a9H6+6QD5",
+	"PPvtG9+QijCCQmPyj4Ht/Hj+1/pfKj823tWuyj+dXlZvmrf2ndMr69SVdnb7w/1l56q3x252YJHXbKRm",
+	"PJnikEupxBfqARjwSsiVW/Pho4vCgCUMkUcSL9AsjoYhmaJRNKc+EMFZREdh4B1KAtnCywXfhbMoG4Su",
+	"kcvmUhDOKFXfm7te+6Ijd+bwTXnT7l50zgc3t52z66vzLnT2QvuSDRtNo0ewy/BtIdQnfgu5+vhddCRk",
+	"91kUg9Yt5l+wMhElr5VRrE85wyIxwv4jph5XuZNjYefg3b7rvLm4fj/oXJ13zl0u4Us5db/NXb0tqnVn",
+	"6GPHqlVHvlUl5VMLD+2qVXUada8+Oi03KnbG3YUFxfhiytb1Jh6dNk6JNaqNsFXFztBq+k7ZGtnDamXY",
+	"qPuY1HN3TYjpeC6IilDr/o53TT4lYHMJw6iEnkjoRVPCxUDFVVFvEjC+egk/F5IqS+gmJJgRROjfIyF6",
+	"yefBBB8/Bh4pgUnigXMFOA9yEpwzAGd5ntQHo5HvFHK5Wmcl91Vtp4JtYvlObWhVhzViNXGzbtnVctnB",
+	"Da+OnVom90F36alQd5+zcnk5ll227Cqy663qact2Sk6lWak7hZdXTrQTkxd3yK4n4s2GG4f3BE4aYcbm",
+	"wrmwm8GV2Onh8UYHgToCaq6msKizJI7oGBGaBMkCJXhsgkXYVTZGF3QCN2eRc1dseQ7Y8rI5rmiu8vC8",
+	"F+bO394ZwvPcGfr9WH0Lx8o0noSbcVls4kuDJpjzfyT2EfXTbeSySwD3/QOZJXCgOB0WSk3OiWh+ktKA",
+	"doUq5+X1DYg3P3V+Nr58/BpH3Uz9TEhNWNiLGcqcjC0U0BW/K4PTy39QDV1hrPrNcA7hH+V/rwzxmhI5",
+	"TTQjsVoadCRN+cixbbFyAUVV9FPw/WuEUYgZiAGI4QVDE+URAIM8lwoIeiIxOeZz7FO33GzCKvCz0Tf6",
+	"c9uueJJM4ANpIfGlpD3xZd9wlbNaGPlFxzgmiEZ01Sice0kB7UXRbOBFc5q00DhKolSPz35AlMuk6O/z",
+	"6Yy19O+lYR/MPPYOTPqtoIteFF3geEyeLclqgQavWEaUMdGdGKhSPq030HCREKYfsLed9nnn9m7Qu74e",
+	"XLRvf/h2tYd0birG4ggsaXyKyfHKdMHCBuELYJ6ZJQwdVcqcQtFwobbsGHi95jB9Oe0i1XkkWwkYWnLM",
+	"rriSX4OffYFCnICjLtPxzjuXN9e9ztXZz5wDDrpXg/u7zjenUbSX5yzdQe7SxN2VmZfQLcwcjxISIxc+",
+	"WG3+wUXCJceWRDHtkVWmdSea8PP4hINEuRlgdfnblrwtK6c1c5Gshlrckjkj/guc2QKCeMIMZZ5sFVeg",
+	"xxBtoorbzv1d5/zbO76r25/Ok99lSydFD8kQp5NfBBSHHbWIz1r3QPaGxG85Q0qvc3vVvnjOAsoeXuIs",
+	"UTSn5NOMeFzZHuEgnMdEhLBAsIq4izwcxwFhKJ2VNKO8hsMXRmMQ0CDCa059YI2aMUYYVK6i5E00p88n",
+	"aenG2R4SBRYDsOjo6w+WgKvr3uDN9f3VM8g46+IFtuEqEoFRMWHRPPbAtS2MHRCbVELXQKxKO2Cv0idV",
+	"sA+X9MHBHgYPBAXgAsVKliCfApaQdB8uIz8YBYK7FEuKUuBOVHQdYgH1RJiSDBEBgYgLo6sy4SHyqOj1",
+	"IF30Bi/CCPtfQ8wRZyAfpYEcu9qondZXRZzvr89//g3IN4WTKhJjHHRZIMXcxHDrgQv1DQ7Cgy8p3Uqu",
+	"vE+Zllk1l7YEyDKA4J7U+19FR30jrvaNY1MEbyUoDUZK45nzQVbpbt123nXvuK532b27bPfO3i4ZzA95",
+	"54bOv0WzLExvpxMuDncrjXbjN6sKd8uM6vbH0vJGguIoAptkt1K2ZnjB9SmIyhDW3Scul2Kff8ZjHFAZ",
+	"ycnJaaGF4h2u867hMdVdeIxG9LepF/2ZjIYR6aHn4wL3C8wfM1REr903A6CkwW3nL/fd2+dIYF+NpAKm",
+	"mIgMNWC6CSGicguZFt8tZzNQ03OPs8gFxbDEZUQJ8J87YUi7p/gRByEehi/D8aV9Ttj0prMoxnEQLtA8",
+	"e81atemuc/uue9YZ3F+137W7F+3vL57B/PVOXuiYq9hoPrc5jQn2Jnw+KMrLaTGmKJon4GoKpqSE7vCI",
+	"iKDpJBYychawsuea6w54TgLz2To3vE88eQN8zlZYBbX4LSSd4z4SznLUN8qS9TIIeoRRBXQO0QL7+PSX",
+	"vfUqXsRutCpLcR9rghPWDF7ZjLkoV5KjDuTAW9KuMAh89gG++ajP5e/zKV+o9Bn+Vq9x6pQrxPJq5ao0",
+	"CTe9ulUbDZ2Gj52qXammU/cqZNgg9bL2cLPq1Sw8xCPiNfCoBlbazDyejYZ/Ku/8vi8HrN8wxtSbZLb8",
+	"nd50wHskvfHbvTDwQNsX3uMep047DmuOXhJjj6TJBunjcJh6UXSJ6UKGGrDnc7EoEvbPMBrz2zPhfCxh",
+	"im0FFFXLysqRk1Xavc7gonvZ7Q06fz3rdM6fc7Xcdu6u72/POoPOX9+27+96nRdRj3pqamn+xiiOpsLa",
+	"JeOFo1jqTAHo/HHe1MOXX4bDRiO1CCDc6DagF7b9bLH33FM8TyaEJnybX8rUk2Y5IUqIzxBGEJYG8a5U",
+	"CyDTCaB933vbuep1zyDB6gXki/srrcuXoYCzmPh8qXAoLM7TgDGRKLZm9O4xn/NTHNGxiUQ8H4SCxOQx",
+	"eiA+OnKVmnV22znnHbQv7lyh4txTNp+J+INL4ge4B9v30mrldM7/Imilq5xb6u7+5ub6ttc5H1x2zrvt",
+	"bzzwRqmWXDFylyfmlrTXrUacrhimtoY7msYs5gSfyPjpnPO0SCFQDwjbSPQks0FkZ5lWsKPfdUv6XOaY",
+	"Xc2aCyPKdW/ta2BfMxLNQpIfzPoI2ZX3rZv3SyTrbp2scBqvTpXKVI3CyeUjdpe71PzMm4mzp/JIZCvl",
+	"dN6vlQr73a+V8mjv0yoXKlyoukJCQpY4mSb6Cto3+b2TkDDkHxjCMxwn+YVNw4+L0qqyQPAPIkVUPzly",
+	"J1PqXRquvlL6Dulroe9BlgQbDf9OvEQEKctzf5buLvaFdo3DG+1Mj3DIyKr/h5InjaZXGcFXPnda4lrV",
+	"btYLCDejpPwALoIR4coVFz2kFGIKWYZGTyXUTlBIlFPbxwt01KhXbZurxNIPnhCKFgTHDB1VnFqlzkXd",
+	"fFqP+trMZenUq2LcIksnbapl7sCbVrN3XuJcL2eDbiZIuXYb6eYiEMG5q0EEkAMUjTTyYKv0sZRntNfZ",
+	"VcrZZj7LTE6kED/DT3IJXYEhns7DkA8HkuP2yAfIAqDiGC9WlkyOyVyZ2MZFvE8Z1x6H74o8iZ3H1Jdu",
+	"IOFeo7/uiWQJHnMBcK9j+UxSRkfyrcc7EfX6lX8fJJM0D27X1K2MGD4vLW6yPqVOyUroLhEZcMLQqkJU",
+	"HgiZMRTRcAGS1d3btlWu1dEEs0nxddKMe+Xpu6fGxcONzf7mnf48vKpOfvTrP4w6zrwb3daS9//YeuWs",
+	"o82PhZw+XKRZpMsSYU4cRNp8QQaFE8cmEPU+xgFN82OKwDU472AJgeRdDOtTQl0KoVERVx1EGJcb+CI7",
+	"OnzCCwViIB+UMrB8aIoXXLiPpkGSEN9Ebt/oGy6EJOM+DfGQhEIKVXnn0BU6UvgIbt+Y4oBa45iQJKDj",
+	"vuHKLEflpmEsGFM1Bmksf4qDhMig9j6NyYjEBMz6kfDUwmsDygKfpKnwJdQWP7xioquAIZ/EYGSTaraG",
+	"TJEaZ6FJnx7xJo+116pXjFwPh6ErA7dfMeRK855rqu5wkv0a+McmYpH0AqSxHAGVkfnKkVDqUzcz/bgK",
+	"7UNm/SJGuDI+xN6DCfsDPiwiRhsAGocvHAf5k7NeYE6Hx5dHLAtFabrcaxmKiEO1s7Cx6QKnhor8Kdov",
+	"2FXjW5ytrxtr4KOjKBavPtYTBSIq8zRTI0jAzzpR8Wz60MFAEoQwU0Fm/J1p9L3MTYfbZwVDYrcY3JVJ",
+	"ZVbH4utHJB1jutgxsTWi19Bju3s3n05xLDjl7q16EIO7ZxO2Z5PL8/2ez+Kdd23yPSGz/RqEkbffLL7P",
+	"LLe7NjnDYbhnA0ZUkvI+zZSXjr/wXBh1D25/J8wmB7U/xwlI+oe1ficN1fu2Hg3jwB+TH6OA7t1UXBWH",
+	"NKVCvtmrzSOJGZiG7gj192osdvVWc7vs13LvF3a8SbRfgykOwv1f80kEV4HJ8S7BcfKc5tF+TOANSfY8",
+	"0dBCBL7v0eqHKNlvLd9K780eTWSy/N4bcDnfk9nchHi/S+YvczLf/4TdEi+K/YCO9ycKremeBHEX7nuP",
+	"7P+KJCZ4uvfp2vue7sWYcqFpSNLlOLD9/hugt91zedQdcEf2e+V7MpxE0YMg/4/mJulWiGCshRiRoT96",
+	"R//+579cJN7AxUpABORSXAmJ34XtEcR5pU/6EQF1pg/ZxuCpkfqT0E+SeUyJjx5JPMRJMEVHwnsHaTs+",
+	"CskYewsZdn9sKpw+lQwC2kOWJLMkhx6WH2ms6OlbADjU47vsB/iNVpRf/mWxXaZIht0iHi8psWI/+W65",
+	"OBgw0UeqLInPwS+Atce1NBN56cUvnGPyfIilb3dXDTnZIhfpIvKNrxhSz5no+7MbVD3NK0Lp/qwoBXRA",
+	"qD9IYQ8+F6O45OD7UqeOUHZUlo4aDALoNuwv+XjwqOlj0qxaZGSfWo5DsIUd27Eao1qZ1OqNUaU5LBph",
+	"qlRvUsjk+ESwXBJlK4+OhL4uDAHI/eNnFZPwxc3bcY3KyB42SBVbjl8bWVWvQqwmrp1a5eGp1/SrpD5q",
+	"2JsHqCi1GMAnHVMGyihUdxO5GVnwT0nKxEBXdFMyWQqm462NHS1hK5rXcwg9weFDSuUhAQRE1O4iPCY0",
+	"QZBBmKaKyIjqFcLGwdoNVT0JA8juO3jqOaMaKWOrOaxwdb8xsnDdK1uOb5PmqDE8xfVaodswBRUpGg0Y",
+	"TJnMhdcEaTA5hZglpuZdQEc2+hOiEQqDaZDkx1cH+7/yCUj7/ya8ONMYE+qvQx57jAKPvGJIPANvkvCo",
+	"UwwZqCMi/6BknsQ45FxQszCqX1eWYzPL0ZfgcL4TEzYvsg3fwvd5ELJ2N7/ucNgDBpSVe500oKt4pygK",
+	"Caa7HQj23APBsgMRz6k6EPz7b5j0t67M5fkzlmXqu6bMluBseYq9SUAJ8klCPAUItrQwbEG91YU5kyGG",
+	"qWVUorimPcGS82PIEoLhNnjCAQAbC4TWXaiEH00Y4GCCqR9uYOR+pOAn1ZQk4qt+BtOoyzQ+Mnf60p/3",
+	"3RFhoDp8U6B9SqoKqlYx6hLq6uG/WwYDpq+DhzIkZJYORKD9YsS/3HMQYE47fBS8eToMAe87p0kQCve/",
+	"QDlRe8g0I/5eYxQGvMMHCe3TUUKqsvIxKMszJ043iyd10RQLFHCkmMYrJhBXecsjSF/q0ylOvMmxiUjI",
+	"4HtX5p4M0p5c+WO6BkV2/ZVWm8z86CiA0DBpQdfFSBrJIcK4yJI5n/jNU7vmYS1iFVdGQ6sxIsPT04qD",
+	"/Wrh/Z6Psi3egs9F0UT6+C/5coJOJkYoRU61uEvbUTTFUl59cnYPGC7vEYi8QohqhGukCG38gsxQRDMk",
+	"X7cgandJCi2K692br4G9+uDzIcVoqXUlOOYSKaLkid8JPplxCYkmKJon44jfCvx5cWLgruZnHjD+AZFs",
+	"5VJS0fKfNyBBSmqg5Ak6f8WkA1Oqz8QXeYJYOfYyaDCWi0/Yff5t1QFASgRU2RLcQm6UD2cwDW+CA1qU",
+	"kfgW0zGaz3KzYUrHk0IX4rcXQ/PZbveqT1gSULxmFd9PoiknPiXN7Raq4fsxYQxu7YB2RRNndZoEx+FC",
+	"OjELBfzbOS3aOClgBDoufEDHy0nma6d8kD6tclDVWCRe+JwykpiZWxeJiGv/ZdRrkdW683ovGVdyW/tx",
+	"6xlPXUzPOOmMyAi49MBHMwJ+eRlEjPgzCA+jeZLJNTsHyICKgxm/LLUf8mt9HfskRk65UkU4Fo57H0/x",
+	"WOzJjlEw2ouSIFkOgjkTNRIwe9DS6UcitXr1BVFCCiN60/xx/gSKJPY8Zksve9e9SamwkEYKpfL3OEg0",
+	"UcmTGU8qdkQG6EuxYceTs/WaKHA3Hk5LqrMBJ5GBvNzQkU9mMYEcgdf8oOkPqtvSPW5pQmFqAVPJUn0q",
+	"845AjJECVCq1uTB5TcIqkqiWnjlQnpI2CzH61FoMmN1LolWF1GxS96ym1xhK6cKuOJZdaVRxY+T5DikX",
+	"kUZxLLlIFssw5peTyCAUn68fRAnp4/iDYS5jeret8z989/HPfyw0VciIsKLFyfJP5FtF6ZM5JDg+Eq5q",
+	"0HRkuVFUNTPNLqD+u5Os9HC/FMmKPINnkSzc5wGDkBNX9vd/mWBZugNF7DgMkXiADwoOr67T+wEOBUiv",
+	"FAbEIoz51SjBe0k8hfsQPnmYekS2kAp/zgiw1HZjDJ8c98ddqS2Nh3gBWvNlXy6noOkMx1IRVone970z",
+	"SGHNjL7j4JGkNbMw9ZcoT0Q3ib4CFlFVJ2Ub2SH3iZAHHy8YXP6gMFKLTGfJwswxFZREvoqcWspZUbNa",
+	"Z91UY9I3/k9/Mkzjf/h/BEhZ+kf6lZf+8af8HmfPreqXuIB3nuOFkg6nEU0mr5HlyIDfvEPFcnIB5hqT",
+	"spwiU/KvfD59u1FrlAmxnGHF5+fTt3C1Qqxm5bQ5Kp96ldHpqGhRJtE8Lqo+M4/Vsvh4sXZRGtqalCtb",
+	"12Qa0HmR6HQJ36sX8iGtfaNu0q81t7+R72nBC8VW21tf4ZS3uQzUCSkkrVRR5U+ho7s59fEC2ejf//wX",
+	"usPJPOYf68evEZypwtF8cMyyWTGrZu2jpqylA6xvG9/GwPrsdO7M6N5p5o3nMrr0rtQYHc5MJNI/Luw/",
+	"q1wN5Zlan+7I1b4BLvWnQgb1K7OM0bA8qpIytoZ2xRYsY+j7Q6t5WsejRrM8quFK0TBhPwabREF4Qt4Y",
+	"rnic9wKqtCsauisS4EYqFp3QDYWBNr5TNMy/s5K+R3abvkZOdf/XiIZL9rr/bZQdRyTtQ+mkNetZ7Mx+",
+	"Gz2BsUacjhbCDCXkUyJhTcXATRXgLFY2dc6TT1qJsNzYJAHLIZhqAVL5Pker6VMFA9/V0inHv8GQKewi",
+	"JUH8xnJFvc2yWnZ6tTHtwND0aNLncDPZz+DvUUAzp0EU0MzRwxcBo+zZUhELUv2sTe9NH9nXXWkPT/lp",
+	"9qwycXyrOqpjqzFselbFLxNnZOPmsOEdYETOR9U+awllSMdOSyieLV7CLbEr2SP7LmGlfkpscoqtCm54",
+	"EpFvaDesUcWrjOxa0xsNibEDpWoj3IFEIfT4OQvLO0gXVBiXRYHAzJCorlb+qEQ5BOeK5vJftuX9hw3M",
+	"U+IHePXNN5gxBE8geCJL79FHvJtFOSYhXqSgPoVW+8w+P59lqphoopiwyHPWXi+sIvsZ9H9Nm/Fy5Ppz",
+	"aC/tacAI9TOHEeQyYQUrn57r9PHCk511tuFs65Eye53uYY2MaqRetUanHhbmjeGQNK3m6LTqNOq4jE/L",
+	"B5tq1UQDAd9+mKlWBXsWzVwB9OemBEGh6CmKQ98UtLqM578/x8/nJhxMG3loqYw9RWEIPOi8d/lGWRED",
+	"yoX4dW7RJca0NrCMy1FhJIIVAc+Gq1qiHwgnmwZhGGgQyekyirJXmeIPaeVb48i2m2nhDMgJgzzPZfSA",
+	"euHczwqqirzn469isr1LopmeOAf4Q3LNNwTVvaitVktYeS4tFXAYjYoKSCV1ZhQAykn7dSTCto9sq2mi",
+	"tnVuoj+Y6DsNrcCx7fzeOOVKde3+fHZMx7a//HHPkMiIppL9jEii3Uyz5Zqd3yV9m5xiFARwXT3isOhW",
+	"nTOChiR5IoTudGac3JGp2TuQSe7CEluz7aqCxIqDyYZ4kyilF/6BMC189hVDeO4HEWTcHspneK9bF2o1",
+	"RtV+7qnK0rMOXx3eReGtTRH8VhC2kSTYm0y5SFJ0qqAQCL/p4bEsJDuNtX5OXEb6ai3U+3N/KVK8b7T4",
+	"V/J1fcPs52Ld4ed///NffePLjiEdGVrWKgsRsOs6a+ipujhw9XAykxd/URzUBvFawFF5wQwSS15cwGZz",
+	"MeE16Q/wIwoDuiRs/BzNY+nPkYkd21ShvcTSgtzBw2lb9iW0iAGEL2nBTDHB04wVvGJSleCkS5FqiyYR",
+	"SwrFVCru8zXmHCmmyocg20jPToBkoeWkA/iy2J+RFChBnU9JjAETNQ1wWRm1ZtwhjAURtaqF0q0fxHI6",
+	"YcCSIgyO97Bq6XN8mcSjKImWJOwIynBveAebEfyw0yvgyZ3fQKiHZ0wDdl3dk9wj2o7EyWxpO+JkVvgO",
+	"RVR8iYvfwX8RtVZmUZyAzVZQ28pEgOJK8nPJi6bioig0GUsMpEJLMdxg4gltTvMQPy1Nin9VGMgZY8r4",
+	"aItfkP6s9+4vr9jcL1yx9QfkIaAQUy5Wx0Qu5VMIRW7OExmyyHsgy8dEPLO/RrOaVvxyjCWaaXwlmjE5",
+	"IwjOhy3eK6hZpDAfPLoRb56OBz4RlsZTgqUEo/vbC5HJOBeGt+kqjyOPhCaDKUkm0Ro9/G2vd4PEA5zI",
+	"54xoZuib67tezgj9Q6dnmAb/mv9zz/973rno9Dp5K7R8YPXgwXDm8ZrQskmSzI7YMUwsicS0c5Ne0pmT",
+	"ZMZaJyfa2TuRuZ8nlKvfW8G90uF83GU7VZHOZ2wp5BIu58KI2i8y9lVNd0JiYvJdpVpw+WpcyfpQyjB4",
+	"JOvjKV8iPnJpNdVYtq0lZN0fvIzjKIlWY/2z2H431ffcrFqZCxEYDFSyNN51ZXULXI1ZF8XaA+jhou8k",
+	"guGo179Gtl47bdmZtU7hK/YKH+ZkhOEsX1eHof4spw2nA9q22RIx4eDtFpFB6YYrU6yWk5PWjiBSYcvv",
+	"4DqjMPAb6FwagbVrUb/ChnO22PH22paOq6LH84XCpAkaShYpE/XXzsvdds/qoBUHb500XBabkxPyKWfa",
+	"3Mdn8bWVqv0M+IeZevcx8h6siF3OnxNNPtWhzfiHQzPhAJnk4GHMQrxYzoQTsnIQElZSoGuvGIpCn8QC",
+	"PtEVwhu/290cBFsSRTn0hz6VZVqLuH/WidheFUZaPGi+4doQ+NizDpbygj6kwss4SCbzIcguM29C4ugE",
+	"s4TEAXuwQOxkJzF+OpnClyfSsH4isSNKT/jR0AONVhjSZkLPRrdVHmOZjywUlx3fCjCYRbG/JE98A7Pb",
+	"xuEy8JuDCfMfvIu8D3w2TzQXeEARRvDUKocTjdfd6PDrvl6xZnM4Oq00sdWslEdWtVLxrKEzHFmOXfEr",
+	"Ff+UNIfbhbh0XNt4yxIO0MGrmNr4Vmw7kKiWgYCsz1YZEjITrQvs4SFeyMxZEQaUdSjekFtDMdiCJK2d",
+	"MBDSrr8i5gGh/iAaDda4rMCJ8kAWwmsl1FiZYiAnfeRylu2ayMWUs1X3OyHm/MEtcFwVGGfg7SwIuZCz",
+	"g5uKS1Ty6YJF4eJx/rW1fddjk0mFsyppUdF1WM5WTGM6qximEY3Hec1V/PhVkWCyzSDLLobDFbFdz+pz",
+	"TCb6UV2xlqQ/7icbCGSvg4fEQj1PHhLUn+No3u4AenH/z/O2JLcRIFofloOvoZ89YywgTqzz1QnLvHjo",
+	"t+akex4mUA4QCKzhIi4UHc1CDAIUuru7vDhWWfJrQYF2BQDBCYqoR4ogP7I4FwAiWuFA6/OUhed+HfyH",
+	"S8mnxG2hafQIuZRcqo6UWqumhGZcZYKwceiuJDF/WxIVWfP/K2YtYeTzTLrYuLcNm+dAMJ5ZHD0Ga3GG",
+	"+D5aSWSxGSFcAJQPa8aEsTcTVyx+WgYHGHvFxva1+iRQjXKpmChHPgVKZjHI3JZwXdMA7KS1sqma4ism",
+	"QJZWSrjASlrv8SOhJLHOtxuT5P5uPoEFsImHH8i0s0GGHqYOaPZjzrGYd33vA0P3DYDPqTkJpMSXhKD7",
+	"svO+PVNP0PasUFFIf9d1BTCC/+b369cSE5fgQV9mq1YERX2j9hNSdAzSgwen1OcBIxoNAUpflgQhNyl1",
+	"FaySUKEC1svjCVE8XTL9pd6XJIAMjm2MGIdzsiGz5TVy//iZv+WLi1LTMxhnhEsprTApsE/nQ5YEyTxZ",
+	"RscYR6G/lUvzCW9j0jrY68Eb9CQ6WRPPBO5KWc+gQIosDLJQIT7rl2vHhfrcB1RJCD764+dclGvgf+kb",
+	"X9YFfmwIMOEDy+JWFrMliimox7dqBtvNvbvJrysdttK9u7dfd0NgtQprEWBqh0ZTz+NgJ5exqGIdbfcT",
+	"cxJjJ2sxQnXK5+9eT/m99bCmWIEQQV5fCXUUZjGwPMBVknQvI4g3AR6nl0bKVeTWZdC6hmlI+FH1F4O/",
+	"pvx0i/U3TLCW8X8AGc5UhW9NhZeqYcgIfL5VFJDV72X+vf69SovPfZnme5nGUiaW/EZLLBLfUIGCvJKf",
+	"YJjLJY/TL+TPXFfk/6TBkYYW+KNFkxV9Hc0AIVQUPc8c94ZpjKMkygAL0hL96gXTOSzbLMR8NzILMRTJ",
+	"zBk6l76BN4I1Aypkio+ZQg11l2Ffi2TX/Neq+6VrWEu343efYRo6p82fc/Wu5XPO6fORjGQcxEpoZ3pf",
+	"ZnWL0pI5YMCORiigIYBCZvBey2UzRc1+nJZG2lgHVFbtloWUvpgHl93E6dS+TvVNver4KrdYoACyDKAW",
+	"rKiDI0C24jmlAR0ft5A7CmjAJsR30dEMS8jdkP8hlurYTM1BmdccvpkR3+3To2QSR/Ox8Dy3b7r8+aWi",
+	"5wOwUUvI5SSO+MEmM/kt6LDZWRjQKBmMojlVOdrb4TuLiqyvBERCnSWcApciFqERjjNHE6CE87GlkTLK",
+	"nR7ESJU8390pvEpAy16ytQJ9GngQCKQ8VclIwKqukLnmqKk0mxVMHMuu2g2rWq80LezXRpZTbjQwbvjV",
+	"Srm2C0nByNT5WucmF7+m3jttvCaaBZQSX6gdQSI0qSWZp1KYfrAhEEWcoYLKrvWR08DE8SzfHzWsqlMZ",
+	"Ws3aadnCfsWunVbrdpWMdpn1OowaVx4VV9q4xIFir0WUjwuHy5Uw/m52GnNikOwCvvHJElPMfvyPl4YV",
+	"8vVXrgubq0+/qdW79MEdyrmmooLGEAsYg/76jYVdxb27rcKrossMYW+9vCaehCPSyiH56IfJlWxBFNGT",
+	"pz1DITyKaKpFJk/RsYkYIT7x+1TQXzo5Fx1p+UnHJXQPxSoyeKCYIKjfXRietpaNtiVvlIYFzRCMN2Nv",
+	"7lEPdG+GWRCTKOzCZloaTtTUXl7wr8M+D6TvDdS1SyFY9eyvWgg2femLFIJNZcAXrgSr+r2S9u89CsH2",
+	"UjhqMNUC0mUKsKfISUoVSo7aJntui7cUtWZkZ6/5faOK6CfLd2F+BMvkTIYe9ocW8TCxquWmYzX8atPy",
+	"cMPBzXJ92BhWviI55wAPVuZfuFEy8m2/xC80w3GygINOcjllGM0mnFsqeJS77g26v+2aInUNYfE2CH8Z",
+	"E5p8pWq+UxwIvEPx2Lqa9gfV7B3FEQVYgYf1+NtrKE1OPkgYCUeaUykHU7MvhI2M3l03Fz9gXH/N5iS8",
+	"hbxN/kXtMPDIYdkicmIt5CYEarywANQV2HOITuF7vVr8he8LPPcpIZRfDa6J/v3Pf+WGlZDtNh34NV37",
+	"QiqfJ5MoLgTMQFMMtWU9rugUuBfW8Y05A/akDGJp+eACYfkUO549qletsqhYURtZDdwcWrbn+GVSGVXx",
+	"blrnenRdORj+gFk4pFXrNfanAd19v9vwDnQURuOxyJKXEGFwBxyjojrdShDnLQ3TwGmd6Y9LpbfjXbcY",
+	"1gWWoWiXzxSwb8HoldxqKvMcm+AZ3OJZyKmrOrjEFI9JrD4WwB3gjG0uFTGPEvRAZgkaLlTpsteqprOw",
+	"BeS3oWgHhgFkqA6wB8kKhVdXwXvQEY2QbHu890vXMd6XmBAwgq/T9TbDUMFxfCkj0Aaw6+zlqwdPFpAo",
+	"jE7gd+daqLWXWK5fWbc9QFFVdsxNfhCZ4abUjmy1ZePXKDW7CeBUCQCTbF8g9fq1PooXfFuRfg1ElZ5G",
+	"dXSWSMNM+c/KeuVnUMhLNmrgGxTvc2mPW6dwL9nywH7nE9+EEP2nyWL3dJ73ExGM/hTFy87yAjQavtp9",
+	"o9w3Wigrf/IBvvm4riBXkXb1fkJikncVoydCkxYSqc9LpcvNpVS19OIl1Ndvv7Qqkmn8fT4FVwAY7JVH",
+	"YsVeL59aX9tldehvohi5vJ1r6qVZ+Ddk1YW2U32VrQxwnXooN7WIgjpxHK0JveKnBkwjiNBHEkYzYkLp",
+	"B87sRLl+8av0PEYj+S0npzXIVUS9baPJmD/0feSv6rui+dppQJvik8CJBj3FkfCHFuk3a23lAfWDx8Cf",
+	"4xDN4mgYkikCszwcBz/y5lOo7gJVGY6++25IFhH1v/vueHcTOR/7ueAuBeYe6QErkqAm8ymmkF0DNT3F",
+	"z2mADqzWUva5NH7hDHEB9Y0kxA994zXyAx8gOaYEU/41Dh/6xp+Lz2sxl2gjlkCAx/3NTed2cHfV/qmD",
+	"vMjP9Bw2I14wCjwxOjiw7ClIoPBPC7Xve287V73uWbvXvb4a3Hb+ct+97Zybfdq9ete+6J4Pzm475/yJ",
+	"9sWdidSX3fPs7x/vrq8G31+f/5x9xbvp3PXWfHvTvm1fdnqdW+0t7TN4f+/nm07WQH55fcP/Wfm61779",
+	"odMz0fn9zQUff0f90NWH/+bi+v3gtvOmc9u5OuuYCD5fXfcGb67vr85NdNt5173jrbTv2mdnnbu7nzo/",
+	"57/sdd91lpu37+46vcL+Lrt3l+3e2VsT3fXaF2pwuX46V+diqd8M4NFs+VH3vHN5c93rXJ39POAD6V4N",
+	"7u86q9/fdu7v+PO31/e9jj6Oy07v7fU5fNO+uLh+Dy/i+zHoXV8PLvjamehtp33eub3Tv7q/uru/ubm+",
+	"7XXOB5ed825b7sktX+CL7mW3N+j89azT4SNHd53bd92zzuD+qv2u3b1of38Bu9fr3F61L0CPXXKkFWz3",
+	"ElxV2/rbR/4f22oOPn73x+KzAMEya61Z8neQek2EQxYJ3DsZuev+1boVT1hd30UTgjkj4fez1Os0LMU0",
+	"KkdzmpB/DGznx/O/1v9S+bHxrnZV/un0snrTvLXvnN7eNQgEQ/dCzFiKjRB8koGaEOoiWrcy6r/94f6y",
+	"c9VDVdtGR1GMqk7lpOrUTqoVAVk+jPwFYsEvxOzTLAgHJijnCj+iarmclpqBWybwyXQWcc624NrrMScG",
+	"jT90zlHVdkx007m97N4BjZ93rrrwdcVEKe2hql3lTbuXNxcdPlJ4ooaOpMQK9atxGEZPxFdFauJonpBj",
+	"E7Uvbjvt858Hnb9273p3MOY37e5F53xwc9s5u74673K6QVW7KadePqmWGwLSSMVk4LBP5c6xY34g767v",
+	"b886g85f37bv72A05WZGpqhm2zBTRcGoZlekA1hKL8tLb5jG0soYprGyLIZppGsCLbQFMUwjP1XDNAom",
+	"apjG6vAN01BjFwNRA89LUAWD3qnkRHrXZBdh7sitFQbO1yjP4C2Q9zgkEK4NdlPW2vUeYJDxVlisFPhS",
+	"b1bmF2YIJ4guRUBUC5H6D7v0A6bm9nXu/RmO8ZQk64L1VV5uIlIs44WJZjiZcClcnvW0g4ytyQGbqZs8",
+	"EBDt0ii0ih0Gfg7ONApHGAF2X2H4zO2bM1Rv2g7iMgK6EU8qNUIO4xVDsxBDbofOdAUbU6EjgWCIT5Mo",
+	"FANcyu07kX7Dk8qJMoS+lAS1bodf4Cpb0R6Wzl3hUcuHd7Q+GzgMr0dG68OO3s3PK8J4ptFu6iDVfHeK",
+	"INEUsCEJI4m+d5SHhjFlZiXOYckcf/thJzhBK3FVhXElyVRWI9zH/rNs9s36WCWIj2vrREKZyATFmMoQ",
+	"ES0885Weds2+uPkA4S+m8aY4IA6xJIqJ/4zKmVp+PcpFRk3AcXZ/3z1HbuC7L+C1PzRu7utFzL2IX0+a",
+	"TsUx4w9JaxAKqBdNVblTto+deE18k088r1yvVC17WMYScr7S8K3GKW6MHLvmOI3G4TbiLS5GfZprklM4",
+	"NYQkIS+RoRLIQqCqzyz27SktynlQxsrW1dnMd5bc7SkbOnIk7xQ2zOPXcLzdTg+PRS2QvhGL0i+qiagN",
+	"wy/TZZtJlmqq4/SuYWffuOV8u6NWpBK3pcsAbhzdUgn0lhOk11HgE45pQMesSOINFyDqqnLrEXqKg4Qw",
+	"dCSWz0RiaiaKCbDUY4XL/0iQ6je3TyJuK/0pGvWpjHfSSgKDdvtePKMUW1ZCdwD6jr0HIX7f3PdMKfWJ",
+	"JFVfaDvPN51tj5WTwtmygT+LkUtPw6EGen5z/RDj2WQtN4CLZswfKTCX+mOy1i45ixgLuKQIKcEKkTp5",
+	"igpLO29axXSQHX9Miu4uGvlk54t077deRT7ZuntiCKZcko1LDbMoWO6tC6ZF1a/ZkFEcTTfGLPGu/QIo",
+	"xR1R4bayZ842iuPbRc2+R4ImeDYjNJfkLfO5IUoM+pVZFmluiuYAjcEtAkFguyaFD0m4RjcWL5AKcWHl",
+	"+iXE+EInS7TDki87VOpNPDptnBJrVBthq4qdodX0nbI1sofVyrBR9zGp7+1Qge2HAcmd2EiHQNdFeqgc",
+	"+FZq2xwfVyAivRSVBdQnn7a8exYxUVMtoMVyaiGczBpiaSM2ieJEYCuuFcISHD60EGTer1GpvUlxBa43",
+	"nJyVM1jzJXqYgtNKxMxpauJOqEXqdt+uEEASW+GFJJY6vYrE+uhzWUdiXTqbJ2tvFZ+MAhqkKJzCfAGF",
+	"aOAOeyNQUl1xi8EnsG66KmoZvioMlvZjSHgBJa5PsRICwNUak9GcER/+Vs8BOlESLkAqcKGjQSYruIjh",
+	"BRMgkzHBvhVxYUW+jo8XBtKnRy64c13t/uYfodiciVx1T8N306xEu5ve1PKDuKr5ByW8uMcw8zTkqE/l",
+	"21O9ehhohQPnjKAjV+BvDyaYceamPooxzUjMApbwfmOSAePxl0gBhx8ZcJX26TTyiYlYJN6WpnRhafYH",
+	"jxKgEauBRLH4LMdrAgkPiSylw6UqaHhz3yuhOzgaouB1n/LRqwK1V/cXyJvgGHsJyGRtFSJv2radXodH",
+	"XkRHwXgec0I83is+/nmiQaZFT/EnhUBna6U6UsnkUB02nXHVtJt1fS2WQh1Zkmq0AgRV/gZDU7nlVbtZ",
+	"f4ammQ6mXKttHooU/rVXl2u1w9XRzRDG23VSaQ6dEkwziIGvgaLwZqfg/93D/nczUmqq3MeigHiN1agF",
+	"hHxBsaJyzWaAdJFEaIYZAx6YDcVN3eIQxMJ/yEUuiUrVM1ktC6ri8lO4JR3hpRIR3rx4CgLv8XatgaFN",
+	"UTCdzoX5W7dwqtwZ7Vbb09y3hP0NeQuA0pLlvzzTvIfTcOaN7cVTGxiXNlrxSOFgd+NQxZblb8rspr0Y",
+	"uOIOk32WCU57X8Hzq6//Nsxu6le+ShBuiI4cE5UhpCFvMyt/DZvZGhz6nHlkvQ1Fngz91dt4ww55XmoX",
+	"1RB24/tFYEQsKVjfnbh3Psp0lVXnKKW8T9yjvukvxcpTxvuiLP0tweG6wtdZYCBGE3gOfJcFGR1rc46j",
+	"B7m6on0uhyF60Ea0OYqgaORdcOXdBVNZ6EZG4WzM9WTiaYKO1qR3HovQWpCloIvD/FIvcCHtUNIPdN7l",
+	"8pNI/iHk9mQe05TMAfMwmZAFiIXRPFkCpS5vRpNetSo+vZws5oWR95CKsemmoiMuYbmrsCnucQbXA01I",
+	"/EjiV6z0Qql+apeLKO8iGgc6ue2RhylyfsRVSX3gSk9RXJBqqX7ZmJykN9dAtKKYq7PWJIoZsYYQQrCw",
+	"WIKFVJHeZekrcgqJY5erW4G31CS2pk4VJ0gt6z/7lEdPX21mE1i7Sb3ii4Nrl2N+OvjPq2ufrGv14/se",
+	"Onp7V67Vj1MwJX6n/Bla/ElAgAgZMfgF6LeFvic4JrELSG4ejuMA4D1ZgqmPYx+55NPMRV6IgyWLM1n8",
+	"OBn+4AXXwY/d+1+6zlXQZV16W/POuvXuw+yv785+bJbI4sdf/Pfd4DrofupSu+SVQzqcvrH9v/5YWH9j",
+	"+76hp0mE0oy0nfLb1m/Q+mvncl2aj8x3X59RBomP6Mht839lVhn87R5rkQl6GZ/CNLMif4j04qWX/zIr",
+	"zIafmTXs9ZEC25hPmlu3Z3RBihaLvYRxDfTXDS+Ql4mI9eSb/Xo1N1K0PTzVTHKQwC9Mvcz3aztNe3jq",
+	"Va06rhHr1HOI1RzVHKuMK8OqV/Pr5HT0/FTQF8kDnZF4GrBiPSGj8OwpNAwSliakVcroKCUDeMexJk5V",
+	"yrq3p1IuUh74ONZmgS0fsVhUduMPZzlx/Eschi46UgZNiLZjiIoS+ew4Bxcjnl6CiZFf7hHavDw08dxS",
+	"ph46ohElx2CnloN7xWDvhOEb7Kc4DC2P0CQmoqs8lvLHrbl+eDwI/ANYhwZGuIl1fPsRETvd/OqhVPIc",
+	"FeYy73mxFAQAaHfNsgKr07qGqqMdwWw7Te1W2CVSQOPxRZfbDR6TtZIHqJhwMbYQFqXR+NqCHPHzzz//",
+	"bF1eWufn6O3b1uVl6+6uNIL/uejovnd2LMF0IBK2Uqk0oXoDbypPiAoMCZI+PXLLdtmx7LJlV3t2vVU9",
+	"bdlOyak0K3Xnby7XcxboF3FiuNiSbZSoYhMzYdBcBi/b0Gk+YPWo3/c/V79Y/J+y+geJf1q5f/r9Ev+j",
+	"/uX/FTXpFTU5km0cs/nl+M9Hf/t/H/7X+ph74vi4uIJ8pjAWQ+njVEn0l5IWC+I7dsSsE76zDMCltAyv",
+	"9VWg4XRMOBCMQF9UAbp6CumvhgSXLu03HZSbjXJrRO4LaJq743wV8ZpC+8eewEDis7DzZKp3QaLlr2+S",
+	"cAzTKP/hv9wusbLp2aALLpj73hlcK9tvFBZ8QqNYUBoO5RbmroN1ZvPsEkBLl8Cz74A1bPtdGnJwS9bX",
+	"cBamT75dKkSBjpVXfpPzSSDIFVTHEqkaMpgAIIERw4+qhFU+e/ggy+6W5GGYRsFc4zlJrdZclgX5VgLh",
+	"vc4ylp6ieehDeAF+XGJna6Gk1wei5lfDj0Ck/tUXZYl9ihUy1RZq4y9il+/0E1jMJj8XqcI5bSQFQ+cc",
+	"k+oFc4cCFeq1iJWTaOkiiqOkgavze1khW7O1cOqfi5AZwBOxyhO48kS8eRwkizu+iGIibQUP9Jc5iRdr",
+	"YtmUSC7iUgD6HJ08OiX7JEUXYq6pC5miiD8T9q8AWEPAu4OUMSWKtzRwomwLZ8FPBAhbmMXa82SyxTyX",
+	"GxaeJ5MT+FFgQ+R0Cj3CWY0V1FEgK6ByeGk2nEmSgFIDwvq6NdptMPsvjzCOrSzNF4jfG0HMJIT7eMDr",
+	"ZCOldU9xAJFABEgeCnAW1ZRU1b7lv6u0rPqDsHEGMiHcWJClNo7xdArefKgVIsIzUDtLhpTiJThRGLBd",
+	"PhlfSXJ9eiRcSCYUUzJlScxxlEQmEqGlZpZoO/jORDritvCOqsAqUUpnFuIEVB6oDM6vYBA44Hz0aZ/2",
+	"BHQzH9xTEBOL8xacQNAwSMAaMBWQuCsmxdu0VvbvKYofEB7jgLIskGxOBaqZX+pTgW6ShpiRMBiSGCck",
+	"XIh4syHhF6EI4NPjmBheMJTRKoz8D39AZzHxCU0CHLI+FcK8GmUKyYEoIT5DAj211acWwjn6PPrxfW8d",
+	"kR7vaKtGItMDnhNpHu5reFP+sG1iF/JV6TfidXoGwuZ3P5CFfLNaHLgS0nWR4BMwBAFaEuIFX+oJFosD",
+	"hmOR5eBCUzcFQSkhVyBrSAUMKFlmbfbpStqmDnDxWjWVkCMfPrpA+UwOIocvok+3BVfl3+cSlRy062Oz",
+	"T4F6BerbuvTWgMoEVz2TVZuDyqR20RQn3oQUoRL0aUzYLKKM6PgEmXjKSUgtdCpbsj7N/oabjEuWKlqY",
+	"H8LN0qU0zhULmSJadUXIlGNYDlvlmqq81fu0zdBP8yGJKUkIeyVDUjPxUAarK7kbuW8urt9/370avOl2",
+	"Ls4HkGUL6CR8iJzLyAxvYfJh6coIsw+kxsiALA0mFp7KDgMzkfvn5dDYP7nH4qQ/cQ6mMrjVLsqp+VFL",
+	"5Ni46CiZkD6VkfzHMvCU6VtvQlAufDWVRZq5KCy1LkhEkcv0Grl3SRx4iZtmDVVtG7n3Vz9dXb+Xa+G+",
+	"Rm4XIlpdvWMV8FtCb9Iw3oxvxkSU/2Z9ukeArYqpNbOaH3xrslzUNOd+NYRYiO8QjdunaTjuP+YBSURe",
+	"lDh708gnQD/vhQlMBi8I3PssCWq+SlpCFJP7iJHL7ycXTmU0T5AbRtFsAEhfronmNI3s5oORAbJwUQVU",
+	"y5ZaOm/MBK40I3EWb40ZnPjTcqUKw8iIWljxYDdafao6baFys5mudz9LUndOxAxOspG24JJN55D9IGrK",
+	"AooVawGiiuGWUDvLLOP996k0IwLYiYfjeCFIQ0vp59uXhmDrrO71yj0qaxeKGpfTIYllKHIYeIQyokk3",
+	"7Rn2JsQql+wVoebp6amE4edSFI9PZFt2ctE961zddaANF4uDJNTlpPZN1zCNR05+IO84JVs8GM0IxbPA",
+	"aBmVkl2qCLV1AlKzdmeCJz4qCirpfBJyAJNOsBWXvnSQaZdzC+G8B5mfH/JpFoDkJYsCQ+kfCNomfp+G",
+	"wQisCujoFPmclwwXSHEIyMTjAubh17o8LxEdc/anhA91dKq2g9wC3CYX/fuf//8s3FiJeAFFeMipLf2F",
+	"j9yUtv8+VScPvMx8pcQCAahXtmq5S1NRkuJhGA35PVQFIHhw8EOtPpwQC2pw8CXjZ0xQXooODNtCYs0t",
+	"kdUH4c1gDRWbLDdlCYRbksQLq833RVbwSKWwrm+0RIBBBmaiwMu4zE6oMMMt16Zqfda1uyzEY1vIRuZ0",
+	"ka6SL1Kpwds06Vyoype87pzEcyJi2IBVAe2XbXu/SchYiRcJV3jmNIXLBSaZP6sXWTjDF9OoiikWdZcu",
+	"xcn32E9XjTdxtje5p5xv8DPk4YT40M6pbG93gxdhhP1eFF3gWORvVp3aLu9j8xm//4l/SfwAixwl06iW",
+	"m9sb96LoEtOFnCODdpUdJvlWXGf6YGu7rGeXigpSAq4QWu2wNHckfgw8ck/xIw5CSKfSLR1G68NH01DF",
+	"vWCfUSD9esxofQCMauMjb3LiRx4QeCGU+N0THo9JjO67GUpL+6ZrCilS5IMizKAKIr/BfF8kAcFlGFAc",
+	"LwAo+Oz86riE+kYvBtdPNE/6hvCKiy6FTNrqUyz5M1GIzzkVzs1sI4KdZ+YJ97jA6rHyfN7s4x4Xca8f",
+	"SHLOl2Tr+U/Ip+RkkkzD3ME3xGXyP+fXZ72fbzqIPyAhAeCHlc8E+/pnuKfFF9pVLX470X7kEor4crkH",
+	"LoTon/3gEQX+n/oGE5tpzYO+oT9w4gePy50ud3KSjdvQec+K2ext7/JCuEcL3NZfihwJGo2Jdr/ykdtw",
+	"buBJod2A9URZcIWXNDtO14qCmHaoTj7Dwfiy9nBlHiZmIpYsQq6dEygoysUXTyZuJ6trZK45bKV11Nxm",
+	"Agc2Rali4P8pCNPlD75iaBSEpCCAJyMhazinfkhKf2fKisfFRM3GKd+Yv1V10lmCcMLWL7bVLA2sj/9b",
+	"BOH0cb/7GD9iMbX84fyf0ZyCcnBEzOT487//+a8vR5wDmen34svj15uoXIuAXg3MCKZ4TE5mosp09uYj",
+	"2KVFIo3j6ObqBwSPHm8+T5wMSrofV+x0cXYZ50ieQIrP3lzKNu3zKKKJNcLTIFy0GKbMYiQORl82Tzaj",
+	"zNL6165lhH7kicqVBYwQKib/qS9KI+eZ0jIDEmNaZlP6t8/jXCL8BHbpml8YZRQToavDL8c7szMg/MPl",
+	"qer2JldR8iaaU/8bYpRtnUOpo7+WO4qUh1/WMkaldZdtWxYzlDh2cLUHDM1nqUE+oGPA74Qw4tTWkkRz",
+	"mfXu4wQPMSOFrFHmeDxX1FfReUb0sLtkLt+9hopyk/2WrsSL4JFQPjJIeNm0y9KQUFILtv4O5Crx9YxQ",
+	"fsVWSnbmKOX6e9rPAk9DF9wij4TL9iiJwCBcuLOyO/77s7dXOZ1ewITyJUceexRBooULVFD4vJicVOOs",
+	"4bdDUT2pVOieIDACys3bSmCcMDYSWCFtySJfqfaBAr7f/CdmIvIJe0m4kNh+ARO1MFLkTIAIidbIW/Jt",
+	"P7cvL/YjPTWP30nvP056cvPWkl5MsL/Y9QKTKZTqJtKMdjN+e3FNV1IW8FTkE+yHASUi465mV0RR/qeA",
+	"kVKfXkTYR0McYurxTtgEIlkA2BklMR6NAg+Bo0AUTPMXUMORP83WqLu3BPsBFRU+vrmLMF01SF6WHgYR",
+	"yKPmBUghcIjVApT+b5ht0o3Zftku+ZnXUuYFOGWzVBnADtC8dXpCrgmSr8wDlTEOt/gJnhSBVeAyCQMm",
+	"A3SWzMABS9rZiFaUz6Klyh45ucFjchf8QgBKd4dnpZHz43NpeCW52ijb5brlOFa5ghy7ZfP/l0SRPCNL",
+	"dP7wOZ+qtGu2kUomMlQBEr43Z100C2ZE1hKE7sq+Q+yhTawqbhCr6tcqVtNziHU6coY2qXhN7DiZ9u2T",
+	"WRgt0DBKcmH7W+aipUsYskYuOGFEu9NN7VTChKGS2wazmIyCT/zOGj4MKp/+go0vH3fmCSndQMJ8AWvI",
+	"l0ZNCfhXt2P/dniMJsFD5fd0zXSzcHZcPwLkeJGD7yyNB9CNrTmfnSv+cBEjXkR9JuzENHqCmsUhwSwB",
+	"t6+PF8cCIkt61lQeKHj8Y8FrwH8scAlaUhpjk+hJ4hhAnDTcd6ARCtxk8ZnfsHdv21a5VkcTzCYldM/v",
+	"Ea5W9Kkeg7McWrPVVahF4aD3MkjF7WZlHayfyMI1AYI/iQPip8ENMpaiD4W7+NzSkcdkFuIF03JMlPsw",
+	"WwYvnEOdfx1XtuBKFxvU1oIM9+O82kRETOLWFm/ykSaSCx/o/duBIyq2VHFqlTrAZ63yvf15jSzx/TWc",
+	"gb9fDdrVoN0JzbhXnr57alw83Njsb97pz8Or6uRHv/7DqOPMu9FtLXn/j003yt57zE/rWncoVHogTxpb",
+	"0xKnV7nRr37Z2Dv4L7XDexbRURiI8O7/kMO1vNeAfyKLWyiR81u9WgUHyd+M667XAqn95HPgfxEsUCWt",
+	"5gn0HL4Xl8QDWYDNkyXRTITkQkpHAjciBO8RWeVNaEmrArroTb8nlphcdd0I/F+f9L9hu/hLUY9Y292o",
+	"x9xseBBh0Bv0PBUAp3G2QmPWBurYYaGy1r+Ty4uTyw8k2ZVW9pP/0sbdc5DkCuF4b4nEN5C86BVDLpcw",
+	"JNyukF1cIdzDtQmF6IVnO2FCU1ioVKmsHnqeAO9BdMjT4EtKlSzBY841NYlqRUpCR/Kp4wPEDTGBPUTK",
+	"/yvn6T8ibvwGD/EtkfGx+0kMabz9foa+tNlWQ98aa1723t+0Oa9i2VXLriOn2qpVWk65VKs37dPKC5jz",
+	"dOCDDLNgFaLgw0cNFWDnXP58qn5F6n/1kdPAxPEs3x81rKpTGVrN2mnZwn7Frp1W63aVjDKkj5YByAur",
+	"yt/6RSlQ/qi/2qjaKldL9Vq5VmssaX4bH9Rzv7/sZSNU1LibkTCl3d+NhDsbCfXznvGk7Nv1VsK7BMcQ",
+	"yaZhhejwpquVllx5HkQoZzRS6BeuPDSujk2JGcIi/wigKRkhvqoo66YEJcUPQse8H8iMnM9UWURpZPNS",
+	"AHVw7c4pJXGfHrmqRqZ4wBXJ/7Ipob60WqZLgR4IEXlCKRZzAHBMEKnAx9VCIYZCUjI7QojnYg7SkyJq",
+	"NQTJnkZFJpY6orkB7WolVA2+DTNhMdmqRwKiH3tRSf0wOSqd9e8mnN9NODrjA76lkvHSk1HM+4oEsq02",
+	"nLsk0hiFPKzBSHo2OAMSSXDUR74093CO0NUyceyqcKhw4kIiPLTYsqPN4P+QaWeXM5Q7OL9xW9BWOjzI",
+	"GKTpAgIDSwfJEgVN11iE1lPVt816/5tsQjvQzL5GIdUarEJrWd8JVFOD8P5ndL9OquylMtorhljgk4Li",
+	"jeL3NAUcHNNL4hygAowCGrAJ8c2sYncqOQJOoBeFIfG4/HbE5iKP3C0AnnGPX0upMBMzJYpcWpgyz+3T",
+	"9/G1UtnSgMVPYsAPCOjyiAWqC2huJdQunA9MVJYYh7MuJWzxCECOiKLQcoGw/4ipR0SibAihYsfaHdOE",
+	"GShplTcN6LhIkLwinzSmIEHwnmGpW5kaKMhk6GF/aBEPE6tabjpWw682LQ83HNws14eNYWVJlVyPEXSA",
+	"hsnn+IJWvN8MC9z7qv3d7rer3Y9PJAN9QH5EiYnGJEkZw/5i5wlLotlX470d6jOufQoJNadquhpsJ3L5",
+	"KGbEd49LiAu7EOSKqWBeerNl3rLCWXjr/x5x479BrOU7uq9ypaPGrw3x34QCDwgMGVALICCVUrwQYbjB",
+	"aQ+vGJIlGVN3Vp9qBdHEZS/xuBAjSSLwU1wF0TWPAyjDKD8KpGVZNDEF9oH0SrDYxIR38lqv0yjRzeAC",
+	"HgZhyA+QhGU5Up41E7lkKv+YTSJKBqLAD/8s4R34n7L5AHuAciLMawr0+4HMuPjBBZWY5DHD14SKp8j8",
+	"zzXLyyEKg/LqIMX3qc/OMA2YrPhzH3t86s5TZYD1tUrN2YfGQOmhTfn9zn83jwP+xc6CR1YAoThIKSvi",
+	"8F9mlu7pOqyXEaNiIenCafxjbz9ZYZlBaR2RsHjqBMnY9z7t0xtwErdEPS1AGltyPUEpxUi5JJbrJSZR",
+	"7vLnQj48JyzDhN+9AeUaT59iNI6j+SwtDCmjStNccMinmwZeHInwWyjDOhOebtEdewhmTNS1nRGcMIUE",
+	"u81mzBfrzW/f/WdbdtOyq6hcAU9XtVRt1ptOI+/+y1x1ol61MaxUMW7gqmUPK7aoF9iwnbrljGpD77Q2",
+	"dDy7CiumINRZEhM8HQBc04ciEMqZNyFxdIJZQuKAPVhTLtWykxg/nUzhyxOpw5w8kdCLpqT0hB9Bd5eZ",
+	"V7MQC8O7YImnuOJ7ftmyh+WhGGCziusWPnXKzWG9Wm9WvJceIIOVZgMv8ol3MvOmA/nNidwEaxrRaODU",
+	"h0EyaDxMfhnMvGnxND6azwyTlUxekPIoitPqkQH1oimnfoAcUTfIjvUf8zcISiVR5YV1Vm4Q23I4fSDb",
+	"0W8QZ+sNIldDCqsFFFgdOd7Qr3pWvT50rCque1bTq1as8qg6HFZwZVTHWp154k2iF1jVKaZzLDBOUcKF",
+	"Yrl8OxaIVJiuWoHLzWu37mjusXa7+5Df7Og9/t1vvI/feNlj/Garr1hg7ELwNRCabjwTOG4iswNuWmFi",
+	"Aild3MSCo+GwpSN3YsaCMeW93t93z/n9mrNwP00iRqAPFDAElU/o2JTSr4BQ7lNRtV83rMneMoNg35ji",
+	"gFrjmBCuCPQNrvZ+9933KVSbeGtMRiQmgOkfIdEYid7VrZ5Ckx8JwUHoIOMoiUoJ31n1jYAHzr5jrsTU",
+	"zn6TvGqgtetTDZL/uxJgnGu/H4v0yqc4SBJClZ9bLCHxYc4lBJ5b+FssO1cfxIaIqbxiYnEChnwSByk+",
+	"VKLX4E1hRMXsj3iLx9oxyCjCYy6TYECKSUEsFc9oiYWCH6GHkPgAu4jSsT8FHmSLBr44TaFwpqVhCLIg",
+	"bwbTJ10ePkNDMopigVYIsINcOULED2S2OCSBp2NPcZWfJlFIUuznLEYh7W0B9g1IXAIqlgPKIePC+gvj",
+	"FqCgU0Dzk4egT3XJrABM3kQaYG4OJreFGCE5NGJhL1LDdEvofYoB+jQJvEmfFgDYHyMuf4g6/Dk8Twnj",
+	"KQI7qQZ9mS5PeqgDqE+dBnw4WUXRpeyvIGHI7fTweMf0qj5dyq/KcP4hvwpyxHaLh3jzG4qEePOsGAje",
+	"+r04M78HQfweBFGYx4KWLHRvlm1zgpeoskDrQWEvggeCXPUc78aV+KcyWGocPBIqI75MlI/zUpdH7gSj",
+	"q2iJqxYdalkEiLTTokF7n7LlasqHnzitwNZ/A9rmb9E8rapgZ0WmtpC+otT1pN/DD/JCAjEFYiDFNYWO",
+	"XN5rl87mUKNV9QUir4ZA43rp1eSKwjWmKkshXSemsFJjHXYki+kAQHwdK369tJCB6vPBFlWt6VNRcCAn",
+	"HbzO4YinMB0oxQHfAh6OleiaPtCnboEUm4LFa8jkxzKJpIQ6fpBEUhTR0mSh6iJf0iRC3oR4D8raJeSz",
+	"PhVz4E/kOUxb7Fhe/IfVEog3XJrBYSjKJAxxGpDZ4pJbETeSF74SMl78wt/dLKbKOn34bEwJY3jMlWe1",
+	"uCoeYTEjqG8kIX7oG6+RH/hoEc3RlGDKv8bhQ9/4M5eVBOkYLR14HfRxPkoZCq/Qsttnve711aD3800H",
+	"hB5ZxknWXMoqLOUGJgdURkezEC+OAe9FRszOafEIyvrL769uO+2zt+3vLzpyAPvYCFYKbK0xymcFDqQk",
+	"X/qdzX+j4o3OBRRHSrnAdqa/NcQzGiWWr+Xq8mYtqOogvgWbAyOJmSkqIcGPRJVLCQOWCO3oh07PRDf3",
+	"Pfhw3rno9DpIxOcpzXAlGhR1Mk1XxvVkTnvpt8CjEUQ2lZDbHVmXOAHWG8UPDIoERzFyhXUNLp0iXib8",
+	"IYepSyN4YZF1/7cclursoCTcxCQ1w7zBQSjfVW7s1/RWBSH9xqNb1+kXBwS06qGsuv0g57cTZ0o4zaKR",
+	"gFVL3Yjwq6zvUC31KVge+PG4iihRZ2QShT4/SHqAnXiVqVsyAoYqdpXrKOgy8oNRoMIMOafBolJRsYf9",
+	"wBPFx7j2VO1oDeD7W9mR7NWsfg/i/UpBvOuPxn6k8UYL69qaxy0VbRH5YiIt1iTNwYLs7ogO+Nv4yRqo",
+	"rC1hBmU4JOhIBquEZCTA/umQgPkQqsAfmzLmBozv0F8WXWNKYN9EFEESl5Arbc9CuBIVpqTNFk0w9UN5",
+	"tfVpAlb9aJTTmfa7EftU1VIT8Wkp+idWHgplwXwtT3JmaVaG85XkttUwWt1FAPUQRUU2zklAzOajBOUv",
+	"vZ/F0mDkRVT1L0c4XCAWTQlniyTUACarTrlPA8oS3lc0QkPCZ6zKWKHokcTSai7srKCYZfKAsHSzRFZd",
+	"egpAk2NaNBXX9kLCJF6XdLzICFl96C0hnFTLjULT6/3Mx8+VJX63uX474sx/xkb7XyZDSca9s5EWAoTH",
+	"MZ5NNgZSrkvPBe4HzZdSLriwldp5VMW5R4KGJHkiAvp2KnD19WwHEy17OV1plUotQeDVlHlwYAnSSqKi",
+	"JJa/geXgWHMlqQqrYLbJWQpKqC1ApU0xm0sST3Eg5EFvguME3L4BRT/waT4Gv7xi6Py6t0FQgwe3ldVw",
+	"/w5h0Uei2KkoUWYidyreLsAG/Shx85U25M9rSuTKahD5egYixLFlgL3HNAidTzk9yI9Zh36UaCWgD62w",
+	"UWBU8sdELADXR42W0azWnaGPHatWHflWlZRPLTy0q1bVadS9+ui03KjYhmk8BIAmoGLeI6Nl1Jt4dNo4",
+	"JdaoNsJWFTtDq+k7ZWtkD6uVYaPuY1IHBk4jn2gRMju+MaA++WS0bNMAT67RMsSVKYxGwnip0LBVFWLx",
+	"QBpstdMI0zc52ZsSHD600ISEYbThdfypfQNZBDWmFTkeqV8aS0rOV+bwA3GQwfDwuU8Rwjb6AAP8U9+w",
+	"S8q2YHx83adfgPzX181Qh4UfFSR73lAnhI9KkWJuUOkpRL1zPiTIaj86gn+Oj8UgP+RHlz6GLEvgcSJs",
+	"bxnuyqHfubCHnNnvCs+LX2WycHZ2xbyk3lN0DapbbZew4PRZFb67xvKghwsvORKkOgEaianq54LHJibg",
+	"yEGqrChFwXQ6h4rL2dWr2xxErIlPRgENxD36NInQFPsEBdJk+DQhdFPw7m06+a8ZxKve8pWDebfF7JJ6",
+	"o1xtNixSOyVW1SFNa1h2bAvXThujpmdXq17NWOHxH01DFKKDEgy8n1PsePaoXrXKwwq/V2ojq4GbQ8v2",
+	"HL9MKqMq1rMNRI3GtNs5g4sjC6mEYEgVnAqkLycpacPQsYH2C1NN4yyzrrJwy/JKuKVj2WXLriGn0rIb",
+	"rVq95DgVu1Lf9+ZRm71LKGV6nn5npV8Nt0dJ8bF21H8dhnryWf35ZWt1DM5MUya3ibnm2ek6YVwR4fNz",
+	"k5a5yI5S5VYu8hygZtm3DgC4nZ+8BCPZErAtOEgV2fVW9bRlOyWn0qzUHeMg/rFO9FID+J1lfDVzs34Q",
+	"X9z4vLu4cCUS83bnMidShNo/7fkZg1sXyH4JsT6Yoij0NeOvAmIY44Caq3bkHHt7jcSElp1My6bkPlW2",
+	"ZKSfEGD6MtQcytYLH5dgo9M5oIUFYShCoMPgMS3sssYP3KfbHMG3Yv2XOPCLeYR/t6r+tzqJJWHtypuK",
+	"GEYuMPVgt1nhUb+d05zPbOWcJpEAOqa+5viF7OMlAyoXTOIoTENh4zmVXhZMhblUJMW/ltZVcaKlB0y5",
+	"4ViG/O4KrJNBTDwSPBIXJfhBRLYwJH4S8SLyOX6oV2Np9aIsgZhoEmOPtPJZNPGcSrOtsNqiKNaMtD7x",
+	"pPEY1NKFKZLNJ9ETRDgCmM2GoN3iMLk9IJ8l5ssHo2yAqfApn+FtN1qVfIZ3Dj8mTbJOAogtG0ehvwd4",
+	"TBbtmzKaF8KP+c/FEf8OA/3VA4+3srcp2QyEIbAvVCr4BM9AqcrgL/CY0EQLlEmRMwTolPjgtkR0vl5/",
+	"XwS4zBmJX/fpaLnavqmA4BXS+5FWbwANSRhxgUa5x8VbTFmrF2HotlUEvCFDEMBPn0LNm8jlDcRzAZNx",
+	"BSmmxysI+Y3BL6WgXYNY2s7Uy1vInZEYEv8iynvpU4mAUSmjo2y90vUBq85xSVvKs4uuSCnORxfn6mId",
+	"uY9UrKJ7vMaTdEleCk6DSGRpHTLlvxVp43lZz2ryttO0h6de1arjGrFOubbeHNUcq4wrw6pX8+vkdLRq",
+	"+MsIy2hVyqbBpflsuPwTDkMdklsc+EHgyw18oZVShyQd2s631yVZiz0CDOa/Dnnk/SRCeIq6a8BG8lU8",
+	"PxuiXFx7nkz4hnIdE4zgfwE3rvwmBffPvv3Iu4kfix3JvSy5GZzb8DcTZfD0sryA52CcgPAqx7rc1ZsU",
+	"xQSyOgD7nyVMAaVHlKn6yAQ9RoFH0CzECWATAr4hZ6og9gG4XnYAxG3FJ7eEHZYFYKXZ9KhNc2hg0UxW",
+	"/kuHII2B8HMqVwcp4DWXYldRtbVM6mVU7WUw8GXJW6tRMsHUZ0UCN9xWKUw4yMUkJJzXLQCQ8thEkEWb",
+	"4k9CyqwAJqfkUyJ1aLleOuTV6qpdRGN+K8s8HXWYYXwzzNhTFEMR9GiYYK4tiGta2w0gv6Ju6dgKIT+7",
+	"fdMVFzTfUEl5IgIPnmfSuKBKn6nKi0LRgMrGArZYItDo784qV6yOgB8mDagrYFn8RiaOJBsBvJj2rgwu",
+	"aeVNoriwCeF0opSuetFS2We5+VqvWo3dLx+//H8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -46,11 +46,15 @@ func (s *Server) parseStart(ctx context.Context, customerID uuid.UUID, raw []byt
 	live := func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
 		return s.store.LiveFlowIDs(ctx, customerID, ids)
 	}
-	st, rep, err := flow.ParseStart(ctx, raw, flow.Limits{MaxActions: s.cfg.MaxActions}, kind, live)
+	st, rep, err := flow.ParseStart(ctx, raw, flow.Limits{MaxActions: s.cfg.MaxActions, Fields: fieldsFrom(ctx)}, kind, live)
 	if err != nil {
 		return nil, err
 	}
-	return st, rep.Err()
+	if err := rep.Err(); err != nil {
+		return nil, err
+	}
+	warn(ctx, rep.Warnings)
+	return st, nil
 }
 
 // CreateActiveflow starts an execution of a flow's current revision, or of inline actions.

@@ -63,6 +63,9 @@ type Config struct {
 	// IdempotencyWait is how long a request waits for another with the same Idempotency-Key to finish before
 	// answering 409 (default 5s).
 	IdempotencyWait time.Duration
+	// FieldValidation is what unknown request fields do when the request does not say (?field_validation=):
+	// "Strict", "Warn" (the default) or "Ignore".
+	FieldValidation string
 	// FlowCacheBytes bounds the cache of GET /v1.0/flows/{id} answers (default 64 MiB; negative: no cache). The
 	// cache is used only while WatchChanges runs.
 	FlowCacheBytes int64
@@ -114,6 +117,7 @@ type Server struct {
 	docs      *docs
 	echo      *echo.Echo
 	cache     *flowCache // nil: no cache
+	fields    flow.FieldValidation
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -122,6 +126,14 @@ var _ gen.StrictServerInterface = (*Server)(nil)
 func New(cfg Config, st *store.Store, tokens *auth.Tokens, passwords *auth.Passwords, log *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg.withDefaults(), store: st, tokens: tokens, passwords: passwords, log: log}
 	s.cache = newFlowCache(s.cfg.FlowCacheBytes)
+	s.fields = flow.FieldsWarn
+	if s.cfg.FieldValidation != "" {
+		m, err := flow.ParseFieldValidation(s.cfg.FieldValidation)
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		s.fields = m
+	}
 	spec, err := gen.GetSwagger()
 	if err != nil {
 		return nil, fmt.Errorf("server: load embedded spec: %w", err)
@@ -147,10 +159,12 @@ func New(cfg Config, st *store.Store, tokens *auth.Tokens, passwords *auth.Passw
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins:  s.cfg.CORSOrigins,
 			AllowHeaders:  []string{"Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-Request-Id"},
-			ExposeHeaders: []string{"ETag", "X-Request-Id", "Retry-After", "Idempotent-Replayed"},
+			ExposeHeaders: []string{"ETag", "X-Request-Id", "Retry-After", "Idempotent-Replayed", "Warning"},
 		}))
 	}
-	e.Use(s.limitHeaders, s.refuseOptions, s.deadline, s.readBody, s.authenticate, s.validateRequest, s.idempotency)
+	// fieldValidation before validateRequest, which drops the unknown fields of the bodies it checks.
+	e.Use(s.limitHeaders, s.refuseOptions, s.deadline, s.readBody, s.authenticate, s.fieldValidation, s.validateRequest,
+		s.idempotency)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
 	s.echo = e
 	return s, nil
@@ -445,6 +459,8 @@ type operation struct {
 	flowBody bool
 	// idempotent: the operation accepts an Idempotency-Key.
 	idempotent bool
+	// fieldValidation: the operation takes ?field_validation=.
+	fieldValidation bool
 }
 
 var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
@@ -470,6 +486,7 @@ func operations(spec *openapi3.T) map[string]*operation {
 				o.flowBody = flowBodies[op.RequestBody.Ref]
 			}
 			o.idempotent = op.Parameters.GetByInAndName(openapi3.ParameterInHeader, headerIdempotencyKey) != nil
+			o.fieldValidation = op.Parameters.GetByInAndName(openapi3.ParameterInQuery, paramFieldValid) != nil
 			ops[method+" "+echoPath] = o
 		}
 	}

@@ -117,3 +117,16 @@ func (s *Store) SetPassword(ctx context.Context, username, passwordHash string) 
 	}
 	return nil
 }
+
+// GetUser reads a user of the customer by id.
+func (s *Store) GetUser(ctx context.Context, customerID, id uuid.UUID) (*User, error) {
+	var u User
+	err := s.conn(ctx).Where("customer_id = ? AND id = ?", customerID, id).Take(&u).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, fmt.Errorf("store: get user: %w", notFound("user", id))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: get user: %w", classify(err))
+	}
+	return &u, nil
+}

@@ -147,6 +147,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		TrustedProxies:          cfg.TrustedProxies,
 		CORSOrigins:             cfg.CORSOrigins,
 		RequireIfMatch:          cfg.RequireIfMatch,
+		FieldValidation:         cfg.FieldValidation,
 		MaxExecutedActions:      cfg.MaxExecuted,
 		MaxControlSteps:         cfg.MaxControlSteps,
 		FlowCacheBytes:          flowCacheBytes(cfg.FlowCacheBytes),
