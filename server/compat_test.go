@@ -111,6 +111,7 @@ func TestFieldValidation(t *testing.T) {
 
 		// VoIPbin's own fields alone: no warning in any mode.
 		quiet := `{"name":"quiet","direct_hash":"h","direct_id":"` + uuid.NewString() + `","persist":true,"type":"flow",` +
+			`"revision":3,"warnings":[{"reason":"UNKNOWN_FIELD","message":"m"}],"on_complete_flow_id":"00000000-0000-0000-0000-000000000000",` +
 			`"actions":[{"type":"answer","tm_execute":"2020-10-11 01:00:00.000001"}]}`
 		for _, mode := range flow.FieldValidationNames {
 			res := e.as(e.alice, "POST", "/v1.0/flows?field_validation="+mode, quiet).wantStatus(http.StatusOK)
