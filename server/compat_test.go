@@ -426,3 +426,62 @@ func TestMeAndCustomer(t *testing.T) {
 		e.do("GET", "/v1.0/me?accesskey="+k.Token, nil).wantStatus(http.StatusUnauthorized)
 	})
 }
+
+// TestHostileBodiesWarned sends the hostile bodies to every operation with a body in the default mode (Warn), where
+// unknown fields are accepted: no answer is a 5xx, and every Warning header is one well-formed quoted string, even
+// for keys made of quotes, backslashes and control characters.
+func TestHostileBodiesWarned(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		e := newEnv(t, b)
+		f := e.createFlow(e.alice, `{"name":"f","actions":[{"type":"answer"}]}`)
+		k := e.createKey(e.alice, `{"expire":86400}`)
+		a := e.startActiveflow(e.alice, `{"flow_id":"`+f.ID+`"}`)
+		bodies := []any{`{"name":"x","a\nb\"c\\d\u0007e\u2028":1,"` + strings.Repeat("k", 2000) + `":2}`}
+		for _, hb := range hostileBodies {
+			if hb.contentType == "application/json" {
+				bodies = append(bodies, hb.body)
+			}
+		}
+		spec := contract.Spec()
+		n := 0
+		for _, path := range spec.Paths.InMatchingOrder() {
+			for method, op := range spec.Paths.Find(path).Operations() {
+				if op.RequestBody == nil {
+					continue
+				}
+				id := f.ID
+				switch {
+				case strings.HasPrefix(path, "/v1.0/accesskeys/"):
+					id = k.ID
+				case strings.HasPrefix(path, "/v1.0/activeflows/"):
+					id = a.ID
+				}
+				concrete := strings.ReplaceAll(strings.ReplaceAll(path, "{id}", id), "{revision}", "1")
+				for _, body := range bodies {
+					res := e.as(e.alice, method, concrete, body)
+					n++
+					if res.status >= 500 {
+						t.Errorf("%s %s: %d %.200s", method, concrete, res.status, res.body)
+					}
+					size := 0
+					for _, v := range res.header.Values("Warning") {
+						size += len(v)
+						inner, ok := strings.CutPrefix(v, `299 flowbin "`)
+						if !ok || !strings.HasSuffix(inner, `"`) || strings.ContainsAny(v, "\r\n\x00\x07") {
+							t.Errorf("%s %s: malformed Warning %q", method, concrete, v)
+						}
+						if unescaped := strings.NewReplacer(`\\`, "", `\"`, "").Replace(strings.TrimSuffix(inner, `"`)); strings.Contains(unescaped, `"`) {
+							t.Errorf("%s %s: unescaped quote in Warning %q", method, concrete, v)
+						}
+					}
+					if size > 4096 {
+						t.Errorf("%s %s: %d bytes of Warning headers", method, concrete, size)
+					}
+				}
+			}
+		}
+		if n < 100 {
+			t.Errorf("only %d requests", n)
+		}
+	})
+}
