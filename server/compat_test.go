@@ -128,6 +128,20 @@ func TestFieldValidation(t *testing.T) {
 			t.Errorf("access key, Warn: %+v, Warning %q", k, h)
 		}
 		e.as(e.alice, "POST", "/v1.0/accesskeys?field_validation=Strict", `{"expire":86400,"scope":"all"}`).wantError(http.StatusBadRequest, "INVALID_REQUEST_BODY")
+		// An access key read back and sent with PUT: its read-only fields are quiet, even in Strict mode.
+		var read map[string]any
+		e.as(e.alice, "GET", "/v1.0/accesskeys/"+k.ID, nil).wantStatus(http.StatusOK).decode(&read)
+		read["name"] = "renamed"
+		res = e.as(e.alice, "PUT", "/v1.0/accesskeys/"+k.ID, read).wantStatus(http.StatusOK)
+		if len(res.header.Values("Warning")) != 0 {
+			t.Errorf("access key read back: Warning %q", res.header.Values("Warning"))
+		}
+		strict := newEnv(t, b, strictFields)
+		sk := strict.createKey(strict.alice, `{"expire":86400,"id":"x","tm_create":"","token":"fbk_x"}`)
+		read["name"] = "strict"
+		strict.as(strict.alice, "PUT", "/v1.0/accesskeys/"+sk.ID, read).wantStatus(http.StatusOK)
+		read["scope"] = "all"
+		strict.as(strict.alice, "PUT", "/v1.0/accesskeys/"+sk.ID, read).wantError(http.StatusBadRequest, "INVALID_REQUEST_BODY")
 		if res := e.as(e.alice, "POST", "/v1.0/accesskeys?field_validation=Ignore", `{"expire":86400,"scope":"all"}`).wantStatus(http.StatusOK); len(res.header.Values("Warning")) != 0 {
 			t.Errorf("access key, Ignore: Warning %q", res.header.Values("Warning"))
 		}

@@ -127,22 +127,20 @@ func warningText(text string) string {
 }
 
 // dropUnknownFields applies the field validation mode to a JSON body that the OpenAPI validator checks (not a flow
-// definition: package flow reads those): unless the mode is Strict, members of the top-level object that its
-// schema does not have, when the schema allows no others, are removed before validation, with a warning in Warn
-// mode. In Strict mode the validator refuses them, as before.
+// definition: package flow reads those), when its schema allows no members beyond its properties: the members
+// its schema lists in x-ignored-fields (VoIPbin's read-only fields) are removed quietly in every mode; other
+// unknown members of the top-level object are removed, with a warning in Warn mode, unless the mode is Strict:
+// then the validator refuses them, as before.
 func dropUnknownFields(c echo.Context, op *operation) error {
-	mode := fieldsFrom(c.Request().Context())
-	if mode == flow.FieldsStrict || op.route.Operation.RequestBody == nil || op.route.Operation.RequestBody.Value == nil {
+	rb := op.route.Operation.RequestBody
+	if rb == nil || rb.Value == nil {
 		return nil
 	}
-	media := op.route.Operation.RequestBody.Value.Content.Get(echo.MIMEApplicationJSON)
-	if media == nil || media.Schema == nil || media.Schema.Value == nil {
+	media := rb.Value.Content.Get(echo.MIMEApplicationJSON)
+	if media == nil || media.Schema == nil || media.Schema.Value == nil || !closed(media.Schema.Value) {
 		return nil
 	}
 	schema := media.Schema.Value
-	if !closed(schema) {
-		return nil
-	}
 	req := c.Request()
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
@@ -153,15 +151,24 @@ func dropUnknownFields(c echo.Context, op *operation) error {
 	if !ok {
 		return nil // not a JSON object: the validator says what is wrong
 	}
+	mode, ignored := fieldsFrom(req.Context()), ignoredFields(schema)
 	var problems []flow.Problem
+	dropped := false
 	for _, key := range keys {
-		if _, known := schema.Properties[key]; !known {
-			delete(members, key)
+		if _, known := schema.Properties[key]; known {
+			continue
+		}
+		if !ignored[key] && mode == flow.FieldsStrict {
+			continue
+		}
+		delete(members, key)
+		dropped = true
+		if !ignored[key] {
 			problems = append(problems, flow.Problem{Pointer: pointerOf([]string{key}), Reason: flow.ReasonUnknownField,
 				Message: fmt.Sprintf("unknown field %q was dropped", key)})
 		}
 	}
-	if len(problems) == 0 {
+	if !dropped {
 		return nil
 	}
 	stripped, err := json.Marshal(members)
@@ -174,6 +181,18 @@ func dropUnknownFields(c echo.Context, op *operation) error {
 		warn(req.Context(), problems)
 	}
 	return nil
+}
+
+// ignoredFields reads a schema's x-ignored-fields: members accepted and dropped quietly.
+func ignoredFields(s *openapi3.Schema) map[string]bool {
+	list, _ := s.Extensions["x-ignored-fields"].([]any)
+	out := make(map[string]bool, len(list))
+	for _, v := range list {
+		if name, ok := v.(string); ok {
+			out[name] = true
+		}
+	}
+	return out
 }
 
 // closed reports whether an object schema allows no members beyond its properties.

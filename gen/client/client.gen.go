@@ -784,7 +784,9 @@ type Accesskey struct {
 	TokenPrefix string `json:"token_prefix"`
 }
 
-// AccesskeyCreate A new access key.
+// AccesskeyCreate A new access key. The read-only fields of `Accesskey` (`x-ignored-fields`) are ignored in every field
+// validation mode, so that a key read with GET can be sent back; other unknown fields follow
+// `field_validation`.
 type AccesskeyCreate struct {
 	// Detail A longer description for people.
 	//
@@ -813,7 +815,9 @@ type AccesskeyList struct {
 	Result []Accesskey `json:"result"`
 }
 
-// AccesskeyUpdate New name and detail for an access key.
+// AccesskeyUpdate New name and detail for an access key. The read-only fields of `Accesskey` (`x-ignored-fields`) are
+// ignored in every field validation mode, so that a key read with GET can be sent back with PUT; other
+// unknown fields follow the server's field validation.
 type AccesskeyUpdate struct {
 	// Detail A longer description for people.
 	//
