@@ -106,14 +106,10 @@ type Field struct {
 	OneOf []string
 }
 
-// Spec describes an action type: its options, and how it moves the execution on.
+// Spec describes an action type and its options. How it moves an execution on is its rule (control.go).
 type Spec struct {
 	Type   Type
 	Fields []Field
-	// Control actions run inside the engine; the others are handed to the runner (the telephony side).
-	Control bool
-	// Terminal actions end the execution: nothing after them runs.
-	Terminal bool
 }
 
 // Field returns the named field of the type, or false.
@@ -165,7 +161,7 @@ var catalog = []Spec{
 	{Type: TypeAnswer},
 	{Type: TypeBeep},
 	{Type: TypeBlock},
-	{Type: TypeBranch, Control: true, Fields: []Field{
+	{Type: TypeBranch, Fields: []Field{
 		{Name: "variable", Kind: KindString},
 		{Name: "default_target_id", Kind: KindString, Ref: RefAction},
 		{Name: "target_ids", Kind: KindTargetMap, Ref: RefAction},
@@ -184,17 +180,17 @@ var catalog = []Spec{
 		{Name: "note", Kind: KindString},
 		{Name: "sync", Kind: KindBool},
 	}},
-	{Type: TypeConditionCallDigits, Control: true, Fields: []Field{
+	{Type: TypeConditionCallDigits, Fields: []Field{
 		intField("length", 0, 100),
 		{Name: "key", Kind: KindString, Pattern: dtmfKey},
 		falseTarget(),
 	}},
-	{Type: TypeConditionCallStatus, Control: true, Fields: []Field{
+	{Type: TypeConditionCallStatus, Fields: []Field{
 		{Name: "status", Kind: KindString, Required: true,
 			Enum: []string{"dialing", "ringing", "progressing", "terminating", "canceling", "hangup"}},
 		falseTarget(),
 	}},
-	{Type: TypeConditionDatetime, Control: true, Fields: []Field{
+	{Type: TypeConditionDatetime, Fields: []Field{
 		{Name: "condition", Kind: KindString, Required: true, Enum: conditions},
 		intField("minute", -1, 59),
 		intField("hour", -1, 23),
@@ -203,7 +199,7 @@ var catalog = []Spec{
 		func() Field { f := intField("weekdays", 0, 6); f.Kind = KindIntList; return f }(),
 		falseTarget(),
 	}},
-	{Type: TypeConditionVariable, Control: true, Fields: []Field{
+	{Type: TypeConditionVariable, Fields: []Field{
 		{Name: "condition", Kind: KindString, Required: true, Enum: conditions},
 		{Name: "variable", Kind: KindString, Required: true, MinLen: 1},
 		{Name: "value_type", Kind: KindString, Enum: []string{"string", "number", "length"}},
@@ -258,12 +254,12 @@ var catalog = []Spec{
 		{Name: "event_url", Kind: KindURL, Required: true},
 		{Name: "event_method", Kind: KindString, Enum: []string{"GET", "POST", "PUT", "DELETE"}},
 	}},
-	{Type: TypeFetchFlow, Control: true, Fields: []Field{{Name: "flow_id", Kind: KindID, Required: true, Ref: RefFlow}}},
-	{Type: TypeGoto, Control: true, Fields: []Field{
+	{Type: TypeFetchFlow, Fields: []Field{{Name: "flow_id", Kind: KindID, Required: true, Ref: RefFlow}}},
+	{Type: TypeGoto, Fields: []Field{
 		{Name: "target_id", Kind: KindString, Required: true, Ref: RefAction},
 		intField("loop_count", 0, 1000),
 	}},
-	{Type: TypeHangup, Terminal: true, Fields: []Field{
+	{Type: TypeHangup, Fields: []Field{
 		{Name: "reason", Kind: KindString},
 		{Name: "reference_id", Kind: KindID},
 	}},
@@ -288,7 +284,7 @@ var catalog = []Spec{
 	}},
 	{Type: TypeRecordingStop},
 	{Type: TypeSleep, Fields: []Field{intField("duration", 0, 86400000)}},
-	{Type: TypeStop, Control: true, Terminal: true},
+	{Type: TypeStop},
 	{Type: TypeStreamEcho, Fields: []Field{intField("duration", 0, 86400000)}},
 	{Type: TypeTalk, Fields: []Field{
 		{Name: "text", Kind: KindString, Required: true, MinLen: 1},
@@ -301,7 +297,7 @@ var catalog = []Spec{
 	{Type: TypeTranscribeRecording, Fields: []Field{{Name: "language", Kind: KindString}, onEndFlow()}},
 	{Type: TypeTranscribeStart, Fields: []Field{{Name: "language", Kind: KindString}, onEndFlow()}},
 	{Type: TypeTranscribeStop},
-	{Type: TypeVariableSet, Control: true, Fields: []Field{
+	{Type: TypeVariableSet, Fields: []Field{
 		{Name: "key", Kind: KindString, Required: true, MinLen: 1},
 		{Name: "value", Kind: KindString},
 	}},

@@ -2,35 +2,46 @@ package flow
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 )
 
-// Execution end reasons: why an execution ended. Stable codes.
+// Execution end reasons: why an execution ended. Stable codes, listed in docs/execution.md.
 const (
-	EndFinished           = "finished"              // it ran past its last action
-	EndStop               = "stop"                  // a stop action
-	EndHangup             = "hangup"                // a hangup action completed
-	EndStopped            = "stopped"               // stopped through the API
-	EndExecutedLimit      = "executed_action_limit" // too many executed actions
-	EndControlStepLimit   = "control_step_limit"    // too many control steps in one advance
-	EndFetchFlowNotFound  = "fetch_flow_not_found"  // fetch_flow named a flow that does not exist
-	DefaultMaxExecuted    = 100
-	DefaultMaxControlStep = 1000
-	// maxFrames bounds nested fetch_flow.
-	maxFrames = 32
+	EndFinished          = "finished"              // it ran past its last action
+	EndStop              = "stop"                  // a stop action
+	EndHangup            = "hangup"                // a hangup action completed
+	EndStopped           = "stopped"               // stopped through the API
+	EndExecutedLimit     = "executed_action_limit" // too many executed actions
+	EndControlStepLimit  = "control_step_limit"    // too many control actions in a row
+	EndFetchFlowNotFound = "fetch_flow_not_found"  // fetch_flow named a flow that does not exist
+	EndFetchFlowDepth    = "fetch_flow_depth"      // fetch_flow nested too deep
+	EndVariableLimit     = "variable_limit"        // variable_set would pass the variable limits
+	EndOptionLimit       = "option_limit"          // an action's options grew too large by substitution
+	EndStateLimit        = "state_limit"           // the execution's state would grow too large
 )
 
-// Variables every execution knows.
+// Variables every execution knows. Those of the voipbin.activeflow namespace are set when it starts, as VoIPbin
+// sets them (a missing id is the nil UUID, as there); a client cannot set any voipbin. variable, and the runner
+// only those of voipbin.call.
 const (
-	VarDigits       = "voipbin.call.digits"
-	VarCallStatus   = "voipbin.call.status"
-	VarActiveflowID = "voipbin.activeflow.id"
-	VarFlowID       = "voipbin.flow.id"
+	VarDigits                  = "voipbin.call.digits"
+	VarCallStatus              = "voipbin.call.status"
+	VarActiveflowID            = "voipbin.activeflow.id"
+	VarActiveflowFlowID        = "voipbin.activeflow.flow_id"
+	VarActiveflowReferenceType = "voipbin.activeflow.reference_type"
+	VarActiveflowReferenceID   = "voipbin.activeflow.reference_id"
+	VarActiveflowReferenceAFID = "voipbin.activeflow.reference_activeflow_id"
+	VarActiveflowCompleteCount = "voipbin.activeflow.complete_count"
+	VarFlowID                  = "voipbin.flow.id" // flowbin's older name of voipbin.activeflow.flow_id
+	reservedPrefix             = "voipbin."
+	runnerPrefix               = "voipbin.call."
+	defaultReferenceType       = "api"
 )
 
 // ErrFlowNotFound is what a FlowSource answers for a flow that does not exist (or was deleted).
@@ -39,14 +50,12 @@ var ErrFlowNotFound = errors.New("flow not found")
 // FlowSource reads the current revision of a flow of the execution's customer, for fetch_flow.
 type FlowSource func(ctx context.Context, id uuid.UUID) (actions []Action, revision int, err error)
 
-// Engine runs executions. Control actions (goto, branch, condition_*, variable_set, stop, fetch_flow) run inside
-// it; every other action is handed to the runner, the telephony side, which reports back when it is done. Given
-// the same execution, inputs and clock, it always does the same.
+// Engine runs executions. Control actions (rules with control set, control.go) run inside it; every other action
+// is handed to the runner, the telephony side, which reports back when it is done. Given the same execution,
+// inputs and clock, it always does the same.
 type Engine struct {
-	// MaxExecuted bounds the actions an execution runs (default DefaultMaxExecuted).
-	MaxExecuted int
-	// MaxControlSteps bounds the control actions run in one advance (default DefaultMaxControlStep).
-	MaxControlSteps int
+	// Limits bounds what an execution may grow to.
+	Limits Limits
 	// Now is the clock: condition_datetime and tm_execute read it. Times are taken in UTC.
 	Now func() time.Time
 	// Flows reads flows for fetch_flow.
@@ -55,8 +64,8 @@ type Engine struct {
 
 // Frame is an action list being run: the flow's own, or one that fetch_flow started.
 type Frame struct {
-	FlowID   uuid.UUID `json:"flow_id,omitzero"`
-	Revision int       `json:"revision,omitzero"`
+	FlowID   uuid.UUID `json:"flow_id"`
+	Revision int       `json:"revision"`
 	Actions  []Action  `json:"actions"`
 	// Next is the index of the action to run next.
 	Next int `json:"next"`
@@ -73,54 +82,56 @@ type Decision struct {
 // Executed is one action an execution ran, as it ran: options with variables substituted.
 type Executed struct {
 	Action
+	// Step numbers the actions of an execution: 1, 2, … in the order they ran.
+	Step      int       `json:"step"`
 	FlowID    uuid.UUID `json:"flow_id,omitzero"`
 	Revision  int       `json:"flow_revision,omitzero"`
 	TMExecute time.Time `json:"tm_execute"`
 	Decision  *Decision `json:"decision,omitempty"`
 }
 
-// Execution is the whole state of one execution. It is plain data: stored between advances as JSON.
-type Execution struct {
-	Frames    []Frame           `json:"frames"`
-	Variables map[string]string `json:"variables"`
-	// Loops counts the jumps of each goto action.
-	Loops map[string]int `json:"loops,omitempty"`
-	// Current is the action handed to the runner, awaiting its result; nil when ended.
-	Current   *Executed  `json:"current,omitempty"`
-	Executed  []Executed `json:"executed"`
-	Ended     bool       `json:"ended"`
-	EndReason string     `json:"end_reason,omitempty"`
+// Origin is where an execution comes from: what VoIPbin's voipbin.activeflow variables say.
+type Origin struct {
+	ActiveflowID          uuid.UUID
+	FlowID                uuid.UUID // uuid.Nil: inline actions
+	Revision              int
+	ReferenceType         string // "" is "api"
+	ReferenceID           uuid.UUID
+	ReferenceActiveflowID uuid.UUID
+	// CompleteCount is the execution's place in a chain of on_complete_flow_id: 0 for the first.
+	CompleteCount int
 }
 
-// NewExecution prepares an execution of actions (those of a flow at a revision, or an inline list).
-func NewExecution(flowID uuid.UUID, revision int, actions []Action, variables map[string]string) *Execution {
-	vars := make(map[string]string, len(variables)+2)
+// NewExecution prepares an execution of actions (those of a flow at a revision, or an inline list) with the
+// client's variables. Client variables of the voipbin. namespace are ignored, as VoIPbin ignores them; the
+// voipbin.activeflow variables are set from the origin.
+func NewExecution(o Origin, actions []Action, variables map[string]string) *Execution {
+	vars := make(map[string]string, len(variables)+8)
 	for k, v := range variables {
-		vars[k] = v
+		if !strings.HasPrefix(k, reservedPrefix) {
+			vars[k] = v
+		}
 	}
-	if flowID != uuid.Nil {
-		vars[VarFlowID] = flowID.String()
+	refType := o.ReferenceType
+	if refType == "" {
+		refType = defaultReferenceType
+	}
+	vars[VarActiveflowID] = o.ActiveflowID.String()
+	vars[VarActiveflowFlowID] = o.FlowID.String()
+	vars[VarActiveflowReferenceType] = refType
+	vars[VarActiveflowReferenceID] = o.ReferenceID.String()
+	vars[VarActiveflowReferenceAFID] = o.ReferenceActiveflowID.String()
+	vars[VarActiveflowCompleteCount] = strconv.Itoa(o.CompleteCount)
+	if o.FlowID != uuid.Nil {
+		vars[VarFlowID] = o.FlowID.String()
 	}
 	return &Execution{
-		Frames:    []Frame{{FlowID: flowID, Revision: revision, Actions: actions}},
+		Version:   ExecutionVersion,
+		Frames:    []Frame{{FlowID: o.FlowID, Revision: o.Revision, Actions: actions}},
 		Variables: vars,
 		Loops:     map[string]int{},
 		Executed:  []Executed{},
 	}
-}
-
-func (e *Engine) maxExecuted() int {
-	if e.MaxExecuted > 0 {
-		return e.MaxExecuted
-	}
-	return DefaultMaxExecuted
-}
-
-func (e *Engine) maxControlSteps() int {
-	if e.MaxControlSteps > 0 {
-		return e.MaxControlSteps
-	}
-	return DefaultMaxControlStep
 }
 
 func (e *Engine) now() time.Time {
@@ -135,41 +146,70 @@ func (e *Engine) Start(ctx context.Context, x *Execution) error {
 	if len(x.Executed) > 0 || x.Ended {
 		return errors.New("flow: execution already started")
 	}
+	if !x.fits(e.Limits, 0) {
+		x.end(EndStateLimit)
+		return nil
+	}
 	return e.advance(ctx, x)
 }
 
-// ErrStaleAction is returned by Next when the runner reports an action that is not the current one.
+// ErrStaleAction is returned by Next when the runner reports an action or step that is not the current one.
 var ErrStaleAction = errors.New("flow: not the current action")
 
 // ErrEnded is returned by Next for an execution that has ended.
 var ErrEnded = errors.New("flow: the execution has ended")
 
-// Next records that the runner finished the current action, merges the variables it reports, and runs on to the
-// next runner action or the end.
-func (e *Engine) Next(ctx context.Context, x *Execution, actionID uuid.UUID, variables map[string]string) error {
+// RunnerReport is the runner's report that the current action finished.
+type RunnerReport struct {
+	ActionID uuid.UUID
+	// Step, when not 0, must be the current action's step: a retried report of an earlier step, even of the
+	// same action brought back by a loop, is then stale.
+	Step      int
+	Variables map[string]string
+}
+
+// Next records that the runner finished the current action, merges the variables it reports (those of
+// voipbin.call and the client's own; other voipbin. variables are ignored), and runs on to the next runner
+// action or the end. Variables that would pass the limits are refused with a *LimitError, changing nothing.
+func (e *Engine) Next(ctx context.Context, x *Execution, r RunnerReport) error {
 	if x.Ended || x.Current == nil {
 		return ErrEnded
 	}
-	if x.Current.ID != actionID {
+	if x.Current.ID != r.ActionID || (r.Step != 0 && r.Step != x.Current.Step) {
 		return ErrStaleAction
 	}
-	for k, v := range variables {
+	vars := RunnerVariables(r.Variables)
+	if err := x.checkMerge(vars, e.Limits); err != nil {
+		return err
+	}
+	for k, v := range vars {
 		x.Variables[k] = v
 	}
+	x.size = 0
 	done := x.Current
 	x.Current = nil
-	if done.Type == TypeHangup {
-		x.end(EndHangup)
+	if r := ruleOf(done.Type); r.terminal {
+		x.end(r.endReason)
 		return nil
 	}
 	x.continueAfter(&done.Action)
 	return e.advance(ctx, x)
 }
 
+// RunnerVariables keeps the variables a runner may report: its own names and those of voipbin.call.
+func RunnerVariables(vars map[string]string) map[string]string {
+	out := make(map[string]string, len(vars))
+	for k, v := range vars {
+		if !strings.HasPrefix(k, reservedPrefix) || strings.HasPrefix(k, runnerPrefix) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 // Stop ends a running execution. Stopping an ended one changes nothing.
 func (x *Execution) Stop() {
 	if !x.Ended {
-		x.Current = nil
 		x.end(EndStopped)
 	}
 }
@@ -180,14 +220,21 @@ func (x *Execution) end(reason string) {
 
 func (x *Execution) top() *Frame { return &x.Frames[len(x.Frames)-1] }
 
-// continueAfter moves the cursor to where an execution goes after a: its next_id, else the next action.
+func (x *Execution) push(f Frame) {
+	x.Frames = append(x.Frames, f)
+	x.size = 0
+}
+
+// continueAfter moves the cursor to where an execution goes after a: its next_id, else the next action. A next_id
+// that names no action of the list ends the list, as the graph draws it.
 func (x *Execution) continueAfter(a *Action) {
 	f := x.top()
 	if a.NextID != uuid.Nil {
+		f.Next = len(f.Actions)
 		if i := indexOf(f.Actions, a.NextID); i >= 0 {
 			f.Next = i
-			return
 		}
+		return
 	}
 	f.Next = indexOf(f.Actions, a.ID) + 1
 }
@@ -201,12 +248,12 @@ func indexOf(actions []Action, id uuid.UUID) int {
 	return -1
 }
 
-// advance runs control actions until a runner action is current or the execution ends.
+// advance runs control actions until a runner action is current or the execution ends. It stops at the
+// request's deadline: the execution is then left as it was read, unsaved.
 func (e *Engine) advance(ctx context.Context, x *Execution) error {
 	for steps := 0; ; steps++ {
-		if steps >= e.maxControlSteps() {
-			x.end(EndControlStepLimit)
-			return nil
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		// Past the end of a frame: back to the frame that fetched it, or the end.
 		for x.top().Next >= len(x.top().Actions) {
@@ -215,123 +262,53 @@ func (e *Engine) advance(ctx context.Context, x *Execution) error {
 				return nil
 			}
 			x.Frames = x.Frames[:len(x.Frames)-1]
+			x.size = 0
 		}
-		if len(x.Executed) >= e.maxExecuted() {
+		switch {
+		case len(x.Executed) >= e.Limits.maxExecuted():
 			x.end(EndExecutedLimit)
+			return nil
+		case steps >= e.Limits.maxControlSteps():
+			x.end(EndControlStepLimit)
 			return nil
 		}
 		f := x.top()
 		a := f.Actions[f.Next]
-		run := Executed{Action: a, FlowID: f.FlowID, Revision: f.Revision, TMExecute: e.now()}
-		run.Option = substitute(a.Option, x.Variables)
-		spec, known := Lookup(a.Type)
-		if !known || !spec.Control {
-			x.Executed = append(x.Executed, run)
-			x.Current = &run
+		run := Executed{Action: a, Step: len(x.Executed) + 1, FlowID: f.FlowID, Revision: f.Revision, TMExecute: e.now()}
+		option, ok := substitute(ctx, a.Option, x.Variables, e.Limits.maxOption())
+		if !ok {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			x.end(EndOptionLimit)
 			return nil
 		}
-		decision, err := e.control(ctx, x, &run)
-		if err != nil {
+		run.Option = option
+		if !x.fits(e.Limits, executedSize(&run)) {
+			x.end(EndStateLimit)
+			return nil
+		}
+		r := ruleOf(a.Type)
+		if !r.control {
+			x.Executed = append(x.Executed, run)
+			x.grow(executedSize(&run))
+			cur := run
+			x.Current = &cur
+			return nil
+		}
+		c := &call{ctx: ctx, e: e, x: x, f: f, a: &run.Action, raw: a.Option, o: decodeOptions(option)}
+		c.moves = r.movesOf(c.o)
+		if err := r.run(c); err != nil {
 			return err
 		}
-		run.Decision = decision
+		run.Decision = c.d
+		run.Decision.Reason = truncate(run.Decision.Reason, 4*maxReasonValue)
 		x.Executed = append(x.Executed, run)
+		x.grow(executedSize(&run))
 		if x.Ended {
 			return nil
 		}
 	}
-}
-
-// control runs one control action and moves the cursor.
-func (e *Engine) control(ctx context.Context, x *Execution, run *Executed) (*Decision, error) {
-	a := &run.Action
-	f := x.top()
-	var o controlOptions
-	if len(run.Option) > 0 {
-		// Options of stored flows were validated; an option that no longer decodes acts as empty.
-		_ = json.Unmarshal(run.Option, &o)
-	}
-	jump := func(target uuid.UUID, reason string) *Decision {
-		f.Next = indexOf(f.Actions, target)
-		return &Decision{Result: "jump", TargetID: target, Reason: reason}
-	}
-	cont := func(reason string) *Decision {
-		x.continueAfter(a)
-		return &Decision{Result: "continue", Reason: reason}
-	}
-	target := func(ref string) (uuid.UUID, bool) {
-		id, ok := ParseID(ref)
-		return id, ok && id != uuid.Nil && indexOf(f.Actions, id) >= 0
-	}
-
-	switch a.Type {
-	case TypeGoto:
-		key := f.FlowID.String() + "/" + a.ID.String()
-		to, ok := target(o.TargetID)
-		switch {
-		case !ok:
-			return cont("the target is not in this flow"), nil
-		case x.Loops[key] >= o.LoopCount:
-			return cont(fmt.Sprintf("loop_count %d reached", o.LoopCount)), nil
-		}
-		x.Loops[key]++
-		return jump(to, fmt.Sprintf("jump %d of %d", x.Loops[key], o.LoopCount)), nil
-
-	case TypeBranch:
-		name := o.Variable
-		if name == "" {
-			name = VarDigits
-		}
-		value := x.Variables[name]
-		if ref, found := o.TargetIDs[value]; found {
-			if to, ok := target(ref); ok {
-				return jump(to, fmt.Sprintf("%s is %q: target_ids[%q]", name, value, value)), nil
-			}
-		}
-		if to, ok := target(o.DefaultTargetID); ok {
-			return jump(to, fmt.Sprintf("%s is %q, which no target matches: default_target_id", name, value)), nil
-		}
-		return cont(fmt.Sprintf("%s is %q, which no target matches, and there is no default", name, value)), nil
-
-	case TypeConditionVariable, TypeConditionCallDigits, TypeConditionCallStatus, TypeConditionDatetime:
-		holds, why := e.evaluate(a.Type, &o, x.Variables)
-		if holds {
-			return cont("holds: " + why), nil
-		}
-		if to, ok := target(o.FalseTargetID); ok {
-			return jump(to, "does not hold: "+why), nil
-		}
-		return cont("does not hold: " + why + "; no false_target_id"), nil
-
-	case TypeVariableSet:
-		x.Variables[o.Key] = o.Value // already substituted
-		x.continueAfter(a)
-		return &Decision{Result: "set", Reason: fmt.Sprintf("%s = %q", o.Key, o.Value)}, nil
-
-	case TypeStop:
-		x.end(EndStop)
-		return &Decision{Result: "end", Reason: "stop"}, nil
-
-	case TypeFetchFlow:
-		id, ok := ParseID(o.FlowID)
-		var actions []Action
-		var revision int
-		err := ErrFlowNotFound
-		if ok && e.Flows != nil && len(x.Frames) < maxFrames {
-			actions, revision, err = e.Flows(ctx, id)
-		}
-		if errors.Is(err, ErrFlowNotFound) {
-			x.end(EndFetchFlowNotFound)
-			return &Decision{Result: "end", Reason: fmt.Sprintf("flow %s not found", o.FlowID)}, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("flow: fetch_flow %s: %w", id, err)
-		}
-		x.continueAfter(a) // where to come back to
-		x.Frames = append(x.Frames, Frame{FlowID: id, Revision: revision, Actions: actions})
-		return &Decision{Result: "fetch", Reason: fmt.Sprintf("flow %s at revision %d", id, revision)}, nil
-	}
-	return cont(""), nil
 }
 
 // controlOptions are the options the control actions read.
@@ -359,33 +336,49 @@ type controlOptions struct {
 	FlowID          string            `json:"flow_id"`
 }
 
-// Script is what a simulated runner does: the digits it "receives", one string per digits_receive (then "").
+// Script is what a simulated runner reports. The i-th runner action reports Steps[i] (nothing when the script
+// is shorter); a digits_receive whose report sets no voipbin.call.digits reports the next of Digits (nothing
+// once they run out, so the variable keeps its value, as with a real runner that reports nothing).
 type Script struct {
 	Digits []string
+	Steps  []map[string]string
 }
 
-// Simulate runs an execution to its end with a scripted runner that completes every runner action at once, and
-// feeds digits_receive from the script. Each digits_receive notes the digits it received.
+// Simulate runs an execution to its end with a scripted runner that completes every runner action at once.
 func (e *Engine) Simulate(ctx context.Context, x *Execution, s Script) error {
-	if err := e.Start(ctx, x); err != nil {
-		return err
+	_, err := e.Drive(ctx, x, s, nil)
+	return err
+}
+
+// Drive runs an execution to its end as Simulate does, through Start (unless it has started) and Next, exactly
+// as a runner drives an activeflow. Between two steps, between (when not nil) may replace the execution, as
+// storing it and reading it back does; the execution it answers is the one that ended.
+func (e *Engine) Drive(ctx context.Context, x *Execution, s Script, between func(*Execution) (*Execution, error)) (*Execution, error) {
+	if len(x.Executed) == 0 && !x.Ended {
+		if err := e.Start(ctx, x); err != nil {
+			return x, err
+		}
 	}
 	digits := s.Digits
-	for !x.Ended {
-		cur := x.Current
-		var vars map[string]string
-		if cur.Type == TypeDigitsReceive {
-			d := ""
-			if len(digits) > 0 {
-				d, digits = digits[0], digits[1:]
+	for i := 0; !x.Ended; i++ {
+		if between != nil {
+			var err error
+			if x, err = between(x); err != nil {
+				return x, err
 			}
-			vars = map[string]string{VarDigits: d}
-			x.Executed[len(x.Executed)-1].Decision = &Decision{Result: "continue",
-				Reason: fmt.Sprintf("simulated: received digits %q", d)}
 		}
-		if err := e.Next(ctx, x, cur.ID, vars); err != nil {
-			return err
+		vars := map[string]string{}
+		if i < len(s.Steps) {
+			for k, v := range s.Steps[i] {
+				vars[k] = v
+			}
+		}
+		if _, set := vars[VarDigits]; !set && x.Current.Type == TypeDigitsReceive && len(digits) > 0 {
+			vars[VarDigits], digits = digits[0], digits[1:]
+		}
+		if err := e.Next(ctx, x, RunnerReport{ActionID: x.Current.ID, Step: x.Current.Step, Variables: vars}); err != nil {
+			return x, fmt.Errorf("flow: step %d: %w", x.Current.Step, err)
 		}
 	}
-	return nil
+	return x, nil
 }

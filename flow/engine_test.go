@@ -2,9 +2,7 @@ package flow_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/flowbin/flowbin/flow"
+	"github.com/flowbin/flowbin/internal/enginetest"
 )
 
 var monday0830 = time.Date(2026, 11, 23, 8, 30, 0, 0, time.UTC) // a Monday
@@ -26,66 +25,31 @@ func mustActions(t *testing.T, doc string) []flow.Action {
 }
 
 // trace renders what an execution ran: "type" for runner actions, "type:result" for control actions.
-func trace(x *flow.Execution) string {
-	var parts []string
-	for _, r := range x.Executed {
-		p := string(r.Type)
-		if r.Decision != nil && r.Type != flow.TypeDigitsReceive {
-			p += ":" + r.Decision.Result
-		}
-		parts = append(parts, p)
-	}
-	return strings.Join(parts, " ")
-}
+func trace(x *flow.Execution) string { return enginetest.Trace(enginetest.Steps(x)) }
 
 func simulate(t *testing.T, e *flow.Engine, doc string, vars map[string]string, digits ...string) *flow.Execution {
 	t.Helper()
-	x := flow.NewExecution(uuid.Nil, 0, mustActions(t, doc), vars)
+	x := flow.NewExecution(flow.Origin{}, mustActions(t, doc), vars)
 	if err := e.Simulate(context.Background(), x, flow.Script{Digits: digits}); err != nil {
 		t.Fatal(err)
 	}
 	return x
 }
 
-// EngineCase is one case of testdata/engine_cases.json: actions, a script, and the trace and end they must give.
-// The server's simulate tests replay the same file over HTTP.
-type EngineCase struct {
-	Name      string            `json:"name"`
-	Actions   json.RawMessage   `json:"actions"`
-	Variables map[string]string `json:"variables"`
-	Digits    []string          `json:"digits"`
-	Now       string            `json:"now"`
-	Trace     string            `json:"trace"`
-	End       string            `json:"end"`
-}
-
+// TestEngine runs the engine's table in memory, and again with the execution encoded in its stored format and
+// decoded between every two steps: both must give the table's trace.
 func TestEngine(t *testing.T) {
-	b, err := os.ReadFile("testdata/engine_cases.json")
-	if err != nil {
-		t.Fatal(err)
+	roundTrip := func(x *flow.Execution) (*flow.Execution, error) {
+		b, err := x.Encode()
+		if err != nil {
+			return nil, err
+		}
+		return flow.DecodeExecution(b)
 	}
-	var cases []EngineCase
-	if err := json.Unmarshal(b, &cases); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cases {
+	for _, c := range enginetest.Cases(t) {
 		t.Run(c.Name, func(t *testing.T) {
-			now := monday0830
-			if c.Now != "" {
-				if now, err = time.Parse(flow.TimeLayout, c.Now); err != nil {
-					t.Fatal(err)
-				}
-			}
-			engine := &flow.Engine{Now: func() time.Time { return now }}
-			x := simulate(t, engine, `{"actions":`+string(c.Actions)+`}`, c.Variables, c.Digits...)
-			if got := trace(x); got != c.Trace || x.EndReason != c.End {
-				t.Errorf("got %q ending %s\nwant %q ending %s", got, x.EndReason, c.Trace, c.End)
-			}
-			for _, r := range x.Executed {
-				if r.Decision != nil && r.Decision.Reason == "" {
-					t.Errorf("%s: a decision without a reason", r.Type)
-				}
-			}
+			enginetest.Run(t, &flow.Engine{}, c, nil)
+			enginetest.Run(t, &flow.Engine{}, c, roundTrip)
 		})
 	}
 }
@@ -111,13 +75,13 @@ func TestDatetimeInUTC(t *testing.T) {
 func TestLimits(t *testing.T) {
 	// Runner actions in a loop: the executed-action limit ends it.
 	loop := actions(`{"id":"a","type":"beep"}`, `{"type":"goto","option":{"target_id":"a","loop_count":1000}}`)
-	x := simulate(t, &flow.Engine{MaxExecuted: 10}, loop, nil)
+	x := simulate(t, &flow.Engine{Limits: flow.Limits{MaxExecuted: 10}}, loop, nil)
 	if x.EndReason != flow.EndExecutedLimit || len(x.Executed) != 10 {
 		t.Errorf("got %s after %d actions", x.EndReason, len(x.Executed))
 	}
 	// Control actions alone: the control-step limit of one advance ends it.
 	spin := actions(`{"id":"a","type":"branch","option":{"default_target_id":"a"}}`)
-	x = simulate(t, &flow.Engine{MaxExecuted: 5000, MaxControlSteps: 50}, spin, nil)
+	x = simulate(t, &flow.Engine{Limits: flow.Limits{MaxExecuted: 5000, MaxControlSteps: 50}}, spin, nil)
 	if x.EndReason != flow.EndControlStepLimit || len(x.Executed) != 50 {
 		t.Errorf("got %s after %d actions", x.EndReason, len(x.Executed))
 	}
@@ -156,7 +120,7 @@ func TestFetchFlow(t *testing.T) {
 
 func TestNextAndStop(t *testing.T) {
 	e := &flow.Engine{}
-	x := flow.NewExecution(uuid.Nil, 0, mustActions(t, actions(`{"type":"answer"}`, `{"type":"talk","option":{"text":"hi"}}`)), nil)
+	x := flow.NewExecution(flow.Origin{}, mustActions(t, actions(`{"type":"answer"}`, `{"type":"talk","option":{"text":"hi"}}`)), nil)
 	ctx := context.Background()
 	if err := e.Start(ctx, x); err != nil || x.Current == nil || x.Current.Type != flow.TypeAnswer {
 		t.Fatalf("start: %v %+v", err, x.Current)
@@ -165,13 +129,13 @@ func TestNextAndStop(t *testing.T) {
 		t.Errorf("a second start must fail")
 	}
 	first := x.Current.ID
-	if err := e.Next(ctx, x, uuid.New(), nil); err != flow.ErrStaleAction {
+	if err := e.Next(ctx, x, flow.RunnerReport{ActionID: uuid.New()}); err != flow.ErrStaleAction {
 		t.Errorf("stale action: got %v", err)
 	}
-	if err := e.Next(ctx, x, first, map[string]string{"k": "v"}); err != nil || x.Current.Type != flow.TypeTalk || x.Variables["k"] != "v" {
+	if err := e.Next(ctx, x, flow.RunnerReport{ActionID: first, Variables: map[string]string{"k": "v"}}); err != nil || x.Current.Type != flow.TypeTalk || x.Variables["k"] != "v" {
 		t.Fatalf("next: %v %+v", err, x)
 	}
-	if err := e.Next(ctx, x, first, nil); err != flow.ErrStaleAction {
+	if err := e.Next(ctx, x, flow.RunnerReport{ActionID: first}); err != flow.ErrStaleAction {
 		t.Errorf("reporting the previous action again: got %v", err)
 	}
 	x.Stop()
@@ -179,7 +143,7 @@ func TestNextAndStop(t *testing.T) {
 	if !x.Ended || x.EndReason != flow.EndStopped || x.Current != nil {
 		t.Errorf("stopped: %+v", x)
 	}
-	if err := e.Next(ctx, x, first, nil); err != flow.ErrEnded {
+	if err := e.Next(ctx, x, flow.RunnerReport{ActionID: first}); err != flow.ErrEnded {
 		t.Errorf("next after stop: got %v", err)
 	}
 }

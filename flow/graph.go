@@ -1,8 +1,6 @@
 package flow
 
 import (
-	"encoding/json"
-	"sort"
 	"strconv"
 
 	"github.com/google/uuid"
@@ -29,23 +27,6 @@ type Edge struct {
 	Label    string
 }
 
-// targets are the option fields that name other actions.
-type targets struct {
-	TargetID        string            `json:"target_id"`
-	DefaultTargetID string            `json:"default_target_id"`
-	TargetIDs       map[string]string `json:"target_ids"`
-	FalseTargetID   string            `json:"false_target_id"`
-}
-
-func optionTargets(a Action) targets {
-	var t targets
-	if len(a.Option) > 0 {
-		// Options of a validated action always decode; anything else simply has no targets.
-		_ = json.Unmarshal(a.Option, &t)
-	}
-	return t
-}
-
 // index maps action ids to their positions.
 func index(actions []Action) map[uuid.UUID]int {
 	m := make(map[uuid.UUID]int, len(actions))
@@ -55,9 +36,9 @@ func index(actions []Action) map[uuid.UUID]int {
 	return m
 }
 
-// continuation is where an execution goes after action i when nothing jumps: its next_id, else the next action
+// continuationOf is where an execution goes after action i when nothing jumps: its next_id, else the next action
 // in the list. -1 is the end.
-func continuation(actions []Action, idx map[uuid.UUID]int, i int) (int, EdgeKind) {
+func continuationOf(actions []Action, idx map[uuid.UUID]int, i int) (int, EdgeKind) {
 	if id := actions[i].NextID; id != uuid.Nil {
 		if j, ok := idx[id]; ok {
 			return j, EdgeNextID
@@ -79,54 +60,28 @@ func lookupRef(idx map[uuid.UUID]int, ref string) (int, bool) {
 	return j, ok
 }
 
-// Edges lists every possible move between the actions of a list, in action order. Moves to the end of the
-// execution are left out.
+// Edges lists every possible move between the actions of a list, in action order, as the actions' rules
+// (control.go) define them. Moves to the end of the execution are left out.
 func Edges(actions []Action) []Edge {
 	idx := index(actions)
 	var edges []Edge
-	add := func(from, to int, k EdgeKind, label string) {
-		if to >= 0 {
-			edges = append(edges, Edge{From: from, To: to, Kind: k, Label: label})
-		}
-	}
 	for i, a := range actions {
-		next, nextKind := continuation(actions, idx, i)
-		spec, known := Lookup(a.Type)
-		if known && spec.Terminal {
-			continue
-		}
-		t := optionTargets(a)
-		switch a.Type {
-		case TypeGoto:
-			if j, ok := lookupRef(idx, t.TargetID); ok {
-				add(i, j, EdgeGoto, "")
+		next, nextKind := continuationOf(actions, idx, i)
+		for _, m := range ruleOf(a.Type).movesOf(decodeOptions(a.Option)) {
+			to, kind := next, nextKind
+			if m.Kind != "" {
+				kind = m.Kind
 			}
-			add(i, next, nextKind, "")
-		case TypeBranch:
-			values := make([]string, 0, len(t.TargetIDs))
-			for v := range t.TargetIDs {
-				values = append(values, v)
-			}
-			sort.Strings(values)
-			for _, v := range values {
-				if j, ok := lookupRef(idx, t.TargetIDs[v]); ok {
-					add(i, j, EdgeBranch, v)
+			if m.Ref != "" {
+				if j, ok := lookupRef(idx, m.Ref); ok {
+					to = j
+				} else if !m.Fallback {
+					continue
 				}
 			}
-			if j, ok := lookupRef(idx, t.DefaultTargetID); ok {
-				add(i, j, EdgeDefault, "")
-			} else {
-				add(i, next, EdgeDefault, "")
+			if to >= 0 {
+				edges = append(edges, Edge{From: i, To: to, Kind: kind, Label: m.Label})
 			}
-		case TypeConditionCallDigits, TypeConditionCallStatus, TypeConditionDatetime, TypeConditionVariable:
-			add(i, next, EdgeTrue, "")
-			if j, ok := lookupRef(idx, t.FalseTargetID); ok {
-				add(i, j, EdgeFalse, "")
-			} else {
-				add(i, next, EdgeFalse, "")
-			}
-		default:
-			add(i, next, nextKind, "")
 		}
 	}
 	return edges

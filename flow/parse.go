@@ -13,32 +13,6 @@ import (
 	"github.com/google/uuid"
 )
 
-// Definition limits.
-const (
-	DefaultMaxActions = 1000
-	MaxNameLength     = 255
-	MaxDetailLength   = 4096
-)
-
-// Limits bounds what a definition may hold, and says how its ids and unknown fields are read.
-type Limits struct {
-	// MaxActions bounds each action list; 0 means DefaultMaxActions.
-	MaxActions int
-	// Namespace is the id of the flow being written. An action whose id is a label gets the UUID derived from the
-	// namespace and the label (UUIDv5), so that the same label names the same action in every revision of the
-	// flow. uuid.Nil (no flow yet, as in validation): labels get fresh UUIDs.
-	Namespace uuid.UUID
-	// Fields is what unknown fields do; the zero value is FieldsStrict.
-	Fields FieldValidation
-}
-
-func (l Limits) maxActions() int {
-	if l.MaxActions <= 0 {
-		return DefaultMaxActions
-	}
-	return l.MaxActions
-}
-
 // LiveFlows reports which of the given ids name live (not deleted) flows of the caller.
 type LiveFlows func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]bool, error)
 
@@ -424,23 +398,20 @@ func (p *parser) option(spec *Spec, ra *rawAction, ptr string, l *list) json.Raw
 					spec.Type, f.Name)
 			}
 		}
-		switch spec.Type {
-		case TypeGoto:
-			if present["target_id"] && !present["loop_count"] {
-				p.rep.warnf(at, joinPointer(ptr, "loop_count"), WarnGotoWithoutLoop,
-					"goto without loop_count never jumps: loop_count defaults to 0")
-			}
-		case TypeBranch:
-			if !present["default_target_id"] {
-				p.rep.warnf(at, joinPointer(ptr, "default_target_id"), WarnBranchNoDefault,
-					"branch without default_target_id continues with the next action when no value matches")
+		if r := ruleOf(spec.Type); r.warn != nil {
+			if w := r.warn(present); w != nil {
+				p.rep.warnf(at, joinPointer(ptr, w.field), w.reason, "%s", w.message)
 			}
 		}
 	}
 	if n == nil || n.kind == kindNull {
 		return nil
 	}
-	return p.render(n, repl)
+	out := p.render(n, repl)
+	if len(out) > p.lim.maxOption() {
+		p.rep.errorf(n.start, ptr, ReasonInvalidActionOption, "options take %d bytes; at most %d", len(out), p.lim.maxOption())
+	}
+	return out
 }
 
 func anyPresent(present map[string]bool, names []string) bool {

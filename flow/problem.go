@@ -21,6 +21,7 @@ const (
 	ReasonInvalidActionTarget  = "INVALID_ACTION_TARGET"
 	ReasonInvalidFlowReference = "INVALID_FLOW_REFERENCE"
 	ReasonTooManyActions       = "TOO_MANY_ACTIONS"
+	ReasonVariableLimit        = "VARIABLE_LIMIT_EXCEEDED"
 
 	WarnUnreachableAction = "UNREACHABLE_ACTION"
 	WarnGotoWithoutLoop   = "GOTO_WITHOUT_LOOP_COUNT"

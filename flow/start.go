@@ -10,9 +10,6 @@ import (
 	"github.com/google/uuid"
 )
 
-// MaxVariables bounds the variables a request may seed an execution with.
-const MaxVariables = 100
-
 // StartKind is what a start document starts.
 type StartKind int
 
@@ -20,8 +17,10 @@ type StartKind int
 const (
 	// StartActiveflow: {flow_id | actions, variables}.
 	StartActiveflow StartKind = iota
-	// StartSimulation: {actions, variables, digits, now}, an inline simulation.
+	// StartSimulation: {actions, variables, digits, steps, now}, an inline simulation.
 	StartSimulation
+	// StartScript: {variables, digits, steps, now}, the script of a stored flow's simulation.
+	StartScript
 )
 
 // Start is a decoded request to run actions: an activeflow to start, or a simulation.
@@ -30,7 +29,8 @@ type Start struct {
 	Actions   []Action
 	Variables map[string]string
 	Digits    []string
-	Now       time.Time // zero: the server's clock
+	Steps     []map[string]string // what the runner reports for each runner action, in turn
+	Now       time.Time           // zero: the server's clock
 }
 
 // ParseStart decodes and validates the body of a request that runs actions, reporting every problem like Parse.
@@ -47,14 +47,16 @@ func ParseStart(ctx context.Context, raw []byte, lim Limits, kind StartKind, liv
 			case m.key == "flow_id" && kind == StartActiveflow:
 				flowID = m.value
 				st.FlowID = p.flowRef(m.value, ptr, ReasonInvalidField)
-			case m.key == "actions":
+			case m.key == "actions" && kind != StartScript:
 				actions = m.value
 				st.Actions = p.actions(m.value, ptr)
 			case m.key == "variables":
 				p.variables(m.value, ptr, st.Variables)
-			case m.key == "digits" && kind == StartSimulation:
+			case m.key == "digits" && kind != StartActiveflow:
 				st.Digits = p.strings(m.value, ptr)
-			case m.key == "now" && kind == StartSimulation:
+			case m.key == "steps" && kind != StartActiveflow:
+				st.Steps = p.steps(m.value, ptr)
+			case m.key == "now" && kind != StartActiveflow:
 				st.Now = p.timestamp(m.value, ptr)
 			default:
 				known := "an activeflow starts from flow_id or actions, with variables"
@@ -113,10 +115,6 @@ func (p *parser) variables(n *node, ptr string, into map[string]string) {
 		p.rep.errorf(n.start, ptr, ReasonInvalidField, "variables must be an object of strings, not %s", n.kind)
 		return
 	}
-	if len(n.members) > MaxVariables {
-		p.rep.errorf(n.start, ptr, ReasonInvalidField, "at most %d variables, not %d", MaxVariables, len(n.members))
-		return
-	}
 	for _, m := range n.members {
 		if m.value.kind != kindString {
 			p.rep.errorf(m.value.start, joinPointer(ptr, m.key), ReasonInvalidField, "variable values must be strings, not %s", m.value.kind)
@@ -124,6 +122,45 @@ func (p *parser) variables(n *node, ptr string, into map[string]string) {
 		}
 		into[m.key] = m.value.text
 	}
+	for _, e := range CheckVariables(into, p.lim, ptr) {
+		at := n.start
+		for _, m := range n.members {
+			if joinPointer(ptr, m.key) == e.Pointer {
+				at = m.keyStart
+			}
+		}
+		p.rep.errorf(at, e.Pointer, ReasonVariableLimit, "%s", e.Message)
+	}
+}
+
+// steps reads a simulation's runner script: one {"variables": {…}} for each runner action, in turn.
+func (p *parser) steps(n *node, ptr string) []map[string]string {
+	if n.kind != kindArray {
+		p.rep.errorf(n.start, ptr, ReasonInvalidField, "steps must be an array of objects, not %s", n.kind)
+		return nil
+	}
+	if len(n.items) > p.lim.maxExecuted() {
+		p.rep.errorf(n.start, ptr, ReasonInvalidField, "at most %d steps, not %d", p.lim.maxExecuted(), len(n.items))
+		return nil
+	}
+	out := make([]map[string]string, 0, len(n.items))
+	for i, item := range n.items {
+		iptr := joinPointer(ptr, fmt.Sprint(i))
+		vars := map[string]string{}
+		if item.kind != kindObject {
+			p.rep.errorf(item.start, iptr, ReasonInvalidField, "a step must be an object, not %s", item.kind)
+			continue
+		}
+		for _, m := range item.members {
+			if m.key != "variables" {
+				p.rep.errorf(m.keyStart, joinPointer(iptr, m.key), ReasonUnknownField, "unknown field %q", m.key)
+				continue
+			}
+			p.variables(m.value, joinPointer(iptr, m.key), vars)
+		}
+		out = append(out, vars)
+	}
+	return out
 }
 
 func (p *parser) strings(n *node, ptr string) []string {

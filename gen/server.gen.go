@@ -1691,7 +1691,9 @@ type Activeflow struct {
 	CustomerId openapi_types.UUID `json:"customer_id"`
 
 	// EndReason Why it ended (`""` while running): `finished` (past the last action), `stop`, `hangup`, `stopped`
-	// (through the API), `executed_action_limit`, `control_step_limit` or `fetch_flow_not_found`.
+	// (through the API), `executed_action_limit`, `control_step_limit`, `fetch_flow_not_found`,
+	// `fetch_flow_depth`, `variable_limit`, `option_limit` or `state_limit` (docs/execution.md says what
+	// each means).
 	//
 	//
 	// Example: hangup
@@ -1752,7 +1754,9 @@ type Activeflow struct {
 type ActiveflowStatus string
 
 // ActiveflowCreate What an activeflow runs: the current revision of `flow_id`, or inline `actions` (one of the two), seeded
-// with `variables` (at most 100). Unknown fields are errors.
+// with `variables` (by default at most 100, 32 KiB a value and 64 KiB in all). Variables of the `voipbin.`
+// namespace are ignored, as VoIPbin ignores them: the activeflow sets `voipbin.activeflow.id`,
+// `voipbin.activeflow.flow_id` and the rest of its namespace itself. Unknown fields are errors.
 type ActiveflowCreate struct {
 	// Actions Actions to run instead of a flow, validated like a flow's.
 	Actions *[]Action `json:"actions,omitempty"`
@@ -1785,6 +1789,13 @@ type ActiveflowNext struct {
 	//
 	// Example: 93ebcadb-ecae-4291-8d49-ca81a926b8b3
 	CurrentActionId openapi_types.UUID `json:"current_action_id"`
+
+	// Step The `step` of the current action that finished. When given, it must be the current action's step; a
+	// report of any other step answers 409 `STALE_ACTION`.
+	//
+	//
+	// Example: 3
+	Step *int `json:"step,omitempty"`
 
 	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
 	//
@@ -2042,6 +2053,13 @@ type ExecutedAction struct {
 	// Example: {"language":"en-US","text":"hello. welcome to voipbin."}
 	Option *json.RawMessage `json:"option,omitempty"`
 
+	// Step The action's number in the execution: 1, 2, … in the order the actions ran, control actions
+	// included. A runner sends the current action's step back with `next`.
+	//
+	//
+	// Example: 3
+	Step int `json:"step"`
+
 	// TmExecute A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
 	//
 	// Example: 2021-02-04 06:47:01.139361
@@ -2283,13 +2301,24 @@ type InlineSimulationRequest struct {
 	// Actions The actions.
 	Actions []Action `json:"actions"`
 
-	// Digits The digits each `digits_receive` receives, in turn; `""` once they run out.
+	// Digits The digits each `digits_receive` reports, in turn, unless its `steps` entry sets `voipbin.call.digits`.
+	// Once they run out, a `digits_receive` reports nothing and the variable keeps its value, as with a runner
+	// that reports nothing.
+	//
 	//
 	// Example: ["2"]
 	Digits *[]string `json:"digits,omitempty"`
 
 	// Now The clock of the simulation (for `condition_datetime`). Default the server's.
 	Now *Timestamp `json:"now,omitempty"`
+
+	// Steps What the runner reports for each runner action, in turn: the i-th action handed to the runner
+	// completes with `steps[i].variables` (none once the script runs out). A `digits_receive` whose step sets
+	// no `voipbin.call.digits` takes the next of `digits`.
+	//
+	//
+	// Example: [{"variables":{}},{"variables":{"voipbin.call.digits":"1"}}]
+	Steps *[]SimulationStep `json:"steps,omitempty"`
 
 	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
 	//
@@ -2439,7 +2468,10 @@ type Simulation struct {
 
 // SimulationRequest The script of a simulation.
 type SimulationRequest struct {
-	// Digits The digits each `digits_receive` receives, in turn; `""` once they run out.
+	// Digits The digits each `digits_receive` reports, in turn, unless its `steps` entry sets `voipbin.call.digits`.
+	// Once they run out, a `digits_receive` reports nothing and the variable keeps its value, as with a runner
+	// that reports nothing.
+	//
 	//
 	// Example: ["1","2#"]
 	Digits *[]string `json:"digits,omitempty"`
@@ -2447,6 +2479,22 @@ type SimulationRequest struct {
 	// Now The clock of the simulation (for `condition_datetime`). Default the server's.
 	Now *Timestamp `json:"now,omitempty"`
 
+	// Steps What the runner reports for each runner action, in turn: the i-th action handed to the runner
+	// completes with `steps[i].variables` (none once the script runs out). A `digits_receive` whose step sets
+	// no `voipbin.call.digits` takes the next of `digits`.
+	//
+	//
+	// Example: [{"variables":{}},{"variables":{"voipbin.call.digits":"1"}}]
+	Steps *[]SimulationStep `json:"steps,omitempty"`
+
+	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
+	//
+	// Example: {"voipbin.call.digits":"2"}
+	Variables *Variables `json:"variables,omitempty"`
+}
+
+// SimulationStep What the runner reports when one runner action completes.
+type SimulationStep struct {
 	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
 	//
 	// Example: {"voipbin.call.digits":"2"}
@@ -2561,6 +2609,9 @@ type FlowBody = json.RawMessage
 // InlineSimulationBody defines model for InlineSimulationBody.
 type InlineSimulationBody = json.RawMessage
 
+// SimulationBody defines model for SimulationBody.
+type SimulationBody = json.RawMessage
+
 // ListAccesskeysParams defines parameters for ListAccesskeys.
 type ListAccesskeysParams struct {
 	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
@@ -2627,6 +2678,16 @@ type CreateActiveflowParams struct {
 
 // CreateActiveflowParamsFieldValidation defines parameters for CreateActiveflow.
 type CreateActiveflowParamsFieldValidation string
+
+// NextActiveflowActionParams defines parameters for NextActiveflowAction.
+type NextActiveflowActionParams struct {
+	// IdempotencyKey A unique key (1 to 255 visible ASCII characters, such as a UUID) that makes a retried request safe: the
+	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
+	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
+	// 422; while the first request is still running, another with its key waits briefly for its answer, then
+	// answers 409.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
 
 // ListFlowsParams defines parameters for ListFlows.
 type ListFlowsParams struct {
@@ -2729,6 +2790,9 @@ type RestoreFlowRevisionParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// SimulateFlowJSONBody defines parameters for SimulateFlow.
+type SimulateFlowJSONBody = json.RawMessage
+
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
 
@@ -2757,7 +2821,7 @@ type ValidateFlowJSONRequestBody = ValidateFlowJSONBody
 type UpdateFlowJSONRequestBody = UpdateFlowJSONBody
 
 // SimulateFlowJSONRequestBody defines body for SimulateFlow for application/json ContentType.
-type SimulateFlowJSONRequestBody = SimulationRequest
+type SimulateFlowJSONRequestBody = SimulateFlowJSONBody
 
 // Getter for additional properties for ActionOptionAISummary. Returns the specified
 // element and whether it was found
@@ -6429,7 +6493,7 @@ type ServerInterface interface {
 	GetActiveflow(ctx echo.Context, id ActiveflowID) error
 	// NextActiveflowAction Report an action done, get the next
 	// (POST /v1.0/activeflows/{id}/next)
-	NextActiveflowAction(ctx echo.Context, id ActiveflowID) error
+	NextActiveflowAction(ctx echo.Context, id ActiveflowID, params NextActiveflowActionParams) error
 	// StopActiveflow Stop an activeflow
 	// (POST /v1.0/activeflows/{id}/stop)
 	StopActiveflow(ctx echo.Context, id ActiveflowID) error
@@ -6763,8 +6827,28 @@ func (w *ServerInterfaceWrapper) NextActiveflowAction(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params NextActiveflowActionParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.NextActiveflowAction(ctx, id)
+	err = w.Handler.NextActiveflowAction(ctx, id, params)
 	return err
 }
 
@@ -8916,8 +9000,9 @@ func (response GetActiveflow503JSONResponse) VisitGetActiveflowResponse(w http.R
 }
 
 type NextActiveflowActionRequestObject struct {
-	Id   ActiveflowID `json:"id"`
-	Body *NextActiveflowActionJSONRequestBody
+	Id     ActiveflowID `json:"id"`
+	Params NextActiveflowActionParams
+	Body   *NextActiveflowActionJSONRequestBody
 }
 
 type NextActiveflowActionResponseObject interface {
@@ -9020,6 +9105,22 @@ func (response NextActiveflowAction415JSONResponse) VisitNextActiveflowActionRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type NextActiveflowAction422JSONResponse struct {
+	IdempotencyKeyReusedJSONResponse
+}
+
+func (response NextActiveflowAction422JSONResponse) VisitNextActiveflowActionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11509,10 +11610,11 @@ func (sh *strictHandler) GetActiveflow(ctx echo.Context, id ActiveflowID) error 
 }
 
 // NextActiveflowAction operation middleware
-func (sh *strictHandler) NextActiveflowAction(ctx echo.Context, id ActiveflowID) error {
+func (sh *strictHandler) NextActiveflowAction(ctx echo.Context, id ActiveflowID, params NextActiveflowActionParams) error {
 	var request NextActiveflowActionRequestObject
 
 	request.Id = id
+	request.Params = params
 
 	var body NextActiveflowActionJSONRequestBody
 	var err error
@@ -12051,386 +12153,400 @@ func (sh *strictHandler) GetMe(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P2LctvIsTgOv8ocJFWW9gAUwJtIulIprkSvuatbJMrOxvRHDIEhiQgcMBhQMtc/V+UhvmfIg+VJ/jU9",
-	"M8CABK+SN96TTaXWIoC5d/f0vT8bXjSdRZTQhBmtz8YMx3hKEhLDr7bnEcYeyKJ7zn/6hHlxMEuCiBot",
-	"ozchCMMH6IEsXjEU+CXDNMgnPJ2FxGgZZd8h9tAmVhU3iFX1axWr6TnEOh05Q5tUvCZ2HMM0At7ZDCcT",
-	"wzQonvKWgW+YRkz+MQ9i4hutJJ4T02DehEwxn8coiqc4MVrGfA5fJosZb8WSOKBj48sX02h7SfBIRmH0",
-	"tH7m6ouCmddHTgMTx7N8f9Swqk5laDVrp2UL+xW7dlqt21Uy+kozfxOQ0H+Hw8DHYrbLk38/wQma0wca",
-	"PVE04l8zFI1QMiGIj0tYgoaRv0B+ZCLM0E/zIYkpSQh7hdxRvnO3hdz3OKYu8uNoxngfU4Spj2Iyi+KE",
-	"9SnB3gQFFGHxYUDHLpoQ7JP4NXLvkjjwEhdhyp5IzFDVtpF7f/XT1fX7q8Gbbufi3H2N3O6YRjHJDcGC",
-	"kNAkXJRQe8gITVr8cZ8yEj+S+BVDjCRJQMfoyH1zcf3++67sbfCufdE9b/e611euqWY+pyGHQG+C6Zj4",
-	"xyZ6mgR8zgzhkEXoie8W35somZC4T6MZiWHtDD0FyQRhsVmjKAyjp1KfqlP9x5zEi+xYYeMGj9mx6IdK",
-	"6HxqtD4YYj8M0+AzM0xDrNz4WHjMG0BzDVD6xPPK9UrVsodlbDkOGVrDSsO3Gqe4MXLsmuM0Gl8JKLs+",
-	"mc6ihFBv8RNZrM66jeY0+MeccEKAjhyURKhcq6HHgAXDkKD23Vm3y48oxh4nLSZic2/CoROj+/vu+TFK",
-	"+DFN8QPhj2KSxAHxU3BmeEQkiIyCmCUS4PgZsySKiW9yEOWH7OMEDzEjpoLiEC+Ij0ZRjMpVNInmMeNz",
-	"kx2neMPwlCAPhyGJBVQIcORP+YJ4XwAlR6JHhjwcxwvkptuSWLdyrBbiu+sel1BPdcy7ELBGAQhFXxJp",
-	"+rRaLr/mQBsSmItYoVo6LDEIQxTPKcc+M+0EegwSJrrH/K9hHJBRuIDl8t9iCJN3S/s0w9KmgPMcufMc",
-	"r1a3yr6NrarXIFZzWKtZtt/AlZE9KmuEWmB/BlsaaFgcNnTAmuJPF4SOk4nRKtdqpjENqPrtmBxGExLz",
-	"Pv9/H/r9T2XH6vc/nXY+/u8fi2FwdIkTb1KMMm6nh8fuETuGPRTEgG8eBwYfRdREUYzc79wSej8hAlYk",
-	"lnnzOCY0kT3wNjRKEJ5GdAzEytR67NOAoZiM5rxTOICqUwbw4IfCKVbA0FMcJAmhy3vcN+JK31i7iyNL",
-	"rG7N9jl2uVq8KVcRJbtvTBjwtU6i0GcFW7K6F8v7kGFexa6W9lsgn+lhq7zBY3IX/EJWl/g2ekJTTBco",
-	"SMiU044ZHhOxPsQpSsSSEjonIzwPE+TY9mtkoynBlAlyIV8cYYbeRd2bYUCPX6NHHM45HRpGj4S3QTgm",
-	"fZrEBCfE50TLse0SaouhpngBw6FpFBP0xHcSo3EczWecuIhZebKpJFJAFKaBF0eMeBH1+W6GOB6TmJNB",
-	"2qf8I975Egg5dvHdxD8dML49+rbKtfFmNmBeMOW3lJ3ub0ATMiZxusG96IHQNUBEyadkAOMk/CtXEc5Z",
-	"TB6DaM5gui2kJi4PgP/M7wCDGzJcoCEZ8f0KkhJq92kSTAlL8HQm7gENUp/iKOGfMRKO0FMUP3D6HZm5",
-	"rRTXF4fmgKpj1BD79s0ZqlQqTfiuT4/csl22Lce2HKdnOy3bbtl2yeb/c/7G6XZnOksWvDec8SaSKhcc",
-	"ipH1hpZ6MzYcF2xj7rz+GJOR0TL+cJLx4yfiLTvJjocf1i3h92pEr+bTIYmLTyyW37xiiMJn6MgxUdlE",
-	"//7nv45zeOsUcgyq/W58Q0CTStnQoMwphDI18ReBNnSE01XKNR4XQqD6iGlA16d7nnJlv8PUrzbban78",
-	"bJvNL0XX2hexv4Ql30d+QKTQpSST7yMfmC0vopzJ4H/i2SwMPOBBT/7OhHyQjYvD8HpktD5sBqdsgDPA",
-	"S+PLR9P4ZI0jS06Pd1y6xU+XhDE8JmKeBVIIZ6XmtLQCJJK//UrTB9aZzubJIfNuw73PKX9AA/6scPZd",
-	"GgaU3AXTeQhz/UorWR7mVoDCIetSIi2H8yRCTPQpGWEglfBxwWoBBNksoozkZf4dFpwiyGfDm7MkmpJ4",
-	"EPhGy6iRKrbrDdtq2FXCZRXPalRPT63yiOBas97wG7WhwdeQ4CDkkgfnqIYLmOlZF82CGeFbw7HO312T",
-	"IJHSJ7MwWqBhxGWxZDoQt4+g1XXLcaxyBTm2Tqtt8aFPQgIfip/k0yyIZbvTTe3mMx+n7TgxGMxiMgo+",
-	"ccFx+DCofPoLNr7sSuyz/V97zErnYgITGs0TYPdj/MQfloyc/mPfU4RLcyBAiT+B/W9WyNDD/tAiHiZW",
-	"tdx0rIZfbVoebji4Wa4PG0NOIaNZqrKYx1J9UbM5/xEqDu+L3FnizdWRVCy7atl15FRbtUrLKZdq9aZ9",
-	"WsmopR+Mg4QNYuKR4JHw5R0EbIT6g5hgWLQB1B0m4cvFMkDXb3C5H02DH+RATq3ZrGDiWHbVbljVeqVp",
-	"Yb82spxyo4Fxw69WyjVDNkgv8VZF4tGOei2W4GTOOBsgpM5VNNqwiFU0on76t44pjzgO8DAUVOcxCmbD",
-	"gJb4xEu7r/TLHmiVYsQG8im+ABT6HvuKHu+FQiSOI8mVceImwGoqKXfLUJo7AXSInznqG0mIH/rGa+QH",
-	"PlpEc5BR+GMcPvSNPxumMYs4JxUbLeNEgutJ5QQAhpNvCdTdK9CQDdpnve711aD3800HwOfZo28cIWVh",
-	"BITG5B8D2/nx/K/1v1R+bLyrXZV/Or2s3jRv7TunV9ahK+3s9of7y85Vb4/T7MAmrzlITXkyxSHnUokv",
-	"xANQ4JWQK4/mw0cXhQFLGCKPJF6gWRwNQzJFo2hOfQCCs4iOwsA7FASyjZcbvgtlUToIXSKXzSUjnEGq",
-	"fjZ3vfZFR57M4Yfypt296JwPbm47Z9dX513o7IXOJZs2mkaPoJfhx0KoT/wWcvX5u+hI8O6zKAapW6y/",
-	"YGciSl4rpVifcoJFYoT9R0w9LnInx0LPwbt913lzcf1+0Lk675y7nMOXfOp+h7t6W1TrztDHjlWrjnyr",
-	"SsqnFh7aVavqNOpefXRablTsjLoLDYrxxZSt6008Om2cEmtUG2Grip2h1fSdsjWyh9XKsFH3Mann7poQ",
-	"0/FcABWh1v0d75p8SkDnEoZRCT2R0IumhLOBiqqi3iRgfPcSjhcSKkvoJiSYEUTo3yPBesnvQQUfPwYe",
-	"KYFK4oFTBcAHuQhOGYCyPI/rg9nIMQVfrvZZ8X1V26lgm1i+Uxta1WGNWE3crFt2tVx2cMOrY6eW8X3Q",
-	"XYoV6u5zVi4vx7LLll1Fdr1VPW3ZTsmpNCt1p/DyyrF2YvHiDtkVI95suHF4T2CkEWpszpwLvRlciZ0e",
-	"Hm80ECgUUGs1hUadJXFEx4jQJEgWKMFjEzTCrtIxuiATuDmNnLuiy3NAl5etcUVylcjzXqg7f3s4hOc5",
-	"HPodrb4FtDKNJ2FmXGab+NagCeb0H4lzRP30GDnvEsB9/0BmCSAUh8NCrsk5Ec1PUhjQrlBlvLy+Afbm",
-	"p87PxpePXwPVzdTOhNSChb6YoczI2EIBXbG7MsBe/kI1dIWy6jdDOYR9lP+9MsVrSuQy0YzEamvQkVTl",
-	"I8e2xc4FFFXRT8H3rxFGIWbABiCGFwxNlEUAFPKcKyDoicTkmK+xT91yswm7wHGjb/Tntl3xJJjAD9JC",
-	"4qGEPfGwb7jKWC2U/KJjHBNEI7qqFM4NUgB7UTQbeNGcJi00jpIoleOzF4hynhT9fT6dsZb+XCr2Qc1j",
-	"70Ck3wq46EXRBY7H5NmcrOZo8IplQBkT3YiBKuXTegMNFwlhOoK97bTPO7d3g9719eCiffvDtys9pGtT",
-	"PhZHoEnjS0yOV5YLGjZwXwD1zCxh6KhS5hCKhgt1ZMdA6zWD6ctJF6nMI8lKwNCSYXbFlPwa7OwLFOIE",
-	"DHWZjHfeuby57nWuzn7mFHDQvRrc33W+OYmivbxmaQ5ylxburqy8hG5h5XiUkBi58MNq8x8uEiY5tsSK",
-	"aZ+sEq070YTj4xMOEmVmgN3loy1ZW1awNTORrLpa3JI5I/4L4GwBQDxhhjJLtvIr0H2INkHFbef+rnP+",
-	"7aHv6vGn6+R32RKm6C4ZAjv5RUBx2FGb+Kx9D2RvSLzLKVJ6ndur9sVzNlD28BK4RNGckk8z4nFhe4SD",
-	"cB4T4cICziriLvJwHAeEoXRVUo3yGpAvjMbAoIGH15z6QBo1ZYxQqFxFyZtoTp8P0tKMs90lCjQGoNHR",
-	"9x80AVfXvcGb6/urZ4Bx1sULHMNVJByjYsKieeyBaVsoO8A3qYSuAViVdMBepV8qZx/O6YOBPQweCArA",
-	"BIoVL0E+BSwh6TlcRn4wCgR1KeYUJcOdKO86xALqCTcl6SICDBFnRld5wkP4UdHrQbLoDV6EEfa/Bpsj",
-	"cCDvpYEcu9qondZXWZzvr89//g3wN4WLKmJjHHRZwMXcxHDrgQn1DQ7Cgy8pXUuurE+ZlFk1l44EwDIA",
-	"557U+l9FR30jrvaNY1M4byUodUZK/ZnzTlbpad123nXvuKx32b27bPfO3i4pzA8Zc0Pn36JaFpa3E4YL",
-	"5G6l3m78ZlXubplS3f5YWj5IEByFY5PsVvLWDC+4PAVeGUK7+8T5Uuzz33iMAyo9OTk4LTRXvMNl3jU0",
-	"proLjdGA/ja1oj+T0DAiLfR8XmB+gfVjhorgtftmAJA0uO385b57+xwO7KuBVMAUEZGuBkxXIURUHiHT",
-	"/LvlagZqee5x5rmgCJa4jCgB+nMnFGn3FD/iIMTD8GUovtTPCZ3edBbFOA7CBZpnw6wVm+46t++6Z53B",
-	"/VX7Xbt70f7+4hnEX+/khdBc+Ubztc1pTLA34etBUZ5PizFF0TwBU1MwJSV0h0dEOE0nseCRM4eVPfdc",
-	"N8BzEJjP1pnhfeLJG+BztsPKqcVvIWkc95EwlqO+UZakl4HTI8wqoHPwFtjHpr9srVf+InajVVny+1jj",
-	"nLBm8kpnzFm5kpx1ICfeknqFQeCzD/Dko76Wv8+nfKPSb/ioXuPUKVeI5dXKVakSbnp1qzYaOg0fO1W7",
-	"Uk2X7lXIsEHqZe3jZtWrWXiIR8Rr4FENtLSZejybDf9V3nm8Lwfs3zDG1JtkuvydRjpgHAlv/HYvdDzQ",
-	"zoX3uAfWaeiwBvWSGHskDTZIPwdk6kXRJaYL6WrAnk/FokjoP8NozG/PhNOxhCmyFVBULSstR45Xafc6",
-	"g4vuZbc36Pz1rNM5f87Vctu5u76/PesMOn99276/63VeRDzqqaWl8RujOJoKbZf0F45iKTMFIPPHeVUP",
-	"337pDhuN1CYAc6PrgF5Y97NF33NP8TyZEJrwY34pVU8a5YQoIT5DGIFbGvi7Us2BTAeA9n3vbeeq1z2D",
-	"AKsX4C/ur7QuXwYCzmLi863CodA4TwPGRKDYmtm7x3zNT3FExyYS/nzgChKTx+iB+OjIVWLW2W3nnHfQ",
-	"vrhzhYhzT9l8JvwPLokf4B4c30uLldM5/4ugla5yZqm7+5ub69te53xw2Tnvtr9xxxslWnLByF1emFvS",
-	"hlv1OF1RTG11dzSNWcwBPpH+0znjaZFAoD4QupHoSUaDyM4yqWBHu+uW8LnMMLsaNRdGlMve2mMgXzMS",
-	"zUKSn8x6D9mV8dat+yWCdbcuVhiNV5dKZahG4eLyHrvLXWp25s3A2VNxJLKVMjrv10q5/e7XSlm092mV",
-	"cxUuFF0hICELnEwDfQXsm/zeSUgY8h8M4RmOk/zGpu7HRWFVmSP4BxEiqmOOPMkUepemq++UfkL6Xuhn",
-	"kAXBRsO/Ey8RTsoS78/S08W+kK5xeKPh9AiHjKzafyh50mBaqKu57GxFNFxoodFuOpCLjtxPVgBxub4l",
-	"vnCFNU8+5NyAcAaEt32amePRNPKJiVgk6AaGyEuQ1cGU8EOnhzxMOS0HnckQew+vRdjxcri2iDbuU3c5",
-	"rFia8vP07CuTDy3+rmo36wX4lyFEfgIXwYhwGZHvmWSmTMGS0eiphNoJComyzft4gY4a9aptc8lemvMT",
-	"QtGC4Jiho4pTq9Q5x56PTlKPzVywUb0q5i2CjdKmWgASjLQahPQS5Gk5qHUzXsm9WwF/01iGwzVYqIKL",
-	"nod9OrZdBMKledX1AiKnopGGVGz1el2KztqL4imRdvPtxEyO2uB1xOlfCV2B+YLOw5BPB0IK94iiyNzG",
-	"4hgvVk5IzslcWdhGknWfkvs9SNYVeRKAhqkvjWfCKElfjI71aTEhQ8+iY+LNzX3vtcqjUEjRNPvBK7Yy",
-	"7q9C21iCx1wi2IvAPZMooCM56vFO5OGbIQTvg2SSxmHuGjqYodXnpbNM1od0Kl4d3SUiAlMo+pWL1AMh",
-	"M4YA2jlnf/e2bZVrdTTBbFLMzjTjXnn67qlx8XBjs795pz8Pr6qTH/36D6OOM+9Gt7Xk/T+2sjzrsPxj",
-	"IacRLtIo5mWJJCeOIG29IAMB7WITiLoY44Cm8VlFyV04FWYJgeBxDPtTQl0KrnmA1MKN0A18EZ0fPuGF",
-	"SqIhP5QymPxoihcckaNpkCTEN5HbN/qGCy7xuE9DPCShoAIq7wF0hY5Ufg63b0xxQK1xTEgS0HHfcGWU",
-	"rTITMhaMqZqDNNY8xUFCZFBFn8ZkRGICZqVIeArAsAFlgU/SVAwl1BYvXjHRVcCQT2JQ8ko1j5YZJTUO",
-	"QJM+PeJNHmuvVa8YuR4OQ1cGDrxiyJXqZddU3eEkexv4x0ARhRUq9SVKaagyZJX61M1Uj67KNiOjzjnB",
-	"9BlQTBPOB2yoRMxWInkRFVwvsKXT49sjtoWiNFzztXSFxaE6WTjYdINTRVkei/ZzttbIJL8g18018NFR",
-	"FIuhj/VAlYjKOOFUCRdwXCfKn1KfOijoghBWKsCMj5lGf8jcCHCPr+Qw2c0HfGVRmda7+CIXQe+YLnYM",
-	"rI7oNfTY7t7Np1McC0q5e6se+IDv2YTt2eTyfL/vM3/7XZt8T8hsvwZh5O23iu8zy8GuTc5wGO7ZgBEV",
-	"JL9PM2Ul5gOeC6PCwe3vhNruoPbnOAER7bDW76ShZN/Wo2Ec+GPyYxTQvZuKq+KQplTw6Hu1eSQxA+b0",
-	"jlB/r8biVG81s99+LfcesONNov0aTHEQ7j/MJ+HcByrvuwTHyXOaR/sRgTck2ROjoYUIvNij1Q9Rst9e",
-	"vpXWwz2ayGQNex/A5XxPYnMT4v0umb/MyXx/DLslXhT7AR3vDxRa0z0B4i7c9x7Zf4gkJni6N3btfU/3",
-	"Ykw50zQk6XYc2H7/A9Db7rk96g64I/sN+Z4MJ1H0IMD/o7mJuxUsGGshRqTrmd7Rv//5LxeJEThbCRkp",
-	"ORdXQuK90H0DO6/kST8iIM70QUkB6l0pPwn5JJnHlPjokcRDnARTdCSsxxA25qOQjLGn9C7HpsoTqYKR",
-	"QHpY1mpoRr9DAgmNQrXAhgQw6vNdzgPslivCL39YrOEq4mG3sMdLQqw4T1BZ4WDARB+psCR+B79Arkcu",
-	"pZnISy9+YZyV+CG2vt1dVUJmm1wki8gRXzGkvjPR92c3qHqaF4TS81kRCuiAUH+Qpt34XJxFKJc+MjUq",
-	"CmFHRYmpySBIHYj9JRsjHjV9TJpVi4zsU8txCLawYztWY1Qrk1q9Mao0h0UzTIXqTQKZnJ9w1kyibOfR",
-	"kZDXhSIAuX/8rHxivrh5BbxRGdnDBqliy/FrI6vqVYjVxLVTqzw89Zp+ldRHDXvzBBWkFieQSueUJQUV",
-	"oruJ3Aws+K8kJWIgK7opmCw5c/LWxnbF2wqsA0V/DqAnOHxIoTwkkIETtbsIjwlNEESwpqFK0qN/BbBx",
-	"sPZAVU9CAbL7CZ56zqhGythqDitc3G+MLFz3ypbj26Q5agxPcb1WaLZOk9oUzQb0s0zmYtAYaVA5hZgl",
-	"pmYWQkc2+hOiEQqDaZDk51cHw40y5kjDzaZ8haYxJtRfl/nuMQo88ooh8Q2MJNPzTjFEQI+I/IOSeRLj",
-	"kFNBTcOo3q5sx2aSo2/B4XQnJmxepIq+hef5JHjtbn7fAdkDBpCVG06aIpS/XRSFBNPdEII9FyFYhhDx",
-	"nCqE4M+/YdDfujOX58/YlqnvmjJah5PlKfYmASXIJwnxVEK6pY1hC+qtbsyZdHFNNaMyi3DaE2w5R0OW",
-	"EAy3wRMOILG2yBC8C5Rw1IQJDiaY+uEGQu5HKv2pWpLMOKzjYOr1m/rn5rAvfb3viQgF1eGHAu1TUFWp",
-	"khWhLqGu7n6+ZTKg+jp4KkNCZulERLZpjPjDPScB6rTDZ8Gbp9MQ6aXnNAlC4X4isuyoM2SaEn+vOQoF",
-	"3uGThPbpLCFUXtkYlOaZA6eb+TO7aIpFFnqkiMYrJjL+8pZHED7Xp1OceJNjE5GQwXNXxj4N0p5c+TLd",
-	"g2Lr5lKrTWp+dBSAa6LUoOtsJI3kFGFeZEmdT/zmqV3zsOYxjSujodUYkeHpacXBfrXwfs97eRcfweci",
-	"bzZ9/pd8O0EmEzOULKfa3KXjKFpiKS8+Obs7rJf3cIRfAUQ1wzVchDZ/AWYoolkmabfAa3yJCy3yK9+b",
-	"roG++mD8kGy0lLoSHHOOFFHyxO8En8w4h0QTFM2TccRvBf69wBi4qznOg4kfMuKtXEoqWuPzhkykEhoo",
-	"eYLOXzFpwJTiM/FFnCpWhr0sNR3LeXrsvv626gBSmgRU6RLcQmqUdwwxDW+CA1oUEfsW0zGaz3KrYUrG",
-	"k0wX4rcXQ/PZbveqT1gSULxmF99PoikHPsXN7eb04vsxYQxu7YB2RRNndZkEx+FCGjELGfzbOS06OMlg",
-	"BHpdgoCOl5McrF3yQfK0ioFWc5H56ueUkcTMzLpIePz7LyNei6jqnfd7SbmSO9qPW3E8NTE9A9MZka4f",
-	"KcJHMwJ2eenEjvg3CA+jeZLxNTv744CIgxm/LLUX+b2+jn0SI6dcqSIcC8O9j6d4LM5kR6cbbaAkSJZ9",
-	"bs5EjQ7MHrR0DiMR2r86QJSQQo/yNH8B/wJFsvYBZkuDvevepFBYCCOFXPl7HCQaq+TJiDvlOyIDRCTb",
-	"sCPmbL0mCsyNh8OS6mzAQWQgLzd05JNZTCBG5TVHNP1DdVu6xy2NKUw1YCpYr09l3BuwMZKBSrk2Fxav",
-	"cVhFHNXSNwfyU1JnIWafaoshZ/wSa1UhNZvUPavpNYaSu7ArjmVXGlXcGHm+Q8pFoFEcyyCCFbMaB8tB",
-	"jBAKwvcPvIT0efzBMJdzyret8z989/HPfyxUVUgHtKLNyeKf5Kii9M4cAmwfCRc1aDqz3Cyqmppml6IS",
-	"u4OstHC/FMiKOJdngSzc5wEDlxNX9vd/GWBZegJF5DgMkfiATwqQV5fp/QCHIkm0ZAbEJoz51SiTR5N4",
-	"Cvch/PIw9YhsIQX+nBJgqe1GHz4574+7QlvqD/ECsObLvlwOQdMZjqUgrBIN3PfOIIQ6U/qOg0eSusxi",
-	"6i9BnvBuEn0FLKKqTs82sEPuEyEPPl4wuPxBYKQWmc6ShZkjKiiJfOU5tRQzpVa1Trup5qQf/J/+ZJjG",
-	"//D/iCR56R/pIy/940/5M86+W5UvcQHtPMcLxR1OI5pMXiPLka7TeYOK5eQiAzQiZTlFquRfGT99u1Fr",
-	"lAmxnGHF5/jpW7haIVazctoclU+9yuh0VLQpk2geF1U/msdqW3y8WLspDW1PypWtezIN6LyIdbqE52pA",
-	"PqW1I+oq/Vpz+4j8TAsGFEdtbx3CKW8zGSgMKQStVFDlX6Gjuzn18QLZ6N///Be6w8k85j/rx68R4FTh",
-	"bD44ZtmsmFWz9lET1tIJ1rfNb2OIQoadOxO6d5p647mELr0rNUKHMxWJtI8L/c8qVUN5otanO1K1b4BK",
-	"/amQQP3KJGM0LI+qpIytoV2xBckY+v7Qap7W8ajRLI9quFI0TTiPwSZWEL6QN4YrPue9gCjtiobuCge4",
-	"EYpFJ3RDYaqNY4qG+TEr6Tiy23QYudT9hxENl/R1/9soO45IGgGlu9bsZ7Ex+230BMoagR0thBlKyKdE",
-	"ptUVEzeVg7PY2dQ4Tz5pJepyc5MALKdgqg1I+fscrKZfFUx8V02nnP8GRabQi5QE8BvLFR0382oZ9mpz",
-	"2oGg6d6kz6Fmsp/B36OAZkaDKKCZoYdvAkbZt6UiEqT6WRtenn6yr7nSHp5ybPasMnF8qzqqY6sxbHpW",
-	"xS8TZ2Tj5rDhHaBEznvVPmsLpUvHTlsovi3ewi2+K9kn+25hpX5KbHKKrQpueDIj5NBuWKOKVxnZtaY3",
-	"GhJjB0jVZrgDiILr8XM2lneQbqhQLosClZkiUV2t/FOZZROMK5rJf1mX9x9WME+JH+DVkW8wYwi+QPBF",
-	"Ft6jz3g3jXJMQrxIk0oVau0z/fx8loliookiwiLOXhteaEX2U+j/mjrjZc/158Be2tOAEepnBiOIZcKq",
-	"rEGK1+nnhZiddbYBt3VPmb2we1gjoxqpV63RqYeFemM4JE2rOTqtOo06LuPT8sGqWrXQgMnA10NUtcrZ",
-	"s2jlqkBEbkngFIqeojj0TQGry/Uk9qf4+diEg2Ejn9osI09RGAINOu9dvlFaxIByJn6dWXSJMK11LON8",
-	"VBgJZ0XIp8RFLdEPuJNNgzAMtBTd6TaKsmuZ4A/5ALb6kW1X0wIOyAUDP8959IB64dzPCvqKCPLjr6Ky",
-	"vUuimR44B/mv5J5vcKp7UV2tFrDyXFgqoDAaFBWASmrMKEhoKPXXkXDbPrKtpona1rmJ/mCi77Q0E45t",
-	"58/GKVeqa8/ns2M6tv3lj3u6REY05exnRALtZpgt1+z8KenH5BSnrwDT1SMOi27VOSNoSJInQuhOOOPk",
-	"UKZm7wAmuQtLHM22qwoCKw4GG+JNohRe+A/CNPfZVwzhuR9EEHF7KJ3hvW7dqFUfVfu5WJWFZx2+O7yL",
-	"wlubInhX4LaRJNibTDlLUoRVUIiG3/TwWeaSnfpaP8cvIx1ac/X+3F/yFO8bLf5IDtc3zH7O1x1e//uf",
-	"/+obX3Z06ciyta2SEJH2XycNPVWXCa4eDmby4i/yg9rAXoscHl4wg8CSF2ew2VwseE34A7xEYUCXmI2f",
-	"o3ks7TkysGObKLQXW1oQO3g4bMu+hBQxAPclzZkpJniakYJXTIoSHHQpUm3RJGJJIZtKxX2+Rp0j2VT5",
-	"EUQb6dEJECy0HHQAD4vtGUmBENT5lMQYcvKmDi4rs9aUO4SxIKJWtZC79YNYLicMWFKUg+M97Fr6Hd8m",
-	"8SlKoiUOO4Iy8BvGYDOCH3YaAr7ceQRCPTxjWmLh1TPJfaKdSJzMlo4jTmaFYyig4ltcPAZ/I2r9zKI4",
-	"AZ2tgLaVhQDEleTvkhdNxUVRqDKWyasKNcVwg4kvtDXNQ/y0tCj+qNCRM8aU8dkWD5C+1nv3l3ds7hfu",
-	"2HoEeQgo+JSL3TGRS/kSQhGb80SGLPIeyDKaiG/2l2hWw4pfjrBEM42uRDMmVwTO+XDEezk1ixDmg2c3",
-	"4s3T+cAvwlJ/StCUYHR/eyEiGedC8TZdpXHkkdBkMCXJJFojh7/t9W6Q+IAD+ZwRTQ19c33Xyymhf+j0",
-	"DNPgj/k/9/y/552LTq+T10LLD1YRD6Yzj9e4lk2SZHbEjmFhSSSWnVv0ksycJDPWOjnRcO9Exn6eUC5+",
-	"b83Klk7n4y7HqYrEPuNIIZZwORZGJAeUvq9quRMSE5OfKtWcy1f9Sta7UobBI1nvT/kS/pFLu6nmsm0v",
-	"Ier+4G0cR0m06uuf+fa7qbznZtXyXPDAYCCSpf6uK7tbYGrMuiiWHkAOF30nEUxHDf8a2XrtvmVj1jqB",
-	"r9gqfJiREaazfF0dlvVnOWw4ndC2w5YZEw4+buEZlB64UsVqMTlp7RIiBbb8Ca5TCgO9gc6lEli7FvUr",
-	"bDhnix1vr23huMp7PF+oTqqgoWSWUlF/7bjcbfesnrTi4KOTistidXJCPuVUm/vYLL62ULWfAv8wVe8+",
-	"St6DBbHL+XO8yad6ajP+49BIOMhMcvA0ZiFeLEfCCV45CAkrqaRrrxiKQp/EIlujK5g3fre7uRRsSRTl",
-	"sj/0qSwTXET9s07E8So30uJJ8wPXpsDnnnWwFBf0IWVexkEymQ+Bd5l5ExJHJ5glJA7YgwVsJzuJ8dPJ",
-	"FB6eSMX6icwdUXrCj4buaLRCkDYDeja7rfwYy2xkobjs+FGAwiyK/SV+4htY3TYKlyW/ORgw/8G7yNvA",
-	"Z/NEM4EHFGEEX61SONF43Y0Ob/e1ijWbw9FppYmtZqU8sqqVimcNneHIcuyKX6n4p6Q53M7EpfPaRluW",
-	"8gAdvIupjm9FtwOBalkSkPXRKkNCZqJ1gT48xAsZOSvcgLIOxQi5PRSTLQjS2ikHQtr1V8x5QKg/iEaD",
-	"NSYrMKI8kIWwWgkxVoYYyEUfuZxkuyZyMeVk1f1OsDl/cAsMVwXKGRidBSFncnYwU3GOSn5dsCmcPc4P",
-	"W9t3PzapVDipkhoVXYblZMU0prOKYRrReJyXXMXLr5oJJjsMsmxiOFwQ2xVXn6My0VF1RVuSvtyPNxCZ",
-	"vQ6eEgv1OHkIUH+OoXm7AejF7T/PO5LcQQBrfVgMvpb97BlzAXZina1OaObFR781I93zcgLlEgKBNlz4",
-	"haKjWYiBgUJ3d5cXxypKfm1SoF0TgOAERdQjRSk/Mj8XSES0QoHWxykLy/269B8uJZ8St4Wm0SPEUnKu",
-	"OlJirVoSmnGRCdzGobuSzPnbklmRNfu/ItYyIX+eSBcr97bl5jkwGc8sjh6DtXmG+DlaSWSxGSGcAZQf",
-	"a8qEsTcTVyx+Wk4OMPaKle1r5UmAGmVSMVEOfAqEzOIkc1vcdU0Dciet5U3VEl8xkWRppYQQ7KT1Hj8S",
-	"ShLrfLsySZ7vZgwsSJt4OEKmnQ2y7GEKQbOXOcNi3vS9Txq6byD5nFqTyJT4kinovux8bs+UE7QzKxQU",
-	"0ve6rABK8N/8ef1abOJSetCXOaoVRlE/qP2YFD0H6cGTU+LzgBENhiBLXxYEIQ8pNRWsglChANbL5xOi",
-	"eLqk+kutL0kAERzbCDEO52RDZMtr5P7xMx/li4tS1TMoZ4RJKa1wKnKfzocsCZJ5spwdYxyF/lYqzRe8",
-	"jUjryV4PPqAn0ckafyYwV8p6BgVcZKGThXLxWb9dO27U5z5klQTnoz9+znm5Bv6XvvFlnePHBgcTPrHM",
-	"b2UxW4KYgnqQq2qw3cy7m+y60mArzbt723U3OFYrtxaRTO1Qb+p5HOxkMhZV1KPtdmIOYuxkbY5QHfL5",
-	"2Oshv7c+rSlWSYggrq+EOipnMZA8yKsk4V56EG9KeJxeGilVkUeXpdY1TEOmH1V/MfhryrFb7L9hgraM",
-	"/wOZ4UxVeNlU+VK1HDIiP99qFpDV5zL+Xn+uwuJzD9N4L9NYisSST7TAIvGEiizIK/EJhrlccjt9IF9z",
-	"WZH/kzpHGprjj+ZNVvQ4mkGGUFF0PzPcG6YxjpIoS1hgGrqRi/+cw7bNQsxPI9MQQ5HWnKJz6QmMCNoM",
-	"qNAqfmYCNdT9hnMt4l3zj1X3S9ewFm7H7z7DNHRKm8dzNdYynnP4fCQj6Qex4tqZ3pdZ3aK0ZA4osKMR",
-	"CmgISSGz9F7LZVshbYIsA7+1Dq2sGi8LKX0xDy77itOlfZ3qr3rV+1VqsUABRBlALWJRB0ck2YrnlAZ0",
-	"fNxC7iigAZsQ30VHMyxT7ob8D7FVx2aqDsqs5vBkRny3T4+SSRzNx8Ly3L7p8u+Xiu4PQEctUy4nccQR",
-	"m8zkU5BhM1wY0CgZjKI5VTHa29N3FhX5X3GIhDpLOE1ciliERjjODE2QJZzPLfWUUeb0IEaq5P7uRuFV",
-	"AFq2kq1l6FPHg0BkylOVjERa1RUw1ww1lWazgolj2VW7YVXrlaaF/drIcsqNBsYNv1op13YBKZiZwq91",
-	"ZnLxNrXeafM10SyglPhC7AgSIUkt8TyVwvCDDY4oAocKKgvXR04DE8ezfH/UsKpOZWg1a6dlC/sVu3Za",
-	"rdtVMtpl1ety1LgSVVyp4xIIxV4LLx8XkMuVafzdDBtzbJDsAp74ZIkoZi//46WJBX/9lesSp0zxtlbv",
-	"0g93KCecsgoaQSwgDPrwGysaint3W4VhBZdZhr31/Jr4ElCklcvkoyOTK8mCKKInsT3LQngU0VSKTJ6i",
-	"YxMxQnzi96mAv3RxLjrS4pOOS+g+X1GTyyNQP77QPW0tGW1L2igVC5oiGG/OvblHZdW9CWaBT6LQC5tp",
-	"aThR0315w78O+TwQvjdA1y4lddW3v2pJ3XTQFympm/KAL1xTV/V7JfXfe5TU7aXpqEFVC5ku0wR7Cpwk",
-	"V6H4qG285zZ/S1FrRnb2mt83kGRrSJb4yVdsaQbL4EyGHvaHFvEwsarlpmM1/GrT8nDDwc1yfdgYVr4i",
-	"OOcSHqysv/CgpOfbfoFfaIbjZAGITnIxZRjNJpxaqvQod90bdH/bNUXoGsJiNHB/GROalL5O8eApDkS+",
-	"Q/GZrBn8MiWCR3FEIa3Aw/r822sgTS4+SBgJR5pRKZemZt8UNtJ7d91a/IBx+TVbk7AW8jb5gdph4JHD",
-	"okXkwlrITQjUeGEBiCtw5uCdws96tfgLPxf47lNCKL8aXBP9+5//yk0rIdt1OvA23ftCKJ8nkyguTJiB",
-	"phhqy3pc0CkwL6yjG3MG5EkpxNLywQXM8il2PHtUr1plUbGiNrIauDm0bM/xy6QyquLdpM712XXlZPgH",
-	"ZuGUVrXX2J8GdPfzbsMY6CiMxmMRJS9ThMEdcIxWKp5rjDhvaZgGTutMf1yq9B3vesSwL7ANRad8phL7",
-	"Fsxe8a2mUs+xCZ7BLZ65nLqqg0tM8ZjE6mdBugOckc2lcvBRgh7ILEHDhSpd9lrVdBa6gPwxFJ3AMIAI",
-	"1QH2IFih8OoqGAcd0QjJtsd7D7qO8L7EgoAQfJ2utymGCtDxpZRAG5JdZ4OvIp4sIFHoncDvzrWp1l5i",
-	"u35l2fYAQVXpMTfZQWSEmxI7st2WjV+jVO0mEqfKBDDJ9g1Sw6+1UbzgaEXyNQBVio0KdZZAw0zpz8p+",
-	"5VdQSEs2SuAbBO9zqY9bJ3Av6fJAf+cT3wQX/afJYvdwnvcT4Yz+FMXLxvKCbDR8t/tGuW+0UFb+5AM8",
-	"+biuIFeRdPV+QmKSNxWjJ0KTFhKhz0uly82lULX04iXU12+/tCqSafx9PgVTACjslUViRV8vv1pf22V1",
-	"6m+iGLm8nWvqpVn4E7JqQtupvspWArhOPJSHWgRBnTiO1rhecawB1Qgi9JGE0YyYUPqBEztRrl+8lZbH",
-	"aCSfcnBak7mKqNE2qoz5R99H/qq8K5qvXQa0KcYEDjToKY6EPbRIvlmrKw+oHzwG/hyHaBZHw5BMEajl",
-	"AR38yJtPoboLVGU4+u67IVlE1P/uu+PdVeR87ueCuhSoe6QFrIiDmsynmEJ0DdT0FK9TBx3YraXoc6n8",
-	"wlnGBdQ3khA/9I3XyA98SMkxJZjyxzh86Bt/LsbXYirRRiwBB4/7m5vO7eDuqv1TB3mRn8k5bEa8YBR4",
-	"YnaAsOwpSKDwTwu173tvO1e97lm7172+Gtx2/nLfve2cm33avXrXvuieD85uO+f8i/bFnYnUw+559veP",
-	"d9dXg++vz3/OHvFuOne9NU9v2rfty06vc6uN0j6D8Xs/33SyBvLh9Q3/Z+Vxr337Q6dnovP7mws+/456",
-	"0dWn/+bi+v3gtvOmc9u5OuuYCH5fXfcGb67vr85NdNt5173jrbRn7bOzzt3dT52f8w973Xed5ebtu7tO",
-	"r7C/y+7dZbt39tZEd732hZpcrp/O1bnY6jcD+DTbftQ971zeXPc6V2c/D/hEuleD+7vO6vPbzv0d//72",
-	"+r7X0edx2em9vT6HJ+2Li+v3MBA/j0Hv+npwwffORG877fPO7Z3+6P7q7v7m5vq21zkfXHbOu215Jrd8",
-	"gy+6l93eoPPXs06HzxzddW7fdc86g/ur9rt296L9/QWcXq9ze9W+ADl2yZBWcNxL6ara1t8+8v/YVnPw",
-	"8bs/FuMCOMus1WbJ98D1mgiHLBJ576TnrvtX61Z8YXV9F00I5oSE389SrtNyKaZeOZrRhPxjYDs/nv+1",
-	"/pfKj413tavyT6eX1ZvmrX3n9PauQSAIuhdixtLcCMEn6agJri6idSuD/tsf7i87Vz1UtW10FMWo6lRO",
-	"qk7tpFoRKcuHkb9ALPiFmH2aOeHAAuVa4SWqlstpqRm4ZQKfTGcRp2wLLr0ec2DQ6EPnHFVtx0Q3ndvL",
-	"7h3A+HnnqguPKyZKYQ9V7Spv2r28uejwmcIXNXQkOVaoX43DMHoivipSE0fzhBybqH1x22mf/zzo/LV7",
-	"17uDOb9pdy8654Ob287Z9dV5l8MNqtpNufTySbXcECmNlE8GDvtUnhw75gh5d31/e9YZdP76tn1/B7Mp",
-	"NzMwRTXbhpUqCEY1uyINwJJ7Wd56wzSWdsYwjZVtMUwj3RNooW2IYRr5pRqmUbBQwzRWp2+Yhpq7mIia",
-	"eJ6DKpj0TiUn0rsmuwhzKLeWGThfIzyDtUDe4xBAuNbZTWlr11uAgcdbIbGS4UutWZldmCGcILrkAVEt",
-	"zNR/2KUfMLW2r3Pvz3CMpyRZ56yv4nITEWIZL0w0w8mEc+ES19MOMrImJ2ymZvJApGiXSqHV3GFg5+BE",
-	"o3CGEeTuK3SfuX1zhupN20GcR0A34kslRshpvGJoFmKI7dCJriBjynUkEATxaRKFYoJLsX0n0m54UjlR",
-	"itCX4qDWnfALXGUr0sMS3hWiWt69o/XZwGF4PTJaH3a0bn5eYcYziXZTB6nku5MHiSaADUkYyex7R/nU",
-	"MKaMrMS5XDLH377bCU7Qil9VoV9JMpXVCPfR/yyrfbM+VgHi49o6kVAmMkExptJFRHPPfKWHXbMvbt5B",
-	"+ItpvCl2iEMsiWLiP6NyphZfj3KeURMwnN3fd8+RG/juC1jtD/Wb+3oecy9i15OqU4Fm/COpDUIB9aKp",
-	"KnfK9tETr/Fv8onnleuVqmUPy1imnK80fKtxihsjx645TqNxuI54i4lRX+aa4BQODSFJyEtEqASyEKjq",
-	"M/N9e0qLch4UsbJ1dzbTnSVze0qGjhxJO4UO8/g1oLfb6eGxqAXSN2JR+kU1EbVh+GW6rDPJQk31PL1r",
-	"yNk3rjnfbqgVocRtaTKAG0fXVAK85RjpdRD4hGMa0DEr4njDBbC6qtx6hJ7iICEMHYntM5FYmoliAiT1",
-	"WOXlfyRI9Zs7J+G3lb6KRn0q/Z20ksAg3b4X3yjBlpXQHSR9x96DYL9v7num5PpEkKovpJ3nq862+8pJ",
-	"5mxZwZ/5yKXYcKiCnt9cP8R4NllLDeCiGfNPCtSl/pis1UvOIsYCzilCSLDKSJ08RYWlnTftYjrJjj8m",
-	"RXcXjXyy80W696hXkU+2np6Ygim3ZONWwyoKtnvrhmle9WsOZBRH040+S7xrvyCV4o5Z4baSZ042iv3b",
-	"Rc2+R4ImeDYjNBfkLeO5wUsM+pVRFmlsimYAjcEsAk5guwaFD0m4RjYWA0iBuLBy/VLG+EIjS7TDli8b",
-	"VOpNPDptnBJrVBthq4qdodX0nbI1sofVyrBR9zGp721QgeOHCcmT2AiHANdFcqic+FZo2+wfV8AivRSU",
-	"BdQnn7aMPYuYqKkW0GI+tTCdzBpgaSM2ieJE5FZcy4QlOHxoIYi8XyNSe5PiClxvODgrY7BmS/QwBaOV",
-	"8JnTxMSdshap2327QABBbIUXktjq9CoS+6OvZR2Idelsnqy9VXwyCmiQZuEU6gsoRAN32BuRJdUVtxj8",
-	"Au2mq7yW4VGhs7QfQ8ALCHF9ihUTAKbWmIzmjPjwt/oOshMl4QK4Ahc6GmS8gosYXjCRZDIm2LcizqzI",
-	"4fh8YSJ9euSCOdfV7m/+E4rNmchV9zQ8m2Yl2t30ppY/xFXNfyjmxT2GlacuR30qR0/l6mGgFQ6cM4KO",
-	"XJF/ezDBjBM39VPMaUZiFrCE9xuTLDEeH0QyOBxlwFTap9PIJyZikRgtDenCUu0PFiXIRqwmEsXit5yv",
-	"CSA8JLKUDueqoOHNfa+E7gA1RMHrPuWzVwVqr+4vkDfBMfYS4MnaykXetG07vQ6PvIiOgvE85oB4vJd/",
-	"/PNYg0yKnuJPKgOdrZXqSDmTQ2XYdMVV027W9b1YcnVkSSrRiiSo8h1MTcWWV+1m/RmSZjqZcq22eSqS",
-	"+deGLtdqh4ujm1MYb5dJpTp0SjDNUgx8jSwKb3Zy/t/d7X83JaUmyn0scojXSI3aQIgXFDsq92wGmS6S",
-	"CM0wY0ADs6m4qVkcnFj4i5znkqhUPZPVsqAqLsfCLeEILxWI8ObFQxB4j7drFQxtioLpdC7U37qGU8XO",
-	"aLfanuq+pdzfELcAWVqy+Jdnqvdw6s68sb34agPh0mYrPimc7G4Uqliz/E2p3bSBgSrusNhnqeC08Qq+",
-	"Xx3+21C7qbd8l8DdEB05JiqDS0NeZ1b+GjqzNXnoc+qR9ToUiRn60Ntoww5xXuoU1RR2o/tFyYhYUrC/",
-	"O1HvvJfpKqnOQUp5H79H/dBfipSnhPdFSfpbgsN1ha8zx0CMJvAd2C4LIjrWxhxHD3J3RftcDEP0oM1o",
-	"sxdB0cy7YMq7C6ay0I30wtkY68nE1wQdrQnvPBautcBLQReH2aVe4ELaoaQfyLzL5SeR/EPw7ck8pimY",
-	"Q87DZEIWwBZG82QpKXV5czbpVa3i08vxYl4YeQ8pG5seKjriHJa7mjbFPc7S9UATEj+S+BUrvVConzrl",
-	"Isi7iMaBDm57xGGKmB9xVVIfqNJTFBeEWqo3G4OT9OZaEq0o5uKsNYliRqwhuBAsLJZgwVWkd1k6RE4g",
-	"cexydWviLbWIraFTxQFSy/LPPuXR06HNbAFrD6lXfHFw6XLMsYO/Xt37ZF2rH9/30NHbu3KtfpwmU+J3",
-	"yp+hxZ9EChDBIwa/APy20PcExyR2IZObh+M4gPSeLMHUx7GPXPJp5iIvxMGSxpksfpwMf/CC6+DH7v0v",
-	"Xecq6LIuva15Z91692H213dnPzZLZPHjL/77bnAddD91qV3yyiEdTt/Y/l9/LKy/sf3c0NMkQmlE2k7x",
-	"besPaP21c7kuzEfGu6+PKIPAR3Tktvm/MqoM/naPNc8EvYxPYZhZkT1EWvHSy3+ZFGbTz9Qa9npPgW3E",
-	"J42t29O7IM0Wi72EcQn013UvkJeJ8PXkh/16NTZStD081ExSkMAvDL3M92s7TXt46lWtOq4R69RziNUc",
-	"1RyrjCvDqlfz6+R09PxQ0BeJA52ReBqwYjkhg/DsKzQMEpYGpFXK6CgFAxjjWGOnKmXd2lMpFwkPfB5r",
-	"o8CWUSwWld34x1lMHH+Iw9BFR0qhCd52DFFRIp8d59LFiK+X0sTIh3u4Ni9PTXy3FKmHjmhEyTHoqeXk",
-	"XjE4O6H4Bv0pDkPLIzSJiegqn0v549ZYPzweBP4BpENLRriJdHz7HhE73fzqo5TzHBXGMu95sRQ4AGh3",
-	"zbIAq8O6llVHQ8HsOE3tVtjFU0Cj8UWX2w0ek7WcB4iYcDG2EBal0fjeAh/x888//2xdXlrn5+jt29bl",
-	"ZevurjSC/7no6L53diyT6YAnbKVSaUL1Bt5UYohyDAmSPj1yy3bZseyyZVd7dr1VPW3ZTsmpNCt1528u",
-	"l3MW6BeBMZxtyQ5KVLGJmVBoLicv29Bp3mH1qN/3P1e/WPyfsvoHiX9auX/6/RL/o/7l/xU16RU1OZJt",
-	"HLP55fjPR3/7fx/+1/qY++L4uLiCfCYwFqfSx6mQ6C8FLRb4d+yYs07YzrIELqXl9FpfJTWcnhMOGCOQ",
-	"F5WDrh5C+qtlgku39pt2ys1mudUj9wUkzd3zfBXRmkL9x56JgcRvoefJRO+CQMtfXyXhGKZR/sN/uV5i",
-	"5dCzSRdcMPe9M7hWtt8oLPiERrGANBzKI8xdB+vU5tklgJYugWffAWvI9rvU5eCWrK/hLFSf/LiUiwId",
-	"K6v8JuOTyCBXUB1LhGpIZwJICYwYflQlrPLRwwdpdrcED8MyCtYaz0mqtea8LPC3MhHe6yxi6Smahz64",
-	"F+DHJXK2NpX0ekfU/G74EbDUv/qmLJFPsUOmOkJt/kXk8p2OgcVk8nORKJyTRtJk6JxiUr1g7lBkhXot",
-	"fOVktnThxVHSkqvze1lltmZr06l/LsrMAJaIVZrAhSfizeMgWdzxTRQLaav0QH+Zk3ixxpdNseTCLwVS",
-	"n6OTR6dkn6TZhZhr6kymKOLPhP4rANIQ8O4gZEyx4i0tOVF2hLPgJwKALdRi7Xky2aKey00Lz5PJCbwU",
-	"uSFyMoXu4azmCuIogBVAOQyaTWeSJCDUALO+bo92m8z+2yOUYytb8wX890bgMwnuPh7QOtlISd1THIAn",
-	"EAGQhwKcRTUlVbVv+e8qLKv+wG2cAU8INxZEqY1jPJ2CNR9qhQj3DNTOgiElewlGFAZkly/GV5xcnx4J",
-	"E5IJxZRMWRJzHCWRiYRrqZkF2g6+M5GecVtYR5VjlSilMwtxAiIPVAbnVzAwHIAffdqnPZG6mU/uKYiJ",
-	"xWkLTsBpGDhgLTEVgLgrFsXbtFbO7ymKHxAe44CyzJFsTkVWM7/UpyK7SepiRsJgSGKckHAh/M2GhF+E",
-	"woFP92NieMFQBqsw8z/8AZ3FxCc0CXDI+lQw82qWaUoORAnxGRLZU1t9aiGcg8+jH9/31gHp8Y66aiQi",
-	"PeA7EebhvoaR8si2iVzIodInYjg9AmHz2A9kIUdWmwNXQrovMvkETEEkLQnxgm/1BIvNAcWxiHJwoamb",
-	"JkEpIVdk1pACGECyjNrs05WwTT3BxWvVVKYc+fDRBchnchK5/CL6cltwVf59LrOSg3R9bPYpQK/I+rYu",
-	"vDWgMsBVj2TV1qAiqV00xYk3IUVZCfo0JmwWUUb0/AQZe8pBSG10yluyPs3+hpuMc5bKW5gj4WbuUirn",
-	"iplM4a26wmTKOSy7rXJJVd7qfdpm6Kf5kMSUJIS9ki6pGXsondUV343cNxfX77/vXg3edDsX5wOIsoXs",
-	"JHyKnMpEdINXrdmn8mUmvUtXW/VYgjhv+Odl99g/uccC2584FVNR3Ook5fL8qCXibFx0lExIn0pv/mPp",
-	"fMr04zfBMRceTWWhZs4OS8kLglHkVr1G7l0SB17ippFDVdtG7v3VT1fX7+V+uK+R2wWvVlfvWDn9ltCb",
-	"1JU3o50xESXAWZ/u4WSr/GrNrO4HP54sHjWNu191IxYsPHjk9mnqkvuPeUASERsl8G8a+QRg6L1Qg0kH",
-	"BpH7PguEmq+Cl2DHOGFjJsLI5XeUC5gZzRPkhlE0G0C2L9dEc5p6d/PJSCdZuKwCqkVMLeEcM4EyzUic",
-	"+VxjBlh/Wq5UYRoZYAtNHpxGq09Vpy1UbjbT/e5ngerOiVjBSTbTFly06RqyF6KuLGSyYi3IqmK4JdTO",
-	"ost4/30qVYmQ8MTDcbwQoKGF9fPjS92wdXL3euUulfULRZ3L6ZDE0h05DDxCGdE4nPYMexNilUv2CmPz",
-	"9PRUwvC6FMXjE9mWnVx0zzpXdx1ow1njIAl1Xql90zVM45GDH/A8TskWH0YzQvEsMFpGpWSXKkJ0nQDn",
-	"rN2bYI2PihxLOp8EL8CkIWzFrC+NZNoF3UI4b0Xm+EM+zQLgvmRhYCj/A47bxO/TMBiBZgEdnSKf05Lh",
-	"AikKAdF4nMk8/GqX+BLRMfIyBkShTtV2kFuQu8lF//7n/z9zOVZsXkARHnJoS9/wmZtS/9+nCvPA0sx3",
-	"SmwQJPbKdi13cSpIUjQMoyG/i6qQDB6M/FCvDyfEgjocfMs4jgnISzMEw7GQWDNNZDVCeDPYQ0Umy01Z",
-	"BuGWJPHCavNzkVU8Uk6s6xst4WSQJTRRCcw4306oUMUt16dqfdYlvMzNY5vbRmZ4keaSL1Kwwduk6Zy7",
-	"ype8/JzEcyL82IBUAeyXbXu/RUh/iRdxWXjmMoXZBRaZx9WLzKXhi2lUxRKLuku34uR77Ke7xps425vc",
-	"U043OA55OCE+tHMq29vd4EUYYb8XRRc4FjGcVae2y3hsPuP3P/EviR9gEadkGtVyc3vjXhRdYrqQa2TQ",
-	"rrLDIt+K60yfbG2X/exSUUVKpCyEVjtszR2JHwOP3FP8iIMQQqp0bYfR+vDRNFSBLzhnFEjbHjNaHyBP",
-	"tfGRNznxIw8AvDCd+N0THo9JjO67WaaW9k3XFJykiAlFmEElRH6D+b4IBILLMKA4XkCy4LPzq+MS6hu9",
-	"GMw/0TzpG8IyLroUfGmrT7Gkz0Rlfc6JcW6mHxHkPFNRuMcFmo+V7/OqH/e4iHr9QJJzviVb8T8hn5KT",
-	"STINc4hviMvkf86vz3o/33QQ/0CmBYAXK78J9vXfcE+LB9pVLd6daC85hyIeLvfAmRD9tx88osD/U99g",
-	"4jCtedA39A9O/OBxudPlTk6yeRs67VlRnb3tXV4IE2mB6fpLkTFBgzHR7ldGuQ14A1+KmgygQVFaXGEp",
-	"zdDpWkEQ05Dq5DMgxpe1yJVZmZiJWLIIuYROoKgoZ188GbydrO6RuQbZSuuguc1ELtg0UxUDG1CBqy7/",
-	"8BVDoyAkBU48GQhZwzn1Q1L6O1OaPM4manpOOWL+VtVBZymNE7Z+sa1maWB9/N+iNE4f97uP8SMWS8sj",
-	"5/+M5hSEgyNiJsef//3Pf3054hTITJ+Lh8evN0G55gW96pwRTPGYnMxEpels5CM4pUUiFeTo5uoHBJ8e",
-	"b8YnDgYl3ZYrTro4woxTJE9ki89GLmWH9nkU0cQa4WkQLloMU2YxEgejL5sXm0Fmaf2wawmhH3miemUB",
-	"IYSqyX/qi/LIeaK0TIDEnJbJlP70eZRLuKDAKV3zC6OMYiJkdXhzvDM5A8A/nJ+qbm9yFSVvojn1vyFC",
-	"2dYplEL9tdRRhD38spYwKqm7bNuyoKHMZQdXe8DQfJYq5QM6hhye4Eqc6lqSaC4j332c4CFmpJA0yjiP",
-	"57L6ykPPiB5258zl2GugKLfYb+lKvAgeCeUzg6CXTacsFQkltWHr70AuEl/PCOVXbKVkZ8ZSLr+n/Szw",
-	"NHTBNPJIOG+PkgiUwoUnK7vj7599vMrw9AIqlC858NijEBIt3KCC4ufF4KQaZw2/HYjqSaFCtwaBElAe",
-	"3lYA44CxEcAKYUsW+kqlDxTw8+avmInIJ+wl4ULm9wuYqIeRZs+ENCHRGn5LjvZz+/JiP9BT6/gd9P7j",
-	"oCcPby3oxQT7i10vMBlGqW4iTWk347cXl3QlZAFNRT7BfhhQIqLuanZFFOZ/Chgp9elFhH00xCGmHu+E",
-	"TcCbBZI7oyTGo1HgITAUiKJp/gLqOPKv2Rpx95ZgP6Ciysc3dxGmuwYBzNLCIJx51LogWwggsdqA0v8N",
-	"tU16MNsv2yVb81rIvADDbBYuA/kDlMZkKSjXBM5XxoJKP4db/ARfCucqMJmEAZNOOktq4IAl7WxGK8Jn",
-	"0VZln5zc4DG5C34hkE53h2+lkvPjc2F4JcDaKNvluuU4VrmCHLtl8/+XRKE8Iwt2/vA5H660a8SRCigy",
-	"VBESfjZnXTQLZkTWE4Tuyr5D7KFNrCpuEKvq1ypW03OIdTpyhjapeE3sOJn07ZNZGC3QMEpyrvtb1qKF",
-	"TBiyTi4YYUS7003tVNCEoQLcBrOYjIJP/M4aPgwqn/6CjS8fd6YJKdxA0HwBaciXR00B+FfXY/92aIzG",
-	"wUP193TPdLVwhq4fIe14kYFPVENmS8rWnM3OFX+4iBEvoj4TemIaPUHd4pBgloDZ18eLY5EmS1rWVCwo",
-	"WPxjQWvAfixyE7QkN8Ym0ZPMZQC+0nDfgUQocieL3/yGvXvbtsq1OppgNimhe36PcLGiT3U/nGX3mq2m",
-	"Qs0TB72XjipuNyvtYP0Erg8YxSSJA+Knzg0CD1kfinfxtaUzj8ksxAumxZko82G2DV44h1r/em7Zgiv9",
-	"LO+DsTfl1RYi/BK3tniT9zaRVPhA698OFFGRpYpTq9QhhdYq3duf1sgy31/DGPj71aBdDdqd0Ix75em7",
-	"p8bFw43N/uad/jy8qk5+9Os/jDrOvBvd1pL3/9h0o+x9xhxb15pDodoDedLImhY8vUqNfvXLxt7Bfqkh",
-	"71lER2EgXLz/QwbX8l4T/oksbqFMzm/1ahUUJH8zrrteC7j2k8+B/0WQQBW4mgfQc3guLokHsgCdJ0ui",
-	"mXDLhbCOBG5EcOAjstKbkJJWGXTRm35PLBG56roZ+L8+6H/DevGXgh6xt7tBj7lZ8SBcoTfIecoBTqNs",
-	"hcqsDdCxw0ZlrX8HlxcHlx9Isius7Mf/pY2758DJFabkvSUyx4GkRa8YcjmHIf2ABe/iCuYerk0oRi8s",
-	"2wkTksJChUtlNdHzAHgPrEMeBl+Sq2QJHnOqqXFUK1wSOpJfHR/AbogF7MFS/l/Bp/8Iu/EbROJbIv1j",
-	"9+MYlNf9noq+tNlWRd8abV427m9anVex7Kpl15FTbdUqLadcqtWb9mnlBdR5evKDLG/BapqCDx+1zAA7",
-	"x/Pnw/UrUv6rj5wGJo5n+f6oYVWdytBq1k7LFvYrdu20WrerZJRl+2gZkH1hVfhbvykFwh/1VxtVW+Vq",
-	"qV4r12qNJclv44d6/PeXvXSEChp3UxKmsPu7knBnJaGO7xlNyp6u1xLeJTgGTzYtX4ie4nS12pIr8UG4",
-	"ckYjlQHDlUjj6vkpMUO4T9P0lIwQX1WVdVOAkuwHoWPeD0RHzmeqNKJUsnlpEnUw7c4pJXGfHrmqTqb4",
-	"wBUJAGRTQn2ptUy3Aj0QIuKE0nzMAaRkAk8FPq8WCjEUk5LREYI9F2uQlhRRryFI9lQqMrHVEc1NaFct",
-	"oWrwbagJi8FWfRIQHe1FNfXD+Kh01b+rcH5X4eiED+iWCsZLMaOY9hUxZFt1OHdJpBEKiazBSFo2OAES",
-	"QXDUR75U93CK0NUiceyqMKhw4ELCPbRYs6Ot4P+QamcXHMohzm9cF7QVDg9SBmmygMiDpSfKEkVN12iE",
-	"1kPVt016/5t0QjvAzL5KIdUatEJrSd8JVFQD9/5ndL+Oq+ylPNorhljgk4ICjuJ9GgIOhukldg4yA4wC",
-	"GrAJ8c2sanfKOUKuQC8KQ+Jx/u2IzUUcuVuQfMY9fi25wozNlJnk0uKUeWqfjsf3SkVLQz5+EkMOgYAu",
-	"z1hkdgHJrYTaheuBhcoy44DrksMWn0DaEVEYWm4Q9h8x9YgIlA3BVexYu2OasALFrfKmAR0XMZJX5JNG",
-	"FGQivGdo6laWBgIyGXrYH1rEw8SqlpuO1fCrTcvDDQc3y/VhY1hZEiXX5wk6QMLka3xBLd5vhgTufdX+",
-	"rvfbVe/HF5IlfUB+RImJxiRJCcP+bOcJS6LZV6O9HeozLn0KDjUnarpa6k7k8lnMiO8elxBndsHJFVNB",
-	"vPRmy7RlhbLw1v897MZ/A1vLT3Rf4UrPHL/WxX9TJnjIwJAlaoEsSKU0X4hQ3OC0h1cMybKMqTmrT7Wi",
-	"aOKylzm5ECNJIvKnuCpN1zwOoBSj/CmyLcvCiWlyHwivBI1NTHgnr/VajTLDGVzAwyAMOQLJtCxHyrJm",
-	"IpdM5R+zSUTJQBT54b9legf+p2w+wB5kORHqNZX4+4HMOPvBGZWY5POGr3EVT7PzP1ctL6coFMqrkxTP",
-	"U5udYRqwWPHnPvr41JynSgHre5Wqsw/1gdJdm/LnnX82jwP+YGfGIyuCUOyklBVy+C9TS/d0GdbLgFGR",
-	"kHTjNPqxt52ssNSg1I7I1HgKg6Tve5/26Q0YiVuiphZkG1syPUE5xUiZJJZrJiZR7vLnTD58JzTDhN+9",
-	"AeUST59iNI6j+SwtDim9StNYcIinmwZeHAn3WyjFOhOWbtEdewhmTNS2nRGcMJUNdpvOmG/Wm9+++c+2",
-	"7KZlV1G5ApauaqnarDedRt78l5nqRM1qY1ipYtzAVcseVmxRM7BhO3XLGdWG3mlt6Hh2FXZMpVFnSUzw",
-	"dADpmj4UJaKceRMSRyeYJSQO2IM15VwtO4nx08kUHp5IGebkiYReNCWlJ/wIsruMvJqFWCjeBUk8xRXf",
-	"88uWPSwPxQSbVVy38KlTbg7r1Xqz4r30BBnsNBt4kU+8k5k3HcgnJ/IQrGlEo4FTHwbJoPEw+WUw86bF",
-	"y/hoPtNNVhJ5AcqjKE4rSAbUi6Yc+iHliLpBdqwBmb9BUMqJKiuss3KD2JbD4QPZjn6DOFtvELkbklkt",
-	"gMDqyPGGftWz6vWhY1Vx3bOaXrVilUfV4bCCK6M61mrNE28SvcCuTjGdY5HnFCWcKZbbt2ORSJXXVSty",
-	"uXnv1qHmHnu3uw35zY7W49/txvvYjZctxm+22opFnl1wvgZA05VnIo+biOyAm1aomIBLFzexoGg4bOnZ",
-	"OzFjwZjyXu/vu+f8fs1puJ8mESPQBwoYguondGxK7lekUe5TUblfV6zJ3jKFYN+Y4oBa45gQLgj0DS72",
-	"fvfd92mqNjFqTEYkJpDXP0KiMRK9q1s9TU9+JBgHIYOMoyQqJfxk1RORIjh7xlyZVzt7J2nVQGvXp1pa",
-	"/u9KkOdce38swiuf4iBJCFV2brGFxIc1lxBYbuFvse1cfBAHIpbyionNCRjySRyk+aESvQ5vmmRVrP6I",
-	"t3isHQOPIizmMggGuJg0iaWiGS2xUfASegiJD2kXUTr3p8CDaNHAF9gUCmNa6oYgi/JmafqkycNnaEhG",
-	"USyyFULaQS4cIeIHMlocgsDTuae5lZ8mUUjS/M+Zj0La2wL0GxC4BFAsJ5TLjgv7L5RbkAmdQjY/iQR9",
-	"qnNmBQnlTaQlzc2lym0hRkguI7HQF6lpuiX0Ps0B+jQJvEmfFiSxP0ac/xC1+HP5PGUaT+HYSbXUl+n2",
-	"pEgdQI3q1OHDyaqKLkV/BQlDbqeHxzuGV/XpUnxVlusf4qsgRmw3f4g3vyFPiDfP8oHgrd8LnPndCeJ3",
-	"J4jCOBa0pKF7s6ybE7RElQZanxT2InggyFXfyZTSkOZUOkuNg0dCpceXifJ+XuryyGEwuoqWqGoRUstC",
-	"QKSdFg7aG8uWKyofjnFaka3/hmybv0X1tKqEnRWa2gL6ClLXg34PP8gLCdgU8IEU1xQ6cnmvXTqbQ51W",
-	"1RewvFoGGj0RuyheY6rSFNJ0YgotNdbTjmQ+HZAUX88Xv55byBLr88kWVa7pU1F0IMcdvM7lEU/TdKA0",
-	"D/iW5OFYsa7pB33qFnCxabJ4LTP5sQwiKaGOHySRZEW0MFmovMi3NImQNyHeg9J2Cf6sT8Ua+Bd5CtMW",
-	"J5Zn/2G3RMYbzs3gMBSlEoY4dchscc6tiBrJC18xGS9+4e+uFlOlnT58NqaEMTzmwrPaXOWPsJgR1DeS",
-	"ED/0jdfID3y0iOZoSjDlj3H40Df+zHklATpGS0+8DvI4n6V0hVfZsttnve711aD3800HmB5ZyknWXcqq",
-	"LOUmJidURkezEC+OId+L9Jid0+IZlPXB769uO+2zt+3vLzpyAvvoCFaKbK1RymcFDiQnX/qdzH+j7I1O",
-	"BRRFSqnAdqK/1cUzGiWWr8Xq8mYtqOognoLOgZHEzASVkOBHokqmhAFLhHT0Q6dnopv7Hvw471x0eh0k",
-	"/POUZLjiDYo6maQr/Xoyo720W+DRCDybSsjtjqxLnADpjeIHBoWCozhX76OIlgl7yGHi0ggGLNLu/5bd",
-	"Up0dhISbmKRqmDc4COVY5cZ+TW+VE9Jv3Lt1nXxxgEOr7sqq6w9ydjuBU8JoFo1EWrXUjAhvZX2HaqlP",
-	"QfPA0eMqokThyCQKfY5IuoOdGMrUNRkBQxW7ymUUdBn5wShQboac0mBRrajYwn4gRvE5rsWqHbUB/Hwr",
-	"O4K9WtXvTrxfyYl3PWrsBxpvNLeurXHcUtAWni8m0nxN0hgsiO6O6ICPxjFroKK2hBqU4ZCgI+msEpKR",
-	"SPZPhwTUh1AJ/tiUPjegfIf+Mu8aUyb2TUQRJHEJuVL3LJgr0M4qnS2aYOqH8mrr0wS0+tEoJzPtdyP2",
-	"qaqnJvzT0uyfWFkolAbztcTkTNOsFOcrwW2rbrS6iQBqIoqqbJySAJvNZwnCX3o/i63ByIuo6l/OcLhA",
-	"LJoSThZJqCWYrDrlPg0oS3hf0QgNCV+xKmOFokcSS6250LOCYJbxA0LTzRJZdekpAEmOad5UXNoLCZP5",
-	"uqThRXrI6lNvCeakWm4Uql7vZz5+Li/xu87122Fn/jM62v8yHkoS7p2VtOAgPI7xbLLRkXJdeC5QP2i+",
-	"FHLBma1Uz6Mqzj0SNCTJExGpb6cir74e7WCiZSunK7VSqSYIrJoyDg40QVpZVJTE8h1oDo41U5Kqsgpq",
-	"m5ymoITaIqm0KVZzSeIpDgQ/6E1wnIDZN6DoB77Mx+CXVwydX/c2MGrw4bayGu7fwS36SBQ8FSXKTORO",
-	"xegi2aAfJW6+0oZ8vaZMrqwGka9nIFwcW8bfZdV8Op9yeJA/sw79KNHKQB9aYaNAqeSPidgALo8aLaNZ",
-	"rTtDHztWrTryrSopn1p4aFetqtOoe/XRablRsQ3TeAggm4DyeY+MllFv4tFp45RYo9oIW1XsDK2m75St",
-	"kT2sVoaNuo9JHQg4jXyiecjsOGJAffLJaNmmAZZco2WIK1MojYTyUmXDVpWIxQeps9VOM0xHcrKREhw+",
-	"tNCEhGG0YTj+1b6OLAIa04ocj9QvjSUk5ytz+IFAZFA8fO5ThLCNPsAE/9Q37JLSLRgfX/fpFwD/9XUz",
-	"FLJwVEGy5w11QvisFCjmJpViIeqd8ylBVPvREfxzfCwm+SE/u/QzZFkiHyfC9pbpriD9zoU95Mp+F3he",
-	"/CqTxbOzK+Yl5Z6ia1Ddaru4BaffKvfdNZoH3V14yZAgxQmQSEwkZBphsYkJGHKQKitKUTCdzqHqcnb1",
-	"6joH4Wvik1FAA3GPPk0iNMU+QYFUGT5NCN3kvHubLv5rOvGqUb6yM+82n11Sb5SrzYZFaqfEqjqkaQ3L",
-	"jm3h2mlj1PTsatWrGSs0/qNpiEJ0UIKB93OKHc8e1atWeVjh90ptZDVwc2jZnuOXSWVUxXq0gajRmHY7",
-	"Z3BxZC6V4AypnFMB9OUiJWwYem6g/dxUUz/LrKvM3bK84m7pWHbZsmvIqbTsRqtWLzlOxa7U97151GHv",
-	"4kqZ4tPvpPSr5e1RXHysofqvQ1BPPqs/v2ytjsGJaUrkNhHXPDldx4wrIHx+bNIyFdmRq9xKRZ6TqFn2",
-	"rScA3E5PXoKQbHHYFhSkiux6q3rasp2SU2lW6o5xEP1Yx3qpCfxOMr6aullHxBdXPu/OLlyJwLzdqcyJ",
-	"ZKH2D3t+xuTWObJfgq8PpigKfU35qxIxjHFAzVU9co68vUZiQctGpmVVcp8qXTLSMQSIvnQ1h7L1wsYl",
-	"yOh0DtnCgjAULtBh8JgWdlljB+7TbYbgW7H/SxT4xSzCv2tV/1uNxBKwdqVNRQQj55h6sNmsENVv5zRn",
-	"M1vB0yQSiY6prxl+Ifp4SYHKGZM4ClNX2HhOpZUFU6EuFUHxr6V2VWC0tIApMxzLMr+7ItfJICYeCR6J",
-	"ixL8IDxbGBKvhL+I/I4j9aovrV6UJRALTWLskVY+iiaeU6m2FVpbFMWaktYnnlQeg1i6MEWw+SR6Ag9H",
-	"SGazwWm32E1uj5TPMufLB6NsgKrwKR/hbTdalXyEdy5/TBpknQTgWzaOQn+P5DGZt29KaF4of8x/zo/4",
-	"9zTQX93xeCt5m5LNiTBE7gsVCj7BMxCqsvQXeExoojnKpJkzRNIp8cNtCe98vf6+cHCZMxK/7tPRcrV9",
-	"UyWCV5nej7R6A2hIwogzNMo8LkYxZa1ehKHbVlHiDemCAHb6NNW8iVzeQHwXMOlXkOb0eAUuvzHYpVRq",
-	"1yCWujM1eAu5MxJD4F9EeS99KjNgVMroKNuvdH9Aq3Nc0rby7KIrQorz3sW5ulhH7iMVu+ger7EkXZKX",
-	"SqdBZGZpPWXKf2umjedFPavF207THp56VauOa8Q65dJ6c1RzrDKuDKteza+T09Gq4i8DLKNVKZsG5+az",
-	"6fJfOAz1lNwC4QeBLw/whXZKIUk6tZ1vr0uyNvcIEJj/uswj7ycRwlPUXZNsJF/F87MhysW158mEHyiX",
-	"MUEJ/hcw48onaXL/7OlH3k38WGxI7mXBzWDchr+ZKIOnl+WFfA7GCTCvcq7LXb1Js5hAVAfk/mcJU4nS",
-	"I8pUfWSCHqPAI2gW4gRyE0J+Q05Uge2D5HoZAojbii9uKXdY5oCVRtOjNs1lA4tmsvJfOgWpDITXKV8d",
-	"pAmvORe7mlVbi6Rezqq9nAx8mfPWapRMMPVZEcMNt1WaJhz4YhISTusWkJDy2EQQRZvmn4SQWZGYnJJP",
-	"iZSh5X7pKa9Wd+0iGvNbWcbpKGSG+c0wY09RDEXQo2GCubQgrmntNAD8irqlYyuE+Oz2TVdc0PxAJeQJ",
-	"Dzz4nknlgip9piovCkEDKhuLtMUyA40+dla5YnUGHJm0RF0By/w3MnYk2ZjAi2ljZemSVkYSxYVNcKcT",
-	"pXTVQEtln+Xha71qNXa/fPzy/wUAAP//",
+	"7P2Lctu49TiOvwo+bGdi74eUSd0sKdPpaG1lo13fastJt1H+IkRCEmsKVAnKjjbfzPQh/s/QB+uT/AYH",
+	"AAlK1NXONvvpdjobiyRuBwcH534+G140nUWU0IQZrc/GDMd4ShISw6+25xHGHsiie85/+oR5cTBLgoga",
+	"LaM3IQjDB+iBLF4xFPglwzTIJzydhcRoGWXfIfbQJlYVN4hV9WsVq+k5xDodOUObVLwmdhzDNALe2Qwn",
+	"E8M0KJ7yloFvmEZM/jEPYuIbrSSeE9Ng3oRMMZ/HKIqnODFaxnwOXyaLGW/FkjigY+PLF9Noe0nwSEZh",
+	"9LR+5uqLgpnXR04DE8ezfH/UsKpOZWg1a6dlC/sVu3ZardtVMvpKM38TkNB/h8PAx2K2y5N/P8EJmtMH",
+	"Gj1RNOJfMxSNUDIhiI9LWIKGkb9AfmQizNBP8yGJKUkIe4XcUb5zt4Xc9zimLvLjaMZ4H1OEqY9iMovi",
+	"hPUpwd4EBRRh8WFAxy6aEOyT+DVy75I48BIXYcqeSMxQ1baRe3/109X1+6vBm27n4tx9jdzumEYxyQ3B",
+	"gpDQJFyUUHvICE1a/HGfMhI/kvgVQ4wkSUDH6Mh9c3H9/vuu7G3wrn3RPW/3utdXrqlmPqchx0BvgumY",
+	"+McmepoEfM4M4ZBF6IlDi8MmSiYk7tNoRmJYO0NPQTJBWABrFIVh9FTqU7Wr/5iTeJFtKwBu8Jhti76p",
+	"hM6nRuuDIeBhmAafmWEaYuXGx8Jt3oCaa5DSJ55Xrleqlj0sY8txyNAaVhq+1TjFjZFj1xyn0fhKSNn1",
+	"yXQWJYR6i5/IYnXWbTSnwT/mhBMCdOSgJELlWg09BiwYhgS17866Xb5FMfY4aTERm3sTjp0Y3d93z49R",
+	"wrdpih8IfxSTJA6In6IzwyMiUWQUxCyRCMf3mCVRTHyToyjfZB8neIgZMRUWh3hBfDSKYlSuokk0jxmf",
+	"m+w4PTcMTwnycBiSWGCFQEf+lC+I9wVYciR6ZMjDcbxAbgqWxLqVY7UQh657XEI91THvQuAaBSQUfclD",
+	"06fVcvk1R9qQwFzECtXSYYlBGKJ4TvnpM9NOoMcgYaJ7zP8axgEZhQtYLv8thjB5t7RPs1PaFHieI3ee",
+	"49XqVtm3sVX1GsRqDms1y/YbuDKyR2WNUIvTn+GWhhoWxw0dsab40wWh42RitMq1mmlMA6p+OybH0YTE",
+	"vM//34d+/1PZsfr9T6edj//7x2IcHF3ixJsUHxm308Nj94gdAwwFMeDA48jgo4iaKIqR+51bQu8nROCK",
+	"PGXePI4JTWQPvA2NEoSnER0DsTK1Hvs0YCgmoznvFDag6pQBPfimcIoVMPQUB0lC6DKM+0Zc6RtroTiy",
+	"xOrWgM+xy9VioFxFlOwOmDDga51Eoc8KQLIKi2U4ZCevYldL+y2Qz/SwVd7gMbkLfiGrS3wbPaEppgsU",
+	"JGTKaccMj4lYH+IUJWJJCZ2TEZ6HCXJs+zWy0ZRgygS5kC+OMEPvou7NMKDHr9EjDuecDg2jR8LbIByT",
+	"Pk1ighPic6Ll2HYJtcVQU7yA4dA0igl64pDEaBxH8xknLmJWnmwqiRQQhWngxREjXkR9Ds0Qx2MSczJI",
+	"+5R/xDtfQiHHLr6b+KcDxsGjg1WujTez4eQFU35L2Sl8A5qQMYlTAPeiB0LXIBEln5IBjJPwr1xFOGcx",
+	"eQyiOYPptpCauNwA/jMPAQY3ZLhAQzLi8AqSEmr3aRJMCUvwdCbuAQ1Tn+Io4Z8xEo7QUxQ/cPodmTlQ",
+	"iuuLY3NA1TZqB/v2zRmqVCpN+K5Pj9yyXbYtx7Ycp2c7Ldtu2XbJ5v9z/sbpdmc6Sxa8N5zxJpIqF2yK",
+	"kfWGlnozNmwXgDG3X3+MychoGX84yfjxE/GWnWTbwzfrlvB7NaJX8+mQxMU7FstvXjFE4TN05JiobKJ/",
+	"//Nfx7lz6xRyDKr9bnxDQJNK2dCwzCnEMjXxF8E2dITTVco1HhdioPqIaUjXp3vucmW/zdSvNttqfvxs",
+	"m80vRdfaFwFfwpLvIz8gUuhSksn3kQ/MlhdRzmTwP/FsFgYe8KAnf2dCPsjGxWF4PTJaHzajUzbAGZxL",
+	"48tH0/hkjSNLTo93XLrFT5eEMTwmYp4FUghnpea0tIIkkr/9StMH1pnO5skh827Dvc8pf0AD/qxw9l0a",
+	"BpTcBdN5CHP9SitZHuZWoMIh61IiLcfzJEJM9CkZYSCV8HHhar/6Ol9sheJ3yran3RYsC04Wm0WUkbwq",
+	"Y4f1pef+s+HNWRJNSTwIfKNl1EgV2/WGbTXsKuEimGc1qqenVnlEcK1Zb/iN2tDgE09wEHKBijOKwwXM",
+	"9qyLZsGM8B3nxMTfXUEiaY1PZmG0QMOIi5jJdCAuVXEF1S3HscoV5Nj6FWSLD30SEvhQ/CSfZkEs251u",
+	"ajef+Thtx2ncYBaTUfCJy8PDh0Hl01+w8WXXOyyD/1rsVaokE3jraJ6AFBPjJ/6wZOTUOvvuIvACA3FC",
+	"+BOAf7NChh72hxbxMLGq5aZjNfxq0/Jww8HNcn3YGHLCH81STcw8llqZms3ZqlAxrhwMCZkZrbIEMfHm",
+	"am8qll217Dpyqq1apeWUS7V60z6tZLeBH4yDhA1i4pHgkfB1HoR1hPqDmGBYvQG3F0zCl6tmcEwF3o2q",
+	"wxqueFs0Cdm6E/KJ3/M3Md8hBwRMhkPCTFQWP+azWRQnsEcCDs4BcEhw+GB8Mb/tzfloGhz/BnKOzWYF",
+	"E8eyq3bDqtYrTQv7tZHllBsNjBt+tVKuGbJBylK1KvL476hlZAlO5owzZUIHsHr6Nyxi9fRTP/1bP+CP",
+	"OA7wMBTE8jEKZsOAljIlaYkfad7RwIvm/MwZnEgUfLc3cAr62Ac6Bc1jMiIxoR4ZZA/FlGz5P6vgP+p/",
+	"2/p8sY4kguFZoH2ZrX8n8H3Zg/6mpHMD+yAnyc/x99hXt/VetJbEcSSlEn4LCrIzlfd6y1Caa0GUEAcC",
+	"6htJiB/6xmvkBz5aRHOQ0fljHD70jT8bpjGLuCQRGy3jRJKzk8oJQJDf85Loda9AQzxon/W611eD3s83",
+	"HTiwzx594wgpCy9QIyb/GNjOj+d/rf+l8mPjXe2q/NPpZfWmeWvfOb2yfp7Tzm5/uL/sXPX22M0OAHnN",
+	"RmrKwykOuZRGfCEegwK7hFy5NR8+uigMWMIQeSTxAs3iaBiSKRpFc+oDEpxFdBQG3qEokAFeAnwXoq50",
+	"cLpGSjaXjF+Gqfre3PXaFx25M4dvypt296JzPri57ZxdX513obMX2pds2mgaPYJekm8LoT7xW8jV5++i",
+	"IyG78muV+On6Y8RvsiIIRZS87lOlHeZXBYlBxYcpIjgOAxKjJF7kVN6iexNh/xFTj/goSI5N5PIpvOu8",
+	"ubh+P+hcnXfOXd5Pn7rd887lzXWvc3X28+Cnzs+D7tXg/q7jCklcoJzSnov+3SXlsLuiz34Nyv4FwqOE",
+	"8CFu+S+rzX+5SKjH2DEXxqVIuR8erjA+zWrdGfrYsWrVkW9VSfnUwkO7alWdRt2rj07LjYqdXf1C2Zlx",
+	"JPUmHp02Tok1qo2wVcXO0Gr6Ttka2cNqZdio+5jUcxxJiOl4LvCfUOv+jnctOKkJCcOohJ5I6EVTwiU2",
+	"dQGg3iRgHE4Jh6c8QCV0ExLMCCL075EQJ+T3YC2LHwOPlEB7+MAJGBzdHFP10XymJAOzkWMKEVrBWcky",
+	"VdupYJtYvlMbWtVhjVhN3KxbdrVcdnDDq2Onlsky0F16gBVj5KxwNo5lly27iux6q3rasp2SU2lW6k4h",
+	"Z5MTV8TixXW36+F9s+Fy5D2BPVVYnLjAKVTcwC91eni80ZanTqlaqymMXyyJIzpGhCZBskAJHpvATrvK",
+	"HOCC+O7mlOfuitrdAbV7tsYVJZM8PO+FZeK3d4bwPHeGfj9W38KxMo0n4RGwzOFx0KAJ5lcUEvuI+uk2",
+	"cjYrANbkgcwSOFAcDwsZPOdEND9JcUC77ZWfwfUNcGI/dX42vnz8GkfdzC41tWBh2mEo8wdooYCuuEgw",
+	"OL38hWroCr3yb4ZyCFcG/vfKFK8pkctEMxIr0KAjaXVDjm0LyAUUVdFPwfevEUYhZsCpIIYXDE2U8Q5s",
+	"Z5xvIeiJxOSYr7FP3XKzCVDgZ6Nv9Oe2XfEkmsAP0kLiocQ98bBvuMqvRNjjRMc4JohGdNV+kxukAPei",
+	"aCZk3hYaR0mU6qayF4hy9hn9fT6dsZb+XNrgQCNr70Ck3wq86EXRBY7H5NlMt+YT9IplSBkT3d6IKuXT",
+	"egMNFwlh+gF722mfd27vBr3r68FF+/aHb1fQSdem3KGOQOnNl5gcrywXuFPwNAKV4yxh6KhS5hiKhgu1",
+	"ZcdA6zX29eUEoWVeOWBoiU1eyyWHOAGbeiaOFnLk35zw0z5YPiih20w+QIXiwRIrpn2ySrTuRBN+Hp9w",
+	"kCiLIECXj7ZkGF05rZk1c9Ur6pbMGfFf4MwWIMQTZihzOkmFPM3dbxNW3Hbu7zrn397xXd3+dJ38Lls6",
+	"Kbr3lDid/CKgOOwoID4L7oHsDYl3OZ1Pr3N71b54DgBlDy9xliiaU/JpRryEwwkH4TwmwtsM/MrEXeTh",
+	"OA4IQ+mqpMbnNRy+MBoDgwbOmHPqA2nU9EZC93MVJW+iOX0+SkuL63bvRVBqgPJJhz8oIq6ue4M31/dX",
+	"z0DjrIsX2IarSPgwxoRF89gDLxShjwE3whK6BmRV0gF7lX6p/PI4pw++MGHwQFAA3gpY8RLkU8ASku7D",
+	"ZeQHo0BQl2JOUTLciXKERSygnvAolN5cwBBxZnSVJzyEHxW9HiSL3uBFGGH/a7A54gzkHaqQY1cbtdP6",
+	"Kovz/fX5z78B/qZwUUVsjIMuC7iYmxhuPfB2eIOD8OBLSlfoK4tqJmVWzaUtAbQMwA8vddSpoqO+EVf7",
+	"xrEp/CwTlPoNpqEHeX/IdLduO++6d1zWu+zeXbZ7Z2+XdPuHjLmh829RgwzL2+mEi8PdSh1T+c2qPFMz",
+	"/b/9sbS8kSA4Ch9E2a3krRlecHkKHKiEAvqJ86XY57/xGAdUOl1zdFpoXrOHy7xraEx1FxqjIf1t6hny",
+	"TELDiHSm4fMCSxGsHzNUhK/dNwPApMFt5y/33dvncGBfDaUCpoiIdJ9hugohonILmRaKIVczUMtzjzMn",
+	"I0WwxGVECdCfO6FIu6f4EQchHoYvQ/Glfk7o9KazKMZxEC7QPBtmrdh017l91z3rDO6v2u/a3Yv29xfP",
+	"IP56Jy90zFUYA1/bnMYEexO+HhTl+bQYUxTNhTtUMCUldIdHRMQ3JLHgkTPPqz1hrvuScBSYzzZ6lOzo",
+	"rLHWN0T5L9mNVmXJD2mNjwwnH568ej5nW6v0vZwNK4lGHIp9o9w3WlInMAh89gGefIRtZ+Anbfx9PuWL",
+	"TL/ho3qNU6dcIZZXK1elOrfp1a3aaOg0fOxU7UqVgxk+9ipk2CD1svZxs+rVLDzEI+I18KgGGlbNqyad",
+	"Df9V3nm8Tf4sWwE5jDH1JplCfqch1YCVAwaU2MPv6m0+JsK1wmlWcHVYtk7BFc6vYKs5sm2rMnS8sl8l",
+	"tVFdd63QNtpoGXucQO1orDmGSYw9UuRs+MU0elF0ielCekiw51O0KBK60DAa85s04TQtYYqEBRRVy0rj",
+	"keNb2r3O4KJ72e0NOn8963TOn3PN3Hburu9vzzqDzl/ftu/vep0XEZV6amlp2NUojqZC8yXd/KNYyk8B",
+	"yP9xXu3DwS+92KORAgIwOro+6IX1QFt0P/cUz5MJoQnf5pdS+6TBiYgS4jOEEbhdSit+5iCpI0D7vve2",
+	"c9XrnkFc5AvwGvdXWpcvgwFnMfE5qHAotM/TgDER37lm9u4xX/NTHNGxiYS/KniwxOQxeiA+OnKVyHV2",
+	"2znnHbQv7lwh7txT6Y1I/EviB7gH2/fSIuZ0zv8iaKWrnInq7v7m5vq21zkfXHbOu+1v3F9IiZlcSHKX",
+	"F+aWtOFWPapXlFRb3XlNYxZzhE9k2EPOkFokHKgPhJ4kepJBXLKzTELY0Qa7Jeo1M9KuBruGEeVyuPYY",
+	"yNeMRLOQ5Cez3gN8Zbx1636JGPutixUG5NWlUhlhVbi4vEf6cpeazXkzcvZU+JdspQzQ+7VSbu37tVLW",
+	"7X1a5VzhC8VYiCPK4p3T+HyB+ya/dxIShvwHQ3iG4yQP2NS9vigaMgt0+CAiu/WTI3cyxd6l6eqQ0ndI",
+	"h4W+B1nsejT8O/ES4YQvz/1ZurvYF5I2Dm+0Mz3CISOrtiBKnjScFqprLkdbEQ0XWkYDNx3IRUfuJyuA",
+	"cHrfEl+4wrInH3JuQPgwwts+zUzzaBr5xEQsEnQDQ8A0yO1gVvih00MeppyWg/5kiL2H1yJbwHKWBZEk",
+	"oE/d5WwA0qyfp2dfmXxoYbNVu1kvOH/ZgchP4CIYES4vcphJZsoULBmNnkqonaCQKDu9jxfoqFGv2jaX",
+	"8qVpPyEULQiOGTqqOLVKnfP7+aBC9djMxQjWq2LeIkYwbarFDcJIq7GDL0GelmPRN58rCbsV9DeNZTxc",
+	"cwpVTODzTp9+2i4C4Ym96oYBAY/RSDtUbPV6XQqq3IviKRF58+3ETH60wQOJ078SugJTBp2HIZ8ORALv",
+	"ESWUuZDFMV6s7JCck7mysI0k6z4l93uQrCvyJBANU18a0oSBkr4YHevTYkKGnkXHxJub+95rlf6kkKJp",
+	"toRXbGXcX4W2sQSPuUSwF4F7JlFAR3LU453IwzdDCN4HySQNn9414jc7Vp+X9jJZH4mteHV0l4jAaaH0",
+	"V+5SD4TMGAJs55z93du2Va7V0QSzSTE704x75em7p8bFw43N/uad/jy8qk5+9Os/jDrOvBvd1pL3/9jK",
+	"8qw75R8LOY1wkSYfWJZIcuII0tYLMhDQLjaBYJExDmgaf1iUk4lTYXDM51QY4FNCXQpuenCohUuhG/gi",
+	"qUb4hBcq9438UMpg8qMpXvCDHE2DJCG+idy+0Tdc4c7fpyEeklBQAZWuBLpCRyqtjts3pjig1jgmJAno",
+	"uG+4MjhemQwZC8ZUzUEabp7iICEyFqRP00Al4FYnBIlhA8oCn6QZVEqoLV68YqKrgCGfxMEjX7VQ82gJ",
+	"jVJDATTp0yPe5LH2WvWKkevhMHRlvMMrhlypanZN1R1OsreBfwwUUVikUr+ilIYqo1apT91McemqJFEy",
+	"WQQnmD4DimnC/oA9lYjZykNeRAXXC2zp9Dh4BFgoSsORX0u3WByqnYWNTQGcKsryp2g/x2uNTPILct1c",
+	"Ax8dRbEY+liPr4moDO9PlXABP+tE+VbqUwcFXRDCSgWa8TFVN4FMaQL3+Erqod38wVcWlWnRiy9ykasC",
+	"08WO+RAieg09trt38+kUx4JS7t6qp2JX92nC9mxyeb7f95nv/a5Nvidktl+DMPL2W8X3mQFi1yZnOAz3",
+	"bMCIym2xTzNlMeYDngubwsHt74Ta7qD25zgBEe2w1u+kmWXf1qNhHPhj8mMU0L2biqvikKZU8Oh7tXkk",
+	"MQPm9I5Qf6/GYldvNTPifi33HrDjTaL9GkxxEO4/zCfh6Acq77sEx8lzmkf7EYE3JNnzREMLEYSxR6sf",
+	"omQ/WL6Vtsc9msgMJHtvwOV8T2JzE+L9Lpm/zMl8/xN2S7wo9gM63h8ptKZ7IsRduO89sv8QSUzwdO/T",
+	"tfc93Ysx5UzTkKTgOLD9/hugt90TPOoOuCP7DfmeDCdR9CDQ/6O5ibsVLBhrIUakG5re0b//+S8XiRE4",
+	"WwmJZDkXV0LivdB9Azuv5Ek/IiDO9EFJAepdKT8J+SSZx5T46JHEQ5wEU3QkrMcQQuajkIyxp/Qux6ZK",
+	"76oCk0B6WNZqaEa/Q4IKjUK1wIasRurzXfYD7JYrwi9/WKzhKuJht7DHS0Ks2E9QWeFgwEQfqbAkfge/",
+	"QIpWLqWZyEsvfmGcledDgL7dXVVCZkAukkXkiK8YUt+Z6PuzG1Q9zQtC6f6sCAV0QKg/SPN9fC5O/pXL",
+	"+poaFYWwoyLG1GQQZPzE/pKNEY+aPibNqkVG9qnlOARb2LEdqzGqlUmt3hhVmsOiGebTiKwRyOT8hONm",
+	"EmWQR0dCXheKAOT+8bPyqPni5hXwRmVkDxukii3Hr42sqlchVhPXTq3y8NRr+lVSHzXszRNUmFqc9y2d",
+	"U5bLV4juJnIztOC/kpSIgazopmiy5NjJWxvbFW8ruA4U/TmInuDwIcXykEDiXNTuIjwmNEEQzZqGLUnv",
+	"/hXExsHaDVU9CQXI7jt46jmjGiljqzmscHG/MbJw3Stbjm+T5qgxPMX1WqHZOk2DVDQb0M8ymTpCY6RB",
+	"5RRilpiaWQgd2ehPiEYoDKZBkp9fHQw3ypgjDTeb0oyaxphQf13Cysco8MgrhsQ3MJLMqj3FEA09IvIP",
+	"SuZJjENOBTUNo3q7Ao7NJEcHweF0JyZsXqSKvoXn+dyV7W4e7nDYAwaYlRtOmiKU214UhQTT3Q4Ee+6B",
+	"YNmBiOdUHQj+/BtG/a2QuTx/BlimvmvKyB1OlqfYmwSUIJ8kxFMpCJcAwxbUWwXMWUSTgM4zFapM/p32",
+	"BCDnx5AlBMNt8IQDyIcvEnvvgiX8aMIEBxNM/XADIfcjlbVYLUkmCtfPYOoB7MnJ509f+nrfHREKqsM3",
+	"BdqnqKoynCtCXUJd3RV9y2RA9XXwVIaEzNKJiCTxGPGHe04C1GmHz4I3T6chssLPaRKEwv0EkgIhtYdM",
+	"U+LvNUehwDt8ktA+nSWEzSsbg9I8c+R0M/9oF02xKB6BFNF4xUSibt7yCELp+nSKE29ybCISMnjuyjio",
+	"QdqTK1+mMCi2bi612qTmR0cBuCZKDbrORtJIThHmRZbU+cRvnto1D2uO17gyGlqNERmenlYc7FcL7/e8",
+	"13jxFnwu8mbT53/JwQkymZihZDkVcJe2o2iJpbz45OzuAF/ew7F+BRHVDNdwEdr8BZqhiGYJ4N0Cp/El",
+	"LrTIrXxvugb66oPPh2SjpdSV4JhzpIiSJ34n+GTGOSSaoGiejCN+K/DvxYmBu5qfeTDxQyK/lUtJRW58",
+	"3pBAWGIDJU/Q+SsmDZhSfCa+iFnFyrCXZdRjOU+P3dffVh1AepOAKl2CW0iN8o4hpuFNcECLomPfYjpG",
+	"81luNUzJeJLpQvz2Ymg+2+1e9QlLAorXQPH9JJpy5FPc3G5OL74fE8bg1g5oVzRxVpdJcBwupBGzkMG/",
+	"ndOijZMMRqCXEwnoeDnhwdolHyRPq3hoNRdZZmJOGUnMzKyLhMe//zLitYiw3hneS8qV3NZ+3HrGUxPT",
+	"M046I9L1Iz3w0YyAXV46sSP+DcLDaJ5kfM3O/jgg4mDGL0vtRR7W17FPYuSUK1WEY2G49/EUj8We7Oh0",
+	"ow2UBMmyz82ZKK2D2YOW2mEkwvxXB4gSUuhRnuYy4F+gSJYswWxpsHfdmxQLC3GkkCt/j4NEY5U8GX2n",
+	"fEdkgIhkG3Y8OVuviQJz4+G4pDobcBQZyMsNHflkFhOIUXnND5r+obot3eOWxhSmGjAZa+f3qYyjAzZG",
+	"MlAp1+bC4jUOq4ijWvrmQH5K6izE7FNtMZR6WGKtKqRmk7pnNb3GUHIXdsWx7Eqjihsjz3dIuQg1imMZ",
+	"ECw/K02i4IIUWOYsAfiBl5A+jz8Y5nIpiLZ1/ofvPv75j4WqCumAVgScLP5JjioqZs0h2PaRcFGDpjPL",
+	"zaKqqWl2qQWzO8pKC/dLoayIc3kWysJ9HjBwOXFlf/+XEZalO1BEjsMQiQ/4pODw6jK9H+BQZBOXzIAA",
+	"wphfjTLLOImncB/CLw9Tj8gWUuDPKQGW2m704ZPz/rgrtqX+EC+Aa77sy+UYNJ3hWArCKunAfe8Mwqkz",
+	"pe84eCSpyyym/hLmCe8m0VfAIqrKa21DO+Q+EfLg4wWDyx8ERmqR6SxZmDmigpLIV55TSzFTalXrtJtq",
+	"TvrG/+lPhmn8D/+PSJiX/pE+8tI//pTf4+y7VfkSF9DOc5wmHJ5GNJm8RpYjXafzBhXLyUUGaETKcopU",
+	"yb/y+fTtRq1RJsRyhhWfn0/fwtUKsZqV0+aofOpVRqejIqBMonlcVLRsHiuw+HixFigNDSblylaYTAM6",
+	"L2KdLuG5GpBPae2Iukq/1tw+It/TggHFVttbh3DK20wG6oQUolYqqPKv0NHdnPp4gWz073/+C93hZB7z",
+	"n/Xj1wjOVOFsPjhm2ayYVbP2URPW0gnWt81vY4hCdjp3JnTvNPXGcwldeldqhA5nKhJpHxf6n1WqhvJE",
+	"rU93pGrfAJX6UyGB+pVJxmhYHlVJGVtDu2ILkjH0/aHVPK3jUaNZHtVwpWiasB+DTawgfCFvDFd8znsB",
+	"UdoVDd0VDnAjFotO6IZ6chvHFA3zY1bScWS36TByqfsPIxou6ev+t1F2HFlww1kPz2Jj9tvoCZQ14nS0",
+	"EGYoIZ8SmWJXTNxUDs4CsqlxnnzSKkvm5iYRWE7BVABI+fscrqZfFUx8V02nnP8GRabQi5QE8hvLhVg3",
+	"82rZ6dXmtANB071Jn0PNZD+Dv0cBzYwGUUAzQw8HAkbZt6UiEqT6WRtenn6yr7nSHp6OoJxSmTi+VR3V",
+	"sdUYNj2r4peJM7Jxc9jwDlAi571qnwVC6dKxEwjFt8Ug3OK7kn2yLwgr9VNik1NsVXDDk9khh3bDGlW8",
+	"ysiuNb3RkBg7YKo2wx1QFFyPnwNY3kEKUKFcFnVlM0Wiulr5pzLjJhhXNJP/si7vP6xgnhI/wKsj32DG",
+	"oJLIAsEXWXiPPuPdNMoxCfEiTTBVqLXP9PPzWSaKiSaKCIs4e214oRXZT6H/a+qMlz3Xn4N7aU8DRqif",
+	"GYwglgmrEgfpuU4/LzzZWWcbzrbuKbPX6R7WyKhG6lVrdOphod4YDknTao5Oq06jjsv4tHywqlYtNGAy",
+	"8PUQVa1y9ixauSoWkVsSOIWipygOfVPg6nJtif0pfj424WDcyKdKy8hTFIZAg857l2+UFjGgnIlfZxZd",
+	"IkxrHcs4HxVGwlkR8ilxUUv0A+5k0yAMAy1ddwpGUagvE/whH8BWP7Ltalo4A3LBwM9zHj2gXjj3szrc",
+	"IoL8+KuobO+SaKYHzkH+KwnzDU51L6qr1QJWnotLBRRGw6ICVEmNGQXJDaX+OhJu20e21TRR2zo30R9M",
+	"9J2WZsKx7fzeOOVKde3+fHZMx7a//HFPl8iIppz9jEik3Yyz5Zqd3yV9m5zi9BVgunrEYdGtOmcEDUny",
+	"RAjd6cw4uSNTs3dAk9yFJbZm21UFgRUHow3xJlGKL/wHYZr77CuG8NwPIoi4PZTO8F63AmrVR9V+7qnK",
+	"wrMOhw7vovDWpgjeFbhtJAn2JlPOkhSdKihKw296+CxzyU59rZ/jl5EOrbl6f+4veYr3jRZ/JIfrG2Y/",
+	"5+sOr//9z3/1jS87unRk2dpWSYgoAaCThp6q0QRXD0czefEX+UFtYK9FDg8vmEFgyYsz2GwuFrwm/AFe",
+	"ojCgS8zGz9E8lvYcGdixTRTaiy0tiB08HLdlX0KKGID7kubMFBM8zUjBKyZFCY66FKm2aBKxpJBNpeI+",
+	"X6POkWyq/AiijfToBAgWWg46gIfF9oykQAjqfEpiDPl5UweXlVlryh3CWBBRq1rI3fpBLJcTBiwpysHx",
+	"HqCWfsfBJD5FSbTEYUfJZPMYbEbww05DwJc7j0Coh2dMSzK8uie5T7QdiZPZ0nbEyaxwDIVUHMTFY/A3",
+	"ou7PLIoT0NkKbFtZCGBcSf4uedFUXBSFKmOZvKpQUww3mPhCW9M8xE9Li+KPCh05Y0wZn23xAOlrvXd/",
+	"GWJzvxBi6w/IQ0DBp1xAx0Qu5UsIRWzOExmyyHsgy8dEfLO/RLMaVvxyhCWaaXQlmjG5InDOhy3ey6lZ",
+	"hDAfPLsRb57OB34RlvpTgqYEo/vbCxHJOBeKt+kqjSOPhCaDKUkm0Ro5/G2vd4PEBxzJ54xoauib67te",
+	"Tgn9Q6dnmAZ/zP+55/8971x0ep28Flp+sHrwYDrzeI1r2SRJZkfsGBaWRGLZuUUvycxJMmOtkxPt7J3I",
+	"2M8TysXvrVnZ0ul83GU7VcHYZ2wpxBIux8KI5IDS91Utd0JiYvJdpZpz+apfyXpXyjB4JOv9KV/CP3IJ",
+	"mmou22AJUfcHg3EcJdGqr3/m2++m8p6bVc5zwQODgUiW+ruuQLfA1Jh1USw9gBwu+k4imI4a/jWy9Tp+",
+	"y8asdQJfsVX4MCMjTGf5ujos689y2HA6oW2bLTMmHLzdwjMo3XClitVictI6JkQKbPkdXKcUBnoDnUsl",
+	"sHYt6lfYcM4WO95e28Jxlfd4vmidVEFD+Sylov7acbnb7lk9acXBWycVl8Xq5IR8yqk297FZfG2haj8F",
+	"/mGq3n2UvAcLYpfz53iTT/XUZvzHoZFwkJnk4GnMQrxYjoQTvHIQElZSSddeMRSFPolFtkZXMG/8bndz",
+	"KdiSKMplf+hTWTK4iPpnnYjtVW6kxZPmG65Ngc8962ApLuhDyryMg2QyHwLvMvMmJI5OMEtIHLAHC9hO",
+	"dhLjp5MpPDyRivUTmTui9IQfDd3RaIUgbUb0bHZb+TGW2chCcdnxrQCFWRT7S/zEN7C6bRQuS35zMGL+",
+	"g3eRt4HP5olmAg8owgi+WqVwovG6Gx3e7msVazaHo9NKE1vNSnlkVSsVzxo6w5Hl2BW/UvFPSXO4nYlL",
+	"57WNtizlAToYiqmOb0W3A4FqWRKQ9dEqQ0JmonWBPjzECxk5K9yAsg7FCDkYiskWBGntlAMh7for5jwg",
+	"1B9Eo8EakxUYUR7IQlithBgrQwzkoo9cTrJdE7mYcrLqfifYnD+4BYarAuUMjM6CkDM5O5ipOEclvy4A",
+	"CmeP88PW9oXHJpUKJ1VSo6LLsJysmMZ0VjFMIxqP85KrePlVM8Fkm0GWTQyHC2K7ntXnqEz0o7qiLUlf",
+	"7scbiMxeB0+JhXqcPASoP8fQvN0A9OL2n+dtSW4jgLU+LAZfy372jLkAO7HOVic08+Kj35qR7nk5gXIJ",
+	"gUAbLvxC0dEsxMBAobu7y4tjFSW/NinQrglAcIIi6pGilB+ZnwskIlqhQOvjlIXlfl36D5eST4nbQtPo",
+	"EWIpOVcdKbFWLQnNuMgEbuPQXUnm/G3JrMia/V8Ra5mQP0+ki5V723LzHJiMZxZHj8HaPEN8H60kstiM",
+	"EM4Ayo81ZcLYm4krFj8tJwcYe8XK9rXyJGCNMqmYKIc+BUJmcZK5Le66UApvg1OmWuIrJpIsrZQQAkha",
+	"7/EjoSSxzrcrk+T+bj6BBWkTDz+QaWeDLHuYOqDZy5xhMW/63icN3TeQfE6tSWRKfMkUdF923rdnygna",
+	"nhUKCul7XVYAJfhvfr9+LTZxKT3oy2zVCqOob9R+TIqeg/TgySnxecCIhkOQpS8LgpCblJoKVlGoUADr",
+	"5fMJUTxdUv2l1pckgAiObYQYh3OyIbLlNXL/+JmP8sVFqeoZlDPCpJTWRxW5T+dDlgTJPFnOjjGOQn8r",
+	"leYL3kak9WSvB2/Qk+hkjT8TmCtlPYMCLrLQyUK5+KwH146A+tyHrJLgfPTHzzkv18D/0je+rHP82OBg",
+	"wieW+a0sZksYU1APclUNtpt5d5NdVxpspXl3b7vuBsdq5dYikqkd6k09j4OdTMaionq03U7MUYydrM0R",
+	"qmM+H3s95vfWpzXFKgkRxPWVUEflLAaSB3mVJN5LD+JNCY/TSyOlKnLrstS6hmnI9KPqLwZ/TfnpFvA3",
+	"TNCW8X8gM5yp6jebKl+qlkNG5OdbzQKy+lzG3+vPVVh87mEa72UaS5FY8okWWCSeUJEFeSU+wTCXS3in",
+	"D+RrLivyf1LnSENz/NG8yYoeRzPIECoK8GeGe8M0xlESZQkLTEM3cvGfcwDbLMR8NzINMRRpzSk6l57A",
+	"iKDNgAqt4mcmUEMdcdjXIt41/1h1v3QNa+F2/O4zTEOntPlzrsZaPufttLZ2YUad9L7M6halJXNAgR2N",
+	"UEBDSAqZpfdaLtsKaRNkSfitdWhlBXlZSOmLeXDZV61s+Fep/qpXwF+lFgsUQJQB1CIWdXBEkq14TmlA",
+	"x8ct5I4CGrAJ8V10NMMy5W7I/xCgOjZTdVBmNYcnM+K7fXqUTOJoPhaW5/ZNl3+/VIB/ADpqmXI5iSN+",
+	"sMkse5qdhAGNksEomvMruk/1Fz6ZJRP+cYpsaXNB7eRvEIk53VAfoCM/8thJxnNNfcTwgqGnCU76FJIL",
+	"Tgmm7Hi55s+6dKH8m9z6CsxcHajrhNNEqYhFaITjzLAFWck5LFLPHGW+D2LkEw+Qe3cj9CrCLlvl1goQ",
+	"qaNDIDLzqcpJIo3ryrHSDEOVZrOCiWPZVbthVeuVpoX92shyyo0Gxg2/WinXdkFhmJk6z+vM8uJtai3U",
+	"5muiWUAp8YWYEyRCclvisSqF4Q4bHF/EmS2oZFwfOQ1MHM/y/VHDqjqVodWsnZYt7Ffs2mm1blfJaJdV",
+	"r8uJ48qj6UqdmjjA7LXwKnLhMLuybICbnf4c2yW7gCc+WSLC2cv/eClkwc9/5TrIKRO+rdW79MMdyhen",
+	"rIlGgAsIgz78xgqK4p7fVtFY4WWW0W89fyi+hCPSymUO0g+TK8mCKNonT3uW9fAooqnUmjxFxyZihPjE",
+	"71OBf+niXHQ0XCCZkVYPjTJRpYx+Cr7PpfCoV+FRQBEOw+MSSiGvxkpD/dw+5Ywpm2GP6IWUIfeBqosn",
+	"nglf1dbSrStk8LQ/7ToOxB1T8EbBJC0DGBOWAJORCOlbTCdIGAlHJXSfL1bKZwml+Qs9/9beGG15DUid",
+	"jaZjx5vTmu5RtHbvu6HA3VOo3M206p4ol7+MW1/npjjwKG84SLtUK1bf/qrVitNBX6Raccpev3C5YtXv",
+	"lTQt7FGtuJdm+gYtOCQRTXMXKnSSDJRiUbex9dtcWUUZH9nZa361Qv6yIVkiGq/Y0gyW0ZkMPewPLeJh",
+	"YlXLTcdq+NWm5eGGg5vl+rAxrOzGAggb9ep8Xf7KTY9cHhq5Vch8tZD7zVxeUb7hKwbFX18j3KcS4By/",
+	"6UKq9aAyrEpOX7WbyL3rtS86g/ZZr3t95S6xx3qiL6c4W8+z793V3S1EQ+kyuV/EIJrhOFkAGSO5YESM",
+	"ZhN+7am8OnfdG3R/2zVFzCPCYjTwmxoTmpS+TtXpKQ5EokzxmSw2/TK1pUdxRCEfxcP6xO1rzpFcvLj6",
+	"NGtkLr/RvrmPpNv3urX4AZuFeJGtSZiZeZv8QO0w8MhhYUZyYS3kJgSKA7EA5FzYc3Br4nu9WjWI7wt8",
+	"9ykhlF98ron+/c9/5aaVkO3KQHibwr4Qy+fJJIoLM62gKYaixB6XWAvsUuuo4pwB8VWa1LTudIHUc4od",
+	"zx7Vq1ZZlDqpjawGbg4t23P8MqmMqng3dcX6tMxyMvwDs3BKq2YP7E8Duvt+t2EMdBRG47FIryBzy8EN",
+	"d4xWSuVrEhVvaZgGTguUf1wqER/vusUAFwBD0S6fqYzQBbNXAoip9LpsgmfAo2S+yq7q4BJTPCax+lmQ",
+	"JwNnZDM/0lWUoAcyS9BwoWrevVbFwIUSKb8NRTswDCC0eYA9iHIpvJgLxkFHNEKy7fHeg64jvC+xICAE",
+	"X6frbRrFguP4UtrDDVnSs8FXD56U8wrdWvjduTZH30uA61dWUhygcVAK8E0GNBkamXJ4KbRl49co1deK",
+	"jLsyc1CyHUBq+LXGrRccrUhRAkiVnkZ1dJZQw0zpzwq88isopCUbVSkbNCjnUrG6TnOypJQFRawP2gbq",
+	"o6fJYvc4sPcTEcXwFMXLXhYFaYw4tPtGuW+0UFY35wM8+biukluR7Ph+QmKS9zFAT4QmLSRi5pdq3ptL",
+	"MY7pxUuor99+aTkt0/j7fAo2JLD0KFPWiqFHfrW+KNDq1N9EMXJ5O9fUa/rwJ2TV9rpTYZ6tBHCd8Cs3",
+	"tQiDOnEcrfHZ46cGFD+I0EcSRjNiQs0QTuwI2APEW2myjkbyKUenNSnPiBpto+6ff/R95K9K86L52mVA",
+	"m+KTwJEGPcWRMKQXyTdrjR4B9YPHwJ/jEM3iaBiSKQKLDhwHP/LmUygLBOU8jr77bkgWEfW/++54d1sH",
+	"n/u5oC4FyixpOi3ioCbzKaYQlgXFYMXr1LMLoLWUtkCq9nCWqgP1jSTED33jNfIDH3K5TAmm/DEOH/rG",
+	"n4vPazGVaCOWgGfQ/c1N53Zwd9X+qYO8yM/kHDYjXjAKPDE7OLDsKUigYlQLte97bztXve5Zm4vog9vO",
+	"X+67t51zs0+7V+/aF93zwdlt55x/0b64M5F62D3P/v7x7vpq8P31+c/ZI95N56635ulN+7Z92el1brVR",
+	"hIpg0Pv5ppM1kA+vb/g/K4977dsfOj0Tnd/fXPD5Kz0Dn1zW8ZuL6/eD286bzm3n6qxjIvh9dd0bvLm+",
+	"vzo30W3nXfeOt9Ketc/OOnd3P3V+zj/sdd91lpu37+46vcL+Lrt3l+3e2VsT6UqQXD+dq3MB6jcD+DQD",
+	"P+qedy5vrnudq7OfB3wi3avB/V1n9flt5/6Of397fd/r6PO47PTeXp/Dk/bFxfV7GIjvx6B3fT244LAz",
+	"0dtO+7xze6c/ur+6u7+5ub7tdc4Hl53zblvuyS0H8EX3stsbdP561unwmaO7zu277llncH/VftfuXrS/",
+	"v4Dd63Vur9oXIMcuWUQLtnspz1nb+ttH/h/bag4+fvfH4rMAXlZrdXXyPXC9JsIhi0TCROny7f7VuhVf",
+	"WF3fRROCOSHh97OU67QknKk7l2b9Iv8Y2M6P53+t/6XyY+Nd7ar80+ll9aZ5a985vb2LVwiC7oWYsTSp",
+	"RvBJeviCj5Ro3cqw//aH+8vOVQ9VbRsdRTGqOpWTqlM7qVZErvth5C8QC34hZp9m3luwQLlWeImq5XJa",
+	"owhumcAn01nEKduCS6/HHBk0+tA5R1XbMdFN5/ayewc4ft656sLjiolS3ENVu8qbdi9vLjp8pvBFDR1J",
+	"jhUKn+MwjJ6Ir6obxdE8Iccmal/cdtrnPw86f+3e9e5gzm/a3YvO+eDmtnN2fXXe5XgDukWx9PJJtdwQ",
+	"ubCUMw8O+1TuHDvmB/Lu+v72rDPo/PVt+/4OZlNuZmiKarYNK1UYjGp2RaoqJfeyDHrDNJYgY5jGClgM",
+	"00hhAi00gBimkV+qYRoFCzVMY3X6hmmouYuJqInnOaiCSe9UqyS9a7KLMHfk1jID52uEZ7CFyHscIk/X",
+	"ekkqbe16Uz7weCskVjJ8qVkyM/AzhBNEl1xnqoUlHg679AOm1vZ17v0ZjvGUJOuiPFRAdyJic+OFiWY4",
+	"mXAuXJ71tIOMrMkJm6m/QyBy+0ul0GrSObDicKJROMMIkj4W+l3dvjlD9abtIM4joBvxpRIj5DReMTQL",
+	"wRpKdaIryJjyOQoEQXyaRKGY4FJQ6Im0ip5UTpQi9KU4qHU7/AJX2Yr0sHTuCo9a3k+n9dnAYXg9Mlof",
+	"drTdfl5hxjOJdlMHqeS7kyuQJoANSRjJtI1H+ZxCpgzJxbkkRMffvv8QTtCKQ16hg9B6A11qUZMFzyT2",
+	"p1J3CzkmKgMPpd4JiSfR6pfGmK64gfWpyv9bQm1VCpmlIZiFFj1IUCo9giBebl9TXTKV5Tr30XOt3D/g",
+	"Y6p1tYr/H9fWU4VyqomACCxEc2N+pacnYF/cvCP9F9N4U+w4ilgSxcR/RoVZLQ8Fynn0TcBOeH/fPUdu",
+	"4Lsv4IJxqH/p1/MsfREzpvIIAqrCP5LKLxRQL5qqssBsH7X4Gr88n3heuV6pWvawjGVphkrDtxqnuDFy",
+	"7JrjNBqHq8S3WFT1Za4J4uLYEJKEvEQkVyAL5qo+M5/Np7R47UGRXVuhs5nMLvlOpFT3yJFXhVDZHr+G",
+	"4+12engsaub0jViUSFJNRA0lzjssq4iykOwdqNo3bijYbpcWIfdtaSGBC1ZXzAK+5eSGdRj4hGMa0DEr",
+	"YvDDBXD20vMjidBTHCSEoSMBPhOJpZngBxfF5FjVr3gkSPWb2yfhhJe+ikZ9Kp3XtNLZIMy/F98oOZ6V",
+	"0B0UR+AXGkgbN/c9UzK50vVPXG7P1xRu9/GUvOiyPSPz7UxPw6H2CH5z/RDj2WQtNYCLZsw/KdAO+2Oy",
+	"Vg07ixgLOGMMofMqc3vyFBWWQN8ExXSSHX9Miu4uGvlk54t071GvIp9s3T0xBVOCZCOoYRUF4N4KMC36",
+	"ZM2GjOJoutEBjXftF6Qc3TF74lbyzMlGcRyIqG35SNAEz2aE5pIhyLwH4PIH/cpopDSGS7P3xmAFAo++",
+	"XZMnDEm4RhUgBpDyv3APlrefYveWKisU2pSiHUC+bD+qN/HotHFKrFFthK0qdoZW03fK1sgeVivDRt3H",
+	"pL63/Qi2HyYkd2IjHgJeF4ndcuJbsW2zs2MBi/RSWBZQn3zaMvYsYqL2YECL+dTCtEtrkKWN2CSKE5GD",
+	"dC0TluDwoYUgQ8UaDYI3Ka5U94ajs7J9a6ZTD1Ow0QkXQU122ym7l7rdtwsEEOxZeCEJUKdXkYCPvpZ1",
+	"KNals3my9lbxySigQZqtVmhroGAT3GFvRDZhV9xi8AuUua5yQYdHhZ7vfgyBYSDE9SlWTABYlmMymjPi",
+	"w9/qO8jilYQL4Apc6GiQ8QouhGqJZKwxwb4VcWZFDsfnCxPp0yMXrNeudn/zn1CU0USuuqfhmbqo5Q+x",
+	"RvlDXNX8h2Je3GNYeeph1ady9FSNMAy0AptzRtCRK/LUDyaYQcia/CnmNCMxC1jC+41JlkCSDyIZHH5k",
+	"wDLcp9PIJyZikRgtDX3E0soBBjTI2q0mEsXit5yvCSg8JLLkVKomuLnvldAdHA1RGL5P+exVIeer+wvk",
+	"TXCMvQR4sraK5zBt206vwyMvoqNgPI85Ih7vFezwPNYgk6Kn+JPK1GhrJW1SzuRQGTZdcdW0m3UdFkue",
+	"nSxJJVqRLFi+g6mpHAxVu1l/hqSZTqZcq22eimT+taHLtdrh4ujmVN/bZVKp/YXoyjQVx9fINvJmp0iO",
+	"3WM4dtPJaqLcx6LoBo3UKABCXK2AqITZDDLCJBGaYcaABmZTcVMvAPDZ4S9yjlqiovtMVpWD6tH8FG6J",
+	"LXmpqJI3Lx5Pwnu8XatgaFMUTKdzoe3XFboqEEq71fZU9y3lyIcgFMhmlAUzPVO9h1Pv7Y3txVcbCJc2",
+	"W/FJ4WR3o1DFivRvSu2mDQxUcYfFPksFp41X8P3q8N+G2k29zcwRR6n1Ia8zK38Nndmaeg059ch6HYo8",
+	"GfrQ22jDDkF7ahfVFHaj+0VJu1hSAN+dqHfeqXaVVOcwpbyPm6e+6S9FylPC+6Ik/S3B4boC8ZkfJEYT",
+	"+A5MtQUBLGtj5aMHCV3RPheyET1oM9rsNFE08y5YLu+CqSwIJZ2ONgbuMvE1QUdrYnWPzTSmWHRxmF3q",
+	"BS6kHUpfgsy7XKZVhmoKtj2Zx9REcxrKmDARt8hcRGgSL5ZCr3NVW/v0mnrgqbwAJjKaJybCa0fjstUk",
+	"oOMUemlKtQdCZmJsWZQfMxXWI4ynnEnCyXJHSxbSD0Z5c0r4VZXn08sxil4YeQ8pj51iHDri7J+7mvvI",
+	"Pc5ybkETEj+S+BUrKZs1W+PVm6Qxtyk8+BCw0fK5cgyXuys0+YGVTDLTJ6STkV4gCsYp1y/N0DCLD8HH",
+	"kp4hAOIKIrnv8gCIYkXRPDkuofbq/j9NIkaEkZtjExdTizEKJfhB+t0Bs5xVhV22hn/4nAtN/fLFzD8o",
+	"8s8H3eOXLx93PHYZ1bhLyKwIf14gOFYRiiLidRGNA51i7RGXLaLkBLdFfbjYnqK4IPRavdkYzqc31/IV",
+	"RnFMvMSaRDEj1hCcbhYWS7BgTFN2KB0iJ9M6drm6NcehWsTWYMPikMJlEXrjaMuJ3dTQZraAtZvUK+Y9",
+	"2ijkb0Vo4irsk3WtfnzfQ0dv78q1+nGat46zJX+GFn8S6ZGEmBH8goWnyvcExyR2IWmmh+M4gEzKLMHU",
+	"x7GPXPJp5iIvxMGS0YIsfpwMf/CC6+DH7v0vXecq6LIuva15Z91692H213dnPzZLZPHjL/77bnAddD91",
+	"qV3yyiEdTt/Y/l9/LCx1tH3fOE1AaQznThGh6zdoPedyuS4wTua/WB+DCaHC6Mht839lHCb87R5rzi16",
+	"xbTCwMwik5o0BKf84/KFlU0/04zZ651NthGfNBp1TweVNDE39sQV8+t6qEi2W3hH881+vRpNLNoeHpwp",
+	"KUjgFwYr5/u1naY9PPWqVh3XiHXqOcRqjmqOVcaVYdWr+XVyOnp+8PSLRE7PSDwNWLGomWF49hUaBglL",
+	"QzgrZXSUogGMcaxx5JWybjCslIvkTz6PtXGTy0csFkU0+cdZFCl/iMPQRUdKJw7+qZzzE75Gx7lMWeLr",
+	"pQxZ8uEewQDLUxPfLcW2Cg7oGHhUOblXDPZO2E5ABY/D0PI4/0xEV/m09R+3Rsfi8SDwDyAdWt7XTaTj",
+	"23eq2enmVx+lMvqoMPp/z4ulwIdEu2uWdSA6rmsJxbQjmG2nqd0KuzibaDS+6HK7wWOylvMALQVcjC2E",
+	"RRVKDlvgI37++eefrctL6/wcvX3burxs3d2VRvA/Fx3d986OZR4x8B2vVCpNKJSjJ+uSvkVB0qdHbtku",
+	"O5Zdtuxqz663qqct2yk5lWal7vzNNSE1zS/ixHC2JdsoUTAsZkInvpy3cUOneRfvo37f/1z9YvF/yuof",
+	"JP5p5f7p90v8j/qX/1fUpFfU5Ei2cczml+M/H/3t/334X+tj7ovj4z8XBkhl0kNx1RKc6hn8pTDfAheh",
+	"HdODCvNrltCptJxZ8KtkxdTTYQJjBJKocmnXg65/tSSYKWi/aTf2bJZbfdhfQNLcPcVhEa0pVKHtmShM",
+	"6gpAVZgpSApCk3/XauW0Wo5hGuU//K7a+l219c2rtjbQjbtkUy23QqKxDifAWMD3KocTmtPCCkl5qeVk",
+	"J6WA5brvnQGjtZ3HYsEnNIrFtHEoiVqOQVpni8zYIrTEFj2bK1rDyLxL/bhuAfzrLjXGT3s0UglOgSIu",
+	"+6mtyY1RQA5uRLif9NCCegSI4UdVPzOfgeIgc9mWBBSwjIK1xnOSmgJjIiU+mSr2dRb1+hTNQx98tvDj",
+	"0gW/to7Feu/+PDT8CITMXx0oSwyFgJCptlCbfxED8U4/gcU04HORcignn+sZhjHVq/UPRWbB1+KqlaVa",
+	"hGtcSavswjlVVVaDra3lso7Elo1VmsBvNOLN4yBZ3HEgioW0VYq5v8xJvFjjIKyEVOHsB3VX0MmjU7JP",
+	"0gx1zM3lSPZCqGouNMIBkIaAdwdhx0o4bWkJ7rItnAU/EUBsoShuz5PJFoV1blp4nkxO4KXIL5STsvWw",
+	"ETVXUNAAWgGWw6DZdCZJAtcOiK/rYLTbZPYHj1AXr4DmCzhFj8ARHXwoPaB1spHSQ01xAO6VBFAeqn8X",
+	"FbSWn6t/V3FZ9QexOAyYR2CTINJ5HOPpFHhIKFQmfN5QOwuolwIXWKZFVmu+GD+LPz0SdnkTKjmash73",
+	"OEoiEwl/fTNL1jD4zkR6uQ/hcqK8VUUdv1mIE1ACADuUMmVwPvq0T3uibgSf3FMQE4vTFpxAJAYwXFpy",
+	"Q0BxVyyKt2mt7N9TFD8gPMYBZZl37pyKzJh+qU9FhqzUb5eEwZDEOCHhQjjxDgm/CIVXtO4cCiUjMlyF",
+	"mf/hD+gsJj6hSYBD1qdCvFWzTNM6IUqIz5BIpd7qUwvhHH4e/fi+tw5Jj3e03iARPgffidg59zWMlD9s",
+	"m8iFHCp9IobTw7o2j/1AFnJkBRy4ElK4yARGMAWR+CrECw7qCRbAAVOK4MpdaOqmibRKyBXZmaRKAjBZ",
+	"Rv736Urov54k6bVqKtNWffjoAuYzOYlcjip9uS24Kv8+lyVRQN90bMqKIUIYW5ciIaBKhtCyIWhrUNk4",
+	"XDTFiTchRZlt+jQmbBZRRvQcN5lMxFFIATrlLVmfZn/DTcY5SxWCwQ/hZu5SqquLmUwRArDCZMo5LMcC",
+	"UD8NAOzTNkM/zYckppzHfiX9/DP2UEYAKWEPuW8urt9/370avOl2Ls4HkKkBMlzxKXIqE9ENoQpmn8qX",
+	"mT5Lxi+oxxLFecM/L8cc/Mk9zgrEIJUJRO2kXJ4ftUTwoouOkgnpUxkidSw9+pm+/SZEO4j6BDAPJY0A",
+	"KkGEnwTVa+TeJXHgJa6WiNtG7v3VT1fX7yU83NfI7UKogKt3rCIpSuhNGh+R0c6YsGgee4RJzcFukQsq",
+	"WMHMio7x7cmC/NPcLauxGYKFhzCHPk3jHP4xD0giAk7F+ZtGPgEcei8Uw9IrTBTCyaJL56voJdgxTtgY",
+	"aFn4HeXCyYzmCXLDKJoNIGOka6I5TUNm+GRk5AFcVgHVwlCXzhwzgTLNSJwFsmAGp/60XKnCNDLEFrpt",
+	"UYaiT1WnLVRuNlN497NkJ86JWMFJNtMWXLTpGrIXoqg9ZENkLcjMZbgl1M5Cdnn/fSqV65A0y8NxvBCo",
+	"oaWG4duXxrbo5O71yl0qiyeLItvTIYlljEcYeIQyonE47Rn2JsQql+wVxubp6amE4XUpiscnsi07ueie",
+	"da7uOtCGs8ZBEuq8Uvuma5jGI0c/4Hmcki0+jGaE4llgtIxKyS5VhOg6Ac5ZuzfBPyUq8tbrfBK8AJOm",
+	"4RVHF2k21i7oFsJ5vwp+fsinWQDcF8S1g8lbRsMQv0/DYATqLHR0inxOS7LiKMcQ4syZzMOvdnleIjpG",
+	"XsaAqKNTtR3kFuT/c9G///n/z+I4FJsXUISHHNvSN3zmprSI9ak6eeB7wSElAATJITOo5S5OhUmKhmE0",
+	"5HdR1baPSwjcXqBYME6IBUW6OMj4GROYl2aZh20hsWasywqU8WYAQ0Umy02pn7slSbyw2nxfpH4s5cS6",
+	"vtESbjdZUiyVBJPz7YQK5fRycczWZ13CyxyftjkyZaZIaUD8IgUbvE2azjlwfcnLz0k8J8I5GEgV4H7Z",
+	"tvdbhPQgehEnnmcuUxgiYZH5s3qROfl8MY2qWGJRdykoTr7Hfgo13sTZ3uSecrrBz5CHE+JDO6eyvd0N",
+	"XoQR9ntRdIFjERhfdWq7jMfmM37/E/+S+AEWwZ+mUS03tzfuRdElpgu5RgbtKjss8q24zvTJ1naBZ5eK",
+	"EpYi7S202gE0dyR+DDxyT/EjDkKIU9W1HUbrw0fTUNVFYZ9RIK3dzGh9gFoHxkfe5MSPPEDwwpIUd094",
+	"PCYxuu9m2b7aN11TcJIi0B5hBhYbfoP5voiuhMswoDheQML5s/Or4xLqG70YDKLRPOkbwldEdCn40laf",
+	"YkmfiTLG5MQ4N9OPCHKeqSjc4wLNx8r3edWPe1xEvX4gyTkHydbzn5BPyckkmYa5g2+Iy+R/zq/Pej/f",
+	"dBD/QOZagRcrvwn29d9wT4sH2lUt3p1oLzmHIh4u98CZEP23HzyiwP9T32BiM6150Df0D0784HG50+VO",
+	"TrJ5GzrtWVGdve1dXgingQJnji9FFiwNx0S7X/nIbTg38KWoWgQaFKXFFb4D2XG6VhjEtEN18hkOxpe1",
+	"hyuzuzITsWQRcgmdQEVzzr54MiNGsgojc81hK63D5jYT+cTTbIcMbFkF8Q/8w1cMjYKQFLi1ZShkDefU",
+	"D0np70xp8jibqOk55Yj5W1VHnaVUgNj6xbaapYH18X+LUgF+3O8+xo9YLC1/OP9nNKcgHBwRMzn+/O9/",
+	"/uvLEadAZvpcPDx+vQnLtdCSVXelYIrH5GRGx/mRj2CXFolUkKObqx8QfHq8+TxxNCjp3g1ip4vDdjlF",
+	"8kTFkWzkUrZpn0cRTawRngbhosUwZRYjcTD6snmxGWaW1g+7lhD6kSdKZxcQQhRiOv5T3yDUur/LE6Vl",
+	"AiTmtEym9KfPo1zCKQt26ZpfGGUUEyGrw5vjnckZIP7h/FR1e5OrKHkTzan/DRHKtk6h1NFfSx1FLNkv",
+	"awmjkrrLti2rKct8qHC1BwzNZ6lSPqBjyAMNzvWpriWJ5jKdiI8TPMSMFJJGGTz3XFZf+awa0cPunLkc",
+	"ew0W5Rb7LV2JF8EjoXxmEEm4aZelIqGkALb+DuQi8fWMUH7FVkp2Zizl8nvazwJPQxdMI4+E8/YoiUAp",
+	"XLizsjv+/tnbqwxPL6BC+ZJDjz2K6dFCAGlEKbV5FqKTapw1/HYwqieFCt0aBEpAuXlbEYwjxkYEK8Qt",
+	"WQozlT5QwPebv2ImIp+wl4QLmTQ1YKKmUpqBGXIvRWv4LTnaz+3Li/1QT63jd9T7j6Oe3Ly1qBcT7C92",
+	"vcBkbLq6iTSl3YzfXlzSlZgFNBX5BPthQIkIZa7ZFVE+9ClgpNSnFxH20RCHmHq8EzYBbxYoEICSGI9G",
+	"gYfAUCAKb/oLqHTMv2ZrxN1bgv2AikpR39xFmEINskJIC4Nw5lHrghRMcIgVAEr/N9Q26cZsv2yXbM1r",
+	"MfMCDLNZABkkZVEak6VMByZwvjLAXvo53OIn+FI4V4HJJAyYdNJZUgMHLGlnM1oRPotAlX1ycoPH5C74",
+	"hUBK9h2+lUrOj8/F4ZWsFUbZLtctx7HKFeTYLZv/vySKrRpZBokPn/MBfLvG4KkQO0MVsuJ7c9ZFs2BG",
+	"ZE1a6K7sO8Qe2sSq4gaxqn6tYjU9h1inI2dok4rXxI6TSd8+mYXRAg2jJBfMsmUtWhCRoTKNz4JYtjvd",
+	"1E6FERkq5HMwi8ko+MTvrOHDoPLpL9j48nFnmpDiDWQiKSAN+QLiKQL/6nrs3w6N0Th4lugw09XC2XH9",
+	"CKUrigx8Z4BLbEnZmrPZueIPFzHiRdRnQk9Moyd0hBMUEswSMPv6eHEscg9Ky5qKjgaLfyxoDdiPRcKX",
+	"luTG2CR6kgliwCUc7juQCEVCevGb37B3b9tWuVZHE8wmJXTP7xEuVvSp7oez7F6z1VSoeeKg99JRxe1m",
+	"5YGsn8D1AaOYJHFA/NS5QZxD1gdvdr62dOYxmYV4wbTIK2U+zMAgyhbkE3YXXOlneR+MvSmvthDhl7i1",
+	"xZu8t4mkwgda/3agiIosVZxapQ55CVfp3v60RsDtqxgDf78atKtBuxOaca88fffUuHi4sdnfvNOfh1fV",
+	"yY9+/YdRx5l3o9ta8v4fm26UvfeYn9a15lCoGESeNLKmpRNYpUa/+mVj72C/1A7vWURHYSBcvP9DBtfy",
+	"XhP+iSxuodTab/VqFRQkfzOuu14LuPaTz4H/RZBAFcqdR9BzIuKkOCF4IAvQebIkmgm3XAjrSOBGBAc+",
+	"IquFCilplUEXven3xBKRq66bgf/ro/43rBd/KewRsN0Ne8zNigfhCr1BzlMOcBplK1RmbcCOHQCVtf4d",
+	"XV4cXX4gya64sh//lzbungMnV5jn/JbIrB+SFr1iyOUchvQDFryLK5h7uDYTRsKRsGwnTEgKCxUuJTwG",
+	"VxHwHliHPA6+JFfJEjzmVFPjqFa4JHQkvzo+gN0QC9iDpfy/cp7+I+zGb/AQ3xLpH7sfx6C87vdU9KXN",
+	"tir61mjzsnF/0+q8imVXLbuOnGqrVmk55VKt3rRPKy+gztPTgWSZPFYTd3z4qOXK2DnDRT6BRUXKf/WR",
+	"08DE8SzfHzWsqlMZWs3aadnCfsWunVbrdpWMsvw3LQPykawKf+uBUiD8UX+1UbVVrpbqtXKt1liS/DZ+",
+	"mA+o30dHqLBxNyVhiru/Kwl3VhLq5z2jSdnT9VrCuwTH4MmmZdDR80avlrBz5XkQrpzRSOWEceWhcfWk",
+	"v5gh3Kdpzl9GiK8qk7tZ2gjBfhA6DkRCAvAckZFjUsnmpZUp9JQUR66qtSw+cEUCANmUUF9qLVNQyIQi",
+	"evHRAJKUgacCn1cLhRgq9MnoCMGeizVIS4ooghMkeyoVmQB1RHMT2lVLqBp8G2rCYrRVnwREP/bQ5kA+",
+	"Kl317yqc31U4OuEDuqWC8dKTUUz7ihiyrTqcuyTSCIU8rMFIWjY4ARJBcNRHvlT3cIrQ1SJx7KowqCQi",
+	"18p6zY62gv9Dqp1dzlDu4PzGdUFb8fAgZZAmC4jMcHrqOFEpeo1GaD1Wfduk979JJ7QDzuyrFFKtQSu0",
+	"lvSdQJlKcO9/RvfruMpeyqO9YogFPimoiruUkAoM00vsHGQGGAU0YBPiS/zX08OJ7JleFIbE4/zbEZuL",
+	"OPLC9GHHryVXmLGZMrdiWvE3T+3T8TisVLQ0FDkhMeQQCOjyjEVmF5DcINdZwXpgoYH0f16pZA9pR8CP",
+	"LM3M5T9i6hERKBuCq5jgcrFIwbatR1Ub/whLWCvGtE+zmF1t1aJOaERNTmpkVTMMEdhoGEfz8QTCTaGE",
+	"nuSzRRQtDAZ1PdT11+xT967XvugM2mciaQEHtmKsVao+EQUsl8K7Vd4DkHZgCinfdGYalsDwiKTsd59u",
+	"4b+hyZgkq2Z7kSJlmQkXuVgk/KcYUh2KQvxPVEM+kYciYkC2cyjnbkdF2OM+TV+7escxSYs8Iy1j06Pc",
+	"LQj6ZejIse2slYkqZfRT8D3CKldivQq/A4pwGJp9qsVeZyHSNnLftW+77e8vOoOL7mW3N+j89azTOe+c",
+	"69uVT6yYv2yuyCfttpE5R58rpTzHM2Hl0IHqhgw97A8t4mFiVctNx2r41abl4YaDm+X6sDGsGCKzImhs",
+	"dsgWWDa+HKAE4dB6QUXzb+aW3psb/F2M+lX02kAb06QmyI8oMTmtTC++/cWqE5ZEs6/GW3Soz2T6V7Ck",
+	"a6oUV0vWzG8UqKzrHpcQF+ZmIsGsuJz1ZssX0gqB463/e9jp/waxje/ovsoDvVbI2hCWTbU/IMNIlogI",
+	"snyV0nw4QjGJ0x5eMSRrOafm2j7VKqkKZlbmnOMMSiLyA7kqDd08DqB+s/wp8uvLastp8ioIHwaNZEx4",
+	"J6/1As8ygx+wAcMgDPkBkmmHjpTl2EQumco/ZpOIkoGoDMh/y/Ql/E/ZfIA9yOIj1Meq1MMDmXH2mjPi",
+	"MclXilgTCpHWY3mu2UlOURhMVicpnqc2acM0YLHiz33sTam5Gtgvzh1psErNNYf6+Omue/n9zj+bxwF/",
+	"sDPXkpW9KXbCy0r3/JeZXXq6jsbLkFGRkBRwGv3Y2w5cWJ9Yav9k6kd1gmRsB5dcbsAJoiUKcUI2vSXT",
+	"KtRgjpTJbbnQchLlLn8uxMJ3wvJB+N0bUC7R9ylG4ziaz9KK0tJrOs11AGLhNPDiSLiXQ/32mfDkEN2x",
+	"h2DGREH8GcEJU9mOt9lEOLDe/PbN27ZlNy27isoVsORWS9Vmvek08ubtzBT9WVCcYaWKcQNXLXtYsUWh",
+	"4Ybt1C1nVBt6p7Wh49lVgJgqnMGSmODpANKRfShKtDrzJiSOTjBLSBywB2vKWWJ2EuOnkyk8PJEC0MkT",
+	"Cb1oSkpP+BF0UzKycBZiYVgSJPEUV3zPL1v2sDwUE2xWcd3Cp065OaxX682K99ITZABpNvAin3gnM286",
+	"kE9O5CZY04hGA6c+DJJB42Hyy2DmTYuX8dF8phu4JPIClUdRnJadDqgXTTn2Q0oddYPsWDg6f4OglBNV",
+	"XgbOyg1iWw7HD2Q7+g3ibL1BJDQks1qAgdWR4w39qmfV60PHquK6ZzW9asUqj6rDYQVXRnXsZP0QbxK9",
+	"AFSnmM6xyOOLEs4US/DtWFla5S3WKmNvht26o7kH7Hb3kXizo3fE734R+/hFLHtEvNnqCyHySENwASCa",
+	"rhwWeQpF5BLctELTBVy6uIkFRcNhS89OixkLxpT3en/fPef3a86CI4pf8D5QwBDUu6JjU3K/Qs3bpyEe",
+	"kjCn5pW9ZVrGvjHFAbXGMSFcEOgbXOz97rvv01SEYtSYjEhMoDxHhERjJHpXt3qafv9IMA5CBhlHSVRK",
+	"+M6qJyIFdvaMuTJvfPZO0qqB1q5PtVon35Ugj7/2/liEDz/FQZIQqvTLAoTEhzWXEHgmwN8C7Fx8EBsi",
+	"lvKKCeAEDPkkDtL8Z4levD9NIixWf8RbPNaOgUcRHiEyyAu4mDRJq6IZLQEoeAk9hMSHtKIonftT4EE0",
+	"dOCL0xQKY3HqZiMr+S8p0FHgMzQkoygW2ThBRc+FI0T8QGZDgCQH6dxTffXTJApJmt8888FJe1uIIjuB",
+	"wmI5oVz2Z4C/0IxBpn8K2SrlIehTnTMrKJhgIi0pdC4VdAsxQnIZt4W+SE3TLaH3aY7bp0ngTfq0oEjD",
+	"MeL8h7A+5PLVyjS1wnGZaqldU/CkhzpgCGsOTU5WinwpuhFKHnV6eLxj+GCfLsUPZrUsIH4QYiB38/d5",
+	"8xvy9HnzLB8f3vq9ODO/O/n8rp0ujNNCSxq6N8u6OUFLVDG49UmPL4IHglz1nUyZDml8pTPgOHgkVHo0",
+	"mijvx6guj9wJRlfRElUtOtSyhBNpp6Xi9j5lXZhTVgvq8BOnlVX8b8gm+1tUT0t0QVlpwS2orzB1Per3",
+	"0tppwKaAj6+4ptCRy3vt0tkcKnOrvoDl1TIs6YUGRHEmU5VekaYTU2ipsZ5WJ/NZgqIPej2E9dxCVjiC",
+	"T7aoMlOfiqIaOe7gdS5PfpqGBqV57rckx8eKdU0/6FO3gItNiyFomfePZZBUCXX8IIkkK6KFgUOtXQ7S",
+	"JELehHgPStsl+LM+FWvgX+QpTFvsWJ79B2iJjE6cm8FhKEqBDHHqcNzinFsRNZIXvmIyXvzC310tpkqX",
+	"ffhsTAljeMyFZwVc5W+zmBHUN5IQP/SN18gPfLSI5mhKMOWPcfjQN/7MeSWBOkZLLywA8jifpQz1UNng",
+	"hUPKoPfzTQeYHlmqTNYVy6qI5SYmJ1RGR7MQL44hn5H0CJ/T4hmU9cHvr2477bO34GohJrCPjmCliNwa",
+	"pXxWwENy8qXfyfw3yt7oVEBRpJQKbCf6W12Yo1Fi+VosOm/Wgqol4inoHBhJzExQCQl+JKokUBiwREhH",
+	"P3R6Jrq578GP885Fp9dBwv9USYYr3s6ok0m60m8tM9pLuwUejcBzr4Tc7si6xAmQ3ih+YFAaPopz9WyK",
+	"aJmwhxwmLo1gwCLt/m/Z7drZQUi4iUmqhnmDg1COVW7s1/RWeTD9xr2318kXBzhs667auv4gZ7cTZ0oY",
+	"zaKRcAVMzYjMzJzzqqU+Bc0DPx5XESXqjEyi0OcHSXf3FEOZuiYjYKhiV7mMgi4jPxgFyo2WUxosqnEV",
+	"W9gPPFF8jmtP1Y7aAL6/lR3RXq3qdyf1r+Skvv5o7IcabzS3rq15CqSgLTxfTKT5mqQxhpC9IKIDVbB4",
+	"oKIShRqU4ZCgI+msEpKRKGZBhwTUh2Q6SxbHpvS5AeU79Jd515gycXUiinyJS8iVumfBXIF2VulsoWR2",
+	"KK+2Ps28gjWZab8bsU9VvUDpgauy22JloVAazNfyJGeaZqU4XwneXHZ161PdRAA1P0XVQU5JgM3mswTh",
+	"L72fBWgw8iKq+pczHC4Qi6aEk0USaglUq065TwPKEt5XNEJDwlesyrSBW7PUmgs9KwhmGT8gNN0skVXF",
+	"ngKQ5JjmTcWlPShSD5Ga0vAi3Wv1qbcEc1ItNwpVr/czHz+Xl/hd5/rtsDP/GR3tfxkPJQn3zkpacBAe",
+	"x3g22ehIuS78HKgfNF8KKeLMVqrnURUVHwkakuSJiNTOU1E3Qo/mMdGyldOVWqlUEwRWTRnnCZogrewv",
+	"SmL5DjQHx5opSVURBrVNTlNQQm2RNN0Uq7kk8RQHgh/0JjhOwOwbUPQDX+Zj8Msrhs6vexsYNfhwW9kY",
+	"9+/gFn0kCvqKMBATuVMxukim6UeJm68kI1+vKQMtq53k63UIF8eWAfoe0yB0PuX4IH9mHfpRopU5P7SC",
+	"TIFSyR8TAQAujxoto1mtO0MfO1atOvKtKimfWnhoV62q06h79dFpuVGxDdN4CCBbhvJ5j4yWUW/i0Wnj",
+	"lFij2ghbVewMrabvlK2RPaxWho26j0kdCDiNfKJ5yOw4YkB98slo2aYBllyjZYgrUyiNhPJSZXtXlbbF",
+	"B6mz1U4zTEdyspESHD600ISEYbRhOP7Vvo4sAhvTijOP1C+NJSbnK8/4gTjIoHj43KcIYRt9gAn+qW/Y",
+	"JaVbMD6+7tMvgP7r68Kow8KPCpI9b6iDw2elUDE3qfQUot45nxJkbTg6gn+Oj8UkP+Rnl36GLEvkm0XY",
+	"3jLdlUO/c+EaubLfBZ4Xv8pkcfjsinlJuafoGlS32i5uwem3yn13jeZBdxdeMiRIcQIkEhMJmUZYbGIC",
+	"hhykyuZSFEync6gqnl29us5B+Jr4ZBTQQNyjT5MITbFPUCBVhk8TQjc5796mi/+aTrxqlK/szLvNZ5fU",
+	"G+Vqs2GR2imxqg5pWsOyY1u4dtoYNT27WvVqxgqN/2gaotAilBjh/Zxix7NH9apVHlb4vVIbWQ3cHFq2",
+	"5/hlUhlVsR5tIGqQpt3OGVwcmUslOEMq51RAfblIiRuGnvtqPzfV1M8y6ypztyyvuFs6ll227BpyKi27",
+	"0arVS45TsSv1fW8etdm7uFKm5+l3UvrV8lIpLj7WjvqvQ1BPPqs/v2yt/sKJaUrkNhHXPDldx4wrJHx+",
+	"bNIyFdmRq9xKRZ6TiFz2rSe43E5PXoKQbHHYFhSkiux6q3rasp2SU2lW6o5xEP1Yx3qpCfxOMr6aulk/",
+	"iC+ufN6dXbgSgXm7U5kTyULtH/b8jMmtc2S/FEkzKIpCX1P+qrQgYxxQc1WPnCNvr5FY0LKRaVmV3Kdp",
+	"Hg/9hADRl67mDCWRtHEJMjqdQza8IAyFC3QYPKaFi9bYgft0myH4VsB/iQK/mEX4d63qf6uRWCLWrrSp",
+	"iGDkHFMPNpsVHvXbOc3ZzFbOaRKJRN7U1wy/EH28pEDljEkchakrbDyn0sqCqVCXiqB4LQ8TxC3k8+GI",
+	"1DSvpQZWnHppJVOmOpZVPxAOSpLG9GnWVTQS1nOWkBlzEaFJvDCRK3KvDGLikeCRuCjBD8JZhiHxSrig",
+	"yO84nVh1z9XrGAUCdkmMPdLKB+bEcyo1wUIRjKJY0/v6xJP6aJB0F6aIX59ET+A0CfmfNvgBH+p599t2",
+	"//09O/lX9xfeSpWmZHP+CpGyQkVwT/AMZKEsawUeE5po/i1pwguRC038cFvCqR6F0Zh3FT0QKvxS5ozE",
+	"r/sU3tJcAZ8kX4DgSCuDgYYkjDiNUFZtMYopS0gjDN22ivJlSM8BMK+nFRBM5PIG4ruASXeANBXHK/DU",
+	"jcGcpDIOB7FUeanBW8idkRji9SLKe+lTmbiiUkZHGbxS+IAy5rikgfLsoisigfNOwblybUfuIxVQdI/X",
+	"GIAuyUtlwSAy4bme6eS/NUHG84KV1eJtp2kPT72qVcc1Yp1yIbs5qjlWGVeGVa/m18npaFVflyGW0aqU",
+	"TYMz4dl0+S8chnqmeHHgB4EvN/CFIKUOSTq1nYXpS7I2ZQgQmP+6hCHvJxHCU9RdkyMkX1z2syGqGLbn",
+	"yYRvKBcNQXf9F7C+yidpzYns6UfeTfxYbP/tZTHJYJOGv5mozqhXi4Y0DMYJ8JxyrstdvUmTj0AwBpSk",
+	"YAlT+fsjylTZboIeo8AjaBbiBFJmQtpNTlSBtYKEetkBELcVX9xSyq/MbyoNgkdtmkviFc1kQcp0ClKH",
+	"B69TdjhI87BzTvH/4+tsUhCGgSh8FbdCPYRLwYUXcBExVKEk4gTURe8ueTNpHknpvmRCfjqvZeZ7Peyd",
+	"GqBb2HvLqG8FM1nnPFy4y5oGRrZa6PXQnn7y+V33Ayd1P+zQ/LpgUdHpqrz84L/JPn1tvZhU1a/aOY45",
+	"K1t7TbnMmN/LiXziG9788ZZcFvmapmk3cPzWhg3jYUJb9fFy0gSdN9ROnhbO4XmxfwLFka8Ygqr2B1hU",
+	"SZ8GjuHY1VCln0G+TMTXekotu6hyJG1yt4RiVcpRF0k9rwdUwanDcwnUuJHb5tOoZP08X+d/AAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -18,6 +19,13 @@ const (
 	reasonActiveflowEnded = "ACTIVEFLOW_ENDED"
 )
 
+// limits are the bounds of every execution and of every definition it runs.
+func (s *Server) limits() flow.Limits {
+	lim := s.cfg.Execution
+	lim.MaxActions = s.cfg.MaxActions
+	return lim
+}
+
 // engine is the execution engine for a customer: fetch_flow reads the customer's flows, at their current
 // revision; the clock is the store's.
 func (s *Server) engine(customerID uuid.UUID, now func() time.Time) *flow.Engine {
@@ -25,9 +33,8 @@ func (s *Server) engine(customerID uuid.UUID, now func() time.Time) *flow.Engine
 		now = s.store.Now
 	}
 	return &flow.Engine{
-		MaxExecuted:     s.cfg.MaxExecutedActions,
-		MaxControlSteps: s.cfg.MaxControlSteps,
-		Now:             now,
+		Limits: s.limits(),
+		Now:    now,
 		Flows: func(ctx context.Context, id uuid.UUID) ([]flow.Action, int, error) {
 			f, err := s.store.GetFlow(ctx, customerID, id)
 			if errors.Is(err, store.ErrNotFound) {
@@ -46,7 +53,9 @@ func (s *Server) parseStart(ctx context.Context, customerID uuid.UUID, raw []byt
 	live := func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
 		return s.store.LiveFlowIDs(ctx, customerID, ids)
 	}
-	st, rep, err := flow.ParseStart(ctx, raw, flow.Limits{MaxActions: s.cfg.MaxActions, Fields: fieldsFrom(ctx)}, kind, live)
+	lim := s.limits()
+	lim.Fields = fieldsFrom(ctx)
+	st, rep, err := flow.ParseStart(ctx, raw, lim, kind, live)
 	if err != nil {
 		return nil, err
 	}
@@ -74,14 +83,13 @@ func (s *Server) CreateActiveflow(ctx context.Context, req gen.CreateActiveflowR
 		actions, revision = f.Actions, f.Revision
 		a.FlowID, a.FlowRevision = &f.ID, &revision
 	}
-	x := flow.NewExecution(st.FlowID, revision, actions, st.Variables)
 	// The id goes into the variables before the first advance: options may refer to it.
 	id, err := uuid.NewV7()
 	if err != nil {
 		return nil, err
 	}
 	a.ID = id
-	x.Variables[flow.VarActiveflowID] = id.String()
+	x := flow.NewExecution(flow.Origin{ActiveflowID: id, FlowID: st.FlowID, Revision: revision}, actions, st.Variables)
 	if err := s.engine(customerID, nil).Start(ctx, x); err != nil {
 		return nil, err
 	}
@@ -156,31 +164,43 @@ func (s *Server) NextActiveflowAction(ctx context.Context, req gen.NextActiveflo
 	if err != nil {
 		return nil, err
 	}
-	vars := map[string]string{}
-	if req.Body.Variables != nil {
-		vars = *req.Body.Variables
+	report := flow.RunnerReport{ActionID: req.Body.CurrentActionId}
+	if req.Body.Step != nil {
+		report.Step = *req.Body.Step
 	}
-	switch err := s.engine(customerID, nil).Next(ctx, &a.State.Execution, req.Body.CurrentActionId, vars); {
+	if req.Body.Variables != nil {
+		report.Variables = *req.Body.Variables
+	}
+	switch err := s.engine(customerID, nil).Next(ctx, &a.State.Execution, report); {
 	case errors.Is(err, flow.ErrEnded):
 		return nil, newError(http.StatusConflict, statusFailedPrecondition, reasonActiveflowEnded,
 			"the activeflow has ended (%s)", a.State.EndReason)
 	case errors.Is(err, flow.ErrStaleAction):
-		return nil, staleAction(req.Body.CurrentActionId)
+		return nil, staleReport(report, a.State.Current)
 	case err != nil:
 		return nil, err
 	}
 	if err := s.store.SaveActiveflow(ctx, a); err != nil {
 		if errors.Is(err, store.ErrStale) {
-			return nil, staleAction(req.Body.CurrentActionId)
+			return nil, staleReport(report, nil)
 		}
 		return nil, err
 	}
 	return gen.NextActiveflowAction200JSONResponse{ActiveflowJSONResponse: gen.ActiveflowJSONResponse(toAPIActiveflow(a))}, nil
 }
 
-func staleAction(id uuid.UUID) error {
+// staleReport answers a report of an action or step that is not the current one (cur, when known).
+func staleReport(r flow.RunnerReport, cur *flow.Executed) error {
+	what := fmt.Sprintf("action %s", r.ActionID)
+	if r.Step != 0 {
+		what = fmt.Sprintf("step %d (action %s)", r.Step, r.ActionID)
+	}
+	if cur != nil {
+		return newError(http.StatusConflict, statusFailedPrecondition, reasonStaleAction,
+			"%s is not the current action of the activeflow, which is step %d (action %s): it has moved on", what, cur.Step, cur.ID)
+	}
 	return newError(http.StatusConflict, statusFailedPrecondition, reasonStaleAction,
-		"action %s is not the current action of the activeflow: another runner advanced it", id)
+		"%s is not the current action of the activeflow: another runner advanced it", what)
 }
 
 // staleActiveflow is a save that lost a race with a runner.
@@ -192,15 +212,21 @@ func staleActiveflow(err error) error {
 	return err
 }
 
-// simulate runs an ephemeral execution to its end.
+// simulate runs an ephemeral execution to its end, as an activeflow would run with a runner following the
+// script: the same variables (a fresh voipbin.activeflow.id), the same limits, the same engine path.
 func (s *Server) simulate(ctx context.Context, customerID uuid.UUID, flowID uuid.UUID, revision int, actions []flow.Action,
-	vars map[string]string, digits []string, now time.Time) (gen.SimulationJSONResponse, error) {
+	st *flow.Start) (gen.SimulationJSONResponse, error) {
 	var clock func() time.Time
-	if !now.IsZero() {
+	if !st.Now.IsZero() {
+		now := st.Now
 		clock = func() time.Time { return now }
 	}
-	x := flow.NewExecution(flowID, revision, actions, vars)
-	if err := s.engine(customerID, clock).Simulate(ctx, x, flow.Script{Digits: digits}); err != nil {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return gen.SimulationJSONResponse{}, err
+	}
+	x := flow.NewExecution(flow.Origin{ActiveflowID: id, FlowID: flowID, Revision: revision}, actions, st.Variables)
+	if err := s.engine(customerID, clock).Simulate(ctx, x, flow.Script{Digits: st.Digits, Steps: st.Steps}); err != nil {
 		return gen.SimulationJSONResponse{}, err
 	}
 	out := gen.SimulationJSONResponse{EndReason: x.EndReason, ExecutedActions: toAPIExecutedList(x.Executed), Variables: x.Variables}
@@ -217,21 +243,11 @@ func (s *Server) SimulateFlow(ctx context.Context, req gen.SimulateFlowRequestOb
 	if err != nil {
 		return nil, err
 	}
-	var vars map[string]string
-	if req.Body.Variables != nil {
-		vars = *req.Body.Variables
+	st, err := s.parseStart(ctx, customerID, *req.Body, flow.StartScript)
+	if err != nil {
+		return nil, err
 	}
-	var digits []string
-	if req.Body.Digits != nil {
-		digits = *req.Body.Digits
-	}
-	var now time.Time
-	if req.Body.Now != nil && *req.Body.Now != "" {
-		if now, err = time.ParseInLocation(timeLayout, *req.Body.Now, time.UTC); err != nil {
-			return nil, badRequest(reasonInvalidBody, "now: %q is not a timestamp like 2026-11-23 08:30:00.000000", *req.Body.Now)
-		}
-	}
-	res, err := s.simulate(ctx, customerID, f.ID, f.Revision, f.Actions, vars, digits, now)
+	res, err := s.simulate(ctx, customerID, f.ID, f.Revision, f.Actions, st)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +261,7 @@ func (s *Server) SimulateActions(ctx context.Context, req gen.SimulateActionsReq
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.simulate(ctx, customerID, uuid.Nil, 0, st.Actions, st.Variables, st.Digits, st.Now)
+	res, err := s.simulate(ctx, customerID, uuid.Nil, 0, st.Actions, st)
 	if err != nil {
 		return nil, err
 	}

@@ -1,10 +1,9 @@
 package server_test
 
 import (
-	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -12,12 +11,15 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/flowbin/flowbin/flow"
+	"github.com/flowbin/flowbin/internal/enginetest"
 	"github.com/flowbin/flowbin/server"
 	"github.com/flowbin/flowbin/store/storetest"
 )
 
 type apiExecuted struct {
 	apiAction
+	Step         int    `json:"step"`
 	TMExecute    string `json:"tm_execute"`
 	FlowID       string `json:"flow_id"`
 	FlowRevision int    `json:"flow_revision"`
@@ -40,7 +42,7 @@ type apiActiveflow struct {
 	TMEnd           string            `json:"tm_end"`
 }
 
-func (e *env) startActiveflow(u user, body string) apiActiveflow {
+func (e *env) startActiveflow(u user, body any) apiActiveflow {
 	e.t.Helper()
 	var a apiActiveflow
 	e.as(u, "POST", "/v1.0/activeflows", body).wantStatus(http.StatusOK).decode(&a)
@@ -151,9 +153,23 @@ func TestRunnersRaceAcrossInstances(t *testing.T) {
 	raceRunners(t, e, e.secondInstance(t, server.Config{}))
 }
 
+// wantSteps checks that an activeflow's trace numbers its steps 1, 2, … with none twice.
+func wantSteps(t *testing.T, a apiActiveflow) {
+	t.Helper()
+	for i, x := range a.ExecutedActions {
+		if x.Step != i+1 {
+			t.Errorf("executed_actions[%d] is step %d: %s", i, x.Step, simTrace(a.ExecutedActions))
+		}
+	}
+	if a.CurrentAction != nil && a.CurrentAction.Step != len(a.ExecutedActions) {
+		t.Errorf("current_action is step %d of %d", a.CurrentAction.Step, len(a.ExecutedActions))
+	}
+}
+
 func raceRunners(t *testing.T, one, two *env) {
 	t.Helper()
-	a := one.startActiveflow(one.alice, `{"actions":[{"type":"answer"},{"type":"beep"},{"type":"talk","option":{"text":"a"}},{"type":"talk","option":{"text":"b"}},{"type":"hangup"}]}`)
+	// A loop brings the execution back to the same action: each report names its step.
+	a := one.startActiveflow(one.alice, `{"actions":[{"type":"answer"},{"id":"a","type":"talk","option":{"text":"a"}},{"type":"goto","option":{"target_id":"a","loop_count":2}},{"type":"hangup"}]}`)
 	for round := 0; a.Status == "running"; round++ {
 		statuses := make([]int, 2)
 		answers := make([]apiActiveflow, 2)
@@ -162,7 +178,8 @@ func raceRunners(t *testing.T, one, two *env) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				res := e.withT(t).as(e.alice, "POST", "/v1.0/activeflows/"+a.ID+"/next", map[string]any{"current_action_id": a.CurrentAction.ID})
+				res := e.withT(t).as(e.alice, "POST", "/v1.0/activeflows/"+a.ID+"/next",
+					map[string]any{"current_action_id": a.CurrentAction.ID, "step": a.CurrentAction.Step})
 				statuses[i] = res.status
 				switch res.status {
 				case http.StatusOK:
@@ -189,15 +206,9 @@ func raceRunners(t *testing.T, one, two *env) {
 	}
 	var final apiActiveflow
 	one.as(one.alice, "GET", "/v1.0/activeflows/"+a.ID, nil).wantStatus(http.StatusOK).decode(&final)
-	seen := map[string]bool{}
-	for _, x := range final.ExecutedActions {
-		if seen[x.ID] {
-			t.Errorf("action %s ran twice", x.ID)
-		}
-		seen[x.ID] = true
-	}
-	if len(final.ExecutedActions) != 5 || final.EndReason != "hangup" {
-		t.Errorf("final: %d actions, ended %q", len(final.ExecutedActions), final.EndReason)
+	wantSteps(t, final)
+	if got := simTrace(final.ExecutedActions); got != "answer talk goto:jump talk goto:jump talk goto:continue hangup" || final.EndReason != "hangup" {
+		t.Errorf("final: %q, ended %q", got, final.EndReason)
 	}
 }
 
@@ -300,76 +311,111 @@ type apiSimulation struct {
 	Variables       map[string]string `json:"variables"`
 }
 
-func simTrace(s apiSimulation) string {
-	var parts []string
-	for _, x := range s.ExecutedActions {
-		p := x.Type
-		if x.Decision != nil && x.Type != "digits_receive" {
-			p += ":" + x.Decision.Result
+func simTrace(list []apiExecuted) string {
+	steps := make([]enginetest.Step, len(list))
+	for i, x := range list {
+		steps[i].Type = x.Type
+		if x.Decision != nil {
+			steps[i].Decision = x.Decision.Result
 		}
-		parts = append(parts, p)
 	}
-	return strings.Join(parts, " ")
+	return enginetest.Trace(steps)
 }
 
-// TestSimulateReproducesTheEngine runs the engine's table (flow/testdata/engine_cases.json) over HTTP, inline and
-// from stored flows: same traces, same ends.
+// script is a case's runner script as the simulate endpoints take it.
+func script(c enginetest.Case) map[string]any {
+	now := c.Now
+	if now == "" {
+		now = enginetest.DefaultNow.Format(flow.TimeLayout)
+	}
+	steps := make([]map[string]any, len(c.Steps))
+	for i, vars := range c.Steps {
+		steps[i] = map[string]any{"variables": vars}
+	}
+	out := map[string]any{"digits": c.Digits, "steps": steps, "now": now}
+	if c.Digits == nil {
+		out["digits"] = []string{}
+	}
+	if c.Variables != nil {
+		out["variables"] = c.Variables
+	}
+	return out
+}
+
+// driveScript runs an activeflow over HTTP as a runner following a case's script would: every report sends the
+// current action's step back, and the execution is stored and read back between every two steps.
+func (e *env) driveScript(u user, a apiActiveflow, c enginetest.Case) apiActiveflow {
+	e.t.Helper()
+	digits := c.Digits
+	for i := 0; a.Status == "running"; i++ {
+		if i > 200 {
+			e.t.Fatal("the activeflow does not end")
+		}
+		vars := map[string]string{}
+		if i < len(c.Steps) {
+			maps.Copy(vars, c.Steps[i])
+		}
+		if _, set := vars[flow.VarDigits]; !set && a.CurrentAction.Type == "digits_receive" && len(digits) > 0 {
+			vars[flow.VarDigits], digits = digits[0], digits[1:]
+		}
+		body := map[string]any{"current_action_id": a.CurrentAction.ID, "step": a.CurrentAction.Step, "variables": vars}
+		e.as(u, "POST", "/v1.0/activeflows/"+a.ID+"/next", body).wantStatus(http.StatusOK).decode(&a)
+	}
+	return a
+}
+
+// TestSimulateReproducesTheEngine runs the engine's table (flow/testdata/engine_cases.json) over HTTP: simulated
+// inline and from stored flows, and as real activeflows stored between every two steps, on both stores. Every
+// path gives the table's trace and end.
 func TestSimulateReproducesTheEngine(t *testing.T) {
-	b, err := os.ReadFile("../flow/testdata/engine_cases.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cases []struct {
-		Name      string            `json:"name"`
-		Actions   json.RawMessage   `json:"actions"`
-		Variables map[string]string `json:"variables"`
-		Digits    []string          `json:"digits"`
-		Now       string            `json:"now"`
-		Trace     string            `json:"trace"`
-		End       string            `json:"end"`
-	}
-	if err := json.Unmarshal(b, &cases); err != nil {
-		t.Fatal(err)
-	}
+	cases := enginetest.Cases(t)
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		for _, c := range cases {
 			t.Run(c.Name, func(t *testing.T) {
 				e := e.withT(t)
-				now := c.Now
-				if now == "" {
-					now = "2026-11-23 08:30:00.000000"
-				}
-				script := map[string]any{"digits": c.Digits, "now": now}
-				if c.Digits == nil {
-					script["digits"] = []string{}
-				}
-				if c.Variables != nil {
-					script["variables"] = c.Variables
-				}
+				sc := script(c)
 				inline := map[string]any{"actions": c.Actions}
-				for k, v := range script {
-					inline[k] = v
-				}
+				maps.Copy(inline, sc)
 				var got apiSimulation
 				e.as(e.alice, "POST", "/v1.0/flows/simulate", inline).wantStatus(http.StatusOK).decode(&got)
-				if simTrace(got) != c.Trace || got.EndReason != c.End {
-					t.Errorf("inline: got %q ending %s, want %q ending %s", simTrace(got), got.EndReason, c.Trace, c.End)
+				if simTrace(got.ExecutedActions) != c.Trace || got.EndReason != c.End {
+					t.Errorf("inline: got %q ending %s, want %q ending %s", simTrace(got.ExecutedActions), got.EndReason, c.Trace, c.End)
 				}
 				f := e.createFlow(e.alice, map[string]any{"name": c.Name, "actions": c.Actions})
-				e.as(e.alice, "POST", "/v1.0/flows/"+f.ID+"/simulate", script).wantStatus(http.StatusOK).decode(&got)
-				if simTrace(got) != c.Trace || got.EndReason != c.End || got.FlowID != f.ID || got.FlowRevision != 1 {
-					t.Errorf("stored: got %q ending %s (flow %s rev %d), want %q ending %s", simTrace(got), got.EndReason, got.FlowID, got.FlowRevision, c.Trace, c.End)
+				e.as(e.alice, "POST", "/v1.0/flows/"+f.ID+"/simulate", sc).wantStatus(http.StatusOK).decode(&got)
+				if simTrace(got.ExecutedActions) != c.Trace || got.EndReason != c.End || got.FlowID != f.ID || got.FlowRevision != 1 {
+					t.Errorf("stored: got %q ending %s (flow %s rev %d), want %q ending %s", simTrace(got.ExecutedActions), got.EndReason, got.FlowID, got.FlowRevision, c.Trace, c.End)
+				}
+				for _, r := range got.ExecutedActions {
+					if r.Decision != nil && !flow.IsControl(flow.Type(r.Type)) {
+						t.Errorf("a decision on the runner action %s: %+v", r.Type, r.Decision)
+					}
+				}
+				e.clock.Set(c.Clock(t))
+				start := map[string]any{"flow_id": f.ID}
+				if c.Variables != nil {
+					start["variables"] = c.Variables
+				}
+				a := e.driveScript(e.alice, e.startActiveflow(e.alice, start), c)
+				if simTrace(a.ExecutedActions) != c.Trace || a.EndReason != c.End {
+					t.Errorf("activeflow: got %q ending %s, want %q ending %s", simTrace(a.ExecutedActions), a.EndReason, c.Trace, c.End)
+				}
+				if sim, act := withoutActiveflowID(got.Variables), withoutActiveflowID(a.Variables); !maps.Equal(sim, act) {
+					t.Errorf("variables differ:\nsimulated  %v\nactiveflow %v", sim, act)
 				}
 			})
 		}
-		// Nothing was stored by simulating.
-		var list struct{ Result []apiActiveflow }
-		e.as(e.alice, "GET", "/v1.0/activeflows", nil).wantStatus(http.StatusOK).decode(&list)
-		if len(list.Result) != 0 {
-			t.Errorf("simulations stored %d activeflows", len(list.Result))
-		}
+		e.clock.Set(time.Now().UTC())
 	})
+}
+
+// withoutActiveflowID is an execution's variables without its id, the one variable a simulation and an
+// activeflow of the same flow do not share.
+func withoutActiveflowID(vars map[string]string) map[string]string {
+	out := maps.Clone(vars)
+	delete(out, flow.VarActiveflowID)
+	return out
 }
 
 func TestSimulateDetails(t *testing.T) {
@@ -380,12 +426,11 @@ func TestSimulateDetails(t *testing.T) {
 		main := e.createFlow(e.alice, `{"name":"main","actions":[{"type":"digits_receive"},{"type":"branch","option":{"target_ids":{"7":"in"},"default_target_id":"out"}},{"id":"in","type":"fetch_flow","option":{"flow_id":"`+sub.ID+`"}},{"id":"out","type":"hangup"}]}`)
 		var got apiSimulation
 		e.as(e.alice, "POST", "/v1.0/flows/"+main.ID+"/simulate", `{"digits":["7"]}`).wantStatus(http.StatusOK).decode(&got)
-		if simTrace(got) != "digits_receive branch:jump fetch_flow:fetch talk hangup" || got.EndReason != "hangup" {
-			t.Fatalf("trace %q ending %s", simTrace(got), got.EndReason)
+		if simTrace(got.ExecutedActions) != "digits_receive branch:jump fetch_flow:fetch talk hangup" || got.EndReason != "hangup" {
+			t.Fatalf("trace %q ending %s", simTrace(got.ExecutedActions), got.EndReason)
 		}
-		d := got.ExecutedActions[0].Decision
-		if d == nil || !strings.Contains(d.Reason, `"7"`) {
-			t.Errorf("digits_receive: %+v", d)
+		if d := got.ExecutedActions[0].Decision; d != nil {
+			t.Errorf("a runner action has no decision: %+v", d)
 		}
 		br := got.ExecutedActions[1].Decision
 		if br.TargetID != main.Actions[2].ID || !strings.Contains(br.Reason, `target_ids["7"]`) {
@@ -394,7 +439,8 @@ func TestSimulateDetails(t *testing.T) {
 		if fetched := got.ExecutedActions[3]; fetched.FlowID != sub.ID || fetched.FlowRevision != 2 || !strings.Contains(string(fetched.Option), "v2") {
 			t.Errorf("fetch_flow must run the current revision (2) and say so: %+v", fetched)
 		}
-		if got.Variables["voipbin.call.digits"] != "7" {
+		// The branch read the digits and cleared them, as VoIPbin's does.
+		if v, ok := got.Variables["voipbin.call.digits"]; !ok || v != "" || got.Variables[flow.VarActiveflowID] == "" {
 			t.Errorf("variables: %v", got.Variables)
 		}
 		e.as(e.alice, "POST", "/v1.0/flows/"+main.ID+"/simulate", `{"now":"yesterday"}`).wantError(http.StatusBadRequest, "INVALID_REQUEST_BODY")

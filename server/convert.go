@@ -153,7 +153,7 @@ func toAPIRevision(r *store.FlowRevision) gen.FlowRevision {
 
 func toAPIExecuted(r *flow.Executed) gen.ExecutedAction {
 	a := toAPIActions([]flow.Action{r.Action})[0]
-	out := gen.ExecutedAction{Id: a.Id, NextId: a.NextId, Type: a.Type, Option: a.Option, TmExecute: formatTime(r.TMExecute)}
+	out := gen.ExecutedAction{Id: a.Id, NextId: a.NextId, Type: a.Type, Option: a.Option, Step: r.Step, TmExecute: formatTime(r.TMExecute)}
 	if r.FlowID != uuid.Nil {
 		id, rev := r.FlowID, r.Revision
 		out.FlowId, out.FlowRevision = &id, &rev

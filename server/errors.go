@@ -100,6 +100,7 @@ func toAPIError(err error) *apiError {
 		stale    *store.PreconditionError
 		httpErr  *echo.HTTPError
 		tooLarge *http.MaxBytesError
+		limit    *flow.LimitError
 	)
 	switch {
 	case errors.As(err, &ae):
@@ -114,13 +115,17 @@ func toAPIError(err error) *apiError {
 		return e
 	case errors.As(err, &invalid):
 		return invalidFlow(invalid.Problems)
+	case errors.As(err, &limit):
+		e := badRequest(flow.ReasonVariableLimit, "%s", strings.TrimPrefix(limit.Error(), "flow: "))
+		e.details = []gen.ErrorDetail{{Pointer: &limit.Pointer, Reason: flow.ReasonVariableLimit, Message: e.message}}
+		return e
 	case errors.As(err, &notFound):
 		e := newError(http.StatusNotFound, statusNotFound, strings.ToUpper(notFound.Resource)+"_NOT_FOUND",
 			"%s", notFound.Error())
 		return e
 	case errors.Is(err, store.ErrConflict):
 		return newError(http.StatusConflict, statusAlreadyExists, reasonAlreadyExists, "the resource already exists")
-	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		e := newError(http.StatusServiceUnavailable, statusUnavailable, reasonUnavailable,
 			"the service is temporarily unavailable; retry later")
 		e.header = http.Header{"Retry-After": {"1"}}

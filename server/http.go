@@ -54,10 +54,9 @@ type Config struct {
 	CORSOrigins []string
 	// RequireIfMatch refuses changes of flows without If-Match (428).
 	RequireIfMatch bool
-	// MaxExecutedActions bounds the actions an activeflow runs (default flow.DefaultMaxExecuted); MaxControlSteps
-	// bounds the control actions of one advance (default flow.DefaultMaxControlStep).
-	MaxExecutedActions int
-	MaxControlSteps    int
+	// Execution bounds what an activeflow (and a simulation) may hold and grow to; zero fields take flow's
+	// defaults (docs/execution.md). Its MaxActions is MaxActions above.
+	Execution flow.Limits
 	// IdempotencyTTL is how long answers to requests with an Idempotency-Key are replayed (default 24h).
 	IdempotencyTTL time.Duration
 	// IdempotencyWait is how long a request waits for another with the same Idempotency-Key to finish before

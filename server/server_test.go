@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -210,8 +211,10 @@ type errorDetail struct {
 	Message   string `json:"message"`
 }
 
+// decode reads the body into v, from zero: fields that the answer leaves out must not keep what v held before.
 func (r *response) decode(v any) {
 	r.t.Helper()
+	reflect.ValueOf(v).Elem().SetZero()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		r.t.Fatalf("decode %s: %v", r.body, err)
 	}

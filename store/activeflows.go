@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql/driver"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -42,12 +41,13 @@ type Activeflow struct {
 // TableName tells GORM the table.
 func (Activeflow) TableName() string { return "activeflows" }
 
-// State is an execution's state, kept as JSON: jsonb on PostgreSQL, text on SQLite.
+// State is an execution's state in flow's stored format (flow.ExecutionVersion): jsonb on PostgreSQL, text on
+// SQLite.
 type State struct{ flow.Execution }
 
 // Value encodes the state.
 func (s State) Value() (driver.Value, error) {
-	b, err := json.Marshal(s.Execution)
+	b, err := s.Encode()
 	if err != nil {
 		return nil, fmt.Errorf("encode activeflow state: %w", err)
 	}
@@ -65,7 +65,12 @@ func (s *State) Scan(src any) error {
 	default:
 		return fmt.Errorf("scan activeflow state: unsupported type %T", src)
 	}
-	return json.Unmarshal(b, &s.Execution)
+	x, err := flow.DecodeExecution(b)
+	if err != nil {
+		return fmt.Errorf("scan activeflow state: %w", err)
+	}
+	s.Execution = *x
+	return nil
 }
 
 // sync copies the execution's outcome into the row's columns.

@@ -48,9 +48,15 @@ type config struct {
 	FieldValidation string
 	MaxExecuted     int
 	MaxControlSteps int
-	PprofAddr       string
-	FlowCacheBytes  int64
-	GoMemLimitSet   bool // GOMEMLIMIT is set: the operator chose the Go runtime's memory limit
+	// Execution limits (flow.Limits): variables, options after substitution, the stored state.
+	MaxVariables      int
+	MaxVariableBytes  int
+	MaxVariablesBytes int
+	MaxOptionBytes    int
+	MaxStateBytes     int
+	PprofAddr         string
+	FlowCacheBytes    int64
+	GoMemLimitSet     bool // GOMEMLIMIT is set: the operator chose the Go runtime's memory limit
 }
 
 // configVars documents every variable, in the order the README lists them.
@@ -85,7 +91,12 @@ var configVars = []struct{ name, def, help string }{
 	{"FLOWBIN_REQUIRE_IF_MATCH", "false", "refuse changes of flows without If-Match (428)"},
 	{"FLOWBIN_FIELD_VALIDATION", "Warn", "unknown request fields when a request has no ?field_validation=: Warn (dropped, reported in Warning headers), Strict (400) or Ignore (dropped silently)"},
 	{"FLOWBIN_MAX_EXECUTED_ACTIONS", "100", "most actions one activeflow runs"},
-	{"FLOWBIN_MAX_CONTROL_STEPS", "1000", "most control actions one advance of an activeflow runs"},
+	{"FLOWBIN_MAX_CONTROL_STEPS", "50", "most control actions an activeflow runs in a row, with no runner action between"},
+	{"FLOWBIN_MAX_VARIABLES", "100", "most variables one activeflow holds"},
+	{"FLOWBIN_MAX_VARIABLE_BYTES", "32768", "largest value of one variable"},
+	{"FLOWBIN_MAX_VARIABLES_BYTES", "65536", "most bytes an activeflow's variables take, names and values together"},
+	{"FLOWBIN_MAX_OPTION_BYTES", "65536", "largest options of an action once ${variables} are substituted"},
+	{"FLOWBIN_MAX_STATE_BYTES", "2097152", "largest stored state of an activeflow: its actions, what it ran, its variables"},
 	{"FLOWBIN_PPROF_ADDR", "", "address of a separate listener serving Go's profiles (net/http/pprof); empty: off"},
 }
 
@@ -159,37 +170,42 @@ func list(s string) []string {
 func loadConfig(getenv func(string) string) (config, error) {
 	e := &env{getenv: getenv}
 	c := config{
-		Addr:            e.get("FLOWBIN_ADDR"),
-		DatabaseURL:     e.get("FLOWBIN_DATABASE_URL"),
-		DataDir:         e.get("FLOWBIN_DATA_DIR"),
-		Migrate:         e.boolean("FLOWBIN_MIGRATE"),
-		LogFormat:       e.get("FLOWBIN_LOG_FORMAT"),
-		JWTSecret:       e.get("FLOWBIN_JWT_SECRET"),
-		TokenTTL:        e.duration("FLOWBIN_TOKEN_TTL"),
-		AdminCustomer:   e.get("FLOWBIN_ADMIN_CUSTOMER"),
-		AdminUsername:   e.get("FLOWBIN_ADMIN_USERNAME"),
-		AdminPassword:   e.get("FLOWBIN_ADMIN_PASSWORD"),
-		BcryptCost:      int(e.integer("FLOWBIN_BCRYPT_COST", 4)),
-		MaxBodyBytes:    e.integer("FLOWBIN_MAX_BODY_BYTES", 1024),
-		MaxHeaderBytes:  int(e.integer("FLOWBIN_MAX_HEADER_BYTES", 4096)),
-		ReadHeaderTime:  e.duration("FLOWBIN_READ_HEADER_TIMEOUT"),
-		ReadTimeout:     e.duration("FLOWBIN_READ_TIMEOUT"),
-		IdleTimeout:     e.duration("FLOWBIN_IDLE_TIMEOUT"),
-		MaxActions:      int(e.integer("FLOWBIN_MAX_ACTIONS", 1)),
-		RequestTimeout:  e.duration("FLOWBIN_REQUEST_TIMEOUT"),
-		ShutdownTimeout: e.duration("FLOWBIN_SHUTDOWN_TIMEOUT"),
-		DBMaxConns:      int(e.integer("FLOWBIN_DB_MAX_CONNS", 0)),
-		LoginPerAddress: int(e.integer("FLOWBIN_LOGIN_ATTEMPTS_PER_ADDRESS", 1)),
-		LoginPerUser:    int(e.integer("FLOWBIN_LOGIN_ATTEMPTS_PER_USER", 1)),
-		LoginWindow:     e.duration("FLOWBIN_LOGIN_WINDOW"),
-		CORSOrigins:     list(e.get("FLOWBIN_CORS_ORIGINS")),
-		RequireIfMatch:  e.boolean("FLOWBIN_REQUIRE_IF_MATCH"),
-		FieldValidation: e.get("FLOWBIN_FIELD_VALIDATION"),
-		MaxExecuted:     int(e.integer("FLOWBIN_MAX_EXECUTED_ACTIONS", 1)),
-		MaxControlSteps: int(e.integer("FLOWBIN_MAX_CONTROL_STEPS", 1)),
-		PprofAddr:       e.get("FLOWBIN_PPROF_ADDR"),
-		FlowCacheBytes:  e.integer("FLOWBIN_FLOW_CACHE_BYTES", 0),
-		GoMemLimitSet:   getenv("GOMEMLIMIT") != "",
+		Addr:              e.get("FLOWBIN_ADDR"),
+		DatabaseURL:       e.get("FLOWBIN_DATABASE_URL"),
+		DataDir:           e.get("FLOWBIN_DATA_DIR"),
+		Migrate:           e.boolean("FLOWBIN_MIGRATE"),
+		LogFormat:         e.get("FLOWBIN_LOG_FORMAT"),
+		JWTSecret:         e.get("FLOWBIN_JWT_SECRET"),
+		TokenTTL:          e.duration("FLOWBIN_TOKEN_TTL"),
+		AdminCustomer:     e.get("FLOWBIN_ADMIN_CUSTOMER"),
+		AdminUsername:     e.get("FLOWBIN_ADMIN_USERNAME"),
+		AdminPassword:     e.get("FLOWBIN_ADMIN_PASSWORD"),
+		BcryptCost:        int(e.integer("FLOWBIN_BCRYPT_COST", 4)),
+		MaxBodyBytes:      e.integer("FLOWBIN_MAX_BODY_BYTES", 1024),
+		MaxHeaderBytes:    int(e.integer("FLOWBIN_MAX_HEADER_BYTES", 4096)),
+		ReadHeaderTime:    e.duration("FLOWBIN_READ_HEADER_TIMEOUT"),
+		ReadTimeout:       e.duration("FLOWBIN_READ_TIMEOUT"),
+		IdleTimeout:       e.duration("FLOWBIN_IDLE_TIMEOUT"),
+		MaxActions:        int(e.integer("FLOWBIN_MAX_ACTIONS", 1)),
+		RequestTimeout:    e.duration("FLOWBIN_REQUEST_TIMEOUT"),
+		ShutdownTimeout:   e.duration("FLOWBIN_SHUTDOWN_TIMEOUT"),
+		DBMaxConns:        int(e.integer("FLOWBIN_DB_MAX_CONNS", 0)),
+		LoginPerAddress:   int(e.integer("FLOWBIN_LOGIN_ATTEMPTS_PER_ADDRESS", 1)),
+		LoginPerUser:      int(e.integer("FLOWBIN_LOGIN_ATTEMPTS_PER_USER", 1)),
+		LoginWindow:       e.duration("FLOWBIN_LOGIN_WINDOW"),
+		CORSOrigins:       list(e.get("FLOWBIN_CORS_ORIGINS")),
+		RequireIfMatch:    e.boolean("FLOWBIN_REQUIRE_IF_MATCH"),
+		FieldValidation:   e.get("FLOWBIN_FIELD_VALIDATION"),
+		MaxExecuted:       int(e.integer("FLOWBIN_MAX_EXECUTED_ACTIONS", 1)),
+		MaxControlSteps:   int(e.integer("FLOWBIN_MAX_CONTROL_STEPS", 1)),
+		MaxVariables:      int(e.integer("FLOWBIN_MAX_VARIABLES", 1)),
+		MaxVariableBytes:  int(e.integer("FLOWBIN_MAX_VARIABLE_BYTES", 1)),
+		MaxVariablesBytes: int(e.integer("FLOWBIN_MAX_VARIABLES_BYTES", 1)),
+		MaxOptionBytes:    int(e.integer("FLOWBIN_MAX_OPTION_BYTES", 1)),
+		MaxStateBytes:     int(e.integer("FLOWBIN_MAX_STATE_BYTES", 1)),
+		PprofAddr:         e.get("FLOWBIN_PPROF_ADDR"),
+		FlowCacheBytes:    e.integer("FLOWBIN_FLOW_CACHE_BYTES", 0),
+		GoMemLimitSet:     getenv("GOMEMLIMIT") != "",
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(e.get("FLOWBIN_LOG_LEVEL"))); err != nil {
 		e.errs = append(e.errs, fmt.Errorf("FLOWBIN_LOG_LEVEL: %w", err))
@@ -257,6 +273,9 @@ func (c config) logAttrs() []any {
 		"cors_origins", strings.Join(c.CORSOrigins, ","), "require_if_match", c.RequireIfMatch,
 		"field_validation", c.FieldValidation,
 		"max_executed_actions", c.MaxExecuted, "max_control_steps", c.MaxControlSteps,
+		"max_variables", c.MaxVariables, "max_variable_bytes", c.MaxVariableBytes,
+		"max_variables_bytes", c.MaxVariablesBytes, "max_option_bytes", c.MaxOptionBytes,
+		"max_state_bytes", c.MaxStateBytes,
 		"pprof_addr", c.PprofAddr,
 	}
 }

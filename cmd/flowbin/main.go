@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/flowbin/flowbin/auth"
+	"github.com/flowbin/flowbin/flow"
 	"github.com/flowbin/flowbin/server"
 	"github.com/flowbin/flowbin/store"
 )
@@ -148,9 +149,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		CORSOrigins:             cfg.CORSOrigins,
 		RequireIfMatch:          cfg.RequireIfMatch,
 		FieldValidation:         cfg.FieldValidation,
-		MaxExecutedActions:      cfg.MaxExecuted,
-		MaxControlSteps:         cfg.MaxControlSteps,
-		FlowCacheBytes:          flowCacheBytes(cfg.FlowCacheBytes),
+		Execution: flow.Limits{MaxExecuted: cfg.MaxExecuted, MaxControlSteps: cfg.MaxControlSteps,
+			MaxVariables: cfg.MaxVariables, MaxVariableBytes: cfg.MaxVariableBytes, MaxVariablesBytes: cfg.MaxVariablesBytes,
+			MaxOptionBytes: cfg.MaxOptionBytes, MaxStateBytes: cfg.MaxStateBytes},
+		FlowCacheBytes: flowCacheBytes(cfg.FlowCacheBytes),
 	}, st, tokens, passwords, log)
 	if err != nil {
 		return err

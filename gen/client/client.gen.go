@@ -1688,7 +1688,9 @@ type Activeflow struct {
 	CustomerId openapi_types.UUID `json:"customer_id"`
 
 	// EndReason Why it ended (`""` while running): `finished` (past the last action), `stop`, `hangup`, `stopped`
-	// (through the API), `executed_action_limit`, `control_step_limit` or `fetch_flow_not_found`.
+	// (through the API), `executed_action_limit`, `control_step_limit`, `fetch_flow_not_found`,
+	// `fetch_flow_depth`, `variable_limit`, `option_limit` or `state_limit` (docs/execution.md says what
+	// each means).
 	//
 	//
 	// Example: hangup
@@ -1749,7 +1751,9 @@ type Activeflow struct {
 type ActiveflowStatus string
 
 // ActiveflowCreate What an activeflow runs: the current revision of `flow_id`, or inline `actions` (one of the two), seeded
-// with `variables` (at most 100). Unknown fields are errors.
+// with `variables` (by default at most 100, 32 KiB a value and 64 KiB in all). Variables of the `voipbin.`
+// namespace are ignored, as VoIPbin ignores them: the activeflow sets `voipbin.activeflow.id`,
+// `voipbin.activeflow.flow_id` and the rest of its namespace itself. Unknown fields are errors.
 type ActiveflowCreate struct {
 	// Actions Actions to run instead of a flow, validated like a flow's.
 	Actions *[]Action `json:"actions,omitempty"`
@@ -1782,6 +1786,13 @@ type ActiveflowNext struct {
 	//
 	// Example: 93ebcadb-ecae-4291-8d49-ca81a926b8b3
 	CurrentActionId openapi_types.UUID `json:"current_action_id"`
+
+	// Step The `step` of the current action that finished. When given, it must be the current action's step; a
+	// report of any other step answers 409 `STALE_ACTION`.
+	//
+	//
+	// Example: 3
+	Step *int `json:"step,omitempty"`
 
 	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
 	//
@@ -2039,6 +2050,13 @@ type ExecutedAction struct {
 	// Example: {"language":"en-US","text":"hello. welcome to voipbin."}
 	Option *json.RawMessage `json:"option,omitempty"`
 
+	// Step The action's number in the execution: 1, 2, … in the order the actions ran, control actions
+	// included. A runner sends the current action's step back with `next`.
+	//
+	//
+	// Example: 3
+	Step int `json:"step"`
+
 	// TmExecute A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
 	//
 	// Example: 2021-02-04 06:47:01.139361
@@ -2280,13 +2298,24 @@ type InlineSimulationRequest struct {
 	// Actions The actions.
 	Actions []Action `json:"actions"`
 
-	// Digits The digits each `digits_receive` receives, in turn; `""` once they run out.
+	// Digits The digits each `digits_receive` reports, in turn, unless its `steps` entry sets `voipbin.call.digits`.
+	// Once they run out, a `digits_receive` reports nothing and the variable keeps its value, as with a runner
+	// that reports nothing.
+	//
 	//
 	// Example: ["2"]
 	Digits *[]string `json:"digits,omitempty"`
 
 	// Now The clock of the simulation (for `condition_datetime`). Default the server's.
 	Now *Timestamp `json:"now,omitempty"`
+
+	// Steps What the runner reports for each runner action, in turn: the i-th action handed to the runner
+	// completes with `steps[i].variables` (none once the script runs out). A `digits_receive` whose step sets
+	// no `voipbin.call.digits` takes the next of `digits`.
+	//
+	//
+	// Example: [{"variables":{}},{"variables":{"voipbin.call.digits":"1"}}]
+	Steps *[]SimulationStep `json:"steps,omitempty"`
 
 	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
 	//
@@ -2436,7 +2465,10 @@ type Simulation struct {
 
 // SimulationRequest The script of a simulation.
 type SimulationRequest struct {
-	// Digits The digits each `digits_receive` receives, in turn; `""` once they run out.
+	// Digits The digits each `digits_receive` reports, in turn, unless its `steps` entry sets `voipbin.call.digits`.
+	// Once they run out, a `digits_receive` reports nothing and the variable keeps its value, as with a runner
+	// that reports nothing.
+	//
 	//
 	// Example: ["1","2#"]
 	Digits *[]string `json:"digits,omitempty"`
@@ -2444,6 +2476,22 @@ type SimulationRequest struct {
 	// Now The clock of the simulation (for `condition_datetime`). Default the server's.
 	Now *Timestamp `json:"now,omitempty"`
 
+	// Steps What the runner reports for each runner action, in turn: the i-th action handed to the runner
+	// completes with `steps[i].variables` (none once the script runs out). A `digits_receive` whose step sets
+	// no `voipbin.call.digits` takes the next of `digits`.
+	//
+	//
+	// Example: [{"variables":{}},{"variables":{"voipbin.call.digits":"1"}}]
+	Steps *[]SimulationStep `json:"steps,omitempty"`
+
+	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
+	//
+	// Example: {"voipbin.call.digits":"2"}
+	Variables *Variables `json:"variables,omitempty"`
+}
+
+// SimulationStep What the runner reports when one runner action completes.
+type SimulationStep struct {
 	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
 	//
 	// Example: {"voipbin.call.digits":"2"}
@@ -2550,7 +2598,9 @@ type Unauthenticated = Error
 type UnsupportedMediaType = Error
 
 // ActiveflowBody What an activeflow runs: the current revision of `flow_id`, or inline `actions` (one of the two), seeded
-// with `variables` (at most 100). Unknown fields are errors.
+// with `variables` (by default at most 100, 32 KiB a value and 64 KiB in all). Variables of the `voipbin.`
+// namespace are ignored, as VoIPbin ignores them: the activeflow sets `voipbin.activeflow.id`,
+// `voipbin.activeflow.flow_id` and the rest of its namespace itself. Unknown fields are errors.
 type ActiveflowBody = ActiveflowCreate
 
 // FlowBody A flow definition, the body of `createFlow`, `updateFlow` and `validateFlow`. Unknown fields are dropped with
@@ -2563,6 +2613,9 @@ type FlowBody = FlowInput
 
 // InlineSimulationBody Actions to simulate (validated like a flow's), and the script.
 type InlineSimulationBody = InlineSimulationRequest
+
+// SimulationBody The script of a simulation.
+type SimulationBody = SimulationRequest
 
 // ListAccesskeysParams defines parameters for ListAccesskeys.
 type ListAccesskeysParams struct {
@@ -2627,6 +2680,16 @@ type CreateActiveflowParams struct {
 
 // CreateActiveflowParamsFieldValidation defines parameters for CreateActiveflow.
 type CreateActiveflowParamsFieldValidation string
+
+// NextActiveflowActionParams defines parameters for NextActiveflowAction.
+type NextActiveflowActionParams struct {
+	// IdempotencyKey A unique key (1 to 255 visible ASCII characters, such as a UUID) that makes a retried request safe: the
+	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
+	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
+	// 422; while the first request is still running, another with its key waits briefly for its answer, then
+	// answers 409.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
 
 // ListFlowsParams defines parameters for ListFlows.
 type ListFlowsParams struct {
@@ -6624,24 +6687,38 @@ type ClientInterface interface {
 	// The runner's side (**beyond**): the runner reports that `current_action_id` finished, with the variables it
 	// collected (such as `voipbin.call.digits`); the engine runs on and answers the activeflow with the next
 	// action to perform in `current_action`, or ended. A `current_action_id` that is not the current action
-	// (another runner advanced it already) answers 409 and changes nothing.
+	// (another runner advanced it already), or a `step` that is not the current action's step (a report retried
+	// after the activeflow moved on, even when a loop brought it back to the same action), answers 409
+	// `STALE_ACTION` and changes nothing. Send `step` back: it is what makes a retried report safe. With an
+	// `Idempotency-Key`, a retried report gets the first answer again (**beyond**).
+	//
+	// The runner may set its own variables and those of `voipbin.call` (such as `voipbin.call.digits`); other
+	// `voipbin.` variables are ignored. Variables over the limits (100 variables, 32 KiB a value, 64 KiB in all,
+	// by default) answer 400 `VARIABLE_LIMIT_EXCEEDED` and change nothing.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1.0/activeflows/{id}/next (the `NextActiveflowAction` operationId).
-	NextActiveflowActionWithBody(ctx context.Context, id ActiveflowID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	NextActiveflowActionWithBody(ctx context.Context, id ActiveflowID, params *NextActiveflowActionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// NextActiveflowAction Report an action done, get the next
 	//
 	// The runner's side (**beyond**): the runner reports that `current_action_id` finished, with the variables it
 	// collected (such as `voipbin.call.digits`); the engine runs on and answers the activeflow with the next
 	// action to perform in `current_action`, or ended. A `current_action_id` that is not the current action
-	// (another runner advanced it already) answers 409 and changes nothing.
+	// (another runner advanced it already), or a `step` that is not the current action's step (a report retried
+	// after the activeflow moved on, even when a loop brought it back to the same action), answers 409
+	// `STALE_ACTION` and changes nothing. Send `step` back: it is what makes a retried report safe. With an
+	// `Idempotency-Key`, a retried report gets the first answer again (**beyond**).
+	//
+	// The runner may set its own variables and those of `voipbin.call` (such as `voipbin.call.digits`); other
+	// `voipbin.` variables are ignored. Variables over the limits (100 variables, 32 KiB a value, 64 KiB in all,
+	// by default) answer 400 `VARIABLE_LIMIT_EXCEEDED` and change nothing.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1.0/activeflows/{id}/next (the `NextActiveflowAction` operationId).
-	NextActiveflowAction(ctx context.Context, id ActiveflowID, body NextActiveflowActionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	NextActiveflowAction(ctx context.Context, id ActiveflowID, params *NextActiveflowActionParams, body NextActiveflowActionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// StopActiveflow Stop an activeflow
 	//
@@ -6848,7 +6925,8 @@ type ClientInterface interface {
 	// SimulateFlowWithBody Simulate a flow
 	//
 	// Runs the flow's current revision to its end without a phone (**beyond**): control actions run as in an
-	// activeflow; every other action completes at once, `digits_receive` taking its digits from `digits`.
+	// activeflow, with the same variables and limits; every other action completes at once, reporting the
+	// variables of its `steps` entry, `digits_receive` taking its digits from `digits`.
 	// Nothing is stored. The answer is the trace: every action run, each branch or condition decision and why,
 	// and how it ended.
 	//
@@ -6860,7 +6938,8 @@ type ClientInterface interface {
 	// SimulateFlow Simulate a flow
 	//
 	// Runs the flow's current revision to its end without a phone (**beyond**): control actions run as in an
-	// activeflow; every other action completes at once, `digits_receive` taking its digits from `digits`.
+	// activeflow, with the same variables and limits; every other action completes at once, reporting the
+	// variables of its `steps` entry, `digits_receive` taking its digits from `digits`.
 	// Nothing is stored. The answer is the trace: every action run, each branch or condition decision and why,
 	// and how it ended.
 	//
@@ -7265,13 +7344,20 @@ func (c *Client) GetActiveflow(ctx context.Context, id ActiveflowID, reqEditors 
 // The runner's side (**beyond**): the runner reports that `current_action_id` finished, with the variables it
 // collected (such as `voipbin.call.digits`); the engine runs on and answers the activeflow with the next
 // action to perform in `current_action`, or ended. A `current_action_id` that is not the current action
-// (another runner advanced it already) answers 409 and changes nothing.
+// (another runner advanced it already), or a `step` that is not the current action's step (a report retried
+// after the activeflow moved on, even when a loop brought it back to the same action), answers 409
+// `STALE_ACTION` and changes nothing. Send `step` back: it is what makes a retried report safe. With an
+// `Idempotency-Key`, a retried report gets the first answer again (**beyond**).
+//
+// The runner may set its own variables and those of `voipbin.call` (such as `voipbin.call.digits`); other
+// `voipbin.` variables are ignored. Variables over the limits (100 variables, 32 KiB a value, 64 KiB in all,
+// by default) answer 400 `VARIABLE_LIMIT_EXCEEDED` and change nothing.
 //
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1.0/activeflows/{id}/next (the `NextActiveflowAction` operationId).
-func (c *Client) NextActiveflowActionWithBody(ctx context.Context, id ActiveflowID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewNextActiveflowActionRequestWithBody(c.Server, id, contentType, body)
+func (c *Client) NextActiveflowActionWithBody(ctx context.Context, id ActiveflowID, params *NextActiveflowActionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewNextActiveflowActionRequestWithBody(c.Server, id, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7287,13 +7373,20 @@ func (c *Client) NextActiveflowActionWithBody(ctx context.Context, id Activeflow
 // The runner's side (**beyond**): the runner reports that `current_action_id` finished, with the variables it
 // collected (such as `voipbin.call.digits`); the engine runs on and answers the activeflow with the next
 // action to perform in `current_action`, or ended. A `current_action_id` that is not the current action
-// (another runner advanced it already) answers 409 and changes nothing.
+// (another runner advanced it already), or a `step` that is not the current action's step (a report retried
+// after the activeflow moved on, even when a loop brought it back to the same action), answers 409
+// `STALE_ACTION` and changes nothing. Send `step` back: it is what makes a retried report safe. With an
+// `Idempotency-Key`, a retried report gets the first answer again (**beyond**).
+//
+// The runner may set its own variables and those of `voipbin.call` (such as `voipbin.call.digits`); other
+// `voipbin.` variables are ignored. Variables over the limits (100 variables, 32 KiB a value, 64 KiB in all,
+// by default) answer 400 `VARIABLE_LIMIT_EXCEEDED` and change nothing.
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1.0/activeflows/{id}/next (the `NextActiveflowAction` operationId).
-func (c *Client) NextActiveflowAction(ctx context.Context, id ActiveflowID, body NextActiveflowActionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewNextActiveflowActionRequest(c.Server, id, body)
+func (c *Client) NextActiveflowAction(ctx context.Context, id ActiveflowID, params *NextActiveflowActionParams, body NextActiveflowActionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewNextActiveflowActionRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7679,7 +7772,8 @@ func (c *Client) RestoreFlowRevision(ctx context.Context, id FlowID, revision Re
 // SimulateFlowWithBody Simulate a flow
 //
 // Runs the flow's current revision to its end without a phone (**beyond**): control actions run as in an
-// activeflow; every other action completes at once, `digits_receive` taking its digits from `digits`.
+// activeflow, with the same variables and limits; every other action completes at once, reporting the
+// variables of its `steps` entry, `digits_receive` taking its digits from `digits`.
 // Nothing is stored. The answer is the trace: every action run, each branch or condition decision and why,
 // and how it ended.
 //
@@ -7701,7 +7795,8 @@ func (c *Client) SimulateFlowWithBody(ctx context.Context, id FlowID, contentTyp
 // SimulateFlow Simulate a flow
 //
 // Runs the flow's current revision to its end without a phone (**beyond**): control actions run as in an
-// activeflow; every other action completes at once, `digits_receive` taking its digits from `digits`.
+// activeflow, with the same variables and limits; every other action completes at once, reporting the
+// variables of its `steps` entry, `digits_receive` taking its digits from `digits`.
 // Nothing is stored. The answer is the trace: every action run, each branch or condition decision and why,
 // and how it ended.
 //
@@ -8429,18 +8524,18 @@ func NewGetActiveflowRequest(server string, id ActiveflowID) (*http.Request, err
 }
 
 // NewNextActiveflowActionRequest calls the generic NextActiveflowAction builder with application/json body
-func NewNextActiveflowActionRequest(server string, id ActiveflowID, body NextActiveflowActionJSONRequestBody) (*http.Request, error) {
+func NewNextActiveflowActionRequest(server string, id ActiveflowID, params *NextActiveflowActionParams, body NextActiveflowActionJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewNextActiveflowActionRequestWithBody(server, id, "application/json", bodyReader)
+	return NewNextActiveflowActionRequestWithBody(server, id, params, "application/json", bodyReader)
 }
 
 // NewNextActiveflowActionRequestWithBody constructs an http.Request for the NextActiveflowAction method, with any body, and a specified content type
-func NewNextActiveflowActionRequestWithBody(server string, id ActiveflowID, contentType string, body io.Reader) (*http.Request, error) {
+func NewNextActiveflowActionRequestWithBody(server string, id ActiveflowID, params *NextActiveflowActionParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -8471,6 +8566,21 @@ func NewNextActiveflowActionRequestWithBody(server string, id ActiveflowID, cont
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -9509,24 +9619,38 @@ type ClientWithResponsesInterface interface {
 	// The runner's side (**beyond**): the runner reports that `current_action_id` finished, with the variables it
 	// collected (such as `voipbin.call.digits`); the engine runs on and answers the activeflow with the next
 	// action to perform in `current_action`, or ended. A `current_action_id` that is not the current action
-	// (another runner advanced it already) answers 409 and changes nothing.
+	// (another runner advanced it already), or a `step` that is not the current action's step (a report retried
+	// after the activeflow moved on, even when a loop brought it back to the same action), answers 409
+	// `STALE_ACTION` and changes nothing. Send `step` back: it is what makes a retried report safe. With an
+	// `Idempotency-Key`, a retried report gets the first answer again (**beyond**).
+	//
+	// The runner may set its own variables and those of `voipbin.call` (such as `voipbin.call.digits`); other
+	// `voipbin.` variables are ignored. Variables over the limits (100 variables, 32 KiB a value, 64 KiB in all,
+	// by default) answer 400 `VARIABLE_LIMIT_EXCEEDED` and change nothing.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1.0/activeflows/{id}/next (the `NextActiveflowAction` operationId).
-	NextActiveflowActionWithBodyWithResponse(ctx context.Context, id ActiveflowID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*NextActiveflowActionResponse, error)
+	NextActiveflowActionWithBodyWithResponse(ctx context.Context, id ActiveflowID, params *NextActiveflowActionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*NextActiveflowActionResponse, error)
 
 	// NextActiveflowActionWithResponse Report an action done, get the next
 	//
 	// The runner's side (**beyond**): the runner reports that `current_action_id` finished, with the variables it
 	// collected (such as `voipbin.call.digits`); the engine runs on and answers the activeflow with the next
 	// action to perform in `current_action`, or ended. A `current_action_id` that is not the current action
-	// (another runner advanced it already) answers 409 and changes nothing.
+	// (another runner advanced it already), or a `step` that is not the current action's step (a report retried
+	// after the activeflow moved on, even when a loop brought it back to the same action), answers 409
+	// `STALE_ACTION` and changes nothing. Send `step` back: it is what makes a retried report safe. With an
+	// `Idempotency-Key`, a retried report gets the first answer again (**beyond**).
+	//
+	// The runner may set its own variables and those of `voipbin.call` (such as `voipbin.call.digits`); other
+	// `voipbin.` variables are ignored. Variables over the limits (100 variables, 32 KiB a value, 64 KiB in all,
+	// by default) answer 400 `VARIABLE_LIMIT_EXCEEDED` and change nothing.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1.0/activeflows/{id}/next (the `NextActiveflowAction` operationId).
-	NextActiveflowActionWithResponse(ctx context.Context, id ActiveflowID, body NextActiveflowActionJSONRequestBody, reqEditors ...RequestEditorFn) (*NextActiveflowActionResponse, error)
+	NextActiveflowActionWithResponse(ctx context.Context, id ActiveflowID, params *NextActiveflowActionParams, body NextActiveflowActionJSONRequestBody, reqEditors ...RequestEditorFn) (*NextActiveflowActionResponse, error)
 
 	// StopActiveflowWithResponse Stop an activeflow
 	//
@@ -9751,7 +9875,8 @@ type ClientWithResponsesInterface interface {
 	// SimulateFlowWithBodyWithResponse Simulate a flow
 	//
 	// Runs the flow's current revision to its end without a phone (**beyond**): control actions run as in an
-	// activeflow; every other action completes at once, `digits_receive` taking its digits from `digits`.
+	// activeflow, with the same variables and limits; every other action completes at once, reporting the
+	// variables of its `steps` entry, `digits_receive` taking its digits from `digits`.
 	// Nothing is stored. The answer is the trace: every action run, each branch or condition decision and why,
 	// and how it ended.
 	//
@@ -9763,7 +9888,8 @@ type ClientWithResponsesInterface interface {
 	// SimulateFlowWithResponse Simulate a flow
 	//
 	// Runs the flow's current revision to its end without a phone (**beyond**): control actions run as in an
-	// activeflow; every other action completes at once, `digits_receive` taking its digits from `digits`.
+	// activeflow, with the same variables and limits; every other action completes at once, reporting the
+	// variables of its `steps` entry, `digits_receive` taking its digits from `digits`.
 	// Nothing is stored. The answer is the trace: every action run, each branch or condition decision and why,
 	// and how it ended.
 	//
@@ -11039,6 +11165,8 @@ type NextActiveflowActionResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *IdempotencyKeyReused
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -11080,6 +11208,11 @@ func (r NextActiveflowActionResponse) GetJSON413() *PayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r NextActiveflowActionResponse) GetJSON415() *UnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r NextActiveflowActionResponse) GetJSON422() *IdempotencyKeyReused {
+	return r.JSON422
 }
 
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
@@ -12836,13 +12969,20 @@ func (c *ClientWithResponses) GetActiveflowWithResponse(ctx context.Context, id 
 // The runner's side (**beyond**): the runner reports that `current_action_id` finished, with the variables it
 // collected (such as `voipbin.call.digits`); the engine runs on and answers the activeflow with the next
 // action to perform in `current_action`, or ended. A `current_action_id` that is not the current action
-// (another runner advanced it already) answers 409 and changes nothing.
+// (another runner advanced it already), or a `step` that is not the current action's step (a report retried
+// after the activeflow moved on, even when a loop brought it back to the same action), answers 409
+// `STALE_ACTION` and changes nothing. Send `step` back: it is what makes a retried report safe. With an
+// `Idempotency-Key`, a retried report gets the first answer again (**beyond**).
+//
+// The runner may set its own variables and those of `voipbin.call` (such as `voipbin.call.digits`); other
+// `voipbin.` variables are ignored. Variables over the limits (100 variables, 32 KiB a value, 64 KiB in all,
+// by default) answer 400 `VARIABLE_LIMIT_EXCEEDED` and change nothing.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1.0/activeflows/{id}/next (the `NextActiveflowAction` operationId).
-func (c *ClientWithResponses) NextActiveflowActionWithBodyWithResponse(ctx context.Context, id ActiveflowID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*NextActiveflowActionResponse, error) {
-	rsp, err := c.NextActiveflowActionWithBody(ctx, id, contentType, body, reqEditors...)
+func (c *ClientWithResponses) NextActiveflowActionWithBodyWithResponse(ctx context.Context, id ActiveflowID, params *NextActiveflowActionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*NextActiveflowActionResponse, error) {
+	rsp, err := c.NextActiveflowActionWithBody(ctx, id, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -12854,13 +12994,20 @@ func (c *ClientWithResponses) NextActiveflowActionWithBodyWithResponse(ctx conte
 // The runner's side (**beyond**): the runner reports that `current_action_id` finished, with the variables it
 // collected (such as `voipbin.call.digits`); the engine runs on and answers the activeflow with the next
 // action to perform in `current_action`, or ended. A `current_action_id` that is not the current action
-// (another runner advanced it already) answers 409 and changes nothing.
+// (another runner advanced it already), or a `step` that is not the current action's step (a report retried
+// after the activeflow moved on, even when a loop brought it back to the same action), answers 409
+// `STALE_ACTION` and changes nothing. Send `step` back: it is what makes a retried report safe. With an
+// `Idempotency-Key`, a retried report gets the first answer again (**beyond**).
+//
+// The runner may set its own variables and those of `voipbin.call` (such as `voipbin.call.digits`); other
+// `voipbin.` variables are ignored. Variables over the limits (100 variables, 32 KiB a value, 64 KiB in all,
+// by default) answer 400 `VARIABLE_LIMIT_EXCEEDED` and change nothing.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1.0/activeflows/{id}/next (the `NextActiveflowAction` operationId).
-func (c *ClientWithResponses) NextActiveflowActionWithResponse(ctx context.Context, id ActiveflowID, body NextActiveflowActionJSONRequestBody, reqEditors ...RequestEditorFn) (*NextActiveflowActionResponse, error) {
-	rsp, err := c.NextActiveflowAction(ctx, id, body, reqEditors...)
+func (c *ClientWithResponses) NextActiveflowActionWithResponse(ctx context.Context, id ActiveflowID, params *NextActiveflowActionParams, body NextActiveflowActionJSONRequestBody, reqEditors ...RequestEditorFn) (*NextActiveflowActionResponse, error) {
+	rsp, err := c.NextActiveflowAction(ctx, id, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -13192,7 +13339,8 @@ func (c *ClientWithResponses) RestoreFlowRevisionWithResponse(ctx context.Contex
 // SimulateFlowWithBodyWithResponse Simulate a flow
 //
 // Runs the flow's current revision to its end without a phone (**beyond**): control actions run as in an
-// activeflow; every other action completes at once, `digits_receive` taking its digits from `digits`.
+// activeflow, with the same variables and limits; every other action completes at once, reporting the
+// variables of its `steps` entry, `digits_receive` taking its digits from `digits`.
 // Nothing is stored. The answer is the trace: every action run, each branch or condition decision and why,
 // and how it ended.
 //
@@ -13210,7 +13358,8 @@ func (c *ClientWithResponses) SimulateFlowWithBodyWithResponse(ctx context.Conte
 // SimulateFlowWithResponse Simulate a flow
 //
 // Runs the flow's current revision to its end without a phone (**beyond**): control actions run as in an
-// activeflow; every other action completes at once, `digits_receive` taking its digits from `digits`.
+// activeflow, with the same variables and limits; every other action completes at once, reporting the
+// variables of its `steps` entry, `digits_receive` taking its digits from `digits`.
 // Nothing is stored. The answer is the trace: every action run, each branch or condition decision and why,
 // and how it ended.
 //
@@ -14326,6 +14475,13 @@ func ParseNextActiveflowActionResponse(rsp *http.Response) (*NextActiveflowActio
 			return nil, err
 		}
 		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest IdempotencyKeyReused
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
 		var dest HeadersTooLarge

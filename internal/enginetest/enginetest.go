@@ -1,0 +1,122 @@
+// Package enginetest holds the engine's table of cases (flow/testdata/engine_cases.json) and the way every test
+// runs them: in memory, through the stored format, through a real store and over HTTP. One table, one trace
+// notation, so that every path must give the same answer.
+package enginetest
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowbin/flowbin/flow"
+)
+
+// DefaultNow is the clock of a case that names none: a Monday, 08:30 UTC.
+var DefaultNow = time.Date(2026, 11, 23, 8, 30, 0, 0, time.UTC)
+
+// Case is one case of the table: actions, a script, and the trace and end they must give.
+type Case struct {
+	Name      string              `json:"name"`
+	Actions   json.RawMessage     `json:"actions"`
+	Variables map[string]string   `json:"variables"`
+	Digits    []string            `json:"digits"`
+	Steps     []map[string]string `json:"steps"`
+	Now       string              `json:"now"`
+	Trace     string              `json:"trace"`
+	End       string              `json:"end"`
+}
+
+// Clock is the case's clock.
+func (c Case) Clock(t testing.TB) time.Time {
+	t.Helper()
+	if c.Now == "" {
+		return DefaultNow
+	}
+	now, err := time.Parse(flow.TimeLayout, c.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return now
+}
+
+// Script is the case's runner script.
+func (c Case) Script() flow.Script { return flow.Script{Digits: c.Digits, Steps: c.Steps} }
+
+// Cases reads the table.
+func Cases(t testing.TB) []Case {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "flow", "testdata", "engine_cases.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []Case
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	return cases
+}
+
+// Step is one executed action as a trace shows it.
+type Step struct {
+	Type     string
+	Decision string // a control action's result; "" for runner actions
+}
+
+// Trace renders what an execution ran: "type" for runner actions, "type:result" for control actions.
+func Trace(steps []Step) string {
+	parts := make([]string, len(steps))
+	for i, s := range steps {
+		parts[i] = s.Type
+		if s.Decision != "" {
+			parts[i] += ":" + s.Decision
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// Steps lists an execution's executed actions as steps.
+func Steps(x *flow.Execution) []Step {
+	out := make([]Step, len(x.Executed))
+	for i, r := range x.Executed {
+		out[i].Type = string(r.Type)
+		if r.Decision != nil {
+			out[i].Decision = r.Decision.Result
+		}
+	}
+	return out
+}
+
+// Run runs a case on an engine, as Drive does with between, and checks its trace, its end, and that every
+// decision says why and belongs to a control action.
+func Run(t *testing.T, e *flow.Engine, c Case, between func(*flow.Execution) (*flow.Execution, error)) *flow.Execution {
+	t.Helper()
+	def, rep := flow.Parse([]byte(`{"actions":`+string(c.Actions)+`}`), flow.Limits{})
+	if !rep.Valid() {
+		t.Fatalf("%s: %v", c.Name, rep.Err())
+	}
+	now := c.Clock(t)
+	e.Now = func() time.Time { return now }
+	x := flow.NewExecution(flow.Origin{}, def.Actions, c.Variables)
+	x, err := e.Drive(context.Background(), x, c.Script(), between)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Trace(Steps(x)); got != c.Trace || x.EndReason != c.End {
+		t.Errorf("got %q ending %s\nwant %q ending %s", got, x.EndReason, c.Trace, c.End)
+	}
+	for i, r := range x.Executed {
+		if r.Step != i+1 {
+			t.Errorf("executed[%d] is step %d", i, r.Step)
+		}
+		if r.Decision != nil && r.Decision.Reason == "" {
+			t.Errorf("%s: a decision without a reason", r.Type)
+		}
+	}
+	return x
+}
