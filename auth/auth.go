@@ -29,6 +29,11 @@ type Principal struct {
 	Username      string
 	AccessKeyID   uuid.UUID
 	AccessKeyName string
+	// Generation is, for login tokens, the user's token generation when the token was issued: the token is good
+	// only while the user is still at it (the server checks against the database). KeyOwnerID is, for access
+	// keys, the user who created the key (uuid.Nil for keys created before flowbin recorded it).
+	Generation int
+	KeyOwnerID uuid.UUID
 }
 
 const issuer = "flowbin"
@@ -41,7 +46,8 @@ type Tokens struct {
 
 	// verified remembers tokens that passed verification (by their SHA-256, never the token itself) until they
 	// expire: a client sends the same token on every request, and checking it again only costs. Verification is
-	// a function of the token and the secret, so every instance would reach the same answer.
+	// a function of the token and the secret, so every instance would reach the same answer. (Revocation is not:
+	// the server checks the remembered principal's Generation against the user's on every request.)
 	mu       sync.RWMutex
 	verified map[[sha256.Size]byte]verifiedToken
 }
@@ -69,10 +75,13 @@ type claims struct {
 	jwt.RegisteredClaims
 	CustomerID string `json:"customer_id"`
 	Username   string `json:"username"`
+	// Generation is the user's token generation at issue; tokens issued before generations existed have none,
+	// which reads as 0, the generation every user started at.
+	Generation int `json:"gen,omitempty"`
 }
 
-// Issue returns a signed token for the user.
-func (t *Tokens) Issue(userID, customerID uuid.UUID, username string) (string, error) {
+// Issue returns a signed token for the user at the given token generation.
+func (t *Tokens) Issue(userID, customerID uuid.UUID, username string, generation int) (string, error) {
 	now := t.now()
 	c := claims{
 		RegisteredClaims: jwt.RegisteredClaims{
@@ -83,6 +92,7 @@ func (t *Tokens) Issue(userID, customerID uuid.UUID, username string) (string, e
 		},
 		CustomerID: customerID.String(),
 		Username:   username,
+		Generation: generation,
 	}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.secret)
 	if err != nil {
@@ -91,7 +101,9 @@ func (t *Tokens) Issue(userID, customerID uuid.UUID, username string) (string, e
 	return s, nil
 }
 
-// Verify checks a token's signature (HS256 only), issuer and expiry, and returns who it was issued to.
+// Verify checks a token's signature (HS256 only), issuer and expiry, and returns who it was issued to. Whether the
+// token was revoked since (its generation is not the user's any more) is for the caller to check: it is not a
+// function of the token alone.
 func (t *Tokens) Verify(token string) (Principal, error) {
 	key := sha256.Sum256([]byte(token))
 	t.mu.RLock()
@@ -138,7 +150,11 @@ func (t *Tokens) verify(token string) (Principal, time.Time, error) {
 	if err1 != nil || err2 != nil {
 		return Principal{}, time.Time{}, fmt.Errorf("%w: malformed claims", ErrInvalid)
 	}
-	return Principal{CustomerID: customerID, UserID: userID, Username: c.Username}, c.ExpiresAt.Time, nil
+	if c.Generation < 0 {
+		return Principal{}, time.Time{}, fmt.Errorf("%w: malformed claims", ErrInvalid)
+	}
+	return Principal{CustomerID: customerID, UserID: userID, Username: c.Username, Generation: c.Generation},
+		c.ExpiresAt.Time, nil
 }
 
 // LooksLikeToken tells a login token (a JWT: three dot-separated parts) from an access key.

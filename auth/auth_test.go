@@ -20,7 +20,7 @@ func TestTokens(t *testing.T) {
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	tokens.now = func() time.Time { return now }
 	user, customer := uuid.New(), uuid.New()
-	tok, err := tokens.Issue(user, customer, "alice")
+	tok, err := tokens.Issue(user, customer, "alice", 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func TestTokens(t *testing.T) {
 		t.Errorf("a token must look like a JWT: %s", tok)
 	}
 	p, err := tokens.Verify(tok)
-	if err != nil || p.UserID != user || p.CustomerID != customer || p.Username != "alice" {
+	if err != nil || p.UserID != user || p.CustomerID != customer || p.Username != "alice" || p.Generation != 3 {
 		t.Fatalf("verify: got %+v, %v", p, err)
 	}
 	now = now.Add(time.Hour + time.Second)
@@ -54,7 +54,7 @@ func TestTokensRemembered(t *testing.T) {
 	tokens, _ := NewTokens(secret, time.Minute)
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	tokens.now = func() time.Time { return now }
-	tok, _ := tokens.Issue(uuid.New(), uuid.New(), "alice")
+	tok, _ := tokens.Issue(uuid.New(), uuid.New(), "alice", 0)
 	if _, err := tokens.Verify(tok); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestTokensRemembered(t *testing.T) {
 		t.Errorf("expired, though remembered: got %v", err)
 	}
 	for i := range maxVerified + 50 {
-		tok, _ := tokens.Issue(uuid.New(), uuid.New(), "user"+strings.Repeat("x", i%7))
+		tok, _ := tokens.Issue(uuid.New(), uuid.New(), "user"+strings.Repeat("x", i%7), i)
 		if _, err := tokens.Verify(tok); err != nil {
 			t.Fatal(err)
 		}
@@ -132,5 +132,52 @@ func TestPasswords(t *testing.T) {
 	}
 	if _, err := p.Hash(strings.Repeat("x", 73)); err == nil {
 		t.Errorf("a password longer than bcrypt's 72 bytes must be refused")
+	}
+}
+
+// TestSealer: a sealed value opens with the same secret and context only, and does not hold its plaintext.
+func TestSealer(t *testing.T) {
+	s, err := NewSealer(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := []byte(`{"token":"fbk_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"}`)
+	ctx := []byte("idempotency\x00customer\x00POST /v1.0/accesskeys\x00key-1")
+	sealed, err := s.Seal(ctx, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !Sealed(sealed) || strings.Contains(string(sealed), "fbk_") || strings.Contains(string(sealed), "0123456789") {
+		t.Fatalf("sealed: %q", sealed)
+	}
+	again, _ := s.Seal(ctx, plain)
+	if string(again) == string(sealed) {
+		t.Errorf("two seals of one value are alike: the nonce is not random")
+	}
+	if got, err := s.Open(ctx, sealed); err != nil || string(got) != string(plain) {
+		t.Fatalf("open: %q, %v", got, err)
+	}
+	other, _ := NewSealer([]byte("another secret of at least 32 bytes"))
+	tampered := append([]byte{}, sealed...)
+	tampered[len(tampered)-1] ^= 1
+	for name, try := range map[string]func() ([]byte, error){
+		"another secret": func() ([]byte, error) { return other.Open(ctx, sealed) },
+		"another context": func() ([]byte, error) {
+			return s.Open([]byte("idempotency\x00customer\x00POST /v1.0/accesskeys\x00key-2"), sealed)
+		},
+		"altered":  func() ([]byte, error) { return s.Open(ctx, tampered) },
+		"in clear": func() ([]byte, error) { return s.Open(ctx, plain) },
+		"cut":      func() ([]byte, error) { return s.Open(ctx, sealed[:10]) },
+	} {
+		if got, err := try(); !errors.Is(err, ErrUnsealable) || got != nil {
+			t.Errorf("%s: got %q, %v; want ErrUnsealable", name, got, err)
+		}
+	}
+	if _, err := NewSealer([]byte("short")); err == nil {
+		t.Errorf("a short secret must be refused")
+	}
+	tokens, _ := NewTokens(secret, time.Hour)
+	if _, err := tokens.Sealer().Open(ctx, sealed); err != nil {
+		t.Errorf("the tokens' sealer is the secret's: %v", err)
 	}
 }

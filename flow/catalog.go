@@ -349,18 +349,28 @@ func Types() []Type {
 	return ts
 }
 
-// suggest returns the known type closest to an unknown one, or "" when none is close.
-func suggest(t string) Type {
-	if len(t) > 64 {
-		return ""
-	}
-	best, bestDist := Type(""), 3
+// typeNames are the known types, sorted: the candidates of suggest.
+var typeNames = func() []string {
 	names := make([]string, 0, len(catalog))
 	for _, s := range catalog {
 		names = append(names, string(s.Type))
 	}
 	sort.Strings(names)
-	for _, n := range names {
+	return names
+}()
+
+// maxSuggestDistance: a known type at most this many edits away is suggested.
+const maxSuggestDistance = 2
+
+// suggest returns the known type closest to an unknown one, or "" when none is close. Types whose lengths differ
+// by more than maxSuggestDistance cannot be close and cost nothing, so a suggestion costs at most the number of
+// known types times a few hundred steps whatever t is.
+func suggest(t string) Type {
+	best, bestDist := Type(""), maxSuggestDistance+1
+	for _, n := range typeNames {
+		if d := len(t) - len(n); d >= bestDist || -d >= bestDist {
+			continue
+		}
 		if d := editDistance(t, n); d < bestDist {
 			best, bestDist = Type(n), d
 		}

@@ -41,6 +41,7 @@ const (
 	VarFlowID                  = "voipbin.flow.id" // flowbin's older name of voipbin.activeflow.flow_id
 	reservedPrefix             = "voipbin."
 	runnerPrefix               = "voipbin.call."
+	activeflowPrefix           = "voipbin.activeflow."
 	defaultReferenceType       = "api"
 )
 
@@ -60,13 +61,19 @@ type Engine struct {
 	Now func() time.Time
 	// Flows reads flows for fetch_flow.
 	Flows FlowSource
+	// Webhook sends (or queues) what a webhook_send sends, and says what became of it. nil: nothing is sent.
+	Webhook func(ctx context.Context, r WebhookRequest) WebhookResult
+	// Fetch requests what a fetch requests. nil: every fetch fails.
+	Fetch func(ctx context.Context, r FetchRequest) (FetchResult, error)
 }
 
-// Frame is an action list being run: the flow's own, or one that fetch_flow started.
+// Frame is an action list being run: the flow's own, or one that fetch_flow or fetch started.
 type Frame struct {
 	FlowID   uuid.UUID `json:"flow_id"`
 	Revision int       `json:"revision"`
-	Actions  []Action  `json:"actions"`
+	// Source is the URL a fetch took the actions from ("" for a flow's).
+	Source  string   `json:"source"`
+	Actions []Action `json:"actions"`
 	// Next is the index of the action to run next.
 	Next int `json:"next"`
 }
@@ -83,9 +90,11 @@ type Decision struct {
 type Executed struct {
 	Action
 	// Step numbers the actions of an execution: 1, 2, … in the order they ran.
-	Step      int       `json:"step"`
-	FlowID    uuid.UUID `json:"flow_id,omitzero"`
-	Revision  int       `json:"flow_revision,omitzero"`
+	Step     int       `json:"step"`
+	FlowID   uuid.UUID `json:"flow_id,omitzero"`
+	Revision int       `json:"flow_revision,omitzero"`
+	// Source is the URL a fetch took the action from.
+	Source    string    `json:"source,omitempty"`
 	TMExecute time.Time `json:"tm_execute"`
 	Decision  *Decision `json:"decision,omitempty"`
 }
@@ -100,13 +109,21 @@ type Origin struct {
 	ReferenceActiveflowID uuid.UUID
 	// CompleteCount is the execution's place in a chain of on_complete_flow_id: 0 for the first.
 	CompleteCount int
+	// Inherited are the variables of the execution whose end started this one (on_complete_flow_id): all of
+	// them carry over, as in VoIPbin, but for the voipbin.activeflow ones, which are this execution's own.
+	Inherited map[string]string
 }
 
 // NewExecution prepares an execution of actions (those of a flow at a revision, or an inline list) with the
 // client's variables. Client variables of the voipbin. namespace are ignored, as VoIPbin ignores them; the
 // voipbin.activeflow variables are set from the origin.
 func NewExecution(o Origin, actions []Action, variables map[string]string) *Execution {
-	vars := make(map[string]string, len(variables)+8)
+	vars := make(map[string]string, len(o.Inherited)+len(variables)+8)
+	for k, v := range o.Inherited {
+		if !strings.HasPrefix(k, activeflowPrefix) {
+			vars[k] = v
+		}
+	}
 	for k, v := range variables {
 		if !strings.HasPrefix(k, reservedPrefix) {
 			vars[k] = v
@@ -274,7 +291,7 @@ func (e *Engine) advance(ctx context.Context, x *Execution) error {
 		}
 		f := x.top()
 		a := f.Actions[f.Next]
-		run := Executed{Action: a, Step: len(x.Executed) + 1, FlowID: f.FlowID, Revision: f.Revision, TMExecute: e.now()}
+		run := Executed{Action: a, Step: len(x.Executed) + 1, FlowID: f.FlowID, Revision: f.Revision, Source: f.Source, TMExecute: e.now()}
 		option, ok := substitute(ctx, a.Option, x.Variables, e.Limits.maxOption())
 		if !ok {
 			if err := ctx.Err(); err != nil {

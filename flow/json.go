@@ -200,7 +200,41 @@ func (r *reader) number() (*node, error) {
 			return nil, r.fail("invalid number")
 		}
 	}
-	return &node{kind: kindNumber, start: start, end: r.pos, text: string(r.data[start:r.pos])}, nil
+	n := &node{kind: kindNumber, start: start, end: r.pos, text: string(r.data[start:r.pos])}
+	if msg := numberProblem(n.text); msg != "" {
+		r.flaws = append(r.flaws, Problem{Pointer: r.pointer(), Reason: ReasonInvalidNumber, Message: msg, offset: start})
+	}
+	return n, nil
+}
+
+// MaxNumberLength bounds the characters of a number literal.
+const MaxNumberLength = 100
+
+// numberProblem says what is wrong with a well-formed number literal that flowbin refuses, or "". Numbers are
+// stored (PostgreSQL's numeric inside jsonb holds at most 131,072 digits before the point and 16,383 after, so
+// 1e999999 and 1e-999999 do not fit), read back by clients that mostly hold numbers as IEEE 754 doubles, and
+// compared by the engine as doubles: a number must be a finite double, not one so small that it reads as zero,
+// in at most MaxNumberLength characters.
+func numberProblem(lit string) string {
+	if len(lit) > MaxNumberLength {
+		return fmt.Sprintf("numbers must be at most %d characters long; this one has %d", MaxNumberLength, len(lit))
+	}
+	f, err := strconv.ParseFloat(lit, 64)
+	if err != nil {
+		return fmt.Sprintf("the number %s is out of range: numbers must be within ±1.7976931348623157e308", lit)
+	}
+	if f == 0 && significand(lit) {
+		return fmt.Sprintf("the number %s is too small: non-zero numbers must be at least 4.9e-324 in magnitude", lit)
+	}
+	return ""
+}
+
+// significand reports whether the digits before the exponent of a number literal are not all zero.
+func significand(lit string) bool {
+	if i := strings.IndexAny(lit, "eE"); i >= 0 {
+		lit = lit[:i]
+	}
+	return strings.ContainsAny(lit, "123456789")
 }
 
 func (r *reader) string() (*node, error) {

@@ -62,7 +62,12 @@ type parser struct {
 	// ns is the namespace of the labels of the list being read: the flow's id for its actions, the id of the call
 	// action for a nested list. current is the id of the action whose options are being read.
 	ns, current uuid.UUID
+	// suggested counts the did-you-mean suggestions computed, at most MaxSuggestions.
+	suggested int
 }
+
+// MaxSuggestions bounds the did-you-mean suggestions of one document.
+const MaxSuggestions = 20
 
 func newParser(raw []byte, lim Limits) *parser {
 	return &parser{raw: raw, lim: lim, rep: &Report{}, def: &Definition{ID: lim.Namespace}, ns: lim.Namespace}
@@ -339,7 +344,14 @@ func (p *parser) actionType(ra *rawAction, aptr string) *Spec {
 	}
 	spec, ok := Lookup(Type(n.text))
 	if !ok {
-		if s := suggest(n.text); s != "" {
+		// Suggestions for the first few unknown types only: a document of thousands of misspellings costs no
+		// more to check than its bytes.
+		s := Type("")
+		if p.suggested < MaxSuggestions {
+			p.suggested++
+			s = suggest(n.text)
+		}
+		if s != "" {
 			p.rep.errorf(n.start, ptr, ReasonInvalidActionType, "unknown action type %q; did you mean %q?", n.text, s)
 		} else {
 			p.rep.errorf(n.start, ptr, ReasonInvalidActionType, "unknown action type %q", n.text)

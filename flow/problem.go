@@ -11,6 +11,7 @@ const (
 	ReasonInvalidJSON          = "INVALID_JSON_BODY"
 	ReasonInvalidBody          = "INVALID_REQUEST_BODY"
 	ReasonInvalidString        = "INVALID_STRING"
+	ReasonInvalidNumber        = "INVALID_NUMBER"
 	ReasonDuplicateKey         = "DUPLICATE_KEY"
 	ReasonUnknownField         = "UNKNOWN_FIELD"
 	ReasonInvalidField         = "INVALID_FIELD"

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -23,14 +25,28 @@ const (
 	StartScript
 )
 
+// startFields names the fields of each kind of start document, for messages about unknown ones.
+var startFields = map[StartKind]string{
+	StartActiveflow: "an activeflow has flow_id or actions, variables, id, webhook_uri, webhook_method and on_complete_flow_id",
+	StartSimulation: "a simulation has actions, variables, digits, steps and now",
+	StartScript:     "a simulation's script has variables, digits, steps and now",
+}
+
 // Start is a decoded request to run actions: an activeflow to start, or a simulation.
 type Start struct {
+	// ID is the activeflow's id when the client chose it (VoIPbin's clients may); uuid.Nil: the server's.
+	ID        uuid.UUID
 	FlowID    uuid.UUID // uuid.Nil: inline actions
 	Actions   []Action
 	Variables map[string]string
 	Digits    []string
 	Steps     []map[string]string // what the runner reports for each runner action, in turn
 	Now       time.Time           // zero: the server's clock
+	// WebhookURI and WebhookMethod are where the activeflow's events go (VoIPbin's fields).
+	WebhookURI    string
+	WebhookMethod string
+	// OnCompleteFlowID starts when the activeflow ends, instead of its flow's on_complete_flow_id.
+	OnCompleteFlowID uuid.UUID
 }
 
 // ParseStart decodes and validates the body of a request that runs actions, reporting every problem like Parse.
@@ -47,6 +63,14 @@ func ParseStart(ctx context.Context, raw []byte, lim Limits, kind StartKind, liv
 			case m.key == "flow_id" && kind == StartActiveflow:
 				flowID = m.value
 				st.FlowID = p.flowRef(m.value, ptr, ReasonInvalidField)
+			case m.key == "id" && kind == StartActiveflow:
+				st.ID = p.optionalID(m.value, ptr)
+			case m.key == "webhook_uri" && kind == StartActiveflow:
+				st.WebhookURI = p.optionalURL(m.value, ptr)
+			case m.key == "webhook_method" && kind == StartActiveflow:
+				st.WebhookMethod = p.method(m.value, ptr)
+			case m.key == "on_complete_flow_id" && kind == StartActiveflow:
+				st.OnCompleteFlowID = p.flowRef(m.value, ptr, ReasonInvalidField)
 			case m.key == "actions" && kind != StartScript:
 				actions = m.value
 				st.Actions = p.actions(m.value, ptr)
@@ -59,11 +83,7 @@ func ParseStart(ctx context.Context, raw []byte, lim Limits, kind StartKind, liv
 			case m.key == "now" && kind != StartActiveflow:
 				st.Now = p.timestamp(m.value, ptr)
 			default:
-				known := "an activeflow starts from flow_id or actions, with variables"
-				if kind == StartSimulation {
-					known = "a simulation has actions, variables, digits and now"
-				}
-				p.unknownField(m.keyStart, ptr, m.key, "", known)
+				p.unknownField(m.keyStart, ptr, m.key, "", startFields[kind])
 			}
 		}
 		given := func(n *node) bool { return n != nil && n.kind != kindNull && !(n.kind == kindString && n.text == "") }
@@ -161,6 +181,51 @@ func (p *parser) steps(n *node, ptr string) []map[string]string {
 		out = append(out, vars)
 	}
 	return out
+}
+
+// optionalID reads a UUID that may be absent ("" or null).
+func (p *parser) optionalID(n *node, ptr string) uuid.UUID {
+	if n.kind == kindNull || (n.kind == kindString && n.text == "") {
+		return uuid.Nil
+	}
+	if n.kind == kindString {
+		if id, ok := ParseID(n.text); ok && id != uuid.Nil {
+			return id
+		}
+	}
+	p.rep.errorf(n.start, ptr, ReasonInvalidField, "%s must be a UUID", fieldName(ptr))
+	return uuid.Nil
+}
+
+// optionalURL reads an absolute http(s) URL that may be absent ("" or null).
+func (p *parser) optionalURL(n *node, ptr string) string {
+	if n.kind == kindNull || (n.kind == kindString && n.text == "") {
+		return ""
+	}
+	if n.kind != kindString || len(n.text) > 2048 {
+		p.rep.errorf(n.start, ptr, ReasonInvalidField, "%s must be an absolute http(s) URL of at most 2048 bytes", fieldName(ptr))
+		return ""
+	}
+	if u, err := url.Parse(n.text); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.rep.errorf(n.start, ptr, ReasonInvalidField, "%s must be an absolute http(s) URL, not %q", fieldName(ptr), n.text)
+		return ""
+	}
+	return n.text
+}
+
+// method reads an HTTP method of a webhook: POST (the default), GET, PUT or DELETE.
+func (p *parser) method(n *node, ptr string) string {
+	if n.kind == kindNull || (n.kind == kindString && n.text == "") {
+		return ""
+	}
+	if n.kind == kindString {
+		switch m := strings.ToUpper(n.text); m {
+		case "POST", "GET", "PUT", "DELETE":
+			return m
+		}
+	}
+	p.rep.errorf(n.start, ptr, ReasonInvalidField, "%s must be POST, GET, PUT or DELETE", fieldName(ptr))
+	return ""
 }
 
 func (p *parser) strings(n *node, ptr string) []string {

@@ -418,6 +418,75 @@ func (e ActiveflowStatus) Valid() bool {
 	}
 }
 
+// Defines values for ActiveflowCreateWebhookMethod.
+const (
+	ActiveflowCreateWebhookMethodDELETE ActiveflowCreateWebhookMethod = "DELETE"
+	ActiveflowCreateWebhookMethodEmpty  ActiveflowCreateWebhookMethod = ""
+	ActiveflowCreateWebhookMethodGET    ActiveflowCreateWebhookMethod = "GET"
+	ActiveflowCreateWebhookMethodPOST   ActiveflowCreateWebhookMethod = "POST"
+	ActiveflowCreateWebhookMethodPUT    ActiveflowCreateWebhookMethod = "PUT"
+)
+
+// Valid indicates whether the value is a known member of the ActiveflowCreateWebhookMethod enum.
+func (e ActiveflowCreateWebhookMethod) Valid() bool {
+	switch e {
+	case ActiveflowCreateWebhookMethodDELETE:
+		return true
+	case ActiveflowCreateWebhookMethodEmpty:
+		return true
+	case ActiveflowCreateWebhookMethodGET:
+		return true
+	case ActiveflowCreateWebhookMethodPOST:
+		return true
+	case ActiveflowCreateWebhookMethodPUT:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ActiveflowEventType.
+const (
+	ActiveflowCreated ActiveflowEventType = "activeflow_created"
+	ActiveflowDeleted ActiveflowEventType = "activeflow_deleted"
+	ActiveflowUpdated ActiveflowEventType = "activeflow_updated"
+)
+
+// Valid indicates whether the value is a known member of the ActiveflowEventType enum.
+func (e ActiveflowEventType) Valid() bool {
+	switch e {
+	case ActiveflowCreated:
+		return true
+	case ActiveflowDeleted:
+		return true
+	case ActiveflowUpdated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ActiveflowMessageState.
+const (
+	Delivered ActiveflowMessageState = "delivered"
+	Failed    ActiveflowMessageState = "failed"
+	Pending   ActiveflowMessageState = "pending"
+)
+
+// Valid indicates whether the value is a known member of the ActiveflowMessageState enum.
+func (e ActiveflowMessageState) Valid() bool {
+	switch e {
+	case Delivered:
+		return true
+	case Failed:
+		return true
+	case Pending:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AuthorType.
 const (
 	AuthorTypeAccesskey AuthorType = "accesskey"
@@ -442,6 +511,7 @@ const (
 	DecisionResultEnd      DecisionResult = "end"
 	DecisionResultFetch    DecisionResult = "fetch"
 	DecisionResultJump     DecisionResult = "jump"
+	DecisionResultSend     DecisionResult = "send"
 	DecisionResultSet      DecisionResult = "set"
 )
 
@@ -455,6 +525,8 @@ func (e DecisionResult) Valid() bool {
 	case DecisionResultFetch:
 		return true
 	case DecisionResultJump:
+		return true
+	case DecisionResultSend:
 		return true
 	case DecisionResultSet:
 		return true
@@ -1692,8 +1764,8 @@ type Activeflow struct {
 
 	// EndReason Why it ended (`""` while running): `finished` (past the last action), `stop`, `hangup`, `stopped`
 	// (through the API), `executed_action_limit`, `control_step_limit`, `fetch_flow_not_found`,
-	// `fetch_flow_depth`, `variable_limit`, `option_limit` or `state_limit` (docs/execution.md says what
-	// each means).
+	// `fetch_flow_depth`, `fetch_failed`, `fetch_invalid`, `variable_limit`, `option_limit` or
+	// `state_limit` (docs/execution.md says what each means).
 	//
 	//
 	// Example: hangup
@@ -1716,6 +1788,28 @@ type Activeflow struct {
 	//
 	// Example: 6f18ae1c-ddf8-413b-9572-ad30574604ef
 	Id openapi_types.UUID `json:"id"`
+
+	// OnCompleteActiveflowId The activeflow that `on_complete_flow_id` started when this one ended.
+	//
+	// Example: 0193a4b2-7c1e-7d3a-9f00-3b1c2d4e5f61
+	OnCompleteActiveflowId *openapi_types.UUID `json:"on_complete_activeflow_id,omitempty"`
+
+	// OnCompleteError Why `on_complete_flow_id` did not start when this activeflow ended (the chain's limit of 5, or a flow
+	// that no longer exists); `""` otherwise.
+	//
+	//
+	// Example:
+	OnCompleteError *string `json:"on_complete_error,omitempty"`
+
+	// OnCompleteFlowId The flow that starts, as a new activeflow with these variables, when this one ends.
+	//
+	// Example: 0f0a2a3e-5c1e-4b8e-9f67-3a1d2c4b5e6f
+	OnCompleteFlowId *openapi_types.UUID `json:"on_complete_flow_id,omitempty"`
+
+	// ReferenceActiveflowId The activeflow whose end started this one (through its `on_complete_flow_id`).
+	//
+	// Example: 0193a4b2-7c1e-7d3a-9f00-3b1c2d4e5f5f
+	ReferenceActiveflowId *openapi_types.UUID `json:"reference_activeflow_id,omitempty"`
 
 	// Status `running` until it ends; then `ended`, with `end_reason`.
 	//
@@ -1746,6 +1840,16 @@ type Activeflow struct {
 	//
 	// Example: {"voipbin.call.digits":"2"}
 	Variables Variables `json:"variables"`
+
+	// WebhookMethod The method of those requests (`""` is POST).
+	//
+	// Example: POST
+	WebhookMethod *string `json:"webhook_method,omitempty"`
+
+	// WebhookUri Where the activeflow's events go, besides its customer's webhook (`""`: nowhere else).
+	//
+	// Example: https://example.com/flowbin/events
+	WebhookUri *string `json:"webhook_uri,omitempty"`
 }
 
 // ActiveflowStatus `running` until it ends; then `ended`, with `end_reason`.
@@ -1756,7 +1860,9 @@ type ActiveflowStatus string
 // ActiveflowCreate What an activeflow runs: the current revision of `flow_id`, or inline `actions` (one of the two), seeded
 // with `variables` (by default at most 100, 32 KiB a value and 64 KiB in all). Variables of the `voipbin.`
 // namespace are ignored, as VoIPbin ignores them: the activeflow sets `voipbin.activeflow.id`,
-// `voipbin.activeflow.flow_id` and the rest of its namespace itself. Unknown fields are errors.
+// `voipbin.activeflow.flow_id` and the rest of its namespace itself. As in VoIPbin, the client may choose
+// the activeflow's `id` (an id that is taken answers 409) and where its events go (`webhook_uri`,
+// `webhook_method`).
 type ActiveflowCreate struct {
 	// Actions Actions to run instead of a flow, validated like a flow's.
 	Actions *[]Action `json:"actions,omitempty"`
@@ -1766,10 +1872,64 @@ type ActiveflowCreate struct {
 	// Example: 93993ae1-0408-4639-ad5f-1288aa8d4325
 	FlowId *openapi_types.UUID `json:"flow_id,omitempty"`
 
+	// Id The activeflow's id, chosen by the client; absent, the server chooses one.
+	//
+	// Example: 6f18ae1c-ddf8-413b-9572-ad30574604ef
+	Id *openapi_types.UUID `json:"id,omitempty"`
+
+	// OnCompleteFlowId A live flow of the caller to start when this activeflow ends, instead of its flow's
+	// `on_complete_flow_id`.
+	//
+	//
+	// Example: 0f0a2a3e-5c1e-4b8e-9f67-3a1d2c4b5e6f
+	OnCompleteFlowId *openapi_types.UUID `json:"on_complete_flow_id,omitempty"`
+
 	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
 	//
 	// Example: {"voipbin.call.digits":"2"}
 	Variables *Variables `json:"variables,omitempty"`
+
+	// WebhookMethod The method of those requests, POST by default.
+	//
+	// Example: POST
+	WebhookMethod *ActiveflowCreateWebhookMethod `json:"webhook_method,omitempty"`
+
+	// WebhookUri Where the activeflow's events go (`activeflow_created`, `activeflow_updated`, `activeflow_deleted`),
+	// besides the customer's webhook. An absolute http(s) URL.
+	//
+	//
+	// Example: https://example.com/flowbin/events
+	WebhookUri *string `json:"webhook_uri,omitempty"`
+}
+
+// ActiveflowCreateWebhookMethod The method of those requests, POST by default.
+//
+// Example: POST
+type ActiveflowCreateWebhookMethod string
+
+// ActiveflowEvent The body of an activeflow's event, as VoIPbin sends it: the event's type, and the activeflow as it is after
+// the change. flowbin signs it as Standard Webhooks says (**beyond**): `webhook-id` (the message's id, the
+// same on every retry), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,` and the base64
+// HMAC-SHA256 of `id.timestamp.body` under the customer's webhook secret).
+type ActiveflowEvent struct {
+	// Data An execution of a flow revision, or of inline actions.
+	Data Activeflow `json:"data"`
+
+	// Type What happened.
+	//
+	// Example: activeflow_updated
+	Type ActiveflowEventType `json:"type"`
+}
+
+// ActiveflowEventType What happened.
+//
+// Example: activeflow_updated
+type ActiveflowEventType string
+
+// ActiveflowEventList An activeflow's outbound messages, oldest first.
+type ActiveflowEventList struct {
+	// Result The messages. Never null.
+	Result []ActiveflowMessage `json:"result"`
 }
 
 // ActiveflowList One page of activeflows.
@@ -1782,6 +1942,47 @@ type ActiveflowList struct {
 	// Result The activeflows, newest first. Never null.
 	Result []Activeflow `json:"result"`
 }
+
+// ActiveflowMessage One request flowbin owes a customer's system, and how its delivery went.
+type ActiveflowMessage struct {
+	// Attempts Every attempt, oldest first. Never null.
+	Attempts []DeliveryAttempt `json:"attempts"`
+
+	// Id The message's id, sent as `webhook-id` on every attempt, so that a receiver can drop repeats.
+	//
+	// Example: 0193a4b2-7c1e-7d3a-9f00-3b1c2d4e5f70
+	Id openapi_types.UUID `json:"id"`
+
+	// Method The HTTP method.
+	//
+	// Example: POST
+	Method string `json:"method"`
+
+	// State `pending` (to be tried again), `delivered` (a 2xx answer) or `failed` (given up on).
+	//
+	// Example: delivered
+	State ActiveflowMessageState `json:"state"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// Type The event (`activeflow_created`, `activeflow_updated`, `activeflow_deleted`), or `webhook_send`.
+	//
+	// Example: activeflow_updated
+	Type string `json:"type"`
+
+	// Url Where it goes.
+	//
+	// Example: https://example.com/flowbin/events
+	Url string `json:"url"`
+}
+
+// ActiveflowMessageState `pending` (to be tried again), `delivered` (a 2xx answer) or `failed` (given up on).
+//
+// Example: delivered
+type ActiveflowMessageState string
 
 // ActiveflowNext The runner's report that the current action finished.
 type ActiveflowNext struct {
@@ -1925,7 +2126,9 @@ type Decision struct {
 	// Example: voipbin.call.digits is "2": target_ids["2"]
 	Reason string `json:"reason"`
 
-	// Result Where the execution went: on to the next action, to `target_id`, or the end.
+	// Result What it did: went on to the next action (`continue`), to `target_id` (`jump`), set a variable (`set`),
+	// ran fetched actions (`fetch`), sent or queued a `webhook_send` (`send`), or ended the execution (`end`).
+	//
 	//
 	// Example: jump
 	Result DecisionResult `json:"result"`
@@ -1936,10 +2139,39 @@ type Decision struct {
 	TargetId *openapi_types.UUID `json:"target_id,omitempty"`
 }
 
-// DecisionResult Where the execution went: on to the next action, to `target_id`, or the end.
+// DecisionResult What it did: went on to the next action (`continue`), to `target_id` (`jump`), set a variable (`set`),
+// ran fetched actions (`fetch`), sent or queued a `webhook_send` (`send`), or ended the execution (`end`).
 //
 // Example: jump
 type DecisionResult string
+
+// DeliveryAttempt One attempt to deliver a message.
+type DeliveryAttempt struct {
+	// Attempt 1 for the first attempt.
+	//
+	// Example: 1
+	Attempt int `json:"attempt"`
+
+	// DurationMs How long the attempt took.
+	//
+	// Example: 9
+	DurationMs int `json:"duration_ms"`
+
+	// Error What went wrong; `""` for a 2xx answer.
+	//
+	// Example:
+	Error string `json:"error"`
+
+	// Status The HTTP status of the answer; 0 when nothing answered (refused, failed, timed out).
+	//
+	// Example: 200
+	Status int `json:"status"`
+
+	// TmAttempt A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmAttempt Timestamp `json:"tm_attempt"`
+}
 
 // Error The one error envelope, used by every error answer of every operation.
 type Error struct {
@@ -2052,6 +2284,11 @@ type ExecutedAction struct {
 	//
 	// Example: {"language":"en-US","text":"hello. welcome to voipbin."}
 	Option *json.RawMessage `json:"option,omitempty"`
+
+	// Source For an action that a `fetch` took from its `event_url`, that URL.
+	//
+	// Example: https://example.com/flowbin/next
+	Source *string `json:"source,omitempty"`
 
 	// Step The action's number in the execution: 1, 2, … in the order the actions ran, control actions
 	// included. A runner sends the current action's step back with `next`.
@@ -2822,6 +3059,9 @@ type UpdateFlowJSONRequestBody = UpdateFlowJSONBody
 
 // SimulateFlowJSONRequestBody defines body for SimulateFlow for application/json ContentType.
 type SimulateFlowJSONRequestBody = SimulateFlowJSONBody
+
+// ActiveflowEventJSONRequestBody defines body for ActiveflowEvent for application/json ContentType.
+type ActiveflowEventJSONRequestBody = ActiveflowEvent
 
 // Getter for additional properties for ActionOptionAISummary. Returns the specified
 // element and whether it was found
@@ -6491,6 +6731,9 @@ type ServerInterface interface {
 	// GetActiveflow Get an activeflow
 	// (GET /v1.0/activeflows/{id})
 	GetActiveflow(ctx echo.Context, id ActiveflowID) error
+	// ListActiveflowEvents List an activeflow's events and their deliveries
+	// (GET /v1.0/activeflows/{id}/events)
+	ListActiveflowEvents(ctx echo.Context, id ActiveflowID) error
 	// NextActiveflowAction Report an action done, get the next
 	// (POST /v1.0/activeflows/{id}/next)
 	NextActiveflowAction(ctx echo.Context, id ActiveflowID, params NextActiveflowActionParams) error
@@ -6813,6 +7056,22 @@ func (w *ServerInterfaceWrapper) GetActiveflow(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetActiveflow(ctx, id)
+	return err
+}
+
+// ListActiveflowEvents converts echo context to params.
+func (w *ServerInterfaceWrapper) ListActiveflowEvents(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ActiveflowID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListActiveflowEvents(ctx, id)
 	return err
 }
 
@@ -7282,6 +7541,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1.0/activeflows", wrapper.CreateActiveflow, options.OperationMiddlewares["createActiveflow"]...)
 	router.DELETE(options.BaseURL+"/v1.0/activeflows/:id", wrapper.DeleteActiveflow, options.OperationMiddlewares["deleteActiveflow"]...)
 	router.GET(options.BaseURL+"/v1.0/activeflows/:id", wrapper.GetActiveflow, options.OperationMiddlewares["getActiveflow"]...)
+	router.GET(options.BaseURL+"/v1.0/activeflows/:id/events", wrapper.ListActiveflowEvents, options.OperationMiddlewares["listActiveflowEvents"]...)
 	router.POST(options.BaseURL+"/v1.0/activeflows/:id/next", wrapper.NextActiveflowAction, options.OperationMiddlewares["nextActiveflowAction"]...)
 	router.POST(options.BaseURL+"/v1.0/activeflows/:id/stop", wrapper.StopActiveflow, options.OperationMiddlewares["stopActiveflow"]...)
 	router.GET(options.BaseURL+"/v1.0/customer", wrapper.GetCustomer, options.OperationMiddlewares["getCustomer"]...)
@@ -7299,6 +7559,32 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1.0/flows/validate", wrapper.ValidateFlow, options.OperationMiddlewares["validateFlow"]...)
 	router.GET(options.BaseURL+"/v1.0/me", wrapper.GetMe, options.OperationMiddlewares["getMe"]...)
 
+}
+
+// CallbackReceiverInterface represents handlers for receiving inbound
+// callback requests. Each callback becomes a Handle*Callback
+// method that the implementation fills in. The caller mounts the per-
+// callback echo.HandlerFunc returned by {Op}CallbackHandler at
+// whatever URL path they advertise to senders.
+type CallbackReceiverInterface interface {
+	// An activeflow's event
+	// HandleActiveflowEventCallback handles the POST callback for activeflowEvent.
+	HandleActiveflowEventCallback(ctx echo.Context) error
+}
+
+// ActiveflowEventCallbackHandler returns the echo.HandlerFunc for the activeflowEvent callback.
+// Mount this at the URL path advertised to callback senders. Errors
+// during parameter binding are returned via echo.NewHTTPError so echo's
+// error-handling chain reports them as 400. Middlewares are applied in
+// the order provided -- the last argument becomes the outermost wrapper.
+func ActiveflowEventCallbackHandler(si CallbackReceiverInterface, middlewares ...echo.MiddlewareFunc) echo.HandlerFunc {
+	h := echo.HandlerFunc(func(ctx echo.Context) error {
+		return si.HandleActiveflowEventCallback(ctx)
+	})
+	for _, mw := range middlewares {
+		h = mw(h)
+	}
+	return h
 }
 
 type AccesskeyJSONResponse Accesskey
@@ -8988,6 +9274,112 @@ func (response GetActiveflow500JSONResponse) VisitGetActiveflowResponse(w http.R
 type GetActiveflow503JSONResponse struct{ ServiceUnavailableJSONResponse }
 
 func (response GetActiveflow503JSONResponse) VisitGetActiveflowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActiveflowEventsRequestObject struct {
+	Id ActiveflowID `json:"id"`
+}
+
+type ListActiveflowEventsResponseObject interface {
+	VisitListActiveflowEventsResponse(w http.ResponseWriter) error
+}
+
+type ListActiveflowEvents200JSONResponse ActiveflowEventList
+
+func (response ListActiveflowEvents200JSONResponse) VisitListActiveflowEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActiveflowEvents400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListActiveflowEvents400JSONResponse) VisitListActiveflowEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActiveflowEvents401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListActiveflowEvents401JSONResponse) VisitListActiveflowEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActiveflowEvents404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListActiveflowEvents404JSONResponse) VisitListActiveflowEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActiveflowEvents431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListActiveflowEvents431JSONResponse) VisitListActiveflowEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActiveflowEvents500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListActiveflowEvents500JSONResponse) VisitListActiveflowEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActiveflowEvents503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListActiveflowEvents503JSONResponse) VisitListActiveflowEventsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -11067,6 +11459,9 @@ type StrictServerInterface interface {
 	// GetActiveflow Get an activeflow
 	// (GET /v1.0/activeflows/{id})
 	GetActiveflow(ctx context.Context, request GetActiveflowRequestObject) (GetActiveflowResponseObject, error)
+	// ListActiveflowEvents List an activeflow's events and their deliveries
+	// (GET /v1.0/activeflows/{id}/events)
+	ListActiveflowEvents(ctx context.Context, request ListActiveflowEventsRequestObject) (ListActiveflowEventsResponseObject, error)
 	// NextActiveflowAction Report an action done, get the next
 	// (POST /v1.0/activeflows/{id}/next)
 	NextActiveflowAction(ctx context.Context, request NextActiveflowActionRequestObject) (NextActiveflowActionResponseObject, error)
@@ -11603,6 +11998,31 @@ func (sh *strictHandler) GetActiveflow(ctx echo.Context, id ActiveflowID) error 
 		return err
 	} else if validResponse, ok := response.(GetActiveflowResponseObject); ok {
 		return validResponse.VisitGetActiveflowResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListActiveflowEvents operation middleware
+func (sh *strictHandler) ListActiveflowEvents(ctx echo.Context, id ActiveflowID) error {
+	var request ListActiveflowEventsRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListActiveflowEvents(ctx.Request().Context(), request.(ListActiveflowEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListActiveflowEvents")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListActiveflowEventsResponseObject); ok {
+		return validResponse.VisitListActiveflowEventsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -12153,400 +12573,435 @@ func (sh *strictHandler) GetMe(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P2Lctu49TiOvwo+bGdi74eUSd0sKdPpaG1lo13fastJt1H+IkRCEmsKVAnKjjbfzPQh/s/QB+uT/AYH",
-	"AAlK1NXONvvpdjobiyRuBwcH534+G140nUWU0IQZrc/GDMd4ShISw6+25xHGHsiie85/+oR5cTBLgoga",
-	"LaM3IQjDB+iBLF4xFPglwzTIJzydhcRoGWXfIfbQJlYVN4hV9WsVq+k5xDodOUObVLwmdhzDNALe2Qwn",
-	"E8M0KJ7yloFvmEZM/jEPYuIbrSSeE9Ng3oRMMZ/HKIqnODFaxnwOXyaLGW/FkjigY+PLF9Noe0nwSEZh",
-	"9LR+5uqLgpnXR04DE8ezfH/UsKpOZWg1a6dlC/sVu3ZardtVMvpKM38TkNB/h8PAx2K2y5N/P8EJmtMH",
-	"Gj1RNOJfMxSNUDIhiI9LWIKGkb9AfmQizNBP8yGJKUkIe4XcUb5zt4Xc9zimLvLjaMZ4H1OEqY9iMovi",
-	"hPUpwd4EBRRh8WFAxy6aEOyT+DVy75I48BIXYcqeSMxQ1baRe3/109X1+6vBm27n4tx9jdzumEYxyQ3B",
-	"gpDQJFyUUHvICE1a/HGfMhI/kvgVQ4wkSUDH6Mh9c3H9/vuu7G3wrn3RPW/3utdXrqlmPqchx0BvgumY",
-	"+McmepoEfM4M4ZBF6IlDi8MmSiYk7tNoRmJYO0NPQTJBWABrFIVh9FTqU7Wr/5iTeJFtKwBu8Jhti76p",
-	"hM6nRuuDIeBhmAafmWEaYuXGx8Jt3oCaa5DSJ55Xrleqlj0sY8txyNAaVhq+1TjFjZFj1xyn0fhKSNn1",
-	"yXQWJYR6i5/IYnXWbTSnwT/mhBMCdOSgJELlWg09BiwYhgS17866Xb5FMfY4aTERm3sTjp0Y3d93z49R",
-	"wrdpih8IfxSTJA6In6IzwyMiUWQUxCyRCMf3mCVRTHyToyjfZB8neIgZMRUWh3hBfDSKYlSuokk0jxmf",
-	"m+w4PTcMTwnycBiSWGCFQEf+lC+I9wVYciR6ZMjDcbxAbgqWxLqVY7UQh657XEI91THvQuAaBSQUfclD",
-	"06fVcvk1R9qQwFzECtXSYYlBGKJ4TvnpM9NOoMcgYaJ7zP8axgEZhQtYLv8thjB5t7RPs1PaFHieI3ee",
-	"49XqVtm3sVX1GsRqDms1y/YbuDKyR2WNUIvTn+GWhhoWxw0dsab40wWh42RitMq1mmlMA6p+OybH0YTE",
-	"vM//34d+/1PZsfr9T6edj//7x2IcHF3ixJsUHxm308Nj94gdAwwFMeDA48jgo4iaKIqR+51bQu8nROCK",
-	"PGXePI4JTWQPvA2NEoSnER0DsTK1Hvs0YCgmoznvFDag6pQBPfimcIoVMPQUB0lC6DKM+0Zc6RtroTiy",
-	"xOrWgM+xy9VioFxFlOwOmDDga51Eoc8KQLIKi2U4ZCevYldL+y2Qz/SwVd7gMbkLfiGrS3wbPaEppgsU",
-	"JGTKaccMj4lYH+IUJWJJCZ2TEZ6HCXJs+zWy0ZRgygS5kC+OMEPvou7NMKDHr9EjDuecDg2jR8LbIByT",
-	"Pk1ighPic6Ll2HYJtcVQU7yA4dA0igl64pDEaBxH8xknLmJWnmwqiRQQhWngxREjXkR9Ds0Qx2MSczJI",
-	"+5R/xDtfQiHHLr6b+KcDxsGjg1WujTez4eQFU35L2Sl8A5qQMYlTAPeiB0LXIBEln5IBjJPwr1xFOGcx",
-	"eQyiOYPptpCauNwA/jMPAQY3ZLhAQzLi8AqSEmr3aRJMCUvwdCbuAQ1Tn+Io4Z8xEo7QUxQ/cPodmTlQ",
-	"iuuLY3NA1TZqB/v2zRmqVCpN+K5Pj9yyXbYtx7Ycp2c7Ldtu2XbJ5v9z/sbpdmc6Sxa8N5zxJpIqF2yK",
-	"kfWGlnozNmwXgDG3X3+MychoGX84yfjxE/GWnWTbwzfrlvB7NaJX8+mQxMU7FstvXjFE4TN05JiobKJ/",
-	"//Nfx7lz6xRyDKr9bnxDQJNK2dCwzCnEMjXxF8E2dITTVco1HhdioPqIaUjXp3vucmW/zdSvNttqfvxs",
-	"m80vRdfaFwFfwpLvIz8gUuhSksn3kQ/MlhdRzmTwP/FsFgYe8KAnf2dCPsjGxWF4PTJaHzajUzbAGZxL",
-	"48tH0/hkjSNLTo93XLrFT5eEMTwmYp4FUghnpea0tIIkkr/9StMH1pnO5skh827Dvc8pf0AD/qxw9l0a",
-	"BpTcBdN5CHP9SitZHuZWoMIh61IiLcfzJEJM9CkZYSCV8HHhar/6Ol9sheJ3yran3RYsC04Wm0WUkbwq",
-	"Y4f1pef+s+HNWRJNSTwIfKNl1EgV2/WGbTXsKuEimGc1qqenVnlEcK1Zb/iN2tDgE09wEHKBijOKwwXM",
-	"9qyLZsGM8B3nxMTfXUEiaY1PZmG0QMOIi5jJdCAuVXEF1S3HscoV5Nj6FWSLD30SEvhQ/CSfZkEs251u",
-	"ajef+Thtx2ncYBaTUfCJy8PDh0Hl01+w8WXXOyyD/1rsVaokE3jraJ6AFBPjJ/6wZOTUOvvuIvACA3FC",
-	"+BOAf7NChh72hxbxMLGq5aZjNfxq0/Jww8HNcn3YGHLCH81STcw8llqZms3ZqlAxrhwMCZkZrbIEMfHm",
-	"am8qll217Dpyqq1apeWUS7V60z6tZLeBH4yDhA1i4pHgkfB1HoR1hPqDmGBYvQG3F0zCl6tmcEwF3o2q",
-	"wxqueFs0Cdm6E/KJ3/M3Md8hBwRMhkPCTFQWP+azWRQnsEcCDs4BcEhw+GB8Mb/tzfloGhz/BnKOzWYF",
-	"E8eyq3bDqtYrTQv7tZHllBsNjBt+tVKuGbJBylK1KvL476hlZAlO5owzZUIHsHr6Nyxi9fRTP/1bP+CP",
-	"OA7wMBTE8jEKZsOAljIlaYkfad7RwIvm/MwZnEgUfLc3cAr62Ac6Bc1jMiIxoR4ZZA/FlGz5P6vgP+p/",
-	"2/p8sY4kguFZoH2ZrX8n8H3Zg/6mpHMD+yAnyc/x99hXt/VetJbEcSSlEn4LCrIzlfd6y1Caa0GUEAcC",
-	"6htJiB/6xmvkBz5aRHOQ0fljHD70jT8bpjGLuCQRGy3jRJKzk8oJQJDf85Loda9AQzxon/W611eD3s83",
-	"HTiwzx594wgpCy9QIyb/GNjOj+d/rf+l8mPjXe2q/NPpZfWmeWvfOb2yfp7Tzm5/uL/sXPX22M0OAHnN",
-	"RmrKwykOuZRGfCEegwK7hFy5NR8+uigMWMIQeSTxAs3iaBiSKRpFc+oDEpxFdBQG3qEokAFeAnwXoq50",
-	"cLpGSjaXjF+Gqfre3PXaFx25M4dvypt296JzPri57ZxdX513obMX2pds2mgaPYJekm8LoT7xW8jV5++i",
-	"IyG78muV+On6Y8RvsiIIRZS87lOlHeZXBYlBxYcpIjgOAxKjJF7kVN6iexNh/xFTj/goSI5N5PIpvOu8",
-	"ubh+P+hcnXfOXd5Pn7rd887lzXWvc3X28+Cnzs+D7tXg/q7jCklcoJzSnov+3SXlsLuiz34Nyv4FwqOE",
-	"8CFu+S+rzX+5SKjH2DEXxqVIuR8erjA+zWrdGfrYsWrVkW9VSfnUwkO7alWdRt2rj07LjYqdXf1C2Zlx",
-	"JPUmHp02Tok1qo2wVcXO0Gr6Ttka2cNqZdio+5jUcxxJiOl4LvCfUOv+jnctOKkJCcOohJ5I6EVTwiU2",
-	"dQGg3iRgHE4Jh6c8QCV0ExLMCCL075EQJ+T3YC2LHwOPlEB7+MAJGBzdHFP10XymJAOzkWMKEVrBWcky",
-	"VdupYJtYvlMbWtVhjVhN3KxbdrVcdnDDq2Onlsky0F16gBVj5KxwNo5lly27iux6q3rasp2SU2lW6k4h",
-	"Z5MTV8TixXW36+F9s+Fy5D2BPVVYnLjAKVTcwC91eni80ZanTqlaqymMXyyJIzpGhCZBskAJHpvATrvK",
-	"HOCC+O7mlOfuitrdAbV7tsYVJZM8PO+FZeK3d4bwPHeGfj9W38KxMo0n4RGwzOFx0KAJ5lcUEvuI+uk2",
-	"cjYrANbkgcwSOFAcDwsZPOdEND9JcUC77ZWfwfUNcGI/dX42vnz8GkfdzC41tWBh2mEo8wdooYCuuEgw",
-	"OL38hWroCr3yb4ZyCFcG/vfKFK8pkctEMxIr0KAjaXVDjm0LyAUUVdFPwfevEUYhZsCpIIYXDE2U8Q5s",
-	"Z5xvIeiJxOSYr7FP3XKzCVDgZ6Nv9Oe2XfEkmsAP0kLiocQ98bBvuMqvRNjjRMc4JohGdNV+kxukAPei",
-	"aCZk3hYaR0mU6qayF4hy9hn9fT6dsZb+XNrgQCNr70Ck3wq86EXRBY7H5NlMt+YT9IplSBkT3d6IKuXT",
-	"egMNFwlh+gF722mfd27vBr3r68FF+/aHb1fQSdem3KGOQOnNl5gcrywXuFPwNAKV4yxh6KhS5hiKhgu1",
-	"ZcdA6zX29eUEoWVeOWBoiU1eyyWHOAGbeiaOFnLk35zw0z5YPiih20w+QIXiwRIrpn2ySrTuRBN+Hp9w",
-	"kCiLIECXj7ZkGF05rZk1c9Ur6pbMGfFf4MwWIMQTZihzOkmFPM3dbxNW3Hbu7zrn397xXd3+dJ38Lls6",
-	"Kbr3lDid/CKgOOwoID4L7oHsDYl3OZ1Pr3N71b54DgBlDy9xliiaU/JpRryEwwkH4TwmwtsM/MrEXeTh",
-	"OA4IQ+mqpMbnNRy+MBoDgwbOmHPqA2nU9EZC93MVJW+iOX0+SkuL63bvRVBqgPJJhz8oIq6ue4M31/dX",
-	"z0DjrIsX2IarSPgwxoRF89gDLxShjwE3whK6BmRV0gF7lX6p/PI4pw++MGHwQFAA3gpY8RLkU8ASku7D",
-	"ZeQHo0BQl2JOUTLciXKERSygnvAolN5cwBBxZnSVJzyEHxW9HiSL3uBFGGH/a7A54gzkHaqQY1cbtdP6",
-	"Kovz/fX5z78B/qZwUUVsjIMuC7iYmxhuPfB2eIOD8OBLSlfoK4tqJmVWzaUtAbQMwA8vddSpoqO+EVf7",
-	"xrEp/CwTlPoNpqEHeX/IdLduO++6d1zWu+zeXbZ7Z2+XdPuHjLmh829RgwzL2+mEi8PdSh1T+c2qPFMz",
-	"/b/9sbS8kSA4Ch9E2a3krRlecHkKHKiEAvqJ86XY57/xGAdUOl1zdFpoXrOHy7xraEx1FxqjIf1t6hny",
-	"TELDiHSm4fMCSxGsHzNUhK/dNwPApMFt5y/33dvncGBfDaUCpoiIdJ9hugohonILmRaKIVczUMtzjzMn",
-	"I0WwxGVECdCfO6FIu6f4EQchHoYvQ/Glfk7o9KazKMZxEC7QPBtmrdh017l91z3rDO6v2u/a3Yv29xfP",
-	"IP56Jy90zFUYA1/bnMYEexO+HhTl+bQYUxTNhTtUMCUldIdHRMQ3JLHgkTPPqz1hrvuScBSYzzZ6lOzo",
-	"rLHWN0T5L9mNVmXJD2mNjwwnH568ej5nW6v0vZwNK4lGHIp9o9w3WlInMAh89gGefIRtZ+Anbfx9PuWL",
-	"TL/ho3qNU6dcIZZXK1elOrfp1a3aaOg0fOxU7UqVgxk+9ipk2CD1svZxs+rVLDzEI+I18KgGGlbNqyad",
-	"Df9V3nm8Tf4sWwE5jDH1JplCfqch1YCVAwaU2MPv6m0+JsK1wmlWcHVYtk7BFc6vYKs5sm2rMnS8sl8l",
-	"tVFdd63QNtpoGXucQO1orDmGSYw9UuRs+MU0elF0ielCekiw51O0KBK60DAa85s04TQtYYqEBRRVy0rj",
-	"keNb2r3O4KJ72e0NOn8963TOn3PN3Hburu9vzzqDzl/ftu/vep0XEZV6amlp2NUojqZC8yXd/KNYyk8B",
-	"yP9xXu3DwS+92KORAgIwOro+6IX1QFt0P/cUz5MJoQnf5pdS+6TBiYgS4jOEEbhdSit+5iCpI0D7vve2",
-	"c9XrnkFc5AvwGvdXWpcvgwFnMfE5qHAotM/TgDER37lm9u4xX/NTHNGxiYS/KniwxOQxeiA+OnKVyHV2",
-	"2znnHbQv7lwh7txT6Y1I/EviB7gH2/fSIuZ0zv8iaKWrnInq7v7m5vq21zkfXHbOu+1v3F9IiZlcSHKX",
-	"F+aWtOFWPapXlFRb3XlNYxZzhE9k2EPOkFokHKgPhJ4kepJBXLKzTELY0Qa7Jeo1M9KuBruGEeVyuPYY",
-	"yNeMRLOQ5Cez3gN8Zbx1636JGPutixUG5NWlUhlhVbi4vEf6cpeazXkzcvZU+JdspQzQ+7VSbu37tVLW",
-	"7X1a5VzhC8VYiCPK4p3T+HyB+ya/dxIShvwHQ3iG4yQP2NS9vigaMgt0+CAiu/WTI3cyxd6l6eqQ0ndI",
-	"h4W+B1nsejT8O/ES4YQvz/1ZurvYF5I2Dm+0Mz3CISOrtiBKnjScFqprLkdbEQ0XWkYDNx3IRUfuJyuA",
-	"cHrfEl+4wrInH3JuQPgwwts+zUzzaBr5xEQsEnQDQ8A0yO1gVvih00MeppyWg/5kiL2H1yJbwHKWBZEk",
-	"oE/d5WwA0qyfp2dfmXxoYbNVu1kvOH/ZgchP4CIYES4vcphJZsoULBmNnkqonaCQKDu9jxfoqFGv2jaX",
-	"8qVpPyEULQiOGTqqOLVKnfP7+aBC9djMxQjWq2LeIkYwbarFDcJIq7GDL0GelmPRN58rCbsV9DeNZTxc",
-	"cwpVTODzTp9+2i4C4Ym96oYBAY/RSDtUbPV6XQqq3IviKRF58+3ETH60wQOJ078SugJTBp2HIZ8ORALv",
-	"ESWUuZDFMV6s7JCck7mysI0k6z4l93uQrCvyJBANU18a0oSBkr4YHevTYkKGnkXHxJub+95rlf6kkKJp",
-	"toRXbGXcX4W2sQSPuUSwF4F7JlFAR3LU453IwzdDCN4HySQNn9414jc7Vp+X9jJZH4mteHV0l4jAaaH0",
-	"V+5SD4TMGAJs55z93du2Va7V0QSzSTE704x75em7p8bFw43N/uad/jy8qk5+9Os/jDrOvBvd1pL3/9jK",
-	"8qw75R8LOY1wkSYfWJZIcuII0tYLMhDQLjaBYJExDmgaf1iUk4lTYXDM51QY4FNCXQpuenCohUuhG/gi",
-	"qUb4hBcq9438UMpg8qMpXvCDHE2DJCG+idy+0Tdc4c7fpyEeklBQAZWuBLpCRyqtjts3pjig1jgmJAno",
-	"uG+4MjhemQwZC8ZUzUEabp7iICEyFqRP00Al4FYnBIlhA8oCn6QZVEqoLV68YqKrgCGfxMEjX7VQ82gJ",
-	"jVJDATTp0yPe5LH2WvWKkevhMHRlvMMrhlypanZN1R1OsreBfwwUUVikUr+ilIYqo1apT91McemqJFEy",
-	"WQQnmD4DimnC/oA9lYjZykNeRAXXC2zp9Dh4BFgoSsORX0u3WByqnYWNTQGcKsryp2g/x2uNTPILct1c",
-	"Ax8dRbEY+liPr4moDO9PlXABP+tE+VbqUwcFXRDCSgWa8TFVN4FMaQL3+Erqod38wVcWlWnRiy9ykasC",
-	"08WO+RAieg09trt38+kUx4JS7t6qp2JX92nC9mxyeb7f95nv/a5Nvidktl+DMPL2W8X3mQFi1yZnOAz3",
-	"bMCIym2xTzNlMeYDngubwsHt74Ta7qD25zgBEe2w1u+kmWXf1qNhHPhj8mMU0L2biqvikKZU8Oh7tXkk",
-	"MQPm9I5Qf6/GYldvNTPifi33HrDjTaL9GkxxEO4/zCfh6Acq77sEx8lzmkf7EYE3JNnzREMLEYSxR6sf",
-	"omQ/WL6Vtsc9msgMJHtvwOV8T2JzE+L9Lpm/zMl8/xN2S7wo9gM63h8ptKZ7IsRduO89sv8QSUzwdO/T",
-	"tfc93Ysx5UzTkKTgOLD9/hugt90TPOoOuCP7DfmeDCdR9CDQ/6O5ibsVLBhrIUakG5re0b//+S8XiRE4",
-	"WwmJZDkXV0LivdB9Azuv5Ek/IiDO9EFJAepdKT8J+SSZx5T46JHEQ5wEU3QkrMcQQuajkIyxp/Qux6ZK",
-	"76oCk0B6WNZqaEa/Q4IKjUK1wIasRurzXfYD7JYrwi9/WKzhKuJht7DHS0Ks2E9QWeFgwEQfqbAkfge/",
-	"QIpWLqWZyEsvfmGcledDgL7dXVVCZkAukkXkiK8YUt+Z6PuzG1Q9zQtC6f6sCAV0QKg/SPN9fC5O/pXL",
-	"+poaFYWwoyLG1GQQZPzE/pKNEY+aPibNqkVG9qnlOARb2LEdqzGqlUmt3hhVmsOiGebTiKwRyOT8hONm",
-	"EmWQR0dCXheKAOT+8bPyqPni5hXwRmVkDxukii3Hr42sqlchVhPXTq3y8NRr+lVSHzXszRNUmFqc9y2d",
-	"U5bLV4juJnIztOC/kpSIgazopmiy5NjJWxvbFW8ruA4U/TmInuDwIcXykEDiXNTuIjwmNEEQzZqGLUnv",
-	"/hXExsHaDVU9CQXI7jt46jmjGiljqzmscHG/MbJw3Stbjm+T5qgxPMX1WqHZOk2DVDQb0M8ymTpCY6RB",
-	"5RRilpiaWQgd2ehPiEYoDKZBkp9fHQw3ypgjDTeb0oyaxphQf13Cysco8MgrhsQ3MJLMqj3FEA09IvIP",
-	"SuZJjENOBTUNo3q7Ao7NJEcHweF0JyZsXqSKvoXn+dyV7W4e7nDYAwaYlRtOmiKU214UhQTT3Q4Ee+6B",
-	"YNmBiOdUHQj+/BtG/a2QuTx/BlimvmvKyB1OlqfYmwSUIJ8kxFMpCJcAwxbUWwXMWUSTgM4zFapM/p32",
-	"BCDnx5AlBMNt8IQDyIcvEnvvgiX8aMIEBxNM/XADIfcjlbVYLUkmCtfPYOoB7MnJ509f+nrfHREKqsM3",
-	"BdqnqKoynCtCXUJd3RV9y2RA9XXwVIaEzNKJiCTxGPGHe04C1GmHz4I3T6chssLPaRKEwv0EkgIhtYdM",
-	"U+LvNUehwDt8ktA+nSWEzSsbg9I8c+R0M/9oF02xKB6BFNF4xUSibt7yCELp+nSKE29ybCISMnjuyjio",
-	"QdqTK1+mMCi2bi612qTmR0cBuCZKDbrORtJIThHmRZbU+cRvnto1D2uO17gyGlqNERmenlYc7FcL7/e8",
-	"13jxFnwu8mbT53/JwQkymZihZDkVcJe2o2iJpbz45OzuAF/ew7F+BRHVDNdwEdr8BZqhiGYJ4N0Cp/El",
-	"LrTIrXxvugb66oPPh2SjpdSV4JhzpIiSJ34n+GTGOSSaoGiejCN+K/DvxYmBu5qfeTDxQyK/lUtJRW58",
-	"3pBAWGIDJU/Q+SsmDZhSfCa+iFnFyrCXZdRjOU+P3dffVh1AepOAKl2CW0iN8o4hpuFNcECLomPfYjpG",
-	"81luNUzJeJLpQvz2Ymg+2+1e9QlLAorXQPH9JJpy5FPc3G5OL74fE8bg1g5oVzRxVpdJcBwupBGzkMG/",
-	"ndOijZMMRqCXEwnoeDnhwdolHyRPq3hoNRdZZmJOGUnMzKyLhMe//zLitYiw3hneS8qV3NZ+3HrGUxPT",
-	"M046I9L1Iz3w0YyAXV46sSP+DcLDaJ5kfM3O/jgg4mDGL0vtRR7W17FPYuSUK1WEY2G49/EUj8We7Oh0",
-	"ow2UBMmyz82ZKK2D2YOW2mEkwvxXB4gSUuhRnuYy4F+gSJYswWxpsHfdmxQLC3GkkCt/j4NEY5U8GX2n",
-	"fEdkgIhkG3Y8OVuviQJz4+G4pDobcBQZyMsNHflkFhOIUXnND5r+obot3eOWxhSmGjAZa+f3qYyjAzZG",
-	"MlAp1+bC4jUOq4ijWvrmQH5K6izE7FNtMZR6WGKtKqRmk7pnNb3GUHIXdsWx7Eqjihsjz3dIuQg1imMZ",
-	"ECw/K02i4IIUWOYsAfiBl5A+jz8Y5nIpiLZ1/ofvPv75j4WqCumAVgScLP5JjioqZs0h2PaRcFGDpjPL",
-	"zaKqqWl2qQWzO8pKC/dLoayIc3kWysJ9HjBwOXFlf/+XEZalO1BEjsMQiQ/4pODw6jK9H+BQZBOXzIAA",
-	"wphfjTLLOImncB/CLw9Tj8gWUuDPKQGW2m704ZPz/rgrtqX+EC+Aa77sy+UYNJ3hWArCKunAfe8Mwqkz",
-	"pe84eCSpyyym/hLmCe8m0VfAIqrKa21DO+Q+EfLg4wWDyx8ERmqR6SxZmDmigpLIV55TSzFTalXrtJtq",
-	"TvrG/+lPhmn8D/+PSJiX/pE+8tI//pTf4+y7VfkSF9DOc5wmHJ5GNJm8RpYjXafzBhXLyUUGaETKcopU",
-	"yb/y+fTtRq1RJsRyhhWfn0/fwtUKsZqV0+aofOpVRqejIqBMonlcVLRsHiuw+HixFigNDSblylaYTAM6",
-	"L2KdLuG5GpBPae2Iukq/1tw+It/TggHFVttbh3DK20wG6oQUolYqqPKv0NHdnPp4gWz073/+C93hZB7z",
-	"n/Xj1wjOVOFsPjhm2ayYVbP2URPW0gnWt81vY4hCdjp3JnTvNPXGcwldeldqhA5nKhJpHxf6n1WqhvJE",
-	"rU93pGrfAJX6UyGB+pVJxmhYHlVJGVtDu2ILkjH0/aHVPK3jUaNZHtVwpWiasB+DTawgfCFvDFd8znsB",
-	"UdoVDd0VDnAjFotO6IZ6chvHFA3zY1bScWS36TByqfsPIxou6ev+t1F2HFlww1kPz2Jj9tvoCZQ14nS0",
-	"EGYoIZ8SmWJXTNxUDs4CsqlxnnzSKkvm5iYRWE7BVABI+fscrqZfFUx8V02nnP8GRabQi5QE8hvLhVg3",
-	"82rZ6dXmtANB071Jn0PNZD+Dv0cBzYwGUUAzQw8HAkbZt6UiEqT6WRtenn6yr7nSHp6OoJxSmTi+VR3V",
-	"sdUYNj2r4peJM7Jxc9jwDlAi571qnwVC6dKxEwjFt8Ug3OK7kn2yLwgr9VNik1NsVXDDk9khh3bDGlW8",
-	"ysiuNb3RkBg7YKo2wx1QFFyPnwNY3kEKUKFcFnVlM0Wiulr5pzLjJhhXNJP/si7vP6xgnhI/wKsj32DG",
-	"oJLIAsEXWXiPPuPdNMoxCfEiTTBVqLXP9PPzWSaKiSaKCIs4e214oRXZT6H/a+qMlz3Xn4N7aU8DRqif",
-	"GYwglgmrEgfpuU4/LzzZWWcbzrbuKbPX6R7WyKhG6lVrdOphod4YDknTao5Oq06jjsv4tHywqlYtNGAy",
-	"8PUQVa1y9ixauSoWkVsSOIWipygOfVPg6nJtif0pfj424WDcyKdKy8hTFIZAg857l2+UFjGgnIlfZxZd",
-	"IkxrHcs4HxVGwlkR8ilxUUv0A+5k0yAMAy1ddwpGUagvE/whH8BWP7Ltalo4A3LBwM9zHj2gXjj3szrc",
-	"IoL8+KuobO+SaKYHzkH+KwnzDU51L6qr1QJWnotLBRRGw6ICVEmNGQXJDaX+OhJu20e21TRR2zo30R9M",
-	"9J2WZsKx7fzeOOVKde3+fHZMx7a//HFPl8iIppz9jEik3Yyz5Zqd3yV9m5zi9BVgunrEYdGtOmcEDUny",
-	"RAjd6cw4uSNTs3dAk9yFJbZm21UFgRUHow3xJlGKL/wHYZr77CuG8NwPIoi4PZTO8F63AmrVR9V+7qnK",
-	"wrMOhw7vovDWpgjeFbhtJAn2JlPOkhSdKihKw296+CxzyU59rZ/jl5EOrbl6f+4veYr3jRZ/JIfrG2Y/",
-	"5+sOr//9z3/1jS87unRk2dpWSYgoAaCThp6q0QRXD0czefEX+UFtYK9FDg8vmEFgyYsz2GwuFrwm/AFe",
-	"ojCgS8zGz9E8lvYcGdixTRTaiy0tiB08HLdlX0KKGID7kubMFBM8zUjBKyZFCY66FKm2aBKxpJBNpeI+",
-	"X6POkWyq/AiijfToBAgWWg46gIfF9oykQAjqfEpiDPl5UweXlVlryh3CWBBRq1rI3fpBLJcTBiwpysHx",
-	"HqCWfsfBJD5FSbTEYUfJZPMYbEbww05DwJc7j0Coh2dMSzK8uie5T7QdiZPZ0nbEyaxwDIVUHMTFY/A3",
-	"ou7PLIoT0NkKbFtZCGBcSf4uedFUXBSFKmOZvKpQUww3mPhCW9M8xE9Li+KPCh05Y0wZn23xAOlrvXd/",
-	"GWJzvxBi6w/IQ0DBp1xAx0Qu5UsIRWzOExmyyHsgy8dEfLO/RLMaVvxyhCWaaXQlmjG5InDOhy3ey6lZ",
-	"hDAfPLsRb57OB34RlvpTgqYEo/vbCxHJOBeKt+kqjSOPhCaDKUkm0Ro5/G2vd4PEBxzJ54xoauib67te",
-	"Tgn9Q6dnmAZ/zP+55/8971x0ep28Flp+sHrwYDrzeI1r2SRJZkfsGBaWRGLZuUUvycxJMmOtkxPt7J3I",
-	"2M8TysXvrVnZ0ul83GU7VcHYZ2wpxBIux8KI5IDS91Utd0JiYvJdpZpz+apfyXpXyjB4JOv9KV/CP3IJ",
-	"mmou22AJUfcHg3EcJdGqr3/m2++m8p6bVc5zwQODgUiW+ruuQLfA1Jh1USw9gBwu+k4imI4a/jWy9Tp+",
-	"y8asdQJfsVX4MCMjTGf5ujos689y2HA6oW2bLTMmHLzdwjMo3XClitVictI6JkQKbPkdXKcUBnoDnUsl",
-	"sHYt6lfYcM4WO95e28Jxlfd4vmidVEFD+Sylov7acbnb7lk9acXBWycVl8Xq5IR8yqk297FZfG2haj8F",
-	"/mGq3n2UvAcLYpfz53iTT/XUZvzHoZFwkJnk4GnMQrxYjoQTvHIQElZSSddeMRSFPolFtkZXMG/8bndz",
-	"KdiSKMplf+hTWTK4iPpnnYjtVW6kxZPmG65Ngc8962ApLuhDyryMg2QyHwLvMvMmJI5OMEtIHLAHC9hO",
-	"dhLjp5MpPDyRivUTmTui9IQfDd3RaIUgbUb0bHZb+TGW2chCcdnxrQCFWRT7S/zEN7C6bRQuS35zMGL+",
-	"g3eRt4HP5olmAg8owgi+WqVwovG6Gx3e7msVazaHo9NKE1vNSnlkVSsVzxo6w5Hl2BW/UvFPSXO4nYlL",
-	"57WNtizlAToYiqmOb0W3A4FqWRKQ9dEqQ0JmonWBPjzECxk5K9yAsg7FCDkYiskWBGntlAMh7for5jwg",
-	"1B9Eo8EakxUYUR7IQlithBgrQwzkoo9cTrJdE7mYcrLqfifYnD+4BYarAuUMjM6CkDM5O5ipOEclvy4A",
-	"CmeP88PW9oXHJpUKJ1VSo6LLsJysmMZ0VjFMIxqP85KrePlVM8Fkm0GWTQyHC2K7ntXnqEz0o7qiLUlf",
-	"7scbiMxeB0+JhXqcPASoP8fQvN0A9OL2n+dtSW4jgLU+LAZfy372jLkAO7HOVic08+Kj35qR7nk5gXIJ",
-	"gUAbLvxC0dEsxMBAobu7y4tjFSW/NinQrglAcIIi6pGilB+ZnwskIlqhQOvjlIXlfl36D5eST4nbQtPo",
-	"EWIpOVcdKbFWLQnNuMgEbuPQXUnm/G3JrMia/V8Ra5mQP0+ki5V723LzHJiMZxZHj8HaPEN8H60kstiM",
-	"EM4Ayo81ZcLYm4krFj8tJwcYe8XK9rXyJGCNMqmYKIc+BUJmcZK5Le66UApvg1OmWuIrJpIsrZQQAkha",
-	"7/EjoSSxzrcrk+T+bj6BBWkTDz+QaWeDLHuYOqDZy5xhMW/63icN3TeQfE6tSWRKfMkUdF923rdnygna",
-	"nhUKCul7XVYAJfhvfr9+LTZxKT3oy2zVCqOob9R+TIqeg/TgySnxecCIhkOQpS8LgpCblJoKVlGoUADr",
-	"5fMJUTxdUv2l1pckgAiObYQYh3OyIbLlNXL/+JmP8sVFqeoZlDPCpJTWRxW5T+dDlgTJPFnOjjGOQn8r",
-	"leYL3kak9WSvB2/Qk+hkjT8TmCtlPYMCLrLQyUK5+KwH146A+tyHrJLgfPTHzzkv18D/0je+rHP82OBg",
-	"wieW+a0sZksYU1APclUNtpt5d5NdVxpspXl3b7vuBsdq5dYikqkd6k09j4OdTMaionq03U7MUYydrM0R",
-	"qmM+H3s95vfWpzXFKgkRxPWVUEflLAaSB3mVJN5LD+JNCY/TSyOlKnLrstS6hmnI9KPqLwZ/TfnpFvA3",
-	"TNCW8X8gM5yp6jebKl+qlkNG5OdbzQKy+lzG3+vPVVh87mEa72UaS5FY8okWWCSeUJEFeSU+wTCXS3in",
-	"D+RrLivyf1LnSENz/NG8yYoeRzPIECoK8GeGe8M0xlESZQkLTEM3cvGfcwDbLMR8NzINMRRpzSk6l57A",
-	"iKDNgAqt4mcmUEMdcdjXIt41/1h1v3QNa+F2/O4zTEOntPlzrsZaPufttLZ2YUad9L7M6halJXNAgR2N",
-	"UEBDSAqZpfdaLtsKaRNkSfitdWhlBXlZSOmLeXDZV61s+Fep/qpXwF+lFgsUQJQB1CIWdXBEkq14TmlA",
-	"x8ct5I4CGrAJ8V10NMMy5W7I/xCgOjZTdVBmNYcnM+K7fXqUTOJoPhaW5/ZNl3+/VIB/ADpqmXI5iSN+",
-	"sMkse5qdhAGNksEomvMruk/1Fz6ZJRP+cYpsaXNB7eRvEIk53VAfoCM/8thJxnNNfcTwgqGnCU76FJIL",
-	"Tgmm7Hi55s+6dKH8m9z6CsxcHajrhNNEqYhFaITjzLAFWck5LFLPHGW+D2LkEw+Qe3cj9CrCLlvl1goQ",
-	"qaNDIDLzqcpJIo3ryrHSDEOVZrOCiWPZVbthVeuVpoX92shyyo0Gxg2/WinXdkFhmJk6z+vM8uJtai3U",
-	"5muiWUAp8YWYEyRCclvisSqF4Q4bHF/EmS2oZFwfOQ1MHM/y/VHDqjqVodWsnZYt7Ffs2mm1blfJaJdV",
-	"r8uJ48qj6UqdmjjA7LXwKnLhMLuybICbnf4c2yW7gCc+WSLC2cv/eClkwc9/5TrIKRO+rdW79MMdyhen",
-	"rIlGgAsIgz78xgqK4p7fVtFY4WWW0W89fyi+hCPSymUO0g+TK8mCKNonT3uW9fAooqnUmjxFxyZihPjE",
-	"71OBf+niXHQ0XCCZkVYPjTJRpYx+Cr7PpfCoV+FRQBEOw+MSSiGvxkpD/dw+5Ywpm2GP6IWUIfeBqosn",
-	"nglf1dbSrStk8LQ/7ToOxB1T8EbBJC0DGBOWAJORCOlbTCdIGAlHJXSfL1bKZwml+Qs9/9beGG15DUid",
-	"jaZjx5vTmu5RtHbvu6HA3VOo3M206p4ol7+MW1/npjjwKG84SLtUK1bf/qrVitNBX6Raccpev3C5YtXv",
-	"lTQt7FGtuJdm+gYtOCQRTXMXKnSSDJRiUbex9dtcWUUZH9nZa361Qv6yIVkiGq/Y0gyW0ZkMPewPLeJh",
-	"YlXLTcdq+NWm5eGGg5vl+rAxrOzGAggb9ep8Xf7KTY9cHhq5Vch8tZD7zVxeUb7hKwbFX18j3KcS4By/",
-	"6UKq9aAyrEpOX7WbyL3rtS86g/ZZr3t95S6xx3qiL6c4W8+z793V3S1EQ+kyuV/EIJrhOFkAGSO5YESM",
-	"ZhN+7am8OnfdG3R/2zVFzCPCYjTwmxoTmpS+TtXpKQ5EokzxmSw2/TK1pUdxRCEfxcP6xO1rzpFcvLj6",
-	"NGtkLr/RvrmPpNv3urX4AZuFeJGtSZiZeZv8QO0w8MhhYUZyYS3kJgSKA7EA5FzYc3Br4nu9WjWI7wt8",
-	"9ykhlF98ron+/c9/5aaVkO3KQHibwr4Qy+fJJIoLM62gKYaixB6XWAvsUuuo4pwB8VWa1LTudIHUc4od",
-	"zx7Vq1ZZlDqpjawGbg4t23P8MqmMqng3dcX6tMxyMvwDs3BKq2YP7E8Duvt+t2EMdBRG47FIryBzy8EN",
-	"d4xWSuVrEhVvaZgGTguUf1wqER/vusUAFwBD0S6fqYzQBbNXAoip9LpsgmfAo2S+yq7q4BJTPCax+lmQ",
-	"JwNnZDM/0lWUoAcyS9BwoWrevVbFwIUSKb8NRTswDCC0eYA9iHIpvJgLxkFHNEKy7fHeg64jvC+xICAE",
-	"X6frbRrFguP4UtrDDVnSs8FXD56U8wrdWvjduTZH30uA61dWUhygcVAK8E0GNBkamXJ4KbRl49co1deK",
-	"jLsyc1CyHUBq+LXGrRccrUhRAkiVnkZ1dJZQw0zpzwq88isopCUbVSkbNCjnUrG6TnOypJQFRawP2gbq",
-	"o6fJYvc4sPcTEcXwFMXLXhYFaYw4tPtGuW+0UFY35wM8+biukluR7Ph+QmKS9zFAT4QmLSRi5pdq3ptL",
-	"MY7pxUuor99+aTkt0/j7fAo2JLD0KFPWiqFHfrW+KNDq1N9EMXJ5O9fUa/rwJ2TV9rpTYZ6tBHCd8Cs3",
-	"tQiDOnEcrfHZ46cGFD+I0EcSRjNiQs0QTuwI2APEW2myjkbyKUenNSnPiBpto+6ff/R95K9K86L52mVA",
-	"m+KTwJEGPcWRMKQXyTdrjR4B9YPHwJ/jEM3iaBiSKQKLDhwHP/LmUygLBOU8jr77bkgWEfW/++54d1sH",
-	"n/u5oC4FyixpOi3ioCbzKaYQlgXFYMXr1LMLoLWUtkCq9nCWqgP1jSTED33jNfIDH3K5TAmm/DEOH/rG",
-	"n4vPazGVaCOWgGfQ/c1N53Zwd9X+qYO8yM/kHDYjXjAKPDE7OLDsKUigYlQLte97bztXve5Zm4vog9vO",
-	"X+67t51zs0+7V+/aF93zwdlt55x/0b64M5F62D3P/v7x7vpq8P31+c/ZI95N56635ulN+7Z92el1brVR",
-	"hIpg0Pv5ppM1kA+vb/g/K4977dsfOj0Tnd/fXPD5Kz0Dn1zW8ZuL6/eD286bzm3n6qxjIvh9dd0bvLm+",
-	"vzo30W3nXfeOt9Ketc/OOnd3P3V+zj/sdd91lpu37+46vcL+Lrt3l+3e2VsT6UqQXD+dq3MB6jcD+DQD",
-	"P+qedy5vrnudq7OfB3wi3avB/V1n9flt5/6Of397fd/r6PO47PTeXp/Dk/bFxfV7GIjvx6B3fT244LAz",
-	"0dtO+7xze6c/ur+6u7+5ub7tdc4Hl53zblvuyS0H8EX3stsbdP561unwmaO7zu277llncH/VftfuXrS/",
-	"v4Dd63Vur9oXIMcuWUQLtnspz1nb+ttH/h/bag4+fvfH4rMAXlZrdXXyPXC9JsIhi0TCROny7f7VuhVf",
-	"WF3fRROCOSHh97OU67QknKk7l2b9Iv8Y2M6P53+t/6XyY+Nd7ar80+ll9aZ5a985vb2LVwiC7oWYsTSp",
-	"RvBJeviCj5Ro3cqw//aH+8vOVQ9VbRsdRTGqOpWTqlM7qVZErvth5C8QC34hZp9m3luwQLlWeImq5XJa",
-	"owhumcAn01nEKduCS6/HHBk0+tA5R1XbMdFN5/ayewc4ft656sLjiolS3ENVu8qbdi9vLjp8pvBFDR1J",
-	"jhUKn+MwjJ6Ir6obxdE8Iccmal/cdtrnPw86f+3e9e5gzm/a3YvO+eDmtnN2fXXe5XgDukWx9PJJtdwQ",
-	"ubCUMw8O+1TuHDvmB/Lu+v72rDPo/PVt+/4OZlNuZmiKarYNK1UYjGp2RaoqJfeyDHrDNJYgY5jGClgM",
-	"00hhAi00gBimkV+qYRoFCzVMY3X6hmmouYuJqInnOaiCSe9UqyS9a7KLMHfk1jID52uEZ7CFyHscIk/X",
-	"ekkqbe16Uz7weCskVjJ8qVkyM/AzhBNEl1xnqoUlHg679AOm1vZ17v0ZjvGUJOuiPFRAdyJic+OFiWY4",
-	"mXAuXJ71tIOMrMkJm6m/QyBy+0ul0GrSObDicKJROMMIkj4W+l3dvjlD9abtIM4joBvxpRIj5DReMTQL",
-	"wRpKdaIryJjyOQoEQXyaRKGY4FJQ6Im0ip5UTpQi9KU4qHU7/AJX2Yr0sHTuCo9a3k+n9dnAYXg9Mlof",
-	"drTdfl5hxjOJdlMHqeS7kyuQJoANSRjJtI1H+ZxCpgzJxbkkRMffvv8QTtCKQ16hg9B6A11qUZMFzyT2",
-	"p1J3CzkmKgMPpd4JiSfR6pfGmK64gfWpyv9bQm1VCpmlIZiFFj1IUCo9giBebl9TXTKV5Tr30XOt3D/g",
-	"Y6p1tYr/H9fWU4VyqomACCxEc2N+pacnYF/cvCP9F9N4U+w4ilgSxcR/RoVZLQ8Fynn0TcBOeH/fPUdu",
-	"4Lsv4IJxqH/p1/MsfREzpvIIAqrCP5LKLxRQL5qqssBsH7X4Gr88n3heuV6pWvawjGVphkrDtxqnuDFy",
-	"7JrjNBqHq8S3WFT1Za4J4uLYEJKEvEQkVyAL5qo+M5/Np7R47UGRXVuhs5nMLvlOpFT3yJFXhVDZHr+G",
-	"4+12engsaub0jViUSFJNRA0lzjssq4iykOwdqNo3bijYbpcWIfdtaSGBC1ZXzAK+5eSGdRj4hGMa0DEr",
-	"YvDDBXD20vMjidBTHCSEoSMBPhOJpZngBxfF5FjVr3gkSPWb2yfhhJe+ikZ9Kp3XtNLZIMy/F98oOZ6V",
-	"0B0UR+AXGkgbN/c9UzK50vVPXG7P1xRu9/GUvOiyPSPz7UxPw6H2CH5z/RDj2WQtNYCLZsw/KdAO+2Oy",
-	"Vg07ixgLOGMMofMqc3vyFBWWQN8ExXSSHX9Miu4uGvlk54t071GvIp9s3T0xBVOCZCOoYRUF4N4KMC36",
-	"ZM2GjOJoutEBjXftF6Qc3TF74lbyzMlGcRyIqG35SNAEz2aE5pIhyLwH4PIH/cpopDSGS7P3xmAFAo++",
-	"XZMnDEm4RhUgBpDyv3APlrefYveWKisU2pSiHUC+bD+qN/HotHFKrFFthK0qdoZW03fK1sgeVivDRt3H",
-	"pL63/Qi2HyYkd2IjHgJeF4ndcuJbsW2zs2MBi/RSWBZQn3zaMvYsYqL2YECL+dTCtEtrkKWN2CSKE5GD",
-	"dC0TluDwoYUgQ8UaDYI3Ka5U94ajs7J9a6ZTD1Ow0QkXQU122ym7l7rdtwsEEOxZeCEJUKdXkYCPvpZ1",
-	"KNals3my9lbxySigQZqtVmhroGAT3GFvRDZhV9xi8AuUua5yQYdHhZ7vfgyBYSDE9SlWTABYlmMymjPi",
-	"w9/qO8jilYQL4Apc6GiQ8QouhGqJZKwxwb4VcWZFDsfnCxPp0yMXrNeudn/zn1CU0USuuqfhmbqo5Q+x",
-	"RvlDXNX8h2Je3GNYeeph1ady9FSNMAy0AptzRtCRK/LUDyaYQcia/CnmNCMxC1jC+41JlkCSDyIZHH5k",
-	"wDLcp9PIJyZikRgtDX3E0soBBjTI2q0mEsXit5yvCSg8JLLkVKomuLnvldAdHA1RGL5P+exVIeer+wvk",
-	"TXCMvQR4sraK5zBt206vwyMvoqNgPI85Ih7vFezwPNYgk6Kn+JPK1GhrJW1SzuRQGTZdcdW0m3UdFkue",
-	"nSxJJVqRLFi+g6mpHAxVu1l/hqSZTqZcq22eimT+taHLtdrh4ujmVN/bZVKp/YXoyjQVx9fINvJmp0iO",
-	"3WM4dtPJaqLcx6LoBo3UKABCXK2AqITZDDLCJBGaYcaABmZTcVMvAPDZ4S9yjlqiovtMVpWD6tH8FG6J",
-	"LXmpqJI3Lx5Pwnu8XatgaFMUTKdzoe3XFboqEEq71fZU9y3lyIcgFMhmlAUzPVO9h1Pv7Y3txVcbCJc2",
-	"W/FJ4WR3o1DFivRvSu2mDQxUcYfFPksFp41X8P3q8N+G2k29zcwRR6n1Ia8zK38Nndmaeg059ch6HYo8",
-	"GfrQ22jDDkF7ahfVFHaj+0VJu1hSAN+dqHfeqXaVVOcwpbyPm6e+6S9FylPC+6Ik/S3B4boC8ZkfJEYT",
-	"+A5MtQUBLGtj5aMHCV3RPheyET1oM9rsNFE08y5YLu+CqSwIJZ2ONgbuMvE1QUdrYnWPzTSmWHRxmF3q",
-	"BS6kHUpfgsy7XKZVhmoKtj2Zx9REcxrKmDARt8hcRGgSL5ZCr3NVW/v0mnrgqbwAJjKaJybCa0fjstUk",
-	"oOMUemlKtQdCZmJsWZQfMxXWI4ynnEnCyXJHSxbSD0Z5c0r4VZXn08sxil4YeQ8pj51iHDri7J+7mvvI",
-	"Pc5ybkETEj+S+BUrKZs1W+PVm6Qxtyk8+BCw0fK5cgyXuys0+YGVTDLTJ6STkV4gCsYp1y/N0DCLD8HH",
-	"kp4hAOIKIrnv8gCIYkXRPDkuofbq/j9NIkaEkZtjExdTizEKJfhB+t0Bs5xVhV22hn/4nAtN/fLFzD8o",
-	"8s8H3eOXLx93PHYZ1bhLyKwIf14gOFYRiiLidRGNA51i7RGXLaLkBLdFfbjYnqK4IPRavdkYzqc31/IV",
-	"RnFMvMSaRDEj1hCcbhYWS7BgTFN2KB0iJ9M6drm6NcehWsTWYMPikMJlEXrjaMuJ3dTQZraAtZvUK+Y9",
-	"2ijkb0Vo4irsk3WtfnzfQ0dv78q1+nGat46zJX+GFn8S6ZGEmBH8goWnyvcExyR2IWmmh+M4gEzKLMHU",
-	"x7GPXPJp5iIvxMGS0YIsfpwMf/CC6+DH7v0vXecq6LIuva15Z91692H213dnPzZLZPHjL/77bnAddD91",
-	"qV3yyiEdTt/Y/l9/LCx1tH3fOE1AaQznThGh6zdoPedyuS4wTua/WB+DCaHC6Mht839lHCb87R5rzi16",
-	"xbTCwMwik5o0BKf84/KFlU0/04zZ651NthGfNBp1TweVNDE39sQV8+t6qEi2W3hH881+vRpNLNoeHpwp",
-	"KUjgFwYr5/u1naY9PPWqVh3XiHXqOcRqjmqOVcaVYdWr+XVyOnp+8PSLRE7PSDwNWLGomWF49hUaBglL",
-	"QzgrZXSUogGMcaxx5JWybjCslIvkTz6PtXGTy0csFkU0+cdZFCl/iMPQRUdKJw7+qZzzE75Gx7lMWeLr",
-	"pQxZ8uEewQDLUxPfLcW2Cg7oGHhUOblXDPZO2E5ABY/D0PI4/0xEV/m09R+3Rsfi8SDwDyAdWt7XTaTj",
-	"23eq2enmVx+lMvqoMPp/z4ulwIdEu2uWdSA6rmsJxbQjmG2nqd0KuzibaDS+6HK7wWOylvMALQVcjC2E",
-	"RRVKDlvgI37++eefrctL6/wcvX3burxs3d2VRvA/Fx3d986OZR4x8B2vVCpNKJSjJ+uSvkVB0qdHbtku",
-	"O5Zdtuxqz663qqct2yk5lWal7vzNNSE1zS/ixHC2JdsoUTAsZkInvpy3cUOneRfvo37f/1z9YvF/yuof",
-	"JP5p5f7p90v8j/qX/1fUpFfU5Ei2cczml+M/H/3t/334X+tj7ovj4z8XBkhl0kNx1RKc6hn8pTDfAheh",
-	"HdODCvNrltCptJxZ8KtkxdTTYQJjBJKocmnXg65/tSSYKWi/aTf2bJZbfdhfQNLcPcVhEa0pVKHtmShM",
-	"6gpAVZgpSApCk3/XauW0Wo5hGuU//K7a+l219c2rtjbQjbtkUy23QqKxDifAWMD3KocTmtPCCkl5qeVk",
-	"J6WA5brvnQGjtZ3HYsEnNIrFtHEoiVqOQVpni8zYIrTEFj2bK1rDyLxL/bhuAfzrLjXGT3s0UglOgSIu",
-	"+6mtyY1RQA5uRLif9NCCegSI4UdVPzOfgeIgc9mWBBSwjIK1xnOSmgJjIiU+mSr2dRb1+hTNQx98tvDj",
-	"0gW/to7Feu/+PDT8CITMXx0oSwyFgJCptlCbfxED8U4/gcU04HORcignn+sZhjHVq/UPRWbB1+KqlaVa",
-	"hGtcSavswjlVVVaDra3lso7Elo1VmsBvNOLN4yBZ3HEgioW0VYq5v8xJvFjjIKyEVOHsB3VX0MmjU7JP",
-	"0gx1zM3lSPZCqGouNMIBkIaAdwdhx0o4bWkJ7rItnAU/EUBsoShuz5PJFoV1blp4nkxO4KXIL5STsvWw",
-	"ETVXUNAAWgGWw6DZdCZJAtcOiK/rYLTbZPYHj1AXr4DmCzhFj8ARHXwoPaB1spHSQ01xAO6VBFAeqn8X",
-	"FbSWn6t/V3FZ9QexOAyYR2CTINJ5HOPpFHhIKFQmfN5QOwuolwIXWKZFVmu+GD+LPz0SdnkTKjmash73",
-	"OEoiEwl/fTNL1jD4zkR6uQ/hcqK8VUUdv1mIE1ACADuUMmVwPvq0T3uibgSf3FMQE4vTFpxAJAYwXFpy",
-	"Q0BxVyyKt2mt7N9TFD8gPMYBZZl37pyKzJh+qU9FhqzUb5eEwZDEOCHhQjjxDgm/CIVXtO4cCiUjMlyF",
-	"mf/hD+gsJj6hSYBD1qdCvFWzTNM6IUqIz5BIpd7qUwvhHH4e/fi+tw5Jj3e03iARPgffidg59zWMlD9s",
-	"m8iFHCp9IobTw7o2j/1AFnJkBRy4ElK4yARGMAWR+CrECw7qCRbAAVOK4MpdaOqmibRKyBXZmaRKAjBZ",
-	"Rv736Urov54k6bVqKtNWffjoAuYzOYlcjip9uS24Kv8+lyVRQN90bMqKIUIYW5ciIaBKhtCyIWhrUNk4",
-	"XDTFiTchRZlt+jQmbBZRRvQcN5lMxFFIATrlLVmfZn/DTcY5SxWCwQ/hZu5SqquLmUwRArDCZMo5LMcC",
-	"UD8NAOzTNkM/zYckppzHfiX9/DP2UEYAKWEPuW8urt9/370avOl2Ls4HkKkBMlzxKXIqE9ENoQpmn8qX",
-	"mT5Lxi+oxxLFecM/L8cc/Mk9zgrEIJUJRO2kXJ4ftUTwoouOkgnpUxkidSw9+pm+/SZEO4j6BDAPJY0A",
-	"KkGEnwTVa+TeJXHgJa6WiNtG7v3VT1fX7yU83NfI7UKogKt3rCIpSuhNGh+R0c6YsGgee4RJzcFukQsq",
-	"WMHMio7x7cmC/NPcLauxGYKFhzCHPk3jHP4xD0giAk7F+ZtGPgEcei8Uw9IrTBTCyaJL56voJdgxTtgY",
-	"aFn4HeXCyYzmCXLDKJoNIGOka6I5TUNm+GRk5AFcVgHVwlCXzhwzgTLNSJwFsmAGp/60XKnCNDLEFrpt",
-	"UYaiT1WnLVRuNlN497NkJ86JWMFJNtMWXLTpGrIXoqg9ZENkLcjMZbgl1M5Cdnn/fSqV65A0y8NxvBCo",
-	"oaWG4duXxrbo5O71yl0qiyeLItvTIYlljEcYeIQyonE47Rn2JsQql+wVxubp6amE4XUpiscnsi07ueie",
-	"da7uOtCGs8ZBEuq8Uvuma5jGI0c/4Hmcki0+jGaE4llgtIxKyS5VhOg6Ac5ZuzfBPyUq8tbrfBK8AJOm",
-	"4RVHF2k21i7oFsJ5vwp+fsinWQDcF8S1g8lbRsMQv0/DYATqLHR0inxOS7LiKMcQ4syZzMOvdnleIjpG",
-	"XsaAqKNTtR3kFuT/c9G///n/z+I4FJsXUISHHNvSN3zmprSI9ak6eeB7wSElAATJITOo5S5OhUmKhmE0",
-	"5HdR1baPSwjcXqBYME6IBUW6OMj4GROYl2aZh20hsWasywqU8WYAQ0Umy02pn7slSbyw2nxfpH4s5cS6",
-	"vtESbjdZUiyVBJPz7YQK5fRycczWZ13CyxyftjkyZaZIaUD8IgUbvE2azjlwfcnLz0k8J8I5GEgV4H7Z",
-	"tvdbhPQgehEnnmcuUxgiYZH5s3qROfl8MY2qWGJRdykoTr7Hfgo13sTZ3uSecrrBz5CHE+JDO6eyvd0N",
-	"XoQR9ntRdIFjERhfdWq7jMfmM37/E/+S+AEWwZ+mUS03tzfuRdElpgu5RgbtKjss8q24zvTJ1naBZ5eK",
-	"EpYi7S202gE0dyR+DDxyT/EjDkKIU9W1HUbrw0fTUNVFYZ9RIK3dzGh9gFoHxkfe5MSPPEDwwpIUd094",
-	"PCYxuu9m2b7aN11TcJIi0B5hBhYbfoP5voiuhMswoDheQML5s/Or4xLqG70YDKLRPOkbwldEdCn40laf",
-	"YkmfiTLG5MQ4N9OPCHKeqSjc4wLNx8r3edWPe1xEvX4gyTkHydbzn5BPyckkmYa5g2+Iy+R/zq/Pej/f",
-	"dBD/QOZagRcrvwn29d9wT4sH2lUt3p1oLzmHIh4u98CZEP23HzyiwP9T32BiM6150Df0D0784HG50+VO",
-	"TrJ5GzrtWVGdve1dXgingQJnji9FFiwNx0S7X/nIbTg38KWoWgQaFKXFFb4D2XG6VhjEtEN18hkOxpe1",
-	"hyuzuzITsWQRcgmdQEVzzr54MiNGsgojc81hK63D5jYT+cTTbIcMbFkF8Q/8w1cMjYKQFLi1ZShkDefU",
-	"D0np70xp8jibqOk55Yj5W1VHnaVUgNj6xbaapYH18X+LUgF+3O8+xo9YLC1/OP9nNKcgHBwRMzn+/O9/",
-	"/uvLEadAZvpcPDx+vQnLtdCSVXelYIrH5GRGx/mRj2CXFolUkKObqx8QfHq8+TxxNCjp3g1ip4vDdjlF",
-	"8kTFkWzkUrZpn0cRTawRngbhosUwZRYjcTD6snmxGWaW1g+7lhD6kSdKZxcQQhRiOv5T3yDUur/LE6Vl",
-	"AiTmtEym9KfPo1zCKQt26ZpfGGUUEyGrw5vjnckZIP7h/FR1e5OrKHkTzan/DRHKtk6h1NFfSx1FLNkv",
-	"awmjkrrLti2rKct8qHC1BwzNZ6lSPqBjyAMNzvWpriWJ5jKdiI8TPMSMFJJGGTz3XFZf+awa0cPunLkc",
-	"ew0W5Rb7LV2JF8EjoXxmEEm4aZelIqGkALb+DuQi8fWMUH7FVkp2Zizl8nvazwJPQxdMI4+E8/YoiUAp",
-	"XLizsjv+/tnbqwxPL6BC+ZJDjz2K6dFCAGlEKbV5FqKTapw1/HYwqieFCt0aBEpAuXlbEYwjxkYEK8Qt",
-	"WQozlT5QwPebv2ImIp+wl4QLmTQ1YKKmUpqBGXIvRWv4LTnaz+3Li/1QT63jd9T7j6Oe3Ly1qBcT7C92",
-	"vcBkbLq6iTSl3YzfXlzSlZgFNBX5BPthQIkIZa7ZFVE+9ClgpNSnFxH20RCHmHq8EzYBbxYoEICSGI9G",
-	"gYfAUCAKb/oLqHTMv2ZrxN1bgv2AikpR39xFmEINskJIC4Nw5lHrghRMcIgVAEr/N9Q26cZsv2yXbM1r",
-	"MfMCDLNZABkkZVEak6VMByZwvjLAXvo53OIn+FI4V4HJJAyYdNJZUgMHLGlnM1oRPotAlX1ycoPH5C74",
-	"hUBK9h2+lUrOj8/F4ZWsFUbZLtctx7HKFeTYLZv/vySKrRpZBokPn/MBfLvG4KkQO0MVsuJ7c9ZFs2BG",
-	"ZE1a6K7sO8Qe2sSq4gaxqn6tYjU9h1inI2dok4rXxI6TSd8+mYXRAg2jJBfMsmUtWhCRoTKNz4JYtjvd",
-	"1E6FERkq5HMwi8ko+MTvrOHDoPLpL9j48nFnmpDiDWQiKSAN+QLiKQL/6nrs3w6N0Th4lugw09XC2XH9",
-	"CKUrigx8Z4BLbEnZmrPZueIPFzHiRdRnQk9Moyd0hBMUEswSMPv6eHEscg9Ky5qKjgaLfyxoDdiPRcKX",
-	"luTG2CR6kgliwCUc7juQCEVCevGb37B3b9tWuVZHE8wmJXTP7xEuVvSp7oez7F6z1VSoeeKg99JRxe1m",
-	"5YGsn8D1AaOYJHFA/NS5QZxD1gdvdr62dOYxmYV4wbTIK2U+zMAgyhbkE3YXXOlneR+MvSmvthDhl7i1",
-	"xZu8t4mkwgda/3agiIosVZxapQ55CVfp3v60RsDtqxgDf78atKtBuxOaca88fffUuHi4sdnfvNOfh1fV",
-	"yY9+/YdRx5l3o9ta8v4fm26UvfeYn9a15lCoGESeNLKmpRNYpUa/+mVj72C/1A7vWURHYSBcvP9DBtfy",
-	"XhP+iSxuodTab/VqFRQkfzOuu14LuPaTz4H/RZBAFcqdR9BzIuKkOCF4IAvQebIkmgm3XAjrSOBGBAc+",
-	"IquFCilplUEXven3xBKRq66bgf/ro/43rBd/KewRsN0Ne8zNigfhCr1BzlMOcBplK1RmbcCOHQCVtf4d",
-	"XV4cXX4gya64sh//lzbungMnV5jn/JbIrB+SFr1iyOUchvQDFryLK5h7uDYTRsKRsGwnTEgKCxUuJTwG",
-	"VxHwHliHPA6+JFfJEjzmVFPjqFa4JHQkvzo+gN0QC9iDpfy/cp7+I+zGb/AQ3xLpH7sfx6C87vdU9KXN",
-	"tir61mjzsnF/0+q8imVXLbuOnGqrVmk55VKt3rRPKy+gztPTgWSZPFYTd3z4qOXK2DnDRT6BRUXKf/WR",
-	"08DE8SzfHzWsqlMZWs3aadnCfsWunVbrdpWMsvw3LQPykawKf+uBUiD8UX+1UbVVrpbqtXKt1liS/DZ+",
-	"mA+o30dHqLBxNyVhiru/Kwl3VhLq5z2jSdnT9VrCuwTH4MmmZdDR80avlrBz5XkQrpzRSOWEceWhcfWk",
-	"v5gh3Kdpzl9GiK8qk7tZ2gjBfhA6DkRCAvAckZFjUsnmpZUp9JQUR66qtSw+cEUCANmUUF9qLVNQyIQi",
-	"evHRAJKUgacCn1cLhRgq9MnoCMGeizVIS4ooghMkeyoVmQB1RHMT2lVLqBp8G2rCYrRVnwREP/bQ5kA+",
-	"Kl317yqc31U4OuEDuqWC8dKTUUz7ihiyrTqcuyTSCIU8rMFIWjY4ARJBcNRHvlT3cIrQ1SJx7KowqCQi",
-	"18p6zY62gv9Dqp1dzlDu4PzGdUFb8fAgZZAmC4jMcHrqOFEpeo1GaD1Wfduk979JJ7QDzuyrFFKtQSu0",
-	"lvSdQJlKcO9/RvfruMpeyqO9YogFPimoiruUkAoM00vsHGQGGAU0YBPiS/zX08OJ7JleFIbE4/zbEZuL",
-	"OPLC9GHHryVXmLGZMrdiWvE3T+3T8TisVLQ0FDkhMeQQCOjyjEVmF5DcINdZwXpgoYH0f16pZA9pR8CP",
-	"LM3M5T9i6hERKBuCq5jgcrFIwbatR1Ub/whLWCvGtE+zmF1t1aJOaERNTmpkVTMMEdhoGEfz8QTCTaGE",
-	"nuSzRRQtDAZ1PdT11+xT967XvugM2mciaQEHtmKsVao+EQUsl8K7Vd4DkHZgCinfdGYalsDwiKTsd59u",
-	"4b+hyZgkq2Z7kSJlmQkXuVgk/KcYUh2KQvxPVEM+kYciYkC2cyjnbkdF2OM+TV+7escxSYs8Iy1j06Pc",
-	"LQj6ZejIse2slYkqZfRT8D3CKldivQq/A4pwGJp9qsVeZyHSNnLftW+77e8vOoOL7mW3N+j89azTOe+c",
-	"69uVT6yYv2yuyCfttpE5R58rpTzHM2Hl0IHqhgw97A8t4mFiVctNx2r41abl4YaDm+X6sDGsGCKzImhs",
-	"dsgWWDa+HKAE4dB6QUXzb+aW3psb/F2M+lX02kAb06QmyI8oMTmtTC++/cWqE5ZEs6/GW3Soz2T6V7Ck",
-	"a6oUV0vWzG8UqKzrHpcQF+ZmIsGsuJz1ZssX0gqB463/e9jp/waxje/ovsoDvVbI2hCWTbU/IMNIlogI",
-	"snyV0nw4QjGJ0x5eMSRrOafm2j7VKqkKZlbmnOMMSiLyA7kqDd08DqB+s/wp8uvLastp8ioIHwaNZEx4",
-	"J6/1As8ygx+wAcMgDPkBkmmHjpTl2EQumco/ZpOIkoGoDMh/y/Ql/E/ZfIA9yOIj1Meq1MMDmXH2mjPi",
-	"MclXilgTCpHWY3mu2UlOURhMVicpnqc2acM0YLHiz33sTam5Gtgvzh1psErNNYf6+Omue/n9zj+bxwF/",
-	"sDPXkpW9KXbCy0r3/JeZXXq6jsbLkFGRkBRwGv3Y2w5cWJ9Yav9k6kd1gmRsB5dcbsAJoiUKcUI2vSXT",
-	"KtRgjpTJbbnQchLlLn8uxMJ3wvJB+N0bUC7R9ylG4ziaz9KK0tJrOs11AGLhNPDiSLiXQ/32mfDkEN2x",
-	"h2DGREH8GcEJU9mOt9lEOLDe/PbN27ZlNy27isoVsORWS9Vmvek08ubtzBT9WVCcYaWKcQNXLXtYsUWh",
-	"4Ybt1C1nVBt6p7Wh49lVgJgqnMGSmODpANKRfShKtDrzJiSOTjBLSBywB2vKWWJ2EuOnkyk8PJEC0MkT",
-	"Cb1oSkpP+BF0UzKycBZiYVgSJPEUV3zPL1v2sDwUE2xWcd3Cp065OaxX682K99ITZABpNvAin3gnM286",
-	"kE9O5CZY04hGA6c+DJJB42Hyy2DmTYuX8dF8phu4JPIClUdRnJadDqgXTTn2Q0oddYPsWDg6f4OglBNV",
-	"XgbOyg1iWw7HD2Q7+g3ibL1BJDQks1qAgdWR4w39qmfV60PHquK6ZzW9asUqj6rDYQVXRnXsZP0QbxK9",
-	"AFSnmM6xyOOLEs4US/DtWFla5S3WKmNvht26o7kH7Hb3kXizo3fE734R+/hFLHtEvNnqCyHySENwASCa",
-	"rhwWeQpF5BLctELTBVy6uIkFRcNhS89OixkLxpT3en/fPef3a86CI4pf8D5QwBDUu6JjU3K/Qs3bpyEe",
-	"kjCn5pW9ZVrGvjHFAbXGMSFcEOgbXOz97rvv01SEYtSYjEhMoDxHhERjJHpXt3qafv9IMA5CBhlHSVRK",
-	"+M6qJyIFdvaMuTJvfPZO0qqB1q5PtVon35Ugj7/2/liEDz/FQZIQqvTLAoTEhzWXEHgmwN8C7Fx8EBsi",
-	"lvKKCeAEDPkkDtL8Z4levD9NIixWf8RbPNaOgUcRHiEyyAu4mDRJq6IZLQEoeAk9hMSHtKIonftT4EE0",
-	"dOCL0xQKY3HqZiMr+S8p0FHgMzQkoygW2ThBRc+FI0T8QGZDgCQH6dxTffXTJApJmt8888FJe1uIIjuB",
-	"wmI5oVz2Z4C/0IxBpn8K2SrlIehTnTMrKJhgIi0pdC4VdAsxQnIZt4W+SE3TLaH3aY7bp0ngTfq0oEjD",
-	"MeL8h7A+5PLVyjS1wnGZaqldU/CkhzpgCGsOTU5WinwpuhFKHnV6eLxj+GCfLsUPZrUsIH4QYiB38/d5",
-	"8xvy9HnzLB8f3vq9ODO/O/n8rp0ujNNCSxq6N8u6OUFLVDG49UmPL4IHglz1nUyZDml8pTPgOHgkVHo0",
-	"mijvx6guj9wJRlfRElUtOtSyhBNpp6Xi9j5lXZhTVgvq8BOnlVX8b8gm+1tUT0t0QVlpwS2orzB1Per3",
-	"0tppwKaAj6+4ptCRy3vt0tkcKnOrvoDl1TIs6YUGRHEmU5VekaYTU2ipsZ5WJ/NZgqIPej2E9dxCVjiC",
-	"T7aoMlOfiqIaOe7gdS5PfpqGBqV57rckx8eKdU0/6FO3gItNiyFomfePZZBUCXX8IIkkK6KFgUOtXQ7S",
-	"JELehHgPStsl+LM+FWvgX+QpTFvsWJ79B2iJjE6cm8FhKEqBDHHqcNzinFsRNZIXvmIyXvzC310tpkqX",
-	"ffhsTAljeMyFZwVc5W+zmBHUN5IQP/SN18gPfLSI5mhKMOWPcfjQN/7MeSWBOkZLLywA8jifpQz1UNng",
-	"hUPKoPfzTQeYHlmqTNYVy6qI5SYmJ1RGR7MQL44hn5H0CJ/T4hmU9cHvr2477bO34GohJrCPjmCliNwa",
-	"pXxWwENy8qXfyfw3yt7oVEBRpJQKbCf6W12Yo1Fi+VosOm/Wgqol4inoHBhJzExQCQl+JKokUBiwREhH",
-	"P3R6Jrq578GP885Fp9dBwv9USYYr3s6ok0m60m8tM9pLuwUejcBzr4Tc7si6xAmQ3ih+YFAaPopz9WyK",
-	"aJmwhxwmLo1gwCLt/m/Z7drZQUi4iUmqhnmDg1COVW7s1/RWeTD9xr2318kXBzhs667auv4gZ7cTZ0oY",
-	"zaKRcAVMzYjMzJzzqqU+Bc0DPx5XESXqjEyi0OcHSXf3FEOZuiYjYKhiV7mMgi4jPxgFyo2WUxosqnEV",
-	"W9gPPFF8jmtP1Y7aAL6/lR3RXq3qdyf1r+Skvv5o7IcabzS3rq15CqSgLTxfTKT5mqQxhpC9IKIDVbB4",
-	"oKIShRqU4ZCgI+msEpKRKGZBhwTUh2Q6SxbHpvS5AeU79Jd515gycXUiinyJS8iVumfBXIF2VulsoWR2",
-	"KK+2Ps28gjWZab8bsU9VvUDpgauy22JloVAazNfyJGeaZqU4XwneXHZ161PdRAA1P0XVQU5JgM3mswTh",
-	"L72fBWgw8iKq+pczHC4Qi6aEk0USaglUq065TwPKEt5XNEJDwlesyrSBW7PUmgs9KwhmGT8gNN0skVXF",
-	"ngKQ5JjmTcWlPShSD5Ga0vAi3Wv1qbcEc1ItNwpVr/czHz+Xl/hd5/rtsDP/GR3tfxkPJQn3zkpacBAe",
-	"x3g22ehIuS78HKgfNF8KKeLMVqrnURUVHwkakuSJiNTOU1E3Qo/mMdGyldOVWqlUEwRWTRnnCZogrewv",
-	"SmL5DjQHx5opSVURBrVNTlNQQm2RNN0Uq7kk8RQHgh/0JjhOwOwbUPQDX+Zj8Msrhs6vexsYNfhwW9kY",
-	"9+/gFn0kCvqKMBATuVMxukim6UeJm68kI1+vKQMtq53k63UIF8eWAfoe0yB0PuX4IH9mHfpRopU5P7SC",
-	"TIFSyR8TAQAujxoto1mtO0MfO1atOvKtKimfWnhoV62q06h79dFpuVGxDdN4CCBbhvJ5j4yWUW/i0Wnj",
-	"lFij2ghbVewMrabvlK2RPaxWho26j0kdCDiNfKJ5yOw4YkB98slo2aYBllyjZYgrUyiNhPJSZXtXlbbF",
-	"B6mz1U4zTEdyspESHD600ISEYbRhOP7Vvo4sAhvTijOP1C+NJSbnK8/4gTjIoHj43KcIYRt9gAn+qW/Y",
-	"JaVbMD6+7tMvgP7r68Kow8KPCpI9b6iDw2elUDE3qfQUot45nxJkbTg6gn+Oj8UkP+Rnl36GLEvkm0XY",
-	"3jLdlUO/c+EaubLfBZ4Xv8pkcfjsinlJuafoGlS32i5uwem3yn13jeZBdxdeMiRIcQIkEhMJmUZYbGIC",
-	"hhykyuZSFEync6gqnl29us5B+Jr4ZBTQQNyjT5MITbFPUCBVhk8TQjc5796mi/+aTrxqlK/szLvNZ5fU",
-	"G+Vqs2GR2imxqg5pWsOyY1u4dtoYNT27WvVqxgqN/2gaotAilBjh/Zxix7NH9apVHlb4vVIbWQ3cHFq2",
-	"5/hlUhlVsR5tIGqQpt3OGVwcmUslOEMq51RAfblIiRuGnvtqPzfV1M8y6ypztyyvuFs6ll227BpyKi27",
-	"0arVS45TsSv1fW8etdm7uFKm5+l3UvrV8lIpLj7WjvqvQ1BPPqs/v2yt/sKJaUrkNhHXPDldx4wrJHx+",
-	"bNIyFdmRq9xKRZ6TiFz2rSe43E5PXoKQbHHYFhSkiux6q3rasp2SU2lW6o5xEP1Yx3qpCfxOMr6aulk/",
-	"iC+ufN6dXbgSgXm7U5kTyULtH/b8jMmtc2S/FEkzKIpCX1P+qrQgYxxQc1WPnCNvr5FY0LKRaVmV3Kdp",
-	"Hg/9hADRl67mDCWRtHEJMjqdQza8IAyFC3QYPKaFi9bYgft0myH4VsB/iQK/mEX4d63qf6uRWCLWrrSp",
-	"iGDkHFMPNpsVHvXbOc3ZzFbOaRKJRN7U1wy/EH28pEDljEkchakrbDyn0sqCqVCXiqB4LQ8TxC3k8+GI",
-	"1DSvpQZWnHppJVOmOpZVPxAOSpLG9GnWVTQS1nOWkBlzEaFJvDCRK3KvDGLikeCRuCjBD8JZhiHxSrig",
-	"yO84nVh1z9XrGAUCdkmMPdLKB+bEcyo1wUIRjKJY0/v6xJP6aJB0F6aIX59ET+A0CfmfNvgBH+p599t2",
-	"//09O/lX9xfeSpWmZHP+CpGyQkVwT/AMZKEsawUeE5po/i1pwguRC038cFvCqR6F0Zh3FT0QKvxS5ozE",
-	"r/sU3tJcAZ8kX4DgSCuDgYYkjDiNUFZtMYopS0gjDN22ivJlSM8BMK+nFRBM5PIG4ruASXeANBXHK/DU",
-	"jcGcpDIOB7FUeanBW8idkRji9SLKe+lTmbiiUkZHGbxS+IAy5rikgfLsoisigfNOwblybUfuIxVQdI/X",
-	"GIAuyUtlwSAy4bme6eS/NUHG84KV1eJtp2kPT72qVcc1Yp1yIbs5qjlWGVeGVa/m18npaFVflyGW0aqU",
-	"TYMz4dl0+S8chnqmeHHgB4EvN/CFIKUOSTq1nYXpS7I2ZQgQmP+6hCHvJxHCU9RdkyMkX1z2syGqGLbn",
-	"yYRvKBcNQXf9F7C+yidpzYns6UfeTfxYbP/tZTHJYJOGv5mozqhXi4Y0DMYJ8JxyrstdvUmTj0AwBpSk",
-	"YAlT+fsjylTZboIeo8AjaBbiBFJmQtpNTlSBtYKEetkBELcVX9xSyq/MbyoNgkdtmkviFc1kQcp0ClKH",
-	"B69TdjhI87BzTvH/4+tsUhCGgSh8FbdCPYRLwYUXcBExVKEk4gTURe8ueTNpHknpvmRCfjqvZeZ7Peyd",
-	"GqBb2HvLqG8FM1nnPFy4y5oGRrZa6PXQnn7y+V33Ayd1P+zQ/LpgUdHpqrz84L/JPn1tvZhU1a/aOY45",
-	"K1t7TbnMmN/LiXziG9788ZZcFvmapmk3cPzWhg3jYUJb9fFy0gSdN9ROnhbO4XmxfwLFka8Ygqr2B1hU",
-	"SZ8GjuHY1VCln0G+TMTXekotu6hyJG1yt4RiVcpRF0k9rwdUwanDcwnUuJHb5tOoZP08X+d/AAAA//8=",
+	"7P2LctvIsTgOv8r8kFRZ2gNQAG8i6UqluBK95q4sKRJlZ7P0RwyBIYkIHDAYUDLj46o8xPcMebA8yb+m",
+	"ZwYYgOBNkvd4z9lUai0CmFtPT0/f+7PhRfNFRAlNmNH5bCxwjOckITH86noeYeyerPrn/KdPmBcHiySI",
+	"qNExBjOCMHyA7snqFUOBXzFMg3zC80VIjI5R9R1ij21i1XGLWHW/UbPankOs04kztknNa2PHMUwj4J0t",
+	"cDIzTIPiOW8Z+IZpxOQfyyAmvtFJ4iUxDebNyBzzeUyieI4To2Msl/BlslrwViyJAzo1vnwxja6XBA9k",
+	"EkaPm2euviiZeXPitDBxPMv3Jy2r7tTGVrtxWrWwX7Mbp/WmXSeTrzTzNwEJ/fc4DHwsZluc/IcZTtCS",
+	"3tPokaIJ/5qhaIKSGUF8XMISNI78FfIjE2GGflqOSUxJQtgr5E7ynbsd5H7AMXWRH0cLxvuYI0x9FJNF",
+	"FCdsSAn2ZiigCIsPAzp10Yxgn8SvkXubxIGXuAhT9khihuq2jdy7y58urz5cjt70exfn7mvk9qc0iklu",
+	"CBaEhCbhqoK6Y0Zo0uGPh5SR+IHErxhiJEkCOkVH7puLqw/f92Vvo/fdi/55d9C/unRNNfMlDTkGejNM",
+	"p8Q/NtHjLOBzZgiHLEKPHFocNlEyI/GQRgsSw9oZegySGcICWJMoDKPHypCqXf3HksSrbFsBcKOHbFv0",
+	"TSV0OTc6vxgCHoZp8JkZpiFWbnws3eYtqLkBKX3iedVmrW7Z4yq2HIeMrXGt5VutU9yaOHbDcVqtr4SU",
+	"fZ/MF1FCqLf6iazWZ91FSxr8Y0k4IUBHDkoiVG000EPAgnFIUPf2rN/nWxRjj5MWE7GlN+PYidHdXf/8",
+	"GCV8m+b4nvBHMUnigPgpOjM8IRJFJkHMEolwfI9ZEsXENzmK8k32cYLHmBFTYXGIV8RHkyhG1TqaRcuY",
+	"8bnJjtNzw/CcIA+HIYkFVgh05E/5gnhfgCVHokeGPBzHK+SmYEmsGzlWB3HouscVNFAd8y4ErlFAQtGX",
+	"PDRDWq9WX3OkDQnMRaxQLR2WGIQhipeUnz4z7QR6DBImusf8r3EckEm4guXy32IIk3dLhzQ7pW2B5zly",
+	"5zleo2lVfRtbda9FrPa40bBsv4VrE3tS1Qi1OP0ZbmmoYXHc0BFrjj9dEDpNZkan2miYxjyg6rdjchxN",
+	"SMz7/P/9Mhx+qjrWcPjptPfxv/5YjoOTdzjxZuVHxu0N8NQ9YscAQ0EMOPA4MvgooiaKYuR+51bQhxkR",
+	"uCJPmbeMY0IT2QNvQ6ME4XlEp0CsTK3HIQ0YislkyTuFDag7VUAPvimcYgUMPcZBkhBahPHQiGtDYyMU",
+	"J5ZY3QbwOXa1Xg6Uy4iS/QETBnytsyj0WQlI1mFRhEN28mp2vXLYAvlMn7bKazwlt8E/yfoS30aPaI7p",
+	"CgUJmXPascBTItaHOEWJWFJB52SCl2GCHNt+jWw0J5gyQS7kiyPM0Puofz0O6PFr9IDDJadD4+iB8DYI",
+	"x2RIk5jghPicaDm2XUFdMdQcr2A4NI9igh45JDGaxtFywYmLmJUnm0oiBURhHnhxxIgXUZ9DM8TxlMSc",
+	"DNIh5R/xzgso5NjldxP/dMQ4eHSwyrXxZjacvGDObyk7hW9AEzIlcQrgQXRP6AYkouRTMoJxEv6Vqwjn",
+	"IiYPQbRkMN0OUhOXG8B/5iHA4IYMV2hMJhxeQVJB3SFNgjlhCZ4vxD2gYepjHCX8M0bCCXqM4ntOvyMz",
+	"B0pxfXFsDqjaRu1g37w5Q7VarQ3fDemRW7WrtuXYluMMbKdj2x3brtj8f87fON3uzRfJiveGM95EUuWS",
+	"TTGy3lChN2PLdgEYc/v1x5hMjI7xh5OMHz8Rb9lJtj18s24Iv1cjermcj0lcvmOx/OYVQxQ+Q0eOiaom",
+	"+s+//n2cO7dOKceg2u/HNwQ0qVUNDcucUixTE38RbENHOF2lXONxKQaqj5iGdEN64C7XDttM/WqzrfbH",
+	"z7bZ/lJ2rX0R8CUs+T7yAyKFLiWZfB/5wGx5EeVMBv8TLxZh4AEPevJ3JuSDbFwchlcTo/PLdnTKBjiD",
+	"c2l8+Wgan6xpZMnp8Y4rN/jxHWEMT4mYZ4kUwlmpJa2sIYnkb7/S9IF1potl8pR5d+He55Q/oAF/Vjr7",
+	"Pg0DSm6D+TKEuX6llRSHuRGo8JR1KZGW43kSISb6lIwwkEr4uHS1X32dL7ZC8Ttl29NuS5YFJ4stIspI",
+	"XpWxx/rSc//Z8JYsieYkHgW+0TEapI7tZsu2WnadcBHMs1r101OrOiG40W62/FZjbPCJJzgIuUDFGcXx",
+	"CmZ71keLYEH4jnNi4u+vIJG0xieLMFqhccRFzGQ+EpequIKaluNY1RpybP0KssWHPgkJfCh+kk+LIJbt",
+	"Tre1Wy58nLbjNG60iMkk+MTl4fH9qPbpL9j4su8dlsF/I/YqVZIJvHW0TECKifEjf1gxcmqdQ3cReIGR",
+	"OCH8CcC/XSNjD/tji3iYWPVq27Fafr1tebjl4Ha1OW6NOeGPFqkmZhlLrUzD5mxVqBhXDoaELIxOVYKY",
+	"eEu1NzXLrlt2Ezn1TqPWcaqVRrNtn9ay28APpkHCRjHxSPBA+DqfhHWE+qOYYFi9AbcXTMKXq2ZwTAXe",
+	"TerjBq55OzQJ2boT8onf89cx3yEHBEyGQ8JMVBU/lotFFCewRwIOzhPgkODw3vhiftub89E0OP6N5Bzb",
+	"7RomjmXX7ZZVb9baFvYbE8uptloYt/x6rdowZIOUperU5PHfU8vIEpwsGWfKhA5g/fRvWcT66ad++rd+",
+	"wB9wHOBxKIjlQxQsxgGtZErSCj/SvKORFy35mTM4kSj57mDglPRxCHRKmsdkQmJCPTLKHoop2fJ/Vsl/",
+	"1P929fliHUkEw4tA+zJb/17g+3IA/U1J5xb2QU6Sn+Pvsa9u64NoLYnjSEol/BYUZGcu7/WOoTTXgigh",
+	"DgQ0NJIQ3w+N18gPfLSKliCj88c4vB8afzZMYxFxSSI2OsaJJGcntROAIL/nJdHrX4KGeNQ9G/SvLkeD",
+	"n697cGCfPfrWEVIWXqBGTP4xsp0fz//a/Evtx9b7xmX1p9N39ev2jX3rDKr6eU47u/nh7l3vcnDAbvYA",
+	"yBs2UlMeznHIpTTiC/EYFNgV5Mqt+eWji8KAJQyRBxKv0CKOxiGZo0m0pD4gwVlEJ2HgPRUFMsBLgO9D",
+	"1JUOTtdIyeaS8cswVd+b20H3oid35umb8qbbv+idj65vemdXl+d96OyF9iWbNppHD6CX5NtCqE/8DnL1",
+	"+bvoSMiu/Folfrr+GPGbrAxCESWvh1Rph/lVQWJQ8WGKCI7DgMQoiVc5lbfo3kTYf8DUIz4KkmMTuXwK",
+	"73tvLq4+jHqX571zl/czpG7/vPfu+mrQuzz7efRT7+dR/3J0d9tzhSQuUE5pz0X/bkE57K7ps1+Dsn+F",
+	"8CQhfIgb/svq8l8uEuoxdsyFcSlSHoaHa4xPu950xj52rEZ94lt1Uj218NiuW3Wn1fSak9Nqq2ZnV79Q",
+	"dmYcSbONJ6etU2JNGhNs1bEzttq+U7Um9rheG7eaPibNHEcSYjpdCvwn1Lq75V0LTmpGwjCqoEcSetGc",
+	"cIlNXQBoMAsYh1PC4SkPUAVdhwQzggj9eyTECfk9WMvih8AjFdAe3nMCBkc3x1R9NJ8pycBs5JhChFZw",
+	"VrJM3XZq2CaW7zTGVn3cIFYbt5uWXa9WHdzymthpZLIMdJceYMUYOWucjWPZVcuuI7vZqZ92bKfi1Nq1",
+	"plPK2eTEFbF4cd3te3jfbLkceU9gTxUWJy5wChU38Eu9AZ5uteWpU6rWagrjF0viiE4RoUmQrFCCpyaw",
+	"064yB7ggvrs55bm7pnZ3QO2erXFNySQPzwdhmfjtnSG8zJ2h34/Vt3CsTONReAQUOTwOGjTD/IpCYh/R",
+	"MN1GzmYFwJrck0UCB4rjYSmD55yI5icpDmi3vfIzuLoGTuyn3s/Gl49f46ib2aWmFixMOwxl/gAdFNA1",
+	"FwkGp5e/UA1doVf+zVAO4crA/16b4hUlcploQWIFGnQkrW7IsW0BuYCiOvop+P41wijEDDgVxPCKoZky",
+	"3oHtjPMtBD2SmBzzNQ6pW223AQr8bAyN4dK2a55EE/hBOkg8lLgnHg4NV/mVCHuc6BjHBNGIrttvcoOU",
+	"4F4ULYTM20HTKIlS3VT2AlHOPqO/L+cL1tGfSxscaGTtPYj0W4EXgyi6wPGUPJvp1nyCXrEMKWOi2xtR",
+	"rXrabKHxKiFMP2Bve93z3s3taHB1Nbro3vzw7Qo66dqUO9QRKL35EpPjteUCdwqeRqByXCQMHdWqHEPR",
+	"eKW27Bhovca+vpwgVOSVA4YKbPJGLjnECdjUM3G0lCP/5oSf7pPlgwq6yeQDVCoeFFgx7ZN1onUrmvDz",
+	"+IiDRFkEAbp8tIJhdO20ZtbMda+oG7JkxH+BM1uCEI+YoczpJBXyNHe/bVhx07u77Z1/e8d3ffvTdfK7",
+	"rHBSdO8pcTr5RUBx2FNAfBbcA9kbEu9yOp9B7+aye/EcAMoeXuIsUbSk5NOCeAmHEw7CZUyEtxn4lYm7",
+	"yMNxHBCG0lVJjc9rOHxhNAUGDZwxl9QH0qjpjYTu5zJK3kRL+nyUlhbX3d6LoNQA5ZMOf1BEXF4NRm+u",
+	"7i6fgcZZFy+wDZeR8GGMCYuWsQdeKEIfA26EFXQFyKqkA/Yq/VL55XFOH3xhwuCeoAC8FbDiJcingCUk",
+	"3Yd3kR9MAkFdyjlFyXAnyhEWsYB6wqNQenMBQ8SZ0XWe8Cn8qOj1SbLoNV6FEfa/BpsjzkDeoQo5dr3V",
+	"OG2uszjfX53//Bvgb0oXVcbGOOhdCRdzHcOtB94Ob3AQPvmS0hX6yqKaSZl1s7AlgJYB+OGljjp1dDQ0",
+	"4vrQODaFn2WCUr/BNPQg7w+Z7tZN733/lst67/q377qDs7cF3f5TxtzS+beoQYbl7XXCxeHupI6p/GZV",
+	"nqmZ/t/+WCluJAiOwgdRdit5a4ZXXJ4CByqhgH7kfCn2+W88xQGVTtccnVaa1+zTZd4NNKa+D43RkP4m",
+	"9Qx5JqFhRDrT8HmBpQjWjxkqw9f+mxFg0uim95e7/s1zOLCvhlIBU0REus8wXYUQUbmFTAvFkKsZqeW5",
+	"x5mTkSJY4jKiBOjPrVCk3VH8gIMQj8OXofhSPyd0evNFFOM4CFdomQ2zUWy67d2875/1RneX3ffd/kX3",
+	"+4tnEH+9kxc65iqMga9tSWOCvRlfD4ryfFqMKYqWwh0qmJMKusUTIuIbkljwyJnn1YEw131JOAosF1s9",
+	"SvZ01tjoG6L8l+xWp1bwQ9rgI8PJhyevns/Z1ip9L2fDKqIRh+LQqA6NjtQJjAKf/QJPPsK2M/CTNv6+",
+	"nPNFpt/wUb3WqVOtEctrVOtSndv2mlZjMnZaPnbqdq3OwQwfezUybpFmVfu4XfcaFh7jCfFaeNIADavm",
+	"VZPOhv+q7j3eNn+WnYAcx5h6s0whv9eQasDaEwaU2MPv6l0+JsK1wmnXcH1ctU7BFc6vYas9sW2rNna8",
+	"ql8njUlTd63QNtroGAecQO1obDiGSYw9UuZs+MU0BlH0DtOV9JBgz6doUSR0oWE05TdpwmlawhQJCyiq",
+	"V5XGI8e3dAe90UX/XX8w6v31rNc7f841c9O7vbq7OeuNen992727HfReRFQaqKWlYVeTOJoLzZd0849i",
+	"KT8FIP/HebUPB7/0Yo8mCgjA6Oj6oBfWA+3Q/dxRvExmhCZ8m19K7ZMGJyJKiM8QRuB2Ka34mYOkjgDd",
+	"u8Hb3uWgfwZxkS/Aa9xdal2+DAacxcTnoMKh0D7PA8ZEfOeG2bvHfM2PcUSnJhL+quDBEpOH6J746MhV",
+	"ItfZTe+cd9C9uHWFuHNHpTci8d8RP8AD2L6XFjHnS/4XQWtd5UxUt3fX11c3g9756F3vvN/9xv2FlJjJ",
+	"hSS3uDC3og237lG9pqTa6c5rGouYI3wiwx5yhtQy4UB9IPQk0aMM4pKdZRLCnjbYHVGvmZF2Pdg1jCiX",
+	"w7XHQL4WJFqEJD+ZzR7ga+NtWvdLxNjvXKwwIK8vlcoIq9LF5T3Si11qNuftyDlQ4V+ylTJAH9ZKubUf",
+	"1kpZtw9plXOFLxVjIY4oi3dO4/MF7pv83klIGPIfDOEFjpM8YFP3+rJoyCzQ4RcR2a2fHLmTKfYWpqtD",
+	"St8hHRb6HmSx69H478RLhBO+PPdn6e5iX0jaOLzWzvQEh4ys24IoedRwWqiuuRxtRTRcaRkN3HQgFx25",
+	"n6wAwul9S3zhCsuefMi5AeHDCG+HNDPNo3nkExOxSNANDAHTILeDWeGH3gB5mHJaDvqTMfbuX4tsAcUs",
+	"CyJJwJC6xWwA0qyfp2dfmXxoYbN1u90sOX/ZgchP4CKYEC4vcphJZsoULBmNHiuom6CQKDu9j1foqNWs",
+	"2zaX8qVpPyEUrQiOGTqqOY1ak/P7+aBC9djMxQg262LeIkYwbarFDcJI67GDL0GeirHo28+VhN0a+ptG",
+	"EQ83nEIVE/i806eftotAeGKvu2FAwGM00Q4VW79eC0GVB1E8JSJvv52YyY82eCBx+ldBl2DKoMsw5NOB",
+	"SOADooQyF7I4xqu1HZJzMtcWtpVk3aXk/gCSdUkeBaJh6ktDmjBQ0hejY0NaTsjQs+iYeHN9N3it0p+U",
+	"UjTNlvCKrY37q9A2luAplwgOInDPJAroSI56vBd5+GYIwYcgmaXh0/tG/GbH6nNhL5PNkdiKV0e3iQic",
+	"Fkp/5S51T8iCIcB2ztnfvu1a1UYTzTCblbMz7XhQnb9/bF3cX9vsb97pz+PL+uxHv/nDpOcs+9FNI/nw",
+	"j50sz6ZT/rGU0whXafKBokSSE0eQtl6QgYB2sRkEi0xxQNP4w7KcTJwKg2M+p8IAnwrqU3DTg0MtXArd",
+	"wBdJNcJHvFK5b+SHUgaTH83xih/kaB4kCfFN5A6NoeEKd/4hDfGYhIIKqHQl0BU6Uml13KExxwG1pjEh",
+	"SUCnQ8OVwfHKZMhYMKVqDtJw8xgHCZGxIEOaBioBtzojSAwbUBb4JM2gUkFd8eIVE10FDPkkDh74qoWa",
+	"R0tolBoKoMmQHvEmD43XqleMXA+HoSvjHV4x5EpVs2uq7nCSvQ38Y6CIwiKV+hWlNFQZtSpD6maKS1cl",
+	"iZLJIjjB9BlQTBP2B+ypRMxWHvIyKrhZYEunx8EjwEJRGo78WrrF4lDtLGxsCuBUUZY/RYc5Xmtkkl+Q",
+	"m+Ya+OgoisXQx3p8TURleH+qhAv4WSfKt1KfOijoghBWKtCMj6m6CWRKE7jH11IP7ecPvraoTItefpGL",
+	"XBWYrvbMhxDRK+ix279dzuc4FpRy/1YDFbt6SBN2YJN354d9n/ne79vke0IWhzUII++wVXyfGSD2bXKG",
+	"w/DABoyo3BaHNFMWYz7gubApPLn9rVDbPan9OU5ARHta6/fSzHJo68k4Dvwp+TEK6MFNxVXxlKZU8OgH",
+	"tXkgMQPm9JZQ/6DGYldvNDPiYS0PHrDnzaLDGsxxEB4+zCfh6Acq79sEx8lzmkeHEYE3JDnwREMLEYRx",
+	"QKsfouQwWL6VtscDmsgMJAdvwLvlgcTmOsSHXTJ/WZLl4SfshnhR7Ad0ejhSaE0PRIjb8NB75PAhkpjg",
+	"+cGn6+B7ehBjypmmMUnB8cT2h2+A3vZA8Kg74JYcNuQHMp5F0b1A/4/mNu5WsGCsgxiRbmh6R//5179d",
+	"JEbgbCUkkuVcXAWJ90L3Dey8kif9iIA4MwQlBah3pfwk5JNkGVPiowcSj3ESzNGRsB5DCJmPQjLFntK7",
+	"HJsqvasKTALpoajV0Ix+TwkqNErVAluyGqnP99kPsFuuCb/8YbmGq4yH3cEeF4RYsZ+gssLBiIk+UmFJ",
+	"/A7+CSlauZRmIi+9+IVxVp4PAfpuf10JmQG5TBaRI75iSH1nou/PrlH9NC8IpfuzJhTQEaH+KM338bk8",
+	"+Vcu62tqVBTCjooYU5NBkPET+wUbI560fUzadYtM7FPLcQi2sGM7VmvSqJJGszWptcdlM8ynEdkgkMn5",
+	"CcfNJMogj46EvC4UAcj942flUfPFzSvgjdrEHrdIHVuO35hYda9GrDZunFrV8anX9uukOWnZ2yeoMLU8",
+	"71s6pyyXrxDdTeRmaMF/JSkRA1nRTdGk4NjJWxu7FW9ruA4U/TmInuDwPsXykEDiXNTtIzwlNEEQzZqG",
+	"LUnv/jXExsHGDVU9CQXI/jt46jmTBqliqz2ucXG/NbFw06tajm+T9qQ1PsXNRqnZOk2DVDYb0M8ymTpC",
+	"Y6RB5RRilpiaWQgd2ehPiEYoDOZBkp9fEww3ypgjDTfb0oyaxpRQf1PCyoco8MgrhsQ3MJLMqj3HEA09",
+	"IfIPSpZJjENOBTUNo3q7Bo7tJEcHwdPpTkzYskwVfQPP87kru/083OGwBwwwKzecNEUot70oCgmm+x0I",
+	"9twDwbIDES+pOhD8+TeM+jsh8+78GWCZ+64pI3c4WZ5jbxZQgnySEE+lICwAhq2otw6Ys4gmAV1mKlSZ",
+	"/DvtCUDOjyFLCIbb4BEHkA9fJPbeB0v40YQJjmaY+uEWQu5HKmuxWpJMFK6fwdQD2JOTz5++9PWhOyIU",
+	"VE/fFGifoqrKcK4IdQX1dVf0HZMB1deTpzImZJFORCSJx4g/PHASoE57+ix483QaIiv8kiZBKNxPICkQ",
+	"UnvINCX+QXMUCrynTxLap7OEsHllY1CaZ46cbuYf7aI5FsUjkCIar5hI1M1bHkEo3ZDOceLNjk1EQgbP",
+	"XRkHNUp7cuXLFAbl1s1Cq21qfnQUgGui1KDrbCSN5BRhXqSgzid++9RueFhzvMa1ydhqTcj49LTmYL9e",
+	"er/nvcbLt+BzmTebPv93HJwgk4kZSpZTAbewHWVLrOTFJ2d/B/jqAY71a4ioZriBi9DmL9AMRTRLAO+W",
+	"OI0XuNAyt/KD6Rroq598PiQbLaWuBMecI0WUPPI7wScLziHRBEXLZBrxW4F/L04M3NX8zIOJHxL5rV1K",
+	"KnLj85YEwhIbKHmEzl8xacCU4jPxRcwqVoa9LKMey3l67L/+ruoA0psEVOkS3FJqlHcMMQ1vhgNaFh37",
+	"FtMpWi5yq2FKxpNMF+K3F0PLxX73qk9YElC8AYofZtGcI5/i5vZzevH9mDAGt3ZA+6KJs75MguNwJY2Y",
+	"pQz+zZKWbZxkMAK9nEhAp8WEBxuX/CR5WsVDq7nIMhNLykhiZmZdJDz+/ZcRr0WE9d7wLihXclv7cecZ",
+	"T01MzzjpjEjXj/TARwsCdnnpxI74NwiPo2WS8TV7++OAiIMZvyy1F3lYX8U+iZFTrdURjoXh3sdzPBV7",
+	"sqfTjTZQEiRFn5szUVoHs3sttcNEhPmvDxAlpNSjPM1lwL9AkSxZgllhsPf96xQLS3GklCv/gINEY5U8",
+	"GX2nfEdkgIhkG/Y8OTuviRJz49NxSXU24igykpcbOvLJIiYQo/KaHzT9Q3VbuscdjSlMNWAy1s4fUhlH",
+	"B2yMZKBSrs2FxWscVhlHVfjmifyU1FmI2afaYij1UGCtaqRhk6Zntb3WWHIXds2x7FqrjlsTz3dItQw1",
+	"ymMZECw/K02i4IIUWJYsAfiBl5A+jz8YZrEURNc6/8N3H//8x1JVhXRAKwNOFv8kRxUVs5YQbPtAuKhB",
+	"05nlZlHX1DT71ILZH2WlhfulUFbEuTwLZeE+Dxi4nLiyv//NCMvSHSgjx2GIxAd8UnB4dZneD3AosolL",
+	"ZkAAYcqvRpllnMRzuA/hl4epR2QLKfDnlACFtlt9+OS8P+6Lbak/xAvgmi/7cjkGzRc4loKwSjpwNziD",
+	"cOpM6TsNHkjqMoupX8A84d0k+gpYRFV5rV1oh9xHQu59vGJw+YPASC0yXyQrM0dUUBL5ynOqEDOlVrVJ",
+	"u6nmpG/8n/5kmMb/4/8RCfPSP9JHXvrHn/J7nH23Ll/iEtp5jtOEw/OIJrPXyHKk63TeoGI5ucgAjUhZ",
+	"Tpkq+Vc+n77darSqhFjOuObz8+lbuF4jVrt22p5UT73a5HRSBpRZtIzLipYtYwUWH682AqWlwaRa2wmT",
+	"eUCXZazTO3iuBuRT2jiirtJvtHePyPe0ZECx1fbOIZzqLpOBOiGlqJUKqvwrdHS7pD5eIRv951//Rrc4",
+	"Wcb8Z/P4NYIzVTqbXxyzatbMutn4qAlr6QSbu+a3NUQhO517E7r3mnrjuYQuvSs1QoczFYm0jwv9zzpV",
+	"Q3miNqR7UrVvgEr9qZRA/cokYzKuTuqkiq2xXbMFyRj7/thqnzbxpNWuThq4VjZN2I/RNlYQvpA3his+",
+	"572AKO2Khu4aB7gVi0UndEs9ua1jiob5MWvpOLLbdBi51MOHEQ0L+rr/alUdRxbccDbDs9yY/TZ6BGWN",
+	"OB0dhBlKyKdEptgVEzeVg7OAbGqcJ5+0ypK5uUkEllMwFQBS/j6Hq+lXJRPfV9Mp579FkSn0IhWB/Eax",
+	"EOt2Xi07vdqc9iBoujfpc6iZ7Gf09yigmdEgCmhm6OFAwCj7tlJGglQ/G8PL008ONVfa49MJlFOqEse3",
+	"6pMmtlrjtmfV/CpxJjZuj1veE5TIea/aZ4FQunTsBULxbTkId/iuZJ8cCsJa85TY5BRbNdzyZHbIsd2y",
+	"JjWvNrEbbW8yJsYemKrNcA8UBdfj5wCWd5ACVCiXRV3ZTJGorlb+qcy4CcYVzeRf1OX9DyuY58QP8PrI",
+	"15gxqCSyQvBFFt6jz3g/jXJMQrxKE0yVau0z/fxykYliookiwiLOXhteaEUOU+j/mjrjouf6c3Av7WnE",
+	"CPUzgxHEMmFV4iA91+nnpSc762zL2dY9ZQ463eMGmTRIs25NTj0s1BvjMWlb7clp3Wk1cRWfVp+sqlUL",
+	"DZgMfH2KqlY5e5atXBWLyC0JnELRYxSHvilwtVhb4nCKn49NeDJu5FOlZeQpCkOgQeeDd2+UFjGgnInf",
+	"ZBYtEKaNjmWcjwoj4awI+ZS4qCX6AXeyeRCGgZauOwWjKNSXCf6QD2CnH9luNS2cAblg4Oc5jx5QL1z6",
+	"WR1uEUF+/FVUtrdJtNAD5yD/lYT5Fqe6F9XVagErz8WlEgqjYVEJqqTGjJLkhlJ/HQm37SPbapuoa52b",
+	"6A8m+k5LM+HYdn5vnGqtvnF/PjumY9tf/nigS2REU85+QSTSbsfZasPO75K+TU55+gowXT3gsOxWXTKC",
+	"xiR5JITudWac3JFp2HugSe7CEluz66qCwIonow3xZlGKL/wHYZr77CuG8NIPIoi4fSqd4b3uBNS6j6r9",
+	"3FOVhWc9HTq8i9JbmyJ4V+K2kSTYm805S1J2qqAoDb/p4bPMJTv1tX6OX0Y6tObq/XlY8BQfGh3+SA43",
+	"NMxhztcdXv/nX/8eGl/2dOnIsrWtkxBRAkAnDQNVowmuHo5m8uIv84Pawl6LHB5esIDAkhdnsNlSLHhD",
+	"+AO8RGFAC8zGz9EylvYcGdixSxQ6iC0tiR18Om7LvoQUMQL3Jc2ZKSZ4npGCV0yKEhx1KVJt0SxiSSmb",
+	"SsV9vkGdI9lU+RFEG+nRCRAsVAw6gIfl9oykRAjqfUpiDPl5UweXtVlryh3CWBBRq17K3fpBLJcTBiwp",
+	"y8HxAaCWfsfBJD5FSVTgsKNktn0MtiD4fq8h4Mu9RyDUwwumJRle35PcJ9qOxMmisB1xsigdQyEVB3H5",
+	"GPyNqPuziOIEdLYC29YWAhhXkb8rXjQXF0WpylgmryrVFMMNJr7Q1rQM8WNhUfxRqSNnjCnjsy0fIH2t",
+	"9+4XIbb0SyG2+YDcBxR8ygV0TORSvoRQxOY8kjGLvHtSPCbim8MlmvWw4pcjLNFCoyvRgskVgXM+bPFB",
+	"Ts0ihPnJs5vw5ul84BdhqT8laEowuru5EJGMS6F4m6/TOPJAaDKak2QWbZDD3w4G10h8wJF8yYimhr6+",
+	"uh3klNA/9AaGafDH/J87/t/z3kVv0MtroeUH6wcPprOMN7iWzZJkccSOYWFJJJadW3RBZk6SBeucnGhn",
+	"70TGfp5QLn7vzMqWTufjPtupCsY+Y0shlrAYCyOSA0rfV7XcGYmJyXeVas7l634lm10pw+CBbPanfAn/",
+	"yAI01Vx2wRKi7p8MxmmUROu+/plvv5vKe25WOc8FDwwGIlnq77oG3RJTY9ZFufQAcrjoO4lgOmr418jW",
+	"6/gVjVmbBL5yq/DTjIwwneJ19bSsP8Ww4XRCuzZbZkx48nYLz6B0w5UqVovJSeuYECmw5Xdwk1IY6A10",
+	"LpXA2rWoX2HjJVvteXvtCsdV3uP5onVSBQ3ls5SK+mvH5e66Z/WkFU/eOqm4LFcnJ+RTTrV5iM3iawtV",
+	"hynwn6bqPUTJ+2RB7N3yOd7kcz21Gf/x1Eg4yEzy5GksQrwqRsIJXjkICauopGuvGIpCn8QiW6MrmDd+",
+	"t7u5FGxJFOWyPwypLBlcRv2zTsT2KjfS8knzDdemwOeedVCIC/olZV6mQTJbjoF3WXgzEkcnmCUkDti9",
+	"BWwnO4nx48kcHp5IxfqJzB1RecQPhu5otEaQtiN6Nrud/BjLbGShuOz4VoDCLIr9Aj/xDaxuF4XLkt88",
+	"GTH/wbvI28AXy0QzgQcUYQRfrVM40XjTjQ5vD7WKtdvjyWmtja12rTqx6rWaZ42d8cRy7Jpfq/mnpD3e",
+	"zcSl89pFWwp5gJ4MxVTHt6bbgUC1LAnI5miVMSEL0bpEHx7ilYycFW5AWYdihBwMxWRLgrT2yoGQdv0V",
+	"cx4Q6o+iyWiDyQqMKPdkJaxWQoyVIQZy0UcuJ9muiVxMOVl1vxNszh/cEsNViXIGRmdByJmcPcxUnKOS",
+	"X5cAhbPH+WEbh8Jjm0qFkyqpUdFlWE5WTGO+qBmmEU2neclVvPyqmWCyzSBFE8PTBbF9z+pzVCb6UV3T",
+	"lqQvD+MNRGavJ0+JhXqcPASoP8fQvNsA9OL2n+dtSW4jgLV+Wgy+lv3sGXMBdmKTrU5o5sVHvzUj3fNy",
+	"AuUSAoE2XPiFoqNFiIGBQre37y6OVZT8xqRA+yYAwQmKqEfKUn5kfi6QiGiNAm2OUxaW+03pP1xKPiVu",
+	"B82jB4il5Fx1pMRatSS04CITuI1DdxWZ87cjsyJr9n9FrGVC/jyRLlfu7crN88RkPIs4egg25hni+2gl",
+	"kcUWhHAGUH6sKROm3kJcsfixmBxg6pUr2zfKk4A1yqRiohz6lAiZ5UnmdrjrQim8LU6ZaomvmEiytFZC",
+	"CCBpfcAPhJLEOt+tTJL7u/0ElqRNfPqBTDsbZdnD1AHNXuYMi3nT9yFp6L6B5HNqTSJT4kumoPuy9749",
+	"U07Q9qxUUEjf67ICKMF/8/v1a7GJhfSgL7NVa4yivlGHMSl6DtInT06JzyNGNByCLH1ZEITcpNRUsI5C",
+	"pQLYIJ9PiOJ5QfWXWl+SACI4dhFiHC7JlsiW18j942c+yhcXpapnUM4Ik1JaH1XkPl2OWRIky6SYHWMa",
+	"hf5OKs0XvItI68len7xBj6KTDf5MYK6U9QxKuMhSJwvl4rMZXHsC6vMQskqC89EfP+e8XAP/y9D4ssnx",
+	"Y4uDCZ9Y5reyWhQwpqQe5LoabD/z7ja7rjTYSvPuwXbdLY7Vyq1FJFN7qjf1Mg72MhmLiurRbjsxRzF2",
+	"sjFHqI75fOzNmD/YnNYUqyREENdXQT2VsxhIHuRVkngvPYi3JTxOL42Uqsity1LrGqYh04+qvxj8Neen",
+	"W8DfMEFbxv+BzHCmqt9sqnypWg4ZkZ9vPQvI+nMZf68/V2HxuYdpvJdpFCKx5BMtsEg8oSIL8lp8gmEW",
+	"S3inD+RrLivyf1LnSENz/NG8ycoeRwvIECoK8GeGe8M0plESZQkLTEM3cvGfSwDbIsR8NzINMRRpzSk6",
+	"C09gRNBmQIVW8TMTqKGOOOxrGe+af6y6L1zDWrgdv/sM09Apbf6cq7GK57yb1tYuzaiT3pdZ3aK0ZA4o",
+	"sKMJCmgISSGz9F7Fsq2QNkGWhN9Zh1ZWkJeFlL6YTy77qpUN/yrVX/UK+OvUYoUCiDKAWsSiDo5IshUv",
+	"KQ3o9LiD3ElAAzYjvouOFlim3A35HwJUx2aqDsqs5vBkQXx3SI+SWRwtp8Ly3L3u8+8LBfhHoKOWKZeT",
+	"OOIHmyyyp9lJGNEoGU2iJb+ih1R/4ZNFMtM+xkFI/Ox3ICpp8gcpNqb9C3Iof6MolklX1BfoyI88dpJx",
+	"ZXMfMbxi6BFiNDh1nRNM2XGxKNCmfKL8mxwASuxgPSj8hNNMqohFaILjzPIFacs5sFLXHWXfD2LkEw+w",
+	"f38r9TpGF812GyWM1BMiEKn7VGklked17dxplqNau13DxLHsut2y6s1a28J+Y2I51VYL45Zfr1Ub++A4",
+	"zEwd+E12e/E2NSdq8zXRIqCU+EIOChIh2hWYsFppPMQWzxhxqEtKHTcnTgsTx7N8f9Ky6k5tbLUbp1UL",
+	"+zW7cVpv2nUy2WfV/BKMeJ8JGWUDjnbPSaYl1dvLlq5aupZbMKJEUIhCsLDTruH6uGqdQplmv4at9sS2",
+	"rdrY8ap+nTQmTefQVaQFy9fJVPls/cCHtAUwa23O2lolcQPJfIbBXg+nmiNCQ1o3J1AOF6BCI1X6kXwK",
+	"WMKOX6f1wbho8xgwUjzlu1a1+9xIqxmOE6Zi9qG2cLoIdbJZJucxc32PCsfLnti4imvEavAtqo9bxGpP",
+	"mqdWDTt+1auPG6S5F6Jl3kWHodnjLGIwrxSr0smmlwLnRkv39vhQdGvstZZNmaZceeG5UlMtrkX2Wvjq",
+	"uYBFrizG4WZ3ak6YkV3AE58UWJvs5f94gXEhJX/l6uIpnu5q9T798EvGGm4TLaXTMBByjmCqymDKwQQM",
+	"cYGxgEGbZEg1ZKmo92FGYlLg015BaUmaMDSNTDQmLPCJEKsUi/eKIdmrmlMH0egR+iIhI8f7+xOLkZ5S",
+	"Pz2VjTQOsITx0HdqawlXIWjsKqmugJSlFN0soEoywa/gTi51mX5Zu4ogAK2W3ESWdvWIUxOVy+QxOjYR",
+	"I8Qn/pCKo5ouzkVH4xWSKbH12EwT1arop+D7XA6hZh0eBRThMDyuoBRJ1VhprLE7pFwyZgvsEb2SOxBy",
+	"VZhTPBPO8p0COgklYNqfJg8EgskteZNegKoOaUwY3GgcC7PpBAkj4aSCuiDpy8mYAtQQMATVMrxZFDEi",
+	"a1vqWA4lXI8wRYGfVmlN8D2haYb6ut0+hjkI3Oajp0cDHbna0YKV5E+3e1zm+7aRIe5KLlfqrDUbI96e",
+	"1vmAot0Hs74l7u7C5GimVUcTSRryqP11GOE9+VGT7zkjVFWtFsjwGmFZEVUrsCuQQ1RM/epc7OFgFvFR",
+	"25i/fAUKvhUCDENaynYUmbuX4qF+/evQhEsQZUSvYN5+pur1WdcmOnI1VlImJ3ZlOm35VNw9xafi8vHd",
+	"Y3NI1dWbaNqV7OqtoC7lGB2FyySnr12T0p92/W65/HoPW0N+gWbREtDk7gxheggScV/A+1dMBoMqsq+h",
+	"Omh2weV4kpBY5vKcYTollbQwnaiVHST849sEUx/HPpLGEyZUGkfffTcmq4j633133EmNIhbcBFqWEklG",
+	"khkZUtAOR1mp6iReHZtZ00RxhS46uqPBJ+WLJy6O9DM+N5wsY+KiI/fBMbO7bYwZadaH9O277pl1+7Zb",
+	"bTSBMQj8Stp3hcOV8+4+iTfgAx83JknppaPsN7tuB6mD3BiY+EGk7VksCJXyslKWr2G7YRrryJ5/KHE9",
+	"fx5LG+1wdOBvZSTwx92IexGUBad2CwgbLZNxtKS+wghmghM6S0Q2o7KAGLYMt8crsAq6hNAlujwkK1Q6",
+	"rbX6hBsSWsqpbIdFORiuKEELPAWeM4NHiT4ZqpXzL0ei0P8hstM2UGmDmoiSxwziz4PdvkAz11a2HYxq",
+	"T0ohKe+qlEBFj6IqY3Z42YolZC4o3gxUdgz5hHMD8Qo9EpqU5pgg80WyWacq3hfw9SnQO5cT6YoeyzjH",
+	"wN+K8ZKOgrYUszy9TUlqOmEWCT4cqwzpMfIwRX4cLVBMFgQXS+3v1pqc2vtwL/taevcSuEG1XqKBWRAK",
+	"DlHoKInQmKAkDoiP8BQHYGOQuw52CIyqnz5JKeQYnNykvh8diSTXywWK6LFOgWXvnA6qjvjKoVmewurv",
+	"X0pXs9EMD/f6S7BDKu4982EoGPT3uDdMozRE+oMU7tA0KhZ/einVhbyi+PAptilMMbMTrcN/O9m5lL6M",
+	"5b4g0t5fYiaA0mLgdgdVS9JiCUp+kwYZZRPbZUfcFTsr6gbLzl5zGEPC9HEJ85yfQVF+JGMP+2OLeJhY",
+	"9WrbsVp+vW15uOXgdrU5bo1r+2lHhVP8+nxd/spNha88NHKrkAVy4ByaxRXlG3L6npDFa4SHVAIcWOOV",
+	"9CPiL3VdA3JvB92L3qh7NuhfXRZlNT2zuFOeHvhwGayYmnNtd0vRUMZoHpaiCC1wnKxAb0By2Y8wWswi",
+	"StJEvrf9a3R30zdFkiWExWhgypiW3oibyup0la1DewxGuwWJFsXiN3MciMoc4rMwoGT/ujpdEZu4qe9J",
+	"HFFIgHm/uVLchnMkFy9UXZr7cy6h8qHJlmWc+aa1+AFbhHiVrUn4tfM2+YG6YeCRp+U1kQvrIDchUI2Y",
+	"BWBYhz2HW4Dv9XqZYr4v8N2nhFAWRNQ10X/+9e/ctBIS7is0SNiXYvkymZWb6yI0xz7hjJwQQNcQchNV",
+	"XDIgvsp1y/P41t6TVYkV9RQ7nj1p1q2qqK3amFgt3B5btuf4VVKb1PF+/hGb60DJyfAPzNIprftZYn8e",
+	"0P33uwtjoKMwmk5FPkeZzB4Ya2BsQE+gxtT5Gd4SxEX+UjpJaul0WFnRqPItBrgAGMp2+UyVoCqZveLT",
+	"TeVIxmZ4AaJRFhztqg7eYYqnJFY/SxJz4oxs5ke6jBJ0TxYJGq+UqPAa4fARr5i0zlZ2WmTHAeRSG2EP",
+	"0mqUXswl46AjGiHZ9vjgQTcR3pdYEBCCr9P1LhemkuP4Uu5KW8qyZYOvHzyp4iyNo+F358aiAC8Brl/Z",
+	"fvsEY+yheuQy/VnqCKFK/MhUxcluAG3VFQ9edrQy6QKQKj2N6ugUUMNM6c8avPIrKKUlW02nWyym59JR",
+	"a5OltODkBY5dPlgXweq22j/xzIeZSJvwGMVFR5GSvMkc2kOjOjQ6KCvU+ws8+bipdHyZygpWESTID/wO",
+	"6GuQSM4nSmp+SkWII1flQ+KybCGz0pH79+V84YJxN9HjJY5cRhKwBcSYynRlfuoPdyTTmR1LBUsUiwQH",
+	"PsIFURk6okqMFi5DuUAMdOTCeylyyDs4rSJuGnyCXGIFB1flwau8f4turvLjzSWR1+H4hov3AAVTr2jM",
+	"n5B1z/O9yhLvpMabFIASw8rROa8RK9X6SXEeqraL77M87xvVeetdOSnrLfLnyw/zYbllcqCK+R3N2baw",
+	"35k+0+g+12+7NEfCJvc1nAjUf4wjOk0pmyggmimydtPRbWXyQA0ny+RJGi66fY1sRUSTWUCn8jHx0VFM",
+	"JkvGiYlQg5mQUcxH0bKQL6Jang06mY+0zdnzMiogleog15vuvAIwze9ZGeL1ymEPuXEoQdANIvSBhNGC",
+	"mFCql1/5QsEq3spIkWgin3Ik3FBpIN3prR61/KPvI39dlS6ab1wGtNmFRpuk/I1q74D6wUPgL3GIFnE0",
+	"DskcgSM1XAp+5C3ngkb6XCLRrID7exDzuZ+LO7ZEEz7fZAjootlyjsHgmXApVmoj0oBKgFYhWyi9p1mx",
+	"bhHbMjSSEN8PjdfgFbqKluCUzR/j8H5o/Ln81iq/K7v8JPEL5u76unczur3s/tRDXuRn0j5bEC+YBJ6Y",
+	"HdxY7DFIoFB7B3XvBm97l4P+WXfQv7oc3fT+cte/6Z2bQ9q/fN+96J+Pzm565/yL7sWtidTD/nn294+3",
+	"V5ej76/Of84e8W56t4MNT6+7N913vUHvRhtFKMpGg5+ve1kD+fDqmv+z9njQvfmhNzDR+d31BZ+/0rbx",
+	"yWUdv7m4+jC66b3p3fQuz3omgt+XV4PRm6u7y3MT3fTe9295K+1Z9+ysd3v7U+/n/MNB/32v2Lx7e9sb",
+	"lPb3rn/7rjs4e2siXRWY66d3eS5A/WYEn2bgR/3z3rvrq0Hv8uznEZ9I/3J0d9tbf37Tu7vl399c3Q16",
+	"+jze9QZvr87hSffi4uoDDMT3YzS4uhpdcNiZ6G2ve967udUf3V3e3l1fX90Meuejd73zflfuyQ0H8EX/",
+	"XX8w6v31rNfjM0e3vZv3/bPe6O6y+77bv+h+fwG7N+jdXHYvQJtT8GAo2e5CeYGu9beP/D+21R59/O6P",
+	"5WcBbHEbNdbyvbRY4ZBFqdkKHOL+at2IL6y+76IZwZyQcC5Vaje02jdpFKXmHkv+MbKdH8//2vxL7cfW",
+	"+8Zl9afTd/Xr9o196wwOrhkrCLoXYsbSXLbBJ+kqot2UnQz7b364e9e7HKC6baOjKEZ1p3ZSdxon9Zrg",
+	"M8BxgwX/JOaQZkGTwi4p1govUb1aTUuDwy0T+GS+iDhlW6F7sjrmyKDRh945qtuOia57N+/6t4Dj573L",
+	"PjyumSjFPVS367xp/931RY/PFL5ooCMpt9EoGVIchtEjv8Flxp9omZBjE3Uvbnrd859Hvb/2bwe3MOc3",
+	"3f5F73x0fdM7u7o873O8AQ27WHr1pF5tiRT0KoYOh0OqXIuO+YG8vbq7OeuNen992727hdlU2xmaooZt",
+	"w0oVBqOGXctzz0XQG6ZRgIxhGmtgMUwjhQm00ABimEZ+qYZplCzUMI316RumoeYuJqImnmfdSya9V4ng",
+	"9K7JLsLckdvIDJxvUCGBI4K8xyHh28bgZGWz2BwgA8LFGomVkkbqjJuFzTAEkRKPxZovJZVVn3bpB0yt",
+	"7evc+wsc4zlJNiVXUXkUE5ESL16ZaIGTGZcN5VlPO8jImpywmUYRBaKkplSNrtd6ABcKTjRKZxhBrZVS",
+	"P5ybN2eo2bYdxHkEdC2+VEK1nMYrhhYh+ABTnegKMqY5ykPZ2VkUigkWHNNPpCR9UjtR5oCX4qA27fAL",
+	"XGVrYmvh3JUetXz0Gxc7w/BqYnR+2dNl+PMaM57pdba7kMjv9gqw0yT/MeFSKrhDH+VTeZsyEx7O5f4+",
+	"/vaj8rBwBNoddpdlyl2nY1nwu3SVkUogkOFFBnuIOUpzsAOZwwl4hj4zzfs2A3pq8RbqRnUuUw1TBzkm",
+	"qgJ3p94JWSzbc4ZiTNfCPodUFQSroK50YJDOoxst7lCxSAYzQQKtQ03pyXwkI0meLvoDrHJdrZ/Mj2a5",
+	"G6LI8BUkAiKwEC2vwSs9Xyn74uYza3wxjTflkeSIJVFM/BQL94xMyLaXaYlpUS6CdwZ2/Lu7/jmEVbxA",
+	"TMJTA86/Xqj5i7gZqAgdoHf8I6mcRgH1IqiKAfVJDzFbbYjD9YnnVZu1umWPq1jWaq21fKt1ilsTx244",
+	"Tqv1dJPVDo8HfZnPCIvYN7VTIMIekOozi9GGD5Z0zbKyZ6qnPYJHt10ABd+m9D44cuQlJkwqx68F0e4N",
+	"8FQU0R4asaiZrpqIouqcqykqr3Rl8E6q9o0b8nb7jYgcnF1pwYSrX3cbAHzLSTSbMPARxzSgU1YmeoQr",
+	"kDmkZ1YSocc4SAhDRwJ8JhJLMyEuLYrJsSpo+0CQ6rcQagCMqHoVTYZURnNBCg+cpar5IL5RGgZWQbdQ",
+	"LZVfaCAHXd8NTMl+y1A8cbk9X4e5O+ZScslFe2MWa5mehqfaC/nN9UOMF7ON1AAumin/pERv7U/JRgXx",
+	"ImIs4Cw75NJUpRyTx0hnE/eCYjrJnl/mjW8aNPLJ3hfpwaNeRv7uGAAxBVOCZCuoYRUl4N4JMC0dzYYN",
+	"4fzoVgdR3rVfUoNoz3IqO8kzJxvlGRcg2ocvTMSz5LKjSvYXIgGgX5meKE3qpPljxGAfBY/bfbOpjkm4",
+	"QUkhBpCaCRGuK28/xe4VSq2WmlmjPUBeNKk223hy2jol1qQxwVYdO2Or7TtVa2KP67Vxq+lj0jzYpArb",
+	"DxOSO7EVDwGvNwXm5JIfbcC27c7IJSzSS2FZQH3yacfYi4gFIk0oLedTS22QG5Cli9gsihNRlGgjE5bg",
+	"8L6DIGXtBt2GN4O0YevIyNFZmVU1NwEPi6AN4cKryW57pftXt/tugQCyv5VeSALU6VUk4KOvZROK9eli",
+	"mWy8VXwyCWiQlq9K4xhdcYe9EeXFXHGLwS8R3qdisuFRBd1JBd4kIKEvsh76MWSKAiFuSLFiAsATIzVQ",
+	"R3H6HaT1T8IVcAUudDTKeAUXwhhFdaaYYN+KOLMih+PzhYkM6ZErkkFp9zf/ySHD/1X3NDxTF7X8IdYo",
+	"f4irmv9QzIsrAhtTD8ghlaOnCo5xIDLzgXpwyQg6ckXhytEMM8hhJX+KOS1IzAKW8H5jklWU4YNIBocf",
+	"GbBZD+k88okeKCRzoWFpfwHTHihB0pCrWPxOswNwFB4TWYM+VRNc3w0q6BaOBgOP/iHls/cimuCAosu7",
+	"C+TNcIy9BHiyrsqvYNq2nTnkeBGdBNNlzBHxsOj/57EGmRQ9x59U6RZb82pIOZOnyrDpiuum3W7qsCh4",
+	"XrMklWhFiLp8B1NTSVnrdrv5DEkznUy10dg+Fcn8a0NXG40XjNI/UCaVemnIppbm5v0a6Yff7BXguX9o",
+	"537aYk2U+1gWfaSRGgVASLQnICphtoAU0UmEFpgxoIHZVNzUPwF86/iLnCOlCAuH5QUMkfkiWfFTuCPk",
+	"9KWCTd+8eJgp7/Fmo4KhS1Ewny+FHUJXNavMINqtdqC6r1A0E4LEIL15lt3jmeo9nEZXbG0vvtpCuLTZ",
+	"ik9KJ7sfhSpX8X9TajdtYKCKeyz2WSo4bbyS79eH/zbUbuptZo44Sq0PBde/r6Ez21DANace2axDkSdj",
+	"VyyoThv2iOVXu6imsB/dL8viz5IS+O5FvfNO7+ukOocp1UPcsPVNfylSnhLeFyXpbwkOk9kGBjD10MRo",
+	"Bt+BEbnEaXhjmr/oXkJXtM+FVEX32oy2u3OUzbwPNtXbYC4rxEt3qK2ZrJj4mqCjDcmrjrNkL6KLp9ml",
+	"XuBCkjm4S0eRMQMg87r5/NiuDKUWbHuyjKmJljSUMZsirpi5iNAkXhVSoWnhCG5lSK+oB0HEK2Aio2Vi",
+	"IrxxNM3b2c/ph9A9IQsxNuiPQIyUYXfCeCozgRY6KlhIfzGq22tErqs8H1+OUfTCyLtPeewU49ARZ//c",
+	"9WTo7nGWhD9L7vWKVZTNmm3wN07SmPgUHnwI2Gj5XGBYurtCkx9YySwzfYp4ikjrbUhTrl+aoWEWvwQf",
+	"K3rGPoj7ieS+ywMgqpeDjzrqru+/SDoKRm6OTVxMLccoSGXHMmY5mqjOitbwXz7nQse/fDHzD8riZ0D3",
+	"+OXLxz2PXUY1bhOyKMOfFwheV4SijHhdRNNAp1gH5E0QUayC26I+XGyPUVySGkG92RpuqzfXCphEcUy8",
+	"xJpFMSPWGNyBVhZLsGBMU3YoHSIn0zp2tb6z6IlaxM5g4PKQ36IIvXW0YqUHNbSZLWDjJg3KeY8uCvlb",
+	"ETq8DvtkU6sfPwzQ0dvbaqN5nBay4GzJn6HFn0QJMSFmBP/EwlPle4JjErtQRcfDcRxA1h6mMoq55NPC",
+	"RV6Ig4LRgqx+nI1/8IKr4Mf+3T/7zmXQZ3160/DO+s3+/eKv789+bFfI6sd/+h/6wVXQ/9SndsWrhnQ8",
+	"f2P7f/2xtPb57n3jNAGlMdZ7RWxv3qDNnMu7TYGrMiHk5hhpCOVHR26X/yvjpOFv91hzbkmL+GwKnC4z",
+	"qUlDcMo/Fi+sbPqZZsze7Gyyi/ik0eIHOqik+RyxJ66YX9dDJReRxTf79Xq0v2j79OBpSUECvzSZwFre",
+	"Jnt86tWtJm4QkbypPWk4VhXXxnWv4TfJ6eT5yQ1eJLPBgsTzgJWLmhmGZ1+hcZCwNMS6VkVHKRrAGHrS",
+	"plpVNxjWqmXyJ5/Hxrjm4hHjH8tA5yzKmz/EYeiiI6UTB89ZzvkJX6NcHin5dSG5t3x4QJhCcWriu0Ls",
+	"ueCAjoFHlZN7xWDvhO0EVPA4DC2P889EdJWvY/lxZ/Q6no4C/wmkQ0sPto10fPtONXvd/OqjfPjmWnaO",
+	"Ay+WEh8S7a4p6kB0XNdiJLUjmG2nqd0K+zibaDS+7HK7xlOykfMALQVcjB2EUZqUE/iIn3/++Wfr3Tvr",
+	"/By9fdt5965ze1uZwP9cdHQ3ODuWeb3Bq71Wq7WhcraeCFX6FgXJkB65VbvqWHbVsusDu9mpn3Zsp+LU",
+	"2rWm8zfXhNRR/xQnhrMt2UZlUcJ8rsUMsFs6zTufHw2H/uf6F4v/U1X/IPFPJ/fPcFjhfzS//HdZk0FZ",
+	"kyPZxjHbX47/fPS3//7lv6yPuS+Oj/9cGrqVSQ/l8cw41TP4mq26PHvivvWChPk1S7hWKRZF+CpVcPTy",
+	"N8AYgSSqnO31pAi/WtGbFLTftIN9Nsud3vUvIGnuX3KgjNaUqtAOTOQndQWgKswUJCVB079rtXJaLccw",
+	"jeoffldt/a7a+uZVW1voxq0MwzmAaGzCCTAW8L3K4YTmtLBGUl5qOdlJKWG57gZnwGjt5rFY8AlNYjFt",
+	"HEqilmOQNtkiM7YIFdiiZ3NFGxiZ96kf1w2Af9Olxvhpjyaq4gdQxKKf2oasHSXk4FoEIkoPLShQihh+",
+	"ACe0tdwYTzKX7UiNAcsoWWu8JKkpMCZS4hPB7aIylVjzY7QMffDZwg+FC35jYdvN3v15aPgRCJm/OlAK",
+	"DIWAkKm2UJt/GQPxXj+B5TTgc5lyKCef6xV/sFZj1ERjkfnztbhqZe1m4RpX0Uo9c05V1dllG4s7byKx",
+	"VWOdJvAbjXjLOEhWtxyIYiFdlQLyL0sSrzY4CCshVTj7QSFmdPLgVOyTNIMkc3P1J0RRGCY0wgGQhoB3",
+	"BwHRSjjtaAkosy1cBD8RQGyhKO4uk9kOhXVuWniZzE7gpSj6lJOy9bARNVdQ0ABaAZbDoNl0ZkkC1w6I",
+	"r5tgtN9kDgePUBevgeYLOEVPwBEdfCg9oHWykdJDzXEA7pUEUB5yc6dRqdMgmS3HuaBU+e86Lqf1PxKo",
+	"QsWZR2CTIAZ7GuP5HHhIjoDS5w11s1B/KXCBZVpUmeKL8bP40yNhlzdRgsN7Ey1CvDLRNEoiEwl/fTNL",
+	"IzH6zkR66jXhcqK8VR+iwCO8gwSUAMAOpUwZnI8hHdKBKCTLJ/cYxMTitAUnEIkBDJeWfBRQ3BWL4m06",
+	"a/v3GMX3Ism8VodgSUXmWr8ypCL7eeq3S8JgTGKckHAlnHjHhF+Ewitadw6FcioZrsLM//AHdBYTn9Ak",
+	"wCEbUiHeqlmmCacQJcQXhRKjSWdILYRz+Hn044fBJiQ93tN6g0T4HHwnYufc1zBS/rBtIxdyqPSJGE4P",
+	"69o+9j1ZyZEBOPkzyJJoIXaH3+4ypwIrWgllhuGsGCZZATmW1p5oCVn//IBxBPeH9MhNt5iRmH8WLZP/",
+	"lu/dY+FzDgEgJsKJ4M/TOgwcRTD1iKgslAFpfapDKgLQZHp+SCr4aRHEfKJCRxGEgvFP7VMy67+MXFMz",
+	"hnwsMAs5rWN5AqQrETq6fcTTKYnRXZ9P2D3xI4/vjJAHwbCSIhwkx5gGD4QLLN99p7aGfPedsk0tREmK",
+	"OZlH8QpFNFx11FKmHBsByLyXmIQRhoBzWScsrRsLEs+bi6sP3/cvR+dXZ7ej697Nbf92MOreDd5e3fT/",
+	"Bjmx/pTES+KmYisKpG/qOI4exRaHkYfD2ySKwQVKlPAyEfbiiDE5vth2zhnRlSbxiyqjccCRycNUuL8H",
+	"iTqBwHekh0/m7wI8F9sc4hU/zzMsTiDY64To50JTN80jV0GuSE4m9V5ALmXiiyFdy3yh5wh7rZrKrG2/",
+	"fHSBvDI5iVyKNv1MdYAf+/tSFuIGpeaxOaRAIoXEvylDSECVoKolA9HWoJLRuGiOE29GyhI7DWlM2CKi",
+	"jOgpnrSCcWE0VYBOBRg2pNnfcD65+KLifDil3y7CSJtIuSQj4kzWJBk5h2LACT98knUc0i5DPy3HJKZc",
+	"kHslg0kyGcQ1cxqFDK3f9HsX5yNIVALIDFUSfZNTis3xMOaQypeZ0lQGyajHko7yhn8uBrb8yT3Wio6r",
+	"RDhpAR2xPD/qiAhZUa1rSGUc3rEMG2H69psQUiOKUsI8lMgLqARhpBJUr5F7m8SBl7haNQYbuXeXP11e",
+	"fZDwcF8jtw/xKK7esQrXqaA3aRBOdkHHROTyYFI9tV94jIqIMbNsH3x7skwSaeqi9QAgISdCLM2QpsE0",
+	"/1gGJBFRzeL8zSOfAA59ENYH6XooqqtnIczLdfQSPD+/GBio8jgj5MLJ5LeRG0bRYgRpg10TLWkal8Un",
+	"I8NbgCMKqBbrXDhzzATKtCBxFi2FGZz602qtDtPIEFsYUETt0SFVnXZQtd1O4T3Mcv04J2IFJ9lMO8DN",
+	"pWvIXiAKYt/fl/MF60BiOsPlt2MaFy4qa0sLDuSM83AcrwRqaJmR+PalAVQ6uXu9xrCJmCcRnkrmYxLL",
+	"QKIw8AhlRGOjuwvszYhVrdhr3PPj42MFw+tKFE9PZFt2ctE/613e9qANl7+CJNQZ8u513zCNB45+IgVt",
+	"xRYfRgtC8SIwOkatYldqQj8yA/FMY87ACSoqcwntfZKMjPQ/WPOmkr4JGofUQTjvvMPPj+QyZPIEuP5l",
+	"yBXnfsJgAjpTdHSKfE5LsuKQxxBH78vigE/jH+V5iehUYzrSo1O3HeSWpL900X/+9f/PgoWULBFQhMcc",
+	"29I3fOamNLsOqTp5wEBxSAkAQW7UDGq5i1NhkqJhGI35XVS37eMKAt8qfoFz3t6CEvEcZPyMyVq5qtQI",
+	"bAuJNYvwAsvbWFSW5zBUZLLalizRDUnildXl+yKVsCm73/eNjvDtynLCqRywXDiUxSTxYhEGHrQ4+bu0",
+	"z2lqhMy7bpe3XGbvllbqL1J63lkDMecl+CWvpOEMnfBAB1IFuF+17cMWId3UXsRT7JnLFNZuWGT+rF5k",
+	"nmRfTKMulljWXQqKk++xn0KNN3F2N7mjnG7wM+RBsS7ezqntbneNV5w1HkTRBY5F9oW609hnPLZc8Puf",
+	"+O+IH2ARYWwa9Wp7d+NBFL3DdCXXCKVr67U9FvlWXGf6ZBv7wLPP+VmKQ5H1GVrtAZpbEj8EHrmj+AEH",
+	"IQRD6yo1o/PLR9Ngy/kcxyuxzyiQLhXM6PwCBW+Mj7wJSFl8wNK6RJpIlia76173TcFJimwOCDMwC/Ib",
+	"zPdFCC9chgHF8QqqjpydXx5X0NAYxGB1j5bJ0BAOSaJLwZd2hhQrQU5Z/HK6AjdTwglynunB3OMS9dra",
+	"93n9osqBn6deP5DknINk5/lPyKfkZJbMw9zBN8Rl8v/Or84GP1/3EP9AJvSBF2u/Cfb133BPiwfaVS3e",
+	"nWgvOYciHhZ74EyI/tsPHlDg/2loMLGZ1jIYGvoHJ37wUOy02MlJNm9Dpz1r+tm3g3cXwjOlxGPoS5mZ",
+	"VMMx0e5XPnJbzg18KUrXgZpOmQqEg0p2nK4UBjHtUJ18hoPxZePhyoz7zEQsWYVcQif8KEFAvCfTriTr",
+	"MDI3HLbKJmzuMlHOIU32ycBgWhJkwz98xdAkCEmJ72SGQtZ4Sf2QVP7OlLqYs4maMl2OmL9VddQpZMLE",
+	"1j9tq10ZWR//qywT5sfD7mP8gMXS8ofz/02WFISDI2Imx5//869/fzniFMhMn4uHx6+3YbkWv7TuExfM",
+	"8ZScLOg0PzKUnB6vEmmFQdeXPyD49Hj7eeJoUNFdaMROl8eGc4rkibJT2ciVbNM+TyKaWBM8D8JVh2HK",
+	"LEbiYPJl+2IzzKxsHnYjIfQjD5LblhFCFGI6/dPQINS6u80TpSIBEnMqkin96fMol9RB8l264hdGFcVE",
+	"yOrw5nhvcgaI/3R+qr67yWWUvImW1P+GCGVXp1Dq6G+kjiJg8Z8bCaOSuqu2remXF3EEV3vA0HKRWn4C",
+	"OoU06BDBkepakmgpc9b4OMFjzEgpaZQRms9l9ZVjtBHd78+Zy7E3YFFusd/SlXgRPBDKZwbhqtt2WSoS",
+	"Kgpgm+9ALhJfLQjlV2ytYmcWeS6/p/2s8Dx0wf72QEBBn0SgFC7dWdkdf//s7VXWzRdQoXzJoccBFVVp",
+	"KYA0opQa1kvRSTXOGn47GDWQQoVucgQloNy8nQjGEWMrgpXilqyHnEofKOD7zV8xE5FP2EvClczMGzBR",
+	"WC9NQA4JvqIN/JYc7efuu4vDUE+t43fU+x9HPbl5G1EvJthf7XuByQQI6ibSlHYLsLIGyUwZLTlNRT7B",
+	"fhhQIgysDbsmakg/BoxUhvQiwj4a4xBTj3fCZuAyBfUxUBLjySTwwNwpqy/7mbGXbRB3bwj2AyrKBX5z",
+	"F2EKNUg9Ii0MwmNMrQsso3CIFQAq/zvUNunG7L5sCw4NGzHzAgyzWZQiZP5RGpNCOg0TOF+ZxUE609zg",
+	"R/hSePCBySQMmPQEK6iBA5Z0sxmtCZ9loMo+ObnGU3Ib/JNARYI9vpVKzo/PxeG11ChG1a42LcexqjXk",
+	"2B2b/78iKm4bWZqSXz7no0T3DfRUcZyGquPG9+asjxbBgsjC5NBd1XeIPbaJVcctYtX9Rs1qew6xTifO",
+	"2CY1r40dJ5O+fbIIoxUaR0kuYmrHWrRINUOls18EsWx3uq2dilUzVFzxaBGTSfCJ31nj+1Ht01+w8eXj",
+	"3jQhxRtId1NCGnIJbzIE/tX12L8dGqNx8CzRYaarhbPj+hEqt5QZ+M4Al1hB2Zqz2bniDxcx4kXUZ0JP",
+	"TKNHdIQTFBLMEjD7+nh1LBJcSsuaCsEHi38saA3Yj0VWoY7kxtgsepRZiKRfE+fVuEQoqh6I3/yGvX3b",
+	"taqNJpphNqugO36PcLFiSHVnr6IP105ToebuhT5IRxW3n1XHsn4C1weMYpLEAfFT5wZxDtkQQib42tKZ",
+	"x2QR4hXTi4BK82EGBlEbI58VvuRKP8v7YBxMebWFCOfXnS3e5L1NJBV+ovVvD4qoyFLNadSakPxyne4d",
+	"TmsE3L6KMfD3q0G7GrQ7oR0PqvP3j62L+2ub/c07/Xl8WZ/96Dd/mPScZT+6aSQf/rHtRjl4j/lp3WgO",
+	"hYJZ5FEja1rOinVq9KtfNvYe9kvt8J5FdBIGIo7gf8jgWj1owj+R1Q1UGvytXq2CguRvxk3XawnXfvI5",
+	"8L8IEqjyBeQR9JyIYDxOCO7JCnSeeZdd6elrlrj6rt0Tojf9nigQufqmGfi/Pup/w3rxl8IeAdv9sMfc",
+	"rngQ/vZb5DzlAKdRtlJl1hbs2ANQWevf0eXF0eUHkuyLK4fxf2nj/jlwcqXJ9G+ITC0jadErhlzOYUg/",
+	"YMG7uIK5h2szYSScCMt2woSksFIxecJjcB0B74B1yOPgS3KVLMFTTjU1jmqNS0JH8qvjJ7AbYgEHsJT/",
+	"W87T/wi78Rs8xDdE+scexjEor/sDFX1ps52Kvg3avGzc37Q6r2bZdctuIqfeadQ6TrXSaLbt09oLqPP0",
+	"nDNZupj17DC/fNQSsuydRiWfJaUm5b/mxGlh4niW709aVt2pja1247RqYb9mN07rTbtOJlmSpY4BSW/W",
+	"hb/NQCkR/qi/3qjeqdYrzUa10WgVJL+tH+azNhyiI1TYuJ+SMMXd35WEeysJ9fOe0aTsqa4l5HRmjL37",
+	"NJOz+Kj3IA/q5z+qut7jyF/94UTFzi7j4MvmcAIoiSeDvbJOIcgiay+YDvmVOrevmArPRUfu9Z2K+lSv",
+	"3eNURhrKGFnFMmfjQOik0ld6UAVQKPRExqZPArIBDqG+TDSZoCVNghBhVP30SWrwhIruMMbl0BMggLw/",
+	"m1Hk5SAti19BXbrSZo7S0rti2fzk5LBEFuxK94SoaawdxdsEx+DYqGXt0nPVr5fNdCV5FJ690UTloXIl",
+	"DXX1ROOYITykaZ5xRoifRnBmqWoEN0roNBBJUMCRSGKN1Ll6aTUcPQ3Okasqz4sPXJF0RDYl1JdK7BQW",
+	"WtCqKqwRJLnI0g4KMVQFlcEyAvXEGqRhTRTeCpIDdcxMgDqiuQntqzRWDb4NrXE5FVOfBEQ/A9DmiWx1",
+	"uurfNXq/a/R0Cgd0S8Vmpiej/Cos4893qvRuk0gjFPKwBhNp6OIESMREUl+G4DOgCH0tMMuuC/taIvI7",
+	"bVb0aSv4X6Tp2+cM5Q7Ob1w1uBMPn6Qb1ERDwdvo6SpFdfoNCsLNWPVtk97/SyrCPXDmUB2hag1Kwo2k",
+	"7wRYws1qCpG5Io39V5UcHzlPp3PybMUSyCEhg9A2cDYdoVyEMTnbln0mRV0oQ6k9FSKq72b2EkhKyMkt",
+	"pPTRv5UpUNxjyfiJOPdDBJKsAo6rZw5yUyZRJCoLfNCKPuIgMSGFwZBqZ9InYSAOZ5KQ+SJJdarRMvEi",
+	"yIMe+lpNJJANhMNWTLwoBs449arXABnFvJshTbOYz0TmBDHT0kjfnFJIDPRsJ0JNBSNXyPQfUITCX4pZ",
+	"jKD8ZVVmUzM6hrgUCbhNajqPhl0DjUTah27ttludGlitnSpYrTnrmn5YLQzWzsbS+q9CAc7t/TsVpyb6",
+	"/ygVN7bTruH6uCrS4p/6NWy1J7Zt1caOV/XrpDE5tQ3TUCnhjeur24EcVOioARHKdDnrS0sN8jJ719rB",
+	"WEssILckl5dLnuYnaWkAPTapagZF8X5OGMNTwn63NH417U6Z8M4UhQpiRWgCwn79awMqqkOQ4DO63+TB",
+	"NkhFe36zBD4p3CEluVOBMBe0AJBfaBLQgM2IL9kmPZOxSPTuRWFIPC72H7GlyEZTmun2+LVUJmTaCZkG",
+	"XDH6BXKdjsdhpXKuQD0+EkMmooAWZyySEIL+F9LylqwHFhrIKCq4vIRiRnwCGfLAGz1NIus/YOqJbF84",
+	"BIdzoRzBIlvwrh75DvAb9whLWCt9xpBmmT+0VYuS9hE1AV+Fdz2GPC5oHEfL6QySVkC1Z3n9ilwcMBiU",
+	"oFNSU3tI3dtB96I36p6J1Ecc2Eofo7JKi1wicim8W+WDCMmL5pCdWNfBwBIYnpBUazOkO9Q20GRKknXn",
+	"P5HNr6i7EWkDJfznGLJyCwbgkWrIJw5yxIDbz6GcuxsVYY+HNH3t6h3HRJXrriAtueiD3C1IHcLQkWPb",
+	"WSsT1arop+B7hFVa72YdfgcU4TA0h1TL4JIlWrGR+7570+9+f9EbXfTf9Qej3l/Per3z3rm+Xfkc4Hke",
+	"5ZJ80ngUmR7/ucqt5/g3rh06MACRsYf9sUU8TKx6te1YLb/etjzccnC72hy3xoKdIQuw++yR2LpqfHnC",
+	"Jc2h9YLm6t+McHewEuF37duvYh0H2pimRkN+RInJaWV68R2ujTthSbT4arxFj/pMVioAfzxNTnW1uiL8",
+	"RokWCy5NVtAt/1PUQhCXs96seCGtETje+v+OFub/graP7+ihOme9rN3GQNhtZeogT1mWzhByhVZSjYyw",
+	"Z+VUMm4AypTU6WtItaL/gplV9ldGkkRkGcwpScxMDSJkXBeSGWYpMCEJCRiyYsI7eZ1NkDPWkGwa2IBx",
+	"EIb8AMnkhUfK/8xELpnLPxaziJKRKGINWiCRBI3/KZuPsAe5AIXVUVUluycLzl5zRjwm+aJmGwIq09KB",
+	"z1WFyCkKXcP6JMXz1LPNMA1YrPjzEK+V1OkN2C/OHWmwSp0+nhopoAcA5Pc7/2wZB/zB3lxLVqGxXJ+Q",
+	"VZn8P+a8MdBV+16GjIqEpIDT6MfB3mQlfmQVJI1GMku5OkEyQpRLLtfgStkRNeNBEVpw0HK5tBIpx51C",
+	"VXku0umXPxdi4TthMAd3hYByiX5IMZrG0XLBuxOzSdNS00wsnAdeHIkgNROxiHfGyYjojt0HCybyaC8I",
+	"TpgqzLHLlM6B9ea37yRnW3bbsuuoWgN/sHql3m62nVbeSS5zaPssKM64Vse4heuWPa7ZnOKMrZbtNC1n",
+	"0hh7p42x49l1gJiq8caSmOD5CHSPv5TVBFh4MxJHJ5glJA7YvTXnLDE7ifHjyRwenkgB6OSRhF40J5VH",
+	"/AC6KanrXIRY+CMIkniKa77nVy17XB2LCbbruGnhU6faHjfrzXbNe+kJMoA0G3mRT7yThTcfySdKyWrN",
+	"IxqNnOY4SEat+9k/RwtvXr6Mj+Yzg8kkkReoPIliJKGHAupFc479kJhP3SA+8bxqs8b3s4oFuMa1lm+1",
+	"TnFr4tgNx2m11m4QlHKiylfRWbtBbMvh+IFsR79BnJ03iISGZFZLMLA+cbyxX/esZnPsWHXc9Ky2V69Z",
+	"1Ul9PK7h2qSJnawf4s2iF4DqHNMlFiUnUMKZYgk+PGn7mLTrFpnYp7wfbGHHdqzWpFEljWZrUmtrF3Ci",
+	"jGA7YbfpaB4Au/11+G/29LH83bvyEP170a/yzZpH5ZqnCORDhhBFQDRdOSyyHYv4Z1GDQkjMnEsXN7Gg",
+	"aDjs6DnuMWPBlPJe7+765/x+zRn+RZ023gcKGILSrHRqSu5XqHmHNMRjEubUvLK3TMs4NOY4oNY0JoQL",
+	"AkODi73fffd9mtCYSDvwhMQEKslFSDRGond1q6eVoo4E4yBkkGmURJWE76x6Iqq1ZM+YK0scZe8krRpp",
+	"7YZUK8v3XQVKTmnvj0USksc4SBJCU69UACHxYc0VBA5t8LcAOxcfVFEQvpRXTAAHamrEQZpFVa0MCmun",
+	"dmKx+iPe4qFxDDyKcCSUoeLAxaSp3hXN6AhAwUvoISQ+JCdH6dwfAw9yqgS+OE2hsE2n3pmicnZRgY4C",
+	"n6ExmUSxyOkNKnouHCHiBzKnEqRKSuee6qsfZ1FI0lI8metm2ttK1IMMFBbLCeVqSAD8hWYMilJRyHkt",
+	"D8GQ6pxZSW0vYUxXqWX1ghIdxAjJFYcR+iI1TbeCPqSZ8h9ngTcb0pJ6YseI8x/C+pDLei+T3QtTPdUS",
+	"xKfgSQ91wBDW/GCdzGegkCMBqnP2Bni6ZxKCIS1kIcjKrkEWAsiksJ+b6JvfkIPom2e5hvLWH8SZ+d03",
+	"9HftdGm0Nypo6N4UdXOClqi6xZtjHS6Ce4Jc9Z0svALFAKR70DR4IFQ6wpso7/6uLo/cCUaXUYGqlh1q",
+	"WW2UdNOqxgefsj7MKStb+vQTp1UA/7+Qk/63qJ6W6IKyKtg7UF9h6mbUH6RlfoFNgdAQcU2hI5f32qeL",
+	"ZeIeZ1gPLK+Wp1EvVyTqiJqqSqA0nZhCS4315HyZWx14delVlTZzC1n5KT7ZsiKiQypKc+W4g9e5ajtp",
+	"MjuUVsvZUWIHK9Y1/WBI3RIuNi2ppNXvOZah1hXU84MkkqyIlkwG6tFxkCYR8mbEu1faLsGfDalYA/8i",
+	"T2G6Ysfy7D9AS+SF5NwMDkNRUGyM0ziVDufcyqiRvPAVk/HiF/7+ajFVZfeXz4Z0RzM6hgKu8rdZLQga",
+	"GkmI74fGa/DdXEVLNCeY8sc4vB8af+a8kkAdo6OXJwJ5nM9SBoyqmjLCIWU0+Pm6B0yPrKorS+BmBW9z",
+	"E5MTqqKjRYhXx5AVUQYSLWn5DKr64HeXN73u2VtwtRATOERHsFbveINSPisDJjn5yu9k/htlb3QqoChS",
+	"SgV2E/2dkS/RJLH+P/aurrdtHIv+FUIvkwBSKtnyZ7APxTadLdDMdIsM9mFc1JRFxdrIpFeSk8kW898X",
+	"vPeSovydr90tmqc2sUJSsnhJnnvuOamjaKP/bAzeZ/hbwBwqUfvNQaUQ/FYYY8Eir2o8Hf18ceWzT79d",
+	"wQ/vLj5eXF0wLFswJ8ONIhl20Zx0ibfWJO0pb8GzDJh7Z2z6IQsueQ2hV5U3lV5wwMXfccXbFsswH/K4",
+	"41IGHW5D97/nap3oiEPCp1JYGOY9zwvqqzN82J9+Ngym77zoZ9f54hF1Pm6Fj4sftPJ2OKcwaaYypALa",
+	"NGLlN+S8+GwiAXnQ0+MXJYWZI3NVpHoiuXRP7Mp3kYy8Yt0w1mcUdqnSPMsNjVZHGo6entsz7I+cUXqM",
+	"O2fVkWiA/n67R7725q5eOewvVNu0e2o87NV479C6DqodmXofYL74zOGa2NJ00EBS8qvuTc+sr6aYHWHQ",
+	"iheCnRBZpRAZWmLJRAB8KBbL+v7UJ84NgO/QXsOu8cn+okarUFyEpoQ94+YK0FmD2bI5l2lBS9tENqxg",
+	"58z0sBVxIo3rMDFwjUY+NxkKg2Ce00xukOamLmqt5n+d6jaRbooA7OnRu1hHEjJv5oB+NOszPhrOZkqa",
+	"9mmEyT2r1ELosCgKR4Y9jjoTSa7M+qEkQt+xMXsFWjOh5oizwsGs2Q8g0l3V5E16l8NJrnLYVPq0V4iK",
+	"VG0p8UL0WnfoY9ycxJ3hVuj1t2XKn7qXeMVc/3+2M/8bjPYH20NR4D4apAWC8HXJl/O9RMpdqiUQ/eDP",
+	"t5SlWpzH+DLfCpaI+k6gQcQC3afcah6frWc5p4RKWSQIspokDwBIEDjk4JfH6pI+A+Tg1Ekl4VDIqrqF",
+	"FJyxt2i94uPdXIpywXPcD87mvKwh7ZtL9rO+zdv83z9V7N2vV3s2anDhIfO56T+BFg2PwJSB+Gy6wN5R",
+	"kjtV9bTtR0cfGwu6f60EWKMRnYI809quX0hxHHuA9/iekKuFfh/ox6bBVNXelyf70G0BldJrgQ9An0e9",
+	"sTeK+1GS8ijoxVkaxKIzCHgSxkEcDfuzfjboDLuh53s3OWhuGc678sZef8SzwXAggqyX8SDmURKM0qgT",
+	"ZGESd5NhP+WiDwFcqlQ4DJkje8xlKv7wxqHvQSbXVtciaITgpfGMMWWleIElWx01QttT1PRU8+JmzOai",
+	"KNSe7vRVDyWy4NtofetuZXp2TW9y278uzXEiA/DwbSIZ4yH7HQb4l4kXnhlswftyPpF/wuu/213OTBY9",
+	"VRi1vMdNT4/KvIqtQdlZyK7e6SGB2M/JCfxzeoqD/L09OnsZCwJUrWc8PDDcjUl/tP0d3dnrgefZl7K3",
+	"RPqxS8xznnu2LYNmVTuGFmyvNfTdHciDSxdeSyTQcQJOJD7DMw1mbEoBiRxmzPclyxeLVQ3JE7v0upgD",
+	"ck1SkeUyx3X0bq7YgqeC5QQZ3s2F3Efe/Wxv/iVJvKaXFybzHuLsiv6wE4+GgegNRBBHYhQknSgMeG8w",
+	"zEazMI5nPW8jxn/xPbRrBqMy3c6AR7Mw68dBJ+nqdaWXBUM+SoJwFqUd0c1i7lYboJO5bXZVwcLRUCqB",
+	"DGnIqfDq003Su+G5CpoPo6lanmXTVEO37GzQLaMg7ARhj0XdcTgc9/pnUdQNu/2Hrjzmyz6GSmnn02so",
+	"fTH9A7OLL52p/t8JqG++mf/+edBDTgdTG+T2Bdd2ON21GTcv4dNrk9ajyJG7yoNR5Cl2JkbcxJHJPhxP",
+	"niOQHCBsYwSJWdgfxwOUghl1+5H3qPixa+tlBvAaMl4MbnYn4rODz8dvF37Bwrzjo8wb2kI9vOz5CYPb",
+	"RWS/RNEMyVSROuCvkQW55rn0N3HkVng7Z3hD60mmdSh5Iq2OhztDIOgT1bxitaIcF4bRxQpEVPOiQAp0",
+	"kd9a+8MdeeCJPJQI/ozPfy0CP1tG+BVV/VGTxPRiHRubtgWMFjH10WmzrVP980q2cmYb87RWqNgnUyfx",
+	"C9XHawCq3piUqrBU2HIlKcvCpSvE5+gwQd1CWw8HpWnOCYHFWU9ZMpOqqxoPJSQoUYyZyKYplWH2vKrF",
+	"spoyIevy3mdT1F75WqKc9pTV/AbJMhXDj5CCQtfpOLFJz3XdEHN8dnXJZ2LcLswpV5KQYASCmSod3DcV",
+	"M8Kj4aR772P9+lzdAWkS9J/28IAfy7z7vum/rx4nL84XPhiVFmK/fgVKVpgK7jlfwlmoUa3g10LWDr/F",
+	"Cl6gFhop/4+RVM8Kda2bUjdCIi9lVYnyfCLhU9myAazbNkYnjpkWS0ShdIxoq336KHimGIdmx9v0Mog5",
+	"AOl166Pks6n+A7wur4gOYKU4fgKmbgnpJCNUn5cEeZnOx2y6FCXU6ympW5lIEq7odthJ87zs8wEw5vTM",
+	"eZR//fgBK4HbpOCW6evJ9FbiU5ye7kgAXYrnUsEQZJviKp38qAIZTytW9hr90TAZzOKgz3sCRUhHWS8K",
+	"OrybxLNe2heDbBOva14sb9zt+J7ehDfD1T/xonD9ZnDCf81T+gKf6UmZSWKHdvRh+lLslAyBAPPDCYb8",
+	"Y64YX7APOzRC2hb13zz0Qn67quf6C9VHQ8Cu/w7ZV/qNda5qfvtFN1Pebs//XjU1yZCThv9XKPZsiivO",
+	"rEbtG9hz0ljXm3pvxUegGAOMraq6Mi5AVmcZtDpVPhNsWfAaJDNBdlMHVdhagaBeMwFwtdI3tyb51fCm",
+	"bBE8a1mjsJlakq21HQJhePCx3Q7n1r5D7xQ3PUKcAuh1j5B1a5P1DbNjwDfnMq227YFhtbKmJ7D3FIXQ",
+	"se4edFJPfQbFr1YWFSpd0WZFij9qOvrS83KVqjaf2kd1rVdlKq8xkxnGt+RVdadKENBWSc31Jh+Xaefb",
+	"gNdvW7PyOiigrPrtpw+4QOsvlN48JM7B9RVhAsbX19iK494fhEVR6ZOEY9y+G1u2zRHoyeToa+WO6nez",
+	"Han36m5VTl+NytFGT38TvKjnPrDgcqkXZdORvnXnWvrynVZ/Nes0iDn/JwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/flowbin/flowbin/auth"
 	"github.com/flowbin/flowbin/gen"
 	"github.com/flowbin/flowbin/store"
@@ -35,8 +37,16 @@ func (s *Server) CreateAccesskey(ctx context.Context, req gen.CreateAccesskeyReq
 	if err != nil {
 		return nil, err
 	}
+	// The key is its creator's: disabling or removing that user stops it. A key made with a key is that key's
+	// creator's.
+	p := principalFrom(ctx)
+	owner := p.UserID
+	if owner == uuid.Nil {
+		owner = p.KeyOwnerID
+	}
 	k, err := s.store.CreateAccessKey(ctx, store.NewAccessKey{
-		CustomerID:  principalFrom(ctx).CustomerID,
+		UserID:      owner,
+		CustomerID:  p.CustomerID,
 		Name:        deref(req.Body.Name),
 		Detail:      deref(req.Body.Detail),
 		TokenHash:   hash,

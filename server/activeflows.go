@@ -28,13 +28,16 @@ func (s *Server) limits() flow.Limits {
 
 // engine is the execution engine for a customer: fetch_flow reads the customer's flows, at their current
 // revision; the clock is the store's.
-func (s *Server) engine(customerID uuid.UUID, now func() time.Time) *flow.Engine {
+// webhook_send and fetch go through the guarded outbound client; fx collects what waits for the outbox.
+func (s *Server) engine(customerID uuid.UUID, now func() time.Time, fx *effects) *flow.Engine {
 	if now == nil {
 		now = s.store.Now
 	}
 	return &flow.Engine{
-		Limits: s.limits(),
-		Now:    now,
+		Limits:  s.limits(),
+		Now:     now,
+		Webhook: s.webhook(fx),
+		Fetch:   s.fetch,
 		Flows: func(ctx context.Context, id uuid.UUID) ([]flow.Action, int, error) {
 			f, err := s.store.GetFlow(ctx, customerID, id)
 			if errors.Is(err, store.ErrNotFound) {
@@ -73,7 +76,7 @@ func (s *Server) CreateActiveflow(ctx context.Context, req gen.CreateActiveflowR
 	if err != nil {
 		return nil, err
 	}
-	a := &store.Activeflow{CustomerID: customerID}
+	a := &store.Activeflow{CustomerID: customerID, WebhookURI: st.WebhookURI, WebhookMethod: st.WebhookMethod}
 	actions, revision := st.Actions, 0
 	if st.FlowID != uuid.Nil {
 		f, err := s.store.GetFlow(ctx, customerID, st.FlowID)
@@ -81,23 +84,42 @@ func (s *Server) CreateActiveflow(ctx context.Context, req gen.CreateActiveflowR
 			return nil, err
 		}
 		actions, revision = f.Actions, f.Revision
-		a.FlowID, a.FlowRevision = &f.ID, &revision
+		a.FlowID, a.FlowRevision, a.OnCompleteFlowID = &f.ID, &revision, f.OnCompleteFlowID
+	}
+	if st.OnCompleteFlowID != uuid.Nil {
+		a.OnCompleteFlowID = &st.OnCompleteFlowID
 	}
 	// The id goes into the variables before the first advance: options may refer to it.
-	id, err := uuid.NewV7()
-	if err != nil {
-		return nil, err
+	a.ID = st.ID
+	if a.ID == uuid.Nil {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return nil, err
+		}
+		a.ID = id
 	}
-	a.ID = id
-	x := flow.NewExecution(flow.Origin{ActiveflowID: id, FlowID: st.FlowID, Revision: revision}, actions, st.Variables)
-	if err := s.engine(customerID, nil).Start(ctx, x); err != nil {
+	x := flow.NewExecution(flow.Origin{ActiveflowID: a.ID, FlowID: st.FlowID, Revision: revision}, actions, st.Variables)
+	fx := &effects{}
+	if err := s.engine(customerID, nil, fx).Start(ctx, x); err != nil {
 		return nil, err
 	}
 	a.State = store.State{Execution: *x}
-	if err := s.store.CreateActiveflow(ctx, a); err != nil {
+	if err := s.end(ctx, change{a: a, create: true, event: eventCreated, queued: fx.queued}); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil, newError(http.StatusConflict, statusAlreadyExists, reasonAlreadyExists, "activeflow %s already exists", a.ID)
+		}
 		return nil, err
 	}
 	return gen.CreateActiveflow200JSONResponse{ActiveflowJSONResponse: gen.ActiveflowJSONResponse(toAPIActiveflow(a))}, nil
+}
+
+// end writes a change and, when its activeflow ended, what its end starts (on_complete_flow_id).
+func (s *Server) end(ctx context.Context, c change) error {
+	next, err := s.completeChain(ctx, c.a)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, append([]change{c}, next...)...)
 }
 
 // ListActiveflows answers one page of the caller's activeflows.
@@ -135,7 +157,7 @@ func (s *Server) StopActiveflow(ctx context.Context, req gen.StopActiveflowReque
 	}
 	if !a.State.Ended {
 		a.State.Stop()
-		if err := s.store.SaveActiveflow(ctx, a); err != nil {
+		if err := s.end(ctx, change{a: a, event: eventUpdated}); err != nil {
 			return nil, staleActiveflow(err)
 		}
 	}
@@ -151,7 +173,7 @@ func (s *Server) DeleteActiveflow(ctx context.Context, req gen.DeleteActiveflowR
 	a.State.Stop()
 	now := s.store.Now()
 	a.TMDelete = &now
-	if err := s.store.SaveActiveflow(ctx, a); err != nil {
+	if err := s.end(ctx, change{a: a, event: eventDeleted}); err != nil {
 		return nil, staleActiveflow(err)
 	}
 	return gen.DeleteActiveflow204Response{}, nil
@@ -171,7 +193,8 @@ func (s *Server) NextActiveflowAction(ctx context.Context, req gen.NextActiveflo
 	if req.Body.Variables != nil {
 		report.Variables = *req.Body.Variables
 	}
-	switch err := s.engine(customerID, nil).Next(ctx, &a.State.Execution, report); {
+	fx := &effects{}
+	switch err := s.engine(customerID, nil, fx).Next(ctx, &a.State.Execution, report); {
 	case errors.Is(err, flow.ErrEnded):
 		return nil, newError(http.StatusConflict, statusFailedPrecondition, reasonActiveflowEnded,
 			"the activeflow has ended (%s)", a.State.EndReason)
@@ -180,7 +203,7 @@ func (s *Server) NextActiveflowAction(ctx context.Context, req gen.NextActiveflo
 	case err != nil:
 		return nil, err
 	}
-	if err := s.store.SaveActiveflow(ctx, a); err != nil {
+	if err := s.end(ctx, change{a: a, event: eventUpdated, queued: fx.queued}); err != nil {
 		if errors.Is(err, store.ErrStale) {
 			return nil, staleReport(report, nil)
 		}
@@ -226,7 +249,7 @@ func (s *Server) simulate(ctx context.Context, customerID uuid.UUID, flowID uuid
 		return gen.SimulationJSONResponse{}, err
 	}
 	x := flow.NewExecution(flow.Origin{ActiveflowID: id, FlowID: flowID, Revision: revision}, actions, st.Variables)
-	if err := s.engine(customerID, clock).Simulate(ctx, x, flow.Script{Digits: st.Digits, Steps: st.Steps}); err != nil {
+	if err := s.engine(customerID, clock, &effects{simulation: true}).Simulate(ctx, x, flow.Script{Digits: st.Digits, Steps: st.Steps}); err != nil {
 		return gen.SimulationJSONResponse{}, err
 	}
 	out := gen.SimulationJSONResponse{EndReason: x.EndReason, ExecutedActions: toAPIExecutedList(x.Executed), Variables: x.Variables}

@@ -57,14 +57,20 @@ func credential(r *http.Request) (string, error) {
 		"this operation needs credentials: a token from POST /auth/login or an access key")
 }
 
-// principal verifies a credential: a login token by its signature and expiry, an access key by its hash in the
-// store (so that a deleted or expired key fails at once, on every instance).
+// principal verifies a credential: a login token by its signature and expiry, then against its user (revoked by a
+// password change, a log-out, a disabling or a removal); an access key by its hash in the store (so that a
+// deleted or expired key, or one whose creator is disabled, fails at once, on every instance).
 func (s *Server) principal(ctx context.Context, cred string) (auth.Principal, error) {
 	invalid := unauthenticated(reasonInvalidCredentials, "the token or access key is invalid, expired or revoked")
 	if auth.LooksLikeToken(cred) {
 		p, err := s.tokens.Verify(cred)
 		if err != nil {
 			return auth.Principal{}, invalid
+		}
+		if err := s.notRevoked(ctx, p); errors.Is(err, errRevoked) {
+			return auth.Principal{}, invalid
+		} else if err != nil {
+			return auth.Principal{}, err
 		}
 		return p, nil
 	}
@@ -78,7 +84,11 @@ func (s *Server) principal(ctx context.Context, cred string) (auth.Principal, er
 	if err != nil {
 		return auth.Principal{}, err
 	}
-	return auth.Principal{CustomerID: k.CustomerID, AccessKeyID: k.ID, AccessKeyName: k.Name}, nil
+	p := auth.Principal{CustomerID: k.CustomerID, AccessKeyID: k.ID, AccessKeyName: k.Name}
+	if k.UserID != nil {
+		p.KeyOwnerID = *k.UserID
+	}
+	return p, nil
 }
 
 // principalFrom returns the authenticated caller. Operations that need credentials always have one.
@@ -104,7 +114,10 @@ func (s *Server) Login(ctx context.Context, req gen.LoginRequestObject) (gen.Log
 	if !s.passwords.Check(hash, req.Body.Password) {
 		return nil, unauthenticated(reasonInvalidCredentials, "wrong username or password")
 	}
-	token, err := s.tokens.Issue(u.ID, u.CustomerID, u.Username)
+	if u.TMDisable != nil {
+		return nil, unauthenticated(reasonInvalidCredentials, "this user is disabled")
+	}
+	token, err := s.tokens.Issue(u.ID, u.CustomerID, u.Username, u.TokenGeneration)
 	if err != nil {
 		return nil, err
 	}

@@ -150,12 +150,12 @@ func TestFieldValidation(t *testing.T) {
 			t.Errorf("login, Warn: Warning %q", h)
 		}
 
-		// An activeflow start with VoIPbin's fields that flowbin does not take yet: started, with a warning.
-		res = e.as(e.alice, "POST", "/v1.0/activeflows", `{"actions":[{"type":"answer"}],"webhook_method":"POST"}`).wantStatus(http.StatusOK)
-		if h := res.warningHeaders(); len(h) != 1 || !strings.HasPrefix(h[0], `/webhook_method: unknown field "webhook_method" was dropped`) {
+		// An activeflow start with a field that flowbin does not take: started, with a warning.
+		res = e.as(e.alice, "POST", "/v1.0/activeflows", `{"actions":[{"type":"answer"}],"webhook_method":"POST","reference_type":"call"}`).wantStatus(http.StatusOK)
+		if h := res.warningHeaders(); len(h) != 1 || !strings.HasPrefix(h[0], `/reference_type: unknown field "reference_type" was dropped`) {
 			t.Errorf("activeflow, Warn: Warning %q", h)
 		}
-		e.as(e.alice, "POST", "/v1.0/activeflows?field_validation=Strict", `{"actions":[{"type":"answer"}],"webhook_method":"POST"}`).
+		e.as(e.alice, "POST", "/v1.0/activeflows?field_validation=Strict", `{"actions":[{"type":"answer"}],"reference_type":"call"}`).
 			wantError(http.StatusBadRequest, "UNKNOWN_FIELD")
 	})
 }
@@ -431,8 +431,20 @@ func TestMeAndCustomer(t *testing.T) {
 		if c != me.Customer {
 			t.Errorf("customer %+v, want %+v", c, me.Customer)
 		}
+		// The webhook settings, as stored.
+		if err := e.st.SetCustomerWebhook(t.Context(), uuid.MustParse(e.alice.customerID), "https://example.com/hook", "PUT", ""); err != nil {
+			t.Fatal(err)
+		}
+		e.as(e.alice, "GET", "/v1.0/customer", nil).wantStatus(http.StatusOK).decode(&c)
+		if c.WebhookURI != "https://example.com/hook" || c.WebhookMethod != "PUT" || c.TMUpdate == "" || c.Name != "alice-co" {
+			t.Errorf("customer with a webhook: %+v", c)
+		}
+		e.as(e.alice, "GET", "/v1.0/me", nil).wantStatus(http.StatusOK).decode(&me)
+		if me.Customer != c {
+			t.Errorf("me's customer %+v, want %+v", me.Customer, c)
+		}
 		e.as(e.bob, "GET", "/v1.0/customer", nil).wantStatus(http.StatusOK).decode(&c)
-		if c.ID != e.bob.customerID || c.Name != "bob-co" {
+		if c.ID != e.bob.customerID || c.Name != "bob-co" || c.WebhookURI != "" {
 			t.Errorf("bob's customer: %+v", c)
 		}
 		e.do("GET", "/v1.0/me", nil).wantError(http.StatusUnauthorized, "AUTHENTICATION_REQUIRED")

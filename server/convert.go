@@ -154,6 +154,9 @@ func toAPIRevision(r *store.FlowRevision) gen.FlowRevision {
 func toAPIExecuted(r *flow.Executed) gen.ExecutedAction {
 	a := toAPIActions([]flow.Action{r.Action})[0]
 	out := gen.ExecutedAction{Id: a.Id, NextId: a.NextId, Type: a.Type, Option: a.Option, Step: r.Step, TmExecute: formatTime(r.TMExecute)}
+	if r.Source != "" {
+		out.Source = &r.Source
+	}
 	if r.FlowID != uuid.Nil {
 		id, rev := r.FlowID, r.Revision
 		out.FlowId, out.FlowRevision = &id, &rev
@@ -191,6 +194,16 @@ func toAPIActiveflow(a *store.Activeflow) gen.Activeflow {
 		TmUpdate:        formatTimePtr(a.TMUpdate),
 		TmEnd:           formatTimePtr(a.TMEnd),
 		TmDelete:        formatTimePtr(a.TMDelete),
+
+		OnCompleteFlowId:       a.OnCompleteFlowID,
+		OnCompleteActiveflowId: a.OnCompleteActiveflowID,
+		ReferenceActiveflowId:  a.ReferenceActiveflowID,
+	}
+	if a.WebhookURI != "" {
+		out.WebhookUri, out.WebhookMethod = &a.WebhookURI, &a.WebhookMethod
+	}
+	if a.OnCompleteError != "" {
+		out.OnCompleteError = &a.OnCompleteError
 	}
 	if x.Current != nil {
 		cur := toAPIExecuted(x.Current)

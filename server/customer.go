@@ -13,7 +13,7 @@ import (
 // access key (access keys belong to a customer, not to a user).
 func (s *Server) GetMe(ctx context.Context, _ gen.GetMeRequestObject) (gen.GetMeResponseObject, error) {
 	p := principalFrom(ctx)
-	c, err := s.store.GetCustomer(ctx, p.CustomerID)
+	c, err := s.customer(ctx, p.CustomerID)
 	if err != nil {
 		return nil, err
 	}
@@ -24,7 +24,7 @@ func (s *Server) GetMe(ctx context.Context, _ gen.GetMeRequestObject) (gen.GetMe
 		Permission: gen.N32,
 		TagIds:     []string{},
 		Addresses:  []map[string]any{},
-		Customer:   toAPICustomer(c),
+		Customer:   c,
 	}
 	switch {
 	case p.AccessKeyID != uuid.Nil:
@@ -47,15 +47,28 @@ func (s *Server) GetMe(ctx context.Context, _ gen.GetMeRequestObject) (gen.GetMe
 
 // GetCustomer answers the caller's customer in VoIPbin's shape.
 func (s *Server) GetCustomer(ctx context.Context, _ gen.GetCustomerRequestObject) (gen.GetCustomerResponseObject, error) {
-	c, err := s.store.GetCustomer(ctx, principalFrom(ctx).CustomerID)
+	c, err := s.customer(ctx, principalFrom(ctx).CustomerID)
 	if err != nil {
 		return nil, err
 	}
-	return gen.GetCustomer200JSONResponse(toAPICustomer(c)), nil
+	return gen.GetCustomer200JSONResponse(c), nil
 }
 
-// toAPICustomer is a customer in VoIPbin's shape. flowbin keeps no contact or billing details, and no webhook
-// settings yet: those fields are "".
-func toAPICustomer(c *store.Customer) gen.Customer {
-	return gen.Customer{Id: c.ID, Name: c.Name, TmCreate: formatTime(c.TMCreate)}
+// customer reads a customer and its webhook settings, in VoIPbin's shape.
+func (s *Server) customer(ctx context.Context, id uuid.UUID) (gen.Customer, error) {
+	c, err := s.store.GetCustomer(ctx, id)
+	if err != nil {
+		return gen.Customer{}, err
+	}
+	hook, err := s.store.GetCustomerWebhook(ctx, id)
+	if err != nil {
+		return gen.Customer{}, err
+	}
+	return toAPICustomer(c, hook), nil
+}
+
+// toAPICustomer is a customer in VoIPbin's shape. flowbin keeps no contact or billing details: those fields are "".
+func toAPICustomer(c *store.Customer, hook *store.CustomerWebhook) gen.Customer {
+	return gen.Customer{Id: c.ID, Name: c.Name, WebhookUri: hook.URI, WebhookMethod: hook.Method,
+		TmCreate: formatTime(c.TMCreate), TmUpdate: formatTimePtr(hook.TMUpdate)}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/swaggest/swgui"
@@ -25,13 +26,16 @@ type docs struct {
 	assets map[string][]byte // by file name, uncompressed
 }
 
-func loadDocs() (*docs, error) {
+// loadDocs renders the page. persistAuthorization keeps what is given to Authorize in the browser's localStorage,
+// across reloads, where any script of the origin can read it; off, it lives in the page's memory only (the
+// default: see Config.DocsPersistAuthorization).
+func loadDocs(persistAuthorization bool) (*docs, error) {
 	ui := v5emb.NewHandlerWithConfig(swgui.Config{
 		Title:       "flowbin API",
 		SwaggerJSON: "/openapi.json",
 		BasePath:    "/docs/",
 		ShowTopBar:  false,
-		SettingsUI:  map[string]string{"persistAuthorization": "true", "tryItOutEnabled": "true"},
+		SettingsUI:  map[string]string{"persistAuthorization": strconv.FormatBool(persistAuthorization), "tryItOutEnabled": "true"},
 	})
 	rec := httptest.NewRecorder()
 	ui.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/docs/", nil))

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -197,6 +199,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	ae := toAPIError(err)
+	s.drainBody(c)
 	requestID := requestIDFrom(c.Request().Context())
 	if ae.code >= 500 {
 		s.log.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
@@ -225,4 +228,27 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.log.LogAttrs(c.Request().Context(), slog.LevelWarn, "write error response",
 			slog.String("request_id", requestID), slog.Any("err", err))
 	}
+}
+
+// Early answers (413, 401, 404… to a request whose body is not read) are preceded by reading what is left of the
+// body, at most drainBytes and for at most drainTime, and dropping it. Many clients (Python's urllib and requests
+// among them) send their whole body before they read a byte of the answer: a server that answers and closes with
+// the body unread resets the connection under them, and they never see the answer. Mature servers drain for this
+// reason (nginx's lingering close). Beyond the bounds the connection is closed as before.
+const (
+	drainBytes = 8 << 20
+	drainTime  = 5 * time.Second
+)
+
+func (s *Server) drainBody(c echo.Context) {
+	req := c.Request()
+	if req.Body == nil || req.Body == http.NoBody || req.ContentLength > drainBytes ||
+		strings.EqualFold(req.Header.Get("Expect"), "100-continue") { // that client waits for the answer first
+		return
+	}
+	rc := http.NewResponseController(c.Response().Writer)
+	if err := rc.SetReadDeadline(time.Now().Add(drainTime)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return
+	}
+	_, _ = io.CopyN(io.Discard, req.Body, drainBytes)
 }

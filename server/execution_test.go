@@ -155,10 +155,11 @@ func TestHostileVariables(t *testing.T) {
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 
-		// The 1 GB expansion: a 32 KiB variable, referred to 30,000 times in one option (a 150 kB request).
+		// The 1 GB expansion: a 32 KiB variable, referred to 16,000 times in each of two options (a 160 kB
+		// request; each option within its 64 KiB bound as written).
 		v := strings.Repeat("x", 32<<10)
-		blowup := map[string]any{"actions": []any{map[string]any{"type": "talk", "option": map[string]any{"text": strings.Repeat("${v}", 30000)}}},
-			"variables": map[string]string{"v": v}}
+		refs := map[string]any{"type": "talk", "option": map[string]any{"text": strings.Repeat("${v}", 16000)}}
+		blowup := map[string]any{"actions": []any{refs, refs}, "variables": map[string]string{"v": v}}
 		var sim apiSimulation
 		e.as(e.alice, "POST", "/v1.0/flows/simulate", blowup).wantStatus(http.StatusOK).decode(&sim)
 		if sim.EndReason != flow.EndOptionLimit {

@@ -175,13 +175,11 @@ func (c *flowCache) stats() (entries int, bytes int64) {
 	return entries, bytes
 }
 
-// WatchChanges keeps the flow cache in step with the database until ctx ends: call it once per server, in its own
-// goroutine. Without it the cache is never used.
+// WatchChanges keeps the flow cache and what the server remembers of users (revocation.go) in step with the
+// database until ctx ends: call it once per server, in its own goroutine. Without it neither is used: flows and
+// users are read from the database on every request.
 func (s *Server) WatchChanges(ctx context.Context) {
-	if s.cache == nil {
-		return
-	}
-	s.store.WatchFlowChanges(ctx, s.cache)
+	s.store.WatchFlowChanges(ctx, listeners{flows: s.cache, users: s.users})
 }
 
 var _ store.ChangeListener = (*flowCache)(nil)

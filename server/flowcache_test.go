@@ -30,7 +30,9 @@ func (e *env) instanceOn(t *testing.T, cfg server.Config, stCfg store.Config) (*
 	if cfg.LoginAttemptsPerUser == 0 {
 		cfg.LoginAttemptsPerUser, cfg.LoginAttemptsPerAddress = 1000, 1000
 	}
-	s, err := server.New(cfg, st, e.tokens, testPasswords(t), slog.New(slog.DiscardHandler))
+	logs := &syncBuffer{}
+	leaks.log(logs)
+	s, err := server.New(cfg, st, e.tokens, testPasswords(t), slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"runtime/debug"
 	"strings"
@@ -30,6 +31,7 @@ import (
 	"github.com/flowbin/flowbin/auth"
 	"github.com/flowbin/flowbin/flow"
 	"github.com/flowbin/flowbin/gen"
+	"github.com/flowbin/flowbin/outbound"
 	"github.com/flowbin/flowbin/store"
 )
 
@@ -54,6 +56,11 @@ type Config struct {
 	CORSOrigins []string
 	// RequireIfMatch refuses changes of flows without If-Match (428).
 	RequireIfMatch bool
+	// Outbound sends every request flowbin makes on a customer's behalf (webhook_send, fetch); nil: a client
+	// with the guard's defaults.
+	Outbound *outbound.Client
+	// WakeDeliverer, when not nil, is called once changes with outbound messages commit.
+	WakeDeliverer func()
 	// Execution bounds what an activeflow (and a simulation) may hold and grow to; zero fields take flow's
 	// defaults (docs/execution.md). Its MaxActions is MaxActions above.
 	Execution flow.Limits
@@ -68,6 +75,10 @@ type Config struct {
 	// FlowCacheBytes bounds the cache of GET /v1.0/flows/{id} answers (default 64 MiB; negative: no cache). The
 	// cache is used only while WatchChanges runs.
 	FlowCacheBytes int64
+	// DocsPersistAuthorization has Swagger UI (/docs) keep the credential given to Authorize in the browser's
+	// localStorage, across reloads, where any script of the origin can read it. Off (the default), it lives in
+	// the page's memory only.
+	DocsPersistAuthorization bool
 }
 
 func (c Config) withDefaults() Config {
@@ -101,6 +112,9 @@ func (c Config) withDefaults() Config {
 	if c.FlowCacheBytes == 0 {
 		c.FlowCacheBytes = 64 << 20
 	}
+	if c.Outbound == nil {
+		c.Outbound = outbound.New(outbound.Config{})
+	}
 	return c
 }
 
@@ -109,6 +123,7 @@ type Server struct {
 	cfg       Config
 	store     *store.Store
 	tokens    *auth.Tokens
+	sealer    *auth.Sealer // of stored answers
 	passwords *auth.Passwords
 	log       *slog.Logger
 	ops       map[string]*operation // by "METHOD /echo/path"
@@ -117,22 +132,27 @@ type Server struct {
 	echo      *echo.Echo
 	cache     *flowCache // nil: no cache
 	fields    flow.FieldValidation
+	users     *userStates
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
 
 // New builds the HTTP handler of flowbin.
 func New(cfg Config, st *store.Store, tokens *auth.Tokens, passwords *auth.Passwords, log *slog.Logger) (*Server, error) {
-	s := &Server{cfg: cfg.withDefaults(), store: st, tokens: tokens, passwords: passwords, log: log}
-	s.cache = newFlowCache(s.cfg.FlowCacheBytes)
-	s.fields = flow.FieldsWarn
-	if s.cfg.FieldValidation != "" {
-		m, err := flow.ParseFieldValidation(s.cfg.FieldValidation)
+	fields := flow.FieldsWarn
+	if cfg.FieldValidation != "" {
+		m, err := flow.ParseFieldValidation(cfg.FieldValidation)
 		if err != nil {
 			return nil, fmt.Errorf("server: %w", err)
 		}
-		s.fields = m
+		fields = m
 	}
+	// Every line the server logs is masked for credentials, whoever wrote it.
+	log = slog.New(auth.NewRedactingHandler(log.Handler()))
+	s := &Server{cfg: cfg.withDefaults(), store: st, tokens: tokens, sealer: tokens.Sealer(), passwords: passwords, log: log}
+	s.cache = newFlowCache(s.cfg.FlowCacheBytes)
+	s.fields = fields
+	s.users = newUserStates()
 	spec, err := gen.GetSwagger()
 	if err != nil {
 		return nil, fmt.Errorf("server: load embedded spec: %w", err)
@@ -141,7 +161,7 @@ func New(cfg Config, st *store.Store, tokens *auth.Tokens, passwords *auth.Passw
 	if err := json.Unmarshal(flowbin.OpenAPIJSON(), &s.specJSON); err != nil {
 		return nil, fmt.Errorf("server: spec as JSON: %w", err)
 	}
-	if s.docs, err = loadDocs(); err != nil {
+	if s.docs, err = loadDocs(s.cfg.DocsPersistAuthorization); err != nil {
 		return nil, err
 	}
 
@@ -302,18 +322,30 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// credentialParams are query parameters whose values never reach a log.
+// credentialParams are query parameters whose values never reach a log: every name that authentication reads
+// (credential), compared as authentication compares them, after decoding.
 var credentialParams = map[string]bool{"token": true, "accesskey": true}
 
+// redactQuery is the query as the server reads it: each pair decoded (as url.ParseQuery decodes it, so that
+// "%74oken" is "token"), the values of credential parameters and anything that looks like a token or key masked,
+// then encoded again in one canonical way. Pairs that do not decode, which the server ignores, are logged as
+// "(undecodable)".
 func redactQuery(raw string) string {
 	if raw == "" {
 		return ""
 	}
 	parts := strings.Split(raw, "&")
 	for i, p := range parts {
-		name, _, _ := strings.Cut(p, "=")
-		if credentialParams[strings.ToLower(name)] {
-			parts[i] = name + "=REDACTED"
+		rawName, rawValue, _ := strings.Cut(p, "=")
+		name, err1 := url.QueryUnescape(rawName)
+		value, err2 := url.QueryUnescape(rawValue)
+		switch {
+		case err1 != nil || err2 != nil || strings.Contains(p, ";"):
+			parts[i] = "(undecodable)"
+		case credentialParams[strings.ToLower(name)]:
+			parts[i] = url.QueryEscape(auth.Redact(name)) + "=" + auth.Redacted
+		default:
+			parts[i] = url.QueryEscape(auth.Redact(name)) + "=" + url.QueryEscape(auth.Redact(value))
 		}
 	}
 	return strings.Join(parts, "&")

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/flowbin/flowbin/auth"
 	"github.com/flowbin/flowbin/store"
 )
 
@@ -62,7 +64,7 @@ func (s *Server) idempotency(next echo.HandlerFunc) echo.HandlerFunc {
 				return newError(http.StatusUnprocessableEntity, statusInvalidArgument, reasonKeyReused,
 					"this Idempotency-Key was used with another request body")
 			case rec.State == store.IdempotencyDone:
-				return replay(c, rec)
+				return s.replay(c, k, rec)
 			case time.Now().After(waitUntil):
 				e := newError(http.StatusConflict, statusFailedPrecondition, reasonKeyInUse,
 					"a request with this Idempotency-Key is still running; retry later")
@@ -101,7 +103,12 @@ func (s *Server) runIdempotent(c echo.Context, next echo.HandlerFunc, k store.Id
 		if err != nil {
 			return err
 		}
-		return s.store.CompleteIdempotencyKey(ctx, k, rec.status, string(header), rec.body.Bytes())
+		// Sealed: the answer to POST /v1.0/accesskeys holds a raw key, and no answer is kept in clear.
+		body, err := s.sealer.Seal(sealContext(k), rec.body.Bytes())
+		if err != nil {
+			return err
+		}
+		return s.store.CompleteIdempotencyKey(ctx, k, rec.status, string(header), body)
 	})
 	c.SetRequest(req)
 	c.SetResponse(orig)
@@ -116,11 +123,25 @@ func (s *Server) runIdempotent(c echo.Context, next echo.HandlerFunc, k store.Id
 	return rec.writeTo(orig)
 }
 
-// replay answers with a stored answer.
-func replay(c echo.Context, rec *store.IdempotencyRecord) error {
+// sealContext names a stored answer for auth.Sealer: a sealed answer opens only for its own customer, operation
+// and Idempotency-Key.
+func sealContext(k store.IdempotencyKey) []byte {
+	return []byte("flowbin idempotent answer\x00" + k.CustomerID.String() + "\x00" + k.Operation + "\x00" + k.Key)
+}
+
+// replay answers with a stored answer. Answers stored before sealing existed (never those of access-key
+// creation, which migration 00006 deleted) are replayed as they are.
+func (s *Server) replay(c echo.Context, k store.IdempotencyKey, rec *store.IdempotencyRecord) error {
 	var header http.Header
 	if err := json.Unmarshal([]byte(rec.ResponseHeader), &header); err != nil {
 		return err
+	}
+	body := rec.ResponseBody
+	if auth.Sealed(body) {
+		var err error
+		if body, err = s.sealer.Open(sealContext(k), body); err != nil {
+			return fmt.Errorf("server: replay the answer of idempotency key: %w", err)
+		}
 	}
 	res := c.Response()
 	for name, values := range header {
@@ -128,7 +149,7 @@ func replay(c echo.Context, rec *store.IdempotencyRecord) error {
 	}
 	res.Header().Set(headerReplayed, "true")
 	res.WriteHeader(rec.ResponseStatus)
-	_, err := res.Write(rec.ResponseBody)
+	_, err := res.Write(body)
 	return err
 }
 

@@ -220,3 +220,39 @@ func TestIdempotentWritesCommitWithTheirAnswer(t *testing.T) {
 		}
 	})
 }
+
+// TestIdempotentAnswersSealed: the answer kept for replays of POST /v1.0/accesskeys holds the raw key, and is at
+// rest only sealed (a copy of the database does not show it); the replay gives the raw key back; a server with
+// another secret cannot open it.
+func TestIdempotentAnswersSealed(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		e := newEnv(t, b)
+		first := e.as(e.alice, "POST", "/v1.0/accesskeys", `{"name":"sealed","expire":86400}`, "Idempotency-Key", "seal-1").wantStatus(http.StatusOK)
+		var k apiAccesskey
+		first.decode(&k)
+		rec, err := e.st.GetIdempotencyRecord(context.Background(), store.IdempotencyKey{
+			CustomerID: uuid.MustParse(e.alice.customerID), Operation: "POST /v1.0/accesskeys", Key: "seal-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		random := strings.TrimPrefix(k.Token, "fbk_")
+		for _, stored := range []string{string(rec.ResponseBody), rec.ResponseHeader} {
+			if strings.Contains(stored, random[:12]) || strings.Contains(stored, k.ID) || strings.Contains(stored, "sealed") {
+				t.Fatalf("the stored answer is in clear: %q", stored)
+			}
+		}
+		if !strings.HasPrefix(string(rec.ResponseBody), "fbs1") {
+			t.Errorf("the stored answer is not sealed: %q", rec.ResponseBody)
+		}
+		again := e.as(e.alice, "POST", "/v1.0/accesskeys", `{"name":"sealed","expire":86400}`, "Idempotency-Key", "seal-1").wantStatus(http.StatusOK)
+		if string(again.body) != string(first.body) || again.header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("replay: %s, want %s", again.body, first.body)
+		}
+		// Another customer with the same key gets an answer of their own.
+		var bobs apiAccesskey
+		e.as(e.bob, "POST", "/v1.0/accesskeys", `{"name":"sealed","expire":86400}`, "Idempotency-Key", "seal-1").wantStatus(http.StatusOK).decode(&bobs)
+		if bobs.Token == k.Token || bobs.CustomerID != e.bob.customerID {
+			t.Errorf("bob got alice's answer")
+		}
+	})
+}

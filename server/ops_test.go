@@ -10,6 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	flowbin "github.com/flowbin/flowbin"
+	"github.com/flowbin/flowbin/server"
 	"github.com/flowbin/flowbin/store/storetest"
 )
 
@@ -70,6 +71,14 @@ func TestDocs(t *testing.T) {
 		if len(res.body) == 0 || res.header.Get("Content-Type") == "" {
 			t.Errorf("%s: empty, or without a content type", a[1])
 		}
+	}
+	// The credential given to Authorize stays in the page's memory, unless the operator chose localStorage.
+	if !strings.Contains(page, "persistAuthorization: false,") || strings.Contains(page, "persistAuthorization: true,") {
+		t.Errorf("the page does not keep credentials in memory only:\n%s", page)
+	}
+	persisting := newEnv(t, storetest.SQLite, func(c *server.Config) { c.DocsPersistAuthorization = true })
+	if page := string(persisting.do("GET", "/docs", nil).wantStatus(http.StatusOK).body); !strings.Contains(page, "persistAuthorization: true,") {
+		t.Errorf("DocsPersistAuthorization does not reach the page:\n%s", page)
 	}
 	e.do("GET", "/docs/nothing.js", nil).wantError(http.StatusNotFound, "ASSET_NOT_FOUND")
 	e.do("GET", "/docs/..%2Fgo.mod", nil).wantError(http.StatusBadRequest, "INVALID_REQUEST_PARAMETER")

@@ -31,6 +31,12 @@ var contract = apitest.MustLoad()
 func TestMain(m *testing.M) {
 	flag.Parse()
 	code := m.Run()
+	// No log of any test may hold a credential that any test was issued.
+	if found, lines, creds := leaks.check(); len(found) > 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: %d of %d log lines hold one of %d issued credentials:\n%s\n", len(found), lines, creds,
+			strings.Join(found[:min(len(found), 20)], "\n"))
+		code = 1
+	}
 	// Every operation of the spec must be exercised by the full suite (not by a -run subset).
 	if code == 0 && flag.Lookup("test.run").Value.String() == "" {
 		if missing := contract.Missing(); len(missing) > 0 {
@@ -110,6 +116,7 @@ func newEnvOn(t testing.TB, b storetest.Backend, stCfg store.Config, clock *stor
 		o(&cfg)
 	}
 	logs := &syncBuffer{}
+	leaks.log(logs)
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s, err := server.New(cfg, st, tokens, testPasswords(t), log)
 	if err != nil {
@@ -281,6 +288,7 @@ func (e *env) send(r request) *response {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	leaks.issuedIn(body)
 	return &response{t: e.t, status: res.StatusCode, header: res.Header, body: body}
 }
 

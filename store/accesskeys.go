@@ -12,16 +12,19 @@ import (
 
 // AccessKey is a long-lived credential of a customer. Only the SHA-256 hash of the raw key is stored.
 type AccessKey struct {
-	ID          uuid.UUID  `gorm:"column:id;primaryKey"`
-	CustomerID  uuid.UUID  `gorm:"column:customer_id"`
-	Name        string     `gorm:"column:name"`
-	Detail      string     `gorm:"column:detail"`
-	TokenHash   string     `gorm:"column:token_hash"`
-	TokenPrefix string     `gorm:"column:token_prefix"`
-	TMExpire    time.Time  `gorm:"column:tm_expire"`
-	TMCreate    time.Time  `gorm:"column:tm_create"`
-	TMUpdate    *time.Time `gorm:"column:tm_update"`
-	TMDelete    *time.Time `gorm:"column:tm_delete"`
+	ID          uuid.UUID `gorm:"column:id;primaryKey"`
+	CustomerID  uuid.UUID `gorm:"column:customer_id"`
+	Name        string    `gorm:"column:name"`
+	Detail      string    `gorm:"column:detail"`
+	TokenHash   string    `gorm:"column:token_hash"`
+	TokenPrefix string    `gorm:"column:token_prefix"`
+	// UserID is who created the key (nil: created before flowbin recorded it). The key stops working while that
+	// user is disabled, and once they are removed.
+	UserID   *uuid.UUID `gorm:"column:user_id"`
+	TMExpire time.Time  `gorm:"column:tm_expire"`
+	TMCreate time.Time  `gorm:"column:tm_create"`
+	TMUpdate *time.Time `gorm:"column:tm_update"`
+	TMDelete *time.Time `gorm:"column:tm_delete"`
 }
 
 // TableName tells GORM the table.
@@ -41,6 +44,7 @@ type NewAccessKey struct {
 	TokenHash   string
 	TokenPrefix string
 	Lifetime    time.Duration
+	UserID      uuid.UUID // who creates it; uuid.Nil: nobody recorded
 }
 
 // CreateAccessKey stores a new access key.
@@ -54,6 +58,9 @@ func (s *Store) CreateAccessKey(ctx context.Context, n NewAccessKey) (*AccessKey
 		ID: id, CustomerID: n.CustomerID, Name: n.Name, Detail: n.Detail,
 		TokenHash: n.TokenHash, TokenPrefix: n.TokenPrefix,
 		TMExpire: now.Add(n.Lifetime), TMCreate: now,
+	}
+	if n.UserID != uuid.Nil {
+		k.UserID = &n.UserID
 	}
 	if err := s.conn(ctx).Create(k).Error; err != nil {
 		return nil, fmt.Errorf("store: create access key: %w", classify(err))
@@ -109,11 +116,14 @@ func (s *Store) DeleteAccessKey(ctx context.Context, customerID, id uuid.UUID) e
 	return nil
 }
 
-// AccessKeyByHash finds the live, unexpired access key with the given token hash.
+// AccessKeyByHash finds the live, unexpired access key with the given token hash, unless the user who created it
+// is disabled or removed.
 func (s *Store) AccessKeyByHash(ctx context.Context, tokenHash string) (*AccessKey, error) {
 	var k AccessKey
-	err := s.conn(ctx).
-		Where("token_hash = ? AND tm_delete IS NULL AND tm_expire > ?", tokenHash, s.timestamp()).
+	err := s.conn(ctx).Table("accesskeys").Select("accesskeys.*").
+		Joins("LEFT JOIN users ON users.id = accesskeys.user_id").
+		Where("accesskeys.token_hash = ? AND accesskeys.tm_delete IS NULL AND accesskeys.tm_expire > ?", tokenHash, s.timestamp()).
+		Where("accesskeys.user_id IS NULL OR (users.id IS NOT NULL AND users.tm_disable IS NULL)").
 		Take(&k).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, fmt.Errorf("store: access key by hash: %w", &NotFoundError{Resource: "accesskey"})

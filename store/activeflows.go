@@ -32,10 +32,21 @@ type Activeflow struct {
 	EndReason    string     `gorm:"column:end_reason"`
 	State        State      `gorm:"column:state"`
 	Version      int        `gorm:"column:version"`
-	TMCreate     time.Time  `gorm:"column:tm_create"`
-	TMUpdate     *time.Time `gorm:"column:tm_update"`
-	TMEnd        *time.Time `gorm:"column:tm_end"`
-	TMDelete     *time.Time `gorm:"column:tm_delete"`
+	// WebhookURI and WebhookMethod are where the activeflow's events go, besides its customer's webhook.
+	WebhookURI    string `gorm:"column:webhook_uri"`
+	WebhookMethod string `gorm:"column:webhook_method"`
+	// OnCompleteFlowID starts when the execution ends, as the activeflow OnCompleteActiveflowID (or not, and
+	// OnCompleteError says why). ReferenceActiveflowID is the activeflow whose end started this one, CompleteCount
+	// its place in that chain (0 for the first).
+	OnCompleteFlowID       *uuid.UUID `gorm:"column:on_complete_flow_id"`
+	OnCompleteActiveflowID *uuid.UUID `gorm:"column:on_complete_activeflow_id"`
+	OnCompleteError        string     `gorm:"column:on_complete_error"`
+	ReferenceActiveflowID  *uuid.UUID `gorm:"column:reference_activeflow_id"`
+	CompleteCount          int        `gorm:"column:complete_count"`
+	TMCreate               time.Time  `gorm:"column:tm_create"`
+	TMUpdate               *time.Time `gorm:"column:tm_update"`
+	TMEnd                  *time.Time `gorm:"column:tm_end"`
+	TMDelete               *time.Time `gorm:"column:tm_delete"`
 }
 
 // TableName tells GORM the table.
@@ -133,7 +144,8 @@ func (s *Store) SaveActiveflow(ctx context.Context, a *Activeflow) error {
 	a.sync(now)
 	res := liveActiveflows(a.CustomerID)(s.conn(ctx)).Where("id = ? AND version = ?", a.ID, a.Version).
 		Updates(map[string]any{"status": a.Status, "end_reason": a.EndReason, "state": a.State,
-			"version": a.Version + 1, "tm_update": now, "tm_end": a.TMEnd, "tm_delete": a.TMDelete})
+			"version": a.Version + 1, "tm_update": now, "tm_end": a.TMEnd, "tm_delete": a.TMDelete,
+			"on_complete_activeflow_id": a.OnCompleteActiveflowID, "on_complete_error": a.OnCompleteError})
 	if res.Error != nil {
 		return fmt.Errorf("store: save activeflow: %w", classify(res.Error))
 	}

@@ -16,6 +16,9 @@ import (
 // flowChangedChannel is the PostgreSQL channel on which every change of a flow row is announced (migration 00004).
 const flowChangedChannel = "flowbin_flow_changed"
 
+// userChangedChannel is the PostgreSQL channel on which every change of a user row is announced (migration 00006).
+const userChangedChannel = "flowbin_user_changed"
+
 // ChangeListener hears of changed flows, from every instance on the database: for caches.
 type ChangeListener interface {
 	// FlowChanged says that the flow with this id changed (or was deleted) and the change has committed.
@@ -24,6 +27,18 @@ type ChangeListener interface {
 	// tells whether changes are delivered from now on; until a reset with live set, none are.
 	ChangesReset(live bool)
 }
+
+// UserChangeListener is a ChangeListener that also hears of changed users (a password, a token generation, a
+// disabling, a removal), from every instance and from the command line, once the change has committed.
+type UserChangeListener interface {
+	ChangeListener
+	UserChanged(id uuid.UUID)
+}
+
+// UserChangesHeard reports whether WatchFlowChanges delivers every committed change of users, whoever made it.
+// On PostgreSQL it does (a trigger announces every change); on SQLite the command line (flowbin user …) writes
+// the file from another process, unheard, so what is known of users must be read from the file each time.
+func (s *Store) UserChangesHeard() bool { return s.dialect == Postgres }
 
 // changeFeed hands the changes that this process commits to its listeners at once, without waiting for the
 // database to announce them.
@@ -55,6 +70,22 @@ func (f *changeFeed) changed(id uuid.UUID) {
 	for _, l := range f.listeners {
 		l.FlowChanged(id)
 	}
+}
+
+func (f *changeFeed) userChanged(id uuid.UUID) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	for _, l := range f.listeners {
+		if ul, ok := l.(UserChangeListener); ok {
+			ul.UserChanged(id)
+		}
+	}
+}
+
+// userChanged tells this process's listeners that a user changed, once the transaction of ctx has committed.
+// (Other instances hear it from the trigger of migration 00006.)
+func (s *Store) userChanged(ctx context.Context, id uuid.UUID) {
+	afterCommit(ctx, func() { s.feed.userChanged(id) })
 }
 
 // flowChanged tells this process's listeners that a flow changed, once the transaction of ctx has committed, and
@@ -204,7 +235,8 @@ func (a *announcer) send(ctx context.Context, conn **pgx.Conn, payload string) e
 	return nil
 }
 
-// WatchFlowChanges delivers the changes of flows to l until ctx ends. Changes that this process commits are
+// WatchFlowChanges delivers the changes of flows to l until ctx ends, and those of users too when l is a
+// UserChangeListener. Changes that this process commits are
 // delivered as they commit. On PostgreSQL, the changes of every other writer (other instances, scripts) arrive
 // through LISTEN on a connection of its own, checked every ListenHeartbeat; when it fails, l is reset (not live)
 // until the connection is back and listening again. On SQLite, whose file only this process writes, the changes
@@ -253,11 +285,13 @@ func (s *Store) listen(ctx context.Context, l ChangeListener) error {
 		defer cancel()
 		_ = conn.Close(closeCtx)
 	}()
-	listenCtx, cancel := context.WithTimeout(ctx, s.heartbeat)
-	_, err = conn.Exec(listenCtx, "LISTEN "+flowChangedChannel)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+	for _, channel := range []string{flowChangedChannel, userChangedChannel} {
+		listenCtx, cancel := context.WithTimeout(ctx, s.heartbeat)
+		_, err = conn.Exec(listenCtx, "LISTEN "+channel)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
 	}
 	// Listening from here: whatever changed before is forgotten, whatever changes next is heard.
 	l.ChangesReset(true)
@@ -266,6 +300,8 @@ func (s *Store) listen(ctx context.Context, l ChangeListener) error {
 		n, err := conn.WaitForNotification(waitCtx)
 		cancel()
 		switch {
+		case err == nil && n.Channel == userChangedChannel:
+			deliverUsers(l, n.Payload)
 		case err == nil:
 			deliver(l, n.Payload)
 		case ctx.Err() != nil:
@@ -299,4 +335,19 @@ func deliver(l ChangeListener, payload string) {
 	for _, id := range ids {
 		l.FlowChanged(id)
 	}
+}
+
+// deliverUsers hands a notification's user id to l, if it hears of users: "*", or anything that is not an id,
+// forgets everything.
+func deliverUsers(l ChangeListener, payload string) {
+	ul, ok := l.(UserChangeListener)
+	if !ok {
+		return
+	}
+	id, err := uuid.Parse(payload)
+	if err != nil {
+		l.ChangesReset(true)
+		return
+	}
+	ul.UserChanged(id)
 }

@@ -69,3 +69,47 @@ func (s *Store) GetCustomer(ctx context.Context, id uuid.UUID) (*Customer, error
 	}
 	return &c, nil
 }
+
+// CustomerWebhook is where a customer's events go, and the secret they are signed with, sealed (see
+// auth.Sealer); "" when the customer has none.
+type CustomerWebhook struct {
+	URI, Method  string
+	SealedSecret string
+	TMUpdate     *time.Time
+}
+
+// GetCustomerWebhook reads a customer's webhook settings.
+func (s *Store) GetCustomerWebhook(ctx context.Context, id uuid.UUID) (*CustomerWebhook, error) {
+	var row struct {
+		WebhookURI    string     `gorm:"column:webhook_uri"`
+		WebhookMethod string     `gorm:"column:webhook_method"`
+		WebhookSecret string     `gorm:"column:webhook_secret"`
+		TMUpdate      *time.Time `gorm:"column:tm_update"`
+	}
+	err := s.conn(ctx).Model(&Customer{}).Select("webhook_uri, webhook_method, webhook_secret, tm_update").
+		Where("id = ?", id).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, fmt.Errorf("store: get customer webhook: %w", notFound("customer", id))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: get customer webhook: %w", classify(err))
+	}
+	return &CustomerWebhook{URI: row.WebhookURI, Method: row.WebhookMethod, SealedSecret: row.WebhookSecret, TMUpdate: row.TMUpdate}, nil
+}
+
+// SetCustomerWebhook writes a customer's webhook address and method; sealedSecret, when not "", replaces its
+// signing secret.
+func (s *Store) SetCustomerWebhook(ctx context.Context, id uuid.UUID, uri, method, sealedSecret string) error {
+	updates := map[string]any{"webhook_uri": uri, "webhook_method": method, "tm_update": s.timestamp()}
+	if sealedSecret != "" {
+		updates["webhook_secret"] = sealedSecret
+	}
+	res := s.conn(ctx).Model(&Customer{}).Where("id = ?", id).Updates(updates)
+	if res.Error != nil {
+		return fmt.Errorf("store: set customer webhook: %w", classify(res.Error))
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("store: set customer webhook: %w", notFound("customer", id))
+	}
+	return nil
+}

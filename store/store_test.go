@@ -436,3 +436,161 @@ func TestOpenBadURL(t *testing.T) {
 		}
 	}
 }
+
+// TestUserRevocationState: every change that revokes tokens bumps the generation, disabling and enabling round-trip,
+// a key records its creator and fails while they are disabled or once removed, and this process's listeners hear
+// of each change as it commits.
+func TestUserRevocationState(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		st := storetest.Open(t, b)
+		ctx := context.Background()
+		u, err := st.CreateUser(ctx, "acme", "alice", "hash-a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		heard := &userRecorder{}
+		watchCtx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); st.WatchFlowChanges(watchCtx, heard) }()
+		t.Cleanup(func() { cancel(); <-done })
+		for deadline := time.Now().Add(5 * time.Second); !heard.isLive(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the listener did not start")
+			}
+		}
+
+		state := func() store.UserTokenState {
+			t.Helper()
+			s, err := st.UserTokenState(ctx, u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		if s := state(); s.Generation != 0 || s.Disabled {
+			t.Fatalf("new user: %+v", s)
+		}
+		key, err := st.CreateAccessKey(ctx, store.NewAccessKey{CustomerID: u.CustomerID, UserID: u.ID, TokenHash: "hash-k",
+			TokenPrefix: "fbk_abcd", Lifetime: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		legacy, err := st.CreateAccessKey(ctx, store.NewAccessKey{CustomerID: u.CustomerID, TokenHash: "hash-l",
+			TokenPrefix: "fbk_efgh", Lifetime: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := st.AccessKeyByHash(ctx, "hash-k"); err != nil || got.UserID == nil || *got.UserID != u.ID {
+			t.Fatalf("key owner: %+v, %v", got, err)
+		}
+		if got, _ := st.GetAccessKey(ctx, u.CustomerID, legacy.ID); got.UserID != nil {
+			t.Errorf("a key without a creator got one: %v", got.UserID)
+		}
+		keyWorks := func(hash string) bool {
+			_, err := st.AccessKeyByHash(ctx, hash)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				t.Fatal(err)
+			}
+			return err == nil
+		}
+		steps := []struct {
+			what     string
+			do       func() error
+			disabled bool
+		}{
+			{"passwd", func() error { return st.SetPassword(ctx, "alice", "hash-b") }, false},
+			{"logout", func() error { return st.LogoutUser(ctx, "alice") }, false},
+			{"disable", func() error { return st.DisableUser(ctx, "alice") }, true},
+			{"enable", func() error { return st.EnableUser(ctx, "alice") }, false},
+		}
+		for i, s := range steps {
+			before := heard.count()
+			if err := s.do(); err != nil {
+				t.Fatalf("%s: %v", s.what, err)
+			}
+			if got := state(); got.Generation != 2*i+1 || got.Disabled != s.disabled {
+				t.Errorf("after %s: %+v", s.what, got)
+			}
+			if keyWorks("hash-k") == s.disabled || !keyWorks("hash-l") {
+				t.Errorf("after %s: the key works: %v", s.what, !s.disabled)
+			}
+			heard.waitFor(t, before+1, u.ID)
+			if err := s.do(); err != nil { // again: found, and revokes again
+				t.Fatalf("%s again: %v", s.what, err)
+			}
+			heard.waitFor(t, before+2, u.ID)
+		}
+		if got, _ := st.UserByUsername(ctx, "alice"); got.PasswordHash != "hash-b" || got.TMDisable != nil {
+			t.Errorf("alice: %+v", got)
+		}
+		for _, f := range []func(context.Context, string) error{st.LogoutUser, st.DisableUser, st.EnableUser, st.DeleteUser} {
+			if err := f(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("unknown user: got %v, want ErrNotFound", err)
+			}
+		}
+		before := heard.count()
+		if err := st.DeleteUser(ctx, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		heard.waitFor(t, before+1, u.ID)
+		if _, err := st.UserTokenState(ctx, u.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("removed user: got %v, want ErrNotFound", err)
+		}
+		if keyWorks("hash-k") || !keyWorks("hash-l") {
+			t.Errorf("after removal: the removed user's key must fail, the key without a creator work")
+		}
+		if _, err := st.GetAccessKey(ctx, u.CustomerID, key.ID); err != nil {
+			t.Errorf("the removed user's key is still listed (until deleted): %v", err)
+		}
+	})
+}
+
+// userRecorder is a store.UserChangeListener that counts the user changes it hears.
+type userRecorder struct {
+	mu    sync.Mutex
+	live  bool
+	users []uuid.UUID
+}
+
+func (r *userRecorder) FlowChanged(uuid.UUID) {}
+func (r *userRecorder) ChangesReset(live bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.live = live
+}
+
+func (r *userRecorder) isLive() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.live
+}
+func (r *userRecorder) UserChanged(id uuid.UUID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.users = append(r.users, id)
+}
+
+func (r *userRecorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.users)
+}
+
+// waitFor waits (at most 5s: on PostgreSQL the trigger's announcement comes too) until n changes were heard, the
+// last of id.
+func (r *userRecorder) waitFor(t *testing.T, n int, id uuid.UUID) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r.mu.Lock()
+		ok := len(r.users) >= n && r.users[len(r.users)-1] == id
+		r.mu.Unlock()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("heard %d user changes, want %d", r.count(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -12,12 +12,15 @@ import (
 
 // User can log in. Every user belongs to one customer and acts for it.
 type User struct {
-	ID           uuid.UUID  `gorm:"column:id;primaryKey"`
-	CustomerID   uuid.UUID  `gorm:"column:customer_id"`
-	Username     string     `gorm:"column:username"`
-	PasswordHash string     `gorm:"column:password_hash"`
-	TMCreate     time.Time  `gorm:"column:tm_create"`
-	TMUpdate     *time.Time `gorm:"column:tm_update"`
+	ID           uuid.UUID `gorm:"column:id;primaryKey"`
+	CustomerID   uuid.UUID `gorm:"column:customer_id"`
+	Username     string    `gorm:"column:username"`
+	PasswordHash string    `gorm:"column:password_hash"`
+	// TokenGeneration is written into every login token; bumping it revokes the tokens issued before.
+	TokenGeneration int        `gorm:"column:token_generation"`
+	TMDisable       *time.Time `gorm:"column:tm_disable"` // set: the user may not log in, nor use their keys
+	TMCreate        time.Time  `gorm:"column:tm_create"`
+	TMUpdate        *time.Time `gorm:"column:tm_update"`
 }
 
 // TableName tells GORM the table.
@@ -105,15 +108,48 @@ func (s *Store) ListUsers(ctx context.Context) ([]UserWithCustomer, error) {
 	return users, nil
 }
 
-// SetPassword replaces a user's password hash.
+// SetPassword replaces a user's password hash, and revokes every login token issued to the user before.
 func (s *Store) SetPassword(ctx context.Context, username, passwordHash string) error {
-	res := s.conn(ctx).Model(&User{}).Where("username = ?", username).
-		Updates(map[string]any{"password_hash": passwordHash, "tm_update": s.timestamp()})
+	return s.updateUser(ctx, "set password", username, map[string]any{"password_hash": passwordHash})
+}
+
+// LogoutUser revokes every login token issued to the user so far. Access keys are unaffected.
+func (s *Store) LogoutUser(ctx context.Context, username string) error {
+	return s.updateUser(ctx, "log out user", username, nil)
+}
+
+// DisableUser revokes the user's login tokens, refuses their logins, and refuses the access keys they created,
+// until EnableUser.
+func (s *Store) DisableUser(ctx context.Context, username string) error {
+	return s.updateUser(ctx, "disable user", username, map[string]any{"tm_disable": s.timestamp()})
+}
+
+// EnableUser lets a disabled user log in again (with a new token: the old ones stay revoked), and their access
+// keys work again.
+func (s *Store) EnableUser(ctx context.Context, username string) error {
+	return s.updateUser(ctx, "enable user", username, map[string]any{"tm_disable": nil})
+}
+
+// updateUser changes a user and bumps their token generation, in one statement, and has the change heard by
+// every instance: by this one's listeners once it commits, by the others through the trigger of migration 00006.
+func (s *Store) updateUser(ctx context.Context, what, username string, changes map[string]any) error {
+	set := map[string]any{"token_generation": gorm.Expr("token_generation + 1"), "tm_update": s.timestamp()}
+	for k, v := range changes {
+		set[k] = v
+	}
+	var ids []uuid.UUID
+	res := s.conn(ctx).Model(&User{}).Where("username = ?", username).Updates(set)
 	if res.Error != nil {
-		return fmt.Errorf("store: set password: %w", classify(res.Error))
+		return fmt.Errorf("store: %s: %w", what, classify(res.Error))
 	}
 	if res.RowsAffected == 0 {
-		return fmt.Errorf("store: set password: %w", &NotFoundError{Resource: "user", ID: username})
+		return fmt.Errorf("store: %s: %w", what, &NotFoundError{Resource: "user", ID: username})
+	}
+	if err := s.conn(ctx).Model(&User{}).Where("username = ?", username).Pluck("id", &ids).Error; err != nil {
+		return fmt.Errorf("store: %s: %w", what, classify(err))
+	}
+	for _, id := range ids {
+		s.userChanged(ctx, id)
 	}
 	return nil
 }
@@ -129,4 +165,42 @@ func (s *Store) GetUser(ctx context.Context, customerID, id uuid.UUID) (*User, e
 		return nil, fmt.Errorf("store: get user: %w", classify(err))
 	}
 	return &u, nil
+}
+
+// DeleteUser removes a user: their login tokens stop working at once, and so do the access keys they created.
+// The customer and its flows stay.
+func (s *Store) DeleteUser(ctx context.Context, username string) error {
+	u, err := s.UserByUsername(ctx, username)
+	if err != nil {
+		return fmt.Errorf("store: delete user: %w", err)
+	}
+	res := s.conn(ctx).Where("id = ?", u.ID).Delete(&User{})
+	if res.Error != nil {
+		return fmt.Errorf("store: delete user: %w", classify(res.Error))
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("store: delete user: %w", &NotFoundError{Resource: "user", ID: username})
+	}
+	s.userChanged(ctx, u.ID)
+	return nil
+}
+
+// UserTokenState is what decides whether a user's login token is still good.
+type UserTokenState struct {
+	Generation int
+	Disabled   bool
+}
+
+// UserTokenState reads the token generation of a user, and whether they are disabled. A removed user is
+// ErrNotFound.
+func (s *Store) UserTokenState(ctx context.Context, id uuid.UUID) (UserTokenState, error) {
+	var u User
+	err := s.conn(ctx).Select("token_generation", "tm_disable").Where("id = ?", id).Take(&u).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return UserTokenState{}, fmt.Errorf("store: user token state: %w", notFound("user", id))
+	}
+	if err != nil {
+		return UserTokenState{}, fmt.Errorf("store: user token state: %w", classify(err))
+	}
+	return UserTokenState{Generation: u.TokenGeneration, Disabled: u.TMDisable != nil}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/flowbin/flowbin/flow"
+	"github.com/flowbin/flowbin/outbound"
 	"github.com/flowbin/flowbin/store"
 )
 
@@ -56,6 +57,10 @@ type config struct {
 	MaxStateBytes     int
 	PprofAddr         string
 	FlowCacheBytes    int64
+	DocsPersistAuth   bool // Swagger UI keeps the credential in localStorage
+	OutboundAllow     outbound.Allow
+	OutboundTimeout   time.Duration
+	EventsRetryFor    time.Duration
 	GoMemLimitSet     bool // GOMEMLIMIT is set: the operator chose the Go runtime's memory limit
 }
 
@@ -98,6 +103,10 @@ var configVars = []struct{ name, def, help string }{
 	{"FLOWBIN_MAX_OPTION_BYTES", "65536", "largest options of an action once ${variables} are substituted"},
 	{"FLOWBIN_MAX_STATE_BYTES", "2097152", "largest stored state of an activeflow: its actions, what it ran, its variables"},
 	{"FLOWBIN_PPROF_ADDR", "", "address of a separate listener serving Go's profiles (net/http/pprof); empty: off"},
+	{"FLOWBIN_OUTBOUND_ALLOW", "", "comma-separated CIDRs or host:port that outbound requests (webhook_send, fetch, events) may reach although they are loopback, private or link-local"},
+	{"FLOWBIN_OUTBOUND_TIMEOUT", "5s", "time limit of one outbound request"},
+	{"FLOWBIN_EVENTS_RETRY_FOR", "24h", "how long an undelivered event or webhook_send is retried"},
+	{"FLOWBIN_DOCS_PERSIST_AUTHORIZATION", "false", "Swagger UI (/docs) keeps the credential given to Authorize in the browser's localStorage, across reloads; false: in the page's memory only"},
 }
 
 // secretVars may be given through files (NAME_FILE), and are masked in logs.
@@ -205,6 +214,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		MaxStateBytes:     int(e.integer("FLOWBIN_MAX_STATE_BYTES", 1)),
 		PprofAddr:         e.get("FLOWBIN_PPROF_ADDR"),
 		FlowCacheBytes:    e.integer("FLOWBIN_FLOW_CACHE_BYTES", 0),
+		DocsPersistAuth:   e.boolean("FLOWBIN_DOCS_PERSIST_AUTHORIZATION"),
+		OutboundTimeout:   e.duration("FLOWBIN_OUTBOUND_TIMEOUT"),
+		EventsRetryFor:    e.duration("FLOWBIN_EVENTS_RETRY_FOR"),
 		GoMemLimitSet:     getenv("GOMEMLIMIT") != "",
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(e.get("FLOWBIN_LOG_LEVEL"))); err != nil {
@@ -226,6 +238,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 			continue
 		}
 		c.TrustedProxies = append(c.TrustedProxies, prefix)
+	}
+	if allow, err := outbound.ParseAllow(e.get("FLOWBIN_OUTBOUND_ALLOW")); err != nil {
+		e.errs = append(e.errs, fmt.Errorf("FLOWBIN_OUTBOUND_ALLOW: %w", err))
+	} else {
+		c.OutboundAllow = allow
 	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		e.errs = append(e.errs, errors.New("FLOWBIN_JWT_SECRET: at least 32 bytes"))
@@ -276,6 +293,8 @@ func (c config) logAttrs() []any {
 		"max_variables", c.MaxVariables, "max_variable_bytes", c.MaxVariableBytes,
 		"max_variables_bytes", c.MaxVariablesBytes, "max_option_bytes", c.MaxOptionBytes,
 		"max_state_bytes", c.MaxStateBytes,
-		"pprof_addr", c.PprofAddr,
+		"pprof_addr", c.PprofAddr, "docs_persist_authorization", c.DocsPersistAuth,
+		"outbound_allow", fmt.Sprint(c.OutboundAllow.Prefixes, c.OutboundAllow.HostPorts), "outbound_timeout", c.OutboundTimeout.String(),
+		"events_retry_for", c.EventsRetryFor.String(),
 	}
 }

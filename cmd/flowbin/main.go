@@ -4,7 +4,11 @@
 //	flowbin migrate                    apply database migrations, then exit
 //	flowbin user add --customer NAME --username NAME --password-stdin
 //	flowbin user list
-//	flowbin user passwd --username NAME --password-stdin
+//	flowbin user passwd --username NAME --password-stdin   (revokes the user's login tokens)
+//	flowbin user logout --username NAME                     revoke the user's login tokens
+//	flowbin user disable --username NAME                    revoke, refuse logins and the user's access keys
+//	flowbin user enable --username NAME                     undo disable
+//	flowbin user remove --username NAME                     remove the user (the customer and flows stay)
 //	flowbin healthcheck                exit 0 when the local server answers /healthz
 //
 // Configuration comes from FLOWBIN_* environment variables; see the README.
@@ -27,8 +31,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/flowbin/flowbin/auth"
+	"github.com/flowbin/flowbin/events"
 	"github.com/flowbin/flowbin/flow"
+	"github.com/flowbin/flowbin/outbound"
 	"github.com/flowbin/flowbin/server"
 	"github.com/flowbin/flowbin/store"
 )
@@ -74,12 +82,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 }
 
+// newLogger is the process's one logger: every line it writes, from any package, has credentials masked.
 func newLogger(cfg config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(auth.NewRedactingHandler(h))
 }
 
 func openStore(ctx context.Context, cfg config, log *slog.Logger, migrate bool) (*store.Store, error) {
@@ -137,7 +147,15 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		return err
 	}
 
-	srv, err := server.New(server.Config{
+	// Every request made on a customer's behalf goes through one guarded client; the deliverer sends the outbox
+	// (events, webhook_send that does not wait), signed with the customer's secret, which the server opens.
+	client := outbound.New(outbound.Config{Allow: cfg.OutboundAllow, Timeout: cfg.OutboundTimeout})
+	var srv *server.Server
+	deliverer := events.New(events.Config{RetryFor: cfg.EventsRetryFor}, st, client,
+		func(ctx context.Context, id uuid.UUID) (string, error) { return srv.WebhookSecret(ctx, id) }, log)
+	srv, err = server.New(server.Config{
+		Outbound:                client,
+		WakeDeliverer:           deliverer.Wake,
 		MaxBodyBytes:            cfg.MaxBodyBytes,
 		MaxHeaderBytes:          cfg.MaxHeaderBytes,
 		MaxActions:              cfg.MaxActions,
@@ -152,7 +170,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		Execution: flow.Limits{MaxExecuted: cfg.MaxExecuted, MaxControlSteps: cfg.MaxControlSteps,
 			MaxVariables: cfg.MaxVariables, MaxVariableBytes: cfg.MaxVariableBytes, MaxVariablesBytes: cfg.MaxVariablesBytes,
 			MaxOptionBytes: cfg.MaxOptionBytes, MaxStateBytes: cfg.MaxStateBytes},
-		FlowCacheBytes: flowCacheBytes(cfg.FlowCacheBytes),
+		FlowCacheBytes:           flowCacheBytes(cfg.FlowCacheBytes),
+		DocsPersistAuthorization: cfg.DocsPersistAuth,
 	}, st, tokens, passwords, log)
 	if err != nil {
 		return err
@@ -191,6 +210,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	}
 	go sweep(ctx, st, log)
 	go srv.WatchChanges(ctx)
+	go deliverer.Run(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- httpServer.Serve(ln) }()
 	select {

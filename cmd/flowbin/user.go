@@ -15,10 +15,14 @@ import (
 	"github.com/flowbin/flowbin/store"
 )
 
-// userCommand runs "flowbin user add|list|passwd".
+// userSubcommands are what "flowbin user" does.
+const userSubcommands = "add, list, passwd, logout, disable, enable or remove"
+
+// userCommand runs "flowbin user add|list|passwd|logout|disable|enable|remove". Every change but add revokes the
+// user's login tokens at once, on every instance (see docs/security.md).
 func userCommand(ctx context.Context, cfg config, log *slog.Logger, args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
-		return usageError{errors.New("user: want add, list or passwd")}
+		return usageError{errors.New("user: want " + userSubcommands)}
 	}
 	sub, args := args[0], args[1:]
 	var customer, username string
@@ -42,8 +46,14 @@ func userCommand(ctx context.Context, cfg config, log *slog.Logger, args []strin
 		}
 	case "list":
 		parse = func() error { return flags("user list", args, func(*flag.FlagSet) {}) }
+	case "logout", "disable", "enable", "remove":
+		parse = func() error {
+			return flags("user "+sub, args, func(fs *flag.FlagSet) {
+				fs.StringVar(&username, "username", "", "user name")
+			})
+		}
 	default:
-		return usageError{fmt.Errorf("user: unknown subcommand %q; want add, list or passwd", sub)}
+		return usageError{fmt.Errorf("user: unknown subcommand %q; want %s", sub, userSubcommands)}
 	}
 	if err := parse(); err != nil {
 		return err
@@ -52,7 +62,7 @@ func userCommand(ctx context.Context, cfg config, log *slog.Logger, args []strin
 		if username == "" || (sub == "add" && customer == "") {
 			return usageError{fmt.Errorf("user %s: --username%s are required", sub, map[bool]string{true: " and --customer"}[sub == "add"])}
 		}
-		if !fromStdin {
+		if !fromStdin && (sub == "add" || sub == "passwd") {
 			return usageError{fmt.Errorf("user %s: pass --password-stdin and write the password to standard input", sub)}
 		}
 	}
@@ -69,12 +79,26 @@ func userCommand(ctx context.Context, cfg config, log *slog.Logger, args []strin
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "USERNAME\tCUSTOMER\tCUSTOMER ID\tCREATED")
+		fmt.Fprintln(tw, "USERNAME\tCUSTOMER\tCUSTOMER ID\tCREATED\tSTATUS")
 		for _, u := range users {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Username, u.CustomerName, u.CustomerID,
-				u.TMCreate.UTC().Format("2006-01-02 15:04:05"))
+			status := "active"
+			if u.TMDisable != nil {
+				status = "disabled"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Username, u.CustomerName, u.CustomerID,
+				u.TMCreate.UTC().Format("2006-01-02 15:04:05"), status)
 		}
 		return tw.Flush()
+	}
+	if change, ok := userChanges[sub]; ok {
+		if err := change.do(st, ctx, username); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("user %s: no user %q", sub, username)
+			}
+			return err
+		}
+		fmt.Fprintf(stdout, change.done+"\n", username)
+		return nil
 	}
 
 	password, err := readPassword(stdin)
@@ -108,6 +132,17 @@ func userCommand(ctx context.Context, cfg config, log *slog.Logger, args []strin
 		fmt.Fprintf(stdout, "changed the password of %s\n", username)
 	}
 	return nil
+}
+
+// userChanges are the subcommands that change a user without a password.
+var userChanges = map[string]struct {
+	do   func(*store.Store, context.Context, string) error
+	done string
+}{
+	"logout":  {(*store.Store).LogoutUser, "logged %s out: their login tokens are revoked; their access keys still work"},
+	"disable": {(*store.Store).DisableUser, "disabled %s: their login tokens are revoked, they cannot log in, their access keys are refused"},
+	"enable":  {(*store.Store).EnableUser, "enabled %s: they may log in again, and their access keys work again"},
+	"remove":  {(*store.Store).DeleteUser, "removed %s: their login tokens and the access keys they created are refused"},
 }
 
 // readPassword reads the first line of r.

@@ -415,6 +415,75 @@ func (e ActiveflowStatus) Valid() bool {
 	}
 }
 
+// Defines values for ActiveflowCreateWebhookMethod.
+const (
+	ActiveflowCreateWebhookMethodDELETE ActiveflowCreateWebhookMethod = "DELETE"
+	ActiveflowCreateWebhookMethodEmpty  ActiveflowCreateWebhookMethod = ""
+	ActiveflowCreateWebhookMethodGET    ActiveflowCreateWebhookMethod = "GET"
+	ActiveflowCreateWebhookMethodPOST   ActiveflowCreateWebhookMethod = "POST"
+	ActiveflowCreateWebhookMethodPUT    ActiveflowCreateWebhookMethod = "PUT"
+)
+
+// Valid indicates whether the value is a known member of the ActiveflowCreateWebhookMethod enum.
+func (e ActiveflowCreateWebhookMethod) Valid() bool {
+	switch e {
+	case ActiveflowCreateWebhookMethodDELETE:
+		return true
+	case ActiveflowCreateWebhookMethodEmpty:
+		return true
+	case ActiveflowCreateWebhookMethodGET:
+		return true
+	case ActiveflowCreateWebhookMethodPOST:
+		return true
+	case ActiveflowCreateWebhookMethodPUT:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ActiveflowEventType.
+const (
+	ActiveflowCreated ActiveflowEventType = "activeflow_created"
+	ActiveflowDeleted ActiveflowEventType = "activeflow_deleted"
+	ActiveflowUpdated ActiveflowEventType = "activeflow_updated"
+)
+
+// Valid indicates whether the value is a known member of the ActiveflowEventType enum.
+func (e ActiveflowEventType) Valid() bool {
+	switch e {
+	case ActiveflowCreated:
+		return true
+	case ActiveflowDeleted:
+		return true
+	case ActiveflowUpdated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ActiveflowMessageState.
+const (
+	Delivered ActiveflowMessageState = "delivered"
+	Failed    ActiveflowMessageState = "failed"
+	Pending   ActiveflowMessageState = "pending"
+)
+
+// Valid indicates whether the value is a known member of the ActiveflowMessageState enum.
+func (e ActiveflowMessageState) Valid() bool {
+	switch e {
+	case Delivered:
+		return true
+	case Failed:
+		return true
+	case Pending:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AuthorType.
 const (
 	AuthorTypeAccesskey AuthorType = "accesskey"
@@ -439,6 +508,7 @@ const (
 	DecisionResultEnd      DecisionResult = "end"
 	DecisionResultFetch    DecisionResult = "fetch"
 	DecisionResultJump     DecisionResult = "jump"
+	DecisionResultSend     DecisionResult = "send"
 	DecisionResultSet      DecisionResult = "set"
 )
 
@@ -452,6 +522,8 @@ func (e DecisionResult) Valid() bool {
 	case DecisionResultFetch:
 		return true
 	case DecisionResultJump:
+		return true
+	case DecisionResultSend:
 		return true
 	case DecisionResultSet:
 		return true
@@ -1689,8 +1761,8 @@ type Activeflow struct {
 
 	// EndReason Why it ended (`""` while running): `finished` (past the last action), `stop`, `hangup`, `stopped`
 	// (through the API), `executed_action_limit`, `control_step_limit`, `fetch_flow_not_found`,
-	// `fetch_flow_depth`, `variable_limit`, `option_limit` or `state_limit` (docs/execution.md says what
-	// each means).
+	// `fetch_flow_depth`, `fetch_failed`, `fetch_invalid`, `variable_limit`, `option_limit` or
+	// `state_limit` (docs/execution.md says what each means).
 	//
 	//
 	// Example: hangup
@@ -1713,6 +1785,28 @@ type Activeflow struct {
 	//
 	// Example: 6f18ae1c-ddf8-413b-9572-ad30574604ef
 	Id openapi_types.UUID `json:"id"`
+
+	// OnCompleteActiveflowId The activeflow that `on_complete_flow_id` started when this one ended.
+	//
+	// Example: 0193a4b2-7c1e-7d3a-9f00-3b1c2d4e5f61
+	OnCompleteActiveflowId *openapi_types.UUID `json:"on_complete_activeflow_id,omitempty"`
+
+	// OnCompleteError Why `on_complete_flow_id` did not start when this activeflow ended (the chain's limit of 5, or a flow
+	// that no longer exists); `""` otherwise.
+	//
+	//
+	// Example:
+	OnCompleteError *string `json:"on_complete_error,omitempty"`
+
+	// OnCompleteFlowId The flow that starts, as a new activeflow with these variables, when this one ends.
+	//
+	// Example: 0f0a2a3e-5c1e-4b8e-9f67-3a1d2c4b5e6f
+	OnCompleteFlowId *openapi_types.UUID `json:"on_complete_flow_id,omitempty"`
+
+	// ReferenceActiveflowId The activeflow whose end started this one (through its `on_complete_flow_id`).
+	//
+	// Example: 0193a4b2-7c1e-7d3a-9f00-3b1c2d4e5f5f
+	ReferenceActiveflowId *openapi_types.UUID `json:"reference_activeflow_id,omitempty"`
 
 	// Status `running` until it ends; then `ended`, with `end_reason`.
 	//
@@ -1743,6 +1837,16 @@ type Activeflow struct {
 	//
 	// Example: {"voipbin.call.digits":"2"}
 	Variables Variables `json:"variables"`
+
+	// WebhookMethod The method of those requests (`""` is POST).
+	//
+	// Example: POST
+	WebhookMethod *string `json:"webhook_method,omitempty"`
+
+	// WebhookUri Where the activeflow's events go, besides its customer's webhook (`""`: nowhere else).
+	//
+	// Example: https://example.com/flowbin/events
+	WebhookUri *string `json:"webhook_uri,omitempty"`
 }
 
 // ActiveflowStatus `running` until it ends; then `ended`, with `end_reason`.
@@ -1753,7 +1857,9 @@ type ActiveflowStatus string
 // ActiveflowCreate What an activeflow runs: the current revision of `flow_id`, or inline `actions` (one of the two), seeded
 // with `variables` (by default at most 100, 32 KiB a value and 64 KiB in all). Variables of the `voipbin.`
 // namespace are ignored, as VoIPbin ignores them: the activeflow sets `voipbin.activeflow.id`,
-// `voipbin.activeflow.flow_id` and the rest of its namespace itself. Unknown fields are errors.
+// `voipbin.activeflow.flow_id` and the rest of its namespace itself. As in VoIPbin, the client may choose
+// the activeflow's `id` (an id that is taken answers 409) and where its events go (`webhook_uri`,
+// `webhook_method`).
 type ActiveflowCreate struct {
 	// Actions Actions to run instead of a flow, validated like a flow's.
 	Actions *[]Action `json:"actions,omitempty"`
@@ -1763,10 +1869,64 @@ type ActiveflowCreate struct {
 	// Example: 93993ae1-0408-4639-ad5f-1288aa8d4325
 	FlowId *openapi_types.UUID `json:"flow_id,omitempty"`
 
+	// Id The activeflow's id, chosen by the client; absent, the server chooses one.
+	//
+	// Example: 6f18ae1c-ddf8-413b-9572-ad30574604ef
+	Id *openapi_types.UUID `json:"id,omitempty"`
+
+	// OnCompleteFlowId A live flow of the caller to start when this activeflow ends, instead of its flow's
+	// `on_complete_flow_id`.
+	//
+	//
+	// Example: 0f0a2a3e-5c1e-4b8e-9f67-3a1d2c4b5e6f
+	OnCompleteFlowId *openapi_types.UUID `json:"on_complete_flow_id,omitempty"`
+
 	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
 	//
 	// Example: {"voipbin.call.digits":"2"}
 	Variables *Variables `json:"variables,omitempty"`
+
+	// WebhookMethod The method of those requests, POST by default.
+	//
+	// Example: POST
+	WebhookMethod *ActiveflowCreateWebhookMethod `json:"webhook_method,omitempty"`
+
+	// WebhookUri Where the activeflow's events go (`activeflow_created`, `activeflow_updated`, `activeflow_deleted`),
+	// besides the customer's webhook. An absolute http(s) URL.
+	//
+	//
+	// Example: https://example.com/flowbin/events
+	WebhookUri *string `json:"webhook_uri,omitempty"`
+}
+
+// ActiveflowCreateWebhookMethod The method of those requests, POST by default.
+//
+// Example: POST
+type ActiveflowCreateWebhookMethod string
+
+// ActiveflowEvent The body of an activeflow's event, as VoIPbin sends it: the event's type, and the activeflow as it is after
+// the change. flowbin signs it as Standard Webhooks says (**beyond**): `webhook-id` (the message's id, the
+// same on every retry), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,` and the base64
+// HMAC-SHA256 of `id.timestamp.body` under the customer's webhook secret).
+type ActiveflowEvent struct {
+	// Data An execution of a flow revision, or of inline actions.
+	Data Activeflow `json:"data"`
+
+	// Type What happened.
+	//
+	// Example: activeflow_updated
+	Type ActiveflowEventType `json:"type"`
+}
+
+// ActiveflowEventType What happened.
+//
+// Example: activeflow_updated
+type ActiveflowEventType string
+
+// ActiveflowEventList An activeflow's outbound messages, oldest first.
+type ActiveflowEventList struct {
+	// Result The messages. Never null.
+	Result []ActiveflowMessage `json:"result"`
 }
 
 // ActiveflowList One page of activeflows.
@@ -1779,6 +1939,47 @@ type ActiveflowList struct {
 	// Result The activeflows, newest first. Never null.
 	Result []Activeflow `json:"result"`
 }
+
+// ActiveflowMessage One request flowbin owes a customer's system, and how its delivery went.
+type ActiveflowMessage struct {
+	// Attempts Every attempt, oldest first. Never null.
+	Attempts []DeliveryAttempt `json:"attempts"`
+
+	// Id The message's id, sent as `webhook-id` on every attempt, so that a receiver can drop repeats.
+	//
+	// Example: 0193a4b2-7c1e-7d3a-9f00-3b1c2d4e5f70
+	Id openapi_types.UUID `json:"id"`
+
+	// Method The HTTP method.
+	//
+	// Example: POST
+	Method string `json:"method"`
+
+	// State `pending` (to be tried again), `delivered` (a 2xx answer) or `failed` (given up on).
+	//
+	// Example: delivered
+	State ActiveflowMessageState `json:"state"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// Type The event (`activeflow_created`, `activeflow_updated`, `activeflow_deleted`), or `webhook_send`.
+	//
+	// Example: activeflow_updated
+	Type string `json:"type"`
+
+	// Url Where it goes.
+	//
+	// Example: https://example.com/flowbin/events
+	Url string `json:"url"`
+}
+
+// ActiveflowMessageState `pending` (to be tried again), `delivered` (a 2xx answer) or `failed` (given up on).
+//
+// Example: delivered
+type ActiveflowMessageState string
 
 // ActiveflowNext The runner's report that the current action finished.
 type ActiveflowNext struct {
@@ -1922,7 +2123,9 @@ type Decision struct {
 	// Example: voipbin.call.digits is "2": target_ids["2"]
 	Reason string `json:"reason"`
 
-	// Result Where the execution went: on to the next action, to `target_id`, or the end.
+	// Result What it did: went on to the next action (`continue`), to `target_id` (`jump`), set a variable (`set`),
+	// ran fetched actions (`fetch`), sent or queued a `webhook_send` (`send`), or ended the execution (`end`).
+	//
 	//
 	// Example: jump
 	Result DecisionResult `json:"result"`
@@ -1933,10 +2136,39 @@ type Decision struct {
 	TargetId *openapi_types.UUID `json:"target_id,omitempty"`
 }
 
-// DecisionResult Where the execution went: on to the next action, to `target_id`, or the end.
+// DecisionResult What it did: went on to the next action (`continue`), to `target_id` (`jump`), set a variable (`set`),
+// ran fetched actions (`fetch`), sent or queued a `webhook_send` (`send`), or ended the execution (`end`).
 //
 // Example: jump
 type DecisionResult string
+
+// DeliveryAttempt One attempt to deliver a message.
+type DeliveryAttempt struct {
+	// Attempt 1 for the first attempt.
+	//
+	// Example: 1
+	Attempt int `json:"attempt"`
+
+	// DurationMs How long the attempt took.
+	//
+	// Example: 9
+	DurationMs int `json:"duration_ms"`
+
+	// Error What went wrong; `""` for a 2xx answer.
+	//
+	// Example:
+	Error string `json:"error"`
+
+	// Status The HTTP status of the answer; 0 when nothing answered (refused, failed, timed out).
+	//
+	// Example: 200
+	Status int `json:"status"`
+
+	// TmAttempt A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmAttempt Timestamp `json:"tm_attempt"`
+}
 
 // Error The one error envelope, used by every error answer of every operation.
 type Error struct {
@@ -2049,6 +2281,11 @@ type ExecutedAction struct {
 	//
 	// Example: {"language":"en-US","text":"hello. welcome to voipbin."}
 	Option *json.RawMessage `json:"option,omitempty"`
+
+	// Source For an action that a `fetch` took from its `event_url`, that URL.
+	//
+	// Example: https://example.com/flowbin/next
+	Source *string `json:"source,omitempty"`
 
 	// Step The action's number in the execution: 1, 2, … in the order the actions ran, control actions
 	// included. A runner sends the current action's step back with `next`.
@@ -2600,7 +2837,9 @@ type UnsupportedMediaType = Error
 // ActiveflowBody What an activeflow runs: the current revision of `flow_id`, or inline `actions` (one of the two), seeded
 // with `variables` (by default at most 100, 32 KiB a value and 64 KiB in all). Variables of the `voipbin.`
 // namespace are ignored, as VoIPbin ignores them: the activeflow sets `voipbin.activeflow.id`,
-// `voipbin.activeflow.flow_id` and the rest of its namespace itself. Unknown fields are errors.
+// `voipbin.activeflow.flow_id` and the rest of its namespace itself. As in VoIPbin, the client may choose
+// the activeflow's `id` (an id that is taken answers 409) and where its events go (`webhook_uri`,
+// `webhook_method`).
 type ActiveflowBody = ActiveflowCreate
 
 // FlowBody A flow definition, the body of `createFlow`, `updateFlow` and `validateFlow`. Unknown fields are dropped with
@@ -2809,6 +3048,9 @@ type UpdateFlowJSONRequestBody = FlowInput
 
 // SimulateFlowJSONRequestBody defines body for SimulateFlow for application/json ContentType.
 type SimulateFlowJSONRequestBody = SimulationRequest
+
+// ActiveflowEventJSONRequestBody defines body for ActiveflowEvent for application/json ContentType.
+type ActiveflowEventJSONRequestBody = ActiveflowEvent
 
 // Getter for additional properties for ActionOptionAISummary. Returns the specified
 // element and whether it was found
@@ -6682,6 +6924,17 @@ type ClientInterface interface {
 	// Corresponds with GET /v1.0/activeflows/{id} (the `GetActiveflow` operationId).
 	GetActiveflow(ctx context.Context, id ActiveflowID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListActiveflowEvents List an activeflow's events and their deliveries
+	//
+	// Every request flowbin owed a customer's system for this activeflow (**beyond**): its events
+	// (`activeflow_created`, `activeflow_updated` on every step and end, `activeflow_deleted`) to the
+	// activeflow's `webhook_uri` and to the customer's, and the `webhook_send` actions that did not wait, each
+	// with every delivery attempt and its outcome, oldest first. Events are recorded while the activeflow or its
+	// customer has a webhook.
+	//
+	// Corresponds with GET /v1.0/activeflows/{id}/events (the `ListActiveflowEvents` operationId).
+	ListActiveflowEvents(ctx context.Context, id ActiveflowID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// NextActiveflowActionWithBody Report an action done, get the next
 	//
 	// The runner's side (**beyond**): the runner reports that `current_action_id` finished, with the variables it
@@ -7329,6 +7582,27 @@ func (c *Client) DeleteActiveflow(ctx context.Context, id ActiveflowID, reqEdito
 // Corresponds with GET /v1.0/activeflows/{id} (the `GetActiveflow` operationId).
 func (c *Client) GetActiveflow(ctx context.Context, id ActiveflowID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetActiveflowRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListActiveflowEvents List an activeflow's events and their deliveries
+//
+// Every request flowbin owed a customer's system for this activeflow (**beyond**): its events
+// (`activeflow_created`, `activeflow_updated` on every step and end, `activeflow_deleted`) to the
+// activeflow's `webhook_uri` and to the customer's, and the `webhook_send` actions that did not wait, each
+// with every delivery attempt and its outcome, oldest first. Events are recorded while the activeflow or its
+// customer has a webhook.
+//
+// Corresponds with GET /v1.0/activeflows/{id}/events (the `ListActiveflowEvents` operationId).
+func (c *Client) ListActiveflowEvents(ctx context.Context, id ActiveflowID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListActiveflowEventsRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -8523,6 +8797,40 @@ func NewGetActiveflowRequest(server string, id ActiveflowID) (*http.Request, err
 	return req, nil
 }
 
+// NewListActiveflowEventsRequest constructs an http.Request for the ListActiveflowEvents method
+func NewListActiveflowEventsRequest(server string, id ActiveflowID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/activeflows/%s/events", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewNextActiveflowActionRequest calls the generic NextActiveflowAction builder with application/json body
 func NewNextActiveflowActionRequest(server string, id ActiveflowID, params *NextActiveflowActionParams, body NextActiveflowActionJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -9613,6 +9921,19 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1.0/activeflows/{id} (the `GetActiveflow` operationId).
 	GetActiveflowWithResponse(ctx context.Context, id ActiveflowID, reqEditors ...RequestEditorFn) (*GetActiveflowResponse, error)
+
+	// ListActiveflowEventsWithResponse List an activeflow's events and their deliveries
+	//
+	// Every request flowbin owed a customer's system for this activeflow (**beyond**): its events
+	// (`activeflow_created`, `activeflow_updated` on every step and end, `activeflow_deleted`) to the
+	// activeflow's `webhook_uri` and to the customer's, and the `webhook_send` actions that did not wait, each
+	// with every delivery attempt and its outcome, oldest first. Events are recorded while the activeflow or its
+	// customer has a webhook.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1.0/activeflows/{id}/events (the `ListActiveflowEvents` operationId).
+	ListActiveflowEventsWithResponse(ctx context.Context, id ActiveflowID, reqEditors ...RequestEditorFn) (*ListActiveflowEventsResponse, error)
 
 	// NextActiveflowActionWithBodyWithResponse Report an action done, get the next
 	//
@@ -11142,6 +11463,89 @@ func (r GetActiveflowResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetActiveflowResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListActiveflowEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ActiveflowEventList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListActiveflowEventsResponse) GetJSON200() *ActiveflowEventList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListActiveflowEventsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListActiveflowEventsResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListActiveflowEventsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListActiveflowEventsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListActiveflowEventsResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListActiveflowEventsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListActiveflowEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListActiveflowEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListActiveflowEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListActiveflowEventsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12964,6 +13368,25 @@ func (c *ClientWithResponses) GetActiveflowWithResponse(ctx context.Context, id 
 	return ParseGetActiveflowResponse(rsp)
 }
 
+// ListActiveflowEventsWithResponse List an activeflow's events and their deliveries
+//
+// Every request flowbin owed a customer's system for this activeflow (**beyond**): its events
+// (`activeflow_created`, `activeflow_updated` on every step and end, `activeflow_deleted`) to the
+// activeflow's `webhook_uri` and to the customer's, and the `webhook_send` actions that did not wait, each
+// with every delivery attempt and its outcome, oldest first. Events are recorded while the activeflow or its
+// customer has a webhook.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1.0/activeflows/{id}/events (the `ListActiveflowEvents` operationId).
+func (c *ClientWithResponses) ListActiveflowEventsWithResponse(ctx context.Context, id ActiveflowID, reqEditors ...RequestEditorFn) (*ListActiveflowEventsResponse, error) {
+	rsp, err := c.ListActiveflowEvents(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListActiveflowEventsResponse(rsp)
+}
+
 // NextActiveflowActionWithBodyWithResponse Report an action done, get the next
 //
 // The runner's side (**beyond**): the runner reports that `current_action_id` finished, with the variables it
@@ -14413,6 +14836,74 @@ func ParseGetActiveflowResponse(rsp *http.Response) (*GetActiveflowResponse, err
 	return response, nil
 }
 
+// ParseListActiveflowEventsResponse parses an HTTP response from a ListActiveflowEventsWithResponse call
+func ParseListActiveflowEventsResponse(rsp *http.Response) (*ListActiveflowEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListActiveflowEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ActiveflowEventList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseNextActiveflowActionResponse parses an HTTP response from a NextActiveflowActionWithResponse call
 func ParseNextActiveflowActionResponse(rsp *http.Response) (*NextActiveflowActionResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15732,4 +16223,132 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 	}
 
 	return response, nil
+}
+
+// CallbackInitiator sends OpenAPI callback requests to target URLs.
+// Modeled on the generated Client, but with no stored Server -- the full
+// target URL is provided per-call by the caller (typically discovered
+// from a callback expression on the parent operation's request body,
+// e.g. `{$request.body#/callbackUrl}`).
+type CallbackInitiator struct {
+	// Doer for performing requests, typically a *http.Client with any
+	// customized settings, such as certificate chains.
+	Client HttpRequestDoer
+
+	// A list of callbacks for modifying requests which are generated before sending over
+	// the network.
+	RequestEditors []RequestEditorFn
+}
+
+// CallbackInitiatorOption allows setting custom parameters during construction.
+type CallbackInitiatorOption func(*CallbackInitiator) error
+
+// NewCallbackInitiator creates a new CallbackInitiator with reasonable defaults.
+func NewCallbackInitiator(opts ...CallbackInitiatorOption) (*CallbackInitiator, error) {
+	initiator := CallbackInitiator{}
+	for _, o := range opts {
+		if err := o(&initiator); err != nil {
+			return nil, err
+		}
+	}
+	if initiator.Client == nil {
+		initiator.Client = &http.Client{}
+	}
+	return &initiator, nil
+}
+
+// WithCallbackHTTPClient allows overriding the default Doer, which is
+// automatically created using http.Client. This is useful for tests.
+func WithCallbackHTTPClient(doer HttpRequestDoer) CallbackInitiatorOption {
+	return func(p *CallbackInitiator) error {
+		p.Client = doer
+		return nil
+	}
+}
+
+// WithCallbackRequestEditorFn allows setting up a callback function, which
+// will be called right before sending the callback request. This can be
+// used to mutate the request, e.g. to add signature headers.
+func WithCallbackRequestEditorFn(fn RequestEditorFn) CallbackInitiatorOption {
+	return func(p *CallbackInitiator) error {
+		p.RequestEditors = append(p.RequestEditors, fn)
+		return nil
+	}
+}
+
+func (p *CallbackInitiator) applyCallbackEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
+	for _, r := range p.RequestEditors {
+		if err := r(ctx, req); err != nil {
+			return err
+		}
+	}
+	for _, r := range additionalEditors {
+		if err := r(ctx, req); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CallbackInitiatorInterface is the interface specification for the callback initiator.
+type CallbackInitiatorInterface interface {
+	// ActiveflowEventWithBody fires the activeflowEvent callback with any body
+	ActiveflowEventWithBody(ctx context.Context, targetURL string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	ActiveflowEvent(ctx context.Context, targetURL string, body ActiveflowEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+func (p *CallbackInitiator) ActiveflowEventWithBody(ctx context.Context, targetURL string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewActiveflowEventCallbackRequestWithBody(targetURL, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := p.applyCallbackEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return p.Client.Do(req)
+}
+
+func (p *CallbackInitiator) ActiveflowEvent(ctx context.Context, targetURL string, body ActiveflowEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewActiveflowEventCallbackRequest(targetURL, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := p.applyCallbackEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return p.Client.Do(req)
+}
+
+// NewActiveflowEventCallbackRequest builds a application/json POST request for the activeflowEvent callback
+func NewActiveflowEventCallbackRequest(targetURL string, body ActiveflowEventJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewActiveflowEventCallbackRequestWithBody(targetURL, "application/json", bodyReader)
+}
+
+// NewActiveflowEventCallbackRequestWithBody builds a POST request for the activeflowEvent callback with any body
+func NewActiveflowEventCallbackRequestWithBody(targetURL string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+	_ = err
+
+	reqURL, err := url.Parse(targetURL)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, reqURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
 }

@@ -1,0 +1,260 @@
+// Package events delivers the outbox: every request flowbin owes a customer's system (an activeflow's events,
+// webhook_send that does not wait), written by the server in the transaction of the change that caused it. Any
+// instance delivers what is due, at least once, with retries and exponential backoff for a bounded time; a
+// message is leased while one instance sends it, so two instances never send it at once. Events are signed as
+// the Standard Webhooks specification says (https://www.standardwebhooks.com): webhook-id, webhook-timestamp and
+// webhook-signature headers, an HMAC-SHA256 over "id.timestamp.body" with the customer's secret.
+package events
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/flowbin/flowbin/outbound"
+	"github.com/flowbin/flowbin/store"
+)
+
+// Standard Webhooks' headers.
+const (
+	HeaderID        = "webhook-id"
+	HeaderTimestamp = "webhook-timestamp"
+	HeaderSignature = "webhook-signature"
+	secretPrefix    = "whsec_"
+)
+
+// NewSecret makes a signing secret in Standard Webhooks' form: "whsec_" and 24 random bytes in base64.
+func NewSecret() (string, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("events: new secret: %w", err)
+	}
+	return secretPrefix + base64.StdEncoding.EncodeToString(b), nil
+}
+
+// Sign answers the webhook-signature of a message: "v1," and the base64 HMAC-SHA256 of "id.timestamp.body" under
+// the secret's key.
+func Sign(secret, id string, timestamp time.Time, body []byte) (string, error) {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, secretPrefix))
+	if err != nil {
+		return "", fmt.Errorf("events: the secret is not base64: %w", err)
+	}
+	mac := hmac.New(sha256.New, key)
+	fmt.Fprintf(mac, "%s.%d.", id, timestamp.Unix())
+	mac.Write(body)
+	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil)), nil
+}
+
+// Verify checks a message's signature header (which may list several, space-separated) as a receiver does, with
+// a tolerance for the timestamp. It is what the tests and the documentation's receivers use.
+func Verify(secret, id, timestamp, signatures string, body []byte, tolerance time.Duration, now time.Time) error {
+	ts, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil {
+		return errors.New("events: bad timestamp")
+	}
+	at := time.Unix(ts, 0)
+	if now.Sub(at) > tolerance || at.Sub(now) > tolerance {
+		return errors.New("events: timestamp out of tolerance")
+	}
+	want, err := Sign(secret, id, at, body)
+	if err != nil {
+		return err
+	}
+	for _, s := range strings.Fields(signatures) {
+		if hmac.Equal([]byte(s), []byte(want)) {
+			return nil
+		}
+	}
+	return errors.New("events: no signature matches")
+}
+
+// Secrets answers a customer's current signing secret, "" when it has none (its events go unsigned, as
+// VoIPbin's do).
+type Secrets func(ctx context.Context, customerID uuid.UUID) (string, error)
+
+// Config configures a Deliverer. Zero values take the defaults.
+type Config struct {
+	// Backoff is the wait after the first failed attempt; it doubles after each (default 1s), up to MaxBackoff
+	// (default 5m).
+	Backoff    time.Duration
+	MaxBackoff time.Duration
+	// RetryFor bounds how long a message is retried after it was written (default 24h); MaxAttempts bounds its
+	// attempts (default 12).
+	RetryFor    time.Duration
+	MaxAttempts int
+	// Lease is how long a claimed message belongs to this deliverer (default 1m): longer than a request's timeout.
+	Lease time.Duration
+	// Poll is how often the outbox is read when nothing woke the deliverer (default 1s).
+	Poll time.Duration
+	// Batch bounds the messages claimed at once (default 32); Workers the requests sent at once (default 8).
+	Batch, Workers int
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Observe, when not nil, is told of each attempt: its message, HTTP status (0: no answer) and error.
+	Observe func(m *store.OutboxMessage, status int, err error)
+}
+
+// Deliverer sends the outbox.
+type Deliverer struct {
+	cfg     Config
+	store   *store.Store
+	client  *outbound.Client
+	secrets Secrets
+	log     *slog.Logger
+	wake    chan struct{}
+}
+
+// New makes a deliverer.
+func New(cfg Config, st *store.Store, client *outbound.Client, secrets Secrets, log *slog.Logger) *Deliverer {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.Backoff, time.Second)
+	def(&cfg.MaxBackoff, 5*time.Minute)
+	def(&cfg.RetryFor, 24*time.Hour)
+	def(&cfg.Lease, time.Minute)
+	def(&cfg.Poll, time.Second)
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 12
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 32
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 8
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Deliverer{cfg: cfg, store: st, client: client, secrets: secrets, log: log, wake: make(chan struct{}, 1)}
+}
+
+// Wake makes the deliverer read the outbox now (the server calls it when a change with messages commits).
+func (d *Deliverer) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx ends.
+func (d *Deliverer) Run(ctx context.Context) {
+	t := time.NewTicker(d.cfg.Poll)
+	defer t.Stop()
+	for {
+		for d.round(ctx) {
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-d.wake:
+		}
+	}
+}
+
+// round claims a batch and sends it; it reports whether a full batch was claimed (more may be due).
+func (d *Deliverer) round(ctx context.Context) bool {
+	msgs, err := d.store.ClaimOutbox(ctx, d.cfg.Now(), d.cfg.Lease, d.cfg.Batch)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Warn("outbox: claim", "err", err)
+		}
+		return false
+	}
+	sem := make(chan struct{}, d.cfg.Workers)
+	var wg sync.WaitGroup
+	for i := range msgs {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(m *store.OutboxMessage) {
+			defer func() { <-sem; wg.Done() }()
+			d.deliver(ctx, m)
+		}(&msgs[i])
+	}
+	wg.Wait()
+	return len(msgs) == d.cfg.Batch && ctx.Err() == nil
+}
+
+// deliver makes one attempt at a leased message and records it.
+func (d *Deliverer) deliver(ctx context.Context, m *store.OutboxMessage) {
+	req := outbound.Request{Method: m.Method, URL: m.URL, ContentType: m.ContentType, Body: []byte(m.Payload)}
+	start := d.cfg.Now()
+	if m.Signed {
+		header, err := d.sign(ctx, m, start)
+		if err != nil {
+			d.log.Warn("outbox: sign", "message_id", m.ID, "err", err)
+			return // the lease runs out and the message is tried again
+		}
+		req.Header = header
+	}
+	res, err := d.client.Do(ctx, req)
+	if ctx.Err() != nil {
+		return // shutting down: the lease runs out and another instance (or this one, restarted) sends it
+	}
+	attempt := store.OutboxAttempt{Attempt: m.Attempts + 1, TMAttempt: start, DurationMS: int(d.cfg.Now().Sub(start).Milliseconds())}
+	state, next := store.OutboxDelivered, start
+	switch {
+	case err != nil:
+		attempt.Error = err.Error()
+	case res.Status < 200 || res.Status > 299:
+		attempt.Status = res.Status
+		attempt.Error = fmt.Sprintf("answered %d", res.Status)
+	default:
+		attempt.Status = res.Status
+	}
+	if attempt.Error != "" {
+		state, next = store.OutboxPending, start.Add(d.backoff(attempt.Attempt))
+		if attempt.Attempt >= d.cfg.MaxAttempts || next.Sub(m.TMCreate) > d.cfg.RetryFor {
+			state = store.OutboxFailed
+		}
+	}
+	if len(attempt.Error) > 1000 {
+		attempt.Error = attempt.Error[:1000]
+	}
+	if d.cfg.Observe != nil {
+		d.cfg.Observe(m, attempt.Status, err)
+	}
+	if err := d.store.FinishOutboxAttempt(context.WithoutCancel(ctx), m, attempt, state, next); err != nil {
+		d.log.Warn("outbox: record attempt", "message_id", m.ID, "err", err)
+	}
+}
+
+func (d *Deliverer) backoff(attempt int) time.Duration {
+	b := float64(d.cfg.Backoff) * math.Pow(2, float64(attempt-1))
+	if b > float64(d.cfg.MaxBackoff) {
+		return d.cfg.MaxBackoff
+	}
+	return time.Duration(b)
+}
+
+func (d *Deliverer) sign(ctx context.Context, m *store.OutboxMessage, at time.Time) (map[string][]string, error) {
+	secret, err := d.secrets(ctx, m.CustomerID)
+	if err != nil {
+		return nil, err
+	}
+	h := map[string][]string{HeaderID: {m.ID.String()}, HeaderTimestamp: {strconv.FormatInt(at.Unix(), 10)}}
+	if secret == "" {
+		return h, nil
+	}
+	sig, err := Sign(secret, m.ID.String(), at, []byte(m.Payload))
+	if err != nil {
+		return nil, err
+	}
+	h[HeaderSignature] = []string{sig}
+	return h, nil
+}

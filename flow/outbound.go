@@ -1,0 +1,167 @@
+package flow
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// The actions flowbin runs itself that reach the customer's systems: webhook_send and fetch. The engine decides
+// what to send; the Engine's Webhook and Fetch send it (the server's guarded outbound client).
+
+// End reasons of fetch.
+const (
+	EndFetchFailed  = "fetch_failed"  // fetch's request was refused, failed, timed out or answered other than 2xx
+	EndFetchInvalid = "fetch_invalid" // fetch's answer is not a valid action list
+)
+
+// WebhookRequest is what a webhook_send sends.
+type WebhookRequest struct {
+	URI      string
+	Method   string // POST unless the action says otherwise
+	DataType string // the Content-Type of Data
+	Data     string
+	// Sync requests are sent before the execution goes on; the others are queued for delivery in the background.
+	Sync bool
+}
+
+// WebhookResult says what became of a webhook_send: the decision's reason.
+type WebhookResult struct {
+	Reason string
+}
+
+// FetchRequest is what a fetch requests.
+type FetchRequest struct {
+	URL    string
+	Method string
+	// Body is the JSON document sent with methods other than GET: the execution's id and variables.
+	Body []byte
+}
+
+// FetchResult is what the fetch's URL answered.
+type FetchResult struct {
+	Status int
+	Body   []byte
+}
+
+func init() {
+	rules[TypeWebhookSend] = rule{control: true, run: runWebhookSend}
+	rules[TypeFetch] = rule{control: true, run: runFetch}
+}
+
+type webhookOptions struct {
+	Sync     bool   `json:"sync"`
+	URI      string `json:"uri"`
+	Method   string `json:"method"`
+	DataType string `json:"data_type"`
+	Data     string `json:"data"`
+}
+
+func runWebhookSend(c *call) error {
+	var o webhookOptions
+	if len(c.a.Option) > 0 {
+		_ = json.Unmarshal(c.a.Option, &o) // substituted options of a validated action
+	}
+	r := WebhookRequest{URI: o.URI, Method: strings.ToUpper(o.Method), DataType: o.DataType, Data: o.Data, Sync: o.Sync}
+	if r.Method == "" {
+		r.Method = http.MethodPost
+	}
+	if r.DataType == "" {
+		r.DataType = "application/json"
+	}
+	reason := "not sent: this engine sends no webhooks"
+	if c.e.Webhook != nil {
+		reason = c.e.Webhook(c.ctx, r).Reason
+	}
+	c.take(0, "send", reason)
+	return nil
+}
+
+type fetchOptions struct {
+	EventURL    string `json:"event_url"`
+	EventMethod string `json:"event_method"`
+}
+
+func runFetch(c *call) error {
+	var o fetchOptions
+	if len(c.a.Option) > 0 {
+		_ = json.Unmarshal(c.a.Option, &o)
+	}
+	method := strings.ToUpper(o.EventMethod)
+	if method == "" {
+		method = http.MethodGet
+	}
+	if len(c.x.Frames) >= maxFrames {
+		c.end(EndFetchFlowDepth, fmt.Sprintf("fetch nested more than %d deep", maxFrames-1))
+		return nil
+	}
+	if c.e.Fetch == nil {
+		c.end(EndFetchFailed, "this engine fetches nothing")
+		return nil
+	}
+	req := FetchRequest{URL: o.EventURL, Method: method}
+	if method != http.MethodGet {
+		body, err := json.Marshal(map[string]any{
+			"activeflow_id": c.x.Variables[VarActiveflowID],
+			"reference_id":  c.x.Variables[VarActiveflowReferenceID],
+			"variables":     c.x.Variables,
+		})
+		if err != nil {
+			return err
+		}
+		req.Body = body
+	}
+	res, err := c.e.Fetch(c.ctx, req)
+	if err != nil {
+		if cerr := c.ctx.Err(); cerr != nil {
+			return cerr
+		}
+		c.end(EndFetchFailed, fmt.Sprintf("%s %s: %v", method, o.EventURL, err))
+		return nil
+	}
+	if res.Status < 200 || res.Status > 299 {
+		c.end(EndFetchFailed, fmt.Sprintf("%s %s answered %d", method, o.EventURL, res.Status))
+		return nil
+	}
+	actions, problem := fetchedActions(res.Body, c.e.Limits)
+	if problem != "" {
+		c.end(EndFetchInvalid, fmt.Sprintf("%s %s: %s", method, o.EventURL, problem))
+		return nil
+	}
+	frame := Frame{Source: o.EventURL, Actions: actions}
+	if !c.x.fits(c.e.Limits, frameSize(&frame)) {
+		c.end(EndStateLimit, fmt.Sprintf("the %d actions from %s would make the execution's state larger than %d bytes",
+			len(actions), o.EventURL, c.e.Limits.maxState()))
+		return nil
+	}
+	c.take(0, "fetch", fmt.Sprintf("%d actions from %s %s", len(actions), method, o.EventURL))
+	c.x.push(frame)
+	return nil
+}
+
+// fetchedActions validates a fetch's answer exactly like a flow's actions: a JSON array of actions, or an object
+// with "actions". It answers the first problem when there is one.
+func fetchedActions(body []byte, lim Limits) ([]Action, string) {
+	body = bytes.TrimSpace(body)
+	doc := body
+	if len(body) == 0 || body[0] != '{' {
+		doc = append(append([]byte(`{"actions":`), body...), '}')
+	}
+	def, rep := Parse(doc, lim)
+	if !rep.Valid() {
+		p := rep.Errors[0]
+		msg := p.Message
+		if len(rep.Errors) > 1 {
+			msg = fmt.Sprintf("%d problems; the first at %q: %s", len(rep.Errors), p.Pointer, p.Message)
+		} else if p.Pointer != "" {
+			msg = fmt.Sprintf("at %q: %s", p.Pointer, p.Message)
+		}
+		return nil, "not a valid action list: " + msg
+	}
+	if len(def.Actions) == 0 {
+		return nil, "no actions"
+	}
+	return def.Actions, ""
+}
