@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -118,5 +119,63 @@ func TestTutorialThroughTheGoClient(t *testing.T) {
 	if err != nil || bad.JSON400 == nil || (*bad.JSON400.Error.Details)[0].Pointer == nil ||
 		*(*bad.JSON400.Error.Details)[0].Pointer != "/actions/0/type" {
 		t.Fatalf("invalid create: %v %s", err, bad.Body)
+	}
+}
+
+// TestWarningsThroughTheGoClient runs the README's snippet on warnings: a write's warnings are in its Warning
+// headers and in warnings; field_validation=Strict makes unknown fields a 400.
+func TestWarningsThroughTheGoClient(t *testing.T) {
+	in := start(t, map[string]string{"FLOWBIN_DATA_DIR": t.TempDir(), "FLOWBIN_ADMIN_PASSWORD": "e2e-password"})
+	ctx := ctx(t)
+	anon, err := client.NewClientWithResponses(in.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	login, err := anon.LoginWithResponse(ctx, client.LoginJSONRequestBody{Username: "admin", Password: "e2e-password"})
+	if err != nil || login.JSON200 == nil {
+		t.Fatalf("login: %v %s", err, login.Body)
+	}
+	c, err := client.NewClientWithResponses(in.url, bearer(login.JSON200.Token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "warned"
+	var headers, pointers []string
+	var res *client.CreateFlowResponse
+
+	// The README's snippet, with its prints collected.
+	top, gotoTop := "top", json.RawMessage(`{"target_id":"top"}`) // a goto without loop_count: a warning
+	res, err = c.CreateFlowWithResponse(ctx, nil, client.CreateFlowJSONRequestBody{
+		Name:    &name,
+		Actions: &[]client.Action{{Id: &top, Type: client.ActionTypeAnswer}, {Type: client.ActionTypeGoto, Option: &gotoTop}},
+	})
+	if err == nil && res.JSON200 != nil {
+		for _, w := range res.HTTPResponse.Header.Values("Warning") {
+			headers = append(headers, w)
+		}
+		if res.JSON200.Warnings != nil {
+			for _, d := range *res.JSON200.Warnings {
+				pointers = append(pointers, *d.Pointer+" "+d.Reason)
+			}
+		}
+	}
+	mode := client.CreateFlowParamsFieldValidationStrict
+	strict := client.CreateFlowParams{FieldValidation: &mode} // pass &strict instead of nil: unknown fields answer 400
+
+	want := `299 flowbin "/actions/1/option/loop_count: goto without loop_count never jumps: loop_count defaults to 0"`
+	if err != nil || len(headers) != 1 || headers[0] != want {
+		t.Errorf("Warning headers %q (%v), want [%s]", headers, err, want)
+	}
+	if len(pointers) != 1 || pointers[0] != "/actions/1/option/loop_count GOTO_WITHOUT_LOOP_COUNT" {
+		t.Errorf("warnings %q", pointers)
+	}
+	unknown := []byte(`{"name":"x","flow_name":"x"}`)
+	bad, err := c.CreateFlowWithBodyWithResponse(ctx, &strict, "application/json", bytes.NewReader(unknown))
+	if err != nil || bad.JSON400 == nil || bad.JSON400.Error.Reason != "UNKNOWN_FIELD" {
+		t.Errorf("Strict: %v %s", err, bad.Body)
+	}
+	lenient, err := c.CreateFlowWithBodyWithResponse(ctx, nil, "application/json", bytes.NewReader(unknown))
+	if err != nil || lenient.JSON200 == nil || lenient.JSON200.Name != "x" || len(lenient.HTTPResponse.Header.Values("Warning")) != 1 {
+		t.Errorf("Warn: %v %s", err, lenient.Body)
 	}
 }

@@ -22,6 +22,9 @@ type Action struct {
 
 // Definition is a validated flow definition: what a client may write.
 type Definition struct {
+	// ID is the flow's id when the writer chose it before parsing (the namespace of its labels, Limits.Namespace);
+	// uuid.Nil when it did not.
+	ID               uuid.UUID
 	Name             string
 	Detail           string
 	Actions          []Action

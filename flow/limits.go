@@ -1,5 +1,7 @@
 package flow
 
+import "github.com/google/uuid"
+
 // Definition limits.
 const (
 	DefaultMaxActions = 1000
@@ -42,6 +44,15 @@ type Limits struct {
 	// MaxExecuted bounds the actions an execution runs; MaxControlSteps the control actions it runs in a row.
 	MaxExecuted     int
 	MaxControlSteps int
+
+	// How a definition is read, besides its bounds.
+
+	// Namespace is the id of the flow being written. An action whose id is a label gets the UUID derived from the
+	// namespace and the label (UUIDv5), so that the same label names the same action in every revision of the
+	// flow. uuid.Nil (no flow yet, as in validation): labels get fresh UUIDs.
+	Namespace uuid.UUID
+	// Fields is what unknown fields do; the zero value is FieldsStrict.
+	Fields FieldValidation
 }
 
 func orDefault(v, def int) int {

@@ -13,13 +13,6 @@ import (
 	"github.com/google/uuid"
 )
 
-// readOnlyFields are fields of a stored flow that a definition may carry and that are ignored, so that a flow read
-// with GET can be sent back with PUT.
-var readOnlyFields = map[string]bool{
-	"id": true, "customer_id": true, "type": true, "revision": true,
-	"tm_create": true, "tm_update": true, "tm_delete": true,
-}
-
 // LiveFlows reports which of the given ids name live (not deleted) flows of the caller.
 type LiveFlows func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]bool, error)
 
@@ -66,6 +59,9 @@ type parser struct {
 	lim Limits
 	rep *Report
 	def *Definition
+	// ns is the namespace of the labels of the list being read: the flow's id for its actions, the id of the call
+	// action for a nested list. current is the id of the action whose options are being read.
+	ns, current uuid.UUID
 	// suggested counts the did-you-mean suggestions computed, at most MaxSuggestions.
 	suggested int
 }
@@ -74,7 +70,7 @@ type parser struct {
 const MaxSuggestions = 20
 
 func newParser(raw []byte, lim Limits) *parser {
-	return &parser{raw: raw, lim: lim, rep: &Report{}, def: &Definition{}}
+	return &parser{raw: raw, lim: lim, rep: &Report{}, def: &Definition{ID: lim.Namespace}, ns: lim.Namespace}
 }
 
 func (p *parser) document() {
@@ -94,9 +90,8 @@ func (p *parser) document() {
 		case "on_complete_flow_id":
 			p.def.OnCompleteFlowID = p.flowRef(m.value, ptr, ReasonInvalidField)
 		default:
-			if !readOnlyFields[m.key] {
-				p.rep.errorf(m.keyStart, ptr, ReasonUnknownField,
-					"unknown field %q; a flow has name, detail, actions and on_complete_flow_id", m.key)
+			if !voipbinFlowFields[m.key] {
+				p.unknownField(m.keyStart, ptr, m.key, "", "a flow has name, detail, actions and on_complete_flow_id")
 			}
 		}
 	}
@@ -217,11 +212,11 @@ func (p *parser) actions(n *node, ptr string) []Action {
 				ra.typ = m.value
 			case "option":
 				ra.optns = m.value
-			case "tm_execute":
-				// VoIPbin sends it back: it describes one execution, not the flow.
 			default:
-				p.rep.errorf(m.keyStart, joinPointer(aptr, m.key), ReasonUnknownField,
-					"unknown action field %q; an action has id, next_id, type and option", m.key)
+				if !voipbinActionFields[m.key] {
+					p.unknownField(m.keyStart, joinPointer(aptr, m.key), m.key, "action ",
+						"an action has id, next_id, type and option")
+				}
 			}
 		}
 		l.ok[i] = true
@@ -245,6 +240,7 @@ func (p *parser) actions(n *node, ptr string) []Action {
 		} else {
 			l.ok[i] = false
 		}
+		p.current = a.ID
 		a.Option = p.option(spec, ra, joinPointer(aptr, "option"), l)
 	}
 
@@ -252,8 +248,9 @@ func (p *parser) actions(n *node, ptr string) []Action {
 	return l.actions
 }
 
-// actionID assigns the id of action i: a client's UUID is kept; a missing id, "", the nil UUID or a label gets a
-// fresh UUID, and the label is remembered so that references to it can be rewritten.
+// actionID assigns the id of action i: a client's UUID is kept; a missing id, "" or the nil UUID gets a fresh UUID;
+// a label gets the UUID derived from the list's namespace and the label (a fresh one without a namespace), and is
+// remembered so that references to it can be rewritten.
 func (p *parser) actionID(l *list, i int, n *node, ptr string) uuid.UUID {
 	if n == nil || n.kind == kindNull {
 		return uuid.New()
@@ -282,10 +279,29 @@ func (p *parser) actionID(l *list, i int, n *node, ptr string) uuid.UUID {
 			n.text, l.ids[first])
 		return uuid.New()
 	}
-	id := uuid.New()
+	id := p.labelID(n.text)
+	if first, dup := l.ids[id]; dup {
+		p.rep.errorf(n.start, ptr, ReasonDuplicateActionID, "label %q stands for the id %s, which action %d already has",
+			n.text, id, first)
+		return uuid.New()
+	}
 	l.labels[n.text] = id
 	l.ids[id] = i
 	return id
+}
+
+// labelID is the id of the action labelled label in the list being read.
+func (p *parser) labelID(label string) uuid.UUID {
+	if p.ns == uuid.Nil {
+		return uuid.New()
+	}
+	return LabelID(p.ns, label)
+}
+
+// LabelID is the id that an action labelled label gets in the flow (or call action) namespace: a UUIDv5, so the
+// same label names the same action in every revision.
+func LabelID(namespace uuid.UUID, label string) uuid.UUID {
+	return uuid.NewSHA1(namespace, []byte(label))
 }
 
 // actionRef reads a reference to an action of the list. When the reference is a label or a UUID written in
@@ -520,7 +536,13 @@ func (p *parser) field(f Field, n *node, ptr string, l *list, repl *[]replacemen
 			return
 		}
 		before := len(p.rep.Errors)
+		outer := p.ns
+		if outer != uuid.Nil {
+			p.ns = p.current // labels of a nested list are the call action's: stable while it keeps its id
+		}
+		saved := p.current
 		sub := p.actions(n, ptr)
+		p.ns, p.current = outer, saved
 		if len(p.rep.Errors) == before {
 			b, err := json.Marshal(sub)
 			if err == nil {

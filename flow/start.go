@@ -25,6 +25,13 @@ const (
 	StartScript
 )
 
+// startFields names the fields of each kind of start document, for messages about unknown ones.
+var startFields = map[StartKind]string{
+	StartActiveflow: "an activeflow has flow_id or actions, variables, id, webhook_uri, webhook_method and on_complete_flow_id",
+	StartSimulation: "a simulation has actions, variables, digits, steps and now",
+	StartScript:     "a simulation's script has variables, digits, steps and now",
+}
+
 // Start is a decoded request to run actions: an activeflow to start, or a simulation.
 type Start struct {
 	// ID is the activeflow's id when the client chose it (VoIPbin's clients may); uuid.Nil: the server's.
@@ -76,7 +83,7 @@ func ParseStart(ctx context.Context, raw []byte, lim Limits, kind StartKind, liv
 			case m.key == "now" && kind != StartActiveflow:
 				st.Now = p.timestamp(m.value, ptr)
 			default:
-				p.rep.errorf(m.keyStart, ptr, ReasonUnknownField, "unknown field %q", m.key)
+				p.unknownField(m.keyStart, ptr, m.key, "", startFields[kind])
 			}
 		}
 		given := func(n *node) bool { return n != nil && n.kind != kindNull && !(n.kind == kindString && n.text == "") }

@@ -640,6 +640,156 @@ func (e HealthStatus) Valid() bool {
 	}
 }
 
+// Defines values for MePermission.
+const (
+	N32 MePermission = 32
+)
+
+// Valid indicates whether the value is a known member of the MePermission enum.
+func (e MePermission) Valid() bool {
+	switch e {
+	case N32:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MeRingMethod.
+const (
+	Ringall MeRingMethod = "ringall"
+)
+
+// Valid indicates whether the value is a known member of the MeRingMethod enum.
+func (e MeRingMethod) Valid() bool {
+	switch e {
+	case Ringall:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MeStatus.
+const (
+	MeStatusEmpty MeStatus = ""
+)
+
+// Valid indicates whether the value is a known member of the MeStatus enum.
+func (e MeStatus) Valid() bool {
+	switch e {
+	case MeStatusEmpty:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FieldValidation.
+const (
+	FieldValidationIgnore FieldValidation = "Ignore"
+	FieldValidationStrict FieldValidation = "Strict"
+	FieldValidationWarn   FieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the FieldValidation enum.
+func (e FieldValidation) Valid() bool {
+	switch e {
+	case FieldValidationIgnore:
+		return true
+	case FieldValidationStrict:
+		return true
+	case FieldValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateAccesskeyParamsFieldValidation.
+const (
+	CreateAccesskeyParamsFieldValidationIgnore CreateAccesskeyParamsFieldValidation = "Ignore"
+	CreateAccesskeyParamsFieldValidationStrict CreateAccesskeyParamsFieldValidation = "Strict"
+	CreateAccesskeyParamsFieldValidationWarn   CreateAccesskeyParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the CreateAccesskeyParamsFieldValidation enum.
+func (e CreateAccesskeyParamsFieldValidation) Valid() bool {
+	switch e {
+	case CreateAccesskeyParamsFieldValidationIgnore:
+		return true
+	case CreateAccesskeyParamsFieldValidationStrict:
+		return true
+	case CreateAccesskeyParamsFieldValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateActiveflowParamsFieldValidation.
+const (
+	CreateActiveflowParamsFieldValidationIgnore CreateActiveflowParamsFieldValidation = "Ignore"
+	CreateActiveflowParamsFieldValidationStrict CreateActiveflowParamsFieldValidation = "Strict"
+	CreateActiveflowParamsFieldValidationWarn   CreateActiveflowParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the CreateActiveflowParamsFieldValidation enum.
+func (e CreateActiveflowParamsFieldValidation) Valid() bool {
+	switch e {
+	case CreateActiveflowParamsFieldValidationIgnore:
+		return true
+	case CreateActiveflowParamsFieldValidationStrict:
+		return true
+	case CreateActiveflowParamsFieldValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateFlowParamsFieldValidation.
+const (
+	CreateFlowParamsFieldValidationIgnore CreateFlowParamsFieldValidation = "Ignore"
+	CreateFlowParamsFieldValidationStrict CreateFlowParamsFieldValidation = "Strict"
+	CreateFlowParamsFieldValidationWarn   CreateFlowParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the CreateFlowParamsFieldValidation enum.
+func (e CreateFlowParamsFieldValidation) Valid() bool {
+	switch e {
+	case CreateFlowParamsFieldValidationIgnore:
+		return true
+	case CreateFlowParamsFieldValidationStrict:
+		return true
+	case CreateFlowParamsFieldValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateFlowParamsFieldValidation.
+const (
+	UpdateFlowParamsFieldValidationIgnore UpdateFlowParamsFieldValidation = "Ignore"
+	UpdateFlowParamsFieldValidationStrict UpdateFlowParamsFieldValidation = "Strict"
+	UpdateFlowParamsFieldValidationWarn   UpdateFlowParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the UpdateFlowParamsFieldValidation enum.
+func (e UpdateFlowParamsFieldValidation) Valid() bool {
+	switch e {
+	case UpdateFlowParamsFieldValidationIgnore:
+		return true
+	case UpdateFlowParamsFieldValidationStrict:
+		return true
+	case UpdateFlowParamsFieldValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetFlowGraphParamsFormat.
 const (
 	Dot     GetFlowGraphParamsFormat = "dot"
@@ -709,7 +859,9 @@ type Accesskey struct {
 	TokenPrefix string `json:"token_prefix"`
 }
 
-// AccesskeyCreate A new access key.
+// AccesskeyCreate A new access key. The read-only fields of `Accesskey` (`x-ignored-fields`) are ignored in every field
+// validation mode, so that a key read with GET can be sent back; other unknown fields follow
+// `field_validation`.
 type AccesskeyCreate struct {
 	// Detail A longer description for people.
 	//
@@ -738,7 +890,9 @@ type AccesskeyList struct {
 	Result []Accesskey `json:"result"`
 }
 
-// AccesskeyUpdate New name and detail for an access key.
+// AccesskeyUpdate New name and detail for an access key. The read-only fields of `Accesskey` (`x-ignored-fields`) are
+// ignored in every field validation mode, so that a key read with GET can be sent back with PUT; other
+// unknown fields follow the server's field validation.
 type AccesskeyUpdate struct {
 	// Detail A longer description for people.
 	//
@@ -806,7 +960,9 @@ type AccesskeyWithToken struct {
 
 // Action One step of a flow. In a stored flow, `id` is always a UUID. In a request, `id` may be omitted, `""`, or a
 // label that is not a UUID (such as `"main-greeting"`): the server assigns a UUID and rewrites every
-// reference to the label inside the flow. `tm_execute`, which VoIPbin sends back, is accepted and ignored.
+// reference to the label inside the flow. A label's UUID is derived from the flow's id and the label
+// (UUIDv5; inside a `call` action's `actions`, from that action's id), so it is the same in every revision.
+// `tm_execute`, which VoIPbin sends back, is accepted and ignored.
 type Action struct {
 	// Id The action's id. A UUID in responses; optional, `""` or a label in requests.
 	//
@@ -1900,6 +2056,69 @@ type Author struct {
 // Example: user
 type AuthorType string
 
+// Customer A customer, in the shape of VoIPbin's `CustomerManagerCustomer`.
+type Customer struct {
+	// Address Not kept by flowbin; always `""`.
+	//
+	// Example:
+	Address string `json:"address"`
+
+	// BillingAccountId Not kept by flowbin (no billing); always `""`.
+	//
+	// Example:
+	BillingAccountId string `json:"billing_account_id"`
+
+	// Detail Not kept by flowbin; always `""`.
+	//
+	// Example:
+	Detail string `json:"detail"`
+
+	// Email Not kept by flowbin; always `""`.
+	//
+	// Example:
+	Email string `json:"email"`
+
+	// Id The customer's id.
+	//
+	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
+	Id openapi_types.UUID `json:"id"`
+
+	// Name The customer's name.
+	//
+	// Example: default
+	Name string `json:"name"`
+
+	// PhoneNumber Not kept by flowbin; always `""`.
+	//
+	// Example:
+	PhoneNumber string `json:"phone_number"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// TmDelete A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmDelete Timestamp `json:"tm_delete"`
+
+	// TmUpdate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmUpdate Timestamp `json:"tm_update"`
+
+	// WebhookMethod The method of the customer's webhook; `""` when none is set.
+	//
+	// Example:
+	WebhookMethod string `json:"webhook_method"`
+
+	// WebhookUri The customer's webhook; `""` when none is set.
+	//
+	// Example:
+	WebhookUri string `json:"webhook_uri"`
+}
+
 // Decision What a control action decided, and why.
 type Decision struct {
 	// Reason Why, in words.
@@ -2143,6 +2362,10 @@ type Flow struct {
 	//
 	// Example: flow
 	Type FlowType `json:"type"`
+
+	// Warnings Only in answers to writes (create, update, restore) that have warnings (**beyond**): the warnings of
+	// validation, as in the `Warning` headers. Sent back in a PUT, it is ignored.
+	Warnings *[]ErrorDetail `json:"warnings,omitempty"`
 }
 
 // FlowType The kind of flow. Always `flow`.
@@ -2215,10 +2438,12 @@ type FlowGraphNode struct {
 	Type ActionType `json:"type"`
 }
 
-// FlowInput A flow definition, the body of `createFlow`, `updateFlow` and `validateFlow`. Unknown fields are errors,
-// except the read-only fields of `Flow` (`id`, `customer_id`, `type`, `tm_create`, `tm_update`,
-// `tm_delete`), which are accepted and ignored so that a flow read with GET can be sent back with PUT.
-// Strings must not contain NUL characters. At most 1,000 actions (configurable). `revision` is read-only too.
+// FlowInput A flow definition, the body of `createFlow`, `updateFlow` and `validateFlow`. Unknown fields are dropped with
+// a warning, or refused, or dropped silently, as `field_validation` says. The read-only fields of `Flow`
+// (`id`, `customer_id`, `type`, `revision`, `tm_create`, `tm_update`, `tm_delete`, `warnings`) and VoIPbin's
+// fields that flowbin does not use (`direct_hash`, `direct_id`, `persist`) are accepted and ignored in every
+// mode, so that a flow read with GET, from flowbin or from VoIPbin, can be sent back with PUT. Strings must
+// not contain NUL characters. At most 1,000 actions (configurable).
 type FlowInput struct {
 	// Actions The actions, in order.
 	Actions *[]Action `json:"actions,omitempty"`
@@ -2364,6 +2589,94 @@ type LoginToken struct {
 	Username string `json:"username"`
 }
 
+// Me The caller, in the shape of VoIPbin's agent (`AgentManagerAgent`), with its customer.
+type Me struct {
+	// Addresses Always empty.
+	Addresses []map[string]interface{} `json:"addresses"`
+
+	// Customer A customer, in the shape of VoIPbin's `CustomerManagerCustomer`.
+	Customer Customer `json:"customer"`
+
+	// CustomerId The customer the caller acts for.
+	//
+	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
+	CustomerId openapi_types.UUID `json:"customer_id"`
+
+	// Detail `""` for a user; the access key's detail.
+	//
+	// Example:
+	Detail string `json:"detail"`
+
+	// Id The user's id, or the access key's.
+	//
+	// Example: 0190b7c4-6a5e-7c1e-9f51-2a3b4c5d6e7f
+	Id openapi_types.UUID `json:"id"`
+
+	// Name The username, or the access key's name.
+	//
+	// Example: admin
+	Name string `json:"name"`
+
+	// Permission VoIPbin's permission bits; always 32 (customer admin).
+	//
+	// Example: 32
+	Permission MePermission `json:"permission"`
+
+	// RingMethod VoIPbin's agent ring method; always `ringall` (flowbin places no calls).
+	//
+	// Example: ringall
+	RingMethod MeRingMethod `json:"ring_method"`
+
+	// Status VoIPbin's agent status; always `""` (none), as flowbin's users are not call-centre agents.
+	//
+	// Example:
+	Status MeStatus `json:"status"`
+
+	// TagIds Always empty.
+	TagIds []string `json:"tag_ids"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// TmDelete A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmDelete Timestamp `json:"tm_delete"`
+
+	// TmUpdate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmUpdate Timestamp `json:"tm_update"`
+
+	// Username The user's username; `""` for an access key.
+	//
+	// Example: admin
+	Username string `json:"username"`
+}
+
+// MePermission VoIPbin's permission bits; always 32 (customer admin).
+//
+// Example: 32
+type MePermission int
+
+// MeRingMethod VoIPbin's agent ring method; always `ringall` (flowbin places no calls).
+//
+// Example: ringall
+type MeRingMethod string
+
+// MeStatus VoIPbin's agent status; always `""` (none), as flowbin's users are not call-centre agents.
+//
+// Example:
+type MeStatus string
+
+// PageToken A page token: a timestamp as `YYYY-MM-DD HH:MM:SS.ffffff` (UTC), or in RFC 3339 form as VoIPbin writes it
+// (`2021-02-04T06:47:01.139361Z`, any zone), or `""` for the first page.
+//
+// Example: 2021-02-04T06:47:01.139361Z
+type PageToken = string
+
 // Simulation How a simulated execution went.
 type Simulation struct {
 	// EndReason Why it ended, as `Activeflow.end_reason`.
@@ -2455,6 +2768,9 @@ type AccesskeyID = openapi_types.UUID
 // ActiveflowID defines model for ActiveflowID.
 type ActiveflowID = openapi_types.UUID
 
+// FieldValidation defines model for FieldValidation.
+type FieldValidation string
+
 // FlowID defines model for FlowID.
 type FlowID = openapi_types.UUID
 
@@ -2470,11 +2786,6 @@ type IfNoneMatch = string
 // PageSize defines model for PageSize.
 type PageSize = int
 
-// PageToken A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
-//
-// Example: 2021-02-04 06:47:01.139361
-type PageToken = Timestamp
-
 // RevisionNumber defines model for RevisionNumber.
 type RevisionNumber = int32
 
@@ -2486,6 +2797,9 @@ type BadRequest = Error
 
 // Conflict The one error envelope, used by every error answer of every operation.
 type Conflict = Error
+
+// FlowWritten A stored flow.
+type FlowWritten = Flow
 
 // HeadersTooLarge The one error envelope, used by every error answer of every operation.
 type HeadersTooLarge = Error
@@ -2537,17 +2851,25 @@ type SimulationBody = json.RawMessage
 
 // ListAccesskeysParams defines parameters for ListAccesskeys.
 type ListAccesskeysParams struct {
-	// PageSize How many items a page holds at most. Default 100; values above 100 are treated as 100. A page may hold
-	// more when a group of items created in the same microsecond is larger than the page.
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page.
 	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
-	// timestamp in the same format that the client wrote itself works too. Empty or absent: the first page.
+	// timestamp that the client wrote itself works too, in the same format or in VoIPbin's current RFC 3339 form
+	// (`2020-10-11T01:00:00.000001Z`). Empty or absent: the first page.
 	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
 }
 
 // CreateAccesskeyParams defines parameters for CreateAccesskey.
 type CreateAccesskeyParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *CreateAccesskeyParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+
 	// IdempotencyKey A unique key (1 to 255 visible ASCII characters, such as a UUID) that makes a retried request safe: the
 	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
 	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
@@ -2556,14 +2878,19 @@ type CreateAccesskeyParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// CreateAccesskeyParamsFieldValidation defines parameters for CreateAccesskey.
+type CreateAccesskeyParamsFieldValidation string
+
 // ListActiveflowsParams defines parameters for ListActiveflows.
 type ListActiveflowsParams struct {
-	// PageSize How many items a page holds at most. Default 100; values above 100 are treated as 100. A page may hold
-	// more when a group of items created in the same microsecond is larger than the page.
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page.
 	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
-	// timestamp in the same format that the client wrote itself works too. Empty or absent: the first page.
+	// timestamp that the client wrote itself works too, in the same format or in VoIPbin's current RFC 3339 form
+	// (`2020-10-11T01:00:00.000001Z`). Empty or absent: the first page.
 	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
 }
 
@@ -2572,6 +2899,12 @@ type CreateActiveflowJSONBody = json.RawMessage
 
 // CreateActiveflowParams defines parameters for CreateActiveflow.
 type CreateActiveflowParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *CreateActiveflowParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+
 	// IdempotencyKey A unique key (1 to 255 visible ASCII characters, such as a UUID) that makes a retried request safe: the
 	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
 	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
@@ -2579,6 +2912,9 @@ type CreateActiveflowParams struct {
 	// answers 409.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
+
+// CreateActiveflowParamsFieldValidation defines parameters for CreateActiveflow.
+type CreateActiveflowParamsFieldValidation string
 
 // NextActiveflowActionParams defines parameters for NextActiveflowAction.
 type NextActiveflowActionParams struct {
@@ -2592,12 +2928,14 @@ type NextActiveflowActionParams struct {
 
 // ListFlowsParams defines parameters for ListFlows.
 type ListFlowsParams struct {
-	// PageSize How many items a page holds at most. Default 100; values above 100 are treated as 100. A page may hold
-	// more when a group of items created in the same microsecond is larger than the page.
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page.
 	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
-	// timestamp in the same format that the client wrote itself works too. Empty or absent: the first page.
+	// timestamp that the client wrote itself works too, in the same format or in VoIPbin's current RFC 3339 form
+	// (`2020-10-11T01:00:00.000001Z`). Empty or absent: the first page.
 	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
 }
 
@@ -2606,6 +2944,12 @@ type CreateFlowJSONBody = json.RawMessage
 
 // CreateFlowParams defines parameters for CreateFlow.
 type CreateFlowParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *CreateFlowParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+
 	// IdempotencyKey A unique key (1 to 255 visible ASCII characters, such as a UUID) that makes a retried request safe: the
 	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
 	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
@@ -2613,6 +2957,9 @@ type CreateFlowParams struct {
 	// answers 409.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
+
+// CreateFlowParamsFieldValidation defines parameters for CreateFlow.
+type CreateFlowParamsFieldValidation string
 
 // SimulateActionsJSONBody defines parameters for SimulateActions.
 type SimulateActionsJSONBody = json.RawMessage
@@ -2638,10 +2985,19 @@ type UpdateFlowJSONBody = json.RawMessage
 
 // UpdateFlowParams defines parameters for UpdateFlow.
 type UpdateFlowParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *UpdateFlowParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+
 	// IfMatch The `ETag`(s) the change is based on, or `*`. When the flow's current `ETag` is not among them, the change
 	// is refused with 412 and nothing is written.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
+
+// UpdateFlowParamsFieldValidation defines parameters for UpdateFlow.
+type UpdateFlowParamsFieldValidation string
 
 // GetFlowGraphParams defines parameters for GetFlowGraph.
 type GetFlowGraphParams struct {
@@ -2658,8 +3014,9 @@ type GetFlowGraphParamsFormat string
 
 // ListFlowRevisionsParams defines parameters for ListFlowRevisions.
 type ListFlowRevisionsParams struct {
-	// PageSize How many items a page holds at most. Default 100; values above 100 are treated as 100. A page may hold
-	// more when a group of items created in the same microsecond is larger than the page.
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page.
 	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// PageToken The `next_page_token` of the previous page (a revision number): the page holds the revisions before it.
@@ -6393,6 +6750,9 @@ type ServerInterface interface {
 	// StopActiveflow Stop an activeflow
 	// (POST /v1.0/activeflows/{id}/stop)
 	StopActiveflow(ctx echo.Context, id ActiveflowID) error
+	// GetCustomer The caller's customer
+	// (GET /v1.0/customer)
+	GetCustomer(ctx echo.Context) error
 	// ListFlows List flows
 	// (GET /v1.0/flows)
 	ListFlows(ctx echo.Context, params ListFlowsParams) error
@@ -6429,6 +6789,9 @@ type ServerInterface interface {
 	// SimulateFlow Simulate a flow
 	// (POST /v1.0/flows/{id}/simulate)
 	SimulateFlow(ctx echo.Context, id FlowID) error
+	// GetMe Who am I
+	// (GET /v1.0/me)
+	GetMe(ctx echo.Context) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -6562,6 +6925,12 @@ func (w *ServerInterfaceWrapper) CreateAccesskey(ctx echo.Context) error {
 
 	// Parameter object where we will unmarshal all parameters from the context
 	var params CreateAccesskeyParams
+	// ------------- Optional query parameter "field_validation" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "field_validation", ctx.QueryParams(), &params.FieldValidation, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter field_validation: %s", err))
+	}
 
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "Idempotency-Key" -------------
@@ -6664,6 +7033,12 @@ func (w *ServerInterfaceWrapper) CreateActiveflow(ctx echo.Context) error {
 
 	// Parameter object where we will unmarshal all parameters from the context
 	var params CreateActiveflowParams
+	// ------------- Optional query parameter "field_validation" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "field_validation", ctx.QueryParams(), &params.FieldValidation, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter field_validation: %s", err))
+	}
 
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "Idempotency-Key" -------------
@@ -6787,6 +7162,15 @@ func (w *ServerInterfaceWrapper) StopActiveflow(ctx echo.Context) error {
 	return err
 }
 
+// GetCustomer converts echo context to params.
+func (w *ServerInterfaceWrapper) GetCustomer(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetCustomer(ctx)
+	return err
+}
+
 // ListFlows converts echo context to params.
 func (w *ServerInterfaceWrapper) ListFlows(ctx echo.Context) error {
 	var err error
@@ -6818,6 +7202,12 @@ func (w *ServerInterfaceWrapper) CreateFlow(ctx echo.Context) error {
 
 	// Parameter object where we will unmarshal all parameters from the context
 	var params CreateFlowParams
+	// ------------- Optional query parameter "field_validation" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "field_validation", ctx.QueryParams(), &params.FieldValidation, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter field_validation: %s", err))
+	}
 
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "Idempotency-Key" -------------
@@ -6944,6 +7334,12 @@ func (w *ServerInterfaceWrapper) UpdateFlow(ctx echo.Context) error {
 
 	// Parameter object where we will unmarshal all parameters from the context
 	var params UpdateFlowParams
+	// ------------- Optional query parameter "field_validation" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "field_validation", ctx.QueryParams(), &params.FieldValidation, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter field_validation: %s", err))
+	}
 
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "If-Match" -------------
@@ -7115,6 +7511,15 @@ func (w *ServerInterfaceWrapper) SimulateFlow(ctx echo.Context) error {
 	return err
 }
 
+// GetMe converts echo context to params.
+func (w *ServerInterfaceWrapper) GetMe(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetMe(ctx)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -7183,6 +7588,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1.0/activeflows/:id/events", wrapper.ListActiveflowEvents, options.OperationMiddlewares["listActiveflowEvents"]...)
 	router.POST(options.BaseURL+"/v1.0/activeflows/:id/next", wrapper.NextActiveflowAction, options.OperationMiddlewares["nextActiveflowAction"]...)
 	router.POST(options.BaseURL+"/v1.0/activeflows/:id/stop", wrapper.StopActiveflow, options.OperationMiddlewares["stopActiveflow"]...)
+	router.GET(options.BaseURL+"/v1.0/customer", wrapper.GetCustomer, options.OperationMiddlewares["getCustomer"]...)
 	router.GET(options.BaseURL+"/v1.0/flows", wrapper.ListFlows, options.OperationMiddlewares["listFlows"]...)
 	router.POST(options.BaseURL+"/v1.0/flows", wrapper.CreateFlow, options.OperationMiddlewares["createFlow"]...)
 	router.DELETE(options.BaseURL+"/v1.0/flows/:id", wrapper.DeleteFlow, options.OperationMiddlewares["deleteFlow"]...)
@@ -7195,6 +7601,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1.0/flows/:id/simulate", wrapper.SimulateFlow, options.OperationMiddlewares["simulateFlow"]...)
 	router.POST(options.BaseURL+"/v1.0/flows/simulate", wrapper.SimulateActions, options.OperationMiddlewares["simulateActions"]...)
 	router.POST(options.BaseURL+"/v1.0/flows/validate", wrapper.ValidateFlow, options.OperationMiddlewares["validateFlow"]...)
+	router.GET(options.BaseURL+"/v1.0/me", wrapper.GetMe, options.OperationMiddlewares["getMe"]...)
 
 }
 
@@ -7239,6 +7646,16 @@ type FlowJSONResponse struct {
 	Body Flow
 
 	Headers FlowResponseHeaders
+}
+
+type FlowWrittenResponseHeaders struct {
+	ETag    *string
+	Warning *string
+}
+type FlowWrittenJSONResponse struct {
+	Body Flow
+
+	Headers FlowWrittenResponseHeaders
 }
 
 type HeadersTooLargeJSONResponse Error
@@ -9465,6 +9882,83 @@ func (response StopActiveflow503JSONResponse) VisitStopActiveflowResponse(w http
 	return err
 }
 
+type GetCustomerRequestObject struct {
+}
+
+type GetCustomerResponseObject interface {
+	VisitGetCustomerResponse(w http.ResponseWriter) error
+}
+
+type GetCustomer200JSONResponse Customer
+
+func (response GetCustomer200JSONResponse) VisitGetCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCustomer401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetCustomer401JSONResponse) VisitGetCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCustomer431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetCustomer431JSONResponse) VisitGetCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCustomer500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetCustomer500JSONResponse) VisitGetCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCustomer503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetCustomer503JSONResponse) VisitGetCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListFlowsRequestObject struct {
 	Params ListFlowsParams
 }
@@ -9566,7 +10060,7 @@ type CreateFlowResponseObject interface {
 	VisitCreateFlowResponse(w http.ResponseWriter) error
 }
 
-type CreateFlow200JSONResponse struct{ FlowJSONResponse }
+type CreateFlow200JSONResponse struct{ FlowWrittenJSONResponse }
 
 func (response CreateFlow200JSONResponse) VisitCreateFlowResponse(w http.ResponseWriter) error {
 
@@ -9577,6 +10071,9 @@ func (response CreateFlow200JSONResponse) VisitCreateFlowResponse(w http.Respons
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.ETag != nil {
 		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Warning != nil {
+		w.Header().Set("Warning", fmt.Sprint(*response.Headers.Warning))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -10226,7 +10723,7 @@ type UpdateFlowResponseObject interface {
 	VisitUpdateFlowResponse(w http.ResponseWriter) error
 }
 
-type UpdateFlow200JSONResponse struct{ FlowJSONResponse }
+type UpdateFlow200JSONResponse struct{ FlowWrittenJSONResponse }
 
 func (response UpdateFlow200JSONResponse) VisitUpdateFlowResponse(w http.ResponseWriter) error {
 
@@ -10237,6 +10734,9 @@ func (response UpdateFlow200JSONResponse) VisitUpdateFlowResponse(w http.Respons
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.ETag != nil {
 		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Warning != nil {
+		w.Header().Set("Warning", fmt.Sprint(*response.Headers.Warning))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -10761,7 +11261,7 @@ type RestoreFlowRevisionResponseObject interface {
 	VisitRestoreFlowRevisionResponse(w http.ResponseWriter) error
 }
 
-type RestoreFlowRevision200JSONResponse struct{ FlowJSONResponse }
+type RestoreFlowRevision200JSONResponse struct{ FlowWrittenJSONResponse }
 
 func (response RestoreFlowRevision200JSONResponse) VisitRestoreFlowRevisionResponse(w http.ResponseWriter) error {
 
@@ -10772,6 +11272,9 @@ func (response RestoreFlowRevision200JSONResponse) VisitRestoreFlowRevisionRespo
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.ETag != nil {
 		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Warning != nil {
+		w.Header().Set("Warning", fmt.Sprint(*response.Headers.Warning))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -11032,6 +11535,83 @@ func (response SimulateFlow503JSONResponse) VisitSimulateFlowResponse(w http.Res
 	return err
 }
 
+type GetMeRequestObject struct {
+}
+
+type GetMeResponseObject interface {
+	VisitGetMeResponse(w http.ResponseWriter) error
+}
+
+type GetMe200JSONResponse Me
+
+func (response GetMe200JSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMe401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetMe401JSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMe431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetMe431JSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMe500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetMe500JSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMe503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetMe503JSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// Login Log in
@@ -11097,6 +11677,9 @@ type StrictServerInterface interface {
 	// StopActiveflow Stop an activeflow
 	// (POST /v1.0/activeflows/{id}/stop)
 	StopActiveflow(ctx context.Context, request StopActiveflowRequestObject) (StopActiveflowResponseObject, error)
+	// GetCustomer The caller's customer
+	// (GET /v1.0/customer)
+	GetCustomer(ctx context.Context, request GetCustomerRequestObject) (GetCustomerResponseObject, error)
 	// ListFlows List flows
 	// (GET /v1.0/flows)
 	ListFlows(ctx context.Context, request ListFlowsRequestObject) (ListFlowsResponseObject, error)
@@ -11133,6 +11716,9 @@ type StrictServerInterface interface {
 	// SimulateFlow Simulate a flow
 	// (POST /v1.0/flows/{id}/simulate)
 	SimulateFlow(ctx context.Context, request SimulateFlowRequestObject) (SimulateFlowResponseObject, error)
+	// GetMe Who am I
+	// (GET /v1.0/me)
+	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -11774,6 +12360,29 @@ func (sh *strictHandler) StopActiveflow(ctx echo.Context, id ActiveflowID) error
 	return nil
 }
 
+// GetCustomer operation middleware
+func (sh *strictHandler) GetCustomer(ctx echo.Context) error {
+	var request GetCustomerRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetCustomer(ctx.Request().Context(), request.(GetCustomerRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetCustomer")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetCustomerResponseObject); ok {
+		return validResponse.VisitGetCustomerResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListFlows operation middleware
 func (sh *strictHandler) ListFlows(ctx echo.Context, params ListFlowsParams) error {
 	var request ListFlowsRequestObject
@@ -12193,404 +12802,469 @@ func (sh *strictHandler) SimulateFlow(ctx echo.Context, id FlowID) error {
 	return nil
 }
 
+// GetMe operation middleware
+func (sh *strictHandler) GetMe(ctx echo.Context) error {
+	var request GetMeRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetMe(ctx.Request().Context(), request.(GetMeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetMe")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetMeResponseObject); ok {
+		return validResponse.VisitGetMeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2LcuO4tSj6KzhMqtqeQ8qkXpbcldqlsdXTmrhtx5ZnMnvUV4RISGJMAQpB2a307ap8xP2GfFi+5BYW",
-	"ABKUqJftnszsPanUtMUHCCwsrPfjsxWw2ZxRQlNunX225jjBM5KSBH51goBw/kCWvQvxMyQ8SKJ5GjFq",
-	"nVn9KUEYHkAPZPmGoyisWLZFPuHZPCbWmVUNPeKOXOLUcYs49bBRc9qBR5zTsTdySS1oY8+zbCsSg81x",
-	"OrVsi+KZeDMKLdtKyN8XUUJC6yxNFsS2eDAlMyzmMWbJDKfWmbVYwJPpci7e4mkS0Yn15YttdYI0eiTj",
-	"mD1tnrl+omTmzbHXwsQLnDAct5y6Vxs57cZp1cFhzW2c1ptunYy/0szfbZnzhtmGJAiqzVrdcUdV7Hge",
-	"GTmjWit0Wqe4Nfbchue1Wl9ptr2QzOYsJTRY/pks12fdQQsa/X1BBIagIw+lDFUbDfQY8WgUE9S5O+/1",
-	"UDDFCQ4EztmIL4IpwhxhdH/fuzhG6RSnaIYfiLiUkDSJSIjEjAlPEcdjcobSKRnQcZTwFGHKn0iCIo54",
-	"yhIS2iii4j4KcYpHmBMbYSren8d4SUI0Zgmq1tGULRIu5qYG5oiN4TWOZwQFOI5Jgp6idCq/BVfFgsRY",
-	"IxYu0ZEckaMAJ8kS+RlYUudWfesMCej6xxXU1wOLIWBUTFk6JYkcS66BD2i9Wn2LnqZRTGAucoV66bDE",
-	"KI5RsqA0ohM7GwRGjFIuh8fir1ESkXG8hOWK3/ITthiWDqj6IKq77cqArp6DwAsaTacautipBy3itEeN",
-	"huOGLVwbu+OqcYKnBIckyXHLQA1H4IaJWDP86ZLQSTq1zqqNhm3NIqp/e7bA0ZQkYsz/5+fB4FPVcwaD",
-	"T6fdj//3j+U4OP6A02BafmT8bh9P/CN+DDAMpphOiACeQIYQMWojliD/G7+CfpwSiSvqlAWLJCE0VSOI",
-	"dyhLEZ4xOhGPzWxjxAGNOErIeCEGhQ2oe1VAD7EpEZ2I15+SKE0JXYXxwEpqA2sjFMeOXN0G8HlutV4O",
-	"lCtGyf6AiSOx1imLQ14CknVYrMIhP3k1t145bIFips9b5Q2ekLvoH2R9ie/ZE5phukRRSmaCdszxhMj1",
-	"IUFRGE8r6IKM8SJOkee6b9EjjheCyozYIxFXEE4IShOCUxIKiuS5bgV15DgzvISxBnTGEoKeBJwwmiRs",
-	"MRekQ34zUO8qEgRHfhYFCeMkYDQUsIpxMiGJIHLyGTH4Cn54rgLc3xckWeZwE48OuVi7CbNQrki85sKx",
-	"imaLGRwqBbyIpmRCkgx6ffZA6AYMoeRTOoTvpOIpX1PFeUIeI7bgMN2zbOIKuuJnEQBiw4I0XqIRGQtw",
-	"RWkFdQY0jWaEp3g2L0BI8hxJ9w3MfEpYKt7kJB6jJ5Y8CHrNKqg7m6dLgbB4xAlNzwxSWQJMq+pWXcdz",
-	"Hc9DrnfmumeuW3HF/zIyVgZmWH4Bzn9MyNg6s/5wkktPJ/IuP+nrdQGQb4lgdoxeLWYjkpRDOlHPvOGI",
-	"wmPoyLNR1Ub//ue/jguHyStl4/r9/Zh5RNNa1dqJHXrir4Il6Ahnq1RrPC7FHP0QN5BlQA/c5dphm2ny",
-	"G9dpf/zs2u0vZbzmi4Qv4em3LIyIEpG1HPktC0ECChgVnF/8iefzOAqwANfJ3zgDEObfxXF8PbbOft6O",
-	"TvkHzuE8WV8+2tYnZ8IcNT0xcOUWP30gnOMJkfMsbtSPcJqYEBYqa0iihM6vNH2QZ+l8kT5n3h1gxigk",
-	"44hG4lrp7Hs0jii5i2aLGOb6lVay+plbiQrPWZdWQASepwxxOaaSToEUwsOlq/3q63y1FcrfmSydDVuy",
-	"LDhZfM4oJ0XFc4/1Zef+sxUseMpmJBlGoXVmNUgdu82W67TcOhF6UeC06qenTnVMcKPdbIWtxsgSE09x",
-	"FAstR0hvoyXM9ryH5tGciB0XxCTcX51VtCYk85gt0YilgpDMhpIZShbUdDzPqdaQ55osyJUPhiQm8KD8",
-	"ST7No0S9d7rtvcU8xNl7gsYN5wkZR5+sM2s8ehjWPv0FW1/25WE5/Ddir1b8bRB42SIF1SLBT+JixSoo",
-	"4YfuIkibQ3lCxBWAf7tGRgEORw4JMHHq1bbntMJ62wlwy8PtanPUGgnCz+b6rXCRYPl3wxXiUKylSQGG",
-	"lMyts6oCMQkWem9qjlt33Cby6meN2plXrTSabfe0lnODMJpEKR8mJCDRIxHrfBbWERoOE4Jh9RZwL5hE",
-	"qFbN4ZhKvBvXRw1cC3ao9/m6U/JJ8PmbROyQB1ofxzHhNqrKH4v5nCUp7JGEg/cMOKQ4frC+2L/uzflo",
-	"WwL/hmqO7XYNE89x627LqTdrbQeHjbHjVVstjFthvVZtWOqFTKQ6q6njv6dNiKc4XXAhlEnFfP30b1nE",
-	"+umnYfa3ecAfcRLhUSyJ5SOL5qOIVnKTVkUcaTHQMGALceYsQSRKnjsYOCVjHAKdktcTMiYJoQEZ5hfl",
-	"lFz1P6fkP/p/u8Z8tYEUguF5ZDyZr38v8H05gP5mpHOL+KAmKc7xtzjU3PogWkuShCmtRHBBSXZmiq+f",
-	"WQv6QNkTVcIKEkBAAyuN8cPAeovCKERLtkAzgqm4jOOHgfVflm3NmdAkEuvMOlHk7KR2AhAUfF4Rvd7V",
-	"D53L3sWwc97vXV8N+z/ddOHAvvjrW7+QifASNRLy96HrfX/x1+Zfat+3fmhcVf98+qF+075177x+1TzP",
-	"2WC3391/6F71D9jNLgB5w0YaFr0ZjoWWRkKh6kT0EcdRWEG+2pqfP/oojnjKEXkkyRLNEzaKyQyN2YKG",
-	"gATnjI7jKHguCuSAVwDfh6hrw5hpJlKvK8Evx1Rzb+76ncuu2pnnb8q7Tu+yezG8ue2eX19d9GCwV9qX",
-	"fNpoxh7BWCi2hdCQhGfIN+fvoyOpuwq2SsJs/QkSnKwMQoyStwOqTbaCVZAE7G6YIoKTOCIJSpNlwQ4t",
-	"h7cRDh8xDUiIovTYRr6Ywg/dd5fXPw67VxfdC1+MM6B+76L74ea63706/2n45+5Pw97V8P6u60tNXKKc",
-	"NmnL8f0Vi62/ZmR+Cxb4JcLjlIhP3IpfTkf88pG0avFjoYwrlfIwPFwTfNr1pjcKsec06uPQqZPqqYNH",
-	"bt2pe61m0ByfVls1N2f90gKZSyTNNh6ftk6JM26MsVPH3shph17VGbujem3UaoaYNAsSSYzpZCHxn1Dn",
-	"/k4MLSWpKYljVkFPJA7YjAiNTTMA1J9GXMApFfBUB6iCbmKCOUGE/o1JdUI9/4YjTpLHKCAVMPo9CAIG",
-	"R7cgVH20X6jJwGzUN6UKreGsdZm669WwS5zQa4yc+qhBnDZuNx23Xq16uBU0sdfIdRkYLjvAWjDy1iQb",
-	"z3GrjltHbvOsfnrmehWv1q41vVLJpqCuyMVLdrfv4X23hTmKkWyEtRtIKJzS7gzyUrePJ1sdbPqU6rXa",
-	"0iPF04TRCSI0jdIlSvHEBnHa1zZ6H9R3v2DR9tds4R7YwvM1rhmZvtjWeznZPmOXOJmQF9PzNOczbzhS",
-	"oAADt2mBrlVPmy00WqaEm5T6fbdz0b29G/avr4eXndvvfr08NFsbGkckDjk6AnuKWGJ6vLZcIHwkeSQJ",
-	"aLPzlKOjWhX9OfoWjZZIWdKP4XQalPH1eOwqGY44WqHAGwlwjFPwoeSSTimx/9Xx1c6zWU8F3easB5Vy",
-	"npVTbjyyftjv5CuClD/hKNXGZoCu+NqKzX3ttOaG8nUv+C1ZcBK+wpktQYgnzFHuZMzkBwXUEQuX27Di",
-	"tnt/17349R3f9e3P1ikI7MpJMb3l8nQKXYPiuKuB+CK4R2o0JO8V1Il+9/aqc/kSAKoRXuMsUbSg5NOc",
-	"BELkHOMoXiRERhdAHAEVWgIEJESEo2xVSpl4C4cvZhM0xeB5maEFDYE0GiqJVCuuWPpO6BgvBq0y5u+O",
-	"VgF5GfQaE/4g415d94fvru+vXoDG+RCvsA1XTMasJISzRRKAA1OK+hA2UkHXgKxanuNvsid1HIaQzcA9",
-	"GkcPBEXgCMOp2j/yKeIpyfbhAwujcSSpS7n4AvspwCcjE0LEIxrICBLlvedCtIlomaDyHCFJjvosMecG",
-	"L2OGw68h5sgzsOJi99x6q3HaXBdxvr2++Ok3IN+ULqpMjPHQhxIp5iYBrgeOtHc4ip/NpExbkTbW53pB",
-	"3V7ZEkDLCOIuMh9wHR0NrKQ+sI5tGVeToixOJItBLMa/ZLt12/2hd9e7vhp+6N196PTP36+YjZ7zzS2D",
-	"/xqNE7C8vU64PNxnWSCS4Kw6Eik3LbkfK6sbCdrMgBrDKtma4yV6mhLwzUvbxpOQS3EofuMJjqgKshPo",
-	"tDSipKSb/hVpTH0fGmMg/W3mdHwhoeFE+WnFvMAICevHHJXha+/dEDBpeNv9y33v9iUS2FdDqYhrIqI8",
-	"s9zUaxlVW8jRkS/Y8Le9K72aoV6ef5z7rzXBksyIEqA/d9L0cU/xI45iPIpfh+Iri4q0wszmLMFJFC/R",
-	"Iv/MRrXprnv7Q++8O7y/6vzQ6V12vr18AfE3B3mlY67DVsXaFjQhOJiK9SBWlNMSTBFbSE97NCMVdIfH",
-	"RMazpomUkXOn/oEwN92UAgUW863Oyj39gBvdjto17rbOaisu7g3uV0E+AsV6Pudbqy10QgyryJcEFAdW",
-	"dWCdKZvAMAr5z3DlI2w7h9A562+LmVhk9oz4atA69ao14gSNal0Z4NpB02mMR14rxF7drdUFmOHhoEZG",
-	"LdKsGg+360HDwSM8JkELjxtgEzMcttlsxK/q3t/b5irdCchRgmkwze2le31Sf7D2jA8q7BG8epf7Unrt",
-	"vHYN10dV5xSiLMIadtpj13VqIy+ohnXSGDdNr52x0daZdcAJNI7GhmOYJjggZXEsX2yrz9gHTJfK+cZf",
-	"TtEYk4GrMZsITpoKmpZyTcIiiupVbfEoyC2dfnd42fvQ6w+7fz3vdi9ewmZuu3fX97fn3WH3r+8793f9",
-	"7quoSn29tCzMfpywmbR8qTBPlij9KQL9PymafQT4VYAkG2sggKBj2oNe2Q60w/ZzT/EinRKaim1+LbMP",
-	"mxMZHYEoISFHGEFEj3IQ5bE3JgJ07vvvu1f93nkHnJ0vlzXur4whXwcDzhMSClDhWFqfZxHnQig98jfM",
-	"3j8Wa35KGJ3YSIZCgXM0IY/sgYToyNcq1/lt90IM0Lm886W6c09VoAsJP5Awwn3YvtdWMWcL8RdBa0MZ",
-	"W3N/dXd/c3N92+9eDD90L3qdX7krWquZQknyVxfmV4zPrQfrrRmpdkaK2dY8EQifqojaguurTDnQD0g7",
-	"CXuiMnRYDZZrCHt6zXZkOeVutfXkpphRoYcbl4F8zQmbx6Q4mc3BhWvf27Tu10i227lY6fJbXypVwfml",
-	"iysGO64OaXgJ946cL7gMD3tLR0we9pb2Rx7yViHKslSNhRD1PL9NyxAK923Bd1ISx+IHR3iOk7QI2Cxy",
-	"syz7JY+h/Vlm8pknR+1khr0r0zUhZe6QCQtzDz5mE2Cjv5EglfGd6tyfZ7uLQ6lp4/jGONNjHHOy7gui",
-	"5MnA6XVC8JXPnZFfVHfbzRLEzTGpOIHLaEyEoiVEDyWF2FKWoeypgjopignmEOWBQrxER61m3XWFeiwz",
-	"j1BKKFoSnHB0VPMataYQlIuJHvqyXcjbaNblvGXeRvaqkcsBX1rP53iNc72atLcdIRXstuLNZSTD1Ypz",
-	"uqYqK4SNDfTg6/ixknly0NnVyt52OsttgaQQ/SBOcgVdgVGeLuJYTAfSnA4Ipc5jVZIEL9dApuZkry1s",
-	"KxDvM8J1wOG7Ik9y5zENlUtIutroL3sieYonQgA86Fi+EJXRkfrq8V5IvRnyP0bpNMuM2jeZJ0eGzyvA",
-	"TTcnWWlZCd2lMidKGl2FrjyKKHogZM4Ro/ESJKu79x2n2miiKebTcnbSTvrV2Q9PrcuHG5f/d3D60+iq",
-	"Pv0+bH437nqLHrttpD/+fSfL2YSbH0spfbzM8gFXJcKCOIiM9YIMCieOTyEOdIIjmqUWMFpOOyDmTtAO",
-	"gE8F9SjE7jChOsjAID8KZRJr/ISXOtdcPahkYPXQDC+FcM9mUZqS0Eb+wBpYvozUG9AYj0gspVCdHgxD",
-	"oSOdxu4PrBmOqDNJCEkjOhlYvsp70y4bzqMJ1XNQhvOnJEqJCvMc0CwGGaSFKUHysxHlUUiyjOUK8nOL",
-	"jG+jp2kUTNEPrHczAi4ltNwRDh5sWDg4isRW0BBFEwpBUmCdL6LkZkk0lemKUVhBHTn1iKIshectksYt",
-	"HGuQAcSymWcWgCJ6HhbwZxAEQS83zTUK0RFL5KePzZhURlVKXGZdEJo3JRXUgSxDc+pgeYhiWKncP/FN",
-	"PUxEpZ8EyPpaDv1+cYhri8rNg+V0XeZ3YrrcM4eQ0WsYsdO7W8xmOJEkaP+3+jrf45BX+IGvfLg47Pk8",
-	"5nPfV74lZH7YCzELDlvFt7lldd9XznEcH/gCJzof9JDXtCtMfPBCGkuf/f6dtEc86/0LnIII/by3f1D2",
-	"40PfHo+SKJyQ71lED35V0uDnvEql4HDQO48k4WBzuSM0POhluau3hn/ksDcP/mA3mLLDXpjhKD78M59k",
-	"BBPY8u5SnKQveZ0dRgTekfTAEw1vyBjlA976jqWHwfK9cqoc8IrK2j14Az4sDiQ2NzE+jMn8ZUEWh5+w",
-	"WxKwJIzo5HCkMF49ECHu4kP5yOGfSBOCZwefroP5dD/BVAhNI5KB45nvH74B5rsHgkfzgDty2Cd/JKMp",
-	"Yw8S/T/a26RbKYLxM8SJiq8xB/r3P//lI/kFIVYSHEwhRa2C5H1p1APtQCtqISOgJwwgsQ1cIEoxkYJ/",
-	"ukgoCdEjSUY4jWboSLrFOMjvKCYTHCxVbPux0p0wesIJFTo0GKAgZ0x6J4ty6PPyW6w1BXhHJQD9+D77",
-	"AQ6ZNa1SXCw3eJTJsDvE4xXtUO6n2C0fR0Mux8iUJfk7+gfUGgtwHNsoyBi/9Dqp8yFB3+mtW0hyIJfp",
-	"IuqLbzjSz9no2/MbVD8tKkLZ/qwpBXRIaDjMcmQ/lxfMKJQvy7wlUtl50kWd1GQQlK7C4YrzBI/bISbt",
-	"ukPG7qnjeQQ72HM9pzVuVEmj2RrX2qOyGRZTbzcoZGp+MiItZTnk0ZFUhKWGjfw/ftahAl/8ooHUqo3d",
-	"UYvUseOFjbFTD2rEaePGqVMdnQbtsE6a45a7fYIaU8trpWRzyovS+QIpfBv5OVqIX2lGxEBX9DM0WYlY",
-	"E29be5qY1jSvlyB6iuOHDMtjAhXgUKeH8ITQFIm7eT6GClteQ2wcbdxQPRLYAw7YwdPAGzdIFTvtUU2o",
-	"+62xg5tB1fFCl7THrdEpbjZK/XFZ6YCy2YAlkqt0S0OQBltOjHlqG2Z7dOSiPyHKUBzNorQ4vyYY1rWx",
-	"XRnWM0N7qZF9Qmi4qcjTI4sC8oYj+Qx8iYqBfrZmGBLzxkT9QckiTXAsqKBhutN318CxneSYIHg+3UkI",
-	"X5QZXW/herHeU6dXhDsc9ogDZhU+pyzTOh6JsZhgut+B4C89EDw/EMmC6gMhrv+KUX8nZD5cvAAss9C3",
-	"VUqCIMszHEwjSlBIUhLosj0rgOFLGqwD5pzRNKKL3DapqlhmIwHIxTHkKcHADZ5wlIIMAxUq98EScTRh",
-	"gsMppmG8hZCHTBfo00tSFS/NM5iFNgZq8sXTl90+dEekger5mwLvZ6iqS3VqQl1BPTPGdsdkwPT17KmM",
-	"CJlnE5HVTjESFw+cBJjTnj8L8Xo2DVnedEHTKJZ+dUikR3oPuWEdP2iO0oD3/EnC+9ks/7aYzbk23mvL",
-	"s0BOPw/89NEMz+V8NdF4w2VNSvHmEeQIDegMp8H02EYk5nDdVwkew2wkX93MYFBm1197a5uZHx1FEHOl",
-	"LOimGEmZmiLMi6yY80nYPnUbATYiSnFtPHJaYzI6Pa15OKyX8vdiOGz5FnwuC9Mx5/9BgBN0MjlDJXJq",
-	"4K5sR9kSK0X1yds/srd6QMTwGiLqGW6QIoz5SzRDjOaVTP2SaNgVKbQsXvZgugb26mefDyVGK60rxYmQ",
-	"SBElT4InhGQuJCSaIrZIJ0xwBfG8PDHAq8WZZ0+ysEEJU9Ih6Z+3FN1T2EDJEwz+hivPoFKfSSiT8bBO",
-	"RMmr0PCC43//9Xf0AFBMIKLaluCXUqNinIBtBVMc0bK0v/eYTtBiXlgN1zqeErqQ4F4cLeb78dWQ8DSi",
-	"eAMUf5yymUA+Lc3tFwMRhgnhHLh2RHvyFW99mQQn8VI5MUsF/NsFLds4JWBEZl3siE5WM7k3LvlZ+rRO",
-	"9NRzUfWSF5ST1Ea+QhdwNC84CV9HvZapo3vDe8W4UtjajzvPeOZiesFJ50SFlmUHns0JOLxVdC4SzyA8",
-	"Yos0l2v2jjwBFQdzwSyNG0VYXychSZBXrdURTpLokYQoxDM8kXuyZ3iJ8aE0SlejS85ljXjMH4yc9bHM",
-	"X17/AEtJaahslqQtnkBM1d7GfOVjP/RuMiwsxZFSqfxHHKWGqBSotCIdlKEi35XYsOfJ2ckmStyNz8cl",
-	"PdhQoMhQMTd0FJJ5QiD4/q04aOaDmlv6x2eGUJhZwFQSUTigKkEIxBglQGVSmw+LNySsMolq5ZlnylPK",
-	"ZiFnn1mLoTzyimhVIw2XNAOnHbRGSrpwa57j1lp13BoHoUeqZahRHqSNYPl5zW0NF6TBsuApwA/Cb8x5",
-	"/MGyV8snd5yLP3zz8b/+WGqqUKFWZcDJEzvUV2XrhwVkET4SoWrQbGaFWdQNM423y0hzEMoqD/droawM",
-	"4H8RygI/jziEnPhqvP/JCMuzHSgjx3GM5ANiUnB4TZ0+jHAsK3AqYUACYSJYo6rMSZIZ8EP4FWAaEPWG",
-	"UvgLRoCVd7cGx6l5f9wX27J4iFfAtVCN5QsMms1xohRhnU193z+HPNHc6DuJHgnVRZMwDVcwT0Y3ybEi",
-	"zqjuE7EL7ZD/RMhDiJccmD8ojNQhs3m6tAtEBaUs1JFTK8kgelWbrJt6TubG/+lPlm39H/GfwcJ1ayT7",
-	"I7sUZH/8qbjH+XPr+iUuoZ0XOCvSN2M0nb5FjqciaYsOFccrRG4bRMrxykzJv/D5DN1Wo1UlxPFGtVCc",
-	"z9DB9Rpx2rXT9rh6GtTGp+MyoEzZIinrvrFINFhCvNwIlJYBk2ptJ0xmEV2UiU4f4Lr+oJjSxi+aJv1G",
-	"e/cXxZ6WfFButbvzE151l8tAn5BS1MoUVfEUOrpb0BAvkYv+/c9/oTucLhLxs3n8FsGZKp3Nz55dtWt2",
-	"3W58NJS1bILNXfPbGrGen869Cd0PhnnjpYQu45UGocO5iUT5x6X9Z52qoSJRG9A9qdqvgEr9qZRA/cIk",
-	"Yzyqjuukip2RW3MlyRiF4chpnzbxuNWujhu4VjZN2I/hNlEQnlAcw5ePi1FAlfbli/6aBLgVi+UgdEsP",
-	"lq3flC8Wv1nLvqOGzT6jlnr4Z+SLK/a6/9uqep4qUu1thme5M/s9ewJjjTwdZwhzlJJPqSpoKSdu6wBn",
-	"CdnMOU8+GS2SCnNTCKymYGsAZPJ9AVezp0omvq+lU81/iyFT2kUqEvmt1Y5i22W1/PQac9qDoJnRpC+h",
-	"Zmqc4d9YRHOnAYto7ugRQMAof7ZSRoL0OBvzZrNHDnVXuqPTMbQgqBIvdOrjJnZao3bg1MIq8cYubo9a",
-	"wTOMyMWo2heBUIV07AVC+Ww5CHfEruSPHArCWvOUuOQUOzXcClTZu5Hbcsa1oDZ2G+1gPCLWHphqzHAP",
-	"FIXQ45cAVgyQAVQal0GoMwyJmrWKR1UpQXCuGC7/VVvef9jAPCNhhNe/fIM5h+rbSwRP6PIUxeXuZ1FO",
-	"SIyXWeWcUqt9bp9fzHNVTL6iibBMIDY+L60ihxn0f0mb8Wrk+ktwLxtpyAkNc4cR5DJhXW07O9fZ46Un",
-	"Ox9sy9k2I2UOOt2jBhk3SLPujE8DLM0boxFpO+3xad1rNXEVn1afbarVC4UaXTR9nqlWB3uWrVzXLS8s",
-	"CYJC0RNL4tCWuLpa5vxwil/MTXg2bhRrQOXkicUx0KCL/od32ooYUSHEb3KLrhCmjYFlQo6KmQxWhEIx",
-	"QtWS40A42SyK48ioQ5yBUTa3yRV/yNfeGUe220wLZ0AtGOR5IaNHNIgXYd5yUiYUH38Vk+1dyuZm4hwU",
-	"9lEw3xJU96q2WiNh5aW4VEJhDCwqQZXMmVFStU3Zr5kM2z5ynbaNOs6Fjf5go2+MMgCe6xb3xqvW6hv3",
-	"57Nne6775Y8HhkQymkn2c6KQdjvOVhtucZcKrUTLywuA6+oRx2VcdcEJGpH0iRC615nxCkem4e6BJgWG",
-	"JbdmF6uCxIpnow0JpizDF/GDcCN89g1HeBFGDDJun0tnxKg7AbUeo+q+9FTl6VnPh44YopRrUwT3SsI2",
-	"0hQH05nuQ79Wn1IIPILTw2N5SHYWa/2SuIzs00ao9+fBSqT4wDoTl9TnBpY9KMS6w+1///NfA+vLniEd",
-	"eRmqdRIia5ubpKGv24UA6xFophh/WRzUFvFa1nkKojkklry6gM0XcsEb0h/gJoojuiJs/MQWifLnqMSO",
-	"XarQQWJpSe7g83FbjSW1iCGELxnBTAnBs5wUvOFKlRCoS5F+F00ZT0vFVCr5+QZzjhJT1UOQbWRmJ0Cy",
-	"0GrSAVws92ekJUpQ91OaYCg8mgW4rM3aMO4QziNGnXqpdBtGiVpOHPG0rLjFjwC17DkBJvkoStmKhM2g",
-	"4/GWb/A5wQ97fQKe3PsLhAZ4zo3qqet7UnjE2JEkna9sR5LOS7+hkUqAuPwb4o5saDJnSQo2W4ltawsB",
-	"jKuo35WAzSSjKDUZq+JCpZZi4GDyCWNNixg/rSxKXCoN5Eww5WK25R/Ibpujh6sQW4SlENt8QB4iCjHl",
-	"Ejo28qlYQixzc57IiLPggaweE/nM4RrNelrx6xEWNjfoCptztSIIzoctPiioWaYwP3t2Y/F6Nh/4RXgW",
-	"TwmWEozuby9lJuNCGt5m6zSOPBKaDmcknbINevj7fv8GyQcEki84MczQN9d3/YIR+rtu37ItcVn8cy/+",
-	"e9G97Pa7RSu0emD94MF0FsmG0LJpms6P+DEsLGVy2YVFr+jMaTrnZycnxtk7UbmfJ1So3zurZmXT+bjP",
-	"duomay/YUsglXM2FkQ1WVOyrXu6UJMQWu0qN4PL1uJLNoZRx9Eg2x1O+RnzkCjT1XHbBErLunw3GCUvZ",
-	"eqx/HtvvZ/qeHzM2ly1ZfYjA4KCSZfGua9AtcTXmQ5RrD6CHy7FTBtPRn3+LXFVNCSa56szapPCVe4Wf",
-	"52SE6ayyq+dV/VlNG84mtGuzVcWEZ2+3jAzKNlybYo2cnKxBA1EKW3EHNxmFgd7A4MoIbLBFk4WNFny5",
-	"J/falY6ro8eL3biUCRr6AmkT9dfOy93FZ82iFc/eOmW4LDcnp+RTwbR5iM/iaytVhxnwn2fqPcTI+2xF",
-	"7MPiJdHkM7O0mfjx3Ew4qEzy7GnMY7xczYSTsnIUE17RRdfecMTikCSyLqEvhTfB2/1CCbaUsUL1hwHF",
-	"0s5fRv3zQeT26jDS8kmLDTemIOaeD7CSF/RzJrxMonS6GIHsMg+mJGEnmKckifiDA2InP0nw08kMLp4o",
-	"w/qJqh1RecKPlhlotEaQtiN6Prud8hjPfWSxZHZiK8BgxpJwRZ74FaxuF4XLi988GzH/LoYo+sDni9Rw",
-	"gUcUYQRPrVM4+fImjg53D/WKtduj8WmtjZ12rTp26rVa4Iy80djx3FpYq4WnpD3aLcRl89pFW1bqAD0b",
-	"ipmNb822A4lqeRGQzdkqI0Lm8u0Se3iMlypzVoYB5QPKLxRgKCdbkqS1Vw2EbOivWPOA0HDIxsMNLitw",
-	"ojyQpfRaSTVWpRioRR/5gmT7NvIxFWTV/0aKOX/wSxxXJcYZ+DqPYiHk7OGmEhKVeroEKEI8Ln62cSg8",
-	"tplUBKlSFhVThxVkxbZm85plW2wyKWqu8uZXrQSTbwZZdTE8XxHb96y+xGRiHtU1a0l28zDZQFb2evaU",
-	"eGzmyUOC+ksczbsdQK/u/3nZlhQ2AkTr5+XgG9XPXjAXECc2+eqkZV4+9Ftz0r2sJlChIBBYw2VcKDqa",
-	"xxgEKHR39+HyWGfJbywKtG8BEJwiRgNSVvIjj3OBQkRrFGhznrL03G8q/+FT8in1z9CMPUIupZCqmVZr",
-	"9ZLQXKhMEDYOw1VUzd8zVRXZ8P9rYq3qsxeJdLlxb1dtnmcW45kn7DHaWGdI7KOTMofPCRECoHrYMCZM",
-	"grlksfhptTjAJCg3tm/UJwFrtEvFRgX0KVEyy4vM7QjXhR5fW4Iy9RLfcFlkaa03CkDS+RE/EkpS52K3",
-	"MUnt7/YTWFI28fkHMhtsmFcP0wc0v1lwLBZd34eUofsVFJ/Ta5KVEl+zBN2XvffthXqCsWelikJ239QV",
-	"wAj+m9+vX0pMXCkP+jpbtSYomht1mJBi1iB99uS0+jzkxMAhqNKXJ0GoTcpcBesoVKqA9Yv1hCierZj+",
-	"Mu9LGkEGxy5CjOMF2ZLZ8hb5f/wsvvLFR5npGYwz0qWUNX6UtU8XI55G6SJdrY4xYXG4k0qLBe8i0max",
-	"12dv0JMcZEM8E7grVT+DEimyNMhCh/hsBteegPo8gKqSEHz0x8+FKNco/DKwvmwK/NgSYCImlsetLOcr",
-	"GFPS6G7dDLafe3ebX1c5bJV792C/7pbAah3WorrvPzOaepFEe7mMZatotttPLFCMn2ysEWpivvj2Zszv",
-	"by5rinURIsjrq6CurlkMJA/qKim8VxHE2woeZ0wjoypq6/LSupZtqfKj+i8Of83E6Zbwt2ywlol/oDKc",
-	"rRvT2rpeqlFDRtbnW68Csn5d5d+b13VafOFilu9lWyuZWOqKkVgkr1BZBXktP8GyV3sTZxfUbaErin+y",
-	"4EjLCPwxosnKLrM5VAiVncVzx71lWxOWsrxgQdYHX39gtgCwzWMsdiO3EEP3yYKhc+UKfBGsGdB6Uv7M",
-	"FWpokAz7Wia7Fi/r4VfYsJFuJ3ifZVsmpS2ec/2t1XPeyZoGl1bUyfhl3hAI6Qb3YMBmYxTRGIpC5uW9",
-	"VvtRysb4OOs5tLXBpmqNrToUfbGf3c/S6If8Vdpamq2916nFEkWQZQBNVmUfHFlkK1lQGtHJ8RnyxxGN",
-	"+JSEPjqaY1VyNxZ/SFAd25k5KPeaw5U5Cf0BPUqnCVtMpOe5c9MTz690Fh+CjVqVXE4TJg42medX85Mw",
-	"pCwdjtlCsOgBNW+EZJ5OjYdxFJMw/x1RKPomLmTYmI0vyaH6jViiiq7oJ9BRyAJ+kktlsxBxvOToCXI0",
-	"BHWdEUz58WpToE31RMtaq69FaD6SZKnpuBDSOUNjnOSeLyhbLoCVhe5o/36UIN0sfX8v9TpGr7rtNmoY",
-	"WSREJEv36dZKss7r2rkzPEe1druGiee4dbfl1Ju1toPDxtjxqq0Wxq2wXqs29sFxmJk+8Jv89vJu5k40",
-	"5mujeUQpCaUeFKVStVsRwmql+RBbImPkoS7p4docey1MvMAJw3HLqXu1kdNunFYdHNbcxmm96dbJeJ9V",
-	"CybIxJgpGeYfHO6ekypLar6v3vT10o3agowSSSFWkoV39233Dl1F1ol5nUyVzzaMQihbALM25mysVRE3",
-	"0MynGPz1cKoFIjSUd1M8OKAAFcp0k0PyKeIpP36b9QcTqs1TxMnqKd+1qt3nRnnNcJJynbMPTVOzReiT",
-	"zXM9j9vre7RyvNyxi6u4RpyG2KL6qEWc9rh56tSwF1aD+qhBmnshWh5ddBiaPU0Zh3llWJVNNmMKQhot",
-	"3dvjQ9GtsddaNlWa8hXD85WlWrJF/lbG6vmARb5qxuHnPLWgzKgh4EpIVkSb/OZ/vHOy1JK/ctvkDE93",
-	"vfVD9uCXXDTcplqqoGEg5ALBdJfBTIKJOBIK4woGbdIh9SdLVb0fpyQhK3LaG+jZSFOOJsxGI8KjkEi1",
-	"Sot4bzhSo+o5nSHKnmAsEnNyvH88sfzScxpDZ7qRIQGWCB7mTm1tES0VjV29ojWQ8pKimxVURSYECz4r",
-	"lC4zmbWvCQLQaiVN5GVXjwQ10bVMntixjTghIQkHVB7VbHE+OhotkSqJbeZm2qhWRX+Ovi3UEGrW4VJE",
-	"EY7j4wrKkFR/K8s19gdUaMZ8jgMCVhzVaBMIuW7MKa/JYPmzFXSSRsBsPEMfiKSQW3InY4BirioHGDia",
-	"wMJ8OlHKSTyuoA5o+moytgQ1JAxBt4xgyhgnqrelieXQG/UIUxSFWfvTFD8QmlWor7vtY5iDxG3x9exo",
-	"oCPfOFqwkuLp9o/LYt82CsQdJeUqm7XhY8Tbyzof0MP5YNG3JNxduhztrOtoqkhDEbW/jiC8pzxqiz3n",
-	"hOr+zBIZ3iKsOqIanWslcsiOqV9dij0czDI/apvwV+xAIbZCgmFAS8WOVeHutWSoX54d2sAEUU70Vtzb",
-	"LzS9vohtoiPfECVVcWJfldNWVyXvWb0qmU/oH9sDqllvalhXctZbQR0qMJrFi7Rgr13T0p/Hfrcwv+7j",
-	"1pRfoFm0BDQFniFdD1Eq+QXcf8NVMqgm+waqg2UXQo7HKUlULc8pphNSyRrTySbUUSoevksxDXESIuU8",
-	"4dKkcfTNNyOyZDT85pvjs8wp4gAnMKqUKDKSTsmAgnWYUdnIGiUkTZbHdv5qqqVCHx3d0+iTjsWTjCN7",
-	"TMwNp4uE+OjIf/TsnLeNMCfN+oC+/9A5d+7ed6qNJggGUVjJxq4IuArZPSTJBnwQ301IWsp0tP9mF3dQ",
-	"NsiNiYk/yrI98zmhSl/WxvI1bLdsax3ZixcVrhfPY+lLOwIdxF2VCfxxN+JeRmXJqZ0VhGWLdMQWNNQY",
-	"wW0IQueprGZUlhDDF/H2fAVeQVeQukQXh1SFyqa11p9wQ0FLNZXtsCgHwzUlaI4nIHPm8CixJ0O3cvHk",
-	"MOv4v7futA1UxkdtRMlTDvGXwW5foNlrK9sORr0npZBUvCojUOxJdmXMDy9f8pTMJMWbgsmOo5AIaSBZ",
-	"oidC09IaE2Q2TzfbVOX9FXx9DvQu1EQ6csQyyTEKt2K8oqNgLcW8SG8zkppNmDMph2NdIT1BAaYoTNgc",
-	"JWRO8Gqr/d1Wk1N3H+llX0/vXgo3mNZLLDBzQiEgCh2lDI0ISpOIhAhPcAQ+BrXr4IfAqPrpk9JCjiHI",
-	"Tdn70ZEscr2YI0aPTQqsRhd0UA8kVg6vFSmsef+1bDUb3fDA119DHNJ573kMw4pDfw++YVulKdI/KuUO",
-	"Tdhq86fXMl0oFiU+n2GbxhQ7P9Em/LeTnSsVy1geC6L8/SVuAmgtBmF30LUka5ag9TflkNE+sV1+xF25",
-	"s7JvsBrsrYAxFEwflQjPxRms6o9kFOBw5JAAE6debXtOK6y3nQC3PNyuNketUW0/66gMil+fry9u+Zny",
-	"VYRGYRWqQQ6cQ3t1RcUXBX1PyfwtwgOqAA6i8VLFEYmbpq0B+Xf9zmV32Dnv966vVnU1s7K4V14e+HAd",
-	"bLU059rulqKhytE8rEQRmuMkXYLdgBSqH2E0nzJKskK+d70bdH/bs2WRJYTl18CVMSnliJva6nS0r8O4",
-	"DE67OWHz1eY3MxzJzhzysTiiZP++Oh2Zm7hp7HHCKBTAfNjcKW7DOVKLl6YuI/y5UFD50GLLKs9801rC",
-	"iM9jvMzXJOPaxTvFD3XiKCDPq2uiFnaG/JRAN2IegWMd9hy4gNjr9TbFYl/guU8poTxi1LfRv//5r8K0",
-	"UhLvqzQo2Jdi+SKdlrvrGJrhkAhBTiqgawi5iSouOBBfHboVBGJrH8iyxIt6ir3AHTfrTlX2Vm2MnRZu",
-	"jxw38MIqqY3reL/4iM19oNRkxAN26ZTW4yxxOIvo/vvdgW+go5hNJrKeoypmD4I1CDZgJ9DfNOUZ8Sao",
-	"i+KmCpI0yunwsqZR5VsMcAEwlO3yhYok2GTKX4lCgMiDEMzfYBZe7l8Z4cepzOt9YsmqJ7OksCeKOBpY",
-	"1YF1hvJOkj/DlY+behuX6VSwiihFYRSegUKBZPUo2fPtU8bjjnxdsEMIWyulP478vy1mcx+8D6kZ0Hvk",
-	"c5KCsSrBVNXTCbOAjSNVb+dYaQAskRm4IcIrshwMRLWcJ33ahUhhdOTDfcUTFZJkbW5tS0xQiFQQgaVD",
-	"zHR42moclnp4c8/OdTi+E/InQME2W26KK2Q9NHKvvpk7T+8mDVVhWDk6F1W2UrVUyZvQVlg+nxci3qhv",
-	"rg/lZbxBFnhWDxbzxsoEFZ2UNpzxbXlpU3Om7KEwbrs0iXdTfAVOJeo/JYxOsogH2eEu17QqO8MetvVx",
-	"Aj1R9XFSYqQc9i1yddugdBrRibpMQnSUkPGCC2Ii9TQbSt6EiC1WEpqr5eVK09nQ2Jw9tbUVpNIDFEYz",
-	"vasA0+KelSFetxz2ULyBEgTDIEIfSczmxIZekmi0VBYAeVeFMrOxuiqQcEMp7Gynt4Z8iYe+ZeG6rUe+",
-	"vnEZ8M4uNNokhm60y0Q0jB6jcIFjNE/YKCYzBJF+wBRCFixmkkaGgmUaZur9Q9zE3C+kLFxiqpltslR1",
-	"0HQxw2CRT4WYpcTlLOMHoLVSzo4+0LybrAy+HlhpjB8G1lsIW1qyBUQNiss4fhhY/1XOtcp5ZUecJMFg",
-	"7m9uurfDu6vOn7soYGEujvI5CaJxFMjZAcfiT1EKnYTPUOe+/7571e+dd4QmNbzt/uW+d9u9sAe0d/VD",
-	"57J3MTy/7V6IJzqXdzbSF3sX+d/f311fDb+9vvgpvySG6d71N1y96dx2PnT73VvjK1KTG/Z/uunmL6iL",
-	"1zfin7XL/c7td92+jS7uby7F/LU6KCaXD/zu8vrH4W33Xfe2e3XetRH8vrruD99d319d2Oi2+0PvTrxl",
-	"XOucn3fv7v7c/al4sd/7obv6eufurtsvHe9D7+5Dp3/+3kamrloYp3t1IUH9bgiP5uBHvYvuh5vrfvfq",
-	"/KehmEjvanh/112/ftu9vxPP317f97vmPD50+++vL+BK5/Ly+kf4kNiPYf/6engpYGej993ORff2zrx0",
-	"f3V3f3NzfdvvXgw/dC96HbUntwLAl70Pvf6w+9fzblfMHN11b3/onXeH91edHzq9y863l7B7/e7tVecS",
-	"1I0VF1vJdq/Uv+44//1R/Md12sOP3/yx/CyAsXijSUXdVyZVHHOW2VUhYuOvzq18wumFPpoSLAiJkFKV",
-	"+G00Z8jSfIz4LfL3oet9f/HX5l9q37d+aFxV/3z6oX7TvnXvvP7BTQ0lQQ9izHlWbDH6pHyZBqc8y7H/",
-	"9rv7D92rPqq7LjpiCap7tZO61zip16ScAZ5FHv2D2AOaZ/VIw7lcK9xE9Wo1610LXCYKyWzOBGVbCiXj",
-	"WCCDQR+6F6jueja66d5+6N0Bjl90r3pwuWajDPdQ3a2LV3sfbi67YqbwRAMdKQc1ZemA4jhmT4KDq5IU",
-	"bJGSYxt1Lm+7nYufht2/9u76dzDnd53eZfdieHPbPb++uugJvAETkFx69aRebckayTrJA8cDqn3fx+JA",
-	"3l3f3553h92/vu/c38Fsqu0cTVHDdWGlGoNRw60VpedV0Fu2tQIZy7bWwGLZVgYTeMMAiGVbxaVatlWy",
-	"UMu21qdv2Zaeu5yInnhRdC+Z9F49LDNekzPCwpHbKAxcbDAugadM8XGoSLQxe04b1TZHcINysUZilaaR",
-	"RYvlcd0cQSjv02pTgpLWf89j+hHXa/s6fH+OEzwj6absf13oK5U1m5KljeY4nQrdUJ31bICcrKkJ21mY",
-	"eyR7vqkksPVi5ODjE0SjdIYMmgGUOopv352jZtv1kJAR0I18UivVahpvOJrHEKRGTaIryZgRyQl9Eacs",
-	"lhNciZw8UZr0Se1E26teS4LatMOvwMrW1NaVc1d61IrpGULtjOPrsXX2854xbZ/XhPHcrrPdx6me2ysD",
-	"xND8R0RoqRCvd1SsNWurUk24UJz2+NefNoKlp3p3XkheynGdjuXZmcqXq4xAoMPLEssQFJ8VCQYyh1MI",
-	"XXphHeJtHp7MJaNadKtzmVmYzpBnoypId/qe1MXyPecowXQtL2lAdceaCuooD5uKbtroEoKWGiraHiq8",
-	"HOrrSWdDFer8fNUfYFUYav1kfrTL42RkCZoolRCBhRiJt2/Mgnr8i19M/f5iW+/KUx0RT1lCwgwL9wyd",
-	"zbeXG5UTUSHFbAqOpvv73gXE/b5C0OxzMyK/Xi7kq/jBdAg50DvxkDJOo4gGDMq2QwO9Q8JzNySKhSQI",
-	"qs1a3XFHVayaCdZaodM6xa2x5zY8r9V6votjh0vOXOYL4nb3rT0SybhcpMfMkwjhgQXlq761PWuR7JHd",
-	"tI0BrDjfM35w5CkmJqMRjt9Kot3t44ns8jqwEtnUV78iu/4KqWbVeGUag3dStV8yU+gZaT+7HZuySFwn",
-	"fsJLLrM7CklUgG8FjaYcA3cnwCiJELA/O/u2lSe+ZDu/Ne9lS7qLoNLfJXg+3Yj5QFQn4pESG204IRuN",
-	"oXPGeSTEUyhspvtqpU/MFIn2ItDZJLthWWikbVEWkr2ZxsFfvWLh7oBMOQVbgWQrqGEVJeDeCTCjNsCG",
-	"DRGy19ZoHTF0WNIQYs/a9jtJkTgi5emvEHotFiaDiwul6pSoB2GZMK6qFZFV2FCkHEozgC8Qwp/2LW03",
-	"IvEGhVx+QGnhMndKUXot2qz0vSt1KbI9QL7qPmy28fi0dUqccWOMnTr2Rk479KrO2B3Va6NWM8SkebD7",
-	"ELYfJqR2YiseAl5vipIuVKLYgG3bI8NKxIHXwrKIhuTTjm/PGZed4SNaLpOV+ts2IEsH8SlLUtkhYqPA",
-	"keL44QxB/cANenwwLe8j/k6gs3YhGi7xAMsIWhlPZegpe9Ve1pxst/ALpXhKGZIEdcaKJHzMtWxCsR6d",
-	"L9KNXCUk44hGWS+RLKnElzzsnez14ksuBr9kroVOkINLFXSvjFXjiMShLEEFdmluDyj5FJB5qnsVhw6j",
-	"8VI/KL4kRz3yZUkNg/GKn9DrXvyruar6IScEqYAZY/WPtQFcfD+rly/mqzIpjbBnVdkFK2P9d90+bPKI",
-	"qJa5mdJ4c9+vDOgdYA+XEYiUpaCZ4oiiq/tLFExxgoOUJELU1Omgtuu6eXhGwOg4miwSsVXHFeRrgcHX",
-	"pQwlWFLGDspkfBlnzRWuGf6ky9C7hgM8Y+zPVXcycNRtt900AbUSRcbTTPmR6XbqHkxNF5iru+3mC5SS",
-	"bDLVRmP7VJScaHy62mi8YsbhgeqLMmFCZZiszuDXKKX4bq9klf3TVPYzLBpS/8eySGrj8GsAQtEgCVEF",
-	"szmUu0wZmmPOIWwzn4qfubIhDEvcyCJTBNRlittctcwms3m6FKdwR/rMayXOvHv1lBkx4u1GXbRDUTSb",
-	"LaTJ2rRK6ixngykcaBlaaQAGAe9A3/JM5RdagnAWKbr1ffnUFsJlzFY+UjrZ/ShUuTX4V2WhMT4MVHGP",
-	"xb7IWmN8r+T59c//Oiw0+m5uuT7KDNUrUWJfw7yyoRldwbqw2QShTsauvBaTNuyRl6h3UU9hP7pfVpGY",
-	"pyXw3Yt6F2g1WifVBUypHhKxa276a5HyjPC+Kkl/T3Bc1lW/n9clhe2awnPgbyyJL91Ysog9KOjK9wvh",
-	"4ezBmNF2z3/ZzHvgfruLZqrbrYqc2VqVg8unCTraUIjjOE9cl0M8z4XxCgxpj77+oDL6xVqfvkoLk2J7",
-	"ukiojRY0VvknMkeK+4jQNFmulHUxItf9yoBe0wASopYgRLJFaiO88WtGYGxYMK+gB0Lm8ttgfoH6ASqF",
-	"QPrZVFWzlYFWnGk/W9Xt/a7WLYZPrycoBjELHjIZO8M4dCTEP3+9sKt/nBcUzguVvOEV7d7kG0JT0yy/",
-	"L4OH+ARstLouMSzbXVl6IXLSae4lk6H3zBhtQDOpX3ksYRY/Rx8rZvUhCpWK1L6rAyA7sUI4M+qs778s",
-	"oAb+UIFNA0pZOUZBWR6eC8tCQ8+RrbDXnwtpcF++2MULZakWYLr78uXjnscupxp3KZmX4c8rJOJpQlFG",
-	"vC7ZJDIp1gE5oDIjR0pbNATG9sSSkjRPfWdr6pD5ulGMnSUJCVJnyhJOnBFEjiwdnmIpmGbiUPaJgk7r",
-	"udX6zgLuehE7E5vK05dWVeitX1utWq0/becL2LhJ/XLZo4NicVemQa3DPt301vc/9tHR+7tqo3mcFeUW",
-	"Ysl/wRt/ku1QpJoR/QPLoIZvCU5I4kNHgAAnSQQVCLiujuKTT3MfBTGOVmz+ZPn9dPRdEF1H3/fu/9Hz",
-	"rqIe79HbRnDea/Ye5n/94fz7doUsv/9H+GMvuo56n3rUrQTVmI5m79zwr9+X9nHdvW+CJqAsX2yv7LPN",
-	"G7RZcsnPcHkCCs64fWgYXMvrMexbgRi4l5+ncFdWyyx+lbq6ZkFdoN7AD3R0lJnF9ouV0c1A+6uOiMpn",
-	"uTMc6hXo/f5FDLej8/PYQj/n2CCw52JKSZbL77JlQbb0LNuq/uF3AfN3AfNXL2BuoRt36bZ2kaVEYxNO",
-	"gMou9qqAE4brYI2kvNZy8pNSIjzd988hvRK48E8//fST8+GDc3GB3r8/+/Dh7O6uMob/+eiIR5/QOJHT",
-	"xrEiaqoCjWHzKbEIVt2q57hVx60jt3lWPz1zvYpXa9egVLgRQ300GISf618c8U9V/4PkP2eFfwaDivij",
-	"+eX4v0qThn6Qpgig/AL8m5gaF6edjXUNUaCIq87WDWmWJeTgRkaOc+m3hJYniONH3aK3mMz4LKPVjlxG",
-	"WEbJWpMFyQxyiaxXS5ny+r7NEyie2CIOwa2KH1cY/MZWOU84oRGd7IRGyMAV+4sDZUWgkBCy9RYa8y8T",
-	"IH4wT2A5DfhcFm9qgqFQQxgbXUtsNJK1RN5KVqu6QUnndcVoHiUkVd25h29sF7WJxFatdZogOBoJFkmU",
-	"Lu8EEOVCOrqoxF8WJFluiHLRRSlkyDq0dkInj17FPclqUnC/UNFSlpnlUi+LgDREYjjIYNFm8jOjpEW+",
-	"hfPozwQQW6prQofboTYWpoUX6fQEbsoy0oWqGmY8pp4rOA4ArQDL4aP5dKZpCmwH1NdNMNpvMoeDRypt",
-	"a6D5ApE9Y4imgjCHAGidekkX2JvhCCIgCKA8VPsq65mvswjUv+u4nFUUTaGutRAeQUyCpJlJgmczkCGh",
-	"F6L0PKNOnpulFC6wD8u61WIxYZ4wcCSt4zY0i7VVy/8JS5mNZNCZnef9Db+xkVkrQzp+dMSIbBU6j3Eq",
-	"lB8pDmVCGZyPAR3QvmxNIyb3FCXEEbQFpxBOCAKX2qI3HPmA4r5clHjnbG3/nljyIMvWGZUNF1TWwgkr",
-	"Ayrrqek7IYmjEUlwSuIlNOxCIyIYoQztMUM0oEBrjqsw8z/8AZ0nJCQ0jXDMB1Sqt3qWWYUARAkJZesF",
-	"Nj4bUAfhAn4eff9jfxOSHu9pQ0Ey3hmek8HO/lv4UvGwbSMX6lPZFfk5M156+7cfyFJ9GYBTPIOyDaTY",
-	"HcHdVRIcX7XVqZpFeXsNsgRyrGwubAFlWsKICwQPB/TIz7aYk0Q8xhbp/6vu+1DDJyEQxWhn/ZGzyo4C",
-	"RTANiKxVnANpfaoDKhP2VME/qALzaR4lYqLSRhHFUvDPrESqjqDK9NMzhgRamIWa1rE6Acqhh47unvBk",
-	"QhJ03xMT9k9CFoidkfogZOxkCAfZjJPoERr9fvON3hryzTc6cHAui1zOyIwlS8RovDzTS5kIbAQgi1ES",
-	"EjMMGUKq8njWiQY0nneX1z9+27saXlyf3w1vurd3vbv+sHPff3992/tvKGLwpzRZED9TW1GkIkRGCXuS",
-	"WxyzAMd3KUvAESmLgtsIBwnjXH1fbruQjOjS0Phl35IkEsgUYCpD0KJUn0CQO7LDpwouAJ7LbY7xUpzn",
-	"KZYnkE/xnEjVz4dX/azwRwX5spqEsnsBuVSZigO6lqpoFnV4q19VZTZ+/ugDeeVqEoWaGuaZOgN57G8L",
-	"1doLHKnH9oACiZQa/6aUzohqRdXI3jTWoLOHfTTDaTAlZZn4A5oQPmeUEzMn3yhBH7OJBnSmwPABzf+G",
-	"8ynUFx2sKij9dhUGy/SDck1GBkuuaTKg58ZRQCgnBmvtzHEwJU614q5x1KenpwqG2xWWTE7Uu/zksnfe",
-	"vbrrwjtCJovS2GTSnZueZVuPJOGqjlDFlQ+yOaF4HllnVq3iVmpSZ5qCyGYQbHBPsDJnbfeTIm4Il/s5",
-	"VGEAg2qeIVw0q0PLM0l5VAYMkAQVKSkoYhyNwY6Cjk5RKKCcl6A/rqA7Kd08n6cALvyYMDoxCBHX/vS6",
-	"6yG/pIaJj/79z/8vD+PT8kVEER4Jmp7dETO3JRzogOp8biCqAlISQFDgJoda4TBpcUDXrcRoJPCz7rrH",
-	"FQReD4gexSlxoBGVANmcJLojhy5oCNtCkmyf3qK8+R70rxIw1KUxq21FJm9JmiydjtgXZZjJRIBeaJ1J",
-	"r0ue2K8L+QiBUZWsX2v8KtTcXLXI/V67/Fi5L0M5Jr4oiXpnpfWC/+5LUXETRF7GhgDJANyvuu5hi1AO",
-	"pFfx4bxwmdIDBossntXL3Mfzxbbqcollw2WgOPkWhxnUxCve7lfuqaAb4gwFUBJYvOfVdr93g5eCXfYZ",
-	"u8SJTCuqe419vscX8zkTjP0DCSMsQ+dtq15t7365z9gHTJdqjdAgo17bY5Hvga1wc7KNfeDZo7I9qyzd",
-	"BW/tAZo7kjxGAbmn+BFHMUT5m2q2dfbzR9vSnXNhn5H02uEJt85+hrKa1kfxyknAKGcSZUsLoHYQj+gk",
-	"Jg4Ibng+NwKnC1KzLXmpzF1CmIP/gMxGJAxl3UkQlCKKkyU6ogydX1zZIH7yAWXjcRxRcnymdJ4wwU+Q",
-	"3Ax5LUL8lDIBCaOUJSiYkuCBgN9ViHVQAeOomHlwbOfxW5JuhdF4zAdU0LyEgE5pZ1VvZQlm5ZcFhVIV",
-	"9FHmU3DIJATHRrnksg4ZZn/MAQXGCU7fmE24UXqzlC+uGw3kF3KZWKn5WS3YEci6ZST4O5Keq33dScdS",
-	"8ik9maazuEDALMkU/0/IAtnVOZ3FKrsUbojfKMZ08qeBRejAKtwjODR/g+whL2jxQ2GdvH9iPPDvf/5L",
-	"XVwdRYh9q8/k1/RL2TQtk0SumZbe9z9cgt5QKfFlfyn18MgZv+HqtV+YMGw53ZlPN8i2XJ/za40VvHja",
-	"Tz7D+fyy8dQbzkiwu6TLWOgUhKRZeW45kgrQLD/nlS2I2eGyTGhWRIaDX6ckIk88+IajsVA+S+JJ5vPK",
-	"37i2Y4kjZ1j51DeKrN1EjJWaKtj5h+u0K0Pn4/8tq6ny8TChAD9iuZjiyTo6Ov6TxNHP//7nv74cHx2/",
-	"3YasRhxjSaKGOLyBLAOef0Eci89jRlNnjGdRvDyTHS6cRWRzTLnDSRKNv2z/aL7jex8RAPfzRYn67leu",
-	"WPpOqJa/otPXyU6CxraNhy9kAd944gyLSFYcqHPTewZXPa6ggdVPIOiFLdKBJYtFyCGlvns2oFjbUTRT",
-	"Kpjq/NwGLjWn3AztH5dYt9eeL5r3dc3gNWJwIUDyQhZ1cX3e/+mmW8qiDmRLnZve81iS/B1GjygK/zSw",
-	"uNxMZxEVOeNJGD3+B3mYgWO/NiYGT0pBCqzk2lMn48N2HKoD2Bm3TdImVeAoUKn76TqMDmJtAptfi6/l",
-	"KOSMFjSMyW+My/2f8YKCzeuI2OkxcLojQYHs7Lq8+ALmF83whJzM6WSFv8IuLVPlBEU3V98hePR4+3kS",
-	"aFAxI9jkTh/Adyv5phXZ7+swXftVZHXn/q5IlFYJkJzTKpkyr76McikXgNila8EwqighYZSQQCZgHv8u",
-	"b2yXN0zfyS6RQ2bt/GOzdq+se1XXNdw784QBa484Wswzx2tEJ1A2FjRacCJSlqKULVTdgxCneIQ5KSWN",
-	"Kk3ppVY1nadksYf9jWDq2xuwqLDYXxNLvIweCRUzg5ytbbusbPYVDbDNPBDPCLqeEypYbK3i5gExmCM/",
-	"G2eJZ7EP7u9HInvqM7C/lO6sGk7cf/H26uCCV/BWfCmgxwEtkmgpgAyilMW1lKKTfjl/8ddkKZBKhenx",
-	"h/AQtXk7EUwgxlYEK8Ut1eAs0z5QJPZb3OI2Ip9wkMbLvLfsA5mnecFWKBLDNshb6ms/dT5cHoZ6eh2/",
-	"o95/HPXU5m1EvYTgcLkvA1NZwJoTGf6xOQQ5ROlUxwwImopCgsM4oqrbccOtyaZwTxEnlQG9ZDhEIxxj",
-	"GohB+BQiFqGeOEoTPB5HAVLFWcBbn8da8A3q7i3BYSRo+q+REWZQk4VnZPUgGbCp1wWBCXCINQAq/zM8",
-	"JNnG7Ga2K/FEGzHzEuIi8jbyUP5CW0xWcsptkHxVKrOKZbvFT/CkDKCFQNU44ioQc8XjGvG0k89oTfks",
-	"A1X+yMkNnpC76B8EKjjv8azyJ358KQ6v1Qewqm616XieU60hzz1zxf8rsoWelefq//y5WPZ139KtuuKH",
-	"pfveiL0576F5NCeq0yAMVw094o5c4tRxizj1sFFz2tDaduyNXFIL2tjzcu07JPOYLdGIpYUKCzvWYpTL",
-	"tHT533mUqPdOt72nC2ZaOrluOE/IOPokeNboYVj79Bdsffm4N03I8AZqPpSQhmI36gyBf3GX8W+HxhgS",
-	"PE9NmJke2Py4foRK92WxNOeAS3zF2FoIj/HlH77ueC/txJQ9oSOcophgnkI8WIiXxxVkFIXQeajQXj+R",
-	"tEaIXb4srXGmpDE+ZU+qFIcKKxSyGriEoG6a/C047N37jlNtNNEU82kF3XMiI3AG1Iy1XA2h3BmVY0Rb",
-	"oh9VnJjfy7uJOH8mS98G76zs5ayjxOQ55APIWBJry2aekHmMl9xsmqYidXIwyFrixSq6JSxdblDHCCY/",
-	"jPIaC4EA648viJrZg7xpGlPzGrUmlHNbJ2KHEw4JhK8SRPM7nTfovEHg20m/OvvhqXX5cOPy/w5Ofxpd",
-	"1affh83vxl1v0WO3jfTHv29jDwfvsTh6G8OIoFsIeSpELmTV6NdJyy/OOdw94n6Mk3jO6DiOZE7OfyhQ",
-	"qXrQhP9MlrfQZum3yiclBSmyuU28skQEP/kchV8kCdQVyIsIekFkYqsgBA9kCQbMYvi7ipq3S8Lm14i+",
-	"HM0k+itErr5pBuEvj/q/YiP3a2GPhO1+2GNvtyLI3JUtSpsga2yRmpSt1DK1BTv2AFT+9u/o8uro8h1J",
-	"98WVw4S57OXeBUhypdWVbwl0pMpo0RuOfCFhqOrJUnbxpaQObBN6zks3dcql2L/U+a156/MiAt6D6FDE",
-	"wdeUKnmKJ4JqGhLVmpSEjtRTx88QN+QCDhAp/6ecp/+IuPEbPMS3RMXPHiYxZHG6h1ntstd2Wu02mOby",
-	"7/6mbXM1x607bhN59bNG7cyrVhrNtntaewXbnFm/KS+9tF5p6eePRnGjvUsSFSsO1ZT+1xx7LUy8wAnD",
-	"ccupe7WR026cVh0c1tzGab3p1sk478J9ZkEBqXXlbzNQSpQ/Gq6/VD+r1ivNRrXRaK1oflsfLFZAOcTg",
-	"p7FxP4tfhru/W/z2tviZ5z2nSflV0+Qn6MwIBw9ZbVL5UPdRHdTPf9RNTUcsXP7hROehL5Loy+Y0vDtw",
-	"vLKV/AQhbRjvS6FDPaXP7RuuU93RkX9zrzOo9W3/ONORBirfPGu1b+ZG5MZHoVZp65ysfvZJQjbCMbRT",
-	"YOMxWtA0ihFG1U+flDlO2tsOE1wOPQESyPuLGauyHJQ4CiuoQ5fGzFHWd1AuW5ycApaoDi7ZnhA9jbWj",
-	"eJfiBKIUjQp4ZvXl9Z5hviKPMkyXjXVNN1/RUN8snYs5wgOaVc7lhIRZNnRe9klKo4ROIllQCKKCFNYo",
-	"A2qQ9XcwS0od+brtrnzAlwV81KuEhsoincHCSHbRpeKjtJClfYZiDC3RVJKpRD25BuUlk51YovRAgzGX",
-	"oGa0MKF9LcD6ha9gAi4nSfqRiJgIDe88U0bOlvC7ee5385xJroAI6Z6yGZqX87UyYXunfe4ObHFFFoKi",
-	"sXJBCWoCBZwEswqVKU8c756RnezWpecrlYXPNlvtjBX8DzLb7XOGCgfnN27n24mHzzL0GXqeFFTMOq6y",
-	"z+4Ga99mrPp1k97/Tfa+PXDmUIOffhssfhtJ3wnId5ttDrKki5ZDdOAhexICmimWyyy+PD1sg5hyJi2F",
-	"8E0hg+WPKb0V+qcZV6W+Gfq58wOqdQpyC7WuzGdVbSD/WElxA3qodpHnTftmSS0/k/hkBb8oBBPnE45S",
-	"GyppDahxJkMSR/JwpimZqSxVaH69SAM2IzZicWi07ABBX4ZSJSRgCYi5Wby7AUiWiGEGNOvBJXtWq5mW",
-	"lrsoWHjkh14c3mfYU9QKufkDaqSHCzmLIXRnq6oyg9aZJZkigYBGw4DRcGtgXsjGMF3XbuusBi5orwou",
-	"6C+28bHqysfa+beM8avQH277+F7Fq8nxPyorjOu1a7g+qjqn4HsPa9hpj13XqY28oBrWSWN86lq2NSPp",
-	"lInnb67v+uqj0uAMiFBmmFlfWuZdV2Xt1g7GWnWdsrb36jQ/y+QC6LHJ7tJf1dVnhHM8Ifx3t+FXM9WU",
-	"aeJcU6go0YQmIvyXZxvQLxfS914w/KbYsn6mpwvOEoVkhYeUFBUGwryi0kPhrXFEIz4loZ2Vv8hKfAtJ",
-	"fUADFsckEDr8EV8EU8g2KSsBffxWWQZyU4Oqj68F/RVynX1PwEryIkahXRRJoERXRFdnLKtzgjEX6lWX",
-	"rAcWGqn8JmBe0soiH4HSkRAnnlVXDh8xDWQZPBxDKLi0dGBZRnvXiGIHBMc9wgrW2jgxoHn5K2PVsmEx",
-	"ozbgq4x7xyhmbI5GCVtMplC5CTqVKvYrC1LBx6BDktaa2gPq3/U7l91h57zfu76SPFsbV3S5dVlQSy1F",
-	"DKujA5/EsmZQtts0qMASOB6TzAQzoDtsMPDKhKTrYXmyzOWqIUbW01Twn2EoVy8FgCdqIJ88yIyDtF9A",
-	"OX83KsIeD2h22zcHTojuHVtBRtXdR7VbUD+LoyPPdfO3bFSroj9H3yKs69036/A7ogjHsT2gRhmzvNqY",
-	"i/wfOre9zreX3eFl70OvP+z+9bzbvehemNtVLI5flFGuyCdDRlF9I/6TwYprhw68OWQU4HDkkAATp15t",
-	"e04rrLedALc83K42R62RFGfIHJw4e1R8r1pfnsGkBbRe0ff8m1HuDjYi/G59+0Vc3UAbcdb1PWSU2IJW",
-	"ZozvcGvcCU/Z/KvJFl0actXCA4LrDD3VNxruCI7C5nOhTVbQnfhTNgmRzNl8bZUhrRE48fb/HivM/wZr",
-	"n9jRQ23OB4d2lHZqVkZfVYpOti9Ide6VkDxuIK7pTLYkBUPGSrQEdKNm2ou+2nI6ZYXDK4RQeE56r8B3",
-	"GFEhkQ8oRpOELeZZb+283jLNxbpZFCRMpn/YiDMxmDhHcjj+EM25LBA9J1ioNmgvv5YA1rvffsSK67ht",
-	"x62jag2CM+qVervZ9lrFiJU8uuSztEmManWMW7juuKOaK1sut1yv6Xjjxig4bYy8wK0DxHTzMp4mBM+G",
-	"YDv4uazY/TyYkoSdYJ6SJOIPzkywNH6S4KeTGVw8UQLMyROJAzYjlSf8CLqlslXMY2i6oSbYOMW1MAir",
-	"jjuqjuQE23XcdPCpV22PmvVmuxa89gQ5QJoPAxaS4GQezIbqijaSODNG2dBrjqJ02HqY/mM4D2bly/ho",
-	"vzCzQ8nIEpXHLMkacEc0YDOB/VDySmd67NlCO4thzAc3eyxDX8Kiicl1PIEfyPXMBA6vNPankM8hoaGY",
-	"TQkG1sdeMArrgdNsjjynjpuB0w7qNac6ro9GNVwbN7GXj0OCKXsFqM4wXWDZSwGlgqkp8O3ZY1v3jjB6",
-	"hG+H3aajeQDs9rfBvdsz4On3UKdD7GerQU7v1sKb1jy9UNQb8oUA0UzjjizZLTMLZXMFKfH6UehLTiwp",
-	"Go7PzOLtmPNoQsWo9/e9C8FfC4472YBMjIEijmYR5+BNlsXXpZlmQGM8InHBTKNGy60EA2uGI+pMEkLS",
-	"iE4GlhBbv/nm26wqN1F+nDFJCLRIY0i+jOTomqtnLZCOpOAQgUNmwlJWScXO6iuyDUl+jfuqd09+T9Gq",
-	"ofHegBr95r6pQC8l4/6xTO9/SqI0JTQLEQMQkhDWXEHQ0Qr+lmB/IPM0M7o8TVlMskYreTDRiIyZ7Gog",
-	"u/1Feiulx6fYIQAmIdU7aDlEoXq5woQBLRYWXuvcJD1CunKh2S7gDHFCCq0/pNKjp+lny8gwMOIIGxFU",
-	"nlHYt5gqCz0Su3082TMXdUBXklHz5leQjAoJtfsFGL37T4UWvXtRUNG738OJfjdobMr2QytK3btSde5E",
-	"94DdHOt6GT0Q5OvnoPy36q6gPMqT6JFQFQhpo2L4o46kLJxDdMVWaFjZ0VSdG0kn6xB78PHqwZzyFpDP",
-	"P2pGN+X/DbX8f4sWDYUuKO8ovAP1NaZuRv1+1jJ1xMKlDA2WzAYd+WLUHp0vUv84x3qQsoyiW36QMRhf",
-	"9mS0dcc1ZW0Dfjig2Ky0lEdiQCCAbA8lmxtu5s15Kx8x2bKGjAMq2xwVOje+1SNzdLSgWWUiDUboPCyE",
-	"Jz/LzvRjxubDgC1oCvxYSUvZAwPqlwhOSDdikUImZHweq1S7CupC6wHpUTKKCUBvLwHSlMm2BNrAIqWh",
-	"AZVrEE8UKUxH7lhR4gRoySJfQibBcSybM41wFqd8JuSkMmr0g9H+wPoKnH5/S4zuWPrzZ0tFMFhnlgau",
-	"dtEu5wQNrDTGDwPrLYT7LNkCzQim4jKOHwbWfwmJR6KOdWadqP0+8U5ABRSzVAlDuheP9GEO+z/ddEHa",
-	"UR1KVTvRvHloYWJqQlV0NI/x8hhKXKlA8gUtn0HV/Pj91W23c/4evHNyAoeopWu9YzfEhTxmzym5ufI7",
-	"mf+VijcmFdAUKaMCu4n+zmBpNk6d0KhoIF47Q35mNQE1l5PUztWNmOBHopu0xRFPpY7zXbdvo5v7Pvy4",
-	"6F52+10kI121HrYWV426Og+F61CH3M+jTOV4PIZgjwrye2PnA06B9LLkgQuGAx3RpUEHmE4ZLZMm+Ocp",
-	"PWP4YJlB+bcc4O3toSTcJCTT/N/hKFbfqrYOe/VWO71/43Him/SLZ4SGm0HhphWg4CqSZ0r6adhYRo9k",
-	"ca/czuM56pUBBfuBOB5XjBJ9RqYsDsVBMiOE5Kds0x4RcVRz60JHQR9YGI0jHXklKA2W/RHL608+80SJ",
-	"OW48VQeYAWp7or1e1e9hj18pHH7z0TgMNd4ZkQA7q13oEHEod2FntS5sIzURamAwOhRfEydrqJMZpdGR",
-	"45igo3FE4pCjmIxlfxM6IgGbEURm83R5bKscQrD3wniZ38G3VS1zcYIzr4KvzJ1SuAJztEr4CNEU0zBW",
-	"rG1A80AyQ2c6jCMOqO7gqoK2dMFjrI3i2g75Vp1kFIUSSeM8lH4l53M1OmJATas0tPqWfWAFJVGNcDFY",
-	"P3L+LEGDUcCoHl/NcLREnM2IIIskNmrq1r3qgKoOtwIoIyJWzKOYUKFaskeSKCOztJaCYpbLAxAkh3mK",
-	"xEMEPUWgyUGXNN3d8mhBY8JViUJl61cRWebUz6RwUq+2Sg2o9/MQv4os8T/fcvoLCiX/GUvr/zJJSJHf",
-	"vU2tEBkGLRe3FnnfmHsuJHv9S/ZZx7KDY0l+Uma9kUrJjD0SNCLpE5E1vGeyQYgZ1m2jVXeZr2xNmX0H",
-	"3GMqTxTsO0YPf5Qm6h7YA46L/RsZ5YLA47So/1dQR1bHt+VqPpBkhiMp5QVTnKTgP4wo+k4s8zH6xxuO",
-	"Lq77W8QveHBXfyD/bxAfdyS788t4YBv5M/l1WTU1ZKlfbBmkbusuQX9fEOheo/zyqq1NsTELDG2dWWDF",
-	"sS1CFzOBH+pnPmDIUutjSUea9eYuGTYoGVpGEzBo6YkMdmFyMsFbVlqJKqcr8K1C/RYfosmN2MBkQVW5",
-	"9bJVZxEI5rpnEY1mYqVetqSIpmRCksPbH5WYv8IJkZsqNGfrzGrXm94oxJ7TqI9Dp06qpw4euXWn7rWa",
-	"QXN8Wm3VXMu2HiKoDqMDOpl1ZjXbeHzaOiXOuDHGTh17I6cdelVn7I7qtVGrGWLSBO5EWUiM8JE9vxjR",
-	"kHyyzlzbAgd1ljomzVvSzKpbFeicKflAFom01wyzL3n5l1IcP5yhKYljtuVz4qlDozzkCcvaJT3SsDJR",
-	"p7PYNimMJHECNPo8oAhhF/0ME/zTwHIr2gpifXw7oF8GdGtTI00AxPFHauQtTZzErPTxKkwqoyyofyGm",
-	"BGUpjo7gn+NjOcmfi7PLHkOOI4slI+zumO4aIdu765Ja2e+q2auz646KiMnY5mtqaGWsPuuQvEfMbN5N",
-	"WcW2brCRmLG0Ky4PpfiA7mQjqX1J35JqyCx1ASh3E81mixTcPBlDMa0jMgYlJOOIRlI2eJoyNMMhQZEy",
-	"bj5NCd0W2XqbLf5rRrjqr3zlSNddAa2k2arW2y2HNE6JU/dI2xlVPdfBjdPWuB249XrQsNZo/Efbkl1C",
-	"oT+OGOcUe4E7btad6qgm+Epj7LRwe+S4gRdWSW1cxw0jElD2qs+GXXBgHHm8IUQK6shNQH21SIUbllnr",
-	"7bAYziwIMR8qj0WsrsUieo5bddwG8mpnbuus0ax4Xs2tNQ/lPHqz94kzzM7T76T0qyX3ak0lMY76L0NQ",
-	"Tz7rP7/sbF0kiKkpNW8krkVyuknBuM0l3peRmTUqsqdUuZOKvKTwvs7cNwq67qYnr0FIdkQzSwpSR27z",
-	"rH4q6xy0a03Pehb92CR66Qn8TjK+mmHcPIivbibfX1y4WsxGcHj2pTInSoQ6PKfvBZPbFOX9QWaEU8Ti",
-	"0DBT65z3CY6ovW7xLpC3t0guaNUdtmr0HtAsSd08IUD0VRw2RylT3jhJRmcLKPcXxTH0XUZx9Jh13drg",
-	"sR7QXS7rWwn/FQr8ar7r303G/wutt1Ip2pMolVGKQuzssz17pWf8dkELbr21A5oyWYeKhoZvej5dtfWd",
-	"ISGRJCzOonWTBVWOoKKlz6guAnmPxSoPsuDCW2VOlsddOfK0N5HnbT5kDJUiLgOaD8XG0sHPUzLnPiI0",
-	"TZY28mVFgWEiK776KMUPMp6HI3lLRsmo5wSBWI8gNrtvRRJ2aYIDclZMV0kWVJm1pVUbscQwYockkOCV",
-	"Ku7SHlDx15Q9QVwnVDXZEqr83ODA33aE8u9l+L96SPNGqlRsuvnZkt3dOot0ap39/FFIHWAW+QuY7dWV",
-	"rHx/fvWjGCZ5LHeX9PNcMHDhwN9cFskzu+jK2l4nQNXURFeHepclfUNEMlT35ynXpdCz+nRQ44hFAUHz",
-	"GKdQagjKFY1ZIg8vFCLJ9QgJj3WHiRE8kCUfokJ9aBSwuWrUl03B9K1kBDfKahgLWrReKNlIPFstlLxa",
-	"33mVJBtdSKaYhryMyv7/KsmHHvkA3r8FLt1Sc1JBBX4l+HwpTR2F8ozM5Az4cVLg84kgZ03npVaUQFtV",
-	"0PBC3uGPGWo++emg+gG6xry0GJS2cyGTewWJxcXl+UXggwfzk0oSQdWIAnicDCk2wMkPm7F56bqg1mAK",
-	"+Kpi8O2roAiFpjzI6hGw+mJocxN2uRnsokRI7QI+kAlyQhJ0wz6y3Yi7KTBdALmhVwe8QANyHy1skhLt",
-	"7mRolCCZi3RRbW1sLSAAAP//",
+	"7P2Lctu42TgO3wp+amci70vKpE6WnOl0tLay0a5ju7acdLvKJ0IkJKGmQJWg7Kh5M9OL+K7hvbBeyX/w",
+	"ACBBiTrZzjb7vrvTaSweQODBg+d8+Fzyo9k8YoQlvHT6uTTHMZ6RhMTwq+P7hPN7suydi58B4X5M5wmN",
+	"WOm01J8ShOEBdE+WrziiQaVklcgnPJuHpHRaqgYucUYOseu4Rex60KjZbd8l9snYHTmk5rex65asEhWD",
+	"zXEyLVklhmfiTRqUrFJM/rGgMQlKp0m8IFaJ+1Myw2Ie4yie4aR0Wlos4MlkORdv8SSmbFL68sUqdfyE",
+	"PpBxGD1unrl+omDmzbHbwsT17SAYt+y6WxvZ7cZJ1cZBzWmc1JtOnYy/0szfUBIG73FIAyxnuzr5D1Oc",
+	"oAW7Z9EjQ2PxNEfRGCVTgsR3CU/QKAqWKIgshDn6aTEiMSMJ4a+QN84P7p0i7wOOmYeCOJpzMcYMYRag",
+	"mMyjOOEDRrA/RZQhLB+kbOKhKcEBiV8j7zaJqZ94CDP+SGKO6o6DvLvLny6vPlwO3/S6F+fea+T1JiyK",
+	"Se4TnIaEJeGygjojTlhyKi4PGCfxA4lfccRJklA2QWXvzcXVh+97arTh+85F77zT711depae+YKFAgP9",
+	"KWYTEhxZ6HFKxZw5wiGP0KOAloBNlExJPGDRnMSwdo4eaTJFWAJrHIVh9FgZML2r/1iQeJltKwBu+JBt",
+	"i7mphC1mpdNfShIeJaskZlaySnLlpY+F27wFNTcgZUB8v9qs1W1nVMW265KRPaq1Art1gltj12m4bqv1",
+	"lZCyF5DZPEoI85c/keX6rDtoweg/FkQQAlR2URKhaqOBHiino5Cgzu1Zrye2KMa+IC0W4gt/KrATo7u7",
+	"3vkRSsQ2zfA9EZdiksSUBCk6czwmCkXGNOaJQjixxzyJYhJYAkXFJgc4wSPMiaWxOMRLEqBxFKNqHU2j",
+	"RczF3NTA6bnheEaQj8OQxBIrJDqKq2JBYizAkrIckSMfx/ESeSlYEvtGfesUCeh6RxXU1wOLISSuMUBC",
+	"OZY6NANWr1ZfC6QNCcxFrlAvHZZIwxDFCyZOn5UOAiPShMvhsfhrFFMyDpewXPFbfsISw7IBy05pW+J5",
+	"jtz5rt9o2tXAwXbdbxG7PWo0bCdo4drYGVcNQi1Pf4ZbBmrYAjdMxJrhTxeETZJp6bTaaFilGWX6t2sJ",
+	"HE1ILMb8//0yGHyquvZg8Omk+/G//liMg+N3OPGnxUfG6/bxxCvzI4ChJAYCeAIZAhQxC0Ux8r7zKujD",
+	"lEhcUafMX8QxYYkaQbzDogThWcQmQKwsY8QBoxzFZLwQg8IG1N0qoIfYFEGxKEePMU0SwlZhPCjFtUFp",
+	"IxTHtlzdBvC5TrVeDJTLiJH9ARNSsdZpFAa8ACTrsFiFQ3byak69ctgCxUyftsprPCG39J9kfYlvo0c0",
+	"w2yJaEJmgnbM8YTI9SFBUSKeVNA5GeNFmCDXcV4jB80IZlySC3WjjDl6H/WuR5QdvUYPOFwIOjSKHoh4",
+	"B+GYDFgSE5yQQBAt13EqqCM/NcNL+ByaRTFBjwKSGE3iaDEXxEXOylevKiIFRGFG/TjixI9YIKAZ4nhC",
+	"YkEG2YCJh8TgKyjkOsW8STw65AI8JljV2sRrDpw8OhNcyknhS1lCJiROAdyP7gnbgESMfEqG8J1EPOVp",
+	"wjmPyQONFhyme4r0xNUGiJ95CHDgkOESjchYwIsmFdQZsITOCE/wbC75gIGpj3GUiMc4CcfoMYrvBf2O",
+	"rBwoJfsS2EyZ3kbjYN+8OUO1Wq0Nzw1Y2as6Vcd2Hdt1+4576jinjlNxxH/u3wTd7s7myVKMhjPZRFHl",
+	"gk0pZaOhldFKW7YLwJjbrz/GZFw6Lf3hOJPHj+Vdfpxtj9isGyL4asQuF7MRiYt3LFbPvOKIwWOo7Fqo",
+	"aqF//+t/jnLn1i2UGPT7+8kNlCW1asnAMrcQy/TEXwTbUBmnq1RrPCrEQP0QN5BuwA7c5dphm2myNsdu",
+	"f/zsWO0vRWzti4Qv4cn3UUCJUrq0ZvJ9FICw5UdMCBniTzyfh9QHGfT471zqB9l3cRhejUunv2xHp+wD",
+	"Z3AuS18+WqVP9iSy1fTEwJUb/PiOcI4nRM6zQAsRotSCVdaQRMm3X2n6IDqz+SJ5yrw7wPcF5aeMimuF",
+	"s++xkDJyS2eLEOb6lVay+pkbiQpPWZdWaQWeJxHickwlCAOphIcLV/vV1/liK5S/U7E9HbZgWXCy+Dxi",
+	"nORNGXusLz33n0v+gifRjMRDGpROSw1Sx06z5dgtp06ECubbrfrJiV0dE9xoN1tBqzEqiYknmIZCoRKC",
+	"4mgJsz3roTmdE7HjgpgE+xtIFK0JyDyMlmgUCRUzmQ0lU5UsqGm7rl2tIdcxWZAjHwxISOBB+ZN8mtNY",
+	"vXey7b3FPMDpe4LGDecxGdNPQh8e3Q9rn/6CS1/25WEZ/DdirzYlWSBbR4sEtJgYP4qLlVLOrHPoLoIs",
+	"MJQnRFwB+LdrZOTjYGQTHxO7Xm27diuot20ft1zcrjZHrZEg/NE8tcQsYmWVaThCrAq14CrAkJB56bSq",
+	"QEz8hd6bmu3UbaeJ3Pppo3bqViuNZts5qWXcIKATmvBhTHxCH4hY55OwjrBgGBMMqy8B94JJBGrVHI6p",
+	"xLtxfdTANX+HJSFbd0I+CT5/HYsdckHB5Dgk3EJV+WMxn0dxAnsk4eA+AQ4JDu9LX6xve3M+WiWBf0M1",
+	"x3a7holrO3WnZdebtbaNg8bYdqutFsatoF6rNkrqhVSkOq2p47+nlZEnOFlwIZRJG8D66d+yiPXTz4L0",
+	"b/OAP+CY4lEoieVDROcjyiqZkbQijrQYaOhHC3HmSoJIFDx3MHAKxjgEOgWvx2RMYsJ8Mswuyik56j+7",
+	"4P/0f7vGfLGBFILhOTWezNa/F/i+HEB/U9K5RXxQkxTn+HscaG59EK0lcRwprURwQUl2Zoqvn5a05VoS",
+	"JSSAgAalJMT3g9JrFNAALaMF6OjiMg7vB6U/l6zSPBKaRFw6LR0rcnZcOwYICj6viF7vEizEw85Zv3d1",
+	"Oez/fN2FA/vsr2/9QirCS9SIyT+Gjvvj+V+bf6n92HrfuKz+dPKuft2+cW7dftU8z+lgNz/cvete9g/Y",
+	"zS4AecNGGsbDGQ6FlkYCqR6DAbuCPLU1v3z0UEh5whF5IPESzeNoFJIZGkcLFgASnEVsHFL/qSiQAV4B",
+	"fB+irm1wpkVKva4EvwxTzb257Xcuumpnnr4pbzq9i+758Pqme3Z1ed6DwV5oX7Jpo1n0AHZJsS2EBSQ4",
+	"RZ45fw+Vpe4q2CoJ0vXHSHCyIghFjLweMG0dFqyCxGDiwwwRHIeUxCiJlzmTtxzeQjh4wMwnAaLJkYU8",
+	"MYX33TcXVx+G3cvz7rknxhkwr3fefXd91e9env08/Kn787B3Oby77XpSE5cop63ncnxvxTjsrdmzX4Ox",
+	"f4nwOCHiEzfil90RvzwkzWP8SCjjSqU8DA/XBJ92vemOAuzajfo4sOukemLjkVO3626r6TfHJ9VWzclY",
+	"vzR2ZhJJs43HJ60TYo8bY2zXsTuy24FbtcfOqF4btZoBJs2cRBJiNllI/CfMvrsVQ0tJakrCMKqgRxL6",
+	"0YwIjU0zANSfUi7glAh4qgNUQdchwZwgwv4eSXVCPQ/esviB+qQC1sN7QcDg6OaEqo/WMzUZmI36plSh",
+	"NZy1LlN33Bp2iB24jZFdHzWI3cbtpu3Uq1UXt/wmdhuZLgPDpQdYC0bummTj2k7VdurIaZ7WT04dt+LW",
+	"2rWmWyjZ5NQVuXjJ7vY9vG+2MEcxEvhTpcdJKJzSxA3yUrePJ1t9efqU6rVa0vnFkzhiE0RYQpMlSvDE",
+	"AnHa0+4AD9R3L2c899bM7i6Y3bM1rhmZ1OH5ID0Tv70zhBe5M/T7sfoWjpVVepQRAasSngANmmLBopDc",
+	"RzRIt1GIWRREk3syT+BACTwsFPDcY/n6cYoDBrfXcQZX1yCJ/dT9ufTl49c46lbG1PSCpWuHoywe4BRR",
+	"thYiweH0ihv6RU/alX8zlEOGMoi/16Z4xYhaJpqTWIMGlZXXDbmOIyFHGaqjn+j3rxFGIeYgqSCOlxxN",
+	"tfMOfGdCbiHokcTkSKxxwLxquw1QEGdjUBosHKfmKzSBH+QUyYsK9+TFQcnTcSXSHycHxjFBLGLr/pvc",
+	"RwpwL4rmUuc9RZMoiVLbVHYDMSE+o78vZnN+al5XPjiwyDp7EOm3Ei/6UXSB4wl5ttBtxAS94hlSxsT0",
+	"N6Ja9aTZQqNlQrh5wN52O+fdm9th/+pqeNG5+eHbVXTStelwqDIYvcUSk6O15YJ0CpFGYHKcJxyVa1WB",
+	"oWi01Ft2BLTeEF9fThFalZUpRyti8kYpOcQJ+NQzdbRQIv/mlJ/Ok/WDCrrJ9ANUqB6siGLGI+tE61a+",
+	"Is7jI6aJ9ggCdMXXVhyja6c182auR0XdkAUnwQuc2QKEeMQcZUEnqZJnhPttw4qb7t1t9/zbO77r25+u",
+	"U/CylZNiRk/J0ykYAcNhVwPxWXCnajQk7+VsPv3uzWXn4jkAVCO8xFliaMHIpznxEwEnTMNFTGS0GcSV",
+	"SV7k4zimhKN0Vcri8xoOXxhNQECDYMwFC4A0GnYjafu5jJI30YI9H6WVx3V39CIYNcD4ZMIfDBGXV/3h",
+	"m6u7y2egcTbEC2zDZSRjGGPCo0XsQxSKtMdAGGEFXQGyau2Av0qf1HF5QtKHWJiQ3hNEIVoBa1mCfKI8",
+	"Iek+vIsCOqaSuhRLikrgTnQgLOKU+TKiUEVzgUAkhNF1mfAp8qgc9Um66DVehhEOvoaYI89APqAKuU69",
+	"1Thpros431+d//wbkG8KF1UkxrjoXYEUcx0D14NohzeYhk9mUqZBX3tUMy2zbq1sCaAlhTi8NFCnjsqD",
+	"UlwflI4sGWeZoDRuME09yMdDprt1033fuxW63rve7btO/+ztim3/Kd/cMvi3aEGG5e11wuXhPk0DUwVn",
+	"1ZGpmf3f+VhZ3UhQHGUMohpWydYcL4U+BQFU0gD9KORSHIjfeIIpU0HXAp2WRtTs03XeDTSmvg+NMZD+",
+	"Jo0MeSah4UQF04h5gacI1o85KsLX3pshYNLwpvuXu97NcySwr4ZSlGsiosJnuGlCiJjaQm6kYqjVDPXy",
+	"vKMsyEgTLMmMGAH6cysNaXcMP2Aa4lH4MhRf2eekTW82j2Ic03CJFtlnNqpNt92b972z7vDusvO+07vo",
+	"fH/xDOJvDvJCx1ynMYi1LVhMsD8V60FRXk6LMUPRQoZD0RmpoFs8JjK/IYmljJxFXh0IczOWRKDAYr41",
+	"omTPYI2NsSE6fslpndZW4pA2xMgI8uEr1vM521pt7xViWEW+JKA4KFUHpVNlExjSgP8CVz7CtnOIky79",
+	"fTETi0yfEV/1WydutUZsv1GtK3Nu22/ajfHIbQXYrTu1ugAzPOzXyKhFmlXj4Xbdb9h4hMfEb+FxAyys",
+	"RlRNOhvxq7r397bFs+wE5CjGzJ9mBvm9Pqk/WHvCBxX2CF69K8ZEhla47Rquj6r2CYTCBTVst8eOY9dG",
+	"rl8N6qQxbpqhFcZGl05LB5xA42hsOIZJjH1SFGz4xSr1o+gdZksVIcGfT9GiSNpCw2giOGkiaFrCNQmj",
+	"DNWr2uKRk1s6/e7woveu1x92/3rW7Z4/h83cdG+v7m7OusPuX9927m773RdRlfp6aWna1TiOZtLypcL8",
+	"o1jpTxT0/zhv9hHgV1Hs0VgDAQQd0x70wnagHbafO4YXyZSwRGzzS5l90uRExAgJOMIIwi6VFz8LkDQR",
+	"oHPXf9u97PfOIC/yBWSNu0tjyJfBgLOYBAJUOJTW5xnlXOZ3bpi9dyTW/BhHbGIhGa8KESwxeYjuSYDK",
+	"nla5zm6652KAzsWtJ9WdO6aiEUnwjgQU92H7XlrFnC3EXwStDZVzUd3eXV9f3fS758N33fNe5xuPF9Jq",
+	"plCSvNWFeRXjc+sR1WtGqp3hvFZpHguET1TaQ86RWqQc6AeknSR6VElcarBMQ9jTB7sj6zVz0q4nu4YR",
+	"E3q4cRnI15xE85DkJ7M5Anzte5vW/RI59jsXKx3I60tlKsOqcHH5iPTVIQ2f83bk7Ov0L/WWdkAf9pYO",
+	"az/sLe3dPuStXCh8oRoLeURZvnOany9x3xJ8JyFhKH5whOc4TvKATcPri7Ihs0SHX2Rmt3ly1E6m2Lsy",
+	"XRNS5g6ZsDD3IMtdj0Z/J34ig/DVuT9LdxcHUtPG4bVxpsc45GTdF8TIo4HT0nQt9Gg7YuHSqGjgpR/y",
+	"UNn7ZFNIpw9s+YQnPXvqopAGZAwj3B2wzDWPZlFALMQjSTcwJEyD3g5uhR+6feRjJmg52E9G2L9/LasF",
+	"rFZZkEUCBsxbrQag3Pp5evaVyYeRNlt32s2C85cdiPwELuiYCH1RwEwJU5YUyVj0WEGdBIVE++kDvETl",
+	"VrPuOELLV679hDC0JDjmqFxzG7WmkPfzSYX6spXLEWzW5bxljmD6qpE3CF9azx18CfK0mou+/Vwp2K2h",
+	"v1VaxcMNp1DnBD7v9Jmn7YLKSOz1MAxIeIzGxqHi6+x1JanyIIqnVeTt3Ilb4mhDBJKgfxV0Ca4MtghD",
+	"MR3IBD4gSygLIYtjvFzbITUna21hW0nWXUruDyBZl+RRIhpmgXKkSQclezE6NmDFhAw9i47JO9d3/de6",
+	"/EkhRTN8Ca/42nd/FdrGEzwRGsFBBO6ZRAGV1VeP9iIP3wwh+ECTaZo+vW/Gb3asPq/sZbI5E1vL6ug2",
+	"kYnT0uivw6XuCZlzBNguJPvbtx272miiKebTYnGmHfers/ePrYv7a4f/zT/5eXRZn/4YNH8Yd91FL7pp",
+	"JB/+sVPk2XTKPxZKGuEyLT6wqpHk1BFkrBd0IKBdfArJIhNMWZp/WFSTSVBhCMwXVBjgU0E9BmF6cKhl",
+	"SKFHA1lUI3zES137Rj2odDD10AwvxUGOZjRJSGAhb1AalDwZzj9gIR6RUFIBXa4EhkJlXVbHG5RmmDJ7",
+	"EhOSUDYZlDyVHK9dhpzTCdNzUI6bx5gmROWCDFiaqATS6pQg+VnKOA1IWkGlgjryxisuh6IcBSSmD2LV",
+	"0sxjFDRKHQXwyoCVxSsPjdd6VIw8H4ehp/IdXnHkKVOzZ+nhcJLdpcERUETpkUrjilIaqp1alQHzMsOl",
+	"p4tEqWIRgmAGHCimBfsD/lQiZ6sOeREV3KywpdMT4JFgYShNR36twmJxqHcWNjYFcGooy5+iwwKvDTIp",
+	"GOSmudIAlaNYfvrIzK+JmErvT41wVJx1omMrzamDgY6GsFKJZuKbehiqSpoAH18rPbRfPPjaojIrejEj",
+	"l7UqMFvuWQ8hYlcwYqd3u5jNcCwp5f5v9XXu6iGv8ANfeXd+2PNZ7P2+r3xPyPywF8LIP2wV32cOiH1f",
+	"OcNheOALnOjaFoe8pj3G4oPn0qfw5PdvpdnuSe+f4wRUtKe9/V65WQ59ezyKaTAhP0aUHfyqZBVPeZVJ",
+	"Gf2gdx5IzEE4vSUsOOhluas3hhvxsDcP/mDXn0aHvTDDNDz8M59koB+YvG8THCfPeT06jAi8IcmBJxre",
+	"kEkYB7z1Q5QcBsu3yvd4wCuqAsnBG/BucSCxuQ7xYUzmLwuyOPyE3RA/igPKJocjhfHqgQhxGx7KRw7/",
+	"RBITPDv4dB3Mp/sxZkJoGpEUHE98//ANMN89EDyaB9ySwz75gYymUXQv0f+jtU26lSIYP0WcqDA0c6B/",
+	"/+t/PCS/IMRKKCQrpLgKkvel7RvEea1PBhEBdWYARgow7yr9SeonySJmJEAPJB7hhM5QWXqPIYUsQCGZ",
+	"YF/bXY4sXd5VJyaB9rBq1TCcfk9JKiwVmgW2VDXSj++zH+C3XFN+xcViC1eRDLtDPF5RYuV+gskK0yGX",
+	"Y6TKkvxN/wklWoWWZiE/ZfzSOavOhwR9p7duhMyAXKSLqC++4kg/Z6Hvz65R/SSvCKX7s6YUsCFhwTCt",
+	"9/G5uPhXrupr6lSUyo7OGNOTQVDxEwcrPkY8bgeYtOs2GTsntusSbGPXce3WuFEljWZrXGuPimaYLyOy",
+	"QSFT85OBm0mUQR6Vpb4uDQHI++NnHVHzxcsb4Eu1sTNqkTq23aAxtut+jdht3Dixq6MTvx3USXPccrZP",
+	"UGNqcd23dE5ZLV+pulvIy9BC/EpSIga6opeiyUpgp3i7tNvwtobrQNGfg+gJDu9TLA8JFM5FnR7CE8IS",
+	"BNmsadqSiu5fQ2xMN26oHkkaQPbfwRPfHTdIFdvtUU2o+62xjZt+1XYDh7THrdEJbjYK3dZpGaSi2YB9",
+	"lqvSEYYgDSanEPPEMtxCqOygPyEWoZDOaJKfXxMcN9qZoxw328qMWqUJYcGmgpUPEfXJK47kM/AlVVV7",
+	"hiEbekzUH4wskhiHggoaFkZ9dw0c20mOCYKn052Y8EWRKfoGrudrV3Z6ebjDYaccMCv3OeWK0GF7URQS",
+	"zPY7EPy5B4JnByJeMH0gxPVvGPV3Qubd+TPAMgs8S2XuCLI8w/6UMoICkhBflyBcAQxfMn8dMGcRSyhb",
+	"ZCZUVfw7HQlALo4hTwgGbvCIKdTDl4W998EScTRhgsMpZkG4hZAHka5arJekCoWbZzCNAPbV5POnL719",
+	"6I5IA9XTNwXeT1FVVzjXhLqCemYo+o7JgOnryVMZETJPJyKLxGMkLh44CTCnPX0W4vV0GrIq/IIlNJTh",
+	"J1AUCOk95IYR/6A5SgPe0ycJ76ezhLR57WPQlmeBnF4WH+2hGZbNI5AmGq+4LNQt3ixDKt2AzXDiT48s",
+	"REIO1z2VBzVMR/LUzRQGxd7Nlbe2mflRmUJoorKgm2Iki9QUYV5kxZxPgvaJ0/CxEXiNa+OR3RqT0clJ",
+	"zcVBvZC/56PGi7fgc1E0mzn/dwKcoJPJGSqRUwN3ZTuKlljJq0/u/gHw1QMC69cQUc9wgxRhzF+iGYpY",
+	"VgDeKwgaX5FCi8LKD6ZrYK9+8vlQYrTSuhIcC4kUMfIoeEJA5kJCYgmKFskkElxBPC9PDPBqcebBxQ+F",
+	"/NaYks7c+LylgLDCBkYeYfBXXDkwlfpMApmzirVjL6uox3ORHvuvv6MHgPImlGlbgldIjfKBIVbJn2LK",
+	"irJj32I2QYt5bjVc63hK6EKCe3G0mO/HVwPCE8rwBih+mEYzgXxamtsv6CUIYsI5cG3KevIVd32ZBMfh",
+	"UjkxCwX8mwUr2jglYFCznQhlk9WCBxuX/CR9WudD67moNhMLxkliZW5dJCP+g5dRr2WG9d7wXjGu5Lb2",
+	"484znrqYnnHSOVGhH+mBj+YE/PIqiB2JZxAeRYskk2v2jscBFQdzwSyNG3lYX8UBiZFbrdURjqXjPsAz",
+	"PJF7smfQjfGhhCarMTdnsrUO5vdGaYexTPNf/0CUkMKI8rSWgXgCRaplCeYrH3vfu06xsBBHCqXyD5gm",
+	"hqjkq+w7HTuiEkSU2LDnydnJJgrcjU/HJT3YUKDIUDE3VA7IPCaQo/JaHDTzQc0tvaNTQyhMLWAq1y4Y",
+	"MJVHB2KMEqBSqc2DxRsSVpFEtfLME+UpZbOQs0+txdDqYUW0qpGGQ5q+3fZbIyVdODXXdmqtOm6N/cAl",
+	"1SLUKM5lQLD8rDWJhgvSYFnwBOAHUULmPP5QslZbQXTs8z989/HPfyw0VagAtCLgZPlP6quyY9YCkm0f",
+	"iFA1WDqz3Czqhplmn14w+6Os8nC/FMrKPJdnoSzwc8oh5MRT4/1vRlie7kAROQ5DJB8Qk4LDa+r0AcWh",
+	"rCauhAEJhIlgjarKOIlnwA/hl4+ZT9QbSuHPGQFW3t0aw6fm/XFfbEvjIV4A1wI1licwaDbHsVKEddGB",
+	"u/4ZpFNnRt8JfSBpyCxmwQrmyegmORblEdPttXahHfIeCbkP8JID8weFkdlkNk+WVo6ooCQKdOTUSs6U",
+	"XtUm66aek7nxf/pTySr9P/F/smBe+kd6yU//+FN+j7Pn1vVLXEA7z3FacHgWsWT6GtmuCp3OO1RsN5cZ",
+	"YBAp2y0yJf/K5zNwWo1WlRDbHdUCcT4DG9drxG7XTtrj6olfG5+Mi4AyjRZxUdOyRazBEuDlRqC0DJhU",
+	"azthMqNsUSQ6vYPr+oNiShu/aJr0G+3dXxR7WvBBudXOzk+41V0uA31CClErVVTFU6h8u2ABXiIH/ftf",
+	"/4NucbKIxc/m0WsEZ6pwNr+4VtWqWXWr8dFQ1tIJNnfNb2uKQnY69yZ07w3zxnMJXcorDUKHMxOJ8o9L",
+	"+886VUN5ojZge1K1b4BK/amQQP3KJGM8qo7rpIrtkVNzJMkYBcHIbp808bjVro4buFY0TdiP4TZREJ5Q",
+	"HMOTj4tRQJX25IvemgS4FYvlIGxLP7mt35Qv5r9ZS7+jhk0/o5Z6+Gfkiyv2uv9qVV1XNdxwN8Oz2Jn9",
+	"NnoEY408HacIc5SQT4kqsSsnbukAZwnZ1DlPPhmdJXNzUwispmBpAKTyfQ5X06cKJr6vpVPNf4shU9pF",
+	"KhL5S6uNWLfLatnpNea0B0Ezo0mfQ83UOMO/R5RlToOIsszRI4CAUfZspYgE6XE2ppenjxzqrnRGJ2No",
+	"p1QlbmDXx01st0Zt364FVeKOHdwetfwnGJHzUbXPAqEK6dgLhPLZYhDuiF3JHjkUhLXmCXHICbZruOWr",
+	"6pAjp2WPa35t7DTa/nhESntgqjHDPVAUQo+fA1gxQApQaVyWfWUzQ6JmreJRVXETnCuGy3/VlvcfNjDP",
+	"SEDx+pevMefQSWSJ4Iksvcec8X4W5ZiEeJkWmCq02mf2+cU8U8XkK5oIyzx74/PSKnKYQf/XtBmvRq4/",
+	"B/fSkYacsCBzGEEuE9YtDtJznT5eeLKzwbacbTNS5qDTPWqQcYM06/b4xMfSvDEakbbdHp/U3VYTV/FJ",
+	"9cmmWr1QylXi61NMtTrYs2jlullEbkkQFIoeozgMLImrq70lDqf4+dyEJ+NGvlRaRp6iMAQadN5/90Zb",
+	"ESkTQvwmt+gKYdoYWCbkqDCSwYpQT0moWnIcCCeb0TCkRrnuFIyyUV+m+EM9gJ1xZLvNtHAG1IJBnhcy",
+	"OmV+uAiyPtwyg/zoq5hsb5NobibOQf0rBfMtQXUvaqs1Elaei0sFFMbAogJUSZ0ZBcUNlf06kmHbZcdu",
+	"W6hjn1voDxb6zigz4TpOfm/caq2+cX8+u5brOF/+eGBIZMRSyX5OFNJux9lqw8nvkrlNbnH5CnBdPeCw",
+	"iKsuOEEjkjwSwvY6M27uyDScPdAkx7Dk1uxiVZBY8WS0If40SvFF/CDcCJ99xRFeBDSCjNun0hkx6k5A",
+	"rceoOs89VVl61tOhI4Yo5NoMwb2CsI0kwf50JkSSolMFTWkEp4fHspDsNNb6OXEZ6aeNUO/Pg5VI8UHp",
+	"VFxSnxuUrEEu1h1u//tf/zMofdkzpCOr1rZOQmQLAJM09HWPJmA9As0U4y+Kg9oiXssaHj6dQ2LJiwvY",
+	"fCEXvCH9AW6ikLIVYePnaBErf45K7NilCh0klhbkDj4dt9VYUosYQviSEcwUEzzLSMErrlQJgboM6XfR",
+	"NOJJoZjKJD/fYM5RYqp6CLKNzOwESBZaTTqAi8X+jKRACep+SmIM9XnTAJe1WRvGHcI5jZhdL5RuAxqr",
+	"5YSUJ0U1OD4A1NLnBJjkoyiJViTsKJlu/wafE3y/1yfgyb2/QJiP59woMry+J7lHjB2Jk/nKdsTJvPAb",
+	"GqkEiIu/Ie7Ivj/zKE7AZiuxbW0hgHEV9bviRzPJKApNxqp4VaGlGDiYfMJY0yLEjyuLEpcKAzljzLiY",
+	"bfEH0tvm6MEqxBZBIcQ2H5B7yiCmXELHQh4TSwhlbs4jGfHIvyerx0Q+c7hGs55W/HKEJZobdCWac7Ui",
+	"CM6HLT4oqFmmMD95dmPxejof+EV4Gk8JlhKM7m4uZCbjQhreZus0jjwQlgxnJJlGG/Twt/3+NZIPCCRf",
+	"cGKYoa+vbvs5I/QP3X7JKonL4p878f/n3Ytuv5u3QqsH1g8eTGcRbwgtmybJvMyPYGFJJJedW/SKzpwk",
+	"c356fGycvWOV+3nMhPq9sypbOp2P+2ynbhj7jC2FXMLVXBhZHFDFvurlTklMLLGrzAguX48r2RxKGdIH",
+	"sjme8iXiI1egqeeyC5aQdf9kME6iJFqP9c9i+71U3/OyznkeRGBwUMnSeNc16Ba4GrMhirUH0MPl2EkE",
+	"09Gff40cs4/fqjNrk8JX7BV+mpMRprPKrp5W9Wc1bTid0K7NVhUTnrzdMjIo3XBtijVyctI+JkQpbPkd",
+	"3GQUBnoDgysjsMEWTRY2WvDlntxrVzqujh7PN61TJmhon6VN1F87L3cXnzWLVjx565ThsticnJBPOdPm",
+	"IT6Lr61UHWbAf5qp9xAj75MVsXeL50STz8zSZuLHUzPhoDLJk6cxD/FyNRNOyso0JLyii6694igKAxLL",
+	"ao2eFN4Eb/dyJdiSKMpVfxgw1TK4iPpng8jt1WGkxZMWG25MQcw9G2AlL+iXVHiZ0GS6GIHsMvenJI6O",
+	"MU9ITPm9DWInP47x4/EMLh4rw/qxqh1RecQPJTPQaI0gbUf0bHY75TGe+chCyezEVoDBLIqDFXniG1jd",
+	"LgqXFb95MmL+QwyR94HPF4nhAqcMYQRPrVM4+fImjg53D/WKtduj8Umtje12rTq267Wab4/c0dh2nVpQ",
+	"qwUnpD3aLcSl89pFW1bqAD0ZiqmNb822A4lqWRGQzdkqI0Lm8u0Ce3iIlypzVoYBZQPKL+RgKCdbkKS1",
+	"Vw2EdOivWPOAsGAYjYcbXFbgRLknS+m1kmqsSjFQiy57gmR7FvIwE2TV+06KOX/wChxXBcYZ+DqnoRBy",
+	"9nBTCYlKPV0AFCEe5z/bOBQe20wqglQpi4qpwwqyYpVm81rJKkWTSV5zlTe/aiWYbDPIqovh6YrYvmf1",
+	"OSYT86iuWUvSm4fJBrKy15OnxEMzTx4S1J/jaN7tAHpx/8/ztiS3ESBaPy0H36h+9oy5gDixyVcnLfPy",
+	"od+ak+55NYFyBYHAGi7jQlF5HmIQoNDt7buLI50lv7Eo0L4FQHCCIuaTopIfWZwLFCJao0Cb85Sl535T",
+	"+Q+PkU+Jd4pm0QPkUgqpOtJqrV4SmguVCcLGYbiKqvl7qqoiG/5/TaxVQf48kS427u2qzfPEYjzzOHqg",
+	"G+sMiX20k8jmc0KEAKgeNowJE38uWSx+XC0OMPGLje0b9UnAGu1SsVAOfQqUzOIiczvCdaEV3pagTL3E",
+	"V1wWWVprIQSQtD/gB8JIYp/vNiap/d1+AgvKJj79QKaDDbPqYfqAZjdzjsW86/uQMnTfQPE5vSZZKfEl",
+	"S9B92XvfnqknGHtWqCik901dAYzgv/n9+rXExJXyoC+zVWuCorlRhwkpZg3SJ09Oq89DTgwcgip9WRKE",
+	"2qTUVbCOQoUKWD9fT4jh2YrpL/W+JBQyOHYRYhwuyJbMltfI++Nn8ZUvHkpNz2CckS6ltD+qrH26GPGE",
+	"JotktTrGJAqDnVRaLHgXkTaLvT55gx7lIBvimcBdqfoZFEiRhUEWOsRnM7j2BNTnAVSVhOCjP37ORbnS",
+	"4Mug9GVT4MeWABMxsSxuZTlfwZiCfpDrZrD93Lvb/LrKYavcuwf7dbcEVuuwFllM7anR1IuY7uUylh3V",
+	"o91+YoFi/HhjjVAT88W3N2N+f3NZU6yLEEFeXwV1dc1iIHlQV0nhvYog3lbwOGUaKVVRW5eV1i1ZJVV+",
+	"VP/F4a+ZON0S/iULrGXiH6gMZ+n+zZaul2rUkJH1+dargKxfV/n35nWdFp+7mOZ7WaWVTCx1xUgskleY",
+	"rIK8lp9QslZbeKcX1G2hK4p/0uDIkhH4Y0STFV2O5lAhVDbgzxz3Jas0iZIoK1hglUwnl/i5ALDNQyx2",
+	"I7MQQ5PWnKFz5Qp8EawZ0KFV/swUaugjDvtaJLvmL+vhV9iwkW4neF/JKpmUNn/O9bdWz3kn7a1dWFEn",
+	"5ZdZ36K0ZQ4YsKMxoiyEopBZea/Vtq1QNkG1hN/Zh1Z1kFeNlL5YT277arQN/yrdX80O+OvUYokoZBlA",
+	"L2LZB0cW2YoXjFE2OTpF3pgyyqck8FB5jlXJ3VD8IUF1ZKXmoMxrDlfmJPAGrJxM42gxkZ7nznVPPL/S",
+	"gH8INmpVcjmJI3GwyTy7mp2EIYuS4ThaCBY9YOaNgMyTqfEwpiEJst9UdtIUF1JsTMeX5FD9RlGsiq7o",
+	"J1A5iHx+nEllswBxvOToEXI0BHWdEcz40WpToE31RMUzOQAU+MG60PgJp5VUEY/QGMeZ5wvKlgtgpaE7",
+	"2r9PYxQQH7B/fy/1Okavuu02ahhpJASVpft0ayVZ53Xt3Bmeo1q7XcPEtZ2607LrzVrbxkFjbLvVVgvj",
+	"VlCvVRv74DjMTB/4TX57eTd1JxrztdCcMkYCqQfRRKp2K0JYrTAfYktkjDzUBa2Om2O3hYnr20Ewbtl1",
+	"tzay242Tqo2DmtM4qTedOhnvs2rBBCMxZkKG2QeHu+ekypKa76s3Pb10o7ZgxIikECvJwm67huujqn0C",
+	"bZqDGrbbY8exayPXrwZ10hg33UNXkTYsXydTxbMNaABlC2DWxpyNtSriBpr5FIO/Hk61QISG8m6OoR0u",
+	"QIVFuvUj+UR5wo9ep/3BhGrzSDlZPeW7VrX73CivGY4TrnP2obdwugh9snmm53FrfY9WjpczdnAV14jd",
+	"EFtUH7WI3R43T+wadoOqXx81SHMvRMuiiw5Ds8dpxGFeKValk02ZgpBGC/f26FB0a+y1lk2VpjzF8Dxl",
+	"qZZskb+WsXoeYJGnmnF4GU/NKTNqCLgSkBXRJrv5H28wLrXkr9xdPMXTXW+9Tx/8komG21RLFTQMhFwg",
+	"mO4ymEowlCOhMK5g0CYdUn+yUNX7MCUxWZHTXkFrSZZwNIksNCKcBkSqVVrEe8WRGlXP6RSx6BHGIiEn",
+	"R/vHE8svPaV/eqobGRJggeBh7tTWFq5S0djVUl0DKSspullBVWRCsODTXOkyk1l7miAArVbSRFZ2tSyo",
+	"ia5l8hgdWYgTEpBgwORRTRfnofJoiVRJbDM300K1KvqJfp+rIdSswyXKEA7DowpKkVR/K8019gZMaMZ8",
+	"jn1idnIHQq4bc8prMlj+dAWdpBEwHc/QB6gUcgvupAxQ9yGNCQeOJrAwmw5NOAnHFdQBTV9NxpKghoQh",
+	"6JbhT6OIE9Xb0sRyaOFaxgzRIO3SmuB7wtIK9XWnfQRzkLgtvp4eDVT2jKMFK8mfbu+oKPZto0DcUVKu",
+	"slkbPka8vazzAU27DxZ9C8LdpcvRSruOJoo05FH76wjCe8qjlthzTpjuWi2R4TXCqiOq0WBXIofsmPrV",
+	"pdjDwSzzo7YJf/kOFGIrJBgGrFDsWBXuXkqG+vXZoQVMEGVEb8W9/UzT67PYJip7hiipihN7qpy2uip5",
+	"z+pVyXwC78gaMM16E8O6krHeCuowgdFRuEhy9to1Lf1p7HcL8+s+bE35BZrFCkCT4xnS9UATyS/g/iuu",
+	"kkE12TdQHSy7EHI8TkisanlOMZuQStqYTvbKpol4+DbBLMBxgJTzhEuTRvm770ZkGbHgu++OTlOniA2c",
+	"wKhSoshIMiUDBtbhKGtVncTLIyt7NdFSoYfKd4x+0rF4knGkj4m54WQREw+VvQfXynjbCHPSrA/Y23ed",
+	"M/v2bafaaIJgQINKOnZFwFXI7gGJN+CD+G5MkkKmo/03u7iDskFuTEz8IMv2zOeEKX1ZG8vXsL1kldaR",
+	"PX9R4Xr+PBa+tCPQQdxVmcAfdyPuBS1KTu2sIGy0SEbRggUaI7gFQeg8kdWMihJi+CLcnq/AK+gSUpfY",
+	"4pCqUOm01voTbihoqaayHRbFYLhiBM3xBGTODB4F9mToVi6eHMpG/4foTttAZXzUQow8ZhB/Huz2BZq1",
+	"trLtYNR7UghJxatSAhU9yq6M2eHlS56QmaR4UzDZcRQQIQ3ES/RIWFJYY4LM5slmm6q8v4KvT4HeuZpI",
+	"R45YJDnSYCvGKzoK1lLM8/Q2JanphHkk5XCsK6THyMcMBXE0RzGZE7zaan+31eTE2Ud62dfTu5fCDab1",
+	"AgvMnDAIiELlJEIjgpKYkgDhCabgY1C7Dn4IjKqfPikt5AiC3JS9H5VlkevFHEXsyKTAanRBB/VAYuXw",
+	"Wp7Cmvdfylaz0Q0PfP0lxCGd957FMKw49PfgG1apMEX6g1Lu0CRabf70UqYLxaLE51Ns05hiZSfahP92",
+	"snOpYhmLY0GUv7/ATQCtxSDsDrqWpM0StP6mHDLaJ7bLj7grd1b2DVaDvRYwhoLpowLhOT+DVf2RjHwc",
+	"jGziY2LXq23XbgX1tu3jlovb1eaoNartZx2VQfHr8/XELS9VvvLQyK1CNciBc2itrij/oqDvCZm/RnjA",
+	"FMBBNF6qOCJx07Q1IO+237noDjtn/d7V5aquZlYWd4vLAx+ug62W5lzb3UI0VDmah5UoQnMcJ0uwG5Bc",
+	"9SOM5tOIkbSQ723vGt3d9CxZZAlh+TVwZUwKOeKmtjod7eswLoPTbk6i+WrzmxmmsjOHfCykjOzfV6cj",
+	"cxM3jT2OIwYFMO83d4rbcI7U4qWpywh/zhVUPrTYssoz37SWgPJ5iJfZmmRcu3gn/6FOSH3ytLomamGn",
+	"yEsIdCPmFBzrsOfABcRer7cpFvsCz31KCOM0Yp6F/v2v/8lNKyHhvkqDgn0hli+SabG7LkIzHBAhyEkF",
+	"dA0hN1HFBQfiq0O3fF9s7T1ZFnhRT7DrO+Nm3a7K3qqNsd3C7ZHt+G5QJbVxHe8XH7G5D5SajHjAKpzS",
+	"epwlDmaU7b/fHfgGKofRZCLrOapi9iBYg2ADdgL9TVOeEW+CuihuqiBJo5wOL2oaVbzFABcAQ9Eun+kW",
+	"VAWz13K6pQPJ+BTPQTXKkqM9PcA7zPCExPpnQWFOnJHN/JcuowTdk3mCRkutKrxGOHzES668s5WdHtkR",
+	"hVpqQ+xDWY1CxlzwHVRmEVLvHh380U2E9yUWBITg6wy9K4Sp4Di+VLjSlrZs2cfXD54ycRbm0QjeubEp",
+	"wEuA61f23z7BGXuoHbnIfpYGQugWP6pUcbIbQFttxf2X/VqRdgFIlZ5GfXRWUMNK6c8avPIrKKQlW12n",
+	"Wzym5ypQa5OndCXICwK7AvAugtdtuX/hmQ9TWTbhMYpXA0UK6iYLaA9K1UHpFGWNen+BKx83tY4vMlnB",
+	"KmiCAhqcgr0GyeJ8sqXmp1SFKHu6HpLQZVcqK5W9vy9mcw+cu4mZL1H2OEnAFxBjpsqVBWk8XFmVMztS",
+	"BpYolgUOAoRXVGUYiGk1WoYM5RIxUNmD+0rlUDw47SJulcQEhcYKAa46gldH/66GuaqHN7dEXofjG6He",
+	"AxQss6OxuELWI8/3aku8kxpvMgAqDCtG57xFrNDqp9R56Noun8/qvG80560P5aait6yfrx7Mp+UW6YE6",
+	"53c449vSfqfmTKP73LjtwhoJm8LXcCJR/zGO2CSlbLKBaGbI2k1Ht7XJAzOcapOnaLgc9jVyNBFNppRN",
+	"1GUSoHJMxgsuiIk0g1lQUSxA0WKlXkS1uBp0Mhsam7MnM1pBKj1AbjQzeAVgmt+zIsTrFsMeauMwgmAY",
+	"RNgDCaM5saBVr2D50sAq76pMkWisrgok3NBpIN3prRG14qHvo2DdlC5f37gMeGcXGm3S8jeavSkL6AMN",
+	"FjhE8zgahWSGIJAamEIQ+YuZpJGB0EgML+D+EcRi7ueSxxZYwmebHAEdNF3MMDg8E6HFKmtEmlAJ0Fqp",
+	"FsruWdasW+a2DEpJiO8HpdcQFbqMFhCULS7j8H5Q+nMx1yrmlR1xkgSDubu+7t4Mby87P3WRHwWZts/n",
+	"xKdj6svZAcfijzSBRu2nqHPXf9u97PfOOv3e1eXwpvuXu95N99wasN7l+85F73x4dtM9F090Lm4tpC/2",
+	"zrO/f7y9uhx+f3X+c3ZJDNO97W+4et256bzr9rs3xlekoWzY//m6m72gLl5di3/WLvc7Nz90+xY6v7u+",
+	"EPPX1jYxuWzgNxdXH4Y33Tfdm+7lWddC8Pvyqj98c3V3eW6hm+773q14y7jWOTvr3t7+1P05f7Hfe99d",
+	"fb1ze9vtF473rnf7rtM/e2sh0xSYG6d7eS5B/WYIj2bgR73z7rvrq3738uznoZhI73J4d9tdv37TvbsV",
+	"z99c3fW75jzedftvr87hSufi4uoDfEjsx7B/dTW8ELCz0Ntu57x7c2teuru8vbu+vrrpd8+H77rnvY7a",
+	"kxsB4Iveu15/2P3rWbcrZo5uuzfve2fd4d1l532nd9H5/gJ2r9+9uexcgDVnJYKhYLtX2gt07L99FP/n",
+	"2O3hx+/+WHwWwBe30WKt7iuPFQ55lLqtICDur/aNfMLuBR6aEiwIiZBSlXXD6H2TZlEa4bHkH0PH/fH8",
+	"r82/1H5svW9cVn86eVe/bt84t27/4J6xkqD7IeY8rWVLP6lQEYNTnmbYf/PD3bvuZR/VHQeVoxjV3dpx",
+	"3W0c12tSzoDADU7/SawBy5ImpV9SrhVuonq1mrYGBy5DAzKbR4KyLdE9WR4JZDDoQ/cc1R3XQtfdm3e9",
+	"W8Dx8+5lDy7XLJTiHqo7dfFq7931RVfMFJ5ooLLS21iUDBgOw+hRcHBV8SdaJOTIQp2Lm27n/Odh96+9",
+	"2/4tzPlNp3fRPR9e33TPri7PewJvwMIul149rldbsgS9zqHD4YDp0KIjcSBvr+5uzrrD7l/fdu5uYTbV",
+	"doamqOE4sFKNwajh1PLS8yroS1ZpBTIlq7QGlpJVSmECbxgAKVml/FJLVqlgoSWrtD79klXSc5cT0RPP",
+	"i+4Fk96rRXDKazJGmDtyG4WB8w0mJAhEUHwcCr5tTE7WPovNCTKgXKyRWKVppMG4WdoMR5Ap8bja86Wg",
+	"s+rTmD7lem1fh+/PcYxnJNlUXEXXUUxkSbx4aaE5TqZCN1RnPR0gI2tqwlaaRURlS01lGl3v9QAhFIJo",
+	"FM4wgl4rhXE4N2/OULPtuEjICOhaPqmVajWNVxzNQ4gBZibRlWTMCJSHtrPTKJQTXAlMP1aa9HHtWLsD",
+	"XkqC2rTDL8DK1tTWlXNXeNTy2W9C7QzDq3Hp9Jc9Q4Y/rwnjmV1newiJem6vBDtD8x8RoaVCOHQ5X8rb",
+	"UpXwcK7299G3n5WHZSDQ7rS7rFLuOh3Lkt9VqIwyAoEOLyvYQ85RWoMdyBxOIDL0mWXetznQU4+3NDfq",
+	"c5lamE6Ra6EqSHf6ntTFsj3nKMZsLe1zwHRDsArqqAAGFTy60eMOHYtUMhMU0DrUlZ7MhiqT5OmqP8Aq",
+	"N9T6yfxoFYchygpfNJEQgYUYdQ1emfVK+RcvX1nji1V6U5xJjngSxSRIsXDPzIRse7lRmBblMnin4Me/",
+	"u+udQ1rFC+QkPDXh/Oulmr9ImIHO0AF6Jx5SxmlEmR9BVwzoT3qI22pDHm5AfL/arNVtZ1TFqldrrRXY",
+	"rRPcGrtOw3Vbrae7rHZEPJjLfEZaxL6lnahMe0B6zCxHGx5YsDXPyp6lnvZIHt3GAFZim1J+UHYVE5Mu",
+	"laPXkmh3+3gim2gPSrHsma5fkU3VhVSzarwyjcE7qdo37sjbHTcia3B2lAcTWL8ZNgD4ltNoNmHgI44Z",
+	"ZRNepHqES9A5VGRWEqHHmCaEo7IEn4Xk0izIS4ticqQb2j4QpMddSTUAQVTfisYDprK5oIQHzkrVfJDP",
+	"aAsDr6Bb6JYqGBroQdd3fUuJ3yoVTzK359swd+dcKil51d+Y5Vqmp+Gp/kLBuX6I8Xy6kRoAo5mIRwrs",
+	"1sGEbDQQzyPOqRDZoZambuWYPEammLgXFNNJdoOiaHyrxKKA7M1ID/7qZRTszgGQU7AUSLaCGlZRAO6d",
+	"ADPK0WzYECGPbg0QFUMHBT2I9mynspM8C7JRXHEBsn3EwmQ+S646qhJ/IRMAxlXlidKiTkY8Rgz+UYi4",
+	"3bea6oiEG4wU8gPKMiHTdRX30+LeSqvVQjdrtAfIV12qzTYen7ROiD1ujLFdx+7Ibgdu1R47o3pt1GoG",
+	"mDQPdqnC9sOE1E5sxUPA602JObniRxuwbXswcoGI9FJYRllAPu349jziVJYJZcVyaqEPcgOydBCfRnEi",
+	"mxJtFMISHN6fIihZu8G24U+hbNg6Mgp01m5VI0zAxzJpQ4bwGrrbXuX+NXffrRBA9bdChiRBnbIiCR9z",
+	"LZtQrMfmi2QjVwnImDKatq9K8xg9ycPeyPZinuRi8Eum9+mcbLhUQXfKgDemJAxk1cMghkpRoMQNGNZC",
+	"AERipA7qKE6fg7L+SbgEqcCDgYaZrOBBGqPszhQTHNiREFbU58R8YSIDVvZkMSiDf4ufAjLiX82n4Zpm",
+	"1OqHXKP6IVm1+KGFF08mNqYRkAOmvp4aOEZUVuYD8+CCE1T2ZOPK4RRzqGGlfso5zUnMKU/EuDHJOsqI",
+	"jygBRxwZ8FkP2CwKiJkopGqhYeV/AdceGEHSlKtY/k6rAwgUHhHVgz41E1zf9SvoFo4Gh4j+AROz9yOW",
+	"YMrQ5d0F8qc4xn4CMllH11ewHMfJAnL8iI3pZBELRDws+/95okGmRc/wJ926xTGiGlLJ5Kk6bLriuuW0",
+	"myYsViKveZJqtDJFXd2DqemirHWn3XyGpplOptpobJ+KEv6NT1cbjRfM0j9QJ1V2aaimltbm/Rrlh9/s",
+	"leC5f2rnftZiQ5X7WJR9ZJAaDUAotCchqmA2hxLRSYTmmHOggdlUvDQ+AWLrxI1cIKVMC4flUY7IbJ4s",
+	"xSnckXL6Usmmb148zVSMeLPRwNBhiM5mC+mHME3NujKIwdUONPetNM2EJDEob55V93imeQ+n2RVb35dP",
+	"bSFcxmzlI4WT3Y9CFZv4vymzm/FhoIp7LPZZJjjjewXPr3/+2zC76buZO6Kceh9WQv++hs1sQwPXnHlk",
+	"sw1FnYxduaAmbdgjl1/vop7CfnS/qIo/Twrguxf1zge9r5PqHKZUDwnDNjf9pUh5SnhflKS/JThMphsE",
+	"wDRCE6MpPAdO5IKg4Y1l/qJ7BV35fi6lKro3ZrQ9nKNo5j3wqd7SmeoQr8Khtlay4vJpgsobilcdZcVe",
+	"5BBP80u9AENSNbgLv6JyBkDn9fL1sT2VSi3F9mQRMwstWKhyNmVeMfcQYUm8XCmFZqQjeJUBu2I+JBEv",
+	"QYiMFomF8MavGdHOQc4+hO4Jmctvg/0I1EiVdiedp6oS6MpAKx7SX0rV7T0i102ejy8nKPph5N+nMnaK",
+	"cagsxD9vvRi6d5QV4c+Ke73iFe2z5hvijZM0Jz6Fh/gEbLS6LjEs3V1pyad2Ms1cnzKfIjJGG7BU6ldu",
+	"aJjFL/RjxazYB3k/kdp3dQBk93KIUUed9f2XRUfByS2wSaipxRgFpex4JixHYz3Yqjf8l8+51PEvX6z8",
+	"haL8GbA9fvnycc9jl1GN24TMi/DnBZLXNaEoIl4X0YSaFOuAugkyi1VKWywAxvYYxQWlEfSdrem25utG",
+	"A5Mojomf2NMo5sQeQTjQ0uYJloJpKg6ln8jptK5Tre9seqIXsTMZuDjld1WF3vq11U4P+tNWtoCNm9Qv",
+	"lj06KBR3ZerwOuyTTW/9+KGPym9vq43mUdrIQoglf4Y3/iRbiEk1g/4Ty0iV7wmOSexBFx0fxzGFqj1c",
+	"VxTzyKe5h/wQ0xWnBVn+OB394NMr+mPv7p8995L2eI/dNPyzXrN3P//r+7Mf2xWy/PGfwYcevaK9Tz3m",
+	"VPxqyEazN07w1x8Le5/v3jdBE1CaY71XxvbmDdosubzblLiqCkJuzpGGVH5U9jriX5UnDX97R0ZwS9rE",
+	"Z1PidJFLTTmCU/lxlWFl088sY87mYJNdxCfNFj8wQCWt54h9yWJ+3QiVXEaW2OzX69n+8t2nJ08rCkKD",
+	"wmICa3WbnNGJX7ebuEFk8ab2uOHaVVwb1f1G0CQn4+cXN3iRygZzEs8oL1Y1MwzPnkIjmvA0xbpWReUU",
+	"DeAbZtGmWtV0GNaqRfqnmMfGvObVIyYeVonOWZa3uIjD0ENlbROHyFkh+clYo1wdKfX0SnFvdfGANIXV",
+	"qcnnVnLPpQR0BDKqmtwrDnsnfSdggsdhaPtCfiZyqHwfy487s9fxZEiDJ5AOozzYNtLx7QfV7MX59UP5",
+	"9M216hwHMpaCGBKD16zaQExcN3IkjSOYbadlcIV9gk0MGl/E3K7xhGyUPMBKAYzxFGGUFuUEOeLnn3/+",
+	"2X73zj4/R2/fnr57d3p7WxnDfx4q3/XPjlRdb4hqr9VqbeicbRZCVbFFNBmwsld1qq7tVG2n3neap/WT",
+	"U8etuLV2ren+zbOgdNQ/5YkRYku2UVmWsJjragXYLYPmg8/Lg0Hwuf7FFv9U9T9I/nOa+2cwqIg/ml/+",
+	"u+iVftErZfWOa7W/HP25/Lf//uW/7I+5J46O/lyYupVpD8X5zDi1MwSGr7q4euK+/YKk+zUruFZZbYrw",
+	"VbrgmO1vQDACTVQH25tFEX61pjcpaL/pAPtsljuj619A09y/5UARrSk0oR1YyE/ZCsBUmBlICpKmf7dq",
+	"5axabskqVf/wu2nrd9PWN2/a2kI3blUazgFEYxNOgLNA7FUOJ4yghTWS8lLLyU5Kgch11z8DQWu3jMXp",
+	"JzSO5bRxqIhaTkDa5IvMxCK0IhY9WyraIMi8T+O4bgD8m5gaF6c9GuuOH0ARV+PUNlTtKCAH1zIRUUVo",
+	"QYNSxPEDBKGt1cZ4krtsR2kMWEbBWuMFSV2BMVEan0xul52p5Jofo0UYQMwWflhh8Bsb226O7s9DI4hA",
+	"yfzVgbIiUEgIWXoLjfkXCRDvzRNYTAM+FxmHcvq52fEHGz1GLTSSlT9fS1arejfL0LiK0epZSKq6zy7f",
+	"2Nx5E4mtltZpguBoxF/ENFneCiDKhXR0Cci/LEi83BAgrJVUGewHjZjR8YNbcY7TCpLcy/WfkE1huLQI",
+	"UyANVAwHCdFaOT01ClBmWzinPxFAbGko7iyS6Q6DdW5aeJFMj+GmbPqU07LNtBE9VzDQAFoBlsNHs+lM",
+	"kwTYDqivm2C032QOB480F6+B5gsERY8hEB1iKH2gdeolbYeaYQrhlQRQHmpzp1mpE5pMF6NcUqr6dx2X",
+	"0/4fCXShEsIjiEmQgz2J8WwGMqRAQBXzhjpZqr9SuMAzLbtMicUEWf5pWfrlLZTg8N5C8xAvLTSJkshC",
+	"Ml7fyspIDL+zkFl6TYac6GjVh4j6RAyQgBEAxKFUKIPzMWAD1peNZMXkHmlMbEFbcAKZGCBwGcVHAcU9",
+	"uSjxzuna/j1G8b0sMm/0IVgwWbk2qAyYrH6exu2SkI5IjBMSLmUQ74gIRiijos3gUGinkuEqzPwPf0Bn",
+	"MQkISygO+YBJ9VbPMi04hRghgWyUGI1PB8xGOIef5R8/9Dch6dGe3hsk0+fgOZk7572GL+UP2zZyoT6V",
+	"XpGfM9O6tn/7nizVlwE4+TPIk2gud0dwd1VTga96CVWF4awZJlkCOVbenmgBVf8CygWCBwNW9tIt5iQW",
+	"j0WL5L/Vfe9IxpxDAoiFcCLl87QPg0ARzHwiOwtlQFqf6oDJBDRVnh+KCn6a01hMVNooaCgF/9Q/par+",
+	"q8w1PWOoxwKzUNM6UidAhRKh8u0jnkxIjO56YsLecRD5YmekPgiOlRThoDjGhD4QobB8953eGvLdd9o3",
+	"NZctKWZkFsVLFLFweaqXMhHYCEAWo8QkjDAknKs+YWnfWNB43lxcffi+dzk8vzq7HV53b257t/1h567/",
+	"9uqm9zeoifWnJF4QL1VbEVWxqaM4epRbHEY+Dm+TKIYQKNnCy0LYjyPO1ffltgvJiC0NjV92GY2pQCYf",
+	"Mxn+ThN9AkHuSA+fqt8FeC63OcRLcZ6nWJ5A8NdJ1c+DV720jlwFebI4mbJ7AblUhS8GbK3yhVkj7LV+",
+	"VVVt++WjB+SVq0nkSrSZZ+oU5LG/L1QjbjBqHlkDBiRSavybKoRQphVVoxiIsQZdjMZDM5z4U1JU2GnA",
+	"YsLnEePELPFkNIwLo4kGdKrA8AHL/obzKdQXnecjKP12FUb5RIo1GZlnsqbJqDmsJpyIw6dExwHrcPTT",
+	"YkRiJhS5VyqZJNNBPCtnUcjQ+k2ve3E+hEIlgMzQJTGwBKXYnA9jDZi6mRlNVZKMvqzoqHjxz6uJLX/y",
+	"joym47oQTtpARy4viE5lhqzs1jVgKg/vSKWNcHP7LUipkU0pYR5a5QVUgjRSBarXyLtNYuonntGNwUHe",
+	"3eVPl1cfFDy818jrQT6KZw6s03Uq6E2ahJMx6JjIWh5cmaf2S4/RGTFWVu1DbE9WSSItXbSeACT1RMil",
+	"GbA0meYfC0oSmdUsz98sCgjg0AfpfVChh7K7epbCvFhHLynzC8bAwZQnBCEPTqbgRl4YRfMhlA32LLRg",
+	"aV6WmIxKbwGJiDIj13nlzHELKNOcxFm2FOZw6k+qtTpMI0Ns6UCRvUcHTA96iqrtdgrvQVbrxz2WKzjO",
+	"ZnoK0ly6huwGYqD2/X0xm/NTKExX8gR3TPPCZWdt5cGBmnE+juOlRA2jMpLYvjSByiR3r9cENpnzJNNT",
+	"yWxEYpVIFFKfME4MMbozx/6U2NWKsyY9Pz4+VjDcrkTx5Fi9y48vemfdy9suvCP0L5qEpkDeue6VrNKD",
+	"QD9ZgrbiyAejOWF4TkunpVrFqdSkfWQK6pkhnEEQVFQUEtr9pAQZFX+wFk2lYhMMCekU4Xzwjjg/SspQ",
+	"xROA/auUKyH9hHQMNlNUPkGBoCVZc8gjyKMPVHPAp8mP6rxEbGIIHenRqTsu8grKX3ro3//6/2fJQlqX",
+	"oAzhkcC29I6YuaXcrgOmTx4IUAJSEkBQGzWDWo5xakzSNAyjkeBFdcc5qiCIrRIMXMj2NrSIFyATZ0z1",
+	"ytWtRmBbSGx4hOdYcWPZWV7AUJPJaluJRDckiZd2R+yLMsKm4n4vKJ3K2K6sJpyuASuUQ9VMEs/nIfXh",
+	"jeO/K/+cYUbIout2Rctl/m7lpf6itOedPRBzUYJf8kYaIdDJCHQgVYD7Vcc5bBEqTO1FIsWeuUzp7YZF",
+	"5s/qRRZJ9sUq1eUSi4ZLQXH8PQ5SqIlX3N2v3DFBN8QZ8qFZl3jPre1+7xovhWjcj6ILHMvqC3W3sc/3",
+	"+GIu+D8J3pGAYplhbJXq1fbul/tR9A6zpVojtK6t1/ZY5FvJzszJNvaBZ0/IswyHsuozvLUHaG5J/EB9",
+	"csfwA6YhJEObJrXS6S8frRJfzGY4Xsp9RlSFVPDS6S/Q8Kb0Ubxy7EeMRxJlC1sTdRCnbBISG5Q0PJ8b",
+	"6Zk5DdmS4qUs8YAwB1+hYGtBIPN6gUNShuMltCI5O7+0QNXkAxaNxyFl5OhU2TeCGD9CXSxI/wfpA+R/",
+	"EtAkipE/Jf49gehOocJB8cRyPkH7yMqyRCTdCuh4zAdMiodgP7LSflSyOZqK/gTjkaoFq1wlIG3FBIdG",
+	"I7Oi3rU8LaJI4wEDxgmhpWE04UZTnEK+uG4glF/I9F9l0ku7NI1Ary0iwT+Q5Ezt6046lpBPyfE0mYU5",
+	"AlaSTPH/BZEP4BUPqMJEcEP8RiFmkz8NSoQNSrl7BAfmb5A95AUtfiisk/ePjQeE5CUvro4ihKvVZ7Jr",
+	"+qV0miWTRK6Zkd/2313IAJqCwKYvhd5cOeNXXL32KxOGLac7jd/w0y3X5/xKYwXPn/bjz3A+v2w89Ubg",
+	"AdhYk2VIEJ8SkqRtVeRIKg2s+JxXtiBmh8sOE2n9UQ4+3IK8H/HgK47GNCRF4ZzzeeXvXNusxZEzLPrq",
+	"G3nWbiLGSjlObP/TsduVof3xv4rKcX48TCjAD1guJn+yyuWjP0kc/fzvf/3Pl6Py0ettyGpkSxWkg4vD",
+	"68tOU9kXxLH4PI5YYo/xjIbLU9l71l5Qi2PGbU5iOv6y/aPZju99RADcTxcl6rtfuYySN9GCBd/Q6euk",
+	"J0Fj28bDF0Q+33jiDOtnWle2c917Alc9qqBBqR9DgFu0SAYlGfsrh5QmoNMBw9pmqplSzizvZf4uqTll",
+	"LifvqMCTtfZ83pWn282sEYNzAZJnsqjzq7P+z9fdQhZ1IFvqXPeexpLk74A+IBr8aVDicjPtBc1zxuOA",
+	"PvwHeZiBY98aE4MnpSAFHjHtlZexoDsO1QHsjFsmaZMqMPVVhbNkHUYHsTaBzS/F1zIUskcLFoTkN8bl",
+	"/t94wcAOVyZWcgScriwokJVelxefwfzoDE/I8ZxNVvgr7NIyUQEP6PryBwSPHm0/TwINKma0qtzpA/hu",
+	"Jdu0PPt9GaZrvYisbt/d5onSKgGSc1olU+bV51Eu5e4Tu3QlGEYVxUSaxeHO0e/yxnZ5w/ST7hI5ZG2A",
+	"f27W7pV1r+o4hit3HkfA2ilHi3kaZEHZBDqOgEabujWSaKHKwwU4wSPMSSFpVMUQnmtV0zlIpeh+fyOY",
+	"+vYGLMot9ltiiRf0gTAxM6gMsW2Xlc2+ogG2mQfiGUFXc8IEi61VnCz4DXPkpeMs8Sz0INTlgYAvPInA",
+	"/lK4s2o4cf/Z26sDiV7AW/Elhx4HNC9nhQAyiFIaw1aITvrl7MVvyVIglQozugf8bWrzdiKYQIytCFaI",
+	"W9K6lmkfiIr9Fre4hcgn7CfhUhXBp1z2sE17fUAtzWiDvKW+9nPn3cVhqKfX8Tvq/cdRT23eRtSLCQ6W",
+	"+zIwVWtIcyLDPzaHgCaaTHV8kKCpKCA4CCkj0tLacGoI2o88Uk4qA3YR4QCNcIiZLwbhU4hOhlZUKInx",
+	"eEx9sMBCNUAxzTSuim9Qd28IDiiTnXm/OUaYQg2qfClnvgzO1uuCICQ4xBoAlf8dHpJ0Y3Yz25XYwY2Y",
+	"eQExUFlBACiypy0mK5WrLJB8VcEkFbd6gx/hSRksD9EJIeUq6HrF40p50slmtKZ8FoEqe+T4Gk/ILf0n",
+	"geY/ezyr/Ikfn4vDa1XISlWn2rRd167WkOucOuJ/FQf+K2UVwX75nC/IsG9NBV0yoaRbpoq9OeuhOZ0T",
+	"QQRKsuJBqRq4xBk5xK7jFrHrQaNmt32X2Cdjd+SQmt/Grptp3wGZh9ESjaIkl5y8Yy1GUnhJd46Z01i9",
+	"d7LtPZ0WXtIlPIbzmIzpJ8GzRvfD2qe/4NKXj3vThBRvoLJcAWnI1ZbLEPhXdxn/dmiMIcHzxISZ6YHN",
+	"jutHaJJWFEtzBrjEV4ytufAYT/7hIU78iAVc2olZ9IjKOEEhwTyBCKsAL49kLWkVxKKr3UBwXSxpDYRq",
+	"yQJ+p0oa49PoURX8UyHEQlYDlxDUa5a/BYe9fduxq40mmmI+raA7wUeEWjFgZlz1arj0zqgcI7IafVAx",
+	"oV4va0Rp/wRRhhjFJIkpCdI4QnkO+QCyE8Xa0pnHZB7iJTf7batInQwMsg1VvgFLAUs/y4c7Hkx5jYXI",
+	"PJOdb7zJB3YqKvzEQJs9KKImSzW3UWtCnel1unc4rZFw+ypxN7+zBoM1GDyhHfers/ePrYv7a4f/zT/5",
+	"eXRZn/4YNH8Yd91FL7ppJB/+sY2jHLzH4rRujDyC3pTkMRfskJaHWqdGvzqzcfYIFTIO71nExiGVKXv/",
+	"odim6kET/oksb6Cp72+VtUoKkueMm9hrgdR+/JkGXyQJ1KV58gh6TmTeuyAE92QJNs98doxKqrEKsmrW",
+	"+IQczeQTK0SuvmkGwa+P+t+wXfylsEfCdj/ssbYbHmRq2xY9T8eaG5St0Ji1BTv2AFT29u/o8uLo8gNJ",
+	"9sWVw+S/9OXeOUhyhX1rboiq4qZo0SuOPCFhqJQbKbt4UrgHtplwEo6lZzvhUlNY6vR3GZy/joB3IDrk",
+	"cfAlpUqe4ImgmoZEtSYlobJ66ugJ4oZcwAEi5f+W8/QfETd+g4f4hqiQ28MkhjS09zBDX/raTkPfBmte",
+	"9t3ftDmvZjt122kit37aqJ261Uqj2XZOai9gzjPLu2WV2dYLsf3y0ah9tnfFsnxBsprS/5pjt4WJ69tB",
+	"MG7Zdbc2stuNk6qNg5rTOKk3nToZZ/UMT0tQX25d+dsMlALljwXrL9VPq/VKs1FtNFormt/WB/MFkg6x",
+	"EWps3M9ImOLu70bCvY2E5nnPaFJ21bQSCjozwv592jRBPtR9UAf18x8V866MomD5h2NdpmIR0y+bM/eg",
+	"+6zKq84GhXzG7H0pdKin9Ll9xXUlDFT2ru90gQV92ztKdaSBKkehReZcOkVmr/Sh4a406MniiJ8kZCkO",
+	"oZVbNB6jBUtoiDCqfvqkLHjSRHeY4HLoCZBA3l/MWJXloAJaUEEdtjRmjtIu93LZ4uTksET1xkz3hOhp",
+	"rB3F2wTHENhoFMg028Ksd6j2FHmUkb3RWJd89BQN9cyeHpgjPGBpSw9OSJAWS8iqwklplLAJlfXGIJBI",
+	"YY2yufpp4zmz4lzZU/NTBNyT9b3Uq4QFyoidwsLIj9E9rGiSK+JwikIMDbhVXqpEPbkG5ViTPS5pcqCN",
+	"mUtQRyw3oX2NxvqFb8NqXEzF9COUmGcA3nmiWJ2u+neL3u8WPZPCAd3SZRDSk1HMCovk850mvdskMgiF",
+	"Oqx0rBxdggDJ8gMsUNVuOFCEnpED7dSlfy2RpRQ3G/qMFfwvsvTtc4ZyB+c3bhrciYdPsg0aqqGUbczK",
+	"0DRBMWYbDISbserbJr3/l0yEe+DMoTZC/TYYCTeSvmMQCTebKWSRqLTMjm6a/ChkOlOSl7mCWRLaBsnm",
+	"VBoX4ZtCbMseU6oudHw2rkoVNfAyfwnU/xXkFqrnmc+qamPekRL8ZEmZQxSSLDvbM4v0eamQKGuC0gCs",
+	"oo+YJhZUCxow40wGJKTycCYJmalcWLHsaJH4EbQcCQOj/SDoBjJgKyZ+FINknEbVG4CMYjHMgKUNQ6ay",
+	"SJGcaWFRjZxRSH7o2UGEhglGrZCbP6DfU7CQsxhCp+mqKlxaOi1JpkggbNKweTScGlgk0jFMb7fTOq2B",
+	"19qtgtdaiK7pg9WVj7WzbxnjV6HX9fbx3Ypbk+N/VIYbx23XcH1UlR1oToIatttjx7FrI9evBnXSGJ84",
+	"Jauku6+Urq9u++qj0kYNiFBky1lfWuqQV4Uy1w7GWg0ftSW5EpjqND/JSgPosclU019V72eEczwh/HdP",
+	"41ez7hQp71xTKBprQkMJ//XZBiOfEpkk+IzhN0Ww9VPVXnAWGpAVHlJQphwI84oVAEr5jSmjfEoCKy2y",
+	"kTYNkD1V/CgMiS/U/jJfyMJvhUXlj14rY0JmnVAdN7Sgv0Ku0+8JWOnyZtD6lsRQ9I+y1RnLer9g/4UK",
+	"+AXrgYVSlUUFzEsaZuQjUIwWotHTeu3BA2a+LKyJQwg4l8YRLAvz7xpR7IDguGWsYK3tGQOWFdkyVg1V",
+	"OlHELMBXGV2PoWQaGsXRYjKF+lAj7N9r9ivLXsHHoNur1praA+bd9jsX3WHnTFYZFMDW9hjdwEGW7VJL",
+	"EcPqGESoEziDRgCmDQaWwPGYpFabAdthtoFXJiRZD/6ThXNXbTeyQq+C/wxDAwwpADwyA/nkQY44SPs5",
+	"lPN2oyLs8YCltz1z4JioKnFBBRl1vB/UbkGVLo7KruNkb1moVkU/0e8R1h00mnX4TRnCYWgNmFEsLatp",
+	"5iDvfeem1/n+oju86L3r9Yfdv551u+fdc3O78u028jLKJflkyCiqE81zjVvPiW9cO3TgACIjHwcjm/iY",
+	"2PVq27VbQb1t+7jl4na1OWqNpDhD5uD32aOHRLX05QlMWkDrBd3Vvxnl7mAjwu/Wt1/FOw60Ma1CioKI",
+	"EUvQypTxHW6NO+ZJNP9qskWXBVw1BYJ4PENP9YwWXoKjRPO50CYr6Fb8KdsOSeZsvrbKkNYInHj7/44V",
+	"5v+CtU/s6KE2Z7OD7MZE2G0dYaEkaFY5GMpyV1KLjPRn5UwyHgVjShr0NWBeqoV6UpjV/ldOkkQW9M0Z",
+	"SazMDCJ1XA/qBmfVpqEICTiyYiIGeZ1NUAjW0NcBxIARDUNxgFSd4LKOP7OQR2bqDyiqN2SL2YjEYAWS",
+	"9UbFn+r1Ifah7K70OuoGoPdknsgKfeJKrn/opip3ei+eawpRU5S2hvVJyutpZFvJKsFi5Z+HRK2kQW8g",
+	"fgnpyIBVGvTx1EwBMwEgv9/5a4uYigt7Sy1ZM+QNxfHShs7/x4I3+qZp38+QUZOQFHAG/Tg4mqwgjqyC",
+	"lNNIFczUJ0hliArN5RpCKU+hvqQ0hK4EaHlCW4l04I7QUMx7SZRj/kKJheekwxzCFSgTGv2AYTSJo8Vc",
+	"DCdnk3aAYJlaOKN+HMkkNQvxSAwmyIgcjt/TOZctK+YEJ1z3wNrlShfAevPbD5JzbKdtO3VUrUE8WL1S",
+	"bzfbbisfJJcFtH2WFGdUq2PcwnXbGdUcQXFGdstxm7Y7boz8k8bI9Z06QEy3U+VJTPBsCLbHX4ra78z9",
+	"KYmjY8wTElN+b8+ESMyPY/x4PIOLx0oBOn4koR/NSOURP4BtStk65yGW8QiSJJ7gWuAHVdsZVUdygu06",
+	"btr4xK22R816s13zX3qCHCDNh34UEP947s+G6oo2stqziEVDtzmiybB1P/3ncO7Pipfx0XpmMpki8hKV",
+	"x1GMFPQQZX40E9gPhfk0BwmI71ebNbGfVSzBNaq1Art1gltj12m4bqu1xkFQKonqWEV3jYM4tivwAzmu",
+	"yUHcnRxEQUMJqwUYWB+7/iio+3azOXLtOm76dtuv1+zquD4a1XBt3MRuNg7xp9ELQHWG2QLL7k4oEUKx",
+	"Ah8etwNM2nWbjJ0TMQ62seu4dmvcqJJGszWutQ0GnGgn2E7YbTqaB8Bufxv+mz1jLH+PrjzE/r4aV/lm",
+	"LaJyLVIEWg9AiiIgmmkclo0FZP6zbPckNWYhpUtOLCkaDk/NdjKYczphYtS7u9654K85x79siSrGQJQj",
+	"6ILOJpaSfqWZd8BCPCJhzsyrRsusjIPSDFNmT2JChCIwKAm197vvvk97BxDlBx6TmEDT1gjJl5EcXXP1",
+	"tCljWQoOUgeZRElUScTO6iuyMVp2jXuqm2B2T9GqofHegBkdcL+rQHdH4/6RLELyGNMkISyNSgUQkgDW",
+	"XEEQ0AZ/S7AL9UH33xJLecUlcKB9VUzTKqp6Za84okHqJ5arL4s3HhpHIKPIQEKVKg5STNpVRdOMUwko",
+	"uAkjhCSAPiAonfsj9aGmCg3kaQqlbzqNzuRQ/XHVgI5owNGIjKNYlgkHE71QjqAIusQBKJWUzj21Vz9O",
+	"o5CkXe+y0M10tKVsvUw1FqsJ5do1AfylZQz6PzJoL6EOwYDlK7+vtdGUznRdWtbs3XSKOCG5PmzSXqSn",
+	"6VXQh7QpzeOU+tMBK2jdeYSE/CG9D7kGM6qvjHTVM6MXSwqe9FBTjrARB+saFd3zNRKgEXa3jyd7FiEY",
+	"sJUqBFmHU6hCAJUU9gsTffMbChB986zQUPH2B3lmfo8N/d06XZjtjVYsdG9WbXOSlqhm62RzrsMFvSfI",
+	"08+pHmfQd0eFB03oA2EqEN5C+fB3zTxyJxhdRitUtehQq8bepKNE6Secsh7MKesQ/vQTl43xf6L9y2/R",
+	"PK3QRaPlbtTXmLoZ9ftpR30QUyA1RLIpVPbEqD02///Yu9retnEk/FcIfdkYkFLLll/i4HAItulugabb",
+	"C9I7HKoipi0q1kUmfZKcbK7Y/37gzJCi/BI7b3dbNJ9a2wpJUeJwOPPM8yyrcat+68HldXgaXWVAlOz2",
+	"jSAvpU58jFJzl5yvhtUBqssVMNzuLdRKj3qwm/S6Y4kqmA3v4LghbGfJ7JgVptuhZseN62oviOV4gxdr",
+	"1QsdqbwWlVofslNQq0FXxCGTAelXPaWVQiUbE+1C/yyWeA/6iqaFOcEn1nT/YbaQF1J7MzzPUbtzwm2d",
+	"ykh7bpus0d8dxRzvBTb8/cNiRtD+yzeP4GjeyDOTa/A2dwvBYq/K+XXsHQN2804t2Vxwqb/m+XXs/VX7",
+	"SvjqeCNXCRDO43qUVDBq5NsQkHJ58c9Pp+D0kIA9qc3X2vKNgdGAOuxgkfO7FrAiUiHRUm4eQcft/PPH",
+	"89OTn38FqAUO4CExgtpNw6TttqB8rbhJnvzhq5n/k7o3rhUwFslagd1Gf2fli0qrIHEYbfSfjUBmFL+F",
+	"mEMpKr8+qOSC3wij4ZtnZYWno19OL3z26fMFfHh7+uH04pRh2YI5Ga4VybDT+qRLuLU6aU95C56mgNw7",
+	"ZOP3aXDGKzC9qrgu9YajHTNXgHaTLcN8yOOOSyl0uCm6/z1X64R7HBI+FcKGYd7xLKe+OsOH/em5QTB9",
+	"50U/284Xj6jzcSt83PhBI2+HawqTZipFKKBNI5Z+Dc6LDmMJkQe9PD4qKcwamak80QvJhXtiV74bychK",
+	"1m1H+ozCzlSSpZmB0WpLw1E+e3OG/ZErSo9x66raMxqgn293z9fe3NUrhv2Fapu2L42HvRrvHFjXTrYj",
+	"U+8DyBefOVgTW5oOHEhKXure9Mq6NMXsGAYteS7YAYFVcpGiJJacCAgfivmiumv5hLmB4Du0V6NrfJK/",
+	"qFCVGzehMcWe0bmC6KyJ2bIZl0lOW1ssa1Swc2Z62I4YSyPwTwhcw5HPTYbCRDCPaSXXkea6Lmql5n8V",
+	"6hZLN0VQClM7BZYE3Gw9Sjj82f0Zp4azqZKmfRrh5I6Vai60WRS5Q8MehZ1YZrKsdFsqZROh79joqgOs",
+	"maLmGGeFg1ntD2Cku6xIBvw2g5Nc6aCp9GkvFyWx2lLiheC17tBH6JxEneHG0OvnRcKf6ku8xlz/PO7M",
+	"/ydG+4P5UGS49w7SAkAY9H3vBVJuZS3RZwLzadxCawjNbShTtXEfPM7M1Y1gE1HdChSMmKMalVvd47PV",
+	"rOeYolQ2MgRZTqILgMgQKObgw2RVQb9BJKHVFAtWstRbA6+akYNDdoJSLD7ezZko5jxD/3A640UFaeBM",
+	"sl/0bd5k//mpZG9/u7jHcYMLd4nRjf8FMGmYAlMW4rPxHHtHiu5EVeOmPh39bCTp/r0UIJVG8ArSUGuq",
+	"gCHkceRB/Mf3hFzO9ftBH+sGE1V5XzfIn60ridm3gbxvBIUo0I9mzkbj7oF6V1rRrabcOex4DeavMRQV",
+	"ORDxYilJ22PTXVsgiXvf80xmc32nob2lTFbiCtCUT8aTieRK4EPVZ25v5B1F/XCS8DDoRWkSRKIzCPik",
+	"HQVROOxP++mgM+y2Pd+7zoBXzOD6lTfy+kc8HQwHIkh7KQ8iHk6CoyTsBGl7EnUnw37CRR82KakS4aCA",
+	"9uwxk4n43Ru1fQ+y1baCGANjGKA1ujimdBYvsICyvUZoewrrniqeX4/YTOS5uqc7fdVDwTq4wqw2341M",
+	"Dq9odTY1+pIMjRO8Rt9iyRhvsy8wwL/EXvvQxE+8r8ex/COW9yroGQOglz+jlu9RDNSjMsurMShrWdjF",
+	"Wz0kIDQ6OIB/Wi0c5Jfm6OxlLAiQmZ/x9o7hrhmyvSX+6M5eD3XPvl2fELDJbpvPebbbtNVbOf49oM+1",
+	"dD9BlLdEV1xI9EqyhI5McOryGZ7bMCtF6v94igCitGw+X1aQILIbihtXQTxNItJMZugb3M4Um/NEsIzC",
+	"orczIe8DKJ/bm39JoLLp5YUBy7twyaI/7ERHw0D0BiKIQnEUTDphO+C9wTA9mrajaNrz1mz8V99DSWoQ",
+	"Y9PtDHg4baf9KOhMunpf6aXBkB9NgvY0TDqim0bcrajgyTyTdbPLEjaOGjYKgE8DwIVXn26S3g3PZQl9",
+	"GBTXYknrpmpIaWcNUhoG7U7Q7rGwO2oPR73+YRh2293+Q3ce87D3gYva9fRqSl+M48GcVApnqf9vDOqb",
+	"b+a/f+zUydPG1PWatxrXpjnddsA4rz3eJ9ZfrVqRPb3KnVbkKZIthsDFoQLfbU+ew5DsAKWjBYlYuz+K",
+	"Bkh3c9Tth96j7Mc218sM4NVkvFhI3V2Izx5g399d+IjFh/tbmTfkQj28tPsJg9sG1j9DYhDJVJ44AW5D",
+	"fXLFM+mvx8ob5u2Y4Q2tJtJWw+WxtFwl7goBo09w+pJVivJ4aEbnSyCKzfIcYd55dmMlHrfkumO5K9l9",
+	"jvO/YoGfLev9Gjn+URPh9GLta5s2GYwG+PbRqcGNS/18KRt5wbV1WilkJZSJk9yGCuuVoLB2TAqVW7hv",
+	"sZSUSWoG/ByuKajNaHL+IP3OMUWVcdVTJtCkI8taJwpBWGRjYlk3pVJECJSVWJRjJmRV3PlsjPwylwVS",
+	"ho9Zxa8REFQy/AlhNnSdthPrEGRX8THDuasKPhWjZvFRsZQU3cbgNlOFE8tOxBSnF0+6dz7W6M/ULQBD",
+	"gePqHqzzY9GF3zfE+VXH5cUx0Tut0lzcz9GBtBymSn3GF3AWqpk5+JWQlYPhsaQeyPdG6gYjLBxgubrS",
+	"TalrIRF7syxFcRxL+FU2pA6rplTTgSMYxiYiV9pGNBlNfSR1U4xDs6NNnCCEjgAIgdWK8tlY/wFel5UE",
+	"ebB0Iz8BGrmAFJkh488KCnmZzkdsvBAF1CQqqVuJJZFzdDvsoJ4vOz8QjGkdOlP584f3WO3cBD43hG0P",
+	"xjcSZ3Hc2pLUOhPPxfQhSBrGZXP5UUlAnlaQ7dUcq+3JYBoFfd4TSLR6lPbCoMO7k2jaS/pikK7H6+oX",
+	"yxt1O76nnfB6uPoTz3NXUwcX/GWW0AN8ppkyi8QObe/D9JnYSosCBuaHI0X5x0wxPmfvt/CgNGX4v3mo",
+	"93yyrGb6geqjIcSu/wa5VfrGqnPV337VzRQ3m3PaF3XdNeTZ4f8lElqbApJDy8P7BnxOGutqU+8swQoU",
+	"nIB4V1mVRunIckkDH6nKpoItcl4BLShQi2qjCq4VkAbWCwB3q/WstoMNs4X+rCH/wqZqQdLddghuAty6",
+	"w5mVKNGe4roOilPkvaqDsirfsuowOyKDMy6TcpMPDLuVFXYB31PkQtu6O+CCbfkMCnwt9StU86KUjBS/",
+	"V3T0pfly2bjWZ+2DutK7MpUQmcUM41vwsrxVBZCEq0nFtZOP27TzNOD129SsvApyKB0/+fQeN2j9QOnN",
+	"Q3AgXF9STMBoFxvpdPT9gTwV2UyJHMftu5aeWx+BXkwOh1jmMJvX7kh1L7dY6fRVMzmt9fSr4Hk18wHp",
+	"l0m9KZuO9K0719LDd1r9zezTQFj93wAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

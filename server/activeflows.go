@@ -56,11 +56,17 @@ func (s *Server) parseStart(ctx context.Context, customerID uuid.UUID, raw []byt
 	live := func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
 		return s.store.LiveFlowIDs(ctx, customerID, ids)
 	}
-	st, rep, err := flow.ParseStart(ctx, raw, s.limits(), kind, live)
+	lim := s.limits()
+	lim.Fields = fieldsFrom(ctx)
+	st, rep, err := flow.ParseStart(ctx, raw, lim, kind, live)
 	if err != nil {
 		return nil, err
 	}
-	return st, rep.Err()
+	if err := rep.Err(); err != nil {
+		return nil, err
+	}
+	warn(ctx, rep.Warnings)
+	return st, nil
 }
 
 // CreateActiveflow starts an execution of a flow's current revision, or of inline actions.

@@ -276,7 +276,7 @@ func TestActiveflowLifecycle(t *testing.T) {
 
 func TestActiveflowBadRequests(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		e := newEnv(t, b)
+		e := newEnv(t, b, strictFields)
 		f := e.createFlow(e.alice, `{"name":"f"}`)
 		bobs := e.createFlow(e.bob, `{"name":"bob's"}`)
 		for _, c := range []struct{ name, body, reason, pointer string }{

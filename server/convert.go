@@ -23,21 +23,39 @@ func formatTimePtr(t *time.Time) string {
 	return formatTime(*t)
 }
 
-// toPage reads the paging parameters. page_size is already known to be a positive integer (the spec says so);
-// page_token must be a timestamp in the wire format.
+// toPage reads the paging parameters. page_size is already known to be a non-negative integer (the spec says so);
+// 0 means the default, as in VoIPbin. page_token must be a timestamp in the wire format or in RFC 3339 form
+// (VoIPbin's current tokens).
 func toPage(size *int, token *string) (store.Page, error) {
 	var p store.Page
-	if size != nil {
+	if size != nil && *size > 0 {
 		p.Size = min(*size, store.MaxPageSize)
 	}
 	if token != nil && *token != "" {
-		t, err := time.ParseInLocation(timeLayout, *token, time.UTC)
+		t, err := parsePageToken(*token)
 		if err != nil {
-			return p, badParameter("page_token", "%q is not a timestamp like 2020-10-11 01:00:00.000001", *token)
+			return p, badParameter("page_token", "%q is not a timestamp like 2020-10-11 01:00:00.000001 or 2020-10-11T01:00:00.000001Z", *token)
 		}
 		p.Before = t
 	}
 	return p, nil
+}
+
+// parsePageToken reads a page token. An RFC 3339 time finer than a microsecond is rounded up to the next one: the
+// page holds the items created strictly before the token, and items are stored to the microsecond.
+func parsePageToken(token string) (time.Time, error) {
+	if t, err := time.ParseInLocation(timeLayout, token, time.UTC); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, token)
+	if err != nil {
+		return time.Time{}, err
+	}
+	t = t.UTC()
+	if r := t.Truncate(time.Microsecond); !r.Equal(t) {
+		t = r.Add(time.Microsecond)
+	}
+	return t, nil
 }
 
 // nextPageToken is the last item's tm_create, or "" for an empty page.

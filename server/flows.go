@@ -15,29 +15,39 @@ import (
 )
 
 // checkFlow decodes and validates a flow definition, including its references to other flows of the caller.
-func (s *Server) checkFlow(ctx context.Context, customerID uuid.UUID, raw []byte) (*flow.Definition, *flow.Report, error) {
+// flowID is the flow being written (its labels' namespace), or uuid.Nil. Unknown fields are read as the request's
+// field validation mode says.
+func (s *Server) checkFlow(ctx context.Context, customerID, flowID uuid.UUID, raw []byte) (*flow.Definition, *flow.Report, error) {
 	live := func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
 		return s.store.LiveFlowIDs(ctx, customerID, ids)
 	}
-	return flow.Validate(ctx, raw, flow.Limits{MaxActions: s.cfg.MaxActions}, live)
+	lim := flow.Limits{MaxActions: s.cfg.MaxActions, Namespace: flowID, Fields: fieldsFrom(ctx)}
+	return flow.Validate(ctx, raw, lim, live)
 }
 
-// validDefinition is checkFlow for writes: a definition with errors is an *flow.InvalidError.
-func (s *Server) validDefinition(ctx context.Context, customerID uuid.UUID, raw []byte) (*flow.Definition, error) {
-	def, rep, err := s.checkFlow(ctx, customerID, raw)
+// validDefinition is checkFlow for writes: a definition with errors is an *flow.InvalidError; the warnings go
+// into the answer's Warning headers and are returned for its body.
+func (s *Server) validDefinition(ctx context.Context, customerID, flowID uuid.UUID, raw []byte) (*flow.Definition, []flow.Problem, error) {
+	def, rep, err := s.checkFlow(ctx, customerID, flowID, raw)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := rep.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return def, nil
+	warn(ctx, rep.Warnings)
+	return def, rep.Warnings, nil
 }
 
-// flowResponse is a flow with its ETag.
-func flowResponse(f *store.Flow) gen.FlowJSONResponse {
+// writtenResponse is a written flow with its ETag and the warnings of its validation.
+func writtenResponse(f *store.Flow, warnings []flow.Problem) gen.FlowWrittenJSONResponse {
 	tag := etag(f.Revision)
-	return gen.FlowJSONResponse{Body: toAPIFlow(f), Headers: gen.FlowResponseHeaders{ETag: &tag}}
+	body := toAPIFlow(f)
+	if len(warnings) > 0 {
+		w := toAPIProblems(warnings)
+		body.Warnings = &w
+	}
+	return gen.FlowWrittenJSONResponse{Body: body, Headers: gen.FlowWrittenResponseHeaders{ETag: &tag}}
 }
 
 // ListFlows answers one page of the caller's flows.
@@ -56,10 +66,14 @@ func (s *Server) ListFlows(ctx context.Context, req gen.ListFlowsRequestObject) 
 	}, nil
 }
 
-// CreateFlow stores a new flow, at revision 1.
+// CreateFlow stores a new flow, at revision 1. Its id is chosen first: it is the namespace of its labels.
 func (s *Server) CreateFlow(ctx context.Context, req gen.CreateFlowRequestObject) (gen.CreateFlowResponseObject, error) {
 	p := principalFrom(ctx)
-	def, err := s.validDefinition(ctx, p.CustomerID, *req.Body)
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, err
+	}
+	def, warnings, err := s.validDefinition(ctx, p.CustomerID, id, *req.Body)
 	if err != nil {
 		return nil, err
 	}
@@ -67,12 +81,12 @@ func (s *Server) CreateFlow(ctx context.Context, req gen.CreateFlowRequestObject
 	if err != nil {
 		return nil, err
 	}
-	return gen.CreateFlow200JSONResponse{FlowJSONResponse: flowResponse(f)}, nil
+	return gen.CreateFlow200JSONResponse{FlowWrittenJSONResponse: writtenResponse(f, warnings)}, nil
 }
 
 // ValidateFlow reports every problem of a flow definition without storing anything.
 func (s *Server) ValidateFlow(ctx context.Context, req gen.ValidateFlowRequestObject) (gen.ValidateFlowResponseObject, error) {
-	_, rep, err := s.checkFlow(ctx, principalFrom(ctx).CustomerID, *req.Body)
+	_, rep, err := s.checkFlow(ctx, principalFrom(ctx).CustomerID, uuid.Nil, *req.Body)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +142,7 @@ func (s *Server) UpdateFlow(ctx context.Context, req gen.UpdateFlowRequestObject
 	if err != nil {
 		return nil, err
 	}
-	def, err := s.validDefinition(ctx, p.CustomerID, *req.Body)
+	def, warnings, err := s.validDefinition(ctx, p.CustomerID, req.Id, *req.Body)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +150,7 @@ func (s *Server) UpdateFlow(ctx context.Context, req gen.UpdateFlowRequestObject
 	if err != nil {
 		return nil, err
 	}
-	return gen.UpdateFlow200JSONResponse{FlowJSONResponse: flowResponse(f)}, nil
+	return gen.UpdateFlow200JSONResponse{FlowWrittenJSONResponse: writtenResponse(f, warnings)}, nil
 }
 
 // DeleteFlow soft-deletes a flow; with If-Match, only if nobody changed it since.
@@ -154,7 +168,7 @@ func (s *Server) DeleteFlow(ctx context.Context, req gen.DeleteFlowRequestObject
 // ListFlowRevisions answers one page of a flow's revisions, newest first.
 func (s *Server) ListFlowRevisions(ctx context.Context, req gen.ListFlowRevisionsRequestObject) (gen.ListFlowRevisionsResponseObject, error) {
 	size, before := store.MaxPageSize, 0
-	if req.Params.PageSize != nil {
+	if req.Params.PageSize != nil && *req.Params.PageSize > 0 { // 0: the default
 		size = min(*req.Params.PageSize, store.MaxPageSize)
 	}
 	if req.Params.PageToken != nil && *req.Params.PageToken != "" {
@@ -203,7 +217,7 @@ func (s *Server) RestoreFlowRevision(ctx context.Context, req gen.RestoreFlowRev
 	if err != nil {
 		return nil, err
 	}
-	def, err := s.validDefinition(ctx, p.CustomerID, doc)
+	def, warnings, err := s.validDefinition(ctx, p.CustomerID, req.Id, doc)
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +225,7 @@ func (s *Server) RestoreFlowRevision(ctx context.Context, req gen.RestoreFlowRev
 	if err != nil {
 		return nil, err
 	}
-	return gen.RestoreFlowRevision200JSONResponse{FlowJSONResponse: flowResponse(f)}, nil
+	return gen.RestoreFlowRevision200JSONResponse{FlowWrittenJSONResponse: writtenResponse(f, warnings)}, nil
 }
 
 // revisionDocument is a revision as a flow definition (the body of an update).

@@ -89,7 +89,7 @@ func unknownTypes(n int) string {
 // and the data is unchanged.
 func TestHostileBattery(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		e := newEnv(t, b)
+		e := newEnv(t, b, strictFields)
 		f := e.createFlow(e.alice, `{"name":"precious","actions":[{"type":"answer"},{"type":"talk","option":{"text":"keep me"}}]}`)
 		k := e.createKey(e.alice, `{"name":"precious","expire":86400}`)
 		a := e.startActiveflow(e.alice, `{"flow_id":"`+f.ID+`"}`)

@@ -69,6 +69,9 @@ type Config struct {
 	// IdempotencyWait is how long a request waits for another with the same Idempotency-Key to finish before
 	// answering 409 (default 5s).
 	IdempotencyWait time.Duration
+	// FieldValidation is what unknown request fields do when the request does not say (?field_validation=):
+	// "Strict", "Warn" (the default) or "Ignore".
+	FieldValidation string
 	// FlowCacheBytes bounds the cache of GET /v1.0/flows/{id} answers (default 64 MiB; negative: no cache). The
 	// cache is used only while WatchChanges runs.
 	FlowCacheBytes int64
@@ -129,6 +132,7 @@ type Server struct {
 	console   *consoleFiles
 	echo      *echo.Echo
 	cache     *flowCache // nil: no cache
+	fields    flow.FieldValidation
 	users     *userStates
 }
 
@@ -136,10 +140,19 @@ var _ gen.StrictServerInterface = (*Server)(nil)
 
 // New builds the HTTP handler of flowbin.
 func New(cfg Config, st *store.Store, tokens *auth.Tokens, passwords *auth.Passwords, log *slog.Logger) (*Server, error) {
+	fields := flow.FieldsWarn
+	if cfg.FieldValidation != "" {
+		m, err := flow.ParseFieldValidation(cfg.FieldValidation)
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		fields = m
+	}
 	// Every line the server logs is masked for credentials, whoever wrote it.
 	log = slog.New(auth.NewRedactingHandler(log.Handler()))
 	s := &Server{cfg: cfg.withDefaults(), store: st, tokens: tokens, sealer: tokens.Sealer(), passwords: passwords, log: log}
 	s.cache = newFlowCache(s.cfg.FlowCacheBytes)
+	s.fields = fields
 	s.users = newUserStates()
 	spec, err := gen.GetSwagger()
 	if err != nil {
@@ -169,10 +182,12 @@ func New(cfg Config, st *store.Store, tokens *auth.Tokens, passwords *auth.Passw
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins:  s.cfg.CORSOrigins,
 			AllowHeaders:  []string{"Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-Request-Id"},
-			ExposeHeaders: []string{"ETag", "X-Request-Id", "Retry-After", "Idempotent-Replayed"},
+			ExposeHeaders: []string{"ETag", "X-Request-Id", "Retry-After", "Idempotent-Replayed", "Warning"},
 		}))
 	}
-	e.Use(s.limitHeaders, s.refuseOptions, s.deadline, s.readBody, s.authenticate, s.validateRequest, s.idempotency)
+	// fieldValidation before validateRequest, which drops the unknown fields of the bodies it checks.
+	e.Use(s.limitHeaders, s.refuseOptions, s.deadline, s.readBody, s.authenticate, s.fieldValidation, s.validateRequest,
+		s.idempotency)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
 	s.echo = e
 	return s, nil
@@ -479,6 +494,8 @@ type operation struct {
 	flowBody bool
 	// idempotent: the operation accepts an Idempotency-Key.
 	idempotent bool
+	// fieldValidation: the operation takes ?field_validation=.
+	fieldValidation bool
 }
 
 var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
@@ -504,6 +521,7 @@ func operations(spec *openapi3.T) map[string]*operation {
 				o.flowBody = flowBodies[op.RequestBody.Ref]
 			}
 			o.idempotent = op.Parameters.GetByInAndName(openapi3.ParameterInHeader, headerIdempotencyKey) != nil
+			o.fieldValidation = op.Parameters.GetByInAndName(openapi3.ParameterInQuery, paramFieldValid) != nil
 			ops[method+" "+echoPath] = o
 		}
 	}

@@ -86,6 +86,9 @@ func (s *Server) idempotency(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) runIdempotent(c echo.Context, next echo.HandlerFunc, k store.IdempotencyKey) error {
 	orig := c.Response()
 	rec := &recorder{header: http.Header{}, status: http.StatusOK}
+	if w := orig.Header().Values(headerWarning); len(w) > 0 {
+		rec.header[headerWarning] = w // warnings found before this point (unknown fields): part of the answer
+	}
 	c.SetResponse(echo.NewResponse(rec, c.Echo()))
 	req := c.Request()
 	err := s.store.InTx(req.Context(), func(ctx context.Context) error {

@@ -51,6 +51,10 @@ func (s *Server) validateRequest(next echo.HandlerFunc) echo.HandlerFunc {
 		opts := validationOptions
 		if op.flowBody {
 			opts = flowBodyValidationOptions
+		} else if op.hasBody {
+			if err := dropUnknownFields(c, op); err != nil {
+				return err
+			}
 		}
 		input := &openapi3filter.RequestValidationInput{
 			Request:    c.Request(),

@@ -57,6 +57,19 @@ func (s *Store) CustomerByName(ctx context.Context, name string) (*Customer, err
 	return &c, nil
 }
 
+// GetCustomer reads a customer by id.
+func (s *Store) GetCustomer(ctx context.Context, id uuid.UUID) (*Customer, error) {
+	var c Customer
+	err := s.conn(ctx).Where("id = ?", id).Take(&c).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, fmt.Errorf("store: get customer: %w", notFound("customer", id))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: get customer: %w", classify(err))
+	}
+	return &c, nil
+}
+
 // CustomerWebhook is where a customer's events go, and the secret they are signed with, sealed (see
 // auth.Sealer); "" when the customer has none.
 type CustomerWebhook struct {

@@ -134,11 +134,14 @@ func liveFlows(customerID uuid.UUID) func(*gorm.DB) *gorm.DB {
 	}
 }
 
-// CreateFlow stores a new flow of the customer from a validated definition, at revision 1.
+// CreateFlow stores a new flow of the customer from a validated definition, at revision 1, with the definition's
+// id when it has one.
 func (s *Store) CreateFlow(ctx context.Context, customerID uuid.UUID, def *flow.Definition, by Author) (*Flow, error) {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return nil, fmt.Errorf("store: create flow: %w", err)
+	id, err := def.ID, error(nil)
+	if id == uuid.Nil {
+		if id, err = uuid.NewV7(); err != nil {
+			return nil, fmt.Errorf("store: create flow: %w", err)
+		}
 	}
 	f := &Flow{
 		ID:               id,

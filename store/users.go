@@ -154,6 +154,19 @@ func (s *Store) updateUser(ctx context.Context, what, username string, changes m
 	return nil
 }
 
+// GetUser reads a user of the customer by id.
+func (s *Store) GetUser(ctx context.Context, customerID, id uuid.UUID) (*User, error) {
+	var u User
+	err := s.conn(ctx).Where("customer_id = ? AND id = ?", customerID, id).Take(&u).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, fmt.Errorf("store: get user: %w", notFound("user", id))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: get user: %w", classify(err))
+	}
+	return &u, nil
+}
+
 // DeleteUser removes a user: their login tokens stop working at once, and so do the access keys they created.
 // The customer and its flows stay.
 func (s *Store) DeleteUser(ctx context.Context, username string) error {

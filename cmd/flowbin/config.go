@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowbin/flowbin/flow"
 	"github.com/flowbin/flowbin/outbound"
 	"github.com/flowbin/flowbin/store"
 )
@@ -45,6 +46,7 @@ type config struct {
 	TrustedProxies  []netip.Prefix
 	CORSOrigins     []string
 	RequireIfMatch  bool
+	FieldValidation string
 	MaxExecuted     int
 	MaxControlSteps int
 	// Execution limits (flow.Limits): variables, options after substitution, the stored state.
@@ -92,6 +94,7 @@ var configVars = []struct{ name, def, help string }{
 	{"FLOWBIN_TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For is trusted"},
 	{"FLOWBIN_CORS_ORIGINS", "", "comma-separated origins allowed by CORS (\"*\" for any); empty: CORS off"},
 	{"FLOWBIN_REQUIRE_IF_MATCH", "false", "refuse changes of flows without If-Match (428)"},
+	{"FLOWBIN_FIELD_VALIDATION", "Warn", "unknown request fields when a request has no ?field_validation=: Warn (dropped, reported in Warning headers), Strict (400) or Ignore (dropped silently)"},
 	{"FLOWBIN_MAX_EXECUTED_ACTIONS", "100", "most actions one activeflow runs"},
 	{"FLOWBIN_MAX_CONTROL_STEPS", "50", "most control actions an activeflow runs in a row, with no runner action between"},
 	{"FLOWBIN_MAX_VARIABLES", "100", "most variables one activeflow holds"},
@@ -201,6 +204,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		LoginWindow:       e.duration("FLOWBIN_LOGIN_WINDOW"),
 		CORSOrigins:       list(e.get("FLOWBIN_CORS_ORIGINS")),
 		RequireIfMatch:    e.boolean("FLOWBIN_REQUIRE_IF_MATCH"),
+		FieldValidation:   e.get("FLOWBIN_FIELD_VALIDATION"),
 		MaxExecuted:       int(e.integer("FLOWBIN_MAX_EXECUTED_ACTIONS", 1)),
 		MaxControlSteps:   int(e.integer("FLOWBIN_MAX_CONTROL_STEPS", 1)),
 		MaxVariables:      int(e.integer("FLOWBIN_MAX_VARIABLES", 1)),
@@ -220,6 +224,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		e.errs = append(e.errs, fmt.Errorf("FLOWBIN_LOG_FORMAT: %q is not text or json", c.LogFormat))
+	}
+	if _, err := flow.ParseFieldValidation(c.FieldValidation); err != nil {
+		e.errs = append(e.errs, fmt.Errorf("FLOWBIN_FIELD_VALIDATION: %w", err))
 	}
 	if c.BcryptCost > 31 {
 		e.errs = append(e.errs, errors.New("FLOWBIN_BCRYPT_COST: at most 31"))
@@ -281,6 +288,7 @@ func (c config) logAttrs() []any {
 		"login_attempts_per_address", c.LoginPerAddress, "login_attempts_per_user", c.LoginPerUser,
 		"login_window", c.LoginWindow.String(), "trusted_proxies", fmt.Sprint(c.TrustedProxies),
 		"cors_origins", strings.Join(c.CORSOrigins, ","), "require_if_match", c.RequireIfMatch,
+		"field_validation", c.FieldValidation,
 		"max_executed_actions", c.MaxExecuted, "max_control_steps", c.MaxControlSteps,
 		"max_variables", c.MaxVariables, "max_variable_bytes", c.MaxVariableBytes,
 		"max_variables_bytes", c.MaxVariablesBytes, "max_option_bytes", c.MaxOptionBytes,

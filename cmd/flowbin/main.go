@@ -169,6 +169,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		TrustedProxies:          cfg.TrustedProxies,
 		CORSOrigins:             cfg.CORSOrigins,
 		RequireIfMatch:          cfg.RequireIfMatch,
+		FieldValidation:         cfg.FieldValidation,
 		Execution: flow.Limits{MaxExecuted: cfg.MaxExecuted, MaxControlSteps: cfg.MaxControlSteps,
 			MaxVariables: cfg.MaxVariables, MaxVariableBytes: cfg.MaxVariableBytes, MaxVariablesBytes: cfg.MaxVariablesBytes,
 			MaxOptionBytes: cfg.MaxOptionBytes, MaxStateBytes: cfg.MaxStateBytes},

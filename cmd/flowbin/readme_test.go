@@ -29,7 +29,7 @@ func TestREADMETutorial(t *testing.T) {
 		t.Skip("curl is not installed")
 	}
 	blocks := shellBlocks(t)
-	var tutorial, keys, validate string
+	var tutorial, keys, validate, warnings string
 	for _, b := range blocks {
 		switch {
 		case strings.Contains(b, "# Log in:"):
@@ -38,14 +38,16 @@ func TestREADMETutorial(t *testing.T) {
 			keys = b
 		case strings.Contains(b, "/v1.0/flows/validate"):
 			validate = b
+		case strings.Contains(b, "field_validation=Strict"):
+			warnings = b
 		}
 	}
-	if tutorial == "" || keys == "" || validate == "" {
+	if tutorial == "" || keys == "" || validate == "" || warnings == "" {
 		t.Fatalf("the README lost a snippet: %d blocks", len(blocks))
 	}
 	s := start(t, map[string]string{"FLOWBIN_DATA_DIR": t.TempDir(), "FLOWBIN_ADMIN_PASSWORD": "flowbin"})
 	script := "set -euo pipefail\n" + strings.Replace(tutorial, "BASE=http://127.0.0.1:8080", "BASE="+s.url, 1) +
-		"\necho ---keys\n" + keys + "\necho ---validate\n" + validate
+		"\necho ---keys\n" + keys + "\necho ---validate\n" + validate + "\necho ---warnings\n" + warnings
 	out, err := exec.Command("bash", "-c", script).CombinedOutput()
 	if err != nil {
 		t.Fatalf("the tutorial fails: %v\n%s", err, out)
@@ -56,6 +58,9 @@ func TestREADMETutorial(t *testing.T) {
 		`"name":"test flow update"`,                                                                  // update
 		"204",                                                                                        // delete
 		`"reason":"INVALID_ACTION_TYPE"`, `"pointer":"/actions/1/option/target_id"`, `"valid":false`, // validate
+		`Warning: 299 flowbin "/flow_name: unknown field \"flow_name\" was dropped`, // warnings
+		`Warning: 299 flowbin "/actions/1/option/loop_count: goto without loop_count never jumps`,
+		`"pointer":"/flow_name","reason":"UNKNOWN_FIELD"`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the output lacks %s:\n%s", want, text)

@@ -637,6 +637,156 @@ func (e HealthStatus) Valid() bool {
 	}
 }
 
+// Defines values for MePermission.
+const (
+	N32 MePermission = 32
+)
+
+// Valid indicates whether the value is a known member of the MePermission enum.
+func (e MePermission) Valid() bool {
+	switch e {
+	case N32:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MeRingMethod.
+const (
+	Ringall MeRingMethod = "ringall"
+)
+
+// Valid indicates whether the value is a known member of the MeRingMethod enum.
+func (e MeRingMethod) Valid() bool {
+	switch e {
+	case Ringall:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MeStatus.
+const (
+	MeStatusEmpty MeStatus = ""
+)
+
+// Valid indicates whether the value is a known member of the MeStatus enum.
+func (e MeStatus) Valid() bool {
+	switch e {
+	case MeStatusEmpty:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FieldValidation.
+const (
+	FieldValidationIgnore FieldValidation = "Ignore"
+	FieldValidationStrict FieldValidation = "Strict"
+	FieldValidationWarn   FieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the FieldValidation enum.
+func (e FieldValidation) Valid() bool {
+	switch e {
+	case FieldValidationIgnore:
+		return true
+	case FieldValidationStrict:
+		return true
+	case FieldValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateAccesskeyParamsFieldValidation.
+const (
+	CreateAccesskeyParamsFieldValidationIgnore CreateAccesskeyParamsFieldValidation = "Ignore"
+	CreateAccesskeyParamsFieldValidationStrict CreateAccesskeyParamsFieldValidation = "Strict"
+	CreateAccesskeyParamsFieldValidationWarn   CreateAccesskeyParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the CreateAccesskeyParamsFieldValidation enum.
+func (e CreateAccesskeyParamsFieldValidation) Valid() bool {
+	switch e {
+	case CreateAccesskeyParamsFieldValidationIgnore:
+		return true
+	case CreateAccesskeyParamsFieldValidationStrict:
+		return true
+	case CreateAccesskeyParamsFieldValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateActiveflowParamsFieldValidation.
+const (
+	CreateActiveflowParamsFieldValidationIgnore CreateActiveflowParamsFieldValidation = "Ignore"
+	CreateActiveflowParamsFieldValidationStrict CreateActiveflowParamsFieldValidation = "Strict"
+	CreateActiveflowParamsFieldValidationWarn   CreateActiveflowParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the CreateActiveflowParamsFieldValidation enum.
+func (e CreateActiveflowParamsFieldValidation) Valid() bool {
+	switch e {
+	case CreateActiveflowParamsFieldValidationIgnore:
+		return true
+	case CreateActiveflowParamsFieldValidationStrict:
+		return true
+	case CreateActiveflowParamsFieldValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateFlowParamsFieldValidation.
+const (
+	CreateFlowParamsFieldValidationIgnore CreateFlowParamsFieldValidation = "Ignore"
+	CreateFlowParamsFieldValidationStrict CreateFlowParamsFieldValidation = "Strict"
+	CreateFlowParamsFieldValidationWarn   CreateFlowParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the CreateFlowParamsFieldValidation enum.
+func (e CreateFlowParamsFieldValidation) Valid() bool {
+	switch e {
+	case CreateFlowParamsFieldValidationIgnore:
+		return true
+	case CreateFlowParamsFieldValidationStrict:
+		return true
+	case CreateFlowParamsFieldValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateFlowParamsFieldValidation.
+const (
+	UpdateFlowParamsFieldValidationIgnore UpdateFlowParamsFieldValidation = "Ignore"
+	UpdateFlowParamsFieldValidationStrict UpdateFlowParamsFieldValidation = "Strict"
+	UpdateFlowParamsFieldValidationWarn   UpdateFlowParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the UpdateFlowParamsFieldValidation enum.
+func (e UpdateFlowParamsFieldValidation) Valid() bool {
+	switch e {
+	case UpdateFlowParamsFieldValidationIgnore:
+		return true
+	case UpdateFlowParamsFieldValidationStrict:
+		return true
+	case UpdateFlowParamsFieldValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetFlowGraphParamsFormat.
 const (
 	Dot     GetFlowGraphParamsFormat = "dot"
@@ -706,7 +856,9 @@ type Accesskey struct {
 	TokenPrefix string `json:"token_prefix"`
 }
 
-// AccesskeyCreate A new access key.
+// AccesskeyCreate A new access key. The read-only fields of `Accesskey` (`x-ignored-fields`) are ignored in every field
+// validation mode, so that a key read with GET can be sent back; other unknown fields follow
+// `field_validation`.
 type AccesskeyCreate struct {
 	// Detail A longer description for people.
 	//
@@ -735,7 +887,9 @@ type AccesskeyList struct {
 	Result []Accesskey `json:"result"`
 }
 
-// AccesskeyUpdate New name and detail for an access key.
+// AccesskeyUpdate New name and detail for an access key. The read-only fields of `Accesskey` (`x-ignored-fields`) are
+// ignored in every field validation mode, so that a key read with GET can be sent back with PUT; other
+// unknown fields follow the server's field validation.
 type AccesskeyUpdate struct {
 	// Detail A longer description for people.
 	//
@@ -803,7 +957,9 @@ type AccesskeyWithToken struct {
 
 // Action One step of a flow. In a stored flow, `id` is always a UUID. In a request, `id` may be omitted, `""`, or a
 // label that is not a UUID (such as `"main-greeting"`): the server assigns a UUID and rewrites every
-// reference to the label inside the flow. `tm_execute`, which VoIPbin sends back, is accepted and ignored.
+// reference to the label inside the flow. A label's UUID is derived from the flow's id and the label
+// (UUIDv5; inside a `call` action's `actions`, from that action's id), so it is the same in every revision.
+// `tm_execute`, which VoIPbin sends back, is accepted and ignored.
 type Action struct {
 	// Id The action's id. A UUID in responses; optional, `""` or a label in requests.
 	//
@@ -1897,6 +2053,69 @@ type Author struct {
 // Example: user
 type AuthorType string
 
+// Customer A customer, in the shape of VoIPbin's `CustomerManagerCustomer`.
+type Customer struct {
+	// Address Not kept by flowbin; always `""`.
+	//
+	// Example:
+	Address string `json:"address"`
+
+	// BillingAccountId Not kept by flowbin (no billing); always `""`.
+	//
+	// Example:
+	BillingAccountId string `json:"billing_account_id"`
+
+	// Detail Not kept by flowbin; always `""`.
+	//
+	// Example:
+	Detail string `json:"detail"`
+
+	// Email Not kept by flowbin; always `""`.
+	//
+	// Example:
+	Email string `json:"email"`
+
+	// Id The customer's id.
+	//
+	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
+	Id openapi_types.UUID `json:"id"`
+
+	// Name The customer's name.
+	//
+	// Example: default
+	Name string `json:"name"`
+
+	// PhoneNumber Not kept by flowbin; always `""`.
+	//
+	// Example:
+	PhoneNumber string `json:"phone_number"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// TmDelete A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmDelete Timestamp `json:"tm_delete"`
+
+	// TmUpdate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmUpdate Timestamp `json:"tm_update"`
+
+	// WebhookMethod The method of the customer's webhook; `""` when none is set.
+	//
+	// Example:
+	WebhookMethod string `json:"webhook_method"`
+
+	// WebhookUri The customer's webhook; `""` when none is set.
+	//
+	// Example:
+	WebhookUri string `json:"webhook_uri"`
+}
+
 // Decision What a control action decided, and why.
 type Decision struct {
 	// Reason Why, in words.
@@ -2140,6 +2359,10 @@ type Flow struct {
 	//
 	// Example: flow
 	Type FlowType `json:"type"`
+
+	// Warnings Only in answers to writes (create, update, restore) that have warnings (**beyond**): the warnings of
+	// validation, as in the `Warning` headers. Sent back in a PUT, it is ignored.
+	Warnings *[]ErrorDetail `json:"warnings,omitempty"`
 }
 
 // FlowType The kind of flow. Always `flow`.
@@ -2212,10 +2435,12 @@ type FlowGraphNode struct {
 	Type ActionType `json:"type"`
 }
 
-// FlowInput A flow definition, the body of `createFlow`, `updateFlow` and `validateFlow`. Unknown fields are errors,
-// except the read-only fields of `Flow` (`id`, `customer_id`, `type`, `tm_create`, `tm_update`,
-// `tm_delete`), which are accepted and ignored so that a flow read with GET can be sent back with PUT.
-// Strings must not contain NUL characters. At most 1,000 actions (configurable). `revision` is read-only too.
+// FlowInput A flow definition, the body of `createFlow`, `updateFlow` and `validateFlow`. Unknown fields are dropped with
+// a warning, or refused, or dropped silently, as `field_validation` says. The read-only fields of `Flow`
+// (`id`, `customer_id`, `type`, `revision`, `tm_create`, `tm_update`, `tm_delete`, `warnings`) and VoIPbin's
+// fields that flowbin does not use (`direct_hash`, `direct_id`, `persist`) are accepted and ignored in every
+// mode, so that a flow read with GET, from flowbin or from VoIPbin, can be sent back with PUT. Strings must
+// not contain NUL characters. At most 1,000 actions (configurable).
 type FlowInput struct {
 	// Actions The actions, in order.
 	Actions *[]Action `json:"actions,omitempty"`
@@ -2361,6 +2586,94 @@ type LoginToken struct {
 	Username string `json:"username"`
 }
 
+// Me The caller, in the shape of VoIPbin's agent (`AgentManagerAgent`), with its customer.
+type Me struct {
+	// Addresses Always empty.
+	Addresses []map[string]interface{} `json:"addresses"`
+
+	// Customer A customer, in the shape of VoIPbin's `CustomerManagerCustomer`.
+	Customer Customer `json:"customer"`
+
+	// CustomerId The customer the caller acts for.
+	//
+	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
+	CustomerId openapi_types.UUID `json:"customer_id"`
+
+	// Detail `""` for a user; the access key's detail.
+	//
+	// Example:
+	Detail string `json:"detail"`
+
+	// Id The user's id, or the access key's.
+	//
+	// Example: 0190b7c4-6a5e-7c1e-9f51-2a3b4c5d6e7f
+	Id openapi_types.UUID `json:"id"`
+
+	// Name The username, or the access key's name.
+	//
+	// Example: admin
+	Name string `json:"name"`
+
+	// Permission VoIPbin's permission bits; always 32 (customer admin).
+	//
+	// Example: 32
+	Permission MePermission `json:"permission"`
+
+	// RingMethod VoIPbin's agent ring method; always `ringall` (flowbin places no calls).
+	//
+	// Example: ringall
+	RingMethod MeRingMethod `json:"ring_method"`
+
+	// Status VoIPbin's agent status; always `""` (none), as flowbin's users are not call-centre agents.
+	//
+	// Example:
+	Status MeStatus `json:"status"`
+
+	// TagIds Always empty.
+	TagIds []string `json:"tag_ids"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// TmDelete A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmDelete Timestamp `json:"tm_delete"`
+
+	// TmUpdate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmUpdate Timestamp `json:"tm_update"`
+
+	// Username The user's username; `""` for an access key.
+	//
+	// Example: admin
+	Username string `json:"username"`
+}
+
+// MePermission VoIPbin's permission bits; always 32 (customer admin).
+//
+// Example: 32
+type MePermission int
+
+// MeRingMethod VoIPbin's agent ring method; always `ringall` (flowbin places no calls).
+//
+// Example: ringall
+type MeRingMethod string
+
+// MeStatus VoIPbin's agent status; always `""` (none), as flowbin's users are not call-centre agents.
+//
+// Example:
+type MeStatus string
+
+// PageToken A page token: a timestamp as `YYYY-MM-DD HH:MM:SS.ffffff` (UTC), or in RFC 3339 form as VoIPbin writes it
+// (`2021-02-04T06:47:01.139361Z`, any zone), or `""` for the first page.
+//
+// Example: 2021-02-04T06:47:01.139361Z
+type PageToken = string
+
 // Simulation How a simulated execution went.
 type Simulation struct {
 	// EndReason Why it ended, as `Activeflow.end_reason`.
@@ -2452,6 +2765,9 @@ type AccesskeyID = openapi_types.UUID
 // ActiveflowID defines model for ActiveflowID.
 type ActiveflowID = openapi_types.UUID
 
+// FieldValidation defines model for FieldValidation.
+type FieldValidation string
+
 // FlowID defines model for FlowID.
 type FlowID = openapi_types.UUID
 
@@ -2467,11 +2783,6 @@ type IfNoneMatch = string
 // PageSize defines model for PageSize.
 type PageSize = int
 
-// PageToken A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
-//
-// Example: 2021-02-04 06:47:01.139361
-type PageToken = Timestamp
-
 // RevisionNumber defines model for RevisionNumber.
 type RevisionNumber = int32
 
@@ -2483,6 +2794,9 @@ type BadRequest = Error
 
 // Conflict The one error envelope, used by every error answer of every operation.
 type Conflict = Error
+
+// FlowWritten A stored flow.
+type FlowWritten = Flow
 
 // HeadersTooLarge The one error envelope, used by every error answer of every operation.
 type HeadersTooLarge = Error
@@ -2528,10 +2842,12 @@ type UnsupportedMediaType = Error
 // `webhook_method`).
 type ActiveflowBody = ActiveflowCreate
 
-// FlowBody A flow definition, the body of `createFlow`, `updateFlow` and `validateFlow`. Unknown fields are errors,
-// except the read-only fields of `Flow` (`id`, `customer_id`, `type`, `tm_create`, `tm_update`,
-// `tm_delete`), which are accepted and ignored so that a flow read with GET can be sent back with PUT.
-// Strings must not contain NUL characters. At most 1,000 actions (configurable). `revision` is read-only too.
+// FlowBody A flow definition, the body of `createFlow`, `updateFlow` and `validateFlow`. Unknown fields are dropped with
+// a warning, or refused, or dropped silently, as `field_validation` says. The read-only fields of `Flow`
+// (`id`, `customer_id`, `type`, `revision`, `tm_create`, `tm_update`, `tm_delete`, `warnings`) and VoIPbin's
+// fields that flowbin does not use (`direct_hash`, `direct_id`, `persist`) are accepted and ignored in every
+// mode, so that a flow read with GET, from flowbin or from VoIPbin, can be sent back with PUT. Strings must
+// not contain NUL characters. At most 1,000 actions (configurable).
 type FlowBody = FlowInput
 
 // InlineSimulationBody Actions to simulate (validated like a flow's), and the script.
@@ -2542,17 +2858,25 @@ type SimulationBody = SimulationRequest
 
 // ListAccesskeysParams defines parameters for ListAccesskeys.
 type ListAccesskeysParams struct {
-	// PageSize How many items a page holds at most. Default 100; values above 100 are treated as 100. A page may hold
-	// more when a group of items created in the same microsecond is larger than the page.
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page.
 	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
-	// timestamp in the same format that the client wrote itself works too. Empty or absent: the first page.
+	// timestamp that the client wrote itself works too, in the same format or in VoIPbin's current RFC 3339 form
+	// (`2020-10-11T01:00:00.000001Z`). Empty or absent: the first page.
 	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
 }
 
 // CreateAccesskeyParams defines parameters for CreateAccesskey.
 type CreateAccesskeyParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *CreateAccesskeyParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+
 	// IdempotencyKey A unique key (1 to 255 visible ASCII characters, such as a UUID) that makes a retried request safe: the
 	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
 	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
@@ -2561,19 +2885,30 @@ type CreateAccesskeyParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// CreateAccesskeyParamsFieldValidation defines parameters for CreateAccesskey.
+type CreateAccesskeyParamsFieldValidation string
+
 // ListActiveflowsParams defines parameters for ListActiveflows.
 type ListActiveflowsParams struct {
-	// PageSize How many items a page holds at most. Default 100; values above 100 are treated as 100. A page may hold
-	// more when a group of items created in the same microsecond is larger than the page.
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page.
 	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
-	// timestamp in the same format that the client wrote itself works too. Empty or absent: the first page.
+	// timestamp that the client wrote itself works too, in the same format or in VoIPbin's current RFC 3339 form
+	// (`2020-10-11T01:00:00.000001Z`). Empty or absent: the first page.
 	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
 }
 
 // CreateActiveflowParams defines parameters for CreateActiveflow.
 type CreateActiveflowParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *CreateActiveflowParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+
 	// IdempotencyKey A unique key (1 to 255 visible ASCII characters, such as a UUID) that makes a retried request safe: the
 	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
 	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
@@ -2581,6 +2916,9 @@ type CreateActiveflowParams struct {
 	// answers 409.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
+
+// CreateActiveflowParamsFieldValidation defines parameters for CreateActiveflow.
+type CreateActiveflowParamsFieldValidation string
 
 // NextActiveflowActionParams defines parameters for NextActiveflowAction.
 type NextActiveflowActionParams struct {
@@ -2594,17 +2932,25 @@ type NextActiveflowActionParams struct {
 
 // ListFlowsParams defines parameters for ListFlows.
 type ListFlowsParams struct {
-	// PageSize How many items a page holds at most. Default 100; values above 100 are treated as 100. A page may hold
-	// more when a group of items created in the same microsecond is larger than the page.
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page.
 	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
-	// timestamp in the same format that the client wrote itself works too. Empty or absent: the first page.
+	// timestamp that the client wrote itself works too, in the same format or in VoIPbin's current RFC 3339 form
+	// (`2020-10-11T01:00:00.000001Z`). Empty or absent: the first page.
 	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
 }
 
 // CreateFlowParams defines parameters for CreateFlow.
 type CreateFlowParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *CreateFlowParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+
 	// IdempotencyKey A unique key (1 to 255 visible ASCII characters, such as a UUID) that makes a retried request safe: the
 	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
 	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
@@ -2612,6 +2958,9 @@ type CreateFlowParams struct {
 	// answers 409.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
+
+// CreateFlowParamsFieldValidation defines parameters for CreateFlow.
+type CreateFlowParamsFieldValidation string
 
 // DeleteFlowParams defines parameters for DeleteFlow.
 type DeleteFlowParams struct {
@@ -2628,10 +2977,19 @@ type GetFlowParams struct {
 
 // UpdateFlowParams defines parameters for UpdateFlow.
 type UpdateFlowParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *UpdateFlowParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+
 	// IfMatch The `ETag`(s) the change is based on, or `*`. When the flow's current `ETag` is not among them, the change
 	// is refused with 412 and nothing is written.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
+
+// UpdateFlowParamsFieldValidation defines parameters for UpdateFlow.
+type UpdateFlowParamsFieldValidation string
 
 // GetFlowGraphParams defines parameters for GetFlowGraph.
 type GetFlowGraphParams struct {
@@ -2648,8 +3006,9 @@ type GetFlowGraphParamsFormat string
 
 // ListFlowRevisionsParams defines parameters for ListFlowRevisions.
 type ListFlowRevisionsParams struct {
-	// PageSize How many items a page holds at most. Default 100; values above 100 are treated as 100. A page may hold
-	// more when a group of items created in the same microsecond is larger than the page.
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page.
 	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// PageToken The `next_page_token` of the previous page (a revision number): the page holds the revisions before it.
@@ -6642,6 +7001,16 @@ type ClientInterface interface {
 	// Corresponds with POST /v1.0/activeflows/{id}/stop (the `StopActiveflow` operationId).
 	StopActiveflow(ctx context.Context, id ActiveflowID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetCustomer The caller's customer
+	//
+	// The customer the caller acts for, in VoIPbin's shape. flowbin keeps a customer's `id`, `name` and
+	// `tm_create`; the webhook settings (`webhook_uri`, `webhook_method`) are `""` while none are set; VoIPbin's
+	// contact and billing fields (`detail`, `email`, `phone_number`, `address`, `billing_account_id`) are not kept
+	// and are always `""`.
+	//
+	// Corresponds with GET /v1.0/customer (the `GetCustomer` operationId).
+	GetCustomer(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListFlows List flows
 	//
 	// Lists the caller's flows, newest first. Deleted flows are not listed.
@@ -6661,8 +7030,13 @@ type ClientInterface interface {
 	// the flow (`next_id`, `goto.target_id`, `branch.target_ids` values, `branch.default_target_id`,
 	// `condition_*.false_target_id`) is rewritten to the assigned UUID. Valid UUIDs are kept.
 	//
+	// A label's UUID is derived from the flow's id and the label (UUIDv5), so it stays the same in every revision:
+	// the same labelled body written twice is identical, and executions name the same action ids before and after
+	// an edit that kept the label.
+	//
 	// The whole flow is validated before anything is stored, and every problem is reported in one 400 answer
-	// (**beyond**), in document order, each with a JSON Pointer: see `POST /v1.0/flows/validate`.
+	// (**beyond**), in document order, each with a JSON Pointer: see `POST /v1.0/flows/validate`. Warnings (which
+	// do not block saving) come back in `Warning` headers and in `warnings`.
 	//
 	// The new flow is at revision 1, and the answer carries its `ETag`. With an `Idempotency-Key`, a retried
 	// request creates the flow only once (**beyond**).
@@ -6681,8 +7055,13 @@ type ClientInterface interface {
 	// the flow (`next_id`, `goto.target_id`, `branch.target_ids` values, `branch.default_target_id`,
 	// `condition_*.false_target_id`) is rewritten to the assigned UUID. Valid UUIDs are kept.
 	//
+	// A label's UUID is derived from the flow's id and the label (UUIDv5), so it stays the same in every revision:
+	// the same labelled body written twice is identical, and executions name the same action ids before and after
+	// an edit that kept the label.
+	//
 	// The whole flow is validated before anything is stored, and every problem is reported in one 400 answer
-	// (**beyond**), in document order, each with a JSON Pointer: see `POST /v1.0/flows/validate`.
+	// (**beyond**), in document order, each with a JSON Pointer: see `POST /v1.0/flows/validate`. Warnings (which
+	// do not block saving) come back in `Warning` headers and in `warnings`.
 	//
 	// The new flow is at revision 1, and the answer carries its `ETag`. With an `Idempotency-Key`, a retried
 	// request creates the flow only once (**beyond**).
@@ -6842,6 +7221,16 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1.0/flows/{id}/simulate (the `SimulateFlow` operationId).
 	SimulateFlow(ctx context.Context, id FlowID, body SimulateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetMe Who am I
+	//
+	// The caller in the shape of VoIPbin's agent, with its customer in `customer`: for a login token, the user;
+	// for an access key, the key itself (access keys belong to the customer, not to a user: `id`, `name` and
+	// `detail` are the key's, `username` is empty). flowbin's users act for their whole customer: `permission` is
+	// always 32 (VoIPbin's customer admin). VoIPbin's CLI calls it to check an access key (`vn login`).
+	//
+	// Corresponds with GET /v1.0/me (the `GetMe` operationId).
+	GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // LoginWithBody Log in
@@ -7357,6 +7746,26 @@ func (c *Client) StopActiveflow(ctx context.Context, id ActiveflowID, reqEditors
 	return c.Client.Do(req)
 }
 
+// GetCustomer The caller's customer
+//
+// The customer the caller acts for, in VoIPbin's shape. flowbin keeps a customer's `id`, `name` and
+// `tm_create`; the webhook settings (`webhook_uri`, `webhook_method`) are `""` while none are set; VoIPbin's
+// contact and billing fields (`detail`, `email`, `phone_number`, `address`, `billing_account_id`) are not kept
+// and are always `""`.
+//
+// Corresponds with GET /v1.0/customer (the `GetCustomer` operationId).
+func (c *Client) GetCustomer(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetCustomerRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListFlows List flows
 //
 // Lists the caller's flows, newest first. Deleted flows are not listed.
@@ -7386,8 +7795,13 @@ func (c *Client) ListFlows(ctx context.Context, params *ListFlowsParams, reqEdit
 // the flow (`next_id`, `goto.target_id`, `branch.target_ids` values, `branch.default_target_id`,
 // `condition_*.false_target_id`) is rewritten to the assigned UUID. Valid UUIDs are kept.
 //
+// A label's UUID is derived from the flow's id and the label (UUIDv5), so it stays the same in every revision:
+// the same labelled body written twice is identical, and executions name the same action ids before and after
+// an edit that kept the label.
+//
 // The whole flow is validated before anything is stored, and every problem is reported in one 400 answer
-// (**beyond**), in document order, each with a JSON Pointer: see `POST /v1.0/flows/validate`.
+// (**beyond**), in document order, each with a JSON Pointer: see `POST /v1.0/flows/validate`. Warnings (which
+// do not block saving) come back in `Warning` headers and in `warnings`.
 //
 // The new flow is at revision 1, and the answer carries its `ETag`. With an `Idempotency-Key`, a retried
 // request creates the flow only once (**beyond**).
@@ -7416,8 +7830,13 @@ func (c *Client) CreateFlowWithBody(ctx context.Context, params *CreateFlowParam
 // the flow (`next_id`, `goto.target_id`, `branch.target_ids` values, `branch.default_target_id`,
 // `condition_*.false_target_id`) is rewritten to the assigned UUID. Valid UUIDs are kept.
 //
+// A label's UUID is derived from the flow's id and the label (UUIDv5), so it stays the same in every revision:
+// the same labelled body written twice is identical, and executions name the same action ids before and after
+// an edit that kept the label.
+//
 // The whole flow is validated before anything is stored, and every problem is reported in one 400 answer
-// (**beyond**), in document order, each with a JSON Pointer: see `POST /v1.0/flows/validate`.
+// (**beyond**), in document order, each with a JSON Pointer: see `POST /v1.0/flows/validate`. Warnings (which
+// do not block saving) come back in `Warning` headers and in `warnings`.
 //
 // The new flow is at revision 1, and the answer carries its `ETag`. With an `Idempotency-Key`, a retried
 // request creates the flow only once (**beyond**).
@@ -7718,6 +8137,26 @@ func (c *Client) SimulateFlowWithBody(ctx context.Context, id FlowID, contentTyp
 // Corresponds with POST /v1.0/flows/{id}/simulate (the `SimulateFlow` operationId).
 func (c *Client) SimulateFlow(ctx context.Context, id FlowID, body SimulateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSimulateFlowRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetMe Who am I
+//
+// The caller in the shape of VoIPbin's agent, with its customer in `customer`: for a login token, the user;
+// for an access key, the key itself (access keys belong to the customer, not to a user: `id`, `name` and
+// `detail` are the key's, `username` is empty). flowbin's users act for their whole customer: `permission` is
+// always 32 (VoIPbin's customer admin). VoIPbin's CLI calls it to check an access key (`vn login`).
+//
+// Corresponds with GET /v1.0/me (the `GetMe` operationId).
+func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMeRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -8094,6 +8533,33 @@ func NewCreateAccesskeyRequestWithBody(server string, params *CreateAccesskeyPar
 		return nil, err
 	}
 
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.FieldValidation != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "field_validation", *params.FieldValidation, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
@@ -8330,6 +8796,33 @@ func NewCreateActiveflowRequestWithBody(server string, params *CreateActiveflowP
 		return nil, err
 	}
 
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.FieldValidation != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "field_validation", *params.FieldValidation, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
@@ -8553,6 +9046,33 @@ func NewStopActiveflowRequest(server string, id ActiveflowID) (*http.Request, er
 	return req, nil
 }
 
+// NewGetCustomerRequest constructs an http.Request for the GetCustomer method
+func NewGetCustomerRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/customer")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListFlowsRequest constructs an http.Request for the ListFlows method
 func NewListFlowsRequest(server string, params *ListFlowsParams) (*http.Request, error) {
 	var err error
@@ -8647,6 +9167,33 @@ func NewCreateFlowRequestWithBody(server string, params *CreateFlowParams, conte
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.FieldValidation != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "field_validation", *params.FieldValidation, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
@@ -8887,6 +9434,33 @@ func NewUpdateFlowRequestWithBody(server string, id FlowID, params *UpdateFlowPa
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.FieldValidation != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "field_validation", *params.FieldValidation, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
@@ -9200,6 +9774,33 @@ func NewSimulateFlowRequestWithBody(server string, id FlowID, contentType string
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetMeRequest constructs an http.Request for the GetMe method
+func NewGetMeRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/me")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -9533,6 +10134,18 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1.0/activeflows/{id}/stop (the `StopActiveflow` operationId).
 	StopActiveflowWithResponse(ctx context.Context, id ActiveflowID, reqEditors ...RequestEditorFn) (*StopActiveflowResponse, error)
 
+	// GetCustomerWithResponse The caller's customer
+	//
+	// The customer the caller acts for, in VoIPbin's shape. flowbin keeps a customer's `id`, `name` and
+	// `tm_create`; the webhook settings (`webhook_uri`, `webhook_method`) are `""` while none are set; VoIPbin's
+	// contact and billing fields (`detail`, `email`, `phone_number`, `address`, `billing_account_id`) are not kept
+	// and are always `""`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1.0/customer (the `GetCustomer` operationId).
+	GetCustomerWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetCustomerResponse, error)
+
 	// ListFlowsWithResponse List flows
 	//
 	// Lists the caller's flows, newest first. Deleted flows are not listed.
@@ -9554,8 +10167,13 @@ type ClientWithResponsesInterface interface {
 	// the flow (`next_id`, `goto.target_id`, `branch.target_ids` values, `branch.default_target_id`,
 	// `condition_*.false_target_id`) is rewritten to the assigned UUID. Valid UUIDs are kept.
 	//
+	// A label's UUID is derived from the flow's id and the label (UUIDv5), so it stays the same in every revision:
+	// the same labelled body written twice is identical, and executions name the same action ids before and after
+	// an edit that kept the label.
+	//
 	// The whole flow is validated before anything is stored, and every problem is reported in one 400 answer
-	// (**beyond**), in document order, each with a JSON Pointer: see `POST /v1.0/flows/validate`.
+	// (**beyond**), in document order, each with a JSON Pointer: see `POST /v1.0/flows/validate`. Warnings (which
+	// do not block saving) come back in `Warning` headers and in `warnings`.
 	//
 	// The new flow is at revision 1, and the answer carries its `ETag`. With an `Idempotency-Key`, a retried
 	// request creates the flow only once (**beyond**).
@@ -9574,8 +10192,13 @@ type ClientWithResponsesInterface interface {
 	// the flow (`next_id`, `goto.target_id`, `branch.target_ids` values, `branch.default_target_id`,
 	// `condition_*.false_target_id`) is rewritten to the assigned UUID. Valid UUIDs are kept.
 	//
+	// A label's UUID is derived from the flow's id and the label (UUIDv5), so it stays the same in every revision:
+	// the same labelled body written twice is identical, and executions name the same action ids before and after
+	// an edit that kept the label.
+	//
 	// The whole flow is validated before anything is stored, and every problem is reported in one 400 answer
-	// (**beyond**), in document order, each with a JSON Pointer: see `POST /v1.0/flows/validate`.
+	// (**beyond**), in document order, each with a JSON Pointer: see `POST /v1.0/flows/validate`. Warnings (which
+	// do not block saving) come back in `Warning` headers and in `warnings`.
 	//
 	// The new flow is at revision 1, and the answer carries its `ETag`. With an `Idempotency-Key`, a retried
 	// request creates the flow only once (**beyond**).
@@ -9747,6 +10370,18 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1.0/flows/{id}/simulate (the `SimulateFlow` operationId).
 	SimulateFlowWithResponse(ctx context.Context, id FlowID, body SimulateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*SimulateFlowResponse, error)
+
+	// GetMeWithResponse Who am I
+	//
+	// The caller in the shape of VoIPbin's agent, with its customer in `customer`: for a login token, the user;
+	// for an access key, the key itself (access keys belong to the customer, not to a user: `id`, `name` and
+	// `detail` are the key's, `username` is empty). flowbin's users act for their whole customer: `permission` is
+	// always 32 (VoIPbin's customer admin). VoIPbin's CLI calls it to check an access key (`vn login`).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1.0/me (the `GetMe` operationId).
+	GetMeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMeResponse, error)
 }
 
 // LoginResponse429Headers the declared response headers of an HTTP 429 response for Login
@@ -11380,6 +12015,75 @@ func (r StopActiveflowResponse) ContentType() string {
 	return ""
 }
 
+type GetCustomerResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Customer
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetCustomerResponse) GetJSON200() *Customer {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetCustomerResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetCustomerResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetCustomerResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetCustomerResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetCustomerResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetCustomerResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetCustomerResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetCustomerResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListFlowsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11458,7 +12162,8 @@ func (r ListFlowsResponse) ContentType() string {
 
 // CreateFlowResponse200Headers the declared response headers of an HTTP 200 response for CreateFlow
 type CreateFlowResponse200Headers struct {
-	ETag *string
+	ETag    *string
+	Warning *string
 }
 
 // CreateFlowResponse409Headers the declared response headers of an HTTP 409 response for CreateFlow
@@ -11470,7 +12175,7 @@ type CreateFlowResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *Flow
+	JSON200 *FlowWritten
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -11496,7 +12201,7 @@ type CreateFlowResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r CreateFlowResponse) GetJSON200() *Flow {
+func (r CreateFlowResponse) GetJSON200() *FlowWritten {
 	return r.JSON200
 }
 
@@ -11950,7 +12655,8 @@ func (r GetFlowResponse) ContentType() string {
 
 // UpdateFlowResponse200Headers the declared response headers of an HTTP 200 response for UpdateFlow
 type UpdateFlowResponse200Headers struct {
-	ETag *string
+	ETag    *string
+	Warning *string
 }
 
 // UpdateFlowResponse412Headers the declared response headers of an HTTP 412 response for UpdateFlow
@@ -11962,7 +12668,7 @@ type UpdateFlowResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *Flow
+	JSON200 *FlowWritten
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -11990,7 +12696,7 @@ type UpdateFlowResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r UpdateFlowResponse) GetJSON200() *Flow {
+func (r UpdateFlowResponse) GetJSON200() *FlowWritten {
 	return r.JSON200
 }
 
@@ -12324,7 +13030,8 @@ func (r GetFlowRevisionResponse) ContentType() string {
 
 // RestoreFlowRevisionResponse200Headers the declared response headers of an HTTP 200 response for RestoreFlowRevision
 type RestoreFlowRevisionResponse200Headers struct {
-	ETag *string
+	ETag    *string
+	Warning *string
 }
 
 // RestoreFlowRevisionResponse412Headers the declared response headers of an HTTP 412 response for RestoreFlowRevision
@@ -12336,7 +13043,7 @@ type RestoreFlowRevisionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *Flow
+	JSON200 *FlowWritten
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -12360,7 +13067,7 @@ type RestoreFlowRevisionResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r RestoreFlowRevisionResponse) GetJSON200() *Flow {
+func (r RestoreFlowRevisionResponse) GetJSON200() *FlowWritten {
 	return r.JSON200
 }
 
@@ -12524,6 +13231,75 @@ func (r SimulateFlowResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r SimulateFlowResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetMeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Me
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetMeResponse) GetJSON200() *Me {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetMeResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetMeResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetMeResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetMeResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMeResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12971,6 +13747,24 @@ func (c *ClientWithResponses) StopActiveflowWithResponse(ctx context.Context, id
 	return ParseStopActiveflowResponse(rsp)
 }
 
+// GetCustomerWithResponse The caller's customer
+//
+// The customer the caller acts for, in VoIPbin's shape. flowbin keeps a customer's `id`, `name` and
+// `tm_create`; the webhook settings (`webhook_uri`, `webhook_method`) are `""` while none are set; VoIPbin's
+// contact and billing fields (`detail`, `email`, `phone_number`, `address`, `billing_account_id`) are not kept
+// and are always `""`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1.0/customer (the `GetCustomer` operationId).
+func (c *ClientWithResponses) GetCustomerWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetCustomerResponse, error) {
+	rsp, err := c.GetCustomer(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetCustomerResponse(rsp)
+}
+
 // ListFlowsWithResponse List flows
 //
 // Lists the caller's flows, newest first. Deleted flows are not listed.
@@ -12998,8 +13792,13 @@ func (c *ClientWithResponses) ListFlowsWithResponse(ctx context.Context, params 
 // the flow (`next_id`, `goto.target_id`, `branch.target_ids` values, `branch.default_target_id`,
 // `condition_*.false_target_id`) is rewritten to the assigned UUID. Valid UUIDs are kept.
 //
+// A label's UUID is derived from the flow's id and the label (UUIDv5), so it stays the same in every revision:
+// the same labelled body written twice is identical, and executions name the same action ids before and after
+// an edit that kept the label.
+//
 // The whole flow is validated before anything is stored, and every problem is reported in one 400 answer
-// (**beyond**), in document order, each with a JSON Pointer: see `POST /v1.0/flows/validate`.
+// (**beyond**), in document order, each with a JSON Pointer: see `POST /v1.0/flows/validate`. Warnings (which
+// do not block saving) come back in `Warning` headers and in `warnings`.
 //
 // The new flow is at revision 1, and the answer carries its `ETag`. With an `Idempotency-Key`, a retried
 // request creates the flow only once (**beyond**).
@@ -13024,8 +13823,13 @@ func (c *ClientWithResponses) CreateFlowWithBodyWithResponse(ctx context.Context
 // the flow (`next_id`, `goto.target_id`, `branch.target_ids` values, `branch.default_target_id`,
 // `condition_*.false_target_id`) is rewritten to the assigned UUID. Valid UUIDs are kept.
 //
+// A label's UUID is derived from the flow's id and the label (UUIDv5), so it stays the same in every revision:
+// the same labelled body written twice is identical, and executions name the same action ids before and after
+// an edit that kept the label.
+//
 // The whole flow is validated before anything is stored, and every problem is reported in one 400 answer
-// (**beyond**), in document order, each with a JSON Pointer: see `POST /v1.0/flows/validate`.
+// (**beyond**), in document order, each with a JSON Pointer: see `POST /v1.0/flows/validate`. Warnings (which
+// do not block saving) come back in `Warning` headers and in `warnings`.
 //
 // The new flow is at revision 1, and the answer carries its `ETag`. With an `Idempotency-Key`, a retried
 // request creates the flow only once (**beyond**).
@@ -13286,6 +14090,24 @@ func (c *ClientWithResponses) SimulateFlowWithResponse(ctx context.Context, id F
 		return nil, err
 	}
 	return ParseSimulateFlowResponse(rsp)
+}
+
+// GetMeWithResponse Who am I
+//
+// The caller in the shape of VoIPbin's agent, with its customer in `customer`: for a login token, the user;
+// for an access key, the key itself (access keys belong to the customer, not to a user: `id`, `name` and
+// `detail` are the key's, `username` is empty). flowbin's users act for their whole customer: `permission` is
+// always 32 (VoIPbin's customer admin). VoIPbin's CLI calls it to check an access key (`vn login`).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1.0/me (the `GetMe` operationId).
+func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMeResponse, error) {
+	rsp, err := c.GetMe(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMeResponse(rsp)
 }
 
 // ParseLoginResponse parses an HTTP response from a LoginWithResponse call
@@ -14628,6 +15450,60 @@ func ParseStopActiveflowResponse(rsp *http.Response) (*StopActiveflowResponse, e
 	return response, nil
 }
 
+// ParseGetCustomerResponse parses an HTTP response from a GetCustomerWithResponse call
+func ParseGetCustomerResponse(rsp *http.Response) (*GetCustomerResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetCustomerResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Customer
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseListFlowsResponse parses an HTTP response from a ListFlowsWithResponse call
 func ParseListFlowsResponse(rsp *http.Response) (*ListFlowsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -14704,7 +15580,7 @@ func ParseCreateFlowResponse(rsp *http.Response) (*CreateFlowResponse, error) {
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest Flow
+		var dest FlowWritten
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -14784,6 +15660,13 @@ func ParseCreateFlowResponse(rsp *http.Response) (*CreateFlowResponse, error) {
 				return nil, err
 			}
 			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Warning"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Warning", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Warning = &value
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 409:
@@ -15151,7 +16034,7 @@ func ParseUpdateFlowResponse(rsp *http.Response) (*UpdateFlowResponse, error) {
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest Flow
+		var dest FlowWritten
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -15238,6 +16121,13 @@ func ParseUpdateFlowResponse(rsp *http.Response) (*UpdateFlowResponse, error) {
 				return nil, err
 			}
 			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Warning"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Warning", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Warning = &value
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 412:
@@ -15477,7 +16367,7 @@ func ParseRestoreFlowRevisionResponse(rsp *http.Response) (*RestoreFlowRevisionR
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest Flow
+		var dest FlowWritten
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -15551,6 +16441,13 @@ func ParseRestoreFlowRevisionResponse(rsp *http.Response) (*RestoreFlowRevisionR
 			}
 			headers.ETag = &value
 		}
+		if values := rsp.Header.Values("Warning"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Warning", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Warning = &value
+		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 412:
 		var headers RestoreFlowRevisionResponse412Headers
@@ -15622,6 +16519,60 @@ func ParseSimulateFlowResponse(rsp *http.Response) (*SimulateFlowResponse, error
 			return nil, err
 		}
 		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetMeResponse parses an HTTP response from a GetMeWithResponse call
+func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Me
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
 		var dest HeadersTooLarge
