@@ -505,6 +505,33 @@ func (e AuthorType) Valid() bool {
 	}
 }
 
+// Defines values for CustomerUpdateWebhookMethod.
+const (
+	CustomerUpdateWebhookMethodDELETE CustomerUpdateWebhookMethod = "DELETE"
+	CustomerUpdateWebhookMethodEmpty  CustomerUpdateWebhookMethod = ""
+	CustomerUpdateWebhookMethodGET    CustomerUpdateWebhookMethod = "GET"
+	CustomerUpdateWebhookMethodPOST   CustomerUpdateWebhookMethod = "POST"
+	CustomerUpdateWebhookMethodPUT    CustomerUpdateWebhookMethod = "PUT"
+)
+
+// Valid indicates whether the value is a known member of the CustomerUpdateWebhookMethod enum.
+func (e CustomerUpdateWebhookMethod) Valid() bool {
+	switch e {
+	case CustomerUpdateWebhookMethodDELETE:
+		return true
+	case CustomerUpdateWebhookMethodEmpty:
+		return true
+	case CustomerUpdateWebhookMethodGET:
+		return true
+	case CustomerUpdateWebhookMethodPOST:
+		return true
+	case CustomerUpdateWebhookMethodPUT:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DecisionResult.
 const (
 	DecisionResultContinue DecisionResult = "continue"
@@ -2119,6 +2146,50 @@ type Customer struct {
 	WebhookUri string `json:"webhook_uri"`
 }
 
+// CustomerUpdate The customer's webhook. VoIPbin's other customer fields (`name`, `detail`, `email`, `phone_number`,
+// `address`) are accepted and not kept.
+type CustomerUpdate struct {
+	// Address Accepted, not kept.
+	//
+	// Example:
+	Address *string `json:"address,omitempty"`
+
+	// Detail Accepted, not kept.
+	//
+	// Example:
+	Detail *string `json:"detail,omitempty"`
+
+	// Email Accepted, not kept.
+	//
+	// Example:
+	Email *string `json:"email,omitempty"`
+
+	// Name Accepted, not kept.
+	//
+	// Example: default
+	Name *string `json:"name,omitempty"`
+
+	// PhoneNumber Accepted, not kept.
+	//
+	// Example:
+	PhoneNumber *string `json:"phone_number,omitempty"`
+
+	// WebhookMethod The method of those requests; `""` is POST.
+	//
+	// Example: POST
+	WebhookMethod *CustomerUpdateWebhookMethod `json:"webhook_method,omitempty"`
+
+	// WebhookUri An absolute http(s) URL where the events of the customer's activeflows go; `""` for nowhere.
+	//
+	// Example: https://example.com/flowbin/events
+	WebhookUri *string `json:"webhook_uri,omitempty"`
+}
+
+// CustomerUpdateWebhookMethod The method of those requests; `""` is POST.
+//
+// Example: POST
+type CustomerUpdateWebhookMethod string
+
 // Decision What a control action decided, and why.
 type Decision struct {
 	// Reason Why, in words.
@@ -2762,6 +2833,15 @@ type ValidationReport struct {
 // Example: {"voipbin.call.digits":"2"}
 type Variables map[string]string
 
+// WebhookSecret A webhook signing secret, shown once.
+type WebhookSecret struct {
+	// WebhookSecret `whsec_` and the key in base64: sign or verify with the key, as Standard Webhooks' libraries do.
+	//
+	//
+	// Example: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+	WebhookSecret string `json:"webhook_secret"`
+}
+
 // AccesskeyID defines model for AccesskeyID.
 type AccesskeyID = openapi_types.UUID
 
@@ -3048,6 +3128,9 @@ type CreateActiveflowJSONRequestBody = CreateActiveflowJSONBody
 
 // NextActiveflowActionJSONRequestBody defines body for NextActiveflowAction for application/json ContentType.
 type NextActiveflowActionJSONRequestBody = ActiveflowNext
+
+// UpdateCustomerJSONRequestBody defines body for UpdateCustomer for application/json ContentType.
+type UpdateCustomerJSONRequestBody = CustomerUpdate
 
 // CreateFlowJSONRequestBody defines body for CreateFlow for application/json ContentType.
 type CreateFlowJSONRequestBody = CreateFlowJSONBody
@@ -6753,6 +6836,12 @@ type ServerInterface interface {
 	// GetCustomer The caller's customer
 	// (GET /v1.0/customer)
 	GetCustomer(ctx echo.Context) error
+	// UpdateCustomer Set the caller's webhook
+	// (PUT /v1.0/customer)
+	UpdateCustomer(ctx echo.Context) error
+	// RotateWebhookSecret Make a new webhook signing secret
+	// (POST /v1.0/customer/webhook_secret)
+	RotateWebhookSecret(ctx echo.Context) error
 	// ListFlows List flows
 	// (GET /v1.0/flows)
 	ListFlows(ctx echo.Context, params ListFlowsParams) error
@@ -7168,6 +7257,24 @@ func (w *ServerInterfaceWrapper) GetCustomer(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetCustomer(ctx)
+	return err
+}
+
+// UpdateCustomer converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateCustomer(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateCustomer(ctx)
+	return err
+}
+
+// RotateWebhookSecret converts echo context to params.
+func (w *ServerInterfaceWrapper) RotateWebhookSecret(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RotateWebhookSecret(ctx)
 	return err
 }
 
@@ -7589,6 +7696,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1.0/activeflows/:id/next", wrapper.NextActiveflowAction, options.OperationMiddlewares["nextActiveflowAction"]...)
 	router.POST(options.BaseURL+"/v1.0/activeflows/:id/stop", wrapper.StopActiveflow, options.OperationMiddlewares["stopActiveflow"]...)
 	router.GET(options.BaseURL+"/v1.0/customer", wrapper.GetCustomer, options.OperationMiddlewares["getCustomer"]...)
+	router.PUT(options.BaseURL+"/v1.0/customer", wrapper.UpdateCustomer, options.OperationMiddlewares["updateCustomer"]...)
+	router.POST(options.BaseURL+"/v1.0/customer/webhook_secret", wrapper.RotateWebhookSecret, options.OperationMiddlewares["rotateWebhookSecret"]...)
 	router.GET(options.BaseURL+"/v1.0/flows", wrapper.ListFlows, options.OperationMiddlewares["listFlows"]...)
 	router.POST(options.BaseURL+"/v1.0/flows", wrapper.CreateFlow, options.OperationMiddlewares["createFlow"]...)
 	router.DELETE(options.BaseURL+"/v1.0/flows/:id", wrapper.DeleteFlow, options.OperationMiddlewares["deleteFlow"]...)
@@ -9959,6 +10068,205 @@ func (response GetCustomer503JSONResponse) VisitGetCustomerResponse(w http.Respo
 	return err
 }
 
+type UpdateCustomerRequestObject struct {
+	Body *UpdateCustomerJSONRequestBody
+}
+
+type UpdateCustomerResponseObject interface {
+	VisitUpdateCustomerResponse(w http.ResponseWriter) error
+}
+
+type UpdateCustomer200JSONResponse Customer
+
+func (response UpdateCustomer200JSONResponse) VisitUpdateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCustomer400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdateCustomer400JSONResponse) VisitUpdateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCustomer401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response UpdateCustomer401JSONResponse) VisitUpdateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCustomer413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdateCustomer413JSONResponse) VisitUpdateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCustomer415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response UpdateCustomer415JSONResponse) VisitUpdateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCustomer431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateCustomer431JSONResponse) VisitUpdateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCustomer500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response UpdateCustomer500JSONResponse) VisitUpdateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCustomer503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpdateCustomer503JSONResponse) VisitUpdateCustomerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookSecretRequestObject struct {
+}
+
+type RotateWebhookSecretResponseObject interface {
+	VisitRotateWebhookSecretResponse(w http.ResponseWriter) error
+}
+
+type RotateWebhookSecret200JSONResponse WebhookSecret
+
+func (response RotateWebhookSecret200JSONResponse) VisitRotateWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookSecret401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response RotateWebhookSecret401JSONResponse) VisitRotateWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookSecret431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response RotateWebhookSecret431JSONResponse) VisitRotateWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookSecret500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response RotateWebhookSecret500JSONResponse) VisitRotateWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookSecret503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response RotateWebhookSecret503JSONResponse) VisitRotateWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListFlowsRequestObject struct {
 	Params ListFlowsParams
 }
@@ -11680,6 +11988,12 @@ type StrictServerInterface interface {
 	// GetCustomer The caller's customer
 	// (GET /v1.0/customer)
 	GetCustomer(ctx context.Context, request GetCustomerRequestObject) (GetCustomerResponseObject, error)
+	// UpdateCustomer Set the caller's webhook
+	// (PUT /v1.0/customer)
+	UpdateCustomer(ctx context.Context, request UpdateCustomerRequestObject) (UpdateCustomerResponseObject, error)
+	// RotateWebhookSecret Make a new webhook signing secret
+	// (POST /v1.0/customer/webhook_secret)
+	RotateWebhookSecret(ctx context.Context, request RotateWebhookSecretRequestObject) (RotateWebhookSecretResponseObject, error)
 	// ListFlows List flows
 	// (GET /v1.0/flows)
 	ListFlows(ctx context.Context, request ListFlowsRequestObject) (ListFlowsResponseObject, error)
@@ -12383,6 +12697,75 @@ func (sh *strictHandler) GetCustomer(ctx echo.Context) error {
 	return nil
 }
 
+// UpdateCustomer operation middleware
+func (sh *strictHandler) UpdateCustomer(ctx echo.Context) error {
+	var request UpdateCustomerRequestObject
+
+	var body UpdateCustomerJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateCustomer(ctx.Request().Context(), request.(UpdateCustomerRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateCustomer")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateCustomerResponseObject); ok {
+		return validResponse.VisitUpdateCustomerResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RotateWebhookSecret operation middleware
+func (sh *strictHandler) RotateWebhookSecret(ctx echo.Context) error {
+	var request RotateWebhookSecretRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RotateWebhookSecret(ctx.Request().Context(), request.(RotateWebhookSecretRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RotateWebhookSecret")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RotateWebhookSecretResponseObject); ok {
+		return validResponse.VisitRotateWebhookSecretResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListFlows operation middleware
 func (sh *strictHandler) ListFlows(ctx echo.Context, params ListFlowsParams) error {
 	var request ListFlowsRequestObject
@@ -12830,441 +13213,450 @@ func (sh *strictHandler) GetMe(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P2Lctu42TgO3wp+amci70vKpE6WnOl0tLay0a5ju7acdLvKJ0IkJKGmQJWg7Kh5M9OL+K7hvbBeyX/w",
-	"ACBBiTrZzjb7vrvTaSweQODBg+d8+Fzyo9k8YoQlvHT6uTTHMZ6RhMTwq+P7hPN7suydi58B4X5M5wmN",
-	"WOm01J8ShOEBdE+WrziiQaVklcgnPJuHpHRaqgYucUYOseu4Rex60KjZbd8l9snYHTmk5rex65asEhWD",
-	"zXEyLVklhmfiTRqUrFJM/rGgMQlKp0m8IFaJ+1Myw2Ie4yie4aR0Wlos4MlkORdv8SSmbFL68sUqdfyE",
-	"PpBxGD1unrl+omDmzbHbwsT17SAYt+y6WxvZ7cZJ1cZBzWmc1JtOnYy/0szfUBIG73FIAyxnuzr5D1Oc",
-	"oAW7Z9EjQ2PxNEfRGCVTgsR3CU/QKAqWKIgshDn6aTEiMSMJ4a+QN84P7p0i7wOOmYeCOJpzMcYMYRag",
-	"mMyjOOEDRrA/RZQhLB+kbOKhKcEBiV8j7zaJqZ94CDP+SGKO6o6DvLvLny6vPlwO3/S6F+fea+T1JiyK",
-	"Se4TnIaEJeGygjojTlhyKi4PGCfxA4lfccRJklA2QWXvzcXVh+97arTh+85F77zT711depae+YKFAgP9",
-	"KWYTEhxZ6HFKxZw5wiGP0KOAloBNlExJPGDRnMSwdo4eaTJFWAJrHIVh9FgZML2r/1iQeJltKwBu+JBt",
-	"i7mphC1mpdNfShIeJaskZlaySnLlpY+F27wFNTcgZUB8v9qs1W1nVMW265KRPaq1Art1gltj12m4bqv1",
-	"lZCyF5DZPEoI85c/keX6rDtoweg/FkQQAlR2URKhaqOBHiino5Cgzu1Zrye2KMa+IC0W4gt/KrATo7u7",
-	"3vkRSsQ2zfA9EZdiksSUBCk6czwmCkXGNOaJQjixxzyJYhJYAkXFJgc4wSPMiaWxOMRLEqBxFKNqHU2j",
-	"RczF3NTA6bnheEaQj8OQxBIrJDqKq2JBYizAkrIckSMfx/ESeSlYEvtGfesUCeh6RxXU1wOLISSuMUBC",
-	"OZY6NANWr1ZfC6QNCcxFrlAvHZZIwxDFCyZOn5UOAiPShMvhsfhrFFMyDpewXPFbfsISw7IBy05pW+J5",
-	"jtz5rt9o2tXAwXbdbxG7PWo0bCdo4drYGVcNQi1Pf4ZbBmrYAjdMxJrhTxeETZJp6bTaaFilGWX6t2sJ",
-	"HE1ILMb8//0yGHyquvZg8Omk+/G//liMg+N3OPGnxUfG6/bxxCvzI4ChJAYCeAIZAhQxC0Ux8r7zKujD",
-	"lEhcUafMX8QxYYkaQbzDogThWcQmQKwsY8QBoxzFZLwQg8IG1N0qoIfYFEGxKEePMU0SwlZhPCjFtUFp",
-	"IxTHtlzdBvC5TrVeDJTLiJH9ARNSsdZpFAa8ACTrsFiFQ3byak69ctgCxUyftsprPCG39J9kfYlvo0c0",
-	"w2yJaEJmgnbM8YTI9SFBUSKeVNA5GeNFmCDXcV4jB80IZlySC3WjjDl6H/WuR5QdvUYPOFwIOjSKHoh4",
-	"B+GYDFgSE5yQQBAt13EqqCM/NcNL+ByaRTFBjwKSGE3iaDEXxEXOylevKiIFRGFG/TjixI9YIKAZ4nhC",
-	"YkEG2YCJh8TgKyjkOsW8STw65AI8JljV2sRrDpw8OhNcyknhS1lCJiROAdyP7gnbgESMfEqG8J1EPOVp",
-	"wjmPyQONFhyme4r0xNUGiJ95CHDgkOESjchYwIsmFdQZsITOCE/wbC75gIGpj3GUiMc4CcfoMYrvBf2O",
-	"rBwoJfsS2EyZ3kbjYN+8OUO1Wq0Nzw1Y2as6Vcd2Hdt1+4576jinjlNxxH/u3wTd7s7myVKMhjPZRFHl",
-	"gk0pZaOhldFKW7YLwJjbrz/GZFw6Lf3hOJPHj+Vdfpxtj9isGyL4asQuF7MRiYt3LFbPvOKIwWOo7Fqo",
-	"aqF//+t/jnLn1i2UGPT7+8kNlCW1asnAMrcQy/TEXwTbUBmnq1RrPCrEQP0QN5BuwA7c5dphm2myNsdu",
-	"f/zsWO0vRWzti4Qv4cn3UUCJUrq0ZvJ9FICw5UdMCBniTzyfh9QHGfT471zqB9l3cRhejUunv2xHp+wD",
-	"Z3AuS18+WqVP9iSy1fTEwJUb/PiOcI4nRM6zQAsRotSCVdaQRMm3X2n6IDqz+SJ5yrw7wPcF5aeMimuF",
-	"s++xkDJyS2eLEOb6lVay+pkbiQpPWZdWaQWeJxHickwlCAOphIcLV/vV1/liK5S/U7E9HbZgWXCy+Dxi",
-	"nORNGXusLz33n0v+gifRjMRDGpROSw1Sx06z5dgtp06ECubbrfrJiV0dE9xoN1tBqzEqiYknmIZCoRKC",
-	"4mgJsz3roTmdE7HjgpgE+xtIFK0JyDyMlmgUCRUzmQ0lU5UsqGm7rl2tIdcxWZAjHwxISOBB+ZN8mtNY",
-	"vXey7b3FPMDpe4LGDecxGdNPQh8e3Q9rn/6CS1/25WEZ/DdirzYlWSBbR4sEtJgYP4qLlVLOrHPoLoIs",
-	"MJQnRFwB+LdrZOTjYGQTHxO7Xm27diuot20ft1zcrjZHrZEg/NE8tcQsYmWVaThCrAq14CrAkJB56bSq",
-	"QEz8hd6bmu3UbaeJ3Pppo3bqViuNZts5qWXcIKATmvBhTHxCH4hY55OwjrBgGBMMqy8B94JJBGrVHI6p",
-	"xLtxfdTANX+HJSFbd0I+CT5/HYsdckHB5Dgk3EJV+WMxn0dxAnsk4eA+AQ4JDu9LX6xve3M+WiWBf0M1",
-	"x3a7holrO3WnZdebtbaNg8bYdqutFsatoF6rNkrqhVSkOq2p47+nlZEnOFlwIZRJG8D66d+yiPXTz4L0",
-	"b/OAP+CY4lEoieVDROcjyiqZkbQijrQYaOhHC3HmSoJIFDx3MHAKxjgEOgWvx2RMYsJ8Mswuyik56j+7",
-	"4P/0f7vGfLGBFILhOTWezNa/F/i+HEB/U9K5RXxQkxTn+HscaG59EK0lcRwprURwQUl2Zoqvn5a05VoS",
-	"JSSAgAalJMT3g9JrFNAALaMF6OjiMg7vB6U/l6zSPBKaRFw6LR0rcnZcOwYICj6viF7vEizEw85Zv3d1",
-	"Oez/fN2FA/vsr2/9QirCS9SIyT+Gjvvj+V+bf6n92HrfuKz+dPKuft2+cW7dftU8z+lgNz/cvete9g/Y",
-	"zS4AecNGGsbDGQ6FlkYCqR6DAbuCPLU1v3z0UEh5whF5IPESzeNoFJIZGkcLFgASnEVsHFL/qSiQAV4B",
-	"fB+irm1wpkVKva4EvwxTzb257Xcuumpnnr4pbzq9i+758Pqme3Z1ed6DwV5oX7Jpo1n0AHZJsS2EBSQ4",
-	"RZ45fw+Vpe4q2CoJ0vXHSHCyIghFjLweMG0dFqyCxGDiwwwRHIeUxCiJlzmTtxzeQjh4wMwnAaLJkYU8",
-	"MYX33TcXVx+G3cvz7rknxhkwr3fefXd91e9env08/Kn787B3Oby77XpSE5cop63ncnxvxTjsrdmzX4Ox",
-	"f4nwOCHiEzfil90RvzwkzWP8SCjjSqU8DA/XBJ92vemOAuzajfo4sOukemLjkVO3626r6TfHJ9VWzclY",
-	"vzR2ZhJJs43HJ60TYo8bY2zXsTuy24FbtcfOqF4btZoBJs2cRBJiNllI/CfMvrsVQ0tJakrCMKqgRxL6",
-	"0YwIjU0zANSfUi7glAh4qgNUQdchwZwgwv4eSXVCPQ/esviB+qQC1sN7QcDg6OaEqo/WMzUZmI36plSh",
-	"NZy1LlN33Bp2iB24jZFdHzWI3cbtpu3Uq1UXt/wmdhuZLgPDpQdYC0bummTj2k7VdurIaZ7WT04dt+LW",
-	"2rWmWyjZ5NQVuXjJ7vY9vG+2MEcxEvhTpcdJKJzSxA3yUrePJ1t9efqU6rVa0vnFkzhiE0RYQpMlSvDE",
-	"AnHa0+4AD9R3L2c899bM7i6Y3bM1rhmZ1OH5ID0Tv70zhBe5M/T7sfoWjpVVepQRAasSngANmmLBopDc",
-	"RzRIt1GIWRREk3syT+BACTwsFPDcY/n6cYoDBrfXcQZX1yCJ/dT9ufTl49c46lbG1PSCpWuHoywe4BRR",
-	"thYiweH0ihv6RU/alX8zlEOGMoi/16Z4xYhaJpqTWIMGlZXXDbmOIyFHGaqjn+j3rxFGIeYgqSCOlxxN",
-	"tfMOfGdCbiHokcTkSKxxwLxquw1QEGdjUBosHKfmKzSBH+QUyYsK9+TFQcnTcSXSHycHxjFBLGLr/pvc",
-	"RwpwL4rmUuc9RZMoiVLbVHYDMSE+o78vZnN+al5XPjiwyDp7EOm3Ei/6UXSB4wl5ttBtxAS94hlSxsT0",
-	"N6Ja9aTZQqNlQrh5wN52O+fdm9th/+pqeNG5+eHbVXTStelwqDIYvcUSk6O15YJ0CpFGYHKcJxyVa1WB",
-	"oWi01Ft2BLTeEF9fThFalZUpRyti8kYpOcQJ+NQzdbRQIv/mlJ/Ok/WDCrrJ9ANUqB6siGLGI+tE61a+",
-	"Is7jI6aJ9ggCdMXXVhyja6c182auR0XdkAUnwQuc2QKEeMQcZUEnqZJnhPttw4qb7t1t9/zbO77r25+u",
-	"U/CylZNiRk/J0ykYAcNhVwPxWXCnajQk7+VsPv3uzWXn4jkAVCO8xFliaMHIpznxEwEnTMNFTGS0GcSV",
-	"SV7k4zimhKN0Vcri8xoOXxhNQECDYMwFC4A0GnYjafu5jJI30YI9H6WVx3V39CIYNcD4ZMIfDBGXV/3h",
-	"m6u7y2egcTbEC2zDZSRjGGPCo0XsQxSKtMdAGGEFXQGyau2Av0qf1HF5QtKHWJiQ3hNEIVoBa1mCfKI8",
-	"Iek+vIsCOqaSuhRLikrgTnQgLOKU+TKiUEVzgUAkhNF1mfAp8qgc9Um66DVehhEOvoaYI89APqAKuU69",
-	"1Thpros431+d//wbkG8KF1UkxrjoXYEUcx0D14NohzeYhk9mUqZBX3tUMy2zbq1sCaAlhTi8NFCnjsqD",
-	"UlwflI4sGWeZoDRuME09yMdDprt1033fuxW63rve7btO/+ztim3/Kd/cMvi3aEGG5e11wuXhPk0DUwVn",
-	"1ZGpmf3f+VhZ3UhQHGUMohpWydYcL4U+BQFU0gD9KORSHIjfeIIpU0HXAp2WRtTs03XeDTSmvg+NMZD+",
-	"Jo0MeSah4UQF04h5gacI1o85KsLX3pshYNLwpvuXu97NcySwr4ZSlGsiosJnuGlCiJjaQm6kYqjVDPXy",
-	"vKMsyEgTLMmMGAH6cysNaXcMP2Aa4lH4MhRf2eekTW82j2Ic03CJFtlnNqpNt92b972z7vDusvO+07vo",
-	"fH/xDOJvDvJCx1ynMYi1LVhMsD8V60FRXk6LMUPRQoZD0RmpoFs8JjK/IYmljJxFXh0IczOWRKDAYr41",
-	"omTPYI2NsSE6fslpndZW4pA2xMgI8uEr1vM521pt7xViWEW+JKA4KFUHpVNlExjSgP8CVz7CtnOIky79",
-	"fTETi0yfEV/1WydutUZsv1GtK3Nu22/ajfHIbQXYrTu1ugAzPOzXyKhFmlXj4Xbdb9h4hMfEb+FxAyys",
-	"RlRNOhvxq7r397bFs+wE5CjGzJ9mBvm9Pqk/WHvCBxX2CF69K8ZEhla47Rquj6r2CYTCBTVst8eOY9dG",
-	"rl8N6qQxbpqhFcZGl05LB5xA42hsOIZJjH1SFGz4xSr1o+gdZksVIcGfT9GiSNpCw2giOGkiaFrCNQmj",
-	"DNWr2uKRk1s6/e7woveu1x92/3rW7Z4/h83cdG+v7m7OusPuX9927m773RdRlfp6aWna1TiOZtLypcL8",
-	"o1jpTxT0/zhv9hHgV1Hs0VgDAQQd0x70wnagHbafO4YXyZSwRGzzS5l90uRExAgJOMIIwi6VFz8LkDQR",
-	"oHPXf9u97PfOIC/yBWSNu0tjyJfBgLOYBAJUOJTW5xnlXOZ3bpi9dyTW/BhHbGIhGa8KESwxeYjuSYDK",
-	"nla5zm6652KAzsWtJ9WdO6aiEUnwjgQU92H7XlrFnC3EXwStDZVzUd3eXV9f3fS758N33fNe5xuPF9Jq",
-	"plCSvNWFeRXjc+sR1WtGqp3hvFZpHguET1TaQ86RWqQc6AeknSR6VElcarBMQ9jTB7sj6zVz0q4nu4YR",
-	"E3q4cRnI15xE85DkJ7M5Anzte5vW/RI59jsXKx3I60tlKsOqcHH5iPTVIQ2f83bk7Ov0L/WWdkAf9pYO",
-	"az/sLe3dPuStXCh8oRoLeURZvnOany9x3xJ8JyFhKH5whOc4TvKATcPri7Ihs0SHX2Rmt3ly1E6m2Lsy",
-	"XRNS5g6ZsDD3IMtdj0Z/J34ig/DVuT9LdxcHUtPG4bVxpsc45GTdF8TIo4HT0nQt9Gg7YuHSqGjgpR/y",
-	"UNn7ZFNIpw9s+YQnPXvqopAGZAwj3B2wzDWPZlFALMQjSTcwJEyD3g5uhR+6feRjJmg52E9G2L9/LasF",
-	"rFZZkEUCBsxbrQag3Pp5evaVyYeRNlt32s2C85cdiPwELuiYCH1RwEwJU5YUyVj0WEGdBIVE++kDvETl",
-	"VrPuOELLV679hDC0JDjmqFxzG7WmkPfzSYX6spXLEWzW5bxljmD6qpE3CF9azx18CfK0mou+/Vwp2K2h",
-	"v1VaxcMNp1DnBD7v9Jmn7YLKSOz1MAxIeIzGxqHi6+x1JanyIIqnVeTt3Ilb4mhDBJKgfxV0Ca4MtghD",
-	"MR3IBD4gSygLIYtjvFzbITUna21hW0nWXUruDyBZl+RRIhpmgXKkSQclezE6NmDFhAw9i47JO9d3/de6",
-	"/EkhRTN8Ca/42nd/FdrGEzwRGsFBBO6ZRAGV1VeP9iIP3wwh+ECTaZo+vW/Gb3asPq/sZbI5E1vL6ug2",
-	"kYnT0uivw6XuCZlzBNguJPvbtx272miiKebTYnGmHfers/ePrYv7a4f/zT/5eXRZn/4YNH8Yd91FL7pp",
-	"JB/+sVPk2XTKPxZKGuEyLT6wqpHk1BFkrBd0IKBdfArJIhNMWZp/WFSTSVBhCMwXVBjgU0E9BmF6cKhl",
-	"SKFHA1lUI3zES137Rj2odDD10AwvxUGOZjRJSGAhb1AalDwZzj9gIR6RUFIBXa4EhkJlXVbHG5RmmDJ7",
-	"EhOSUDYZlDyVHK9dhpzTCdNzUI6bx5gmROWCDFiaqATS6pQg+VnKOA1IWkGlgjryxisuh6IcBSSmD2LV",
-	"0sxjFDRKHQXwyoCVxSsPjdd6VIw8H4ehp/IdXnHkKVOzZ+nhcJLdpcERUETpkUrjilIaqp1alQHzMsOl",
-	"p4tEqWIRgmAGHCimBfsD/lQiZ6sOeREV3KywpdMT4JFgYShNR36twmJxqHcWNjYFcGooy5+iwwKvDTIp",
-	"GOSmudIAlaNYfvrIzK+JmErvT41wVJx1omMrzamDgY6GsFKJZuKbehiqSpoAH18rPbRfPPjaojIrejEj",
-	"l7UqMFvuWQ8hYlcwYqd3u5jNcCwp5f5v9XXu6iGv8ANfeXd+2PNZ7P2+r3xPyPywF8LIP2wV32cOiH1f",
-	"OcNheOALnOjaFoe8pj3G4oPn0qfw5PdvpdnuSe+f4wRUtKe9/V65WQ59ezyKaTAhP0aUHfyqZBVPeZVJ",
-	"Gf2gdx5IzEE4vSUsOOhluas3hhvxsDcP/mDXn0aHvTDDNDz8M59koB+YvG8THCfPeT06jAi8IcmBJxre",
-	"kEkYB7z1Q5QcBsu3yvd4wCuqAsnBG/BucSCxuQ7xYUzmLwuyOPyE3RA/igPKJocjhfHqgQhxGx7KRw7/",
-	"RBITPDv4dB3Mp/sxZkJoGpEUHE98//ANMN89EDyaB9ySwz75gYymUXQv0f+jtU26lSIYP0WcqDA0c6B/",
-	"/+t/PCS/IMRKKCQrpLgKkvel7RvEea1PBhEBdWYARgow7yr9SeonySJmJEAPJB7hhM5QWXqPIYUsQCGZ",
-	"YF/bXY4sXd5VJyaB9rBq1TCcfk9JKiwVmgW2VDXSj++zH+C3XFN+xcViC1eRDLtDPF5RYuV+gskK0yGX",
-	"Y6TKkvxN/wklWoWWZiE/ZfzSOavOhwR9p7duhMyAXKSLqC++4kg/Z6Hvz65R/SSvCKX7s6YUsCFhwTCt",
-	"9/G5uPhXrupr6lSUyo7OGNOTQVDxEwcrPkY8bgeYtOs2GTsntusSbGPXce3WuFEljWZrXGuPimaYLyOy",
-	"QSFT85OBm0mUQR6Vpb4uDQHI++NnHVHzxcsb4Eu1sTNqkTq23aAxtut+jdht3Dixq6MTvx3USXPccrZP",
-	"UGNqcd23dE5ZLV+pulvIy9BC/EpSIga6opeiyUpgp3i7tNvwtobrQNGfg+gJDu9TLA8JFM5FnR7CE8IS",
-	"BNmsadqSiu5fQ2xMN26oHkkaQPbfwRPfHTdIFdvtUU2o+62xjZt+1XYDh7THrdEJbjYK3dZpGaSi2YB9",
-	"lqvSEYYgDSanEPPEMtxCqOygPyEWoZDOaJKfXxMcN9qZoxw328qMWqUJYcGmgpUPEfXJK47kM/AlVVV7",
-	"hiEbekzUH4wskhiHggoaFkZ9dw0c20mOCYKn052Y8EWRKfoGrudrV3Z6ebjDYaccMCv3OeWK0GF7URQS",
-	"zPY7EPy5B4JnByJeMH0gxPVvGPV3Qubd+TPAMgs8S2XuCLI8w/6UMoICkhBflyBcAQxfMn8dMGcRSyhb",
-	"ZCZUVfw7HQlALo4hTwgGbvCIKdTDl4W998EScTRhgsMpZkG4hZAHka5arJekCoWbZzCNAPbV5POnL719",
-	"6I5IA9XTNwXeT1FVVzjXhLqCemYo+o7JgOnryVMZETJPJyKLxGMkLh44CTCnPX0W4vV0GrIq/IIlNJTh",
-	"J1AUCOk95IYR/6A5SgPe0ycJ76ezhLR57WPQlmeBnF4WH+2hGZbNI5AmGq+4LNQt3ixDKt2AzXDiT48s",
-	"REIO1z2VBzVMR/LUzRQGxd7Nlbe2mflRmUJoorKgm2Iki9QUYV5kxZxPgvaJ0/CxEXiNa+OR3RqT0clJ",
-	"zcVBvZC/56PGi7fgc1E0mzn/dwKcoJPJGSqRUwN3ZTuKlljJq0/u/gHw1QMC69cQUc9wgxRhzF+iGYpY",
-	"VgDeKwgaX5FCi8LKD6ZrYK9+8vlQYrTSuhIcC4kUMfIoeEJA5kJCYgmKFskkElxBPC9PDPBqcebBxQ+F",
-	"/NaYks7c+LylgLDCBkYeYfBXXDkwlfpMApmzirVjL6uox3ORHvuvv6MHgPImlGlbgldIjfKBIVbJn2LK",
-	"irJj32I2QYt5bjVc63hK6EKCe3G0mO/HVwPCE8rwBih+mEYzgXxamtsv6CUIYsI5cG3KevIVd32ZBMfh",
-	"UjkxCwX8mwUr2jglYFCznQhlk9WCBxuX/CR9WudD67moNhMLxkliZW5dJCP+g5dRr2WG9d7wXjGu5Lb2",
-	"484znrqYnnHSOVGhH+mBj+YE/PIqiB2JZxAeRYskk2v2jscBFQdzwSyNG3lYX8UBiZFbrdURjqXjPsAz",
-	"PJF7smfQjfGhhCarMTdnsrUO5vdGaYexTPNf/0CUkMKI8rSWgXgCRaplCeYrH3vfu06xsBBHCqXyD5gm",
-	"hqjkq+w7HTuiEkSU2LDnydnJJgrcjU/HJT3YUKDIUDE3VA7IPCaQo/JaHDTzQc0tvaNTQyhMLWAq1y4Y",
-	"MJVHB2KMEqBSqc2DxRsSVpFEtfLME+UpZbOQs0+txdDqYUW0qpGGQ5q+3fZbIyVdODXXdmqtOm6N/cAl",
-	"1SLUKM5lQLD8rDWJhgvSYFnwBOAHUULmPP5QslZbQXTs8z989/HPfyw0VagAtCLgZPlP6quyY9YCkm0f",
-	"iFA1WDqz3Czqhplmn14w+6Os8nC/FMrKPJdnoSzwc8oh5MRT4/1vRlie7kAROQ5DJB8Qk4LDa+r0AcWh",
-	"rCauhAEJhIlgjarKOIlnwA/hl4+ZT9QbSuHPGQFW3t0aw6fm/XFfbEvjIV4A1wI1licwaDbHsVKEddGB",
-	"u/4ZpFNnRt8JfSBpyCxmwQrmyegmORblEdPttXahHfIeCbkP8JID8weFkdlkNk+WVo6ooCQKdOTUSs6U",
-	"XtUm66aek7nxf/pTySr9P/F/smBe+kd6yU//+FN+j7Pn1vVLXEA7z3FacHgWsWT6GtmuCp3OO1RsN5cZ",
-	"YBAp2y0yJf/K5zNwWo1WlRDbHdUCcT4DG9drxG7XTtrj6olfG5+Mi4AyjRZxUdOyRazBEuDlRqC0DJhU",
-	"azthMqNsUSQ6vYPr+oNiShu/aJr0G+3dXxR7WvBBudXOzk+41V0uA31CClErVVTFU6h8u2ABXiIH/ftf",
-	"/4NucbKIxc/m0WsEZ6pwNr+4VtWqWXWr8dFQ1tIJNnfNb2uKQnY69yZ07w3zxnMJXcorDUKHMxOJ8o9L",
-	"+886VUN5ojZge1K1b4BK/amQQP3KJGM8qo7rpIrtkVNzJMkYBcHIbp808bjVro4buFY0TdiP4TZREJ5Q",
-	"HMOTj4tRQJX25IvemgS4FYvlIGxLP7mt35Qv5r9ZS7+jhk0/o5Z6+Gfkiyv2uv9qVV1XNdxwN8Oz2Jn9",
-	"NnoEY408HacIc5SQT4kqsSsnbukAZwnZ1DlPPhmdJXNzUwispmBpAKTyfQ5X06cKJr6vpVPNf4shU9pF",
-	"KhL5S6uNWLfLatnpNea0B0Ezo0mfQ83UOMO/R5RlToOIsszRI4CAUfZspYgE6XE2ppenjxzqrnRGJ2No",
-	"p1QlbmDXx01st0Zt364FVeKOHdwetfwnGJHzUbXPAqEK6dgLhPLZYhDuiF3JHjkUhLXmCXHICbZruOWr",
-	"6pAjp2WPa35t7DTa/nhESntgqjHDPVAUQo+fA1gxQApQaVyWfWUzQ6JmreJRVXETnCuGy3/VlvcfNjDP",
-	"SEDx+pevMefQSWSJ4Iksvcec8X4W5ZiEeJkWmCq02mf2+cU8U8XkK5oIyzx74/PSKnKYQf/XtBmvRq4/",
-	"B/fSkYacsCBzGEEuE9YtDtJznT5eeLKzwbacbTNS5qDTPWqQcYM06/b4xMfSvDEakbbdHp/U3VYTV/FJ",
-	"9cmmWr1QylXi61NMtTrYs2jlullEbkkQFIoeozgMLImrq70lDqf4+dyEJ+NGvlRaRp6iMAQadN5/90Zb",
-	"ESkTQvwmt+gKYdoYWCbkqDCSwYpQT0moWnIcCCeb0TCkRrnuFIyyUV+m+EM9gJ1xZLvNtHAG1IJBnhcy",
-	"OmV+uAiyPtwyg/zoq5hsb5NobibOQf0rBfMtQXUvaqs1Elaei0sFFMbAogJUSZ0ZBcUNlf06kmHbZcdu",
-	"W6hjn1voDxb6zigz4TpOfm/caq2+cX8+u5brOF/+eGBIZMRSyX5OFNJux9lqw8nvkrlNbnH5CnBdPeCw",
-	"iKsuOEEjkjwSwvY6M27uyDScPdAkx7Dk1uxiVZBY8WS0If40SvFF/CDcCJ99xRFeBDSCjNun0hkx6k5A",
-	"rceoOs89VVl61tOhI4Yo5NoMwb2CsI0kwf50JkSSolMFTWkEp4fHspDsNNb6OXEZ6aeNUO/Pg5VI8UHp",
-	"VFxSnxuUrEEu1h1u//tf/zMofdkzpCOr1rZOQmQLAJM09HWPJmA9As0U4y+Kg9oiXssaHj6dQ2LJiwvY",
-	"fCEXvCH9AW6ikLIVYePnaBErf45K7NilCh0klhbkDj4dt9VYUosYQviSEcwUEzzLSMErrlQJgboM6XfR",
-	"NOJJoZjKJD/fYM5RYqp6CLKNzOwESBZaTTqAi8X+jKRACep+SmIM9XnTAJe1WRvGHcI5jZhdL5RuAxqr",
-	"5YSUJ0U1OD4A1NLnBJjkoyiJViTsKJlu/wafE3y/1yfgyb2/QJiP59woMry+J7lHjB2Jk/nKdsTJvPAb",
-	"GqkEiIu/Ie7Ivj/zKE7AZiuxbW0hgHEV9bviRzPJKApNxqp4VaGlGDiYfMJY0yLEjyuLEpcKAzljzLiY",
-	"bfEH0tvm6MEqxBZBIcQ2H5B7yiCmXELHQh4TSwhlbs4jGfHIvyerx0Q+c7hGs55W/HKEJZobdCWac7Ui",
-	"CM6HLT4oqFmmMD95dmPxejof+EV4Gk8JlhKM7m4uZCbjQhreZus0jjwQlgxnJJlGG/Twt/3+NZIPCCRf",
-	"cGKYoa+vbvs5I/QP3X7JKonL4p878f/n3Ytuv5u3QqsH1g8eTGcRbwgtmybJvMyPYGFJJJedW/SKzpwk",
-	"c356fGycvWOV+3nMhPq9sypbOp2P+2ynbhj7jC2FXMLVXBhZHFDFvurlTklMLLGrzAguX48r2RxKGdIH",
-	"sjme8iXiI1egqeeyC5aQdf9kME6iJFqP9c9i+71U3/OyznkeRGBwUMnSeNc16Ba4GrMhirUH0MPl2EkE",
-	"09Gff40cs4/fqjNrk8JX7BV+mpMRprPKrp5W9Wc1bTid0K7NVhUTnrzdMjIo3XBtijVyctI+JkQpbPkd",
-	"3GQUBnoDgysjsMEWTRY2WvDlntxrVzqujh7PN61TJmhon6VN1F87L3cXnzWLVjx565ThsticnJBPOdPm",
-	"IT6Lr61UHWbAf5qp9xAj75MVsXeL50STz8zSZuLHUzPhoDLJk6cxD/FyNRNOyso0JLyii6694igKAxLL",
-	"ao2eFN4Eb/dyJdiSKMpVfxgw1TK4iPpng8jt1WGkxZMWG25MQcw9G2AlL+iXVHiZ0GS6GIHsMvenJI6O",
-	"MU9ITPm9DWInP47x4/EMLh4rw/qxqh1RecQPJTPQaI0gbUf0bHY75TGe+chCyezEVoDBLIqDFXniG1jd",
-	"LgqXFb95MmL+QwyR94HPF4nhAqcMYQRPrVM4+fImjg53D/WKtduj8Umtje12rTq267Wab4/c0dh2nVpQ",
-	"qwUnpD3aLcSl89pFW1bqAD0ZiqmNb822A4lqWRGQzdkqI0Lm8u0Ce3iIlypzVoYBZQPKL+RgKCdbkKS1",
-	"Vw2EdOivWPOAsGAYjYcbXFbgRLknS+m1kmqsSjFQiy57gmR7FvIwE2TV+06KOX/wChxXBcYZ+DqnoRBy",
-	"9nBTCYlKPV0AFCEe5z/bOBQe20wqglQpi4qpwwqyYpVm81rJKkWTSV5zlTe/aiWYbDPIqovh6YrYvmf1",
-	"OSYT86iuWUvSm4fJBrKy15OnxEMzTx4S1J/jaN7tAHpx/8/ztiS3ESBaPy0H36h+9oy5gDixyVcnLfPy",
-	"od+ak+55NYFyBYHAGi7jQlF5HmIQoNDt7buLI50lv7Eo0L4FQHCCIuaTopIfWZwLFCJao0Cb85Sl535T",
-	"+Q+PkU+Jd4pm0QPkUgqpOtJqrV4SmguVCcLGYbiKqvl7qqoiG/5/TaxVQf48kS427u2qzfPEYjzzOHqg",
-	"G+sMiX20k8jmc0KEAKgeNowJE38uWSx+XC0OMPGLje0b9UnAGu1SsVAOfQqUzOIiczvCdaEV3pagTL3E",
-	"V1wWWVprIQSQtD/gB8JIYp/vNiap/d1+AgvKJj79QKaDDbPqYfqAZjdzjsW86/uQMnTfQPE5vSZZKfEl",
-	"S9B92XvfnqknGHtWqCik901dAYzgv/n9+rXExJXyoC+zVWuCorlRhwkpZg3SJ09Oq89DTgwcgip9WRKE",
-	"2qTUVbCOQoUKWD9fT4jh2YrpL/W+JBQyOHYRYhwuyJbMltfI++Nn8ZUvHkpNz2CckS6ltD+qrH26GPGE",
-	"JotktTrGJAqDnVRaLHgXkTaLvT55gx7lIBvimcBdqfoZFEiRhUEWOsRnM7j2BNTnAVSVhOCjP37ORbnS",
-	"4Mug9GVT4MeWABMxsSxuZTlfwZiCfpDrZrD93Lvb/LrKYavcuwf7dbcEVuuwFllM7anR1IuY7uUylh3V",
-	"o91+YoFi/HhjjVAT88W3N2N+f3NZU6yLEEFeXwV1dc1iIHlQV0nhvYog3lbwOGUaKVVRW5eV1i1ZJVV+",
-	"VP/F4a+ZON0S/iULrGXiH6gMZ+n+zZaul2rUkJH1+dargKxfV/n35nWdFp+7mOZ7WaWVTCx1xUgskleY",
-	"rIK8lp9QslZbeKcX1G2hK4p/0uDIkhH4Y0STFV2O5lAhVDbgzxz3Jas0iZIoK1hglUwnl/i5ALDNQyx2",
-	"I7MQQ5PWnKFz5Qp8EawZ0KFV/swUaugjDvtaJLvmL+vhV9iwkW4neF/JKpmUNn/O9bdWz3kn7a1dWFEn",
-	"5ZdZ36K0ZQ4YsKMxoiyEopBZea/Vtq1QNkG1hN/Zh1Z1kFeNlL5YT277arQN/yrdX80O+OvUYokoZBlA",
-	"L2LZB0cW2YoXjFE2OTpF3pgyyqck8FB5jlXJ3VD8IUF1ZKXmoMxrDlfmJPAGrJxM42gxkZ7nznVPPL/S",
-	"gH8INmpVcjmJI3GwyTy7mp2EIYuS4ThaCBY9YOaNgMyTqfEwpiEJst9UdtIUF1JsTMeX5FD9RlGsiq7o",
-	"J1A5iHx+nEllswBxvOToEXI0BHWdEcz40WpToE31RMUzOQAU+MG60PgJp5VUEY/QGMeZ5wvKlgtgpaE7",
-	"2r9PYxQQH7B/fy/1Okavuu02ahhpJASVpft0ayVZ53Xt3Bmeo1q7XcPEtZ2607LrzVrbxkFjbLvVVgvj",
-	"VlCvVRv74DjMTB/4TX57eTd1JxrztdCcMkYCqQfRRKp2K0JYrTAfYktkjDzUBa2Om2O3hYnr20Ewbtl1",
-	"tzay242Tqo2DmtM4qTedOhnvs2rBBCMxZkKG2QeHu+ekypKa76s3Pb10o7ZgxIikECvJwm67huujqn0C",
-	"bZqDGrbbY8exayPXrwZ10hg33UNXkTYsXydTxbMNaABlC2DWxpyNtSriBpr5FIO/Hk61QISG8m6OoR0u",
-	"QIVFuvUj+UR5wo9ep/3BhGrzSDlZPeW7VrX73CivGY4TrnP2obdwugh9snmm53FrfY9WjpczdnAV14jd",
-	"EFtUH7WI3R43T+wadoOqXx81SHMvRMuiiw5Ds8dpxGFeKValk02ZgpBGC/f26FB0a+y1lk2VpjzF8Dxl",
-	"qZZskb+WsXoeYJGnmnF4GU/NKTNqCLgSkBXRJrv5H28wLrXkr9xdPMXTXW+9Tx/8komG21RLFTQMhFwg",
-	"mO4ymEowlCOhMK5g0CYdUn+yUNX7MCUxWZHTXkFrSZZwNIksNCKcBkSqVVrEe8WRGlXP6RSx6BHGIiEn",
-	"R/vHE8svPaV/eqobGRJggeBh7tTWFq5S0djVUl0DKSspullBVWRCsODTXOkyk1l7miAArVbSRFZ2tSyo",
-	"ia5l8hgdWYgTEpBgwORRTRfnofJoiVRJbDM300K1KvqJfp+rIdSswyXKEA7DowpKkVR/K8019gZMaMZ8",
-	"jn1idnIHQq4bc8prMlj+dAWdpBEwHc/QB6gUcgvupAxQ9yGNCQeOJrAwmw5NOAnHFdQBTV9NxpKghoQh",
-	"6JbhT6OIE9Xb0sRyaOFaxgzRIO3SmuB7wtIK9XWnfQRzkLgtvp4eDVT2jKMFK8mfbu+oKPZto0DcUVKu",
-	"slkbPka8vazzAU27DxZ9C8LdpcvRSruOJoo05FH76wjCe8qjlthzTpjuWi2R4TXCqiOq0WBXIofsmPrV",
-	"pdjDwSzzo7YJf/kOFGIrJBgGrFDsWBXuXkqG+vXZoQVMEGVEb8W9/UzT67PYJip7hiipihN7qpy2uip5",
-	"z+pVyXwC78gaMM16E8O6krHeCuowgdFRuEhy9to1Lf1p7HcL8+s+bE35BZrFCkCT4xnS9UATyS/g/iuu",
-	"kkE12TdQHSy7EHI8TkisanlOMZuQStqYTvbKpol4+DbBLMBxgJTzhEuTRvm770ZkGbHgu++OTlOniA2c",
-	"wKhSoshIMiUDBtbhKGtVncTLIyt7NdFSoYfKd4x+0rF4knGkj4m54WQREw+VvQfXynjbCHPSrA/Y23ed",
-	"M/v2bafaaIJgQINKOnZFwFXI7gGJN+CD+G5MkkKmo/03u7iDskFuTEz8IMv2zOeEKX1ZG8vXsL1kldaR",
-	"PX9R4Xr+PBa+tCPQQdxVmcAfdyPuBS1KTu2sIGy0SEbRggUaI7gFQeg8kdWMihJi+CLcnq/AK+gSUpfY",
-	"4pCqUOm01voTbihoqaayHRbFYLhiBM3xBGTODB4F9mToVi6eHMpG/4foTttAZXzUQow8ZhB/Huz2BZq1",
-	"trLtYNR7UghJxatSAhU9yq6M2eHlS56QmaR4UzDZcRQQIQ3ES/RIWFJYY4LM5slmm6q8v4KvT4HeuZpI",
-	"R45YJDnSYCvGKzoK1lLM8/Q2JanphHkk5XCsK6THyMcMBXE0RzGZE7zaan+31eTE2Ud62dfTu5fCDab1",
-	"AgvMnDAIiELlJEIjgpKYkgDhCabgY1C7Dn4IjKqfPikt5AiC3JS9H5VlkevFHEXsyKTAanRBB/VAYuXw",
-	"Wp7Cmvdfylaz0Q0PfP0lxCGd957FMKw49PfgG1apMEX6g1Lu0CRabf70UqYLxaLE51Ns05hiZSfahP92",
-	"snOpYhmLY0GUv7/ATQCtxSDsDrqWpM0StP6mHDLaJ7bLj7grd1b2DVaDvRYwhoLpowLhOT+DVf2RjHwc",
-	"jGziY2LXq23XbgX1tu3jlovb1eaoNartZx2VQfHr8/XELS9VvvLQyK1CNciBc2itrij/oqDvCZm/RnjA",
-	"FMBBNF6qOCJx07Q1IO+237noDjtn/d7V5aquZlYWd4vLAx+ug62W5lzb3UI0VDmah5UoQnMcJ0uwG5Bc",
-	"9SOM5tOIkbSQ723vGt3d9CxZZAlh+TVwZUwKOeKmtjod7eswLoPTbk6i+WrzmxmmsjOHfCykjOzfV6cj",
-	"cxM3jT2OIwYFMO83d4rbcI7U4qWpywh/zhVUPrTYssoz37SWgPJ5iJfZmmRcu3gn/6FOSH3ytLomamGn",
-	"yEsIdCPmFBzrsOfABcRer7cpFvsCz31KCOM0Yp6F/v2v/8lNKyHhvkqDgn0hli+SabG7LkIzHBAhyEkF",
-	"dA0hN1HFBQfiq0O3fF9s7T1ZFnhRT7DrO+Nm3a7K3qqNsd3C7ZHt+G5QJbVxHe8XH7G5D5SajHjAKpzS",
-	"epwlDmaU7b/fHfgGKofRZCLrOapi9iBYg2ADdgL9TVOeEW+CuihuqiBJo5wOL2oaVbzFABcAQ9Eun+kW",
-	"VAWz13K6pQPJ+BTPQTXKkqM9PcA7zPCExPpnQWFOnJHN/JcuowTdk3mCRkutKrxGOHzES668s5WdHtkR",
-	"hVpqQ+xDWY1CxlzwHVRmEVLvHh380U2E9yUWBITg6wy9K4Sp4Di+VLjSlrZs2cfXD54ycRbm0QjeubEp",
-	"wEuA61f23z7BGXuoHbnIfpYGQugWP6pUcbIbQFttxf2X/VqRdgFIlZ5GfXRWUMNK6c8avPIrKKQlW12n",
-	"Wzym5ypQa5OndCXICwK7AvAugtdtuX/hmQ9TWTbhMYpXA0UK6iYLaA9K1UHpFGWNen+BKx83tY4vMlnB",
-	"KmiCAhqcgr0GyeJ8sqXmp1SFKHu6HpLQZVcqK5W9vy9mcw+cu4mZL1H2OEnAFxBjpsqVBWk8XFmVMztS",
-	"BpYolgUOAoRXVGUYiGk1WoYM5RIxUNmD+0rlUDw47SJulcQEhcYKAa46gldH/66GuaqHN7dEXofjG6He",
-	"AxQss6OxuELWI8/3aku8kxpvMgAqDCtG57xFrNDqp9R56Noun8/qvG80560P5aait6yfrx7Mp+UW6YE6",
-	"53c449vSfqfmTKP73LjtwhoJm8LXcCJR/zGO2CSlbLKBaGbI2k1Ht7XJAzOcapOnaLgc9jVyNBFNppRN",
-	"1GUSoHJMxgsuiIk0g1lQUSxA0WKlXkS1uBp0Mhsam7MnM1pBKj1AbjQzeAVgmt+zIsTrFsMeauMwgmAY",
-	"RNgDCaM5saBVr2D50sAq76pMkWisrgok3NBpIN3prRG14qHvo2DdlC5f37gMeGcXGm3S8jeavSkL6AMN",
-	"FjhE8zgahWSGIJAamEIQ+YuZpJGB0EgML+D+EcRi7ueSxxZYwmebHAEdNF3MMDg8E6HFKmtEmlAJ0Fqp",
-	"FsruWdasW+a2DEpJiO8HpdcQFbqMFhCULS7j8H5Q+nMx1yrmlR1xkgSDubu+7t4Mby87P3WRHwWZts/n",
-	"xKdj6svZAcfijzSBRu2nqHPXf9u97PfOOv3e1eXwpvuXu95N99wasN7l+85F73x4dtM9F090Lm4tpC/2",
-	"zrO/f7y9uhx+f3X+c3ZJDNO97W+4et256bzr9rs3xlekoWzY//m6m72gLl5di3/WLvc7Nz90+xY6v7u+",
-	"EPPX1jYxuWzgNxdXH4Y33Tfdm+7lWddC8Pvyqj98c3V3eW6hm+773q14y7jWOTvr3t7+1P05f7Hfe99d",
-	"fb1ze9vtF473rnf7rtM/e2sh0xSYG6d7eS5B/WYIj2bgR73z7rvrq3738uznoZhI73J4d9tdv37TvbsV",
-	"z99c3fW75jzedftvr87hSufi4uoDfEjsx7B/dTW8ELCz0Ntu57x7c2teuru8vbu+vrrpd8+H77rnvY7a",
-	"kxsB4Iveu15/2P3rWbcrZo5uuzfve2fd4d1l532nd9H5/gJ2r9+9uexcgDVnJYKhYLtX2gt07L99FP/n",
-	"2O3hx+/+WHwWwBe30WKt7iuPFQ55lLqtICDur/aNfMLuBR6aEiwIiZBSlXXD6H2TZlEa4bHkH0PH/fH8",
-	"r82/1H5svW9cVn86eVe/bt84t27/4J6xkqD7IeY8rWVLP6lQEYNTnmbYf/PD3bvuZR/VHQeVoxjV3dpx",
-	"3W0c12tSzoDADU7/SawBy5ImpV9SrhVuonq1mrYGBy5DAzKbR4KyLdE9WR4JZDDoQ/cc1R3XQtfdm3e9",
-	"W8Dx8+5lDy7XLJTiHqo7dfFq7931RVfMFJ5ooLLS21iUDBgOw+hRcHBV8SdaJOTIQp2Lm27n/Odh96+9",
-	"2/4tzPlNp3fRPR9e33TPri7PewJvwMIul149rldbsgS9zqHD4YDp0KIjcSBvr+5uzrrD7l/fdu5uYTbV",
-	"doamqOE4sFKNwajh1PLS8yroS1ZpBTIlq7QGlpJVSmECbxgAKVml/FJLVqlgoSWrtD79klXSc5cT0RPP",
-	"i+4Fk96rRXDKazJGmDtyG4WB8w0mJAhEUHwcCr5tTE7WPovNCTKgXKyRWKVppMG4WdoMR5Ap8bja86Wg",
-	"s+rTmD7lem1fh+/PcYxnJNlUXEXXUUxkSbx4aaE5TqZCN1RnPR0gI2tqwlaaRURlS01lGl3v9QAhFIJo",
-	"FM4wgl4rhXE4N2/OULPtuEjICOhaPqmVajWNVxzNQ4gBZibRlWTMCJSHtrPTKJQTXAlMP1aa9HHtWLsD",
-	"XkqC2rTDL8DK1tTWlXNXeNTy2W9C7QzDq3Hp9Jc9Q4Y/rwnjmV1newiJem6vBDtD8x8RoaVCOHQ5X8rb",
-	"UpXwcK7299G3n5WHZSDQ7rS7rFLuOh3Lkt9VqIwyAoEOLyvYQ85RWoMdyBxOIDL0mWXetznQU4+3NDfq",
-	"c5lamE6Ra6EqSHf6ntTFsj3nKMZsLe1zwHRDsArqqAAGFTy60eMOHYtUMhMU0DrUlZ7MhiqT5OmqP8Aq",
-	"N9T6yfxoFYchygpfNJEQgYUYdQ1emfVK+RcvX1nji1V6U5xJjngSxSRIsXDPzIRse7lRmBblMnin4Me/",
-	"u+udQ1rFC+QkPDXh/Oulmr9ImIHO0AF6Jx5SxmlEmR9BVwzoT3qI22pDHm5AfL/arNVtZ1TFqldrrRXY",
-	"rRPcGrtOw3Vbrae7rHZEPJjLfEZaxL6lnahMe0B6zCxHGx5YsDXPyp6lnvZIHt3GAFZim1J+UHYVE5Mu",
-	"laPXkmh3+3gim2gPSrHsma5fkU3VhVSzarwyjcE7qdo37sjbHTcia3B2lAcTWL8ZNgD4ltNoNmHgI44Z",
-	"ZRNepHqES9A5VGRWEqHHmCaEo7IEn4Xk0izIS4ticqQb2j4QpMddSTUAQVTfisYDprK5oIQHzkrVfJDP",
-	"aAsDr6Bb6JYqGBroQdd3fUuJ3yoVTzK359swd+dcKil51d+Y5Vqmp+Gp/kLBuX6I8Xy6kRoAo5mIRwrs",
-	"1sGEbDQQzyPOqRDZoZambuWYPEammLgXFNNJdoOiaHyrxKKA7M1ID/7qZRTszgGQU7AUSLaCGlZRAO6d",
-	"ADPK0WzYECGPbg0QFUMHBT2I9mynspM8C7JRXHEBsn3EwmQ+S646qhJ/IRMAxlXlidKiTkY8Rgz+UYi4",
-	"3bea6oiEG4wU8gPKMiHTdRX30+LeSqvVQjdrtAfIV12qzTYen7ROiD1ujLFdx+7Ibgdu1R47o3pt1GoG",
-	"mDQPdqnC9sOE1E5sxUPA602JObniRxuwbXswcoGI9FJYRllAPu349jziVJYJZcVyaqEPcgOydBCfRnEi",
-	"mxJtFMISHN6fIihZu8G24U+hbNg6Mgp01m5VI0zAxzJpQ4bwGrrbXuX+NXffrRBA9bdChiRBnbIiCR9z",
-	"LZtQrMfmi2QjVwnImDKatq9K8xg9ycPeyPZinuRi8Eum9+mcbLhUQXfKgDemJAxk1cMghkpRoMQNGNZC",
-	"AERipA7qKE6fg7L+SbgEqcCDgYaZrOBBGqPszhQTHNiREFbU58R8YSIDVvZkMSiDf4ufAjLiX82n4Zpm",
-	"1OqHXKP6IVm1+KGFF08mNqYRkAOmvp4aOEZUVuYD8+CCE1T2ZOPK4RRzqGGlfso5zUnMKU/EuDHJOsqI",
-	"jygBRxwZ8FkP2CwKiJkopGqhYeV/AdceGEHSlKtY/k6rAwgUHhHVgz41E1zf9SvoFo4Gh4j+AROz9yOW",
-	"YMrQ5d0F8qc4xn4CMllH11ewHMfJAnL8iI3pZBELRDws+/95okGmRc/wJ926xTGiGlLJ5Kk6bLriuuW0",
-	"myYsViKveZJqtDJFXd2DqemirHWn3XyGpplOptpobJ+KEv6NT1cbjRfM0j9QJ1V2aaimltbm/Rrlh9/s",
-	"leC5f2rnftZiQ5X7WJR9ZJAaDUAotCchqmA2hxLRSYTmmHOggdlUvDQ+AWLrxI1cIKVMC4flUY7IbJ4s",
-	"xSnckXL6Usmmb148zVSMeLPRwNBhiM5mC+mHME3NujKIwdUONPetNM2EJDEob55V93imeQ+n2RVb35dP",
-	"bSFcxmzlI4WT3Y9CFZv4vymzm/FhoIp7LPZZJjjjewXPr3/+2zC76buZO6Kceh9WQv++hs1sQwPXnHlk",
-	"sw1FnYxduaAmbdgjl1/vop7CfnS/qIo/Twrguxf1zge9r5PqHKZUDwnDNjf9pUh5SnhflKS/JThMphsE",
-	"wDRCE6MpPAdO5IKg4Y1l/qJ7BV35fi6lKro3ZrQ9nKNo5j3wqd7SmeoQr8Khtlay4vJpgsobilcdZcVe",
-	"5BBP80u9AENSNbgLv6JyBkDn9fL1sT2VSi3F9mQRMwstWKhyNmVeMfcQYUm8XCmFZqQjeJUBu2I+JBEv",
-	"QYiMFomF8MavGdHOQc4+hO4Jmctvg/0I1EiVdiedp6oS6MpAKx7SX0rV7T0i102ejy8nKPph5N+nMnaK",
-	"cagsxD9vvRi6d5QV4c+Ke73iFe2z5hvijZM0Jz6Fh/gEbLS6LjEs3V1pyad2Ms1cnzKfIjJGG7BU6ldu",
-	"aJjFL/RjxazYB3k/kdp3dQBk93KIUUed9f2XRUfByS2wSaipxRgFpex4JixHYz3Yqjf8l8+51PEvX6z8",
-	"haL8GbA9fvnycc9jl1GN24TMi/DnBZLXNaEoIl4X0YSaFOuAugkyi1VKWywAxvYYxQWlEfSdrem25utG",
-	"A5Mojomf2NMo5sQeQTjQ0uYJloJpKg6ln8jptK5Tre9seqIXsTMZuDjld1WF3vq11U4P+tNWtoCNm9Qv",
-	"lj06KBR3ZerwOuyTTW/9+KGPym9vq43mUdrIQoglf4Y3/iRbiEk1g/4Ty0iV7wmOSexBFx0fxzGFqj1c",
-	"VxTzyKe5h/wQ0xWnBVn+OB394NMr+mPv7p8995L2eI/dNPyzXrN3P//r+7Mf2xWy/PGfwYcevaK9Tz3m",
-	"VPxqyEazN07w1x8Le5/v3jdBE1CaY71XxvbmDdosubzblLiqCkJuzpGGVH5U9jriX5UnDX97R0ZwS9rE",
-	"Z1PidJFLTTmCU/lxlWFl088sY87mYJNdxCfNFj8wQCWt54h9yWJ+3QiVXEaW2OzX69n+8t2nJ08rCkKD",
-	"wmICa3WbnNGJX7ebuEFk8ab2uOHaVVwb1f1G0CQn4+cXN3iRygZzEs8oL1Y1MwzPnkIjmvA0xbpWReUU",
-	"DeAbZtGmWtV0GNaqRfqnmMfGvObVIyYeVonOWZa3uIjD0ENlbROHyFkh+clYo1wdKfX0SnFvdfGANIXV",
-	"qcnnVnLPpQR0BDKqmtwrDnsnfSdggsdhaPtCfiZyqHwfy487s9fxZEiDJ5AOozzYNtLx7QfV7MX59UP5",
-	"9M216hwHMpaCGBKD16zaQExcN3IkjSOYbadlcIV9gk0MGl/E3K7xhGyUPMBKAYzxFGGUFuUEOeLnn3/+",
-	"2X73zj4/R2/fnr57d3p7WxnDfx4q3/XPjlRdb4hqr9VqbeicbRZCVbFFNBmwsld1qq7tVG2n3neap/WT",
-	"U8etuLV2ren+zbOgdNQ/5YkRYku2UVmWsJjragXYLYPmg8/Lg0Hwuf7FFv9U9T9I/nOa+2cwqIg/ml/+",
-	"u+iVftErZfWOa7W/HP25/Lf//uW/7I+5J46O/lyYupVpD8X5zDi1MwSGr7q4euK+/YKk+zUruFZZbYrw",
-	"VbrgmO1vQDACTVQH25tFEX61pjcpaL/pAPtsljuj619A09y/5UARrSk0oR1YyE/ZCsBUmBlICpKmf7dq",
-	"5axabskqVf/wu2nrd9PWN2/a2kI3blUazgFEYxNOgLNA7FUOJ4yghTWS8lLLyU5Kgch11z8DQWu3jMXp",
-	"JzSO5bRxqIhaTkDa5IvMxCK0IhY9WyraIMi8T+O4bgD8m5gaF6c9GuuOH0ARV+PUNlTtKCAH1zIRUUVo",
-	"QYNSxPEDBKGt1cZ4krtsR2kMWEbBWuMFSV2BMVEan0xul52p5Jofo0UYQMwWflhh8Bsb226O7s9DI4hA",
-	"yfzVgbIiUEgIWXoLjfkXCRDvzRNYTAM+FxmHcvq52fEHGz1GLTSSlT9fS1arejfL0LiK0epZSKq6zy7f",
-	"2Nx5E4mtltZpguBoxF/ENFneCiDKhXR0Cci/LEi83BAgrJVUGewHjZjR8YNbcY7TCpLcy/WfkE1huLQI",
-	"UyANVAwHCdFaOT01ClBmWzinPxFAbGko7iyS6Q6DdW5aeJFMj+GmbPqU07LNtBE9VzDQAFoBlsNHs+lM",
-	"kwTYDqivm2C032QOB480F6+B5gsERY8hEB1iKH2gdeolbYeaYQrhlQRQHmpzp1mpE5pMF6NcUqr6dx2X",
-	"0/4fCXShEsIjiEmQgz2J8WwGMqRAQBXzhjpZqr9SuMAzLbtMicUEWf5pWfrlLZTg8N5C8xAvLTSJkshC",
-	"Ml7fyspIDL+zkFl6TYac6GjVh4j6RAyQgBEAxKFUKIPzMWAD1peNZMXkHmlMbEFbcAKZGCBwGcVHAcU9",
-	"uSjxzuna/j1G8b0sMm/0IVgwWbk2qAyYrH6exu2SkI5IjBMSLmUQ74gIRiijos3gUGinkuEqzPwPf0Bn",
-	"MQkISygO+YBJ9VbPMi04hRghgWyUGI1PB8xGOIef5R8/9Dch6dGe3hsk0+fgOZk7572GL+UP2zZyoT6V",
-	"XpGfM9O6tn/7nizVlwE4+TPIk2gud0dwd1VTga96CVWF4awZJlkCOVbenmgBVf8CygWCBwNW9tIt5iQW",
-	"j0WL5L/Vfe9IxpxDAoiFcCLl87QPg0ARzHwiOwtlQFqf6oDJBDRVnh+KCn6a01hMVNooaCgF/9Q/par+",
-	"q8w1PWOoxwKzUNM6UidAhRKh8u0jnkxIjO56YsLecRD5YmekPgiOlRThoDjGhD4QobB8953eGvLdd9o3",
-	"NZctKWZkFsVLFLFweaqXMhHYCEAWo8QkjDAknKs+YWnfWNB43lxcffi+dzk8vzq7HV53b257t/1h567/",
-	"9uqm9zeoifWnJF4QL1VbEVWxqaM4epRbHEY+Dm+TKIYQKNnCy0LYjyPO1ffltgvJiC0NjV92GY2pQCYf",
-	"Mxn+ThN9AkHuSA+fqt8FeC63OcRLcZ6nWJ5A8NdJ1c+DV720jlwFebI4mbJ7AblUhS8GbK3yhVkj7LV+",
-	"VVVt++WjB+SVq0nkSrSZZ+oU5LG/L1QjbjBqHlkDBiRSavybKoRQphVVoxiIsQZdjMZDM5z4U1JU2GnA",
-	"YsLnEePELPFkNIwLo4kGdKrA8AHL/obzKdQXnecjKP12FUb5RIo1GZlnsqbJqDmsJpyIw6dExwHrcPTT",
-	"YkRiJhS5VyqZJNNBPCtnUcjQ+k2ve3E+hEIlgMzQJTGwBKXYnA9jDZi6mRlNVZKMvqzoqHjxz6uJLX/y",
-	"joym47oQTtpARy4viE5lhqzs1jVgKg/vSKWNcHP7LUipkU0pYR5a5QVUgjRSBarXyLtNYuonntGNwUHe",
-	"3eVPl1cfFDy818jrQT6KZw6s03Uq6E2ahJMx6JjIWh5cmaf2S4/RGTFWVu1DbE9WSSItXbSeACT1RMil",
-	"GbA0meYfC0oSmdUsz98sCgjg0AfpfVChh7K7epbCvFhHLynzC8bAwZQnBCEPTqbgRl4YRfMhlA32LLRg",
-	"aV6WmIxKbwGJiDIj13nlzHELKNOcxFm2FOZw6k+qtTpMI0Ns6UCRvUcHTA96iqrtdgrvQVbrxz2WKzjO",
-	"ZnoK0ly6huwGYqD2/X0xm/NTKExX8gR3TPPCZWdt5cGBmnE+juOlRA2jMpLYvjSByiR3r9cENpnzJNNT",
-	"yWxEYpVIFFKfME4MMbozx/6U2NWKsyY9Pz4+VjDcrkTx5Fi9y48vemfdy9suvCP0L5qEpkDeue6VrNKD",
-	"QD9ZgrbiyAejOWF4TkunpVrFqdSkfWQK6pkhnEEQVFQUEtr9pAQZFX+wFk2lYhMMCekU4Xzwjjg/SspQ",
-	"xROA/auUKyH9hHQMNlNUPkGBoCVZc8gjyKMPVHPAp8mP6rxEbGIIHenRqTsu8grKX3ro3//6/2fJQlqX",
-	"oAzhkcC29I6YuaXcrgOmTx4IUAJSEkBQGzWDWo5xakzSNAyjkeBFdcc5qiCIrRIMXMj2NrSIFyATZ0z1",
-	"ytWtRmBbSGx4hOdYcWPZWV7AUJPJaluJRDckiZd2R+yLMsKm4n4vKJ3K2K6sJpyuASuUQ9VMEs/nIfXh",
-	"jeO/K/+cYUbIout2Rctl/m7lpf6itOedPRBzUYJf8kYaIdDJCHQgVYD7Vcc5bBEqTO1FIsWeuUzp7YZF",
-	"5s/qRRZJ9sUq1eUSi4ZLQXH8PQ5SqIlX3N2v3DFBN8QZ8qFZl3jPre1+7xovhWjcj6ILHMvqC3W3sc/3",
-	"+GIu+D8J3pGAYplhbJXq1fbul/tR9A6zpVojtK6t1/ZY5FvJzszJNvaBZ0/IswyHsuozvLUHaG5J/EB9",
-	"csfwA6YhJEObJrXS6S8frRJfzGY4Xsp9RlSFVPDS6S/Q8Kb0Ubxy7EeMRxJlC1sTdRCnbBISG5Q0PJ8b",
-	"6Zk5DdmS4qUs8YAwB1+hYGtBIPN6gUNShuMltCI5O7+0QNXkAxaNxyFl5OhU2TeCGD9CXSxI/wfpA+R/",
-	"EtAkipE/Jf49gehOocJB8cRyPkH7yMqyRCTdCuh4zAdMiodgP7LSflSyOZqK/gTjkaoFq1wlIG3FBIdG",
-	"I7Oi3rU8LaJI4wEDxgmhpWE04UZTnEK+uG4glF/I9F9l0ku7NI1Ary0iwT+Q5Ezt6046lpBPyfE0mYU5",
-	"AlaSTPH/BZEP4BUPqMJEcEP8RiFmkz8NSoQNSrl7BAfmb5A95AUtfiisk/ePjQeE5CUvro4ihKvVZ7Jr",
-	"+qV0miWTRK6Zkd/2313IAJqCwKYvhd5cOeNXXL32KxOGLac7jd/w0y3X5/xKYwXPn/bjz3A+v2w89Ubg",
-	"AdhYk2VIEJ8SkqRtVeRIKg2s+JxXtiBmh8sOE2n9UQ4+3IK8H/HgK47GNCRF4ZzzeeXvXNusxZEzLPrq",
-	"G3nWbiLGSjlObP/TsduVof3xv4rKcX48TCjAD1guJn+yyuWjP0kc/fzvf/3Pl6Py0ettyGpkSxWkg4vD",
-	"68tOU9kXxLH4PI5YYo/xjIbLU9l71l5Qi2PGbU5iOv6y/aPZju99RADcTxcl6rtfuYySN9GCBd/Q6euk",
-	"J0Fj28bDF0Q+33jiDOtnWle2c917Alc9qqBBqR9DgFu0SAYlGfsrh5QmoNMBw9pmqplSzizvZf4uqTll",
-	"LifvqMCTtfZ83pWn282sEYNzAZJnsqjzq7P+z9fdQhZ1IFvqXPeexpLk74A+IBr8aVDicjPtBc1zxuOA",
-	"PvwHeZiBY98aE4MnpSAFHjHtlZexoDsO1QHsjFsmaZMqMPVVhbNkHUYHsTaBzS/F1zIUskcLFoTkN8bl",
-	"/t94wcAOVyZWcgScriwokJVelxefwfzoDE/I8ZxNVvgr7NIyUQEP6PryBwSPHm0/TwINKma0qtzpA/hu",
-	"Jdu0PPt9GaZrvYisbt/d5onSKgGSc1olU+bV51Eu5e4Tu3QlGEYVxUSaxeHO0e/yxnZ5w/ST7hI5ZG2A",
-	"f27W7pV1r+o4hit3HkfA2ilHi3kaZEHZBDqOgEabujWSaKHKwwU4wSPMSSFpVMUQnmtV0zlIpeh+fyOY",
-	"+vYGLMot9ltiiRf0gTAxM6gMsW2Xlc2+ogG2mQfiGUFXc8IEi61VnCz4DXPkpeMs8Sz0INTlgYAvPInA",
-	"/lK4s2o4cf/Z26sDiV7AW/Elhx4HNC9nhQAyiFIaw1aITvrl7MVvyVIglQozugf8bWrzdiKYQIytCFaI",
-	"W9K6lmkfiIr9Fre4hcgn7CfhUhXBp1z2sE17fUAtzWiDvKW+9nPn3cVhqKfX8Tvq/cdRT23eRtSLCQ6W",
-	"+zIwVWtIcyLDPzaHgCaaTHV8kKCpKCA4CCkj0tLacGoI2o88Uk4qA3YR4QCNcIiZLwbhU4hOhlZUKInx",
-	"eEx9sMBCNUAxzTSuim9Qd28IDiiTnXm/OUaYQg2qfClnvgzO1uuCICQ4xBoAlf8dHpJ0Y3Yz25XYwY2Y",
-	"eQExUFlBACiypy0mK5WrLJB8VcEkFbd6gx/hSRksD9EJIeUq6HrF40p50slmtKZ8FoEqe+T4Gk/ILf0n",
-	"geY/ezyr/Ikfn4vDa1XISlWn2rRd167WkOucOuJ/FQf+K2UVwX75nC/IsG9NBV0yoaRbpoq9OeuhOZ0T",
-	"QQRKsuJBqRq4xBk5xK7jFrHrQaNmt32X2Cdjd+SQmt/Grptp3wGZh9ESjaIkl5y8Yy1GUnhJd46Z01i9",
-	"d7LtPZ0WXtIlPIbzmIzpJ8GzRvfD2qe/4NKXj3vThBRvoLJcAWnI1ZbLEPhXdxn/dmiMIcHzxISZ6YHN",
-	"jutHaJJWFEtzBrjEV4ytufAYT/7hIU78iAVc2olZ9IjKOEEhwTyBCKsAL49kLWkVxKKr3UBwXSxpDYRq",
-	"yQJ+p0oa49PoURX8UyHEQlYDlxDUa5a/BYe9fduxq40mmmI+raA7wUeEWjFgZlz1arj0zqgcI7IafVAx",
-	"oV4va0Rp/wRRhhjFJIkpCdI4QnkO+QCyE8Xa0pnHZB7iJTf7batInQwMsg1VvgFLAUs/y4c7Hkx5jYXI",
-	"PJOdb7zJB3YqKvzEQJs9KKImSzW3UWtCnel1unc4rZFw+ypxN7+zBoM1GDyhHfers/ePrYv7a4f/zT/5",
-	"eXRZn/4YNH8Yd91FL7ppJB/+sY2jHLzH4rRujDyC3pTkMRfskJaHWqdGvzqzcfYIFTIO71nExiGVKXv/",
-	"odim6kET/oksb6Cp72+VtUoKkueMm9hrgdR+/JkGXyQJ1KV58gh6TmTeuyAE92QJNs98doxKqrEKsmrW",
-	"+IQczeQTK0SuvmkGwa+P+t+wXfylsEfCdj/ssbYbHmRq2xY9T8eaG5St0Ji1BTv2AFT29u/o8uLo8gNJ",
-	"9sWVw+S/9OXeOUhyhX1rboiq4qZo0SuOPCFhqJQbKbt4UrgHtplwEo6lZzvhUlNY6vR3GZy/joB3IDrk",
-	"cfAlpUqe4ImgmoZEtSYlobJ66ugJ4oZcwAEi5f+W8/QfETd+g4f4hqiQ28MkhjS09zBDX/raTkPfBmte",
-	"9t3ftDmvZjt122kit37aqJ261Uqj2XZOai9gzjPLu2WV2dYLsf3y0ah9tnfFsnxBsprS/5pjt4WJ69tB",
-	"MG7Zdbc2stuNk6qNg5rTOKk3nToZZ/UMT0tQX25d+dsMlALljwXrL9VPq/VKs1FtNFormt/WB/MFkg6x",
-	"EWps3M9ImOLu70bCvY2E5nnPaFJ21bQSCjozwv592jRBPtR9UAf18x8V866MomD5h2NdpmIR0y+bM/eg",
-	"+6zKq84GhXzG7H0pdKin9Ll9xXUlDFT2ru90gQV92ztKdaSBKkehReZcOkVmr/Sh4a406MniiJ8kZCkO",
-	"oZVbNB6jBUtoiDCqfvqkLHjSRHeY4HLoCZBA3l/MWJXloAJaUEEdtjRmjtIu93LZ4uTksET1xkz3hOhp",
-	"rB3F2wTHENhoFMg028Ksd6j2FHmUkb3RWJd89BQN9cyeHpgjPGBpSw9OSJAWS8iqwklplLAJlfXGIJBI",
-	"YY2yufpp4zmz4lzZU/NTBNyT9b3Uq4QFyoidwsLIj9E9rGiSK+JwikIMDbhVXqpEPbkG5ViTPS5pcqCN",
-	"mUtQRyw3oX2NxvqFb8NqXEzF9COUmGcA3nmiWJ2u+neL3u8WPZPCAd3SZRDSk1HMCovk850mvdskMgiF",
-	"Oqx0rBxdggDJ8gMsUNVuOFCEnpED7dSlfy2RpRQ3G/qMFfwvsvTtc4ZyB+c3bhrciYdPsg0aqqGUbczK",
-	"0DRBMWYbDISbserbJr3/l0yEe+DMoTZC/TYYCTeSvmMQCTebKWSRqLTMjm6a/ChkOlOSl7mCWRLaBsnm",
-	"VBoX4ZtCbMseU6oudHw2rkoVNfAyfwnU/xXkFqrnmc+qamPekRL8ZEmZQxSSLDvbM4v0eamQKGuC0gCs",
-	"oo+YJhZUCxow40wGJKTycCYJmalcWLHsaJH4EbQcCQOj/SDoBjJgKyZ+FINknEbVG4CMYjHMgKUNQ6ay",
-	"SJGcaWFRjZxRSH7o2UGEhglGrZCbP6DfU7CQsxhCp+mqKlxaOi1JpkggbNKweTScGlgk0jFMb7fTOq2B",
-	"19qtgtdaiK7pg9WVj7WzbxnjV6HX9fbx3Ypbk+N/VIYbx23XcH1UlR1oToIatttjx7FrI9evBnXSGJ84",
-	"Jauku6+Urq9u++qj0kYNiFBky1lfWuqQV4Uy1w7GWg0ftSW5EpjqND/JSgPosclU019V72eEczwh/HdP",
-	"41ez7hQp71xTKBprQkMJ//XZBiOfEpkk+IzhN0Ww9VPVXnAWGpAVHlJQphwI84oVAEr5jSmjfEoCKy2y",
-	"kTYNkD1V/CgMiS/U/jJfyMJvhUXlj14rY0JmnVAdN7Sgv0Ku0+8JWOnyZtD6lsRQ9I+y1RnLer9g/4UK",
-	"+AXrgYVSlUUFzEsaZuQjUIwWotHTeu3BA2a+LKyJQwg4l8YRLAvz7xpR7IDguGWsYK3tGQOWFdkyVg1V",
-	"OlHELMBXGV2PoWQaGsXRYjKF+lAj7N9r9ivLXsHHoNur1praA+bd9jsX3WHnTFYZFMDW9hjdwEGW7VJL",
-	"EcPqGESoEziDRgCmDQaWwPGYpFabAdthtoFXJiRZD/6ThXNXbTeyQq+C/wxDAwwpADwyA/nkQY44SPs5",
-	"lPN2oyLs8YCltz1z4JioKnFBBRl1vB/UbkGVLo7KruNkb1moVkU/0e8R1h00mnX4TRnCYWgNmFEsLatp",
-	"5iDvfeem1/n+oju86L3r9Yfdv551u+fdc3O78u028jLKJflkyCiqE81zjVvPiW9cO3TgACIjHwcjm/iY",
-	"2PVq27VbQb1t+7jl4na1OWqNpDhD5uD32aOHRLX05QlMWkDrBd3Vvxnl7mAjwu/Wt1/FOw60Ma1CioKI",
-	"EUvQypTxHW6NO+ZJNP9qskWXBVw1BYJ4PENP9YwWXoKjRPO50CYr6Fb8KdsOSeZsvrbKkNYInHj7/44V",
-	"5v+CtU/s6KE2Z7OD7MZE2G0dYaEkaFY5GMpyV1KLjPRn5UwyHgVjShr0NWBeqoV6UpjV/ldOkkQW9M0Z",
-	"SazMDCJ1XA/qBmfVpqEICTiyYiIGeZ1NUAjW0NcBxIARDUNxgFSd4LKOP7OQR2bqDyiqN2SL2YjEYAWS",
-	"9UbFn+r1Ifah7K70OuoGoPdknsgKfeJKrn/opip3ei+eawpRU5S2hvVJyutpZFvJKsFi5Z+HRK2kQW8g",
-	"fgnpyIBVGvTx1EwBMwEgv9/5a4uYigt7Sy1ZM+QNxfHShs7/x4I3+qZp38+QUZOQFHAG/Tg4mqwgjqyC",
-	"lNNIFczUJ0hliArN5RpCKU+hvqQ0hK4EaHlCW4l04I7QUMx7SZRj/kKJheekwxzCFSgTGv2AYTSJo8Vc",
-	"DCdnk3aAYJlaOKN+HMkkNQvxSAwmyIgcjt/TOZctK+YEJ1z3wNrlShfAevPbD5JzbKdtO3VUrUE8WL1S",
-	"bzfbbisfJJcFtH2WFGdUq2PcwnXbGdUcQXFGdstxm7Y7boz8k8bI9Z06QEy3U+VJTPBsCLbHX4ra78z9",
-	"KYmjY8wTElN+b8+ESMyPY/x4PIOLx0oBOn4koR/NSOURP4BtStk65yGW8QiSJJ7gWuAHVdsZVUdygu06",
-	"btr4xK22R816s13zX3qCHCDNh34UEP947s+G6oo2stqziEVDtzmiybB1P/3ncO7Pipfx0XpmMpki8hKV",
-	"x1GMFPQQZX40E9gPhfk0BwmI71ebNbGfVSzBNaq1Art1gltj12m4bqu1xkFQKonqWEV3jYM4tivwAzmu",
-	"yUHcnRxEQUMJqwUYWB+7/iio+3azOXLtOm76dtuv1+zquD4a1XBt3MRuNg7xp9ELQHWG2QLL7k4oEUKx",
-	"Ah8etwNM2nWbjJ0TMQ62seu4dmvcqJJGszWutQ0GnGgn2E7YbTqaB8Bufxv+mz1jLH+PrjzE/r4aV/lm",
-	"LaJyLVIEWg9AiiIgmmkclo0FZP6zbPckNWYhpUtOLCkaDk/NdjKYczphYtS7u9654K85x79siSrGQJQj",
-	"6ILOJpaSfqWZd8BCPCJhzsyrRsusjIPSDFNmT2JChCIwKAm197vvvk97BxDlBx6TmEDT1gjJl5EcXXP1",
-	"tCljWQoOUgeZRElUScTO6iuyMVp2jXuqm2B2T9GqofHegBkdcL+rQHdH4/6RLELyGNMkISyNSgUQkgDW",
-	"XEEQ0AZ/S7AL9UH33xJLecUlcKB9VUzTKqp6Za84okHqJ5arL4s3HhpHIKPIQEKVKg5STNpVRdOMUwko",
-	"uAkjhCSAPiAonfsj9aGmCg3kaQqlbzqNzuRQ/XHVgI5owNGIjKNYlgkHE71QjqAIusQBKJWUzj21Vz9O",
-	"o5CkXe+y0M10tKVsvUw1FqsJ5do1AfylZQz6PzJoL6EOwYDlK7+vtdGUznRdWtbs3XSKOCG5PmzSXqSn",
-	"6VXQh7QpzeOU+tMBK2jdeYSE/CG9D7kGM6qvjHTVM6MXSwqe9FBTjrARB+saFd3zNRKgEXa3jyd7FiEY",
-	"sJUqBFmHU6hCAJUU9gsTffMbChB986zQUPH2B3lmfo8N/d06XZjtjVYsdG9WbXOSlqhm62RzrsMFvSfI",
-	"08+pHmfQd0eFB03oA2EqEN5C+fB3zTxyJxhdRitUtehQq8bepKNE6Secsh7MKesQ/vQTl43xf6L9y2/R",
-	"PK3QRaPlbtTXmLoZ9ftpR30QUyA1RLIpVPbEqD02///Yu9retnEk/FcIfdkYkFLLll/i4HAItulugabb",
-	"C9I7HKoipi0q1kUmfZKcbK7Y/37gzJCi/BI7b3dbNJ9a2wpJUeJwOPPM8yyrcat+68HldXgaXWVAlOz2",
-	"jSAvpU58jFJzl5yvhtUBqssVMNzuLdRKj3qwm/S6Y4kqmA3v4LghbGfJ7JgVptuhZseN62oviOV4gxdr",
-	"1QsdqbwWlVofslNQq0FXxCGTAelXPaWVQiUbE+1C/yyWeA/6iqaFOcEn1nT/YbaQF1J7MzzPUbtzwm2d",
-	"ykh7bpus0d8dxRzvBTb8/cNiRtD+yzeP4GjeyDOTa/A2dwvBYq/K+XXsHQN2804t2Vxwqb/m+XXs/VX7",
-	"SvjqeCNXCRDO43qUVDBq5NsQkHJ58c9Pp+D0kIA9qc3X2vKNgdGAOuxgkfO7FrAiUiHRUm4eQcft/PPH",
-	"89OTn38FqAUO4CExgtpNw6TttqB8rbhJnvzhq5n/k7o3rhUwFslagd1Gf2fli0qrIHEYbfSfjUBmFL+F",
-	"mEMpKr8+qOSC3wij4ZtnZYWno19OL3z26fMFfHh7+uH04pRh2YI5Ga4VybDT+qRLuLU6aU95C56mgNw7",
-	"ZOP3aXDGKzC9qrgu9YajHTNXgHaTLcN8yOOOSyl0uCm6/z1X64R7HBI+FcKGYd7xLKe+OsOH/em5QTB9",
-	"50U/284Xj6jzcSt83PhBI2+HawqTZipFKKBNI5Z+Dc6LDmMJkQe9PD4qKcwamak80QvJhXtiV74bychK",
-	"1m1H+ozCzlSSpZmB0WpLw1E+e3OG/ZErSo9x66raMxqgn293z9fe3NUrhv2Fapu2L42HvRrvHFjXTrYj",
-	"U+8DyBefOVgTW5oOHEhKXure9Mq6NMXsGAYteS7YAYFVcpGiJJacCAgfivmiumv5hLmB4Du0V6NrfJK/",
-	"qFCVGzehMcWe0bmC6KyJ2bIZl0lOW1ssa1Swc2Z62I4YSyPwTwhcw5HPTYbCRDCPaSXXkea6Lmql5n8V",
-	"6hZLN0VQClM7BZYE3Gw9Sjj82f0Zp4azqZKmfRrh5I6Vai60WRS5Q8MehZ1YZrKsdFsqZROh79joqgOs",
-	"maLmGGeFg1ntD2Cku6xIBvw2g5Nc6aCp9GkvFyWx2lLiheC17tBH6JxEneHG0OvnRcKf6ku8xlz/PO7M",
-	"/ydG+4P5UGS49w7SAkAY9H3vBVJuZS3RZwLzadxCawjNbShTtXEfPM7M1Y1gE1HdChSMmKMalVvd47PV",
-	"rOeYolQ2MgRZTqILgMgQKObgw2RVQb9BJKHVFAtWstRbA6+akYNDdoJSLD7ezZko5jxD/3A640UFaeBM",
-	"sl/0bd5k//mpZG9/u7jHcYMLd4nRjf8FMGmYAlMW4rPxHHtHiu5EVeOmPh39bCTp/r0UIJVG8ArSUGuq",
-	"gCHkceRB/Mf3hFzO9ftBH+sGE1V5XzfIn60ridm3gbxvBIUo0I9mzkbj7oF6V1rRrabcOex4DeavMRQV",
-	"ORDxYilJ22PTXVsgiXvf80xmc32nob2lTFbiCtCUT8aTieRK4EPVZ25v5B1F/XCS8DDoRWkSRKIzCPik",
-	"HQVROOxP++mgM+y2Pd+7zoBXzOD6lTfy+kc8HQwHIkh7KQ8iHk6CoyTsBGl7EnUnw37CRR82KakS4aCA",
-	"9uwxk4n43Ru1fQ+y1baCGANjGKA1ujimdBYvsICyvUZoewrrniqeX4/YTOS5uqc7fdVDwTq4wqw2341M",
-	"Dq9odTY1+pIMjRO8Rt9iyRhvsy8wwL/EXvvQxE+8r8ex/COW9yroGQOglz+jlu9RDNSjMsurMShrWdjF",
-	"Wz0kIDQ6OIB/Wi0c5Jfm6OxlLAiQmZ/x9o7hrhmyvSX+6M5eD3XPvl2fELDJbpvPebbbtNVbOf49oM+1",
-	"dD9BlLdEV1xI9EqyhI5McOryGZ7bMCtF6v94igCitGw+X1aQILIbihtXQTxNItJMZugb3M4Um/NEsIzC",
-	"orczIe8DKJ/bm39JoLLp5YUBy7twyaI/7ERHw0D0BiKIQnEUTDphO+C9wTA9mrajaNrz1mz8V99DSWoQ",
-	"Y9PtDHg4baf9KOhMunpf6aXBkB9NgvY0TDqim0bcrajgyTyTdbPLEjaOGjYKgE8DwIVXn26S3g3PZQl9",
-	"GBTXYknrpmpIaWcNUhoG7U7Q7rGwO2oPR73+YRh2293+Q3ce87D3gYva9fRqSl+M48GcVApnqf9vDOqb",
-	"b+a/f+zUydPG1PWatxrXpjnddsA4rz3eJ9ZfrVqRPb3KnVbkKZIthsDFoQLfbU+ew5DsAKWjBYlYuz+K",
-	"Bkh3c9Tth96j7Mc218sM4NVkvFhI3V2Izx5g399d+IjFh/tbmTfkQj28tPsJg9sG1j9DYhDJVJ44AW5D",
-	"fXLFM+mvx8ob5u2Y4Q2tJtJWw+WxtFwl7goBo09w+pJVivJ4aEbnSyCKzfIcYd55dmMlHrfkumO5K9l9",
-	"jvO/YoGfLev9Gjn+URPh9GLta5s2GYwG+PbRqcGNS/18KRt5wbV1WilkJZSJk9yGCuuVoLB2TAqVW7hv",
-	"sZSUSWoG/ByuKajNaHL+IP3OMUWVcdVTJtCkI8taJwpBWGRjYlk3pVJECJSVWJRjJmRV3PlsjPwylwVS",
-	"ho9Zxa8REFQy/AlhNnSdthPrEGRX8THDuasKPhWjZvFRsZQU3cbgNlOFE8tOxBSnF0+6dz7W6M/ULQBD",
-	"gePqHqzzY9GF3zfE+VXH5cUx0Tut0lzcz9GBtBymSn3GF3AWqpk5+JWQlYPhsaQeyPdG6gYjLBxgubrS",
-	"TalrIRF7syxFcRxL+FU2pA6rplTTgSMYxiYiV9pGNBlNfSR1U4xDs6NNnCCEjgAIgdWK8tlY/wFel5UE",
-	"ebB0Iz8BGrmAFJkh488KCnmZzkdsvBAF1CQqqVuJJZFzdDvsoJ4vOz8QjGkdOlP584f3WO3cBD43hG0P",
-	"xjcSZ3Hc2pLUOhPPxfQhSBrGZXP5UUlAnlaQ7dUcq+3JYBoFfd4TSLR6lPbCoMO7k2jaS/pikK7H6+oX",
-	"yxt1O76nnfB6uPoTz3NXUwcX/GWW0AN8ppkyi8QObe/D9JnYSosCBuaHI0X5x0wxPmfvt/CgNGX4v3mo",
-	"93yyrGb6geqjIcSu/wa5VfrGqnPV337VzRQ3m3PaF3XdNeTZ4f8lElqbApJDy8P7BnxOGutqU+8swQoU",
-	"nIB4V1mVRunIckkDH6nKpoItcl4BLShQi2qjCq4VkAbWCwB3q/WstoMNs4X+rCH/wqZqQdLddghuAty6",
-	"w5mVKNGe4roOilPkvaqDsirfsuowOyKDMy6TcpMPDLuVFXYB31PkQtu6O+CCbfkMCnwt9StU86KUjBS/",
-	"V3T0pfly2bjWZ+2DutK7MpUQmcUM41vwsrxVBZCEq0nFtZOP27TzNOD129SsvApyKB0/+fQeN2j9QOnN",
-	"Q3AgXF9STMBoFxvpdPT9gTwV2UyJHMftu5aeWx+BXkwOh1jmMJvX7kh1L7dY6fRVMzmt9fSr4Hk18wHp",
-	"l0m9KZuO9K0719LDd1r9zezTQFj93wAAAP//",
+	"7P2LctvG2TgO38r+2M6YygtQAE8i5el0GImOmehUibKThv6IJbAkEYELFgtKZvx6phfxXUMvrFfyn312",
+	"F1iA4FFy6rxNplOLAPb87HM+fCq54WweUkJjVjr9VJrjCM9ITCL41XFdwtgDWfbO+U+PMDfy57Ef0tJp",
+	"qT8lCMMH6IEsXzHke5WSUSIf8WwekNJpqerZxBpZxKzjFjHrXqNmtl2bmCdje2SRmtvGtl0ySj7vbI7j",
+	"ackoUTzjLX2vZJQi8o+FHxGvdBpHC2KUmDslM8znMQ6jGY5Lp6XFAr6Ml3PeisWRTyelz5+NUseN/Ucy",
+	"DsKn9TNXXxTMvDm2W5jYrul545ZZt2sjs904qZrYq1mNk3rTqpPxF5r5G58E3jsc+B4Ws81P/v0Ux2hB",
+	"H2j4RNGYf81QOEbxlCA+LmExGoXeEnmhgTBDPyxGJKIkJuwVcsbZzp1T5LzHEXWQF4VzxvuYIUw9FJF5",
+	"GMVsQAl2p8inCIsPfTpx0JRgj0SvkXMXR74bOwhT9kQihuqWhZz7qx+urt9fDd/0uhfnzmvk9CY0jEhm",
+	"COYHhMbBsoI6I0ZofMofDygj0SOJXjHESBz7dILKzpuL6/ff9mRvw3edi955p9+7vnIMNfMFDTgEulNM",
+	"J8Q7MtDT1OdzZggHLERPfLf43oTxlEQDGs5JBGtn6MmPpwiLzRqHQRA+VQZUneo/FiRapscKGzd8TI9F",
+	"P1RCF7PS6c8lsR8lo8RnVjJKYuWlD4XHvAE01wClR1y32qzVTWtUxaZtk5E5qrU8s3WCW2Pbath2q/WF",
+	"gLLnkdk8jAl1lz+Q5eqsO2hB/X8sCEcEqGyjOETVRgM9+swfBQR17s56PX5EEXY5ajEQW7hTDp0Y3d/3",
+	"zo9QzI9phh8IfxSROPKJl4Azw2MiQWTsRyyWAMfPmMVhRDyDgyg/ZA/HeIQZMRQUB3hJPDQOI1Sto2m4",
+	"iBifm+w4uTcMzwhycRCQSECFAEf+lC+I9wVQUhY9MuTiKFoiJ9mW2LyVY50ivrvOUQX1Vce8CwFrFIBQ",
+	"9CUvzYDWq9XXHGgDAnMRK1RLhyX6QYCiBeW3z0g6gR79mInuMf9rFPlkHCxhufy3GMLg3dIBTW9pW8B5",
+	"Bt25tttomlXPwmbdbRGzPWo0TMtr4drYGlc1RC1ufwpbGmiYHDZ0wJrhjxeETuJp6bTaaBilmU/Vb9vg",
+	"MBqTiPf5//t5MPhYtc3B4ONJ98P//LkYBseXOHanxVfG6fbxxCmzI9hDgQz45nFg8FBIDRRGyPnGqaD3",
+	"UyJgRd4ydxFFhMayB96GhjHCs5BOAFkZWo8D6jMUkfGCdwoHULerAB78UDjG8hl6ivw4JjS/x4NSVBuU",
+	"1u7i2BSrW7N9tlWtF2/KVUjJ7hsT+Hyt0zDwWMGWrO5Ffh/Sm1ez6pX9Fshnetgqb/CE3Pm/ktUlvg2f",
+	"0AzTJfJjMuO4Y44nRKwPcYwSsriCzskYL4IY2Zb1GlloRjBlAl3IF2XM0LuwdzPy6dFr9IiDBcdDo/CR",
+	"8DYIR2RA44jgmHgcadmWVUEdMdQML2E4NAsjgp74TmI0icLFnCMXMStXNpVICpDCzHejkBE3pB7fzQBH",
+	"ExJxNEgHlH/EO8+BkG0V0yb+6ZDx7dG3Va6NN7Pg5vkzTqWsZH99GpMJiZIN7ocPhK4BIko+xkMYJ+Zf",
+	"OQpxziPy6IcLBtM9RWri8gD4z+wOMKCQwRKNyJjvlx9XUGdAY39GWIxnc0EHNEh9isKYf8ZIMEZPYfTA",
+	"8XdoZLZSkC8OzT5Vx6hd7Ns3Z6hWq7XhuwEtO1Wrapm2Zdp237JPLevUsioW/8/+O8fb3dk8XvLecMqb",
+	"SKxccCiltDeU66204bhgGzPn9eeIjEunpT8dp/z4sXjLjtPj4Yd1SzhdDenVYjYiUfGJRfKbVwxR+AyV",
+	"bQNVDfTvf/7rKHNv7UKOQbXfjW/waVyrljQoswuhTE38RaANlXGySrnGo0IIVB8xDegGdM9Tru13mDpp",
+	"s8z2h0+W0f5cRNY+i/0lLP429HwihS4lmXwbesBsuSHlTAb/E8/nge8CD3r8CxPyQTouDoLrcen0583g",
+	"lA5wBvey9PmDUfpoTkJTTo93XLnFT5eEMTwhYp4FUghnpRa0sgIkkr/9QtMH1pnOF/Eh8+4A3eeY36c+",
+	"f1Y4+x4NfEru/NkigLl+oZXkh7kVoHDIupRIy+E8DhETfUpGGFAlfFy42i++zhdbofidsO1JtwXLgpvF",
+	"5iFlJKvK2GF9yb3/VHIXLA5nJBr6Xum01CB1bDVbltmy6oSLYK7Zqp+cmNUxwY12s+W1GqMSn3iM/YAL",
+	"VJxRHC1htmc9NPfnhJ84Rybe7goSiWs8Mg/CJRqFXMSMZ0NBVAUJapq2bVZryLZ0EmSJDz0SEPhQ/CQf",
+	"534k251sareYezhpx3HccB6Rsf+Ry8Ojh2Ht499w6fOuNCzd/7XQq1RJBvDW4SIGKSbCT/xhpZRR6+x7",
+	"isALDMUN4U9g/9s1MnKxNzKJi4lZr7Zts+XV26aLWzZuV5uj1ogj/nCeaGIWkdTKNCzOVgWKceXbEJN5",
+	"6bQqt5i4C3U2NdOqm1YT2fXTRu3UrlYazbZ1UkupgedP/JgNI+IS/5HwdR4EdYR6w4hgWH0JqBdMwpOr",
+	"ZnBNBdyN66MGrrlbNAnpumPykdP5m4ifkA0CJsMBYQaqih+L+TyMYjgjsQ/2AfsQ4+Ch9Nn4ug/ng1Hi",
+	"8DeUc2y3a5jYplW3Wma9WWub2GuMTbvaamHc8uq1aqMkGyQs1WlNXv8dtYwsxvGCcaZM6ABWb/+GRaze",
+	"fuolf+sX/BFHPh4FAlk+hv585NNKqiSt8CvNOxq64YLfuRJHEgXf7b05BX3sszsFzSMyJhGhLhmmD8WU",
+	"LPmfWfB/6r9tfb5YRxLA8NzXvkzXv9P2fd4D/yaocwP7ICfJ7/G32FPUei9cS6IolFIJp4IC7cwkXT8t",
+	"Kc21QEqIbwIalOIAPwxKr5Hne2gZLkBG549x8DAo/bVklOYhlySi0mnpWKKz49ox7CCn8xLp9a5AQzzs",
+	"nPV711fD/k83Xbiwzx594wgJCy9AIyL/GFr29+c/Nv9W+771rnFV/eHksn7TvrXu7H5Vv89JZ7ff3V92",
+	"r/p7nGYXNnnNQWrKwxkOuJRGPCEegwK7ghx5ND9/cFDgs5gh8kiiJZpH4SggMzQOF9QDIDgL6Tjw3UNB",
+	"IN14ueG7IHWlg9M1UrK5ZPxSSNXP5q7fuejKkzn8UN50ehfd8+HNbffs+uq8B5290Lmk00az8BH0kvxY",
+	"CPWId4ocff4OKgvZlZNV4iXrjxCnZEU7FFLyekCVdpiTChKBig9TRHAU+CRCcbTMqLxF9wbC3iOmLvGQ",
+	"Hx8ZyOFTeNd9c3H9fti9Ou+eO7yfAXV6593Lm+t+9+rsp+EP3Z+Gvavh/V3XEZK4ADmlPRf9OznlsLOi",
+	"z34Nyv4lwuOY8CFu+S+zw385SKjH2BEXxqVIuR8crjA+7XrTHnnYNhv1sWfWSfXExCOrbtbtVtNtjk+q",
+	"rZqVkn6h7Ew5kmYbj09aJ8QcN8bYrGN7ZLY9u2qOrVG9Nmo1PUyaGY4kwHSyEPBPqHl/x7sWnNSUBEFY",
+	"QU8kcMMZ4RKbIgCoP/UZ36eY76e8QBV0ExDMCCL0l1CIE/J7sJZFj75LKqA9fOAIDK5uhqn6YDxTkoHZ",
+	"yDGFCK32WckydcuuYYuYnt0YmfVRg5ht3G6aVr1atXHLbWK7kcoy0F1ygRVjZK9wNrZpVU2rjqzmaf3k",
+	"1LIrdq1da9qFnE1GXBGLF+Ru18v7ZgNx5D2BPVVYnLjAKVTcwC91+3iy0ZanbqlaqyGMXyyOQjpBhMZ+",
+	"vEQxnhjATjvKHOCA+O5klOfOitrdBrV7usYVJZO8PO+FZeL3d4fwInOH/rhWX8O1MkpPwiMgz+HxrUFT",
+	"zEkUEueIBskxcjbLB9bkgcxjuFAcDgsZPPtYND9OYECj9srP4PoGOLEfuj+VPn/4ElfdSImaWrAw7TCU",
+	"+gOcIp+uuEgwuL38hWroCL3y7wZzCFcG/vfKFK8pkctEcxKprUFlaXVDtmWJnfMpqqMf/G9fI4wCzIBT",
+	"QQwvGZoq4x3YzjjfQtATicgRX+OAOtV2G3aB341BabCwrJorwQR+kFMkHkrYEw8HJUf5lQh7nOgYRwTR",
+	"kK7abzKDFMBeGM6FzHuKJmEcJrqp9AWinH1Gvyxmc3aqP5c2ONDIWjsg6bcCLvpheIGjCXk20635BL1i",
+	"KVBGRLc3olr1pNlCo2VMmH7B3nY7593bu2H/+np40bn97usVdJK1KXeoMii9+RLjo5XlAncKnkagcpzH",
+	"DJVrVQ6haLRUR3YEuF5jX19OEMrzyj5DOTZ5LZcc4Bhs6qk4WsiRf3XCT+dg+aCCblP5ABWKBzlWTPtk",
+	"FWndiSb8Pj5hP1YWQdhdPlrOMLpyW1Nr5qpX1C1ZMOK9wJ0tAIgnzFDqdJIIeZq73yaouO3e33XPv77r",
+	"u3r8yTo5LcvdFN17StxOTggoDrpqE5+1777sDYl3GZ1Pv3t71bl4zgbKHl7iLlG0oOTjnLgx3yfsB4uI",
+	"CG8z8CsTtMjFUeQThpJVSY3Pa7h8QTgBBg2cMRfUA9So6Y2E7ucqjN+EC/p8kJYW1+3ei6DUAOWTvv+g",
+	"iLi67g/fXN9fPQOM0y5e4BiuQuHDGBEWLiIXvFCEPgbcCCvoGoBVSQfsVfKl8svjnD74wgT+A0E+eCtg",
+	"xUuQjz6LSXIOl6Hnj32BXYo5Rclwx8oRFjGfusKjUHpzAUPEmdFVnvAQflT0epAseoOXQYi9L8HmiDuQ",
+	"dahCtlVvNU6aqyzOt9fnP/0O+JvCRRWxMTa6LOBibiKgeuDt8Ab7wcFESlfoK4tqKmXWjdyRAFj64IeX",
+	"OOrUUXlQiuqD0pEh/CxjlPgNJqEHWX/I5LRuu+96d1zWu+zdXXb6Z29zuv1DxtzQ+deoQYbl7XTDxeU+",
+	"TRxTOWVVnqmp/t/6UMkfJAiOwgdRdit5a4aXXJ4CByqhgH7ifCn2+G88wT6VTtccnJaa1+zhMu8aHFPf",
+	"BcdoQH+beIY8E9EwIp1p+LzAUgTrxwwVwWvvzRAgaXjb/dt97/Y5HNgXAymfKSQi3WeYrkIIqTxCpoVi",
+	"yNUM1fKco9TJSCEsQYwoAfxzJxRp9xQ/Yj/Ao+BlML7Uzwmd3mweRjjygyVapMOsFZvuurfvemfd4f1V",
+	"512nd9H59uIZyF/v5IWuuQpj4Gtb0Ihgd8rXg8IsnxZhisKFcIfyZ6SC7vCYiPiGOBI8cup5teee674k",
+	"HAQW840eJTs6a6z1DVH+S1brtJbzQ1rjI8PRhytJz6f0aJW+l7NhFdGI7+KgVB2UTqVOYOh77Gd48gGO",
+	"nYGfdOmXxYwvMvmGj+q2TuxqjZhuo1qX6ty22zQb45Hd8rBdt2p1vs3wsVsjoxZpVrWP23W3YeIRHhO3",
+	"hccN0LBqXjXJbPiv6s7jbfJn2bqRowhTd5oq5HcaUg1YO2BACT2cVm/zMRGuFXa7huujqnkCrnBeDZvt",
+	"sWWZtZHtVr06aYybumuFdtCl09IeN1C7GmuuYRxhlxQ5G342Sv0wvMR0KT0k2PMxWhgKXWgQTjgljTlO",
+	"i5lCYT5F9arSeGT4lk6/O7zoXfb6w+6PZ93u+XPIzG337vr+9qw77P74tnN/1+++iKjUV0tLwq7GUTgT",
+	"mi/p5h9GUn7yQf6Psmofvv3Siz0cq00ARkfXB72wHmiL7uee4kU8JTTmx/xSap8kOBFRQjyGMAK3S2nF",
+	"Tx0kdQDo3Pffdq/6vTOIi3wBXuP+SuvyZSDgLCIe3yocCO3zzGdMxHeumb1zxNf8FIV0YiDhrwoeLBF5",
+	"DB+Ih8qOErnObrvnvIPOxZ0jxJ17Kr0RiXdJPB/34fheWsScLfhfBK10lTFR3d3f3Fzf9rvnw8vuea/z",
+	"lfsLKTGTC0lOfmFORRtu1aN6RUm11Z3XKM0jDvCxDHvIGFKLhAP1gdCThE8yiEt2lkoIO9pgt0S9pkba",
+	"1WDXIKRcDtceA/qak3AekOxk1nuAr4y3bt0vEWO/dbHCgLy6VCojrAoXl/VIz3ep2Zw3A2dfhX/JVsoA",
+	"vV8r5da+Xytl3d6nVcYVvlCMhTiiNN45ic8XsG9wuhOTIOA/GMJzHMXZjU3c64uiIdNAh59FZLd+c+RJ",
+	"JtCbm66+U/oJ6Xuhn0Eaux6OfiFuLJzw5b0/S04Xe0LSxsGNdqfHOGBk1RZEyZMG00J1zeVoM6TBUsto",
+	"4CQDOajsfDR9CKf3TPGFIyx78iHnBoQPI7wd0NQ0j2ahRwzEQoE3MARMg9wOZoXvun3kYspxOehPRth9",
+	"eC2yBeSzLIgkAQPq5LMBSLN+Fp99YfShhc3WrXaz4P6lFyI7gQt/TLi8yPdMMlOGYMlo+FRBnRgFRNnp",
+	"PbxE5Vazbllcypem/ZhQtCQ4Yqhcsxu1Juf3s0GF6rGRiRFs1sW8RYxg0lSLG4SRVmMHXwI95WPRN98r",
+	"uXcr4G+U8nC45haqmMDn3T79tl34whN71Q0DAh7DsXap2Cp5zQVV7oXxlIi8mToxg19t8EDi+K+CrsCU",
+	"QRdBwKcDkcB7RAmlLmRRhJcrJyTnZKwsbCPKuk/Q/R4o64o8CUDD1JOGNGGgpC+Gxwa0GJGhZ+Ex8ebm",
+	"vv9apT8pxGiaLeEVWxn3N8FtLMYTLhHsheCeiRRQWY56tBN6+GoQwXs/nibh07tG/KbX6lPuLOP1kdiK",
+	"V0d3sQicFkp/5S71QMicIYB2ztnfve2Y1UYTTTGbFrMz7ahfnb17al083Fjs7+7JT6Or+vR7r/nduGsv",
+	"euFtI37/j60sz7pb/qGQ0wiWSfKBvESSEUeQtl6QgQB3sSkEi0ywT5P4w6KcTBwLg2M+x8KwPxXUo+Cm",
+	"B5dauBQ6vieSagRPeKly38gPpQwmP5rhJb/I4cyPY+IZyBmUBiVHuPMPaIBHJBBYQKUrga5QWaXVcQal",
+	"GfapOYkIiX06GZQcGRyvTIaM+ROq5iANN0+RHxMZCzKgSaAScKtTgsSwPmW+R5IMKhXUES9eMdGVz5BH",
+	"Iv+Rr1qoebSERomhAJoMaJk3eWy8Vr1i5Lg4CBwZ7/CKIUeqmh1DdYfj9K3vHQFGFBapxK8owaHKqFUZ",
+	"UCdVXDoqSZRMFsERpscAYxpwPmBPJWK28pIXYcH1AlsyPb49YlsoSsKRX0u3WByok4WDTTY4UZRlb9F+",
+	"jtcamuQEct1cfQ+Vw0gMfaTH14RUhvcnSjif33WifCv1qYOCzg9gpQLM+JiqG1+mNAE6vpJ6aDd/8JVF",
+	"pVr0YkIuclVgutwxH0JIr6HHTu9uMZvhSGDK3Vv1VezqPk3Ynk0uz/f7PvW937XJt4TM92sQhO5+q/g2",
+	"NUDs2uQMB8GeDRhRuS32aaYsxnzAc2FTOLj9nVDbHdT+HMcgoh3W+p00s+zbejyKfG9Cvg99undTQSoO",
+	"aUoFj75Xm0cSMWBO7wj19mosTvVWMyPu13LvAbvuNNyvwQz7wf7DfBSOfqDyvotxFD+nebgfEnhD4j1v",
+	"NLQQQRh7tPoujPfby7fS9rhHE5mBZO8DuFzsiWxuArwfkfnbgiz2v2G3xA0jz6eT/YFCa7onQNwF+9KR",
+	"/YeII4Jne9+uvel0P8KUM00jkmzHge33PwC97Z7bo2jAHdlvyPdkNA3DBwH+H4xN3K1gwdgpYkS6oekd",
+	"/fuf/3KQGIGzlZBIlnNxFSTeC903sPNKnvRCAuLMAJQUoN6V8pOQT+JFRImHHkk0wrE/Q2VhPYYQMg8F",
+	"ZIJdpXc5MlR6VxWYBNJDXquhGf0OCSosFaoFNmQ1Up/vch5gt1wRfvnDYg1XEQ+7hT3OCbHiPEFlhf0h",
+	"E30kwpL47f8KKVq5lGYgNyH8wjgr74fY+k5vVQmZbnKRLCJHfMWQ+s5A357doPpJVhBKzmdFKKBDQr1h",
+	"ku/jU3Hyr0zW18SoKIQdFTGmJoMg4yf2cjZGPG57mLTrJhlbJ6ZtE2xi27LN1rhRJY1ma1xrj4pmmE0j",
+	"skYgk/MTjptxmO48Kgt5XSgCkPPnT8qj5rOTVcCXamNr1CJ1bNpeY2zW3Rox27hxYlZHJ27bq5PmuGVt",
+	"nqCC1OK8b8mc0ly+QnQ3kJOCBf8VJ0gMZEUnAZOcYydvXdqueFuBdcDozwH0GAcPCZQHBBLnok4P4Qmh",
+	"MYJo1iRsSXr3rwA29tceqOpJKEB2P8ET1x43SBWb7VGNi/utsYmbbtW0PYu0x63RCW42Cs3WSRqkotmA",
+	"fpbJ1BEaIw0qpwCz2NDMQqhsob8gGqLAn/lxdn5NMNwoY4403GxKM2qUJoR66xJWPoa+S14xJL6BkWRW",
+	"7RmGaOgxkX9QsogjHHAsqGkY1duV7diMcvQtOBzvRIQtilTRt/A8m7uy08vuO1x2nwFkZYaTpgjltheG",
+	"AcF0twvBnnshWHohogVVF4I//4pBf+vOXJ4/Y1tmnmPIyB2OlmfYnfqUII/ExFUpCHMbw5bUXd2Ys5DG",
+	"Pl2kKlSZ/DvpCbacX0MWEwzU4An7kA9fJPbeBUr41YQJDqeYesEGRO6FKmuxWpJMFK7fwcQD2JWTz96+",
+	"5PW+JyIUVIcfCrRPQFVlOFeIuoJ6uiv6lsmA6uvgqYwImScTEUniMeIP95wEqNMOnwVvnkxDZIVf0NgP",
+	"hPsJJAVC6gyZpsTfa45CgXf4JKF9MksIm1c2BqV55sDppP7RDpphUTwCKaTxiolE3bxlGULpBnSGY3d6",
+	"ZCASMHjuyDioYdKTI18me1Bs3cy12qTmR2UfXBOlBl1nI2kopwjzIjl1PvHaJ1bDxZrjNa6NR2ZrTEYn",
+	"JzUbe/VC+p71Gi8+gk9F3mz6/C/5doJMJmYoWU61ubnjKFpiJSs+2bs7wFf3cKxfAUQ1wzVchDZ/AWYo",
+	"pGkCeKfAaTzHhRa5le+N10BfffD9kGy0lLpiHHGOFFHyxGmCR+acQ6IxChfxJORUgX8vbgzQan7nwcQP",
+	"ifxWiJKK3Pi0IYGwhAZKnqDzV0waMKX4TDwRs4qVYS/NqMcynh67r7+jOoD0Jj5VugSnEBtlHUOMkjvF",
+	"Pi2Kjn2L6QQt5pnVMCXjSaYLcerF0GK+G131CIt9itfs4vtpOOPAp7i53ZxePC8ijAHV9mlPNLFXl0lw",
+	"FCylEbOQwb9d0KKDkwyGr5cT8ekkn/Bg7ZIPkqdVPLSaiywzsaCMxEZq1kXC4997GfFaRFjvvN855Urm",
+	"aD9sveOJiekZN50R6fqRXPhwTsAuL53YEf8G4VG4iFO+Zmd/HBBxMOPEUnuR3evryCMRsqu1OsKRMNx7",
+	"eIYn4kx2dLrRBor9OO9zcyZK62D2oKV2GIsw/9UBwpgUepQnuQz4FyiUJUswyw32rneTQGEhjBRy5e+x",
+	"H2uskiuj75TviAwQkWzDjjdnK5koMDceDkuqsyEHkaEkbqjskXlEIEblNb9o+oeKWjpHpxpTmGjAZKyd",
+	"N6Ayjg7YGMlAJVybA4vXOKwijir3zYH8lNRZiNkn2mIo9ZBjrWqkYZGma7bd1khyF1bNNq1aq45bY9ez",
+	"SbUINIpjGRAsPy1NovYFqW1ZsBj2D7yE9Hn8qWTkS0F0zPM/ffPhr38uVFVIB7SizUnjn+SoomLWAoJt",
+	"HwkXNWgys8ws6pqaZpdaMLuDrLRwvxTIijiXZ4Es0HOfgcuJI/v7vwywLDmBInQcBEh8wCcFl1eX6T0f",
+	"ByKbuGQGxCZMOGmUWcZJNAN6CL9cTF0iW0iBP6MEyLXd6MMn5/1hV2hL/CFeANY82ZfDIWg2x5EUhFXS",
+	"gfv+GYRTp0rfif9IEpdZTL0c5AnvJtGXz0KqymttAzvkPBHy4OElA+IPAiM1yWweL40MUkFx6CnPqVzM",
+	"lFrVOu2mmpN+8H/5S8ko/T/+fyJhXvJH8shN/vhL9ozT71blS1yAO89xknB4FtJ4+hqZtnSdzhpUTDsT",
+	"GaAhKdMuUiX/xvfTs1qNVpUQ0x7VPH4/PRPXa8Rs107a4+qJWxufjIs2ZRouoqKiZYtIbYuHl2s3paXt",
+	"SbW2dU9mPl0UsU6X8FwNyKe0dkRdpd9obx+Rn2nBgOKora1D2NVtJgN1QwpBKxFU+VeofLegHl4iC/37",
+	"n/9CdzheRPxn8+g1gjtVOJufbaNq1Iy60figCWvJBJvb5rcxRCG9nTsjuneaeuO5iC6hlRqiw6mKRNrH",
+	"hf5nFauhLFIb0B2x2leApf5SiKB+Y5QxHlXHdVLF5siqWQJljDxvZLZPmnjcalfHDVwrmiacx3ATKwhf",
+	"SIrhiM95LyBKO6Khs8IBboRi0QndUE9u45iiYXbMWjKO7DYZRi51/2FEw5y+7n9aVduWBTfs9ftZbMx+",
+	"Gz6BskbcjlOEGYrJx1im2BUTN5SDs9jZxDhPPmqVJTNzkwAsp2CoDUj4+wysJl8VTHxXTaec/wZFptCL",
+	"VATwl/KFWDfzaunt1ea0A0LTvUmfg81kP8NfQp+mRoPQp6mhh28CRum3lSIUpPpZG16efLKvudIanYyh",
+	"nFKV2J5ZHzex2Rq1XbPmVYk9tnB71HIPUCJnvWqftYXSpWOnLRTfFm/hFt+V9JN9t7DWPCEWOcFmDbdc",
+	"mR1yZLXMcc2tja1G2x2PSGkHSNVmuAOIguvxczaWd5BsqFAui7qyqSJRkVb+qcy4CcYVzeSf1+X9hxXM",
+	"M+L5eHXkG8wYVBJZIvgiDe/RZ7ybRjkiAV4mCaYKtfapfn4xT0Ux0UQhYRFnrw0vtCL7KfR/S51x3nP9",
+	"ObCX9DRkhHqpwQhimbAqcZDc6+TzwpuddrbhbuueMnvd7lGDjBukWTfHJy4W6o3RiLTN9vikbreauIpP",
+	"qgeratVCfSYDXw9R1Spnz6KVq2IRmSWBUyh6CqPAMwSs5mtL7I/xs7EJB8NGNlVaip7CIAAcdN6/fKO0",
+	"iD7lTPw6s2gOMa11LON8VBAKZ0XIp8RFLdEPuJPN/CDwtXTdyTaKQn2p4A/5ALb6kW1X08IdkAsGfp7z",
+	"6D51g4WX1uEWEeRHX0RlexeHcz1wDvJfyT3f4FT3orpaLWDlubBUgGE0KCoAlcSYUZDcUOqvQ+G2XbbM",
+	"toE65rmB/mSgb7Q0E7ZlZc/Grtbqa8/nk23YlvX5z3u6RIY04eznRALtZpitNqzsKenHZBenrwDT1SMO",
+	"iqjqghE0IvETIXSnO2NnrkzD2gFMMgRLHM02UgWBFQeDDXGnYQIv/AdhmvvsK4bwwvNDiLg9FM/wXrdu",
+	"1KqPqvXcW5WGZx2+O7yLQqpNEbwrcNuIY+xOZ5wlKbpVUJSGU3r4LHXJTnytn+OXkQytuXp/GuQ8xQel",
+	"U/5IDjcoGYOMrzu8/vc//zUofd7RpSPN1raKQkQJAB019FWNJiA9HMwk4S/yg9rAXoscHq4/h8CSF2ew",
+	"2UIseE34A7xEgU9zzMZP4SKS9hwZ2LFNFNqLLS2IHTwctmVfQooYgvuS5swUETxLUcErJkUJDroUqbZo",
+	"GrK4kE2lgp6vUedINlV+BNFGenQCBAvlgw7gYbE9Iy4Qgrof4whDft7EwWVl1ppyhzDmh9SsF3K3nh/J",
+	"5QQ+i4tycLyHXUu+49skPkVxmOOww3i6eQw2J/hhpyHgy51HINTFc6YlGV49k8wn2olE8Tx3HFE8LxxD",
+	"ARXf4uIx+BtR92ceRjHobAW0rSwEIK4if1fccCYIRaHKWCavKtQUAwUTX2hrWgT4Kbco/qjQkTPClPHZ",
+	"Fg+QvNZ79/I7tvAKd2z9BXnwKfiUi90xkEP5EgIRm/NERix0H0j+mohv9pdoVsOKXw6xhHMNr4RzJlcE",
+	"zvlwxHs5NYsQ5oNnN+bNk/nAL8ISf0rQlGB0f3shIhkXQvE2W8Vx5JHQeDgj8TRcI4e/7fdvkPiAA/mC",
+	"EU0NfXN9188oob/r9ktGiT/m/9zz/z/vXnT73awWWn6wevFgOotojWvZNI7nZXYEC4tDsezMonMycxzP",
+	"2enxsXb3jmXs5zHl4vfWrGzJdD7scpyqYOwzjhRiCfOxMCI5oPR9VcudkogY/FSp5ly+6ley3pUy8B/J",
+	"en/Kl/CPzO2mmsu2vYSo+4O3cRLG4aqvf+rb7yTynpNWznPAA4OBSJb4u67sboGpMe2iWHoAOVz0HYcw",
+	"HTX8a2Tpdfzyxqx1Al+xVfgwIyNMJ0+uDsv6kw8bTia07bBlxoSDj1t4BiUHrlSxWkxOUseESIEte4Lr",
+	"lMKAb6BzqQTWyKJOwkYLttyRem0Lx1Xe49midVIFDeWzlIr6S8flbqOzetKKg49OKi6L1ckx+ZhRbe5j",
+	"s/jSQtV+CvzDVL37KHkPFsQuF8/xJp/pqc34j0Mj4SAzycHTmAd4mY+EE7yyHxBWUUnXXjEUBh6JRLZG",
+	"RzBvnLY7mRRscRhmsj8MqCwZXIT9007E8So30uJJ8wPXpsDnnnaQiwv6OWFeJn48XYyAd5m7UxKFx5jF",
+	"JPLZgwlsJzuO8NPxDB4eS8X6scwdUXnCjyXd0WgFIW0G9HR2W/kxltrIAkHs+FGAwiyMvBw/8RWsbhuG",
+	"S5PfHAyY/+BdZG3g80WsmcB9ijCCr1YxnGi8jqLD232tYu32aHxSa2OzXauOzXqt5pojezQ2bavm1Wre",
+	"CWmPtjNxyby24ZZcHqCDdzHR8a3odiBQLU0Csj5aZUTIXLQu0IcHeCkjZ4UbUNqhGCGzh2KyBUFaO+VA",
+	"SLr+gjkPCPWG4Xi4xmQFRpQHshRWKyHGyhADueiyw1G2YyAHU45WnW8Em/Mnp8BwVaCcgdGZH3AmZwcz",
+	"Feeo5NcFm8LZ4+ywjX33Y5NKhaMqqVHRZViOVozSbF4rGaVwMslKruLlF80Ekx4GyZsYDhfEdr2rz1GZ",
+	"6Fd1RVuSvNyPNxCZvQ6eEgv0OHkIUH+OoXm7AejF7T/PO5LMQQBrfVgMvpb97BlzAXZina1OaObFR783",
+	"I93zcgJlEgKBNlz4haLyPMDAQKG7u8uLIxUlvzYp0K4JQHCMQuqSopQfqZ8LJCJawUDr45SF5X5d+g+H",
+	"ko+xc4pm4SPEUnKuOlRirVoSmnORCdzGobuKzPl7KrMia/Z/haxlQv4ski5W7m3LzXNgMp55FD76a/MM",
+	"8XM049Bkc0I4Ayg/1pQJE3cuSCx+yicHmLjFyva18iRAjTKpGCgDPgVCZnGSuS3uulAKb4NTplriKyaS",
+	"LK2UEIKdNN/jR0JJbJ5vVybJ8918AwvSJh5+IZPOhmn2MHVB05cZw2LW9L1PGrqvIPmcWpPIlPiSKeg+",
+	"73xuz5QTtDMrFBSS97qsAErw3/15/VZsYi496Msc1QqjqB/UfkyKnoP04Mkp8XnIiAZDkKUvDYKQh5SY",
+	"ClZBqFAA62fzCVE8y6n+EutL7EMExzZEjIMF2RDZ8ho5f/7ER/nsoET1DMoZYVJK6qOK3KeLEYv9eBHn",
+	"s2NMwsDbiqX5grchaT3Z68EH9CQ6WePPBOZKWc+ggIssdLJQLj7rt2vHjfo0gKyS4Hz0508ZL1ff+zwo",
+	"fV7n+LHBwYRPLPVbWc5zEFNQD3JVDbabeXeTXVcabKV5d2+77gbHauXWIpKpHepNvYj8nUzGoqJ6uN1O",
+	"zEGMHa/NEapDPh97PeT316c1xSoJEcT1VVBX5SwGlAd5lSTcSw/iTQmPE6KRYBV5dGlq3ZJRkulH1V8M",
+	"/prx2y32v2SAtoz/A5nhDFW/2VD5UrUcMiI/32oWkNXnMv5ef67C4jMPk3gvo5SLxJJPtMAi8YSKLMgr",
+	"8QklI1/CO3kgX3NZkf+TOEeWNMcfzZus6HE4hwyhogB/argvGaVJGIdpwgKjpBu5+M8FbNs8wPw0Ug0x",
+	"FGnNKDpzT2BE0GZAhVbxMxWooY44nGsR75p9rLrPkWEt3I7TvpJR0jFt9p6rsfL3vJPU1i7MqJPQy7Ru",
+	"UVIyBxTY4Rj5NICkkGl6r3zZVkibIEvCb61DKyvIy0JKn42Dy75qZcO/SPVXvQL+KrZYIh+iDKAWsaiD",
+	"I5JsRQtKfTo5OkXO2Kc+mxLPQeU5lil3A/6H2KojI1EHpVZzeDInnjOg5XgahYuJsDx3bnr8+1wB/iHo",
+	"qGXK5TgK+cUm8/RpehOGNIyH43DBSfSA6i88Mo+n2sfYD4iX/vZFJU3+IIHGpH+BDuVvFEYy6Yr6ApW9",
+	"0GXHKVc28xDDS4aeIEaDY9cZwZQd5YsCrcsnyr/JbECBHawLhZ9wkkkVsRCNcZRaviBtOd+sxHVH2ff9",
+	"CHnEBejf3Uq9CtF5s91aCSPxhPBF6j5VWknkeV25d5rlqNZu1zCxTatutcx6s9Y2sdcYm3a11cK45dVr",
+	"1cYuMA4zUxd+nd1evE3Midp8DTT3KSWekIP8WIh2OSasVhgPscEzRlzqglLHzbHdwsR2Tc8bt8y6XRuZ",
+	"7cZJ1cRezWqc1JtWnYx3WTUngiHvMybDdMDh9jnJtKR6e9nSUUvXcguGlAgMkQsWtts1XB9VzRMo0+zV",
+	"sNkeW5ZZG9lu1auTxrhp77uKpGD5Kpoqnq3ne5C2AGatzVlbq0RuIJlPMdjr4VZzQGhI6+YYyuHCrtBQ",
+	"lX4kH30Ws6PXSX0wLto8+Yzkb/m2VW2/N9JqhqOYqZh9qC2cLELdbJbKecxYPaPc9bLGFq7iGjEb/Ijq",
+	"oxYx2+PmiVnDtld166MGae4EaKl30X5g9jQNGcwrgapksglR4Nxo4dke7QtujZ3Wsi7TlCMJniM11YIs",
+	"stfCV88BKHJkMQ4npakZYUZ2AU88kmNt0pf/8QLjQkr+wtXFEzjd1upd8uHnlDXcJFpKp2FA5BzAVJXB",
+	"hIPxGeICYw6C1smQashCUe/9lEQkx6e9gtKSNGZoEhpoRJjvESFWKRbvFUOyVzWnU0TDJ+iLBIwc7e5P",
+	"LEY6pH56IhtpHGAB46Gf1MYSrkLQ2FZSXW1SmlJ0vYAq0QQnwaeZ1GU6sXYUQgBcLbmJNO1qmWMTlcvk",
+	"KTwyECPEI96AiquaLM5B5dESyZTYemymgWpV9IP/bSaHULMOj3yKcBAcVVACpGqsJNbYGVAuGbM5dole",
+	"yR0QuSrMKZ4JZ/nTHDgJJWDSnyYP+ILJLXiTEEBVhzQiDCgah8J0On7MSDCuoA5I+nIyhthqCBiCahnu",
+	"NAwZkbUtdSiHEq5lTJHvJVVaY/xAaJKhvm61j2AOArb56MnVQGVHu1qwkuztdo6KfN/WMsQdyeVKnbVm",
+	"Y8Sb0zrvUbR7b9a3wN1dmByNpOpoLFFDFrS/DCO8Iz9q8DNnhKqq1QIYXiMsK6JqBXYFcIiKqV+ci91/",
+	"m0V81CbmL1uBgh+F2IYBLWQ78szdS/FQvz05NIAIohTp5czbz1S9PotsorKjsZIyObEj02nLp4L25J8K",
+	"4uM5R8aAKtIba9qVlPRWUIdyiA6DRZzR165I6YeR3w3Er/u4MeQXcBYt2JoMzRCmBz8W9ALev2IyGFSh",
+	"fQ3UQbMLLsfjmEQyl+cU0wmpJIXpRK1sP+Yf38WYejjykDSeMKHSKH/zzYgsQ+p9883RaWIUMYESaFlK",
+	"JBqJp2RAQTscpqWq42h5ZKRNY8UVOqh8T/2PyhdPEI7kMz43HC8i4qCy82gbKW0bYUaa9QF9e9k5M+/e",
+	"dqqNJjAGvldJ+q7wfeW8u0eiNfDAx41IXEh0lP1mG3WQOsi1gYnvRdqe+ZxQKS8rZfkKtJeM0iqwZx9K",
+	"WM/ex8JGWxwd+FsZCfxhO+Be+EXBqZ0cwIaLeBQuqKcgghnghM5ikc2oKCCGLYLN8Qqsgq4gdIku9skK",
+	"lUxrpT7hmoSWciqb96J4G64pQXM8AZ4z3Y8CfTJUK+dfDkWh/31kp01bpQ1qIEqe0h1/3t7tumnGyso2",
+	"b6M6k8KdlLQqQVDhk6jKmF5etmQxmQmMNwWVHUMe4dxAtERPhMaFOSbIbB6v16mK9zl4PWT3zuVEOqLH",
+	"Is7R9zZCvMSjoC3FLItvE5SaTJiFgg/HKkN6hFxMkReFcxSROcH5UvvbtSYn1i7cy66W3p0EblCtF2hg",
+	"5oSCQxQqxyEaERRHPvEQnmAfbAzy1MEOgVH140cphRyBk5vU96OySHK9mKOQHukYWPbO8aDqiK8cmmUx",
+	"rP7+pXQ1a83wQNdfgh1Sce+pD0POoL8D3TBKhSHS76VwhyZhvvjTS6kuJIniwyfQpiDFSG+0vv+b0c6V",
+	"9GUs9gWR9v4CMwGUFgO3O6hakhRLUPKbNMgom9g2O+K22FlRN1h29prvMSRMHxUwz9kZ5OVHMnKxNzKJ",
+	"i4lZr7Zts+XV26aLWzZuV5uj1qi2m3ZUOMWvztfhr5xE+MruRmYVskAO3EMjv6JsQ47fYzJ/jfCAyg0H",
+	"1ngp/Yj4S13XgJy7fueiO+yc9XvXV3lZTc8sbhenB95fBsun5lw53UIwlDGa+6UoQnMcxUvQG5BM9iOM",
+	"5tOQkiSR713vBt3f9gyRZAlhMRqYMiaFFHFdWZ2OsnVoj8FoNyfhPF/8ZoZ9UZlDfBb4lOxeV6cjYhPX",
+	"9T2OQgoJMB/WV4pbc4/k4oWqS3N/ziRU3jfZsowzX7cWz2fzAC/TNQm/dt4mO1An8F1yWF4TubBT5MQE",
+	"qhEzHwzrcOZABfhZr5Yp5ucC332MCWV+SB0D/fuf/8pMKybBrkKD3PtCKF/E02JzXYhm2COckRMC6ApA",
+	"rsOKCwbIV7luuS4/2geyLLCinmDbtcbNulkVtVUbY7OF2yPTcm2vSmrjOt7NP2J9HSg5Gf6BUTilVT9L",
+	"7M18uvt5d2AMVA7CyUTkc5TJ7IGxBsYG9ARqTJ2f4S1BXOQvpZOklk6HFRWNKj5i2BfYhqJTPlMlqApm",
+	"r/h0QzmSsSmeg2iUBkc7qoNLTPGEROpnQWJOnKLN7EhXYYweyDxGo6USFV4jHDzhJZPW2cpWi+zIh1xq",
+	"Q+xCWo1CwlwwDirTEMm2R3sPug7xvsSCABF8ma63uTAVXMeXclfaUJYtHXz14kkVZ2EcDaeda4sCvMR2",
+	"/cb22wOMsfvqkYv0Z4kjhCrxI1MVx9s3aKOuuP+yoxVJFwBUyW1UVycHGkaCf1b2K7uCQlyy0XS6wWKq",
+	"0OF9cqi77E4m+wSwymm9SlHeqezwRTsgN8eSY0hYB33dYJiTK3eOwIKZJK3AVLjX8AtSaKtbh7A7sgcj",
+	"bX4wrjykrzW48ZCu1vCAW3o6GB8dMsXnWImSeyadJn5DI9Ea84y0JSdGD1aAkjQlKJqEyRo4Ky79LCpf",
+	"xMRzLt0q1/k15FwywQ3TA18AsJEvd08T9X4qkpw8hVHerasgyzk/vUGpOiidorSs9s/w5EOxR1exghlW",
+	"4cfI871T0K4ikUpTFMD9mAj8ZUdlL3OOjHwetLLzy2I2d8AVI9ajm8oOIzFY7iJMZXJBL/FeLcvkg0dS",
+	"HRpGIh2Jh3BOsQUdUaX0Eg5+mbApVHbgvVQQSHBOav4bJT7BklES7ujK31756ued0uXH6wuYr+7jmzBC",
+	"YhcMvf44f0JW40R2KiK+lXdap66XEPahEJyz+utCHb1UvvFTlprRtCrDWuX7ald2IiiLahfyw2wQfZHW",
+	"RkXoD2dsU5D+VJ9p+JDpt12Y0WSdsymOBeg/RSGdZHCLrnbejpY3FbUEpbksainRm+j2NbIUyxNPfTqR",
+	"j4mHyhEZLxhHJkJpbUD+Pw+Fi1x2l2px7vZ4NtQOZ0fWMQdUqoNMb7qrGexp9syKAK9bvPeQyYoSBN0g",
+	"Qh9JEM6JAYW1OYMuzCHirYzrCsfyKQfCNXVBkpPe6P/OP/o29FYNX6L52mVAm21gtE4nt9ZI5VPPf/S9",
+	"BQ7QPApHAZkhCHsAouCF7mImcKRHoozNfnd/fz73c8FzFditZuvMdh00XcwwuCfEhLpE6g6T8GfYrVxu",
+	"X/pA09L6IhJtUIoD/DAovQYf7mW4gBAK/hgHD4PSX4upVjGt7PCbxAnM/c1N93Z4d9X5oYvc0Et1c2xO",
+	"XH/su2J2QLHYkx+7UxTSU9S577/tXvV7Z51+7/pqeNv9233vtntuDGjv6l3nonc+PLvtnvMvOhd3BlIP",
+	"e+fp39/fXV8Nv70+/yl9xLvp3vXXPL3p3HYuu/3urTaKUGsP+z/ddNMG8uH1Df9n5XG/c/tdt2+g8/ub",
+	"Cz5/pRvnk0s7fnNx/X54233Tve1enXUNBL+vrvvDN9f3V+cGuu2+693xVtqzztlZ9+7uh+5P2Yf93rtu",
+	"vnnn7q7bL+zvsnd32emfvTWQrrjP9NO9Ohdb/WYIn6bbj3rn3cub63736uynIZ9I72p4f9ddfX7bvb/j",
+	"399e3/e7+jwuu/231+fwpHNxcf0eBuLnMexfXw8v+N4Z6G23c969vdMf3V/d3d/cXN/2u+fDy+55ryPP",
+	"5JZv8EXvstcfdn8863b5zNFd9/Zd76w7vL/qvOv0LjrfXsDp9bu3V50L0L3m/I0KjjtXDKRj/v0D/z/L",
+	"bA8/fPPn4rsA/Pta+5J8L+3LOGBhYmQG99UfzVvxhdnzHDQlmCMSzqVKXaRWqSqJedac2ck/hpb9/fmP",
+	"zb/Vvm+9a1xVfzi5rN+0b607u793hWeB0N0AM5ZknvY/SscujVKeptB/+939Zfeqj+qWhcphhOp27bhu",
+	"N47rNcFngJsV838lxoCmIc7Ci0CsFV6ierWaFPIHKuN7ZDYPOWZbogeyPOLAoOGH7jmqW7aBbrq3l707",
+	"gPHz7lUPHtcMlMAeqlt13rR3eXPR5TOFLxqoLOUwGsYDioMgfOIUXObnChcxOTJQ5+K22zn/adj9sXfX",
+	"v4M5v+n0Lrrnw5vb7tn11XmPww3Yw8TSq8f1aksUjFARrzgYUCXiHfELeXd9f3vWHXZ/fNu5v4PZVNsp",
+	"mKKGZcFKFQSjhlXLcs/5rS8ZpdzOcAkxvy0lo5TsCbTQNqRklLJLLRmlgoWWjNLq9EtGSc1dTERNPMu6",
+	"F0x6p4LeCa1JCWHmyq1lBs7XKDHAbUjScUjPuDaVgLIwrg9nA+FiBcVKSSNxnU+D3BiCuKanfIWmgjrI",
+	"hxF9n6m1fRm6P8cRnpF4XSoklfU0Fgkso6WB5jiectlQ3vWkgxStyQkbScyfLwrgSkPGamUWcHjiSKNw",
+	"hiFURirUcdy+OUPNtmUjziOgG/GlEqrlNF4xNA/AY5/qSFegMS2sBYpET8NATDAXRnIsJenj2rEy3r0U",
+	"B7XuhF+AlK2Irbl7V3jVsrGqXOwMgutx6fTnHR38P60w46leZ7PDl/xup3BYTfIfES6lQvBCOZt435B5",
+	"K3EmU//R1x9Di4Xb3vYg2TSv9SoeS1NVSMc2qQQCGV7Um4AIwaRiAqA5HIMf9zOLMmxyd0n8U4SeVt3L",
+	"RMN0imwDVYG7U++ELJaeOUMRpitB2gOqyvdVUEe6G0lX77X+MVBfTIYeQrq7fR1f4tlQxn0dLvrDXmW6",
+	"Wr2ZH4xip2GRj8+PxY7AQrQsJK/07MLss5PNg/PZKL0pzvuAWBxGxEugcMc4ovR4mZZGGmXi7afgdXN/",
+	"3zuHIKgXiCA6ND3El0sM8SJOQSqeDvAd/0gqp5FP3RBq2EA14X2MzGui5j3iutVmrW5aoyqWlZVrLc9s",
+	"neDW2LYatt1qHW5g3uKfpC/zGUFMuyZi80WQElJ9phkV4IMFXbGD7piYbYdQ700EIOeJmNCDsi2JmDCA",
+	"Hr0WSLvbxxNR8n5QigYLy6q5qgn8IpyrySuvdGXwVqz2lZvdt3t5iYy5HelvAKRft8ABvGUkmnUQ+IQj",
+	"6tMJKxI9giXIHNKPMg7RU+THhKGy2D4DiaUZEEUaRuRIlZ9+JEj1mwsMAkZUvQrHAypjLyHhDk4TS70X",
+	"3ygNA6ugO6htzAkayEE3931Dst8ycFYQt+frMLdHSEsuOe8dkEZGJ7fhUOs+p1zfRXg+XYsNgNBM+CcF",
+	"emtvQtYqiOchYz5n2SHzrSq8Gj+FOpu40y4mk+x6RbEzRomGHtmZkO496lXobY/YEVMw5JZs3GpYRcF2",
+	"b90wLXnUmgPh/OhGd27etVdQMWzH4kdb0TNHG8X5USA2jy9MRJ9lchlL9hfidqBfmUwsScGmeStEYB8F",
+	"//hdcx+PSLBGSSEGkJoJEVwvqZ9i93KFkQvNrOEOW543qTbbeHzSOiHmuDHGZh3bI7Pt2VVzbI3qtVGr",
+	"6WHS3NukCscPE5InsREOAa7XhdFlUpWtgbbNoQMFLNJLQZlPPfJxy9jzkPkiqS8t5lMLbZBrgKWD2DSM",
+	"YlFCbC0TFuPg4RRBguk1ug13Ckn+VoGRg7Myq2puAi4WIVbC4V6T3XYqzqGo+3aBAHI1FhIksdUJKRL7",
+	"o69lHYj16HwRr6UqHhn71E+KzSVRx46gYW9EMUBHUDH4JYJxVQYFeFRB91KBJ33KcEQg1mwu7QMDihUT",
+	"AJ4YiYE6jJLvoAhHHCyBK3Cgo2HKKzgQdCxqqUUEe2bImRU5HJ8vTGRAy45I3abRb/6T7wz/V9FpeKYI",
+	"tfwh1ih/CFLNfyjmxRFhyIk73YDK0RMFx8gXeTRBPbhgBJUdUWZ2OMUMMs7Jn2JOcxIxn8VFrnSSweFX",
+	"BmzWAzoLPaKH9cnMhVjaX8C0B0qQJEAyEr+TXB4chEdE2HZSNcHNfb+C7uBqMIi/GVA+ezekMfYpurq/",
+	"QO4UR9iNgSfrqGwohmVZqUOOG9KxP1lEHBD3y9XxPNYglaJn+KMqtGRpXg0JZ3KoDJusuG5Y7aa+F7k4",
+	"CRYnEq1IKCHfwdRUCuW61W4+Q9JMJlNtNDZPRTL/2tDVRuMFc2rsKZNKvTTkPkwyaX+JZOFvdgrH3j0Q",
+	"ezdtsSbKfSiKFdRQjdpASIspdlTu2RwSuschmmPGAAemU3ES/wTwreMvMm7PIokDLM9niMzm8ZLfwi0B",
+	"4i8VGv7mxYPCeY+3axUMHYr82Wwh7BC6qlnl8dGo2p7qvlyJWwjphGIEaS6eZ6r3cBILtbG9+GoD4tJm",
+	"Kz4pnOxuGKpYxf9Vqd20gQEr7rDYZ6ngtPEKvl8d/utQu6m3qTminFgfcq5/X0JntqbcckY9sl6HIm/G",
+	"tshtHTfskHlDnaKawm54v6jmBosL9ncn7J0NUVlF1RlIqe7jhq0f+kuh8gTxvihKf0twEE/XMICJhyZG",
+	"U/gOjMgFTsNrk3KGD3J3RftMAGT4oM1osztH0cx7YFO982eLAItadWBy35h3jomvCSqvSTV3lKZmEl0c",
+	"Zpd6AYIkM+YXjiJjBkDmdbLZ7B2Z+ECw7fEiogZa0EBGWIssAMxBhMbRMpe4UAtHcCoDek1dCOJYAhMZ",
+	"LmID4bWjad7OXkY/hB4ImYuxQX8EYqQMkhXGU5m3N9dRzkL6c6m6uaLrqsrz6eUYRTcI3YeEx04gDpU5",
+	"++esli5wjtKSGWkqvlesomzWbI2/cZxksEj2gw8BBy2fCwhLTldo8n2Tb6gyfYp4ilDrbUATrl+aoWEW",
+	"P/sfKnp+TYjSC+W5ywsA2T2FjzrqrJ6/SBEMRm4OTVxMLYYoSDzJUmY5HKvO8tbwnz9lEj18/mxkHxTF",
+	"z4Du8fPnDzteuxRr3MVkXgQ/L5BqQiGKIuR1EU58HWPtkeVExJwLbot6QNiewqggkYl6szE4Xm+ulRsK",
+	"o4i4sTkNI0bMEbgDLU0WY8GYJuxQMkRGprWtan1riSK1iK2h+8UB+nkReuNo+bosamgjXcDaQ+oX8x4d",
+	"FPC3ItB/de/jda2+f99H5bd31UbzKCk7w9mSv0KLv4iCf0LM8H/FwlPlW4IjEjlQ88rFUeRDji2m8v85",
+	"5OPcQW6A/ZzRgiy/n46+c/1r//ve/a89+8rvsR69bbhnvWbvYf7ju7Pv2xWy/P5X733Pv/Z7H3vUqrjV",
+	"gI5mbyzvx++D0kHnxnECSjIi7JRfYf0BredcLtcF28r0reszGkDiDVR2OvxfmdUA/naONOeWpOTWuqjZ",
+	"IpOaNAQn/GOeYKXTTzVj1npnk23IJ8ntsKeDSpJ9FbuCxPy2HiqZiCx+2K9Xc3OItoenOpAYxPcKU3+s",
+	"ZFmzRidu3WziBhGp1trjhm1WcW1Udxtek5yMn5+K5EXykMxJNPNZsaiZQnj6FRr5MUsSItSqqJyAAYyh",
+	"p1irVXWDYa1aJH/yeayNU85fMf6xDFxOczLwhzgIHFRWOnHwnOWcn/A1ymR9k1/nUvHLh3uEKeSnJr7L",
+	"ZYoQHNAR8Khycq8YnJ2wnYAKHgeB6XL+mYiuslVnP2zNNYEnQ987AHVoyfw2oY6v36lmJ8qvPsqGb67k",
+	"0tmTsBT4kGi0Jq8D0WFdi5HUrmB6nIZGFXZxNtFwfBFxu8ETspbzAC0FEMZThFGSQhf4iJ9++ukn8/LS",
+	"PD9Hb9+eXl6e3t1VxvCfg8r3/bMjmYUfvNprtVob6tzraYulb5EfD2jZqVpV27SqplXvW83T+smpZVfs",
+	"WrvWtP/uGJDo7VdxYzjbkh5UGiXM55rP17yh06zzeXkw8D7VP5v8n6r6B4l/TjP/DAYV/kfz8/8WNekX",
+	"NSnLNrbR/nz01/Lf//fn/zE/ZL44OvprYehWKj0UxzPjRM/gabbq4lynu1b3EubXND1iJV/C5IvUrNKL",
+	"VQFjBJKocrbXkyL8ZiWqkq39qh3s01lu9a5/AUlz9wIhRbimUIW2Z9pNqSsAVWGqICkImv5Dq5XRatkl",
+	"o1T90x+qrT9UW1+9amsD3riTYTh7II11MAHGAn5WGZjQnBZWUMpLLSe9KQUs133/DBit7TwW8z+icSSm",
+	"jQOJ1DIM0jpbZMoWoRxb9GyuaA0j8y7x47qF7V9H1Bi/7eFY1ecBjJj3U1uTtaMAHdyIQETpoQXlhBHD",
+	"j+CEtpIb4yBz2ZbUGLCMgrVGC5KYAiMiJT4R3C7qyIk1P4WLwAOfLfyYI/Bry1Cv9+7P7oYXgpD5m29K",
+	"jqEQO2SoI9TmX8RAvNNvYDEO+FSkHMrI53p9LqxVBDbQSOTpfS1Iray0LlzjKlphds6pqqrYbG0p9nUo",
+	"tloqwglJXXo3IoXOmklpEn/C90eWKDEQm4ZPFOjN6r1IU2EV9+o8TRlxh2n9lAcC8R+ijMopjMXRySOJ",
+	"/PEyjYh+IMJJc6UwzCsU+KMIg97YC/PSmBjtcvzD39pR67sffvpH1H/65f7mvNW7uPl7L6xe4At897RV",
+	"tM6tahVOOH9A3EXkx8s7DpJiMzoq/e3fFiRarnG3ViK/cJ2EIvTo+NGuWMdJ9lzmZGrviIJYTOjXfUC0",
+	"Pu8OwsuVqH+qJd9NL8Tc/4EAmhBq984inm5R/2emhRfx9BheioJ3GZ2FHoSj5grqLrikgDNg0HQ60zgG",
+	"Ig7KgHV7tNtk9t8eoXxf2ZrP4GI+Brd+8Eh1AYplI6XVm2EfnFUJIBCoS5DE+E78eLoYZUJ85b+rmCGp",
+	"fRRDBT5+KYDphIj2SYRnM+DI+XWWHoSokyZOkOIr2PlFhT2+GC+N5i0LLwcDxTh4MNA8wEsDTcI4NJCI",
+	"fjDSpBzDbwykJ7ITDjzK9/cx9F3CO4hBpQLMZcLiArYZ0AHtiyLafHJPfkRMjqlxDHEtcJO1xMsA4o5Y",
+	"FG9zunJ+T2H0IApsaDVYFlRk7fYqAyoqPyRe0CTwRyTCMQmWwiV6RDhbIXzMdVdbKCWVwirM/E9/QmcR",
+	"8QiNfRywARXKAjXLJH0XooR4okhsOD4dUBPhDHyWv3/fXwekRzvawpAIRoTvRCSi8xpGyl62TehCDpU8",
+	"EcPpQXKbx34gSzkybE72DrI4nIvT4URBZqhgeZurzK6eFgImSyBu0nYWLiCHouczDuDegJad5IgZifhn",
+	"4SL+X/neORIe/BBOYyAcC2knqUHDQQRzeoSyKHV1qgMqwvlkaRJI0fhx7kd8okLj4wdCjEqsfbLiiYwD",
+	"VDOG7DYwCzmtI3kDpGMWKt894cmEROi+xyfsHHuhy09GSNdgpkoADlKNTPxHwsW/b75RR0O++UZZ+uai",
+	"HM+MzMJoiUIaLE/VUiYcGmGTeS8RCUIM4fuyRmJSMxvkxzcX1++/7V0Nz6/P7oY33du73l1/2Lnvv72+",
+	"7f0dMoz9JY4WxEmUAMiXnr6jKHwSRxyELg7u4jAChzJRvtBA2I1CxuT44tg5n0mXmv5EVFiOfA5MLqYi",
+	"mMCP1Q0ELi65fDIbGsC5OOYAL/l9nmJxA8H6KQRpB5o6SVa+CnJEqjepRQR0KdOIDOhKHhE949pr1VTm",
+	"wPv5gwPolclJZBLe6XfqFLjbXxYsTlXER8aAAooU+pN1+VZ8qsR+LbWKtgaV2sdBMxy7U1KUJmtAI8Lm",
+	"IWVET5ilFcsMwona6EQcZAOa/g33kwuDKmqKY/rNAqG0MBXLhSJqZ0UulHPIh+/wyycZ8QHtMPTDYkQi",
+	"ysXiVzI0J5XoHCOjn0nB+k2ve3E+hLQvAMxQIdYzOKZYH11kDKh8maqgZciReizxKG/413yY0F+cI0FS",
+	"njipVGmFkuJhYnleeCrijUWlwgGVUY1HMgiH6cdvQICSKMgL81AKBAAlCMqVW/UaOXdx5Luxo1WisZBz",
+	"f/XD1fV7uR/Oa+T0ILrH0TtWwU8V9CYJaUoJdEREZhQmlX27BRup+CIjzZ3CjyfNy5EkgloNpxJSN0Qm",
+	"DWgSmvSPhU9iESMu7t8s9AjA0Hthy5GOnPGU+JEWEL5YBS8hQXHCwEAxyhkhB24mp0ZOEIbzIaRMdwy0",
+	"oEmUG5+MDBYCjsinWuR47s4xAzDTnERp7BlmcOtPqrU6TCMFbGGOEnWXB1R1eoqq7Xay34M0c5J9LFZw",
+	"nM70FLi5ZA3pC0RBiP5lMZuzU0jzV3I4dUyi7Hn/AyrtYZCBz8VRtBSgoeWZ4seXhKPp6O71CsMmIshE",
+	"sC+ZjUgkw7IC3yWUEY2N7syxOyVmtWKtcM9PT08VDK8rYTQ5lm3Z8UXvrHt114U2XJr140BnyDs3vZJR",
+	"euTgJxL6VizxYTgnFM/90mmpVrEqNaFtmoJ4pjFn4FIWFjnYdj9KRkZ6c6z4pklPD41DOkU46wrF74/k",
+	"MmQqCiD/MoCNcz+BPwYNNCqfII/jkrQw7hFkJfBkYdTD+Ed5X0I60ZiO5OrULRs5BclEHfTvf/7/09Ar",
+	"JUv4FOERh7bkDZ+5IY3YA6puHjBQfKfEBkGm2XTXMoRTQZLCYRiNOC2qW9ZRBYGnGifgnLc3A3/mx3zL",
+	"+B2TdcJVmSU4FhJp9vU5ltQYmsEeKjRZbUuW6JbE0dLs8HORKu2E3e95pVPhKZdm2FMZdblwKAvp4vk8",
+	"8F1ocfyLtHZqSpnUV3Gb72HqPSBt/p+l9Ly1/mvG5/JzVn/BGTrhzw+oCmC/aln7LUI6/b2I390zlyl8",
+	"B2CR2bt6kfrlfTZKdbHEou6SrTj+FnvJrvEm9vYm95TjDX6HXChUyNvZte3tbvCSs8b9MLzAkchlUbcb",
+	"u4zHFnNO/4l3STwfi3hto1Svtrc37ofhJaZLuUYo212v7bDIt4Kc6ZNt7LKfPc7PUhyIHNrQaoetuSPR",
+	"o++Se4ofsR9AaLmuUiud/vzBKLHFbIajpThn5EsHFVY6/RmKfZU+8CbHbkhZKEB2UqzWZD6dBMQEIQ3P",
+	"51qwa0ZCNgR7KRJmIMzA8srJmueJKGmgkD7F0RLKMJ2dXxkgarIBDcfjwKfk6FTqN7wIP0GWMUimANwH",
+	"8P/E8+MwQu6UuA8EfGW5CAepKMvZcPcjI425EXjL88djNqCCPQT9kZHU4hOFIaUvLSiPZGZdaXgCbisi",
+	"ONBqVRTV7WaJAtaPBhQIJzjqBuGEaQXBCuniqoJQjJDKv1Kll1SoG4FcW4SCvyPxmTzXrXgsJh/j42k8",
+	"CzIIrCSI4v/zQhe2l38g0zzBC/4bBZhO/jIoETooZd4R7Om/gfcQDxT7IaFOvD/WPuCcl3iY74UzV/lv",
+	"0meqUTLNko4iV9TIb/uXF8IdqUCX/bnQNi5m/IrJZr8xYthwuxNvGDc5cnXPrxVUsOxtP/4E9/Pz2luv",
+	"uXGAjjVeBgSxKSFxUr9F9CSD6orveWUDYHaYqNeRZHNlYBEviKLiH75iaOwHpMg5dj6v/MKUzppfOU2j",
+	"L8fIknYdMHLJTbH5q2W2K0Pzw/8UJTf9sB9TgB+xWEz2ZpXLR38RMPrp3//81+ej8tHrTcCqxZ4VBNfz",
+	"y+uKok3pCPxafBqHNDbHeOYHy1NRd9tc+AbDlJmMRP748+ZB0xPf+YrAdh/OStS3N7kK4zfhgnpf0e3r",
+	"JDdBQdvay+eFLlt74zTtZ5Klt3PTO4CqHlXQoNSPwF0wXMSDkvCkFl0KFdDpgGKlM1VEKaOWd1J7l5Cc",
+	"UpOTc1RgyVr5PmvKU8V7VpDBOd+SZ5Ko8+uz/k833UIStSdZ6tz0DiNJ4rfnPyLf+8ugxMRhmgs/SxmP",
+	"Pf/xP0jDNBj72ogYfCkYKbCIKR8H4Vm75VLtQc6YoaM2IQL7rswXF6/u0V6kjUPzS9G1FITM0YJ6Afmd",
+	"Ubn/N15Q0MOViREfAaUrcwxkJM/Fw2cQP3+GJ+R4Tic5+gqntIyl+wi6ufoOwadHm+8TB4OK7vsrTnoP",
+	"ultJDy1Lfl+G6Bovwqub93dZpJRHQGJOeTSlP30e5pLmPn5K15xgVFFEhFoc3hz9wW9s5jd0O+k2lkNk",
+	"Wvh1vXQvtXtVy9JMufMoBNLuM7SYJ04WPp1A/RaQaBOzRhwuZLI9D8d4hBkpRI0ytcRztWoqoqsUPuyu",
+	"BJNjr4GizGK/JpJ44T8SymcGeTY2nbLU2VfUhq2ngXhG0PWcUE5iaxUrdSXEDDlJP0s8CxxwdXkkYAuP",
+	"Q9C/FJ6s7I6/f/bxKkeiF7BWfM6AR7EjoqCTK4SgaIM0pJT4sBWCk2qcNvyaNAVCqNC9e8DeJg9vK4Bx",
+	"wNgIYIWwJbRrqfSBfH7e/BUzEPmI3ThYypICPhP1u5PKKZCZNFzDb8nRfupcXuwHemodf4Defxz05OGt",
+	"Bb2IYG+5KwGTmZsUJdLsY3NwaPLjqfIP4jgVeQR7gU+J0LQ2rJqov/3kM1IZ0IsQe2iEA0xd3gmbgq83",
+	"FPZCcYTHY98FDSzkVuTTTPyq2Bpx95Zgz6eiKvlXRwiTXYOcadKYL1zd1brACQkusdqAyv8NC0lyMNuJ",
+	"bc53cC1kXoAPVJpeAVIWKo1JLg+YAZyvTD8l/VZv8RN8KUIPwDsh8Jl0Yc9ZXH0Wd9IZrQifRVuVfnJ8",
+	"gyfkzv+VQCmlHb6V9sQPz4XhlZxupapVbZq2bVZryLZOLf6/igX/ldL8aj9/yqa32DVDhUpAUVIFaPnZ",
+	"nPXQ3J8TjgRKIn9EqerZxBpZxKzjFjHrXqNmtl2bmCdje2SRmtvGtp1K3x6ZB+ESjcI4E+q9ZS1aiH1J",
+	"1eGZ+5Fsd7KpnQqyL6mEKMN5RMb+R06zRg/D2se/4dLnDzvjhARuIE9fAWrIZOpLAfg3Nxn/fnCMxsGz",
+	"WN8z3QKbXtcPUHKuyJfmDGCJ5ZStGfcYR/zhIEbckHpM6Ilp+ITKOEYBwSwGDysPL49EZm7pxKJyB4Fz",
+	"XSRwDbhqiXSIp5IbE7Erwg9VuBBzXg1MQpD9WvzmFPbubcesNppoitm0gu45HeFixYDqftV5d+mtXjma",
+	"ZzV6L31CnV5a1tP8AbwMMYpIHPnES/wIxT1kA4j15GtLZh6ReYCXTK9eLj110m0QRb2y5WwKSPpZ1t1x",
+	"b8yrLUTEmWxt8Sbr2Cmx8IGONjtgRIWWanaj1oSs3at4b39cI/bti/jd/EEaNNKg0YR21K/O3j21Lh5u",
+	"LPZ39+Sn0VV9+r3X/G7ctRe98LYRv//HJoqy9xnz27rW8wgqfZKnjLNDkmxrFRv95sTG2sFVSLu8ZyEd",
+	"B74IE/wP+TZV95rwD2R5CyWSf6+kVWCQLGVcR14LuPbjT773WaBAlegoC6DnRGQRkLGUoPPMRsfIoBqj",
+	"IKpmhU6I3nQ6kUNy9XUz8H570P+K9eIvBT1ib3eDHmOz4kGEtm2Q85SvuYbZCpVZG6Bjh41KW/8BLi8O",
+	"Lt+ReFdY2Y//Sxr3zoGTK6wCdEtkTjyJi14x5HAOQ4bcCN7FEcw9kM2YkWAsLNsxE5LCUiUTEM75qwB4",
+	"D6xDFgZfkqtkMZ5wrKlxVCtcEirLr44OYDfEAvZgKf+v3Kf/CLvxO7zEt0S63O7HMSSuvfsp+pJmWxV9",
+	"a7R56bi/a3VezbTqptVEdv20UTu1q5VGs22d1F5Anacny0vz3K2mtfv5g5ZJbuf8b9n0bjUp/zXHdgsT",
+	"2zU9b9wy63ZtZLYbJ1UTezWrcVJvWnUyTrNDnpYgW9+q8Ld+UwqEP+qtNqqfVuuVZqPaaLRykt/GD7Pp",
+	"pvbRESpo3E1JmMDuH0rCnZWE+n1PcVL6VNcScjwzwu5DUoJCfNR9lBf1058l8a6MQm/5p2OVpmIR+Z/X",
+	"R+5BLV8ZV512CvGMaXuZiCaU9e3FvX3Fktw3ZefmXiVYUK+do0RGGsh0FIplzoRTpPpKF8oXC4WeSDX5",
+	"UeysjwMojBeOx2hBYz9AGFU/fpQaPKGi249x2fcGiE3enc3I83KQT86roA5dajNHhHoqpBniUCo5KJGV",
+	"RpMzIWoaK1fxLsYRODZq6Ub1Ijur9b4diR6FZ284Vgk0HYlDHb1CCmYID2hSIIUR4iXJEtIce4IbJXTi",
+	"i+xt4EgkoUbqXN2kjJ+ev6/syPlJBO6IbGmyKaGeVGIne6HFx6iKYH6cSeJwigIM5cxlXKoAPbEGaVgT",
+	"FUP9eE8dMxNbHdLMhHZVGqsGX4fWuBiLqU98ot8BaHMgW52s+g+N3h8aPR3DAd5SaRCSm1FMCov4860q",
+	"vbs41BCFvKz+WBq6OAIS6QeoJ7PdMMAIPS0G2qoL+1osElOuV/RpK/g/pOnb5Q5lLs7vXDW4FQ4P0g1q",
+	"oqHgbfQ8236MIkzXKAjXQ9XXjXr/m1SEO8DMvjpC1RqUhGtR3zGwhOvVFCJJVJJmR5WgfuI8nc7Ji1jB",
+	"NAhtDWdzKpSLMCZn29LPpKgL9bO1p0JE9ZzUXgLZlDm6hex5+rcy25hzJBk/kVJmH4Ekjc529CR9TsIk",
+	"igyrvgda0SfsxwZkCxpQ7U56JPDF5YxjMpOxsHzZ4SJ2QyjgEnhaMUeQDYTDVkTcMALOOPGq1zYyjHg3",
+	"A5qUX5mKJEVipoVJNTJKITHQs50INRWMXCHTf0D1LG8hZjGEut1VmQa2dFoSRJGA26Sm82hYNdBIJH3o",
+	"1m6rdVoDq7VdBas1Z12TD6u5wdrpWFr/Vagcvrl/u2LXRP8fpOLGsts1XB9VRT2fE6+GzfbYsszayHar",
+	"Xp00xidWySipWjalm+u7vhxU6KgBEIp0OatLSwzyMlHmysVYyeEjjySTAlPe5oO0NAAe61Q1/bx4PyOM",
+	"4Qlhf1gav5h2p0h4ZwpD+ZFCND5hvz3ZoORjLIIEn9H9Og+2fiLac8rieyRHQwqSvgNizmkBIJXf2Kc+",
+	"mxLPSLMcJwoHqFDjhkFAXC72l9lCJH4rTNF/9FoqE1LthKxfohj9HLpOxuN7pdKbQSFhEkHSP5/mZyzy",
+	"/YL+F+oJFKwHFurLKCogXkIxIz6BZLTgjZ5kv/ceMXVFYk0cgMO5UI5gUeZgW4/8BDjFLWO510qfMaBp",
+	"ki1t1ZClE4XUAHgV3vUYUqahURQuJlPIDzXC7oMivyLtFQwGtXOV1NQeUOeu37noDjtnIssg32ylj1Hl",
+	"METaLrkU3q3yQYQ8gTMoq6DrYGAJDI9JorUZ0C1qG2gyIfGq859InJvX3YgMvXL/ZxjKiQgG4IlqwCcu",
+	"csiA28+AnLMdFOGMBzR57egdR0RmifMqSMuK/ihPC7J0MVS2LSttZaBaFf3gf4uwqkfSrMNvnyIcBMaA",
+	"asnS0pxmFnLedW57nW8vusOL3mWvP+z+eNbtnnfP9ePKFi/J8ihX5KPGo8i6Ps9Vbj3Hv3Hl0oEBiIxc",
+	"7I1M4mJi1qtt22x59bbp4paN29XmqDUS7AyZg91nh4oc1dLnA4g0360XNFf/boS7vZUIf2jffhPrOODG",
+	"JAsp8kJKDI4rE8K3vzbumMXh/IvxFl3qMVliCfzxNDnV0QqicYoSzudcmqygO/6nKOIkiLPeLE+QVhAc",
+	"b/3fo4X5b9D28RPdV+es1+NdGwi7qb4upARNMwdDWu5KopER9qyMSsbxQZmSOH0NqJNIoY5gZpPaIySO",
+	"RULfjJLESNUgQsZ1IG9wmm0akpCAISsivJPX6QQ5Yw11HYANGPlBwC+QzBNcVv5nBnLITP4BSfWGdDEb",
+	"kQi0QCLfKP9TNh9iF9LuCqujKqf6QOaxyNDHn2Sqsa7LcqfO4rmqEDlFoWtYnaR4nni2lYwSLFb8uY/X",
+	"SuL0BuwX5460vUqcPg6NFNADALLnnX22iHz+YGeuJS0tvSY5XlIe+7/MeaOvq/bdFBgVCkk2DgT4RaHX",
+	"hSh0JhNBS9XABqsBmoSrlzuttkpD6EwkkwfB9Wnqu9MBFXCgNZWIwEBQE0OTCfTqMBz7gEdH4swBqT80",
+	"9CAEmCRveCYZOZ+DutgZ9SjzJ1S5DeQ8SUTNIBFt5seqeMGAlvXaHer742yloeI8Y8I1NIMqDhQoVu6U",
+	"1BNm79Uuar19b97e7q3/tagv166RafefO8BtqNNIM2DQ8Om/IyHz75FhlAJRgpkl5BTj/BWe8Xi13lux",
+	"cHOZVBFNS/RDxJxEj8pviiNSHC8i4deUmuSy+eJXq8ANqKIDZtKFSJo8D7DLGTzeO2cIR2Qccm5M+eXp",
+	"elI/TkODT3McrB8jRjDUKgIyAI5WbMopmB8LdVsRsr4NYxyTbK2952K4/KbvWuZu50uene6GeEcxg/86",
+	"NolDs4Tf4iKJW67P3g74Ba73FST9bGSOcSV0yKQaAzqgNxB9cgopuYXtOOfT7vBLFipfZ8yQo7+Lw4y+",
+	"pIJkqjsB+uDh6VPme5xDQpMoXMx5d2I2SdEsmmrSZ74bhSKu30As5J3xHZM36cGfM1Hla04wZ6vQTt6H",
+	"fLPe/P7jCizTaptWHVVr4EJfr9TbzbbdysYVpDEAnwSnMqrVMW7hummNahbnVEZmy7Kbpj1ujNyTxsh2",
+	"rTrsmKrnz+KI4NkQzLU/F1UsnLtTEoXHmMUk8tmDOeMEjh1H+Ol4Bg+Ppc74+IkEbjgjlSf8CNKANA/P",
+	"AyxcOAUrdYJrnutVTWtUHYkJtuu4aeITu9oeNevNds196Qky2Gk2dEOPuMdzdzaUTxT/Y85CGg7t5siP",
+	"h62H6a/DuTsrXsYH45nx95I5FKDMaZzcPeRTN5xx6Idcxorz9IjrVps1fp5VLLZrVGt5ZusEt8a21bDt",
+	"VmuF80SJ8k6Fd9grnKdl2hw+kGXrnKe9VeiWuyH1ewUQWB/b7siru2azObLNOm66Ztut18zquD4a1XBt",
+	"3MR22g9xp+EL7OoM0wUWBTFRzDlFuX143PYwaddNMrZOeD/YxLZlm61xo0oazda41tYY91j5DW3du3VX",
+	"c4+9293t4c2OYSl/BKTs47KQD0V5sxKEsuJcC9WagMYDoOX4RMxkyhhRIVMYGRz//2PvanvbxpHwXyH0",
+	"pfFC8vo9joLDIbtNdgO03V4uvcVhVUS0Rdm8yGROkuPNLfa/HzhDUpTf83bXov7UxpYpiiKHw5lnnieJ",
+	"cSdGi0az0FXgo4XyElSrnz5dvlX7aw0riZr8qg11aprxogAALwZDMDMeiYyOWFbLjOvWqsRs5M0oF8Ek",
+	"Z6zkYhJ5caNJvvvuB+s+Mw2dS1nOxBjlD+HHBFs3u7pVBT9CxwHDthNZymap3qz5BLVkq8+KWMtZV99p",
+	"W3Xj/C4SsSM+2wR5cef7BvK2LXJelkzYQp5Ch1rUMzcJ1ADA/3HYITCjJUvVo7wpcHBA8TPnlnjePNmb",
+	"gvDEQuvw6Y/UL+77DfBRsPZCs+uAF2OF6IzNCHGg4EtoIWMJSKcR2/cFHwMNHU9wNWV47LAFLQUQZi9j",
+	"DghPCntcUbMvLVmuTh+gG4NzANglbd9tin8xlRmzQsFVtYtt7QFSQsCIBLNYd6imcAnjj+dcECAXoMil",
+	"F0Ek6mI5KzruiD80bPyu3GVICsZq0rWYYjPdjJvkV6vjp6N9a7TjG0T5HwjYqGnyaSk+RDcKR77ODo9d",
+	"1LxQB0FbOtR2RHDqtFLqJBqfX9PJnrxNkVgibqok9oG4CcKB+1XWXHxFNTUXz6qmUb/+FdfMoZzmkNBf",
+	"S5BDlpKaF8vpTLQlBZ/NM4plM+t3+Hf8lpHYXKdlYUGqUCOqJ/yeCV076JN6xaDZPGormHyQS1Z13aL+",
+	"u77jmXaln7DKLqFPuiEuxdNXXNXGIUD7hQZo9XQx03L31DczdfPUv7bBWHBToJoWtylyFKtWL8XdvIwb",
+	"1awHl9ehtnbFlMlCzrPExylv0SY+Jvapy2dcVSIAEN7VfN7sLVTi2KqzaxyNZiRQOLzmHZzWtIAt/y+x",
+	"Wr47BICpcV3tBZGI13ixVvDZURduaHaaJjkHgT90RRz+PVDLh2izRPE/E+1C/ywS+AzqirqFOcM3Vnf/",
+	"YbSQSlt5MzTLUO58RG1pb6g8t3XW6B+OyKD3Chv+/mExmBLo22gEvxd6ZnANRPnhjpHIKzN6G3mnUO7y",
+	"IOdkxqhQH9PsNvL+qnwlnDpe6Ionw3lc9VJzbBjFW8Tw3lz/8+M5OD0w570QziO+Z2bRUsd0hzrk6C6j",
+	"Dw0gkta113Oxvgcd9+afPlydn/34M6BTsQOPiRFUbhri3DaF6CuRcu3JH/JwX6p741oBY5GsFdht9HcW",
+	"C8u0DBKHBFD9LARldvwUYg4FK/3qoJIxes8KbbEzXpR4Ovrp/NonHz9dwx9vz9+dX58TrPQ0J8OVumJy",
+	"Xp10NdS/wjnqvAVNUyh2aJL4Mg3e0xJMr8xvC7XhKMfM1exfZ8swH/K041IKN1wX3f+aC5zbexwSPubM",
+	"hmEuKM/0vTrDx/30yoA4vvI66U3niyeURrtF0W78oJa3wzWFSTOZavCRCY8XflXP0GtGAiIPanl8kIKZ",
+	"NTKVWWIS3KZCBm/lu5EMXpBuq6fOKOS9THjKTeWRsjQU/IoNoMQnrijVx42ras9ogHq/3T2nvXmqQ9nf",
+	"K5WDb14aj5saFw4SfidBpCmRBrCwTxx4rmXzAdpIKW7U3dTKujH8PxgGLWjGyJHG82UsRRVRMWIQPmSz",
+	"u/Kh4WuQBwTfob0KkOxrxTC1gm2KJ9axZ3SuIDprYrZkSkWS6a0tElUhlXNmetyOGIlIYLm7LloyskLU",
+	"ZChMBPNUr+Qq0lyVki/RJC1XB0TCTREUzJSbgyUBN1v1Eg5/dn/W6BkylsK0r3s4eiCFnDFlFlnmKNf0",
+	"2p1IcFGUqi2ZkhED0ATPmFBHS3nPch01xzgrHMwqfwAj3UUJoXVGFhxOcoUDQFenvYwVWghAJ140wtDt",
+	"eojOSa8z3IKxfJ4vcYi5fjnuzP8nRvuN+VDacO8dpIWaqklO76Zba082Er2pM4H5K26gNYTm1jB72LgP",
+	"Hmdm8p6RESsXDDW2Zijg6RZE+2Q56xnrKJWNDEGWUzMsQWQIRAbxZZIy199BJKHhpJawK2proGU9ctAk",
+	"Z6he5+PTvGf5jHL0D8dTmpeQBuaC/KQe857/501B3v5yvcVxgwt36ffG/4LKMhiCCjUfz/DuqGqSyDKu",
+	"S/rqr42K77/nDNRlNbxCy87WhVMRKh16EP/xPSbmMzU/9J9Vg4ksvc9rFGNXxVftbNDeN4JCJElyuiDO",
+	"RuPugWpXqmcvTe4cdrwaWWoMddhOVV0+F1oObd1TWyCJ+9wzLvhMPWnbPhIXJZsAivrZeDKWTBi+VHXm",
+	"9kLvpDdojxLaDvq9NAl6rHMc0FGrF/Taw8F4kB53ht2W53u3HKhYTSmk9EJvcELT4+ExC9J+SoMebY+C",
+	"k6TdCdLWqNcdDQcJZQPYpIRMmIMC2vOOXCTsdy9s+R5kqy3pCgbGMEBrpAQN2wheYAFle/XQ3qld3amk",
+	"2W1IpizL5JbbqaseC9bBFWbljO9F0pzo1VmXNU44GieYRn9EghDaIr9BB/8Sea2miZ94n08j8WcktooO",
+	"GwOglj/RLW8RWVa9Msur1ilrWcj1W9Ul4IA8OoJ/Gg3s5G/13tnLSBCgmBGhrR3dXTFke6si6yc7HOpe",
+	"fLs+08Amu22+5Nlu3VZvjOM+0Gd7rYEob4iuuJDopWSJPjLBqcsneG7DrFTOIFmFpwjgluWz2byEBJHd",
+	"UNy4CuJpEpZywdE3WEwlmdGEEa7DoospE9sAylf24V8TqGzu8sqA5V24ZDYYdnonw4D1j1nQa7OTYNRp",
+	"twLaPx6mJ+NWrzfueys2/rPvUZBOA/1a1c4xbY9b6aAXdEZdta/002BIT0ZBa9xOOqyb9qhbiUWTGRdV",
+	"s/MCNo4KNgqATwPAhamvH1LPDc8lVn8cFNdiSaumKkhpZwVS2g5anaDVJ+1u2BqG/UGz3e62uoPH7jzm",
+	"Ze8DF7Xr6WBKX40Wy5xUcmep/28M6vd/mP/+uVNaWBlT12veaFzr5nTTAeOq8nifWbe5bEX29Cp3WpHn",
+	"qNwZzjtHPWW3PXkJQ7IDlI4WpEdag7B3jAyBJ91B23uS/djkepkOHEzGq4XU3YX44gH2/d2FD1i0vL+V",
+	"+V67UI9nw3lG5/ytxaVUEJklToDbsMVNKBf+aqy8Zt5OCT7QciJtOVweCUvv5q4QMPoaTl+QUhoSATCj",
+	"szlw6/MsQ5h3xu+tKvaGXHckdiW7r3D8lyzwi2W9D5HjbzURrifWvrZpncGogW+fnBpcu9Sv5qKWF1xZ",
+	"p6XEqnHNFoLJbWBmWAoKK8ckl5mF++ZzoTNJ9YCfQ88JtRl1mkRkLDzVUWVc9ToTaNKRRVVrjiAsbWMi",
+	"UTWla92BLLKICRNl/uCTGCn5bnJUWYlJSW8REFQQ/AphNvo6ZSdWIciuSDbHsStzOmZhvfgonwsd3cbg",
+	"NpG5E8tO2BiHF0+6Dz4WwU/lAoChQAu6Bev8VHTh1w1xPkjfvTomeqdVmrHttGbIZGaq1Kf0Ds5CFRkQ",
+	"nTBROhgey16BFLmaQyjEwgGSyYlqSt4ygdibecHy00jAt6KmDl3W1S2PHI1VMmKZVDaiTgLvIw+uJBSa",
+	"DdfRqGl0BEAIrLymT2L1A7yOFxryYBna3gAaOYcUmeHh4LkOeZmbhyS+YznUJEqhWomE5jPrdshRNV4V",
+	"u0cy46LRdIbyx3eXWO1cBz67w0KO4nuBo7ie+ugnVr5nL0WOxrSankuA963ypj2vINuraOlbo+NxLxjQ",
+	"PkNu+pO03w46tDvqjfvJgB2nq/G6amJ5Ybfje8oJr7qr/qJZ5soQ4oK/4Yl+gS80UmaR2K7tfZh+zzbS",
+	"IYGB+eYIUn6dSkJn5HIDD4q6lo3nOS8fwCv8gdGc5WfzcqpeqDoaQuz6b5Bb1Z9YQdPq08+qmfx+fU77",
+	"uqq7hjw7/L9Afh9TQNK00gXfg8+p+7rc1IUlWIGCE9A7LZDVria/ARTuko8ZuctoCUzqwMaujCq4VsCz",
+	"XC0A3K1Ws9oONswW+pOaYh4ZyzvO6jJxbgLcusPcqropT3FVOs4p8l6WjltWvFt2mB1d5ikVSbHOB4bd",
+	"ymrhge/JMqZs3QPQ5zd8pPOzbPlQzYvqe4L9Xuqjrx4vl8B0ddTeyYnalXUJkVnM0L87WhQLmYOuihyV",
+	"VDn5uE07bwOm37pmxSTIoHT87OMlbtDqheqZh+BAuL7QMQEURQcXfAqVQeD7A988EqJpchz33pVa72oP",
+	"1GJyaFe5IwZTuSPlVjrWwrlXxeC2cqefGc3KqQ9IPy7UpmxupB7duVa/fKfVX8w+DRof/w0AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -2,9 +2,13 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
+	"net/url"
 
 	"github.com/google/uuid"
 
+	"github.com/flowbin/flowbin/events"
+	"github.com/flowbin/flowbin/flow"
 	"github.com/flowbin/flowbin/gen"
 	"github.com/flowbin/flowbin/store"
 )
@@ -71,4 +75,55 @@ func (s *Server) customer(ctx context.Context, id uuid.UUID) (gen.Customer, erro
 func toAPICustomer(c *store.Customer, hook *store.CustomerWebhook) gen.Customer {
 	return gen.Customer{Id: c.ID, Name: c.Name, WebhookUri: hook.URI, WebhookMethod: hook.Method,
 		TmCreate: formatTime(c.TMCreate), TmUpdate: formatTimePtr(hook.TMUpdate)}
+}
+
+// UpdateCustomer sets the caller's webhook. The first webhook a customer sets gets no secret by itself: events are
+// signed once the customer has made one (RotateWebhookSecret), because a secret it never saw would help nobody.
+func (s *Server) UpdateCustomer(ctx context.Context, req gen.UpdateCustomerRequestObject) (gen.UpdateCustomerResponseObject, error) {
+	id := principalFrom(ctx).CustomerID
+	var uri, method string
+	if req.Body.WebhookUri != nil {
+		uri = *req.Body.WebhookUri
+	}
+	if req.Body.WebhookMethod != nil {
+		method = string(*req.Body.WebhookMethod)
+	}
+	if uri != "" {
+		if u, err := url.Parse(uri); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(uri) > 2048 {
+			e := badRequest(flow.ReasonInvalidField, "webhook_uri must be an absolute http(s) URL of at most 2048 bytes, or \"\"")
+			ptr := "/webhook_uri"
+			e.details = []gen.ErrorDetail{{Pointer: &ptr, Reason: flow.ReasonInvalidField, Message: e.message}}
+			return nil, e
+		}
+	}
+	if err := s.store.SetCustomerWebhook(ctx, id, uri, method, ""); err != nil {
+		return nil, err
+	}
+	c, err := s.customer(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return gen.UpdateCustomer200JSONResponse(c), nil
+}
+
+// RotateWebhookSecret makes the caller's customer a new signing secret and answers it, this once.
+func (s *Server) RotateWebhookSecret(ctx context.Context, _ gen.RotateWebhookSecretRequestObject) (gen.RotateWebhookSecretResponseObject, error) {
+	id := principalFrom(ctx).CustomerID
+	secret, err := events.NewSecret()
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := s.sealer.Seal(secretContext(id), []byte(secret))
+	if err != nil {
+		return nil, err
+	}
+	hook, err := s.store.GetCustomerWebhook(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	// The column is text: the sealed bytes go in base64.
+	if err := s.store.SetCustomerWebhook(ctx, id, hook.URI, hook.Method, base64.StdEncoding.EncodeToString(sealed)); err != nil {
+		return nil, err
+	}
+	return gen.RotateWebhookSecret200JSONResponse{WebhookSecret: secret}, nil
 }

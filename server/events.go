@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -212,7 +213,11 @@ func (s *Server) WebhookSecret(ctx context.Context, customerID uuid.UUID) (strin
 	if err != nil || hook.SealedSecret == "" {
 		return "", err
 	}
-	b, err := s.sealer.Open(secretContext(customerID), []byte(hook.SealedSecret))
+	sealed, err := base64.StdEncoding.DecodeString(hook.SealedSecret)
+	if err != nil {
+		return "", fmt.Errorf("server: the stored webhook secret is not base64: %w", err)
+	}
+	b, err := s.sealer.Open(secretContext(customerID), sealed)
 	if err != nil {
 		return "", fmt.Errorf("server: open the webhook secret: %w", err)
 	}

@@ -391,3 +391,100 @@ func TestEventsOneDelivererAtATime(t *testing.T) {
 		t.Errorf("%d requests for %d messages; one sent twice at once: %v", len(rc.requests()), len(seen), overlap)
 	}
 }
+
+// TestSignedEventsAfterRetries: the customer's webhook gets every event of its activeflows, signed as Standard
+// Webhooks says with the secret it was shown once; a receiver that fails twice and then answers 200 gets each
+// event exactly once after the retries, under the same webhook-id.
+func TestSignedEventsAfterRetries(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		e := newEnv(t, b)
+		rc := newReceiver(t)
+		var mu sync.Mutex
+		tries := map[string]int{}
+		accepted := map[string][]byte{}
+		rc.answer = func(r *http.Request, _ int) (int, string) {
+			mu.Lock()
+			defer mu.Unlock()
+			id := r.Header.Get(events.HeaderID)
+			tries[id]++
+			if tries[id] <= 2 {
+				return http.StatusServiceUnavailable, ""
+			}
+			body, _ := json.Marshal(map[string]any{"accepted": id})
+			accepted[id] = rc.requests()[len(rc.requests())-1].Body
+			return http.StatusOK, string(body)
+		}
+		var c struct {
+			WebhookURI    string `json:"webhook_uri"`
+			WebhookMethod string `json:"webhook_method"`
+		}
+		e.as(e.alice, "PUT", "/v1.0/customer", map[string]any{"webhook_uri": rc.URL + "/hooks", "webhook_method": "POST", "name": "ignored"}).
+			wantStatus(http.StatusOK).decode(&c)
+		if c.WebhookURI != rc.URL+"/hooks" || c.WebhookMethod != "POST" {
+			t.Fatalf("customer %+v", c)
+		}
+		e.as(e.alice, "PUT", "/v1.0/customer", map[string]any{"webhook_uri": "ftp://nope"}).wantError(http.StatusBadRequest, "INVALID_FIELD")
+		var secret struct {
+			WebhookSecret string `json:"webhook_secret"`
+		}
+		e.as(e.alice, "POST", "/v1.0/customer/webhook_secret", nil).wantStatus(http.StatusOK).decode(&secret)
+		if !strings.HasPrefix(secret.WebhookSecret, "whsec_") {
+			t.Fatalf("secret %q", secret.WebhookSecret)
+		}
+		e.deliver(t, events.Config{})
+		a := e.drive(e.alice, e.startActiveflow(e.alice, `{"actions":[{"type":"answer"},{"type":"hangup"}]}`), "")
+		e.startActiveflow(e.bob, `{"actions":[{"type":"answer"}]}`) // bob has no webhook: nothing for anyone
+		eventually(t, "three events accepted", func() bool { mu.Lock(); defer mu.Unlock(); return len(accepted) == 3 })
+		time.Sleep(150 * time.Millisecond) // no more attempts come after a 200
+		if n := len(rc.requests()); n != 9 {
+			t.Errorf("%d requests, want 3 attempts of each of 3 events", n)
+		}
+		types := map[string]int{}
+		for _, r := range rc.requests() {
+			id, ts, sig := r.Header.Get(events.HeaderID), r.Header.Get(events.HeaderTimestamp), r.Header.Get(events.HeaderSignature)
+			if err := events.Verify(secret.WebhookSecret, id, ts, sig, r.Body, time.Minute, time.Now()); err != nil {
+				t.Errorf("%s: %v", id, err)
+			}
+			var ev struct {
+				Type string
+				Data apiActiveflow
+			}
+			if err := json.Unmarshal(r.Body, &ev); err != nil || ev.Data.ID != a.ID {
+				t.Errorf("event %s: %v", r.Body, err)
+			}
+			types[ev.Type]++
+		}
+		if types["activeflow_created"] != 3 || types["activeflow_updated"] != 6 {
+			t.Errorf("events by type (3 attempts each): %v", types)
+		}
+		var list struct {
+			Result []struct {
+				State    string
+				Attempts []struct{ Status int }
+			}
+		}
+		e.as(e.alice, "GET", "/v1.0/activeflows/"+a.ID+"/events", nil).wantStatus(http.StatusOK).decode(&list)
+		for _, m := range list.Result {
+			if m.State != "delivered" || len(m.Attempts) != 3 || m.Attempts[0].Status != 503 || m.Attempts[2].Status != 200 {
+				t.Errorf("listed %+v", m)
+			}
+		}
+		// A new secret replaces the old one at once.
+		var rotated struct {
+			WebhookSecret string `json:"webhook_secret"`
+		}
+		e.as(e.alice, "POST", "/v1.0/customer/webhook_secret", nil).wantStatus(http.StatusOK).decode(&rotated)
+		before := len(rc.requests())
+		e.startActiveflow(e.alice, `{"actions":[{"type":"answer"}]}`)
+		eventually(t, "the next event", func() bool { return len(rc.requests()) > before })
+		r := rc.requests()[before]
+		if err := events.Verify(rotated.WebhookSecret, r.Header.Get(events.HeaderID), r.Header.Get(events.HeaderTimestamp),
+			r.Header.Get(events.HeaderSignature), r.Body, time.Minute, time.Now()); err != nil || rotated.WebhookSecret == secret.WebhookSecret {
+			t.Errorf("after rotation: %v", err)
+		}
+		if events.Verify(secret.WebhookSecret, r.Header.Get(events.HeaderID), r.Header.Get(events.HeaderTimestamp),
+			r.Header.Get(events.HeaderSignature), r.Body, time.Minute, time.Now()) == nil {
+			t.Error("the old secret must no longer verify")
+		}
+	})
+}

@@ -502,6 +502,33 @@ func (e AuthorType) Valid() bool {
 	}
 }
 
+// Defines values for CustomerUpdateWebhookMethod.
+const (
+	CustomerUpdateWebhookMethodDELETE CustomerUpdateWebhookMethod = "DELETE"
+	CustomerUpdateWebhookMethodEmpty  CustomerUpdateWebhookMethod = ""
+	CustomerUpdateWebhookMethodGET    CustomerUpdateWebhookMethod = "GET"
+	CustomerUpdateWebhookMethodPOST   CustomerUpdateWebhookMethod = "POST"
+	CustomerUpdateWebhookMethodPUT    CustomerUpdateWebhookMethod = "PUT"
+)
+
+// Valid indicates whether the value is a known member of the CustomerUpdateWebhookMethod enum.
+func (e CustomerUpdateWebhookMethod) Valid() bool {
+	switch e {
+	case CustomerUpdateWebhookMethodDELETE:
+		return true
+	case CustomerUpdateWebhookMethodEmpty:
+		return true
+	case CustomerUpdateWebhookMethodGET:
+		return true
+	case CustomerUpdateWebhookMethodPOST:
+		return true
+	case CustomerUpdateWebhookMethodPUT:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DecisionResult.
 const (
 	DecisionResultContinue DecisionResult = "continue"
@@ -2116,6 +2143,50 @@ type Customer struct {
 	WebhookUri string `json:"webhook_uri"`
 }
 
+// CustomerUpdate The customer's webhook. VoIPbin's other customer fields (`name`, `detail`, `email`, `phone_number`,
+// `address`) are accepted and not kept.
+type CustomerUpdate struct {
+	// Address Accepted, not kept.
+	//
+	// Example:
+	Address *string `json:"address,omitempty"`
+
+	// Detail Accepted, not kept.
+	//
+	// Example:
+	Detail *string `json:"detail,omitempty"`
+
+	// Email Accepted, not kept.
+	//
+	// Example:
+	Email *string `json:"email,omitempty"`
+
+	// Name Accepted, not kept.
+	//
+	// Example: default
+	Name *string `json:"name,omitempty"`
+
+	// PhoneNumber Accepted, not kept.
+	//
+	// Example:
+	PhoneNumber *string `json:"phone_number,omitempty"`
+
+	// WebhookMethod The method of those requests; `""` is POST.
+	//
+	// Example: POST
+	WebhookMethod *CustomerUpdateWebhookMethod `json:"webhook_method,omitempty"`
+
+	// WebhookUri An absolute http(s) URL where the events of the customer's activeflows go; `""` for nowhere.
+	//
+	// Example: https://example.com/flowbin/events
+	WebhookUri *string `json:"webhook_uri,omitempty"`
+}
+
+// CustomerUpdateWebhookMethod The method of those requests; `""` is POST.
+//
+// Example: POST
+type CustomerUpdateWebhookMethod string
+
 // Decision What a control action decided, and why.
 type Decision struct {
 	// Reason Why, in words.
@@ -2759,6 +2830,15 @@ type ValidationReport struct {
 // Example: {"voipbin.call.digits":"2"}
 type Variables map[string]string
 
+// WebhookSecret A webhook signing secret, shown once.
+type WebhookSecret struct {
+	// WebhookSecret `whsec_` and the key in base64: sign or verify with the key, as Standard Webhooks' libraries do.
+	//
+	//
+	// Example: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+	WebhookSecret string `json:"webhook_secret"`
+}
+
 // AccesskeyID defines model for AccesskeyID.
 type AccesskeyID = openapi_types.UUID
 
@@ -3037,6 +3117,9 @@ type CreateActiveflowJSONRequestBody = ActiveflowCreate
 
 // NextActiveflowActionJSONRequestBody defines body for NextActiveflowAction for application/json ContentType.
 type NextActiveflowActionJSONRequestBody = ActiveflowNext
+
+// UpdateCustomerJSONRequestBody defines body for UpdateCustomer for application/json ContentType.
+type UpdateCustomerJSONRequestBody = CustomerUpdate
 
 // CreateFlowJSONRequestBody defines body for CreateFlow for application/json ContentType.
 type CreateFlowJSONRequestBody = FlowInput
@@ -7011,6 +7094,39 @@ type ClientInterface interface {
 	// Corresponds with GET /v1.0/customer (the `GetCustomer` operationId).
 	GetCustomer(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// UpdateCustomerWithBody Set the caller's webhook
+	//
+	// Sets where the events of the caller's activeflows go (`webhook_uri`, `""` for nowhere) and with which
+	// method (`webhook_method`, POST by default), as VoIPbin's `PUT /customer` does; VoIPbin's other fields are
+	// accepted and not kept. Events are signed with the customer's secret once it has one
+	// (`POST /v1.0/customer/webhook_secret`).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1.0/customer (the `UpdateCustomer` operationId).
+	UpdateCustomerWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateCustomer Set the caller's webhook
+	//
+	// Sets where the events of the caller's activeflows go (`webhook_uri`, `""` for nowhere) and with which
+	// method (`webhook_method`, POST by default), as VoIPbin's `PUT /customer` does; VoIPbin's other fields are
+	// accepted and not kept. Events are signed with the customer's secret once it has one
+	// (`POST /v1.0/customer/webhook_secret`).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1.0/customer (the `UpdateCustomer` operationId).
+	UpdateCustomer(ctx context.Context, body UpdateCustomerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RotateWebhookSecret Make a new webhook signing secret
+	//
+	// Makes the customer a new secret for the signatures of its events (**beyond**: Standard Webhooks'
+	// `webhook-signature`), replacing the one before at once, and answers it this once: flowbin keeps it sealed
+	// and never shows it again.
+	//
+	// Corresponds with POST /v1.0/customer/webhook_secret (the `RotateWebhookSecret` operationId).
+	RotateWebhookSecret(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListFlows List flows
 	//
 	// Lists the caller's flows, newest first. Deleted flows are not listed.
@@ -7756,6 +7872,69 @@ func (c *Client) StopActiveflow(ctx context.Context, id ActiveflowID, reqEditors
 // Corresponds with GET /v1.0/customer (the `GetCustomer` operationId).
 func (c *Client) GetCustomer(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetCustomerRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateCustomerWithBody Set the caller's webhook
+//
+// Sets where the events of the caller's activeflows go (`webhook_uri`, `""` for nowhere) and with which
+// method (`webhook_method`, POST by default), as VoIPbin's `PUT /customer` does; VoIPbin's other fields are
+// accepted and not kept. Events are signed with the customer's secret once it has one
+// (`POST /v1.0/customer/webhook_secret`).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1.0/customer (the `UpdateCustomer` operationId).
+func (c *Client) UpdateCustomerWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateCustomerRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateCustomer Set the caller's webhook
+//
+// Sets where the events of the caller's activeflows go (`webhook_uri`, `""` for nowhere) and with which
+// method (`webhook_method`, POST by default), as VoIPbin's `PUT /customer` does; VoIPbin's other fields are
+// accepted and not kept. Events are signed with the customer's secret once it has one
+// (`POST /v1.0/customer/webhook_secret`).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1.0/customer (the `UpdateCustomer` operationId).
+func (c *Client) UpdateCustomer(ctx context.Context, body UpdateCustomerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateCustomerRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RotateWebhookSecret Make a new webhook signing secret
+//
+// Makes the customer a new secret for the signatures of its events (**beyond**: Standard Webhooks'
+// `webhook-signature`), replacing the one before at once, and answers it this once: flowbin keeps it sealed
+// and never shows it again.
+//
+// Corresponds with POST /v1.0/customer/webhook_secret (the `RotateWebhookSecret` operationId).
+func (c *Client) RotateWebhookSecret(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateWebhookSecretRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -9073,6 +9252,73 @@ func NewGetCustomerRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewUpdateCustomerRequest calls the generic UpdateCustomer builder with application/json body
+func NewUpdateCustomerRequest(server string, body UpdateCustomerJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateCustomerRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewUpdateCustomerRequestWithBody constructs an http.Request for the UpdateCustomer method, with any body, and a specified content type
+func NewUpdateCustomerRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/customer")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRotateWebhookSecretRequest constructs an http.Request for the RotateWebhookSecret method
+func NewRotateWebhookSecretRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/customer/webhook_secret")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListFlowsRequest constructs an http.Request for the ListFlows method
 func NewListFlowsRequest(server string, params *ListFlowsParams) (*http.Request, error) {
 	var err error
@@ -10145,6 +10391,41 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1.0/customer (the `GetCustomer` operationId).
 	GetCustomerWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetCustomerResponse, error)
+
+	// UpdateCustomerWithBodyWithResponse Set the caller's webhook
+	//
+	// Sets where the events of the caller's activeflows go (`webhook_uri`, `""` for nowhere) and with which
+	// method (`webhook_method`, POST by default), as VoIPbin's `PUT /customer` does; VoIPbin's other fields are
+	// accepted and not kept. Events are signed with the customer's secret once it has one
+	// (`POST /v1.0/customer/webhook_secret`).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1.0/customer (the `UpdateCustomer` operationId).
+	UpdateCustomerWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCustomerResponse, error)
+
+	// UpdateCustomerWithResponse Set the caller's webhook
+	//
+	// Sets where the events of the caller's activeflows go (`webhook_uri`, `""` for nowhere) and with which
+	// method (`webhook_method`, POST by default), as VoIPbin's `PUT /customer` does; VoIPbin's other fields are
+	// accepted and not kept. Events are signed with the customer's secret once it has one
+	// (`POST /v1.0/customer/webhook_secret`).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1.0/customer (the `UpdateCustomer` operationId).
+	UpdateCustomerWithResponse(ctx context.Context, body UpdateCustomerJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCustomerResponse, error)
+
+	// RotateWebhookSecretWithResponse Make a new webhook signing secret
+	//
+	// Makes the customer a new secret for the signatures of its events (**beyond**: Standard Webhooks'
+	// `webhook-signature`), replacing the one before at once, and answers it this once: flowbin keeps it sealed
+	// and never shows it again.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1.0/customer/webhook_secret (the `RotateWebhookSecret` operationId).
+	RotateWebhookSecretWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RotateWebhookSecretResponse, error)
 
 	// ListFlowsWithResponse List flows
 	//
@@ -12084,6 +12365,165 @@ func (r GetCustomerResponse) ContentType() string {
 	return ""
 }
 
+type UpdateCustomerResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Customer
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateCustomerResponse) GetJSON200() *Customer {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateCustomerResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateCustomerResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r UpdateCustomerResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r UpdateCustomerResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r UpdateCustomerResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r UpdateCustomerResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpdateCustomerResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateCustomerResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateCustomerResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateCustomerResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateCustomerResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RotateWebhookSecretResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookSecret
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RotateWebhookSecretResponse) GetJSON200() *WebhookSecret {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RotateWebhookSecretResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r RotateWebhookSecretResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RotateWebhookSecretResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RotateWebhookSecretResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RotateWebhookSecretResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RotateWebhookSecretResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RotateWebhookSecretResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RotateWebhookSecretResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListFlowsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13763,6 +14203,59 @@ func (c *ClientWithResponses) GetCustomerWithResponse(ctx context.Context, reqEd
 		return nil, err
 	}
 	return ParseGetCustomerResponse(rsp)
+}
+
+// UpdateCustomerWithBodyWithResponse Set the caller's webhook
+//
+// Sets where the events of the caller's activeflows go (`webhook_uri`, `""` for nowhere) and with which
+// method (`webhook_method`, POST by default), as VoIPbin's `PUT /customer` does; VoIPbin's other fields are
+// accepted and not kept. Events are signed with the customer's secret once it has one
+// (`POST /v1.0/customer/webhook_secret`).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1.0/customer (the `UpdateCustomer` operationId).
+func (c *ClientWithResponses) UpdateCustomerWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCustomerResponse, error) {
+	rsp, err := c.UpdateCustomerWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateCustomerResponse(rsp)
+}
+
+// UpdateCustomerWithResponse Set the caller's webhook
+//
+// Sets where the events of the caller's activeflows go (`webhook_uri`, `""` for nowhere) and with which
+// method (`webhook_method`, POST by default), as VoIPbin's `PUT /customer` does; VoIPbin's other fields are
+// accepted and not kept. Events are signed with the customer's secret once it has one
+// (`POST /v1.0/customer/webhook_secret`).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1.0/customer (the `UpdateCustomer` operationId).
+func (c *ClientWithResponses) UpdateCustomerWithResponse(ctx context.Context, body UpdateCustomerJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCustomerResponse, error) {
+	rsp, err := c.UpdateCustomer(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateCustomerResponse(rsp)
+}
+
+// RotateWebhookSecretWithResponse Make a new webhook signing secret
+//
+// Makes the customer a new secret for the signatures of its events (**beyond**: Standard Webhooks'
+// `webhook-signature`), replacing the one before at once, and answers it this once: flowbin keeps it sealed
+// and never shows it again.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1.0/customer/webhook_secret (the `RotateWebhookSecret` operationId).
+func (c *ClientWithResponses) RotateWebhookSecretWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RotateWebhookSecretResponse, error) {
+	rsp, err := c.RotateWebhookSecret(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRotateWebhookSecretResponse(rsp)
 }
 
 // ListFlowsWithResponse List flows
@@ -15466,6 +15959,135 @@ func ParseGetCustomerResponse(rsp *http.Response) (*GetCustomerResponse, error) 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest Customer
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateCustomerResponse parses an HTTP response from a UpdateCustomerWithResponse call
+func ParseUpdateCustomerResponse(rsp *http.Response) (*UpdateCustomerResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateCustomerResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Customer
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRotateWebhookSecretResponse parses an HTTP response from a RotateWebhookSecretWithResponse call
+func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RotateWebhookSecretResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookSecret
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
