@@ -2182,10 +2182,8 @@ type IfNoneMatch = string
 // PageSize defines model for PageSize.
 type PageSize = int
 
-// PageToken A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
-//
-// Example: 2021-02-04 06:47:01.139361
-type PageToken = Timestamp
+// PageToken A timestamp, `YYYY-MM-DD HH:MM:SS.ffffff` in UTC.
+type PageToken = string
 
 // RevisionNumber defines model for RevisionNumber.
 type RevisionNumber = int32
@@ -2251,11 +2249,12 @@ type InlineSimulationBody = InlineSimulationRequest
 // ListAccesskeysParams defines parameters for ListAccesskeys.
 type ListAccesskeysParams struct {
 	// PageSize How many items a page holds at most. Default 100; values above 100 are treated as 100. A page may hold
-	// more when a group of items created in the same microsecond is larger than the page.
+	// more when a group of items created in the same microsecond is larger than the page. For example `10`.
 	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
-	// timestamp in the same format that the client wrote itself works too. Empty or absent: the first page.
+	// timestamp in the same format that the client wrote itself works too, such as `2020-10-11 01:00:00.000001`.
+	// Empty or absent: the first page.
 	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
 }
 
@@ -2265,18 +2264,19 @@ type CreateAccesskeyParams struct {
 	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
 	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
 	// 422; while the first request is still running, another with its key waits briefly for its answer, then
-	// answers 409.
+	// answers 409. A fresh UUID per operation is a good key, such as `6f1c1c56-2d0a-4c8e-9b55-0d8a3f0f2a11`.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // ListActiveflowsParams defines parameters for ListActiveflows.
 type ListActiveflowsParams struct {
 	// PageSize How many items a page holds at most. Default 100; values above 100 are treated as 100. A page may hold
-	// more when a group of items created in the same microsecond is larger than the page.
+	// more when a group of items created in the same microsecond is larger than the page. For example `10`.
 	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
-	// timestamp in the same format that the client wrote itself works too. Empty or absent: the first page.
+	// timestamp in the same format that the client wrote itself works too, such as `2020-10-11 01:00:00.000001`.
+	// Empty or absent: the first page.
 	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
 }
 
@@ -2286,18 +2286,19 @@ type CreateActiveflowParams struct {
 	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
 	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
 	// 422; while the first request is still running, another with its key waits briefly for its answer, then
-	// answers 409.
+	// answers 409. A fresh UUID per operation is a good key, such as `6f1c1c56-2d0a-4c8e-9b55-0d8a3f0f2a11`.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // ListFlowsParams defines parameters for ListFlows.
 type ListFlowsParams struct {
 	// PageSize How many items a page holds at most. Default 100; values above 100 are treated as 100. A page may hold
-	// more when a group of items created in the same microsecond is larger than the page.
+	// more when a group of items created in the same microsecond is larger than the page. For example `10`.
 	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
-	// timestamp in the same format that the client wrote itself works too. Empty or absent: the first page.
+	// timestamp in the same format that the client wrote itself works too, such as `2020-10-11 01:00:00.000001`.
+	// Empty or absent: the first page.
 	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
 }
 
@@ -2307,27 +2308,28 @@ type CreateFlowParams struct {
 	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
 	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
 	// 422; while the first request is still running, another with its key waits briefly for its answer, then
-	// answers 409.
+	// answers 409. A fresh UUID per operation is a good key, such as `6f1c1c56-2d0a-4c8e-9b55-0d8a3f0f2a11`.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // DeleteFlowParams defines parameters for DeleteFlow.
 type DeleteFlowParams struct {
 	// IfMatch The `ETag`(s) the change is based on, or `*`. When the flow's current `ETag` is not among them, the change
-	// is refused with 412 and nothing is written.
+	// is refused with 412 and nothing is written. For example `"r3"`, the `ETag` of revision 3.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
 // GetFlowParams defines parameters for GetFlow.
 type GetFlowParams struct {
-	// IfNoneMatch The `ETag`(s) the client holds, or `*`. When the current `ETag` is among them, the answer is 304.
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`, such as `"r3"`. When the current `ETag` is among them, the answer
+	// is 304.
 	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
 }
 
 // UpdateFlowParams defines parameters for UpdateFlow.
 type UpdateFlowParams struct {
 	// IfMatch The `ETag`(s) the change is based on, or `*`. When the flow's current `ETag` is not among them, the change
-	// is refused with 412 and nothing is written.
+	// is refused with 412 and nothing is written. For example `"r3"`, the `ETag` of revision 3.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
@@ -2343,18 +2345,18 @@ type GetFlowGraphParamsFormat string
 // ListFlowRevisionsParams defines parameters for ListFlowRevisions.
 type ListFlowRevisionsParams struct {
 	// PageSize How many items a page holds at most. Default 100; values above 100 are treated as 100. A page may hold
-	// more when a group of items created in the same microsecond is larger than the page.
+	// more when a group of items created in the same microsecond is larger than the page. For example `10`.
 	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 
-	// PageToken The `next_page_token` of the previous page (a revision number): the page holds the revisions before it.
-	// Empty or absent: the first page.
+	// PageToken The `next_page_token` of the previous page (a revision number, such as `3`): the page holds the revisions
+	// before it. Empty or absent: the first page.
 	PageToken *RevisionPageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
 }
 
 // RestoreFlowRevisionParams defines parameters for RestoreFlowRevision.
 type RestoreFlowRevisionParams struct {
 	// IfMatch The `ETag`(s) the change is based on, or `*`. When the flow's current `ETag` is not among them, the change
-	// is refused with 412 and nothing is written.
+	// is refused with 412 and nothing is written. For example `"r3"`, the `ETag` of revision 3.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
