@@ -18,8 +18,10 @@ generate: ## regenerate gen/ from openapi.yaml
 	$(GO) generate ./gen/...
 
 .PHONY: build
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+
 build: ## build bin/flowbin
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/flowbin
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.versionString=$(VERSION)" -o $(BIN) ./cmd/flowbin
 
 .PHONY: run
 run: build ## build and serve on 127.0.0.1:8080 with the embedded SQLite database (./flowbin.db)

@@ -85,6 +85,8 @@ func (s *Server) CreateActiveflow(ctx context.Context, req gen.CreateActiveflowR
 	if err := s.store.CreateActiveflow(ctx, a); err != nil {
 		return nil, err
 	}
+	s.metrics.ActiveflowsStarted.Inc()
+	s.observeExecution(executionMark{}, x)
 	return gen.CreateActiveflow200JSONResponse{ActiveflowJSONResponse: gen.ActiveflowJSONResponse(toAPIActiveflow(a))}, nil
 }
 
@@ -122,10 +124,12 @@ func (s *Server) StopActiveflow(ctx context.Context, req gen.StopActiveflowReque
 		return nil, err
 	}
 	if !a.State.Ended {
+		before := mark(&a.State.Execution)
 		a.State.Stop()
 		if err := s.store.SaveActiveflow(ctx, a); err != nil {
 			return nil, staleActiveflow(err)
 		}
+		s.observeExecution(before, &a.State.Execution)
 	}
 	return gen.StopActiveflow200JSONResponse{ActiveflowJSONResponse: gen.ActiveflowJSONResponse(toAPIActiveflow(a))}, nil
 }
@@ -136,12 +140,14 @@ func (s *Server) DeleteActiveflow(ctx context.Context, req gen.DeleteActiveflowR
 	if err != nil {
 		return nil, err
 	}
+	before := mark(&a.State.Execution)
 	a.State.Stop()
 	now := s.store.Now()
 	a.TMDelete = &now
 	if err := s.store.SaveActiveflow(ctx, a); err != nil {
 		return nil, staleActiveflow(err)
 	}
+	s.observeExecution(before, &a.State.Execution)
 	return gen.DeleteActiveflow204Response{}, nil
 }
 
@@ -156,6 +162,7 @@ func (s *Server) NextActiveflowAction(ctx context.Context, req gen.NextActiveflo
 	if req.Body.Variables != nil {
 		vars = *req.Body.Variables
 	}
+	before := mark(&a.State.Execution)
 	switch err := s.engine(customerID, nil).Next(ctx, &a.State.Execution, req.Body.CurrentActionId, vars); {
 	case errors.Is(err, flow.ErrEnded):
 		return nil, newError(http.StatusConflict, statusFailedPrecondition, reasonActiveflowEnded,
@@ -171,6 +178,7 @@ func (s *Server) NextActiveflowAction(ctx context.Context, req gen.NextActiveflo
 		}
 		return nil, err
 	}
+	s.observeExecution(before, &a.State.Execution)
 	return gen.NextActiveflowAction200JSONResponse{ActiveflowJSONResponse: gen.ActiveflowJSONResponse(toAPIActiveflow(a))}, nil
 }
 

@@ -32,6 +32,8 @@ type flowCache struct {
 	epoch  atomic.Uint64 // counts resets
 	now    func() time.Time
 	shards [cacheShards]cacheShard
+	// evicted counts an answer dropped for room or age.
+	evicted func()
 }
 
 // flowCacheMaxAge is how long a cached answer may be used.
@@ -69,7 +71,7 @@ func newFlowCache(maxBytes int64) *flowCache {
 	if maxBytes <= 0 {
 		return nil
 	}
-	c := &flowCache{now: time.Now}
+	c := &flowCache{now: time.Now, evicted: func() {}}
 	for i := range c.shards {
 		c.shards[i].entries = make(map[uuid.UUID]*list.Element)
 		c.shards[i].maxBytes = maxBytes / cacheShards
@@ -101,7 +103,7 @@ func (c *flowCache) get(id uuid.UUID) (*cachedFlow, cacheTicket, bool) {
 			sh.lru.MoveToFront(el)
 			return f, cacheTicket{}, true
 		}
-		sh.remove(el)
+		c.evict(sh, el)
 	}
 	return nil, cacheTicket{epoch: epoch, gen: sh.gen}, false
 }
@@ -126,8 +128,14 @@ func (c *flowCache) put(f *cachedFlow, t cacheTicket) {
 	sh.entries[f.id] = sh.lru.PushFront(f)
 	sh.bytes += f.size()
 	for sh.bytes > sh.maxBytes {
-		sh.remove(sh.lru.Back())
+		c.evict(sh, sh.lru.Back())
 	}
+}
+
+// evict drops an answer for room or age.
+func (c *flowCache) evict(sh *cacheShard, el *list.Element) {
+	sh.remove(el)
+	c.evicted()
 }
 
 func (sh *cacheShard) remove(el *list.Element) {

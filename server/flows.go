@@ -102,8 +102,10 @@ func (s *Server) GetFlow(ctx context.Context, req gen.GetFlowRequestObject) (gen
 func (s *Server) cachedAnswer(ctx context.Context, customerID, id uuid.UUID) (*cachedFlow, error) {
 	c, ticket, ok := s.cache.get(id)
 	if ok && c.customer == customerID {
+		s.metrics.FlowCacheRequests.WithLabelValues("hit").Inc()
 		return c, nil
 	}
+	s.metrics.FlowCacheRequests.WithLabelValues(map[bool]string{true: "miss", false: "bypass"}[s.FlowCacheLive()]).Inc()
 	f, err := s.store.GetFlow(ctx, customerID, id)
 	if err != nil {
 		return nil, err

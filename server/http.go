@@ -30,6 +30,7 @@ import (
 	"github.com/flowbin/flowbin/auth"
 	"github.com/flowbin/flowbin/flow"
 	"github.com/flowbin/flowbin/gen"
+	"github.com/flowbin/flowbin/internal/metrics"
 	"github.com/flowbin/flowbin/store"
 )
 
@@ -66,6 +67,8 @@ type Config struct {
 	// FlowCacheBytes bounds the cache of GET /v1.0/flows/{id} answers (default 64 MiB; negative: no cache). The
 	// cache is used only while WatchChanges runs.
 	FlowCacheBytes int64
+	// Metrics receives the server's measurements; nil: kept in a registry nobody serves.
+	Metrics *metrics.Metrics
 }
 
 func (c Config) withDefaults() Config {
@@ -114,14 +117,21 @@ type Server struct {
 	docs      *docs
 	echo      *echo.Echo
 	cache     *flowCache // nil: no cache
+	metrics   *metrics.Metrics
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
 
 // New builds the HTTP handler of flowbin.
 func New(cfg Config, st *store.Store, tokens *auth.Tokens, passwords *auth.Passwords, log *slog.Logger) (*Server, error) {
-	s := &Server{cfg: cfg.withDefaults(), store: st, tokens: tokens, passwords: passwords, log: log}
+	s := &Server{cfg: cfg.withDefaults(), store: st, tokens: tokens, passwords: passwords, log: log, metrics: cfg.Metrics}
+	if s.metrics == nil {
+		s.metrics = metrics.New()
+	}
 	s.cache = newFlowCache(s.cfg.FlowCacheBytes)
+	if s.cache != nil {
+		s.cache.evicted = s.metrics.FlowCacheEvictions.Inc
+	}
 	spec, err := gen.GetSwagger()
 	if err != nil {
 		return nil, fmt.Errorf("server: load embedded spec: %w", err)
@@ -140,9 +150,9 @@ func New(cfg Config, st *store.Store, tokens *auth.Tokens, passwords *auth.Passw
 	e.HTTPErrorHandler = s.handleError
 	e.JSONSerializer = strictJSON{}
 	e.IPExtractor = ipExtractor(s.cfg.TrustedProxies)
-	// The order matters: the request id first so that everything after can log it; the access log outside
-	// recovery so that a panic is logged as the 500 it becomes.
-	e.Use(s.requestID, s.accessLog, s.recoverPanic, s.securityHeaders)
+	// The order matters: the request id first so that everything after can log it; the measurement and the access
+	// log outside recovery so that a panic is counted and logged as the 500 it becomes.
+	e.Use(s.requestID, s.observe, s.accessLog, s.recoverPanic, s.securityHeaders)
 	if len(s.cfg.CORSOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins:  s.cfg.CORSOrigins,

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
@@ -67,21 +69,47 @@ func TestREADMETutorial(t *testing.T) {
 	}
 }
 
-// TestREADMEConfiguration: the README's table lists every variable, with its default.
+var updateREADME = flag.Bool("update-readme", false, "rewrite the README's configuration table from the settings")
+
+// configTable renders the settings as the README's Markdown table.
+func configTable() string {
+	var b strings.Builder
+	b.WriteString("| Variable | Default | Meaning |\n| --- | --- | --- |\n")
+	for _, s := range settings {
+		name := "`" + s.name + "`"
+		if s.secret {
+			name += " *secret*"
+		}
+		def := "(empty)"
+		if s.def != "" {
+			def = "`" + s.def + "`"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", name, def, s.help)
+	}
+	return b.String()
+}
+
+var readmeConfigTable = regexp.MustCompile("(?m)^\\| Variable \\| Default \\| Meaning \\|\n(?:\\|.*\n)+")
+
+// TestREADMEConfiguration: the README's table is the settings table, row for row (-update-readme rewrites it).
 func TestREADMEConfiguration(t *testing.T) {
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	readme := string(b)
-	for _, v := range configVars {
-		def := "(empty)"
-		if v.def != "" {
-			def = "`" + v.def + "`"
+	got := readmeConfigTable.FindString(readme)
+	if got == "" {
+		t.Fatal("the README has no configuration table")
+	}
+	want := configTable()
+	if *updateREADME {
+		if err := os.WriteFile("../../README.md", []byte(strings.Replace(readme, got, want, 1)), 0o644); err != nil {
+			t.Fatal(err)
 		}
-		row := regexp.MustCompile("(?m)^\\| `" + v.name + "`[^|]*\\| " + regexp.QuoteMeta(def) + " \\|")
-		if !row.MatchString(readme) {
-			t.Errorf("the README's configuration table has no row for %s with default %s", v.name, def)
-		}
+		return
+	}
+	if got != want {
+		t.Errorf("the README's configuration table is not the settings' (go test ./cmd/flowbin -run TestREADMEConfiguration -update-readme):\ngot:\n%s\nwant:\n%s", got, want)
 	}
 }
