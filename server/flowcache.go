@@ -79,9 +79,10 @@ func newFlowCache(maxBytes int64) *flowCache {
 	return c
 }
 
-func (c *flowCache) shard(id uuid.UUID) *cacheShard {
-	return &c.shards[(uint(id[15])^uint(id[7]))%cacheShards]
-}
+func (c *flowCache) shard(id uuid.UUID) *cacheShard { return &c.shards[shardIndex(id)] }
+
+// shardIndex spreads ids over the shards by bytes that are random in UUIDv4 and v7.
+func shardIndex(id uuid.UUID) int { return int((uint(id[15]) ^ uint(id[7])) % cacheShards) }
 
 // cacheTicket is taken before a flow is read from the database: put refuses the answer if it may be stale.
 type cacheTicket struct {
