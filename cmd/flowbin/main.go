@@ -196,6 +196,18 @@ func (p *program) serve(ctx context.Context, cfg config, log *slog.Logger) error
 	if cfg.FlowCacheBytes > 0 && !cfg.GoMemLimitSet {
 		debug.SetMemoryLimit(cfg.FlowCacheBytes + memoryHeadroom)
 	}
+	if cfg.PprofAddr != "" {
+		if err := serveSide(ctx, "FLOWBIN_PPROF_ADDR", cfg.PprofAddr, pprofHandler(), log, "serving profiles"); err != nil {
+			return err
+		}
+	}
+	if cfg.MetricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", m.Handler())
+		if err := serveSide(ctx, "FLOWBIN_METRICS_ADDR", cfg.MetricsAddr, mux, log, "serving metrics"); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -216,18 +228,6 @@ func (p *program) serve(ctx context.Context, cfg config, log *slog.Logger) error
 	fmt.Fprintln(p.stdout, hint.text(url))
 	log.Info("listening", "addr", ln.Addr().String(), "dialect", st.Dialect())
 
-	if cfg.PprofAddr != "" {
-		if err := serveSide(ctx, "FLOWBIN_PPROF_ADDR", cfg.PprofAddr, pprofHandler(), log, "serving profiles"); err != nil {
-			return err
-		}
-	}
-	if cfg.MetricsAddr != "" {
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", m.Handler())
-		if err := serveSide(ctx, "FLOWBIN_METRICS_ADDR", cfg.MetricsAddr, mux, log, "serving metrics"); err != nil {
-			return err
-		}
-	}
 	go sweep(ctx, st, log)
 	go srv.WatchChanges(ctx)
 	errc := make(chan error, 1)
