@@ -102,10 +102,14 @@ func (s *Server) GetFlow(ctx context.Context, req gen.GetFlowRequestObject) (gen
 func (s *Server) cachedAnswer(ctx context.Context, customerID, id uuid.UUID) (*cachedFlow, error) {
 	c, ticket, ok := s.cache.get(id)
 	if ok && c.customer == customerID {
-		s.metrics.FlowCacheRequests.WithLabelValues("hit").Inc()
+		s.cacheCounts.hit.Inc()
 		return c, nil
 	}
-	s.metrics.FlowCacheRequests.WithLabelValues(map[bool]string{true: "miss", false: "bypass"}[s.FlowCacheLive()]).Inc()
+	if s.FlowCacheLive() {
+		s.cacheCounts.miss.Inc()
+	} else {
+		s.cacheCounts.bypass.Inc()
+	}
 	f, err := s.store.GetFlow(ctx, customerID, id)
 	if err != nil {
 		return nil, err

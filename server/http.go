@@ -25,6 +25,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
 
 	flowbin "github.com/flowbin/flowbin"
 	"github.com/flowbin/flowbin/auth"
@@ -118,6 +119,8 @@ type Server struct {
 	echo      *echo.Echo
 	cache     *flowCache // nil: no cache
 	metrics   *metrics.Metrics
+	// cacheCounts are the flow cache's result counters, looked up once: GET by id is the hot path.
+	cacheCounts struct{ hit, miss, bypass prometheus.Counter }
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -128,6 +131,9 @@ func New(cfg Config, st *store.Store, tokens *auth.Tokens, passwords *auth.Passw
 	if s.metrics == nil {
 		s.metrics = metrics.New()
 	}
+	s.cacheCounts.hit = s.metrics.FlowCacheRequests.WithLabelValues("hit")
+	s.cacheCounts.miss = s.metrics.FlowCacheRequests.WithLabelValues("miss")
+	s.cacheCounts.bypass = s.metrics.FlowCacheRequests.WithLabelValues("bypass")
 	s.cache = newFlowCache(s.cfg.FlowCacheBytes)
 	if s.cache != nil {
 		s.cache.evicted = s.metrics.FlowCacheEvictions.Inc
