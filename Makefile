@@ -49,7 +49,7 @@ test-deps: ## install what the tests need beyond Go (Chromium and its driver, cu
 test: $(if $(filter true,$(CI)),test-deps) ## every test, with the race detector, on SQLite and PostgreSQL; with CI=true, installs what they need first
 	@[ -n "$(RACE)" ] || echo "note: no C compiler ($$($(GO) env CC)); running without the race detector"
 	@[ "$(CI)" = true ] || echo "note: CI is not true: tests whose tools are missing (Chromium, curl, jq) or whose PostgreSQL is down are skipped, and listed at the end; make test-deps installs the tools"
-	FLOWBIN_TEST_POSTGRES_URL='$(PG_URL)' $(GO) run $(GOTESTSUM) --format pkgname --hide-summary=output -- \
+	FLOWBIN_TEST_POSTGRES_URL='$(PG_URL)' $(GO) run $(GOTESTSUM) --format pkgname -- \
 		$(RACE) -count=1 -timeout 15m ./...
 
 .PHONY: test-sdk
