@@ -157,3 +157,34 @@ func TestLoginHint(t *testing.T) {
 		t.Errorf("hint of a fresh database: %q", fresh.hint)
 	}
 }
+
+// TestStartupLogListsEverySetting: the "starting flowbin" line has every setting of the table, secrets masked.
+func TestStartupLogListsEverySetting(t *testing.T) {
+	secret := "a-jwt-secret-that-is-long-enough-0123456789"
+	s := start(t, map[string]string{"FLOWBIN_DATA_DIR": t.TempDir(), "FLOWBIN_JWT_SECRET": secret,
+		"FLOWBIN_ADMIN_PASSWORD": "visible-nowhere", "FLOWBIN_CORS_ORIGINS": "https://console.example"})
+	s.shutdown(t)
+	var line string
+	for _, l := range strings.Split(s.stderr.String(), "\n") {
+		if strings.Contains(l, `msg="starting flowbin"`) {
+			line = l
+		}
+	}
+	if line == "" {
+		t.Fatalf("no start-up line:\n%s", s.stderr.String())
+	}
+	for _, st := range settings {
+		key := strings.ToLower(strings.TrimPrefix(st.name, "FLOWBIN_")) + "="
+		if !strings.Contains(line, " "+key) {
+			t.Errorf("the start-up line lacks %s:\n%s", key, line)
+		}
+	}
+	for _, want := range []string{"jwt_secret=(set)", "admin_password=(set)", "cors_origins=https://console.example"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("the start-up line lacks %s:\n%s", want, line)
+		}
+	}
+	if strings.Contains(s.stderr.String(), secret) || strings.Contains(s.stderr.String(), "visible-nowhere") {
+		t.Errorf("a secret reached the log")
+	}
+}
