@@ -18,8 +18,10 @@ generate: ## regenerate gen/ from openapi.yaml
 	$(GO) generate ./gen/...
 
 .PHONY: build
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+
 build: ## build bin/flowbin
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/flowbin
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.versionString=$(VERSION)" -o $(BIN) ./cmd/flowbin
 
 .PHONY: run
 run: build ## build and serve on 127.0.0.1:8080 with the embedded SQLite database (./flowbin.db)
@@ -28,10 +30,27 @@ run: build ## build and serve on 127.0.0.1:8080 with the embedded SQLite databas
 # The race detector needs cgo and a C compiler; without one, tests run without it (and say so).
 RACE := $(shell command -v "$$($(GO) env CC)" >/dev/null 2>&1 && echo -race)
 
+# gotestsum runs go test and ends with a summary: every failed test, and every skipped one with its reason.
+GOTESTSUM ?= gotest.tools/gotestsum@v1.13.0
+
+# What the tests need beyond Go and PostgreSQL: the Swagger UI test drives Debian's Chromium; the README's
+# tutorial runs curl and jq. With CI=true, make test installs what is missing first (as .ci/run does).
+.PHONY: test-deps
+test-deps: ## install what the tests need beyond Go (Chromium and its driver, curl, jq) with apt-get
+	@missing=(); command -v chromium >/dev/null || missing+=(chromium chromium-driver); \
+	for tool in curl jq; do command -v $$tool >/dev/null || missing+=($$tool); done; \
+	if (($${#missing[@]})); then \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); echo "installing $${missing[*]}"; \
+		$$sudo apt-get install -y -qq "$${missing[@]}" >/dev/null 2>&1 || \
+			{ $$sudo apt-get update -qq && $$sudo apt-get install -y -qq "$${missing[@]}"; }; \
+	fi
+
 .PHONY: test
-test: ## run every test, with the race detector, on SQLite and on the local PostgreSQL
+test: $(if $(filter true,$(CI)),test-deps) ## every test, with the race detector, on SQLite and PostgreSQL; with CI=true, installs what they need first
 	@[ -n "$(RACE)" ] || echo "note: no C compiler ($$($(GO) env CC)); running without the race detector"
-	FLOWBIN_TEST_POSTGRES_URL='$(PG_URL)' $(GO) test $(RACE) -count=1 -timeout 15m ./...
+	@[ "$(CI)" = true ] || echo "note: CI is not true: tests whose tools are missing (Chromium, curl, jq) or whose PostgreSQL is down are skipped, and listed at the end; make test-deps installs the tools"
+	FLOWBIN_TEST_POSTGRES_URL='$(PG_URL)' $(GO) run $(GOTESTSUM) --format pkgname -- \
+		$(RACE) -count=1 -timeout 15m ./...
 
 .PHONY: console
 console: ## rebuild the console (console/dist, committed) from console/src with the pinned npm tools

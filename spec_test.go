@@ -100,3 +100,33 @@ func checkDescriptions(t *testing.T, where string, s *openapi3.Schema, seen map[
 		checkDescriptions(t, where+"[]", s.Items.Value, seen)
 	}
 }
+
+// TestSpecOptionalParametersHaveNoExample: Swagger UI's "Try it out" fills a parameter's example (its own, its
+// first named example, or its schema's) into the form and sends it. An optional parameter must start empty, or
+// clicking Execute would page past every flow, replay an idempotent create, or fail on a stale If-Match. Examples of
+// optional parameters live in their descriptions.
+func TestSpecOptionalParametersHaveNoExample(t *testing.T) {
+	spec, err := openapi3.NewLoader().LoadFromData(flowbin.OpenAPIYAML())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, item := range spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			params := append(openapi3.Parameters{}, item.Parameters...)
+			params = append(params, op.Parameters...)
+			for _, ref := range params {
+				p := ref.Value
+				if p.Required {
+					continue
+				}
+				where := method + " " + path + " " + p.In + " " + p.Name
+				if p.Example != nil || len(p.Examples) > 0 {
+					t.Errorf("%s: optional, yet has an example that Swagger UI would send", where)
+				}
+				if p.Schema != nil && p.Schema.Value.Example != nil {
+					t.Errorf("%s: optional, yet its schema has an example that Swagger UI would send", where)
+				}
+			}
+		}
+	}
+}

@@ -64,7 +64,7 @@ next:
 }
 
 // page wraps the browser with the steps a person takes, each failing the test with the page's state.
-type page struct {
+type consolePage struct {
 	t   *testing.T
 	b   context.Context
 	url string
@@ -72,15 +72,15 @@ type page struct {
 
 // newPage opens the browser's tab on the browser's own context: a tab first used on a shorter one would close
 // with it.
-func newPage(t *testing.T, b context.Context, url string) *page {
+func newPage(t *testing.T, b context.Context, url string) *consolePage {
 	t.Helper()
 	if err := chromedp.Do(b, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatal(err)
 	}
-	return &page{t: t, b: b, url: url}
+	return &consolePage{t: t, b: b, url: url}
 }
 
-func (p *page) do(name string, actions ...chromedp.Action[chromedp.Void]) {
+func (p *consolePage) do(name string, actions ...chromedp.Action[chromedp.Void]) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.b, 20*time.Second)
 	defer cancel()
@@ -90,7 +90,7 @@ func (p *page) do(name string, actions ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
-func evalJS[T any](p *page, js string) T {
+func evalJS[T any](p *consolePage, js string) T {
 	p.t.Helper()
 	v, err := chromedp.Run(p.b, chromedp.Evaluate[T](js))
 	if err != nil {
@@ -100,7 +100,7 @@ func evalJS[T any](p *page, js string) T {
 }
 
 // waitJS waits until a JavaScript condition holds.
-func (p *page) waitJS(name, cond string) {
+func (p *consolePage) waitJS(name, cond string) {
 	p.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -116,14 +116,14 @@ func (p *page) waitJS(name, cond string) {
 	}
 }
 
-func (p *page) text(sel string) string {
+func (p *consolePage) text(sel string) string {
 	p.t.Helper()
 	return evalJS[string](p, fmt.Sprintf(`(document.querySelector(%q) || {}).textContent || ""`, sel))
 }
 
 // typeOver selects the first occurrence of word in the editor's line that contains line, as a person would with
 // the mouse, and types replacement over it with the keyboard.
-func (p *page) typeOver(line, word, replacement string) {
+func (p *consolePage) typeOver(line, word, replacement string) {
 	p.t.Helper()
 	selected := evalJS[bool](p, fmt.Sprintf(`(() => {
 		const l = [...document.querySelectorAll('.cm-content .cm-line')].find(e => e.textContent.includes(%q));
@@ -147,7 +147,7 @@ func (p *page) typeOver(line, word, replacement string) {
 	p.do("type "+replacement, chromedp.KeyEvent(replacement))
 }
 
-func (p *page) screenshot(name string) {
+func (p *consolePage) screenshot(name string) {
 	p.t.Helper()
 	if !*updateConsoleScreenshots {
 		return

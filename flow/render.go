@@ -146,9 +146,13 @@ func (g Graph) Mermaid() string {
 	return b.String()
 }
 
-func mermaidEscape(s string) string {
-	return strings.NewReplacer(`"`, "#quot;", "|", "#124;", "\n", " ").Replace(s)
-}
+// mermaidEscape makes text safe inside a quoted Mermaid node label or an edge label. Mermaid reads `#name;` and
+// `#123;` as entity codes and renders labels as HTML, so '#' itself and the HTML specials become entity codes too:
+// a label `<no>` or `#1;` shows as written. The backtick would start a Markdown string, '|' ends an edge label.
+var mermaidEscape = strings.NewReplacer(
+	"#", "#35;", `"`, "#quot;", "<", "#lt;", ">", "#gt;", "&", "#amp;", "|", "#124;", "`", "#96;",
+	"\r\n", " ", "\n", " ", "\r", " ",
+).Replace
 
 // Dot renders the graph in Graphviz's DOT language. Unreachable actions are dashed and grey.
 func (g Graph) Dot() string {

@@ -110,6 +110,8 @@ func (s *Server) CreateActiveflow(ctx context.Context, req gen.CreateActiveflowR
 		}
 		return nil, err
 	}
+	s.metrics.ActiveflowsStarted.Inc()
+	s.observeExecution(executionMark{}, x)
 	return gen.CreateActiveflow200JSONResponse{ActiveflowJSONResponse: gen.ActiveflowJSONResponse(toAPIActiveflow(a))}, nil
 }
 
@@ -156,10 +158,12 @@ func (s *Server) StopActiveflow(ctx context.Context, req gen.StopActiveflowReque
 		return nil, err
 	}
 	if !a.State.Ended {
+		before := mark(&a.State.Execution)
 		a.State.Stop()
 		if err := s.end(ctx, change{a: a, event: eventUpdated}); err != nil {
 			return nil, staleActiveflow(err)
 		}
+		s.observeExecution(before, &a.State.Execution)
 	}
 	return gen.StopActiveflow200JSONResponse{ActiveflowJSONResponse: gen.ActiveflowJSONResponse(toAPIActiveflow(a))}, nil
 }
@@ -170,12 +174,14 @@ func (s *Server) DeleteActiveflow(ctx context.Context, req gen.DeleteActiveflowR
 	if err != nil {
 		return nil, err
 	}
+	before := mark(&a.State.Execution)
 	a.State.Stop()
 	now := s.store.Now()
 	a.TMDelete = &now
 	if err := s.end(ctx, change{a: a, event: eventDeleted}); err != nil {
 		return nil, staleActiveflow(err)
 	}
+	s.observeExecution(before, &a.State.Execution)
 	return gen.DeleteActiveflow204Response{}, nil
 }
 
@@ -194,6 +200,7 @@ func (s *Server) NextActiveflowAction(ctx context.Context, req gen.NextActiveflo
 		report.Variables = *req.Body.Variables
 	}
 	fx := &effects{}
+	before := mark(&a.State.Execution)
 	switch err := s.engine(customerID, nil, fx).Next(ctx, &a.State.Execution, report); {
 	case errors.Is(err, flow.ErrEnded):
 		return nil, newError(http.StatusConflict, statusFailedPrecondition, reasonActiveflowEnded,
@@ -209,6 +216,7 @@ func (s *Server) NextActiveflowAction(ctx context.Context, req gen.NextActiveflo
 		}
 		return nil, err
 	}
+	s.observeExecution(before, &a.State.Execution)
 	return gen.NextActiveflowAction200JSONResponse{ActiveflowJSONResponse: gen.ActiveflowJSONResponse(toAPIActiveflow(a))}, nil
 }
 

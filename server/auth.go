@@ -112,6 +112,7 @@ func (s *Server) Login(ctx context.Context, req gen.LoginRequestObject) (gen.Log
 	}
 	// An unknown user is checked against a dummy hash: the same answer, in about the same time.
 	if !s.passwords.Check(hash, req.Body.Password) {
+		s.metrics.LoginFailures.Inc()
 		return nil, unauthenticated(reasonInvalidCredentials, "wrong username or password")
 	}
 	if u.TMDisable != nil {
@@ -129,11 +130,11 @@ func (s *Server) Login(ctx context.Context, req gen.LoginRequestObject) (gen.Log
 func (s *Server) limitLogin(ctx context.Context, username string) error {
 	client, _ := ctx.Value(keyClientIP).(string)
 	buckets := []struct {
-		key   string
-		limit int
+		key, name string
+		limit     int
 	}{
-		{"login:addr:" + client, s.cfg.LoginAttemptsPerAddress},
-		{"login:user:" + username, s.cfg.LoginAttemptsPerUser},
+		{"login:addr:" + client, "login_address", s.cfg.LoginAttemptsPerAddress},
+		{"login:user:" + username, "login_user", s.cfg.LoginAttemptsPerUser},
 	}
 	for _, b := range buckets {
 		hits, reset, err := s.store.Hit(ctx, b.key, s.cfg.LoginWindow)
@@ -141,6 +142,7 @@ func (s *Server) limitLogin(ctx context.Context, username string) error {
 			return err
 		}
 		if hits > b.limit {
+			s.metrics.RateLimited.WithLabelValues(b.name).Inc()
 			wait := int(math.Ceil(time.Until(reset).Seconds()))
 			wait = max(wait, 1)
 			e := newError(http.StatusTooManyRequests, statusResourceExhausted, reasonRateLimited,

@@ -32,6 +32,8 @@ type flowCache struct {
 	epoch  atomic.Uint64 // counts resets
 	now    func() time.Time
 	shards [cacheShards]cacheShard
+	// evicted counts an answer dropped for room or age.
+	evicted func()
 }
 
 // flowCacheMaxAge is how long a cached answer may be used.
@@ -69,7 +71,7 @@ func newFlowCache(maxBytes int64) *flowCache {
 	if maxBytes <= 0 {
 		return nil
 	}
-	c := &flowCache{now: time.Now}
+	c := &flowCache{now: time.Now, evicted: func() {}}
 	for i := range c.shards {
 		c.shards[i].entries = make(map[uuid.UUID]*list.Element)
 		c.shards[i].maxBytes = maxBytes / cacheShards
@@ -77,9 +79,10 @@ func newFlowCache(maxBytes int64) *flowCache {
 	return c
 }
 
-func (c *flowCache) shard(id uuid.UUID) *cacheShard {
-	return &c.shards[(uint(id[15])^uint(id[7]))%cacheShards]
-}
+func (c *flowCache) shard(id uuid.UUID) *cacheShard { return &c.shards[shardIndex(id)] }
+
+// shardIndex spreads ids over the shards by bytes that are random in UUIDv4 and v7.
+func shardIndex(id uuid.UUID) int { return int((uint(id[15]) ^ uint(id[7])) % cacheShards) }
 
 // cacheTicket is taken before a flow is read from the database: put refuses the answer if it may be stale.
 type cacheTicket struct {
@@ -101,7 +104,7 @@ func (c *flowCache) get(id uuid.UUID) (*cachedFlow, cacheTicket, bool) {
 			sh.lru.MoveToFront(el)
 			return f, cacheTicket{}, true
 		}
-		sh.remove(el)
+		c.evict(sh, el)
 	}
 	return nil, cacheTicket{epoch: epoch, gen: sh.gen}, false
 }
@@ -126,8 +129,14 @@ func (c *flowCache) put(f *cachedFlow, t cacheTicket) {
 	sh.entries[f.id] = sh.lru.PushFront(f)
 	sh.bytes += f.size()
 	for sh.bytes > sh.maxBytes {
-		sh.remove(sh.lru.Back())
+		c.evict(sh, sh.lru.Back())
 	}
+}
+
+// evict drops an answer for room or age.
+func (c *flowCache) evict(sh *cacheShard, el *list.Element) {
+	sh.remove(el)
+	c.evicted()
 }
 
 func (sh *cacheShard) remove(el *list.Element) {

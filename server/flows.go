@@ -116,7 +116,13 @@ func (s *Server) GetFlow(ctx context.Context, req gen.GetFlowRequestObject) (gen
 func (s *Server) cachedAnswer(ctx context.Context, customerID, id uuid.UUID) (*cachedFlow, error) {
 	c, ticket, ok := s.cache.get(id)
 	if ok && c.customer == customerID {
+		s.cacheCounts.hit.Inc()
 		return c, nil
+	}
+	if s.FlowCacheLive() {
+		s.cacheCounts.miss.Inc()
+	} else {
+		s.cacheCounts.bypass.Inc()
 	}
 	f, err := s.store.GetFlow(ctx, customerID, id)
 	if err != nil {

@@ -26,12 +26,14 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
 
 	flowbin "github.com/flowbin/flowbin"
 	"github.com/flowbin/flowbin/auth"
 	"github.com/flowbin/flowbin/flow"
 	"github.com/flowbin/flowbin/gen"
 	"github.com/flowbin/flowbin/outbound"
+	"github.com/flowbin/flowbin/internal/metrics"
 	"github.com/flowbin/flowbin/store"
 )
 
@@ -79,6 +81,8 @@ type Config struct {
 	// localStorage, across reloads, where any script of the origin can read it. Off (the default), it lives in
 	// the page's memory only.
 	DocsPersistAuthorization bool
+	// Metrics receives the server's measurements; nil: kept in a registry nobody serves.
+	Metrics *metrics.Metrics
 }
 
 func (c Config) withDefaults() Config {
@@ -134,6 +138,9 @@ type Server struct {
 	cache     *flowCache // nil: no cache
 	fields    flow.FieldValidation
 	users     *userStates
+	metrics   *metrics.Metrics
+	// cacheCounts are the flow cache's result counters, looked up once: GET by id is the hot path.
+	cacheCounts struct{ hit, miss, bypass prometheus.Counter }
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -150,8 +157,17 @@ func New(cfg Config, st *store.Store, tokens *auth.Tokens, passwords *auth.Passw
 	}
 	// Every line the server logs is masked for credentials, whoever wrote it.
 	log = slog.New(auth.NewRedactingHandler(log.Handler()))
-	s := &Server{cfg: cfg.withDefaults(), store: st, tokens: tokens, sealer: tokens.Sealer(), passwords: passwords, log: log}
+	s := &Server{cfg: cfg.withDefaults(), store: st, tokens: tokens, sealer: tokens.Sealer(), passwords: passwords, log: log, metrics: cfg.Metrics}
+	if s.metrics == nil {
+		s.metrics = metrics.New()
+	}
+	s.cacheCounts.hit = s.metrics.FlowCacheRequests.WithLabelValues("hit")
+	s.cacheCounts.miss = s.metrics.FlowCacheRequests.WithLabelValues("miss")
+	s.cacheCounts.bypass = s.metrics.FlowCacheRequests.WithLabelValues("bypass")
 	s.cache = newFlowCache(s.cfg.FlowCacheBytes)
+	if s.cache != nil {
+		s.cache.evicted = s.metrics.FlowCacheEvictions.Inc
+	}
 	s.fields = fields
 	s.users = newUserStates()
 	spec, err := gen.GetSwagger()
@@ -175,9 +191,9 @@ func New(cfg Config, st *store.Store, tokens *auth.Tokens, passwords *auth.Passw
 	e.HTTPErrorHandler = s.handleError
 	e.JSONSerializer = strictJSON{}
 	e.IPExtractor = ipExtractor(s.cfg.TrustedProxies)
-	// The order matters: the request id first so that everything after can log it; the access log outside
-	// recovery so that a panic is logged as the 500 it becomes.
-	e.Use(s.requestID, s.accessLog, s.recoverPanic, s.securityHeaders)
+	// The order matters: the request id first so that everything after can log it; the measurement and the access
+	// log outside recovery so that a panic is counted and logged as the 500 it becomes.
+	e.Use(s.requestID, s.observe, s.accessLog, s.recoverPanic, s.securityHeaders)
 	if len(s.cfg.CORSOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins:  s.cfg.CORSOrigins,

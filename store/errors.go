@@ -23,6 +23,8 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrUnavailable: the database cannot be reached, or did not answer in time. Retrying may succeed.
 	ErrUnavailable = errors.New("database unavailable")
+	// ErrNotMigrated: the database lacks migrations that this binary needs (it was opened without migrating).
+	ErrNotMigrated = errors.New("database not migrated")
 )
 
 // NotFoundError says which resource was not found.

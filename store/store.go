@@ -18,6 +18,7 @@ import (
 	"github.com/glebarez/sqlite"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"go.opentelemetry.io/otel/trace"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	gormlogger "gorm.io/gorm/logger"
@@ -51,6 +52,8 @@ type Config struct {
 	// ListenHeartbeat is how long the PostgreSQL change listener (WatchFlowChanges) may stay quiet before it
 	// checks its connection, and how long that check may take (default 5s).
 	ListenHeartbeat time.Duration
+	// TracerProvider, when set, gives every SQL statement a span (see traceSQL).
+	TracerProvider trace.TracerProvider
 }
 
 // Store is the database. It is safe for concurrent use.
@@ -111,6 +114,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", dialect, classify(err))
 	}
+	if cfg.TracerProvider != nil {
+		if err := traceSQL(db, dialect, cfg.TracerProvider); err != nil {
+			return nil, fmt.Errorf("store: open %s: trace SQL: %w", dialect, err)
+		}
+	}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", dialect, err)
@@ -131,11 +139,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		sqlDB.Close()
 		return nil, err
 	}
+	check := s.checkMigrated
 	if cfg.Migrate {
-		if err := s.Migrate(ctx); err != nil {
-			sqlDB.Close()
-			return nil, err
-		}
+		check = s.Migrate
+	}
+	if err := check(ctx); err != nil {
+		sqlDB.Close()
+		return nil, err
 	}
 	if dialect == Postgres {
 		s.startAnnouncing()
@@ -156,6 +166,9 @@ func sqliteDSN(path string) string {
 	q.Set("_txlock", "immediate")
 	return "file:" + filepath.ToSlash(path) + "?" + q.Encode()
 }
+
+// PoolStats reports the connection pool's statistics (for metrics).
+func (s *Store) PoolStats() sql.DBStats { return s.sqlDB.Stats() }
 
 // Dialect reports which database the store uses.
 func (s *Store) Dialect() Dialect { return s.dialect }
@@ -190,21 +203,7 @@ func writerDSN(raw string) (string, error) {
 // Migrate applies the pending migrations of the store's dialect. On PostgreSQL a session lock serialises
 // instances that start together.
 func (s *Store) Migrate(ctx context.Context) error {
-	fsys, err := fs.Sub(migrations, "migrations/"+string(s.dialect))
-	if err != nil {
-		return fmt.Errorf("store: migrate: %w", err)
-	}
-	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
-	gooseDialect := goose.DialectSQLite3
-	if s.dialect == Postgres {
-		gooseDialect = goose.DialectPostgres
-		locker, err := lock.NewPostgresSessionLocker()
-		if err != nil {
-			return fmt.Errorf("store: migrate: %w", err)
-		}
-		opts = append(opts, goose.WithSessionLocker(locker))
-	}
-	provider, err := goose.NewProvider(gooseDialect, s.sqlDB, fsys, opts...)
+	provider, err := s.migrations(true)
 	if err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
@@ -216,6 +215,48 @@ func (s *Store) Migrate(ctx context.Context) error {
 		s.log.Info("applied migration", "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
 	}
 	return nil
+}
+
+// checkMigrated fails with ErrNotMigrated when the database is behind this binary's migrations, so that a store
+// opened without migrating says so at once instead of failing later on a missing table or column.
+func (s *Store) checkMigrated(ctx context.Context) error {
+	provider, err := s.migrations(false)
+	if err != nil {
+		return fmt.Errorf("store: check migrations: %w", err)
+	}
+	sources := provider.ListSources()
+	target := sources[len(sources)-1].Version
+	current := int64(0)
+	if s.db.WithContext(ctx).Migrator().HasTable(goose.DefaultTablename) {
+		if current, _, err = provider.GetVersions(ctx); err != nil {
+			return fmt.Errorf("store: check migrations: %w", classify(err))
+		}
+	}
+	if current < target {
+		return fmt.Errorf("store: %w: it is at migration %d, this flowbin needs %d", ErrNotMigrated, current, target)
+	}
+	return nil
+}
+
+// migrations is the goose provider of the store's dialect; locked takes PostgreSQL's session lock around changes.
+func (s *Store) migrations(locked bool) (*goose.Provider, error) {
+	fsys, err := fs.Sub(migrations, "migrations/"+string(s.dialect))
+	if err != nil {
+		return nil, err
+	}
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	gooseDialect := goose.DialectSQLite3
+	if s.dialect == Postgres {
+		gooseDialect = goose.DialectPostgres
+		if locked {
+			locker, err := lock.NewPostgresSessionLocker()
+			if err != nil {
+				return nil, err
+			}
+			opts = append(opts, goose.WithSessionLocker(locker))
+		}
+	}
+	return goose.NewProvider(gooseDialect, s.sqlDB, fsys, opts...)
 }
 
 // timestamp is the store's clock, in UTC and truncated to the microsecond that both dialects keep.

@@ -7,17 +7,20 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/agnivade/levenshtein"
 
 	"github.com/flowbin/flowbin/flow"
 	"github.com/flowbin/flowbin/outbound"
 	"github.com/flowbin/flowbin/store"
 )
 
-// config is flowbin's configuration, read once from FLOWBIN_* environment variables. Secrets may also come from
-// files named by the variable with _FILE appended.
+// config is flowbin's configuration, read once from FLOWBIN_* environment variables (see settings). Secrets may
+// also come from files named by the variable with _FILE appended.
 type config struct {
 	Addr            string
 	DatabaseURL     string // secret: may hold a password
@@ -46,7 +49,6 @@ type config struct {
 	TrustedProxies  []netip.Prefix
 	CORSOrigins     []string
 	RequireIfMatch  bool
-	FieldValidation string
 	MaxExecuted     int
 	MaxControlSteps int
 	// Execution limits (flow.Limits): variables, options after substitution, the stored state.
@@ -55,115 +57,225 @@ type config struct {
 	MaxVariablesBytes int
 	MaxOptionBytes    int
 	MaxStateBytes     int
-	PprofAddr         string
-	FlowCacheBytes    int64
+	FieldValidation   string
 	DocsPersistAuth   bool // Swagger UI keeps the credential in localStorage
 	OutboundAllow     outbound.Allow
 	OutboundTimeout   time.Duration
 	EventsRetryFor    time.Duration
+	PprofAddr         string
+	MetricsAddr       string
+	FlowCacheBytes    int64
 	GoMemLimitSet     bool // GOMEMLIMIT is set: the operator chose the Go runtime's memory limit
 }
 
-// configVars documents every variable, in the order the README lists them.
-var configVars = []struct{ name, def, help string }{
-	{"FLOWBIN_ADDR", "127.0.0.1:8080", "address to listen on"},
-	{"FLOWBIN_DATABASE_URL", "", "postgres://… for PostgreSQL; empty for the embedded SQLite file"},
-	{"FLOWBIN_DATA_DIR", ".", "directory of the SQLite file flowbin.db"},
-	{"FLOWBIN_MIGRATE", "true", "apply database migrations at start"},
-	{"FLOWBIN_LOG_LEVEL", "info", "debug, info, warn or error"},
-	{"FLOWBIN_LOG_FORMAT", "text", "text or json"},
-	{"FLOWBIN_JWT_SECRET", "", "token signing secret (at least 32 bytes); empty: generated once and kept in the database"},
-	{"FLOWBIN_TOKEN_TTL", "168h", "lifetime of login tokens"},
-	{"FLOWBIN_ADMIN_CUSTOMER", "default", "customer of the first user, created when there is no user"},
-	{"FLOWBIN_ADMIN_USERNAME", "admin", "name of the first user"},
-	{"FLOWBIN_ADMIN_PASSWORD", "", "password of the first user; empty: random, printed once in the log"},
-	{"FLOWBIN_BCRYPT_COST", "10", "bcrypt cost of password hashes"},
-	{"FLOWBIN_MAX_BODY_BYTES", "1048576", "largest request body"},
-	{"FLOWBIN_MAX_HEADER_BYTES", "32768", "largest request header fields and target"},
-	{"FLOWBIN_MAX_ACTIONS", "1000", "most actions in one action list"},
-	{"FLOWBIN_REQUEST_TIMEOUT", "10s", "server-side deadline of every request"},
-	{"FLOWBIN_SHUTDOWN_TIMEOUT", "20s", "how long SIGTERM waits for in-flight requests"},
-	{"FLOWBIN_READ_HEADER_TIMEOUT", "5s", "how long a client may take to send its request headers"},
-	{"FLOWBIN_READ_TIMEOUT", "30s", "how long a client may take to send its whole request"},
-	{"FLOWBIN_IDLE_TIMEOUT", "2m", "how long an idle keep-alive connection stays open"},
-	{"FLOWBIN_FLOW_CACHE_BYTES", "67108864", "memory for cached GET /v1.0/flows/{id} answers, dropped on every change by any instance (LISTEN/NOTIFY); 0: no cache"},
-	{"FLOWBIN_DB_MAX_CONNS", "0", "connection pool size; 0: 16 on PostgreSQL, 8 on SQLite"},
-	{"FLOWBIN_LOGIN_ATTEMPTS_PER_ADDRESS", "20", "login attempts per client address per window"},
-	{"FLOWBIN_LOGIN_ATTEMPTS_PER_USER", "10", "login attempts per username per window"},
-	{"FLOWBIN_LOGIN_WINDOW", "1m", "login rate-limit window"},
-	{"FLOWBIN_TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For is trusted"},
-	{"FLOWBIN_CORS_ORIGINS", "", "comma-separated origins allowed by CORS (\"*\" for any); empty: CORS off"},
-	{"FLOWBIN_REQUIRE_IF_MATCH", "false", "refuse changes of flows without If-Match (428)"},
-	{"FLOWBIN_FIELD_VALIDATION", "Warn", "unknown request fields when a request has no ?field_validation=: Warn (dropped, reported in Warning headers), Strict (400) or Ignore (dropped silently)"},
-	{"FLOWBIN_MAX_EXECUTED_ACTIONS", "100", "most actions one activeflow runs"},
-	{"FLOWBIN_MAX_CONTROL_STEPS", "50", "most control actions an activeflow runs in a row, with no runner action between"},
-	{"FLOWBIN_MAX_VARIABLES", "100", "most variables one activeflow holds"},
-	{"FLOWBIN_MAX_VARIABLE_BYTES", "32768", "largest value of one variable"},
-	{"FLOWBIN_MAX_VARIABLES_BYTES", "65536", "most bytes an activeflow's variables take, names and values together"},
-	{"FLOWBIN_MAX_OPTION_BYTES", "65536", "largest options of an action once ${variables} are substituted"},
-	{"FLOWBIN_MAX_STATE_BYTES", "2097152", "largest stored state of an activeflow: its actions, what it ran, its variables"},
-	{"FLOWBIN_PPROF_ADDR", "", "address of a separate listener serving Go's profiles (net/http/pprof); empty: off"},
-	{"FLOWBIN_OUTBOUND_ALLOW", "", "comma-separated CIDRs or host:port that outbound requests (webhook_send, fetch, events) may reach although they are loopback, private or link-local"},
-	{"FLOWBIN_OUTBOUND_TIMEOUT", "5s", "time limit of one outbound request"},
-	{"FLOWBIN_EVENTS_RETRY_FOR", "24h", "how long an undelivered event or webhook_send is retried"},
-	{"FLOWBIN_DOCS_PERSIST_AUTHORIZATION", "false", "Swagger UI (/docs) keeps the credential given to Authorize in the browser's localStorage, across reloads; false: in the page's memory only"},
+// setting is one configuration variable. The table below is the only place a setting is written down: it drives
+// loading, the masked start-up log, `flowbin --help` and the README's table (TestREADMEConfiguration).
+type setting struct {
+	name string
+	def  string
+	// help is Markdown (the README's table); --help prints it without backticks.
+	help string
+	// secret: masked in the log, and may be read from the file named by NAME_FILE.
+	secret bool
+	// parse checks the value (the default when unset) and stores it in the config.
+	parse func(c *config, v string) error
+	// show is the value in the start-up log; nil: the value itself, or (set)/(unset) for secrets.
+	show func(v string) string
 }
 
-// secretVars may be given through files (NAME_FILE), and are masked in logs.
-var secretVars = map[string]bool{
-	"FLOWBIN_DATABASE_URL": true, "FLOWBIN_JWT_SECRET": true, "FLOWBIN_ADMIN_PASSWORD": true,
-}
-
-type env struct {
-	getenv func(string) string
-	errs   []error
-}
-
-// get returns the variable's value, from NAME_FILE for secrets when that is set, else its default.
-func (e *env) get(name string) string {
-	if secretVars[name] {
-		if path := e.getenv(name + "_FILE"); path != "" {
-			b, err := os.ReadFile(path)
-			if err != nil {
-				e.errs = append(e.errs, fmt.Errorf("%s_FILE: %w", name, err))
-				return ""
+// settings are flowbin's configuration variables, in the order the README and --help list them.
+var settings = []setting{
+	{name: "FLOWBIN_ADDR", def: "127.0.0.1:8080", help: "address to listen on",
+		parse: text(func(c *config) *string { return &c.Addr })},
+	{name: "FLOWBIN_DATABASE_URL", secret: true,
+		help: "`postgres://…` for PostgreSQL; empty for the embedded SQLite file",
+		parse: func(c *config, v string) error {
+			if v != "" && !strings.HasPrefix(v, "postgres://") && !strings.HasPrefix(v, "postgresql://") {
+				return fmt.Errorf("want postgres://… (or empty for SQLite), got %s", store.RedactURL(v))
 			}
-			return strings.TrimRight(string(b), "\r\n")
+			c.DatabaseURL = v
+			return nil
+		},
+		show: func(v string) string {
+			if v == "" {
+				return "(unset: SQLite)"
+			}
+			return store.RedactURL(v)
+		}},
+	{name: "FLOWBIN_DATA_DIR", def: ".", help: "directory of the SQLite file `flowbin.db`",
+		parse: text(func(c *config) *string { return &c.DataDir })},
+	{name: "FLOWBIN_MIGRATE", def: "true",
+		help:  "apply database migrations at start (`flowbin migrate` applies them alone)",
+		parse: boolean(func(c *config) *bool { return &c.Migrate })},
+	{name: "FLOWBIN_LOG_LEVEL", def: "info", help: "`debug`, `info`, `warn` or `error`",
+		parse: func(c *config, v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},
+	{name: "FLOWBIN_LOG_FORMAT", def: "text", help: "`text` or `json`",
+		parse: func(c *config, v string) error {
+			if v != "text" && v != "json" {
+				return fmt.Errorf("%q is not text or json", v)
+			}
+			c.LogFormat = v
+			return nil
+		}},
+	{name: "FLOWBIN_JWT_SECRET", secret: true,
+		help: "token signing secret, at least 32 bytes; empty: generated once and kept in the database, so that every instance and restart agree",
+		parse: func(c *config, v string) error {
+			if v != "" && len(v) < 32 {
+				return errors.New("at least 32 bytes")
+			}
+			c.JWTSecret = v
+			return nil
+		}},
+	{name: "FLOWBIN_TOKEN_TTL", def: "168h", help: "lifetime of login tokens",
+		parse: duration(func(c *config) *time.Duration { return &c.TokenTTL })},
+	{name: "FLOWBIN_ADMIN_CUSTOMER", def: "default", help: "customer of the first user, created when there is no user",
+		parse: text(func(c *config) *string { return &c.AdminCustomer })},
+	{name: "FLOWBIN_ADMIN_USERNAME", def: "admin", help: "name of the first user",
+		parse: text(func(c *config) *string { return &c.AdminUsername })},
+	{name: "FLOWBIN_ADMIN_PASSWORD", secret: true,
+		help:  "password of the first user; empty: random, printed once in the log",
+		parse: text(func(c *config) *string { return &c.AdminPassword })},
+	{name: "FLOWBIN_BCRYPT_COST", def: "10", help: "bcrypt cost of password hashes (4 to 31)",
+		parse: integer(4, 31, func(c *config) *int { return &c.BcryptCost })},
+	{name: "FLOWBIN_MAX_BODY_BYTES", def: "1048576", help: "largest request body (413 beyond)",
+		parse: integer(1024, 1<<40, func(c *config) *int64 { return &c.MaxBodyBytes })},
+	{name: "FLOWBIN_MAX_HEADER_BYTES", def: "32768", help: "largest request header fields and target (431 beyond)",
+		parse: integer(4096, 1<<30, func(c *config) *int { return &c.MaxHeaderBytes })},
+	{name: "FLOWBIN_MAX_ACTIONS", def: "1000", help: "most actions in one action list",
+		parse: integer(1, 1<<30, func(c *config) *int { return &c.MaxActions })},
+	{name: "FLOWBIN_REQUEST_TIMEOUT", def: "10s", help: "server-side deadline of every request",
+		parse: duration(func(c *config) *time.Duration { return &c.RequestTimeout })},
+	{name: "FLOWBIN_SHUTDOWN_TIMEOUT", def: "20s", help: "how long SIGTERM waits for in-flight requests",
+		parse: duration(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
+	{name: "FLOWBIN_READ_HEADER_TIMEOUT", def: "5s",
+		help:  "how long a client may take to send its request headers (slow clients are cut off)",
+		parse: duration(func(c *config) *time.Duration { return &c.ReadHeaderTime })},
+	{name: "FLOWBIN_READ_TIMEOUT", def: "30s", help: "how long a client may take to send its whole request",
+		parse: duration(func(c *config) *time.Duration { return &c.ReadTimeout })},
+	{name: "FLOWBIN_IDLE_TIMEOUT", def: "2m", help: "how long an idle keep-alive connection stays open",
+		parse: duration(func(c *config) *time.Duration { return &c.IdleTimeout })},
+	{name: "FLOWBIN_FLOW_CACHE_BYTES", def: "67108864",
+		help:  "memory for cached `GET /v1.0/flows/{id}` answers, dropped on every change by any instance (LISTEN/NOTIFY); 0: no cache",
+		parse: integer(0, 1<<50, func(c *config) *int64 { return &c.FlowCacheBytes })},
+	{name: "FLOWBIN_DB_MAX_CONNS", def: "0", help: "connection pool size; 0: 16 on PostgreSQL, 8 on SQLite",
+		parse: integer(0, 1<<20, func(c *config) *int { return &c.DBMaxConns })},
+	{name: "FLOWBIN_LOGIN_ATTEMPTS_PER_ADDRESS", def: "20",
+		help:  "login attempts per client address per window (then 429 with `Retry-After`)",
+		parse: integer(1, 1<<30, func(c *config) *int { return &c.LoginPerAddress })},
+	{name: "FLOWBIN_LOGIN_ATTEMPTS_PER_USER", def: "10", help: "login attempts per username per window",
+		parse: integer(1, 1<<30, func(c *config) *int { return &c.LoginPerUser })},
+	{name: "FLOWBIN_LOGIN_WINDOW", def: "1m", help: "login rate-limit window",
+		parse: duration(func(c *config) *time.Duration { return &c.LoginWindow })},
+	{name: "FLOWBIN_TRUSTED_PROXIES",
+		help: "comma-separated CIDRs whose `X-Forwarded-For` is trusted for the client address",
+		parse: func(c *config, v string) error {
+			for _, p := range list(v) {
+				prefix, err := netip.ParsePrefix(p)
+				if err != nil {
+					return err
+				}
+				c.TrustedProxies = append(c.TrustedProxies, prefix)
+			}
+			return nil
+		}},
+	{name: "FLOWBIN_CORS_ORIGINS",
+		help: "comma-separated origins allowed by CORS (`*` for any); empty: CORS off",
+		parse: func(c *config, v string) error {
+			c.CORSOrigins = list(v)
+			return nil
+		}},
+	{name: "FLOWBIN_REQUIRE_IF_MATCH", def: "false",
+		help:  "refuse changes of flows (PUT, DELETE, restore) without `If-Match`: 428",
+		parse: boolean(func(c *config) *bool { return &c.RequireIfMatch })},
+	{name: "FLOWBIN_MAX_EXECUTED_ACTIONS", def: "100",
+		help:  "most actions one activeflow (or simulation) runs; then it ends with `executed_action_limit`",
+		parse: integer(1, 1<<30, func(c *config) *int { return &c.MaxExecuted })},
+	{name: "FLOWBIN_MAX_CONTROL_STEPS", def: "50",
+		help:  "most control actions an activeflow runs in a row, with no runner action between; then it ends with `control_step_limit`",
+		parse: integer(1, 1<<30, func(c *config) *int { return &c.MaxControlSteps })},
+	{name: "FLOWBIN_MAX_VARIABLES", def: "100",
+		help:  "most variables one activeflow holds (VoIPbin's limit); more in a request: 400",
+		parse: integer(1, 1<<20, func(c *config) *int { return &c.MaxVariables })},
+	{name: "FLOWBIN_MAX_VARIABLE_BYTES", def: "32768", help: "largest value of one variable",
+		parse: integer(1, 1<<30, func(c *config) *int { return &c.MaxVariableBytes })},
+	{name: "FLOWBIN_MAX_VARIABLES_BYTES", def: "65536",
+		help:  "most bytes of an activeflow's variables, names and values together",
+		parse: integer(1, 1<<30, func(c *config) *int { return &c.MaxVariablesBytes })},
+	{name: "FLOWBIN_MAX_OPTION_BYTES", def: "65536",
+		help:  "largest options of an action once `${variables}` are substituted; past it the activeflow ends with `option_limit`",
+		parse: integer(1, 1<<30, func(c *config) *int { return &c.MaxOptionBytes })},
+	{name: "FLOWBIN_MAX_STATE_BYTES", def: "2097152",
+		help:  "largest stored state of an activeflow; past it the activeflow ends with `state_limit`",
+		parse: integer(1, 1<<40, func(c *config) *int { return &c.MaxStateBytes })},
+	{name: "FLOWBIN_FIELD_VALIDATION", def: "Warn",
+		help: "unknown request fields when a request has no `?field_validation=`: `Warn` (dropped, reported in `Warning` headers), `Strict` (400) or `Ignore` (dropped silently)",
+		parse: func(c *config, v string) error {
+			if _, err := flow.ParseFieldValidation(v); err != nil {
+				return err
+			}
+			c.FieldValidation = v
+			return nil
+		}},
+	{name: "FLOWBIN_OUTBOUND_ALLOW",
+		help: "comma-separated CIDRs or `host:port` that outbound requests (`webhook_send`, `fetch`, events) may reach although they are loopback, private or link-local",
+		parse: func(c *config, v string) error {
+			allow, err := outbound.ParseAllow(v)
+			c.OutboundAllow = allow
+			return err
+		}},
+	{name: "FLOWBIN_OUTBOUND_TIMEOUT", def: "5s", help: "time limit of one outbound request",
+		parse: duration(func(c *config) *time.Duration { return &c.OutboundTimeout })},
+	{name: "FLOWBIN_EVENTS_RETRY_FOR", def: "24h", help: "how long an undelivered event or `webhook_send` is retried",
+		parse: duration(func(c *config) *time.Duration { return &c.EventsRetryFor })},
+	{name: "FLOWBIN_DOCS_PERSIST_AUTHORIZATION", def: "false",
+		help:  "Swagger UI (`/docs`) keeps the credential given to Authorize in the browser's localStorage, across reloads; `false`: in the page's memory only",
+		parse: boolean(func(c *config) *bool { return &c.DocsPersistAuth })},
+	{name: "FLOWBIN_METRICS_ADDR",
+		help:  "address of a separate listener serving Prometheus metrics (`/metrics`); empty: off",
+		parse: text(func(c *config) *string { return &c.MetricsAddr })},
+	{name: "FLOWBIN_PPROF_ADDR",
+		help:  "address of a separate listener serving Go's profiles (`/debug/pprof/`); empty: off",
+		parse: text(func(c *config) *string { return &c.PprofAddr })},
+}
+
+func text(field func(*config) *string) func(*config, string) error {
+	return func(c *config, v string) error {
+		*field(c) = v
+		return nil
+	}
+}
+
+func duration(field func(*config) *time.Duration) func(*config, string) error {
+	return func(c *config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("%q is not a positive duration such as 10s or 168h", v)
 		}
+		*field(c) = d
+		return nil
 	}
-	if v := e.getenv(name); v != "" {
-		return v
-	}
-	for _, v := range configVars {
-		if v.name == name {
-			return v.def
+}
+
+func integer[T int | int64](lo, hi int64, field func(*config) *T) func(*config, string) error {
+	return func(c *config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("%q is not an integer from %d to %d", v, lo, hi)
 		}
+		*field(c) = T(n)
+		return nil
 	}
-	return ""
 }
 
-func (e *env) duration(name string) time.Duration {
-	d, err := time.ParseDuration(e.get(name))
-	if err != nil || d <= 0 {
-		e.errs = append(e.errs, fmt.Errorf("%s: %q is not a positive duration such as 10s or 168h", name, e.get(name)))
+func boolean(field func(*config) *bool) func(*config, string) error {
+	return func(c *config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		*field(c) = b
+		return nil
 	}
-	return d
-}
-
-func (e *env) integer(name string, lo int64) int64 {
-	n, err := strconv.ParseInt(e.get(name), 10, 64)
-	if err != nil || n < lo {
-		e.errs = append(e.errs, fmt.Errorf("%s: %q is not an integer of at least %d", name, e.get(name), lo))
-	}
-	return n
-}
-
-func (e *env) boolean(name string) bool {
-	b, err := strconv.ParseBool(e.get(name))
-	if err != nil {
-		e.errs = append(e.errs, fmt.Errorf("%s: %q is not true or false", name, e.get(name)))
-	}
-	return b
 }
 
 func list(s string) []string {
@@ -176,125 +288,115 @@ func list(s string) []string {
 	return out
 }
 
+// value is a setting's raw value: from NAME_FILE for secrets when that is set, else the variable, else its default.
+func (s setting) value(getenv func(string) string) (string, error) {
+	if s.secret {
+		if path := getenv(s.name + "_FILE"); path != "" {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return "", fmt.Errorf("%s_FILE: %w", s.name, err)
+			}
+			return strings.TrimRight(string(b), "\r\n"), nil
+		}
+	}
+	if v := getenv(s.name); v != "" {
+		return v, nil
+	}
+	return s.def, nil
+}
+
+// loadConfig reads every setting. It reports every bad setting at once.
 func loadConfig(getenv func(string) string) (config, error) {
-	e := &env{getenv: getenv}
-	c := config{
-		Addr:              e.get("FLOWBIN_ADDR"),
-		DatabaseURL:       e.get("FLOWBIN_DATABASE_URL"),
-		DataDir:           e.get("FLOWBIN_DATA_DIR"),
-		Migrate:           e.boolean("FLOWBIN_MIGRATE"),
-		LogFormat:         e.get("FLOWBIN_LOG_FORMAT"),
-		JWTSecret:         e.get("FLOWBIN_JWT_SECRET"),
-		TokenTTL:          e.duration("FLOWBIN_TOKEN_TTL"),
-		AdminCustomer:     e.get("FLOWBIN_ADMIN_CUSTOMER"),
-		AdminUsername:     e.get("FLOWBIN_ADMIN_USERNAME"),
-		AdminPassword:     e.get("FLOWBIN_ADMIN_PASSWORD"),
-		BcryptCost:        int(e.integer("FLOWBIN_BCRYPT_COST", 4)),
-		MaxBodyBytes:      e.integer("FLOWBIN_MAX_BODY_BYTES", 1024),
-		MaxHeaderBytes:    int(e.integer("FLOWBIN_MAX_HEADER_BYTES", 4096)),
-		ReadHeaderTime:    e.duration("FLOWBIN_READ_HEADER_TIMEOUT"),
-		ReadTimeout:       e.duration("FLOWBIN_READ_TIMEOUT"),
-		IdleTimeout:       e.duration("FLOWBIN_IDLE_TIMEOUT"),
-		MaxActions:        int(e.integer("FLOWBIN_MAX_ACTIONS", 1)),
-		RequestTimeout:    e.duration("FLOWBIN_REQUEST_TIMEOUT"),
-		ShutdownTimeout:   e.duration("FLOWBIN_SHUTDOWN_TIMEOUT"),
-		DBMaxConns:        int(e.integer("FLOWBIN_DB_MAX_CONNS", 0)),
-		LoginPerAddress:   int(e.integer("FLOWBIN_LOGIN_ATTEMPTS_PER_ADDRESS", 1)),
-		LoginPerUser:      int(e.integer("FLOWBIN_LOGIN_ATTEMPTS_PER_USER", 1)),
-		LoginWindow:       e.duration("FLOWBIN_LOGIN_WINDOW"),
-		CORSOrigins:       list(e.get("FLOWBIN_CORS_ORIGINS")),
-		RequireIfMatch:    e.boolean("FLOWBIN_REQUIRE_IF_MATCH"),
-		FieldValidation:   e.get("FLOWBIN_FIELD_VALIDATION"),
-		MaxExecuted:       int(e.integer("FLOWBIN_MAX_EXECUTED_ACTIONS", 1)),
-		MaxControlSteps:   int(e.integer("FLOWBIN_MAX_CONTROL_STEPS", 1)),
-		MaxVariables:      int(e.integer("FLOWBIN_MAX_VARIABLES", 1)),
-		MaxVariableBytes:  int(e.integer("FLOWBIN_MAX_VARIABLE_BYTES", 1)),
-		MaxVariablesBytes: int(e.integer("FLOWBIN_MAX_VARIABLES_BYTES", 1)),
-		MaxOptionBytes:    int(e.integer("FLOWBIN_MAX_OPTION_BYTES", 1)),
-		MaxStateBytes:     int(e.integer("FLOWBIN_MAX_STATE_BYTES", 1)),
-		PprofAddr:         e.get("FLOWBIN_PPROF_ADDR"),
-		FlowCacheBytes:    e.integer("FLOWBIN_FLOW_CACHE_BYTES", 0),
-		DocsPersistAuth:   e.boolean("FLOWBIN_DOCS_PERSIST_AUTHORIZATION"),
-		OutboundTimeout:   e.duration("FLOWBIN_OUTBOUND_TIMEOUT"),
-		EventsRetryFor:    e.duration("FLOWBIN_EVENTS_RETRY_FOR"),
-		GoMemLimitSet:     getenv("GOMEMLIMIT") != "",
-	}
-	if err := c.LogLevel.UnmarshalText([]byte(e.get("FLOWBIN_LOG_LEVEL"))); err != nil {
-		e.errs = append(e.errs, fmt.Errorf("FLOWBIN_LOG_LEVEL: %w", err))
-	}
-	if c.LogFormat != "text" && c.LogFormat != "json" {
-		e.errs = append(e.errs, fmt.Errorf("FLOWBIN_LOG_FORMAT: %q is not text or json", c.LogFormat))
-	}
-	if _, err := flow.ParseFieldValidation(c.FieldValidation); err != nil {
-		e.errs = append(e.errs, fmt.Errorf("FLOWBIN_FIELD_VALIDATION: %w", err))
-	}
-	if c.BcryptCost > 31 {
-		e.errs = append(e.errs, errors.New("FLOWBIN_BCRYPT_COST: at most 31"))
-	}
-	for _, p := range list(e.get("FLOWBIN_TRUSTED_PROXIES")) {
-		prefix, err := netip.ParsePrefix(p)
+	var c config
+	var errs []error
+	for _, s := range settings {
+		v, err := s.value(getenv)
+		if err == nil {
+			if err = s.parse(&c, v); err != nil {
+				err = fmt.Errorf("%s: %w", s.name, err)
+			}
+		}
 		if err != nil {
-			e.errs = append(e.errs, fmt.Errorf("FLOWBIN_TRUSTED_PROXIES: %w", err))
+			errs = append(errs, err)
+		}
+	}
+	c.GoMemLimitSet = getenv("GOMEMLIMIT") != ""
+	return c, errors.Join(errs...)
+}
+
+// unknownSettings names the FLOWBIN_* variables of the environment that are no setting (a misspelling is
+// otherwise silently ignored), each with the closest setting's name when one is near.
+func unknownSettings(environ []string) []string {
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "FLOWBIN_") || knownSetting(name) {
 			continue
 		}
-		c.TrustedProxies = append(c.TrustedProxies, prefix)
+		msg := name + " is not a flowbin setting"
+		if near := closestSetting(name); near != "" {
+			msg += "; did you mean " + near + "?"
+		}
+		out = append(out, msg)
 	}
-	if allow, err := outbound.ParseAllow(e.get("FLOWBIN_OUTBOUND_ALLOW")); err != nil {
-		e.errs = append(e.errs, fmt.Errorf("FLOWBIN_OUTBOUND_ALLOW: %w", err))
-	} else {
-		c.OutboundAllow = allow
+	slices.Sort(out)
+	return out
+}
+
+func knownSetting(name string) bool {
+	for _, s := range settings {
+		if name == s.name || (s.secret && name == s.name+"_FILE") {
+			return true
+		}
 	}
-	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
-		e.errs = append(e.errs, errors.New("FLOWBIN_JWT_SECRET: at least 32 bytes"))
+	return false
+}
+
+// closestSetting is the setting nearest to name by edit distance, when it is near enough to be a typo.
+func closestSetting(name string) string {
+	best, bestDist := "", 0
+	for _, s := range settings {
+		candidates := []string{s.name}
+		if s.secret {
+			candidates = append(candidates, s.name+"_FILE")
+		}
+		for _, cand := range candidates {
+			if d := levenshtein.ComputeDistance(name, cand); best == "" || d < bestDist {
+				best, bestDist = cand, d
+			}
+		}
 	}
-	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") &&
-		!strings.HasPrefix(c.DatabaseURL, "postgresql://") {
-		e.errs = append(e.errs, fmt.Errorf("FLOWBIN_DATABASE_URL: want postgres://… (or empty for SQLite), got %s",
-			store.RedactURL(c.DatabaseURL)))
+	if bestDist > max(2, len(strings.TrimPrefix(name, "FLOWBIN_"))/3) {
+		return ""
 	}
-	return c, errors.Join(e.errs...)
+	return best
 }
 
 func (c config) storeConfig() store.Config {
 	return store.Config{
 		URL:        c.DatabaseURL,
-		SQLitePath: filepath.Join(c.DataDir, "flowbin.db"),
+		SQLitePath: c.sqlitePath(),
 		Migrate:    c.Migrate,
 		MaxConns:   c.DBMaxConns,
 	}
 }
 
-// logAttrs is the effective configuration for the start-up log line, with secrets masked.
-func (c config) logAttrs() []any {
-	mask := func(s string) string {
-		if s == "" {
-			return "(unset)"
+func (c config) sqlitePath() string { return filepath.Join(c.DataDir, "flowbin.db") }
+
+// logAttrs is the effective configuration for the start-up log line, every setting with secrets masked.
+func logAttrs(getenv func(string) string) []any {
+	attrs := make([]any, 0, 2*len(settings))
+	for _, s := range settings {
+		v, _ := s.value(getenv)
+		switch {
+		case s.show != nil:
+			v = s.show(v)
+		case s.secret && v == "":
+			v = "(unset)"
+		case s.secret:
+			v = "(set)"
 		}
-		return "(set)"
+		attrs = append(attrs, strings.ToLower(strings.TrimPrefix(s.name, "FLOWBIN_")), v)
 	}
-	db := "sqlite:" + filepath.Join(c.DataDir, "flowbin.db")
-	if c.DatabaseURL != "" {
-		db = store.RedactURL(c.DatabaseURL)
-	}
-	return []any{
-		"addr", c.Addr, "database", db, "migrate", c.Migrate, "log_level", c.LogLevel.String(),
-		"log_format", c.LogFormat, "jwt_secret", mask(c.JWTSecret), "token_ttl", c.TokenTTL.String(),
-		"admin_customer", c.AdminCustomer, "admin_username", c.AdminUsername,
-		"admin_password", mask(c.AdminPassword), "bcrypt_cost", c.BcryptCost, "max_body_bytes", c.MaxBodyBytes, "max_header_bytes", c.MaxHeaderBytes,
-		"read_header_timeout", c.ReadHeaderTime.String(), "read_timeout", c.ReadTimeout.String(),
-		"idle_timeout", c.IdleTimeout.String(),
-		"max_actions", c.MaxActions, "request_timeout", c.RequestTimeout.String(),
-		"shutdown_timeout", c.ShutdownTimeout.String(), "db_max_conns", c.DBMaxConns,
-		"login_attempts_per_address", c.LoginPerAddress, "login_attempts_per_user", c.LoginPerUser,
-		"login_window", c.LoginWindow.String(), "trusted_proxies", fmt.Sprint(c.TrustedProxies),
-		"cors_origins", strings.Join(c.CORSOrigins, ","), "require_if_match", c.RequireIfMatch,
-		"field_validation", c.FieldValidation,
-		"max_executed_actions", c.MaxExecuted, "max_control_steps", c.MaxControlSteps,
-		"max_variables", c.MaxVariables, "max_variable_bytes", c.MaxVariableBytes,
-		"max_variables_bytes", c.MaxVariablesBytes, "max_option_bytes", c.MaxOptionBytes,
-		"max_state_bytes", c.MaxStateBytes,
-		"pprof_addr", c.PprofAddr, "docs_persist_authorization", c.DocsPersistAuth,
-		"outbound_allow", fmt.Sprint(c.OutboundAllow.Prefixes, c.OutboundAllow.HostPorts), "outbound_timeout", c.OutboundTimeout.String(),
-		"events_retry_for", c.EventsRetryFor.String(),
-	}
+	return attrs
 }

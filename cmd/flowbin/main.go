@@ -9,16 +9,16 @@
 //	flowbin user disable --username NAME                    revoke, refuse logins and the user's access keys
 //	flowbin user enable --username NAME                     undo disable
 //	flowbin user remove --username NAME                     remove the user (the customer and flows stay)
-//	flowbin healthcheck                exit 0 when the local server answers /healthz
 //	flowbin call FLOW_ID|FLOW_FILE     call a flow on a server, as the phone (see call.go)
+//	flowbin version                    print the version
+//	flowbin healthcheck                exit 0 when the local server answers /healthz
 //
-// Configuration comes from FLOWBIN_* environment variables; see the README.
+// Configuration comes from FLOWBIN_* environment variables: `flowbin --help` lists them (see settings).
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,7 +28,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strings"
 	"syscall"
 	"time"
 
@@ -37,6 +36,8 @@ import (
 	"github.com/flowbin/flowbin/auth"
 	"github.com/flowbin/flowbin/events"
 	"github.com/flowbin/flowbin/flow"
+	"github.com/flowbin/flowbin/internal/metrics"
+	"github.com/flowbin/flowbin/internal/tracing"
 	"github.com/flowbin/flowbin/outbound"
 	"github.com/flowbin/flowbin/server"
 	"github.com/flowbin/flowbin/store"
@@ -45,10 +46,12 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
+	p := &program{getenv: os.Getenv, environ: os.Environ(), stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
+	if err := p.run(ctx, os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "flowbin:", err)
 		var usage usageError
 		if errors.As(err, &usage) {
+			fmt.Fprintln(os.Stderr, "run 'flowbin --help' for usage")
 			os.Exit(2)
 		}
 		os.Exit(1)
@@ -58,31 +61,35 @@ func main() {
 // usageError is a command line that does not parse.
 type usageError struct{ error }
 
+func (e usageError) Unwrap() error { return e.error }
+
 // run is the whole program: main only wires it to the process. Tests call it directly.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
-	}
-	cfg, err := loadConfig(getenv)
+	p := &program{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	return p.run(ctx, args)
+}
+
+// program is one run of flowbin: its environment and standard streams.
+type program struct {
+	getenv func(string) string
+	// environ is the whole environment, to find FLOWBIN_* variables that are no setting; nil: not checked.
+	environ        []string
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+// setup reads the configuration and makes the logger; every command that works on the database or serves calls
+// it first, and nothing before it touches a file.
+func (p *program) setup() (config, *slog.Logger, error) {
+	cfg, err := loadConfig(p.getenv)
 	if err != nil {
-		return fmt.Errorf("configuration: %w", err)
+		return cfg, nil, fmt.Errorf("configuration: %w", err)
 	}
-	log := newLogger(cfg, stderr)
-	switch cmd {
-	case "serve":
-		return serve(ctx, cfg, log, stdout)
-	case "migrate":
-		return migrate(ctx, cfg, log)
-	case "user":
-		return userCommand(ctx, cfg, log, args, stdin, stdout)
-	case "healthcheck":
-		return healthcheck(ctx, cfg)
-	case "call":
-		return runCall(ctx, args, getenv, stdin, stdout, stderr)
-	default:
-		return usageError{fmt.Errorf("unknown command %q; want serve, migrate, user, healthcheck or call", cmd)}
+	log := newLogger(cfg, p.stderr)
+	for _, msg := range unknownSettings(p.environ) {
+		log.Warn("unknown setting: " + msg)
 	}
+	return cfg, log, nil
 }
 
 // newLogger is the process's one logger: every line it writes, from any package, has credentials masked.
@@ -95,10 +102,13 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 	return slog.New(auth.NewRedactingHandler(h))
 }
 
-func openStore(ctx context.Context, cfg config, log *slog.Logger, migrate bool) (*store.Store, error) {
+func openStore(ctx context.Context, cfg config, log *slog.Logger, migrate bool, tr *tracing.Tracing) (*store.Store, error) {
 	sc := cfg.storeConfig()
 	sc.Migrate = migrate
 	sc.Logger = log
+	if tr != nil {
+		sc.TracerProvider = tr.Provider()
+	}
 	if cfg.DatabaseURL == "" {
 		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 			return nil, fmt.Errorf("data directory: %w", err)
@@ -106,11 +116,15 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger, migrate bool) 
 	}
 	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return store.Open(openCtx, sc)
+	st, err := store.Open(openCtx, sc)
+	if errors.Is(err, store.ErrNotMigrated) {
+		return nil, fmt.Errorf("%w; run `flowbin migrate` (or start with FLOWBIN_MIGRATE=true)", err)
+	}
+	return st, err
 }
 
 func migrate(ctx context.Context, cfg config, log *slog.Logger) error {
-	st, err := openStore(ctx, cfg, log, true)
+	st, err := openStore(ctx, cfg, log, true, nil)
 	if err != nil {
 		return err
 	}
@@ -119,9 +133,23 @@ func migrate(ctx context.Context, cfg config, log *slog.Logger) error {
 	return nil
 }
 
-func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) error {
-	log.Info("starting flowbin", cfg.logAttrs()...)
-	st, err := openStore(ctx, cfg, log, cfg.Migrate)
+func (p *program) serve(ctx context.Context, cfg config, log *slog.Logger) error {
+	log.Info("starting flowbin", append([]any{"version", version()}, logAttrs(p.getenv)...)...)
+	tr, err := tracing.Setup(ctx, p.getenv, version())
+	if err != nil {
+		return err
+	}
+	defer func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tr.Shutdown(shutdownCtx); err != nil {
+			log.Warn("tracing shutdown", "err", err)
+		}
+	}()
+	if tr.On() {
+		log.Info("exporting traces", "endpoint", tr.Endpoint)
+	}
+	st, err := openStore(ctx, cfg, log, cfg.Migrate, tr)
 	if err != nil {
 		return err
 	}
@@ -146,10 +174,15 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	if err != nil {
 		return err
 	}
-	if err := bootstrap(ctx, cfg, st, passwords, log); err != nil {
+	hint, err := bootstrap(ctx, cfg, st, passwords, log)
+	if err != nil {
 		return err
 	}
 
+	m := metrics.New()
+	if err := m.WatchDBPool(st.PoolStats); err != nil {
+		return err
+	}
 	// Every request made on a customer's behalf goes through one guarded client; the deliverer sends the outbox
 	// (events, webhook_send that does not wait), signed with the customer's secret, which the server opens.
 	client := outbound.New(outbound.Config{Allow: cfg.OutboundAllow, Timeout: cfg.OutboundTimeout})
@@ -157,8 +190,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	deliverer := events.New(events.Config{RetryFor: cfg.EventsRetryFor}, st, client,
 		func(ctx context.Context, id uuid.UUID) (string, error) { return srv.WebhookSecret(ctx, id) }, log)
 	srv, err = server.New(server.Config{
-		Outbound:                client,
-		WakeDeliverer:           deliverer.Wake,
+		Outbound:                 client,
+		WakeDeliverer:            deliverer.Wake,
+		FieldValidation:          cfg.FieldValidation,
+		DocsPersistAuthorization: cfg.DocsPersistAuth,
+		Execution: flow.Limits{MaxExecuted: cfg.MaxExecuted, MaxControlSteps: cfg.MaxControlSteps,
+			MaxVariables: cfg.MaxVariables, MaxVariableBytes: cfg.MaxVariableBytes, MaxVariablesBytes: cfg.MaxVariablesBytes,
+			MaxOptionBytes: cfg.MaxOptionBytes, MaxStateBytes: cfg.MaxStateBytes},
 		MaxBodyBytes:            cfg.MaxBodyBytes,
 		MaxHeaderBytes:          cfg.MaxHeaderBytes,
 		MaxActions:              cfg.MaxActions,
@@ -169,12 +207,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		TrustedProxies:          cfg.TrustedProxies,
 		CORSOrigins:             cfg.CORSOrigins,
 		RequireIfMatch:          cfg.RequireIfMatch,
-		FieldValidation:         cfg.FieldValidation,
-		Execution: flow.Limits{MaxExecuted: cfg.MaxExecuted, MaxControlSteps: cfg.MaxControlSteps,
-			MaxVariables: cfg.MaxVariables, MaxVariableBytes: cfg.MaxVariableBytes, MaxVariablesBytes: cfg.MaxVariablesBytes,
-			MaxOptionBytes: cfg.MaxOptionBytes, MaxStateBytes: cfg.MaxStateBytes},
-		FlowCacheBytes:           flowCacheBytes(cfg.FlowCacheBytes),
-		DocsPersistAuthorization: cfg.DocsPersistAuth,
+		FlowCacheBytes:          flowCacheBytes(cfg.FlowCacheBytes),
+		Metrics:                 m,
 	}, st, tokens, passwords, log)
 	if err != nil {
 		return err
@@ -185,6 +219,18 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	if cfg.FlowCacheBytes > 0 && !cfg.GoMemLimitSet {
 		debug.SetMemoryLimit(cfg.FlowCacheBytes + memoryHeadroom)
 	}
+	if cfg.PprofAddr != "" {
+		if err := serveSide(ctx, "FLOWBIN_PPROF_ADDR", cfg.PprofAddr, pprofHandler(), log, "serving profiles"); err != nil {
+			return err
+		}
+	}
+	if cfg.MetricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", m.Handler())
+		if err := serveSide(ctx, "FLOWBIN_METRICS_ADDR", cfg.MetricsAddr, mux, log, "serving metrics"); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -192,7 +238,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	// Slow clients are cut off by these timeouts. The header limit here is a backstop, far above the server's own
 	// (FLOWBIN_MAX_HEADER_BYTES), which answers in the error envelope.
 	httpServer := &http.Server{
-		Handler:           srv,
+		Handler:           tr.Handler(srv),
 		ReadHeaderTimeout: cfg.ReadHeaderTime,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.ReadTimeout + cfg.RequestTimeout + 5*time.Second,
@@ -201,16 +247,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	url := "http://" + ln.Addr().String()
-	fmt.Fprintf(stdout, "flowbin listening on %s (API docs: %s/docs)\n", url, url)
-	fmt.Fprintf(stdout, "log in: curl -s -X POST %s/auth/login -H 'Content-Type: application/json' -d '{\"username\":\"%s\",\"password\":\"…\"}'\n",
-		url, cfg.AdminUsername)
+	fmt.Fprintf(p.stdout, "flowbin listening on %s (API docs: %s/docs)\n", url, url)
+	fmt.Fprintln(p.stdout, hint.text(url))
 	log.Info("listening", "addr", ln.Addr().String(), "dialect", st.Dialect())
 
-	if cfg.PprofAddr != "" {
-		if err := servePprof(ctx, cfg.PprofAddr, log); err != nil {
-			return err
-		}
-	}
 	go sweep(ctx, st, log)
 	go srv.WatchChanges(ctx)
 	go deliverer.Run(ctx)
@@ -242,33 +282,60 @@ func flowCacheBytes(n int64) int64 {
 	return n
 }
 
-// bootstrap creates the first user when there is none, so that a fresh installation can be logged into.
-func bootstrap(ctx context.Context, cfg config, st *store.Store, passwords *auth.Passwords, log *slog.Logger) error {
+// loginHint is the start-up line that says how to log in, as a user that exists.
+type loginHint struct {
+	username string
+	// password says where the password is; the password itself is never printed on standard output.
+	password string
+}
+
+func (h loginHint) text(url string) string {
+	return fmt.Sprintf("log in as %s (password: %s): read -rs PASSWORD; curl -s -X POST %s/auth/login "+
+		"-H 'Content-Type: application/json' -d '{\"username\":\"%s\",\"password\":\"'\"$PASSWORD\"'\"}'",
+		h.username, h.password, url, h.username)
+}
+
+// bootstrap creates the first user when there is none, so that a fresh installation can be logged into, and
+// returns the hint for a user that exists.
+func bootstrap(ctx context.Context, cfg config, st *store.Store, passwords *auth.Passwords, log *slog.Logger) (loginHint, error) {
 	password, generated := cfg.AdminPassword, false
 	if password == "" {
 		var err error
 		if password, err = auth.NewPassword(); err != nil {
-			return err
+			return loginHint{}, err
 		}
 		generated = true
 	}
 	hash, err := passwords.Hash(password)
 	if err != nil {
-		return fmt.Errorf("FLOWBIN_ADMIN_PASSWORD: %w", err)
+		return loginHint{}, fmt.Errorf("FLOWBIN_ADMIN_PASSWORD: %w", err)
 	}
 	created, err := st.Bootstrap(ctx, cfg.AdminCustomer, cfg.AdminUsername, hash)
 	if err != nil {
-		return err
+		return loginHint{}, err
 	}
 	switch {
 	case created && generated:
 		// The one time a password is logged: nobody could log in otherwise.
 		log.Warn("created the first user with a random password; it is shown this once",
 			"customer", cfg.AdminCustomer, "username", cfg.AdminUsername, "password", password)
+		return loginHint{cfg.AdminUsername, "the random one in the log above"}, nil
 	case created:
 		log.Info("created the first user", "customer", cfg.AdminCustomer, "username", cfg.AdminUsername)
+		return loginHint{cfg.AdminUsername, "FLOWBIN_ADMIN_PASSWORD"}, nil
 	}
-	return nil
+	// Users existed: name the first user, unless the configured one exists (renamed admins are not named).
+	users, err := st.ListUsers(ctx)
+	if err != nil {
+		return loginHint{}, err
+	}
+	hint := loginHint{password: "the one set for it"}
+	for i, u := range users {
+		if i == 0 || u.Username == cfg.AdminUsername {
+			hint.username = u.Username
+		}
+	}
+	return hint, nil
 }
 
 // sweep deletes expired state (rate-limit windows, idempotency records) every few minutes.
@@ -312,38 +379,29 @@ func healthcheck(ctx context.Context, cfg config) error {
 	return nil
 }
 
-// flags parses a subcommand's flags, reporting problems as usage errors.
-func flags(name string, args []string, define func(*flag.FlagSet)) error {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	define(fs)
-	if err := fs.Parse(args); err != nil {
-		return usageError{fmt.Errorf("%s: %w", name, err)}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("%s: unexpected argument %q", name, fs.Arg(0))}
-	}
-	return nil
-}
-
-// servePprof serves Go's profiles on their own listener, never on the API's: an operator turns it on to measure.
-func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
+func pprofHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// serveSide serves an operator's handler (profiles, metrics) on its own listener, never on the API's: it is
+// bound where only operators reach it, and a scrape or a profile does not compete with API clients for limits.
+func serveSide(ctx context.Context, setting, addr string, h http.Handler, log *slog.Logger, msg string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("FLOWBIN_PPROF_ADDR: %w", err)
+		return fmt.Errorf("%s: %w", setting, err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
 		srv.Close()
 	}()
 	go func() { _ = srv.Serve(ln) }()
-	log.Info("serving profiles", "addr", ln.Addr().String())
+	log.Info(msg, "addr", ln.Addr().String())
 	return nil
 }

@@ -27,6 +27,7 @@ type started struct {
 	done   chan error
 	once   sync.Once
 	stderr *logBuffer
+	hint   string // the line after "listening on": how to log in
 }
 
 var listening = regexp.MustCompile(`flowbin listening on (http://\S+)`)
@@ -56,6 +57,9 @@ func start(t *testing.T, env map[string]string) *started {
 	if s.url == "" {
 		cancel()
 		t.Fatalf("flowbin did not start: %v\n%s", <-s.done, stderr.String())
+	}
+	if lines.Scan() {
+		s.hint = lines.Text()
 	}
 	go io.Copy(io.Discard, outR)
 	t.Cleanup(func() { s.shutdown(t) })

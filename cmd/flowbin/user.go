@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,134 +14,126 @@ import (
 	"github.com/flowbin/flowbin/store"
 )
 
-// userSubcommands are what "flowbin user" does.
-const userSubcommands = "add, list, passwd, logout, disable, enable or remove"
+// userEnv is what a user command works with: the configured store and the standard streams.
+type userEnv struct {
+	cfg    config
+	log    *slog.Logger
+	st     *store.Store
+	stdin  io.Reader
+	stdout io.Writer
+}
 
-// userCommand runs "flowbin user add|list|passwd|logout|disable|enable|remove". Every change but add revokes the
-// user's login tokens at once, on every instance (see docs/security.md).
-func userCommand(ctx context.Context, cfg config, log *slog.Logger, args []string, stdin io.Reader, stdout io.Writer) error {
-	if len(args) == 0 {
-		return usageError{errors.New("user: want " + userSubcommands)}
-	}
-	sub, args := args[0], args[1:]
-	var customer, username string
-	var fromStdin bool
-	var parse func() error
-	switch sub {
-	case "add":
-		parse = func() error {
-			return flags("user add", args, func(fs *flag.FlagSet) {
-				fs.StringVar(&customer, "customer", "", "customer name (created when new)")
-				fs.StringVar(&username, "username", "", "user name")
-				fs.BoolVar(&fromStdin, "password-stdin", false, "read the password from standard input")
-			})
-		}
-	case "passwd":
-		parse = func() error {
-			return flags("user passwd", args, func(fs *flag.FlagSet) {
-				fs.StringVar(&username, "username", "", "user name")
-				fs.BoolVar(&fromStdin, "password-stdin", false, "read the password from standard input")
-			})
-		}
-	case "list":
-		parse = func() error { return flags("user list", args, func(*flag.FlagSet) {}) }
-	case "logout", "disable", "enable", "remove":
-		parse = func() error {
-			return flags("user "+sub, args, func(fs *flag.FlagSet) {
-				fs.StringVar(&username, "username", "", "user name")
-			})
-		}
-	default:
-		return usageError{fmt.Errorf("user: unknown subcommand %q; want %s", sub, userSubcommands)}
-	}
-	if err := parse(); err != nil {
+// withStore reads the configuration, opens the store (migrating it as FLOWBIN_MIGRATE says) and runs fn with it.
+func (p *program) withStore(ctx context.Context, fn func(userEnv) error) error {
+	cfg, log, err := p.setup()
+	if err != nil {
 		return err
 	}
-	if sub != "list" {
-		if username == "" || (sub == "add" && customer == "") {
-			return usageError{fmt.Errorf("user %s: --username%s are required", sub, map[bool]string{true: " and --customer"}[sub == "add"])}
-		}
-		if !fromStdin && (sub == "add" || sub == "passwd") {
-			return usageError{fmt.Errorf("user %s: pass --password-stdin and write the password to standard input", sub)}
-		}
-	}
-
-	st, err := openStore(ctx, cfg, log, cfg.Migrate)
+	st, err := openStore(ctx, cfg, log, cfg.Migrate, nil)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-
-	if sub == "list" {
-		users, err := st.ListUsers(ctx)
-		if err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "USERNAME\tCUSTOMER\tCUSTOMER ID\tCREATED\tSTATUS")
-		for _, u := range users {
-			status := "active"
-			if u.TMDisable != nil {
-				status = "disabled"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Username, u.CustomerName, u.CustomerID,
-				u.TMCreate.UTC().Format("2006-01-02 15:04:05"), status)
-		}
-		return tw.Flush()
-	}
-	if change, ok := userChanges[sub]; ok {
-		if err := change.do(st, ctx, username); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("user %s: no user %q", sub, username)
-			}
-			return err
-		}
-		fmt.Fprintf(stdout, change.done+"\n", username)
-		return nil
-	}
-
-	password, err := readPassword(stdin)
-	if err != nil {
-		return err
-	}
-	passwords, err := auth.NewPasswords(cfg.BcryptCost)
-	if err != nil {
-		return err
-	}
-	hash, err := passwords.Hash(password)
-	if err != nil {
-		return err
-	}
-	switch sub {
-	case "add":
-		if _, err := st.CreateUser(ctx, customer, username, hash); err != nil {
-			if errors.Is(err, store.ErrConflict) {
-				return fmt.Errorf("user add: the username %q is taken", username)
-			}
-			return err
-		}
-		fmt.Fprintf(stdout, "created user %s of customer %s\n", username, customer)
-	case "passwd":
-		if err := st.SetPassword(ctx, username, hash); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("user passwd: no user %q", username)
-			}
-			return err
-		}
-		fmt.Fprintf(stdout, "changed the password of %s\n", username)
-	}
-	return nil
+	return fn(userEnv{cfg: cfg, log: log, st: st, stdin: p.stdin, stdout: p.stdout})
 }
 
-// userChanges are the subcommands that change a user without a password.
-var userChanges = map[string]struct {
-	do   func(*store.Store, context.Context, string) error
-	done string
+// userAdd runs "flowbin user add": a user of the customer (created when new), with the password of standard input.
+func userAdd(ctx context.Context, e userEnv, customer, username string) error {
+	hash, err := passwordHash(e)
+	if err != nil {
+		return err
+	}
+	if _, err := e.st.CreateUser(ctx, customer, username, hash); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("user add: the username %q is taken", username)
+		}
+		return err
+	}
+	_, err = fmt.Fprintf(e.stdout, "created user %s of customer %s\n", username, customer)
+	return err
+}
+
+// userPasswd runs "flowbin user passwd": the user's new password is the first line of standard input.
+func userPasswd(ctx context.Context, e userEnv, username string) error {
+	hash, err := passwordHash(e)
+	if err != nil {
+		return err
+	}
+	if err := e.st.SetPassword(ctx, username, hash); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("user passwd: no user %q", username)
+		}
+		return err
+	}
+	_, err = fmt.Fprintf(e.stdout, "changed the password of %s\n", username)
+	return err
+}
+
+// userList runs "flowbin user list": a table of every user.
+func userList(ctx context.Context, e userEnv) error {
+	users, err := e.st.ListUsers(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "USERNAME\tCUSTOMER\tCUSTOMER ID\tCREATED\tSTATUS")
+	for _, u := range users {
+		status := "active"
+		if u.TMDisable != nil {
+			status = "disabled"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Username, u.CustomerName, u.CustomerID,
+			u.TMCreate.UTC().Format("2006-01-02 15:04:05"), status)
+	}
+	return tw.Flush()
+}
+
+// userChanges are the user subcommands that change a user without a password. Each revokes the user's login
+// tokens at once, on every instance (see docs/security.md).
+var userChanges = []struct {
+	name, short string
+	do          func(*store.Store, context.Context, string) error
+	done        string
 }{
-	"logout":  {(*store.Store).LogoutUser, "logged %s out: their login tokens are revoked; their access keys still work"},
-	"disable": {(*store.Store).DisableUser, "disabled %s: their login tokens are revoked, they cannot log in, their access keys are refused"},
-	"enable":  {(*store.Store).EnableUser, "enabled %s: they may log in again, and their access keys work again"},
-	"remove":  {(*store.Store).DeleteUser, "removed %s: their login tokens and the access keys they created are refused"},
+	{"logout", "Revoke a user's login tokens (access keys still work)", (*store.Store).LogoutUser,
+		"logged %s out: their login tokens are revoked; their access keys still work"},
+	{"disable", "Revoke a user's login tokens, refuse their logins and the access keys they created", (*store.Store).DisableUser,
+		"disabled %s: their login tokens are revoked, they cannot log in, their access keys are refused"},
+	{"enable", "Undo disable", (*store.Store).EnableUser,
+		"enabled %s: they may log in again, and their access keys work again"},
+	{"remove", "Remove a user (its customer and flows stay); its tokens and access keys are refused", (*store.Store).DeleteUser,
+		"removed %s: their login tokens and the access keys they created are refused"},
+}
+
+// userChange runs one of userChanges on the named user.
+func userChange(ctx context.Context, e userEnv, name, username string) error {
+	for _, c := range userChanges {
+		if c.name != name {
+			continue
+		}
+		if err := c.do(e.st, ctx, username); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("user %s: no user %q", name, username)
+			}
+			return err
+		}
+		_, err := fmt.Fprintf(e.stdout, c.done+"\n", username)
+		return err
+	}
+	return fmt.Errorf("user: no subcommand %q", name)
+}
+
+// passwordHash reads the password from standard input and hashes it at the configured cost.
+func passwordHash(e userEnv) (string, error) {
+	password, err := readPassword(e.stdin)
+	if err != nil {
+		return "", err
+	}
+	passwords, err := auth.NewPasswords(e.cfg.BcryptCost)
+	if err != nil {
+		return "", err
+	}
+	return passwords.Hash(password)
 }
 
 // readPassword reads the first line of r.

@@ -2739,12 +2739,6 @@ type MeRingMethod string
 // Example:
 type MeStatus string
 
-// PageToken A page token: a timestamp as `YYYY-MM-DD HH:MM:SS.ffffff` (UTC), or in RFC 3339 form as VoIPbin writes it
-// (`2021-02-04T06:47:01.139361Z`, any zone), or `""` for the first page.
-//
-// Example: 2021-02-04T06:47:01.139361Z
-type PageToken = string
-
 // Simulation How a simulated execution went.
 type Simulation struct {
 	// EndReason Why it ended, as `Activeflow.end_reason`.
@@ -2863,6 +2857,9 @@ type IfNoneMatch = string
 // PageSize defines model for PageSize.
 type PageSize = int
 
+// PageToken A timestamp, `YYYY-MM-DD HH:MM:SS.ffffff` in UTC, or VoIPbin's RFC 3339 form.
+type PageToken = string
+
 // RevisionNumber defines model for RevisionNumber.
 type RevisionNumber = int32
 
@@ -2940,7 +2937,7 @@ type SimulationBody = SimulationRequest
 type ListAccesskeysParams struct {
 	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
 	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
-	// the page.
+	// the page. For example `10`.
 	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
@@ -2961,7 +2958,7 @@ type CreateAccesskeyParams struct {
 	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
 	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
 	// 422; while the first request is still running, another with its key waits briefly for its answer, then
-	// answers 409.
+	// answers 409. A fresh UUID per operation is a good key, such as `6f1c1c56-2d0a-4c8e-9b55-0d8a3f0f2a11`.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -2972,7 +2969,7 @@ type CreateAccesskeyParamsFieldValidation string
 type ListActiveflowsParams struct {
 	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
 	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
-	// the page.
+	// the page. For example `10`.
 	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
@@ -2993,7 +2990,7 @@ type CreateActiveflowParams struct {
 	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
 	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
 	// 422; while the first request is still running, another with its key waits briefly for its answer, then
-	// answers 409.
+	// answers 409. A fresh UUID per operation is a good key, such as `6f1c1c56-2d0a-4c8e-9b55-0d8a3f0f2a11`.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -3006,7 +3003,7 @@ type NextActiveflowActionParams struct {
 	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
 	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
 	// 422; while the first request is still running, another with its key waits briefly for its answer, then
-	// answers 409.
+	// answers 409. A fresh UUID per operation is a good key, such as `6f1c1c56-2d0a-4c8e-9b55-0d8a3f0f2a11`.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -3014,7 +3011,7 @@ type NextActiveflowActionParams struct {
 type ListFlowsParams struct {
 	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
 	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
-	// the page.
+	// the page. For example `10`.
 	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
@@ -3035,7 +3032,7 @@ type CreateFlowParams struct {
 	// first answer is stored, in the database, and replayed for 24 hours to requests of the same caller with the
 	// same key and body (replays carry `Idempotent-Replayed: true`). The same key with another body answers
 	// 422; while the first request is still running, another with its key waits briefly for its answer, then
-	// answers 409.
+	// answers 409. A fresh UUID per operation is a good key, such as `6f1c1c56-2d0a-4c8e-9b55-0d8a3f0f2a11`.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -3045,13 +3042,14 @@ type CreateFlowParamsFieldValidation string
 // DeleteFlowParams defines parameters for DeleteFlow.
 type DeleteFlowParams struct {
 	// IfMatch The `ETag`(s) the change is based on, or `*`. When the flow's current `ETag` is not among them, the change
-	// is refused with 412 and nothing is written.
+	// is refused with 412 and nothing is written. For example `"r3"`, the `ETag` of revision 3.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
 // GetFlowParams defines parameters for GetFlow.
 type GetFlowParams struct {
-	// IfNoneMatch The `ETag`(s) the client holds, or `*`. When the current `ETag` is among them, the answer is 304.
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`, such as `"r3"`. When the current `ETag` is among them, the answer
+	// is 304.
 	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
 }
 
@@ -3064,7 +3062,7 @@ type UpdateFlowParams struct {
 	FieldValidation *UpdateFlowParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
 
 	// IfMatch The `ETag`(s) the change is based on, or `*`. When the flow's current `ETag` is not among them, the change
-	// is refused with 412 and nothing is written.
+	// is refused with 412 and nothing is written. For example `"r3"`, the `ETag` of revision 3.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
@@ -3088,18 +3086,18 @@ type GetFlowGraphParamsFormat string
 type ListFlowRevisionsParams struct {
 	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
 	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
-	// the page.
+	// the page. For example `10`.
 	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 
-	// PageToken The `next_page_token` of the previous page (a revision number): the page holds the revisions before it.
-	// Empty or absent: the first page.
+	// PageToken The `next_page_token` of the previous page (a revision number, such as `3`): the page holds the revisions
+	// before it. Empty or absent: the first page.
 	PageToken *RevisionPageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
 }
 
 // RestoreFlowRevisionParams defines parameters for RestoreFlowRevision.
 type RestoreFlowRevisionParams struct {
 	// IfMatch The `ETag`(s) the change is based on, or `*`. When the flow's current `ETag` is not among them, the change
-	// is refused with 412 and nothing is written.
+	// is refused with 412 and nothing is written. For example `"r3"`, the `ETag` of revision 3.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 

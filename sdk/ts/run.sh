@@ -24,7 +24,7 @@ npm ci --no-audit --no-fund
 : >"$tmp/stdout" # exists before the server opens it, for the polling below
 FLOWBIN_ADDR=127.0.0.1:0 \
   FLOWBIN_DATA_DIR="$tmp" \
-  FLOWBIN_ADMIN_PASSWORD=sdk-check-password \
+  FLOWBIN_ADMIN_PASSWORD=flowbin \
   FLOWBIN_BCRYPT_COST=4 \
   "$tmp/flowbin" >"$tmp/stdout" 2>"$tmp/stderr" &
 pid=$!
@@ -47,8 +47,26 @@ if [[ -z $url ]]; then
 fi
 echo "flowbin is listening on $url"
 
+# The README's TypeScript program, as the README shows it (it logs in as admin with make run's password), and the
+# output the README shows under it.
+awk '/^```ts$/ {on=1; next} on && /^```$/ {exit} on' "$root/README.md" >src/readme.ts
+awk '/^```ts$/ {ts=1} ts && /^```text output$/ {on=1; next} on && /^```$/ {exit} on' "$root/README.md" >"$tmp/readme.want"
+if [[ ! -s src/readme.ts || ! -s $tmp/readme.want ]]; then
+  echo "the README lost its TypeScript program or its output" >&2
+  exit 1
+fi
+
 status=0
-FLOWBIN_URL="$url" FLOWBIN_USERNAME=admin FLOWBIN_PASSWORD=sdk-check-password npm run check || status=$?
+FLOWBIN_URL="$url" FLOWBIN_USERNAME=admin FLOWBIN_PASSWORD=flowbin npm run check || status=$?
+if [[ $status -eq 0 ]]; then
+  FLOWBIN_URL="$url" node dist/readme.js >"$tmp/readme.got" || status=$?
+  if ! diff -u "$tmp/readme.want" "$tmp/readme.got"; then
+    echo "the README's TypeScript program does not print what the README shows" >&2
+    status=1
+  else
+    echo "ok  the README's TypeScript program prints what the README shows"
+  fi
+fi
 if [[ $status -ne 0 ]]; then
   echo "--- flowbin log ---" >&2
   cat "$tmp/stderr" >&2
