@@ -121,7 +121,14 @@ func (s *Server) end(ctx context.Context, c change) error {
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, append([]change{c}, next...)...)
+	if err := s.write(ctx, append([]change{c}, next...)...); err != nil {
+		return err
+	}
+	for _, n := range next {
+		s.metrics.ActiveflowsStarted.Inc()
+		s.observeExecution(executionMark{}, &n.a.State.Execution)
+	}
+	return nil
 }
 
 // ListActiveflows answers one page of the caller's activeflows.

@@ -187,7 +187,11 @@ func (p *program) serve(ctx context.Context, cfg config, log *slog.Logger) error
 	// (events, webhook_send that does not wait), signed with the customer's secret, which the server opens.
 	client := outbound.New(outbound.Config{Allow: cfg.OutboundAllow, Timeout: cfg.OutboundTimeout})
 	var srv *server.Server
-	deliverer := events.New(events.Config{RetryFor: cfg.EventsRetryFor}, st, client,
+	if err := m.WatchOutbox(func() (int64, error) { return st.OutboxDepth(context.Background()) }); err != nil {
+		return err
+	}
+	deliverer := events.New(events.Config{RetryFor: cfg.EventsRetryFor,
+		Observe: func(msg *store.OutboxMessage, status int, err error) { m.ObserveDelivery(msg.EventType, status, err) }}, st, client,
 		func(ctx context.Context, id uuid.UUID) (string, error) { return srv.WebhookSecret(ctx, id) }, log)
 	srv, err = server.New(server.Config{
 		Outbound:                 client,

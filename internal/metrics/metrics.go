@@ -5,6 +5,7 @@ package metrics
 
 import (
 	"database/sql"
+	"math"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +36,9 @@ type Metrics struct {
 	LoginFailures prometheus.Counter
 	// RateLimited: requests refused by a rate limit, by limit (login_address, login_user).
 	RateLimited *prometheus.CounterVec
+	// OutboundDeliveries: attempts to deliver the outbox, by message type (activeflow_created, …, webhook_send)
+	// and outcome: delivered (a 2xx answer) or failed (anything else; the message is retried or given up on).
+	OutboundDeliveries *prometheus.CounterVec
 }
 
 // New makes the metric families, registered with a registry of their own along with Go's runtime and the
@@ -78,6 +82,10 @@ func New() *Metrics {
 			Name: "flowbin_rate_limited_total",
 			Help: "Requests refused by a rate limit, by limit.",
 		}, "limit"),
+		OutboundDeliveries: f.counter(prometheus.CounterOpts{
+			Name: "flowbin_outbox_deliveries_total",
+			Help: "Attempts to deliver events and webhook_send requests, by type and outcome (delivered or failed).",
+		}, "type", "outcome"),
 	}
 }
 
@@ -127,6 +135,28 @@ func (m *Metrics) WatchDBPool(stats func() sql.DBStats) error {
 		counter("flowbin_db_wait_seconds_total", "Time spent waiting for a free connection.",
 			func(s sql.DBStats) float64 { return s.WaitDuration.Seconds() }),
 	)
+}
+
+// WatchOutbox exports the number of messages waiting for delivery, read at every scrape.
+func (m *Metrics) WatchOutbox(depth func() (int64, error)) error {
+	return m.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "flowbin_outbox_pending",
+		Help: "Events and webhook_send requests waiting for delivery (NaN when the database cannot say)."},
+		func() float64 {
+			n, err := depth()
+			if err != nil {
+				return math.NaN()
+			}
+			return float64(n)
+		}))
+}
+
+// ObserveDelivery counts one attempt to deliver a message.
+func (m *Metrics) ObserveDelivery(messageType string, status int, err error) {
+	outcome := "delivered"
+	if err != nil || status < 200 || status > 299 {
+		outcome = "failed"
+	}
+	m.OutboundDeliveries.WithLabelValues(messageType, outcome).Inc()
 }
 
 // Handler serves the metrics in Prometheus's text format (or OpenMetrics, when the scraper asks for it).
