@@ -61,7 +61,7 @@ func loadConfig() (config, error) {
 	cfg := config{
 		adminURL: "postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
 		warmup:   3 * time.Second,
-		duration: 15 * time.Second,
+		duration: 10 * time.Second,
 		soak:     60 * time.Second,
 	}
 	if v := os.Getenv("BENCH_PG_URL"); v != "" {
@@ -173,12 +173,18 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("write the report: %w", err)
 	}
 	logf("report written to %s", path)
+	chart, err := writeChart(resultsDir)
+	if err != nil {
+		return fmt.Errorf("draw the chart: %w", err)
+	}
+	logf("chart of every report's ratios written to %s", chart)
 	return nil
 }
 
 // benchPostgres runs every PostgreSQL measurement: flowbin's scenarios, pgbench's references, peak RSS, soak.
 func benchPostgres(ctx context.Context, cfg config, rep *report, bin, tmp, dbURL string) error {
-	fb := &flowbin{bin: bin, dbURL: dbURL, logPath: filepath.Join(tmp, "flowbin-postgres.log")}
+	fb := &flowbin{bin: bin, dbURL: dbURL, logPath: filepath.Join(tmp, "flowbin-postgres.log"),
+		extra: []string{"FLOWBIN_MAX_EXECUTED_ACTIONS=" + strconv.Itoa(longMaxExecuted)}}
 	if err := fb.run(ctx, "", "migrate"); err != nil {
 		return err
 	}
@@ -202,9 +208,9 @@ func benchPostgres(ctx context.Context, cfg config, rep *report, bin, tmp, dbURL
 		return err
 	}
 	var deepAt time.Time
+	defer conn.Close(context.Background())
 	err = conn.QueryRow(ctx, `SELECT tm_create FROM flows WHERE customer_id = $1 AND tm_delete IS NULL
 		ORDER BY tm_create DESC, id DESC OFFSET 999 LIMIT 1`, customerID(0)).Scan(&deepAt)
-	conn.Close(context.Background())
 	if err != nil {
 		return fmt.Errorf("find the deep page token: %w", err)
 	}
@@ -227,6 +233,10 @@ func benchPostgres(ctx context.Context, cfg config, rep *report, bin, tmp, dbURL
 	flowbinStep := func(s scenario) func() (Result, error) {
 		return func() (Result, error) { return measure(ctx, a, s, cfg.warmup, cfg.duration) }
 	}
+	putDef := genDefinition(1<<41, "") // the first of PUT's definitions
+	updateDefines := slices.Concat(pgDefines, []string{"author=" + seedAuthor.String(), "name=bench update ",
+		"detail=" + putDef.Detail, "actions=" + string(putDef.actionsJSON()), "any=true", "revisions={}"})
+	c := &calls{ctx: ctx, cfg: cfg, rep: rep, a: a, conn: conn, tmp: tmp, dbURL: dbURL}
 	steps := []struct {
 		label string
 		do    func() (Result, error)
@@ -242,12 +252,22 @@ func benchPostgres(ctx context.Context, cfg config, rep *report, bin, tmp, dbURL
 			return Result{}, err
 		}, nil},
 		{"flowbin: GET by id", flowbinStep(sc.get), &rep.get},
+		{"a bare Echo handler answering a flow's body", c.bareEcho, &rep.echoGet},
 		{"flowbin: first page", flowbinStep(sc.first), &rep.first},
 		{"flowbin: deep page", flowbinStep(sc.deep), &rep.deep},
 		{"pgbench: insert", pgbenchStep(pgbenchRun{Name: "pgbench: INSERT a flow and its revision",
 			Script: "insert.sql", Defines: insertDefines}), &rep.pgInsert},
 		{"flowbin: POST", flowbinStep(sc.post), &rep.post},
+		{"pgbench: update", pgbenchStep(pgbenchRun{Name: "pgbench: UPDATE a flow and INSERT its revision",
+			Script: "update.sql", Defines: updateDefines}), &rep.pgUpdate},
 		{"flowbin: PUT", flowbinStep(sc.put), &rep.put},
+		{"flowbin: the flows of the calls, one call of each driven and checked", c.setUp, nil},
+		{"pgbench: a call's insert", c.pgStart, &rep.pgStart},
+		{"flowbin: a call starts", c.start, &rep.start},
+		{"pgbench: a step's read + update", c.pgStep, &rep.pgStep},
+		{"flowbin: a step of the started calls", c.steps, &rep.steps.steps},
+		{"flowbin: IVR calls end to end", c.ivrCalls, &rep.ivr.steps},
+		{"flowbin: 100-step calls", c.longCalls, &rep.long.steps},
 	}
 	for _, s := range steps {
 		logf("measuring %s (%s + %s warm-up)", s.label, cfg.duration, cfg.warmup)
