@@ -305,6 +305,7 @@ type callRun struct {
 	// each phase lasting at most maxPhase.
 	warmSteps, measureSteps int
 	maxPhase                time.Duration
+	runners                 int // 0: clients
 }
 
 // callResult is what a call measurement saw in its measured phase.
@@ -322,7 +323,7 @@ func (c callResult) callRate() float64 {
 	return float64(c.calls) / c.steps.Elapsed.Seconds()
 }
 
-// driveCalls runs `clients` runners: each takes a call of the pool, or starts one, and reports its steps back to
+// driveCalls runs `clients` runners (or run.runners): each takes a call of the pool, or starts one, and reports its steps back to
 // back until it ends, then the next. Requests sent in the measured phase (after the warm-up) are counted, by kind:
 // starts and steps. The server's CPU is taken over the measured phase.
 func driveCalls(ctx context.Context, a *api, run callRun, warmup, dur time.Duration) (callResult, error) {
@@ -335,7 +336,11 @@ func driveCalls(ctx context.Context, a *api, run callRun, warmup, dur time.Durat
 		statuses      map[string]int
 		sample        string
 	}
-	workers := make([]worker, clients)
+	runners := run.runners
+	if runners == 0 {
+		runners = clients
+	}
+	workers := make([]worker, runners)
 	var poolMu sync.Mutex
 	pool := run.pool
 	take := func() (call, bool) {
@@ -360,7 +365,7 @@ func driveCalls(ctx context.Context, a *api, run callRun, warmup, dur time.Durat
 	for w := range workers {
 		wk := &workers[w]
 		wk.statuses, wk.byIndex = map[string]int{}, map[int][]time.Duration{}
-		leaveAfter := w * run.stagger / clients // the first call only
+		leaveAfter := w * run.stagger / runners // the first call only
 		wg.Go(func() {
 			fail := func(key, sample string, in bool) {
 				if !in {

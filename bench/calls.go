@@ -25,6 +25,8 @@ type calls struct {
 	startState, avgState string // state documents flowbin stored: when an IVR call started, after an average step
 }
 
+const echoName = "bare Echo v4 handler, fixed body"
+
 // bareEcho measures the bare Echo handler answering the body of a real flow's answer, the one of customer 1's
 // first 200 flows whose size is nearest the mean of the GET measurement's answers.
 func (c *calls) bareEcho() (Result, error) {
@@ -46,18 +48,16 @@ func (c *calls) bareEcho() (Result, error) {
 		}
 	}
 	c.rep.echoBody = len(body)
-	srv, err := startBareEcho(body)
+	srv, err := startBareEcho(c.ctx, c.tmp, body)
 	if err != nil {
 		return Result{}, err
 	}
 	defer srv.stop()
-	echoAPI := &api{base: srv.base, token: c.a.token, client: newClient()} // pid 0: its CPU is this process's
-	sc := scenario{"bare Echo v4 handler, fixed body", func(ctx context.Context, _ *rand.Rand, _ uint64) *http.Request {
+	echoAPI := &api{base: srv.base, token: c.a.token, client: newClient(), pid: srv.pid()}
+	sc := scenario{echoName, func(ctx context.Context, _ *rand.Rand, _ uint64) *http.Request {
 		return echoAPI.request(ctx, http.MethodGet, "/v1.0/flows/"+flowID(1).String(), nil)
 	}}
-	r, err := measure(c.ctx, echoAPI, sc, c.cfg.warmup, c.cfg.duration)
-	r.InProcess = true
-	return r, err
+	return measure(c.ctx, echoAPI, sc, c.cfg.warmup, c.cfg.duration)
 }
 
 // setUp writes the two flows the calls run, and drives one call of each to its end, checking every answer and
@@ -144,20 +144,27 @@ func (c *calls) ivrCalls() (Result, error) {
 	return res.steps, nil
 }
 
-// longCalls drives 100-step calls, with each runner's first call left at another step, and compares the 100th
-// step's latency with the 1st's.
+// longCalls drives 100-step calls. First one runner alone, so that a step's latency is its own cost (not time spent
+// queueing behind other requests): its 100th step's latency is compared with its 1st's. Then 32 runners, for the
+// rate of a long call's steps under load, each runner's first call left at another step, so that the runners are
+// spread over the call once each has made a call's steps; then each makes a call's steps more, measured.
 func (c *calls) longCalls() (Result, error) {
-	// The runners are spread over the call once each has made a call's steps (the first calls are left at
-	// different steps); then each makes a call's steps more in the measured phase, so that every step number is
-	// measured about once per runner, under the same load.
+	const minCalls = 10 // of the single runner, measured
+	one, err := driveCalls(c.ctx, c.a, callRun{name: "a 100-step call, one runner: the steps", flowID: c.longID,
+		wantEnd: "hangup", perIndex: true, runners: 1, measureSteps: minCalls * (longTalks + 2), maxPhase: 60 * time.Second},
+		c.cfg.warmup, c.cfg.duration)
+	if err != nil {
+		return Result{}, err
+	}
+	c.rep.longOne = one
+	logf("  one runner: %.0f steps/s; p50 by step: %s", one.steps.Rate(), one.stepProfile())
 	perCall := clients * (longTalks + 2)
-	res, err := driveCalls(c.ctx, c.a, callRun{name: "100-step calls: the steps", flowID: c.longID, wantEnd: "hangup",
-		stagger: longTalks + 2, perIndex: true, warmSteps: perCall, measureSteps: perCall, maxPhase: 60 * time.Second},
+	res, err := driveCalls(c.ctx, c.a, callRun{name: "100-step calls, 32 runners: the steps", flowID: c.longID,
+		wantEnd: "hangup", stagger: longTalks + 2, warmSteps: perCall, measureSteps: perCall, maxPhase: 60 * time.Second},
 		c.cfg.warmup, c.cfg.duration)
 	if err != nil {
 		return Result{}, err
 	}
 	c.rep.long = res
-	logf("  p50 by step: %s", res.stepProfile())
 	return res.steps, nil
 }

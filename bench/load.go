@@ -38,9 +38,6 @@ type Result struct {
 	// AllRequests counts the requests of every kind the measurement sent, where Requests counts only its own
 	// (the steps of a call scenario, which also starts calls): CPU and bytes per request are per AllRequests.
 	AllRequests int
-	// InProcess is a server that runs in the load generator's process (the bare Echo handler): its CPU is the
-	// client's.
-	InProcess bool
 
 	PgbenchTPS float64 // pgbench's own rate (excluding connection time), which Rate reports when set
 	Output     string  // pgbench's summary

@@ -4,12 +4,15 @@
 //	go run ./bench
 //
 // It creates a PostgreSQL database of its own (dropped at the end, also on failure or Ctrl-C), builds flowbin,
-// seeds 100,000 realistic flows of 4 customers, and drives flowbin with 32 keep-alive connections: GET of a flow,
-// the first page and a page 1,000 flows deep, POST and PUT. pgbench runs the equivalent SQL with the same
-// concurrency against the same database; that is the limit flowbin is compared with. Then a soak watches the
-// server's memory, and the GET is repeated on the embedded SQLite store.
+// seeds 100,000 realistic flows of 4 customers, and drives flowbin with 32 keep-alive connections: GET of a flow
+// (beside pgbench's point read and beside a bare Echo handler answering the same body), the first page and a page
+// 1,000 flows deep, POST and PUT (beside pgbench running the same insert and update SQL), and calls: activeflows
+// started (beside pgbench inserting an equal state row), stepped with /next (beside pgbench reading and updating
+// an equal state row in one transaction), an IVR driven end to end, and a 100-step call whose 100th step is
+// compared with its 1st. Then a soak watches the server's memory, and the GET is repeated on the embedded SQLite
+// store. The report's targets table is added to the chart of every report kept in bench/results/ (ratios.svg).
 //
-// Environment: BENCH_DURATION (each measurement, default 15s, after a 3s warm-up), BENCH_SOAK (default 60s),
+// Environment: BENCH_DURATION (each measurement, default 10s, after a 3s warm-up), BENCH_SOAK (default 60s),
 // BENCH_PG_URL (the server to use; default postgres://postgres@127.0.0.1:5432/test, whose database is only
 // used to create and drop the benchmark's own), BENCH_PPROF (an address for flowbin's FLOWBIN_PPROF_ADDR).
 //
@@ -37,6 +40,13 @@ import (
 )
 
 func main() {
+	if path := os.Getenv(echoBodyEnv); path != "" { // this program, run again as the bare Echo server
+		if err := serveBareEcho(path); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: bare Echo server:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx)
 	stop()
@@ -164,6 +174,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	rep.took = time.Since(started)
+	rep.loadEnd = loadAverage()
 
 	text := rep.markdown()
 	fmt.Println()
