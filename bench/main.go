@@ -14,7 +14,8 @@
 //
 // Environment: BENCH_DURATION (each measurement, default 10s, after a 3s warm-up), BENCH_SOAK (default 60s),
 // BENCH_PG_URL (the server to use; default postgres://postgres@127.0.0.1:5432/test, whose database is only
-// used to create and drop the benchmark's own), BENCH_PPROF (an address for flowbin's FLOWBIN_PPROF_ADDR).
+// used to create and drop the benchmark's own), BENCH_PPROF (an address for flowbin's FLOWBIN_PPROF_ADDR),
+// BENCH_FLOWBIN_ENV (more NAME=value settings of flowbin's process, separated by spaces, to try one out).
 //
 // It exits 0 when the benchmark ran, whether or not the targets were met (the report says PASS or FAIL), and
 // non-zero only when it could not run.
@@ -65,6 +66,9 @@ type config struct {
 	duration time.Duration
 	soak     time.Duration
 	pprof    string
+	// serverEnv are more settings of flowbin's process (BENCH_FLOWBIN_ENV, NAME=value separated by spaces), for
+	// trying a setting out: FLOWBIN_DB_MAX_CONNS=32 GOGC=200. The report says which.
+	serverEnv []string
 }
 
 func loadConfig() (config, error) {
@@ -93,6 +97,12 @@ func loadConfig() (config, error) {
 			return cfg, fmt.Errorf("%s=%q: want a duration such as 15s", d.name, os.Getenv(d.name))
 		}
 		*d.dst = p
+	}
+	for _, kv := range strings.Fields(os.Getenv("BENCH_FLOWBIN_ENV")) {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return cfg, fmt.Errorf("BENCH_FLOWBIN_ENV: want NAME=value pairs separated by spaces, not %q", kv)
+		}
+		cfg.serverEnv = append(cfg.serverEnv, kv)
 	}
 	if v := os.Getenv("BENCH_PPROF"); v != "" {
 		cfg.pprof = v
@@ -195,7 +205,7 @@ func run(ctx context.Context) error {
 // benchPostgres runs every PostgreSQL measurement: flowbin's scenarios, pgbench's references, peak RSS, soak.
 func benchPostgres(ctx context.Context, cfg config, rep *report, bin, tmp, dbURL string) error {
 	fb := &flowbin{bin: bin, dbURL: dbURL, logPath: filepath.Join(tmp, "flowbin-postgres.log"),
-		extra: []string{"FLOWBIN_MAX_EXECUTED_ACTIONS=" + strconv.Itoa(longMaxExecuted)}}
+		extra: append([]string{"FLOWBIN_MAX_EXECUTED_ACTIONS=" + strconv.Itoa(longMaxExecuted)}, cfg.serverEnv...)}
 	if err := fb.run(ctx, "", "migrate"); err != nil {
 		return err
 	}
@@ -333,7 +343,7 @@ func benchPostgres(ctx context.Context, cfg config, rep *report, bin, tmp, dbURL
 // benchSQLite repeats GET by id on flowbin's embedded SQLite store, seeded with the same data set.
 func benchSQLite(ctx context.Context, cfg config, rep *report, bin, tmp string) error {
 	dir := filepath.Join(tmp, "sqlite")
-	fb := &flowbin{bin: bin, dataDir: dir, logPath: filepath.Join(tmp, "flowbin-sqlite.log")}
+	fb := &flowbin{bin: bin, dataDir: dir, logPath: filepath.Join(tmp, "flowbin-sqlite.log"), extra: cfg.serverEnv}
 	if err := fb.run(ctx, "", "migrate"); err != nil {
 		return err
 	}

@@ -223,8 +223,8 @@ func cpuNote(r Result) string {
 	if r.AllRequests > 0 {
 		n = r.AllRequests
 	}
-	if n == 0 || r.Elapsed == 0 {
-		return ""
+	if n == 0 || r.Elapsed == 0 || (r.ServerCPU == 0 && r.ClientCPU == 0) {
+		return "" // not measured on its own (the starts of the IVR calls are in the steps' figure)
 	}
 	per := func(d time.Duration) time.Duration { return d / time.Duration(n) }
 	cores := func(d time.Duration) float64 { return d.Seconds() / r.Elapsed.Seconds() }
@@ -391,6 +391,9 @@ func (r *report) markdown() string {
 		p("- %s: %s\n", m.k, m.v)
 	}
 	p("- load average (1, 5, 15 min) at the end: %s\n", r.loadEnd)
+	if len(r.cfg.serverEnv) > 0 {
+		p("- flowbin's environment also had (BENCH_FLOWBIN_ENV): `%s`\n", strings.Join(r.cfg.serverEnv, " "))
+	}
 	p("- run: %d clients (pgbench `-c %d -j 2 -M prepared`), %s per measurement after a %s warm-up, soak %s; took %s\n",
 		clients, clients, r.cfg.duration, r.cfg.warmup, r.cfg.soak, r.took.Round(time.Second))
 	p("- data: %s flows of 5–20 actions, %d customers; customer 1 (%s) owns %s; every request is customer 1's. "+
@@ -454,7 +457,7 @@ func (r *report) markdown() string {
 		{r.start, rel(r.start, r.pgStart, "pgbench insert")},
 		{r.pgStep, "reference"},
 		{r.steps.steps, rel(r.steps.steps, r.pgStep, "pgbench step")},
-		{r.ivr.starts, rel(r.ivr.starts, r.pgStart, "pgbench insert")},
+		{r.ivr.starts, "one per 5 steps below"},
 		{r.ivr.steps, rel(r.ivr.steps, r.pgStep, "pgbench step")},
 		{r.longOne.steps, "reference"},
 		{r.long.steps, rel(r.long.steps, r.ivr.steps, "IVR steps")},
