@@ -35,6 +35,10 @@ type Result struct {
 	ServerCPU time.Duration // CPU time (user + system) of the flowbin process during the measurement
 	ClientCPU time.Duration // CPU time of the load generator (this process) or of pgbench
 
+	// AllRequests counts the requests of every kind the measurement sent, where Requests counts only its own
+	// (the steps of a call scenario, which also starts calls): CPU and bytes per request are per AllRequests.
+	AllRequests int
+
 	PgbenchTPS float64 // pgbench's own rate (excluding connection time), which Rate reports when set
 	Output     string  // pgbench's summary
 }

@@ -4,14 +4,18 @@
 //	go run ./bench
 //
 // It creates a PostgreSQL database of its own (dropped at the end, also on failure or Ctrl-C), builds flowbin,
-// seeds 100,000 realistic flows of 4 customers, and drives flowbin with 32 keep-alive connections: GET of a flow,
-// the first page and a page 1,000 flows deep, POST and PUT. pgbench runs the equivalent SQL with the same
-// concurrency against the same database; that is the limit flowbin is compared with. Then a soak watches the
-// server's memory, and the GET is repeated on the embedded SQLite store.
+// seeds 100,000 realistic flows of 4 customers, and drives flowbin with 32 keep-alive connections: GET of a flow
+// (beside pgbench's point read and beside a bare Echo handler answering the same body), the first page and a page
+// 1,000 flows deep, POST and PUT (beside pgbench running the same insert and update SQL), and calls: activeflows
+// started (beside pgbench inserting an equal state row), stepped with /next (beside pgbench reading and updating
+// an equal state row in one transaction), an IVR driven end to end, and a 100-step call whose 100th step is
+// compared with its 1st. Then a soak watches the server's memory, and the GET is repeated on the embedded SQLite
+// store. The report's targets table is added to the chart of every report kept in bench/results/ (ratios.svg).
 //
-// Environment: BENCH_DURATION (each measurement, default 15s, after a 3s warm-up), BENCH_SOAK (default 60s),
+// Environment: BENCH_DURATION (each measurement, default 10s, after a 3s warm-up), BENCH_SOAK (default 60s),
 // BENCH_PG_URL (the server to use; default postgres://postgres@127.0.0.1:5432/test, whose database is only
-// used to create and drop the benchmark's own), BENCH_PPROF (an address for flowbin's FLOWBIN_PPROF_ADDR).
+// used to create and drop the benchmark's own), BENCH_PPROF (an address for flowbin's FLOWBIN_PPROF_ADDR),
+// BENCH_FLOWBIN_ENV (more NAME=value settings of flowbin's process, separated by spaces, to try one out).
 //
 // It exits 0 when the benchmark ran, whether or not the targets were met (the report says PASS or FAIL), and
 // non-zero only when it could not run.
@@ -37,6 +41,13 @@ import (
 )
 
 func main() {
+	if path := os.Getenv(echoBodyEnv); path != "" { // this program, run again as the bare Echo server
+		if err := serveBareEcho(path); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: bare Echo server:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx)
 	stop()
@@ -55,13 +66,16 @@ type config struct {
 	duration time.Duration
 	soak     time.Duration
 	pprof    string
+	// serverEnv are more settings of flowbin's process (BENCH_FLOWBIN_ENV, NAME=value separated by spaces), for
+	// trying a setting out: FLOWBIN_DB_MAX_CONNS=32 GOGC=200. The report says which.
+	serverEnv []string
 }
 
 func loadConfig() (config, error) {
 	cfg := config{
 		adminURL: "postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
 		warmup:   3 * time.Second,
-		duration: 15 * time.Second,
+		duration: 10 * time.Second,
 		soak:     60 * time.Second,
 	}
 	if v := os.Getenv("BENCH_PG_URL"); v != "" {
@@ -83,6 +97,12 @@ func loadConfig() (config, error) {
 			return cfg, fmt.Errorf("%s=%q: want a duration such as 15s", d.name, os.Getenv(d.name))
 		}
 		*d.dst = p
+	}
+	for _, kv := range strings.Fields(os.Getenv("BENCH_FLOWBIN_ENV")) {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return cfg, fmt.Errorf("BENCH_FLOWBIN_ENV: want NAME=value pairs separated by spaces, not %q", kv)
+		}
+		cfg.serverEnv = append(cfg.serverEnv, kv)
 	}
 	if v := os.Getenv("BENCH_PPROF"); v != "" {
 		cfg.pprof = v
@@ -164,6 +184,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	rep.took = time.Since(started)
+	rep.loadEnd = loadAverage()
 
 	text := rep.markdown()
 	fmt.Println()
@@ -173,12 +194,18 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("write the report: %w", err)
 	}
 	logf("report written to %s", path)
+	chart, err := writeChart(resultsDir)
+	if err != nil {
+		return fmt.Errorf("draw the chart: %w", err)
+	}
+	logf("chart of every report's ratios written to %s", chart)
 	return nil
 }
 
 // benchPostgres runs every PostgreSQL measurement: flowbin's scenarios, pgbench's references, peak RSS, soak.
 func benchPostgres(ctx context.Context, cfg config, rep *report, bin, tmp, dbURL string) error {
-	fb := &flowbin{bin: bin, dbURL: dbURL, logPath: filepath.Join(tmp, "flowbin-postgres.log")}
+	fb := &flowbin{bin: bin, dbURL: dbURL, logPath: filepath.Join(tmp, "flowbin-postgres.log"),
+		extra: append([]string{"FLOWBIN_MAX_EXECUTED_ACTIONS=" + strconv.Itoa(longMaxExecuted)}, cfg.serverEnv...)}
 	if err := fb.run(ctx, "", "migrate"); err != nil {
 		return err
 	}
@@ -202,9 +229,9 @@ func benchPostgres(ctx context.Context, cfg config, rep *report, bin, tmp, dbURL
 		return err
 	}
 	var deepAt time.Time
+	defer conn.Close(context.Background())
 	err = conn.QueryRow(ctx, `SELECT tm_create FROM flows WHERE customer_id = $1 AND tm_delete IS NULL
 		ORDER BY tm_create DESC, id DESC OFFSET 999 LIMIT 1`, customerID(0)).Scan(&deepAt)
-	conn.Close(context.Background())
 	if err != nil {
 		return fmt.Errorf("find the deep page token: %w", err)
 	}
@@ -227,6 +254,10 @@ func benchPostgres(ctx context.Context, cfg config, rep *report, bin, tmp, dbURL
 	flowbinStep := func(s scenario) func() (Result, error) {
 		return func() (Result, error) { return measure(ctx, a, s, cfg.warmup, cfg.duration) }
 	}
+	putDef := genDefinition(1<<41, "") // the first of PUT's definitions
+	updateDefines := slices.Concat(pgDefines, []string{"author=" + seedAuthor.String(), "name=bench update ",
+		"detail=" + putDef.Detail, "actions=" + string(putDef.actionsJSON()), "any=true", "revisions={}"})
+	c := &calls{ctx: ctx, cfg: cfg, rep: rep, a: a, conn: conn, tmp: tmp, dbURL: dbURL}
 	steps := []struct {
 		label string
 		do    func() (Result, error)
@@ -242,12 +273,22 @@ func benchPostgres(ctx context.Context, cfg config, rep *report, bin, tmp, dbURL
 			return Result{}, err
 		}, nil},
 		{"flowbin: GET by id", flowbinStep(sc.get), &rep.get},
+		{"a bare Echo handler answering a flow's body", c.bareEcho, &rep.echoGet},
 		{"flowbin: first page", flowbinStep(sc.first), &rep.first},
 		{"flowbin: deep page", flowbinStep(sc.deep), &rep.deep},
 		{"pgbench: insert", pgbenchStep(pgbenchRun{Name: "pgbench: INSERT a flow and its revision",
 			Script: "insert.sql", Defines: insertDefines}), &rep.pgInsert},
 		{"flowbin: POST", flowbinStep(sc.post), &rep.post},
+		{"pgbench: update", pgbenchStep(pgbenchRun{Name: "pgbench: UPDATE a flow and INSERT its revision",
+			Script: "update.sql", Defines: updateDefines}), &rep.pgUpdate},
 		{"flowbin: PUT", flowbinStep(sc.put), &rep.put},
+		{"flowbin: the flows of the calls, one call of each driven and checked", c.setUp, nil},
+		{"pgbench: a call's insert", c.pgStart, &rep.pgStart},
+		{"flowbin: a call starts", c.start, &rep.start},
+		{"pgbench: a step's read + update", c.pgStep, &rep.pgStep},
+		{"flowbin: a step of the started calls", c.steps, &rep.steps.steps},
+		{"flowbin: IVR calls end to end", c.ivrCalls, &rep.ivr.steps},
+		{"flowbin: 100-step calls", c.longCalls, &rep.long.steps},
 	}
 	for _, s := range steps {
 		logf("measuring %s (%s + %s warm-up)", s.label, cfg.duration, cfg.warmup)
@@ -302,7 +343,7 @@ func benchPostgres(ctx context.Context, cfg config, rep *report, bin, tmp, dbURL
 // benchSQLite repeats GET by id on flowbin's embedded SQLite store, seeded with the same data set.
 func benchSQLite(ctx context.Context, cfg config, rep *report, bin, tmp string) error {
 	dir := filepath.Join(tmp, "sqlite")
-	fb := &flowbin{bin: bin, dataDir: dir, logPath: filepath.Join(tmp, "flowbin-sqlite.log")}
+	fb := &flowbin{bin: bin, dataDir: dir, logPath: filepath.Join(tmp, "flowbin-sqlite.log"), extra: cfg.serverEnv}
 	if err := fb.run(ctx, "", "migrate"); err != nil {
 		return err
 	}

@@ -29,7 +29,8 @@ type flowbin struct {
 	bin     string
 	dbURL   string
 	dataDir string
-	logPath string // the server's stderr (warnings and errors only)
+	logPath string   // the server's stderr (warnings and errors only)
+	extra   []string // more FLOWBIN_* settings of the server
 }
 
 // env is the process environment without any FLOWBIN_* variable of the caller's (a stray FLOWBIN_DATABASE_URL
@@ -97,6 +98,7 @@ func (f *flowbin) start(ctx context.Context, pprofAddr string) (*server, error) 
 	if pprofAddr != "" {
 		extra = append(extra, "FLOWBIN_PPROF_ADDR="+pprofAddr)
 	}
+	extra = append(extra, f.extra...)
 	cmd := exec.Command(f.bin) // not CommandContext: stop() ends it gracefully, also after ctx is done
 	cmd.Env = f.env(extra...)
 	cmd.Stderr = logFile
