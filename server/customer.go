@@ -99,6 +99,7 @@ func (s *Server) UpdateCustomer(ctx context.Context, req gen.UpdateCustomerReque
 	if err := s.store.SetCustomerWebhook(ctx, id, uri, method, ""); err != nil {
 		return nil, err
 	}
+	s.hooks.forget(id)
 	c, err := s.customer(ctx, id)
 	if err != nil {
 		return nil, err
@@ -125,5 +126,6 @@ func (s *Server) RotateWebhookSecret(ctx context.Context, _ gen.RotateWebhookSec
 	if err := s.store.SetCustomerWebhook(ctx, id, hook.URI, hook.Method, base64.StdEncoding.EncodeToString(sealed)); err != nil {
 		return nil, err
 	}
+	s.hooks.forget(id)
 	return gen.RotateWebhookSecret200JSONResponse{WebhookSecret: secret}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -76,29 +77,35 @@ type change struct {
 }
 
 // write stores changes in one transaction, with their messages: the events for the activeflows' and their
-// customer's webhooks, and the queued webhook_send requests. Either all of it commits or none.
+// customer's webhooks, and the queued webhook_send requests. Either all of it commits or none. A lone change that
+// owes nothing (no webhook anywhere: the common step) is one statement, without a transaction around it.
 func (s *Server) write(ctx context.Context, changes ...change) error {
+	hooks := make([]*store.CustomerWebhook, len(changes))
+	owes := false
+	for i, c := range changes {
+		hook, err := s.hooks.get(ctx, s.store, c.a.CustomerID)
+		if err != nil {
+			return err
+		}
+		hooks[i] = hook
+		owes = owes || len(c.queued) > 0 || c.a.WebhookURI != "" || hook.URI != ""
+	}
+	save := func(ctx context.Context, c change) error {
+		if c.create {
+			return s.store.CreateActiveflow(ctx, c.a)
+		}
+		return s.store.SaveActiveflow(ctx, c.a)
+	}
+	if len(changes) == 1 && !owes {
+		return save(ctx, changes[0])
+	}
 	return s.store.InTx(ctx, func(ctx context.Context) error {
 		var msgs []store.OutboxMessage
-		hooks := map[uuid.UUID]*store.CustomerWebhook{}
-		for _, c := range changes {
-			var err error
-			if c.create {
-				err = s.store.CreateActiveflow(ctx, c.a)
-			} else {
-				err = s.store.SaveActiveflow(ctx, c.a)
-			}
-			if err != nil {
+		for i, c := range changes {
+			if err := save(ctx, c); err != nil {
 				return err
 			}
-			hook, ok := hooks[c.a.CustomerID]
-			if !ok {
-				if hook, err = s.store.GetCustomerWebhook(ctx, c.a.CustomerID); err != nil {
-					return err
-				}
-				hooks[c.a.CustomerID] = hook
-			}
-			m, err := messages(c, hook)
+			m, err := messages(c, hooks[i])
 			if err != nil {
 				return err
 			}
@@ -139,6 +146,52 @@ func messages(c change, hook *store.CustomerWebhook) ([]store.OutboxMessage, err
 			URL: d.url, Method: method, ContentType: "application/json", Payload: string(body), Signed: true})
 	}
 	return out, nil
+}
+
+// hookCache remembers customers' webhook settings for a second: every step of every call writes its events
+// there, and reading the customer's row for each would cost a query per step. A change made on this instance
+// applies at once (forget); one made on another instance applies within hookCacheTTL.
+type hookCache struct {
+	mu      sync.Mutex
+	entries map[uuid.UUID]hookEntry
+}
+
+type hookEntry struct {
+	hook *store.CustomerWebhook
+	at   time.Time
+}
+
+const (
+	hookCacheTTL  = time.Second
+	hookCacheSize = 10000
+)
+
+func (c *hookCache) get(ctx context.Context, st *store.Store, id uuid.UUID) (*store.CustomerWebhook, error) {
+	now := time.Now()
+	c.mu.Lock()
+	e, ok := c.entries[id]
+	c.mu.Unlock()
+	if ok && now.Sub(e.at) < hookCacheTTL {
+		return e.hook, nil
+	}
+	hook, err := st.GetCustomerWebhook(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.entries == nil || len(c.entries) >= hookCacheSize {
+		c.entries = map[uuid.UUID]hookEntry{}
+	}
+	c.entries[id] = hookEntry{hook, now}
+	c.mu.Unlock()
+	return hook, nil
+}
+
+// forget drops a customer's settings, after this instance changed them.
+func (c *hookCache) forget(id uuid.UUID) {
+	c.mu.Lock()
+	delete(c.entries, id)
+	c.mu.Unlock()
 }
 
 // completeChain starts what an activeflow's end starts: its on_complete_flow_id as a new activeflow of the same

@@ -32,8 +32,8 @@ import (
 	"github.com/flowbin/flowbin/auth"
 	"github.com/flowbin/flowbin/flow"
 	"github.com/flowbin/flowbin/gen"
-	"github.com/flowbin/flowbin/outbound"
 	"github.com/flowbin/flowbin/internal/metrics"
+	"github.com/flowbin/flowbin/outbound"
 	"github.com/flowbin/flowbin/store"
 )
 
@@ -138,6 +138,7 @@ type Server struct {
 	cache     *flowCache // nil: no cache
 	fields    flow.FieldValidation
 	users     *userStates
+	hooks     hookCache // customers' webhook settings, for events
 	metrics   *metrics.Metrics
 	// cacheCounts are the flow cache's result counters, looked up once: GET by id is the hot path.
 	cacheCounts struct{ hit, miss, bypass prometheus.Counter }

@@ -222,6 +222,12 @@ func (p *program) serve(ctx context.Context, cfg config, log *slog.Logger) error
 	// keeps the process near what it needs.
 	if cfg.FlowCacheBytes > 0 && !cfg.GoMemLimitSet {
 		debug.SetMemoryLimit(cfg.FlowCacheBytes + memoryHeadroom)
+		// Under that limit, the collector need not run at every doubling of a small live heap: every request of
+		// the API allocates briefly (decoding, encoding), and collections took a fifth of the CPU of writes and
+		// steps in make bench. The limit, not GOGC, then bounds the heap. An operator's GOGC wins.
+		if p.getenv("GOGC") == "" {
+			debug.SetGCPercent(400)
+		}
 	}
 	if cfg.PprofAddr != "" {
 		if err := serveSide(ctx, "FLOWBIN_PPROF_ADDR", cfg.PprofAddr, pprofHandler(), log, "serving profiles"); err != nil {

@@ -2144,33 +2144,9 @@ type Customer struct {
 }
 
 // CustomerUpdate The customer's webhook. VoIPbin's other customer fields (`name`, `detail`, `email`, `phone_number`,
-// `address`) are accepted and not kept.
+// `address`, `billing_account_id` and the read-only ones) are accepted and not kept; other fields are unknown
+// (see `FLOWBIN_FIELD_VALIDATION`).
 type CustomerUpdate struct {
-	// Address Accepted, not kept.
-	//
-	// Example:
-	Address *string `json:"address,omitempty"`
-
-	// Detail Accepted, not kept.
-	//
-	// Example:
-	Detail *string `json:"detail,omitempty"`
-
-	// Email Accepted, not kept.
-	//
-	// Example:
-	Email *string `json:"email,omitempty"`
-
-	// Name Accepted, not kept.
-	//
-	// Example: default
-	Name *string `json:"name,omitempty"`
-
-	// PhoneNumber Accepted, not kept.
-	//
-	// Example:
-	PhoneNumber *string `json:"phone_number,omitempty"`
-
 	// WebhookMethod The method of those requests; `""` is POST.
 	//
 	// Example: POST
