@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -128,6 +131,37 @@ func (c *calls) steps() (Result, error) {
 	if res.starts.Requests > 0 {
 		logf("  the %s started calls ran out: %d calls started during the measured phase", thousands(len(pool)), res.starts.Requests)
 	}
+	return res.steps, nil
+}
+
+// outboxCalls is ivrCalls while the customer has a webhook: every change of every call writes its event to the
+// outbox in the change's transaction, and the server delivers them meanwhile to a receiver of the bench's.
+func (c *calls) outboxCalls() (Result, error) {
+	var received atomic.Int64
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return Result{}, err
+	}
+	receiver := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		received.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	})}
+	go receiver.Serve(ln)
+	defer receiver.Close()
+	hook := fmt.Sprintf(`{"webhook_uri":"http://%s/events"}`, ln.Addr())
+	if err := c.a.call(c.ctx, http.MethodPut, "/v1.0/customer", []byte(hook), nil); err != nil {
+		return Result{}, fmt.Errorf("set the customer's webhook: %w", err)
+	}
+	defer c.a.call(context.WithoutCancel(c.ctx), http.MethodPut, "/v1.0/customer", []byte(`{"webhook_uri":""}`), nil)
+	res, err := driveCalls(c.ctx, c.a, callRun{name: "IVR calls with a customer webhook: the steps", flowID: c.ivrID, wantEnd: "hangup"},
+		c.cfg.warmup, c.cfg.duration)
+	if err != nil {
+		return Result{}, err
+	}
+	c.rep.outbox = res
+	c.rep.delivered = int(received.Load())
+	logf("  %.0f calls/s; %d events received", res.callRate(), c.rep.delivered)
 	return res.steps, nil
 }
 

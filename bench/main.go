@@ -205,7 +205,8 @@ func run(ctx context.Context) error {
 // benchPostgres runs every PostgreSQL measurement: flowbin's scenarios, pgbench's references, peak RSS, soak.
 func benchPostgres(ctx context.Context, cfg config, rep *report, bin, tmp, dbURL string) error {
 	fb := &flowbin{bin: bin, dbURL: dbURL, logPath: filepath.Join(tmp, "flowbin-postgres.log"),
-		extra: append([]string{"FLOWBIN_MAX_EXECUTED_ACTIONS=" + strconv.Itoa(longMaxExecuted)}, cfg.serverEnv...)}
+		extra: append([]string{"FLOWBIN_MAX_EXECUTED_ACTIONS=" + strconv.Itoa(longMaxExecuted),
+			"FLOWBIN_OUTBOUND_ALLOW=127.0.0.1/32"}, cfg.serverEnv...)} // the events' receiver is the bench's own
 	if err := fb.run(ctx, "", "migrate"); err != nil {
 		return err
 	}
@@ -288,6 +289,7 @@ func benchPostgres(ctx context.Context, cfg config, rep *report, bin, tmp, dbURL
 		{"pgbench: a step's read + update", c.pgStep, &rep.pgStep},
 		{"flowbin: a step of the started calls", c.steps, &rep.steps.steps},
 		{"flowbin: IVR calls end to end", c.ivrCalls, &rep.ivr.steps},
+		{"flowbin: IVR calls end to end, with a customer webhook", c.outboxCalls, &rep.outbox.steps},
 		{"flowbin: 100-step calls", c.longCalls, &rep.long.steps},
 	}
 	for _, s := range steps {

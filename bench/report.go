@@ -26,6 +26,7 @@ const (
 	targetPeakMiB     = 200
 	targetSoakGrowth  = 10.0 // percent
 	targetSQLiteRatio = 0.5  // SQLite GET, of PostgreSQL GET
+	targetOutboxCost  = 1.2  // an IVR call's steps with a customer webhook (events written and sent), of their cost without
 	resultsDir        = "bench/results"
 	dateLayout        = "2006-01-02 15:04:05 MST"
 )
@@ -41,6 +42,8 @@ const (
 	whatLongStep    = "a call's 100th step, p50 latency"
 	whatIVRCall     = "IVR call end to end (start + 5 steps), calls/s"
 	whatLongRate    = "100-step calls, steps/s"
+	whatOutbox      = "IVR calls' steps with a customer webhook (the events outbox): cost"
+	refNoWebhook    = "the same without a webhook"
 	refIVRSteps     = "the IVR calls' steps/s"
 	whatDeep        = "GET /v1.0/flows, 1,000 deep: cost"
 	whatSQLite      = "GET /v1.0/flows/{id} on SQLite"
@@ -81,6 +84,8 @@ type report struct {
 	pgStart, start       Result // a call starts: pgbench's insert of an equal row, and flowbin's
 	pgStep               Result
 	steps, ivr, long     callResult // steps of started calls (the pool); IVR calls end to end; 100-step calls, 32 runners
+	outbox               callResult // IVR calls end to end while the customer has a webhook
+	delivered            int        // events the webhook received during that run
 	longOne              callResult // 100-step calls, one runner
 	pool                 int        // calls the start scenario left for the step scenario
 	stateStart, stateLen int        // bytes of the state flowbin stored when an IVR call started, and after an average step
@@ -310,6 +315,12 @@ func (r *report) targets() []target {
 	add(target{what: whatIVRCall, reference: refPgCall, ratio: fmt.Sprintf("%.2f×", cx), goal: "—", info: true,
 		detail: fmt.Sprintf("%.0f calls/s, %.0f steps/s vs %.0f calls/s (%s)", r.ivr.callRate(), r.ivr.steps.Rate(), pgCall,
 			callPgbenchNote)}, r.ivr.steps)
+
+	ox := ratio(r.ivr.steps.Rate(), r.outbox.steps.Rate())
+	add(target{what: whatOutbox, reference: refNoWebhook, ratio: fmt.Sprintf("%.2f×", ox),
+		goal: fmt.Sprintf("≤ %.1f×", targetOutboxCost), pass: r.outbox.steps.Rate() > 0 && ox <= targetOutboxCost,
+		detail: fmt.Sprintf("%.0f steps/s vs %.0f steps/s; %d events received meanwhile", r.outbox.steps.Rate(), r.ivr.steps.Rate(),
+			r.delivered)}, r.outbox.steps)
 
 	cost := ratio(r.first.Rate(), r.deep.Rate())
 	add(target{what: whatDeep, reference: refFirstPage, ratio: fmt.Sprintf("%.2f×", cost),
