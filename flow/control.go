@@ -87,6 +87,9 @@ var rules = map[Type]rule{
 	}},
 	TypeFetchFlow: {control: true, run: runFetchFlow},
 	TypeHangup:    {terminal: true, endReason: EndHangup},
+	// webhook_send and fetch are control actions too: flowbin sends them itself (outbound.go). Their rules join the
+	// table in outbound.go's init, because fetch validates what it fetches with Parse, whose reachability reads
+	// this table: a cycle Go's initialization refuses in one literal.
 }
 
 var conditionRule = rule{

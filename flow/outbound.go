@@ -46,6 +46,7 @@ type FetchResult struct {
 	Body   []byte
 }
 
+// The rules of webhook_send and fetch (see the rules table in control.go).
 func init() {
 	rules[TypeWebhookSend] = rule{control: true, run: runWebhookSend}
 	rules[TypeFetch] = rule{control: true, run: runFetch}
