@@ -194,15 +194,18 @@ func (d *Deliverer) round(ctx context.Context) bool {
 func (d *Deliverer) deliver(ctx context.Context, m *store.OutboxMessage) {
 	req := outbound.Request{Method: m.Method, URL: m.URL, ContentType: m.ContentType, Body: []byte(m.Payload)}
 	start := d.cfg.Now()
+	var res *outbound.Response
+	var err error
 	if m.Signed {
-		header, err := d.sign(ctx, m, start)
+		// A secret that cannot be read is a failed attempt like any other: retried, then given up on.
+		req.Header, err = d.sign(ctx, m, start)
 		if err != nil {
-			d.log.Warn("outbox: sign", "message_id", m.ID, "err", err)
-			return // the lease runs out and the message is tried again
+			err = fmt.Errorf("sign: %w", err)
 		}
-		req.Header = header
 	}
-	res, err := d.client.Do(ctx, req)
+	if err == nil {
+		res, err = d.client.Do(ctx, req)
+	}
 	if ctx.Err() != nil {
 		return // shutting down: the lease runs out and another instance (or this one, restarted) sends it
 	}

@@ -18,6 +18,9 @@ const (
 	OutboxFailed    = "failed"    // given up on
 )
 
+// OutboxRetention is how long a message that is done (delivered or failed) stays listed, before Sweep drops it.
+const OutboxRetention = 7 * 24 * time.Hour
+
 // OutboxMessage is one request flowbin owes a customer's system: an activeflow's event, or a webhook_send that
 // does not wait. It is written in the transaction of the change that caused it, so that no change commits without
 // it and none is sent for a change that rolled back.

@@ -35,5 +35,15 @@ func (s *Store) Sweep(ctx context.Context) error {
 	if err := s.conn(ctx).Exec("DELETE FROM idempotency_keys WHERE tm_expire < ?", now).Error; err != nil {
 		return fmt.Errorf("store: sweep: %w", classify(err))
 	}
+	// Outbox messages that are done (delivered or given up on) are kept OutboxRetention for
+	// GET /v1.0/activeflows/{id}/events, then dropped with their attempts: the outbox does not grow for ever.
+	done := "SELECT id FROM outbox WHERE state <> ? AND tm_update < ?"
+	cutoff := now.Add(-OutboxRetention)
+	if err := s.conn(ctx).Exec("DELETE FROM outbox_attempts WHERE message_id IN ("+done+")", OutboxPending, cutoff).Error; err != nil {
+		return fmt.Errorf("store: sweep: %w", classify(err))
+	}
+	if err := s.conn(ctx).Exec("DELETE FROM outbox WHERE id IN ("+done+")", OutboxPending, cutoff).Error; err != nil {
+		return fmt.Errorf("store: sweep: %w", classify(err))
+	}
 	return nil
 }
