@@ -12,10 +12,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +36,47 @@ const (
 	HeaderSignature = "webhook-signature"
 	secretPrefix    = "whsec_"
 )
+
+// HeaderVoIPbin is VoIPbin's signature header: "sha256=" and the hex HMAC-SHA256 of the body, keyed by the secret
+// as the customer holds it (bin-webhook-manager's computeSignature keys by []byte(secret)).
+const HeaderVoIPbin = "X-VoIPBIN-Signature"
+
+// SignVoIPbin answers the X-VoIPBIN-Signature of a body: "sha256=" and the lower-case hex HMAC-SHA256 of the body,
+// keyed by the bytes of the secret string exactly as the customer received it ("whsec_…" included), as VoIPbin's
+// webhook-manager computes it.
+func SignVoIPbin(secret string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// VerifyVoIPbin checks an X-VoIPBIN-Signature header as a VoIPbin receiver does.
+func VerifyVoIPbin(secret, header string, body []byte) error {
+	if !hmac.Equal([]byte(header), []byte(SignVoIPbin(secret, body))) {
+		return errors.New("events: the X-VoIPBIN-Signature does not match")
+	}
+	return nil
+}
+
+// SignatureHeaders answers the headers that sign one delivery in both forms: Standard Webhooks' webhook-id,
+// webhook-timestamp and webhook-signature, and VoIPbin's X-VoIPBIN-Signature. id is the delivery's id (stable
+// across its retries, so receivers can drop duplicates) and at the time of the attempt. A secret that is not in
+// Standard Webhooks' form is an error; an empty secret is one too (an unsigned delivery sends none of these).
+func SignatureHeaders(secret, id string, at time.Time, body []byte) (http.Header, error) {
+	if secret == "" {
+		return nil, errors.New("events: no secret to sign with")
+	}
+	sig, err := Sign(secret, id, at, body)
+	if err != nil {
+		return nil, err
+	}
+	h := http.Header{}
+	h.Set(HeaderID, id)
+	h.Set(HeaderTimestamp, strconv.FormatInt(at.Unix(), 10))
+	h.Set(HeaderSignature, sig)
+	h.Set(HeaderVoIPbin, SignVoIPbin(secret, body))
+	return h, nil
+}
 
 // NewSecret makes a signing secret in Standard Webhooks' form: "whsec_" and 24 random bytes in base64.
 func NewSecret() (string, error) {
@@ -245,19 +288,16 @@ func (d *Deliverer) backoff(attempt int) time.Duration {
 	return time.Duration(b)
 }
 
-func (d *Deliverer) sign(ctx context.Context, m *store.OutboxMessage, at time.Time) (map[string][]string, error) {
+func (d *Deliverer) sign(ctx context.Context, m *store.OutboxMessage, at time.Time) (http.Header, error) {
 	secret, err := d.secrets(ctx, m.CustomerID)
 	if err != nil {
 		return nil, err
 	}
-	h := map[string][]string{HeaderID: {m.ID.String()}, HeaderTimestamp: {strconv.FormatInt(at.Unix(), 10)}}
 	if secret == "" {
+		h := http.Header{}
+		h.Set(HeaderID, m.ID.String())
+		h.Set(HeaderTimestamp, strconv.FormatInt(at.Unix(), 10))
 		return h, nil
 	}
-	sig, err := Sign(secret, m.ID.String(), at, []byte(m.Payload))
-	if err != nil {
-		return nil, err
-	}
-	h[HeaderSignature] = []string{sig}
-	return h, nil
+	return SignatureHeaders(secret, m.ID.String(), at, []byte(m.Payload))
 }
