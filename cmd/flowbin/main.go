@@ -190,7 +190,10 @@ func (p *program) serve(ctx context.Context, cfg config, log *slog.Logger) error
 	if err := m.WatchOutbox(func() (int64, error) { return st.OutboxDepth(context.Background()) }); err != nil {
 		return err
 	}
-	deliverer := events.New(events.Config{RetryFor: cfg.EventsRetryFor,
+	if err := m.WatchOutboxDropped(st.OutboxDropped); err != nil {
+		return err
+	}
+	deliverer := events.New(events.Config{RetryFor: cfg.EventsRetryFor, Workers: cfg.EventsWorkers,
 		Observe: func(msg *store.OutboxMessage, status int, err error) { m.ObserveDelivery(msg.EventType, status, err) }}, st, client,
 		func(ctx context.Context, id uuid.UUID) (string, error) { return srv.WebhookSecret(ctx, id) }, log)
 	srv, err = server.New(server.Config{
