@@ -329,6 +329,18 @@ func (s *Store) BackOffDestination(ctx context.Context, m *OutboxMessage, failur
 	return nil
 }
 
+// sweepDestinations forgets the failures of destinations that nothing waits for any more, an hour after their
+// last back-off ended: the table does not grow with every receiver that ever failed.
+func (s *Store) sweepDestinations(ctx context.Context, now time.Time) error {
+	err := s.conn(ctx).Exec(`DELETE FROM outbox_destinations WHERE blocked_until < ? AND NOT EXISTS (
+		SELECT 1 FROM outbox o WHERE o.customer_id = outbox_destinations.customer_id
+		AND o.destination = outbox_destinations.destination AND o.state = ?)`, now.Add(-time.Hour), OutboxPending).Error
+	if err != nil {
+		return fmt.Errorf("store: sweep: %w", classify(err))
+	}
+	return nil
+}
+
 // ClearDestination forgets m's destination's failures: it answered.
 func (s *Store) ClearDestination(ctx context.Context, m *OutboxMessage) error {
 	err := s.conn(ctx).Exec("DELETE FROM outbox_destinations WHERE customer_id = ? AND destination = ?", m.CustomerID, m.Destination).Error

@@ -196,6 +196,26 @@ func TestOutboxCapAndShares(t *testing.T) {
 		if n := countDestination(healed, "https://dead.example"); n != 4 {
 			t.Errorf("a cleared destination is claimed in full again: %d of 4", n)
 		}
+
+		// Back-offs are swept an hour after they end, once nothing waits for their destination.
+		gone := store.OutboxMessage{CustomerID: alice.ID, Destination: "https://gone.example"}
+		if err := st.BackOffDestination(ctx, &gone, 3, t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.BackOffDestination(ctx, &healed[0], 1, t0); err != nil { // still has messages pending
+			t.Fatal(err)
+		}
+		clock.Set(t0.Add(2 * time.Hour))
+		if err := st.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		left, err := st.BackedOffDestinations(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) != 1 || left[0] != healed[0].Destination {
+			t.Errorf("after the sweep: %v, want only %s (it has messages waiting)", left, healed[0].Destination)
+		}
 	})
 }
 
