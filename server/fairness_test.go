@@ -37,10 +37,13 @@ func (e *env) deliverWith(t *testing.T, cfg events.Config, timeout time.Duration
 // tried by a probe at a time (it costs a worker, not the outbox), and bob's other messages are not burnt through.
 func TestDeadReceiverDoesNotDelayOthers(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		const (
-			timeout = time.Second
-			queued  = 3000
-		)
+		const timeout = time.Second
+		queued := 3000
+		if raceDetector && b == storetest.SQLite {
+			// Writing the backlog alone takes 15 s there; a thousand shows the same (a claim reads destinations,
+			// never the backlog), and the other runs of this test show it with 3,000.
+			queued = 1000
+		}
 		e := newEnv(t, b, allowLoopback)
 		second, _ := e.instanceOn(t, server.Config{}, e.stCfg)
 
@@ -112,7 +115,7 @@ func TestDeadReceiverDoesNotDelayOthers(t *testing.T) {
 		}
 		// Bob's messages to the dead receiver cost a probe at a time: most of them were never attempted.
 		n, err := e.st.OutboxDepth(context.Background())
-		if err != nil || n < queued-20 {
+		if err != nil || n < int64(queued-20) {
 			t.Errorf("%d of bob's %d messages still pending (%v): the dead receiver burnt through them", n, queued, err)
 		}
 		if got := deadRequests.Load(); got > 20 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -148,6 +149,20 @@ func (s *Store) EnqueueOutbox(ctx context.Context, msgs []OutboxMessage, notify 
 	if err := s.conn(ctx).CreateInBatches(&msgs, 200).Error; err != nil {
 		return fmt.Errorf("store: enqueue: %w", classify(err))
 	}
+	// Claims walk destinations: each one written to has its row (already there, nearly always: nothing is written).
+	seen := map[destinationKey]bool{}
+	for _, m := range msgs {
+		k := destinationKey{m.CustomerID, m.Destination}
+		if seen[k] || m.State != OutboxPending {
+			continue
+		}
+		seen[k] = true
+		err := s.conn(ctx).Exec("INSERT INTO outbox_destinations (customer_id, destination) VALUES (?, ?) ON CONFLICT (customer_id, destination) DO NOTHING",
+			m.CustomerID, m.Destination).Error
+		if err != nil {
+			return fmt.Errorf("store: enqueue: %w", classify(err))
+		}
+	}
 	if dropped > 0 {
 		afterCommit(ctx, func() { s.outbox.dropped.Add(dropped) })
 	}
@@ -177,47 +192,33 @@ func (s *Store) ClaimOutbox(ctx context.Context, now time.Time, lease time.Durat
 // A claim holds it (or, on SQLite, the single writer's lock) only to count what is in flight and lease.
 const claimLock = 0x666c6f77_0001 // "flow", 1
 
-// candidatesSQL reads the messages a claim may take, fairly: due messages whose destination is not backed off;
-// at most a destination's share per destination (1, a probe, while it is failing), then at most the customer's
-// share per customer, each counting what is in flight already; ordered so that every customer's first message
-// comes before anyone's second, and within a customer its destinations take turns. It runs outside the claim's
-// lock (it reads every due message: the customer cap bounds them); the claim then checks it under the lock. Both
-// dialects run it as written.
-const candidatesSQL = `
-WITH busy AS (
-    SELECT customer_id, destination, COUNT(*) AS n FROM outbox
-    WHERE state = 'pending' AND lease_until >= @now
-    GROUP BY customer_id, destination
-),
-busy_customer AS (
-    SELECT customer_id, SUM(n) AS n FROM busy GROUP BY customer_id
-),
-due AS (
-    SELECT o.id, o.customer_id, o.destination, o.next_attempt, COALESCE(b.failures, 0) AS failures,
-           ROW_NUMBER() OVER (PARTITION BY o.customer_id, o.destination ORDER BY o.next_attempt, o.id) AS rd
-    FROM outbox o
-    LEFT JOIN outbox_destinations b ON b.customer_id = o.customer_id AND b.destination = o.destination
-    WHERE o.state = 'pending' AND o.next_attempt <= @now AND (o.lease_until IS NULL OR o.lease_until < @now)
-      AND (b.blocked_until IS NULL OR b.blocked_until <= @now)
-),
-fair AS (
-    SELECT due.id, due.customer_id, due.destination, due.failures, due.next_attempt,
-           ROW_NUMBER() OVER (PARTITION BY due.customer_id ORDER BY due.rd, due.next_attempt, due.id) AS rc
-    FROM due
-    LEFT JOIN busy ON busy.customer_id = due.customer_id AND busy.destination = due.destination
-    WHERE due.rd + COALESCE(busy.n, 0) <= CASE WHEN due.failures > 0 THEN 1 ELSE @destination END
-)
-SELECT fair.id, fair.customer_id, fair.destination, fair.failures FROM fair
-LEFT JOIN busy_customer ON busy_customer.customer_id = fair.customer_id
-WHERE fair.rc + COALESCE(busy_customer.n, 0) <= @customer
-ORDER BY fair.rc, fair.next_attempt, fair.id
-LIMIT @limit`
+// claimGroups bounds the destinations one claim reads; they take turns (last_claim), so every one is read in turn.
+const claimGroups = 256
+
+// destinationsSQL reads the destinations a claim may take from: not backed off, with a message due and not leased
+// (an index seek each: a destination with thousands waiting costs what one with a single message does), those
+// served longest ago first.
+const destinationsSQL = `
+SELECT g.customer_id, g.destination, g.failures FROM outbox_destinations g
+WHERE g.blocked_until <= @now AND EXISTS (
+    SELECT 1 FROM outbox o WHERE o.customer_id = g.customer_id AND o.destination = g.destination
+    AND o.state = 'pending' AND o.next_attempt <= @now AND (o.lease_until IS NULL OR o.lease_until < @now))
+ORDER BY g.last_claim, g.customer_id, g.destination
+LIMIT @groups`
+
+type claimGroup struct {
+	CustomerID  uuid.UUID `gorm:"column:customer_id"`
+	Destination string    `gorm:"column:destination"`
+	Failures    int       `gorm:"column:failures"`
+}
 
 type claimCandidate struct {
 	ID          uuid.UUID `gorm:"column:id"`
 	CustomerID  uuid.UUID `gorm:"column:customer_id"`
 	Destination string    `gorm:"column:destination"`
-	Failures    int       `gorm:"column:failures"`
+	NextAttempt time.Time `gorm:"column:next_attempt"`
+	failures    int
+	turn        int // its place among its destination's candidates
 }
 
 type destinationKey struct {
@@ -226,22 +227,20 @@ type destinationKey struct {
 }
 
 // ClaimOutboxShared leases up to limit messages that are due at now and not leased, until now+lease, and answers
-// them, within shares (see candidatesSQL). Claims take turns for the moment they count and lease (an advisory
-// lock on PostgreSQL, the single writer on SQLite), so instances share the work, never hold one message at once,
-// and never pass a customer's or a destination's share. A failing destination's probe keeps the destination
-// blocked until its lease ends, so that its backlog is not even read meanwhile.
+// them, within shares: at most shares.Destination per destination (1, a probe, while it is failing) and
+// shares.Customer per customer, each counting what is in flight on every instance; every customer's first message
+// before anyone's second, and a customer's destinations in turn. It reads destinations (few), then the first
+// messages of each (an index seek each), never the whole backlog; then, under a lock that makes claims take turns
+// (an advisory lock on PostgreSQL, the single writer on SQLite), counts what is in flight and leases. So instances
+// share the work, never hold one message at once, and never pass a share. A failing destination's probe keeps the
+// destination blocked until its lease ends.
 func (s *Store) ClaimOutboxShared(ctx context.Context, now time.Time, lease time.Duration, limit int, shares OutboxShares) ([]OutboxMessage, error) {
 	now = now.UTC().Truncate(time.Microsecond)
 	until := now.Add(lease)
 	shares.Customer, shares.Destination = max(shares.Customer, 1), max(shares.Destination, 1)
-	var candidates []claimCandidate
-	err := s.conn(ctx).Raw(candidatesSQL, map[string]any{"now": now, "destination": shares.Destination,
-		"customer": shares.Customer, "limit": limit}).Scan(&candidates).Error
-	if err != nil {
-		return nil, fmt.Errorf("store: claim outbox: %w", classify(err))
-	}
-	if len(candidates) == 0 {
-		return nil, nil
+	candidates, err := s.claimCandidates(ctx, now, shares)
+	if err != nil || len(candidates) == 0 {
+		return nil, err
 	}
 	var out []OutboxMessage
 	err = s.InTx(ctx, func(ctx context.Context) error {
@@ -273,11 +272,15 @@ func (s *Store) ClaimOutboxShared(ctx context.Context, now time.Time, lease time
 			perDestination[destinationKey{b.CustomerID, b.Destination}] += b.N
 		}
 		var ids []uuid.UUID
+		served := map[destinationKey]bool{}
 		var probes []destinationKey
 		for _, c := range candidates {
+			if len(ids) == limit {
+				break
+			}
 			k := destinationKey{c.CustomerID, c.Destination}
 			destShare := shares.Destination
-			if c.Failures > 0 {
+			if c.failures > 0 {
 				destShare = 1
 			}
 			if perCustomer[c.CustomerID] >= shares.Customer || perDestination[k] >= destShare {
@@ -286,9 +289,10 @@ func (s *Store) ClaimOutboxShared(ctx context.Context, now time.Time, lease time
 			perCustomer[c.CustomerID]++
 			perDestination[k]++
 			ids = append(ids, c.ID)
-			if c.Failures > 0 {
+			if !served[k] && c.failures > 0 {
 				probes = append(probes, k)
 			}
+			served[k] = true
 		}
 		if len(ids) == 0 {
 			return nil
@@ -299,9 +303,14 @@ func (s *Store) ClaimOutboxShared(ctx context.Context, now time.Time, lease time
 		if res.Error != nil || res.RowsAffected == 0 {
 			return res.Error
 		}
-		for _, k := range probes {
-			err := s.conn(ctx).Exec("UPDATE outbox_destinations SET blocked_until = ? WHERE customer_id = ? AND destination = ? AND blocked_until < ?",
-				until, k.customer, k.destination, until).Error
+		for k := range served {
+			blocked := "blocked_until"
+			if slices.Contains(probes, k) {
+				blocked = "CASE WHEN blocked_until < @until THEN @until ELSE blocked_until END"
+			}
+			err := s.conn(ctx).Exec("UPDATE outbox_destinations SET last_claim = @now, blocked_until = "+blocked+
+				" WHERE customer_id = @customer AND destination = @destination",
+				map[string]any{"now": now, "until": until, "customer": k.customer, "destination": k.destination}).Error
 			if err != nil {
 				return err
 			}
@@ -314,6 +323,72 @@ func (s *Store) ClaimOutboxShared(ctx context.Context, now time.Time, lease time
 		return nil, fmt.Errorf("store: claim outbox: %w", classify(err))
 	}
 	return out, nil
+}
+
+// claimCandidates reads, without locks, the first due messages of each destination a claim may take from, in the
+// order the claim considers them: round by round, each customer's next one (its destinations in turn), customers
+// by their oldest due message.
+func (s *Store) claimCandidates(ctx context.Context, now time.Time, shares OutboxShares) ([]claimCandidate, error) {
+	var groups []claimGroup
+	err := s.conn(ctx).Raw(destinationsSQL, map[string]any{"now": now, "groups": claimGroups}).Scan(&groups).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: claim outbox: %w", classify(err))
+	}
+	if len(groups) == 0 {
+		return nil, nil
+	}
+	parts := make([]string, len(groups))
+	var args []any
+	for i, g := range groups {
+		k := min(shares.Destination, shares.Customer)
+		if g.Failures > 0 {
+			k = 1
+		}
+		parts[i] = fmt.Sprintf(`SELECT * FROM (SELECT id, customer_id, destination, next_attempt FROM outbox
+			WHERE customer_id = ? AND destination = ? AND state = 'pending' AND next_attempt <= ?
+			AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt, id LIMIT %d) AS head%d`, k, i)
+		args = append(args, g.CustomerID, g.Destination, now, now)
+	}
+	var heads []claimCandidate
+	if err := s.conn(ctx).Raw(strings.Join(parts, " UNION ALL "), args...).Scan(&heads).Error; err != nil {
+		return nil, fmt.Errorf("store: claim outbox: %w", classify(err))
+	}
+	failures := map[destinationKey]int{}
+	for _, g := range groups {
+		failures[destinationKey{g.CustomerID, g.Destination}] = g.Failures
+	}
+	// Turns: within a destination by age; within a customer, destinations alternate (turn = rank in destination);
+	// then round r takes every customer's r-th candidate, customers by their oldest.
+	slices.SortStableFunc(heads, func(a, b claimCandidate) int { return a.NextAttempt.Compare(b.NextAttempt) })
+	rank := map[destinationKey]int{}
+	byCustomer := map[uuid.UUID][]claimCandidate{}
+	var order []uuid.UUID
+	for _, h := range heads {
+		k := destinationKey{h.CustomerID, h.Destination}
+		h.failures, h.turn = failures[k], rank[k]
+		rank[k]++
+		if _, ok := byCustomer[h.CustomerID]; !ok {
+			order = append(order, h.CustomerID)
+		}
+		byCustomer[h.CustomerID] = append(byCustomer[h.CustomerID], h)
+	}
+	var out []claimCandidate
+	for round := 0; ; round++ {
+		took := false
+		for _, c := range order {
+			list := byCustomer[c]
+			if round == 0 {
+				slices.SortStableFunc(list, func(a, b claimCandidate) int { return a.turn - b.turn })
+			}
+			if round < len(list) && round < shares.Customer {
+				out = append(out, list[round])
+				took = true
+			}
+		}
+		if !took {
+			return out, nil
+		}
+	}
 }
 
 // BackOffDestination records that m's destination did not answer at now: none of its customer's messages to it
@@ -329,21 +404,30 @@ func (s *Store) BackOffDestination(ctx context.Context, m *OutboxMessage, failur
 	return nil
 }
 
-// sweepDestinations forgets the failures of destinations that nothing waits for any more, an hour after their
-// last back-off ended: the table does not grow with every receiver that ever failed.
+// sweepDestinations forgets destinations that nothing has waited for since an hour (the table does not grow with
+// every receiver ever used), and gives back its row to any destination with messages waiting and no row (one
+// written while its idle row was being swept), so that no message waits unclaimed past a sweep.
 func (s *Store) sweepDestinations(ctx context.Context, now time.Time) error {
-	err := s.conn(ctx).Exec(`DELETE FROM outbox_destinations WHERE blocked_until < ? AND NOT EXISTS (
+	hourAgo := now.Add(-time.Hour)
+	err := s.conn(ctx).Exec(`DELETE FROM outbox_destinations WHERE blocked_until < ? AND last_claim < ? AND NOT EXISTS (
 		SELECT 1 FROM outbox o WHERE o.customer_id = outbox_destinations.customer_id
-		AND o.destination = outbox_destinations.destination AND o.state = ?)`, now.Add(-time.Hour), OutboxPending).Error
+		AND o.destination = outbox_destinations.destination AND o.state = ?)`, hourAgo, hourAgo, OutboxPending).Error
+	if err != nil {
+		return fmt.Errorf("store: sweep: %w", classify(err))
+	}
+	err = s.conn(ctx).Exec(`INSERT INTO outbox_destinations (customer_id, destination)
+		SELECT DISTINCT o.customer_id, o.destination FROM outbox o WHERE o.state = ? AND NOT EXISTS (
+			SELECT 1 FROM outbox_destinations g WHERE g.customer_id = o.customer_id AND g.destination = o.destination)`, OutboxPending).Error
 	if err != nil {
 		return fmt.Errorf("store: sweep: %w", classify(err))
 	}
 	return nil
 }
 
-// ClearDestination forgets m's destination's failures: it answered.
+// ClearDestination forgets m's destination's failures and back-off: it answered.
 func (s *Store) ClearDestination(ctx context.Context, m *OutboxMessage) error {
-	err := s.conn(ctx).Exec("DELETE FROM outbox_destinations WHERE customer_id = ? AND destination = ?", m.CustomerID, m.Destination).Error
+	err := s.conn(ctx).Exec("UPDATE outbox_destinations SET failures = 0, blocked_until = ? WHERE customer_id = ? AND destination = ?",
+		time.Unix(0, 0).UTC(), m.CustomerID, m.Destination).Error
 	if err != nil {
 		return fmt.Errorf("store: clear destination: %w", classify(err))
 	}
