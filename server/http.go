@@ -171,7 +171,7 @@ func New(cfg Config, st *store.Store, tokens *auth.Tokens, passwords *auth.Passw
 	}
 	s.fields = fields
 	s.users = newUserStates()
-	spec, err := gen.GetSwagger()
+	spec, err := gen.GetSpec()
 	if err != nil {
 		return nil, fmt.Errorf("server: load embedded spec: %w", err)
 	}
