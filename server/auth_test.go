@@ -45,6 +45,7 @@ func signed(t *testing.T, method jwt.SigningMethod, key any, claims jwt.MapClaim
 
 // TestCredentials: every credential form works, every failure answers its documented 401.
 func TestCredentials(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		key := e.createKey(e.alice, `{"name":"ci","expire":86400}`)
@@ -111,6 +112,7 @@ func TestCredentials(t *testing.T) {
 }
 
 func TestDeletedAndExpiredKeysFailAtOnce(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		deleted := e.createKey(e.alice, `{"expire":86400}`)
@@ -127,6 +129,7 @@ func TestDeletedAndExpiredKeysFailAtOnce(t *testing.T) {
 }
 
 func TestLogin(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		var ok struct{ Username, Token string }
@@ -158,6 +161,7 @@ func TestLogin(t *testing.T) {
 }
 
 func TestLoginRateLimit(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b, func(c *server.Config) {
 			c.LoginAttemptsPerUser = 3
@@ -179,6 +183,7 @@ func TestLoginRateLimit(t *testing.T) {
 // TestTenancy: customer A cannot read, list, update or delete customer B's flows or keys; their ids answer 404
 // exactly like ids that never existed.
 func TestTenancy(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		f := e.createFlow(e.alice, `{"name":"alice's","actions":[{"type":"answer"}]}`)
@@ -227,6 +232,7 @@ func TestTenancy(t *testing.T) {
 }
 
 func TestAccesskeyLifecycle(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		k := e.createKey(e.alice, `{"name":"deploy bot","detail":"ci","expire":172800}`)
@@ -269,6 +275,7 @@ func TestAccesskeyLifecycle(t *testing.T) {
 
 // TestSecretsStayOutOfLogs: tokens, keys and passwords never reach the log.
 func TestSecretsStayOutOfLogs(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLite)
 	k := e.createKey(e.alice, `{"expire":86400}`)
 	e.do("GET", "/v1.0/flows?token="+e.alice.token, nil).wantStatus(http.StatusOK)
@@ -287,6 +294,7 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 
 // TestLoginRateLimitAcrossInstances: two servers on one PostgreSQL database share the login counters.
 func TestLoginRateLimitAcrossInstances(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.Postgres, func(c *server.Config) { c.LoginAttemptsPerUser = 4 })
 	second := e.secondInstance(t, server.Config{LoginAttemptsPerUser: 4, LoginAttemptsPerAddress: 1000})
 

@@ -71,6 +71,7 @@ func (e *env) eventually(id, want string) time.Duration {
 
 // TestFlowCacheReadsOwnWrites: on one instance, an answered write is seen by the very next read, on both stores.
 func TestFlowCacheReadsOwnWrites(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		f := e.createFlow(e.alice, `{"name":"v0"}`)
@@ -102,6 +103,7 @@ func TestFlowCacheReadsOwnWrites(t *testing.T) {
 // TestFlowCacheTwoInstances: two instances on one PostgreSQL database, each with its cache. A change made on one,
 // or by anyone with SQL, reaches the other's cache as it commits.
 func TestFlowCacheTwoInstances(t *testing.T) {
+	t.Parallel()
 	a := newEnv(t, storetest.Postgres)
 	b, _ := a.instanceOn(t, server.Config{}, store.Config{URL: a.storeURL(t)})
 	f := a.createFlow(a.alice, `{"name":"v0"}`)
