@@ -10,6 +10,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 
+	"github.com/flowbin/flowbin/flow"
 	"github.com/flowbin/flowbin/server"
 	"github.com/flowbin/flowbin/store/storetest"
 )
@@ -236,8 +237,8 @@ func TestAccesskeyLifecycle(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		k := e.createKey(e.alice, `{"name":"deploy bot","detail":"ci","expire":172800}`)
-		created, _ := time.Parse("2006-01-02 15:04:05.000000", k.TMCreate)
-		expire, _ := time.Parse("2006-01-02 15:04:05.000000", k.TMExpire)
+		created, _ := time.Parse(flow.TimeLayout, k.TMCreate)
+		expire, _ := time.Parse(flow.TimeLayout, k.TMExpire)
 		if expire.Sub(created) != 48*time.Hour || k.CustomerID != e.alice.customerID || k.TMUpdate != "" {
 			t.Errorf("created key: %+v", k)
 		}

@@ -354,7 +354,7 @@ func TestVoIPbinPaging(t *testing.T) {
 			t.Errorf("page_size=0: got %s, want all three", got)
 		}
 		first := page("page_size=1")
-		seed, err := time.Parse("2006-01-02 15:04:05.000000", first.NextPageToken)
+		seed, err := time.Parse(flow.TimeLayout, first.NextPageToken)
 		if err != nil {
 			t.Fatal(err)
 		}

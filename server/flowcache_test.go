@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowbin/flowbin/internal/apitest"
 	"github.com/flowbin/flowbin/internal/faultproxy"
 	"github.com/flowbin/flowbin/server"
 	"github.com/flowbin/flowbin/store"
@@ -30,7 +31,7 @@ func (e *env) instanceOn(t *testing.T, cfg server.Config, stCfg store.Config) (*
 	if cfg.LoginAttemptsPerUser == 0 {
 		cfg.LoginAttemptsPerUser, cfg.LoginAttemptsPerAddress = 1000, 1000
 	}
-	logs := &syncBuffer{}
+	logs := &apitest.LogBuffer{}
 	leaks.log(logs)
 	s, err := server.New(cfg, st, e.tokens, testPasswords(t), slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
