@@ -9,10 +9,8 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/url"
 	"regexp"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -89,41 +87,12 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.Int64("bytes_out", res.Size),
 			slog.String("client", c.RealIP()),
 		}
-		if q := redactQuery(req.URL.RawQuery); q != "" {
+		if q := auth.RedactQuery(req.URL.RawQuery); q != "" {
 			attrs = append(attrs, slog.String("query", q))
 		}
 		s.log.LogAttrs(req.Context(), level, "request", attrs...)
 		return nil
 	}
-}
-
-// credentialParams are query parameters whose values never reach a log: every name that authentication reads
-// (credential), compared as authentication compares them, after decoding.
-var credentialParams = map[string]bool{"token": true, "accesskey": true}
-
-// redactQuery is the query as the server reads it: each pair decoded (as url.ParseQuery decodes it, so that
-// "%74oken" is "token"), the values of credential parameters and anything that looks like a token or key masked,
-// then encoded again in one canonical way. Pairs that do not decode, which the server ignores, are logged as
-// "(undecodable)".
-func redactQuery(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	parts := strings.Split(raw, "&")
-	for i, p := range parts {
-		rawName, rawValue, _ := strings.Cut(p, "=")
-		name, err1 := url.QueryUnescape(rawName)
-		value, err2 := url.QueryUnescape(rawValue)
-		switch {
-		case err1 != nil || err2 != nil || strings.Contains(p, ";"):
-			parts[i] = "(undecodable)"
-		case credentialParams[strings.ToLower(name)]:
-			parts[i] = url.QueryEscape(auth.Redact(name)) + "=" + auth.Redacted
-		default:
-			parts[i] = url.QueryEscape(auth.Redact(name)) + "=" + url.QueryEscape(auth.Redact(value))
-		}
-	}
-	return strings.Join(parts, "&")
 }
 
 // recoverPanic turns a panic into a 500 answer and logs the stack.
