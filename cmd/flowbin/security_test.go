@@ -98,7 +98,7 @@ func TestUserRevocationCommands(t *testing.T) {
 					t.Fatalf("%s: the token fails before", step.args[1])
 				}
 			}
-			newPassword := fmt.Sprintf("password-%d", i)
+			newPassword := fmt.Sprintf("new-password-%d", i)
 			out := cli(newPassword+"\n", step.args...)
 			refused(step.args[1], token)
 			keyWorks(step.keyWork)
