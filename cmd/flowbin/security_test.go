@@ -100,7 +100,7 @@ func TestUserRevocationCommands(t *testing.T) {
 					}
 				}
 			}
-			newPassword := fmt.Sprintf("password-%d", i)
+			newPassword := fmt.Sprintf("new-password-%d", i)
 			out := cli(newPassword+"\n", step.args...)
 			refused(step.args[1], token)
 			keyWorks(step.keyWork)
