@@ -93,6 +93,7 @@ func TestOutboxRoundTripAndSweep(t *testing.T) {
 // customer's first message before anyone's second; a destination backed off is not claimed until its time, then
 // by a single probe, and an answer clears it.
 func TestOutboxCapAndShares(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		clock := storetest.NewClock(t0)
 		st := storetest.Open(t, b, storetest.WithClock(clock), func(c *store.Config) { c.OutboxMaxPending = 5 })
