@@ -320,7 +320,7 @@ func (d *Deliverer) deliver(ctx context.Context, m *store.OutboxMessage) {
 
 // noteDestination backs off a destination that did not answer (no answer, 408, 429, 5xx), so that its other
 // messages wait in the database instead of taking workers, and clears one that answered after failing. Refusals
-// of the outbound guard and unreadable secrets are not the destination's doing and change nothing.
+// of the outbound guard and unreadable secrets are not the destination's doing: they end a probe without a verdict.
 func (d *Deliverer) noteDestination(ctx context.Context, m *store.OutboxMessage, res *outbound.Response, err error, at time.Time) {
 	var failing bool
 	switch {
@@ -335,7 +335,7 @@ func (d *Deliverer) noteDestination(ctx context.Context, m *store.OutboxMessage,
 		if e := d.store.BackOffDestination(ctx, m, failures, at.Add(d.backoff(failures))); e != nil {
 			d.log.Warn("outbox: back off destination", "message_id", m.ID, "err", e)
 		}
-	case err == nil && m.DestinationFailures > 0:
+	case m.DestinationFailures > 0: // it answered, or was never asked: its probe is over
 		if e := d.store.ClearDestination(ctx, m); e != nil {
 			d.log.Warn("outbox: clear destination", "message_id", m.ID, "err", e)
 		}

@@ -68,7 +68,7 @@ type OutboxMessage struct {
 	Method       string     `gorm:"column:method"`
 	ContentType  string     `gorm:"column:content_type"`
 	Payload      string     `gorm:"column:payload"`
-	Signed       bool       `gorm:"column:signed"`
+	Signed       bool       `gorm:"column:signed"`      // an event; every message is signed once its customer has a secret
 	Destination  string     `gorm:"column:destination"` // OutboxDestination(URL), set by EnqueueOutbox
 	State        string     `gorm:"column:state"`
 	Attempts     int        `gorm:"column:attempts"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +41,7 @@ func TestInstancesDisagreeLoudly(t *testing.T) {
 			other[k] = v
 		}
 		other["FLOWBIN_OUTBOUND_ALLOW"] = "127.0.0.0/8"
+		other["FLOWBIN_METRICS_ADDR"] = "127.0.0.1:0"
 		c := start(t, other)
 		for name, s := range map[string]*started{"first": a, "same": b1} {
 			if strings.Contains(s.stderr.String(), "SETTING DIFFERS") {
@@ -52,6 +54,18 @@ func TestInstancesDisagreeLoudly(t *testing.T) {
 		}
 		if strings.Contains(log, "FLOWBIN_JWT_SECRET\"") || strings.Contains(log, "setting=FLOWBIN_JWT_SECRET") {
 			t.Errorf("the server secret is shared, but was reported:\n%s", log)
+		}
+		// The metrics say it too (and the outbox's families are there).
+		m := regexp.MustCompile(`msg="serving metrics" addr=(\S+)`).FindStringSubmatch(log)
+		if m == nil {
+			t.Fatalf("no metrics listener in the log:\n%s", log)
+		}
+		_, body := call(t, "GET", "http://"+m[1]+"/metrics", "")
+		for _, want := range []string{`flowbin_settings_disagree{setting="outbound_allow"} 1`, `flowbin_settings_disagree{setting="server_secret"} 0`,
+			"flowbin_outbox_dropped_total 0", "# TYPE flowbin_outbox_pending gauge"} {
+			if !strings.Contains(string(body), want) {
+				t.Errorf("/metrics lacks %q", want)
+			}
 		}
 	})
 }
