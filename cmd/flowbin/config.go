@@ -65,6 +65,7 @@ type config struct {
 	EventsRetryFor    time.Duration
 	EventsMaxPending  int
 	EventsWorkers     int
+	EventsShare       int
 	PprofAddr         string
 	MetricsAddr       string
 	FlowCacheBytes    int64
@@ -232,8 +233,10 @@ var settings = []setting{
 		parse: duration(func(c *config) *time.Duration { return &c.EventsRetryFor })},
 	{name: "FLOWBIN_EVENTS_MAX_PENDING", def: "10000", help: "messages (events, `webhook_send`) one customer may have waiting for delivery; more are recorded as `dropped`, never sent",
 		parse: integer(1, 1<<30, func(c *config) *int { return &c.EventsMaxPending })},
-	{name: "FLOWBIN_EVENTS_WORKERS", def: "16", help: "outbound deliveries one instance makes at once; one customer holds at most 4 of them (at most half) across all instances",
+	{name: "FLOWBIN_EVENTS_WORKERS", def: "16", help: "outbound deliveries one instance makes at once; one customer holds at most `FLOWBIN_EVENTS_CUSTOMER_SHARE` of them",
 		parse: integer(2, 1<<16, func(c *config) *int { return &c.EventsWorkers })},
+	{name: "FLOWBIN_EVENTS_CUSTOMER_SHARE", def: "4", help: "deliveries of one customer in flight at once, across all instances (and to one of its destinations); at most half of `FLOWBIN_EVENTS_WORKERS` is used. A server with a single customer may raise it",
+		parse: integer(1, 1<<16, func(c *config) *int { return &c.EventsShare })},
 	{name: "FLOWBIN_DOCS_PERSIST_AUTHORIZATION", def: "false",
 		help:  "Swagger UI (`/docs`) keeps the credential given to Authorize in the browser's localStorage, across reloads; `false`: in the page's memory only",
 		parse: boolean(func(c *config) *bool { return &c.DocsPersistAuth })},

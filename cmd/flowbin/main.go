@@ -198,7 +198,8 @@ func (p *program) serve(ctx context.Context, cfg config, log *slog.Logger) error
 		return err
 	}
 	deliverer := events.New(events.Config{RetryFor: cfg.EventsRetryFor, Workers: cfg.EventsWorkers,
-		Observe: func(msg *store.OutboxMessage, status int, err error) { m.ObserveDelivery(msg.EventType, status, err) }}, st, client,
+		CustomerShare: min(cfg.EventsShare, max(1, cfg.EventsWorkers/2)),
+		Observe:       func(msg *store.OutboxMessage, status int, err error) { m.ObserveDelivery(msg.EventType, status, err) }}, st, client,
 		func(ctx context.Context, id uuid.UUID) (string, error) { return srv.WebhookSecret(ctx, id) }, log)
 	srv, err = server.New(server.Config{
 		Outbound:                 client,
