@@ -400,6 +400,24 @@ func (e ActionType) Valid() bool {
 	}
 }
 
+// Defines values for ActiveflowReferenceType.
+const (
+	ActiveflowReferenceTypeApi  ActiveflowReferenceType = "api"
+	ActiveflowReferenceTypeCall ActiveflowReferenceType = "call"
+)
+
+// Valid indicates whether the value is a known member of the ActiveflowReferenceType enum.
+func (e ActiveflowReferenceType) Valid() bool {
+	switch e {
+	case ActiveflowReferenceTypeApi:
+		return true
+	case ActiveflowReferenceTypeCall:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ActiveflowStatus.
 const (
 	Ended   ActiveflowStatus = "ended"
@@ -1779,9 +1797,13 @@ type ActionOptionWebhookSendMethod string
 // Example: talk
 type ActionType string
 
-// Activeflow An execution of a flow revision, or of inline actions.
+// Activeflow An execution of a flow revision, or of inline actions. VoIPbin's fields are always present, with VoIPbin's
+// value when unset: the nil UUID (`00000000-0000-0000-0000-000000000000`) for `flow_id` (inline actions),
+// `reference_id`, `reference_activeflow_id`, `forward_action_id` and `on_complete_flow_id`.
 type Activeflow struct {
-	// CurrentAction An action as it ran, with its options' `${variables}` substituted.
+	// CurrentAction While running, the action the runner is performing (its report goes to `next`). Once ended, the action
+	// it ended at, as VoIPbin keeps it: the one that was current when it was stopped, the `stop` or `hangup`
+	// that ended it, or the last one before it ran past its end. Absent only when no action ran at all.
 	CurrentAction *ExecutedAction `json:"current_action,omitempty"`
 
 	// CustomerId The customer that owns the activeflow.
@@ -1801,15 +1823,21 @@ type Activeflow struct {
 	// ExecutedActions Every action run so far, in order, control actions with their decisions.
 	ExecutedActions []ExecutedAction `json:"executed_actions"`
 
-	// FlowId The flow it runs. Absent for inline actions.
+	// FlowId The flow it runs; the nil UUID for inline actions.
 	//
 	// Example: 93993ae1-0408-4639-ad5f-1288aa8d4325
-	FlowId *openapi_types.UUID `json:"flow_id,omitempty"`
+	FlowId openapi_types.UUID `json:"flow_id"`
 
-	// FlowRevision The revision of the flow it runs, pinned when it started.
+	// FlowRevision The revision of the flow it runs, pinned when it started. Absent for inline actions.
 	//
 	// Example: 3
 	FlowRevision *int `json:"flow_revision,omitempty"`
+
+	// ForwardActionId VoIPbin's action to move to instead of the next one. flowbin moves at once, so it is always the nil UUID.
+	//
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ForwardActionId openapi_types.UUID `json:"forward_action_id"`
 
 	// Id The activeflow's id.
 	//
@@ -1828,15 +1856,30 @@ type Activeflow struct {
 	// Example:
 	OnCompleteError *string `json:"on_complete_error,omitempty"`
 
-	// OnCompleteFlowId The flow that starts, as a new activeflow with these variables, when this one ends.
+	// OnCompleteFlowId The flow that starts, as a new activeflow with these variables, when this one ends; the nil UUID when
+	// none.
+	//
 	//
 	// Example: 0f0a2a3e-5c1e-4b8e-9f67-3a1d2c4b5e6f
-	OnCompleteFlowId *openapi_types.UUID `json:"on_complete_flow_id,omitempty"`
+	OnCompleteFlowId openapi_types.UUID `json:"on_complete_flow_id"`
 
-	// ReferenceActiveflowId The activeflow whose end started this one (through its `on_complete_flow_id`).
+	// ReferenceActiveflowId The activeflow whose end started this one (through its `on_complete_flow_id`); the nil UUID when none.
+	//
 	//
 	// Example: 0193a4b2-7c1e-7d3a-9f00-3b1c2d4e5f5f
-	ReferenceActiveflowId *openapi_types.UUID `json:"reference_activeflow_id,omitempty"`
+	ReferenceActiveflowId openapi_types.UUID `json:"reference_activeflow_id"`
+
+	// ReferenceId The call the activeflow belongs to; the nil UUID for `api`.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ReferenceId openapi_types.UUID `json:"reference_id"`
+
+	// ReferenceType What the activeflow belongs to, as VoIPbin says it: `api` for one started through the API (and the
+	// activeflows its end starts, which inherit it), `call` for the activeflow of a call.
+	//
+	//
+	// Example: api
+	ReferenceType ActiveflowReferenceType `json:"reference_type"`
 
 	// Status `running` until it ends; then `ended`, with `end_reason`.
 	//
@@ -1878,6 +1921,12 @@ type Activeflow struct {
 	// Example: https://example.com/flowbin/events
 	WebhookUri *string `json:"webhook_uri,omitempty"`
 }
+
+// ActiveflowReferenceType What the activeflow belongs to, as VoIPbin says it: `api` for one started through the API (and the
+// activeflows its end starts, which inherit it), `call` for the activeflow of a call.
+//
+// Example: api
+type ActiveflowReferenceType string
 
 // ActiveflowStatus `running` until it ends; then `ended`, with `end_reason`.
 //
@@ -1939,7 +1988,9 @@ type ActiveflowCreateWebhookMethod string
 // same on every retry), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,` and the base64
 // HMAC-SHA256 of `id.timestamp.body` under the customer's webhook secret).
 type ActiveflowEvent struct {
-	// Data An execution of a flow revision, or of inline actions.
+	// Data An execution of a flow revision, or of inline actions. VoIPbin's fields are always present, with VoIPbin's
+	// value when unset: the nil UUID (`00000000-0000-0000-0000-000000000000`) for `flow_id` (inline actions),
+	// `reference_id`, `reference_activeflow_id`, `forward_action_id` and `on_complete_flow_id`.
 	Data Activeflow `json:"data"`
 
 	// Type What happened.
@@ -2298,7 +2349,8 @@ type ErrorDetail struct {
 	Reason string `json:"reason"`
 }
 
-// ExecutedAction An action as it ran, with its options' `${variables}` substituted.
+// ExecutedAction An action as it ran, with its options' `${variables}` substituted. `next_id` is the nil UUID when the next
+// action in the array followed, as VoIPbin sends it.
 type ExecutedAction struct {
 	// Decision What a control action decided, and why.
 	Decision *Decision `json:"decision,omitempty"`
@@ -2316,14 +2368,14 @@ type ExecutedAction struct {
 	// Id The action's id. A UUID in responses; optional, `""` or a label in requests.
 	//
 	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// NextId The id (or label) of the action to run after this one. Absent, `""` or the nil UUID: the next action in
 	// the array.
 	//
 	//
 	// Example: 69af787e-f5fa-4a1b-9d12-f0b43b86dae6
-	NextId *string `json:"next_id,omitempty"`
+	NextId string `json:"next_id"`
 
 	// Option The action's options: see the `ActionOption…` schema of each type. Option keys that flowbin does not
 	// know are stored and returned verbatim (clients send legacy fields), with a warning from validation.
@@ -2355,10 +2407,11 @@ type ExecutedAction struct {
 	Type ActionType `json:"type"`
 }
 
-// Flow A stored flow.
+// Flow A stored flow. As in VoIPbin, every field is always present: `on_complete_flow_id` is the nil UUID
+// (`00000000-0000-0000-0000-000000000000`) when the flow has none.
 type Flow struct {
-	// Actions The actions, in order. Every action has a UUID `id`.
-	Actions []Action `json:"actions"`
+	// Actions The actions, in order. Every action has a UUID `id`, a `next_id` and a `tm_execute`.
+	Actions []FlowAction `json:"actions"`
 
 	// CustomerId The customer that owns the flow.
 	//
@@ -2380,10 +2433,12 @@ type Flow struct {
 	// Example: default flow
 	Name string `json:"name"`
 
-	// OnCompleteFlowId A flow of the same customer to run when this flow completes. Absent when unset.
+	// OnCompleteFlowId A flow of the same customer to run when this flow completes; the nil UUID when none, as VoIPbin sends
+	// it.
+	//
 	//
 	// Example: af9dae94-ef07-11ea-a101-8f52e568f39b
-	OnCompleteFlowId *openapi_types.UUID `json:"on_complete_flow_id,omitempty"`
+	OnCompleteFlowId openapi_types.UUID `json:"on_complete_flow_id"`
 
 	// Revision The flow's current revision (1 after create); its `ETag` is `"r<revision>"` (**beyond**).
 	//
@@ -2419,6 +2474,40 @@ type Flow struct {
 //
 // Example: flow
 type FlowType string
+
+// FlowAction An action as flowbin answers it in a flow, with the fields VoIPbin always sends: `id` (a UUID), `next_id`
+// (the nil UUID `00000000-0000-0000-0000-000000000000` when the next action in the array follows) and
+// `tm_execute` (always `null` in a flow, as in VoIPbin: only an execution's actions ran). Sent back in a
+// PUT, the nil `next_id` still means "the next action" and `tm_execute` is ignored, so a flow read with GET
+// and written back unchanged makes no new revision.
+type FlowAction struct {
+	// Id The action's id. A UUID in responses; optional, `""` or a label in requests.
+	//
+	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
+	Id string `json:"id"`
+
+	// NextId The id (or label) of the action to run after this one. Absent, `""` or the nil UUID: the next action in
+	// the array.
+	//
+	//
+	// Example: 69af787e-f5fa-4a1b-9d12-f0b43b86dae6
+	NextId string `json:"next_id"`
+
+	// Option The action's options: see the `ActionOption…` schema of each type. Option keys that flowbin does not
+	// know are stored and returned verbatim (clients send legacy fields), with a warning from validation.
+	//
+	//
+	// Example: {"language":"en-US","text":"hello. welcome to voipbin."}
+	Option *json.RawMessage `json:"option,omitempty"`
+
+	// TmExecute Always `null` in a flow.
+	TmExecute *string `json:"tm_execute"`
+
+	// Type What an action does. Each type has its options in the `ActionOption…` schema of the same name.
+	//
+	// Example: talk
+	Type ActionType `json:"type"`
+}
 
 // FlowGraph A flow as a graph.
 type FlowGraph struct {
@@ -2524,7 +2613,7 @@ type FlowList struct {
 // FlowRevision An immutable revision of a flow's definition.
 type FlowRevision struct {
 	// Actions The flow's actions at this revision.
-	Actions []Action `json:"actions"`
+	Actions []FlowAction `json:"actions"`
 
 	// Author Who made a change.
 	Author Author `json:"author"`
@@ -2544,10 +2633,10 @@ type FlowRevision struct {
 	// Example: test flow
 	Name string `json:"name"`
 
-	// OnCompleteFlowId The flow's on_complete_flow_id at this revision. Absent when unset.
+	// OnCompleteFlowId The flow's on_complete_flow_id at this revision; the nil UUID when none.
 	//
 	// Example: af9dae94-ef07-11ea-a101-8f52e568f39b
-	OnCompleteFlowId *openapi_types.UUID `json:"on_complete_flow_id,omitempty"`
+	OnCompleteFlowId openapi_types.UUID `json:"on_complete_flow_id"`
 
 	// Revision The revision's number (1, 2, …).
 	//
@@ -2851,7 +2940,8 @@ type BadRequest = Error
 // Conflict The one error envelope, used by every error answer of every operation.
 type Conflict = Error
 
-// FlowWritten A stored flow.
+// FlowWritten A stored flow. As in VoIPbin, every field is always present: `on_complete_flow_id` is the nil UUID
+// (`00000000-0000-0000-0000-000000000000`) when the flow has none.
 type FlowWritten = Flow
 
 // HeadersTooLarge The one error envelope, used by every error answer of every operation.
@@ -13187,452 +13277,465 @@ func (sh *strictHandler) GetMe(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P2Lctu49TiOvwq+amci74eUSV1syZlOR2srG+36VltONl3lL0IkJLGmAJWg7Kj5ZKYP8X+GPlif5Dc4",
-	"AEhQom62s81+ujudxiKJ28HBwbmfzyWfTWeMEprw0snn0gzHeEoSEsOvtu8Tzu/JonsmfgaE+3E4S0JG",
-	"Syel3oQgDB+ge7J4xVEYVEpWiXzC01lESielauASZ+gQu46bxK4HjZrd8l1iH4/coUNqfgu7bskqhaKz",
-	"GU4mJatE8VS0DIOSVYrJ3+dhTILSSRLPiVXi/oRMsZjHiMVTnJROSvM5fJksZqIVT+KQjktfvliltp+E",
-	"D2QUscf1M9dfFMz8aOQ2MXF9OwhGTbvu1oZ2q3FctXFQcxrH9SOnTkZfaeZvQhIF73AUBljOdnny7yc4",
-	"QXN6T9kjRSPxNUdshJIJQWJcwhM0ZMECBcxCmKOf5kMSU5IQ/gp5o3zn3gny3uOYeiiI2YyLPqYI0wDF",
-	"ZMbihPcpwf4EhRRh+WFIxx6aEByQ+DXybpM49BMPYcofScxR3XGQd3f50+XV+8vBm27n/Mx7jbzumLKY",
-	"5IbgYURoEi0qqD3khCYn4nGfchI/kPgVR5wkSUjHqOy9Ob96/31X9TZ41z7vnrV73atLz9Izn9NIYKA/",
-	"wXRMggMLPU5CMWeOcMQZehTQErBhyYTEfcpmJIa1c/QYJhOEJbBGLIrYY6VP9a7+fU7iRbatALjBQ7Yt",
-	"5qYSOp+WTn4pSXiUrJKYWckqyZWXPhZu8wbUXIOUAfH96lGtbjvDKrZdlwztYa0Z2M1j3By5TsN1m82v",
-	"hJTdgExnLCHUX/xEFquzbqM5Df8+J4IQoLKLEoaqjQZ6CHk4jAhq3552u2KLYuwL0mIhPvcnAjsxurvr",
-	"nh2gRGzTFN8T8SgmSRySIEVnjkdEocgojHmiEE7sMU9YTAJLoKjY5AAneIg5sTQWR3hBAjRiMarW0YTN",
-	"Yy7mpjpOzw3HU4J8HEUkllgh0VE8FQsSfQGWlGWPHPk4jhfIS8GS2DdqrBMkoOsdVFBPdyy6kLhGAQll",
-	"X+rQ9Gm9Wn0tkDYiMBe5Qr10WGIYRSieU3H6rLQT6DFMuOwei7+GcUhG0QKWK37LISzRLe3T7JS2KqiN",
-	"RjHhE4A+mpEYpecCTg4aMxaInrOd8o5Gru/6jSO7GjjYrvtNYreGjYbtBE1cGzmjKnZdzzhBkkxkSGjg",
-	"kC2QyMTAKf50Tug4mZROqo2GVZqGVP92LYHMCYlFn/+/X/r9T1XX7vc/HXc+/s8fi5F1dIETf1J8trxO",
-	"D4+9Mj8AYEuqIZYssCZAjFqIxcj7zqug9xMikUodR38ex4QmqgfRhrIE4SmjY6BqltFjn4YcxWQ0F53C",
-	"TtXdKuCR2D1B2kKOHuMwSQitoDcsRuqYI69fimv9kid7U2OxEYqJOEyMotomEI9sufQ1sHWdar0YYpeM",
-	"kt2hFoUCEBMWBVzDy0AUtQIDgqugWwabRE4AW82pb16imOvT1nmNx+Q2/AdZXeRb9oimmC5QmJCpOAAz",
-	"PCZyhUhQJsaTCjojIzyPEuQ6zmvkoCnBlEuyo16UMUfvWPd6GNKD1+gBR3NBz4bsgYg2CMekT5OY4IQE",
-	"AlKu44iTCENN8QKGQ1MWE/QoIIfROGbzmdh9OStfNVXEDojLNPRjxonPaCDgGuF4TGJBTmmfio9E50sY",
-	"5jre+otOfD/gAkYmbNUCBWQdOJ3hVFx5TgrkkCZkTOIUyj12T+gaXKLkUzKAcRLxlaep8EzgOJtzmPMJ",
-	"0rNXuyB+5sHA4bqNFmhIRgJoYVJB7T5NwinhCZ7O5KViIOxjzBLxGSfRCD2y+F5cBszKwVPehQKpQ6r3",
-	"0jj8N29OUa1Wa8F3fVr2qk7VsV3Hdt2e4544zonjVBzxn/tXcQl0prNkIXrDGaOjSDzszOZ9APgsbUT+",
-	"2k0XayHvw4cPH+yLC/vsDL19e3JxcXJ7WxnBf55YzF3vFA5rtqjcYgSvYRDacr8ffK5/scU/Vf0Pkv+c",
-	"5P7p9yvij6Mv/1vUpFfUpKzauFbry8Gfy3/931/+x/6Y++Lg4M/FxP1G0cHL+XRI4mIM07TyFUcUPkNl",
-	"10JVC/37n/86yPFUbiG7pNvvxjSFNKlVS8apcAtPhZ74i5wOVMbZjSDXaBDgmndQeHx0C96nxpF5aRQ1",
-	"b2vHbn387FitL0Wb+UWCl/DkexaERAmcWir7ngXAaPqMCgZL/Ilnsyj0gUs5/BuXslE2Lo6iq1Hp5JfP",
-	"pT/GZFQ6Kf3hMBNtD+V3/DAb4BTISOnLR6v0yR4zW01PdFy5wY8XhHM8JnKeBRKYYCPntLKCI4q3/0rT",
-	"B7GBzubJU+bdBlZG3FYhDcWzwtl3aRRSchtO5xHM9SutZHmYG4kKT1mXFueFUJcwxGWfSggAyg4fF672",
-	"q6/zxVYof6ciS9ptwbLgZPEZo5zk1Tg7rC+ljZ9L/pwnbEriQRiUTkoNUsfOUdOxm06dCPHTt5v142O7",
-	"OiK40TpqBs3GsCQmnuAwEsKk4H2HC5jtaRfNwhkROy6ISbC7ckjRmoDMIrZAQybE62Q6kDyA6MapHtmu",
-	"a1dryHXM+9eRHwYkIvCh/Ek+zcJYtTve1G4+C3DaTtC4wSwmo/BT6aQ0Gt4Pap/+gktfTLK3meho+K/F",
-	"Xq1Gs0BcYPMEJLgYP4qHlVJOpbXvLgLrMpAnRDwB+LdqZOjjYGgTHxO7Xm25djOot2wfN13cqh4Nm8Na",
-	"ySqxWaqFmsdKI9VwBBcYaWZbgCEhs9JJVYGY+HO9NzXbqdvOEXLrJ43aiVutNI5aznEtuw2CcBwmfBAT",
-	"n4QPRKzzSVhHaDCICYbVl+CGh0kEatUcjqnEu1F92MA1f4sWJVt3Qj6Ja/46FjvkgnDNcUS4haryx3w2",
-	"Y3ECeyTh4D4BDgmO7ktfrG97cz5aJYF/AzXHVquGiWs7dadp149qLRsHjZHtVptNjJtBvVZtlFSDlKM6",
-	"qanjv6OGlSc4mXPBk0n9x+rp37CI1dNPg/Rv84A/4DjEw0gSywcWzoYhrWQK4oo40qKjgc/m4syVBJEo",
-	"+G5v4BT0sQ90CprHZERiQn0yyB7KKTnqP7vg//R/2/p8sY4UguFZaHyZrX8n8H3Zg/6mpHMD+6AmKc7x",
-	"9zjQt/VetJbEMVNCibgFJdmZqnv9pKS19pIoIQEE1C8lEb7vl16jIAzQgs1BryAe4+i+X/qzEMuYECTi",
-	"0knpUJGzw9ohQFDc84rodS9BOz5on/a6V5eD3ofrDhzYZ4++cYSUhZeoEZO/Dxz3x7Ofj/5S+7H5rnFZ",
-	"/en4on7dunFu3V7VPM9pZzc/3F10Lnt77GYHgLxmIw3F6RRHQkgjgZTmQXlfQZ7aml8+eigKecIReSDx",
-	"As1iNozIFI3YnAaABKeMjqLQfyoKZIBXAN+FqGu1oqk1U80V45dhqrk3t732eUftzNM35U27e945G1zf",
-	"dE6vLs+60NkL7Us2bTRlD6BqFdtCaECCE+SZ8/dQWUqr4lolQbr+GImbrAhCjJLXfao14+KqEPKwEGkp",
-	"IjiOQhKjJF7k1P2yewvh4AFTnwQoTA4s5IkpvOu8Ob96P+hcnnXOPNFPn3rds87F9VWvc3n6YfBT58Og",
-	"ezm4u+14UhCXKKctB7J/b0nf7a3o8l+DoWOB8CghYogb8ctui18ekio9fiDEbyVS7oeHK4xPq37kDgPs",
-	"2o36KLDrpHps46FTt+tu88g/Gh1XmzUnu/qlQjbjSI5aeHTcPCb2qDHCdh27Q7sVuFV75AzrtWHzKMDk",
-	"KMeRRJiO5xL/CbXvbkXXkpOakChiFfRIIp9NiZDY9AWAepOQCzglAp7qAFXQdUQwJ4jQvzEpTqjvwVIY",
-	"P4Q+qYDG814QMDi6Oabqo/VMSQZmo8aUIrSGs5Zl6o5bww6xA7cxtOvDBrFbuHVkO/Vq1cVN/wi7jUyW",
-	"ge7SA6wZI3eFs3Ftp2o7deQcndSPTxy34tZatSO3kLPJiSty8fK62/XwvtlwOYqewJYsrW1C4JRqeeCX",
-	"Oj083mjH1KdUr9WShj+exIyOEaFJmCxQgscWsNOeNmJ4IL57OYW/l7eI9kux2y/ltE8rSiZ1eN5LY8tv",
-	"7wzhee4M/X6svoVjZZUepTfEMocnQIMmWFxRSO4j6qfbKNisEFiTezJL4EAJPCxk8NxD2fwwxQHjttc+",
-	"FlfXwIn91PlQ+vLxaxx1K7vU9IKlOYqjzBfiBIV0xT2Ew+kVL3RDZXT6zVAO6cYh/l6Z4hUlaplgO1cr",
-	"RGVlKUSu40jIhRTV0U/h968RRhHmwKkgjhccTbTBEex9gm8h6JHE5ECssU+9aqsFUBBno1/qzx2n5is0",
-	"gR/kBMmHCvfkQzC7Sp8aaUOUHeOYIMqo0uUbDlq5QQpwj7GZlHlP0JglLNVNZS8QFewz+tt8OuMn5nNl",
-	"MgSNrLMDkX4r8aLH2DmOx+TZTLfhD/WKZ0gZE9NGimrV46MmGi4Sws0D9rbTPuvc3A56V1eD8/bND9+u",
-	"oJOuTbuClUHpLZaYHKwsF7hT8LICleMs4ahcqwoMRcOF3rIDoPUG+/pygtAyrxxytMQmr+WSI5yAH0Am",
-	"jhZy5N+c8NN+snxQQTeZfIAKxYMlVsz4ZJVo3com4jw+4jDRVnOArhhtyS66clozY+aqR9gNmXMSvMCZ",
-	"LUCIR8xR5keTCnmGq+MmrLjp3N12zr6947u6/ek6xV22dFJMzzF5OsVFQHHU0UB8FtxD1RuS73I6n17n",
-	"5rJ9/hwAqh5e4ixRNKfk04z4iYATDqN5TKSnHfjUybvIx3EcEo7SVSmNz2s4fBEbA4MGjqhzGgBpNPRG",
-	"UvdzyZI3bE6fj9LK4rrdcxOUGqB8MuEPiojLq97gzdXd5TPQOOviBbbhkklfg5hwNo99cJqR+hhwoayg",
-	"K0BWLR3wV+mX2idRcPrguhOF9wSF4J+ANS9BPoU8Iek+XLAgHIWSuhRziorhTrQTMOIh9YnpQAcMkWBG",
-	"V3nCp/CjstcnyaLXeBExHHwNNkeegbwTGHKderNxfLTK4nx/dfbhN8DfFC6qiI1x0UUBF3Mdw60H3g5v",
-	"cBg9+ZIyFfraoppJmXVraUsALUPwHUz9dOqo3C/F9X7pwJKuowmSrpLgeaXCLvJenOlu3XTedW+FrHfR",
-	"vb1o907fLun2nzLmhs6/RQ0yLG+nEy4P90nqaytu1tTZNtX/Ox8ryxsJgqP0m1TdKt6a44WQp8BjSiqg",
-	"HwVfigPxG49xSJXDuUCnheEI/HSZdw2Nqe9CYwykv0k9Q55JaDhRzjRiXmApgvVjjorwtftmAJg0uOn8",
-	"5a578xwO7KuhVMg1EVHuM9xUITCqtpAbYShqNQO9PO8gczLSBEteRpQA/bmVirQ7ih9wGOFh9DIUX+nn",
-	"pE5vOmMxjsNogebZMGvFptvOzbvuaWdwd9l+1+6et78/fwbxNzt5oWOuQzjE2uY0JtifiPUglufTYkwR",
-	"m0t3qHBKKugWj4iM7UhiySNnnld7wtz0JREoMJ9t9CjZ0VljrW+I9l9ymie1JT+kNT4ygnz46ur5nG2t",
-	"1vcKNqwiGwko9kvVfulE6QQGYcB/gScfYds5uHWX/jafikWm34hR/eaxW60R229U60qd2/KP7MZo6DYD",
-	"7NadWl2AGT72a2TYJEdV4+NW3W/YeIhHxG/iUQM0rIZXTTob8au683ib/Fm2AnIYY+pPMoX8TkPqAWtP",
-	"GFBhj7irt/mYSNcKt1XD9WHVPgZXuKCG7dbIceza0PWrQZ00Rkema4Wx0aWT0h4n0Dgaa45hEmOfFDkb",
-	"frFKPcYuMF0oDwn+fIrGmNSFRmwsbtJE0LSEaxIWUlSvao1Hjm9p9zqD8+5Ftzfo/Hza6Zw955q56dxe",
-	"3d2cdgadn9+27257nRcRlXp6aWnI2ShmU6n5UlEJLFbyUwjyf5xX+wjwKyd2NtJAAEbH1Ae9sB5oi+7n",
-	"juJ5MiE0Edv8UmqfLACNEhJwhBG4XSorfuYgaSJA+673tnPZ655CTOgL8Bp3l0aXL4MBpzEJBKhwJLXP",
-	"05BzGdu6ZvbegVjzY8zo2ELSXxU8WGLywO5JgMqeFrlObzpnooP2+a0nxZ07qrwRSXBBghD3YPteWsSc",
-	"zsVfBK10lTNR3d5dX1/d9Dpng4vOWbf9jfsLaTFTCEne8sK8ijHcqkf1ipJqqzuvVZrFAuETFfaQM6QW",
-	"CQf6A6knYY8q8Ex1lkkIO9pgt0T8Zkba1YijiFEhhxuPgXzNCJtFJD+Z9R7gK+OtW/dL5BfYulhpQF5d",
-	"KlUBYYWLy3ukL3dp2Jw3I2dPB3CpVtoAvV8r7da+Xytt3d6nVc4VvlCMhcihLNY7zU0gcd8S905Cokj8",
-	"4AjPcJzkAZu61xeFf2WBDr/IqHbz5KidTLF3abompMwdMmFh7kEWt8+GfyN+Ip3w1bk/TXcXB1LSxtG1",
-	"caZHOOJk1RZEyaOB01J1LeRom9FoYWRz8NKBPFT2PtkhpBIIbPmFJy176qHgBqQPI7zt08w0j6YsIBbi",
-	"TNINDMHiILeDWeGHTg/5mApaDvqTIfbvX8tMCcsZJmSChD71ljMhKLN+np59ZfJhhPrWndZRwfnLDkR+",
-	"AufhiAh5UcBMMVOWZMkoe6ygdoIiou30AV6gcvOo7jhCylem/YRQtCA45qhccxu1I8Hv52MK9WMrFyJ4",
-	"VJfzliGCaVMjbBBGWg0dfAnytBxev/lcKditoL9VWsbDNadQxwQ+7/SZp+08lJ7Yq24YEOLIRsah4qvX",
-	"61JM5V4UT4vIm28nbomjDR5Igv5V0CWYMug8isR0IHB5jyihzIUsjvFiZYfUnKyVhW0kWXcpud+DZF2S",
-	"R4lomAbKkCYNlPTF6FifFhMy9Cw6Jt9c3/Ve69QvhRTNsCW84ivj/iq0jSd4LCSCvQjcM4kCKqtRD3Yi",
-	"D98MIXgfJpM0enrXiN/sWH1e2stkfSC25tXRbSIjpaXSX7tL3RMy4wiwXXD2t2/bdrVxhCaYT4rZmVbc",
-	"q07fPTbP768d/lf/+MPwsj75MTj6YdRx511200je/30ry7PulH8s5DSiRZorYVkiyYkjyFgvyEBAu/gE",
-	"gkXGOKRp/GFRPipBhcExX1BhgE8FdSm46cGhli6FXhjIxB/RI17ovD/qQyWDqY+meCEOMpuGSUICC3n9",
-	"EuRDEUSnTyM8JJGkAjoDi0xiUzbyj0xxSO1xTEgS0nG/pMPhtcmQ83BM9RyU4eYxDhOiYkH6NA1UAm51",
-	"QpAcNqQ8DEiaFKaC2vLFKy67CjkKSBw+iFVLNY+RzCk1FECTPi2LJg+N17pXjDwfR5Gn4h1eceQpVbNn",
-	"6e5wkr0NgwOgiNIilfoVpTRUG7UqfepliktPJ8hSaSAEwQw4UEwL9gfsqUTOVh3yIiq4XmBLpyfAI8FC",
-	"URqO/Fq5xeJI7yxsbArgVFGWP0X7OV4bZFJckOvmGgaozGI59IEZX8OoCu9PlXChOOtE+1aaUwcFXRjB",
-	"SiWaiTF1N6FKwwL3+LL75Y7+4CuLyrToxRe5TFWB6WLHfAiMXkGP7e7tfDrFsaSUu7fq6djVfZrwPZtc",
-	"nO33feZ7v2uT7wmZ7dcgYv5+q/g+M0Ds2uQUR9GeDTjRuS32aaYtxmLAM2lTeHL7W6m2e1L7M5yAiPa0",
-	"1u+UmWXf1qNhHAZj8iML6d5N5VXxlKZU8uh7tXkgMQfm9JbQYK/GcldvDDPifi33HrDjT9h+DaY4jPYf",
-	"5pN09AOV922C4+Q5zdl+ROANSfY80dBCBmHs0eoHluwHy7fK9rhHE5WBZO8NuJjvSWyuI7zfJfOXOZnv",
-	"f8JuiM/iIKTj/ZHCaLonQtxG+94j+w+RxARP9z5de9/TvRhTwTQNSQqOJ7bffwPMtnuCR98Bt2S/Id+T",
-	"4YSxe4n+H61N3K1kwfgJ4kS5oZkd/fuf//KQHEGwlZBEV3BxFSTfS903sPNangwYAXGmD0oKUO8q+UnK",
-	"J8k8piRADyQe4iScorK0HkMIWYAiMsa+1rscWDq1rQ5MAulhWathGP2eElRYKlQLbMhqpD/fZT/Abrki",
-	"/IqHxRquIh52C3u8JMTK/QSVFQ4HXPaRCkvyd/gPSE8rpDQL+enFL42z6nxI0Le7q0rIDMhFsoga8RVH",
-	"+jsLfX96jerHeUEo3Z8VoYAOCA0Gab6Pz8XJv3IZb1OjohR2dMSYngyCJKY4WLIx4lErwKRVt8nIObZd",
-	"l2Abu45rN0eNKmkcNUe11rBohvk0ImsEMjU/6biZsAzyqCzldakIQN4fP2uPmi9eXgFfqo2cYZPUse0G",
-	"jZFd92vEbuHGsV0dHvutoE6ORk1n8wQ1phbnfUvnZOTcA9HdQl6GFuJXkhIxkBW9FE2WHDtF69J2xdsK",
-	"rgNFfw6iJzi6T7E8IpA0GLW7CI8JTRBEs6ZhS8q7fwWxcbh2Q3VPUgGy+w4e++6oQarYbg1rQtxvjmx8",
-	"5FdtN3BIa9QcHuOjRqHZOk2DVDQb0M9ylTrCYKRB5RRhnliGWQiVHfQnRBmKwmmY5Od3BIYbbcxRhptN",
-	"WVGt0pjQYF2+ygcW+uQVR/IbGEllFJ9iiIYeEfUHJfMkxpGggoaGUb9dAcdmkmOC4Ol0JyZ8XqSKvoHn",
-	"+dSV7W4e7nDYQw6YlRtOmSK02x5jEcF0twPBn3sgeHYg4jnVB0I8/4ZRfytkLs6eAZZp4FkqckeQ5Sn2",
-	"JyElKCAJ8XUKwiXA8AX1VwFzymgS0nmmQlWJz9OeAOTiGPKEYLgNHnEItQBkUvNdsEQcTZjgYIJpEG0g",
-	"5AHTmZb1klSSdPMMph7Avpp8/vSlr/fdEamgevqmQPsUVXV2d02oK6hruqJvmQyovp48lSEhs3QiMkE+",
-	"RuLhnpMAddrTZyGap9OQGfHnNAkj6X4CSYGQ3kNuKPH3mqNU4D19ktA+nSWEzWsbg9Y8C+T0Mv9oD02x",
-	"LJyBNNF4xWVycdGyDKF0fTrFiT85sBCJODz3VBzUIO3JUy9TGBRbN5dabVLzo3IIrolKg26ykZSpKcK8",
-	"yJI6nwStY6fhY8PxGtdGQ7s5IsPj45qLg3rh/Z73Gi/egs9F3mzm/C8EOEEmkzNULKcG7tJ2FC2xkhef",
-	"3N0d4Kt7ONavIKKe4Rouwpi/RDPEaJa03itwGl/iQovcyvema6CvfvL5UGy0kroSHAuOFFHyKO6EgMwE",
-	"h0QTxObJmIlbQXwvTwzc1eLMg4kfEvmtXEo6cuPzhgTCChsoeYTOX3FlwFTiMwlkzCrWhr0sox7PeXrs",
-	"vv627gDSm4RU6xK8QmqUdwyxSv4Eh7QoOvYtpmM0n+VWw7WMp5guJG4vjuaz3e7VgPAkpHgNFN9P2FQg",
-	"n+bmdnN6CYKYcA63dki7som7ukyC42ihjJiFDP7NnBZtnGIwQrOUSkjHywkP1i75SfK0jofWc1GlMOaU",
-	"k8TKzLpIevwHLyNeywjrneG9pFzJbe3HrWc8NTE946Rzolw/0gPPZgTs8sqJHYlvEB6yeZLxNTv744CI",
-	"g7m4LI0XeVhfxQGJkVut1RGOpeE+wFM8lnuyo9ONMVASJss+N6eyrBDm90Zqh5EM818dgCWk0KM8zWUg",
-	"vkBMlVXBfGmwd93rFAsLcaSQK3+Pw8RglXwVfad9R1SAiGIbdjw5W6+JAnPj03FJdzYQKDJQlxsqB2QW",
-	"E4hReS0Omvmhvi29gxODKUw1YCrWLuhTFUcHbIxioFKuzYPFGxxWEUe19M0T+Smls5CzT7XFUNxhibWq",
-	"kYZDjny75TeHirtwaq7t1Jp13Bz5gUuqRahRHMuAYPlZJRUNF6TBMucJwA+8hMx5/CFfT+QXx2617bM/",
-	"fPexqLBHlrC6CDhZ/JMaVVYLm0Ow7QMRogZNZ5abRd1Q0+xSumZ3lFUW7pdCWRnn8iyUhfs85OBy4qn+",
-	"/i8jLE93oIgcRxGSH4hJweE1ZfogxJHMJq6YAQmEsbgaVZZxEk/hPoRfPqY+US2UwJ9TAiy13ejDp+b9",
-	"cVdsS/0hXgDXAtWXJzBoOsOxEoR10oG73imEU2dK33H4QFKXWUyDJcyT3k2yr5AzqouCbUM75D0Sch/g",
-	"BYfLHwRGapPpLFlYOaKCEhZoz6mlmCm9qnXaTT0nc+P/9KeSVfp/4v9kwrz0j/SRn/7xp/weZ9+type4",
-	"gHae4TTh8JTRZPIa2a5ync4bVGw3FxlgECnbLVIl/8rnM3CajWaVENsd1gJxPgMb12vEbtWOW6PqsV8b",
-	"HY+KgDJh87io0No81mAJ8GItUJoGTKq1rTCZhnRexDpdwHM9oJjS2hFNlX6jtX1EsacFA8qtdrYO4Va3",
-	"mQz0CSlErVRQFV+h8u2cBniBHPTvf/4L3eJkHoufRwevEZypwtn84lpVq2bVrcZHQ1hLJ3i0bX4bQxSy",
-	"07kzoXtnqDeeS+jSu9IgdDhTkSj7uNT/rFI1lCdqfbojVfsGqNSfCgnUr0wyRsPqqE6q2B46NUeSjGEQ",
-	"DO3W8REeNVvVUQPXiqYJ+zHYxArCF+rG8OTnohcQpT3Z0FvhADdiseyEbignt3FM2TA/Zi0dR3WbDqOW",
-	"uv8wsuGSvu5/mlXXVQU33PXwLDZmv2WPoKyRp+MEYY4S8ilRKXZ1TTmlyJCQTY3z5JNRDTM3N4XAagqW",
-	"BkDK3+dwNf2qYOK7ajrV/DcoMqVepCKRv7RcW3Yzr5adXmNOOxA005v0OdRM9TP4GwtpZjRgIc0MPQII",
-	"GGXfVopIkO5nbXh5+sm+5kpneDyCckpV4gZ2fXSE7eaw5du1oErckYNbw6b/BCVy3qv2WSBULh07gVB+",
-	"WwzCLb4r2Sf7grB2dEwccoztGm76Kjvk0Gnao5pfGzmNlj8aktIOmGrMcAcUBdfj5wBWdJACVCqXZS3c",
-	"TJGor1bxqcq4CcYVw+S/rMv7DyuYpyQICwqtXmPOoZLIAsEXWXiPOePdNMoxifAiTTBVqLXP9PPzWSaK",
-	"ySaaCMs4e2N4qRXZT6H/a+qMlz3Xn4N7aU8DTmiQGYwglgnrEgfpuU4/LzzZWWcbzrbpKbPX6R42yKhB",
-	"jur26NjHUr0xHJKW3Rod193mEa7i4+qTVbV6oSFXga9PUdVqZ8+iletiEbklgVMoemRxFFgSV5drS+xP",
-	"8fOxCU/GjXyqtIw8sSgCGnTWu3ijtYghFUz8OrPoEmFa61gm+KiISWdFyKckRC3ZD7iTTcMoCo103SkY",
-	"ZaG+TPCHfABb/ci2q2nhDKgFAz8vePSQ+tE8yGqHywjyg6+isr1N2MwMnIP8VwrmG5zqXlRXawSsPBeX",
-	"CiiMgUUFqJIaMwqSGyr9NZNu22XHblmobZ9Z6A8W+s5IM+E6Tn5v3GqtvnZ/PruW6zhf/rinSySjKWc/",
-	"IwppN+NsteHkd8ncJrc4fQWYrh5wVHSrzjlBQ5I8EkJ3OjNu7sg0nB3QJHdhya3ZdlVBYMWT0Yb4E5bi",
-	"i/hBuOE++4ojPA9CBhG3T6UzotetgFr1UXWee6qy8KynQ0d0UXhrUwTvCtw2kgT7k6lgSYpOFRSlETc9",
-	"fJa5ZKe+1s/xy0iHNly9P/eXPMX7pRPxSA3XL1n9nK87vP73P//VL33Z0aUjy9a2SkJkCQCTNPR0jSa4",
-	"egSaqYu/yA9qA3stc3j44QwCS16cweZzueA14Q/wEkUhXWI2PrB5rOw5KrBjmyi0F1taEDv4dNxWfUkp",
-	"YgDuS4YzU0zwNCMFr7gSJQTqUqTbognjSSGbSuV9vkado9hU9RFEG5nRCRAstBx0AA+L7RlJgRDU+ZTE",
-	"GPLzpg4uK7M2lDuE85BRu17I3QZhrJYThTwpysHxHqCWfifAJD9FCVvisFky2TwGnxF8v9MQ8OXOIxDq",
-	"4xk3kgyv7knuE2NH4mS2tB1xMiscQyOVAHHxGOKNrPszY3ECOluJbSsLAYyrqN8Vn03lRVGoMlbJqwo1",
-	"xXCDyS+MNc0j/Li0KPGo0JEzxpSL2RYPkL42ew+WITYPCiG2/oDchxR8yiV0LORRsYRIxuY8kiFn/j1Z",
-	"Pibym/0lmtWw4pcjLGxm0BU242pF4JwPW7yXU7MMYX7y7EaieTof+EV46k8JmhKM7m7OZSTjXCrepqs0",
-	"jjwQmgymJJmwNXL4217vGskPBJLPOTHU0NdXt72cEvqHTq9klcRj8c+d+P+zznmn18lrodUHqwcPpjOP",
-	"17iWTZJkVuYHsLCEyWXnFr0kMyfJjJ8cHhpn71DFfh5SIX5vzcqWTufjLtupC8Y+Y0shlnA5FkYmB1S+",
-	"r3q5ExITS+wqNZzLV/1K1rtSRuEDWe9P+RL+kUvQ1HPZBkuIun8yGMcsYau+/plvv5fKe15WOc8DDwwO",
-	"Ilnq77oC3QJTY9ZFsfQAcrjsO2EwHT38a+SYdfyWjVnrBL5iq/DTjIwwneXr6mlZf5bDhtMJbdtslTHh",
-	"ydstPYPSDdeqWCMmJ61jQpTAlt/BdUphoDfQuVICG9eieYUN53yx4+21LRxXe4/ni9YpFTSUz9Iq6q8d",
-	"l7vtnjWTVjx565TislidnJBPOdXmPjaLry1U7afAf5qqdx8l75MFsYv5c7zJp2ZqM/HjqZFwkJnkydOY",
-	"RXixHAkneeUwIryik6694ohFAYlltkZPMm/ibvdyKdgSxnLZH/pUlQwuov5ZJ3J7tRtp8aTFhhtTEHPP",
-	"OliKC/olZV7GYTKZD4F3mfkTErNDzBMSh/zeBraTH8b48XAKDw+VYv1Q5Y6oPOKHkulotEKQNiN6Nrut",
-	"/BjPbGSRvOzEVoDCjMXBEj/xDaxuG4XLkt88GTH/LrrI28Bn88QwgYcUYQRfrVI42XjdjQ5v97WKtVrD",
-	"0XGthe1WrTqy67Wabw/d4ch2nVpQqwXHpDXczsSl89pGW5byAD0ZiqmOb0W3A4FqWRKQ9dEqQ0JmsnWB",
-	"PjzCCxU5K92Asg7lCDkYyskWBGntlAMh7for5jwgNBiw0WCNyQqMKPdkIa1WUoxVIQZq0WVPkGzPQh6m",
-	"gqx630k25w9egeGqQDkDo/MwEkzODmYqwVGprwuAItjj/LCNfeGxSaUiSJXSqJgyrCArVmk6q5WsEhuP",
-	"85KrfPlVM8Fkm0GWTQxPF8R2PavPUZmYR3VFW5K+3I83kJm9njwlHplx8hCg/hxD83YD0Ivbf563JbmN",
-	"ANb6aTH4RvazZ8wF2Il1tjqpmZcf/daMdM/LCZRLCATacOkXisqzCAMDhW5vL84PdJT82qRAuyYAwQli",
-	"1CdFKT8yPxdIRLRCgdbHKUvL/br0Hx4lnxLvBE3ZA8RSCq6aabFWLwnNhMgEbuPQXUXl/D1RWZEN+78m",
-	"1iohf55IFyv3tuXmeWIynlnMHsK1eYbEPtoJs/mMEMEAqo8NZcLYn8krFj8uJwcY+8XK9rXyJGCNNqlY",
-	"KIc+BUJmcZK5Le66UApvg1OmXuIrLpMsrZQQAkja7/EDoSSxz7Yrk9T+bj6BBWkTn34g084GWfYwfUCz",
-	"lznDYt70vU8aum8g+Zxek8yU+JIp6L7svG/PlBOMPSsUFNL3pqwASvDf/H79WmziUnrQl9mqFUbR3Kj9",
-	"mBQzB+mTJ6fF5wEnBg5Blr4sCEJtUmoqWEWhQgGsl88nRPF0SfWXWl+SECI4thFiHM3JhsiW18j742cx",
-	"yhcPpapnUM5Ik1JaH1XmPp0PeRIm82Q5O8aYRcFWKi0WvI1Im8len7xBj7KTNf5MYK5U9QwKuMhCJwvt",
-	"4rMeXDsC6nMfskqC89EfP+e8XMPgS7/0ZZ3jxwYHEzGxzG9lMVvCmIJ6kKtqsN3Mu5vsuspgq8y7e9t1",
-	"NzhWa7cWmUztqd7U8zjcyWQsK6qz7XZigWL8cG2OUBPzxdjrMb+3Pq0p1kmIIK6vgjo6ZzGQPMirpPBe",
-	"eRBvSnicXhopVVFbl6XWLVkllX5U/8Xhr6k43RL+JQu0ZeIfyAxn6frNls6XauSQkfn5VrOArD5X8ffm",
-	"cx0Wn3uYxntZpaVILPXECCyST6jMgrwSn1Cylkt4pw/UayErin9S58iS4fhjeJMVPWYzyBAqC/BnhvuS",
-	"VRqzhGUJC6ySaeQSP+cAtlmExW5kGmIo0ppTdC49gRFBmwEVWuXPTKCGOuKwr0W8a/6x7n7pGjbC7cTd",
-	"V7JKJqXNn3M91vI5b6e1tQsz6qT3ZVa3KC2ZAwpsNkIhjSApZJbea7lsK6RNUCXht9ahVRXkVSGlL9aT",
-	"y74aZcO/SvVXswL+KrVYoBCiDKAWsayDI5NsxXNKQzo+OEHeKKQhn5DAQ+UZVil3I/GHBNWBlaqDMqs5",
-	"PJmRwOvTcjKJ2XwsLc/t6674fqkA/wB01CrlchIzcbDJLHuanYQBZclgxObiiu5T80VAZsnE+BiHEQmy",
-	"36GspCkepNiY9i/JofqNWKySrugvUDlgPj/MuLJpgDhecPQIMRqCuk4JpvxguSjQunyi4pscAArsYB0o",
-	"/ITTTKqIMzTCcWb5grTlAlip646274cxCogP2L+7lXoVo5fNdmsljNQTIpSp+3RpJZnndeXcGZajWqtV",
-	"w8S1nbrTtOtHtZaNg8bIdqvNJsbNoF6rNnbBcZiZPvDr7PbybWpONOZroVlIKQmkHBQmUrRbYsJqhfEQ",
-	"Gzxj5KEuKHV8NHKbmLi+HQSjpl13a0O71Tiu2jioOY3j+pFTJ6NdVi0uQSb6TMggG3CwfU4qLanZXrX0",
-	"9NKN3IKMEkkhloKF3VYN14dV+xjKNAc1bLdGjmPXhq5fDeqkMTpy911FWrB8lUwVzzYIA0hbALM25mys",
-	"VRE3kMwnGOz1cKoFIjSUdXME5XABKpTp0o/kU8gTfvA6rQ8mRJvHkJPlU75tVdvPjbKa4TjhOmYfagun",
-	"i9Anm2dyHrdW92jpeDkjB1dxjdgNsUX1YZPYrdHRsV3DblD168MGOdoJ0TLvov3Q7HHCOMwrxap0suml",
-	"ILjRwr092BfdGjutZV2mKU9deJ7SVMtrkb+WvnoeYJGninF42Z2aE2ZUF/AkIEusTfbyP15gXErJX7m6",
-	"eIqn21q9Sz/8krGGm0RL5TQMhFwgmK4ymHIwIUdCYFzCoHUypB6yUNR7PyExWeLTXkFpSZpwNGYWGhIe",
-	"BkSKVZrFe8WR6lXP6QRR9gh9kYiTg939ieVIT6mfnspGBgdYwHiYO7WxhKsUNLaVVNdAylKKrhdQFZkQ",
-	"V/BJLnWZeVl7miAArVbcRJZ2tSyoic5l8sgOLMQJCUjQp/KopovzUHm4QColthmbaaFaFf0Ufp/LIXRU",
-	"h0chRTiKDiooRVI9Vhpr7PWpkIz5DPvErOQOhFwX5pTPpLP8yRI6SSVg2p8hD4SSyS14k16Aug5pTDjc",
-	"aAILs+mECSfRqILaIOmryVgS1BAwBNUy/AljnKjaliaWQwnXMqYoDNIqrQm+JzTNUF93WgcwB4nbYvT0",
-	"aKCyZxwtWEn+dHsHRb5vaxnituJylc7asDHizWmd9yjavTfrW+DuLk2OVlp1NFGkIY/aX4cR3pEftcSe",
-	"c0J11WqJDK8RVhVRjQK7EjlkxdSvzsXuD2YZH7WJ+ctXoBBbIcHQp4VsxzJz91I81K9/HVpwCaKM6C2Z",
-	"t5+pen3WtYnKnsFKquTEnkqnrZ7Ku2f5qbx8Au/A6lN99SaGdiW7eiuoTQVGs2ie5PS1K1L6067fDZdf",
-	"52FjyC/QLFoAmtydIU0PYSLvC3j/iqtgUE32DVQHzS64HI8SEqtcnhNMx6SSFqaTtbLDRHx8m2Aa4DhA",
-	"ynjCpUqj/N13Q7JgNPjuu4OT1Chiw01gZClRZCSZkD4F7TDLSlUn8eLAypommiv0UPmOhp+0L568ONLP",
-	"xNxwMo+Jh8reg2tld9sQc3JU79O3F+1T+/Ztu9o4AsYgDCpp3xUBV8G7ByRegw9i3JgkhZeOtt9sux2U",
-	"DnJtYOJ7mbZnNiNUyctaWb6C7SWrtIrs+YcK1/PnsbDRFkcH8VZFAn/cjrjnYVFwansJYdk8GbI5DTRG",
-	"cAuc0HkisxkVBcTwebQ5XoFX0CWELtH5Plmh0mmt1Cdck9BSTWUzLIrBcEUJmuEx8JwZPAr0yVCtXHw5",
-	"kIX+95GdNoHKGNRClDxmEH8e7HYFmrWyss1g1HtSCEl1V6UEij3KqozZ4eULnpCppHgTUNlxFBDBDcQL",
-	"9EhoUphjgkxnyXqdqny/hK9Pgd6Zmkhb9ljEOYbBRoxXdBS0pZjn6W1KUtMJcyb5cKwzpMfIxxQFMZuh",
-	"mMwIXi61v11rcuzswr3saundSeAG1XqBBmZGKDhEoXLC0JCgJA5JgPAYh2BjULsOdgiMqp8+KSnkAJzc",
-	"lL4flWWS6/kMMXpgUmDVu6CDuiOxcmiWp7Dm+5fS1aw1w8O9/hLskI57z3wYlgz6O9wbVqkwRPq9Eu7Q",
-	"mC0Xf3op1YW6osTwKbZpTLGyE23CfzPZuVS+jMW+IMreX2AmgNJi4HYHVUvSYglaflMGGW0T22ZH3BY7",
-	"K+sGq85eCxhDwvRhAfOcn8Gy/EiGPg6GNvExsevVlms3g3rL9nHTxa3q0bA5rO2mHZVO8avz9cQrLxW+",
-	"8tDIrUIVyIFzaC2vKN9Q0PeEzF4j3KcK4MAaL5QfkXhp6hqQd9trn3cG7dNe9+pyWVYzM4u7xemB95fB",
-	"llNzruxuIRqqGM39UhShGY6TBegNSC77EUazCaMkTeR7271GdzddSyZZQliOBqaMceGNuK6sTlvbOozH",
-	"YLSbETZbLn4zxaGszCE/i0JKdq+r05axiev6HsWMQgLM+/WV4tacI7V4qeoy3J9zCZX3Tbas4szXrSUI",
-	"+SzCi2xN0q9dtMkP1I5Cnzwtr4la2AnyEgLViHkIhnXYc7gFxF6vlikW+wLffUoI5SGjnoX+/c9/5aaV",
-	"kGhXoUHBvhDL58mk2FzH0BQHRDByUgBdQch1VHHOgfhq1y3fF1t7TxYFVtRj7PrO6KhuV2Vt1cbIbuLW",
-	"0HZ8N6iS2qiOd/OPWF8HSk1GfGAVTmnVzxIH05Duvt9tGAOVIzYey3yOKpk9MNbA2ICeQI9p8jOiJYiL",
-	"4qVykjTS6fCiolHFWwxwATAU7fKpLkFVMHvNp1vakYxP8AxEoyw42tMdXGCKxyTWPwsSc+KMbOZHumQJ",
-	"uiezBA0XWlR4jXD0iBdcWWcrWy2ywxByqQ2wD2k1Ci/mgnFQmTKk2h7sPeg6wvsSCwJC8HW63ubCVHAc",
-	"X8pdaUNZtmzw1YOnVJyFcTTi7lxbFOAlwPUr22+fYIzdV49cpD9LHSF0iR+VqjjZDqCNuuLey45WJF0A",
-	"UqWnUR+dJdSwUvqzAq/8CgppyUbT6QaLqSaHd+mm7imxFCm+jdQUwEdnxSxl7aeyJyDigVCdKHYi5StM",
-	"oIDVToFFvFtduGmCxIHNaLRAjBJ+ALbQNP2F+Iiqo/ZazUoXoooJmtN7yh5pn5Y5Ich7c371/vvu5eBN",
-	"t3N+NnjXPu+etYHjL1TePsdIkqKZ8hn4FW0ka6wTypSa6vx5wYk0dIBozNI1CE5UuRlUXt7CYZU+2cq2",
-	"bcute/r5euoB+mKVzpRn4zrXgiWvSPCEDMAcD2bqxe6Zmt5PZJ6RRxYve1YVJBoXGNQvVfulE5RVtv4F",
-	"nnwsdqoq1vHCKsIEBWFwAgpOJLNZyhq0n1KZu+zpBGLegbWciqzs/W0+nXngDZGYAUZlj5MEjGcxpiq/",
-	"X5A6kJZV/r8DpZFkscwIEiC8pFuCjqjWO0kfu1zkEip78F7J6OpIpWX3rZKYYMkqSY9w7fKu3eWX/cLV",
-	"x+triK/C8Q2LkYSCZZYAF0/IaqjGTnW8t7Iv6zTmCsOK6P+yCrlQTa70X2KXlXIyK4ywVv+92pWbyqqy",
-	"4IT6MB/HXqQ40UHygynfFCc/MWfK7nP9tgqTiqzz98SJRP3HmNFxjr6Zmt/tjMemupKgt1Z1JRWJld2+",
-	"Ro7mOpJJSMfqMQlQOSajORfEROqNLUjBFyA2X0qwUi1On55MB8bm7Mi9LSGV7iDXm+ntBTDN71kR4nWK",
-	"YQ/JpChB0A0i9IFEbEYsqG0teGRpkZBvVWgVG6mnAgnXlOZId3qjC7r46HsWrNqeZPO1y4A229BonVps",
-	"rZ0opEH4EAZzHKFZzIYRmSKIPIBLIWD+fCppZCBEeMNsvrvLvZj7mbw0C0xH03WWszaazKcYPAQSQn2i",
-	"1HdpBDJAaym9rmSwUoXtYkZQv5RE+L5feg1u1As2hygG8RhH9/3Sn4tvreK7si1Okrhg7q6vOzeD28v2",
-	"Tx3ksyBTj/EZ8cNR6MvZwY3FH8PEnyBGT1D7rve2c9nrngKfN7jp/OWue9M5s/q0ewn83+D0pnMmvmif",
-	"31pIP+yeZX//eHt1Ofj+6uxD9kh007ntrXl63b5pX3R6nRtjFKlZHvQ+XHeyBurh1bX4Z+Vxr33zQ6dn",
-	"obO763Mxf62eFpPLOhYs7eCm86Zz07k87VgIfl9e9QZvru4uzyx003nXvRWtjGft09PO7e1PnQ/5h73u",
-	"u85y8/btbadX2N9F9/ai3Tt9ayFTd57rp3N5JkH9ZgCfZuBH3bPOxfVVr3N5+mEgJtK9HNzddlaf33Tu",
-	"bsX3N1d3vY45j4tO7+3VGTxpn59fvYeBxH4MeldXg3MBOwu97bTPOje35qO7y9u76+urm17nbHDROeu2",
-	"1Z7cCACfdy+6vUHn59NOR8wc3XZu3nVPO4O7y/a7dve8/f057F6vc3PZPgf155LLT8F2L9XjaNt//Sj+",
-	"z7Fbg4/f/bH4LIAMsdbEo94rEy+OOEvtvOBB+rN9I7+wu4GHJgQLQiK4VKUONIpFpWHHhj85+fvAcX88",
-	"+/noL7Ufm+8al9Wfji/q160b59bt7V1kWRJ0P8Kcp8mfw0/Kt8q4KU8y7L/54e6ic9lDdcdBZRajuls7",
-	"rLuNw3pN8hng6cTDfxCrT7MoY2nIl2uFl6heraa19OGWCQMynTFB2RboniwOBDIY9KFzhuqOa6Hrzs1F",
-	"9xZw/Kxz2YXHNQuluIfqTl007V5cn3fETOGLBiorWZCypE9xFLFHcYOrFFlsnpADC7XPbzrtsw+Dzs/d",
-	"294tzPlNu3veORtc33ROry7PugJvwCQll149rFebsmaDDjrFUZ9qMfNAHMjbq7ub086g8/Pb9t0tzKba",
-	"ytAUNRwHVqoxGDWcWp57XgZ9ySotQUZIqctgKVmlFCbQwgBIySrll1qySgULLVml1emXrJKeu5yInnie",
-	"dS+Y9E41tdO7JrsIc0duLTNwtkbnCp476h6HDIlro/m1kW99RBkIFyskVkkaqfd6FmfGEYQWPS4XSSoo",
-	"Rfy0Sz/kem1f596f4RhPSbIuG5FOPJrIHJLxwkIznEyEbKjOetpBRtbUhK007C6UNWiVLWG1OAr4HAmi",
-	"UThDBsWJCvUsN29O0VHLcZHgEdC1/FIL1WoarziaReA0T02iK8mYEVkCdZonLJITXIrkOFSS9GHtUNvP",
-	"XoqDWrfDL3CVrYitS+eu8Kjlw0WF2BlFV6PSyS87+th/XmHGM73OZp8r9d1OEamG5D8kQkqF+IFyPve9",
-	"pVJH4lyy/INvP4wVS8+57XGqWWrpVTqWZYtQvmVKCQQyvCz5AEF6adECIHM4AVfqZ9ZF2ORxkrqISP2h",
-	"PpephukEuRaqAnen30lZLNtzjmJMV+Kk+1RX0KugtvL4Ud7Wa11UoMSXiv6DjHP7+p4k04EKvXq66A+w",
-	"ynW1ejI/WsV+uzIlXphIiMBCjEQgr8wEv/yLl09F88UqvSlOvYB4wmISpFi4YyhPtr3cyOSMciHvE3B8",
-	"ubvrnkEc0gsE8Tw1Q8PXy83wIn45OqQN6J34SCmnUUh9BmVkoKDvPnbeNYHrAfH96lGtbjvDKlbFjWvN",
-	"wG4e4+bIdRqu22w+3ca7xUXIXOYz4oh2zYUWyjghpPvMkhrAB3O6YorcMTfaDtHWmy6AJWfA9D4ou+oS",
-	"kyaUg9eSaHd6eCyrzvdLcX/uODVfN4FfRHA1y8orUxm8lap945bv7Y5WMmltW5n84eo3rYCAbzmJZh0G",
-	"PuKYhnTMi0SPaAEyh3JlTBh6jMOEcFSW4LOQXJoFgZwsJge6AvQDQbrfpdgcYET1KzbqUxX+CDlvcJbb",
-	"6b38RmsYeAXdQnlhcaGBHHR917MU+63se/Jye74Oc3uQsuKSlw2IWXByehqeamAXN9cPMZ5N1lIDuGjG",
-	"4pMCvXUwJmsVxDPGeShYdkg+q2ufJo/MZBN3gmI6yU5QFL5ilSgLyM4X6d6jXrJge9CMnIKlQLIR1LCK",
-	"AnBvBZiRv2nNhgh+dKNHteg6KCjatWP9oa3kWZCN4hQlEB4nFiYDwHLphBX7C6Ez0K/K55VmQTMcmGKw",
-	"j4LDx67ph4ckWqOkkAMozYSMb1e3n2b3lmoTF5pZ2Q4gXzapHrXw6Lh5TOxRY4TtOnaHditwq/bIGdZr",
-	"w+ZRgMnR3iZV2H6YkNqJjXgIeL0uki2XLWwNtm323i9gkV4Ky0IakE9bxp4xHsq8urSYTy20Qa5Bljbi",
-	"ExYnsorXWiYswdH9CYIcz2t0G/4E8uytIqNAZ21WNdwEfCyjnKTPuyG77VQfQ9/u2wUCSJdYeCFJUKdX",
-	"kYSPuZZ1KNals3my9lYJyCikYVrvLQ389eQd9kbW4/PkLQa/ZDysTmIAjyroTinwDGepIIbUaiDE9SnW",
-	"TAB4YqQGahan30EdjCRaAFfgQUeDjFfwIO5XljPLXLjUcGK+MJE+LXsye5pxf4ufAjLiX31PwzN9Uasf",
-	"co3qh7yqxQ/NvHgyEjh1WutTNXqq4BiGMpUlqAfnnKCyJyu9DiaYQ9I39VPOaUZiHvLEK/BBUwyOODJg",
-	"s+7TKQuIGVmnkgdiZX8B0x4oQdIYxVj+TtNpCBQeEmnbydQE13e9CrqFo8EhBKZPxex9RhMcUnR5d478",
-	"CY6xnwBP1tYJSSzHcTKHHJ/RUTiexwIR90uX8TzWIJOip/iTrnXkGF4NKWfyVBk2XXHdclpHJiyWQhV4",
-	"kkq0MqeDegdT01mM607r6BmSZjqZaqOxeSqK+TeGrjYaL5jWYk+ZVOmlIf1gmsz6a+TrfrNTRPTusdC7",
-	"aYsNUe5jkfOrQWo0ACEzpYSogtkMcqonDM0w50ADs6l4qX8C+NaJFznPY5lHAZYXckSms2QhTuGWGO2X",
-	"is5+8+Jx2aLHm7UKhjZF4XQ6l3YIU9WsU+kYt9qe6r6lKrMQVQn1ALJ0OM9U7+E0HGlje/nVBsJlzFZ+",
-	"UjjZ3ShUsYr/m1K7GQMDVdxhsc9SwRnjFXy/Ovy3oXbTbzNzRDm1Piy5/n0Nndmaisc59ch6HYo6GduC",
-	"p03asEPyC72Legq70f2ishc8KYDvTtQ7HyWySqpzmFLdxw3b3PSXIuUp4X1Rkv6W4CiZrGEAUw9NjCbw",
-	"HRiRC5yG1+bFZPcKurJ9LgaR3Rsz2uzOUTTzLthUb8PpPMKyXByY3DemfuPya4LKa7K9HWTZkWQXT7NL",
-	"vcCFpJLWF46iYgZA5vXyCeU9lXtAsu3JPKYWmtNIBTnLQHzuIUKTeLGUO9AIR/AqfXpFfQgkWQATyeaJ",
-	"hfDa0Qxv5yCnH0L3hMzk2KA/AjFSxalK46lKnbvU0ZKF9JdSdXNR1VWV5+PLMYp+xPz7lMdOMQ6VBfvn",
-	"rVYP8A6yqhVZNrxXvKJt1nyNv3GSJpFI4SGGgI1WzyWGpbsrNfmhLQCqTZ8ynoIZvfVpyvUrMzTM4pfw",
-	"Y8VMcQmBckztuzoAstw/+Kij9ur+yyy9YOQW2CTE1GKMgtyPPGOW2Uh3tmwN/+VzLtfCly9W/kFR/Azo",
-	"Hr98+bjjscuoxm1CZkX48wLZHjShKCJe52wcmhRrj7A9GfYtuS0awMX2yOKCXCL6zcb4dLO5UfGHxTHx",
-	"E3vCYk7sIbgDLWyeYMmYpuxQOkROpnWdan1rlSC9iK3R88Ux8ssi9MbRlkuj6KGtbAFrN6lXzHu0USTe",
-	"ylj7Vdgn61r9+L6Hym9vq42jg7Tyi2BL/gwt/iRr7kkxI/wHlp4q3xMck9iDslM+juMQ0lxxnYLPI59m",
-	"HvIjHC4ZLcjix8nwBz+8Cn/s3v2j616GXd6lNw3/tHvUvZ/9/O70x1aFLH78R/C+G16F3U9d6lT8akSH",
-	"0zdO8POPUelJ+yZoAkqTEuyU4mD9Bq3nXC7WRXqrDKrrkwpA7gtU9triX5VYAP72DgznlrTq1bpMA0Um",
-	"NWUITvnH5Qsrm36mGXPWO5tsIz5peoU9HVTSBKjYl1fMr+uhkovIEpv9ejU9hmz79GwDioKEQWH2jZVE",
-	"Z87w2K/bR7hBZLaz1qjh2lVcG9b9RnBEjkfPzwbyIqlAZiSehrxY1MwwPPsKDcOEpzkJalVUTtEAxjCz",
-	"nNWqpsGwVi2SP8U81sZKLx8x8bEKns7SIoiHOIo8VNY6cfCcFZyf9DXKJV5TXy9lw1cP9whTWJ6a/G4p",
-	"WYPkgA6AR1WTe8Vh76TtBFTwOIpsX/DPRHaVL/z6cWu6BzwehMETSIeRT28T6fj2nWp2uvn1R/nwzZV0",
-	"NnteLAU+JMZds6wDMXHdiJE0jmC2nZZxK+zibGLQ+KLLLWNQi0NmcSrKBoY5tDij5a41nKSFL0uCV1ku",
-	"VPFVKhOZJYng7gVhR/tzm3H3v1ohohS037QPdzbLrQ7cLyDM7F4GYjM6P03m6WXiKGijMhm8IC73d8VJ",
-	"TnHilqxS9Q+/a09+155889qTDXTjVkV67EE01uEE6KPFXuVwwrCLr5CUl1pOdlIKNAN3vVNICAG38IcP",
-	"Hz7YFxf22Rl6+/bk4uLk9rYygv88VObhJzSK5bRxpIiayuFrGDQKzF1Vp+raTtV26sg5Oqkfnzhuxa21",
-	"alBszYj6Kvf7wef6F1v8U9X/IPnPSe6ffr8i/jj6cvDnwjDnd6mr0A2Af92lxsVpZyNdhQUo4rIr1JrE",
-	"EAXk4FrGuiknICgaizh+AD+nlfQLT7LIbMm+AMsoWGs8J6m1KSZKqJDx07JamFzzI5tHAbgF4YelC35t",
-	"seH1DuR5aAQM5JhfHShLDIWEkKW30Jh/EQPxzjyBxTTgc5H+IScCmlWYsFH31UJDmY31tbxqVT1t6X1V",
-	"McpvC05V1z7mawturyOx1VIRTUirj/sxKfQHTAtQhGMBH1WIwkJ8wh4p3DeVtUnN+JpevccJJ/4gS792",
-	"TyDEQBbLOIGxBDl5IHE4WmRBt/dE+gGulP94haJwGGNQTQZsuUaKHO1i9NNfWnHzh58+/D3uPf7t7vqs",
-	"2T2//muXVc/xOb593Cq9La1qFU8Ef0D8eRwmi1uBkhIYbZ3k9C9zEi/WePRqqVJ650GpcXT44FacwzRH",
-	"KvdyFVZk2SMuVbghENpQdAcRzFqaPDFSrGYHYhb+RIBMSM1ue55MtmiYc9PC82RyCC9lWbOcWGzGeei5",
-	"gkYFDinQDBg0m84kSeASB033OhjtNpn9wSP1uyug+QJezCPwHAenRx+wWDXSiqMpDsEfkgABgezzaRjp",
-	"OEwm82EuilT9u0oZ0go3CdRZE4cCmE4Imh7HeDoFjlwcZ+WkhtpZbL4SX8GULOuoicUEWcBoWRrSLZTg",
-	"6N5CswgvLDRmCbOQdLC3srwPg+8sZOZKkz4i2r30gYU+ER0kQpSUzGXK4gK16dM+7clSyWJyj2FMbEGp",
-	"cQKhE3CSjfS6gOKeXJRoc7Kyf48svpdlFIxKG3MqczMHlT6V+f1TR1sShUMS44REC+l1OySCrZBuzKY3",
-	"JxQMynAVZv6HP6DTmASEJiGOeJ9KZYGeZZohClFCAlkKlI1O+tRGOIef5R/f99Yh6cGO5hYk493gOxns",
-	"5r2GkfKHbRO5UEOlT+RwZhzW5rHvyUKNDMDJn0GesJncHXEpqCQIfNmsp3JoZ+VeyQIuN2WeYXNI0xeE",
-	"XCB40KdlL91iTmLxGZsn/6veewfSSRwiNiyEEyntpJVGBIpgcR+hPEldnWqfyogxVYACsgB+moWxmKjU",
-	"+ISRFKNSg5Kqa6FCzfSMIYEKzEJN60CdAOX7g8q3j3g8JjG664oJe4cB88XOSOkaLCEpwkE2i3H4QIT4",
-	"9913emvId99pY9JMFl2ZkimLF4jRaHGilzIW2AhAFr3EJGIYIsRVJby0MjLIjzpF6dnV6e3gunNz273t",
-	"Ddp3vbdXN92/QhKrPyXxnHipEgCFypl0GLNHucUR83F0m7AYfJZkkToLYT9mnKvx5bYLPpMuDP2JrKMb",
-	"hwKZfEylv3qY6BMIXFx6+FTCLcBzuc0RXojzPMHyBIKBTQrSHjT10sRvFeTJbGJKiwjkUmWq6NOVVBVm",
-	"Uq/XuqlKs/bLRw/IK1eTyOVUM8/UCXC3f5urUvPgc3Vg9SmQSKk/WZfSI6Ra7Deydxhr0NljPDTFiT8h",
-	"RZmY+jQmfMYoJ2ZOJqMkYsTGGtCpOMj7NPsbzqcQBnVgjqD0mwVCZcQolgtlYMiKXKjmsBwhIg6fYsT7",
-	"tM3RT/MhiakQi1+p6I9MovOsnH5mQ+ZdVMbiKmN0QwCL1afqZaaCVlEt+rGio6Lhn5cjUf7kHRhl9XXm",
-	"mrRElFxewE5kSKusR9enKnDuQMV5cHP7LYiBkWVXYR5agQCoBHGfClSvkXebxKGfeEa9EQd5d5c/XV69",
-	"V/DwXiOvCwEkntmxjq+poDdp1Ex2QcdEJt/gStm3WzyLDmGxsvQcYnuy1A9prqHViB0pdUPwS5+m0S9/",
-	"n4ckkWHI8vxNWUAAh97LUGTlK5hMSBgbMcfzVfSSEpS4GDgoRgUj5MHJFLeRFzE2G0BeX89Cc5oGUonJ",
-	"qHgU4IhCagQnL505bgFlmpE4C2/CHE79cbVWh2lkiC2jqWV13T7VnZ6gaquVwrufJedxD+UKDrOZngA3",
-	"l64he4EoCNF/m09n/AQyyZU8cTumgdyydrwK54Ykbz6O44VEDSOVkdi+NOLJJHevVxg2GaQk40nJdEhi",
-	"FfkThT6hnBhsdHuG/QmxqxVnhXt+fHysYHhdYfH4ULXlh+fd087lbQfaCGk2TCKTIW9fd0tW6UGgn8wZ",
-	"W3Hkh2xGKJ6FpZNSreJUalLbNAHxzGDOwGuJFflwdj4pRkY5DKy4PylnAoNDOkE4720jzo/iMlS2A7j+",
-	"VYyU4H6icAQaaFQ+RoGgJVn50wMIfA9U+cun8Y/qvDA6NpiO9OjUHRd5BfkqPfTvf/7/s+geLUuEFOGh",
-	"wLb0jZi5peykfapPHjBQAlISQJDMNINa7uLUmKRpGEZDcRfVHeeggsAZSlzggre3o3AaJgJk4oypatC6",
-	"mA5sC4kNE+4Mq9sYmgEMNZmsthRLdEOSeGG3xb4olXbK7neD0ol0xsqSuOmkrUI4VOVS8WwWhT60OPyb",
-	"snYaSpnMHW6be1tmoFZm5S9Ket5a5TPn1vclr78QDJ10GQdSBbhfdZz9FqH8yl7EteuZy5SOcbDI/Fk9",
-	"z1y/vlilulxiUXcpKA6/x0EKNdHE3d7kjgq6Ic6QD+XoRDu3tr3dNV4I1rjH2DmOZbqEutvYZTw+n4n7",
-	"nwQXJAixDAm2SvVqa3vjHmMXmC7UGqE4c722wyLfyuvMnGxjF3h2BT9LcSTTNEOrHUBzS+KH0Cd3FD/g",
-	"MILoZVOlVjr55aNV4vPpFMcLuc8oVD4QkM0f9FgfRZNDn1HOJMqOi9WaPKTjiNggpOHZzIinzEnIlmQv",
-	"ZU4GhDlYXsW1FgQyEBduyJDieAHFdk7PLi0QNXmfstEoCik5OFH6jSDGj5DICuL1gfsA/p8EYcJi5E+I",
-	"f0/AHVOIcJDtsJyPqD6wsrAOSbeCcDTifSrZQ9AfWWnFNVn+T7lrgvJIJW9VhifgtmKCI6MkQ1F1Zp4q",
-	"YMO4T+HiBF/QiI25Ufap8F5cVRDKETL5V6n00jpkQ5Bri0jwDyQ5Vfu6lY4l5FNyOEmmUY6AleSl+P8C",
-	"5gN4xQcqkxC8EL9RhOn4T/0Sof1S7h3BgfkbeA/5QLMfCuvk+0PjA8F5yYfLvQjmavmb7JlulE6zZJLI",
-	"FTXy297FOegIKgW67C+FtnE541dcNfuVCcOG0516w/jplutzfqWxgudP++FnOJ9f1p56w40DdKzJIiKI",
-	"TwhJ0jIlsicVt1V8zisbELPNZUmINGEoB4t4QaCO+PAVR6MwIkX+l7NZ5W9c66zFkTM0+mqM/NVuIsZS",
-	"/kxs/8OxW5WB/fF/ivJnftyPKcAPWC4mf7LK5YM/SRz9/O9//uvLQfng9SZkNcKbCuK3xeH1ZS21bARx",
-	"LD6PGE3sEZ6G0eJEVle256HFMeU2J3E4+rJ50GzHdz4iAO6nsxL17U0uWfKGzWnwDZ2+dnoSNLatPXwB",
-	"8/naE2doP9NEsO3r7hNu1YMK6pd6MbgLsnnSL0lnXdmlVAGd9CnWOlN9KeXU8l5m75KSU2Zy8g4KLFkr",
-	"3+dNebo+zAoxOBMgeeYVdXZ12vtw3Sm8ova8ltrX3addSfJ3ED6gMPhTv8TlZtrzMH8zHgbhw3/wDjNw",
-	"7Fu7xOBLyUiBRUz7OEjP2i2Hao/rjFsmaZMicOirlGTJKoz2utoENr/UvZahkD2c0yAiv7Fb7v+N5hT0",
-	"cGViJQdw05UFBbLS5/LhMy6/cIrH5HBGx0v3K+zSIlHuI+j68gcEnx5sPk8CDSqm76/c6T3u3Uq2afnr",
-	"92UuXetFeHX77jZPlJYJkJzTMpkynz6Pcilzn9ilK3FhVFFMpFoc3hz8zm9s5jdMO+k2lkMG8/9jvXSv",
-	"tHtVxzFMubOYwdUecjSfpU4WIR1DiRCQaFOzRsLmKp9bgBM8xJwUkkaVveC5WjUdNFRi97srwdTYa7Ao",
-	"t9hv6Uo8Dx8IFTODVA6bdlnp7CsaYOvvQDwl6GpGqLhiaxUncyXEHHlpPws8jTxwdXkgYAtPGOhfCndW",
-	"dSfeP3t7tSPRC1grvuTQY4/y/LQQQAZRSn3YCtFJN84afkuaAilUmN49YG9Tm7cVwQRibESwQtyS2rVM",
-	"+kCh2G/xiluIfMJ+Ei1U1vqQyyrNaXEOSH7J1vBbarQP7Yvz/VBPr+N31PuPo57avLWoFxMcLHa9wFRy",
-	"IH0TGfaxGTg0hclE+wcJmooCgoMopERqWhtOTZYsfgw5qfTpOcMBGuIIU190wifg6w21o1AS49Eo9EED",
-	"C+n7xDRTvyq+Rty9ITgIqayN+81dhCnUIC2XMuZLV3e9LnBCgkOsAVD5v2EhSTdm+2W75Du4FjPPwQcq",
-	"i+CHrHhaY7KUasoCzldlOFJ+qzf4Eb6UoQfgnRCFXLmwL1lcQ560sxmtCJ9FoMo+ObzGY3Ib/oNAtZ4d",
-	"vlX2xI/PxeGVtGGlqlM9sl3XrtaQ65w44n8VB/4rZSm8fvmcz6CwaxIEneOgpGucir057aJZOCOCCJRk",
-	"ioJSNXCJM3SIXcdNYteDRs1u+S6xj0fu0CE1v4VdN5O+AzKL2AINWZKLJt6yFiOKu6RLvczCWLU73tRO",
-	"x3GXdM6NwSwmo/CTuLOG94Pap7/g0pePO9OEFG8gFVwBacglg8sQ+Fc3Gf92aIzBwfPEhJlpgc2O60eo",
-	"albkS3MKuMSXlK059xhP/uEhTnxGAy71xJQ9ojJOUEQwT8DDKsCLA5n8WTmx6PQ04FwXS1oDrloy496J",
-	"4sZk7Ir0Q5UuxIJXA5MQJFiWv8UNe/u2bVcbR2iC+aSC7sQ9IsSKPjX9qpfdpbd65Rie1ei98gn1ulnl",
-	"SPsn8DLEKCZJHJIg9SOU55D3IdZTrC2deUxmEV5ws0C28tTJwCDrRuUrphRc6ad5d8e9Ka+xEBlnsrXF",
-	"m7xjp6LCT3S02YEiarJUcxu1I0gMvUr39qc1Em5fxe/m96vBuBqMO6EV96rTd4/N8/trh//VP/4wvKxP",
-	"fgyOfhh13HmX3TSS93/fdKPsvcfitK71PIJikuQx5+yQ5nNapUa/+mXj7OAqZBzeU0ZHUSjDBP9Dvk3V",
-	"vSb8E1ncQBXe3+rVKilI/mZcd70WcO2Hn8PgiySBOpdOHkHPiMwioGIpQeeZj45RQTVWQVTNyj0hezPv",
-	"iSUiV183g+DXR/1vWC/+UtgjYbsb9libFQ8ytG2DnKd9zQ3KVqjM2oAdOwAqa/07urw4uvxAkl1xZT/+",
-	"L23cPQNOrrDQzA1RadcULXrFkSc4DBVyI3kXTzL3cG0mnEQjadlOuJQUFjqZgHTOX0XAO2Ad8jj4klwl",
-	"T/BYUE2Do1rhklBZfXXwBHZDLmAPlvL/ynn6j7Abv8FDfEOUy+1+HEPq2rufoi9ttlXRt0abl437m1bn",
-	"1WynbjtHyK2fNGonbrXSOGo5x7UXUOeZyfKyPHerae1++Whkkts5/1s+vVtNyX9HI7eJievbQTBq2nW3",
-	"NrRbjeOqjYOa0ziuHzl1MsoSEJ6UIFvfqvC3HigFwh8NVhvVT6r1ylGj2mg0lyS/jR/m003toyPU2Lib",
-	"kjDF3d+VhDsrCc3zntGk7KmpJRR0Zoj9+7TKgfyo86AO6uc/qsu7MmTB4g+HOk3FPA6/rI/cg3KxKq46",
-	"6xTiGbP2KhENUyXU5bl9xdPcN2Xv+k4nWNCvvYNURuqrdBSaZc6FU2T6Sh8q5EqFnkw1+UlCNsQR1F5j",
-	"oxGa0ySMEEbVT5+UBk+q6PZjXPY9ARLIu7MZy7wc5JMLKqhNF8bMUVqWXi5bnZyffy7qAkr/yR504Y9k",
-	"IsuZU+izLPaIMvX2QBr0AJpKy6JAWFlCRVUxM914ote6ct5vExyD96SR09QsFrNat9pTNFi6D7ORztLp",
-	"KULtmZU+MEe4T9NCH5yQIM3IkCXykywvoeNQpogDbyWFmkqx66fl6MwkgWVPzU/dEp5MyaaaEhooTXkK",
-	"CyMIR1e2CpNcpogTFGEoy62CXyV+yzUo652sfBkmeyqyuQQ1o7kJ7aqZ1g2+DdV0ManUn4TEPGjQ5om8",
-	"e7rq39WGv6sNTQoHdEvnWkhPRvF9WyQEbNUb3ibMIBTqsIYjZU0TBEjmOKCBSqnDgSJ0jUBrpy6NeInM",
-	"frlem2is4P+QOnGXM5Q7OL9x/eNWPHySAtKQPyUDZSbzDhMUY7pGC7keq75t0vvfpIfcAWf2VUTq1qCJ",
-	"XEv6DoElXK8LkZmo0lw+upTyo+DpTHFBBiRmkW5rOJsTqcGEMQXbln2m5GmoA208lXJw4GVGGUjZLMgt",
-	"pOgzv1UpzbwDxfjJvDX7SD1ZCLhnZgL0UiZRpnENA1C9PuIwsSAlUZ8aZzIgUSgPZ5KQqQq4Fctm88Rn",
-	"UIgkCoyihCCASK+wmPgsBs44dd03AMli0U2fpmVEJjITkpxpYeaOnOZJDvRsT0VDz6NWyM0fUAUqmMtZ",
-	"DKD+dFXlmi2dlOSlSMA301CsNJwaqD3SPkyTutM8qYFp3K2CaVywrumH1aXBWtlYRv9VqIC9uX+34tZk",
-	"/x+VdshxWzVcH1ZlXZrjoIbt1shx7NrQ9atBnTRGx07JKumaLKXrq9ueGlQqwgERihRGq0tLrf4qG+fK",
-	"wVhJFKS2JJdnU53mJ6mCAD3W6YN6yzqEKeEcjwn/3Zz51VRIRcI71xQqjDWhCQn/9a8NSj4lMhLxGd2v",
-	"c5PrpaK9uFnCgCzdIQWZ5YEwL2kBIF/gKKQhn6SKErPOg+DU+9RnUUR8IfaX+VxmlyusA3DwWikTMu2E",
-	"KpKiGf0lcp2OJ2Clc6hBQVwSQ2bBkC7PWCYVBiUzFC0oWA8sNFShWnB5ScWM/AQy3krlkU6xHzxg6svs",
-	"nTgCr3apHMGylsK2HsUOiBu3jBWstT6jT7NMXsaqIRUoYtQCfJUu/BjysqFhzObjCSShGmL/Xl+/MrcW",
-	"DAY1YLXU1OpT77bXPu8M2qcylaEAttbH6JobMjeYWoroVjs6QjLCKdRuMHUwsASORyTV2vTpFrUNNBmT",
-	"ZNXDUGbnXdbdyDTACv5TDDVLJAPwSA3kkweZceD2cyjnbUdF2OM+TV97ZscxUanoggoyUq8/qN2CVGAc",
-	"lV3HyVpZqFZFP4XfI6yLnhzV4XdIEY4iq0+NjGxZ4jQHee/aN9329+edwXn3otsbdH4+7XTOOmfmduUr",
-	"pOR5lEvyyeBRVPGg5yq3nuNEuXLowMpEhj4OhjbxMbHr1ZZrN4N6y/Zx08Wt6tGwOZTsDJmBcWmHsh/V",
-	"0pcnXNICWi9oE//NCHd7KxF+1779KiZ4oI1pqlMUMEosQSvTi29/bdwhT9jsq/EWHRpwVccJnP4MOdUz",
-	"qq6JG4XNZkKarKBb8aesFCUvZ7PZ8oW0QuBE6/8eLcx/g7ZP7Oi+OmezruzaaNtNdWIh72iWnhhyf1dS",
-	"jYy0Z+VUMl4IypTUs6xPvVQK9SQzmxY4IUkiswbnlCRWpgaRMq4HyYmzlNaQ6QQMWTERnbzOJigYayge",
-	"AWzAMIwicYBUMuKydnKzkEem6g/I3Deg8+mQxKAFkklNxZ+q+QD7kNtXWh11WdB7MktkGkDxJFdVdF0q",
-	"Pb0Xz1WFqClKXcPqJOXz1H2uZJVgsfLPfVxjUs86YL8Ed2TAKvUseWo4ghllkN/v/LN5HIoHO3MtWYnk",
-	"NRn40jLP/2UeIj1Tte9nyKhJSAo4EODnha4dspqayjatVAMbrAZozFYPd1belTLoTGasB8H1cRL6kz6V",
-	"eGA0VYTAQlB4w5AJzBI0gvqA20jqMQL5RQzyoDwcdHLyXMZz6ewgD3ZOPcrDMdVuA0vuKrIwkQxpCxNd",
-	"IaFPy2aBEP39Yb6cUXEyM+l/miMVTxQoVs6U0hPmz9Uuar19T97ePrT/taRvqV0j1+4/t4HbSKeVpdmg",
-	"7PG/I+vzb5FhVAJRSpkV5hTT/BWe8XC1qFyxcHORlirNSs1DWJ4ij9pvShBSnMxj6deUmeTySelXS831",
-	"qb4H7LQLmZl5FmFfMHiid8EQDsmICW5MO/+ZetIwyeKPT5Y42DBBnGAoiATXADha8Ym4wcJEqtuKiPUN",
-	"S3BC8gX9nkvhloG+ay29nQ95frobgirlDP7r2CSBzQp/iysxbjk+e3v5F/j3V5Dys1GJzLXQoTJ39Gmf",
-	"XkOIywnk/Za24yXHeU8cMqYdqjFHnvkuYTl9SQWpfHoS9cGNNKQ8DASHhMYxm89Ed3I2aWUummnSp6Ef",
-	"M5k8wEKcic4ExNRJug9nXJYSmxEs2Cq0k/ehANab337wgmM7Ldupo2oN/PTrlXrrqOU288ELWaDBZ8mp",
-	"DGt1jJu4bjvDmiM4laHddNwj2x01hv5xY+j6Th0glqjS8TyJCZ4OwFz7S1FZxJk/ITE7xDwhccjv7am4",
-	"4PhhjB8Pp/DwUOmMDx9J5LMpqTziB5AGlHl4FmHpwilZqWNcC/ygajvD6lBOsFXHRzY+dqut4VH9qFXz",
-	"X3qCHCDNBz4LiH8486cD9UTzP/aUUTZwj4ZhMmjeT/4xmPnT4mV8tJ4Z5K+YQ4nK4o5T0EMh9dlUYD8k",
-	"TNacZ0B8v3pUE/tZxRJcw1ozsJvHuDlynYbrNpsrnCdKlXc6hsRd4Twd2xX4gRzX5DzdrUK3gobS7xVg",
-	"YH3k+sOg7ttHR0PXruMj32759ZpdHdWHw/+PvavtbRtHwn+F0JfGC8lr+S22g8Mhu012A7TdXi69xWFV",
-	"RLRF2bzIZE6Sk80t9r8fOENSlN/zdtei/tTGlimKIofDmWeep0M7aZ+GVTtsMpMvMKpzKhYUVTdJqTxF",
-	"PXw0HSaUDbsBS1vHqh0a0LAVBoO012a9/iDtDB3HvTS4oZ1jt2lpPmLs9oc9nO9Z+3KoenkMZGG53uV8",
-	"pdJlBVwLklCwx8NEW/ITaaF5aVCGE5MMMU9i3InRotFs5Mr80UJ5CarVT58u3qr9tYaVROF/1YY6Nc15",
-	"UQCAF4MhmBmPREbHLKtlxnVrVWI28uaUi2CaM1ZyMY28uNEk3333g3WfmYbOpSxnYoIai/Bjgq2bXd1K",
-	"jx+h44Bh26ksZbNUb9Z8goK11WdFrDWzq++0rbp2fheJ2FG4bYKGufO9riW5z3lZMmGrhQodalHP3CRQ",
-	"AwD/x2GHwIzWRVWP8qbAwQFZ0ZxbdnvzZG8KwhMLrcOnP1K/uOs1wEfB2gtN4QNejFW7MzZjhAMFX0IL",
-	"GUtAn43Yvt/zCXDd8QRXU4bHDlvQUgAr9zLmgPCksMcVNfvSkuXq9AHiNDgHgMLS9t2m+O9nMmNWjbiq",
-	"drGtPUBKCGiXYBbrDtVkNGH88ZwLKucCZL/0IohEXZFnRSwe8YeG8t/V1ByRgrGaPi6m2Ew34yb51YoF",
-	"6mjfGoH6BlH+BwI2asJ/Wu8P0Y3C0cizw2MXNS/UQdCWDoWO0k6du0qdROOzKzrdkxwqEkvsUJWOP7BD",
-	"QThwv8qa86+opub8WdU06te/4po5lNMcEvprWXjIUlLzfDmdibak4PNFRrFsZv0O/47fMBKb67T2LOgh",
-	"akT1lN8xoWsHfVKvGDSbR20Fkw9yyaquW9R/13c81a70E1bZBfRJN8SlePqKq9o4BGi/0ACtni5mWu6e",
-	"+mambp76VzYYC24KVNPiNkWOYtXqhbhdlHGjmvXg8jr82a5iM7mXiyzxccpbtImPiX3qkiZXlQgAhHeF",
-	"pTd7C5UCt+rsGkejGQlUJ695Byc1wWFLMkysYPAOlWFqXFd7QSTiNV6sVZV2JIwbmgKnSc5ARRBdEYfk",
-	"DyT5IdosUWHQRLvQP4sEPoO6om5hTvGN1d1/GC3k61beDM0y1FQfU1vaO1Ke2zpr9A9HydB7hQ1//7AY",
-	"TAn0bTSC3xt5ZnANRPnhlpHIKzN6E3knUO7yIBdkzqhQH9PsJvL+qnwlnDreyFVohvO46qUm8jCyuojh",
-	"vb7658czcHpgznsjOI/4nplFSx3THWqTo9uMPjSArVrXXi/E+h603Zt/+nB5dvrjz4BOxQ48JkZQuWmI",
-	"c9sUoq+U0LUnf8jDfanujWsFjEWyVmC30d9ZLCzTMkgcpkH1sxHIv+OnEHMoWOlXB5WM0TtWaIud8aLE",
-	"09FPZ1c++fjpCv54e/bu7OqMYKWnORmu1BWTs+qkq6H+Fc5R5y1omkKxQ5PEF2nwnpZgemV+U6gNRzlm",
-	"MUbXYNNZZ8swH/K041IKN1wX3f+aC5zDPQ4JH3NmwzDnlGf6Xu3B4356aUAcX3md9KbzxRNKo92iaDd+",
-	"UMvb4ZrCpJlMNfjIhMcLv6pn6DYjAZEHtTw+SMHMGpnJLDEJblMhg7fy3UgGL0in1VVnFPJeJjy1FC3K",
-	"0lDwKzaAEp+4olQfN66qPaMB6v129pz25qkOZX+vVA6+eWk8bmqcO0j4nSyUpkQawMI+ceC5ls0HuCml",
-	"uFZ3Uyvr2vD/YBi0oBkjRxrPl7EUpUrFmEH4kM1vy4eGr0EeEHyH9ipAsq9lydQKtimeWMee0bmC6KyJ",
-	"2ZIZFUmmt7ZIVIVUzpnpcTtiJCKB5e66aMloF1GToTARzBO9kqtIc1VKvkSTtFwdEAk3RVAwU24OlgTc",
-	"bNVLOPzZ/VmjZ8hECtO+7uH4gRRyzpRZZJkjj9MN25HgoihVWzIlYwagCZ4xoY6W8o7lOmqOcVY4mFX+",
-	"AEa6ixJC64zcczjJFQ4AXZ32MlZotQGdeNEIQ7frI3ROuu3BFozl83yJQ8z1y3Fn/j8x2m/Mh9KGe+8g",
-	"LdRUTXN6O9tae7KR6E2dCcxfcQOtITS3htnDxn3wODOXd4yMWXnPUMhrjiqhbkG0T5aznrGOUtnIEGQ5",
-	"NcMSRIZAyRBfJilz/R1EEhpOagm7orYGWtYjB01yihJ5Pj7Ne5bPKUf/cDKjeQlpYC7IT+ox7/h/3hTk",
-	"7S9XWxw3uHCXSHD8L6gsgyGoUPPxHO+O0imJLOOmkQX+94KBXK2GUmgd27oSK8KiRx7EenyPicVczQX9",
-	"p27b871Elt7nNRK0q2qu9s1rTxsBIJIkOb0nzqbi7ndqB6pnKk2eHHa3GvtqDDXXTgVdvhBaX23dU1vQ",
-	"iPvccy74XD1paB+Ji5JNATH9bOwYS6YMX6A6X3sjb9jth+OEhkGvmyZBl7WPAzpudYNuOOhP+ulxe9Bp",
-	"eb53w4Hb1ZQ9Sm/k9Yc0PR4csyDtpTTo0nAcDJOwHaStcbczHvQTyvqwIQmZMAfxs+cduUjY796o5XuQ",
-	"mbYEKxgEw2Cs0SY0zCJ4gQWP7dVDe6ewulNJs5sRmbEsk1tup656LDAHV5PVR74TSXOqV2JdJznhaIhg",
-	"Gv0RCUJoi/wGHfxL5LWaJlbifT6JxJ+R2KpibBa7WupEt7xFtVn1yiyvWqesFSFXb1WXgO/x6Aj+aTSw",
-	"k7/Ve2cvI0GA6kiEtnZ0d8Vo7S2zrJ/scIB78a35VIOY7Bb5kue4ddu6MY77wJzttQaOvCGS4sKflxIj",
-	"+ngEJyyf4BkNM1A5g8QUnhiAR5bP54sSkkF2Q3FjKIidSVjKBUc/4H4myZwmjHAdAr2fMbENjHxpH/41",
-	"QcnmLq8MTt6FQWb9Qbs7HASsd8yCbsiGwbgdtgLaOx6kw0mr2530vBUb/9n3KGixgSCuaueYhpNW2u8G",
-	"7XFH7Su9NBjQ4ThoTcKkzTppl7pVVzSZc1E1uyhg46ggogDuNGBbmPr6IfXc8Fym9sfBbi1utGqqgo+2",
-	"V+CjYdBqB60eCTuj1mDU6zfDsNPq9B+785iXvQ801K6ngyl9NQoscyrJnaX+vzGo3/9h/vvnTq1iZUxd",
-	"r3mjca2b002HicvK431mjeayFdnTq9xpRZ4jm2f47Rw5lt325CUMyQ4AOlqQLmn1R91jZAMcdvqh9yT7",
-	"scn1Mh04mIxXC5+7C/HFg+n7uwsfsEB5fyvzvXahHs9884zO+VsLSakgMkucYLZhhptSLvzVuHjNvJ0Q",
-	"fKDlpNlyaDwSlsrNXSFg9DV0viClNIQBYEbnC+DR51mGkO6M31mZ7Q157UjsSmxf4vgvWeAXy3AfosTf",
-	"atJbT6x9bdM6g1ED2j45Dbh2qV8uRC0HuLJOS4kV4poZBBPZwMKwFABWjkkuMwvtzRdCZ43qAT+HihPq",
-	"MOqUiMhOeKIjyLjqddbPpB6Lqq4cAVfaxkSiakrXtQMxZBETJsr8wScx0u9d5yjbEpOS3iD4pyD4FUJq",
-	"9HXKTqzCjV3VbY5jV+Z0wkb1QqN8IXQkGwPZROZO3DphExxePOk++FjwPpP3AAIFCtAtuOanIgm/bjjz",
-	"QUvv1fHPO63SnG2nMEPWMlORPqO3cBaqiH/olInSwetYpgqkw9V8QSMsEiCZnKqm5A0TiLNZFCw/iQR8",
-	"K2py02VdLvPIEW0lY5ZJZSPqhO8+ct5KQqHZ0TrKNI2EALiA1ev0Sax+gNfxQsMbLBvbG0Ae55AOM5wb",
-	"PNchL3PzEYlvWQ71h1KoViKhucs6bXJUjVfF5JHMuWg0naH88d0FVjbXQc7usJCj+E7gKK6nOfqJle/Z",
-	"SxGhMS3P55Ldfascac8rvvYqCvrW+HjSDfq0x5CHfpj2wqBNO+PupJf02XG6Gq+rJpY36rR9TznhVXfV",
-	"XzTLXF1DXPDXPNEv8IVGyiwS27W9D9Pv2UbqIzAw3xwZyq8zSeicXGzgPFHXsski5+UDeIU/MJqz/HRR",
-	"ztQLVUdDiF3/DXKr+hOrkFp9+lk1k9+tz19fVTXWkFOH/xfI5WOKRZpWpuB78Dl1X5ebOrdkKlBcAgKq",
-	"BTLY1aQ2gK5d8gkjtxktgTUdmNeVUQXXCjiVqwWAu9VqVtvBgdmiflJTxyMTectZXRLOTYBbd5hbBTfl",
-	"Ka7KxDkF3csyccvqdssOsyP0PKMiKdb5wLBbWd078D1ZxpStewCq/IaP1H2WGR8qd1FpT7DfS3301ePl",
-	"kpWujto7OVW7si4XMosZ+ndLi+Je5qChIsclVU4+btPO24Dpt65ZMQ0yKBM//XiBG7R6oXrmIRAQri90",
-	"TABV1sEFn0EVEPj+wC2P5GeaCMe9dyX/u9oDtZgcilXuCL9U7ki5lXq1cO5VsbWt3OlnRrNy5gOqjwu1",
-	"KZsbqUd3rtUv32n1F7NPg57HfwMAAP//",
+	"7P2Lctu42T+O3wq+bGci70vK1MmWlOl0tLay0a5PteVk01X+IkRCEtcUqBKUHTVvZnoR/2vohfVKfoMH",
+	"AAlS1NHONu27O53G4gHE4cGD5/h5PhtuOJuHlNCYGe3PxhxHeEZiEsGvjusSxh7IsnfOf3qEuZE/j/2Q",
+	"Gm2jPyUIwwPogSxfMeR7ZcM0yCc8mwfEaBtVr0LskU2sOm4Sq+41albLrRDrdFwZ2aTmtnClYpiGzxub",
+	"43hqmAbFM/6m7xmmEZG/LfyIeEY7jhbENJg7JTPM+zEOoxmOjbaxWMCT8XLO32Jx5NOJ8eWLaXTc2H8k",
+	"4yB8Wt9z9URBz0/GlSYmFdfyvHHTqldqI6vVOK1a2KvZjdP6iV0n46/U8zc+Cbx3OPA9LHqb7/z7KY7R",
+	"gj7Q8ImiMX+aoXCM4ilB/LuExWgUekvkhSbCDP20GJGIkpiwV8gZZxt32sh5jyPqIC8K54y3MUOYeigi",
+	"8zCK2YAS7E6RTxEWD/p04qApwR6JXiPnLo58N3YQpuyJRAzVbRs591c/XV2/vxq+6XUvzp3XyOlNaBiR",
+	"zCeYHxAaB8sy6owYoXGbXx5QRqJHEr1iiJE49ukElZw3F9fvv+/J1obvOhe9806/d33lmKrnCxpwCnSn",
+	"mE6Id2Sip6nP+8wQDliInvhs8bkJ4ymJBjSckwjGztCTH08RFpM1DoMgfCoPqFrVvy1ItEyXFSZu+Jgu",
+	"i76ohC5mRvsXQ8yHYRq8Z4ZpiJEbHwuXeQNpriFKj7hu9aRWt+xRFVuVChlZo1rTs5qnuDmu2I1Kpdn8",
+	"SkTZ88hsHsaEusufyHK11x20oP7fFoQzAlSqoDhE1UYDPfrMHwUEde7Oej2+RBF2OWsxEVu4U06dGN3f",
+	"986PUMyXaYYfCL8UkTjyiZeQM8NjIklk7EcslgTH15jFYUQ8k5MoX2QPx3iEGTEVFQd4STw0DiNUraNp",
+	"uIgY75tsONk3DM8IcnEQkEhQhSBHfpUPiLcFVFISLTLk4ihaIieZlti6ld9qIz67zlEZ9VXDvAlBaxSI",
+	"ULQlN82A1qvV15xoAwJ9ESNUQ4ch+kGAogXlu89MGoEW/ZiJ5jH/axT5ZBwsYbj8t/iEyZulA5ru0lYZ",
+	"ddA4ImwKs4/mJELJvoCdgyZh6PGW05VyTsYVt+I2TqyqZ2Or7jaJ1Ro1GpbtNXFtbI+ruFJxtB0k2ERK",
+	"hBoNWZyIdAqc4U8XhE7iqdGuNhqmMfOp+l0xOTHHJOJt/v9+GQw+VSvWYPDptPvxf/5YTKzjSxy70+K9",
+	"5XT7eOKU2BFMtuAafMicajwUUhOFEXK+c8ro/ZQIopLb0V1EEaGxbIG/Q8MY4VlIJ8DVTK3FAfUZish4",
+	"wRuFlapXqkBHfPU4a/MZeor8OCa0jN6EEZLbHDkDI6oNDEe0Jr8VjlFE+GYKKaptmuKxJYa+Zm4rdrVe",
+	"PGNXISW7z1rg84mYhoHH1HxphCJHoM3g6tTlp00QJ0xbza5vHiLv62HjvMETcuf/nawO8m34hGaYLpEf",
+	"kxnfAHM8IWKEiHOmkMVldE7GeBHEqGLbr5GNZgRTJtiOvFHCDL0Lezcjnx69Ro84WHB+NgofCX8H4YgM",
+	"aBwRHBOPz1TFtvlOhE/N8BI+h2ZhRNATnzmMJlG4mPPVF71y5auS2QFzmfluFDLihtTj8xrgaEIizk7p",
+	"gPKHeOM5CqvYzvqDjj8/ZHyO9LmVA+Qza8Pu9Gf8yLOTSfZpTCYkSma5Hz4QuoaWKPkUD+E7MX/KUVx4",
+	"zmk8XDDocxup3stV4D+z08DguA2WaETGfNL8uIw6Axr7M8JiPJuLQ0Uj2KcojPljjARj9BRGD/wwCM3M",
+	"fIqzkBO1T9Vaapv/9s0ZqtVqLXhuQEtO1a7aVsW2KpW+XWnbdtu2yzb/r/JXfgh0Z/N4yVvDqaAjWTys",
+	"zOZ1gPnJLUT22E0GayLnw4cPH6zLS+v8HL192768bN/dlcfwn8MHc98/g82aDiozGC5raIy2NBh4n+tf",
+	"LP5PVf2DxD/tzD+DQZn/cfLlf4te6Re9UpLvVMzWl6M/l/76v7/8j/Ux88TR0Z+Lmfut5INXi9mIRMUU",
+	"pnjlK4YoPIZKFRNVTfSvf/zzKCNTVQrFJfX+bkKTT+Na1dB2RaVwV6iOv8juQCWcnghijBoDrjlHhdtH",
+	"vcEGVNsyL02i+mltW62Pn22z9aVoMb+I6SUs/j70fCIVTqWVfR96IGi6IeUCFv8Tz+eB74KUcvwrE7pR",
+	"+l0cBNdjo/3LZ+OPERkbbeMPx6lqeyyeY8fpB86AjRhfPprGJ2sSWrJ7vOHyLX66JIzhCRH9LNDAuBi5",
+	"oOUVGpGy/VfqPqgNdL6ID+l3B0QZflr51OfXCnvfo4FPyZ0/WwTQ1680kvxnbgUpHDIupc5zpS4OERNt",
+	"SiUAODs8XDjarz7OFxuh+J2oLEmzBcOCncXmIWUka8bZYXwJb/xsuAsWhzMSDX3PaBsNUsf2SdO2mnad",
+	"cPXTtZr101OrOia40Tppes3GyOAdj7EfcGWSy76jJfT2rIfm/pzwFefMxNvdOCR5jUfmQbhEo5Cr1/Fs",
+	"KGQA3oxdPbEqFataQxVbP39t8aBHAgIPip/k09yP5Hunm95bzD2cvMd53HAekbH/yWgb49HDsPbpL9j4",
+	"orO9zUxHzf9a6lVmNBPUhXARgwYX4Sd+sWxkTFr7riKILkOxQ/gVmP9WjYxc7I0s4mJi1autitX06i3L",
+	"xc0KblVPRs1Rjc8/P47gBVv+ZxX8n/rPMI1wnpitFpE0YTVsLjYGSjrn8xaTudGuyjUh7kItZs2y65Z9",
+	"gir1dqPWrlTLjZOWfVpLjw/Pn/gxG0bEJf4j4RNzEJkS6g0jgmG6DBAJoBOenCYG+1oQ6rg+auCau8Xs",
+	"8oyJisknLkjcRJwGKqC+MxwQZqKq+LGYz8MoBioQE1c5YOJiHDwYX8z/suX/aBp8SwzloFqtGiYVy67b",
+	"Tat+UmtZ2GuMrUq12cS46dVr1YYhX0iEvHbN5MLcE47U4u81YHh2R3txSIecO3CONEx7veOHIjImEaEu",
+	"Gaam6wMbOOwtuQJ47nN5L8bxgnFhWRimVtnyhqVcZcvUS/7WOe8jjnw8CsQp9hj685FPy+nwy8lsuuGC",
+	"M0OD97jgub1JpKCNfRa64PVnL9/GNl+socwiqyfT8e80fV/2OBiTM22DXCc7ydnf99hTYtRehyCJolBq",
+	"i1w8Eex9JgWutqHcKWL/Iz4JaGDEAX4YGK+R53toGS7A4MMv4+BhYPyZ68sh1/Aio20cy2PjuHYMM8j3",
+	"jTxcelfgthh2zvq966th/8NNF9jWs7++8QuJbiVIIyJ/G9qVH89/PvlL7cfmu8ZV9afTy/pN69a+q/Sr",
+	"+n5OGrv94f6ye9XfYzW7MMlrFlKzaM9wwLVn4gkzC3hVysiRS/PLRwcFPosZIo8kWqJ5FI4CMkPjcEE9",
+	"IIKzkI4D3z2UBNKJlxO+y1mo7L26OVO+LiXylFL1tbnrdy66cmUOX5Q3nd5F93x4c9s9u74670FjL7Qu",
+	"abfRLHwEGzhfFkI94rWRo/ffQSVhRuDSCPGS8UeIn+dFMxRS8npAlcuCHxUkAiMUpojgKPBJhOJomfHD",
+	"iOZNhL1HTF3iIT8+MpHDu/Cu++bi+v2we3XePXd4OwPq9M67lzfX/e7V2YfhT90Pw97V8P6u6wgLiSA5",
+	"5dIR7Ts5R4Sz4mR5DR6oJcLjmPBP3PJfVof/cpCwtbKj8oAaUtffjw5XBMxW/aQy8nDFatTHnlUn1VML",
+	"j+y6Va80T9yT8Wm1WbMPEcV02YougiCRoYSxPZUFT1p4fNo8Jda4McZWHVdGVsurVK2xParXRs0TD5OT",
+	"58mCAaaThdhzhFr3d7x3QuidkiAIy+iJBG44I1x9V4cO6k99xtcm5msoN20Z3QQEM4II/TUUuqV8HtzG",
+	"0aPvkjKYvx840wR2sXYehET80Xymogv9k70QFha12krVrduVGraJ5VUaI6s+ahCrhVsnll2vViu46Z7g",
+	"SiNVdaE5yUaeKTAqCbeyIpxVLLtq2XVkn7Trp227Uq7UWrWTSqFwllGFxcyJE3tX/vNmw/nOW4I4BeHJ",
+	"LRumdPmAyNft48lGH7liNGqspnAqszgK6QQRGvvxEsV4YoIi5SgHmQOmISfjTHKy3vaBEVUGRsayuWLA",
+	"lPv/vXDk/c4GdmEDeJFhA79zhv9CzmAaTyJYKC9n83lFU8wFBSTIAg0SquDCrg8C4gOZx8AT+FYqFLMr",
+	"x+L144SkNJlLhSBd34A8/FP3g/Hl49fgVmYqWqgBC28tQ2moUBv5dCV6igED4jfUi9In+x/D/ESUE/97",
+	"pYvXlMhhQmiJHCEqSUc6qti2mDmfojr6yf/+NcIowAzkRcTwkqGp8seDO5xLjwQ9kYgc8TEOqFNttWAW",
+	"+MYaGIOFbddcSSbwg7SRuChpT1yEqAQRciZc7KJhHBFEQypdXVr8YuYjBbQXhnNheWijSRiHiek2vYEo",
+	"V2LQr4vZnLX169KjDg4Le4dz5q2gi34YXuBoQp6t+mjhgq9YSpQR0UMIUK16etJEo2VMmL7B3nY7593b",
+	"u2H/+np40bn94dtVN5OxqUjJEviE+BDjo5Xhgo4AQYhgkZ/HDJVqVU6haLRUS3YER4emRLycOprXWHyG",
+	"csrKWl0lwDGEyaRGgUK96JtTQTsHa2lldJtqaahQSctJk9ojq0zrTrzC9+MT9mMVVAKzy7+WCxtY2a2p",
+	"r381YPKWLBjxXmDPFhDEE2YoDTNLVG0tEngTVdx27++659/e9l1d/mSc/CzL7RQ9sFLsTn4QUBx01SQ+",
+	"a9592RoS9zKWt3739qpz8ZwJlC28xF6iaEHJpzlxYz5P2A8WERGBqBByKs4iF0eRTxhKRiXtbq9h8wXh",
+	"BAQ0iNNeUA9Yo2a9Exa4qzB+Ey7o80laBiRsD2wG0xKYAPX5B3PQ1XV/+Ob6/uoZZJw28QLLcBWKUJyI",
+	"sHARuRBTJqxiEGFcRtdArEq1YK+SJ1XILlcTILIt8B8I8iF8BytZgnzyWUySdbgMPX/sC+5SLClKgTtW",
+	"MfKI+dQlenwpCERcGF2VCQ+RR0WrB6nTN3gZhNj7GmKO2APZGElUsevNxunJqojz/fX5h/8A+aZwUEVi",
+	"TAVdFkgxNxGcehAM9Ab7wcGHlO5WUQEHqZZZN3NLAmTpQ2htEsZWR6WBEdUHxpEpIqtjJCKJITBRZiVl",
+	"g5yT1brtvuvdcV3vsnd32emfvc15WA755obGv0U7Pgxvpx0uNnc7CUXnJ2sSi554YeyP5fxCguIowopl",
+	"s1K2ZnjJ9SkIKBRugCcul2KP/8YT7FOZj8HJaanFyR+u867hMfVdeIxG9LdJ4NQzGQ0jMtaM9wv8dTB+",
+	"zFARvfbeDIGShrfdv9z3bp8jgX01kvKZYiIyuozpJoSQyiVkWpaWHM1QDc85SmPwFMMShxElwH/uhF3u",
+	"nuJH7Ad4FLwMx5fmPmEinM3DCEd+sESL9DNr1aa77u273ll3eH/VedfpXXS+v3gG89cbeaFtrjKc+NgW",
+	"NCLYnfLxoDArp0WYonAhogX9GSmjOzwmIvUpjoSMnAYm7jnneuQUJ4HFfGP81NeKNFobCaXiAe1mu5aL",
+	"61sTQsb5jSvPqs8pLSh7M5fbyuIlPu0Dozow2tKIMPQ99gtc+Qh0wiBNwvh1MeOzkjzDv+o2TyvVGrHc",
+	"RrUujcct98RqjEeVpocrdbtW5+sCD7s1MmqSk6r2cKvuNiw8wmPiNvG4ASbZ5wSdJd3nv6o7d3BT9NbW",
+	"mR9FmLrT1OWw0ycPpo3aAT2UBM3Fh23BR6JDlVYN10dV6xSCV70atlpj27Zqo4pb9eqkMT7RY240UjLa",
+	"xh5MQdutazhDHGGXFIUHfzGNfhheYrqUoTPs+Uw2DIV5Nggn/HCPOZuNmeKqPkX1qjLCZESpTr87vOhd",
+	"9vrD7s9n3e75c06+2+7d9f3tWXfY/flt5/6u330R7a2vhpYkiY6jcCaMcTKPKIykSueDSSLKWqL49Mu0",
+	"k3CsJgFkL91E9cKmqS3mqHuKF/GU0Jgv80tZotKUUUqIxxBGECgtwzvSkGadADr3/bfdq37vDLK4X0D8",
+	"ub/SmnwZCjiLiMenCgfCID7zGRPZ6Gt67xzxMT9FIZ2YSESYQ2hTRB7DB+KhkqO0wLPb7jlvoHNx5wgN",
+	"7J7K6F7iXRLPx31YvpfWemcL/hdBK01lvGZ39zc317f97vnwsnve63zjgWRK8+V6m5MfmFPWPreaA7Fi",
+	"N9sagG8a84gTfCwTlTKO4SJ9RT0gTDfhk0wVlY2lSsuOPuUtOfqp03k1RzAI6YRESLsM7GtOwnlAsp1Z",
+	"n7Ox8r11434JRJCtgxUO8dWhUpnCWTi4bA5JvknNDb6ZOPsq5VK+pXzi+72lElH2e0s53Pd5K5O8UqhZ",
+	"Q65fis6QoIkI2jf5uROTIOA/GMJzHMXZiU0SYooSNtPUpF8EDoW+c+RKJtSb664+U/oK6XOhr0GKtBGO",
+	"fiVuLNJm5L4/S1YXe0L5x8GNtqfHOGBk1T1FyZNG08KazlV7K6TBUsNfcZIPOajkfLJ8AP/wLPGEI5yN",
+	"8iKXBkRwK9wd0DRaAM1Cj5iIhYJvYIB3AFMCeDp+6PaRiynn5WDSGWH34bXANsljwghIkwF18tglMtIg",
+	"y8++MvvQkvPrduukYP+lGyLbgQt/TLgKy+dMClOmEMlo+FRGnRgFRIUOeHiJSs2Tum0fmSptH8WEoiXB",
+	"EUOlWqVRO+HyfjYLWF02M0m9J3XRb5HUm7yqJfrCl1aTfV+CPeUBMTbvKzl3K+RvGnk6XLMLVRbv83af",
+	"vtsufBGivxoZAknJ4VjbVGz1eM1lQe/F8ZQSvvl0Yibf2hBRxflfGV2Bd4UugoB3B6AG9sjrS6Pqoggv",
+	"V1ZI9slcGdhGlnWfsPs9WNYVeRKEhqknfXvCZ0pfjI8NaDEjQ8/iY+LOzX3/tQJrKuRomnvjFVv57m/C",
+	"21iMJ1wj2IvBPZMpoJL86tFO7OGbYQTv/Xia4B3smqOfbqvPubWM10MnKFkd3cUC20D4IVQE1wMhc4aA",
+	"2rlkf/e2Y1UbJ2iK2bRYnGlF/ers3VPz4uHGZn91Tz+MrurTH72TH8bdyqIX3jbi93/bKvKs2+UfCyWN",
+	"YJmgm+Q1kow6grTxgg4EvItNIYtogn2aZAwXIchxLgwZG5wLw/yUUY9C5CBsahHl6PiegOoJnvBSIXXJ",
+	"B6UOJh+a4SXfyOHMj2PimcgZGIBgxJnOgAZ4RALBBRRmkoCdKmmIQTPsU2sSERL7dDIwFICF8mIy5k+o",
+	"6oP0JT1FfkxkktCAJhlsIK1OCRKf9SnzPZLAOJVRR9x4xURTPkMeifxHPmph5tHg1xLfBbwyoCX+ymPj",
+	"tWoVI8fFQeDIRJhXDDnS+u2Yqjkcp3d97wg4onCSJaFOCQ9VfrbygDqp4dJRkHYSuIUzTI8BxzRhfcDF",
+	"S0Rv5SYv4oLrFbake3x6xLRQlAAIvJaRujhQKwsLm0xwYijL7qIdw9lX2aSy9Rb11fdQKYzEp4/0xKuQ",
+	"SkCOxAjn871OVLin3nUw0PkBjFSQGf+masaXwElwjucjQncMkV8ZVGp2Lz7IBbgMpssdEUxCeg0tdnp3",
+	"i9kMR4JT7v5WX+WC7/MK2/OVy/P9nk/TEXZ95XtC5vu9EITufqP4PvVY7PrKGQ6CPV9gRKHR7POacmLz",
+	"D54Ln8LB798Js91B75/jGFS0w95+J90s+749HkW+NyE/hj7d+1VxVBzyKhUy+l7vPJKIgXB6R6i318ti",
+	"VW81R+V+b+79wa47Dfd7YYb9YP/PfBKxh2DyvotxFD/n9XA/JvCGxHvuaHhD5IXs8dYPYbzfXL6Vvsc9",
+	"XpGYQXsvwOViT2ZzE+D9Dpm/LMhi/x12S9ww8nw62Z8otFf3JIi7YN9zZP9PxBHBs713197ndD/ClAtN",
+	"I5JMx4Hv778A+rt7To86A+7Ifp98T0bTMHwQ5P/R3CTdChGMtREjMjJOb+hf//ing8QXuFgJsNdciisj",
+	"cV/YvkGcV/qkFxJQZwZgpADzrtSfhH4SLyJKPPRIohGO/RkqCe8xZLV5KCAT7Cq7y5GpwKhVrhRoD3mr",
+	"hub0OyRt0ig0C2zAIVOP77Ie4LdcUX75xWILV5EMu0U8zimxYj3BZIX9IRNtJMqS+O3/HQCluZZmIjc5",
+	"+IVzVu4PMfWd3qoRMp3kIl1EfvEVQ+o5E31/doPqp1lFKFmfFaWADgn10uzNz8VwfRmM6sSpKJQdlcSm",
+	"OoMAdhh7OR8jHrc8TFp1i4ztU6tSIdjCFbtiNceNKmmcNMe11qioh1l8mTUKmeyfiCWNw3TmUUno68IQ",
+	"gJw/flYRNV+crAHeqI3tUZPUsVXxGmOr7taI1cKNU6s6OnVbXp2cjJv25g4qSi1Gakz6pKFkgupuIicl",
+	"C/4rTpgY6IpOQia5WFP+trHd8LZC68DRn0PoMQ4eEioPCMB8o04P4QmhMYIE2ySTSiYcrBA29tcuqGpJ",
+	"GEB2X8FTtzJukCq2WqMaV/ebYwufuFWr4tmkNW6OTvFJo9BtnaCEFfUG7LNMYopogjSYnALMYlNzC6GS",
+	"jf6EaIgCf+bH2f6dgONGOXOk42YTjrFpTAj11iHMPoa+S14xJJ6BL8kaADMM2d1jIv+gZBFHOOBcULMw",
+	"qrsr07GZ5ehTcDjfiQhbFJmib+F6Fmy208vOO2x2nwFlZT4nXREqzi8MA4LpbhuCPXdDsHRDRAuqNgS/",
+	"/g2T/taZuTx/xrTMPMeUyUScLc+wO/UpQR6JiatAQ3MTw5bUXZ2Ys5DGPl2kJlRZqiBpCaacb0MWEwyn",
+	"wRP2oXqHKEOwC5XwrQkdHE4x9YINjNwLFTa6GpIsa6DvwSQo2ZWdz+6+5Pa+KyIMVIcvCryfkKqqx6AY",
+	"dRn19Oj4LZ0B09fBXRkRMk86IkpaYMQv7tkJMKcd3gv+etINUcNiQWM/EOEngBaF1BoyzYi/Vx+FAe/w",
+	"TsL7SS8hk1/5GJTlmROnkwZUO2iGRakbpJjGKybKAfA3S5DdN6AzHLvTIxORgMF1R6ZmDZOWHHkzmYNi",
+	"72burU1mflTyITRRWtB1MZKGsovQL5Iz5xOvdWo3XKxFauPaeGQ1x2R0elqrYK9eeL5nw8yLl+BzUTSb",
+	"3v9LPp2gk4keSpFTTW5uOYqGWM6qT5XdQ+yre4TurxCi6uEaKULrvyAzFNK0zIRTEDSek0KLwsr35mtg",
+	"rz54f0gxWmpdMY64RIooeeJngkfmXEKiMQoX8STkpwJ/XuwYOKv5ngcXPyA8rhxKKpnk8wbIb0kNlDxB",
+	"46+YdGBK9Zl4Io0WK8deCrXIMpEeu4+/oxoAxBWfKluCU8iNsoEhpuFOsU+LEnbfYjpBi3lmNEzpeFLo",
+	"Qvz0Ymgx3+1c9QiLfYrXzOL7aTjjxKekud2CXjwvIozBqe3TnnilsjpMgqNgKZ2YhQL+7YIWLZwUMHy9",
+	"+JFPJ3kMhrVDPkifVinaqi+yeM2CMhKbqVsXiYh/72XUa5H0vfN854wrmaX9uHWPJy6mZ+x0RmToR7Lh",
+	"wzkBv7wMYkf8GYRH4SJO5Zqd43FAxcGMH5bajexcX0ceiVClWqsjHAnHvYdneCLWZMegG+1DsR/nY27O",
+	"RCEwzB40tImxQB5Y/UAYk8KI8gRegT+BQlkICbPcx971bhIqLKSRQqn8PfZjTVRyZUKgih2RCSJSbNhx",
+	"52w9JgrcjYfTkmpsyElkKA83VPLIPCKQo/KabzT9QXVaOkdtTShMLGAym88bUJmpB2KMFKASqc2BwWsS",
+	"VpFElXvmQHlK2ixE7xNrMZRjyYlWNdKwyYlrtdzmSEoXdq1i2bVmHTfHrlch1SLSKM5lQDD8tPaRmhek",
+	"pmXBYpg/iBLS+/GHbAWgX2yr1bHO//Ddx6JSPCmee9HkpPlP8quivt8C8n8fCVc1aNKzTC/qmplml2JT",
+	"u5Os9HC/FMmKPJdnkSyc5z6DkBNHtvffTLAsWYEidhwESDzAOwWbV9fpPR8HAmZeCgNiEib8aJTw8ySa",
+	"wXkIv1xMXSLfkAp/xgiQe3djDJ/s98ddqS2Jh3gBWvNkWw6noNkcR1IRVjgI9/0zyPBOjb4T/5EkIbOY",
+	"ejnKE9FNoi2fhVSV8dtGdsh5IuTBw0sGhz8ojNQis3m8NDNMBcWhpyKncjlTalTrrJuqT/rC/+lPhmn8",
+	"P/5/AsMv+SO55CZ//Cm7xulzq/olLuCd5zhBop6FNJ6+RlZFhk5nHSpWJZMZoDEpq1JkSv6N96dnNxvN",
+	"KiFWZVTz+P70LFyvEatVO22Nq6dubXw6LpqUabiIikojLiI1LR5erp2UpjYn1drWOZn5dFEkOl3CdfVB",
+	"3qW1X9RN+o3W9i/yNS34oFhqe+snKtVtLgO1QwpJK1FU+VOodLegHl4iG/3rH/9EdzheRPznydFrBHuq",
+	"sDe/VMyqWTPrZuOjpqwlHTzZ1r+NKQrp7tyZ0b3TzBvPZXTJWakxOpyaSKR/XNh/VrkayjK1Ad2Rq30D",
+	"XOpPhQzqN2YZ41F1XCdVbI3smi1YxsjzRlbr9ASPm63quIFrRd2E9RhuEgXhCXliOOJx3gqo0o540VmR",
+	"ADdSsWiEbigAufGb4sXsN2vJd2SzyWfkUPf/jHgxZ6/7n2a1UpEwFZX181nszH4bPoGxRuyONsIMxeRT",
+	"LFF/VRVIacgQM5s458knrX5tpm+SgGUXTDUBiXyfodXkqYKO72rplP3fYMgUdpGyIH4jXw16s6yW7l6t",
+	"TzswND2a9DncTLYz/DX0aeo0CH2aOnr4JGCUPlsuYkGqnbXp5ckj+7or7dHpGOqZVUnFs+rjE2w1Ry3X",
+	"qnlVUhnbuDVqugcYkbNRtc+aQhnSsdMUimeLp3BL7Er6yL5TWDs5JTY5xVYNN10JWDmym9a45tbGdqPl",
+	"jkfE2IFStR7uQKIQevycieUNJBMqjMuienVqSFRHK39UgoCCc0Vz+edtef9mA/OMeH5BaeQbzBiUmFki",
+	"eCJN79F7vJtFOSIBXiaYV4VW+9Q+v5inqph4RTFhkWevfV5YRfYz6P+WNuN85PpzaC9pacgI9VKHEeQy",
+	"YVXEIdnXyeOFOzttbMPe1iNl9trdowYZN8hJ3RqfuliYN0Yj0rJa49N6pXmCq/i0erCpVg3UZzLx9RBT",
+	"rQr2LBq5KoeRGRIEhaKnMAo8U9BqvnrG/hw/m5twMG1kwdhS9hQGAfCg8/7lG2VF9CkX4te5RXOMaW1g",
+	"GZejglAEKwKeEle1RDsQTjbzg8DXEMSTaRR1LFPFH/AAtsaRbTfTwh6QAwZ5nsvoPnWDhZdW+xcZ5Edf",
+	"xWR7F4dzPXEO8K/knG8IqntRW62WsPJcWirgMBoVFZBK4swowFuU9utQhG2XbKtloo51bqI/mOg7DWai",
+	"YtvZtalUa/W16/O5YlZs+8sf9wyJDGki2c+JJNrNNFtt2NlV0pepUgxfAa6rRxwUnaoLRtCIxE+E0J32",
+	"TCWzZRr2DmSSObDE0mw7qiCx4mCyIe40TOiF/yBMC599xRBeeH4IGbeH8hne6taJWo1RtZ+7q9L0rMNn",
+	"hzdReGpTBPcKwjbiGLvTGRdJinYV1MnhJz08loZkJ7HWz4nLSD6thXp/HuQixQdGm1+SnxsY5iAT6w63",
+	"//WPfw6MLzuGdKRobassRFQl0FlDX1WhgqOHk5k8+IvioDaI1wLDw/XnkFjy4gI2W4gBr0l/gJso8GlO",
+	"2PgQLiLpz5GJHdtUob3E0oLcwcNpW7YltIghhC9pwUwRwbOUFbxiUpXgpEuRehdNQxYXiqlUnOdrzDlS",
+	"TJUPQbaRnp0AyUL5pAO4WOzPiAuUoO6nOMIAGZwEuKz0WjPuEMb8kFr1QunW8yM5nMBncREGx3uYteQ5",
+	"Pk3iURSHOQk7jKebv8HmBD/s9Al4cucvEOriOdNwj1fXJPOItiJRPM8tRxTPC7+hiIpPcfE3+B1Rimge",
+	"RjHYbAW1rQwEKK4sf5fdcCYOikKTsQSvKrQUwwkmntDGtAjwU25Q/FJhIGeEKeO9Lf5Acltv3cvP2MIr",
+	"nLH1G+TBpxBTLmbHRA7lQwhEbs4TGbHQfSD5bSKe2V+jWU0rfjnGEs41vhLOmRwRBOfDEu8V1CxSmA/u",
+	"3Zi/nvQHfhGWxFOCpQSj+9sLkcm4EIa32SqPI4+ExsMZiafhGj38bb9/g8QDnMgXjGhm6Jvru37GCP1D",
+	"t2+YBr/M/7nn/3/evej2u1krtHxgdeNBdxbRmtCyaRzPS+wIBhaHYtiZQed05jies/bxsbb3jmXu5zHl",
+	"6vdWVLakOx93WU5VSfgZSwq5hPlcGAEOKGNf1XCnJCImX1WqBZevxpWsD6UM/EeyPp7yJeIjc7Op+rJt",
+	"LiHr/uBpnIRxuBrrn8b2O4m+56TF/ByIwGCgkiXxriuzW+BqTJso1h5ADxdtxyF0R33+NbL10oJ5Z9Y6",
+	"ha/YK3yYkxG6kz+uDkP9yacNJx3attgSMeHg5RaRQcmCK1OslpOTlFYhUmHLruA6ozDwG2hcGoG1Y1E/",
+	"wkYLttzx9NqWjquix7N19KQJGip6KRP1187L3XbO6qAVBy+dNFwWm5Nj8ilj2tzHZ/G1lar9DPiHmXr3",
+	"MfIerIhdLp4TTT7Toc34j0Mz4QCZ5OBuzAO8zGfCCVnZDwgrK9C1VwyFgUcigdboCOGNn+1OBoItDsMM",
+	"+sOAyirGRdw/bUQsrwojLe40X3CtC7zvaQO5vKBfEuFl4sfTxQhkl7k7JVF4jFlMIp89WCB2suMIPx3P",
+	"4OKxNKwfS+yI8hN+NPRAoxWGtJnQ095tlcdY6iMLxGHHlwIMZmHk5eSJb2B02zhcCn5zMGH+jTeR9YHP",
+	"F7HmAvcpwgieWuVw4uV1Jzrc3dcr1mqNxqe1FrZaterYqtdqrjWqjMZWxa55tZp3Slqj7UJc0q9tvCWH",
+	"A3TwLCY2vhXbDiSqpSAg67NVRoTMxdsF9vAAL2XmrAgDShsUX8jMoehsQZLWThgISdNfEfOAUG8Yjodr",
+	"XFbgRHkgS+G1EmqsTDGQgy45nGU7JnIw5WzV+U6IOX9wChxXBcYZ+DrzAy7k7OCm4hKVfLpgUrh4nP1s",
+	"Y9/52GRS4axKWlR0HZazFdOYzWuGaYSTSVZzFTe/KhJMuhgk72I4XBHbda8+x2Sib9UVa0lycz/ZQCB7",
+	"HdwlFuh58pCg/hxH83YH0Iv7f563JJmFANH6sBx8Df3sGX0BcWKdr05Y5sVD/2lOuudhAmUAgcAaLuJC",
+	"UWkeYBCg0N3d5cWRypJfCwq0KwAIjlFIXVIE+ZHGuQAQ0QoHWp+nLDz36+A/HEo+xU4bzcJHyKXkUnWo",
+	"1Fo1JDTnKhOEjUNzZYn525aoyJr/XzFrCcifZdLFxr1t2DwHgvHMo/DRX4szxNfRikOLzQnhAqB8WDMm",
+	"TNy5OGLxUx4cYOIWG9vX6pNANcqlYqIM+RQomcUgc1vCdaEU3oagTDXEV0yALK2UEIKZtN7jR0JJbJ1v",
+	"NybJ9d28AwtgEw/fkEljwxQ9TG3Q9GbGsZh1fe8DQ/cNgM+pMQmkxJeEoPuy87o9U0/Q1qxQUUju67oC",
+	"GMH/49frtxITc/CgL7NUK4KivlD7CSk6BunBnVPq85ARjYYApS9NgpCLlLgKVkmoUAHrZ/GEKJ7lTH+J",
+	"9yX2IYNjGyPGwYJsyGx5jZw/fuZf+eKgxPQMxhnhUkrqowrs08WIxX68iPPoGJMw8LZyaT7gbUxaB3s9",
+	"eIGeRCNr4pnAXSnrGRRIkYVBFirEZ/107ThRnweAKgnBR3/8nIly9b0vA+PLusCPDQEmvGNp3MpynqOY",
+	"gnqQq2aw3dy7m/y60mEr3bt7+3U3BFarsBYBpnZoNPUi8ndyGYsi7+F2PzEnMXa8FiNUp3z+7fWU318P",
+	"a4oVCBHk9ZVRV2EWA8sDXCVJ9zKCeBPgcXJoJFxFLl0KrWuYhoQfVX8x+GvGd7eYf8MEaxn/B5DhTFXw",
+	"2VR4qRqGjMDnW0UBWb0u8+/16yotPnMxyfcyjVwmlryiJRaJK1SgIK/kJxhmvkh4ckHe5roi/ycJjjS0",
+	"wB8tmqzocjgHhNAYJiZ13BumMQnjMAUsMA3dycV/LmDa5gHmq5FaiKFIa8bQmbsCXwRrBlRoFT9ThRoq",
+	"lcO6Fsmu2cuq+dwxrKXb8bPPMA2d02b3ufpWfp93ktrahYg6yXmZ1i1KSuaAATscI58GAAop4b00940C",
+	"RIiIqmjE1UWIEwWPafIkVGNcECEuAQBUO1MyBpWcXaqQO0fAnBwpsTmolO3bkTmgju7RdUyk/U7rjMtb",
+	"4zB6wpGqry9CEaiHHL5JQj6xMVHSYXFaswCMkO/vXoyrKwv7y2JSqyjr7wGuK1pQCrbpDC5iguLoQ3TE",
+	"OIwg4qkEtawIIEZNQnFIChX/qIyuqUu4UEo8vbEB9WNxFWGR8qrKIYm6Xr5cpZASYZ5+wiwByYCl9MU1",
+	"Tqxz1bawcIH+LEMBBlSlZBAP+XGaT6tqTMojxo9RhCma88t8NIR6qtaQqDGmMBXlXPCHOdMOAr44X8yD",
+	"CwhrBei/Sh1hrmWsi2p4P12iZBlKsqLSk77+R23kjH3qsynhJA/Tk0yfmIojMzEspvEXjlwWZ0BL8TQK",
+	"FxMRw9C56fHnZSmshPrB2yHBu+Mo5EcEmadXU546pGE8HIcLLuwNqH7DI/N4qj2M/YB46W9f1GTlFxK+",
+	"lrQvDlb5G4WRhO9RT6CSF7rsOJXvZx5inOM8AWnxc3pGMGVH+fJS65Bp+TOZCSjwqHahhBhOMHkRC9EY",
+	"R6kPFQDw+WQlQWAqUsSPkEdc4KO7xzvk+cKqA3itrprE1PgCBPJ1lr8CbnCWj2c9kbVWq4ZJxbLrdtOq",
+	"n9RaFvYaY6tSbTYxbnr1WrWxC6VD/9QBsi4ORNxN3NNar0009yklXsJd4GQkKRvYMo7aGodTlsuv9is9",
+	"0tLCZ2AXjUPdJJvUNYMqaKpoBX+QKQuuVoxOHon6OuSJc5dDb5dp3xRnJhhbQeHwk3GliUnFtTxv3LTq",
+	"ldrIajVOqxb2anbjtH5i18l4l4/rp2XmiN3WJwnyW3TaqoXXkDr5QQFcMpd6X2nVcH1UtU6h6LlXw1Zr",
+	"bNtWbVRxq16dNMYnlX1HkZT/X2XVxb31fA9AQKDXWp+1sUoGD3auKQZaA87G6aohYwXGUFwaZoWGqpAq",
+	"+eSzmB29TqrtxVMSPfmM5Ilp26i28w7pg8ZRzBQCBlTqTgahuBtLrSbMXF2jPPcRGFlgMcpvgLGNq7hG",
+	"rAZfvfqoSazW+OTUquGKV3XrowY52YkG1wh5WynwaRoy6HJCcMk4kjOTiyKFy35UMExUOMqtNNrYc5Rr",
+	"BRyBBJwZ44hwSuICYcGh4OC5n/NxvBRT2q2QyLq+ZuRROOm5OArdhY6HUHBVrVlGuhFZIPGUDGjaNFMi",
+	"ZULgwk7l0ymJOMOOuVAkao8mFpC0Y6AeuVLU1FT5ua8U8Y9ZI5C/D1qfI0U9R3r7hEAothFFDvAORypV",
+	"TipNZgxCsgm44pGcepjeXPVdJbWH9ykInlYm3vMtaWnc55VFUrJ757cS7rTtrXfJg19S9XqTeU4mXoA0",
+	"wHmHqtSayO4+QzfXd/1ccM46O5z6ZKG57P2URCRHia+gPC+NGZqEJhoR5ntE0LZSbl4xJFtVfWojGj5B",
+	"WyRg5Gj3nAzxpa32toKi14oBJzSf0YJWmEOOt61n6MVHWpGQVyDg63Sxsei2MA1p1bfXGBNFv1IQ6PUm",
+	"RclGuJDbzoBN6uKwk9omUjk3BcoucZ6n0KeewiMTMUI84g2oYAzJ4BxUGi2RLGKgZ9ObqFZFP/nfZ1Df",
+	"Tupwyadckz4qo2RLqG8l6BDOgFI8I2yOXQJWH1kaOcOrxTWR3tTOs1Fw2yTtaXq3L5TJgjuJkKUqR0eE",
+	"gdTEaT7tjh8zEozLqAO2WdkZYZEQKZ5Q38idhiEjshqxvqeg6HYJU+R7SV3tGD8QmtQUqdutI+iD2Elw",
+	"mqiNiEqOtpFhJFle4hwV2Y/WKp4dqU1KL6OmguDNQPy7h9bvr2IWJCiJIBEzqRMdS0aUJe2vo2ruqPOY",
+	"fM0ZoWi01IjhNcKyhrVWEl0Qh6hx/dU1pf2nWWS0blIwsjWD+FKIaRjQDSbNlxfGf/vD14QjF6VMLxeQ",
+	"9Exn2bMOaVRytCNMwsk7sgCCvCrOnvxVcfh4zpE5oOqgjzUrZnrQl1GHcooOg0Wc8bCtWMMOO+w3HH7d",
+	"x40gDcCzaMHUZOV7cBYrezPcf8Vk+r5i+xqpgy8OTCzjmEQSfXmK6USzyjB/AqVQ+MN3MaYejjwk3d1M",
+	"KBSl774bkWVIve++O2onbmwLTgINV0qyEdAnwJ8XUt7FaIkiEkdLrjaoV2MlgzqodE/9Typ6WhwcyWO8",
+	"bzheRMRBJeexYqZn2wgzclIf0LeXnTPr7m2n2jgBwcD3yknbZT6vXFPwSLSGHvh3IxIXHjrK477tdJBe",
+	"o7Wp5O8F0Np8Tqi0ySidaIXaDdNYJfbsRUnrOS2q6KUtoWlCmoRBftxOuBd+EZxAJ0ew4SIehQvqKYpg",
+	"JqQNsVjgzxWlMLJFsDnDjJXRFSSb0sU+OH5Jt1Yqyq6BIJZd2TwXxdNwTQma4wnInJoivTpcSj7FQ/7k",
+	"MA4fBIzFzprapqnSPmoiSp7SGX/e3O06aebKyDZPo1qTwpmUZ1XCoMInUUc33bxsyWIyExxvCkZxhjzC",
+	"pYFoiZ4IjQtRgchsHq/3XYj7OXo9ZPbOZUc6osUiydH3NlK85KNgx8csy28Tlpp0mIVCDseqpkWEXEyR",
+	"F4VzFJE5wblEoB2MbKc7ma12jc3ZSb0HF1aBvWdOKISwolIcohFBceQTD+EJ9sGXJ1cd/H0YVT99klrI",
+	"EbhVpV8NlURZgsUchfRI58Cydc4HVUN85PBalsPq91/KMrQ2cArO9ZcQhxRSSRp1lgvB2uHcMI1CUIv3",
+	"UrkDH/rXMZTII4p/PqE2RSlmuqP1+d/Mdq5k9Hlx9J6M0CpwxEEYwaskaiApb6P0N+kLU77n8pb4h21o",
+	"B6LSu2zsNZ9jKHExKhCesz3I649k5GJvZBEXE6tebVWspldvWS5uVnCrejJqjmq77HMWizSm1f46/JaT",
+	"KF/Z2ciMQpY0g31o5keUfZHz95jMXyM8oHLCQTReyshPflO3NSDnrt+56A47Z/3e9VVeV9NrQVSKAd33",
+	"18HyYMorq1tIhjKrfj9QOTTHUbwEuwHJ4NVhNJ+GlCTQ63e9G3R/2zMFLB7C4mvgLpsUnojrCqF1lD9N",
+	"uwyG/jkJ5/lyZTPsi1pK4rHAp2T3SmgdkU2+ru1xFFKALH5YX9tzzT6SgxemLi1hJQOBvy88vkQGWTcW",
+	"z2fzAC/TMYlMJP5O9kOdwHfJYUhUcmBt5MQE6sczHwJYYM3hFOBrvVpYnq8LPPcpJpT5IXVM9K9//DPT",
+	"rZgEuyoNcu4LqXwRT4tdwiGaYY9wQU4ooCsEuY4rLhgw38TV5PKlfSDLAk/9Ka649vikblVFNezG2Gri",
+	"1siy3YpXJbVxHe8Wh7S+cp/sDH/ALOzSamQ89mY+3X29O/ANVArCyUQg8MryIyBYg2ADdgL1TV2e4W+C",
+	"ushvyrB2DQCNFZX5K15imBeYhqJVPlNFAwt6r+R0U4X+simeg2qUBo84qoFLTPGEROpnAZQyTtlm9ktX",
+	"YYweyDxGo6VSFV6rUBLhzSlv9fqPfEC/HGIXgJAKD+aC76ASDZF892jvj65jvC8xIGAEX6fpbaGCBdvx",
+	"pcICNxTSTD++uvGkibMw85GfnWvLuLzEdP3G3uIDXL/72pGL7GdJsE0S0iHA5ePtE7TRVtx/2a8VaRdA",
+	"VMluVFsnRxpmwn9W5is7gkJestF1usFjqtjhfbKoe2osRYZvDUwI5Oi0/LAITi85fEYcUKpjKU4kcoU+",
+	"KeC1k9PC760OXHdBYs+CkOSQEnYkIuAVYBF/iMqt9lr2SouUX9AHGj7RAS0xQpDz5uL6/fe9q+GbXvfi",
+	"fPiuc9E774DEX2i8fY6TJCEzGaHwG/pI1ngnpCs1sfmzgh2pR/BMwmQMXBKVQQ3ll/dwmMYnS/q2LbF0",
+	"h++vQzfQF9M4lxHE60ILctHHEHEMMf7CTb3cHVvv/VQgQz2FUT5ztaA0BKeggVEdGG2U4AqyX+DKx+JI",
+	"sGIbL4zCj5Hne20wcCIRepvE2SqcREdBPjpHZh48suT8upjNHYiGiPWU0JLDSAzOswhTicjqJYHaJYnY",
+	"eiQtkmEkMJw8hHO2JWiIKruTiOPM5JqikgP3s6FhqsuGafAOGqYhcnhUkpJKcMpn8siH1+lpRfLKmzBC",
+	"YhYyuSL8CllNrvPc5mmlWiOW26jWpfjSck+sxnhUaXq4Urdr9e3iyzqLuaSwIv6fNyEXmsml/YuvsjRO",
+	"pqVs1tq/V5uqJLqqKBEkH8wijxQZThSsyXDGNiGbTPWehg+ZdluFMFDrYopxLEj/KQrpJMPfdMvvdsFj",
+	"UyVgsFvLSsCSxYpmXyNbSR3x1KcTeZl4qBSR8YJxZiLsxiaApnooXOQgsarFBS/i2VBbnB2ltxxRqQYy",
+	"rekRZTCn2TUrIrxu8dz3ZW4TNIMIfSRBOCcmV1Q9LiMLj4S4K5Nhw7G8yolwTTGlZKU3pnrwh74PvVXf",
+	"k3h97TDgnW1ktM4sttZP5FPPf/S9BQ7QPApHAZkhyPCBQ8EL3cVM8EiPq/Ca23z31Bbe93NxaBa4jmbr",
+	"PGcdNF3MMEQIxIS6RJrvEswImK0cILoQsBKD7XJO0MCIA/wwMF5DqP4yXEC2EL+Mg4eB8efiU6v4rOzw",
+	"ncQPmPubm+7t8O6q81MXuaGXmsfYnLj+2HdF7+DEYk9+7E5RSNuoc99/273q985Azhvedv9y37vtnpsD",
+	"2rsC+W94dts95090Lu5MpC72ztO/f7y7vhp+f33+Ib3Em+ne9ddcvencdi67/e6t9hVhWR72P9x00xfk",
+	"xesb/s/K5X7n9odu30Tn9zcXvP/KPM07lzbMRdrhbfdN97Z7ddY1Efy+uu4P31zfX52b6Lb7rnfH39Ku",
+	"dc7Ound3P3U/ZC/2e++6+dc7d3fdfmF7l727y07/7K2JdNt5pp3u1bmY6jdDeDSdftQ7717eXPe7V2cf",
+	"hrwjvavh/V139fpt9/6OP397fd/v6v247PbfXp/Dlc7FxfV7+BBfj2H/+np4wefORG+7nfPu7Z1+6f7q",
+	"7v7m5vq23z0fXnbPex25Jrd8gi96l73+sPvzWbfLe47uurfvemfd4f1V512nd9H5/gJWr9+9vepcgPkz",
+	"F/JTsNy5Ckod668f+f/ZVmv48bs/Fu8F0CHWunjkfenixQELEz8vRJD+bN2KJ6ye56ApwZyRcClVmgO1",
+	"8n4JUIQWvU7+NrQrP57/fPKX2o/Nd42r6k+nl/Wb1q19V+nvXRZfMHQ3wCxJAhj7n2RslXZStlPqv/3h",
+	"/rJ71Ud120alMEL1Su24Xmkc12tCzoBIJ+b/nZgDmuJCCEe+GCvcRPVqVZ7sEYFTxvfIbB5yzrZED2R5",
+	"xIlB4w/dc1S3Kya66d5e9u6Axs+7Vz24XDNRQnuobtf5q73Lm4su7yk80UAlqQvSMB5QHAThEz/BZRZx",
+	"uIjJkYk6F7fdzvmHYffn3l3/Dvr8ptO76J4Pb267Z9dX5z1ON+CSEkOvHterTVFlR8EE4GBAlZp5xDfk",
+	"3fX97Vl32P35bef+DnpTbaVkihq2DSNVFIwadi0rPeen3jCN3MxwLTU/LYZpJHMCb2gTYphGdqiGaRQM",
+	"1DCN1e4bpqH6LjqiOp4V3Qs6vVlqTiSZJC5eHYSZLbdWGDhfY3OFyB15jgOm7Vr8FeXkW5+zCcrFCouV",
+	"mkYSvZ5mckIqJM2lUtcLi8cfduj7TI3t65z7cxzhGYnX4ccpqOhYoP5GSxPNcTzluqHc60kDKVuTHTaT",
+	"xFZfVA2XvoTVclYQc8SZRmEPQygnV2hnuX1zhk5adgVxGQHdiCeVUi278YqheQBB81RnuoKNaXksUFl/",
+	"Ggaig7m8kWOpSR/XjpX/7KUkqHUr/AJH2Yramtt3hVstm5a9M8xDEmP/eUUYT+06m2Ou5HM7ZX5rmn+a",
+	"RodK2WolpgT7xZnyJke7Jlj/+xLFsYic257unRYDWOVjKb6PjC2TRiDQ4UWRHsj2TMrMAJvDMYRSP7OS",
+	"zaaIkyRERNgP1b5MLExtVDFRFaQ7dU/oYumaMxRhuoJHMKCq5mkZdRRwCEtgZwtDVKAoo8w1BACRfWNP",
+	"4tlQpl4drvoLWyv5FKskMoDZ0Vpe3agfzeIwXoFpKsBFZA6lhuT0SkdoZ1+cDJaYmAAwM/qsINlXGSpF",
+	"omlI1eKAXovGoZC4CkPdJWTJm2JkHsTiMCKexAXO5TQJCwTYpTWcAQm9016Top7r/4DuDLmTjBS4TIL9",
+	"t08+U0rjTCtAgDL4GlOI/oG5dSAFDmuzz6VSjJx0/Z2dLQ98htdnOx0KGfP1wGJeJIBJ5f7BkvGHpBUf",
+	"+dQNAS8IatXv4xBfgyLhEdetntTqlj2qYlm3v9b0rOYpbo4rdqNSaTYPd4ZviaXSh/mMhKtdYT59kVCF",
+	"VJtsHQDA6o4fUD/OJ+PsiAm6Q6L9pmM0F1KZnKqlihQFhCPq6LU4+rp9PAFu4QyMaLCw7ZqrXoFfhMuG",
+	"eROgblLfejZ84/ED28PVJFOWgRMgQOm+VCDGjF64jjyfcER9OmFFClywBM1NBoTGIXqK/JgwVBLTZyIx",
+	"NBPSYcOIHAkGNcWPBKl2cxlOIM6rW+F4QGUSKWC94RTT8L14RtlpWBndQVl9LhaANnlz3zelEiO9pIK0",
+	"n28J3p5YLnWNvBs2TfEuzg9P9sihwQvaMfJ8BSArIeXYkaQruggCR8y3Omz4JQBjzJY92RgOkohQz5Cd",
+	"VHyYokY/TvtlpkquDHJQfE/KJcD+2irBGhjlkZke7QBOpvHQ3aSSrPiF1ktfIvVuQHXRAZVw8RyrXSBH",
+	"0Baoc1iDSdTKPUaYHuV3xoDC1lADSuUXFvtBIBDK0MDI9XtgiPRAvYvp1oJUmASaEUtb6Q/d/oCCmz/y",
+	"45hQ0YcFFVGoHprhB8IFNUDwSRKxU5nzhwjPp2vPQhDFJvyRAveWNyFr/UjzkDGfa/aAnqWK2sdPoa5N",
+	"7iy2QSe7XlGWm2nQ0CM7i5p7f/Uq9Lbn1okumHJK1nGNdBQF0711wjRgzjULwtXWjYkXvGmvoBrrjoUl",
+	"t8of/FwsRsuCLFo+MJEnmqkTIbXklEFJoNYE3laLc4wgjALiwnatKzEiwRpbpviANGAKGAwp+yk1MDtN",
+	"xVHz4Q5Tno+8OGnh8WnzlFjjxhhbdVwZWS2vUrXG9qheGzVPPExO9o68gOWHDsmV2EiHQNfrEl4zMLBr",
+	"qG1zkk+BgvBSVOZTj3za8u15yHz9JFjR0gpDFdYQSwexaRjFojzrWhUkxsFDG0HxjjUmUHcqzuwVYuTk",
+	"nGCaptFELhbJkCI1RjPx7FT4TImv2+USwMEuFBrEVCeylpgffSzrSKxH54t47anikbFP/aSQb4IP4Ahx",
+	"7I0otOwIgQx+iXNRYZ3ApTK6l3Z+LabSiwDpFI7GAcVKyoWArSSOJYyS56DAWRws4cB3oKFhKgw7AA8g",
+	"6tSmkZ7yc7y/0JEBLQk7haMJqPwnnxkBPCxOXbimZE75Q4xR/hBSJ/+hpHNHAAZo+Mny64kddOQLjHLw",
+	"IiwYQSVHlPAfTjEDDFb5U/RpTiLms9gpCFWVYgbfMmBYGtBZ6BE9AXdV9DCFrTRJZY7E78RCxUl4RIQL",
+	"OLUm3tz3y+gOtgaDTLkB5b13Qxpjn6Kr+wvkTnGE3RiUjo7CLTJt207j9tyQjv3JIuKEePQCVqj9EXNm",
+	"+JMqYmlrwU+JZHKoBScZcd20Wyf6XOQymlic2HME9Iu8B11T5SnqduvkGXaWpDPVRmNzV6R2q3262mi8",
+	"IPrNXhYZVaBKytp0Bcvn5QqxvNkJOGF3yITddErNVvGxKEZeYzVqAgEoWsyonLM5FMuJQzTHjAEPTLuS",
+	"wh+CisJvZBIUBNwKDM9niMzm8VLqFZugHF4KxOHNi8M38BZv11rQOhT5s9lCuCt1j5RC3NJOtfJ+rEi+",
+	"rxgbJF9DoacUNesFDNw4yVzcyNzEUxuYl9Zj8Uhhh3fjUsXewG/K8Kx9GDjjDoN9lhFa+17B8yufX4s8",
+	"+28wMKu7qfuylHgrc6HCX8M6nFeHikx++1oL5abZBsGgs44dIHTUAquO7XYsFJU7Y3HBrO/E3LO5Zquc",
+	"PEM/1X2SOXRSeClOn/DlF+X4bwkO4uka+TCJ88ZoCs9BKEpB6sFaLN/wQc6ueD+TyRw+aD3aHBRW1PMe",
+	"RGbc+bNFgEWZYAjc2QggycTTBJXWYEYepRhroonyQSL1C0BPymJFhV+RmUegEjvZQkKORDARUn28iKiJ",
+	"FjSQUAkCzoM5iNA4WuYQSLWkJqc8oFAnJZ6SJciY4SIGL/Sar2k5E17GfJSUT2HCvARapsx2FyEYEuQ9",
+	"11DOP/iLUd1cTH/VIvr0cnKkG4TuQyKCJxSHSoAavlo1yjlKq5WlmJqvWFlFvrANCOAyMEXNB/8ELLS8",
+	"LigsWV3hyfItPqEqdkBkZYVaawOaKAUymAV68Yv/sawD5UK6bSjXXW4AgOkVmS6os7r+AjQeQmU4NXEt",
+	"tpiiAEGWaWUjxqqxfEzNL58ziC1fvpjZC0VZeGCa/PLl447bLuUadzGZF9HPC2DGKEZRxLwuwomvc6w9",
+	"kn8FeIQQxKgHB9tTGBUgEqk7G1Eu9Ne1So9hFBE3tqZhxIg1gqDCpcViLGTWREhKPpFReSt2tb61OqQa",
+	"xFYMjmKkjbyGvfFr+ZJ46tNmOoC1i9Qvlj06KOB3BWLH6tzH69768X0fld7eVRsnR0nFPy6W/Bne+JOo",
+	"FSU0EP/vWMS7fU9wRCIHyo26OIp8AMtjCsjTIZ/mDnID7Od8GmT543T0g+tf+z/27v/eq1z5Pdajtw33",
+	"rHfSe5j//O7sx1aZLH/8u/e+51/7vU89apfdakBHsze29/OPgXHQunGegBJok52AUtYv0HrJ5ZKsL/uw",
+	"GZoEEHRQyenwfyU8CfztHGkxcUm103V4JUUeN+mwTuTH/IGVdj81nNnrI7G2MZ8EpGXP6K0ERhm74oj5",
+	"bcO3MnmdfLFfr4LsiHcPxyyRHMT3CjF8VuAS7dGpW7dOcIMIzMTWuFGxqrg2qrsN74Scjp+PKfQigEJz",
+	"Es18VqyAphSePoVGfswSZJNaFZUSMoBv6FiJtaruT6xVi7RS3o+1iAv5LcYflhAMKbgKvwiVRUrKZA7x",
+	"9+Cgh0C8DHyjfDpXwUNe3CPZKd818VwO8kVIQEemFufxisHaCdcKWOhxEFgul5+JaCpb8P/jVtAYPBn6",
+	"3gGsQ0Pl3MQ6vv2gsp1OfvVQNgl8BRRrz4OlIIZKO2vylhGd1rVMa20LpstpaqfCLmFVGo8vOtxSAbU4",
+	"8R4nqqyneUuLcXF3rbgoHIAplGY5X1znq9QR1AsIwtkLyo7KCtHRO36zsoHJ1H7TmSBpL7emgbyAMpMp",
+	"WLOxmMxmcj5M5+mn6ihYo1IdvCC7/3fDScZwUjFMo/qH360nv1tPvnnryQa+cSfzxfZgGutoAuzRfK0y",
+	"NKG5zVdYyksNJ90pBZaB+/4ZwMrAKfzhw4cP1uWldX6O3r5tX1627+7KY/jPQSXmf0LjSHQbB5KpSSRw",
+	"zaEBtcVzTgy7WrHsqmXXkX3Srp+27Uq5UmvVoCyoljtaGgy8z/UvFv+nqv5B4p925p/BoMz/OPly9OdC",
+	"sIR3SSTRLUz/ukON8d0ejlUtJ+CI+UipNfAyBezgRmTMyhihETAghh8hDGoFxOUgj8wWDBcYRsFYI1X4",
+	"PQa0N6FUCBQGmUAjSnGGi8CDqCH8mDvgJamvBrutT6DIzoYXgh7zm09KTqAQM2SqJdT6XyRAvNN3YDEP",
+	"+Fxkf8iogHotNz2Q3UQjgen8Why1QtkTzbAycv74md/8AsHxMlMSQCm15Eh9hdax2KpRxBNkGZ47KFJT",
+	"xBeSMjb+hM+PLGdjIjYNnyicN+W10IhsTavO05QRd5iCOD4QSLERJXfa8C3OTh5J5I+XaVbDAxFhgitF",
+	"hF6hwB9FGEyTXphP7hJfuxz/9JdW1Pzhpw9/i/pPv97fnDd7Fzd/7YXVC3yB7562am+5Ua3SCZcPiLuI",
+	"/Hh5x0lSTEZHQSX/ZUGi5ZqAX6VViuA9B0poHT9WyvZxgrTMnEwqmyieJnI6kA+M1ufNAQ6C0ibbGlBz",
+	"uiHm/k8E2ISw7HYW8XSLhTnTLbyIp8dwUxRHzKjFep6T6itYVGCTAs+Aj6bdmcYxHOJg6V43R7t1Zv/p",
+	"Efbdlan5AkHOYwgsh5hIF6hYvpRUG8c+hEsSYCBQwyJJRp/48XQxyuSiy39XOUNSJyuGao18U4DQCdAL",
+	"kwjPZiCRQ0FhEcOGOinCh1RfwZUsqjHywXhp2nlJONJNFOPgwUTzAC9NNAnj0EQi/t5M0WOG35lIR1wU",
+	"kSMq+vQx9F3CG4i5KimEy0TElRV5B7QvS//6XFyNiMU5NY4hswJ2sgbSDSTuiEHxd9or6/cURg+iGItW",
+	"ryfJrSkPqKgSksThksAfkQjHJFiKoNwR4WKFiHLWgz2h7FhKq9DzP/wBnUXEIzT2ccAGVBgLVC8TnDlE",
+	"CfFEZepw3B5QC+EMfZZ+fN9fR6RHO7pbkMj3hOdEsqfzGr6U3Wyb2IX8VHJFfE7PQ9z87QeylF+Gycnu",
+	"QRaHc7E6/FCQUCos79aTSPxpYXKyhMNNumfCBYB9ej7jBO4NaMlJlpiRiD8WLuL/lfedIxFDDgkdpqry",
+	"n9Yr4iSC+XmEsix1tasDKjImZRkbwBL9NPcj3lFh8fEDoUYlDiVZHUemWqoeAwwT9EJ260juABn7g0p3",
+	"T3gyIRG67/EOO8de6PKVEdo1eEISggNMnIn/SLj69913amnId98pZ9JclG6akVkYLSEjrq2GMuHUCJPM",
+	"W4lIEGLAmZD1NJMa/qA/KqDj8+uzu+FN9/aud9cfdu77b69ve38FKLw/xdGCOIkRAPky1nQUhU9iiYPQ",
+	"xcFdHEYQsyRKXZoIu1HImPy+WHYuZ9KlZj8RZd0jnxOTi6kIZ4eUbNiBIMUlm0/C9gGdi2UO8JLv5ykW",
+	"OxAcbEKRduBVJ4GPLCNHYBJKKyKwS4l3M6ArgDc6NOBr9aoEa/zlowPslclOZJAZ9T3VBun21wWLU8TT",
+	"I3NAgUUK+8k6YCCfKrVfwwDSxqAwqBw0w7E7JUV4bgMaETYPKSM6sptWWDUIJ2qiE3WQDWj6N+xPrgyq",
+	"vB3O6TcrhCq7tFAvFHkjK3qh7EM+gYRvPimID2iHoZ8WIxJRrha/kskhqUbnmBn7zAb8bqhCb3JOsT6/",
+	"xRxQeTM1QcukF3VZ8lH+4p/ziSp/co7EkfLEj0qFf5UUmhPD88K2SOkWVS0HVObVHck0EKYvvwkpMqJ4",
+	"M/RDGRCAlCAtVE7Va+TcxZHvxo5WtchGzv3VT1fX7+V8OK+R04P8EkdvWKXflNGbJKkmPaAjIiB8mDT2",
+	"7ZbuojJczBTkhy+PllNr5qDb04QeoXVDbsyAJskxf1v4JBZp+GL/zUKPAA29F6n4MlYwnhI/0nLuF6vk",
+	"JTQofjAwMIxyQciBnclPIycIw/kQ0MEdEy1okmelYGWYlIh8qiXn5/YcM4EzzUmUZj9hBrv+tFqrQzdS",
+	"whZoAqJG94CqRtuo2mol8z1IIb4qx2IEx2lP2yDNJWNIbyAKSvSvi9mctQGP0nD46ZgAGfD2B1TCGQBU",
+	"pIujaClIQwNE48uXJETp7O71isAmcphEuimZjUgkE4MC3yWUEU2M7syxOyVWtWyvSM9PT09lDLfLYTQ5",
+	"lu+y44veWffqrgvvcG3WjwNdIO/c9AzTeOTkJ5Cny7Z4MJwTiue+0TZqZbtcE9amKahnmnAGUUthUQxn",
+	"95MUZGTAwEr4kwwm0CSkNsLZaBu+f6SUIdE+4PiXKVRc+gn8MVigUekUeZyXpEWURXq7J4voHiY/yv0S",
+	"0okmdCRbp25XkFOAeuugf/3j/58m/yhdwqcIjzi1JXd4z03pJx1QtfNAgOIzJSYIIJHTWcscnAlYgaRP",
+	"jEb8LKrb9lEZQTAUP8C5bG8F/syP+ZTxPSZryquSXLAsJNJcuHMsT2N4DeZQsclqS4pEtySOllaHr4s0",
+	"aSfifs8z2iIYK4WCVNDPXDmURZfxfB74Lrxx/Kv0dmpGmTQcblt4W+qglm7lL1J73lorOBPW9yVrv+AC",
+	"nQgZB1YFtF+17f0GIePKXiS065nDFIFxMMjsXr1IQ7++mEZdDLGouWQqjr/HXjJr/JXK9lfuKecbfA+5",
+	"UNSSv1epbX/vBi+5aNwPwwscCTSFeqWxy/fYYs7Pf+JdEs/HImPYNOrV1vaX+2F4ielSjhFKvNdrOwzy",
+	"rTjO9M42dpnPHpdnKQ4E2Du8tcPU3JHo0XfJPcWP2BfgKrpJzWj/8tE02GI2w9FSrDPyZQwE1AQBO9ZH",
+	"/sqxG1IWCpKdFJs1mU8nAbFAScPzuZZumdGQTSFeCsgGhBl4Xvmx5nkiTxdOSJ/iaAklu87Or0xQNdmA",
+	"huNx4FNy1Jb2DS/CT4DhAun8IH2A/E88Pw4j5E6J+0AgHJOrcICZWsomXB+ZaVqH4FuePx4zgT4iwYfM",
+	"pG6jKCIqwzXBeCQhoKXjCaStiOBAK+xSVOOdJQZYPxpQODghFjQIJ0wrHld4Lq4aCMUXUv1XmvSSaoYj",
+	"0GuLWPAPJD6T67qVj8XkU3w8jWdBhoEZ4lD8f17owvTyBySSFtzgv1GA6eRPA4PQgZG5R7Cn/wbZQ1xQ",
+	"4oekOnH/WHuAS17iYr4VLlzln0mvqZeSbho6i1wxI7/tX16AjaBcYMv+UugbFz1+xeRrvzFj2LC7k2gY",
+	"N1lytc+vFVWw7G4//gz788vaXa+FcYCNNV4GBLEpIXFS7Ei0JPO2ivd5eQNhdpgoLJPADjPwiBck6vAH",
+	"XzE09gNSFH85n5d/ZcpmzbecZtGX38ge7Tph5FB4sfV322qVh9bH/ylC4f24n1CAH7EYTHZnlUpHfxI0",
+	"+vlf//jnl6PS0etNxKqlNxWkd/PN64qKjOkX+Lb4PA5pbI3xzA+WbVGj3Vr4JsOUWYxE/vjL5o+mK77z",
+	"FoHpPlyUqG9/5SqM34QL6n1Du6+T7ARFbWs3nxe6bO2O06yfCZx056Z3wKl6VEYDox9BuGC4iAeGCNYV",
+	"TQoTUHtAsbKZqkMpY5Z3Un+X0JxSl5NzVODJWnk+68pTVaZWmME5n5JnHlHn12f9DzfdwiNqz2Opc9M7",
+	"7EgSvz3/EfnenwYGE4tpLfzsyXjs+Y//xjNMo7Fv7RCDJ4UgBR4xFeMgImu3bKo9jjNm6qxNqMC+KxHL",
+	"4tU52uto49T8UudaSkLWaEG9gPyHnXL/b7ygYIcrETM+gpOuxDmQmVwXF59x+PkzPCHHczrJna+wSstY",
+	"ho+gm6sfEDx6tHk/cTIo67G/YqX3OHfL6aJlj9+XOXTNF5HVrfu7LFPKMyDRpzyb0q8+j3NJdx9fpWt+",
+	"YFRRRIRZHO4c/S5vbJY3dD/pNpFDJPP/fb12L617VdvWXLnzKISj3WdoMU+CLHw6gUJDoNEmbo04XEi4",
+	"Nw/HeIQZKWSNEr3guVY1lTRkhA+7G8Hkt9dQUWaw39KReOE/Esp7BlAOm1ZZ2uzLasLWn4F4RtD1nFB+",
+	"xNbKdhpKiBlyknaWeBY4EOrySMAXHodgfylcWdkcv//s5VWBRC/grfiSIY/iQERxTq4cBEUTpDGlJIat",
+	"kJzUy+mL35KlQCgVenQP+Nvk4m0lME4YGwmskLaEdS3VPpDP15vfYiYin7AbB0tZ7MJnotZ7UuIHsDHD",
+	"NfKW/NqHzuXFfqSnxvE76f3bSU8u3lrSiwj2lrseYBIcSJ1Emn9sDgFNfjxV8UGcpyKPYC/wofIB9VDD",
+	"ronC508+I+UBvQixh0Y4wNTljbApxHpDBToUR3g89l2BtR2H4KBP46rYGnX3lmDPp6LC9jd3ECazBohd",
+	"0pkvQt3VuCAICTaxmoDyf4eHJFmY7YdtLnZwLWVeQAxUmsEPoHnKYpKDmjJB8pUIRzJu9RY/wZMi9QCi",
+	"EwKfyRD2nMfVZ3En7dGK8lk0Vekjxzd4Qu78vxOA/N/hWelP/PhcGl6BDTOqdvXEqlSsag1V7LbN/1cW",
+	"2PlGCuH1y+csgsKuIAgK48BQlZL52pz10NyfE84EDAFRYFS9CrFHNrHquEmsuteoWS23QqzTcWVkk5rb",
+	"wpVKqn17ZB6ESzQK40w28ZaxaFnchqpyMPcj+d7ppvdUHrehMDeG84iM/U/8zBo9DGuf/oKNLx935gkJ",
+	"3QAUXAFryIDBpQT8m7uM/3N4jCbBs1ifM90Dm27Xj1AbsSiW5gxoieWMrZnwGEf84SBG3JB6TNiJafiE",
+	"SjhGAcEshggrDy+PBDa0DGJR8DQQXBcJXgOhWgJxry2lMZG7IuJQRQgx1JbwVKkv8ZufsHdvO1a1cYKm",
+	"mE3L6J6fI1ytGFA9rjofLr01KkeLrEbvZUyo00vrz1o/QZQhRhGJI594SRyh2IdsALmefGxJzyMyD/CS",
+	"6WX2ZaROOg2i+ly2YlDBkX6WDXfcm/NqAxF5JlvfeJMN7JRc+MBAmx04omJLtUqjdgK40at8b39eI+bt",
+	"q8Td/H40aEeDdia0on519u6pefFwY7O/uqcfRlf16Y/eyQ/jbmXRC28b8fu/bTpR9l5jvlvXRh5BSVry",
+	"lAl2SPCcVrnRb37Y2DuECmmb9yyk48AXaYL/ptim6l4d/oksb6GW93/q0So4SPZkXHe8Fkjtx59974tg",
+	"gQpLJ0ug50SgCMhcSrB5ZrNjZFKNWZBVs3JOiNb0cyLH5OrreuD99qT/DdvFX4p6xNzuRj3mZsODSG3b",
+	"oOepWHONsxUaszZQxw4Tlb79O7m8OLn8QOJdaWU/+S95uXcOklxhHZpbImHXJC96xZDDJQyZciNkF0cI",
+	"93BsxowEY+HZjpnQFJYKTEAE568S4D2IDlkafEmpksV4wrmmJlGtSEmoJJ86OkDcEAPYQ6T8b9lP/xZx",
+	"4z9wE98SGXK7n8SQhPbuZ+hLXttq6FtjzUu/+x9tzqtZdt2yT1Cl3m7U2pVquXHSsk9rL2DO08HyUpy7",
+	"VVi7Xz5qSHI7479l4d1qEBXyhCPVrmhsl6KfSnU8GVeamFRcy/PGTateqY2sVuO0amGvZjdO6yd2nYzX",
+	"VHbY+UMRGZOIUJcMUwI8sIHD3kqxIVIYxrYBmIWrKvB60ihQgam3+lK9Xa2XTxrVRqOZ0383PpgF3drH",
+	"UqrmdDdTabKDfzeV7mwq1bleypnTq7qtlHPbEXYfkloP4qHuo2RXn/8oRZjyKPSWfzhWYB2LyP+yPn8R",
+	"SuPK7PK0UcjqTN+XcDziKcW9XrEEAajk3NwrmAl12zlKNMWBBOVQikMmqSS12rpQJ1uYNQXg5icxsz4O",
+	"oEBdOB6jBY39AGFU/fRJ2jGFoXI/8W3fHSAmeXdhKy/RAqqeV0YdutR6jgj1VGI3ZOOInfPzz0VNQH1E",
+	"0YIqfxJPIVUUU2izxNeIhvLukXBrwmxKW5OcwnKOFGVZ0WThiRrryn6/i3EEMaQasqteMme1er0jWbII",
+	"og7HCqvUkceVo9c7wQzhAU3KnTBCvASXIoUzFII/oRNfAOVBzJYkTWnedpOafTpUYsmR/ZNnmiOA6eSr",
+	"hHrSX5DMhZaKpMp/+XEGL6ONAgzF+WUKsKBvMQbpwxTlQf14T3M+E1Md0kyHdrXPqxe+DQN9MatUj/hE",
+	"32jwzoEaTDLq342nvxtPdQ4HfEshTiQ7o/i8LVKFtlpP7+JQYxRys/pj6VPkDEggPVBPAgsx4Ag9Ld3c",
+	"rgtXZiwwQNfbVLUR/BcZVXfZQ5mN8x9uhd1KhweZYTUtXAhQOqS5H6MI0zW22PVU9W2z3v9L1tgdaGZf",
+	"c6x6G+yxa1nfMYiE6y1CAo8rQTRS9aafuEynqwsiLTPN91sj2bSFHRe+ycU2TbmXWGuOifSrQg/2nNQ1",
+	"BcDVnN0CUKH+rAR2c46k4CfQe/bRetJEeEfHQ3QSIVGA2foeGKCfsB+bAMw0oNqe9Ejgi80Zx2Qm0475",
+	"sMNF7IZQjiXwtNKMoICI2LiIuGEEknGSwKBNZBjxZgY0KaYyFXhQoqeF+CUZ+5v40LPjNTVrlxwh039A",
+	"LSxvIXoxhCLdVYm4a7QNcSgSiFDVDCsNuwZmj6QNPbDAbrZrECBQqYKZhouuyYPV3Mda6be09qtQJnxz",
+	"+5VypSba/ygNXXalVcP1UVVU5zn1athqjW3bqo0qbtWrk8b41DZMQ1WmMW6u7/ryo8IdAIRQZDBaHVoS",
+	"+yDtTisbYwUuSS5JBm1U7uaDTEFAHuvsQf28DWFGGMMTwn536n41E1KR8s4Uh/IjxWh8wn77Y4OST7HI",
+	"x3xG8+uCBfuJas9PFt8juTOkAF8fGHPOCgCoiWOf+myaGEr0ahdcUh9QNwwC4nK1v8QWAmOvsBrC0Wtp",
+	"TEitE7JUjBL0c+w6+R6fK4UkB2WBSQT4ij7N91hAK4ORGUo3FIwHBurLhDU4vIRhRjwCuL/CeKQKDXiP",
+	"mLoCwxQHENsvjCNYVJTY1iJfAX7ilrCca2XPGNAUz0wbNQCiopCaQK8ikQEDOh0aReFiMgUorhF2H9Tx",
+	"KxDG4GNQCVdpTa0Bde76nYvusHMmAB35ZCt7jKo8IhDS5FB4syrcEyAZZ1DBQrfBwBAYHpPEajOgW8w2",
+	"8MqExKtxlgKjOG+7EWDIcv5nGCq3CAHgiWrEJzZyyEDaz5Ccs50UYY0HNLnt6A1HRALyeWWkAdA/ytUC",
+	"QDSGShXbTt8yUa2KfvK/R1iVfjmpw2+fIhwE5oBquHQpfJyNnHed217n+4vu8KJ32esPuz+fdbvn3XN9",
+	"ubJ1YrIyyhX5pMkosoTSc41bzwklXdl04GsjIxd7I4u4mFj1aqtiNb16y3Jxs4Jb1ZNRcyTEGTIHF9sO",
+	"xU+qxpcDDmk+Wy8YGfAfo9ztbUT43fr2mwQiAG9MAF+RF1Jicl6ZHHz7W+OOWRzOv5ps0aUek9WsIPRR",
+	"01MdrfYcP1HC+Zxrk2V0x/8U9bLE4ay/lj+QVhgcf/v/jhXm/4K1j6/ovjZnvbru2pzjTdVyAX01BWkG",
+	"BPRyYpER/qyMScbxwZiSxNcNqJNooY4QZpMyLySOBXZyxkhipmYQoeM6ANGcAnsD3gs4siLCG3mddpAL",
+	"1lBCA8SAkR8EfANJSOaSCvUzkUNm8g/ALxzSxWxEIrACCWhX/qd8fYhdQDgWXkdVHPWBzGMBhsivZGqr",
+	"rgMUVGvxXFOI7KKwNax2UlxPgggN04DBij/3CRBK4gtB/OLSkTZXSWTJoUkZeq5Fdr2z1xaRzy/sLLWk",
+	"haLX4BAmxa7/j0WI9HXTvpsSo2IhycSBAr8oDO0QNeUk5rY0DWzwGqBJuLq50yK3NITGBG4/KK5PU9+d",
+	"DqigA+1VyQhMBOVHNJ1AL8TDuQ+EjSQRI4CyorEHGeGgINozuO8i2EFs7Ix5lPkTqsIGcuEqojyTSOzz",
+	"Y1UnYkBLepkU9fxxtqhTMaSbiMLNsIoDFYqVPSXthNl9tYtZb9+dt3ck8f9Z1pd7r5F579+3gNtYp5mC",
+	"jdDw/2PvepvbtpH3V8HwTewOKZMSJUvK/OY3aWO3mUnSXM65zk2VMUEStHAmQR1JWXUz/e432AVAUH9s",
+	"+V/bTPwqsUSBIAgsFrvPPs/q2+C+/hodRnUgMpZZzZztNn/DZzzalNbbfrh5ZwRbW8F9KE5U5lHjpqQh",
+	"pc2yQlxTm5LrUvNvCu7NhN4HPNME8lMvcppIB0+2Lh3CmGWl9MY0+M+Ok/KmrcKernmwvCE1oyALBdsA",
+	"AK3qudzBeIPhtm3G+mPZ0IZ1ZQ0fauHWB31fRcG9F3m3uzeUlmIPvjk3Sc5mNX+361HesnzuXOuwpcqh",
+	"RxTORtG560OH4i+ZiZn4AIU+U2A/x9zxWvlAJBdZqQHVtCaR/V1TduIlPaJYBXHqA4yUi5qn0kMiF1W5",
+	"XMjmsDdGn0y0kfSCJ1WJFAouqUvZmBwxtZIu+aJGQbUFo9KtInuhD+VgnX79JRy+5088PyT9AeD0w144",
+	"GU2CcbeEoy23+IKeSjwIKR3T0PPjgS89ldgb+8HIC7JhnBwP4yDxQ+mpyDvepdigVFPxi1M3FaPFOeR3",
+	"f92mJrlI5qwqj2jdsIrXl14hd8T6qKKrowI+PFJB5qMVy5OyYL0VvYLjQ6u/5EzFMs9NhnmRU0SBojd2",
+	"TAdpkvY9P+7H+IyTkI48ehz0J/EoHE0GyV/+jDW83fo8KVOWHC2S4lx9on0uryhFeR6MYt6cjy/nv58v",
+	"kmLfkfjsPpBwQbmouKDkTqteCeEiKQu5BoG8Wvu/KUuS/mggZ1Wf4ojHg3HqjY/pOAv8YRCMxxv+L1HB",
+	"pgfW1uhioGDDefa9QE5x4ge28xzcGjdQQ6lClFsWUZgFSZyGiTcaxYEX0lHiTZJw4PWzMI4HdJCNaHCf",
+	"CbbzrbJkXj7CWy2oWFJUYCWN9JfV66PZJKVsEnos849lO9SjgR9442zYZ8PROBtMrONLo9FTT/vudlm3",
+	"O7y7/ZEjp3uWDz0XDt0F9bFeMnS6USy0gU8GbTFwk2CWrrnatFYER6jninmaiKcROjNooGk+tfUiaS0d",
+	"Ldnqp09vXksXpQM3XUHWWrYhD54Fr2vAQGM8CcEFM5HTmOUdcIFqrc1tz5yCcuFdVIw1XFzMnOiwR777",
+	"7ntzAmEKfaiK8kCsE35MsHXtGBkN+4NIGZDIRZG/XiPfrP4ElY/bz+pIia+33ylDe279biYiSyq5B2L4",
+	"1veqHGdV8aZhwhRc1SpaJZ+5R6CMAv6Pww6xLSWwKx/lRY2DA/q0FTcyCfrJXtSEpwadiE9/IH9xNTwE",
+	"Nw/LVxQXFDiCRjZR24wpDhR8CS3kLAWhP2L6vuIJkCbyFFdTjic3UxNUA737OmyD8LQ2Jz45+7KGVfIA",
+	"BypHOAeAC9X03aAkVvMyZ0bWui0YMq1dQ1YN+LtgFqsOdfRYYfwxVABy+QL049QimImutBMIWSo6V9DQ",
+	"Rgin1o6wxVmnpGasI7SMWUrdzahHfjGqkypgqsgJ4rxMLklNr7i4OCTSI0PMS0dBUglHIkBUWGKLZnjM",
+	"oua1PEub6qvAkmzqkqDJw3x0ckYv9mQZm4k1mjEz5ZBmDCKq+xUnnX5FZUmnDypIkr/+BdfMc0XSMyZi",
+	"K50TWcsLn65nhNGW1LxY5hQrj7bv8G/5JSORvk6JGIOwpgKlX/ArJlT5pUu6RZd68+isYPK+XLOq2xb1",
+	"P9UdXylX/h6r7A30STXES3H/Fde28Rzj/pvGuNV00dPy9qmvZ+ruqX9m4tngpkBBMm5T5CCSrb4Ri2UT",
+	"HbazHlxei4jdlv4mq3KZpy5OeQPYcREbQW327baYA2oJbIXy3d5CK+UuO7vF0ejNBMrcd7yDlx3lasNW",
+	"TYzy9C1y1VS7ruaCmYi2eLFGntzSwj5UXEo9cgJylOiKWGyRNWh9c6ARAKlKHTBE/2wm8BnkFV0L8wrf",
+	"WNf9h9FC4nfpzdA8R3H+mJrq6Kn03LZZo39ZkpjOE2z4+0cWYUqgb6OKIJypowdXo7yvF4zMnCanlzPn",
+	"JVQMXZdLUjAq5Mc0v5w5/y99JZw6ztSW+obzuOylYoTR+swIgz4/+/eHE3B6YM47UziPuI6eRWsdUx3q",
+	"k4NFTq8PgfZcla8vxfYe9O2bf3r/8eTVDz8BwBc7cJcYQeumIVRwV5ajldRXnvxzKvPv6t7YVkBbJGMF",
+	"bjf6t9Zbl1njpRZlpfzZlEQmhAUxh5o1bntQyRm9YrWy2DmvGzwd/Xhy5pIPn87gj9cnb0/OTggWy+qT",
+	"4UZpNjlpT7qqWqKFiqrUD80yqBfpkehN5r2jDZjesrqs5YYjHbMIo2uw6WyzZZhSut9xKYMbbkuQfM01",
+	"4sEeh4QPFTNhmFPKc3Wv/vhuP/2ocTBfean5rvPFParL7bpyO37QSX3imsK8Y5kp/JaOrdduWxIS9mYC",
+	"Ig9yebwvBdNrZF7mqcYI6CIjvJVrRzJ4TQZ+KM8o5F2Z8syw3EhLQ8Gv2IHrvOeKkn3cuar2jAbI9zvY",
+	"c9rrp3qunHyiivrdS+NuU+PUKia4lc5UV5kD3tolFsLZECIByemW9E+EYdCa5owcKEhkzjLUvBUxg/Ah",
+	"KxbN9aGrcDIQfIf2Wky3q/Tt5Ao2KZ5IxZ7RuYLorI7ZkjkVaa62tploa9GsM9PddsSZmAlkDFB1X1oE",
+	"i+oMhY5gvlQruY00t9X4a0xT6wUWM2GnCGqmK/bBkoCbLXsJhz+zPysAEklKodtXPYyvSV0WTJpFlls6",
+	"S2HQnwku6ka2VWYkZoA74TkT8mhZXrFKRc0xzgoHs9YfwEh33UBonZEVh5NcbWH45WkvZ7WSrVCJFwXS",
+	"tLs+Reck7I9vgKk+zJd4jrn+fdyZvyZG+435UMpw7x2khbK0i4ou5jeW7+zkypNnAv1XdIjWEJrbQo5i",
+	"4j54nCnKK0Zi1qwYKsIVKDdr15S7ZD3rGakolYkMQZZTkVRBZAgkMfFlkqZS30Ek4dBKLWFX5NZAm27k",
+	"oEdeodaii0/zjlUF5egfJnNaNZAG5oL8KB/ziv/+oiavfz67wXGDC29Tm47+A8V5MARt4UFU4N1Rgyct",
+	"m6in9aX/u2Sge6xwGEoQuSvpi8jyqQOxHtdhYlnIuaD+VG07rpOWjfN5i5bxpiywefPK00b0SEnSiq6I",
+	"tanY+53cgbqZSp0nh92tQ+MbQdm6VYRYLYUS6tv21AY0Yj93wQUv5JMG5pG4aNgFgM4fDL9j6QXDFyjP",
+	"187UmYSjIE5p4A3DLPVC1j/2aOyHXhiMR8koO+6PB77jOpcc6HF15WjpTJ3RhGbH42PmZcOMeiENYm+S",
+	"Bn0v8+NwEI9HKWUj2JBEmTILcbTnHblI2W/O1HcdyEwbjhoMgmEwVotcanIWvMCA5/bqoblT0N6pofnl",
+	"lMxZnpc33E5edVdgDq4mI7R9JdLehVqJXcHtlKMhgmn0ZSYIoT75FTr4fzPH7+lYifP55Uz8MRM3ymHr",
+	"xS6XOlEt3yD/LXull1enU8aKkLPXsktAmXlwAP8cHmInf+32zlxGPA9ltgj1b+nuhtHaW69bPdnzAe7R",
+	"t+ZXCsRktsjHPMdt29a1cdwHKW6u1YjuHZEUG0G+lhhRxyM4YbkEz2iYgaoYJKbwxABUvLwolg0kg8yG",
+	"YsdQEDuTsowLjn7Aal6SgqaMcBUCXc2ZuAnP/dE8/FPiuvVdnhjffRuMm43G/XAy9tjwmHlhwCZe3A98",
+	"jw6Px9kk8cMwGT4qAlVvE59dh4IuIIgzy5aPaZD42Sj0+vFAbk3DzBvTSez5SZD22SALqV37RtOCi9Yy",
+	"LWvYe1qIKoBLNdgYVo8aJzW9HFs14G6wY4NbbZt6JPhqfwO+Gnh+3/OHJBhM/fF0OOoFwcAfjO668+nJ",
+	"tg801aznZ1P+ZCxm+lRUWabmzzHoR1/0f/+4VXRbGnPba99p3LvmfNdh5mPrcT+wzHbdiu3p1f4ZVuwh",
+	"EpKa5dCSJrrdnj2GIXtKAD5asJD4o2l4jISSk8EocO5lv3a5nroDzybrydIHtiF49GTC/u7Se6xx39/K",
+	"HSkX8u7kSQ/onHtjLTIVpMxTK5ivyQUvKBfuZl6gY15fEnyg9aThempgJgwboL1CYNNRpQM1aUrNOQFm",
+	"vFiCFAPPc4S05/zK6NXvyOvPxG2J/Y84/ms7wKNl+J+j5N9q0l9NrH1t0zaD0QEa3zsNunWpf1yKTg50",
+	"Y502JZIMKHIZTOQDkcdaAFw6RlWZG2hztRQqa9YNeFpsrlCH0mXVRILLlyqCjqteZT31xl+31AQIOFM2",
+	"ZibaphQ1AnCL1hFhoqmuXRIhg+N5hco/EWnoJYKfaoJfIaRIXSftxCbc2pav5zh2TUUTNu0WWlVLoSL5",
+	"GMgnZWXF7VOW4PDiSf/aRc6EebkCECywyN6A674vkvLrhnM/i1I+Of77VqtUsJtZ8JD4TpMazOkCzmIt",
+	"dxS9YKKx8EqG7AQZlRXl1BSLJEheXsimyksmEGe0rFn1cibgW9HRbW+6urMHlvoxiVleShvR1QxwkTa5",
+	"JBSanW5j3VNIEIBLGOFbl0TyB3gdrxW8wxD6vQDkdQXpQE3bwisV8tM3n5JowSqovyyFbGUmFP3doE8O",
+	"2vFqyWDSgovDnjWUP7x9g2XpXZC3PSzkILoSOIrbmbJ+ZM079lhcekzpXNp8id8qzd7DKtedVsXAj4+T",
+	"0BvRIUMpg0k2DLw+HcRhMkxH7DjbDDa2E8uZDvquI53wtrvyL5rntjQmLvhznqoX+EgjpReJ6dreh+l3",
+	"bCd7FhiYb45P55d5SWhB3uygzZHXsmRZ8eYavMLvGa1Y9WrZzOULlUdDiN3/A3LL6hMjNdx++lk2U11t",
+	"z9+ftTXmgCmA/9dIB6WLZXpG6eIIfE7V1/WmTg0fDxTXgBJxjSSIHbUWYPwvecLIIqcNEO8Deb80quBa",
+	"AS13uwBwt9rM6ls4OENqQDoCiyQpF5x1VQVtAIBxh7kRAZSe4qbSoFXQvq40uC6QuO4wW4rpcyrSepsP",
+	"DLuVkU4E35PlTNq6a1BbOHSR/dGIK0DlMoo1CvZbo46+arxsvtvNUXtbXshdWZVL6cUM/VvQul6VFcjw",
+	"lHFDpZOP27T1NmD6bWtWXHg5lMm/+vAGN2j5QtXMQyAkXF+rmABd4c5eA5uYUL4/yBMgf57iUrLv3epo",
+	"b/ZALiaLpZdb2kGtO9LcyN5bW/dqCf827vQTo3kzdwHVyIXclPWN5KNb16qXb7X6s96nQRLmfwEAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

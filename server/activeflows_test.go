@@ -224,7 +224,7 @@ func TestActiveflowLifecycle(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		a := e.startActiveflow(e.alice, `{"actions":[{"type":"variable_set","option":{"key":"who","value":"${name}"}},{"type":"talk","option":{"text":"Hello ${who}, call ${voipbin.activeflow.id}"}},{"type":"beep"}],"variables":{"name":"Ana"}}`)
-		if a.FlowID != "" || a.FlowRevision != 0 || a.CustomerID != e.alice.customerID {
+		if a.FlowID != uuid.Nil.String() || a.FlowRevision != 0 || a.CustomerID != e.alice.customerID {
 			t.Errorf("inline activeflow: %+v", a)
 		}
 		if got, want := string(a.CurrentAction.Option), fmt.Sprintf(`{"text":"Hello Ana, call %s"}`, a.ID); got != want {
@@ -239,7 +239,10 @@ func TestActiveflowLifecycle(t *testing.T) {
 		var stopped, again apiActiveflow
 		e.as(e.alice, "POST", "/v1.0/activeflows/"+a.ID+"/stop", nil).wantStatus(http.StatusOK).decode(&stopped)
 		e.as(e.alice, "POST", "/v1.0/activeflows/"+a.ID+"/stop", nil).wantStatus(http.StatusOK).decode(&again)
-		if stopped.Status != "ended" || stopped.EndReason != "stopped" || stopped.CurrentAction != nil || stopped.TMEnd == "" || again.TMEnd != stopped.TMEnd {
+		// As in VoIPbin, a stopped activeflow keeps the action it was at as current_action.
+		if stopped.Status != "ended" || stopped.EndReason != "stopped" || stopped.CurrentAction == nil ||
+			stopped.CurrentAction.ID != a.CurrentAction.ID || stopped.CurrentAction.Step != a.CurrentAction.Step ||
+			stopped.TMEnd == "" || again.TMEnd != stopped.TMEnd {
 			t.Errorf("stopped: %+v then %+v", stopped, again)
 		}
 		e.as(e.alice, "POST", "/v1.0/activeflows/"+a.ID+"/next", map[string]any{"current_action_id": a.CurrentAction.ID}).
@@ -248,7 +251,7 @@ func TestActiveflowLifecycle(t *testing.T) {
 		// An activeflow that ends at once: only control actions.
 		e.clock.Advance(time.Millisecond)
 		done := e.startActiveflow(e.alice, `{"actions":[{"type":"variable_set","option":{"key":"x","value":"1"}},{"type":"stop"}]}`)
-		if done.Status != "ended" || done.EndReason != "stop" || done.CurrentAction != nil {
+		if done.Status != "ended" || done.EndReason != "stop" || done.CurrentAction == nil || done.CurrentAction.Type != "stop" {
 			t.Errorf("ended at start: %+v", done)
 		}
 

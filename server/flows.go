@@ -61,7 +61,7 @@ func (s *Server) ListFlows(ctx context.Context, req gen.ListFlowsRequestObject) 
 		return nil, err
 	}
 	return gen.ListFlows200JSONResponse{
-		Result:        toAPIFlows(flows),
+		Result:        convertAll(flows, toAPIFlow),
 		NextPageToken: nextPageToken(flows, func(f *store.Flow) time.Time { return f.TMCreate }),
 	}, nil
 }
@@ -188,10 +188,7 @@ func (s *Server) ListFlowRevisions(ctx context.Context, req gen.ListFlowRevision
 	if err != nil {
 		return nil, err
 	}
-	out := gen.ListFlowRevisions200JSONResponse{Result: make([]gen.FlowRevision, len(revs))}
-	for i := range revs {
-		out.Result[i] = toAPIRevision(&revs[i])
-	}
+	out := gen.ListFlowRevisions200JSONResponse{Result: convertAll(revs, toAPIRevision)}
 	if len(revs) > 0 {
 		out.NextPageToken = strconv.Itoa(revs[len(revs)-1].Revision)
 	}

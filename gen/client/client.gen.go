@@ -397,6 +397,24 @@ func (e ActionType) Valid() bool {
 	}
 }
 
+// Defines values for ActiveflowReferenceType.
+const (
+	ActiveflowReferenceTypeApi  ActiveflowReferenceType = "api"
+	ActiveflowReferenceTypeCall ActiveflowReferenceType = "call"
+)
+
+// Valid indicates whether the value is a known member of the ActiveflowReferenceType enum.
+func (e ActiveflowReferenceType) Valid() bool {
+	switch e {
+	case ActiveflowReferenceTypeApi:
+		return true
+	case ActiveflowReferenceTypeCall:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ActiveflowStatus.
 const (
 	Ended   ActiveflowStatus = "ended"
@@ -1776,9 +1794,13 @@ type ActionOptionWebhookSendMethod string
 // Example: talk
 type ActionType string
 
-// Activeflow An execution of a flow revision, or of inline actions.
+// Activeflow An execution of a flow revision, or of inline actions. VoIPbin's fields are always present, with VoIPbin's
+// value when unset: the nil UUID (`00000000-0000-0000-0000-000000000000`) for `flow_id` (inline actions),
+// `reference_id`, `reference_activeflow_id`, `forward_action_id` and `on_complete_flow_id`.
 type Activeflow struct {
-	// CurrentAction An action as it ran, with its options' `${variables}` substituted.
+	// CurrentAction While running, the action the runner is performing (its report goes to `next`). Once ended, the action
+	// it ended at, as VoIPbin keeps it: the one that was current when it was stopped, the `stop` or `hangup`
+	// that ended it, or the last one before it ran past its end. Absent only when no action ran at all.
 	CurrentAction *ExecutedAction `json:"current_action,omitempty"`
 
 	// CustomerId The customer that owns the activeflow.
@@ -1798,15 +1820,21 @@ type Activeflow struct {
 	// ExecutedActions Every action run so far, in order, control actions with their decisions.
 	ExecutedActions []ExecutedAction `json:"executed_actions"`
 
-	// FlowId The flow it runs. Absent for inline actions.
+	// FlowId The flow it runs; the nil UUID for inline actions.
 	//
 	// Example: 93993ae1-0408-4639-ad5f-1288aa8d4325
-	FlowId *openapi_types.UUID `json:"flow_id,omitempty"`
+	FlowId openapi_types.UUID `json:"flow_id"`
 
-	// FlowRevision The revision of the flow it runs, pinned when it started.
+	// FlowRevision The revision of the flow it runs, pinned when it started. Absent for inline actions.
 	//
 	// Example: 3
 	FlowRevision *int `json:"flow_revision,omitempty"`
+
+	// ForwardActionId VoIPbin's action to move to instead of the next one. flowbin moves at once, so it is always the nil UUID.
+	//
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ForwardActionId openapi_types.UUID `json:"forward_action_id"`
 
 	// Id The activeflow's id.
 	//
@@ -1825,15 +1853,30 @@ type Activeflow struct {
 	// Example:
 	OnCompleteError *string `json:"on_complete_error,omitempty"`
 
-	// OnCompleteFlowId The flow that starts, as a new activeflow with these variables, when this one ends.
+	// OnCompleteFlowId The flow that starts, as a new activeflow with these variables, when this one ends; the nil UUID when
+	// none.
+	//
 	//
 	// Example: 0f0a2a3e-5c1e-4b8e-9f67-3a1d2c4b5e6f
-	OnCompleteFlowId *openapi_types.UUID `json:"on_complete_flow_id,omitempty"`
+	OnCompleteFlowId openapi_types.UUID `json:"on_complete_flow_id"`
 
-	// ReferenceActiveflowId The activeflow whose end started this one (through its `on_complete_flow_id`).
+	// ReferenceActiveflowId The activeflow whose end started this one (through its `on_complete_flow_id`); the nil UUID when none.
+	//
 	//
 	// Example: 0193a4b2-7c1e-7d3a-9f00-3b1c2d4e5f5f
-	ReferenceActiveflowId *openapi_types.UUID `json:"reference_activeflow_id,omitempty"`
+	ReferenceActiveflowId openapi_types.UUID `json:"reference_activeflow_id"`
+
+	// ReferenceId The call the activeflow belongs to; the nil UUID for `api`.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ReferenceId openapi_types.UUID `json:"reference_id"`
+
+	// ReferenceType What the activeflow belongs to, as VoIPbin says it: `api` for one started through the API (and the
+	// activeflows its end starts, which inherit it), `call` for the activeflow of a call.
+	//
+	//
+	// Example: api
+	ReferenceType ActiveflowReferenceType `json:"reference_type"`
 
 	// Status `running` until it ends; then `ended`, with `end_reason`.
 	//
@@ -1875,6 +1918,12 @@ type Activeflow struct {
 	// Example: https://example.com/flowbin/events
 	WebhookUri *string `json:"webhook_uri,omitempty"`
 }
+
+// ActiveflowReferenceType What the activeflow belongs to, as VoIPbin says it: `api` for one started through the API (and the
+// activeflows its end starts, which inherit it), `call` for the activeflow of a call.
+//
+// Example: api
+type ActiveflowReferenceType string
 
 // ActiveflowStatus `running` until it ends; then `ended`, with `end_reason`.
 //
@@ -1936,7 +1985,9 @@ type ActiveflowCreateWebhookMethod string
 // same on every retry), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,` and the base64
 // HMAC-SHA256 of `id.timestamp.body` under the customer's webhook secret).
 type ActiveflowEvent struct {
-	// Data An execution of a flow revision, or of inline actions.
+	// Data An execution of a flow revision, or of inline actions. VoIPbin's fields are always present, with VoIPbin's
+	// value when unset: the nil UUID (`00000000-0000-0000-0000-000000000000`) for `flow_id` (inline actions),
+	// `reference_id`, `reference_activeflow_id`, `forward_action_id` and `on_complete_flow_id`.
 	Data Activeflow `json:"data"`
 
 	// Type What happened.
@@ -2295,7 +2346,8 @@ type ErrorDetail struct {
 	Reason string `json:"reason"`
 }
 
-// ExecutedAction An action as it ran, with its options' `${variables}` substituted.
+// ExecutedAction An action as it ran, with its options' `${variables}` substituted. `next_id` is the nil UUID when the next
+// action in the array followed, as VoIPbin sends it.
 type ExecutedAction struct {
 	// Decision What a control action decided, and why.
 	Decision *Decision `json:"decision,omitempty"`
@@ -2313,14 +2365,14 @@ type ExecutedAction struct {
 	// Id The action's id. A UUID in responses; optional, `""` or a label in requests.
 	//
 	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// NextId The id (or label) of the action to run after this one. Absent, `""` or the nil UUID: the next action in
 	// the array.
 	//
 	//
 	// Example: 69af787e-f5fa-4a1b-9d12-f0b43b86dae6
-	NextId *string `json:"next_id,omitempty"`
+	NextId string `json:"next_id"`
 
 	// Option The action's options: see the `ActionOption…` schema of each type. Option keys that flowbin does not
 	// know are stored and returned verbatim (clients send legacy fields), with a warning from validation.
@@ -2352,10 +2404,11 @@ type ExecutedAction struct {
 	Type ActionType `json:"type"`
 }
 
-// Flow A stored flow.
+// Flow A stored flow. As in VoIPbin, every field is always present: `on_complete_flow_id` is the nil UUID
+// (`00000000-0000-0000-0000-000000000000`) when the flow has none.
 type Flow struct {
-	// Actions The actions, in order. Every action has a UUID `id`.
-	Actions []Action `json:"actions"`
+	// Actions The actions, in order. Every action has a UUID `id`, a `next_id` and a `tm_execute`.
+	Actions []FlowAction `json:"actions"`
 
 	// CustomerId The customer that owns the flow.
 	//
@@ -2377,10 +2430,12 @@ type Flow struct {
 	// Example: default flow
 	Name string `json:"name"`
 
-	// OnCompleteFlowId A flow of the same customer to run when this flow completes. Absent when unset.
+	// OnCompleteFlowId A flow of the same customer to run when this flow completes; the nil UUID when none, as VoIPbin sends
+	// it.
+	//
 	//
 	// Example: af9dae94-ef07-11ea-a101-8f52e568f39b
-	OnCompleteFlowId *openapi_types.UUID `json:"on_complete_flow_id,omitempty"`
+	OnCompleteFlowId openapi_types.UUID `json:"on_complete_flow_id"`
 
 	// Revision The flow's current revision (1 after create); its `ETag` is `"r<revision>"` (**beyond**).
 	//
@@ -2416,6 +2471,40 @@ type Flow struct {
 //
 // Example: flow
 type FlowType string
+
+// FlowAction An action as flowbin answers it in a flow, with the fields VoIPbin always sends: `id` (a UUID), `next_id`
+// (the nil UUID `00000000-0000-0000-0000-000000000000` when the next action in the array follows) and
+// `tm_execute` (always `null` in a flow, as in VoIPbin: only an execution's actions ran). Sent back in a
+// PUT, the nil `next_id` still means "the next action" and `tm_execute` is ignored, so a flow read with GET
+// and written back unchanged makes no new revision.
+type FlowAction struct {
+	// Id The action's id. A UUID in responses; optional, `""` or a label in requests.
+	//
+	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
+	Id string `json:"id"`
+
+	// NextId The id (or label) of the action to run after this one. Absent, `""` or the nil UUID: the next action in
+	// the array.
+	//
+	//
+	// Example: 69af787e-f5fa-4a1b-9d12-f0b43b86dae6
+	NextId string `json:"next_id"`
+
+	// Option The action's options: see the `ActionOption…` schema of each type. Option keys that flowbin does not
+	// know are stored and returned verbatim (clients send legacy fields), with a warning from validation.
+	//
+	//
+	// Example: {"language":"en-US","text":"hello. welcome to voipbin."}
+	Option *json.RawMessage `json:"option,omitempty"`
+
+	// TmExecute Always `null` in a flow.
+	TmExecute *string `json:"tm_execute"`
+
+	// Type What an action does. Each type has its options in the `ActionOption…` schema of the same name.
+	//
+	// Example: talk
+	Type ActionType `json:"type"`
+}
 
 // FlowGraph A flow as a graph.
 type FlowGraph struct {
@@ -2521,7 +2610,7 @@ type FlowList struct {
 // FlowRevision An immutable revision of a flow's definition.
 type FlowRevision struct {
 	// Actions The flow's actions at this revision.
-	Actions []Action `json:"actions"`
+	Actions []FlowAction `json:"actions"`
 
 	// Author Who made a change.
 	Author Author `json:"author"`
@@ -2541,10 +2630,10 @@ type FlowRevision struct {
 	// Example: test flow
 	Name string `json:"name"`
 
-	// OnCompleteFlowId The flow's on_complete_flow_id at this revision. Absent when unset.
+	// OnCompleteFlowId The flow's on_complete_flow_id at this revision; the nil UUID when none.
 	//
 	// Example: af9dae94-ef07-11ea-a101-8f52e568f39b
-	OnCompleteFlowId *openapi_types.UUID `json:"on_complete_flow_id,omitempty"`
+	OnCompleteFlowId openapi_types.UUID `json:"on_complete_flow_id"`
 
 	// Revision The revision's number (1, 2, …).
 	//
@@ -2848,7 +2937,8 @@ type BadRequest = Error
 // Conflict The one error envelope, used by every error answer of every operation.
 type Conflict = Error
 
-// FlowWritten A stored flow.
+// FlowWritten A stored flow. As in VoIPbin, every field is always present: `on_complete_flow_id` is the nil UUID
+// (`00000000-0000-0000-0000-000000000000`) when the flow has none.
 type FlowWritten = Flow
 
 // HeadersTooLarge The one error envelope, used by every error answer of every operation.
