@@ -2133,22 +2133,22 @@ type AuthorType string
 
 // Customer A customer, in the shape of VoIPbin's `CustomerManagerCustomer`.
 type Customer struct {
-	// Address Not kept by flowbin; always `""`.
+	// Address Set with `PUT /v1.0/customer`; `""` until then.
 	//
 	// Example:
 	Address string `json:"address"`
 
-	// BillingAccountId Not kept by flowbin (no billing); always `""`.
+	// BillingAccountId flowbin has no billing; always the nil UUID, VoIPbin's value for none.
 	//
-	// Example:
-	BillingAccountId string `json:"billing_account_id"`
+	// Example: 00000000-0000-0000-0000-000000000000
+	BillingAccountId openapi_types.UUID `json:"billing_account_id"`
 
-	// Detail Not kept by flowbin; always `""`.
+	// Detail Set with `PUT /v1.0/customer`; `""` until then.
 	//
 	// Example:
 	Detail string `json:"detail"`
 
-	// Email Not kept by flowbin; always `""`.
+	// Email Set with `PUT /v1.0/customer`; `""` until then.
 	//
 	// Example:
 	Email string `json:"email"`
@@ -2158,12 +2158,14 @@ type Customer struct {
 	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
 	Id openapi_types.UUID `json:"id"`
 
-	// Name The customer's name.
+	// Name The name the customer set with `PUT /v1.0/customer`; until it sets one, the operator's name for it
+	// (`flowbin user add --customer`), which does not change.
+	//
 	//
 	// Example: default
 	Name string `json:"name"`
 
-	// PhoneNumber Not kept by flowbin; always `""`.
+	// PhoneNumber Set with `PUT /v1.0/customer`; `""` until then.
 	//
 	// Example:
 	PhoneNumber string `json:"phone_number"`
@@ -2194,10 +2196,39 @@ type Customer struct {
 	WebhookUri string `json:"webhook_uri"`
 }
 
-// CustomerUpdate The customer's webhook. VoIPbin's other customer fields (`name`, `detail`, `email`, `phone_number`,
-// `address`, `billing_account_id` and the read-only ones) are accepted and not kept; other fields are unknown
-// (see `FLOWBIN_FIELD_VALIDATION`).
+// CustomerUpdate The customer's profile and webhook, as VoIPbin's `PUT /customer` takes them (VoIPbin's SDK sends every
+// field). A profile field left out keeps its value; `webhook_uri` and `webhook_method` are set as
+// sent (left out: none, POST). VoIPbin's `billing_account_id` and the read-only fields of `Customer` are
+// accepted and ignored; other fields are unknown (see `FLOWBIN_FIELD_VALIDATION`). Every problem is reported
+// at once, as 400 `INVALID_FIELD` with a pointer to each field.
 type CustomerUpdate struct {
+	// Address A postal address; lines may be separated by newlines. At most 1,024 characters.
+	//
+	// Example: 1 Main Street, Springfield
+	Address *string `json:"address,omitempty"`
+
+	// Detail A description. At most 4,096 characters.
+	//
+	// Example: Inbound support lines
+	Detail *string `json:"detail,omitempty"`
+
+	// Email A contact address, such as `ops@example.com` (no display name); `""` for none.
+	//
+	// Example: ops@example.com
+	Email *string `json:"email,omitempty"`
+
+	// Name The customer's name, as the API answers it. At most 255 characters.
+	//
+	// Example: Acme Support
+	Name *string `json:"name,omitempty"`
+
+	// PhoneNumber A contact number: digits with an optional leading `+`, and spaces, `-`, `.`, `(` or `)` between them;
+	// at most 32 characters; `""` for none.
+	//
+	//
+	// Example: +1 555 0100
+	PhoneNumber *string `json:"phone_number,omitempty"`
+
 	// WebhookMethod The method of those requests; `""` is POST.
 	//
 	// Example: POST
@@ -7158,24 +7189,24 @@ type ClientInterface interface {
 	// Corresponds with GET /v1.0/customer (the `GetCustomer` operationId).
 	GetCustomer(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateCustomerWithBody Set the caller's webhook
+	// UpdateCustomerWithBody Update the caller's customer
 	//
-	// Sets where the events of the caller's activeflows go (`webhook_uri`, `""` for nowhere) and with which
-	// method (`webhook_method`, POST by default), as VoIPbin's `PUT /customer` does; VoIPbin's other fields are
-	// accepted and not kept. Events are signed with the customer's secret once it has one
-	// (`POST /v1.0/customer/webhook_secret`).
+	// Sets the customer's profile (`name`, `detail`, `email`, `phone_number`, `address`) and where the events of
+	// its activeflows go (`webhook_uri`, `""` for nowhere) with which method (`webhook_method`, POST by
+	// default), as VoIPbin's `PUT /customer` does; the answer is the customer as it is now. Events are signed
+	// with the customer's secret once it has one (`POST /v1.0/customer/webhook_secret`).
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PUT /v1.0/customer (the `UpdateCustomer` operationId).
 	UpdateCustomerWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateCustomer Set the caller's webhook
+	// UpdateCustomer Update the caller's customer
 	//
-	// Sets where the events of the caller's activeflows go (`webhook_uri`, `""` for nowhere) and with which
-	// method (`webhook_method`, POST by default), as VoIPbin's `PUT /customer` does; VoIPbin's other fields are
-	// accepted and not kept. Events are signed with the customer's secret once it has one
-	// (`POST /v1.0/customer/webhook_secret`).
+	// Sets the customer's profile (`name`, `detail`, `email`, `phone_number`, `address`) and where the events of
+	// its activeflows go (`webhook_uri`, `""` for nowhere) with which method (`webhook_method`, POST by
+	// default), as VoIPbin's `PUT /customer` does; the answer is the customer as it is now. Events are signed
+	// with the customer's secret once it has one (`POST /v1.0/customer/webhook_secret`).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -7946,12 +7977,12 @@ func (c *Client) GetCustomer(ctx context.Context, reqEditors ...RequestEditorFn)
 	return c.Client.Do(req)
 }
 
-// UpdateCustomerWithBody Set the caller's webhook
+// UpdateCustomerWithBody Update the caller's customer
 //
-// Sets where the events of the caller's activeflows go (`webhook_uri`, `""` for nowhere) and with which
-// method (`webhook_method`, POST by default), as VoIPbin's `PUT /customer` does; VoIPbin's other fields are
-// accepted and not kept. Events are signed with the customer's secret once it has one
-// (`POST /v1.0/customer/webhook_secret`).
+// Sets the customer's profile (`name`, `detail`, `email`, `phone_number`, `address`) and where the events of
+// its activeflows go (`webhook_uri`, `""` for nowhere) with which method (`webhook_method`, POST by
+// default), as VoIPbin's `PUT /customer` does; the answer is the customer as it is now. Events are signed
+// with the customer's secret once it has one (`POST /v1.0/customer/webhook_secret`).
 //
 // Takes any type of body and a specified content type.
 //
@@ -7968,12 +7999,12 @@ func (c *Client) UpdateCustomerWithBody(ctx context.Context, contentType string,
 	return c.Client.Do(req)
 }
 
-// UpdateCustomer Set the caller's webhook
+// UpdateCustomer Update the caller's customer
 //
-// Sets where the events of the caller's activeflows go (`webhook_uri`, `""` for nowhere) and with which
-// method (`webhook_method`, POST by default), as VoIPbin's `PUT /customer` does; VoIPbin's other fields are
-// accepted and not kept. Events are signed with the customer's secret once it has one
-// (`POST /v1.0/customer/webhook_secret`).
+// Sets the customer's profile (`name`, `detail`, `email`, `phone_number`, `address`) and where the events of
+// its activeflows go (`webhook_uri`, `""` for nowhere) with which method (`webhook_method`, POST by
+// default), as VoIPbin's `PUT /customer` does; the answer is the customer as it is now. Events are signed
+// with the customer's secret once it has one (`POST /v1.0/customer/webhook_secret`).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -10456,24 +10487,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1.0/customer (the `GetCustomer` operationId).
 	GetCustomerWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetCustomerResponse, error)
 
-	// UpdateCustomerWithBodyWithResponse Set the caller's webhook
+	// UpdateCustomerWithBodyWithResponse Update the caller's customer
 	//
-	// Sets where the events of the caller's activeflows go (`webhook_uri`, `""` for nowhere) and with which
-	// method (`webhook_method`, POST by default), as VoIPbin's `PUT /customer` does; VoIPbin's other fields are
-	// accepted and not kept. Events are signed with the customer's secret once it has one
-	// (`POST /v1.0/customer/webhook_secret`).
+	// Sets the customer's profile (`name`, `detail`, `email`, `phone_number`, `address`) and where the events of
+	// its activeflows go (`webhook_uri`, `""` for nowhere) with which method (`webhook_method`, POST by
+	// default), as VoIPbin's `PUT /customer` does; the answer is the customer as it is now. Events are signed
+	// with the customer's secret once it has one (`POST /v1.0/customer/webhook_secret`).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /v1.0/customer (the `UpdateCustomer` operationId).
 	UpdateCustomerWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCustomerResponse, error)
 
-	// UpdateCustomerWithResponse Set the caller's webhook
+	// UpdateCustomerWithResponse Update the caller's customer
 	//
-	// Sets where the events of the caller's activeflows go (`webhook_uri`, `""` for nowhere) and with which
-	// method (`webhook_method`, POST by default), as VoIPbin's `PUT /customer` does; VoIPbin's other fields are
-	// accepted and not kept. Events are signed with the customer's secret once it has one
-	// (`POST /v1.0/customer/webhook_secret`).
+	// Sets the customer's profile (`name`, `detail`, `email`, `phone_number`, `address`) and where the events of
+	// its activeflows go (`webhook_uri`, `""` for nowhere) with which method (`webhook_method`, POST by
+	// default), as VoIPbin's `PUT /customer` does; the answer is the customer as it is now. Events are signed
+	// with the customer's secret once it has one (`POST /v1.0/customer/webhook_secret`).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14269,12 +14300,12 @@ func (c *ClientWithResponses) GetCustomerWithResponse(ctx context.Context, reqEd
 	return ParseGetCustomerResponse(rsp)
 }
 
-// UpdateCustomerWithBodyWithResponse Set the caller's webhook
+// UpdateCustomerWithBodyWithResponse Update the caller's customer
 //
-// Sets where the events of the caller's activeflows go (`webhook_uri`, `""` for nowhere) and with which
-// method (`webhook_method`, POST by default), as VoIPbin's `PUT /customer` does; VoIPbin's other fields are
-// accepted and not kept. Events are signed with the customer's secret once it has one
-// (`POST /v1.0/customer/webhook_secret`).
+// Sets the customer's profile (`name`, `detail`, `email`, `phone_number`, `address`) and where the events of
+// its activeflows go (`webhook_uri`, `""` for nowhere) with which method (`webhook_method`, POST by
+// default), as VoIPbin's `PUT /customer` does; the answer is the customer as it is now. Events are signed
+// with the customer's secret once it has one (`POST /v1.0/customer/webhook_secret`).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14287,12 +14318,12 @@ func (c *ClientWithResponses) UpdateCustomerWithBodyWithResponse(ctx context.Con
 	return ParseUpdateCustomerResponse(rsp)
 }
 
-// UpdateCustomerWithResponse Set the caller's webhook
+// UpdateCustomerWithResponse Update the caller's customer
 //
-// Sets where the events of the caller's activeflows go (`webhook_uri`, `""` for nowhere) and with which
-// method (`webhook_method`, POST by default), as VoIPbin's `PUT /customer` does; VoIPbin's other fields are
-// accepted and not kept. Events are signed with the customer's secret once it has one
-// (`POST /v1.0/customer/webhook_secret`).
+// Sets the customer's profile (`name`, `detail`, `email`, `phone_number`, `address`) and where the events of
+// its activeflows go (`webhook_uri`, `""` for nowhere) with which method (`webhook_method`, POST by
+// default), as VoIPbin's `PUT /customer` does; the answer is the customer as it is now. Events are signed
+// with the customer's secret once it has one (`POST /v1.0/customer/webhook_secret`).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
