@@ -1,8 +1,10 @@
 package server_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -158,4 +160,18 @@ func TestVoIPbinFieldsServed(t *testing.T) {
 		wantActiveflowFields(t, "chained", e.as(e.alice, "GET", "/v1.0/activeflows/"+nextID, nil).wantStatus(http.StatusOK).object(),
 			map[string]any{"flow_id": id, "reference_activeflow_id": chained["id"], "status": "running"})
 	})
+}
+
+// TestVoIPbinPing: GET /ping answers as VoIPbin's does, with or without credentials (VoIPbin checks none there).
+func TestVoIPbinPing(t *testing.T) {
+	e := newEnv(t, storetest.SQLite)
+	for _, header := range [][]string{nil, {"Authorization", "Bearer not-a-token"}} {
+		res := e.do("GET", "/ping", nil, header...).wantStatus(http.StatusOK)
+		if got := string(bytes.TrimSpace(res.body)); got != `{"message":"pong"}` {
+			t.Errorf("GET /ping answered %s, want {\"message\":\"pong\"}", got)
+		}
+		if ct := res.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Errorf("Content-Type %q", ct)
+		}
+	}
 }

@@ -727,6 +727,21 @@ func (e MeStatus) Valid() bool {
 	}
 }
 
+// Defines values for PongMessage.
+const (
+	PongMessagePong PongMessage = "pong"
+)
+
+// Valid indicates whether the value is a known member of the PongMessage enum.
+func (e PongMessage) Valid() bool {
+	switch e {
+	case PongMessagePong:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for FieldValidation.
 const (
 	FieldValidationIgnore FieldValidation = "Ignore"
@@ -2834,6 +2849,15 @@ type MeRingMethod string
 //
 // Example:
 type MeStatus string
+
+// Pong VoIPbin's answer to `GET /ping`.
+type Pong struct {
+	// Message Example: pong
+	Message PongMessage `json:"message"`
+}
+
+// PongMessage Example: pong
+type PongMessage string
 
 // Simulation How a simulated execution went.
 type Simulation struct {
@@ -7007,6 +7031,15 @@ type ClientInterface interface {
 	// Corresponds with GET /openapi.yaml (the `GetOpenAPIYAML` operationId).
 	GetOpenAPIYAML(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// Ping VoIPbin's liveness check
+	//
+	// Answers `{"message": "pong"}` while the process is up, without credentials, exactly as VoIPbin's
+	// `GET /ping` does, so that VoIPbin's tools and monitors work unchanged. It does not touch the database
+	// (`/readyz` does).
+	//
+	// Corresponds with GET /ping (the `Ping` operationId).
+	Ping(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetReadiness Readiness probe
 	//
 	// Answers 200 when the database answers a ping within the probe deadline, and 503 otherwise.
@@ -7605,6 +7638,25 @@ func (c *Client) GetOpenAPIJSON(ctx context.Context, reqEditors ...RequestEditor
 // Corresponds with GET /openapi.yaml (the `GetOpenAPIYAML` operationId).
 func (c *Client) GetOpenAPIYAML(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetOpenAPIYAMLRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// Ping VoIPbin's liveness check
+//
+// Answers `{"message": "pong"}` while the process is up, without credentials, exactly as VoIPbin's
+// `GET /ping` does, so that VoIPbin's tools and monitors work unchanged. It does not touch the database
+// (`/readyz` does).
+//
+// Corresponds with GET /ping (the `Ping` operationId).
+func (c *Client) Ping(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPingRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -8667,6 +8719,33 @@ func NewGetOpenAPIYAMLRequest(server string) (*http.Request, error) {
 	}
 
 	operationPath := fmt.Sprintf("/openapi.yaml")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPingRequest constructs an http.Request for the Ping method
+func NewPingRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/ping")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -10285,6 +10364,17 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /openapi.yaml (the `GetOpenAPIYAML` operationId).
 	GetOpenAPIYAMLWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetOpenAPIYAMLResponse, error)
 
+	// PingWithResponse VoIPbin's liveness check
+	//
+	// Answers `{"message": "pong"}` while the process is up, without credentials, exactly as VoIPbin's
+	// `GET /ping` does, so that VoIPbin's tools and monitors work unchanged. It does not touch the database
+	// (`/readyz` does).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /ping (the `Ping` operationId).
+	PingWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*PingResponse, error)
+
 	// GetReadinessWithResponse Readiness probe
 	//
 	// Answers 200 when the database answers a ping within the probe deadline, and 503 otherwise.
@@ -11243,6 +11333,61 @@ func (r GetOpenAPIYAMLResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetOpenAPIYAMLResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PingResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Pong
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PingResponse) GetJSON200() *Pong {
+	return r.JSON200
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r PingResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PingResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r PingResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PingResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PingResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PingResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -13990,6 +14135,23 @@ func (c *ClientWithResponses) GetOpenAPIYAMLWithResponse(ctx context.Context, re
 	return ParseGetOpenAPIYAMLResponse(rsp)
 }
 
+// PingWithResponse VoIPbin's liveness check
+//
+// Answers `{"message": "pong"}` while the process is up, without credentials, exactly as VoIPbin's
+// `GET /ping` does, so that VoIPbin's tools and monitors work unchanged. It does not touch the database
+// (`/readyz` does).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /ping (the `Ping` operationId).
+func (c *ClientWithResponses) PingWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*PingResponse, error) {
+	rsp, err := c.Ping(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePingResponse(rsp)
+}
+
 // GetReadinessWithResponse Readiness probe
 //
 // Answers 200 when the database answers a ping within the probe deadline, and 503 otherwise.
@@ -15053,6 +15215,46 @@ func ParseGetOpenAPIYAMLResponse(rsp *http.Response) (*GetOpenAPIYAMLResponse, e
 			return nil, err
 		}
 		response.YAML200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePingResponse parses an HTTP response from a PingWithResponse call
+func ParsePingResponse(rsp *http.Response) (*PingResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PingResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Pong
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
 		var dest HeadersTooLarge
