@@ -421,7 +421,7 @@ func TestMeAndCustomer(t *testing.T) {
 		k := e.createKey(e.alice, `{"name":"vn cli","detail":"laptop","expire":86400}`)
 		var byKey apiMe
 		e.do("GET", "/v1.0/me?accesskey="+k.Token, nil).wantStatus(http.StatusOK).decode(&byKey)
-		if byKey.ID != k.ID || byKey.Name != "vn cli" || byKey.Detail != "laptop" || byKey.Username != "" ||
+		if byKey.ID != k.ID || byKey.Name != "vn cli" || byKey.Detail != "laptop" || byKey.Username != "alice" || byKey.Status != "offline" ||
 			byKey.CustomerID != e.alice.customerID || byKey.Customer.Name != "alice-co" {
 			t.Errorf("me (access key): %+v", byKey)
 		}

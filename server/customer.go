@@ -30,7 +30,7 @@ func (s *Server) GetMe(ctx context.Context, _ gen.GetMeRequestObject) (gen.GetMe
 	me := gen.Me{
 		CustomerId: p.CustomerID,
 		RingMethod: gen.Ringall,
-		Status:     gen.MeStatusEmpty,
+		Status:     gen.Offline,
 		Permission: gen.N32,
 		TagIds:     []string{},
 		Addresses:  []map[string]any{},
@@ -44,6 +44,13 @@ func (s *Server) GetMe(ctx context.Context, _ gen.GetMeRequestObject) (gen.GetMe
 		}
 		me.Id, me.Name, me.Detail = k.ID, k.Name, k.Detail
 		me.TmCreate, me.TmUpdate, me.TmDelete = formatTime(k.TMCreate), formatTimePtr(k.TMUpdate), formatTimePtr(k.TMDelete)
+		if k.UserID != nil { // the user the key acts for
+			u, err := s.store.GetUser(ctx, p.CustomerID, *k.UserID)
+			if err != nil {
+				return nil, err
+			}
+			me.Username = u.Username
+		}
 	default:
 		u, err := s.store.GetUser(ctx, p.CustomerID, p.UserID)
 		if err != nil {

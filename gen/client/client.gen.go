@@ -714,13 +714,13 @@ func (e MeRingMethod) Valid() bool {
 
 // Defines values for MeStatus.
 const (
-	MeStatusEmpty MeStatus = ""
+	Offline MeStatus = "offline"
 )
 
 // Valid indicates whether the value is a known member of the MeStatus enum.
 func (e MeStatus) Valid() bool {
 	switch e {
-	case MeStatusEmpty:
+	case Offline:
 		return true
 	default:
 		return false
@@ -2806,9 +2806,11 @@ type Me struct {
 	// Example: ringall
 	RingMethod MeRingMethod `json:"ring_method"`
 
-	// Status VoIPbin's agent status; always `""` (none), as flowbin's users are not call-centre agents.
+	// Status VoIPbin's agent status; always `offline`, the status VoIPbin gives a new agent: flowbin's users are not
+	// call-centre agents and never take calls.
 	//
-	// Example:
+	//
+	// Example: offline
 	Status MeStatus `json:"status"`
 
 	// TagIds Always empty.
@@ -2829,7 +2831,9 @@ type Me struct {
 	// Example: 2021-02-04 06:47:01.139361
 	TmUpdate Timestamp `json:"tm_update"`
 
-	// Username The user's username; `""` for an access key.
+	// Username The user's username; for an access key, the username of the user who made it (the user it acts for),
+	// `""` for a key made before flowbin recorded that.
+	//
 	//
 	// Example: admin
 	Username string `json:"username"`
@@ -2845,9 +2849,10 @@ type MePermission int
 // Example: ringall
 type MeRingMethod string
 
-// MeStatus VoIPbin's agent status; always `""` (none), as flowbin's users are not call-centre agents.
+// MeStatus VoIPbin's agent status; always `offline`, the status VoIPbin gives a new agent: flowbin's users are not
+// call-centre agents and never take calls.
 //
-// Example:
+// Example: offline
 type MeStatus string
 
 // Pong VoIPbin's answer to `GET /ping`.
