@@ -2857,11 +2857,15 @@ type MeStatus string
 
 // Pong VoIPbin's answer to `GET /ping`.
 type Pong struct {
-	// Message Example: pong
+	// Message Always `pong`.
+	//
+	// Example: pong
 	Message PongMessage `json:"message"`
 }
 
-// PongMessage Example: pong
+// PongMessage Always `pong`.
+//
+// Example: pong
 type PongMessage string
 
 // Simulation How a simulated execution went.
