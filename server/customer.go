@@ -165,9 +165,7 @@ func profileUpdate(b *gen.CustomerUpdate) (store.ProfileUpdate, []gen.ErrorDetai
 			return
 		}
 		msg := ""
-		switch {
-		case !utf8.ValidString(*v):
-			msg = "is not valid UTF-8"
+		switch { // JSON decoding has already made the text valid UTF-8
 		case utf8.RuneCountInString(*v) > max:
 			msg = fmt.Sprintf("is %d characters long; at most %d are allowed", utf8.RuneCountInString(*v), max)
 		case hasControl(*v, multiline):
