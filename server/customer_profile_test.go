@@ -13,6 +13,7 @@ import (
 // /v1.0/customer and /v1.0/me serve it; a field left out keeps its value; bad values are refused all at once and
 // change nothing; the operator's name for the customer stays.
 func TestCustomerProfile(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		before := e.as(e.alice, "GET", "/v1.0/customer", nil).wantStatus(http.StatusOK).object()

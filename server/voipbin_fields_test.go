@@ -87,6 +87,7 @@ func wantActiveflowFields(t *testing.T, what string, a map[string]any, want map[
 // when unset (the nil UUID, "api", null), in every answer; and a flow read with GET and written back unchanged
 // keeps its meaning and makes no new revision.
 func TestVoIPbinFieldsServed(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		body := `{"name":"ivr","actions":[
@@ -164,6 +165,7 @@ func TestVoIPbinFieldsServed(t *testing.T) {
 
 // TestVoIPbinPing: GET /ping answers as VoIPbin's does, with or without credentials (VoIPbin checks none there).
 func TestVoIPbinPing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLite)
 	for _, header := range [][]string{nil, {"Authorization", "Bearer not-a-token"}} {
 		res := e.do("GET", "/ping", nil, header...).wantStatus(http.StatusOK)
