@@ -2784,18 +2784,29 @@ type SimulationStep struct {
 // Example: 2021-02-04 06:47:01.139361
 type Timestamp = string
 
-// ValidationReport The result of validating a flow definition.
+// ValidationReport The result of validating a flow definition. At most 100 errors and 100 warnings are listed, the first in
+// document order; `errors_not_listed` and `warnings_not_listed` say how many more there are.
 type ValidationReport struct {
-	// Errors Problems that block saving, in document order. Never null.
+	// Errors Problems that block saving, in document order, the first 100. Never null.
 	Errors []ErrorDetail `json:"errors"`
+
+	// ErrorsNotListed How many errors were found beyond those listed (0 when `errors` lists every one).
+	//
+	// Example: 0
+	ErrorsNotListed int32 `json:"errors_not_listed"`
 
 	// Valid True when there are no errors; the flow would be saved.
 	//
 	// Example: false
 	Valid bool `json:"valid"`
 
-	// Warnings Problems that do not block saving, in document order. Never null.
+	// Warnings Problems that do not block saving, in document order, the first 100. Never null.
 	Warnings []ErrorDetail `json:"warnings"`
+
+	// WarningsNotListed How many warnings were found beyond those listed (0 when `warnings` lists every one).
+	//
+	// Example: 0
+	WarningsNotListed int32 `json:"warnings_not_listed"`
 }
 
 // Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
@@ -2811,6 +2822,9 @@ type WebhookSecret struct {
 	// Example: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
 	WebhookSecret string `json:"webhook_secret"`
 }
+
+// AcceptEncoding defines model for AcceptEncoding.
+type AcceptEncoding = string
 
 // AccesskeyID defines model for AccesskeyID.
 type AccesskeyID = openapi_types.UUID
@@ -2901,6 +2915,50 @@ type InlineSimulationBody = json.RawMessage
 
 // SimulationBody defines model for SimulationBody.
 type SimulationBody = json.RawMessage
+
+// GetConsoleParams defines parameters for GetConsole.
+type GetConsoleParams struct {
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`, such as `"r3"`. When the current `ETag` is among them, the answer
+	// is 304.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// AcceptEncoding The encodings the client accepts, such as `gzip, br`. Scripts, style sheets and pages are answered
+	// compressed (`br` preferred, then `gzip`) when the client accepts it; `Content-Encoding` says which.
+	AcceptEncoding *AcceptEncoding `json:"Accept-Encoding,omitempty"`
+}
+
+// GetConsoleAssetParams defines parameters for GetConsoleAsset.
+type GetConsoleAssetParams struct {
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`, such as `"r3"`. When the current `ETag` is among them, the answer
+	// is 304.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// AcceptEncoding The encodings the client accepts, such as `gzip, br`. Scripts, style sheets and pages are answered
+	// compressed (`br` preferred, then `gzip`) when the client accepts it; `Content-Encoding` says which.
+	AcceptEncoding *AcceptEncoding `json:"Accept-Encoding,omitempty"`
+}
+
+// GetDocsParams defines parameters for GetDocs.
+type GetDocsParams struct {
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`, such as `"r3"`. When the current `ETag` is among them, the answer
+	// is 304.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// AcceptEncoding The encodings the client accepts, such as `gzip, br`. Scripts, style sheets and pages are answered
+	// compressed (`br` preferred, then `gzip`) when the client accepts it; `Content-Encoding` says which.
+	AcceptEncoding *AcceptEncoding `json:"Accept-Encoding,omitempty"`
+}
+
+// GetDocsAssetParams defines parameters for GetDocsAsset.
+type GetDocsAssetParams struct {
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`, such as `"r3"`. When the current `ETag` is among them, the answer
+	// is 304.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// AcceptEncoding The encodings the client accepts, such as `gzip, br`. Scripts, style sheets and pages are answered
+	// compressed (`br` preferred, then `gzip`) when the client accepts it; `Content-Encoding` says which.
+	AcceptEncoding *AcceptEncoding `json:"Accept-Encoding,omitempty"`
+}
 
 // ListAccesskeysParams defines parameters for ListAccesskeys.
 type ListAccesskeysParams struct {
@@ -6749,16 +6807,16 @@ type ServerInterface interface {
 	Login(ctx echo.Context) error
 	// GetConsole The flow console
 	// (GET /console)
-	GetConsole(ctx echo.Context) error
+	GetConsole(ctx echo.Context, params GetConsoleParams) error
 	// GetConsoleAsset A console asset
 	// (GET /console/{asset})
-	GetConsoleAsset(ctx echo.Context, asset string) error
+	GetConsoleAsset(ctx echo.Context, asset string, params GetConsoleAssetParams) error
 	// GetDocs Interactive API documentation
 	// (GET /docs)
-	GetDocs(ctx echo.Context) error
+	GetDocs(ctx echo.Context, params GetDocsParams) error
 	// GetDocsAsset A Swagger UI asset
 	// (GET /docs/{asset})
-	GetDocsAsset(ctx echo.Context, asset string) error
+	GetDocsAsset(ctx echo.Context, asset string, params GetDocsAssetParams) error
 	// GetHealth Liveness probe
 	// (GET /healthz)
 	GetHealth(ctx echo.Context) error
@@ -6875,8 +6933,43 @@ func (w *ServerInterfaceWrapper) Login(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) GetConsole(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetConsoleParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+	// ------------- Optional header parameter "Accept-Encoding" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Accept-Encoding")]; found {
+		var AcceptEncoding AcceptEncoding
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Accept-Encoding, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Accept-Encoding", valueList[0], &AcceptEncoding, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Accept-Encoding: %s", err))
+		}
+
+		params.AcceptEncoding = &AcceptEncoding
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetConsole(ctx)
+	err = w.Handler.GetConsole(ctx, params)
 	return err
 }
 
@@ -6891,8 +6984,43 @@ func (w *ServerInterfaceWrapper) GetConsoleAsset(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter asset: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetConsoleAssetParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+	// ------------- Optional header parameter "Accept-Encoding" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Accept-Encoding")]; found {
+		var AcceptEncoding AcceptEncoding
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Accept-Encoding, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Accept-Encoding", valueList[0], &AcceptEncoding, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Accept-Encoding: %s", err))
+		}
+
+		params.AcceptEncoding = &AcceptEncoding
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetConsoleAsset(ctx, asset)
+	err = w.Handler.GetConsoleAsset(ctx, asset, params)
 	return err
 }
 
@@ -6900,8 +7028,43 @@ func (w *ServerInterfaceWrapper) GetConsoleAsset(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) GetDocs(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetDocsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+	// ------------- Optional header parameter "Accept-Encoding" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Accept-Encoding")]; found {
+		var AcceptEncoding AcceptEncoding
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Accept-Encoding, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Accept-Encoding", valueList[0], &AcceptEncoding, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Accept-Encoding: %s", err))
+		}
+
+		params.AcceptEncoding = &AcceptEncoding
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetDocs(ctx)
+	err = w.Handler.GetDocs(ctx, params)
 	return err
 }
 
@@ -6916,8 +7079,43 @@ func (w *ServerInterfaceWrapper) GetDocsAsset(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter asset: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetDocsAssetParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+	// ------------- Optional header parameter "Accept-Encoding" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Accept-Encoding")]; found {
+		var AcceptEncoding AcceptEncoding
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Accept-Encoding, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Accept-Encoding", valueList[0], &AcceptEncoding, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Accept-Encoding: %s", err))
+		}
+
+		params.AcceptEncoding = &AcceptEncoding
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetDocsAsset(ctx, asset)
+	err = w.Handler.GetDocsAsset(ctx, asset, params)
 	return err
 }
 
@@ -7718,6 +7916,15 @@ type AccesskeyJSONResponse Accesskey
 
 type ActiveflowJSONResponse Activeflow
 
+type AssetNotModifiedResponseHeaders struct {
+	CacheControl *string
+	ETag         *string
+	Vary         *string
+}
+type AssetNotModifiedResponse struct {
+	Headers AssetNotModifiedResponseHeaders
+}
+
 type BadRequestJSONResponse Error
 
 type ConflictJSONResponse Error
@@ -7935,14 +8142,24 @@ func (response Login503JSONResponse) VisitLoginResponse(w http.ResponseWriter) e
 }
 
 type GetConsoleRequestObject struct {
+	Params GetConsoleParams
 }
 
 type GetConsoleResponseObject interface {
 	VisitGetConsoleResponse(w http.ResponseWriter) error
 }
 
+type GetConsole200ResponseHeaders struct {
+	CacheControl          *string
+	ContentEncoding       *string
+	ContentSecurityPolicy *string
+	ETag                  *string
+	Vary                  *string
+}
+
 type GetConsole200TexthtmlResponse struct {
 	Body          io.Reader
+	Headers       GetConsole200ResponseHeaders
 	ContentLength int64
 }
 
@@ -7952,6 +8169,21 @@ func (response GetConsole200TexthtmlResponse) VisitGetConsoleResponse(w http.Res
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
 	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ContentSecurityPolicy != nil {
+		w.Header().Set("Content-Security-Policy", fmt.Sprint(*response.Headers.ContentSecurityPolicy))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
 	w.WriteHeader(200)
 
 	if closer, ok := response.Body.(io.ReadCloser); ok {
@@ -7959,6 +8191,22 @@ func (response GetConsole200TexthtmlResponse) VisitGetConsoleResponse(w http.Res
 	}
 	_, err := io.Copy(w, response.Body)
 	return err
+}
+
+type GetConsole304Response = AssetNotModifiedResponse
+
+func (response GetConsole304Response) VisitGetConsoleResponse(w http.ResponseWriter) error {
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetConsole431JSONResponse struct{ HeadersTooLargeJSONResponse }
@@ -7990,15 +8238,24 @@ func (response GetConsole500JSONResponse) VisitGetConsoleResponse(w http.Respons
 }
 
 type GetConsoleAssetRequestObject struct {
-	Asset string `json:"asset"`
+	Asset  string `json:"asset"`
+	Params GetConsoleAssetParams
 }
 
 type GetConsoleAssetResponseObject interface {
 	VisitGetConsoleAssetResponse(w http.ResponseWriter) error
 }
 
+type GetConsoleAsset200ResponseHeaders struct {
+	CacheControl    *string
+	ContentEncoding *string
+	ETag            *string
+	Vary            *string
+}
+
 type GetConsoleAsset200ApplicationjavascriptResponse struct {
 	Body          io.Reader
+	Headers       GetConsoleAsset200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8007,6 +8264,18 @@ func (response GetConsoleAsset200ApplicationjavascriptResponse) VisitGetConsoleA
 	w.Header().Set("Content-Type", "application/javascript")
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
 	}
 	w.WriteHeader(200)
 
@@ -8019,6 +8288,7 @@ func (response GetConsoleAsset200ApplicationjavascriptResponse) VisitGetConsoleA
 
 type GetConsoleAsset200TextcssResponse struct {
 	Body          io.Reader
+	Headers       GetConsoleAsset200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8028,6 +8298,18 @@ func (response GetConsoleAsset200TextcssResponse) VisitGetConsoleAssetResponse(w
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
 	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
 	w.WriteHeader(200)
 
 	if closer, ok := response.Body.(io.ReadCloser); ok {
@@ -8035,6 +8317,22 @@ func (response GetConsoleAsset200TextcssResponse) VisitGetConsoleAssetResponse(w
 	}
 	_, err := io.Copy(w, response.Body)
 	return err
+}
+
+type GetConsoleAsset304Response = AssetNotModifiedResponse
+
+func (response GetConsoleAsset304Response) VisitGetConsoleAssetResponse(w http.ResponseWriter) error {
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetConsoleAsset400JSONResponse struct{ BadRequestJSONResponse }
@@ -8094,14 +8392,24 @@ func (response GetConsoleAsset500JSONResponse) VisitGetConsoleAssetResponse(w ht
 }
 
 type GetDocsRequestObject struct {
+	Params GetDocsParams
 }
 
 type GetDocsResponseObject interface {
 	VisitGetDocsResponse(w http.ResponseWriter) error
 }
 
+type GetDocs200ResponseHeaders struct {
+	CacheControl          *string
+	ContentEncoding       *string
+	ContentSecurityPolicy *string
+	ETag                  *string
+	Vary                  *string
+}
+
 type GetDocs200TexthtmlResponse struct {
 	Body          io.Reader
+	Headers       GetDocs200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8111,6 +8419,21 @@ func (response GetDocs200TexthtmlResponse) VisitGetDocsResponse(w http.ResponseW
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
 	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ContentSecurityPolicy != nil {
+		w.Header().Set("Content-Security-Policy", fmt.Sprint(*response.Headers.ContentSecurityPolicy))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
 	w.WriteHeader(200)
 
 	if closer, ok := response.Body.(io.ReadCloser); ok {
@@ -8118,6 +8441,22 @@ func (response GetDocs200TexthtmlResponse) VisitGetDocsResponse(w http.ResponseW
 	}
 	_, err := io.Copy(w, response.Body)
 	return err
+}
+
+type GetDocs304Response = AssetNotModifiedResponse
+
+func (response GetDocs304Response) VisitGetDocsResponse(w http.ResponseWriter) error {
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetDocs431JSONResponse struct{ HeadersTooLargeJSONResponse }
@@ -8149,15 +8488,24 @@ func (response GetDocs500JSONResponse) VisitGetDocsResponse(w http.ResponseWrite
 }
 
 type GetDocsAssetRequestObject struct {
-	Asset string `json:"asset"`
+	Asset  string `json:"asset"`
+	Params GetDocsAssetParams
 }
 
 type GetDocsAssetResponseObject interface {
 	VisitGetDocsAssetResponse(w http.ResponseWriter) error
 }
 
+type GetDocsAsset200ResponseHeaders struct {
+	CacheControl    *string
+	ContentEncoding *string
+	ETag            *string
+	Vary            *string
+}
+
 type GetDocsAsset200ApplicationjavascriptResponse struct {
 	Body          io.Reader
+	Headers       GetDocsAsset200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8166,6 +8514,18 @@ func (response GetDocsAsset200ApplicationjavascriptResponse) VisitGetDocsAssetRe
 	w.Header().Set("Content-Type", "application/javascript")
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
 	}
 	w.WriteHeader(200)
 
@@ -8178,6 +8538,7 @@ func (response GetDocsAsset200ApplicationjavascriptResponse) VisitGetDocsAssetRe
 
 type GetDocsAsset200ImagepngResponse struct {
 	Body          io.Reader
+	Headers       GetDocsAsset200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8186,6 +8547,18 @@ func (response GetDocsAsset200ImagepngResponse) VisitGetDocsAssetResponse(w http
 	w.Header().Set("Content-Type", "image/png")
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
 	}
 	w.WriteHeader(200)
 
@@ -8198,6 +8571,7 @@ func (response GetDocsAsset200ImagepngResponse) VisitGetDocsAssetResponse(w http
 
 type GetDocsAsset200TextcssResponse struct {
 	Body          io.Reader
+	Headers       GetDocsAsset200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8206,6 +8580,18 @@ func (response GetDocsAsset200TextcssResponse) VisitGetDocsAssetResponse(w http.
 	w.Header().Set("Content-Type", "text/css")
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
 	}
 	w.WriteHeader(200)
 
@@ -8218,6 +8604,7 @@ func (response GetDocsAsset200TextcssResponse) VisitGetDocsAssetResponse(w http.
 
 type GetDocsAsset200TexthtmlResponse struct {
 	Body          io.Reader
+	Headers       GetDocsAsset200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8227,6 +8614,18 @@ func (response GetDocsAsset200TexthtmlResponse) VisitGetDocsAssetResponse(w http
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
 	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
 	w.WriteHeader(200)
 
 	if closer, ok := response.Body.(io.ReadCloser); ok {
@@ -8234,6 +8633,22 @@ func (response GetDocsAsset200TexthtmlResponse) VisitGetDocsAssetResponse(w http
 	}
 	_, err := io.Copy(w, response.Body)
 	return err
+}
+
+type GetDocsAsset304Response = AssetNotModifiedResponse
+
+func (response GetDocsAsset304Response) VisitGetDocsAssetResponse(w http.ResponseWriter) error {
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetDocsAsset400JSONResponse struct{ BadRequestJSONResponse }
@@ -12068,8 +12483,10 @@ func (sh *strictHandler) Login(ctx echo.Context) error {
 }
 
 // GetConsole operation middleware
-func (sh *strictHandler) GetConsole(ctx echo.Context) error {
+func (sh *strictHandler) GetConsole(ctx echo.Context, params GetConsoleParams) error {
 	var request GetConsoleRequestObject
+
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetConsole(ctx.Request().Context(), request.(GetConsoleRequestObject))
@@ -12091,10 +12508,11 @@ func (sh *strictHandler) GetConsole(ctx echo.Context) error {
 }
 
 // GetConsoleAsset operation middleware
-func (sh *strictHandler) GetConsoleAsset(ctx echo.Context, asset string) error {
+func (sh *strictHandler) GetConsoleAsset(ctx echo.Context, asset string, params GetConsoleAssetParams) error {
 	var request GetConsoleAssetRequestObject
 
 	request.Asset = asset
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetConsoleAsset(ctx.Request().Context(), request.(GetConsoleAssetRequestObject))
@@ -12116,8 +12534,10 @@ func (sh *strictHandler) GetConsoleAsset(ctx echo.Context, asset string) error {
 }
 
 // GetDocs operation middleware
-func (sh *strictHandler) GetDocs(ctx echo.Context) error {
+func (sh *strictHandler) GetDocs(ctx echo.Context, params GetDocsParams) error {
 	var request GetDocsRequestObject
+
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetDocs(ctx.Request().Context(), request.(GetDocsRequestObject))
@@ -12139,10 +12559,11 @@ func (sh *strictHandler) GetDocs(ctx echo.Context) error {
 }
 
 // GetDocsAsset operation middleware
-func (sh *strictHandler) GetDocsAsset(ctx echo.Context, asset string) error {
+func (sh *strictHandler) GetDocsAsset(ctx echo.Context, asset string, params GetDocsAssetParams) error {
 	var request GetDocsAssetRequestObject
 
 	request.Asset = asset
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetDocsAsset(ctx.Request().Context(), request.(GetDocsAssetRequestObject))
@@ -13187,452 +13608,468 @@ func (sh *strictHandler) GetMe(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P2Lctu49TiOvwq+amci74eUSV1syZlOR2srG+36VltONl3lL0IkJLGmAJWg7Kj5ZKYP8X+GPlif5Dc4",
-	"AEhQom62s81+ujudxiKJ28HBwbmfzyWfTWeMEprw0snn0gzHeEoSEsOvtu8Tzu/JonsmfgaE+3E4S0JG",
-	"Syel3oQgDB+ge7J4xVEYVEpWiXzC01lESielauASZ+gQu46bxK4HjZrd8l1iH4/coUNqfgu7bskqhaKz",
-	"GU4mJatE8VS0DIOSVYrJ3+dhTILSSRLPiVXi/oRMsZjHiMVTnJROSvM5fJksZqIVT+KQjktfvliltp+E",
-	"D2QUscf1M9dfFMz8aOQ2MXF9OwhGTbvu1oZ2q3FctXFQcxrH9SOnTkZfaeZvQhIF73AUBljOdnny7yc4",
-	"QXN6T9kjRSPxNUdshJIJQWJcwhM0ZMECBcxCmKOf5kMSU5IQ/gp5o3zn3gny3uOYeiiI2YyLPqYI0wDF",
-	"ZMbihPcpwf4EhRRh+WFIxx6aEByQ+DXybpM49BMPYcofScxR3XGQd3f50+XV+8vBm27n/Mx7jbzumLKY",
-	"5IbgYURoEi0qqD3khCYn4nGfchI/kPgVR5wkSUjHqOy9Ob96/31X9TZ41z7vnrV73atLz9Izn9NIYKA/",
-	"wXRMggMLPU5CMWeOcMQZehTQErBhyYTEfcpmJIa1c/QYJhOEJbBGLIrYY6VP9a7+fU7iRbatALjBQ7Yt",
-	"5qYSOp+WTn4pSXiUrJKYWckqyZWXPhZu8wbUXIOUAfH96lGtbjvDKrZdlwztYa0Z2M1j3By5TsN1m82v",
-	"hJTdgExnLCHUX/xEFquzbqM5Df8+J4IQoLKLEoaqjQZ6CHk4jAhq3552u2KLYuwL0mIhPvcnAjsxurvr",
-	"nh2gRGzTFN8T8SgmSRySIEVnjkdEocgojHmiEE7sMU9YTAJLoKjY5AAneIg5sTQWR3hBAjRiMarW0YTN",
-	"Yy7mpjpOzw3HU4J8HEUkllgh0VE8FQsSfQGWlGWPHPk4jhfIS8GS2DdqrBMkoOsdVFBPdyy6kLhGAQll",
-	"X+rQ9Gm9Wn0tkDYiMBe5Qr10WGIYRSieU3H6rLQT6DFMuOwei7+GcUhG0QKWK37LISzRLe3T7JS2KqiN",
-	"RjHhE4A+mpEYpecCTg4aMxaInrOd8o5Gru/6jSO7GjjYrvtNYreGjYbtBE1cGzmjKnZdzzhBkkxkSGjg",
-	"kC2QyMTAKf50Tug4mZROqo2GVZqGVP92LYHMCYlFn/+/X/r9T1XX7vc/HXc+/s8fi5F1dIETf1J8trxO",
-	"D4+9Mj8AYEuqIZYssCZAjFqIxcj7zqug9xMikUodR38ex4QmqgfRhrIE4SmjY6BqltFjn4YcxWQ0F53C",
-	"TtXdKuCR2D1B2kKOHuMwSQitoDcsRuqYI69fimv9kid7U2OxEYqJOEyMotomEI9sufQ1sHWdar0YYpeM",
-	"kt2hFoUCEBMWBVzDy0AUtQIDgqugWwabRE4AW82pb16imOvT1nmNx+Q2/AdZXeRb9oimmC5QmJCpOAAz",
-	"PCZyhUhQJsaTCjojIzyPEuQ6zmvkoCnBlEuyo16UMUfvWPd6GNKD1+gBR3NBz4bsgYg2CMekT5OY4IQE",
-	"AlKu44iTCENN8QKGQ1MWE/QoIIfROGbzmdh9OStfNVXEDojLNPRjxonPaCDgGuF4TGJBTmmfio9E50sY",
-	"5jre+otOfD/gAkYmbNUCBWQdOJ3hVFx5TgrkkCZkTOIUyj12T+gaXKLkUzKAcRLxlaep8EzgOJtzmPMJ",
-	"0rNXuyB+5sHA4bqNFmhIRgJoYVJB7T5NwinhCZ7O5KViIOxjzBLxGSfRCD2y+F5cBszKwVPehQKpQ6r3",
-	"0jj8N29OUa1Wa8F3fVr2qk7VsV3Hdt2e4544zonjVBzxn/tXcQl0prNkIXrDGaOjSDzszOZ9APgsbUT+",
-	"2k0XayHvw4cPH+yLC/vsDL19e3JxcXJ7WxnBf55YzF3vFA5rtqjcYgSvYRDacr8ffK5/scU/Vf0Pkv+c",
-	"5P7p9yvij6Mv/1vUpFfUpKzauFbry8Gfy3/931/+x/6Y++Lg4M/FxP1G0cHL+XRI4mIM07TyFUcUPkNl",
-	"10JVC/37n/86yPFUbiG7pNvvxjSFNKlVS8apcAtPhZ74i5wOVMbZjSDXaBDgmndQeHx0C96nxpF5aRQ1",
-	"b2vHbn387FitL0Wb+UWCl/DkexaERAmcWir7ngXAaPqMCgZL/Ilnsyj0gUs5/BuXslE2Lo6iq1Hp5JfP",
-	"pT/GZFQ6Kf3hMBNtD+V3/DAb4BTISOnLR6v0yR4zW01PdFy5wY8XhHM8JnKeBRKYYCPntLKCI4q3/0rT",
-	"B7GBzubJU+bdBlZG3FYhDcWzwtl3aRRSchtO5xHM9SutZHmYG4kKT1mXFueFUJcwxGWfSggAyg4fF672",
-	"q6/zxVYof6ciS9ptwbLgZPEZo5zk1Tg7rC+ljZ9L/pwnbEriQRiUTkoNUsfOUdOxm06dCPHTt5v142O7",
-	"OiK40TpqBs3GsCQmnuAwEsKk4H2HC5jtaRfNwhkROy6ISbC7ckjRmoDMIrZAQybE62Q6kDyA6MapHtmu",
-	"a1dryHXM+9eRHwYkIvCh/Ek+zcJYtTve1G4+C3DaTtC4wSwmo/BT6aQ0Gt4Pap/+gktfTLK3meho+K/F",
-	"Xq1Gs0BcYPMEJLgYP4qHlVJOpbXvLgLrMpAnRDwB+LdqZOjjYGgTHxO7Xm25djOot2wfN13cqh4Nm8Na",
-	"ySqxWaqFmsdKI9VwBBcYaWZbgCEhs9JJVYGY+HO9NzXbqdvOEXLrJ43aiVutNI5aznEtuw2CcBwmfBAT",
-	"n4QPRKzzSVhHaDCICYbVl+CGh0kEatUcjqnEu1F92MA1f4sWJVt3Qj6Ja/46FjvkgnDNcUS4haryx3w2",
-	"Y3ECeyTh4D4BDgmO7ktfrG97cz5aJYF/AzXHVquGiWs7dadp149qLRsHjZHtVptNjJtBvVZtlFSDlKM6",
-	"qanjv6OGlSc4mXPBk0n9x+rp37CI1dNPg/Rv84A/4DjEw0gSywcWzoYhrWQK4oo40qKjgc/m4syVBJEo",
-	"+G5v4BT0sQ90CprHZERiQn0yyB7KKTnqP7vg//R/2/p8sY4UguFZaHyZrX8n8H3Zg/6mpHMD+6AmKc7x",
-	"9zjQt/VetJbEMVNCibgFJdmZqnv9pKS19pIoIQEE1C8lEb7vl16jIAzQgs1BryAe4+i+X/qzEMuYECTi",
-	"0knpUJGzw9ohQFDc84rodS9BOz5on/a6V5eD3ofrDhzYZ4++cYSUhZeoEZO/Dxz3x7Ofj/5S+7H5rnFZ",
-	"/en4on7dunFu3V7VPM9pZzc/3F10Lnt77GYHgLxmIw3F6RRHQkgjgZTmQXlfQZ7aml8+eigKecIReSDx",
-	"As1iNozIFI3YnAaABKeMjqLQfyoKZIBXAN+FqGu1oqk1U80V45dhqrk3t732eUftzNM35U27e945G1zf",
-	"dE6vLs+60NkL7Us2bTRlD6BqFdtCaECCE+SZ8/dQWUqr4lolQbr+GImbrAhCjJLXfao14+KqEPKwEGkp",
-	"IjiOQhKjJF7k1P2yewvh4AFTnwQoTA4s5IkpvOu8Ob96P+hcnnXOPNFPn3rds87F9VWvc3n6YfBT58Og",
-	"ezm4u+14UhCXKKctB7J/b0nf7a3o8l+DoWOB8CghYogb8ctui18ekio9fiDEbyVS7oeHK4xPq37kDgPs",
-	"2o36KLDrpHps46FTt+tu88g/Gh1XmzUnu/qlQjbjSI5aeHTcPCb2qDHCdh27Q7sVuFV75AzrtWHzKMDk",
-	"KMeRRJiO5xL/CbXvbkXXkpOakChiFfRIIp9NiZDY9AWAepOQCzglAp7qAFXQdUQwJ4jQvzEpTqjvwVIY",
-	"P4Q+qYDG814QMDi6Oabqo/VMSQZmo8aUIrSGs5Zl6o5bww6xA7cxtOvDBrFbuHVkO/Vq1cVN/wi7jUyW",
-	"ge7SA6wZI3eFs3Ftp2o7deQcndSPTxy34tZatSO3kLPJiSty8fK62/XwvtlwOYqewJYsrW1C4JRqeeCX",
-	"Oj083mjH1KdUr9WShj+exIyOEaFJmCxQgscWsNOeNmJ4IL57OYW/l7eI9kux2y/ltE8rSiZ1eN5LY8tv",
-	"7wzhee4M/X6svoVjZZUepTfEMocnQIMmWFxRSO4j6qfbKNisEFiTezJL4EAJPCxk8NxD2fwwxQHjttc+",
-	"FlfXwIn91PlQ+vLxaxx1K7vU9IKlOYqjzBfiBIV0xT2Ew+kVL3RDZXT6zVAO6cYh/l6Z4hUlaplgO1cr",
-	"RGVlKUSu40jIhRTV0U/h968RRhHmwKkgjhccTbTBEex9gm8h6JHE5ECssU+9aqsFUBBno1/qzx2n5is0",
-	"gR/kBMmHCvfkQzC7Sp8aaUOUHeOYIMqo0uUbDlq5QQpwj7GZlHlP0JglLNVNZS8QFewz+tt8OuMn5nNl",
-	"MgSNrLMDkX4r8aLH2DmOx+TZTLfhD/WKZ0gZE9NGimrV46MmGi4Sws0D9rbTPuvc3A56V1eD8/bND9+u",
-	"oJOuTbuClUHpLZaYHKwsF7hT8LICleMs4ahcqwoMRcOF3rIDoPUG+/pygtAyrxxytMQmr+WSI5yAH0Am",
-	"jhZy5N+c8NN+snxQQTeZfIAKxYMlVsz4ZJVo3com4jw+4jDRVnOArhhtyS66clozY+aqR9gNmXMSvMCZ",
-	"LUCIR8xR5keTCnmGq+MmrLjp3N12zr6947u6/ek6xV22dFJMzzF5OsVFQHHU0UB8FtxD1RuS73I6n17n",
-	"5rJ9/hwAqh5e4ixRNKfk04z4iYATDqN5TKSnHfjUybvIx3EcEo7SVSmNz2s4fBEbA4MGjqhzGgBpNPRG",
-	"UvdzyZI3bE6fj9LK4rrdcxOUGqB8MuEPiojLq97gzdXd5TPQOOviBbbhkklfg5hwNo99cJqR+hhwoayg",
-	"K0BWLR3wV+mX2idRcPrguhOF9wSF4J+ANS9BPoU8Iek+XLAgHIWSuhRziorhTrQTMOIh9YnpQAcMkWBG",
-	"V3nCp/CjstcnyaLXeBExHHwNNkeegbwTGHKderNxfLTK4nx/dfbhN8DfFC6qiI1x0UUBF3Mdw60H3g5v",
-	"cBg9+ZIyFfraoppJmXVraUsALUPwHUz9dOqo3C/F9X7pwJKuowmSrpLgeaXCLvJenOlu3XTedW+FrHfR",
-	"vb1o907fLun2nzLmhs6/RQ0yLG+nEy4P90nqaytu1tTZNtX/Ox8ryxsJgqP0m1TdKt6a44WQp8BjSiqg",
-	"HwVfigPxG49xSJXDuUCnheEI/HSZdw2Nqe9CYwykv0k9Q55JaDhRzjRiXmApgvVjjorwtftmAJg0uOn8",
-	"5a578xwO7KuhVMg1EVHuM9xUITCqtpAbYShqNQO9PO8gczLSBEteRpQA/bmVirQ7ih9wGOFh9DIUX+nn",
-	"pE5vOmMxjsNogebZMGvFptvOzbvuaWdwd9l+1+6et78/fwbxNzt5oWOuQzjE2uY0JtifiPUglufTYkwR",
-	"m0t3qHBKKugWj4iM7UhiySNnnld7wtz0JREoMJ9t9CjZ0VljrW+I9l9ymie1JT+kNT4ygnz46ur5nG2t",
-	"1vcKNqwiGwko9kvVfulE6QQGYcB/gScfYds5uHWX/jafikWm34hR/eaxW60R229U60qd2/KP7MZo6DYD",
-	"7NadWl2AGT72a2TYJEdV4+NW3W/YeIhHxG/iUQM0rIZXTTob8au683ib/Fm2AnIYY+pPMoX8TkPqAWtP",
-	"GFBhj7irt/mYSNcKt1XD9WHVPgZXuKCG7dbIceza0PWrQZ00Rkema4Wx0aWT0h4n0Dgaa45hEmOfFDkb",
-	"frFKPcYuMF0oDwn+fIrGmNSFRmwsbtJE0LSEaxIWUlSvao1Hjm9p9zqD8+5Ftzfo/Hza6Zw955q56dxe",
-	"3d2cdgadn9+27257nRcRlXp6aWnI2ShmU6n5UlEJLFbyUwjyf5xX+wjwKyd2NtJAAEbH1Ae9sB5oi+7n",
-	"juJ5MiE0Edv8UmqfLACNEhJwhBG4XSorfuYgaSJA+673tnPZ655CTOgL8Bp3l0aXL4MBpzEJBKhwJLXP",
-	"05BzGdu6ZvbegVjzY8zo2ELSXxU8WGLywO5JgMqeFrlObzpnooP2+a0nxZ07qrwRSXBBghD3YPteWsSc",
-	"zsVfBK10lTNR3d5dX1/d9Dpng4vOWbf9jfsLaTFTCEne8sK8ijHcqkf1ipJqqzuvVZrFAuETFfaQM6QW",
-	"CQf6A6knYY8q8Ex1lkkIO9pgt0T8Zkba1YijiFEhhxuPgXzNCJtFJD+Z9R7gK+OtW/dL5BfYulhpQF5d",
-	"KlUBYYWLy3ukL3dp2Jw3I2dPB3CpVtoAvV8r7da+Xytt3d6nVc4VvlCMhcihLNY7zU0gcd8S905Cokj8",
-	"4AjPcJzkAZu61xeFf2WBDr/IqHbz5KidTLF3abompMwdMmFh7kEWt8+GfyN+Ip3w1bk/TXcXB1LSxtG1",
-	"caZHOOJk1RZEyaOB01J1LeRom9FoYWRz8NKBPFT2PtkhpBIIbPmFJy176qHgBqQPI7zt08w0j6YsIBbi",
-	"TNINDMHiILeDWeGHTg/5mApaDvqTIfbvX8tMCcsZJmSChD71ljMhKLN+np59ZfJhhPrWndZRwfnLDkR+",
-	"AufhiAh5UcBMMVOWZMkoe6ygdoIiou30AV6gcvOo7jhCylem/YRQtCA45qhccxu1I8Hv52MK9WMrFyJ4",
-	"VJfzliGCaVMjbBBGWg0dfAnytBxev/lcKditoL9VWsbDNadQxwQ+7/SZp+08lJ7Yq24YEOLIRsah4qvX",
-	"61JM5V4UT4vIm28nbomjDR5Igv5V0CWYMug8isR0IHB5jyihzIUsjvFiZYfUnKyVhW0kWXcpud+DZF2S",
-	"R4lomAbKkCYNlPTF6FifFhMy9Cw6Jt9c3/Ve69QvhRTNsCW84ivj/iq0jSd4LCSCvQjcM4kCKqtRD3Yi",
-	"D98MIXgfJpM0enrXiN/sWH1e2stkfSC25tXRbSIjpaXSX7tL3RMy4wiwXXD2t2/bdrVxhCaYT4rZmVbc",
-	"q07fPTbP768d/lf/+MPwsj75MTj6YdRx511200je/30ry7PulH8s5DSiRZorYVkiyYkjyFgvyEBAu/gE",
-	"gkXGOKRp/GFRPipBhcExX1BhgE8FdSm46cGhli6FXhjIxB/RI17ovD/qQyWDqY+meCEOMpuGSUICC3n9",
-	"EuRDEUSnTyM8JJGkAjoDi0xiUzbyj0xxSO1xTEgS0nG/pMPhtcmQ83BM9RyU4eYxDhOiYkH6NA1UAm51",
-	"QpAcNqQ8DEiaFKaC2vLFKy67CjkKSBw+iFVLNY+RzCk1FECTPi2LJg+N17pXjDwfR5Gn4h1eceQpVbNn",
-	"6e5wkr0NgwOgiNIilfoVpTRUG7UqfepliktPJ8hSaSAEwQw4UEwL9gfsqUTOVh3yIiq4XmBLpyfAI8FC",
-	"URqO/Fq5xeJI7yxsbArgVFGWP0X7OV4bZFJckOvmGgaozGI59IEZX8OoCu9PlXChOOtE+1aaUwcFXRjB",
-	"SiWaiTF1N6FKwwL3+LL75Y7+4CuLyrToxRe5TFWB6WLHfAiMXkGP7e7tfDrFsaSUu7fq6djVfZrwPZtc",
-	"nO33feZ7v2uT7wmZ7dcgYv5+q/g+M0Ds2uQUR9GeDTjRuS32aaYtxmLAM2lTeHL7W6m2e1L7M5yAiPa0",
-	"1u+UmWXf1qNhHAZj8iML6d5N5VXxlKZU8uh7tXkgMQfm9JbQYK/GcldvDDPifi33HrDjT9h+DaY4jPYf",
-	"5pN09AOV922C4+Q5zdl+ROANSfY80dBCBmHs0eoHluwHy7fK9rhHE5WBZO8NuJjvSWyuI7zfJfOXOZnv",
-	"f8JuiM/iIKTj/ZHCaLonQtxG+94j+w+RxARP9z5de9/TvRhTwTQNSQqOJ7bffwPMtnuCR98Bt2S/Id+T",
-	"4YSxe4n+H61N3K1kwfgJ4kS5oZkd/fuf//KQHEGwlZBEV3BxFSTfS903sPNangwYAXGmD0oKUO8q+UnK",
-	"J8k8piRADyQe4iScorK0HkMIWYAiMsa+1rscWDq1rQ5MAulhWathGP2eElRYKlQLbMhqpD/fZT/Abrki",
-	"/IqHxRquIh52C3u8JMTK/QSVFQ4HXPaRCkvyd/gPSE8rpDQL+enFL42z6nxI0Le7q0rIDMhFsoga8RVH",
-	"+jsLfX96jerHeUEo3Z8VoYAOCA0Gab6Pz8XJv3IZb1OjohR2dMSYngyCJKY4WLIx4lErwKRVt8nIObZd",
-	"l2Abu45rN0eNKmkcNUe11rBohvk0ImsEMjU/6biZsAzyqCzldakIQN4fP2uPmi9eXgFfqo2cYZPUse0G",
-	"jZFd92vEbuHGsV0dHvutoE6ORk1n8wQ1phbnfUvnZOTcA9HdQl6GFuJXkhIxkBW9FE2WHDtF69J2xdsK",
-	"rgNFfw6iJzi6T7E8IpA0GLW7CI8JTRBEs6ZhS8q7fwWxcbh2Q3VPUgGy+w4e++6oQarYbg1rQtxvjmx8",
-	"5FdtN3BIa9QcHuOjRqHZOk2DVDQb0M9ylTrCYKRB5RRhnliGWQiVHfQnRBmKwmmY5Od3BIYbbcxRhptN",
-	"WVGt0pjQYF2+ygcW+uQVR/IbGEllFJ9iiIYeEfUHJfMkxpGggoaGUb9dAcdmkmOC4Ol0JyZ8XqSKvoHn",
-	"+dSV7W4e7nDYQw6YlRtOmSK02x5jEcF0twPBn3sgeHYg4jnVB0I8/4ZRfytkLs6eAZZp4FkqckeQ5Sn2",
-	"JyElKCAJ8XUKwiXA8AX1VwFzymgS0nmmQlWJz9OeAOTiGPKEYLgNHnEItQBkUvNdsEQcTZjgYIJpEG0g",
-	"5AHTmZb1klSSdPMMph7Avpp8/vSlr/fdEamgevqmQPsUVXV2d02oK6hruqJvmQyovp48lSEhs3QiMkE+",
-	"RuLhnpMAddrTZyGap9OQGfHnNAkj6X4CSYGQ3kNuKPH3mqNU4D19ktA+nSWEzWsbg9Y8C+T0Mv9oD02x",
-	"LJyBNNF4xWVycdGyDKF0fTrFiT85sBCJODz3VBzUIO3JUy9TGBRbN5dabVLzo3IIrolKg26ykZSpKcK8",
-	"yJI6nwStY6fhY8PxGtdGQ7s5IsPj45qLg3rh/Z73Gi/egs9F3mzm/C8EOEEmkzNULKcG7tJ2FC2xkhef",
-	"3N0d4Kt7ONavIKKe4Rouwpi/RDPEaJa03itwGl/iQovcyvema6CvfvL5UGy0kroSHAuOFFHyKO6EgMwE",
-	"h0QTxObJmIlbQXwvTwzc1eLMg4kfEvmtXEo6cuPzhgTCChsoeYTOX3FlwFTiMwlkzCrWhr0sox7PeXrs",
-	"vv627gDSm4RU6xK8QmqUdwyxSv4Eh7QoOvYtpmM0n+VWw7WMp5guJG4vjuaz3e7VgPAkpHgNFN9P2FQg",
-	"n+bmdnN6CYKYcA63dki7som7ukyC42ihjJiFDP7NnBZtnGIwQrOUSkjHywkP1i75SfK0jofWc1GlMOaU",
-	"k8TKzLpIevwHLyNeywjrneG9pFzJbe3HrWc8NTE946Rzolw/0gPPZgTs8sqJHYlvEB6yeZLxNTv744CI",
-	"g7m4LI0XeVhfxQGJkVut1RGOpeE+wFM8lnuyo9ONMVASJss+N6eyrBDm90Zqh5EM818dgCWk0KM8zWUg",
-	"vkBMlVXBfGmwd93rFAsLcaSQK3+Pw8RglXwVfad9R1SAiGIbdjw5W6+JAnPj03FJdzYQKDJQlxsqB2QW",
-	"E4hReS0Omvmhvi29gxODKUw1YCrWLuhTFUcHbIxioFKuzYPFGxxWEUe19M0T+Smls5CzT7XFUNxhibWq",
-	"kYZDjny75TeHirtwaq7t1Jp13Bz5gUuqRahRHMuAYPlZJRUNF6TBMucJwA+8hMx5/CFfT+QXx2617bM/",
-	"fPexqLBHlrC6CDhZ/JMaVVYLm0Ow7QMRogZNZ5abRd1Q0+xSumZ3lFUW7pdCWRnn8iyUhfs85OBy4qn+",
-	"/i8jLE93oIgcRxGSH4hJweE1ZfogxJHMJq6YAQmEsbgaVZZxEk/hPoRfPqY+US2UwJ9TAiy13ejDp+b9",
-	"cVdsS/0hXgDXAtWXJzBoOsOxEoR10oG73imEU2dK33H4QFKXWUyDJcyT3k2yr5AzqouCbUM75D0Sch/g",
-	"BYfLHwRGapPpLFlYOaKCEhZoz6mlmCm9qnXaTT0nc+P/9KeSVfp/4v9kwrz0j/SRn/7xp/weZ9+type4",
-	"gHae4TTh8JTRZPIa2a5ync4bVGw3FxlgECnbLVIl/8rnM3CajWaVENsd1gJxPgMb12vEbtWOW6PqsV8b",
-	"HY+KgDJh87io0No81mAJ8GItUJoGTKq1rTCZhnRexDpdwHM9oJjS2hFNlX6jtX1EsacFA8qtdrYO4Va3",
-	"mQz0CSlErVRQFV+h8u2cBniBHPTvf/4L3eJkHoufRwevEZypwtn84lpVq2bVrcZHQ1hLJ3i0bX4bQxSy",
-	"07kzoXtnqDeeS+jSu9IgdDhTkSj7uNT/rFI1lCdqfbojVfsGqNSfCgnUr0wyRsPqqE6q2B46NUeSjGEQ",
-	"DO3W8REeNVvVUQPXiqYJ+zHYxArCF+rG8OTnohcQpT3Z0FvhADdiseyEbignt3FM2TA/Zi0dR3WbDqOW",
-	"uv8wsuGSvu5/mlXXVQU33PXwLDZmv2WPoKyRp+MEYY4S8ilRKXZ1TTmlyJCQTY3z5JNRDTM3N4XAagqW",
-	"BkDK3+dwNf2qYOK7ajrV/DcoMqVepCKRv7RcW3Yzr5adXmNOOxA005v0OdRM9TP4GwtpZjRgIc0MPQII",
-	"GGXfVopIkO5nbXh5+sm+5kpneDyCckpV4gZ2fXSE7eaw5du1oErckYNbw6b/BCVy3qv2WSBULh07gVB+",
-	"WwzCLb4r2Sf7grB2dEwccoztGm76Kjvk0Gnao5pfGzmNlj8aktIOmGrMcAcUBdfj5wBWdJACVCqXZS3c",
-	"TJGor1bxqcq4CcYVw+S/rMv7DyuYpyQICwqtXmPOoZLIAsEXWXiPOePdNMoxifAiTTBVqLXP9PPzWSaK",
-	"ySaaCMs4e2N4qRXZT6H/a+qMlz3Xn4N7aU8DTmiQGYwglgnrEgfpuU4/LzzZWWcbzrbpKbPX6R42yKhB",
-	"jur26NjHUr0xHJKW3Rod193mEa7i4+qTVbV6oSFXga9PUdVqZ8+iletiEbklgVMoemRxFFgSV5drS+xP",
-	"8fOxCU/GjXyqtIw8sSgCGnTWu3ijtYghFUz8OrPoEmFa61gm+KiISWdFyKckRC3ZD7iTTcMoCo103SkY",
-	"ZaG+TPCHfABb/ci2q2nhDKgFAz8vePSQ+tE8yGqHywjyg6+isr1N2MwMnIP8VwrmG5zqXlRXawSsPBeX",
-	"CiiMgUUFqJIaMwqSGyr9NZNu22XHblmobZ9Z6A8W+s5IM+E6Tn5v3GqtvnZ/PruW6zhf/rinSySjKWc/",
-	"IwppN+NsteHkd8ncJrc4fQWYrh5wVHSrzjlBQ5I8EkJ3OjNu7sg0nB3QJHdhya3ZdlVBYMWT0Yb4E5bi",
-	"i/hBuOE++4ojPA9CBhG3T6UzotetgFr1UXWee6qy8KynQ0d0UXhrUwTvCtw2kgT7k6lgSYpOFRSlETc9",
-	"fJa5ZKe+1s/xy0iHNly9P/eXPMX7pRPxSA3XL1n9nK87vP73P//VL33Z0aUjy9a2SkJkCQCTNPR0jSa4",
-	"egSaqYu/yA9qA3stc3j44QwCS16cweZzueA14Q/wEkUhXWI2PrB5rOw5KrBjmyi0F1taEDv4dNxWfUkp",
-	"YgDuS4YzU0zwNCMFr7gSJQTqUqTbognjSSGbSuV9vkado9hU9RFEG5nRCRAstBx0AA+L7RlJgRDU+ZTE",
-	"GPLzpg4uK7M2lDuE85BRu17I3QZhrJYThTwpysHxHqCWfifAJD9FCVvisFky2TwGnxF8v9MQ8OXOIxDq",
-	"4xk3kgyv7knuE2NH4mS2tB1xMiscQyOVAHHxGOKNrPszY3ECOluJbSsLAYyrqN8Vn03lRVGoMlbJqwo1",
-	"xXCDyS+MNc0j/Li0KPGo0JEzxpSL2RYPkL42ew+WITYPCiG2/oDchxR8yiV0LORRsYRIxuY8kiFn/j1Z",
-	"Pibym/0lmtWw4pcjLGxm0BU242pF4JwPW7yXU7MMYX7y7EaieTof+EV46k8JmhKM7m7OZSTjXCrepqs0",
-	"jjwQmgymJJmwNXL4217vGskPBJLPOTHU0NdXt72cEvqHTq9klcRj8c+d+P+zznmn18lrodUHqwcPpjOP",
-	"17iWTZJkVuYHsLCEyWXnFr0kMyfJjJ8cHhpn71DFfh5SIX5vzcqWTufjLtupC8Y+Y0shlnA5FkYmB1S+",
-	"r3q5ExITS+wqNZzLV/1K1rtSRuEDWe9P+RL+kUvQ1HPZBkuIun8yGMcsYau+/plvv5fKe15WOc8DDwwO",
-	"Ilnq77oC3QJTY9ZFsfQAcrjsO2EwHT38a+SYdfyWjVnrBL5iq/DTjIwwneXr6mlZf5bDhtMJbdtslTHh",
-	"ydstPYPSDdeqWCMmJ61jQpTAlt/BdUphoDfQuVICG9eieYUN53yx4+21LRxXe4/ni9YpFTSUz9Iq6q8d",
-	"l7vtnjWTVjx565TislidnJBPOdXmPjaLry1U7afAf5qqdx8l75MFsYv5c7zJp2ZqM/HjqZFwkJnkydOY",
-	"RXixHAkneeUwIryik6694ohFAYlltkZPMm/ibvdyKdgSxnLZH/pUlQwuov5ZJ3J7tRtp8aTFhhtTEHPP",
-	"OliKC/olZV7GYTKZD4F3mfkTErNDzBMSh/zeBraTH8b48XAKDw+VYv1Q5Y6oPOKHkulotEKQNiN6Nrut",
-	"/BjPbGSRvOzEVoDCjMXBEj/xDaxuG4XLkt88GTH/LrrI28Bn88QwgYcUYQRfrVI42XjdjQ5v97WKtVrD",
-	"0XGthe1WrTqy67Wabw/d4ch2nVpQqwXHpDXczsSl89pGW5byAD0ZiqmOb0W3A4FqWRKQ9dEqQ0JmsnWB",
-	"PjzCCxU5K92Asg7lCDkYyskWBGntlAMh7for5jwgNBiw0WCNyQqMKPdkIa1WUoxVIQZq0WVPkGzPQh6m",
-	"gqx630k25w9egeGqQDkDo/MwEkzODmYqwVGprwuAItjj/LCNfeGxSaUiSJXSqJgyrCArVmk6q5WsEhuP",
-	"85KrfPlVM8Fkm0GWTQxPF8R2PavPUZmYR3VFW5K+3I83kJm9njwlHplx8hCg/hxD83YD0Ivbf563JbmN",
-	"ANb6aTH4RvazZ8wF2Il1tjqpmZcf/daMdM/LCZRLCATacOkXisqzCAMDhW5vL84PdJT82qRAuyYAwQli",
-	"1CdFKT8yPxdIRLRCgdbHKUvL/br0Hx4lnxLvBE3ZA8RSCq6aabFWLwnNhMgEbuPQXUXl/D1RWZEN+78m",
-	"1iohf55IFyv3tuXmeWIynlnMHsK1eYbEPtoJs/mMEMEAqo8NZcLYn8krFj8uJwcY+8XK9rXyJGCNNqlY",
-	"KIc+BUJmcZK5Le66UApvg1OmXuIrLpMsrZQQAkja7/EDoSSxz7Yrk9T+bj6BBWkTn34g084GWfYwfUCz",
-	"lznDYt70vU8aum8g+Zxek8yU+JIp6L7svG/PlBOMPSsUFNL3pqwASvDf/H79WmziUnrQl9mqFUbR3Kj9",
-	"mBQzB+mTJ6fF5wEnBg5Blr4sCEJtUmoqWEWhQgGsl88nRPF0SfWXWl+SECI4thFiHM3JhsiW18j742cx",
-	"yhcPpapnUM5Ik1JaH1XmPp0PeRIm82Q5O8aYRcFWKi0WvI1Im8len7xBj7KTNf5MYK5U9QwKuMhCJwvt",
-	"4rMeXDsC6nMfskqC89EfP+e8XMPgS7/0ZZ3jxwYHEzGxzG9lMVvCmIJ6kKtqsN3Mu5vsuspgq8y7e9t1",
-	"NzhWa7cWmUztqd7U8zjcyWQsK6qz7XZigWL8cG2OUBPzxdjrMb+3Pq0p1kmIIK6vgjo6ZzGQPMirpPBe",
-	"eRBvSnicXhopVVFbl6XWLVkllX5U/8Xhr6k43RL+JQu0ZeIfyAxn6frNls6XauSQkfn5VrOArD5X8ffm",
-	"cx0Wn3uYxntZpaVILPXECCyST6jMgrwSn1Cylkt4pw/UayErin9S58iS4fhjeJMVPWYzyBAqC/BnhvuS",
-	"VRqzhGUJC6ySaeQSP+cAtlmExW5kGmIo0ppTdC49gRFBmwEVWuXPTKCGOuKwr0W8a/6x7n7pGjbC7cTd",
-	"V7JKJqXNn3M91vI5b6e1tQsz6qT3ZVa3KC2ZAwpsNkIhjSApZJbea7lsK6RNUCXht9ahVRXkVSGlL9aT",
-	"y74aZcO/SvVXswL+KrVYoBCiDKAWsayDI5NsxXNKQzo+OEHeKKQhn5DAQ+UZVil3I/GHBNWBlaqDMqs5",
-	"PJmRwOvTcjKJ2XwsLc/t6674fqkA/wB01CrlchIzcbDJLHuanYQBZclgxObiiu5T80VAZsnE+BiHEQmy",
-	"36GspCkepNiY9i/JofqNWKySrugvUDlgPj/MuLJpgDhecPQIMRqCuk4JpvxguSjQunyi4pscAArsYB0o",
-	"/ITTTKqIMzTCcWb5grTlAlip646274cxCogP2L+7lXoVo5fNdmsljNQTIpSp+3RpJZnndeXcGZajWqtV",
-	"w8S1nbrTtOtHtZaNg8bIdqvNJsbNoF6rNnbBcZiZPvDr7PbybWpONOZroVlIKQmkHBQmUrRbYsJqhfEQ",
-	"Gzxj5KEuKHV8NHKbmLi+HQSjpl13a0O71Tiu2jioOY3j+pFTJ6NdVi0uQSb6TMggG3CwfU4qLanZXrX0",
-	"9NKN3IKMEkkhloKF3VYN14dV+xjKNAc1bLdGjmPXhq5fDeqkMTpy911FWrB8lUwVzzYIA0hbALM25mys",
-	"VRE3kMwnGOz1cKoFIjSUdXME5XABKpTp0o/kU8gTfvA6rQ8mRJvHkJPlU75tVdvPjbKa4TjhOmYfagun",
-	"i9Anm2dyHrdW92jpeDkjB1dxjdgNsUX1YZPYrdHRsV3DblD168MGOdoJ0TLvov3Q7HHCOMwrxap0suml",
-	"ILjRwr092BfdGjutZV2mKU9deJ7SVMtrkb+WvnoeYJGninF42Z2aE2ZUF/AkIEusTfbyP15gXErJX7m6",
-	"eIqn21q9Sz/8krGGm0RL5TQMhFwgmK4ymHIwIUdCYFzCoHUypB6yUNR7PyExWeLTXkFpSZpwNGYWGhIe",
-	"BkSKVZrFe8WR6lXP6QRR9gh9kYiTg939ieVIT6mfnspGBgdYwHiYO7WxhKsUNLaVVNdAylKKrhdQFZkQ",
-	"V/BJLnWZeVl7miAArVbcRJZ2tSyoic5l8sgOLMQJCUjQp/KopovzUHm4QColthmbaaFaFf0Ufp/LIXRU",
-	"h0chRTiKDiooRVI9Vhpr7PWpkIz5DPvErOQOhFwX5pTPpLP8yRI6SSVg2p8hD4SSyS14k16Aug5pTDjc",
-	"aAILs+mECSfRqILaIOmryVgS1BAwBNUy/AljnKjaliaWQwnXMqYoDNIqrQm+JzTNUF93WgcwB4nbYvT0",
-	"aKCyZxwtWEn+dHsHRb5vaxnituJylc7asDHizWmd9yjavTfrW+DuLk2OVlp1NFGkIY/aX4cR3pEftcSe",
-	"c0J11WqJDK8RVhVRjQK7EjlkxdSvzsXuD2YZH7WJ+ctXoBBbIcHQp4VsxzJz91I81K9/HVpwCaKM6C2Z",
-	"t5+pen3WtYnKnsFKquTEnkqnrZ7Ku2f5qbx8Au/A6lN99SaGdiW7eiuoTQVGs2ie5PS1K1L6067fDZdf",
-	"52FjyC/QLFoAmtydIU0PYSLvC3j/iqtgUE32DVQHzS64HI8SEqtcnhNMx6SSFqaTtbLDRHx8m2Aa4DhA",
-	"ynjCpUqj/N13Q7JgNPjuu4OT1Chiw01gZClRZCSZkD4F7TDLSlUn8eLAypommiv0UPmOhp+0L568ONLP",
-	"xNxwMo+Jh8reg2tld9sQc3JU79O3F+1T+/Ztu9o4AsYgDCpp3xUBV8G7ByRegw9i3JgkhZeOtt9sux2U",
-	"DnJtYOJ7mbZnNiNUyctaWb6C7SWrtIrs+YcK1/PnsbDRFkcH8VZFAn/cjrjnYVFwansJYdk8GbI5DTRG",
-	"cAuc0HkisxkVBcTwebQ5XoFX0CWELtH5Plmh0mmt1Cdck9BSTWUzLIrBcEUJmuEx8JwZPAr0yVCtXHw5",
-	"kIX+95GdNoHKGNRClDxmEH8e7HYFmrWyss1g1HtSCEl1V6UEij3KqozZ4eULnpCppHgTUNlxFBDBDcQL",
-	"9EhoUphjgkxnyXqdqny/hK9Pgd6Zmkhb9ljEOYbBRoxXdBS0pZjn6W1KUtMJcyb5cKwzpMfIxxQFMZuh",
-	"mMwIXi61v11rcuzswr3saundSeAG1XqBBmZGKDhEoXLC0JCgJA5JgPAYh2BjULsOdgiMqp8+KSnkAJzc",
-	"lL4flWWS6/kMMXpgUmDVu6CDuiOxcmiWp7Dm+5fS1aw1w8O9/hLskI57z3wYlgz6O9wbVqkwRPq9Eu7Q",
-	"mC0Xf3op1YW6osTwKbZpTLGyE23CfzPZuVS+jMW+IMreX2AmgNJi4HYHVUvSYglaflMGGW0T22ZH3BY7",
-	"K+sGq85eCxhDwvRhAfOcn8Gy/EiGPg6GNvExsevVlms3g3rL9nHTxa3q0bA5rO2mHZVO8avz9cQrLxW+",
-	"8tDIrUIVyIFzaC2vKN9Q0PeEzF4j3KcK4MAaL5QfkXhp6hqQd9trn3cG7dNe9+pyWVYzM4u7xemB95fB",
-	"llNzruxuIRqqGM39UhShGY6TBegNSC77EUazCaMkTeR7271GdzddSyZZQliOBqaMceGNuK6sTlvbOozH",
-	"YLSbETZbLn4zxaGszCE/i0JKdq+r05axiev6HsWMQgLM+/WV4tacI7V4qeoy3J9zCZX3Tbas4szXrSUI",
-	"+SzCi2xN0q9dtMkP1I5Cnzwtr4la2AnyEgLViHkIhnXYc7gFxF6vlikW+wLffUoI5SGjnoX+/c9/5aaV",
-	"kGhXoUHBvhDL58mk2FzH0BQHRDByUgBdQch1VHHOgfhq1y3fF1t7TxYFVtRj7PrO6KhuV2Vt1cbIbuLW",
-	"0HZ8N6iS2qiOd/OPWF8HSk1GfGAVTmnVzxIH05Duvt9tGAOVIzYey3yOKpk9MNbA2ICeQI9p8jOiJYiL",
-	"4qVykjTS6fCiolHFWwxwATAU7fKpLkFVMHvNp1vakYxP8AxEoyw42tMdXGCKxyTWPwsSc+KMbOZHumQJ",
-	"uiezBA0XWlR4jXD0iBdcWWcrWy2ywxByqQ2wD2k1Ci/mgnFQmTKk2h7sPeg6wvsSCwJC8HW63ubCVHAc",
-	"X8pdaUNZtmzw1YOnVJyFcTTi7lxbFOAlwPUr22+fYIzdV49cpD9LHSF0iR+VqjjZDqCNuuLey45WJF0A",
-	"UqWnUR+dJdSwUvqzAq/8CgppyUbT6QaLqSaHd+mm7imxFCm+jdQUwEdnxSxl7aeyJyDigVCdKHYi5StM",
-	"oIDVToFFvFtduGmCxIHNaLRAjBJ+ALbQNP2F+Iiqo/ZazUoXoooJmtN7yh5pn5Y5Ich7c371/vvu5eBN",
-	"t3N+NnjXPu+etYHjL1TePsdIkqKZ8hn4FW0ka6wTypSa6vx5wYk0dIBozNI1CE5UuRlUXt7CYZU+2cq2",
-	"bcute/r5euoB+mKVzpRn4zrXgiWvSPCEDMAcD2bqxe6Zmt5PZJ6RRxYve1YVJBoXGNQvVfulE5RVtv4F",
-	"nnwsdqoq1vHCKsIEBWFwAgpOJLNZyhq0n1KZu+zpBGLegbWciqzs/W0+nXngDZGYAUZlj5MEjGcxpiq/",
-	"X5A6kJZV/r8DpZFkscwIEiC8pFuCjqjWO0kfu1zkEip78F7J6OpIpWX3rZKYYMkqSY9w7fKu3eWX/cLV",
-	"x+triK/C8Q2LkYSCZZYAF0/IaqjGTnW8t7Iv6zTmCsOK6P+yCrlQTa70X2KXlXIyK4ywVv+92pWbyqqy",
-	"4IT6MB/HXqQ40UHygynfFCc/MWfK7nP9tgqTiqzz98SJRP3HmNFxjr6Zmt/tjMemupKgt1Z1JRWJld2+",
-	"Ro7mOpJJSMfqMQlQOSajORfEROqNLUjBFyA2X0qwUi1On55MB8bm7Mi9LSGV7iDXm+ntBTDN71kR4nWK",
-	"YQ/JpChB0A0i9IFEbEYsqG0teGRpkZBvVWgVG6mnAgnXlOZId3qjC7r46HsWrNqeZPO1y4A229BonVps",
-	"rZ0opEH4EAZzHKFZzIYRmSKIPIBLIWD+fCppZCBEeMNsvrvLvZj7mbw0C0xH03WWszaazKcYPAQSQn2i",
-	"1HdpBDJAaym9rmSwUoXtYkZQv5RE+L5feg1u1As2hygG8RhH9/3Sn4tvreK7si1Okrhg7q6vOzeD28v2",
-	"Tx3ksyBTj/EZ8cNR6MvZwY3FH8PEnyBGT1D7rve2c9nrngKfN7jp/OWue9M5s/q0ewn83+D0pnMmvmif",
-	"31pIP+yeZX//eHt1Ofj+6uxD9kh007ntrXl63b5pX3R6nRtjFKlZHvQ+XHeyBurh1bX4Z+Vxr33zQ6dn",
-	"obO763Mxf62eFpPLOhYs7eCm86Zz07k87VgIfl9e9QZvru4uzyx003nXvRWtjGft09PO7e1PnQ/5h73u",
-	"u85y8/btbadX2N9F9/ai3Tt9ayFTd57rp3N5JkH9ZgCfZuBH3bPOxfVVr3N5+mEgJtK9HNzddlaf33Tu",
-	"bsX3N1d3vY45j4tO7+3VGTxpn59fvYeBxH4MeldXg3MBOwu97bTPOje35qO7y9u76+urm17nbHDROeu2",
-	"1Z7cCACfdy+6vUHn59NOR8wc3XZu3nVPO4O7y/a7dve8/f057F6vc3PZPgf155LLT8F2L9XjaNt//Sj+",
-	"z7Fbg4/f/bH4LIAMsdbEo94rEy+OOEvtvOBB+rN9I7+wu4GHJgQLQiK4VKUONIpFpWHHhj85+fvAcX88",
-	"+/noL7Ufm+8al9Wfji/q160b59bt7V1kWRJ0P8Kcp8mfw0/Kt8q4KU8y7L/54e6ic9lDdcdBZRajuls7",
-	"rLuNw3pN8hng6cTDfxCrT7MoY2nIl2uFl6heraa19OGWCQMynTFB2RboniwOBDIY9KFzhuqOa6Hrzs1F",
-	"9xZw/Kxz2YXHNQuluIfqTl007V5cn3fETOGLBiorWZCypE9xFLFHcYOrFFlsnpADC7XPbzrtsw+Dzs/d",
-	"294tzPlNu3veORtc33ROry7PugJvwCQll149rFebsmaDDjrFUZ9qMfNAHMjbq7ub086g8/Pb9t0tzKba",
-	"ytAUNRwHVqoxGDWcWp57XgZ9ySotQUZIqctgKVmlFCbQwgBIySrll1qySgULLVml1emXrJKeu5yInnie",
-	"dS+Y9E41tdO7JrsIc0duLTNwtkbnCp476h6HDIlro/m1kW99RBkIFyskVkkaqfd6FmfGEYQWPS4XSSoo",
-	"Rfy0Sz/kem1f596f4RhPSbIuG5FOPJrIHJLxwkIznEyEbKjOetpBRtbUhK007C6UNWiVLWG1OAr4HAmi",
-	"UThDBsWJCvUsN29O0VHLcZHgEdC1/FIL1WoarziaReA0T02iK8mYEVkCdZonLJITXIrkOFSS9GHtUNvP",
-	"XoqDWrfDL3CVrYitS+eu8Kjlw0WF2BlFV6PSyS87+th/XmHGM73OZp8r9d1OEamG5D8kQkqF+IFyPve9",
-	"pVJH4lyy/INvP4wVS8+57XGqWWrpVTqWZYtQvmVKCQQyvCz5AEF6adECIHM4AVfqZ9ZF2ORxkrqISP2h",
-	"PpephukEuRaqAnen30lZLNtzjmJMV+Kk+1RX0KugtvL4Ud7Wa11UoMSXiv6DjHP7+p4k04EKvXq66A+w",
-	"ynW1ejI/WsV+uzIlXphIiMBCjEQgr8wEv/yLl09F88UqvSlOvYB4wmISpFi4YyhPtr3cyOSMciHvE3B8",
-	"ubvrnkEc0gsE8Tw1Q8PXy83wIn45OqQN6J34SCmnUUh9BmVkoKDvPnbeNYHrAfH96lGtbjvDKlbFjWvN",
-	"wG4e4+bIdRqu22w+3ca7xUXIXOYz4oh2zYUWyjghpPvMkhrAB3O6YorcMTfaDtHWmy6AJWfA9D4ou+oS",
-	"kyaUg9eSaHd6eCyrzvdLcX/uODVfN4FfRHA1y8orUxm8lap945bv7Y5WMmltW5n84eo3rYCAbzmJZh0G",
-	"PuKYhnTMi0SPaAEyh3JlTBh6jMOEcFSW4LOQXJoFgZwsJge6AvQDQbrfpdgcYET1KzbqUxX+CDlvcJbb",
-	"6b38RmsYeAXdQnlhcaGBHHR917MU+63se/Jye74Oc3uQsuKSlw2IWXByehqeamAXN9cPMZ5N1lIDuGjG",
-	"4pMCvXUwJmsVxDPGeShYdkg+q2ufJo/MZBN3gmI6yU5QFL5ilSgLyM4X6d6jXrJge9CMnIKlQLIR1LCK",
-	"AnBvBZiRv2nNhgh+dKNHteg6KCjatWP9oa3kWZCN4hQlEB4nFiYDwHLphBX7C6Ez0K/K55VmQTMcmGKw",
-	"j4LDx67ph4ckWqOkkAMozYSMb1e3n2b3lmoTF5pZ2Q4gXzapHrXw6Lh5TOxRY4TtOnaHditwq/bIGdZr",
-	"w+ZRgMnR3iZV2H6YkNqJjXgIeL0uki2XLWwNtm323i9gkV4Ky0IakE9bxp4xHsq8urSYTy20Qa5Bljbi",
-	"ExYnsorXWiYswdH9CYIcz2t0G/4E8uytIqNAZ21WNdwEfCyjnKTPuyG77VQfQ9/u2wUCSJdYeCFJUKdX",
-	"kYSPuZZ1KNals3my9lYJyCikYVrvLQ389eQd9kbW4/PkLQa/ZDysTmIAjyroTinwDGepIIbUaiDE9SnW",
-	"TAB4YqQGahan30EdjCRaAFfgQUeDjFfwIO5XljPLXLjUcGK+MJE+LXsye5pxf4ufAjLiX31PwzN9Uasf",
-	"co3qh7yqxQ/NvHgyEjh1WutTNXqq4BiGMpUlqAfnnKCyJyu9DiaYQ9I39VPOaUZiHvLEK/BBUwyOODJg",
-	"s+7TKQuIGVmnkgdiZX8B0x4oQdIYxVj+TtNpCBQeEmnbydQE13e9CrqFo8EhBKZPxex9RhMcUnR5d478",
-	"CY6xnwBP1tYJSSzHcTKHHJ/RUTiexwIR90uX8TzWIJOip/iTrnXkGF4NKWfyVBk2XXHdclpHJiyWQhV4",
-	"kkq0MqeDegdT01mM607r6BmSZjqZaqOxeSqK+TeGrjYaL5jWYk+ZVOmlIf1gmsz6a+TrfrNTRPTusdC7",
-	"aYsNUe5jkfOrQWo0ACEzpYSogtkMcqonDM0w50ADs6l4qX8C+NaJFznPY5lHAZYXckSms2QhTuGWGO2X",
-	"is5+8+Jx2aLHm7UKhjZF4XQ6l3YIU9WsU+kYt9qe6r6lKrMQVQn1ALJ0OM9U7+E0HGlje/nVBsJlzFZ+",
-	"UjjZ3ShUsYr/m1K7GQMDVdxhsc9SwRnjFXy/Ovy3oXbTbzNzRDm1Piy5/n0Nndmaisc59ch6HYo6GduC",
-	"p03asEPyC72Legq70f2ishc8KYDvTtQ7HyWySqpzmFLdxw3b3PSXIuUp4X1Rkv6W4CiZrGEAUw9NjCbw",
-	"HRiRC5yG1+bFZPcKurJ9LgaR3Rsz2uzOUTTzLthUb8PpPMKyXByY3DemfuPya4LKa7K9HWTZkWQXT7NL",
-	"vcCFpJLWF46iYgZA5vXyCeU9lXtAsu3JPKYWmtNIBTnLQHzuIUKTeLGUO9AIR/AqfXpFfQgkWQATyeaJ",
-	"hfDa0Qxv5yCnH0L3hMzk2KA/AjFSxalK46lKnbvU0ZKF9JdSdXNR1VWV5+PLMYp+xPz7lMdOMQ6VBfvn",
-	"rVYP8A6yqhVZNrxXvKJt1nyNv3GSJpFI4SGGgI1WzyWGpbsrNfmhLQCqTZ8ynoIZvfVpyvUrMzTM4pfw",
-	"Y8VMcQmBckztuzoAstw/+Kij9ur+yyy9YOQW2CTE1GKMgtyPPGOW2Uh3tmwN/+VzLtfCly9W/kFR/Azo",
-	"Hr98+bjjscuoxm1CZkX48wLZHjShKCJe52wcmhRrj7A9GfYtuS0awMX2yOKCXCL6zcb4dLO5UfGHxTHx",
-	"E3vCYk7sIbgDLWyeYMmYpuxQOkROpnWdan1rlSC9iK3R88Ux8ssi9MbRlkuj6KGtbAFrN6lXzHu0USTe",
-	"ylj7Vdgn61r9+L6Hym9vq42jg7Tyi2BL/gwt/iRr7kkxI/wHlp4q3xMck9iDslM+juMQ0lxxnYLPI59m",
-	"HvIjHC4ZLcjix8nwBz+8Cn/s3v2j616GXd6lNw3/tHvUvZ/9/O70x1aFLH78R/C+G16F3U9d6lT8akSH",
-	"0zdO8POPUelJ+yZoAkqTEuyU4mD9Bq3nXC7WRXqrDKrrkwpA7gtU9triX5VYAP72DgznlrTq1bpMA0Um",
-	"NWUITvnH5Qsrm36mGXPWO5tsIz5peoU9HVTSBKjYl1fMr+uhkovIEpv9ejU9hmz79GwDioKEQWH2jZVE",
-	"Z87w2K/bR7hBZLaz1qjh2lVcG9b9RnBEjkfPzwbyIqlAZiSehrxY1MwwPPsKDcOEpzkJalVUTtEAxjCz",
-	"nNWqpsGwVi2SP8U81sZKLx8x8bEKns7SIoiHOIo8VNY6cfCcFZyf9DXKJV5TXy9lw1cP9whTWJ6a/G4p",
-	"WYPkgA6AR1WTe8Vh76TtBFTwOIpsX/DPRHaVL/z6cWu6BzwehMETSIeRT28T6fj2nWp2uvn1R/nwzZV0",
-	"NnteLAU+JMZds6wDMXHdiJE0jmC2nZZxK+zibGLQ+KLLLWNQi0NmcSrKBoY5tDij5a41nKSFL0uCV1ku",
-	"VPFVKhOZJYng7gVhR/tzm3H3v1ohohS037QPdzbLrQ7cLyDM7F4GYjM6P03m6WXiKGijMhm8IC73d8VJ",
-	"TnHilqxS9Q+/a09+155889qTDXTjVkV67EE01uEE6KPFXuVwwrCLr5CUl1pOdlIKNAN3vVNICAG38IcP",
-	"Hz7YFxf22Rl6+/bk4uLk9rYygv88VObhJzSK5bRxpIiayuFrGDQKzF1Vp+raTtV26sg5Oqkfnzhuxa21",
-	"alBszYj6Kvf7wef6F1v8U9X/IPnPSe6ffr8i/jj6cvDnwjDnd6mr0A2Af92lxsVpZyNdhQUo4rIr1JrE",
-	"EAXk4FrGuiknICgaizh+AD+nlfQLT7LIbMm+AMsoWGs8J6m1KSZKqJDx07JamFzzI5tHAbgF4YelC35t",
-	"seH1DuR5aAQM5JhfHShLDIWEkKW30Jh/EQPxzjyBxTTgc5H+IScCmlWYsFH31UJDmY31tbxqVT1t6X1V",
-	"McpvC05V1z7mawturyOx1VIRTUirj/sxKfQHTAtQhGMBH1WIwkJ8wh4p3DeVtUnN+JpevccJJ/4gS792",
-	"TyDEQBbLOIGxBDl5IHE4WmRBt/dE+gGulP94haJwGGNQTQZsuUaKHO1i9NNfWnHzh58+/D3uPf7t7vqs",
-	"2T2//muXVc/xOb593Cq9La1qFU8Ef0D8eRwmi1uBkhIYbZ3k9C9zEi/WePRqqVJ650GpcXT44FacwzRH",
-	"KvdyFVZk2SMuVbghENpQdAcRzFqaPDFSrGYHYhb+RIBMSM1ue55MtmiYc9PC82RyCC9lWbOcWGzGeei5",
-	"gkYFDinQDBg0m84kSeASB033OhjtNpn9wSP1uyug+QJezCPwHAenRx+wWDXSiqMpDsEfkgABgezzaRjp",
-	"OEwm82EuilT9u0oZ0go3CdRZE4cCmE4Imh7HeDoFjlwcZ+WkhtpZbL4SX8GULOuoicUEWcBoWRrSLZTg",
-	"6N5CswgvLDRmCbOQdLC3srwPg+8sZOZKkz4i2r30gYU+ER0kQpSUzGXK4gK16dM+7clSyWJyj2FMbEGp",
-	"cQKhE3CSjfS6gOKeXJRoc7Kyf48svpdlFIxKG3MqczMHlT6V+f1TR1sShUMS44REC+l1OySCrZBuzKY3",
-	"JxQMynAVZv6HP6DTmASEJiGOeJ9KZYGeZZohClFCAlkKlI1O+tRGOIef5R/f99Yh6cGO5hYk493gOxns",
-	"5r2GkfKHbRO5UEOlT+RwZhzW5rHvyUKNDMDJn0GesJncHXEpqCQIfNmsp3JoZ+VeyQIuN2WeYXNI0xeE",
-	"XCB40KdlL91iTmLxGZsn/6veewfSSRwiNiyEEyntpJVGBIpgcR+hPEldnWqfyogxVYACsgB+moWxmKjU",
-	"+ISRFKNSg5Kqa6FCzfSMIYEKzEJN60CdAOX7g8q3j3g8JjG664oJe4cB88XOSOkaLCEpwkE2i3H4QIT4",
-	"9913emvId99pY9JMFl2ZkimLF4jRaHGilzIW2AhAFr3EJGIYIsRVJby0MjLIjzpF6dnV6e3gunNz273t",
-	"Ddp3vbdXN92/QhKrPyXxnHipEgCFypl0GLNHucUR83F0m7AYfJZkkToLYT9mnKvx5bYLPpMuDP2JrKMb",
-	"hwKZfEylv3qY6BMIXFx6+FTCLcBzuc0RXojzPMHyBIKBTQrSHjT10sRvFeTJbGJKiwjkUmWq6NOVVBVm",
-	"Uq/XuqlKs/bLRw/IK1eTyOVUM8/UCXC3f5urUvPgc3Vg9SmQSKk/WZfSI6Ra7Deydxhr0NljPDTFiT8h",
-	"RZmY+jQmfMYoJ2ZOJqMkYsTGGtCpOMj7NPsbzqcQBnVgjqD0mwVCZcQolgtlYMiKXKjmsBwhIg6fYsT7",
-	"tM3RT/MhiakQi1+p6I9MovOsnH5mQ+ZdVMbiKmN0QwCL1afqZaaCVlEt+rGio6Lhn5cjUf7kHRhl9XXm",
-	"mrRElFxewE5kSKusR9enKnDuQMV5cHP7LYiBkWVXYR5agQCoBHGfClSvkXebxKGfeEa9EQd5d5c/XV69",
-	"V/DwXiOvCwEkntmxjq+poDdp1Ex2QcdEJt/gStm3WzyLDmGxsvQcYnuy1A9prqHViB0pdUPwS5+m0S9/",
-	"n4ckkWHI8vxNWUAAh97LUGTlK5hMSBgbMcfzVfSSEpS4GDgoRgUj5MHJFLeRFzE2G0BeX89Cc5oGUonJ",
-	"qHgU4IhCagQnL505bgFlmpE4C2/CHE79cbVWh2lkiC2jqWV13T7VnZ6gaquVwrufJedxD+UKDrOZngA3",
-	"l64he4EoCNF/m09n/AQyyZU8cTumgdyydrwK54Ykbz6O44VEDSOVkdi+NOLJJHevVxg2GaQk40nJdEhi",
-	"FfkThT6hnBhsdHuG/QmxqxVnhXt+fHysYHhdYfH4ULXlh+fd087lbQfaCGk2TCKTIW9fd0tW6UGgn8wZ",
-	"W3Hkh2xGKJ6FpZNSreJUalLbNAHxzGDOwGuJFflwdj4pRkY5DKy4PylnAoNDOkE4720jzo/iMlS2A7j+",
-	"VYyU4H6icAQaaFQ+RoGgJVn50wMIfA9U+cun8Y/qvDA6NpiO9OjUHRd5BfkqPfTvf/7/s+geLUuEFOGh",
-	"wLb0jZi5peykfapPHjBQAlISQJDMNINa7uLUmKRpGEZDcRfVHeeggsAZSlzggre3o3AaJgJk4oypatC6",
-	"mA5sC4kNE+4Mq9sYmgEMNZmsthRLdEOSeGG3xb4olXbK7neD0ol0xsqSuOmkrUI4VOVS8WwWhT60OPyb",
-	"snYaSpnMHW6be1tmoFZm5S9Ket5a5TPn1vclr78QDJ10GQdSBbhfdZz9FqH8yl7EteuZy5SOcbDI/Fk9",
-	"z1y/vlilulxiUXcpKA6/x0EKNdHE3d7kjgq6Ic6QD+XoRDu3tr3dNV4I1rjH2DmOZbqEutvYZTw+n4n7",
-	"nwQXJAixDAm2SvVqa3vjHmMXmC7UGqE4c722wyLfyuvMnGxjF3h2BT9LcSTTNEOrHUBzS+KH0Cd3FD/g",
-	"MILoZVOlVjr55aNV4vPpFMcLuc8oVD4QkM0f9FgfRZNDn1HOJMqOi9WaPKTjiNggpOHZzIinzEnIlmQv",
-	"ZU4GhDlYXsW1FgQyEBduyJDieAHFdk7PLi0QNXmfstEoCik5OFH6jSDGj5DICuL1gfsA/p8EYcJi5E+I",
-	"f0/AHVOIcJDtsJyPqD6wsrAOSbeCcDTifSrZQ9AfWWnFNVn+T7lrgvJIJW9VhifgtmKCI6MkQ1F1Zp4q",
-	"YMO4T+HiBF/QiI25Ufap8F5cVRDKETL5V6n00jpkQ5Bri0jwDyQ5Vfu6lY4l5FNyOEmmUY6AleSl+P8C",
-	"5gN4xQcqkxC8EL9RhOn4T/0Sof1S7h3BgfkbeA/5QLMfCuvk+0PjA8F5yYfLvQjmavmb7JlulE6zZJLI",
-	"FTXy297FOegIKgW67C+FtnE541dcNfuVCcOG0516w/jplutzfqWxgudP++FnOJ9f1p56w40DdKzJIiKI",
-	"TwhJ0jIlsicVt1V8zisbELPNZUmINGEoB4t4QaCO+PAVR6MwIkX+l7NZ5W9c66zFkTM0+mqM/NVuIsZS",
-	"/kxs/8OxW5WB/fF/ivJnftyPKcAPWC4mf7LK5YM/SRz9/O9//uvLQfng9SZkNcKbCuK3xeH1ZS21bARx",
-	"LD6PGE3sEZ6G0eJEVle256HFMeU2J3E4+rJ50GzHdz4iAO6nsxL17U0uWfKGzWnwDZ2+dnoSNLatPXwB",
-	"8/naE2doP9NEsO3r7hNu1YMK6pd6MbgLsnnSL0lnXdmlVAGd9CnWOlN9KeXU8l5m75KSU2Zy8g4KLFkr",
-	"3+dNebo+zAoxOBMgeeYVdXZ12vtw3Sm8ova8ltrX3addSfJ3ED6gMPhTv8TlZtrzMH8zHgbhw3/wDjNw",
-	"7Fu7xOBLyUiBRUz7OEjP2i2Hao/rjFsmaZMicOirlGTJKoz2utoENr/UvZahkD2c0yAiv7Fb7v+N5hT0",
-	"cGViJQdw05UFBbLS5/LhMy6/cIrH5HBGx0v3K+zSIlHuI+j68gcEnx5sPk8CDSqm76/c6T3u3Uq2afnr",
-	"92UuXetFeHX77jZPlJYJkJzTMpkynz6Pcilzn9ilK3FhVFFMpFoc3hz8zm9s5jdMO+k2lkMG8/9jvXSv",
-	"tHtVxzFMubOYwdUecjSfpU4WIR1DiRCQaFOzRsLmKp9bgBM8xJwUkkaVveC5WjUdNFRi97srwdTYa7Ao",
-	"t9hv6Uo8Dx8IFTODVA6bdlnp7CsaYOvvQDwl6GpGqLhiaxUncyXEHHlpPws8jTxwdXkgYAtPGOhfCndW",
-	"dSfeP3t7tSPRC1grvuTQY4/y/LQQQAZRSn3YCtFJN84afkuaAilUmN49YG9Tm7cVwQRibESwQtyS2rVM",
-	"+kCh2G/xiluIfMJ+Ei1U1vqQyyrNaXEOSH7J1vBbarQP7Yvz/VBPr+N31PuPo57avLWoFxMcLHa9wFRy",
-	"IH0TGfaxGTg0hclE+wcJmooCgoMopERqWhtOTZYsfgw5qfTpOcMBGuIIU190wifg6w21o1AS49Eo9EED",
-	"C+n7xDRTvyq+Rty9ITgIqayN+81dhCnUIC2XMuZLV3e9LnBCgkOsAVD5v2EhSTdm+2W75Du4FjPPwQcq",
-	"i+CHrHhaY7KUasoCzldlOFJ+qzf4Eb6UoQfgnRCFXLmwL1lcQ560sxmtCJ9FoMo+ObzGY3Ib/oNAtZ4d",
-	"vlX2xI/PxeGVtGGlqlM9sl3XrtaQ65w44n8VB/4rZSm8fvmcz6CwaxIEneOgpGucir057aJZOCOCCJRk",
-	"ioJSNXCJM3SIXcdNYteDRs1u+S6xj0fu0CE1v4VdN5O+AzKL2AINWZKLJt6yFiOKu6RLvczCWLU73tRO",
-	"x3GXdM6NwSwmo/CTuLOG94Pap7/g0pePO9OEFG8gFVwBacglg8sQ+Fc3Gf92aIzBwfPEhJlpgc2O60eo",
-	"albkS3MKuMSXlK059xhP/uEhTnxGAy71xJQ9ojJOUEQwT8DDKsCLA5n8WTmx6PQ04FwXS1oDrloy496J",
-	"4sZk7Ir0Q5UuxIJXA5MQJFiWv8UNe/u2bVcbR2iC+aSC7sQ9IsSKPjX9qpfdpbd65Rie1ei98gn1ulnl",
-	"SPsn8DLEKCZJHJIg9SOU55D3IdZTrC2deUxmEV5ws0C28tTJwCDrRuUrphRc6ad5d8e9Ka+xEBlnsrXF",
-	"m7xjp6LCT3S02YEiarJUcxu1I0gMvUr39qc1Em5fxe/m96vBuBqMO6EV96rTd4/N8/trh//VP/4wvKxP",
-	"fgyOfhh13HmX3TSS93/fdKPsvcfitK71PIJikuQx5+yQ5nNapUa/+mXj7OAqZBzeU0ZHUSjDBP9Dvk3V",
-	"vSb8E1ncQBXe3+rVKilI/mZcd70WcO2Hn8PgiySBOpdOHkHPiMwioGIpQeeZj45RQTVWQVTNyj0hezPv",
-	"iSUiV183g+DXR/1vWC/+UtgjYbsb9libFQ8ytG2DnKd9zQ3KVqjM2oAdOwAqa/07urw4uvxAkl1xZT/+",
-	"L23cPQNOrrDQzA1RadcULXrFkSc4DBVyI3kXTzL3cG0mnEQjadlOuJQUFjqZgHTOX0XAO2Ad8jj4klwl",
-	"T/BYUE2Do1rhklBZfXXwBHZDLmAPlvL/ynn6j7Abv8FDfEOUy+1+HEPq2rufoi9ttlXRt0abl437m1bn",
-	"1WynbjtHyK2fNGonbrXSOGo5x7UXUOeZyfKyPHerae1++Whkkts5/1s+vVtNyX9HI7eJievbQTBq2nW3",
-	"NrRbjeOqjYOa0ziuHzl1MsoSEJ6UIFvfqvC3HigFwh8NVhvVT6r1ylGj2mg0lyS/jR/m003toyPU2Lib",
-	"kjDF3d+VhDsrCc3zntGk7KmpJRR0Zoj9+7TKgfyo86AO6uc/qsu7MmTB4g+HOk3FPA6/rI/cg3KxKq46",
-	"6xTiGbP2KhENUyXU5bl9xdPcN2Xv+k4nWNCvvYNURuqrdBSaZc6FU2T6Sh8q5EqFnkw1+UlCNsQR1F5j",
-	"oxGa0ySMEEbVT5+UBk+q6PZjXPY9ARLIu7MZy7wc5JMLKqhNF8bMUVqWXi5bnZyffy7qAkr/yR504Y9k",
-	"IsuZU+izLPaIMvX2QBr0AJpKy6JAWFlCRVUxM914ote6ct5vExyD96SR09QsFrNat9pTNFi6D7ORztLp",
-	"KULtmZU+MEe4T9NCH5yQIM3IkCXykywvoeNQpogDbyWFmkqx66fl6MwkgWVPzU/dEp5MyaaaEhooTXkK",
-	"CyMIR1e2CpNcpogTFGEoy62CXyV+yzUo652sfBkmeyqyuQQ1o7kJ7aqZ1g2+DdV0ManUn4TEPGjQ5om8",
-	"e7rq39WGv6sNTQoHdEvnWkhPRvF9WyQEbNUb3ibMIBTqsIYjZU0TBEjmOKCBSqnDgSJ0jUBrpy6NeInM",
-	"frlem2is4P+QOnGXM5Q7OL9x/eNWPHySAtKQPyUDZSbzDhMUY7pGC7keq75t0vvfpIfcAWf2VUTq1qCJ",
-	"XEv6DoElXK8LkZmo0lw+upTyo+DpTHFBBiRmkW5rOJsTqcGEMQXbln2m5GmoA208lXJw4GVGGUjZLMgt",
-	"pOgzv1UpzbwDxfjJvDX7SD1ZCLhnZgL0UiZRpnENA1C9PuIwsSAlUZ8aZzIgUSgPZ5KQqQq4Fctm88Rn",
-	"UIgkCoyihCCASK+wmPgsBs44dd03AMli0U2fpmVEJjITkpxpYeaOnOZJDvRsT0VDz6NWyM0fUAUqmMtZ",
-	"DKD+dFXlmi2dlOSlSMA301CsNJwaqD3SPkyTutM8qYFp3K2CaVywrumH1aXBWtlYRv9VqIC9uX+34tZk",
-	"/x+VdshxWzVcH1ZlXZrjoIbt1shx7NrQ9atBnTRGx07JKumaLKXrq9ueGlQqwgERihRGq0tLrf4qG+fK",
-	"wVhJFKS2JJdnU53mJ6mCAD3W6YN6yzqEKeEcjwn/3Zz51VRIRcI71xQqjDWhCQn/9a8NSj4lMhLxGd2v",
-	"c5PrpaK9uFnCgCzdIQWZ5YEwL2kBIF/gKKQhn6SKErPOg+DU+9RnUUR8IfaX+VxmlyusA3DwWikTMu2E",
-	"KpKiGf0lcp2OJ2Clc6hBQVwSQ2bBkC7PWCYVBiUzFC0oWA8sNFShWnB5ScWM/AQy3krlkU6xHzxg6svs",
-	"nTgCr3apHMGylsK2HsUOiBu3jBWstT6jT7NMXsaqIRUoYtQCfJUu/BjysqFhzObjCSShGmL/Xl+/MrcW",
-	"DAY1YLXU1OpT77bXPu8M2qcylaEAttbH6JobMjeYWoroVjs6QjLCKdRuMHUwsASORyTV2vTpFrUNNBmT",
-	"ZNXDUGbnXdbdyDTACv5TDDVLJAPwSA3kkweZceD2cyjnbUdF2OM+TV97ZscxUanoggoyUq8/qN2CVGAc",
-	"lV3HyVpZqFZFP4XfI6yLnhzV4XdIEY4iq0+NjGxZ4jQHee/aN9329+edwXn3otsbdH4+7XTOOmfmduUr",
-	"pOR5lEvyyeBRVPGg5yq3nuNEuXLowMpEhj4OhjbxMbHr1ZZrN4N6y/Zx08Wt6tGwOZTsDJmBcWmHsh/V",
-	"0pcnXNICWi9oE//NCHd7KxF+1779KiZ4oI1pqlMUMEosQSvTi29/bdwhT9jsq/EWHRpwVccJnP4MOdUz",
-	"qq6JG4XNZkKarKBb8aesFCUvZ7PZ8oW0QuBE6/8eLcx/g7ZP7Oi+OmezruzaaNtNdWIh72iWnhhyf1dS",
-	"jYy0Z+VUMl4IypTUs6xPvVQK9SQzmxY4IUkiswbnlCRWpgaRMq4HyYmzlNaQ6QQMWTERnbzOJigYayge",
-	"AWzAMIwicYBUMuKydnKzkEem6g/I3Deg8+mQxKAFkklNxZ+q+QD7kNtXWh11WdB7MktkGkDxJFdVdF0q",
-	"Pb0Xz1WFqClKXcPqJOXz1H2uZJVgsfLPfVxjUs86YL8Ed2TAKvUseWo4ghllkN/v/LN5HIoHO3MtWYnk",
-	"NRn40jLP/2UeIj1Tte9nyKhJSAo4EODnha4dspqayjatVAMbrAZozFYPd1belTLoTGasB8H1cRL6kz6V",
-	"eGA0VYTAQlB4w5AJzBI0gvqA20jqMQL5RQzyoDwcdHLyXMZz6ewgD3ZOPcrDMdVuA0vuKrIwkQxpCxNd",
-	"IaFPy2aBEP39Yb6cUXEyM+l/miMVTxQoVs6U0hPmz9Uuar19T97ePrT/taRvqV0j1+4/t4HbSKeVpdmg",
-	"7PG/I+vzb5FhVAJRSpkV5hTT/BWe8XC1qFyxcHORlirNSs1DWJ4ij9pvShBSnMxj6deUmeTySelXS831",
-	"qb4H7LQLmZl5FmFfMHiid8EQDsmICW5MO/+ZetIwyeKPT5Y42DBBnGAoiATXADha8Ym4wcJEqtuKiPUN",
-	"S3BC8gX9nkvhloG+ay29nQ95frobgirlDP7r2CSBzQp/iysxbjk+e3v5F/j3V5Dys1GJzLXQoTJ39Gmf",
-	"XkOIywnk/Za24yXHeU8cMqYdqjFHnvkuYTl9SQWpfHoS9cGNNKQ8DASHhMYxm89Ed3I2aWUummnSp6Ef",
-	"M5k8wEKcic4ExNRJug9nXJYSmxEs2Cq0k/ehANab337wgmM7Ldupo2oN/PTrlXrrqOU288ELWaDBZ8mp",
-	"DGt1jJu4bjvDmiM4laHddNwj2x01hv5xY+j6Th0glqjS8TyJCZ4OwFz7S1FZxJk/ITE7xDwhccjv7am4",
-	"4PhhjB8Pp/DwUOmMDx9J5LMpqTziB5AGlHl4FmHpwilZqWNcC/ygajvD6lBOsFXHRzY+dqut4VH9qFXz",
-	"X3qCHCDNBz4LiH8486cD9UTzP/aUUTZwj4ZhMmjeT/4xmPnT4mV8tJ4Z5K+YQ4nK4o5T0EMh9dlUYD8k",
-	"TNacZ0B8v3pUE/tZxRJcw1ozsJvHuDlynYbrNpsrnCdKlXc6hsRd4Twd2xX4gRzX5DzdrUK3gobS7xVg",
-	"YH3k+sOg7ttHR0PXruMj32759ZpdHdWHw/+PvavtbRtHwn+F0JfGC8lr+S22g8Mhu012A7TdXi69xWFV",
-	"RLRF2bzIZE6Sk80t9r8fOENSlN/zdtei/tTGlimKIofDmWeep0M7aZ+GVTtsMpMvMKpzKhYUVTdJqTxF",
-	"PXw0HSaUDbsBS1vHqh0a0LAVBoO012a9/iDtDB3HvTS4oZ1jt2lpPmLs9oc9nO9Z+3KoenkMZGG53uV8",
-	"pdJlBVwLklCwx8NEW/ITaaF5aVCGE5MMMU9i3InRotFs5Mr80UJ5CarVT58u3qr9tYaVROF/1YY6Nc15",
-	"UQCAF4MhmBmPREbHLKtlxnVrVWI28uaUi2CaM1ZyMY28uNEk3333g3WfmYbOpSxnYoIai/Bjgq2bXd1K",
-	"jx+h44Bh26ksZbNUb9Z8goK11WdFrDWzq++0rbp2fheJ2FG4bYKGufO9riW5z3lZMmGrhQodalHP3CRQ",
-	"AwD/x2GHwIzWRVWP8qbAwQFZ0ZxbdnvzZG8KwhMLrcOnP1K/uOs1wEfB2gtN4QNejFW7MzZjhAMFX0IL",
-	"GUtAn43Yvt/zCXDd8QRXU4bHDlvQUgAr9zLmgPCksMcVNfvSkuXq9AHiNDgHgMLS9t2m+O9nMmNWjbiq",
-	"drGtPUBKCGiXYBbrDtVkNGH88ZwLKucCZL/0IohEXZFnRSwe8YeG8t/V1ByRgrGaPi6m2Ew34yb51YoF",
-	"6mjfGoH6BlH+BwI2asJ/Wu8P0Y3C0cizw2MXNS/UQdCWDoWO0k6du0qdROOzKzrdkxwqEkvsUJWOP7BD",
-	"QThwv8qa86+opub8WdU06te/4po5lNMcEvprWXjIUlLzfDmdibak4PNFRrFsZv0O/47fMBKb67T2LOgh",
-	"akT1lN8xoWsHfVKvGDSbR20Fkw9yyaquW9R/13c81a70E1bZBfRJN8SlePqKq9o4BGi/0ACtni5mWu6e",
-	"+mambp76VzYYC24KVNPiNkWOYtXqhbhdlHGjmvXg8jr82a5iM7mXiyzxccpbtImPiX3qkiZXlQgAhHeF",
-	"pTd7C5UCt+rsGkejGQlUJ695Byc1wWFLMkysYPAOlWFqXFd7QSTiNV6sVZV2JIwbmgKnSc5ARRBdEYfk",
-	"DyT5IdosUWHQRLvQP4sEPoO6om5hTvGN1d1/GC3k61beDM0y1FQfU1vaO1Ke2zpr9A9HydB7hQ1//7AY",
-	"TAn0bTSC3xt5ZnANRPnhlpHIKzN6E3knUO7yIBdkzqhQH9PsJvL+qnwlnDreyFVohvO46qUm8jCyuojh",
-	"vb7658czcHpgznsjOI/4nplFSx3THWqTo9uMPjSArVrXXi/E+h603Zt/+nB5dvrjz4BOxQ48JkZQuWmI",
-	"c9sUoq+U0LUnf8jDfanujWsFjEWyVmC30d9ZLCzTMkgcpkH1sxHIv+OnEHMoWOlXB5WM0TtWaIud8aLE",
-	"09FPZ1c++fjpCv54e/bu7OqMYKWnORmu1BWTs+qkq6H+Fc5R5y1omkKxQ5PEF2nwnpZgemV+U6gNRzlm",
-	"MUbXYNNZZ8swH/K041IKN1wX3f+aC5zDPQ4JH3NmwzDnlGf6Xu3B4356aUAcX3md9KbzxRNKo92iaDd+",
-	"UMvb4ZrCpJlMNfjIhMcLv6pn6DYjAZEHtTw+SMHMGpnJLDEJblMhg7fy3UgGL0in1VVnFPJeJjy1FC3K",
-	"0lDwKzaAEp+4olQfN66qPaMB6v129pz25qkOZX+vVA6+eWk8bmqcO0j4nSyUpkQawMI+ceC5ls0HuCml",
-	"uFZ3Uyvr2vD/YBi0oBkjRxrPl7EUpUrFmEH4kM1vy4eGr0EeEHyH9ipAsq9lydQKtimeWMee0bmC6KyJ",
-	"2ZIZFUmmt7ZIVIVUzpnpcTtiJCKB5e66aMloF1GToTARzBO9kqtIc1VKvkSTtFwdEAk3RVAwU24OlgTc",
-	"bNVLOPzZ/VmjZ8hECtO+7uH4gRRyzpRZZJkjj9MN25HgoihVWzIlYwagCZ4xoY6W8o7lOmqOcVY4mFX+",
-	"AEa6ixJC64zcczjJFQ4AXZ32MlZotQGdeNEIQ7frI3ROuu3BFozl83yJQ8z1y3Fn/j8x2m/Mh9KGe+8g",
-	"LdRUTXN6O9tae7KR6E2dCcxfcQOtITS3htnDxn3wODOXd4yMWXnPUMhrjiqhbkG0T5aznrGOUtnIEGQ5",
-	"NcMSRIZAyRBfJilz/R1EEhpOagm7orYGWtYjB01yihJ5Pj7Ne5bPKUf/cDKjeQlpYC7IT+ox7/h/3hTk",
-	"7S9XWxw3uHCXSHD8L6gsgyGoUPPxHO+O0imJLOOmkQX+94KBXK2GUmgd27oSK8KiRx7EenyPicVczQX9",
-	"p27b871Elt7nNRK0q2qu9s1rTxsBIJIkOb0nzqbi7ndqB6pnKk2eHHa3GvtqDDXXTgVdvhBaX23dU1vQ",
-	"iPvccy74XD1paB+Ji5JNATH9bOwYS6YMX6A6X3sjb9jth+OEhkGvmyZBl7WPAzpudYNuOOhP+ulxe9Bp",
-	"eb53w4Hb1ZQ9Sm/k9Yc0PR4csyDtpTTo0nAcDJOwHaStcbczHvQTyvqwIQmZMAfxs+cduUjY796o5XuQ",
-	"mbYEKxgEw2Cs0SY0zCJ4gQWP7dVDe6ewulNJs5sRmbEsk1tup656LDAHV5PVR74TSXOqV2JdJznhaIhg",
-	"Gv0RCUJoi/wGHfxL5LWaJlbifT6JxJ+R2KpibBa7WupEt7xFtVn1yiyvWqesFSFXb1WXgO/x6Aj+aTSw",
-	"k7/Ve2cvI0GA6kiEtnZ0d8Vo7S2zrJ/scIB78a35VIOY7Bb5kue4ddu6MY77wJzttQaOvCGS4sKflxIj",
-	"+ngEJyyf4BkNM1A5g8QUnhiAR5bP54sSkkF2Q3FjKIidSVjKBUc/4H4myZwmjHAdAr2fMbENjHxpH/41",
-	"QcnmLq8MTt6FQWb9Qbs7HASsd8yCbsiGwbgdtgLaOx6kw0mr2530vBUb/9n3KGixgSCuaueYhpNW2u8G",
-	"7XFH7Su9NBjQ4ThoTcKkzTppl7pVVzSZc1E1uyhg46ggogDuNGBbmPr6IfXc8Fym9sfBbi1utGqqgo+2",
-	"V+CjYdBqB60eCTuj1mDU6zfDsNPq9B+785iXvQ801K6ngyl9NQoscyrJnaX+vzGo3/9h/vvnTq1iZUxd",
-	"r3mjca2b002HicvK431mjeayFdnTq9xpRZ4jm2f47Rw5lt325CUMyQ4AOlqQLmn1R91jZAMcdvqh9yT7",
-	"scn1Mh04mIxXC5+7C/HFg+n7uwsfsEB5fyvzvXahHs9884zO+VsLSakgMkucYLZhhptSLvzVuHjNvJ0Q",
-	"fKDlpNlyaDwSlsrNXSFg9DV0viClNIQBYEbnC+DR51mGkO6M31mZ7Q157UjsSmxf4vgvWeAXy3AfosTf",
-	"atJbT6x9bdM6g1ED2j45Dbh2qV8uRC0HuLJOS4kV4poZBBPZwMKwFABWjkkuMwvtzRdCZ43qAT+HihPq",
-	"MOqUiMhOeKIjyLjqddbPpB6Lqq4cAVfaxkSiakrXtQMxZBETJsr8wScx0u9d5yjbEpOS3iD4pyD4FUJq",
-	"9HXKTqzCjV3VbY5jV+Z0wkb1QqN8IXQkGwPZROZO3DphExxePOk++FjwPpP3AAIFCtAtuOanIgm/bjjz",
-	"QUvv1fHPO63SnG2nMEPWMlORPqO3cBaqiH/olInSwetYpgqkw9V8QSMsEiCZnKqm5A0TiLNZFCw/iQR8",
-	"K2py02VdLvPIEW0lY5ZJZSPqhO8+ct5KQqHZ0TrKNI2EALiA1ev0Sax+gNfxQsMbLBvbG0Ae55AOM5wb",
-	"PNchL3PzEYlvWQ71h1KoViKhucs6bXJUjVfF5JHMuWg0naH88d0FVjbXQc7usJCj+E7gKK6nOfqJle/Z",
-	"SxGhMS3P55Ldfascac8rvvYqCvrW+HjSDfq0x5CHfpj2wqBNO+PupJf02XG6Gq+rJpY36rR9TznhVXfV",
-	"XzTLXF1DXPDXPNEv8IVGyiwS27W9D9Pv2UbqIzAw3xwZyq8zSeicXGzgPFHXsski5+UDeIU/MJqz/HRR",
-	"ztQLVUdDiF3/DXKr+hOrkFp9+lk1k9+tz19fVTXWkFOH/xfI5WOKRZpWpuB78Dl1X5ebOrdkKlBcAgKq",
-	"BTLY1aQ2gK5d8gkjtxktgTUdmNeVUQXXCjiVqwWAu9VqVtvBgdmiflJTxyMTectZXRLOTYBbd5hbBTfl",
-	"Ka7KxDkF3csyccvqdssOsyP0PKMiKdb5wLBbWd078D1ZxpStewCq/IaP1H2WGR8qd1FpT7DfS3301ePl",
-	"kpWujto7OVW7si4XMosZ+ndLi+Je5qChIsclVU4+btPO24Dpt65ZMQ0yKBM//XiBG7R6oXrmIRAQri90",
-	"TABV1sEFn0EVEPj+wC2P5GeaCMe9dyX/u9oDtZgcilXuCL9U7ki5lXq1cO5VsbWt3OlnRrNy5gOqjwu1",
-	"KZsbqUd3rtUv32n1F7NPg57HfwMAAP//",
+	"7L2JcuO41TD6KviVVLU8HylTm22pK5XS2OppzXiLLXfPZNRXhEhIYkwBCkHZrfTvqjzEfYY8WJ7kFg4A",
+	"EqSozXZPOt+dqVTaIon94OzLl5LHZnNGCY15qf2lNCXYJxH82eGcxKfYm5JTRuOIheKhT7gXBfM4YLTU",
+	"LrnzxSgMPAvN8GcbT8if6tVm/chxHAsFs9kixqOQuGjMIjQO6IRE8yigMfERxTPCUTmeEuQxGhMav+Fo",
+	"ivkUBRSJp+IDC2EufgzoHE8IRxEZk4hQj4iHs4O3yKXM9sT8XFRecILwOCYR8qbEuw/oBPpxu308cQ9g",
+	"CrIXTH00D3FA5SQqA1qySuQzns1DUmqXdlhQySpxb0pmWOxHvJyLZjyOAjopPT1ZatvkqrrUY754sbpz",
+	"o8hFLELu5B/B3EWPUyIXPmL+EgUciVOJCOfEf4vwiBMaIxZPSfQYcFLJzHgUZSZE6GJWav8qH4vOS5+s",
+	"dbMUm7M6tQ7iccToBD3gMPBxzCLExjA5LBq94Wi0jMVOcgTzKhPsTRFRSxXHiIKYI/ZID9riCx8FMRph",
+	"7x4FdEDd3ti+ZJTYFzj2pi6KGZriB4LqTkPuAmXxVPTjTTGdED9/QINSfVzDLa9KnNGx38DNpj2KBqVd",
+	"DuUDjpYFJ9HxPDKPbX1Wbjs9CJ/MCfU5YhQFcXbbc622jK/g4ZZ4iyiIl9csDLyCufSnBMD0DUeqha2b",
+	"2LJNW2xmtKBiTuESZspJ9ECiN7DjSPbGUZkyFNAwoEQ9OrBQjMN72W5AY4biacBVY7gV6jaOg8kiIj46",
+	"vbq5RSwKJgHlFnwww0txOmhE0DjCs9Wz8ckYL8LY5pGH3nASjt+8VaNnH8XLkGSeBLOJ8Rv5OMbtt2Iy",
+	"lHjZtjCwjalHeMwijt5QRsmbt2iEObEXUZA8GLNoZmNPbGzSmI3+lvQHn208tSerNMdiuFgjRDjy9Xda",
+	"nJ6+BlxuZxiIG4KhIbcQX3hTcW/g1ltoFLkVdCtPzJLbgviUkFihKYmwIoIw5Y8kIv6ApngBlQGHzAEt",
+	"RsS3xIhUIZSDFKNk54CC+C1yNXAlMI84XnL0OA28qTzUQCxIEoOSVRKocgvMz/Dnc0In8bTUrjq1RiHO",
+	"8TzC+T1Z9s6KNw/DB+ieLN9wFPjZC1fzxZV3iN3AJ8Ru+M26LbCAfTyujhxS91q4WtUTn+N4mk478EtW",
+	"KSJ/XwQR8UvtOFoQc+YCUnBcapcWC/iyaOJx8EDGIXtcP3P9RcHMj8bVE0yqnu374xO7Ua2P7FbzuGZj",
+	"v+40jxtHToOMv9LM3wUk9D9IPA6zzU/+4xTHaEHvqUAeY/E119hejEt4rDAhA3L802JEIkpiwt8gd5zt",
+	"3G0j9yOOqIv8iM3hAswAjiMyZ1HMBxQIRUARlh8C4EkYe4vc2zgKvNhVsM5Rw3GQe3f50+XVx8vhu173",
+	"/Mx9i9zehLKIZIbgQUhoHC4rqAOEsi2ZhgQtchLHgqCU3XfnVx+/76nehh86572zTr93delaeuYLGgoI",
+	"VLTnwJJXQhBkHHKGHsVuib0BWjygbE4iWDtHj0E8RVhu1piFIXs0LtLfFyRapscKGzd8SI+liIDL/ShZ",
+	"JTGzklWSKy+m5u82gOYaoPSJ59WO6g3bGdWwXa2SkT2qn/j2yTE+GVedZrV6cvKVgLLnk9mcxYR6y5/I",
+	"sogBWdDg7wsiEAEqVwWLUGs20UPAg1FIUOf2tNcTRxRhT6DmFK1idHfXOztAsTimGb4X2BNFJI4C4ifg",
+	"zPGYKBAZBxGPFcCJMxYkRSBSxYQKMiToiqWhOMRL4gMvWWugKVtEXMxNdZzcG45nBHk4DEkkoUKCo3gq",
+	"FiT6Aigpyx458nAULZGbbEts36ix2kjsrntQQX3dsehCwhoFIJR9qUszoI1a7a0A2hC4ZCRXqJcOSwzC",
+	"UDAQ4vZZSSfQo+DaoHss/hpFARmHS1huABRJDCGpzICmt7RVQR00jgifwu6jOYlQci/g5qAJY77o2SCA",
+	"R+OqV/WaR3bNd7Dd8E6I3Ro1m7bjn+D62BnXcLXqbiBFBgzZAojWkKJas2mVZgFNSJOg6XFMItHn//Pr",
+	"YPC5VrUHg8/H3U//88diYB0Do1p8t6R4UeYHktIC1hBLFlDjI0YtYPG/cyvooybH6jp6iygSZFn2INoI",
+	"zgrPmBRcZpbR44AGIP0sRKdwUo1qDeBI88oBR49REMeEVtA7FiF1zZE7KEX1Qcm1DGFIgGlExGViFNU3",
+	"bfFY8uj7kvneWPD3u++a5E+mLPS53i8DUNQKjB1c3br8tknghG2rO43NS0xlkX3XeY0n5Db4B1ld5Hv2",
+	"iGaYLlEQk5m4AIKTkytEAjMxHlfQmWSWUdVx3iIHzQimkmlUXDQqY44+sN71KKAHb4UwthD4bMQeiGgj",
+	"+MIBjSOChUCNuXgmbiIMJTh1MRyasYhIVhCjScQWc3H6claeaqqQHSCXWeBFjBOPCaGNoxBHExIJdEoH",
+	"NFaySQ7Cqo67ntCJ74dc7JG5t2qBYmcduJ3BTJA8J9nkgMZkQqJkl/vsntA1sETJ53gI48TiK1dj4bmA",
+	"cbbgMGcp0hmnIH5mt4EDuQ2XaETGYtOCuII6AxoHM8JjPJtLomIA7GPEYvGZkC3QI4vuBTFgVmY/JS0U",
+	"QB1QfZbG5b95d4rq9XoLvhvQsltzao5ddexqte9U247TdpyKI/6r/lUQge5sHi9FbzhldBSKh5PZfA6w",
+	"P7mDyJLdZLEWcn/55Zdf7IsL++wMvX/fvrho395WxvCfKxZz1z+Fy5ouKrMYwWsYiLY8GPhfGk+2+Kem",
+	"/0Hyn3bmn8GgIv44evq/RU36RU3Kqk3Vaj0d/Ln81//76//YnzJfHBz8uRi53yg8eLmYjUhUDGEaV77h",
+	"iMJnqFy1UM1C//7nvw4yPFW1kF3S7XdjmgIa12sl41ZUC2+Fnvir3A5UxilFkGs0EHDdPSi8ProFH1Dj",
+	"yrw2iJrU2rFbn744Vuup6DCf5PYSHn/P/IAogV1LZd8zHxhNpW0Uf+L5PAw84FIO/8albJSOi8Pwalxq",
+	"//ql9MeIjEvt0h8OU0XpofyOH6YDnAIaKT19skqf7Qmz1fREx5Ub/HhBOMcTIudZIIEJNnJBKyswonj7",
+	"rzR9EBvofBE/Z94dYGUEtQpoIJ4Vzr4HOqjbYLYIYa5faSX5YW4kKDxnXVqcF0JdzBCXfSohADA7fFy4",
+	"2q++zldbofydiCxJtwXLgpvF54xykqjBQI2zw/oS3Pil5C14zGYkGgZ+qV1qkgZ2jk4c+8RpECF+evZJ",
+	"4/jYro0JbraOTvyT5qgkJh7jIBTCpOB9R1LhedpD82BOxIkLZOLvrhxSuMYn85At0YgJ8TqeDSUPILpx",
+	"akd2tWrX6qjqmPTXkR/6JCTwofxJPs+DSLU73tRuMfdx0k7guOE8IuPgc6ldGo/uh/XPf8GlJxPtbUY6",
+	"ev/XQq9Wo1kgLrBFDBJchB/Fw0opo9La9xSBdRnKGyKewP636mTkYX9kEw8Tu1FrVe0Tv9GyPXxSxa3a",
+	"0ehkVC9ZJTZPtFCLSGmkmo7gAkPNbIttiMm81K6pLSbeQp9N3XYatnOEqo12s96u1irNo5ZzXE+pgR9M",
+	"gpgPI+KR4IGIdT4L6gj1hxHBsPoSUHiYhK9WzeGaSrgbN0ZNXPe2aFHSdcfksyDz15E4oSoI1xyHhFuo",
+	"Jn8s5nMWxXBGch+qz9iHGIf3pSfr2z6cT1ZJwN9QzbHVqmNStZ2Gc2I3juotG/vNsV2tnZxgfOI36rVm",
+	"STVIOKp2XV3/HTWsPMbxggueTOo/Vm//hkWs3n7qJ3+bF/wBRwEehRJZPrBgPgpoJVUQV8SVFh0NPbYQ",
+	"d64kkETBd3tvTkEf++xOQfPE5DpMH8opOeo/u+D/9H/b+ny1jhSA4XlgfJmuf6fte9oD/yaocwP7oCZZ",
+	"0sbHSxZfMD8YB4KurrP7AeMsvgYrKmWx1kQjHijDt1Z7gOk1oChnTxX027Dhg/neNuz3RQtT3x+uGvyf",
+	"rJK2EW9tCB8+WSVtZd3aAD6EHfwe+5qd2YsYkShiSmoTbILEyzPF+LRL2qyhrIACStCgFIf4flB6i/zA",
+	"R0u2AMWLeIzD+0Hpz0JuZULSikrt0qHC94f1QwAxwQgpqtC7BPPBsHPa711dDvu/XHcBo7149I0jJDKO",
+	"vDsR+fvQqf549vPRX+o/nnxoXtZ+Or5oXLdunNtqv2YivKSzmx/uLrqX/T3AvQubvAbSDc3yDIdCiiW+",
+	"VHeAdaOCXHU0v35yURjwmCPyQKIlmkdsFJIZGrMF9eGWnDI6DgPvuSCQbrza8F2onta7mmpF1Vy7PKSX",
+	"3Tib237nvKtO5vmH8q7TO++eDa9vuqdXl2c96OyVziWdNpqxB9BFi2Mh1Cd+G7nm/F3phyONdMRP1h8h",
+	"QeqLdohR8nZAtelA0FISgTIIU0RwFAYkQnG0zNhDZPcWwv4Dph7xURAfWMgVU/jQfXd+9XHYvTzrnrmi",
+	"nwF1e2fdi+urfvfy9JfhT91fhr3L4d1t15WaCgly2rQi+3dzBgF3xdjxFixBS+klNKDujfhld8QvgU09",
+	"Rn1+UBnQkpK594PDFc6w1TiqjnxctZuNsW83SO3YxiOnYTeqJ0fe0fi4dlJ3Ut5IaqxTlu2ohcfHJ8fE",
+	"HjfH2G7g6shu+dWaPXZGjfro5MjH5CjDsoWYThYS/gm1725F15LVnJIwZBX0SEKPzYgQaTWFRP1pwMU+",
+	"xWI/1QWqoOuQYE4QoX9jUt5S37+R3iKBRyqgEr4XCAyubobr/GS9UNSD2agxpY5B77MW9hpOtY4dYvvV",
+	"5shujJrEbuHWke00arUqPvGOcLWZCnvQXXKBNedYXWH9qrZTs50Gco7ajeO2U61U6636UbWQ9cvIc3Lx",
+	"kh/Y9fK+28A9iJ7A2C7NkTmKXuyz1V+1LOm1WtIyqny6CI2DeIliPLFA3nC1lccF/UYBN2G6XkXVLZ5W",
+	"2hj9UVqj/vvuEF5k7tDv1+pbuFZW6VG6i+Q5PLE1ilVG8hzRIDlGwWYFwJrck3ms3RWLGbzqoWx+mMCA",
+	"Qe21E8rVNXBiP3V/KT19+hpX3UqJml6wtNdxlDqLtIHrz/nPSIcx8UI3VFa5/xrMIf1cCv3qrihRywTn",
+	"ArVCVFamVFR1HLlzAUUN9FPw/VuEUYg5cCrSs22qLbJgEBV8C0GPJCIHYo0D6tZaLdgFcTcGpcHCceqe",
+	"AhP4QdpIPlSwJx+CXVo6HSX+dhEBjz3KKMm7R2YHKYA9xuZSKdBGExazRHmXvkBUsM/ob4vZnLfN58qm",
+	"CiprZwck/V7CRZ+xcxxNyIuZbsNh7A1PgTIiphEZ1WvHRyfSfdi8YO+7nbPuze2wf3U1PO/c/PDtCjrJ",
+	"2rSvXBmsAmKJ8cHKclPv3MT9slyvCQhFo6U+sgPA9Qb7+nqCUJ5XDjjKsclrueQQx+AokYqjhRz5Nyf8",
+	"dJ4tH1TQTSofoELxIMeKGZ+sIq1b2UTcx0ccxNqtAHZXjJYzHK/c1tTau+oyd0MWXKqRXnhnCwDiEXOU",
+	"OholQp7hC7oJKm66d7fds2/v+q4ef7JOQctyN8V0rZO3UxACisOu3sQX7XugekPyXUbn0+/eXHbOX7KB",
+	"qofXuEsULSj5PCdeLPYJB+EiItIVEZwOJS3ycBQFhKNkVUrj8xYuX8hkRAh46i6oD6jR0BtJ3c8li9+x",
+	"BX05SCuT9HbXVlBqgPLJ3H9QRFxe9Yfvru4uXwDGaRevcAyXTDpjRISzReSBV5HUx4CPaQVdAbBq6YC/",
+	"Sb7UTpuC0wffpjC4JygABw6seQnyOeAxSc5hs5Ia9veVdNM786Oy12fJotd4GTLsfw02JwnVMil+1Wmc",
+	"NI+PVlmc76/Ofvkv4G8KF1XExlTRRQEXcx0B1QN3kHc4CJ9NpEyFvjY5p1Jmw8odCYBlAM6ViSNTA5UH",
+	"pagxKB1Y0rc2RtKXtGTE9WTdXJPTuul+6N0KWe+id3vR6Z++z+n2nzPmhs6/RQ0yLG+nGy4vdztxRhaU",
+	"NfFGTvT/zqdK/iBBcJSOpapbxVtzvBTyFLiUSQX0o+BLMUQS4gkOqPLIF+C0NDylny/zrsExjV1wjAH0",
+	"N4nrzAsRDcRNioWJeYGlCNaPOSqC1967IUDS8Kb7l7vezUs4sK8GUmmwofIv4qYKgVF1hNyI01GrGerl",
+	"uQepF5ZGWJIYUQL451Yq0u4ofsBBCMG6r4HxlX5O6vRmcxbhKAiXaJEOs1Zsuu3efOiddod3l50Pnd55",
+	"5/vzFyB/s5NXuuY6xkWsbUEjgr2pWA9iWT4twhSxhfQXC2akgm7xmMjglziSPHLqmrbnnpvONgIEFvON",
+	"Ljc7erOsdZ7RDl7OSbuec9Ra40Qk0IenSM+X9Gi1vlewYRXZSOzioFQblNpKJzAMfP4rPPkEx87B7730",
+	"t8VMLDL5RozqnRxXa3Vie81aQ6lzW96R3RyPqic+rjacekNsM3zs1cnohBzVjI9bDa9p4xEeE+8Ej5ug",
+	"YTXcjpLZiF+1ncfb5PCzdSNHEabeNFXI7zSkHrD+jAEV9Ahavc0JR/qeVFt13BjV7GPwFfTr2G6NHceu",
+	"j6pezW+Q5vjI9D0xDrrULu1xA42rseYaxhH2SJE35pNV6jN2gelSeUjwl2M0xqQuNGQTQUljgdNirlFY",
+	"QFGjpjUeGb6l0+8Oz3sXvf6w+/Npt3v2EjJz0729urs57Q67P7/v3N32u68iKvX10pKYvHHEZlLzpcI2",
+	"WKTkpwDk/yir9oHcE9LLn431JgCjY+qDXlkPtEX3c0fxIp4SGotjfi21TxqhRwnxOcII/FKVFT/1IDUB",
+	"oHPXf9+97PdOIWj2FXiNu0ujy9eBgNOI+GKrcCi1z7OAcxn8u2b27oFY82PE6MRC0qEXPFgi8sDuIcpe",
+	"i1ynN90z0UHn/NaV4s4dVe6axL8gfoD7cHyvLWLOFhxyLqx0lTFR3d5dX1/d9Ltnw4vuWa/zjfsLaTFT",
+	"CElufmFuxRhu1eV8RUm11d/ZKs0jAfCxigvJGFKLhAP9gdSTsEcVmac6SyWEHW2wW0KiUyPtakhWyKiQ",
+	"w43HMpcNYfMwlwhmvYv8ynjr1v0aCRi2LlYakFeXSlXEXOHisi77+S4Nm/Nm4OzrCDfVShug92ul/f73",
+	"a6Wt2/u0ysQKFIqxEFqVBsMnyRsk7FuC7sQkDMUPjvAcR7k8Nkn8QVF8XBoJ8qsM+zdvjjrJBHpz0zV3",
+	"yjwhcy/MM0gTG8g0LSUzY8hpcrrYl5I2Dq+NOz3GISertiBKHg2YlqprIUfbkDwnTXfhJgO5qOx+tgPI",
+	"teDb8gtXWvbUQ8ENSB9GeDugqWkezZhPLMSZxBsYoulBbgezwg/dPvIwFbgc9Ccj7N2/lakk8ik4ZAaJ",
+	"AXXzqSKUWT+Lz74y+jBioRtO66jg/qUXIjuB82BMhLwo9kwxU5ZkySh7rKBOjEKi7fQ+XqLyyVHDcYSU",
+	"r0z7MaFoSXDEUVln4nKyQZdJgq5MDOVRQ85bxlAmTY24ShhpNbbyNdBTPv/A5nul9m4F/K1SHg7X3EId",
+	"NPmy22fetvNAemKvumFIJ/Wxcan4KnnNBZ3uhfG0iLyZOnFLXG3wQBL4r4IuwZRBF2EopgOR3XuEUaUu",
+	"ZFGElysnpOZkrSxsI8q6S9D9HijrkjxKQMPUV4Y0aaCkr4bHBrQYkaEX4TH55vqu/1bnxinEaNmEZflx",
+	"fxPcxmM8ERLBXgjuhUgBldWoBzuhh28GEXwM4mkSXr5rSHR6rb7kzjJeH6mueXV0G8tQcqn01+5S94TM",
+	"Vco7wdnfvu/YteYRpIwsZmdaUb82+/B4cn5/7fC/ese/jC4b0x/9ox/G3eqix26a8ce/b2V51t3yT4Wc",
+	"RrhMkknkJZKMOIKM9YIMBLiLTyFYZIIDmgRoFiXsElgYHPMFFob9qaAeBTc9uNTSpdANfJkZJXzES50Y",
+	"SX2oZDD10QwvxUVmsyCOiW8hd1CChDEC6QxoiEcklFhAp6iRWX7KRoKWGQ6oPYkIiQM6GZR0vgBtMuQ8",
+	"mFA9B2W4eYyCmKhYkAE1Mnsy6TUAwwaUBz5JsuZUUEe+eMNlVwFHPomCB7FqqeYxsl0lhgJoMqBl0eSh",
+	"+Vb3ipHr4TB0VbzDG45cpWp2Ld0djtO3gX8AGFFapBK/ogSHaqNWZUDdVHHp6gxiKk8G5MPkgDEtOB+w",
+	"pxI5W3XJi7DgeoEtmZ7YHrktFCXx2m+VWywO9cnCwSYbnCjKsrdoP8drA00KArluroGPyiySQx+Y8TWM",
+	"qvwHiRIuEHedaN9Kc+qgoAtCWKkEMzGm7iZQeWqAjufdL3f0B19ZVKpFLybkMpcHpssdE0YwegU9dnq3",
+	"i9kMguCsfVr1dXDvPk34nk0uzvb7PvW937XJ94TM92sQMm+/VXyfGiB2bXKKw3DPBpzo5B/7NNMWYzHg",
+	"mbQpPLv9rVTbPav9GY5BRHte6w/KzLJv6/EoCvwJ+ZEFdO+mklQ8pymVPPpebR5IxIE5vSXU36uxPNUb",
+	"w4y4X8u9B+x6U7ZfgxkOwv2H+Swd/UDlfRvjKH5Jc7YfEnhH4j1vNLSQQRh7tPqBxfvt5Xtle9yjiUrR",
+	"svcBXCz2RDbXId6PyPxlQRb737Ab4rHID+hkf6Awmu4JELfhvnRk/yHiiODZ3rdrbzrdjzAVTNOIJNvx",
+	"zPb7H4DZds/t0TTgluw35EcymjJ2L8H/k7WJu5UsGG8jTpQbmtnRv//5LxfJEQRbCVmGBRdXQfK91H0D",
+	"O6/lSZ8REGcGoKQA9a6Sn6R8Ei8iSnz0QKIRjoMZKkvrMZf57EMywZ7WuxxYOvevDkwC6SGv1TCMfs8J",
+	"KiwVqgU2pH3Sn+9yHmC3XBF+xcNiDVcRD7uFPc4JsfI8QWWFgyGXfSTCkvwd/APy9wopzYLE9EpGBOOs",
+	"uh9y6zu9VSVkuslFsoga8Q1H+jsLfX96jRrHWUEoOZ8VoYAOCfWHSUKUL8XZ0TIpgROjohR2kgztajII",
+	"srxiP2djxOOWj0mrYZOxc2xXqwTbuOpU7ZNxs0aaRyfjemtUNMNsnpU1Apman3TcjFm686gs5XWpCEDu",
+	"H79oj5onN6uAL9XHzuiENLBd9Ztju+HVid3CzWO7Njr2Wn6DHI1PnM0T1JBanBgvmZORlBBEdwu5KViI",
+	"X3GCxGRtjQRMco6donVpu+JtBdYBo78E0GMc3idQHso8/6jTQ3hCaAz1GdKwJeXdvwLYOFh7oLonqQDZ",
+	"/QSPveq4SWrYbo3qQtw/Gdv4yKvZVd8hrfHJ6BgfNQvN1kmeqKLZgH6Wx7quRMJIg8opxDy2DLMQKjvo",
+	"T4gyFAazIM7O7wgMN9qYoww3m9LGWqUJof66hJ4PLPDIG47kNzCSSrk+wxANPSbqD0oWcYRDgQUNDaN+",
+	"u7Idm1GOuQXPxzsR4YsiVfQNPM/m9uz0svsOlz3gAFmZ4ZQpQrvtMRYSTHe7EPylF4KnFwLKmsgLIZ5/",
+	"w6C/dWcuzl6wLTPftVTkjkDLM+xNA0qQT2Li6RyNuY3hS+qtbswpo3FAF6kKVWWGT3qCLRfXkMcEAzV4",
+	"xAEUS5BZ33eBEnE1YYLDKaZ+uAGR+0ynotZLUlnkzTuYeAB7avLZ25e83vdEpILq+YcC7RNQ1envNaKu",
+	"oJ7pir5lMqD6evZURoTMk4nICgIYiYd7TgLUac+fhWieTEOWDFjQOAil+wkkBUL6DLmhxN9rjlKB9/xJ",
+	"QvtklhA2r20MWvMsgNNN/aNdNMOysgjSSOMNl9nXRcsyhNIN6AzH3vTAQiTk8NxVcVDDpCdXvUz2oNi6",
+	"mWu1Sc2PygG4JioNuslGUqamCPMiOXU+8VvHTtPDhuM1ro9H9smYjI6P61XsNwrpe9ZrvPgIvhR5s5nz",
+	"vxDbCTKZnKFiOfXm5o6jaImVrPhU3d0BvraHY/0KIOoZruEijPlLMEOMpln93QKn8RwXWuRWvjdeA331",
+	"s++HYqOV1BXjSHCkiJJHQRNk8TPwmV7EEwY12XCorIFAq1WZN3mxV4mSjtz4siHDsoIGSh6h8zdcGTCV",
+	"+Ex8GbOKtWEvzajHM54eu6+/ozuA9CYB1boEtxAbZR1DrJI3xQEtio59j+kELeaZ1XAt4ymmCwnqxdFi",
+	"vhtd9QmPA4rX7OLHKZsJ4NPc3G5OL74fEc6Bage0J5tUV5dJcBQulRGzkMG/WdCig1MMRmDWmgnoJJ/w",
+	"YO2SnyVP63hoPRdVK2RBOYmt1KyLpMe//zritYyw3nm/c8qVzNF+2nrHExPTC246J8r1I7nwbE7ALq+c",
+	"2JH4BuERW8QpX7OzPw6IOJgLYmm8yO71VeSTCFVr9QbCkTTc+3iGJ/JMdnS6MQaKgzjvc3Mq6y5hfm+k",
+	"dhjLMP/VAVhMCj3Kk1wG4gvEVN0ZnC+9+aF3nUBhIYwUcuUfcRAbrJKnou+074gKEFFsw443ZyuZKDA3",
+	"Ph+WdGdDASJDRdxQ2SfziECMyltx0cwPNbV0D9oGU5howFSsnT+gKo4O2BjFQCVcmwuLNzisIo4q980z",
+	"+Smls5CzT7TFUP0ix1rVSdMhR57d8k5Girtw6lXbqZ808MnY86ukVgQaxbEMCJaflprR+4L0tix4DPsH",
+	"XkLmPP6QLbjyq2O3OvbZH777VFT5JM3oXbQ5afyTGlWWU1tAsO0DEaIGTWaWmUXDUNPsUttnd5BVFu7X",
+	"AlkZ5/IikAV6HnBZ01b1978ZYHlyAkXoOAyR/EBMCi6vKdP7AQ5lunXFDMhNmAjSqNKwk2gG9BB+eZh6",
+	"RLVQAn9GCZBru9GHT837067QlvhDvAKs+aovtw31nHGkBGGddOCufwrh1KnSdxI8kMRlFlM/B3nSu0n2",
+	"FXBGddW0bWCH3EdC7n285ED8QWCkNpnN46WVQSooZr72nMrFTOlVrdNu6jmZB/+nP5Ws0v8R/ycT5iV/",
+	"JI+85I8/Zc84/W5VvsQFuPMMJwmHZ4zG07fIrirX6axBxa5mIgMMJGVXi1TJv/H99J2T5kmNELs6qvvi",
+	"fvo2btSJ3aoft8a1Y68+Ph4XbcqULaKiSnSLpHq3j5drN+XE2JNafeuezAK6KGKdLuC5HlBMae2Ipkq/",
+	"2do+ojjTggHlUTtbh6jWtpkM9A0pBK1EUBVfofLtgvp4iRz073/+C93ieBGJn0cHbxHcqcLZ/Fq1albd",
+	"aljNT4awlkzwaNv8NoYopLdzZ0T3wVBvvBTRJbTSQHQ4VZEo+7jU/6xiNZRFagO6I1b7BrDUnwoR1G+M",
+	"Msaj2rhBatgeOXVHooyR74/s1vERHp+0auMmrhdNE85juIkVhC8UxXDl56IXEKVd2dBd4QA3QrHshG6o",
+	"t7dxTNkwO2Y9GUd1mwyjlrr/MLJhTl/3Pye1alVVJKmu389iY/Z79gjKGnk72ghzFJPPsUqxq4vuKUWG",
+	"3NnEOE8+G+VCM3NTAKymYOkNSPj7DKwmXxVMfFdNp5r/BkWm1ItUJPCX8sV3N/Nq6e015rQDQjO9SV+C",
+	"zVQ/w7+xgKZGAxbQ1NAjNgGj9NtKEQrS/awNL08+2ddc6YyOx1Bvqkaqvt0YH2H7ZNTy7LpfI9Wxg1uj",
+	"E+8ZSuSsV+2LtlC5dOy0hfLb4i3c4ruSfrLvFtaPjolDjrFdxyeeyg45ck7scd2rj51myxuPSGkHSDVm",
+	"uAOIguvxSzZWdJBsqFQuy2LBqSJRk1bxqcq4CcYVw+Sf1+X9hxXMM+IHBZVorzHnUElkieCLNLzHnPFu",
+	"GuWIhHiZJJgq1Nqn+vnFPBXFZBONhGWcvTG81Irsp9D/LXXGec/1l8Be0tOQE+qnBiOIZcK6xEFyr5PP",
+	"C2922tmGu216yux1u0dNMm6So4Y9PvawVG+MRqRlt8bHjerJEa7h49qzVbV6oQFXga/PUdVqZ8+ileti",
+	"EZklgVMoemRR6FsSVvO1JfbH+NnYhGfDRjZVWoqeWBgCDjrrX7zTWsSACiZ+nVk0h5jWOpYJPipk0lkR",
+	"8ikJUUv2A+5ksyAMAyNdd7KNspJhKvhDPoCtfmTb1bRwB9SCgZ8XPHpAvXDhp8XVZQT5wVdR2d7GbG4G",
+	"zkH+K7XnG5zqXlVXawSsvBSWCjCMAUUFoJIYMwqSGyr9NZNu22XHblmoY59Z6A8W+s5IM1F1nOzZVGv1",
+	"xtrz+VK1qo7z9Mc9XSIZTTj7OVFAuxlma00ne0rmMVWL01eA6eoBh0VUdcEJGpH4kRC6052pZq5M09kB",
+	"TDIESx7NNlIFgRXPBhviTVkCL+IH4Yb77BuO8MIPGETcPhfPiF63btSqj6rz0luVhmc9f3dEF4VUmyJ4",
+	"V+C2EcfYm84ES1J0q6AojaD08Fnqkp34Wr/ELyMZ2nD1/jLIeYoPSm3xSA03KFmDjK87vP73P/81KD3t",
+	"6NKRZmtbRSGyBICJGvq6RhOQHgFmivAX+UFtYK9lDg8vmENgyasz2HwhF7wm/AFeojCgOWbjF7aIlD1H",
+	"BXZsE4X2YksLYgefD9uqLylFDMF9yXBmigiepajgDVeihABdinRbNGU8LmRTqaTna9Q5ik1VH0G0kRmd",
+	"AMFC+aADeFhsz4gLhKDu5zjCkJ83cXBZmbWh3CGcB4zajULu1g8itZww4HFRDo6PsGvJd2Kb5KcoZjkO",
+	"m8XTzWPwOcH3Ow0BX+48AqEennMjyfDqmWQ+MU4kiue544jieeEYGqjEFhePId7Iuj9zFsWgs5XQtrIQ",
+	"gLiK+l3x2EwSikKVsUpeVagpBgomvzDWtAjxY25R4lGhI2eEKRezLR4geW327ud3bOEX7tj6C3IfUPAp",
+	"l7tjIZeKJYQyNueRjDjz7kn+mshv9pdoVsOKXw+xsLmBV9icqxWBcz4c8V5OzTKE+dmzG4vmyXzgF+GJ",
+	"PyVoSjC6uzmXkYwLqXibreI48kBoPJyReMrWyOHv+/1rJD8QQL7gxFBDX1/d9jNK6B+6/ZJVEo/FP3fi",
+	"/8+6591+N6uFVh+sXjyYziJa41o2jeN5mR/AwmIml51ZdE5mjuM5bx8eGnfvUMV+HlIhfm/NypZM59Mu",
+	"x6kLxr7gSCGWMB8LI5MDKt9XvdwpiYglTpUazuWrfiXrXSnD4IGs96d8Df/I3G7quWzbS4i6f/Y2TljM",
+	"Vn39U99+N5H33LRyngseGBxEssTfdWV3C0yNaRfF0gPI4bLvmMF09PBvkWPW8csbs9YJfMVW4ecZGWE6",
+	"eXL1vKw/+bDhZELbDltlTHj2cUvPoOTAtSrWiMlJ6pgQJbBlT3CdUhjwDXSulMAGWTRJ2GjBlztSr23h",
+	"uNp7PFu0TqmgoXyWVlF/7bjcbXTWTFrx7KNTistidXJMPmdUm/vYLL62ULWfAv95qt59lLzPFsQuFi/x",
+	"Jp+Zqc3Ej+dGwkFmkmdPYx7iZT4STvLKQUh4RSdde8MRC30SyWyNrmTeBG13MynYYsYy2R8GVJUMLsL+",
+	"aSfyeLUbafGkxYEbUxBzTzvIxQX9mjAvkyCeLkbAu8y9KYnYIeYxiQJ+bwPbyQ8j/Hg4g4eHSrF+qHJH",
+	"VB7xQ8l0NFpBSJsBPZ3dVn6MpzayUBI7cRSgMGORn+MnvoHVbcNwafKbZwPm30UXWRv4fBEbJvCAIozg",
+	"q1UMJxuvo+jwdl+rWKs1Gh/XW9hu1Wtju1Gve/aoOhrbVafu1+v+MWmNtjNxyby24ZZcHqBn72Ki41vR",
+	"7UCgWpoEZH20yoiQuWxdoA8P8VJFzko3oLRDOUJmD+VkC4K0dsqBkHT9FXMeEOoP2Xi4xmQFRpR7spRW",
+	"KynGqhADteiyK1C2ayEXU4FW3e8km/MHt8BwVaCcgdF5EAomZwczleCo1NcFmyLY4+ywzX33Y5NKRaAq",
+	"pVExZViBVqzSbF4vWSU2mWQlV/nyq2aCSQ+D5E0MzxfEdr2rL1GZmFd1RVuSvNyPN5CZvZ49JR6acfIQ",
+	"oP4SQ/N2A9Cr239ediSZgwDW+nkx+Eb2sxfMBdiJdbY6qZmXH/23GelelhMokxAItOHSLxSV5yEGBgrd",
+	"3l6cH+go+bVJgXZNAIJjxKhHilJ+pH4ukIhoBQOtj1OWlvt16T9cSj7HbhvN2APEUgqummmxVi8JzYXI",
+	"BG7j0F1F5fxtq6zIhv1fI2uVkD+LpIuVe9ty8zwzGc88Yg/B2jxD4hztmNl8TohgANXHhjJh4s0licWP",
+	"+eQAE69Y2b5WngSo0SYVC2XAp0DILE4yt8VdF0rhbXDK1Et8w2WSpZUSQrCT9kf8QCiJ7bPtyiR1vptv",
+	"YEHaxOdfyKSzYZo9TF/Q9GXGsJg1fe+Thu4bSD6n1yQzJb5mCrqnnc/thXKCcWaFgkLy3pQVQAn+X39e",
+	"vxWbmEsP+jpHtcIomge1H5Ni5iB99uS0+DzkxIAhyNKXBkGoQ0pMBasgVCiA9bP5hCie5VR/ifUlDiCC",
+	"YxsixuGCbIhseYvcP34Rozy5KFE9g3JGmpSS+qgy9+lixOMgXsT57BgTFvpbsbRY8DYkbSZ7ffYBPcpO",
+	"1vgzgblS1TMo4CILnSy0i8/67dpxo74MIKskOB/98UvGyzXwnwalp3WOHxscTMTEUr+V5TwHMQX1IFfV",
+	"YLuZdzfZdZXBVpl397brbnCs1m4tMpnac72pF1Gwk8lYVlRn2+3EAsT44docoSbki7HXQ35/fVpTrJMQ",
+	"QVxfBXV1zmJAeZBXScG98iDelPA4IRoJVlFHl6bWLVkllX5U/8Xhr5m43XL/SxZoy8Q/kBnO0vWbLZ0v",
+	"1cghI/PzrWYBWX2u4u/N5zosPvMwifeySrlILPXECCyST6jMgrwSn1Cy8iW8kwfqtZAVxT+Jc2TJcPwx",
+	"vMmKHrM5ZAiVBfhTw33JKk1YzNKEBVbJNHKJnwvYtnmIxWmkGmIo0ppRdOaewIigzYAKrfJnKlBDHXE4",
+	"1yLeNftYd58jw0a4naB9JatkYtrsPddj5e95J6mtXZhRJ6GXad2ipGQOKLDZGAU0hKSQaXqvfNlWSJug",
+	"SsJvrUOrKsirQkpP1rPLvhplw79K9VezAv4qtliiAKIMoBaxrIMjk2xFC0oDOjloI3cc0IBPie+i8hyr",
+	"lLuh+ENu1YGVqINSqzk8mRPfHdByPI3YYiItz53rnvg+V4B/CDpqlXI5jpi42GSePk1vwpCyeDhmC0Gi",
+	"B9R84ZN5PDU+xkFI/PR3ICtpigcJNCb9S3SofiMWqaQr+gtU9pnHD1OubOYjjpccPUKMhsCuM4IpP8gX",
+	"BVqXT1R8k9mAAjtYFwo/4SSTKuIMjXGUWr4gbbnYrMR1R9v3gwj5xAPo391KvQrRebPdWgkj8YQIZOo+",
+	"XVpJ5nlduXeG5ajeatUxqdpOwzmxG0f1lo395tiu1k5OMD7xG/VacxcYh5npC7/Obi/fJuZEY74WmgeU",
+	"El/KQUEsRbscE1YvjIfY4BkjL3VBqeOjcfUEk6pn+/74xG5U6yO71Tyu2divO83jxpHTIONdVi2IIBN9",
+	"xmSYDjjcPieVltRsr1q6eulGbkFGicQQuWDhaquOG6OafQxlmv06tltjx7Hro6pX8xukOT6q7ruKpGD5",
+	"Kpoqnq0f+JC2AGZtzNlYq0JuIJlPMdjr4VYLQGgq6+YYyuHCrlCmSz+SzwGP+cHbpD6YEG0eA07yt3zb",
+	"qrbfG2U1w1HMdcw+1BZOFqFvNk/lPG6tnlHuejljB9dwndhNcUSN0QmxW+OjY7uOq37Na4ya5GgnQEu9",
+	"i/YDs8cp4zCvBKqSySZEQXCjhWd7sC+4NXday7pMU64ieK7SVEuyyN9KXz0XoMhVxTjclKZmhBnVBTzx",
+	"SY61SV/+xwuMSyn5K1cXT+B0W6sPyYdPKWu4SbRUTsOAyAWA6SqDCQcTcCQExhwErZMh9ZCFot7HKYlI",
+	"jk97A6UlaczRhFloRHjgEylWaRbvDUeqVz2nNqLsEfoiIScHu/sTy5GeUz89kY0MDrCA8TBPamMJVylo",
+	"bCuprjcpTSm6XkBVaEKQ4HYmdZlJrF2NEABXK24iTbtaFthE5zJ5ZAcW4oT4xB9QeVWTxbmoPFoilRLb",
+	"jM20UL2Gfgq+z+QQOmrAo4AiHIYHFZQAqR4riTV2B1RIxnyOPWJWcgdErgtzymfSWb6dAyepBEz6M+SB",
+	"QDK5BW8SAqjrkEaEA0UTUJhOJ4g5CccV1AFJX03GklsNAUNQLcObMsaJqm1pQjmUcC1jigI/qdIa43tC",
+	"kwz1Dad1AHOQsC1GT64GKrvG1YKVZG+3e1Dk+7aWIe4oLlfprA0bI96c1nmPot17s74F7u7S5GglVUdj",
+	"hRqyoP11GOEd+VFLnDknVFetlsDwFmFVEdUosCuBQ1ZM/epc7P7bLOOjNjF/2QoU4ijkNgxoIduRZ+5e",
+	"i4f67cmhBUQQpUgvZ95+oer1RWQTlV2DlVTJiV2VTls9lbQn/1QSH989sAZUk97Y0K6kpLeCOlRANAsX",
+	"cUZfuyKlP4/8biB+3YeNIb+As2jB1mRohjQ9BLGkF/D+DVfBoBrtG6AOml1wOR7HJFK5PKeYTkglKUwn",
+	"a2UHsfj4NsbUx5GPlPGES5VG+bvvRmTJqP/ddwftxChiAyUwspQoNBJPyYCCdpilparjaHlgpU1jzRW6",
+	"qHxHg8/aF08SjuQzMTccLyLiorL7ULVS2jbCnBw1BvT9RefUvn3fqTWPgDEI/ErSd0Xsq+DdfRKtgQcx",
+	"bkTiQqKj7TfbqIPSQa4NTPwo0/bM54QqeVkry1egvWSVVoE9+1DBevY+Fjba4ugg3qpI4E/bAfc8KApO",
+	"7eQAli3iEVtQX0MEt8AJnccym1FRQAxfhJvjFXgFXULoEl3skxUqmdZKfcI1CS3VVDbvRfE2XFGC5ngC",
+	"PGe6HwX6ZKhWLr4cykL/+8hOm7bKGNRClDymO/6yvdt106yVlW3eRn0mhTupaFWCoNijrMqYXl6+5DGZ",
+	"SYw3BZUdRz4R3EC0RI+ExoU5JshsHq/Xqcr3OXh9zu6dqYl0ZI9FnGPgb4R4hUdBW4p5Ft8mKDWZMGeS",
+	"D8c6Q3qEPEyRH7E5isic4Hyp/e1ak2NnF+5lV0vvTgI3qNYLNDBzQsEhCpVjhkYExVFAfIQnOAAbgzp1",
+	"sENgVPv8WUkhB+DkpvT9qCyTXC/miNEDEwOr3gUe1B2JlUOzLIY137+WrmatGR7o+muwQzruPfVhyBn0",
+	"d6AbVqkwRPqjEu7QhOWLP72W6kKRKDF8Am0aUqz0Rpv7vxntXCpfxmJfEGXvLzATQGkxcLuDqiVJsQQt",
+	"vymDjLaJbbMjboudlXWDVWdvxR5DwvRRAfOcnUFefiQjD/sjm3iY2I1aq2qf+I2W7eGTKm7VjkYno/pu",
+	"2lHpFL86X1e8chPhK7sbmVWoAjlwD638irINBX6PyfwtwgOqNhxY46XyIxIvTV0Dcm/7nfPusHPa711d",
+	"5mU1M7N4tTg98P4yWD4158rpFoKhitHcL0URmuMoXoLegGSyH2E0nzJKkkS+t71rdHfTs2SSJYTlaGDK",
+	"mBRSxHVldTra1mE8BqPdnLB5vvjNDAeyMof8LAwo2b2uTkfGJq7rexwxCgkw79dXiltzj9TiparLcH/O",
+	"JFTeN9myijNftxY/4PMQL9M1Sb920SY7UCcMPPK8vCZqYW3kxgSqEfMADOtw5kAFxFmvlikW5wLffY4J",
+	"5QGjroX+/c9/ZaYVk3BXoUHtfSGUL+JpsbmOoRn2iWDkpAC6ApDrsOKCA/LVrlueJ472niwLrKjHuOo5",
+	"46OGXZO1VZtj+wS3RrbjVf0aqY8beDf/iPV1oNRkxAdW4ZRW/SyxPwvo7ufdgTFQOWSTicznqJLZA2MN",
+	"jA3oCfSYJj8jWoK4KF4qJ0kjnQ4vKhpVfMSwL7ANRad8qktQFcxe8+mWdiTjUzwH0SgNjnZ1BxeY4gmJ",
+	"9M+CxJw4RZvZkS5ZjO7JPEajpRYV3iIcPuIlV9bZylaL7CiAXGpD7EFajULCXDAOKlOGVNuDvQddh3hf",
+	"Y0GACL5O19tcmAqu42u5K20oy5YOvnrxlIqzMI5G0M61RQFeY7t+Y/vtM4yx++qRi/RniSOELvGjUhXH",
+	"2zdoo664/7qjFUkXAFTJbdRXJwcaVoJ/VvYru4JCXLLRdLrBYqrR4V1yqHtKLEWKbyM1BfDRaTFLWfup",
+	"7IodcUGojhU7kfAV5qaA1U5ti3i3unDTBIl9m9FwiRgl/ABsoUn6C/ERVVftrZqVLkQVEbSg95Q90gEt",
+	"c0KQ++786uP3vcvhu173/Gz4oXPeO+sAx1+ovH2JkSQBM+Uz8BvaSNZYJ5QpNdH584IbaegA0YQlaxCc",
+	"qHIzqLy+hcMqfbaVbduWR/f8+/XcC/Rklc6UZ+M614KcVyR4Qvpgjgcz9XL3TE0fpzLPyCOL8p5VBYnG",
+	"BQQNSrVBqY3Syta/wpNPxU5VxTpeWEUQIz/w26DgRDKbpaxB+zmRucuuTiDmHlj5VGRl92+L2dwFb4jY",
+	"DDAqu5zEYDyLMFX5/fzEgbSs8v8dKI0ki2RGEB/hnG4JOqJa7yR97DKRS6jswnslo6srlZTdt0pigiWr",
+	"JD3Ctcu7dpfP+4Wrj9fXEF/dx3csQnIXLLMEuHhCVkM1dqrjvZV9WacxVxBWhP/zKuRCNbnSf4lTVsrJ",
+	"tDDCWv33alfVRFaVBSfUh9k49iLFiQ6SH874pjj5qTlTdp/pt1WYVGSdvyeOJeg/RoxOMvjN1PxuZzw2",
+	"1ZUEvbWqK6lQrOz2LXI01xFPAzpRj4mPyhEZL7hAJlJvbEEKPh+xRS7BSq04fXo8GxqHsyP3lgMq3UGm",
+	"N9PbC/Y0e2ZFgNct3ntIJkUJgm4QoQ8kZHNiQW1rwSNLi4R8q0Kr2Fg9FUC4pjRHctIbXdDFR98zf9X2",
+	"JJuvXQa02QZG69Ria+1EAfWDh8Bf4BDNIzYKyQxB5AEQBZ95i5nEkb4Q4Q2z+e4u92LuZ5JoFpiOZuss",
+	"Zx00XcwweAjEhHpEqe+SCGTYrVx6XclgJQrb5ZygQSkO8f2g9BbcqJdsAVEM4jEO7welPxdTrWJa2RE3",
+	"SRCYu+vr7s3w9rLzUxd5zE/VY3xOvGAceHJ2QLH4YxB7U8RoG3Xu+u+7l/3eKfB5w5vuX+56N90za0B7",
+	"l8D/DU9vumfii875rYX0w95Z+vePt1eXw++vzn5JH4luurf9NU+vOzedi26/e2OMIjXLw/4v1920gXp4",
+	"dS3+WXnc79z80O1b6Ozu+lzMX6unxeTSjgVLO7zpvuvedC9PuxaC35dX/eG7q7vLMwvddD/0bkUr41nn",
+	"9LR7e/tT95fsw37vQzffvHN72+0X9nfRu73o9E/fW8jUnWf66V6eya1+N4RP0+1HvbPuxfVVv3t5+stQ",
+	"TKR3Oby77a4+v+ne3Yrvb67u+l1zHhfd/vurM3jSOT+/+ggDifMY9q+uhudi7yz0vts5697cmo/uLm/v",
+	"rq+vbvrds+FF96zXUWdyIzb4vHfR6w+7P592u2Lm6LZ786F32h3eXXY+dHrnne/P4fT63ZvLzjmoP3Mu",
+	"PwXHnavH0bH/+kn8n2O3hp+++2PxXQAZYq2JR71XJl4ccpbYecGD9Gf7Rn5h93wXTQkWiERwqUodaBSL",
+	"SsKODX9y8vehU/3x7Oejv9R/PPnQvKz9dHzRuG7dOLfV/t5FliVC90LMeZL8OfisfKsMStlOof/mh7uL",
+	"7mUfNRwHlVmEGtX6YaPaPGzUJZ8Bnk48+AexBjSNMpaGfLlWeIkatVpSSx+oTOCT2ZwJzLZE92R5IIDB",
+	"wA/dM9Rwqha67t5c9G4Bxs+6lz14XLdQAnuo4TRE097F9XlXzBS+aKKykgUpiwcUhyF7FBRcpchii5gc",
+	"WKhzftPtnP0y7P7cu+3fwpzfdXrn3bPh9U339OryrCfgBkxScum1w0btRNZs0EGnOBxQLWYeiAt5e3V3",
+	"c9oddn9+37m7hdnUWimYoqbjwEo1BKOmU89yz/mtL1ml3M4IKTW/LSWrlOwJtDA2pGSVskstWaWChZas",
+	"0ur0S1ZJz11ORE88y7oXTHqnmtoJrUkJYebKrWUGztboXMFzR9FxyJC4NppfG/nWR5SBcLGCYpWkkXiv",
+	"p3FmHEFo0WO+SFJBKeLnEf2A67V9Hbo/xxGekXhdNiKdeDSWOSSjpYXmOJ4K2VDd9aSDFK2pCVtJ2F0g",
+	"a9AqW8JqcRTwORJIo3CGDIoTFepZbt6doqOWU0WCR0DX8kstVKtpvOFoHoLTPDWRrkRjRmQJ1GmeslBO",
+	"MBfJcagk6cP6obafvRYHte6EX4GUrYituXtXeNWy4aJC7AzDq3Gp/euOPvZfVpjxVK+z2edKfbdTRKoh",
+	"+Y+IkFIhfqCczX1vqdSROJMs/+DbD2PF0nNue5xqmlp6FY+l2SKUb5lSAoEML0s+QJBeUrQA0ByOwZX6",
+	"hXURNnmcJC4iUn+o72WiYWqjqoVqwN3pd1IWS8+cowjTlTjpAdUV9Cqoozx+lLf1WhcVKPGlov8g49y+",
+	"vifxbKhCr54v+sNeZbpavZmfrGK/XZkSL4jljsBCjEQgb8wEv/zJzaaiebJK74pTLyAes4j4CRTuGMqT",
+	"Hi83MjmjTMj7FBxf7u56ZxCH9ApBPM/N0PD1cjO8il+ODmkDfCc+UsppFFCPQRkZKOi7j513TeC6Tzyv",
+	"dlRv2M6ohlVx4/qJb58c45Nx1WlWqycnz7fxbnERMpf5gjiiXXOhBTJOCOk+06QG8MGCrpgid8yNtkO0",
+	"9SYCkHMGTOhBuaqImDShHLyVSLvbxxNZdX5QigYLx6l7ugn8IoKrySuvTGXwVqz2jVu+tztayaS1HWXy",
+	"B9JvWgEB3jISzToIfMQRDeiEF4ke4RJkDuXKGDP0GAUx4agst89CcmkWBHKyiBzoCtAPBOl+c7E5wIjq",
+	"V2w8oCr8EXLe4DS300f5jdYw8Aq6hfLCgqCBHHR917cU+63se5K4vVyHuT1IWXHJeQNiGpyc3IbnGtgF",
+	"5fohwvPpWmwAhGYiPinQW/sTslZBPGecB4Jlh+SzuvZp/MhMNnGnXUwm2fWLwlesEmU+2ZmQ7j3qJfO3",
+	"B83IKVhqSzZuNayiYLu3bpiRv2nNgQh+dKNHtejaLyjatWP9oa3oWaCN4hQlEB4nFiYDwDLphBX7C6Ez",
+	"0K/K55VkQTMcmCKwj4LDx67ph0ckXKOkkAMozYSMb1fUT7N7udrEhWZWtsOW502qRy08Pj45Jva4OcZ2",
+	"A1dHdsuv1uyxM2rURydHPiZHe5tU4fhhQuokNsIhwPW6SLZMtrA10LbZe7+ARXotKAuoTz5vGXvOeCDz",
+	"6tJiPrXQBrkGWDqIT1kUyypea5mwGIf3bQQ5ntfoNrwp5NlbBUYBztqsargJeFhGOUmfd0N226k+hqbu",
+	"2wUCSJdYSJDkViekSO6PuZZ1INaj80W8lqr4ZBzQIKn3lgT+upKGvZP1+FxJxeCXjIfVSQzgUQXdKQWe",
+	"4SzlR5BaDYS4AcWaCQBPjMRAzaLkO6iDEYdL4Apc6GiY8gouxP3KcmapC5caTswXJjKgZVdmTzPot/gp",
+	"dkb8q+k0PNOEWv2Qa1Q/JKkWPzTz4spI4MRpbUDV6ImCYxTIVJagHlxwgsqurPQ6nGIOSd/UTzmnOYl4",
+	"wGO3wAdNMTjiyoDNekBnzCdmZJ1KHoiV/QVMe6AESWIUI/k7SachQHhEpG0nVRNc3/Ur6BauBocQmAEV",
+	"s/cYjXFA0eXdOfKmOMJeDDxZRycksRzHSR1yPEbHwWQRCUDcL13Gy1iDVIqe4c+61pFjeDUknMlzZdhk",
+	"xQ3LaR2Ze5ELVeBxItHKnA7qHUxNZzFuOK2jF0iayWRqzebmqSjm3xi61my+YlqLPWVSpZeG9INJMuuv",
+	"ka/73U4R0bvHQu+mLTZEuU9Fzq8GqtEbCJkp5Y6qPZtDTvWYoTnmHHBgOhU38U8A3zrxIuN5LPMowPIC",
+	"jshsHi/FLdwSo/1a0dnvXj0uW/R4s1bB0KEomM0W0g5hqpp1Kh2Dqu2p7stVmYWoSqgHkKbDeaF6Dyfh",
+	"SBvby682IC5jtvKTwsnuhqGKVfzflNrNGBiw4g6LfZEKzhiv4PvV4b8NtZt+m5ojyon1Ief69zV0Zmsq",
+	"HmfUI+t1KOpmbAueNnHDDskv9CnqKeyG94vKXvC4YH93wt7ZKJFVVJ2BlNo+btjmob8WKk8Q76ui9PcE",
+	"h/F0DQOYeGhiNIXvwIhc4DS8Ni8mu1e7K9tnYhDZvTGjze4cRTPvgU31NpgtQizLxYHJfWPqNy6/Jqi8",
+	"JtvbQZodSXbxPLvUKxAklbS+cBQVMwAyr5tNKO+q3AOSbY8XEbXQgoYqyFkG4nMXERpHy1zuQCMcwa0M",
+	"6BX1IJBkCUwkW8QWwmtHM7yd/Yx+CN0TMpdjg/4IxEgVpyqNpyp1bq6jnIX011Jtc1HVVZXn4+sxil7I",
+	"vPuEx04gDpUF++euVg9wD9KqFWk2vDe8om3WfI2/cZwkkUj2QwwBB62eSwhLTldq8gNbbKg2fcp4Cmb0",
+	"NqAJ16/M0DCLX4NPFTPFJQTKMXXu6gLIcv/go446q+cvs/SCkVtAkxBTiyEKcj/ylFlmY91Z3hr+65dM",
+	"roWnJyv7oCh+BnSPT0+fdrx2Kda4jcm8CH5eIduDRhRFyOucTQITY+0RtifDviW3RX0gbI8sKsglot9s",
+	"jE83mxsVf1gUES+2pyzixB6BO9DS5jGWjGnCDiVDZGTaqlNrbK0SpBexNXq+OEY+L0JvHC1fGkUPbaUL",
+	"WHtI/WLeo4NC8VbG2q/ufbyu1Y8f+6j8/rbWPDpIKr8ItuTP0OJPsuaeFDOCf2DpqfI9wRGJXCg75eEo",
+	"CiDNFdcp+Fzyee4iL8RBzmhBlj9ORz94wVXwY+/uH73qZdDjPXrT9E57R737+c8fTn9sVcjyx3/4H3vB",
+	"VdD73KNOxauFdDR75/g//xiWnnVuAiegJCnBTikO1h/Qes7lYl2kt8qguj6pAOS+QGW3I/5ViQXgb/fA",
+	"cG5Jql6tyzRQZFJThuCEf8wTrHT6qWbMWe9ssg35JOkV9nRQSRKgYk+SmN/WQyUTkSUO++1qegzZ9vnZ",
+	"BhQGCfzC7Bsric6c0bHXsI9wk8hsZ61xs2rXcH3U8Jr+ETkevzwbyKukApmTaBbwYlEzhfD0KzQKYp7k",
+	"JKjXUDkBAxjDzHJWr5kGw3qtSP4U81gbK52/YuJjFTydpkUQD3EYuqisdeLgOSs4P+lrlEm8pr7OZcNX",
+	"D/cIU8hPTX6XS9YgOaAD4FHV5N5wODtpOwEVPA5D2xP8M5FdZQu/ftqa7gFPhoH/DNRh5NPbhDq+faea",
+	"nSi//igbvrmSzmZPwlLgQ2LQmrwOxIR1I0bSuILpcVoGVdjF2cTA8UXELWVQi0NmcSLK+oY5tDij5a41",
+	"nKSFL02CV8kXqvgqlYnMkkRAe0HY0f7cZtz9b1aIKNnab9qHO53lVgfuVxBmdi8DsRmcnyfz9FNxFLRR",
+	"qQxeEJf7u+IkoziplqxS7Q+/a09+155889qTDXjjVkV67IE01sEE6KPFWWVgwrCLr6CU11pOelMKNAN3",
+	"/VNICAFU+JdffvnFvriwz87Q+/fti4v27W1lDP+5qMyDz2gcyWnjUCE1lcPXMGgUmLtqTq1qOzXbaSDn",
+	"qN04bjvVSrXeqkOxNSPqqzwY+F8aT7b4p6b/QfKfduafwaAi/jh6OvhzYZjzh8RV6Aa2fx1R4+K2s7Gu",
+	"wgIYMe8KZfi5OI4MOuaAN8XPxJlZMOphwGMiKwyobCUBHdBs1oW3yJVdQFVI2UJ5Uem+Mm84XkIO8Rmm",
+	"SzRjMstSBFV7ilxrZN+ry72WYXjKPwnq2SKOH8AFayUzhLmCquM8y3aU87HOeOSs3tyVLSnmP2ET1Ak8",
+	"il2A3BZIOpirLFmyPSqrfChqt114znXSD5orZ+UYXFJA43qtZFhEnWLmJizk5qIFSQx78pjAdxAm8TaN",
+	"rn1ki9AHDyz8kOOl1tZ1Xu+rnz1dn4HI+M0dcgF8bzjm5GbtetCJa97rHnWOI5XnriG2ZJxKERQXL7qI",
+	"V/1gIvticvOlSNWV0TaYBb+wUWLYQiOZ+Pet5OpU6Xbp6FcxKr0LoUiX2eZra7uvo+a1UhH5SQrdexEp",
+	"dD1Nap0EE7FVquaJhfiUPVJgbSpr8+fxNb26j1NOvGGa6e+eQDSLrMvShrEE5XogUTBepvHd90S6nK5U",
+	"mnmDwmAUYdCC+yxfjkeOdjH+6S+t6OSHn375e9R//Nvd9dlJ7/z6rz1WO8fn+PZxq6Igt6pVOBGsKPEW",
+	"URAvb8UdlJvR0fl0/7Ig0XKN87hWYEhHUKhqjw4fqhXnMEnHy91MMR9ZYYtLa0EAND0Q3UGwvFZctI1s",
+	"vumVnwc/Ebjz0ojQWcTTLcaMzLTwIp4ewktZQS+jgTFDivRc4YoDVgKcCYOm05nGMfCLYFRZt0e7TWb/",
+	"7ZGmhJWteQKH+TEEKYB/rQdQrBppHeUMB+B6SwDVQKGDJGJ5EsTTxSgTsKz+XcUMSTGlGEr6iUsB8g3E",
+	"508iPJuB8Ceus/KHRJ00DYTSlIDXgizZJxbjp7HJZemzYaEYh/cWmod4aaEJi5mFZCyHlaYYGX5nITMt",
+	"n3RH0p7MDyzwiOggFkhayjGJNAXYZkAHtC+rcovJPQYRsQVpwjFE6cBNNjI5A4i7clGiTXvl/B5ZdC8r",
+	"dhhFXRZUpgH3KwMqS0kkPt0kDEYkwjEJl9LBe0QEByvpqek4DLWpUliFmf/hD+g0Ij6hcYBDPqBSL6Vn",
+	"mSQjQ5QQX1adZeP2gNoIZ+Cz/OPH/jogPdjRsodkaCV8J+Mq3bcwUvaybUIXaqjkiRzODPnbPPY9WaqR",
+	"YXOyd5DHbC5PRxAFlW+D5y3IKl17WlmYLCUvLi2BbAEZIf2ACwD3B7TsJkfMSSQ+Y4v4/6r37oGMR4Dg",
+	"IAvhWArWSVEbASJY0COURamrUx1QGZyoap1AwsnP8yASE5XKxSCUEntiu1QlVFRUo54x5OqBWahpHagb",
+	"oNzMUPn2EU8mJEJ3PTFh99BnnjgZqcgBo1sCcJA4ZRI8EBQz9N13+mjId99pu+Vc1veZkRkD5ilctvVS",
+	"JgIaYZNFLxEJGYZkBKroYlKEG1QVOhvu2dXp7fC6e3Pbu+0PO3f991c3vb9CvrQ/xdGCuIm+CUQliDmJ",
+	"2KM84pB5OLyNWQTucbIeooWwFzHO1fjy2AWfTZeGqk6WbI4CAUwepjI0Ioj1DXzf7ZwlV++Hbt+8eJDy",
+	"Sse8uuJLt506uavUi2k+KC7VxwLMkvwvahRgjpMrrjLIwW2SwBTipcAaUyzvOViM5VAuNHWTTIYVJcVU",
+	"lFockLJKvTKgK7lXzCx1WtysqLyBv37KsseZJIHmzW2DDPG3BY9TOeHAGlBAxFIhuC5HTUC1HstIR2Os",
+	"QadDctEMx96UFKUWG9CI8DmjnJhJxowanyGb6I1O9Bt8QNO/AQvc9U+TSDNBTzZrOJRVrljRIWX0FUWH",
+	"mkM+5ElcccX5D2iHo58WIxJREhP+RoUzpSoK18ooHDekkkZlLAgmoxsisqwBVS9Tm4pSMOjHCluLhn/O",
+	"h1b9yT2QhOtREGSdiimpeSaX57O2jNGWBRYHVEWCHqjAJW4evwVBXbKOMMxDa8QAlCCQWW3VW+TexlHg",
+	"xa5RQMdB7t3lT5dXH9V+uG+R24OIKNfsWAeMVdC7JAwsZQMiIrPJcKW93i1AS8dkWWm+GXE8aS6TJHnW",
+	"agiaVCNBNNeAJuFcf18EJJZx9fL+zZhPAIY+yth65fwaT0kQGUH0i1XwknKaID8cNP2C3XITZOSGjM2H",
+	"kKjatdCCJpGBYjIqwAr4roAa0fa5O8ctwExzEqXxepjDrT+u1RswjRSwZXoAWS56QHWnbVRrtZL9HqTZ",
+	"pqqHcgWH6UzbwDMma0hfIAq6ib8tZnPehtSIJVfQ4CQzgeh/QFV+AkDhHo6ipQQNIzeXOL5UT2Cgu7cr",
+	"bKGMupMB0mQ2IpEKZQsDj1BODGa9M8felNi1irPCoz8+PlYwvK6waHKo2vLD895p9/K2C22EzBzEocn2",
+	"d657Jav0IMBPJkGuOPJDNicUz4NSu1SvOJW6VJ9OQQg0WEBww2NFTsndz4pdUh4wK/58yjvG4MPaCGfd",
+	"x8T9UbyMSt8BTIYK+hM8VhiMwaSCysfIF7gkred7AJkcfFXP9XlcqrovjE4M1ia5Og2nityCBKwu+vc/",
+	"/9+UkmuJJaAIjzT5hjdi5pYy/A+ovnnApomdkhsE2XnTXcsQTg1JGodhNBK0qOE4BxUE3n2CgAsJwg6D",
+	"WRCLLRN3TJU319Wh4FhIZPgkzLGixtAM9lCjyVpLMV43JI6Wdkeci7LRJLxNzy+1pXdhmpVQZyEWIqiq",
+	"/4vn8zDwoMXh35T53lD9pP6d2/w1U48L5SfxpGT0rWVrM36qT1ktiWAbZQwEoCqA/Zrj7LcI5Sj5Kr6K",
+	"L1ym9PSERWbv6nnqy/hklRpyiUXdJVtx+D32k10TTarbm9xRgTfEHfKgvqJoV61vb3eNl4IB7zN2jiOZ",
+	"/6NRbe4yHl/MBf0n/gXxAyxj3K1So9ba3rjP2AWmS7VGqDbeqO+wyPeSnJmTbe6ynz3Bz1Icyrzj0GqH",
+	"rbkl0UPgkTuKH3AQQji+qbgrtX/9ZJX4YjbD0VKeMwqUUw+UpwBt2SfR5NBjlDMJspNi5SkP6CQkNoiC",
+	"eD43AoQzcrgl2UuZZARhDq4Egqz5vowsBwoZUBwtoXrU6dmlBQItH1A2HocBJQdtpUXxI/wImdkgAQVw",
+	"H8D/Ez+IWYS8KfHuCfgXC0ER0neWsykCDqw0TkniLT8Yj/mASvYQtFRWUkJQ1rNU/segolLZiJUlFbit",
+	"iODQqDFSVG6cJ2reIBpQIJzg3ByyCTfqmBXSxVU1pBwhlbKV4jAprDcC6bkIBf9A4lN1rkaSUr7W4yH9",
+	"5LA3vmSUXAixCdJRbvm8A3xnl3oMysg+fdqKN2PyOT6cxrMwgzBLkgj/H595cJziA5WKC16I3yjEdPKn",
+	"QYnQQSnzjmDf/A28jnyg2R0F5fL9ofGB4PTkw3wvgpnLf5M+042SaZZMlLyiHH/fvzgHzUelQEP/VOhc",
+	"Imf8hifNFMcs+j8FdvBUJnBchy7U94cdcRWhhW7wZJVO5YHYycnt1IlslJ522s+tQj32NQsDb7mtO9VM",
+	"t1KNnqxSt493mwt8KK1ay50awIew2XWnsR3FQptLFl8wPxgHimz9hpRgAzpP/Pm85I5rxH6l0QDPovfD",
+	"L4CQn9aiecMRDVT38TIkiE8JiZNCS7InFXlajNgrGzARbOgqOioINRQfvuFoHISkyIN8Pq/8jWtTiMCx",
+	"hqFIjZHl5cybmcsAjO1/OHarMrQ//U9hBuD/PLrMsJn4AcvdyuLOcvngTxILffn3P//1dFA+eLsJHRkR",
+	"oAUpLgR69mS5yXQEgfi+jBmN7TGeBeGyLQvQ24vA4phym5MoGD9tHjQFqZ2RIJznN4v7vm1c9Rxufoex",
+	"Lln8ji3ot4QPOwlu0vd/LTr0mcfX4kDDzJEkF+9c957B2B5U0KDUj8AFnS3iQUkGgMgupRa2PaBYG0c0",
+	"X5ixv7mpYVsqL1LbsntQYLJe+T5rs9c1x1bQ85nYkv8yLvHs6rT/y3W3kEvckzPsXPeexxXK337wgAL/",
+	"T4MSl8BjL4Isc3roBw//QTbSgOnf+cjf+cgM3oQvpfAKvg7ae0+G52zBontwlNwyib9UOwaeymsarwLp",
+	"XtylQF+vxVqmd9geLagfkt8ZzSz6/T/jBQXjSplY8QEwm2VB06zkuXz4Av4zmOEJOZxLTGKwuAAGy1h5",
+	"HqLryx8QfHqwGWMKOKuYEUoSlPZgfSspVGQ54Nfhe61XUYjYd7dZspMnMXJOeUJkPn0ZbVKeIuKUrgQL",
+	"UkMRkbZOeHPwO8v/O8v/qiy/6ZO0jeuXOZr+sV7HrWxcNccx3KbmEQPuOuBoMU8cGgM6gcpvoNdNjPsx",
+	"W6g0vT6O8QhzUkisVFKql9qWdCx4id3vbgpSY6+5dpnFVr6hkz4PHggVM4MMXZtOWVmuK3rD1nMleEbQ",
+	"1ZxQwfTUK04atoA5cpN+lngWuuBW+kDA7yxmYIUoPFnVnXj/4uPVTruvYLN/yoBHsdO/5FxWKGfRBhlY",
+	"PPEXLwQn3Tht+C2pT6Vcb3rSgteJOrytACYAYyOAFcKWtDGlCgAUiPMWr7iFyGfsxeFSFSMKhEg/j9Oa",
+	"a5DTnK3hgNVov3QuzvcDPb2O30HvPw566vDWgl5EsL/clYCpnI+aEhleInNwHg7iqfbFFTgV+QT7YUCJ",
+	"tDc2nTqCMnCPASeVAT1n2EcjHGLqiU74FOLKoCQoiiM8Hgce2CEhK7OYZuLDzNdonG4I9gOB079FQpjs",
+	"GmRbVS5tMqxOrwscfuES6w2o/O/wE0gOZjuxzfnpr4XMc/AEThMzQbJjrbTMZRC1QFRQiStVjMgNfoQv",
+	"ZZgj+OjJELdVVCiG6qQz2leleY0n5Db4B9lFuhbfKq+aTy+F4ZVssKWaUzuyq1W7VkdVp+2I/1Uc+K+U",
+	"Zmb99Us2Mdauua106qqSLl0vzua0h+bBnAgkUJKZp0o1v0qckUPsBj4hdsNv1u2WVyX28bg6ckjda+Fq",
+	"NdWH+GQesiUasTiTJGbLWozkPCVdwW8eRKrd8aZ2Oj1PSadSG84jMg4+C5o1uh/WP/8Fl54+7YwTEriB",
+	"DL8FqCGT4zcF4N/cceq/B8cYHDyPzT0z/ZDS6/oJitUWeZSeAizxnL0j4yTqyj9cxInHqM+lqYayR1TG",
+	"MQoJ5jH4Gft4eSBreihXTp11EFzMI4lrwGFZJlJuK25MxonKmA8ZriN4NbCTQ90M+VtQ2Nv3HbvWPEJT",
+	"zKcVdCfoiBArBtSMYcqHJm31TTWimNBHFRnh9tKC4PZP4GuPUUTiKCB+4k0v7yEfQAoPsbZk5hGZh3jJ",
+	"jRBt7a+aboMsB5othFdA0k+zTv/7G5PShciYzq0t3mXDGxQWfqa76Q4YUaOlerVZP4J6H6t4b39cI/ft",
+	"q3if/k4aDNJg0IRW1K/NPjyenN9fO/yv3vEvo8vG9Ef/6Idxt7rosZtm/PHvmyjK3mcsbuta/1uoEU4e",
+	"My5/SZrOVWz0mxMbZweHWePynjI6DgMZkv8f8vCt7TXhn8jyhghg/28lrRKDZCnjOvJawLUffgn8J4kC",
+	"dYrELICeEZkcSuUtAJ1nNhJVBbBaBRGsK3RC9mbSiRySa6ybgf/bg/43rBd/LeiRe7sb9FibFQ8yjHyD",
+	"nKcjrgzMVqjM2gAdO2xU2vp3cHl1cPmBxLvCyn78X9K4dwacXGH9wBuisukqXPSGI1dwGCrwVPIurmTu",
+	"gWzGnIRj6WsQcykpLHXiIhmitgqAd8A6ZGHwNblKHuOJwJoGR7XCJaGy+urgGeyGXMAeLOX/lvv0H2E3",
+	"/gsv8Q1RgSf7cQxJgMt+ir6k2VZF3xptXjruf7U6r247Dds5QtVGu1lvV2uV5lHLOa6/gjrPzIGcpi9e",
+	"zVb86ycjQfDOaX2zWXvrSv47GldPMKl6tu+PT+xGtT6yW83jmo39utM8bhw5DTJO80q3S5CEeVX4W78p",
+	"BcIf9VcbNdq1RuWoWWs2T3KS38YPs1lE99ERamjcTUmYwO7vSsKdlYTmfU9xUvrU1BIKPDPC3n1SvEp+",
+	"1H1QF/XLHxXxroyYv/zDoU4JtYiCp/Xx67dgq2W5wD6I6k/bq6Rv8it9b9/wJM9c2b2+08mM9Gv3IJGR",
+	"Bir1k2aZM0GFqb5SiFVaoScziH+WOxvgEErqsvEYLWgchAij2ufPSoMnVXT7MS773gC5ybuzGXleDtIE",
+	"+xXUoUtj5ohQXyf2gGhMeXN+/rmoC6joLHvQ9dziKaQKwBT6LIszojrVzoE06MFuKi2L2sJKDhRVIfTk",
+	"4Ile68p9v41xBP6sRqp6swagt4giKBehU5vL1FDDwJce/Gysk6+7ClG7ZgE3zBEe0KR+GyfET7IfpfmZ",
+	"JctL6CSQmX/BW0mBplLsekmVYTP3c9lV81NUwpWZdlVTQn2lKU/2wghF1QVLgziTlamNQhyTSGfMUvAt",
+	"16Csd7KgeRDvqcjmcqsZzUxoV820bvBtqKaLUaX+JCDmRYM2z+Tdk1X/rjb8XW1oYjjAWzrjUHIziult",
+	"kRCwVW94GzMDUajLGoyVNU0gIJnph/oqfR0HjNAz0o04DWnEi2VS8/XaRGMF/4vUibvcoczF+S/XP26F",
+	"w2cpIA35UzJQZo2WIEYRpmu0kOuh6ttGvf9/0kPuADP7KiJ1a9BErkV9h8ASrteFyHyMSUY75UPJHgVP",
+	"Z4oLMog6DTZdw9m0pQYTxhRsW/qZkqd910LmUykH+25qlIFKHALdQjpc81uVPtQ9UIyfzN62j9STJkJx",
+	"zay7bsIkypTxgQ+q10ccxBYk5htQ4076JAzk5YxjMlNZCMSy2SL2GNSXC32j1jQIINIrLCIei4AzTlz3",
+	"jY1kkehmQJPqcFOZD1DOtDB/VUbzJAd6saeioedRK+TmDyju6S/kLIaQ376msr2X2iVJFAn4ZhqKlaZT",
+	"B7VH0odpUndO2nUwjVdrYBoXrGvyYS03WCsdy+i/Bin2N/dfrVTrsv9PSjvkVFt13BjVZLnBY7+O7dbY",
+	"cez6qOrV/AZpjo+dklXSpfZK11e3fTWoVIQDIBQpjFaXllj9VebrlYuxki5PHUkmp7W6zc9SBQF4rNMH",
+	"9fM6hBnhHE8I/92c+dVUSEXCO9cYKog0ogkI/+3JBiWfYxkb+oLu17nJ9RPRXlCWwCc5GlJQMAgQc04L",
+	"AFlzxwEN+DRRlJjluwSnPqAeC0PiQXEMvpA5VgvLOx28VcqEVDuhat9pRj+HrpPxxF7pTKKC5sxJBPl1",
+	"A5qfsUzgD0pmqEVVsB5YaKBCtYB4ScWM/ASyy0vlka6c5D9g6slM2TgEr3apHMGyRNa2HsUJCIpbxmqv",
+	"tT5jQNN8lsaqIe02YtQCeJUu/Biyk6JRxBaTKaRiHGHvXpNfmWESBoPS/lpqag2oe9vvnHeHnVOZ0Fds",
+	"ttbH6FJqMkOmWoroVjs6QkreGZTkMnUwsASOxyTR2gzoFrUNNJmQeNXDUGbCz+tuZMp9tf8zDKXoJAPw",
+	"SA3gw0lxFjbOgpy7HRThjAc0ee2aHUdEJWT1K8goc/KgTgsSYnJUrjpO2spC9Rr6KfgeYV3L7qgBvwOK",
+	"cBhaA2rkJU3ThzrI/dC56XW+P+8Oz3sXvf6w+/Npt3vWPTOPK1v4LsujXJLPBo+iakK+VLn1EifKlUsH",
+	"ViYy8rA/somHid2otar2id9o2R4+qeJW7Wh0MpLsDJmDcWmHam610tMziLTYrVe0if/XCHd7KxF+1779",
+	"JiZ4wI1Jwm/kM0osgSsTwre/Nu6Qx2z+1XiLLvW5Ks8JTn+GnOoaxXQFRWHzuZAmK+hW/CkLgEri/P+x",
+	"d7W9jeNI+q8Q+jLJQnIkW3ZsNw6H3p1ktoGZ2b6+zA0Oo0ZESZTNi0T5JDnZbGP/+4FVJEX5JXZe+mZ6",
+	"k0+dtmWKoshiseqp57F/trkhbRk4+evXE4V5DdE++UYfG3M2UtIPVds+JP8P7NsdST8oYAxMRAbzWb2Q",
+	"TMwhmGKQZZGIzSk0RmfWiImxtkXu/F6QxO3CIHjGjYGivxN2AO4ZSGTVTDbyruugdKxBqAncgIQXhVxA",
+	"ipL/RIPcXBKzUv0B/LXXYl0mrIYoEFJ7yz/Vz69pCgz3mHXUau83bNUiGa78pCcWv49QVr+L54ZCVBcx",
+	"1rDdSfzcwOcc14GHxT8fA40xyDpwv6R3ZI2VQZY8tRzBrjLov+/+Z+uayw+O9lrMMO/jhVXfD14bQuTK",
+	"Du2n3WTUJsQMHBzg1zuhHSiSqzQXVGjggawBWVTbi7tT7RcVNIa6LXBwvVvydBkJnAfWT5UhcAmIXFln",
+	"AlvuTVofgI0YxAjwi1jmQSEctERHT/cDwQ64sHvh0YYvhIYNbMBVUAQQS9p4q3WCInFii3Hp68/60oG7",
+	"+QQRf9ozFU88UGytKRUn7K+rY8J6j115j8bQvlrTt/G7ce93v98LPGQ63Y5mQ1R3r0P74Ft0GNWByFhm",
+	"NXN22/wtn/FsW8B19+HmJ6NAbzxJCmV5yjxq3JQ0pLRd14hr6lJyfWmWbVnXSOh9wDNNoD7BqqCpdPBk",
+	"69IhTFheSW9Mg//sOClvu/rj+YYHy1vSMArig7ANANCqWcodjLcYbttlrD9VLW1ZXzz3uRZuc9CP1a09",
+	"epH3u/tAUSX24NW5SXI2q/m7W/X4wPJ5NMp/B75/QBTORsl56EOHYu6IRCQ+QonLHNQvMHe8AZyP5SKr",
+	"NKCaNiS2v2urXrxkQBQBIU59gJFy0fBMekhkUVfrlWwOe2NUMEUXSS95WldIHuCSppKNyRFTK+mGrxqU",
+	"7VwxKt0qchT6UA7W5bdfvOB7/szzQzIcAU4/HISzySyY9osXukKDL+ipJKOQ0ikNPT8Z+dJTSbypH0y8",
+	"IB8n6fk4CVI/hBHDmfXFadqa0fIa0rW/7ZIgXqVLVldntGlZzZsbr5QbXHNW07uzEj48UzHjsztWpFXJ",
+	"Bnf0Fk4DKj28KihCONGVOqejLM2Gnp8ME+zgLKQTj54Hw1kyCSezUfrSHWxgpJvrtMpYerZKy2v1ifZ/",
+	"vLIS1XUwSXh7Pb1Z/uN6lZa7H+Oz+8wif+Uc4lSWe5waPcJFWpVy9gNnufY8M5amw8lIvs8hxeFKRtPM",
+	"m57TaR744yCYTrc8T2KCd7qGJNjyPH0vkPOD+IHteQYHD91qNFR8b8cMDPMgTbIw9SaTJPBCOkm9WRqO",
+	"vGEeJsmIjvIJDbp2WLqsXmBUSyrWFBWuSSs9RTV8NJ9llM1Cj+X+uWyHejTwA2+aj4dsPJnmo5nluLca",
+	"N3Rw7PYtzUeM3fGwh8sja1/eql4eA1nYrHe53Kp02QLXgjAi7PEw0Tb8RNooXhqUvMYkQ8yzGHditGi0",
+	"mNtit7SRXoJs9ZdfPnwv99ceVvIOUq6yDXlqKnnTAIAXgyGYGY9EQRNW9DLjqrUuMRs5JeXCW9SMtVws",
+	"Iic+HZA//enPxn1mCjqXs5qJFJWG4ccEW9e7eqs1cE7QccCw7aJqq0Er36z+BMXhu8+aGDO1TfedslXX",
+	"1u8iEVtq8oOcFg2zvle1JHc1b1smTLVQo0It8pkHBGoA4G8cdgjMKA1y+SjfNTg4IOFdcyMwoZ/su4bw",
+	"zEDr8OlP5C9ux6fgo2DthaLwAS/GaL5qmzHHgYIvoYWCZaBSSkzf73gKXHc8w9VU4LHDFLQ0wJO+iTkg",
+	"PGvMcUXOvrxltTx9gEQbzgGgsDR9Nyn+u2VVMKP831W7mNbuISUEtEswi1WHemLSMP54zpVPLf3E0PfV",
+	"IohEX5cOVHgVC2dVZ6xG/KFW3bCVpeekYaynRY8pNt3NeEB+NZK5KtqnasqTokpvSENvuVicEul/IGCj",
+	"J3+rKJ8R3SgspVgzPGZR80YeBE3pUGDpzfW5q+RJNL64oosjyaEiscEOZaYcskNBOPC4yprLb6im5vJZ",
+	"1TTy17/imnkrp3lL6O9k4SEbSc3LzXQm2pKGl+uCYtnM7h3+R37DSKyvUwrsoAqsENULfsuEqh10Sb9i",
+	"UG8evRVMfq42rOquRf2f6o7vlSv9hFX2AfqkGuKVePqK69p4C9D+QQO0arroaXl46uuZun/qX5lgLLgp",
+	"UE2L2xQ5iWWrH8Rq3can3awHl9fiz45TszXF5K5aF5mLU96gTVxM7FObNLmrRAAgPKb0tCL9Pm+BcKF8",
+	"P9nZHY7GIBIw5k3PO3jXk903JMPEyOYf0Nqn2nU1F0Qi3uHFEq0sbgn5nyoKnAG5AC1ddEUskr+GrJG0",
+	"sq1QZ1dHu9A/iwQ+g7yib2He4xvru/8wWsjXLb0ZWhTg15CEmtLeufTcdlmj/7L0fJ2vsOEfHxaDKYG+",
+	"jULwO3NHD66GKN+vGImctqA3kfMOyl3uqzUpGRXyY1rcRM6/S18Jp44zd87U+z4LzuA8LnupiDy0uDxi",
+	"eK+v/vvjBTg92JFrUbXXGEt15r7rwEpw5nBKcR09tza6q7o5JCergt6fAoe1qshei939Gtpd+uXnTxfv",
+	"//JXwKxit6BH+m79Ph0dUeicOkTF7Qvo35rrlN//lrX7ozpDts3Q9svYjMNbxMHS4ipvvcziJZQ/m5PY",
+	"BLwgQtGw1u2ONQWjt6xR9l1OUjxL/XBx5ZKPv1zBf76/+PHi6oJgXag+R25VIZOL7lysCgM6VKTKctA8",
+	"h9KIAYk/5B4odsUodC63J+nGxRiLgy1ql+XD7MnTDle5kgj7/C9VDh0ccaT4WDMTtLmkvFD3Gk4f99NP",
+	"GvLxjVdV7zuNPKGQ2i6htqMNvSwfrilMsVW5girpYHrjdtUP4SASEKeQy+PnSjC9RpZVkel0uK6nwVu5",
+	"dtyDN2Tkh/JEQ7T6VccvScEL2QNhfOKKsoT3Pj81duAcK+z1Eppeb0WCDxeP718aj5salxZu/iBnpS6o",
+	"BmixSywwr+H+ASbLSlzLu8mVda3ZgjBo2tCCkROF/itYjtrCImEQbGTlqr0/dRUkBEL10F4HX3aViJlc",
+	"wSYhFKtINTpXEMvVEV6ypCIr1NYWia7syjphPW5HjEQksDhelThppSOq8xk63vlOreQuLt0Vnm+QKm3W",
+	"EkTCTig0TBengyUBp1z2Eo6KZn9WWBuSVkK3r3qY3JOmKpk0i6ywxHTCYBgJLppWtlXlJGEAseAFE/Ig",
+	"Wt2yWsXYMSoLx7jOH8C4eNNCIJ6ROw7nvsaCq8uzYcEapU2g0jQKj2h3fY7OSTicPoDIfJ4v8Rah/eO4",
+	"M79PRPeV+VDKcB8d0oUKrEVNV8sHK1X20sLJM4H+X3yK1hCa28EDYqJEeJwpq1tGEtbeMZT9KlGE1S6f",
+	"dslmjjRWMS0TR4KcqOJjgjgS6B7iyyRtrb6DCMOplYjCrsitgbb9iMKAvEdBPRef5idWl5Sjf5guad1C",
+	"0pgL8oN8zFv+j+8a8v3frh5w3ODCQyLP8f9AHRoMQYexj0u8OwqtZFUbD7Ss8/+uGagBK+CFkgnuC90i",
+	"iHruQGTIdZhYl3IuqP+qth3XyarW+bxT23lTLNe8eeVpI1ykIllN74i1qdj7ndyB+nlNnVWH3a3H1RpD",
+	"hbZVb1evhVJj2/XUBmJiP3fJBS/lkwbmkbho2QLw1c9GmrFswfAFyvO1M3dm4SRIMhp44zDPvJANzz2a",
+	"+KEXBtNJOsnPh9OR77jODQcmWF0kWTlzZzKj+fn0nHn5OKdeSIPEm2XB0Mv9JBwl00lG2QQ2JFFlzMIH",
+	"HXlHLjL2d4izQR7b0LFgcAxDt1rJUPOQ4AUGanZUD82dgu5OLS1u5mTJiqJ64HbyqsfCeHA1GfnpW5EN",
+	"Fmol9mWoM46GCKbRl0gQQn3yG3Tw3yLHH+hYifP5XST+GYkHRaL1YpdLnaiWHxDFlr3Sy6vXKWNFyNX3",
+	"skvADnlyAv+cnmInf+v3zlxGPA+1lAj1D3R3y2gdrWKtnuztAPfiW/N7BXkyW+RLnuN2bevaOB4DijbX",
+	"avDynkiKDZbeSKOo4xGcsFyCZzTMV9UM0lh4YgDWWV6W6xZSR2ZDsWMoiLTJWM4FRz/gblmRkmaMcBUC",
+	"vVsy8RB0+ZN5+K8JYdZ3+cpQ5kOIZTaZDsPZ1GPjc+aFAZt5yTDwPTo+n+az1A/DdOxs2fjPrkNBuQ3k",
+	"c2U75zRI/XwSesNkJPeVce5N6Szx/DTIhmyUh9Su0aJZyUXX7LqBjaMDlAIUVENzYeqrh1Rzw7F53R8H",
+	"0jUo066pDmw63AKbBp4/9PwxCUZzfzofTwZBMPJHk8fuPPplHwMkNevpzZR+NcIsfSqpraX+/2NQz77o",
+	"P/95UNlYGlPba95rXPvmdN9h4lPn8T6zonPTihzpVR60Is8R2dNseJZ4y2F78hKG5ABcHS1ISPzJPDxH",
+	"7sDZaBI4T7If+1wv3YE3k/HVwuf2QnzxYPrx7sLPWM58vJU5Uy7U43lyntE598GyUypIVWRWMFvzyC0o",
+	"F+52XLxn3t4RfKDNpNlmaDwShvjNXiFg9BXQviFtpekFwIyWa2Dd50WBAPCC3xpR7j157UgcSmx/wvHf",
+	"sMAvluF+ixK/1qS3mljH2qZdBqMHy31yGnDnUv+0Fr0c4NY6bSusJ1c8IpjIBs6GjQCwdEzqqjBA4Hot",
+	"VNaoH/CziDuhaqNPoIhchu9UBBlXvcr66dRj01WhI+BK2ZhIdE2pKnigkWxiwkRb37skRrK+6xpFXmLS",
+	"0hsE/zQEv0JIjbpO2oltcLKt0c1x7NqapmzeL0uq10JFsjGQTarailtnLMXhxZPuvYvl8cvqDiCjQBj6",
+	"AAr6qbjDbxv8/Ka899XR0getUskeJjxDjjNdv76kKzgLdTRBdMFEa+F1DK8FkucqdqE5lhSQolrIpqob",
+	"JhBns25Y/S4S8K3oiVO3fXHNE0vilSSsqKSN6NPDu8iQWxEKzc53EawpJATABYy6p0ti+QO8jjcK3mC4",
+	"274DnHIN6TDN0MFrFfLSN5+TeMVqqFashGwlEorpbDQkJ914dbwfWcnF6cAayr/8+AHroPuQaHtYyEl8",
+	"K3AUd5Mi/cDan9hL0aYxJeZnU+O9Vka155VqOx1hvZ+cp6E3oWOGrPWzfBx4QzpKwnScTdh5vh2v6yaW",
+	"Mx8NXUc64V135f9oUdgqiLjgr3mmXuALjZReJKZrRx+mf2J7iZLAwLw66pRflxWhJfmwhyFFXsvSdc3b",
+	"e/AK/8xozer363YpX6g8GkLs+j8gt6o+MXqq3aefZTP17e789VVXkQ05dfi7QeYfXVoyMKIGZ+Bzqr5u",
+	"NnVpqFegFAXkVhvku+sJcwC5e8VTRlYFbYFjHXjapVEF1woYmLsFgLvVdlbbwoEZCgDS09IjabXirC8g",
+	"ZyfAjTvMjd6b9BS3ReWs8u9NUblNLbxNh9mShV5SkTW7fGDYrYxKHvierGDS1t0Dsf6pi0R/hkcf6nxR",
+	"l0+wv7fq6KvGy6Y23R61H6uF3JVVcZFezNC/FW2au6oGxZUqaal08nGbtt4GTL9dzYqFV0BR+fuPH3CD",
+	"li9UzTwEAsL1jYoJoCY7uOBLqBkC3x+Y6JEqTdHm2PfuxIK3eyAXk0XIyi2ZmM4daR8kam2se3Xcblt3",
+	"+iujRbt0AdXHhdyU9Y3ko1vXqpdvtfo3vU+D+sf/BQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
