@@ -2590,8 +2590,13 @@ type InlineSimulationRequest struct {
 	// Example: ["2"]
 	Digits *[]string `json:"digits,omitempty"`
 
-	// Now The clock of the simulation (for `condition_datetime`). Default the server's.
-	Now *Timestamp `json:"now,omitempty"`
+	// Now The clock of a simulation (for `condition_datetime`); default the server's. A UTC time as
+	// `YYYY-MM-DD HH:MM:SS.ffffff`, like every timestamp of the API, or RFC 3339 with any offset
+	// (`2026-11-23T09:30:00+01:00`, `2026-11-23T08:30:00Z`), read as the same instant.
+	//
+	//
+	// Example: 2026-11-23T09:30:00+01:00
+	Now *SimulationNow `json:"now,omitempty"`
 
 	// Steps What the runner reports for each runner action, in turn: the i-th action handed to the runner
 	// completes with `steps[i].variables` (none once the script runs out). A `digits_receive` whose step sets
@@ -2741,6 +2746,13 @@ type Simulation struct {
 	Variables Variables `json:"variables"`
 }
 
+// SimulationNow The clock of a simulation (for `condition_datetime`); default the server's. A UTC time as
+// `YYYY-MM-DD HH:MM:SS.ffffff`, like every timestamp of the API, or RFC 3339 with any offset
+// (`2026-11-23T09:30:00+01:00`, `2026-11-23T08:30:00Z`), read as the same instant.
+//
+// Example: 2026-11-23T09:30:00+01:00
+type SimulationNow = string
+
 // SimulationRequest The script of a simulation.
 type SimulationRequest struct {
 	// Digits The digits each `digits_receive` reports, in turn, unless its `steps` entry sets `voipbin.call.digits`.
@@ -2751,8 +2763,13 @@ type SimulationRequest struct {
 	// Example: ["1","2#"]
 	Digits *[]string `json:"digits,omitempty"`
 
-	// Now The clock of the simulation (for `condition_datetime`). Default the server's.
-	Now *Timestamp `json:"now,omitempty"`
+	// Now The clock of a simulation (for `condition_datetime`); default the server's. A UTC time as
+	// `YYYY-MM-DD HH:MM:SS.ffffff`, like every timestamp of the API, or RFC 3339 with any offset
+	// (`2026-11-23T09:30:00+01:00`, `2026-11-23T08:30:00Z`), read as the same instant.
+	//
+	//
+	// Example: 2026-11-23T09:30:00+01:00
+	Now *SimulationNow `json:"now,omitempty"`
 
 	// Steps What the runner reports for each runner action, in turn: the i-th action handed to the runner
 	// completes with `steps[i].variables` (none once the script runs out). A `digits_receive` whose step sets
