@@ -2728,8 +2728,13 @@ type InlineSimulationRequest struct {
 	// Example: ["2"]
 	Digits *[]string `json:"digits,omitempty"`
 
-	// Now The clock of the simulation (for `condition_datetime`). Default the server's.
-	Now *Timestamp `json:"now,omitempty"`
+	// Now The clock of a simulation (for `condition_datetime`); default the server's. A UTC time as
+	// `YYYY-MM-DD HH:MM:SS.ffffff`, like every timestamp of the API, or RFC 3339 with any offset
+	// (`2026-11-23T09:30:00+01:00`, `2026-11-23T08:30:00Z`), read as the same instant.
+	//
+	//
+	// Example: 2026-11-23T09:30:00+01:00
+	Now *SimulationNow `json:"now,omitempty"`
 
 	// Steps What the runner reports for each runner action, in turn: the i-th action handed to the runner
 	// completes with `steps[i].variables` (none once the script runs out). A `digits_receive` whose step sets
@@ -2897,6 +2902,13 @@ type Simulation struct {
 	Variables Variables `json:"variables"`
 }
 
+// SimulationNow The clock of a simulation (for `condition_datetime`); default the server's. A UTC time as
+// `YYYY-MM-DD HH:MM:SS.ffffff`, like every timestamp of the API, or RFC 3339 with any offset
+// (`2026-11-23T09:30:00+01:00`, `2026-11-23T08:30:00Z`), read as the same instant.
+//
+// Example: 2026-11-23T09:30:00+01:00
+type SimulationNow = string
+
 // SimulationRequest The script of a simulation.
 type SimulationRequest struct {
 	// Digits The digits each `digits_receive` reports, in turn, unless its `steps` entry sets `voipbin.call.digits`.
@@ -2907,8 +2919,13 @@ type SimulationRequest struct {
 	// Example: ["1","2#"]
 	Digits *[]string `json:"digits,omitempty"`
 
-	// Now The clock of the simulation (for `condition_datetime`). Default the server's.
-	Now *Timestamp `json:"now,omitempty"`
+	// Now The clock of a simulation (for `condition_datetime`); default the server's. A UTC time as
+	// `YYYY-MM-DD HH:MM:SS.ffffff`, like every timestamp of the API, or RFC 3339 with any offset
+	// (`2026-11-23T09:30:00+01:00`, `2026-11-23T08:30:00Z`), read as the same instant.
+	//
+	//
+	// Example: 2026-11-23T09:30:00+01:00
+	Now *SimulationNow `json:"now,omitempty"`
 
 	// Steps What the runner reports for each runner action, in turn: the i-th action handed to the runner
 	// completes with `steps[i].variables` (none once the script runs out). A `digits_receive` whose step sets
@@ -2937,18 +2954,29 @@ type SimulationStep struct {
 // Example: 2021-02-04 06:47:01.139361
 type Timestamp = string
 
-// ValidationReport The result of validating a flow definition.
+// ValidationReport The result of validating a flow definition. At most 100 errors and 100 warnings are listed, the first in
+// document order; `errors_not_listed` and `warnings_not_listed` say how many more there are.
 type ValidationReport struct {
-	// Errors Problems that block saving, in document order. Never null.
+	// Errors Problems that block saving, in document order, the first 100. Never null.
 	Errors []ErrorDetail `json:"errors"`
+
+	// ErrorsNotListed How many errors were found beyond those listed (0 when `errors` lists every one).
+	//
+	// Example: 0
+	ErrorsNotListed int32 `json:"errors_not_listed"`
 
 	// Valid True when there are no errors; the flow would be saved.
 	//
 	// Example: false
 	Valid bool `json:"valid"`
 
-	// Warnings Problems that do not block saving, in document order. Never null.
+	// Warnings Problems that do not block saving, in document order, the first 100. Never null.
 	Warnings []ErrorDetail `json:"warnings"`
+
+	// WarningsNotListed How many warnings were found beyond those listed (0 when `warnings` lists every one).
+	//
+	// Example: 0
+	WarningsNotListed int32 `json:"warnings_not_listed"`
 }
 
 // Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
@@ -2964,6 +2992,9 @@ type WebhookSecret struct {
 	// Example: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
 	WebhookSecret string `json:"webhook_secret"`
 }
+
+// AcceptEncoding defines model for AcceptEncoding.
+type AcceptEncoding = string
 
 // AccesskeyID defines model for AccesskeyID.
 type AccesskeyID = openapi_types.UUID
@@ -3055,6 +3086,50 @@ type InlineSimulationBody = json.RawMessage
 
 // SimulationBody defines model for SimulationBody.
 type SimulationBody = json.RawMessage
+
+// GetConsoleParams defines parameters for GetConsole.
+type GetConsoleParams struct {
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`, such as `"r3"`. When the current `ETag` is among them, the answer
+	// is 304.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// AcceptEncoding The encodings the client accepts, such as `gzip, br`. Scripts, style sheets and pages are answered
+	// compressed (`br` preferred, then `gzip`) when the client accepts it; `Content-Encoding` says which.
+	AcceptEncoding *AcceptEncoding `json:"Accept-Encoding,omitempty"`
+}
+
+// GetConsoleAssetParams defines parameters for GetConsoleAsset.
+type GetConsoleAssetParams struct {
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`, such as `"r3"`. When the current `ETag` is among them, the answer
+	// is 304.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// AcceptEncoding The encodings the client accepts, such as `gzip, br`. Scripts, style sheets and pages are answered
+	// compressed (`br` preferred, then `gzip`) when the client accepts it; `Content-Encoding` says which.
+	AcceptEncoding *AcceptEncoding `json:"Accept-Encoding,omitempty"`
+}
+
+// GetDocsParams defines parameters for GetDocs.
+type GetDocsParams struct {
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`, such as `"r3"`. When the current `ETag` is among them, the answer
+	// is 304.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// AcceptEncoding The encodings the client accepts, such as `gzip, br`. Scripts, style sheets and pages are answered
+	// compressed (`br` preferred, then `gzip`) when the client accepts it; `Content-Encoding` says which.
+	AcceptEncoding *AcceptEncoding `json:"Accept-Encoding,omitempty"`
+}
+
+// GetDocsAssetParams defines parameters for GetDocsAsset.
+type GetDocsAssetParams struct {
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`, such as `"r3"`. When the current `ETag` is among them, the answer
+	// is 304.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// AcceptEncoding The encodings the client accepts, such as `gzip, br`. Scripts, style sheets and pages are answered
+	// compressed (`br` preferred, then `gzip`) when the client accepts it; `Content-Encoding` says which.
+	AcceptEncoding *AcceptEncoding `json:"Accept-Encoding,omitempty"`
+}
 
 // ListAccesskeysParams defines parameters for ListAccesskeys.
 type ListAccesskeysParams struct {
@@ -6903,16 +6978,16 @@ type ServerInterface interface {
 	Login(ctx echo.Context) error
 	// GetConsole The flow console
 	// (GET /console)
-	GetConsole(ctx echo.Context) error
+	GetConsole(ctx echo.Context, params GetConsoleParams) error
 	// GetConsoleAsset A console asset
 	// (GET /console/{asset})
-	GetConsoleAsset(ctx echo.Context, asset string) error
+	GetConsoleAsset(ctx echo.Context, asset string, params GetConsoleAssetParams) error
 	// GetDocs Interactive API documentation
 	// (GET /docs)
-	GetDocs(ctx echo.Context) error
+	GetDocs(ctx echo.Context, params GetDocsParams) error
 	// GetDocsAsset A Swagger UI asset
 	// (GET /docs/{asset})
-	GetDocsAsset(ctx echo.Context, asset string) error
+	GetDocsAsset(ctx echo.Context, asset string, params GetDocsAssetParams) error
 	// GetHealth Liveness probe
 	// (GET /healthz)
 	GetHealth(ctx echo.Context) error
@@ -7032,8 +7107,43 @@ func (w *ServerInterfaceWrapper) Login(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) GetConsole(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetConsoleParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+	// ------------- Optional header parameter "Accept-Encoding" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Accept-Encoding")]; found {
+		var AcceptEncoding AcceptEncoding
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Accept-Encoding, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Accept-Encoding", valueList[0], &AcceptEncoding, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Accept-Encoding: %s", err))
+		}
+
+		params.AcceptEncoding = &AcceptEncoding
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetConsole(ctx)
+	err = w.Handler.GetConsole(ctx, params)
 	return err
 }
 
@@ -7048,8 +7158,43 @@ func (w *ServerInterfaceWrapper) GetConsoleAsset(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter asset: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetConsoleAssetParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+	// ------------- Optional header parameter "Accept-Encoding" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Accept-Encoding")]; found {
+		var AcceptEncoding AcceptEncoding
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Accept-Encoding, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Accept-Encoding", valueList[0], &AcceptEncoding, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Accept-Encoding: %s", err))
+		}
+
+		params.AcceptEncoding = &AcceptEncoding
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetConsoleAsset(ctx, asset)
+	err = w.Handler.GetConsoleAsset(ctx, asset, params)
 	return err
 }
 
@@ -7057,8 +7202,43 @@ func (w *ServerInterfaceWrapper) GetConsoleAsset(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) GetDocs(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetDocsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+	// ------------- Optional header parameter "Accept-Encoding" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Accept-Encoding")]; found {
+		var AcceptEncoding AcceptEncoding
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Accept-Encoding, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Accept-Encoding", valueList[0], &AcceptEncoding, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Accept-Encoding: %s", err))
+		}
+
+		params.AcceptEncoding = &AcceptEncoding
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetDocs(ctx)
+	err = w.Handler.GetDocs(ctx, params)
 	return err
 }
 
@@ -7073,8 +7253,43 @@ func (w *ServerInterfaceWrapper) GetDocsAsset(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter asset: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetDocsAssetParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+	// ------------- Optional header parameter "Accept-Encoding" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Accept-Encoding")]; found {
+		var AcceptEncoding AcceptEncoding
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Accept-Encoding, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Accept-Encoding", valueList[0], &AcceptEncoding, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Accept-Encoding: %s", err))
+		}
+
+		params.AcceptEncoding = &AcceptEncoding
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetDocsAsset(ctx, asset)
+	err = w.Handler.GetDocsAsset(ctx, asset, params)
 	return err
 }
 
@@ -7885,6 +8100,15 @@ type AccesskeyJSONResponse Accesskey
 
 type ActiveflowJSONResponse Activeflow
 
+type AssetNotModifiedResponseHeaders struct {
+	CacheControl *string
+	ETag         *string
+	Vary         *string
+}
+type AssetNotModifiedResponse struct {
+	Headers AssetNotModifiedResponseHeaders
+}
+
 type BadRequestJSONResponse Error
 
 type ConflictJSONResponse Error
@@ -8102,14 +8326,24 @@ func (response Login503JSONResponse) VisitLoginResponse(w http.ResponseWriter) e
 }
 
 type GetConsoleRequestObject struct {
+	Params GetConsoleParams
 }
 
 type GetConsoleResponseObject interface {
 	VisitGetConsoleResponse(w http.ResponseWriter) error
 }
 
+type GetConsole200ResponseHeaders struct {
+	CacheControl          *string
+	ContentEncoding       *string
+	ContentSecurityPolicy *string
+	ETag                  *string
+	Vary                  *string
+}
+
 type GetConsole200TexthtmlResponse struct {
 	Body          io.Reader
+	Headers       GetConsole200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8119,6 +8353,21 @@ func (response GetConsole200TexthtmlResponse) VisitGetConsoleResponse(w http.Res
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
 	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ContentSecurityPolicy != nil {
+		w.Header().Set("Content-Security-Policy", fmt.Sprint(*response.Headers.ContentSecurityPolicy))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
 	w.WriteHeader(200)
 
 	if closer, ok := response.Body.(io.ReadCloser); ok {
@@ -8126,6 +8375,22 @@ func (response GetConsole200TexthtmlResponse) VisitGetConsoleResponse(w http.Res
 	}
 	_, err := io.Copy(w, response.Body)
 	return err
+}
+
+type GetConsole304Response = AssetNotModifiedResponse
+
+func (response GetConsole304Response) VisitGetConsoleResponse(w http.ResponseWriter) error {
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetConsole431JSONResponse struct{ HeadersTooLargeJSONResponse }
@@ -8157,15 +8422,24 @@ func (response GetConsole500JSONResponse) VisitGetConsoleResponse(w http.Respons
 }
 
 type GetConsoleAssetRequestObject struct {
-	Asset string `json:"asset"`
+	Asset  string `json:"asset"`
+	Params GetConsoleAssetParams
 }
 
 type GetConsoleAssetResponseObject interface {
 	VisitGetConsoleAssetResponse(w http.ResponseWriter) error
 }
 
+type GetConsoleAsset200ResponseHeaders struct {
+	CacheControl    *string
+	ContentEncoding *string
+	ETag            *string
+	Vary            *string
+}
+
 type GetConsoleAsset200ApplicationjavascriptResponse struct {
 	Body          io.Reader
+	Headers       GetConsoleAsset200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8174,6 +8448,18 @@ func (response GetConsoleAsset200ApplicationjavascriptResponse) VisitGetConsoleA
 	w.Header().Set("Content-Type", "application/javascript")
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
 	}
 	w.WriteHeader(200)
 
@@ -8186,6 +8472,7 @@ func (response GetConsoleAsset200ApplicationjavascriptResponse) VisitGetConsoleA
 
 type GetConsoleAsset200TextcssResponse struct {
 	Body          io.Reader
+	Headers       GetConsoleAsset200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8195,6 +8482,18 @@ func (response GetConsoleAsset200TextcssResponse) VisitGetConsoleAssetResponse(w
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
 	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
 	w.WriteHeader(200)
 
 	if closer, ok := response.Body.(io.ReadCloser); ok {
@@ -8202,6 +8501,22 @@ func (response GetConsoleAsset200TextcssResponse) VisitGetConsoleAssetResponse(w
 	}
 	_, err := io.Copy(w, response.Body)
 	return err
+}
+
+type GetConsoleAsset304Response = AssetNotModifiedResponse
+
+func (response GetConsoleAsset304Response) VisitGetConsoleAssetResponse(w http.ResponseWriter) error {
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetConsoleAsset400JSONResponse struct{ BadRequestJSONResponse }
@@ -8261,14 +8576,24 @@ func (response GetConsoleAsset500JSONResponse) VisitGetConsoleAssetResponse(w ht
 }
 
 type GetDocsRequestObject struct {
+	Params GetDocsParams
 }
 
 type GetDocsResponseObject interface {
 	VisitGetDocsResponse(w http.ResponseWriter) error
 }
 
+type GetDocs200ResponseHeaders struct {
+	CacheControl          *string
+	ContentEncoding       *string
+	ContentSecurityPolicy *string
+	ETag                  *string
+	Vary                  *string
+}
+
 type GetDocs200TexthtmlResponse struct {
 	Body          io.Reader
+	Headers       GetDocs200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8278,6 +8603,21 @@ func (response GetDocs200TexthtmlResponse) VisitGetDocsResponse(w http.ResponseW
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
 	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ContentSecurityPolicy != nil {
+		w.Header().Set("Content-Security-Policy", fmt.Sprint(*response.Headers.ContentSecurityPolicy))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
 	w.WriteHeader(200)
 
 	if closer, ok := response.Body.(io.ReadCloser); ok {
@@ -8285,6 +8625,22 @@ func (response GetDocs200TexthtmlResponse) VisitGetDocsResponse(w http.ResponseW
 	}
 	_, err := io.Copy(w, response.Body)
 	return err
+}
+
+type GetDocs304Response = AssetNotModifiedResponse
+
+func (response GetDocs304Response) VisitGetDocsResponse(w http.ResponseWriter) error {
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetDocs431JSONResponse struct{ HeadersTooLargeJSONResponse }
@@ -8316,15 +8672,24 @@ func (response GetDocs500JSONResponse) VisitGetDocsResponse(w http.ResponseWrite
 }
 
 type GetDocsAssetRequestObject struct {
-	Asset string `json:"asset"`
+	Asset  string `json:"asset"`
+	Params GetDocsAssetParams
 }
 
 type GetDocsAssetResponseObject interface {
 	VisitGetDocsAssetResponse(w http.ResponseWriter) error
 }
 
+type GetDocsAsset200ResponseHeaders struct {
+	CacheControl    *string
+	ContentEncoding *string
+	ETag            *string
+	Vary            *string
+}
+
 type GetDocsAsset200ApplicationjavascriptResponse struct {
 	Body          io.Reader
+	Headers       GetDocsAsset200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8333,6 +8698,18 @@ func (response GetDocsAsset200ApplicationjavascriptResponse) VisitGetDocsAssetRe
 	w.Header().Set("Content-Type", "application/javascript")
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
 	}
 	w.WriteHeader(200)
 
@@ -8345,6 +8722,7 @@ func (response GetDocsAsset200ApplicationjavascriptResponse) VisitGetDocsAssetRe
 
 type GetDocsAsset200ImagepngResponse struct {
 	Body          io.Reader
+	Headers       GetDocsAsset200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8353,6 +8731,18 @@ func (response GetDocsAsset200ImagepngResponse) VisitGetDocsAssetResponse(w http
 	w.Header().Set("Content-Type", "image/png")
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
 	}
 	w.WriteHeader(200)
 
@@ -8365,6 +8755,7 @@ func (response GetDocsAsset200ImagepngResponse) VisitGetDocsAssetResponse(w http
 
 type GetDocsAsset200TextcssResponse struct {
 	Body          io.Reader
+	Headers       GetDocsAsset200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8373,6 +8764,18 @@ func (response GetDocsAsset200TextcssResponse) VisitGetDocsAssetResponse(w http.
 	w.Header().Set("Content-Type", "text/css")
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
 	}
 	w.WriteHeader(200)
 
@@ -8385,6 +8788,7 @@ func (response GetDocsAsset200TextcssResponse) VisitGetDocsAssetResponse(w http.
 
 type GetDocsAsset200TexthtmlResponse struct {
 	Body          io.Reader
+	Headers       GetDocsAsset200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8394,6 +8798,18 @@ func (response GetDocsAsset200TexthtmlResponse) VisitGetDocsAssetResponse(w http
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
 	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
 	w.WriteHeader(200)
 
 	if closer, ok := response.Body.(io.ReadCloser); ok {
@@ -8401,6 +8817,22 @@ func (response GetDocsAsset200TexthtmlResponse) VisitGetDocsAssetResponse(w http
 	}
 	_, err := io.Copy(w, response.Body)
 	return err
+}
+
+type GetDocsAsset304Response = AssetNotModifiedResponse
+
+func (response GetDocsAsset304Response) VisitGetDocsAssetResponse(w http.ResponseWriter) error {
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetDocsAsset400JSONResponse struct{ BadRequestJSONResponse }
@@ -12287,8 +12719,10 @@ func (sh *strictHandler) Login(ctx echo.Context) error {
 }
 
 // GetConsole operation middleware
-func (sh *strictHandler) GetConsole(ctx echo.Context) error {
+func (sh *strictHandler) GetConsole(ctx echo.Context, params GetConsoleParams) error {
 	var request GetConsoleRequestObject
+
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetConsole(ctx.Request().Context(), request.(GetConsoleRequestObject))
@@ -12310,10 +12744,11 @@ func (sh *strictHandler) GetConsole(ctx echo.Context) error {
 }
 
 // GetConsoleAsset operation middleware
-func (sh *strictHandler) GetConsoleAsset(ctx echo.Context, asset string) error {
+func (sh *strictHandler) GetConsoleAsset(ctx echo.Context, asset string, params GetConsoleAssetParams) error {
 	var request GetConsoleAssetRequestObject
 
 	request.Asset = asset
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetConsoleAsset(ctx.Request().Context(), request.(GetConsoleAssetRequestObject))
@@ -12335,8 +12770,10 @@ func (sh *strictHandler) GetConsoleAsset(ctx echo.Context, asset string) error {
 }
 
 // GetDocs operation middleware
-func (sh *strictHandler) GetDocs(ctx echo.Context) error {
+func (sh *strictHandler) GetDocs(ctx echo.Context, params GetDocsParams) error {
 	var request GetDocsRequestObject
+
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetDocs(ctx.Request().Context(), request.(GetDocsRequestObject))
@@ -12358,10 +12795,11 @@ func (sh *strictHandler) GetDocs(ctx echo.Context) error {
 }
 
 // GetDocsAsset operation middleware
-func (sh *strictHandler) GetDocsAsset(ctx echo.Context, asset string) error {
+func (sh *strictHandler) GetDocsAsset(ctx echo.Context, asset string, params GetDocsAssetParams) error {
 	var request GetDocsAssetRequestObject
 
 	request.Asset = asset
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetDocsAsset(ctx.Request().Context(), request.(GetDocsAssetRequestObject))
@@ -13429,477 +13867,496 @@ func (sh *strictHandler) GetMe(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P2JctvIFT8Kv0r/mVSZmgAUuEkiXal8HIkec0ZbJMoeZ+iPaAJNEiOwwaBByYz/rspD3GfIg+VJbvXp",
-	"BQ0Q3CR54uROKjUWsTR6OX36rL/zueRFs3lECU1Yqf25NMcxnpGExPCr43mEsXuy7J3xnz5hXhzMkyCi",
-	"pXapPyUIwwPonixfMRT4lZJVIp/wbB6SUrtU86vEGTnEbuATYjf8Zt1ueVViH4+rI4fUvRauVktWKeCN",
-	"zXEyLVklimf8zcAvWaWY/H0RxMQvtZN4QawS86Zkhnk/xlE8w0mpXVos4MlkOedvsSQO6KT05YtV6nhJ",
-	"8EDGYfS4vufqiYKeH42rJ5hUPdv3xyd2o1of2a3mcc3Gft1pHjeOnAYZf6WevwlI6L/DYeBj0dt8599P",
-	"cYIW9J5GjxSN+dMMRWOUTAni3yUsQaPIXyI/shBm6KfFiMSUJIS9Qu4427jbRu57HFMX+XE0Z7yNGcLU",
-	"RzGZR3HCBpRgb4oCirB4MKATF00J9kn8Grm3SRx4iYswZY8kZqjhOMi9u/zp8ur95fBNr3t+5r5Gbm9C",
-	"o5hkPsGCkNAkXFZQZ8QITdr88oAyEj+Q+BVDjCRJQCeo7L45v3r/fU+2NnzXOe+ddfq9q0vXUj1f0JBT",
-	"oDfFdEL8Aws9TgPeZ4ZwyCL0yGeLz02UTEk8oNGcxDB2hh6DZIqwmKxxFIbRY2VA1ar+fUHiZbqsMHHD",
-	"h3RZzEUldDErtX8pifkoWSXes5JVEiMvfSxc5g2kuYYofeJ5taN6w3ZGNWxXq2Rkj+onvn1yjE/GVadZ",
-	"rZ6cfCWi7PlkNo8SQr3lT2S52usOWtDg7wvCGQEqV1ESoVqziR4CFoxCgjq3p70eX6IYe5y1WIgtvCmn",
-	"Tozu7npnByjhyzTD94RfikkSB8TX5MzwmEgSGQcxSyTB8TVmSRQT3+IkyhfZxwkeYUYsRcUhXhIfjaMY",
-	"1RpoGi1ixvsmG9b7huEZQR4OQxILqhDkyK/yAfG2gErKokWGPBzHS+TqaUnsG/mtNuKz6x5UUF81zJsQ",
-	"tEaBCEVbctMMaKNWe82JNiTQFzFCNXQYYhCGKF5Qvvss3Qi0GCRMNI/5X6M4IONwCcPlv8UnLN4sHdB0",
-	"l7YqqIPGMWFTmH00JzHS+wJ2DppEkc9bTlfKPRpXvarXPLJrvoPthndC7Nao2bQd/wTXx864hqtV19hB",
-	"gk2kRGjQkM2JyKTAGf50TugkmZbatWbTKs0Cqn5XLU7MCYl5m///XwaDT7WqPRh8Ou5+/NMfi4l1fIET",
-	"b1q8t9xuH0/cMjuAyRZcgw+ZU42PImqhKEbud24FvZ8SQVRyO3qLOCY0kS3wd2iUIDyL6AS4mmW0OKAB",
-	"QzEZL3ijsFKNag3oiK8eZ20BQ49xkCSEVtCbKEZymyN3UIrrg5IrWpPfisYoJnwzRRTVN03x2BZDXzO3",
-	"VafWKJ6xy4iS3WctDPhETKPQZ2q+DEKRIzBmcHXq8tMmiBOmre40Ng+R9/Vp47zGE3Ib/IOsDvJt9Ihm",
-	"mC5RkJAZ3wBzPCFihIhzpoglFXRGxngRJqjqOK+Rg2YEUybYjrxRxgy9i3rXo4AevEYPOFxwfjaKHgh/",
-	"B+GYDGgSE5wQn89U1XH4ToRPzfASPodmUUzQI585jCZxtJjz1Re98uSrktkBc5kFXhwx4kXU5/Ma4nhC",
-	"Ys5O6YDyh3jjOQqrOu76g44/P2R8jsy5lQPkM+vA7gxm/Mhz9CQHNCETEutZ7kf3hK6hJUo+JUP4TsKf",
-	"chUXnnMajxYM+txGqvdyFfjP7DQwOG7DJRqRMZ+0IKmgzoAmwYywBM/m4lAxCPYxjhL+GCPhGD1G8T0/",
-	"DCIrM5/iLOREHVC1lsbmv3lziur1egueG9CyW3Nqjl117Gq171TbjtN2nIrD/1f9Gz8EurN5suSt4VTQ",
-	"kSweVmbzOsD85BYie+zqwVrI/fDhwwf74sI+O0Nv37YvLtq3t5Ux/M/lg7nrn8JmTQeVGQyXNQxGWx4M",
-	"/M+NLzb/p6b+QeKfduafwaDC/zj68n+LXukXvVKW71St1peDv5T/9n9/+ZP9MfPEwcFfipn7jeSDl4vZ",
-	"iMTFFKZ45SuGKDyGylUL1Sz073/+6yAjU1ULxSX1/m5CU0CTeq1k7Ipq4a5QHX+R3YHKOD0RxBgNBlx3",
-	"Dwq3j3qDDaixZV6aRM3T2rFbHz87VutL0WJ+EdNLWPJ95AdEKpxKK/s+8kHQ9CLKBSz+J57Pw8ADKeXw",
-	"VyZ0o/S7OAyvxqX2L59Lf4zJuNQu/eEwVW0PxXPsMP3AKbCR0pePVumTPYls2T3ecOUGP14QxvCEiH4W",
-	"aGBcjFzQygqNSNn+K3Uf1AY6XyRP6XcHRBl+WgU04NcKe9+jYUDJbTBbhNDXrzSS/GduBCk8ZVxKnedK",
-	"XRIhJtqUSgBwdni4cLRffZwvNkLxW6ssutmCYcHOYvOIMpI14+wwPs0bP5e8BUuiGYmHgV9ql5qkgZ2j",
-	"E8c+cRqEq5+efdI4PrZrY4KbraMT/6Q5KvGOJzgIuTLJZd/REnp72kPzYE74inNm4u9uHJK8xifzMFqi",
-	"UcTV62Q2FDIAb8apHdnVql2ro6pjnr+OeNAnIYEHxU/yaR7E8r3jTe8t5j7W73EeN5zHZBx8KrVL49H9",
-	"sP7pr7j0xWR7m5mOmv+11KvMaBaoC9EiAQ0uxo/8YqWUMWntu4ogugzFDuFXYP5bdTLysD+yiYeJ3ai1",
-	"qvaJ32jZHj6p4lbtaHQyqvP558cRvODI/9kF/1H/K1mlaK7NVotYmrCaDhcbQyWd83lLyLzUrsk1Id5C",
-	"LWbddhq2c4SqjXaz3q7WKs2jlnNcT48PP5gECRvGxCPBA+ET8yQyJdQfxgTDdJVAJIBO+HKaGOxrQajj",
-	"xqiJ694Ws8szJiohn7ggcR1zGqiC+s5wSJiFauLHYj6P4gSoQExc9QkTl+DwvvTF+h9b/o9WiW+JoRxU",
-	"q1XHpGo7DefEbhzVWzb2m2O7Wjs5wfjEb9RrzZJ8QQt57brFhblHHKvF32vA8OyO9uKIDjl34BxpmPZ6",
-	"xw/FZExiQj0yTE3XT2zgaW/JFcDzgMt7CU4WjAvLwjC1ypY3LOUqW6a+/tvkvA84DvAoFKfYQxTMRwGt",
-	"pMOv6Nn0ogVnhiXe44Ln9iaRgjb2WeiC15+9fBvbfLGGMousnkzHv9P0fdnjYNRn2ga5TnaSs7/vsa/E",
-	"qL0OQRLHkdQWuXgi2PtMClztknKniP2P+CSgQSkJ8f2g9Br5gY+W0QIMPvwyDu8Hpb9wfTniGl5capcO",
-	"5bFxWD+EGeT7Rh4uvUtwWww7p/3e1eWw/+G6C2zr2V/f+AWtWwnSiMnfh071x7Ofj/5a//HkXfOy9tPx",
-	"ReO6dePcVvs1cz/rxm5+uLvoXvb3WM0uTPKahTQs2jMccu2Z+MLMAl6VCnLl0vzy0UVhwBKGyAOJl2ge",
-	"R6OQzNA4WlAfiOA0ouMw8J5KAunEywnf5SxU9l7TnClflxJ5Sqnm2tz2O+dduTJPX5Q3nd5592x4fdM9",
-	"vbo860FjL7QuabfRLHoAGzhfFkJ94reRa/bfRWVhRuDSCPH1+GPEz/OiGYooeT2gymXBjwoSgxEKU0Rw",
-	"HAYkRkm8zPhhRPMWwv4Dph7xUZAcWMjlXXjXfXN+9X7YvTzrnrm8nQF1e2fdi+urfvfy9MPwp+6HYe9y",
-	"eHfbdYWFRJCccumI9t2cI8JdcbK8Bg/UEuFxQvgnbvgvu8N/uUjYWtlBZUBLUtffjw5XBMxW46g68nHV",
-	"bjbGvt0gtWMbj5yG3aieHHlH4+PaSd15iihmylZ0EYZahhLG9lQWPGrh8fHJMbHHzTG2G7g6slt+tWaP",
-	"nVGjPjo58jE5ep4sGGI6WYg9R6h9d8t7J4TeKQnDqIIeSehFM8LVd3XooP40YHxtEr6GctNW0HVIMCOI",
-	"0F8joVvK58FtHD8EHqmA+fueM01gF2vnQUjEH61nKrrQP9kLYWFRq61U3YZTrWOH2H61ObIboyaxW7h1",
-	"ZDuNWq2KT7wjXG2mqi40J9nIMwVGJeFWV4Szqu3UbKeBnKN247jtVCvVeqt+VC0UzjKqsJg5cWLvyn/e",
-	"bDjfeUsQpyA8uZWSJV0+IPJ1+3iy0UeuGI0aqyWcyiyJIzpBhCZBskQJnligSLnKQeaCacjNOJPcrLd9",
-	"UIqrg1LGsrliwJT7/71w5P3OBnZhA3iRYQO/c4b/Qc5glR5FsFBezubziqaYCwpIkAUaaKrgwm4AAuI9",
-	"mSfAE/hWKhSzq4fi9UNNUobMpUKQrq5BHv6p+6H05ePX4FZWKlqoAQtvLUNpqFAbBXQleooBA+I31IvS",
-	"J/tfw/xElBP/e6WLV5TIYUJoiRwhKktHOqo6jpi5gKIG+in4/jXCKMQM5EXE8JKhqfLHgzucS48EPZKY",
-	"HPAxDqhba7VgFvjGGpQGC8epe5JM4AdpI3FR0p64CFEJIuRMuNhFwzgmiEZUurqM+MXMRwpoL4rmwvLQ",
-	"RpMoibTpNr2BKFdi0K+L2Zy1zevSow4OC2eHc+atoIt+FJ3jeEKerfoY4YKvWEqUMTFDCFC9dnx0gkbL",
-	"hDBzg73tds66N7fD/tXV8Lxz88O3q27qsalIyTL4hPgQk4OV4YKOAEGIYJGfJwyV6zVOoWi0VEt2AEeH",
-	"oUS8nDqa11gChnLKylpdJcQJhMmkRoFCveibU0E7T9bSKugm1dJQoZKWkyaNR1aZ1q14he/HRxwkKqgE",
-	"Zpd/LRc2sLJbU1//asDkDVkw4r/Ani0giEfMUBpmplVtIxJ4E1XcdO9uu2ff3vZdXX49Tn6W5XaKGVgp",
-	"dic/CCgOu2oSnzXvgWwNiXsZy1u/e3PZOX/OBMoWXmIvUbSg5NOceAmfJxyEi5iIQFQIORVnkYfjOCAM",
-	"6VFJu9tr2HxhNAEBDeK0F9QH1mhY74QF7jJK3kQL+nySlgEJ2wObwbQEJkBz/sEcdHnVH765urt8Bhmn",
-	"TbzAMlxGIhQnJixaxB7ElAmrGEQYV9AVEKtSLdgr/aQK2eVqAkS2hcE9QQGE72AlS5BPAUuIXoeLyA/G",
-	"geAuxZKiFLgTFSOPWEA9YsaXgkDEhdFVmfAp8qho9Unq9DVehhH2v4aYI/ZANkYSVZ3GSfP4aFXE+f7q",
-	"7MN/gXxTOKgiMaaKLgqkmOsYTj0IBnqDg/DJh5TpVlEBB6mW2bBySwJkGUBorQ5ja6DyoBQ3BqUDS0RW",
-	"J0hEEkNgosxKygY569W66b7r3XJd76J3e9Hpn77NeVie8s0NjX+LdnwY3k47XGzutg5F5yerjkXXXhjn",
-	"YyW/kKA4irBi2ayUrRlecn0KAgqFG+CRy6XY57/xBAdU5mNwcloacfJP13nX8JjGLjzGIPobHTj1TEbD",
-	"iIw14/0Cfx2MHzNURK+9N0OgpOFN9693vZvnSGBfjaQCppiIjC5jpgkhonIJmZGlJUczVMNzD9IYPMWw",
-	"xGFECfCfW2GXu6P4AQchHoUvw/GluU+YCGfzKMZxEC7RIv3MWrXptnvzrnfaHd5ddt51eued78+fwfzN",
-	"Rl5om6sMJz62BY0J9qZ8PCjKymkxpihaiGjBYEYq6BaPiUh9SmIhI6eBiXvOuRk5xUlgMd8YP/W1Io3W",
-	"RkKpeEDnpF3PxfWtCSHj/MaTZ9XnlBaUvZnLbRXxEp/2Qak2KLWlEWEY+OwXuPIR6IRBmkTp18WMz4p+",
-	"hn/VOzmu1urE9pq1hjQet7wjuzkeVU98XG049QZfF3jYq5PRCTmqGQ+3Gl7TxiM8Jt4JHjfBJPucoDPd",
-	"ff6rtnMHN0VvbZ35UYypN01dDjt98sm0UX9CDyVBc/FhW/CR6FC1VceNUc0+huBVv47t1thx7Pqo6tX8",
-	"BmmOj8yYG4OUSu3SHkzB2K1rOEMSY48UhQd/sUr9KLrAdClDZ9jzmWwUCfNsGE344Z5wNpswxVUDiho1",
-	"ZYTJiFKdfnd43rvo9Yfdn0+73bPnnHw33duru5vT7rD789vO3W2/+yLaW18NTSeJjuNoJoxxMo8oiqVK",
-	"F4BJIs5aovj0y7STaKwmAWQv00T1wqapLeaoO4oXyZTQhC/zS1mi0pRRSojPEEYQKC3DO9KQZpMAOnf9",
-	"t93Lfu8UsrhfQPy5uzSafBkKOI2Jz6cKh8IgPgsYE9noa3rvHvAxP8YRnVhIRJhDaFNMHqJ74qOyq7TA",
-	"05vuGW+gc37rCg3sjsroXuJfED/AfVi+l9Z6Zwv+F0ErTWW8Zrd319dXN/3u2fCie9brfOOBZErz5Xqb",
-	"mx+YWzE+t5oDsWI32xqAb5XmMSf4RCYqZRzDRfqKekCYbqJHmSoqG0uVlh19ylty9FOn82qOYBjRCYmR",
-	"cRnY15xE85BkO7M+Z2Ple+vG/RKIIFsHKxziq0OlMoWzcHDZHJJ8k4YbfDNx9lXKpXxL+cT3e0slouz3",
-	"lnK47/NWJnmlULOGXL8UnUGjiQjat/i5k5Aw5D8YwnMcJ9mJ1QkxRQmbaWrSLwKHwtw5ciU19ea6a86U",
-	"uULmXJhrkCJtRKNfiZeItBm570/16mJfKP84vDb29BiHjKy6pyh5NGhaWNO5am9HNFwa+Cuu/pCLyu4n",
-	"OwDwD98WT7jC2SgvcmlABLfC3QFNowXQLPKJhVgk+AYGeAcwJYCn44duH3mYcl4OJp0R9u5fC2yTPCaM",
-	"gDQZUDePXSIjDbL87CuzDyM5v+G0jgr2X7ohsh04D8aEq7B8zqQwZQmRjEaPFdRJUEhU6ICPl6h8ctRw",
-	"nANLpe2jhFC0JDhmqFyvNutHXN7PZgGry1YmqfeoIfotknr1q0aiL3xpNdn3JdhTHhBj876Sc7dC/lYp",
-	"T4drdqHK4n3e7jN323kgQvRXI0MgKTkaG5uKrR6vuSzovTieUsI3n07M4lsbIqo4/6ugS/Cu0EUY8u4A",
-	"1MAeeX1pVF0c4+XKCsk+WSsD28iy7jS734NlXZJHQWiY+tK3J3ym9MX42IAWMzL0LD4m7lzf9V8rsKZC",
-	"jma4N16xle/+JryNJXjCNYK9GNwzmQIqy68e7MQevhlG8D5IphrvYNcc/XRbfc6tZbIeOkHJ6ug2EdgG",
-	"wg+hIrjuCZkzBNTOJfvbtx271jxCU8ymxeJMK+7XZu8eT87vrx32N+/4w+iyMf3RP/ph3K0uetFNM3n/",
-	"960iz7pd/rFQ0giXGt0kr5Fk1BFkjBd0IOBdbApZRBMcUJ0xXIQgx7kwZGxwLgzzU0E9CpGDsKlFlKMb",
-	"+AKqJ3zES4XUJR+UOph8aIaXfCNHsyBJiG8hd1ACBCPOdAY0xCMSCi6gMJME7FTZQAya4YDak5iQJKCT",
-	"QUkBWCgvJmPBhKo+SF/SYxwkRCYJDajOYANpdUqQ+GxAWeATDeNUQR1x4xUTTQUM+SQOHviohZnHgF/T",
-	"vgt4ZUDL/JWH5mvVKkauh8PQlYkwrxhypfXbtVRzOEnvBv4BcEThJNOhTpqHKj9bZUDd1HDpKkg7CdzC",
-	"GabPgGNasD7g4iWit3KTF3HB9Qqb7h6fHjEtFGkAgdcyUheHamVhYfUEa0NZdhftGM6+yiaVrbeor4GP",
-	"ylEsPn1gJl5FVAJyaCNcwPc6UeGeZtfBQBeEMFJBZvybqplAAifBOZ6PCN0xRH5lUKnZvfggF+AymC53",
-	"RDCJ6BW02OndLmYzHAtOuftbfZULvs8rbM9XLs72ez5NR9j1le8Jme/3Qhh5+43i+9RjsesrpzgM93yB",
-	"EYVGs89ryonNP3gmfApPfv9WmO2e9P4ZTkBFe9rb76SbZd+3x6M48Cfkxyige78qjoqnvEqFjL7XOw8k",
-	"ZiCc3hLq7/WyWNUbw1G535t7f7DrTaP9XpjhINz/M59E7CGYvG8THCfPeT3ajwm8IcmeOxreEHkhe7z1",
-	"Q5TsN5dvpe9xj1ckZtDeC3Cx2JPZXId4v0Pmrwuy2H+H3RAviv2ATvYnCuPVPQniNtz3HNn/E0lM8Gzv",
-	"3bX3Od2PMeVC04jo6Xji+/svgPnuntOjzoBbst8n35PRNIruBfl/tDZJt0IEY23EiIyMMxv69z//5SLx",
-	"BS5WAuw1l+IqSNwXtm8Q55U+6UcE1JkBGCnAvCv1J6GfJIuYEh89kHiEk2CGysJ7DFltPgrJBHvK7nJg",
-	"KTBqlSsF2kPeqmE4/Z6SNlkqNAtswCFTj++yHuC3XFF++cViC1eRDLtFPM4psWI9wWSFgyETbWhlSfwO",
-	"/gGA0lxLs5CnD37hnJX7Q0x9p7dqhEwnuUgXkV98xZB6zkLfn16jxnFWEdLrs6IU0CGhfpq9+bkYri+D",
-	"Ua2dikLZUUlsqjMIYIexn/Mx4nHLx6TVsMnYObarVYJtXHWq9sm4WSPNo5NxvTUq6mEWX2aNQib7J2JJ",
-	"kyideVQW+rowBCD3j59VRM0XN2uAL9XHzuiENLBd9Ztju+HVid3CzWO7Njr2Wn6DHI1PnM0dVJRajNSo",
-	"+2SgZILqbiE3JQv+K9FMDHRFV5NJLtaUv13abnhboXXg6M8h9ASH95rKQwIw36jTQ3hCaIIgwVZnUsmE",
-	"gxXCxsHaBVUtCQPI7it47FXHTVLDdmtU5+r+ydjGR17NrvoOaY1PRsf4qFnottYoYUW9Afssk5gihiAN",
-	"JqcQs8Qy3EKo7KA/IxqhMJgFSbZ/R+C4Uc4c6bjZhGNslSaE+usQZh+iwCOvGBLPwJdkDYAZhuzuMZF/",
-	"ULJIYhxyLmhYGNXdlenYzHLMKXg634kJWxSZom/gehZsttPLzjts9oABZWU+J10RKs4vikKC6W4bgj13",
-	"Q7B0Q8QLqjYEv/4Nk/7Wmbk4e8a0zHzXkslEnC3PsDcNKEE+SYinQENzE8OW1FudmNOIJgFdpCZUWapA",
-	"twRTzrchSwiG0+ARB1C9Q5Qh2IVK+NaEDg6nmPrhBkbuRwobXQ1JljUw96AOSvZk57O7T9/ed0WEgerp",
-	"iwLva1JV9RgUo66gnhkdv6UzYPp6cldGhMx1R0RJC4z4xT07Aea0p/eCv667IWpYLGgShCL8BNCikFpD",
-	"Zhjx9+qjMOA9vZPwvu4lZPIrH4OyPHPidNOAahfNsCh1gxTTeMVEOQD+Zhmy+wZ0hhNvemAhEjK47srU",
-	"rKFuyZU39RwUezdzb20y86NyAKGJ0oJuipE0kl2EfpGcOZ/4rWOn6WEjUhvXxyP7ZExGx8f1KvYbhed7",
-	"Nsy8eAk+F0Wzmf2/4NMJOpnooRQ51eTmlqNoiJWs+lTdPcS+tkfo/gohqh6ukSKM/gsyQxFNy0y4BUHj",
-	"OSm0KKx8b74G9uon7w8pRkutK8Exl0gRJY/8TPDJnEtINEHRIplE/FTgz4sdA2c13/Pg4geEx5VDSSWT",
-	"fN4A+S2pgZJHaPwVkw5MqT4TX6TRYuXYS6EWWSbSY/fxd1QDgLgSUGVLcAu5UTYwxCp5UxzQooTdt5hO",
-	"0GKeGQ1TOp4UuhA/vRhazHc7V33CkoDiNbP4fhrNOPEpaW63oBffjwljcGoHtCdeqa4Ok+A4XEonZqGA",
-	"f7OgRQsnBYzALH4U0Ekeg2HtkJ+kT6sUbdUXWbxmQRlJrNSti0TEv/8y6rVI+t55vnPGlczSfty6x7WL",
-	"6Rk7nREZ+qE3fDQn4JeXQeyIP4PwKFokqVyzczwOqDiY8cPSuJGd66vYJzGq1uoNhGPhuPfxDE/EmuwY",
-	"dGN8KAmSfMzNqSgEhtm9gTYxFsgDqx+IElIYUa7hFfgTKJKFkDDLfexd71pTYSGNFErl73GQGKKSJxMC",
-	"VeyITBCRYsOOO2frMVHgbnw6LanGhpxEhvJwQ2WfzGMCOSqv+UYzH1SnpXvQNoRCbQGT2Xz+gMpMPRBj",
-	"pAClpTYXBm9IWEUSVe6ZJ8pT0mYheq+txVCOJSda1UnTIUee3fJORlK6cOpV26mfNPDJ2POrpFZEGsW5",
-	"DAiGn9Y+UvOC1LQsWALzB1FCZj/+kK0A9Itjtzr22R+++1hUiifFcy+anDT/SX5V1PdbQP7vA+GqBtU9",
-	"y/SiYZhpdik2tTvJSg/3S5GsyHN5FsnCeR4wCDlxZXv/ywTL9AoUseMwROIB3inYvKZO7wc4FDDzUhgQ",
-	"kzDhR6OEnyfxDM5D+OVh6hH5hlT4M0aA3LsbY/hkvz/uSm06HuIFaM2XbbmcgmZzHEtFWOEg3PVPIcM7",
-	"NfpOggeiQ2Yx9XOUJ6KbRFsBi6gq47eN7JD7SMi9j5cMDn9QGKlNZvNkaWWYCkoiX0VO5XKm1KjWWTdV",
-	"n8yF//OfS1bp//D/CAw//Ye+5Ok//pxd4/S5Vf0SF/DOM6yRqGcRTaavkV2VodNZh4pdzWQGGEzKrhaZ",
-	"kn/j/ek7J82TGiF2dVT3+f70bdyoE7tVP26Na8defXw8LpqUabSIi0ojLmI1LT5erp2UE2NOavWtczIL",
-	"6KJIdLqA6+qDvEtrv2ia9Jut7V/ka1rwQbHUztZPVGvbXAZqhxSSllZU+VOofLugPl4iB/37n/9CtzhZ",
-	"xPzn0cFrBHuqsDe/VK2aVbcaVvOjoazpDh5t69/GFIV0d+7M6N4Z5o3nMjp9VhqMDqcmEukfF/afVa6G",
-	"skxtQHfkat8Al/pzIYP6jVnGeFQbN0gN2yOn7giWMfL9kd06PsLjk1Zt3MT1om7Cegw3iYLwhDwxXPE4",
-	"bwVUaVe86K5IgBupWDRCNxSA3PhN8WL2m3X9Hdms/owc6v6fES/m7HV/OqlVqxKmorp+Poud2W+jRzDW",
-	"iN3RRpihhHxKJOqvqgIpDRliZrVznnwy6tdm+iYJWHbBUhOg5fsMreqnCjq+q6VT9n+DIVPYRSqC+Ev5",
-	"atCbZbV09xp92oGhmdGkz+Fmsp3hr1FAU6dBFNDU0cMnAaP02UoRC1LtrE0v14/s6650RsdjqGdWI1Xf",
-	"boyPsH0yanl23a+R6tjBrdGJ9wQjcjaq9llTKEM6dppC8WzxFG6JXUkf2XcK60fHxCHH2K7jE08CVo6c",
-	"E3tc9+pjp9nyxiNS2oFSjR7uQKIQevycieUN6AkVxmVRvTo1JKqjlT8qQUDBuWK4/PO2vP+wgXlG/KCg",
-	"NPI1ZgxKzCwRPJGm95g93s2iHJMQLzXmVaHVPrXPL+apKiZeUUxY5NkbnxdWkf0M+r+lzTgfuf4c2tMt",
-	"DRmhfuowglwmrIo46H2tHy/c2WljG/a2GSmz1+4eNcm4SY4a9vjYw8K8MRqRlt0aHzeqJ0e4ho9rTzbV",
-	"qoEGTCa+PsVUq4I9i0auymFkhgRBoegxikPfErSar56xP8fP5iY8mTayYGwpe4rCEHjQWf/ijbIiBpQL",
-	"8evcojnGtDawjMtRYSSCFQFPiataoh0IJ5sFYRgYCOJ6GkUdy1TxBzyArXFk2820sAfkgEGe5zJ6QL1w",
-	"4afV/kUG+cFXMdneJtHcTJwD/Cs55xuC6l7UVmskrDyXlgo4jEFFBaSinRkFeIvSfh2JsO2yY7cs1LHP",
-	"LPQHC31nwExUHSe7NtVavbF2fT5XrarjfPnjniGREdWS/ZxIot1Ms7Wmk10lc5mqxfAV4Lp6wGHRqbpg",
-	"BI1I8kgI3WnPVDNbpunsQCaZA0sszbajChIrnkw2xJtGml74D8KM8NlXDOGFH0SQcftUPsNb3TpRqzGq",
-	"znN3VZqe9fTZ4U0UntoUwb2CsI0kwd50xkWSol0FdXL4SQ+PpSHZOtb6OXEZ+tNGqPfnQS5SfFBq80vy",
-	"c4OSNcjEusPtf//zX4PSlx1DOlK0tlUWIqoSmKyhr6pQwdHDyUwe/EVxUBvEa4Hh4QVzSCx5cQGbLcSA",
-	"16Q/wE0UBjQnbHyIFrH058jEjm2q0F5iaUHu4NNpW7YltIghhC8ZwUwxwbOUFbxiUpXgpEuRehdNI5YU",
-	"iqlUnOdrzDlSTJUPQbaRmZ0AyUL5pAO4WOzPSAqUoO6nJMYAGawDXFZ6bRh3CGNBRO1GoXTrB7EcThiw",
-	"pAiD4z3Mmn6OT5N4FCVRTsKOkunmb7A5wfc7fQKe3PkLhHp4zgzc49U1yTxirEiczHPLESfzwm8oouJT",
-	"XPwNfkeUIppHcQI2W0FtKwMBiqvI3xUvmomDotBkLMGrCi3FcIKJJ4wxLUL8mBsUv1QYyBljynhviz+g",
-	"b5ut+/kZW/iFM7Z+g9wHFGLKxexYyKV8CKHIzXkkIxZ59yS/TcQz+2s0q2nFL8dYornBV6I5kyOC4HxY",
-	"4r2CmkUK85N7N+av6/7AL8J0PCVYSjC6uzkXmYwLYXibrfI48kBoMpyRZBqt0cPf9vvXSDzAiXzBiGGG",
-	"vr667WeM0D90+yWrxC/zf+74f8+6591+N2uFlg+sbjzoziJeE1o2TZJ5mR3AwJJIDDsz6JzOnCRz1j48",
-	"NPbeocz9PKRc/d6Kyqa783GX5VSVhJ+xpJBLmM+FEeCAMvZVDXdKYmLxVaVGcPlqXMn6UMoweCDr4ylf",
-	"Ij4yN5uqL9vmErLunzyNkyiJVmP909h+V+t7blrMz4UIDAYqmY53XZndAldj2kSx9gB6uGg7iaA76vOv",
-	"kWOWFsw7s9YpfMVe4ac5GaE7+ePqaag/+bRh3aFtiy0RE5683CIySC+4MsUaOTm6tAqRClt2BdcZhYHf",
-	"QOPSCGwci+YRNlqw5Y6n17Z0XBU9nq2jJ03QUNFLmai/dl7utnPWBK148tJJw2WxOTkhnzKmzX18Fl9b",
-	"qdrPgP80U+8+Rt4nK2IXi+dEk89MaDP+46mZcIBM8uRuzEO8zGfCCVk5CAmrKNC1VwxFoU9igdboCuGN",
-	"n+1uBoItiaIM+sOAyirGRdw/bUQsrwojLe40X3CjC7zvaQO5vKBftPAyCZLpYgSyy9ybkjg6xCwhccDu",
-	"bRA72WGMHw9ncPFQGtYPJXZE5RE/lMxAoxWGtJnQ095tlcdY6iMLxWHHlwIMZlHs5+SJb2B02zhcCn7z",
-	"ZML8O28i6wOfLxLDBR5QhBE8tcrhxMvrTnS4u69XrNUajY/rLWy36rWx3ajXPXtUHY3tqlP363X/mLRG",
-	"24U43a9tvCWHA/TkWdQ2vhXbDiSqpSAg67NVRoTMxdsF9vAQL2XmrAgDShsUX8jMoehsQZLWThgIuumv",
-	"iHlAqD+MxsM1LitwotyTpfBaCTVWphjIQZddzrJdC7mYcrbqfifEnD+4BY6rAuMMfJ0FIRdydnBTcYlK",
-	"Pl0wKVw8zn62ue98bDKpcFYlLSqmDsvZilWazeslqxRNJlnNVdz8qkgw6WKQvIvh6YrYrnv1OSYTc6uu",
-	"WEv0zf1kA4Hs9eQusdDMk4cE9ec4mrc7gF7c//O8JcksBIjWT8vBN9DPntEXECfW+eqEZV489N/mpHse",
-	"JlAGEAis4SIuFJXnIQYBCt3eXpwfqCz5taBAuwKA4ARF1CNFkB9pnAsAEa1woPV5ysJzvw7+w6XkU+K2",
-	"0Sx6gFxKLlVHSq1VQ0JzrjJB2Dg0V5GYv22Jimz4/xWzloD8WSZdbNzbhs3zRDCeeRw9BGtxhvg62klk",
-	"szkhXACUDxvGhIk3F0csfsyDA0y8YmP7Wn0SqEa5VCyUIZ8CJbMYZG5LuC6UwtsQlKmG+IoJkKWVEkIw",
-	"k/Z7/EAoSeyz7cYkub6bd2ABbOLTN6RubJiih6kNmt7MOBazru99YOi+AfA5NSaBlPiSEHRfdl63Z+oJ",
-	"xpoVKgr6vqkrgBH8v369fisxMQcP+jJLtSIomgu1n5BiYpA+uXNKfR4yYtAQoPSlSRBykbSrYJWEChWw",
-	"fhZPiOJZzvSnvS9JABkc2xgxDhdkQ2bLa+T+8TP/yhcXadMzGGeES0nXRxXYp4sRS4JkkeTRMSZR6G/l",
-	"0nzA25i0Cfb65AV6FI2siWcCd6WsZ1AgRRYGWagQn/XTteNEfR4AqiQEH/3xcybKNfC/DEpf1gV+bAgw",
-	"4R1L41aW8xzFFNSDXDWD7ebe3eTXlQ5b6d7d26+7IbBahbUIMLWnRlMv4mAnl7Eo8h5t9xNzEmOHazFC",
-	"Tcrn315P+f31sKZYgRBBXl8FdRVmMbA8wFWSdC8jiDcBHutDQ3MVuXQptG7JKkn4UfUXg79mfHeL+S9Z",
-	"YC3j/wAynKUKPlsKL9XAkBH4fKsoIKvXZf69eV2lxWcu6nwvq5TLxJJXjMQicYUKFOSV/ISSlS8Sri/I",
-	"21xX5P/o4MiSEfhjRJMVXY7mgBCawMSkjvuSVZpESZQCFlgl08nFfy5g2uYh5quRWoihSGvG0Jm7Al8E",
-	"awZUaBU/U4UaKpXDuhbJrtnLqvncMWyk2/Gzr2SVTE6b3efqW/l93tG1tQsRdfR5mdYt0iVzwIAdjVFA",
-	"QwCFlPBehvtGASLERFU04uoixImCx1Q/CdUYF0SISwAA1c6UjEFld5cq5O4BMCdXSmwuKmf7dmANqGt6",
-	"dF0LGb/TOuPy1jiKH3Gs6uuLUATqI5dvkohPbEKUdFic1iwAI+T7uxfj6srC/rKY1CrK+nuA64oXlIJt",
-	"OoOLqFEcA4iOGEcxRDyVoZYVAcSoSSQOSaHiH1TQFfUIF0qJbzY2oEEiriIsUl5VOSRR1yuQqxRRIszT",
-	"j5hpkAxYykBc48Q6V20LCxfozzIUYEBVSgbxUZCk+bSqxqQ8YoIExZiiOb/MR0Oor2oNiRpjClNRzgV/",
-	"mDPtMOSL88V6cgFhowD9V6kjzLWMdVEN76dLpJehLCsqPZrrf9BG7jigAZsSTvIwPXr6xFQcWNqwmMZf",
-	"uHJZ3AEtJ9M4WkxEDEPnusefl6WwNPWDt0OCdydxxI8IMk+vpjx1SKNkOI4WXNgbUPOGT+bJ1HgYByHx",
-	"09+BqMnKL2i+ptsXB6v8jaJYwveoJ1DZjzx2mMr3Mx8xznEegbT4OT0jmLKDfHmpdci0/JnMBBR4VLtQ",
-	"QgxrTF7EIjTGcepDBQB8Plk6CExFigQx8okHfHT3eIc8X1h1AK/VVXVMTSBAIF9n+SvgBmf5eNYTWW+1",
-	"6phUbafhnNiNo3rLxn5zbFdrJycYn/iNeq25C6VD/9QBsi4ORNzV7mmj1xaaB5QSX3MXOBlJyga2jKO+",
-	"xuGU5fKr/UqPtLTwGdhFk8g0yeq6ZlAFTRWt4A8yZcE1itHJI9Fchzxx7nLo7TLtm+LMBGMrKBx+NK6e",
-	"YFL1bN8fn9iNan1kt5rHNRv7dad53DhyGmS8y8fN0zJzxG7rkwT5LTpt1cIbSJ38oAAumUu9r7bquDGq",
-	"2cdQ9NyvY7s1dhy7Pqp6Nb9BmuOj6r6j0OX/V1l1cW/9wAcQEOi10WdjrJLBg51rioHWgLNxumrKWIEx",
-	"FJeGWaGRKqRKPgUsYQevdbW9ZErix4CRPDFtG9V23iF90DhOmELAgErdehCKu7HUasKs1TXKcx+BkQUW",
-	"o/wGGDu4huvEbvLVa4xOiN0aHx3bdVz1a15j1CRHO9HgGiFvKwU+TiMGXdYEp8ehz0wuihQu+0HBMFHh",
-	"KLfSaHPPUa4VcAQScGaMI8IpiQuEBYeCi+dBzsfxUkxpt0Ii6/qakUfhpOfiKHQXOh5BwVW1ZhnpRmSB",
-	"JFMyoGnTTImUmsCFnSqgUxJzhp1woUjUHtUWkLRjoB55UtQ0VPl5oBTxj1kjULAPWp8rRT1XevuEQCi2",
-	"EUUu8A5XKlVuKk1mDEKyCbjik5x6mN5c9V3p2sP7FARPKxPv+Za0NO7zykKX7N75Lc2dtr31Tj/4JVWv",
-	"N5nnZOIFSAOcd6hKrVp2Dxi6vrrt54Jz1tnh1CcLzWXvpyQmOUp8BeV5acLQJLLQiLDAJ4K2lXLziiHZ",
-	"qupTG9HoEdoiISMHu+dkiC9ttbcVFL1WDFjTfEYLWmEOOd62nqEXH2lFQl6BgG/Sxcai28I0ZFTfXmNM",
-	"FP1KQaDXmxQlG+FCbjsDNmmKw25qm0jl3BQou8x5nkKfeowOLMQI8Yk/oIIx6MG5qDxaIlnEwMymt1C9",
-	"hn4Kvs+gvh014FJAuSZ9UEF6S6hvaXQId0ApnhE2xx4Bq48sjZzh1eKaSG9q59kouG10e4beHQhlsuCO",
-	"FrJU5eiYMJCaOM2n3QkSRsJxBXXANis7IywSIsUT6ht50yhiRFYjNvcUFN0uY4oCX9fVTvA9obqmSMNp",
-	"HUAfxE6C00RtRFR2jY0MI8nyEvegyH60VvHsSG1SehkNFQRvBuLfPbR+fxWzIEFJBIlYuk50IhlRlrS/",
-	"jqq5o85j8TVnhKLR0iCG1wjLGtZGSXRBHKLG9VfXlPafZpHRuknByNYM4kshpmFAN5g0X14Y/+0PXwuO",
-	"XJQyvVxA0jOdZc86pFHZNY4wCSfvygII8qo4e/JXxeHjuwfWgKqDPjGsmOlBX0Edyik6ChdJxsO2Yg17",
-	"2mG/4fDrPmwEaQCeRQumJivfg7NY2Zvh/ism0/cV2zdIHXxxYGIZJySW6MtTTCeGVYYFEyiFwh++TTD1",
-	"cewj6e5mQqEof/fdiCwj6n/33UFbu7FtOAkMXCnJRkCfAH9eRHkX4yWKSRIvudqgXk2UDOqi8h0NPqno",
-	"aXFw6Md433CyiImLyu5D1UrPthFm5KgxoG8vOqf27dtOrXkEgkHgV3TbFT6vXFPwSbyGHvh3Y5IUHjrK",
-	"477tdJBeo7Wp5O8F0Np8Tqi0ySidaIXaS1ZpldizFyWt57Soope2hKYJaRIG+XE74Z4HRXACnRzBRotk",
-	"FC2oryiCWZA2xBKBP1eUwsgW4eYMM1ZBl5BsShf74Pjpbq1UlF0DQSy7snkuiqfhihI0xxOQOQ1FenW4",
-	"lHxKhvzJYRLdCxiLnTW1TVNlfNRClDymM/68udt10qyVkW2eRrUmhTMpzyrNoKJHUUc33bxsyRIyExxv",
-	"CkZxhnzCpYF4iR4JTQpRgchsnqz3XYj7OXp9yuydyY50RItFkmPgb6R4yUfBjo9Zlt9qlqo7zCIhh2NV",
-	"0yJGHqbIj6M5ismc4Fwi0A5GtuOdzFa7xubspN6DC6vA3jMnFEJYUTmJ0IigJA6Ij/AEB+DLk6sO/j6M",
-	"ap8+SS3kANyq0q+GyqIswWKOInpgcmDZOueDqiE+cngty2HN+y9lGVobOAXn+kuIQwqpJI06y4Vg7XBu",
-	"WKVCUIv3UrkDH/rXMZTII4p/XlObohQr3dHm/G9mO5cy+rw4ek9GaBU44iCM4JWOGtDlbZT+Jn1hyvdc",
-	"2RL/sA3tQFR6l4295nMMJS5GBcJztgd5/ZGMPOyPbOJhYjdqrap94jdatodPqrhVOxqdjOq77HOWiDSm",
-	"1f66/Jarla/sbGRGIUuawT608iPKvsj5e0LmrxEeUDnhIBovZeQnv2naGpB72++cd4ed037v6jKvq5m1",
-	"IKrFgO7762B5MOWV1S0kQ5lVvx+oHJrjOFmC3YBk8Oowmk8jSjT0+m3vGt3d9CwBi4ew+Bq4yyaFJ+K6",
-	"Qmgd5U8zLoOhf06ieb5c2QwHopaSeCwMKNm9ElpHZJOva3scRxQgi+/X1/Zcs4/k4IWpy0hYyUDg7wuP",
-	"L5FB1o3FD9g8xMt0TCITib+T/VAnDDzyNCQqObA2chMC9eNZAAEssOZwCvC1Xi0sz9cFnvuUEMqCiLoW",
-	"+vc//5XpVkLCXZUGOfeFVL5IpsUu4QjNsE+4ICcU0BWCXMcVFwyYr3Y1eXxp78mywFN/jKueMz5q2DVR",
-	"Dbs5tk9wa2Q7XtWvkfq4gXeLQ1pfuU92hj9gFXZpNTIe+7OA7r7eHfgGKofRZCIQeGX5ERCsQbABO4H6",
-	"pinP8DdBXeQ3ZVi7AYDGisr8FS8xzAtMQ9Eqn6qigQW9V3K6pUJ/2RTPQTVKg0dc1cAFpnhCYvWzAEoZ",
-	"p2wzl5BNEunnu77ro8OHasU5VN92dRCATgrMHY5F6zEKAAtziD2ARSo8ppVSIjI7kHzldVEMi2UMWDgR",
-	"OFegK0bTl3Ijr2PoLz9RwG5+iw9tC08sYAEvFYq4ngUAgzfNSYhtHrh2VYNTJ6IC/AxxKsdJpNiJLFk/",
-	"oGVXERkwAuz7yLZ1cwfKH68L6kh+mjNgSvtuYdonFxzW1rB5+VX8jR3nT/CC72tSLzIl6qnR0S0CZz/Z",
-	"PkEbzeb9l/1akaIFtK4ZiNrfOUKxNCtema/sCAoZ6UYv8gbnsToZ7vSi7qm8GVM3jyPAzQDfpOiwaVzn",
-	"5xKQvKZ2cGzKSiTl9Knbs5+kIR5MMQMK4f0HFdTRn4ArKCRjKD6uw8SZTm4zvaAZm7fyg4p0LZIgzAYU",
-	"TEFl1Vwb1tuS0RNm91cn3vQGY9+G6HCZjRCN03MYPjegGkuKvyR91q+l3mXkMCzoPY0eKSozQpD75vzq",
-	"/fe9y+GbXvf8bPiuc94764AqdlBBwrg2j6NRSGYiO5drdABOpeJAMVfjHOT2LuFd0Y6rpJ55BIjwAJGA",
-	"vanoRqGPeJ2g0EHziCVY60SvQU1h4OYe8Tme41hULl4iSh7hZgV1VDCA5dQanMfG2EtInDN1VNEF14Bu",
-	"k5iQxEK3c77JoIslQGrQKZBOrbHHkd3J1KDWfWlYTutobV96VNjeVTlsGEi2Gw2ndbT7ed4RVTW9RM2c",
-	"oUlFc/b/M+w7LirTKKMCpXGYxVJProFsP2vNxn71tNNNLiRzic3Que5pU0GQpBNZazbXTmPHmxF0K+Yw",
-	"36vm3qdpOofiibYq6iDIm8o8ORyikGBAznH/5ArLNoRrMAu5NlfdKvw/ZZEucuDqMgicN72GzQQDq9eM",
-	"ca2uQE5G+FMVNZtN5FRBwDRGWq9tOKWe4nfWXZFBX7+h23mNw1dGp2g3Kis42c2gyEmUm054v/LyTmOr",
-	"9MmWrNcWPFef0089V79YpTOZY7Eu+CqXnwE5GZAFJQJ5lrujj76fCuy8xyjO5/YXFM/hBDEo1QalNtLI",
-	"q+wXuPKxOFa22AsGowgS5Ad+G1xASCQn6EwEhSTrKlBcLknn4HXL7q+L2dyFeLHETJovu4wkEF4QYyox",
-	"q32dylKWmNYH0mcTxQLlzkc4Z32HhqiyzItI90w2Piq7cD8bPKu6XLJKvIMlqySyHFUap0oBzec6yofX",
-	"WbKKtKs3nL/ALGSy6fgVspp+7Hsnx9Vandhes9aQylbLO7Kb41H1xMfVhlNvbFe21vkUJYUViYV5J1uh",
-	"I1F6CPgqS/dNWuxrrYdwtamqtuaJImrywSw2U5FpWQE/DWdsE/bT1OxpdJ9pt1UIlLcu6wIngvQf44hO",
-	"MuzK9I1t10c21UoHz56slS45pmj2NXKUMpJM+UEmLhMflWMyXjDOTIRnzQJYaZ+LstkQ21pxSaBkNjQW",
-	"Z0elLkdUqoFMa2bMLcxpds2KCK9bPPd9mf0JzSBCH0gYzYnFNXiQK4XPVtyVcAHRWF4VdoBCKA690huT",
-	"4fhD30f+qndevL52GPDONjJa5zhY60kPqB88BP4Ch1ruhxxIOBT8yFvMBI/0SZwJLNo9+Y/3/UxIzgXO",
-	"9dm62IIOmi5mGGKoEkI9ImVsjaoDs5UrGSEVHZyWSUGDUhLi+0HpNSQzLaMF5FPyyzi8H5T+UnxqFZ+V",
-	"Hb6T+AFzd33dvRneXnZ+6iIv8lMHApsTLxgHnugdnFjsMUi8KYpoG3Xu+m+7l/3eKShcw5vuX+96N90z",
-	"a0CVMnV60z3jT3TOby2kLvbO0r9/vL26HH5/dfYhvcSb6d7211y97tx0Lrr97o3xFeF7G/Y/XHfTF+TF",
-	"q2v+z8rlfufmh27fQmd31+e8/8qBxzuXNsx1y+FN9033pnt52rUQ/L686g/fXN1dnlnopvuud8vfMq51",
-	"Tk+7t7c/dT9kL/Z777r51zu3t91+YXsXvduLTv/0rYVM72Kmne7lmZjqN0N4NJ1+1DvrXlxf9buXpx+G",
-	"vCO9y+HdbXf1+k337pY/f3N11++a/bjo9t9encGVzvn51Xv4EF+PYf/qanjO585Cb7uds+7NrXnp7vL2",
-	"7vr66qbfPRtedM96HbkmN3yCz3sXvf6w+/Npt8t7jm67N+96p93h3WXnXad33vn+HFav37257JyDgyin",
-	"LxQsd67GXMf+20f+H8duDT9+98fivQAqwVonuLwvg2BwyCIdCQMx9j/bN+IJu+e7aEowZyRcSpUOE6MA",
-	"qobSMfJ7yN+HTvXHs5+P/lr/8eRd87L20/FF47p149xW+7V9D0PB0L0QM50mNQ4+yehT46Rsp9R/88Pd",
-	"RfeyDyaPchSjRrV+2Kg2Dxt1IWdALCgL/kGsAU2Rc0Sokxgr3ESNWk2e7DGBUybwyWwecc62RPdkecCJ",
-	"weAP3TPUcKoWuu7eXPRugcbPupc9uFy3kKY91HAa/NXexfV5l/cUnmiislTtaJQMKA7D6JGf4BJnIVok",
-	"5MBCnfObbufsw7D7c++2fwt9ftPpnXfPhtc33dOry7Mepxtw2ouh1w4btRNRh0wBqeBwQJXWeMA35O3V",
-	"3c1pd9j9+W3n7hZ6U2ulZIqajgMjVRSMmk49Kz3np75klXIzw5XO/LSUrJKeE3jDmJCSVcoOtWSVCgZa",
-	"skqr3S9ZJdV30RHV8azoXtDpzVKzlmR05pA6CDNbbq0wcLbGFAWxjcp+R4Hc1iBUqTCI9VntoFyssFip",
-	"aej8njTXHZLFaQ5solEkIj7x0A+YGtvXOffnOMYzkqxD2FRg+onARY+XFprjZMp1Q7nXdQMpW5MdtnTq",
-	"fyDcQNLbulrwD6IyOdMo7KEwrxaaTW7enKKjllNFXEZA16kh1ujGK4bmIaQVUZPpCjZmZPrxe4/TKBQd",
-	"zGXWHUpN+rB+qCIMXkqCWrfCL3CUraituX1XuNWywBU7A+HoLKTPK8J4atfZHJUqn9sJG8PQ/NNEY1TO",
-	"1nOyJBw6zhSAOtgVguI/B6WBRWzxdkCMtFzKKh9LEdBk9K00AoEOL8qYQT68LsQFbA4nkGzyzFpfm2Ly",
-	"dBCdsDerfaktTG1UtVANpDt1T+hi6ZozFGO6gtgyoKoqdAV1FLQS08DchUF8ULZWepMBYmnf6LxkNpTJ",
-	"qU9X/YWLk3xKVJotAJEZLa9u1I9WcaKDQH0W8Esyy9zAuntl1rBgX9wM2qKYADAzBqwADkEZKkUqfkTV",
-	"4oBei8aRkLgKk4EkqNObYuwyxJIoJr5ETs9lfQoLhPBWpkgsEpysvQbEI9f/Ad0ZlEyPFLiMRkfdJ+Mz",
-	"pXFmlGhBGQSiKcRHwty6kCSMjdnnUilGbrr+7s6WBz7D6/NBnwqq9fXgtF4kxFNlR8OS8YekFR8F1IsA",
-	"Uc3DYcj2Cd9Zg7PjE8+rHdUbtjOqYT7skT2qn/j2yTE+GVedZrV6cvL00J0t0abmMJ+RkrorEHIgUk6R",
-	"apOtg0hZ3fEDGiR5T96OqMk7QJFsOkZzQef6VC1XpSggHFEHr8XR1+3jCXALd1CKBwvHqXvqFfhFuGyY",
-	"NwGaJvWtZ8M3Hla0PaBXMmXBdiHuKwNVAsSY0QvXkecjjmlAJ6xIgQuXoLlJP3gSocc4SAhDZTF9FhJD",
-	"swAwIIrJgWBQU/xAkGo3lwMK4ry6FY0HVKbZAxomTlFf34tnlJ2GVdAtpxwQC0CbvL7rW1KJkU5PQdrP",
-	"twRvh96QukY++ikFwShG0NB75KkxTcYx8nwFICsh5diRpCu6CENXzLc6bPglgKvNFobaGCWmRahnyE4q",
-	"tDGNykj7ZaVKrgw2UnxPyiXA/toKggIY5YGVHu0A32jw0N2kkqz4hdZLXyI5eUBN0QGVcfEcq10gR9AW",
-	"uJzYAJI1CuLGmB7kd8aAwtZQA0rlF5YEYSgwHNGglOv3oCSCycwuplsLkgU1eC2WttIfuv0BBTd/HCQJ",
-	"oaIPCyriSn00gyA4GgHGmYaqSGXOH2I8n649C0EUm/BHCtxb/oSs9SPNI8YCrtkDvqCOd3mMTG1yZ7EN",
-	"Otn1i/KArRKNfLKzqLn3Vy8jf3v2seiCJadkHddIR1Ec5bZ5wgzo4jULwtXWjalpvGm/oF71jqV3t8of",
-	"/FwsxhMEnAE+MJFJn6mkI7XklEFJKGsNAG4EQ8cQRgHhortW3hmRcI0tU3xAGjBFjL+U/ZQamAsXLIzG",
-	"iHaY8nzkxVELj49Pjok9bo6x3cDVkd3yqzV77Iwa9dHJkY/J0d6RF7D80CG5EhvpEOh6HSRABih7DbVt",
-	"ToMsUBBeisoC6pNPW749j1hgngQrWlphqMIaYukgNoWQTH57rQqS4PC+jaC80RoTqDcVZ/YKMXJy1qjP",
-	"aTSRh0W6uEgeNEw8O5WGVOLrdrkEKgUUCg1iqrWsJebHHMs6EuvR+SJZe6r4ZBzQQJc61wgqrhDH3ohS",
-	"9K4QyOCXOBcVGhRcqqA7aec3Ypv9GLCg4WgcUKykXAjY0nEsUayfgxKQSbiEA9+FhoapMOwCgIqo5F0Y",
-	"gA0dGdCysFO4hoDKf/KZEdDs4tSFa0rmlD/EGOUPIXXyH0o6dwWkioEwL7+u7aCjgKbJJAtGUNn1g5h4",
-	"yXCKGaBUy5+iT3MSs4AlvN2YoKKIcb5lZGT8LPKJCVGwKnpYwlaqwR5i8VtbqDgJQ5S2Eo7gxeu7fgXd",
-	"wtZgkEs8oJAKE9EEBxRd3p2b8b1mMLfjpHF7XkTHwWQRc0I8eAEr1P6YYjP8SZX5dYzgJy2ZPNWCs2PI",
-	"OBToVvYcAY4l7+0SNr6rnWWnsOtEQX7sEnP9VHywvSwyqoSflLVXQ9hfrlTVm52gZXYHldlNpzRsFR+L",
-	"UmcMVqMmEKD0xYzKOZtDObEkQnPMGPDAtCspQCyoKPxGJm9JAFLB8AKGyGyeLKVesQns5qVgbt68OMAN",
-	"b/FmrQWtQ1Ewmy2Eu9L0SClMQuNUq+zHiuT7irEBPAUk26S4gi9g4MY6t3sjcxNPbWBeRo/FI4Ud3o1L",
-	"FXsDvynDs/Fh4Iw7DPZZRmjjewXPr3x+LTb3f8DArO6m7suy9lbmQoW/hnU4rw4Vmfz2tRbKTbMNpMZk",
-	"HTuAjKkFVh3b7VgoKgjJkoJZ34m5Z1NQVzl5hn5q+yRzmKTwUpxe8+UX5fhvCQ6T6Rr5UMd5YzSF5yAU",
-	"pSD1YC3aeXQvZ1e8n8F6iO6NHm0OCivqeQ8iM26D2SLEopA6BO5shNhl4mmCymtQdQ9SFErRROVJIvUL",
-	"gPPKcm6FX5GZR6ASu9lSa65MUBVSfbKIqYUWNJRgMgLwiLmI0CRe5jCajaQmtzKgUEkqmZIlyJjRIgEv",
-	"9JqvGTkTfsZ8lM8cBi1TZsaKEAxZBiPXUM4/+EupxolAz+kaKBLTIvr4cnKkF0bevRbBNcWhMtRVWK2r",
-	"5x6k9RxT1OFXrKIiX9iGGgkyMEXNB/8ELLS8LihMr67wZAU2n1AVOyCysiKjtQHVSoEMZoFe/BJ8rJhQ",
-	"4pCFH8l1lxsAgMxFpgvqrK6/KKsBoTKcmrgWW0xRaSq6LKwzVo3lY2p++ZzBtPryxcpeKMrCA9Pkly8f",
-	"d9x2Kde4Tci8iH5eAFVLMYoi5nUeTQKTY+2BCSDgdYQgRn042B6juACzTd3ZiANkvm7Uwo3imHiJPY1i",
-	"RuwRBBUubZZgIbNqIUl/oiBXfEv9XDWIrShFxVhEeQ1749fyRUPVp610AGsXqV8se3RQyO8KTKPVuU/W",
-	"vfXj+z4qv72tNY8OdE1ULpb8Bd74s0iPFhpI8A8s4t2+JzgmsQsFmT0cxwHAiTIFdeyST3MXeSEOcj4N",
-	"svxxOvrBC66CH3t3/+hVL4Me69GbpnfaO+rdz39+d/pjq0KWP/7Df98LroLepx51Kl4tpKPZG8f/+cew",
-	"9KR14zwBafCnnaCk1i/QesnlgqwvjLMZvAkwxlDZ7fB/JYAT/A3YNComTteDXgfUUORxkw5rLT/mD6y0",
-	"+6nhzFkfibWN+WgYqz2jtzTQPPbEEfPbhm9l8jr5Yr9ehSET7z4dYUlykMAvRDlbAZR1Rsdewz7CTSJQ",
-	"ZVvjZtWu4fqo4TX9I3I8fj7q2otArs1JPAtYsQKaUnj6FBoFCdPoXvUaKmsygG+YaLL1mulPNCAUDK2U",
-	"92MtgEJ+i/GHJaKC7oLLL0LtpbIymUP8PTjoIRAvA3Arn87VOJIX90h2yndNPJf2KhqPJcYgMA2RHqyi",
-	"NyYB1P0TNdImEFgq+/6KwdIKzwtkFvEh2B6Xr4l4lsExTUHp4zKQGGQ2w0d+PTtKdbEw/30yDPwn8B8D",
-	"/HgT//n2I9N2Eh/UQ68FqzFBB8U6a0lKyvb6+AKkxyAR1QHgapBoZgnFh00Wdk+W4g1Z3lYRtigCTUSd",
-	"mZWIx52OwoKoL+N0zNtyzN1p5IYbTCOlHcs4x3YJBDNOpaLj+Dqik43bThgTkgi5P3T76HAe0EkBWuL6",
-	"PCi5UeeRfE9DYPMPZzYOXNk2sZuSXFL1oBj2AGtDgm/4qotx23etCCzcrynUcyVf/O2r1Lk1C9yC5AOq",
-	"psrJMbFTfrOytnpqv+k8nLSXW5NwXkCVzBRU21jsbDM5P03j7KfGALAFphaQAmyF381WGbNVtWSVan/4",
-	"3Xb1u+3qm7ddbeAbtzJbbw+msY4mwBvA1ypDE0bQwgpLeanhpDulwC5z1z8FUB84hT98+PDBvriwz87Q",
-	"27fti4v27W1lDP9zUZkFn9A4Ft3GoWRqslKF4U5a0BUs05pTq9pOzXYayDlqN47bTrVSrbfqULbayNwt",
-	"Dwb+58YXm/9TU/8g8U87889gUOF/HH05+EshVMU7Hcd1A9O/7lBjfLdHY1VrEDhiPk5tDbhPATu4FvnK",
-	"MkJrBAyI4QcIQluB0HmSP2wLgg4Mo2Cs8YJoX19MpM4mMDBk+pIoFR0tQh9itvBD7oCXpL4aarg+fSU7",
-	"G34EUWq/+aTkBAoxQ5ZaQqP/RQLEO3MHFvOAz0XWn4wmYNYaNdMILIAtBS0NjlqhS4tmWAW5f/zMb36B",
-	"1ASZpwpIwUZqqrlC61hsrVTEE2SZuFsoolbEF3SZtWDC50eWW7MQm0aPFM6b1X2RIuYVt+o+Thnxhimy",
-	"LdcfAypLwrXhW5ydPJA4GC/TnBJQW4uK3L1CYTCKMRiG/SivaIqvXYx/+msrPvnhpw9/j/uPv95dn530",
-	"zq//1otq5/gc3z5uVZhyo1qlEy4fEG8RB8nylpOkmIyOgvL/64LEyzXh1korF6GTLpR4FMDduhIAczOJ",
-	"hKK4p8ioQQEw2oA3BygUSjNuG4UE0g0xD34iwCaEXb2zSKZb7PuZbuFFMj2Em6J4b8asYGaZqb6CPQs2",
-	"KfAM+GjanWmSwCEOfoZ1c7RbZ/afHmFdX5maLxBiPoawfon+CgEZ4iVl3ZjhAIJVCTAQqLGkoQAmQTJd",
-	"jDJIAPLfVc6g6zgmUE0YkGO50AnAF5MYz2YgkUPBexFBiDopvopUX8GRL6oF88H4adJ/WVgeLJTg8N5C",
-	"8xAvLTSJkshCIvvBSrF7ht9ZyMS7FHE7Kvb3IQo8whtIuCophEst4sqK8QPal7C9ARdXY2JzTo0TyGuB",
-	"nWygXQOJu2JQ/J32yvo9RvG9KBZm1JPTmU2VARVVrHQUNAmDEYlxQsKlCIkeES5WCGuXGWoLZTFTWoWe",
-	"/+EP6DQmPqFJgEM2oMJYoHqpUf4QJcSHMgAoGrcH1EY4Q5/lH9/31xHpwY7OLiSybeE5kWrrvoYvZTfb",
-	"JnYhP6WviM+ZWaCbv31PlvLLMDnZPciSaC5Whx8KEsiG5Z2qsrIBs7TUsYTDTTrHogVArfoB4wTurxRO",
-	"CKNJtEj+r7zvHogIfkinsZBEH0/r6XESwfw8QlmWutrVARX5qrLMGiC5fpoHMe+osPgEIcnaQ2X1Npno",
-	"qnoMIFjQC9mtA7kDZOQVKt8+4smExOiuxzvsHvqRx1dGaNfgh9IEB4hEk+CBcPXvu+/U0pDvvlOuvLko",
-	"LTgjsyheQj5iWw1lwqkRJpm3EpMwwoDyIes9QzFlBa2m8d7Prk5vh9fdm9vebX/Yueu/vbrp/Q2ACP+c",
-	"xAviaiMACmSk7yiOHsUSh5GHw9skiiFiTJRithD24ogx+X2x7FzOpEvDfgJxaVEccGLyMBXJBJAQDzsQ",
-	"pDi9+SRoItC5WOYQL/l+nmKxA8G9KRRpF151NXhnBbkCEVJaEYFdSrShAV2BGzKBGV+rVyVU5i8fXWCv",
-	"smBAFhfT3FNtkG5/XbAkxZs9sAYUWKRCDC+GZQqoUvsNBCZjDAoBzEUznHhTUoSmN6AxYfOIMmLi6hmF",
-	"v8NooiZaq4NsQNO/YX9yZVBlTXFOv1khVLm9hXqhyNpZ0QtlH/LpO3zzSUF8QDsM/bQYkZhytfiVTM1J",
-	"NTrXythnNpQxQGXMj7KIbsgusgZU3kxN0DLlSF2WfJS/+Jd8mtCf3QNxpDzyo1Khj+lCqGJ4ftQWCfWi",
-	"6vKAyqzGA5mEw8zltyBBSdau4P1QBgQgJUjKlVP1Grm3SRx4iWtU1XOQe3f50+XVezkf7mvk9iC7xzUb",
-	"VslPFfRGpzSlB3RMBIASk8a+3ZKNVH6RlUIs8eUxMpqttfUshNZ9kCtm8fdFQBIBgiD23yzyCdDQewGE",
-	"oJwrUxLEBuLBYpW8hAbFDwYGhlEuCIlSFfw0csMomg8Bm9210ILqLDcF6sOkRBRQAxoht+eYBZxpTuI0",
-	"9wwz2PXHtXoDupEStsBygNVoD6hqtI1qrZae70EKsFY9FCM4THvaBmlOjyG9IZ2uvy5mc9YGNNCSy09H",
-	"DSPB2x9QCSYBQJ0ejuOlIA0Djo4vn05HM9nd6xWBTWSQiWRfMhuRWKZlhYFHKCOGGN2ZY29K7FrFWZGe",
-	"Hx8fKxhuV6J4cijfZYfnvdPu5W0X3uHabJCEpkDeue6VrNIDJz+B+11xxIPRnFA8D0rtUr3iVOrC2jQF",
-	"9cwQziBmLCqKoO1+koKMDNdYCT6TflBDQmojnI114vtHShkSawWOf5nAxqWfMBiDBRqVj5HPeUla5F+A",
-	"C/iyyPvT5Ee5XyI6MYQOvXUaTjUt4GJgDrvo3//8f9LUK6VLBBThEac2fYf33JJ+5gFVO08UwKJqggCQ",
-	"Op21zMGpoSIkfWI04mdRw3EOKghC0aD8DE6IHQazAErQ8D0mKE+XjIRlIbHh+55jeRrDazCHik3WWlIk",
-	"uiFJvLQ7fF2kSVuL+z2/1BahcCkQpwLe5sohocKfNJ+HgQdvHP4qvZ2GUSYNRtwWXJh69qWL/IvUnrfW",
-	"ss8EVX7J2i+4QCcC9oFVAe3XHGe/QciovhcJrHvmMEVYIgwyu1fP08C7L1apIYZY1JyeisPvsa9njb9S",
-	"3f7KHeV8g+8hD4ou8/eq9e3vXeMlF437UXSOY4Fl0ag2d/meLApE/AviB1jka1ulRq21/eV+FF1gupRj",
-	"ZPBefYdBvhXHmdnZ5i7z2ePyLMWhgNqHt3aYmlsSPwQeuaP4AQcC2sY0qZXav3y0Smwxm+F4KdYZBTKe",
-	"AwqsgB3rI3/l0IsoiwTJTorNmiygk5DYoKTh+dxIds1oyJYQLwVgBsIMPK/8WPN9kSUNJ2RAcbyE+kmn",
-	"Z5cWqJpsQGX40kFb2jf8GD8Cgg6AKYD0AfI/8YMkipE3Jd49gWBYrsIBYm05m+5+YKVJNYJv+cF4zAT2",
-	"i4R+snRdYVHkWgbLgvFIAnBLxxNIWzHBoVElJ83+MCvnKANsEA8oHJwQiRtGE2YUNy08F1cNhOILqf4r",
-	"TXq62u4I9NoiFvwDSU7lum7lYwn5lBxOk1mYYWAlcSj+Hz/yYHr5AxLHDG7w3yjEdPLnQYnQQSlzj2Df",
-	"/A2yh7igxA9JdeL+ofEAl7zExXwrXLjKP5NeUy/pbpZMFrliRn7bvzgHG0GlwJb9pdA3Lnr8isnXfmPG",
-	"sGF362gYTy+52udXiipYdrcffob9+WXtrjfCOMDGmixDgtiUkERXjhItyay54n1e2UCYHSbK+mjQZwYe",
-	"8YI0Kf7gK4ag1GBB9Ot8XvmVKZs133KGRV9+I3u0m4SRw0DG9j8cu1UZ2h//VISB/HE/oQA/YDGY7M4q",
-	"lw/+LGj087//+a8vB+WD15uI1UguK0iu55vXE4UA0y/wbfF5HNHEHuNZEC7bbMkSMrMXgcUwZTYjcTD+",
-	"svmj6YrvvEVgup8uSjS2v3IZJW+iBfW/od3X0TtBUdvazedHHlu74wzrpwbz7lz3nnCqHlTQoNSPIVww",
-	"WiSDkogiFk0KE1B7QLGymapDKWOWd1N/l9CcUpeTe1DgyVp5PuvKUzW+VpjBGZ+SZx5RZ1en/Q/X3cIj",
-	"as9jqXPde9qRJH77wQMK/D8PSkwspr0IsifjoR88/AfPMIPGvrVDDJ4UghR4xFSMg4is3bKp9jjOmGWy",
-	"NqECB57Ei0tW52ivo41T80udaykJ2aMF9UPyX3bK/Z/xgoIdrkys5ABOujLnQJa+Li4+4/ALZnhCDuci",
-	"ltw4X2GVlokMH0HXlz8gePRg837iZFAxY3/FSu9x7lbSRcsevy9z6FovIqvbd7dZppRnQKJPeTZlXn0e",
-	"55LuPr5KV/zAqKGYCLM43Dn4Xd7YLG+YftJtIoeAUvjHeu1eWvdqjmO4cudxBEd7wNBiroMsAjqBMk+g",
-	"0Wq3RhItJNiejxM8wowUskaJHfFcq5pK2SpF97sbweS311BRZrDf0pF4HjwQynsGQBqbVlna7Ctqwtaf",
-	"gXhG0NWcUH7E1itOGkqIGXJ1O0s8C10IdXkg4AtPIrC/FK6sbI7ff/byqkCiF/BWfMmQR3EgojgnVw6C",
-	"ogkymJKOYSskJ/Vy+uK3ZCkQSoUZ3QP+Nrl4WwmME8ZGAiukLWFdS7UPFPD15reYhcgn7CXhUpYaCbg+",
-	"MU/SAkuATBqtkbfk1z50Ls73Iz01jt9J7z9OenLx1pLePBDy3cbjy/08UEl6g1IbDSCtb1D64q471Czt",
-	"Ajb8exliNDBEjSREOPdSjM/U/Z9EUSi0iVlEOcXKeLw0/m7LqTmgZfcwJthf/kN8pVBlvg4gXfF5XFbn",
-	"TYrsx53PUUjb/G87RdMlCtV5Cu6DTTQnlmFHoUnCgal1NHyycwiiC5Kpiknj5zjyCfbDAGqdUB81nTqC",
-	"OmOPASOVAT2PsI9GOMTU442wKeQXQM1JlMR4PA48ga6fRBAUksbysTUmlhuC/YCP+1sUvvSsAUafDCAR",
-	"6RVqXBD4BgeHmoDK/4ZXTi/MdgEvF6+6ljLPIe4uxewAmExlpcuBy1mgbUlMMxkrfYMf4UmR7gIRMWHA",
-	"ZNpEzssfsKST9mjF4FE0Vekjh9d4Qm6DfxAo8rHDs9KH/fG5NLwCFFiqObUju1q1a3VUddoO/39FVMso",
-	"paB9v3zOYqbsCnuiUE1KqjY6X5vTHpoHcyIBG6C5ml8lzsghdgOfELvhN+t2y6sS+3hcHTmk7rVwtZpa",
-	"fHwyD6MlGkVJJht/y1gMyIWSqmsyD2L53vGm9xToQkmh7AznMRkHn7icNLof1j/9FZe+fNyZJ2i6AfDH",
-	"AtaQgX9MCfg3D1P47+ExhtbIEnPOTK9/ul0/QjXUovitU6AlljPwZ0KyXPGHixjxIuoz4Zug0SMq4wSF",
-	"BLMEovp8vDwQaPAycEoBUkFAZyx4DYQHCozNttQARL6UiH0WYetQTcZXxf3Eb37C3r7t2LXmEZpiNq2g",
-	"O0ZE1NeAmrH8+RD9rZFgRjQ/ei/jkN1eWnHa/gkiWzGKSRIHxNexq2IfsgHkF/Ox6Z7HZB7iJUsDnXV0",
-	"WDoNot5ktkZYwZF+mg2x3ZvzGgMRuU1b33iTDSaWXPiJwV07cETFlurVZv0IkOJX+d7+vEbM21eJ9fr9",
-	"aDCOBuNMaMX92uzd48n5/bXD/uYdfxhdNqY/+kc/jLvVRS+6aSbv/77pRNl7jfluXRvtBkWoyWMmwEYj",
-	"uK1yo9/8sHF2CE8zNu9pRMdhIFJT/0PxdLW9OvwTWd5A9f7/1qNVcJDsybjueC2Q2g8/B/4XwQIV8FWW",
-	"QM+IQK6Q+btgMchmZMlELqsgk2vlnBCtmedEjsk11vXA/+1J/xv2xbwU9Yi53Y16rM2GB5FOuUHPU8Yt",
-	"g7MVGlA3UMcOE5W+/Tu5vDi5/ECSXWllP/lPv9w7A0musPLUDZFAi5IXvWLI5RKGTPMSsosrhHs4NhNG",
-	"wrGIpkiY0BSWCsBCWEBXCfAORIcsDb6kVMkSPOFc05CoVqQkVJZPHTxB3BAD2EOk/F/ZT/8RceO/cBPf",
-	"EBnmvZ/EoMPJ9zP06de2GvrWWPPS7/5Xm/PqttOwnSNUbbSb9Xa1VmketZzj+guY80yAxhRbcRVK8ZeP",
-	"BnrhzpiDWUjBOkQiPeJYtSsa26XMr1Idj8bVE0yqnu374xO7Ua2P7FbzuGZjv+40jxtHToOM19Ry2flD",
-	"MRmTmFCPDFMCfGIDT3srxSNJYUzbJcDJXFWB15NGgQpM/dWXGu1ao3LUrDWbJzn9d+ODWaC3fSylak53",
-	"M5XqHfy7qXRnU6nJ9VLOnF41baWc246wd6+ru4iHug+SXX3+oxRhKqPIX/7hUAHELOLgy/qcWSiGLREN",
-	"0kYhkzh9X0JAiacU93rFNOpU2b2+U9Am6rZ7oDXFgXREK8Uhk8iUWm09qIwvzJoC5PWTmNkAh1CSMhqP",
-	"0YImQYgwqn36JO2YwlC5n/i27w4Qk7y7sJWXaAHJ0a+gDl0aPUeE+gpMADLAxM75+eeiJqAiqmhBFTxK",
-	"ppCejCm0WQb87kjePRBuTZhNaWuSU1jJkaIsJKwXnqixruz32wTHELdsoAmbRbK8RRwDnrpCnxVAMcPA",
-	"F4H70Vjh47ryuHLNCkeYITygusARI8TXWCgphKYQ/AmdBAKcEeIEJWlK87anq3Sa8JxlV/ZPnmmuAEOU",
-	"rxLqS3+Bngsj/U0V/AuSDEZLG4U4IbHCz5H0LcYgfZiiIHCQ7GnOZ2KqI5rp0K72efXCt2GgL2aV6pGA",
-	"mBsN3nmiBqNH/bvx9HfjqcnhgG8plBO9M4rP2yJVaKv19DaJDEYhN2swlj5FzoAEugj1JZgVA47QMyAO",
-	"nIZwZSYCd3a9TdUYwf+QUXWXPZTZOP/lVtitdPgkM6yhhQsByoTRDxIUY7rGFrueqr5t1vv/JWvsDjSz",
-	"rzlWvQ322LWs7xBEwvUWIYEBp1G0VIX5Ry7TmeqCSAVOc0zXSDZtYceFb3KxzVDuJb6fayHzqtCDfTd1",
-	"TQFYOme3AI5pPivBBN0DKfgJxKh9tJ4UfME1MThdLSQKAOXABwP0Iw4SC8DABtTYkz4JA7E5k4TMZKo7",
-	"H3a0SLwICjCFvlGMFRQQERunq7Wk8cXGREYxb2ZAdfmkqcAgEz0txMzJ2N/Eh54dr2lYu+QImfkDqt/5",
-	"C9GLIZTlr0mU51K7JA5FAhGqhmGl6dTB7KHbMAMLnJN2HQIEqjUw03DRVT9Yy32slX7LaL/mOFvbr1aq",
-	"ddH+R2nocqqtOm6MaqIe17Ffx3Zr7Dh2fVT1an6DNMfHTskqqVpUpeur2778qHAHACEUGYxWh6ZjH6Td",
-	"aWVjrEB0ySXJINzK3fwkUxCQxzp7UD9vQ5DR3ux3p+5XMyEVKe9McaggVowmIOy3PzYo+ZSIHOBnNL8u",
-	"WLCvVXt+sgQ+yZ0hBTUdgDHnrACA1DkOaMCm2lBiVljhkvqAelEYEo+r/WW2ELiOhRU4Dl5LY0JqnZDl",
-	"iZSgn2PX+nt8rhR6IRQCJzFgegY032MB5w1GZigXUjAeGGgg0z3g8BKGGfEIYE0L45EqbuE/YOoJ3Fwc",
-	"Qmy/MI5gUcVkW4t8BfiJW8ZyrpU9Y0BTDD1j1ADCiyJqAb2KRAYMiIhoFEeLyRTg30bYu1fHr0C1g49B",
-	"7WulNbUG1L3td867w86pABHlk63sMarajUDlk0PhzapwT4ABnUHVFNMGA0NgeEy01WZAt5ht4JUJSVbj",
-	"LAUudt52IwC45fzPMFQLEgLAIzWIT2zkiIG0nyE5dzspwhoPqL7tmg3HRIJA+hVkFD14kKsFIHwMlauO",
-	"k75lofr/y97XNjduK1n/FZS+xL4PKZMSJUuaemrXydi5rp2ZOzvj3OxWOGWCJChhTYFakrLim8p/30I3",
-	"AIJ6sSW/JJkafxqPRIEgCDS6G6fP6ZH/4N8TquWGhgH8nwtC89wJhcWF2FAWeiT659mny7Pv351fv7t8",
-	"f3l1ff5fP5yfvz1/a7+utjZR20f5wH61fBQl2/XU5NZToKQbiw7O2lic0DR2WUKZG/TGvjtKg7Gb0JFP",
-	"x71hPIrRnWELOGLbQ3Cn1/n9EZu0HK1nRAZ8NcHdwUmE1+zbHwJEANtoSIZJWgjmSFtpNr7Ds3EnVV0s",
-	"Xsy3OBdppRTUAPpoxamRpXcod5RisZDRZJd8ln+iRhtuzvbP1jekDQMnf/3tZGG+hWyffKOH5pxtPe2d",
-	"de736WMD429Tdgqs+12TkcHzrFZKJuKQTDH4ulBEJgqN0Jk10kKsrpGvu5UkcZo0CMa4EdCCN2TywDEE",
-	"B1klk428seublWwLuAExz3O5gBQN+JGG+jkkYnP1B3BmXovlPGYlZIGQTlj+qX5+TRNg1cZTR6V3DJX9",
-	"SMApP9FqytDFXSSW+l08NRWiuoi5hs1O7o87MUDDjtOBAcE/DwERGQwiuGjSg7LG06BPHlu4YddjtOdE",
-	"+7NlyeUHe3s2jXz8Dn5MI4H/jaFIruz0f9JMWG1mzMBBkL/cCv/QWL7GJizKAojBjtAsOOSQhXispFmY",
-	"YpdXCYkiC4WMJ2y+2mmxaUoauWpRQCPHGCKvZjyZKY1261fK4jgEtHXiu0arwWkRKRAEqBhsCrAcKDV/",
-	"jFJ4exgaThBRrFrp14pPhQxsTeRuJ7hBcwwrB3ltxE+ObOkffflJW6hsO00honxbpuiRAUtjhXzyXsaj",
-	"n+uSsdohnxclF1OwubaNuRQxiKYoJ5bkXEAKSRueYlH9u5VcbGzLWTJn5DP+atPA/D+fDAYD4vlgQjaM",
-	"hEqOtg3FPrnMQ03JwfDpZx/pZ9kJDn9Lj9gtDnmjz7F7rP1u0PrdnzdlHtp9nLbN+CZo7b/CPRNXfvvk",
-	"/P6tc8M9P9lUztweR743eszNvgJ1oGqj0BA1uafQelkihKw5/Wwrb2zqaYZC74SuaQLp5xc5TaQvLVuX",
-	"W1DMskI6vhpnaaeked0UvE/WggVek4pRUH0DeCFg2qqZ3L55jZnNbfvWp6KmNWurlj7Vrq4P+r6CoXsv",
-	"9HZ376nixR58c96mnM1q/m6Xm31g+RxcVrKloKRLFKRJqTXo+E5RxYQiFB+hpmoC4gZ4TL9WqRHJRVZo",
-	"7DqtSGR/Vxet1FSXKNJQnPqA2OWi4ikLBSXTslguZHPYGyM/KJpDizlPygLZKoC8a4GFYWol3fBFhXqJ",
-	"C0alh0n2AnrKwbr4+qtlPNcbu15Aen0oiQi6wXg49kftapmmsuU39F7ifkDpiAauF/c96b3E7sjzh66f",
-	"DeLkdBD7iRdI70Xe8RCvqlBT8bdOVZeMzq/hKP2XbWKxi2TGyuKEVjUreXXjzuWuWJ2UdHUyhw9PVD7/",
-	"ZMXypJiz7oreQhTWyKt1JmKZ5+Ywf5FTBNyih3ZK+2mS9lwv7sX4jOOADl166vfG8TAYjvvJn/6MFbzd",
-	"6jopUpacLJL5tfpE+13uvBDFtT+MeX09upn963qRzPcdiS/OE7ktVCSIC0rutOqVEC6SYi7XIHDTa584",
-	"ZUnSG/blrOpRHPG4P0rd0SkdZb438P3RaCODQlRe74llTLruyt9woD3Xl1OceL7tQPsPpl/UUKps8JZF",
-	"FGR+EqdB4g6Hse8GdJi44yTou70siOM+7WdD6j9mgu18qyyZFc/wVudULCkKLJNa+szq9dFsnFI2DlyW",
-	"eaeyHepS3/PdUTboscFwlPXHVkhTa6Day767XdbtgHe3P0jnYs9KrdcarUMANuvVWRcbdVkbUHCQDgQ3",
-	"CWbpmqtNK8UlhXLNeCQW8TRCZwYNNM0nthwsraSjJVv96afLt9JFaSF7VwAQkG3I4HPOqwrg5phMQxxH",
-	"KHIas7yF41CtNTCCsDOnXLjTkrGai2nYiY675G9/+95EIEwBPVX9I2jxwo8Jtq4do1rLAh1FyoBEDmp4",
-	"dmv5ZvUnKGzefFZFiCuomu+Uob22fheKyFJC72Y0r5j1vap8WpW8rpkwtW0VJu7gmbsEKlbgbxz2G7ao",
-	"tX62fJTvKhwckJ8uuVFB0U/2XUV4aoCg+PRH8he3g2Nw87BSSNFugSNoVFG1zZjgQMGX0ELOUtDxJKbv",
-	"K54APyVPcTXlGLmZ8qsK1BvWETKEp5WJ+OTsy2pWygAORMxwDgDVsem7AaSsZkXOjGp9U5tlWruDA0yg",
-	"SoNZrDrUkluG8cd0gXxq6WoHnqcWQSjaym2gU6vYmkEiH9GyWhrG1l6ekIqxlo46HgjrbkZd8rMRlYWM",
-	"cSgUD0ScF8kNqegtF9NjIj0yhBe1BGKVLixicYWlpWqGxyxqXslY2hS6+ZYiW5tvTgbz0fkVne5J6BaK",
-	"NUY3M+WQ0Q1yy/vVgV18RRVgF0+q/ZK//hnXzGvx1yv8ZCtzFlk7gr9YP3xHW1Lx+TKnWOS1fYd/x28Y",
-	"ifR1SqMcdHMV/n/Kb5lQla4Oade36s2jtYLJh2LNqm5b1J/VHc+UK/+IVXYJfVIN8UI8fsU1bbzmuf+i",
-	"+BM1XfS0fHjq65m6e+pfmXw2uClQ+43bFDmKZKuXYrGso+Nm1oPLa1Hb28r+ZFUs89TBKW+wUQ7CUKhN",
-	"dN7UzUDZBh4xa832Xd4C4UL5frKzWxyNbihgzKuWd/CmJUxviMGJEZZ/QI2eatfVXBCKaIsXS7T2tiV1",
-	"f6xoq7rkPEUif/mkFjFnBVL+HBgbgEpeJwzRPwsFPoO8om1hzvCNtd1/GC3UdZDeDM1z8GtITE0h+kR6",
-	"btus0T8txdvOC2z4+2cWYUqgb9OoC+jB1YD6uwUjYafO6U3YeQPFWXfFkswZFfJjmt+EnX+TvhJOnc7E",
-	"VvKHeFz2UpHvaPl1RJxfX/33x3NwemDOdyYQjzgdPYvWOqY61CNHi5zeHQPDvGIKWIrtPejZN//pw6fz",
-	"sx/+Dlhq7MAhOYLGTUNU5q5TjltznfLkX48z/6rujW0FtEUyVuBho/9gaXuR1W5qsYPKn01IZFJYkHOo",
-	"WO00gUrO6C2rlMXOeVVjdPTj+ZVDPv50Bf95e/7u/OqcYF2yjgw3quDJeRPpqsKUBpWrjn5olkFpTpdE",
-	"l5n7ntZgeovyppIbjnTMIsyuwaazzZbhkdLjwqUMbrjtgORrLsf39wgSPpbMpGEuKM/VvXqjw376SaNv",
-	"vvKq/l3xxSMK+e0Sfjt/0Dr6xDWF545FpsiAdG69cprqm6AbCsg8yOXxoRBMr5FZkacaI6DrufBWzhoy",
-	"ru8FMkYh74uUZ4ZQSFoaCn7FDgjtI1eU7OPOVbVnNkC+3/6e014/1WuR6guRF+xeGodNjQurbuNB5lhd",
-	"0L+JYTXcU8Anu+X4J8I0aEVzRo4UGj1nGUpai5hB+pDNF/XdsaNwMpB8h/Ya+Lyj5CvlCjZHPJHKPaNz",
-	"BdlZnbMlMyrSXG1toWjK/qyY6bAdMRShQHIGVWKnNe6oPqHQGcw3aiU3meaG+GCN1Gu9liUU9hFBxTQ5",
-	"AlgScLNlLyH4M/uzAiCRpBC6fdXD+I5UxZxJs8hyS9Iq8Huh4KKqZVtFRmIGuBOeMyFDy+KWlSprjnlW",
-	"CMwafwAz3VUNqXVGVhwiucoql5DRXs4qpRCiDl4UNNTu+gSdk6A3ugex+zRf4jXn+tdxZ/6cHO035kMp",
-	"w713khYqAKclXczurZTaSUsoYwL9v+gYrSE0t4WHxuR9MJyZF7eMxKxeMRTfm6OatF2+75D1U89IZalM",
-	"ZghOORUfGGSGQPEWXyapS/UdZBKOraMl7IrcGmjdzhx0yRlKqTr4NO9ZOacc/cNkRssajoG5ID/Kx7zl",
-	"//quIm//cXWP4wYXPiQmH/0P1EHCEDSVF9Ec745yR2lRR10tH/+/Sway5gqHofTO24rdWJs06UCux+kw",
-	"sZzLuaD+q9ruOJ20qDtftkiVb6p+mzevPG1EjxQkLemKWJuKvd9B4UbrpFKfk8Pu1mJMjoAhwKr3LJdC",
-	"aSJue2oDGrGfe84Fn8sn9c0jcVGzKQDPnwy/Y+mU4QuU8XVn0hkHQz9Oqe8Ogix1A9Y7dWnsBW7gj4bJ",
-	"MDvtjfpex+nccGAi1kW6RWfSGY5pdjo6ZW42yKgbUD92x6nfczMvDvrxaJhSNoQNSRQpsxBHe96Ri5T9",
-	"2pl4TgdOpg0dECbBMBmrNWw1Dw5eYMBze/XQ3Mlv7lTT/GZCZizPi3tuJ686FJiDq8no6N+KtDtVK7Gt",
-	"p59yNEQwjX4LBSHUI79AB/9/2PG6OlfS+fImFL+H4l61e73Y5VInquV71P1lr/TyanXKWBFy9VZ2CdhJ",
-	"j47gn+Nj7OQv7d6Zy4jroqIZod4D3d0wWnvL8asnew3gnn1rPlMgJrNFPmcct21b18ZxH6S4uVYjundk",
-	"UmwE+drBiAqPIMJyCMZoeAJVMjiYwogBWI/5fL6s4TDIbCh2DgWxMynLuODoB6xmBZnTlBGuUqCrGRP3",
-	"4bk/mYd/SVy3vssL47sfgnGz4agXjEcuG5wyN/DZ2I17vufSwekoGydeECSDZ0Wg6m3ii9OhIMEI2uuy",
-	"5VPqJ142DNxe3Jdb0yBzR3Qcu17ipz3WzwJq18PRdM5FY5mWFew9DUQVwKUabAyrR42Tml4dW6DhMNix",
-	"wa02TT0TfLW3AV/1Xa/negPi9yfeaDIYdn2/7/WHh+58erLtA0016/nVlL8YYZyOikrL1PwxBv3kN/3n",
-	"7w/qm0tjbnvtO41725zvCmY+NR73E4t7163Ynl7tH2HFnqLWqQklLRWoh+3ZcxiylwTgowULiDecBKfI",
-	"3TnuD/3Oo+zXLtdTd+DVZL3Y8YFtCJ79MGF/d+kDlrzvb+VOlAt5OE/VEzrn3FuLTAUp8tRK5msexynl",
-	"wtk8F2iZ1zcEH2j90HD9aCAUhnjRXiGw6ajSgYrUhTqzRDM+X4LqBc9zhLTn/FYrhu061w/FQwf7n3D8",
-	"13aAZzvhf82Sf6uH/mpi7WubthmMFtD40cegW5f6p6VonYFurNO6QJIBkVoH+cDrsZYAl45RWeQG2lwu",
-	"hTo1ayc8LeJcqENpE5gil+gblUHHVa9OPfXGXzXUBAg4UzYmFE1TihoBaFyriDBRl3cOiZAs87pEkaWI",
-	"1PQGwU8Vwa8QUqSuk3ZiE26Nyj8tJqC6pAmbtAutyqVQmXxM5JOitPL2KUtweDHSv3OQM2FWrAAEC4S9",
-	"9+C6H4uk/Lrh3K/6ny+O/37QKs3Z/YSDyDGoSQ1mdAGxWEOuRadM1BZeyZCdIHm14tyaYJEEyYupbKq4",
-	"YQJxRsuKlW9CAd+KlkR+3Zb4PbKEpknM8kLaiLY8g4MM1QWh0OxkG8GhQoIAXMJoDDskkj/A63il4B2G",
-	"O/E7QF6XcByoaVt4qVJ++uYTEi1YCfWXhZCthEIxDfZ75KgZr4YMJp1zcdy1hvKHd5dYlt4GedvDQo6i",
-	"W4GjuJ007EdWv2fPRVvIlKSoTU35ymi4m9HwadXtnUZUwotPk8Ad0gFDZYlxNvDdHu3HQTJIh+w020xI",
-	"NpOvM+n3nI501Jvuyv/RPLeVSossU+LUNZ1e81S962caML2eTA/3jrvfs51kW2CLvjnqnZ9nBaFzcrmD",
-	"YUdey5Jlyes7cCC/Z7Rk5dmynskXKqNISPP/JxxDq0+MAHTz6RfZTHm7/aj/qilHB/gB/F0hc5Suq+ka",
-	"/ZETcE9VX9ebujDUPVCHA/rQFZBEtjV0QIeh4Akji5zWIIcAkgrS/oIXBmTpzTrAjW0TAGBB5gz/AWnJ",
-	"XpKkWHDW1nq0sQLGc+ZGmlE6lZv6j1bt+7r+47ps5bpvbenYz6hIq23uMmxsRtAS3FSWM2ny7kAD49hR",
-	"TJla8gKKnFFCU7BfaxUlG2K/hoV4c9TeFVO5gavKKr2YoX8LWlWrogRxpCKuqYwHcEe33gZMv23Niqmb",
-	"Q0X92cdL3MvlC1UzDzGTcH2l0gd0hU5ABcRjQoUJIBqBdHuKdsm+d6NuvtkDuZgs7mRuKTo1nkt9L6dy",
-	"Zd2r4QfcuNPfGc3rmQMASC7k/q1vJB/dula9fKvVf+gtHYR6/i8AAP//",
+	"7L0LcuO4tQa8FVwlVS1PSJl62Za6Uvk1tnpaM37FlrvTGfUvQiQkMaYAhaDsVvq6Kov415CFZSV/4QAg",
+	"QYp62e7J5Nakbt1pUwSIx8HBeX7na8ljszmjhMa81P5amhLskwj+2eGcxKfYm5JTRuOIheKhT7gXBfM4",
+	"YLTULrnzxSgMPAvN8BcbT8gf69Vm/chxHAsFs9kixqOQuGjMIjQO6IRE8yigMfERxTPCUTmeEuQxGhMa",
+	"v+FoivkUBRSJp+IFC2Eu/hjQOZ4QjiIyJhGhHhEPZwdvkUuZ7Ynxuai84AThcUwi5E2Jdx/QCfTjdvt4",
+	"4h7AEGQvmPpoHuKAykFUBrRklcgXPJuHpNQu7TChklXi3pTMsFiPeDkXzXgcBXRSenqy1LLJWXWpx3zx",
+	"w+rKjSIXsQi5k38Ecxc9Tomc+Ij5SxRwJHYlIpwT/y3CI05ojFg8JdFjwEklM+JRlBkQoYtZqf2zfCw6",
+	"L3221o1SLM7q0DqIxxGjE/SAw8DHMYsQG8PgsGj0hqPRMhYryRGMq0ywN0VETVVsIwpijtgjPWiLN3wU",
+	"xGiEvXsU0AF1e2P7klFiX+DYm7ooZmiKHwiqOw25CpTFU9GPN8V0Qvz8Bg1K9XENt7wqcUbHfgM3m/Yo",
+	"GpR22ZQPOFoW7ETH88g8tvVeue10I3wyJ9TniFEUxNllz7Xa8n1FD7fEW0RBvLxmYeAVjKU/JUCmbzhS",
+	"LWzdxJZt2mIxowUVYwqXMFJOogcSvYEVR7I3jsqUoYCGASXq0YGFYhzey3YDGjMUTwOuGsOpUKdxHEwW",
+	"EfHR6dXNLWJRMAkot+CFGV6K3UEjgsYRnq3ujU/GeBHGNo889IaTcPzmrfp69lG8DEnmSTCbGH8jH8e4",
+	"/VYMhhIv2xY+bGPqER6ziKM3lFHy5i0aYU7sRRQkD8YsmtnYEwubNGajvyX9wWsbd+3JKs2x+FysGSJs",
+	"+fozLXZPHwMulzMMxAnB0JBbiC+8qTg3cOotNIrcCrqVO2bJZUF8Skis2JRkWBFBmPJHEhF/QFO+gMrA",
+	"Q+bAFiPiW+KLVDGUg5SjZMeAgvgtcjVxJTSPOF5y9DgNvKnc1EBMSF4GJaskWOUWmp/hL+eETuJpqV11",
+	"ao1CnuN5hPN7suydFS8ehhfQPVm+4Sjwsweu5osj7xC7gU+I3fCbdVtwAft4XB05pO61cLWqBz7H8TQd",
+	"duCXrFJE/r4IIuKX2nG0IObIBaXguNQuLRbwZtHA4+CBjEP2uH7k+o2CkR+NqyeYVD3b98cndqNaH9mt",
+	"5nHNxn7daR43jpwGGX+jkb8LSOh/kHwcRpsf/McpjtGC3lPBPMbiba65vfgu4bHihAyu458WIxJREhP+",
+	"BrnjbOduG7kfcURd5EdsDgdgBnQckTmLYj6gcFEEFGH5IhCepLG3yL2No8CLXUXrHDUcB7l3lz9dXn28",
+	"HL7rdc/P3LfI7U0oi0jmEzwICY3DZQV14KJsS6EhYYucxLG4UMruu/Orj9/3VG/DD53z3lmn37u6dC09",
+	"8gUNBQWqu+fAkkdCXMg45Aw9itUSawN38YCyOYlg7hw9BvEUYblYYxaG7NE4SH9fkGiZbiss3PAh3Zai",
+	"C1yuR8kqiZGVrJKcefFt/m4Daa4hSp94Xu2o3rCdUQ3b1SoZ2aP6iW+fHOOTcdVpVqsnJ9+IKHs+mc1Z",
+	"TKi3/IksiwSQBQ3+viCCEaByVYgItWYTPQQ8GIUEdW5Pez2xRRH2BGtO2SpGd3e9swMUi22a4XvBPVFE",
+	"4iggfkLOHI+JIpFxEPFYEZzYY3GlCEaqhFBxDYl7xdJUHOIl8UGWrDXQlC0iLsamOk7ODcczgjwchiSS",
+	"VCHJUTwVExJ9AZWUZY8ceTiKlshNliW2b9S32kisrntQQX3dsehC0hoFIpR9qUMzoI1a7a0g2hCkZCRn",
+	"qKcOUwzCUAgQ4vRZSSfQo5DaoHss/jWKAjIOlzDdAG4k8Ql5ywxoekpbFdRB44jwKaw+mpMIJecCTg6a",
+	"MOaLno0L8Ghc9ape88iu+Q62G94JsVujZtN2/BNcHzvjGq5W3Q1XkUFDtiCiNVdRrdm0SrOAJleTuNPj",
+	"mESiz//358HgS61qDwZfjruf//D7YmIdg6BafLakelHmB/KmBa4hpiyoxkeMWiDif+dW0Ed9Havj6C2i",
+	"SFzLsgfRRkhWeMak4jKzjB4HNADtZyE6hZ1qVGtAR1pWDjh6jII4JrSC3rEIqWOO3EEpqg9KrmUoQ4JM",
+	"IyIOE6OovmmJx1JG3/ea742FfL/7qkn5ZMpCn+v1MghFzcBYwdWlyy+bJE5YtrrT2DzFVBfZd57XeEJu",
+	"g3+Q1Um+Z49ohukSBTGZiQMgJDk5QyQ4E+NxBZ1JYRlVHectctCMYCqFRiVFozLm6APrXY8CevBWKGML",
+	"wc9G7IGINkIuHNA4Ilgo1JiLZ+IkwqeEpC4+h2YsIlIUxGgSscVc7L4claeaKmYHzGUWeBHjxGNCaeMo",
+	"xNGERIKd0gGNlW6So7Cq466/6MT7Qy7WyFxbNUGxsg6czmAmrjwnWeSAxmRComSV++ye0DW0RMmXeAjf",
+	"icVbrubCc0HjbMFhzFKlM3ZB/JldBg7XbbhEIzIWixbEFdQZ0DiYER7j2VxeKgbBPkYsFq8J3QI9suhe",
+	"XAbMyqynvAsFUQdU76Vx+G/enaJ6vd6C9wa07NacmmNXHbta7TvVtuO0HafiiP9V/youge5sHi9FbzgV",
+	"dBSLh53ZvA+wPrmNyF67yWQt5H769OmTfXFhn52h9+/bFxft29vKGP7nisnc9U/hsKaTykxGyBoGoy0P",
+	"Bv7XxpMt/lPT/0HyP+3MfwaDivjH0dP/FjXpFzUpqzZVq/V08KfyX//35z/YnzNvHBz8qZi53yg+eLmY",
+	"jUhUTGGaV77hiMJrqFy1UM1C//7nvw4yMlW1UFzS7XcTmgIa12sl41RUC0+FHvirnA5UxumNIOdoMOC6",
+	"e1B4fHQLPqDGkXltEjVva8duff7qWK2nos18kstLePw98wOiFHatlX3PfBA0lbVR/BPP52HggZRy+Dcu",
+	"daP0uzgMr8al9s9fS7+PyLjULv3uMDWUHsr3+GH6gVNgI6Wnz1bpiz1hthqe6Lhygx8vCOd4QuQ4CzQw",
+	"IUYuaGWFRpRs/42GD2oDnS/i54y7A6KMuK0CGohnhaPvgQ3qNpgtQhjrN5pJ/jM3khSeMy+tzgulLmaI",
+	"yz6VEgCcHV4unO03n+erzVD+nagsSbcF04KTxeeMcpKYwcCMs8P8Et74teQteMxmJBoGfqldapIGdo5O",
+	"HPvEaRChfnr2SeP42K6NCW62jk78k+aoJAYe4yAUyqSQfUfS4HnaQ/NgTsSOC2bi724cUrzGJ/OQLdGI",
+	"CfU6ng2lDCC6cWpHdrVq1+qo6pj3ryNf9ElI4EX5J/kyDyLV7nhTu8Xcx0k7weOG84iMgy+ldmk8uh/W",
+	"v/wZl55MtreZ6ej1X0u92oxmgbrAFjFocBF+FA8rpYxJa99dBNFlKE+IeALr36qTkYf9kU08TOxGrVW1",
+	"T/xGy/bwSRW3akejk1FdrL+4jqCBo/5nF/w//b+SVWLzxGy1iJQJq+kIsTHU0rlYt5jMS+2a2hPiLfRm",
+	"1m2nYTtHqNpoN+vtaq3SPGo5x/X0+vCDSRDzYUQ8EjwQsTDPIlNC/WFEMCxXCUQCGISvlonDuZaEOm6M",
+	"mrjubTG7vGChYvJFCBLXkaCBKqjvHIeEW6gm/1jM5yyKgQrkwlWfsXAxDu9LT9b/se3/bJXEkRiqSbVa",
+	"dUyqttNwTuzGUb1lY785tqu1kxOMT/xGvdYsqQaJkNeuW0KYe8SR3vy9Jgzv7mgvZnQouIPgSMN01Dt+",
+	"KHGmDlPT9TM7eF4rtQN4Hgh5L8bxggthWRqmVtnyhq1cZcvUT/5tct4HHAV4FMpb7IEF81FAK+n0K8lq",
+	"emwhmGFJjLjgvb1JpKCPfTa6oPmLt29jn6/WUWaT9Zvp/Hdavqc9LsbkTtsg16lBlrRX+JLFF8wPxoEQ",
+	"eNY5ZEGjEW+De5uyWLsIEA9URIK2R4FPPKAo5+gWgpURXAFxFbYRWFE0MfX+4WokxpNV0s77rQ3hxSer",
+	"pN3fWxvAi7CC32Nfy5l7SQkkiphSp4X8Ju+/mZJI2yXtb1LuWUElaFCKQ3w/KL1FfuCjJVuARUw8xuH9",
+	"oPSnklWaM6ECR6V26VDdq4f1QyAxwVjU7du7BL/OsHPa711dDvufrrvA11/89Y1fSJRPeXYi8vehU/3x",
+	"7C9Hf67/ePKheVn76fiicd26cW6r/ZrJ8JLObn64u+he9vcg9y4s8hpKN0z+MxyOWTQjvrRDgdupgly1",
+	"NT9/dlEY8Jgj8kCiJZpHbBSSGRqzBfXhlJwyOg4D77kkkC68WvBdhAVtEDftvaq5jkVJD7uxN7f9znlX",
+	"7czzN+Vdp3fePRte33RPry7PetDZK+1LOmw0Yw/gJBDbQqhP/DZyzfG7MkBKek+Jn8w/QkLgKVohRsnb",
+	"AdU+HXGXkgisdJgigqMwIBGKo2XGUSW7txD2HzD1iI+C+MBCrhjCh+6786uPw+7lWffMFf0MqNs7615c",
+	"X/W7l6efhj91Pw17l8O7264rTUiS5LTPS/bv5jw17ooX6i246JYyfGtA3Rvxl90Rfwlu6jHq84PKgJaU",
+	"MWQ/OlyRwFuNo+rIx1W72Rj7doPUjm08chp2o3py5B2Nj2sndec5sqopfNJFGCZCpvRGpMLyUQuPj0+O",
+	"iT1ujrHdwNWR3fKrNXvsjBr10cmRj8nRy4TlENPJQp45Qu27WzE6qRVMSRiyCnokocdmBMUM6VsZ9acB",
+	"F3sTiz1Uh7aCrkOCOUGE/o1J5Vu9/0aGDgUeqYB/4F4wTWAXa9dBqgyfrRdaAmB8ahTSBKV3W9sCGk61",
+	"jh1i+9XmyG6MmsRu4daR7TRqtSo+8Y5wtZnaAqA7xUZeKFFrFaC6Ir1WbadmOw3kHLUbx22nWqnWW/Wj",
+	"aqH0mrEVyJWTIs2u/OfdBgFI9ASBHNLVnRNKiuMB+6teSz1XS3rdVbwgoXEQL1GMJxZomq72ILpgOysQ",
+	"iMywvqi6JYpPBzp8lJ7O39jALmwALzJs4DfO8H+QM1ilRxlNlZezxboqhQVJskCDhCqEsBuAgHhP5rGO",
+	"5i0Ws6uHsvlhQlKGzKVjtK6uQR7+qfup9PT5W3ArKxUt9ISlO5ujNJaqDbpXLrxMxlOKH3RD5bT+r2F+",
+	"MgysMOz0ihI1TYi9UTNEZRVpgKqOI1cuoKiBfgq+f4swCjEHeVEGfk51wALECwjpkaBHEpEDMccBdWut",
+	"FqyCOFiD0mDhOHVPkQn8QdpIPlS0Jx9C2IaMyUvCUSMCAa2UUZKPHs5+pID2GJtL00wbTVjMEtt2+gOi",
+	"QolBf1vM5rxtPlchB+DRcXa4Z95Luugzdo6jCXmx6mPEU77hKVFGxIyxQPXa8dGJjK43D9j7buese3M7",
+	"7F9dDc87Nz/8etXNZG46lLQMTjMxxfhgZbpp8HoSnVyu1wSFotFSb9kBXB2GEvF66mheYwk4yikra3WV",
+	"EMcQR5QaBQr1ol+dCtp5tpZWQTeploYKlbScNGm8ssq0bmUTcR4fcRDrqBtYXfG1XFzFymlNgyFWI0pv",
+	"yIJLY94Lz2wBQTxijtI4vETVNkKlN1HFTffutnv26zu+q9ufzFPcZbmTYkaeytMpLgKKw65exBete6B6",
+	"Q/K3jOWt37257Jy/ZAFVD69xlihaUPJlTrxYrBMOwkVEZKQuxOTKu8jDURQQjpJZKbvbWzh8IZMJUxDI",
+	"vqA+sEbDeictcJcsfscW9OUkrSI2tkd+g2kJTIDm+oM56PKqP3x3dXf5AjJOu3iFbbhkMlYpIpwtIg+C",
+	"7qRVDEKwK+gKiFWrFvxN8qaOaRZqAoT+hcE9QQHEN2EtS5AvAY9Jsg+bXQWwvq/kIdhZHpW9PkudvsbL",
+	"kGH/W4g5SSajeeNXncZJ8/hoVcT5/urs03+BfFM4qSIxpoouCqSY6whuPYiWeoeD8NmXlOlW0REZqZbZ",
+	"sHJbAmQZQOxxEufXQOVBKWoMSgeWDD2PkQy1Lhlpb9ko8GS3broferdC17vo3V50+qfvcx6W53xzQ+e/",
+	"Rjs+TG+nEy4PdzuJ1Rc3axKsn3hhnM+V/EaC4ijjrlW3SrbmeCn0KYi4lG6ARyGXYki0xRMcUJWwIshp",
+	"aSQSPF/nXcNjGrvwGIPob5LIshcyGkgrFhMT4wJ/Hcwfc1REr713Q6Ck4U33z3e9m5dIYN+MpNJcXBV+",
+	"x00TAqNqC7mRxqZmM9TTcw/SIEXNsORlRAnwn1tpl7uj+AEHIeSyvwbHV+Y+aSKczVmEoyBcokX6mbVq",
+	"02335kPvtDu8u+x86PTOO9+fv4D5m5280jHXKWBibgsaEexNxXwQy8ppEaaILWQ4ZTAjFXSLx0TmhsWR",
+	"lJHTyM0919wMLRMksJhvDDD7VqFYa0PFdMCkc9Ku5wIf18TYCX7jqbvqa0oL2t4s5LaKbCSWfVCqDUpt",
+	"ZUQYBj7/GZ58BjrhkEdS+ttiJlYleUd81Ts5rtbqxPaatYYyHre8I7s5HlVPfFxtOPWG2Bd42auT0Qk5",
+	"qhkvtxpe08YjPCbeCR43wST7kqi8ZPjir9rOA9wU3rZ15UcRpt40dTns9Mln00b9GSNUBC3Eh23RWXJA",
+	"1VYdN0Y1+xiie/06tltjx7Hro6pX8xukOT4yg5IMUiq1S3swBeO0ruEMcYQ9UhQ//WSV+oxdYLpUoTP8",
+	"5UyWMWmeDdlEXO6xYLMx11w1oKhR00aYjCjV6XeH572LXn/Y/ctpt3v2kpvvpnt7dXdz2h12//K+c3fb",
+	"776K9tbXU0uyaMcRm0ljnEq0YpFS6QIwSURZSxSgxci8HDbWiwCyl2miemXT1BZz1B3Fi3hKaCy2+bUs",
+	"UWlOLSXE5wgjiCRX4R1pzLdJAJ27/vvuZb93CmnuryD+3F0aXb4OBZxGxBdLhUNpEJ8FnMt0/TWjdw/E",
+	"nB8jRicWkiH4ENoUkQd2D7gYWgs8vemeiQ4657eu1MDuqAp/Jv4F8QPch+17ba13tuCAkrLSVcZrdnt3",
+	"fX110++eDS+6Z73OrzyQTGu+Qm9z8xNzK8bnVpNEVuxmWzMUrNI8EgQfq0yujGO4SF/RL0jTDXtUubSq",
+	"s1Rp2dGnvAXEIHU6ryZRhoxOSISMxxJ9irB5mINuWp/UsvK9dfN+DciUrZOVDvHVqVKV41o4uWySTb5L",
+	"ww2+mTj7OidVtdI+8f1a6Uyd/Vpph/s+rTLZPYWaNSRDpvAVCdyKpH1L3DsxCUPxB0d4jqMc8lSSMVSU",
+	"0Zrmbv0sgTrMk6N2MqHe3HDNlTJ3yFwLcw9SKBIJrFQyMX5Ok93FvlT+cXhtnOkxDjlZdU9R8mjQtLSm",
+	"C9XeBrirFKDGTT7korL7xQ4AHcW35RuudDaqh0IakMGt8OuAptECaMZ8YiHOJN/AgH8BpgTwdPzQ7SMP",
+	"U8HLwaQzwt79Wwn+kgfNkZgvA+rmwV1UpEGWn31j9mGgFzSc1lHB+UsPRHYA58GYCBVWrJkSpiwpklH2",
+	"WEGdGIVEhw74eInKJ0cNxzmwNK4BiglFS4IjjsoaO8/JpkknkHqZrOejhhy3zHpOmhqZ0PCl1Wzo12BP",
+	"ecSQzedKrd0K+VulPB2uOYU6zfllp888beeBDNFfjQyR2Qtj41Dx1es1lya+F8fTSvjm24lb4mhDRJXg",
+	"fxV0Cd4VughDMRzAYtgj8TGNqosivFzZITUma2ViG1nWXcLu92BZl+RREhqmvvLtSZ8pfTU+NqDFjAy9",
+	"iI/JX67v+m81mlUhR8tCDOa/+4vwNh7jidAI9mJwL2QKqKy+erATe/jVMIKPQTxNACF2BTFIj9XX3F7G",
+	"67EltKyObmMJ/iD9EDqC656QuQKpFJL97fuOXWseAchrsTjTivq12YfHk/P7a4f/1Tv+NLpsTH/0j34Y",
+	"d6uLHrtpxh//vlXkWXfKPxdKGuEygX/JayQZdQQZ8wUdCHgXn0IW0QQHNEmpLoLYE1wYMjYEF4b1qaAe",
+	"hchBONQyytENfIllFD7ipYYyUy8qHUy9NMNLcZDZLIhj4lvIHZQA4kkwnQEN8YiEkgtoUCmJy1U2IJVm",
+	"OKD2JCIkDuhkUNIIH9qLyXkwoXoMypf0GAUxUUlCA2pg8TIZyACfDSgPfJLgXFVQR/7whsuuAo58EgUP",
+	"YtbSzGPg0yW+C2gyoGXR5KH5VveKkevhMHRVIswbjlxl/XYt3R2O018D/wA4onSSJaFOCQ/VfrbKgLqp",
+	"4dLVmH8K2QYQbDlwTAv2B1y8RI5WHfIiLrheYUuGJ5ZHLgtFCcLCWxWpi0O9s7CxyQInhrLsKdoxnH2V",
+	"TWpbb9FYAx+VWSQ/fWAmXjGqEEsSI1wgzjrR4Z7m0MFAF4QwU0lm4pu6m0AhS8E9no8I3TFEfmVSqdm9",
+	"+CKX6DuYLneEeGH0Cnrs9G4XsxlkR1r7tOrrZPl9mvA9m1yc7fd+mo6wa5PvCZnv1yBk3n6z+D71WOza",
+	"5BSH4Z4NONFwPfs0005s8cEz6VN4dvtbabZ7VvszHIOK9rzWH5SbZd/W41EU+BPyIwvo3k3lVfGcplTK",
+	"6Hu1eSARB+H0llB/r8ZyV28MR+V+Lff+YNebsv0azHAQ7v+ZLzL2EEzetzGO4pc0Z/sxgXck3vNEQwuZ",
+	"F7JHqx9YvN9avle+xz2aKFClvTfgYrEns7kO8X6XzJ8XZLH/CbshHov8gE72Jwqj6Z4EcRvue4/s/4k4",
+	"Ini29+na+57uR5gKoWlEkuV4Zvv9N8Bsu+fy6Dvgluz3yY9kNGXsXpL/Z2uTdCtFMN5GnKjIOLOjf//z",
+	"Xy6SXxBiJeCCCymuguTv0vYN4rzWJ31GQJ0ZgJECzLtKf5L6SbyIKPHRA4lGOA5mqCy9x1xWoAjJBHva",
+	"7nJgabRunSsF2kPeqmE4/Z6TNlkqNAtsAGrTr++yH+C3XFF+xcNiC1eRDLtFPM4psXI/wWSFgyGXfSTK",
+	"kvw7+AcgbgstzYJSEkpHBOesOh9y6Tu9VSNkushFuoj64huO9HsW+v70GjWOs4pQsj8rSgEdEuqn2Ztf",
+	"i/EMMyDeiVNRKjtJTQU1GAS4zNjP+RjxuOVj0mrYZOwc29UqwTauOlX7ZNyskebRybjeGhWNMAvAs0Yh",
+	"U+OTsaQxS1celaW+Lg0ByP39Vx1R8+RmDfCl+tgZnZAGtqt+c2w3vDqxW7h5bNdGx17Lb5Cj8YmzeYCa",
+	"UouhLJMxGTCioLpbyE3JQvwVJ0xMVsNJyCQXaypal7Yb3lZoHTj6Swg9xuF9QuWhrMyBOj2EJ4TGUFEl",
+	"zaRSCQcrhI2DtRuqe5IGkN138Nirjpukhu3WqC7U/ZOxjY+8ml31HdIan4yO8VGz0G2dwKgVjQbsszzW",
+	"lWASQRpMTiHmsWW4hVDZQX9ElKEwmAVxdnxH4LjRzhzluNkE9GyVJoT66yB4H1jgkTccyXfgS6pIwgxD",
+	"dveYqH9QsogjHAouaFgY9a8ry7GZ5ZhL8Hy+ExG+KDJF38DzLBpvp5dddzjsAQfKynxOuSJ0nB9jIcF0",
+	"twPBX3ogeHogoBCRPBDi+a+Y9LeuzMXZC5Zl5ruWSiYSbHmGvWlACfJJTDyNqppbGL6k3urCnDIaB3SR",
+	"mlBVLYekJ1hycQx5TDDcBo84gPImsk7DLlQijiYMcDjF1A83MHKfafB4PSVV98E8g0lQsqcGnz19yc/7",
+	"7og0UD1/U6B9Qqq6YIVm1BXUM6PjtwwGTF/PHsqIkHkyEFnzAyPxcM9BgDnt+aMQzZNhyCIfCxoHoQw/",
+	"AbQopPeQG0b8vcYoDXjPHyS0T0YJmfzax6Atz4I43TSg2kUzLGsBIc003nBZL0G0LEN234DOcOxNDyxE",
+	"Qg7PXZWaNUx6ctWPyRoUezdzrTaZ+VE5gNBEZUE3xUjK1BBhXCRnzid+69hpetiI1Mb18cg+GZPR8XG9",
+	"iv1G4f2eDTMv3oKvRdFs5vgvxHKCTiZHqEROvbi57SiaYiWrPlV3D7Gv7RG6v0KIeoRrpAhj/JLMEKNp",
+	"HQ63IGg8J4UWhZXvzdfAXv3s86HEaKV1xTgSEimi5FHcCbJcIcRML+IJgyqKOFTeQLirVWFGebBXLyWd",
+	"TPJ1Aya6ogZKHqHzN1w5MJX6THyZRou1Yy+FWuSZSI/d59/RHQDiSkC1LcEt5EbZwBCr5E1xQIsSdt9j",
+	"OkGLeWY2XOt4SuhC4vbiaDHf7V71CY8Dites4scpmwni09LcbkEvvh8RzuHWDmhPNqmuTpPgKFwqJ2ah",
+	"gH+zoEUbpwSMwKwOFdBJHoNh7ZSfpU/rFG09FlXdZ0E5ia3UrYtkxL//Ouq1TPreeb1zxpXM1n7eesYT",
+	"F9MLTjonKvQjOfBsTsAvr4LYkXgH4RFbxKlcs3M8Dqg4mIvL0vghu9ZXkU8iVK3VGwhH0nHv4xmeyD3Z",
+	"MejG+FAcxPmYm1NZKQ3zewNtYiyRB1Y/wGJSGFGewCuINxBTlaJwvljuh951QoWFNFIolX/EQWyISp5K",
+	"CNSxIypBRIkNO56crddEgbvx+bSkOxsKEhmqyw2VfTKPCOSovBUHzXxR35buQdsQChMLmMrm8wdUZeqB",
+	"GKMEqERqc2HyhoRVJFHl3nmmPKVsFnL0ibUY6tXkRKs6aTrkyLNb3slISRdOvWo79ZMGPhl7fpXUikij",
+	"OJcBwfTT4lB6XZBelgWPYf0gSsgcx++yJZJ+duxWxz773Xefi2oVpYD3RYuT5j+pr8oCiAvI/30gQtWg",
+	"ycgyo2gYZppdqnHtTrLKw/1aJCvzXF5EsnCfB1xWoVb9/V8mWJ7sQBE7DkMkXxCDgsNr6vR+gEOJw6+E",
+	"AbkIE3E1Knx+Es3gPoS/PEw9oloohT9jBMi13RjDp8b9eVdqS+IhXoHWfNWX24YK7DhSirDGQbjrn0KG",
+	"d2r0nQQPJAmZxdTPUZ6MbpJ9BZxRXedwG9kh95GQex8vOVz+oDBSm8zm8dLKMBUUM19HTuVypvSs1lk3",
+	"9ZjMjf/jH0tW6X/E/5MYfsk/kkde8o8/Zvc4fW9Vv8QFvPMMJ0jUM0bj6VtkV1XodNahYlczmQEGk7Kr",
+	"RabkX/h8+s5J86RGiF0d1X1xPn0bN+rEbtWPW+PasVcfH4+LFmXKFlFR7chFUm/fx8u1i3JirEmtvnVN",
+	"ZgFdFIlOF/Bcf1AMae0XTZN+s7X9i2JPCz4ot9rZ+olqbZvLQJ+QQtJKFFXxFirfLqiPl8hB//7nv9At",
+	"jheR+PPo4C2CM1U4mp+rVs2qWw2r+dlQ1pIBHm0b38YUhfR07szoPhjmjZcyuuSuNBgdTk0kyj8u7T+r",
+	"XA1lmdqA7sjVfgVc6o+FDOoXZhnjUW3cIDVsj5y6I1nGyPdHduv4CI9PWrVxE9eLhgn7MdwkCsIb6sZw",
+	"5euiF1ClXdnQXZEAN1Kx7IRuqJC58ZuyYfab9eQ7qtvkM2qq+39GNszZ6/5wUqtWFUxFdf16Fjuz37NH",
+	"MNbI09FGmKOYfIkV6q8uk6kMGXJlE+c8+WIU+M2MTRGwGoKlFyCR7zO0mrxVMPBdLZ1q/BsMmdIuUpHE",
+	"X8qXy94sq6Wn1xjTDgzNjCZ9CTdT/Qz/xgKaOg1YQFNHj1gEjNJ3K0UsSPezNr08eWVfd6UzOh5Dwbca",
+	"qfp2Y3yE7ZNRy7Prfo1Uxw5ujU68ZxiRs1G1L1pCFdKx0xLKd4uXcEvsSvrKvktYPzomDjnGdh2feAqw",
+	"cuSc2OO6Vx87zZY3HpHSDpRqjHAHEoXQ45csrOggWVBpXJblvVNDor5axasKBBScK4bLP2/L+w8bmGfE",
+	"DwpqR19jzqHEzBLBG2l6jzni3SzKEQnxMsG8KrTap/b5xTxVxWQTzYRlnr3xeWkV2c+g/0vajPOR6y+h",
+	"vaSnISfUTx1GkMuEdRGH5Fwnrxee7LSzDWfbjJTZ63SPmmTcJEcNe3zsYWneGI1Iy26NjxvVkyNcw8e1",
+	"Z5tq9UQDrhJfn2Oq1cGeRTPX5TAyU4KgUPTIotC3JK3mq2fsz/GzuQnPpo0sGFvKnlgYAg8661+801bE",
+	"gAohfp1bNMeY1gaWCTkqZDJYEfCUhKol+4FwslkQhoGBIJ4soyz0mSr+gAewNY5su5kWzoCaMMjzQkYP",
+	"qBcufJliLXkJl7Ct38BkexuzuZk4B/hXas03BNW9qq3WSFh5KS0VcBiDigpIJXFmFOAtKvs1k2HbZcdu",
+	"Wahjn1nodxb6zoCZqDpOdm+qtXpj7f58rVpVx3n6/Z4hkYwmkv2cKKLdTLO1ppPdJXObqsXwFeC6esBh",
+	"0a264ASNSPxICN3pzFQzR6bp7EAmmQtLbs22qwoSK55NNsSbsoRexB+EG+GzbzjCCz9gkHH7XD4jet26",
+	"UKsxqs5LT1WanvX81RFdFN7aFMFvBWEbcYy96UyIJEWnCurkiJseXktDspNY65fEZSSfNkK9vw5ykeKD",
+	"Uls8Up8blKxBJtYdfv73P/81KD3tGNKRorWtshBZlcBkDX1dhQquHkFm6uIvioPaIF5LDA8vmENiyasL",
+	"2HwhJ7wm/QF+RGFAc8LGJ7aIlD9HJXZsU4X2EksLcgefT9uqL6lFDCF8yQhmigiepazgDVeqhCBdinRb",
+	"NGU8LhRTqbzP15hzlJiqXoJsIzM7AZKF8kkH8LDYnxEXKEHdL3GEATI4CXBZGbVh3CGcB4zajULp1g8i",
+	"NZ0w4HERBsdHWLXkPbFM8lUUs5yEzeLp5m/wOcH3O30C3tz5C4R6eM4N3OPVPcm8YuxIFM9z2xHF88Jv",
+	"aKISS1z8DfGLLEU0Z1EMNltJbSsTAYqrqL8rHpvJi6LQZKzAqwotxXCDyTeMOS1C/JiblHhUGMgZYcrF",
+	"aIs/kPxs9u7nV2zhF67Y+gNyH1CIKZerYyGXiimEMjfnkYw48+5J/pjId/bXaFbTil+PsbC5wVfYnKsZ",
+	"QXA+bPFeQc0yhfnZoxuL5sl44C/Ck3hKsJRgdHdzLjMZF9LwNlvlceSB0Hg4I/GUrdHD3/f710i+IIh8",
+	"wYlhhr6+uu1njNA/dPslqyQei//cif9/1j3v9rtZK7R6YfXgwXAW0ZrQsmkcz8v8ACYWMzntzKRzOnMc",
+	"z3n78NA4e4cq9/OQCvV7KypbMpzPu2ynriT8gi2FXMJ8LowEB1Sxr3q6UxIRS+wqNYLLV+NK1odShsED",
+	"WR9P+RrxkbnV1GPZtpaQdf/sZZywmK3G+qex/W6i77lpMT8XIjA4qGRJvOvK6ha4GtMuirUH0MNl3zGD",
+	"4ejPv0WOWVow78xap/AVe4Wf52SE4eSvq+eh/uTThpMBbdtshZjw7O2WkUHJhmtTrJGTk5RWIUphy+7g",
+	"OqMw8BvoXBmBjWvRvMJGC77c8fbalo6ro8ezdfSUCRoqemkT9bfOy912z5qgFc/eOmW4LDYnx+RLxrS5",
+	"j8/iWytV+xnwn2fq3cfI+2xF7GLxkmjymQltJv54biYcIJM8exjzEC/zmXBSVg5CwisadO0NRyz0SSTR",
+	"Gl0pvIm73c1AsMWMZdAfBlRVMS7i/mkncnt1GGnxoMWGG0MQY087yOUF/ZwIL5Mgni5GILvMvSmJ2CHm",
+	"MYkCfm+D2MkPI/x4OIOHh8qwfqiwIyqP+KFkBhqtMKTNhJ6Obqs8xlMfWSgvO7EVYDBjkZ+TJ34Fs9vG",
+	"4VLwm2cT5t9FF1kf+HwRGy7wgCKM4K1VDicbr7vR4dd9vWKt1mh8XG9hu1Wvje1Gve7Zo+pobFedul+v",
+	"+8ekNdouxCXj2sZbcjhAz17FxMa3YtuBRLUUBGR9tsqIkLlsXWAPD/FSZc7KMKC0Q/mFzBrKwRYkae2E",
+	"gZB0/Q0xDwj1h2w8XOOyAifKPVlKr5VUY1WKgZp02RUs27WQi6lgq+53Usz5nVvguCowzsDXeRAKIWcH",
+	"N5WQqNTbBYsixOPsZ5v7rscmk4pgVcqiYuqwgq1Ypdm8XrJKbDLJaq7yx2+KBJNuBsm7GJ6viO16Vl9i",
+	"MjGP6oq1JPlxP9lAIns9e0g8NPPkIUH9JY7m7Q6gV/f/vGxLMhsBovXzcvAN9LMXjAXEiXW+OmmZly/9",
+	"tznpXoYJlAEEAmu4jAtF5XmIQYBCt7cX5wc6S34tKNCuACA4Rox6pAjyI41zASCiFQ60Pk9Zeu7XwX+4",
+	"lHyJ3TaasQfIpRRSNdNqrZ4SmguVCcLGobuKwvxtK1Rkw/+vmbUC5M8y6WLj3jZsnmeC8cwj9hCsxRkS",
+	"+2jHzOZzQoQAqF42jAkTby6vWPyYBweYeMXG9rX6JFCNdqlYKEM+BUpmMcjclnBdKIW3IShTT/ENlyBL",
+	"KyWEYCXtj/iBUBLbZ9uNSWp/N5/AAtjE5x/IpLNhih6mD2j6Y8axmHV97wND9ysAn9NzkkiJrwlB97Tz",
+	"vr1QTzD2rFBRSH43dQUwgv/X79cvJSbm4EFfZ6tWBEVzo/YTUkwM0mcPTqvPQ04MGgKUvjQJQm1S4ipY",
+	"JaFCBayfxROieJYz/SXelziADI5tjBiHC7Ihs+Utcn//VXzlyUWJ6RmMM9KllNRHldinixGPg3gR59Ex",
+	"Jiz0t3JpMeFtTNoEe332Bj3KTtbEM4G7UtUzKJAiC4MsdIjP+uXacaG+DgBVEoKPfv81E+Ua+E+D0tO6",
+	"wI8NASZiYGncynKeo5iCepCrZrDd3Lub/LrKYavcu3v7dTcEVuuwFgmm9txo6kUU7OQylkXe2XY/sSAx",
+	"frgWI9SkfPHt9ZTfXw9rijUIEeT1VVBXYxYDywNcJUX3KoJ4E+BxcmkkXEVtXQqtW7JKCn5U/4vDv2bi",
+	"dMv1L1lgLRP/AWQ4Sxd8tjReqoEhI/H5VlFAVp+r/HvzuU6LzzxM8r2sUi4TSz0xEovkEypRkFfyE0pW",
+	"vkh48kD9LHRF8Z8kOLJkBP4Y0WRFj9kcEEJjWJjUcV+yShMWsxSwwCqZTi7x5wKWbR5isRuphRiKtGYM",
+	"nbkn8EWwZkCFVvlnqlBDpXLY1yLZNftYd5+7ho10O3H3laySyWmz51x/K3/OO0lt7UJEneS+TOsWJSVz",
+	"wIDNxiigIYBCKngvw32jAREioisaCXUR4kTBY5q8CdUYF0SKSwAA1c6UjEFld5cq5O4BMCdXSWwuKmfH",
+	"dmANqGt6dF0LGX+ndcbVT2MWPeJI19eXoQjUR644JEwsbEy0dFic1iwBI1T73YtxdVVhf1VMahVl/SPA",
+	"dUULSsE2ncFFTFAcA4iOGLMIIp7KUMuKAGLUhMlLUqr4BxV0RT0ihFLim50NaBDLpwjLlFddDknW9QrU",
+	"LjFKpHn6EfMEJAO2MpDPBLHOdd/SwgX6swoFGFCdkkF8FMRpPq2uMamumCBGEaZoLh6L2RDq61pDssaY",
+	"xlRUayFeFkw7DMXmPFnPLiBsFKD/JnWEhZaxLqrh43SJkm0oq4pKj+b+H7SROw5owKdEkDwsT7J8cikO",
+	"rMSwmMZfuGpb3AEtx9OILSYyhqFz3RPvq1JYCfWDt0OBd8cRE1cEmadPU546pCwejtlCCHsDav7gk3k8",
+	"NV7GQUj89O9A1mQVDxK+lvQvL1b1N2KRgu/Rb6Cyzzx+mMr3Mx9xwXEegbTEPT0jmPKDfHmpdci04p3M",
+	"AhR4VLtQQgwnmLyIMzTGUepDBQB8sVhJEJiOFAki5BMP+Oju8Q55vrDqAF6rqyYxNYEEgXyb5a+AG5zl",
+	"41lPZL3VqmNStZ2Gc2I3juotG/vNsV2tnZxgfOI36rXmLpQO49MXyLo4EPlr4p42Rm2heUAp8RPuAjcj",
+	"SdnAlnnU1zicslx+dVzplZYWPgO7aMxMk2xS1wyqoOmiFeJFri24RjE6dSWa+5Anzl0uvV2WfVOcmWRs",
+	"BYXDj8bVE0yqnu374xO7Ua2P7FbzuGZjv+40jxtHToOMd/m4eVtmrthtY1Igv0W3rd54A6lTXBTAJXOp",
+	"99VWHTdGNfsYip77dWy3xo5j10dVr+Y3SHN8VN13Fkn5/1VWXTxaP/ABBARGbYzZmKti8GDnmmKgNeBs",
+	"gq6aKlZgDMWlYVUo04VUyZeAx/zgbVJtL56S6DHgJE9M22a1nXcoHzSOYq4RMKBSdzIJzd14ajXh1uoe",
+	"5bmPxMgCi1H+AIwdXMN1YjfF7jVGJ8RujY+O7Tqu+jWvMWqSo51ocI2Qt5UCH6eMw5ATgkvmkdyZQhQp",
+	"3PaDgmmiwllupdHmnrNcK+BIJODMHEdEUJIQCAsuBRfPg5yP47WY0m6FRNaNNSOPwk0vxFEYLgycQcFV",
+	"vWcZ6UZmgcRTMqBp11yLlAmBSztVQKckEgw7FkKRrD2aWEDSgYF65ClR01Dl54FWxD9njUDBPmh9rhL1",
+	"XOXtkwKhPEYUucA7XKVUuak0mTEIqS7giU9y6mH646rvKqk9vE9B8LQy8Z6tlKVxnyaLpGT3zq0S7rSt",
+	"1YfkxadUvd5knlOJFyANCN6hK7UmsnvA0fXVbT8XnLPODqc/WWgu+zglEclR4hsoz0tjjibMQiPCA59I",
+	"2tbKzRuOVK96TG1E2SP0RUJODnbPyZBf2mpvKyh6rRlwQvMZLWiFOeR423qGXnylFQl5BQK+SRcbi25L",
+	"05BRfXuNMVGOKwWBXm9SVGxECLntDNikKQ67qW0ilXNToOyy4HkafeqRHViIE+ITf0AlY0gm56LyaIlU",
+	"EQMzm95C9Rr6Kfg+g/p21IBHARWa9EEFJUdCfytBh3AHlOIZ4XPsEbD6qNLIGV4tn8n0pnaejYLbJunP",
+	"0LsDqUwW/JIIWbpydEQ4SE2C5tPhBDEn4biCOmCbVYORFgmZ4gn1jbwpY5yoasTmmYKi22VMUeAndbVj",
+	"fE9oUlOk4bQOYAzyJMFtog8iKrvGQYaZZHmJe1BkP1qreHaUNqm8jIYKgjcD8e8eWr+/ilmQoCSDRKyk",
+	"TnSsGFGWtL+NqrmjzmOJPeeEotHSIIa3CKsa1kZJdEkcssb1N9eU9l9mmdG6ScHI1gwSWyGXYUA3mDRf",
+	"Xxj/5S9fC65clDK9XEDSC51lL7qkUdk1rjAFJ++qAgjqqbx78k/l5eO7B9aA6os+NqyY6UVfQR0qKJqF",
+	"izjjYVuxhj3vst9w+XUfNoI0AM+iBUuTle/BWaztzfD7G67S9zXbN0gdfHFgYhnHJFLoy1NMJ4ZVhgcT",
+	"KIUiXr6NMfVx5CPl7uZSoSh/992ILBn1v/vuoJ24sW24CQxcKcVGQJ8Afx6jYojREkUkjpZCbdBNYy2D",
+	"uqh8R4MvOnpaXhzJa2JsOF5ExEVl96FqpXfbCHNy1BjQ9xedU/v2fafWPALBIPArSd8Vsa5CU/BJtIYe",
+	"xHcjEhdeOtrjvu12UF6jtankHyXQ2nxOqLLJaJ1ohdpLVmmV2LMPFa3ntKiiRltC06Q0CZP8vJ1wz4Mi",
+	"OIFOjmDZIh6xBfU1RXAL0oZ4LPHnilIY+SLcnGHGK+gSkk3pYh8cv2RYKxVl10AQq6FsXoviZbiiBM3x",
+	"BGROQ5FenS4lX+KheHMYs3sJY7GzprZpqYyPWoiSx3TFX7Z2uy6atTKzzcuo96RwJdVdlTAo9ijr6KaH",
+	"ly95TGaS403BKM6RT4Q0EC3RI6FxISoQmc3j9b4L+XuOXp+zemdqIB3ZY5HkGPgbKV7xUbDjY57ltwlL",
+	"TQbMmZTDsa5pESEPU+RHbI4iMic4lwi0g5HteCez1a6xOTup9+DCKrD3zAmFEFZUjhkaERRHAfERnuAA",
+	"fHlq18Hfh1HtyxelhRyAW1X51VBZliVYzBGjByYHVr0LPqg7EjOHZlkOa/7+WpahtYFTcK+/hjikkUrS",
+	"qLNcCNYO94ZVKgS1+KiUO/ChfxtDibqixOcTatOUYqUn2lz/zWznUkWfF0fvqQitAkcchBG8SaIGkvI2",
+	"Wn9TvjDte65siX/YhnYgK72rzt6KNYYSF6MC4Tk7grz+SEYe9kc28TCxG7VW1T7xGy3bwydV3KodjU5G",
+	"9V3OOY9lGtPqeF3xk5soX9nVyMxClTSDc2jlZ5RtKPh7TOZvER5QteAgGi9V5Kf40bQ1IPe23znvDjun",
+	"/d7VZV5XM2tBVIsB3ffXwfJgyiu7W0iGKqt+P1A5NMdRvAS7Acng1WE0nzJKEuj12941urvpWRIWD2H5",
+	"NXCXTQpvxHWF0Dran2Y8BkP/nLB5vlzZDAeylpJ8LQwo2b0SWkdmk6/rexwxCpDF9+tre645R2ry0tRl",
+	"JKxkIPD3hcdXyCDr5uIHfB7iZTonmYkk2mQ/1AkDjzwPiUpNrI3cmED9eB5AAAvsOdwCYq9XC8uLfYH3",
+	"vsSE8oBR10L//ue/MsOKSbir0qDWvpDKF/G02CXM0Az7RAhyUgFdIch1XHHBgfkmriZPbO09WRZ46o9x",
+	"1XPGRw27JqthN8f2CW6NbMer+jVSHzfwbnFI6yv3qcGIF6zCIa1GxmN/FtDd97sD30DlkE0mEoFXlR8B",
+	"wRoEG7AT6G+a8oxoCeqi+FGFtRsAaLyozF/xFsO6wDIU7fKpLhpYMHotp1s69JdP8RxUozR4xNUdXGCK",
+	"JyTSfxZAKeOUbeYSskms/HzXd310+FCtOIf6224SBJAkBeYux6L9GAWAhTnEHsAiFV7TWimRmR1INXlb",
+	"FMNiGROWTgTBFeiK0fS13MjrGPrrLxSwm1/iQ9vCEwtYwGuFIq5nAcDgTXMS4psnnriqwanDqAQ/Q4LK",
+	"ccw0O1El6we07GoiA0aAfR/ZdtLdgfbHJwV1FD/NGTCVfbcw7VMIDmtr2Lz+Lv7CjvNneMH3NakXmRKT",
+	"pUmiWyTOfrx9gTaazfuv+7UiRQtoPWEg+nznCMVKWPHKemVnUMhIN3qRNziP9c1wl2zqnsqbsXTziAFu",
+	"Bvgm5YBN47q4l4DkE2oHx6aqRFJO37o9+0kZ4sEUM6AQ3n9QQZ3kE/AEhWQMxceTMHGeJLeZXtCMzVv7",
+	"QWW6FokR5gMKpqCy7q4N+22p6Alz+KsLb3qDsW9DdLjKRmDj9B6Gzw1ogiUlGimf9Vuldxk5DAt6T9kj",
+	"RWVOCHLfnV99/L53OXzX656fDT90zntnHVDFDipIGtfmERuFZCazc4VGB+BUOg4UCzXOQW7vEtrKflwt",
+	"9cwZIMIDRAL2pnIYhT7idYJCB80Zj3GiE70FNYWDm3sk1niOI1m5eIkoeYQfK6ijgwEsp9YQPDbCXkyi",
+	"nKmjii6EBnQbR4TEFrqdi0MGQywBUkOSAunUGntc2Z1MDepkLA3LaR2tHUuPStu7LocNE8kOo+G0jna/",
+	"zzuyqqYX65UzNCk25/+PYd9xUZmyjAqUxmEWSz25DrLjrDUb+9XTTg+5lMwVNkPnupeYCoI4Xchas7l2",
+	"GTvejKBbuYb5UTX3vk3TNZRvtHVRB0neVOXJ4RCFBANyjvsHV1q2IVyDW8i1hepWEf+vLNNFDtykDILg",
+	"TW/hMMHE6jVjXqs7kJMR/lBFzWYTOVUQMI2Z1msbbqnn+J2Toaigr1/Q7bzG4auiUxI3Ki+42c2gyAnL",
+	"LSe0r7y+09gqfbEV67Ulz03u6efeq09W6UzlWKwLvsrlZ0BOBmRByUCe5e7oox+nEjvvkUX53P6C4jmC",
+	"IAal2qDURgnyKv8ZnnwujpUt9oLBLIIY+YHfBhcQkskJSSaCRpJ1NSiukKRz8Lpl92+L2dyFeLHYTJov",
+	"u5zEEF4QYaowq/0klaWsMK0PlM+GRRLlzkc4Z32Hjqi2zMtI90w2Piq78Hs2eFYPuWSVxABLVklmOeo0",
+	"Tp0Cms91VC+vs2QVaVfvBH+BVchk04knZDX92PdOjqu1OrG9Zq2hlK2Wd2Q3x6PqiY+rDafe2K5srfMp",
+	"KgorEgvzTrZCR6LyEIhdVu6btNjXWg/halfVxJoni6ipF7PYTEWmZQ38NJzxTdhPU3Ok7D7Tb6sQKG9d",
+	"1gWOJek/RoxOMuzK9I1t10c21UoHz56qla44puz2LXK0MhJPxUUmHxMflSMyXnDBTKRnzQJYaV+IstkQ",
+	"21pxSaB4NjQ2Z0elLkdUuoNMb2bMLaxpds+KCK9bvPZ9lf0J3SBCH0jI5sQSGjzIldJnK39VcAFsrJ5K",
+	"O0AhFEey0xuT4cRL3zN/1Tsvm6+dBrTZRkbrHAdrPekB9YOHwF/gMJH7IQcSLgWfeYuZ5JE+iTKBRbsn",
+	"/4mxn0nJucC5PlsXW9BB08UMQwxVTKhHlIydoOrAauVKRihFB6dlUtCgFIf4flB6C8lMS7aAfErxGIf3",
+	"g9Kfim+t4ruyI06SuGDurq+7N8Pby85PXeQxP3Ug8DnxgnHgydHBjcUfg9ibIkbbqHPXf9+97PdOQeEa",
+	"3nT/fNe76Z5ZA6qVqdOb7pl4o3N+ayH9sHeW/vvH26vL4fdXZ5/SR6Kb7m1/zdPrzk3notvv3hhfkb63",
+	"Yf/TdTdtoB5eXYv/rDzud25+6PYtdHZ3fS7Grx14YnBpx0K3HN5033VvupenXQvB35dX/eG7q7vLMwvd",
+	"dD/0bkUr41nn9LR7e/tT91P2Yb/3oZtv3rm97fYL+7vo3V50+qfvLWR6FzP9dC/P5FK/G8Kr6fKj3ln3",
+	"4vqq3708/TQUA+ldDu9uu6vPb7p3t+L9m6u7ftccx0W3//7qDJ50zs+vPsKHxH4M+1dXw3OxdhZ63+2c",
+	"dW9uzUd3l7d319dXN/3u2fCie9brqD25EQt83rvo9Yfdv5x2u2Lk6LZ786F32h3eXXY+dHrnne/PYff6",
+	"3ZvLzjk4iHL6QsF252rMdey/fhb/z7Fbw8/f/b74LIBKsNYJrn5XQTA45CyJhIEY+7/YN/INu+e7aEqw",
+	"YCRCSlUOE6MAagKlY+T3kL8PneqPZ385+nP9x5MPzcvaT8cXjevWjXNb7df2vQwlQ/dCzJM0qXHwRUWf",
+	"GjdlO6X+mx/uLrqXfTB5lFmEGtX6YaPaPGzUpZwBsaA8+AexBjRFzpGhTnKu8CNq1GrqZo8I3DKBT2Zz",
+	"JjjbEt2T5YEgBoM/dM9Qw6la6Lp7c9G7BRo/61724HHdQgntoYbTEE17F9fnXTFSeKOJykq1oyweUByG",
+	"7FHc4ApngS1icmChzvlNt3P2adj9S++2fwtjftfpnXfPhtc33dOry7OeoBtw2sup1w4btRNZh0wDqeBw",
+	"QLXWeCAO5O3V3c1pd9j9y/vO3S2MptZKyRQ1HQdmqikYNZ16VnrOL33JKuVWRiid+WUpWaVkTaCFsSAl",
+	"q5SdaskqFUy0ZJVWh1+ySnrsciB64FnRvWDQm6XmRJJJMof0RZg5cmuFgbM1piiIbdT2OwrktgahSodB",
+	"rM9qB+VihcUqTSPJ70lz3SFZnObAJhpFIuIzL/2A67l9m3t/jiM8I/E6hE0Nph9LXPRoaaE5jqdCN1Rn",
+	"PekgZWtqwFaS+h9IN5Dytq4W/IOoTME0CkcozauFZpObd6foqOVUkZAR0HVqiDWG8YajeQhpRdRkupKN",
+	"GZl+4rfHKQvlAHOZdYdKkz6sH+oIg9eSoNbt8CtcZStqa+7cFR61LHDFzkA4SRbS1xVhPLXrbI5KVe/t",
+	"hI1haP5pojEqZ+s5WQoOHWcKQB3sCkHxn4PSwDK2eDsgRlouZZWPpQhoKvpWGYFAh5dlzCAfPinEBWwO",
+	"x5Bs8sJaX5ti8pIgOmlv1ucysTC1UdVCNZDu9G9SF0v3nKMI0xXElgHVVaErqKOhlXgCzF0YxAdla5U3",
+	"GSCW9o3Oi2dDlZz6fNVfujjJl1in2QIQmdHz6kH9bBUnOkjUZwm/pLLMDay7N2YNC/7kZtAW5QKAmTHg",
+	"BXAI2lApU/EZ1ZsDei0aMylxFSYDKVCnd8XYZYjHLCK+Qk7PZX1KC4T0VqZILAqcrL0GxCM3/gHdGZQs",
+	"mSlwmQQddZ+Mz5TGuVGiBWUQiKYQHwlr60KSMDZWX0ilGLnp/rs7Wx7ECq/PB30uqNa3g9N6lRBPnR0N",
+	"WyZeUlZ8FFCPAaKah8OQ7xO+swZnxyeeVzuqN2xnVMNi2iN7VD/x7ZNjfDKuOs1q9eTk+aE7W6JNzWm+",
+	"ICV1VyDkQKacIt0nXweRsnriBzSI8568HVGTd4Ai2XSN5oLOk1u1XFWigHREHbyVV1+3jyfALdxBKRos",
+	"HKfu6SbwFxGyYd4EaJrUt94Nv/Kwou0BvYopS7YLcV8ZqBIgxoxeuI48H3FEAzrhRQpcuATNTfnBY4Ye",
+	"oyAmHJXl8llITs0CwAAWkQPJoKb4gSDdby4HFMR5/RMbD6hKswc0TJyivn6U72g7Da+gW0E5IBaANnl9",
+	"17eUEqOcnpK0X24J3g69oXSNfPRTCoJRjKCRnJHnxjQZ18jLFYCshJRjR4qu6CIMXbne+rIRjwCuNlsY",
+	"amOUWCJCvUB20qGNaVRGOi4rVXJVsJHme0ouAfbX1hAUwCgPrPRqB/hGg4fuJpVkxS+0XvqSyckDaooO",
+	"qIyL11ifAjWDtsTlxAaQrFEQN8L0IH8yBhSOhp5QKr/wOAhDieGIBqXcuAclGUxmDjE9WpAsmIDXYmUr",
+	"/aHbH1Bw80dBHBMqx7CgMq7URzMIgqMMMM4SqIpU5vwhwvPp2rsQRLGJeKXAveVPyFo/0pxxHgjNHvAF",
+	"k3iXR2ZqkzuLbTDIrl+UB2yVKPPJzqLm3l+9ZP727GM5BEstyTqukc6iOMpt84IZ0MVrNkSorRtT00TX",
+	"fkG96h1L726VP8S9WIwnCDgDYmIykz5TSUdpySmDUlDWCQC4EQwdQRgFhIvuWnlnRMI1tkz5AWXAlDH+",
+	"SvbTamAuXLAwGoPtsOT5yIujFh4fnxwTe9wcY7uBqyO75Vdr9tgZNeqjkyMfk6O9Iy9g+2FAaic20iHQ",
+	"9TpIgAxQ9hpq25wGWaAgvBaVBdQnX7Z8e854YN4EK1paYajCGmLpID6FkEzx81oVJMbhfRtBeaM1JlBv",
+	"Ku/sFWIU5JygPqfRRB6W6eIyedAw8exUGlKLr9vlEqgUUCg0yKVOZC25PuZc1pFYj84X8dpbxSfjgAZJ",
+	"qfMEQcWV4tg7WYrelQIZ/CXvRY0GBY8q6E7Z+Y3YZj8CLGi4GgcUaykXAraSOBYWJe9BCcg4XMKF70JH",
+	"w1QYdgFARVbyLgzAhoEMaFnaKVxDQBV/ipWR0Ozy1oVnWuZUf8g5qj+k1Cn+0NK5KyFVDIR59fXEDjoK",
+	"aJpMsuAElV0/iIgXD6eYA0q1+lOOaU4iHvBY9BsRVBQxLo6MioyfMZ+YEAWrooclbaUJ2EMk/04sVIKE",
+	"IUpbC0fQ8PquX0G3cDQ45BIPKKTCMBrjgKLLu3MzvtcM5nacNG7PY3QcTBaRIMSDV7BC7Y8pNsNfdJlf",
+	"xwh+SiST51pwdgwZhwLd2p4jwbHUb7uEje9qZ9kp7DrWkB+7xFw/Fx9sL4uMLuGnZO3VEPbXK1X1bido",
+	"md1BZXbTKQ1bxeei1BmD1egFBCh9uaJqzeZQTixmaI45Bx6YDiUFiAUVRfyQyVuSgFQwvYAjMpvHS6VX",
+	"bAK7eS2Ym3evDnAjerxZa0HrUBTMZgvprjQ9UhqT0LjVKvuxItVeMzaAp4BkmxRX8BUM3DjJ7d7I3ORb",
+	"G5iXMWL5SuGAd+NSxd7AX5Xh2fgwcMYdJvsiI7TxvYL3Vz6/Fpv7P2Bg1r+m7sty4q3MhQp/C+twXh0q",
+	"Mvntay1Uh2YbSI3JOnYAGdMbrAe227VQVBCSxwWrvhNzz6agrnLyDP3U9knmMEnhtTh9wpdfleO/JziM",
+	"p2vkwyTOG6MpvAehKAWpB2vRztm9Wl3ZPoP1wO6NEW0OCisaeQ8iM26D2SLEspA6BO5shNjl8m2CymtQ",
+	"dQ9SFErZReVZIvUrgPOqcm6FX1GZR6ASu9lSa65KUJVSfbyIqIUWNFRgMhLwiLuI0Dha5jCajaQmtzKg",
+	"UEkqnpIlyJhsEYMXes3XjJwJP2M+ymcOg5apMmNlCIYqg5HrKOcf/LlUE0SQrOkaKBLTIvq4be1T0rmU",
+	"chSszYbqBSpkRI9UiIawBeq53Ptk3aWPKbDFVLVXX+ZLMaO3AU3EdRVmAqP4OfhcMUG+IT+eqR1RpAkQ",
+	"4zIHBXVWd0YWvIAgFrHPQr8s3us0SVyVvBnrzvLRLj9/zaBNPT1Z2QdF+XFgNHx6+rzjgUg35TYm86Kd",
+	"fQW8K32Ei9jKOZsEJi/ZI1tfAt9IEYn6cOU8sqgATU3/shGhx2xuVKllUUS82J6yiBN7BOF+S5vHWEqT",
+	"ifiSfKIgi3tLZVs9ia34QcUoQXndd+PX8uU89aetdAJrN6lfLBV0UCh+lWhDq2sfr2v148c+Kr+/rTWP",
+	"DpJqpUJg+BO0+KNMXJa6QfAPLCPRvic4IpELpZI9HEUBAH1yDULski9zF3khDnLeBrL8cTr6wQuugh97",
+	"d//oVS+DHu/Rm6Z32jvq3c//8uH0x1aFLH/8h/+xF1wFvS896lS8WkhHs3eO/5cfw9Kz9k3wBJTAMu0E",
+	"8rR+g9bLFBdkfcmazbBKgP6Fym5H/FdBK8G/ATVGR6sllZrXQSgU+cKUKzmR7PJXSTr81KTlrI+R2sZ8",
+	"EoCpPeOqEgh47Mkr5pcNrMpkXIrNfrsKECbbPh/7SHGQwC/EH1uBenVGx17DPsJNIvFeW+Nm1a7h+qjh",
+	"Nf0jcjx+OR7aq4ChzUk0C3ixaphSePoWGgUxT3C36jVUTsgAvmHivNZrpqfPADcw9EUxjrXQBvkjJl5W",
+	"WAfJEFzxEKoilbUxGyLjwXUOIXIZ6Fn1dq76kHq4RxpSfmjyvXRUbDxW6H/ANGTiro6rmARQkU9WL5tA",
+	"yKca+xsOWyt9IpDzI6Zge0LyJfJdDtc0BXVMyEByktncG/X17Cz1w8LM9Mkw8J/BfwxY4k3859cfM7aT",
+	"+KBfeitZjQkHKPc5kaSU3Ta5vgCDMYglbj88DeKEWUJZYJOF3ZOlbKEKz2rCluWZiawAsxKLuNNVWBCP",
+	"ZdyOeSuLeTqNrG2DaaS0Yxn32C4hWsatVHQdXzM62XjspJofM+T+0O2jw3lAJwU4huszlNRBnTPVLgGn",
+	"Fh/OHBx4sm1hN6WfpOpBMSABTlR83/AiFyOq71qrVzpGUxDmSr4s2zepQGuWngXJB1RNnS1jopr8YgVn",
+	"k6X9VWfIpKPcmh7zCqpkptTZxjJkm8n5sij1AWTDkHn30gbHk7dRGSo6rlb0dw/eJtXA0npHb3gFddBd",
+	"/xRwKwCQzf306dMn++LCPjtD79+3Ly7at7eVMfzPtaRNTKZWJMVINCfuXPdAVrp5d4rq9XpLA0EtERuP",
+	"OQH8x5pTO7KrVbtW7zutdt1pO84fnGrbcVwLZX48kT/+Vcj34FVXSdLg5wyo0KRW2PPazrP5b+XBwP/a",
+	"eLLFf2r6P0j+p535z2BQEf84evrfoib9oiZl1aZqtZ4O/lT+6//+/Af7c+aNg4PC5PFCe+WeiIDK/JOj",
+	"iQKci99MiBkTYrVklWq/+82O+Jsd8QXMfwMPv1U5jXsc53U0AT4TsVcZmjBCO1YO+2tNJ5XlC2xkxhWC",
+	"Nt0gqMyDL2gcyWHjULEbVc/DcLot6Aria82pVW2nZjsN5By1G8dtp1qp1lt1KO79Mv5+8KdCnvwhiXa7",
+	"geVfJ2Bwcauysa7ICLwqH81nhGo5joTXkGqm+DNJOBE6aRjwmMhqYwqXK6ADmsUXeotc2cWQsngoW2i0",
+	"VdVX5heOl1BPaCau4xmT8IARVPAsig6Tfa9O91omnKsQuxFIIBw/QBThCgaSOYOq4zzLv5nLg8kEla2e",
+	"3JUlKdYFYBHUDjyKVQAUJySTgBS8o2yPygr5S622C8+5hreiuUK6jiGxBjSu10qGL98pFjTDQsk6WpDE",
+	"+Sy3CcJfYRBv0zzTR7YIfQgixA85uVZxldXY1/X5VNnd9RmETf7qNrmAvjdsc3Kydt3oJLr0dbc6px3I",
+	"fdcUWzJ2pYiKiyddpDd8MJl98XXztcjomzEAmMV/zbweC3CEwTgD8pZkV7IbXkHu77+KH58gV0gljgN0",
+	"t5Erbi7hutu8Viq6flTdxluoalh0BSV1D4OJWCpV/9BCfMoeKYg2q3djCmFZ3Kv7OOXEG6ZQ0/cEMg5l",
+	"jcY2fEvcXA8kCsbLNMkLrFVFVSffoDAYRRj8QT7LKzDyaxfjn/7cik5++OnT36P+49/urs9OeufXf+2x",
+	"2jk+x7ePW+0kuVmt0okQRYm3iIJ4eSvOoFyMjq6t8ecFiZZr8h+0MU7GMrtQc1Ui6SelObibyeyV1XZl",
+	"ihsK4E4PRHcAC6MNYm2jskd65OfBTwTOvHSndRbxdItbLzMsvIinh/CjrKadsSaaaZ96rHDEgSsBz4SP",
+	"psOZxjHIi+BeXLdGuw1m/+WRTrWVpXmCnI8x5NkoOGaIkJKNtFFzhgOIHifAaqDoWYLNMQni6WKUgeZQ",
+	"/13lDElh1RjKewOUM4keCCDRTCI8m4FaJo6zCulFnRTwSFmtILJGlu8Wk/FTFI6yNDhaKMbhvYXmIV5a",
+	"aMJiZiGZjmSlYFrD7yxkAtDKQDodjP/AAo+IDmLBpKUek2hTwG0GdED7Ckc7EJpRRGxxNeEYEs3gJBvw",
+	"80DirpyUaNNe2b9HFt3L6n1Ggcck1bAyoLKsXJKWQMJgRCIck3ApcxRGREiw8j41Y9+hTm1KqzDy3/0O",
+	"nUbEJzQOcMgHVNoI9SgT2E1ECfGhLgdi4/aA2ghn6LP848f+OiI92NHHjWT6O7wnc9/dt/Cl7GHbxC7U",
+	"p5In8nNmWvbmb9+TpfoyLE72DPKYzeXuiEtBIUvxfCyFKjXCrUTqWkpZXPrE2QKwj/2ACwL3VyqZhGzC",
+	"FvH/qt/dA5lSA/ltFlLlANICl9J85RFZsjldpNWhDqhMIFd1DwFa+cs8iMRApaE3CEnWDaLKKarMcz1i",
+	"QKWDUahhHagToEIhUfn2EU8mJEJ3PTFg99BnntgZaWIB93NCcAARNgkeCIoZ+u47vTXku++0B38ua33O",
+	"yIyB8BQu23oqE0GNsMiil4iEDAPsjirADtXNNdZhUoDh7Or0dnjdvbnt3faHnbv++6ub3l8BGfSPcbQg",
+	"bmIJAlUJ0qYi9ii3OGQeDm9jFkEIp6yNbiHsRYxz9X257ULOpkvDiAaBoiwKBDF5mEo7JCBUwAl83+2c",
+	"JUfvh27fPHgA7qgzwV3xpttO7ZfKV5kiH3JpyhdkliCdqa+AcJwccYWVCqdJElOIl4JrTLE85xA7IT/l",
+	"QlM3weytKC2molwUwJQVyNiArqCMmXisWt2sKITcnz9nxeMMHK55ctugQ/xtweNUTziwBhQYsS4UUIzG",
+	"FlBtxzKA14w5aOA/F81w7E1JEYjmgEaEzxnlxITTNOr9h2yiFzqxb/ABTf8NXOCuf5okS4r7ZLOFQ6f0",
+	"Fxo6pI6+YuhQY8hn7YkjriT/Ae1w9NNiRCJKYsLfqIy81ESh/eDKsL+hegkqY3FhMrohqdAaUPVj6t9S",
+	"Bgb9WHFr0fBP+ezAP7oH8uJ6FBeyBh1M6h/L6fmsLXE0ZLH1AVUOigOVe8fN7bcgL1GVrBHj0BYxICXI",
+	"xVdL9Ra5t3EUeLFrFNN0kHt3+dPl1Ue1Hu5b5PYgqc81O9Y5jxX0LslkTMWAiEjcNK7syrvlGOq0QitF",
+	"VhPbYwAZWGvL2Egz0kGuhs3fFwGJJfaJPH8z5hOgoY8S/0R7bqckiAygk8UqeUk9TVw/HGzwQtxyE2bk",
+	"hozNh1CSwbXQgibJrRrLiyu5K6AGIkruzHELONOcRGnKKeZw6o9r9QYMIyVsCeECu9EeUN1pG9VarWS9",
+	"BymuYvVQzuAwHWkbZMZkDukPKqLjb4vZnLcBBLjkijs4QY8R/Q+owpABFu7hKFpK0jBQKMX2pXYCg929",
+	"XRELZeKozPEnsxGJVDZmGHiEcmII65059qbErlWcFRn98fGxguHnCosmh6otPzzvnXYvb7vQRujMQRya",
+	"Yn/nuleySg+C/CTcf8WRL7I5oXgelNqlesWp1KX5dApKoCECQkAqKwqc735R4pKKBVuJbFVBFoYc1kY4",
+	"G0gpzo+SZRTEEggZKm9VyFhhMAbXJSofI1/wktFSuzAlpggIOc+WUtV5YXRiiDbJ0Wk41bRukwE17qJ/",
+	"//P/S29yrbEEFOGRvr7hFzFySwWxDKg+ebLuHdULBDj06aplLs4EIUbRJ0YjcRc1HOeggiDOFapO4ZjY",
+	"YTALoPKUOGOS8pJKsbAtJDICa+ZY3cbQDNZQs8mactq6NySOlnZH7Ivy0SSyTc8vtWWcbYq/q/H2hQpK",
+	"qHRdzudh4EGLw7+pUArD9JNGOm+LXE7DhlT8zZPS0fE2u2ImYvspayURYqPM0wFWBbRfc5z9JqFChl8l",
+	"aveF05QxzzDJ7Fk9T6N6n6xSQ06xqLtkKQ6/x36yaqJJdXuTOyr4hjhDHtRaF+2q9e3trvFSCOB9xs5x",
+	"JCFsGtXmLt9TtcCIf0H8AEuYBqvUqLW2N+4zdoHpUs2RQ7v6DpN8L68zc7DNXdazJ+RZikNZYQNa7bA0",
+	"tyR6CDxyR/EDDiSilWm4K7V//myV+GI2w9FS7jMKVLAY1FUCa9ln0eTQY5QzSbKTYuMpD+gkJDaogng+",
+	"N3LcM3q4JcVLiZODMAcnv7jWfF+CI8ANGVAcLaFs2unZpQUKLR9QFRt50FZWFD/CjwCcBRgqIH2A/E/8",
+	"IGYR8qbEuycQ9yEURQCqLmdRLiA0ROXSSb7lB+Mxl5BPCvHNSsqJy9r2KhIfTFQqpER5UkHaiggOjeJY",
+	"adKXWTBLm3mDaEDh4oQw/5BNuFHTuPBeXDVDyi+kWrYyHCZFtkegPRex4B9IfKr21YDj5mtz49NXDnvj",
+	"S0bJhVCbAHdty+sdkDu71GM+mJs/b+WbMfkSH07jWZhhmCV5Cf+PzzzYTvGCgkuEH8TfKMR08sdBidBB",
+	"KfMbwb75N8g68oEWdxSVy98PjReEpCcf5nsRwlz+nfSZbpQMs2Sy5BXj+Pv+xTlYPioFFvqnwgqecsRv",
+	"eNJMScyi/1MQB08lVPE6dqHeP+yIowgtdIMnq3QqN8ROdm6nTmSjdLfTfm4V67GvWRh4y23dqWa6lWr0",
+	"ZJW6fbzbWOBF6dVa7tQAXoTFrjuN7SwW2lyy+IL5wThQ19YveBNsYOdJbKWXnHHN2K80G+BZ9n74FRjy",
+	"01o2b4SIgek+XoYE8SkhcVIhUPaksqOLGXtlAyeCBV1lRwXpsOLFNxxBSdmCXIr5vPI3rl0hgscajiL1",
+	"jawsZ57MHNY9tv/h2K3K0P78h0Ks+/88u8yImfgBy9XK8s5y+eCPkgt9/fc///V0UD54u4kdGVnKBSgt",
+	"gj17sqJs+gXB+L6OGY3tMZ4F4bLNlzwmM3sRWBxTbnMSBeOnzR9NSWpnJgj7+avlfb9uXvUcaX6Hb12y",
+	"+B1b0F8TP+wkvEmf/7Xs0GceX8sDDTdHUkYDApf3FmwPKmhQ6keQDsAW8aAks4Rkl9IK2x5QrJ0jWi7M",
+	"+N/c1LEtjRepb1k6kXJetJX3sz57XV1zhT2fiSX5L5MSz65O+5+uu4VS4p6SYee69zypUP7tBw8o8P84",
+	"KHFJPPYiyAqnh37w8B8UIw2a/k2O/E2OzPBNeFMqrxDroKP3ZKrUFi66h0TJLfPyl2bHwFPQvPEqke4l",
+	"XQr29VqiZXqG7dGC+iH5TdDMst//GS8oOFfKxIoPQNgsizvNSp7Lhy+QP4MZnpDDueQkhogLZLCMVeQh",
+	"ur78AcGrB5s5pqCzipktJklpD9G3klJFVgJ+HbnXehWDiH13m7128leMHFP+IjKfvuxuUpEiYpeuhAhS",
+	"QxGRvk745eA3kf83kf9VRX4zJmmb1C9xxP6x3satfFw1xzHCpuYRA+k64GgxTwIaAzqBGqdg102c+zFb",
+	"KKRpH8d4hDkpvKwUcNpLfUsaFaHE7nd3Balvrzl2mclWfkU7fR48ECpGBihym3ZZea4resHWSyV4RtDV",
+	"nFAh9NQrTpq2gDlyk36WeBa6EFb6QCDuLGbghSjcWdWd+P3F26uDdl/BZ/+UIY/ioH8puazcnEULZHDx",
+	"JF68kJx047Thr8l8KvV6M5IWok7U5m0lMEEYGwmskLakjyk1AKBA7Lf4iVuIfMFeHC5Vnb1AqPTzOK0u",
+	"CrD8bI0ErL72qXNxvh/p6Xn8Rnr/cdJTm7eW9OZKZtl4fblfBxoHY1BqowEgZwxKT+66Sy2NLDWiXDLE",
+	"aADoGzgfcO+lAPdpEFzMWCj1uxmjgmJV7Hsa677l1hzQsnsYEewv/yG/Umi1ug4AEeRlXDaBJpEAIzvf",
+	"o4CM8t92i6ZbFOr7FJzom2hObsOOQpPCwtX7aEQmzSFgPYinOv5b3OPIJ9gPAyj0R33UdOoIiuw+BpxU",
+	"BvScYR+NcIipJzrhU8hlhILrKI7weBx4srRUzCA0Mo2b52usnDcE+4GY969R+EpWDQCqVRilTOXU84Ig",
+	"c7g49AJU/m/EpiQbs13Ay+WGrKXMc4g+T2HxACNeG8pzyMoWqKcK0FflJd3gR3hTptZCXKhMq1y9fsWn",
+	"OumI9jWjX+MJuQ3+QXax6Ih3VSTX55fS8ApKtoGPgqpO2xH/V5Gl4kopYvXPX7OwhLsiC2rgwNKCEx+N",
+	"ZFmr0x6aB3OiMNGgu5pfJc7IIXYDnxC74TfrdsurEvt4XB05pO61cLWa2uB8Mg/ZEo1YnAG82jIXA9Ws",
+	"pIv6zYNItTve1E7jmpU0kOVwHpFx8EXISaP7Yf3Ln3Hp6fPOPCGhG0A+L2ANGezzlIB/8WC9/x4eY2iN",
+	"PDbXzIx9S4+r2KviKOZToCWe87FlApNd+Q8XceIx6nPpHqTsEZVxjEKCeQyx7T5eHshSSCp8WGO+QlpD",
+	"JHkNBMlLgPm20gBkbrLMM5IpYlBK0deVreXf4oa9fd+xa80jNMV8WkF3nMjY5wE18+by6XBb46GNzDn0",
+	"UWXjuD2fzOYsJtRb2j9BfgdGEYmjgPhJBoc8h3wAsDFibsnIIzIP8ZIbsAA6RjpdBllsPVsgt+BKP80m",
+	"muzvwEwnIvOIt7Z4l02pUVz4mSHOO3BEzZbq1Wb9CMokrfK9/XmNXLdvEvH829VgXA3GndCK+rXZh8eT",
+	"8/trh//VO/40umxMf/SPfhh3q4seu2nGH/++6UbZe4/FaV0b890HpKXHTJhpApK8yo1+8cvG2SFI2zi8",
+	"p4yOw0DCQPyHosprew34J7K8IYLY/1uvVslBsjfjuuu1QGo//Br4T5IFamzZLIGeEQlIprAywGKQzX5W",
+	"SdNWQdb0yj0hezPviRyTa6wbgf/Lk/6v2BfzWtQj13Y36rE2Gx4kdMEGPU8btwzOVmhA3UAdOyxU2vo3",
+	"cnl1cvmBxLvSyn7yX9K4dwaSXGHZ1RuisMwVL3rDkSskDJXsLGUXVwr3cG3GnIRjGd8Sc6kpLDVYlrSA",
+	"rhLgHYgOWRp8TamSx3giuKYhUa1ISais3jp4hrghJ7CHSPl/5Tz9R8SN/8JDfENUstN+EkOSVLWfoS9p",
+	"ttXQt8aal373v9qcV7edhu0coWqj3ay3q7VK86jlHNdfwZxnYqCn8OWraOU/fzYAwneG9c6idtchdOsR",
+	"R7pf2Zmj/mcX/D/9P606Ho2rJ5hUPdv3xyd2o1of2a3mcc3Gft1pHjeOnAb5/9m7/ua2ceb8VTBsZ85+",
+	"S8qiRMmSMp3Wd3Hu9TTJpYnvR+eYMUESlFBToEpSVvze3HfvYBcAQf2wJdu5u7zxX3FsEgRBYLH7YPd5",
+	"sh1Chns/qGQZK5lI2FUzAR/YwMPuari/GqWAiQNU9Jsh8O6psSUEFunmTcGkF3SGg95gMFqLf++8sM3f",
+	"ewhSqsd0P6jUrOBnqHRvqNS2eo1lbn5rY6XS2sY0uTbShnjR+Y0yV7/9q3JhOnGR3v7LiSZjW5b8993M",
+	"ER8gS6JYK6kFPo3mfkW3iFdp6/VNZRgej6J3P2oaMf3n6NhEiqE6iNaBQ6uct0FtZXCpYU3UUfiEI8tp",
+	"DnrsRZaRpah5TijpffqkcEwEKg9z3w5dATjI+ztb6x4tEHSnHXImbq2eEyZSTakDddC4cn75ZVsTmXQv",
+	"sQWt9lnPgKSDCmjzCCRyNMnVMR5rwmgqrEkNYWdtKp6J9odn+l031vuHmpaQSW4JdtgKscmyLEGySAs8",
+	"ICnbFU+xdqbItARFpLaryJb3pBWhoTDqnhVjqeEda5jR0fFnYsqRcxvyBNXUVPB2YiTqbdb1o0j1T+1p",
+	"EXJcq1uZSNV5gRkLqwhcq13zusWHNiE5rVmpuerU/MZ3UGeYcLJMeH0gnF/hUBei1aF98Xl9w18DoN9u",
+	"KvUlnNkLDe55YARj3voZPH0GT20LB3ZLc32ZlbF9v90WCt2Lnn6oC8tQqMXKM3WmKA0QcmyJVBFHVmAR",
+	"Liyin26AR5k1ygnsxlStN/gnAlX3WUOthfOFo7D3zsMHwbBWFI4OlK1UxWtSUrEDi909q/7apvdrQmP3",
+	"mDOHwrH6bsBjd5q+E3AJdyNCyIRquCRV9nKxkj6dHS4gfUFT5r3Ds5kgjgvPlG6bFdwrLt3IJfZvMQ5O",
+	"o+ZoCjRwpLkFImr7WkXcGx0rxw95Ew+JehoKosjmu46Mk4hiDTwFAHpFee0CJWYorDWZspzj4qxrNlf8",
+	"H/K1i2WdFKBxmqcGRusQCEAwN84IIjb5xdZAFqVsJhRGoXSGTJzY063McS38DR/06HxNC+1Sb1jZ/wGB",
+	"6XSJvbgCZYme0llwJg5uigwyVC1gZdDtA+xh2rATC7Q+WcfvAUwjXVdzYW/tYePmWVb7PRC3uLt9v+P3",
+	"sf2PCujq+uM+DeIeSt6epn3qjbNu1+vHftJLAzbITruO62i5V+fdDx8u1UPxOAAmwjbAaPPVTO6Dwp02",
+	"FsYGUaX6JC02ebWaHwQFwfTYhQddrmMIKtu7ej7U/WwQ0rbgvdIWipfa0HBW/fHbhmCfaqzKfkTzu5IF",
+	"L01oL3cWnrK1PWSLVBcY5jUUAPiqMy54NTNAiS1pJz31UCRFnrMEZGmqJbIbbxVWO36hwIQGnVAKoNrR",
+	"XzPX5nlyrDSHr9xzFqwEZmsu1nuM0hkAMoMK3Jb3gRflqtwDNi8EZvAS0HVA8EhrlqU3VCTIUU9zyO1H",
+	"cISiON19LcovIHfcI6rGWuMZoWiYZK23BsJ7UggX5isWMlDgBSZxWSynMyBBjWlyrbdf5HaFhx27VtQ0",
+	"DkX04fLs9fnV2XdIpS0HW+MxWl4QuWnVq8hmdbonkGHPQQzPxmDgFSqaMYPahOIe2AZumbJ6M88SNSjW",
+	"sRsUu1DjP6cgz4gOwEpYk48aWaQia0+56P6pCN84FObPkd1wyRQVctohlsDQjfpaQEVbkSO/223uckm/",
+	"R/6Lf0uo1nccBvB/LgjNczcUFiNwQ9zbJdFPZ+8vzr59fX71+uLNxeXV+S/fnZ+/PH9pf662GGTbR3nL",
+	"Plk+ilLGfSy49ZhU0o1FB2dtLE5oGnssocwLemPfG6XB2EvoyKfj3jAexejOsAUcse2ho9hzfn/AJi1H",
+	"6wkzA76Y4O5gEOEZfftDEhHANhqqfZIWgrnSVpqN73A07qSqi8Vn8y3ORVopyVpIfbTi1MiSFJc7SrFY",
+	"yGiyQz7IH1EUFzdn+7b1DWnDwMm7vx4U5mtA++QXPRRz1kH7nXXuJrJvwD/5ENDTAt77puwUtGc6BpHB",
+	"86wWJBNxAFNMfl0oIhOFRujMGhk/VteoWtECSdwGBsEYNwJxjEZSBVif4CCrZLKRF3Z9s5JIAzcg5nku",
+	"F5ASwzjSqX4uidhc/QDM0VdiOY9ZCSgQkurLH9XtVzQBbQk8dUSdzhoq+5GGWv5GCcJgF3dROetv8Vgo",
+	"RHURsYbNTu6fd2ISDR3XgQHBHw9JIjI5iOCiSQ/KGk+TffLQwg27HqM9J9q/W5Zc/mJvz8Z8il2szerv",
+	"na8ti+TShv+TZsJqM2MGDoL85db0D53L19iERVkAVdsRmgWXHLIQj5UMGlMaKwqQKLJQyHjCZm2fFpum",
+	"BI1GVpREFNDIMYbIqxlPZgQnk3WXsjguAR27+LZRLHJbRAoEE1RMbgqwHKB5U1EKbw9DwwkiilULfq34",
+	"VMjA1kTuNsAN+p5YOchrIwF2ZMvs6ctP2qKg25lCMcu3ZYoeGLA0Vsgnb2Q8+qEuGatd8mFRcjEFm2vb",
+	"mAsRg3SYcmJJzgVASNrwFIvqPy1wsbEtZ8mckQ9416aB+TefDAYD0vXBhGwYCQWOtg3FPljmoabk4PTp",
+	"Jx/pJ9kJDv9KD9gtDvmiT7F7rN03aN33502Z+3Yft20zvgpxly9wz8SV3z45v3vr3HDPTzZVqrfHkW8A",
+	"WWzvK1AHqjYKnaIm9xRaL0tMIWtOP9v6U5va1aHQO6FnmkARlkVOE+lLy9blFhSzrJCOr86ztCFpXjcF",
+	"75O1YIHXpGIUFFYhvRBy2qqZ3L55jcjmtn3rfVHTmrUVwh9rV9cHfV9x7r0Xeru7d1TxYg++Om9TzmY1",
+	"f7dLu9+zfA4uK9lSUNIhKqVJaRbp+E5RxYQiFO+gpmoCEj94TL9WqRHJRVbo3HVakcj+W120oKkOUSyr",
+	"OPUhY5eLiqcsFJRMy2K5kM1hb4zUr2gOLeY8KQtkqwDyrgUWhqmVdM0XFWoTLxiVHibZK9FTDtarL79a",
+	"put1x143IL0+lEQEnWA8HPujdrVMU9nyG3ovcT+gdEQDrxv3u9J7ib1R1x96fjaIk9NB7CfdQHov8omH",
+	"eFWFmoq/OVVdMjq/gqP0X7cJsy+SGSuLE1rVrOTVtTeXu2J1UtLVyRx+eaLw/JMVy5NizjoregNRWCMy",
+	"6kzEMs/NYf4ip5hwix7aKe2nSdrzunEvxnccB3To0VO/N46HwXDcT/70d6zg61ZXSZGy5GSRzK/Ub7Tf",
+	"5c0LUVz5w5jXV6Pr2T+uFsl835H46D6S20JFgrig5E6rPgnhIinmcg2CPIT2iVOWJL1hX86qHsURj/uj",
+	"1Bud0lHmdwe+PxptIChE4XqPLGPSdVf+hgPd9Xw5xUnXtx1o/174RQ2lQoO3LKIg85M4DRJvOIx9L6DD",
+	"xBsnQd/rZUEc92k/G1L/IRNs51dlyax4gq86p2JJc/yotfSZ1eej2TilbBx4LOueynaoR/2u742yQY8N",
+	"hqOsP7ZCmlonqn3eb7fLuh3w7fZP0nm1Z6XWc43WIQk269VZrzbqsjZSwUFAF9wkmKVrrjatFJcUOCt4",
+	"lA0wPDozaKBpPrFF0WklHS3Z6o8/XryULkors3cFCQKyDRl8znlVQbo5gmmYxxGKnMYsb+VxqNaaNILQ",
+	"mVMuvGnJWM3FNHSi4w7529++NREIU4meqv4RFOnhZoKta8eo1lppR5EyIJGLStadWn5Z/Zu4pCKZNb+r",
+	"IswrqJq/KUN7Zd0Xikh6U8Bse/W3Tkbzill/V5VPq5LXNROmtq1C4A7euUOgYgV+xmG/ZgvUfD/DV/mm",
+	"wsHhFUlZyY0QkX6zbyrCU5MIim9/JO+4GRyDm4eVQop2CxxBow2ubcYEBwr+CC3kLAU1a2L6vuIJ8FPy",
+	"FFdTjpGbKb+qQE9jPUOG8LQyEZ+cfVnNShnAgZQnzgGgOjZ9Nwkpq1mRq2/HK9LUZpnWbuEAE6jSYBar",
+	"DsGLLcoiztkcxx/hAvnW0tUOul21CELR1i8FtXbF1lyUKSsxW1arM4EC6buCyyU+IRVjxAZT8UBYdzPq",
+	"kJ+NtDogxqFQPBBxXiTXpKI3XEyPifTIML2oJZOupAEwF1dYiuJmeMyi5pWMpU2hm2/pkrb55mQwH51f",
+	"0umehG6hWGN0M1MOGd0AW96vDuzVF1QB9upRtV/y7p9xzTwXfz2nn2xlziJrR/Cv1g/f0ZZUfL7MKRZ5",
+	"bd/hX/NrRiJ9HegeK1l5lf8/5TdMqEpXl7TrW/Xm0VrB5G2xZlW3LeoP6olnypV/wCq7gD6phnghHr7i",
+	"mjaece6/aP6Jmi56Wt4/9fVM3T31Lw2eDW4K1H7jNkWOItnqhVgs6+i4mfXg8lrU9lFitqaIrIplnro4",
+	"5U1ulItpKNQmOm/qZqBsA4+YcXPe7S0QLpTvJzu7xdHohALGvGp5By90yxU5WgpDDK6HUW7V4MlGhuks",
+	"yoticQWneLCTK9fVXBCKaIsXS5biWhQroTx+YE87VrRVHXKeIpG/fFOLmLMiSySarQukkteAIfpnocB3",
+	"kFe0LcwZfrG2+w+jhboO0puheQ5+DYmpKUSfSM9tmzX6ydJ9dz7Dhr8/sghTAn2bRl1AD65OqL9dMBI6",
+	"dU6vQ+cFFGfdFksyZ1TIX9P8OnT+Q/pKOHWciXOivveJfwLxuOylIt+5ePvT2euLlyrj/Oryf96dg9OD",
+	"HbkSRX2FcLQz6boOrARnAlGK6+i5tdZd1c0eOVrk9PYYeOcVf8BSbO9Xz+7Sj2/fn59993fIsMZuQY/0",
+	"09p92htRaJw6zOHcdSZyY65Tfv/z4edf1RmybYa2X8Zm3L9F3FsIX2S1l1pcovK2CYkM4AUIRcVqtwlr",
+	"ckZvWKXsu5ykGEt9f37pknc/XsJ/Xp6/Pr88J1jFrOPIjZp5ct7ExaqMpcnhVQdFNMugkKdDoovMA2XH",
+	"CDhOK7k9STcuQiwOtqhtlg8PoB4WXGVKSvLjP1Xxvr9HSPGuZAa0eUV5rp7VGx1263udq/OFcwDsikYe",
+	"UPZvF/zbaEProBTXFJ5SFpmiDtJIfOU2tTpBJxSAU8jl8bYQTK+RWZGnOqNAV3/ho9y1PLp+N5ARDdEq",
+	"iQ0nLAUvZEfC7QNXlCXQ+vGh2IGzrwDkU2g/Ppe03k11sHtpHDY1XllVHvfyzOry/82MV8NUBeyzWw6L",
+	"IgRNK5ozcqRy13OWoQa9iBmAjWy+qG+PXZVVA1A9tNck27tK7FKuYHMgFCmkGp0rwHI1wktmVKS52tpC",
+	"0RQJWhHWYTtiKEKBVA6qIE8r4lF9nqHxzhdqJTe4dEOTsEYBtl75Egr7QKFimkoBLAk45bKXECqa/Vml",
+	"K5GkELp91cP4llTFnEmzyHJLACvwe6HgoqplW0VGYgZZKjxnQgaixQ0rFcaOqCyEcY0/gLh4VQMQz8iK",
+	"Q9xXWcUVMjbMWaX0RNQxjUoktbs+Qeck6I3uyO99nC/xjND+ddyZPwfR/cp8KGW494Z0oV5wWtLF7M66",
+	"qp0khjIm0P+LjtEaQnNbWGsMSoThzLy4YSRm9YqhVN8cxbrtYn+XrJ+RRgrTMjgSnIkq9jDAkUAfFz8m",
+	"qUv1N0AYjq2DKOyK3Bpo3UYUOuQMhVddfJs3rJxTjv5hMqNlDYfGXJDv5Wve8H98U5GXP1ze4bjBhZs2",
+	"rD3K0f9C1SQMQVOnEc3x6SiOlBZ11NHy//+3ZKAar7I2lJx8WxAdK5kmDiBDrsPEci7ngvqvattxnbSo",
+	"nY9blOA3RdXNl1eeNuaaFCQt6YpYm4q930GZR+tcU5+qw+7W4leOgE/Aqg4tl0IpKG57a5NiYr/3nAs+",
+	"l2/qm1fiomZTSFN/dLIeS6cMP6CMr52JMw6GfpxS3xsEWeoFrHfq0bgbeIE/GibD7LQ36ncd17nmwFus",
+	"S3oLZ+IMxzQ7HZ0yLxtk1AuoH3vj1O95WTcO+vFomFI2hA1JFCmz8pP2fCIXKfsEOBucYxvyIATHELrV",
+	"ireaNQcvMKl2e/XQPMlvnlTT/HpCZizPizseJ686NI0HV5O0YzX7VJ/ciLQzVSux9aWclKMhgmn0WygI",
+	"oV3yK3Tw30On29FYifPxRSh+D8Xa2mnPe73Y5VInqmVLALhZMk2v9PJqdcpYEXL5UnYJuEyPjuCf42Ps",
+	"5K/t3pnLiOeh/hmh3Xu6u2G0tvV1K16p3uw5gHvyrflMpTyZLfIp47ht27o2jvvklZtrdf73DiTFzjdf",
+	"O0ZR4RFEWC7BGA3Pq0oGx1gYMQBHMp/PlzUcHZkNxcZQMNMmZRkXHP2A1awgc5oywhUEupoxcVf293vz",
+	"8p8zC1w/5TNng9+X9M2Go14wHnlscMq8wGdjL+75XY8OTkfZOOkGQTJ40nxVvU18dB0Kgo2g1C5bPqV+",
+	"0s2GgdeL+3JrGmTeiI5jr5v4aY/1s4Da1XM0nXPRWKZlBXtPk9AKqag6NRlWjxonNb0cW87hsCRlk+Xa",
+	"NPVEya69jWRX3+v2vO6A+P1JdzQZDDu+3+/2h4fufHqy7ZPIatbzsyn/bPRyOioqLVPzxxj0k9/0j7/f",
+	"q4Yujbntte807m1zviuYed943I8sBV63Ynt6tX+EFXuMtqemn7Q0o+63Z09hyD5nuj5asIB0h5PgFJk+",
+	"x/2h7zzIfu1yPXUHnk3WZzs+sA3Bkx8m7O8uvcUC+f2t3IlyIQ9ntXpE59w7K5epIEWeWmC+Zn2cUi7c",
+	"zXOBlnl9QfCF1g8N148GQmFoGu0VApuOKjSoSF2oM0s04/MlaGTwPMcE+JzfaH2xXef6objvYP89jv/a",
+	"DvBkJ/zPKPnXeuivJta+tmmbwWilJT/4GHTrUn+/FK0z0I11WhdISSBS6yAfWEDWAHDpGJVFbhKhy6VQ",
+	"p2ZtwNOi2YWqlTbdKTKPvlAIOq56deqpN/6qITLAhDNlY0LRNKWIFID0tYoIE3V565IIqTWvSpRkikhN",
+	"rzH5qSL4J0wpUtdJO7GZnI06QS3eoLqkCZu0y7LKpVBIPgL5pCgt3D5lCQ4vRvq3LjIszIoVpMwCve8d",
+	"WeAPzbv8spO/n9VCP3u2+L1Wac7upidERkJNgTCjC4jFGiouOmWitvKVDDUKUl0rhq4JllSQvJjKpopr",
+	"JjDPaFmx8kUo4K+iJahftwWBjyxZahKzvJA2oi3m4CKfdUEoNDvZRoeoMkEgXcIoErskkjfgdbxS6R2G",
+	"afEbyNMu4ThQk7zwUkF++uETEi1YCdWahZCthELxEvZ75KgZr4Y6Jp1zcdyxhvK71xdYxN5OCbeHhRxF",
+	"NwJHcTvF2PesfsOeiuSQKQFSm8jymf9wN//h42rhnUaCohufJoE3pAOGOhTjbOB7PdqPg2SQDtlptglI",
+	"NpPPmfR7riMd9aa78n80z21d0yLLlJR1TadXPFXf+okGTK8n08O94+43bCc1F9iir46o5+dZQeicXOzg",
+	"45HXsmRZ8voWHMhvGS1ZebasZ/KDyigSYP7/hmNo9RsjF9389qNsprzZftR/2RSvQ/oB/Fwhz5SuwukY",
+	"tZITcE9VX9ebemWIfqBqB9SkK6CUbCvugGpDwRNGFjmtQTwBBBik/QUvDKjVm3WAG9tmAoCVMmfYEkhL",
+	"JJMkxYKztjKknStgPGduhBylU7mpFmlVyq+rRa6LXK771pbq/YyKtNrmLsPGZuQvwU1lOZMm7xYUM45d",
+	"xaupBTKgJBoFNwX7VKso2dAANpzFm6P2upjKDVzVYenFDP1b0KpaFSVIKRVxTWU8gDu69TVg+m1rVky9",
+	"HOrvz95d4F4uP6iaeZgzCddXCj6gK3QCKqApEypMAIkJJOdTJE32sxst9M0eyMVkMS1zS/+p8VzqOxmY",
+	"K+tZDZvgxpP+zmhez1xIgORC7t/6QfLVrWvVx7da/UFv6SDr8/8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -35,7 +35,7 @@ func (s *Server) validDefinition(ctx context.Context, customerID, flowID uuid.UU
 	if err := rep.Err(); err != nil {
 		return nil, nil, err
 	}
-	warn(ctx, rep.Warnings)
+	warn(ctx, rep.Warnings, rep.WarningsNotListed)
 	return def, rep.Warnings, nil
 }
 
@@ -97,6 +97,9 @@ func (s *Server) ValidateFlow(ctx context.Context, req gen.ValidateFlowRequestOb
 		Valid:    rep.Valid(),
 		Errors:   toAPIProblems(rep.Errors),
 		Warnings: toAPIProblems(rep.Warnings),
+		// At most flow.MaxProblems each: int32 holds the rest of any body the server accepts.
+		ErrorsNotListed:   int32(rep.ErrorsNotListed),
+		WarningsNotListed: int32(rep.WarningsNotListed),
 	}, nil
 }
 

@@ -2725,8 +2725,13 @@ type InlineSimulationRequest struct {
 	// Example: ["2"]
 	Digits *[]string `json:"digits,omitempty"`
 
-	// Now The clock of the simulation (for `condition_datetime`). Default the server's.
-	Now *Timestamp `json:"now,omitempty"`
+	// Now The clock of a simulation (for `condition_datetime`); default the server's. A UTC time as
+	// `YYYY-MM-DD HH:MM:SS.ffffff`, like every timestamp of the API, or RFC 3339 with any offset
+	// (`2026-11-23T09:30:00+01:00`, `2026-11-23T08:30:00Z`), read as the same instant.
+	//
+	//
+	// Example: 2026-11-23T09:30:00+01:00
+	Now *SimulationNow `json:"now,omitempty"`
 
 	// Steps What the runner reports for each runner action, in turn: the i-th action handed to the runner
 	// completes with `steps[i].variables` (none once the script runs out). A `digits_receive` whose step sets
@@ -2894,6 +2899,13 @@ type Simulation struct {
 	Variables Variables `json:"variables"`
 }
 
+// SimulationNow The clock of a simulation (for `condition_datetime`); default the server's. A UTC time as
+// `YYYY-MM-DD HH:MM:SS.ffffff`, like every timestamp of the API, or RFC 3339 with any offset
+// (`2026-11-23T09:30:00+01:00`, `2026-11-23T08:30:00Z`), read as the same instant.
+//
+// Example: 2026-11-23T09:30:00+01:00
+type SimulationNow = string
+
 // SimulationRequest The script of a simulation.
 type SimulationRequest struct {
 	// Digits The digits each `digits_receive` reports, in turn, unless its `steps` entry sets `voipbin.call.digits`.
@@ -2904,8 +2916,13 @@ type SimulationRequest struct {
 	// Example: ["1","2#"]
 	Digits *[]string `json:"digits,omitempty"`
 
-	// Now The clock of the simulation (for `condition_datetime`). Default the server's.
-	Now *Timestamp `json:"now,omitempty"`
+	// Now The clock of a simulation (for `condition_datetime`); default the server's. A UTC time as
+	// `YYYY-MM-DD HH:MM:SS.ffffff`, like every timestamp of the API, or RFC 3339 with any offset
+	// (`2026-11-23T09:30:00+01:00`, `2026-11-23T08:30:00Z`), read as the same instant.
+	//
+	//
+	// Example: 2026-11-23T09:30:00+01:00
+	Now *SimulationNow `json:"now,omitempty"`
 
 	// Steps What the runner reports for each runner action, in turn: the i-th action handed to the runner
 	// completes with `steps[i].variables` (none once the script runs out). A `digits_receive` whose step sets
@@ -2934,18 +2951,29 @@ type SimulationStep struct {
 // Example: 2021-02-04 06:47:01.139361
 type Timestamp = string
 
-// ValidationReport The result of validating a flow definition.
+// ValidationReport The result of validating a flow definition. At most 100 errors and 100 warnings are listed, the first in
+// document order; `errors_not_listed` and `warnings_not_listed` say how many more there are.
 type ValidationReport struct {
-	// Errors Problems that block saving, in document order. Never null.
+	// Errors Problems that block saving, in document order, the first 100. Never null.
 	Errors []ErrorDetail `json:"errors"`
+
+	// ErrorsNotListed How many errors were found beyond those listed (0 when `errors` lists every one).
+	//
+	// Example: 0
+	ErrorsNotListed int32 `json:"errors_not_listed"`
 
 	// Valid True when there are no errors; the flow would be saved.
 	//
 	// Example: false
 	Valid bool `json:"valid"`
 
-	// Warnings Problems that do not block saving, in document order. Never null.
+	// Warnings Problems that do not block saving, in document order, the first 100. Never null.
 	Warnings []ErrorDetail `json:"warnings"`
+
+	// WarningsNotListed How many warnings were found beyond those listed (0 when `warnings` lists every one).
+	//
+	// Example: 0
+	WarningsNotListed int32 `json:"warnings_not_listed"`
 }
 
 // Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
@@ -2961,6 +2989,9 @@ type WebhookSecret struct {
 	// Example: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
 	WebhookSecret string `json:"webhook_secret"`
 }
+
+// AcceptEncoding defines model for AcceptEncoding.
+type AcceptEncoding = string
 
 // AccesskeyID defines model for AccesskeyID.
 type AccesskeyID = openapi_types.UUID
@@ -3062,6 +3093,50 @@ type InlineSimulationBody = InlineSimulationRequest
 
 // SimulationBody The script of a simulation.
 type SimulationBody = SimulationRequest
+
+// GetConsoleParams defines parameters for GetConsole.
+type GetConsoleParams struct {
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`, such as `"r3"`. When the current `ETag` is among them, the answer
+	// is 304.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// AcceptEncoding The encodings the client accepts, such as `gzip, br`. Scripts, style sheets and pages are answered
+	// compressed (`br` preferred, then `gzip`) when the client accepts it; `Content-Encoding` says which.
+	AcceptEncoding *AcceptEncoding `json:"Accept-Encoding,omitempty"`
+}
+
+// GetConsoleAssetParams defines parameters for GetConsoleAsset.
+type GetConsoleAssetParams struct {
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`, such as `"r3"`. When the current `ETag` is among them, the answer
+	// is 304.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// AcceptEncoding The encodings the client accepts, such as `gzip, br`. Scripts, style sheets and pages are answered
+	// compressed (`br` preferred, then `gzip`) when the client accepts it; `Content-Encoding` says which.
+	AcceptEncoding *AcceptEncoding `json:"Accept-Encoding,omitempty"`
+}
+
+// GetDocsParams defines parameters for GetDocs.
+type GetDocsParams struct {
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`, such as `"r3"`. When the current `ETag` is among them, the answer
+	// is 304.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// AcceptEncoding The encodings the client accepts, such as `gzip, br`. Scripts, style sheets and pages are answered
+	// compressed (`br` preferred, then `gzip`) when the client accepts it; `Content-Encoding` says which.
+	AcceptEncoding *AcceptEncoding `json:"Accept-Encoding,omitempty"`
+}
+
+// GetDocsAssetParams defines parameters for GetDocsAsset.
+type GetDocsAssetParams struct {
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`, such as `"r3"`. When the current `ETag` is among them, the answer
+	// is 304.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// AcceptEncoding The encodings the client accepts, such as `gzip, br`. Scripts, style sheets and pages are answered
+	// compressed (`br` preferred, then `gzip`) when the client accepts it; `Content-Encoding` says which.
+	AcceptEncoding *AcceptEncoding `json:"Accept-Encoding,omitempty"`
+}
 
 // ListAccesskeysParams defines parameters for ListAccesskeys.
 type ListAccesskeysParams struct {
@@ -6995,14 +7070,14 @@ type ClientInterface interface {
 	// paths. It logs in with a username and password, or an access key, and keeps the token for the tab only.
 	//
 	// Corresponds with GET /console (the `GetConsole` operationId).
-	GetConsole(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetConsole(ctx context.Context, params *GetConsoleParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetConsoleAsset A console asset
 	//
 	// The script and style sheet of the console page, embedded in the binary.
 	//
 	// Corresponds with GET /console/{asset} (the `GetConsoleAsset` operationId).
-	GetConsoleAsset(ctx context.Context, asset string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetConsoleAsset(ctx context.Context, asset string, params *GetConsoleAssetParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetDocs Interactive API documentation
 	//
@@ -7010,14 +7085,14 @@ type ClientInterface interface {
 	// authorize with a login token (`BearerAuth` or `TokenQuery`) or an access key (`BearerAuth` or `AccesskeyQuery`).
 	//
 	// Corresponds with GET /docs (the `GetDocs` operationId).
-	GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetDocs(ctx context.Context, params *GetDocsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetDocsAsset A Swagger UI asset
 	//
 	// The scripts, style sheets and icons of the Swagger UI page, embedded in the binary.
 	//
 	// Corresponds with GET /docs/{asset} (the `GetDocsAsset` operationId).
-	GetDocsAsset(ctx context.Context, asset string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetDocsAsset(ctx context.Context, asset string, params *GetDocsAssetParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetHealth Liveness probe
 	//
@@ -7542,8 +7617,8 @@ func (c *Client) Login(ctx context.Context, body LoginJSONRequestBody, reqEditor
 // paths. It logs in with a username and password, or an access key, and keeps the token for the tab only.
 //
 // Corresponds with GET /console (the `GetConsole` operationId).
-func (c *Client) GetConsole(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetConsoleRequest(c.Server)
+func (c *Client) GetConsole(ctx context.Context, params *GetConsoleParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetConsoleRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -7559,8 +7634,8 @@ func (c *Client) GetConsole(ctx context.Context, reqEditors ...RequestEditorFn) 
 // The script and style sheet of the console page, embedded in the binary.
 //
 // Corresponds with GET /console/{asset} (the `GetConsoleAsset` operationId).
-func (c *Client) GetConsoleAsset(ctx context.Context, asset string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetConsoleAssetRequest(c.Server, asset)
+func (c *Client) GetConsoleAsset(ctx context.Context, asset string, params *GetConsoleAssetParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetConsoleAssetRequest(c.Server, asset, params)
 	if err != nil {
 		return nil, err
 	}
@@ -7577,8 +7652,8 @@ func (c *Client) GetConsoleAsset(ctx context.Context, asset string, reqEditors .
 // authorize with a login token (`BearerAuth` or `TokenQuery`) or an access key (`BearerAuth` or `AccesskeyQuery`).
 //
 // Corresponds with GET /docs (the `GetDocs` operationId).
-func (c *Client) GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetDocsRequest(c.Server)
+func (c *Client) GetDocs(ctx context.Context, params *GetDocsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDocsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -7594,8 +7669,8 @@ func (c *Client) GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 // The scripts, style sheets and icons of the Swagger UI page, embedded in the binary.
 //
 // Corresponds with GET /docs/{asset} (the `GetDocsAsset` operationId).
-func (c *Client) GetDocsAsset(ctx context.Context, asset string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetDocsAssetRequest(c.Server, asset)
+func (c *Client) GetDocsAsset(ctx context.Context, asset string, params *GetDocsAssetParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDocsAssetRequest(c.Server, asset, params)
 	if err != nil {
 		return nil, err
 	}
@@ -8543,7 +8618,7 @@ func NewLoginRequestWithBody(server string, contentType string, body io.Reader) 
 }
 
 // NewGetConsoleRequest constructs an http.Request for the GetConsole method
-func NewGetConsoleRequest(server string) (*http.Request, error) {
+func NewGetConsoleRequest(server string, params *GetConsoleParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -8566,11 +8641,37 @@ func NewGetConsoleRequest(server string) (*http.Request, error) {
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+		if params.AcceptEncoding != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "Accept-Encoding", *params.AcceptEncoding, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Accept-Encoding", headerParam1)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewGetConsoleAssetRequest constructs an http.Request for the GetConsoleAsset method
-func NewGetConsoleAssetRequest(server string, asset string) (*http.Request, error) {
+func NewGetConsoleAssetRequest(server string, asset string, params *GetConsoleAssetParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -8600,11 +8701,37 @@ func NewGetConsoleAssetRequest(server string, asset string) (*http.Request, erro
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+		if params.AcceptEncoding != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "Accept-Encoding", *params.AcceptEncoding, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Accept-Encoding", headerParam1)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewGetDocsRequest constructs an http.Request for the GetDocs method
-func NewGetDocsRequest(server string) (*http.Request, error) {
+func NewGetDocsRequest(server string, params *GetDocsParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -8627,11 +8754,37 @@ func NewGetDocsRequest(server string) (*http.Request, error) {
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+		if params.AcceptEncoding != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "Accept-Encoding", *params.AcceptEncoding, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Accept-Encoding", headerParam1)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewGetDocsAssetRequest constructs an http.Request for the GetDocsAsset method
-func NewGetDocsAssetRequest(server string, asset string) (*http.Request, error) {
+func NewGetDocsAssetRequest(server string, asset string, params *GetDocsAssetParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -8659,6 +8812,32 @@ func NewGetDocsAssetRequest(server string, asset string) (*http.Request, error) 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+		if params.AcceptEncoding != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "Accept-Encoding", *params.AcceptEncoding, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Accept-Encoding", headerParam1)
+		}
+
 	}
 
 	return req, nil
@@ -10316,7 +10495,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /console (the `GetConsole` operationId).
-	GetConsoleWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetConsoleResponse, error)
+	GetConsoleWithResponse(ctx context.Context, params *GetConsoleParams, reqEditors ...RequestEditorFn) (*GetConsoleResponse, error)
 
 	// GetConsoleAssetWithResponse A console asset
 	//
@@ -10325,7 +10504,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /console/{asset} (the `GetConsoleAsset` operationId).
-	GetConsoleAssetWithResponse(ctx context.Context, asset string, reqEditors ...RequestEditorFn) (*GetConsoleAssetResponse, error)
+	GetConsoleAssetWithResponse(ctx context.Context, asset string, params *GetConsoleAssetParams, reqEditors ...RequestEditorFn) (*GetConsoleAssetResponse, error)
 
 	// GetDocsWithResponse Interactive API documentation
 	//
@@ -10335,7 +10514,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /docs (the `GetDocs` operationId).
-	GetDocsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDocsResponse, error)
+	GetDocsWithResponse(ctx context.Context, params *GetDocsParams, reqEditors ...RequestEditorFn) (*GetDocsResponse, error)
 
 	// GetDocsAssetWithResponse A Swagger UI asset
 	//
@@ -10344,7 +10523,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /docs/{asset} (the `GetDocsAsset` operationId).
-	GetDocsAssetWithResponse(ctx context.Context, asset string, reqEditors ...RequestEditorFn) (*GetDocsAssetResponse, error)
+	GetDocsAssetWithResponse(ctx context.Context, asset string, params *GetDocsAssetParams, reqEditors ...RequestEditorFn) (*GetDocsAssetResponse, error)
 
 	// GetHealthWithResponse Liveness probe
 	//
@@ -10963,6 +11142,22 @@ func (r LoginResponse) ContentType() string {
 	return ""
 }
 
+// GetConsoleResponse200Headers the declared response headers of an HTTP 200 response for GetConsole
+type GetConsoleResponse200Headers struct {
+	CacheControl          *string
+	ContentEncoding       *string
+	ContentSecurityPolicy *string
+	ETag                  *string
+	Vary                  *string
+}
+
+// GetConsoleResponse304Headers the declared response headers of an HTTP 304 response for GetConsole
+type GetConsoleResponse304Headers struct {
+	CacheControl *string
+	ETag         *string
+	Vary         *string
+}
+
 type GetConsoleResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10970,6 +11165,10 @@ type GetConsoleResponse struct {
 	JSON431 *HeadersTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetConsoleResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetConsoleResponse304Headers
 }
 
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
@@ -11011,6 +11210,21 @@ func (r GetConsoleResponse) ContentType() string {
 	return ""
 }
 
+// GetConsoleAssetResponse200Headers the declared response headers of an HTTP 200 response for GetConsoleAsset
+type GetConsoleAssetResponse200Headers struct {
+	CacheControl    *string
+	ContentEncoding *string
+	ETag            *string
+	Vary            *string
+}
+
+// GetConsoleAssetResponse304Headers the declared response headers of an HTTP 304 response for GetConsoleAsset
+type GetConsoleAssetResponse304Headers struct {
+	CacheControl *string
+	ETag         *string
+	Vary         *string
+}
+
 type GetConsoleAssetResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11022,6 +11236,10 @@ type GetConsoleAssetResponse struct {
 	JSON431 *HeadersTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetConsoleAssetResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetConsoleAssetResponse304Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -11073,6 +11291,22 @@ func (r GetConsoleAssetResponse) ContentType() string {
 	return ""
 }
 
+// GetDocsResponse200Headers the declared response headers of an HTTP 200 response for GetDocs
+type GetDocsResponse200Headers struct {
+	CacheControl          *string
+	ContentEncoding       *string
+	ContentSecurityPolicy *string
+	ETag                  *string
+	Vary                  *string
+}
+
+// GetDocsResponse304Headers the declared response headers of an HTTP 304 response for GetDocs
+type GetDocsResponse304Headers struct {
+	CacheControl *string
+	ETag         *string
+	Vary         *string
+}
+
 type GetDocsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11080,6 +11314,10 @@ type GetDocsResponse struct {
 	JSON431 *HeadersTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetDocsResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetDocsResponse304Headers
 }
 
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
@@ -11121,6 +11359,21 @@ func (r GetDocsResponse) ContentType() string {
 	return ""
 }
 
+// GetDocsAssetResponse200Headers the declared response headers of an HTTP 200 response for GetDocsAsset
+type GetDocsAssetResponse200Headers struct {
+	CacheControl    *string
+	ContentEncoding *string
+	ETag            *string
+	Vary            *string
+}
+
+// GetDocsAssetResponse304Headers the declared response headers of an HTTP 304 response for GetDocsAsset
+type GetDocsAssetResponse304Headers struct {
+	CacheControl *string
+	ETag         *string
+	Vary         *string
+}
+
 type GetDocsAssetResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11132,6 +11385,10 @@ type GetDocsAssetResponse struct {
 	JSON431 *HeadersTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetDocsAssetResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetDocsAssetResponse304Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -14045,8 +14302,8 @@ func (c *ClientWithResponses) LoginWithResponse(ctx context.Context, body LoginJ
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /console (the `GetConsole` operationId).
-func (c *ClientWithResponses) GetConsoleWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetConsoleResponse, error) {
-	rsp, err := c.GetConsole(ctx, reqEditors...)
+func (c *ClientWithResponses) GetConsoleWithResponse(ctx context.Context, params *GetConsoleParams, reqEditors ...RequestEditorFn) (*GetConsoleResponse, error) {
+	rsp, err := c.GetConsole(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -14060,8 +14317,8 @@ func (c *ClientWithResponses) GetConsoleWithResponse(ctx context.Context, reqEdi
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /console/{asset} (the `GetConsoleAsset` operationId).
-func (c *ClientWithResponses) GetConsoleAssetWithResponse(ctx context.Context, asset string, reqEditors ...RequestEditorFn) (*GetConsoleAssetResponse, error) {
-	rsp, err := c.GetConsoleAsset(ctx, asset, reqEditors...)
+func (c *ClientWithResponses) GetConsoleAssetWithResponse(ctx context.Context, asset string, params *GetConsoleAssetParams, reqEditors ...RequestEditorFn) (*GetConsoleAssetResponse, error) {
+	rsp, err := c.GetConsoleAsset(ctx, asset, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -14076,8 +14333,8 @@ func (c *ClientWithResponses) GetConsoleAssetWithResponse(ctx context.Context, a
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /docs (the `GetDocs` operationId).
-func (c *ClientWithResponses) GetDocsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDocsResponse, error) {
-	rsp, err := c.GetDocs(ctx, reqEditors...)
+func (c *ClientWithResponses) GetDocsWithResponse(ctx context.Context, params *GetDocsParams, reqEditors ...RequestEditorFn) (*GetDocsResponse, error) {
+	rsp, err := c.GetDocs(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -14091,8 +14348,8 @@ func (c *ClientWithResponses) GetDocsWithResponse(ctx context.Context, reqEditor
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /docs/{asset} (the `GetDocsAsset` operationId).
-func (c *ClientWithResponses) GetDocsAssetWithResponse(ctx context.Context, asset string, reqEditors ...RequestEditorFn) (*GetDocsAssetResponse, error) {
-	rsp, err := c.GetDocsAsset(ctx, asset, reqEditors...)
+func (c *ClientWithResponses) GetDocsAssetWithResponse(ctx context.Context, asset string, params *GetDocsAssetParams, reqEditors ...RequestEditorFn) (*GetDocsAssetResponse, error) {
+	rsp, err := c.GetDocsAsset(ctx, asset, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -14978,6 +15235,9 @@ func ParseGetConsoleResponse(rsp *http.Response) (*GetConsoleResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 304:
+		break // No content-type
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
 		var dest HeadersTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -14992,6 +15252,71 @@ func ParseGetConsoleResponse(rsp *http.Response) (*GetConsoleResponse, error) {
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetConsoleResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Content-Encoding"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Encoding", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentEncoding = &value
+		}
+		if values := rsp.Header.Values("Content-Security-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Security-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentSecurityPolicy = &value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Vary"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Vary", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Vary = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetConsoleResponse304Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Vary"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Vary", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Vary = &value
+		}
+		response.Headers304 = &headers
 	}
 
 	return response, nil
@@ -15011,6 +15336,9 @@ func ParseGetConsoleAssetResponse(rsp *http.Response) (*GetConsoleAssetResponse,
 	}
 
 	switch {
+	case rsp.StatusCode == 304:
+		break // No content-type
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15039,6 +15367,64 @@ func ParseGetConsoleAssetResponse(rsp *http.Response) (*GetConsoleAssetResponse,
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetConsoleAssetResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Content-Encoding"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Encoding", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentEncoding = &value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Vary"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Vary", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Vary = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetConsoleAssetResponse304Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Vary"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Vary", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Vary = &value
+		}
+		response.Headers304 = &headers
 	}
 
 	return response, nil
@@ -15058,6 +15444,9 @@ func ParseGetDocsResponse(rsp *http.Response) (*GetDocsResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 304:
+		break // No content-type
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
 		var dest HeadersTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15072,6 +15461,71 @@ func ParseGetDocsResponse(rsp *http.Response) (*GetDocsResponse, error) {
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetDocsResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Content-Encoding"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Encoding", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentEncoding = &value
+		}
+		if values := rsp.Header.Values("Content-Security-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Security-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentSecurityPolicy = &value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Vary"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Vary", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Vary = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetDocsResponse304Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Vary"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Vary", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Vary = &value
+		}
+		response.Headers304 = &headers
 	}
 
 	return response, nil
@@ -15091,6 +15545,9 @@ func ParseGetDocsAssetResponse(rsp *http.Response) (*GetDocsAssetResponse, error
 	}
 
 	switch {
+	case rsp.StatusCode == 304:
+		break // No content-type
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15119,6 +15576,64 @@ func ParseGetDocsAssetResponse(rsp *http.Response) (*GetDocsAssetResponse, error
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetDocsAssetResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Content-Encoding"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Encoding", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentEncoding = &value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Vary"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Vary", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Vary = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetDocsAssetResponse304Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Vary"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Vary", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Vary = &value
+		}
+		response.Headers304 = &headers
 	}
 
 	return response, nil
