@@ -400,6 +400,24 @@ func (e ActionType) Valid() bool {
 	}
 }
 
+// Defines values for ActiveflowReferenceType.
+const (
+	ActiveflowReferenceTypeApi  ActiveflowReferenceType = "api"
+	ActiveflowReferenceTypeCall ActiveflowReferenceType = "call"
+)
+
+// Valid indicates whether the value is a known member of the ActiveflowReferenceType enum.
+func (e ActiveflowReferenceType) Valid() bool {
+	switch e {
+	case ActiveflowReferenceTypeApi:
+		return true
+	case ActiveflowReferenceTypeCall:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ActiveflowStatus.
 const (
 	Ended   ActiveflowStatus = "ended"
@@ -705,13 +723,28 @@ func (e MeRingMethod) Valid() bool {
 
 // Defines values for MeStatus.
 const (
-	MeStatusEmpty MeStatus = ""
+	Offline MeStatus = "offline"
 )
 
 // Valid indicates whether the value is a known member of the MeStatus enum.
 func (e MeStatus) Valid() bool {
 	switch e {
-	case MeStatusEmpty:
+	case Offline:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PongMessage.
+const (
+	PongMessagePong PongMessage = "pong"
+)
+
+// Valid indicates whether the value is a known member of the PongMessage enum.
+func (e PongMessage) Valid() bool {
+	switch e {
+	case PongMessagePong:
 		return true
 	default:
 		return false
@@ -1785,9 +1818,13 @@ type ActionOptionWebhookSendMethod string
 // Example: talk
 type ActionType string
 
-// Activeflow An execution of a flow revision, or of inline actions.
+// Activeflow An execution of a flow revision, or of inline actions. VoIPbin's fields are always present, with VoIPbin's
+// value when unset: the nil UUID (`00000000-0000-0000-0000-000000000000`) for `flow_id` (inline actions),
+// `reference_id`, `reference_activeflow_id`, `forward_action_id` and `on_complete_flow_id`.
 type Activeflow struct {
-	// CurrentAction An action as it ran, with its options' `${variables}` substituted.
+	// CurrentAction While running, the action the runner is performing (its report goes to `next`). Once ended, the action
+	// it ended at, as VoIPbin keeps it: the one that was current when it was stopped, the `stop` or `hangup`
+	// that ended it, or the last one before it ran past its end. Absent only when no action ran at all.
 	CurrentAction *ExecutedAction `json:"current_action,omitempty"`
 
 	// CustomerId The customer that owns the activeflow.
@@ -1807,15 +1844,21 @@ type Activeflow struct {
 	// ExecutedActions Every action run so far, in order, control actions with their decisions.
 	ExecutedActions []ExecutedAction `json:"executed_actions"`
 
-	// FlowId The flow it runs. Absent for inline actions.
+	// FlowId The flow it runs; the nil UUID for inline actions.
 	//
 	// Example: 93993ae1-0408-4639-ad5f-1288aa8d4325
-	FlowId *openapi_types.UUID `json:"flow_id,omitempty"`
+	FlowId openapi_types.UUID `json:"flow_id"`
 
-	// FlowRevision The revision of the flow it runs, pinned when it started.
+	// FlowRevision The revision of the flow it runs, pinned when it started. Absent for inline actions.
 	//
 	// Example: 3
 	FlowRevision *int `json:"flow_revision,omitempty"`
+
+	// ForwardActionId VoIPbin's action to move to instead of the next one. flowbin moves at once, so it is always the nil UUID.
+	//
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ForwardActionId openapi_types.UUID `json:"forward_action_id"`
 
 	// Id The activeflow's id.
 	//
@@ -1834,15 +1877,30 @@ type Activeflow struct {
 	// Example:
 	OnCompleteError *string `json:"on_complete_error,omitempty"`
 
-	// OnCompleteFlowId The flow that starts, as a new activeflow with these variables, when this one ends.
+	// OnCompleteFlowId The flow that starts, as a new activeflow with these variables, when this one ends; the nil UUID when
+	// none.
+	//
 	//
 	// Example: 0f0a2a3e-5c1e-4b8e-9f67-3a1d2c4b5e6f
-	OnCompleteFlowId *openapi_types.UUID `json:"on_complete_flow_id,omitempty"`
+	OnCompleteFlowId openapi_types.UUID `json:"on_complete_flow_id"`
 
-	// ReferenceActiveflowId The activeflow whose end started this one (through its `on_complete_flow_id`).
+	// ReferenceActiveflowId The activeflow whose end started this one (through its `on_complete_flow_id`); the nil UUID when none.
+	//
 	//
 	// Example: 0193a4b2-7c1e-7d3a-9f00-3b1c2d4e5f5f
-	ReferenceActiveflowId *openapi_types.UUID `json:"reference_activeflow_id,omitempty"`
+	ReferenceActiveflowId openapi_types.UUID `json:"reference_activeflow_id"`
+
+	// ReferenceId The call the activeflow belongs to; the nil UUID for `api`.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ReferenceId openapi_types.UUID `json:"reference_id"`
+
+	// ReferenceType What the activeflow belongs to, as VoIPbin says it: `api` for one started through the API (and the
+	// activeflows its end starts, which inherit it), `call` for the activeflow of a call.
+	//
+	//
+	// Example: api
+	ReferenceType ActiveflowReferenceType `json:"reference_type"`
 
 	// Status `running` until it ends; then `ended`, with `end_reason`.
 	//
@@ -1884,6 +1942,12 @@ type Activeflow struct {
 	// Example: https://example.com/flowbin/events
 	WebhookUri *string `json:"webhook_uri,omitempty"`
 }
+
+// ActiveflowReferenceType What the activeflow belongs to, as VoIPbin says it: `api` for one started through the API (and the
+// activeflows its end starts, which inherit it), `call` for the activeflow of a call.
+//
+// Example: api
+type ActiveflowReferenceType string
 
 // ActiveflowStatus `running` until it ends; then `ended`, with `end_reason`.
 //
@@ -1945,7 +2009,9 @@ type ActiveflowCreateWebhookMethod string
 // same on every retry), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,` and the base64
 // HMAC-SHA256 of `id.timestamp.body` under the customer's webhook secret).
 type ActiveflowEvent struct {
-	// Data An execution of a flow revision, or of inline actions.
+	// Data An execution of a flow revision, or of inline actions. VoIPbin's fields are always present, with VoIPbin's
+	// value when unset: the nil UUID (`00000000-0000-0000-0000-000000000000`) for `flow_id` (inline actions),
+	// `reference_id`, `reference_activeflow_id`, `forward_action_id` and `on_complete_flow_id`.
 	Data Activeflow `json:"data"`
 
 	// Type What happened.
@@ -2091,22 +2157,22 @@ type AuthorType string
 
 // Customer A customer, in the shape of VoIPbin's `CustomerManagerCustomer`.
 type Customer struct {
-	// Address Not kept by flowbin; always `""`.
+	// Address Set with `PUT /v1.0/customer`; `""` until then.
 	//
 	// Example:
 	Address string `json:"address"`
 
-	// BillingAccountId Not kept by flowbin (no billing); always `""`.
+	// BillingAccountId flowbin has no billing; always the nil UUID, VoIPbin's value for none.
 	//
-	// Example:
-	BillingAccountId string `json:"billing_account_id"`
+	// Example: 00000000-0000-0000-0000-000000000000
+	BillingAccountId openapi_types.UUID `json:"billing_account_id"`
 
-	// Detail Not kept by flowbin; always `""`.
+	// Detail Set with `PUT /v1.0/customer`; `""` until then.
 	//
 	// Example:
 	Detail string `json:"detail"`
 
-	// Email Not kept by flowbin; always `""`.
+	// Email Set with `PUT /v1.0/customer`; `""` until then.
 	//
 	// Example:
 	Email string `json:"email"`
@@ -2116,12 +2182,14 @@ type Customer struct {
 	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
 	Id openapi_types.UUID `json:"id"`
 
-	// Name The customer's name.
+	// Name The name the customer set with `PUT /v1.0/customer`; until it sets one, the operator's name for it
+	// (`flowbin user add --customer`), which does not change.
+	//
 	//
 	// Example: default
 	Name string `json:"name"`
 
-	// PhoneNumber Not kept by flowbin; always `""`.
+	// PhoneNumber Set with `PUT /v1.0/customer`; `""` until then.
 	//
 	// Example:
 	PhoneNumber string `json:"phone_number"`
@@ -2152,10 +2220,39 @@ type Customer struct {
 	WebhookUri string `json:"webhook_uri"`
 }
 
-// CustomerUpdate The customer's webhook. VoIPbin's other customer fields (`name`, `detail`, `email`, `phone_number`,
-// `address`, `billing_account_id` and the read-only ones) are accepted and not kept; other fields are unknown
-// (see `FLOWBIN_FIELD_VALIDATION`).
+// CustomerUpdate The customer's profile and webhook, as VoIPbin's `PUT /customer` takes them (VoIPbin's SDK sends every
+// field). A profile field left out keeps its value; `webhook_uri` and `webhook_method` are set as
+// sent (left out: none, POST). VoIPbin's `billing_account_id` and the read-only fields of `Customer` are
+// accepted and ignored; other fields are unknown (see `FLOWBIN_FIELD_VALIDATION`). Every problem is reported
+// at once, as 400 `INVALID_FIELD` with a pointer to each field.
 type CustomerUpdate struct {
+	// Address A postal address; lines may be separated by newlines. At most 1,024 characters.
+	//
+	// Example: 1 Main Street, Springfield
+	Address *string `json:"address,omitempty"`
+
+	// Detail A description. At most 4,096 characters.
+	//
+	// Example: Inbound support lines
+	Detail *string `json:"detail,omitempty"`
+
+	// Email A contact address, such as `ops@example.com` (no display name); `""` for none.
+	//
+	// Example: ops@example.com
+	Email *string `json:"email,omitempty"`
+
+	// Name The customer's name, as the API answers it. At most 255 characters.
+	//
+	// Example: Acme Support
+	Name *string `json:"name,omitempty"`
+
+	// PhoneNumber A contact number: digits with an optional leading `+`, and spaces, `-`, `.`, `(` or `)` between them;
+	// at most 32 characters; `""` for none.
+	//
+	//
+	// Example: +1 555 0100
+	PhoneNumber *string `json:"phone_number,omitempty"`
+
 	// WebhookMethod The method of those requests; `""` is POST.
 	//
 	// Example: POST
@@ -2304,7 +2401,8 @@ type ErrorDetail struct {
 	Reason string `json:"reason"`
 }
 
-// ExecutedAction An action as it ran, with its options' `${variables}` substituted.
+// ExecutedAction An action as it ran, with its options' `${variables}` substituted. `next_id` is the nil UUID when the next
+// action in the array followed, as VoIPbin sends it.
 type ExecutedAction struct {
 	// Decision What a control action decided, and why.
 	Decision *Decision `json:"decision,omitempty"`
@@ -2322,14 +2420,14 @@ type ExecutedAction struct {
 	// Id The action's id. A UUID in responses; optional, `""` or a label in requests.
 	//
 	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// NextId The id (or label) of the action to run after this one. Absent, `""` or the nil UUID: the next action in
 	// the array.
 	//
 	//
 	// Example: 69af787e-f5fa-4a1b-9d12-f0b43b86dae6
-	NextId *string `json:"next_id,omitempty"`
+	NextId string `json:"next_id"`
 
 	// Option The action's options: see the `ActionOption…` schema of each type. Option keys that flowbin does not
 	// know are stored and returned verbatim (clients send legacy fields), with a warning from validation.
@@ -2361,10 +2459,11 @@ type ExecutedAction struct {
 	Type ActionType `json:"type"`
 }
 
-// Flow A stored flow.
+// Flow A stored flow. As in VoIPbin, every field is always present: `on_complete_flow_id` is the nil UUID
+// (`00000000-0000-0000-0000-000000000000`) when the flow has none.
 type Flow struct {
-	// Actions The actions, in order. Every action has a UUID `id`.
-	Actions []Action `json:"actions"`
+	// Actions The actions, in order. Every action has a UUID `id`, a `next_id` and a `tm_execute`.
+	Actions []FlowAction `json:"actions"`
 
 	// CustomerId The customer that owns the flow.
 	//
@@ -2386,10 +2485,12 @@ type Flow struct {
 	// Example: default flow
 	Name string `json:"name"`
 
-	// OnCompleteFlowId A flow of the same customer to run when this flow completes. Absent when unset.
+	// OnCompleteFlowId A flow of the same customer to run when this flow completes; the nil UUID when none, as VoIPbin sends
+	// it.
+	//
 	//
 	// Example: af9dae94-ef07-11ea-a101-8f52e568f39b
-	OnCompleteFlowId *openapi_types.UUID `json:"on_complete_flow_id,omitempty"`
+	OnCompleteFlowId openapi_types.UUID `json:"on_complete_flow_id"`
 
 	// Revision The flow's current revision (1 after create); its `ETag` is `"r<revision>"` (**beyond**).
 	//
@@ -2425,6 +2526,40 @@ type Flow struct {
 //
 // Example: flow
 type FlowType string
+
+// FlowAction An action as flowbin answers it in a flow, with the fields VoIPbin always sends: `id` (a UUID), `next_id`
+// (the nil UUID `00000000-0000-0000-0000-000000000000` when the next action in the array follows) and
+// `tm_execute` (always `null` in a flow, as in VoIPbin: only an execution's actions ran). Sent back in a
+// PUT, the nil `next_id` still means "the next action" and `tm_execute` is ignored, so a flow read with GET
+// and written back unchanged makes no new revision.
+type FlowAction struct {
+	// Id The action's id. A UUID in responses; optional, `""` or a label in requests.
+	//
+	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
+	Id string `json:"id"`
+
+	// NextId The id (or label) of the action to run after this one. Absent, `""` or the nil UUID: the next action in
+	// the array.
+	//
+	//
+	// Example: 69af787e-f5fa-4a1b-9d12-f0b43b86dae6
+	NextId string `json:"next_id"`
+
+	// Option The action's options: see the `ActionOption…` schema of each type. Option keys that flowbin does not
+	// know are stored and returned verbatim (clients send legacy fields), with a warning from validation.
+	//
+	//
+	// Example: {"language":"en-US","text":"hello. welcome to voipbin."}
+	Option *json.RawMessage `json:"option,omitempty"`
+
+	// TmExecute Always `null` in a flow.
+	TmExecute *string `json:"tm_execute"`
+
+	// Type What an action does. Each type has its options in the `ActionOption…` schema of the same name.
+	//
+	// Example: talk
+	Type ActionType `json:"type"`
+}
 
 // FlowGraph A flow as a graph.
 type FlowGraph struct {
@@ -2530,7 +2665,7 @@ type FlowList struct {
 // FlowRevision An immutable revision of a flow's definition.
 type FlowRevision struct {
 	// Actions The flow's actions at this revision.
-	Actions []Action `json:"actions"`
+	Actions []FlowAction `json:"actions"`
 
 	// Author Who made a change.
 	Author Author `json:"author"`
@@ -2550,10 +2685,10 @@ type FlowRevision struct {
 	// Example: test flow
 	Name string `json:"name"`
 
-	// OnCompleteFlowId The flow's on_complete_flow_id at this revision. Absent when unset.
+	// OnCompleteFlowId The flow's on_complete_flow_id at this revision; the nil UUID when none.
 	//
 	// Example: af9dae94-ef07-11ea-a101-8f52e568f39b
-	OnCompleteFlowId *openapi_types.UUID `json:"on_complete_flow_id,omitempty"`
+	OnCompleteFlowId openapi_types.UUID `json:"on_complete_flow_id"`
 
 	// Revision The revision's number (1, 2, …).
 	//
@@ -2599,8 +2734,13 @@ type InlineSimulationRequest struct {
 	// Example: ["2"]
 	Digits *[]string `json:"digits,omitempty"`
 
-	// Now The clock of the simulation (for `condition_datetime`). Default the server's.
-	Now *Timestamp `json:"now,omitempty"`
+	// Now The clock of a simulation (for `condition_datetime`); default the server's. A UTC time as
+	// `YYYY-MM-DD HH:MM:SS.ffffff`, like every timestamp of the API, or RFC 3339 with any offset
+	// (`2026-11-23T09:30:00+01:00`, `2026-11-23T08:30:00Z`), read as the same instant.
+	//
+	//
+	// Example: 2026-11-23T09:30:00+01:00
+	Now *SimulationNow `json:"now,omitempty"`
 
 	// Steps What the runner reports for each runner action, in turn: the i-th action handed to the runner
 	// completes with `steps[i].variables` (none once the script runs out). A `digits_receive` whose step sets
@@ -2680,9 +2820,11 @@ type Me struct {
 	// Example: ringall
 	RingMethod MeRingMethod `json:"ring_method"`
 
-	// Status VoIPbin's agent status; always `""` (none), as flowbin's users are not call-centre agents.
+	// Status VoIPbin's agent status; always `offline`, the status VoIPbin gives a new agent: flowbin's users are not
+	// call-centre agents and never take calls.
 	//
-	// Example:
+	//
+	// Example: offline
 	Status MeStatus `json:"status"`
 
 	// TagIds Always empty.
@@ -2703,7 +2845,9 @@ type Me struct {
 	// Example: 2021-02-04 06:47:01.139361
 	TmUpdate Timestamp `json:"tm_update"`
 
-	// Username The user's username; `""` for an access key.
+	// Username The user's username; for an access key, the username of the user who made it (the user it acts for),
+	// `""` for a key made before flowbin recorded that.
+	//
 	//
 	// Example: admin
 	Username string `json:"username"`
@@ -2719,10 +2863,24 @@ type MePermission int
 // Example: ringall
 type MeRingMethod string
 
-// MeStatus VoIPbin's agent status; always `""` (none), as flowbin's users are not call-centre agents.
+// MeStatus VoIPbin's agent status; always `offline`, the status VoIPbin gives a new agent: flowbin's users are not
+// call-centre agents and never take calls.
 //
-// Example:
+// Example: offline
 type MeStatus string
+
+// Pong VoIPbin's answer to `GET /ping`.
+type Pong struct {
+	// Message Always `pong`.
+	//
+	// Example: pong
+	Message PongMessage `json:"message"`
+}
+
+// PongMessage Always `pong`.
+//
+// Example: pong
+type PongMessage string
 
 // Simulation How a simulated execution went.
 type Simulation struct {
@@ -2750,6 +2908,13 @@ type Simulation struct {
 	Variables Variables `json:"variables"`
 }
 
+// SimulationNow The clock of a simulation (for `condition_datetime`); default the server's. A UTC time as
+// `YYYY-MM-DD HH:MM:SS.ffffff`, like every timestamp of the API, or RFC 3339 with any offset
+// (`2026-11-23T09:30:00+01:00`, `2026-11-23T08:30:00Z`), read as the same instant.
+//
+// Example: 2026-11-23T09:30:00+01:00
+type SimulationNow = string
+
 // SimulationRequest The script of a simulation.
 type SimulationRequest struct {
 	// Digits The digits each `digits_receive` reports, in turn, unless its `steps` entry sets `voipbin.call.digits`.
@@ -2760,8 +2925,13 @@ type SimulationRequest struct {
 	// Example: ["1","2#"]
 	Digits *[]string `json:"digits,omitempty"`
 
-	// Now The clock of the simulation (for `condition_datetime`). Default the server's.
-	Now *Timestamp `json:"now,omitempty"`
+	// Now The clock of a simulation (for `condition_datetime`); default the server's. A UTC time as
+	// `YYYY-MM-DD HH:MM:SS.ffffff`, like every timestamp of the API, or RFC 3339 with any offset
+	// (`2026-11-23T09:30:00+01:00`, `2026-11-23T08:30:00Z`), read as the same instant.
+	//
+	//
+	// Example: 2026-11-23T09:30:00+01:00
+	Now *SimulationNow `json:"now,omitempty"`
 
 	// Steps What the runner reports for each runner action, in turn: the i-th action handed to the runner
 	// completes with `steps[i].variables` (none once the script runs out). A `digits_receive` whose step sets
@@ -2790,18 +2960,29 @@ type SimulationStep struct {
 // Example: 2021-02-04 06:47:01.139361
 type Timestamp = string
 
-// ValidationReport The result of validating a flow definition.
+// ValidationReport The result of validating a flow definition. At most 100 errors and 100 warnings are listed, the first in
+// document order; `errors_not_listed` and `warnings_not_listed` say how many more there are.
 type ValidationReport struct {
-	// Errors Problems that block saving, in document order. Never null.
+	// Errors Problems that block saving, in document order, the first 100. Never null.
 	Errors []ErrorDetail `json:"errors"`
+
+	// ErrorsNotListed How many errors were found beyond those listed (0 when `errors` lists every one).
+	//
+	// Example: 0
+	ErrorsNotListed int32 `json:"errors_not_listed"`
 
 	// Valid True when there are no errors; the flow would be saved.
 	//
 	// Example: false
 	Valid bool `json:"valid"`
 
-	// Warnings Problems that do not block saving, in document order. Never null.
+	// Warnings Problems that do not block saving, in document order, the first 100. Never null.
 	Warnings []ErrorDetail `json:"warnings"`
+
+	// WarningsNotListed How many warnings were found beyond those listed (0 when `warnings` lists every one).
+	//
+	// Example: 0
+	WarningsNotListed int32 `json:"warnings_not_listed"`
 }
 
 // Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
@@ -2817,6 +2998,9 @@ type WebhookSecret struct {
 	// Example: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
 	WebhookSecret string `json:"webhook_secret"`
 }
+
+// AcceptEncoding defines model for AcceptEncoding.
+type AcceptEncoding = string
 
 // AccesskeyID defines model for AccesskeyID.
 type AccesskeyID = openapi_types.UUID
@@ -2857,7 +3041,8 @@ type BadRequest = Error
 // Conflict The one error envelope, used by every error answer of every operation.
 type Conflict = Error
 
-// FlowWritten A stored flow.
+// FlowWritten A stored flow. As in VoIPbin, every field is always present: `on_complete_flow_id` is the nil UUID
+// (`00000000-0000-0000-0000-000000000000`) when the flow has none.
 type FlowWritten = Flow
 
 // HeadersTooLarge The one error envelope, used by every error answer of every operation.
@@ -2907,6 +3092,50 @@ type InlineSimulationBody = json.RawMessage
 
 // SimulationBody defines model for SimulationBody.
 type SimulationBody = json.RawMessage
+
+// GetConsoleParams defines parameters for GetConsole.
+type GetConsoleParams struct {
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`, such as `"r3"`. When the current `ETag` is among them, the answer
+	// is 304.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// AcceptEncoding The encodings the client accepts, such as `gzip, br`. Scripts, style sheets and pages are answered
+	// compressed (`br` preferred, then `gzip`) when the client accepts it; `Content-Encoding` says which.
+	AcceptEncoding *AcceptEncoding `json:"Accept-Encoding,omitempty"`
+}
+
+// GetConsoleAssetParams defines parameters for GetConsoleAsset.
+type GetConsoleAssetParams struct {
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`, such as `"r3"`. When the current `ETag` is among them, the answer
+	// is 304.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// AcceptEncoding The encodings the client accepts, such as `gzip, br`. Scripts, style sheets and pages are answered
+	// compressed (`br` preferred, then `gzip`) when the client accepts it; `Content-Encoding` says which.
+	AcceptEncoding *AcceptEncoding `json:"Accept-Encoding,omitempty"`
+}
+
+// GetDocsParams defines parameters for GetDocs.
+type GetDocsParams struct {
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`, such as `"r3"`. When the current `ETag` is among them, the answer
+	// is 304.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// AcceptEncoding The encodings the client accepts, such as `gzip, br`. Scripts, style sheets and pages are answered
+	// compressed (`br` preferred, then `gzip`) when the client accepts it; `Content-Encoding` says which.
+	AcceptEncoding *AcceptEncoding `json:"Accept-Encoding,omitempty"`
+}
+
+// GetDocsAssetParams defines parameters for GetDocsAsset.
+type GetDocsAssetParams struct {
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`, such as `"r3"`. When the current `ETag` is among them, the answer
+	// is 304.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// AcceptEncoding The encodings the client accepts, such as `gzip, br`. Scripts, style sheets and pages are answered
+	// compressed (`br` preferred, then `gzip`) when the client accepts it; `Content-Encoding` says which.
+	AcceptEncoding *AcceptEncoding `json:"Accept-Encoding,omitempty"`
+}
 
 // ListAccesskeysParams defines parameters for ListAccesskeys.
 type ListAccesskeysParams struct {
@@ -6755,16 +6984,16 @@ type ServerInterface interface {
 	Login(ctx echo.Context) error
 	// GetConsole The flow console
 	// (GET /console)
-	GetConsole(ctx echo.Context) error
+	GetConsole(ctx echo.Context, params GetConsoleParams) error
 	// GetConsoleAsset A console asset
 	// (GET /console/{asset})
-	GetConsoleAsset(ctx echo.Context, asset string) error
+	GetConsoleAsset(ctx echo.Context, asset string, params GetConsoleAssetParams) error
 	// GetDocs Interactive API documentation
 	// (GET /docs)
-	GetDocs(ctx echo.Context) error
+	GetDocs(ctx echo.Context, params GetDocsParams) error
 	// GetDocsAsset A Swagger UI asset
 	// (GET /docs/{asset})
-	GetDocsAsset(ctx echo.Context, asset string) error
+	GetDocsAsset(ctx echo.Context, asset string, params GetDocsAssetParams) error
 	// GetHealth Liveness probe
 	// (GET /healthz)
 	GetHealth(ctx echo.Context) error
@@ -6774,6 +7003,9 @@ type ServerInterface interface {
 	// GetOpenAPIYAML This API description, as YAML
 	// (GET /openapi.yaml)
 	GetOpenAPIYAML(ctx echo.Context) error
+	// Ping VoIPbin's liveness check
+	// (GET /ping)
+	Ping(ctx echo.Context) error
 	// GetReadiness Readiness probe
 	// (GET /readyz)
 	GetReadiness(ctx echo.Context) error
@@ -6816,7 +7048,7 @@ type ServerInterface interface {
 	// GetCustomer The caller's customer
 	// (GET /v1.0/customer)
 	GetCustomer(ctx echo.Context) error
-	// UpdateCustomer Set the caller's webhook
+	// UpdateCustomer Update the caller's customer
 	// (PUT /v1.0/customer)
 	UpdateCustomer(ctx echo.Context) error
 	// RotateWebhookSecret Make a new webhook signing secret
@@ -6881,8 +7113,43 @@ func (w *ServerInterfaceWrapper) Login(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) GetConsole(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetConsoleParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+	// ------------- Optional header parameter "Accept-Encoding" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Accept-Encoding")]; found {
+		var AcceptEncoding AcceptEncoding
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Accept-Encoding, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Accept-Encoding", valueList[0], &AcceptEncoding, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Accept-Encoding: %s", err))
+		}
+
+		params.AcceptEncoding = &AcceptEncoding
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetConsole(ctx)
+	err = w.Handler.GetConsole(ctx, params)
 	return err
 }
 
@@ -6897,8 +7164,43 @@ func (w *ServerInterfaceWrapper) GetConsoleAsset(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter asset: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetConsoleAssetParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+	// ------------- Optional header parameter "Accept-Encoding" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Accept-Encoding")]; found {
+		var AcceptEncoding AcceptEncoding
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Accept-Encoding, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Accept-Encoding", valueList[0], &AcceptEncoding, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Accept-Encoding: %s", err))
+		}
+
+		params.AcceptEncoding = &AcceptEncoding
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetConsoleAsset(ctx, asset)
+	err = w.Handler.GetConsoleAsset(ctx, asset, params)
 	return err
 }
 
@@ -6906,8 +7208,43 @@ func (w *ServerInterfaceWrapper) GetConsoleAsset(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) GetDocs(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetDocsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+	// ------------- Optional header parameter "Accept-Encoding" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Accept-Encoding")]; found {
+		var AcceptEncoding AcceptEncoding
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Accept-Encoding, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Accept-Encoding", valueList[0], &AcceptEncoding, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Accept-Encoding: %s", err))
+		}
+
+		params.AcceptEncoding = &AcceptEncoding
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetDocs(ctx)
+	err = w.Handler.GetDocs(ctx, params)
 	return err
 }
 
@@ -6922,8 +7259,43 @@ func (w *ServerInterfaceWrapper) GetDocsAsset(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter asset: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetDocsAssetParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+	// ------------- Optional header parameter "Accept-Encoding" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Accept-Encoding")]; found {
+		var AcceptEncoding AcceptEncoding
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Accept-Encoding, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Accept-Encoding", valueList[0], &AcceptEncoding, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Accept-Encoding: %s", err))
+		}
+
+		params.AcceptEncoding = &AcceptEncoding
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetDocsAsset(ctx, asset)
+	err = w.Handler.GetDocsAsset(ctx, asset, params)
 	return err
 }
 
@@ -6951,6 +7323,15 @@ func (w *ServerInterfaceWrapper) GetOpenAPIYAML(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetOpenAPIYAML(ctx)
+	return err
+}
+
+// Ping converts echo context to params.
+func (w *ServerInterfaceWrapper) Ping(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.Ping(ctx)
 	return err
 }
 
@@ -7662,6 +8043,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
 	router.GET(options.BaseURL+"/openapi.json", wrapper.GetOpenAPIJSON, options.OperationMiddlewares["getOpenAPIJSON"]...)
 	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetOpenAPIYAML, options.OperationMiddlewares["getOpenAPIYAML"]...)
+	router.GET(options.BaseURL+"/ping", wrapper.Ping, options.OperationMiddlewares["ping"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.GetReadiness, options.OperationMiddlewares["getReadiness"]...)
 	router.GET(options.BaseURL+"/v1.0/accesskeys", wrapper.ListAccesskeys, options.OperationMiddlewares["listAccesskeys"]...)
 	router.POST(options.BaseURL+"/v1.0/accesskeys", wrapper.CreateAccesskey, options.OperationMiddlewares["createAccesskey"]...)
@@ -7723,6 +8105,15 @@ func ActiveflowEventCallbackHandler(si CallbackReceiverInterface, middlewares ..
 type AccesskeyJSONResponse Accesskey
 
 type ActiveflowJSONResponse Activeflow
+
+type AssetNotModifiedResponseHeaders struct {
+	CacheControl *string
+	ETag         *string
+	Vary         *string
+}
+type AssetNotModifiedResponse struct {
+	Headers AssetNotModifiedResponseHeaders
+}
 
 type BadRequestJSONResponse Error
 
@@ -7941,14 +8332,24 @@ func (response Login503JSONResponse) VisitLoginResponse(w http.ResponseWriter) e
 }
 
 type GetConsoleRequestObject struct {
+	Params GetConsoleParams
 }
 
 type GetConsoleResponseObject interface {
 	VisitGetConsoleResponse(w http.ResponseWriter) error
 }
 
+type GetConsole200ResponseHeaders struct {
+	CacheControl          *string
+	ContentEncoding       *string
+	ContentSecurityPolicy *string
+	ETag                  *string
+	Vary                  *string
+}
+
 type GetConsole200TexthtmlResponse struct {
 	Body          io.Reader
+	Headers       GetConsole200ResponseHeaders
 	ContentLength int64
 }
 
@@ -7958,6 +8359,21 @@ func (response GetConsole200TexthtmlResponse) VisitGetConsoleResponse(w http.Res
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
 	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ContentSecurityPolicy != nil {
+		w.Header().Set("Content-Security-Policy", fmt.Sprint(*response.Headers.ContentSecurityPolicy))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
 	w.WriteHeader(200)
 
 	if closer, ok := response.Body.(io.ReadCloser); ok {
@@ -7965,6 +8381,22 @@ func (response GetConsole200TexthtmlResponse) VisitGetConsoleResponse(w http.Res
 	}
 	_, err := io.Copy(w, response.Body)
 	return err
+}
+
+type GetConsole304Response = AssetNotModifiedResponse
+
+func (response GetConsole304Response) VisitGetConsoleResponse(w http.ResponseWriter) error {
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetConsole431JSONResponse struct{ HeadersTooLargeJSONResponse }
@@ -7996,15 +8428,24 @@ func (response GetConsole500JSONResponse) VisitGetConsoleResponse(w http.Respons
 }
 
 type GetConsoleAssetRequestObject struct {
-	Asset string `json:"asset"`
+	Asset  string `json:"asset"`
+	Params GetConsoleAssetParams
 }
 
 type GetConsoleAssetResponseObject interface {
 	VisitGetConsoleAssetResponse(w http.ResponseWriter) error
 }
 
+type GetConsoleAsset200ResponseHeaders struct {
+	CacheControl    *string
+	ContentEncoding *string
+	ETag            *string
+	Vary            *string
+}
+
 type GetConsoleAsset200ApplicationjavascriptResponse struct {
 	Body          io.Reader
+	Headers       GetConsoleAsset200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8013,6 +8454,18 @@ func (response GetConsoleAsset200ApplicationjavascriptResponse) VisitGetConsoleA
 	w.Header().Set("Content-Type", "application/javascript")
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
 	}
 	w.WriteHeader(200)
 
@@ -8025,6 +8478,7 @@ func (response GetConsoleAsset200ApplicationjavascriptResponse) VisitGetConsoleA
 
 type GetConsoleAsset200TextcssResponse struct {
 	Body          io.Reader
+	Headers       GetConsoleAsset200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8034,6 +8488,18 @@ func (response GetConsoleAsset200TextcssResponse) VisitGetConsoleAssetResponse(w
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
 	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
 	w.WriteHeader(200)
 
 	if closer, ok := response.Body.(io.ReadCloser); ok {
@@ -8041,6 +8507,22 @@ func (response GetConsoleAsset200TextcssResponse) VisitGetConsoleAssetResponse(w
 	}
 	_, err := io.Copy(w, response.Body)
 	return err
+}
+
+type GetConsoleAsset304Response = AssetNotModifiedResponse
+
+func (response GetConsoleAsset304Response) VisitGetConsoleAssetResponse(w http.ResponseWriter) error {
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetConsoleAsset400JSONResponse struct{ BadRequestJSONResponse }
@@ -8100,14 +8582,24 @@ func (response GetConsoleAsset500JSONResponse) VisitGetConsoleAssetResponse(w ht
 }
 
 type GetDocsRequestObject struct {
+	Params GetDocsParams
 }
 
 type GetDocsResponseObject interface {
 	VisitGetDocsResponse(w http.ResponseWriter) error
 }
 
+type GetDocs200ResponseHeaders struct {
+	CacheControl          *string
+	ContentEncoding       *string
+	ContentSecurityPolicy *string
+	ETag                  *string
+	Vary                  *string
+}
+
 type GetDocs200TexthtmlResponse struct {
 	Body          io.Reader
+	Headers       GetDocs200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8117,6 +8609,21 @@ func (response GetDocs200TexthtmlResponse) VisitGetDocsResponse(w http.ResponseW
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
 	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ContentSecurityPolicy != nil {
+		w.Header().Set("Content-Security-Policy", fmt.Sprint(*response.Headers.ContentSecurityPolicy))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
 	w.WriteHeader(200)
 
 	if closer, ok := response.Body.(io.ReadCloser); ok {
@@ -8124,6 +8631,22 @@ func (response GetDocs200TexthtmlResponse) VisitGetDocsResponse(w http.ResponseW
 	}
 	_, err := io.Copy(w, response.Body)
 	return err
+}
+
+type GetDocs304Response = AssetNotModifiedResponse
+
+func (response GetDocs304Response) VisitGetDocsResponse(w http.ResponseWriter) error {
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetDocs431JSONResponse struct{ HeadersTooLargeJSONResponse }
@@ -8155,15 +8678,24 @@ func (response GetDocs500JSONResponse) VisitGetDocsResponse(w http.ResponseWrite
 }
 
 type GetDocsAssetRequestObject struct {
-	Asset string `json:"asset"`
+	Asset  string `json:"asset"`
+	Params GetDocsAssetParams
 }
 
 type GetDocsAssetResponseObject interface {
 	VisitGetDocsAssetResponse(w http.ResponseWriter) error
 }
 
+type GetDocsAsset200ResponseHeaders struct {
+	CacheControl    *string
+	ContentEncoding *string
+	ETag            *string
+	Vary            *string
+}
+
 type GetDocsAsset200ApplicationjavascriptResponse struct {
 	Body          io.Reader
+	Headers       GetDocsAsset200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8172,6 +8704,18 @@ func (response GetDocsAsset200ApplicationjavascriptResponse) VisitGetDocsAssetRe
 	w.Header().Set("Content-Type", "application/javascript")
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
 	}
 	w.WriteHeader(200)
 
@@ -8184,6 +8728,7 @@ func (response GetDocsAsset200ApplicationjavascriptResponse) VisitGetDocsAssetRe
 
 type GetDocsAsset200ImagepngResponse struct {
 	Body          io.Reader
+	Headers       GetDocsAsset200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8192,6 +8737,18 @@ func (response GetDocsAsset200ImagepngResponse) VisitGetDocsAssetResponse(w http
 	w.Header().Set("Content-Type", "image/png")
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
 	}
 	w.WriteHeader(200)
 
@@ -8204,6 +8761,7 @@ func (response GetDocsAsset200ImagepngResponse) VisitGetDocsAssetResponse(w http
 
 type GetDocsAsset200TextcssResponse struct {
 	Body          io.Reader
+	Headers       GetDocsAsset200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8212,6 +8770,18 @@ func (response GetDocsAsset200TextcssResponse) VisitGetDocsAssetResponse(w http.
 	w.Header().Set("Content-Type", "text/css")
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
 	}
 	w.WriteHeader(200)
 
@@ -8224,6 +8794,7 @@ func (response GetDocsAsset200TextcssResponse) VisitGetDocsAssetResponse(w http.
 
 type GetDocsAsset200TexthtmlResponse struct {
 	Body          io.Reader
+	Headers       GetDocsAsset200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8233,6 +8804,18 @@ func (response GetDocsAsset200TexthtmlResponse) VisitGetDocsAssetResponse(w http
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
 	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
 	w.WriteHeader(200)
 
 	if closer, ok := response.Body.(io.ReadCloser); ok {
@@ -8240,6 +8823,22 @@ func (response GetDocsAsset200TexthtmlResponse) VisitGetDocsAssetResponse(w http
 	}
 	_, err := io.Copy(w, response.Body)
 	return err
+}
+
+type GetDocsAsset304Response = AssetNotModifiedResponse
+
+func (response GetDocsAsset304Response) VisitGetDocsAssetResponse(w http.ResponseWriter) error {
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetDocsAsset400JSONResponse struct{ BadRequestJSONResponse }
@@ -8440,6 +9039,55 @@ func (response GetOpenAPIYAML431JSONResponse) VisitGetOpenAPIYAMLResponse(w http
 type GetOpenAPIYAML500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response GetOpenAPIYAML500JSONResponse) VisitGetOpenAPIYAMLResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PingRequestObject struct {
+}
+
+type PingResponseObject interface {
+	VisitPingResponse(w http.ResponseWriter) error
+}
+
+type Ping200JSONResponse Pong
+
+func (response Ping200JSONResponse) VisitPingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Ping431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response Ping431JSONResponse) VisitPingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Ping500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response Ping500JSONResponse) VisitPingResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -11926,6 +12574,9 @@ type StrictServerInterface interface {
 	// GetOpenAPIYAML This API description, as YAML
 	// (GET /openapi.yaml)
 	GetOpenAPIYAML(ctx context.Context, request GetOpenAPIYAMLRequestObject) (GetOpenAPIYAMLResponseObject, error)
+	// Ping VoIPbin's liveness check
+	// (GET /ping)
+	Ping(ctx context.Context, request PingRequestObject) (PingResponseObject, error)
 	// GetReadiness Readiness probe
 	// (GET /readyz)
 	GetReadiness(ctx context.Context, request GetReadinessRequestObject) (GetReadinessResponseObject, error)
@@ -11968,7 +12619,7 @@ type StrictServerInterface interface {
 	// GetCustomer The caller's customer
 	// (GET /v1.0/customer)
 	GetCustomer(ctx context.Context, request GetCustomerRequestObject) (GetCustomerResponseObject, error)
-	// UpdateCustomer Set the caller's webhook
+	// UpdateCustomer Update the caller's customer
 	// (PUT /v1.0/customer)
 	UpdateCustomer(ctx context.Context, request UpdateCustomerRequestObject) (UpdateCustomerResponseObject, error)
 	// RotateWebhookSecret Make a new webhook signing secret
@@ -12074,8 +12725,10 @@ func (sh *strictHandler) Login(ctx echo.Context) error {
 }
 
 // GetConsole operation middleware
-func (sh *strictHandler) GetConsole(ctx echo.Context) error {
+func (sh *strictHandler) GetConsole(ctx echo.Context, params GetConsoleParams) error {
 	var request GetConsoleRequestObject
+
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetConsole(ctx.Request().Context(), request.(GetConsoleRequestObject))
@@ -12097,10 +12750,11 @@ func (sh *strictHandler) GetConsole(ctx echo.Context) error {
 }
 
 // GetConsoleAsset operation middleware
-func (sh *strictHandler) GetConsoleAsset(ctx echo.Context, asset string) error {
+func (sh *strictHandler) GetConsoleAsset(ctx echo.Context, asset string, params GetConsoleAssetParams) error {
 	var request GetConsoleAssetRequestObject
 
 	request.Asset = asset
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetConsoleAsset(ctx.Request().Context(), request.(GetConsoleAssetRequestObject))
@@ -12122,8 +12776,10 @@ func (sh *strictHandler) GetConsoleAsset(ctx echo.Context, asset string) error {
 }
 
 // GetDocs operation middleware
-func (sh *strictHandler) GetDocs(ctx echo.Context) error {
+func (sh *strictHandler) GetDocs(ctx echo.Context, params GetDocsParams) error {
 	var request GetDocsRequestObject
+
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetDocs(ctx.Request().Context(), request.(GetDocsRequestObject))
@@ -12145,10 +12801,11 @@ func (sh *strictHandler) GetDocs(ctx echo.Context) error {
 }
 
 // GetDocsAsset operation middleware
-func (sh *strictHandler) GetDocsAsset(ctx echo.Context, asset string) error {
+func (sh *strictHandler) GetDocsAsset(ctx echo.Context, asset string, params GetDocsAssetParams) error {
 	var request GetDocsAssetRequestObject
 
 	request.Asset = asset
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetDocsAsset(ctx.Request().Context(), request.(GetDocsAssetRequestObject))
@@ -12232,6 +12889,29 @@ func (sh *strictHandler) GetOpenAPIYAML(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(GetOpenAPIYAMLResponseObject); ok {
 		return validResponse.VisitGetOpenAPIYAMLResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// Ping operation middleware
+func (sh *strictHandler) Ping(ctx echo.Context) error {
+	var request PingRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.Ping(ctx.Request().Context(), request.(PingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "Ping")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(PingResponseObject); ok {
+		return validResponse.VisitPingResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -13193,454 +13873,498 @@ func (sh *strictHandler) GetMe(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P2Lctu42TgO3wp+amci70vK1Mm2lOl0tLay0a5PteVk01U+ESIhiTUFqARlR82bmV7Edw29sF7Jf/AA",
-	"IEGKOtnONvt2dzqNxQMIPHjwnA+fSx6bzRklNOal9ufSHEd4RmISwa+O5xHO78mydyZ++oR7UTCPA0ZL",
-	"7VJ/ShCGB9A9Wb7iKPArJatEPuHZPCSldqnmV4kzcojdwCfEbvjNut3yqsQ+HldHDql7LVytlqxSIAab",
-	"43haskoUz8SbgV+yShH5+yKIiF9qx9GCWCXuTckMi3mMWTTDcaldWizgyXg5F2/xOAropPTli1XqeHHw",
-	"QMYhe1w/c/1EwcyPxtUTTKqe7fvjE7tRrY/sVvO4ZmO/7jSPG0dOg4y/0szfBCT03+Ew8LGcbX7y76c4",
-	"Rgt6T9kjRWPxNEdsjOIpQeK7hMdoxPwl8pmFMEc/LUYkoiQm/BVyx9nB3TZy3+OIusiP2JyLMWYIUx9F",
-	"ZM6imA8owd4UBRRh+WBAJy6aEuyT6DVyb+Mo8GIXYcofScRRw3GQe3f50+XV+8vhm173/Mx9jdzehLKI",
-	"ZD7Bg5DQOFxWUGfECY3b4vKAchI9kOgVR5zEcUAnqOy+Ob96/31PjTZ81znvnXX6vatL19IzX9BQYKA3",
-	"xXRC/AMLPU4DMWeOcMgZehTQErBh8ZREA8rmJIK1c/QYxFOEJbDGLAzZY2VA9a7+fUGiZbqtALjhQ7ot",
-	"5qYSupiV2r+UJDxKVknMrGSV5MpLHwu3eQNqrkFKn3he7ajesJ1RDdvVKhnZo/qJb58c45Nx1WlWqycn",
-	"Xwkpez6ZzVlMqLf8iSxXZ91BCxr8fUEEIUDlKooZqjWb6CHgwSgkqHN72uuJLYqwJ0iLhfjCmwrsxOju",
-	"rnd2gGKxTTN8T8SliMRRQPwEnTkeE4Ui4yDisUI4scc8ZhHxLYGiYpN9HOMR5sTSWBziJfHRmEWo1kBT",
-	"toi4mJsaODk3HM8I8nAYkkhihURHcVUsSIwFWFKWI3Lk4ShaIjcBS2zfqG+1kYCue1BBfT2wGELiGgUk",
-	"lGOpQzOgjVrttUDakMBc5Ar10mGJQRiiaEHF6bOSQWDEIOZyeCz+GkUBGYdLWK74LT9hiWHpgKantFVB",
-	"HTSOCJ8C9NGcRCg5F3By0IQxX4yc7pR7NK56Va95ZNd8B9sN74TYrVGzaTv+Ca6PnXENV6uucYIkmUiR",
-	"0MAhWyCRiYEz/Omc0Ek8LbVrzaZVmgVU/65aApljEokx/3+/DAafalV7MPh03P34P38sRtbxBY69afHZ",
-	"crt9PHHL/ACALamGWLLAGh8xaiEWIfc7t4LeT4lEKnUcvUUUERqrEcQ7lMUIzxidAFWzjBEHNOAoIuOF",
-	"GBR2qlGtAR6J3ROkLeDoMQrimNAKesMipI45cgelqD4ouXI09S02RhERh4lRVN8E4rEtl74GtlWn1iiG",
-	"2CWjZHeohYEAxJSFPtfwMhBFrcCA4Cro8mCTyAlgqzuNzUsUc33aOq/xhNwG/yCri3zLHtEM0yUKYjIT",
-	"B2COJ0SuEAnKxHhcQWdkjBdhjKqO8xo5aEYw5ZLsqBtlzNE71rseBfTgNXrA4ULQsxF7IOIdhCMyoHFE",
-	"cEx8Aamq44iTCJ+a4SV8Ds1YRNCjgBxGk4gt5mL35aw89aoidkBcZoEXMU48Rn0B1xBHExIJckoHVDwk",
-	"Bs9hWNVx1zM68fyQCxiZsFULFJB14HQGM8HynATIAY3JhEQJlPvsntA1uETJp3gI34nFU66mwnOB42zB",
-	"Yc5tpGevdkH8zIKBA7sNl2hExgJoQVxBnQGNgxnhMZ7NJVMxEPYxYrF4jJNwjB5ZdC+YAbMy8JS8UCB1",
-	"QPVeGof/5s0pqtfrLXhuQMtuzak5dtWxq9W+U207TttxKo74r/pXwQS6s3m8FKPhVNBRJB52ZvM+AHxy",
-	"G5Flu8liLeR++PDhg31xYZ+dobdv2xcX7dvbyhj+c8Vi7vqncFjTRWUWI2QNg9CWBwP/c+OLLf6p6X+Q",
-	"/Ked+WcwqIg/jr78b9Er/aJXyuqdqtX6cvDn8l//95f/sT9mnjg4+HMxcb9RdPByMRuRqBjDNK18xRGF",
-	"x1C5aqGahf79z38dZGSqaqG4pN/fTWgKaFyvlYxTUS08FXriL3I6UBmnHEGu0SDAdfeg8PjoN/iAGkfm",
-	"pVHU5NaO3fr42bFaX4o284sEL+Hx98wPiFI4tVb2PfNB0PQYFQKW+BPP52HggZRy+DcudaP0uzgMr8al",
-	"9i+fS3+MyLjULv3hMFVtD+Vz/DD9wCmQkdKXj1bpkz1htpqeGLhygx8vCOd4QuQ8CzQwIUYuaGUFR5Rs",
-	"/5WmD2oDnS/ip8y7A6KM4FYBDcS1wtn3aBhQchvMFiHM9SutJP+ZG4kKT1mXVueFUhczxOWYSgkAyg4P",
-	"F672q6/zxVYofycqSzJswbLgZPE5o5xkzTg7rC+hjZ9L3oLHbEaiYeCX2qUmaWDn6MSxT5wGEeqnZ580",
-	"jo/t2pjgZuvoxD9pjkpi4jEOQqFMCtl3tITZnvbQPJgTseOCmPi7G4cUrfHJPGRLNGJCvY5nQykDiGGc",
-	"2pFdrdq1Oqo6Jv915IM+CQk8KH+ST/MgUu8db3pvMfdx8p6gccN5RMbBp1K7NB7dD+uf/oJLX0yyt5no",
-	"aPivxV5tRrNAXWCLGDS4CD+Ki5VSxqS17y6C6DKUJ0RcAfi36mTkYX9kEw8Tu1FrVe0Tv9GyPXxSxa3a",
-	"0ehkVC9ZJTZPrFCLSFmkmo6QAkMtbAswxGReatcUiIm30HtTt52G7RyhaqPdrLertUrzqOUc11Nu4AeT",
-	"IObDiHgkeCBinU/COkL9YUQwrL4EHB4m4atVczimEu/GjVET170tVpR03TH5JNj8dSR2qArKNcch4Raq",
-	"yR+L+ZxFMeyRhEP1CXCIcXhf+mJ925vz0SoJ/BuqObZadUyqttNwTuzGUb1lY785tqu1kxOMT/xGvdYs",
-	"qRcSiapdV8d/Rwsrj3G84EImk/aP1dO/YRGrp5/6yd/mAX/AUYBHoSSWDyyYjwJaSQ3EFXGkxUBDjy3E",
-	"mSsJIlHw3N7AKRhjH+gUvB6RMYkI9cgwvSin5Kj/7IL/0/9tG/PFBlIIhueB8WS6/p3A92UP+puQzg3i",
-	"g5qkOMffY19z671oLYkippQSwQUl2Zkpvt4uaau9JEpIAAENSnGI7wel18gPfLRkC7AriMs4vB+U/izU",
-	"MiYUiajULh0qcnZYPwQICj6viF7vEqzjw85pv3d1Oex/uO7CgX321zd+IRHhJWpE5O9Dp/rj2c9Hf6n/",
-	"ePKueVn76fiicd26cW6r/Zp5npPBbn64u+he9vfYzS4Aec1GGobTGQ6FkkZ8qc2D8b6CXLU1v3x0URjw",
-	"mCPyQKIlmkdsFJIZGrMF9QEJThkdh4H3VBRIAa8AvgtR12ZF02qmXleCX4qp5t7c9jvnXbUzT9+UN53e",
-	"efdseH3TPb26POvBYC+0L+m00Yw9gKlVbAuhPvHbyDXn76Ky1FYFWyV+sv4ICU5WBCFGyesB1ZZxwSqE",
-	"PixUWooIjsKARCiOlhlzvxzeQth/wNQjPgriAwu5Ygrvum/Or94Pu5dn3TNXjDOgbu+se3F91e9enn4Y",
-	"/tT9MOxdDu9uu65UxCXKac+BHN/N2bvdFVv+a3B0LBEex0R84kb8sjvil4ukSY8fCPVbqZT74eGK4NNq",
-	"HFVHPq7azcbYtxukdmzjkdOwG9WTI+9ofFw7qTsp65cG2VQiOWrh8fHJMbHHzTG2G7g6slt+tWaPnVGj",
-	"Pjo58jE5ykgkIaaThcR/Qu27WzG0lKSmJAxZBT2S0GMzIjQ2zQBQfxpwAadYwFMdoAq6DgnmBBH6NybV",
-	"CfU8eAqjh8AjFbB43gsCBkc3I1R9tJ6pycBs1DelCq3hrHWZhlOtY4fYfrU5shujJrFbuHVkO41arYpP",
-	"vCNcbaa6DAyXHGAtGFVXJJuq7dRsp4Gco3bjuO1UK9V6q35ULZRsMuqKXLxkd7se3jcbmKMYCXzJ0tsm",
-	"FE5plgd5qdvHk41+TH1K9Vot6fjjccToBBEaB/ESxXhigTjtaieGC+q7mzH4u1mP6KAUVQeljPVpxcik",
-	"Ds976Wz57Z0hvMicod+P1bdwrKzSo4yGyEt4AjRoigWLQnIf0SDZRiFmBSCa3JN5DAdK4GGhgFc9lK8f",
-	"JjhgcHsdY3F1DZLYT90PpS8fv8ZRt1Kmphcs3VEcpbEQbRTQlfAQDqdX3NAvKqfTb4ZyyDAO8ffKFK8o",
-	"UcsE37laISorTyGqOo6EXEBRA/0UfP8aYRRiDpIK4njJ0VQ7HMHfJ+QWgh5JRA7EGgfUrbVaAAVxNgal",
-	"wcJx6p5CE/hB2kheVLgnL4LbVcbUSB+iHBhHBFFGlS3fCNDKfKQA9xibS523jSYsZoltKr2BqBCf0d8W",
-	"szlvm9eVyxAsss4ORPqtxIs+Y+c4mpBnC91GPNQrniJlREwfKarXjo9O0GgZE24esLfdzln35nbYv7oa",
-	"nndufvh2FZ1kbToUrAxGb7HE+GBluSCdQpQVmBznMUflek1gKBot9ZYdAK03xNeXU4TysnLAUU5MXisl",
-	"hziGOIBUHS2UyL855afzZP2ggm5S/QAVqgc5Ucx4ZJVo3cpXxHl8xEGsveYAXfG1nF905bSmzszViLAb",
-	"suDEf4EzW4AQj5ijNI4mUfKMUMdNWHHTvbvtnn17x3d1+5N1Cl6WOylm5Jg8nYIRUBx2NRCfBfdAjYbk",
-	"vYzNp9+9ueycPweAaoSXOEsULSj5NCdeLOCEg3ARERlpBzF1khd5OIoCwlGyKmXxeQ2HL2QTENAgEHVB",
-	"fSCNht1I2n4uWfyGLejzUVp5XLdHboJRA4xPJvzBEHF51R++ubq7fAYap0O8wDZcMhlrEBHOFpEHQTPS",
-	"HgMhlBV0BciqtQP+KnlSxyQKSR9Cd8LgnqAA4hOwliXIp4DHJNmHC+YH40BSl2JJUQncsQ4CRjygHjED",
-	"6EAgEsLoqkz4FHlUjvokXfQaL0OG/a8h5sgzkA0CQ1WncdI8PloVcb6/OvvwG5BvChdVJMZU0UWBFHMd",
-	"AdeDaIc3OAifzKRMg772qKZaZsPKbQmgZQCxg0mcTgOVB6WoMSgdWDJ0NEYyVBIir1TaRTaKM9mtm+67",
-	"3q3Q9S56txed/unbnG3/Kd/cMPi3aEGG5e10wuXhbiextoKzJsG2if3f+VjJbyQojjJuUg2rZGuOl0Kf",
-	"gogpaYB+FHIp9sVvPMEBVQHnAp2WRiDw03XeNTSmsQuNMZD+JokMeSah4UQF04h5gacI1o85KsLX3psh",
-	"YNLwpvuXu97NcySwr4ZSAddERIXPcNOEwKjaQm6koajVDPXy3IM0yEgTLMmMKAH6cysNaXcUP+AgxKPw",
-	"ZSi+ss9Jm95sziIcBeESLdLPrFWbbrs373qn3eHdZeddp3fe+f78GcTfHOSFjrlO4RBrW9CIYG8q1oNY",
-	"Vk6LMEVsIcOhghmpoFs8JjK3I46kjJxGXu0JczOWRKDAYr4xomTHYI21sSE6fsk5addzcUhrYmQE+fAU",
-	"6/mcbq229woxrCJfElAclGqDUlvZBIaBz3+BKx9h2zmEdZf+tpiJRSbPiK96J8fVWp3YXrPWUObclndk",
-	"N8ej6omPqw2n3hBghoe9OhmdkKOa8XCr4TVtPMJj4p3gcRMsrEZUTTIb8au28/c2xbNsBeQowtSbpgb5",
-	"nT6pP1h/wgcV9ghevS3GRIZWVFt13BjV7GMIhfPr2G6NHceuj6pezW+Q5vjIDK0wNrrULu1xAo2jseYY",
-	"xhH2SFGw4Rer1GfsAtOlipDgz6dojElbaMgmgpPGgqbFXJOwgKJGTVs8MnJLp98dnvcuev1h9+fTbvfs",
-	"OWzmpnt7dXdz2h12f37bubvtd19EVerrpSUpZ+OIzaTlS2UlsEjpTwHo/1HW7CPAr4LY2VgDAQQd0x70",
-	"wnagLbafO4oX8ZTQWGzzS5l90gQ0SojPEUYQdqm8+GmApIkAnbv+2+5lv3cKOaEvIGvcXRpDvgwGnEbE",
-	"F6DCobQ+zwLOZW7rmtm7B2LNjxGjEwvJeFWIYInIA7snPiq7WuU6vemeiQE657euVHfuqIpGJP4F8QPc",
-	"h+17aRVzthB/EbQyVMZFdXt3fX110++eDS+6Z73ONx4vpNVMoSS5+YW5FeNzqxHVK0aqreG8VmkeCYSP",
-	"VdpDxpFapBzoB6SdhD2qxDM1WKoh7OiD3ZLxmzppVzOOQkaFHm5cBvI1J2wekuxk1keAr3xv3bpfor7A",
-	"1sVKB/LqUqlKCCtcXDYiPT+k4XPejJx9ncCl3tIO6P3e0mHt+72lvdv7vJUJhS9UYyFzKM31TmoTSNy3",
-	"BN+JSRiKHxzhOY7iLGCT8Pqi9K800eEXmdVunhy1kwn25qZrQsrcIRMW5h6kefts9DfixTIIX53702R3",
-	"sS81bRxeG2d6jENOVn1BlDwaOC1N10KPthkNl0Y1Bzf5kIvK7ic7gFICvi2fcKVnT10U0oCMYYS7A5q6",
-	"5tGM+cRCnEm6gSFZHPR2cCv80O0jD1NBy8F+MsLe/WtZKSFfYUIWSBhQN18JQbn1s/TsK5MPI9W34bSO",
-	"Cs5feiCyEzgPxkToiwJmSpiypEhG2WMFdWIUEu2n9/ESlU+OGo4jtHzl2o8JRUuCI47K9WqzfiTk/WxO",
-	"ob5sZVIEjxpy3jJFMHnVSBuEL62mDr4Eecqn128+Vwp2K+hvlfJ4uOYU6pzA550+87SdBzISezUMA1Ic",
-	"2dg4VHyVveZyKveieFpF3syduCWONkQgCfpXQZfgyqCLMBTTgcTlPbKE0hCyKMLLlR1Sc7JWFraRZN0l",
-	"5H4PknVJHiWiYeorR5p0UNIXo2MDWkzI0LPomLxzfdd/rUu/FFI0w5fwiq9891ehbTzGE6ER7EXgnkkU",
-	"UFl99WAn8vDNEIL3QTxNsqd3zfhNj9Xn3F7G6xOxtayObmOZKS2N/jpc6p6QOUeA7UKyv33bsWvNIzTF",
-	"fFoszrSifm327vHk/P7a4X/1jj+MLhvTH/2jH8bd6qLHbprx+79vFXnWnfKPhZJGuExqJeQ1kow6goz1",
-	"gg4EtItPIVlkggOa5B8W1aMSVBgC8wUVBvhUUI9CmB4cahlS6Aa+LPwRPuKlrvujHlQ6mHpohpfiILNZ",
-	"EMfEt5A7KEE9FEF0BjTEIxJKKqArsMgiNmWj/sgMB9SeRITEAZ0MSjodXrsMOQ8mVM9BOW4eoyAmKhdk",
-	"QJNEJZBWpwTJzwaUBz5JisJUUEfeeMXlUAFHPomCB7FqaeYxijkljgJ4ZUDL4pWH5ms9Kkauh8PQVfkO",
-	"rzhylanZtfRwOE7vBv4BUETpkUriihIaqp1alQF1U8OlqwtkqTIQgmD6HCimBfsD/lQiZ6sOeREVXK+w",
-	"JdMT4JFgoShJR36twmJxqHcWNjYBcGIoy56i/QKvDTIpGOS6uQY+KrNIfvrAzK9hVKX3J0a4QJx1omMr",
-	"zamDgS4IYaUSzcQ39TCBKsMCfDwffrljPPjKolIrejEjl6UqMF3uWA+B0SsYsdO7XcxmOJKUcve3+jp3",
-	"dZ9X+J6vXJzt93wae7/rK98TMt/vhZB5+63i+9QBsesrpzgM93yBE13bYp/XtMdYfPBM+hSe/P6tNNs9",
-	"6f0zHIOK9rS33yk3y75vj0dR4E/Ijyyge78qWcVTXqVSRt/rnQcScRBObwn193pZ7uqN4Ubc7829P9j1",
-	"pmy/F2Y4CPf/zCcZ6Acm79sYR/FzXmf7EYE3JN7zRMMbMgljj7d+YPF+sHyrfI97vKIqkOy9AReLPYnN",
-	"dYj3YzJ/WZDF/ifshngs8gM62R8pjFf3RIjbcF8+sv8n4ojg2d6na28+3Y8wFULTiCTgeOL7+2+A+e6e",
-	"4NE84Jbs98n3ZDRl7F6i/0drk3QrRTDeRpyoMDRzoH//818ukl8QYiUU0RVSXAXJ+9L2DeK81id9RkCd",
-	"GYCRAsy7Sn+S+km8iCjx0QOJRjgOZqgsvceQQuajkEywp+0uB5YubasTk0B7yFs1DKffU5IKS4VmgQ1V",
-	"jfTju+wH+C1XlF9xsdjCVSTDbhGPc0qs3E8wWeFgyOUYibIkfwf/gPK0QkuzkJcwfumcVedDgr7TWzVC",
-	"pkAu0kXUF19xpJ+z0Pen16hxnFWEkv1ZUQrokFB/mNT7+Fxc/CtT8TZxKkplR2eM6ckgKGKK/ZyPEY9b",
-	"Piathk3GzrFdrRJs46pTtU/GzRppHp2M661R0QyzZUTWKGRqfjJwM2Yp5FFZ6uvSEIDcP37WETVf3KwB",
-	"vlQfO6MT0sB21W+O7YZXJ3YLN4/t2ujYa/kNcjQ+cTZPUGNqcd23ZE5GzT1Q3S3kpmghfsUJEQNd0U3Q",
-	"JBfYKd4ubTe8reA6UPTnIHqMw/sEy0MCRYNRp4fwhNAYQTZrkrakovtXEBsHazdUjyQNILvv4LFXHTdJ",
-	"DdutUV2o+ydjGx95NbvqO6Q1Phkd46Nmods6KYNUNBuwz3JVOsIQpMHkFGIeW4ZbCJUd9CdEGQqDWRBn",
-	"53cEjhvtzFGOm01VUa3ShFB/Xb3KBxZ45BVH8hn4kqooPsOQDT0m6g9KFnGEQ0EFDQujvrsCjs0kxwTB",
-	"0+lORPiiyBR9A9ezpSs7vSzc4bAHHDAr8znlitBhe4yFBNPdDgR/7oHg6YGIFlQfCHH9G0b9rZC5OHsG",
-	"WGa+a6nMHUGWZ9ibBpQgn8TE0yUIc4DhS+qtAuaU0Tigi9SEqgqfJyMByMUx5DHBwA0ecQC9AGRR812w",
-	"RBxNmOBwiqkfbiDkPtOVlvWSVJF08wwmEcCemnz29CW3990RaaB6+qbA+wmq6urumlBXUM8MRd8yGTB9",
-	"PXkqI0LmyURkgXyMxMU9JwHmtKfPQryeTENWxF/QOAhl+AkUBUJ6D7lhxN9rjtKA9/RJwvvJLCFtXvsY",
-	"tOVZIKebxke7aIZl4wykicYrLouLizfLkEo3oDMce9MDC5GQw3VX5UENk5FcdTOBQbF3M/fWJjM/KgcQ",
-	"mqgs6KYYSZmaIsyL5Mz5xG8dO00PG4HXuD4e2SdjMjo+rlex3yjk79mo8eIt+FwUzWbO/0KAE3QyOUMl",
-	"cmrg5rajaImVrPpU3T0AvrZHYP0KIuoZrpEijPlLNEOMpkXr3YKg8ZwUWhRWvjddA3v1k8+HEqOV1hXj",
-	"SEikiJJHwRN8MhcSEo0RW8QTJriCeF6eGODV4syDix8K+a0wJZ258XlDAWGFDZQ8wuCvuHJgKvWZ+DJn",
-	"FWvHXlpRj2ciPXZff0cPAOVNAqptCW4hNcoGhlglb4oDWpQd+xbTCVrMM6vhWsdTQhcS3IujxXw3vuoT",
-	"HgcUr4Hi+ymbCeTT0txuQS++HxHOgWsHtCdfqa4uk+AoXConZqGAf7OgRRunBIzAbKUS0Em+4MHaJT9J",
-	"n9b50HouqhXGgnISW6lbF8mIf/9l1GuZYb0zvHPGlczWftx6xhMX0zNOOicq9CM58GxOwC+vgtiReAbh",
-	"EVvEqVyzczwOqDiYC2Zp3MjC+irySYSqtXoD4Ug67n08wxO5JzsG3RgfioM4H3NzKtsKYX5vlHYYyzT/",
-	"1Q+wmBRGlCe1DMQTiKm2KpjnPvaud51gYSGOFErl73EQG6KSp7LvdOyIShBRYsOOJ2crmyhwNz4dl/Rg",
-	"Q4EiQ8XcUNkn84hAjsprcdDMBzW3dA/ahlCYWMBUrp0/oCqPDsQYJUAlUpsLizckrCKJKvfME+UpZbOQ",
-	"s0+sxdDcISda1UnTIUee3fJORkq6cOpV26mfNPDJ2POrpFaEGsW5DAiWn3ZS0XBBGiwLHgP8IErInMcf",
-	"sv1EfnHsVsc++8N3H4sae6QFq4uAk+Y/qa/KbmELSLZ9IELVoMnMMrNoGGaaXVrX7I6yysP9Uigr81ye",
-	"hbLAzwMOISeuGu//MsLyZAeKyHEYIvmAmBQcXlOn9wMcymriShiQQJgI1qiqjJNoBvwQfnmYekS9oRT+",
-	"jBEg9+7GGD4174+7YlsSD/ECuOarsVyBQbM5jpQirIsO3PVPIZ06NfpOggeShMxi6ucwT0Y3ybECzqhu",
-	"CrYN7ZD7SMi9j5ccmD8ojNQms3m8tDJEBcXM15FTuZwpvap11k09J3Pj//SnklX6f+L/ZMG85I/kkpf8",
-	"8afsHqfPreqXuIB2nuGk4PCM0Xj6GtlVFTqddajY1UxmgEGk7GqRKflXPp++c9I8qRFiV0d1X5xP38aN",
-	"OrFb9ePWuHbs1cfH4yKgTNkiKmq0tog0WHy8XAuUEwMmtfpWmMwCuigSnS7guv6gmNLaL5om/WZr+xfF",
-	"nhZ8UG61s/UT1do2l4E+IYWolSiq4ilUvl1QHy+Rg/79z3+hWxwvIvHz6OA1gjNVOJtfqlbNqlsNq/nR",
-	"UNaSCR5tm9/GFIX0dO5M6N4Z5o3nErqEVxqEDqcmEuUfl/afVaqGskRtQHekat8AlfpTIYH6lUnGeFQb",
-	"N0gN2yOn7kiSMfL9kd06PsLjk1Zt3MT1omnCfgw3iYLwhOIYrnxcjAKqtCtfdFckwI1YLAehG9rJbfym",
-	"fDH7zXryHTVs8hm11P0/I1/M2ev+56RWraqGG9X18Cx2Zr9lj2CskaejjTBHMfkUqxK7uqecMmRIyCbO",
-	"efLJ6IaZmZtCYDUFSwMgke8zuJo8VTDxXS2dav4bDJnSLlKRyF/K95bdLKulp9eY0w4EzYwmfQ41U+MM",
-	"/8YCmjoNWEBTR48AAkbps5UiEqTHWZtenjyyr7vSGR2PoZ1SjVR9uzE+wvbJqOXZdb9GqmMHt0Yn3hOM",
-	"yNmo2meBUIV07ARC+WwxCLfErqSP7AvC+tExccgxtuv4xFPVIUfOiT2ue/Wx02x54xEp7YCpxgx3QFEI",
-	"PX4OYMUACUClcVn2wk0NiZq1ikdVxU1wrhgu/7wt7z9sYJ4RPyhotHqNOYdOIksET6TpPeaMd7MoRyTE",
-	"y6TAVKHVPrXPL+apKiZf0URY5tkbn5dWkf0M+r+mzTgfuf4c3EtGGnJC/dRhBLlMWLc4SM518njhyU4H",
-	"23C2zUiZvU73qEnGTXLUsMfHHpbmjdGItOzW+LhRPTnCNXxce7KpVi804Crx9SmmWh3sWbRy3SwisyQI",
-	"CkWPLAp9S+JqvrfE/hQ/m5vwZNzIlkpLyRMLQ6BBZ/2LN9qKGFAhxK9zi+YI09rAMiFHhUwGK0I9JaFq",
-	"yXEgnGwWhGFglOtOwCgb9aWKP9QD2BpHtt1MC2dALRjkeSGjB9QLF37aO1xmkB98FZPtbczmZuIc1L9S",
-	"MN8QVPeitlojYeW5uFRAYQwsKkCVxJlRUNxQ2a+ZDNsuO3bLQh37zEJ/sNB3RpmJquNk96ZaqzfW7s/n",
-	"qlV1nC9/3DMkktFEsp8ThbSbcbbWdLK7ZG5Ttbh8BbiuHnBYxFUXnKARiR8JoTudmWrmyDSdHdAkw7Dk",
-	"1mxjVZBY8WS0Id6UJfgifhBuhM++4ggv/IBBxu1T6YwYdSugVmNUneeeqjQ96+nQEUMUcm2K4F5B2EYc",
-	"Y286EyJJ0amCpjSC08NjaUh2Emv9nLiM5NNGqPfnQS5SfFBqi0vqc4OSNcjEusPtf//zX4PSlx1DOtJq",
-	"baskRLYAMElDX/doAtYj0Ewx/qI4qA3itazh4QVzSCx5cQGbL+SC16Q/wE0UBjQnbHxgi0j5c1RixzZV",
-	"aC+xtCB38Om4rcaSWsQQwpeMYKaI4FlKCl5xpUoI1KVIv4umjMeFYiqV/HyNOUeJqeohyDYysxMgWSif",
-	"dAAXi/0ZcYES1P0URxjq8yYBLiuzNow7hPOAUbtRKN36QaSWEwY8LqrB8R6gljwnwCQfRTHLSdgsnm7+",
-	"Bp8TfL/TJ+DJnb9AqIfn3CgyvLonmUeMHYnieW47onhe+A2NVALExd8Qd2TfnzmLYrDZSmxbWQhgXEX9",
-	"rnhsJhlFoclYFa8qtBQDB5NPGGtahPgxtyhxqTCQM8KUi9kWfyC5bY7u5yG28Ashtv6A3AcUYsoldCzk",
-	"UrGEUObmPJIRZ949yR8T+cz+Gs1qWvHLERY2N+gKm3O1IgjOhy3eK6hZpjA/eXZj8XoyH/hFeBJPCZYS",
-	"jO5uzmUm40Ia3marNI48EBoPZySesjV6+Nt+/xrJBwSSLzgxzNDXV7f9jBH6h26/ZJXEZfHPnfj/s+55",
-	"t9/NWqHVA6sHD6aziNaElk3jeF7mB7CwmMllZxad05njeM7bh4fG2TtUuZ+HVKjfW6uyJdP5uMt26oax",
-	"z9hSyCXM58LI4oAq9lUvd0oiYoldpUZw+WpcyfpQyjB4IOvjKV8iPjIHTT2XbbCErPsng3HCYrYa65/G",
-	"9ruJvuemnfNciMDgoJIl8a4r0C1wNaZDFGsPoIfLsWMG09Gff40cs49f3pm1TuEr9go/zckI08mzq6dV",
-	"/cmnDScT2rbZqmLCk7dbRgYlG65NsUZOTtLHhCiFLbuD64zCQG9gcGUENtiiycJGC77ckXttS8fV0ePZ",
-	"pnXKBA3ts7SJ+mvn5W7js2bRiidvnTJcFpuTY/IpY9rcx2fxtZWq/Qz4TzP17mPkfbIidrF4TjT5zCxt",
-	"Jn48NRMOKpM8eRrzEC/zmXBSVg5Cwiu66Norjljok0hWa3Sl8CZ4u5spwRYzlqn+MKCqZXAR9U8Hkdur",
-	"w0iLJy023JiCmHs6QC4v6JdEeJkE8XQxAtll7k1JxA4xj0kU8HsbxE5+GOHHwxlcPFSG9UNVO6LyiB9K",
-	"ZqDRCkHajOjp7LbKYzz1kYWS2YmtAIMZi/ycPPENrG4bhUuL3zwZMf8uhsj6wOeL2HCBBxRhBE+tUjj5",
-	"8jqODnf39Yq1WqPxcb2F7Va9NrYb9bpnj6qjsV116n697h+T1mi7EJfMaxttydUBejIUExvfim0HEtXS",
-	"IiDrs1VGhMzl2wX28BAvVeasDANKB5RfyMBQTrYgSWunGgjJ0F+x5gGh/pCNh2tcVuBEuSdL6bWSaqxK",
-	"MVCLLruCZLsWcjEVZNX9Too5f3ALHFcFxhn4Og9CIeTs4KYSEpV6ugAoQjzOfra5Lzw2mVQEqVIWFVOH",
-	"FWTFKs3m9ZJVYpNJVnOVN79qJZh0M0jexfB0RWzXs/ock4l5VFesJcnN/WQDWdnryVPioZknDwnqz3E0",
-	"b3cAvbj/53lbktkIEK2floNvVD97xlxAnFjnq5OWefnQb81J97yaQJmCQGANl3GhqDwPMQhQ6Pb24vxA",
-	"Z8mvLQq0awEQHCNGPVJU8iONc4FCRCsUaH2esvTcryv/4VLyKXbbaMYeIJdSSNVMq7V6SWguVCYIG4fh",
-	"Kqrmb1tVRTb8/5pYq4L8WSJdbNzbVpvnicV45hF7CNbWGRL7aMfM5nNChACoHjaMCRNvLlksfswXB5h4",
-	"xcb2tfokYI12qVgogz4FSmZxkbkt4brQCm9DUKZe4isuiyyttBACSNrv8QOhJLbPthuT1P5uPoEFZROf",
-	"fiCTwYZp9TB9QNObGcdi1vW9Txm6b6D4nF6TrJT4kiXovuy8b8/UE4w9K1QUkvumrgBG8N/8fv1aYmKu",
-	"POjLbNWKoGhu1H5CilmD9MmT0+rzkBMDh6BKX5oEoTYpcRWsolChAtbP1hOieJYz/SXelziADI5thBiH",
-	"C7Ihs+U1cv/4WXzli4sS0zMYZ6RLKemPKmufLkY8DuJFnK+OMWGhv5VKiwVvI9Jmsdcnb9CjHGRNPBO4",
-	"K1U/gwIpsjDIQof4rAfXjoD6PICqkhB89MfPmSjXwP8yKH1ZF/ixIcBETCyNW1nOcxhT0A9y1Qy2m3t3",
-	"k19XOWyVe3dvv+6GwGod1iKLqT01mnoRBTu5jGVHdbbdTyxQjB+urRFqYr749nrM768va4p1ESLI66ug",
-	"rq5ZDCQP6iopvFcRxJsKHidMI6EqauvS0rolq6TKj+q/OPw1E6dbwr9kgbVM/AOV4Szdv9nS9VKNGjKy",
-	"Pt9qFZDV6yr/3ryu0+IzF5N8L6uUy8RSV4zEInmFyirIK/kJJSvfwju5oG4LXVH8kwRHlozAHyOarOgy",
-	"m0OFUNmAP3Xcl6zShMUsLVhglUwnl/i5ALDNQyx2I7UQQ5PWjKEzdwW+CNYM6NAqf6YKNfQRh30tkl2z",
-	"l/XwOTZspNsJ3leySialzZ5z/a38Oe8kvbULK+ok/DLtW5S0zAEDNhujgIZQFDIt75Vv2wplE1RL+K19",
-	"aFUHedVI6Yv15LavRtvwr9L91eyAv0otliiALAPoRSz74MgiW9GC0oBODtrIHQc04FPiu6g8x6rkbij+",
-	"kKA6sBJzUOo1hytz4rsDWo6nEVtMpOe5c90Tz+ca8A/BRq1KLscREwebzNOr6UkYUhYPx2whWPSAmjd8",
-	"Mo+nxsM4CImf/g5kJ01xIcHGZHxJDtVvxCJVdEU/gco+8/hhKpXNfMTxkqNHyNEQ1HVGMOUH+aZA6+qJ",
-	"imcyACjwg3Wh8RNOKqkiztAYR6nnC8qWC2AloTvavx9EyCceYP/uXupVjM677dZqGEkkRCBL9+nWSrLO",
-	"68q5MzxH9VarjknVdhrOid04qrds7DfHdrV2coLxid+o15q74DjMTB/4dX57eTdxJxrztdA8oJT4Ug8K",
-	"Yqna5YSwemE+xIbIGHmoC1odH42rJ5hUPdv3xyd2o1of2a3mcc3Gft1pHjeOnAYZ77JqwQSZGDMmw/SD",
-	"w+1zUmVJzffVm65eulFbkFEiKUQuWbjaquPGqGYfQ5tmv47t1thx7Pqo6tX8BmmOj6r7riJpWL5Kpopn",
-	"6wc+lC2AWRtzNtaqiBto5lMM/no41QIRmsq7OYZ2uAAVynTrR/Ip4DE/eJ30BxOqzWPASf6Ub1vV9nOj",
-	"vGY4irnO2Yfewski9MnmqZ7HrdU9yh0vZ+zgGq4Tuym2qDE6IXZrfHRs13HVr3mNUZMc7YRoaXTRfmj2",
-	"OGUc5pVgVTLZhCkIabRwbw/2RbfmTmtZV2nKVQzPVZZqyRb5axmr5wIWuaoZh5vy1Iwyo4aAKz7JiTbp",
-	"zf94g3GpJX/l7uIJnm57613y4JdUNNykWqqgYSDkAsF0l8FEggk4EgpjDoPW6ZD6k4Wq3vspiUhOTnsF",
-	"rSVpzNGEWWhEeOATqVZpEe8VR2pUPac2ouwRxiIhJwe7xxPLLz2lf3qiGxkSYIHgYe7UxhauUtHY1lJd",
-	"AyktKbpeQVVkQrDgdqZ0mcmsXU0QgFYraSItu1oW1ETXMnlkBxbihPjEH1B5VJPFuag8WiJVEtvMzbRQ",
-	"vYZ+Cr7P1BA6asClgCIchgcVlCCp/laSa+wOqNCM+Rx7xOzkDoRcN+aU12SwfDuHTtIImIxn6AOBFHIL",
-	"7iQMUPchjQgHjiawMJ1OEHMSjiuoA5q+mowlQQ0JQ9Atw5syxonqbWliObRwLWOKAj/p0hrje0KTCvUN",
-	"p3UAc5C4Lb6eHA1Udo2jBSvJnm73oCj2ba1A3FFSrrJZGz5GvLms8x5Nu/cWfQvC3aXL0Uq6jsaKNGRR",
-	"++sIwjvKo5bYc06o7lotkeE1wqojqtFgVyKH7Jj61aXY/cEs86M2CX/ZDhRiKyQYBrRQ7MgLdy8lQ/36",
-	"7NACJohSopdzbz/T9PostonKriFKquLEriqnra5K3pO/KpmP7x5YA6pZb2xYV1LWW0EdKjCahYs4Y69d",
-	"0dKfxn43ML/uw8aUX6BZtAA0GZ4hXQ9BLPkF3H/FVTKoJvsGqoNlF0KOxzGJVC3PKaYTUkka08le2UEs",
-	"Hr6NMfVx5CPlPOHSpFH+7rsRWTLqf/fdQTtxitjACYwqJYqMxFMyoGAdZmmr6jhaHljpq7GWCl1UvqPB",
-	"Jx2LJxlH8piYG44XEXFR2X2oWilvG2FOjhoD+vaic2rfvu3UmkcgGAR+JRm7IuAqZHefRGvwQXw3InEh",
-	"09H+m23cQdkg1yYmvpdle+ZzQpW+rI3lK9heskqryJ69qHA9ex4LX9oS6CDuqkzgj9sR9zwoSk7t5BCW",
-	"LeIRW1BfYwS3IAidx7KaUVFCDF+Em/MVeAVdQuoSXexTFSqZ1kp/wjUFLdVUNsOiGAxXlKA5noDMmcKj",
-	"wJ4M3crFk0PZ6H8f3WkTqIyPWoiSxxTiz4PdrkCzVla2GYx6TwohqXhVQqDYo+zKmB5evuQxmUmKNwWT",
-	"HUc+EdJAtESPhMaFNSbIbB6vt6nK+zl8fQr0ztREOnLEIskx8DdivKKjYC3FPEtvE5KaTJgzKYdjXSE9",
-	"Qh6myI/YHEVkTnC+1f52q8mxs4v0squndyeFG0zrBRaYOaEQEIXKMUMjguIoID7CExyAj0HtOvghMKp9",
-	"+qS0EHFPWftRWZa4XswhFFDFgxPgSQHh4skJo0SxsgSGchziI7dRddAP4ok2mBWNGbw23B5yOxCfskfB",
-	"TQ8gyk5swhzmILMvxZa2M1YBhEMIf0JT7CP3zfnV++97l8Puu+5l/3Z40fl5eN29POtd/uAm5FBHTx6Y",
-	"rESBSRB0DRGxhQABcBRSIPZyOlneYb7wUlaotQEGILG8hKCnM/rT6IxcqMIOHNEqFSZ/v1dqK5qwfFur",
-	"lzLKKOYrPp+cI30GrJRWmfDfTFAvVZRmcZSLimQocIBA0zQIKIR+LEkbCK2ZKleT9vZt85BuywqWHZHV",
-	"YK8FjKEU/KhALcjOIK8Zk5GH/ZFNPEzsRq1VtU/8Rsv28EkVt2pHo5NRfTe7rwz3X52vK265iVqZhUZm",
-	"Far1D9AYK7+i7IuCc8Vk/hrhAVUAB6F/qSKkxE3TioLc237nvDvsnPZ7V5d5LdSsmV4tLny8v3aZLzq6",
-	"sruFaKiyT/crvoTmOIqXYBEhmbpOGM2njJKkRPFt7xrd3fQsWT4KYfk1cNJMCnn9uoZBHe3FMS6DO3JO",
-	"2Dzf1meGA9lzRD4WBpTs3jGoI7Mu1409jhiF0p7363vgrTlHavHSiGcEdmdKRe9bRlpl0K9bix/weYiX",
-	"6ZpkxL54J/uhThh45GkVW9TC2siNCfRZ5gGEDMCeAxcQe73agFnsCzz3KSaUB4y6Fvr3P/+VmVZMwl3V",
-	"IQX7QixfxNNiRyRDM+wTIaJK1XoFIddRxQUH4quD0jxPbO09WRb4h49x1XPGRw27JrvGNsf2CW6NbMer",
-	"+jVSHzfwbpEf6ztcqcmIB6zCKa1GkGJ/FtDd97sD30DlkE0mslKlKtMPKgNITGAB0d80BRzxJijC4qYK",
-	"/zQKBfGidljFWwxwATAU7fKpbq5VMHsts1k6RI5P8RyUvjTt29UDXGCKJyTSPwtKjuKUbGa/dMlidE/m",
-	"MRottRL0GuHwES+58jtXtvqaRwFUiRtiDwqGFDLmgu+gMmVIvXuw90fXEd6XWBAQgq8z9LbgrILj+FKB",
-	"WBsazqUfXz14ynhbmCEkeOfadgcvAa5f2TP9BDfzvhbyIstgEuKhmxepIszxdgBttIL3X/ZrRdoFIFVy",
-	"GvXRyaGGldCfFXhlV1BISzY6hTf4gjU5vEs2dU+NpcikbxTdADk6bdMpu1qVXQERF8wFsRInErnCBAr4",
-	"IxVYxL3VhZvOVezbjIZLxCjhB+DlTQp7iIeoOmqv1ax0i62IoAW9p+yRDmiZE5Jq/W963fOz4bvOee+s",
-	"AxJ/oVn6Oe6fBM1UNMSv6P1Z43dRTuLEm8ELTqRh3UQTlqxBSKIqgKLy8r4bq/TJVl57W27d08/XUw/Q",
-	"F6t0pmI21wVN5OI9IcbTh0ADcMAvd69B9X4qK6g8sigfM1ZQQl1g0KBUG5TaKO3Z/Qtc+VgcLlZsvYZV",
-	"BDHyA78Nplsk63TK7rqfEp277OrSaO6BlS+yVnb/tpjNXYjziM3UqbLLSQxuwQhTVbnQT0Jjy6qy4YGy",
-	"tbJI1jrxEc7ZlmAgqu1OMnowk5OFyi7cVzq6OlJ6yiWrJCZYskoy1l0H8+tEgHzEu3p4fXf0VTi+YRGS",
-	"ULDM5ubiCllNQtmpQ/lW8WWdL0BhWBH9zxvHCx0A2pYaM23VT1s+rLXsrw5VTXRV2UpDPZjN0C8ynOj0",
-	"/+GMb6oAMDVnyu4z47YKy6Wsi2TFsUT9x4jRSYa+mTbt7YLHpo6ZYJFXHTMViZXDvkaOljriaUAnqeW7",
-	"HJHxggtiIg3JFhQX9BFb5ErH1IoLw8ezobE5O0pvOaTSA2RGM+PYAKbZPStCvG4x7KFMFiUIhkGEPpCQ",
-	"zYkFXbuFjCx9LfKuShpjY3VVIOGapiPJTm8MrhcPfc/8Va+afH3tMuCdbWi0ziy21gMWUD94CPwFDtE8",
-	"YqOQzBDkVABT8Jm3mEka6QsV3ggI2D2ZQMz9TDLNAqfYbJ1PsIOmixmG2IeYUI8o812SWw3QyhUOlgJW",
-	"YrBdzgkalOIQ3w9KryFAfMkWkJ8hLuPwflD6czHXKuaVHXGSBIO5u77u3gxvLzs/dZHH/NQ8xufEC8aB",
-	"J2cHHIs/BrE3RYy2Ueeu/7Z72e+dgpw3vOn+5a530z2zBrR3CfLf8PSmeyae6JzfWkhf7J2lf/94e3U5",
-	"/P7q7EN6SQzTve2vuXrduelcdPvdG+Mr0rI87H+47qYvqItX1+Kflcv9zs0P3b6Fzu6uz8X8tXlaTC4d",
-	"WIi0w5vum+5N9/K0ayH4fXnVH765urs8s9BN913vVrxlXOucnnZvb3/qfshe7PfedfOvd25vu/3C8S56",
-	"txed/ulbC5m288w43cszCeo3Q3g0BT/qnXUvrq/63cvTD0Mxkd7l8O62u3r9pnt3K56/ubrrd815XHT7",
-	"b6/O4Ern/PzqPXxI7Mewf3U1PBews9Dbbuese3NrXrq7vL27vr666XfPhhfds15H7cmNAPB576LXH3Z/",
-	"Pu12xczRbffmXe+0O7y77Lzr9M4735/D7vW7N5edczB/5oKZCrY712mkY//1o/g/x24NP373x+KzADrE",
-	"WhePuq+c1zjkLPFgQ2zsz/aNfMLu+S6aEuyDl9VHyhxotMFKEqqNSHny96FT/fHs56O/1H88ede8rP10",
-	"fNG4bt04t9X+3u2jJUH3Qsx5UtY6+KSixgxO2U6x/+aHu4vuZR81HAeVWYQa1fpho9o8bNSlnAExXDz4",
-	"B7EGNM2fliEKcq1wEzVqNcXZIwJcJvDJbM4EZVuie7I8EMhg0IfuGWo4VQtdd28uereA42fdyx5crlso",
-	"wT3UcBri1d7F9XlXzBSeaKKy0gUpiwcUhyF7FBxcFf9ii5gcWKhzftPtnH0Ydn/u3fZvYc5vOr3z7tnw",
-	"+qZ7enV51hN4Ay4pufTaYaN2IrtR6HRaHA6oVjMPxIG8vbq7Oe0Ouz+/7dzdwmxqrRRNUdNxYKUag1HT",
-	"qWel5zzoS1YpBxmhpebBUrJKCUzgDQMgJauUXWrJKhUstGSVVqdfskp67nIieuJZ0b1g0jt1C094TcoI",
-	"M0durTBwtsbmCjFJio9D7ce1dQq0k299rhwoFyskVmkaSVx+mkHHESRNPebbPxU0WX4a0w+4XtvX4ftz",
-	"HOEZidfVWdIlVWNZHTNaWmiO46nQDdVZTwZIyZqasJUkFAayu67yJay2fYFoKkE0CmfIoO1SoZ3l5s0p",
-	"Omo5VSRkBHQtn9RKtZrGK47mIaQDUJPoSjJm5MxAB+opC+UEczkqh0qTPqwfav/ZS0lQ63b4BVjZitqa",
-	"O3eFRy2bCCvUzjC8Gpfav+yYPfB5RRhP7Tqbo8nUczvl2hqa/4gILRUyI8rZqv6WCoLCmTYAB99+gi6W",
-	"MYHbM3DTotmrdCytg6Gi5pQRCHR42cwC0g+TdgxA5nAMQeLP7PiwKeIkCRGR9kN9LhMLUxtVLVQD6U7f",
-	"k7pYuuccRZiuZIAPqO4NWEEdFfGj4sjXhqhA8zKV1wi19PaNPYlnQ5VU9nTVH2CVGWr1ZH60iiOSZbG/",
-	"IJYQgYUYJU5emaWL+Rc3W2Tni1V6U1xUAvGYRcRPsHDHJKV0e7lRoxplkvmnEPhyd9c7gwyrF0hPemrt",
-	"ia9XdeJF4nJ0sh7QO/GQMk6jgHoMGuRAq+J9/LxrUvJ94nm1o3rDdkY1rNo21098++QYn4yrTrNaPTl5",
-	"uo93S4iQucxnZEjtWuUtkBlQSI+ZlmuABxZ0xRW5Y9W3HfLINzGAXDBgwg/KVcXEpAvl4LUk2t0+nsh+",
-	"+oNSNFg4Tt3Tr8AvIqSavPHKNAZvpWrfuOd7e6CVLMfbUS5/YP2mFxDwLaPRrMPARxzRgE54keoRLkHn",
-	"UKGMMUOPURATjsoSfBaSS7MgRZVF5ED3tn4gSI+byzoCQVTfYuMBVYmdUM0Hp1Wr3stntIWBV9AtNE4W",
-	"DA30oOu7vqXEb+Xfk8zt+TbM7enXSkrOOxDTtOvkNDzVwS441w8Rnk/XUgNgNBPxSIHd2p+QtQbiOeM8",
-	"ECI7lNXVXV3jR2aKiTtBMZlk1y9KzLFKlPlkZ0a691cvmb89HUhOwVIg2QhqWEUBuLcCzKhMtWZDhDy6",
-	"MaJaDO0XtCPbsbPSVvIsyEZx8RVI/BMLk6ltmULJSvyFpKDATyuVJfXdjACmCPyjEPCxa2HlEQnXGCnk",
-	"B5RlQmbuK+6nxb1c1+VCNyvbAeR5l+pRC4+PT46JPW6Osd3A1ZHd8qs1e+yMGvXRyZGPydHeLlXYfpiQ",
-	"2omNeAh4vS5HL1MHbQ22bY7eLxCRXgrLAuqTT1u+PWc8kBWDabGcWuiDXIMsHcSnLIplf7K1QliMw/s2",
-	"gurVa2wb3hQqCK4io0Bn7VY1wgQ8LPO3ZMy7obvt1PlDc/ftCgEUgixkSBLUCSuS8DHXsg7FenS+iNdy",
-	"FZ+MAxokneySlGZX8rA3stOgK7kY/JKZvro8A1yqoDtlwDOCpVTSEihxA4q1EACRGImDmkXJc9DhIw6X",
-	"IBW4MNAwlRVcyGiWjdrSEC71OTFfmMiAll1ZF87g3+KngIz4V/NpuKYZtfoh16h+SFYtfmjhxZU5zknQ",
-	"2oCqrycGjlEgi3SCeXDBCSq7softcIo5lLNTP+Wc5iTiAY/dghg0JeCIIwM+6wGdMZ+YOYOqLCJW/hdw",
-	"7YERJMm+jOTvpFCIQOERkb6d1ExwfdevoFs4GhxSYAZUzN5jNMYBRZd358ib4gh7MchkHV1qxXIcJw3I",
-	"8RgdB5NFJBBxv0IgzxMNUi16hj/pLk6OEdWQSCZP1WGTFTcsp3VkwiKXqsDjRKOV1SrUPZiars/ccFpH",
-	"z9A0k8nUms3NU1HCv/HpWrP5ggU79tRJlV0aCismZbq/RiXyNzvleu+e5b2btdhQ5T4WBb8apEYDEJJP",
-	"JUQVzOZQLT5maI45BxqYTsVN4hMgtk7cyEQeywoRsLyAIzKbx0txCrdkn79U3vmbF884FyPerDUwdCgK",
-	"ZrOF9EOYpmZdJMjganua+3L9cyGrEjodpIV+nmnew0k60sb35VMbCJcxW/lI4WR3o1DFJv5vyuxmfBio",
-	"4g6LfZYJzvhewfOrn/82zG76buqOKCfeh1zo39ewma3p5Zwxj6y3oaiTsS152qQNO5T10Luop7Ab3S9q",
-	"6MHjAvjuRL2zWSKrpDqDKbV9wrDNTX8pUp4Q3hcl6W8JDuPpGgEwidDEaArPgRO5IGh4bcVPdq+gK9/P",
-	"5CCye2NGm8M5imbeA5/qbTBbhFg2wgOX+8aidlw+TVB5TR27g7TukxziaX6pF2BIqhx/4VdUzgDovG62",
-	"VL6rag9IsT1eRNRCCxqqJGeZiM9dRGgcLXNVEY10BLcyoFfUg0SSJQiRbBFbCK/9mhHt7GfsQ+iekLn8",
-	"NtiPQI1UearSeaqKAucGynlIfynVNreLXTV5Pr6coOiFzLtPZOwE41BZiH/ual8E9yDtx5HW+XvFK9pn",
-	"zdfEG8dJEYkEHuITsNHqusSwZHelJT+wBUC161PmUzBjtAFNpH7lhoZZ/BJ8rJjFOyFRjql9VwcASofK",
-	"GHXUWd1/WX8YnNwCm4SaWoxRUNWSp8IyG+vB8t7wXz5nai18+WJlLxTlz4Dt8cuXjzseu5Rq3MZkXoQ/",
-	"L1DtQROKIuJ1ziaBSbH2SNuTad9S2qI+MLZHFhXUEtF3Nuanm68bvYxYFBEvtqcs4sQeQTjQ0uYxloJp",
-	"Ig4ln8jotFWn1tja/0gvYmv2fHGOfF6F3vi1fNMX/WkrXcDaTeoXyx4dFIq7Mtd+Ffbxurd+fN9H5be3",
-	"tebRQdLTRoglf4Y3/iS7CUo1I/gHlpEq3xMckciFhloejqIACnhxXVzQJZ/mLvJCHOScFmT543T0gxdc",
-	"BT/27v7Rq14GPd6jN03vtHfUu5///O70x1aFLH/8h/++F1wFvU896lS8WkhHszeO//OPYelJ+yZoAkqK",
-	"EuxU4mD9Bq2XXC7WZXqr2rDriwpA7QtUdjviX1VYAP52D4zglqSf17pKA0UuNeUITuTHPMNKp59axpz1",
-	"wSbbiE9SXmHPAJWktCv2JIv5dSNUMhlZYrNfr5bHkO8+vdqAoiCBX1h9Y6WEmzM69hr2EW4SWcetNW5W",
-	"7Rqujxpe0z8ix+PnVwN5kVIgcxLNAl6saqYYnj6FRkHMk5oE9Roqp6XSxDfMsmf1mukwrNeK9E8xj7W5",
-	"0vkjJh5WydNpWQRxEYehi8raJg6Rs0Lyk7FGmUps6ulcnX91cY80hfzU5HO5Yg1SAjoAGVVN7hWHvZO+",
-	"EzDB4zC0PSE/EzlUtqXtx63lHvBkGPhPIB1GpcBNpOPbD6rZifPrh7LpmyvlbPZkLAUxJAavydtATFw3",
-	"ciSNI5hup2VwhV2CTQwaX8TcUgG1OGUWJ6qsb7hDi2t17tqdSnr40iJ4lXwLjq/Sc8lstgS8F5QdHc9t",
-	"5t3/ai2WEtB+0zHc6Sy3BnC/gDKze4OLzej8NJ2nn6qjYI1KdfCCvNzfDScZw0m1ZJVqf/jdevK79eSb",
-	"t55soBu3KtNjD6KxDifAHi32KoMThl98haS81HLSk1JgGbjrn0JBCODCHz58+GBfXNhnZ+jt2/bFRfv2",
-	"tjKG/1xU5sEnNI7ktHGoiJqq4Ws4NArcXTWnVrWdmu00kHPUbhy3nWqlWm/VoY2ckfVVHgz8z40vtvin",
-	"pv9B8p925p/BoCL+OPpy8OfCNOd3SajQDYB/HVPj4rSzse4vAxQxHwq1pjBEATm4lrluKggI2uEijh8g",
-	"zmml/MKTPDJbqi/AMgrWGi1I4m2KiFIqZP607IMm1/zIFqEPYUH4Icfg17ZRXh9AnoWGz0CP+dWBkhMo",
-	"JIQsvYXG/IsEiHfmCSymAZ+L7A8ZFdDsL4WNjrYWGslqrK8lq1WdwmX0VcVoLC4kVd3Vma9tJb6OxNZK",
-	"RTQh6avuRaQwHjBprRFMBHxUiw0LSqNT4DeVtUXN+JpR3ccpJ94wLb92TyDFQLYBacO3BDl5IFEwXqZJ",
-	"t/dExgGuNDZ5hcJgFGEwTfos3/1Ffu1i/NNfWtHJDz99+HvUf/zb3fXZSe/8+q89VjvH5/j2cav2llvV",
-	"Kp4I+YB4iyiIl7cCJSUwOrrI6V8WJFquiejVWqWMzoMm6ujwoVpxDpMaqdzN9I6RDZ24NOEGQGgDMRxk",
-	"MGttsm2UWE0PxDz4iQCZkJbdziKebrEwZ6aFF/H0EG7Khm0ZtdjM89BzBYsKHFKgGfDRdDrTOAYmDpbu",
-	"dTDabTL7g0fad1dA8wWimMcQOQ5Bjx5gsXpJG45mOIB4SAIEBKrPJ2mkkyCeLkaZLFL17yplSHr3xNBB",
-	"ThwKEDohaXoS4dkMJHJxnFWQGuqkuflKfQVXsuwQJxbjpwmjZelIt1CMw3sLzUO8tNCExcxCMsDeSus+",
-	"DL+zkFkrTcaI6PDSBxZ4RAwQC1VSCpeJiAvUZkAHtC+bQIvJPQYRsQWlxjGkTsBJNsrrAoq7clHinfbK",
-	"/j2y6F62ZzB6iCyorM3sVwZU1vdPAm1JGIxIhGMSLmXU7YgIsUKGMZvRnNAKKcVVmPkf/oBOI+ITGgc4",
-	"5AMqjQV6lkmFKEQJ8WWTUzZuD6iNcAY/yz++769D0oMd3S1I5rvBczLZzX0NX8oetk3kQn0quSI/Z+Zh",
-	"bf72PVmqLwNwsmeQx2wud0cwBVUEgefdeqqGdtrIliyBuSn3DFtAmT4/4ALB/QEtu8kWcxKJx9gi/l91",
-	"3z2QQeKQsWEhHEttJ+mhIlAEC36EsiR1daoDKjPGVAMKqAL4aR5EYqLS4hOEUo1KHEqqr4VKNdMzhgIq",
-	"MAs1rQN1AlTsDyrfPuLJhEToricm7B76zBM7I7Vr8IQkCAfVLCbBAxHq33ff6a0h332nnUlz2U5mRmYs",
-	"WiJGw2VbL2UisBGALEaJSMgwZIirHn9Jz2fQH3WJ0rOr09vhdffmtnfbH3bu+m+vbnp/hSJWf4qjBXET",
-	"IwAKVDDpKGKPcotD5uHwNmYRxCzJ9nsWwl7EOFffl9su5Ey6NOwnskNwFAhk8jCV8epBrE8gSHHJ4VMF",
-	"twDP5TaHeCnO8xTLEwgONqlIu/CqmxR+qyBXVhNTVkQgl6pSxYCulKowi3q91q+qMmu/fHSBvHI1iUxN",
-	"NfNMya4yf1uoJvoQc3VgDSiQSGk/WVfSI6Ba7Teqdxhr0NVjXDTDsTclRZWYBjQifM4oJ2ZNJqPZY8gm",
-	"GtCJOsgHNP0bzqdQBnVijqD0mxVC5cQo1gtlYsiKXqjmkM8QEYdPCeID2uHop8WIRFSoxa9U9keq0blW",
-	"xj6zofIuKmPByhjdkMBiDai6mZqgVVaLvqzoqHjxz/lMlD+5B5KlPApWqSvXJM2v5PJ81pYprbI90YCq",
-	"xLkDlefBze23IAdGNpSFeWgDAqAS5H0qUL1G7m0cBV7sGv1GHOTeXf50efVewcN9jdweJJC45sA6v6aC",
-	"3iRZMymDjogsvsGVsW+3fBadwmKl5TnE9qSlH5JaQ6sZO1LrhuSXAU2yX/6+CEgs05Dl+ZsxnwAOvZep",
-	"yCpWMJ6SIDJyjher6CU1KMEYOBhGhSDkwskU3MgNGZsPoa6va6EFTRKpxGRUPgpIRAE1kpNzZ45bQJnm",
-	"JErTmzCHU39cqzdgGiliy2xq2Td4QPWgbVRrtRJ4D9LiPNVDuYLDdKZtkOaSNaQ3kOxT9bfFbM7bUEmu",
-	"5ArumCRyy674Kp0birx5OIqWEjWMUkZi+5KMJ5PcvV4R2GSSkswnJbMRiVTmTxh4hHJiiNGdOfamxK5V",
-	"nBXp+fHxsYLhdoVFk0P1Lj887512L2+78I7QZoM4NAXyznWvZJUeBPrJmrEVRz7I5oTieVBql+oVp1KX",
-	"1qYpqGeGcAZRS6wohrP7SQkyKmBgJfxJBRMYElIb4Wy0jTg/Ssow+pbpHCkh/YTBGCzQqHyMfEFL0sau",
-	"B5D47qvGnk+TH9V5YXRiCB3J0Wk4VeQW1Kt00b//+f9Ps3u0LhFQhEcC25I7YuaW8pMOqD55IEAJSEkA",
-	"QTHTFGoZxqkxSdMwjEaCFzUc56CCIBhKMHAh29thMAtiATJxxlSfa91MB7aFRIYLd44VN4bXAIaaTNZa",
-	"SiS6IXG0tDtiX5RJOxH3e36pLYOx0iJuumirUA5VI1g8n4eBB28c/k15Ow2jTBoOty28LXVQK7fyF6U9",
-	"b+1fmgnr+5K1XwiBToaMA6kC3K85zn6LUHFlLxLa9cxlysA4WGT2rJ6noV9frFJDLrFouAQUh99jP4Ga",
-	"eKW6/ZU7KuiGOEMetKMT71Xr29+7xkshGvcZO8eRLJfQqDZ3+R5fzAX/J/4F8QMsU4KtUqPW2v5yn7EL",
-	"TJdqjdB2ulHfYZFvJTszJ9vcBZ49Ic9SHMoyzfDWDqC5JdFD4JE7ih9wEEL2smlSK7V/+WiV+GI2w9FS",
-	"7jMKVAwEVPMHO9ZH8cqhxyhnEmUnxWZNHtBJSGxQ0vB8buRTZjRkS4qXsiYDwhw8r4Kt+b5MxAUOGVAc",
-	"LaHZzunZpQWqJh9QNh6HASUHbWXf8CP8CIWsIF8fpA+Q/4kfxCxC3pR49wTCMYUKB9UOy9mM6gMrTeuQ",
-	"dMsPxmM+oFI8BPuRlXRck+3/VLgmGI9U8VbleAJpKyI4NFoyFPWd5okBNogGFBgnxIKGbMKNtk+FfHHV",
-	"QCi/kOq/yqSX9CEbgV5bRIJ/IPGp2tetdCwmn+LDaTwLMwSsJJni//OZB+AVD6hKQnBD/EYhppM/DUqE",
-	"DkqZewT75m+QPeQFLX4orJP3D40HhOQlL+ZHEcJV/pn0mn4pmWbJJJErZuS3/YtzsBFUCmzZXwp943LG",
-	"r7h67VcmDBtOdxIN4yVbrs/5lcYKnj3th5/hfH5Ze+qNMA6wscbLkCA+JSRO2pTIkVTeVvE5r2xAzA6X",
-	"LSGSgqEcPOIFiTriwVccjYOQFMVfzueVv3FtsxZHzrDoq29kWbuJGLn6mdj+h2O3KkP74/8U1c/8uJ9Q",
-	"gB+wXEz2ZJXLB3+SOPr53//815eD8sHrTchqpDcV5G+Lw+vJXmrpF8Sx+DxmNLbHeBaEy7bsG20vAotj",
-	"ym1OomD8ZfNH0x3f+YgAuJ8uSjS2v3LJ4jdsQf1v6PR1kpOgsW3t4fOZx9eeOMP6mRSC7Vz3nsBVDypo",
-	"UOpHEC7IFvGgJIN15ZDSBNQeUKxtppopZczyburvkppT6nJyDwo8WSvPZ115uj/MCjE4EyB5Jos6uzrt",
-	"f7juFrKoPdlS57r3NJYkf/vBAwr8Pw1KXG6mvQiynPHQDx7+gzzMwLFvjYnBk1KQAo+YjnGQkbVbDtUe",
-	"7IxbJmmTKnDgqZJk8SqM9mJtAptfiq+lKGSPFtQPyW+My/2/8YKCHa5MrPgAOF1ZUCAruS4vPoP5BTM8",
-	"IYdzOsnxV9ilZazCR9D15Q8IHj3YfJ4EGlTM2F+503vw3Uq6aVn2+zJM13oRWd2+u80SpTwBknPKkynz",
-	"6vMol3L3iV26EgyjhiIizeJw5+B3eWOzvGH6SbeJHDKZ/x/rtXtl3as5juHKnUcMWHvA0WKeBFkEdAIt",
-	"QkCjTdwaMVuoem4+jvEIc1JIGlX1guda1XTSUInd724EU99eg0WZxX5LLPE8eCBUzAxKOWzaZWWzr2iA",
-	"reeBeEbQ1ZxQwWLrFScNJcQcuck4SzwLXQh1eSDgC48Z2F8Kd1YNJ+4/e3t1INELeCu+ZNBjj/b8tBBA",
-	"BlFKYtgK0Um/nL74LVkKpFJhRveAv01t3lYEE4ixEcEKcUta11LtAwViv8UtbiHyCXtxuFRV6wMuuzQn",
-	"zTmg+CVbI2+pr33oXJzvh3p6Hb+j3n8c9dTmrUW9iGB/uSsDU8WBNCcy/GNzCGgK4qmODxI0FfkE+2FA",
-	"ibS0Np26bFn8GHBSGdBzhn00wiGmnhiETyHWG3pHoTjC43HggQUWyveJaSZxVXyNuntDsB9Q2Rv3m2OE",
-	"CdSgLJdy5stQd70uCEKCQ6wBUPm/4SFJNmY7s83FDq7FzHOIgUoz+KEqnraY5EpNWSD5qgpHKm71Bj/C",
-	"kzL1AKITwoCrEPacxzXgcSed0YryWQSq9JHDazwht8E/CHTr2eFZ5U/8+FwcXikbVqo5tSO7WrVrdVR1",
-	"2o74X8WB/0ppCa9fPmcrKOxaBEHXOCjpHqdib057aB7MiSACJVmioFTzq8QZOcRu4BNiN/xm3W55VWIf",
-	"j6sjh9S9Fq5WU+3bJ/OQLdGIxZls4i1rMbK4S7rVyzyI1HvHm97TedwlXXNjOI/IOPgkeNboflj/9Bdc",
-	"+vJxZ5qQ4A2UgisgDZlicCkC/+ou498OjTEkeB6bMDM9sOlx/QhdzYpiaU4Bl3jO2JoJj3HlHy7ixGPU",
-	"59JOTNkjKuMYhQTzGCKsfLw8kMWfVRCLLk8DwXWRpDUQqiUr7rWVNCZzV2QcqgwhFrIauISgwLL8LTjs",
-	"7duOXWseoSnm0wq6E3xEqBUDasZV58Olt0blGJHV6L2KCXV7aedI+yeIMsQoInEUED+JI5TnkA8g11Os",
-	"LZl5ROYhXnKzQbaK1EnBIPtGZTumFLD002y4496U11iIzDPZ+sabbGCnosJPDLTZgSJqslSvNutHUBh6",
-	"le7tT2sk3L5K3M3vrMFgDQZPaEX92uzd48n5/bXD/+odfxhdNqY/+kc/jLvVRY/dNOP3f9/EUfbeY3Fa",
-	"10YeQTNJ8pgJdkjqOa1So1+d2Tg7hAoZh/eU0XEYyDTB/1BsU22vCf9EljfQhfe3ylolBclyxnXstUBq",
-	"P/wc+F8kCdS1dLIIekZkFQGVSwk2z2x2jEqqsQqyalb4hBzN5BM5ItdYNwP/10f9b9gu/lLYI2G7G/ZY",
-	"mw0PMrVtg56nY80NylZozNqAHTsAKn37d3R5cXT5gcS74sp+8l/ycu8MJLnCRjM3RJVdU7ToFUeukDBU",
-	"yo2UXVwp3APbjDkJx9KzHXOpKSx1MQEZnL+KgHcgOmRx8CWlSh7jiaCahkS1IiWhsnrq4AnihlzAHiLl",
-	"/5Xz9B8RN36Dh/iGqJDb/SSGJLR3P0Nf8tpWQ98aa1763d+0Oa9uOw3bOULVRrtZb1drleZRyzmuv4A5",
-	"zyyWl9a5Wy1r98tHo5LczvXfsuXd6kr/OxpXTzCperbvj0/sRrU+slvN45qN/brTPG4cOQ0yTgsQtktQ",
-	"rW9V+VsPlALlj/qrLzXatUblqFlrNk9ymt/GB7PlpvaxEWps3M1ImODu70bCnY2E5nlPaVJ61bQSCjoz",
-	"wt590uVAPtR9UAf18x8V866MmL/8w6EuU7GIgi/rM/egXazKq04HhXzG9H1ViIapFury3L7iSe2bsnt9",
-	"pwss6NvuQaIjDVQ5Ci0yZ9IpUnulBx1ypUFPlpr8JCEb4BB6r7HxGC1oHIQIo9qnT8qCJ010+wku+54A",
-	"CeTdxYy8LAf15PwK6tClMXOUtKWXy1Yn5+efi4aA1n9yBN34I57KduYUxiyLPaJM3T2QDj2AprKyKBBW",
-	"cqioOmYmG0/0WlfO+22MI4ieNGqams1iVvtWu4oGy/BhNtZVOl1FqF2z0wfmCA9o0uiDE+InFRnSQn5S",
-	"5CV0EsgScRCtpFBTGXa9pB2dWSSw7Kr5KS7hypJs6lVCfWUpT2BhJOHozlZBnKkU0UYhhrbcKvlV4rdc",
-	"g/Leyc6XQbynIZtLUDOamdCulmn9wrdhmi4mlfqRgJgHDd55ouyerPp3s+HvZkOTwgHd0rUWkpNRzG+L",
-	"lICtdsPbmBmEQh3WYKy8aYIAyRoH1FcldThQhJ6RaO00pBMvltUv11sTjRX8HzIn7nKGMgfnN25/3IqH",
-	"TzJAGvqnFKDMYt5BjCJM11gh12PVt016/5vskDvgzL6GSP02WCLXkr5DEAnX20JkJaqklo9upfwoZDpT",
-	"XZAJiWmm2xrJpi0tmPBNIbaljyl9GvpAG1elHuy7qVMGSjYLcgsl+sxnVUkz90AJfrJuzT5aT5oC7pqV",
-	"AN1ESJRlXAMfTK+POIgtKEk0oMaZ9EkYyMMZx2SmEm7Fstki9hg0Igl9oykhKCAyKiwiHotAMk5C9w1A",
-	"skgMM6BJG5GprIQkZ1pYuSNjeZIfenakomHnUSvk5g/oAuUv5CyG0H+6pmrNltolyRQJxGYahpWmUwez",
-	"RzKG6VJ3Ttp1cI1Xa+AaF6Jr8mAt97FW+i1j/Bp0wN48frVSrcvxPyrrkFNt1XFjVJN9aY79OrZbY8ex",
-	"66OqV/MbpDk+dkpWSfdkKV1f3fbVR6UhHBChyGC0urTE66+qca4cjJVCQWpLMnU21Wl+kikI0GOdPaif",
-	"tyHMCOd4Qvjv7syvZkIqUt65plBBpAlNQPivzzYo+RTLTMRnDL8uTK6fqPaCswQ+yfGQgsryQJhzVgCo",
-	"FzgOaMCniaHE7PMgJPUB9VgYEk+o/WW+kNXlCvsAHLxWxoTUOqGapGhBP0euk+8JWOkaatAQl0RQWTCg",
-	"+RnLosJgZIamBQXrgYUGKlULmJc0zMhHoOKtNB7pEvv+A6aerN6JQ4hql8YRLHspbBtR7IDguGWsYK3t",
-	"GQOaVvIyVg2lQBGjFuCrDOHHUJcNjSK2mEyhCNUIe/ea/craWvAx6AGrtabWgLq3/c55d9g5laUMBbC1",
-	"PUb33JC1wdRSxLA60BGKEc6gd4Npg4ElcDwmidVmQLeYbeCVCYlXIwxldd687UaWAVbwn2HoWSIFgEdq",
-	"IJ88yIyDtJ9BOXc7KsIeD2hy2zUHjogqRedXkFF6/UHtFpQC46hcdZz0LQvVa+in4HuEddOTowb8DijC",
-	"YWgNqFGRLS2c5iD3Xeem1/n+vDs87130+sPuz6fd7ln3zNyubIeUrIxyST4ZMopqHvRc49ZzgihXDh14",
-	"mcjIw/7IJh4mdqPWqtonfqNle/ikilu1o9HJSIozZA7OpR3aftRKX57ApAW0XtAn/ptR7vY2IvxufftV",
-	"XPBAG5NSp8hnlFiCViaMb39r3CGP2fyryRZd6nPVxwmC/gw91TW6rgmOwuZzoU1W0K34U3aKkszZfC3P",
-	"kFYInHj7v8cK899g7RM7uq/N2ewruzbbdlOfWKg7mpYnhtrflcQiI/1ZGZOMG4AxJYksG1A30UJdKcwm",
-	"DU5IHMuqwRkjiZWaQaSO60Jx4rSkNVQ6AUdWRMQgr9MJCsEamkeAGDAKwlAcIFWMuKyD3Czkkpn6Ayr3",
-	"DeliNiIRWIFkUVPxp3p9iD2o7Su9jrot6D2Zx7IMoLiS6Sq6rpSe3ovnmkLUFKWtYXWS8noSPleySrBY",
-	"+ec+oTFJZB2IX0I6MmCVRJY8NR3BzDLI7nf22iIKxIWdpZa0RfKaCnxJm+f/sgiRvmna91Jk1CQkARwo",
-	"8IvC0A7ZTU1Vm1amgQ1eAzRhq4c7be9KGQwmK9aD4vo4DbzpgEo8MF5VhMBC0HjD0AnMFjSC+kDYSBIx",
-	"AvVFDPKgIhx0cfJMxXMZ7CAPdsY8yoMJ1WEDuXAV2ZhIprQFse6QMKBls0GIfv4w286ouJiZjD/NkIon",
-	"KhQrZ0rZCbPnahez3r4nb+8Y2v9a0pd7r5l57z+3gdtIp5WW2aDs8b+j6vNvUWBUClFCmRXmFNP8FZnx",
-	"cLWpXLFyc5G0Kk1bzUNaniKPOm5KEFIcLyIZ15S65LJF6VdbzQ2o5gN2MoSszDwPsScEPDG6EAhHZMyE",
-	"NKaD/0w7aRCn+cftnAQbxIgTDA2RgA1AoBWfCg4WxNLcVkSsb1iMY5Jt6PdcCpcH+q699HY+5Nnpbkiq",
-	"lDP4rxOTBDYr/C3uxLjl+Owd5V8Q319BKs5GFTLXSoeq3DGgA3oNKS5tqPstfce5wHlXHDKmA6oxR655",
-	"L2YZe0kFqXp6EvUhjDSgPPCFhIQmEVvMxXByNklnLppa0meBFzFZPMBCnInBBMTUSboP5ly2EpsTLMQq",
-	"tFP0oQDWm99+8oJjOy3baaBaHeL0G5VG66hVPckmL6SJBp+lpDKqNzA+wQ3bGdUdIamM7BOnemRXx82R",
-	"d9wcVT2nARCLVet4HkcEz4bgrv2lqC3i3JuSiB1iHpMo4Pf2TDA4fhjhx8MZXDxUNuPDRxJ6bEYqj/gB",
-	"tAHlHp6HWIZwSlHqGNd9z6/Zzqg2khNsNfCRjY+rtdboqHHUqnsvPUEOkOZDj/nEO5x7s6G6ouUfe8Yo",
-	"G1aPRkE8PLmf/mM492bFy/hoPTPJXwmHEpUFj1PQQwH12ExgPxRM1pKnT7z/j72r7W0bR8J/hdCXxgvJ",
-	"a9nya3A4ZLfJboC228ultzisioiyKJsXmcpJcrK5xf73A2dIivJL7Lzdtag/tbFliqLI4XDmmeeZdgc9",
-	"+T67FIcr7o0SbzSko9Tv9H1/NFrzPIkJ3ukaEn/N8+x4vpwfpOPbnqe/89CtRkPF9zbMwCD1p3ESTL3B",
-	"IPa9gA6m3nga9LxuGsRxj/bSAfXrdth0nr/AqC6oWFJU3SSV9BTV8NF0nFA2DjyWdoayHepRv+N7o7Tf",
-	"Zf3BKO2NLce90rihnWO3bWk+Yuz2hz2c7Vn7cqh6eQxkYbXe5Wyt0mUNXAuSULDHw0Rb8RNpqXhpUIYT",
-	"kwwRTyLcidGi0Wxiy/zRUnoJstVPn87fyv21gZVE4X/Zhjw1LXhZAoAXgyGYGQ9FRmOWNTLjqrU6MRs6",
-	"C8qFNysYq7iYhU7UapPvvvvBuM9MQedSVjAxRY1F+DHB1vWubqTHj9BxwLDtLK/ydiXfrP4EBWvrz8pI",
-	"aWbX3ylbdWX9LhSRpXDbBg1z63tVS3JX8KpiwlQLlSrUIp+5TaAGAP6Pww6BGaWLKh/lTYmDA7KiBTfs",
-	"9vrJ3pSEJwZah09/JH9x22+Bj4K1F4rCB7wYo3anbcYEBwq+hBYyloA+GzF9v+NT4LrjCa6mDI8dpqCl",
-	"BFbuVcwB4Ulpjity9qUVK+TpA8RpcA4AhaXpu0nx383zjBk14rraxbR2DykhoF2CWaw61JDRhPHHcy6o",
-	"nAuQ/VKLIBRNRZ41sXjEH2rKf1tTc0JKxhr6uJhi092M2uRXIxaoon0bBOpbRPofCNhoCP8pvT9ENwpL",
-	"I88Mj1nUvJQHQVM65FtKO03uKnkSjU4v6WxPcqhQrLBD1Tr+wA4F4cD9KmvOvqKamrNnVdPIX/+Ka+ZQ",
-	"TnNI6G9k4SErSc2z1XQm2pKSL5YZxbKZzTv8O37NSKSvU9qzoIeoENUzfsuEqh10SbNiUG8ejRVMPuQr",
-	"VnXTov67uuOJcqWfsMrOoU+qIZ6Lp6+4uo1DgPYLDdCq6aKn5e6pr2fq9ql/aYKx4KZANS1uU+Qokq2e",
-	"i5tlFbXqWQ8ur8WfbSs2k7t8mSUuTnmDNnExsU9t0uS6EgGA8Law9HZvoVbglp3d4Gi0Q4Hq5A3v4Lgh",
-	"OGxIhokRDN6hMky162ouCEW0wYs1qtKWhHFLUeC0ySmoCKIrYpH8gSQ/RJtzVBjU0S70z0KBzyCvaFqY",
-	"E3xjTfcfRgv5uqU3Q7MMNdVjakp7J9Jz22SN/mEpGTqvsOHvHxaDKYG+jULwOxNHD66GKN/fMBI6VUav",
-	"Q+cYyl3u8yVZMCrkxzS7Dp2/Sl8Jp44zsRWa4Twue6mIPLSsLmJ4ry7/+fEUnB6Y884EziOuo2fRSsdU",
-	"h7rk6Caj9y1gq1a110uxuQdd++afPlycnvz4M6BTsQOPiRHUbhri3LaF6GsldOXJH/JwX6p7Y1sBbZGM",
-	"Fdht9HcWC+dp5SUW06D82QTk3/FTiDmUrHLrg0rG6C0rlcXOeFnh6ein00uXfPx0CX+8PX13enlKsNJT",
-	"nwzX6orJaX3SVVD/Gueo8hY0TaHYoU2i89R7TyswvXlxXcoNRzpmEUbXYNPZZMswH/K041IKN9wU3f+a",
-	"C5z9PQ4JHwtmwjBnlGfqXt3R4356oUEcX3md9LbzxRNKo+2iaDt+0Mjb4ZrCpFmeKvCRDo+Xbl3PELRD",
-	"AZEHuTw+5ILpNTLPs0QnuHWFDN7KtSMZvCS9TiDPKOR9nvDUULRIS0PBr9gCSnziipJ93Lqq9owGyPfb",
-	"23Pa66c6lP29Ujn49qXxuKlxZiHhd7JQ6hJpAAu7xILnGjYf4KbMxZW8m1xZV5r/B8OgJc0YOVJ4voyl",
-	"KFUqYgbhQ7a4qe5brgJ5QPAd2qsBya6SJZMr2KR4IhV7RucKorM6ZkvmVCSZ2tpCURdSWWemx+2IoQgF",
-	"lruroiWtXUR1hkJHMI/VSq4jzXUp+QpN0mp1QCjsFEHJdLk5WBJws2Uv4fBn9meFniHTXOj2VQ/je1Lm",
-	"CybNIssseZzA74aCi7KSbeUpiRmAJnjGhDxa5resUFFzjLPCwaz2BzDSXVYQWmfkjsNJrrQA6PK0l7FS",
-	"qQ2oxItCGNpdn6BzEnRHD2Asn+dLHGKuX4478/+J0X5jPpQy3HsHaaGmalbQm/mDtSdbid7kmUD/FbXQ",
-	"GkJzG5g9TNwHjzOL/JaRmFV3DIW8FqgSahdEu2Q16xmpKJWJDEGWUzEsQWQIlAzxZZKqUN9BJKFlpZaw",
-	"K3JroFUzctAmJyiR5+LTvGfFgnL0D6dzWlSQBuaC/CQf85b/501J3v5y+YDjBhfuEgmO/gWVZTAENWo+",
-	"WuDdUTolyauorWWB/71kIFeroBRKx7apxIqw6IkDsR7XYWK5kHNB/anadlwnySvn8wYJ2nU1V/PmlaeN",
-	"AJCcJAW9I9amYu93cgdqZip1nhx2twb7agQ111YFXbEUSl9t01Mb0Ij93Asu+EI+qW8eiYuKzQAx/Wzs",
-	"GEtmDF+gPF87E2ccDPw4ob7XD9LEC1h36NG4E3iBPxpMB+mwO+p1HNe55sDtqssec2fiDMY0HY6GzEv7",
-	"KfUC6sfeOPG7XtqJg148GiSUDWBDEnnCLMTPnnfkImG/O5OO60Bm2hCsYBAMg7Fam1Azi+AFBjy2Vw/N",
-	"nfz6ThXNridkzrIsf+B28qrHAnNwNRl95FuRtGdqJTZ1khOOhgim0R+hIIR2yG/Qwb+ETqetYyXO5+NQ",
-	"/BmKB1WM9WKXS52olh9QbZa90sur0SljRcjlW9kl4Hs8OoJ/Wi3s5G/N3pnLiOehOhKhnR3dXTNae8ss",
-	"qyc7HOBefGs+USAms0W+5Dlu07aujeM+MGdzrYYjb4mk2PDnlcSIOh7BCcsleEbDDFTBIDGFJwbgkeWL",
-	"xbKCZJDZUOwYCmJnEpZywdEPuJvnZEETRrgKgd7NmXgIjHxhHv41Qcn6Lq8MTt6FQWaDUTcYjzzWHzIv",
-	"8NnYi7t+x6P94SgdTztBMO07azb+s+tQ0GIDQVzZzpD60046CLxu3JP7Sj/1RnQce52pn3RZLw2oXXVF",
-	"kwUXdbPLEjaOGiIK4E4NtoWprx5SzQ3HZmp/HOzW4Ebrpmr4aHcNPup7na7X6RO/N+mMJv1B2/d7nd7g",
-	"sTuPftn7QEPNejqY0lejwNKnksJa6v8bg/r9H/q/f+7UKpbG1PaatxrXpjnddpi4qD3eZ9ZorlqRPb3K",
-	"nVbkObJ5mt/OkmPZbU9ewpDsAKCjBQlIZzAJhsgGOO4NfOdJ9mOb66U7cDAZrxY+txfiiwfT93cXPmCB",
-	"8v5W5nvlQj2e+eYZnXMfLCSlguRZYgWzNTPcjHLhrsfFG+btmOADrSbNVkPjoTBUbvYKAaOvoPMlqXJN",
-	"GABmdLEEHn2eZQjpzvitkdnektcOxa7E9gWO/4oFfrEM9yFK/K0mvdXE2tc2bTIYDaDtk9OAG5f6xVI0",
-	"coBr67TKsUJcMYNgIhtYGFYCwNIxKfLMQHuLpVBZo2bAz6LihDqMJiUishMeqwgyrnqV9dOpx7KuK0fA",
-	"lbIxoaibUnXtQAxZRoSJqrh3SYT0e1cFyrZEpKLXCP4pCX6FkBp1nbQT63BjW3Wb49hVBZ2ySbPQqFgK",
-	"FcnGQDbJCytunbApDi+edO9dLHif53cAAgUK0AdwzU9FEn7dcOaDlt6r4593WqUFe5jCDFnLdEX6nN7A",
-	"Wagm/qEzJioLr2OYKpAOV/EFTbBIgGT5TDaVXzOBOJtlyYrjUMC3oiE3XTXlMo8s0VYSsyyXNqJJ+O4i",
-	"521OKDQ72USZppAQABcwep0uieQP8DpeKniDYWN7A8jjAtJhmnODFyrkpW8+IdENK6D+MBeylVAo7rJe",
-	"lxzV41UzeSQLLlptayh/fHeOlc1NkLM9LOQouhU4iptpjn5i1Xv2UkRoTMnz2WR33ypH2vOKr52agr4T",
-	"D6eBN6B9hjz047Tve13ai4NpPxmwYboer6snljPpdV1HOuF1d+VfNMtsXUNc8Fc8US/whUZKLxLTtb0P",
-	"0+/ZVuojMDDfHBnKr/Oc0AU538J5Iq9l02XBq3vwCn9gtGDFybKayxcqj4YQu/4b5FbVJ0Yhtf70s2ym",
-	"uN2cv76sa6whpw7/L5HLRxeLtI1Mwffgc6q+rjZ1ZshUoLgEBFRLZLBrSG0AXXvOp4zcZLQC1nRgXpdG",
-	"FVwr4FSuFwDuVutZbQsHZor6SUMdj0zzG86aknB2Aty4w9wouElPcV0mziroXpWJW1W3W3WYLaHnORVJ",
-	"uckHht3K6N6B78kyJm3dPVDlt1yk7jPM+FC5i0p7gv1eqaOvGi+brHR91N7lM7krq3IhvZihfze0LO/y",
-	"AjRU8rii0snHbdp6GzD9NjUrZl4GZeInH89xg5YvVM08BALC9aWKCaDKOrjgc6gCAt8fuOWR/EwR4dj3",
-	"ruV/13sgF5NFscot4ZfaHakepF4trXvVbG1rd/qZ0ayau4Dq40JuyvpG8tGta9XLt1r9Re/ToOfx3wAA",
-	"AP//",
+	"7L0LcuO4tQa8FVwlVS1PSJl62ZZcqfwaWz2tGb9iy92ZjPoXIRKSGFOAQlB2K31dlUX8a8jCspK/cACQ",
+	"IEW9bM9kcmtu3cq0KQLE4+DgPL/zteSx2ZxRQmNean8tTQn2SQT/7HBO4jPsTckZo3HEQvHQJ9yLgnkc",
+	"MFpql9z5YhQGnoVm+IuNJ+SP9WqzfuQ4joWC2WwR41FIXDRmERoHdEKieRTQmPiI4hnhqBxPCfIYjQmN",
+	"33E0xXyKAorEU/GChTAXfwzoHE8IRxEZk4hQj4iHs4NT5FJme2J8LiovOEF4HJMIeVPiPQR0Av243T6e",
+	"uAcwBNkLpj6ahzigchCVAS1ZJfIFz+YhKbVLO0yoZJW4NyUzLNYjXs5FMx5HAZ2Unp8ttWxyVl3qMV/8",
+	"sLpyo8hFLELu5B/B3EVPUyInPmL+EgUciV2JCOfEP0V4xAmNEYunJHoKOKlkRjyKMgMidDErtX+Sj0Xn",
+	"pc/WulGKxVkdWgfxOGJ0gh5xGPg4ZhFiYxgcFo3ecTRaxmIlOYJxlQn2poioqYptREHMEXuiB23xho+C",
+	"GI2w94ACOqBub2xfMUrsSxx7UxfFDE3xI0F1pyFXgbJ4KvrxpphOiJ/foEGpPq7hllclzujYb+Bm0x5F",
+	"g9Ium/IRR8uCneh4HpnHtt4rt51uhE/mhPocMYqCOLvsuVZbvq/o4Y54iyiIlzcsDLyCsfSnBMj0HUeq",
+	"ha2b2LJNWyxmtKBiTOESRspJ9Eiid7DiSPbGUZkyFNAwoEQ9OrBQjMMH2W5AY4biacBVYzgV6jSOg8ki",
+	"Ij46u769QywKJgHlFrwww0uxO2hE0DjCs9W98ckYL8LY5pGH3nESjt+dqq9nH8XLkGSeBLOJ8TfycYzb",
+	"p2IwlHjZtvBhG1OP8JhFHL2jjJJ3p2iEObEXUZA8GLNoZmNPLGzSmI3+lvQHr23ctWerNMfic7FmiLDl",
+	"68+02D19DLhczjAQJwRDQ24hvvCm4tzAqbfQKHIr6E7umCWXBfEpIbFiU5JhRQRhyp9IRPwBTfkCKgMP",
+	"mQNbjIhviS9SxVAOUo6SHQMK4lPkauJKaB5xvOToaRp4U7mpgZiQvAxKVkmwyi00P8NfLgidxNNSu+rU",
+	"GoU8x/MI5w9k2TsvXjwML6AHsnzHUeBnD1zNF0feIXYDnxC74TfrtuAC9vG4OnJI3WvhalUPfI7jaTrs",
+	"wC9ZpYj8fRFExC+142hBzJELSsFxqV1aLODNooHHwSMZh+xp/cj1GwUjPxpXTzCperbvj0/sRrU+slvN",
+	"45qN/brTPG4cOQ0y/plG/j4gof9R8nEYbX7wn6Y4Rgv6QAXzGIu3ueb24ruEx4oTMriOf1iMSERJTPg7",
+	"5I6znbtt5H7CEXWRH7E5HIAZ0HFE5iyK+YDCRRFQhOWLQHiSxk6RexdHgRe7itY5ajgOcu+vfri6/nQ1",
+	"fN/rXpy7p8jtTSiLSOYTPAgJjcNlBXXgomxLoSFhi5zEsbhQyu77i+tP3/ZUb8OPnYveeaffu75yLT3y",
+	"BQ0FBaq758CSR0JcyDjkDD2J1RJrA3fxgLI5iWDuHD0F8RRhuVhjFobsyThIf1+QaJluKyzc8DHdlqIL",
+	"XK5HySqJkZWskpx58W3+fgNpriFKn3he7ajesJ1RDdvVKhnZo/qJb58c45Nx1WlWqycnPxNR9nwym7OY",
+	"UG/5A1kWCSALGvx9QQQjQOWqEBFqzSZ6DHgwCgnq3J31emKLIuwJ1pyyVYzu73vnBygW2zTDD4J7oojE",
+	"UUD8hJw5HhNFIuMg4rEiOLHH4koRjFQJoeIaEveKpak4xEvigyxZa6ApW0RcjE11nJwbjmcEeTgMSSSp",
+	"QpKjeComJPoCKinLHjnycBQtkZssS2zfqm+1kVhd96CC+rpj0YWkNQpEKPtSh2ZAG7XaqSDaEKRkJGeo",
+	"pw5TDMJQCBDi9FlJJ9CjkNqgeyz+NYoCMg6XMN0AbiTxCXnLDGh6SlsV1EHjiPAprD6akwgl5wJODpow",
+	"5ouejQvwaFz1ql7zyK75DrYb3gmxW6Nm03b8E1wfO+MarlbdDVeRQUO2IKI1V1Gt2bRKs4AmV5O40+OY",
+	"RKLP//enweBLrWoPBl+Ou5//8PtiYh2DoFp8tqR6UeYH8qYFriGmLKjGR4xaIOJ/41bQJ30dq+PoLaJI",
+	"XMuyB9FGSFZ4xqTiMrOMHgc0AO1nITqFnWpUa0BHWlYOOHqKgjgmtILeswipY47cQSmqD0quZShDgkwj",
+	"Ig4To6i+aYnHUkbf95rvjYV8v/uqSflkykKf6/UyCEXNwFjB1aXLL5skTli2utPYPMVUF9l3njd4Qu6C",
+	"f5DVSX5gT2iG6RIFMZmJAyAkOTlDJDgT43EFnUthGVUd5xQ5aEYwlUKjkqJRGXP0kfVuRgE9OBXK2ELw",
+	"sxF7JKKNkAsHNI4IFgo15uKZOInwKSGpi8+hGYuIFAUxmkRsMRe7L0flqaaK2QFzmQVexDjxmFDaOApx",
+	"NCGRYKd0QGOlm+QorOq46y868f6QizUy11ZNUKysA6czmIkrz0kWOaAxmZAoWeU+eyB0DS1R8iUewndi",
+	"8ZarufBc0DhbcBizVOmMXRB/ZpeBw3UbLtGIjMWiBXEFdQY0DmaEx3g2l5eKQbBPEYvFa0K3QE8sehCX",
+	"AbMy6ynvQkHUAdV7aRz+2/dnqF6vt+C9AS27Nafm2FXHrlb7TrXtOG3HqTji/6p/FZdAdzaPl6I3nAo6",
+	"isXDzmzeB1if3EZkr91kshZyf/zxxx/ty0v7/Bx9+NC+vGzf3VXG8H+umMx9/wwOazqpzGSErGEw2vJg",
+	"4H9tPNviPzX9HyT/0878ZzCoiH8cPf9vUZN+UZOyalO1Ws8Hfyr/9X9/+oP9OfPGwcGfipn7reKDV4vZ",
+	"iETFFKZ55TuOKLyGylUL1Sz073/+6yAjU1ULxSXdfjehKaBxvVYyTkW18FTogb/J6UBlnN4Ico4GA667",
+	"B4XHR7fgA2ocmbcmUfO2duzW56+O1Xou2sxnubyEx98yPyBKYdda2bfMB0FTWRvFP/F8HgYeSCmHf+NS",
+	"N0q/i8Pwelxq//S19PuIjEvt0u8OU0PpoXyPH6YfOAM2Unr+bJW+2BNmq+GJjiu3+OmScI4nRI6zQAMT",
+	"YuSCVlZoRMn2P9PwQW2g80X8knF3QJQRt1VAA/GscPQ9sEHdBbNFCGP9mWaS/8ytJIWXzEur80Kpixni",
+	"sk+lBABnh5cLZ/uzz/PNZij/TlSWpNuCacHJ4nNGOUnMYGDG2WF+CW/8WvIWPGYzEg0Dv9QuNUkDO0cn",
+	"jn3iNIhQPz37pHF8bNfGBDdbRyf+SXNUEgOPcRAKZVLIviNp8DzroXkwJ2LHBTPxdzcOKV7jk3nIlmjE",
+	"hHodz4ZSBhDdOLUju1q1a3VUdcz715Ev+iQk8KL8k3yZB5Fqd7yp3WLu46Sd4HHDeUTGwZdSuzQePQzr",
+	"X/6MS88m29vMdPT6r6VebUazQF1gixg0uAg/iYeVUsakte8ugugylCdEPIH1b9XJyMP+yCYeJnaj1qra",
+	"J36jZXv4pIpbtaPRyagu1l9cR9DAUf9nF/yP/r+SVWLzxGy1iJQJq+kIsTHU0rlYt5jMS+2a2hPiLfRm",
+	"1m2nYTtHqNpoN+vtaq3SPGo5x/X0+vCDSRDzYUQ8EjwSsTAvIlNC/WFEMCxXCUQCGISvlonDuZaEOm6M",
+	"mrjubTG7vGKhYvJFCBI3kaCBKqjvHIeEW6gm/1jM5yyKgQrkwlVfsHAxDh9Kz9b/se3/bJXEkRiqSbVa",
+	"dUyqttNwTuzGUb1lY785tqu1kxOMT/xGvdYsqQaJkNeuW0KYe8KR3vy9Jgzv7mgvZnQouIPgSMN01Dt+",
+	"KHGmDlPT9Qs7eFkrtQN4Hgh5L8bxggthWRqmVtnyhq1cZcvUT/5tct5HHAV4FMpb7JEF81FAK+n0K8lq",
+	"emwhmGFJjLjgvb1JpKCPfTa6oPmrt29jn2/WUWaT9Zvp/Hdavuc9LsbkTtsg16lBlrRX+IrFl8wPxoEQ",
+	"eNY5ZEGjEW+De5uyWLsIEA9URIK2R4FPPKAo5+gWgpURXAFxFbYRWFE0MfX+4WokxrNV0s77rQ3hxWer",
+	"pN3fWxvAi7CC32Jfy5l7SQkkiphSp4X8Ju+/mZJI2yXtb1LuWUElaFCKQ/wwKJ0iP/DRki3AIiYe4/Bh",
+	"UPpTySrNmVCBo1K7dKju1cP6IZCYYCzq9u1dgV9n2Dnr966vhv0fb7rA11/99Y1fSJRPeXYi8vehU/3+",
+	"/C9Hf65/f/KxeVX74fiycdO6de6q/ZrJ8JLObr+7v+xe9fcg9y4s8hpKN0z+MxyOWTQjvrRDgdupgly1",
+	"NT99dlEY8Jgj8kiiJZpHbBSSGRqzBfXhlJwxOg4D76UkkC68WvBdhAVtEDftvaq5jkVJD7uxN3f9zkVX",
+	"7czLN+V9p3fRPR/e3HbPrq/Oe9DZG+1LOmw0Y4/gJBDbQqhP/DZyzfG7MkBKek+Jn8w/QkLgKVohRsnp",
+	"gGqfjrhLSQRWOkwRwVEYkAjF0TLjqJLdWwj7j5h6xEdBfGAhVwzhY/f9xfWnYffqvHvuin4G1O2ddy9v",
+	"rvvdq7Mfhz90fxz2rob3d11XmpAkyWmfl+zfzXlq3BUv1Cm46JYyfGtA3Vvxl90Rfwlu6jHq84PKgJaU",
+	"MWQ/OlyRwFuNo+rIx1W72Rj7doPUjm08chp2o3py5B2Nj2sndeclsqopfNJFGCZCpvRGpMLyUQuPj0+O",
+	"iT1ujrHdwNWR3fKrNXvsjBr10cmRj8nR64TlENPJQp45Qu37OzE6qRVMSRiyCnoiocdmBMUM6VsZ9acB",
+	"F3sTiz1Uh7aCbkKCOUGE/o1J5Vu9/06GDgUeqYB/4EEwTWAXa9dBqgyfrVdaAmB8ahTSBKV3W9sCGk61",
+	"jh1i+9XmyG6MmsRu4daR7TRqtSo+8Y5wtZnaAqA7xUZeKVFrFaC6Ir1WbadmOw3kHLUbx22nWqnWW/Wj",
+	"aqH0mrEVyJWTIs2u/Of9BgFI9ASBHNLVnRNKiuMB+6teSz1XS3rdVbwgoXEQL1GMJxZomq72ILpgOysQ",
+	"iMywvqi6JYpPBzp8kp7O39jALmwALzJs4DfO8H+QM1ilJxlNlZezxboqhQVJskCDhCqEsBuAgPhA5rGO",
+	"5i0Ws6uHsvlhQlKGzKVjtK5vQB7+oftj6fnzz8GtrFS00BOW7myO0liqNuheufAyGU8pftANldP6v4b5",
+	"yTCwwrDTa0rUNCH2Rs0QlVWkAao6jly5gKIG+iH49hRhFGIO8qIM/JzqgAWIFxDSI0FPJCIHYo4D6tZa",
+	"LVgFcbAGpcHCceqeIhP4g7SRfKhoTz6EsA0Zk5eEo0YEAlopoyQfPZz9SAHtMTaXppk2mrCYJbbt9AdE",
+	"hRKD/raYzXnbfK5CDsCj4+xwz3yQdNFn7AJHE/Jq1ceIp3zHU6KMiBljgeq146MTGV1vHrAP3c559/Zu",
+	"2L++Hl50br/79aqbydx0KGkZnGZiivHBynTT4PUkOrlcrwkKRaOl3rIDuDoMJeLt1NG8xhJwlFNW1uoq",
+	"IY4hjig1ChTqRb86FbTzYi2tgm5TLQ0VKmk5adJ4ZZVp3ckm4jw+4SDWUTewuuJrubiKldOaBkOsRpTe",
+	"kgWXxrxXntkCgnjCHKVxeImqbYRKb6KK2+79Xff813d8V7c/mae4y3InxYw8ladTXAQUh129iK9a90D1",
+	"huRvGctbv3t71bl4zQKqHt7iLFG0oOTLnHixWCcchIuIyEhdiMmVd5GHoyggHCWzUna3Uzh8IZMJUxDI",
+	"vqA+sEbDeictcFcsfs8W9PUkrSI2tkd+g2kJTIDm+oM56Oq6P3x/fX/1CjJOu3iDbbhiMlYpIpwtIg+C",
+	"7qRVDEKwK+gaiFWrFvxd8qaOaRZqAoT+hcEDQQHEN2EtS5AvAY9Jsg+bXQWwvm/kIdhZHpW9vkidvsHL",
+	"kGH/5xBzkkxG88avOo2T5vHRqojz7fX5j/8F8k3hpIrEmCq6LJBibiK49SBa6j0OwhdfUqZbRUdkpFpm",
+	"w8ptCZBlALHHSZxfA5UHpagxKB1YMvQ8RjLUumSkvWWjwJPduu1+7N0JXe+yd3fZ6Z99yHlYXvLNDZ3/",
+	"Gu34ML2dTrg83O0kVl/crEmwfuKFcT5X8hsJiqOMu1bdKtma46XQpyDiUroBnoRciiHRFk9wQFXCiiCn",
+	"pZFI8HKddw2PaezCYwyiv00iy17JaCCtWExMjAv8dTB/zFERvfbeD4GShrfdP9/3bl8jgf1sJJXm4qrw",
+	"O26aEBhVW8iNNDY1m6GennuQBilqhiUvI0qA/9xJu9w9xY84CCGX/S04vjL3SRPhbM4iHAXhEi3Sz6xV",
+	"m+66tx97Z93h/VXnY6d30fn24hXM3+zkjY65TgETc1vQiGBvKuaDWFZOizBFbCHDKYMZqaA7PCYyNyyO",
+	"pIycRm7uueZmaJkggcV8Y4DZzxWKtTZUTAdMOiftei7wcU2MneA3nrqrvqa0oO3NQm6ryEZi2Qel2qDU",
+	"VkaEYeDzn+DJZ6ATDnkkpb8tZmJVknfEV72T42qtTmyvWWso43HLO7Kb41H1xMfVhlNviH2Bl706GZ2Q",
+	"o5rxcqvhNW08wmPineBxE0yyr4nKS4Yv/qrtPMBN4W1bV34UYepNU5fDTp98MW3UXzBCRdBCfNgWnSUH",
+	"VG3VcWNUs48hutevY7s1dhy7Pqp6Nb9BmuMjMyjJIKVSu7QHUzBO6xrOEEfYI0Xx089Wqc/YJaZLFTrD",
+	"X89kGZPm2ZBNxOUeCzYbc81VA4oaNW2EyYhSnX53eNG77PWH3b+cdbvnr7n5brt31/e3Z91h9y8fOvd3",
+	"/e6baG99PbUki3YcsZk0xqlEKxYplS4Ak0SUtUQBWozMy2FjvQgge5kmqjc2TW0xR91TvIinhMZim9/K",
+	"EpXm1FJCfI4wgkhyFd6RxnybBNC573/oXvV7Z5Dm/gbiz/2V0eXbUMBZRHyxVDiUBvFZwLlM118zevdA",
+	"zPkpYnRiIRmCD6FNEXlkD4CLobXAs9vuueigc3HnSg3snqrwZ+JfEj/Afdi+t9Z6ZwsOKCkrXWW8Znf3",
+	"NzfXt/3u+fCye97r/MoDybTmK/Q2Nz8xt2J8bjVJZMVutjVDwSrNI0HwscrkyjiGi/QV/YI03bAnlUur",
+	"OkuVlh19yltADFKn82oSZcjohETIeCzRpwibhznopvVJLSvfWzfvt4BM2TpZ6RBfnSpVOa6Fk8sm2eS7",
+	"NNzgm4mzr3NSVSvtE9+vlc7U2a+Vdrjv0yqT3VOoWUMyZApfkcCtSNq3xL0TkzAUf3CE5zjKIU8lGUNF",
+	"Ga1p7tZPEqjDPDlqJxPqzQ3XXClzh8y1MPcghSKRwEolE+PnLNld7EvlH4c3xpke45CTVfcUJU8GTUtr",
+	"ulDtbYC7SgFq3ORDLiq7X+wA0FF8W77hSmejeiikARncCr8OaBotgGbMJxbiTPINDPgXYEoAT8d33T7y",
+	"MBW8HEw6I+w9nErwlzxojsR8GVA3D+6iIg2y/OxnZh8GekHDaR0VnL/0QGQHcBGMiVBhxZopYcqSIhll",
+	"TxXUiVFIdOiAj5eofHLUcJwDS+MaoJhQtCQ44qissfOcbJp0AqmXyXo+ashxy6znpKmRCQ1fWs2Gfgv2",
+	"lEcM2Xyu1NqtkL9VytPhmlOo05xfd/rM03YRyBD91cgQmb0wNg4VX71ec2nie3E8rYRvvp24JY42RFQJ",
+	"/ldBV+BdoYswFMMBLIY9Eh/TqLoowsuVHVJjslYmtpFl3Sfsfg+WdUWeJKFh6ivfnvSZ0jfjYwNazMjQ",
+	"q/iY/OXmvn+q0awKOVoWYjD/3V+Et/EYT4RGsBeDeyVTQGX11YOd2MOvhhF8CuJpAgixK4hBeqy+5vYy",
+	"Xo8toWV1dBdL8Afph9ARXA+EzBVIpZDs7z507FrzCEBei8WZVtSvzT4+nVw83Dj8r97xj6OrxvR7/+i7",
+	"cbe66LHbZvzp71tFnnWn/HOhpBEuE/iXvEaSUUeQMV/QgYB38SlkEU1wQJOU6iKIPcGFIWNDcGFYnwrq",
+	"UYgchEMtoxzdwJdYRuETXmooM/Wi0sHUSzO8FAeZzYI4Jr6F3EEJIJ4E0xnQEI9IKLmABpWSuFxlA1Jp",
+	"hgNqTyJC4oBOBiWN8KG9mJwHE6rHoHxJT1EQE5UkNKAGFi+TgQzw2YDywCcJzlUFdeQP77jsKuDIJ1Hw",
+	"KGYtzTwGPl3iu4AmA1oWTR6bp7pXjFwPh6GrEmHeceQq67dr6e5wnP4a+AfAEaWTLAl1Snio9rNVBtRN",
+	"DZeuxvxTyDaAYMuBY1qwP+DiJXK06pAXccH1ClsyPLE8clkoShAWTlWkLg71zsLGJgucGMqyp2jHcPZV",
+	"NqltvUVjDXxUZpH89IGZeMWoQixJjHCBOOtEh3uaQwcDXRDCTCWZiW/qbgKFLAX3eD4idMcQ+ZVJpWb3",
+	"4otcou9gutwR4oXRa+ix07tbzGaQHWnt06qvk+X3acL3bHJ5vt/7aTrCrk2+JWS+X4OQefvN4tvUY7Fr",
+	"kzMchns24ETD9ezTTDuxxQfPpU/hxe3vpNnuRe3PcQwq2staf1Ruln1bj0dR4E/I9yygezeVV8VLmlIp",
+	"o+/V5pFEHITTO0L9vRrLXb01HJX7tdz7g11vyvZrMMNBuP9nvsjYQzB538U4il/TnO3HBN6TeM8TDS1k",
+	"Xsgerb5j8X5r+UH5HvdookCV9t6Ay8WezOYmxPtdMn9ekMX+J+yWeCzyAzrZnyiMpnsSxF247z2y/yfi",
+	"iODZ3qdr73u6H2EqhKYRSZbjhe333wCz7Z7Lo++AO7LfJz+R0ZSxB0n+n61N0q0UwXgbcaIi48yO/v3P",
+	"f7lIfkGIlYALLqS4CpK/S9s3iPNan/QZAXVmAEYKMO8q/UnqJ/EiosRHjyQa4TiYobL0HnNZgSIkE+xp",
+	"u8uBpdG6da4UaA95q4bh9HtJ2mSp0CywAahNv77LfoDfckX5FQ+LLVxFMuwW8TinxMr9BJMVDoZc9pEo",
+	"S/Lv4B+AuC20NAtKSSgdEZyz6nzIpe/0Vo2Q6SIX6SLqi+840u9Z6NuzG9Q4zipCyf6sKAV0SKifZm9+",
+	"LcYzzIB4J05FqewkNRXUYBDgMmM/52PE45aPSathk7FzbFerBNu46lTtk3GzRppHJ+N6a1Q0wiwAzxqF",
+	"TI1PxpLGLF15VJb6ujQEIPf3X3VEzbObNcCX6mNndEIa2K76zbHd8OrEbuHmsV0bHXstv0GOxifO5gFq",
+	"Si2GskzGZMCIgupuITclC/FXnDAxWQ0nIZNcrKloXdpueFuhdeDoryH0GIcPCZWHsjIH6vQQnhAaQ0WV",
+	"NJNKJRysEDYO1m6o7kkaQHbfwWOvOm6SGrZbo7pQ90/GNj7yanbVd0hrfDI6xkfNQrd1AqNWNBqwz/JY",
+	"V4JJBGkwOYWYx5bhFkJlB/0RUYbCYBbE2fEdgeNGO3OU42YT0LNVmhDqr4PgfWSBR95xJN+BL6kiCTMM",
+	"2d1jov5BySKOcCi4oGFh1L+uLMdmlmMuwcv5TkT4osgUfQvPs2i8nV523eGwBxwoK/M55YrQcX6MhQTT",
+	"3Q4Ef+2B4OmBgEJE8kCI579i0t+6Mpfnr1iWme9aKplIsOUZ9qYBJcgnMfE0qmpuYfiSeqsLc8ZoHNBF",
+	"akJVtRySnmDJxTHkMcFwGzzhAMqbyDoNu1CJOJowwOEUUz/cwMh9psHj9ZRU3QfzDCZByZ4afPb0JT/v",
+	"uyPSQPXyTYH2CanqghWaUVdQz4yO3zIYMH29eCgjQubJQGTND4zEwz0HAea0l49CNE+GIYt8LGgchDL8",
+	"BNCikN5Dbhjx9xqjNOC9fJDQPhklZPJrH4O2PAvidNOAahfNsKwFhDTTeMdlvQTRsgzZfQM6w7E3PbAQ",
+	"CTk8d1Vq1jDpyVU/JmtQ7N3Mtdpk5kflAEITlQXdFCMpU0OEcZGcOZ/4rWOn6WEjUhvXxyP7ZExGx8f1",
+	"KvYbhfd7Nsy8eAu+FkWzmeO/FMsJOpkcoRI59eLmtqNoipWs+lTdPcS+tkfo/goh6hGukSKM8UsyQ4ym",
+	"dTjcgqDxnBRaFFa+N18De/WLz4cSo5XWFeNISKSIkidxJ8hyhRAzvYgnDKoo4lB5A+GuVoUZ5cFevZR0",
+	"MsnXDZjoihooeYLO33HlwFTqM/FlGi3Wjr0UapFnIj12n39HdwCIKwHVtgS3kBtlA0OskjfFAS1K2P2A",
+	"6QQt5pnZcK3jKaELiduLo8V8t3vVJzwOKF6zip+mbCaIT0tzuwW9+H5EOIdbO6A92aS6Ok2Co3CpnJiF",
+	"Av7tghZtnBIwArM6VEAneQyGtVN+kT6tU7T1WFR1nwXlJLZSty6SEf/+26jXMul75/XOGVcyW/t56xlP",
+	"XEyvOOmcqNCP5MCzOQG/vApiR+IdhEdsEadyzc7xOKDiYC4uS+OH7FpfRz6JULVWbyAcSce9j2d4Ivdk",
+	"x6Ab40NxEOdjbs5kpTTMHwy0ibFEHlj9AItJYUR5Aq8g3kBMVYrC+WK5H3s3CRUW0kihVP4JB7EhKnkq",
+	"IVDHjqgEESU27Hhytl4TBe7Gl9OS7mwoSGSoLjdU9sk8IpCjcioOmvmivi3dg7YhFCYWMJXN5w+oytQD",
+	"MUYJUInU5sLkDQmrSKLKvfNCeUrZLOToE2sx1KvJiVZ10nTIkWe3vJORki6cetV26icNfDL2/CqpFZFG",
+	"cS4DgumnxaH0uiC9LAsew/pBlJA5jt9lSyT95Nitjn3+u28+F9UqSgHvixYnzX9SX5UFEBeQ//tIhKpB",
+	"k5FlRtEwzDS7VOPanWSVh/utSFbmubyKZOE+D7isQq36+79MsDzZgSJ2HIZIviAGBYfX1On9AIcSh18J",
+	"A3IRJuJqVPj8JJrBfQh/eZh6RLVQCn/GCJBruzGGT437867UlsRDvAGt+aovtw0V2HGkFGGNg3DfP4MM",
+	"79ToOwkeSRIyi6mfozwZ3ST7Cjijus7hNrJD7hMhDz5ecrj8QWGkNpnN46WVYSooZr6OnMrlTOlZrbNu",
+	"6jGZG//HP5as0v+I/5EYfsk/kkde8o8/Zvc4fW9Vv8QFvPMcJ0jUM0bj6Smyqyp0OutQsauZzACDSdnV",
+	"IlPyL3w+feekeVIjxK6O6r44n76NG3Vit+rHrXHt2KuPj8dFizJli6ioduQiqbfv4+XaRTkx1qRW37om",
+	"s4AuikSnS3iuPyiGtPaLpkm/2dr+RbGnBR+UW+1s/US1ts1loE9IIWkliqp4C5XvFtTHS+Sgf//zX+gO",
+	"x4tI/Hl0cIrgTBWO5qeqVbPqVsNqfjaUtWSAR9vGtzFFIT2dOzO6j4Z547WMLrkrDUaHUxOJ8o9L+88q",
+	"V0NZpjagO3K1XwGX+mMhg/qFWcZ4VBs3SA3bI6fuSJYx8v2R3To+wuOTVm3cxPWiYcJ+DDeJgvCGujFc",
+	"+broBVRpVzZ0VyTAjVQsO6EbKmRu/KZsmP1mPfmO6jb5jJrq/p+RDXP2uj+c1KpVBVNRXb+exc7sD+wJ",
+	"jDXydLQR5igmX2KF+qvLZCpDhlzZxDlPvhgFfjNjUwSshmDpBUjk+wytJm8VDHxXS6ca/wZDprSLVCTx",
+	"l/LlsjfLaunpNca0A0Mzo0lfw81UP8O/sYCmTgMW0NTRIxYBo/TdShEL0v2sTS9PXtnXXemMjsdQ8K1G",
+	"qr7dGB9h+2TU8uy6XyPVsYNboxPvBUbkbFTtq5ZQhXTstITy3eIl3BK7kr6y7xLWj46JQ46xXccnngKs",
+	"HDkn9rju1cdOs+WNR6S0A6UaI9yBRCH0+DULKzpIFlQal2V579SQqK9W8aoCAQXniuHyz9vy/sMG5hnx",
+	"g4La0TeYcygxs0TwRpreY454N4tyREK8TDCvCq32qX1+MU9VMdlEM2GZZ298XlpF9jPo/5I243zk+mto",
+	"L+lpyAn1U4cR5DJhXcQhOdfJ64UnO+1sw9k2I2X2Ot2jJhk3yVHDHh97WJo3RiPSslvj40b15AjX8HHt",
+	"xaZaPdGAq8TXl5hqdbBn0cx1OYzMlCAoFD2xKPQtSav56hn7c/xsbsKLaSMLxpayJxaGwIPO+5fvtRUx",
+	"oEKIX+cWzTGmtYFlQo4KmQxWBDwloWrJfiCcbBaEYWAgiCfLKAt9poo/4AFsjSPbbqaFM6AmDPK8kNED",
+	"6oULX6ZYS17CJWzrz2CyvYvZ3EycA/wrteYbgure1FZrJKy8lpYKOIxBRQWkkjgzCvAWlf2aybDtsmO3",
+	"LNSxzy30Owt9Y8BMVB0nuzfVWr2xdn++Vq2q4zz/fs+QSEYTyX5OFNFuptla08nukrlN1WL4CnBdPeKw",
+	"6FZdcIJGJH4ihO50ZqqZI9N0diCTzIUlt2bbVQWJFS8mG+JNWUIv4g/CjfDZdxzhhR8wyLh9KZ8RvW5d",
+	"qNUYVee1pypNz3r56oguCm9tiuC3grCNOMbedCZEkqJTBXVyxE0Pr6Uh2Ums9WviMpJPG6HeXwe5SPFB",
+	"qS0eqc8NStYgE+sOP//7n/8alJ53DOlI0dpWWYisSmCyhr6uQgVXjyAzdfEXxUFtEK8lhocXzCGx5M0F",
+	"bL6QE16T/gA/ojCgOWHjR7aIlD9HJXZsU4X2EksLcgdfTtuqL6lFDCF8yQhmigiepazgHVeqhCBdinRb",
+	"NGU8LhRTqbzP15hzlJiqXoJsIzM7AZKF8kkH8LDYnxEXKEHdL3GEATI4CXBZGbVh3CGcB4zajULp1g8i",
+	"NZ0w4HERBscnWLXkPbFM8lUUs5yEzeLp5m/wOcEPO30C3tz5C4R6eM4N3OPVPcm8YuxIFM9z2xHF88Jv",
+	"aKISS1z8DfGLLEU0Z1EMNltJbSsTAYqrqL8rHpvJi6LQZKzAqwotxXCDyTeMOS1C/JSblHhUGMgZYcrF",
+	"aIs/kPxs9u7nV2zhF67Y+gPyEFCIKZerYyGXiimEMjfniYw48x5I/pjId/bXaFbTit+OsbC5wVfYnKsZ",
+	"QXA+bPFeQc0yhfnFoxuL5sl44C/Ck3hKsJRgdH97ITMZF9LwNlvlceSR0Hg4I/GUrdHDP/T7N0i+IIh8",
+	"wYlhhr65vutnjNDfdfslqyQei//ci/897150+92sFVq9sHrwYDiLaE1o2TSO52V+ABOLmZx2ZtI5nTmO",
+	"57x9eGicvUOV+3lIhfq9FZUtGc7nXbZTVxJ+xZZCLmE+F0aCA6rYVz3dKYmIJXaVGsHlq3El60Mpw+CR",
+	"rI+nfIv4yNxq6rFsW0vIun/xMk5YzFZj/dPYfjfR99y0mJ8LERgcVLIk3nVldQtcjWkXxdoD6OGy75jB",
+	"cPTnT5FjlhbMO7PWKXzFXuGXORlhOPnr6mWoP/m04WRA2zZbISa8eLtlZFCy4doUa+TkJKVViFLYsju4",
+	"zigM/AY6V0Zg41o0r7DRgi93vL22pePq6PFsHT1lgoaKXtpE/XPn5W67Z03QihdvnTJcFpuTY/IlY9rc",
+	"x2fxcytV+xnwX2bq3cfI+2JF7HLxmmjymQltJv54aSYcIJO8eBjzEC/zmXBSVg5CwisadO0dRyz0SSTR",
+	"Gl0pvIm73c1AsMWMZdAfBlRVMS7i/mkncnt1GGnxoMWGG0MQY087yOUF/ZQIL5Mgni5GILvMvSmJ2CHm",
+	"MYkC/mCD2MkPI/x0OIOHh8qwfqiwIypP+LFkBhqtMKTNhJ6Obqs8xlMfWSgvO7EVYDBjkZ+TJ34Fs9vG",
+	"4VLwmxcT5t9FF1kf+HwRGy7wgCKM4K1VDicbr7vR4dd9vWKt1mh8XG9hu1Wvje1Gve7Zo+pobFedul+v",
+	"+8ekNdouxCXj2sZbcjhAL17FxMa3YtuBRLUUBGR9tsqIkLlsXWAPD/FSZc7KMKC0Q/mFzBrKwRYkae2E",
+	"gZB0/TNiHhDqD9l4uMZlBU6UB7KUXiupxqoUAzXpsitYtmshF1PBVt1vpJjzO7fAcVVgnIGv8yAUQs4O",
+	"biohUam3CxZFiMfZzzb3XY9NJhXBqpRFxdRhBVuxSrN5vWSV2GSS1Vzljz8rEky6GSTvYni5IrbrWX2N",
+	"ycQ8qivWkuTH/WQDiez14iHx0MyThwT11ziatzuA3tz/87otyWwEiNYvy8E30M9eMRYQJ9b56qRlXr70",
+	"3+akex0mUAYQCKzhMi4UlechBgEK3d1dXhzoLPm1oEC7AoDgGDHqkSLIjzTOBYCIVjjQ+jxl6blfB//h",
+	"UvIldttoxh4hl1JI1UyrtXpKaC5UJggbh+4qCvO3rVCRDf+/ZtYKkD/LpIuNe9uweV4IxjOP2GOwFmdI",
+	"7KMdM5vPCRECoHrZMCZMvLm8YvFTHhxg4hUb29fqk0A12qVioQz5FCiZxSBzW8J1oRTehqBMPcV3XIIs",
+	"rZQQgpW0P+FHQklsn283Jqn93XwCC2ATX34gk86GKXqYPqDpjxnHYtb1vQ8M3a8AfE7PSSIlviUE3fPO",
+	"+/ZKPcHYs0JFIfnd1BXACP5fv1+/lJiYgwd9m61aERTNjdpPSDExSF88OK0+DzkxaAhQ+tIkCLVJiatg",
+	"lYQKFbB+Fk+I4lnO9Jd4X+IAMji2MWIcLsiGzJZT5P7+q/jKs4sS0zMYZ6RLKamPKrFPFyMeB/EizqNj",
+	"TFjob+XSYsLbmLQJ9vriDXqSnayJZwJ3papnUCBFFgZZ6BCf9cu140J9HQCqJAQf/f5rJso18J8Hped1",
+	"gR8bAkzEwNK4leU8RzEF9SBXzWC7uXc3+XWVw1a5d/f2624IrNZhLRJM7aXR1Iso2MllLIu8s+1+YkFi",
+	"/HAtRqhJ+eLb6ym/vx7WFGsQIsjrq6CuxiwGlge4SoruVQTxJsDj5NJIuIrauhRat2SVFPyo/heHf83E",
+	"6ZbrX7LAWib+A8hwli74bGm8VANDRuLzraKArD5X+ffmc50Wn3mY5HtZpVwmlnpiJBbJJ1SiIK/kJ5Ss",
+	"fJHw5IH6WeiK4j9JcGTJCPwxosmKHrM5IITGsDCp475klSYsZilggVUynVzizwUs2zzEYjdSCzEUac0Y",
+	"OnNP4ItgzYAKrfLPVKGGSuWwr0Wya/ax7j53DRvpduLuK1klk9Nmz7n+Vv6cd5La2oWIOsl9mdYtSkrm",
+	"gAGbjVFAQwCFVPBehvtGAyJERFc0EuoixImCxzR5E6oxLogUlwAAqp0pGYPK7i5VyN0DYE6ukthcVM6O",
+	"7cAaUNf06LoWMv5O64yrn8YsesKRrq8vQxGoj1xxSJhY2Jho6bA4rVkCRqj2uxfj6qrC/qqY1CrK+ieA",
+	"64oWlIJtOoOLmKA4BhAdMWYRRDyVoZYVAcSoCZOXpFTxDyromnpECKXENzsb0CCWTxGWKa+6HJKs6xWo",
+	"XWKUSPP0E+YJSAZsZSCfCWKd676lhQv0ZxUKMKA6JYP4KIjTfFpdY1JdMUGMIkzRXDwWsyHU17WGZI0x",
+	"jamo1kK8LJh2GIrNebZeXEDYKED/s9QRFlrGuqiGT9MlSrahrCoqPZn7f9BG7jigAZ8SQfKwPMnyyaU4",
+	"sBLDYhp/4aptcQe0HE8jtpjIGIbOTU+8r0phJdQP3g4F3h1HTFwRZJ4+TXnqkLJ4OGYLIewNqPmDT+bx",
+	"1HgZByHx078DWZNVPEj4WtK/vFjV34hFCr5Hv4HKPvP4YSrfz3zEBcd5AtIS9/SMYMoP8uWl1iHTincy",
+	"C1DgUe1CCTGcYPIiztAYR6kPFQDwxWIlQWA6UiSIkE884KO7xzvk+cKqA3itrprE1AQSBPI0y18BNzjL",
+	"x7OeyHqrVcekajsN58RuHNVbNvabY7taOznB+MRv1GvNXSgdxqcvkHVxIPLXxD1tjNpC84BS4ifcBW5G",
+	"krKBLfOor3E4Zbn86rjSKy0tfAZ20ZiZJtmkrhlUQdNFK8SLXFtwjWJ06ko09yFPnLtcerss+6Y4M8nY",
+	"CgqHH42rJ5hUPdv3xyd2o1of2a3mcc3Gft1pHjeOnAYZ7/Jx87bMXLHbxqRAfotuW73xBlKnuCiAS+ZS",
+	"76utOm6MavYxFD3369hujR3Hro+qXs1vkOb4qLrvLJLy/6usuni0fuADCAiM2hizMVfF4MHONcVAa8DZ",
+	"BF01VazAGIpLw6pQpgupki8Bj/nBaVJtL56S6CngJE9M22a1nXcoHzSOYq4RMKBSdzIJzd14ajXh1uoe",
+	"5bmPxMgCi1H+AIwdXMN1YjfF7jVGJ8RujY+O7Tqu+jWvMWqSo51ocI2Qt5UCn6aMw5ATgkvmkdyZQhQp",
+	"3PaDgmmiwllupdHmnrNcK+BIJODMHEdEUJIQCAsuBRfPg5yP462Y0m6FRNaNNSOPwk0vxFEYLgycQcFV",
+	"vWcZ6UZmgcRTMqBp11yLlAmBSztVQKckEgw7FkKRrD2aWEDSgYF65ClR01Dl54FWxD9njUDBPmh9rhL1",
+	"XOXtkwKhPEYUucA7XKVUuak0mTEIqS7giU9y6mH646rvKqk9vE9B8LQy8Z6tlKVxnyaLpGT3zq0S7rSt",
+	"1cfkxedUvd5knlOJFyANCN6hK7UmsnvA0c31XT8XnLPODqc/WWgu+zQlEclR4jsoz0tjjibMQiPCA59I",
+	"2tbKzTuOVK96TG1E2RP0RUJODnbPyZBf2mpvKyh6rRlwQvMZLWiFOeR423qGXnylFQl5BQK+SRcbi25L",
+	"05BRfXuNMVGOKwWBXm9SVGxECLntDNikKQ67qW0ilXNToOyy4HkafeqJHViIE+ITf0AlY0gm56LyaIlU",
+	"EQMzm95C9Rr6Ifg2g/p21IBHARWa9EEFJUdCfytBh3AHlOIZ4XPsEbD6qNLIGV4tn8n0pnaejYLbJunP",
+	"0LsDqUwW/JIIWbpydEQ4SE2C5tPhBDEn4biCOmCbVYORFgmZ4gn1jbwpY5yoasTmmYKi22VMUeAndbVj",
+	"/EBoUlOk4bQOYAzyJMFtog8iKrvGQYaZZHmJe1BkP1qreHaUNqm8jIYKgjcD8e8eWr+/ilmQoCSDRKyk",
+	"TnSsGFGWtH8eVXNHnccSe84JRaOlQQynCKsa1kZJdEkcssb1z64p7b/MMqN1k4KRrRkktkIuw4BuMGm+",
+	"vTD+y1++Fly5KGV6uYCkVzrLXnVJo7JrXGEKTt5VBRDUU3n35J/Ky8d3D6wB1Rd9bFgx04u+gjpUUDQL",
+	"F3HGw7ZiDXvZZb/h8us+bgRpAJ5FC5YmK9+Ds1jbm+H3d1yl72u2b5A6+OLAxDKOSaTQl6eYTgyrDA8m",
+	"UApFvHwXY+rjyEfK3c2lQlH+5psRWTLqf/PNQTtxY9twExi4UoqNgD4B/jxGxRCjJYpIHC2F2qCbxloG",
+	"dVH5ngZfdPS0vDiS18TYcLyIiIvK7mPVSu+2EebkqDGgHy47Z/bdh06teQSCQeBXkr4rYl2FpuCTaA09",
+	"iO9GJC68dLTHfdvtoLxGa1PJP0mgtfmcUGWT0TrRCrWXrNIqsWcfKlrPaVFFjbaEpklpEib5eTvhXgRF",
+	"cAKdHMGyRTxiC+priuAWpA3xWOLPFaUw8kW4OcOMV9AVJJvSxT44fsmwVirKroEgVkPZvBbFy3BNCZrj",
+	"CcichiK9Ol1KvsRD8eYwZg8SxmJnTW3TUhkftRAlT+mKv27tdl00a2Vmm5dR70nhSqq7KmFQ7EnW0U0P",
+	"L1/ymMwkx5uCUZwjnwhpIFqiJ0LjQlQgMpvH630X8vccvb5k9c7VQDqyxyLJMfA3Urzio2DHxzzLbxOW",
+	"mgyYMymHY13TIkIepsiP2BxFZE5wLhFoByPb8U5mq11jc3ZS78GFVWDvmRMKIayoHDM0IiiOAuIjPMEB",
+	"+PLUroO/D6Paly9KCxG/Ka8aKsuiBIs5BG+rDB4Cd1JAuHhzwihRV1myhrIf4iO3UXXQd+KNNpiujRGc",
+	"Gu5FuR2IT6UF7QD8umIT5jAGmS8vtrSdsUEgHELAKppiH7nvL64/fdu7GnY/dq/6d8PLzl+GN92r897V",
+	"d27CDnW8+4F5lahlEgxdr4jYQlgBCO2gwOzlcLJ3h9ngrWxea0PCQGJ5C0FPY7Ck8XS54LIdbkSrVAjX",
+	"8UmprRAd8POYgNTlKz6fnCN9BqyUV5nrv5mhXqm4+uK4RBV7VuBihACJd0k8RFK4R2umysunveqVLZEd",
+	"23AcZA171dmpWGMo3jEqUAuyI8hrxmTkYX9kEw8Tu1FrVe0Tv9GyPXxSxa3a0ehkVN+Fg/FYJmitjtcV",
+	"P7mJWpldjcwsVLE24DFWfkbZhuLmisn8FOEBVQsOQv9SxbSKH00rCnLv+p2L7rBz1u9dX+W1ULPKRbUY",
+	"qn5/7TIPE72yu4VkqPAC9oPLQ3McxUuwiJAMEh9G8ymjJAGVv+vdoPvbniUB/xCWXwNH4KTwrl9X4q2j",
+	"PYXGY3BhzAmb5wuxzXAgq0TJ18KAkt1rvHVknvy6vscRowDG/LC+aumac6QmL414RipOBtx/X+B/hXmy",
+	"bi5+wOchXqZzkjlWok32Q50w8MjLMLbUxNrIjQlUxucBhObAnsMtIPZ6tWS+2Bd470tMKA8YdS3073/+",
+	"KzOsmIS7qkNq7QupfBFPi53dDM2wT4SIKlXrFYJcxxUXHJhv4kTzxNY+kGVBDMIxrnrO+Khh12Sd7+bY",
+	"PsGtke14Vb9G6uMG3i3Can1NQjUY8YJVOKTVmH/szwK6+3534BuoHLLJRGILq8IqoDKAxAQWEP1NU8AR",
+	"LUERFj+qgH0D2o0XFTAs3mJYF1iGol0+0+UQC0avZTZLBzXzKZ6D0peGxbi6g0tM8YRE+s8CkGicss1c",
+	"qjmJlQfz5r6PDh+rFedQf9tNwhuSdMfc5Vi0H6MAUD6H2APAp8JrWqtbMmcFqSanRdE5ljFh6R4RXIGu",
+	"mIPfykG+jqG//UIBu/klPrQt8LKABbxVkOV6FgAM3jSUIb554okTHtxVjEpYNySoHMdMsxNVjH9Ay64m",
+	"MmAE2PeRbSfdHehIg6RUkOKnOdOsslwXJrQKwWFtdZ6338VfOCTgBf79fZ0FRUbSZGmSuB1ZQSDevkAb",
+	"HQL9t/1akaIFtJ4wEH2+c4RiJax4Zb2yMyhkpBv94xvc4vpmuE82dU/lzVi6ecQAEQS8rnLApttA3EtA",
+	"8gm1g8tW1Vgpp2/dnf+gXAxgZBpQSFw4qKBO8gl4gkIyhrLqSQA8T9L2TP9uxpqvPbwyEY3ECPMBBSNX",
+	"WXfXhv22VFyIOfzVhTf93Ni3Ie5d5VmwcXoPw+cGNEHJEo2UN/5U6V1GdsaCPlD2RFGZE5KaY973uhfn",
+	"w4+di955B1SxgwqSZsN5xEYhmcm8Y6HRAeyWjnDFQo1zkNu7grayH1dLPXMGWPcA/oC9qRxGofd7naDQ",
+	"QXPGY5zoRKegpnBw4I/EGs9xJGsyLxElT/BjBXV0mIPl1BqCx0bYi0mUM3VU0aXQgO7iiJDYQndzcchg",
+	"iCXAoEiSO51aY48ru5Oprp2MpWE5raO1Y+lR6VXQhb5hItlhNJzW0e73eUfWC/VivXKGJsXm/P8x7Dsu",
+	"KlOWUYHSCNNiqSfXQXactWZjv0rh6SGXkrlCnejc9BJTQRCnC1lrNtcuY8ebEXQn1zA/qubet2m6hvKN",
+	"ti5XIcmbqgxAHKKQYMAEcv/gSps9BKJwC7m2UN0q4n/KMhHmwE0KPAjedAqHCSZWrxnzWt2BnIzwhypq",
+	"NpvIqYKAacy0XttwS73Eo54MRYWz/YIO9TWubBV3kziIecHNboZ7TlhuOaF95e3d4Vbpi61Yry15bnJP",
+	"v/RefbZK5yp7ZF1YWS7zBLJNIL9Lhigtd8dV/TSVqIBPLMqjFhSUBRIEMSjVBqU2SjBl+U/w5HNxFHCx",
+	"fw9mEcTID/w2OLeQTLtIciw0Rq6r4X6FJJ0DDi67f1vM5i5EwsUmHEDZ5SSGwIkIU4XG7SdJOmWF1n2g",
+	"vFEskvh9PsI56zt0RLVlXsbwZ3AGUNmF37NhwXrIJaskBliySjJ/Uyeo6uTWfBanenmdJatIu3ov+Aus",
+	"QiZPUDwhq4nVvndyXK3Vie01aw2lbLW8I7s5HlVPfFxtOPXGdmVrnbdUUViRWJh3Hxa6SLW3KWba75mW",
+	"MVvr+1ztqppY82R5OPViFnWqyLSsIa2GM74J1WpqjpQ9ZPptFUIArssnwbEk/aeI0UmGXZlev+36yKYq",
+	"8OCzVFXgFceU3Z4iRysj8VRcZIlvsByR8YILZiJdbRYAZvtClM0GD9eKix3Fs6GxOTsqdTmi0h1kejOj",
+	"iWFNs3tWRHjd4rXvq7xW6AYR+khCNieW0OBBrpTeaPmrAkJgY/VU2gEKQUaSnd6Y5ide+pb5q3EHsvna",
+	"aUCbbWS0znGwNkYgoH7wGPgLHCZyP2R3wqXgM28xkzzSJ1EmZGr3tEYx9nMpOReEDczWRU100HQxwxAd",
+	"FhPqESVjJ3hBsFq5YhhK0cFpARg0KMUhfhiUTiFNa8kWkCkqHuPwYVD6U/GtVXxXdsRJEhfM/c1N93Z4",
+	"d9X5oYs85qcOBD4nXjAOPDk6uLH4UxB7U8RoG3Xu+x+6V/3eGShcw9vun+97t91za0C1MnV22z0Xb3Qu",
+	"7iykH/bO039/f3d9Nfz2+vzH9JHopnvXX/P0pnPbuez2u7fGV6Tvbdj/8aabNlAPr2/Ef1Ye9zu333X7",
+	"Fjq/v7kQ49cOPDG4tGOhWw5vu++7t92rs66F4O+r6/7w/fX91bmFbrsfe3eilfGsc3bWvbv7oftj9mG/",
+	"97Gbb965u+v2C/u77N1ddvpnHyxkehcz/XSvzuVSvx/Cq+nyo9559/Lmut+9OvtxKAbSuxre33VXn992",
+	"7+/E+7fX9/2uOY7Lbv/D9Tk86VxcXH+CD4n9GPavr4cXYu0s9KHbOe/e3pmP7q/u7m9urm/73fPhZfe8",
+	"11F7cisW+KJ32esPu38563bFyNFd9/Zj76w7vL/qfOz0LjrfXsDu9bu3V50LcBDl9IWC7c5Vz+vYf/0s",
+	"/sexW8PP3/y++CyASrDWCa5+V+E9OOQsifGB7IG/2LfyDbvnu2hKsA9xKD5SDhOjtGsCEmRkLpG/D53q",
+	"9+d/Ofpz/fuTj82r2g/Hl42b1q1zV+3X9r0MJUP3QsyTBLBx8EXF1Ro3ZTul/tvv7i+7V30weZRZhBrV",
+	"+mGj2jxs1KWcAVGuPPgHsQY0xQSSQVxyrvAjatRq6maPCNwygU9mcyY42xI9kOWBIAaDP3TPUcOpWuim",
+	"e3vZuwMaP+9e9eBx3UIJ7aGG0xBNe5c3F10xUnijicpKtaMsHlAchuxJ3OAKQYItYnJgoc7Fbbdz/uOw",
+	"+5feXf8Oxvy+07vong9vbrtn11fnPUE34LSXU68dNmonssKahojB4YBqrfFAHMi76/vbs+6w+5cPnfs7",
+	"GE2tlZIpajoOzFRTMGo69az0nF/6klXKrYxQOvPLUrJKyZpAC2NBSlYpO9WSVSqYaMkqrQ6/ZJX02OVA",
+	"9MCzonvBoDdLzYkkk+RE6Yswc+TWCgPna0xRELWp7XcUyG0N9pYOg1ifrw/KxQqLVZpGkrmUZvFDGjzN",
+	"wWg0ikTEF176Addz+3nu/TmO8IzE67BDdZmAWCK+R0sLzXE8FbqhOutJBylbUwO2ElCDQLqBlLd1tZQh",
+	"xJsKplE4QmleLTSb3L4/Q0ctp4qEjIBuUkOsMYx3HM1DSJiiJtOVbMzIYRS/PU1ZKAeYyxk8VJr0Yf1Q",
+	"Rxi8lQS1boff4CpbUVtz567wqGUhOXaG+Enyq76uCOOpXWdzvK16byfUD0PzT1OoUTlbqcpSYaI4U9rq",
+	"YFdwjf8cSAiWUdPboT7SQjCrfCzFdlNxxcoIBDq8LNAGmf5JiTFgcziGNJpXVjHbFJOXBNFJe7M+l4mF",
+	"qY2qFqqBdKd/k7pYuuccRZiuYNEMqK53XUEdDRrFE8jxwiA+KMirvMkAHrVvdF48G6q025er/tLFSb7E",
+	"OoEYINaMnlcP6merOIVD4llLYCmVP2+g+L0zq3PwZzeDIykXAMyMAS8AetCGSgkywKjeHNBr0ZhJiasw",
+	"zUnBVb0vRmVDPGYR8RUmfC6fVVogpLcyxZhRsGvtNfAkufEP6M5wa8lMgcskuK/75LKmNM6N4jMog600",
+	"hfhIWFsX0p+xsfpCKsXITfff3dnyIFZ4fabrS+HCfj6gsDcJ8dR537Bl4iVlxUcB9RhgxXk4DPk+4Ttr",
+	"EIR84nm1o3rDdkY1LKY9skf1E98+OcYn46rTrFZPTl4eurMl2tSc5iuSbXeFeA5kMi3SffJ14C+rJ35A",
+	"gzjvydsRD3oHkJVN12gu6Dy5VctVJQpIR9TBqbz6un08AW7hDkrRYOE4dU83gb+IkA3zJkDTpL71bviV",
+	"hxVtD+hVTFmyXYj7yoCwADFm9MJ15PmEIxrQCS9S4MIlaG7KDx4z9BQFMeGoLJfPQnJqFkAhsIgcSAY1",
+	"xY8E6X5z2a0gzuuf2HhAFYAA4HziFM/2k3xH22l4Bd0JygGxALTJm/u+pZQY5fSUpP16S/B2UBGla+Sj",
+	"n1J4j2JskOSMvDSmybhGXq8AZCWkHDtSdEUXYejK9daXjXgEQLzZklcbo8QSEeoVspMObUyjMtJxWamS",
+	"q4KNNN9Tcgmwv7YG1wBGeWClVzsAUxo8dDepJCt+ofXSl0y7HlBTdEBlXLzG+hSoGbQl4ig2IHKNUr8R",
+	"pgf5kzGgcDT0hFL5hcdBGEp0SjQo5cY9KMlgMnOI6dGCNMgElhcrW+l33f6Agps/CuKYUDmGBZVxpT6a",
+	"QRAcZYDeloBwpDLndxGeT9fehSCKTcQrBe4tf0LW+pHmjPNAaPaAnJjEuzwxU5vcWWyDQXb9ogxnq0SZ",
+	"T3YWNff+6hXzt+dVyyFYaknWcY10FsVRbpsXzABlXrMhQm3dmJomuvYLKnHvWFR4q/wh7sVipERAUBAT",
+	"kxgBmRpBSktOGZQC6U6gzY1g6AjCKCBcdNeaQiMSrrFlyg8oA6aM8Veyn1YDc+GChdEYbIclz0deHLXw",
+	"+PjkmNjj5hjbDVwd2S2/WrPHzqhRH50c+Zgc7R15AdsPA1I7sZEOga7XgR1kIMDXUNvmNMgCBeGtqCyg",
+	"Pvmy5dtzxgPzJljR0gpDFdYQSwfxKYRkip/XqiAxDh/aCAo3rTGBelN5Z68QoyDnBM86jSbysEyEl8mD",
+	"holnp6KXWnzdLpdADYRCoUEudSJryfUx57KOxHp0vojX3io+GQc0SIq4J9gwrhTH3ssi+64UyOAveS9q",
+	"nCt4VEH3ys5vxDar7G+4GgcUaykXAraSOBYWJe9Bccs4XMKF70JHw1QYdgEaRtYoLwzAhoEMaFnaKVxD",
+	"QBV/ipWRoPPy1oVnWuZUf8g5qj+k1Cn+0NK5K8FiDOx89fXEDjoKaJpMsuAElV0/iIgXD6eYA/62+lOO",
+	"aU4iHvBY9BsRVBQxLo6MioyfMZ+Y4AurooclbaUJjEUk/04sVIKEIUpbC0fQ8Oa+X0F3cDQ45BIPKKTC",
+	"MBrjgKKr+wszvtcM5nacNG7PY3QcTBaRIMSDN7BC7Y+WNsNfdAFjxwh+SiSTl1pwdgwZh9Lj2p4jYb/U",
+	"b7uEje9qZ9kp7DrWYCa7xFy/FPlsL4uMLk6oZO3VEPa3K8L1fifQnN3hcnbTKQ1bxeei1BmD1egFBBQP",
+	"uaJqzeZQKC1maI45Bx6YDiWFvgUVRfyQyVuSUFswvYAjMpvHS6VXbILxeSsAn/dvDt0jerxda0HrUBTM",
+	"ZgvprjQ9Uhpt0bjVKvuxItVeMzaAp4BkmxQx8Q0M3DjJ7d7I3ORbG5iXMWL5SuGAd+NSxd7AX5Xh2fgw",
+	"cMYdJvsqI7TxvYL3Vz6/FnX8P2Bg1r+m7sty4q3MhQr/HNbhvDpUZPLb11qoDs02kBqTdewAn6Y3WA9s",
+	"t2uhqNQljwtWfSfmnk1BXeXkGfqp7ZPMYZLCW3H6hC+/Kcf/QHAYT9fIh0mcN0ZTeA9CUQpSD9biuLMH",
+	"tbqyfQbrgT0YI9ocFFY08h5EZtwFs0WIZYl4CNzZCB7M5dsEldfgBR+k+Jqyi8qLROo3gB1WheoKv6Iy",
+	"j0AldrNF5FyVoCql+ngRUQstaKjAZCTgEXcRoXG0zKFPG0lNbmVAoUZWPCVLkDHZIgYv9JqvGTkTfsZ8",
+	"lM8cBi1TZcbKEAxV4CPXUc4/+FOpJoggWdM1UCSmRfRp29qnpHMl5ShYmw11GVTIiB6pEA1hC9RzuffJ",
+	"uksfU2CLqWqvvsyXYkZvA5qI6yrMBEbxU/C5YsKXQ348UzuiSBPA02UOCuqs7ows5QFBLGKfhX5ZvNdp",
+	"krgq5jPWneWjXX76mkGben62sg+K8uPAaPj8/HnHA5Fuyl1M5kU7+wZ4V/oIF7GVCzYJTF6yR7a+BL6R",
+	"IhL14cp5YlEBmpr+ZSNCj9ncqL/Looh4sT1lESf2CML9ljaPsZQmE/El+URBFveWmr16Elvxg4pRgvK6",
+	"78av5QuV6k9b6QTWblK/WCrooFD8KtGGVtc+Xtfq+099VP5wV2seHSR1WIXA8Cdo8UeZuCx1g+AfWEai",
+	"fUtwRCIXikB7OIoCgDDlGl7ZJV/mLvJCHOS8DWT5/XT0nRdcB9/37v/Rq14FPd6jt03vrHfUe5j/5ePZ",
+	"960KWX7/D/9TL7gOel961Kl4tZCOZu8d/y/fh6UX7ZvgCSiBZdoJ5Gn9Bq2XKS7J+mI8m2GVAP0Lld2O",
+	"+K+CVoJ/A2qMjlZLalCvg1Ao8oUpV3Ii2eWvknT4qUnLWR8jtY35JABTe8ZVJeD22JNXzC8bWJXJuBSb",
+	"fboKECbbvhz7SHGQwC/EH1sBsXVGx17DPsJNIpFsW+Nm1a7h+qjhNf0jcjx+PR7am4ChzUk0C3ixaphS",
+	"ePoWGgUxT3C36jVUTsFixTdM4Nd6zfT0GeAGhr4oxrEW2iB/xMTLCusgGYIrHkK9p7I2ZkNkPLjOIUQu",
+	"g0Wr3s7VVVIP90hDyg9NvpeOio3HCv0PmIZM3NVxFZMAag3KumwTCPlUY3/HYWulTwRyfsQUbE9IvkS+",
+	"y+GalpC9QgaSk8zm3qivZ2epHxZmpk+Ggf8C/mMALm/iP7/+mLGdxAf90qlkNSYcoNznRJJSdtvk+gIM",
+	"xiCWMM7wNIgTZgkFj00W9kCWsoUqqasJWxaeJrK2zUos4k5XYUE8lnE75q0s5uk0srYNppHSjmXcY7uE",
+	"aBm3UtF1fMPoZOOxk2p+zJD7XbePDucBnRTgGK7PUFIHdc5UuwStWnw4c3DgybaF3ZR+kqoHxYAEOFHx",
+	"fcOLXIwVv2sVYukYTUGYK/mCcz9LbV2zqC5IPqBq6mwZE9XkFyulmyztrzpDJh3l1vSYN1AlM0XcNhZY",
+	"20zOV0WpDyAbhsx7kDY4nryNylCrMsk5HQqeEAcz4h6cJnXO0kpO73gFddB9/wxwKwCQzf3xxx9/tC8v",
+	"7fNz9OFD+/KyfXdXGcP/uZa0icnUiqTMiubEnZseyEq3789QvV5vaSCoJWLjMSeA/1hzakd2tWrX6n2n",
+	"1a47bcf5g1NtO45rocyPJ/LHvwr5HrzqKkka/JwBFZrUCnte23k2/608GPhfG8+2+E9N/wfJ/7Qz/xkM",
+	"KuIfR8//W9SkX9SkrNpUrdbzwZ/Kf/3fn/5gf868cXBQmDxeaK/cExFQmX9yNFGAc/GbCTFjQqyWrFLt",
+	"d7/ZEX+zI76C+W/g4Xcqp3GP47yOJsBnIvYqQxNGaMfKYX+r6aSyfIGNzLhC0KYbBJV58AWNIzlsHCp2",
+	"o+p5GE63BV1BfK05tart1GyngZyjduO47VQr1XqrDmXLX8ffD/5UyJM/JtFut7D86wQMLm5VNta1JoFX",
+	"5aP5jFAtx5HwGlLNFH8mCSdCJw0DHhNZR03hcgV0QLP4QqfIlV0MKYuHsoVGW1V9ZX7heAmVkmbiOp4x",
+	"CQ8YQW3Sougw2ffqdG9kwrkKsRuBBMLxI0QRrmAgmTOoOs6L/Ju5PJhMUNnqyV1ZkmJdABZB7cCTWAVA",
+	"cUIyCUjBO8r2qKyQv9Rqu/Cca3grmisR7BgSa0Djeq1k+PKdYkEzLJSsowVJnM9ymyD8FQZxmuaZPrFF",
+	"6EMQIX7MybWKq6zGvq7Pp8rurs8gbPJXt8kF9L1hm5OTtetGJ9Glb7vVOe1A7rum2JKxK0VUXDzpIr3h",
+	"o8nsi6+br0VG34wBwCxrbOb1WIAjDMYZkLcku5Ld8Apyf/9V/PgMuUIqcRygu41ccXMJ193mtVLR9aMq",
+	"Ut5BvcaiKyip6BhMxFKpyo4WVOSiINqs3o0phGVxr+7TlBNvmEJNPxDIOJTVJ9vwLXFzPZIoGC/TJC+w",
+	"VhXV03yHwmAUYfAH+SyvwMivXY5/+HMrOvnuhx//HvWf/nZ/c37Su7j5a4/VLvAFvnvaaifJzWqVToQo",
+	"SrxFFMTLO3EG5WJ0dG2NPy9ItFyT/6CNcTKW2YVqshJJPynNwd1MZq+sIyxT3FAAd3ogugNYGG0QaxuV",
+	"PdIjPw9+IHDmpTuts4inW9x6mWHhRTw9hB9lnfCMNdFM+9RjhSMOXAl4Jnw0Hc40jkFeBPfiujXabTD7",
+	"L490qq0szTPkfIwhz0bBMUOElGykjZozHED0OAFWA0XPEmyOSRBPF6MMNIf67ypnSErGxlC4HKCcSfRI",
+	"AIlmEuHZDNQycZxVSC/qpIBHymoFkTWyMLmYjJ+icJSlwdFCMQ4fLDQP8dJCExYzC8l0JCsF0xp+YyET",
+	"gFYG0ulg/EcWeER0EAsmLfWYRJsCbjOgA9pXONqB0IwiYourCceQaAYn2YCfBxJ35aREm/bK/j2x6EFW",
+	"BTRKVyaphpUBlWXlkrQEEgYjEuGYhEuZozAiQoKV96kZ+w4VeFNahZH/7nfoLCI+oXGAQz6g0kaoR5nA",
+	"biJKiA91ORAbtwfURjhDn+XvP/XXEenBjj5uJNPf4T2Z++6ewpeyh20Tu1CfSp7Iz5lp2Zu//UCW6suw",
+	"ONkzyGM2l7sjLgWFLMXzsRSq1Ai3EqlrKWVx6RNnC8A+9gMuCNxfqWQSsglbxP+rfncPZEoN5LdZSJUD",
+	"SEt3SvOVR2Qx6nSRVoc6oDKBXNU9BGjlL/MgEgOVht4gJFk3iCqnqDLP9YgBlQ5GoYZ1oE6ACoVE5bsn",
+	"PJmQCN33xIDdQ595YmekiQXczwnBAUTYJHgkKGbom2/01pBvvtEe/LmsYjojMwbCU7hs66lMBDXCIote",
+	"IhIyDLA7qrQ81G3XWIdJAYbz67O74U339q531x927vsfrm97fwVk0D/G0YK4iSUIVCVIm4rYk9zikHk4",
+	"vItZBCGcsuq7hbAXMc7V9+W2CzmbLg0jGgSKsigQxORhKu2QgFABJ/BDt3OeHL3vun3z4AG4o84Ed8Wb",
+	"bju1XypfZYp8yKUpX5BZgnSmvgLCcXLEFVYqnCZJTCFeCq4xxfKcQ+yE/JQLTd0Es7eitJiKclEAU1Yg",
+	"YwO6gjJm4rFqdbOiEHJ/+pwVjzNwuObJlSVT/7bgcaonHFgDCoxYFwooRmMLqLZjGcBrxhw08J+LZjj2",
+	"pqQIRHNAI8LnjHJiwmmm9m9xcPVCJ/YNPqDpv4EL3PfPkmRJcZ9stnDolP5CQ4fU0VcMHWoM+aw9ccSV",
+	"5D+gHY5+WIxIRElM+DuVkZeaKLQfXBn2N1QvQWUsLkxGNyQVWgOqfkz9W8rAoB8rbi0a/imfHfhH90Be",
+	"XE/iQtagg0llZzk9n7UljoasvTugykFxoHLvuLn9FuQlqpI1YhzaIgakBLn4aqlOkXsXR4EXu0YxTQe5",
+	"91c/XF1/UuvhniK3B0l9rtmxznmsoPdJJmMqBkRE4qZxZVfeLcdQpxVaKbKa2B4DyMBaW8ZGmpEOcjVs",
+	"/r4ISCyxT+T5mzGfAA19kvgn2nM7JUFkAJ0sVslL6mni+uFggxfilpswIzdkbD6EkgyuhRY0SW7VWF5c",
+	"yV0BNRBRcmeOW8CZ5iRKU04xh1N/XKs3YBgpYUsIF9iN9oDqTtuo1mol6z1IcRWrh3IGh+lI2yAzJnNI",
+	"f1ARHX9bzOa8DSDAJVfcwQl6jOh/QBWGDLBwD0fRUpKGgUIpti+1Exjs7nRFLJSJozLHn8xGJFLZmGHg",
+	"EcqJIax35tibErtWcVZk9KenpwqGnyssmhyqtvzwonfWvbrrQhuhMwdxaIr9nZteySo9CvKTcP8VR77I",
+	"5oTieVBql+oVp1KX5tMpKIGGCAgBqawocL77RYlLKhZsJbJVBVkYclgb4WwgpTg/SpYxinLrvFUhY4XB",
+	"GFyXqHyMfMFLRkvtwpSYIiDkvFhKVeeF0Ykh2iRHp+FU07pNBtS4i/79z/8vvcm1xhJQhEf6+oZfxMgt",
+	"FcQyoPrkybp3VC8Q4NCnq5a5OBOEGEWfGI3EXdRwnIMKgjhXqDqFY2KHwSyAylPijEnKSyrFwraQyAis",
+	"mWN1G0MzWEPNJmvKaevekjha2h2xL8pHk8g2Pb/UlnG2Kf6uxtsXKiih0nU5n4eBBy0O/6ZCKQzTTxrp",
+	"vC1yOQ0bUvE3z0pHx9vsipmI7eeslUSIjTJPB1gV0H7NcfabhAoZfpOo3VdOU8Y8wySzZ/Uijep9tkoN",
+	"OcWi7pKlOPwW+8mqiSbV7U3uqeAb4gx5UGtdtKvWt7e7wUshgPcZu8CRhLBpVJu7fE/VAiP+JfEDLGEa",
+	"rFKj1treuM/YJaZLNUcO7eo7TPKDvM7MwTZ3Wc+ekGcpDmWFDWi1w9Lckegx8Mg9xY84kIhWpuGu1P7p",
+	"s1Xii9kMR0u5zyhQwWJQVwmsZZ9Fk0OPUc4kyU6Kjac8oJOQ2KAK4vncyHHP6OGWFC8lTg7CHJz84lrz",
+	"fQmOADdkQHG0hLJpZ+dXFii0fEBVbORBW1lR/Ag/AXAWYKiA9AHyP/GDmEXImxLvgUDch1AUAai6nEW5",
+	"gNAQlUsn+ZYfjMdcQj4pxDcrKScua9urSHwwUamQEuVJBWkrIjg0imOlSV9mwSxt5g2iAYWLE8L8Qzbh",
+	"Rk3jwntx1Qwpv5Bq2cpwmBTZHoH2XMSCvyPxmdpXA46br82NT1857I2vGCWXQm0C3LUtr3dA7uxSj/lg",
+	"bv68lW/G5Et8OI1nYYZhluQl/D8+82A7xQsKLhF+EH+jENPJHwclQgelzG8E++bfIOvIB1rcUVQufz80",
+	"XhCSnnyY70UIc/l30me6UTLMksmSV4zjH/qXF2D5qBRY6J8LK3jKEb/jSTMlMYv+z0AcPJNQxevYhXr/",
+	"sCOOIrTQDZ6t0pncEDvZuZ06kY3S3U77uVOsx75hYeAtt3WnmulWqtGzVer28W5jgRelV2u5UwN4ERa7",
+	"7jS2s1hoc8XiS+YH40BdW7/gTbCBnSexlV5yxjVjv9ZsgGfZ++FXYMjPa9m8ESIGpvt4GRLEp4TESYVA",
+	"2ZPKji5m7JUNnAgWdJUdFaTDihffcQQlZQtyKebzyt+4doUIHms4itQ3srKceTJzWPfY/odjtypD+/Mf",
+	"CrHu//PsMiNm4kcsVyvLO8vlgz9KLvT13//81/NB+eB0EzsyspQLUFoEe/ZkRdn0C4LxfR0zGttjPAvC",
+	"ZZsveUxm9iKwOKbc5iQKxs+bP5qS1M5MEPbzV8v7ft286iXS/A7fumLxe7agvyZ+2El4kz7/a9mhzzy+",
+	"lgcabo6kjAYELu8t2B5U0KDUjyAdgC3iQUlmCckupRW2PaBYO0e0XJjxv7mpY1saL1LfsnQi5bxoK+9n",
+	"ffa6uuYKez4XS/JfJiWeX5/1f7zpFkqJe0qGnZvey6RC+bcfPKLA/+OgxCXx2IsgK5we+sHjf1CMNGj6",
+	"NznyNzkywzfhTam8QqyDjt6TqVJbuOgeEiW3zMtfmh0DT0HzxqtEupd0KdjXW4mW6Rm2Rwvqh+Q3QTPL",
+	"fv9nvKDgXCkTKz4AYbMs7jQreS4fvkL+DGZ4Qg7nkpMYIi6QwTJWkYfo5uo7BK8ebOaYgs4qZraYJKU9",
+	"RN9KShVZCfht5F7rTQwi9v1d9trJXzFyTPmLyHz6urtJRYqIXboWIkgNRUT6OuGXg99E/t9E/jcV+c2Y",
+	"pG1Sv8QR+8d6G7fycdUcxwibmkcMpOuAo8U8CWgM6ARqnIJdN3Hux2yhkKZ9HOMR5qTwslLAaa/1LWlU",
+	"hBJ72N0VpL695thlJlv5Fe30RfBIqBgZoMht2mXlua7oBVsvleAZQddzQoXQU684adoC5shN+lniWehC",
+	"WOkjgbizmIEXonBnVXfi91dvrw7afQOf/XOGPIqD/qXksnJzFi2QwcWTePFCctKN04a/JvOp1OvNSFqI",
+	"OlGbt5XABGFsJLBC2pI+ptQAgAKx3+InbiHyBXtxuFR19gKh0s/jtLoowPKzNRKw+tqPncuL/UhPz+M3",
+	"0vuPk57avLWkN1cyy8bry/060DgYg1IbDQA5Y1B6dtddamlkqRHlkiFGA0DfwPmAey8FuE+D4GLGQqnf",
+	"zRgVFKti39NY9y235oCW3cOIYH/5D/mVQqvVTQCIIK/jsgk0iQQY2fkeBWSU/7ZbNN2iUN+n4ETfRHNy",
+	"G3YUmhQWrt5HIzJpDgHrQTzV8d/iHkc+wX4YQKE/6qOmU0dQZPcp4KQyoBcM+2iEQ0w90QmfQi4jFFxH",
+	"cYTH48CTpaViBqGRadw8X2PlvCXYD8S8f43CV7JqAFCtwihlKqeeFwSZw8WhF6DyfyM2JdmY7QJeLjdk",
+	"LWVeQPR5CosHGPHaUJ5DVrZAPVWAviov6RY/wZsytRbiQmVa5er1Kz7VSUe0rxn9Bk/IXfAPsotFR7yr",
+	"Irk+v5aGV1CyDXwUVHXajvj/iiwVV0oRq3/6moUl3BVZUAMHlhac+Ggky1qd9dA8mBOFiQbd1fwqcUYO",
+	"sRv4hNgNv1m3W16V2Mfj6sghda+Fq9XUBueTeciWaMTiDODVlrkYqGYlXdRvHkSq3fGmdhrXrKSBLIfz",
+	"iIyDL0JOGj0M61/+jEvPn3fmCQndAPJ5AWvIYJ+nBPyLB+v99/AYQ2vksblmZuxbelzFXhVHMZ8BLfGc",
+	"jy0TmOzKf7iIE49Rn0v3IGVPqIxjFBLMY4ht9/HyQJZCUuHDGvMV0hoiyWsgSF4CzLeVBiBzk2WekUwR",
+	"g1KKvq5sLf8WN+zdh45dax6hKebTCrrnRMY+D6iZN5dPh9saD21kzqFPKhvH7flkNmcxod7S/gHyOzCK",
+	"SBwFxE8yOOQ55AOAjRFzS0YekXmIl9yABdAx0ukyyGLr2QK5BVf6WTbRZH8HZjoRmUe8tcX7bEqN4sIv",
+	"DHHegSNqtlSvNutHUCZple/tz2vkuv0sEc+/XQ3G1WDcCa2oX5t9fDq5eLhx+F+94x9HV43p9/7Rd+Nu",
+	"ddFjt83409833Sh777E4rWtjvvuAtPSUCTNNQJJXudEvftk4OwRpG4f3jNFxGEgYiP9QVHltrwH/QJa3",
+	"RBD7f+vVKjlI9mZcd70WSO2HXwP/WbJAjS2bJdBzIgHJFFYGWAyy2c8qadoqyJpeuSdkb+Y9kWNyjXUj",
+	"8H950v8V+2Leinrk2u5GPdZmw4OELtig52njlsHZCg2oG6hjh4VKW/9GLm9OLt+ReFda2U/+Sxr3zkGS",
+	"Kyy7eksUlrniRe84coWEoZKdpeziSuEers2Yk3As41tiLjWFpQbLkhbQVQK8B9EhS4NvKVXyGE8E1zQk",
+	"qhUpCZXVWwcvEDfkBPYQKf+vnKf/iLjxX3iIb4lKdtpPYkiSqvYz9CXNthr61ljz0u/+V5vz6rbTsJ0j",
+	"VG20/3/2rr+5bVvLfhWMdmdqvyVlUqJkSZmdXbdx+jybpNnE/bFTZkyQBCWsKVBLUlb8Ov3uO7gXAEH9",
+	"sCXbaZsX94/3HJsEQRC4uPfg3nMG/Ynf6w6GY++0/wRwns2B3tCXb7KV//rRIgjfm9a7zdrdh9StFS11",
+	"u9iYp/5zt/yP/k+HjsPMH1HmJ26aZiM38PuxOx6c9lya9r3BaTD0ApbtEDLc+0Ely1jJRMKumgn4wAYe",
+	"dlfD/dUoBUw6QEW/GQLvnhpbQmCRbt4UTHpBdzjoDQajtfj3zgvb/L2HIKV6TPeDSs0KfoZK94ZKbavX",
+	"WObmtzZWKq1tTJNrI22IF53fKHP1278qF6YbF+ntv5xoMrZlyX/fzRzxAbIkirWSWuDTaO5XdIt4lbZe",
+	"31SG4fEoevejphHTf46OTaQYqoNoHTi0ynkb1FYGlxrWRB2FTziynOagx15kGVmKmueEkt6nTwrHRKDy",
+	"MPft0BWAg7y/s7Xu0QJBd9olZ+LW6jlhItWUOlAHjSvnl1+2NZFJ9xJb0Gqf9QxIOqiANo9AIkeTXB3j",
+	"sSaMpsKa1BB216bimWh/eKbfdWO9f6hpCZnklmCHrRCbLMsSJIu0wAOSsl3xFGtnikxLUERqu4pseU9a",
+	"ERoKo+5ZMZYa3rGGGR0dfyamHDm3IU9QTU0FbydGot5mXT+KVP/UnhYhx7W6lYlUnReYsbCKwLXaNa9b",
+	"fGgTktOalZqrTs1vfAd1hgkny4TXB8L5FQ51IVod2hef1zf8NQD67aZSX8KZvdDgngdGMOatn8HTZ/DU",
+	"tnBgtzTXl1kZ2/fbbaHQvejph7qwDIVarDxTZ4rSACHHlkgVcWQFFuHCIvrxAjzKrFFOYDemar3BPxGo",
+	"us8aai2cLxyFvXcePgiGtaJwdKBspSpek5KKHVjs7ln11za9XxMau8ecORSO1XcDHrvT9J2AS7gbEUIm",
+	"VMMlqbKXi5X06exwAekLmjLvHZ7NBHFceKZ026zgXnHpRg6xf4txcBo1R1OggSPNLRBR29cq4t7oWDl+",
+	"yJt4SNTTUBBFNt91ZJxEFGvgKQDQK8prBygxQ2GtyZTlHBdnXbO54v+Qr10s66QAjdM8NTBal0AAgrlx",
+	"RhCxyS+2BrIoZTOhMAqlM2TixJ5uZY5r4W/4oEfna1pol3rDyv4HCEynS+zFFShL9JTOQmfSwU2RQYaq",
+	"BawMvD7AHqYNO7FA65N1/R7ANNJ1NRf21h42bp5ltd8DcYu72/e7fh/b/6iALs8f92kQ91Dy9jTtU3ec",
+	"eZ7bj/2klwZskJ16Haej5V477374cKkeiscBMBG2AUabr2ZyHxTutLEwNogq1Sdpscmr1fwgKAimxy48",
+	"6HIdQ1DZ3tXzoe5ng5C2Be+VtlC81IaGs+qP3zYE+1RjVfYjmt+VLHhpQnu5s/CUre0hW6S6wDCvoQDA",
+	"V51xwauZAUpsSTvpqYciKfKcJSBLUy2R3XirsNrxCwUmNOiEUgDVjv6auTbPk2OlOXzlnrNgJTBbc7He",
+	"Y5TOAJAZVOC2vA+8KFflHrB5ITCDl4CuA4JHWrMsvaEiQY56mkNuP4IjFMXp7mtRfgG54x5RNdYazwhF",
+	"wyRrvTUQ3pNCODBfsZCBAi8wictiOZ0BCWpMk2u9/SK3Kzzs2LGipnEoog+XZ6/Pr86+QyptOdgaj9Hy",
+	"gshNq15FNqvTPYEMew5ieDYGA69Q0YwZ1CYU98A2cMuU1Zt5lqhBsY7doNiFGv85BXlGdABWwpp81Mgi",
+	"FVl7ykX3T0X4xqEwf47shkumqJDTLrEEhm7U1wIq2ooc+Z7X3OWQfo/8F/+WUK3vOAzg31wQmudOKCxG",
+	"4Ia41yPRT2fvL86+fX1+9frizcXl1fkv352fvzx/aX+uthhk20d5yz5ZPopSxn0suPWYVNKNRQdnbSxO",
+	"aBq7LKHMDXpj3x2lwdhN6Min494wHsXozrAFHLHtoaPY6/z+gE1ajtYTZgZ8McHdwSDCM/r2hyQigG00",
+	"VPskLQRzpK00G9/haNxJVReLz+ZbnIu0UpK1kPpoxamRJSkud5RisZDRZJd8kD+iKC5uzvZt6xvShoGT",
+	"d389KMzXgPbJL3oo5qyD9jvr3E1k34B/8iGgpwW8903ZKWjPdA0ig+dZLUgm4gCmmPy6UEQmCo3QmTUy",
+	"fqyuUbWiBZI4DQyCMW4E4hiNpAqwPsFBVslkIy/s+mYlkQZuQMzzXC4gJYZxpFP9HBKxufoBmKOvxHIe",
+	"sxJQICTVlz+q269oAtoSeOqIOp01VPYjDbX8jRKEwS7uonLW3+KxUIjqImINm53cP+/EJBp2nA4MCP54",
+	"SBKRyUEEF016UNZ4muyThxZu2PUY7TnR/t2y5PIXe3s25lPsYm1Wf+9+bVkklzb8nzQTVpsZM3AQ5C+3",
+	"pn/oXL7GJizKAqjajtAsOOSQhXisZNCY0lhRgESRhULGEzZr+7TYNCVoNLKiJKKARo4xRF7NeDIjOJms",
+	"u5TFcQjo2MW3jWKR0yJSIJigYnJTgOUAzZuKUnh7GBpOEFGsWvBrxadCBrYmcrcBbtD3xMpBXhsJsCNb",
+	"Zk9fftIWBd3OFIpZvi1T9MCApbFCPnkj49EPdclY7ZAPi5KLKdhc28ZciBikw5QTS3IuAELShqdYVP9p",
+	"gYuNbTlL5ox8wLs2Dcy/+WQwGBDPBxOyYSQUONo2FPtgmYeakoPTp598pJ9kJzj8Kz1gtzjkiz7F7rF2",
+	"36B13583Ze7bfZy2zfgqxF2+wD0TV3775PzurXPDPT/ZVKneHke+AWSxva9AHajaKHSKmtxTaL0sMYWs",
+	"Of1s609taleHQu+ErmkCRVgWOU2kLy1bl1tQzLJCOr46z9KGpHndFLxP1oIFXpOKUVBYhfRCyGmrZnL7",
+	"5jUim9v2rfdFTWvWVgh/rF1dH/R9xbn3Xujt7t5RxYs9+Oq8TTmb1fzdLu1+z/I5uKxkS0FJl6iUJqVZ",
+	"pOM7RRUTilC8g5qqCUj84DH9WqVGJBdZoXPXaUUi+2910YKmukSxrOLUh4xdLiqeslBQMi2L5UI2h70x",
+	"Ur+iObSY86QskK0CyLsWWBimVtI1X1SoTbxgVHqYZK9ETzlYr778ahnP9cauF5BeH0oigm4wHo79Ubta",
+	"pqls+Q29l7gfUDqigevFfU96L7E78vyh62eDODkdxH7iBdJ7kU88xKsq1FT8rVPVJaPzKzhK/3WbMPsi",
+	"mbGyOKFVzUpeXbtzuStWJyVdnczhlycKzz9ZsTwp5qy7ojcQhTUio52JWOa5Ocxf5BQTbtFDO6X9NEl7",
+	"rhf3YnzHcUCHLj31e+N4GAzH/eRPf8cKvm51lRQpS04WyfxK/Ub7Xe68EMWVP4x5fTW6nv3japHM9x2J",
+	"j84juS1UJIgLSu606pMQLpJiLtcgyENonzhlSdIb9uWs6lEc8bg/St3RKR1lvjfw/dFoA0EhCtd7ZBmT",
+	"rrvyNxxoz/XlFCeebzvQ/r3wixpKhQZvWURB5idxGiTucBj7bkCHiTtOgr7by4I47tN+NqT+QybYzq/K",
+	"klnxBF91TsWS5vhRa+kzq89Hs3FK2ThwWeadynaoS33Pd0fZoMcGw1HWH1shTa0T1T7vt9tl3Q74dvsn",
+	"6bzas1LruUbrkASb9eqsVxt1WRup4CCgC24SzNI1V5tWiksKnBU8ygYYHp0ZNNA0n9ii6LSSjpZs9ccf",
+	"L15KF6WV2buCBAHZhgw+57yqIN0cwTTM4whFTmOWt/I4VGtNGkHYmVMu3GnJWM3FNOxEx13yt799ayIQ",
+	"phI9Vf0jKNLDzQRb145RrbXSjiJlQCIHlay7tfyy+jdxSUUya35XRZhXUDV/U4b2yrovFJH0poDZ9upv",
+	"3YzmFbP+riqfViWvayZMbVuFwB28c5dAxQr8jMN+zRao+X6Gr/JNhYPDK5KykhshIv1m31SEpyYRFN/+",
+	"SN5xMzgGNw8rhRTtFjiCRhtc24wJDhT8EVrIWQpq1sT0fcUT4KfkKa6mHCM3U35VgZ7GeoYM4WllIj45",
+	"+7KalTKAAylPnANAdWz6bhJSVrMiV9+OV6SpzTKt3cIBJlClwSxWHYIXW5RFnLM5jj/CBfKtpasdeJ5a",
+	"BKFo65eCWrtiay7KlJWYLavVmUCB9F3B5RKfkIoxYoOpeCCsuxl1yc9GWh0Q41AoHog4L5JrUtEbLqbH",
+	"RHpkmF7UkklX0gCYiyssRXEzPGZR80rG0qbQzbd0Sdt8czKYj84v6XRPQrdQrDG6mSmHjG6ALe9XB/bq",
+	"C6oAe/Wo2i9598+4Zp6Lv57TT7YyZ5G1I/hX64fvaEsqPl/mFIu8tu/wr/k1I5G+DnSPlay8yv+f8hsm",
+	"VKWrQ9r1rXrzaK1g8rZYs6rbFvUH9cQz5co/YJVdQJ9UQ7wQD19xTRvPOPdfNP9ETRc9Le+f+nqm7p76",
+	"lwbPBjcFar9xmyJHkWz1QiyWdXTczHpweS1q+ygxW1NEVsUyTx2c8iY3ysE0FGoTnTd1M1C2gUfMuDnv",
+	"9hYIF8r3k53d4mh0QwFjXrW8gxe65YocLYUhBtfDKLdq8GQjw3QW5UWxuIJTPNjJletqLghFtMWLJUtx",
+	"LYqVUB4/sKcdK9qqLjlPkchfvqlFzFmRJRLN1gVSyWvAEP2zUOA7yCvaFuYMv1jb/YfRQl0H6c3QPAe/",
+	"hsTUFKJPpOe2zRr9ZOm+dz7Dhr8/sghTAn2bRl1AD65OqL9dMBJ26pxeh50XUJx1WyzJnFEhf03z67Dz",
+	"H9JXwqnTmXRO1Pc+8U8gHpe9VOQ7F29/Ont98VJlnF9d/s+7c3B6sCNXoqivEI7uTDynAyuhM4Eoxeno",
+	"ubXWXdXNHjla5PT2GHjnFX/AUmzvV8/u0o9v35+fffd3yLDGbkGP9NPafdobUWicOszh3HUmcmOuU37/",
+	"8+HnX9UZsm2Gtl/GZty/RdxbCF9ktZtaXKLytgmJDOAFCEXFaqcJa3JGb1il7LucpBhLfX9+6ZB3P17C",
+	"P16evz6/PCdYxazjyI2aeXLexMWqjKXJ4VUHRTTLoJCnS6KLzAVlxwg4Tiu5PUk3LkIsDraobZYPD6Ae",
+	"FlxlSkry4z9V8b6/R0jxrmQGtHlFea6e1Rsddut7navzhXMA7IpGHlD2bxf822hD66AU1xSeUhaZog7S",
+	"SHzlNLU6QTcUgFPI5fG2EEyvkVmRpzqjQFd/4aOctTy6vhfIiIZolcSGE5aCF7Ij4faBK8oSaP34UOyg",
+	"s68A5FNoPz6XtN5NdbB7aRw2NV5ZVR738szq8v/NjFfDVAXss1sOiyIETSuaM3KkctdzlqEGvYgZgI1s",
+	"vqhvjx2VVQNQPbTXJNs7SuxSrmBzIBQppBqdK8ByNcJLZlSkudraQtEUCVoR1mE7YihCgVQOqiBPK+JR",
+	"fZ6h8c4XaiU3uHRDk7BGAbZe+RIK+0ChYppKASwJOOWylxAqmv1ZpSuRpBC6fdXD+JZUxZxJs8hySwAr",
+	"8Huh4KKqZVtFRmIGWSo8Z0IGosUNKxXGjqgshHGNP4C4eFUDEM/IikPcV1nFFTI2zFml9ETUMY1KJLW7",
+	"PkHnJOiN7sjvfZwv8YzQ/nXcmT8H0f3KfChluPeGdKFecFrSxezOuqqdJIYyJtD/io7RGkJzW1hrDEqE",
+	"4cy8uGEkZvWKoVTfHMW67WJ/h6yfkUYK0zI4EpyJKvYwwJFAHxc/JqlL9TdAGI6tgyjsitwaaN1GFLrk",
+	"DIVXHXybN6ycU47+YTKjZQ2HxlyQ7+Vr3vB/fFORlz9c3uG4wYWbNqw9ytH/QtUkDEFTpxHN8ekojpQW",
+	"ddTV8v//t2SgGq+yNpScfFsQHSuZJh1AhpwOE8u5nAvqn6rtjtNJi7rzcYsS/KaouvnyytPGXJOCpCVd",
+	"EWtTsfc7KPNonWvqU3XY3Vr8yhHwCVjVoeVSKAXFbW9tUkzs955zwefyTX3zSlzUbApp6o9O1mPplOEH",
+	"lPF1Z9IZB0M/TqnvDoIsdQPWO3Vp7AVu4I+GyTA77Y36XsfpXHPgLdYlvUVn0hmOaXY6OmVuNsioG1A/",
+	"dsep33MzLw768WiYUjaEDUkUKbPyk/Z8Ihcp+wQ4G5xjG/IgBMcQutWKt5o1By8wqXZ79dA8yW+eVNP8",
+	"ekJmLM+LOx4nrzo0jQdXk7RjNftUn9yItDtVK7H1pTopR0ME0+i3UBBCPfIrdPDfw47X1VhJ5+OLUPwe",
+	"irW10573erHLpU5Uy5YAcLNkml7p5dXqlLEi5PKl7BJwmR4dwf8dH2Mnf233zlxGXBf1zwj17unuhtHa",
+	"1teteKV6s+cA7sm35jOV8mS2yKeM47Zt69o47pNXbq7V+d87kBQ733ztGEWFRxBhOQRjNDyvKhkcY2HE",
+	"ABzJfD5f1nB0ZDYUG0PBTJuUZVxw9ANWs4LMacoIVxDoasbEXdnf783Lf84scP2Uz5wNfl/SNxuOesF4",
+	"5LLBKXMDn43duOd7Lh2cjrJx4gVBMnjSfFW9TXx0OhQEG0GpXbZ8Sv3Ey4aB24v7cmsaZO6IjmPXS/y0",
+	"x/pZQO3qOZrOuWgs07KCvadJaIVUVJ2aDKtHjZOaXh1bzuGwJGWT5do09UTJrr2NZFff9XquNyB+f+KN",
+	"JoNh1/f7Xn946M6nJ9s+iaxmPT+b8s9GL6ejotIyNX+MQT/5Tf/4+71q6NKY2177TuPeNue7gpn3jcf9",
+	"yFLgdSu2p1f7R1ixx2h7avpJSzPqfnv2FIbsc6browULiDecBKfI9DnuD/3Og+zXLtdTd+DZZH224wPb",
+	"EDz5YcL+7tJbLJDf38qdKBfycFarR3TOubNymQpS5KkF5mvWxynlwtk8F2iZ1xcEX2j90HD9aCAUhqbR",
+	"XiGw6ahCg4rUhTqzRDM+X4JGBs9zTIDP+Y3WF9t1rh+K+w723+P4r+0AT3bC/4ySf62H/mpi7WubthmM",
+	"Vlryg49Bty7190vROgPdWKd1gZQEIrUO8oEFZA0Al45RWeQmEbpcCnVq1gY8LZpdqFpp050i8+gLhaDj",
+	"qlennnrjrxoiA0w4UzYmFE1TikgBSF+riDBRl7cOiZBa86pESaaI1PQak58qgn/ClCJ1nbQTm8nZqBPU",
+	"4g2qS5qwSbssq1wKheQjkE+K0sLtU5bg8GKkf+sgw8KsWEHKLND73pEF/tC8yy87+ftZLfSzZ4vfa5Xm",
+	"7G56QmQk1BQIM7qAWKyh4qJTJmorX8lQoyDVtWLommBJBcmLqWyquGYC84yWFStfhAL+KlqC+nVbEPjI",
+	"kqUmMcsLaSPaYg4O8lkXhEKzk210iCoTBNIljCKxQyJ5A17HK5XeYZgWv4E87RKOAzXJCy8V5KcfPiHR",
+	"gpVQrVkI2UooFC9hv0eOmvFqqGPSORfHXWsov3t9gUXs7ZRwe1jIUXQjcBS3U4x9z+o37KlIDpkSILWJ",
+	"LJ/5D3fzHz6uFr7TSFB48WkSuEM6YKhDMc4Gvtuj/ThIBumQnWabgGQz+TqTfs/pSEe96a78F81zW9e0",
+	"yDIlZV3T6RVP1bd+ogHT68n0cO+4+w3bSc0FtuirI+r5eVYQOicXO/h45LUsWZa8vgUH8ltGS1aeLeuZ",
+	"/KAyigSY/7/hGFr9xshFN7/9KJspb7Yf9V82xeuQfgA/V8gzpatwukat5ATcU9XX9aZeGaIfqNoBNekK",
+	"KCXbijug2lDwhJFFTmsQTwABBml/wQsDavVmHeDGtpkAYKXMGbYE0hLJJEmx4KytDGnnChjPmRshR+lU",
+	"bqpFWpXy62qR6yKX6761pXo/oyKttrnLsLEZ+UtwU1nOpMm7BcWMY0fxamqBDCiJRsFNwT7VKko2NIAN",
+	"Z/HmqL0upnIDV3VYejFD/xa0qlZFCVJKRVxTGQ/gjm59DZh+25oVUzeH+vuzdxe4l8sPqmYe5kzC9ZWC",
+	"D+gKnYAKaMqEChNAYgLJ+RRJk/3sRgt9swdyMVlMy9zSf2o8l/pOBubKelbDJrjxpL8zmtczBxIguZD7",
+	"t36QfHXrWvXxrVZ/0Fs6yPr8fwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,6 +50,7 @@ type config struct {
 	LoginWindow     time.Duration
 	TrustedProxies  []netip.Prefix
 	CORSOrigins     []string
+	ConsoleServers  []string
 	RequireIfMatch  bool
 	MaxExecuted     int
 	MaxControlSteps int
@@ -188,6 +190,17 @@ var settings = []setting{
 			c.CORSOrigins = list(v)
 			return nil
 		}},
+	{name: "FLOWBIN_CONSOLE_SERVERS",
+		help: "comma-separated origins of other flowbin servers the console (`/console`) may log in to, such as `https://flowbin.example` or `http://127.0.0.1:*`; with the CORS origins they are the only ones its Content-Security-Policy lets it reach; empty: this server only",
+		parse: func(c *config, v string) error {
+			for _, o := range list(v) {
+				if !consoleOrigin.MatchString(o) {
+					return fmt.Errorf("%q is not an origin such as https://flowbin.example or http://127.0.0.1:*", o)
+				}
+				c.ConsoleServers = append(c.ConsoleServers, o)
+			}
+			return nil
+		}},
 	{name: "FLOWBIN_REQUIRE_IF_MATCH", def: "false",
 		help:  "refuse changes of flows (PUT, DELETE, restore) without `If-Match`: 428",
 		parse: boolean(func(c *config) *bool { return &c.RequireIfMatch })},
@@ -263,6 +276,10 @@ func durationText(d time.Duration) string {
 	}
 	return s
 }
+
+// consoleOrigin is an origin as a Content-Security-Policy source names it: a scheme, a host (its first label may
+// be *) and an optional port (or *).
+var consoleOrigin = regexp.MustCompile(`^https?://(\*\.)?[A-Za-z0-9.-]+(:(\d{1,5}|\*))?$`)
 
 func text(field func(*config) *string) func(*config, string) error {
 	return func(c *config, v string) error {

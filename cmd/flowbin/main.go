@@ -218,6 +218,7 @@ func (p *program) serve(ctx context.Context, cfg config, log *slog.Logger) error
 		LoginWindow:             cfg.LoginWindow,
 		TrustedProxies:          cfg.TrustedProxies,
 		CORSOrigins:             cfg.CORSOrigins,
+		ConsoleServers:          cfg.ConsoleServers,
 		RequireIfMatch:          cfg.RequireIfMatch,
 		FlowCacheBytes:          flowCacheBytes(cfg.FlowCacheBytes),
 		Metrics:                 m,

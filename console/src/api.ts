@@ -199,9 +199,24 @@ export const api = {
   getActiveflow: (id: string) => call<Activeflow>("GET", `/v1.0/activeflows/${q(id)}`),
 };
 
-/** A flow as the body of a create or an update, pretty-printed for the editor. */
+/** VoIPbin's value of an id that is unset: flowbin answers it for a flow's on_complete_flow_id, an action's
+ * next_id and an inline activeflow's flow_id. */
+export const NIL_ID = "00000000-0000-0000-0000-000000000000";
+
+/** Whether an id names something (neither absent nor the nil UUID). */
+export function isSet(id?: string): id is string {
+  return !!id && id !== NIL_ID;
+}
+
+/** A flow as the body of a create or an update, pretty-printed for the editor: without the fields that say
+ * nothing (a nil next_id or on_complete_flow_id, a flow action's null tm_execute), which the server fills in. */
 export function flowDocument(f: { name: string; detail: string; actions: Action[]; on_complete_flow_id?: string }): string {
-  const doc: Record<string, unknown> = { name: f.name, detail: f.detail, actions: f.actions };
-  if (f.on_complete_flow_id) doc.on_complete_flow_id = f.on_complete_flow_id;
+  const actions = f.actions.map((a) => {
+    const { tm_execute: _, ...rest } = a as Action & { tm_execute?: unknown };
+    if (!isSet(rest.next_id)) delete rest.next_id;
+    return rest;
+  });
+  const doc: Record<string, unknown> = { name: f.name, detail: f.detail, actions };
+  if (isSet(f.on_complete_flow_id)) doc.on_complete_flow_id = f.on_complete_flow_id;
   return JSON.stringify(doc, null, 2);
 }

@@ -1,7 +1,7 @@
 // The flowbin console: a single page, routed by the URL's hash.
 import type { EditorView } from "@codemirror/view";
 import type { MergeView } from "@codemirror/merge";
-import { type Activeflow, type Action, ApiError, type Flow, type FlowRevision, type Graph, api, base, flowDocument, loggedIn, login, logout } from "./api";
+import { type Activeflow, type Action, ApiError, type Flow, type FlowRevision, type Graph, api, base, flowDocument, isSet, loggedIn, login, logout } from "./api";
 import { bytes, debounce, h, when } from "./dom";
 import { type Located, JSONSyntaxError, createEditor, diffView, locateProblems, setText, showProblems, syntaxProblem } from "./editor";
 import { type Marks, drawGraph, takenEdges } from "./graph";
@@ -437,7 +437,7 @@ let afPages: string[] = [""];
 async function activeflowList(main: HTMLElement): Promise<void> {
   const { body } = await api.listActiveflows(afPages[afPages.length - 1]);
   const names = new Map<string, string>();
-  await Promise.all([...new Set(body.result.map((a) => a.flow_id).filter((x): x is string => !!x))].map(async (fid) => {
+  await Promise.all([...new Set(body.result.map((a) => a.flow_id).filter(isSet))].map(async (fid) => {
     try {
       names.set(fid, (await api.getFlow(fid)).body.name);
     } catch {
@@ -446,7 +446,7 @@ async function activeflowList(main: HTMLElement): Promise<void> {
   }));
   const rows = body.result.map((a) => h("tr", { class: "status-" + a.status },
     h("td", {}, h("a", { href: "#/activeflows/" + a.id, class: "af-link" }, a.id.slice(0, 8) + "…")),
-    h("td", {}, a.flow_id ? `${names.get(a.flow_id)} (r${a.flow_revision})` : "inline actions"),
+    h("td", {}, isSet(a.flow_id) ? `${names.get(a.flow_id)} (r${a.flow_revision})` : "inline actions"),
     h("td", {}, a.status), h("td", {}, a.end_reason || "—"),
     h("td", { class: "num" }, String(a.executed_actions.length)),
     h("td", {}, when(a.tm_create))));
@@ -464,7 +464,7 @@ async function activeflowPage(main: HTMLElement, id: string): Promise<void> {
   const af = (await api.getActiveflow(id)).body;
   const graphHost = h("div", { class: "graph" });
   const ids = af.executed_actions.map((a) => a.id);
-  if (af.flow_id && af.flow_revision) {
+  if (isSet(af.flow_id) && af.flow_revision) {
     try {
       const [g, r] = await Promise.all([api.graph(af.flow_id, af.flow_revision), api.revision(af.flow_id, af.flow_revision)]);
       drawGraph(graphHost, g.body, r.body.actions, { visited: new Set(ids), taken: takenEdges(ids), current: af.status === "running" ? af.current_action?.id : undefined }, () => {});
@@ -476,11 +476,11 @@ async function activeflowPage(main: HTMLElement, id: string): Promise<void> {
   main.append(
     h("div", { class: "bar" }, h("h1", {}, "Activeflow " + af.id.slice(0, 8) + "…"),
       h("span", { class: "state" }, af.status + (af.end_reason ? ": " + af.end_reason : "")), h("span", { class: "grow" }),
-      af.flow_id ? h("a", { class: "button", href: "#/flows/" + af.flow_id }, "Open the flow") : null,
+      isSet(af.flow_id) ? h("a", { class: "button", href: "#/flows/" + af.flow_id }, "Open the flow") : null,
       af.status === "running" ? h("button", { type: "button", class: "danger", onclick: async () => (await api.stop(af.id), go(location.hash)) }, "Stop") : null),
     h("div", { class: "af-layout" },
       h("section", { class: "graph-pane", "aria-label": "path on the graph" },
-        h("p", { class: "graph-note" }, af.flow_id ? `Revision ${af.flow_revision} of the flow, as this execution ran it` : ""), graphHost),
+        h("p", { class: "graph-note" }, isSet(af.flow_id) ? `Revision ${af.flow_revision} of the flow, as this execution ran it` : ""), graphHost),
       h("section", { class: "side" }, h("h2", {}, "Trace"),
         h("ol", { class: "trace" }, af.executed_actions.map((a, i) =>
           h("li", { class: "trace-item" }, h("span", { class: "trace-type" }, `${a.step ?? i + 1}. ${a.type}`), " ", a.decision ? a.decision.reason : describe(a), " ", h("span", { class: "when" }, when(a.tm_execute))))),
