@@ -124,3 +124,42 @@ func TestDeadReceiverDoesNotDelayOthers(t *testing.T) {
 		t.Logf("%s: alice's slowest event took %s; the dead receiver got %d requests", b, worst, deadRequests.Load())
 	})
 }
+
+// TestOverTheCapIsDropped: a customer with FLOWBIN_EVENTS_MAX_PENDING messages waiting still runs its calls; what
+// they would add is listed as dropped by GET /v1.0/activeflows/{id}/events (as the spec says) and never sent.
+func TestOverTheCapIsDropped(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		e := newEnv(t, b, allowLoopback)
+		stCfg := e.stCfg
+		stCfg.OutboxMaxPending = 2
+		capped, _ := e.instanceOn(t, server.Config{}, stCfg)
+		rc := newReceiver(t)
+		var ids []string
+		for range 3 {
+			a := capped.startActiveflow(e.alice, `{"actions":[{"type":"talk","option":{"text":"hi"}}],"webhook_uri":"`+rc.URL+`/events"}`)
+			ids = append(ids, a.ID)
+		}
+		var list struct {
+			Result []struct{ State string }
+		}
+		for i, id := range ids {
+			capped.as(e.alice, "GET", "/v1.0/activeflows/"+id+"/events", nil).wantStatus(http.StatusOK).decode(&list)
+			want := "pending"
+			if i == 2 {
+				want = "dropped"
+			}
+			if len(list.Result) != 1 || list.Result[0].State != want {
+				t.Errorf("activeflow %d: %+v, want one %s message", i, list.Result, want)
+			}
+		}
+		if got := capped.st.OutboxDropped(); got != 1 {
+			t.Errorf("dropped counted %d, want 1", got)
+		}
+		capped.deliverWith(t, events.Config{Poll: 10 * time.Millisecond}, time.Second)
+		eventually(t, "the two pending events", func() bool { return len(rc.requests()) >= 2 })
+		capped.as(e.alice, "GET", "/v1.0/activeflows/"+ids[2]+"/events", nil).wantStatus(http.StatusOK).decode(&list)
+		if n := len(rc.requests()); n != 2 || list.Result[0].State != "dropped" {
+			t.Errorf("%d requests; the dropped message is %s", n, list.Result[0].State)
+		}
+	})
+}
