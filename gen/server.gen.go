@@ -153,19 +153,19 @@ func (e ActionOptionConditionVariableCondition) Valid() bool {
 
 // Defines values for ActionOptionConditionVariableValueType.
 const (
-	Length ActionOptionConditionVariableValueType = "length"
-	Number ActionOptionConditionVariableValueType = "number"
-	String ActionOptionConditionVariableValueType = "string"
+	ActionOptionConditionVariableValueTypeLength ActionOptionConditionVariableValueType = "length"
+	ActionOptionConditionVariableValueTypeNumber ActionOptionConditionVariableValueType = "number"
+	ActionOptionConditionVariableValueTypeString ActionOptionConditionVariableValueType = "string"
 )
 
 // Valid indicates whether the value is a known member of the ActionOptionConditionVariableValueType enum.
 func (e ActionOptionConditionVariableValueType) Valid() bool {
 	switch e {
-	case Length:
+	case ActionOptionConditionVariableValueTypeLength:
 		return true
-	case Number:
+	case ActionOptionConditionVariableValueTypeNumber:
 		return true
-	case String:
+	case ActionOptionConditionVariableValueTypeString:
 		return true
 	default:
 		return false
@@ -198,19 +198,19 @@ func (e ActionOptionFetchEventMethod) Valid() bool {
 
 // Defines values for ActionOptionRecordingStartFormat.
 const (
-	Mp3 ActionOptionRecordingStartFormat = "mp3"
-	Ogg ActionOptionRecordingStartFormat = "ogg"
-	Wav ActionOptionRecordingStartFormat = "wav"
+	ActionOptionRecordingStartFormatMp3 ActionOptionRecordingStartFormat = "mp3"
+	ActionOptionRecordingStartFormatOgg ActionOptionRecordingStartFormat = "ogg"
+	ActionOptionRecordingStartFormatWav ActionOptionRecordingStartFormat = "wav"
 )
 
 // Valid indicates whether the value is a known member of the ActionOptionRecordingStartFormat enum.
 func (e ActionOptionRecordingStartFormat) Valid() bool {
 	switch e {
-	case Mp3:
+	case ActionOptionRecordingStartFormatMp3:
 		return true
-	case Ogg:
+	case ActionOptionRecordingStartFormatOgg:
 		return true
-	case Wav:
+	case ActionOptionRecordingStartFormatWav:
 		return true
 	default:
 		return false
@@ -402,16 +402,16 @@ func (e ActionType) Valid() bool {
 
 // Defines values for ActiveflowStatus.
 const (
-	Ended   ActiveflowStatus = "ended"
-	Running ActiveflowStatus = "running"
+	ActiveflowStatusEnded   ActiveflowStatus = "ended"
+	ActiveflowStatusRunning ActiveflowStatus = "running"
 )
 
 // Valid indicates whether the value is a known member of the ActiveflowStatus enum.
 func (e ActiveflowStatus) Valid() bool {
 	switch e {
-	case Ended:
+	case ActiveflowStatusEnded:
 		return true
-	case Running:
+	case ActiveflowStatusRunning:
 		return true
 	default:
 		return false
@@ -468,19 +468,19 @@ func (e ActiveflowEventType) Valid() bool {
 
 // Defines values for ActiveflowMessageState.
 const (
-	Delivered ActiveflowMessageState = "delivered"
-	Failed    ActiveflowMessageState = "failed"
-	Pending   ActiveflowMessageState = "pending"
+	ActiveflowMessageStateDelivered ActiveflowMessageState = "delivered"
+	ActiveflowMessageStateFailed    ActiveflowMessageState = "failed"
+	ActiveflowMessageStatePending   ActiveflowMessageState = "pending"
 )
 
 // Valid indicates whether the value is a known member of the ActiveflowMessageState enum.
 func (e ActiveflowMessageState) Valid() bool {
 	switch e {
-	case Delivered:
+	case ActiveflowMessageStateDelivered:
 		return true
-	case Failed:
+	case ActiveflowMessageStateFailed:
 		return true
-	case Pending:
+	case ActiveflowMessageStatePending:
 		return true
 	default:
 		return false
@@ -499,6 +499,129 @@ func (e AuthorType) Valid() bool {
 	case AuthorTypeAccesskey:
 		return true
 	case AuthorTypeUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CallDirection.
+const (
+	Incoming CallDirection = "incoming"
+	Outgoing CallDirection = "outgoing"
+)
+
+// Valid indicates whether the value is a known member of the CallDirection enum.
+func (e CallDirection) Valid() bool {
+	switch e {
+	case Incoming:
+		return true
+	case Outgoing:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CallHangupBy.
+const (
+	CallHangupByEmpty  CallHangupBy = ""
+	CallHangupByLocal  CallHangupBy = "local"
+	CallHangupByRemote CallHangupBy = "remote"
+)
+
+// Valid indicates whether the value is a known member of the CallHangupBy enum.
+func (e CallHangupBy) Valid() bool {
+	switch e {
+	case CallHangupByEmpty:
+		return true
+	case CallHangupByLocal:
+		return true
+	case CallHangupByRemote:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CallHangupReason.
+const (
+	CallHangupReasonAmd      CallHangupReason = "amd"
+	CallHangupReasonBusy     CallHangupReason = "busy"
+	CallHangupReasonCancel   CallHangupReason = "cancel"
+	CallHangupReasonDialout  CallHangupReason = "dialout"
+	CallHangupReasonEmpty    CallHangupReason = ""
+	CallHangupReasonFailed   CallHangupReason = "failed"
+	CallHangupReasonNoanswer CallHangupReason = "noanswer"
+	CallHangupReasonNormal   CallHangupReason = "normal"
+	CallHangupReasonTimeout  CallHangupReason = "timeout"
+)
+
+// Valid indicates whether the value is a known member of the CallHangupReason enum.
+func (e CallHangupReason) Valid() bool {
+	switch e {
+	case CallHangupReasonAmd:
+		return true
+	case CallHangupReasonBusy:
+		return true
+	case CallHangupReasonCancel:
+		return true
+	case CallHangupReasonDialout:
+		return true
+	case CallHangupReasonEmpty:
+		return true
+	case CallHangupReasonFailed:
+		return true
+	case CallHangupReasonNoanswer:
+		return true
+	case CallHangupReasonNormal:
+		return true
+	case CallHangupReasonTimeout:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CallStatus.
+const (
+	CallStatusCanceling   CallStatus = "canceling"
+	CallStatusDialing     CallStatus = "dialing"
+	CallStatusHangup      CallStatus = "hangup"
+	CallStatusProgressing CallStatus = "progressing"
+	CallStatusRinging     CallStatus = "ringing"
+	CallStatusTerminating CallStatus = "terminating"
+)
+
+// Valid indicates whether the value is a known member of the CallStatus enum.
+func (e CallStatus) Valid() bool {
+	switch e {
+	case CallStatusCanceling:
+		return true
+	case CallStatusDialing:
+		return true
+	case CallStatusHangup:
+		return true
+	case CallStatusProgressing:
+		return true
+	case CallStatusRinging:
+		return true
+	case CallStatusTerminating:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CallType.
+const (
+	CallTypeFlow CallType = "flow"
+)
+
+// Valid indicates whether the value is a known member of the CallType enum.
+func (e CallType) Valid() bool {
+	switch e {
+	case CallTypeFlow:
 		return true
 	default:
 		return false
@@ -712,6 +835,93 @@ func (e MeStatus) Valid() bool {
 	}
 }
 
+// Defines values for NumberStatus.
+const (
+	Active  NumberStatus = "active"
+	Deleted NumberStatus = "deleted"
+)
+
+// Valid indicates whether the value is a known member of the NumberStatus enum.
+func (e NumberStatus) Valid() bool {
+	switch e {
+	case Active:
+		return true
+	case Deleted:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NumberType.
+const (
+	NumberTypeNormal NumberType = "normal"
+)
+
+// Valid indicates whether the value is a known member of the NumberType enum.
+func (e NumberType) Valid() bool {
+	switch e {
+	case NumberTypeNormal:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RecordingFormat.
+const (
+	RecordingFormatWav RecordingFormat = "wav"
+)
+
+// Valid indicates whether the value is a known member of the RecordingFormat enum.
+func (e RecordingFormat) Valid() bool {
+	switch e {
+	case RecordingFormatWav:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RecordingReferenceType.
+const (
+	RecordingReferenceTypeCall RecordingReferenceType = "call"
+)
+
+// Valid indicates whether the value is a known member of the RecordingReferenceType enum.
+func (e RecordingReferenceType) Valid() bool {
+	switch e {
+	case RecordingReferenceTypeCall:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RecordingStatus.
+const (
+	RecordingStatusEnded      RecordingStatus = "ended"
+	RecordingStatusInitiating RecordingStatus = "initiating"
+	RecordingStatusRecording  RecordingStatus = "recording"
+	RecordingStatusStopping   RecordingStatus = "stopping"
+)
+
+// Valid indicates whether the value is a known member of the RecordingStatus enum.
+func (e RecordingStatus) Valid() bool {
+	switch e {
+	case RecordingStatusEnded:
+		return true
+	case RecordingStatusInitiating:
+		return true
+	case RecordingStatusRecording:
+		return true
+	case RecordingStatusStopping:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for FieldValidation.
 const (
 	FieldValidationIgnore FieldValidation = "Ignore"
@@ -775,6 +985,27 @@ func (e CreateActiveflowParamsFieldValidation) Valid() bool {
 	}
 }
 
+// Defines values for CreateCallParamsFieldValidation.
+const (
+	CreateCallParamsFieldValidationIgnore CreateCallParamsFieldValidation = "Ignore"
+	CreateCallParamsFieldValidationStrict CreateCallParamsFieldValidation = "Strict"
+	CreateCallParamsFieldValidationWarn   CreateCallParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the CreateCallParamsFieldValidation enum.
+func (e CreateCallParamsFieldValidation) Valid() bool {
+	switch e {
+	case CreateCallParamsFieldValidationIgnore:
+		return true
+	case CreateCallParamsFieldValidationStrict:
+		return true
+	case CreateCallParamsFieldValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CreateFlowParamsFieldValidation.
 const (
 	CreateFlowParamsFieldValidationIgnore CreateFlowParamsFieldValidation = "Ignore"
@@ -832,6 +1063,69 @@ func (e GetFlowGraphParamsFormat) Valid() bool {
 	case Json:
 		return true
 	case Mermaid:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateNumberParamsFieldValidation.
+const (
+	CreateNumberParamsFieldValidationIgnore CreateNumberParamsFieldValidation = "Ignore"
+	CreateNumberParamsFieldValidationStrict CreateNumberParamsFieldValidation = "Strict"
+	CreateNumberParamsFieldValidationWarn   CreateNumberParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the CreateNumberParamsFieldValidation enum.
+func (e CreateNumberParamsFieldValidation) Valid() bool {
+	switch e {
+	case CreateNumberParamsFieldValidationIgnore:
+		return true
+	case CreateNumberParamsFieldValidationStrict:
+		return true
+	case CreateNumberParamsFieldValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateNumberParamsFieldValidation.
+const (
+	UpdateNumberParamsFieldValidationIgnore UpdateNumberParamsFieldValidation = "Ignore"
+	UpdateNumberParamsFieldValidationStrict UpdateNumberParamsFieldValidation = "Strict"
+	UpdateNumberParamsFieldValidationWarn   UpdateNumberParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the UpdateNumberParamsFieldValidation enum.
+func (e UpdateNumberParamsFieldValidation) Valid() bool {
+	switch e {
+	case UpdateNumberParamsFieldValidationIgnore:
+		return true
+	case UpdateNumberParamsFieldValidationStrict:
+		return true
+	case UpdateNumberParamsFieldValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateNumberFlowIDsParamsFieldValidation.
+const (
+	UpdateNumberFlowIDsParamsFieldValidationIgnore UpdateNumberFlowIDsParamsFieldValidation = "Ignore"
+	UpdateNumberFlowIDsParamsFieldValidationStrict UpdateNumberFlowIDsParamsFieldValidation = "Strict"
+	UpdateNumberFlowIDsParamsFieldValidationWarn   UpdateNumberFlowIDsParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the UpdateNumberFlowIDsParamsFieldValidation enum.
+func (e UpdateNumberFlowIDsParamsFieldValidation) Valid() bool {
+	switch e {
+	case UpdateNumberFlowIDsParamsFieldValidationIgnore:
+		return true
+	case UpdateNumberFlowIDsParamsFieldValidationStrict:
+		return true
+	case UpdateNumberFlowIDsParamsFieldValidationWarn:
 		return true
 	default:
 		return false
@@ -2083,6 +2377,225 @@ type Author struct {
 // Example: user
 type AuthorType string
 
+// Call A phone call that flowbin answered or placed (VoIPbin's call). `status` moves `dialing` (outgoing, INVITE
+// sent) → `ringing` → `progressing` (answered, its flow running) → `terminating` (hanging up) → `hangup`;
+// an outgoing call hung up before the far end answers passes `canceling`. Every status change is an event
+// (`call_ringing`, `call_progressing`, `call_hangup`) to the customer's webhook.
+type Call struct {
+	// ActiveflowId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ActiveflowId ZeroableID `json:"activeflow_id"`
+
+	// ChainedCallIds The calls this one placed (`connect`). Never null.
+	ChainedCallIds []openapi_types.UUID `json:"chained_call_ids"`
+
+	// CustomerId The customer that owns the call.
+	//
+	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
+	CustomerId openapi_types.UUID `json:"customer_id"`
+
+	// Destination A party of a call, as VoIPbin's address. Every member is always present (`""` when unknown).
+	Destination CallAddress `json:"destination"`
+
+	// Direction `incoming` (flowbin answered it) or `outgoing` (flowbin placed it).
+	//
+	// Example: incoming
+	Direction CallDirection `json:"direction"`
+
+	// FlowId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	FlowId ZeroableID `json:"flow_id"`
+
+	// GroupcallId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	GroupcallId ZeroableID `json:"groupcall_id"`
+
+	// HangupBy Who hung up, once the call ended; `""` before.
+	//
+	// Example: remote
+	HangupBy CallHangupBy `json:"hangup_by"`
+
+	// HangupReason Why the call ended, as VoIPbin says it; `""` before.
+	//
+	// Example: normal
+	HangupReason CallHangupReason `json:"hangup_reason"`
+
+	// Id The call's id.
+	//
+	// Example: 0193a4b2-1111-7d3a-9f00-3b1c2d4e5f70
+	Id openapi_types.UUID `json:"id"`
+
+	// MasterCallId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	MasterCallId ZeroableID `json:"master_call_id"`
+
+	// MuteDirection VoIPbin's mute state; always `""` in flowbin.
+	//
+	// Example:
+	MuteDirection string `json:"mute_direction"`
+
+	// OwnerId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	OwnerId ZeroableID `json:"owner_id"`
+
+	// OwnerType VoIPbin's owner (an agent…); always `""` in flowbin.
+	//
+	// Example:
+	OwnerType string `json:"owner_type"`
+
+	// RecordingId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	RecordingId ZeroableID `json:"recording_id"`
+
+	// RecordingIds The call's recordings, oldest first. Never null.
+	RecordingIds []openapi_types.UUID `json:"recording_ids"`
+
+	// Source A party of a call, as VoIPbin's address. Every member is always present (`""` when unknown).
+	Source CallAddress `json:"source"`
+
+	// Status Where the call is now.
+	//
+	// Example: progressing
+	Status CallStatus `json:"status"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// TmDelete A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmDelete Timestamp `json:"tm_delete"`
+
+	// TmHangup A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmHangup Timestamp `json:"tm_hangup"`
+
+	// TmProgressing A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmProgressing Timestamp `json:"tm_progressing"`
+
+	// TmRinging A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmRinging Timestamp `json:"tm_ringing"`
+
+	// TmUpdate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmUpdate Timestamp `json:"tm_update"`
+
+	// Type What the call runs; always `flow` in flowbin.
+	//
+	// Example: flow
+	Type CallType `json:"type"`
+}
+
+// CallDirection `incoming` (flowbin answered it) or `outgoing` (flowbin placed it).
+//
+// Example: incoming
+type CallDirection string
+
+// CallHangupBy Who hung up, once the call ended; `""` before.
+//
+// Example: remote
+type CallHangupBy string
+
+// CallHangupReason Why the call ended, as VoIPbin says it; `""` before.
+//
+// Example: normal
+type CallHangupReason string
+
+// CallStatus Where the call is now.
+//
+// Example: progressing
+type CallStatus string
+
+// CallType What the call runs; always `flow` in flowbin.
+//
+// Example: flow
+type CallType string
+
+// CallAddress A party of a call, as VoIPbin's address. Every member is always present (`""` when unknown).
+type CallAddress struct {
+	// Detail A longer description for people.
+	//
+	// Example:
+	Detail string `json:"detail"`
+
+	// Name A name for people.
+	//
+	// Example:
+	Name string `json:"name"`
+
+	// Target The address itself, such as `sip:alice@127.0.0.1` or `+15551230001`.
+	//
+	// Example: sip:alice@127.0.0.1
+	Target string `json:"target"`
+
+	// TargetName The display name, from the SIP `From` or `To` header.
+	//
+	// Example: Alice
+	TargetName string `json:"target_name"`
+
+	// Type `sip` (a SIP URI) or `tel` (an E.164 number); VoIPbin has more kinds.
+	//
+	// Example: sip
+	Type string `json:"type"`
+}
+
+// CallCreate Outgoing calls to place: one per destination, each running `flow_id` or `actions` once answered. VoIPbin's
+// `anonymous` (`x-ignored-fields`) is accepted and ignored; other unknown fields follow `field_validation`.
+type CallCreate struct {
+	// Actions Actions to run on each call instead of a stored flow, validated as a flow's.
+	Actions *[]Action `json:"actions,omitempty"`
+
+	// Destinations Where to call; `sip` and `tel` addresses.
+	Destinations []Address `json:"destinations"`
+
+	// FlowId A live flow of the caller to run on each call. One of `flow_id` and `actions`.
+	//
+	// Example: decc2634-0b2a-11eb-b38d-87a8f1051188
+	FlowId *openapi_types.UUID `json:"flow_id,omitempty"`
+
+	// Source A party to reach, such as a phone number, SIP URI, email address or agent.
+	Source Address `json:"source"`
+
+	// Variables Variables of each call's activeflow. Keys beginning with `voipbin.` are ignored.
+	//
+	// Example: {"campaign":"december"}
+	Variables *map[string]string `json:"variables,omitempty"`
+}
+
+// CallList One page of calls.
+type CallList struct {
+	// NextPageToken A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	NextPageToken Timestamp `json:"next_page_token"`
+
+	// Result The calls, newest first. Never null.
+	Result []Call `json:"result"`
+}
+
+// CallsCreated The calls placed, as VoIPbin answers them.
+type CallsCreated struct {
+	// Calls One call per destination, in the order of `destinations`.
+	Calls []Call `json:"calls"`
+
+	// Groupcalls VoIPbin's group calls; always empty in flowbin.
+	Groupcalls []map[string]interface{} `json:"groupcalls"`
+}
+
 // Customer A customer, in the shape of VoIPbin's `CustomerManagerCustomer`.
 type Customer struct {
 	// Address Not kept by flowbin; always `""`.
@@ -2219,6 +2732,11 @@ type DeliveryAttempt struct {
 	// Example: 2021-02-04 06:47:01.139361
 	TmAttempt Timestamp `json:"tm_attempt"`
 }
+
+// E164 A phone number in E.164 form, `+` and up to 15 digits.
+//
+// Example: +15551230001
+type E164 = string
 
 // Error The one error envelope, used by every error answer of every operation.
 type Error struct {
@@ -2369,6 +2887,14 @@ type Flow struct {
 	//
 	// Example: default flow for voipbin incoming calls
 	Detail string `json:"detail"`
+
+	// DirectHash `direct.` and 12 hex digits: a SIP call to that user (`sip:direct.3f9a0c1b7d2e@flowbin.example.com`)
+	// runs this flow, as VoIPbin's direct calls. `""` until `POST /v1.0/flows/{id}/direct-hash-regenerate`
+	// makes one. Ignored in writes of the flow.
+	//
+	//
+	// Example: direct.3f9a0c1b7d2e
+	DirectHash *string `json:"direct_hash,omitempty"`
 
 	// Id The flow's id.
 	//
@@ -2718,6 +3244,262 @@ type MeRingMethod string
 // Example:
 type MeStatus string
 
+// Number A phone number of the customer, and the flows its calls and messages run (VoIPbin's number).
+type Number struct {
+	// CallFlowId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	CallFlowId ZeroableID `json:"call_flow_id"`
+
+	// CustomerId The customer that owns the number.
+	//
+	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
+	CustomerId openapi_types.UUID `json:"customer_id"`
+
+	// Detail A longer description for people.
+	//
+	// Example: the number on the website
+	Detail string `json:"detail"`
+
+	// Id The number's id.
+	//
+	// Example: 8d3b6a4e-5c2f-4f0e-9a1b-2c3d4e5f6a7b
+	Id openapi_types.UUID `json:"id"`
+
+	// MessageFlowId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	MessageFlowId ZeroableID `json:"message_flow_id"`
+
+	// Name A name for people.
+	//
+	// Example: support line
+	Name string `json:"name"`
+
+	// Number A phone number in E.164 form, `+` and up to 15 digits.
+	//
+	// Example: +15551230001
+	Number E164 `json:"number"`
+
+	// Status `active`, or `deleted` in the answer to a delete.
+	//
+	// Example: active
+	Status NumberStatus `json:"status"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// TmDelete A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmDelete Timestamp `json:"tm_delete"`
+
+	// TmUpdate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmUpdate Timestamp `json:"tm_update"`
+
+	// Type VoIPbin's number type. flowbin's numbers are always `normal`.
+	//
+	// Example: normal
+	Type NumberType `json:"type"`
+}
+
+// NumberStatus `active`, or `deleted` in the answer to a delete.
+//
+// Example: active
+type NumberStatus string
+
+// NumberType VoIPbin's number type. flowbin's numbers are always `normal`.
+//
+// Example: normal
+type NumberType string
+
+// NumberCreate A new number. The read-only fields of `Number` and VoIPbin's purchase fields (`x-ignored-fields`) are ignored
+// in every field validation mode; other unknown fields follow `field_validation`.
+type NumberCreate struct {
+	// CallFlowId A live flow of the caller, run by the number's incoming calls. Absent or the zero UUID, none.
+	//
+	// Example: decc2634-0b2a-11eb-b38d-87a8f1051188
+	CallFlowId *openapi_types.UUID `json:"call_flow_id,omitempty"`
+
+	// Detail A longer description for people.
+	//
+	// Example: the number on the website
+	Detail *string `json:"detail,omitempty"`
+
+	// MessageFlowId A live flow of the caller for the number's messages (kept for VoIPbin's clients; flowbin takes no messages).
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	MessageFlowId *openapi_types.UUID `json:"message_flow_id,omitempty"`
+
+	// Name A name for people.
+	//
+	// Example: support line
+	Name *string `json:"name,omitempty"`
+
+	// Number A phone number in E.164 form, `+` and up to 15 digits.
+	//
+	// Example: +15551230001
+	Number E164 `json:"number"`
+}
+
+// NumberFlowIDs A number's flows; a field left out keeps its value.
+type NumberFlowIDs struct {
+	// CallFlowId A live flow of the caller, or the zero UUID for none.
+	//
+	// Example: decc2634-0b2a-11eb-b38d-87a8f1051188
+	CallFlowId *openapi_types.UUID `json:"call_flow_id,omitempty"`
+
+	// MessageFlowId A live flow of the caller, or the zero UUID for none.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	MessageFlowId *openapi_types.UUID `json:"message_flow_id,omitempty"`
+}
+
+// NumberList One page of numbers.
+type NumberList struct {
+	// NextPageToken A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	NextPageToken Timestamp `json:"next_page_token"`
+
+	// Result The numbers, newest first. Never null.
+	Result []Number `json:"result"`
+}
+
+// NumberUpdate New settings of a number; a field left out keeps its value. The read-only fields of `Number`
+// (`x-ignored-fields`, `number` among them) are ignored in every field validation mode, so that a number read
+// with GET can be sent back.
+type NumberUpdate struct {
+	// CallFlowId A live flow of the caller, or the zero UUID for none.
+	//
+	// Example: decc2634-0b2a-11eb-b38d-87a8f1051188
+	CallFlowId *openapi_types.UUID `json:"call_flow_id,omitempty"`
+
+	// Detail A longer description for people.
+	//
+	// Example: the number on the website
+	Detail *string `json:"detail,omitempty"`
+
+	// MessageFlowId A live flow of the caller, or the zero UUID for none.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	MessageFlowId *openapi_types.UUID `json:"message_flow_id,omitempty"`
+
+	// Name A name for people.
+	//
+	// Example: support line (after hours)
+	Name *string `json:"name,omitempty"`
+}
+
+// Recording The audio of a call, recorded between `recording_start` and `recording_stop` (or the call's end), as
+// VoIPbin's recording. Its WAV file is at `GET /v1.0/recordingfiles/{id}`.
+type Recording struct {
+	// ActiveflowId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ActiveflowId ZeroableID `json:"activeflow_id"`
+
+	// CustomerId The customer that owns the recording.
+	//
+	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
+	CustomerId openapi_types.UUID `json:"customer_id"`
+
+	// Format The file's format.
+	//
+	// Example: wav
+	Format RecordingFormat `json:"format"`
+
+	// Id The recording's id.
+	//
+	// Example: 0193a4b2-3333-7d3a-9f00-3b1c2d4e5f70
+	Id openapi_types.UUID `json:"id"`
+
+	// OnEndFlowId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	OnEndFlowId ZeroableID `json:"on_end_flow_id"`
+
+	// OwnerId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	OwnerId ZeroableID `json:"owner_id"`
+
+	// OwnerType VoIPbin's owner; always `""` in flowbin.
+	//
+	// Example:
+	OwnerType string `json:"owner_type"`
+
+	// ReferenceId The call's id.
+	//
+	// Example: 0193a4b2-1111-7d3a-9f00-3b1c2d4e5f70
+	ReferenceId openapi_types.UUID `json:"reference_id"`
+
+	// ReferenceType What was recorded; always `call` in flowbin.
+	//
+	// Example: call
+	ReferenceType RecordingReferenceType `json:"reference_type"`
+
+	// Status `recording` while it records, `ended` once its file is complete.
+	//
+	// Example: ended
+	Status RecordingStatus `json:"status"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// TmDelete A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmDelete Timestamp `json:"tm_delete"`
+
+	// TmEnd A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmEnd Timestamp `json:"tm_end"`
+
+	// TmStart A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmStart Timestamp `json:"tm_start"`
+
+	// TmUpdate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmUpdate Timestamp `json:"tm_update"`
+}
+
+// RecordingFormat The file's format.
+//
+// Example: wav
+type RecordingFormat string
+
+// RecordingReferenceType What was recorded; always `call` in flowbin.
+//
+// Example: call
+type RecordingReferenceType string
+
+// RecordingStatus `recording` while it records, `ended` once its file is complete.
+//
+// Example: ended
+type RecordingStatus string
+
+// RecordingList One page of recordings.
+type RecordingList struct {
+	// NextPageToken A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	NextPageToken Timestamp `json:"next_page_token"`
+
+	// Result The recordings, newest first. Never null.
+	Result []Recording `json:"result"`
+}
+
 // Simulation How a simulated execution went.
 type Simulation struct {
 	// EndReason Why it ended, as `Activeflow.end_reason`.
@@ -2812,11 +3594,19 @@ type WebhookSecret struct {
 	WebhookSecret string `json:"webhook_secret"`
 }
 
+// ZeroableID An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+//
+// Example: 00000000-0000-0000-0000-000000000000
+type ZeroableID = openapi_types.UUID
+
 // AccesskeyID defines model for AccesskeyID.
 type AccesskeyID = openapi_types.UUID
 
 // ActiveflowID defines model for ActiveflowID.
 type ActiveflowID = openapi_types.UUID
+
+// CallID defines model for CallID.
+type CallID = openapi_types.UUID
 
 // FieldValidation defines model for FieldValidation.
 type FieldValidation string
@@ -2833,11 +3623,17 @@ type IfMatch = string
 // IfNoneMatch defines model for IfNoneMatch.
 type IfNoneMatch = string
 
+// NumberID defines model for NumberID.
+type NumberID = openapi_types.UUID
+
 // PageSize defines model for PageSize.
 type PageSize = int
 
 // PageToken A timestamp, `YYYY-MM-DD HH:MM:SS.ffffff` in UTC, or VoIPbin's RFC 3339 form.
 type PageToken = string
+
+// RecordingID defines model for RecordingID.
+type RecordingID = openapi_types.UUID
 
 // RevisionNumber defines model for RevisionNumber.
 type RevisionNumber = int32
@@ -2869,6 +3665,9 @@ type InternalError = Error
 // NotFound The one error envelope, used by every error answer of every operation.
 type NotFound = Error
 
+// NumberTaken The one error envelope, used by every error answer of every operation.
+type NumberTaken = Error
+
 // PayloadTooLarge The one error envelope, used by every error answer of every operation.
 type PayloadTooLarge = Error
 
@@ -2878,8 +3677,20 @@ type PreconditionFailed = Error
 // PreconditionRequired The one error envelope, used by every error answer of every operation.
 type PreconditionRequired = Error
 
+// RangeNotSatisfiable The one error envelope, used by every error answer of every operation.
+type RangeNotSatisfiable = Error
+
+// RecordingInProgress The one error envelope, used by every error answer of every operation.
+type RecordingInProgress = Error
+
+// SIPUnavailable The one error envelope, used by every error answer of every operation.
+type SIPUnavailable = Error
+
 // ServiceUnavailable The one error envelope, used by every error answer of every operation.
 type ServiceUnavailable = Error
+
+// TooManyCalls The one error envelope, used by every error answer of every operation.
+type TooManyCalls = Error
 
 // TooManyRequests The one error envelope, used by every error answer of every operation.
 type TooManyRequests = Error
@@ -2978,6 +3789,31 @@ type NextActiveflowActionParams struct {
 	// answers 409. A fresh UUID per operation is a good key, such as `6f1c1c56-2d0a-4c8e-9b55-0d8a3f0f2a11`.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
+
+// ListCallsParams defines parameters for ListCalls.
+type ListCallsParams struct {
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page. For example `10`.
+	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+
+	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
+	// timestamp that the client wrote itself works too, in the same format or in VoIPbin's current RFC 3339 form
+	// (`2020-10-11T01:00:00.000001Z`). Empty or absent: the first page.
+	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
+}
+
+// CreateCallParams defines parameters for CreateCall.
+type CreateCallParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *CreateCallParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+}
+
+// CreateCallParamsFieldValidation defines parameters for CreateCall.
+type CreateCallParamsFieldValidation string
 
 // ListFlowsParams defines parameters for ListFlows.
 type ListFlowsParams struct {
@@ -3088,6 +3924,74 @@ type RestoreFlowRevisionParams struct {
 // SimulateFlowJSONBody defines parameters for SimulateFlow.
 type SimulateFlowJSONBody = json.RawMessage
 
+// ListNumbersParams defines parameters for ListNumbers.
+type ListNumbersParams struct {
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page. For example `10`.
+	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+
+	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
+	// timestamp that the client wrote itself works too, in the same format or in VoIPbin's current RFC 3339 form
+	// (`2020-10-11T01:00:00.000001Z`). Empty or absent: the first page.
+	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
+}
+
+// CreateNumberParams defines parameters for CreateNumber.
+type CreateNumberParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *CreateNumberParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+}
+
+// CreateNumberParamsFieldValidation defines parameters for CreateNumber.
+type CreateNumberParamsFieldValidation string
+
+// UpdateNumberParams defines parameters for UpdateNumber.
+type UpdateNumberParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *UpdateNumberParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+}
+
+// UpdateNumberParamsFieldValidation defines parameters for UpdateNumber.
+type UpdateNumberParamsFieldValidation string
+
+// UpdateNumberFlowIDsParams defines parameters for UpdateNumberFlowIDs.
+type UpdateNumberFlowIDsParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *UpdateNumberFlowIDsParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+}
+
+// UpdateNumberFlowIDsParamsFieldValidation defines parameters for UpdateNumberFlowIDs.
+type UpdateNumberFlowIDsParamsFieldValidation string
+
+// GetRecordingFileParams defines parameters for GetRecordingFile.
+type GetRecordingFileParams struct {
+	// Range A byte range (RFC 9110), such as `bytes=0-1023`.
+	Range *string `json:"Range,omitempty"`
+}
+
+// ListRecordingsParams defines parameters for ListRecordings.
+type ListRecordingsParams struct {
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page. For example `10`.
+	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+
+	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
+	// timestamp that the client wrote itself works too, in the same format or in VoIPbin's current RFC 3339 form
+	// (`2020-10-11T01:00:00.000001Z`). Empty or absent: the first page.
+	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
+}
+
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
 
@@ -3102,6 +4006,9 @@ type CreateActiveflowJSONRequestBody = CreateActiveflowJSONBody
 
 // NextActiveflowActionJSONRequestBody defines body for NextActiveflowAction for application/json ContentType.
 type NextActiveflowActionJSONRequestBody = ActiveflowNext
+
+// CreateCallJSONRequestBody defines body for CreateCall for application/json ContentType.
+type CreateCallJSONRequestBody = CallCreate
 
 // UpdateCustomerJSONRequestBody defines body for UpdateCustomer for application/json ContentType.
 type UpdateCustomerJSONRequestBody = CustomerUpdate
@@ -3120,6 +4027,15 @@ type UpdateFlowJSONRequestBody = UpdateFlowJSONBody
 
 // SimulateFlowJSONRequestBody defines body for SimulateFlow for application/json ContentType.
 type SimulateFlowJSONRequestBody = SimulateFlowJSONBody
+
+// CreateNumberJSONRequestBody defines body for CreateNumber for application/json ContentType.
+type CreateNumberJSONRequestBody = NumberCreate
+
+// UpdateNumberJSONRequestBody defines body for UpdateNumber for application/json ContentType.
+type UpdateNumberJSONRequestBody = NumberUpdate
+
+// UpdateNumberFlowIDsJSONRequestBody defines body for UpdateNumberFlowIDs for application/json ContentType.
+type UpdateNumberFlowIDsJSONRequestBody = NumberFlowIDs
 
 // ActiveflowEventJSONRequestBody defines body for ActiveflowEvent for application/json ContentType.
 type ActiveflowEventJSONRequestBody = ActiveflowEvent
@@ -6807,6 +7723,18 @@ type ServerInterface interface {
 	// StopActiveflow Stop an activeflow
 	// (POST /v1.0/activeflows/{id}/stop)
 	StopActiveflow(ctx echo.Context, id ActiveflowID) error
+	// ListCalls List calls
+	// (GET /v1.0/calls)
+	ListCalls(ctx echo.Context, params ListCallsParams) error
+	// CreateCall Place calls
+	// (POST /v1.0/calls)
+	CreateCall(ctx echo.Context, params CreateCallParams) error
+	// GetCall Get a call
+	// (GET /v1.0/calls/{id})
+	GetCall(ctx echo.Context, id CallID) error
+	// HangupCall Hang up a call
+	// (POST /v1.0/calls/{id}/hangup)
+	HangupCall(ctx echo.Context, id CallID) error
 	// GetCustomer The caller's customer
 	// (GET /v1.0/customer)
 	GetCustomer(ctx echo.Context) error
@@ -6837,6 +7765,9 @@ type ServerInterface interface {
 	// UpdateFlow Replace a flow
 	// (PUT /v1.0/flows/{id})
 	UpdateFlow(ctx echo.Context, id FlowID, params UpdateFlowParams) error
+	// RegenerateFlowDirectHash Make a new direct hash for a flow
+	// (POST /v1.0/flows/{id}/direct-hash-regenerate)
+	RegenerateFlowDirectHash(ctx echo.Context, id FlowID) error
 	// GetFlowGraph A flow as a graph
 	// (GET /v1.0/flows/{id}/graph)
 	GetFlowGraph(ctx echo.Context, id FlowID, params GetFlowGraphParams) error
@@ -6855,6 +7786,36 @@ type ServerInterface interface {
 	// GetMe Who am I
 	// (GET /v1.0/me)
 	GetMe(ctx echo.Context) error
+	// ListNumbers List numbers
+	// (GET /v1.0/numbers)
+	ListNumbers(ctx echo.Context, params ListNumbersParams) error
+	// CreateNumber Create a number
+	// (POST /v1.0/numbers)
+	CreateNumber(ctx echo.Context, params CreateNumberParams) error
+	// DeleteNumber Delete a number
+	// (DELETE /v1.0/numbers/{id})
+	DeleteNumber(ctx echo.Context, id NumberID) error
+	// GetNumber Get a number
+	// (GET /v1.0/numbers/{id})
+	GetNumber(ctx echo.Context, id NumberID) error
+	// UpdateNumber Update a number
+	// (PUT /v1.0/numbers/{id})
+	UpdateNumber(ctx echo.Context, id NumberID, params UpdateNumberParams) error
+	// UpdateNumberFlowIDs Set a number's flows
+	// (PUT /v1.0/numbers/{id}/flow_id)
+	UpdateNumberFlowIDs(ctx echo.Context, id NumberID, params UpdateNumberFlowIDsParams) error
+	// GetRecordingFile Download a recording's audio
+	// (GET /v1.0/recordingfiles/{id})
+	GetRecordingFile(ctx echo.Context, id RecordingID, params GetRecordingFileParams) error
+	// ListRecordings List recordings
+	// (GET /v1.0/recordings)
+	ListRecordings(ctx echo.Context, params ListRecordingsParams) error
+	// DeleteRecording Delete a recording
+	// (DELETE /v1.0/recordings/{id})
+	DeleteRecording(ctx echo.Context, id RecordingID) error
+	// GetRecording Get a recording
+	// (GET /v1.0/recordings/{id})
+	GetRecording(ctx echo.Context, id RecordingID) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -7225,6 +8186,81 @@ func (w *ServerInterfaceWrapper) StopActiveflow(ctx echo.Context) error {
 	return err
 }
 
+// ListCalls converts echo context to params.
+func (w *ServerInterfaceWrapper) ListCalls(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListCallsParams
+	// ------------- Optional query parameter "page_size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_size", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_size: %s", err))
+	}
+
+	// ------------- Optional query parameter "page_token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_token", ctx.QueryParams(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_token: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListCalls(ctx, params)
+	return err
+}
+
+// CreateCall converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateCall(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateCallParams
+	// ------------- Optional query parameter "field_validation" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "field_validation", ctx.QueryParams(), &params.FieldValidation, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter field_validation: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateCall(ctx, params)
+	return err
+}
+
+// GetCall converts echo context to params.
+func (w *ServerInterfaceWrapper) GetCall(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id CallID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetCall(ctx, id)
+	return err
+}
+
+// HangupCall converts echo context to params.
+func (w *ServerInterfaceWrapper) HangupCall(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id CallID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.HangupCall(ctx, id)
+	return err
+}
+
 // GetCustomer converts echo context to params.
 func (w *ServerInterfaceWrapper) GetCustomer(ctx echo.Context) error {
 	var err error
@@ -7444,6 +8480,22 @@ func (w *ServerInterfaceWrapper) UpdateFlow(ctx echo.Context) error {
 	return err
 }
 
+// RegenerateFlowDirectHash converts echo context to params.
+func (w *ServerInterfaceWrapper) RegenerateFlowDirectHash(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id FlowID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RegenerateFlowDirectHash(ctx, id)
+	return err
+}
+
 // GetFlowGraph converts echo context to params.
 func (w *ServerInterfaceWrapper) GetFlowGraph(ctx echo.Context) error {
 	var err error
@@ -7601,6 +8653,224 @@ func (w *ServerInterfaceWrapper) GetMe(ctx echo.Context) error {
 	return err
 }
 
+// ListNumbers converts echo context to params.
+func (w *ServerInterfaceWrapper) ListNumbers(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListNumbersParams
+	// ------------- Optional query parameter "page_size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_size", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_size: %s", err))
+	}
+
+	// ------------- Optional query parameter "page_token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_token", ctx.QueryParams(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_token: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListNumbers(ctx, params)
+	return err
+}
+
+// CreateNumber converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateNumber(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateNumberParams
+	// ------------- Optional query parameter "field_validation" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "field_validation", ctx.QueryParams(), &params.FieldValidation, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter field_validation: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateNumber(ctx, params)
+	return err
+}
+
+// DeleteNumber converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteNumber(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id NumberID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteNumber(ctx, id)
+	return err
+}
+
+// GetNumber converts echo context to params.
+func (w *ServerInterfaceWrapper) GetNumber(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id NumberID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetNumber(ctx, id)
+	return err
+}
+
+// UpdateNumber converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateNumber(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id NumberID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateNumberParams
+	// ------------- Optional query parameter "field_validation" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "field_validation", ctx.QueryParams(), &params.FieldValidation, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter field_validation: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateNumber(ctx, id, params)
+	return err
+}
+
+// UpdateNumberFlowIDs converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateNumberFlowIDs(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id NumberID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateNumberFlowIDsParams
+	// ------------- Optional query parameter "field_validation" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "field_validation", ctx.QueryParams(), &params.FieldValidation, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter field_validation: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateNumberFlowIDs(ctx, id, params)
+	return err
+}
+
+// GetRecordingFile converts echo context to params.
+func (w *ServerInterfaceWrapper) GetRecordingFile(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id RecordingID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetRecordingFileParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Range" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Range")]; found {
+		var Range string
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Range, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Range", valueList[0], &Range, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Range: %s", err))
+		}
+
+		params.Range = &Range
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetRecordingFile(ctx, id, params)
+	return err
+}
+
+// ListRecordings converts echo context to params.
+func (w *ServerInterfaceWrapper) ListRecordings(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListRecordingsParams
+	// ------------- Optional query parameter "page_size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_size", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_size: %s", err))
+	}
+
+	// ------------- Optional query parameter "page_token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_token", ctx.QueryParams(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_token: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListRecordings(ctx, params)
+	return err
+}
+
+// DeleteRecording converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteRecording(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id RecordingID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteRecording(ctx, id)
+	return err
+}
+
+// GetRecording converts echo context to params.
+func (w *ServerInterfaceWrapper) GetRecording(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id RecordingID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetRecording(ctx, id)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -7669,6 +8939,10 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1.0/activeflows/:id/events", wrapper.ListActiveflowEvents, options.OperationMiddlewares["listActiveflowEvents"]...)
 	router.POST(options.BaseURL+"/v1.0/activeflows/:id/next", wrapper.NextActiveflowAction, options.OperationMiddlewares["nextActiveflowAction"]...)
 	router.POST(options.BaseURL+"/v1.0/activeflows/:id/stop", wrapper.StopActiveflow, options.OperationMiddlewares["stopActiveflow"]...)
+	router.GET(options.BaseURL+"/v1.0/calls", wrapper.ListCalls, options.OperationMiddlewares["listCalls"]...)
+	router.POST(options.BaseURL+"/v1.0/calls", wrapper.CreateCall, options.OperationMiddlewares["createCall"]...)
+	router.GET(options.BaseURL+"/v1.0/calls/:id", wrapper.GetCall, options.OperationMiddlewares["getCall"]...)
+	router.POST(options.BaseURL+"/v1.0/calls/:id/hangup", wrapper.HangupCall, options.OperationMiddlewares["hangupCall"]...)
 	router.GET(options.BaseURL+"/v1.0/customer", wrapper.GetCustomer, options.OperationMiddlewares["getCustomer"]...)
 	router.PUT(options.BaseURL+"/v1.0/customer", wrapper.UpdateCustomer, options.OperationMiddlewares["updateCustomer"]...)
 	router.POST(options.BaseURL+"/v1.0/customer/webhook_secret", wrapper.RotateWebhookSecret, options.OperationMiddlewares["rotateWebhookSecret"]...)
@@ -7677,6 +8951,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v1.0/flows/:id", wrapper.DeleteFlow, options.OperationMiddlewares["deleteFlow"]...)
 	router.GET(options.BaseURL+"/v1.0/flows/:id", wrapper.GetFlow, options.OperationMiddlewares["getFlow"]...)
 	router.PUT(options.BaseURL+"/v1.0/flows/:id", wrapper.UpdateFlow, options.OperationMiddlewares["updateFlow"]...)
+	router.POST(options.BaseURL+"/v1.0/flows/:id/direct-hash-regenerate", wrapper.RegenerateFlowDirectHash, options.OperationMiddlewares["regenerateFlowDirectHash"]...)
 	router.GET(options.BaseURL+"/v1.0/flows/:id/graph", wrapper.GetFlowGraph, options.OperationMiddlewares["getFlowGraph"]...)
 	router.GET(options.BaseURL+"/v1.0/flows/:id/revisions", wrapper.ListFlowRevisions, options.OperationMiddlewares["listFlowRevisions"]...)
 	router.GET(options.BaseURL+"/v1.0/flows/:id/revisions/:revision", wrapper.GetFlowRevision, options.OperationMiddlewares["getFlowRevision"]...)
@@ -7685,6 +8960,16 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1.0/flows/simulate", wrapper.SimulateActions, options.OperationMiddlewares["simulateActions"]...)
 	router.POST(options.BaseURL+"/v1.0/flows/validate", wrapper.ValidateFlow, options.OperationMiddlewares["validateFlow"]...)
 	router.GET(options.BaseURL+"/v1.0/me", wrapper.GetMe, options.OperationMiddlewares["getMe"]...)
+	router.GET(options.BaseURL+"/v1.0/numbers", wrapper.ListNumbers, options.OperationMiddlewares["listNumbers"]...)
+	router.POST(options.BaseURL+"/v1.0/numbers", wrapper.CreateNumber, options.OperationMiddlewares["createNumber"]...)
+	router.DELETE(options.BaseURL+"/v1.0/numbers/:id", wrapper.DeleteNumber, options.OperationMiddlewares["deleteNumber"]...)
+	router.GET(options.BaseURL+"/v1.0/numbers/:id", wrapper.GetNumber, options.OperationMiddlewares["getNumber"]...)
+	router.PUT(options.BaseURL+"/v1.0/numbers/:id", wrapper.UpdateNumber, options.OperationMiddlewares["updateNumber"]...)
+	router.PUT(options.BaseURL+"/v1.0/numbers/:id/flow_id", wrapper.UpdateNumberFlowIDs, options.OperationMiddlewares["updateNumberFlowIDs"]...)
+	router.GET(options.BaseURL+"/v1.0/recordingfiles/:id", wrapper.GetRecordingFile, options.OperationMiddlewares["getRecordingFile"]...)
+	router.GET(options.BaseURL+"/v1.0/recordings", wrapper.ListRecordings, options.OperationMiddlewares["listRecordings"]...)
+	router.DELETE(options.BaseURL+"/v1.0/recordings/:id", wrapper.DeleteRecording, options.OperationMiddlewares["deleteRecording"]...)
+	router.GET(options.BaseURL+"/v1.0/recordings/:id", wrapper.GetRecording, options.OperationMiddlewares["getRecording"]...)
 
 }
 
@@ -7719,6 +9004,8 @@ type AccesskeyJSONResponse Accesskey
 type ActiveflowJSONResponse Activeflow
 
 type BadRequestJSONResponse Error
+
+type CallJSONResponse Call
 
 type ConflictJSONResponse Error
 
@@ -7765,6 +9052,10 @@ type NotModifiedResponse struct {
 	Headers NotModifiedResponseHeaders
 }
 
+type NumberJSONResponse Number
+
+type NumberTakenJSONResponse Error
+
 type PayloadTooLargeJSONResponse Error
 
 type PreconditionFailedResponseHeaders struct {
@@ -7778,9 +9069,26 @@ type PreconditionFailedJSONResponse struct {
 
 type PreconditionRequiredJSONResponse Error
 
+type RangeNotSatisfiableJSONResponse Error
+
+type RecordingJSONResponse Recording
+
+type RecordingInProgressJSONResponse Error
+
+type SIPUnavailableJSONResponse Error
+
 type ServiceUnavailableJSONResponse Error
 
 type SimulationJSONResponse Simulation
+
+type TooManyCallsResponseHeaders struct {
+	RetryAfter *int
+}
+type TooManyCallsJSONResponse struct {
+	Body Error
+
+	Headers TooManyCallsResponseHeaders
+}
 
 type TooManyRequestsResponseHeaders struct {
 	RetryAfter *int
@@ -9965,6 +11273,450 @@ func (response StopActiveflow503JSONResponse) VisitStopActiveflowResponse(w http
 	return err
 }
 
+type ListCallsRequestObject struct {
+	Params ListCallsParams
+}
+
+type ListCallsResponseObject interface {
+	VisitListCallsResponse(w http.ResponseWriter) error
+}
+
+type ListCalls200JSONResponse CallList
+
+func (response ListCalls200JSONResponse) VisitListCallsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCalls400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListCalls400JSONResponse) VisitListCallsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCalls401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListCalls401JSONResponse) VisitListCallsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCalls431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListCalls431JSONResponse) VisitListCallsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCalls500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListCalls500JSONResponse) VisitListCallsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCalls503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListCalls503JSONResponse) VisitListCallsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCallRequestObject struct {
+	Params CreateCallParams
+	Body   *CreateCallJSONRequestBody
+}
+
+type CreateCallResponseObject interface {
+	VisitCreateCallResponse(w http.ResponseWriter) error
+}
+
+type CreateCall200JSONResponse CallsCreated
+
+func (response CreateCall200JSONResponse) VisitCreateCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCall400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateCall400JSONResponse) VisitCreateCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCall401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response CreateCall401JSONResponse) VisitCreateCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCall413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateCall413JSONResponse) VisitCreateCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCall415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateCall415JSONResponse) VisitCreateCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCall429JSONResponse struct{ TooManyCallsJSONResponse }
+
+func (response CreateCall429JSONResponse) VisitCreateCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCall431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateCall431JSONResponse) VisitCreateCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCall500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response CreateCall500JSONResponse) VisitCreateCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCall503JSONResponse struct{ SIPUnavailableJSONResponse }
+
+func (response CreateCall503JSONResponse) VisitCreateCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCallRequestObject struct {
+	Id CallID `json:"id"`
+}
+
+type GetCallResponseObject interface {
+	VisitGetCallResponse(w http.ResponseWriter) error
+}
+
+type GetCall200JSONResponse struct{ CallJSONResponse }
+
+func (response GetCall200JSONResponse) VisitGetCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCall400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetCall400JSONResponse) VisitGetCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCall401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetCall401JSONResponse) VisitGetCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCall404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetCall404JSONResponse) VisitGetCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCall431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetCall431JSONResponse) VisitGetCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCall500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetCall500JSONResponse) VisitGetCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCall503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetCall503JSONResponse) VisitGetCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HangupCallRequestObject struct {
+	Id CallID `json:"id"`
+}
+
+type HangupCallResponseObject interface {
+	VisitHangupCallResponse(w http.ResponseWriter) error
+}
+
+type HangupCall200JSONResponse struct{ CallJSONResponse }
+
+func (response HangupCall200JSONResponse) VisitHangupCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HangupCall400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response HangupCall400JSONResponse) VisitHangupCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HangupCall401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response HangupCall401JSONResponse) VisitHangupCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HangupCall404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response HangupCall404JSONResponse) VisitHangupCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HangupCall431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response HangupCall431JSONResponse) VisitHangupCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HangupCall500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response HangupCall500JSONResponse) VisitHangupCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HangupCall503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response HangupCall503JSONResponse) VisitHangupCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetCustomerRequestObject struct {
 }
 
@@ -11172,6 +12924,115 @@ func (response UpdateFlow503JSONResponse) VisitUpdateFlowResponse(w http.Respons
 	return err
 }
 
+type RegenerateFlowDirectHashRequestObject struct {
+	Id FlowID `json:"id"`
+}
+
+type RegenerateFlowDirectHashResponseObject interface {
+	VisitRegenerateFlowDirectHashResponse(w http.ResponseWriter) error
+}
+
+type RegenerateFlowDirectHash200JSONResponse struct{ FlowJSONResponse }
+
+func (response RegenerateFlowDirectHash200JSONResponse) VisitRegenerateFlowDirectHashResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateFlowDirectHash400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RegenerateFlowDirectHash400JSONResponse) VisitRegenerateFlowDirectHashResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateFlowDirectHash401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response RegenerateFlowDirectHash401JSONResponse) VisitRegenerateFlowDirectHashResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateFlowDirectHash404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response RegenerateFlowDirectHash404JSONResponse) VisitRegenerateFlowDirectHashResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateFlowDirectHash431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response RegenerateFlowDirectHash431JSONResponse) VisitRegenerateFlowDirectHashResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateFlowDirectHash500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response RegenerateFlowDirectHash500JSONResponse) VisitRegenerateFlowDirectHashResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateFlowDirectHash503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response RegenerateFlowDirectHash503JSONResponse) VisitRegenerateFlowDirectHashResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetFlowGraphRequestObject struct {
 	Id     FlowID `json:"id"`
 	Params GetFlowGraphParams
@@ -11894,6 +13755,1216 @@ func (response GetMe503JSONResponse) VisitGetMeResponse(w http.ResponseWriter) e
 	return err
 }
 
+type ListNumbersRequestObject struct {
+	Params ListNumbersParams
+}
+
+type ListNumbersResponseObject interface {
+	VisitListNumbersResponse(w http.ResponseWriter) error
+}
+
+type ListNumbers200JSONResponse NumberList
+
+func (response ListNumbers200JSONResponse) VisitListNumbersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNumbers400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListNumbers400JSONResponse) VisitListNumbersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNumbers401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListNumbers401JSONResponse) VisitListNumbersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNumbers431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListNumbers431JSONResponse) VisitListNumbersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNumbers500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListNumbers500JSONResponse) VisitListNumbersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNumbers503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListNumbers503JSONResponse) VisitListNumbersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNumberRequestObject struct {
+	Params CreateNumberParams
+	Body   *CreateNumberJSONRequestBody
+}
+
+type CreateNumberResponseObject interface {
+	VisitCreateNumberResponse(w http.ResponseWriter) error
+}
+
+type CreateNumber200JSONResponse struct{ NumberJSONResponse }
+
+func (response CreateNumber200JSONResponse) VisitCreateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNumber400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateNumber400JSONResponse) VisitCreateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNumber401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response CreateNumber401JSONResponse) VisitCreateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNumber409JSONResponse struct{ NumberTakenJSONResponse }
+
+func (response CreateNumber409JSONResponse) VisitCreateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNumber413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateNumber413JSONResponse) VisitCreateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNumber415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateNumber415JSONResponse) VisitCreateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNumber431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateNumber431JSONResponse) VisitCreateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNumber500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response CreateNumber500JSONResponse) VisitCreateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNumber503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateNumber503JSONResponse) VisitCreateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteNumberRequestObject struct {
+	Id NumberID `json:"id"`
+}
+
+type DeleteNumberResponseObject interface {
+	VisitDeleteNumberResponse(w http.ResponseWriter) error
+}
+
+type DeleteNumber200JSONResponse struct{ NumberJSONResponse }
+
+func (response DeleteNumber200JSONResponse) VisitDeleteNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteNumber400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DeleteNumber400JSONResponse) VisitDeleteNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteNumber401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response DeleteNumber401JSONResponse) VisitDeleteNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteNumber404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteNumber404JSONResponse) VisitDeleteNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteNumber431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteNumber431JSONResponse) VisitDeleteNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteNumber500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response DeleteNumber500JSONResponse) VisitDeleteNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteNumber503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeleteNumber503JSONResponse) VisitDeleteNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNumberRequestObject struct {
+	Id NumberID `json:"id"`
+}
+
+type GetNumberResponseObject interface {
+	VisitGetNumberResponse(w http.ResponseWriter) error
+}
+
+type GetNumber200JSONResponse struct{ NumberJSONResponse }
+
+func (response GetNumber200JSONResponse) VisitGetNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNumber400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetNumber400JSONResponse) VisitGetNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNumber401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetNumber401JSONResponse) VisitGetNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNumber404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetNumber404JSONResponse) VisitGetNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNumber431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetNumber431JSONResponse) VisitGetNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNumber500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetNumber500JSONResponse) VisitGetNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNumber503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetNumber503JSONResponse) VisitGetNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberRequestObject struct {
+	Id     NumberID `json:"id"`
+	Params UpdateNumberParams
+	Body   *UpdateNumberJSONRequestBody
+}
+
+type UpdateNumberResponseObject interface {
+	VisitUpdateNumberResponse(w http.ResponseWriter) error
+}
+
+type UpdateNumber200JSONResponse struct{ NumberJSONResponse }
+
+func (response UpdateNumber200JSONResponse) VisitUpdateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumber400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdateNumber400JSONResponse) VisitUpdateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumber401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response UpdateNumber401JSONResponse) VisitUpdateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumber404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdateNumber404JSONResponse) VisitUpdateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumber413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdateNumber413JSONResponse) VisitUpdateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumber415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response UpdateNumber415JSONResponse) VisitUpdateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumber431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateNumber431JSONResponse) VisitUpdateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumber500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response UpdateNumber500JSONResponse) VisitUpdateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumber503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpdateNumber503JSONResponse) VisitUpdateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberFlowIDsRequestObject struct {
+	Id     NumberID `json:"id"`
+	Params UpdateNumberFlowIDsParams
+	Body   *UpdateNumberFlowIDsJSONRequestBody
+}
+
+type UpdateNumberFlowIDsResponseObject interface {
+	VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error
+}
+
+type UpdateNumberFlowIDs200JSONResponse struct{ NumberJSONResponse }
+
+func (response UpdateNumberFlowIDs200JSONResponse) VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberFlowIDs400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdateNumberFlowIDs400JSONResponse) VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberFlowIDs401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response UpdateNumberFlowIDs401JSONResponse) VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberFlowIDs404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdateNumberFlowIDs404JSONResponse) VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberFlowIDs413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdateNumberFlowIDs413JSONResponse) VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberFlowIDs415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response UpdateNumberFlowIDs415JSONResponse) VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberFlowIDs431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateNumberFlowIDs431JSONResponse) VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberFlowIDs500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response UpdateNumberFlowIDs500JSONResponse) VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberFlowIDs503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpdateNumberFlowIDs503JSONResponse) VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecordingFileRequestObject struct {
+	Id     RecordingID `json:"id"`
+	Params GetRecordingFileParams
+}
+
+type GetRecordingFileResponseObject interface {
+	VisitGetRecordingFileResponse(w http.ResponseWriter) error
+}
+
+type GetRecordingFile200ResponseHeaders struct {
+	ContentDisposition *string
+}
+
+type GetRecordingFile200AudiowavResponse struct {
+	Body          io.Reader
+	Headers       GetRecordingFile200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetRecordingFile200AudiowavResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "audio/wav")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetRecordingFile206AudiowavResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetRecordingFile206AudiowavResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "audio/wav")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(206)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetRecordingFile400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetRecordingFile400JSONResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecordingFile401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetRecordingFile401JSONResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecordingFile404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetRecordingFile404JSONResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecordingFile409JSONResponse struct {
+	RecordingInProgressJSONResponse
+}
+
+func (response GetRecordingFile409JSONResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecordingFile416JSONResponse struct {
+	RangeNotSatisfiableJSONResponse
+}
+
+func (response GetRecordingFile416JSONResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(416)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecordingFile431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetRecordingFile431JSONResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecordingFile500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetRecordingFile500JSONResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecordingFile503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetRecordingFile503JSONResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRecordingsRequestObject struct {
+	Params ListRecordingsParams
+}
+
+type ListRecordingsResponseObject interface {
+	VisitListRecordingsResponse(w http.ResponseWriter) error
+}
+
+type ListRecordings200JSONResponse RecordingList
+
+func (response ListRecordings200JSONResponse) VisitListRecordingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRecordings400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListRecordings400JSONResponse) VisitListRecordingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRecordings401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListRecordings401JSONResponse) VisitListRecordingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRecordings431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListRecordings431JSONResponse) VisitListRecordingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRecordings500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListRecordings500JSONResponse) VisitListRecordingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRecordings503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListRecordings503JSONResponse) VisitListRecordingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRecordingRequestObject struct {
+	Id RecordingID `json:"id"`
+}
+
+type DeleteRecordingResponseObject interface {
+	VisitDeleteRecordingResponse(w http.ResponseWriter) error
+}
+
+type DeleteRecording200JSONResponse struct{ RecordingJSONResponse }
+
+func (response DeleteRecording200JSONResponse) VisitDeleteRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRecording400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DeleteRecording400JSONResponse) VisitDeleteRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRecording401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response DeleteRecording401JSONResponse) VisitDeleteRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRecording404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteRecording404JSONResponse) VisitDeleteRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRecording409JSONResponse struct {
+	RecordingInProgressJSONResponse
+}
+
+func (response DeleteRecording409JSONResponse) VisitDeleteRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRecording431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteRecording431JSONResponse) VisitDeleteRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRecording500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response DeleteRecording500JSONResponse) VisitDeleteRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRecording503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeleteRecording503JSONResponse) VisitDeleteRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecordingRequestObject struct {
+	Id RecordingID `json:"id"`
+}
+
+type GetRecordingResponseObject interface {
+	VisitGetRecordingResponse(w http.ResponseWriter) error
+}
+
+type GetRecording200JSONResponse struct{ RecordingJSONResponse }
+
+func (response GetRecording200JSONResponse) VisitGetRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecording400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetRecording400JSONResponse) VisitGetRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecording401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetRecording401JSONResponse) VisitGetRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecording404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetRecording404JSONResponse) VisitGetRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecording431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetRecording431JSONResponse) VisitGetRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecording500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetRecording500JSONResponse) VisitGetRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecording503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetRecording503JSONResponse) VisitGetRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// Login Log in
@@ -11959,6 +15030,18 @@ type StrictServerInterface interface {
 	// StopActiveflow Stop an activeflow
 	// (POST /v1.0/activeflows/{id}/stop)
 	StopActiveflow(ctx context.Context, request StopActiveflowRequestObject) (StopActiveflowResponseObject, error)
+	// ListCalls List calls
+	// (GET /v1.0/calls)
+	ListCalls(ctx context.Context, request ListCallsRequestObject) (ListCallsResponseObject, error)
+	// CreateCall Place calls
+	// (POST /v1.0/calls)
+	CreateCall(ctx context.Context, request CreateCallRequestObject) (CreateCallResponseObject, error)
+	// GetCall Get a call
+	// (GET /v1.0/calls/{id})
+	GetCall(ctx context.Context, request GetCallRequestObject) (GetCallResponseObject, error)
+	// HangupCall Hang up a call
+	// (POST /v1.0/calls/{id}/hangup)
+	HangupCall(ctx context.Context, request HangupCallRequestObject) (HangupCallResponseObject, error)
 	// GetCustomer The caller's customer
 	// (GET /v1.0/customer)
 	GetCustomer(ctx context.Context, request GetCustomerRequestObject) (GetCustomerResponseObject, error)
@@ -11989,6 +15072,9 @@ type StrictServerInterface interface {
 	// UpdateFlow Replace a flow
 	// (PUT /v1.0/flows/{id})
 	UpdateFlow(ctx context.Context, request UpdateFlowRequestObject) (UpdateFlowResponseObject, error)
+	// RegenerateFlowDirectHash Make a new direct hash for a flow
+	// (POST /v1.0/flows/{id}/direct-hash-regenerate)
+	RegenerateFlowDirectHash(ctx context.Context, request RegenerateFlowDirectHashRequestObject) (RegenerateFlowDirectHashResponseObject, error)
 	// GetFlowGraph A flow as a graph
 	// (GET /v1.0/flows/{id}/graph)
 	GetFlowGraph(ctx context.Context, request GetFlowGraphRequestObject) (GetFlowGraphResponseObject, error)
@@ -12007,6 +15093,36 @@ type StrictServerInterface interface {
 	// GetMe Who am I
 	// (GET /v1.0/me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
+	// ListNumbers List numbers
+	// (GET /v1.0/numbers)
+	ListNumbers(ctx context.Context, request ListNumbersRequestObject) (ListNumbersResponseObject, error)
+	// CreateNumber Create a number
+	// (POST /v1.0/numbers)
+	CreateNumber(ctx context.Context, request CreateNumberRequestObject) (CreateNumberResponseObject, error)
+	// DeleteNumber Delete a number
+	// (DELETE /v1.0/numbers/{id})
+	DeleteNumber(ctx context.Context, request DeleteNumberRequestObject) (DeleteNumberResponseObject, error)
+	// GetNumber Get a number
+	// (GET /v1.0/numbers/{id})
+	GetNumber(ctx context.Context, request GetNumberRequestObject) (GetNumberResponseObject, error)
+	// UpdateNumber Update a number
+	// (PUT /v1.0/numbers/{id})
+	UpdateNumber(ctx context.Context, request UpdateNumberRequestObject) (UpdateNumberResponseObject, error)
+	// UpdateNumberFlowIDs Set a number's flows
+	// (PUT /v1.0/numbers/{id}/flow_id)
+	UpdateNumberFlowIDs(ctx context.Context, request UpdateNumberFlowIDsRequestObject) (UpdateNumberFlowIDsResponseObject, error)
+	// GetRecordingFile Download a recording's audio
+	// (GET /v1.0/recordingfiles/{id})
+	GetRecordingFile(ctx context.Context, request GetRecordingFileRequestObject) (GetRecordingFileResponseObject, error)
+	// ListRecordings List recordings
+	// (GET /v1.0/recordings)
+	ListRecordings(ctx context.Context, request ListRecordingsRequestObject) (ListRecordingsResponseObject, error)
+	// DeleteRecording Delete a recording
+	// (DELETE /v1.0/recordings/{id})
+	DeleteRecording(ctx context.Context, request DeleteRecordingRequestObject) (DeleteRecordingResponseObject, error)
+	// GetRecording Get a recording
+	// (GET /v1.0/recordings/{id})
+	GetRecording(ctx context.Context, request GetRecordingRequestObject) (GetRecordingResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -12648,6 +15764,129 @@ func (sh *strictHandler) StopActiveflow(ctx echo.Context, id ActiveflowID) error
 	return nil
 }
 
+// ListCalls operation middleware
+func (sh *strictHandler) ListCalls(ctx echo.Context, params ListCallsParams) error {
+	var request ListCallsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListCalls(ctx.Request().Context(), request.(ListCallsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListCalls")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListCallsResponseObject); ok {
+		return validResponse.VisitListCallsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateCall operation middleware
+func (sh *strictHandler) CreateCall(ctx echo.Context, params CreateCallParams) error {
+	var request CreateCallRequestObject
+
+	request.Params = params
+
+	var body CreateCallJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateCall(ctx.Request().Context(), request.(CreateCallRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateCall")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateCallResponseObject); ok {
+		return validResponse.VisitCreateCallResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetCall operation middleware
+func (sh *strictHandler) GetCall(ctx echo.Context, id CallID) error {
+	var request GetCallRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetCall(ctx.Request().Context(), request.(GetCallRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetCall")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetCallResponseObject); ok {
+		return validResponse.VisitGetCallResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// HangupCall operation middleware
+func (sh *strictHandler) HangupCall(ctx echo.Context, id CallID) error {
+	var request HangupCallRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.HangupCall(ctx.Request().Context(), request.(HangupCallRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "HangupCall")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(HangupCallResponseObject); ok {
+		return validResponse.VisitHangupCallResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetCustomer operation middleware
 func (sh *strictHandler) GetCustomer(ctx echo.Context) error {
 	var request GetCustomerRequestObject
@@ -13006,6 +16245,31 @@ func (sh *strictHandler) UpdateFlow(ctx echo.Context, id FlowID, params UpdateFl
 	return nil
 }
 
+// RegenerateFlowDirectHash operation middleware
+func (sh *strictHandler) RegenerateFlowDirectHash(ctx echo.Context, id FlowID) error {
+	var request RegenerateFlowDirectHashRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RegenerateFlowDirectHash(ctx.Request().Context(), request.(RegenerateFlowDirectHashRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RegenerateFlowDirectHash")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RegenerateFlowDirectHashResponseObject); ok {
+		return validResponse.VisitRegenerateFlowDirectHashResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetFlowGraph operation middleware
 func (sh *strictHandler) GetFlowGraph(ctx echo.Context, id FlowID, params GetFlowGraphParams) error {
 	var request GetFlowGraphRequestObject
@@ -13182,457 +16446,887 @@ func (sh *strictHandler) GetMe(ctx echo.Context) error {
 	return nil
 }
 
+// ListNumbers operation middleware
+func (sh *strictHandler) ListNumbers(ctx echo.Context, params ListNumbersParams) error {
+	var request ListNumbersRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListNumbers(ctx.Request().Context(), request.(ListNumbersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListNumbers")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListNumbersResponseObject); ok {
+		return validResponse.VisitListNumbersResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateNumber operation middleware
+func (sh *strictHandler) CreateNumber(ctx echo.Context, params CreateNumberParams) error {
+	var request CreateNumberRequestObject
+
+	request.Params = params
+
+	var body CreateNumberJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateNumber(ctx.Request().Context(), request.(CreateNumberRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateNumber")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateNumberResponseObject); ok {
+		return validResponse.VisitCreateNumberResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteNumber operation middleware
+func (sh *strictHandler) DeleteNumber(ctx echo.Context, id NumberID) error {
+	var request DeleteNumberRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteNumber(ctx.Request().Context(), request.(DeleteNumberRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteNumber")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteNumberResponseObject); ok {
+		return validResponse.VisitDeleteNumberResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetNumber operation middleware
+func (sh *strictHandler) GetNumber(ctx echo.Context, id NumberID) error {
+	var request GetNumberRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetNumber(ctx.Request().Context(), request.(GetNumberRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetNumber")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetNumberResponseObject); ok {
+		return validResponse.VisitGetNumberResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateNumber operation middleware
+func (sh *strictHandler) UpdateNumber(ctx echo.Context, id NumberID, params UpdateNumberParams) error {
+	var request UpdateNumberRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body UpdateNumberJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateNumber(ctx.Request().Context(), request.(UpdateNumberRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateNumber")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateNumberResponseObject); ok {
+		return validResponse.VisitUpdateNumberResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateNumberFlowIDs operation middleware
+func (sh *strictHandler) UpdateNumberFlowIDs(ctx echo.Context, id NumberID, params UpdateNumberFlowIDsParams) error {
+	var request UpdateNumberFlowIDsRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body UpdateNumberFlowIDsJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateNumberFlowIDs(ctx.Request().Context(), request.(UpdateNumberFlowIDsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateNumberFlowIDs")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateNumberFlowIDsResponseObject); ok {
+		return validResponse.VisitUpdateNumberFlowIDsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetRecordingFile operation middleware
+func (sh *strictHandler) GetRecordingFile(ctx echo.Context, id RecordingID, params GetRecordingFileParams) error {
+	var request GetRecordingFileRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetRecordingFile(ctx.Request().Context(), request.(GetRecordingFileRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetRecordingFile")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetRecordingFileResponseObject); ok {
+		return validResponse.VisitGetRecordingFileResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListRecordings operation middleware
+func (sh *strictHandler) ListRecordings(ctx echo.Context, params ListRecordingsParams) error {
+	var request ListRecordingsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListRecordings(ctx.Request().Context(), request.(ListRecordingsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListRecordings")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListRecordingsResponseObject); ok {
+		return validResponse.VisitListRecordingsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteRecording operation middleware
+func (sh *strictHandler) DeleteRecording(ctx echo.Context, id RecordingID) error {
+	var request DeleteRecordingRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteRecording(ctx.Request().Context(), request.(DeleteRecordingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteRecording")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteRecordingResponseObject); ok {
+		return validResponse.VisitDeleteRecordingResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetRecording operation middleware
+func (sh *strictHandler) GetRecording(ctx echo.Context, id RecordingID) error {
+	var request GetRecordingRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetRecording(ctx.Request().Context(), request.(GetRecordingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetRecording")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetRecordingResponseObject); ok {
+		return validResponse.VisitGetRecordingResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P2Lctu49TiOvwq+amci74eUSV1syZlOR2srG+36VltONl3lL0IkJLGmAJWg7Kj5ZKYP8X+GPlif5Dc4",
-	"AEhQom62s81+ujudxiKJ28HBwbmfzyWfTWeMEprw0snn0gzHeEoSEsOvtu8Tzu/JonsmfgaE+3E4S0JG",
-	"Syel3oQgDB+ge7J4xVEYVEpWiXzC01lESielauASZ+gQu46bxK4HjZrd8l1iH4/coUNqfgu7bskqhaKz",
-	"GU4mJatE8VS0DIOSVYrJ3+dhTILSSRLPiVXi/oRMsZjHiMVTnJROSvM5fJksZqIVT+KQjktfvliltp+E",
-	"D2QUscf1M9dfFMz8aOQ2MXF9OwhGTbvu1oZ2q3FctXFQcxrH9SOnTkZfaeZvQhIF73AUBljOdnny7yc4",
-	"QXN6T9kjRSPxNUdshJIJQWJcwhM0ZMECBcxCmKOf5kMSU5IQ/gp5o3zn3gny3uOYeiiI2YyLPqYI0wDF",
-	"ZMbihPcpwf4EhRRh+WFIxx6aEByQ+DXybpM49BMPYcofScxR3XGQd3f50+XV+8vBm27n/Mx7jbzumLKY",
-	"5IbgYURoEi0qqD3khCYn4nGfchI/kPgVR5wkSUjHqOy9Ob96/31X9TZ41z7vnrV73atLz9Izn9NIYKA/",
-	"wXRMggMLPU5CMWeOcMQZehTQErBhyYTEfcpmJIa1c/QYJhOEJbBGLIrYY6VP9a7+fU7iRbatALjBQ7Yt",
-	"5qYSOp+WTn4pSXiUrJKYWckqyZWXPhZu8wbUXIOUAfH96lGtbjvDKrZdlwztYa0Z2M1j3By5TsN1m82v",
-	"hJTdgExnLCHUX/xEFquzbqM5Df8+J4IQoLKLEoaqjQZ6CHk4jAhq3552u2KLYuwL0mIhPvcnAjsxurvr",
-	"nh2gRGzTFN8T8SgmSRySIEVnjkdEocgojHmiEE7sMU9YTAJLoKjY5AAneIg5sTQWR3hBAjRiMarW0YTN",
-	"Yy7mpjpOzw3HU4J8HEUkllgh0VE8FQsSfQGWlGWPHPk4jhfIS8GS2DdqrBMkoOsdVFBPdyy6kLhGAQll",
-	"X+rQ9Gm9Wn0tkDYiMBe5Qr10WGIYRSieU3H6rLQT6DFMuOwei7+GcUhG0QKWK37LISzRLe3T7JS2KqiN",
-	"RjHhE4A+mpEYpecCTg4aMxaInrOd8o5Gru/6jSO7GjjYrvtNYreGjYbtBE1cGzmjKnZdzzhBkkxkSGjg",
-	"kC2QyMTAKf50Tug4mZROqo2GVZqGVP92LYHMCYlFn/+/X/r9T1XX7vc/HXc+/s8fi5F1dIETf1J8trxO",
-	"D4+9Mj8AYEuqIZYssCZAjFqIxcj7zqug9xMikUodR38ex4QmqgfRhrIE4SmjY6BqltFjn4YcxWQ0F53C",
-	"TtXdKuCR2D1B2kKOHuMwSQitoDcsRuqYI69fimv9kid7U2OxEYqJOEyMotomEI9sufQ1sHWdar0YYpeM",
-	"kt2hFoUCEBMWBVzDy0AUtQIDgqugWwabRE4AW82pb16imOvT1nmNx+Q2/AdZXeRb9oimmC5QmJCpOAAz",
-	"PCZyhUhQJsaTCjojIzyPEuQ6zmvkoCnBlEuyo16UMUfvWPd6GNKD1+gBR3NBz4bsgYg2CMekT5OY4IQE",
-	"AlKu44iTCENN8QKGQ1MWE/QoIIfROGbzmdh9OStfNVXEDojLNPRjxonPaCDgGuF4TGJBTmmfio9E50sY",
-	"5jre+otOfD/gAkYmbNUCBWQdOJ3hVFx5TgrkkCZkTOIUyj12T+gaXKLkUzKAcRLxlaep8EzgOJtzmPMJ",
-	"0rNXuyB+5sHA4bqNFmhIRgJoYVJB7T5NwinhCZ7O5KViIOxjzBLxGSfRCD2y+F5cBszKwVPehQKpQ6r3",
-	"0jj8N29OUa1Wa8F3fVr2qk7VsV3Hdt2e4544zonjVBzxn/tXcQl0prNkIXrDGaOjSDzszOZ9APgsbUT+",
-	"2k0XayHvw4cPH+yLC/vsDL19e3JxcXJ7WxnBf55YzF3vFA5rtqjcYgSvYRDacr8ffK5/scU/Vf0Pkv+c",
-	"5P7p9yvij6Mv/1vUpFfUpKzauFbry8Gfy3/931/+x/6Y++Lg4M/FxP1G0cHL+XRI4mIM07TyFUcUPkNl",
-	"10JVC/37n/86yPFUbiG7pNvvxjSFNKlVS8apcAtPhZ74i5wOVMbZjSDXaBDgmndQeHx0C96nxpF5aRQ1",
-	"b2vHbn387FitL0Wb+UWCl/DkexaERAmcWir7ngXAaPqMCgZL/Ilnsyj0gUs5/BuXslE2Lo6iq1Hp5JfP",
-	"pT/GZFQ6Kf3hMBNtD+V3/DAb4BTISOnLR6v0yR4zW01PdFy5wY8XhHM8JnKeBRKYYCPntLKCI4q3/0rT",
-	"B7GBzubJU+bdBlZG3FYhDcWzwtl3aRRSchtO5xHM9SutZHmYG4kKT1mXFueFUJcwxGWfSggAyg4fF672",
-	"q6/zxVYof6ciS9ptwbLgZPEZo5zk1Tg7rC+ljZ9L/pwnbEriQRiUTkoNUsfOUdOxm06dCPHTt5v142O7",
-	"OiK40TpqBs3GsCQmnuAwEsKk4H2HC5jtaRfNwhkROy6ISbC7ckjRmoDMIrZAQybE62Q6kDyA6MapHtmu",
-	"a1dryHXM+9eRHwYkIvCh/Ek+zcJYtTve1G4+C3DaTtC4wSwmo/BT6aQ0Gt4Pap/+gktfTLK3meho+K/F",
-	"Xq1Gs0BcYPMEJLgYP4qHlVJOpbXvLgLrMpAnRDwB+LdqZOjjYGgTHxO7Xm25djOot2wfN13cqh4Nm8Na",
-	"ySqxWaqFmsdKI9VwBBcYaWZbgCEhs9JJVYGY+HO9NzXbqdvOEXLrJ43aiVutNI5aznEtuw2CcBwmfBAT",
-	"n4QPRKzzSVhHaDCICYbVl+CGh0kEatUcjqnEu1F92MA1f4sWJVt3Qj6Ja/46FjvkgnDNcUS4haryx3w2",
-	"Y3ECeyTh4D4BDgmO7ktfrG97cz5aJYF/AzXHVquGiWs7dadp149qLRsHjZHtVptNjJtBvVZtlFSDlKM6",
-	"qanjv6OGlSc4mXPBk0n9x+rp37CI1dNPg/Rv84A/4DjEw0gSywcWzoYhrWQK4oo40qKjgc/m4syVBJEo",
-	"+G5v4BT0sQ90CprHZERiQn0yyB7KKTnqP7vg//R/2/p8sY4UguFZaHyZrX8n8H3Zg/6mpHMD+6AmKc7x",
-	"9zjQt/VetJbEMVNCibgFJdmZqnv9pKS19pIoIQEE1C8lEb7vl16jIAzQgs1BryAe4+i+X/qzEMuYECTi",
-	"0knpUJGzw9ohQFDc84rodS9BOz5on/a6V5eD3ofrDhzYZ4++cYSUhZeoEZO/Dxz3x7Ofj/5S+7H5rnFZ",
-	"/en4on7dunFu3V7VPM9pZzc/3F10Lnt77GYHgLxmIw3F6RRHQkgjgZTmQXlfQZ7aml8+eigKecIReSDx",
-	"As1iNozIFI3YnAaABKeMjqLQfyoKZIBXAN+FqGu1oqk1U80V45dhqrk3t732eUftzNM35U27e945G1zf",
-	"dE6vLs+60NkL7Us2bTRlD6BqFdtCaECCE+SZ8/dQWUqr4lolQbr+GImbrAhCjJLXfao14+KqEPKwEGkp",
-	"IjiOQhKjJF7k1P2yewvh4AFTnwQoTA4s5IkpvOu8Ob96P+hcnnXOPNFPn3rds87F9VWvc3n6YfBT58Og",
-	"ezm4u+14UhCXKKctB7J/b0nf7a3o8l+DoWOB8CghYogb8ctui18ekio9fiDEbyVS7oeHK4xPq37kDgPs",
-	"2o36KLDrpHps46FTt+tu88g/Gh1XmzUnu/qlQjbjSI5aeHTcPCb2qDHCdh27Q7sVuFV75AzrtWHzKMDk",
-	"KMeRRJiO5xL/CbXvbkXXkpOakChiFfRIIp9NiZDY9AWAepOQCzglAp7qAFXQdUQwJ4jQvzEpTqjvwVIY",
-	"P4Q+qYDG814QMDi6Oabqo/VMSQZmo8aUIrSGs5Zl6o5bww6xA7cxtOvDBrFbuHVkO/Vq1cVN/wi7jUyW",
-	"ge7SA6wZI3eFs3Ftp2o7deQcndSPTxy34tZatSO3kLPJiSty8fK62/XwvtlwOYqewJYsrW1C4JRqeeCX",
-	"Oj083mjH1KdUr9WShj+exIyOEaFJmCxQgscWsNOeNmJ4IL57OYW/l7eI9kux2y/ltE8rSiZ1eN5LY8tv",
-	"7wzhee4M/X6svoVjZZUepTfEMocnQIMmWFxRSO4j6qfbKNisEFiTezJL4EAJPCxk8NxD2fwwxQHjttc+",
-	"FlfXwIn91PlQ+vLxaxx1K7vU9IKlOYqjzBfiBIV0xT2Ew+kVL3RDZXT6zVAO6cYh/l6Z4hUlaplgO1cr",
-	"RGVlKUSu40jIhRTV0U/h968RRhHmwKkgjhccTbTBEex9gm8h6JHE5ECssU+9aqsFUBBno1/qzx2n5is0",
-	"gR/kBMmHCvfkQzC7Sp8aaUOUHeOYIMqo0uUbDlq5QQpwj7GZlHlP0JglLNVNZS8QFewz+tt8OuMn5nNl",
-	"MgSNrLMDkX4r8aLH2DmOx+TZTLfhD/WKZ0gZE9NGimrV46MmGi4Sws0D9rbTPuvc3A56V1eD8/bND9+u",
-	"oJOuTbuClUHpLZaYHKwsF7hT8LICleMs4ahcqwoMRcOF3rIDoPUG+/pygtAyrxxytMQmr+WSI5yAH0Am",
-	"jhZy5N+c8NN+snxQQTeZfIAKxYMlVsz4ZJVo3com4jw+4jDRVnOArhhtyS66clozY+aqR9gNmXMSvMCZ",
-	"LUCIR8xR5keTCnmGq+MmrLjp3N12zr6947u6/ek6xV22dFJMzzF5OsVFQHHU0UB8FtxD1RuS73I6n17n",
-	"5rJ9/hwAqh5e4ixRNKfk04z4iYATDqN5TKSnHfjUybvIx3EcEo7SVSmNz2s4fBEbA4MGjqhzGgBpNPRG",
-	"UvdzyZI3bE6fj9LK4rrdcxOUGqB8MuEPiojLq97gzdXd5TPQOOviBbbhkklfg5hwNo99cJqR+hhwoayg",
-	"K0BWLR3wV+mX2idRcPrguhOF9wSF4J+ANS9BPoU8Iek+XLAgHIWSuhRziorhTrQTMOIh9YnpQAcMkWBG",
-	"V3nCp/CjstcnyaLXeBExHHwNNkeegbwTGHKderNxfLTK4nx/dfbhN8DfFC6qiI1x0UUBF3Mdw60H3g5v",
-	"cBg9+ZIyFfraoppJmXVraUsALUPwHUz9dOqo3C/F9X7pwJKuowmSrpLgeaXCLvJenOlu3XTedW+FrHfR",
-	"vb1o907fLun2nzLmhs6/RQ0yLG+nEy4P90nqaytu1tTZNtX/Ox8ryxsJgqP0m1TdKt6a44WQp8BjSiqg",
-	"HwVfigPxG49xSJXDuUCnheEI/HSZdw2Nqe9CYwykv0k9Q55JaDhRzjRiXmApgvVjjorwtftmAJg0uOn8",
-	"5a578xwO7KuhVMg1EVHuM9xUITCqtpAbYShqNQO9PO8gczLSBEteRpQA/bmVirQ7ih9wGOFh9DIUX+nn",
-	"pE5vOmMxjsNogebZMGvFptvOzbvuaWdwd9l+1+6et78/fwbxNzt5oWOuQzjE2uY0JtifiPUglufTYkwR",
-	"m0t3qHBKKugWj4iM7UhiySNnnld7wtz0JREoMJ9t9CjZ0VljrW+I9l9ymie1JT+kNT4ygnz46ur5nG2t",
-	"1vcKNqwiGwko9kvVfulE6QQGYcB/gScfYds5uHWX/jafikWm34hR/eaxW60R229U60qd2/KP7MZo6DYD",
-	"7NadWl2AGT72a2TYJEdV4+NW3W/YeIhHxG/iUQM0rIZXTTob8au683ib/Fm2AnIYY+pPMoX8TkPqAWtP",
-	"GFBhj7irt/mYSNcKt1XD9WHVPgZXuKCG7dbIceza0PWrQZ00Rkema4Wx0aWT0h4n0Dgaa45hEmOfFDkb",
-	"frFKPcYuMF0oDwn+fIrGmNSFRmwsbtJE0LSEaxIWUlSvao1Hjm9p9zqD8+5Ftzfo/Hza6Zw955q56dxe",
-	"3d2cdgadn9+27257nRcRlXp6aWnI2ShmU6n5UlEJLFbyUwjyf5xX+wjwKyd2NtJAAEbH1Ae9sB5oi+7n",
-	"juJ5MiE0Edv8UmqfLACNEhJwhBG4XSorfuYgaSJA+673tnPZ655CTOgL8Bp3l0aXL4MBpzEJBKhwJLXP",
-	"05BzGdu6ZvbegVjzY8zo2ELSXxU8WGLywO5JgMqeFrlObzpnooP2+a0nxZ07qrwRSXBBghD3YPteWsSc",
-	"zsVfBK10lTNR3d5dX1/d9Dpng4vOWbf9jfsLaTFTCEne8sK8ijHcqkf1ipJqqzuvVZrFAuETFfaQM6QW",
-	"CQf6A6knYY8q8Ex1lkkIO9pgt0T8Zkba1YijiFEhhxuPgXzNCJtFJD+Z9R7gK+OtW/dL5BfYulhpQF5d",
-	"KlUBYYWLy3ukL3dp2Jw3I2dPB3CpVtoAvV8r7da+Xytt3d6nVc4VvlCMhcihLNY7zU0gcd8S905Cokj8",
-	"4AjPcJzkAZu61xeFf2WBDr/IqHbz5KidTLF3abompMwdMmFh7kEWt8+GfyN+Ip3w1bk/TXcXB1LSxtG1",
-	"caZHOOJk1RZEyaOB01J1LeRom9FoYWRz8NKBPFT2PtkhpBIIbPmFJy176qHgBqQPI7zt08w0j6YsIBbi",
-	"TNINDMHiILeDWeGHTg/5mApaDvqTIfbvX8tMCcsZJmSChD71ljMhKLN+np59ZfJhhPrWndZRwfnLDkR+",
-	"AufhiAh5UcBMMVOWZMkoe6ygdoIiou30AV6gcvOo7jhCylem/YRQtCA45qhccxu1I8Hv52MK9WMrFyJ4",
-	"VJfzliGCaVMjbBBGWg0dfAnytBxev/lcKditoL9VWsbDNadQxwQ+7/SZp+08lJ7Yq24YEOLIRsah4qvX",
-	"61JM5V4UT4vIm28nbomjDR5Igv5V0CWYMug8isR0IHB5jyihzIUsjvFiZYfUnKyVhW0kWXcpud+DZF2S",
-	"R4lomAbKkCYNlPTF6FifFhMy9Cw6Jt9c3/Ve69QvhRTNsCW84ivj/iq0jSd4LCSCvQjcM4kCKqtRD3Yi",
-	"D98MIXgfJpM0enrXiN/sWH1e2stkfSC25tXRbSIjpaXSX7tL3RMy4wiwXXD2t2/bdrVxhCaYT4rZmVbc",
-	"q07fPTbP768d/lf/+MPwsj75MTj6YdRx511200je/30ry7PulH8s5DSiRZorYVkiyYkjyFgvyEBAu/gE",
-	"gkXGOKRp/GFRPipBhcExX1BhgE8FdSm46cGhli6FXhjIxB/RI17ovD/qQyWDqY+meCEOMpuGSUICC3n9",
-	"EuRDEUSnTyM8JJGkAjoDi0xiUzbyj0xxSO1xTEgS0nG/pMPhtcmQ83BM9RyU4eYxDhOiYkH6NA1UAm51",
-	"QpAcNqQ8DEiaFKaC2vLFKy67CjkKSBw+iFVLNY+RzCk1FECTPi2LJg+N17pXjDwfR5Gn4h1eceQpVbNn",
-	"6e5wkr0NgwOgiNIilfoVpTRUG7UqfepliktPJ8hSaSAEwQw4UEwL9gfsqUTOVh3yIiq4XmBLpyfAI8FC",
-	"URqO/Fq5xeJI7yxsbArgVFGWP0X7OV4bZFJckOvmGgaozGI59IEZX8OoCu9PlXChOOtE+1aaUwcFXRjB",
-	"SiWaiTF1N6FKwwL3+LL75Y7+4CuLyrToxRe5TFWB6WLHfAiMXkGP7e7tfDrFsaSUu7fq6djVfZrwPZtc",
-	"nO33feZ7v2uT7wmZ7dcgYv5+q/g+M0Ds2uQUR9GeDTjRuS32aaYtxmLAM2lTeHL7W6m2e1L7M5yAiPa0",
-	"1u+UmWXf1qNhHAZj8iML6d5N5VXxlKZU8uh7tXkgMQfm9JbQYK/GcldvDDPifi33HrDjT9h+DaY4jPYf",
-	"5pN09AOV922C4+Q5zdl+ROANSfY80dBCBmHs0eoHluwHy7fK9rhHE5WBZO8NuJjvSWyuI7zfJfOXOZnv",
-	"f8JuiM/iIKTj/ZHCaLonQtxG+94j+w+RxARP9z5de9/TvRhTwTQNSQqOJ7bffwPMtnuCR98Bt2S/Id+T",
-	"4YSxe4n+H61N3K1kwfgJ4kS5oZkd/fuf//KQHEGwlZBEV3BxFSTfS903sPNangwYAXGmD0oKUO8q+UnK",
-	"J8k8piRADyQe4iScorK0HkMIWYAiMsa+1rscWDq1rQ5MAulhWathGP2eElRYKlQLbMhqpD/fZT/Abrki",
-	"/IqHxRquIh52C3u8JMTK/QSVFQ4HXPaRCkvyd/gPSE8rpDQL+enFL42z6nxI0Le7q0rIDMhFsoga8RVH",
-	"+jsLfX96jerHeUEo3Z8VoYAOCA0Gab6Pz8XJv3IZb1OjohR2dMSYngyCJKY4WLIx4lErwKRVt8nIObZd",
-	"l2Abu45rN0eNKmkcNUe11rBohvk0ImsEMjU/6biZsAzyqCzldakIQN4fP2uPmi9eXgFfqo2cYZPUse0G",
-	"jZFd92vEbuHGsV0dHvutoE6ORk1n8wQ1phbnfUvnZOTcA9HdQl6GFuJXkhIxkBW9FE2WHDtF69J2xdsK",
-	"rgNFfw6iJzi6T7E8IpA0GLW7CI8JTRBEs6ZhS8q7fwWxcbh2Q3VPUgGy+w4e++6oQarYbg1rQtxvjmx8",
-	"5FdtN3BIa9QcHuOjRqHZOk2DVDQb0M9ylTrCYKRB5RRhnliGWQiVHfQnRBmKwmmY5Od3BIYbbcxRhptN",
-	"WVGt0pjQYF2+ygcW+uQVR/IbGEllFJ9iiIYeEfUHJfMkxpGggoaGUb9dAcdmkmOC4Ol0JyZ8XqSKvoHn",
-	"+dSV7W4e7nDYQw6YlRtOmSK02x5jEcF0twPBn3sgeHYg4jnVB0I8/4ZRfytkLs6eAZZp4FkqckeQ5Sn2",
-	"JyElKCAJ8XUKwiXA8AX1VwFzymgS0nmmQlWJz9OeAOTiGPKEYLgNHnEItQBkUvNdsEQcTZjgYIJpEG0g",
-	"5AHTmZb1klSSdPMMph7Avpp8/vSlr/fdEamgevqmQPsUVXV2d02oK6hruqJvmQyovp48lSEhs3QiMkE+",
-	"RuLhnpMAddrTZyGap9OQGfHnNAkj6X4CSYGQ3kNuKPH3mqNU4D19ktA+nSWEzWsbg9Y8C+T0Mv9oD02x",
-	"LJyBNNF4xWVycdGyDKF0fTrFiT85sBCJODz3VBzUIO3JUy9TGBRbN5dabVLzo3IIrolKg26ykZSpKcK8",
-	"yJI6nwStY6fhY8PxGtdGQ7s5IsPj45qLg3rh/Z73Gi/egs9F3mzm/C8EOEEmkzNULKcG7tJ2FC2xkhef",
-	"3N0d4Kt7ONavIKKe4Rouwpi/RDPEaJa03itwGl/iQovcyvema6CvfvL5UGy0kroSHAuOFFHyKO6EgMwE",
-	"h0QTxObJmIlbQXwvTwzc1eLMg4kfEvmtXEo6cuPzhgTCChsoeYTOX3FlwFTiMwlkzCrWhr0sox7PeXrs",
-	"vv627gDSm4RU6xK8QmqUdwyxSv4Eh7QoOvYtpmM0n+VWw7WMp5guJG4vjuaz3e7VgPAkpHgNFN9P2FQg",
-	"n+bmdnN6CYKYcA63dki7som7ukyC42ihjJiFDP7NnBZtnGIwQrOUSkjHywkP1i75SfK0jofWc1GlMOaU",
-	"k8TKzLpIevwHLyNeywjrneG9pFzJbe3HrWc8NTE946Rzolw/0gPPZgTs8sqJHYlvEB6yeZLxNTv744CI",
-	"g7m4LI0XeVhfxQGJkVut1RGOpeE+wFM8lnuyo9ONMVASJss+N6eyrBDm90Zqh5EM818dgCWk0KM8zWUg",
-	"vkBMlVXBfGmwd93rFAsLcaSQK3+Pw8RglXwVfad9R1SAiGIbdjw5W6+JAnPj03FJdzYQKDJQlxsqB2QW",
-	"E4hReS0Omvmhvi29gxODKUw1YCrWLuhTFUcHbIxioFKuzYPFGxxWEUe19M0T+Smls5CzT7XFUNxhibWq",
-	"kYZDjny75TeHirtwaq7t1Jp13Bz5gUuqRahRHMuAYPlZJRUNF6TBMucJwA+8hMx5/CFfT+QXx2617bM/",
-	"fPexqLBHlrC6CDhZ/JMaVVYLm0Ow7QMRogZNZ5abRd1Q0+xSumZ3lFUW7pdCWRnn8iyUhfs85OBy4qn+",
-	"/i8jLE93oIgcRxGSH4hJweE1ZfogxJHMJq6YAQmEsbgaVZZxEk/hPoRfPqY+US2UwJ9TAiy13ejDp+b9",
-	"cVdsS/0hXgDXAtWXJzBoOsOxEoR10oG73imEU2dK33H4QFKXWUyDJcyT3k2yr5AzqouCbUM75D0Sch/g",
-	"BYfLHwRGapPpLFlYOaKCEhZoz6mlmCm9qnXaTT0nc+P/9KeSVfp/4v9kwrz0j/SRn/7xp/weZ9+type4",
-	"gHae4TTh8JTRZPIa2a5ync4bVGw3FxlgECnbLVIl/8rnM3CajWaVENsd1gJxPgMb12vEbtWOW6PqsV8b",
-	"HY+KgDJh87io0No81mAJ8GItUJoGTKq1rTCZhnRexDpdwHM9oJjS2hFNlX6jtX1EsacFA8qtdrYO4Va3",
-	"mQz0CSlErVRQFV+h8u2cBniBHPTvf/4L3eJkHoufRwevEZypwtn84lpVq2bVrcZHQ1hLJ3i0bX4bQxSy",
-	"07kzoXtnqDeeS+jSu9IgdDhTkSj7uNT/rFI1lCdqfbojVfsGqNSfCgnUr0wyRsPqqE6q2B46NUeSjGEQ",
-	"DO3W8REeNVvVUQPXiqYJ+zHYxArCF+rG8OTnohcQpT3Z0FvhADdiseyEbignt3FM2TA/Zi0dR3WbDqOW",
-	"uv8wsuGSvu5/mlXXVQU33PXwLDZmv2WPoKyRp+MEYY4S8ilRKXZ1TTmlyJCQTY3z5JNRDTM3N4XAagqW",
-	"BkDK3+dwNf2qYOK7ajrV/DcoMqVepCKRv7RcW3Yzr5adXmNOOxA005v0OdRM9TP4GwtpZjRgIc0MPQII",
-	"GGXfVopIkO5nbXh5+sm+5kpneDyCckpV4gZ2fXSE7eaw5du1oErckYNbw6b/BCVy3qv2WSBULh07gVB+",
-	"WwzCLb4r2Sf7grB2dEwccoztGm76Kjvk0Gnao5pfGzmNlj8aktIOmGrMcAcUBdfj5wBWdJACVCqXZS3c",
-	"TJGor1bxqcq4CcYVw+S/rMv7DyuYpyQICwqtXmPOoZLIAsEXWXiPOePdNMoxifAiTTBVqLXP9PPzWSaK",
-	"ySaaCMs4e2N4qRXZT6H/a+qMlz3Xn4N7aU8DTmiQGYwglgnrEgfpuU4/LzzZWWcbzrbpKbPX6R42yKhB",
-	"jur26NjHUr0xHJKW3Rod193mEa7i4+qTVbV6oSFXga9PUdVqZ8+iletiEbklgVMoemRxFFgSV5drS+xP",
-	"8fOxCU/GjXyqtIw8sSgCGnTWu3ijtYghFUz8OrPoEmFa61gm+KiISWdFyKckRC3ZD7iTTcMoCo103SkY",
-	"ZaG+TPCHfABb/ci2q2nhDKgFAz8vePSQ+tE8yGqHywjyg6+isr1N2MwMnIP8VwrmG5zqXlRXawSsPBeX",
-	"CiiMgUUFqJIaMwqSGyr9NZNu22XHblmobZ9Z6A8W+s5IM+E6Tn5v3GqtvnZ/PruW6zhf/rinSySjKWc/",
-	"IwppN+NsteHkd8ncJrc4fQWYrh5wVHSrzjlBQ5I8EkJ3OjNu7sg0nB3QJHdhya3ZdlVBYMWT0Yb4E5bi",
-	"i/hBuOE++4ojPA9CBhG3T6UzotetgFr1UXWee6qy8KynQ0d0UXhrUwTvCtw2kgT7k6lgSYpOFRSlETc9",
-	"fJa5ZKe+1s/xy0iHNly9P/eXPMX7pRPxSA3XL1n9nK87vP73P//VL33Z0aUjy9a2SkJkCQCTNPR0jSa4",
-	"egSaqYu/yA9qA3stc3j44QwCS16cweZzueA14Q/wEkUhXWI2PrB5rOw5KrBjmyi0F1taEDv4dNxWfUkp",
-	"YgDuS4YzU0zwNCMFr7gSJQTqUqTbognjSSGbSuV9vkado9hU9RFEG5nRCRAstBx0AA+L7RlJgRDU+ZTE",
-	"GPLzpg4uK7M2lDuE85BRu17I3QZhrJYThTwpysHxHqCWfifAJD9FCVvisFky2TwGnxF8v9MQ8OXOIxDq",
-	"4xk3kgyv7knuE2NH4mS2tB1xMiscQyOVAHHxGOKNrPszY3ECOluJbSsLAYyrqN8Vn03lRVGoMlbJqwo1",
-	"xXCDyS+MNc0j/Li0KPGo0JEzxpSL2RYPkL42ew+WITYPCiG2/oDchxR8yiV0LORRsYRIxuY8kiFn/j1Z",
-	"Pibym/0lmtWw4pcjLGxm0BU242pF4JwPW7yXU7MMYX7y7EaieTof+EV46k8JmhKM7m7OZSTjXCrepqs0",
-	"jjwQmgymJJmwNXL4217vGskPBJLPOTHU0NdXt72cEvqHTq9klcRj8c+d+P+zznmn18lrodUHqwcPpjOP",
-	"17iWTZJkVuYHsLCEyWXnFr0kMyfJjJ8cHhpn71DFfh5SIX5vzcqWTufjLtupC8Y+Y0shlnA5FkYmB1S+",
-	"r3q5ExITS+wqNZzLV/1K1rtSRuEDWe9P+RL+kUvQ1HPZBkuIun8yGMcsYau+/plvv5fKe15WOc8DDwwO",
-	"Ilnq77oC3QJTY9ZFsfQAcrjsO2EwHT38a+SYdfyWjVnrBL5iq/DTjIwwneXr6mlZf5bDhtMJbdtslTHh",
-	"ydstPYPSDdeqWCMmJ61jQpTAlt/BdUphoDfQuVICG9eieYUN53yx4+21LRxXe4/ni9YpFTSUz9Iq6q8d",
-	"l7vtnjWTVjx565TislidnJBPOdXmPjaLry1U7afAf5qqdx8l75MFsYv5c7zJp2ZqM/HjqZFwkJnkydOY",
-	"RXixHAkneeUwIryik6694ohFAYlltkZPMm/ibvdyKdgSxnLZH/pUlQwuov5ZJ3J7tRtp8aTFhhtTEHPP",
-	"OliKC/olZV7GYTKZD4F3mfkTErNDzBMSh/zeBraTH8b48XAKDw+VYv1Q5Y6oPOKHkulotEKQNiN6Nrut",
-	"/BjPbGSRvOzEVoDCjMXBEj/xDaxuG4XLkt88GTH/LrrI28Bn88QwgYcUYQRfrVI42XjdjQ5v97WKtVrD",
-	"0XGthe1WrTqy67Wabw/d4ch2nVpQqwXHpDXczsSl89pGW5byAD0ZiqmOb0W3A4FqWRKQ9dEqQ0JmsnWB",
-	"PjzCCxU5K92Asg7lCDkYyskWBGntlAMh7for5jwgNBiw0WCNyQqMKPdkIa1WUoxVIQZq0WVPkGzPQh6m",
-	"gqx630k25w9egeGqQDkDo/MwEkzODmYqwVGprwuAItjj/LCNfeGxSaUiSJXSqJgyrCArVmk6q5WsEhuP",
-	"85KrfPlVM8Fkm0GWTQxPF8R2PavPUZmYR3VFW5K+3I83kJm9njwlHplx8hCg/hxD83YD0Ivbf563JbmN",
-	"ANb6aTH4RvazZ8wF2Il1tjqpmZcf/daMdM/LCZRLCATacOkXisqzCAMDhW5vL84PdJT82qRAuyYAwQli",
-	"1CdFKT8yPxdIRLRCgdbHKUvL/br0Hx4lnxLvBE3ZA8RSCq6aabFWLwnNhMgEbuPQXUXl/D1RWZEN+78m",
-	"1iohf55IFyv3tuXmeWIynlnMHsK1eYbEPtoJs/mMEMEAqo8NZcLYn8krFj8uJwcY+8XK9rXyJGCNNqlY",
-	"KIc+BUJmcZK5Le66UApvg1OmXuIrLpMsrZQQAkja7/EDoSSxz7Yrk9T+bj6BBWkTn34g084GWfYwfUCz",
-	"lznDYt70vU8aum8g+Zxek8yU+JIp6L7svG/PlBOMPSsUFNL3pqwASvDf/H79WmziUnrQl9mqFUbR3Kj9",
-	"mBQzB+mTJ6fF5wEnBg5Blr4sCEJtUmoqWEWhQgGsl88nRPF0SfWXWl+SECI4thFiHM3JhsiW18j742cx",
-	"yhcPpapnUM5Ik1JaH1XmPp0PeRIm82Q5O8aYRcFWKi0WvI1Im8len7xBj7KTNf5MYK5U9QwKuMhCJwvt",
-	"4rMeXDsC6nMfskqC89EfP+e8XMPgS7/0ZZ3jxwYHEzGxzG9lMVvCmIJ6kKtqsN3Mu5vsuspgq8y7e9t1",
-	"NzhWa7cWmUztqd7U8zjcyWQsK6qz7XZigWL8cG2OUBPzxdjrMb+3Pq0p1kmIIK6vgjo6ZzGQPMirpPBe",
-	"eRBvSnicXhopVVFbl6XWLVkllX5U/8Xhr6k43RL+JQu0ZeIfyAxn6frNls6XauSQkfn5VrOArD5X8ffm",
-	"cx0Wn3uYxntZpaVILPXECCyST6jMgrwSn1Cylkt4pw/UayErin9S58iS4fhjeJMVPWYzyBAqC/BnhvuS",
-	"VRqzhGUJC6ySaeQSP+cAtlmExW5kGmIo0ppTdC49gRFBmwEVWuXPTKCGOuKwr0W8a/6x7n7pGjbC7cTd",
-	"V7JKJqXNn3M91vI5b6e1tQsz6qT3ZVa3KC2ZAwpsNkIhjSApZJbea7lsK6RNUCXht9ahVRXkVSGlL9aT",
-	"y74aZcO/SvVXswL+KrVYoBCiDKAWsayDI5NsxXNKQzo+OEHeKKQhn5DAQ+UZVil3I/GHBNWBlaqDMqs5",
-	"PJmRwOvTcjKJ2XwsLc/t6674fqkA/wB01CrlchIzcbDJLHuanYQBZclgxObiiu5T80VAZsnE+BiHEQmy",
-	"36GspCkepNiY9i/JofqNWKySrugvUDlgPj/MuLJpgDhecPQIMRqCuk4JpvxguSjQunyi4pscAArsYB0o",
-	"/ITTTKqIMzTCcWb5grTlAlip646274cxCogP2L+7lXoVo5fNdmsljNQTIpSp+3RpJZnndeXcGZajWqtV",
-	"w8S1nbrTtOtHtZaNg8bIdqvNJsbNoF6rNnbBcZiZPvDr7PbybWpONOZroVlIKQmkHBQmUrRbYsJqhfEQ",
-	"Gzxj5KEuKHV8NHKbmLi+HQSjpl13a0O71Tiu2jioOY3j+pFTJ6NdVi0uQSb6TMggG3CwfU4qLanZXrX0",
-	"9NKN3IKMEkkhloKF3VYN14dV+xjKNAc1bLdGjmPXhq5fDeqkMTpy911FWrB8lUwVzzYIA0hbALM25mys",
-	"VRE3kMwnGOz1cKoFIjSUdXME5XABKpTp0o/kU8gTfvA6rQ8mRJvHkJPlU75tVdvPjbKa4TjhOmYfagun",
-	"i9Anm2dyHrdW92jpeDkjB1dxjdgNsUX1YZPYrdHRsV3DblD168MGOdoJ0TLvov3Q7HHCOMwrxap0suml",
-	"ILjRwr092BfdGjutZV2mKU9deJ7SVMtrkb+WvnoeYJGninF42Z2aE2ZUF/AkIEusTfbyP15gXErJX7m6",
-	"eIqn21q9Sz/8krGGm0RL5TQMhFwgmK4ymHIwIUdCYFzCoHUypB6yUNR7PyExWeLTXkFpSZpwNGYWGhIe",
-	"BkSKVZrFe8WR6lXP6QRR9gh9kYiTg939ieVIT6mfnspGBgdYwHiYO7WxhKsUNLaVVNdAylKKrhdQFZkQ",
-	"V/BJLnWZeVl7miAArVbcRJZ2tSyoic5l8sgOLMQJCUjQp/KopovzUHm4QColthmbaaFaFf0Ufp/LIXRU",
-	"h0chRTiKDiooRVI9Vhpr7PWpkIz5DPvErOQOhFwX5pTPpLP8yRI6SSVg2p8hD4SSyS14k16Aug5pTDjc",
-	"aAILs+mECSfRqILaIOmryVgS1BAwBNUy/AljnKjaliaWQwnXMqYoDNIqrQm+JzTNUF93WgcwB4nbYvT0",
-	"aKCyZxwtWEn+dHsHRb5vaxnituJylc7asDHizWmd9yjavTfrW+DuLk2OVlp1NFGkIY/aX4cR3pEftcSe",
-	"c0J11WqJDK8RVhVRjQK7EjlkxdSvzsXuD2YZH7WJ+ctXoBBbIcHQp4VsxzJz91I81K9/HVpwCaKM6C2Z",
-	"t5+pen3WtYnKnsFKquTEnkqnrZ7Ku2f5qbx8Au/A6lN99SaGdiW7eiuoTQVGs2ie5PS1K1L6067fDZdf",
-	"52FjyC/QLFoAmtydIU0PYSLvC3j/iqtgUE32DVQHzS64HI8SEqtcnhNMx6SSFqaTtbLDRHx8m2Aa4DhA",
-	"ynjCpUqj/N13Q7JgNPjuu4OT1Chiw01gZClRZCSZkD4F7TDLSlUn8eLAypommiv0UPmOhp+0L568ONLP",
-	"xNxwMo+Jh8reg2tld9sQc3JU79O3F+1T+/Ztu9o4AsYgDCpp3xUBV8G7ByRegw9i3JgkhZeOtt9sux2U",
-	"DnJtYOJ7mbZnNiNUyctaWb6C7SWrtIrs+YcK1/PnsbDRFkcH8VZFAn/cjrjnYVFwansJYdk8GbI5DTRG",
-	"cAuc0HkisxkVBcTwebQ5XoFX0CWELtH5Plmh0mmt1Cdck9BSTWUzLIrBcEUJmuEx8JwZPAr0yVCtXHw5",
-	"kIX+95GdNoHKGNRClDxmEH8e7HYFmrWyss1g1HtSCEl1V6UEij3KqozZ4eULnpCppHgTUNlxFBDBDcQL",
-	"9EhoUphjgkxnyXqdqny/hK9Pgd6Zmkhb9ljEOYbBRoxXdBS0pZjn6W1KUtMJcyb5cKwzpMfIxxQFMZuh",
-	"mMwIXi61v11rcuzswr3saundSeAG1XqBBmZGKDhEoXLC0JCgJA5JgPAYh2BjULsOdgiMqp8+KSnkAJzc",
-	"lL4flWWS6/kMMXpgUmDVu6CDuiOxcmiWp7Dm+5fS1aw1w8O9/hLskI57z3wYlgz6O9wbVqkwRPq9Eu7Q",
-	"mC0Xf3op1YW6osTwKbZpTLGyE23CfzPZuVS+jMW+IMreX2AmgNJi4HYHVUvSYglaflMGGW0T22ZH3BY7",
-	"K+sGq85eCxhDwvRhAfOcn8Gy/EiGPg6GNvExsevVlms3g3rL9nHTxa3q0bA5rO2mHZVO8avz9cQrLxW+",
-	"8tDIrUIVyIFzaC2vKN9Q0PeEzF4j3KcK4MAaL5QfkXhp6hqQd9trn3cG7dNe9+pyWVYzM4u7xemB95fB",
-	"llNzruxuIRqqGM39UhShGY6TBegNSC77EUazCaMkTeR7271GdzddSyZZQliOBqaMceGNuK6sTlvbOozH",
-	"YLSbETZbLn4zxaGszCE/i0JKdq+r05axiev6HsWMQgLM+/WV4tacI7V4qeoy3J9zCZX3Tbas4szXrSUI",
-	"+SzCi2xN0q9dtMkP1I5Cnzwtr4la2AnyEgLViHkIhnXYc7gFxF6vlikW+wLffUoI5SGjnoX+/c9/5aaV",
-	"kGhXoUHBvhDL58mk2FzH0BQHRDByUgBdQch1VHHOgfhq1y3fF1t7TxYFVtRj7PrO6KhuV2Vt1cbIbuLW",
-	"0HZ8N6iS2qiOd/OPWF8HSk1GfGAVTmnVzxIH05Duvt9tGAOVIzYey3yOKpk9MNbA2ICeQI9p8jOiJYiL",
-	"4qVykjTS6fCiolHFWwxwATAU7fKpLkFVMHvNp1vakYxP8AxEoyw42tMdXGCKxyTWPwsSc+KMbOZHumQJ",
-	"uiezBA0XWlR4jXD0iBdcWWcrWy2ywxByqQ2wD2k1Ci/mgnFQmTKk2h7sPeg6wvsSCwJC8HW63ubCVHAc",
-	"X8pdaUNZtmzw1YOnVJyFcTTi7lxbFOAlwPUr22+fYIzdV49cpD9LHSF0iR+VqjjZDqCNuuLey45WJF0A",
-	"UqWnUR+dJdSwUvqzAq/8CgppyUbT6QaLqSaHd+mm7imxFCm+jdQUwEdnxSxl7aeyJyDigVCdKHYi5StM",
-	"oIDVToFFvFtduGmCxIHNaLRAjBJ+ALbQNP2F+Iiqo/ZazUoXoooJmtN7yh5pn5Y5Ich7c371/vvu5eBN",
-	"t3N+NnjXPu+etYHjL1TePsdIkqKZ8hn4FW0ka6wTypSa6vx5wYk0dIBozNI1CE5UuRlUXt7CYZU+2cq2",
-	"bcute/r5euoB+mKVzpRn4zrXgiWvSPCEDMAcD2bqxe6Zmt5PZJ6RRxYve1YVJBoXGNQvVfulE5RVtv4F",
-	"nnwsdqoq1vHCKsIEBWFwAgpOJLNZyhq0n1KZu+zpBGLegbWciqzs/W0+nXngDZGYAUZlj5MEjGcxpiq/",
-	"X5A6kJZV/r8DpZFkscwIEiC8pFuCjqjWO0kfu1zkEip78F7J6OpIpWX3rZKYYMkqSY9w7fKu3eWX/cLV",
-	"x+triK/C8Q2LkYSCZZYAF0/IaqjGTnW8t7Iv6zTmCsOK6P+yCrlQTa70X2KXlXIyK4ywVv+92pWbyqqy",
-	"4IT6MB/HXqQ40UHygynfFCc/MWfK7nP9tgqTiqzz98SJRP3HmNFxjr6Zmt/tjMemupKgt1Z1JRWJld2+",
-	"Ro7mOpJJSMfqMQlQOSajORfEROqNLUjBFyA2X0qwUi1On55MB8bm7Mi9LSGV7iDXm+ntBTDN71kR4nWK",
-	"YQ/JpChB0A0i9IFEbEYsqG0teGRpkZBvVWgVG6mnAgnXlOZId3qjC7r46HsWrNqeZPO1y4A229BonVps",
-	"rZ0opEH4EAZzHKFZzIYRmSKIPIBLIWD+fCppZCBEeMNsvrvLvZj7mbw0C0xH03WWszaazKcYPAQSQn2i",
-	"1HdpBDJAaym9rmSwUoXtYkZQv5RE+L5feg1u1As2hygG8RhH9/3Sn4tvreK7si1Okrhg7q6vOzeD28v2",
-	"Tx3ksyBTj/EZ8cNR6MvZwY3FH8PEnyBGT1D7rve2c9nrngKfN7jp/OWue9M5s/q0ewn83+D0pnMmvmif",
-	"31pIP+yeZX//eHt1Ofj+6uxD9kh007ntrXl63b5pX3R6nRtjFKlZHvQ+XHeyBurh1bX4Z+Vxr33zQ6dn",
-	"obO763Mxf62eFpPLOhYs7eCm86Zz07k87VgIfl9e9QZvru4uzyx003nXvRWtjGft09PO7e1PnQ/5h73u",
-	"u85y8/btbadX2N9F9/ai3Tt9ayFTd57rp3N5JkH9ZgCfZuBH3bPOxfVVr3N5+mEgJtK9HNzddlaf33Tu",
-	"bsX3N1d3vY45j4tO7+3VGTxpn59fvYeBxH4MeldXg3MBOwu97bTPOje35qO7y9u76+urm17nbHDROeu2",
-	"1Z7cCACfdy+6vUHn59NOR8wc3XZu3nVPO4O7y/a7dve8/f057F6vc3PZPgf155LLT8F2L9XjaNt//Sj+",
-	"z7Fbg4/f/bH4LIAMsdbEo94rEy+OOEvtvOBB+rN9I7+wu4GHJgQLQiK4VKUONIpFpWHHhj85+fvAcX88",
-	"+/noL7Ufm+8al9Wfji/q160b59bt7V1kWRJ0P8Kcp8mfw0/Kt8q4KU8y7L/54e6ic9lDdcdBZRajuls7",
-	"rLuNw3pN8hng6cTDfxCrT7MoY2nIl2uFl6heraa19OGWCQMynTFB2RboniwOBDIY9KFzhuqOa6Hrzs1F",
-	"9xZw/Kxz2YXHNQuluIfqTl007V5cn3fETOGLBiorWZCypE9xFLFHcYOrFFlsnpADC7XPbzrtsw+Dzs/d",
-	"294tzPlNu3veORtc33ROry7PugJvwCQll149rFebsmaDDjrFUZ9qMfNAHMjbq7ub086g8/Pb9t0tzKba",
-	"ytAUNRwHVqoxGDWcWp57XgZ9ySotQUZIqctgKVmlFCbQwgBIySrll1qySgULLVml1emXrJKeu5yInnie",
-	"dS+Y9E41tdO7JrsIc0duLTNwtkbnCp476h6HDIlro/m1kW99RBkIFyskVkkaqfd6FmfGEYQWPS4XSSoo",
-	"Rfy0Sz/kem1f596f4RhPSbIuG5FOPJrIHJLxwkIznEyEbKjOetpBRtbUhK007C6UNWiVLWG1OAr4HAmi",
-	"UThDBsWJCvUsN29O0VHLcZHgEdC1/FIL1WoarziaReA0T02iK8mYEVkCdZonLJITXIrkOFSS9GHtUNvP",
-	"XoqDWrfDL3CVrYitS+eu8Kjlw0WF2BlFV6PSyS87+th/XmHGM73OZp8r9d1OEamG5D8kQkqF+IFyPve9",
-	"pVJH4lyy/INvP4wVS8+57XGqWWrpVTqWZYtQvmVKCQQyvCz5AEF6adECIHM4AVfqZ9ZF2ORxkrqISP2h",
-	"PpephukEuRaqAnen30lZLNtzjmJMV+Kk+1RX0KugtvL4Ud7Wa11UoMSXiv6DjHP7+p4k04EKvXq66A+w",
-	"ynW1ejI/WsV+uzIlXphIiMBCjEQgr8wEv/yLl09F88UqvSlOvYB4wmISpFi4YyhPtr3cyOSMciHvE3B8",
-	"ubvrnkEc0gsE8Tw1Q8PXy83wIn45OqQN6J34SCmnUUh9BmVkoKDvPnbeNYHrAfH96lGtbjvDKlbFjWvN",
-	"wG4e4+bIdRqu22w+3ca7xUXIXOYz4oh2zYUWyjghpPvMkhrAB3O6YorcMTfaDtHWmy6AJWfA9D4ou+oS",
-	"kyaUg9eSaHd6eCyrzvdLcX/uODVfN4FfRHA1y8orUxm8lap945bv7Y5WMmltW5n84eo3rYCAbzmJZh0G",
-	"PuKYhnTMi0SPaAEyh3JlTBh6jMOEcFSW4LOQXJoFgZwsJge6AvQDQbrfpdgcYET1KzbqUxX+CDlvcJbb",
-	"6b38RmsYeAXdQnlhcaGBHHR917MU+63se/Jye74Oc3uQsuKSlw2IWXByehqeamAXN9cPMZ5N1lIDuGjG",
-	"4pMCvXUwJmsVxDPGeShYdkg+q2ufJo/MZBN3gmI6yU5QFL5ilSgLyM4X6d6jXrJge9CMnIKlQLIR1LCK",
-	"AnBvBZiRv2nNhgh+dKNHteg6KCjatWP9oa3kWZCN4hQlEB4nFiYDwHLphBX7C6Ez0K/K55VmQTMcmGKw",
-	"j4LDx67ph4ckWqOkkAMozYSMb1e3n2b3lmoTF5pZ2Q4gXzapHrXw6Lh5TOxRY4TtOnaHditwq/bIGdZr",
-	"w+ZRgMnR3iZV2H6YkNqJjXgIeL0uki2XLWwNtm323i9gkV4Ky0IakE9bxp4xHsq8urSYTy20Qa5Bljbi",
-	"ExYnsorXWiYswdH9CYIcz2t0G/4E8uytIqNAZ21WNdwEfCyjnKTPuyG77VQfQ9/u2wUCSJdYeCFJUKdX",
-	"kYSPuZZ1KNals3my9lYJyCikYVrvLQ389eQd9kbW4/PkLQa/ZDysTmIAjyroTinwDGepIIbUaiDE9SnW",
-	"TAB4YqQGahan30EdjCRaAFfgQUeDjFfwIO5XljPLXLjUcGK+MJE+LXsye5pxf4ufAjLiX31PwzN9Uasf",
-	"co3qh7yqxQ/NvHgyEjh1WutTNXqq4BiGMpUlqAfnnKCyJyu9DiaYQ9I39VPOaUZiHvLEK/BBUwyOODJg",
-	"s+7TKQuIGVmnkgdiZX8B0x4oQdIYxVj+TtNpCBQeEmnbydQE13e9CrqFo8EhBKZPxex9RhMcUnR5d478",
-	"CY6xnwBP1tYJSSzHcTKHHJ/RUTiexwIR90uX8TzWIJOip/iTrnXkGF4NKWfyVBk2XXHdclpHJiyWQhV4",
-	"kkq0MqeDegdT01mM607r6BmSZjqZaqOxeSqK+TeGrjYaL5jWYk+ZVOmlIf1gmsz6a+TrfrNTRPTusdC7",
-	"aYsNUe5jkfOrQWo0ACEzpYSogtkMcqonDM0w50ADs6l4qX8C+NaJFznPY5lHAZYXckSms2QhTuGWGO2X",
-	"is5+8+Jx2aLHm7UKhjZF4XQ6l3YIU9WsU+kYt9qe6r6lKrMQVQn1ALJ0OM9U7+E0HGlje/nVBsJlzFZ+",
-	"UjjZ3ShUsYr/m1K7GQMDVdxhsc9SwRnjFXy/Ovy3oXbTbzNzRDm1Piy5/n0Nndmaisc59ch6HYo6GduC",
-	"p03asEPyC72Legq70f2ishc8KYDvTtQ7HyWySqpzmFLdxw3b3PSXIuUp4X1Rkv6W4CiZrGEAUw9NjCbw",
-	"HRiRC5yG1+bFZPcKurJ9LgaR3Rsz2uzOUTTzLthUb8PpPMKyXByY3DemfuPya4LKa7K9HWTZkWQXT7NL",
-	"vcCFpJLWF46iYgZA5vXyCeU9lXtAsu3JPKYWmtNIBTnLQHzuIUKTeLGUO9AIR/AqfXpFfQgkWQATyeaJ",
-	"hfDa0Qxv5yCnH0L3hMzk2KA/AjFSxalK46lKnbvU0ZKF9JdSdXNR1VWV5+PLMYp+xPz7lMdOMQ6VBfvn",
-	"rVYP8A6yqhVZNrxXvKJt1nyNv3GSJpFI4SGGgI1WzyWGpbsrNfmhLQCqTZ8ynoIZvfVpyvUrMzTM4pfw",
-	"Y8VMcQmBckztuzoAstw/+Kij9ur+yyy9YOQW2CTE1GKMgtyPPGOW2Uh3tmwN/+VzLtfCly9W/kFR/Azo",
-	"Hr98+bjjscuoxm1CZkX48wLZHjShKCJe52wcmhRrj7A9GfYtuS0awMX2yOKCXCL6zcb4dLO5UfGHxTHx",
-	"E3vCYk7sIbgDLWyeYMmYpuxQOkROpnWdan1rlSC9iK3R88Ux8ssi9MbRlkuj6KGtbAFrN6lXzHu0USTe",
-	"ylj7Vdgn61r9+L6Hym9vq42jg7Tyi2BL/gwt/iRr7kkxI/wHlp4q3xMck9iDslM+juMQ0lxxnYLPI59m",
-	"HvIjHC4ZLcjix8nwBz+8Cn/s3v2j616GXd6lNw3/tHvUvZ/9/O70x1aFLH78R/C+G16F3U9d6lT8akSH",
-	"0zdO8POPUelJ+yZoAkqTEuyU4mD9Bq3nXC7WRXqrDKrrkwpA7gtU9triX5VYAP72DgznlrTq1bpMA0Um",
-	"NWUITvnH5Qsrm36mGXPWO5tsIz5peoU9HVTSBKjYl1fMr+uhkovIEpv9ejU9hmz79GwDioKEQWH2jZVE",
-	"Z87w2K/bR7hBZLaz1qjh2lVcG9b9RnBEjkfPzwbyIqlAZiSehrxY1MwwPPsKDcOEpzkJalVUTtEAxjCz",
-	"nNWqpsGwVi2SP8U81sZKLx8x8bEKns7SIoiHOIo8VNY6cfCcFZyf9DXKJV5TXy9lw1cP9whTWJ6a/G4p",
-	"WYPkgA6AR1WTe8Vh76TtBFTwOIpsX/DPRHaVL/z6cWu6BzwehMETSIeRT28T6fj2nWp2uvn1R/nwzZV0",
-	"NnteLAU+JMZds6wDMXHdiJE0jmC2nZZxK+zibGLQ+KLLLWNQi0NmcSrKBoY5tDij5a41nKSFL0uCV1ku",
-	"VPFVKhOZJYng7gVhR/tzm3H3v1ohohS037QPdzbLrQ7cLyDM7F4GYjM6P03m6WXiKGijMhm8IC73d8VJ",
-	"TnHilqxS9Q+/a09+155889qTDXTjVkV67EE01uEE6KPFXuVwwrCLr5CUl1pOdlIKNAN3vVNICAG38IcP",
-	"Hz7YFxf22Rl6+/bk4uLk9rYygv88VObhJzSK5bRxpIiayuFrGDQKzF1Vp+raTtV26sg5Oqkfnzhuxa21",
-	"alBszYj6Kvf7wef6F1v8U9X/IPnPSe6ffr8i/jj6cvDnwjDnd6mr0A2Af92lxsVpZyNdhQUo4rIr1JrE",
-	"EAXk4FrGuiknICgaizh+AD+nlfQLT7LIbMm+AMsoWGs8J6m1KSZKqJDx07JamFzzI5tHAbgF4YelC35t",
-	"seH1DuR5aAQM5JhfHShLDIWEkKW30Jh/EQPxzjyBxTTgc5H+IScCmlWYsFH31UJDmY31tbxqVT1t6X1V",
-	"McpvC05V1z7mawturyOx1VIRTUirj/sxKfQHTAtQhGMBH1WIwkJ8wh4p3DeVtUnN+JpevccJJ/4gS792",
-	"TyDEQBbLOIGxBDl5IHE4WmRBt/dE+gGulP94haJwGGNQTQZsuUaKHO1i9NNfWnHzh58+/D3uPf7t7vqs",
-	"2T2//muXVc/xOb593Cq9La1qFU8Ef0D8eRwmi1uBkhIYbZ3k9C9zEi/WePRqqVJ650GpcXT44FacwzRH",
-	"KvdyFVZk2SMuVbghENpQdAcRzFqaPDFSrGYHYhb+RIBMSM1ue55MtmiYc9PC82RyCC9lWbOcWGzGeei5",
-	"gkYFDinQDBg0m84kSeASB033OhjtNpn9wSP1uyug+QJezCPwHAenRx+wWDXSiqMpDsEfkgABgezzaRjp",
-	"OEwm82EuilT9u0oZ0go3CdRZE4cCmE4Imh7HeDoFjlwcZ+WkhtpZbL4SX8GULOuoicUEWcBoWRrSLZTg",
-	"6N5CswgvLDRmCbOQdLC3srwPg+8sZOZKkz4i2r30gYU+ER0kQpSUzGXK4gK16dM+7clSyWJyj2FMbEGp",
-	"cQKhE3CSjfS6gOKeXJRoc7Kyf48svpdlFIxKG3MqczMHlT6V+f1TR1sShUMS44REC+l1OySCrZBuzKY3",
-	"JxQMynAVZv6HP6DTmASEJiGOeJ9KZYGeZZohClFCAlkKlI1O+tRGOIef5R/f99Yh6cGO5hYk493gOxns",
-	"5r2GkfKHbRO5UEOlT+RwZhzW5rHvyUKNDMDJn0GesJncHXEpqCQIfNmsp3JoZ+VeyQIuN2WeYXNI0xeE",
-	"XCB40KdlL91iTmLxGZsn/6veewfSSRwiNiyEEyntpJVGBIpgcR+hPEldnWqfyogxVYACsgB+moWxmKjU",
-	"+ISRFKNSg5Kqa6FCzfSMIYEKzEJN60CdAOX7g8q3j3g8JjG664oJe4cB88XOSOkaLCEpwkE2i3H4QIT4",
-	"9913emvId99pY9JMFl2ZkimLF4jRaHGilzIW2AhAFr3EJGIYIsRVJby0MjLIjzpF6dnV6e3gunNz273t",
-	"Ddp3vbdXN92/QhKrPyXxnHipEgCFypl0GLNHucUR83F0m7AYfJZkkToLYT9mnKvx5bYLPpMuDP2JrKMb",
-	"hwKZfEylv3qY6BMIXFx6+FTCLcBzuc0RXojzPMHyBIKBTQrSHjT10sRvFeTJbGJKiwjkUmWq6NOVVBVm",
-	"Uq/XuqlKs/bLRw/IK1eTyOVUM8/UCXC3f5urUvPgc3Vg9SmQSKk/WZfSI6Ra7Deydxhr0NljPDTFiT8h",
-	"RZmY+jQmfMYoJ2ZOJqMkYsTGGtCpOMj7NPsbzqcQBnVgjqD0mwVCZcQolgtlYMiKXKjmsBwhIg6fYsT7",
-	"tM3RT/MhiakQi1+p6I9MovOsnH5mQ+ZdVMbiKmN0QwCL1afqZaaCVlEt+rGio6Lhn5cjUf7kHRhl9XXm",
-	"mrRElFxewE5kSKusR9enKnDuQMV5cHP7LYiBkWVXYR5agQCoBHGfClSvkXebxKGfeEa9EQd5d5c/XV69",
-	"V/DwXiOvCwEkntmxjq+poDdp1Ex2QcdEJt/gStm3WzyLDmGxsvQcYnuy1A9prqHViB0pdUPwS5+m0S9/",
-	"n4ckkWHI8vxNWUAAh97LUGTlK5hMSBgbMcfzVfSSEpS4GDgoRgUj5MHJFLeRFzE2G0BeX89Cc5oGUonJ",
-	"qHgU4IhCagQnL505bgFlmpE4C2/CHE79cbVWh2lkiC2jqWV13T7VnZ6gaquVwrufJedxD+UKDrOZngA3",
-	"l64he4EoCNF/m09n/AQyyZU8cTumgdyydrwK54Ykbz6O44VEDSOVkdi+NOLJJHevVxg2GaQk40nJdEhi",
-	"FfkThT6hnBhsdHuG/QmxqxVnhXt+fHysYHhdYfH4ULXlh+fd087lbQfaCGk2TCKTIW9fd0tW6UGgn8wZ",
-	"W3Hkh2xGKJ6FpZNSreJUalLbNAHxzGDOwGuJFflwdj4pRkY5DKy4PylnAoNDOkE4720jzo/iMlS2A7j+",
-	"VYyU4H6icAQaaFQ+RoGgJVn50wMIfA9U+cun8Y/qvDA6NpiO9OjUHRd5BfkqPfTvf/7/s+geLUuEFOGh",
-	"wLb0jZi5peykfapPHjBQAlISQJDMNINa7uLUmKRpGEZDcRfVHeeggsAZSlzggre3o3AaJgJk4oypatC6",
-	"mA5sC4kNE+4Mq9sYmgEMNZmsthRLdEOSeGG3xb4olXbK7neD0ol0xsqSuOmkrUI4VOVS8WwWhT60OPyb",
-	"snYaSpnMHW6be1tmoFZm5S9Ket5a5TPn1vclr78QDJ10GQdSBbhfdZz9FqH8yl7EteuZy5SOcbDI/Fk9",
-	"z1y/vlilulxiUXcpKA6/x0EKNdHE3d7kjgq6Ic6QD+XoRDu3tr3dNV4I1rjH2DmOZbqEutvYZTw+n4n7",
-	"nwQXJAixDAm2SvVqa3vjHmMXmC7UGqE4c722wyLfyuvMnGxjF3h2BT9LcSTTNEOrHUBzS+KH0Cd3FD/g",
-	"MILoZVOlVjr55aNV4vPpFMcLuc8oVD4QkM0f9FgfRZNDn1HOJMqOi9WaPKTjiNggpOHZzIinzEnIlmQv",
-	"ZU4GhDlYXsW1FgQyEBduyJDieAHFdk7PLi0QNXmfstEoCik5OFH6jSDGj5DICuL1gfsA/p8EYcJi5E+I",
-	"f0/AHVOIcJDtsJyPqD6wsrAOSbeCcDTifSrZQ9AfWWnFNVn+T7lrgvJIJW9VhifgtmKCI6MkQ1F1Zp4q",
-	"YMO4T+HiBF/QiI25Ufap8F5cVRDKETL5V6n00jpkQ5Bri0jwDyQ5Vfu6lY4l5FNyOEmmUY6AleSl+P8C",
-	"5gN4xQcqkxC8EL9RhOn4T/0Sof1S7h3BgfkbeA/5QLMfCuvk+0PjA8F5yYfLvQjmavmb7JlulE6zZJLI",
-	"FTXy297FOegIKgW67C+FtnE541dcNfuVCcOG0516w/jplutzfqWxgudP++FnOJ9f1p56w40DdKzJIiKI",
-	"TwhJ0jIlsicVt1V8zisbELPNZUmINGEoB4t4QaCO+PAVR6MwIkX+l7NZ5W9c66zFkTM0+mqM/NVuIsZS",
-	"/kxs/8OxW5WB/fF/ivJnftyPKcAPWC4mf7LK5YM/SRz9/O9//uvLQfng9SZkNcKbCuK3xeH1ZS21bARx",
-	"LD6PGE3sEZ6G0eJEVle256HFMeU2J3E4+rJ50GzHdz4iAO6nsxL17U0uWfKGzWnwDZ2+dnoSNLatPXwB",
-	"8/naE2doP9NEsO3r7hNu1YMK6pd6MbgLsnnSL0lnXdmlVAGd9CnWOlN9KeXU8l5m75KSU2Zy8g4KLFkr",
-	"3+dNebo+zAoxOBMgeeYVdXZ12vtw3Sm8ova8ltrX3addSfJ3ED6gMPhTv8TlZtrzMH8zHgbhw3/wDjNw",
-	"7Fu7xOBLyUiBRUz7OEjP2i2Hao/rjFsmaZMicOirlGTJKoz2utoENr/UvZahkD2c0yAiv7Fb7v+N5hT0",
-	"cGViJQdw05UFBbLS5/LhMy6/cIrH5HBGx0v3K+zSIlHuI+j68gcEnx5sPk8CDSqm76/c6T3u3Uq2afnr",
-	"92UuXetFeHX77jZPlJYJkJzTMpkynz6Pcilzn9ilK3FhVFFMpFoc3hz8zm9s5jdMO+k2lkMG8/9jvXSv",
-	"tHtVxzFMubOYwdUecjSfpU4WIR1DiRCQaFOzRsLmKp9bgBM8xJwUkkaVveC5WjUdNFRi97srwdTYa7Ao",
-	"t9hv6Uo8Dx8IFTODVA6bdlnp7CsaYOvvQDwl6GpGqLhiaxUncyXEHHlpPws8jTxwdXkgYAtPGOhfCndW",
-	"dSfeP3t7tSPRC1grvuTQY4/y/LQQQAZRSn3YCtFJN84afkuaAilUmN49YG9Tm7cVwQRibESwQtyS2rVM",
-	"+kCh2G/xiluIfMJ+Ei1U1vqQyyrNaXEOSH7J1vBbarQP7Yvz/VBPr+N31PuPo57avLWoFxMcLHa9wFRy",
-	"IH0TGfaxGTg0hclE+wcJmooCgoMopERqWhtOTZYsfgw5qfTpOcMBGuIIU190wifg6w21o1AS49Eo9EED",
-	"C+n7xDRTvyq+Rty9ITgIqayN+81dhCnUIC2XMuZLV3e9LnBCgkOsAVD5v2EhSTdm+2W75Du4FjPPwQcq",
-	"i+CHrHhaY7KUasoCzldlOFJ+qzf4Eb6UoQfgnRCFXLmwL1lcQ560sxmtCJ9FoMo+ObzGY3Ib/oNAtZ4d",
-	"vlX2xI/PxeGVtGGlqlM9sl3XrtaQ65w44n8VB/4rZSm8fvmcz6CwaxIEneOgpGucir057aJZOCOCCJRk",
-	"ioJSNXCJM3SIXcdNYteDRs1u+S6xj0fu0CE1v4VdN5O+AzKL2AINWZKLJt6yFiOKu6RLvczCWLU73tRO",
-	"x3GXdM6NwSwmo/CTuLOG94Pap7/g0pePO9OEFG8gFVwBacglg8sQ+Fc3Gf92aIzBwfPEhJlpgc2O60eo",
-	"albkS3MKuMSXlK059xhP/uEhTnxGAy71xJQ9ojJOUEQwT8DDKsCLA5n8WTmx6PQ04FwXS1oDrloy496J",
-	"4sZk7Ir0Q5UuxIJXA5MQJFiWv8UNe/u2bVcbR2iC+aSC7sQ9IsSKPjX9qpfdpbd65Rie1ei98gn1ulnl",
-	"SPsn8DLEKCZJHJIg9SOU55D3IdZTrC2deUxmEV5ws0C28tTJwCDrRuUrphRc6ad5d8e9Ka+xEBlnsrXF",
-	"m7xjp6LCT3S02YEiarJUcxu1I0gMvUr39qc1Em5fxe/m96vBuBqMO6EV96rTd4/N8/trh//VP/4wvKxP",
-	"fgyOfhh13HmX3TSS93/fdKPsvcfitK71PIJikuQx5+yQ5nNapUa/+mXj7OAqZBzeU0ZHUSjDBP9Dvk3V",
-	"vSb8E1ncQBXe3+rVKilI/mZcd70WcO2Hn8PgiySBOpdOHkHPiMwioGIpQeeZj45RQTVWQVTNyj0hezPv",
-	"iSUiV183g+DXR/1vWC/+UtgjYbsb9libFQ8ytG2DnKd9zQ3KVqjM2oAdOwAqa/07urw4uvxAkl1xZT/+",
-	"L23cPQNOrrDQzA1RadcULXrFkSc4DBVyI3kXTzL3cG0mnEQjadlOuJQUFjqZgHTOX0XAO2Ad8jj4klwl",
-	"T/BYUE2Do1rhklBZfXXwBHZDLmAPlvL/ynn6j7Abv8FDfEOUy+1+HEPq2rufoi9ttlXRt0abl437m1bn",
-	"1WynbjtHyK2fNGonbrXSOGo5x7UXUOeZyfKyPHerae1++Whkkts5/1s+vVtNyX9HI7eJievbQTBq2nW3",
-	"NrRbjeOqjYOa0ziuHzl1MsoSEJ6UIFvfqvC3HigFwh8NVhvVT6r1ylGj2mg0lyS/jR/m003toyPU2Lib",
-	"kjDF3d+VhDsrCc3zntGk7KmpJRR0Zoj9+7TKgfyo86AO6uc/qsu7MmTB4g+HOk3FPA6/rI/cg3KxKq46",
-	"6xTiGbP2KhENUyXU5bl9xdPcN2Xv+k4nWNCvvYNURuqrdBSaZc6FU2T6Sh8q5EqFnkw1+UlCNsQR1F5j",
-	"oxGa0ySMEEbVT5+UBk+q6PZjXPY9ARLIu7MZy7wc5JMLKqhNF8bMUVqWXi5bnZyffy7qAkr/yR504Y9k",
-	"IsuZU+izLPaIMvX2QBr0AJpKy6JAWFlCRVUxM914ote6ct5vExyD96SR09QsFrNat9pTNFi6D7ORztLp",
-	"KULtmZU+MEe4T9NCH5yQIM3IkCXykywvoeNQpogDbyWFmkqx66fl6MwkgWVPzU/dEp5MyaaaEhooTXkK",
-	"CyMIR1e2CpNcpogTFGEoy62CXyV+yzUo652sfBkmeyqyuQQ1o7kJ7aqZ1g2+DdV0ManUn4TEPGjQ5om8",
-	"e7rq39WGv6sNTQoHdEvnWkhPRvF9WyQEbNUb3ibMIBTqsIYjZU0TBEjmOKCBSqnDgSJ0jUBrpy6NeInM",
-	"frlem2is4P+QOnGXM5Q7OL9x/eNWPHySAtKQPyUDZSbzDhMUY7pGC7keq75t0vvfpIfcAWf2VUTq1qCJ",
-	"XEv6DoElXK8LkZmo0lw+upTyo+DpTHFBBiRmkW5rOJsTqcGEMQXbln2m5GmoA208lXJw4GVGGUjZLMgt",
-	"pOgzv1UpzbwDxfjJvDX7SD1ZCLhnZgL0UiZRpnENA1C9PuIwsSAlUZ8aZzIgUSgPZ5KQqQq4Fctm88Rn",
-	"UIgkCoyihCCASK+wmPgsBs44dd03AMli0U2fpmVEJjITkpxpYeaOnOZJDvRsT0VDz6NWyM0fUAUqmMtZ",
-	"DKD+dFXlmi2dlOSlSMA301CsNJwaqD3SPkyTutM8qYFp3K2CaVywrumH1aXBWtlYRv9VqIC9uX+34tZk",
-	"/x+VdshxWzVcH1ZlXZrjoIbt1shx7NrQ9atBnTRGx07JKumaLKXrq9ueGlQqwgERihRGq0tLrf4qG+fK",
-	"wVhJFKS2JJdnU53mJ6mCAD3W6YN6yzqEKeEcjwn/3Zz51VRIRcI71xQqjDWhCQn/9a8NSj4lMhLxGd2v",
-	"c5PrpaK9uFnCgCzdIQWZ5YEwL2kBIF/gKKQhn6SKErPOg+DU+9RnUUR8IfaX+VxmlyusA3DwWikTMu2E",
-	"KpKiGf0lcp2OJ2Clc6hBQVwSQ2bBkC7PWCYVBiUzFC0oWA8sNFShWnB5ScWM/AQy3krlkU6xHzxg6svs",
-	"nTgCr3apHMGylsK2HsUOiBu3jBWstT6jT7NMXsaqIRUoYtQCfJUu/BjysqFhzObjCSShGmL/Xl+/MrcW",
-	"DAY1YLXU1OpT77bXPu8M2qcylaEAttbH6JobMjeYWoroVjs6QjLCKdRuMHUwsASORyTV2vTpFrUNNBmT",
-	"ZNXDUGbnXdbdyDTACv5TDDVLJAPwSA3kkweZceD2cyjnbUdF2OM+TV97ZscxUanoggoyUq8/qN2CVGAc",
-	"lV3HyVpZqFZFP4XfI6yLnhzV4XdIEY4iq0+NjGxZ4jQHee/aN9329+edwXn3otsbdH4+7XTOOmfmduUr",
-	"pOR5lEvyyeBRVPGg5yq3nuNEuXLowMpEhj4OhjbxMbHr1ZZrN4N6y/Zx08Wt6tGwOZTsDJmBcWmHsh/V",
-	"0pcnXNICWi9oE//NCHd7KxF+1779KiZ4oI1pqlMUMEosQSvTi29/bdwhT9jsq/EWHRpwVccJnP4MOdUz",
-	"qq6JG4XNZkKarKBb8aesFCUvZ7PZ8oW0QuBE6/8eLcx/g7ZP7Oi+OmezruzaaNtNdWIh72iWnhhyf1dS",
-	"jYy0Z+VUMl4IypTUs6xPvVQK9SQzmxY4IUkiswbnlCRWpgaRMq4HyYmzlNaQ6QQMWTERnbzOJigYayge",
-	"AWzAMIwicYBUMuKydnKzkEem6g/I3Deg8+mQxKAFkklNxZ+q+QD7kNtXWh11WdB7MktkGkDxJFdVdF0q",
-	"Pb0Xz1WFqClKXcPqJOXz1H2uZJVgsfLPfVxjUs86YL8Ed2TAKvUseWo4ghllkN/v/LN5HIoHO3MtWYnk",
-	"NRn40jLP/2UeIj1Tte9nyKhJSAo4EODnha4dspqayjatVAMbrAZozFYPd1belTLoTGasB8H1cRL6kz6V",
-	"eGA0VYTAQlB4w5AJzBI0gvqA20jqMQL5RQzyoDwcdHLyXMZz6ewgD3ZOPcrDMdVuA0vuKrIwkQxpCxNd",
-	"IaFPy2aBEP39Yb6cUXEyM+l/miMVTxQoVs6U0hPmz9Uuar19T97ePrT/taRvqV0j1+4/t4HbSKeVpdmg",
-	"7PG/I+vzb5FhVAJRSpkV5hTT/BWe8XC1qFyxcHORlirNSs1DWJ4ij9pvShBSnMxj6deUmeTySelXS831",
-	"qb4H7LQLmZl5FmFfMHiid8EQDsmICW5MO/+ZetIwyeKPT5Y42DBBnGAoiATXADha8Ym4wcJEqtuKiPUN",
-	"S3BC8gX9nkvhloG+ay29nQ95frobgirlDP7r2CSBzQp/iysxbjk+e3v5F/j3V5Dys1GJzLXQoTJ39Gmf",
-	"XkOIywnk/Za24yXHeU8cMqYdqjFHnvkuYTl9SQWpfHoS9cGNNKQ8DASHhMYxm89Ed3I2aWUummnSp6Ef",
-	"M5k8wEKcic4ExNRJug9nXJYSmxEs2Cq0k/ehANab337wgmM7Ldupo2oN/PTrlXrrqOU288ELWaDBZ8mp",
-	"DGt1jJu4bjvDmiM4laHddNwj2x01hv5xY+j6Th0glqjS8TyJCZ4OwFz7S1FZxJk/ITE7xDwhccjv7am4",
-	"4PhhjB8Pp/DwUOmMDx9J5LMpqTziB5AGlHl4FmHpwilZqWNcC/ygajvD6lBOsFXHRzY+dqut4VH9qFXz",
-	"X3qCHCDNBz4LiH8486cD9UTzP/aUUTZwj4ZhMmjeT/4xmPnT4mV8tJ4Z5K+YQ4nK4o5T0EMh9dlUYD8k",
-	"TNacZ0B8v3pUE/tZxRJcw1ozsJvHuDlynYbrNpsrnCdKlXc6hsRd4Twd2xX4gRzX5DzdrUK3gobS7xVg",
-	"YH3k+sOg7ttHR0PXruMj32759ZpdHdWHw/+PvavtbRtHwn+F0JfGC8lr+S22g8Mhu012A7TdXi69xWFV",
-	"RLRF2bzIZE6Sk80t9r8fOENSlN/zdtei/tTGlimKIofDmWeep0M7aZ+GVTtsMpMvMKpzKhYUVTdJqTxF",
-	"PXw0HSaUDbsBS1vHqh0a0LAVBoO012a9/iDtDB3HvTS4oZ1jt2lpPmLs9oc9nO9Z+3KoenkMZGG53uV8",
-	"pdJlBVwLklCwx8NEW/ITaaF5aVCGE5MMMU9i3InRotFs5Mr80UJ5CarVT58u3qr9tYaVROF/1YY6Nc15",
-	"UQCAF4MhmBmPREbHLKtlxnVrVWI28uaUi2CaM1ZyMY28uNEk3333g3WfmYbOpSxnYoIai/Bjgq2bXd1K",
-	"jx+h44Bh26ksZbNUb9Z8goK11WdFrDWzq++0rbp2fheJ2FG4bYKGufO9riW5z3lZMmGrhQodalHP3CRQ",
-	"AwD/x2GHwIzWRVWP8qbAwQFZ0ZxbdnvzZG8KwhMLrcOnP1K/uOs1wEfB2gtN4QNejFW7MzZjhAMFX0IL",
-	"GUtAn43Yvt/zCXDd8QRXU4bHDlvQUgAr9zLmgPCksMcVNfvSkuXq9AHiNDgHgMLS9t2m+O9nMmNWjbiq",
-	"drGtPUBKCGiXYBbrDtVkNGH88ZwLKucCZL/0IohEXZFnRSwe8YeG8t/V1ByRgrGaPi6m2Ew34yb51YoF",
-	"6mjfGoH6BlH+BwI2asJ/Wu8P0Y3C0cizw2MXNS/UQdCWDoWO0k6du0qdROOzKzrdkxwqEkvsUJWOP7BD",
-	"QThwv8qa86+opub8WdU06te/4po5lNMcEvprWXjIUlLzfDmdibak4PNFRrFsZv0O/47fMBKb67T2LOgh",
-	"akT1lN8xoWsHfVKvGDSbR20Fkw9yyaquW9R/13c81a70E1bZBfRJN8SlePqKq9o4BGi/0ACtni5mWu6e",
-	"+mambp76VzYYC24KVNPiNkWOYtXqhbhdlHGjmvXg8jr82a5iM7mXiyzxccpbtImPiX3qkiZXlQgAhHeF",
-	"pTd7C5UCt+rsGkejGQlUJ695Byc1wWFLMkysYPAOlWFqXFd7QSTiNV6sVZV2JIwbmgKnSc5ARRBdEYfk",
-	"DyT5IdosUWHQRLvQP4sEPoO6om5hTvGN1d1/GC3k61beDM0y1FQfU1vaO1Ke2zpr9A9HydB7hQ1//7AY",
-	"TAn0bTSC3xt5ZnANRPnhlpHIKzN6E3knUO7yIBdkzqhQH9PsJvL+qnwlnDreyFVohvO46qUm8jCyuojh",
-	"vb7658czcHpgznsjOI/4nplFSx3THWqTo9uMPjSArVrXXi/E+h603Zt/+nB5dvrjz4BOxQ48JkZQuWmI",
-	"c9sUoq+U0LUnf8jDfanujWsFjEWyVmC30d9ZLCzTMkgcpkH1sxHIv+OnEHMoWOlXB5WM0TtWaIud8aLE",
-	"09FPZ1c++fjpCv54e/bu7OqMYKWnORmu1BWTs+qkq6H+Fc5R5y1omkKxQ5PEF2nwnpZgemV+U6gNRzlm",
-	"MUbXYNNZZ8swH/K041IKN1wX3f+aC5zDPQ4JH3NmwzDnlGf6Xu3B4356aUAcX3md9KbzxRNKo92iaDd+",
-	"UMvb4ZrCpJlMNfjIhMcLv6pn6DYjAZEHtTw+SMHMGpnJLDEJblMhg7fy3UgGL0in1VVnFPJeJjy1FC3K",
-	"0lDwKzaAEp+4olQfN66qPaMB6v129pz25qkOZX+vVA6+eWk8bmqcO0j4nSyUpkQawMI+ceC5ls0HuCml",
-	"uFZ3Uyvr2vD/YBi0oBkjRxrPl7EUpUrFmEH4kM1vy4eGr0EeEHyH9ipAsq9lydQKtimeWMee0bmC6KyJ",
-	"2ZIZFUmmt7ZIVIVUzpnpcTtiJCKB5e66aMloF1GToTARzBO9kqtIc1VKvkSTtFwdEAk3RVAwU24OlgTc",
-	"bNVLOPzZ/VmjZ8hECtO+7uH4gRRyzpRZZJkjj9MN25HgoihVWzIlYwagCZ4xoY6W8o7lOmqOcVY4mFX+",
-	"AEa6ixJC64zcczjJFQ4AXZ32MlZotQGdeNEIQ7frI3ROuu3BFozl83yJQ8z1y3Fn/j8x2m/Mh9KGe+8g",
-	"LdRUTXN6O9tae7KR6E2dCcxfcQOtITS3htnDxn3wODOXd4yMWXnPUMhrjiqhbkG0T5aznrGOUtnIEGQ5",
-	"NcMSRIZAyRBfJilz/R1EEhpOagm7orYGWtYjB01yihJ5Pj7Ne5bPKUf/cDKjeQlpYC7IT+ox7/h/3hTk",
-	"7S9XWxw3uHCXSHD8L6gsgyGoUPPxHO+O0imJLOOmkQX+94KBXK2GUmgd27oSK8KiRx7EenyPicVczQX9",
-	"p27b871Elt7nNRK0q2qu9s1rTxsBIJIkOb0nzqbi7ndqB6pnKk2eHHa3GvtqDDXXTgVdvhBaX23dU1vQ",
-	"iPvccy74XD1paB+Ji5JNATH9bOwYS6YMX6A6X3sjb9jth+OEhkGvmyZBl7WPAzpudYNuOOhP+ulxe9Bp",
-	"eb53w4Hb1ZQ9Sm/k9Yc0PR4csyDtpTTo0nAcDJOwHaStcbczHvQTyvqwIQmZMAfxs+cduUjY796o5XuQ",
-	"mbYEKxgEw2Cs0SY0zCJ4gQWP7dVDe6ewulNJs5sRmbEsk1tup656LDAHV5PVR74TSXOqV2JdJznhaIhg",
-	"Gv0RCUJoi/wGHfxL5LWaJlbifT6JxJ+R2KpibBa7WupEt7xFtVn1yiyvWqesFSFXb1WXgO/x6Aj+aTSw",
-	"k7/Ve2cvI0GA6kiEtnZ0d8Vo7S2zrJ/scIB78a35VIOY7Bb5kue4ddu6MY77wJzttQaOvCGS4sKflxIj",
-	"+ngEJyyf4BkNM1A5g8QUnhiAR5bP54sSkkF2Q3FjKIidSVjKBUc/4H4myZwmjHAdAr2fMbENjHxpH/41",
-	"QcnmLq8MTt6FQWb9Qbs7HASsd8yCbsiGwbgdtgLaOx6kw0mr2530vBUb/9n3KGixgSCuaueYhpNW2u8G",
-	"7XFH7Su9NBjQ4ThoTcKkzTppl7pVVzSZc1E1uyhg46ggogDuNGBbmPr6IfXc8Fym9sfBbi1utGqqgo+2",
-	"V+CjYdBqB60eCTuj1mDU6zfDsNPq9B+785iXvQ801K6ngyl9NQoscyrJnaX+vzGo3/9h/vvnTq1iZUxd",
-	"r3mjca2b002HicvK431mjeayFdnTq9xpRZ4jm2f47Rw5lt325CUMyQ4AOlqQLmn1R91jZAMcdvqh9yT7",
-	"scn1Mh04mIxXC5+7C/HFg+n7uwsfsEB5fyvzvXahHs9884zO+VsLSakgMkucYLZhhptSLvzVuHjNvJ0Q",
-	"fKDlpNlyaDwSlsrNXSFg9DV0viClNIQBYEbnC+DR51mGkO6M31mZ7Q157UjsSmxf4vgvWeAXy3AfosTf",
-	"atJbT6x9bdM6g1ED2j45Dbh2qV8uRC0HuLJOS4kV4poZBBPZwMKwFABWjkkuMwvtzRdCZ43qAT+HihPq",
-	"MOqUiMhOeKIjyLjqddbPpB6Lqq4cAVfaxkSiakrXtQMxZBETJsr8wScx0u9d5yjbEpOS3iD4pyD4FUJq",
-	"9HXKTqzCjV3VbY5jV+Z0wkb1QqN8IXQkGwPZROZO3DphExxePOk++FjwPpP3AAIFCtAtuOanIgm/bjjz",
-	"QUvv1fHPO63SnG2nMEPWMlORPqO3cBaqiH/olInSwetYpgqkw9V8QSMsEiCZnKqm5A0TiLNZFCw/iQR8",
-	"K2py02VdLvPIEW0lY5ZJZSPqhO8+ct5KQqHZ0TrKNI2EALiA1ev0Sax+gNfxQsMbLBvbG0Ae55AOM5wb",
-	"PNchL3PzEYlvWQ71h1KoViKhucs6bXJUjVfF5JHMuWg0naH88d0FVjbXQc7usJCj+E7gKK6nOfqJle/Z",
-	"SxGhMS3P55Ldfascac8rvvYqCvrW+HjSDfq0x5CHfpj2wqBNO+PupJf02XG6Gq+rJpY36rR9TznhVXfV",
-	"XzTLXF1DXPDXPNEv8IVGyiwS27W9D9Pv2UbqIzAw3xwZyq8zSeicXGzgPFHXsski5+UDeIU/MJqz/HRR",
-	"ztQLVUdDiF3/DXKr+hOrkFp9+lk1k9+tz19fVTXWkFOH/xfI5WOKRZpWpuB78Dl1X5ebOrdkKlBcAgKq",
-	"BTLY1aQ2gK5d8gkjtxktgTUdmNeVUQXXCjiVqwWAu9VqVtvBgdmiflJTxyMTectZXRLOTYBbd5hbBTfl",
-	"Ka7KxDkF3csyccvqdssOsyP0PKMiKdb5wLBbWd078D1ZxpStewCq/IaP1H2WGR8qd1FpT7DfS3301ePl",
-	"kpWujto7OVW7si4XMosZ+ndLi+Je5qChIsclVU4+btPO24Dpt65ZMQ0yKBM//XiBG7R6oXrmIRAQri90",
-	"TABV1sEFn0EVEPj+wC2P5GeaCMe9dyX/u9oDtZgcilXuCL9U7ki5lXq1cO5VsbWt3OlnRrNy5gOqjwu1",
-	"KZsbqUd3rtUv32n1F7NPg57HfwMAAP//",
+	"7P37cuO41TcK3wpeJVUtT0iZ1MG27JrKo7HV05rxKZbcPZ1RfyJEQhLHFKgQlN1KP67KX98F7NrXkAvL",
+	"lezCAkCCFHW0e9J5K1OptMUDiMPCwjr+1peSG05nISU0ZqXTL6UZjvCUxCSCXy3XJYw9kEXngv/0CHMj",
+	"fxb7IS2dlnoTgjA8gB7I4g1DvlcpGSXyGU9nASmdlqqeTayhRcw6PiFm3WvUzKZrE/N4ZA8tUnOb2LZL",
+	"Rsnnjc1wPCkZJYqn/E3fKxmliPxt7kfEK53G0ZwYJeZOyBTzfozCaIrj0mlpPocn48WMv8XiyKfj0vOz",
+	"UWq5sf9IRkH4tLrn6omCnh+N7BNMbNf0vNGJWbdrQ7PZOK6a2KtZjeP6kVUno6/U83McBKv67OIgKOit",
+	"ZTdruD6smrZt2+axV8Nmc2RZZm1ou1WvThqjY+sr9fatTwLvPQ58D4t+5rv9YYJjNKcPNHyiaMSfZigc",
+	"oXhCEP8uYTEaht4CeaGBMEM/z4ckoiQm7A1yRtnGnVPkfMARdZAXhTPG25giTD0UkVkYxaxPCXYnyKcI",
+	"iwd9OnbQhGCPRGfI6caR78YOwpQ9kYihumUh5/765+ubD9eDt5325YVzhpzOmIYRyXyC+QGhcbCooNaQ",
+	"ERqf8st9ykj0SKI3DDESxz4do7Lz9vLmww8d2drgfeuyc9HqdW6uHUP1fE4Dvl/cCaZj4h0Y6Gni8z4z",
+	"hAMWoic+W3xuwnhCoj4NZySCsTP05McThMVkjcIgCJ8qfapW9W9zEi3SZYWJGzymy6IvKqHzaen015KY",
+	"j5JR4j0rGSUx8tKnwmVes5FWbCGPuG71qFY3rWEVm7ZNhuawduKZJ8f4ZGRbDds+OflKRNnxyHQWxoS6",
+	"i5/JYrnXLTSn/t/mhLMtVLZRHKJqo4EefeYPA4Ja3fNOhy9RhF3OCA3E5u6EUydG9/ediwMU82Wa4gfC",
+	"L0UkjnziJeTM8IhIEhn5EYslwfE1ZnEYEc/gJMoX2cMxHmJGDEXFAV4QD43CCFXraBLOI8b7JhtO9g3D",
+	"U8EKSCSoQpAjv8oHxNsCKimLFhlycRQtkJNMS2zeyW+dIj67zkEF9VTDvAlBaxSIULQlN02f1qvVM060",
+	"AYG+iBGqocMQ/SBA0Zzy3WckjUCLfsxE85j/NYx8MgoWMFz+W3zC4M3SPk13abOCWmgUETaB2UczEqFk",
+	"X8DOQeMw9HjL6Uo5RyPbtd3GkVn1LGzW3RNiNoeNhml5J7g2skZVbNuOtoMEm0iJUKMhkxORToFT/PmS",
+	"0HE8KZ1WGw2jNPWp+m0bnJhjEvE2/3+/9vufq7bZ738+bn/60x+LiXV0hWN3Ury3nHYPj50yO4DJFlyD",
+	"D5lTjYdCaqAwQs53TgV9mBBBVHI7uvMoIjSWLfB3aBgjPA3pGLiaobXYpz5DERnNeaOwUnW7CnTEV4+z",
+	"Np+hp8iPY0Ir6G0YIbnNkdMvRbV+yRGtyW+FIxQRvplCimrrpnhkiqGvmFvbqtaLZ+w6pGT7WQt8PhGT",
+	"MPCYmi+NUOQItBlcnrr8tAnihGmrWfX1Q+R93W+c1/PpkESr2C6FuwWM98SrDY9wnZgNtzoy6yOLmE1s",
+	"D82qWwNZ4AgfD78S473FY9L1/06We/wufEJTTBfIj8mUb9kZHhOxJojz0pDFFXRBRngexMi2rDNkoSnB",
+	"lAlGKW+UMUPvw87t0KcHZ+gRB3POgYfhI+HvIByRPo0jgmPi8bW1LYvzDvjUFC/gc2gaRgQ98bXGaByF",
+	"8xmnV9ErV74q2TOww6nvRiEjbkg9TgkBjsYk4gcA7VP+EG88tydsy1l9NPPnB4zPkT61coCcFizgJ/6U",
+	"H9JWMsk+jcmYRMks98IHQldQPyWf4wF8J+ZPOercmPFdGc4Z9PkUqd7LVeA/s9PAQEAIFmhIRnzS/LiC",
+	"Wn0a+1PCYjydiWNQ22JPURjzxxgJRugpjB748RUamfkURMS3oU/VWmrs6u7tOarVak14rk/LTtWqWqZt",
+	"mbbds+xTyzq1rIrF/7P/yo+t9nQWL3hrOBXN5KEEK7N+HWB+cguRFRSSwRrI+fjx40fz6sq8uEDv3p1e",
+	"XZ12u5UR/Ofwwdz3zoG9pIPKDIZvUu1oKPf73pf6s8n/qap/kPjnNPNPv1/hfxw9/2/RK72iV8ryHdto",
+	"Ph/8ufzX//31T+anzBMHB38uPo7uiBtGnk/Hq/hOpB5Yp4jUarXa76uI3MkTRzDNVV0Xz7xhknuism2g",
+	"qoH+9Y9/HmRGYhd2Ur2/XVd9GteqJW0324W7WXX8VXY1KuP07BVj1I66mnNQuO3VG6xPta3+2ltLl4ss",
+	"s/npi2U0n4uI8FlML2HxD6HnE2mIUNr6D6EHIr0bUi7K8j/xbBb4LsiDh78xoYWm38VBcDMqnf76pfTH",
+	"iIxKp6U/HKYmj0PxHDtMP3AO7K/0/MkofTbHoSm7xxuu3OGnK8IYHhPRzwJdlwvsc1pZohGpRX2l7oOC",
+	"RmfzeJ9+t0Bo5KesT31+rbD3HRr4lHT96TyAvn6lkeQ/cydIYZ9xKTMPV5/jEDHRplS34ESChwtH+9XH",
+	"+WojFL8T5TBptmBYsLPYLKSMZM17W4wv4Y1fSu6cxeGURAPfK52WGqSOraMTyzyx6oQr+q55Uj8+Nqsj",
+	"ghvNoxPvpMHlTY/E2A84C+daxnABvT3voJk/I3zFOTPxtjcaSl7jkVkQLtAwjDkjmQ6E7MKbsapHpm2b",
+	"1RqyLV1usMSDHgkIPCh+ks8zP5LvHa97bz7zcPIe53GDWURG/ufSaWk0fBjUPv8Fl551tree6aj5X0m9",
+	"yrxqgGIWzmPQlSP8xC9WShlT566rCCLXQOwQfgXmv1kjQxd7Q5O4mJj1atM2T7x603TxiY2b1aPhybBW",
+	"MkrhLLH3zSNp+2tYXHoNlFrDpyEms9JpVU4xcedqbWqmVTetI2TXTxu1U7taaRw1reNaehp4/tiP2SAi",
+	"LvEfCR/nXlRHqDeICIbRl+CEh054ctQMtqmgu1F92MA1d4O9Kh13TD7zY/424itkgxmD4YAwA1XFj/ls",
+	"FkYxrJGYB3uPeYhx8FB6Nr7txflklDj9DWQfm80aJrZp1a0Ts35Ua5rYa4xMu3pygvGJV69VGyX5QiJR",
+	"ndbk9t/S8s5iHM8Zl8mEpWl5968ZxPLup17yt77BH3Hk42EgmOVj6M+GPq2kjoMK39K8oYEbzvmeK3Em",
+	"UfDczpNT0MYus1PwekRGJCLUJYP0ouiSJf8zC/5P/bepzVdrSBIYnvnak+n4t5q+5x34b8I614gPspN8",
+	"H/+APXVa78RrSRSFUinhp6BgO1N5rp+WlH9EMCXEJwH1S3GAH/qlM+T5HlqEc7CH8Ms4eOiX/szVyZAr",
+	"ElHptHQo2dlh7RBmkJ/zkul1rsEPMWid9zo314Pex9s2bNgXf33tFxIRXpBGRP42sOyfLn45+kvtp5P3",
+	"jevqz8dX9dvmndW1e1V9PyeN3f14f9W+7u2wmm2Y5BULqZmopzjgShrxhBUC3CQV5Mil+fWTgwKfxQyR",
+	"RxIt0CwKhwGZolE4px4QwTkOgt2WP7/lttzG7gT7lHgDFwfBwPc41Xwy9pW+WOxTzUcnhbFUkuLcD0dj",
+	"wtnYn+xGo2FXa5Zl2cn1gfagPJtIwOfD8yMiZYiST91wKvhxOtwtXUFgjZNj3Z6dTDAdz2eD4UJ0Tf7U",
+	"z3zR2nY+0ilmMYkGO/diOo/JQJ8Ifgo/UbVKW7Yi3pCzC3tI2lp2akV/i9PMdmaZT0aJhfPIJVvQB/Nn",
+	"pzjwXfI/dvW4YlWsyjoyYf5MyEByi8+icMyFpsJj+8i0q6ZlbyW0i7VOfurtFrdlV9O2Ip+OVz9ZKPKv",
+	"b1IMVhwm27IsYCUrOBanQcFvQjoKfHffIydl9JLBbyNEKoeR7g+Rr0tFM+Vp+lnQ7bUu2/Ik2P8QeNvq",
+	"XLYvBrd37fOb64sONPZK50DabTQNH8GJxo8BQj3inSJH77+DysI6xsV44iXjjxCXnItmKKTkrE+Vz5OL",
+	"piQCmzCmiOAo8EmE4miRceSK5g2EvUdMXeIhPz4wkMO78L799vLmw6B9fdG+cHg7fep0LtpXtze99vX5",
+	"x8HP7Y+DzvXgvtt2hOFPHHHKJyzad3KeTGfJS3sGLuwFwqOY8E/c8V9mi/9ykHB9sINKn5akCWv3sy+j",
+	"aDXrR/bQw7bZqI88s06qxyYeWnWzbp8cuUej4+pJTdtPwtWWakBHTTw6Pjkm5qgxwmYd20Oz6dlVc2QN",
+	"67XhyZGHyVFGAwo4kxD0T6h53+VNC81tQoIgrKAnErjhlKA4RErgRL2Jz/g8xXw+5QaqoNuAYEYQob+F",
+	"wnwhn4cYkOjRd0kFPEMPXGCCrZtR4vY/uyUzht7IbwqTnZpnZTupW3YNW8T07MbQrA8bxGzi5pFp1atV",
+	"G5+4R9hupBwdmks2sFLE7CWWbJtW1bTqyDo6rR+fWnbFrjVrR3YhS86YR/bhiG/XCOO8JYgSEnEUFX7c",
+	"g8MV9LN2D4/XRqioXarGaoiQDhZHIR0jQmM/XqAYjw1Q3x3lnnbAXOhkXLlO1u/RL0V2v5Sxdi8ZteXm",
+	"+SDc6P95ewjPM3vov9vqW9hWRulJxLnlNUo+NWiC+RGFxDqifrKMXK3zQRV6ILMYNhSnw0KF0j4Urx8m",
+	"NKCd9ip67uYWNL+f2x9Lz5++xlY30kNNDVi47RlKo9xOkU+XAv8Y7F5+Q70onfP/MZxDBOiBqJrv4g0l",
+	"cpgQFSVHiMoyogLZliVmzqeojn72fzhDGAWYgaSCGF4wNFGBGRAXweUWgp5IRA74GPvUqTabMAt8b/RL",
+	"/bll1VxJJvCDnCJxUdKeuAgBNSJaUsRaiIZxRBANqfQdaoHCmY8U0F4YzoSN7RSNwzhMbOHpDUS5uo5+",
+	"m09n7FS/LkMrwANkbcGk3wm66IXhJddnXix0a5Gub1hKlBHRY0lQrXp8dIKGi5gwfYO9a7cu2nfdQe/m",
+	"ZnDZuvvx2zWsJGNTQb5lcLKBSniwNFyQTiF+Flwcs5ihcq3KKRQNF2rJDoDXa+Lr6ylCeVnZZygnJq+U",
+	"kgMcQ4RXav4qlMi/OeWntbd+UEF3qX6ACtWDnCimPbLMtLriFb4fn7Afq+gimF3+tVwcxtJuTYMnlmN9",
+	"78icEe8V9mwBQTxhhtIIyUTJ04LY11HFXfu+27749rbv8vIn4+RnWW6n6DHBYnfyg4DioK0m8UXz7svW",
+	"kLiXsTH32nfXrcuXTKBs4TX2EkVzSj7PiBvzecJ+MI+IiKGGaGlxFrk4inzCUDIqaWE+g80XhGMQ0CDF",
+	"YE49YI2anVrYmq/D+G04py8naRnhsdkQC0YNMHbr8w+GiOub3uDtzf31C8g4beIVluE6FLFNERGWS6DY",
+	"eKKC4yvoBohVaQfsTfKkijbnkj6EOAb+A0E+xENhJUuQzz6LSbIOV6Hnj3zBXYolRSlwxyq9AzGfukQP",
+	"jQaBiAujyzLhPvKoaHUvXTSNk9shYgAHwWBns/4LlbMk1BmFQm54IkPmx4lytmW4s9wJg539nlKrk958",
+	"JENVqJy+vKskIXRhZ3yZfbtA66NhNMXB9uYUucwrmL8YhSBw+LOHH3a1TWxwberzI9KcIoK9Bd8Ec0ay",
+	"OqecVI3tXN9f/dC+G/RaP7evc17LjQ0XN7I352pd3rVbFx8H7V863V73tY5fSdpa/3FC7iMhmIL5OMxw",
+	"MlR29EE5QlK+xYsgxN7X0FzEsZaNf0e2VT9pHB8tay0/3Fx8/A9QWQoHVaSZ2OiqQDG5jUCQhYDJt9gP",
+	"9pY79Y2jgrJSw1HdyC0JnDQ+pE0kob51VO6Xonq/dGCIPJ8YibwWCDqXGb3ZlJtkte7a7zvdzs314KrT",
+	"vWr1zt/lNto+31zT+LfoFILhbXVoi/P6NEmM4sJykhmVhBBYnyr5hQRbkEgZkc1KdZnhBXoC64gwydHw",
+	"iaua2OO/8Rj7VGYHcnJaaFlb+5uxVogN9S3EBp3o75Lg0hcyGkZkPC7vFwSbwPgxQ0X02nk7AEoa3LX/",
+	"ct+5e4lS9dVIymeKicgIXKZbBUMql5BpOcNyNAM1POcgjVNWDEvIl5QA/7njLVyHcRfHPhtBnNrrsHyV",
+	"ZBjOY+Z7Ks8zIG8Yso8sq15f5vh3resf26AfdFu9Tvdtp/XD5TfI+B2YMwdh9iD124AraPmBorJTOCB5",
+	"ziYpMr9PENA+4nOShPKEH5ciYNYn54R0QKi3u5z8GtEu2XDC7SJ2lmIHuZaiExO49jcK4tW10eEQH7r0",
+	"kp19icU4irdofHU8Sdrg1vSeEuNKYUc+kKXdDr2V4TIvZhrJF9A2JJYoyWpdNFnh/ObuonP946BzPbi9",
+	"u/nxrt3tfpPyQjrizGDQgsScdxSNQ/KObuf2nuJH7AevxK/Tk2YWYJeAw4/vAHaGgB65FAGmO3XOdDu3",
+	"g9bFxR1iJM5E7nRugd+d31y/7fx4/6Jz9f669b7VuYRD4JXP09woT2F84CfEEKSjPEPdzq12uKpBO2hO",
+	"GYnPkLM8XIeLsX06Z6kt+gCCd4RcxiZzAfPhhU8UlaGB7rv7Xo8v9MXNh2tHPK0DO/D35jQi2J3w5e7T",
+	"stNt373vnLcH2hQ5Z2gYxhMZFcSIWK+MnV2F33SFP/x1SYgoN7twzU9nYYQjP1igefqZld6PgvF8Q3Sz",
+	"cinUSinJKsKUiwGwBv6UVFAXj4gA34gjYepOE7Z2nHM9BUWGLK5LRNkyx2NlSolKe7JOTms5C9OK1Bqu",
+	"MrhS3fySLq0K24BARPESn8V+qdovnUrX3sD32K9w5RMsO4Ms9tJv8+ksjQgV1kL35Niu1ojpNqp1Kbk0",
+	"3SOzMRraJx6261atzqcZHnZrZHhCjqraw8262zDxEI+Ie4JHDQiU0JJxkt7wX9Wtv7cuDWbjRA4jTN1J",
+	"Glez1SfVB2t7fFBSD9fPN6WmZEWoY8igKziPj/SMDG2hueiz/Q7UtsaKbRhH2CVFOYrPRqkXhleYLs45",
+	"P38VdpaYyfjpXLXEScE1eBUhbEDkSOBP/cwR2Lu5GVy1rj8OzluXly+QPO7a3Zv7u/P2oP3Lu9Z9t9e+",
+	"eC1uJg/B7MF21fpF9Ng5UGxNMxQWPjm4bd8Nzu+7vZur9p1zIE07yaT0aThCbkiVwQAmcBs3cN4k8Ts6",
+	"giUVyfScVyCkMBSBMUE49inCMT8ZY6YOQp+ielWNO6sK99qDy85Vpzdo/3Lebl+8RJD6SpSkhpYgS42i",
+	"cCqszRLKI4ykM80HZ3CUXXzdKTNSkwAmMp0qXjkoYMP631M8jyeExnyZXysGIMWZooR4DGEEOb8ypDvN",
+	"ztUJoHXfe9e+7nXOAfrtFaxU99dak69DAecR8fhU4UCEIk19SJtAZWdF7wVreYpCOjaQSJaG9KmIPIYP",
+	"xENlR9lszu/aF7yB1qXSee6pdJ4R74p4Pu7B8r22c2I6538RtNRUJl6xe397e3PXa18MrtoXndY3nqym",
+	"HBRcw3TyA3Mq2ueW0/mXIhY25pIbpVnECT6WmBsZy1MhHKU6ZcBpHj5JtCbZWGpb3tVoVQzykjqFl2F6",
+	"gpCOSYS0y8C+ZiScBSTbmdXwA0vfWzXu1wA93ThY4XdeHiqVKEqFg8vCIeSb1Cxg64mzp1CP5FvKHLbb",
+	"WwpTYbe3lHVsl7cyOAyFDhCArUkhHRMIUkH7Bj93YhIE/AdDeIajODuxCbZDEfZQirLxqwAy0neOXMmE",
+	"enPd1WdKXyF9LvQ1SOE5w+FvxI0FAoTc9+fJ6mJP+GhwcKvt6REOGFkODKTkSaNpEccUEeyZIQ0WGmir",
+	"k3zIQWXns+kDYqhniiccEeYpL3JpQCTQwt0+TeO00TT0iIFYKPgGBkxI8PiA4ePHdg+5mHJeDp63IXYf",
+	"zgQgah5IVuCg9qmTBzyVMd5ZfvaV2YeG6Fe3mkcF+y/dENkOXPojEvtTwudMClOGEMlo+FRBrRgFRAVt",
+	"e3iByidHdcs6MBRyHooJRQuCI4bKNbtRO+JaYxbQSl02MvhUR3XRb4FPlbyqYVbBl5Zxq16DPeVRNNfv",
+	"Kzl3S+RvlPJ0uGIXKkCql+0+fbdd+gIGYDkmH/C1wpG2qdjy8ZoD9NqJ4ylDy/rTiRl8a0M6Cud/FXQN",
+	"cW10HgS8O4D2twNETZpPFEV4sbRCsk/G0sDWsqz7hN3vwLKuyZMgNEw9GVUpolXpq/GxPi1mZOhFfEzc",
+	"ub3vnSmE50KOpkWhvGFL3/1deBuL8ZhrBDsxuBcyBVSWXz3Yij18M4zggx9PEui+beHm0m31JbeW8WoU",
+	"QCWro24sYPpEuIjKnXkgZMYQUDuX7LvvWma1cYQmmE2KxZlm1KtO3z+dXD7cWuyv7vHH4XV98pN39OOo",
+	"bc874V0j/vC3jSLPql3+qVDSCBYJwGheI8moI0gbL+hAwLvYBJBKxtinCfhVEew858KQpc25MMxPBXUo",
+	"5GzBphb5ZY7vCXzf4AkvFLy3fFDqYPKhKV7wjRxO/TgmnoGcfglgjznT6dMAD0kguIACWhZY1WUNZniK",
+	"fWqOI0Jin477JYXFqILNGPPHVPVBhvw8RX5MJBBJnyaebpBWJwSJz/o0DV6AcbbEjTdMNOUz5JHIf+Sj",
+	"FmYeDbM9CTGBV/q0zF95bJypVjFyXBwEjkx+f8OQIx0WjqGaw3F61/cOgCMKn1mSZJLwUBUOVelTJzV/",
+	"OwoHX2KncobpMeCYBqwPROIR0Vu5yYu44GqFLekenx4xLRQlWHhnMkcSB2plYWGTCU4MZdldtFsWrsYm",
+	"+QG5qq++h8phJD59oIMthFRiSyZGOJ/vdaIS7fSug4HOD2Ckgsz4N1UzvsQuhnM8n4u3ZXLw0qBSX0zx",
+	"QS5wUjFdbAnGGdIbaLHV6c6nUxwJTrn9Wz0FnLbLK2zHV64udns+TcTe9pUfCJnt9kIQuruN4ofUjbXt",
+	"KwK3ZKcXGFHAqru8pmIN+QcvhGdq7/e7wmy31/sXOAYVbb+330tn3a5vj4aR743JT6FPd35VHBX7vEqF",
+	"jL7TO48kYiCcdgn1dnpZrOqd5oze7c2dP9h2J+FuL0yxH+z+mc8i6wtM3l0IDXvB6+FuTOAtiXfc0fCG",
+	"yMjf4a0fw3i3uXwnPdg7vCLhb3degKv5jszmNsC7HTJ/mZP57jssCcHbnSi0V3ckiG6w6zmy+yfiiODp",
+	"zrtr53O6F2HKhaYh0WIf93p/9wXQ391xetQZ0CW7ffIDGU7C8EGQ/ydjnXQrRDB2ihiRCQx6Q//6xz8d",
+	"JL7AxUqolcWluAoS94XtG8R5pU96IYTaxX0wUoB5V+pPQj+J5xElHnok0RDH/hSVhfcY8EQ8FJAxdpXd",
+	"5cBQFawUSgVoD3mrhub02wdhplRoFlgDqa0e32Y9wG+5pPzyi8UWriIZdoN4nFNixXqCyQr7AybaSJQl",
+	"8dv/O1Sh4lqagdzk4BfOWRWmClPf6iwbIdNJLtJF5BffMKSeM9AP57eofpxVhJL1WVIKcsHkX4qR5zOF",
+	"rRKnolB2FHyI6gyCWkXYy/kY8ajpYdKsm2RkHZu2TbCJbcs2T0aNKmkcnYxqzWFRD7NB5ysUMtk/kfIT",
+	"h+nMo7LQ14UhADl//KLisp6drAG+VBtZwxNSx6btNUZm3a0Rs4kbx2Z1eOw2vTo5Gp1Y6zuoKLW46EDS",
+	"J63gA6juBnJSsuC/4oSJga7oJGSSSwmSgfSbDG9LtA4c/SWEHuPgIaHygEBtMNTqIDwmNEYAbZRgWMhU",
+	"7yXCxv7KBVUtCQPI9it47NqjBqliszmscXX/ZGTiI7dq2p5FmqOT4TE+ahS6rRMM7qLegH2WSRxBTZAG",
+	"k1OAWWxobiFUttD3iIYiTCvbvyNw3ChnjnTcrCslZJTGhHqriqU8hr5L3jAknoEvycKBUwzQWCMi/6Bk",
+	"Hkc44FxQszCqu0vTsZ7l6FOwP9+JCJsXmaLv4Hq2bkqrk513lXcr8De1z0lXhAr+DMOAYLrdhmAv3RAs",
+	"3RDRnKoNwa9/w6S/cWauLl4wLVPPMSSMA2fLU+xOfEqQR2IBwlswMWxB3eWJOQ9p7NN5akKV9Q2TlmDK",
+	"+TZkMcFwGjxhH3IBRO3CbaiEb03o4GCCqResYeReqMqTqSHJWoj6HkziyF3Z+ezuS27vuiLCQLX/osD7",
+	"CamqIo6KUVdQR09i3NAZMH3t3ZUhIbOkI6IOJkb84o6dAHPa/r3gryfdEIUv5zT2AxF+AgixSK0h04z4",
+	"O/VRGPD27yS8n/QSMNSUj0FZnjlxOmmUvYOmWNTHRYppvGGiIh9/swy4Kn06xbE7OTAQCRhcd2QG/SBp",
+	"yZE3kzko9m7m3lpn5kdlH0ITpQVdFyNpKLsI/SI5cz7xmsdWw8Va+D6ujYbmyYgMj49rNvbqhed7Nveg",
+	"eAm+FEWz6f2/4tMJOpnooRQ51eTmlqNoiJWs+mRvn0ZR3SE9Y4kQVQ9XSBFa/wWZoZCmlR6dgtSDnBRa",
+	"lJywM19TkP377Q8pRkutK8YRl0gRJU/8TPDIjEtINEbhPB6H/FTgz4sdA2c13/Pg4ocqEkuHksr/+bKm",
+	"epWkBkqeVA1w4cCU6jPxBIARVo69tJwDy0R6bD/+lmoAsC59qmwJTiE3ygaGJJULCuqAYjpG81lmNEzp",
+	"eFLoQvz0Ymg+2+5c1UobsKJTNZxy4lPS3HZBL54HmbHPIEB3xCv28jAJjoKFdGIWCvh3c1q0cFLA8PWK",
+	"yQKOfrsh76VPK3As1RdZ8RYSIo3UrYtExL/3Oup1WlJgq/nOGVcyS/tp4x5PXEwv2OmMyNCPZMOHMwJ+",
+	"eYUAxZ9BeBjO41Su2ToeRwD7M35Yajeyc30TeSRCdrVWRzgSjnsPT/FYrMmWQTfah2I/zsfcnIvq4SkO",
+	"Aob6z7Q4EjmMSWFEeQJsx59Q8Fz8o9mPve/cJlRYSCOFUvkH7MeaqOTKHE4VOyITRKTYsOXO2XhMFLgb",
+	"96cl1ZioJiIPN1T2yCwikKNyxjea/qA6LZ2DU00oTCxgMmPT61OZjQlijBSgEqnNgcFrElaRRJV7Zk95",
+	"StosRO8TazFUFs2JVjXSsMiRazbdk6GULqyabVq1kzo+GbmeTapFpFGcy4Bg+Gn5YTUvSE3LnMUwfxAl",
+	"pPfjD9kivL9aZrNlXvzhu09F1XDTammr62/zlZZfhe7Apyf4kXBVgyY9y/Sirplptqn3vD3JSg/3a5Gs",
+	"yHN5EcnCee4zCDlxZHv/NxMsS1aguKALEg/wTsHm1XV6z8eBqImjatMY+Vo5JJrCeQi/XExdIt+QCn/G",
+	"CJB7d20Mn+z3p22pLYmHeAVa82RbDqeg6QxHUhFW2af3vXNIyk+NvmP/kSQhs5h6OcoT0U2iLZ+FVNX+",
+	"30R2yHki5MHDCwaHPyiM1CTTWbwwMkwFxaGnIqdyOVNqVKusm6pP+sJ//33JKP0f/n8CPT35I7nkJn98",
+	"n13j9Lll/RIX8M4LnFSfmYY0npwh05ah01mHimlnMgM0JmXaRabk33l/etZJ46RKiGkPax7fn56J6zVi",
+	"NmvHzVH12K2NjkdFkzIJ5wX27nfhPFLT4uHFykk50eakWts4J1OfzotEpyu4rj7Iu7Tyi7pJv9Hc/EW+",
+	"pgUfFEttbfyEXd3kMlA7pJC0EkWVP4XK3Tn18AJZ6F//+Cfq4nge8Z9HB2cI9lRhb361japRM+pG45Om",
+	"rCUdPNrUv7UpCunu3JrRvdfMGy9ldMlZqTE6nJpIpH9c2H+WuRrKMrU+3ZKrfQNc6vtCBvU7s4zRsDqq",
+	"kyo2h1bNEixj6HlDs3l8hEcnzeqogWtF3YT1GKwTBeEJeWI44nHeCqjSjnjRWZIA11KxaIQmGM07flO8",
+	"mP1mLcUQlpjA6jNyqLt/RryYs9f96aRq2xLkzV49n8XO7HfhExhrxO44RZihmHyOZb0V0fEEZUnMbOKc",
+	"J59jzbCo900SsOxCAt6cyPcZWk2eKuj4tpZO2f81hkxhF6nIiopADirbxd4kq6W7V+vTFgxNjyZ9CTeT",
+	"7Qx+C32aOg1Cn6aOHj4JGKXPVopYkGpnZXp58siu7kpreDyCWt5VYntmfXSEzZNh0zVrXpXYIws3hyfu",
+	"HkbkbFTti6ZQhnRsNYXi2eIp3BC7kj6y6xTWjo6JRY6xWcMnrgR3H1on5qjm1kZWo+mOhqS0BaVqPdyC",
+	"RCH0+CUTyxtIJlQYl0Go0wyJ6mjlj8ryC+Bc0Vz+eVvev9nAPCWej5e/fIsZg7KSCwRPpOk9eo+3syhH",
+	"JMCLBKas0Gqf2ufns1QVE68oJizy7LXPC6vIbgb939NmnI9cfwntJS0NGKFe6jCCXCas6t0l+zp5vHBn",
+	"p42t2dt6pMxOu3vYIKMGOaqbo2MXC/PGcEiaZnN0XLdPjnAVH1f3NtWqgfpMJr7uY6pVwZ5FI1eVAzND",
+	"gqBQ9BRGgWcIWs0XGtyd42dzE/amjSzgXsqewiAAHnTRu3qrrIg+5UL8KrdojjGtDCzjclQQimBFwFPi",
+	"qpZoB8LJpn4Q+FrtpmQaG1YmikzgAWyMI9tspoU9IAcM8jyX0X3qBnNPpFgLXsIEuv5XMNl243CmJ84B",
+	"/pWc8zVBda9qq9USVl5KSwUcRqOiAlJJnBkFEJnSfh2KsO2yZTYN1DIvDPQHA32nwUzYlpVdG7taq69c",
+	"ny+2YVvW8x93DIkMaSLZz4gk2vU0W21Y2VXSl8kuhq8A19UjDopO1TkjaEjiJ0LoVnvGzmyZhrUFmWQO",
+	"LLE0m44qSKzYm2yIOwkTeuE/CNPCZ98whOeeH0LG7b58hre6caKWY1Stl+6qND1r/9nhTRSe2hTBvYKw",
+	"jTjG7mTKRZKiXQUVSvlJD4+lIdlJrPVL4jKST2uh3l/6uUjxfum0n0Jz90tGPxPrDrf/9Y9/9kvPW4Z0",
+	"pGhtyyxE1IPTWUNPFeyFo4eTmTz4i+Kg1ojXEm7bn0FiyasL2GwuBrwi/QFuQs2n7Og+hvNI+nNkYscm",
+	"VWgnsbQgd3B/2pZtCS1CgNRrwUwRwdOUFbxhUpXgpEuRehdNQhYXiqlUnOcrzDlSTJUPQbaRnp0AyUL5",
+	"pAO4WOzPiAuUoPbnOMKA8pwEuCz1WjPuEMb8kJr1QunW8yM5nMBncREGxweYteQ5Pk3iURSHOQk7jCfr",
+	"v8FmBD9s9Ql4cusvEOriGdOgqpfXJPOItiJRPMstRxTPCr+hiIpPcfE3+B1RBHYWRjHYbAW1LQ0EKK4i",
+	"f1fccCoOikKTsQSvKrQUwwkmntDGNA/wU25Q/FJhIGeEKeO9Lf5Acltv3cvP2NwrnLHVG+TBpxBTLmbH",
+	"QI6o8SZyc57IkIXuA8lvE1kHbmeNZjmt+PUYSzjT+Eo4Y3JEEJwPS7xTULNIYd67dyP+etIf+EVYEk8J",
+	"lhKM7u8uRSbjXBjepss8jjwSGg+mJJ6EK/Twd73eLRIPcCKfM6KZoW9vur2MEfrHdq9klPhl/s89//+L",
+	"9mW7185aoeUDyxsPujOPVoSWTeJ4VmYHMLA4FMPODDqnM8fxjJ0eHmp771Dmfh5Srn5vRGVLuvNpm+WE",
+	"/PKXLSnkEuZzYQQ4oIx9VcOdkIgYfFWpFly+HFeyOpQy8B/J6njK14iPzM2m6sumuYSs+72ncRzG4XKs",
+	"fxrb7yT6npOWUXcgAoOBSpbEuy7NboGrMW2iWHsAPVy0HYfQHfX5M2TpRd3zzqxVCl+xV3g/JyN0J39c",
+	"7Yf6k08bTjq0abElYsLeyy0ig5IFV6ZYLScnqYBHpMKWXcFVRmHgN9C4NAJrx6J+hA3nbLHl6bUpHVdF",
+	"j2crmEsTNNRSVibqr52Xu+mc1UEr9l46VbO20Jwck88Z0+YuPouvrVTtZsDfz9S7i5F3b0Xsav6SaPKp",
+	"Dm3Gf+ybCQfIJHt3YxbgRT4TTsjKfkBYRYGuvWEoDDwSCbRGRwhv/Gx3MhBscRhm0B/6FAs7fxH3TxsR",
+	"y6vCSIs7zRdc6wLve9pALi/o10R4GfvxZD4E2WXmTkgUHmIWk8hnDyaInewwwk+HU7h4KA3rhxI7ovKE",
+	"H0t6oNESQ1pP6GnvNspjLPWRBeKw40sBBrMw8nLyxDcwuk0cLgW/2Zsw/8abyPrAZ/NYc4H7FGEETy1z",
+	"OPHyqhMd7u7qFWs2h6PjWhObzVp1ZNZrNdcc2sORaVs1r1bzjklzuFmIS/q1ibfkcID2nsXExrdk24FE",
+	"tRQEZHW2ypCQmSpfuGQPD/BCZs6KMKC0QfGFzByKzhYkaW2FgZA0/RUxDwj1BuFosMJlBU6UB7IQXiuh",
+	"xsaZin9lh7Nsx0AOppytOt8JMecPToHjqsA4A19nfsCFnC3cVFyikk8XTAoXj7Ofbew6H+tMKlAMVTyg",
+	"67CiqOh0VisZpXA8zmqu4uZXRYJJF4PkXQz7K2Lb7tWXmEz0rbpkLUkLde4kGwhkr727xAI9Tx4S1F/i",
+	"aN7sAHp1/8/LliSzECBa75eDr6GfvaAvIE6s8tUJy7x46D/NSfcyTKAMIBBYw0VcKCrPAgwCFOp2ry4P",
+	"VJb8SlCgbQFAcIxC6pIiyI80zgWAiJY40Oo8ZeG5XwX/4VDyOXZO0TR8hFxKLlWHSq1VQ0IzrjJB2Dg0",
+	"V5GYv6cSFVnz/ytmLQH5s0y62Li3CZtnTzCeWRQ++itxhvg6mnFoshkhXACUD2vGhLE7E0csfsqDA4zd",
+	"YmP7Sn0SqEa5VAyUIZ8CJbMYZG5DuC4UVFwTlKmG+IYJkKWlEkIwk+YH/Egoic2LzcYkub7rd2ABbOL+",
+	"GzJpbJCih6kNmt7MOBazru9dYOi+AfA5NSaBlPiaEHTPW6/bC/UEbc0KFYXkvq4rgBH8P369fi8xMQcP",
+	"+jpLtSQo6gu1m5CiY5Du3TmlPg8Y0WgIUPrSJAi5SImrYJmEChWwXhZPiOJpzvSXeF9iHzI4NjFiHMzJ",
+	"msyWM+T88Qv/yrODEtMzGGeESympsiuwT+dDFvvxPM6jY4zDwNvIpfmANzFpHex17wV6Eo2siGcCd6Ws",
+	"Z1AgRRYGWagQn9XTteVEfekDqiQEH/3xSybK1fee+6XnVYEfawJMeMfSuJXFLEcxBfUgl81g27l31/l1",
+	"pcNWund39uuuCaxWYS0CTG3faOp55G/lMoYQ0LzLq8hPzEmMHa7ECNUpn397NeX3VsOaYgVCBHl9FdRW",
+	"mMXA8gBXSdK9jCBeB3icHBoJV5FLl0LrloyShB9VfzH4a8p3t5j/kgHWMv4PIMMZqgq4ofBSNQwZgc+3",
+	"jAKyfF3m3+vXVVp85mKS72WUcplY8oqWWCSuUIGCvJSfUDLyheCTC/I21xX5P0lwZEkL/NGiyYouhzNA",
+	"CI1hYlLHfckojcM4TAELjJLu5OI/5zBtswDz1UgtxFCkNWPozF2BL4I1Ayq0ip+pQg3V6GFdi2TX7GXV",
+	"fO4Y1tLt+NlXMko6p83uc/Wt/D5vJRXaCxF1kvMyrVuUlMwBA3Y4Qj4NABQyhffKl20F2IQBTkojra1D",
+	"KyrweLKQ0rOxd9lXrfj8V6n+ymXDVb7oD5MF8iHLAGoRizo4AmQrmlPq0/HBKXJGPvXZhHgOKs+whNwN",
+	"+B9iqg6MxByUes3hyox4Tp+W40kUzsfC89y67fDnZQEjT872AGzUEnI5jkK+scksvZruhAEN48EonPMj",
+	"uk/1Gx6ZxRPtYewHxEt/+6KSJr+QUGPSvmCH8jcKIwm6op5AZS902WEqlU09xPCCoSfI0eDcdUowZQf5",
+	"okCr8ET5M5kJKPCDtaHwE06QVBEL0QhHqecLYMv5ZCWhO8q/70fIIy5Q//Ze6mWKzrvtVmoYSSSEL6D7",
+	"VGklgfO6tO80z1Gt2axhYptW3Tox60e1pom9xsi0qycnGJ949Vq1sQ2NQ8/Uhl/ltxd3E3ei1l8DzXxK",
+	"iSf0ID8Wql1OCKsV5kOsiYwRm7qg1PHRyD7BxHZNzxudmHW7NjSbjeOqib2a1TiuH1l1Mtpm1PwQDHmb",
+	"MRmkHxxs7pOEJdXfl286augatmBIieAQuWRhu1nD9WHVPIYyzV4Nm82RZZm1oe1WvTppjI7sXUeRFCxf",
+	"ZlPFvfV8D2ALoNdan7WxSuYGmvkEg78edjUnhIb0bo6gHC7MCg1V6Ufy2WcxOzhL6oNx1ebJZyS/yzeN",
+	"avO+kV4zHMVM5exDbeFkEGpns1TPY8byGuW2lzWycBXXiNngS1QfnhCzOTo6NmvY9qpufdggR1sRWhpd",
+	"tBuZPU1CBv1KqCrpbHIocGm0cG0PdiW3xlZjWYU05cgDz5GWanEssjMRq+cAFTmyGIeTnqkZZUY2AVc8",
+	"khNt0pv/9gLjQkv+ytXFEzrd9Nb75MHnVDRcp1rKoGFg5JzAVJXBRILxGeIKY46CVumQ6pOFqt6HCYlI",
+	"Tk57A6UlaczQODTQkDDfI0KtUiLeG4Zkq6pPp4iGT9AWCRg52D6eWHxpn/rpiW6kSYAFgoe+UmtLuApF",
+	"Y1NJdTVJKaToagVVsgl+BJ9moMv0w9pRDAF4tZQmUtjVMucmCsvkKTwwECPEI16fiq2aDM5B5eECSUhs",
+	"PTfTQLUq+tn/IYMhdFSHSz5FOAgOKighUvWtJNfY6VOuGbMZdoleyR0YuSrMKa6JYPnTHDkJI2DSnqYP",
+	"+ELILbiTHICqDmlEGJxonArT7vgxI8Goglqg6cvOGGKqIWEIqmW4kzBkRNa21KkcSriWMUW+l1RpjfED",
+	"oQlCfd1qHkAfBG3zrydbA5UdbWvBSLK72zkoin1bKRC3pJQrbdaajxGvh3XeoWj3zqJvQbi7cDkaSdXR",
+	"WLKGLGl/HUF4S3nU4GvOCFVVqwUxnCEsK6JqBXYFcYiKqV9dit19mkV+1DrhL1uBgi+FmIY+LRQ78sLd",
+	"a8lQv/9xaMAhiFKml3Nvv9D0+qJjE5UdTZSU4MSOhNOWV8XZk78qDh/POTD6VB29sWZdSY/eCmpRTtFh",
+	"MI8z9tolLX2/43fN4dd+XJvyCzyLFkxN5swQrgc/FucF3H/DZDKoYvsaqYNlF0KORzGJJJbnBNMxqSSF",
+	"6UStbD/mD3djTD0ceUg6T5gwaZS/+25IFiH1vvvu4DRxiphwEmgoJZKNxBPSp2AdDtNS1XG0ODDSV2Ml",
+	"FTqofE/9zyoWTxwcyWO8bzieR8RBZefRNtKzbYgZOar36bur1rnZfdeqNo5AMPC9StJ2hc8rl909Eq2g",
+	"B/7diMSFh47y32w6HaQNcmVi4gcB2zObESr1ZWUsX6L2klFaJvbsRUnr2f1Y+NKGQAd+V2YCf9pMuJd+",
+	"UXJqK0ew4TwehnPqKYpgBgShs1igGRUlxLB5sD5fgVXQNaQu0fkuqFBJt5bqE64AtJRdWT8XxdNwQwma",
+	"4THInOl8FNiToVo5f3IgCv3vojutmyrtowai5Cmd8ZfN3baTZiyNbP00qjUpnEl5ViUMKnwSVRnTzcsW",
+	"LCZTwfEmYLJjyCNcGogW6InQuBBjgkxn8Wqbqrifo9d9Zu9CdqQlWiySHH1vLcVLPgrWUsyy/DZhqUmH",
+	"WSjkcKwQ0iPkYoq8KJyhiMwIzpfa32w1Oba2kV629fRupXCDab3AAjMjFAKiUDkO0ZCgOPKJh/AY++Bj",
+	"kKsOfgiMqp8/Sy3kAILcpL0flQXI9XyGQnqgc2DZOueDqiE+cngty2H1+69lq1nphodz/TXEIZX3nsYw",
+	"5Bz6W5wbRqkwRfqDVO7QOMwXf3ot04U8ovjnE2pTlGKkO1qf//Vs51rGMhbHgkh/f4GbAEqLQdgdVC1J",
+	"iiUo/U06ZJRPbJMfcVPurKgbLBs743MMgOnDAuE524O8/kiGLvaGJnExMevVpm2eePWm6eITGzerR8OT",
+	"YW0766gIil/ur8NvOYnylZ2NzChkgRzYh0Z+RNkXOX+PyewM4T6VEw6i8ULGEfGbuq0BOd1e67I9aJ33",
+	"OjfXeV1NRxa3i+GBd9fB8tCcS6tbSIYyR3M3iCI0w1G8ALsByaAfYTSbhJQkQL7dzi26v+sYAmQJYfE1",
+	"cGWMC0/EVWV1WsrXoV0Gp92MhLN88Zsp9kVlDvFY4FOyfV2dlshNXNX2KAopAGA+rK4Ut2IfycELU5cW",
+	"/pwBVN4VbFnmma8ai+ezWYAX6ZhEXDt/J/uhVuC7ZD9cEzmwU+TEBKoRMx8c67DmcArwtV4uU8zXBZ77",
+	"HBPK/JA6BvrXP/6Z6VZMgm2VBjn3hVQ+jyfF7roQTbFHuCAnFNAlglzFFecMmK8K3XJdvrQPZFHgRT3G",
+	"tmuNjupmVdRWbYzME9wcmpZre1VSG9XxdvERq+tAyc7wB4zCLi3HWWJv6tPt17sF30DlIByPBZ6jBLMH",
+	"wRoEG7ATqG/q8gx/E9RFflMGSWpwOqyoaFTxEsO8wDQUrbKqAbjErIAlpTX7lAgv2DUBSIhZgF3ioXKa",
+	"Ku0Kc7qqaQNpGww5soaLg8qqGqCBOtfvO712n3LZ+AD96////yBHFnhxxC+tUAuYqcV3jcTGl8SwiMe1",
+	"KjAOKnPChLyUmbwtQ1fO+hTTXE3CyVzgJ8gYQggfwBE4NtXhNMOQX+IkxWWcChLahqxcI3YC2GeoEPr6",
+	"tAwlEgdqVIYomTjQx6Wuyd6lqTrL5q4VtvSMu3bdofdXEoX80OtcaKUIRZidrNFZXJuHpV5dtd4JpPTB",
+	"SrVq475cAtLbM75qqR71q0VWaZAIm+aWbyINuCGBKSvQgnzqhlNBo0tbyo+FsqPIU3tGTr3K9JVMQjVW",
+	"MkrqnSyf0B4ojqrZlW7GUTifSaLZ7U1B4oPhovhEkZvQEBlmSaIFeNqTGA2xQ3OG7iB0ATUlItMwzlV8",
+	"lteKSt6I7qwLnct2Imu8xQsuk6zvWILnIrVQozScs0VSoor3yp+ScA5GlzAJpOXMUlzE05zquhohZuWu",
+	"EVlG/qroHtu27ZcYDgBhYbAXQUznMRms2SrpqcKfBEZLzhAOnvjcq1AAqg6myuaYnSeasJfteyneKj7f",
+	"NYgQ/hT4UkFs+9c//nnwkq6mEby7dld/k60liTTxbEtL2c4sfTvAmxzvXBXAk7qcVPE8KkNq/x114n73",
+	"oJ5Jgne1y1v6GHZ8VU3i148kWuNqSZY7mlOWbigAu8tvKEkGYOvOLKSMsN85wEbb+RrzSM9NIyd/JVau",
+	"HFMsELZyOzy/bXPHbLKTsjKJFgKUctEltqofvPlTL7PQSwSj093ayKE1AUP65i5SMsAiAiEefLD6EfuG",
+	"KRVZSdpTAqVFuYgt6GAWESasqyqyHQo3P9DwSdiGv4KV5NVMIq9mCGH+7BQHvkv+x64eV6yKVbFFXvif",
+	"7EajYVdrBQaSgnd2NpMIjPzUUGKkhVa6nVvkvI3CqehIL3TQhOA8mtOu1hOwkKAyVvYxISvHJBBBTO2K",
+	"fVSXNrSDs0RSm2CGplyte/CXAmiZP9vRTpKdE7n0hiKtVTtgU/3tQnP1ja6jKmQsl5wKTUyQq+IFhshS",
+	"kApxGlMn8AFULB1I1krZ0ADO+tTBNKSLaQhlbZ3PpoxxM0UtUecgA3WGqaeC4M6kIVduOlV7dBQGXD93",
+	"4OdAhm1BlfwXBISFVAxSQmBp0WEs5n1ZChIDy+qrhYhtKncE0omod3QmjHki/gHoU25esh+oIP6s0Mgk",
+	"3shq6LX9Iqzy01tBNyLq0skEIiaUlCs6Sly3elSrm9awimVNrNqJZ54c45ORbTVs++RkK+fErviIGXt/",
+	"8c76UqjW6yK8HviZTMAbPcqsgn4mC4aGZOyL7SUjT1WAqB4VmpmZLyUXT2fYH1MxS0QVGMwxiXzR4YLD",
+	"vgCT0Sjl9ykEoqiNXPokmc/mOAdgML9fhAN87hViG8By+apRDbxFdi7jd9YYxIQxJmMQUIbCYrhseK14",
+	"EYCdLbFzmbgLiWCiwI1GC84Lp0gTL9k6pRaeEkNOZG9RojYreueBFFdVy8j72uD7mc4ULooUyot4mhLY",
+	"kwljEzwDmk5H4agGrjDFYxKpnwWVo/AqSfU6jNEDmcVouFADz6n3m4W7oQ/FPgbYBdznQi5d8B1UpiGS",
+	"7x7s/NFVMu9rDAg8VV+n6U024AKL1mtZfVcLu9rHlz1DMga3EOhpEtLVVWtfY7p+Z1vEHjr+roHORR6Q",
+	"xNiqatDLWnrx5glaG8zce92vFRkWsmqC2jo50jAS/rM0X9kRFPKSvTV0OfL7ZFF3DKkpiszWDKOgHyS+",
+	"G6kglB0+Iw5EfcXS3504vvVJgbQSOS383vLA9RwZ7JkhDRZcQ2IHIJZllBYqt5rSWmRn+HNSgenTMiME",
+	"OW8vbz780LkevO20Ly8G71uXnYsWhKQURhe/JIo/ITOZ1PY7BvGvCJ+XuT5JUDor2JFakCoah8kYRmGk",
+	"8uAqrx+CXyzw7re/9t1Az0bpQqber8p9y6XtQ6q+cB9BHtVi+1ICHyYCCPspjPKWi4JKmJyC+qVqv3SK",
+	"kjIK7Fe48qnYx1AsosMo/Bh5vncKEbhIlFviJMCF6KQshKMqXDgHRr5WRtn5bT6dOZCuF+sIWGWHkRiy",
+	"OyJMZQEaL0E4KMsCNQcyZDaMBGS1h3Au+BEaoiowUiSBZ6C1UNmB+zKITG4p1eWSUeIdLBklAVmiMFkU",
+	"nkseuEQ+vMpCViSvvA0jJGbBSIL9QgrFM8gylpDnnhzb1Rox3Ua1LsWXpntkNkZD+8TDdt2q1TeLL6uU",
+	"H0lhRfw/H+NcqKTIAE2+yjJ6Nq3cuzJAe7kpOwmmEhWR5YNZoNWiyD6F4jqYsnVArhO9p+FDpt1mIer1",
+	"KkACHAvSf4pCOs7wNz00ebPgscqblQRWy/ARyWJFs2fIUlJHPPHpOA0QKEdkNGecmQiXsgE1YjwUznMI",
+	"4NXi+p7xdKAtzpbSW46oVAOZ1vR0ZJjT7JoVEV7bPqqvDjwSPJtzP2HX5YRvIOdP4rifzzgp2g0d2DWN",
+	"/tPs3tkqrP3+n361zeanXy2zCYVY68V1WNvFZAGFGChBMEJE6CMJwhkxEF8RLr6LaH5xV8KShSN5le+P",
+	"FWWtEyJcC9/CH/oh9JbVaPF64Qwn72yi8FXOkpU5Fj71/Effm+MAzaJwGJApAtQeOK+80J1PBfv2SJRJ",
+	"Odserob3/UKc5wUGjOmqrJMWmsynGLLrYkJdIp06CXonzFauNJ00XuO0HCPql+IAP/RLZwBBsgjngADE",
+	"L+PgoV/6c/GBWnyMt/gm52ff/e1t+27QvW793EZu6KWhpWxGXH/ku6J3cJiyJz92Jyikp6h133vXvu51",
+	"zkEEHdy1/3LfuWtfGH3auQbRdHB+177gT7QuuxBXBxc7F+nfP3Vvrgc/3Fx8TC/xZtrd3oqrt6271lW7",
+	"177TviKisge9j7ft9AV58eaW/7N0ude6+7HdM9DF/e0l778K7eadSxvm0vbgrv22fde+Pm8bCH5f3/QG",
+	"b2/ury8MdNd+3+nyt7RrrfPzdrf7c/tj9mKv876df73V7bZ7he1ddbpXrd75OwPpceeZdtrXF2Kq3w7g",
+	"0XT6UeeifXV702tfn38c8I50rgf33fby9bv2fZc/f3dz32vr/bhq997dXMCV1uXlzQf4EF+PQe/mZnDJ",
+	"585A79qti/ZdV790f929v729ueu1LwZX7YtOS67JHZ/gy85Vpzdo/3LebvOeo2777n3nvD24v269b3Uu",
+	"Wz9cwur12nfXrUsIHc6lyxYsd66Wdcv86yf+f5bZHHz67o/FewHUm5XBfPK+TI/CAQuTHClAX/jFvBNP",
+	"mB1POQ+B88tQ2qTUlQbZqUd9/W1g2T9d/HL0l9pPJ+8b19Wfj6/qt807q2v3qrue04KhuwFmLCmc6H+W",
+	"ecnaIX6aUv/dj/dX7eseqlsWKocRqtu1w7rdOKzXhAgEWcLM/zsx+jRF6BRJcGKscBPVq1UpdEQEThnf",
+	"I9NZyDnbAj2QxQEnBo0/tC9Q3bINdNu+u+p0gcYv2tcduFwzUEJ7qG7V+audq9vLNu8pPNFAZamm0jDu",
+	"UxwE4RMXLmR5iXAekwMDtS7v2q2Lj4P2L51urwt9ftvqXLYvBrd37fOb64sOpxtI5xBDrx7Wqyei3rEC",
+	"bMRBnyoN+IBvyO7N/d15e9D+5V3rvgu9qTZTMkUNy4KRKgpGDauWFezzU18ySrmZ4Qp0flpKRimZE3hD",
+	"m5CSUcoOtWSUCgZaMkrL3S8ZJdV30RHV8axWUdDp9QJ9ImQlARzqIMxsuZXCwMUKczB4g+Q5DtWFViLh",
+	"qgSZ1WhsoPcssVipBCXILylGG0MAy5WFR6wXSa97Hvo+U2P7Ouf+DEd4SuJVSP6qaFcs6i9FCwPNcDzh",
+	"aqvc60kDKVuTHTYSyDqId4uVm2O5sDh4tjjTKOxhCIX9C01Ad2/P0VHTshGXEdCteFLp+7Ibb6TLS31e",
+	"pfUCG9NQmfi9p0kYiA7mUJAOpZJ/WDtUMRWvJUGtWuFXOMqWNOrcvivcalmoRa4RB8HNqHT665bBB1+W",
+	"hPHU5LQ+X1k+txWao2aUGBKuQEOoRTlbN9aQZZdwptDswbcPASlTVjZjPKZhB8t8LEValnnZ0j4F5gUR",
+	"7wQAd0nBX2BzOAYYkhfWFF6XrZmkV6Zqcsb4dYpsA1VBusu6ktM1ZyjCdAljtE996gZzj3gV1JLZshKp",
+	"ZGV6Jxpi90EGRUC1ll3zNuPpQMKW7W+VgLnKNLW8Mz8ZxZgXopyMH4sZgYFoINpv9OJ47NnJwrg/G6W3",
+	"xbDFelhSZfuop3R5mVYFEWXgYicQ2nR/37kADK9XiG7aN/vm6+Eav0q0poKDA37HH5J2c6TyYpAKQlj+",
+	"PkTQDiaYTQpCEcXdirBG2VU0IZ+lLeoUiQBFkTknAR1EGiCEaso3a6Mmtlx7eOxVyf+oWAqNOTgHfSrr",
+	"r/tMhrZlgmNFOzJ2RxkoBbYlwPCjw0e7YgGPYYdffO/5ULxh8hGZERkTSiIcE6dPp/hBIoChjvCvgNch",
+	"8uMUDw8WOqcpFgxlF2f+Cvjc1won2ysqVyeYF6CZbVuRRS4tUm2m0MoylnnJ37xlhZYtMF/XHaU5SILk",
+	"ZC3bUhwQfrKDM3H8tXt4DAKg0y9F/bll1Vz1CvwinDbzZkDd4r/xfPjGwxs2p3uLQMKWnsCwT9aCUXrC",
+	"EfXpuDCaLIDIrCQULVR7uCymz0BiaAbASYYRORDcaYIfCVLt5hDCQKRXt8JRn6bRvMCQVIWJD+IZZath",
+	"FdTllAOiAWiUt/c9QyoyKlYS2MnLrcGbMzmkvpH3EqcQqclu2DeKgssAP0Z4NlnJDeDIHvNHCjwA3pis",
+	"NLXPQsZ8rvxACbwhiZ8I5x1PoS5wbzWLSSfbXhGIllGioUe2Fkl2/up16G2G7hJdMOSUrJ1qGEWRA2nT",
+	"hGlVJFYsCJfs1+K68KY9UABy6k79yB562DYb9ZFn1kn12MRDq27W7ZMj92h0XD2pbZVXydnG6qRUGJiA",
+	"ocsUNZSKBIS6QruyqkhSi0WLUovACQ5RPdsWQRySYIW5R3xA2ngEyq48/ZTgnJ2m4myTcIspz/vNj5p4",
+	"dHxyTMxRY4TNOraHZtOzq+bIGtZrw5MjD5Ojnf3msPzQIbkSa+kQ6HoVnl6mZskKaluPIVQgIr0WlfnU",
+	"I583fHsWMl9U96PFEn+ho3kFsbQQm4RRjOD2SiEsxsHDKYJKkyusRO4Eqv0sEyMnZ+U712JBXAHKEAnk",
+	"HU0L3qpKtzrdN6tWULSp8EASU50cRWJ+9LGsIrEOnc3jlaeKR0Y+9cVpHGvwo444w3gDjoEccYrBL5HJ",
+	"obJk4FIF3Wfzd3BEAHRuJj0tfYqVEADhNkkUQhglz0E17jhYgFSwnPkDGfMV1MvE6cnP8f5CR/q07Iga",
+	"Ltr5zX/ymeH/qnMarqmDWv4QY5Q/xFHNfyjhxRF4pFrSk/x6Bt3EC4kwtM4ZQWVHUwIhWFH8FH2akYj5",
+	"LHYKAg39VIsC73+fTkOP6Ph+soQRlp4scJKCOSlBSozE7wTUm5PwkAgvWWpwub3vVVAXtgYDIK4+5b13",
+	"Qxpjn6Lr+0vkTnCE3RhkspaCRTcsy0qjrtyQjvzxPOKEuBto98tEg9Qekclxsoqyr/azBiQjrhtW80if",
+	"ixxgEosT24BAlpb3oGuqlmLdah69QNNMOlNtNNZ3RQr/2qerjcYrgmvvqJNK6wIUQUpKan6NqqFvt8Jl",
+	"3R6RdTu7u6bKfSqKcNZYjZpAqI8lZlTO2Qwqu8YhQAUBD0y74iSRHhBAyW9kwssFmjMMz5cpNnwXbsij",
+	"ei2M2Levjg7LW7xbaWBoUeRPp3Ph0dGN9ipbUzvVdjScyvcVYwMEAahKnILyv9BQihNQtLXvi6fWMC6t",
+	"t+KRws5ux6HWIft8I2Y37cPAFbcY7ItMcNr3Cp5f/vy3YXZTd1PHTjnx4+TiO7+GzSyvBSW4Fpp5ZLUN",
+	"Re6MTRCuOm/YAoJbraLqwnZ8v6j4NosL5ncr7p1NBVpm1RlKqe4Sa68v+mux8oTxvipLf0dwEE9WCIBJ",
+	"rCtGE3gO3PEFkeErq3OFD3J2xfsZJMTwQevR+sCYop53wDvd9afzAFQRGVi2Fm+AiacJKq+oOXOQ1mgQ",
+	"Tezn4XsNXAJROncFPAckhoDO62TL2joSAVmI7fE8ogaa00AijAg4YOYgQuNokatgpOWcOJU+vZF4bQsB",
+	"IzCPDYRXfk0Lafcy9iH0QMhMfBvsR6BGSrRM4YaWBfxyDeV8Ur+WqpwI8hnJqzGqqPDdvo6g6Aah+5DI",
+	"2AnFoTIX/5zlGsbOQVo7O63J84ZVlPefrcFFks55NR/8EwkICIkkhSWrKyz5vsknVDmRRdJMqLXWp4nU",
+	"Lx360Itf/U8VvdAWZEMmOH2idwDRJBIRUGt5/UWtQAgX4NTE1dRiioIKVCwVliH5PSG2zFp/ySBAPD8b",
+	"2QtFSVJge3x+/rTltku5RjcmsyL6eQXMacUoipjXZTj2dY61Q26mAJ8V0hb14GB7CqMCRHN1Zy1Krv56",
+	"eti5YSR8ymHEiDmEwKqFyWIsBNNEHEo+kdFpbataBzkmuVCEWC8HsRHDtxipN69Cr/1avkC7+rSRDmDl",
+	"IvWKZY8WCvhdgfi7PPfxqrd++tBD5XfdauPoIKk/z8WSP8Mb3wtkH6Fm+H/HIubnB4IjEjkV1ImRi6PI",
+	"h2IbTBUCcsjnmYPcAPs5pwVZ/DQZ/uj6N/5Pnfu/d+xrv8M69K7hnneOOg+zX96f/9SskMVPf/c+dPwb",
+	"v/O5Q62KWw3ocPrW8n75qRCQcvO6cZ6AEmjkrYCWVy/QasnliqyG8liPHAFQjqjstPi/Ej0C/nYOtDAh",
+	"ZUZZCSdR5FJraWga6yE0UsuYtTpsZyMOiHpux1CfBCQIu+KI+X1jfTJpd3yxz5ZBusW7+0NKSA7ie4UY",
+	"4Euoqdbw2K2bR7hBRM2V5qhhm1VcG9bdhndEjkcvxyR/FUDyGYmmPmMbgFXTp9DQj1OUl1oVlRMygG/o",
+	"sMO1qu4wrFWL9E/ej5UJ8fktxh+WGfIp9gW/iIMgj4HMJT8R9ZRBQpZP59B/5cUdEj7yXRPP5bFcQQI6",
+	"ABlVdu4Ng7UTvhMwweMgMF0uPxPRVMZTm+1ncWbxCgjXTaxDB+ddwzq+/aCarU5+9VA2R3cJVH/Hg6Ug",
+	"hkQ7a/I2EJ3WtURYbQumy2lop8I2wSYajy863K5XoMrk0mhzCA6p8iogHOAYA2QrrBV8A31Ow/aX0IrF",
+	"6FaD/VDo9ww7FV35hgNP006q9KknMmR+vFOApGigwFZ74tWGR7hOzIZbHZn1kUXMJraHZtWticr8+Hi4",
+	"XdkvWOn91m6v+Eo2n0EZoJXVZRJ6XhsOZh/V1xZ7F/gkoqS0o2poKUlPmqviEGEk7i1XchRlxFZVZ/zP",
+	"xGDahGEu6ZU/VtGONXFZHGzqFBQ49JkIRglNvxVc/WZum0C2yHiJDItZJtxlnpxw4f3i+QRf3Qu3tYUo",
+	"eVIcanXAg/iCkw1KQLN55E4wIylQUgEYq4Y32acqxkC8gdKQCzQNPfIaAK159r51hWx+fsgK1CkrywTe",
+	"J34XKe3+nUQh5DUYBW7m1/JQfXUGvzlioIDxbgvXmniS1Ywmx3UZYOT4fa0eD1T+ZmdJXImwrtEweS2X",
+	"pSerZllmwf+p/75a9H3udNgY/rDLaZGPMxWvftoBZKowpjjlM7WTAaH8eAQAoSmJxoS6C+3alMQYavTC",
+	"Bnv0PRIpGOl4OlA7X4KyE0qetoakErwEosUu2O7sSlESCINnCEtWEpBRjMJ5nDfNV16PQ+S3vUQQ+1o7",
+	"f/9tt3VXX2f/PK88kja7TOV5/fvh+coPvoL7Umozr+q4FG3uhW54TZ4QI3Escx8QlkPdYotsPPf7tOBo",
+	"N5BDlVgwlYhW08x5j9Yf93qIoTydeCf6VEUZLoURvuqB/ztv5//og/x35iivcCKjssj9moTziB1sPp+f",
+	"9z5b89L/N3HI3qkSLSs8+nPPD/VSJqKkC/GSDBQnLfLCYhzFMhRbvxrOHABNidMyTYR6YGjs01SqS16p",
+	"oE7M0IfWezTyAyKxNBy+z0X2Z/Igvy3SQJ3XLiS4pwknHcNXseKoBwoDw/yAvAF3xhTHug77hB+zCiy/",
+	"sIPBJhnTuoprtVqt9oKKayEdEOrtZ7L56hXQXlbzTFa5HfybatmlHVhTkeoJs2Rnp6N1wVFRXJDKXXJL",
+	"uDv6JFIW4aCnCWz0WHaCGcgB8FNZ3QVqo0pWoEI5sgUj/dhXFdCSZoHFhrOZ+BPay/ZYXPr3W70I9XZ9",
+	"BVjtV7eu7V9NLEd1uX2gnX2SfperjuU4gjbqZM72NYMlZ95mtSMtJ/j7aR56CcMXKx/p+f6q+kcaQlSM",
+	"XIuTYENPS1h7Kqzzzpd5XcFSP9ZKlTqttIJN+mKumkBa3m2puoMEMRqsjGPMQJJEc5omAMnoCAhHU9hF",
+	"Ovz1djnfWRSl5x2KHSUQR8nUftN4RWkvN4IVvUK4mUZEBausf2I9Oe8XldZLAwZF7a6kvQIM2v+GtmZC",
+	"W+2SUar+4b/xrf+Nb/3m41vX8I2uRDXbgWmsognIGOBrlaEJLXNxiaW81nDSnVJgUbnvnQMuO5zCHz9+",
+	"/GheXZkXF+jdu9Orq9NutzKC/xxUZv5nNIpEt3EgmZooaZCtabqUkFS1qrZpVU2rjqyj0/rxqWVX7Fqz",
+	"dpSDPC/3+96X+rPJ/6mqf5D45zTzT79f4X8cPR/8uRDS931iaryD6V91qHHZiFO1Mk1yjphPVl8Bgl7A",
+	"Dm4FrqNM0x4CA2L4ETLRl6DG95L7NiCNwzAKxhrNSZIPFBEZ9iWwgtlZCm/6FM4DDyyu+DF3wEtSX8Yb",
+	"WA3xk50NL4RIs999UnIChZghQy2h1v8iAeL9axdtxDSVmw00FMVoz8RRK6IWRDOsgpw/fuE3n0FVl/B+",
+	"UNVJR/TLFHAsZrHVUhFP+CDqk3SJG5FCxAZZwAQxfwx1JBk8aSA2CZ8onDeVlbWF2IpWnacJI+4grYL0",
+	"QAAEaogZOaqfwrc4O3kkkT9apACzD0QgNXRVdLjsPXuDAn8YYQge98I85Jv42tXo5780o5Mff/74t6j3",
+	"9Nv97cVJ5/L2r52weokvcXdzte3cqIroRLNBFWYQewUG9LKzjbHcOdC4aqaIo4TL8uOv5NNjxJ1Hfrzo",
+	"8l0m1rcFcYoPZPGXOYkWK2BkVCijgITQ4f2wep05mZFIv7/IGxDj8XlzAECswmVOS8nraXfxzP+ZAOcT",
+	"6QSteTzZkNaQ6Raex5NDuCnCrzKxmDq4mOorBCAA3wE2CB9NuzOJY5BLIL1i1Rxt15ndp0do9UtT8wzQ",
+	"OSOAKwKkDRc2pnxJRVpMsQ8gHAR44jwKNBTYsR9P5sMMCKz8d5nZqfYAsU1EaIIcDZjH4whPp6BkAN6k",
+	"QEZArRRaW2rkkL/I4Fzmg/FSvNeyCIczUIyDBwPNArww0DiMQwMJVCcjhW0ffGcgvQqTSExWDsfH0HcJ",
+	"byDmO0HIy4nUDgy0T/uUCwmt2w7v3JMfEZMfPjgGvC5gTlrhTiBxR8aotm47p0vr9xRGDwiPsU9ZiuEy",
+	"p+4E0zEAzIm6zAm6Cwn8IaBeBgsB9TIkXFIS2Dm6t5DhBUMprULP//AHdB4Rj9DYxwHrU2H/UL1MCrwg",
+	"SogHcJooHJ32qYlwhj7LP33orSLSgy1zfJAAWYTnBMKicwZfym62dexCfiq5Ij6ng/+t//YDWcgvw+Rk",
+	"9yCLw5lYHaiXLDDMWT6XDIl1YkYiSC3gvJY5QeEc4sI8n4Fzr0/LTrLEjET8sXAe/6+87xwIZCKACTMQ",
+	"joUCFyp/OScRzI9YlGWpy13tUwFTKANAob7Y55kf8Y4KI5YfCM0wyWISplVP4huqHoMrD3ohu3Ugd4BM",
+	"OEfl7hMej0mE7jvguDv0QpevjDAYgBMwITgAox/7j1Bl/Lvv1NKQ775Tca28SYgHm4bRAoU0WJyqoYw5",
+	"NcIk81YiEoQYAJ6FQo7AWqyqaiTFDy9uzruD2/Zdt9PtDVr3vXc3d52/Qg2a7+NoTpzEroF8iWAyjMIn",
+	"scRB6OKgG4cRJMqLYu0Gwm4UMia/L5adi850oZmEIB0/jHxOTC6mAiTJj9UOBME02XyyXg7QuVjmAC/4",
+	"fp5gsQMhq0vYBhx41UnqNlWQI4oBScMosEsJNN+nS0jzek2eM/WqrJL06ycH2CuTnciURNL31CkI7L/N",
+	"WZxWQTsw+hRYpDAJrULk96myZGjg+9oYVPEHB01x7E5IUSGVPo0Im4WUEb2kSmqZ4VtKTXSi4bI+Tf+G",
+	"/cn1W4UGxzn9eh1X+siKVV3hAl9SdWUf8rBkfPNJ3aJPWwz9PB+SiHJN/42MZU2VVAlGqExOa2p6ojLm",
+	"R1lI16CmGX0qb6ZWdem/V5clH+Uv/jkfV/u9cyCOlCdAg5bDUisph+eFpwJH1UHleEL6VKI1HkhwMaYv",
+	"vwHAa6LeOPRD2USAlABsVE7VGXK6ceS7EG8gkGHrloWc++ufr28+yPlwzpAjsJ8dvWEF6lZBb5MIJj0M",
+	"QWDnM2m/XAJRi/ED0aCkl/DUFISakQLt85VKQdyTqiHLgVTCpgDBUX2aoK/9be6TWMDgiq04DT0C5PRB",
+	"9EEF/0+IH2mYt/NlShP6IT8jGJh9uUzkwCblB5MThOFsAMVDHQPNaQLkxzsj8dBAOPKpBo6b237MACY1",
+	"I1EKr4cZMIDjaq0O3UhpXEwjLMxpn6pGT1G12Uymvp+W2bAPxQgO056egmCXjCG9gSiYCH6bT2fsFGpC",
+	"lRx+UCZAwrz9PpXrCOWaXBxFC0ElWlESvnwJ4p7O+c6WZDcRCSTwTInILAJlM/BdQhnRJOrWDLsTYlYr",
+	"1pIg/fT0VMFwuxJG40P5Lju87Jy3r7tteIfr6n4c6LJ567ZTMkqPnPxEYcqKJR4MZ4TimV86LdUqVqUm",
+	"bGkT0NQ0OQ2y5sMij2j7s5RpZMLqUvq9TGbVhKVThLPZ3nwrSYFDom2DJCAx+rggFPgjsK+j8jHyOFsZ",
+	"LpBiFgC8DJLI3qKk3C8hHWvyR7J16paNnILKcw761z/+3xRdTqkVPkV4yKktucN7bsg8vT5VOw9kKT5T",
+	"YoKgLGE6a5kzVFGSYmcYDfmxVLesgwqCZHx+lnMx3wz8qR/zKeN7TFAekgl4YllIpKUQzrA8mOE1mEPF",
+	"MatNKR3dkThamC2+LtJgn0j+Ha90KsAA0nJMqvwi1xMJFd6y2SzwXXjj8Dfpy9VMTikcwyZ4hTRBUqY1",
+	"PktFGm8y72VgJZ6z1hku2wm/O7AqoP2qZe02COnnfxVogRcOUwAzwCCze/UyhR54Nkp1McSi5pKpOPwB",
+	"e8ms8Vfsza/cU843+B5yuYoA79m1ze/d4gWXkntheIkjAdddtxvbfE/GbBLving+FpC0RqlebW5+uReG",
+	"V5gu5BgZvFfbYpDvxHGmd7axzXx2uGhLcSAKrsJbW0xNl0SPvkvuKX7EfgDoubp1rXT66yejxObTKY4W",
+	"Yp2RL3NwIeIUTFqf+CuHbkhZKEh2XGy0ZT4dB8QEfQ3PZlqkbEZZNoSkKTDBEWbgV+bHmueJqG04IX2K",
+	"owUq0xCdX1wboHWyPg1Ho8Cn5OBUmjq8CD9BSRrAiwbpA1QB4vlxGCF3QtwHAnAgXJuDumXlLKLvgZHC",
+	"igm+5fmjEetTISmCKYk3K5KE4cSJJVwI2JFkGUbpVgNpKyI40Oq+pynEei14ZV72oz6FgxOwSIJwDIUC",
+	"pM+78FxcthWKL6SqsLTuSaNvjIeg4hax4B9JfC7XdSMfi8nn+HAST4MMAyuJQ/H/eKEL08sfkJUs4Ab/",
+	"jQJMx9/3S4T2S5l7BHv6b5A9xAUlfkiqE/cPtQe45CUu5lvhwlX+mfSaeinpZklnkUsW5Xe9q0swF1QK",
+	"zNTPhZ5/0eM3TL72OzOGNbs7ifVxkyVX+/xGUQXL7vbDL7A/n1fuei1IBcyt8SIgiE0IiZMYftGSxA0s",
+	"3ueVNYTZYqLufFL6j4G/vyCsnD/4RgZ1FuB/zGaV35gyX/Mtpxn35TeyR7tOGLlKeNj8u2U2KwPz05+K",
+	"KuF92k0owI9YDCa7s8rlg+8FjX751z/++XxQPjhbR6wavF5BegHfvC5j2S/wbfFlFNLYHOGpHyxO2YLF",
+	"ZGrOfYNhykxGIn/0vP6j6YpvvUVguvcXJeqbX7kO47fhnHrf0O5rJTtBUdvKzeeFLlu54zRDaFLSsXXb",
+	"2eNUPaigfqkXQTBkOI/7JYlsAU0Ka9Bpn2JlPlWHUsZC76SuL6E5pd4nYWbO2dmXns969ZyDFafUBZ+S",
+	"Fx5RFzfnvY+37cIjasdjqXXb2e9IEr89/xH53vf9EhOLac797Ml46PmP/8YzTKOxb+0QgyeFIAXOMRXB",
+	"IeKGN2yqHY4zZuisTajAvitL4sTLc7TT0cap+bXOtZSEzOGcegH5Dzvl/s9oTsEOVyZGfAAnXZlzICO5",
+	"Li6+4PDzp3hMDmciH007X2GVFrJ0H0a31z8iePRg/X7iZFDRoxjESu9w7lbSRcsev69z6BqvIqub990s",
+	"U8ozINGnPJvSr76Mc0nPH1+lG35gVFFEZC1Hfufgv/LGenlDd5luEjkEmPTfV2v30rpXtSzNqzuLQjja",
+	"fYbmsyTewqdjKPYPGm3q4Qjnsp6Qh2M8xIwUskaJnv1Sq5pKECuFD9sbweS3V1BRZrDf0pF46T8SynsG",
+	"UOLrVlna7CtqwlafgXhK0M2MUH7E1ipWGiiJGXKSdhZ4GjgQ9fJIwC0eh2B/KVxZ2Ry//+LlVTFFr+Ct",
+	"eM6QR3GYpTgnlw6CognSmJKK0CsmJ/Vy+uK3ZCkQSoUe6AP+Nrl4GwmME8ZaAiukLWFdS7UP5PP15reY",
+	"gchn7MbBQtaf9rk+MYvTMvtQfC1cIW/Jr31sXV3uRnpqHP8lvX876cnFW0l6EcHeYtsDTBanUCeR5h+b",
+	"QWyTH09UqBDnqcgj2At8SoSltWHVBFjYk89IpU8vQ+yhIQ4wdXkjbAKR7FE4jwmKIzwa+S5YYKF8FO9m",
+	"EmLFVqi7dwR7Pufp3+JBmMwalIWRznwRyK/GBfFIsInVBFT+7/CQJAuz+bDNhRGupMxLCIdK4U6gKpOy",
+	"mOTSdQ2QfGWFDRnCeoef4EmRWAHRCYHPZIB+zuPqs7iV9mhJ+SyaqvSRw1s8Jl3/73xJtnpW+hM/vZSG",
+	"l5KiS1WremTatlmtIds6tfj/Kkl0ucqD/vVLFnJjW8QMBZZTmjPiKVi+8w6a+TMi8daguapnE2toEbOO",
+	"T4hZ9xo1s+naxDwe2f8fe9/f3LaNrf1VMHrfmdh7RZnUL1vK7Oy6sZP6NnG8ttPu3qojQiQk4ZoCtCRl",
+	"R9vpd7+DcwAQlChbcpw2afxXYkkAARA4ODh4zvOMfNaKejQIitN3zOaJXJKRzEs55g/0xcn/r+kkdcA7",
+	"YLnD+8qZzPya4XwfzlM25h/VnjW6GbY+/oPWfvtla5tg5w0kuFeYhpIYUTGBf/cr46/HxjgefJa7Y+be",
+	"wBbLVb2raiwNsm9mK8HWEjwmxP+EJGORFHGGcWIh78gezUnCaJYDwiqmy33k5NIgFiOPADi7FG0NQLVQ",
+	"8amvvTHMzEFIKqKJla8GV0LAxoV/qx326vtjr9npkinNpg3yIWOIwBkIF2K9ipx+EJXjgKzJTxoeGp7F",
+	"bDaXORPR0vsBAIeUpCxPOYstpBDXYTaATFbVN9vylM0TuswK/KlF6hTDECWLmMVlxf6KLf1VGfm4s+V1",
+	"OoIpJw+WeF3GeGor/EigzRYW0ZilVtBpdUGYdN3u7W5rNK3s58DdPG8Nztbg7Am99Lo5+/Hu6O3NhZ/9",
+	"T3T4r9F5e/rfcffN+DRYnMnLTv7Tv+/bUXZ+x2q1bkQeAWsiuyuBHayeyLo1+t03G38LqJCzeF9JMU44",
+	"pu39Qdim5k4N/oEtL5ma7F/r1ooWpLwzbtpeK7x2IIJDE2hYmMoT9IQhR4LOFIWYZzlRRufX1CsSbNb2",
+	"CazN3SdWjFx7Uwvi33/qf8Fx8aeaPTi2282e+v2BB8xyu+ecZ7DmjmWrDGbdMzu2GKii9PN0efLp8obl",
+	"286V3fw/W/jsBDy5+aJipl0yLfujbdGLjITKw9DZN+i7hOjcw7aZZywZ4812nuFJYWmoEhCcvz4BkR64",
+	"PAef0qvMcjpRVtPxqNa8JLKnf7X/CHdD8xtv71L+WdbTH+JufIWL+JJpyO1uHoOF9u4W6LPFHgz0bYjm",
+	"Fc/9qsN5Lc9ve36XBO1+p9UPmo1Ot+cftp4gnOdSARYsfuukfT//4vDkbc1uVyava+nzX3ccHFEWRF4c",
+	"j4+8dtAaeb3OYdOjccvvHLa7fpuNC8ZKhzW0fPjbPCgVhz8Rrxdq95vtRrfT7HSOVk5+9/6wTKa1S4zQ",
+	"zMbtgoR27j4HCbcOErrrvbBJxadulFDZmRGNblaYq09v9UL99f/rzbsxkvHy/x0YxopFyn/bnLl3BXe1",
+	"ciWlAfIZi/KaZkeW1NReZJbZZy+8+GC4FszX4b49Iw00M4VxmUvpFEW8Uh2rTEAPiTQ/4shymgBpvxyP",
+	"yULkPCGUND9+1BE8DNHt5rjsugJwkLd3M1Z9OWDLixvkWCydlhMmYpPdDHkouHL++c+qKsbKscIajPA8",
+	"SBzlUyqgzj31joTU3+7jhR6Mpo6y6CFsrEzFY1F+8cz0dW29X+U0BfSkw9hqU5JfZCRapCnoWhqGT2Su",
+	"GPIY4cNybDhIQ22oQ1dpnmaEDoQVms8Yiy05Q0FTiC4vExOOBHiAVtJTUwd2I6t84FIg7oW6fXqXCJFw",
+	"ThdlItaRcjsWThKObi7heYk0ok8SmrPUEHro+Y190Ld3cKdKeL5jIDvDoZai1KBtI9OmwJcRmq42leYn",
+	"nLkLDco80ne3vX4OGz6HDV0LB3bLcC3YlVG931YdAh6MG17l0jEUerHysb5NUwYIOQ5ErNl1gGyNnDmJ",
+	"1n4bL/Fy5PbcHE10evAnCidus4ZKC+crjz8+OA8fFYB0zp/oQLlU5TwnKRUbopCbZ9WXbXq/pTjkFnNm",
+	"10CkKQ2RyI2m7wBcws2xECSlsrQ+GkMp75RP5x4XMCGxyHTb4Nn0MYIJz1RumyP8oAnHwjpxP8VzMGiB",
+	"6CkPhNTK3AJbn/tbo4q7rx0/5K3Z5dRTpICHLilgaJ1EJKnlMYRe7yjP68BOpNXIsIExSzguzjxnM51w",
+	"q7otF3kkQQg/iR1hBziAICrMCiwV0H1nIGWqqhkIKz80RVIkbGklc0cp8oQP+mSkohPn0T3M3D9q/aBe",
+	"ixfYiuEsq/WDpmbSrfVruCkywGY6gZWO34Kwh63DvVL3j/otuBoPmnA1rlxX+8PmysN6xbOc+pu+/2D9",
+	"QSNoYf2/6OiQleE5BEzAJhkerZPer128v7rWD8VAOEyEqoDRetfsrb8m5lxbGGtEQfqVlCg39Wp+VCgI",
+	"psemeND1agzBiK0+X2d+thBS1eE9MxaKp8bQcJb9/tuGYB9zzET8hOo3weSu7dFe7Sw8Zit7SAVvPhjm",
+	"lSgAUAeOueDZ1AZKXBUL5akPRCSThEXq2L+XLZBorlLlYP+lDiYU0QktAWMc/RVzbZ+nxspwqKk9Z85S",
+	"IBnkYrXFyC8MQWaQZKjoD3SU61Qt2LwwMIM/AfJbDB4ZAYH4looIiTxpAqh2DI5QVIp4qEb1BtSOu0f1",
+	"WJt4xkAUTF5Or4EVlEhRh/mKEH4KvGxklMrFZAokVCMa3ZjtF7m14GH7defU1BuI8Or6+O3p8PgVshqq",
+	"wTbxGKMogtxguiuqWgN0BF7CGShTuDEY6EJGx8xGbQbigbANFJmwfB1hiES9q7EbZATW4z+joMiCDsCd",
+	"cCYfLmSZgbdfmnLhw1MR3vFA2K9Dt+JCXLVBHGL5W/22gAosI3uB7xel6qTVJD/w7wg1ki7dNvzNBaFJ",
+	"Uh8Ih5GtIE7zSfjj8eXZ8XdvT4dvz96dXQ9P//nq9PTk9MR9XWX9l7KPcs4+Oj6Klkb61ODWp4Ao1xYd",
+	"3DKxUUTjkcciyrx2sxd4R3G750X0KKC9Znd0NEJ3hs3hcmkLUZNm7bdHbNJqtJ7wTvyrOdztHER4jr79",
+	"LlfwYBst1SmJpWB1ZSvtxrd7NO4gy+X8s/kWpyLOtEoVgP6cc2roaMqpHUXO5+o02SBXWkkSrkdAgskp",
+	"trohrRk4VfrbicJ8C9E+9UZ3jTkDZc8ukBMoUCdcRHJmNNjkIp9IiDc/BoPyCprwtSeTNT0/uD+ZbEX6",
+	"eVuQRzSlXLB4CFrxPNZIk0emH2Q5F45EpgbQFSA5mDApzIXafwWdTidotnzfD+znQ+eHGBLIGQgXIbMG",
+	"ThszOWouImZLLfpJKhdz3dftFWEQlzMcqWWQspkExVX9oQXvCJnOaFJbjaLcL2Y8o1nO0uHOLZotcjZ0",
+	"B8UVo926FlcRuuYKCe9Ui1tKzx/kE99iFmR83qcJj9jfg+Zhw2/4jfsmQ8bnrr6yo3q6FmjasGDWkUm6",
+	"jopyraDRccqBSgvLMlCOr3yKjtShJj1XR+bJFu1xQU/3NABHAHfD7QNdyvptg3YCu/uMc9oySBXpPcXs",
+	"frjHbM6AvEDkM9xx6c0M+VlzacR1renUKhghLqEQg/MQeNHqe1IUSjxGLJxw4ITFKHNfQ5UhsxGKWNSK",
+	"1dpah604F3D5ndxvkFP7EIgC6KO8e72go0thWfo61DLqdfcLDOI40u/Yr9BV64Q08RGbcHRSVd2lsz7V",
+	"LPM2SAZhqOLYv5IZKmcsK9JbbFwKWQTDmNOEi0n4koxlAqT4QIGPHXpzasFf6tfgoIdm6KB3w7+EOjQJ",
+	"oY+T4v1lfRL+OoD1Oqj1yUAZrUGtTgbaqtkP+yM5+nvQazb8RrMR+P2O3/UHtd9CVJ5RDlFM0MIny5cD",
+	"Ua40Z8l6pc6W2oSaJhLw9hCBKqtoXJ1dkDxdiBuyZwU1rs4uhteXH85/AJ7D9wjGWs5ZRvbohIkcqHT0",
+	"C60T9jFnIoMJC/oI6kUUkhJFhNCIVFx9uLh4f3l9ejI8Ob26PjtHzQ6tOaQZVUySiWpduV3HJyeXIYqK",
+	"7NtoWcdvkVB9e/7+evjq/fnrszcfLk9P9JqhJMxZErpri0g1f1efRvVIQEPP3zvj4EjrUAxmIaG8MphS",
+	"mJAhzqi9OYi7aIYJIJdOi1ur/RIDfXj9/v3w3fH5v4avjt++vQq3pKRHNJQyNjv7s0+acFuAkq3CI/YO",
+	"vGU5Nx5gorZWOmEAIfY+XNWQ+q3Wr33PkkSioXP00ozLR5MbqMlIx+EOraWM7TrDx7uOBCwo40ao9dRc",
+	"cR1KnslGT7TkeJZiWhGdzSmfCPQ3Qexih3iWenGfM2UYz1oVR4Et/bg/7Ciw+d3d7we6/q/ZV0uHgi07",
+	"/umHgorjwNpBoNlsNp8PAk9zHLQnAL2N338E6Gx7BKhy9Ffd+Yoc9ZJr7kwnGIOdzEP2Sl97b6Jvh60G",
+	"EuniQnOo5D1az+ZZDWNFDQO99C/03HF2sfnMAceHjYeOcrDNQjt3Rtvp0JtlsBPyrpr5Hv2P3eO5UPAZ",
+	"N/F58HTw+qqPpDs5iqpcGQVRTKsDYyh/fWyl995PmNmIxzjrSsNN/VQmzi+IagjM08Wc7FFRkBbAzTPI",
+	"1Tkae3gghsvjbCCmjGLmRl46GhneuP06OPrOXQcTsYORg+dDEgTLSIgjYhx46xKEAxGCdGZYOpNypwt2",
+	"nVm+P4M3TFm+SOEcmbN0BoZdTEIQIQ0j1Ukw71p5CyobCCFzsmTmhp7F+w6Yzo6NGkR1sua5HsDFHEER",
+	"iJCwvVHHHgxPwNDTzPxiIPRFkCEk1H2oOqx8D3U9G4svzFio1wJ0yJsMRrHuteN/L1OqRWUWW4laOiAY",
+	"DZpxRUgAJFwbFk2LuUglOG0IEaqCFWAgQuvVhQhEstL7LM9R8bEEcK0XEFbEJ4YYmLDKpMBSD0lIKVOV",
+	"vCwaOBBaAxyW+ognapkZIck9Q1BQJyGb6f+A6tJQLNQ5EBC8KEin/quLD2kEuoyYMQYUiDIHbliUcFKf",
+	"aF1VbOImGSTzLj71kKibiI7reiPxc9dVh846x5ktD4CWFQGgM7V6zR0r60U/lkrK9b7L77v82SLl6oPt",
+	"XXAzzJvcb/1941uLel+XHMViMlrjYT4Ch2NRmZabZ1onGgCFCOu8J+ODTOT64sZlrDY+IaEyFB6G3fdu",
+	"yqPpQOA8cIpqQ1AnoJ/u4LnA13Vk6iHl12b7Aje8Yx50dqoRli2p1WKiKi7sErQ94xNhUj5XUo0zFqUs",
+	"twF8LXQ9EHuuzrv5/UEBzFelqoVokDukZCoeGeBbW1Ma411eV9tAsnddeTvzn3yzpm+lXDnG8ce9wIdM",
+	"5+oB81uIUXyNYB8NZrOWWc+capu/5jOu2KvNbA3vAKrsmkZCgVJRm0eT864MKc0XKeakF+lUZUHhq5yK",
+	"mKYx+Qkfn70YCLMPeLYKVNWcJzRSDh4cDQUjIzaWyhszF4Yuxp3nBXdsf8WD5TnJGE0AGq62AUiSz6Zq",
+	"B+M5QqWrjPWlzGnOdDuvcJQ+1cKtDnrtbpqxaPhu/MM/eunRmx/+9e/0+u5/P1ycHJ29vfifM9l8S9/S",
+	"q7vtF3m5ufcQYmILvjk3Sc1mPX/tQYVP4DY7M6/4vuWzM0NTBTdTg+gcaS1Caw4dmnV9IAbiAujJ+qDZ",
+	"ilfaK7CzUC0yaeAhNCOh+10uS1jXBtFaSDj1gQKEi4zHykMiEAxX1WFrdFqXUcaALIgZj1KJxM91kklV",
+	"mRoxvZJu+DwjEnJeGM0tCuIh5gg1WK+/fuIp3/N7nt8mzRZwLLUb7V63FxytQ//MhSh4KqNWm9Ij2vb8",
+	"UctHMNyRH3S9YNwZRYedURD5bRgxc0GX5SmjsyGk2v1s/YIJz6eLEbgF82jKUnkAl1Q8u/FmaoPLDlJ6",
+	"d4A3Vwcap3Fwx5JIzljjjt7CaUDfjswTivQb6Eod0lYcxU3PHzVH2MBem3Y9ehg0e6Nuu9trRU/dwAxG",
+	"OhtGMmbRwTyaDfUnxv/xZlLIYdAd8Xx4dDP9z3Aezaq78fhrUe1daucQp7La4/ToFcBXE+3fBdxY9jyJ",
+	"BV4b/q9gzfP0vUDND+IHrucZPHjoLl151StmYHscRKO4HXnd7ijw2rQbeb2o3fKa4/Zo1KKtcZc6d+0s",
+	"msonGNUZFQua4KDmylPUw0fHvZiyXttjY/9Q1UM9GviBdzTuNFmnezRu9RzHPTc53w+O3aalucPYbX89",
+	"+HpL3rJnxrJdkHyrXGWv11jK1ohRUsitU3s8TLQVP5FmGnmHyCZMEAl5HOJOjBaNJn0HjkVoprwEVeuH",
+	"D2cnAAp0eS7uIF1O1aFOTTMON9MmGIIB/IFI6IglpaxGXVuRVDeozSgX3iRlLOdiMqiF+w3yl798Z91n",
+	"pmkPNMZLNQQLE6zd7Oq5kereQ8cBw7YTmcuGvrfHT0YpFdG0+CwLMcsuK77TtmrolBuIULkCoDY1/Etj",
+	"TJOMOd9rHrC7lOc5E5bpLdOhFtXnBgGkE/wfhx0CMwg1g668yHBweEZilnKrTGx6BhBFe+WDvd9TJW47",
+	"++CjIG+Wll8AL4YLO35oM/o4UPAl1JCwmIxkvCS27Xc8Ap0iHuNqSvDYYcnIMlBUXc0XJTzO7HFFzb5x",
+	"zlJ1+iAs5lqnDOTHbNtteubdVCb63fGMFExltrYlpPOAZAbMYt0g6Ng8laOEzXD88Zyreq38xLbv60Uw",
+	"EK5nBlcAVkFNpjFLkTvCyDX/99X7c3IhuVrifZIxRtzwF6ZHmWaGDfITTQWG/XW0T/MBjxIZ3ZCM3nIx",
+	"2QfoJybbckFCXSYkU7Q/yEwhSHinKwvt8NhFzQE5amnfguL6b0V3RJ1Ew9NrOtlS2GMgVpQ97JRDZQ8I",
+	"B27Hivb6K+JDe/1JTGiq9E+4Zp6p0J6TMSsVFMhKQtrr1VQ0tCUZny0SipRn1Tv8W37DSGh+p6oxV+2a",
+	"DWfCb5nQAPo6KbM9ms2jtILJuVyxqlWL+ko/8Vi70o9YZWfQJl0Rl+LxK66o4zlA+4UGaPV0MdPy4alv",
+	"ZurmqX9tg7HgpgATKm5TZC9UtZ6J+SIP94tZDy6vo30aRnZrCsmdXCRxHae8zRSu48U+dQUvCxYpIDHC",
+	"Kz3cnDd7C4QL7fupxlY4Go2BgDHPSt7BS1NzRvYWwgpEmmFUWzV4sqFNDwgTKedDuCaCnVy7rvYHAxFW",
+	"eLFkIW6EvBPa4wcVjX0tX9AgpzHPpXZFHIGmjCxQcCyXJJqy6MZEu9A/Gwjsg/pF2cIc4xsru/8wWqi1",
+	"qrwZmiTg15ARjQtkVNv3q6yR3vCNk/HkG/72YTGYEujbaPalWr9mBtfQyyznjAxqeUJvBrWXQFW2lAsy",
+	"Y1RAikxyM6j9TflKOHVq/dqBft8HwQGcx1UrNXD77PzH47dnJ5p/ZXj9r4tTcHpgztf6cB6p18wsWmmY",
+	"blCT7M0TutwHpVHNm7sQ1S1oug//cH55evzqe2AWwQbsEiMo3DTkKNgUor+1v9Oe/PM93Jfq3rhWwFgk",
+	"awUeNvoPEr3Kce7FjkqUKtYnoQ1hQcwhY3m9OKgkjN6yTFvshGc5no7enF7XycWHa/jj5PTt6fUpQZZO",
+	"czJc44Qlp8VJ14AQLUeFvreg4zEQVTVIeDb23tEcTK9MbwB+qByzEKNrsOlU2TK8D3nccWkMD6yK7n/N",
+	"5LTBFoeEi5TZMMxryhP9rObRbkUvDYjjK+e43XS+eAStrUto68YPSvd2uKbw0kyONfjIhMezepFc2W4M",
+	"BEQe1PI4l4KZNWLQvi67GT6q7kYyeEZafludUcg7GfOxpdfH1EjlV2wAJT5yRak2blxVW0YD1PttbTnt",
+	"Ta+e0cSfK/Vg49LYMUfVYTF6UEHM0NsCWLhOHHiuTWmHBHMphuppamUNTRY8hkEzmjCyp/F8CRvnBJz5",
+	"EYPwIZvN8+V+XYM8IPgO9RWAZFyhGVMr2F7xhDr2jM4VRGdNzJZMqYgTvbUNREGC55yZdtsRB2IgkKpY",
+	"E87xDAO/1NxQmAjmS72Si0hzQQO8InGxyuw0EO4VQcYMVTBYEnCzVSvh8Gf3Z5OA7SZJYwtHS5LJGVNm",
+	"kSUZK7Kig+ZAcJHlqi45JiMGoAmeMKGOlvKWpTpqjnFWOJgV/gBGurMcQuuM3HGhM5ksAF2d9hKWaaVo",
+	"ffGiEYZu0/vonLSbR/dgLD/Nl3iOuX457swfE6P9xnwobbi3DtJCrhnmNHtTmk29lE2YUMuQ7Z579voh",
+	"brw3/Na9hkHDGeLjh+rxIdnTfzZwEwiaJKUiljMyZR8JcltugSnsDwQFagvIrcJbXb1kvQ+XZ2SRmRQx",
+	"zLqakr0w4/O+fnZr3KN+FIwO4yb7u8YgNhzobriPNDFWsGcF347V6BTiWGoHVEiCyGQiQJ4I89VkEmML",
+	"UCw4lYvcglLwF7j/DkTMxlxwu9vZbaQs1FkFgLTvVL2hE2jc9zSb1j7FJ3z27z4boFFPH5gVmHm4w2Ke",
+	"pHQ+vTeRbKPiljrgm7/CfXRtoLoKiQUbxMXYxEzeqjWY3zHMsJyRvVVm6jpZhTCEOuRsw7wAWdBSNxDm",
+	"BR4ctMwkT/V3EBbcd+6JsSnKz6N5OQzYIMcZBGfr2Jt3LJ1Rjoe9aErTHDAdXJA3qpu3/D8vMnLy/vqe",
+	"Uxj8cN0hKY9y+L9A8QlDUKTAhDN8OtAbhbHMw0atXuOqwL8XLF0WuKixTGc0r7mxSJPj0K9B4LZeY2Ix",
+	"U3NB/6nrrtVrscxrvxT8HXnKxUTNtbVzc/Hm9bEZ0VySxCm9I46H6DqvytaWYQcG9AKuakkGMwTyaye9",
+	"VxlNHNuqXlsEmNvvGRd8pnoa2C5xkbMJpD98MhCUxROGL3CcylmtX+u1u8EopoHXaY9jr82ahx4d+W2v",
+	"HRx1o+74sHnU8mv12g0HkU3DPytr/Vq3R8eHR4fMG3fG1GvTYOT14qDpjf1RuzU66saUdWFrFDJmDnxv",
+	"yydyEbOPtb5frwHMpOABgog23qxg9k69gigIaSq3aaF9UlA8KafJTZ9MWZLIex6HXEK7oexwNSk7lrOP",
+	"+cGtiBsTvRJLb6oWczREMI1+HQhCqE9+hgb+dVDzGybwWfvl5UD8NhAra6c8781iV0ud6JobtYolU7TK",
+	"LK9So6wVIdcnqkkgvLe3B//s72Mjfy63zv6MeN5g4fstRqj/QHPXjFZVWysvH3TPnnfrJ9+tj7UHa7fI",
+	"pwzKVG3rxjhuk7Ngf2tyCzaERd1chpVbTh3rgHBJnWDABa+TUwa3zHj8B0FPPpstcrjZtRuKGxBFIFzh",
+	"vNbVJ2RGY0a4vs+4mzJxX2bBpe3858wwME/5zJkGDyUUsO5Rs9078ljnkHntgPW8UTPwPdo5PBr3Ir/d",
+	"jjq1NRv/S72mFqIECgGo55AGkT/utr3mqKX2lc7YO6K9kedHQdxkrXGbuimUNJ5xUVSrzkdA+2Xw3oDU",
+	"Nsh5pOrATuq58RiC4FUQeFFVgQVvrmHBA89ven6HBK2+f9TvdBtB0PJb3V13HvOyt8F52/X0bEo/mxaR",
+	"OZWkzlL/fQzqwa/mv9uROble80bjWjanmw4Tl4XH+4kJ16tWZEuv8kEr0owD5o985rXpEfPacafl9UCr",
+	"bByMfNaKejQI3HSYeSKXZCRzV2gsYll2AwjYLezJUxiSB7JJ0IK0id/ttw9Rlq3X6ga1R9mPTa6XacCz",
+	"yfhsd2HuQnzym7Ht3YVzZBvY3socaBfq8QHWRzSufm9WOBUQhyxupoxE14RyUV+/5CqZt5cEO7R6A756",
+	"zwXUWaip5a4QMPo6DyYjuTTsH2BGZwsQNOdJgvkZCb81EhSbQCoD8RBK5RLHf8UCPxlc5fnK51tFsOiJ",
+	"ta1tqjIYJdT8096+XOori40B4Fwi3YOm+UFUClCqrASAlWOSysTi9NOF0FfAtIq13iZVlbXpUCbupY4g",
+	"46rXV/gGR+CwyiN6UtuYgSiq0iQVoNCXhYSJPF0CN+uE59kwZRHjtywkOb1BJF+mr5E0+b+WvGsMxHru",
+	"QAWhYJ7SiPXLWYPpQuhINgayiUyduHXMIhxePOku68heMZV3gOgGLcZ7khQeCwv+unMTdrdSzyjXHZMZ",
+	"HrRKM3Y/HyFSEBp6iSmdw1nIESZAJQMLvrO0M6hLqsm/+vqKK5ETVZW8YQJBc4uMpS8HAr4VBI8R5IYt",
+	"8dsbtlSVsmRM9orvMjJiiVQ2oqy8XUfxUUkoVNuv4j/UsCarfXHDli+yOglVAfwdzzRWyVIrvoA0ghSu",
+	"wwyBDk91yMs8vE/COUshmViKEPVDkIiw1SR7xXgVtDzxjIv9hjOUr96e6dvkUsaCOyxkL7wVOIrVnGVv",
+	"WP6OPRWrIVuhrP+WCQ8/jUnBIa/3R4dR2+vSDkNB8N64E3hN2hq1o07cZYfj9XhdMbFq/VazXlNOeNFc",
+	"9RdSj1oWd1zwBWv8E42UWSS2aVsfpt+x+xjYv0ECyJ+mktAZOXuAwAin+04URrrIg+J+Fh6tC6wSG1XG",
+	"6c91e/788n8gHLFzkOrTrASAKRA8JIWh5804RMuhwqO4NerSNvM6UXPstcc+83o0GHnNqAXKF116OAKY",
+	"AKRPDXcW7tCLWztCJOFCPdra3BVNCWtu8CzwabJxFYwuWgBwh5g/Ts9tov160j/zumwZuhd24RtzZUzB",
+	"Zm6XAgjocBHiSVPP8r3TRtBtF+iS0J1hIeRhboXvYwNhagSEn1tNJbTP6rbpYuYkDGfM/zLIP/jLNQTh",
+	"S0Lto0wZYL92xPuhte0jv0GAAhzsaioXQAuyNA+kCWgcZ8pZ1R+hU4vBMcEKqSvINSU5n7F+8WOjz29/",
+	"BKzyheo9Cc8/vPvu9HJ4ffzD6bkFkMclmw8wqpF6lGaRQ3ZFS8gYS8Stk9FiabcJOFBTTdiR9rFruuPw",
+	"kd2DAGtGC2m0F9lAnJyd7KsemkeAujumRPOcTFnKNhN06DDnHyrV9bhtYSsLv4vx3dEi7qyS9cCZXMeb",
+	"vzzqEGzZNb3RIdfngMGOrB/CrLF1M7/qlD6YC3vipMFiGRdBDdalv5I5t2KSSYg+RkhCbbmKrCGTTpux",
+	"vDEQaGohtumk8pWyYwssacn6kZLxI3ujJaFiaQ3r/uYMWGuPvpoV9A3cGtr80ntm8iNyTK2/WBFweZ4H",
+	"X+zt8b2TYDc3Akvel08JkgyFfXmx6jwCOLx0MitFJ23O5UtCURbBZlFaauwM0fMD4UYUEw7M3ZBKqHzP",
+	"sVykWrv3PyyVyMwXJYymhlEJv9RmUAdYrbOnU0zQex0IkzXJBTFCftAcB0w+ZUvEu2pphs2Jfn9yF+4p",
+	"D95kD3gIyVQu0mx/V49vZ92HP4Wdenb3tjOOHzTUd2d378DO7F9/d/OJNnLdglaIzmxsd9hXB/j7jSsK",
+	"Y61ZTp5rCXeweQBZGakhtGCVss/wkA3Ei/zs6zOFOxoi089nS/RsiTbootBixa/SR1eYIyuKPOYJe0Ce",
+	"FRFo+vcvMkIXMZd1QslPxz8SVZ7sHZGb7/9TJ0HXG/GcXLx6VyczKWRxMWujai3/UEfREi5uDI4my2VK",
+	"J+wlpggXMib2sYCYAUAKzanO+pTpssRzDa6Uao697NZeHeYuj2UCODlHWi9lOn90YqwmYG9Gy5xl+/o6",
+	"PnyFhsB7y8QknypnE0kmQI9vmTOSIjXFXnip/hMiFTM8kpJRKu8y9VIGIoQkpghGD/OZQsISNkOxfkEy",
+	"xm7QpQz/Bvcsf8Xsx79ZWPBfQ3XMBq4MmmggH2iXUc17BeJjDXJcjNtAICLQ9TtLAc7L01fvL0/Ozt8M",
+	"z86HF5fv31yeXl2FL+H4hsFiHNKMTNRHlo865tlNnbT99kA4dbw+e3s6PH9/PXz9/sP5ySbdwEvTutcc",
+	"UMz3JogeO4NM9i5fvyK9IPCdZMoQXtdffS/wm60iTxR5lQuvEF5OKXlsNS9si3sy9e4O7uhtObnt8uz1",
+	"60aj0fjp+MfT8aycjKrzU/u1ERcUUji3SkczS0t1RzNEq9rMXDzh2VxmvFCyX0tc5gl7gUTddaJnnp0U",
+	"hMc4ARt39BZGbPOgqOY1/e4fNhBzmubGJ7D2hmY3LAYQCS5RXHhfPn58m+CrXRxn4kKvWNzTuluUVeNw",
+	"LvMrmvNszHGn+EojUPJOqH0dAKIre4+ztdnRekwwohjqUuZLsensghgoSm0PGnC2t21wA05n/0zQgWYl",
+	"dKCAxqJb3R0HR5QFkRfH4yOvHbRGXq9z2PRo3PI7h+2u32bjx2IHrG1SFq0AGbVoe9T0Wq1WyzuMW9Tr",
+	"jX3fa42CqAk4gUPVYimGTMS7xyrknTCN3KmENpowVjoTYFhubxAEweb2FqV0TdEK6glQtg+iEJr3oRAY",
+	"ZPyvFQrKhSDWtUXlK9qSlRXugG6wi2i7dEaz4p4xDltiHFLXSFWa6QpDu9MtWOHHgGZGnoFTsNWtWFEU",
+	"HYeVGzByrM4E5ieP8pz7QE5EuM0VD22FQ/UNgiamVLnmi7ndQu65ILNj96i7kaL0n9k5+pqv2FLn/W5w",
+	"a3a+aHPsFjnLtduk9WPCN6cmuFcRBQgb957Y/uRz8CtO8HxwEn2Sb6weyaJFyvMllP6O0ZSlx4t8Wuv/",
+	"/ItyKsFj/AfQFOlPjk3covj0F1VNelt90r8utMcgegL/z1Dj1ogoqNkJcou1A/BOdV9Xq3ptRUZBdAHc",
+	"7wyV3U0iFjxCLZpbySNG5gnNlRuImDV1tIQsJbWiGkUQARM/1gmiHH5UK3ZHjoWjHE8iOed6AzNNcLmk",
+	"bGYZanilOumqTxKas9Tyn8qxI3SmubugoTzH2BETEy4Y9mI190zHxSClioo4q0ong8SPdCEEiGZBGhdL",
+	"2HwqxZJkPGb7dZS010lmGSpa4W6qnH0d89HjdVwo51eM2oWDYixU97UD/xLgcUmCLdJ3hRsAhc4bMrHO",
+	"TU/D1BAMCFr0HBrSPedJCG2UBdlCiXoR9f01729ZGl9VH+4PhFSv5ursQme7WbZcd040yBVjampnWK4x",
+	"i0ujB3fHFT0pFrYaNChqYTk8tWGSzBkWxxas1/dWTpSbo+VMTH4C9pFm2Z1MY8BTjnKqhgszj5zKwQxU",
+	"VSsmXgIydscXZ5hzpBaWtgBIVAy/1+yNKb3DZKUMpKqFTme8mzKhxdk1ysh9tjEyVR37aSqdfZHwYpic",
+	"DKtcvRFoWd1h5n2RYZ6WO4iFmvzak75nNMmndWAd5gJ9RXyQ6rrzW70InVrfm802U4b2/wIAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

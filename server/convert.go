@@ -83,6 +83,8 @@ func toAPIFlow(f *store.Flow) gen.Flow {
 		id := *f.OnCompleteFlowID
 		out.OnCompleteFlowId = &id
 	}
+	directHash := deref(f.DirectHash)
+	out.DirectHash = &directHash
 	return out
 }
 

@@ -314,3 +314,16 @@ func (s *Store) OpenRecordings(ctx context.Context, customerID, callID uuid.UUID
 	}
 	return list, nil
 }
+
+// CallByID reads a call whatever its customer (for an instance told to hang it up, which knows only its id).
+func (s *Store) CallByID(ctx context.Context, id uuid.UUID) (*Call, error) {
+	var c Call
+	err := s.conn(ctx).Where("id = ?", id).Take(&c).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, fmt.Errorf("store: call by id: %w", notFound("call", id))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: call by id: %w", classify(err))
+	}
+	return &c, nil
+}
