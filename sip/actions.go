@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/flowbin/flowbin/flow"
 	"github.com/flowbin/flowbin/outbound"
 )
@@ -334,8 +333,6 @@ func (r *Runner) fetchAudio(ctx context.Context, u string) ([]int16, error) {
 	}
 	return pcm, nil
 }
-
-
 
 func jsonUnmarshal(b []byte, v any) error {
 	if len(b) == 0 {
