@@ -184,6 +184,9 @@ func (c *call) readMedia(ms *media.MediaSession) {
 				b.relay(payload, h.PayloadType == 8)
 			}
 			if c.record.active() {
+				if cap(pcm) < n {
+					pcm = make([]int16, n)
+				}
 				pcm = pcm[:n]
 				g711Codec{alaw: h.PayloadType == 8}.decode(pcm, payload)
 				c.record.write(pcm)
