@@ -36,9 +36,11 @@ GOTESTSUM ?= gotest.tools/gotestsum@v1.13.0
 # What the tests need beyond Go and PostgreSQL: the Swagger UI test drives Debian's Chromium; the README's
 # tutorial runs curl and jq. With CI=true, make test installs what is missing first (as .ci/run does).
 .PHONY: test-deps
-test-deps: ## install what the tests need beyond Go (Chromium and its driver, curl, jq) with apt-get
+test-deps: ## install what the tests need beyond Go (Chromium and its driver, curl, jq, the SIP peers) with apt-get
 	@missing=(); command -v chromium >/dev/null || missing+=(chromium chromium-driver); \
 	for tool in curl jq; do command -v $$tool >/dev/null || missing+=($$tool); done; \
+	for pair in sipp:sip-tester baresip:baresip-core espeak-ng:espeak-ng sox:sox kamailio:kamailio; do \
+		command -v $${pair%%:*} >/dev/null || missing+=($${pair#*:}); done; \
 	if (($${#missing[@]})); then \
 		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); echo "installing $${missing[*]}"; \
 		$$sudo apt-get install -y -qq "$${missing[@]}" >/dev/null 2>&1 || \
