@@ -24,8 +24,11 @@ build: ## build bin/flowbin
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.versionString=$(VERSION)" -o $(BIN) ./cmd/flowbin
 
 .PHONY: run
-run: build ## build and serve on 127.0.0.1:8080 with the embedded SQLite database (./flowbin.db)
-	FLOWBIN_ADMIN_PASSWORD='$(FLOWBIN_ADMIN_PASSWORD)' ./$(BIN)
+# SIP of `make run`: calls to 127.0.0.1:5060 (a softphone on this machine; see the README).
+FLOWBIN_SIP_ADDR ?= 127.0.0.1:5060
+
+run: build ## build and serve on 127.0.0.1:8080 with the embedded SQLite database (./flowbin.db), and SIP on 127.0.0.1:5060
+	FLOWBIN_ADMIN_PASSWORD='$(FLOWBIN_ADMIN_PASSWORD)' FLOWBIN_SIP_ADDR='$(FLOWBIN_SIP_ADDR)' ./$(BIN)
 
 # The race detector needs cgo and a C compiler; without one, tests run without it (and say so).
 RACE := $(shell command -v "$$($(GO) env CC)" >/dev/null 2>&1 && echo -race)

@@ -166,12 +166,32 @@ func (w *rangeErrorWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+// RecordingsDir is where the SIP runner writes recordings, under the data directory.
+const RecordingsDir = "recordings"
+
 // recordingPath is where a recording's file is: under the data directory, never outside it.
 func (s *Server) recordingPath(r *store.Recording) (string, bool) {
 	if r.Path == "" || !filepath.IsLocal(r.Path) {
 		return "", false
 	}
 	return filepath.Join(s.cfg.DataDir, r.Path), true
+}
+
+// dataPath is a file's path relative to the data directory, as recordings keep it (so that the directory can
+// move); a path outside the directory stays as it is, and is never served.
+func (s *Server) dataPath(path string) string {
+	if !filepath.IsAbs(path) {
+		return path
+	}
+	dir, err := filepath.Abs(s.cfg.DataDir)
+	if err != nil {
+		return path
+	}
+	rel, err := filepath.Rel(dir, path)
+	if err != nil || !filepath.IsLocal(rel) {
+		return path
+	}
+	return rel
 }
 
 func recordingInProgress(r *store.Recording) *apiError {

@@ -211,7 +211,7 @@ func (t *Telephony) finishOpenRecordings(ctx context.Context, c *store.Call) err
 func (t *Telephony) CreateRecording(ctx context.Context, r *sip.Recording) error {
 	st := t.s.store
 	row := &store.Recording{ID: r.ID, CustomerID: r.CustomerID, CallID: r.CallID, ActiveflowID: nonNil(r.ActiveflowID),
-		Status: store.RecordingRecording, Format: r.Format, Path: r.Path, TMStart: r.TmStart.UTC()}
+		Status: store.RecordingRecording, Format: r.Format, Path: t.s.dataPath(r.Path), TMStart: r.TmStart.UTC()}
 	if row.Format == "" {
 		row.Format = "wav"
 	}
@@ -254,7 +254,7 @@ func (t *Telephony) FinishRecording(ctx context.Context, r *sip.Recording) error
 		}
 		row.Status, row.TMEnd = store.RecordingEnded, &end
 		if r.Path != "" {
-			row.Path = r.Path
+			row.Path = t.s.dataPath(r.Path)
 		}
 		if err := st.SaveRecording(ctx, row); err != nil {
 			return err
@@ -327,7 +327,7 @@ func (t *Telephony) Start(ctx context.Context, r sip.StartRequest) (sip.Step, er
 }
 
 // Next reports the runner's step and answers the next runner action, or the end. A report of a step that is not
-// the current one is an error (the activeflow moved on: another runner, or an earlier try); a report to an
+// the current one is sip.ErrStale (the activeflow moved on: another runner, or an earlier try); a report to an
 // activeflow that has ended answers its end.
 func (t *Telephony) Next(ctx context.Context, customerID, activeflowID uuid.UUID, step int, report sip.Report) (sip.Step, error) {
 	s := t.s
@@ -340,7 +340,7 @@ func (t *Telephony) Next(ctx context.Context, customerID, activeflowID uuid.UUID
 	}
 	cur := a.State.Current
 	if cur == nil || (step != 0 && cur.Step != step) {
-		return sip.Step{}, fmt.Errorf("flows: next: step %d: %w", step, flow.ErrStaleAction)
+		return sip.Step{}, fmt.Errorf("flows: next: step %d: %w: %w", step, sip.ErrStale, flow.ErrStaleAction)
 	}
 	fx := &effects{}
 	before := mark(&a.State.Execution)
@@ -352,6 +352,9 @@ func (t *Telephony) Next(ctx context.Context, customerID, activeflowID uuid.UUID
 		return sip.Step{}, fmt.Errorf("flows: next: %w", err)
 	}
 	if err := s.end(ctx, change{a: a, event: eventUpdated, queued: fx.queued}); err != nil {
+		if errors.Is(err, store.ErrStale) {
+			err = fmt.Errorf("%w: %w", sip.ErrStale, err)
+		}
 		return sip.Step{}, fmt.Errorf("flows: next: %w", err)
 	}
 	s.observeExecution(before, &a.State.Execution)

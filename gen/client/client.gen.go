@@ -3686,9 +3686,6 @@ type SIPUnavailable = Error
 // ServiceUnavailable The one error envelope, used by every error answer of every operation.
 type ServiceUnavailable = Error
 
-// TooManyCalls The one error envelope, used by every error answer of every operation.
-type TooManyCalls = Error
-
 // TooManyRequests The one error envelope, used by every error answer of every operation.
 type TooManyRequests = Error
 
@@ -7994,8 +7991,9 @@ type ClientInterface interface {
 	// Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
 	//
 	// A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
-	// a server without a trunk 400 `NO_SIP_TRUNK`. A server at its limit of concurrent calls (per instance or per
-	// customer) answers 429 `TOO_MANY_CALLS` with `Retry-After`.
+	// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
+	// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
+	// with `Retry-After`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -8015,8 +8013,9 @@ type ClientInterface interface {
 	// Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
 	//
 	// A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
-	// a server without a trunk 400 `NO_SIP_TRUNK`. A server at its limit of concurrent calls (per instance or per
-	// customer) answers 429 `TOO_MANY_CALLS` with `Retry-After`.
+	// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
+	// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
+	// with `Retry-After`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -8986,8 +8985,9 @@ func (c *Client) ListCalls(ctx context.Context, params *ListCallsParams, reqEdit
 // Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
 //
 // A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
-// a server without a trunk 400 `NO_SIP_TRUNK`. A server at its limit of concurrent calls (per instance or per
-// customer) answers 429 `TOO_MANY_CALLS` with `Retry-After`.
+// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
+// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
+// with `Retry-After`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -9017,8 +9017,9 @@ func (c *Client) CreateCallWithBody(ctx context.Context, params *CreateCallParam
 // Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
 //
 // A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
-// a server without a trunk 400 `NO_SIP_TRUNK`. A server at its limit of concurrent calls (per instance or per
-// customer) answers 429 `TOO_MANY_CALLS` with `Retry-After`.
+// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
+// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
+// with `Retry-After`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -12657,8 +12658,9 @@ type ClientWithResponsesInterface interface {
 	// Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
 	//
 	// A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
-	// a server without a trunk 400 `NO_SIP_TRUNK`. A server at its limit of concurrent calls (per instance or per
-	// customer) answers 429 `TOO_MANY_CALLS` with `Retry-After`.
+	// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
+	// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
+	// with `Retry-After`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12678,8 +12680,9 @@ type ClientWithResponsesInterface interface {
 	// Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
 	//
 	// A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
-	// a server without a trunk 400 `NO_SIP_TRUNK`. A server at its limit of concurrent calls (per instance or per
-	// customer) answers 429 `TOO_MANY_CALLS` with `Retry-After`.
+	// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
+	// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
+	// with `Retry-After`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14853,11 +14856,6 @@ func (r ListCallsResponse) ContentType() string {
 	return ""
 }
 
-// CreateCallResponse429Headers the declared response headers of an HTTP 429 response for CreateCall
-type CreateCallResponse429Headers struct {
-	RetryAfter *int
-}
-
 type CreateCallResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14871,16 +14869,12 @@ type CreateCallResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
-	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyCalls
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *SIPUnavailable
-	// Headers429 the parsed response headers for an HTTP 429 response
-	Headers429 *CreateCallResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14906,11 +14900,6 @@ func (r CreateCallResponse) GetJSON413() *PayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r CreateCallResponse) GetJSON415() *UnsupportedMediaType {
 	return r.JSON415
-}
-
-// GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r CreateCallResponse) GetJSON429() *TooManyCalls {
-	return r.JSON429
 }
 
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
@@ -18011,8 +18000,9 @@ func (c *ClientWithResponses) ListCallsWithResponse(ctx context.Context, params 
 // Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
 //
 // A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
-// a server without a trunk 400 `NO_SIP_TRUNK`. A server at its limit of concurrent calls (per instance or per
-// customer) answers 429 `TOO_MANY_CALLS` with `Retry-After`.
+// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
+// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
+// with `Retry-After`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -18038,8 +18028,9 @@ func (c *ClientWithResponses) CreateCallWithBodyWithResponse(ctx context.Context
 // Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
 //
 // A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
-// a server without a trunk 400 `NO_SIP_TRUNK`. A server at its limit of concurrent calls (per instance or per
-// customer) answers 429 `TOO_MANY_CALLS` with `Retry-After`.
+// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
+// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
+// with `Retry-After`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -20189,13 +20180,6 @@ func ParseCreateCallResponse(rsp *http.Response) (*CreateCallResponse, error) {
 		}
 		response.JSON415 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyCalls
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON429 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
 		var dest HeadersTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20217,19 +20201,6 @@ func ParseCreateCallResponse(rsp *http.Response) (*CreateCallResponse, error) {
 		}
 		response.JSON503 = &dest
 
-	}
-
-	switch {
-	case rsp.StatusCode == 429:
-		var headers CreateCallResponse429Headers
-		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RetryAfter = &value
-		}
-		response.Headers429 = &headers
 	}
 
 	return response, nil
