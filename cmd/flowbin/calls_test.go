@@ -9,8 +9,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -48,7 +51,7 @@ func TestCallANumber(t *testing.T) {
 		}
 		var f struct{ ID string }
 		mustCall(t, http.StatusOK, &f, "POST", s.url+"/v1.0/flows",
-			`{"name":"ivr","actions":[{"type":"answer"},{"type":"sleep","option":{"duration":200}},{"type":"hangup"}]}`, auth...)
+			`{"name":"ivr","actions":[{"type":"answer"},{"type":"recording_start"},{"type":"sleep","option":{"duration":300}},{"type":"recording_stop"},{"type":"hangup"}]}`, auth...)
 		mustCall(t, http.StatusOK, nil, "POST", s.url+"/v1.0/numbers", `{"number":"+15551230001","call_flow_id":"`+f.ID+`"}`, auth...)
 
 		ua, err := sipgo.NewUA(sipgo.WithUserAgent("caller"))
@@ -79,6 +82,7 @@ func TestCallANumber(t *testing.T) {
 				HangupBy                string `json:"hangup_by"`
 				HangupReason            string `json:"hangup_reason"`
 				TMProgressing, TMHangup string
+				RecordingIDs            []string `json:"recording_ids"`
 				Destination, Source     struct{ Type, Target string }
 			}
 		}
@@ -102,7 +106,7 @@ func TestCallANumber(t *testing.T) {
 		for _, a := range af.ExecutedActions {
 			ran = append(ran, a.Type)
 		}
-		if af.Status != "ended" || af.EndReason != "hangup" || !slices.Equal(ran, []string{"answer", "sleep", "hangup"}) ||
+		if af.Status != "ended" || af.EndReason != "hangup" || !slices.Equal(ran, []string{"answer", "recording_start", "sleep", "recording_stop", "hangup"}) ||
 			af.Variables["voipbin.activeflow.reference_type"] != "call" || af.Variables["voipbin.activeflow.reference_id"] != c.ID {
 			t.Errorf("the call's activeflow: %+v", af)
 		}
@@ -110,6 +114,37 @@ func TestCallANumber(t *testing.T) {
 			got := hooks.types()
 			return slices.Contains(got, "call_created") && slices.Contains(got, "call_progressing") && slices.Contains(got, "call_hangup")
 		})
+		// The command line's view of it (the caller sent no audio: the recording is a WAV header alone).
+		var out strings.Builder
+		if err := run(context.Background(), []string{"calls", "-server", s.url, "-token", token}, getenv(map[string]string{}),
+			strings.NewReader(""), &out, io.Discard); err != nil {
+			t.Fatalf("flowbin calls: %v", err)
+		}
+		if !strings.Contains(out.String(), c.ID) || !strings.Contains(out.String(), "incoming") || !strings.Contains(out.String(), "local (normal)") {
+			t.Errorf("flowbin calls:\n%s", out.String())
+		}
+		out.Reset()
+		if err := run(context.Background(), []string{"calls", "hangup", "-server", s.url, "-token", token, c.ID}, getenv(map[string]string{}),
+			strings.NewReader(""), &out, io.Discard); err != nil || out.String() != "call "+c.ID+": hangup\n" {
+			t.Errorf("flowbin calls hangup of an ended call: %q %v", out.String(), err)
+		}
+		out.Reset()
+		if err := run(context.Background(), []string{"recordings", "-server", s.url, "-token", token}, getenv(map[string]string{}),
+			strings.NewReader(""), &out, io.Discard); err != nil || !strings.Contains(out.String(), c.ID) || !strings.Contains(out.String(), "ended") {
+			t.Errorf("flowbin recordings: %q %v", out.String(), err)
+		}
+		if len(c.RecordingIDs) != 1 {
+			t.Fatalf("the call's recordings: %v", c.RecordingIDs)
+		}
+		wav := filepath.Join(t.TempDir(), "call.wav")
+		out.Reset()
+		if err := run(context.Background(), []string{"recordings", "download", "-server", s.url, "-token", token, c.RecordingIDs[0], wav},
+			getenv(map[string]string{}), strings.NewReader(""), &out, io.Discard); err != nil {
+			t.Fatalf("flowbin recordings download: %v", err)
+		}
+		if b, err := os.ReadFile(wav); err != nil || len(b) < 44 || string(b[:4]) != "RIFF" || string(b[8:12]) != "WAVE" {
+			t.Errorf("the recording's file: %d bytes, %v", len(b), err)
+		}
 		s.shutdown(t)
 		if !regexp.MustCompile(`msg="shutting down: draining calls" calls=0`).MatchString(s.stderr.String()) {
 			t.Errorf("the runner was not drained at shutdown:\n%s", s.stderr.String())

@@ -215,6 +215,7 @@ func (p *program) serve(ctx context.Context, cfg config, log *slog.Logger) error
 		RequireIfMatch:          cfg.RequireIfMatch,
 		FlowCacheBytes:          flowCacheBytes(cfg.FlowCacheBytes),
 		Metrics:                 m,
+		DataDir:                 cfg.DataDir,
 	}, st, tokens, passwords, log)
 	if err != nil {
 		return err
@@ -302,11 +303,16 @@ func startSIP(ctx context.Context, cfg config, srv *server.Server, client *outbo
 	if cfg.SIPAddr == "" {
 		return nil, nil
 	}
+	// Recordings are kept relative to the data directory; the runner writes them at an absolute path under it.
+	recordings, err := filepath.Abs(filepath.Join(cfg.DataDir, server.RecordingsDir))
+	if err != nil {
+		return nil, fmt.Errorf("FLOWBIN_DATA_DIR: %w", err)
+	}
 	tel := srv.Telephony()
 	runner, err := sip.New(sip.Config{
 		ListenAddr: cfg.SIPAddr, PublicAddr: cfg.SIPPublicAddr, RTPPortMin: cfg.RTPPortMin, RTPPortMax: cfg.RTPPortMax,
 		Trunk: cfg.SIPTrunk, Directory: tel, Ledger: tel, Flows: tel, Fetch: client,
-		RecordingDir: filepath.Join(cfg.DataDir, server.RecordingsDir),
+		RecordingDir: recordings,
 		MaxCalls:     cfg.SIPMaxCalls, MaxCallsPerCustomer: cfg.SIPMaxCallsPerCustomer,
 		Metrics: sip.NewMetrics(m.Registerer()), Log: log,
 	})
