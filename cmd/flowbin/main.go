@@ -176,11 +176,6 @@ func (p *program) serve(ctx context.Context, cfg config, log *slog.Logger) error
 	if err != nil {
 		return err
 	}
-	hint, err := bootstrap(ctx, cfg, st, passwords, log)
-	if err != nil {
-		return err
-	}
-
 	m := metrics.New()
 	if err := m.WatchDBPool(st.PoolStats); err != nil {
 		return err
@@ -248,6 +243,13 @@ func (p *program) serve(ctx context.Context, cfg config, log *slog.Logger) error
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	defer ln.Close() // Serve closes it too; this is for the returns before Serve
+	// The first user is created only once every listener is bound: a start that fails (a port taken) must not
+	// create it and spend its random password, which is shown once.
+	hint, err := bootstrap(ctx, cfg, st, passwords, log)
+	if err != nil {
+		return err
+	}
 	// Slow clients are cut off by these timeouts. The header limit here is a backstop, far above the server's own
 	// (FLOWBIN_MAX_HEADER_BYTES), which answers in the error envelope.
 	httpServer := &http.Server{
@@ -259,15 +261,17 @@ func (p *program) serve(ctx context.Context, cfg config, log *slog.Logger) error
 		MaxHeaderBytes:    max(1<<20, 4*cfg.MaxHeaderBytes),
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// SIP starts before the API says it listens: a server that cannot take calls as configured does not start.
+	runner, err := startSIP(ctx, cfg, srv, client, m, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintf(p.stdout, "flowbin listening on %s (API docs: %s/docs)\n", url, url)
 	fmt.Fprintln(p.stdout, hint.text(url))
 	log.Info("listening", "addr", ln.Addr().String(), "dialect", st.Dialect())
 
-	runner, err := startSIP(ctx, cfg, srv, client, m, log)
-	if err != nil {
-		return err
-	}
 	go sweep(ctx, st, log)
 	go srv.WatchChanges(ctx)
 	go deliverer.Run(ctx)
