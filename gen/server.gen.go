@@ -628,6 +628,30 @@ func (e CallType) Valid() bool {
 	}
 }
 
+// Defines values for CallEventType.
+const (
+	CallCreated     CallEventType = "call_created"
+	CallHangup      CallEventType = "call_hangup"
+	CallProgressing CallEventType = "call_progressing"
+	CallRinging     CallEventType = "call_ringing"
+)
+
+// Valid indicates whether the value is a known member of the CallEventType enum.
+func (e CallEventType) Valid() bool {
+	switch e {
+	case CallCreated:
+		return true
+	case CallHangup:
+		return true
+	case CallProgressing:
+		return true
+	case CallRinging:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CustomerUpdateWebhookMethod.
 const (
 	CustomerUpdateWebhookMethodDELETE CustomerUpdateWebhookMethod = "DELETE"
@@ -916,6 +940,24 @@ func (e RecordingStatus) Valid() bool {
 	case RecordingStatusRecording:
 		return true
 	case RecordingStatusStopping:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RecordingEventType.
+const (
+	RecordingFinished RecordingEventType = "recording_finished"
+	RecordingStarted  RecordingEventType = "recording_started"
+)
+
+// Valid indicates whether the value is a known member of the RecordingEventType enum.
+func (e RecordingEventType) Valid() bool {
+	switch e {
+	case RecordingFinished:
+		return true
+	case RecordingStarted:
 		return true
 	default:
 		return false
@@ -2576,6 +2618,25 @@ type CallCreate struct {
 	Variables *map[string]string `json:"variables,omitempty"`
 }
 
+// CallEvent The body of a call's event, as VoIPbin sends it to the customer's webhook, signed as activeflow events are.
+type CallEvent struct {
+	// Data A phone call that flowbin answered or placed (VoIPbin's call). `status` moves `dialing` (outgoing, INVITE
+	// sent) → `ringing` → `progressing` (answered, its flow running) → `terminating` (hanging up) → `hangup`;
+	// an outgoing call hung up before the far end answers passes `canceling`. Every status change is an event
+	// (`call_ringing`, `call_progressing`, `call_hangup`) to the customer's webhook.
+	Data Call `json:"data"`
+
+	// Type What happened.
+	//
+	// Example: call_hangup
+	Type CallEventType `json:"type"`
+}
+
+// CallEventType What happened.
+//
+// Example: call_hangup
+type CallEventType string
+
 // CallList One page of calls.
 type CallList struct {
 	// NextPageToken A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
@@ -3489,6 +3550,23 @@ type RecordingReferenceType string
 // Example: ended
 type RecordingStatus string
 
+// RecordingEvent The body of a recording's event, as VoIPbin sends it to the customer's webhook.
+type RecordingEvent struct {
+	// Data The audio of a call, recorded between `recording_start` and `recording_stop` (or the call's end), as
+	// VoIPbin's recording. Its WAV file is at `GET /v1.0/recordingfiles/{id}`.
+	Data Recording `json:"data"`
+
+	// Type What happened.
+	//
+	// Example: recording_finished
+	Type RecordingEventType `json:"type"`
+}
+
+// RecordingEventType What happened.
+//
+// Example: recording_finished
+type RecordingEventType string
+
 // RecordingList One page of recordings.
 type RecordingList struct {
 	// NextPageToken A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
@@ -3989,6 +4067,11 @@ type ListRecordingsParams struct {
 	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
 }
 
+// CallEventJSONBody defines parameters for CallEvent.
+type CallEventJSONBody struct {
+	union json.RawMessage
+}
+
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
 
@@ -4036,6 +4119,9 @@ type UpdateNumberFlowIDsJSONRequestBody = NumberFlowIDs
 
 // ActiveflowEventJSONRequestBody defines body for ActiveflowEvent for application/json ContentType.
 type ActiveflowEventJSONRequestBody = ActiveflowEvent
+
+// CallEventJSONRequestBody defines body for CallEvent for application/json ContentType.
+type CallEventJSONRequestBody CallEventJSONBody
 
 // Getter for additional properties for ActionOptionAISummary. Returns the specified
 // element and whether it was found
@@ -7655,6 +7741,68 @@ func (a Address) MarshalJSON() ([]byte, error) {
 	return json.Marshal(object)
 }
 
+// AsCallEvent returns the union data inside the CallEventJSONBody as a CallEvent
+func (t CallEventJSONBody) AsCallEvent() (CallEvent, error) {
+	var body CallEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromCallEvent overwrites any union data inside the CallEventJSONBody as the provided CallEvent
+func (t *CallEventJSONBody) FromCallEvent(v CallEvent) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeCallEvent performs a merge with any union data inside the CallEventJSONBody, using the provided CallEvent
+func (t *CallEventJSONBody) MergeCallEvent(v CallEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsRecordingEvent returns the union data inside the CallEventJSONBody as a RecordingEvent
+func (t CallEventJSONBody) AsRecordingEvent() (RecordingEvent, error) {
+	var body RecordingEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromRecordingEvent overwrites any union data inside the CallEventJSONBody as the provided RecordingEvent
+func (t *CallEventJSONBody) FromRecordingEvent(v RecordingEvent) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeRecordingEvent performs a merge with any union data inside the CallEventJSONBody, using the provided RecordingEvent
+func (t *CallEventJSONBody) MergeRecordingEvent(v RecordingEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t CallEventJSONBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *CallEventJSONBody) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
 	// Login Log in
@@ -8979,6 +9127,9 @@ type CallbackReceiverInterface interface {
 	// An activeflow's event
 	// HandleActiveflowEventCallback handles the POST callback for activeflowEvent.
 	HandleActiveflowEventCallback(ctx echo.Context) error
+	// A call's or a recording's event
+	// HandleCallEventCallback handles the POST callback for callEvent.
+	HandleCallEventCallback(ctx echo.Context) error
 }
 
 // ActiveflowEventCallbackHandler returns the echo.HandlerFunc for the activeflowEvent callback.
@@ -8989,6 +9140,21 @@ type CallbackReceiverInterface interface {
 func ActiveflowEventCallbackHandler(si CallbackReceiverInterface, middlewares ...echo.MiddlewareFunc) echo.HandlerFunc {
 	h := echo.HandlerFunc(func(ctx echo.Context) error {
 		return si.HandleActiveflowEventCallback(ctx)
+	})
+	for _, mw := range middlewares {
+		h = mw(h)
+	}
+	return h
+}
+
+// CallEventCallbackHandler returns the echo.HandlerFunc for the callEvent callback.
+// Mount this at the URL path advertised to callback senders. Errors
+// during parameter binding are returned via echo.NewHTTPError so echo's
+// error-handling chain reports them as 400. Middlewares are applied in
+// the order provided -- the last argument becomes the outermost wrapper.
+func CallEventCallbackHandler(si CallbackReceiverInterface, middlewares ...echo.MiddlewareFunc) echo.HandlerFunc {
+	h := echo.HandlerFunc(func(ctx echo.Context) error {
+		return si.HandleCallEventCallback(ctx)
 	})
 	for _, mw := range middlewares {
 		h = mw(h)
@@ -16987,316 +17153,320 @@ var swaggerSpec = []string{
 	"z6aMcTNFLVHnIAN1hqmnguDOpCFXbjpVe3QUBlw/d+DnQIZtQZX8FwSEhVQMUkJgadFhLOZ9WQoSA8vq",
 	"q4WIbSp3BNKJqHd0Jox5Iv4B6FNuXrIfqCD+rNDIJN7Iaui1/SKs8tNbQTci6tLJBCImlJQrOkpct3pU",
 	"q5vWsIplTazaiWeeHOOTkW01bPvkZCvnxK74iBl7f/HO+lKo1usivB74mUzAGz3KrIJ+JguGhmTsi+0l",
-	"I09VgKgeFZqZmS8lF09n2B9TMUtEFRjMMYl80eGCw74Ak9Eo5fcpBKKojVz6JJnP5jgHYDC/X4QDfO4V",
-	"YhvAcvmqUQ28RXYu43fWGMSEMSZjEFCGwmK4bHiteBGAnS2xc5m4C4lgosCNRgvOC6dIEy/ZOqUWnhJD",
-	"TmRvUaI2K3rngRRXVcvI+9rg+5nOFC6KFMqLeJoS2JMJYxM8A5pOR+GoBq4wxWMSqZ8FlaPwKkn1OozR",
-	"A5nFaLhQA8+p95uFu6EPxT4G2AXc50IuXfAdVKYhku8e7PzRVTLvawwIPFVfp+lNNuACi9ZrWX1XC7va",
-	"x5c9QzIGtxDoaRLS1VVrX2O6fmdbxB46/q6BzkUekMTYqmrQy1p68eYJWhvM3HvdrxUZFrJqgto6OdIw",
-	"Ev6zNF/ZERTykr01dDny+2RRdwypKYrM1gyjoB8kvhupIJQdPiMORH3F0t+dOL71SYG0Ejkt/N7ywPUc",
-	"GeyZIQ0WXENiByCWZZQWKrea0lpkZ/hzUoHp0zIjBDlvL28+/NC5HrzttC8vBu9bl52LFoSkFEYXvySK",
-	"PyEzmdT2Owbxrwifl7k+SVA6K9iRWpAqGofJGEZhpPLgKq8fgl8s8O63v/bdQM9G6UKm3q/Kfcul7UOq",
-	"vnAfQR7VYvtSAh8mAgj7KYzylouCSpicgvqlar90ipIyCuxXuPKp2MdQLKLDKPwYeb53ChG4SJRb4iTA",
-	"heikLISjKlw4B0a+VkbZ+W0+nTmQrhfrCFhlh5EYsjsiTGUBGi9BOCjLAjUHMmQ2jARktYdwLvgRGqIq",
-	"MFIkgWegtVDZgfsyiExuKdXlklHiHSwZJQFZojBZFJ5LHrhEPrzKQlYkr7wNIyRmwUiC/UIKxTPIMpaQ",
-	"554c29UaMd1GtS7Fl6Z7ZDZGQ/vEw3bdqtU3iy+rlB9JYUX8Px/jXKikyABNvsoyejat3LsyQHu5KTsJ",
-	"phIVkeWDWaDVosg+heI6mLJ1QK4TvafhQ6bdZiHq9SpAAhwL0n+KQjrO8Dc9NHmz4LHKm5UEVsvwEcli",
-	"RbNnyFJSRzzx6TgNEChHZDRnnJkIl7IBNWI8FM5zCODV4vqe8XSgLc6W0luOqFQDmdb0dGSY0+yaFRFe",
-	"2z6qrw48Ejybcz9h1+WEbyDnT+K4n884KdoNHdg1jf7T7N7ZKqz9/p9+tc3mp18tswmFWOvFdVjbxWQB",
-	"hRgoQTBCROgjCcIZMRBfES6+i2h+cVfCkoUjeZXvjxVlrRMiXAvfwh/6IfSW1WjxeuEMJ+9sovBVzpKV",
-	"ORY+9fxH35vjAM2icBiQKQLUHjivvNCdTwX79kiUSTnbHq6G9/1CnOcFBozpqqyTFprMpxiy62JCXSKd",
-	"Ogl6J8xWrjSdNF7jtBwj6pfiAD/0S2cAQbII54AAxC/j4KFf+nPxgVp8jLf4Judn3/3tbftu0L1u/dxG",
-	"builoaVsRlx/5Luid3CYsic/dicopKeodd97177udc5BBB3ctf9y37lrXxh92rkG0XRwfte+4E+0LrsQ",
-	"VwcXOxfp3z91b64HP9xcfEwv8Wba3d6Kq7etu9ZVu9e+074iorIHvY+37fQFefHmlv+zdLnXuvux3TPQ",
-	"xf3tJe+/Cu3mnUsb5tL24K79tn3Xvj5vGwh+X9/0Bm9v7q8vDHTXft/p8re0a63z83a3+3P7Y/Zir/O+",
-	"nX+91e22e4XtXXW6V63e+TsD6XHnmXba1xdiqt8O4NF0+lHnon11e9NrX59/HPCOdK4H99328vW79n2X",
-	"P393c99r6/24avfe3VzAldbl5c0H+BBfj0Hv5mZwyefOQO/arYv2XVe/dH/dvb+9vbnrtS8GV+2LTkuu",
-	"yR2f4MvOVac3aP9y3m7znqNu++5957w9uL9uvW91Lls/XMLq9dp3161LCB3OpcsWLHeulnXL/Osn/n+W",
-	"2Rx8+u6PxXsB1JuVwXzyvkyPwgELkxwpQF/4xbwTT5gdTzkPgfPLUNqk1JUG2alHff1tYNk/Xfxy9Jfa",
-	"TyfvG9fVn4+v6rfNO6tr96q7ntOCobsBZiwpnOh/lnnJ2iF+mlL/3Y/3V+3rHqpbFiqHEarbtcO63Tis",
-	"14QIBFnCzP87Mfo0RegUSXBirHAT1atVKXREBE4Z3yPTWcg52wI9kMUBJwaNP7QvUN2yDXTbvrvqdIHG",
-	"L9rXHbhcM1BCe6hu1fmrnavbyzbvKTzRQGWpptIw7lMcBOETFy5keYlwHpMDA7Uu79qti4+D9i+dbq8L",
-	"fX7b6ly2Lwa3d+3zm+uLDqcbSOcQQ68e1qsnot6xAmzEQZ8qDfiAb8juzf3deXvQ/uVd674Lvak2UzJF",
+	"I09VgKgeFZqZmS8lF09n2B9TMUtEFRjMMYl80eGCw74Ak9Eo5fcpBKKojVz6JJnPNsFKatCro5RWG6YM",
+	"CDuS+00LzROxYDgi+wbkgGVy91AckJrSIBzdBKd+ZqUczQCXFRz1Gy+NweGD2RxxAqz+94s1gc+9QpRJ",
+	"dqVeI76Et8jO5SKuMU0Ks1iGYpXJthi4HF4rXgQ4WJYOVplCDSl5otSQtiudF06RJuizdeYFeEoMOdGC",
+	"RLHgrBKUh7RcVbck7/WE72c6U7gocu8XnS6KLyQTxiZ4BjSdjsJRDVxhisckUj8LanjhVTrDdRijBzKL",
+	"0XChBp4ztGwWs4c+lF0ZYBcQuAvPy4LvoDINkXz3YOePrtI+XmNA4DP8Ok1vssYX2BZfy/6+Wu3QPr7s",
+	"o5PR0IWQW5OQrq4f/BrT9Ttbhfawtuwacl505Cdmb9C4KVdIoKphvHmC1oaV9173a0UmnqzCprZOjjSM",
+	"hP8szVd2BIW8ZG9biRz5fbKoOwY3FcXIayZq0NQSL5pU1coOnxEH4u9iGXmQhCDokwIJPnJa+L3lgevZ",
+	"StgzQxosuK7KDkBAzqiPVG41pT/KzvDnpCrZp2VGCHLeXt58+KFzPXjbaV9eDN63LjsXLQgOKozzfkk+",
+	"RUJmMr3wd0ynWJHIILOukvQAVrAjtXBhNA6TMYzCSGUkVl4/GaJY9dhvf+27gZ6N0oUEQViVhZgDUADQ",
+	"BOHIg4y2xfZFHT5MBCT5UxjlbUgFNUk5BfVL1X7pFCUFLdivcOVTsbenWESHUfgx8nzvFGKhkSh8xUmA",
+	"C9FJgQ5H1RpxDox81ZKy89t8OnMgcTLWscjKDiMx5NlEmMpSQF6CNVGWpYIOZPByGAnwcA/hXBgqNERV",
+	"iKpIx8+AnKGyA/dlOJ9S02SXS0aJd7BklAR4jELHUcg6eQgZ+fAqW2WRvPI2jJCYBSMJuwwplDEhy6hO",
+	"nntybFdrxHQb1boUX5rukdkYDe0TD9t1q1bfLL6sUn4khRXx/3y0eaGSIkNl+SrLOOa0hvLKUPnlpuwk",
+	"rE3UppYPZiFvi2IsFZ7uYMrWQepO9J6GD5l2m4X446ugIXAsSP8pCuk4w9/0IPHNgscqv2IS4i4DeSSL",
+	"Fc2eIUtJHfHEp+M0VKMckdGccWYinPsGVOvxUDjPYbFXiyutxtOBtjhbSm85olINZFrTE8NhTrNrVkR4",
+	"bfuovjoETPBszv2EhZ0TvoGcP4njfj7jpGg3dIjdNA5T80Bk6+H2+3/61Tabn361zCaUxK0XV8RtF5MF",
+	"lMSgBMEIEaGPJAhnxEB8Rbj4LvIqxF0JEBeO5FW+P1YUGE+IcC2QDn/oh9BbVqPF64UznLyzicJXua1W",
+	"Zrv41PMffW+OAzSLwmFApgjwk+C88kJ3PhXs2yNRJvlve+Ag3vcLcZ4XGDCmq/J/Wmgyn2KwIMaEukS6",
+	"1xIcVZitXJFA6UbAaWFM1C/FAX7ol84ADGYRzgGLiV/GwUO/9OfiA7X4GG/xTc7Pvvvb2/bdoHvd+rmN",
+	"3NBLg3zZjLj+yHdF7+AwZU9+7E5QSE9R6773rn3d65yDCDq4a//lvnPXvjD6tHMNoung/K59wZ9oXXYh",
+	"whEudi7Sv3/q3lwPfri5+Jhe4s20u70VV29bd62rdq99p31FxMcPeh9v2+kL8uLNLf9n6XKvdfdju2eg",
+	"i/vbS95/FWTPO5c2zKXtwV37bfuufX3eNhD8vr7pDd7e3F9fGOiu/b7T5W9p11rn5+1u9+f2x+zFXud9",
+	"O/96q9tt9wrbu+p0r1q983cG0jMAMu20ry/EVL8dwKPp9KPORfvq9qbXvj7/OOAd6VwP7rvt5et37fsu",
+	"f/7u5r7X1vtx1e69u7mAK63Ly5sP8CG+HoPezc3gks+dgd61Wxftu65+6f66e397e3PXa18MrtoXnZZc",
+	"kzs+wZedq05v0P7lvN3mPUfd9t37znl7cH/det/qXLZ+uITV67XvrluXEMSdS1wuWO5cVfGW+ddP/P8s",
+	"szn49N0fi/cCqDcrwyrlfZmohgMWJtlqgIPxi3knnjA7nnLjAueXQc1J0TENPFWPv/vbwLJ/uvjl6C+1",
+	"n07eN66rPx9f1W+bd1bX7lV3PacFQ3cDzFhSwtL/LDPEtUP8NKX+ux/vr9rXPVS3LFQOI1S3a4d1u3FY",
+	"rwkRCFwgzP87Mfo0xUoV6YhirHAT1atVKXREBE4Z3yPTWcg52wI9kMUBJwaNP7QvUN2yDXTbvrvqdIHG",
+	"L9rXHbhcM1BCe6hu1fmrnavbyzbvKTzRQGWpptIw7lMcBOETFy5koY9wHpMDA7Uu79qti4+D9i+dbq8L",
+	"fX7b6ly2Lwa3d+3zm+uLDqcbSKwRQ68e1qsnovK0gs7EQZ8qDfiAb8juzf3deXvQ/uVd674Lvak2UzJF",
 	"DcuCkSoKRg2rlhXs81NfMkq5meEKdH5aSkYpmRN4Q5uQklHKDrVklAoGWjJKy90vGSXVd9ER1fGsVlHQ",
-	"6fUCfSJkJQEc6iDMbLmVwsDFCnMweIPkOQ7VhVYi4aoEmdVobKD3LLFYqQQlyC8pRhtDAMuVhUesF0mv",
-	"ex76PlNj+zrn/gxHeEriVUj+qmhXLOovRQsDzXA84Wqr3OtJAylbkx02Esg6iHeLlZtjubA4eLY40yjs",
-	"YQiF/QtNQHdvz9FR07IRlxHQrXhS6fuyG2+ky0t9XqX1AhvTUJn4vadJGIgO5lCQDqWSf1g7VDEVryVB",
-	"rVrhVzjKljTq3L4r3GpZqEWuEQfBzah0+uuWwQdfloTx1OS0Pl9ZPrcVmqNmlBgSrkBDqEU5WzfWkGWX",
-	"cKbQ7MG3DwEpU1Y2YzymYQfLfCxFWpZ52dI+BeYFEe8EAHdJwV9gczgGGJIX1hRel62ZpFemanLG+HWK",
-	"bANVQbrLupLTNWcownQJY7RPfeoGc494FdSS2bISqWRleicaYvdBBkVAtZZd8zbj6UDClu1vlYC5yjS1",
-	"vDM/GcWYF6KcjB+LGYGBaCDab/TieOzZycK4Pxult8WwxXpYUmX7qKd0eZlWBRFl4GInENp0f9+5AAyv",
-	"V4hu2jf75uvhGr9KtKaCgwN+xx+SdnOk8mKQCkJY/j5E0A4mmE0KQhHF3YqwRtlVNCGfpS3qFIkARZE5",
-	"JwEdRBoghGrKN2ujJrZce3jsVcn/qFgKjTk4B30q66/7TIa2ZYJjRTsydkcZKAW2JcDwo8NHu2IBj2GH",
-	"X3zv+VC8YfIRmREZE0oiHBOnT6f4QSKAoY7wr4DXIfLjFA8PFjqnKRYMZRdn/gr43NcKJ9srKlcnmBeg",
-	"mW1bkUUuLVJtptDKMpZ5yd+8ZYWWLTBf1x2lOUiC5GQt21IcEH6ygzNx/LV7eAwCoNMvRf25ZdVc9Qr8",
-	"Ipw282ZA3eK/8Xz4xsMbNqd7i0DClp7AsE/WglF6whH16bgwmiyAyKwkFC1Ue7gsps9AYmgGwEmGETkQ",
-	"3GmCHwlS7eYQwkCkV7fCUZ+m0bzAkFSFiQ/iGWWrYRXU5ZQDogFolLf3PUMqMipWEtjJy63BmzM5pL6R",
-	"9xKnEKnJbtg3ioLLAD9GeDZZyQ3gyB7zRwo8AN6YrDS1z0LGfK78QAm8IYmfCOcdT6EucG81i0kn214R",
-	"iJZRoqFHthZJdv7qdehthu4SXTDklKydahhFkQNp04RpVSRWLAiX7NfiuvCmPVAAcupO/cgeetg2G/WR",
-	"Z9ZJ9djEQ6tu1u2TI/dodFw9qW2VV8nZxuqkVBiYgKHLFDWUigSEukK7sqpIUotFi1KLwAkOUT3bFkEc",
-	"kmCFuUd8QNp4BMquPP2U4JydpuJsk3CLKc/7zY+aeHR8ckzMUWOEzTq2h2bTs6vmyBrWa8OTIw+To539",
-	"5rD80CG5EmvpEOh6FZ5epmbJCmpbjyFUICK9FpX51COfN3x7FjJfVPejxRJ/oaN5BbG0EJuEUYzg9koh",
-	"LMbBwymCSpMrrETuBKr9LBMjJ2flO9diQVwByhAJ5B1NC96qSrc63TerVlC0qfBAElOdHEVifvSxrCKx",
-	"Dp3N45WnikdGPvXFaRxr8KOOOMN4A46BHHGKwS+RyaGyZOBSBd1n83dwRAB0biY9LX2KlRAA4TZJFEIY",
-	"Jc9BNe44WIBUsJz5AxnzFdTLxOnJz/H+Qkf6tOyIGi7a+c1/8pnh/6pzGq6pg1r+EGOUP8RRzX8o4cUR",
-	"eKRa0pP8egbdxAuJMLTOGUFlR1MCIVhR/BR9mpGI+Sx2CgIN/VSLAu9/n05Dj+j4frKEEZaeLHCSgjkp",
-	"QUqMxO8E1JuT8JAIL1lqcLm971VQF7YGAyCuPuW9d0MaY5+i6/tL5E5whN0YZLKWgkU3LMtKo67ckI78",
-	"8TzihLgbaPfLRIPUHpHJcbKKsq/2swYkI64bVvNIn4scYBKLE9uAQJaW96BrqpZi3WoevUDTTDpTbTTW",
-	"d0UK/9qnq43GK4Jr76iTSusCFEFKSmp+jaqhb7fCZd0ekXU7u7umyn0qinDWWI2aQKiPJWZUztkMKrvG",
-	"IUAFAQ9Mu+IkkR4QQMlvZMLLBZozDM+XKTZ8F27Io3otjNi3r44Oy1u8W2lgaFHkT6dz4dHRjfYqW1M7",
-	"1XY0nMr3FWMDBAGoSpyC8r/QUIoTULS174un1jAurbfikcLObseh1iH7fCNmN+3DwBW3GOyLTHDa9wqe",
-	"X/78t2F2U3dTx0458ePk4ju/hs0srwUluBaaeWS1DUXujE0Qrjpv2AKCW62i6sJ2fL+o+DaLC+Z3K+6d",
-	"TQVaZtUZSqnuEmuvL/prsfKE8b4qS39HcBBPVgiASawrRhN4DtzxBZHhK6tzhQ9ydsX7GSTE8EHr0frA",
-	"mKKed8A73fWn8wBUERlYthZvgImnCSqvqDlzkNZoEE3s5+F7DVwCUTp3BTwHJIaAzutky9o6EgFZiO3x",
-	"PKIGmtNAIowIOGDmIELjaJGrYKTlnDiVPr2ReG0LASMwjw2EV35NC2n3MvYh9EDITHwb7EegRkq0TOGG",
-	"lgX8cg3lfFK/lqqcCPIZyasxqqjw3b6OoOgGofuQyNgJxaEyF/+c5RrGzkFaOzutyfOGVZT3n63BRZLO",
-	"eTUf/BMJCAiJJIUlqyss+b7JJ1Q5kUXSTKi11qeJ1C8d+tCLX/1PFb3QFmRDJjh9oncA0SQSEVBref1F",
-	"rUAIF+DUxNXUYoqCClQsFZYh+T0htsxaf8kgQDw/G9kLRUlSYHt8fv605bZLuUY3JrMi+nkFzGnFKIqY",
-	"12U49nWOtUNupgCfFdIW9eBgewqjAkRzdWctSq7+enrYuWEkfMphxIg5hMCqhcliLATTRBxKPpHRaW2r",
-	"Wgc5JrlQhFgvB7ERw7cYqTevQq/9Wr5Au/q0kQ5g5SL1imWPFgr4XYH4uzz38aq3fvrQQ+V33Wrj6CCp",
-	"P8/Fkj/DG98LZB+hZvh/xyLm5weCIxI5FdSJkYujyIdiG0wVAnLI55mD3AD7OacFWfw0Gf7o+jf+T537",
-	"v3fsa7/DOvSu4Z53jjoPs1/en//UrJDFT3/3PnT8G7/zuUOtilsN6HD61vJ++akQkHLzunGegBJo5K2A",
-	"llcv0GrJ5YqshvJYjxwBUI6o7LT4vxI9Av52DrQwIWVGWQknUeRSa2loGushNFLLmLU6bGcjDoh6bsdQ",
-	"nwQkCLviiPl9Y30yaXd8sc+WQbrFu/tDSkgO4nuFGOBLqKnW8Nitm0e4QUTNleaoYZtVXBvW3YZ3RI5H",
-	"L8ckfxVA8hmJpj5jG4BV06fQ0I9TlJdaFZUTMoBv6LDDtaruMKxVi/RP3o+VCfH5LcYflhnyKfYFv4iD",
-	"II+BzCU/EfWUQUKWT+fQf+XFHRI+8l0Tz+WxXEECOgAZVXbuDYO1E74TMMHjIDBdLj8T0VTGU5vtZ3Fm",
-	"8QoI102sQwfnXcM6vv2gmq1OfvVQNkd3CVR/x4OlIIZEO2vyNhCd1rVEWG0LpstpaKfCNsEmGo8vOtyu",
-	"V6DK5NJocwgOqfIqIBzgGANkK6wVfAN9TsP2l9CKxehWg/1Q6PcMOxVd+YYDT9NOqvSpJzJkfrxTgKRo",
-	"oMBWe+LVhke4TsyGWx2Z9ZFFzCa2h2bVrYnK/Ph4uF3ZL1jp/dZur/hKNp9BGaCV1WUSel4bDmYf1dcW",
-	"exf4JKKktKNqaClJT5qr4hBhJO4tV3IUZcRWVWf8z8Rg2oRhLumVP1bRjjVxWRxs6hQUOPSZCEYJTb8V",
-	"XP1mbptAtsh4iQyLWSbcZZ6ccOH94vkEX90Lt7WFKHlSHGp1wIP4gpMNSkCzeeROMCMpUFIBGKuGN9mn",
-	"KsZAvIHSkAs0DT3yGgCtefa+dYVsfn7ICtQpK8sE3id+Fynt/p1EIeQ1GAVu5tfyUH11Br85YqCA8W4L",
-	"15p4ktWMJsd1GWDk+H2tHg9U/mZnSVyJsK7RMHktl6Unq2ZZZsH/qf++WvR97nTYGP6wy2mRjzMVr37a",
-	"AWSqMKY45TO1kwGh/HgEAKEpicaEugvt2pTEGGr0wgZ79D0SKRjpeDpQO1+CshNKnraGpBK8BKLFLtju",
-	"7EpREgiDZwhLVhKQUYzCeZw3zVdej0Pkt71EEPtaO3//bbd1V19n/zyvPJI2u0zlef374fnKD76C+1Jq",
-	"M6/quBRt7oVueE2eECNxLHMfEJZD3WKLbDz3+7TgaDeQQ5VYMJWIVtPMeY/WH/d6iKE8nXgn+lRFGS6F",
-	"Eb7qgf87b+f/6IP8d+Yor3Aio7LI/ZqE84gdbD6fn/c+W/PS/zdxyN6pEi0rPPpzzw/1UiaipAvxkgwU",
-	"Jy3ywmIcxTIUW78azhwATYnTMk2EemBo7NNUqkteqaBOzNCH1ns08gMisTQcvs9F9mfyIL8t0kCd1y4k",
-	"uKcJJx3DV7HiqAcKA8P8gLwBd8YUx7oO+4Qfswosv7CDwSYZ07qKa7VarfaCimshHRDq7Wey+eoV0F5W",
-	"80xWuR38m2rZpR1YU5HqCbNkZ6ejdcFRUVyQyl1yS7g7+iRSFuGgpwls9Fh2ghnIAfBTWd0FaqNKVqBC",
-	"ObIFI/3YVxXQkmaBxYazmfgT2sv2WFz691u9CPV2fQVY7Ve3ru1fTSxHdbl9oJ19kn6Xq47lOII26mTO",
-	"9jWDJWfeZrUjLSf4+2keegnDFysf6fn+qvpHGkJUjFyLk2BDT0tYeyqs886XeV3BUj/WSpU6rbSCTfpi",
-	"rppAWt5tqbqDBDEarIxjzECSRHOaJgDJ6AgIR1PYRTr89XY531kUpecdih0lEEfJ1H7TeEVpLzeCFb1C",
-	"uJlGRAWrrH9iPTnvF5XWSwMGRe2upL0CDNr/hrZmQlvtklGq/uG/8a3/jW/95uNb1/CNrkQ124FprKIJ",
-	"yBjga5WhCS1zcYmlvNZw0p1SYFG5750DLjucwh8/fvxoXl2ZFxfo3bvTq6vTbrcygv8cVGb+ZzSKRLdx",
-	"IJmaKGmQrWm6lJBUtaq2aVVNq46so9P68allV+xas3aUgzwv9/vel/qzyf+pqn+Q+Oc080+/X+F/HD0f",
-	"/LkQ0vd9Ymq8g+lfdahx2YhTtTJNco6YT1ZfAYJewA5uBa6jTNMeAgNi+BEy0ZegxveS+zYgjcMwCsYa",
-	"zUmSDxQRGfYlsILZWQpv+hTOAw8srvgxd8BLUl/GG1gN8ZOdDS+ESLPffVJyAoWYIUMtodb/IgHi/WsX",
-	"bcQ0lZsNNBTFaM/EUSuiFkQzrIKcP37hN59BVZfwflDVSUf0yxRwLGax1VIRT/gg6pN0iRuRQsQGWcAE",
-	"MX8MdSQZPGkgNgmfKJw3lZW1hdiKVp2nCSPuIK2C9EAABGqIGTmqn8K3ODt5JJE/WqQAsw9EIDV0VXS4",
-	"7D17gwJ/GGEIHvfCPOSb+NrV6Oe/NKOTH3/++Leo9/Tb/e3FSefy9q+dsHqJL3F3c7Xt3KiK6ESzQRVm",
-	"EHsFBvSys42x3DnQuGqmiKOEy/Ljr+TTY8SdR3686PJdJta3BXGKD2TxlzmJFitgZFQoo4CE0OH9sHqd",
-	"OZmRSL+/yBsQ4/F5cwBArMJlTkvJ62l38cz/mQDnE+kErXk82ZDWkOkWnseTQ7gpwq8ysZg6uJjqKwQg",
-	"AN8BNggfTbsziWOQSyC9YtUcbdeZ3adHaPVLU/MM0DkjgCsCpA0XNqZ8SUVaTLEPIBwEeOI8CjQU2LEf",
-	"T+bDDAis/HeZ2an2ALFNRGiCHA2Yx+MIT6egZADepEBGQK0UWltq5JC/yOBc5oPxUrzXsgiHM1CMgwcD",
-	"zQK8MNA4jEMDCVQnI4VtH3xnIL0Kk0hMVg7Hx9B3CW8g5jtByMuJ1A4MtE/7lAsJrdsO79yTHxGTHz44",
-	"BrwuYE5a4U4gcUfGqLZuO6dL6/cURg8Ij7FPWYrhMqfuBNMxAMyJuswJugsJ/CGgXgYLAfUyJFxSEtg5",
-	"ureQ4QVDKa1Cz//wB3QeEY/Q2McB61Nh/1C9TAq8IEqIB3CaKByd9qmJcIY+yz996K0i0oMtc3yQAFmE",
-	"5wTConMGX8putnXsQn4quSI+p4P/rf/2A1nIL8PkZPcgi8OZWB2olywwzFk+lwyJdWJGIkgt4LyWOUHh",
-	"HOLCPJ+Bc69Py06yxIxE/LFwHv+vvO8cCGQigAkzEI6FAhcqfzknEcyPWJRlqctd7VMBUygDQKG+2OeZ",
-	"H/GOCiOWHwjNMMliEqZVT+Ibqh6DKw96Ibt1IHeATDhH5e4THo9JhO474Lg79EKXr4wwGIATMCE4AKMf",
-	"+49QZfy779TSkO++U3GtvEmIB5uG0QKFNFicqqGMOTXCJPNWIhKEGACehUKOwFqsqmokxQ8vbs67g9v2",
-	"XbfT7Q1a9713N3edv0INmu/jaE6cxK6BfIlgMozCJ7HEQejioBuHESTKi2LtBsJuFDImvy+WnYvOdKGZ",
-	"hCAdP4x8TkwupgIkyY/VDgTBNNl8sl4O0LlY5gAv+H6eYLEDIatL2AYceNVJ6jZVkCOKAUnDKLBLCTTf",
-	"p0tI83pNnjP1qqyS9OsnB9grk53IlETS99QpCOy/zVmcVkE7MPoUWKQwCa1C5PepsmRo4PvaGFTxBwdN",
-	"cexOSFEhlT6NCJuFlBG9pEpqmeFbSk10ouGyPk3/hv3J9VuFBsc5/XodV/rIilVd4QJfUnVlH/KwZHzz",
-	"Sd2iT1sM/TwfkohyTf+NjGVNlVQJRqhMTmtqeqIy5kdZSNegphl9Km+mVnXpv1eXJR/lL/45H1f7vXMg",
-	"jpQnQIOWw1IrKYfnhacCR9VB5XhC+lSiNR5IcDGmL78BwGui3jj0Q9lEgJQAbFRO1RlyunHkuxBvIJBh",
-	"65aFnPvrn69vPsj5cM6QI7CfHb1hBepWQW+TCCY9DEFg5zNpv1wCUYvxA9GgpJfw1BSEmpEC7fOVSkHc",
-	"k6ohy4FUwqYAwVF9mqCv/W3uk1jA4IqtOA09AuT0QfRBBf9PiB9pmLfzZUoT+iE/IxiYfblM5MAm5QeT",
-	"E4ThbADFQx0DzWkC5Mc7I/HQQDjyqQaOm9t+zAAmNSNRCq+HGTCA42qtDt1IaVxMIyzMaZ+qRk9RtdlM",
-	"pr6fltmwD8UIDtOenoJgl4whvYEomAh+m09n7BRqQpUcflAmQMK8/T6V6wjlmlwcRQtBJVpREr58CeKe",
-	"zvnOlmQ3EQkk8EyJyCwCZTPwXUIZ0STq1gy7E2JWK9aSIP309FTBcLsSRuND+S47vOyct6+7bXiH6+p+",
-	"HOiyeeu2UzJKj5z8RGHKiiUeDGeE4plfOi3VKlalJmxpE9DUNDkNsubDIo9o+7OUaWTC6lL6vUxm1YSl",
-	"U4Sz2d58K0mBQ6JtgyQgMfq4IBT4I7Cvo/Ix8jhbGS6QYhYAvAySyN6ipNwvIR1r8keydeqWjZyCynMO",
-	"+tc//t8UXU6pFT5FeMipLbnDe27IPL0+VTsPZCk+U2KCoCxhOmuZM1RRkmJnGA35sVS3rIMKgmR8fpZz",
-	"Md8M/Kkf8ynje0xQHpIJeGJZSKSlEM6wPJjhNZhDxTGrTSkd3ZE4Wpgtvi7SYJ9I/h2vdCrAANJyTKr8",
-	"ItcTCRXestks8F144/A36cvVTE4pHMMmeIU0QVKmNT5LRRpvMu9lYCWes9YZLtsJvzuwKqD9qmXtNgjp",
-	"538VaIEXDlMAM8Ags3v1MoUeeDZKdTHEouaSqTj8AXvJrPFX7M2v3FPON/gecrmKAO/Ztc3v3eIFl5J7",
-	"YXiJIwHXXbcb23xPxmwS74p4PhaQtEapXm1ufrkXhleYLuQYGbxX22KQ78Rxpne2sc18drhoS3EgCq7C",
-	"W1tMTZdEj75L7il+xH4A6Lm6da10+usno8Tm0ymOFmKdkS9zcCHiFExan/grh25IWShIdlxstGU+HQfE",
-	"BH0Nz2ZapGxGWTaEpCkwwRFm4Ffmx5rniahtOCF9iqMFKtMQnV9cG6B1sj4NR6PAp+TgVJo6vAg/QUka",
-	"wIsG6QNUAeL5cRghd0LcBwJwIFybg7pl5Syi74GRwooJvuX5oxHrUyEpgimJNyuShOHEiSVcCNiRZBlG",
-	"6VYDaSsiONDqvqcpxHoteGVe9qM+hYMTsEiCcAyFAqTPu/BcXLYVii+kqrC07kmjb4yHoOIWseAfSXwu",
-	"13UjH4vJ5/hwEk+DDAMriUPx/3ihC9PLH5CVLOAG/40CTMff90uE9kuZewR7+m+QPcQFJX5IqhP3D7UH",
-	"uOQlLuZb4cJV/pn0mnop6WZJZ5FLFuV3vatLMBdUCszUz4Wef9HjN0y+9jszhjW7O4n1cZMlV/v8RlEF",
-	"y+72wy+wP59X7notSAXMrfEiIIhNCImTGH7RksQNLN7nlTWE2WKi7nxS+o+Bv78grJw/+EYGdRbgf8xm",
-	"ld+YMl/zLacZ9+U3ske7Thi5SnjY/LtlNisD89OfiirhfdpNKMCPWAwmu7PK5YPvBY1++dc//vl8UD44",
-	"W0esGrxeQXoB37wuY9kv8G3xZRTS2BzhqR8sTtmCxWRqzn2DYcpMRiJ/9Lz+o+mKb71FYLr3FyXqm1+5",
-	"DuO34Zx639DuayU7QVHbys3nhS5bueM0Q2hS0rF129njVD2ooH6pF0EwZDiP+yWJbAFNCmvQaZ9iZT5V",
-	"h1LGQu+kri+hOaXeJ2FmztnZl57PevWcgxWn1AWfkhceURc3572Pt+3CI2rHY6l129nvSBK/Pf8R+d73",
-	"/RITi2nO/ezJeOj5j//GM0yjsW/tEIMnhSAFzjEVwSHihjdsqh2OM2borE2owL4rS+LEy3O009HGqfm1",
-	"zrWUhMzhnHoB+Q875f7PaE7BDlcmRnwAJ12ZcyAjuS4uvuDw86d4TA5nIh9NO19hlRaydB9Gt9c/Inj0",
-	"YP1+4mRQ0aMYxErvcO5W0kXLHr+vc+garyKrm/fdLFPKMyDRpzyb0q++jHNJzx9fpRt+YFRRRGQtR37n",
-	"4L/yxnp5Q3eZbhI5BJj031dr99K6V7Uszas7i0I42n2G5rMk3sKnYyj2Dxpt6uEI57KekIdjPMSMFLJG",
-	"iZ79UquaShArhQ/bG8Hkt1dQUWaw39KReOk/Esp7BlDi61ZZ2uwrasJWn4F4StDNjFB+xNYqVhooiRly",
-	"knYWeBo4EPXySMAtHodgfylcWdkcv//i5VUxRa/grXjOkEdxmKU4J5cOgqIJ0piSitArJif1cvrit2Qp",
-	"EEqFHugD/ja5eBsJjBPGWgIrpC1hXUu1D+Tz9ea3mIHIZ+zGwULWn/a5PjGL0zL7UHwtXCFvya99bF1d",
-	"7kZ6ahz/Jb1/O+nJxVtJehHB3mLbA0wWp1AnkeYfm0Fskx9PVKgQ56nII9gLfEqEpbVh1QRY2JPPSKVP",
-	"L0PsoSEOMHV5I2wCkexROI8JiiM8GvkuWGChfBTvZhJixVaou3cEez7n6d/iQZjMGpSFkc58EcivxgXx",
-	"SLCJ1QRU/u/wkCQLs/mwzYURrqTMSwiHSuFOoCqTspjk0nUNkHxlhQ0ZwnqHn+BJkVgB0QmBz2SAfs7j",
-	"6rO4lfZoSfksmqr0kcNbPCZd/+98SbZ6VvoTP72UhpeSoktVq3pk2rZZrSHbOrX4/ypJdLnKg/71SxZy",
-	"Y1vEDAWWU5oz4ilYvvMOmvkzIvHWoLmqZxNraBGzjk+IWfcaNbPp2sQ8HtlDi9TcJrbtVPv2yCwIF2gY",
-	"xpkc8w1j0fL/SzJJHeIdxHvH695Tmfklhfk+mEVk5H/mZ9bwYVD7/Bdcev60NU9I6AYS3AtYQ6YYUUrA",
-	"v7vL+D+Hx2gSPIv1OdM9sOl25WtVHEsj0DdZztiaCY9x/j/2vr+5bRxJ+6ug9L5VsfdEmdQvW0pt7Xpi",
-	"O+ObxPHZzs7ujaZEiIQkrClAS1LWeKf2u1+hGwBBibIlx5lJJv4rsSSCIAg0uhtPPw/+JyQZi6SIM8wT",
-	"C7kkezQnCaNZDgirmN7vIyeXBrEYeQTA2aVoawCqhYpPfe2NYWUOQlIRTax8NTgSAjYu/FvtsNffH3vN",
-	"TpdMaTZtkI8ZQwTOQLgQ61Xk9KOoHAdkTX7U8NDwPGazucyZiO69HwBwSEnK8pSz2EIKcR1mA6hkVc9m",
-	"e56yeULvswJ/apE6xTBEySJmcVmxv2JLf1NGPu5seZ0HwZKTR684K2M8tRV+ItBmC4tozFIr6LS6IEy6",
-	"bvd2tzWaVvZz4G5etgZna3D2hF5605z9bXn07vbSz/43OvzH6KI9/e+4+3Z8GizO5VUn//FfD+0oO79j",
-	"tVo3Io+ANZEtS2AHqyeybo1+883G3wIq5CzeN1KME45le78Ttqm5U4d/YPdXTE32r3VrRQtS3hk3ba8V",
-	"XjsQwaEJNCxM5Ql6wpAjQVeKQs6zXCij62vqFQU2a/sEtubuEytGrr2pB/FvP/W/4Lz4c80eHNvtZk/9",
-	"4cQDVrk9EOcZrLlj2SqTWQ/Mji0Gqrj6Zbo8+3R5y/Jt58pu/p+9+PwEPLn5omKmXTEt+6Nt0auMhMrD",
-	"0NU36LuE6NzDtplnLBnjyXaeYaRwb6gSEJy/PgGRHrg8B5/Tq8xyOlFW0/Go1rwksqd/tf8Ed0PzG2/v",
-	"Uv5R1tPv4m58hYv4imnI7W4eg4X27pbos5c9mujbkM0r7vtVp/Nant/2/C4J2v1Oqx80G51uzz9sPUM6",
-	"z6UCLFj81kn7fvrZ4cnbmt2uTF7X0vFfdxwcURZEXhyPj7x20Bp5vc5h06Nxy+8ctrt+m40LxkqHNbQc",
-	"/G0elIrgT8TrF7X7zXaj22l2Okcrkd+DPyyTae2SIzSzcbskoZ27L0nCrZOE7novbFLxqZslVHZmRKPb",
-	"Febq0zu9UH/9/3rzboxkfP//DgxjxSLl/9lcuXcNZ7VypaQB6hmL6zXNjiypqb3KLLPPXnj50XAtmK/D",
-	"fRsjDTQzhXGZS+UURb5ShVUmoYdEmr/gyHKaAGm/HI/JQuQ8IZQ0f/lFZ/AwRbeb47LrCsBB3t7NWPXl",
-	"gC0vbpBjce/0nDARm+pmqEPBlfP3v1c1MVaOFbZghOdB4iifUgFt7ql3JKT+dh8P9GA0dZZFD2FjZSoe",
-	"i/KLZ+ZZ19b7dU5TQE86jK22JPlVRqJFmoKupWH4ROaKIY8RPizHhoM01IY6dJXmaUboQFih+Yyx2JIz",
-	"FDSF6PIyMeFIgAdoJT01dWI3ssoHLgXiXqj7p3eJEAnn9KVMxDpTbsfCKcLR3SU8L5FG9ElCc5YaQg89",
-	"v/EZ9OkdnKkSnu+YyM5wqKUodWjbzLS54MtITVebSvMTztyFBtc80Xe3T/2SNnxJG7oWDuyW4VqwK6N6",
-	"v60KAh7NG17n0jEUerHysT5NUwYIOQ5ErNl1gGyNnDuF1n4bD/Fy5PbcnE10nuAPlE7cZg2VFs5Xnn98",
-	"dB4+KQHpxJ/oQLlU5TwnKRUbspCbZ9WXbXq/pTzkFnNm10SkuRoykRtN3wG4hJtzIUhKZWl9NIZSLpVP",
-	"54YLWJBYVLpt8Gz6mMGEeyq3zRF+0IRjYZ24n2IcDFogesoDIbUyt8DW5/7WqOLua8cPeWt2iXqKEvDQ",
-	"JQUMrZOIJLU8htTrkvK8DuxEWo0MOxizhOPizHM20wW36rHlIo8kCOEnsSPsAAEIosKswFIB3XcGUqaq",
-	"mYGw8kNTJEXCnlYyd5QyT3ijT0YqOnke/YSZ+0etH9Rr8QJ7MZxltX7Q1Ey6tX4NN0UG2EwnsdLxW5D2",
-	"sG24R+r+Ub8FR+NBE47Gletqf9hcuVmvuJfTftP3H20/aAQtbP9nnR2yMjyHgAnYJMOjddL7tcsP1zf6",
-	"ppgIh4lQlTBafzR76q+JOdcWxhpRkH4lJcpNvZqflAqC6bEpH3SzmkMwYqsvx5mfLYVUFbxnxkLx1Bga",
-	"zrLfftsQ7JccKxE/oflNMLkbG9qrnYXHbGUPqeDNB8O8kgUA6sAxFzyb2kSJq2KhPPWBiGSSsEiF/XvZ",
-	"AonmKlUO9l/rZEKRndASMMbRXzHX9n5qrAyHmtpz5iwFkkEuVnuM/MKQZAZJhorngQflulQLNi9MzOBP",
-	"gPwWk0dGQCC+oyJCIk+aAKodkyMUlSIea1G9AbXj7lE91iafMRAFk5fz1MAKSqSow3xFCD8FXjYySuVi",
-	"MgUSqhGNbs32i9xacLP9uhM19QYivL45fnc6PH6DrIZqsE0+xiiKIDeYfhTVrAE6Ai/hDJQp3BwMPEJG",
-	"x8xmbQbikbQNXDJh+TrCEIl6V3M3yAisx39GQZEFHYClcCYfLmSZgbdfmnLh41MR3vFA2K9Dt+FCXLVB",
-	"HGL5O/22gAosI3uB7xdX1UmrSX7g3xFqJF26bfibC0KTpD4QDiNbQZzmk/Bvx1fnx9+9Ox2+O39/fjM8",
-	"/fub09OT0xP3dZX1X8o+ygX7xfFRtDTSpya3PgVEubbo4JSJjSIajzwWUea1m73AO4rbPS+iRwHtNbuj",
-	"oxG6M2wOh0tbiJo0a/95wiatRusZz8S/muBu5yTCS/btNzmCB9toqU5JLAWrK1tpN77ds3EHWS7nn823",
-	"OBVxplWqAPTnxKmhoymndhQ5n6toskGutZIkHI+ABJNz2eqGtGbg1NXfThbmW8j2qTe6a84ZKHt2gZzA",
-	"BXXCRSRnRoNNLvKJhHzzUzAob6ALX3sxWdPzg4eLyVakn7cFeURTygWLh6AVz2ONNHli+UGWc+FIZGoA",
-	"XQGSgwmTwlyo/VfQ6XSCZsv3/cB+PnR+iCmBnIFwETJr4LQxk6PmImK21KKfpHIx18+6vSIM4nKGI7UM",
-	"UjaToLiqP7TgHSHTGU1qq1mUh8WMZzTLWTrcuUezRc6G7qC4YrRbt+IqQtdcIeGdWnGv0vMH+cS3mAUZ",
-	"n/dpwiP216B52PAbfuOhyZDxuauv7KieriWaNiyYdWSSbqPiulbQ6DjXgUoLyzJQjq+8i87UoSY9VyHz",
-	"ZIv+uKCnBzqAI4C74faJLmX9tkE7gd19wTltmaSK9J5idj/cYzZXQF4i8hnOuPRmhvysuTTiutZ0ahWM",
-	"EJdQiMl5SLxo9T0pCiUeIxZOOHDCYpa5r6HKUNkIl1jUitXaWoetOAdw+VLuN8ipvQlkAXQo7x4v6OxS",
-	"WJa+DrWMet39ApM4jvQ7PlfoqnVCmfiITTg6qartUqxPNcu8TZJBGqoI+1cqQ+WMZUV5i81LIYtgGHOa",
-	"cDEJX5OxTIAUHyjw8YHenlrwl/o1OOihGTp4uuGfQp2ahNTHSfH+sj4Jfx3Aeh3U+mSgjNagVicDbdXs",
-	"h/2RHP016DUbfqPZCPx+x+/6g9p/QlSeUQ5RTNDCJ/evB6LcaM6S9UadLbUJLU0k4O0hA1VW0bg+vyR5",
-	"uhC3ZM8KalyfXw5vrj5e/AA8hx8QjHU/ZxnZoxMmcqDS0S+0TtgvORMZTFjQR1AvopCUKDKERqTi+uPl",
-	"5Yerm9OT4cnp9c35BWp2aM0hzahiikxU78r9Oj45uQpRVGTfZss6fouE6tuLDzfDNx8uzs7ffrw6PdFr",
-	"hpIwZ0nori0i1fxdvRvVIwEdNYT4pU4WCjsUc1rIK2/sJuGCmN1hIModf3/89+Gb43fvrtV6qPxieHl6",
-	"NXzz8frmw/vTK8SVZdNFDoKbsVyK8uPiJVenZx+vT09CfQT3KJk94qiUmdrZE37WUt0Czmy1IfHpwM+W",
-	"c+M7JmpTphMG4GPv43UNSeNq/dr3LEkkmkhHac04izS5hZaM6Bzu7VoE2a5QvL3rgsBSNA6IWonNFaej",
-	"5NNs9GFLLmspGxbR2ZzyiUBPFWQydsiEqRf3OYuNMUqrCCK29AB/tyBi87t72IN0PWezI5fCiS0f/NPD",
-	"iYpAYi2EaDabzZcQ4nkCSRs7aAfg4eChs23wUBUirAYCFdXtJafemU4wBjuZh+yNPjDfRPwOGxWU4MWF",
-	"WlHJ77Q+0beho/EFBh/nl5sDD4ghNkYe5YybxXfuDLnT+TdLYyfkspr+Hl2J3ZO6cOELeOLzgOrg9VXH",
-	"pTv5fOq6MhSimFYHxub9+tRGHzykMLMRYznL2AbH9VOZOL8gqiMwTxdzskdFwVwAx8+gWecI7WFUDCfI",
-	"2UBMGcXyjbwUHxnyuP06uPnOgQcTsQOUg/tDJQTLSIgjEurg0e7u4UCEoJ8ZlgJT7jyCXWeW9M+ADlOW",
-	"L1IIJnOWzsBGi0kISqRhpB4SLLWW34LGBkLInNwzc0zP4n0HUWfHRg2iCi14rgdwMUdkBMIk7NOooAdz",
-	"FDD0NDO/GAh9GmRYCfUzVMUd30NbL8biCzMW6rUAJ/Img1Gse+3DP0iXaqGZxVailg6oRoNwXJEXAB3X",
-	"hoXUYkFSCVMbQpqqoAYYiNA6aCGikaz+PoMoOSN7JZRrvcCxIkgxxOyElScFqnqoREqZauR10cGB0ELg",
-	"sNRHPFHLzKhJ7hmWgjoJ2Uz/B6SXhmKhQjqA8aIqnfqvvnxIIxBnxLIx4EGUORDEoo6T+kSLq2IXN2kh",
-	"mXfxqfGe7iL6oOudxM9drxse1olMtozlLDUC4Gdq9Zo7VtYhfiqflOtIl993+bNFytUH23vTZpg3edL6",
-	"+8a3lvq+KTmKxWS0xsN8BA7HorI2N8+0WDSgChHb+UDZB5nI9cWNy1htfEJCY6g+DLvvcsqj6UDgPHAu",
-	"1YagTkBE3QF1ga/raNVD3a8t+QWCeMc86BJVoy5bkqzFalVc2CV8e8YnwtR9rtQbZyxKWW6z+FrteiD2",
-	"XLF38/uDAp2vrqpWo0ECkZKpeGKubm1NaaB3eV1tg8vedeXtTILyzZq+levK6Yrf7wU+ZjpXA8yXdMOX",
-	"ifjRiDZrmfXMqbb5az7jir3aTNnwHvDKrmkkFHgVtXk0he/KkNJ8kWJhelFTVVYVvs6piGkakx/x9tmr",
-	"gTD7gGebQGnNeUIj5eBBaCgYGbGxVN6YOTV0ge48Lwhk+yseLM9JxmgC+HC1DUClfDZVOxjPES9dZayv",
-	"ZE5zpvt5jaP0qRZuddBry2nGouH78Q//00uP3v7wj3+lN8t/frw8OTp/d/m/57L5jr6j18vtF3m5uw+w",
-	"YmIPvjk3Sc1mPX9toMIncKSdmVf80PLZmaapgqCpQXShtFaiNUGHpl4fiIG4BI6yPgi34rn2CvYsVItM",
-	"GowIzUjofpfLEuC1QbQgEk594AHhIuOx8pAI5LVVc9gbXdtl5DGgFGLGo1Qi+3OdZFI1pkZMr6RbPs+I",
-	"hMIXRnMLhXiMPkIN1tnXzz7le37P89uk2QKipXaj3ev2gqN1/J852wRPZdRqU3pE254/avmIiDvyg64X",
-	"jDuj6LAzCiK/DSNmztqyPGV0NoR6u5+sXzDh+XQxArdgHk1ZKg/gvIlnt95MbXDZQUqXB3gIdaDBGgdL",
-	"lkRyxhpLegfRgD7omCcUOTjQlTqkrTiKm54/ao6wg7027Xr0MGj2Rt12t9eKnruDGYx0NoxkzKKDeTQb",
-	"6k+M/+PNpJDDoDvi+fDodvrv4TyaVT/G0084tXepnUOcymqP06NXoF9Ntn8XhGPZ8yQWfW1IwII1z9P3",
-	"AjU/iB+4nmfwaNBdOr2qV8zA9jiIRnE78rrdUeC1aTfyelG75TXH7dGoRVvjLnWOzVk0lc8wqjMqFjTB",
-	"Qc2Vp6iHj457MWW9tsfG/qFqh3o08APvaNxpsk73aNzqOY57bgq/Hx27TUtzh7Hb/qTvbEvyshfasl3g",
-	"fKuEZWdrVGVr7CgpFNipPR4m2oqfSDMNv0N4E1aJhDwOcSdGi0aTvoPJIjRTXoJq9ePH8xNABrpkF0uo",
-	"mVNtqKhpxuGQ2SRDMIE/EAkdsaRU2qhbKyrrBrUZ5cKbpIzlXEwGtXC/Qf70p++s+8w094EGeqmO4MUE",
-	"Wze7em70uvfQccC07UTmsqGP4PGTUUpFNC0+y0IstcuK77StGjrXDUSoXAGQnBr+qTGmScac7zUZ2DLl",
-	"ec6EpXvLdKpFPXODAGgJ/o/DDokZxJvBo7zKcHB4RmKWcitPbJ4McIr2yAeffk9dcdfZBx8FybO0BgN4",
-	"MVzY8UOb0ceBgi+hhYTFZCTje2L7vuQRiBXxGFdTgmGHZSTLQFZ1tWiU8Diz4YqafeOcpSr6ICzmWqwM",
-	"NMhs322N5nIqE/3ueEYKujLb2j3U9IBuBsxi3SF4sHkqRwmb4fhjnKueWvmJbd/Xi2AgXM8MjgCsjJpM",
-	"Y5YigYTRbP7v6w8X5FJytcT7JGOMuOkvrJEy3Qwb5EeaCkz762yfJgUeJTK6JRm942KyD/hPrLjlgoT6",
-	"mpBM0f4gPYUg4VI3FtrhsYuaA3zUcr8FxfHfiviIikTD0xs62VLdYyBW5D3slEN5D0gHbkeNdvYVkaKd",
-	"fRIdmrr6R1wzL3xoLxWZlTIKZKUq7Wy1Hg1tScZni4Qi71n1Dv+O3zISmt+pZsxRu6bEmfA7JjSKvk7K",
-	"lI9m8yitYHIhV6xq1aK+1nc81q70E1bZOfRJN8SlePqKK9p4SdB+oQlaPV3MtHx86puZunnq39hkLLgp",
-	"QIeK2xTZC1Wr52K+yMP9YtaDy+sIoIaR3ZpCspSLJK7jlLflwnU82Keu6mVBJQVMRnikh5vzZm+BcKF9",
-	"P9XZCkejMRAw5lnJO3htWs7I3kJYlUgzjGqrBk82tDUCYSLlfAjHRLCTa9fV/mAgwgovlizErZBLoT1+",
-	"kNLY1xoGDXIa81xqV8RRacrIAlXHckmiKYtuTbYL/bOBwGdQvyhbmGN8Y2X3H0YLBVeVN0OTBPwaMqJx",
-	"gYxq+36VNdIbvnEynn3D3z4tBlMCfRtNwVTr18zgGo6Z+zkjg1qe0NtB7TXwld3LBZkxKqBOJrkd1P6i",
-	"fCWcOrV+7UC/74PgAOJx1UuNwTZlIEjCMrz5x+UpOD0w52t9iEfqNTOLVjqmO9Qke/OE3u+D3Kgmz12I",
-	"6h403Zt/vLg6PX7zPdCLYAd2yREUbhoSFWxK0d/Z32lP/uUc7kt1b1wrYCyStQKPG/1H2V7lOPdiRypK",
-	"XdYnoU1hQc4hY3m9CFQSRu9Ypi12wrMco6O3pzd1cvnxBv44OX13enNKkKrTRIZrxLDktIh0DQjRElXo",
-	"cws6HgNbVYOE52PvPc3B9Mr0FuCHyjELMbsGm06VLcPzkKeFS2O4YVV2/2tmqA22CBIuU2bTMGeUJ/pe",
-	"zaPdLr0yII6vnOh2U3zxBG5bl9XWzR+Uzu1wTeGhmRxr8JFJj2f1osKy3RgIyDyo5XEhBTNrxKB9XYoz",
-	"vFXdzWTwjLT8topRyHsZ87Hl2Mf6SOVXbAAlPnFFqT5uXFVbZgPU+21tOe3NU72giT9X6cHGpbFjualD",
-	"ZfSojJjhuAWwcJ048Fxb1w5V5lIM1d3UyhqaUnhMg2Y0YWRP4/kSNs4JOPMjBulDNpvn9/t1DfKA5Du0",
-	"VwCScYVmTK1ge8QT6twzOleQnTU5WzKlIk701jYQBROeEzPttiMOxEAgX7FmneMZJn6pOaEwGczXeiUX",
-	"meaCC3hF52KV3mkg3COCjBm+YLAk4GarXkLwZ/dnU4UdSWHa1z0c3ZNMzpgyiyzJWMF+GDQHgossV23J",
-	"MRkxAE3whAkVWso7luqsOeZZITAr/AHMdGc5pNYZWXKhK5ksAF1FewnLtFy0PnjRCEO36310TtrNowcw",
-	"lp/mS7zkXL8cd+b3ydF+Yz6UNtxbJ2mh1gzLk70pzaZeyiZMqGXIdq89O3uMIO8tv3OPYdBwhnj7obp9",
-	"SPb0nw3cBIImSamI5YxM2S8ECS63wBT2B4ICvwXUVuGprl6y3serc7LITIkYVl1NyV6Y8Xlf37s17lE/",
-	"CkaHcZP9VWMQGw50N9xHrhir2rOCb8dmdDVwLLUDKiRBZDIRoFGE9WoyibEHqBicykVuQSn4C9x/ByJm",
-	"Yy643e3sNlJW66wCQNp3qt7QCXTue5pNa5/iE774d58N0KinD8wKrDzcYTFPUjqfPlhItlF2SwX45q9w",
-	"H10baK5CZ8EmcTE3MZN3ag3mS4YVljOyt0pPXSerEIZQp5xtmhcgC1rvBtK8QIaDlpnkqf4O0oL7zjkx",
-	"dkX5eTQvpwEb5DiD5Gwdn+Y9S2eUY7AXTWmaA6aDC/JWPeYd//erjJx8uHkgCoMfrjsk5VEO/wk8nzAE",
-	"RQlMOMO7A8dRGMs8bNTqNa4u+NeCpfcFLmos0xnNa24u0tQ49GuQuK3XmFjM1FzQf+q2a/VaLPPazwUV",
-	"R55yMVFzbS1uLt68DpsRzSVJnNIlcTxE13lVtrYMOzCgF3BVS1qYITBgO+W9ymji2FY9tUWAuc8944LP",
-	"1JMG9pG4yNkEyh8+GQjK4gnDFzhO5azWr/Xa3WAU08DrtMex12bNQ4+O/LbXDo66UXd82Dxq+bV67ZaD",
-	"0qYhoZW1fq3bo+PDo0PmjTtj6rVpMPJ6cdD0xv6o3RoddWPKurA1ChkzB7635R25iNkvtb5frwHMpKD0",
-	"gYw2nqxg9U69gvMHuSq36aG9U1DcKafJbZ9MWZLIB26HtEC7oexwNSk7lrNf8oM7ETcmeiWW3lQt5miI",
-	"YBr9OhCEUJ/8BB3886DmN0zis/bz64H4z0CsrJ3yvDeLXS11oltu1CqWTNErs7xKnbJWhNycqC6B+t7e",
-	"Hvyzv4+d/KncO/sz4nmDhe+3GKH+I91dM1pVfa08fNBP9rJbP/tufaw9WLtFPmdSpmpbN8Zxm5oF+1tT",
-	"W7AhLerWMqyccupcB6RL6gQTLnicnDI4ZcbwH1Q9+Wy2yOFk124obkIUgXCF81pXn5AZjRnh+jxjOWXi",
-	"ocqCK/vwn7PCwNzlM1caPFZQwLpHzXbvyGOdQ+a1A9bzRs3A92jn8Gjci/x2O+rU1mz8z/WaWogSKASg",
-	"nUMaRP642/aao5baVzpj74j2Rp4fBXGTtcZt6pZQ0njGRdGsio+AwcvgvQGpbZDzSNWBD6nnxlNYgldB",
-	"4EVTBRa8uYYFDzy/6fkdErT6/lG/020EQctvdXfdeczL3gbnbdfTiyn9bIJEJipJnaX+2xjUg1/Nf7cj",
-	"c3K95o3GtWxONwUTV4XH+4kF16tWZEuv8lEr0owD5o985rXpEfPacafl9UCwbByMfNaKejQI3HKYeSLv",
-	"yUjmrtpYxLLsFhCwW9iT5zAkj1SToAVpE7/bbx+iNluv1Q1qT7Ifm1wv04EXk/HZzsLchfjsJ2PbuwsX",
-	"yDawvZU50C7U0xOsT+hc/cGqcCogD1mcTBmdrgnlor5+yFUyb68JPtDqCfjqORdQZ6GwlrtCwOjrOpiM",
-	"5NKwf4AZnS1A1ZwnCdZnJPzO6FBsAqkMxGMolSsc/xUL/GxwlZcjn28VwaIn1ra2qcpglFDzz3v6cqWP",
-	"LDYmgHOJdA+a5gdRKUCpspIAVo5JKhOL008XQh8B0yrqeltUVRaoQ6241zqDjKteH+EbHIFDLY/oSW1j",
-	"BqJoSpNUgExfFhIm8vQeaFYnPM+GKYsYv2MhyektIvkyfYykFQC07l1jINZrByoIBfOURqxfrhpMF0Jn",
-	"sjGRTWTq5K1jFuHwYqR7X0f2iqlcAqIbBBkfKFJ4Kiz4665N2N1KvaBcdyxmeNQqzdjDfIRIQWjoJaZ0",
-	"DrGQo06AcgYWfGdpZ1CcVJN/9fURVyInqil5ywSC5hYZS18PBHwrCIYR5Jbd47e37F41ypIx2Su+y8iI",
-	"JVLZiLL8dh0VSCWh0Gy/iv9Qw5qsAMYtu3+V1UmoLsDf8UxjlSy14isoI0jhOMwQ6PBUp7zMzfsknLMU",
-	"iomlCFFEBIkIW02yV4xXQcsTz7jYbzhD+ebduRFBcCsW3GEhe+GdwFGs5ix7y/L37LlYDdkK+/y3THj4",
-	"aUwKDg+9PzqM2l6XdhiqgvfGncBr0taoHXXiLjscr+friolV67ea9Zpywovuqr+QetQSsuOCLwjgn2mk",
-	"zCKxXds6mH7PHiJT/wYJIH+cSkJn5PwRAiOc7jtRGOlLHlX4s/BofcEqsVFlnv5C9+ePrwEIGhA7J6k+",
-	"zUoAmALBQ1IYet6MQ7YcGjyKW6MubTOvEzXHXnvsM69Hg5HXjFogYtGlhyOACUD51HBnDQ69uLUjRBIu",
-	"1K2tzV2Rh7DmBmOBT9OOq2B00SqAO+T8cXpuk+3Xk/6F12XL1L2wC9+YK2MKNnO7FEBAh4sQI009y/dO",
-	"G0G3XaBLQneGhVCHuRW+jw2EaREQfm4zldA+K96mLzORMMSY/2WQf/CXawjC14TaW5lrgP3aUfCH3raP",
-	"/AYBCnCwq6lcAC3IvbkhTUDoOFPOqv4InVpMjgk2EMWgga4Wn7F+8WMj0m9/BKzyhfQ9CS8+vv/u9Gp4",
-	"c/zD6YUFkMclmw8wqpG6lWaRQ3ZFS8gYS8Stk9Hi3m4TEFBTTdiR9vHR9IPDR3YPAqwZLfTRXmUDcXJ+",
-	"sq+e0NwCJN6xJJrnZMpStpmgQ6c5f1fVradtC1tZ+F2M744WcWfBq0dicp1v/vKoQ7BnN/RWp1xfEgY7",
-	"sn4Is8bWzfyqU/poLeyJUwaL17gIarAu/ZXKuRWTTEL0MUISastVVA2ZctqM5Y2BQFMLuU2nlK9UHVtg",
-	"SUvWj5SMH9kb3RMq7q1h3d9cAWvt0Vezgr6BU0NbX/rATH5Cjan1FysSLi/z4Is9PX5wEuzmRuCVD9VT",
-	"giRDYV9erTqPAA4vRWal7KStuXxNKMoi2CpKS42dIXp+INyMYsKBuRtKCZXvOZaLVAv4/pulEpn5ooTR",
-	"1DAq4ZfaDOoEq3X2dIkJeq8DYaomHWFW6I4DJp+ye8S7ammGzYV+f3AX7jkDb7IHPIRkKhdptr+rx7ez",
-	"7sMfwk69uHvbGcePGuq7s7t3YGf2r7+5+UQbuW5BK0RnNvY77KsA/mHjisJYa5aT51rHHWweQFZGaggt",
-	"WKXsMzxmA/EgP/v6TOGOhsg854slerFEG3RRaLHiV+mjK8yR1Tce84Q9Is+KCDT9+1cZoYuYyzqh5Mfj",
-	"vxF1Pdk7Irff/7tOgq434jm5fPO+TmZSyOJg1mbVWv6hzqIlXNwaHE2Wy5RO2GssES5kTOxtATEDgBSa",
-	"U131KdP7Es81uFKqO/awW3t1WLs8lgng5BxpvZTp+tGJsZqAvRnd5yzb18fx4Rs0BN47Jib5VDmbSDIB",
-	"enz3OSMpUlPshVfqPyFSMcMtKRmlcpmplzIQIRQxRTB6WM8UEpYwoAZUQXTG2C26lOFf4Jzlz1j9+BcL",
-	"C/5zqMJs4MqgiQbygXYZ1bxXID7WIMfFuA0EIgJdv7OU4Lw6ffPh6uT84u3w/GJ4efXh7dXp9XX4GsI3",
-	"TBbjkGZkoj6yfNQxz27rpO23B8Jp4+z83enw4sPN8OzDx4uTTbqBV6Z3ZxxQzA8WiB47g0z2rs7ekF4Q",
-	"+E4xZQiv68++F/jNVlEnirzKhVcIL6dUPLZaF7bFOZl6dwdLelcubrs6PztrNBqNH4//djqelYtRdX1q",
-	"vzbigkIJ51blaGZpqcfRDNGqNTMXT3g2lxkvROnXCpd5wl4hUXed6JlnJwXhMU7AxpLewYhtHhTVvabf",
-	"/d0GYk7T3PgE1t7Q7JbFACLBJYoL78vHj2+TfLWL41xc6hWLe1p3i2vVOFzI/JrmPBtz3Cm+0gyUXAq1",
-	"rwNAdGXvcbY2O1pPSUYUQ12qfCk2nV0QA8VV24MGnO1tG9yA87B/JOhAsxI6UEBj0a3ujoMjyoLIi+Px",
-	"kdcOWiOv1zlsejRu+Z3Ddtdvs/FTsQPWNimLVoCMWrQ9anqtVqvlHcYt6vXGvu+1RkHUBJzAoeqxFEMm",
-	"4t1zFXIpTCd3ukIbTRgrXQkwLPc3CIJgc3+Lq3RL0QrqCVC2j6IQmg+hEBhU/K9dFJQvglzXFo2vaEtW",
-	"NrgDusEuou3KGc2Ke8E4bIlxSF0jVWmmKwztTqdghR8Dmhl5Bk7BVqdixaXoOKycgJFjFROYnzzJc+4D",
-	"ORHhtlY8tA0O1TcImphS5Zov5nYLeeCAzI7dk85Giqv/yM7R13zEljrvd4Nbs/NBm2O3yHmu3SatHxO+",
-	"PTXJvYosQNh4MGL7g8/Br7jA89FJ9Em+sbolixYpz+/h6u8YTVl6vMintf5PPyunEjzG/wGaIv3Jsclb",
-	"FJ/+rJpJ76oj/ZtCewyyJ/D/DDVujYiCmp0gt1g7AO9UP+tqU2dWZBREF8D9zlDZ3RRiwS3UormTPGJk",
-	"ntBcuYGIWVOhJVQpqRXVKJIIWPixThDl8KNasTtyLBzleBLJOdcbmOmCyyVlK8tQwyvVRVd9ktCcpZb/",
-	"VI4doTPN3QUd5TnmjpiYcMHwKVZrz3ReDEqqqIizqnIyKPxIF0KAaBaUcbGEzadS3JOMx2y/jpL2usgs",
-	"Q0Ur3E2Vs69zPnq8jgvl/IpRu3RQjIXqvnbgXwM8LkmwR/qscAOg0HlDJte56W5YGoIJQYueQ0O659wJ",
-	"oY2yIFsoUS+ivr/m/S1L46vmw/2BkOrVXJ9f6mo3y5brzokGuWZMTe0Mr2vM4tLowdlxxZMUC1sNGlxq",
-	"YTk8tWmSzBkWxxast/dOTpSbo+VMTH0CPiPNsqVMY8BTjnKqhgsrj5zGwQxUNSsmXgIydseX51hzpBaW",
-	"tgBIVAy/1+yNKV1isVIGUtVClzMup0xocXaNMnLvbYxM1YP9OJXOvkh4MUxOhVWu3gj0rO4w877KsE7L",
-	"HcRCTX7tTt8zmuTTOrAOc4G+It5IPbrzW70InVY/mM02U4b2/wIAAP//",
+	"6fUCfSJkJaE06iDMbLmVwsDFCnMweIPkOQ51nlZiEqtUpdW4eKD3LLFYqQQlGDwpWh5DAJCWBaqsF0mv",
+	"ex76PlNj+zrn/gxHeEriVTUVVPm0WFTCihYGmuF4wtVWudeTBlK2JjtsJOCBEHkYKzfHcol38GxxplHY",
+	"w5DPYlRoArp7e46OmpaNuIyAbsWTSt+X3XgjXV7q8yrBGtiYho/F7z1NwkB0MIdHdSiV/MPaoYpueS0J",
+	"atUKv8JRtqRR5/Zd4VbLgl5yjTgIbkal01+3DAP5siSMpyan9Znj8rmtcDU1o8SQcAUagl7K2Qq+hiyA",
+	"hTMlfw++fTBOmTy0GW0zDQBZ5mMp5rXMkJf2KTAviMgzgBpMSi8Dm8MxAMK8sLrzurzZJNE1VZMzxq9T",
+	"ZBuoCtJd1pWcrjlDEaZLaK996lM3mHvEq6CWzFuW0RgrE23RELsPMjwF6ubsmkEbTwcSQG5/qwTMVaap",
+	"5Z35yShGHxGFffxYzAgMRIMzf6OXKWTPThZQ/9kovS0GkNYDxCrbx5+ly8u0epQoA9w7gSCz+/vOBaCp",
+	"vUKc2b55UF8PYfpV4mYVMB/wO/6QtJsjlaGEVBDC8vchlnkwwWxSEBQq7laENcquogn5LG1Rp0iEiooc",
+	"RgmtIRIyIWhWvlkbNbHl2sNjr0r+R8VSaMzBOehTWQnfZzLIMBOmLNqRsTvKQClQRqEgAjp8tCsW8Bh2",
+	"+MX3ng/FGyYfkRmRMaEkwjFx+nSKHyQWG+oI/wp4HSI/TpEJYaFzmmLBUHZx5q8AMn6twL694qN1gnkB",
+	"rty2tXHk0iLVZgpyLaPKl/zNW9bK2QJ9d91RmgOHSE7Wsi3FAeEnOzgTx1+7h8cgADr9UtSfW1bNVa/A",
+	"L8JpM28G1C3+G8+Hbzy8YXPivQjpbOmpJPvkjxilJxxRn44Lo8kCiMxKQtFCtYfLYvoMJIZmALBnGJED",
+	"wZ0m+JEg1W4Oqw1EenUrHPVpGlcNDEnV+vggnlG2GlZBXU45IBqARnl73zOkIqOiVoGdvNwavDmnRuob",
+	"eS9xClab7IZ9oyi4DPBjhGeTldwAjuwxf6TAA+CNyUpT+yxkzOfKDxQjHJL4iXDe8RTqAvdWs5h0su0V",
+	"wZkZJRp6ZGuRZOevXofeZhA10QVDTsnaqYZRFDmQNk2YVs9jxYJwyX4twg5v2gMFIKfu1I/soYdts1Ef",
+	"eWadVI9NPLTqZt0+OXKPRsfVk9pWGa6cbaxOD4aBiSjkTHlJqUhAqCu0K+u7JFVxtCi1CJzgENWzbTnK",
+	"IQlWmHvEB6SNR+Ady9NPCc7ZaSrO+wm3mPK83/yoiUfHJ8fEHDVG2Kxje2g2PbtqjqxhvTY8OfIwOdrZ",
+	"bw7LDx2SK7GWDoGuVyEbZqrHrKC29WhOBSLSa1GZTz3yecO3ZyHzRZ1FWizxFzqaVxBLC7FJGMUIbq8U",
+	"wmIcPJwiqPm5wkrkTqDu0jIxcnJWvnMtFsQV8BiRwEDStOCt6qWr032zagXlswoPJDHVyVEk5kcfyyoS",
+	"69DZPF55qnhk5FNfnMaxllvhiDOMN+AYyBGnGPwSOTUqXwkuVdB9NpMKRwTg/2bS09KnWAkBEG6TRCGE",
+	"UfIc1EWPgwVIBcs5WIBdUEG9TJye/BzvL3SkT8uOqKajnd/8J58Z/q86p+GaOqjlDzFG+UMc1fyHEl4c",
+	"gQyrpZ/Jr2dwZryQCEPrnBFUdjQlEIIVxU/RpxmJmM9ipyDQ0E+1KPD+9+k09IiOtCiLSWHpyQInKZiT",
+	"EszKSPxO4NU5CQ+J8JKlBpfb+14FdWFrMIBE61PeezekMfYpur6/RO4ER9iNQSZrKYB6w7KsNOrKDenI",
+	"H88jToi7wae/TDRI7RGZbDOrKA9uP2tAMuK6YTWP9LnIQVexOLENiEQieQ+6pqpa1q3m0Qs0zaQz1UZj",
+	"fVek8K99utpovCLM+Y46qbQuQDmqpLjp16jf+nYrhNztsXG3s7trqtynoghnjdWoCYRKZWJG5ZzNoMZu",
+	"HAJoE/DAtCtOEukBAZT8Ria8XOBqw/B8mWLDd+GGPKrXQut9++o4vbzFu5UGhhZF/nQ6Fx4d3Wiv8ma1",
+	"U21Hw6l8XzE2wHKA+tBpeYQXGkpxAk+39n3x1BrGpfVWPFLY2e041DqMpW/E7KZ9GLjiFoN9kQlO+17B",
+	"88uf/zbMbupu6tgpJ36cXHzn17CZ5bWgBGFEM4+stqHInbEJTFfnDVuAoatVVF3Yju8XlUFnccH8bsW9",
+	"s6lAy6w6QynVXWLt9UV/LVaeMN5XZenvCA7iyQoBMIl1xWgCz4E7viAyfGWdtPBBzq54P4NJGT5oPVof",
+	"GFPU8w54p7v+dB6AKiIDy9YiPzDxNEHlFdV/DtJqGaKJ/Tx8r4EQIYoYrwBKgcQQ0HmdbIFhR2JRC7E9",
+	"nkfUQHMaSKwXAczMHERoHC1ytaS0nBOn0qc3EjlvIQAd5rGB8MqvaSHtXsY+hB4ImYlvg/0I1EiJWyrc",
+	"0LKUYq6hnE/q11KVE0E+I3k1WhgVvtvXERTdIHQfEhk7oThU5uKfs1xN2jlIq5in1ZHesIry/rM1CFXS",
+	"Oa/mg38igWMhkaSwZHWFJd83+YQqJ7JImgm11vo0kfqlQx968av/qaKXPINsyAQxUfQOwLJEIgJqLa+/",
+	"qNoI4QKcmriaWkxRUAuMpcIyJL8nxJZZ6y8ZLI7nZyN7oShJCmyPz8+fttx2KdfoxmRWRD+vgP6tGEUR",
+	"87oMx77OsXbIzRQwwELaoh4cbE9hVIAtr+6sxSvWX9ewKsJI+JTDiBFzCIFVC5PFWAimiTiUfCKj09pW",
+	"tQ5yTHKhqHaAHMRGNOVizOS8Cr32a/lS+erTRjqAlYvUK5Y9WijgdwX28vLcx6ve+ulDD5XfdauNI0Dn",
+	"ZQALzJDzZ3jje4GxJNQM/+9YxPz8QHBEIqeCOjFycRT5UPaEqZJMDvk8c5AbYD/ntCCLnybDH13/xv+p",
+	"c//3jn3td1iH3jXc885R52H2y/vzn5oVsvjp796Hjn/jdz53qFVxqwEdTt9a3i8/FUKDbl43zhNQAlK9",
+	"FeT16gVaLblckdVQHuuRIwBUE5WdFv9XokfA386BFiakzCgr4SSKXGotDU1jPYRGahmzVoftbMQBUc/t",
+	"GOqTwDVhVxwxv2+sTybtji/22TJcunh3f0gJyUF8rxCNfQm/1hoeu3XzCDeIqH7THDVss4prw7rb8I7I",
+	"8ejl6PCvAg0/I9HUZ2wDxG36FBr6cYryUquickIG8A0dALpW1R2GtWqR/sn7sTIhPr/F+MMyQz7FvuAX",
+	"cRDk0ai55CeinjKY1PLpHA6zvLhDwke+a+K5PKouSEAHIKPKzr1hsHbCdwImeBwEpsvlZyKaynhqs/0s",
+	"zixeAaa7iXXoMMlrWMe3H1Sz1cmvHsrm6C6VN9jxYCmIIdHOmrwNRKd1LRFW24LpchraqbBNsInG44sO",
+	"t+sVqDK5NNocgkOqvAoIBzjGANkKa6X3QJ/TqixIkMtidKvBfvUA9gw7FV35hgNP006q9KknMmR+vFOA",
+	"pGigwFZ74tWGR7hOzIZbHZn1kUXMJraHZtWtAYr6ET4ebleADVZ6v7XbK76SzWdQkGllnZ+EnteGg9lH",
+	"9bVl9wU+iSju7ahqZkrSk+aqOEQYiXvLNTVFQbdVdTL/MzGYNqHJS3rlj1W0Y01cFgebOgVFRYBMBKMs",
+	"ErBV4YDN3DaBbJHxEhkWs0y4yzw54cL7xfMJvroXgm4LUfKkONTqgAfxBScblIBm88idYEZSoKQCWFwN",
+	"+bNPVYyBeAOlIRdoGnrkNaBy8+x961rl/PyQtcBTVpYJvE/8LlLa/TuJQshrMArczK/lofrqDH5zxEAB",
+	"490WODfxJKsZTY7rMsDI8ftaZSSowc7OkrgSYV2jYfJaLktP1i+zzIL/U/99tej73OmwMfxhl9MiH2cq",
+	"Xv20A8hUYUxxymdqJwNC+fEIAEJTEo0JdRfatSmJMSC1wgZ79D0SKUDveDpQO1/C4xNKnraGpBK8BKLF",
+	"Ltju7EpREgiDZwhLVhKQUYzCeZw3zVdej0Pkt71EEPtaO3//bbd1V19n/zyvPJI2u0zlef374fnKD76C",
+	"+1JqM6/quBRt7oVueE2eECNxLHMfEJZD3WKLbDz3+7TgaDeQQ5VYMJWIVtPMeY/WH/d6iKE8nXgn+lRF",
+	"GS6FEb7qgf87b+f/6IP8d+Yor3Aio7LI/ZqE84gdbD6fn/c+W/PS/zdxyN6pYjkrPPpzzw/1ojKiuA7x",
+	"kgwUJy23w2IcxTIUW78azhwATYnTglmEemBo7NNUqkteqaBOzNCH1ns08gMisTQcvs9F9mfyIL8t0kCd",
+	"1y7puKcJJx3DV7HiqAcKA8P8gLwBd8YUx7oO+4Qfswosv7CDwSYZ07rad7VarfaC2nchHRDq7Wey+eq1",
+	"6F5WfU7WGx78m6oKph1YU/vhCbNkZ6ejdcFRUVwazF1yS7g7+iRSFuGgpwls9Fh2ghnIAfBTWWcHqtRK",
+	"VqBCObKlO/3YV7XokmaBxYazmfgT2sv2WFz691u9CPV2fQVY7Ve3ru1f1y1Hdbl9oJ19kn6X67/lOII2",
+	"6mTO9jWDJWfeVuVcdPa3T02Xyl4FW9JzefeqLbkTmWSL4o186rNJfi8U3H9pmZZkCJu1u7R+5u+n4Ok1",
+	"O1+s4xUs12uoeWmkVjFAME5iOj0tL/CJ0ILITb6b1lXo9WOtNq/TSks2pS/mijasKufDnxFYUYOV4aIZ",
+	"5JdoTtM8KxmEAlF/CiJKRxnfLrU+C1b1vEN1rwRJKpnabxoWKu3lRkyoV4jq04ioYJX1T6wn5/2C/3pp",
+	"XKYoVpe0V8Bk/xtBnIkgtktGqfqH/4YR/zeM+JsPI17DN7oSPG4HprGKJiAxg69Vhia0BNEllvJaw0l3",
+	"SoHh6r53DvD3cAp//Pjxo3l1ZV5coHfvTq+uTrvdygj+c1CZ+Z/RKBLdxoFkaqJyRLaI71LeV9Wq2qZV",
+	"Na06so5O68enll2xa83aUQ5Zvtzve1/qzyb/p6r+QeKf08w//X6F/3H0fPDnQuTk94lF9w6mf9WhxmUj",
+	"TtXKAsw5Yh4TYAXWfAE7uBXwmTIbfggMiOFHSPhfQnTfS+7bAOgOwygYazQnSdpVRGR0nYBkZmcpiuxT",
+	"OA88MGzjx9wBL0l9GdZhNZJSdja8EAL6fvdJyQkUYoYMtYRa/4sEiPevXaUU01RuNtBQVF8+E0etCA4R",
+	"zbAKcv74hd98BouIRFGE4lk6cGKmYmkxi62WinjCB6EsdokbkUJgDKlNQoFQvi0YPGkgNgmfKJw3lZUl",
+	"nNiKVp2nCSPuIC029UAAa2uIGTmqn8K3ODt5JJE/WqQ4vg9EAGJ0VRC+7D17gwJ/GGGI0ffCPLKe+NrV",
+	"6Oe/NKOTH3/++Leo9/Tb/e3FSefy9q+dsHqJL3F3c3n53KiK6EQz9RUmansFfoqys41PwjnQuGrGEiBR",
+	"yfz4K7lOGXHnkR8vunyXifVtQTjoA1n8ZU6ixQq0HhUxKpA3dBRFrF5nTmYkMrxCpGeI8fi8OcB5VlFJ",
+	"p6Xk9bS7eOb/TIDziayN1jyebMgeyXQLz+PJIdwUUW6ZkFcdw031FeI8gO8AG4SPpt2ZxDHIJZDFsmqO",
+	"tuvM7tMjtPqlqXkGhKIRoEIBoIkLG1O+pAJaptgHrBMCPHEeBRrY7tiPJ/NhBmtX/rvM7FR7AIwnAmFB",
+	"jgZo6XGEp1NQMgDWUwBQoFaKYC41ckgTZXAu88F4KaxuWUQdGijGwYOBZgFeGGgcxqGBBHiWkaLjD74z",
+	"kF7sSuR/K7/uY+i7hDcQ850g5OVEagcG2qd9yoWE1m2Hd+7Jj4jJDx8cAywaMCetPiqQuCNDgVu3ndOl",
+	"9XsKoweEx9inLIXKmVN3gukYcPxEIfIERIcE/hDARYOFQNQZEi4pCYgi3SnL8IKhlFah53/4AzqPiEdo",
+	"7OOA9amwf6heJnV0ECXEA9RSFI5O+9REOEOf5Z8+9FYR6cGWqVRIYFnCcwLI0jmDL2U32zp2IT+VXBGf",
+	"0zEW13/7gSzkl2FysnuQxeFMrA4UCBdQ8SyfsofEOjEjEaQWcF7L1KtwDuF3ns/Ah9qnZSdZYkYi/lg4",
+	"j/9X3ncOBAAUoLEZCMdCgQtVWAInEcyPWJRlqctd7VOBBinjbKGM2+eZH/GOCiOWHwjNMEkWk/W1JYyk",
+	"6jF4TKEXslsHcgfIvH5U7j7h8ZhE6L4D/tFDL3T5ygiDAdiiE4IDzP+x/whl9b/7Ti0N+e47FT7Mm4Sw",
+	"u2kYLVBIg8WpGsqYUyNMMm8lIkGIAUdbKORI2pilSqxqTF7cnHcHt+27bqfbG7Tue+9u7jp/hVI/38fR",
+	"nDiJXQP5EihmGIVPYomD0MVBNw4jwCOgLCaYL4obhYzJ74tl56IzXWgmIUA9CCOfE5OLqcCi8mO1A0Ew",
+	"TTafLEsEdC6WOcALvp8nWOxASJ4TtgEHXnWS8lgV5IiaS9IwCuxS4vn36RKgv1766Ey9KotR/frJAfbK",
+	"ZCcylaf0PXUKAvtvcxanxeYOjD4FFilMQqsKH/hUWTK0GgfaGFSNDQdNcexOSFG9mj6NCJuFlBG9ck1q",
+	"meFbSk10ouGyPk3/hv3J9VsFusc5/XodV7oii1VdEWmwpOrKPuTR3/jmk7pFn7YY+nk+JBHlmv4bGTKc",
+	"KqkS81GZnNaUTkVlzI+ykK4BpzP6VN5MreoyTEJdlnyUv/jnfPjy986BOFKeAHRbDkutpByeF54KuFoH",
+	"leMJ6VMJinkgMdyYvvwG4NuJsu7QD2UTAVICTFc5VWfI6caR70JYhwDgrVsWcu6vf76++SDnwzlDjoDY",
+	"dvSGFXZeBb1NAsX0aA9RooBJ++USVl2MH4iG2L0EW6eQ6oy0ngFfqRQrPynOshyvJmwKEIPWpwnI3d/m",
+	"PokF2rDYitPQI0BOH0QfVI7FhPiRBi08X6Y0oR/yM4KB2ZfLRA5sUn4wOUEYzgZQo9Ux0JwmeIm8MxJ2",
+	"DoQjn2oYxLntxwxgUjMSpSiGmAEDOK7W6tCNlMbFNMLCnPapavQUVZvNZOr7aTUT+1CM4DDt6SkIdskY",
+	"0huIgongt/l0xk6h9FbJ4QdlgtfM2+9TuY5QFcvFUbQQVKLVfuHLlwAb6pzvbEl2EwFXAjaWiAQuUDYD",
+	"3yWUEU2ibs2wOyFmtWItCdJPT08VDLcrYTQ+lO+yw8vOefu624Z3uK7ux4Eum7duOyWj9MjJT9T/rFji",
+	"wXBGKJ75pdNSrWJVasKWNgFNTZPTAJwgLPKItj9LmUbmBS+hHMicYU1YOkU4m1TPt5IUOCSoOUgCEgqR",
+	"C0KBPwL7OiofI4+zleECKWYB+NYgiewtSsr9EtKxJn8kW6du2cgpKPDnoH/94/9NQfyUWuFThIec2pI7",
+	"vOeGTIfsU7XzQJbiMyUmCKo/prOWOUMVJSl2htGQH0t1yzqoIMA84Gc5F/PNwJ/6MZ8yvscE5SGZ5yiW",
+	"hURapuYMy4MZXoM5VByz2pTS0R2Jo4XZ4usiDfaJ5N/xSqcCcyGteqWqXHI9UUYq4Nks8F144/A36cvV",
+	"TE4p6sUmFIs0D1Vmjz5LRXpjaEIGveM5a53hsp3wuwOrAtqvWtZug5B+/ldBcHjhMAX+BQwyu1cvU4SH",
+	"Z6NUF0Msai6ZisMfsJfMGn/F3vzKPeV8g+8hl6sI8J5d2/zeLV5wKbkXhpc4EqjodbuxzfdkaCzxrojn",
+	"Y4H8a5Tq1ebml3theIXpQo6RwXu1LQb5Thxnemcb28xnh4u2FAeiri28tcXUdEn06LvknuJH7AcAUqxb",
+	"10qnv34ySmw+neJoIdYZ+TLVGQJ7waT1ib9y6IaUhYJkx8VGW+bTcUBM0NfwbKYFJGeUZUNImgJ6HWEG",
+	"fmV+rHmeCI6HE9KnOFqgMg3R+cW1AVon69NwNAp8Sg5OpanDi/ATVP4BWG6QPkAVIJ4fhxFyJ8R9IIC6",
+	"wrU5KA9XzgInHxgpepvgW54/GrE+FZIimJJ4syIXG06cWKKygB1JVruUbjUZQ4UDrbx+mqmtl9xX5mU/",
+	"6lM4OAHyJQjHUI9B+rwLz8VlW6H4QqoKS+ueNPrGeAgqbhEL/pHE53JdN/KxmHyODyfxNMgwsJI4FP+P",
+	"F7owvfwBWTAEbvDfKMB0/H2/RGi/lLlHsKf/BtlDXFDih6Q6cf9Qe4BLXuJivhUuXOWfSa+pl5JulnQW",
+	"uWRRfte7ugRzQaXATP1c6PkXPX7D5Gu/M2NYs7uTWB83WXK1z28UVbDsbj/8AvvzeeWu14JUwNwaLwKC",
+	"2ISQOEmVEC1JeMbifV5ZQ5gtJsr7JxUWGfj7C6L3+YNvZOxsAczKbFb5jSnzNd9ymnFffiN7tOuEkSs4",
+	"iM2/W2azMjA//amo4OCn3YQC/IjFYLI7q1w++F7Q6Jd//eOfzwflg7N1xKqhGBZkcfDN6zKW/QLfFl9G",
+	"IY3NEZ76weKULVhMpubcNximzGQk8kfP6z+arvjWWwSme39Ror75leswfhvOqfcN7b5WshMUta3cfF7o",
+	"spU7TjOEJpUzW7edPU7Vgwrql3oRBEOG87hfkgAi0KSwBp32KVbmU3UoZSz0Tur6EppT6n0SZuacnX3p",
+	"+axXzzlYcUpd8Cl54RF1cXPe+3jbLjyidjyWWred/Y4k8dvzH5Hvfd8vMbGY5tzPnoyHnv/4bzzDNBr7",
+	"1g4xeFIIUuAcUxEcIm54w6ba4Thjhs7ahArsu7LyULw8RzsdbZyaX+tcS0nIHM6pF5D/sFPu/4zmFOxw",
+	"ZWLEB3DSlTkHMpLr4uILDj9/isfkcCbS/rTzFVZpISskYnR7/SOCRw/W7ydOBhU9ikGs9A7nbiVdtOzx",
+	"+zqHrvEqsrp5380ypTwDEn3Ksyn96ss4l/T88VW64QdGFUVElszkdw7+K2+slzd0l+kmkUNgdv99tXYv",
+	"rXtVy9K8urMohKPdZ2g+S+ItfDpG73q9W9BoUw9HOJdlmzwc4yFmpJA1SpDyl1rVVB5eKXzY3ggmv72C",
+	"ijKD/ZaOxEv/kVDeM0BsX7fK0mZfURO2+gzEU4JuZoTyI7ZWsdJAScyQk7SzwNPAgaiXRwJu8TgE+0vh",
+	"ysrm+P0XL6+KKXoFb8VzhjyKwyzFObl0EBRNkMaUVIReMTmpl9MXvyVLgVAq9EAf8LfJxdtIYJww1hJY",
+	"IW0J61qqfSCfrze/xQxEPmM3DhayzLfP9YlZrGStiECNu3CFvCW/9rF1dbkb6alx/Jf0/u2kJxdvJelF",
+	"BHuLbQ8wWQNEnUSaf2wGsU1+PFGhQpynIo9gL/ApEZbWhlUTmGxPPiOVPr0MsYeGOMDU5Y2wCUSyR+E8",
+	"JiiO8Gjku2CBhSpdvJtJiBVboe7eEez5nKd/iwdhMmtQfUc680UgvxoXxCPBJlYTUPm/w0OSLMzmwzYX",
+	"RriSMi8hHCpFlYHiV8pikkvXNUDylYVMZAjrHX6CJ0ViBUQnBD6TAfo5j6vP4lbaoyXls2iq0kcOb/GY",
+	"dP2/8yXZ6lnpT/z0UhpeSoouVa3qkWnbZrWGbOvU4v+rJNHlKg/61y9ZZJNtgUkUJlFpzoin0A/PO2jm",
+	"z4iEtYPmqp5NrKFFzDo+IWbda9TMpmsT83hkDy1Sc5vYtlPt2yOzIFyg4f/H3vc3t40jaX8VlN63Kvae",
+	"KJP6ZUuprV1P7GR8kzhe29mZvdGUCJGQxDMFaknKindqvvsVuhsgKFG25DgzycR/JZZEEASBRnfj6edJ",
+	"8lIp/wPPYtEs1IgLAPAOeN3hfddpAoSaptYfzlMxjj6qPWt0M2x9/Aev/fbL1jbBzBsocK8wDSXNp2IC",
+	"/+5Hxl+PjbE8+Cy3x8w+gS2Wq3pX1VgaJDnNVpKtJXiMj//xWSaCRIYZ5ollsmR7PGex4FkOCKuQ3+0j",
+	"9RmBWLQKBeDsUrQ1ANVCYa0+eWNYmYOQVEQTK18NjoSA9Az/Vjvs1ffHTrPTZVOeTRvsQyYQgTOQNsR6",
+	"FTn9ICrHAlmzHwke6p+FYjZPciGDO+cHABxyloo8jURoIIW4DrMBVLKqZzM9T8U85ndZgT81SJ1iGIJ4",
+	"EYoS6KYyg/2qjHzc2fJaD4IlJw9e8bqM8SQr/EigzRYWUZulltdpdUH/dd3u7W5riL33c+BunrcGa2uw",
+	"9oReet2c/XN59Pbmws3+Jzj81+i8Pf3vsPtmfOotzpLLTv7jv+/bUXZ+x2q1bkQeATmlWJbADka2Zd0a",
+	"/e6bjbsFVMhavK8SOY4jLNv7g7BNzZ06/IO4uxRqsn+tWytakPLOuGl7rfDagW8PTaAmuypP0BOBHAlU",
+	"KQo5z3KhDNXX1CsKbNb2CWzN3idWjFx7Uw/C33/qf8F58aeaPTi2282e+v2JB6xyuyfO01hzy7JVJrPu",
+	"mR1bDFRx9fN0efLp8kbk286V3fw/c/HZCXhy80XFTLsUpK5EtuhFxnzlYVD1DfouPjr3sG3mmYjHeLKd",
+	"Zxgp3GmqBATnr09AZGEuz8Gn9CqznE+U1bQ8qjUvie3Rr/Yf4W4QjfT2LuWfZT39Ie7GV7iILwVBbnfz",
+	"GAy0d7dEn7nswUTfhmxecd+vOp3Xcty243aZ1+53Wn2v2eh0e+5h6wnSeTYVYMHit07a9/MvFk/e1ux2",
+	"ZfK6FsV/3bF3xIUXOGE4PnLaXmvk9DqHTYeHLbdz2O66bTEuiEEtctZy8Ld5UCqCPxmuX9TuN9uNbqfZ",
+	"6RytRH73/rBMprVLjlDPxu2ShGbuPicJt04S2uu9sEnFp3aWUNmZEQ9uVgjCDRPsr/+fNu/GKAnv/t+B",
+	"ZqxYpNFvmyv3ruCsNlkpaYB6xuJ6otnZxBPL9vyLD5prQX/t75sYaUDMFNplLpVTFPlKFVbphB4SaX7E",
+	"kY14DNoIyXjMFjKPYsZZ8+NHyuBhim43x2XXFYCDvL2bserLAVte2GDH8s7qOQMGXjzyhjoUXDk//VTV",
+	"xFg5VtiC1vcHJal8yiW0uafekUzo23080IPRpCwLDWFjZSoey/KLF/pZ19b7Vc5TQE9ajK2mJPlFxoJF",
+	"moJ8qGb4ROaKYRQifDgZaw5Snwy1bwv684zxgTR6/pkQoSFnKGgK0eUVchIhAR6glWhqUmI3MAITNgXi",
+	"nk/9o13CR8I5ulTIkDLlZiysIhzqLovyEmlEn8U8F6km9KD5jc9Ap3dwpsqifMdEdoZDnchSh7bNTOsL",
+	"vozUdLWp1D+JhL3Q4JpH+u7mqZ/Ths9pQ9vCgd3SXAtmZVTvt1VBwIN5w6s8sQwFLdZoTKdpygAhx4EM",
+	"iV0HyNbYmVVo7bbxEC9Hbs/N2UTrCf5E6cRt1lBp4Xzl+ccH5+GjEpBW/IkOlE1VHuUs5XJDFnLzrPqy",
+	"Te+3lIfcYs7smojUV0MmcqPpOwCXcHMuBEmpDK0PYSiTpfLp7HABCxKLSrcNnk0fM5hwT+W2WfoaRDjm",
+	"15n9KcbBILlCUx4IqZW5BbY++7dafHifHD/krdkl6ilKwH2bFNA3TiKS1EYhpF6XPMrrwE5Eom/YwVDE",
+	"ES7OPBczKrhVj50s8iCZiTpL4tASdoAABFFhRseqgO5bA5mkqpmBNCpPUyRFIkWPKuaOUuYJb/TJSEUr",
+	"z0NPmNl/1PpevRYusBfDWVbre01i0q31a7gpCsBmWomVjtuCtIdpwz5Sd4/6LTga95pwNK5cV/PD5srN",
+	"esW9rPabrvtg+17Da2H7v1B2yKgdHQImYJPaEcnR92sX76+u6aaYCIeJUJUwWn80c+pPxJxrC2ONKIhe",
+	"SYlyk1bzo1JBMD025YOuV3MIWtP2+Tjzs6WQqoL3TFuoKNWGJhLZ779tSPExx0rET2h+E0zu2oT2ameJ",
+	"QrGyh1Tw5oNhXskCAHWgFg6qF0TRJuHAonwggySORaDC/r1sgURzlSoH+y8pmVBkJ0gCRjv6K+ba3E+N",
+	"leZQU3vOXKRAMhjJ1R4jvzAkmUGSoeJ54EEjKtWCzQsTM/gTIL/F5JEWEAhvuQyQyJPHgGrH5AhHpYiH",
+	"WlRvQO24e5zGWuczBrJg8rKeGlhBWSLrMF8Rws+Bl42N0mQxmQIJ1YgHN3r7RW4tuNl+3YqaegPpX10f",
+	"vz0dHr9CVkM12DofoxVFkBuMHkU1q4GOwEs4A2UKOwcDj5DxsTBZm4F8IG0Dl0xEvo4wRKLe1dwNMgLT",
+	"+M84KLKgA7CU1uTDhZxk4O2Xppz/8FSEdzyQ5mvfbrjQsG0wi1j+lt4WUIFlbM9z3eKqOms12Q/Rd4xr",
+	"SZduG/6OJONxXB9Ii5GtIE5zmf/P48uz4+/eng7fnr07ux6e/vTq9PTk9MR+XWX9l7KPci4+Wj4KSSN9",
+	"anLrU0CUa4sOTpnEKODhyBEBF0672fOco7DdcwJ+5PFeszs6GqE7I+ZwuLSFqEmz9tsjNmk1Wk94Jv7V",
+	"BHc7JxGes2+/yxE82EZDdcrCRIq6spVm49s9G3eQ5cn8s/kWpzLMSKUKQH9WnOpbmnJqR0nmcxVNNtgV",
+	"CXbC8QhIMFmXrW5IawZOXf3tZGG+hWyfeqO75pyBsmcXyAlcUGeRDJKZ1mBLFvkkgXzzYzAor6ALX3sx",
+	"WdNxvfuLyVYUtrcFeQRTHkkRDkGSPwoJafLI8oMsj6QlkUkAugIkBxMmhblQ+y+v0+l4zZbrup75fGj9",
+	"EFMCuQDhImTWwGmjJ0fNRsRsKfk/SZPFnJ51e0UYxOUMR3egzjpLQNiWPjTgHZmkMx7XVrMo92tGz3iW",
+	"i3S4c49mi1wM7UGxNX+3bsUW3q6VlGl3acW+iuYP8olvMQuyaN7ncRSIv3vNw4bbcBv3TYYsmtsy1pbq",
+	"6VqiacOCWUcmURsV17W8Rse6DlRaRJaBQH/lXShTh9L/kQqZJ1v0xwY93dMBHAHcDbdPdCnrtw3aCezu",
+	"M85pyyRVQHuK3v1wj9mIbVJ/VKCakDu+8ZPziqytQ9pdW6KbtsUtUQrn4xxmbwI83reAZYZKS0iw29gm",
+	"XF6aQhbwHkD6D0bKOrCAv2mem7+tVWI+wyXm75PqCiqzZJbqM6JDkDUcMleWB4Csf0AxG/MAsixAXR/d",
+	"iDWwVRZNpPJTZTiQOpPBS8cywhw7fBrKKpFiCx3WV+bFb3Ij1kSr6ee//EmhWfA6X2SYiluTc68EaV1g",
+	"2QAcEJMniDMzT7QytfE7SELGx/3Hx5MtyFqSdKWa5VrGCkuBIW82kPqIpk84fygLhksM5MsI1a1jvqzT",
+	"63yZ7DfYqbkJpNAoD2afzdFA+WV5fh+XjFo6tky/b7zkFxlI5kHNhC11CxwLIzGJMMJTbZcSZZwkGkyG",
+	"GXK4Rc5spaw6malFpteVSeriYvTDiMdqgb9k4yQGRQnQj8AHenNqLJD6NUS3vh46NAh/8WkhQt7wpHh/",
+	"WZ/5vw5gsxvU+mygdvxBrc4G5BKYD/ujZPR3r9dsuI1mw3P7HbfrDmq/+SjbpKKJkKF7FN+9HMhyo7mI",
+	"1xu1/NEmtDRJoFgF0rdlCZqrswuWpwup7K1Wo7k6uxheX344/wFIQt/jcrmbK8PJJ0LmwENFL7TOxMdc",
+	"yAwmLIiLqBdR6LEU6XWt8HL14eLi/eX16cnw5PTq+uwcBW9IsIvoiHSFlupduV/HJyeXPiry7JtUc8dt",
+	"MV99e/7+evjq/fnrszcfLk9PaM1w5uci9u21xRI1f1fvxmkkoKNaTaLUyUKeimNCGEUZtNPBIsn0pjGQ",
+	"5Y6/O/5p+Or47dsrtR4qvxhenF4OX324un7/7vQSQZnZdJGDWm2YLGX5cfGSy9PXH65OT3w6v35QCQJB",
+	"iMqW7xxGPmmde1ELYIRV8elgd0nmOvCK1XbLJwKQ+86HqxoyLtb6te9FHCdoIi2ZQh1p8fgGWtKKjegY",
+	"k4K4WaF4e9t/h6WovXe1EpsrHnspINgYAJbivVIqOeCzOY8mEsM80JjZIY2sXtznrNTHFEdFBL5l+PSH",
+	"ReCb39394ZcdduoduRSLb/ngnx6LV0Tha/F3s9lsPsffT5OFMYE3OQD3R96dbSPvqvh6NYquoIYoRcTW",
+	"dIIx2Mk8ZK8IbbJJNQE2Kow/Cqmvkt9pfKJvQ4TmC4zczy42R+0QQ2wM28vpagOO3hmvSslrwwEpk2W1",
+	"dgS6ErufiMCFz8ijz4NIhddXndTZyedT15VxRMW0OtA279fHNnrvCZ+ejRjLGbpDwLpMk9j6BVMdgXm6",
+	"mKtovqD9AOwGCD5aKpUYFUMSIBvIqeBY+5SX4iPNvLhfBzffzrrI0EKZltJKPiWHKHg0u7s/kD6Iz/ql",
+	"wDSyHsGsM8OYqRG7qcgXKQSTuUhnYKPlxAcZXz9QDxljegol6lRjAymTnN0JjXER4b4FRzVjowZRhRZR",
+	"TgO4mCOsCDFG5mlU0IM5Chh6nulfDCQdpWpKT3qGqrjje2jr2Vh8YcZCvRYgFN9kMIp1Tz78vVzDBtdc",
+	"bCVq6UBiFlQXi7wAiCA3DB4dq/lKgHQf0lQFr8ZA+sZBozywThVnAqLkjO2VIOL1AgSOCF8fsxNG2xd0",
+	"HqCMLxWqkZdFBweSVPRhqY+iWC0zLcW6pyk+6swXM/oP6JYN5UKFdICBR0lH9V+6fMgDUDbFmksgEU1y",
+	"YFdGETT1CSkTYxc3CYnpd/Gp8R51EX3Q9U7i57bXDQ9rRSZbxnKGVwTAZ7V6zR4r4xA/lozNdqTL77v8",
+	"2SKN1Afbe9N6mDd50vR941s7N7ouOYrFZDTGQ38EDsei8ugnz0hpHc5z8CTjnpopNknWFzcuY7XxyQQa",
+	"o1MZtfsup1EwHUicB9alZAjq7OL91bWtUQu+bmGf8PDJnDuBuoJlHugQQUszl/Se8TwBF3apOISOdIoM",
+	"tFV9I4JU5CaLT1LxA7nnQz/LNvigKG1RV1VLOSH7TslUPDJXt7amqEqivK62KWrYdeXtzCD0zZq+levK",
+	"6Yo/7gU+ZDpXA8zndMOXCZcjOKixzDRzqm3+ms+4Yq82IwLeAdjfNo2MAykpmUfNGqEMKc8XKbI6FAWJ",
+	"ZUnuq5zLkKchIyhC9mIg9T7gmCZQl3Ye80A5eBAaSsFGYpwob0yfGtpVIlFesC/3VzzYKGeZ4DEUV6ht",
+	"AGgmsqnawaIciw2qjPVlkvNcUD+vcJQ+1cKtDnptOc1EMHw3/uEfvfTozQ//+nd6vfzfDxcnR2dvL/7n",
+	"LGm+5W/51XL7RV7u7j2UstiDb85NUrOZ5q8JVKIJHGln+hXft3x25jirYDdrMGIZIBlnHXSQbsFADuQF",
+	"EPz1QfUYz7VXgJu+WmSJBljxjPn2d3lSQos3GKmJ4dQHpEYksyhUHhKDvLZqDntDABytLQN1RLMoSBOk",
+	"Tq+zLFGNqRGjlXQTzQFwkYq54LmBQjzEvaIG6/XXT93mOm7Pcdus2QKWsnaj3ev2vKN18Kw+2wRPZdRq",
+	"c37E2447arkIJz1yva7jjTuj4LAz8gK3DSOmz9qyPBV8NoRi1Z+NXzCJ8uliBG7BPJiKNDmA86You3Fm",
+	"aoPLDlK+PMBDqAMCaxwsRRwkM9FY8luIBuigYx5zJLBBV+qQt8IgbDruqDnCDvbavOvwQ6/ZG3Xb3V4r",
+	"eOoOZjDS2TBIQhEczIPZkD7R/o8zS2Qy9LqjKB8e3Uz/M5wHs+rHePwJJ3mX5BziVFZ7HI3eCnBMe55b",
+	"woPLniczpQuaQc9b8zxdx1Pzg7me7Xl6DwbdpdOresUMbI+9YBS2A6fbHXlOm3cDpxe0W05z3B6NWrw1",
+	"7nLr2FwE0+QJRnXG5YLHOKi58hRp+Pi4F3LRazti7B6qdrjDPddzjsadpuh0j8atnuW455o14cGx27Q0",
+	"dxi77U/6Xm/J/PfM+bcLFnaV7e/1Gs/fGrVQCtWpao+HibbiJ/KM4HcIb8ISKz8KfdyJ0aLxuG9hshjP",
+	"lJegWv3w4ewEkIE2U8wSCk5VGypqmkVwyKyTIZjAH8iYj0Rcqgum1oqy1EFtxiPpTFIh8khOBjV/v8H+",
+	"8pfvjPssiDiEgF6qI3gxw9b1rp5rsfs9dBwwbTtJ8qRBR/D4ySjlMpgWn2U+1qlmxXdkq4bWdQPpK1cA",
+	"9NqGf2mMeZwJ63uCay7TKM+FNFyJGaVa1DM3GICW4P847JCYQbwZPMqLDAcnylgo0shoe+snA5yiOfLB",
+	"p99TV9x29sFHQeY5EjABLyaSZvzQZvRxoOBLaCEWIRsl4R0zfV9GASh9RSGuphjDDkPnl4Em8WrFNYvC",
+	"zIQravaNc5Gq6IOJMCKlPxDwM303Bc7LaRLTu4syVnD9mdbuoCAORGdgFlOH4MHmaTKKxQzHH+Nc9dTK",
+	"T2y7Li2CgbQ9MzgCMBqESRqKFNlXtOD5f1+9P2cXSaSWeJ9lQjA7/YUFhrqbfoP9yFOJaX/K9hGj9ihO",
+	"ghuW8dtITvYB/4nl6pFkPl3jM0Ssk9y0ZP6SGvPN8JhFHQF81BAnesXx34pyj4pE/dNrPtlSGmcgV7Rx",
+	"zJRDbRxIB27HK/j6K2IUfP1JXILq6h9xzTyTCT6XM1dqkLCVks7Xq8WcaEuyaLaIOZIGVu/wb6MbwXz9",
+	"O9WMPmonPqlJdCskoejrrMyXqjeP0gpm58mKVa1a1Fd0x2NypR+xys6gT9RQlMjHr7iijecE7ReaoKXp",
+	"oqflw1Nfz9TNU//aJGPBTQEuYdym2J6vWj2T80Xu7xezHlxeSz3YD8zW5LNlsojDOk55U2tfx4N9bkvG",
+	"FjxsQAOGR3q4OW/2FlgkyfdTna1wNBoDCWOelbyDl7rljO0tpJFY1cOotmrwZH1TI+DHSTIfwjER7OTk",
+	"upofDKRf4cWyhbyRyVKSxw86NPskANJgp2GUJ+SKWBJnGVugZF+esGAqghud7UL/bCDxGdQvyhbmGN9Y",
+	"2f2H0UK1YuXN8DgGv4aNeFggo9quW2WNaMPXTsaTb/jbp8VgSqBvQ/xltX5ND64maLqbCzao5TG/GdRe",
+	"AtnfXbJgM8El1MnEN4Pa35SvhFOn1q8d0Ps+8A4gHle9JAy2LgNBBqPh9b8uTsHpgTlf60M8Uq/pWbTS",
+	"MepQk+3NY363D1q9xDy9kNU9aNo3/3B+eXr86nvg5sEO7JIjKNw0ZPnYlKK/Nb8jT/75HO5LdW9sK6At",
+	"krECDxv9B6mSk3HuhJbOmrqsz3yTwoKcQybyehGoxILfiowsdhxlOUZHb06v6+ziwzX8cXL69vT6lCHP",
+	"rY4M11iV2WkR6WoQomF5oXMLPh4D1VuD+Wdj5x3PwfQm6Q3AD5Vj5mN2DTadKluG5yGPC5fGcMOq7P7X",
+	"TO/sbREkXKTCpGFe8yimezWPdrv0UoM4vnKW6E3xxSOIoW1KaDt/UDq3wzWFh2bJmMBHOj2e1YsKy3Zj",
+	"ICHzoJbHeSKFXiMa7WvzA+Kt6nYmI8pYy22rGIW9S8JobKqgsT5S+RUbQImPXFGqjxtX1ZbZAPV+W1tO",
+	"e/1Uz2jiz1V6sHFp7FhuavGAPajBpwmiASxcZxY819S1Q5V5IofqbmplDXUpPKZBMx4Ltkd4vliMcwbO",
+	"/EhA+lDM5vndfp1AHpB8h/YKQDKu0EyoFWyOeHzKPaNzBdlZnbNlUy7DmLa2gSxoJK2YabcdcSAHEsm+",
+	"ibIxyjDxy/UJhc5gvqSVXGSaCxqOFZGYVW60gbSPCDKhybbBkoCbrXoJwZ/Zn3UVdpBI3T71cHTHsmQm",
+	"lFkUcSYK6lCvOZCRzHLVVjJmIwGgiSgWUoWWya1IKWuOeVYIzAp/ADPdWQ6pdcGWkaRKJgNAV9FeLDLS",
+	"WqeDF0IY2l3vo3PSbh7dg7H8NF/iOef65bgzf0yO9hvzochwb52khVozLE92pjybOqmYCKmWodi99uz1",
+	"Q+ySb6Jb+xgGDaePtx+q2/tsj/5s4CbgNVnKZZjM2FR8ZMgOuwWmsD+QHPgtoLYKT3VpyTofLs/YItMl",
+	"Ylh1NWV7fhbN+3Tv1rjH3cAbHYZN8XfCIDYs6K6/j1wxRvJqBd+OzVA1cJiQAyoThshkJkHgC+vVkjjE",
+	"HqDcdposcgNKwV/g/juQoRhHMjK7ndlGylK3VQBI807VGzqBzn3Ps2ntU3zCZ//uswEaafrArMDKwx0W",
+	"8yTl8+m9hWQbNetUgK//8vfRtYHmKkRKTBIXcxOz5FatwXwpsMJyxvZWud3rbBXC4FPK2aR5AbJAYlGQ",
+	"5gUyHLTMLE/pO0gL7lvnxNgV5efxvJwGbLDjDJKzdXyadyKd8QiDvWDK0xwwHZFkb9Rj3kb/eZGxk/fX",
+	"90Rh8MN1h6Q8yv7/AkkuDEFRAuPP8O7AceSHSe43avVapC7490KkdwUuapykM57X7FykrnHo1yBxW68J",
+	"uZipuUB/Utu1ei1M8tovBRVHnkZyoubaWtxcvHkKmxHNlbAw5UtmeYi286psbRl2oEEv4KqWhGR9oI+3",
+	"ynuV0cSxrXpqgwCzn3sWyWimntQzjxTJXEyg/OGTgaAinAh8geM0mdX6tV67641C7jmd9jh02qJ56PCR",
+	"23ba3lE36I4Pm0ctt1av3UQgU6sZnJNav9bt8fHh0aFwxp0xd9rcGzm90Gs6Y3fUbo2OuiEXXdgaZRIK",
+	"C7635R0jGYqPtb5brwHMpKD0gYw2nqxg9U69gvMHiV636aG5k1fcKefxTZ9NRRwn99wOaYF2Q9nhalJ2",
+	"LBcf84NbGTYmtBJLb6oWRmiIYBr9OpCMcZf9DB3866DmNnTis/bLy4H8bSBX1k553uvFrpY6o5YbtYol",
+	"U/RKL69Sp4wVYdcnqktATri3B//s72Mnfy73zvyMOc5g4botwbj7QHfXjFZVXysPH+jJnnfrJ9+tj8mD",
+	"NVvkUyZlqrZ1bRy3qVkwv9W1BRvSonYtw8opJ+U6IF1SZ5hw0XSZcMqM4T9I4kaz2SKHk12zodgJUQTC",
+	"Fc5rXX3CZjwULKLzjOVUyPsqCy7Nw3/OCgN9l89cafBQQYHoHjXbvSNHdA6F0/ZEzxk1PdfhncOjcS9w",
+	"2+2gU1uz8b/Ua2ohJkAhAO0cci9wx9220xy11L7SGTtHvDdy3MALm6I1bnO7hJKHs0gWzar4CBi8NN4b",
+	"kNoaOY9UHfiQNDceQ7G9CgIvmiqw4M01LLjnuE3H7TCv1XeP+p1uw/Nabqu7686jX/Y2OG+znp5N6WdT",
+	"89JRSWot9d/HoB78qv+7HZmT7TVvNK5lc7opmLgsPN5PLLhetSJbepUPWpFm6Al35AqnzY+E0w47LacH",
+	"an9jb+SKVtDjnmeXw8zj5I6NktyW6gtElt0AAnYLe/IUhuSBahK0IG3mdvvtQxQ27LW6Xu1R9mOT66U7",
+	"8GwyPttZmL0Qn/xkbHt34RzZBra3MgfkQj0+wfqIztXvrQrnEvKQxcmUFrmb8EjW1w+5SubtJcMHWj0B",
+	"Xz3nAuosVKWzVwgYfaqDyVieaPYPMKOzRZazLI/iGOsz4uhWi7hsAqkM5EMolUsc/xUL/GRwlecjn28V",
+	"wUITa1vbVGUwSqj5pz19uaQji40J4DxBugei+UFUClCqrCSAlWOSJrHB6acLSUfAvIq63hRVldUdUWjx",
+	"JWWQcdXTEb7GEVjU8oieJBszkEVTRFIBGpeZz4TM0zugWZ1EeTZMUebAZzm/QSRfRsdIpABAopGNgVyv",
+	"HaggFMxTHoh+uWowXUjKZGMimyWplbcORYDDi5HuXR3ZK6bJEhDdoGZ6T5HCY2HBX3dtwu5W6hnlumMx",
+	"w4NWaSbu5yNECkJNLzHlc4iFLHUClDMw4DtDO4PKvkT+1acjrjiZqKaSGyERNLfIRPpyIOFbyTCMYDfi",
+	"Dr+9EXeqURGP2V7xXcZGIk6UjSgr39RRvjdhHJrtV/EfEqzJCGDciLsXWZ356gL8XZQRVslQK76AMoIU",
+	"jsM0gU6UUspL37zP/LlIoZg4kT6KiCARYavJ9orxKmh5wlkk9xvWUL56e6ZFEOyKBXtY2J5/K3EUqznL",
+	"3oj8nXgqVkOxwj7/LRMefhqTgsVD744Og7bT5R2Bkvq9ccdzmrw1agedsCsOx+v5umJi1fqtZr2mnPCi",
+	"u+ovpB41hOy44AsC+CcaKb1ITNe2DqbfifvI1L9BAsgfpwnjM3b2AIERTvedKIzokgflMQ08mi5YJTaq",
+	"zNOfU3/+/AKaoAGxc5Lq06wEgCkQPJRITc+bRZAthwaPwtaoy9vC6QTNsdMeu8LpcW/kNIMWiFh0+eEI",
+	"YAJQPjXcWYODFjc5QiyOpLq1sbkr8hDG3GAs8GnCixWMLiShuUPOH6fnNtl+mvTPvC5bpu6lWfjaXGlT",
+	"sJnbpQACWlyEGGnSLN87bXjddoEu8e0Z5kMd5lb4PjGQukVA+NnNVEL7jHgbXaYjYYgx/0sj/+Av2xD4",
+	"Lxk3t9LXAPs1HR0YNvr2kdtgr1CsMBUA+BMhG93pG/IYVMIz5azSR+jUYnJMioEsBg10taKZ6Bc/5rJc",
+	"wYKs8hr87faYf/7h3Xenl8Pr4x9Ozw2APCzZfIBRjdStiEUO2RUNIWOYIG6djRZ3ZpuAgJoTYUfax0ej",
+	"B4ePzB4EWDNe6KO9yAby5OxkXz2hvoXqFpVERzmbilRsJuigNOcfqrr1uG1hKwu/i/Hd0SLuLHj1QExO",
+	"+eYvjzoEe3bNbyjl+pww2JH1Q+o1tm7mV53SB2thT6wyWLzGRlCDdemvVM6tmGTmo4/hM58sV1E1pMtp",
+	"M5E3BhJNLeQ2rVK+UnVsgSUtWT9WMn5sb3THuLwzhnV/cwWssUdfzQr6Bk4NTX3pPTP5ETWmxl+sSLg8",
+	"z4Mv9vT43kmwmxuBV95XTwmSDIV9ebHqPAI4vBSZlbKTpubyJeMoi2CqKA01dobo+YG0M4pxBMzdUEqo",
+	"fM9xskhJwPc/Ik2QmS+IBU81oxJ+SWaQEqzG2aMSE/ReB1JXTVrCrNAdC0w+FXeIdyVphs2Ffn9yF+4p",
+	"A2+2BzyEbJos0mx/V49vZ92HP4Wdenb3tjOOHwjqu7O7d2Bm9q+/u/lEG7luQStEZzb22++rAP5+44rC",
+	"WGuWM8pJxx1sHkBWRmoIDVil7DM8ZAPxID/7+kzhjoZIP+ezJXq2RBt0UXix4lfpoyvMkdE3HkexeECe",
+	"FRFo9PsXGeOLMErqjLMfj//J1PVs74jdfP+fOvO6zijK2cWrd3U2S2RSHMyarFrLPaQsWhzJG42jyfIk",
+	"5RPxEkuECxkTc1tAzAAgheecqj6T9K7Ecw2ulOqOOewmrw5rl8dJDDg5S1ovFVQ/OtFWE7A3o7tcZPt0",
+	"HO+/QkPgvBVykk+Vs4kkE6DHd5cLliI1xZ5/qf7jIxUz3JKzUZosM/VSBtKHIqYARg/rmXwmYgHUgCqI",
+	"zoS4QZfS/xucs/wVqx//ZmDBf/VVmA1cGTwmIB9ol3HivQLxsQY7LsZtIBERaPudpQTn5emr95cnZ+dv",
+	"hmfnw4vL928uT6+u/JcQvmGyGIc0YxP1keGjDqPsps7abnsgrTZen709HZ6/vx6+fv/h/GSTbuCl7t3r",
+	"CFDM9xaIHluDzPYuX79iPc9zrWJKH17XX13Hc5utok4UeZULrxBeTql4bLUubItzMvXuDpb8tlzcdnn2",
+	"+nWj0Wj8ePzP0/GsXIxK9an92iiSHEo4typH00tLPQ4xRKvW9Fw8ibJ5kkWFKP1a4XIUixdI1F1nNPPM",
+	"pGBRiBOwseS3MGKbB0V1r+l2/7CBmPM01z6BsTc8uxEhgEhwieLC+/Lx49skX83iOJMXtGJxT+tuca0a",
+	"h/Mkv+J5lI0j3Cm+0gxUspRqXweA6MreY21tZrQek4wohrpU+VJsOrsgBoqrtgcNWNvbNrgB62H/TNCB",
+	"ZiV0oIDGolvdHXtHXHiBE4bjI6fttUZOr3PYdHjYcjuH7a7bFuPHYgeMbVIWrQAZtXh71HRarVbLOQxb",
+	"3OmNXddpjbygCTiBQ9XjRA6FDHfPVSRLqTu50xVkNGGsqBJgWO6v53ne5v4WV1FLwQrqCVC2D6IQmveh",
+	"EARU/K9d5JUvglzXFo2vaEtWNrgDusEsou3KGfWKe8Y4bIlxSG0jVWmmKwztTqdghR8Dmhl5Bk7BVqdi",
+	"xaXoOKycgLFjFRPonzzKc+4DORGLTK24bxocqm8QNDHlyjVfzM0Wcs8BmRm7R52NFFf/mZ2jr/mILbXe",
+	"7wa3ZueDNstusbOc3CbSj/HfnOrkXkUWwG/cG7H9yefgV1zg+eAk+iTfWN1SBIs0yu/g6u8ET0V6vMin",
+	"tf7PvyinEjzGfwBNEX1yrPMWxae/qGbS2+pI/7rQHoPsCfw/Q41bLaKgZifILdYOwDulZ11t6rURGQXR",
+	"BXC/M1R214VYcAu1aG6TKBBsHvNcuYGIWVOhJVQpqRXVKJIIWPixThBl8aMasTt2LC3leBYk84g2MN0F",
+	"m0vKVJahhldKRVd9FvNcpIb/NBlbQmfE3QUdjXLMHQk5iaTAp1itPaO8GJRUcRlmVeVkUPiRLqQE0Swo",
+	"4xKxmE8TeceyKBT7dZS0pyKzDBWtcDdVzj7lfGi8jgvl/IpRu7BQjIXqPjnwLwEeF8fYIzor3AAotN6Q",
+	"znVuuhuWhmBC0KDn0JDuWXdCaGNSkC2UqBdR3594f8vS+Kp5f38gE/Vqrs4uqNrNsOXac6LBroRQUzvD",
+	"6xqzsDR6cHZc8STFwlaDBpcaWE6UmjRJZg2LZQvW23ubTJSbQ3Imuj4Bn5Fn2TJJQ8BTjnKuhgsrj6zG",
+	"wQxUNSsnTgwydscXZ1hzpBYWWQAkKobfE3tjypdYrJSBVLWkcsblVEgSZyeUkX1vbWSqHuzHaWLtiywq",
+	"hsmqsMrVG4Ge1S1m3hcZ1mnZg1ioya/d6XvB43xaB9bhSKKviDdSj279lhah1ep7vdlmytD+XwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -625,6 +625,30 @@ func (e CallType) Valid() bool {
 	}
 }
 
+// Defines values for CallEventType.
+const (
+	CallCreated     CallEventType = "call_created"
+	CallHangup      CallEventType = "call_hangup"
+	CallProgressing CallEventType = "call_progressing"
+	CallRinging     CallEventType = "call_ringing"
+)
+
+// Valid indicates whether the value is a known member of the CallEventType enum.
+func (e CallEventType) Valid() bool {
+	switch e {
+	case CallCreated:
+		return true
+	case CallHangup:
+		return true
+	case CallProgressing:
+		return true
+	case CallRinging:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CustomerUpdateWebhookMethod.
 const (
 	CustomerUpdateWebhookMethodDELETE CustomerUpdateWebhookMethod = "DELETE"
@@ -913,6 +937,24 @@ func (e RecordingStatus) Valid() bool {
 	case RecordingStatusRecording:
 		return true
 	case RecordingStatusStopping:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RecordingEventType.
+const (
+	RecordingFinished RecordingEventType = "recording_finished"
+	RecordingStarted  RecordingEventType = "recording_started"
+)
+
+// Valid indicates whether the value is a known member of the RecordingEventType enum.
+func (e RecordingEventType) Valid() bool {
+	switch e {
+	case RecordingFinished:
+		return true
+	case RecordingStarted:
 		return true
 	default:
 		return false
@@ -2573,6 +2615,25 @@ type CallCreate struct {
 	Variables *map[string]string `json:"variables,omitempty"`
 }
 
+// CallEvent The body of a call's event, as VoIPbin sends it to the customer's webhook, signed as activeflow events are.
+type CallEvent struct {
+	// Data A phone call that flowbin answered or placed (VoIPbin's call). `status` moves `dialing` (outgoing, INVITE
+	// sent) → `ringing` → `progressing` (answered, its flow running) → `terminating` (hanging up) → `hangup`;
+	// an outgoing call hung up before the far end answers passes `canceling`. Every status change is an event
+	// (`call_ringing`, `call_progressing`, `call_hangup`) to the customer's webhook.
+	Data Call `json:"data"`
+
+	// Type What happened.
+	//
+	// Example: call_hangup
+	Type CallEventType `json:"type"`
+}
+
+// CallEventType What happened.
+//
+// Example: call_hangup
+type CallEventType string
+
 // CallList One page of calls.
 type CallList struct {
 	// NextPageToken A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
@@ -3486,6 +3547,23 @@ type RecordingReferenceType string
 // Example: ended
 type RecordingStatus string
 
+// RecordingEvent The body of a recording's event, as VoIPbin sends it to the customer's webhook.
+type RecordingEvent struct {
+	// Data The audio of a call, recorded between `recording_start` and `recording_stop` (or the call's end), as
+	// VoIPbin's recording. Its WAV file is at `GET /v1.0/recordingfiles/{id}`.
+	Data Recording `json:"data"`
+
+	// Type What happened.
+	//
+	// Example: recording_finished
+	Type RecordingEventType `json:"type"`
+}
+
+// RecordingEventType What happened.
+//
+// Example: recording_finished
+type RecordingEventType string
+
 // RecordingList One page of recordings.
 type RecordingList struct {
 	// NextPageToken A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
@@ -3978,6 +4056,11 @@ type ListRecordingsParams struct {
 	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
 }
 
+// CallEventJSONBody defines parameters for CallEvent.
+type CallEventJSONBody struct {
+	union json.RawMessage
+}
+
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
 
@@ -4025,6 +4108,9 @@ type UpdateNumberFlowIDsJSONRequestBody = NumberFlowIDs
 
 // ActiveflowEventJSONRequestBody defines body for ActiveflowEvent for application/json ContentType.
 type ActiveflowEventJSONRequestBody = ActiveflowEvent
+
+// CallEventJSONRequestBody defines body for CallEvent for application/json ContentType.
+type CallEventJSONRequestBody CallEventJSONBody
 
 // Getter for additional properties for ActionOptionAISummary. Returns the specified
 // element and whether it was found
@@ -7642,6 +7728,68 @@ func (a Address) MarshalJSON() ([]byte, error) {
 		}
 	}
 	return json.Marshal(object)
+}
+
+// AsCallEvent returns the union data inside the CallEventJSONBody as a CallEvent
+func (t CallEventJSONBody) AsCallEvent() (CallEvent, error) {
+	var body CallEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromCallEvent overwrites any union data inside the CallEventJSONBody as the provided CallEvent
+func (t *CallEventJSONBody) FromCallEvent(v CallEvent) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeCallEvent performs a merge with any union data inside the CallEventJSONBody, using the provided CallEvent
+func (t *CallEventJSONBody) MergeCallEvent(v CallEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsRecordingEvent returns the union data inside the CallEventJSONBody as a RecordingEvent
+func (t CallEventJSONBody) AsRecordingEvent() (RecordingEvent, error) {
+	var body RecordingEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromRecordingEvent overwrites any union data inside the CallEventJSONBody as the provided RecordingEvent
+func (t *CallEventJSONBody) FromRecordingEvent(v RecordingEvent) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeRecordingEvent performs a merge with any union data inside the CallEventJSONBody, using the provided RecordingEvent
+func (t *CallEventJSONBody) MergeRecordingEvent(v RecordingEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t CallEventJSONBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *CallEventJSONBody) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
 }
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
@@ -22508,6 +22656,11 @@ type CallbackInitiatorInterface interface {
 	ActiveflowEventWithBody(ctx context.Context, targetURL string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	ActiveflowEvent(ctx context.Context, targetURL string, body ActiveflowEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CallEventWithBody fires the callEvent callback with any body
+	CallEventWithBody(ctx context.Context, targetURL string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	CallEvent(ctx context.Context, targetURL string, body CallEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 func (p *CallbackInitiator) ActiveflowEventWithBody(ctx context.Context, targetURL string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -22534,6 +22687,30 @@ func (p *CallbackInitiator) ActiveflowEvent(ctx context.Context, targetURL strin
 	return p.Client.Do(req)
 }
 
+func (p *CallbackInitiator) CallEventWithBody(ctx context.Context, targetURL string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCallEventCallbackRequestWithBody(targetURL, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := p.applyCallbackEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return p.Client.Do(req)
+}
+
+func (p *CallbackInitiator) CallEvent(ctx context.Context, targetURL string, body CallEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCallEventCallbackRequest(targetURL, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := p.applyCallbackEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return p.Client.Do(req)
+}
+
 // NewActiveflowEventCallbackRequest builds a application/json POST request for the activeflowEvent callback
 func NewActiveflowEventCallbackRequest(targetURL string, body ActiveflowEventJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -22547,6 +22724,37 @@ func NewActiveflowEventCallbackRequest(targetURL string, body ActiveflowEventJSO
 
 // NewActiveflowEventCallbackRequestWithBody builds a POST request for the activeflowEvent callback with any body
 func NewActiveflowEventCallbackRequestWithBody(targetURL string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+	_ = err
+
+	reqURL, err := url.Parse(targetURL)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, reqURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCallEventCallbackRequest builds a application/json POST request for the callEvent callback
+func NewCallEventCallbackRequest(targetURL string, body CallEventJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCallEventCallbackRequestWithBody(targetURL, "application/json", bodyReader)
+}
+
+// NewCallEventCallbackRequestWithBody builds a POST request for the callEvent callback with any body
+func NewCallEventCallbackRequestWithBody(targetURL string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 	_ = err
 
