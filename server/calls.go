@@ -166,11 +166,12 @@ func (s *Server) HangupCall(ctx context.Context, req gen.HangupCallRequestObject
 				return nil, err
 			}
 		}
-		if !hungUp {
-			if c, err = s.store.RequestCallHangup(ctx, customerID, c.ID); err != nil {
-				return nil, err
-			}
-		} else if c, err = s.store.GetCall(ctx, customerID, c.ID); err != nil {
+		mark := s.store.RequestCallHangup
+		if hungUp {
+			// The runner writes the hangup once the far end has let go: until then the call says it is going.
+			mark = s.store.MarkCallTerminating
+		}
+		if c, err = mark(ctx, customerID, c.ID); err != nil {
 			return nil, err
 		}
 	}

@@ -189,6 +189,16 @@ func (s *Store) ListCalls(ctx context.Context, customerID uuid.UUID, p Page) ([]
 // once committed, to every instance's CallChangeListener (HangupRequested). An ended call stays as it is. It
 // answers the call as it is now.
 func (s *Store) RequestCallHangup(ctx context.Context, customerID, id uuid.UUID) (*Call, error) {
+	return s.markHangup(ctx, customerID, id, true)
+}
+
+// MarkCallTerminating is RequestCallHangup for the instance that holds the call and is hanging it up: the call
+// says so at once, and nobody else is told.
+func (s *Store) MarkCallTerminating(ctx context.Context, customerID, id uuid.UUID) (*Call, error) {
+	return s.markHangup(ctx, customerID, id, false)
+}
+
+func (s *Store) markHangup(ctx context.Context, customerID, id uuid.UUID, announce bool) (*Call, error) {
 	var out *Call
 	err := s.InTx(ctx, func(ctx context.Context) error {
 		q := liveCalls(customerID)(s.conn(ctx)).Where("id = ?", id)
@@ -213,6 +223,9 @@ func (s *Store) RequestCallHangup(ctx context.Context, customerID, id uuid.UUID)
 			if err := s.SaveCall(ctx, &c); err != nil {
 				return err
 			}
+		}
+		if !announce {
+			return nil
 		}
 		return s.announceHangup(ctx, c.ID)
 	})
