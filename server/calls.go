@@ -72,6 +72,13 @@ func (s *Server) CreateCall(ctx context.Context, req gen.CreateCallRequestObject
 	}
 	calls, err := runner.Dial(ctx, d)
 	if err != nil {
+		// All or none: calls placed before the refusal are hung up (their records stay, canceled), so that a
+		// client told the request failed has no calls ringing that it does not know of.
+		for i := range calls {
+			if herr := runner.Hangup(ctx, customerID, calls[i].ID); herr != nil && !errors.Is(herr, sip.ErrCallNotHere) {
+				s.log.Warn("hang up a call of a refused request", "call_id", calls[i].ID, "err", herr)
+			}
+		}
 		return nil, dialError(err)
 	}
 	out := gen.CallsCreated{Calls: make([]gen.Call, 0, len(calls)), Groupcalls: []map[string]any{}}

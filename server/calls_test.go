@@ -223,6 +223,8 @@ type fakeRunner struct {
 	held  map[uuid.UUID]*sip.Call
 	dial  []sip.DialRequest
 	async bool // Hangup lets go of the call without writing its hangup (as the far end has not answered the BYE yet)
+	// refuseAfter, when > 0, refuses the destinations after that many (as a runner at its limit of calls).
+	refuseAfter int
 }
 
 func (r *fakeRunner) Dial(ctx context.Context, d sip.DialRequest) ([]sip.Call, error) {
@@ -230,7 +232,10 @@ func (r *fakeRunner) Dial(ctx context.Context, d sip.DialRequest) ([]sip.Call, e
 	defer r.mu.Unlock()
 	r.dial = append(r.dial, d)
 	var out []sip.Call
-	for _, dest := range d.Destinations {
+	for i, dest := range d.Destinations {
+		if r.refuseAfter > 0 && i >= r.refuseAfter {
+			return out, errors.New("sip: the customer has 1 call in progress, its most")
+		}
 		c := &sip.Call{CustomerID: d.CustomerID, FlowID: d.FlowID, Direction: sip.DirectionOutgoing, Source: d.Source,
 			Destination: dest, Status: sip.StatusDialing}
 		if err := r.tel.CreateCall(ctx, c); err != nil {
@@ -449,10 +454,30 @@ func TestCallLifecycle(t *testing.T) {
 		if call.Status != "hangup" {
 			t.Errorf("a second hangup: %+v", call)
 		}
+		// A runner that refuses part of a request: 503, and the calls it placed are hung up, not left ringing.
+		runner.async, runner.refuseAfter = false, 1
+		e.as(e.alice, "POST", "/v1.0/calls", map[string]any{
+			"source":       map[string]any{"type": "tel", "target": "+15551230001"},
+			"destinations": []any{map[string]any{"type": "sip", "target": "sip:carol@127.0.0.1"}, map[string]any{"type": "sip", "target": "sip:dave@127.0.0.1"}},
+			"flow_id":      f.ID,
+		}).wantError(http.StatusServiceUnavailable, "CALLS_REFUSED")
 		var calls struct{ Result []apiCall }
 		e.as(e.alice, "GET", "/v1.0/calls?page_size=10", nil).wantStatus(http.StatusOK).decode(&calls)
-		if len(calls.Result) != 3 || calls.Result[0].Status != "canceling" {
-			t.Errorf("calls: %d, want 3", len(calls.Result))
+		refused := 0
+		for _, c := range calls.Result {
+			if c.Direction == "outgoing" && c.Destination.Target == "sip:carol@127.0.0.1" {
+				refused++
+				if c.Status != "hangup" || c.HangupBy != "local" {
+					t.Errorf("the call placed before the refusal: %+v", c)
+				}
+			}
+		}
+		if refused != 1 {
+			t.Errorf("calls placed before the refusal: %d, want 1", refused)
+		}
+		e.as(e.alice, "GET", "/v1.0/calls?page_size=10", nil).wantStatus(http.StatusOK).decode(&calls)
+		if len(calls.Result) != 4 {
+			t.Errorf("calls: %+v, want 4", calls.Result)
 		}
 		e.as(e.bob, "GET", "/v1.0/calls", nil).wantStatus(http.StatusOK).decode(&calls)
 		if len(calls.Result) != 0 {
