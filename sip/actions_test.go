@@ -113,4 +113,3 @@ func TestConnectBridgesTheFirstThatAnswers(t *testing.T) {
 		t.Fatalf("a connect that none answered: %q", v)
 	}
 }
-
