@@ -15,6 +15,7 @@ import (
 )
 
 func TestPlayFetchesThroughTheGuardedClient(t *testing.T) {
+	t.Parallel()
 	wav := make([]byte, 44+2*8000) // one second of a tone, 8 kHz 16-bit mono
 	copy(wav, "RIFF\x00\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x40\x1f\x00\x00\x80\x3e\x00\x00\x02\x00\x10\x00data")
 	binary.LittleEndian.PutUint32(wav[40:], 2*8000)
@@ -71,6 +72,7 @@ func TestPlayFetchesThroughTheGuardedClient(t *testing.T) {
 }
 
 func TestConnectBridgesTheFirstThatAnswers(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, storetest.SQLite, func(c *sip.Config) { c.RingTimeout = time.Second })
 	nobody := freeUDPPort(t)
 	h.flowFor("+15550011000",

@@ -6,6 +6,7 @@ import (
 )
 
 func TestRFC4733OneDigitPerEvent(t *testing.T) {
+	t.Parallel()
 	pkt := func(evt byte, end bool, dur uint16) []byte {
 		b := []byte{evt, 10, 0, 0}
 		if end {
@@ -47,6 +48,7 @@ func TestRFC4733OneDigitPerEvent(t *testing.T) {
 }
 
 func TestInfoDigit(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		ct, body string
 		want     rune
@@ -72,6 +74,7 @@ func TestInfoDigit(t *testing.T) {
 }
 
 func TestCheckOffer(t *testing.T) {
+	t.Parallel()
 	offer := func(m, attrs string) []byte {
 		return []byte("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" + m + "\r\n" + attrs)
 	}
@@ -101,6 +104,7 @@ func TestCheckOffer(t *testing.T) {
 }
 
 func TestDecodeWAV(t *testing.T) {
+	t.Parallel()
 	pcm := make([]int16, 800)
 	for i := range pcm {
 		pcm[i] = int16(i * 40)
@@ -138,6 +142,7 @@ func TestDecodeWAV(t *testing.T) {
 }
 
 func TestEspeakVoice(t *testing.T) {
+	t.Parallel()
 	cases := [][3]string{{"en-US", "", "en-us"}, {"", "", "en-us"}, {"fr-FR", "", "fr-fr"}, {"en-US", "en-gb+f3", "en-gb+f3"}, {"de; rm -rf /", "", "derm-rf"}}
 	for _, c := range cases {
 		if got := espeakVoice(c[0], c[1]); got != c[2] {

@@ -134,6 +134,7 @@ func lastLines(s string, n int) string {
 }
 
 func TestSIPpIVRBranchesOnRFC4733Digit(t *testing.T) {
+	t.Parallel()
 	needTools(t, "sipp", "espeak-ng")
 	h := espeakHarness(t)
 	h.flowFor("+15550006000", ivr()...)
@@ -148,6 +149,7 @@ func TestSIPpIVRBranchesOnRFC4733Digit(t *testing.T) {
 }
 
 func TestSIPpIVRBranchesOnSIPInfoDigit(t *testing.T) {
+	t.Parallel()
 	needTools(t, "sipp", "espeak-ng")
 	h := espeakHarness(t)
 	h.flowFor("+15550006001", ivr()...)
@@ -234,6 +236,7 @@ func wavComplete(path string) bool {
 }
 
 func TestBaresipHearsThePrompt(t *testing.T) {
+	t.Parallel()
 	needTools(t, "baresip", "espeak-ng")
 	h := espeakHarness(t)
 	const prompt = "Welcome to flowbin. Your call is important to us."
@@ -298,6 +301,7 @@ func bestCorrelation(heard, prompt []int16) float64 {
 }
 
 func TestSIPpRecordingHoldsCallersAudio(t *testing.T) {
+	t.Parallel()
 	needTools(t, "sipp")
 	h := newHarness(t, storetest.SQLite)
 	h.flowFor("+15550006002",
@@ -377,6 +381,7 @@ func alawToPCM(a byte) int16 {
 }
 
 func TestSIPpAnswersOutboundCall(t *testing.T) {
+	t.Parallel()
 	needTools(t, "sipp")
 	h := newHarness(t, storetest.SQLite)
 	port := freeSIPPort(t)

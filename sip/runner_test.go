@@ -49,6 +49,7 @@ func sendDigitRTP(med *diago.DialogMedia, key byte) {
 }
 
 func TestIVRBranchesOnRFC4733Digit(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		h := newHarness(t, b)
 		h.flowFor("+15550001000", ivr()...)
@@ -93,6 +94,7 @@ func TestIVRBranchesOnRFC4733Digit(t *testing.T) {
 }
 
 func TestIVRBranchesOnSIPInfoDigit(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, storetest.SQLite)
 	h.flowFor("+15550001001", ivr()...)
 	d, med := h.phone.call(h, "+15550001001")
@@ -122,6 +124,7 @@ func TestIVRBranchesOnSIPInfoDigit(t *testing.T) {
 }
 
 func TestForeignRTPIsIgnored(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, storetest.SQLite)
 	h.flowFor("+15550001002", ivr()...)
 	_, med := h.phone.call(h, "+15550001002")
@@ -151,6 +154,7 @@ func TestForeignRTPIsIgnored(t *testing.T) {
 }
 
 func TestCallerHangsUpMidTalk(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		h := newHarness(t, b)
 		h.flowFor("+15550001003",
@@ -185,6 +189,7 @@ func TestCallerHangsUpMidTalk(t *testing.T) {
 }
 
 func TestUnsupportedActionIsSkippedWithItsReason(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, storetest.SQLite)
 	h.flowFor("+15550001004",
 		map[string]any{"type": "answer"},
@@ -207,6 +212,7 @@ func TestUnsupportedActionIsSkippedWithItsReason(t *testing.T) {
 }
 
 func TestRecordingHoldsCallersAudio(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, storetest.SQLite)
 	h.flowFor("+15550001005",
 		map[string]any{"type": "answer"},
@@ -262,6 +268,7 @@ func TestRecordingHoldsCallersAudio(t *testing.T) {
 }
 
 func TestOutboundCallRunsItsActions(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, storetest.SQLite)
 	calls, err := h.runner.Dial(context.Background(), sip.DialRequest{
 		CustomerID:   h.customerID,
@@ -298,6 +305,7 @@ func TestOutboundCallRunsItsActions(t *testing.T) {
 }
 
 func TestOutboundCallNotAnswered(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, storetest.SQLite, func(c *sip.Config) { c.RingTimeout = time.Second })
 	// Nobody listens at this address: the INVITE times out, or is refused.
 	pc, _ := net.ListenPacket("udp", "127.0.0.1:0")
@@ -330,6 +338,7 @@ func mustActions(t *testing.T, h *harness, actions ...map[string]any) []flowActi
 }
 
 func TestInvitesThatCannotBeServed(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, storetest.SQLite, func(c *sip.Config) { c.MaxCallsPerCustomer = 1 })
 	h.flowFor("+15550004000",
 		map[string]any{"type": "answer"},
@@ -366,6 +375,7 @@ func TestInvitesThatCannotBeServed(t *testing.T) {
 }
 
 func TestShutdownHangsUpCalls(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, storetest.SQLite)
 	h.flowFor("+15550005000",
 		map[string]any{"type": "answer"},
