@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -122,7 +123,7 @@ func TestKamailioSpreadsCallsAndSurvivesAnInstance(t *testing.T) {
 	}
 	kport := freeUDPPort(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	var klog bytes.Buffer
+	var klog lockedBuffer
 	cmd := exec.CommandContext(ctx, "kamailio", "-f", "../deploy/kamailio/kamailio.cfg", "-DD", "-E",
 		"-L", "/usr/lib/x86_64-linux-gnu/kamailio/modules/", "-Y", kdir, "-w", kdir,
 		"-A", `DISPATCHER_LIST="`+list+`"`, "-A", "LISTEN=udp:127.0.0.1:"+itoa(kport), "-A", "FR_TIMER=1000")
@@ -186,4 +187,22 @@ func TestKamailioSpreadsCallsAndSurvivesAnInstance(t *testing.T) {
 func rawOptions(t *testing.T, addr string) bool {
 	t.Helper()
 	return rawRequest(t, addr, "OPTIONS", "", "", 500*time.Millisecond) == 200
+}
+
+// lockedBuffer is a buffer a process writes while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -427,6 +427,7 @@ func TestSIPpAnswersOutboundCall(t *testing.T) {
 		errs, _ := os.ReadFile(filepath.Join(dir, "errors.log"))
 		t.Fatalf("sipp: %v\n%s\n%s", err, lastLines(out.String(), 20), errs)
 	}
+	h.hungUp(calls[0].ID)
 	want := "call_created dialing,call_ringing,call_progressing,call_hangup"
 	if got := strings.Join(h.ledger.events(calls[0].ID), ","); got != want {
 		t.Fatalf("events: got %s, want %s", got, want)

@@ -298,6 +298,7 @@ func TestOutboundCallRunsItsActions(t *testing.T) {
 	if pc.got.count() < 20 {
 		t.Fatalf("the phone heard %d packets", pc.got.count())
 	}
+	h.hungUp(calls[0].ID)
 	want := "call_created dialing,call_ringing,call_progressing,call_hangup"
 	if got := strings.Join(h.ledger.events(calls[0].ID), ","); got != want {
 		t.Fatalf("events: got %s, want %s", got, want)
@@ -343,7 +344,9 @@ func TestInvitesThatCannotBeServed(t *testing.T) {
 	h.flowFor("+15550004000",
 		map[string]any{"type": "answer"},
 		map[string]any{"type": "sleep", "option": map[string]any{"duration": 20000}})
+	h.dir.mu.Lock()
 	h.dir.noFlow = map[string]bool{"+15550004001": true}
+	h.dir.mu.Unlock()
 	a := h.runner.Addr()
 	pcmu := sdpOffer("0 101", "a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n")
 	cases := []struct {
