@@ -102,7 +102,7 @@ func runSIPBench(ctx context.Context) error {
 	rows := [][]string{
 		{"concurrent calls (10 s, audio both ways, SIPp) with no failed call", "—", fmt.Sprintf("%d calls, %d failed", runner.calls, runner.failed), "≥ 400, 0 failed", pass(runner.calls >= 400 && runner.failed == 0)},
 		{"CPU per concurrent call", fmt.Sprintf("bare diago echo: %.2f%% of a core", 100*bare.cpuPerCall), fmt.Sprintf("%.2f%% of a core (%.2f×)", 100*runner.cpuPerCall, ratio), "≤ 1.5×", pass(ratio <= 1.5)},
-		{"inbound packet gap p95 at " + strconv.Itoa(runner.calls) + " calls", "the capture's 30 ms packet time", runner.gapP95.String(), "≤ 60 ms", pass(runner.gapP95 <= 60*time.Millisecond)},
+		{"inbound packet gap p95 at " + strconv.Itoa(runner.calls) + " calls", "the capture's 30 ms packet time; bare diago echo: " + bare.gapP95.String(), runner.gapP95.String(), "≤ 60 ms", pass(runner.gapP95 <= 60*time.Millisecond)},
 		{"RSS per concurrent call", "—", fmt.Sprintf("%.3f MiB", runner.rssPerCall), "≤ 0.5 MB", pass(runner.rssPerCall <= 0.5)},
 		{"IVR calls per second", "—", ivr.note, "stated", "—"},
 	}
@@ -278,6 +278,8 @@ func benchBareDiago(ctx context.Context, n int) (sipPhase, error) {
 	dg := diago.NewDiago(ua, diago.WithLogger(quiet),
 		diago.WithTransport(diago.Transport{Transport: "udp", BindHost: "127.0.0.1", BindPort: port}))
 	var active atomic.Int64
+	// The same histogram as the runner's, so that the gaps the machine itself causes show in the reference.
+	gaps := sip.NewMetrics(nil).Gap
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if err := dg.ServeBackground(sctx, func(d *diago.DialogServerSession) {
@@ -287,11 +289,40 @@ func benchBareDiago(ctx context.Context, n int) (sipPhase, error) {
 		if err != nil {
 			return
 		}
-		_ = med.Echo()
+		// diago's Echo, with the time between packets observed.
+		r, err := med.AudioReader()
+		if err != nil {
+			return
+		}
+		w, err := med.AudioWriter()
+		if err != nil {
+			return
+		}
+		buf := make([]byte, 1500)
+		var last time.Time
+		for {
+			n, err := r.Read(buf)
+			if err != nil {
+				return
+			}
+			if now := time.Now(); !last.IsZero() {
+				gaps.Observe(now.Sub(last).Seconds())
+				last = now
+			} else {
+				last = now
+			}
+			if _, err := w.Write(buf[:n]); err != nil {
+				return
+			}
+		}
 	}); err != nil {
 		return sipPhase{}, err
 	}
-	return loadPhase(ctx, "bare diago echo", "127.0.0.1:"+strconv.Itoa(port), "echo", n, func() int { return int(active.Load()) })
+	m := &sip.Metrics{Gap: gaps}
+	gap0 := histogram(m)
+	p, err := loadPhase(ctx, "bare diago echo", "127.0.0.1:"+strconv.Itoa(port), "echo", n, func() int { return int(active.Load()) })
+	p.gapP95 = p95(gap0, histogram(m))
+	return p, err
 }
 
 // loadPhase has SIPp place n calls of 10 s (100 a second), measures CPU and memory while all are up, and waits for
