@@ -413,3 +413,19 @@ func TestShutdownHangsUpCalls(t *testing.T) {
 }
 
 var _ = http.StatusOK
+
+func TestInstanceLimit(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, storetest.SQLite, func(c *sip.Config) { c.MaxCalls = 1 })
+	h.flowFor("+15550012000",
+		map[string]any{"type": "answer"},
+		map[string]any{"type": "sleep", "option": map[string]any{"duration": 20000}})
+	h.phone.call(h, "+15550012000")
+	if got := rawInvite(t, h.runner.Addr().String(), "+15550012000", sdpOffer("0", "")); got != 503 {
+		t.Fatalf("over the instance's limit: got %d, want 503", got)
+	}
+	if _, err := h.runner.Dial(context.Background(), sip.DialRequest{CustomerID: h.customerID,
+		Destinations: []sip.Address{{Type: "sip", Target: "sip:bob@127.0.0.1:" + itoa(h.phone.port)}}}); err == nil {
+		t.Fatal("an outbound call over the instance's limit was placed")
+	}
+}
