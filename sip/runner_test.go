@@ -429,3 +429,35 @@ func TestInstanceLimit(t *testing.T) {
 		t.Fatal("an outbound call over the instance's limit was placed")
 	}
 }
+
+func TestCallerCancelsWhileRinging(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, storetest.SQLite)
+	h.flowFor("+15550013000",
+		map[string]any{"type": "sleep", "option": map[string]any{"duration": 20000}},
+		map[string]any{"type": "answer"})
+	ctx, cancel := context.WithCancel(context.Background())
+	a := h.runner.Addr()
+	errc := make(chan error, 1)
+	go func() {
+		_, _, err := h.phone.dg.Invite(ctx, sipgosip.Uri{Scheme: "sip", User: "+15550013000", Host: a.Addr().String(), Port: int(a.Port())}, diago.InviteOptions{})
+		errc <- err
+	}()
+	callID := h.ledger.waitCall(t, 1)
+	waitFor(t, 10*time.Second, "the flow to start while the call rings", func() bool {
+		c, _ := h.ledger.call(callID)
+		return c.ActiveflowID != uuid.Nil
+	})
+	cancel() // the caller gives up: CANCEL
+	if err := <-errc; err == nil {
+		t.Fatal("a cancelled call was answered")
+	}
+	c := h.hungUp(callID)
+	if c.HangupBy != sip.HangupByRemote || c.HangupReason != sip.HangupReasonCancel || !c.TmProgressing.IsZero() {
+		t.Fatalf("a call cancelled while ringing: %+v", c)
+	}
+	af := h.ended(callID)
+	if af.types() != "sleep" || af.EndReason != "stopped" {
+		t.Fatalf("trace: %s %s", af.types(), af.EndReason)
+	}
+}
