@@ -44,6 +44,9 @@ func rawInvite(t *testing.T, addr, user, sdp string) int {
 	return rawRequest(t, addr, "INVITE", user, sdp, 3*time.Second)
 }
 
+// noContact, as rawInvite's user suffix, leaves the Contact header out.
+const noContact = "#no-contact"
+
 // rawRequest sends a request by hand over UDP and answers the final status (0 when none came in time).
 func rawRequest(t *testing.T, addr, method, user, sdp string, wait time.Duration) int {
 	t.Helper()
@@ -55,6 +58,8 @@ func rawRequest(t *testing.T, addr, method, user, sdp string, wait time.Duration
 	local := conn.LocalAddr().String()
 	branch := "z9hG4bK" + strings.ReplaceAll(uuid.NewString(), "-", "")
 	callID := uuid.NewString()
+	dropContact := strings.HasSuffix(user, noContact)
+	user = strings.TrimSuffix(user, noContact)
 	target := "sip:" + addr
 	if user != "" {
 		target = "sip:" + user + "@" + addr
@@ -67,6 +72,9 @@ func rawRequest(t *testing.T, addr, method, user, sdp string, wait time.Duration
 		"Call-ID: %s\r\n"+
 		"CSeq: 1 %s\r\n"+
 		"Contact: <sip:tester@%s>\r\n", method, target, local, branch, local, uuid.NewString()[:8], target, callID, method, local)
+	if dropContact {
+		msg = strings.Replace(msg, "Contact: <sip:tester@"+local+">\r\n", "", 1)
+	}
 	if sdp != "" {
 		msg += "Content-Type: application/sdp\r\n"
 	}

@@ -358,6 +358,7 @@ func TestInvitesThatCannotBeServed(t *testing.T) {
 		{"no common codec", "+15550004000", sdpOffer("18", "a=rtpmap:18 G729/8000\r\n"), 488},
 		{"malformed SDP", "+15550004000", "v=0\r\nthis is not sdp\r\n", 400},
 		{"no SDP", "+15550004000", "", 488},
+		{"no Contact", "+15550004000" + noContact, pcmu, 400},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
