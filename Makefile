@@ -95,12 +95,13 @@ lint: check ## check, staticcheck (pinned in go.mod), validate openapi.yaml (kin
 	else echo "note: docker-compose is not installed; docker-compose.yml not checked"; fi
 
 .PHONY: bench
-bench: ## compare flowbin with pgbench on a fresh local PostgreSQL database; report and chart in bench/results/ (BENCH_DURATION, BENCH_SOAK)
+bench: ## compare flowbin with pgbench on a fresh local PostgreSQL database, then the calls bench (SIPp); reports and chart in bench/results/ (BENCH_DURATION, BENCH_SOAK, BENCH_SIP_CALLS)
 	@{ pgbench --version && pg_isready --version; } >/dev/null 2>&1 || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$sudo apt-get install -y postgresql-contrib || { $$sudo apt-get update && $$sudo apt-get install -y postgresql-contrib; }; }
 	@pg_isready -q -h 127.0.0.1 || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$sudo pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start; }
 	$(GO) run ./bench
+	$(GO) run ./bench sip
 
 GOVULNCHECK ?= golang.org/x/vuln/cmd/govulncheck@v1.1.4
 

@@ -155,6 +155,7 @@ func (c *call) readMedia(ms *media.MediaSession) {
 		pcm = make([]int16, 0, 320)
 	)
 	peer := ms.Raddr
+	var last time.Time
 	for {
 		n, err := reader.Read(buf)
 		if err != nil {
@@ -174,6 +175,11 @@ func (c *call) readMedia(ms *media.MediaSession) {
 				c.digit(d, "rfc4733")
 			}
 		case h.PayloadType == 0 || h.PayloadType == 8:
+			now := time.Now()
+			if !last.IsZero() {
+				c.r.cfg.Metrics.Gap.Observe(now.Sub(last).Seconds())
+			}
+			last = now
 			payload := buf[:n]
 			if c.echo.Load() {
 				c.wmu.Lock()

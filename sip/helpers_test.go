@@ -41,6 +41,15 @@ func sdpOffer(formats, attrs string) string {
 // rawInvite sends an INVITE by hand over UDP and answers the final status (0 when none came within 3 s).
 func rawInvite(t *testing.T, addr, user, sdp string) int {
 	t.Helper()
+	return rawRequest(t, addr, "INVITE", user, sdp, 3*time.Second)
+}
+
+// noContact, as rawInvite's user suffix, leaves the Contact header out.
+const noContact = "#no-contact"
+
+// rawRequest sends a request by hand over UDP and answers the final status (0 when none came in time).
+func rawRequest(t *testing.T, addr, method, user, sdp string, wait time.Duration) int {
+	t.Helper()
 	conn, err := net.Dial("udp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -49,14 +58,23 @@ func rawInvite(t *testing.T, addr, user, sdp string) int {
 	local := conn.LocalAddr().String()
 	branch := "z9hG4bK" + strings.ReplaceAll(uuid.NewString(), "-", "")
 	callID := uuid.NewString()
-	msg := fmt.Sprintf("INVITE sip:%s@%s SIP/2.0\r\n"+
+	dropContact := strings.HasSuffix(user, noContact)
+	user = strings.TrimSuffix(user, noContact)
+	target := "sip:" + addr
+	if user != "" {
+		target = "sip:" + user + "@" + addr
+	}
+	msg := fmt.Sprintf("%s %s SIP/2.0\r\n"+
 		"Via: SIP/2.0/UDP %s;branch=%s\r\n"+
 		"Max-Forwards: 70\r\n"+
 		"From: <sip:tester@%s>;tag=%s\r\n"+
-		"To: <sip:%s@%s>\r\n"+
+		"To: <%s>\r\n"+
 		"Call-ID: %s\r\n"+
-		"CSeq: 1 INVITE\r\n"+
-		"Contact: <sip:tester@%s>\r\n", user, addr, local, branch, local, uuid.NewString()[:8], user, addr, callID, local)
+		"CSeq: 1 %s\r\n"+
+		"Contact: <sip:tester@%s>\r\n", method, target, local, branch, local, uuid.NewString()[:8], target, callID, method, local)
+	if dropContact {
+		msg = strings.Replace(msg, "Contact: <sip:tester@"+local+">\r\n", "", 1)
+	}
 	if sdp != "" {
 		msg += "Content-Type: application/sdp\r\n"
 	}
@@ -65,7 +83,7 @@ func rawInvite(t *testing.T, addr, user, sdp string) int {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 4096)
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(wait)
 	for {
 		_ = conn.SetReadDeadline(deadline)
 		n, err := conn.Read(buf)
@@ -79,7 +97,7 @@ func rawInvite(t *testing.T, addr, user, sdp string) int {
 		}
 		code, _ := strconv.Atoi(f[1])
 		if code >= 200 {
-			if code < 300 {
+			if code < 300 || method != "INVITE" {
 				// Not wanted by these tests: end the call again.
 				return code
 			}

@@ -65,7 +65,7 @@ func (r *Runner) serve(d *diago.DialogServerSession) {
 		r.refuse(d, sip.StatusInternalServerError, "Server Error")
 		return
 	}
-	_ = d.Progress()
+	_ = d.Trying()
 	_ = d.Ringing()
 	c.run(StartRequest{CustomerID: route.CustomerID, FlowID: route.FlowID, ReferenceType: "call", ReferenceID: c.rec.ID})
 	c.finish()

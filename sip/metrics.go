@@ -13,6 +13,9 @@ type Metrics struct {
 	Rejected *prometheus.CounterVec // code: the SIP status of the refusal
 	Dropped  prometheus.Counter     // RTP packets from an address that is not the call's peer
 	Actions  *prometheus.CounterVec // type (the runner's action types, or "other"), outcome
+	// Gap is the time between two audio packets of a call as the runner reads them: a runner that falls behind
+	// reads them late and in bursts, which this shows before callers hear it.
+	Gap prometheus.Histogram
 }
 
 // rejectCodes are the statuses a refused INVITE may get; any other is counted as "other".
@@ -31,9 +34,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "RTP packets ignored because they came from an address that is not the call's peer."}),
 		Actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flowbin_sip_actions_total",
 			Help: "Actions performed on calls, by type and outcome (done, skipped, failed, hangup)."}, []string{"type", "outcome"}),
+		Gap: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flowbin_sip_rtp_gap_seconds",
+			Help:    "Time between two audio packets of a call, as read by the runner.",
+			Buckets: []float64{.005, .01, .02, .025, .03, .035, .04, .05, .06, .08, .1, .15, .2, .3, .5, 1}}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Active, m.Calls, m.Rejected, m.Dropped, m.Actions)
+		reg.MustRegister(m.Active, m.Calls, m.Rejected, m.Dropped, m.Actions, m.Gap)
 	}
 	return m
 }

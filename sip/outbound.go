@@ -128,6 +128,9 @@ func (r *Runner) Dial(ctx context.Context, d DialRequest) ([]Call, error) {
 	if r.draining.Load() {
 		return nil, errors.New("sip: shutting down")
 	}
+	if r.Active()+len(d.Destinations) > r.cfg.MaxCalls {
+		return nil, fmt.Errorf("sip: this instance is at its limit of %d calls in progress", r.cfg.MaxCalls)
+	}
 	if len(d.Destinations) == 0 {
 		return nil, fmt.Errorf("%w: no destinations", ErrBadDestination)
 	}

@@ -134,6 +134,7 @@ func lastLines(s string, n int) string {
 }
 
 func TestSIPpIVRBranchesOnRFC4733Digit(t *testing.T) {
+	t.Parallel()
 	needTools(t, "sipp", "espeak-ng")
 	h := espeakHarness(t)
 	h.flowFor("+15550006000", ivr()...)
@@ -148,6 +149,7 @@ func TestSIPpIVRBranchesOnRFC4733Digit(t *testing.T) {
 }
 
 func TestSIPpIVRBranchesOnSIPInfoDigit(t *testing.T) {
+	t.Parallel()
 	needTools(t, "sipp", "espeak-ng")
 	h := espeakHarness(t)
 	h.flowFor("+15550006001", ivr()...)
@@ -234,6 +236,7 @@ func wavComplete(path string) bool {
 }
 
 func TestBaresipHearsThePrompt(t *testing.T) {
+	t.Parallel()
 	needTools(t, "baresip", "espeak-ng")
 	h := espeakHarness(t)
 	const prompt = "Welcome to flowbin. Your call is important to us."
@@ -298,6 +301,7 @@ func bestCorrelation(heard, prompt []int16) float64 {
 }
 
 func TestSIPpRecordingHoldsCallersAudio(t *testing.T) {
+	t.Parallel()
 	needTools(t, "sipp")
 	h := newHarness(t, storetest.SQLite)
 	h.flowFor("+15550006002",
@@ -377,6 +381,7 @@ func alawToPCM(a byte) int16 {
 }
 
 func TestSIPpAnswersOutboundCall(t *testing.T) {
+	t.Parallel()
 	needTools(t, "sipp")
 	h := newHarness(t, storetest.SQLite)
 	port := freeSIPPort(t)
@@ -422,6 +427,7 @@ func TestSIPpAnswersOutboundCall(t *testing.T) {
 		errs, _ := os.ReadFile(filepath.Join(dir, "errors.log"))
 		t.Fatalf("sipp: %v\n%s\n%s", err, lastLines(out.String(), 20), errs)
 	}
+	h.hungUp(calls[0].ID)
 	want := "call_created dialing,call_ringing,call_progressing,call_hangup"
 	if got := strings.Join(h.ledger.events(calls[0].ID), ","); got != want {
 		t.Fatalf("events: got %s, want %s", got, want)

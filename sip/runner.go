@@ -86,6 +86,8 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+var stackLoggers sync.Once
+
 // Runner answers and places calls and runs their flows.
 type Runner struct {
 	cfg   Config
@@ -153,9 +155,12 @@ func New(cfg Config) (*Runner, error) {
 	r.base, r.cancel = context.WithCancel(context.Background())
 	// diago logs every call's life at Info; the runner logs what matters itself.
 	dlog := slog.New(levelHandler{min: slog.LevelWarn, h: cfg.Log.Handler()})
-	// The stack's packages log through process-wide loggers too (RTCP reports, unparsable datagrams).
-	media.SetDefaultLogger(dlog)
-	sip.SetDefaultLogger(dlog)
+	// The stack's packages log through process-wide loggers too (RTCP reports, unparsable datagrams): the first
+	// runner of the process sets them.
+	stackLoggers.Do(func() {
+		media.SetDefaultLogger(dlog)
+		sip.SetDefaultLogger(dlog)
+	})
 	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(dlog))
 	if err != nil {
 		return nil, fmt.Errorf("sip: server: %w", err)

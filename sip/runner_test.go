@@ -49,6 +49,7 @@ func sendDigitRTP(med *diago.DialogMedia, key byte) {
 }
 
 func TestIVRBranchesOnRFC4733Digit(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		h := newHarness(t, b)
 		h.flowFor("+15550001000", ivr()...)
@@ -93,6 +94,7 @@ func TestIVRBranchesOnRFC4733Digit(t *testing.T) {
 }
 
 func TestIVRBranchesOnSIPInfoDigit(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, storetest.SQLite)
 	h.flowFor("+15550001001", ivr()...)
 	d, med := h.phone.call(h, "+15550001001")
@@ -122,6 +124,7 @@ func TestIVRBranchesOnSIPInfoDigit(t *testing.T) {
 }
 
 func TestForeignRTPIsIgnored(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, storetest.SQLite)
 	h.flowFor("+15550001002", ivr()...)
 	_, med := h.phone.call(h, "+15550001002")
@@ -151,6 +154,7 @@ func TestForeignRTPIsIgnored(t *testing.T) {
 }
 
 func TestCallerHangsUpMidTalk(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		h := newHarness(t, b)
 		h.flowFor("+15550001003",
@@ -185,6 +189,7 @@ func TestCallerHangsUpMidTalk(t *testing.T) {
 }
 
 func TestUnsupportedActionIsSkippedWithItsReason(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, storetest.SQLite)
 	h.flowFor("+15550001004",
 		map[string]any{"type": "answer"},
@@ -207,6 +212,7 @@ func TestUnsupportedActionIsSkippedWithItsReason(t *testing.T) {
 }
 
 func TestRecordingHoldsCallersAudio(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, storetest.SQLite)
 	h.flowFor("+15550001005",
 		map[string]any{"type": "answer"},
@@ -262,6 +268,7 @@ func TestRecordingHoldsCallersAudio(t *testing.T) {
 }
 
 func TestOutboundCallRunsItsActions(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, storetest.SQLite)
 	calls, err := h.runner.Dial(context.Background(), sip.DialRequest{
 		CustomerID:   h.customerID,
@@ -291,6 +298,7 @@ func TestOutboundCallRunsItsActions(t *testing.T) {
 	if pc.got.count() < 20 {
 		t.Fatalf("the phone heard %d packets", pc.got.count())
 	}
+	h.hungUp(calls[0].ID)
 	want := "call_created dialing,call_ringing,call_progressing,call_hangup"
 	if got := strings.Join(h.ledger.events(calls[0].ID), ","); got != want {
 		t.Fatalf("events: got %s, want %s", got, want)
@@ -298,6 +306,7 @@ func TestOutboundCallRunsItsActions(t *testing.T) {
 }
 
 func TestOutboundCallNotAnswered(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, storetest.SQLite, func(c *sip.Config) { c.RingTimeout = time.Second })
 	// Nobody listens at this address: the INVITE times out, or is refused.
 	pc, _ := net.ListenPacket("udp", "127.0.0.1:0")
@@ -330,11 +339,14 @@ func mustActions(t *testing.T, h *harness, actions ...map[string]any) []flowActi
 }
 
 func TestInvitesThatCannotBeServed(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, storetest.SQLite, func(c *sip.Config) { c.MaxCallsPerCustomer = 1 })
 	h.flowFor("+15550004000",
 		map[string]any{"type": "answer"},
 		map[string]any{"type": "sleep", "option": map[string]any{"duration": 20000}})
+	h.dir.mu.Lock()
 	h.dir.noFlow = map[string]bool{"+15550004001": true}
+	h.dir.mu.Unlock()
 	a := h.runner.Addr()
 	pcmu := sdpOffer("0 101", "a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n")
 	cases := []struct {
@@ -346,6 +358,7 @@ func TestInvitesThatCannotBeServed(t *testing.T) {
 		{"no common codec", "+15550004000", sdpOffer("18", "a=rtpmap:18 G729/8000\r\n"), 488},
 		{"malformed SDP", "+15550004000", "v=0\r\nthis is not sdp\r\n", 400},
 		{"no SDP", "+15550004000", "", 488},
+		{"no Contact", "+15550004000" + noContact, pcmu, 400},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -366,6 +379,7 @@ func TestInvitesThatCannotBeServed(t *testing.T) {
 }
 
 func TestShutdownHangsUpCalls(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, storetest.SQLite)
 	h.flowFor("+15550005000",
 		map[string]any{"type": "answer"},
@@ -400,3 +414,51 @@ func TestShutdownHangsUpCalls(t *testing.T) {
 }
 
 var _ = http.StatusOK
+
+func TestInstanceLimit(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, storetest.SQLite, func(c *sip.Config) { c.MaxCalls = 1 })
+	h.flowFor("+15550012000",
+		map[string]any{"type": "answer"},
+		map[string]any{"type": "sleep", "option": map[string]any{"duration": 20000}})
+	h.phone.call(h, "+15550012000")
+	if got := rawInvite(t, h.runner.Addr().String(), "+15550012000", sdpOffer("0", "")); got != 503 {
+		t.Fatalf("over the instance's limit: got %d, want 503", got)
+	}
+	if _, err := h.runner.Dial(context.Background(), sip.DialRequest{CustomerID: h.customerID,
+		Destinations: []sip.Address{{Type: "sip", Target: "sip:bob@127.0.0.1:" + itoa(h.phone.port)}}}); err == nil {
+		t.Fatal("an outbound call over the instance's limit was placed")
+	}
+}
+
+func TestCallerCancelsWhileRinging(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, storetest.SQLite)
+	h.flowFor("+15550013000",
+		map[string]any{"type": "sleep", "option": map[string]any{"duration": 20000}},
+		map[string]any{"type": "answer"})
+	ctx, cancel := context.WithCancel(context.Background())
+	a := h.runner.Addr()
+	errc := make(chan error, 1)
+	go func() {
+		_, _, err := h.phone.dg.Invite(ctx, sipgosip.Uri{Scheme: "sip", User: "+15550013000", Host: a.Addr().String(), Port: int(a.Port())}, diago.InviteOptions{})
+		errc <- err
+	}()
+	callID := h.ledger.waitCall(t, 1)
+	waitFor(t, 10*time.Second, "the flow to start while the call rings", func() bool {
+		c, _ := h.ledger.call(callID)
+		return c.ActiveflowID != uuid.Nil
+	})
+	cancel() // the caller gives up: CANCEL
+	if err := <-errc; err == nil {
+		t.Fatal("a cancelled call was answered")
+	}
+	c := h.hungUp(callID)
+	if c.HangupBy != sip.HangupByRemote || c.HangupReason != sip.HangupReasonCancel || !c.TmProgressing.IsZero() {
+		t.Fatalf("a call cancelled while ringing: %+v", c)
+	}
+	af := h.ended(callID)
+	if af.types() != "sleep" || af.EndReason != "stopped" {
+		t.Fatalf("trace: %s %s", af.types(), af.EndReason)
+	}
+}
