@@ -153,19 +153,19 @@ func (e ActionOptionConditionVariableCondition) Valid() bool {
 
 // Defines values for ActionOptionConditionVariableValueType.
 const (
-	Length ActionOptionConditionVariableValueType = "length"
-	Number ActionOptionConditionVariableValueType = "number"
-	String ActionOptionConditionVariableValueType = "string"
+	ActionOptionConditionVariableValueTypeLength ActionOptionConditionVariableValueType = "length"
+	ActionOptionConditionVariableValueTypeNumber ActionOptionConditionVariableValueType = "number"
+	ActionOptionConditionVariableValueTypeString ActionOptionConditionVariableValueType = "string"
 )
 
 // Valid indicates whether the value is a known member of the ActionOptionConditionVariableValueType enum.
 func (e ActionOptionConditionVariableValueType) Valid() bool {
 	switch e {
-	case Length:
+	case ActionOptionConditionVariableValueTypeLength:
 		return true
-	case Number:
+	case ActionOptionConditionVariableValueTypeNumber:
 		return true
-	case String:
+	case ActionOptionConditionVariableValueTypeString:
 		return true
 	default:
 		return false
@@ -198,19 +198,19 @@ func (e ActionOptionFetchEventMethod) Valid() bool {
 
 // Defines values for ActionOptionRecordingStartFormat.
 const (
-	Mp3 ActionOptionRecordingStartFormat = "mp3"
-	Ogg ActionOptionRecordingStartFormat = "ogg"
-	Wav ActionOptionRecordingStartFormat = "wav"
+	ActionOptionRecordingStartFormatMp3 ActionOptionRecordingStartFormat = "mp3"
+	ActionOptionRecordingStartFormatOgg ActionOptionRecordingStartFormat = "ogg"
+	ActionOptionRecordingStartFormatWav ActionOptionRecordingStartFormat = "wav"
 )
 
 // Valid indicates whether the value is a known member of the ActionOptionRecordingStartFormat enum.
 func (e ActionOptionRecordingStartFormat) Valid() bool {
 	switch e {
-	case Mp3:
+	case ActionOptionRecordingStartFormatMp3:
 		return true
-	case Ogg:
+	case ActionOptionRecordingStartFormatOgg:
 		return true
-	case Wav:
+	case ActionOptionRecordingStartFormatWav:
 		return true
 	default:
 		return false
@@ -420,16 +420,16 @@ func (e ActiveflowReferenceType) Valid() bool {
 
 // Defines values for ActiveflowStatus.
 const (
-	Ended   ActiveflowStatus = "ended"
-	Running ActiveflowStatus = "running"
+	ActiveflowStatusEnded   ActiveflowStatus = "ended"
+	ActiveflowStatusRunning ActiveflowStatus = "running"
 )
 
 // Valid indicates whether the value is a known member of the ActiveflowStatus enum.
 func (e ActiveflowStatus) Valid() bool {
 	switch e {
-	case Ended:
+	case ActiveflowStatusEnded:
 		return true
-	case Running:
+	case ActiveflowStatusRunning:
 		return true
 	default:
 		return false
@@ -486,25 +486,25 @@ func (e ActiveflowEventType) Valid() bool {
 
 // Defines values for ActiveflowMessageState.
 const (
-	Delivered ActiveflowMessageState = "delivered"
-	Dropped   ActiveflowMessageState = "dropped"
-	Failed    ActiveflowMessageState = "failed"
-	Gone      ActiveflowMessageState = "gone"
-	Pending   ActiveflowMessageState = "pending"
+	ActiveflowMessageStateDelivered ActiveflowMessageState = "delivered"
+	ActiveflowMessageStateDropped   ActiveflowMessageState = "dropped"
+	ActiveflowMessageStateFailed    ActiveflowMessageState = "failed"
+	ActiveflowMessageStateGone      ActiveflowMessageState = "gone"
+	ActiveflowMessageStatePending   ActiveflowMessageState = "pending"
 )
 
 // Valid indicates whether the value is a known member of the ActiveflowMessageState enum.
 func (e ActiveflowMessageState) Valid() bool {
 	switch e {
-	case Delivered:
+	case ActiveflowMessageStateDelivered:
 		return true
-	case Dropped:
+	case ActiveflowMessageStateDropped:
 		return true
-	case Failed:
+	case ActiveflowMessageStateFailed:
 		return true
-	case Gone:
+	case ActiveflowMessageStateGone:
 		return true
-	case Pending:
+	case ActiveflowMessageStatePending:
 		return true
 	default:
 		return false
@@ -523,6 +523,153 @@ func (e AuthorType) Valid() bool {
 	case AuthorTypeAccesskey:
 		return true
 	case AuthorTypeUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CallDirection.
+const (
+	Incoming CallDirection = "incoming"
+	Outgoing CallDirection = "outgoing"
+)
+
+// Valid indicates whether the value is a known member of the CallDirection enum.
+func (e CallDirection) Valid() bool {
+	switch e {
+	case Incoming:
+		return true
+	case Outgoing:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CallHangupBy.
+const (
+	CallHangupByEmpty  CallHangupBy = ""
+	CallHangupByLocal  CallHangupBy = "local"
+	CallHangupByRemote CallHangupBy = "remote"
+)
+
+// Valid indicates whether the value is a known member of the CallHangupBy enum.
+func (e CallHangupBy) Valid() bool {
+	switch e {
+	case CallHangupByEmpty:
+		return true
+	case CallHangupByLocal:
+		return true
+	case CallHangupByRemote:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CallHangupReason.
+const (
+	CallHangupReasonAmd      CallHangupReason = "amd"
+	CallHangupReasonBusy     CallHangupReason = "busy"
+	CallHangupReasonCancel   CallHangupReason = "cancel"
+	CallHangupReasonDialout  CallHangupReason = "dialout"
+	CallHangupReasonEmpty    CallHangupReason = ""
+	CallHangupReasonFailed   CallHangupReason = "failed"
+	CallHangupReasonNoanswer CallHangupReason = "noanswer"
+	CallHangupReasonNormal   CallHangupReason = "normal"
+	CallHangupReasonTimeout  CallHangupReason = "timeout"
+)
+
+// Valid indicates whether the value is a known member of the CallHangupReason enum.
+func (e CallHangupReason) Valid() bool {
+	switch e {
+	case CallHangupReasonAmd:
+		return true
+	case CallHangupReasonBusy:
+		return true
+	case CallHangupReasonCancel:
+		return true
+	case CallHangupReasonDialout:
+		return true
+	case CallHangupReasonEmpty:
+		return true
+	case CallHangupReasonFailed:
+		return true
+	case CallHangupReasonNoanswer:
+		return true
+	case CallHangupReasonNormal:
+		return true
+	case CallHangupReasonTimeout:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CallStatus.
+const (
+	CallStatusCanceling   CallStatus = "canceling"
+	CallStatusDialing     CallStatus = "dialing"
+	CallStatusHangup      CallStatus = "hangup"
+	CallStatusProgressing CallStatus = "progressing"
+	CallStatusRinging     CallStatus = "ringing"
+	CallStatusTerminating CallStatus = "terminating"
+)
+
+// Valid indicates whether the value is a known member of the CallStatus enum.
+func (e CallStatus) Valid() bool {
+	switch e {
+	case CallStatusCanceling:
+		return true
+	case CallStatusDialing:
+		return true
+	case CallStatusHangup:
+		return true
+	case CallStatusProgressing:
+		return true
+	case CallStatusRinging:
+		return true
+	case CallStatusTerminating:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CallType.
+const (
+	CallTypeFlow CallType = "flow"
+)
+
+// Valid indicates whether the value is a known member of the CallType enum.
+func (e CallType) Valid() bool {
+	switch e {
+	case CallTypeFlow:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CallEventType.
+const (
+	CallCreated     CallEventType = "call_created"
+	CallHangup      CallEventType = "call_hangup"
+	CallProgressing CallEventType = "call_progressing"
+	CallRinging     CallEventType = "call_ringing"
+)
+
+// Valid indicates whether the value is a known member of the CallEventType enum.
+func (e CallEventType) Valid() bool {
+	switch e {
+	case CallCreated:
+		return true
+	case CallHangup:
+		return true
+	case CallProgressing:
+		return true
+	case CallRinging:
 		return true
 	default:
 		return false
@@ -736,6 +883,39 @@ func (e MeStatus) Valid() bool {
 	}
 }
 
+// Defines values for NumberStatus.
+const (
+	Active  NumberStatus = "active"
+	Deleted NumberStatus = "deleted"
+)
+
+// Valid indicates whether the value is a known member of the NumberStatus enum.
+func (e NumberStatus) Valid() bool {
+	switch e {
+	case Active:
+		return true
+	case Deleted:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NumberType.
+const (
+	NumberTypeNormal NumberType = "normal"
+)
+
+// Valid indicates whether the value is a known member of the NumberType enum.
+func (e NumberType) Valid() bool {
+	switch e {
+	case NumberTypeNormal:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PongMessage.
 const (
 	PongMessagePong PongMessage = "pong"
@@ -745,6 +925,78 @@ const (
 func (e PongMessage) Valid() bool {
 	switch e {
 	case PongMessagePong:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RecordingFormat.
+const (
+	RecordingFormatWav RecordingFormat = "wav"
+)
+
+// Valid indicates whether the value is a known member of the RecordingFormat enum.
+func (e RecordingFormat) Valid() bool {
+	switch e {
+	case RecordingFormatWav:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RecordingReferenceType.
+const (
+	RecordingReferenceTypeCall RecordingReferenceType = "call"
+)
+
+// Valid indicates whether the value is a known member of the RecordingReferenceType enum.
+func (e RecordingReferenceType) Valid() bool {
+	switch e {
+	case RecordingReferenceTypeCall:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RecordingStatus.
+const (
+	RecordingStatusEnded      RecordingStatus = "ended"
+	RecordingStatusInitiating RecordingStatus = "initiating"
+	RecordingStatusRecording  RecordingStatus = "recording"
+	RecordingStatusStopping   RecordingStatus = "stopping"
+)
+
+// Valid indicates whether the value is a known member of the RecordingStatus enum.
+func (e RecordingStatus) Valid() bool {
+	switch e {
+	case RecordingStatusEnded:
+		return true
+	case RecordingStatusInitiating:
+		return true
+	case RecordingStatusRecording:
+		return true
+	case RecordingStatusStopping:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RecordingEventType.
+const (
+	RecordingFinished RecordingEventType = "recording_finished"
+	RecordingStarted  RecordingEventType = "recording_started"
+)
+
+// Valid indicates whether the value is a known member of the RecordingEventType enum.
+func (e RecordingEventType) Valid() bool {
+	switch e {
+	case RecordingFinished:
+		return true
+	case RecordingStarted:
 		return true
 	default:
 		return false
@@ -814,6 +1066,27 @@ func (e CreateActiveflowParamsFieldValidation) Valid() bool {
 	}
 }
 
+// Defines values for CreateCallParamsFieldValidation.
+const (
+	CreateCallParamsFieldValidationIgnore CreateCallParamsFieldValidation = "Ignore"
+	CreateCallParamsFieldValidationStrict CreateCallParamsFieldValidation = "Strict"
+	CreateCallParamsFieldValidationWarn   CreateCallParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the CreateCallParamsFieldValidation enum.
+func (e CreateCallParamsFieldValidation) Valid() bool {
+	switch e {
+	case CreateCallParamsFieldValidationIgnore:
+		return true
+	case CreateCallParamsFieldValidationStrict:
+		return true
+	case CreateCallParamsFieldValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CreateFlowParamsFieldValidation.
 const (
 	CreateFlowParamsFieldValidationIgnore CreateFlowParamsFieldValidation = "Ignore"
@@ -871,6 +1144,69 @@ func (e GetFlowGraphParamsFormat) Valid() bool {
 	case Json:
 		return true
 	case Mermaid:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateNumberParamsFieldValidation.
+const (
+	CreateNumberParamsFieldValidationIgnore CreateNumberParamsFieldValidation = "Ignore"
+	CreateNumberParamsFieldValidationStrict CreateNumberParamsFieldValidation = "Strict"
+	CreateNumberParamsFieldValidationWarn   CreateNumberParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the CreateNumberParamsFieldValidation enum.
+func (e CreateNumberParamsFieldValidation) Valid() bool {
+	switch e {
+	case CreateNumberParamsFieldValidationIgnore:
+		return true
+	case CreateNumberParamsFieldValidationStrict:
+		return true
+	case CreateNumberParamsFieldValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateNumberParamsFieldValidation.
+const (
+	UpdateNumberParamsFieldValidationIgnore UpdateNumberParamsFieldValidation = "Ignore"
+	UpdateNumberParamsFieldValidationStrict UpdateNumberParamsFieldValidation = "Strict"
+	UpdateNumberParamsFieldValidationWarn   UpdateNumberParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the UpdateNumberParamsFieldValidation enum.
+func (e UpdateNumberParamsFieldValidation) Valid() bool {
+	switch e {
+	case UpdateNumberParamsFieldValidationIgnore:
+		return true
+	case UpdateNumberParamsFieldValidationStrict:
+		return true
+	case UpdateNumberParamsFieldValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateNumberFlowIDsParamsFieldValidation.
+const (
+	UpdateNumberFlowIDsParamsFieldValidationIgnore UpdateNumberFlowIDsParamsFieldValidation = "Ignore"
+	UpdateNumberFlowIDsParamsFieldValidationStrict UpdateNumberFlowIDsParamsFieldValidation = "Strict"
+	UpdateNumberFlowIDsParamsFieldValidationWarn   UpdateNumberFlowIDsParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the UpdateNumberFlowIDsParamsFieldValidation enum.
+func (e UpdateNumberFlowIDsParamsFieldValidation) Valid() bool {
+	switch e {
+	case UpdateNumberFlowIDsParamsFieldValidationIgnore:
+		return true
+	case UpdateNumberFlowIDsParamsFieldValidationStrict:
+		return true
+	case UpdateNumberFlowIDsParamsFieldValidationWarn:
 		return true
 	default:
 		return false
@@ -2155,6 +2491,244 @@ type Author struct {
 // Example: user
 type AuthorType string
 
+// Call A phone call that flowbin answered or placed (VoIPbin's call). `status` moves `dialing` (outgoing, INVITE
+// sent) → `ringing` → `progressing` (answered, its flow running) → `terminating` (hanging up) → `hangup`;
+// an outgoing call hung up before the far end answers passes `canceling`. Every status change is an event
+// (`call_ringing`, `call_progressing`, `call_hangup`) to the customer's webhook.
+type Call struct {
+	// ActiveflowId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ActiveflowId ZeroableID `json:"activeflow_id"`
+
+	// ChainedCallIds The calls this one placed (`connect`). Never null.
+	ChainedCallIds []openapi_types.UUID `json:"chained_call_ids"`
+
+	// CustomerId The customer that owns the call.
+	//
+	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
+	CustomerId openapi_types.UUID `json:"customer_id"`
+
+	// Destination A party of a call, as VoIPbin's address. Every member is always present (`""` when unknown).
+	Destination CallAddress `json:"destination"`
+
+	// Direction `incoming` (flowbin answered it) or `outgoing` (flowbin placed it).
+	//
+	// Example: incoming
+	Direction CallDirection `json:"direction"`
+
+	// FlowId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	FlowId ZeroableID `json:"flow_id"`
+
+	// GroupcallId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	GroupcallId ZeroableID `json:"groupcall_id"`
+
+	// HangupBy Who hung up, once the call ended; `""` before.
+	//
+	// Example: remote
+	HangupBy CallHangupBy `json:"hangup_by"`
+
+	// HangupReason Why the call ended, as VoIPbin says it; `""` before.
+	//
+	// Example: normal
+	HangupReason CallHangupReason `json:"hangup_reason"`
+
+	// Id The call's id.
+	//
+	// Example: 0193a4b2-1111-7d3a-9f00-3b1c2d4e5f70
+	Id openapi_types.UUID `json:"id"`
+
+	// MasterCallId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	MasterCallId ZeroableID `json:"master_call_id"`
+
+	// MuteDirection VoIPbin's mute state; always `""` in flowbin.
+	//
+	// Example:
+	MuteDirection string `json:"mute_direction"`
+
+	// OwnerId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	OwnerId ZeroableID `json:"owner_id"`
+
+	// OwnerType VoIPbin's owner (an agent…); always `""` in flowbin.
+	//
+	// Example:
+	OwnerType string `json:"owner_type"`
+
+	// RecordingId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	RecordingId ZeroableID `json:"recording_id"`
+
+	// RecordingIds The call's recordings, oldest first. Never null.
+	RecordingIds []openapi_types.UUID `json:"recording_ids"`
+
+	// Source A party of a call, as VoIPbin's address. Every member is always present (`""` when unknown).
+	Source CallAddress `json:"source"`
+
+	// Status Where the call is now.
+	//
+	// Example: progressing
+	Status CallStatus `json:"status"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// TmDelete A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmDelete Timestamp `json:"tm_delete"`
+
+	// TmHangup A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmHangup Timestamp `json:"tm_hangup"`
+
+	// TmProgressing A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmProgressing Timestamp `json:"tm_progressing"`
+
+	// TmRinging A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmRinging Timestamp `json:"tm_ringing"`
+
+	// TmUpdate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmUpdate Timestamp `json:"tm_update"`
+
+	// Type What the call runs; always `flow` in flowbin.
+	//
+	// Example: flow
+	Type CallType `json:"type"`
+}
+
+// CallDirection `incoming` (flowbin answered it) or `outgoing` (flowbin placed it).
+//
+// Example: incoming
+type CallDirection string
+
+// CallHangupBy Who hung up, once the call ended; `""` before.
+//
+// Example: remote
+type CallHangupBy string
+
+// CallHangupReason Why the call ended, as VoIPbin says it; `""` before.
+//
+// Example: normal
+type CallHangupReason string
+
+// CallStatus Where the call is now.
+//
+// Example: progressing
+type CallStatus string
+
+// CallType What the call runs; always `flow` in flowbin.
+//
+// Example: flow
+type CallType string
+
+// CallAddress A party of a call, as VoIPbin's address. Every member is always present (`""` when unknown).
+type CallAddress struct {
+	// Detail A longer description for people.
+	//
+	// Example:
+	Detail string `json:"detail"`
+
+	// Name A name for people.
+	//
+	// Example:
+	Name string `json:"name"`
+
+	// Target The address itself, such as `sip:alice@127.0.0.1` or `+15551230001`.
+	//
+	// Example: sip:alice@127.0.0.1
+	Target string `json:"target"`
+
+	// TargetName The display name, from the SIP `From` or `To` header.
+	//
+	// Example: Alice
+	TargetName string `json:"target_name"`
+
+	// Type `sip` (a SIP URI) or `tel` (an E.164 number); VoIPbin has more kinds.
+	//
+	// Example: sip
+	Type string `json:"type"`
+}
+
+// CallCreate Outgoing calls to place: one per destination, each running `flow_id` or `actions` once answered. VoIPbin's
+// `anonymous` (`x-ignored-fields`) is accepted and ignored; other unknown fields follow `field_validation`.
+type CallCreate struct {
+	// Actions Actions to run on each call instead of a stored flow, validated as a flow's.
+	Actions *[]Action `json:"actions,omitempty"`
+
+	// Destinations Where to call; `sip` and `tel` addresses.
+	Destinations []Address `json:"destinations"`
+
+	// FlowId A live flow of the caller to run on each call. One of `flow_id` and `actions`.
+	//
+	// Example: decc2634-0b2a-11eb-b38d-87a8f1051188
+	FlowId *openapi_types.UUID `json:"flow_id,omitempty"`
+
+	// Source A party to reach, such as a phone number, SIP URI, email address or agent.
+	Source Address `json:"source"`
+
+	// Variables Variables of each call's activeflow. Keys beginning with `voipbin.` are ignored.
+	//
+	// Example: {"campaign":"december"}
+	Variables *map[string]string `json:"variables,omitempty"`
+}
+
+// CallEvent The body of a call's event, as VoIPbin sends it to the customer's webhook, signed as activeflow events are.
+type CallEvent struct {
+	// Data A phone call that flowbin answered or placed (VoIPbin's call). `status` moves `dialing` (outgoing, INVITE
+	// sent) → `ringing` → `progressing` (answered, its flow running) → `terminating` (hanging up) → `hangup`;
+	// an outgoing call hung up before the far end answers passes `canceling`. Every status change is an event
+	// (`call_ringing`, `call_progressing`, `call_hangup`) to the customer's webhook.
+	Data Call `json:"data"`
+
+	// Type What happened.
+	//
+	// Example: call_hangup
+	Type CallEventType `json:"type"`
+}
+
+// CallEventType What happened.
+//
+// Example: call_hangup
+type CallEventType string
+
+// CallList One page of calls.
+type CallList struct {
+	// NextPageToken A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	NextPageToken Timestamp `json:"next_page_token"`
+
+	// Result The calls, newest first. Never null.
+	Result []Call `json:"result"`
+}
+
+// CallsCreated The calls placed, as VoIPbin answers them.
+type CallsCreated struct {
+	// Calls One call per destination, in the order of `destinations`.
+	Calls []Call `json:"calls"`
+
+	// Groupcalls VoIPbin's group calls; always empty in flowbin.
+	Groupcalls []map[string]interface{} `json:"groupcalls"`
+}
+
 // Customer A customer, in the shape of VoIPbin's `CustomerManagerCustomer`.
 type Customer struct {
 	// Address Set with `PUT /v1.0/customer`; `""` until then.
@@ -2323,6 +2897,11 @@ type DeliveryAttempt struct {
 	TmAttempt Timestamp `json:"tm_attempt"`
 }
 
+// E164 A phone number in E.164 form, `+` and up to 15 digits.
+//
+// Example: +15551230001
+type E164 = string
+
 // Error The one error envelope, used by every error answer of every operation.
 type Error struct {
 	// Error What went wrong.
@@ -2474,6 +3053,14 @@ type Flow struct {
 	//
 	// Example: default flow for voipbin incoming calls
 	Detail string `json:"detail"`
+
+	// DirectHash `direct.` and 12 hex digits: a SIP call to that user (`sip:direct.3f9a0c1b7d2e@flowbin.example.com`)
+	// runs this flow, as VoIPbin's direct calls. `""` until `POST /v1.0/flows/{id}/direct-hash-regenerate`
+	// makes one. Ignored in writes of the flow.
+	//
+	//
+	// Example: direct.3f9a0c1b7d2e
+	DirectHash *string `json:"direct_hash,omitempty"`
 
 	// Id The flow's id.
 	//
@@ -2869,6 +3456,157 @@ type MeRingMethod string
 // Example: offline
 type MeStatus string
 
+// Number A phone number of the customer, and the flows its calls and messages run (VoIPbin's number).
+type Number struct {
+	// CallFlowId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	CallFlowId ZeroableID `json:"call_flow_id"`
+
+	// CustomerId The customer that owns the number.
+	//
+	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
+	CustomerId openapi_types.UUID `json:"customer_id"`
+
+	// Detail A longer description for people.
+	//
+	// Example: the number on the website
+	Detail string `json:"detail"`
+
+	// Id The number's id.
+	//
+	// Example: 8d3b6a4e-5c2f-4f0e-9a1b-2c3d4e5f6a7b
+	Id openapi_types.UUID `json:"id"`
+
+	// MessageFlowId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	MessageFlowId ZeroableID `json:"message_flow_id"`
+
+	// Name A name for people.
+	//
+	// Example: support line
+	Name string `json:"name"`
+
+	// Number A phone number in E.164 form, `+` and up to 15 digits.
+	//
+	// Example: +15551230001
+	Number E164 `json:"number"`
+
+	// Status `active`, or `deleted` in the answer to a delete.
+	//
+	// Example: active
+	Status NumberStatus `json:"status"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// TmDelete A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmDelete Timestamp `json:"tm_delete"`
+
+	// TmUpdate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmUpdate Timestamp `json:"tm_update"`
+
+	// Type VoIPbin's number type. flowbin's numbers are always `normal`.
+	//
+	// Example: normal
+	Type NumberType `json:"type"`
+}
+
+// NumberStatus `active`, or `deleted` in the answer to a delete.
+//
+// Example: active
+type NumberStatus string
+
+// NumberType VoIPbin's number type. flowbin's numbers are always `normal`.
+//
+// Example: normal
+type NumberType string
+
+// NumberCreate A new number. The read-only fields of `Number` and VoIPbin's purchase fields (`x-ignored-fields`) are ignored
+// in every field validation mode; other unknown fields follow `field_validation`.
+type NumberCreate struct {
+	// CallFlowId A live flow of the caller, run by the number's incoming calls. Absent or the zero UUID, none.
+	//
+	// Example: decc2634-0b2a-11eb-b38d-87a8f1051188
+	CallFlowId *openapi_types.UUID `json:"call_flow_id,omitempty"`
+
+	// Detail A longer description for people.
+	//
+	// Example: the number on the website
+	Detail *string `json:"detail,omitempty"`
+
+	// MessageFlowId A live flow of the caller for the number's messages (kept for VoIPbin's clients; flowbin takes no messages).
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	MessageFlowId *openapi_types.UUID `json:"message_flow_id,omitempty"`
+
+	// Name A name for people.
+	//
+	// Example: support line
+	Name *string `json:"name,omitempty"`
+
+	// Number A phone number in E.164 form, `+` and up to 15 digits.
+	//
+	// Example: +15551230001
+	Number E164 `json:"number"`
+}
+
+// NumberFlowIDs A number's flows; a field left out keeps its value.
+type NumberFlowIDs struct {
+	// CallFlowId A live flow of the caller, or the zero UUID for none.
+	//
+	// Example: decc2634-0b2a-11eb-b38d-87a8f1051188
+	CallFlowId *openapi_types.UUID `json:"call_flow_id,omitempty"`
+
+	// MessageFlowId A live flow of the caller, or the zero UUID for none.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	MessageFlowId *openapi_types.UUID `json:"message_flow_id,omitempty"`
+}
+
+// NumberList One page of numbers.
+type NumberList struct {
+	// NextPageToken A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	NextPageToken Timestamp `json:"next_page_token"`
+
+	// Result The numbers, newest first. Never null.
+	Result []Number `json:"result"`
+}
+
+// NumberUpdate New settings of a number; a field left out keeps its value. The read-only fields of `Number`
+// (`x-ignored-fields`, `number` among them) are ignored in every field validation mode, so that a number read
+// with GET can be sent back.
+type NumberUpdate struct {
+	// CallFlowId A live flow of the caller, or the zero UUID for none.
+	//
+	// Example: decc2634-0b2a-11eb-b38d-87a8f1051188
+	CallFlowId *openapi_types.UUID `json:"call_flow_id,omitempty"`
+
+	// Detail A longer description for people.
+	//
+	// Example: the number on the website
+	Detail *string `json:"detail,omitempty"`
+
+	// MessageFlowId A live flow of the caller, or the zero UUID for none.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	MessageFlowId *openapi_types.UUID `json:"message_flow_id,omitempty"`
+
+	// Name A name for people.
+	//
+	// Example: support line (after hours)
+	Name *string `json:"name,omitempty"`
+}
+
 // Pong VoIPbin's answer to `GET /ping`.
 type Pong struct {
 	// Message Always `pong`.
@@ -2881,6 +3619,128 @@ type Pong struct {
 //
 // Example: pong
 type PongMessage string
+
+// Recording The audio of a call, recorded between `recording_start` and `recording_stop` (or the call's end), as
+// VoIPbin's recording. Its WAV file is at `GET /v1.0/recordingfiles/{id}`.
+type Recording struct {
+	// ActiveflowId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ActiveflowId ZeroableID `json:"activeflow_id"`
+
+	// CustomerId The customer that owns the recording.
+	//
+	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
+	CustomerId openapi_types.UUID `json:"customer_id"`
+
+	// Format The file's format.
+	//
+	// Example: wav
+	Format RecordingFormat `json:"format"`
+
+	// Id The recording's id.
+	//
+	// Example: 0193a4b2-3333-7d3a-9f00-3b1c2d4e5f70
+	Id openapi_types.UUID `json:"id"`
+
+	// OnEndFlowId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	OnEndFlowId ZeroableID `json:"on_end_flow_id"`
+
+	// OwnerId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	OwnerId ZeroableID `json:"owner_id"`
+
+	// OwnerType VoIPbin's owner; always `""` in flowbin.
+	//
+	// Example:
+	OwnerType string `json:"owner_type"`
+
+	// ReferenceId The call's id.
+	//
+	// Example: 0193a4b2-1111-7d3a-9f00-3b1c2d4e5f70
+	ReferenceId openapi_types.UUID `json:"reference_id"`
+
+	// ReferenceType What was recorded; always `call` in flowbin.
+	//
+	// Example: call
+	ReferenceType RecordingReferenceType `json:"reference_type"`
+
+	// Status `recording` while it records, `ended` once its file is complete.
+	//
+	// Example: ended
+	Status RecordingStatus `json:"status"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// TmDelete A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmDelete Timestamp `json:"tm_delete"`
+
+	// TmEnd A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmEnd Timestamp `json:"tm_end"`
+
+	// TmStart A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmStart Timestamp `json:"tm_start"`
+
+	// TmUpdate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmUpdate Timestamp `json:"tm_update"`
+}
+
+// RecordingFormat The file's format.
+//
+// Example: wav
+type RecordingFormat string
+
+// RecordingReferenceType What was recorded; always `call` in flowbin.
+//
+// Example: call
+type RecordingReferenceType string
+
+// RecordingStatus `recording` while it records, `ended` once its file is complete.
+//
+// Example: ended
+type RecordingStatus string
+
+// RecordingEvent The body of a recording's event, as VoIPbin sends it to the customer's webhook.
+type RecordingEvent struct {
+	// Data The audio of a call, recorded between `recording_start` and `recording_stop` (or the call's end), as
+	// VoIPbin's recording. Its WAV file is at `GET /v1.0/recordingfiles/{id}`.
+	Data Recording `json:"data"`
+
+	// Type What happened.
+	//
+	// Example: recording_finished
+	Type RecordingEventType `json:"type"`
+}
+
+// RecordingEventType What happened.
+//
+// Example: recording_finished
+type RecordingEventType string
+
+// RecordingList One page of recordings.
+type RecordingList struct {
+	// NextPageToken A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	NextPageToken Timestamp `json:"next_page_token"`
+
+	// Result The recordings, newest first. Never null.
+	Result []Recording `json:"result"`
+}
 
 // Simulation How a simulated execution went.
 type Simulation struct {
@@ -2999,6 +3859,11 @@ type WebhookSecret struct {
 	WebhookSecret string `json:"webhook_secret"`
 }
 
+// ZeroableID An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+//
+// Example: 00000000-0000-0000-0000-000000000000
+type ZeroableID = openapi_types.UUID
+
 // AcceptEncoding defines model for AcceptEncoding.
 type AcceptEncoding = string
 
@@ -3007,6 +3872,9 @@ type AccesskeyID = openapi_types.UUID
 
 // ActiveflowID defines model for ActiveflowID.
 type ActiveflowID = openapi_types.UUID
+
+// CallID defines model for CallID.
+type CallID = openapi_types.UUID
 
 // FieldValidation defines model for FieldValidation.
 type FieldValidation string
@@ -3023,11 +3891,17 @@ type IfMatch = string
 // IfNoneMatch defines model for IfNoneMatch.
 type IfNoneMatch = string
 
+// NumberID defines model for NumberID.
+type NumberID = openapi_types.UUID
+
 // PageSize defines model for PageSize.
 type PageSize = int
 
 // PageToken A timestamp, `YYYY-MM-DD HH:MM:SS.ffffff` in UTC, or VoIPbin's RFC 3339 form.
 type PageToken = string
+
+// RecordingID defines model for RecordingID.
+type RecordingID = openapi_types.UUID
 
 // RevisionNumber defines model for RevisionNumber.
 type RevisionNumber = int32
@@ -3060,6 +3934,9 @@ type InternalError = Error
 // NotFound The one error envelope, used by every error answer of every operation.
 type NotFound = Error
 
+// NumberTaken The one error envelope, used by every error answer of every operation.
+type NumberTaken = Error
+
 // PayloadTooLarge The one error envelope, used by every error answer of every operation.
 type PayloadTooLarge = Error
 
@@ -3068,6 +3945,15 @@ type PreconditionFailed = Error
 
 // PreconditionRequired The one error envelope, used by every error answer of every operation.
 type PreconditionRequired = Error
+
+// RangeNotSatisfiable The one error envelope, used by every error answer of every operation.
+type RangeNotSatisfiable = Error
+
+// RecordingInProgress The one error envelope, used by every error answer of every operation.
+type RecordingInProgress = Error
+
+// SIPUnavailable The one error envelope, used by every error answer of every operation.
+type SIPUnavailable = Error
 
 // ServiceUnavailable The one error envelope, used by every error answer of every operation.
 type ServiceUnavailable = Error
@@ -3214,6 +4100,31 @@ type NextActiveflowActionParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// ListCallsParams defines parameters for ListCalls.
+type ListCallsParams struct {
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page. For example `10`.
+	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+
+	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
+	// timestamp that the client wrote itself works too, in the same format or in VoIPbin's current RFC 3339 form
+	// (`2020-10-11T01:00:00.000001Z`). Empty or absent: the first page.
+	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
+}
+
+// CreateCallParams defines parameters for CreateCall.
+type CreateCallParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *CreateCallParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+}
+
+// CreateCallParamsFieldValidation defines parameters for CreateCall.
+type CreateCallParamsFieldValidation string
+
 // ListFlowsParams defines parameters for ListFlows.
 type ListFlowsParams struct {
 	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
@@ -3323,6 +4234,79 @@ type RestoreFlowRevisionParams struct {
 // SimulateFlowJSONBody defines parameters for SimulateFlow.
 type SimulateFlowJSONBody = json.RawMessage
 
+// ListNumbersParams defines parameters for ListNumbers.
+type ListNumbersParams struct {
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page. For example `10`.
+	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+
+	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
+	// timestamp that the client wrote itself works too, in the same format or in VoIPbin's current RFC 3339 form
+	// (`2020-10-11T01:00:00.000001Z`). Empty or absent: the first page.
+	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
+}
+
+// CreateNumberParams defines parameters for CreateNumber.
+type CreateNumberParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *CreateNumberParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+}
+
+// CreateNumberParamsFieldValidation defines parameters for CreateNumber.
+type CreateNumberParamsFieldValidation string
+
+// UpdateNumberParams defines parameters for UpdateNumber.
+type UpdateNumberParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *UpdateNumberParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+}
+
+// UpdateNumberParamsFieldValidation defines parameters for UpdateNumber.
+type UpdateNumberParamsFieldValidation string
+
+// UpdateNumberFlowIDsParams defines parameters for UpdateNumberFlowIDs.
+type UpdateNumberFlowIDsParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *UpdateNumberFlowIDsParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+}
+
+// UpdateNumberFlowIDsParamsFieldValidation defines parameters for UpdateNumberFlowIDs.
+type UpdateNumberFlowIDsParamsFieldValidation string
+
+// GetRecordingFileParams defines parameters for GetRecordingFile.
+type GetRecordingFileParams struct {
+	// Range A byte range (RFC 9110), such as `bytes=0-1023`.
+	Range *string `json:"Range,omitempty"`
+}
+
+// ListRecordingsParams defines parameters for ListRecordings.
+type ListRecordingsParams struct {
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page. For example `10`.
+	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+
+	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
+	// timestamp that the client wrote itself works too, in the same format or in VoIPbin's current RFC 3339 form
+	// (`2020-10-11T01:00:00.000001Z`). Empty or absent: the first page.
+	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
+}
+
+// CallEventJSONBody defines parameters for CallEvent.
+type CallEventJSONBody struct {
+	union json.RawMessage
+}
+
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
 
@@ -3337,6 +4321,9 @@ type CreateActiveflowJSONRequestBody = CreateActiveflowJSONBody
 
 // NextActiveflowActionJSONRequestBody defines body for NextActiveflowAction for application/json ContentType.
 type NextActiveflowActionJSONRequestBody = ActiveflowNext
+
+// CreateCallJSONRequestBody defines body for CreateCall for application/json ContentType.
+type CreateCallJSONRequestBody = CallCreate
 
 // UpdateCustomerJSONRequestBody defines body for UpdateCustomer for application/json ContentType.
 type UpdateCustomerJSONRequestBody = CustomerUpdate
@@ -3356,8 +4343,20 @@ type UpdateFlowJSONRequestBody = UpdateFlowJSONBody
 // SimulateFlowJSONRequestBody defines body for SimulateFlow for application/json ContentType.
 type SimulateFlowJSONRequestBody = SimulateFlowJSONBody
 
+// CreateNumberJSONRequestBody defines body for CreateNumber for application/json ContentType.
+type CreateNumberJSONRequestBody = NumberCreate
+
+// UpdateNumberJSONRequestBody defines body for UpdateNumber for application/json ContentType.
+type UpdateNumberJSONRequestBody = NumberUpdate
+
+// UpdateNumberFlowIDsJSONRequestBody defines body for UpdateNumberFlowIDs for application/json ContentType.
+type UpdateNumberFlowIDsJSONRequestBody = NumberFlowIDs
+
 // ActiveflowEventJSONRequestBody defines body for ActiveflowEvent for application/json ContentType.
 type ActiveflowEventJSONRequestBody = ActiveflowEvent
+
+// CallEventJSONRequestBody defines body for CallEvent for application/json ContentType.
+type CallEventJSONRequestBody CallEventJSONBody
 
 // Getter for additional properties for ActionOptionAISummary. Returns the specified
 // element and whether it was found
@@ -6977,6 +7976,68 @@ func (a Address) MarshalJSON() ([]byte, error) {
 	return json.Marshal(object)
 }
 
+// AsCallEvent returns the union data inside the CallEventJSONBody as a CallEvent
+func (t CallEventJSONBody) AsCallEvent() (CallEvent, error) {
+	var body CallEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromCallEvent overwrites any union data inside the CallEventJSONBody as the provided CallEvent
+func (t *CallEventJSONBody) FromCallEvent(v CallEvent) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeCallEvent performs a merge with any union data inside the CallEventJSONBody, using the provided CallEvent
+func (t *CallEventJSONBody) MergeCallEvent(v CallEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsRecordingEvent returns the union data inside the CallEventJSONBody as a RecordingEvent
+func (t CallEventJSONBody) AsRecordingEvent() (RecordingEvent, error) {
+	var body RecordingEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromRecordingEvent overwrites any union data inside the CallEventJSONBody as the provided RecordingEvent
+func (t *CallEventJSONBody) FromRecordingEvent(v RecordingEvent) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeRecordingEvent performs a merge with any union data inside the CallEventJSONBody, using the provided RecordingEvent
+func (t *CallEventJSONBody) MergeRecordingEvent(v RecordingEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t CallEventJSONBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *CallEventJSONBody) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
 	// Login Log in
@@ -7045,6 +8106,18 @@ type ServerInterface interface {
 	// StopActiveflow Stop an activeflow
 	// (POST /v1.0/activeflows/{id}/stop)
 	StopActiveflow(ctx echo.Context, id ActiveflowID) error
+	// ListCalls List calls
+	// (GET /v1.0/calls)
+	ListCalls(ctx echo.Context, params ListCallsParams) error
+	// CreateCall Place calls
+	// (POST /v1.0/calls)
+	CreateCall(ctx echo.Context, params CreateCallParams) error
+	// GetCall Get a call
+	// (GET /v1.0/calls/{id})
+	GetCall(ctx echo.Context, id CallID) error
+	// HangupCall Hang up a call
+	// (POST /v1.0/calls/{id}/hangup)
+	HangupCall(ctx echo.Context, id CallID) error
 	// GetCustomer The caller's customer
 	// (GET /v1.0/customer)
 	GetCustomer(ctx echo.Context) error
@@ -7075,6 +8148,9 @@ type ServerInterface interface {
 	// UpdateFlow Replace a flow
 	// (PUT /v1.0/flows/{id})
 	UpdateFlow(ctx echo.Context, id FlowID, params UpdateFlowParams) error
+	// RegenerateFlowDirectHash Make a new direct hash for a flow
+	// (POST /v1.0/flows/{id}/direct-hash-regenerate)
+	RegenerateFlowDirectHash(ctx echo.Context, id FlowID) error
 	// GetFlowGraph A flow as a graph
 	// (GET /v1.0/flows/{id}/graph)
 	GetFlowGraph(ctx echo.Context, id FlowID, params GetFlowGraphParams) error
@@ -7093,6 +8169,36 @@ type ServerInterface interface {
 	// GetMe Who am I
 	// (GET /v1.0/me)
 	GetMe(ctx echo.Context) error
+	// ListNumbers List numbers
+	// (GET /v1.0/numbers)
+	ListNumbers(ctx echo.Context, params ListNumbersParams) error
+	// CreateNumber Create a number
+	// (POST /v1.0/numbers)
+	CreateNumber(ctx echo.Context, params CreateNumberParams) error
+	// DeleteNumber Delete a number
+	// (DELETE /v1.0/numbers/{id})
+	DeleteNumber(ctx echo.Context, id NumberID) error
+	// GetNumber Get a number
+	// (GET /v1.0/numbers/{id})
+	GetNumber(ctx echo.Context, id NumberID) error
+	// UpdateNumber Update a number
+	// (PUT /v1.0/numbers/{id})
+	UpdateNumber(ctx echo.Context, id NumberID, params UpdateNumberParams) error
+	// UpdateNumberFlowIDs Set a number's flows
+	// (PUT /v1.0/numbers/{id}/flow_id)
+	UpdateNumberFlowIDs(ctx echo.Context, id NumberID, params UpdateNumberFlowIDsParams) error
+	// GetRecordingFile Download a recording's audio
+	// (GET /v1.0/recordingfiles/{id})
+	GetRecordingFile(ctx echo.Context, id RecordingID, params GetRecordingFileParams) error
+	// ListRecordings List recordings
+	// (GET /v1.0/recordings)
+	ListRecordings(ctx echo.Context, params ListRecordingsParams) error
+	// DeleteRecording Delete a recording
+	// (DELETE /v1.0/recordings/{id})
+	DeleteRecording(ctx echo.Context, id RecordingID) error
+	// GetRecording Get a recording
+	// (GET /v1.0/recordings/{id})
+	GetRecording(ctx echo.Context, id RecordingID) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -7612,6 +8718,81 @@ func (w *ServerInterfaceWrapper) StopActiveflow(ctx echo.Context) error {
 	return err
 }
 
+// ListCalls converts echo context to params.
+func (w *ServerInterfaceWrapper) ListCalls(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListCallsParams
+	// ------------- Optional query parameter "page_size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_size", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_size: %s", err))
+	}
+
+	// ------------- Optional query parameter "page_token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_token", ctx.QueryParams(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_token: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListCalls(ctx, params)
+	return err
+}
+
+// CreateCall converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateCall(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateCallParams
+	// ------------- Optional query parameter "field_validation" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "field_validation", ctx.QueryParams(), &params.FieldValidation, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter field_validation: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateCall(ctx, params)
+	return err
+}
+
+// GetCall converts echo context to params.
+func (w *ServerInterfaceWrapper) GetCall(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id CallID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetCall(ctx, id)
+	return err
+}
+
+// HangupCall converts echo context to params.
+func (w *ServerInterfaceWrapper) HangupCall(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id CallID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.HangupCall(ctx, id)
+	return err
+}
+
 // GetCustomer converts echo context to params.
 func (w *ServerInterfaceWrapper) GetCustomer(ctx echo.Context) error {
 	var err error
@@ -7831,6 +9012,22 @@ func (w *ServerInterfaceWrapper) UpdateFlow(ctx echo.Context) error {
 	return err
 }
 
+// RegenerateFlowDirectHash converts echo context to params.
+func (w *ServerInterfaceWrapper) RegenerateFlowDirectHash(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id FlowID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RegenerateFlowDirectHash(ctx, id)
+	return err
+}
+
 // GetFlowGraph converts echo context to params.
 func (w *ServerInterfaceWrapper) GetFlowGraph(ctx echo.Context) error {
 	var err error
@@ -7988,6 +9185,224 @@ func (w *ServerInterfaceWrapper) GetMe(ctx echo.Context) error {
 	return err
 }
 
+// ListNumbers converts echo context to params.
+func (w *ServerInterfaceWrapper) ListNumbers(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListNumbersParams
+	// ------------- Optional query parameter "page_size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_size", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_size: %s", err))
+	}
+
+	// ------------- Optional query parameter "page_token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_token", ctx.QueryParams(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_token: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListNumbers(ctx, params)
+	return err
+}
+
+// CreateNumber converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateNumber(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateNumberParams
+	// ------------- Optional query parameter "field_validation" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "field_validation", ctx.QueryParams(), &params.FieldValidation, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter field_validation: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateNumber(ctx, params)
+	return err
+}
+
+// DeleteNumber converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteNumber(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id NumberID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteNumber(ctx, id)
+	return err
+}
+
+// GetNumber converts echo context to params.
+func (w *ServerInterfaceWrapper) GetNumber(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id NumberID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetNumber(ctx, id)
+	return err
+}
+
+// UpdateNumber converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateNumber(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id NumberID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateNumberParams
+	// ------------- Optional query parameter "field_validation" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "field_validation", ctx.QueryParams(), &params.FieldValidation, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter field_validation: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateNumber(ctx, id, params)
+	return err
+}
+
+// UpdateNumberFlowIDs converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateNumberFlowIDs(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id NumberID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateNumberFlowIDsParams
+	// ------------- Optional query parameter "field_validation" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "field_validation", ctx.QueryParams(), &params.FieldValidation, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter field_validation: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateNumberFlowIDs(ctx, id, params)
+	return err
+}
+
+// GetRecordingFile converts echo context to params.
+func (w *ServerInterfaceWrapper) GetRecordingFile(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id RecordingID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetRecordingFileParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Range" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Range")]; found {
+		var Range string
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Range, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Range", valueList[0], &Range, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Range: %s", err))
+		}
+
+		params.Range = &Range
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetRecordingFile(ctx, id, params)
+	return err
+}
+
+// ListRecordings converts echo context to params.
+func (w *ServerInterfaceWrapper) ListRecordings(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListRecordingsParams
+	// ------------- Optional query parameter "page_size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_size", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_size: %s", err))
+	}
+
+	// ------------- Optional query parameter "page_token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_token", ctx.QueryParams(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_token: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListRecordings(ctx, params)
+	return err
+}
+
+// DeleteRecording converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteRecording(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id RecordingID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteRecording(ctx, id)
+	return err
+}
+
+// GetRecording converts echo context to params.
+func (w *ServerInterfaceWrapper) GetRecording(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id RecordingID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetRecording(ctx, id)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -8057,6 +9472,10 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1.0/activeflows/:id/events", wrapper.ListActiveflowEvents, options.OperationMiddlewares["listActiveflowEvents"]...)
 	router.POST(options.BaseURL+"/v1.0/activeflows/:id/next", wrapper.NextActiveflowAction, options.OperationMiddlewares["nextActiveflowAction"]...)
 	router.POST(options.BaseURL+"/v1.0/activeflows/:id/stop", wrapper.StopActiveflow, options.OperationMiddlewares["stopActiveflow"]...)
+	router.GET(options.BaseURL+"/v1.0/calls", wrapper.ListCalls, options.OperationMiddlewares["listCalls"]...)
+	router.POST(options.BaseURL+"/v1.0/calls", wrapper.CreateCall, options.OperationMiddlewares["createCall"]...)
+	router.GET(options.BaseURL+"/v1.0/calls/:id", wrapper.GetCall, options.OperationMiddlewares["getCall"]...)
+	router.POST(options.BaseURL+"/v1.0/calls/:id/hangup", wrapper.HangupCall, options.OperationMiddlewares["hangupCall"]...)
 	router.GET(options.BaseURL+"/v1.0/customer", wrapper.GetCustomer, options.OperationMiddlewares["getCustomer"]...)
 	router.PUT(options.BaseURL+"/v1.0/customer", wrapper.UpdateCustomer, options.OperationMiddlewares["updateCustomer"]...)
 	router.POST(options.BaseURL+"/v1.0/customer/webhook_secret", wrapper.RotateWebhookSecret, options.OperationMiddlewares["rotateWebhookSecret"]...)
@@ -8065,6 +9484,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v1.0/flows/:id", wrapper.DeleteFlow, options.OperationMiddlewares["deleteFlow"]...)
 	router.GET(options.BaseURL+"/v1.0/flows/:id", wrapper.GetFlow, options.OperationMiddlewares["getFlow"]...)
 	router.PUT(options.BaseURL+"/v1.0/flows/:id", wrapper.UpdateFlow, options.OperationMiddlewares["updateFlow"]...)
+	router.POST(options.BaseURL+"/v1.0/flows/:id/direct-hash-regenerate", wrapper.RegenerateFlowDirectHash, options.OperationMiddlewares["regenerateFlowDirectHash"]...)
 	router.GET(options.BaseURL+"/v1.0/flows/:id/graph", wrapper.GetFlowGraph, options.OperationMiddlewares["getFlowGraph"]...)
 	router.GET(options.BaseURL+"/v1.0/flows/:id/revisions", wrapper.ListFlowRevisions, options.OperationMiddlewares["listFlowRevisions"]...)
 	router.GET(options.BaseURL+"/v1.0/flows/:id/revisions/:revision", wrapper.GetFlowRevision, options.OperationMiddlewares["getFlowRevision"]...)
@@ -8073,6 +9493,16 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1.0/flows/simulate", wrapper.SimulateActions, options.OperationMiddlewares["simulateActions"]...)
 	router.POST(options.BaseURL+"/v1.0/flows/validate", wrapper.ValidateFlow, options.OperationMiddlewares["validateFlow"]...)
 	router.GET(options.BaseURL+"/v1.0/me", wrapper.GetMe, options.OperationMiddlewares["getMe"]...)
+	router.GET(options.BaseURL+"/v1.0/numbers", wrapper.ListNumbers, options.OperationMiddlewares["listNumbers"]...)
+	router.POST(options.BaseURL+"/v1.0/numbers", wrapper.CreateNumber, options.OperationMiddlewares["createNumber"]...)
+	router.DELETE(options.BaseURL+"/v1.0/numbers/:id", wrapper.DeleteNumber, options.OperationMiddlewares["deleteNumber"]...)
+	router.GET(options.BaseURL+"/v1.0/numbers/:id", wrapper.GetNumber, options.OperationMiddlewares["getNumber"]...)
+	router.PUT(options.BaseURL+"/v1.0/numbers/:id", wrapper.UpdateNumber, options.OperationMiddlewares["updateNumber"]...)
+	router.PUT(options.BaseURL+"/v1.0/numbers/:id/flow_id", wrapper.UpdateNumberFlowIDs, options.OperationMiddlewares["updateNumberFlowIDs"]...)
+	router.GET(options.BaseURL+"/v1.0/recordingfiles/:id", wrapper.GetRecordingFile, options.OperationMiddlewares["getRecordingFile"]...)
+	router.GET(options.BaseURL+"/v1.0/recordings", wrapper.ListRecordings, options.OperationMiddlewares["listRecordings"]...)
+	router.DELETE(options.BaseURL+"/v1.0/recordings/:id", wrapper.DeleteRecording, options.OperationMiddlewares["deleteRecording"]...)
+	router.GET(options.BaseURL+"/v1.0/recordings/:id", wrapper.GetRecording, options.OperationMiddlewares["getRecording"]...)
 
 }
 
@@ -8085,6 +9515,9 @@ type CallbackReceiverInterface interface {
 	// An activeflow's event
 	// HandleActiveflowEventCallback handles the POST callback for activeflowEvent.
 	HandleActiveflowEventCallback(ctx echo.Context) error
+	// A call's or a recording's event
+	// HandleCallEventCallback handles the POST callback for callEvent.
+	HandleCallEventCallback(ctx echo.Context) error
 }
 
 // ActiveflowEventCallbackHandler returns the echo.HandlerFunc for the activeflowEvent callback.
@@ -8095,6 +9528,21 @@ type CallbackReceiverInterface interface {
 func ActiveflowEventCallbackHandler(si CallbackReceiverInterface, middlewares ...echo.MiddlewareFunc) echo.HandlerFunc {
 	h := echo.HandlerFunc(func(ctx echo.Context) error {
 		return si.HandleActiveflowEventCallback(ctx)
+	})
+	for _, mw := range middlewares {
+		h = mw(h)
+	}
+	return h
+}
+
+// CallEventCallbackHandler returns the echo.HandlerFunc for the callEvent callback.
+// Mount this at the URL path advertised to callback senders. Errors
+// during parameter binding are returned via echo.NewHTTPError so echo's
+// error-handling chain reports them as 400. Middlewares are applied in
+// the order provided -- the last argument becomes the outermost wrapper.
+func CallEventCallbackHandler(si CallbackReceiverInterface, middlewares ...echo.MiddlewareFunc) echo.HandlerFunc {
+	h := echo.HandlerFunc(func(ctx echo.Context) error {
+		return si.HandleCallEventCallback(ctx)
 	})
 	for _, mw := range middlewares {
 		h = mw(h)
@@ -8116,6 +9564,8 @@ type AssetNotModifiedResponse struct {
 }
 
 type BadRequestJSONResponse Error
+
+type CallJSONResponse Call
 
 type ConflictJSONResponse Error
 
@@ -8162,6 +9612,10 @@ type NotModifiedResponse struct {
 	Headers NotModifiedResponseHeaders
 }
 
+type NumberJSONResponse Number
+
+type NumberTakenJSONResponse Error
+
 type PayloadTooLargeJSONResponse Error
 
 type PreconditionFailedResponseHeaders struct {
@@ -8174,6 +9628,14 @@ type PreconditionFailedJSONResponse struct {
 }
 
 type PreconditionRequiredJSONResponse Error
+
+type RangeNotSatisfiableJSONResponse Error
+
+type RecordingJSONResponse Recording
+
+type RecordingInProgressJSONResponse Error
+
+type SIPUnavailableJSONResponse Error
 
 type ServiceUnavailableJSONResponse Error
 
@@ -10619,6 +12081,433 @@ func (response StopActiveflow503JSONResponse) VisitStopActiveflowResponse(w http
 	return err
 }
 
+type ListCallsRequestObject struct {
+	Params ListCallsParams
+}
+
+type ListCallsResponseObject interface {
+	VisitListCallsResponse(w http.ResponseWriter) error
+}
+
+type ListCalls200JSONResponse CallList
+
+func (response ListCalls200JSONResponse) VisitListCallsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCalls400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListCalls400JSONResponse) VisitListCallsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCalls401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListCalls401JSONResponse) VisitListCallsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCalls431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListCalls431JSONResponse) VisitListCallsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCalls500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListCalls500JSONResponse) VisitListCallsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCalls503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListCalls503JSONResponse) VisitListCallsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCallRequestObject struct {
+	Params CreateCallParams
+	Body   *CreateCallJSONRequestBody
+}
+
+type CreateCallResponseObject interface {
+	VisitCreateCallResponse(w http.ResponseWriter) error
+}
+
+type CreateCall200JSONResponse CallsCreated
+
+func (response CreateCall200JSONResponse) VisitCreateCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCall400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateCall400JSONResponse) VisitCreateCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCall401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response CreateCall401JSONResponse) VisitCreateCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCall413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateCall413JSONResponse) VisitCreateCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCall415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateCall415JSONResponse) VisitCreateCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCall431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateCall431JSONResponse) VisitCreateCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCall500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response CreateCall500JSONResponse) VisitCreateCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCall503JSONResponse struct{ SIPUnavailableJSONResponse }
+
+func (response CreateCall503JSONResponse) VisitCreateCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCallRequestObject struct {
+	Id CallID `json:"id"`
+}
+
+type GetCallResponseObject interface {
+	VisitGetCallResponse(w http.ResponseWriter) error
+}
+
+type GetCall200JSONResponse struct{ CallJSONResponse }
+
+func (response GetCall200JSONResponse) VisitGetCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCall400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetCall400JSONResponse) VisitGetCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCall401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetCall401JSONResponse) VisitGetCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCall404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetCall404JSONResponse) VisitGetCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCall431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetCall431JSONResponse) VisitGetCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCall500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetCall500JSONResponse) VisitGetCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCall503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetCall503JSONResponse) VisitGetCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HangupCallRequestObject struct {
+	Id CallID `json:"id"`
+}
+
+type HangupCallResponseObject interface {
+	VisitHangupCallResponse(w http.ResponseWriter) error
+}
+
+type HangupCall200JSONResponse struct{ CallJSONResponse }
+
+func (response HangupCall200JSONResponse) VisitHangupCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HangupCall400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response HangupCall400JSONResponse) VisitHangupCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HangupCall401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response HangupCall401JSONResponse) VisitHangupCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HangupCall404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response HangupCall404JSONResponse) VisitHangupCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HangupCall431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response HangupCall431JSONResponse) VisitHangupCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HangupCall500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response HangupCall500JSONResponse) VisitHangupCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HangupCall503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response HangupCall503JSONResponse) VisitHangupCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetCustomerRequestObject struct {
 }
 
@@ -11826,6 +13715,115 @@ func (response UpdateFlow503JSONResponse) VisitUpdateFlowResponse(w http.Respons
 	return err
 }
 
+type RegenerateFlowDirectHashRequestObject struct {
+	Id FlowID `json:"id"`
+}
+
+type RegenerateFlowDirectHashResponseObject interface {
+	VisitRegenerateFlowDirectHashResponse(w http.ResponseWriter) error
+}
+
+type RegenerateFlowDirectHash200JSONResponse struct{ FlowJSONResponse }
+
+func (response RegenerateFlowDirectHash200JSONResponse) VisitRegenerateFlowDirectHashResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateFlowDirectHash400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RegenerateFlowDirectHash400JSONResponse) VisitRegenerateFlowDirectHashResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateFlowDirectHash401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response RegenerateFlowDirectHash401JSONResponse) VisitRegenerateFlowDirectHashResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateFlowDirectHash404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response RegenerateFlowDirectHash404JSONResponse) VisitRegenerateFlowDirectHashResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateFlowDirectHash431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response RegenerateFlowDirectHash431JSONResponse) VisitRegenerateFlowDirectHashResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateFlowDirectHash500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response RegenerateFlowDirectHash500JSONResponse) VisitRegenerateFlowDirectHashResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateFlowDirectHash503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response RegenerateFlowDirectHash503JSONResponse) VisitRegenerateFlowDirectHashResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetFlowGraphRequestObject struct {
 	Id     FlowID `json:"id"`
 	Params GetFlowGraphParams
@@ -12548,6 +14546,1216 @@ func (response GetMe503JSONResponse) VisitGetMeResponse(w http.ResponseWriter) e
 	return err
 }
 
+type ListNumbersRequestObject struct {
+	Params ListNumbersParams
+}
+
+type ListNumbersResponseObject interface {
+	VisitListNumbersResponse(w http.ResponseWriter) error
+}
+
+type ListNumbers200JSONResponse NumberList
+
+func (response ListNumbers200JSONResponse) VisitListNumbersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNumbers400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListNumbers400JSONResponse) VisitListNumbersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNumbers401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListNumbers401JSONResponse) VisitListNumbersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNumbers431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListNumbers431JSONResponse) VisitListNumbersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNumbers500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListNumbers500JSONResponse) VisitListNumbersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNumbers503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListNumbers503JSONResponse) VisitListNumbersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNumberRequestObject struct {
+	Params CreateNumberParams
+	Body   *CreateNumberJSONRequestBody
+}
+
+type CreateNumberResponseObject interface {
+	VisitCreateNumberResponse(w http.ResponseWriter) error
+}
+
+type CreateNumber200JSONResponse struct{ NumberJSONResponse }
+
+func (response CreateNumber200JSONResponse) VisitCreateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNumber400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateNumber400JSONResponse) VisitCreateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNumber401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response CreateNumber401JSONResponse) VisitCreateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNumber409JSONResponse struct{ NumberTakenJSONResponse }
+
+func (response CreateNumber409JSONResponse) VisitCreateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNumber413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateNumber413JSONResponse) VisitCreateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNumber415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateNumber415JSONResponse) VisitCreateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNumber431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateNumber431JSONResponse) VisitCreateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNumber500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response CreateNumber500JSONResponse) VisitCreateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNumber503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateNumber503JSONResponse) VisitCreateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteNumberRequestObject struct {
+	Id NumberID `json:"id"`
+}
+
+type DeleteNumberResponseObject interface {
+	VisitDeleteNumberResponse(w http.ResponseWriter) error
+}
+
+type DeleteNumber200JSONResponse struct{ NumberJSONResponse }
+
+func (response DeleteNumber200JSONResponse) VisitDeleteNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteNumber400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DeleteNumber400JSONResponse) VisitDeleteNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteNumber401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response DeleteNumber401JSONResponse) VisitDeleteNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteNumber404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteNumber404JSONResponse) VisitDeleteNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteNumber431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteNumber431JSONResponse) VisitDeleteNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteNumber500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response DeleteNumber500JSONResponse) VisitDeleteNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteNumber503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeleteNumber503JSONResponse) VisitDeleteNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNumberRequestObject struct {
+	Id NumberID `json:"id"`
+}
+
+type GetNumberResponseObject interface {
+	VisitGetNumberResponse(w http.ResponseWriter) error
+}
+
+type GetNumber200JSONResponse struct{ NumberJSONResponse }
+
+func (response GetNumber200JSONResponse) VisitGetNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNumber400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetNumber400JSONResponse) VisitGetNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNumber401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetNumber401JSONResponse) VisitGetNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNumber404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetNumber404JSONResponse) VisitGetNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNumber431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetNumber431JSONResponse) VisitGetNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNumber500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetNumber500JSONResponse) VisitGetNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNumber503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetNumber503JSONResponse) VisitGetNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberRequestObject struct {
+	Id     NumberID `json:"id"`
+	Params UpdateNumberParams
+	Body   *UpdateNumberJSONRequestBody
+}
+
+type UpdateNumberResponseObject interface {
+	VisitUpdateNumberResponse(w http.ResponseWriter) error
+}
+
+type UpdateNumber200JSONResponse struct{ NumberJSONResponse }
+
+func (response UpdateNumber200JSONResponse) VisitUpdateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumber400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdateNumber400JSONResponse) VisitUpdateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumber401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response UpdateNumber401JSONResponse) VisitUpdateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumber404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdateNumber404JSONResponse) VisitUpdateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumber413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdateNumber413JSONResponse) VisitUpdateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumber415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response UpdateNumber415JSONResponse) VisitUpdateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumber431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateNumber431JSONResponse) VisitUpdateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumber500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response UpdateNumber500JSONResponse) VisitUpdateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumber503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpdateNumber503JSONResponse) VisitUpdateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberFlowIDsRequestObject struct {
+	Id     NumberID `json:"id"`
+	Params UpdateNumberFlowIDsParams
+	Body   *UpdateNumberFlowIDsJSONRequestBody
+}
+
+type UpdateNumberFlowIDsResponseObject interface {
+	VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error
+}
+
+type UpdateNumberFlowIDs200JSONResponse struct{ NumberJSONResponse }
+
+func (response UpdateNumberFlowIDs200JSONResponse) VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberFlowIDs400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdateNumberFlowIDs400JSONResponse) VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberFlowIDs401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response UpdateNumberFlowIDs401JSONResponse) VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberFlowIDs404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdateNumberFlowIDs404JSONResponse) VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberFlowIDs413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdateNumberFlowIDs413JSONResponse) VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberFlowIDs415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response UpdateNumberFlowIDs415JSONResponse) VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberFlowIDs431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateNumberFlowIDs431JSONResponse) VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberFlowIDs500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response UpdateNumberFlowIDs500JSONResponse) VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberFlowIDs503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpdateNumberFlowIDs503JSONResponse) VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecordingFileRequestObject struct {
+	Id     RecordingID `json:"id"`
+	Params GetRecordingFileParams
+}
+
+type GetRecordingFileResponseObject interface {
+	VisitGetRecordingFileResponse(w http.ResponseWriter) error
+}
+
+type GetRecordingFile200ResponseHeaders struct {
+	ContentDisposition *string
+}
+
+type GetRecordingFile200AudiowavResponse struct {
+	Body          io.Reader
+	Headers       GetRecordingFile200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetRecordingFile200AudiowavResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "audio/wav")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetRecordingFile206AudiowavResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetRecordingFile206AudiowavResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "audio/wav")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(206)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetRecordingFile400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetRecordingFile400JSONResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecordingFile401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetRecordingFile401JSONResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecordingFile404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetRecordingFile404JSONResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecordingFile409JSONResponse struct {
+	RecordingInProgressJSONResponse
+}
+
+func (response GetRecordingFile409JSONResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecordingFile416JSONResponse struct {
+	RangeNotSatisfiableJSONResponse
+}
+
+func (response GetRecordingFile416JSONResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(416)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecordingFile431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetRecordingFile431JSONResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecordingFile500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetRecordingFile500JSONResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecordingFile503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetRecordingFile503JSONResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRecordingsRequestObject struct {
+	Params ListRecordingsParams
+}
+
+type ListRecordingsResponseObject interface {
+	VisitListRecordingsResponse(w http.ResponseWriter) error
+}
+
+type ListRecordings200JSONResponse RecordingList
+
+func (response ListRecordings200JSONResponse) VisitListRecordingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRecordings400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListRecordings400JSONResponse) VisitListRecordingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRecordings401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListRecordings401JSONResponse) VisitListRecordingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRecordings431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListRecordings431JSONResponse) VisitListRecordingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRecordings500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListRecordings500JSONResponse) VisitListRecordingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRecordings503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListRecordings503JSONResponse) VisitListRecordingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRecordingRequestObject struct {
+	Id RecordingID `json:"id"`
+}
+
+type DeleteRecordingResponseObject interface {
+	VisitDeleteRecordingResponse(w http.ResponseWriter) error
+}
+
+type DeleteRecording200JSONResponse struct{ RecordingJSONResponse }
+
+func (response DeleteRecording200JSONResponse) VisitDeleteRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRecording400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DeleteRecording400JSONResponse) VisitDeleteRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRecording401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response DeleteRecording401JSONResponse) VisitDeleteRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRecording404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteRecording404JSONResponse) VisitDeleteRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRecording409JSONResponse struct {
+	RecordingInProgressJSONResponse
+}
+
+func (response DeleteRecording409JSONResponse) VisitDeleteRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRecording431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteRecording431JSONResponse) VisitDeleteRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRecording500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response DeleteRecording500JSONResponse) VisitDeleteRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRecording503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeleteRecording503JSONResponse) VisitDeleteRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecordingRequestObject struct {
+	Id RecordingID `json:"id"`
+}
+
+type GetRecordingResponseObject interface {
+	VisitGetRecordingResponse(w http.ResponseWriter) error
+}
+
+type GetRecording200JSONResponse struct{ RecordingJSONResponse }
+
+func (response GetRecording200JSONResponse) VisitGetRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecording400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetRecording400JSONResponse) VisitGetRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecording401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetRecording401JSONResponse) VisitGetRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecording404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetRecording404JSONResponse) VisitGetRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecording431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetRecording431JSONResponse) VisitGetRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecording500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetRecording500JSONResponse) VisitGetRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecording503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetRecording503JSONResponse) VisitGetRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// Login Log in
@@ -12616,6 +15824,18 @@ type StrictServerInterface interface {
 	// StopActiveflow Stop an activeflow
 	// (POST /v1.0/activeflows/{id}/stop)
 	StopActiveflow(ctx context.Context, request StopActiveflowRequestObject) (StopActiveflowResponseObject, error)
+	// ListCalls List calls
+	// (GET /v1.0/calls)
+	ListCalls(ctx context.Context, request ListCallsRequestObject) (ListCallsResponseObject, error)
+	// CreateCall Place calls
+	// (POST /v1.0/calls)
+	CreateCall(ctx context.Context, request CreateCallRequestObject) (CreateCallResponseObject, error)
+	// GetCall Get a call
+	// (GET /v1.0/calls/{id})
+	GetCall(ctx context.Context, request GetCallRequestObject) (GetCallResponseObject, error)
+	// HangupCall Hang up a call
+	// (POST /v1.0/calls/{id}/hangup)
+	HangupCall(ctx context.Context, request HangupCallRequestObject) (HangupCallResponseObject, error)
 	// GetCustomer The caller's customer
 	// (GET /v1.0/customer)
 	GetCustomer(ctx context.Context, request GetCustomerRequestObject) (GetCustomerResponseObject, error)
@@ -12646,6 +15866,9 @@ type StrictServerInterface interface {
 	// UpdateFlow Replace a flow
 	// (PUT /v1.0/flows/{id})
 	UpdateFlow(ctx context.Context, request UpdateFlowRequestObject) (UpdateFlowResponseObject, error)
+	// RegenerateFlowDirectHash Make a new direct hash for a flow
+	// (POST /v1.0/flows/{id}/direct-hash-regenerate)
+	RegenerateFlowDirectHash(ctx context.Context, request RegenerateFlowDirectHashRequestObject) (RegenerateFlowDirectHashResponseObject, error)
 	// GetFlowGraph A flow as a graph
 	// (GET /v1.0/flows/{id}/graph)
 	GetFlowGraph(ctx context.Context, request GetFlowGraphRequestObject) (GetFlowGraphResponseObject, error)
@@ -12664,6 +15887,36 @@ type StrictServerInterface interface {
 	// GetMe Who am I
 	// (GET /v1.0/me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
+	// ListNumbers List numbers
+	// (GET /v1.0/numbers)
+	ListNumbers(ctx context.Context, request ListNumbersRequestObject) (ListNumbersResponseObject, error)
+	// CreateNumber Create a number
+	// (POST /v1.0/numbers)
+	CreateNumber(ctx context.Context, request CreateNumberRequestObject) (CreateNumberResponseObject, error)
+	// DeleteNumber Delete a number
+	// (DELETE /v1.0/numbers/{id})
+	DeleteNumber(ctx context.Context, request DeleteNumberRequestObject) (DeleteNumberResponseObject, error)
+	// GetNumber Get a number
+	// (GET /v1.0/numbers/{id})
+	GetNumber(ctx context.Context, request GetNumberRequestObject) (GetNumberResponseObject, error)
+	// UpdateNumber Update a number
+	// (PUT /v1.0/numbers/{id})
+	UpdateNumber(ctx context.Context, request UpdateNumberRequestObject) (UpdateNumberResponseObject, error)
+	// UpdateNumberFlowIDs Set a number's flows
+	// (PUT /v1.0/numbers/{id}/flow_id)
+	UpdateNumberFlowIDs(ctx context.Context, request UpdateNumberFlowIDsRequestObject) (UpdateNumberFlowIDsResponseObject, error)
+	// GetRecordingFile Download a recording's audio
+	// (GET /v1.0/recordingfiles/{id})
+	GetRecordingFile(ctx context.Context, request GetRecordingFileRequestObject) (GetRecordingFileResponseObject, error)
+	// ListRecordings List recordings
+	// (GET /v1.0/recordings)
+	ListRecordings(ctx context.Context, request ListRecordingsRequestObject) (ListRecordingsResponseObject, error)
+	// DeleteRecording Delete a recording
+	// (DELETE /v1.0/recordings/{id})
+	DeleteRecording(ctx context.Context, request DeleteRecordingRequestObject) (DeleteRecordingResponseObject, error)
+	// GetRecording Get a recording
+	// (GET /v1.0/recordings/{id})
+	GetRecording(ctx context.Context, request GetRecordingRequestObject) (GetRecordingResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -13334,6 +16587,129 @@ func (sh *strictHandler) StopActiveflow(ctx echo.Context, id ActiveflowID) error
 	return nil
 }
 
+// ListCalls operation middleware
+func (sh *strictHandler) ListCalls(ctx echo.Context, params ListCallsParams) error {
+	var request ListCallsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListCalls(ctx.Request().Context(), request.(ListCallsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListCalls")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListCallsResponseObject); ok {
+		return validResponse.VisitListCallsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateCall operation middleware
+func (sh *strictHandler) CreateCall(ctx echo.Context, params CreateCallParams) error {
+	var request CreateCallRequestObject
+
+	request.Params = params
+
+	var body CreateCallJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateCall(ctx.Request().Context(), request.(CreateCallRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateCall")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateCallResponseObject); ok {
+		return validResponse.VisitCreateCallResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetCall operation middleware
+func (sh *strictHandler) GetCall(ctx echo.Context, id CallID) error {
+	var request GetCallRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetCall(ctx.Request().Context(), request.(GetCallRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetCall")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetCallResponseObject); ok {
+		return validResponse.VisitGetCallResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// HangupCall operation middleware
+func (sh *strictHandler) HangupCall(ctx echo.Context, id CallID) error {
+	var request HangupCallRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.HangupCall(ctx.Request().Context(), request.(HangupCallRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "HangupCall")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(HangupCallResponseObject); ok {
+		return validResponse.VisitHangupCallResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetCustomer operation middleware
 func (sh *strictHandler) GetCustomer(ctx echo.Context) error {
 	var request GetCustomerRequestObject
@@ -13692,6 +17068,31 @@ func (sh *strictHandler) UpdateFlow(ctx echo.Context, id FlowID, params UpdateFl
 	return nil
 }
 
+// RegenerateFlowDirectHash operation middleware
+func (sh *strictHandler) RegenerateFlowDirectHash(ctx echo.Context, id FlowID) error {
+	var request RegenerateFlowDirectHashRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RegenerateFlowDirectHash(ctx.Request().Context(), request.(RegenerateFlowDirectHashRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RegenerateFlowDirectHash")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RegenerateFlowDirectHashResponseObject); ok {
+		return validResponse.VisitRegenerateFlowDirectHashResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetFlowGraph operation middleware
 func (sh *strictHandler) GetFlowGraph(ctx echo.Context, id FlowID, params GetFlowGraphParams) error {
 	var request GetFlowGraphRequestObject
@@ -13868,503 +17269,936 @@ func (sh *strictHandler) GetMe(ctx echo.Context) error {
 	return nil
 }
 
+// ListNumbers operation middleware
+func (sh *strictHandler) ListNumbers(ctx echo.Context, params ListNumbersParams) error {
+	var request ListNumbersRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListNumbers(ctx.Request().Context(), request.(ListNumbersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListNumbers")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListNumbersResponseObject); ok {
+		return validResponse.VisitListNumbersResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateNumber operation middleware
+func (sh *strictHandler) CreateNumber(ctx echo.Context, params CreateNumberParams) error {
+	var request CreateNumberRequestObject
+
+	request.Params = params
+
+	var body CreateNumberJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateNumber(ctx.Request().Context(), request.(CreateNumberRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateNumber")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateNumberResponseObject); ok {
+		return validResponse.VisitCreateNumberResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteNumber operation middleware
+func (sh *strictHandler) DeleteNumber(ctx echo.Context, id NumberID) error {
+	var request DeleteNumberRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteNumber(ctx.Request().Context(), request.(DeleteNumberRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteNumber")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteNumberResponseObject); ok {
+		return validResponse.VisitDeleteNumberResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetNumber operation middleware
+func (sh *strictHandler) GetNumber(ctx echo.Context, id NumberID) error {
+	var request GetNumberRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetNumber(ctx.Request().Context(), request.(GetNumberRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetNumber")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetNumberResponseObject); ok {
+		return validResponse.VisitGetNumberResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateNumber operation middleware
+func (sh *strictHandler) UpdateNumber(ctx echo.Context, id NumberID, params UpdateNumberParams) error {
+	var request UpdateNumberRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body UpdateNumberJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateNumber(ctx.Request().Context(), request.(UpdateNumberRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateNumber")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateNumberResponseObject); ok {
+		return validResponse.VisitUpdateNumberResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateNumberFlowIDs operation middleware
+func (sh *strictHandler) UpdateNumberFlowIDs(ctx echo.Context, id NumberID, params UpdateNumberFlowIDsParams) error {
+	var request UpdateNumberFlowIDsRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body UpdateNumberFlowIDsJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateNumberFlowIDs(ctx.Request().Context(), request.(UpdateNumberFlowIDsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateNumberFlowIDs")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateNumberFlowIDsResponseObject); ok {
+		return validResponse.VisitUpdateNumberFlowIDsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetRecordingFile operation middleware
+func (sh *strictHandler) GetRecordingFile(ctx echo.Context, id RecordingID, params GetRecordingFileParams) error {
+	var request GetRecordingFileRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetRecordingFile(ctx.Request().Context(), request.(GetRecordingFileRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetRecordingFile")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetRecordingFileResponseObject); ok {
+		return validResponse.VisitGetRecordingFileResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListRecordings operation middleware
+func (sh *strictHandler) ListRecordings(ctx echo.Context, params ListRecordingsParams) error {
+	var request ListRecordingsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListRecordings(ctx.Request().Context(), request.(ListRecordingsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListRecordings")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListRecordingsResponseObject); ok {
+		return validResponse.VisitListRecordingsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteRecording operation middleware
+func (sh *strictHandler) DeleteRecording(ctx echo.Context, id RecordingID) error {
+	var request DeleteRecordingRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteRecording(ctx.Request().Context(), request.(DeleteRecordingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteRecording")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteRecordingResponseObject); ok {
+		return validResponse.VisitDeleteRecordingResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetRecording operation middleware
+func (sh *strictHandler) GetRecording(ctx echo.Context, id RecordingID) error {
+	var request GetRecordingRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetRecording(ctx.Request().Context(), request.(GetRecordingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetRecording")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetRecordingResponseObject); ok {
+		return validResponse.VisitGetRecordingResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0LcuO4tQa8FVwlVS1PSJl62ZZcqfwaWz2tGb9iy92ZjPoXIRKSGFOAQlB2K31dlUX8a8jCspK/cACQ",
-	"IEW9bM9kcmtu3cq0KQLE4+DgPL/zteSx2ZxRQmNean8tTQn2SQT/7HBO4jPsTckZo3HEQvHQJ9yLgnkc",
-	"MFpql9z5YhQGnoVm+IuNJ+SP9WqzfuQ4joWC2WwR41FIXDRmERoHdEKieRTQmPiI4hnhqBxPCfIYjQmN",
-	"33E0xXyKAorEU/GChTAXfwzoHE8IRxEZk4hQj4iHs4NT5FJme2J8LiovOEF4HJMIeVPiPQR0Av243T6e",
-	"uAcwBNkLpj6ahzigchCVAS1ZJfIFz+YhKbVLO0yoZJW4NyUzLNYjXs5FMx5HAZ2Unp8ttWxyVl3qMV/8",
-	"sLpyo8hFLELu5B/B3EVPUyInPmL+EgUciV2JCOfEP0V4xAmNEYunJHoKOKlkRjyKMgMidDErtX+Sj0Xn",
-	"pc/WulGKxVkdWgfxOGJ0gh5xGPg4ZhFiYxgcFo3ecTRaxmIlOYJxlQn2poioqYptREHMEXuiB23xho+C",
-	"GI2w94ACOqBub2xfMUrsSxx7UxfFDE3xI0F1pyFXgbJ4KvrxpphOiJ/foEGpPq7hllclzujYb+Bm0x5F",
-	"g9Ium/IRR8uCneh4HpnHtt4rt51uhE/mhPocMYqCOLvsuVZbvq/o4Y54iyiIlzcsDLyCsfSnBMj0HUeq",
-	"ha2b2LJNWyxmtKBiTOESRspJ9Eiid7DiSPbGUZkyFNAwoEQ9OrBQjMMH2W5AY4biacBVYzgV6jSOg8ki",
-	"Ij46u769QywKJgHlFrwww0uxO2hE0DjCs9W98ckYL8LY5pGH3nESjt+dqq9nH8XLkGSeBLOJ8TfycYzb",
-	"p2IwlHjZtvBhG1OP8JhFHL2jjJJ3p2iEObEXUZA8GLNoZmNPLGzSmI3+lvQHr23ctWerNMfic7FmiLDl",
-	"68+02D19DLhczjAQJwRDQ24hvvCm4tzAqbfQKHIr6E7umCWXBfEpIbFiU5JhRQRhyp9IRPwBTfkCKgMP",
-	"mQNbjIhviS9SxVAOUo6SHQMK4lPkauJKaB5xvOToaRp4U7mpgZiQvAxKVkmwyi00P8NfLgidxNNSu+rU",
-	"GoU8x/MI5w9k2TsvXjwML6AHsnzHUeBnD1zNF0feIXYDnxC74TfrtuAC9vG4OnJI3WvhalUPfI7jaTrs",
-	"wC9ZpYj8fRFExC+142hBzJELSsFxqV1aLODNooHHwSMZh+xp/cj1GwUjPxpXTzCperbvj0/sRrU+slvN",
-	"45qN/brTPG4cOQ0y/plG/j4gof9R8nEYbX7wn6Y4Rgv6QAXzGIu3ueb24ruEx4oTMriOf1iMSERJTPg7",
-	"5I6znbtt5H7CEXWRH7E5HIAZ0HFE5iyK+YDCRRFQhOWLQHiSxk6RexdHgRe7itY5ajgOcu+vfri6/nQ1",
-	"fN/rXpy7p8jtTSiLSOYTPAgJjcNlBXXgomxLoSFhi5zEsbhQyu77i+tP3/ZUb8OPnYveeaffu75yLT3y",
-	"BQ0FBaq758CSR0JcyDjkDD2J1RJrA3fxgLI5iWDuHD0F8RRhuVhjFobsyThIf1+QaJluKyzc8DHdlqIL",
-	"XK5HySqJkZWskpx58W3+fgNpriFKn3he7ajesJ1RDdvVKhnZo/qJb58c45Nx1WlWqycnPxNR9nwym7OY",
-	"UG/5A1kWCSALGvx9QQQjQOWqEBFqzSZ6DHgwCgnq3J31emKLIuwJ1pyyVYzu73vnBygW2zTDD4J7oojE",
-	"UUD8hJw5HhNFIuMg4rEiOLHH4koRjFQJoeIaEveKpak4xEvigyxZa6ApW0RcjE11nJwbjmcEeTgMSSSp",
-	"QpKjeComJPoCKinLHjnycBQtkZssS2zfqm+1kVhd96CC+rpj0YWkNQpEKPtSh2ZAG7XaqSDaEKRkJGeo",
-	"pw5TDMJQCBDi9FlJJ9CjkNqgeyz+NYoCMg6XMN0AbiTxCXnLDGh6SlsV1EHjiPAprD6akwgl5wJODpow",
-	"5ouejQvwaFz1ql7zyK75DrYb3gmxW6Nm03b8E1wfO+MarlbdDVeRQUO2IKI1V1Gt2bRKs4AmV5O40+OY",
-	"RKLP//enweBLrWoPBl+Ou5//8PtiYh2DoFp8tqR6UeYH8qYFriGmLKjGR4xaIOJ/41bQJ30dq+PoLaJI",
-	"XMuyB9FGSFZ4xqTiMrOMHgc0AO1nITqFnWpUa0BHWlYOOHqKgjgmtILeswipY47cQSmqD0quZShDgkwj",
-	"Ig4To6i+aYnHUkbf95rvjYV8v/uqSflkykKf6/UyCEXNwFjB1aXLL5skTli2utPYPMVUF9l3njd4Qu6C",
-	"f5DVSX5gT2iG6RIFMZmJAyAkOTlDJDgT43EFnUthGVUd5xQ5aEYwlUKjkqJRGXP0kfVuRgE9OBXK2ELw",
-	"sxF7JKKNkAsHNI4IFgo15uKZOInwKSGpi8+hGYuIFAUxmkRsMRe7L0flqaaK2QFzmQVexDjxmFDaOApx",
-	"NCGRYKd0QGOlm+QorOq46y868f6QizUy11ZNUKysA6czmIkrz0kWOaAxmZAoWeU+eyB0DS1R8iUewndi",
-	"8ZarufBc0DhbcBizVOmMXRB/ZpeBw3UbLtGIjMWiBXEFdQY0DmaEx3g2l5eKQbBPEYvFa0K3QE8sehCX",
-	"AbMy6ynvQkHUAdV7aRz+2/dnqF6vt+C9AS27Nafm2FXHrlb7TrXtOG3HqTji/6p/FZdAdzaPl6I3nAo6",
-	"isXDzmzeB1if3EZkr91kshZyf/zxxx/ty0v7/Bx9+NC+vGzf3VXG8H+umMx9/wwOazqpzGSErGEw2vJg",
-	"4H9tPNviPzX9HyT/0878ZzCoiH8cPf9vUZN+UZOyalO1Ws8Hfyr/9X9/+oP9OfPGwcGfipn7reKDV4vZ",
-	"iETFFKZ55TuOKLyGylUL1Sz073/+6yAjU1ULxSXdfjehKaBxvVYyTkW18FTogb/J6UBlnN4Ico4GA667",
-	"B4XHR7fgA2ocmbcmUfO2duzW56+O1Xou2sxnubyEx98yPyBKYdda2bfMB0FTWRvFP/F8HgYeSCmHf+NS",
-	"N0q/i8Pwelxq//S19PuIjEvt0u8OU0PpoXyPH6YfOAM2Unr+bJW+2BNmq+GJjiu3+OmScI4nRI6zQAMT",
-	"YuSCVlZoRMn2P9PwQW2g80X8knF3QJQRt1VAA/GscPQ9sEHdBbNFCGP9mWaS/8ytJIWXzEur80Kpixni",
-	"sk+lBABnh5cLZ/uzz/PNZij/TlSWpNuCacHJ4nNGOUnMYGDG2WF+CW/8WvIWPGYzEg0Dv9QuNUkDO0cn",
-	"jn3iNIhQPz37pHF8bNfGBDdbRyf+SXNUEgOPcRAKZVLIviNp8DzroXkwJ2LHBTPxdzcOKV7jk3nIlmjE",
-	"hHodz4ZSBhDdOLUju1q1a3VUdcz715Ev+iQk8KL8k3yZB5Fqd7yp3WLu46Sd4HHDeUTGwZdSuzQePQzr",
-	"X/6MS88m29vMdPT6r6VebUazQF1gixg0uAg/iYeVUsakte8ugugylCdEPIH1b9XJyMP+yCYeJnaj1qra",
-	"J36jZXv4pIpbtaPRyagu1l9cR9DAUf9nF/yP/r+SVWLzxGy1iJQJq+kIsTHU0rlYt5jMS+2a2hPiLfRm",
-	"1m2nYTtHqNpoN+vtaq3SPGo5x/X0+vCDSRDzYUQ8EjwSsTAvIlNC/WFEMCxXCUQCGISvlonDuZaEOm6M",
-	"mrjubTG7vGKhYvJFCBI3kaCBKqjvHIeEW6gm/1jM5yyKgQrkwlVfsHAxDh9Kz9b/se3/bJXEkRiqSbVa",
-	"dUyqttNwTuzGUb1lY785tqu1kxOMT/xGvdYsqQaJkNeuW0KYe8KR3vy9Jgzv7mgvZnQouIPgSMN01Dt+",
-	"KHGmDlPT9Qs7eFkrtQN4Hgh5L8bxggthWRqmVtnyhq1cZcvUT/5tct5HHAV4FMpb7JEF81FAK+n0K8lq",
-	"emwhmGFJjLjgvb1JpKCPfTa6oPmrt29jn2/WUWaT9Zvp/Hdavuc9LsbkTtsg16lBlrRX+IrFl8wPxoEQ",
-	"eNY5ZEGjEW+De5uyWLsIEA9URIK2R4FPPKAo5+gWgpURXAFxFbYRWFE0MfX+4WokxrNV0s77rQ3hxWer",
-	"pN3fWxvAi7CC32Jfy5l7SQkkiphSp4X8Ju+/mZJI2yXtb1LuWUElaFCKQ/wwKJ0iP/DRki3AIiYe4/Bh",
-	"UPpTySrNmVCBo1K7dKju1cP6IZCYYCzq9u1dgV9n2Dnr966vhv0fb7rA11/99Y1fSJRPeXYi8vehU/3+",
-	"/C9Hf65/f/KxeVX74fiycdO6de6q/ZrJ8JLObr+7v+xe9fcg9y4s8hpKN0z+MxyOWTQjvrRDgdupgly1",
-	"NT99dlEY8Jgj8kiiJZpHbBSSGRqzBfXhlJwxOg4D76UkkC68WvBdhAVtEDftvaq5jkVJD7uxN3f9zkVX",
-	"7czLN+V9p3fRPR/e3HbPrq/Oe9DZG+1LOmw0Y4/gJBDbQqhP/DZyzfG7MkBKek+Jn8w/QkLgKVohRsnp",
-	"gGqfjrhLSQRWOkwRwVEYkAjF0TLjqJLdWwj7j5h6xEdBfGAhVwzhY/f9xfWnYffqvHvuin4G1O2ddy9v",
-	"rvvdq7Mfhz90fxz2rob3d11XmpAkyWmfl+zfzXlq3BUv1Cm46JYyfGtA3Vvxl90Rfwlu6jHq84PKgJaU",
-	"MWQ/OlyRwFuNo+rIx1W72Rj7doPUjm08chp2o3py5B2Nj2sndeclsqopfNJFGCZCpvRGpMLyUQuPj0+O",
-	"iT1ujrHdwNWR3fKrNXvsjBr10cmRj8nR64TlENPJQp45Qu37OzE6qRVMSRiyCnoiocdmBMUM6VsZ9acB",
-	"F3sTiz1Uh7aCbkKCOUGE/o1J5Vu9/06GDgUeqYB/4EEwTWAXa9dBqgyfrVdaAmB8ahTSBKV3W9sCGk61",
-	"jh1i+9XmyG6MmsRu4daR7TRqtSo+8Y5wtZnaAqA7xUZeKVFrFaC6Ir1WbadmOw3kHLUbx22nWqnWW/Wj",
-	"aqH0mrEVyJWTIs2u/Of9BgFI9ASBHNLVnRNKiuMB+6teSz1XS3rdVbwgoXEQL1GMJxZomq72ILpgOysQ",
-	"iMywvqi6JYpPBzp8kp7O39jALmwALzJs4DfO8H+QM1ilJxlNlZezxboqhQVJskCDhCqEsBuAgPhA5rGO",
-	"5i0Ws6uHsvlhQlKGzKVjtK5vQB7+oftj6fnzz8GtrFS00BOW7myO0liqNuheufAyGU8pftANldP6v4b5",
-	"yTCwwrDTa0rUNCH2Rs0QlVWkAao6jly5gKIG+iH49hRhFGIO8qIM/JzqgAWIFxDSI0FPJCIHYo4D6tZa",
-	"LVgFcbAGpcHCceqeIhP4g7SRfKhoTz6EsA0Zk5eEo0YEAlopoyQfPZz9SAHtMTaXppk2mrCYJbbt9AdE",
-	"hRKD/raYzXnbfK5CDsCj4+xwz3yQdNFn7AJHE/Jq1ceIp3zHU6KMiBljgeq146MTGV1vHrAP3c559/Zu",
-	"2L++Hl50br/79aqbydx0KGkZnGZiivHBynTT4PUkOrlcrwkKRaOl3rIDuDoMJeLt1NG8xhJwlFNW1uoq",
-	"IY4hjig1ChTqRb86FbTzYi2tgm5TLQ0VKmk5adJ4ZZVp3ckm4jw+4SDWUTewuuJrubiKldOaBkOsRpTe",
-	"kgWXxrxXntkCgnjCHKVxeImqbYRKb6KK2+79Xff813d8V7c/mae4y3InxYw8ladTXAQUh129iK9a90D1",
-	"huRvGctbv3t71bl4zQKqHt7iLFG0oOTLnHixWCcchIuIyEhdiMmVd5GHoyggHCWzUna3Uzh8IZMJUxDI",
-	"vqA+sEbDeictcFcsfs8W9PUkrSI2tkd+g2kJTIDm+oM56Oq6P3x/fX/1CjJOu3iDbbhiMlYpIpwtIg+C",
-	"7qRVDEKwK+gaiFWrFvxd8qaOaRZqAoT+hcEDQQHEN2EtS5AvAY9Jsg+bXQWwvm/kIdhZHpW9vkidvsHL",
-	"kGH/5xBzkkxG88avOo2T5vHRqojz7fX5j/8F8k3hpIrEmCq6LJBibiK49SBa6j0OwhdfUqZbRUdkpFpm",
-	"w8ptCZBlALHHSZxfA5UHpagxKB1YMvQ8RjLUumSkvWWjwJPduu1+7N0JXe+yd3fZ6Z99yHlYXvLNDZ3/",
-	"Gu34ML2dTrg83O0kVl/crEmwfuKFcT5X8hsJiqOMu1bdKtma46XQpyDiUroBnoRciiHRFk9wQFXCiiCn",
-	"pZFI8HKddw2PaezCYwyiv00iy17JaCCtWExMjAv8dTB/zFERvfbeD4GShrfdP9/3bl8jgf1sJJXm4qrw",
-	"O26aEBhVW8iNNDY1m6GennuQBilqhiUvI0qA/9xJu9w9xY84CCGX/S04vjL3SRPhbM4iHAXhEi3Sz6xV",
-	"m+66tx97Z93h/VXnY6d30fn24hXM3+zkjY65TgETc1vQiGBvKuaDWFZOizBFbCHDKYMZqaA7PCYyNyyO",
-	"pIycRm7uueZmaJkggcV8Y4DZzxWKtTZUTAdMOiftei7wcU2MneA3nrqrvqa0oO3NQm6ryEZi2Qel2qDU",
-	"VkaEYeDzn+DJZ6ATDnkkpb8tZmJVknfEV72T42qtTmyvWWso43HLO7Kb41H1xMfVhlNviH2Bl706GZ2Q",
-	"o5rxcqvhNW08wmPineBxE0yyr4nKS4Yv/qrtPMBN4W1bV34UYepNU5fDTp98MW3UXzBCRdBCfNgWnSUH",
-	"VG3VcWNUs48hutevY7s1dhy7Pqp6Nb9BmuMjMyjJIKVSu7QHUzBO6xrOEEfYI0Xx089Wqc/YJaZLFTrD",
-	"X89kGZPm2ZBNxOUeCzYbc81VA4oaNW2EyYhSnX53eNG77PWH3b+cdbvnr7n5brt31/e3Z91h9y8fOvd3",
-	"/e6baG99PbUki3YcsZk0xqlEKxYplS4Ak0SUtUQBWozMy2FjvQgge5kmqjc2TW0xR91TvIinhMZim9/K",
-	"EpXm1FJCfI4wgkhyFd6RxnybBNC573/oXvV7Z5Dm/gbiz/2V0eXbUMBZRHyxVDiUBvFZwLlM118zevdA",
-	"zPkpYnRiIRmCD6FNEXlkD4CLobXAs9vuueigc3HnSg3snqrwZ+JfEj/Afdi+t9Z6ZwsOKCkrXWW8Znf3",
-	"NzfXt/3u+fCye97r/MoDybTmK/Q2Nz8xt2J8bjVJZMVutjVDwSrNI0HwscrkyjiGi/QV/YI03bAnlUur",
-	"OkuVlh19yltADFKn82oSZcjohETIeCzRpwibhznopvVJLSvfWzfvt4BM2TpZ6RBfnSpVOa6Fk8sm2eS7",
-	"NNzgm4mzr3NSVSvtE9+vlc7U2a+Vdrjv0yqT3VOoWUMyZApfkcCtSNq3xL0TkzAUf3CE5zjKIU8lGUNF",
-	"Ga1p7tZPEqjDPDlqJxPqzQ3XXClzh8y1MPcghSKRwEolE+PnLNld7EvlH4c3xpke45CTVfcUJU8GTUtr",
-	"ulDtbYC7SgFq3ORDLiq7X+wA0FF8W77hSmejeiikARncCr8OaBotgGbMJxbiTPINDPgXYEoAT8d33T7y",
-	"MBW8HEw6I+w9nErwlzxojsR8GVA3D+6iIg2y/OxnZh8GekHDaR0VnL/0QGQHcBGMiVBhxZopYcqSIhll",
-	"TxXUiVFIdOiAj5eofHLUcJwDS+MaoJhQtCQ44qissfOcbJp0AqmXyXo+ashxy6znpKmRCQ1fWs2Gfgv2",
-	"lEcM2Xyu1NqtkL9VytPhmlOo05xfd/rM03YRyBD91cgQmb0wNg4VX71ec2nie3E8rYRvvp24JY42RFQJ",
-	"/ldBV+BdoYswFMMBLIY9Eh/TqLoowsuVHVJjslYmtpFl3Sfsfg+WdUWeJKFh6ivfnvSZ0jfjYwNazMjQ",
-	"q/iY/OXmvn+q0awKOVoWYjD/3V+Et/EYT4RGsBeDeyVTQGX11YOd2MOvhhF8CuJpAgixK4hBeqy+5vYy",
-	"Xo8toWV1dBdL8Afph9ARXA+EzBVIpZDs7z507FrzCEBei8WZVtSvzT4+nVw83Dj8r97xj6OrxvR7/+i7",
-	"cbe66LHbZvzp71tFnnWn/HOhpBEuE/iXvEaSUUeQMV/QgYB38SlkEU1wQJOU6iKIPcGFIWNDcGFYnwrq",
-	"UYgchEMtoxzdwJdYRuETXmooM/Wi0sHUSzO8FAeZzYI4Jr6F3EEJIJ4E0xnQEI9IKLmABpWSuFxlA1Jp",
-	"hgNqTyJC4oBOBiWN8KG9mJwHE6rHoHxJT1EQE5UkNKAGFi+TgQzw2YDywCcJzlUFdeQP77jsKuDIJ1Hw",
-	"KGYtzTwGPl3iu4AmA1oWTR6bp7pXjFwPh6GrEmHeceQq67dr6e5wnP4a+AfAEaWTLAl1Snio9rNVBtRN",
-	"DZeuxvxTyDaAYMuBY1qwP+DiJXK06pAXccH1ClsyPLE8clkoShAWTlWkLg71zsLGJgucGMqyp2jHcPZV",
-	"NqltvUVjDXxUZpH89IGZeMWoQixJjHCBOOtEh3uaQwcDXRDCTCWZiW/qbgKFLAX3eD4idMcQ+ZVJpWb3",
-	"4otcou9gutwR4oXRa+ix07tbzGaQHWnt06qvk+X3acL3bHJ5vt/7aTrCrk2+JWS+X4OQefvN4tvUY7Fr",
-	"kzMchns24ETD9ezTTDuxxQfPpU/hxe3vpNnuRe3PcQwq2staf1Ruln1bj0dR4E/I9yygezeVV8VLmlIp",
-	"o+/V5pFEHITTO0L9vRrLXb01HJX7tdz7g11vyvZrMMNBuP9nvsjYQzB538U4il/TnO3HBN6TeM8TDS1k",
-	"Xsgerb5j8X5r+UH5HvdookCV9t6Ay8WezOYmxPtdMn9ekMX+J+yWeCzyAzrZnyiMpnsSxF247z2y/yfi",
-	"iODZ3qdr73u6H2EqhKYRSZbjhe333wCz7Z7Lo++AO7LfJz+R0ZSxB0n+n61N0q0UwXgbcaIi48yO/v3P",
-	"f7lIfkGIlYALLqS4CpK/S9s3iPNan/QZAXVmAEYKMO8q/UnqJ/EiosRHjyQa4TiYobL0HnNZgSIkE+xp",
-	"u8uBpdG6da4UaA95q4bh9HtJ2mSp0CywAahNv77LfoDfckX5FQ+LLVxFMuwW8TinxMr9BJMVDoZc9pEo",
-	"S/Lv4B+AuC20NAtKSSgdEZyz6nzIpe/0Vo2Q6SIX6SLqi+840u9Z6NuzG9Q4zipCyf6sKAV0SKifZm9+",
-	"LcYzzIB4J05FqewkNRXUYBDgMmM/52PE45aPSathk7FzbFerBNu46lTtk3GzRppHJ+N6a1Q0wiwAzxqF",
-	"TI1PxpLGLF15VJb6ujQEIPf3X3VEzbObNcCX6mNndEIa2K76zbHd8OrEbuHmsV0bHXstv0GOxifO5gFq",
-	"Si2GskzGZMCIgupuITclC/FXnDAxWQ0nIZNcrKloXdpueFuhdeDoryH0GIcPCZWHsjIH6vQQnhAaQ0WV",
-	"NJNKJRysEDYO1m6o7kkaQHbfwWOvOm6SGrZbo7pQ90/GNj7yanbVd0hrfDI6xkfNQrd1AqNWNBqwz/JY",
-	"V4JJBGkwOYWYx5bhFkJlB/0RUYbCYBbE2fEdgeNGO3OU42YT0LNVmhDqr4PgfWSBR95xJN+BL6kiCTMM",
-	"2d1jov5BySKOcCi4oGFh1L+uLMdmlmMuwcv5TkT4osgUfQvPs2i8nV523eGwBxwoK/M55YrQcX6MhQTT",
-	"3Q4Ef+2B4OmBgEJE8kCI579i0t+6Mpfnr1iWme9aKplIsOUZ9qYBJcgnMfE0qmpuYfiSeqsLc8ZoHNBF",
-	"akJVtRySnmDJxTHkMcFwGzzhAMqbyDoNu1CJOJowwOEUUz/cwMh9psHj9ZRU3QfzDCZByZ4afPb0JT/v",
-	"uyPSQPXyTYH2CanqghWaUVdQz4yO3zIYMH29eCgjQubJQGTND4zEwz0HAea0l49CNE+GIYt8LGgchDL8",
-	"BNCikN5Dbhjx9xqjNOC9fJDQPhklZPJrH4O2PAvidNOAahfNsKwFhDTTeMdlvQTRsgzZfQM6w7E3PbAQ",
-	"CTk8d1Vq1jDpyVU/JmtQ7N3Mtdpk5kflAEITlQXdFCMpU0OEcZGcOZ/4rWOn6WEjUhvXxyP7ZExGx8f1",
-	"KvYbhfd7Nsy8eAu+FkWzmeO/FMsJOpkcoRI59eLmtqNoipWs+lTdPcS+tkfo/goh6hGukSKM8UsyQ4ym",
-	"dTjcgqDxnBRaFFa+N18De/WLz4cSo5XWFeNISKSIkidxJ8hyhRAzvYgnDKoo4lB5A+GuVoUZ5cFevZR0",
-	"MsnXDZjoihooeYLO33HlwFTqM/FlGi3Wjr0UapFnIj12n39HdwCIKwHVtgS3kBtlA0OskjfFAS1K2P2A",
-	"6QQt5pnZcK3jKaELiduLo8V8t3vVJzwOKF6zip+mbCaIT0tzuwW9+H5EOIdbO6A92aS6Ok2Co3CpnJiF",
-	"Av7tghZtnBIwArM6VEAneQyGtVN+kT6tU7T1WFR1nwXlJLZSty6SEf/+26jXMul75/XOGVcyW/t56xlP",
-	"XEyvOOmcqNCP5MCzOQG/vApiR+IdhEdsEadyzc7xOKDiYC4uS+OH7FpfRz6JULVWbyAcSce9j2d4Ivdk",
-	"x6Ab40NxEOdjbs5kpTTMHwy0ibFEHlj9AItJYUR5Aq8g3kBMVYrC+WK5H3s3CRUW0kihVP4JB7EhKnkq",
-	"IVDHjqgEESU27Hhytl4TBe7Gl9OS7mwoSGSoLjdU9sk8IpCjcioOmvmivi3dg7YhFCYWMJXN5w+oytQD",
-	"MUYJUInU5sLkDQmrSKLKvfNCeUrZLOToE2sx1KvJiVZ10nTIkWe3vJORki6cetV26icNfDL2/CqpFZFG",
-	"cS4DgumnxaH0uiC9LAsew/pBlJA5jt9lSyT95Nitjn3+u28+F9UqSgHvixYnzX9SX5UFEBeQ//tIhKpB",
-	"k5FlRtEwzDS7VOPanWSVh/utSFbmubyKZOE+D7isQq36+79MsDzZgSJ2HIZIviAGBYfX1On9AIcSh18J",
-	"A3IRJuJqVPj8JJrBfQh/eZh6RLVQCn/GCJBruzGGT437867UlsRDvAGt+aovtw0V2HGkFGGNg3DfP4MM",
-	"79ToOwkeSRIyi6mfozwZ3ST7Cjijus7hNrJD7hMhDz5ecrj8QWGkNpnN46WVYSooZr6OnMrlTOlZrbNu",
-	"6jGZG//HP5as0v+I/5EYfsk/kkde8o8/Zvc4fW9Vv8QFvPMcJ0jUM0bj6Smyqyp0OutQsauZzACDSdnV",
-	"IlPyL3w+feekeVIjxK6O6r44n76NG3Vit+rHrXHt2KuPj8dFizJli6ioduQiqbfv4+XaRTkx1qRW37om",
-	"s4AuikSnS3iuPyiGtPaLpkm/2dr+RbGnBR+UW+1s/US1ts1loE9IIWkliqp4C5XvFtTHS+Sgf//zX+gO",
-	"x4tI/Hl0cIrgTBWO5qeqVbPqVsNqfjaUtWSAR9vGtzFFIT2dOzO6j4Z547WMLrkrDUaHUxOJ8o9L+88q",
-	"V0NZpjagO3K1XwGX+mMhg/qFWcZ4VBs3SA3bI6fuSJYx8v2R3To+wuOTVm3cxPWiYcJ+DDeJgvCGujFc",
-	"+broBVRpVzZ0VyTAjVQsO6EbKmRu/KZsmP1mPfmO6jb5jJrq/p+RDXP2uj+c1KpVBVNRXb+exc7sD+wJ",
-	"jDXydLQR5igmX2KF+qvLZCpDhlzZxDlPvhgFfjNjUwSshmDpBUjk+wytJm8VDHxXS6ca/wZDprSLVCTx",
-	"l/LlsjfLaunpNca0A0Mzo0lfw81UP8O/sYCmTgMW0NTRIxYBo/TdShEL0v2sTS9PXtnXXemMjsdQ8K1G",
-	"qr7dGB9h+2TU8uy6XyPVsYNboxPvBUbkbFTtq5ZQhXTstITy3eIl3BK7kr6y7xLWj46JQ46xXccnngKs",
-	"HDkn9rju1cdOs+WNR6S0A6UaI9yBRCH0+DULKzpIFlQal2V579SQqK9W8aoCAQXniuHyz9vy/sMG5hnx",
-	"g4La0TeYcygxs0TwRpreY454N4tyREK8TDCvCq32qX1+MU9VMdlEM2GZZ298XlpF9jPo/5I243zk+mto",
-	"L+lpyAn1U4cR5DJhXcQhOdfJ64UnO+1sw9k2I2X2Ot2jJhk3yVHDHh97WJo3RiPSslvj40b15AjX8HHt",
-	"xaZaPdGAq8TXl5hqdbBn0cx1OYzMlCAoFD2xKPQtSav56hn7c/xsbsKLaSMLxpayJxaGwIPO+5fvtRUx",
-	"oEKIX+cWzTGmtYFlQo4KmQxWBDwloWrJfiCcbBaEYWAgiCfLKAt9poo/4AFsjSPbbqaFM6AmDPK8kNED",
-	"6oULX6ZYS17CJWzrz2CyvYvZ3EycA/wrteYbgure1FZrJKy8lpYKOIxBRQWkkjgzCvAWlf2aybDtsmO3",
-	"LNSxzy30Owt9Y8BMVB0nuzfVWr2xdn++Vq2q4zz/fs+QSEYTyX5OFNFuptla08nukrlN1WL4CnBdPeKw",
-	"6FZdcIJGJH4ihO50ZqqZI9N0diCTzIUlt2bbVQWJFS8mG+JNWUIv4g/CjfDZdxzhhR8wyLh9KZ8RvW5d",
-	"qNUYVee1pypNz3r56oguCm9tiuC3grCNOMbedCZEkqJTBXVyxE0Pr6Uh2Ums9WviMpJPG6HeXwe5SPFB",
-	"qS0eqc8NStYgE+sOP//7n/8alJ53DOlI0dpWWYisSmCyhr6uQgVXjyAzdfEXxUFtEK8lhocXzCGx5M0F",
-	"bL6QE16T/gA/ojCgOWHjR7aIlD9HJXZsU4X2EksLcgdfTtuqL6lFDCF8yQhmigiepazgHVeqhCBdinRb",
-	"NGU8LhRTqbzP15hzlJiqXoJsIzM7AZKF8kkH8LDYnxEXKEHdL3GEATI4CXBZGbVh3CGcB4zajULp1g8i",
-	"NZ0w4HERBscnWLXkPbFM8lUUs5yEzeLp5m/wOcEPO30C3tz5C4R6eM4N3OPVPcm8YuxIFM9z2xHF88Jv",
-	"aKISS1z8DfGLLEU0Z1EMNltJbSsTAYqrqL8rHpvJi6LQZKzAqwotxXCDyTeMOS1C/JSblHhUGMgZYcrF",
-	"aIs/kPxs9u7nV2zhF67Y+gPyEFCIKZerYyGXiimEMjfniYw48x5I/pjId/bXaFbTit+OsbC5wVfYnKsZ",
-	"QXA+bPFeQc0yhfnFoxuL5sl44C/Ck3hKsJRgdH97ITMZF9LwNlvlceSR0Hg4I/GUrdHDP/T7N0i+IIh8",
-	"wYlhhr65vutnjNDfdfslqyQei//ci/897150+92sFVq9sHrwYDiLaE1o2TSO52V+ABOLmZx2ZtI5nTmO",
-	"57x9eGicvUOV+3lIhfq9FZUtGc7nXbZTVxJ+xZZCLmE+F0aCA6rYVz3dKYmIJXaVGsHlq3El60Mpw+CR",
-	"rI+nfIv4yNxq6rFsW0vIun/xMk5YzFZj/dPYfjfR99y0mJ8LERgcVLIk3nVldQtcjWkXxdoD6OGy75jB",
-	"cPTnT5FjlhbMO7PWKXzFXuGXORlhOPnr6mWoP/m04WRA2zZbISa8eLtlZFCy4doUa+TkJKVViFLYsju4",
-	"zigM/AY6V0Zg41o0r7DRgi93vL22pePq6PFsHT1lgoaKXtpE/XPn5W67Z03QihdvnTJcFpuTY/IlY9rc",
-	"x2fxcytV+xnwX2bq3cfI+2JF7HLxmmjymQltJv54aSYcIJO8eBjzEC/zmXBSVg5CwisadO0dRyz0SSTR",
-	"Gl0pvIm73c1AsMWMZdAfBlRVMS7i/mkncnt1GGnxoMWGG0MQY087yOUF/ZQIL5Mgni5GILvMvSmJ2CHm",
-	"MYkC/mCD2MkPI/x0OIOHh8qwfqiwIypP+LFkBhqtMKTNhJ6Obqs8xlMfWSgvO7EVYDBjkZ+TJ34Fs9vG",
-	"4VLwmxcT5t9FF1kf+HwRGy7wgCKM4K1VDicbr7vR4dd9vWKt1mh8XG9hu1Wvje1Gve7Zo+pobFedul+v",
-	"+8ekNdouxCXj2sZbcjhAL17FxMa3YtuBRLUUBGR9tsqIkLlsXWAPD/FSZc7KMKC0Q/mFzBrKwRYkae2E",
-	"gZB0/TNiHhDqD9l4uMZlBU6UB7KUXiupxqoUAzXpsitYtmshF1PBVt1vpJjzO7fAcVVgnIGv8yAUQs4O",
-	"biohUam3CxZFiMfZzzb3XY9NJhXBqpRFxdRhBVuxSrN5vWSV2GSS1Vzljz8rEky6GSTvYni5IrbrWX2N",
-	"ycQ8qivWkuTH/WQDiez14iHx0MyThwT11ziatzuA3tz/87otyWwEiNYvy8E30M9eMRYQJ9b56qRlXr70",
-	"3+akex0mUAYQCKzhMi4UlechBgEK3d1dXhzoLPm1oEC7AoDgGDHqkSLIjzTOBYCIVjjQ+jxl6blfB//h",
-	"UvIldttoxh4hl1JI1UyrtXpKaC5UJggbh+4qCvO3rVCRDf+/ZtYKkD/LpIuNe9uweV4IxjOP2GOwFmdI",
-	"7KMdM5vPCRECoHrZMCZMvLm8YvFTHhxg4hUb29fqk0A12qVioQz5FCiZxSBzW8J1oRTehqBMPcV3XIIs",
-	"rZQQgpW0P+FHQklsn283Jqn93XwCC2ATX34gk86GKXqYPqDpjxnHYtb1vQ8M3a8AfE7PSSIlviUE3fPO",
-	"+/ZKPcHYs0JFIfnd1BXACP5fv1+/lJiYgwd9m61aERTNjdpPSDExSF88OK0+DzkxaAhQ+tIkCLVJiatg",
-	"lYQKFbB+Fk+I4lnO9Jd4X+IAMji2MWIcLsiGzJZT5P7+q/jKs4sS0zMYZ6RLKamPKrFPFyMeB/EizqNj",
-	"TFjob+XSYsLbmLQJ9vriDXqSnayJZwJ3papnUCBFFgZZ6BCf9cu140J9HQCqJAQf/f5rJso18J8Hped1",
-	"gR8bAkzEwNK4leU8RzEF9SBXzWC7uXc3+XWVw1a5d/f2624IrNZhLRJM7aXR1Iso2MllLIu8s+1+YkFi",
-	"/HAtRqhJ+eLb6ym/vx7WFGsQIsjrq6CuxiwGlge4SoruVQTxJsDj5NJIuIrauhRat2SVFPyo/heHf83E",
-	"6ZbrX7LAWib+A8hwli74bGm8VANDRuLzraKArD5X+ffmc50Wn3mY5HtZpVwmlnpiJBbJJ1SiIK/kJ5Ss",
-	"fJHw5IH6WeiK4j9JcGTJCPwxosmKHrM5IITGsDCp475klSYsZilggVUynVzizwUs2zzEYjdSCzEUac0Y",
-	"OnNP4ItgzYAKrfLPVKGGSuWwr0Wya/ax7j53DRvpduLuK1klk9Nmz7n+Vv6cd5La2oWIOsl9mdYtSkrm",
-	"gAGbjVFAQwCFVPBehvtGAyJERFc0EuoixImCxzR5E6oxLogUlwAAqp0pGYPK7i5VyN0DYE6ukthcVM6O",
-	"7cAaUNf06LoWMv5O64yrn8YsesKRrq8vQxGoj1xxSJhY2Jho6bA4rVkCRqj2uxfj6qrC/qqY1CrK+ieA",
-	"64oWlIJtOoOLmKA4BhAdMWYRRDyVoZYVAcSoCZOXpFTxDyromnpECKXENzsb0CCWTxGWKa+6HJKs6xWo",
-	"XWKUSPP0E+YJSAZsZSCfCWKd676lhQv0ZxUKMKA6JYP4KIjTfFpdY1JdMUGMIkzRXDwWsyHU17WGZI0x",
-	"jamo1kK8LJh2GIrNebZeXEDYKED/s9QRFlrGuqiGT9MlSrahrCoqPZn7f9BG7jigAZ8SQfKwPMnyyaU4",
-	"sBLDYhp/4aptcQe0HE8jtpjIGIbOTU+8r0phJdQP3g4F3h1HTFwRZJ4+TXnqkLJ4OGYLIewNqPmDT+bx",
-	"1HgZByHx078DWZNVPEj4WtK/vFjV34hFCr5Hv4HKPvP4YSrfz3zEBcd5AtIS9/SMYMoP8uWl1iHTincy",
-	"C1DgUe1CCTGcYPIiztAYR6kPFQDwxWIlQWA6UiSIkE884KO7xzvk+cKqA3itrprE1AQSBPI0y18BNzjL",
-	"x7OeyHqrVcekajsN58RuHNVbNvabY7taOznB+MRv1GvNXSgdxqcvkHVxIPLXxD1tjNpC84BS4ifcBW5G",
-	"krKBLfOor3E4Zbn86rjSKy0tfAZ20ZiZJtmkrhlUQdNFK8SLXFtwjWJ06ko09yFPnLtcerss+6Y4M8nY",
-	"CgqHH42rJ5hUPdv3xyd2o1of2a3mcc3Gft1pHjeOnAYZ7/Jx87bMXLHbxqRAfotuW73xBlKnuCiAS+ZS",
-	"76utOm6MavYxFD3369hujR3Hro+qXs1vkOb4qLrvLJLy/6usuni0fuADCAiM2hizMVfF4MHONcVAa8DZ",
-	"BF01VazAGIpLw6pQpgupki8Bj/nBaVJtL56S6CngJE9M22a1nXcoHzSOYq4RMKBSdzIJzd14ajXh1uoe",
-	"5bmPxMgCi1H+AIwdXMN1YjfF7jVGJ8RujY+O7Tqu+jWvMWqSo51ocI2Qt5UCn6aMw5ATgkvmkdyZQhQp",
-	"3PaDgmmiwllupdHmnrNcK+BIJODMHEdEUJIQCAsuBRfPg5yP462Y0m6FRNaNNSOPwk0vxFEYLgycQcFV",
-	"vWcZ6UZmgcRTMqBp11yLlAmBSztVQKckEgw7FkKRrD2aWEDSgYF65ClR01Dl54FWxD9njUDBPmh9rhL1",
-	"XOXtkwKhPEYUucA7XKVUuak0mTEIqS7giU9y6mH646rvKqk9vE9B8LQy8Z6tlKVxnyaLpGT3zq0S7rSt",
-	"1cfkxedUvd5knlOJFyANCN6hK7UmsnvA0c31XT8XnLPODqc/WWgu+zQlEclR4jsoz0tjjibMQiPCA59I",
-	"2tbKzTuOVK96TG1E2RP0RUJODnbPyZBf2mpvKyh6rRlwQvMZLWiFOeR423qGXnylFQl5BQK+SRcbi25L",
-	"05BRfXuNMVGOKwWBXm9SVGxECLntDNikKQ67qW0ilXNToOyy4HkafeqJHViIE+ITf0AlY0gm56LyaIlU",
-	"EQMzm95C9Rr6Ifg2g/p21IBHARWa9EEFJUdCfytBh3AHlOIZ4XPsEbD6qNLIGV4tn8n0pnaejYLbJunP",
-	"0LsDqUwW/JIIWbpydEQ4SE2C5tPhBDEn4biCOmCbVYORFgmZ4gn1jbwpY5yoasTmmYKi22VMUeAndbVj",
-	"/EBoUlOk4bQOYAzyJMFtog8iKrvGQYaZZHmJe1BkP1qreHaUNqm8jIYKgjcD8e8eWr+/ilmQoCSDRKyk",
-	"TnSsGFGWtH8eVXNHnccSe84JRaOlQQynCKsa1kZJdEkcssb1z64p7b/MMqN1k4KRrRkktkIuw4BuMGm+",
-	"vTD+y1++Fly5KGV6uYCkVzrLXnVJo7JrXGEKTt5VBRDUU3n35J/Ky8d3D6wB1Rd9bFgx04u+gjpUUDQL",
-	"F3HGw7ZiDXvZZb/h8us+bgRpAJ5FC5YmK9+Ds1jbm+H3d1yl72u2b5A6+OLAxDKOSaTQl6eYTgyrDA8m",
-	"UApFvHwXY+rjyEfK3c2lQlH+5psRWTLqf/PNQTtxY9twExi4UoqNgD4B/jxGxRCjJYpIHC2F2qCbxloG",
-	"dVH5ngZfdPS0vDiS18TYcLyIiIvK7mPVSu+2EebkqDGgHy47Z/bdh06teQSCQeBXkr4rYl2FpuCTaA09",
-	"iO9GJC68dLTHfdvtoLxGa1PJP0mgtfmcUGWT0TrRCrWXrNIqsWcfKlrPaVFFjbaEpklpEib5eTvhXgRF",
-	"cAKdHMGyRTxiC+priuAWpA3xWOLPFaUw8kW4OcOMV9AVJJvSxT44fsmwVirKroEgVkPZvBbFy3BNCZrj",
-	"CcichiK9Ol1KvsRD8eYwZg8SxmJnTW3TUhkftRAlT+mKv27tdl00a2Vmm5dR70nhSqq7KmFQ7EnW0U0P",
-	"L1/ymMwkx5uCUZwjnwhpIFqiJ0LjQlQgMpvH630X8vccvb5k9c7VQDqyxyLJMfA3Urzio2DHxzzLbxOW",
-	"mgyYMymHY13TIkIepsiP2BxFZE5wLhFoByPb8U5mq11jc3ZS78GFVWDvmRMKIayoHDM0IiiOAuIjPMEB",
-	"+PLUroO/D6Paly9KCxG/Ka8aKsuiBIs5BG+rDB4Cd1JAuHhzwihRV1myhrIf4iO3UXXQd+KNNpiujRGc",
-	"Gu5FuR2IT6UF7QD8umIT5jAGmS8vtrSdsUEgHELAKppiH7nvL64/fdu7GnY/dq/6d8PLzl+GN92r897V",
-	"d27CDnW8+4F5lahlEgxdr4jYQlgBCO2gwOzlcLJ3h9ngrWxea0PCQGJ5C0FPY7Ck8XS54LIdbkSrVAjX",
-	"8UmprRAd8POYgNTlKz6fnCN9BqyUV5nrv5mhXqm4+uK4RBV7VuBihACJd0k8RFK4R2umysunveqVLZEd",
-	"23AcZA171dmpWGMo3jEqUAuyI8hrxmTkYX9kEw8Tu1FrVe0Tv9GyPXxSxa3a0ehkVN+Fg/FYJmitjtcV",
-	"P7mJWpldjcwsVLE24DFWfkbZhuLmisn8FOEBVQsOQv9SxbSKH00rCnLv+p2L7rBz1u9dX+W1ULPKRbUY",
-	"qn5/7TIPE72yu4VkqPAC9oPLQ3McxUuwiJAMEh9G8ymjJAGVv+vdoPvbniUB/xCWXwNH4KTwrl9X4q2j",
-	"PYXGY3BhzAmb5wuxzXAgq0TJ18KAkt1rvHVknvy6vscRowDG/LC+aumac6QmL414RipOBtx/X+B/hXmy",
-	"bi5+wOchXqZzkjlWok32Q50w8MjLMLbUxNrIjQlUxucBhObAnsMtIPZ6tWS+2Bd470tMKA8YdS3073/+",
-	"KzOsmIS7qkNq7QupfBFPi53dDM2wT4SIKlXrFYJcxxUXHJhv4kTzxNY+kGVBDMIxrnrO+Khh12Sd7+bY",
-	"PsGtke14Vb9G6uMG3i3Can1NQjUY8YJVOKTVmH/szwK6+3534BuoHLLJRGILq8IqoDKAxAQWEP1NU8AR",
-	"LUERFj+qgH0D2o0XFTAs3mJYF1iGol0+0+UQC0avZTZLBzXzKZ6D0peGxbi6g0tM8YRE+s8CkGicss1c",
-	"qjmJlQfz5r6PDh+rFedQf9tNwhuSdMfc5Vi0H6MAUD6H2APAp8JrWqtbMmcFqSanRdE5ljFh6R4RXIGu",
-	"mIPfykG+jqG//UIBu/klPrQt8LKABbxVkOV6FgAM3jSUIb554okTHtxVjEpYNySoHMdMsxNVjH9Ay64m",
-	"MmAE2PeRbSfdHehIg6RUkOKnOdOsslwXJrQKwWFtdZ6338VfOCTgBf79fZ0FRUbSZGmSuB1ZQSDevkAb",
-	"HQL9t/1akaIFtJ4wEH2+c4RiJax4Zb2yMyhkpBv94xvc4vpmuE82dU/lzVi6ecQAEQS8rnLApttA3EtA",
-	"8gm1g8tW1Vgpp2/dnf+gXAxgZBpQSFw4qKBO8gl4gkIyhrLqSQA8T9L2TP9uxpqvPbwyEY3ECPMBBSNX",
-	"WXfXhv22VFyIOfzVhTf93Ni3Ie5d5VmwcXoPw+cGNEHJEo2UN/5U6V1GdsaCPlD2RFGZE5KaY973uhfn",
-	"w4+di955B1SxgwqSZsN5xEYhmcm8Y6HRAeyWjnDFQo1zkNu7grayH1dLPXMGWPcA/oC9qRxGofd7naDQ",
-	"QXPGY5zoRKegpnBw4I/EGs9xJGsyLxElT/BjBXV0mIPl1BqCx0bYi0mUM3VU0aXQgO7iiJDYQndzcchg",
-	"iCXAoEiSO51aY48ru5Oprp2MpWE5raO1Y+lR6VXQhb5hItlhNJzW0e73eUfWC/VivXKGJsXm/P8x7Dsu",
-	"KlOWUYHSCNNiqSfXQXactWZjv0rh6SGXkrlCnejc9BJTQRCnC1lrNtcuY8ebEXQn1zA/qubet2m6hvKN",
-	"ti5XIcmbqgxAHKKQYMAEcv/gSps9BKJwC7m2UN0q4n/KMhHmwE0KPAjedAqHCSZWrxnzWt2BnIzwhypq",
-	"NpvIqYKAacy0XttwS73Eo54MRYWz/YIO9TWubBV3kziIecHNboZ7TlhuOaF95e3d4Vbpi61Yry15bnJP",
-	"v/RefbZK5yp7ZF1YWS7zBLJNIL9Lhigtd8dV/TSVqIBPLMqjFhSUBRIEMSjVBqU2SjBl+U/w5HNxFHCx",
-	"fw9mEcTID/w2OLeQTLtIciw0Rq6r4X6FJJ0DDi67f1vM5i5EwsUmHEDZ5SSGwIkIU4XG7SdJOmWF1n2g",
-	"vFEskvh9PsI56zt0RLVlXsbwZ3AGUNmF37NhwXrIJaskBliySjJ/Uyeo6uTWfBanenmdJatIu3ov+Aus",
-	"QiZPUDwhq4nVvndyXK3Vie01aw2lbLW8I7s5HlVPfFxtOPXGdmVrnbdUUViRWJh3Hxa6SLW3KWba75mW",
-	"MVvr+1ztqppY82R5OPViFnWqyLSsIa2GM74J1WpqjpQ9ZPptFUIArssnwbEk/aeI0UmGXZlev+36yKYq",
-	"8OCzVFXgFceU3Z4iRysj8VRcZIlvsByR8YILZiJdbRYAZvtClM0GD9eKix3Fs6GxOTsqdTmi0h1kejOj",
-	"iWFNs3tWRHjd4rXvq7xW6AYR+khCNieW0OBBrpTeaPmrAkJgY/VU2gEKQUaSnd6Y5ide+pb5q3EHsvna",
-	"aUCbbWS0znGwNkYgoH7wGPgLHCZyP2R3wqXgM28xkzzSJ1EmZGr3tEYx9nMpOReEDczWRU100HQxwxAd",
-	"FhPqESVjJ3hBsFq5YhhK0cFpARg0KMUhfhiUTiFNa8kWkCkqHuPwYVD6U/GtVXxXdsRJEhfM/c1N93Z4",
-	"d9X5oYs85qcOBD4nXjAOPDk6uLH4UxB7U8RoG3Xu+x+6V/3eGShcw9vun+97t91za0C1MnV22z0Xb3Qu",
-	"7iykH/bO039/f3d9Nfz2+vzH9JHopnvXX/P0pnPbuez2u7fGV6Tvbdj/8aabNlAPr2/Ef1Ye9zu333X7",
-	"Fjq/v7kQ49cOPDG4tGOhWw5vu++7t92rs66F4O+r6/7w/fX91bmFbrsfe3eilfGsc3bWvbv7oftj9mG/",
-	"97Gbb965u+v2C/u77N1ddvpnHyxkehcz/XSvzuVSvx/Cq+nyo9559/Lmut+9OvtxKAbSuxre33VXn992",
-	"7+/E+7fX9/2uOY7Lbv/D9Tk86VxcXH+CD4n9GPavr4cXYu0s9KHbOe/e3pmP7q/u7m9urm/73fPhZfe8",
-	"11F7cisW+KJ32esPu38563bFyNFd9/Zj76w7vL/qfOz0LjrfXsDu9bu3V50LcBDl9IWC7c5Vz+vYf/0s",
-	"/sexW8PP3/y++CyASrDWCa5+V+E9OOQsifGB7IG/2LfyDbvnu2hKsA9xKD5SDhOjtGsCEmRkLpG/D53q",
-	"9+d/Ofpz/fuTj82r2g/Hl42b1q1zV+3X9r0MJUP3QsyTBLBx8EXF1Ro3ZTul/tvv7i+7V30weZRZhBrV",
-	"+mGj2jxs1KWcAVGuPPgHsQY0xQSSQVxyrvAjatRq6maPCNwygU9mcyY42xI9kOWBIAaDP3TPUcOpWuim",
-	"e3vZuwMaP+9e9eBx3UIJ7aGG0xBNe5c3F10xUnijicpKtaMsHlAchuxJ3OAKQYItYnJgoc7Fbbdz/uOw",
-	"+5feXf8Oxvy+07vong9vbrtn11fnPUE34LSXU68dNmonssKahojB4YBqrfFAHMi76/vbs+6w+5cPnfs7",
-	"GE2tlZIpajoOzFRTMGo69az0nF/6klXKrYxQOvPLUrJKyZpAC2NBSlYpO9WSVSqYaMkqrQ6/ZJX02OVA",
-	"9MCzonvBoDdLzYkkk+RE6Yswc+TWCgPna0xRELWp7XcUyG0N9pYOg1ifrw/KxQqLVZpGkrmUZvFDGjzN",
-	"wWg0ikTEF176Addz+3nu/TmO8IzE67BDdZmAWCK+R0sLzXE8FbqhOutJBylbUwO2ElCDQLqBlLd1tZQh",
-	"xJsKplE4QmleLTSb3L4/Q0ctp4qEjIBuUkOsMYx3HM1DSJiiJtOVbMzIYRS/PU1ZKAeYyxk8VJr0Yf1Q",
-	"Rxi8lQS1boff4CpbUVtz567wqGUhOXaG+Enyq76uCOOpXWdzvK16byfUD0PzT1OoUTlbqcpSYaI4U9rq",
-	"YFdwjf8cSAiWUdPboT7SQjCrfCzFdlNxxcoIBDq8LNAGmf5JiTFgcziGNJpXVjHbFJOXBNFJe7M+l4mF",
-	"qY2qFqqBdKd/k7pYuuccRZiuYNEMqK53XUEdDRrFE8jxwiA+KMirvMkAHrVvdF48G6q025er/tLFSb7E",
-	"OoEYINaMnlcP6merOIVD4llLYCmVP2+g+L0zq3PwZzeDIykXAMyMAS8AetCGSgkywKjeHNBr0ZhJiasw",
-	"zUnBVb0vRmVDPGYR8RUmfC6fVVogpLcyxZhRsGvtNfAkufEP6M5wa8lMgcskuK/75LKmNM6N4jMog600",
-	"hfhIWFsX0p+xsfpCKsXITfff3dnyIFZ4fabrS+HCfj6gsDcJ8dR537Bl4iVlxUcB9RhgxXk4DPk+4Ttr",
-	"EIR84nm1o3rDdkY1LKY9skf1E98+OcYn46rTrFZPTl4eurMl2tSc5iuSbXeFeA5kMi3SffJ14C+rJ35A",
-	"gzjvydsRD3oHkJVN12gu6Dy5VctVJQpIR9TBqbz6un08AW7hDkrRYOE4dU83gb+IkA3zJkDTpL71bviV",
-	"hxVtD+hVTFmyXYj7yoCwADFm9MJ15PmEIxrQCS9S4MIlaG7KDx4z9BQFMeGoLJfPQnJqFkAhsIgcSAY1",
-	"xY8E6X5z2a0gzuuf2HhAFYAA4HziFM/2k3xH22l4Bd0JygGxALTJm/u+pZQY5fSUpP16S/B2UBGla+Sj",
-	"n1J4j2JskOSMvDSmybhGXq8AZCWkHDtSdEUXYejK9daXjXgEQLzZklcbo8QSEeoVspMObUyjMtJxWamS",
-	"q4KNNN9Tcgmwv7YG1wBGeWClVzsAUxo8dDepJCt+ofXSl0y7HlBTdEBlXLzG+hSoGbQl4ig2IHKNUr8R",
-	"pgf5kzGgcDT0hFL5hcdBGEp0SjQo5cY9KMlgMnOI6dGCNMgElhcrW+l33f6Agps/CuKYUDmGBZVxpT6a",
-	"QRAcZYDeloBwpDLndxGeT9fehSCKTcQrBe4tf0LW+pHmjPNAaPaAnJjEuzwxU5vcWWyDQXb9ogxnq0SZ",
-	"T3YWNff+6hXzt+dVyyFYaknWcY10FsVRbpsXzABlXrMhQm3dmJomuvYLKnHvWFR4q/wh7sVipERAUBAT",
-	"kxgBmRpBSktOGZQC6U6gzY1g6AjCKCBcdNeaQiMSrrFlyg8oA6aM8Veyn1YDc+GChdEYbIclz0deHLXw",
-	"+PjkmNjj5hjbDVwd2S2/WrPHzqhRH50c+Zgc7R15AdsPA1I7sZEOga7XgR1kIMDXUNvmNMgCBeGtqCyg",
-	"Pvmy5dtzxgPzJljR0gpDFdYQSwfxKYRkip/XqiAxDh/aCAo3rTGBelN5Z68QoyDnBM86jSbysEyEl8mD",
-	"holnp6KXWnzdLpdADYRCoUEudSJryfUx57KOxHp0vojX3io+GQc0SIq4J9gwrhTH3ssi+64UyOAveS9q",
-	"nCt4VEH3ys5vxDar7G+4GgcUaykXAraSOBYWJe9Bccs4XMKF70JHw1QYdgEaRtYoLwzAhoEMaFnaKVxD",
-	"QBV/ipWRoPPy1oVnWuZUf8g5qj+k1Cn+0NK5K8FiDOx89fXEDjoKaJpMsuAElV0/iIgXD6eYA/62+lOO",
-	"aU4iHvBY9BsRVBQxLo6MioyfMZ+Y4AurooclbaUJjEUk/04sVIKEIUpbC0fQ8Oa+X0F3cDQ45BIPKKTC",
-	"MBrjgKKr+wszvtcM5nacNG7PY3QcTBaRIMSDN7BC7Y+WNsNfdAFjxwh+SiSTl1pwdgwZh9Lj2p4jYb/U",
-	"b7uEje9qZ9kp7DrWYCa7xFy/FPlsL4uMLk6oZO3VEPa3K8L1fifQnN3hcnbTKQ1bxeei1BmD1egFBBQP",
-	"uaJqzeZQKC1maI45Bx6YDiWFvgUVRfyQyVuSUFswvYAjMpvHS6VXbILxeSsAn/dvDt0jerxda0HrUBTM",
-	"ZgvprjQ9Uhpt0bjVKvuxItVeMzaAp4BkmxQx8Q0M3DjJ7d7I3ORbG5iXMWL5SuGAd+NSxd7AX5Xh2fgw",
-	"cMYdJvsqI7TxvYL3Vz6/FnX8P2Bg1r+m7sty4q3MhQr/HNbhvDpUZPLb11qoDs02kBqTdewAn6Y3WA9s",
-	"t2uhqNQljwtWfSfmnk1BXeXkGfqp7ZPMYZLCW3H6hC+/Kcf/QHAYT9fIh0mcN0ZTeA9CUQpSD9biuLMH",
-	"tbqyfQbrgT0YI9ocFFY08h5EZtwFs0WIZYl4CNzZCB7M5dsEldfgBR+k+Jqyi8qLROo3gB1WheoKv6Iy",
-	"j0AldrNF5FyVoCql+ngRUQstaKjAZCTgEXcRoXG0zKFPG0lNbmVAoUZWPCVLkDHZIgYv9JqvGTkTfsZ8",
-	"lM8cBi1TZcbKEAxV4CPXUc4/+FOpJoggWdM1UCSmRfRp29qnpHMl5ShYmw11GVTIiB6pEA1hC9RzuffJ",
-	"uksfU2CLqWqvvsyXYkZvA5qI6yrMBEbxU/C5YsKXQ348UzuiSBPA02UOCuqs7ows5QFBLGKfhX5ZvNdp",
-	"krgq5jPWneWjXX76mkGben62sg+K8uPAaPj8/HnHA5Fuyl1M5kU7+wZ4V/oIF7GVCzYJTF6yR7a+BL6R",
-	"IhL14cp5YlEBmpr+ZSNCj9ncqL/Looh4sT1lESf2CML9ljaPsZQmE/El+URBFveWmr16Elvxg4pRgvK6",
-	"78av5QuV6k9b6QTWblK/WCrooFD8KtGGVtc+Xtfq+099VP5wV2seHSR1WIXA8Cdo8UeZuCx1g+AfWEai",
-	"fUtwRCIXikB7OIoCgDDlGl7ZJV/mLvJCHOS8DWT5/XT0nRdcB9/37v/Rq14FPd6jt03vrHfUe5j/5ePZ",
-	"960KWX7/D/9TL7gOel961Kl4tZCOZu8d/y/fh6UX7ZvgCSiBZdoJ5Gn9Bq2XKS7J+mI8m2GVAP0Lld2O",
-	"+K+CVoJ/A2qMjlZLalCvg1Ao8oUpV3Ii2eWvknT4qUnLWR8jtY35JABTe8ZVJeD22JNXzC8bWJXJuBSb",
-	"fboKECbbvhz7SHGQwC/EH1sBsXVGx17DPsJNIpFsW+Nm1a7h+qjhNf0jcjx+PR7am4ChzUk0C3ixaphS",
-	"ePoWGgUxT3C36jVUTsFixTdM4Nd6zfT0GeAGhr4oxrEW2iB/xMTLCusgGYIrHkK9p7I2ZkNkPLjOIUQu",
-	"g0Wr3s7VVVIP90hDyg9NvpeOio3HCv0PmIZM3NVxFZMAag3KumwTCPlUY3/HYWulTwRyfsQUbE9IvkS+",
-	"y+GalpC9QgaSk8zm3qivZ2epHxZmpk+Ggf8C/mMALm/iP7/+mLGdxAf90qlkNSYcoNznRJJSdtvk+gIM",
-	"xiCWMM7wNIgTZgkFj00W9kCWsoUqqasJWxaeJrK2zUos4k5XYUE8lnE75q0s5uk0srYNppHSjmXcY7uE",
-	"aBm3UtF1fMPoZOOxk2p+zJD7XbePDucBnRTgGK7PUFIHdc5UuwStWnw4c3DgybaF3ZR+kqoHxYAEOFHx",
-	"fcOLXIwVv2sVYukYTUGYK/mCcz9LbV2zqC5IPqBq6mwZE9XkFyulmyztrzpDJh3l1vSYN1AlM0XcNhZY",
-	"20zOV0WpDyAbhsx7kDY4nryNylCrMsk5HQqeEAcz4h6cJnXO0kpO73gFddB9/wxwKwCQzf3xxx9/tC8v",
-	"7fNz9OFD+/KyfXdXGcP/uZa0icnUiqTMiubEnZseyEq3789QvV5vaSCoJWLjMSeA/1hzakd2tWrX6n2n",
-	"1a47bcf5g1NtO45rocyPJ/LHvwr5HrzqKkka/JwBFZrUCnte23k2/608GPhfG8+2+E9N/wfJ/7Qz/xkM",
-	"KuIfR8//W9SkX9SkrNpUrdbzwZ/Kf/3fn/5gf868cXBQmDxeaK/cExFQmX9yNFGAc/GbCTFjQqyWrFLt",
-	"d7/ZEX+zI76C+W/g4Xcqp3GP47yOJsBnIvYqQxNGaMfKYX+r6aSyfIGNzLhC0KYbBJV58AWNIzlsHCp2",
-	"o+p5GE63BV1BfK05tart1GyngZyjduO47VQr1XqrDmXLX8ffD/5UyJM/JtFut7D86wQMLm5VNta1JoFX",
-	"5aP5jFAtx5HwGlLNFH8mCSdCJw0DHhNZR03hcgV0QLP4QqfIlV0MKYuHsoVGW1V9ZX7heAmVkmbiOp4x",
-	"CQ8YQW3Sougw2ffqdG9kwrkKsRuBBMLxI0QRrmAgmTOoOs6L/Ju5PJhMUNnqyV1ZkmJdABZB7cCTWAVA",
-	"cUIyCUjBO8r2qKyQv9Rqu/Cca3grmisR7BgSa0Djeq1k+PKdYkEzLJSsowVJnM9ymyD8FQZxmuaZPrFF",
-	"6EMQIX7MybWKq6zGvq7Pp8rurs8gbPJXt8kF9L1hm5OTtetGJ9Glb7vVOe1A7rum2JKxK0VUXDzpIr3h",
-	"o8nsi6+br0VG34wBwCxrbOb1WIAjDMYZkLcku5Ld8Apyf/9V/PgMuUIqcRygu41ccXMJ193mtVLR9aMq",
-	"Ut5BvcaiKyip6BhMxFKpyo4WVOSiINqs3o0phGVxr+7TlBNvmEJNPxDIOJTVJ9vwLXFzPZIoGC/TJC+w",
-	"VhXV03yHwmAUYfAH+SyvwMivXY5/+HMrOvnuhx//HvWf/nZ/c37Su7j5a4/VLvAFvnvaaifJzWqVToQo",
-	"SrxFFMTLO3EG5WJ0dG2NPy9ItFyT/6CNcTKW2YVqshJJPynNwd1MZq+sIyxT3FAAd3ogugNYGG0QaxuV",
-	"PdIjPw9+IHDmpTuts4inW9x6mWHhRTw9hB9lnfCMNdFM+9RjhSMOXAl4Jnw0Hc40jkFeBPfiujXabTD7",
-	"L490qq0szTPkfIwhz0bBMUOElGykjZozHED0OAFWA0XPEmyOSRBPF6MMNIf67ypnSErGxlC4HKCcSfRI",
-	"AIlmEuHZDNQycZxVSC/qpIBHymoFkTWyMLmYjJ+icJSlwdFCMQ4fLDQP8dJCExYzC8l0JCsF0xp+YyET",
-	"gFYG0ulg/EcWeER0EAsmLfWYRJsCbjOgA9pXONqB0IwiYourCceQaAYn2YCfBxJ35aREm/bK/j2x6EFW",
-	"BTRKVyaphpUBlWXlkrQEEgYjEuGYhEuZozAiQoKV96kZ+w4VeFNahZH/7nfoLCI+oXGAQz6g0kaoR5nA",
-	"biJKiA91ORAbtwfURjhDn+XvP/XXEenBjj5uJNPf4T2Z++6ewpeyh20Tu1CfSp7Iz5lp2Zu//UCW6suw",
-	"ONkzyGM2l7sjLgWFLMXzsRSq1Ai3EqlrKWVx6RNnC8A+9gMuCNxfqWQSsglbxP+rfncPZEoN5LdZSJUD",
-	"SEt3SvOVR2Qx6nSRVoc6oDKBXNU9BGjlL/MgEgOVht4gJFk3iCqnqDLP9YgBlQ5GoYZ1oE6ACoVE5bsn",
-	"PJmQCN33xIDdQ595YmekiQXczwnBAUTYJHgkKGbom2/01pBvvtEe/LmsYjojMwbCU7hs66lMBDXCIote",
-	"IhIyDLA7qrQ81G3XWIdJAYbz67O74U339q531x927vsfrm97fwVk0D/G0YK4iSUIVCVIm4rYk9zikHk4",
-	"vItZBCGcsuq7hbAXMc7V9+W2CzmbLg0jGgSKsigQxORhKu2QgFABJ/BDt3OeHL3vun3z4AG4o84Ed8Wb",
-	"bju1XypfZYp8yKUpX5BZgnSmvgLCcXLEFVYqnCZJTCFeCq4xxfKcQ+yE/JQLTd0Es7eitJiKclEAU1Yg",
-	"YwO6gjJm4rFqdbOiEHJ/+pwVjzNwuObJlSVT/7bgcaonHFgDCoxYFwooRmMLqLZjGcBrxhw08J+LZjj2",
-	"pqQIRHNAI8LnjHJiwmmm9m9xcPVCJ/YNPqDpv4EL3PfPkmRJcZ9stnDolP5CQ4fU0VcMHWoM+aw9ccSV",
-	"5D+gHY5+WIxIRElM+DuVkZeaKLQfXBn2N1QvQWUsLkxGNyQVWgOqfkz9W8rAoB8rbi0a/imfHfhH90Be",
-	"XE/iQtagg0llZzk9n7UljoasvTugykFxoHLvuLn9FuQlqpI1YhzaIgakBLn4aqlOkXsXR4EXu0YxTQe5",
-	"91c/XF1/UuvhniK3B0l9rtmxznmsoPdJJmMqBkRE4qZxZVfeLcdQpxVaKbKa2B4DyMBaW8ZGmpEOcjVs",
-	"/r4ISCyxT+T5mzGfAA19kvgn2nM7JUFkAJ0sVslL6mni+uFggxfilpswIzdkbD6EkgyuhRY0SW7VWF5c",
-	"yV0BNRBRcmeOW8CZ5iRKU04xh1N/XKs3YBgpYUsIF9iN9oDqTtuo1mol6z1IcRWrh3IGh+lI2yAzJnNI",
-	"f1ARHX9bzOa8DSDAJVfcwQl6jOh/QBWGDLBwD0fRUpKGgUIpti+1Exjs7nRFLJSJozLHn8xGJFLZmGHg",
-	"EcqJIax35tibErtWcVZk9KenpwqGnyssmhyqtvzwonfWvbrrQhuhMwdxaIr9nZteySo9CvKTcP8VR77I",
-	"5oTieVBql+oVp1KX5tMpKIGGCAgBqawocL77RYlLKhZsJbJVBVkYclgb4WwgpTg/SpYxinLrvFUhY4XB",
-	"GFyXqHyMfMFLRkvtwpSYIiDkvFhKVeeF0Ykh2iRHp+FU07pNBtS4i/79z/8vvcm1xhJQhEf6+oZfxMgt",
-	"FcQyoPrkybp3VC8Q4NCnq5a5OBOEGEWfGI3EXdRwnIMKgjhXqDqFY2KHwSyAylPijEnKSyrFwraQyAis",
-	"mWN1G0MzWEPNJmvKaevekjha2h2xL8pHk8g2Pb/UlnG2Kf6uxtsXKiih0nU5n4eBBy0O/6ZCKQzTTxrp",
-	"vC1yOQ0bUvE3z0pHx9vsipmI7eeslUSIjTJPB1gV0H7NcfabhAoZfpOo3VdOU8Y8wySzZ/Uijep9tkoN",
-	"OcWi7pKlOPwW+8mqiSbV7U3uqeAb4gx5UGtdtKvWt7e7wUshgPcZu8CRhLBpVJu7fE/VAiP+JfEDLGEa",
-	"rFKj1treuM/YJaZLNUcO7eo7TPKDvM7MwTZ3Wc+ekGcpDmWFDWi1w9Lckegx8Mg9xY84kIhWpuGu1P7p",
-	"s1Xii9kMR0u5zyhQwWJQVwmsZZ9Fk0OPUc4kyU6Kjac8oJOQ2KAK4vncyHHP6OGWFC8lTg7CHJz84lrz",
-	"fQmOADdkQHG0hLJpZ+dXFii0fEBVbORBW1lR/Ag/AXAWYKiA9AHyP/GDmEXImxLvgUDch1AUAai6nEW5",
-	"gNAQlUsn+ZYfjMdcQj4pxDcrKScua9urSHwwUamQEuVJBWkrIjg0imOlSV9mwSxt5g2iAYWLE8L8Qzbh",
-	"Rk3jwntx1Qwpv5Bq2cpwmBTZHoH2XMSCvyPxmdpXA46br82NT1857I2vGCWXQm0C3LUtr3dA7uxSj/lg",
-	"bv68lW/G5Et8OI1nYYZhluQl/D8+82A7xQsKLhF+EH+jENPJHwclQgelzG8E++bfIOvIB1rcUVQufz80",
-	"XhCSnnyY70UIc/l30me6UTLMksmSV4zjH/qXF2D5qBRY6J8LK3jKEb/jSTMlMYv+z0AcPJNQxevYhXr/",
-	"sCOOIrTQDZ6t0pncEDvZuZ06kY3S3U77uVOsx75hYeAtt3WnmulWqtGzVer28W5jgRelV2u5UwN4ERa7",
-	"7jS2s1hoc8XiS+YH40BdW7/gTbCBnSexlV5yxjVjv9ZsgGfZ++FXYMjPa9m8ESIGpvt4GRLEp4TESYVA",
-	"2ZPKji5m7JUNnAgWdJUdFaTDihffcQQlZQtyKebzyt+4doUIHms4itQ3srKceTJzWPfY/odjtypD+/Mf",
-	"CrHu//PsMiNm4kcsVyvLO8vlgz9KLvT13//81/NB+eB0EzsyspQLUFoEe/ZkRdn0C4LxfR0zGttjPAvC",
-	"ZZsveUxm9iKwOKbc5iQKxs+bP5qS1M5MEPbzV8v7ft286iXS/A7fumLxe7agvyZ+2El4kz7/a9mhzzy+",
-	"lgcabo6kjAYELu8t2B5U0KDUjyAdgC3iQUlmCckupRW2PaBYO0e0XJjxv7mpY1saL1LfsnQi5bxoK+9n",
-	"ffa6uuYKez4XS/JfJiWeX5/1f7zpFkqJe0qGnZvey6RC+bcfPKLA/+OgxCXx2IsgK5we+sHjf1CMNGj6",
-	"NznyNzkywzfhTam8QqyDjt6TqVJbuOgeEiW3zMtfmh0DT0HzxqtEupd0KdjXW4mW6Rm2Rwvqh+Q3QTPL",
-	"fv9nvKDgXCkTKz4AYbMs7jQreS4fvkL+DGZ4Qg7nkpMYIi6QwTJWkYfo5uo7BK8ebOaYgs4qZraYJKU9",
-	"RN9KShVZCfht5F7rTQwi9v1d9trJXzFyTPmLyHz6urtJRYqIXboWIkgNRUT6OuGXg99E/t9E/jcV+c2Y",
-	"pG1Sv8QR+8d6G7fycdUcxwibmkcMpOuAo8U8CWgM6ARqnIJdN3Hux2yhkKZ9HOMR5qTwslLAaa/1LWlU",
-	"hBJ72N0VpL695thlJlv5Fe30RfBIqBgZoMht2mXlua7oBVsvleAZQddzQoXQU684adoC5shN+lniWehC",
-	"WOkjgbizmIEXonBnVXfi91dvrw7afQOf/XOGPIqD/qXksnJzFi2QwcWTePFCctKN04a/JvOp1OvNSFqI",
-	"OlGbt5XABGFsJLBC2pI+ptQAgAKx3+InbiHyBXtxuFR19gKh0s/jtLoowPKzNRKw+tqPncuL/UhPz+M3",
-	"0vuPk57avLWkN1cyy8bry/060DgYg1IbDQA5Y1B6dtddamlkqRHlkiFGA0DfwPmAey8FuE+D4GLGQqnf",
-	"zRgVFKti39NY9y235oCW3cOIYH/5D/mVQqvVTQCIIK/jsgk0iQQY2fkeBWSU/7ZbNN2iUN+n4ETfRHNy",
-	"G3YUmhQWrt5HIzJpDgHrQTzV8d/iHkc+wX4YQKE/6qOmU0dQZPcp4KQyoBcM+2iEQ0w90QmfQi4jFFxH",
-	"cYTH48CTpaViBqGRadw8X2PlvCXYD8S8f43CV7JqAFCtwihlKqeeFwSZw8WhF6DyfyM2JdmY7QJeLjdk",
-	"LWVeQPR5CosHGPHaUJ5DVrZAPVWAviov6RY/wZsytRbiQmVa5er1Kz7VSUe0rxn9Bk/IXfAPsotFR7yr",
-	"Irk+v5aGV1CyDXwUVHXajvj/iiwVV0oRq3/6moUl3BVZUAMHlhac+Ggky1qd9dA8mBOFiQbd1fwqcUYO",
-	"sRv4hNgNv1m3W16V2Mfj6sghda+Fq9XUBueTeciWaMTiDODVlrkYqGYlXdRvHkSq3fGmdhrXrKSBLIfz",
-	"iIyDL0JOGj0M61/+jEvPn3fmCQndAPJ5AWvIYJ+nBPyLB+v99/AYQ2vksblmZuxbelzFXhVHMZ8BLfGc",
-	"jy0TmOzKf7iIE49Rn0v3IGVPqIxjFBLMY4ht9/HyQJZCUuHDGvMV0hoiyWsgSF4CzLeVBiBzk2WekUwR",
-	"g1KKvq5sLf8WN+zdh45dax6hKebTCrrnRMY+D6iZN5dPh9saD21kzqFPKhvH7flkNmcxod7S/gHyOzCK",
-	"SBwFxE8yOOQ55AOAjRFzS0YekXmIl9yABdAx0ukyyGLr2QK5BVf6WTbRZH8HZjoRmUe8tcX7bEqN4sIv",
-	"DHHegSNqtlSvNutHUCZple/tz2vkuv0sEc+/XQ3G1WDcCa2oX5t9fDq5eLhx+F+94x9HV43p9/7Rd+Nu",
-	"ddFjt83409833Sh777E4rWtjvvuAtPSUCTNNQJJXudEvftk4OwRpG4f3jNFxGEgYiP9QVHltrwH/QJa3",
-	"RBD7f+vVKjlI9mZcd70WSO2HXwP/WbJAjS2bJdBzIgHJFFYGWAyy2c8qadoqyJpeuSdkb+Y9kWNyjXUj",
-	"8H950v8V+2Leinrk2u5GPdZmw4OELtig52njlsHZCg2oG6hjh4VKW/9GLm9OLt+ReFda2U/+Sxr3zkGS",
-	"Kyy7eksUlrniRe84coWEoZKdpeziSuEers2Yk3As41tiLjWFpQbLkhbQVQK8B9EhS4NvKVXyGE8E1zQk",
-	"qhUpCZXVWwcvEDfkBPYQKf+vnKf/iLjxX3iIb4lKdtpPYkiSqvYz9CXNthr61ljz0u/+V5vz6rbTsJ0j",
-	"VG20/3/2rr+5bVvLfhWMdmdqvyVlUqJkSZmdXbdx+jybpNnE/bFTZkyQBCWsKVBLUlb8Ov3uO7gXAEH9",
-	"sCXbaZsX94/3HJsEQRC4uPfg3nMG/Ynf6w6GY++0/wRwns2B3tCXb7KV//rRIgjfm9a7zdrdh9StFS11",
-	"u9iYp/5zt/yP/k+HjsPMH1HmJ26aZiM38PuxOx6c9lya9r3BaTD0ApbtEDLc+0Ely1jJRMKumgn4wAYe",
-	"dlfD/dUoBUw6QEW/GQLvnhpbQmCRbt4UTHpBdzjoDQajtfj3zgvb/L2HIKV6TPeDSs0KfoZK94ZKbavX",
-	"WObmtzZWKq1tTJNrI22IF53fKHP1278qF6YbF+ntv5xoMrZlyX/fzRzxAbIkirWSWuDTaO5XdIt4lbZe",
-	"31SG4fEoevejphHTf46OTaQYqoNoHTi0ynkb1FYGlxrWRB2FTziynOagx15kGVmKmueEkt6nTwrHRKDy",
-	"MPft0BWAg7y/s7Xu0QJBd9olZ+LW6jlhItWUOlAHjSvnl1+2NZFJ9xJb0Gqf9QxIOqiANo9AIkeTXB3j",
-	"sSaMpsKa1BB216bimWh/eKbfdWO9f6hpCZnklmCHrRCbLMsSJIu0wAOSsl3xFGtnikxLUERqu4pseU9a",
-	"ERoKo+5ZMZYa3rGGGR0dfyamHDm3IU9QTU0FbydGot5mXT+KVP/UnhYhx7W6lYlUnReYsbCKwLXaNa9b",
-	"fGgTktOalZqrTs1vfAd1hgkny4TXB8L5FQ51IVod2hef1zf8NQD67aZSX8KZvdDgngdGMOatn8HTZ/DU",
-	"tnBgtzTXl1kZ2/fbbaHQvejph7qwDIVarDxTZ4rSACHHlkgVcWQFFuHCIvrxAjzKrFFOYDemar3BPxGo",
-	"us8aai2cLxyFvXcePgiGtaJwdKBspSpek5KKHVjs7ln11za9XxMau8ecORSO1XcDHrvT9J2AS7gbEUIm",
-	"VMMlqbKXi5X06exwAekLmjLvHZ7NBHFceKZ026zgXnHpRg6xf4txcBo1R1OggSPNLRBR29cq4t7oWDl+",
-	"yJt4SNTTUBBFNt91ZJxEFGvgKQDQK8prBygxQ2GtyZTlHBdnXbO54v+Qr10s66QAjdM8NTBal0AAgrlx",
-	"RhCxyS+2BrIoZTOhMAqlM2TixJ5uZY5r4W/4oEfna1pol3rDyv4HCEynS+zFFShL9JTOQmfSwU2RQYaq",
-	"BawMvD7AHqYNO7FA65N1/R7ANNJ1NRf21h42bp5ltd8DcYu72/e7fh/b/6iALs8f92kQ91Dy9jTtU3ec",
-	"eZ7bj/2klwZskJ16Haej5V477374cKkeiscBMBG2AUabr2ZyHxTutLEwNogq1Sdpscmr1fwgKAimxy48",
-	"6HIdQ1DZ3tXzoe5ng5C2Be+VtlC81IaGs+qP3zYE+1RjVfYjmt+VLHhpQnu5s/CUre0hW6S6wDCvoQDA",
-	"V51xwauZAUpsSTvpqYciKfKcJSBLUy2R3XirsNrxCwUmNOiEUgDVjv6auTbPk2OlOXzlnrNgJTBbc7He",
-	"Y5TOAJAZVOC2vA+8KFflHrB5ITCDl4CuA4JHWrMsvaEiQY56mkNuP4IjFMXp7mtRfgG54x5RNdYazwhF",
-	"wyRrvTUQ3pNCODBfsZCBAi8wictiOZ0BCWpMk2u9/SK3Kzzs2LGipnEoog+XZ6/Pr86+QyptOdgaj9Hy",
-	"gshNq15FNqvTPYEMew5ieDYGA69Q0YwZ1CYU98A2cMuU1Zt5lqhBsY7doNiFGv85BXlGdABWwpp81Mgi",
-	"FVl7ykX3T0X4xqEwf47shkumqJDTLrEEhm7U1wIq2ooc+Z7X3OWQfo/8F/+WUK3vOAzg31wQmudOKCxG",
-	"4Ia41yPRT2fvL86+fX1+9frizcXl1fkv352fvzx/aX+uthhk20d5yz5ZPopSxn0suPWYVNKNRQdnbSxO",
-	"aBq7LKHMDXpj3x2lwdhN6Min494wHsXozrAFHLHtoaPY6/z+gE1ajtYTZgZ8McHdwSDCM/r2hyQigG00",
-	"VPskLQRzpK00G9/haNxJVReLz+ZbnIu0UpK1kPpoxamRJSkud5RisZDRZJd8kD+iKC5uzvZt6xvShoGT",
-	"d389KMzXgPbJL3oo5qyD9jvr3E1k34B/8iGgpwW8903ZKWjPdA0ig+dZLUgm4gCmmPy6UEQmCo3QmTUy",
-	"fqyuUbWiBZI4DQyCMW4E4hiNpAqwPsFBVslkIy/s+mYlkQZuQMzzXC4gJYZxpFP9HBKxufoBmKOvxHIe",
-	"sxJQICTVlz+q269oAtoSeOqIOp01VPYjDbX8jRKEwS7uonLW3+KxUIjqImINm53cP+/EJBp2nA4MCP54",
-	"SBKRyUEEF016UNZ4muyThxZu2PUY7TnR/t2y5PIXe3s25lPsYm1Wf+9+bVkklzb8nzQTVpsZM3AQ5C+3",
-	"pn/oXL7GJizKAqjajtAsOOSQhXisZNCY0lhRgESRhULGEzZr+7TYNCVoNLKiJKKARo4xRF7NeDIjOJms",
-	"u5TFcQjo2MW3jWKR0yJSIJigYnJTgOUAzZuKUnh7GBpOEFGsWvBrxadCBrYmcrcBbtD3xMpBXhsJsCNb",
-	"Zk9fftIWBd3OFIpZvi1T9MCApbFCPnkj49EPdclY7ZAPi5KLKdhc28ZciBikw5QTS3IuAELShqdYVP9p",
-	"gYuNbTlL5ox8wLs2Dcy/+WQwGBDPBxOyYSQUONo2FPtgmYeakoPTp598pJ9kJzj8Kz1gtzjkiz7F7rF2",
-	"36B13583Ze7bfZy2zfgqxF2+wD0TV3775PzurXPDPT/ZVKneHke+AWSxva9AHajaKHSKmtxTaL0sMYWs",
-	"Of1s609taleHQu+ErmkCRVgWOU2kLy1bl1tQzLJCOr46z9KGpHndFLxP1oIFXpOKUVBYhfRCyGmrZnL7",
-	"5jUim9v2rfdFTWvWVgh/rF1dH/R9xbn3Xujt7t5RxYs9+Oq8TTmb1fzdLu1+z/I5uKxkS0FJl6iUJqVZ",
-	"pOM7RRUTilC8g5qqCUj84DH9WqVGJBdZoXPXaUUi+2910YKmukSxrOLUh4xdLiqeslBQMi2L5UI2h70x",
-	"Ur+iObSY86QskK0CyLsWWBimVtI1X1SoTbxgVHqYZK9ETzlYr778ahnP9cauF5BeH0oigm4wHo79Ubta",
-	"pqls+Q29l7gfUDqigevFfU96L7E78vyh62eDODkdxH7iBdJ7kU88xKsq1FT8rVPVJaPzKzhK/3WbMPsi",
-	"mbGyOKFVzUpeXbtzuStWJyVdnczhlycKzz9ZsTwp5qy7ojcQhTUio52JWOa5Ocxf5BQTbtFDO6X9NEl7",
-	"rhf3YnzHcUCHLj31e+N4GAzH/eRPf8cKvm51lRQpS04WyfxK/Ub7Xe68EMWVP4x5fTW6nv3japHM9x2J",
-	"j84juS1UJIgLSu606pMQLpJiLtcgyENonzhlSdIb9uWs6lEc8bg/St3RKR1lvjfw/dFoA0EhCtd7ZBmT",
-	"rrvyNxxoz/XlFCeebzvQ/r3wixpKhQZvWURB5idxGiTucBj7bkCHiTtOgr7by4I47tN+NqT+QybYzq/K",
-	"klnxBF91TsWS5vhRa+kzq89Hs3FK2ThwWeadynaoS33Pd0fZoMcGw1HWH1shTa0T1T7vt9tl3Q74dvsn",
-	"6bzas1LruUbrkASb9eqsVxt1WRup4CCgC24SzNI1V5tWiksKnBU8ygYYHp0ZNNA0n9ii6LSSjpZs9ccf",
-	"L15KF6WV2buCBAHZhgw+57yqIN0cwTTM4whFTmOWt/I4VGtNGkHYmVMu3GnJWM3FNOxEx13yt799ayIQ",
-	"phI9Vf0jKNLDzQRb145RrbXSjiJlQCIHlay7tfyy+jdxSUUya35XRZhXUDV/U4b2yrovFJH0poDZ9upv",
-	"3YzmFbP+riqfViWvayZMbVuFwB28c5dAxQr8jMN+zRao+X6Gr/JNhYPDK5KykhshIv1m31SEpyYRFN/+",
-	"SN5xMzgGNw8rhRTtFjiCRhtc24wJDhT8EVrIWQpq1sT0fcUT4KfkKa6mHCM3U35VgZ7GeoYM4WllIj45",
-	"+7KalTKAAylPnANAdWz6bhJSVrMiV9+OV6SpzTKt3cIBJlClwSxWHYIXW5RFnLM5jj/CBfKtpasdeJ5a",
-	"BKFo65eCWrtiay7KlJWYLavVmUCB9F3B5RKfkIoxYoOpeCCsuxl1yc9GWh0Q41AoHog4L5JrUtEbLqbH",
-	"RHpkmF7UkklX0gCYiyssRXEzPGZR80rG0qbQzbd0Sdt8czKYj84v6XRPQrdQrDG6mSmHjG6ALe9XB/bq",
-	"C6oAe/Wo2i9598+4Zp6Lv57TT7YyZ5G1I/hX64fvaEsqPl/mFIu8tu/wr/k1I5G+DnSPlay8yv+f8hsm",
-	"VKWrQ9r1rXrzaK1g8rZYs6rbFvUH9cQz5co/YJVdQJ9UQ7wQD19xTRvPOPdfNP9ETRc9Le+f+nqm7p76",
-	"lwbPBjcFar9xmyJHkWz1QiyWdXTczHpweS1q+ygxW1NEVsUyTx2c8iY3ysE0FGoTnTd1M1C2gUfMuDnv",
-	"9hYIF8r3k53d4mh0QwFjXrW8gxe65YocLYUhBtfDKLdq8GQjw3QW5UWxuIJTPNjJletqLghFtMWLJUtx",
-	"LYqVUB4/sKcdK9qqLjlPkchfvqlFzFmRJRLN1gVSyWvAEP2zUOA7yCvaFuYMv1jb/YfRQl0H6c3QPAe/",
-	"hsTUFKJPpOe2zRr9ZOm+dz7Dhr8/sghTAn2bRl1AD65OqL9dMBJ26pxeh50XUJx1WyzJnFEhf03z67Dz",
-	"H9JXwqnTmXRO1Pc+8U8gHpe9VOQ7F29/Ont98VJlnF9d/s+7c3B6sCNXoqivEI7uTDynAyuhM4Eoxeno",
-	"ubXWXdXNHjla5PT2GHjnFX/AUmzvV8/u0o9v35+fffd3yLDGbkGP9NPafdobUWicOszh3HUmcmOuU37/",
-	"8+HnX9UZsm2Gtl/GZty/RdxbCF9ktZtaXKLytgmJDOAFCEXFaqcJa3JGb1il7LucpBhLfX9+6ZB3P17C",
-	"P16evz6/PCdYxazjyI2aeXLexMWqjKXJ4VUHRTTLoJCnS6KLzAVlxwg4Tiu5PUk3LkIsDraobZYPD6Ae",
-	"FlxlSkry4z9V8b6/R0jxrmQGtHlFea6e1Rsddut7navzhXMA7IpGHlD2bxf822hD66AU1xSeUhaZog7S",
-	"SHzlNLU6QTcUgFPI5fG2EEyvkVmRpzqjQFd/4aOctTy6vhfIiIZolcSGE5aCF7Ij4faBK8oSaP34UOyg",
-	"s68A5FNoPz6XtN5NdbB7aRw2NV5ZVR738szq8v/NjFfDVAXss1sOiyIETSuaM3KkctdzlqEGvYgZgI1s",
-	"vqhvjx2VVQNQPbTXJNs7SuxSrmBzIBQppBqdK8ByNcJLZlSkudraQtEUCVoR1mE7YihCgVQOqiBPK+JR",
-	"fZ6h8c4XaiU3uHRDk7BGAbZe+RIK+0ChYppKASwJOOWylxAqmv1ZpSuRpBC6fdXD+JZUxZxJs8hySwAr",
-	"8Huh4KKqZVtFRmIGWSo8Z0IGosUNKxXGjqgshHGNP4C4eFUDEM/IikPcV1nFFTI2zFml9ETUMY1KJLW7",
-	"PkHnJOiN7sjvfZwv8YzQ/nXcmT8H0f3KfChluPeGdKFecFrSxezOuqqdJIYyJtD/io7RGkJzW1hrDEqE",
-	"4cy8uGEkZvWKoVTfHMW67WJ/h6yfkUYK0zI4EpyJKvYwwJFAHxc/JqlL9TdAGI6tgyjsitwaaN1GFLrk",
-	"DIVXHXybN6ycU47+YTKjZQ2HxlyQ7+Vr3vB/fFORlz9c3uG4wYWbNqw9ytH/QtUkDEFTpxHN8ekojpQW",
-	"ddTV8v//t2SgGq+yNpScfFsQHSuZJh1AhpwOE8u5nAvqn6rtjtNJi7rzcYsS/KaouvnyytPGXJOCpCVd",
-	"EWtTsfc7KPNonWvqU3XY3Vr8yhHwCVjVoeVSKAXFbW9tUkzs955zwefyTX3zSlzUbApp6o9O1mPplOEH",
-	"lPF1Z9IZB0M/TqnvDoIsdQPWO3Vp7AVu4I+GyTA77Y36XsfpXHPgLdYlvUVn0hmOaXY6OmVuNsioG1A/",
-	"dsep33MzLw768WiYUjaEDUkUKbPyk/Z8Ihcp+wQ4G5xjG/IgBMcQutWKt5o1By8wqXZ79dA8yW+eVNP8",
-	"ekJmLM+LOx4nrzo0jQdXk7RjNftUn9yItDtVK7H1pTopR0ME0+i3UBBCPfIrdPDfw47X1VhJ5+OLUPwe",
-	"irW10573erHLpU5Uy5YAcLNkml7p5dXqlLEi5PKl7BJwmR4dwf8dH2Mnf233zlxGXBf1zwj17unuhtHa",
-	"1teteKV6s+cA7sm35jOV8mS2yKeM47Zt69o47pNXbq7V+d87kBQ733ztGEWFRxBhOQRjNDyvKhkcY2HE",
-	"ABzJfD5f1nB0ZDYUG0PBTJuUZVxw9ANWs4LMacoIVxDoasbEXdnf783Lf84scP2Uz5wNfl/SNxuOesF4",
-	"5LLBKXMDn43duOd7Lh2cjrJx4gVBMnjSfFW9TXx0OhQEG0GpXbZ8Sv3Ey4aB24v7cmsaZO6IjmPXS/y0",
-	"x/pZQO3qOZrOuWgs07KCvadJaIVUVJ2aDKtHjZOaXh1bzuGwJGWT5do09UTJrr2NZFff9XquNyB+f+KN",
-	"JoNh1/f7Xn946M6nJ9s+iaxmPT+b8s9GL6ejotIyNX+MQT/5Tf/4+71q6NKY2177TuPeNue7gpn3jcf9",
-	"yFLgdSu2p1f7R1ixx2h7avpJSzPqfnv2FIbsc6browULiDecBKfI9DnuD/3Og+zXLtdTd+DZZH224wPb",
-	"EDz5YcL+7tJbLJDf38qdKBfycFarR3TOubNymQpS5KkF5mvWxynlwtk8F2iZ1xcEX2j90HD9aCAUhqbR",
-	"XiGw6ahCg4rUhTqzRDM+X4JGBs9zTIDP+Y3WF9t1rh+K+w723+P4r+0AT3bC/4ySf62H/mpi7WubthmM",
-	"Vlryg49Bty7190vROgPdWKd1gZQEIrUO8oEFZA0Al45RWeQmEbpcCnVq1gY8LZpdqFpp050i8+gLhaDj",
-	"qlennnrjrxoiA0w4UzYmFE1TikgBSF+riDBRl7cOiZBa86pESaaI1PQak58qgn/ClCJ1nbQTm8nZqBPU",
-	"4g2qS5qwSbssq1wKheQjkE+K0sLtU5bg8GKkf+sgw8KsWEHKLND73pEF/tC8yy87+ftZLfSzZ4vfa5Xm",
-	"7G56QmQk1BQIM7qAWKyh4qJTJmorX8lQoyDVtWLommBJBcmLqWyquGYC84yWFStfhAL+KlqC+nVbEPjI",
-	"kqUmMcsLaSPaYg4O8lkXhEKzk210iCoTBNIljCKxQyJ5A17HK5XeYZgWv4E87RKOAzXJCy8V5KcfPiHR",
-	"gpVQrVkI2UooFC9hv0eOmvFqqGPSORfHXWsov3t9gUXs7ZRwe1jIUXQjcBS3U4x9z+o37KlIDpkSILWJ",
-	"LJ/5D3fzHz6uFr7TSFB48WkSuEM6YKhDMc4Gvtuj/ThIBumQnWabgGQz+TqTfs/pSEe96a78F81zW9e0",
-	"yDIlZV3T6RVP1bd+ogHT68n0cO+4+w3bSc0FtuirI+r5eVYQOicXO/h45LUsWZa8vgUH8ltGS1aeLeuZ",
-	"/KAyigSY/7/hGFr9xshFN7/9KJspb7Yf9V82xeuQfgA/V8gzpatwukat5ATcU9XX9aZeGaIfqNoBNekK",
-	"KCXbijug2lDwhJFFTmsQTwABBml/wQsDavVmHeDGtpkAYKXMGbYE0hLJJEmx4KytDGnnChjPmRshR+lU",
-	"bqpFWpXy62qR6yKX6761pXo/oyKttrnLsLEZ+UtwU1nOpMm7BcWMY0fxamqBDCiJRsFNwT7VKko2NIAN",
-	"Z/HmqL0upnIDV3VYejFD/xa0qlZFCVJKRVxTGQ/gjm59DZh+25oVUzeH+vuzdxe4l8sPqmYe5kzC9ZWC",
-	"D+gKnYAKaMqEChNAYgLJ+RRJk/3sRgt9swdyMVlMy9zSf2o8l/pOBubKelbDJrjxpL8zmtczBxIguZD7",
-	"t36QfHXrWvXxrVZ/0Fs6yPr8fwAAAP//",
+	"7L3rcuO4tT/6KjhKqlqakGpSF9uyK5WtsdXTmvEtltw9k1H/RYiELMYUqBCU3UrvrtqfzgOch9gPlic5",
+	"hQWABClSN7tnT/6158O0xQuIy8K6Ya3f+lJxw/kipITGrHL6pTIj2CMR/NlljMTn2J2R85DGURjwix5h",
+	"buQvYj+kldOKs1hOAt810Bx/NvED+XPTbjePLMsykD+fL2M8CYiDpmGEpj59INEi8mlMPETxnDBUjWcE",
+	"uSGNCY3fMDTDbIZ8ivhV/oCBMOM/RnSBHwhDEZmSiFCX8Ivz2hlyaGi6vH8Oqi4ZQXgakwi5M+I++vQB",
+	"2nF6Q/zg1KALohVMPbQIsE9FJ+ojWjEq5DOeLwJSOa3sMKCKUWHujMwxn494teCvsTjy6UPl61dDTpsY",
+	"VY+6ocdvrM/cJHJQGCHn4Z/+wkHPMyIGPgm9FfIZ4qsSEcaId4bwhBEaozCekejZZ6Se6fEkynSI0OW8",
+	"cvqruMwbr3wyynrJJ2e9a13E4iikD+gJB76H4zBC4RQ6h/lLbxiarGI+kwxBv6oEuzNE5FD5MiI/Zih8",
+	"prVT/oSH/BhNsPuIfDqiTn9qXoeUmFc4dmcOikM0w08ENa2WmAUaxjPejjvD9IF4+QUaVZrTBu64NrEm",
+	"x14Lt9vmJBpVdlmUDzhaFaxE13XJIjbVWjmn6UJ4ZEGox1BIkR9npz331pbvS3oYEHcZ+fHqNgx8t6Av",
+	"wxkBMn3DkHzDVK+Y4p1TPpnRkvI+BSvoKSPRE4newIwj0RpDVRoinwY+JfJSzUAxDh7FeyMahyie+Uy+",
+	"DLtC7sap/7CMiIfOb+4GKIz8B58yAx6Y4xVfHTQhaBrh+fraeGSKl0FssshFbxgJpm/O5Nezl+JVQDJX",
+	"/PmD9ht5OManZ2hOPB/r1ydBODk9452kxM22CR0yMXUJi8OIoTc0pOTNGZpgRsxl5CcXpmE0N7HLJzx5",
+	"OZz8PWkPHtu4ml+NygLzz8WKUQIplO91vqpqezAxzYHPdw6GF5mB2NKd8f0E3MBAk8ipo4FYSUNMF2Iz",
+	"QmLJvgQjiwjClD2TiHgjmvILVAXesgB2GRHP4F+kktHUUk6T7QPy4zPkKKJL9gJieMXQ88x3Z2KxfT4g",
+	"ISQqRoWz0C17YY4/XxL6EM8qp7bVaBXyItcljD2SVf+iePIwPIAeyeoNQ76X3YgNj7MCi5gtfELMltdu",
+	"mpw7mMdTe2KRptvBtq06vsDxLO2271WMSkT+sfQj4lVO42hJ9J5zSsFx5bSyXMKTRR2P/ScyDcLn8p6r",
+	"Jwp6fjS1TzCxXdPzpidmy25OzE77uGFir2m1j1tHVotMv1HPz3EQlPXZxUFQ0FvL7jRxa9Iwbdu2zWOv",
+	"ic3O1LLM5sR2G16LtKfH1jfq7TufBN4HIY2gn/luf5zhGC3pI+UscMqfZkpm8e8SFkt+HoJS8dNyQiJK",
+	"YsLeIGeabdw5Rc5HHFEHeVG4gO06h10XkUUYxWxEQdz5FGHxIGwTsSPOkDOII9+NHbkzGWpZFnLur3+6",
+	"vvl4PX7X711eOGfI6T/QMCKZTzA/IDQOVnXUBXF/KlSfhLkzEsdcLFadd5c3H7/vy9bGH7qX/YvusH9z",
+	"7Riq50sa8P0iJWjNEBuYqxU4YCF65rPF5wY0ihENFySCsTP07MczhMVkTcMgCJ+1bf+PJYlW6bLCxI2f",
+	"0mUpUkPEfFSMCu9ZxaiIkRfrJO82bKSSLeQR120cNVumNWlg07bJxJw0Tzzz5BifTG2rbdsnJ9+IKPse",
+	"mS/CmFB39RNZFalRS+r/Y0k420JVmys6jXYbPfnMnwQEdQfn/T5fogi7XJCkQgCj+/v+RQ3FfJnm+JHz",
+	"ehSROPKJl5Azw1MiSWTqRyyWBMfXmAtAzvalKs2FKZeChqLiAK+IBxpxo4Vm4TJivG+y4WTfMDwXrIBE",
+	"gioEOfKrfEC8LaCSqmiRIRdH0Qo5ybTE5p381inis+vU6mioGuZNCFqjQISiLblpRrTVaJxxog1A10di",
+	"hGroMEQ/CLgaxHefkTQCLXLdE5rH/K9J5JNpsILh+iA/+SeETBzRdJd26qiLphFhM5h9tCARSvYF7Bz0",
+	"EIYeb1kT10dT27Xd9pHZ8CxsttwTYnYm7bZpeSe4ObWmDWzbzgbBqdGQyYmoRHA22m2jMvdpIki5BhLH",
+	"JOJt/p9fR6PPDdscjT4f9z796Y/FxDoFdbt4bwkjqcpqQi8ArsGHzKnGQyE1wFD5zqmjj0p5kNvRXUYR",
+	"VyJEC/wdrh/ieSjMr7mhtTiiPthwS94orFTLbgAdKY3fZ+g58uOY0Dp6F0ZIbnPkjCpRc1RxDM2k42Qa",
+	"Eb6ZQoqam6Z4KiyNfZWS/pRbKbvPmtCmZmHgMTVfGqHIEWgzuD51+WkTxAnT1rRam4eYWlT7jvN6OZ+Q",
+	"qIztUrhbwHhPvObkCLeI2XYbU7M1tYjZwfbEbLhN0AWO8PHkGzHeW/xABv4/yXqP34fPaI7pCvkxmfMt",
+	"yzVlsSaI89KQxXV0IYwUZFvWGbLQnGAqlHJpvaAqZuhD2L+d+LR2xo3gJefAk/CJ8He43j2icURwTDy+",
+	"trZlcd4Bn+IWEv8cmocREao2Rg9RuFxwehW9cuWrkj0DO5z7bhQy4obcWGYowNEDibgAoCMaS5swtyds",
+	"yykXzfz5MeNzpE+tHCCnBQv4iT/nQtpKJtmnMXkgUTLLw/CR0BLqp+RzPIbvxPwpR8mNBd+V4ZJBn4Up",
+	"ra0C/5mdBgYKQrBCEzLlk+bHddQd0difExbj+UKIQW2LPUdhzB/jtht6DqNHLr5CIzOfgoj4NvSpWkuN",
+	"Xd29O0fNZrMDz41o1WlYDcu0LdO2h5Z9almnllW3+H/237jY6s0X8Yq3hlPVTAolWJnN6wDzk1uIrKKQ",
+	"DNZAzi+//PKLeXVlXlyg9+9Pr65OB4P6FP5z+GDuh+fAXtJBZQbDN6kmGqqjkfel9dXk/zTUP0j8c5r5",
+	"ZzSq8z+Ovv5n0SvDoleq8h3b6Hyt/aX6t//89U/mp8wTtdpfisXRHXHDiJuKZXwnUg9sMkSazWbztzVE",
+	"7qTEEUyzrOvimTdMck9UtQ3UMNC//uu/a5mR2IWdVO/v1lWfxs1GRdvNduFuVh1/lV2NqjiVvWKMmqhr",
+	"OrXCba/eYCOqbfXX3lq6XmSZnU9fLKPztYgIv4rpJSz+PvR8Ih05ylr/PvRApZfeaf4nXiwC3wV98O3f",
+	"mbBC0+/iILiZVk5//VL5Y0SmldPKH96mjvW34jn2Nv3AObC/ytdPRuWz+RCasnu84fodfr4ijOEHIvpZ",
+	"YOtyhX1J62s0Iq2ob9R9MNDoYhkf0u8uKI1cyvrU59cKe98Hn+XAny8D6Os3Gkn+M3eCFA4Zl3LzcPM5",
+	"DhETbUpzCyQSPFw42m8+zlcbofidGIdJswXDgp3FFiFlJHGPgntvh/ElvPFLxV2yOJyTaOx7ldNKm7Sw",
+	"dXRimSdWi3BD3zVPWsfHZmNKcLtzdOKdtLm+6ZEY+wFn4dzKmAgH+XkfLfwF4SvOmYm3u9NQ8hqPLIJw",
+	"hSZhzBnJfCx0F96M1TgybdtsNJFt6XqDJR70SEDgQfGTfF74kXzveNN7y4WHk/c4jxsvIjL1P1dOK9PJ",
+	"47j5+a+48lVne5uZjpr/UupV7lUDDLNwGYOtHOFnfrFeybg6911FULnGYofwKzD/nSaZuNibmMTFxGw1",
+	"OrZ54rU6potPbNxpHE1OJk0+/1wcwQuW/M8s+J/6r2JUwkXiIFxG0lnYtri6Gyg7iM9bTBaV04ZcE+Iu",
+	"1WI2TatlWkfIbp22m6d2o94+6ljHzVR8eP6DH7NxRFziPxE+MQeRKaHeOCIYpqsCKgF0wpPTxGBfC0Kd",
+	"tiZt3HS3OLheMFEx+cwViduI04ANjhKGA8IM1BA/lotFGMVABWLi7AMmLsbBY+Wr8X/Z8n8yKnxLjOWg",
+	"Op0mJrZptawTs3XU7JjYa09Nu3FygvGJ12o22hX5QqLknTYNrsw940gt/l4Dhmd3PEcI6ZhzB86Rxmmv",
+	"d/xQcvg+To80DmzgsLfkCuCFz/W9GMdLxpVl4QJcZ8sblnKdLVMv+VvnvE848vEkEFLsKfQXE5/W0+HX",
+	"k9l0wyVnhhXe44Ln9iaRgjb2WeiC11+8fBvbfLWGMousnkzHv9P0fd1DMCYybYNeJztZUVEE12F8FXr+",
+	"1OcKT9kBPlg0/GkIh6BhrA5jEPNlBIvy/EEMhU9RLjCCK1ZaMA7E4ZhaIE7RwOTzb9cjd74aFRXssfVF",
+	"ePCrUVHhEltfgAdhBr/HntIz99ISSBSF0pzm+puQf3OpkZ5W1MmePLbnVIJGlTjAj6PKGfJ8D63CJXjy",
+	"+GUcPI4qf6kYlUXITeCoclp5K+Xq2+ZbIDHOWKT07V/DCdq4ez7s31yPh7/c9oCvv/jrG7+QGJ9i70Tk",
+	"H2PL/vHi56O/Nn88+dC+bvx0fNW67dxZA3vY0Ble0tjdD/dXvevhHuTeg0kuoXTtcGWOg2kYzYkn/Gdw",
+	"wFdHjlyaXz85KPBZzBB5ItEKLaJwEpA5moZL6sEuOcdBsN/y53nSjnzOnWGfEm/s4iAY+x6nmk/GoXYD",
+	"i32qnS5LMyK1Abh4wNED4Xz+T3a73bYbTcuy7OT6WHtQ6jwENp7nR0RqvxWfuuFcCKx0uDseYoIfWY51",
+	"d37L2c5yMZ6sRNfkT135FK3tdro/xywm0XjvXsyXMRnrE8H1kWeqVmlX9Q7ekLMLe0h6CffUKdK3OM3s",
+	"5lD8ZFRYuIxcsgN9MH9xigPfJf9hN47rVt2qbyIT5i+Ebi23+CIKH7gyXqjXHJl2w7TsncxNsdbJT73d",
+	"4rbsRtpW5NOH8icLjdXNTYrBCmm7K8sCVlLCsTgNCn4T0mngu4eKnJTRSwa/i3Gijjr1kzz5uoqVTJUL",
+	"TRYMht3LnpQEhwuBd93+Ze9ifHvXO7+5vuhDY68kB9Juo3n4BMe/XAwQ6hHvFDl6/x0RwCviYoiXjD9C",
+	"3MAqmqGQkrMRVaf1XHcnEZxmYIoIjgKfRCiOVpkQBNG8gbD3hKlLPOTHNQM5vAsfeu8ubz6Oe9cXvQuH",
+	"tzOiTv+id3V7M+xdn/8y/qn3y7h/Pb4f9BzhshYiTkUziPad3Bm8sxZfcAbBFysRXjyizh3/ZXb5L669",
+	"uSH1WK0+ohXpfN1f9mUs/k7ryJ542Dbbralntkjj2MQTq2W27JMj92h63DhpWofYxrqxS5dBkGxJcc6c",
+	"GudHHTw9Pjkm5rQ9xWYL2xOz49kNc2pNWs3JyZGHydHLjPOAMyax5wg17we8d8ILMSNBENbRMwnccE5Q",
+	"HCJlBaDhzGd8bWK+hnLT1tFtQDAjiNC/h8LZJ59/I0JbfZfU4Rz1kStpwC5K50G4KA7XIKRIgP7JXgiX",
+	"t1pt5XtsWXYTW8T07PbEbE3axOzgzpFptRoNG5+4R9hup3IFmpNs5IUWvHI52GtSxTathmm1kHV02jo+",
+	"tey63ew0j+xCqZLxTR7C1N9tMLh4SxCiJ4KYckZQcbz6cD0eRY3VEPFUMp6d0NiPVyjGDwZ4thwVG+KA",
+	"r77AANPDziN7S5S5CmH7KGJY/pcN7MIG8DLDBv6XM/xfyBmMyrOIk83b9XxepYMECbJAo4QquHHtg0H6",
+	"SBaxyjYpNuvtt+L1twlJaTqXir69uQX7+6feL5Wvn74FtzJS1UINWIT9MJRGyZ6CrycXOCzi+vkN9aIM",
+	"7vm3YX4iwLcw/eGGEjlMiKqUI0RVGZGFbMsSM+dT1EI/+d+fIYwCzEBfFAkIMxXYBXFVXHsk6JlEpMbH",
+	"OKJOo9OBWeAba1QZLS2r6UoygR/kFImLkvbERQjIE9HWSVpERCCxgoaU5LNbsh8poL0wXAhX8Cl6COMw",
+	"OUtLbyBKnkiE/r6cL9ipfl2GZsEJsrWDnHkv6GIYhpfcqnyx6aNFyr9hKVFGRI9FQ83G8dGJyP7SN9j7",
+	"XveidzcYD29uxpfdux9+v+6tZGwqSaAKh/RgmNfWhpsmVyVZMtVmg1MomqzUktVAdGhGxOuZo3mLxWco",
+	"Z6yU2ioBjiFCNHVCFtpFvzsTtHuwlVZHd6mVhgqNtJw2qT2yzrQG4hW+H5+xH6voRJhd/rVcHNfabk2D",
+	"r9ZzBe7IkonDgxfu2QKCeMYMpRHWiamtJcFsooq73v2gd/H7277ry5+Mk8uy3E7RcwrE7uSCgOKgpybx",
+	"RfPuy9aQuJfx9A97d9fdy5dMoGzhNfYSRUtKPi+IG/N5wn6wjIjIwYBsCyGLXBxFPmEoGZX085/B5gtC",
+	"kdALKUpL6gFr1E4LhMf/OozfhUv6cpKWEWLb3eHgWoIjB33+wR10fTMcv7u5v34BGadNvMIyXIciNjIi",
+	"wn8MFBvPVHJNHd0AsSrTgr1JnlTZKtxMgBDpwH8kyId4Sqx0CfLZZzFJ1mHz0STM7yudSO6sj4pWDzKn",
+	"0zjbPSKOcBCM9z5ceaFll6RKoFDoDc9kwvw4sex2TJeQO2F/E06ahDJWB8lQNyqnL39glRC68Pa+7JSh",
+	"wOqjYTTHwe4eIbnMJcxfjEIQOPw5xI/7ule2HDDr8yPSJCOCvRXfBEtGsjannFSN7VzfX33fuxsPuz/1",
+	"rnNnx1sbLm7kYM7VvbzrdS9+Gfd+7g+Gg9cSv5K0tf7jhNynQjEFJ36Y4WSo6uiDcoSmfItXQYi9b2G5",
+	"JOAZuhJvW62T9vHRutXy/c3FL/8GJkvhoIosExtdFRgmtxEoshBw/Q77wcF6p75xVFBn6jhqGbklAUnj",
+	"Q9pVkirQQtVRJWqNKjVD5AnGSOTFVTREhWzKXrJad70P/UH/5np81R9cdYfn73Mb7ZBvbmj893g0B8Pb",
+	"SWgLeX2aJFZyZTnJrEwCOaxP9fxCgi9IpJzJZqW5zPAKPYN3RLjkaPjMTU0M2C74AftUZhdzclppWZ+H",
+	"u7FK1IbWDmqDTvR3SXD6CxkNINnwgfF+QcgPjB8zVESv/XdjoKTxXe+v9/27lxhV34ykUvgXGcHPdK9g",
+	"SOUSMg1zQI5mrIbn1NI8B8WwhH5JCfCfO97CdRgPcOyzKYRTvg7LV0nK4TJmvqfyxAPyhiH7yLJarXWO",
+	"f9e9/qEH9sGgO+wP3vW731/+Dhm/A3PmIMwepX0bcAMtP1BUdQoHJOVskmL324RiHaI+J0lsz/hpLQ5p",
+	"c3JfSMeEevvrya8Rc5SNet0tbmotxJVbKToxQYDFVkW8sTG7BMKY116ysy+xGEfxDo2XR/WkDe5M7ykx",
+	"lio78oEs7fbprQxaejHTSL6AdiGxxEhW66LpCuc3dxf96x/G/evx7d3ND3e9weB3qS+kI84MBq1IzHlH",
+	"0Tgk7xj0b+8pfsJ+8Er8OpU0iwC7BA78+A5gZwjokWsR4LpTcmbQvx13Ly7uECNxJn6qfwv87vzm+l3/",
+	"h/sXydX76+6Hbv8ShMAry9PcKLm6BMBtz3BWiCFcSp0ODfq3moBVA3fQkjISnyFnfcgOV2VHdMlSf3QN",
+	"wqiEboZF9lbgz31I2BNd8ClSAYAQojVbCjwhL3ymqOqcdy8vB+O73rv7Qe/CEc0B4ouCj+EtL2lEsDvj",
+	"RIGqzqB396F/3htr8+jUztAkjGcygosRsaoZb7yMlBqIM/jXpTOijvZFOMB8EUY48oMVWqafKT0iKRjP",
+	"74i4UiCf/EqEWZ9shCnXFWAJ/DmpowGeEoHwE0fCH55mhe4553ramowu3ZS89q3SvErT0FQypnVy2sz5",
+	"rUry97gh4koj9ktKCyq2BIJMxUt82keVxqhyKg8Mx77HfoUrn4BOGGBrVP6+nC/SaF/hg3RPju1Gk5hu",
+	"u9GS+lDHPTLb04l94mG7ZTVbfF3gYbdJJifkqKE93Gm5bRNP8JS4J3jahvCLl2T8Jd3nvxo7d3BT6tzW",
+	"mZ9EmLqzNLxop08eTBvNA3ooCfrrp+2ZX1nV7xgyhwv0iCM94UkjJa6y7c4UtN1awhniCLukKDf7q1EZ",
+	"huEVpiuZlvNyPSoOQxGKEYQP3OqPOZuNmeKqPkWthjpwzRpfw974sn/VH457P5/3ehcvEd13vcHN/d15",
+	"b9z7+X33fjDsvcpJzVANLcFCm0bhXPg3JfhMGMnjGx+OH6PsqbN+DDBVkwBOmYwAfN1j6C1Hz/cUL+MZ",
+	"oTFf5tc6dU6R0SghHkMYQZa6DOVO88l1AujeD9/3rof9cwArfAW/yP211uTrUMB5RDw+VTgQwS9zH9Il",
+	"UNUp6b1T42N+jkL6YCCR3g9pUxF5Ch8Bi1V5Cc7vehe8ge6l0rLvqTyuId4V8Xw8hOV7bXf4fMkAsXet",
+	"qUyE3OD+9vbmbti7GF/1Lvrd33mSmnKJc5vGyQ/MqWufWwegWDsj34p+YFQWESf4WKLEZHwdhQCq6gAE",
+	"jmnDZ4kvJhtLvZn7ukmKYYnSY8h1YKkgpA8kQtplgYROwkWQgxEvB8xY+17ZuF8DpnfrYMVJ5/pQqcT9",
+	"KhxcFsAj36Tmc9lMnEOF0yXfUg6Y/d5SKCD7vaX8Mfu8lUEOKXS5A9BSCkKagOYK2je43IlJEPAfDOEF",
+	"jnIo6AkaSRFaVooL86uA3tJ3jlzJhHpz3dVnSl8hfS70NUgBZQWYd0XHlT5PVhd74lQAB7fanp7igJH1",
+	"UDRKnjWaFpEzEcGeCdDrKcywk3zIQVXns+kDxq1niiccEVgoL3JtQCTOwt0RTSOD0Tz0iIFYKPgGBhRT",
+	"OGMAI/qH3hC5mHJeDmc9E+w+ngkI3zz0sUDuHVEnD9Ero4qz/Owbsw8Ng7JldY4K9l+6IbIduPSnhJuw",
+	"fM6kMmUIlYyGz3XUjVFAVJiwh1eoenLUsqyaobAeUUwoWhEcMVRVdRysLARbUt4hg6h21BL9Fohqyasa",
+	"yhp8aR1p7TXYUx73dfO+knO3Rv5GJU+HJbtQQai9bPfpu+3SF+n/61HgAhlhqm0qti5ecxB0e3E8ZYRv",
+	"lk7M4Fsbsic4/6uja4ikossg4N0BfMo9QJXSDJoowqu1FZJ9MtYGtpFl3Sfsfg+WdU2eBaFh6sk4PhEf",
+	"SV+Nj41oMSNDL+Jj4s7t/fBMYZIXcrRsuYv8d38T3sZi/MAtgr0Y3AuZAqrKr9Z2Yg+/G0bw0Y9nCdjk",
+	"rgCJ6bb6klvLuBy3UunqaBALYEkRoKCyNR4JWciCKVyzH7zvmo32ERQcKlZnOtGwMf/wfHL5eGuxv7nH",
+	"v0yuW7MfvaMfpj172Q/v2vHHf2xVecp2+adCTSNYJZC4eYskY44gbbxgAwHvYjNAKHnAPk3g2ooKJXAu",
+	"DNnZnAvD/NRRn0KWEGxqkdHk+J5ApA6e8UoB0ssHpQ0mH5rjFd/I4dyPY+IZyBlVAKibM50RDfCEBIIL",
+	"KGhwga5e1YCx59in5kNESOzTh1FFoYeq8CbG/Aeq+iCDTJ4jPyYSgGREtbpQoQhahs/6ND0uh3F2xY03",
+	"TDTlM+SRyH/ioxZuHq3KQBLUAK+MaJW/8tQ+U61i5Lg4CByZ9P6GIUd6vx1DNYfj9K7v1YAjihOaJK0h",
+	"4aEqAKc+ok7quHRU5QaJ9gvVlBhwTAPWB2K/iOit3ORFXLDcYEu6x6dHTAtFCXrjmczKw4FaWVjYZIIT",
+	"R1l2F+2YurrOJpWvt6ivvoeqYSQ+XdNBFkIq0VATJ5zP9zpRqV1618FB5wcwUkFm/JuqGV+ibYMcz2d/",
+	"7ZgOuzao1O1eLMgFsi+mqx3hY0N6Ay12+4PlfA7IS8Y+bw0VEN8+r7A9X7m62O/5NPV411e+J2Sx3wtB",
+	"6O43iu/TE4tdXxF4JXu9wIiCAt7nNRXdxj94Ic4UDn5/INx2B71/gWMw0Q57+4M8Ztn37ekk8r0H8mPo",
+	"071fFaLikFep0NH3eueJRAyU0wGh3l4vi1W90w4q93tz7w/23Fm43wtz7Af7f+azyDMCl/cAgpFe8Hq4",
+	"HxN4R+I9dzS8IXLA93jrhzDeby7fy7PHPV6RgM17L8DVck9mcxvg/YTMX5dkuf8OS4K+9icK7dU9CWIQ",
+	"7CtH9v9EHBE833t37S2nhxGmXGmaEC3a7qD3918A/d09p0fJgAHZ75MfyWQWho+C/D8Zm7RboYKxU8SI",
+	"DJnXG/rXf/23g8QXuFoJ1d24FldH4r7wfYM6r+xJL4TgrngETgpw70r7Sdgn8TKixENPJJrg2J+jqjg9",
+	"ZqIaakAesKv8LjVD1VxTuAhgPeS9Gtqh3yEQKZVCt8AGEHj1+C7rAeeWa8Yvv1js4SrSYbeoxzkjVqwn",
+	"uKywP2aijcRYEr/9f0LdNG6lGVDWVNqIcDirAiNh6rv9dSdkOslFtoj84huG1HMG+v78FrWOs4ZQsj5r",
+	"RkEufPlLca2ETCm25FBRGDtJHU/ZGQTVtbCXO2PE046HSadlkql1bNo2wSa2Lds8mbYbpH10Mm12JkU9",
+	"zIY5lxhksn8iySQO05lHVWGvC0cAcv74RUXUfHWyDvhKc2pNTkgLm7bXnpott0nMDm4fm43JsdvxWuRo",
+	"emJt7qCi1OIyGUmftBIlYLobyEnJgv+KEyYmKjMnZJJLQpGh29scb2u0Dhz9JYQe4+AxofJAVINF3T7C",
+	"D4TGUN03RU2QycVrhI390gVVLQkHyO4reOza0zZpYLMzaXJz/2Rq4iO3YdqeRTrTk8kxPmoXHlsnEO1F",
+	"vQH/LItVVeJEkQaXU4BZbGjHQqhqoT8jGoqg12z/juDgRh3myIObTcWvjMoDoV5ZeZ+n0HfJG4bEM/Al",
+	"WepyjgHJaUrkH5Qs4wgHnAtqHkZ1d206NrMcfQoO5zsRYcsiV/QdXM9W+un2s/OuMj0F7qb2OXkUoeL8",
+	"wjAgmO62IdhLNwRLNwQUxRYbgl//HZP+1pm5unjBtMw9x5DAAZwtz7E78ylBHokF+G7BxLAVddcn5jyk",
+	"sU+XqQtVVuRMWoIp59uQxQSDNHjGPgSVi2qbu1AJ35rQwfEMUy/YwMi9UBXUU0OS1Tv1PZgEJbuy89nd",
+	"l9zed0WEg+rwRYH3E1JVZUcVo66jvp42t6Uz4Po6uCsTQhZJR0TlVoz4xT07Ae60w3vBX0+6IUq1Lmns",
+	"ByL8BJBhkVpDpjnx9+qjcOAd3kl4P+kloHapMwbleebE6aQB1Q6aY1HRGSmm8YaJGpL8zSogeYzoHMfu",
+	"rGYgEjC47sic7XHSkiNvJnNQfLqZe2uTmx9VfQhNlB50XY2koewi9Ivk3PnE6xxbbRdrkdq4OZ2YJ1My",
+	"OT5u2thrFcr3bJh58RJ8KYpm0/t/xacTbDLRQ6lyqsnNLUfREOtZ88nePcS+sUfo/hohqh6WaBFa/wWZ",
+	"oZCmtUmdgqDxnBZaFFa+N19TUP2H7Q+pRkurK8YR10gRJc9cJnhkwTUkGqNwGT+EXCrw58WOAVnN9zwc",
+	"8UN5jTWhpJJJvmyotyapgZJnVbVeHGBK85l4AjIHq4O9tIwDy0R67D7+rmoA0BV9qnwJTiE3ygaGJBUL",
+	"CirXYvqAlovMaJiy8aTShbj0Ymi52E2uaiUNWJFUDeec+JQ2t1vQi+dBLuZXUKD74hV7fZgER8FKHmIW",
+	"Kvh3S1q0cFLB8PUa3wKGfrchH2RPKzgm1RdZoxnS74z0WBeJiH/vdczrtJTATvOdc65klvbT1j2eHDG9",
+	"YKczIkM/kg0fLgicyyvMIf4MwpNwGad6zc7xOALQn3Fhqd3IzvVN5JEI2Y1mC+FIHNx7eI4fxJrsGHSj",
+	"fSj243zMzbmod59m3mOoWE6LI5HDmBRGlCdQavwJBQjFP5r92If+bUKFhTRSqJV/xH6sqUquTAhUsSMy",
+	"QUSqDTvunK1iouC48XBaUo2JKiJSuKGqRxYRgRyVM77R9AeVtHRqp5pSmHjAZDafN6IyUw/UGKlAJVqb",
+	"A4PXNKwijSr3zIH6lPRZiN4n3mKohZtTrZqkbZEj1+y4JxOpXVhN27SaJy18MnU9mzSKSKM4lwHB8NOC",
+	"2WpekJqWJYth/iBKSO/HH7Jlo3+1zE7XvPjDd5+K6jenxfTKK8bzlZZfhe7Ap2f4iXBTgyY9y/Sipblp",
+	"dqlQvjvJyhPu1yJZkefyIpIFee4zCDlxZHv/NxMsS1aguJALEg/wTsHm1W16z8eBqIWjatIY+Ro5JJqD",
+	"PIRfLqYukW9Igz/jBMi9uzGGT/b7067UlsRDvAKtebIth1PQfIEjaQgrgKT74TlkeKdO3wf/iSQhs5h6",
+	"OcoT0U2iLZ+FVBTn3k52yHkm5NHDKwbCHwxGapL5Il4ZGaaC4tBTkVO5nCk1qjLvpuqTvvB//nPFqPw/",
+	"/H8Crzv5I7nkJn/8ObvG6XPr9iUu4J0XOKk6Mw9pPDtDpi1Dp7MHKqadyQzQmJRpF7mSf+P96Vkn7ZMG",
+	"IaY9aXp8f3ombjWJ2Wked6aNY7c5PZ4WTcosXBb4u9+Hy0hNi4dXpZNyos1Jo7l1TuY+XRapTldwXX2Q",
+	"d6n0i7pLv93Z/kW+pgUfFEttbf2E3dh2ZKB2SCFpJYYqfwpVB0vq4RWy0L/+67/RAMfLiP88qp0h2FOF",
+	"vfnVNhpG02gZ7U+asZZ08Ghb/zamKKS7c2dG90Fzb7yU0SWyUmN0OHWRyPNx4f9Z52ooy9RGdEeu9jvg",
+	"Un8uZFC/McuYThrTFmlgc2I1LcEyJp43MTvHR3h60mlM27hZ1E1Yj/EmVRCekBLDEY/zVsCUdsSLzpoG",
+	"uJGKRSM0QQXe85vixew3mylqrUShVZ+RQ93/M+LFnL/uTycN25YwFXb5fBYfZr8Pn8FZI3bHKcIMxeRz",
+	"LCt8iI4ryB4kZjY5nCefY82xqPdNErDsQgIXnOj3GVpNniro+K6eTtn/DY5M4Repy0qKQA4q28Xepqul",
+	"u1fr0w4MTY8mfQk3k+2M/x76ND00CH2aHvTwScAofbZexIJUO6Xp5ckj+x5XWpPjKRSTbxDbM1vTI2ye",
+	"TDqu2fQaxJ5auDM5cQ9wImejal80hTKkY6cpFM8WT+GW2JX0kX2nsHl0TCxyjM0mPnElnPjEOjGnTbc5",
+	"tdoddzohlR0oVevhDiQKoccvmVjeQDKhwrkMSp3mSFSilT8qAf/hcEU78s/78v6HHcxz4vl4/cu3mDEo",
+	"J7lC8ESa3qP3eDePckQCvEowrwq99ql/frlITTHximLCIs9e+7zwiuzn0P8tfcb5yPWX0F7S0pgR6qUH",
+	"RpDLhFXBtmRfJ48X7uy0sQ17W4+U2Wt3T9pk2iZHLXN67GLh3phMSMfsTI9b9skRbuDjxsGuWjVQn8nE",
+	"10NctSrYs2jkqvRdZkgQFIqewyjwDEGr+Up5+3P8bG7CwbSRBWNL2VMYBMCDLoZX75QX0adciS87Fs0x",
+	"ptLAMq5HBaEIVgQ8JW5qiXYgnGzuB4GvVQtKprFtZaLIBB7A1jiy7W5a2ANywKDPcx3dp26w9ESKteAl",
+	"TOC5fwOX7SAOF3riHOBfyTnfEFT3qr5aLWHlpbRUwGE0KiogleQwowBvUfqvQxG2XbXMjoG65oWB/mCg",
+	"7zSYCduysmtjN5qt0vX5Yhu2ZX39454hkSFNNPsFkUS7mWYbbSu7Svoy2cXwFXB09YSDIqm6ZARNSPxM",
+	"CN1pz9iZLdO2diCTjMASS7NNVEFixcFkQ9xZmNAL/0GYFj77hiG89PwQMm4P5TO81a0TtR6jar10V6Xp",
+	"WYfPDm+iUGpTBPcKwjbiGLuzOVdJinYV1MTkkh4eS0Oyk1jrl8RlJJ/WQr2/jHKR4qPK6SgFgx5VjFEm",
+	"1h1u/+u//ntU+bpjSEeK1rbOQkQFMp01DFXFWRA9nMyk4C+Kg9qgXkuAZ38BiSWvrmCzpRhwSfoD3IQq",
+	"Q9nR/RIuI3meIxM7tplCe6mlBbmDh9O2bEtYEQIWXQtmigiep6zgDZOmBCdditS7aBayuFBNpUKel7hz",
+	"pJoqH4JsIz07AZKF8kkHcLH4PCMuMIJ6n+MIA2RwEuCy1mvNuUMY80Nqtgq1W8+P5HACn8VFGBwfYdaS",
+	"5/g0iUdRHOY07DCebf4GWxD8uNMn4Mmdv0CoixdMwz1eX5PMI9qKRPEitxxRvCj8hiIqPsXF3+B3RNnR",
+	"RRjF4LMV1LY2EKC4uvxdd8O5EBSFLmMJXlXoKQYJJp7QxrQM8HNuUPxSYSBnhCnjvS3+QHJbb93Lz9jS",
+	"K5yx8g3y6FOIKRezYyBHVBUTuTnPZMJC95Hkt4msPLa3RbOeVvx6jCVcaHwlXDA5IgjOhyXeK6hZpDAf",
+	"3Lspfz3pD/wiLImnBE8JRvd3lyKTcSkcb/N1HkeeCI3HcxLPwhI7/P1weIvEA5zIl4xobujbm8Ew44T+",
+	"oTesGBV+mf9zz/9/0bvsDXtZL7R8YH3jQXeWUUlo2SyOF1VWg4HFoRh2ZtA5mzmOF+z07Vtt772VuZ9v",
+	"KTe/t6KyJd35tMtyQn75y5YUcgnzuTACHFDGvqrhzkhEDL6qVAsuX48rKQ+lDPwnUh5P+RrxkbnZVH3Z",
+	"NpeQdX/wND6Ecbge65/G9juJveekhbsdiMBgYJIl8a5rs1tw1Jg2UWw9gB0u2o5D6I76/Bmy9DLi+cOs",
+	"MoOv+FT4sENG6E5eXB2G+pNPG046tG2xJWLCwcstIoOSBVeuWC0nJ6m5RqTBll3BMqcw8BtoXDqBNbGo",
+	"i7DJkq12lF7b0nFV9Hi2ZrZ0QUP1XuWi/tZ5udvkrA5acfDSqSqphe7kmHzOuDb3ObP41kbVfg78w1y9",
+	"+zh5DzbErpYviSaf69Bm/MehmXCATHJwNxYBXuUz4YSu7AeE1RXo2huGwsAjkUBrdITyxmW7k4Fgi8Mw",
+	"g/4wolj4+Yu4f9qIWF4VRlrcab7gWhd439MGcnlBvybKy4Mfz5YT0F0W7oxE4VvMYhL57NEEtZO9jfDz",
+	"2zlcfCsd628ldkT9GT9V9ECjNYa0mdDT3m3Vx1h6RhYIYceXAhxmYeTl9Infwei2cbgU/OZgwvwHbyJ7",
+	"Br5YxtoRuE8RRvDUOocTL5dJdLi776lYpzOZHjc72Ow0G1Oz1Wy65sSeTE3banrNpndMOpPtSlzSr228",
+	"JYcDdPAsJj6+Nd8OJKqlICDl2SoTQhaqYN6aPzzAK5k5K8KA0gbFFzJzKDpbkKS1EwZC0vQ3xDwg1BuH",
+	"03HJkRUcojySlTi1EmZsnKkxV3U4y3YM5GDK2arznVBz/uAUHFwVOGfg68wPuJKzwzEV16jk0wWTwtXj",
+	"7Gfb+87HJpcKlN8UD+g2rChjOV80K0YlfHjIWq7i5jdFgkkXg+SPGA43xHbdqy9xmehbdc1bkpaG3Es3",
+	"EMheB3eJBXqePCSov+SgefsB0Kuf/7xsSTILAar1YTn4GvrZC/oC6kTZWZ3wzIuH/t0O6V6GCZQBBAJv",
+	"uIgLRdVFgEGBQoPB1WVNZcmXggLtCgCCYxRSlxRBfqRxLgBEtMaByvOUxcl9GfyHQ8nn2DlF8/AJcim5",
+	"Vh0qs1YNCS24yQRh49BcXWL+nkpUZO38XzFrCcifZdLFzr1t2DwHgvEsovDJL8UZ4utoxqHJFoRwBVA+",
+	"rDkTHtyFELH4OQ8O8OAWO9tL7UmgGnWkYqAM+RQYmcUgc1vCdaEU3oagTDXEN0yALK2VEIKZND/iJ0JJ",
+	"bF5sdybJ9d28AwtgEw/fkElj4xQ9TG3Q9GbmYDF79L0PDN3vAHxOjUkgJb4mBN3XndfthXaCtmaFhkJy",
+	"X7cVwAn+b79ev5WamIMHfZ2lWlMU9YXaT0nRMUgP7pwyn8eMaDQEKH1pEoRcpOSoYJ2ECg2wYRZPiOJ5",
+	"zvWXnL7EPmRwbGPEOFiSDZktZ8j54xf+la8OSlzP4JwRR0pJfVSBfbqcsNiPl3EeHeMhDLytXJoPeBuT",
+	"1sFeD16gZ9FISTwTHFfKegYFWmRhkIUK8Smfrh0n6ssIUCUh+OiPXzJRrr73dVT5Whb4sSHAhHcsjVtZ",
+	"LXIUU1APct0Nttvx7qZzXXlgK4939z7X3RBYrcJaBJjaodHUy8jf6cgYQkDzR15F58ScxNjbUoxQnfL5",
+	"t8spf1gOa4oVCBHk9dVRT2EWA8sDXCVJ9zKCeBPgcSI0Eq4ily6F1q0YFQk/qv5i8Nec724x/xUDvGX8",
+	"H0CGM1TBZ0PhpWoYMgKfbx0FZP26zL/Xr6u0+MzFJN/LqOQyseQVLbFIXKECBXktP6Fi5IuEJxfkbW4r",
+	"8n+S4MiKFvijRZMVXQ4XgBAaw8SkB/cVo/IQxmEKWGBU9EMu/nMJ07YIMF+N1EMMRVozjs7cFfgieDOg",
+	"Qqv4mRrUUKkc1rVId81eVs3nxLCWbsdlX8Wo6Jw2u8/Vt/L7vJvU1i5E1EnkZVq3KCmZAw7scIp8GgAo",
+	"pIT30o5vFCBCRFRFI24uQpwonJgmT0I1xiUR6hIAQJ1mSsagqrNLFXKnBszJkRqbg6rZvtWMEXX0E13H",
+	"QNrvtM64vDUNo2ccqfr6IhSBesjhmyTkExsTpR0WpzULwAj5/u7FuHqysL8sJrWOsv4R4LqiJaXgm87g",
+	"IiYojj5ER0zDCCKeqlDLigBi1EMohKQw8Wt1dENdwpVS4umNjagfi6sIi5RXVQ5J1PXy5SqFlAj39DNm",
+	"CUgGLKUvrnFiXai2hYcL7GcZCjCiKiWDeMiP03xaVWNSihg/RhGmaMEv89EQ6qlaQ6LGmMJUlHPBH+ZM",
+	"Owj44nw1Di4grBWg/yZ1hLmVURbV8HG2QskyVGVFpWd9/WunyJn61GczwkkepieZPjEVNSNxLKbxF45c",
+	"FmdEq/EsCpcPIoahe9vnz8tSWAn1w2mHBO+Oo5CLCLJIr6Y8dUzDeDwNl1zZG1H9hkcW8Ux7GPsB8dLf",
+	"vqjJyi8kfC1pXwhW+RuFkYTvUU+gqhe67G2q3889xDjHeQbS4nJ6TjBltXx5qTJkWv5MZgIKTlR7UEIM",
+	"J5i8iIVoiqP0DBUA8PlkJUFgKlLEj5BHXOCju8c75PnC+gFwqa2axNT4AgTyLMtfATc4y8ezJ5HNTqeJ",
+	"iW1aLevEbB01Oyb22lPTbpycYHzitZqN9i6UDv1TAqQsDkTcTY6ntV4baOFTSryEu4BkJCkb2DKOZsmB",
+	"U5bLr/crFWlp4TPwi8ah7pJN6ppBFTRVtII/yJQHVytGJ0Wivg554txF6O0y7ZvizARjKygcfjS1TzCx",
+	"XdPzpidmy25OzE77uGFir2m1j1tHVotMd/m4Li0zInZbnyTIb5G0VQuvIXVyQQFcMpd6b3eauDVpmMdQ",
+	"9NxrYrMztSyzObHdhtci7emRve8okvL/66y6uLee7wEICPRa67M2Vsngwc81w0BrwNk4XbVlrMAUikvD",
+	"rNBQFVIln30Ws9pZUm0vnpHo2WckT0zbRrWdd8gzaBzFTCFgQKXuZBCKu7HUa8KM9TXKcx+BkQUeo/wG",
+	"mFq4gZvEbPPVa01OiNmZHh2bTWx7Dbc1aZOjnWiwRMnbSoHPs5BBlxOCS8aRyEyuihQue61gmKhwlFtp",
+	"tL3nKEsVHIEEnBnjhHBK4gphgVBw8MLPnXG8FlParZBIWV8z+ihIeq6OQneh4yEUXFVrltFuRBZIPCMj",
+	"mjbNlEqZELjwU/l0RiLOsGOuFInao4kHJO0YmEeuVDU1U37hK0P8U9YJ5O+D1udIVc+Rp31CIRTbiCIH",
+	"eIcjjSon1SYzDiHZBFzxSM48TG+un10ltYf3KQieVibe8y3padznlWVSsnvntxLutO2tD8mDX1PzepN7",
+	"TiZegDbAeYeq1Jro7j5DtzeDYS44p8wPpz5Z6C77OCMRyVHiGyjPS2OGHkIDTQjzPSJoWxk3bxiSrao+",
+	"nSIaPkNbJGCktntOhvjSVn9bQdFrxYATms9YQWvMIcfbyhl6sUgrUvIKFHydLjYW3RauIa36dokzUfQr",
+	"BYEudylKNsKV3NMM2KSuDjupbyLVc1Og7CrneQp96jmsGYgR4hFvRAVjSAbnoOpkhWQRAz2b3kDNBvrJ",
+	"/z6D+nbUgks+5ZZ0rY6SLaG+laBDOCNK8ZywBXYJeH1kaeQMrxbXRHrTaZ6NwrFN0p5md/vCmCy4kyhZ",
+	"qnJ0RBhoTZzm0+74MSPBtI664JuVnREeCZHiCfWN3FkYMiKrEet7CopuVzFFvpfU1Y7xI6FJTZGW1alB",
+	"H8ROAmmiNiKqOtpGhpFkeYlTK/IflRqeXWlNylNGzQTBm4H4dw+t39/ELEhQEkEiRlInOpaMKEva38bU",
+	"3NHmMfiaM0LRZKURwxnCsoa1VhJdEIeocf3NLaX9p1lktG4yMLI1g/hSiGkY0Q0uzddXxn974WuAyEUp",
+	"08sFJL3wsOxFQhpVHU2ESTh5RxZAkFeF7MlfFcLHc2rGiCpBH2tezFTQ11GXcooOg2WcOWFb84YdJuw3",
+	"CL/e00aQBuBZtGBqsvo9HBYrfzPcf8Nk+r5i+xqpw1kcuFimMYkk+vIM0wfNK8P8ByiFwh8exJh6OPKQ",
+	"PO5mwqCofvfdhKxC6n33Xe00OcY2QRJouFKSjYA9Aed5IeVdjFYoInG04maDejVWOqiDqvfU/6yip4Xg",
+	"SB7jfcPxMiIOqjpPtpHKtglm5Kg1ou+vuufm4H230T4CxcD36knbdT6v3FLwSFRCD/y7EYkLhY46cd8m",
+	"HeSpUWkq+UcBtLZYECp9MsomWqP2ilFZJ/bsRUnrOSuq6KUtoWlCm4RBftpOuJd+EZxAN0ew4TKehEvq",
+	"KYpgBqQNsVjgzxWlMLJlsDnDjNXRNSSb0uU+OH5Jt9YqypZAEMuubJ6L4mm4oQQt8APonJohvT5cSj7H",
+	"Y/7kOA4fBYzFzpbapqnSPmogSp7TGX/Z3O06acbayDZPo1qTwpmUsiphUOGzqKObbl62YjGZC443A6c4",
+	"Qx7h2kC0Qs+ExoWoQGS+iMvPLsT9HL0eMnsXsiNd0WKR5uh7Gyle8lHw42OW5bcJS006zEKhh2NV0yJC",
+	"LqbIi8IFisiC4Fwi0A5OtuOd3Fa7xubsZN7DEVaBv2dBKISwomocoglBceQTD+EH7MNZnlx1OO/DqPH5",
+	"s7RC+D15qoaqoijBcgHB2zKDh4BM8gnjTz6ElEhRlsyhaId4yGnZFvqBP3EKrmutB2fa8aJYDsRmwoNW",
+	"g3NdvggL6IPIl+dLeprxQSAcQMAqmmEPOe8ubz5+378e9z70roeD8VX35/Ft7/qif/2Dk7BDFe9e00WJ",
+	"nCbO0NWM8CWEGYDQDgrMXnQnKzv0F17L51UaEgYay2soegqDJY2nywWX7SARjUohXMdHabZCdMC3cQFJ",
+	"4cs/n+wjtQeMlFfp87+ZoV7LuPriuEQZe1ZwxAgBEm+SeIikcI+yTOUpnzpVr2+J7NiG4yBq2MvGzvgc",
+	"Q/GOSYFZkO1B3jImExd7E5O4mJitRsc2T7xWx3TxiY07jaPJyaS5CwdjsUjQWu+vw285iVmZnY3MKGSx",
+	"NuAxRn5E2Re55IrJ4gzhEZUTDkr/Ssa08pu6FwU5g2H3sjfung/7N9d5K1SvcmEXQ9Xvb13mYaLXVreQ",
+	"DCVewH5weWiBo3gFHhGSQeLDaDELKUlA5Qf9W3R/1zcE4B/C4mtwEPhQKOvLSrx11UmhdhmOMBYkXOQL",
+	"sc2xL6pEiccCn5Lda7x1RZ58WdvTKKQAxvxYXrW0ZB/JwQsnnpaKkwH33xf4X2KelI3F89kiwKt0TCLH",
+	"ir+T/VA38F1yGMaWHNgpcmIClfGZD6E5sOYgBfhar5fM5+sCz32OCWV+SB0D/eu//jvTrZgEu5pDcu4L",
+	"qXwZz4oPu0M0xx7hKqowrdcIsowrLhkw3+QQzeVL+0hWBTEIx9h2relRy2yIOt/tqXmCOxPTcm2vQZrT",
+	"Ft4twqq8JqHsDH/AKOzSesw/9uY+3X29u/ANVA3ChweBLSwLq4DJABoTeEDUN3UFh78JhjC/KQP2NWg3",
+	"VlTAsHiJYV5gGopWWdWjXWNWwJLS+rHKOEnURL7VA+wSD1XTIBlXHBSo+moyAsaR9cQcVFWVaQ3Uv/7Q",
+	"H/ZGlKuINfSv//f/Q44sNuaIX1rRMHDAi+8aifcyiYITj2sVyRxU5YQJOZILeVsGv52NKKa5+rizpcDy",
+	"kcGGEHqEIzgRVsJpgSHX0UkKnTl1JOwoWUVN7ATwPFGh9I1oFQ6Nx2pU8hB5rI9LXZO9S9NG1x15JacE",
+	"mYiGTULvbyQKudDrX2hlcUXIt6wXXRw0wNLAB7XeSXmDWqnBuHVfroG6HhihqWAkXj82U4Pn2Ta3fBNp",
+	"IEIJZGaBfedTN5wLGl3bUsqKUuSpPSOnXqFOSCahGqsYFfVOlk9oDxRH5O1LNw9RuFxIotnvTUHi48mq",
+	"WKLITWiIbOck6Q8iFpIIJ7FDcy78IHQBwSsi81DYDVp0g7hWVH5NdGdT8G22E0VhJ5s7lmCLJWbpZMlW",
+	"SblE3it/TsIluJPCJKmDM0txEc9zpms5WtmmsJ8C6Zq4RGzbtl/iEgG0n/FBBDFfxmS8YaukUoU/CYyW",
+	"nKnYSRVSQZVgqm+PeHumCXvZvZfirWL5rsFV8afglBjUtn/913/XXtLVNJtk3+7qb7KNJJEmQe/oA9yb",
+	"pe8GvpbjnWWBUOlhmirkSmVQ/v9EzdLfPDhqlmAv7vOWPoY9X1WT+O0jsrbEAMJyi8B1taEAeDW/oSQZ",
+	"gBc/s5Ay22vvQCVt52vMQw9gygcgyWdzTLFA2crt8Py2zYnZZCdldRItgCrlomtsVRe8eamXWeg1gtHp",
+	"bmNM1IZQKH1zFxkZ4BFJIih1EfuGKRNZadpzAmWu0/h5mVKm5cZADtkjDZ9p7Rt5SV7NJfJqjhDmL05x",
+	"4LvkP+zGcd2qW3Vb5Fj9yW6323ajWeAgKXhnbzeJqNeSOkqMtOjXoH+LnHdROBcdGYYOmhGcRxbc13sC",
+	"HhJUxco/JnTlmAQiPKtXt49a0odWO0s0tRlmaM7Nukd/DXqB+Ys9/STZOZFLbyjSKtsBaRjgHu7qG91G",
+	"VSiNLjkVlpggV8ULDJHnJA1iLQ0S4rhVlCBo1srYqOs5mA6mIV3NQyix7nw2ZfSeKdI4nVoGdhNTT4X3",
+	"nUlHrtx0Ku1zGgbcPnfg51gGpPkhdV4S6hZSMUgJx6jFvbGY92Ut/A08q68W/Lat9B5oJ6L23plw5onI",
+	"DqBPuXnJYQC3+LNCxpTYV+UwoIfFjuWnt45uRDypkwmxTCgpVwCbuG7jqNkyrUkDy/qMzRPPPDnGJ1Pb",
+	"atv2yclOhxP7YvVm/P3FO+tLoVmvq/B6SGsyAW/0+Lk6+omsGJqQB19sLxlTq0Jf9XjXzMx8qbh4vsD+",
+	"AxWzRFSx2xyTyBfALxD2BfjARiW/TyHERm3kyifJfHYJw1KDLo+/KndMGRBQJfebFnQootxwRA4NNQLP",
+	"5P5BRqA1peFFugtO/cxqOZoDLqs46jdeGl3EB7M9lgZY/W8XRQOfe4X4mexKvUbkDG+RnctF3OCaFG6x",
+	"DMUql21xEQ14rXgRQLCsCVYJ5wFJvaLsnbYrnRdOkabos03uBXhKDDmxgkTh+qwRlIdXLquhlT/1hO9n",
+	"OlO4KHLvF0kXxReSCWMzvACaTkfhqAauMMUPJFI/C+pJ4jKbYUBiyX9v74fo7ZNdt96qbzuJOy5BRtzB",
+	"1zLxoSDYGLtQG6JQeiovrIC3QvKVs6JEXkMbsMik4BYAXYscf61cujKr5vUnCk4mf4sPbTsBKPBnvpbP",
+	"v9zUAWNOl4CIbR54kq8HmS0hFRVgEKdyHIfq5FHkrcNhkSIyODPEnodMM2muppISvZAwiMqSR6+5KG4Z",
+	"5F6IfTkLaXkh/9dfxd/YQXaA42nfvIIi7SeZmiTFVxQbjrdP0MbcgeHrfq3I25W1XdX+zhGKkbDitfnK",
+	"jqCQkR7sNpIjv08Wdc84L23qFlEI4OGQoKVU1oyfSZB8Qu2Q3SXLsWtH24OLn6Q2DPGoIwpKd62Ouskn",
+	"4AoKyDRG4TJOsHJYgvCnp4JlAv9VMpjArCMxwkycjKOqau4U1tuQKaR699cnXk+Jw54JEDnSNucqTCJ4",
+	"+edGdJNlrwE5KSO/yghJIzff9XuXF+MP3cv+RReitmrKX7eIwklA5gKidBFGMVToUGAYmKGWZSGnfw3v",
+	"inYcFSCxCKEsLuBEc6MMulHoPdjgXAxZjJPwqTOIaGKQ6zfhc7zAEbgJJiuuAMPNOuqqjEjDarQ4j42w",
+	"G5Mo5zey0RX2KRrEESGxgQYLvsmgi+D9/ZzgQFqN1h4iu6t7INO+tAyrc1Talz4VCQhsuYAAOxhIthst",
+	"q3O0uzzvAnINdmM1c5qvMVyw/9BCQR1UpWHGCZiCURRrPbkGsv1stFt7iWRtkwsHpASo7t72EyvAj9OJ",
+	"bLTbpdPYdecEDcQc5nvV3luapnMonjhVla0FeVMJFogDFBAM5QOcPzkivB9yVpmBHNMxkFPn/6sKP17N",
+	"SWpBc950BpsJBtZsaONaX4GcjvAnG7XbbWTZoGBqI202NkipQ5Lvkq7IzPffMPeuJOtNpugmuWSsQLLr",
+	"yBAPYW464f3662fOFXtzQIQeKle/GpULCTRVloGeA6kCYCoR6gDZzKvdS7B9nIkCQs9hlPeyZ7BV5T7w",
+	"GRpVGqPKKUrKz7Ff4cqn4vPwYicGjMKPked7p5AHgwRCUwLHpMrpOaoyINekczUGq87fl/OFA0nzsY4c",
+	"XHUYiSHHMsJUFu70EjyvqizsWZOJK2EkSv14COcC9aEhqoL4BdxPBpIYVR24n0UQUV2uGBXewYpREVCP",
+	"CstS4WDmAR/lw2WnOUXW1TvOX2AWMpCC/ApZx2D13JNju9EkpttutKSx1XGPzPZ0Yp942G5ZzdZ2Y6vM",
+	"PSQprEgtzGcaFbpxVGJKHKoUKYTLq9PhsqbsJPAX/GKq2WyBiqIodFX9YjxnmwpgzPSeho+ZdjuF1YLK",
+	"oKdwLEj/OQrpQ4Zd6QlC2+2RssiLJL1JhjpKjimaPUOWMkbiGRdkSTBbNSLTJePMRIQ/GVBb0+OqbBZn",
+	"pGEVF8qcj7XF2dGoyxGVaiDTmg48AnOaXbMiwuvZR63yIFkh4zn3E2eQnPANLtGBjS4XnBTttl4QQ5PF",
+	"6Rktp03ex4i3/X9Goz/9apudT79aZufTF9uwW1//WLRqvWKyGEp0ThghIvSJBOGCGIivCFd5RU6duCvh",
+	"nMOpvCpcFIVQ6QkRbgQr5A99H3rrjkbxeuEMJ+9so/Cyg/3STEefev6T7y1xkJgkgFEJ8soL3eVcsG+P",
+	"RJnE793BGXnfL4RSX+DinZflfnbRbDnHcMYSE+oSqf4nVQ9gtnIlvaUNhtMy9mhUiQP8OKqcAdjcKlwC",
+	"3iW/jIPHUeUvxQK1WIx3+Sbnsu/+9rZ3Nx5cd3/qITf00jQItiCuP/Vd0TsQpuzZj90ZCukp6t4P3/eu",
+	"h/1zsAXHd72/3vfvehfGiCo77/yud8Gf6F4OIAYcLvYv0r9/HNxcj7+/ufglvcSb6Q2GJVdvu3fdq96w",
+	"d6d9RWQQjYe/3PbSF+TFm1v+z9rlYffuh97QQBf3t5e8/yoNiXcubZibveO73rveXe/6vGcg+H19Mxy/",
+	"u7m/vjDQXe9Df8Df0q51z897g8FPvV+yF4f9D738693BoDcsbO+qP7jqDs/fG0jPkcq007u+EFP9bgyP",
+	"ptOP+he9q9ubYe/6/Jcx70j/enw/6K1fv+vdD/jzdzf3w57ej6ve8P3NBVzpXl7efIQP8fUYD29uxpd8",
+	"7gz0vte96N0N9Ev314P729ubu2HvYnzVu+h35Zrc8Qm+7F/1h+Pez+e9Hu85GvTuPvTPe+P76+6Hbv+y",
+	"+/0lrN6wd3fdvYQ0l5wpU7DcWS76a9f82yf+P8vsjD9998fivQDWSmngubwvk5RxwMIkUxkwkH4278QT",
+	"Zt9TgS7A+WXaR1IiWCt1oEco/2Ns2T9e/Hz01+aPJx/a142fjq9at507a2APG/vKacHQ3QCzBMZu6n+W",
+	"6CCaED9Nqf/uh/ur3vUQvDHVMEItu/m2ZbfftppCBYJDYub/kxgjmlY2EKnoYqxwE7UaDal0RASkjO+R",
+	"+SLknG2FHsmqxolB4w+9C9SybAPd9u6u+gOg8YvedR8uNw2U0B5qWS3+av/q9rLHewpPtFFVWp00jEcU",
+	"B0H4zJULiYMdLmNSM1D38q7Xvfhl3Pu5PxgOoM/vuv3L3sX49q53fnN90ed0A6mHYuiNt63GCQwjAbrH",
+	"wYgqg7bGN+Tg5v7uvDfu/fy+ez+A3jQ6KZmitmXBSBUFo7bVzCr2+amvGJXczHB7OD8tFaOSzAm8oU1I",
+	"xahkh1oxKgUDrRiV9e5XjIrqu+iI6njWqijo9GaFPlGykmBDJQgzW65UGbgo8ZLBeblyLVIgt5IKIiqZ",
+	"sxx1GOyeNRYrjaAEfy3FIgYwX5oDA28Vaa8HCn2fqbF9G7m/wBGek7isApoqdhyLurXRykALHM+42Sr3",
+	"etJAytZkh40EmtkXJ1TyIJjzj+xg4OyfM43CHgrPb6FH5+7dOTrqWDbiOgK6TX3EWjfeyKAA9XkFrgFs",
+	"TENi5PeeZ2EgOphDPnwrjfy3zbcq/u+1NKiyFX4FUbZmUef2XeFWywKL71yoIAmU+7KmjKcup82oIfK5",
+	"nbDLNadECgSLqpjKUwqI8jMk2AXWMemd2q4Q4f9zUOcyvXI7YHkaIrfOx9IKNRIdRfqnwL0gYnMBrxhc",
+	"klBM3RBP3t9d7u7QLCvXWI4skEABpGZyxvl1imwDNUC7ywbbpGvOUITpGqL+iPrUDZYegMCr0hcsKZxa",
+	"CEWAJth9lAfdUAJjX4yBeD6W4KGHeyXE6Sv5HCsYVCID7FXL6xt1rQ5IN1ltAXkGEwTj0moRvdFrjLOv",
+	"TqYalpgA8ID6rACuWvlQBVRySNXigF0rQ3zzWXEyWFAW3XhXXFtGj9ddQ+UUHghxkLoW6X9aArKe6/+I",
+	"7lw0JhkpcJmket0+YcopjTOthD7KVIiYQSwyzK0DIK5Ym32ulWLkpOu/e1QZn+HykOVDU2q/XbmTV0nB",
+	"UOi1sGT8IXnAgFSyK1LxbOvfh7SY8QyzWUF+gbhbFytiN9CMfJZOu1Mksg5EOrzEnxK5/ZB/Id9sTjvY",
+	"cu3Jsdcg/6HC8vTz0tqIRksqM6pFvHomEkG0I8NAs0E3UOdNBubA2dTbL7739a14w+QjMiPyQCiJcEyc",
+	"EZ1DEAOUo+iLcyU4non8OIXvhYXORxCtD2WfGK2SihKvFSN+UKqNTjAvAF/dteSnXFqk2mRlxQDWeeeI",
+	"CuZ5QH3QHUD3NykkORCiRD+p2lKpEqeNtTOhRPSG+AH4rjOqRKOlZTVd9Qr8Ipxw885U/dxkq5T9nceO",
+	"bQd4keJNT1k8JE/RqDzjiPr0oTBqOYAI4CTkOVQbvCqmz0BiaAZAY4cRqQnWNcNPBKl2c2inYBipW+F0",
+	"RNP8HSBYVd/wo3hGebxYHQ045YCCBXb57f3QkOagyo4A0n65T3177qa02vIhbincezFWfLJHDg1c0wTy",
+	"y02prK6ZY0eSrugyCBwx30ps80tQmFHCUO0SCpgooy/QQrNwFgKIlyaw5Im7QEaUJeH6YiDA/k4V2Dow",
+	"ypqRKklQqEzjobvpd1lFFpXrsQKGd0R1JQxVcfEcq10gR3AqKtBhrWRiUi0KDJdafmeMKGwNNaBUE2Sx",
+	"HwSiWhkaVXL9HlVkQpnWxXRrASxmUqYRS6/zD73hiEIsR+THMaGiD0sqgoc9JJQEGkI1nwSUPdXef4jw",
+	"YlYqC0GpfeCPFBwUeg+k9ERuETLmTwIiKmklQU3PoW6X76wAQyd7XhHirVGhoUd2Vtr3/up16G3H2RVd",
+	"MOSUlHGNdBTFoYybJ0wr0lmyINMonG+EKuRNe+AnyHlFWkf2xMO22W5NPbNFGscmnlgts2WfHLlH0+PG",
+	"SXOnRAUuF8txVmBgIp2L6WJS+htSBiWLtialbrWI9whiZSAmOAebUuK0CPCEBCVeYfEB6QoWiRxS91MG",
+	"dS4mtDDkJtxhyvPhNUcdPD0+OSbmtD3FZgvbE7Pj2Q1zak1azcnJkYfJ0d7hNbD80CG5EhvpEOi6DPw6",
+	"UxK2hNo2w2IWGAivRWU+9cjnLd9ehMzXJcGavVsYj1JCLF3EZhB3y2+XmiAxDh5P0YwEQVjiTHZnQmav",
+	"ESMn56S+aRoy5gqcsUiASWrOssyHMxqAVoNbqa/b9RKoiV2oNIipTnQtMT/6WMpIrE8Xy7hUqnhk6lNf",
+	"qJuxlqTqCHWMN+AYyBEKGfwSclElfsOlOrrPpqTjiCCJBgyicUSx0nIhKi8JVgqj5DnmB4TGwQoE/noy",
+	"O4BA1dGwLMoeOjKiVeHxcTQFlf/kMyOKEAupC9eUzil/iDHKH0Lr5D+Udu6I4gFaHr/8egawL8kYWjKC",
+	"qo7mAuFtyZ+iTwsSMZ/FvN2IFCb88y0j0x/moUd0MO511UMiQiSw5pH4nfj6OAlDKL5SjuDF2/thHQ1g",
+	"azDAlh1RyHcKaYx9iq7vL/Ugbj1i37LS4Ew3pFP/YRlxQqy9gj9vfwCBTNq+VQQocJgvbMe8gJiwOPGM",
+	"iYxseW+X3IBd/Sw7xdbHCtx+l8D6Qyvh7OWRSXxrQtdez1PY0emyQz2UdzsVUdi9fMJuNqXmq/hUlB+l",
+	"sRo1gYDqLmZUzhn/MAR4LTBjwAPTrqSlEMFE4TcyyWmi9AoMz5e5ytKu2JSQ/loFHd69eikH3uJdqQet",
+	"S5E/ny/Fwa9+tqcASDSpVt+PFcn3FWMDUCzIqEoraL3CUQFOsH43Mjfx1AbmpfVYPFLY4d241CbAyt+J",
+	"41n7MHDGHQb7Iie09r2C59c+X1qF9n/AwazupgfB1eTcNxcP/i28w3lzqMjlt6+3UG6abUULdNaxQzkd",
+	"tcCqY7uJhfUJB36+Pus7MfdsnvE6J8/QT2OfjB2dFF6L0yd8+VU5/nuCg3hWoh8mEfMYzeA5COopyC8p",
+	"resbPsrZFe9nsL/DR61Hm8PrinrehxiXgT9fBmCpyPDUjQhbTDxNULWkfmQtrbcmmqgfpFK/BhIXHMmW",
+	"AdJBehmYxI74MZYVbhyZhSy0+ngZUQMtaSAx9UQBDOYgQuNolatGqmWuOfURvZEIxSsBnLWM4Ty/5Gta",
+	"YoyXcR/l08PBypTpzyKYRRZ8zzWUOx/8tdLgRJBHfilHZaUiKGPT3Kekcy30KJibDRidMvhG9ZSrhgkg",
+	"HYnk2ifzLs6YfJMPVcVHiKS4UGttRBN1XQbsQC9+9T/V9XK2AIKQYEaL3gFcqEg0Qt31lRGl3SEciK8z",
+	"ty+L1zpFAhBaLsD/JGSQWYUvGTSyr1+N7IWiJEhwGn79+mnHDZEuyiAmi6KVfYX6J2oLF7GVy/DB13nJ",
+	"HpAMohCCUJGoByLnOYwKquuoOxsrNuiva2hdYSRCIcKIEXMCgZMrk8VYaJOJ+pJ8oiBVf+7T5EJR9SQ5",
+	"iK31JIqrRuRt341fyy1M8mkjHUDpIg2LtYIuCvhdUX1ife7jsrd+/DhE1feDRvsI6hMwKIzAkPMXeOPP",
+	"Ijtd2Ab+P7GI6fue4IhETh31Y+TiKPKhpB1T5TYd8nnhIDfAfu60gax+nE1+cP0b/8f+/T/79rXfZ316",
+	"13bP+0f9x8XPH85/7NTJ6sd/eh/7/o3f/9ynVt1tBHQyf2d5P/9YCI6+fd04T0BJmY6din6UL1C5TnFF",
+	"ysHMNmNnAaw4qjpd/q/Ez4K/ARpIxf0p/0cpoFbRWVhXwxPbDCKWurSs8mizrUho6rk9I9QSwErsChHz",
+	"24aoZdJq+WKfrReMEe8eDnAlOYjvFdajWUPwtybHbss8wm0iKht2pm3bbODmpOW2vSNyPH15fZxXKY6z",
+	"INHcZ2wLyH/6FJr4cYpz12ygalo8kH9DL4HRbOgnfRqChWYv8n6U4lfktxh/WAJapIDj/CIOgnw9Djg6",
+	"h2C9TFUO+XSuEoW8uEdCV75r4rm0V+F0KqtBAdMQ2dkqruLBfwKWS8mzeP1UOeLfMFhacSYC2VN8CKbL",
+	"NV8inmUgpkUJR64DyYjETBaT/Hp2lOpiIfxASU2CbfxHrzaxgf/8/mPGdlIf1ENngtXo5aHEOiealPTb",
+	"JuILanL5sSjrCVf9OGGWNWNEMyzskazEG7LqkSJsgUQPCBV4PRZxJ1FYEI+lSce8l0XfnVpqvsY0Utox",
+	"NDm2S4iWJpWKxPF1KXxPJrE/BxGTGsICIwYEL6CRYq0QNNiGGnyYBCYvRiQdH1bD6cD4btGV33GEd9pJ",
+	"ldD5TCbMj/eKRBYNFLiET7zm5Ai3iNl2G1OzNbWI2cH2xGy4Tah8c4SPJ7uVA4aVPmztDgpk1jG+CmV5",
+	"Qs8bQyvto9YmsSPrzzqi5KyqQJuEzQnXVxwijMS99QrvoipvWdX2f0+wyG0VgCS98sfqmqQVl4WsTeIJ",
+	"oYpTJhpYFnbaqdjTdm6bYDfK0IwMi1kn3HWenHDhw6JgBV89qOpBFxQWyaHKYyvEF5xs/ANaLCN3hlkS",
+	"Y1pYykBDax9RFc4gM47S6A40Dz3yGuUN8ux9R1h+A+THZKUxbM7KMhkuSWKj1M//SaJQYhCvn/K81kHY",
+	"N2fw24MTChjvrsUOkkNrNaOJuK4+koVIEdWqWQY+ZwhniXIUq3hZ9Vrt24A6v4Z02BppsY+0yIe0ilc/",
+	"7YFiVxifn/KZ5smYUC4eAdJsTqIHQt2Vdm1OYgzo+rDBnnyPRKoISzwfq50vSxoRSp53BskTvAQC0y7Y",
+	"/uxKURIog2cIb0GBrb8eh8hv+xLMzdfa+Ydvu527+jr752upSNp+/Crl9W9Xg0F+8BWOQqU186qHoKLN",
+	"g2CYr8kzYiSOZR4RwnKoO2yRrXJ/RAtEu4EcqtSCucTYm2fkPdos7vVoRimdeCdGVAU0rkUsvqrA/423",
+	"87+1IP+NOcorSGRUFXmUs3AZsdp2+fz1YNma1/5/F0L2NhS1JEs9nIlZ6fCN9nYBNbbXNlc5rI60rRah",
+	"fE9ZVvxCrrBnWFTRM8clN2Gm3KlijSWRDkvPD/WiholLTSXuOGm5RxbjKJYR7PrVcOEAJFWcFmwl1KsZ",
+	"AAyfTlvySh31Y4Y+dj8gQKIXSEViKiFlPHmQ3xa5485rlxQ/0B2VjuGbeKTUA4WxdH5A3oB/dI5jnWqe",
+	"8VOWaPiFPZxPyZg21V5uNpvNF9ReDumYUO8w99M3r4X8surHUxIR6pLx/1BV67QDG2qPPWOW7Ox0tC6W",
+	"uaIFpWndtUMhd88ToZRFOOh5Bhs9lp1gBnIAWlrWeeTalGIFKpAmWzrej31VCzlpFsRFuFiIP6G9bI/F",
+	"pf95Dx6h3r6vAKv95p7Cw+sK56gutw80OS7pd73+cI4jaKNO5uxQl14i83YqJ6izv0NqCtYPKhiYyuX9",
+	"qwbmJDLJFmWe+tRns/xeKLj/0jKByRC2W6pp/fbfzljVa8a/2F4tWK7XMFnTOLli+HWcxLp6WjrlM6EF",
+	"Ea18N22oeMBpGBiiyBDspiVD0xdzxVLLyknyZwQS37g0jDYDKRUtaZqeJkOAIOZSAfDpNRx2g9zIQgF+",
+	"3aO6bILTl0zt7xp0L+3lVsS9V4ip1IioYJX1T2wm5+siNDXQhoLQfZSlkJOnUZXPvJPA2I45m4/9OXFq",
+	"Z0ghIkHcCImeOO+toy66H54DSj9YGc4vv/zyi3l1ZV5coPfvT6+uTgeD+hT+cwwRHC6cKbFiH8pG7972",
+	"wUC/e3eOms1mR5W94dJhyghUu2tYjSPTts1Gc2h1TpvWqWX9ybJPLcsxUObmibj5N6dmiPRSibsMCX8+",
+	"ZTGma3EKpY1nITWro5H3pfXV5P801D9I/HOa+Wc0qvM/jr7+Z9Erw6JXqvId2+h8rf2l+rf//PVP5qfM",
+	"E7VaIR51YeD+nvXPZBx0jiYKxOr/xtJnYuntilFp/OF/A+r/N6D+Bcx/Aw8fSJjUPbZzGU1A8hBfqwxN",
+	"aDnOa5v9tYaTqosFDlFNhKBNEgRVmf8ZTSPRbRxIdiNqJOnZZ0u6Vt+yYTVs02qYVgtZR6et41PLrtvN",
+	"TvPIfjF/r/2lkCd/SE4K7mD6yxQMrqdyqlYnC5xX5WEtNMwCyxKI/SJ0jP9MkNdwRFDgsxgK5yRViHw6",
+	"otmSJWfIEU2MaRiPxRuqtqRsK3OH4RWahc9ozsXxPBTF0CJSVqhdtL0+3FuBYS2xJiaggTD8BHAaa2VV",
+	"9BHYlnWQtZADhMugK6zv3LUpKbYFYBLkCjzzWYDCMEig4cliduJ9VJV1juRsO3CdqYo5lNTyCDKJxurT",
+	"uNmoaEmtVrGiGRRq1tGSJFmYYpkABwY6cZZC1z6Hy8CDsyn8lNNrJVdZB4EpBxbMrq4XAn7I726RC+h7",
+	"wzInO2vXhU5gVl53qXPWgVh3RbEVbVWKqLh40EV2wwed2ReLmy9Fh4IZn65qAxRJDeDOgKqpEKUM+pZg",
+	"V6IZVkfOH7/wm1/BESqxqKFQsQY/rU9hmTRvVIrEz0fhIxoQNyKFMELSiYSY/8CnCjF40kBsFj5TUG3W",
+	"ZWNasK+4Ved5xog7TgvrPhKA3pxgRo5ap/AtLrmeSORPVynaIYRtY4YGKvNJ9p69QYE/iTAkRnlh3oAR",
+	"X7ua/vTXTnTyw0+//CMaPv/9/vbipH95+7d+2LjEl3jwvNXdlBtVEZ1oHv5CWAuv4Kh1P3htEOAZB6AE",
+	"KfXjbxT9wYi7jPx4NeBsRaxvF6LoH8nqr0sSrUqwzVSgvcAp0hGXsXqdOZmRyAgxkRMnxuPz5qB4hgqs",
+	"PK0kr6fdxQv/JwJsTKTKdZfxbEvKXqZbeBnP3sJNEaibyRTQIV1VX4FrAaMFMQAfTbszi2NQgSF1sGyO",
+	"duvM/tMjnHlrU/MV8NymgKEn6+mCc1O8pGLy5tgHZCgC3HMZBVoFgwc/ni0nmQIG8t91ZqfaA5xcoZCB",
+	"awTqdTxEeD4HSxMgwAVcD+qmZWGkIw6y5hmogHwwXlqroCpOuA0U4+DRQIsArwz0EMahgQTUoJGWHBp/",
+	"ZyC9gqgAyVChKU+h7xLeQMx3gjDNEgMRGOiIjuhQFkL2ubEXEZNLWxwDiCQwJ61+OJC4I7MZurf907X1",
+	"ew6jR4QfsE9ZCiyWwIjWR/QjKCcJ5BgJ/AkAkQcrgT82IVwpFyqCHlfC8IqhlFah53/4AzqPiEdo7OOA",
+	"jahwe6peJsUJESXEA4RzFE5PR9REOEOf1R8/DsuItLZj/ioS0NbwnMC1ds7gS9nNtoldyE8lV8TndMjl",
+	"zd9+JCv5ZZic7B5kcbgQq8PlnKy/w/J50kisEzMSRXIlzAuR7xouIYLY8xmEgYxo1UmWmJGIPxYu4/+U",
+	"952agMsD7EoDyXruKFSRVcIj55I6yrLU9a6OqACHlqkCUBv388KPeEeF79oPSDbFSRxceRJVWvUYAiWg",
+	"F7JbNbkDJMwJqg6e8cMDidB9H8Ii3nqhy1dGeI3gCCohOCik9OA/ERSH6Lvv1NKQ775TGRC8SYgcnoeg",
+	"DwarUzWUB06NMMm8lYgEIYbiJMLHiuTRkvS+qAr6Fzfng/Ft727QHwzH3fvh+5u7/t+gfuKf42hJnMS5",
+	"BdYfQCJG4bNY4iB0cTCIwwjgWSiLCeaL4kYhY/L7Ytm56UBXml8QQGDCyOfE5GIqXKuAPg878H2ve5Fs",
+	"vR96Q33jQQk8hfLs8Ced09QlK/MQ0/pwTJxOcDJL6kHJr4C+n2xxWVESdpMgpgCvONeYYbHPIS9afMqB",
+	"V52ksmldGmZ1eeoCTFmWYhrRtVpMetVKZUHXZR3RXz9lNf5M0VB9556CWfT3JYtT06dmjCgwYlXpvbhm",
+	"lU+Va04rT6WNQZVHc9Acx+6MFJUaHNGIsEVIGdGLDqYufb5x1UQnLhs2ounfwAXuh+cJECqXJ5udNgqu",
+	"u9B3I9wOa74b2Yc8Iiff4tKYGdEuQz8tJySiJCbsjcytSL0uKsdVnlWkm+ddv3d5MYbSWbBleBe5wAzp",
+	"BsBQY0TlzfTITvpM1GXJrfmLf8nnefzZqQnB9QxlQOSw1ErK4XnhqcDIdyAhc0TlmUtN4moyffkNwByF",
+	"S3Poh3LyASkBzracqjPkDOLIdyFmTOzAlmUh5/76p+ubj3I+nDPkiKIfjt6wwjOto3dJRO3/z97XKLeN",
+	"I+u+Co7urYq9K8qkfvyj1NRZr+1kfMdxvLazs3tGKRMiIQlrCtCSlB3NVKrOQ9xnuA92nuQWugEQlChZ",
+	"sp2ZZMZVUzWxJIIgCDS6G19/nwslQ3WpTKfKF/hDoRC48N4XqEQNe2i9kKJSb8rhKze6eovAXkySAVi3",
+	"Jyzx6L+nnOUocYBLcSxjBtPpR+yDQQ2OGE8dPYPp4kzDKFTtRBmcMCjPK7R2KUyknNyAvH5YJ1NhOWyN",
+	"+FGmXTAuHOGDueWX1cFITVhaMMvSDAzAXrPVhm4UcxyHEV5MtydMo13SPDiwQ98rhOiCHXyCnaKnXXAf",
+	"7TMUX+jC7X9Nx5OsC6qptVBtx1YkQrXfE/o9gjWPaJrOcJY4sn3q9RVZEMfyvV7wEBGZilTeDCtdIaRN",
+	"eMRExhy//XBCoxHzmg1/wV2/v79vUPi6IdPhjr422zk7PTo5vzqBaz7XaznPEzcCOLw4rdVrd2r6oXR7",
+	"w8cfygkTdMJr3Vqr4TdamBweQTzoeIPAOyOr4BYnn7TnpCkfFghsdC2145J1CS3zpailpN0araQC/oam",
+	"p1XuVsIHcDBLtvZIrMxKf2YOaFE6APydRzuser1IMXS8HLt02n5Awgpt5pD8z3//32JTN8ELF4T2zU4O",
+	"36ie13Wtek+YlQcemxopHCAQ7i5GrbSHWiEIPT8p6attqe372w0CdDZqL1fBhJfwMc/VkKk1hjOP6IJw",
+	"fC0sdernJ1RvzHAZjKGxmE19JB1esjydeYfqvegTKOvmnMa1LtLpFIKlRqBcRaMaBkUnk4RHcMXOvzRQ",
+	"xElsFYRGDxEUFewAusz+sw7XH8Q9lYiZPpdzQMqDRFAPmCqY+03f3+whNIjoWch5nviYSG0ED1leq2cF",
+	"ec/neq2Nj1jVnB2Knb/S2I6auiR4+JIPQtkNtYYiFYjAdUHr4esu6Ez54tdSntEUlSraQWed++kaAha/",
+	"YzGnyMZer7WbBw9ffC3lOypm+hkzuK61xkN+j9uZ29nOOuN5qlxbQRNwzfGqNYbmiqV3PGIfBL2jHIVr",
+	"3BxerfvTx3otm47HNJ3heyZcc0JABQQkzj6qS3YiKTKJU3ZYnRrOuBgmzIOokE4mTuVGKSSvo6eJchiE",
+	"ZgBhUNtaHGMVEeyQXNB0RraEJEfH53WIbbOe0BQo212dUIlTeg/6OCCVAN4HhAIs5rlMSTRi0S0DVIuK",
+	"GUHZd6tMZg/AF02ZiXYr5oNBhsouWthJNYukFbDj5JpwC7JVGjCjz4k1QJOijiY6vwWlRfFZZpPYPO0J",
+	"2DiBzSuRQ5C/0fCKyn1xMSOJdygCbp1D1KnlnPYhkK4ywW9ZfqTfq6NfnC2lwC5+snM6OJeCvVMRFMgr",
+	"PfDzQ/A7T0QkEZX48UG7mbNP+c4oHyclg1nDTfg/YhnB61Q/0Kpo8IX6myRUDL/r1Zjo1UrfMRq7f4Ov",
+	"gx8Yd0fPcvx+x/mB8vTww/lWlDM3/5viM3OR7WbNNckLefLvr9+dQRKkUZF8/1yFRtI9fpXZy7THrNo/",
+	"AnfwCLVdl5kL/fudQ7UU4Qpzwed67QhfiGff3FqN4EXF2y7audKmx7uQCY9mDzWnLzNX6Ys+12sn13S9",
+	"vsAP8cxuttYF8EMY7JbfftjEwjXnMn8nYz7getv6FXeCFebcIkcju8aNYX9vzEBWNu87v4BB/rzUzDsA",
+	"OMji57OEkWzEWG6LCLElTYJcbdgbKywRDOiiOaqoBVM/fKUrMSoo0yaTxr8ycyqibKxzZqTvUfbl3JU5",
+	"Jw5OvZ9976Bx4338c6U4+G9vLktuJr2jOFpl27m1tf0dWqFf/ue//9/n7a3t16vMkUNGXFFAqcxzlGXl",
+	"OyjD98tAitwb0DFPZt1sluVs7E15PaMi8zKW8sHn1TctptTaRhDe51dr+75uW/UYb36Ne53L/I2ciq/J",
+	"Hh5a22TW/1JzGMsoW2oDnRMPdLJ4hrDsjR3b7Qbp1a5TKHaQ07xX02Rn0CQmZLs9Qc05ifELS0dxYXHG",
+	"jcmL4pgZz5PmDtQWfl8+vg+3lziKx2pIvjEv8fj90fU/L04qvcQNPcPDi9PHeYX4d8zvCI+/69UynDze",
+	"lJed052Y3/2GbqQzp1/8yBc/smQ34ZcYvALswWATsRDsASu6gUeZ1d3NH9OOPNIKnPniJN3Iu1Tm67lc",
+	"y2INe/2piBP24miWze9/DKYCDle2WD3fBmdzS+1pdfs5fvgE/5OP6ZDtTNCSOC4uTIOZFuKn5OL8LYGf",
+	"bq+2mGqeNVwAHE6lDVzfRjEryh7w8/i99WdJiHgfrsrbzvwWg32a34jcT5+2N2nQiHpL75UL0iQpw7NO",
+	"+Gb7xeV/cfmf1eV34UkPef0oF/Tz8hy3PuNq+r6DoJqkErxrnpHpxGIbuRiS76+vLyCvW5zzy6kWlI1p",
+	"Tvs0Y5WbldZHeurZkqG6qMnb9Y+C9L2XLLvSwza+ojd9xu+YUD0DsahVb1mfXDfMgC33SuiYkfcTJpTT",
+	"02r4RVEGzUho25nRcRICwvSOAQQtl3AKUflmdXPq+ye/XoPffYYz+8+l6VFd0oCey8LOWTVAjhU3aPjq",
+	"6WQuLi78mtKnGNe7oFpAneiX9+AEUxNj5QSrnFt4xlQkAAhX71t9ldUJ+0SjPJmpXiAqEphVtfebMlDf",
+	"lks8YH23fx6+O9ts6pnneJl6v/nU0y9v6dSbaJ9l5fYV/tIzHGy9Wpf0gLWtV/scLtvUCpCpg3IpTUZH",
+	"J9vhmIN9r2B+LPBwuZSG0l8KNWM1DL6AvT+wa/bEVriTMhrPfsa7VGatLgwD01OsrKXFQ3K7tfdRYOX7",
+	"1nbR4hUlZj+FQ/RVcw5fw5pOk5a8NO/RQSZNALvO85GBgqt9nMSMxgkXDM+4O34LacPvecYaPXEmaUz6",
+	"NKEiUo1kI6jUTOU0ZyRP6WDAIzj7Bs1q1U0Loc+WZDkvGY25eu6v0fmyowY6tBpGiYWq5rkAbw4bhxmA",
+	"xu8Dm2JfzMMO3lyZyNKZeQZA9IL4FKSgTaJ8joWpDuGp1u3UJUqX9B5+iYXDgAvFotHF7Vfd6rDo0aZp",
+	"9As6ZFf8Z7ZORkf9ViO5Pj51Di9wXTnsLyTwu776r2GrBw291U+/lAkr1+WbNLS5tWnGYkPQf3RKJnzC",
+	"NPM6NNeMA+b3fea16T7z2nGn5R1EAfP2BkHfZ63ogAZBkYOL2SSRM9KXeYmh7YFncdjzapriDZCmeN3e",
+	"qusMr13N6NXdTFI24J+Un9S/vWl9+hutff64tk2w8wZ4yypMQ0niuJjAvzpY79uxMU7UmOXumLnYt2K5",
+	"qndVjWJGHY5s7oytBEwO8R8hyVgkRZzh8aCQ92SL5iRhNMsB2x7T2Tayc2v4sJF2hAqHFG0NgORRR7qr",
+	"IwCsvMaSI6wWUy4ZYDOAlxv/Vjvs1feHXrOzS0Y0GzXIh4wh9rkn3BK6+cq4B/HQThEd+VEX5oSnMRtP",
+	"ZM5ENPN+gFIPSlKWp5zFtpgD12HWA1Ic9Wy25ymbJHSWOaQHBiNdDEOUTGNWgjtXuoBH5ZqTzQ8wiwfB",
+	"kuIHr3hTrq7RVviREOc1LKIxS62g09r1fb/K7m1ua7TAzJdAPL9sDc7W4OwJB+l1c/z3+/2z2ws/+69o",
+	"75/98/bo/8S7bwcnwfRUXnbyH/+9akfZ+B2r1boU8w36Cey+BDO1WqiL1uhX32z8NUDazuI9kmKQcKRl",
+	"+I1Q5c2NOvwDm10yNdm/1a0VLUh5Z1y2vVZ47UCjjibQcBiXJ+gxQ7o1zQQCGYNyIbSun65XFFAv7BPY",
+	"mrtPzBm59rIexL/+1P+Kz2Kea/bg2K43e+qrEw/IYrAizjPJLceyVSZQV8yONQaquPplujz7dHnL8nXn",
+	"ymb+n7349Bg8ucm0YqZdMi1ZrG3Rq4yEysPQdc/ou4To3MO2mWcsGSC+Jc8wUpgZKjDMgC5OQBQKKs/B",
+	"5/Qqs5wOldV0PKoFL4ls6V9tP8Ld0EpH67uUv5f19Ju4G9/gIr5kuthpM4/BFlVtluizlz2Y6FuSzSvu",
+	"+02n81qe3/b8XRK0u51WN2g2OrsH/l7rGdJ5LsN7Qc6+yMX+00eH/nxt0vIyJ3kLoFv3NDXtYmNr0p7B",
+	"b3cHwT5lQeTF8WDfawetvnfQ2Wt6NG75nb32rt9mAxSCMDywhT7MujcqZCfmxIA2b+BxVxU0YIXqhaM8",
+	"Ug6Bl0+NihBYxIsXtbvNdmO30+x09ufi35U/LLMTb5IpNWO6XqrUruCXVOnaqVLX6hWWufjUzZUqa9un",
+	"0e2c+pWVOfnlf2sXptGX8ex/7RhetmnKPy9njrgClIScK6kFPo3iek0muUwEhWyFFx8Mo5j5Oty2kWJP",
+	"H0SbwKFUzltkbVVwadKaqBLxCUeW0wREDOVgQKYi5wmhpPnpk85jYqJyM/dt0xWAg7y+szXv0QL9eNwg",
+	"h2Lm9JyAvAyCTaAOGlfOP/5R1cRAuZfYgr4aJZ/zERXQ5pZ6R8LwXW3jsSaMps416SFszE3FQ1F+8cw8",
+	"68J6v8ppCkhyR47EUuK8ykg0TVM1nax8BfKz3fAYa2fkwAhshHq7CsmWKSCHwnLaE9gWFLaz2FKQFbzv",
+	"6PgzMeTIKA44QT01dXo7skqQLqf8Vqj7p/e0EBm89aVMxPq8wI6FUwSuu0t4XqJG65KE5iw1tHV6fuMz",
+	"6DNMOFkmPN8wnZ/hUEtR6tC6+XlzwdeRoK82leYnnLkLDa55ZARjn/olefqSPHUtHNgtw/VlV0b1flsV",
+	"Cj2YPb3KpWMo9GLlA32mqAwQcmyJWHNIAqUwOXWIfvw2HmXmKJawPKfqPMHvKKm6zhoqLZxvPAv74Dx8",
+	"VBrWicLRgXJ1uHhOUiqW5GKXz6qv2/T+kbKxa8yZTdOx5mrIxy41fTvgEi7PCCEpqqWV1Ohlea98Ojdc",
+	"QPqCosx7iWfTxTwu3FO5bU5wr2l1wzpxP8U4GPRE9ZQHhR9lboGT2v2t5vANt7Xjh7yJm0Q9BQVR6FJf",
+	"h9ZJRCkKHkMC+p7yvA7smFqdHTsYs4Tj4sxzNtb8H+qx5TSP5JjViUxiR7UQAhDExlmR5gJf7AykTFUz",
+	"PWEljEdIyqnlKquY40r5N7zRk/GaTrZLP2Hm/lHrBvVaPMVe3IBuRlOrSNS6NdwUGSBUncRKx29B2sO2",
+	"4QILjPpaI2hCmka5rvaHzbmbHRT3ctpvgnTH6vaDRtDC9j/qRJeV8t0DZMQyKd8xy0cSYNTvr671TfE4",
+	"ACZCVcJo8dEs9kHnnRYWxgJRpX4lJWJ5vZoflQqC6bEsH3Q9n0PQaO/s5VD3i6WQqoL3zFgonhpDw1n2",
+	"628bgn3KsSr7Cc0vAwte29Be7Sw8ZnN7SIUQGRjmuSwAUFcbVdx6IYdiEw6E5z0RySRhEYjuZFMkOq6U",
+	"jdt+rZMJRXZC65saR3/OXNv7qbEyHL5qz5mwFEiuuZjvMapoQJIZNO4qngcelOtyD9i8MDGDPwGJB0we",
+	"GUW2+I6KCOnqaQLYfkyOUJTee6hF9QbUjrtF9VibfEZPFEyyzlMD9z2Rog7zFQsZKPACk34qp8MRkKD2",
+	"aXRrtl/kdoWbbdedqOmgJ8Kr68Ozk5vDI2TVVoNt8jFGPBG5afWjqGYN3BN4sccg9efmYOARMjpgNmvT",
+	"Ew+kbeCSIcsXcZYoRzGfu0HdCz3+Ywrik+gA3Atn8lEr+iQH5SkXPjwV4R33hP06dBtOmaZCjhvEkU+6",
+	"028LqGgzshX4fnFVnbSa5Af+V0KNeuVuG/7mgtAkqfeEwwhcEPf6JPz74eXp4V/PTm7OTt+dXt+c/OPo",
+	"5OT45Nh9XWWpy7KPcs4+OT6K1v19anLrKVDShUUHZ22sH9G477GIMq/dPAi8/bh94EV0P6AHzd3+fh/d",
+	"GTaBI7Y1VCKbtc+P2KTVaD0jMuCbCe42TiK8ZN9+FSAC2EZLtU9iKVhd2Uq78W2ejdvJcjn5Yr7FiYgz",
+	"LcgL0EcnTg0dwXS1o8jJREWTDXKl/omSv7g5u5fNb0gLBk5d/cfJwvwRsn3qjW6acwa+uk2AN3BBnXAR",
+	"ybGRm5bTfCgh3/wYJM4RdOFbL6lren6wuqRuHjGyJl4lGlEuWHyjBv6Gxxpv88gijCznAk/NXBhhARWE",
+	"CZPCXKj9Oeh0OkGz5ft+YD+/cX6IKYGcAfMOkgDhtDGTo+bigmIWRc3dVtvz+02q+tj3+q392Nvfo/uD",
+	"wO8Ewf5+rV4bpnI60c+6PkAG0Uk3fbUMUjaWOSs+tBAmIdMxTWrzWZQgCIIVWRSa5Sy92bhH42nObtxB",
+	"UXP/Xpg3tmYreIUeaZhOkUxjLoYbwoeKq/T8QT2bNWZBxiddmvCI/SVo7jX8ht9YNRkyPkEJdw1Msqix",
+	"xUTTkgWziEzSbVRc1woaHec60CJkWQYcCpV30Zk6+HXKVcg8XKM/LuhpRQdwBHA3XD/RpazfOmgnsLsv",
+	"OKc1k1SR3lPM7od7zFJsk/qjAtWExF2Nf3hH2tp6WqF2TXTTurglncL5NIHZK0FH5g4Q3VBvCgl2F9tk",
+	"ZORQwgDwHiA6BUbKObCAv/U8t387q8R+hkss3Nbagqg/mBFrNzJEh6BqDWSuHA8AKW9B4iChEWRZQDqJ",
+	"37IFsFXGh0L5qSLuCZPJoKVjGWaPHZ6GspKCvR8sdSTc1aeRVvXVv7w0Y6F//vF3Cs2C1/kqw1ScnQAr",
+	"QVoXWDwBB8TaE8SZmUsUaXP8Di1hGOL+E+LJFmQtEdMFs9yItWJBNOTNesIc0Wg5RSyOhkss5MvKMS9i",
+	"vpzT6/xebjfIib0JpNB0Hsw9m9MDFZbBtyEuGbV0XCxvaL3kVxkIQ0PlSIEhI1vANNFnQ44Rnmq7lCij",
+	"WiLMZpghh1vkzOaKy+VYLTKzrmxSFxdjGHOaqAX+mgxkAopmoF+GDwQEP4X3D9FtaIYODcKfQr0QIW94",
+	"XLy/rAv0Q2okkHso45NerU562iWwH3b7sv+X4KDZ8BvNRuB3O/6uDxxFIE6qoomYoHuUzF73RLnRnCWL",
+	"jTr+aBNaGkoo2YH0bVkC8er0guTpVCh7a9QQr04vbq4vP5z/AAzZ73G5zCbKcNIhEzkwwOkXWifsU85E",
+	"BhMWxO3UiyjIdYr0ulEYvPpwcfH+8vrk+Ob45Or69BwFF7UsrSYCM3Vqqnflfh0eH1+GqAi5bVPNHb9F",
+	"QvXt+fvrm6P3529O3364PDnWa4aSMGdJ6K4tItX8nb8b1SMBHTVqZqVOFiKsFBPCKApmnA7CBTGbRk+U",
+	"O/7u8B83R4dnZ1dqPVR+cXNxcnlz9OHq+v27k0sEZWajaZ6rNRDLe1F+XLzk8uTNh6uT41CfXz+oRIYg",
+	"RGXLNw4jn7Xav6iI+MUemMLTwe4iJybwStR2i5xUQOlaQ3LYWrf2PUsSiSbSEeM2kRZNbqElo0uOjrHq",
+	"sjML9O1d/x2WovHe1UpsznnspYBgaQBYivdKqeSIjieUDwWGeaBxuEEaWb24L8lXgCmOigh8zfDpN4vA",
+	"l7+71eGXG3aaHbkUi6/54E+PxSui8IX4u9lsNl/i7+fJwtjAWzsAqyPvzrqRd1V8PR9FVxBklCJiZzrB",
+	"GGxkHrIjjTZZpqIFGxXGH4XUbMnvtD7RH0ME8SuM3E8vlkftEEMsDdvL6WoLjt4Yr6qT15Z9Vcj7aikr",
+	"dCU2PxGBC1+QR18GkQqvrzqps5HPp64r44iKabVjbN4vj2105QmfmY0Yy1nSR8C6jGTi/IKojsA8nU5U",
+	"NF+QnwB2AwTHHZV0jIohCZD1xIhRrH3KS/GR4Z/croOb72ZdROygTEtppVAnh3TwaHf3sCfCREbUECPo",
+	"eIg7j2DXmeUNNYjdlOXTFILJnKVjsNFiqML0VAWgImIJpqdQIlk11hNC5mTGDMaFxdsOHNWOjRpEFVrw",
+	"XA/gdIKwIsQY2adRQQ/mKGDoaWZ+0RP6KNUQm+pnqIo7voe2XozFV2Ys1GsBKv9lBqNY99qHX8nybXHN",
+	"xVailg4kZkH1u8gLZCM6YQ2LR8dqvhIgPYQ0VcEu0hOhddB0HtikijMGUXJGtkoQ8XoBAkeEb4jZibBX",
+	"69UMBTRw8qlPM5a/dtmdVdhEI8zk9nmilhkZqBhY3UYTndRJyMb6H6CbeyOmKqQDDDxKiqt/6stvaATK",
+	"+lhzCVSqMgdecxThVZ/Q5J7OMt3FZUK25l08Nd7TXUQfdLGT67vtrmcOA+JEL2vGe5aBBQBqtXrNHU/r",
+	"ND+Wts51tstzovzZNOXqg/U9bvMqlnnb+vvGH+1s6brkTBYT1hoY8xE4JdPK4yEDqChswiSVIFS1hWah",
+	"TjZZiPbMRqeP9fmJHOARjqtZPZSLpgSNhtpmhYRGtnGfvx/xaERwMjlXaYtTJxfvr65Jf9YTBntZL9HI",
+	"EzzmsidcwPGO5m3OTzDGteSTu8UneGSkU4FzI5exKGW5PSZQ27gyfFshdK9s43eK0hl1UbVOInIclUzR",
+	"Y3OB1goF5B3lglzlKWN5nVxNVMwMNte1Maeir/ZcosM5knABAHpjeOQk+4tTWlHYlsNozMgVXrVoYP4c",
+	"kE6nQ/wATMiCkdClIWVDsU4lx6amZGPyqGcf6WfZCTZ/S4/YLTZ5o8+xe8xdV84K/XZT5qHdZz6Of8nq",
+	"fJV7Jq78uTzMyq1zwT2fM93LwRfvoK6ivK8AC67eKAxBh9pTaD5NkUCjqP10Sya65CqnIqZpTDTqI3vV",
+	"E2Yn9GwT4XYdCa8j5UtDFC4Y6bOBVI6vOaB1C3J4XtB9d+eCBZ6TjNEE6lhErBk9spHavnmOdR1V+9al",
+	"zGnOdD+vcJSealfnB712P8pYdPNu8MPfDtL9tz/889/p9f2/Plwc75+eXfzXqWye0TN6db/+Qi93dwWH",
+	"MfbgD+dtqtms56+NCfkQ0AOZecWrls/GpHoVdHoNogkd8Esb32mhjJ7oiQtglOySCc2wvXAOIxuqRSYN",
+	"lo1mJHS/y2UJmN8gWmMSpz6AYrjIeMx6ghI4QlDNYW801skIaEHJ1phHqUSufpAumiAtpl5Jt3wC2JaU",
+	"TRjNLerkIZobNVhvvn2uQN/zDzy/TZotIIRrN9oHuwfB/iJO2Rwjg/fSb7Up3adtz++3fETu7vvBrhcM",
+	"Ov1or9MPIr+tvBd1x40O1+yBeJanjI5voJD4J+tMDHk+mvbBl5hEI5bKHTgL5NmtN1a7YraT0vsdPCDc",
+	"0UCanXuWRHLMGvf0DqIwYHcHxsJaV0yTxB5LTRKKdEPooe3RVhzFTc/vN/v4jAdtuuvRvaB50N9t7x60",
+	"ot/8GTN4u9lNJGMW7Uyi8Y3+xPhd3lgKeRPs9nl+s387+vlmEo3XHYnHH2lr31hHgrig1E6rX8kcUtD4",
+	"xGviwcsZFKKrGp5I4mhYJ4MFB9r3AjXFiR+4DnTwYPqldNZZr1hE7UEQ9eN25O3u9gOvTXcj7yBqt7zm",
+	"oN3vt2hrsEuDx0ywpW+VRSP5DG91TMWUJvhSc+Uz69dHBwcxZQdtjw38PdUO9WjgB97+oNNknd39QevA",
+	"CWlyQ9PxZd/dMuu2wbtb/1z6zZo8lS8MlZsgt+e5Kd8ssFIuEGGlUEut3CSYpXOuNs00WBTBeFgQGPI4",
+	"RGcGDTRNug6CkNBMOVqq1Q8fTo8Bx+ryGt1DebRqQwWfYw6QCJNMw+OmnkhonyWlKnbdWlFE3auNKRfe",
+	"MGUs52LYq4XbDfKnP/3VRiBM09xoWKLqCF5MsHXjGEEBOBYLagMS1kk4lLlsaMAIftJPqYhGxWdZiFXV",
+	"WfGdNrQ3znU9ESpvCnQ9b/7UGNAkY873Glx8n/I8Z8Iye2Ya662euUEAYgf/xmG/ZZNcoyPhUV5lODg8",
+	"IzFL+Z1yODU5meF65LE9oMSn31JX3HW2wc1DnkQtOgSOIBd2/NBmdHGg4EtoIWEx6ct4Rmzf73kE6nw8",
+	"xtWUYORmySczAhTXc/wAhMeZjfjU7BvkLFUBHGEx14qwIPRq+27L8e9HMtHvjmekYKa0rc2gfBOEomAW",
+	"6w7Bg01S2U/YGMcf0wXqqZWr3fZ9vQh6wnVu4cDKatXKNGYpcgVh2peCOC65kFwt8S7JGCNuMhXLYU03",
+	"wwb5kaYCD6kgY9wTmgW/n8jolmT0jovhNqCVkVyBCxLqa0KihdGRiUiQ8F43FtrhsYuaA9jZ0nwGxWH1",
+	"nNqWCubDk2s6XFPOqifm9KzslEM9K8gtr8eC+eYb4r988yTmS3X1j7hmXqgvX4rvK3WDyFwB8pv50mO0",
+	"JRkfTxOKFJfVO/wZv2UkNL9TzRhgiGY/G/I7JnTNR52U2X3N5lFaweRczlnVqkV9pe94qF35R6yyU+iT",
+	"bohL8fgVV7Txkuf+Sqvv9XQx0/LhqW9m6vKpf23z2eCmAPM1blNkK1StnorJNA+3i1kPLq8j7B1GdmsK",
+	"yb2cJnEdp7xlhqgjDIW6Ms8FayCQ1uERM27Oy70FwoX2/VRnKxyNRk/AmGcl7+C1aTkjW1NhZZHNMKqt",
+	"GjzZ0Fa0hImUkxs4xYOdXLuu9gc9EVZ4sWQqboW8F9rjB+2obS3a0yAnMcqYqyd1ZAkzMkWZzVyikLZJ",
+	"GKJ/1hP4DOoXZQtziG+s7P7DaKGqvfJmaJKAX0P6NC5wfG3fr7JGesM3Tsazb/jrZxZhSqBvU2irm8E1",
+	"dGKzCSO9Wp7Q217tNVBTzuSUjBkVUNWV3PZq/6l8JZw6tW5tR7/vnWAH4nHVS10xYIqWkG/r5vqfFyfg",
+	"9GBHboTMbzAdXev69RqshFoXopR6zcytue7qbjbJ1iShs21Q3dbs6VNR3a+m26UP55cnh0ffA78Udgt6",
+	"ZO5W7tPaGYXCqUMGm2VnInf2d9rvfzn8/FqdIddmGPtlbcbDW8SDNOBykHuxo6SoLuuS0Ca8IEORsbxe",
+	"hDUJo3cs0/ZdTVKMpd6eXNfJxYdr+OP45Ozk+oQgh7OJIxcYw8lJERcbgK1lMNIHRXQwABrDBglPB947",
+	"moOhluktQGuVGxdiLg62qCrLhwdQjwuuBnDDquOUb5m6PFgjpLhImU3avKE80fdq7m926aXB6nzjDOjL",
+	"opFHkJ67dOdutqF0UIprCk8p5UBX55tMfFYvqofbjZ6APIVaHudSMLNGDJLd5b7EW9XncHQtv60iGvJO",
+	"xnxgK/yx9ld5IUsAt49cUaqPS1fVmrkD9X5ba05781QvSPkvVVazdGlsWErtcNw9qLJpyM8XEa+WswEY",
+	"FCoOi0JMmmY0YWRLY9cTNsgJuP59BslGNp7ks+26RtVAqh7aK8D2uEIzplawPRAKdaYanSvI5ZoMLxlR",
+	"ESd6a+uJgiLVibA22xF7oieQyF7TkfIM08TUnGeYfOdrvZKLvHRBMTMngDTP+9cT7oFCxgyRPFgScMpV",
+	"LyFUtPuzYRiIpDDt6x72ZySTY6bMIksyVtDiBs2e4CLLVVtyQPoMUCo8YUIFovKOpTrHjllZCOMKfwDz",
+	"4lkOiXhG7rnQVXq2uELFhglDgElP6GMaDSR1u95F56Td3F+B732aL/GSof163JnfJqP7B/OhtOFeO6UL",
+	"dZRYeu+NaDbyUjZkQi1Dtnld5ZuHmFPf8jv30AYNZ4i3v1G3D8mW/rOBm0DQJCkVsRyTEftEkPl4DRBn",
+	"tycocLdA3SCeAesl6324PCXTzJQ1YEXhiGyFGZ909b1bgwPqR0F/L26yv2jQZ8PBS4fbyINk5dzmKiqw",
+	"GV3pHkvtgApJEBlOBIjXYS2mTGLsAQrqp3KaW/wN/gL3Xyjf4ILb3c5uI2Ux6yrEqX2n6g0dQ+e+p9mo",
+	"9hSf8MW/+2IIUj19YFZgVe0Gi3mY0sloZZHkUj1GFeCbv8JtdG2guQoBHpvyxdzEWN6pNZjfM6weHpOt",
+	"ed2COpkHPIQ6QW2TwgBw0EJokBQGoie0zCRP9XeQLtx2TpWxK8rPo3k5Pdgghxmkcuv4NO9YOqYcg71o",
+	"RNMcECBckLfqMe/4z68ycvz+ekUUBj9cdEjKoxz+CwigYQiKoqtwjHcH/q4wlnnYqNVrXF3w7ylLZwUE",
+	"ayDTMc1rbi7SlCV2a5DmrdeYmI7VXNB/6rZr9Vos89rHgmYmT7kYqrm2EDcXb16HzQgckyRO6T1xPETX",
+	"eYWarRJIwUBkwFUtSUWHII3glK4ro4ljW/XUFi/mPveYCz5WTxrYR+IiZ0OoOXky8pbFQ4YvcJDKca1b",
+	"O2jvBv2YBl6nPYi9NmvuebTvt712sL8b7Q72mvstv1av3XKQYDbs5LLWre0e0MHe/h7zBp0B9do06HsH",
+	"cdD0Bn6/3erv78aU7cLWKGTMHLDhmnfkImafIGkOoJSCrgoy3XgOg0Va9Qo+KyQxXqeH9k5BcaecJrdd",
+	"MmJJIlfcDimvNsPk4WpSdixnn/KdOxE3hnollt5ULeZoiGAa/dIThFCf/AQd/K5X8xsm8Vn7+LonPvfE",
+	"3Nopz3uz2NVSJ7rlRq1iyRS9Msur1ClrRcj1seoSEG9ubcH/trexkz+Ve2d/RjyvN/X9FiPUf6C7C0ar",
+	"qq+Vhw/6yV5262ffrQ+1B2u3yOdMylRt68Y4rlMkYn9rijmWpEXd4pG5M1Gd64B0SZ1gwsVQwcKZNIb/",
+	"IPfMx+NpDufAdkNxE6IImyuc17r6hIxpzAjX5xn3IyZWlXJc2of/kiUd5i5fuLTjoQoOtrvfbB/se6yz",
+	"x7x2wA68fjPwPdrZ2x8cRH67HXWeFXxutomP9ZpayxIYNqDlPRpE/mC37TX7LbU1dQbePj3oe34UxE3W",
+	"GrSpWwpL4zEXhWVSIRYQ3Bl0OuDKTZ0BMtngOOnp9RgG+nnIetHUMyHXmwvI9cDzm57fIUGr6+93O7uN",
+	"IGj5rd1Ndz4z2dZBpdv1/GLKv5hSnomKUsfU/DoGfecX88/1iNJcr32pcS+b82XBzGXhcT+xrn/eiq3p",
+	"1f4aVqwZB8zv+8xr033mteNOyzsAMc5B0PdZKzqgQeAWL00SOSN9mbtKmhHLsluA/K5hz57DkH3J2hu0",
+	"YG3i73bbeyhaetDaDWqPsl/LXE/TgReT9cXOAl1D8Owng+u7S+fIdrG+ldvRLuTjE8yP6Fx9JQ0BFZCH",
+	"LU7mjIDlkHJRXzzkK5nX1wQfaB4BMH/OB7R4qDjprhDYdHTVUEZyqQEIaMbH0ywnWc6TBKtZEn5nBJqW",
+	"gXR64iGUziWO/9wO8GxwnZcjrz8qgkdPrHVtU5XBKNUYPO/p06U+slmaAM8l8ouoiNSicoDSZy4Brhyj",
+	"VCa2qiGdCn0ETqtkKWwJWlm5FUVUX+sMOq56DWEwG78jG4HoUW1jeqJoSrOigH5tFhIm8nQGFMpDnmc3",
+	"KUqYhCSnt4hkzPQxmlb30IKwjZ5YrLSoIAvNUxqxbrnGMp0KncnHRD6RqZO3j1mEw4uR/qyOdCkjeQ/4",
+	"d1AqXlHS8VgQ9bddybG5lXpB+W5Y+vGgVRqz1VyjSC9q+ExGdAKxmKM8glIlFnxoeY5QtVvT7XX1EV8i",
+	"h6opecsEgganGUtf9wR8KwjGIOSWzfDbWzZTjbJkQLaK7zLSZ4lUNqKsalVHaW5JKDTbreI21bAuK25z",
+	"y2avsjoJ1QX4O55prJalTX0FRRcpHAcaxiae6pSfuXmXhBOWQum1FCEKBCHJaKtJtorxKnig4jEX2w1n",
+	"KI/OTo3AiVvf4Q4L2QrvBI5iNV/gW5a/Y8/FWMrmlCVeyExXk5k+jdjC0aHw+3tR29ulHebtqSj+YNAJ",
+	"vCZt9dtRJ95le4PFhGQx+WrdVrNeU4560V31F1IPW0EGORgkXDC0DYUOxDMNmFlPtodrx93v2CpNhT8g",
+	"x+uPI0nomJw+QK6Fs34jei19yYMquRZJri+YJ92qPNI41/35/evoghTMxsmwpxkLwJ0gzkoKw9KdcTgV",
+	"gAb341Z/l7aZ14maA6898Jl3QIO+14xaoGWzS/f6gKiACrTNc296cbu8o+rTghS0pBJjrQ6GDU/TX62g",
+	"ytFKuhscT+D0XOdgQk/6F8KcNU8ZhF34xlwZU7CcNKfATDo8mRiU6lm+ddIIdtsFECd0Z1gIBa5rQSFZ",
+	"T5gWAQzpNlOJgrQajvoyEzRDOPpnA5KEv1xDEL4m1N7KXAMk+PqUw4pStPf9BjlCzdKUATaSxaQ/Mzek",
+	"iRQMKGWo+Qj9X8yjCdYTxaCBvB4fs27xYyrKxT4oLmFw8v4BCc8/vPvryeXN9eEPJ+cWax+XbD4gzvrq",
+	"VprhEJk/LVloLBHiT/rTmd0mIPammgkl7eKj6QeHj+weBLA8Wsgkvsp64vj0eFs9obmF6pauNec5GbGU",
+	"LWc+0RnR31R873HbwloWfhPju6FF3Fj37oHwXaemvz5OFuzZNb3V2dmX3MKGdCrCrLFFMz/vlD5YNnzs",
+	"VAzjNS7YHKxLt4Ks3zGvJEQfIyShtlxFgZWpPM5Y3ugJNLWQBnWqHkuFxAXstmT9SMn4ka3+jFAxs4Z1",
+	"e3mxsLVH38wK+gMcMNpS3BUz+RHluNZfrMjNvMyDr/ageeUk2MyNwCtXlZ5a1RW866t55xFw9KXIrJTI",
+	"tOWprwlFtSRbcGpp2zMsNOgJN/mYcGCVh6pL5XsO5DTVOt4/s1Qi5WGUMJoaqir8UptBnYu1zp6uxkHv",
+	"tSdMgamjzwzdcXD3IzZDaDDD46flNZG/cxfuOQNvsgUEj2Qkp2m2vanHt7ESyu/CTr24exupZWzu7u3Y",
+	"mf3Lr24+0UYuWtAKRail/Q67KoBfbVxRQGrBcvK8QU5opAs5AN3SV0NocS1ln+EhG4hn/tm3Zwo3NETm",
+	"OV8s0YslqjrUdtw0gwBebY6szPmAJ+wBlWYEq+nfv8oIncZc1gklPx7+naAa3j65/f7nOgl2vT7PycXR",
+	"uzoZSyGLM1ybVWv5ezqLlnBxayA3WS5TOmSvsZq6kNixtwVwDWBXaE51gaxMZyUCcXClVHfsubj26rDM",
+	"eyATgNQ5Cpsp06W2Q2M1AabTn+Us29Yn9+ERGgLvjIlhPlLOJvJxgCznLGckRRaPrfBS/SNEjmu4JSX9",
+	"VN5n6qX0RAj1XhGMHpZ+hYQlDDgXVRCdMXaLLmX4n3DO8h0Wiv6nhR9/F6owG2hFaKIxfyAmSDVFGKgC",
+	"NshhMW49geBB1+8sJTgvT47eXx6fnr+9OT2/ubh8//by5OoqfA3hGyaLcUgzMlQfWaLvmGe3ddL22z3h",
+	"tPHm9Ozk5vz99c2b9x/Oj5fJh16a3r3hgJZeWUt76Awy2bp8c0QOgsB36k5DeF3f+V7gN1tFSS0SVhde",
+	"IbycUp3dfAndGudk6t3t3NO7ch3g5embN41Go/Hj4d9PBuNy3a4u5e3W+lxQqHZdq3LPLC31OJp6W7Vm",
+	"5uIxzyYy40avpKLGmyfsFTKg14meeXZSEB7jBGzc0zsYseWDorrX9Hd/s4GY0DQ3PoG1NzS7ZTHgTXCJ",
+	"4sL7+qHm6yRf7eI4FRd6xeKetrvGtWoczmV+RXOeDTjuFN9oBkreC7WvA5Z0bu9xtjY7Wo9JRhRDXSrS",
+	"KTadTRADxVXrgwac7W0d3IDzsL8n6ECzEjpQoGjRrd4dBPuUBZEXx4N9rx20+t5BZ6/p0bjld/bau36b",
+	"DR6LHbC2SVm0AmvUou1+02u1Wi1vL25R72Dg+16rH0RNwAns+Vilw0S8ea5C3gvTyY2u0EYTxkoXDdyU",
+	"+xsEQbC8v8VVuqVoDvwEgNwHUQjNVSgEBuQICxcF5Ysg17VG43Pap5UNboBusItovcpLs+JeMA5rYhxS",
+	"10hVmukKQ7vRKVjhx4AYSZ6BU7DWqVhxKToOcydg5FDFBOYnj/Kcu8DjRLgtqw9tgzfqGwRNjKhyzacT",
+	"u4WsOCCzY/eos5Hi6t+zc/QtH7Glzvtd4tZsfNDm2C1ymmu3SQvzhG9PTHKvIgsQNlZGbL/zOfgN14I+",
+	"OIme5BurW7JomvJ8Blf/ldGUpYfTfFTr/vRROZXgMf4NGJ30J4cmb1F8+lE1k95VR/rXhagbZE/g3xnq",
+	"Lxt1CjU7QZaztgPeqX7W+abeWAFcULMA91t57HJga7bgFmrR3EkeMTJJaK7cQMSsqdASCprUimoUSQSs",
+	"EVnk0nKoZK2KIDlEiQXNfRXJCdcbmOmCS7tli9BQHC3V9VldktCcpZYqVg4cBTlNcwYd5TnmjpgYcsHw",
+	"KebL1HReDKqvqIizqsozqBFJp0KAGhlUfLGETUZSzEjGY7ZdJ6AepuvRMpQKw91UOfs652Pl8c3zV43a",
+	"hYNizAqiMXTgXwM8LkmwR/qscAmg0HlDJte57G5YRYIJQYueQ0O65dwJoY2y4IUosVRuwxhqiuQtV3QN",
+	"mg+3e0KqV3N1eqEL4yyxsDsnGuSKMTW1M7yuMY5LowdnxxVPUixsNWhwqYXl8NSmSTJnWBxbsNjemRwq",
+	"N0frxJj6BHxGmmX3Mo0BT9nPqRouLFJyGgczUNWsGHoJ6AMeXpxieZJaWNoCIKcz/F4TXab0HuuaMpBR",
+	"F7ry8X7EYFlwKyLt3tsYmaoH+3EknX2R8GKYnGKsXL0R6FndITF+lWFJlzuItrZg8U7fM5rkozoQNHOB",
+	"viLeSD2681u9CJ1W35vNNlOG9v8HAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

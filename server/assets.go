@@ -205,7 +205,8 @@ func (s *assetSet) find(name string, ifNoneMatch, acceptEncoding *string) (asset
 // pageCSP is the Content-Security-Policy of the pages (/console, /docs), where a credential lives in the tab: only
 // the server's own scripts and styles run (no inline script, no eval), requests go to this server and the given
 // origins only (the CORS origins and the console's other servers), and no other site may frame the page. Images
-// may be data: URIs (Swagger UI's icons are). inlineStyles allows <style> elements: the console's editor
+// may be data: URIs (Swagger UI's icons are). Media may be blob: URLs (the console plays a recording it fetched
+// with the credential in a header). inlineStyles allows <style> elements: the console's editor
 // (CodeMirror) writes its theme into them; scripts stay strict whatever it says.
 func pageCSP(origins []string, inlineStyles bool) string {
 	connect := []string{"'self'"}
@@ -220,6 +221,6 @@ func pageCSP(origins []string, inlineStyles bool) string {
 	if inlineStyles {
 		style += " 'unsafe-inline'"
 	}
-	return "default-src 'self'; script-src 'self'; style-src " + style + "; img-src 'self' data:; connect-src " +
+	return "default-src 'self'; script-src 'self'; style-src " + style + "; img-src 'self' data:; media-src 'self' blob:; connect-src " +
 		strings.Join(connect, " ") + "; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
 }

@@ -89,6 +89,7 @@ func orNil(id *uuid.UUID) uuid.UUID {
 const referenceAPI = gen.ActiveflowReferenceType("api")
 
 func toAPIFlow(f *store.Flow) gen.Flow {
+	directHash := deref(f.DirectHash)
 	return gen.Flow{
 		Id:               f.ID,
 		CustomerId:       f.CustomerID,
@@ -101,6 +102,7 @@ func toAPIFlow(f *store.Flow) gen.Flow {
 		TmCreate:         formatTime(f.TMCreate),
 		TmUpdate:         formatTimePtr(f.TMUpdate),
 		TmDelete:         formatTimePtr(f.TMDelete),
+		DirectHash:       &directHash,
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -92,6 +93,8 @@ type Config struct {
 	DocsPersistAuthorization bool
 	// Metrics receives the server's measurements; nil: kept in a registry nobody serves.
 	Metrics *metrics.Metrics
+	// DataDir is the data directory: recordings' files are under it.
+	DataDir string
 }
 
 func (c Config) withDefaults() Config {
@@ -150,6 +153,7 @@ type Server struct {
 	users                 *userStates
 	hooks                 hookCache // customers' webhook settings, for events
 	metrics               *metrics.Metrics
+	runner                atomic.Pointer[runnerBox] // the SIP runner (telephony.go); nil: none
 	// cacheCounts are the flow cache's result counters, looked up once: GET by id is the hot path.
 	cacheCounts struct{ hit, miss, bypass prometheus.Counter }
 }

@@ -143,6 +143,20 @@ func (p *program) commands(ctx context.Context) *cobra.Command {
 	call.Flags().StringVar(&callOpts.token, "token", "", "a login token or an access key (FLOWBIN_TOKEN)")
 	call.Flags().StringArrayVar(&callOpts.vars, "var", nil, "a variable the call starts with, NAME=VALUE (repeatable)")
 	root.AddCommand(call)
+	for _, kind := range []struct{ use, short string }{
+		{"calls [hangup CALL_ID]", "List a server's newest calls, or hang one up"},
+		{"recordings [download RECORDING_ID [FILE]]", "List a server's newest recordings, or download one's WAV file"},
+	} {
+		root.AddCommand(&cobra.Command{
+			Use:   kind.use,
+			Short: kind.short,
+			// calls.go reads its own flags (--server, --token, -n) and prints its own usage.
+			DisableFlagParsing: true,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return runCalls(cmd.Context(), cmd.Name(), args, p.getenv, p.stdout)
+			},
+		})
+	}
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print flowbin's version",

@@ -72,6 +72,10 @@ type config struct {
 	MetricsAddr       string
 	FlowCacheBytes    int64
 	GoMemLimitSet     bool // GOMEMLIMIT is set: the operator chose the Go runtime's memory limit
+	// SIP (issue 26): unset SIPAddr means no SIP.
+	SIPAddr, SIPPublicAddr, SIPTrunk    string
+	RTPPortMin, RTPPortMax              int
+	SIPMaxCalls, SIPMaxCallsPerCustomer int
 }
 
 // setting is one configuration variable. The table below is the only place a setting is written down: it drives
@@ -259,6 +263,30 @@ var settings = []setting{
 	{name: "FLOWBIN_PPROF_ADDR",
 		help:  "address of a separate listener serving Go's profiles (`/debug/pprof/`); empty: off",
 		parse: text(func(c *config) *string { return &c.PprofAddr })},
+	{name: "FLOWBIN_SIP_ADDR",
+		help:  "IP address and port to take and place calls on, over UDP and TCP, such as `127.0.0.1:5060`; empty: no SIP (`POST /v1.0/calls` answers 503)",
+		parse: text(func(c *config) *string { return &c.SIPAddr })},
+	{name: "FLOWBIN_SIP_PUBLIC_ADDR",
+		help:  "host or `host:port` written in SIP Contact headers and SDP, when peers reach flowbin at another address than `FLOWBIN_SIP_ADDR` (NAT); empty: that address",
+		parse: text(func(c *config) *string { return &c.SIPPublicAddr })},
+	{name: "FLOWBIN_RTP_PORTS", def: "20000-20999", help: "UDP port range of the calls' audio, `first-last`",
+		parse: func(c *config, v string) error {
+			lo, hi, ok := strings.Cut(v, "-")
+			first, err1 := strconv.Atoi(strings.TrimSpace(lo))
+			last, err2 := strconv.Atoi(strings.TrimSpace(hi))
+			if !ok || err1 != nil || err2 != nil || first < 1024 || last > 65535 || last <= first {
+				return fmt.Errorf("%q is not a port range such as 20000-20999", v)
+			}
+			c.RTPPortMin, c.RTPPortMax = first, last
+			return nil
+		}},
+	{name: "FLOWBIN_SIP_TRUNK",
+		help:  "`host[:port]` of the SIP trunk that `tel` destinations of `POST /v1.0/calls` are dialled through; empty: `tel` destinations answer 400",
+		parse: text(func(c *config) *string { return &c.SIPTrunk })},
+	{name: "FLOWBIN_SIP_MAX_CALLS", def: "1000", help: "most calls in progress on this instance; beyond, new calls are refused (SIP 503)",
+		parse: integer(1, 1<<20, func(c *config) *int { return &c.SIPMaxCalls })},
+	{name: "FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER", def: "200", help: "most calls in progress of one customer on this instance; beyond, new calls are refused (SIP 486)",
+		parse: integer(1, 1<<20, func(c *config) *int { return &c.SIPMaxCallsPerCustomer })},
 }
 
 // itoa and durationText write a package's default as the table shows it, so that each default is written once,

@@ -170,6 +170,9 @@ func (m *Metrics) ObserveDelivery(messageType string, status int, err error) {
 	m.OutboundDeliveries.WithLabelValues(messageType, outcome).Inc()
 }
 
+// Registerer is where other packages' metrics (the SIP runner's) join flowbin's.
+func (m *Metrics) Registerer() prometheus.Registerer { return m.registry }
+
 // Handler serves the metrics in Prometheus's text format (or OpenMetrics, when the scraper asks for it).
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{EnableOpenMetrics: true})
