@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowbin/flowbin/internal/apitest"
 	"github.com/flowbin/flowbin/internal/faultproxy"
 	"github.com/flowbin/flowbin/server"
 	"github.com/flowbin/flowbin/store"
@@ -124,15 +125,9 @@ func TestDatabaseOutage(t *testing.T) {
 
 	// The database is back: flowbin recovers on its own.
 	proxy.Restore()
-	recovered := false
-	for deadline := time.Now().Add(10 * time.Second); !recovered && time.Now().Before(deadline); {
-		if recovered = e.do("GET", "/readyz", nil).status == http.StatusOK; !recovered {
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	if !recovered {
-		t.Fatal("flowbin did not recover after the database came back")
-	}
+	apitest.Eventually(t, 10*time.Second, "flowbin to recover after the database came back", func() bool {
+		return e.do("GET", "/readyz", nil).status == http.StatusOK
+	})
 	writesFrom(mark, 6, http.StatusOK, "after the outage")
 	stop.Store(true)
 	wg.Wait()

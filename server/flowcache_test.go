@@ -154,13 +154,9 @@ func TestFlowCacheTwoInstances(t *testing.T) {
 // eventuallyGone polls e until the flow is not found, for at most 5s.
 func (e *env) eventuallyGone(id string) {
 	e.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for e.as(e.alice, "GET", "/v1.0/flows/"+id, nil).status != http.StatusNotFound {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("flow %s is still served 5s after it was deleted", id)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	apitest.Eventually(e.t, 5*time.Second, "deleted flow "+id+" to be gone", func() bool {
+		return e.as(e.alice, "GET", "/v1.0/flows/"+id, nil).status == http.StatusNotFound
+	})
 }
 
 // TestFlowCacheListenerLost: an instance whose change listener loses its connection stops using its cache at once
@@ -221,12 +217,7 @@ func TestFlowCacheListenerLost(t *testing.T) {
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
-			for !bs.FlowCacheLive() {
-				if time.Now().After(deadline) {
-					t.Fatal("the cache did not come back within 10s")
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+			apitest.Eventually(t, time.Until(deadline), "the cache to come back", bs.FlowCacheLive)
 		})
 	}
 }

@@ -175,6 +175,7 @@ func TestMetrics(t *testing.T) {
 // After one request with an invented method and one to an invented path, 60 more invented methods and 120 more
 // invented paths (each also with an invented method) leave the number of series as it was.
 func TestMetricsLabelsAreClosed(t *testing.T) {
+	t.Parallel()
 	m := metrics.New()
 	e := newEnv(t, storetest.SQLite, func(c *server.Config) { c.Metrics = m })
 	send := func(method, path string) {

@@ -3,11 +3,13 @@ package server_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
 	"time"
 
+	"github.com/flowbin/flowbin/internal/apitest"
 	"github.com/flowbin/flowbin/internal/faultproxy"
 	"github.com/flowbin/flowbin/server"
 	"github.com/flowbin/flowbin/store"
@@ -38,14 +40,8 @@ func (e *env) works(cred string) bool {
 // PostgreSQL announces its commit, milliseconds later), and answers how long that took.
 func (e *env) refusedWithin(cred string) time.Duration {
 	e.t.Helper()
-	start := time.Now()
-	for e.works(cred) {
-		if time.Since(start) > 5*time.Second {
-			e.t.Fatalf("a revoked credential (%.12s…) is still accepted after 5s", cred)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	return time.Since(start)
+	return apitest.Eventually(e.t, 5*time.Second, fmt.Sprintf("a revoked credential (%.12s…) to be refused", cred),
+		func() bool { return !e.works(cred) })
 }
 
 // TestRevocation: a password change, a log-out, a disabling and a removal each make the user's earlier login
@@ -125,13 +121,8 @@ func TestRevocation(t *testing.T) {
 		}
 		for _, e := range instances {
 			e.refusedWithin(tok) // enabling again does not bring old tokens back
-			deadline := time.Now().Add(5 * time.Second)
-			for !e.works(key.Token) {
-				if time.Now().After(deadline) {
-					t.Fatal("alice's access key does not work again after she was enabled")
-				}
-				time.Sleep(2 * time.Millisecond)
-			}
+			apitest.Eventually(t, 5*time.Second, "alice's access key to work again after she was enabled",
+				func() bool { return e.works(key.Token) })
 		}
 
 		tok = a.login("alice", "new-alice-password")
@@ -159,9 +150,7 @@ func TestRevocationWithoutListener(t *testing.T) {
 		}
 	}
 	proxy.Cut()
-	for bs.FlowCacheLive() {
-		time.Sleep(5 * time.Millisecond)
-	}
+	apitest.Eventually(t, 10*time.Second, "b to notice that its listener is cut", func() bool { return !bs.FlowCacheLive() })
 	hash, _ := testPasswords(t).Hash("changed while b was deaf")
 	if err := a.st.SetPassword(context.Background(), "alice", hash); err != nil {
 		t.Fatal(err)

@@ -146,13 +146,7 @@ func watch(t testing.TB, s *server.Server) {
 		s.WatchChanges(ctx)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
-	deadline := time.Now().Add(10 * time.Second)
-	for !s.FlowCacheLive() {
-		if time.Now().After(deadline) {
-			t.Fatal("the flow cache did not go live within 10s")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	apitest.Eventually(t, 10*time.Second, "the flow cache to go live", s.FlowCacheLive)
 }
 
 // addUser creates a user in the store and logs in through the API.

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/flowbin/flowbin/internal/apitest"
 	"github.com/flowbin/flowbin/store"
 	"github.com/flowbin/flowbin/store/storetest"
 )
@@ -54,13 +55,7 @@ func TestChangesDeliveredOnCommit(t *testing.T) {
 		done := make(chan struct{})
 		go func() { defer close(done); fx.st.WatchFlowChanges(ctx, rec) }()
 		defer func() { cancel(); <-done }()
-		deadline := time.Now().Add(10 * time.Second)
-		for _, live := rec.heard(); !live; _, live = rec.heard() {
-			if time.Now().After(deadline) {
-				t.Fatal("the watch did not go live")
-			}
-			time.Sleep(time.Millisecond)
-		}
+		apitest.Eventually(t, 10*time.Second, "the watch to go live", func() bool { _, live := rec.heard(); return live })
 
 		f := mustCreateFlow(t, fx.st, fx.alice, "one")
 		if got, _ := rec.heard(); slices.Contains(got, f.ID) {

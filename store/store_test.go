@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/flowbin/flowbin/flow"
+	"github.com/flowbin/flowbin/internal/apitest"
 	"github.com/flowbin/flowbin/store"
 	"github.com/flowbin/flowbin/store/storetest"
 )
@@ -465,11 +466,7 @@ func TestUserRevocationState(t *testing.T) {
 		done := make(chan struct{})
 		go func() { defer close(done); st.WatchFlowChanges(watchCtx, heard) }()
 		t.Cleanup(func() { cancel(); <-done })
-		for deadline := time.Now().Add(5 * time.Second); !heard.isLive(); time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatal("the listener did not start")
-			}
-		}
+		apitest.Eventually(t, 5*time.Second, "the listener to start", heard.isLive)
 
 		state := func() store.UserTokenState {
 			t.Helper()
@@ -592,17 +589,9 @@ func (r *userRecorder) count() int {
 // last of id.
 func (r *userRecorder) waitFor(t *testing.T, n int, id uuid.UUID) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	apitest.Eventually(t, 5*time.Second, fmt.Sprintf("%d user changes, the last of %s", n, id), func() bool {
 		r.mu.Lock()
-		ok := len(r.users) >= n && r.users[len(r.users)-1] == id
-		r.mu.Unlock()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("heard %d user changes, want %d", r.count(), n)
-		}
-		time.Sleep(time.Millisecond)
-	}
+		defer r.mu.Unlock()
+		return len(r.users) >= n && r.users[len(r.users)-1] == id
+	})
 }
