@@ -37,8 +37,6 @@ type Config struct {
 	// ClaimLease is how long a report's claim of a step holds before another may take the step over, should the
 	// claimer die before it writes (default 30s: longer than any request may take).
 	ClaimLease time.Duration
-	// EventBody encodes the payload of an activeflow's event.
-	EventBody func(event string, a *store.Activeflow) ([]byte, error)
 }
 
 // Service runs activeflows.
@@ -50,14 +48,13 @@ type Service struct {
 	now      func() time.Time
 	wake     func()
 	lease    time.Duration
-	body     func(event string, a *store.Activeflow) ([]byte, error)
 	hooks    hookCache
 }
 
 // New makes the service.
 func New(cfg Config) *Service {
 	s := &Service{store: cfg.Store, outbound: cfg.Outbound, metrics: cfg.Metrics, limits: cfg.Limits, now: cfg.Now,
-		wake: cfg.WakeDeliverer, lease: cfg.ClaimLease, body: cfg.EventBody}
+		wake: cfg.WakeDeliverer, lease: cfg.ClaimLease}
 	if s.lease <= 0 {
 		s.lease = 30 * time.Second
 	}

@@ -402,16 +402,16 @@ func (e ActionType) Valid() bool {
 
 // Defines values for ActiveflowStatus.
 const (
-	Ended   ActiveflowStatus = "ended"
-	Running ActiveflowStatus = "running"
+	ActiveflowStatusEnded   ActiveflowStatus = "ended"
+	ActiveflowStatusRunning ActiveflowStatus = "running"
 )
 
 // Valid indicates whether the value is a known member of the ActiveflowStatus enum.
 func (e ActiveflowStatus) Valid() bool {
 	switch e {
-	case Ended:
+	case ActiveflowStatusEnded:
 		return true
-	case Running:
+	case ActiveflowStatusRunning:
 		return true
 	default:
 		return false
@@ -460,6 +460,24 @@ func (e ActiveflowEventType) Valid() bool {
 	case ActiveflowDeleted:
 		return true
 	case ActiveflowUpdated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ActiveflowEventDataStatus.
+const (
+	ActiveflowEventDataStatusEnded   ActiveflowEventDataStatus = "ended"
+	ActiveflowEventDataStatusRunning ActiveflowEventDataStatus = "running"
+)
+
+// Valid indicates whether the value is a known member of the ActiveflowEventDataStatus enum.
+func (e ActiveflowEventDataStatus) Valid() bool {
+	switch e {
+	case ActiveflowEventDataStatusEnded:
+		return true
+	case ActiveflowEventDataStatusRunning:
 		return true
 	default:
 		return false
@@ -1934,13 +1952,18 @@ type ActiveflowCreate struct {
 // Example: POST
 type ActiveflowCreateWebhookMethod string
 
-// ActiveflowEvent The body of an activeflow's event, as VoIPbin sends it: the event's type, and the activeflow as it is after
-// the change. flowbin signs it as Standard Webhooks says (**beyond**): `webhook-id` (the message's id, the
+// ActiveflowEvent The body of an activeflow's event, as VoIPbin sends it: the event's type, and the activeflow (VoIPbin's
+// `WebhookMessage`) as it is at that point of the change: `activeflow_created` when it starts,
+// `activeflow_updated` for every action it moves to (control actions included) and once more when it ends,
+// `activeflow_deleted` when it is deleted. flowbin signs it as Standard Webhooks says (**beyond**): `webhook-id` (the message's id, the
 // same on every retry), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,` and the base64
 // HMAC-SHA256 of `id.timestamp.body` under the customer's webhook secret).
 type ActiveflowEvent struct {
-	// Data An execution of a flow revision, or of inline actions.
-	Data Activeflow `json:"data"`
+	// Data The activeflow in an event, in the shape of VoIPbin's `WebhookMessage`: every field VoIPbin sends, with
+	// VoIPbin's value when unset (the nil UUID, `"api"`). It carries no variables (a PIN a caller typed is not
+	// sent to every webhook) unless the customer set `event_variables` (**beyond**), and no `executed_actions`
+	// (each action comes as an event of its own; `GET /v1.0/activeflows/{id}` answers the whole history).
+	Data ActiveflowEventData `json:"data"`
 
 	// Type What happened.
 	//
@@ -1952,6 +1975,102 @@ type ActiveflowEvent struct {
 //
 // Example: activeflow_updated
 type ActiveflowEventType string
+
+// ActiveflowEventData The activeflow in an event, in the shape of VoIPbin's `WebhookMessage`: every field VoIPbin sends, with
+// VoIPbin's value when unset (the nil UUID, `"api"`). It carries no variables (a PIN a caller typed is not
+// sent to every webhook) unless the customer set `event_variables` (**beyond**), and no `executed_actions`
+// (each action comes as an event of its own; `GET /v1.0/activeflows/{id}` answers the whole history).
+type ActiveflowEventData struct {
+	// CurrentAction The action an event is about, as VoIPbin's action: the one the activeflow moved to, with its options
+	// substituted. In `activeflow_created` it is VoIPbin's start marker (id `00000000-0000-0000-0000-000000000001`,
+	// no type); from the activeflow's end on, VoIPbin's finish marker (id `00000000-0000-0000-0000-000000000002`).
+	CurrentAction EventAction `json:"current_action"`
+
+	// CustomerId The customer's id.
+	//
+	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
+	CustomerId openapi_types.UUID `json:"customer_id"`
+
+	// EndReason Why it ended (**beyond**; see the end reasons); absent while it runs.
+	//
+	// Example: hangup
+	EndReason *string `json:"end_reason,omitempty"`
+
+	// FlowId The flow it runs; the nil UUID for inline actions.
+	//
+	// Example: 93993ae1-0408-4639-ad5f-1288aa8d4325
+	FlowId openapi_types.UUID `json:"flow_id"`
+
+	// FlowRevision The revision of that flow (**beyond**); absent for inline actions.
+	//
+	// Example: 3
+	FlowRevision *int `json:"flow_revision,omitempty"`
+
+	// ForwardActionId The action a forward request moves it to; flowbin has none, so always the nil UUID.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ForwardActionId openapi_types.UUID `json:"forward_action_id"`
+
+	// Id The activeflow's id.
+	//
+	// Example: 0b6b8a4e-3c59-4e36-a4a3-6a4b2c9a0aaa
+	Id openapi_types.UUID `json:"id"`
+
+	// OnCompleteActiveflowId The activeflow its end started (**beyond**); absent until then.
+	//
+	// Example: 0d3f3c1e-5b1a-4f7e-9d0e-6a5b2c9a0bbb
+	OnCompleteActiveflowId *openapi_types.UUID `json:"on_complete_activeflow_id,omitempty"`
+
+	// OnCompleteFlowId The flow its end starts; the nil UUID for none.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	OnCompleteFlowId openapi_types.UUID `json:"on_complete_flow_id"`
+
+	// ReferenceActiveflowId The activeflow whose end started it (`on_complete_flow_id`); the nil UUID for none.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ReferenceActiveflowId openapi_types.UUID `json:"reference_activeflow_id"`
+
+	// ReferenceId The id of what it runs for (the call's); the nil UUID for `api`.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ReferenceId openapi_types.UUID `json:"reference_id"`
+
+	// ReferenceType What it runs for, as VoIPbin names it; `api` when started through the API, `call` for a call.
+	//
+	// Example: api
+	ReferenceType string `json:"reference_type"`
+
+	// Status `running`, then `ended` in the event of its end and after.
+	//
+	// Example: running
+	Status ActiveflowEventDataStatus `json:"status"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// TmDelete A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmDelete Timestamp `json:"tm_delete"`
+
+	// TmUpdate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmUpdate Timestamp `json:"tm_update"`
+
+	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
+	//
+	// Example: {"voipbin.call.digits":"2"}
+	Variables *Variables `json:"variables,omitempty"`
+}
+
+// ActiveflowEventDataStatus `running`, then `ended` in the event of its end and after.
+//
+// Example: running
+type ActiveflowEventDataStatus string
 
 // ActiveflowEventList An activeflow's outbound messages, oldest first.
 type ActiveflowEventList struct {
@@ -2105,6 +2224,11 @@ type Customer struct {
 	// Example:
 	Email string `json:"email"`
 
+	// EventVariables Whether the events of its activeflows carry their variables (**beyond**; off by default).
+	//
+	// Example: false
+	EventVariables *bool `json:"event_variables,omitempty"`
+
 	// Id The customer's id.
 	//
 	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
@@ -2150,6 +2274,13 @@ type Customer struct {
 // `address`, `billing_account_id` and the read-only ones) are accepted and not kept; other fields are unknown
 // (see `FLOWBIN_FIELD_VALIDATION`).
 type CustomerUpdate struct {
+	// EventVariables Whether the events of the customer's activeflows carry their variables (**beyond**; off by default:
+	// variables hold what callers typed, such as PINs). Absent: unchanged.
+	//
+	//
+	// Example: false
+	EventVariables *bool `json:"event_variables,omitempty"`
+
 	// WebhookMethod The method of those requests; `""` is POST.
 	//
 	// Example: POST
@@ -2296,6 +2427,42 @@ type ErrorDetail struct {
 	//
 	// Example: INVALID_ACTION_TYPE
 	Reason string `json:"reason"`
+}
+
+// EventAction The action an event is about, as VoIPbin's action: the one the activeflow moved to, with its options
+// substituted. In `activeflow_created` it is VoIPbin's start marker (id `00000000-0000-0000-0000-000000000001`,
+// no type); from the activeflow's end on, VoIPbin's finish marker (id `00000000-0000-0000-0000-000000000002`).
+type EventAction struct {
+	// Decision What a control action decided, and why.
+	Decision *Decision `json:"decision,omitempty"`
+
+	// Id The action's id.
+	//
+	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
+	Id openapi_types.UUID `json:"id"`
+
+	// NextId The action's next_id; the nil UUID when it goes on with the next in its list.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	NextId openapi_types.UUID `json:"next_id"`
+
+	// Option The action's options, substituted; absent for the markers.
+	Option *json.RawMessage `json:"option,omitempty"`
+
+	// Step The action's step (**beyond**); absent for the markers.
+	//
+	// Example: 3
+	Step *int `json:"step,omitempty"`
+
+	// TmExecute A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmExecute Timestamp `json:"tm_execute"`
+
+	// Type The action's type; `""` for the start and finish markers.
+	//
+	// Example: talk
+	Type string `json:"type"`
 }
 
 // ExecutedAction An action as it ran, with its options' `${variables}` substituted.
@@ -13187,452 +13354,466 @@ func (sh *strictHandler) GetMe(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P2Lctu49TiOvwq+amci74eUSV1syZlOR2srG+36VltONl3lL0IkJLGmAJWg7Kj5ZKYP8X+GPlif5Dc4",
-	"AEhQom62s81+ujudxiKJ28HBwbmfzyWfTWeMEprw0snn0gzHeEoSEsOvtu8Tzu/JonsmfgaE+3E4S0JG",
-	"Syel3oQgDB+ge7J4xVEYVEpWiXzC01lESielauASZ+gQu46bxK4HjZrd8l1iH4/coUNqfgu7bskqhaKz",
-	"GU4mJatE8VS0DIOSVYrJ3+dhTILSSRLPiVXi/oRMsZjHiMVTnJROSvM5fJksZqIVT+KQjktfvliltp+E",
-	"D2QUscf1M9dfFMz8aOQ2MXF9OwhGTbvu1oZ2q3FctXFQcxrH9SOnTkZfaeZvQhIF73AUBljOdnny7yc4",
-	"QXN6T9kjRSPxNUdshJIJQWJcwhM0ZMECBcxCmKOf5kMSU5IQ/gp5o3zn3gny3uOYeiiI2YyLPqYI0wDF",
-	"ZMbihPcpwf4EhRRh+WFIxx6aEByQ+DXybpM49BMPYcofScxR3XGQd3f50+XV+8vBm27n/Mx7jbzumLKY",
-	"5IbgYURoEi0qqD3khCYn4nGfchI/kPgVR5wkSUjHqOy9Ob96/31X9TZ41z7vnrV73atLz9Izn9NIYKA/",
-	"wXRMggMLPU5CMWeOcMQZehTQErBhyYTEfcpmJIa1c/QYJhOEJbBGLIrYY6VP9a7+fU7iRbatALjBQ7Yt",
-	"5qYSOp+WTn4pSXiUrJKYWckqyZWXPhZu8wbUXIOUAfH96lGtbjvDKrZdlwztYa0Z2M1j3By5TsN1m82v",
-	"hJTdgExnLCHUX/xEFquzbqM5Df8+J4IQoLKLEoaqjQZ6CHk4jAhq3552u2KLYuwL0mIhPvcnAjsxurvr",
-	"nh2gRGzTFN8T8SgmSRySIEVnjkdEocgojHmiEE7sMU9YTAJLoKjY5AAneIg5sTQWR3hBAjRiMarW0YTN",
-	"Yy7mpjpOzw3HU4J8HEUkllgh0VE8FQsSfQGWlGWPHPk4jhfIS8GS2DdqrBMkoOsdVFBPdyy6kLhGAQll",
-	"X+rQ9Gm9Wn0tkDYiMBe5Qr10WGIYRSieU3H6rLQT6DFMuOwei7+GcUhG0QKWK37LISzRLe3T7JS2KqiN",
-	"RjHhE4A+mpEYpecCTg4aMxaInrOd8o5Gru/6jSO7GjjYrvtNYreGjYbtBE1cGzmjKnZdzzhBkkxkSGjg",
-	"kC2QyMTAKf50Tug4mZROqo2GVZqGVP92LYHMCYlFn/+/X/r9T1XX7vc/HXc+/s8fi5F1dIETf1J8trxO",
-	"D4+9Mj8AYEuqIZYssCZAjFqIxcj7zqug9xMikUodR38ex4QmqgfRhrIE4SmjY6BqltFjn4YcxWQ0F53C",
-	"TtXdKuCR2D1B2kKOHuMwSQitoDcsRuqYI69fimv9kid7U2OxEYqJOEyMotomEI9sufQ1sHWdar0YYpeM",
-	"kt2hFoUCEBMWBVzDy0AUtQIDgqugWwabRE4AW82pb16imOvT1nmNx+Q2/AdZXeRb9oimmC5QmJCpOAAz",
-	"PCZyhUhQJsaTCjojIzyPEuQ6zmvkoCnBlEuyo16UMUfvWPd6GNKD1+gBR3NBz4bsgYg2CMekT5OY4IQE",
-	"AlKu44iTCENN8QKGQ1MWE/QoIIfROGbzmdh9OStfNVXEDojLNPRjxonPaCDgGuF4TGJBTmmfio9E50sY",
-	"5jre+otOfD/gAkYmbNUCBWQdOJ3hVFx5TgrkkCZkTOIUyj12T+gaXKLkUzKAcRLxlaep8EzgOJtzmPMJ",
-	"0rNXuyB+5sHA4bqNFmhIRgJoYVJB7T5NwinhCZ7O5KViIOxjzBLxGSfRCD2y+F5cBszKwVPehQKpQ6r3",
-	"0jj8N29OUa1Wa8F3fVr2qk7VsV3Hdt2e4544zonjVBzxn/tXcQl0prNkIXrDGaOjSDzszOZ9APgsbUT+",
-	"2k0XayHvw4cPH+yLC/vsDL19e3JxcXJ7WxnBf55YzF3vFA5rtqjcYgSvYRDacr8ffK5/scU/Vf0Pkv+c",
-	"5P7p9yvij6Mv/1vUpFfUpKzauFbry8Gfy3/931/+x/6Y++Lg4M/FxP1G0cHL+XRI4mIM07TyFUcUPkNl",
-	"10JVC/37n/86yPFUbiG7pNvvxjSFNKlVS8apcAtPhZ74i5wOVMbZjSDXaBDgmndQeHx0C96nxpF5aRQ1",
-	"b2vHbn387FitL0Wb+UWCl/DkexaERAmcWir7ngXAaPqMCgZL/Ilnsyj0gUs5/BuXslE2Lo6iq1Hp5JfP",
-	"pT/GZFQ6Kf3hMBNtD+V3/DAb4BTISOnLR6v0yR4zW01PdFy5wY8XhHM8JnKeBRKYYCPntLKCI4q3/0rT",
-	"B7GBzubJU+bdBlZG3FYhDcWzwtl3aRRSchtO5xHM9SutZHmYG4kKT1mXFueFUJcwxGWfSggAyg4fF672",
-	"q6/zxVYof6ciS9ptwbLgZPEZo5zk1Tg7rC+ljZ9L/pwnbEriQRiUTkoNUsfOUdOxm06dCPHTt5v142O7",
-	"OiK40TpqBs3GsCQmnuAwEsKk4H2HC5jtaRfNwhkROy6ISbC7ckjRmoDMIrZAQybE62Q6kDyA6MapHtmu",
-	"a1dryHXM+9eRHwYkIvCh/Ek+zcJYtTve1G4+C3DaTtC4wSwmo/BT6aQ0Gt4Pap/+gktfTLK3meho+K/F",
-	"Xq1Gs0BcYPMEJLgYP4qHlVJOpbXvLgLrMpAnRDwB+LdqZOjjYGgTHxO7Xm25djOot2wfN13cqh4Nm8Na",
-	"ySqxWaqFmsdKI9VwBBcYaWZbgCEhs9JJVYGY+HO9NzXbqdvOEXLrJ43aiVutNI5aznEtuw2CcBwmfBAT",
-	"n4QPRKzzSVhHaDCICYbVl+CGh0kEatUcjqnEu1F92MA1f4sWJVt3Qj6Ja/46FjvkgnDNcUS4haryx3w2",
-	"Y3ECeyTh4D4BDgmO7ktfrG97cz5aJYF/AzXHVquGiWs7dadp149qLRsHjZHtVptNjJtBvVZtlFSDlKM6",
-	"qanjv6OGlSc4mXPBk0n9x+rp37CI1dNPg/Rv84A/4DjEw0gSywcWzoYhrWQK4oo40qKjgc/m4syVBJEo",
-	"+G5v4BT0sQ90CprHZERiQn0yyB7KKTnqP7vg//R/2/p8sY4UguFZaHyZrX8n8H3Zg/6mpHMD+6AmKc7x",
-	"9zjQt/VetJbEMVNCibgFJdmZqnv9pKS19pIoIQEE1C8lEb7vl16jIAzQgs1BryAe4+i+X/qzEMuYECTi",
-	"0knpUJGzw9ohQFDc84rodS9BOz5on/a6V5eD3ofrDhzYZ4++cYSUhZeoEZO/Dxz3x7Ofj/5S+7H5rnFZ",
-	"/en4on7dunFu3V7VPM9pZzc/3F10Lnt77GYHgLxmIw3F6RRHQkgjgZTmQXlfQZ7aml8+eigKecIReSDx",
-	"As1iNozIFI3YnAaABKeMjqLQfyoKZIBXAN+FqGu1oqk1U80V45dhqrk3t732eUftzNM35U27e945G1zf",
-	"dE6vLs+60NkL7Us2bTRlD6BqFdtCaECCE+SZ8/dQWUqr4lolQbr+GImbrAhCjJLXfao14+KqEPKwEGkp",
-	"IjiOQhKjJF7k1P2yewvh4AFTnwQoTA4s5IkpvOu8Ob96P+hcnnXOPNFPn3rds87F9VWvc3n6YfBT58Og",
-	"ezm4u+14UhCXKKctB7J/b0nf7a3o8l+DoWOB8CghYogb8ctui18ekio9fiDEbyVS7oeHK4xPq37kDgPs",
-	"2o36KLDrpHps46FTt+tu88g/Gh1XmzUnu/qlQjbjSI5aeHTcPCb2qDHCdh27Q7sVuFV75AzrtWHzKMDk",
-	"KMeRRJiO5xL/CbXvbkXXkpOakChiFfRIIp9NiZDY9AWAepOQCzglAp7qAFXQdUQwJ4jQvzEpTqjvwVIY",
-	"P4Q+qYDG814QMDi6Oabqo/VMSQZmo8aUIrSGs5Zl6o5bww6xA7cxtOvDBrFbuHVkO/Vq1cVN/wi7jUyW",
-	"ge7SA6wZI3eFs3Ftp2o7deQcndSPTxy34tZatSO3kLPJiSty8fK62/XwvtlwOYqewJYsrW1C4JRqeeCX",
-	"Oj083mjH1KdUr9WShj+exIyOEaFJmCxQgscWsNOeNmJ4IL57OYW/l7eI9kux2y/ltE8rSiZ1eN5LY8tv",
-	"7wzhee4M/X6svoVjZZUepTfEMocnQIMmWFxRSO4j6qfbKNisEFiTezJL4EAJPCxk8NxD2fwwxQHjttc+",
-	"FlfXwIn91PlQ+vLxaxx1K7vU9IKlOYqjzBfiBIV0xT2Ew+kVL3RDZXT6zVAO6cYh/l6Z4hUlaplgO1cr",
-	"RGVlKUSu40jIhRTV0U/h968RRhHmwKkgjhccTbTBEex9gm8h6JHE5ECssU+9aqsFUBBno1/qzx2n5is0",
-	"gR/kBMmHCvfkQzC7Sp8aaUOUHeOYIMqo0uUbDlq5QQpwj7GZlHlP0JglLNVNZS8QFewz+tt8OuMn5nNl",
-	"MgSNrLMDkX4r8aLH2DmOx+TZTLfhD/WKZ0gZE9NGimrV46MmGi4Sws0D9rbTPuvc3A56V1eD8/bND9+u",
-	"oJOuTbuClUHpLZaYHKwsF7hT8LICleMs4ahcqwoMRcOF3rIDoPUG+/pygtAyrxxytMQmr+WSI5yAH0Am",
-	"jhZy5N+c8NN+snxQQTeZfIAKxYMlVsz4ZJVo3com4jw+4jDRVnOArhhtyS66clozY+aqR9gNmXMSvMCZ",
-	"LUCIR8xR5keTCnmGq+MmrLjp3N12zr6947u6/ek6xV22dFJMzzF5OsVFQHHU0UB8FtxD1RuS73I6n17n",
-	"5rJ9/hwAqh5e4ixRNKfk04z4iYATDqN5TKSnHfjUybvIx3EcEo7SVSmNz2s4fBEbA4MGjqhzGgBpNPRG",
-	"UvdzyZI3bE6fj9LK4rrdcxOUGqB8MuEPiojLq97gzdXd5TPQOOviBbbhkklfg5hwNo99cJqR+hhwoayg",
-	"K0BWLR3wV+mX2idRcPrguhOF9wSF4J+ANS9BPoU8Iek+XLAgHIWSuhRziorhTrQTMOIh9YnpQAcMkWBG",
-	"V3nCp/CjstcnyaLXeBExHHwNNkeegbwTGHKderNxfLTK4nx/dfbhN8DfFC6qiI1x0UUBF3Mdw60H3g5v",
-	"cBg9+ZIyFfraoppJmXVraUsALUPwHUz9dOqo3C/F9X7pwJKuowmSrpLgeaXCLvJenOlu3XTedW+FrHfR",
-	"vb1o907fLun2nzLmhs6/RQ0yLG+nEy4P90nqaytu1tTZNtX/Ox8ryxsJgqP0m1TdKt6a44WQp8BjSiqg",
-	"HwVfigPxG49xSJXDuUCnheEI/HSZdw2Nqe9CYwykv0k9Q55JaDhRzjRiXmApgvVjjorwtftmAJg0uOn8",
-	"5a578xwO7KuhVMg1EVHuM9xUITCqtpAbYShqNQO9PO8gczLSBEteRpQA/bmVirQ7ih9wGOFh9DIUX+nn",
-	"pE5vOmMxjsNogebZMGvFptvOzbvuaWdwd9l+1+6et78/fwbxNzt5oWOuQzjE2uY0JtifiPUglufTYkwR",
-	"m0t3qHBKKugWj4iM7UhiySNnnld7wtz0JREoMJ9t9CjZ0VljrW+I9l9ymie1JT+kNT4ygnz46ur5nG2t",
-	"1vcKNqwiGwko9kvVfulE6QQGYcB/gScfYds5uHWX/jafikWm34hR/eaxW60R229U60qd2/KP7MZo6DYD",
-	"7NadWl2AGT72a2TYJEdV4+NW3W/YeIhHxG/iUQM0rIZXTTob8au683ib/Fm2AnIYY+pPMoX8TkPqAWtP",
-	"GFBhj7irt/mYSNcKt1XD9WHVPgZXuKCG7dbIceza0PWrQZ00Rkema4Wx0aWT0h4n0Dgaa45hEmOfFDkb",
-	"frFKPcYuMF0oDwn+fIrGmNSFRmwsbtJE0LSEaxIWUlSvao1Hjm9p9zqD8+5Ftzfo/Hza6Zw955q56dxe",
-	"3d2cdgadn9+27257nRcRlXp6aWnI2ShmU6n5UlEJLFbyUwjyf5xX+wjwKyd2NtJAAEbH1Ae9sB5oi+7n",
-	"juJ5MiE0Edv8UmqfLACNEhJwhBG4XSorfuYgaSJA+673tnPZ655CTOgL8Bp3l0aXL4MBpzEJBKhwJLXP",
-	"05BzGdu6ZvbegVjzY8zo2ELSXxU8WGLywO5JgMqeFrlObzpnooP2+a0nxZ07qrwRSXBBghD3YPteWsSc",
-	"zsVfBK10lTNR3d5dX1/d9Dpng4vOWbf9jfsLaTFTCEne8sK8ijHcqkf1ipJqqzuvVZrFAuETFfaQM6QW",
-	"CQf6A6knYY8q8Ex1lkkIO9pgt0T8Zkba1YijiFEhhxuPgXzNCJtFJD+Z9R7gK+OtW/dL5BfYulhpQF5d",
-	"KlUBYYWLy3ukL3dp2Jw3I2dPB3CpVtoAvV8r7da+Xytt3d6nVc4VvlCMhcihLNY7zU0gcd8S905Cokj8",
-	"4AjPcJzkAZu61xeFf2WBDr/IqHbz5KidTLF3abompMwdMmFh7kEWt8+GfyN+Ip3w1bk/TXcXB1LSxtG1",
-	"caZHOOJk1RZEyaOB01J1LeRom9FoYWRz8NKBPFT2PtkhpBIIbPmFJy176qHgBqQPI7zt08w0j6YsIBbi",
-	"TNINDMHiILeDWeGHTg/5mApaDvqTIfbvX8tMCcsZJmSChD71ljMhKLN+np59ZfJhhPrWndZRwfnLDkR+",
-	"AufhiAh5UcBMMVOWZMkoe6ygdoIiou30AV6gcvOo7jhCylem/YRQtCA45qhccxu1I8Hv52MK9WMrFyJ4",
-	"VJfzliGCaVMjbBBGWg0dfAnytBxev/lcKditoL9VWsbDNadQxwQ+7/SZp+08lJ7Yq24YEOLIRsah4qvX",
-	"61JM5V4UT4vIm28nbomjDR5Igv5V0CWYMug8isR0IHB5jyihzIUsjvFiZYfUnKyVhW0kWXcpud+DZF2S",
-	"R4lomAbKkCYNlPTF6FifFhMy9Cw6Jt9c3/Ve69QvhRTNsCW84ivj/iq0jSd4LCSCvQjcM4kCKqtRD3Yi",
-	"D98MIXgfJpM0enrXiN/sWH1e2stkfSC25tXRbSIjpaXSX7tL3RMy4wiwXXD2t2/bdrVxhCaYT4rZmVbc",
-	"q07fPTbP768d/lf/+MPwsj75MTj6YdRx511200je/30ry7PulH8s5DSiRZorYVkiyYkjyFgvyEBAu/gE",
-	"gkXGOKRp/GFRPipBhcExX1BhgE8FdSm46cGhli6FXhjIxB/RI17ovD/qQyWDqY+meCEOMpuGSUICC3n9",
-	"EuRDEUSnTyM8JJGkAjoDi0xiUzbyj0xxSO1xTEgS0nG/pMPhtcmQ83BM9RyU4eYxDhOiYkH6NA1UAm51",
-	"QpAcNqQ8DEiaFKaC2vLFKy67CjkKSBw+iFVLNY+RzCk1FECTPi2LJg+N17pXjDwfR5Gn4h1eceQpVbNn",
-	"6e5wkr0NgwOgiNIilfoVpTRUG7UqfepliktPJ8hSaSAEwQw4UEwL9gfsqUTOVh3yIiq4XmBLpyfAI8FC",
-	"URqO/Fq5xeJI7yxsbArgVFGWP0X7OV4bZFJckOvmGgaozGI59IEZX8OoCu9PlXChOOtE+1aaUwcFXRjB",
-	"SiWaiTF1N6FKwwL3+LL75Y7+4CuLyrToxRe5TFWB6WLHfAiMXkGP7e7tfDrFsaSUu7fq6djVfZrwPZtc",
-	"nO33feZ7v2uT7wmZ7dcgYv5+q/g+M0Ds2uQUR9GeDTjRuS32aaYtxmLAM2lTeHL7W6m2e1L7M5yAiPa0",
-	"1u+UmWXf1qNhHAZj8iML6d5N5VXxlKZU8uh7tXkgMQfm9JbQYK/GcldvDDPifi33HrDjT9h+DaY4jPYf",
-	"5pN09AOV922C4+Q5zdl+ROANSfY80dBCBmHs0eoHluwHy7fK9rhHE5WBZO8NuJjvSWyuI7zfJfOXOZnv",
-	"f8JuiM/iIKTj/ZHCaLonQtxG+94j+w+RxARP9z5de9/TvRhTwTQNSQqOJ7bffwPMtnuCR98Bt2S/Id+T",
-	"4YSxe4n+H61N3K1kwfgJ4kS5oZkd/fuf//KQHEGwlZBEV3BxFSTfS903sPNangwYAXGmD0oKUO8q+UnK",
-	"J8k8piRADyQe4iScorK0HkMIWYAiMsa+1rscWDq1rQ5MAulhWathGP2eElRYKlQLbMhqpD/fZT/Abrki",
-	"/IqHxRquIh52C3u8JMTK/QSVFQ4HXPaRCkvyd/gPSE8rpDQL+enFL42z6nxI0Le7q0rIDMhFsoga8RVH",
-	"+jsLfX96jerHeUEo3Z8VoYAOCA0Gab6Pz8XJv3IZb1OjohR2dMSYngyCJKY4WLIx4lErwKRVt8nIObZd",
-	"l2Abu45rN0eNKmkcNUe11rBohvk0ImsEMjU/6biZsAzyqCzldakIQN4fP2uPmi9eXgFfqo2cYZPUse0G",
-	"jZFd92vEbuHGsV0dHvutoE6ORk1n8wQ1phbnfUvnZOTcA9HdQl6GFuJXkhIxkBW9FE2WHDtF69J2xdsK",
-	"rgNFfw6iJzi6T7E8IpA0GLW7CI8JTRBEs6ZhS8q7fwWxcbh2Q3VPUgGy+w4e++6oQarYbg1rQtxvjmx8",
-	"5FdtN3BIa9QcHuOjRqHZOk2DVDQb0M9ylTrCYKRB5RRhnliGWQiVHfQnRBmKwmmY5Od3BIYbbcxRhptN",
-	"WVGt0pjQYF2+ygcW+uQVR/IbGEllFJ9iiIYeEfUHJfMkxpGggoaGUb9dAcdmkmOC4Ol0JyZ8XqSKvoHn",
-	"+dSV7W4e7nDYQw6YlRtOmSK02x5jEcF0twPBn3sgeHYg4jnVB0I8/4ZRfytkLs6eAZZp4FkqckeQ5Sn2",
-	"JyElKCAJ8XUKwiXA8AX1VwFzymgS0nmmQlWJz9OeAOTiGPKEYLgNHnEItQBkUvNdsEQcTZjgYIJpEG0g",
-	"5AHTmZb1klSSdPMMph7Avpp8/vSlr/fdEamgevqmQPsUVXV2d02oK6hruqJvmQyovp48lSEhs3QiMkE+",
-	"RuLhnpMAddrTZyGap9OQGfHnNAkj6X4CSYGQ3kNuKPH3mqNU4D19ktA+nSWEzWsbg9Y8C+T0Mv9oD02x",
-	"LJyBNNF4xWVycdGyDKF0fTrFiT85sBCJODz3VBzUIO3JUy9TGBRbN5dabVLzo3IIrolKg26ykZSpKcK8",
-	"yJI6nwStY6fhY8PxGtdGQ7s5IsPj45qLg3rh/Z73Gi/egs9F3mzm/C8EOEEmkzNULKcG7tJ2FC2xkhef",
-	"3N0d4Kt7ONavIKKe4Rouwpi/RDPEaJa03itwGl/iQovcyvema6CvfvL5UGy0kroSHAuOFFHyKO6EgMwE",
-	"h0QTxObJmIlbQXwvTwzc1eLMg4kfEvmtXEo6cuPzhgTCChsoeYTOX3FlwFTiMwlkzCrWhr0sox7PeXrs",
-	"vv627gDSm4RU6xK8QmqUdwyxSv4Eh7QoOvYtpmM0n+VWw7WMp5guJG4vjuaz3e7VgPAkpHgNFN9P2FQg",
-	"n+bmdnN6CYKYcA63dki7som7ukyC42ihjJiFDP7NnBZtnGIwQrOUSkjHywkP1i75SfK0jofWc1GlMOaU",
-	"k8TKzLpIevwHLyNeywjrneG9pFzJbe3HrWc8NTE946Rzolw/0gPPZgTs8sqJHYlvEB6yeZLxNTv744CI",
-	"g7m4LI0XeVhfxQGJkVut1RGOpeE+wFM8lnuyo9ONMVASJss+N6eyrBDm90Zqh5EM818dgCWk0KM8zWUg",
-	"vkBMlVXBfGmwd93rFAsLcaSQK3+Pw8RglXwVfad9R1SAiGIbdjw5W6+JAnPj03FJdzYQKDJQlxsqB2QW",
-	"E4hReS0Omvmhvi29gxODKUw1YCrWLuhTFUcHbIxioFKuzYPFGxxWEUe19M0T+Smls5CzT7XFUNxhibWq",
-	"kYZDjny75TeHirtwaq7t1Jp13Bz5gUuqRahRHMuAYPlZJRUNF6TBMucJwA+8hMx5/CFfT+QXx2617bM/",
-	"fPexqLBHlrC6CDhZ/JMaVVYLm0Ow7QMRogZNZ5abRd1Q0+xSumZ3lFUW7pdCWRnn8iyUhfs85OBy4qn+",
-	"/i8jLE93oIgcRxGSH4hJweE1ZfogxJHMJq6YAQmEsbgaVZZxEk/hPoRfPqY+US2UwJ9TAiy13ejDp+b9",
-	"cVdsS/0hXgDXAtWXJzBoOsOxEoR10oG73imEU2dK33H4QFKXWUyDJcyT3k2yr5AzqouCbUM75D0Sch/g",
-	"BYfLHwRGapPpLFlYOaKCEhZoz6mlmCm9qnXaTT0nc+P/9KeSVfp/4v9kwrz0j/SRn/7xp/weZ9+type4",
-	"gHae4TTh8JTRZPIa2a5ync4bVGw3FxlgECnbLVIl/8rnM3CajWaVENsd1gJxPgMb12vEbtWOW6PqsV8b",
-	"HY+KgDJh87io0No81mAJ8GItUJoGTKq1rTCZhnRexDpdwHM9oJjS2hFNlX6jtX1EsacFA8qtdrYO4Va3",
-	"mQz0CSlErVRQFV+h8u2cBniBHPTvf/4L3eJkHoufRwevEZypwtn84lpVq2bVrcZHQ1hLJ3i0bX4bQxSy",
-	"07kzoXtnqDeeS+jSu9IgdDhTkSj7uNT/rFI1lCdqfbojVfsGqNSfCgnUr0wyRsPqqE6q2B46NUeSjGEQ",
-	"DO3W8REeNVvVUQPXiqYJ+zHYxArCF+rG8OTnohcQpT3Z0FvhADdiseyEbignt3FM2TA/Zi0dR3WbDqOW",
-	"uv8wsuGSvu5/mlXXVQU33PXwLDZmv2WPoKyRp+MEYY4S8ilRKXZ1TTmlyJCQTY3z5JNRDTM3N4XAagqW",
-	"BkDK3+dwNf2qYOK7ajrV/DcoMqVepCKRv7RcW3Yzr5adXmNOOxA005v0OdRM9TP4GwtpZjRgIc0MPQII",
-	"GGXfVopIkO5nbXh5+sm+5kpneDyCckpV4gZ2fXSE7eaw5du1oErckYNbw6b/BCVy3qv2WSBULh07gVB+",
-	"WwzCLb4r2Sf7grB2dEwccoztGm76Kjvk0Gnao5pfGzmNlj8aktIOmGrMcAcUBdfj5wBWdJACVCqXZS3c",
-	"TJGor1bxqcq4CcYVw+S/rMv7DyuYpyQICwqtXmPOoZLIAsEXWXiPOePdNMoxifAiTTBVqLXP9PPzWSaK",
-	"ySaaCMs4e2N4qRXZT6H/a+qMlz3Xn4N7aU8DTmiQGYwglgnrEgfpuU4/LzzZWWcbzrbpKbPX6R42yKhB",
-	"jur26NjHUr0xHJKW3Rod193mEa7i4+qTVbV6oSFXga9PUdVqZ8+iletiEbklgVMoemRxFFgSV5drS+xP",
-	"8fOxCU/GjXyqtIw8sSgCGnTWu3ijtYghFUz8OrPoEmFa61gm+KiISWdFyKckRC3ZD7iTTcMoCo103SkY",
-	"ZaG+TPCHfABb/ci2q2nhDKgFAz8vePSQ+tE8yGqHywjyg6+isr1N2MwMnIP8VwrmG5zqXlRXawSsPBeX",
-	"CiiMgUUFqJIaMwqSGyr9NZNu22XHblmobZ9Z6A8W+s5IM+E6Tn5v3GqtvnZ/PruW6zhf/rinSySjKWc/",
-	"IwppN+NsteHkd8ncJrc4fQWYrh5wVHSrzjlBQ5I8EkJ3OjNu7sg0nB3QJHdhya3ZdlVBYMWT0Yb4E5bi",
-	"i/hBuOE++4ojPA9CBhG3T6UzotetgFr1UXWee6qy8KynQ0d0UXhrUwTvCtw2kgT7k6lgSYpOFRSlETc9",
-	"fJa5ZKe+1s/xy0iHNly9P/eXPMX7pRPxSA3XL1n9nK87vP73P//VL33Z0aUjy9a2SkJkCQCTNPR0jSa4",
-	"egSaqYu/yA9qA3stc3j44QwCS16cweZzueA14Q/wEkUhXWI2PrB5rOw5KrBjmyi0F1taEDv4dNxWfUkp",
-	"YgDuS4YzU0zwNCMFr7gSJQTqUqTbognjSSGbSuV9vkado9hU9RFEG5nRCRAstBx0AA+L7RlJgRDU+ZTE",
-	"GPLzpg4uK7M2lDuE85BRu17I3QZhrJYThTwpysHxHqCWfifAJD9FCVvisFky2TwGnxF8v9MQ8OXOIxDq",
-	"4xk3kgyv7knuE2NH4mS2tB1xMiscQyOVAHHxGOKNrPszY3ECOluJbSsLAYyrqN8Vn03lRVGoMlbJqwo1",
-	"xXCDyS+MNc0j/Li0KPGo0JEzxpSL2RYPkL42ew+WITYPCiG2/oDchxR8yiV0LORRsYRIxuY8kiFn/j1Z",
-	"Pibym/0lmtWw4pcjLGxm0BU242pF4JwPW7yXU7MMYX7y7EaieTof+EV46k8JmhKM7m7OZSTjXCrepqs0",
-	"jjwQmgymJJmwNXL4217vGskPBJLPOTHU0NdXt72cEvqHTq9klcRj8c+d+P+zznmn18lrodUHqwcPpjOP",
-	"17iWTZJkVuYHsLCEyWXnFr0kMyfJjJ8cHhpn71DFfh5SIX5vzcqWTufjLtupC8Y+Y0shlnA5FkYmB1S+",
-	"r3q5ExITS+wqNZzLV/1K1rtSRuEDWe9P+RL+kUvQ1HPZBkuIun8yGMcsYau+/plvv5fKe15WOc8DDwwO",
-	"Ilnq77oC3QJTY9ZFsfQAcrjsO2EwHT38a+SYdfyWjVnrBL5iq/DTjIwwneXr6mlZf5bDhtMJbdtslTHh",
-	"ydstPYPSDdeqWCMmJ61jQpTAlt/BdUphoDfQuVICG9eieYUN53yx4+21LRxXe4/ni9YpFTSUz9Iq6q8d",
-	"l7vtnjWTVjx565TislidnJBPOdXmPjaLry1U7afAf5qqdx8l75MFsYv5c7zJp2ZqM/HjqZFwkJnkydOY",
-	"RXixHAkneeUwIryik6694ohFAYlltkZPMm/ibvdyKdgSxnLZH/pUlQwuov5ZJ3J7tRtp8aTFhhtTEHPP",
-	"OliKC/olZV7GYTKZD4F3mfkTErNDzBMSh/zeBraTH8b48XAKDw+VYv1Q5Y6oPOKHkulotEKQNiN6Nrut",
-	"/BjPbGSRvOzEVoDCjMXBEj/xDaxuG4XLkt88GTH/LrrI28Bn88QwgYcUYQRfrVI42XjdjQ5v97WKtVrD",
-	"0XGthe1WrTqy67Wabw/d4ch2nVpQqwXHpDXczsSl89pGW5byAD0ZiqmOb0W3A4FqWRKQ9dEqQ0JmsnWB",
-	"PjzCCxU5K92Asg7lCDkYyskWBGntlAMh7for5jwgNBiw0WCNyQqMKPdkIa1WUoxVIQZq0WVPkGzPQh6m",
-	"gqx630k25w9egeGqQDkDo/MwEkzODmYqwVGprwuAItjj/LCNfeGxSaUiSJXSqJgyrCArVmk6q5WsEhuP",
-	"85KrfPlVM8Fkm0GWTQxPF8R2PavPUZmYR3VFW5K+3I83kJm9njwlHplx8hCg/hxD83YD0Ivbf563JbmN",
-	"ANb6aTH4RvazZ8wF2Il1tjqpmZcf/daMdM/LCZRLCATacOkXisqzCAMDhW5vL84PdJT82qRAuyYAwQli",
-	"1CdFKT8yPxdIRLRCgdbHKUvL/br0Hx4lnxLvBE3ZA8RSCq6aabFWLwnNhMgEbuPQXUXl/D1RWZEN+78m",
-	"1iohf55IFyv3tuXmeWIynlnMHsK1eYbEPtoJs/mMEMEAqo8NZcLYn8krFj8uJwcY+8XK9rXyJGCNNqlY",
-	"KIc+BUJmcZK5Le66UApvg1OmXuIrLpMsrZQQAkja7/EDoSSxz7Yrk9T+bj6BBWkTn34g084GWfYwfUCz",
-	"lznDYt70vU8aum8g+Zxek8yU+JIp6L7svG/PlBOMPSsUFNL3pqwASvDf/H79WmziUnrQl9mqFUbR3Kj9",
-	"mBQzB+mTJ6fF5wEnBg5Blr4sCEJtUmoqWEWhQgGsl88nRPF0SfWXWl+SECI4thFiHM3JhsiW18j742cx",
-	"yhcPpapnUM5Ik1JaH1XmPp0PeRIm82Q5O8aYRcFWKi0WvI1Im8len7xBj7KTNf5MYK5U9QwKuMhCJwvt",
-	"4rMeXDsC6nMfskqC89EfP+e8XMPgS7/0ZZ3jxwYHEzGxzG9lMVvCmIJ6kKtqsN3Mu5vsuspgq8y7e9t1",
-	"NzhWa7cWmUztqd7U8zjcyWQsK6qz7XZigWL8cG2OUBPzxdjrMb+3Pq0p1kmIIK6vgjo6ZzGQPMirpPBe",
-	"eRBvSnicXhopVVFbl6XWLVkllX5U/8Xhr6k43RL+JQu0ZeIfyAxn6frNls6XauSQkfn5VrOArD5X8ffm",
-	"cx0Wn3uYxntZpaVILPXECCyST6jMgrwSn1Cylkt4pw/UayErin9S58iS4fhjeJMVPWYzyBAqC/BnhvuS",
-	"VRqzhGUJC6ySaeQSP+cAtlmExW5kGmIo0ppTdC49gRFBmwEVWuXPTKCGOuKwr0W8a/6x7n7pGjbC7cTd",
-	"V7JKJqXNn3M91vI5b6e1tQsz6qT3ZVa3KC2ZAwpsNkIhjSApZJbea7lsK6RNUCXht9ahVRXkVSGlL9aT",
-	"y74aZcO/SvVXswL+KrVYoBCiDKAWsayDI5NsxXNKQzo+OEHeKKQhn5DAQ+UZVil3I/GHBNWBlaqDMqs5",
-	"PJmRwOvTcjKJ2XwsLc/t6674fqkA/wB01CrlchIzcbDJLHuanYQBZclgxObiiu5T80VAZsnE+BiHEQmy",
-	"36GspCkepNiY9i/JofqNWKySrugvUDlgPj/MuLJpgDhecPQIMRqCuk4JpvxguSjQunyi4pscAArsYB0o",
-	"/ITTTKqIMzTCcWb5grTlAlip646274cxCogP2L+7lXoVo5fNdmsljNQTIpSp+3RpJZnndeXcGZajWqtV",
-	"w8S1nbrTtOtHtZaNg8bIdqvNJsbNoF6rNnbBcZiZPvDr7PbybWpONOZroVlIKQmkHBQmUrRbYsJqhfEQ",
-	"Gzxj5KEuKHV8NHKbmLi+HQSjpl13a0O71Tiu2jioOY3j+pFTJ6NdVi0uQSb6TMggG3CwfU4qLanZXrX0",
-	"9NKN3IKMEkkhloKF3VYN14dV+xjKNAc1bLdGjmPXhq5fDeqkMTpy911FWrB8lUwVzzYIA0hbALM25mys",
-	"VRE3kMwnGOz1cKoFIjSUdXME5XABKpTp0o/kU8gTfvA6rQ8mRJvHkJPlU75tVdvPjbKa4TjhOmYfagun",
-	"i9Anm2dyHrdW92jpeDkjB1dxjdgNsUX1YZPYrdHRsV3DblD168MGOdoJ0TLvov3Q7HHCOMwrxap0suml",
-	"ILjRwr092BfdGjutZV2mKU9deJ7SVMtrkb+WvnoeYJGninF42Z2aE2ZUF/AkIEusTfbyP15gXErJX7m6",
-	"eIqn21q9Sz/8krGGm0RL5TQMhFwgmK4ymHIwIUdCYFzCoHUypB6yUNR7PyExWeLTXkFpSZpwNGYWGhIe",
-	"BkSKVZrFe8WR6lXP6QRR9gh9kYiTg939ieVIT6mfnspGBgdYwHiYO7WxhKsUNLaVVNdAylKKrhdQFZkQ",
-	"V/BJLnWZeVl7miAArVbcRJZ2tSyoic5l8sgOLMQJCUjQp/KopovzUHm4QColthmbaaFaFf0Ufp/LIXRU",
-	"h0chRTiKDiooRVI9Vhpr7PWpkIz5DPvErOQOhFwX5pTPpLP8yRI6SSVg2p8hD4SSyS14k16Aug5pTDjc",
-	"aAILs+mECSfRqILaIOmryVgS1BAwBNUy/AljnKjaliaWQwnXMqYoDNIqrQm+JzTNUF93WgcwB4nbYvT0",
-	"aKCyZxwtWEn+dHsHRb5vaxnituJylc7asDHizWmd9yjavTfrW+DuLk2OVlp1NFGkIY/aX4cR3pEftcSe",
-	"c0J11WqJDK8RVhVRjQK7EjlkxdSvzsXuD2YZH7WJ+ctXoBBbIcHQp4VsxzJz91I81K9/HVpwCaKM6C2Z",
-	"t5+pen3WtYnKnsFKquTEnkqnrZ7Ku2f5qbx8Au/A6lN99SaGdiW7eiuoTQVGs2ie5PS1K1L6067fDZdf",
-	"52FjyC/QLFoAmtydIU0PYSLvC3j/iqtgUE32DVQHzS64HI8SEqtcnhNMx6SSFqaTtbLDRHx8m2Aa4DhA",
-	"ynjCpUqj/N13Q7JgNPjuu4OT1Chiw01gZClRZCSZkD4F7TDLSlUn8eLAypommiv0UPmOhp+0L568ONLP",
-	"xNxwMo+Jh8reg2tld9sQc3JU79O3F+1T+/Ztu9o4AsYgDCpp3xUBV8G7ByRegw9i3JgkhZeOtt9sux2U",
-	"DnJtYOJ7mbZnNiNUyctaWb6C7SWrtIrs+YcK1/PnsbDRFkcH8VZFAn/cjrjnYVFwansJYdk8GbI5DTRG",
-	"cAuc0HkisxkVBcTwebQ5XoFX0CWELtH5Plmh0mmt1Cdck9BSTWUzLIrBcEUJmuEx8JwZPAr0yVCtXHw5",
-	"kIX+95GdNoHKGNRClDxmEH8e7HYFmrWyss1g1HtSCEl1V6UEij3KqozZ4eULnpCppHgTUNlxFBDBDcQL",
-	"9EhoUphjgkxnyXqdqny/hK9Pgd6Zmkhb9ljEOYbBRoxXdBS0pZjn6W1KUtMJcyb5cKwzpMfIxxQFMZuh",
-	"mMwIXi61v11rcuzswr3saundSeAG1XqBBmZGKDhEoXLC0JCgJA5JgPAYh2BjULsOdgiMqp8+KSnkAJzc",
-	"lL4flWWS6/kMMXpgUmDVu6CDuiOxcmiWp7Dm+5fS1aw1w8O9/hLskI57z3wYlgz6O9wbVqkwRPq9Eu7Q",
-	"mC0Xf3op1YW6osTwKbZpTLGyE23CfzPZuVS+jMW+IMreX2AmgNJi4HYHVUvSYglaflMGGW0T22ZH3BY7",
-	"K+sGq85eCxhDwvRhAfOcn8Gy/EiGPg6GNvExsevVlms3g3rL9nHTxa3q0bA5rO2mHZVO8avz9cQrLxW+",
-	"8tDIrUIVyIFzaC2vKN9Q0PeEzF4j3KcK4MAaL5QfkXhp6hqQd9trn3cG7dNe9+pyWVYzM4u7xemB95fB",
-	"llNzruxuIRqqGM39UhShGY6TBegNSC77EUazCaMkTeR7271GdzddSyZZQliOBqaMceGNuK6sTlvbOozH",
-	"YLSbETZbLn4zxaGszCE/i0JKdq+r05axiev6HsWMQgLM+/WV4tacI7V4qeoy3J9zCZX3Tbas4szXrSUI",
-	"+SzCi2xN0q9dtMkP1I5Cnzwtr4la2AnyEgLViHkIhnXYc7gFxF6vlikW+wLffUoI5SGjnoX+/c9/5aaV",
-	"kGhXoUHBvhDL58mk2FzH0BQHRDByUgBdQch1VHHOgfhq1y3fF1t7TxYFVtRj7PrO6KhuV2Vt1cbIbuLW",
-	"0HZ8N6iS2qiOd/OPWF8HSk1GfGAVTmnVzxIH05Duvt9tGAOVIzYey3yOKpk9MNbA2ICeQI9p8jOiJYiL",
-	"4qVykjTS6fCiolHFWwxwATAU7fKpLkFVMHvNp1vakYxP8AxEoyw42tMdXGCKxyTWPwsSc+KMbOZHumQJ",
-	"uiezBA0XWlR4jXD0iBdcWWcrWy2ywxByqQ2wD2k1Ci/mgnFQmTKk2h7sPeg6wvsSCwJC8HW63ubCVHAc",
-	"X8pdaUNZtmzw1YOnVJyFcTTi7lxbFOAlwPUr22+fYIzdV49cpD9LHSF0iR+VqjjZDqCNuuLey45WJF0A",
-	"UqWnUR+dJdSwUvqzAq/8CgppyUbT6QaLqSaHd+mm7imxFCm+jdQUwEdnxSxl7aeyJyDigVCdKHYi5StM",
-	"oIDVToFFvFtduGmCxIHNaLRAjBJ+ALbQNP2F+Iiqo/ZazUoXoooJmtN7yh5pn5Y5Ich7c371/vvu5eBN",
-	"t3N+NnjXPu+etYHjL1TePsdIkqKZ8hn4FW0ka6wTypSa6vx5wYk0dIBozNI1CE5UuRlUXt7CYZU+2cq2",
-	"bcute/r5euoB+mKVzpRn4zrXgiWvSPCEDMAcD2bqxe6Zmt5PZJ6RRxYve1YVJBoXGNQvVfulE5RVtv4F",
-	"nnwsdqoq1vHCKsIEBWFwAgpOJLNZyhq0n1KZu+zpBGLegbWciqzs/W0+nXngDZGYAUZlj5MEjGcxpiq/",
-	"X5A6kJZV/r8DpZFkscwIEiC8pFuCjqjWO0kfu1zkEip78F7J6OpIpWX3rZKYYMkqSY9w7fKu3eWX/cLV",
-	"x+triK/C8Q2LkYSCZZYAF0/IaqjGTnW8t7Iv6zTmCsOK6P+yCrlQTa70X2KXlXIyK4ywVv+92pWbyqqy",
-	"4IT6MB/HXqQ40UHygynfFCc/MWfK7nP9tgqTiqzz98SJRP3HmNFxjr6Zmt/tjMemupKgt1Z1JRWJld2+",
-	"Ro7mOpJJSMfqMQlQOSajORfEROqNLUjBFyA2X0qwUi1On55MB8bm7Mi9LSGV7iDXm+ntBTDN71kR4nWK",
-	"YQ/JpChB0A0i9IFEbEYsqG0teGRpkZBvVWgVG6mnAgnXlOZId3qjC7r46HsWrNqeZPO1y4A229BonVps",
-	"rZ0opEH4EAZzHKFZzIYRmSKIPIBLIWD+fCppZCBEeMNsvrvLvZj7mbw0C0xH03WWszaazKcYPAQSQn2i",
-	"1HdpBDJAaym9rmSwUoXtYkZQv5RE+L5feg1u1As2hygG8RhH9/3Sn4tvreK7si1Okrhg7q6vOzeD28v2",
-	"Tx3ksyBTj/EZ8cNR6MvZwY3FH8PEnyBGT1D7rve2c9nrngKfN7jp/OWue9M5s/q0ewn83+D0pnMmvmif",
-	"31pIP+yeZX//eHt1Ofj+6uxD9kh007ntrXl63b5pX3R6nRtjFKlZHvQ+XHeyBurh1bX4Z+Vxr33zQ6dn",
-	"obO763Mxf62eFpPLOhYs7eCm86Zz07k87VgIfl9e9QZvru4uzyx003nXvRWtjGft09PO7e1PnQ/5h73u",
-	"u85y8/btbadX2N9F9/ai3Tt9ayFTd57rp3N5JkH9ZgCfZuBH3bPOxfVVr3N5+mEgJtK9HNzddlaf33Tu",
-	"bsX3N1d3vY45j4tO7+3VGTxpn59fvYeBxH4MeldXg3MBOwu97bTPOje35qO7y9u76+urm17nbHDROeu2",
-	"1Z7cCACfdy+6vUHn59NOR8wc3XZu3nVPO4O7y/a7dve8/f057F6vc3PZPgf155LLT8F2L9XjaNt//Sj+",
-	"z7Fbg4/f/bH4LIAMsdbEo94rEy+OOEvtvOBB+rN9I7+wu4GHJgQLQiK4VKUONIpFpWHHhj85+fvAcX88",
-	"+/noL7Ufm+8al9Wfji/q160b59bt7V1kWRJ0P8Kcp8mfw0/Kt8q4KU8y7L/54e6ic9lDdcdBZRajuls7",
-	"rLuNw3pN8hng6cTDfxCrT7MoY2nIl2uFl6heraa19OGWCQMynTFB2RboniwOBDIY9KFzhuqOa6Hrzs1F",
-	"9xZw/Kxz2YXHNQuluIfqTl007V5cn3fETOGLBiorWZCypE9xFLFHcYOrFFlsnpADC7XPbzrtsw+Dzs/d",
-	"294tzPlNu3veORtc33ROry7PugJvwCQll149rFebsmaDDjrFUZ9qMfNAHMjbq7ub086g8/Pb9t0tzKba",
-	"ytAUNRwHVqoxGDWcWp57XgZ9ySotQUZIqctgKVmlFCbQwgBIySrll1qySgULLVml1emXrJKeu5yInnie",
-	"dS+Y9E41tdO7JrsIc0duLTNwtkbnCp476h6HDIlro/m1kW99RBkIFyskVkkaqfd6FmfGEYQWPS4XSSoo",
-	"Rfy0Sz/kem1f596f4RhPSbIuG5FOPJrIHJLxwkIznEyEbKjOetpBRtbUhK007C6UNWiVLWG1OAr4HAmi",
-	"UThDBsWJCvUsN29O0VHLcZHgEdC1/FIL1WoarziaReA0T02iK8mYEVkCdZonLJITXIrkOFSS9GHtUNvP",
-	"XoqDWrfDL3CVrYitS+eu8Kjlw0WF2BlFV6PSyS87+th/XmHGM73OZp8r9d1OEamG5D8kQkqF+IFyPve9",
-	"pVJH4lyy/INvP4wVS8+57XGqWWrpVTqWZYtQvmVKCQQyvCz5AEF6adECIHM4AVfqZ9ZF2ORxkrqISP2h",
-	"PpephukEuRaqAnen30lZLNtzjmJMV+Kk+1RX0KugtvL4Ud7Wa11UoMSXiv6DjHP7+p4k04EKvXq66A+w",
-	"ynW1ejI/WsV+uzIlXphIiMBCjEQgr8wEv/yLl09F88UqvSlOvYB4wmISpFi4YyhPtr3cyOSMciHvE3B8",
-	"ubvrnkEc0gsE8Tw1Q8PXy83wIn45OqQN6J34SCmnUUh9BmVkoKDvPnbeNYHrAfH96lGtbjvDKlbFjWvN",
-	"wG4e4+bIdRqu22w+3ca7xUXIXOYz4oh2zYUWyjghpPvMkhrAB3O6YorcMTfaDtHWmy6AJWfA9D4ou+oS",
-	"kyaUg9eSaHd6eCyrzvdLcX/uODVfN4FfRHA1y8orUxm8lap945bv7Y5WMmltW5n84eo3rYCAbzmJZh0G",
-	"PuKYhnTMi0SPaAEyh3JlTBh6jMOEcFSW4LOQXJoFgZwsJge6AvQDQbrfpdgcYET1KzbqUxX+CDlvcJbb",
-	"6b38RmsYeAXdQnlhcaGBHHR917MU+63se/Jye74Oc3uQsuKSlw2IWXByehqeamAXN9cPMZ5N1lIDuGjG",
-	"4pMCvXUwJmsVxDPGeShYdkg+q2ufJo/MZBN3gmI6yU5QFL5ilSgLyM4X6d6jXrJge9CMnIKlQLIR1LCK",
-	"AnBvBZiRv2nNhgh+dKNHteg6KCjatWP9oa3kWZCN4hQlEB4nFiYDwHLphBX7C6Ez0K/K55VmQTMcmGKw",
-	"j4LDx67ph4ckWqOkkAMozYSMb1e3n2b3lmoTF5pZ2Q4gXzapHrXw6Lh5TOxRY4TtOnaHditwq/bIGdZr",
-	"w+ZRgMnR3iZV2H6YkNqJjXgIeL0uki2XLWwNtm323i9gkV4Ky0IakE9bxp4xHsq8urSYTy20Qa5Bljbi",
-	"ExYnsorXWiYswdH9CYIcz2t0G/4E8uytIqNAZ21WNdwEfCyjnKTPuyG77VQfQ9/u2wUCSJdYeCFJUKdX",
-	"kYSPuZZ1KNals3my9lYJyCikYVrvLQ389eQd9kbW4/PkLQa/ZDysTmIAjyroTinwDGepIIbUaiDE9SnW",
-	"TAB4YqQGahan30EdjCRaAFfgQUeDjFfwIO5XljPLXLjUcGK+MJE+LXsye5pxf4ufAjLiX31PwzN9Uasf",
-	"co3qh7yqxQ/NvHgyEjh1WutTNXqq4BiGMpUlqAfnnKCyJyu9DiaYQ9I39VPOaUZiHvLEK/BBUwyOODJg",
-	"s+7TKQuIGVmnkgdiZX8B0x4oQdIYxVj+TtNpCBQeEmnbydQE13e9CrqFo8EhBKZPxex9RhMcUnR5d478",
-	"CY6xnwBP1tYJSSzHcTKHHJ/RUTiexwIR90uX8TzWIJOip/iTrnXkGF4NKWfyVBk2XXHdclpHJiyWQhV4",
-	"kkq0MqeDegdT01mM607r6BmSZjqZaqOxeSqK+TeGrjYaL5jWYk+ZVOmlIf1gmsz6a+TrfrNTRPTusdC7",
-	"aYsNUe5jkfOrQWo0ACEzpYSogtkMcqonDM0w50ADs6l4qX8C+NaJFznPY5lHAZYXckSms2QhTuGWGO2X",
-	"is5+8+Jx2aLHm7UKhjZF4XQ6l3YIU9WsU+kYt9qe6r6lKrMQVQn1ALJ0OM9U7+E0HGlje/nVBsJlzFZ+",
-	"UjjZ3ShUsYr/m1K7GQMDVdxhsc9SwRnjFXy/Ovy3oXbTbzNzRDm1Piy5/n0Nndmaisc59ch6HYo6GduC",
-	"p03asEPyC72Legq70f2ishc8KYDvTtQ7HyWySqpzmFLdxw3b3PSXIuUp4X1Rkv6W4CiZrGEAUw9NjCbw",
-	"HRiRC5yG1+bFZPcKurJ9LgaR3Rsz2uzOUTTzLthUb8PpPMKyXByY3DemfuPya4LKa7K9HWTZkWQXT7NL",
-	"vcCFpJLWF46iYgZA5vXyCeU9lXtAsu3JPKYWmtNIBTnLQHzuIUKTeLGUO9AIR/AqfXpFfQgkWQATyeaJ",
-	"hfDa0Qxv5yCnH0L3hMzk2KA/AjFSxalK46lKnbvU0ZKF9JdSdXNR1VWV5+PLMYp+xPz7lMdOMQ6VBfvn",
-	"rVYP8A6yqhVZNrxXvKJt1nyNv3GSJpFI4SGGgI1WzyWGpbsrNfmhLQCqTZ8ynoIZvfVpyvUrMzTM4pfw",
-	"Y8VMcQmBckztuzoAstw/+Kij9ur+yyy9YOQW2CTE1GKMgtyPPGOW2Uh3tmwN/+VzLtfCly9W/kFR/Azo",
-	"Hr98+bjjscuoxm1CZkX48wLZHjShKCJe52wcmhRrj7A9GfYtuS0awMX2yOKCXCL6zcb4dLO5UfGHxTHx",
-	"E3vCYk7sIbgDLWyeYMmYpuxQOkROpnWdan1rlSC9iK3R88Ux8ssi9MbRlkuj6KGtbAFrN6lXzHu0USTe",
-	"ylj7Vdgn61r9+L6Hym9vq42jg7Tyi2BL/gwt/iRr7kkxI/wHlp4q3xMck9iDslM+juMQ0lxxnYLPI59m",
-	"HvIjHC4ZLcjix8nwBz+8Cn/s3v2j616GXd6lNw3/tHvUvZ/9/O70x1aFLH78R/C+G16F3U9d6lT8akSH",
-	"0zdO8POPUelJ+yZoAkqTEuyU4mD9Bq3nXC7WRXqrDKrrkwpA7gtU9triX5VYAP72DgznlrTq1bpMA0Um",
-	"NWUITvnH5Qsrm36mGXPWO5tsIz5peoU9HVTSBKjYl1fMr+uhkovIEpv9ejU9hmz79GwDioKEQWH2jZVE",
-	"Z87w2K/bR7hBZLaz1qjh2lVcG9b9RnBEjkfPzwbyIqlAZiSehrxY1MwwPPsKDcOEpzkJalVUTtEAxjCz",
-	"nNWqpsGwVi2SP8U81sZKLx8x8bEKns7SIoiHOIo8VNY6cfCcFZyf9DXKJV5TXy9lw1cP9whTWJ6a/G4p",
-	"WYPkgA6AR1WTe8Vh76TtBFTwOIpsX/DPRHaVL/z6cWu6BzwehMETSIeRT28T6fj2nWp2uvn1R/nwzZV0",
-	"NnteLAU+JMZds6wDMXHdiJE0jmC2nZZxK+zibGLQ+KLLLWNQi0NmcSrKBoY5tDij5a41nKSFL0uCV1ku",
-	"VPFVKhOZJYng7gVhR/tzm3H3v1ohohS037QPdzbLrQ7cLyDM7F4GYjM6P03m6WXiKGijMhm8IC73d8VJ",
-	"TnHilqxS9Q+/a09+155889qTDXTjVkV67EE01uEE6KPFXuVwwrCLr5CUl1pOdlIKNAN3vVNICAG38IcP",
-	"Hz7YFxf22Rl6+/bk4uLk9rYygv88VObhJzSK5bRxpIiayuFrGDQKzF1Vp+raTtV26sg5Oqkfnzhuxa21",
-	"alBszYj6Kvf7wef6F1v8U9X/IPnPSe6ffr8i/jj6cvDnwjDnd6mr0A2Af92lxsVpZyNdhQUo4rIr1JrE",
-	"EAXk4FrGuiknICgaizh+AD+nlfQLT7LIbMm+AMsoWGs8J6m1KSZKqJDx07JamFzzI5tHAbgF4YelC35t",
-	"seH1DuR5aAQM5JhfHShLDIWEkKW30Jh/EQPxzjyBxTTgc5H+IScCmlWYsFH31UJDmY31tbxqVT1t6X1V",
-	"McpvC05V1z7mawturyOx1VIRTUirj/sxKfQHTAtQhGMBH1WIwkJ8wh4p3DeVtUnN+JpevccJJ/4gS792",
-	"TyDEQBbLOIGxBDl5IHE4WmRBt/dE+gGulP94haJwGGNQTQZsuUaKHO1i9NNfWnHzh58+/D3uPf7t7vqs",
-	"2T2//muXVc/xOb593Cq9La1qFU8Ef0D8eRwmi1uBkhIYbZ3k9C9zEi/WePRqqVJ650GpcXT44FacwzRH",
-	"KvdyFVZk2SMuVbghENpQdAcRzFqaPDFSrGYHYhb+RIBMSM1ue55MtmiYc9PC82RyCC9lWbOcWGzGeei5",
-	"gkYFDinQDBg0m84kSeASB033OhjtNpn9wSP1uyug+QJezCPwHAenRx+wWDXSiqMpDsEfkgABgezzaRjp",
-	"OEwm82EuilT9u0oZ0go3CdRZE4cCmE4Imh7HeDoFjlwcZ+WkhtpZbL4SX8GULOuoicUEWcBoWRrSLZTg",
-	"6N5CswgvLDRmCbOQdLC3srwPg+8sZOZKkz4i2r30gYU+ER0kQpSUzGXK4gK16dM+7clSyWJyj2FMbEGp",
-	"cQKhE3CSjfS6gOKeXJRoc7Kyf48svpdlFIxKG3MqczMHlT6V+f1TR1sShUMS44REC+l1OySCrZBuzKY3",
-	"JxQMynAVZv6HP6DTmASEJiGOeJ9KZYGeZZohClFCAlkKlI1O+tRGOIef5R/f99Yh6cGO5hYk493gOxns",
-	"5r2GkfKHbRO5UEOlT+RwZhzW5rHvyUKNDMDJn0GesJncHXEpqCQIfNmsp3JoZ+VeyQIuN2WeYXNI0xeE",
-	"XCB40KdlL91iTmLxGZsn/6veewfSSRwiNiyEEyntpJVGBIpgcR+hPEldnWqfyogxVYACsgB+moWxmKjU",
-	"+ISRFKNSg5Kqa6FCzfSMIYEKzEJN60CdAOX7g8q3j3g8JjG664oJe4cB88XOSOkaLCEpwkE2i3H4QIT4",
-	"9913emvId99pY9JMFl2ZkimLF4jRaHGilzIW2AhAFr3EJGIYIsRVJby0MjLIjzpF6dnV6e3gunNz273t",
-	"Ddp3vbdXN92/QhKrPyXxnHipEgCFypl0GLNHucUR83F0m7AYfJZkkToLYT9mnKvx5bYLPpMuDP2JrKMb",
-	"hwKZfEylv3qY6BMIXFx6+FTCLcBzuc0RXojzPMHyBIKBTQrSHjT10sRvFeTJbGJKiwjkUmWq6NOVVBVm",
-	"Uq/XuqlKs/bLRw/IK1eTyOVUM8/UCXC3f5urUvPgc3Vg9SmQSKk/WZfSI6Ra7Deydxhr0NljPDTFiT8h",
-	"RZmY+jQmfMYoJ2ZOJqMkYsTGGtCpOMj7NPsbzqcQBnVgjqD0mwVCZcQolgtlYMiKXKjmsBwhIg6fYsT7",
-	"tM3RT/MhiakQi1+p6I9MovOsnH5mQ+ZdVMbiKmN0QwCL1afqZaaCVlEt+rGio6Lhn5cjUf7kHRhl9XXm",
-	"mrRElFxewE5kSKusR9enKnDuQMV5cHP7LYiBkWVXYR5agQCoBHGfClSvkXebxKGfeEa9EQd5d5c/XV69",
-	"V/DwXiOvCwEkntmxjq+poDdp1Ex2QcdEJt/gStm3WzyLDmGxsvQcYnuy1A9prqHViB0pdUPwS5+m0S9/",
-	"n4ckkWHI8vxNWUAAh97LUGTlK5hMSBgbMcfzVfSSEpS4GDgoRgUj5MHJFLeRFzE2G0BeX89Cc5oGUonJ",
-	"qHgU4IhCagQnL505bgFlmpE4C2/CHE79cbVWh2lkiC2jqWV13T7VnZ6gaquVwrufJedxD+UKDrOZngA3",
-	"l64he4EoCNF/m09n/AQyyZU8cTumgdyydrwK54Ykbz6O44VEDSOVkdi+NOLJJHevVxg2GaQk40nJdEhi",
-	"FfkThT6hnBhsdHuG/QmxqxVnhXt+fHysYHhdYfH4ULXlh+fd087lbQfaCGk2TCKTIW9fd0tW6UGgn8wZ",
-	"W3Hkh2xGKJ6FpZNSreJUalLbNAHxzGDOwGuJFflwdj4pRkY5DKy4PylnAoNDOkE4720jzo/iMlS2A7j+",
-	"VYyU4H6icAQaaFQ+RoGgJVn50wMIfA9U+cun8Y/qvDA6NpiO9OjUHRd5BfkqPfTvf/7/s+geLUuEFOGh",
-	"wLb0jZi5peykfapPHjBQAlISQJDMNINa7uLUmKRpGEZDcRfVHeeggsAZSlzggre3o3AaJgJk4oypatC6",
-	"mA5sC4kNE+4Mq9sYmgEMNZmsthRLdEOSeGG3xb4olXbK7neD0ol0xsqSuOmkrUI4VOVS8WwWhT60OPyb",
-	"snYaSpnMHW6be1tmoFZm5S9Ket5a5TPn1vclr78QDJ10GQdSBbhfdZz9FqH8yl7EteuZy5SOcbDI/Fk9",
-	"z1y/vlilulxiUXcpKA6/x0EKNdHE3d7kjgq6Ic6QD+XoRDu3tr3dNV4I1rjH2DmOZbqEutvYZTw+n4n7",
-	"nwQXJAixDAm2SvVqa3vjHmMXmC7UGqE4c722wyLfyuvMnGxjF3h2BT9LcSTTNEOrHUBzS+KH0Cd3FD/g",
-	"MILoZVOlVjr55aNV4vPpFMcLuc8oVD4QkM0f9FgfRZNDn1HOJMqOi9WaPKTjiNggpOHZzIinzEnIlmQv",
-	"ZU4GhDlYXsW1FgQyEBduyJDieAHFdk7PLi0QNXmfstEoCik5OFH6jSDGj5DICuL1gfsA/p8EYcJi5E+I",
-	"f0/AHVOIcJDtsJyPqD6wsrAOSbeCcDTifSrZQ9AfWWnFNVn+T7lrgvJIJW9VhifgtmKCI6MkQ1F1Zp4q",
-	"YMO4T+HiBF/QiI25Ufap8F5cVRDKETL5V6n00jpkQ5Bri0jwDyQ5Vfu6lY4l5FNyOEmmUY6AleSl+P8C",
-	"5gN4xQcqkxC8EL9RhOn4T/0Sof1S7h3BgfkbeA/5QLMfCuvk+0PjA8F5yYfLvQjmavmb7JlulE6zZJLI",
-	"FTXy297FOegIKgW67C+FtnE541dcNfuVCcOG0516w/jplutzfqWxgudP++FnOJ9f1p56w40DdKzJIiKI",
-	"TwhJ0jIlsicVt1V8zisbELPNZUmINGEoB4t4QaCO+PAVR6MwIkX+l7NZ5W9c66zFkTM0+mqM/NVuIsZS",
-	"/kxs/8OxW5WB/fF/ivJnftyPKcAPWC4mf7LK5YM/SRz9/O9//uvLQfng9SZkNcKbCuK3xeH1ZS21bARx",
-	"LD6PGE3sEZ6G0eJEVle256HFMeU2J3E4+rJ50GzHdz4iAO6nsxL17U0uWfKGzWnwDZ2+dnoSNLatPXwB",
-	"8/naE2doP9NEsO3r7hNu1YMK6pd6MbgLsnnSL0lnXdmlVAGd9CnWOlN9KeXU8l5m75KSU2Zy8g4KLFkr",
-	"3+dNebo+zAoxOBMgeeYVdXZ12vtw3Sm8ova8ltrX3addSfJ3ED6gMPhTv8TlZtrzMH8zHgbhw3/wDjNw",
-	"7Fu7xOBLyUiBRUz7OEjP2i2Hao/rjFsmaZMicOirlGTJKoz2utoENr/UvZahkD2c0yAiv7Fb7v+N5hT0",
-	"cGViJQdw05UFBbLS5/LhMy6/cIrH5HBGx0v3K+zSIlHuI+j68gcEnx5sPk8CDSqm76/c6T3u3Uq2afnr",
-	"92UuXetFeHX77jZPlJYJkJzTMpkynz6Pcilzn9ilK3FhVFFMpFoc3hz8zm9s5jdMO+k2lkMG8/9jvXSv",
-	"tHtVxzFMubOYwdUecjSfpU4WIR1DiRCQaFOzRsLmKp9bgBM8xJwUkkaVveC5WjUdNFRi97srwdTYa7Ao",
-	"t9hv6Uo8Dx8IFTODVA6bdlnp7CsaYOvvQDwl6GpGqLhiaxUncyXEHHlpPws8jTxwdXkgYAtPGOhfCndW",
-	"dSfeP3t7tSPRC1grvuTQY4/y/LQQQAZRSn3YCtFJN84afkuaAilUmN49YG9Tm7cVwQRibESwQtyS2rVM",
-	"+kCh2G/xiluIfMJ+Ei1U1vqQyyrNaXEOSH7J1vBbarQP7Yvz/VBPr+N31PuPo57avLWoFxMcLHa9wFRy",
-	"IH0TGfaxGTg0hclE+wcJmooCgoMopERqWhtOTZYsfgw5qfTpOcMBGuIIU190wifg6w21o1AS49Eo9EED",
-	"C+n7xDRTvyq+Rty9ITgIqayN+81dhCnUIC2XMuZLV3e9LnBCgkOsAVD5v2EhSTdm+2W75Du4FjPPwQcq",
-	"i+CHrHhaY7KUasoCzldlOFJ+qzf4Eb6UoQfgnRCFXLmwL1lcQ560sxmtCJ9FoMo+ObzGY3Ib/oNAtZ4d",
-	"vlX2xI/PxeGVtGGlqlM9sl3XrtaQ65w44n8VB/4rZSm8fvmcz6CwaxIEneOgpGucir057aJZOCOCCJRk",
-	"ioJSNXCJM3SIXcdNYteDRs1u+S6xj0fu0CE1v4VdN5O+AzKL2AINWZKLJt6yFiOKu6RLvczCWLU73tRO",
-	"x3GXdM6NwSwmo/CTuLOG94Pap7/g0pePO9OEFG8gFVwBacglg8sQ+Fc3Gf92aIzBwfPEhJlpgc2O60eo",
-	"albkS3MKuMSXlK059xhP/uEhTnxGAy71xJQ9ojJOUEQwT8DDKsCLA5n8WTmx6PQ04FwXS1oDrloy496J",
-	"4sZk7Ir0Q5UuxIJXA5MQJFiWv8UNe/u2bVcbR2iC+aSC7sQ9IsSKPjX9qpfdpbd65Rie1ei98gn1ulnl",
-	"SPsn8DLEKCZJHJIg9SOU55D3IdZTrC2deUxmEV5ws0C28tTJwCDrRuUrphRc6ad5d8e9Ka+xEBlnsrXF",
-	"m7xjp6LCT3S02YEiarJUcxu1I0gMvUr39qc1Em5fxe/m96vBuBqMO6EV96rTd4/N8/trh//VP/4wvKxP",
-	"fgyOfhh13HmX3TSS93/fdKPsvcfitK71PIJikuQx5+yQ5nNapUa/+mXj7OAqZBzeU0ZHUSjDBP9Dvk3V",
-	"vSb8E1ncQBXe3+rVKilI/mZcd70WcO2Hn8PgiySBOpdOHkHPiMwioGIpQeeZj45RQTVWQVTNyj0hezPv",
-	"iSUiV183g+DXR/1vWC/+UtgjYbsb9libFQ8ytG2DnKd9zQ3KVqjM2oAdOwAqa/07urw4uvxAkl1xZT/+",
-	"L23cPQNOrrDQzA1RadcULXrFkSc4DBVyI3kXTzL3cG0mnEQjadlOuJQUFjqZgHTOX0XAO2Ad8jj4klwl",
-	"T/BYUE2Do1rhklBZfXXwBHZDLmAPlvL/ynn6j7Abv8FDfEOUy+1+HEPq2rufoi9ttlXRt0abl437m1bn",
-	"1WynbjtHyK2fNGonbrXSOGo5x7UXUOeZyfKyPHerae1++Whkkts5/1s+vVtNyX9HI7eJievbQTBq2nW3",
-	"NrRbjeOqjYOa0ziuHzl1MsoSEJ6UIFvfqvC3HigFwh8NVhvVT6r1ylGj2mg0lyS/jR/m003toyPU2Lib",
-	"kjDF3d+VhDsrCc3zntGk7KmpJRR0Zoj9+7TKgfyo86AO6uc/qsu7MmTB4g+HOk3FPA6/rI/cg3KxKq46",
-	"6xTiGbP2KhENUyXU5bl9xdPcN2Xv+k4nWNCvvYNURuqrdBSaZc6FU2T6Sh8q5EqFnkw1+UlCNsQR1F5j",
-	"oxGa0ySMEEbVT5+UBk+q6PZjXPY9ARLIu7MZy7wc5JMLKqhNF8bMUVqWXi5bnZyffy7qAkr/yR504Y9k",
-	"IsuZU+izLPaIMvX2QBr0AJpKy6JAWFlCRVUxM914ote6ct5vExyD96SR09QsFrNat9pTNFi6D7ORztLp",
-	"KULtmZU+MEe4T9NCH5yQIM3IkCXykywvoeNQpogDbyWFmkqx66fl6MwkgWVPzU/dEp5MyaaaEhooTXkK",
-	"CyMIR1e2CpNcpogTFGEoy62CXyV+yzUo652sfBkmeyqyuQQ1o7kJ7aqZ1g2+DdV0ManUn4TEPGjQ5om8",
-	"e7rq39WGv6sNTQoHdEvnWkhPRvF9WyQEbNUb3ibMIBTqsIYjZU0TBEjmOKCBSqnDgSJ0jUBrpy6NeInM",
-	"frlem2is4P+QOnGXM5Q7OL9x/eNWPHySAtKQPyUDZSbzDhMUY7pGC7keq75t0vvfpIfcAWf2VUTq1qCJ",
-	"XEv6DoElXK8LkZmo0lw+upTyo+DpTHFBBiRmkW5rOJsTqcGEMQXbln2m5GmoA208lXJw4GVGGUjZLMgt",
-	"pOgzv1UpzbwDxfjJvDX7SD1ZCLhnZgL0UiZRpnENA1C9PuIwsSAlUZ8aZzIgUSgPZ5KQqQq4Fctm88Rn",
-	"UIgkCoyihCCASK+wmPgsBs44dd03AMli0U2fpmVEJjITkpxpYeaOnOZJDvRsT0VDz6NWyM0fUAUqmMtZ",
-	"DKD+dFXlmi2dlOSlSMA301CsNJwaqD3SPkyTutM8qYFp3K2CaVywrumH1aXBWtlYRv9VqIC9uX+34tZk",
-	"/x+VdshxWzVcH1ZlXZrjoIbt1shx7NrQ9atBnTRGx07JKumaLKXrq9ueGlQqwgERihRGq0tLrf4qG+fK",
-	"wVhJFKS2JJdnU53mJ6mCAD3W6YN6yzqEKeEcjwn/3Zz51VRIRcI71xQqjDWhCQn/9a8NSj4lMhLxGd2v",
-	"c5PrpaK9uFnCgCzdIQWZ5YEwL2kBIF/gKKQhn6SKErPOg+DU+9RnUUR8IfaX+VxmlyusA3DwWikTMu2E",
-	"KpKiGf0lcp2OJ2Clc6hBQVwSQ2bBkC7PWCYVBiUzFC0oWA8sNFShWnB5ScWM/AQy3krlkU6xHzxg6svs",
-	"nTgCr3apHMGylsK2HsUOiBu3jBWstT6jT7NMXsaqIRUoYtQCfJUu/BjysqFhzObjCSShGmL/Xl+/MrcW",
-	"DAY1YLXU1OpT77bXPu8M2qcylaEAttbH6JobMjeYWoroVjs6QjLCKdRuMHUwsASORyTV2vTpFrUNNBmT",
-	"ZNXDUGbnXdbdyDTACv5TDDVLJAPwSA3kkweZceD2cyjnbUdF2OM+TV97ZscxUanoggoyUq8/qN2CVGAc",
-	"lV3HyVpZqFZFP4XfI6yLnhzV4XdIEY4iq0+NjGxZ4jQHee/aN9329+edwXn3otsbdH4+7XTOOmfmduUr",
-	"pOR5lEvyyeBRVPGg5yq3nuNEuXLowMpEhj4OhjbxMbHr1ZZrN4N6y/Zx08Wt6tGwOZTsDJmBcWmHsh/V",
-	"0pcnXNICWi9oE//NCHd7KxF+1779KiZ4oI1pqlMUMEosQSvTi29/bdwhT9jsq/EWHRpwVccJnP4MOdUz",
-	"qq6JG4XNZkKarKBb8aesFCUvZ7PZ8oW0QuBE6/8eLcx/g7ZP7Oi+OmezruzaaNtNdWIh72iWnhhyf1dS",
-	"jYy0Z+VUMl4IypTUs6xPvVQK9SQzmxY4IUkiswbnlCRWpgaRMq4HyYmzlNaQ6QQMWTERnbzOJigYayge",
-	"AWzAMIwicYBUMuKydnKzkEem6g/I3Deg8+mQxKAFkklNxZ+q+QD7kNtXWh11WdB7MktkGkDxJFdVdF0q",
-	"Pb0Xz1WFqClKXcPqJOXz1H2uZJVgsfLPfVxjUs86YL8Ed2TAKvUseWo4ghllkN/v/LN5HIoHO3MtWYnk",
-	"NRn40jLP/2UeIj1Tte9nyKhJSAo4EODnha4dspqayjatVAMbrAZozFYPd1belTLoTGasB8H1cRL6kz6V",
-	"eGA0VYTAQlB4w5AJzBI0gvqA20jqMQL5RQzyoDwcdHLyXMZz6ewgD3ZOPcrDMdVuA0vuKrIwkQxpCxNd",
-	"IaFPy2aBEP39Yb6cUXEyM+l/miMVTxQoVs6U0hPmz9Uuar19T97ePrT/taRvqV0j1+4/t4HbSKeVpdmg",
-	"7PG/I+vzb5FhVAJRSpkV5hTT/BWe8XC1qFyxcHORlirNSs1DWJ4ij9pvShBSnMxj6deUmeTySelXS831",
-	"qb4H7LQLmZl5FmFfMHiid8EQDsmICW5MO/+ZetIwyeKPT5Y42DBBnGAoiATXADha8Ym4wcJEqtuKiPUN",
-	"S3BC8gX9nkvhloG+ay29nQ95frobgirlDP7r2CSBzQp/iysxbjk+e3v5F/j3V5Dys1GJzLXQoTJ39Gmf",
-	"XkOIywnk/Za24yXHeU8cMqYdqjFHnvkuYTl9SQWpfHoS9cGNNKQ8DASHhMYxm89Ed3I2aWUummnSp6Ef",
-	"M5k8wEKcic4ExNRJug9nXJYSmxEs2Cq0k/ehANab337wgmM7Ldupo2oN/PTrlXrrqOU288ELWaDBZ8mp",
-	"DGt1jJu4bjvDmiM4laHddNwj2x01hv5xY+j6Th0glqjS8TyJCZ4OwFz7S1FZxJk/ITE7xDwhccjv7am4",
-	"4PhhjB8Pp/DwUOmMDx9J5LMpqTziB5AGlHl4FmHpwilZqWNcC/ygajvD6lBOsFXHRzY+dqut4VH9qFXz",
-	"X3qCHCDNBz4LiH8486cD9UTzP/aUUTZwj4ZhMmjeT/4xmPnT4mV8tJ4Z5K+YQ4nK4o5T0EMh9dlUYD8k",
-	"TNacZ0B8v3pUE/tZxRJcw1ozsJvHuDlynYbrNpsrnCdKlXc6hsRd4Twd2xX4gRzX5DzdrUK3gobS7xVg",
-	"YH3k+sOg7ttHR0PXruMj32759ZpdHdWHw/+PvavtbRtHwn+F0JfGC8lr+S22g8Mhu012A7TdXi69xWFV",
-	"RLRF2bzIZE6Sk80t9r8fOENSlN/zdtei/tTGlimKIofDmWeep0M7aZ+GVTtsMpMvMKpzKhYUVTdJqTxF",
-	"PXw0HSaUDbsBS1vHqh0a0LAVBoO012a9/iDtDB3HvTS4oZ1jt2lpPmLs9oc9nO9Z+3KoenkMZGG53uV8",
-	"pdJlBVwLklCwx8NEW/ITaaF5aVCGE5MMMU9i3InRotFs5Mr80UJ5CarVT58u3qr9tYaVROF/1YY6Nc15",
-	"UQCAF4MhmBmPREbHLKtlxnVrVWI28uaUi2CaM1ZyMY28uNEk3333g3WfmYbOpSxnYoIai/Bjgq2bXd1K",
-	"jx+h44Bh26ksZbNUb9Z8goK11WdFrDWzq++0rbp2fheJ2FG4bYKGufO9riW5z3lZMmGrhQodalHP3CRQ",
-	"AwD/x2GHwIzWRVWP8qbAwQFZ0ZxbdnvzZG8KwhMLrcOnP1K/uOs1wEfB2gtN4QNejFW7MzZjhAMFX0IL",
-	"GUtAn43Yvt/zCXDd8QRXU4bHDlvQUgAr9zLmgPCksMcVNfvSkuXq9AHiNDgHgMLS9t2m+O9nMmNWjbiq",
-	"drGtPUBKCGiXYBbrDtVkNGH88ZwLKucCZL/0IohEXZFnRSwe8YeG8t/V1ByRgrGaPi6m2Ew34yb51YoF",
-	"6mjfGoH6BlH+BwI2asJ/Wu8P0Y3C0cizw2MXNS/UQdCWDoWO0k6du0qdROOzKzrdkxwqEkvsUJWOP7BD",
-	"QThwv8qa86+opub8WdU06te/4po5lNMcEvprWXjIUlLzfDmdibak4PNFRrFsZv0O/47fMBKb67T2LOgh",
-	"akT1lN8xoWsHfVKvGDSbR20Fkw9yyaquW9R/13c81a70E1bZBfRJN8SlePqKq9o4BGi/0ACtni5mWu6e",
-	"+mambp76VzYYC24KVNPiNkWOYtXqhbhdlHGjmvXg8jr82a5iM7mXiyzxccpbtImPiX3qkiZXlQgAhHeF",
-	"pTd7C5UCt+rsGkejGQlUJ695Byc1wWFLMkysYPAOlWFqXFd7QSTiNV6sVZV2JIwbmgKnSc5ARRBdEYfk",
-	"DyT5IdosUWHQRLvQP4sEPoO6om5hTvGN1d1/GC3k61beDM0y1FQfU1vaO1Ke2zpr9A9HydB7hQ1//7AY",
-	"TAn0bTSC3xt5ZnANRPnhlpHIKzN6E3knUO7yIBdkzqhQH9PsJvL+qnwlnDreyFVohvO46qUm8jCyuojh",
-	"vb7658czcHpgznsjOI/4nplFSx3THWqTo9uMPjSArVrXXi/E+h603Zt/+nB5dvrjz4BOxQ48JkZQuWmI",
-	"c9sUoq+U0LUnf8jDfanujWsFjEWyVmC30d9ZLCzTMkgcpkH1sxHIv+OnEHMoWOlXB5WM0TtWaIud8aLE",
-	"09FPZ1c++fjpCv54e/bu7OqMYKWnORmu1BWTs+qkq6H+Fc5R5y1omkKxQ5PEF2nwnpZgemV+U6gNRzlm",
-	"MUbXYNNZZ8swH/K041IKN1wX3f+aC5zDPQ4JH3NmwzDnlGf6Xu3B4356aUAcX3md9KbzxRNKo92iaDd+",
-	"UMvb4ZrCpJlMNfjIhMcLv6pn6DYjAZEHtTw+SMHMGpnJLDEJblMhg7fy3UgGL0in1VVnFPJeJjy1FC3K",
-	"0lDwKzaAEp+4olQfN66qPaMB6v129pz25qkOZX+vVA6+eWk8bmqcO0j4nSyUpkQawMI+ceC5ls0HuCml",
-	"uFZ3Uyvr2vD/YBi0oBkjRxrPl7EUpUrFmEH4kM1vy4eGr0EeEHyH9ipAsq9lydQKtimeWMee0bmC6KyJ",
-	"2ZIZFUmmt7ZIVIVUzpnpcTtiJCKB5e66aMloF1GToTARzBO9kqtIc1VKvkSTtFwdEAk3RVAwU24OlgTc",
-	"bNVLOPzZ/VmjZ8hECtO+7uH4gRRyzpRZZJkjj9MN25HgoihVWzIlYwagCZ4xoY6W8o7lOmqOcVY4mFX+",
-	"AEa6ixJC64zcczjJFQ4AXZ32MlZotQGdeNEIQ7frI3ROuu3BFozl83yJQ8z1y3Fn/j8x2m/Mh9KGe+8g",
-	"LdRUTXN6O9tae7KR6E2dCcxfcQOtITS3htnDxn3wODOXd4yMWXnPUMhrjiqhbkG0T5aznrGOUtnIEGQ5",
-	"NcMSRIZAyRBfJilz/R1EEhpOagm7orYGWtYjB01yihJ5Pj7Ne5bPKUf/cDKjeQlpYC7IT+ox7/h/3hTk",
-	"7S9XWxw3uHCXSHD8L6gsgyGoUPPxHO+O0imJLOOmkQX+94KBXK2GUmgd27oSK8KiRx7EenyPicVczQX9",
-	"p27b871Elt7nNRK0q2qu9s1rTxsBIJIkOb0nzqbi7ndqB6pnKk2eHHa3GvtqDDXXTgVdvhBaX23dU1vQ",
-	"iPvccy74XD1paB+Ji5JNATH9bOwYS6YMX6A6X3sjb9jth+OEhkGvmyZBl7WPAzpudYNuOOhP+ulxe9Bp",
-	"eb53w4Hb1ZQ9Sm/k9Yc0PR4csyDtpTTo0nAcDJOwHaStcbczHvQTyvqwIQmZMAfxs+cduUjY796o5XuQ",
-	"mbYEKxgEw2Cs0SY0zCJ4gQWP7dVDe6ewulNJs5sRmbEsk1tup656LDAHV5PVR74TSXOqV2JdJznhaIhg",
-	"Gv0RCUJoi/wGHfxL5LWaJlbifT6JxJ+R2KpibBa7WupEt7xFtVn1yiyvWqesFSFXb1WXgO/x6Aj+aTSw",
-	"k7/Ve2cvI0GA6kiEtnZ0d8Vo7S2zrJ/scIB78a35VIOY7Bb5kue4ddu6MY77wJzttQaOvCGS4sKflxIj",
-	"+ngEJyyf4BkNM1A5g8QUnhiAR5bP54sSkkF2Q3FjKIidSVjKBUc/4H4myZwmjHAdAr2fMbENjHxpH/41",
-	"QcnmLq8MTt6FQWb9Qbs7HASsd8yCbsiGwbgdtgLaOx6kw0mr2530vBUb/9n3KGixgSCuaueYhpNW2u8G",
-	"7XFH7Su9NBjQ4ThoTcKkzTppl7pVVzSZc1E1uyhg46ggogDuNGBbmPr6IfXc8Fym9sfBbi1utGqqgo+2",
-	"V+CjYdBqB60eCTuj1mDU6zfDsNPq9B+785iXvQ801K6ngyl9NQoscyrJnaX+vzGo3/9h/vvnTq1iZUxd",
-	"r3mjca2b002HicvK431mjeayFdnTq9xpRZ4jm2f47Rw5lt325CUMyQ4AOlqQLmn1R91jZAMcdvqh9yT7",
-	"scn1Mh04mIxXC5+7C/HFg+n7uwsfsEB5fyvzvXahHs9884zO+VsLSakgMkucYLZhhptSLvzVuHjNvJ0Q",
-	"fKDlpNlyaDwSlsrNXSFg9DV0viClNIQBYEbnC+DR51mGkO6M31mZ7Q157UjsSmxf4vgvWeAXy3AfosTf",
-	"atJbT6x9bdM6g1ED2j45Dbh2qV8uRC0HuLJOS4kV4poZBBPZwMKwFABWjkkuMwvtzRdCZ43qAT+HihPq",
-	"MOqUiMhOeKIjyLjqddbPpB6Lqq4cAVfaxkSiakrXtQMxZBETJsr8wScx0u9d5yjbEpOS3iD4pyD4FUJq",
-	"9HXKTqzCjV3VbY5jV+Z0wkb1QqN8IXQkGwPZROZO3DphExxePOk++FjwPpP3AAIFCtAtuOanIgm/bjjz",
-	"QUvv1fHPO63SnG2nMEPWMlORPqO3cBaqiH/olInSwetYpgqkw9V8QSMsEiCZnKqm5A0TiLNZFCw/iQR8",
-	"K2py02VdLvPIEW0lY5ZJZSPqhO8+ct5KQqHZ0TrKNI2EALiA1ev0Sax+gNfxQsMbLBvbG0Ae55AOM5wb",
-	"PNchL3PzEYlvWQ71h1KoViKhucs6bXJUjVfF5JHMuWg0naH88d0FVjbXQc7usJCj+E7gKK6nOfqJle/Z",
-	"SxGhMS3P55Ldfascac8rvvYqCvrW+HjSDfq0x5CHfpj2wqBNO+PupJf02XG6Gq+rJpY36rR9TznhVXfV",
-	"XzTLXF1DXPDXPNEv8IVGyiwS27W9D9Pv2UbqIzAw3xwZyq8zSeicXGzgPFHXsski5+UDeIU/MJqz/HRR",
-	"ztQLVUdDiF3/DXKr+hOrkFp9+lk1k9+tz19fVTXWkFOH/xfI5WOKRZpWpuB78Dl1X5ebOrdkKlBcAgKq",
-	"BTLY1aQ2gK5d8gkjtxktgTUdmNeVUQXXCjiVqwWAu9VqVtvBgdmiflJTxyMTectZXRLOTYBbd5hbBTfl",
-	"Ka7KxDkF3csyccvqdssOsyP0PKMiKdb5wLBbWd078D1ZxpStewCq/IaP1H2WGR8qd1FpT7DfS3301ePl",
-	"kpWujto7OVW7si4XMosZ+ndLi+Je5qChIsclVU4+btPO24Dpt65ZMQ0yKBM//XiBG7R6oXrmIRAQri90",
-	"TABV1sEFn0EVEPj+wC2P5GeaCMe9dyX/u9oDtZgcilXuCL9U7ki5lXq1cO5VsbWt3OlnRrNy5gOqjwu1",
-	"KZsbqUd3rtUv32n1F7NPg57HfwMAAP//",
+	"7P2JcuO41TcO3wpeJVUtz0PK1GZb6kqlNLZ6WjPeYsvd0xn1J0IkJHFMAQpB2a3021W5iO8acmG5kn/h",
+	"ACBBitps96TneWcqlba4gFgODs76O59LHpvNGSU05qX259IcR3hGYhLBr47nEc7vybJ3Jn76hHtRMI8D",
+	"RkvtUn9KEIYH0D1ZvuIo8Cslq0Q+4dk8JKV2qeZXiTNyiN3AJ8Ru+M263fKqxD4eV0cOqXstXK2WrFIg",
+	"GpvjeFqyShTPxJuBX7JKEfnHIoiIX2rH0YJYJe5NyQyLfoxZNMNxqV1aLODJeDkXb/E4Cuik9OWLVep4",
+	"cfBAxiF7XN9z/URBz4/G1RNMqp7t++MTu1Gtj+xW87hmY7/uNI8bR06DjL9Sz98EJPTf4TDwsextvvPv",
+	"pzhGC3pP2SNFY/E0R2yM4ilB4ruEx2jE/CXymYUwRz8tRiSiJCb8FXLH2cbdNnLf44i6yI/YnIs2ZghT",
+	"H0VkzqKYDyjB3hQFFGH5YEAnLpoS7JPoNXJv4yjwYhdhyh9JxFHDcZB7d/nT5dX7y+GbXvf8zH2N3N6E",
+	"sohkPsGDkNA4XFZQZ8QJjdvi8oByEj2Q6BVHnMRxQCeo7L45v3r/fU+1NnzXOe+ddfq9q0vX0j1f0FBQ",
+	"oDfFdEL8Aws9TgPRZ45wyBl6FLMl5obFUxINKJuTCMbO0WMQTxGWkzVmYcgeKwOqV/UfCxIt02WFiRs+",
+	"pMtiLiqhi1mp/UtJzkfJKomelaySHHnpY+EybyDNNUTpE8+rHdUbtjOqYbtaJSN7VD/x7ZNjfDKuOs1q",
+	"9eTkKxFlzyezOYsJ9ZY/keVqrztoQYN/LIhgBKhcRTFDtWYTPQQ8GIUEdW5Pez2xRBH2BGuxEF94U0Gd",
+	"GN3d9c4OUCyWaYbvibgUkTgKiJ+QM8djokhkHEQ8VgQn1pjHLCK+JUhULLKPYzzCnFiaikO8JD4aswjV",
+	"GmjKFhEXfVMNJ/uG4xlBHg5DEkmqkOQorooBibaASsqyRY48HEVL5CbTEts36lttJGbXPaigvm5YNCFp",
+	"jQIRyrbUphnQRq32WhBtSKAvcoR66DDEIAxRtKBi91lJI9BiEHPZPBZ/jaKAjMMlDFf8lp+wRLN0QNNd",
+	"2qqgDhpHhE9h9tGcRCjZF7Bz0IQxX7ScrpR7NK56Va95ZNd8B9sN74TYrVGzaTv+Ca6PnXENV6uusYMk",
+	"m0iJ0KAhWxCRSYEz/Omc0Ek8LbVrzaZVmgVU/65agphjEok2/3+/DAafalV7MPh03P34P38uJtbxBY69",
+	"afHecrt9PHHL/AAmW3INMWRBNT5i1EIsQu53bgW9nxJJVGo7eosoIjRWLYh3KIsRnjE6Aa5mGS0OaMBR",
+	"RMYL0SisVKNaAzoSqydYW8DRYxTEMaEV9IZFSG1z5A5KUX1QcmVr6ltsjCIiNhOjqL5pise2HPqaua06",
+	"tUbxjF0ySnaftTAQEzFloc/1fBmEokZgzODq1OWnTRInTFvdaWweoujr08Z5jSfkNvgnWR3kW/aIZpgu",
+	"URCTmdgAczwhcoRIcCbG4wo6I2O8CGNUdZzXyEEzgimXbEfdKGOO3rHe9SigB6/RAw4Xgp+N2AMR7yAc",
+	"kQGNI4Jj4ouZqjqO2InwqRlewufQjEUEPYqZw2gSscVcrL7sladeVcwOmMss8CLGiceoL+Y1xNGERIKd",
+	"0gEVD4nGcxRWddz1B514fsjFHJlzqwYoZtaB3RnMxJHnJJMc0JhMSJTMcp/dE7qGlij5FA/hO7F4ytVc",
+	"eC5onC049LmNdO/VKoif2WngcNyGSzQiYzFpQVxBnQGNgxnhMZ7N5aFiEOxjxGLxGCfhGD2y6F4cBszK",
+	"zKc8CwVRB1SvpbH5b96conq93oLnBrTs1pyaY1cdu1rtO9W247Qdp+KI/6p/F4dAdzaPl6I1nAo6isXD",
+	"ymxeB5if3EJkj91ksBZyP3z48MG+uLDPztDbt+2Li/btbWUM/7liMHf9U9is6aAygxGyhsFoy4OB/7nx",
+	"xRb/1PQ/SP7TzvwzGFTEH0df/m/RK/2iV8rqnarV+nLw1/Lf/+8v/2N/zDxxcPDXYuZ+o/jg5WI2IlEx",
+	"hWle+YojCo+hctVCNQv951//PsjIVNVCcUm/v5vQFNC4XisZu6JauCt0x19kd6AyTk8EOUaDAdfdg8Lt",
+	"o9/gA2psmZcmUfO0duzWx8+O1fpStJhf5PQSHn/P/IAohVNrZd8zHwRNj1EhYIk/8XweBh5IKYe/cqkb",
+	"pd/FYXg1LrV/+Vz6c0TGpXbpT4epanson+OH6QdOgY2Uvny0Sp/sCbNV90TDlRv8eEE4xxMi+1mggQkx",
+	"ckErKzSiZPuv1H1QG+h8ET+l3x0QZcRpFdBAXCvsfY+GASW3wWwRQl+/0kjyn7mRpPCUcWl1Xih1MUNc",
+	"tqmUAODs8HDhaL/6OF9shPJ3orIkzRYMC3YWnzPKSdaMs8P4Et74ueQteMxmJBoGfqldapIGdo5OHPvE",
+	"aRChfnr2SeP42K6NCW62jk78k+aoJDoe4yAUyqSQfUdL6O1pD82DORErLpiJv7txSPEan8xDtkQjJtTr",
+	"eDaUMoBoxqkd2dWqXaujqmOev4580CchgQflT/JpHkTqveNN7y3mPk7eEzxuOI/IOPhUapfGo/th/dPf",
+	"cOmLyfY2Mx09/2upV5vRLFAX2CIGDS7Cj+JipZQxae27iiC6DOUOEVdg/lt1MvKwP7KJh4ndqLWq9onf",
+	"aNkePqniVu1odDKql6wSmydWqEWkLFJNR0iBoRa2xTTEZF5q19QUE2+h16ZuOw3bOULVRrtZb1drleZR",
+	"yzmup6eBH0yCmA8j4pHggYhxPonqCPWHEcEw+hKc8NAJX42awzaVdDdujJq47m2xoqTjjsknccxfR2KF",
+	"qqBccxwSbqGa/LGYz1kUwxrJeag+YR5iHN6Xvljf9uJ8tEqC/oaqj61WHZOq7TScE7txVG/Z2G+O7Wrt",
+	"5ATjE79RrzVL6oVEomrX1fbf0cLKYxwvuJDJpP1jdfdvGMTq7qd+8re5wR9wFOBRKJnlAwvmo4BWUgNx",
+	"RWxp0dDQYwux50qCSRQ8t/fkFLSxz+wUvB6RMYkI9cgwvSi75Kj/7IL/0/9ta/PFGlIEhueB8WQ6/p2m",
+	"78se/DdhnRvEB9VJsY+/x74+rffitSSKmFJKxCko2c5MnevtkrbaS6aExCSgQSkO8f2g9Br5gY+WbAF2",
+	"BXEZh/eD0l+FWsaEIhGV2qVDxc4O64cwg+KcV0yvdwnW8WHntN+7uhz2P1x3YcM+++sbv5CI8JI0IvKP",
+	"oVP98ezno7/Vfzx517ys/XR80bhu3Ti31X7N3M9JYzc/3F10L/t7rGYXJnnNQhqG0xkOhZJGfKnNg/G+",
+	"gly1NL98dFEY8Jgj8kCiJZpHbBSSGRqzBfWBCE4ZHYeB91QSSCdeTfguTF2bFU2rmXpdCX4ppZprc9vv",
+	"nHfVyjx9Ud50eufds+H1Tff06vKsB4290Lqk3UYz9gCmVrEshPrEbyPX7L+LylJbFccq8ZPxR0icZEUz",
+	"xCh5PaDaMi6OCqEPC5WWIoKjMCARiqNlxtwvm7cQ9h8w9YiPgvjAQq7owrvum/Or98Pu5Vn3zBXtDKjb",
+	"O+teXF/1u5enH4Y/dT8Me5fDu9uuKxVxSXLacyDbd3P2bnfFlv8aHB1LhMcxEZ+4Eb/sjvjlImnS4wdC",
+	"/VYq5X50uCL4tBpH1ZGPq3azMfbtBqkd23jkNOxG9eTIOxof107qTnr0S4NsKpEctfD4+OSY2OPmGNsN",
+	"XB3ZLb9as8fOqFEfnRz5mBxlJJIQ08lC0j+h9t2taFpKUlMShqyCHknosRkRGps+AFB/GnAxT7GYT7WB",
+	"Kug6JJgTROivTKoT6nnwFEYPgUcqYPG8FwwMtm5GqPpoPVOTgd6ob0oVWs+z1mUaTrWOHWL71ebIboya",
+	"xG7h1pHtNGq1Kj7xjnC1meoy0FyygbVgVF2RbKq2U7OdBnKO2o3jtlOtVOut+lG1ULLJqCty8PK423Xz",
+	"vtlwOIqWwJcsvW1C4ZRmeZCXun082ejH1LtUj9WSjj8eR4xOEKFxEC9RjCcWiNOudmK4oL67GYO/m/WI",
+	"DkpRdVDKWJ9WjExq87yXzpbf3x7Ci8we+mNbfQvbyio9ymiIvIQnpgZNsTiikFxHNEiWUYhZAYgm92Qe",
+	"w4YSdFgo4FUP5euHCQ0Yp72Osbi6Bknsp+6H0pePX2OrW+mhpgcs3VEcpbEQbRTQlfAQDrtX3NAvKqfT",
+	"74ZzyDAO8fdKF68oUcME37kaISorTyGqOo6cuYCiBvop+P41wijEHCQVxPGSo6l2OIK/T8gtBD2SiByI",
+	"MQ6oW2u1YBbE3hiUBgvHqXuKTOAHaSN5UdGevAhuVxlTI32IsmEcEUQZVbZ8I0Ar85EC2mNsLnXeNpqw",
+	"mCW2qfQGokJ8Rr8uZnPeNq8rlyFYZJ0dmPRbSRd9xs5xNCHPFrqNeKhXPCXKiJg+UlSvHR+doNEyJtzc",
+	"YG+7nbPuze2wf3U1PO/c/PDtKjrJ2HQoWBmM3mKI8cHKcEE6hSgrMDnOY47K9ZqgUDRa6iU7AF5viK8v",
+	"pwjlZeWAo5yYvFZKDnEMcQCpOlookX9zyk/nyfpBBd2k+gEqVA9yopjxyCrTupWviP34iINYe81hdsXX",
+	"cn7Rld2aOjNXI8JuyIIT/wX2bAFBPGKO0jiaRMkzQh03UcVN9+62e/btbd/V5U/GKc6y3E4xI8fk7hQH",
+	"AcVhV0/is+Y9UK0heS9j8+l3by4758+ZQNXCS+wlihaUfJoTLxbzhINwEREZaQcxdfIs8nAUBYSjZFTK",
+	"4vMaNl/IJiCgQSDqgvrAGg27kbT9XLL4DVvQ55O08rhuj9wEowYYn8z5B0PE5VV/+Obq7vIZZJw28QLL",
+	"cMlkrEFEOFtEHgTNSHsMhFBW0BUQq9YO+KvkSR2TKCR9CN0Jg3uCAohPwFqWIJ8CHpNkHS6YH4wDyV2K",
+	"JUUlcMc6CBjxgHrEDKADgUgIo6sy4VPkUdnqk3TRa7wMGfa/hpgj90A2CAxVncZJ8/hoVcT5/ursw+9A",
+	"vikcVJEYU0UXBVLMdQSnHkQ7vMFB+ORDyjToa49qqmU2rNySAFkGEDuYxOk0UHlQihqD0oElQ0djJEMl",
+	"IfJKpV1koziT1brpvuvdCl3vond70emfvs3Z9p/yzQ2Nf4sWZBjeTjtcbu52EmsrTtYk2Dax/zsfK/mF",
+	"BMVRxk2qZpVszfFS6FMQMSUN0I9CLsW++I0nOKAq4FyQ09IIBH66zruGxzR24TEG0d8kkSHPZDScqGAa",
+	"0S/wFMH4MUdF9Np7MwRKGt50/3bXu3mOBPbVSCrgmomo8BlumhAYVUvIjTQUNZqhHp57kAYZaYYlDyNK",
+	"gP/cSkPaHcUPOAjxKHwZjq/sc9KmN5uzCEdBuESL9DNr1abb7s273ml3eHfZedfpnXe+P38G8zcbeaFt",
+	"rlM4xNgWNCLYm4rxIJaV0yJMEVvIcKhgRiroFo+JzO2IIykjp5FXe865GUsiSGAx3xhRsmOwxtrYEB2/",
+	"5Jy067k4pDUxMoJ9eOro+Zwurbb3CjGsIl8Sszgo1QaltrIJDAOf/wJXPsKycwjrLv26mIlBJs+Ir3on",
+	"x9Vandhes9ZQ5tyWd2Q3x6PqiY+rDafeENMMD3t1MjohRzXj4VbDa9p4hMfEO8HjJlhYjaiapDfiV23n",
+	"722KZ9k6kaMIU2+aGuR3+qT+YP0JH1TUI87qbTEmMrSi2qrjxqhmH0MonF/HdmvsOHZ9VPVqfoM0x0dm",
+	"aIWx0KV2aY8daGyNNdswjrBHioINv1ilPmMXmC5VhAR/PkdjTNpCQzYRJ2kseFrMNQsLKGrUtMUjI7d0",
+	"+t3hee+i1x92fz7tds+ec8zcdG+v7m5Ou8Puz287d7f97ouoSn09tCTlbByxmbR8qawEFin9KQD9P8qa",
+	"fcT0qyB2NtaTAIKOaQ96YTvQFtvPHcWLeEpoLJb5pcw+aQIaJcTnCCMIu1Re/DRA0iSAzl3/bfey3zuF",
+	"nNAXkDXuLo0mX4YCTiPii6nCobQ+zwLOZW7rmt67B2LMjxGjEwvJeFWIYInIA7snPiq7WuU6vemeiQY6",
+	"57euVHfuqIpGJP4F8QPch+V7aRVzthB/EbTSVMZFdXt3fX110++eDS+6Z73ONx4vpNVMoSS5+YG5FeNz",
+	"qxHVK0aqreG8VmkeCYKPVdpDxpFapBzoB6SdhD2qxDPVWKoh7OiD3ZLxmzppVzOOQkaFHm5cBvY1J2we",
+	"kmxn1keAr3xv3bhfAl9g62ClA3l1qFQlhBUOLhuRnm/S8DlvJs6+TuBSb2kH9H5v6bD2/d7S3u193sqE",
+	"wheqsZA5lOZ6J9gEkvYtce7EJAzFD47wHEdxdmKT8Pqi9K800eEXmdVu7hy1kgn15rprzpS5QuZcmGuQ",
+	"5u2z0a/Ei2UQvtr3p8nqYl9q2ji8Nvb0GIecrPqCKHk0aFqaroUebTMaLg00Bzf5kIvK7ic7ACgB35ZP",
+	"uNKzpy4KaUDGMMLdAU1d82jGfGIhziTfwJAsDno7uBV+6PaRh6ng5WA/GWHv/rVESsgjTEiAhAF180gI",
+	"yq2f5WdfmX0Yqb4Np3VUsP/SDZHtwHkwJkJfFHOmhClLimSUPVZQJ0Yh0X56Hy9R+eSo4ThCy1eu/ZhQ",
+	"tCQ44qhcrzbrR0Lez+YU6stWJkXwqCH7LVMEk1eNtEH40mrq4Euwp3x6/eZ9peZuhfytUp4O1+xCnRP4",
+	"vN1n7rbzQEZir4ZhQIojGxubiq8er7mcyr04nlaRN59O3BJbGyKQBP+roEtwZdBFGIruQOLyHllCaQhZ",
+	"FOHlygqpPlkrA9vIsu4Sdr8Hy7okj5LQMPWVI006KOmL8bEBLWZk6Fl8TN65vuu/1tAvhRzN8CW84ivf",
+	"/U14G4/xRGgEezG4ZzIFVFZfPdiJPXwzjOB9EE+T7OldM37TbfU5t5bx+kRsLauj21hmSkujvw6Xuidk",
+	"zhFQu5Dsb9927FrzCE0xnxaLM62oX5u9ezw5v792+N+94w+jy8b0R//oh3G3uuixm2b8/h9bRZ51u/xj",
+	"oaQRLhOshLxGklFHkDFe0IGAd/EpJItMcECT/MMiPCrBhSEwX3BhmJ8K6lEI04NNLUMK3cCXwB/hI15q",
+	"3B/1oNLB1EMzvBQbmc2COCa+hdxBCfBQBNMZ0BCPSCi5gEZgkSA2ZQN/ZIYDak8iQuKATgYlnQ6vXYac",
+	"BxOq+6AcN49REBOVCzKgSaISSKtTguRnA8oDnySgMBXUkTdecdlUwJFPouBBjFqaeQwwp8RRAK8MaFm8",
+	"8tB8rVvFyPVwGLoq3+EVR64yNbuWbg7H6d3APwCOKD1SSVxRwkO1U6syoG5quHQ1QJaCgRAM0+fAMS1Y",
+	"H/CnEtlbtcmLuOB6hS3pnpgeOS0UJenIr1VYLA71ysLCJhOcGMqyu2i/wGuDTYoDcl1fAx+VWSQ/fWDm",
+	"1zCq0vsTI1wg9jrRsZVm18FAF4QwUklm4pu6mUDBsMA5ng+/3DEefGVQqRW9+CCXUBWYLnfEQ2D0Clrs",
+	"9G4XsxmOJKfc/a2+zl3d5xW+5ysXZ/s9n8be7/rK94TM93shZN5+o/g+dUDs+sopDsM9X+BEY1vs85r2",
+	"GIsPnkmfwpPfv5Vmuye9f4ZjUNGe9vY75WbZ9+3xKAr8CfmRBXTvV+VR8ZRXqZTR93rngUQchNNbQv29",
+	"XparemO4Efd7c+8Pdr0p2++FGQ7C/T/zSQb6gcn7NsZR/JzX2X5M4A2J99zR8IZMwtjjrR9YvN9cvlW+",
+	"xz1eUQgkey/AxWJPZnMd4v0Omb8tyGL/HXZDPBb5AZ3sTxTGq3sSxG247zmy/yfiiODZ3rtr73O6H2Eq",
+	"hKYRSabjie/vvwDmu3tOjz4Dbsl+n3xPRlPG7iX5f7Q2SbdSBONtxIkKQzMb+s+//u0i+QUhVgKIrpDi",
+	"Kkjel7ZvEOe1PukzAurMAIwUYN5V+pPUT+JFRImPHkg0wnEwQ2XpPYYUMh+FZII9bXc5sDS0rU5MAu0h",
+	"b9UwnH5PSSosFZoFNqAa6cd3WQ/wW64ov+JisYWrSIbdIh7nlFi5nmCywsGQyzYSZUn+Dv4J8LRCS7OQ",
+	"lxz80jmr9oec+k5v1QiZTnKRLqK++Ioj/ZyFvj+9Ro3jrCKUrM+KUkCHhPrDBO/jczH4VwbxNnEqSmVH",
+	"Z4zpziAAMcV+zseIxy0fk1bDJmPn2K5WCbZx1anaJ+NmjTSPTsb11qioh1kYkTUKmeqfDNyMWTrzqCz1",
+	"dWkIQO6fP+uImi9u1gBfqo+d0QlpYLvqN8d2w6sTu4Wbx3ZtdOy1/AY5Gp84mzuoKbUY9y3pk4G5B6q7",
+	"hdyULMSvOGFioCu6CZnkAjvF26XthrcVWgeO/hxCj3F4n1B5SAA0GHV6CE8IjRFksyZpSyq6f4WwcbB2",
+	"QXVL0gCy+woee9Vxk9Sw3RrVhbp/MrbxkVezq75DWuOT0TE+aha6rRMYpKLegH2WK+gIQ5AGk1OIeWwZ",
+	"biFUdtBfEGUoDGZBnO3fEThutDNHOW42oaJapQmh/jq8ygcWeOQVR/IZ+JJCFJ9hyIYeE/UHJYs4wqHg",
+	"goaFUd9dmY7NLMecgqfznYjwRZEp+gauZ6ErO73svMNmDzhQVuZzyhWhw/YYCwmmu20I/twNwdMNES2o",
+	"3hDi+jdM+ltn5uLsGdMy811LZe4ItjzD3jSgBPkkJp6GIMxNDF9Sb3ViThmNA7pITagK+DxpCaZcbEMe",
+	"EwynwSMOoBaABDXfhUrE1oQODqeY+uEGRu4zjbSsh6RA0s09mEQAe6rz2d2X3N53RaSB6umLAu8npKrR",
+	"3TWjrqCeGYq+pTNg+npyV0aEzJOOSIB8jMTFPTsB5rSn90K8nnRDIuIvaByEMvwEQIGQXkNuGPH36qM0",
+	"4D29k/B+0ktIm9c+Bm15FsTppvHRLpphWTgDaabxiktwcfFmGVLpBnSGY296YCEScrjuqjyoYdKSq24m",
+	"c1Ds3cy9tcnMj8oBhCYqC7opRlKmugj9IjlzPvFbx07Tw0bgNa6PR/bJmIyOj+tV7DcKz/ds1HjxEnwu",
+	"imYz+38hphN0MtlDJXLqyc0tR9EQK1n1qbp7AHxtj8D6FULUPVwjRRj9l2SGGE1B692CoPGcFFoUVr43",
+	"XwN79ZP3hxKjldYV40hIpIiSR3Em+GQuJCQaI7aIJ0ycCuJ5uWPgrBZ7Hlz8AOS3cijpzI3PGwCEFTVQ",
+	"8giNv+LKganUZ+LLnFWsHXspoh7PRHrsPv6ObgDgTQKqbQluITfKBoZYJW+KA1qUHfsW0wlazDOj4VrH",
+	"U0IXEqcXR4v5bueqT3gcULxmFt9P2UwQn5bmdgt68f2IcA6ndkB78pXq6jAJjsKlcmIWCvg3C1q0cErA",
+	"CMxSKgGd5AEP1g75Sfq0zofWfVGlMBaUk9hK3bpIRvz7L6Neywzrnec7Z1zJLO3HrXs8cTE9Y6dzokI/",
+	"kg3P5gT88iqIHYlnEB6xRZzKNTvH44CKg7k4LI0b2bm+inwSoWqt3kA4ko57H8/wRK7JjkE3xofiIM7H",
+	"3JzKskKY3xvQDmOZ5r/6ARaTwojyBMtAPIGYKquCee5j73rXCRUW0kihVP4eB7EhKnkq+07HjqgEESU2",
+	"7Lhzth4TBe7Gp9OSbmwoSGSoDjdU9sk8IpCj8lpsNPNBfVq6B21DKEwsYCrXzh9QlUcHYowSoBKpzYXB",
+	"GxJWkUSVe+aJ8pSyWcjeJ9ZiKO6QE63qpOmQI89ueScjJV049art1E8a+GTs+VVSKyKN4lwGBMNPK6no",
+	"eUF6WhY8hvmDKCGzH3/K1hP5xbFbHfvsT999LCrskQJWF01Omv+kviqrhS0g2faBCFWDJj3L9KJhmGl2",
+	"KV2zO8kqD/dLkazMc3kWycJ5HnAIOXFVe/+bCZYnK1DEjsMQyQdEp2Dzmjq9H+BQookrYUBOwkQcjQpl",
+	"nEQzOA/hl4epR9QbSuHPGAFy726M4VP9/rgrtSXxEC9Aa75qyxUUNJvjSCnCGnTgrn8K6dSp0XcSPJAk",
+	"ZBZTP0d5MrpJthVwRnVRsG1kh9xHQu59vORw+IPCSG0ym8dLK8NUUMx8HTmVy5nSo1pn3dR9Mhf+L38p",
+	"WaX/I/5PAuYlfySXvOSPv2TXOH1uVb/EBbzzDCeAwzNG4+lrZFdV6HTWoWJXM5kBBpOyq0Wm5N94f/rO",
+	"SfOkRohdHdV9sT99GzfqxG7Vj1vj2rFXHx+PiyZlyhZRUaG1RaSnxcfLtZNyYsxJrb51TmYBXRSJThdw",
+	"XX9QdGntF02TfrO1/YtiTQs+KJfa2fqJam2by0DvkELSShRV8RQq3y6oj5fIQf/517/RLY4Xkfh5dPAa",
+	"wZ4q7M0vVatm1a2G1fxoKGtJB4+29W9jikK6O3dmdO8M88ZzGV1yVhqMDqcmEuUfl/afVa6GskxtQHfk",
+	"at8Al/pLIYP6jVnGeFQbN0gN2yOn7kiWMfL9kd06PsLjk1Zt3MT1om7Cegw3iYLwhDoxXPm4aAVUaVe+",
+	"6K5IgBupWDZCN5ST2/hN+WL2m/XkO6rZ5DNqqPt/Rr6Ys9f9z0mtWlUFN6rr57PYmf2WPYKxRu6ONsIc",
+	"xeRTrCB2dU05ZciQM5s458knoxpmpm+KgFUXLD0BiXyfodXkqYKO72rpVP3fYMiUdpGKJP5SvrbsZlkt",
+	"3b1Gn3ZgaGY06XO4mWpn+CsLaOo0YAFNHT1iEjBKn60UsSDdztr08uSRfd2Vzuh4DOWUaqTq243xEbZP",
+	"Ri3Prvs1Uh07uDU68Z5gRM5G1T5rClVIx05TKJ8tnsItsSvpI/tOYf3omDjkGNt1fOIpdMiRc2KP6159",
+	"7DRb3nhESjtQqtHDHUgUQo+fM7GigWRCpXFZ1sJNDYn6aBWPKsRNcK4YLv+8Le+/bGCeET8oKLR6jTmH",
+	"SiJLBE+k6T1mj3ezKEckxMsEYKrQap/a5xfzVBWTr2gmLPPsjc9Lq8h+Bv3f0macj1x/Du0lLQ05oX7q",
+	"MIJcJqxLHCT7Onm8cGenjW3Y22akzF67e9Qk4yY5atjjYw9L88ZoRFp2a3zcqJ4c4Ro+rj3ZVKsHGnCV",
+	"+PoUU60O9iwauS4WkRkSBIWiRxaFviVpNV9bYn+On81NeDJtZKHSUvbEwhB40Fn/4o22IgZUCPHr3KI5",
+	"xrQ2sEzIUSGTwYqApyRULdkOhJPNgjAMDLjuZBplob5U8Qc8gK1xZNvNtLAH1IBBnhcyekC9cOGntcNl",
+	"BvnBVzHZ3sZsbibOAf6VmvMNQXUvaqs1ElaeS0sFHMagogJSSZwZBeCGyn7NZNh22bFbFurYZxb6k4W+",
+	"M2Amqo6TXZtqrd5Yuz6fq1bVcb78ec+QSEYTyX5OFNFuptla08mukrlM1WL4CnBdPeCw6FRdcIJGJH4k",
+	"hO60Z6qZLdN0diCTzIEll2bbUQWJFU8mG+JNWUIv4gfhRvjsK47wwg8YZNw+lc+IVrdO1GqMqvPcXZWm",
+	"Zz19dkQThac2RXCvIGwjjrE3nQmRpGhXQVEacdLDY2lIdhJr/Zy4jOTTRqj350EuUnxQaotL6nODkjXI",
+	"xLrD7f/869+D0pcdQzpStLZVFiJLAJisoa9rNMHRI8hMHfxFcVAbxGuJ4eEFc0gseXEBmy/kgNekP8BN",
+	"FAY0J2x8YItI+XNUYsc2VWgvsbQgd/DptK3aklrEEMKXjGCmiOBZygpecaVKCNKlSL+LpozHhWIqlef5",
+	"GnOOElPVQ5BtZGYnQLJQPukALhb7M+ICJaj7KY4w4PMmAS4rvTaMO4TzgFG7USjd+kGkhhMGPC7C4HgP",
+	"s5Y8J6ZJPopilpOwWTzd/A0+J/h+p0/Akzt/gVAPz7kBMry6JplHjBWJ4nluOaJ4XvgNTVRiiou/Ie7I",
+	"uj9zFsVgs5XUtjIQoLiK+l3x2EweFIUmYwVeVWgphhNMPmGMaRHix9ygxKXCQM4IUy56W/yB5LbZup+f",
+	"sYVfOGPrN8h9QCGmXM6OhVwqhhDK3JxHMuLMuyf5bSKf2V+jWU0rfjnGwuYGX2FzrkYEwfmwxHsFNcsU",
+	"5if3bixeT/oDvwhP4inBUoLR3c25zGRcSMPbbJXHkQdC4+GMxFO2Rg9/2+9fI/mAIPIFJ4YZ+vrqtp8x",
+	"Qv/Q7Zeskrgs/rkT/3/WPe/2u1krtHpgdeNBdxbRmtCyaRzPy/wABhYzOezMoHM6cxzPefvw0Nh7hyr3",
+	"85AK9XsrKlvSnY+7LKcuGPuMJYVcwnwujAQHVLGverhTEhFLrCo1gstX40rWh1KGwQNZH0/5EvGRudnU",
+	"fdk2l5B1/+RpnLCYrcb6p7H9bqLvuWnlPBciMDioZEm868rsFrga0yaKtQfQw2XbMYPu6M+/Ro5Zxy/v",
+	"zFqn8BV7hZ/mZITu5I+rp6H+5NOGkw5tW2yFmPDk5ZaRQcmCa1OskZOT1DEhSmHLruA6ozDwG2hcGYGN",
+	"Y9E8wkYLvtzx9NqWjqujx7NF65QJGspnaRP1187L3XbOmqAVT146ZbgsNifH5FPGtLmPz+JrK1X7GfCf",
+	"Zurdx8j7ZEXsYvGcaPKZCW0mfjw1Ew6QSZ7cjXmIl/lMOCkrByHhFQ269oojFvokkmiNrhTexNnuZiDY",
+	"YsYy6A8DqkoGF3H/tBG5vDqMtLjTYsGNLoi+pw3k8oJ+SYSXSRBPFyOQXebelETsEPOYRAG/t0Hs5IcR",
+	"fjycwcVDZVg/VNgRlUf8UDIDjVYY0mZCT3u3VR7jqY8slIedWAowmLHIz8kT38DotnG4FPzmyYT5D9FE",
+	"1gc+X8SGCzygCCN4apXDyZfXnehwd1+vWKs1Gh/XW9hu1Wtju1Gve/aoOhrbVafu1+v+MWmNtgtxSb+2",
+	"8ZYcDtCTZzGx8a3YdiBRLQUBWZ+tMiJkLt8usIeHeKkyZ2UYUNqg/EJmDmVnC5K0dsJASJr+ipgHhPpD",
+	"Nh6ucVmBE+WeLKXXSqqxKsVADbrsCpbtWsjFVLBV9zsp5vzJLXBcFRhn4Os8CIWQs4ObSkhU6umCSRHi",
+	"cfazzX3nY5NJRbAqZVExdVjBVqzSbF4vWSU2mWQ1V3nzqyLBpItB8i6Gpytiu+7V55hMzK26Yi1Jbu4n",
+	"G0hkryd3iYdmnjwkqD/H0bzdAfTi/p/nLUlmIUC0floOvoF+9oy+gDixzlcnLfPyod+bk+55mEAZQCCw",
+	"hsu4UFSehxgEKHR7e3F+oLPk14IC7QoAgmPEqEeKID/SOBcAIlrhQOvzlKXnfh38h0vJp9htoxl7gFxK",
+	"IVUzrdbqIaG5UJkgbByaqyjM37ZCRTb8/5pZK0D+LJMuNu5tw+Z5IhjPPGIPwVqcIbGOdsxsPidECIDq",
+	"YcOYMPHm8ojFj3lwgIlXbGxfq08C1WiXioUy5FOgZBaDzG0J14VSeBuCMvUQX3EJsrRSQghm0n6PHwgl",
+	"sX223Zik1nfzDiyATXz6hkwaG6boYXqDpjczjsWs63sfGLpvAHxOj0kiJb4kBN2XndftmXqCsWaFikJy",
+	"39QVwAj+u1+v30pMzMGDvsxSrQiK5kLtJ6SYGKRP7pxWn4ecGDQEKH1pEoRapMRVsEpChQpYP4snRPEs",
+	"Z/pLvC9xABkc2xgxDhdkQ2bLa+T++bP4yhcXJaZnMM5Il1JSH1Viny5GPA7iRZxHx5iw0N/KpcWAtzFp",
+	"E+z1yQv0KBtZE88E7kpVz6BAiiwMstAhPuuna8eJ+jwAVEkIPvrz50yUa+B/GZS+rAv82BBgIjqWxq0s",
+	"5zmKKagHuWoG2829u8mvqxy2yr27t193Q2C1DmuRYGpPjaZeRMFOLmNZUZ1t9xMLEuOHazFCTcoX315P",
+	"+f31sKZYgxBBXl8FdTVmMbA8wFVSdK8iiDcBHieHRsJV1NKl0Lolq6TgR/VfHP6aid0t579kgbVM/API",
+	"cJau32xpvFQDQ0bi862igKxeV/n35nWdFp+5mOR7WaVcJpa6YiQWyStUoiCv5CeUrHwJ7+SCui10RfFP",
+	"EhxZMgJ/jGiyostsDgihsgB/6rgvWaUJi1kKWGCVTCeX+LmAaZuHWKxGaiGGIq0ZQ2fuCnwRrBlQoVX+",
+	"TBVqqCMO61oku2Yv6+Zzx7CRbifOvpJVMjltdp/rb+X3eSeprV2IqJOcl2ndoqRkDhiw2RgFNARQyBTe",
+	"K1+2FWATVEn4rXVoVQV5VUjpi/Xksq9G2fCvUv3VrIC/yi2WKIAsA6hFLOvgSJCtaEFpQCcHbeSOAxrw",
+	"KfFdVJ5jBbkbij/kVB1YiTko9ZrDlTnx3QEtx9OILSbS89y57onncwX4h2CjVpDLccTExibz9Gq6E4aU",
+	"xcMxW4gjekDNGz6Zx1PjYRyExE9/B7KSpriQUGPSvmSH6jdikQJd0U+gss88fphKZTMfcbzk6BFyNAR3",
+	"nRFM+UG+KNA6PFHxTGYCCvxgXSj8hBMkVcQZGuMo9XwBbLmYrCR0R/v3gwj5xAPq391LvUrRebfdWg0j",
+	"iYQIJHSfLq0kcV5X9p3hOaq3WnVMqrbTcE7sxlG9ZWO/ObartZMTjE/8Rr3W3IXGoWd6w6/z28u7iTvR",
+	"6K+F5gGlxJd6UBBL1S4nhNUL8yE2RMbITV1Q6vhoXD3BpOrZvj8+sRvV+shuNY9rNvbrTvO4ceQ0yHiX",
+	"UYtDkIk2YzJMPzjc3icFS2q+r9509dANbEFGieQQuWThaquOG6OafQxlmv06tltjx7Hro6pX8xukOT6q",
+	"7juKpGD5Kpsq7q0f+ABbAL02+myMVTE30MynGPz1sKsFITSVd3MM5XBhVijTpR/Jp4DH/OB1Uh9MqDaP",
+	"ASf5Xb5tVNv3jfKa4SjmOmcfagsng9A7m6d6HrdW1yi3vZyxg2u4TuymWKLG6ITYrfHRsV3HVb/mNUZN",
+	"crQToaXRRfuR2eOUcehXQlVJZ5NDQUijhWt7sC+5NXcayzqkKVcdeK6yVMtjkb+WsXouUJGrinG46Zma",
+	"UWZUE3DFJznRJr35Xy8wLrXkr1xdPKHTbW+9Sx78koqGm1RLFTQMjFwQmK4ymEgwAUdCYcxR0DodUn+y",
+	"UNV7PyURyclpr6C0JI05mjALjQgPfCLVKi3iveJItar71EaUPUJbJOTkYPd4Yvmlp9RPT3QjQwIsEDzM",
+	"ldpYwlUqGttKqutJSiFF1yuoik2II7idgS4zD2tXMwTg1UqaSGFXy4KbaCyTR3ZgIU6IT/wBlVs1GZyL",
+	"yqMlUpDYZm6mheo19FPwfQZD6KgBlwKKcBgeVFBCpPpbSa6xO6BCM+Zz7BGzkjswcl2YU16TwfLtHDlJ",
+	"I2DSnqEPBFLILbiTHIC6DmlEOJxoggrT7gQxJ+G4gjqg6avOWHKqIWEIqmV4U8Y4UbUtTSqHEq5lTFHg",
+	"J1VaY3xPaIJQ33BaB9AHSdvi68nWQGXX2Fowkuzudg+KYt/WCsQdJeUqm7XhY8SbYZ33KNq9t+hbEO4u",
+	"XY5WUnU0VqwhS9pfRxDeUR61xJpzQnXVakkMrxFWFVGNAruSOGTF1K8uxe4/zTI/apPwl61AIZZCTsOA",
+	"FoodeeHupWSo3/44tOAQRCnTy7m3n2l6fdaxicquIUoqcGJXwWmrq/LsyV+Vh4/vHlgDqo/e2LCupEdv",
+	"BXWooGgWLuKMvXZFS3/a8bvh8Os+bEz5BZ5FC6Ymc2ZI10MQy/MC7r/iKhlUs32D1MtJPPKAusohosLp",
+	"3QMAowf+jRWyxJwFNE720hTTCWmjokXJKsVcsPGCRQJVn5gmiyCGmAzg1+W8pUJDWMjDA2JGZiwiybdg",
+	"32a/pBc+eQYKdMO1SlJ5TxYDD2Ix3tsYUx9HPlKTwaXNpvzddyOyZNT/7ruDduL1seGoM2BYFJ+Mp2RA",
+	"wfzN0lrccbQ8sNJXYy32uqh8R4NPOthQDi55TPQNx4uIuKjsPlSt9PAeYU6OGgP69qJzat++7dSaRyD5",
+	"BH4labsiCEcoJz6J1hC8+G5E4sJTVTuoth1/Bv2eiVfWpmC+lwBF8zmhyjKg3QIrJFSySqsUk72oFjLL",
+	"eQpf2hLSIe6qnOeP27fo2Vq3nbGxhAxI9f5UDhM+xXMQO9MkgPyeaytyAbjd7KaWauSApi9LwfMxKSwg",
+	"SVGXIocS5XgeDEruAXiuPRxFASA2Gh7EMkbXvUtV01AQyXJOfFVYf0DBHhcz1SlFMQdoQUPCsxxUyKPI",
+	"lSmKpvRs7BvJgChbMeRyd0DLYBBVXMBjM8LBpKGmUB/C7JG+Ru4P3T46fKhWnMN0wvnh58D/4maqID1O",
+	"WUjQNOAxi5aFBL6n+V505Qm2+wJr3m9vp08X4nVSspRAaol4mx9oOS4tlwFG2R0t0ztbeV9nyuV/u7Ze",
+	"VZg1Q8DJFG3pdX1N6PcjjhLfxZbsSABYEM9rwUwdi4HYjq+Tk0sHo1iIM4TDR7zkmfnNWcPUf3bB/+n/",
+	"XlBfyMNEHo1OcIPYda/ZshukfmTjBq7bR7gxqnkt7GCMv679GvRMw6xYuLRJxGlO13L8+rguhPnmqIrt",
+	"xviY2C3fIfYRbsruj0ajF1NcjE1jdLlo79AVDeulFvnlzLdBjMrFxtr/0oA2F58F95ziVtClchpXWdRj",
+	"F88D92t3eYM4ZXQ1owmAQQcF8WvZQyknpCb1jHfVUnW3VHmalWqcQo54kl3cyljCtSCUOdMFqQjBABJx",
+	"foeG8d/Iyr3ddKt3qGHEzRFQbhOs3+TFfMrKy0tFp9pGa/BORmAQs86DIqybTk7/ZYt4xBbU1/oXtyCn",
+	"lccSHLUov54vws3pz7yCLgEJgS72AZlNurVS7nwNPr7qyua5KJ6GK0rQHE9AlzBE4NXhUvIpHoonhzG7",
+	"J3QvIt00VcZHLUTJYzrjz5u7XSfNWhnZ5mnUa1I4k1rC0kIVe5RF3lPpnS95TGZSf5mqY9knYaC0IhoX",
+	"QtaR2TxeH6Ih7+fo9Smzd6Y60pEtFhmiA38jxSurBcg/mGetG4kBI+kwZ1I8xrrgUoQ8TJEfsTmKyJzg",
+	"mO/rhD3e6TTcNXB0J/8dROoUHFxzQiG/ApVjhkYExVFAfIQnOICQJbXqENaEUe3TJ6VwHkDOjAofQmVZ",
+	"M2cxR4wemEeaar1klZKGxMjhtez5Zt5/qRNubVSvPI9fwLqqYbTSkOicGLGDccYqFSIuvVe+IjRh+Vqy",
+	"L+UJVWek+HxCbZpSrHRHm/O/me1cqtSo4tByFT5coIlCpWLI4oEiiEntNe0OUkqiDrHbFpa4TdmU2q5q",
+	"7DXYYBc8BurPa3XZHuR1dTLysD+yiYeJ3ai1qvaJ32jZHj6p4lbtaHQyqu8WbCFzbFf764pbbmJ/zs5G",
+	"ZhSq3ibsQys/ouyLgr/HZP4a4QFVEw6W9qVKSxA3Tdclcm/7nfPusHPa711d5l0/ZqGianG1kWfLfqur",
+	"W0iGCvJlP8RTNMdRvAQ3JMmAqWI0nzJKkrogt71rdHfTsyRmK8LyaxAZNSk8EddV6ezo0CnjMughc8Lm",
+	"+VqaMxzIQn/ysTCgZPcynR0JdbKu7XHEKODp368vPL1mH6nBS8+5kU2Zqc+yb+0WBVu1bix+wOchXqZj",
+	"kmmy4p3shzph4JGnwSSqgbWRG5MQAnQDiNOFNYdTQKy1CsFVqoT4JdYFnvsUE8oDRl0L/edf/850Kybh",
+	"rpZ5NfeFVL6Ip8XRfwzNsE+EIAd+qlWCXMcVFxyYr84E8TyxtPdkWWDUOsZVzxkfNezaqO7bQpSxT3Br",
+	"ZDte1a+R+riBdzPjri8rqzojHrAKu7SatoX9WUB3X+8OfAOVQzaZSHh4VRsLBGsQbMDtqL9pyjPiTfDJ",
+	"iJsq58pA5+RFNWiLlxjmBaahaJVPdUXbgt5rOX2jm0U3cIEpnpBI/yzA+ccp28x+6ZLF6J7MYzRaalXh",
+	"tba5ynCtytYAz1EA0MxD7AFKX+HBXPAdVKYMqXcP9v7oOsb7EgMCRvCVms76kgolQjigE4sS1yYlQz0F",
+	"r9dSxbcbbi/THcLGYyPg4WC3HK//otNnQxHq9OOrfEGNrxA1QBzta0ugvcRqfvtGuX2jZoqc6UnYty5o",
+	"qgqzxNsnaGNkTP9lv1ak/ABRJcxC7+wcaVgJe1yZr+wIClndU02DmlvfJYu6p0JVFOZjAPEBF0lL98tK",
+	"t2VXzIgLOn+spJ1E7DEnBWIU1bSIe6sDNwMusW8zGi4Ro4QfQORnAvYnveNyq71WvdJldyOCFvSeskc6",
+	"oGVOCHLfnF+9/753OXzT656fDd91zntnHVBICh3dT2SmOSp/Fl9tD2j63JSFvvS0yLgDGaLkp6Lzde+S",
+	"H+iUoDZaUCnF+Tl1ay17fk4MXLKvVEj4bxgCtyb4TEXK7rw4E5aMQTrV4P3KywewWaVPtgpdtiWtPp2h",
+	"PJVjfLFKZypxbV3keC7pDRLdfIi2hijk5e5AvO+nEkbykUX5xJmCOlKCggal2qDURgkIMf8FrnwsdvgV",
+	"29y1o88P/DYYnJEsVgDOSPIpsYGUXY0P7R5YeaTpsvvrYjZ3Idg9NvEjyi4nMcRGRpgq+HY/iborK3j3",
+	"A2UhZpEEfPQRztn6oCGq7YAy7iQDTIHKLtxXm1htKd3lklUSHSxZJZnwqzOadTZ0Pu1XPbxOby4S0N6w",
+	"CMlZsBLbFqMAPU1WM/F97+S4WqsT22vWGkpea3lHdnM8qp74uNpw6o3t8to6D4aisKIDL2/SL3RbKHuk",
+	"WGVlLE7r3q31R6w2VU1sB7KeoHowC1NWZMjSGGjDGd8EgzY1e8ruM+22CjEj16Xz4ViS/mPE6CTD30xL",
+	"/HZJa53TOvEjyAc0i5XNvkaOFrPiaUAn6jLxUTki4wUXzETa8S1AWPcRW+RUiVpxdax4NjQWZ0dxNUdU",
+	"uoFMa2YyD8xpds2KCK9bPPeAFUwJgmYQoQ8kZHNiITFsccJLD5G8q5Az2FhdFUS4pvJistIbg+7EQ98z",
+	"f9UXKF9fOwx4ZxsZrTNTrvXbBdQPHgJ/gUM0j9goJDMEieVwKPjMW8wkj/RJlAkw2j2jWvT9TB6aBa68",
+	"2TpPZgdNFzMMsaIxoR5R5tQEYApmK1c9RUqUiQF9OSdoUIpDfD8ovYYs2SVbQJK6uIzD+0Hpr8WnVvFZ",
+	"2RE7SRwwd9fX3Zvh7WXnpy7ymJ+aK/mceME48GTv4MTij0HsTRGjbdS567/tXvZ7pyDYDm+6f7vr3XTP",
+	"rAHtXYLAOzy96Z6JJzrntxbSF3tn6d8/3l5dDr+/OvuQXhLNdG/7a65ed246F91+98b4irT0D/sfrrvp",
+	"C+ri1bX4Z+Vyv3PzQ7dvobO763PRf+0uEJ1LGxYy/PCm+6Z707087VoIfl9e9Ydvru4uzyx0033XuxVv",
+	"Gdc6p6fd29ufuh+yF/u9d938653b226/sL2L3u1Fp3/61kKmLyPTTvfyTE71myE8mk4/6p11L66v+t3L",
+	"0w9D0ZHe5fDutrt6/aZ7dyuev7m663fNflx0+2+vzuBK5/z86j18SKzHsH91NTwXc2eht93OWffm1rx0",
+	"d3l7d319ddPvng0vume9jlqTGzHB572LXn/Y/fm02xU9R7fdm3e90+7w7rLzrtM773x/DqvX795cds7B",
+	"HJ3L6ChY7ly5xY7994/i/xy7Nfz43Z+L9wLoEGtdbuq+crnjkLPE7w4Jgj/bN/IJu+e7aEqwYCRCSlXm",
+	"WaMWcIIqZURFkX8MneqPZz8f/a3+48m75mXtp+OLxnXrxrmt9mv7HoaSoXsh5jyp7RN8UqkzxknZTqn/",
+	"5oe7i+5lHzUcB5VZhBrV+mGj2jxs1KWcAYksPPgnsQY0BZGSgRVyrHATNWo1dbJHBE6ZwCezOROcbYnu",
+	"yfJAEIPBH7pnqOFULXTdvbno3QKNn3Uve3C5bqGE9lDDaYhXexfX513RU3iiicpKF4SodxyG7FGc4AoB",
+	"mS1icmChzvlNt3P2Ydj9uXfbv4U+v+n0zrtnw+ub7unV5VlP0A24COXQa4eN2oksyacxhXA4oFrNPBAb",
+	"8vbq7ua0O+z+/LZzdwu9qbVSMkVNx4GRagpGTaeelZ7zU1+ySrmZEVpqflpKVimZE3jDmJCSVcoOtWSV",
+	"CgZaskqr3S9ZJd132RHd8azoXtDpzVKzEdGmUpL1QZjZcmuFgbM1NnCIpFLnOADgrwVr007X9UHkoFys",
+	"sFilaSTR5SmMCKRV0RyCT6NIRHzioR9wPbavc+7PcYRnJF4HNqvrSsSyREC0tNAcx1OhG6q9njSQsjXV",
+	"YctM2JLli2XS00rtS4gBE0yjsIcMas8W2llu3pyio5ZTRUJGQNfySa1Uq2684mgeQk40NZmuZGMGcECa",
+	"bSLu5BL1D5UmfVg/1P7Ml5Kg1q3wCxxlK2prbt8VbjUjQWZjdoNO6xF7YMQWmRTGpKqYTGEUekcuaXHG",
+	"HkBbV8AaBjTdgJpoiKhHi5MTJVml35O5wDMc3QupPfCRu0MEd9W1BpQy2D4Hr2WVu9XcVUhUtIxvyQiV",
+	"fT9WKzbr+obda3OMoHpuS/aGKm7/pBpc291W5NO2qmCvOFJP5QLtNTeYMMgqT/kFWL8CCkQQBnl56KUC",
+	"8dlc0/TuoTSZUSn6tEy0zkw6ESSRAk3wVWRZq/TJnjBbXfyVM1q5wWag8fqQqUyM0/psptznN6cyxbOh",
+	"yuB7ofjDpJPikYxlB5RE2J1C3MrsnZz1tRgEsNDTpegwCfgzxlPI1bIYZ4IIwvBqXGr/siMwxOcX2LW7",
+	"wEEl/HVEQqZqYpezBRstVe8EZyo8Hnz72GsqH287cab10FalsxTiVEUwK9M2WCYlBwdkqaTSJghvOIb8",
+	"/2cW89xpk0qvSJImo+3mbVS1UA10Vn1PWpjSNecownQF3G9Adc58BXVUXKmCCFgbCAl16RVkFZRJ2DfC",
+	"8UnsYUXeB2jRjTvzo1WcHSLrOASxnJG8iPDKrErFv7hZ/OQvVulNMV4o4jGLiJ9Q4Y74M+nycqP8GMrg",
+	"NE4hvBLOOTeQIdPPRJ55Kqzo1wMUfZHoT43DBPxOPKRcbiigHoPaxx4OQ75PzuqabFWfeF7tqN6wnVEN",
+	"i2GP7FH9xLdPjvHJuOo0q9WTk6eH6mwJRDWH+Qzwm10B/AMJboN0mykSZwot8CRA/x3yGzcdALmQ8+Q8",
+	"KFfVISbl+YPXkml3+3gCypg7KEWDhePUPf0K/CJCpsib5E0X11au9o0HMG0P55WVljoqcguOfjO2Aegt",
+	"Y6dZR4GPOKIBnfAig0q4lOAXCoeBoccoiAlHZTl9FpJDswB9jEXkQPKgKX4gSLebw1sB9VrfYuMBVZhd",
+	"ANSMU0Dy9/IZbTflFXQrKAcONLDuXN/1LaX9qagFebg93zOzPT1TCZv5sIgUUS/ZDU+NkxIn1w8Rnk/X",
+	"cgM4aCbikQJvnD8ha91ec8Z5MAqJrJg0IvEjEbzjkZli4k6zmHSy6xclSVolynyy80G691cvmb89NVN2",
+	"wVJTsnGqYRQF0711wgzQ8TULIuTRjWYUaQdZrTT/Ugq7YBvFsCKgLoqBSSyfTA0sJf6mWpYCoU+g+404",
+	"1AiiPiCIa9eaWSMSrjG9yg8oe6vExlGnnxb3stNUnHTBdpjyfKDIUQuPj0+OiT1ujrHdwNWR3fKrNXvs",
+	"jBr10cmRj8nR3oEisPzQIbUSG+kQ6HpdvnQG4n4Ntf3XzEIB9cmnLd+eMx5IfDBaLKcWRlasIZYO4lMW",
+	"xbL0/FohLMbhfRtBYbI1FltvCsUhVolRkLMOFjGCnzxp9oxkZpWhu+1U1FWf7tsVAqjxUXggyalOjiI5",
+	"P+ZY1pFYj84X8dpTxSfjgAbyNI4NtDpXnmGiAddCrjzF4JfEONPIm3Cpgu6UW8KIefUjqAegkK+wFgIg",
+	"viwJu2FR8hwUb43DJUgFLjQ0TGUFF7DcZA3+NBJXfU70FzoyoGVXQv4b57f4KWZG/KvPabimD2r1Q45R",
+	"/ZBHtfihhRdXorsZoHvq64mBYxTI+ivg9FhwgsquH0TEi4dTzKFSgfop+zQnEQ947BaEEisBR2wZiMQZ",
+	"0BnziZm/rSpeYOVVhoAFMIIkmfCR/J1gwAoSHhHpsU7NBNd3/Qq6ha3BIdFyQEXvPUZjHFB0eXeOvCmO",
+	"sBeDTNbRKLqW4zhpmKHH6DiYLCJBiPthvD5PNEi16Bn+pAt0O0asViKZPFWHTUbcsJzWkTkXuYQ4Hica",
+	"rQQiVfega7r0VsNpHT1D00w6U2s2N3dFCf/Gp2vN5gtise6pkyqrMNTMKIAJerkic292wt3YHXFjN2ux",
+	"ocp9LHIlGKxGTyCUU5EzquZsDoUAY4bmmAOAnpt2JTWog89E3MgkkEgoZxhewBGZzeOl2IVbkEBeCgPk",
+	"zYujf4gWb9YaGDoUBbPZQnpXTVOzxn82TrU9zX3qfc3YIHcfilimGM7PNO/hJOl14/vyqQ2My+itfKSw",
+	"s7txqP0hAX9zs5vxYeCKOwz2WSY443sFz69+/tswu+m7qTuinHgfcgHNX8NmlteCEuwpwzyy3oaidsY2",
+	"iA6TN+wAsaRXUXdhN75fVKuVxwXzuxP3zib7rbLqDKXU9kkuMRf9pVh5wnhflKW/JTiMp2sEwCTuHKMp",
+	"PAehMQWpEGtB69i9ml35fibTnd0bPdocpFbU8x74VG+D2SIEVUQFeW6sV8Dl0wSV15QoOEghvWUTT/NL",
+	"vcCBpCotFn5FZUKBzutmqyC6CuFGiu3xIqKWxhYGkz6PyZy7iNA4WuYKXhhJVm5lQK+oB2FCSxAiZUTR",
+	"2q8ZORx+xj6E7gmZy2+D/QjUSIWGIJ2nqt5TrqGch/SXUk0QQTKna4AYTJPn48sJil7IvPtExk4oDpUB",
+	"rHK15KV7kJZaTUs4vOIV7bPma7Io4gSqKJkPwHMXC62uSwpLVlda8gM7nqauT5klxozWBjSR+pUbGnrx",
+	"S/CxYiJLQ74zU+uuNoBEwoTMG9RZXX+JTQpObkFNEL5VSFFQsISnwjIb68by3vBfPmcQfb58sbIXirIC",
+	"wfb45cvHHbddyjVuYzIvop8XwBTSjKKIeZ2zSWByrD2yryW4iJS2qA8H2yOLChCr9J2NKCjm60aZahZF",
+	"xIvtKYs4sUcQ5Li0eYylYJqIQ8knMjpt1ak1tpa21oPYitFSjMSSV6E3fi1fz1d/2koHsHaR+sWyRweF",
+	"4q5EdFmd+3jdWz++76Py29ta8+ggKVcsxJK/wht/cQHuTaoZwT+xjFT5nuCIRG4GcR4jrssquOTT3EVe",
+	"iIOc04Isf5yOfvCCq+DH3t0/e9XLoMd79KbpnfaOevfzn9+d/tiqkOWP//Tf94KroPepR52KVwvpaPbG",
+	"8X/+MSw9ad0ET0AJ9M1OQDrrF2i95HKxDrBDlf1ZD10DCEuo7HbEvwq+Bv52D4zglqRU+zo8myKXmnIE",
+	"J/Jj/sBKu59axpz1wSbbmE8C4rNngEpStQd78oj5bSNUMnmmYrFfr4IwyXe3p55ugZwK/EKMpxU4TWd0",
+	"7DXsI9wkElOzNW5W7Rqujxpe0z8ix+PnY069CODUnESzgBermimFp0+hURDzBFqmXkPlhAzgGyaWZr1m",
+	"OgzrtSL9U/RjLQJEfouJhxUkRIpuIy4CMHZZ28QhHwCKaECsUQbeUz2dQ6pWF/dIvsp3TT6Xw9yREtAB",
+	"yKiqc684rJ30nYAJHoeh7Qn5mcimMp7abD+LU+knw8B/AuswUFs3sY5vP6hmp5NfP5RNSl8BTdvzYCmI",
+	"ITHOmrwNxKR1I/Pb2ILpclrGqbBLsInB44sOt1RALQYCwIkq6xvu0GLc5F0LmkgPXwq1WslXV/0q5bTN",
+	"Otpw9oKyo+O5TTSR36x6djK133QMd9rLrQHcL6DM7F67dDM5P03n6afqKFijUh28AG3gD8NJxnBSLVml",
+	"2p/+sJ78YT355q0nG/jGrcr02INprKMJsEeLtcrQhOEXX2EpLzWcdKcUWAbu+qcAcwOn8IcPHz7YFxf2",
+	"2Rl6+7Z9cdG+va2M4T8XlXnwCY0j2W0cKqamkOINh0aBu6vm1Kq2U7OdBnKO2o3jtlOtVOut+lE1m8ta",
+	"Hgz8z40vtvinpv9B8p925p/BoCL+OPpy8NdC8IZ3SajQDUz/ukONi93Oxrp0MHDEfCjUGribAnZwLTN4",
+	"VRDQCBgQxw8Q57QCKvMkj8wWTBkYRsFYI11dMAb0OalUSFQIVYtKVnxii9CHsCD8kDvg18PzrQ0gz86G",
+	"z0CP+c0nJSdQyBmy9BIa/S8SIN6ZO7CYB3wusj9kVECzdDimqdxsoZHE/H4tj1qp7MlmeAW5f/4sbn6B",
+	"Wksq5QlQQc0sJ2OF1rHYWqmIJ6hqlbdQMrSILyRFRYOJmB9VXNRCfMoeKZw3q/sixZArbtV9nHLiDVMU",
+	"zXsCKQayAGobviXYyQOJgvEyTQ2+JzIOcKWk6ysUBqMIg2nSZ/nCvvJrF+Of/taKTn746cM/ov7jr3fX",
+	"Zye98+u/91jtHJ/j28et2ltuVKt0IuQD4i2iIF7eCpKUk9HRUNp/W5BouSaiV2uVMjrPhYrNuiCmep27",
+	"mWJgslY3lybcABhtIJoDXAatTbYNIO90Q8yDnwiwCWnZ7Szi6RYLc6ZbeBFPD+GmrMWfUYvNPA/dV7Co",
+	"wCYFngEfTbszjWM4xMHSvW6OduvM/tMj7bsrU/MFopjHEDkOQY8eULF6SRuOZjiAeEgCDARqnCRppJMg",
+	"ni5GmSxS9e8qZ0iqFscsEruf+lLoBCiISYRnM5DIxXZWQWqokyKOKPUVXMmy+L+s+JokjJalI91CMQ7v",
+	"LTQP8dJCExYzC8kAeytFsxl+ZyETAVLGiOjw0gcWeEQ0EAtVMq2nByIucJsBHdC+rEAnOvcYRMQWnBrH",
+	"kDoBO9kAcQcSd+WgxDvtlfV7ZNG9LNZj1HMysWNlFZkk0JaEwYhEOCbhUkbdjogQK2QYsxnNCUWgU1qF",
+	"nv/pT+g0Ij6hcYBDPqDSWKB7meDeIUqID6XwERu3B9RGOEOf5R/f99cR6cGO7hYk893gOZns5r6GL2U3",
+	"2yZ2oT6VXJGfM/OwNn/7nizVl2FysnuQx2wuV0ccCgrMgefdeqpSA7cSqWMJh5tyz7AFgI/6ARcE7g9o",
+	"2U2WmJNIPMYW8f9V990DGSQOGRsWwrHUdpJ6VoJEsDiPUJalrnZ1QDN1wwHb9NM8iERHpcUnCKUalTiU",
+	"FNKILjiuegywUNAL1a0DtQNU7A8q3z7iyYRE6K4nOuwe+swTKyO1a/CEJAQHGD2T4IEI9e+77/TSkO++",
+	"086kuSztNSMzFi0Ro+GyrYcyEdQIkyxaiUjIMGSIS+01qRIp9UeNNH12dXo7vO7e3PZu+8POXf/t1U3v",
+	"7wDN95c4WhA3MQKgQAWTjiL2KJc4ZB4Ob2MWQcwS5THBYlG8iHGuvi+XXciZdGnYTyAyikWBICYPUxmv",
+	"HsR6B4IUl2w+BSMIdC6XOcRLsZ+nWO5AcLBJRdqFV90EzrKCXImRqKyIwC4V/s6ArgDwmFCFr/WrCjzy",
+	"l48usFeuOpFBijT3VBuk218XPE4RWA+sAQUWKe0n64CKAqrVfgOTyBiDxsRy0QzH3pQU4csNaET4nFFO",
+	"TKS51IwhtpSe6EQd5AOa/g37UyiDOjFHcPrNCqFyYhTrhTIxZEUvVH3IZ4iIzacE8QHtcPTTYkQiKtTi",
+	"Vyr7I9XoVF6Yts9sAFBHZSyOMkY3JLBYA6pupiZoldWiLys+Kl78az4T5S/ugTxSAAJd43ElhQjl8HzW",
+	"limtLpSgHVBdoELleXBz+S3IgYFLM+iHNiDIuuqClNVUvUbubRwFXuwaVa0c5N5d/nR59V7Nh/sauT1I",
+	"IHHNhnV+TQW9SbJm0gM6IhJ8gytj3275LDqFxUrhOcTypNAPCYLaasaO1Loh+WVAk+yXfywCEss0ZLn/",
+	"ZswnQEPvZSqyihWU4PVpzvFilbykBiUOBg6GUSEIubAzxWnkhozNh4BW7lpoQZNEKtEZlY8CElFAjeTk",
+	"3J7jFnCmOYnS9CbMYdcf1+oN6EZK2DKbGlajPaC60TaqtVrJfA9SyLHqoRzBYdrTNkhzyRjSG4iCEv3r",
+	"YjbnbcDHLLnidEwSuUX7A6rSuQG6MikCMDMB2sTyJRlP2ZIAeYFNJinJfFIyG5FIZf6EgUcoJ4YY3Zlj",
+	"b0rsWsVZkZ4fHx8rGG5XWDQ5VO/yw/PeaffytgvvCG02iENTIO9c90pW6UGQn0TCrjjyQTYnFM+DUrtU",
+	"rziVurQ2TUE9M4QziFpiRTGc3U9KkFEBAyvhTyqYwJCQ2ghno23E/lFShkI7gONf5UgJ6ScMxmCBRuVj",
+	"5AteYpawQbdSk3m6/Kj2C6MTQ+hItk7DqSK3AIXXRf/51/8/ze7RukRAJc5bekf03FJ+0gHVOw8EKEB6",
+	"ggkCiOZ01jIHp6YkzcMwGomzqOE4BxUEwVDiABeyvR0GsyAWUyb2mKS8pGQbLAuJDBfuHKvTGF6DOdRs",
+	"stZSItENiaOl3RHrokzaibjf80ttGYyVQlNqKGqhHBIq/UnzeRh48Mbhr8rbaRhl0nC4beFtqYNauZW/",
+	"KO0ZbzOAZcL6vmTtF0KgkyHjwKqA9muOs98gVFzZi4R2PXOYMjAOBpndq+dp6NcXq9SQQyxqLpmKw++x",
+	"n8yaeKW6/ZU7KviG2EMeFD0V71Xr29+7xkshGvcZO8eRhEtoVJu7fI8v5uL8J/4F8QMsU4KtUqPW2v5y",
+	"n7ELTJdqjBzeq+8wyLfyODM729xlPntCnqU4lODz8NYOU3NLoofAI3cUP+AghOxl06RWav/y0SrxxWyG",
+	"o6VcZxSoGAioUQJ2rI/ilUOPUc4kyU6KzZo8oJOQ2KCk4fncyKfMaMiWFC8lJgPCHDyv4ljzfZmICydk",
+	"QHG0hJJup2eXFqiafEDZeBwGlBy0lX3Dj/AjAFlBvj5IHyD/Ez+IWYS8KfHuCYRjChUOMFzL2YzqAytN",
+	"65B8yw/GYz6gUjwE+5GV1PWURWZVuCYYjxQktXI8gbQVERwaAJdp/oFZfEYbYINoQOHghFjQkE24UVyw",
+	"8FxcNRDKL6T6rzLpJdUuR6DXFrHgH0h8qtZ1Kx+Lyaf4cBrPwgwDK8lD8f/4zIPpFQ8oJCG4IX6jENPJ",
+	"XwYlQgelzD2CffM3yB7yghY/FNXJ+4fGA0LykhfzrQjhKv9Mek2/lHSzZLLIFTPy2/7FOdgIKgW27C+F",
+	"vnHZ41dcvfYbM4YNuzuJhvGSJdf7/EpTBc/u9sPPsD+/rN31RhgH2FjjZUgQnxISJ8WXZEsqb6t4n1c2",
+	"EGaHy0I3CQwyB494QaKOeBCwY0NSFH85n1d+5dpmLbacYdFX38ge7SZh5FCBsf1Px25VhvbH/ylCBf64",
+	"n1CAH7AcTHZnlcsHf5E0+vk///r3l4PywetNxGqkNxXkb4vN68mKnekXxLb4PGY0tsd4FoTLtqzhby8C",
+	"i2PKbU6iYPxl80fTFd95i8B0P12UaGx/5ZLFb9iC+t/Q7uskO0FT29rN5zOPr91xhvUzgbfuXPeecKoe",
+	"VNCg1I8gXJAt4kFJBuvKJqUJqD2gWNtM9aGUMcu7qb9Lak6py8k9KPBkrTyfdeVpAOcVZnAmpuSZR9TZ",
+	"1Wn/w3W38Ija81jqXPeediTJ337wgAL/L4MSl4tpL4LsyXjoBw//xTPMoLFv7RCDJ6UgBR4xHeMgI2u3",
+	"bKo9jjNumaxNqsCBpyDJ4tU52utoE9T8UudaSkL2aEH9kPzOTrn/M15QsMOViRUfwElXFhzISq7Li884",
+	"/IIZnpDDOZ3kzldYpWWswkfQ9eUPCB492LyfBBlUzNhfudJ7nLuVdNGyx+/LHLrWi8jq9t1tlinlGZDs",
+	"U55NmVefx7mUu0+s0pU4MGooItIsDncO/pA3Nssbpp90m8ghk/n/uV67V9a9muMYrtx5xOBoDzhazJMg",
+	"i4BOoPARaLSJWyNmC4Xn5uMYjzAnhaxRoRc816qmk4ZK7H53I5j69hoqygz2WzoSz4MHQkXPAMph0yor",
+	"m31FT9j6MxDPCLqaEyqO2HrFSUMJMUdu0s4Sz0IXQl0eCPjCYwb2l8KVVc2J+89eXh1I9ALeii8Z8ti9",
+	"ckWHFk7Qal2KNeSkX05f/JYsBVKpMKN7wN+mFm8rgQnC2EhghbQlrWup9oECsd7iFrcQ+YS9OFwq1PqA",
+	"y2L7SckhAL9ka+Qt9bUPnYvz/UhPj+MP0vuvk55avLWkFxHsL3c9wBQ4kD6JDP/YHAKagniq44MET0U+",
+	"wX4YUCItrU2nLivPPwacVAb0nGEfjXCIqSca4VOI9YaKeCiO8HgceGCBBfg+0c0kroqvUXdvCPYDKit+",
+	"f3MHYTJrAMulnPky1F2PC4KQYBPrCaj87/CQJAuz/bDNxQ6upcxziIFKM/gBFU9bTHJQUxZIvgrhSMWt",
+	"3uBHeFKmHkB0QhhwFcKe87gGPO6kPVpRPoumKn3k8BpPyG3wTwLVenZ4VvkTPz6Xhldgw0o1p3ZkV6t2",
+	"rY6qTtsR/6skhao0hNcvn7MICruCIGiMg5Ku3CzW5rSH5sGcCCZQkhAFpZpfJc7IIXYDnxC74Tfrdsur",
+	"Evt4XB05pO61cLWaat8+mYdsiUYszmQTbxmLkcVd0qVe5kGk3jve9J7O4y5pzI3hPCLj4JM4s0b3w/qn",
+	"v+HSl48784SEbgAKroA1ZMDgUgL+zV3Gvx8eY0jwPDbnzPTAptv1I9RqLIqlOQVa4jljayY8xpV/uIgT",
+	"j1GfSzsxZY+ojGMUEsxjiLDy8fJAgj+rIBYNTwPBdZHkNRCqJRH32koak7krMg5VhhALWQ1cQgCwLH+L",
+	"E/b2bceuNY/QFPNpBd2Jc0SoFQNqxlXnw6W3RuUYkdXovYoJdXtpPVz7J4gyxCgicRQQP4kjlPuQDyDX",
+	"U4wt6XlE5iFecrPsv4rUSadB1o3KVkwpONJPs+GOe3NeYyAyz2TrG2+ygZ2KCz8x0GYHjqjZUr3arB8B",
+	"MPQq39uf18h5+ypxN38cDcbRYJwJrahfm717PDm/v3b4373jD6PLxvRH/+iHcbe66LGbZvz+H5tOlL3X",
+	"WOzWtZFHUCKXPGaCHRI8p1Vu9JsfNs4OoULG5j1ldBwGMk3wvxTbVNurwz+R5Q3UFv+9Hq2Sg2RPxnXH",
+	"a4HUfvg58L9IFqixdLIEekYkioDKpQSbZzY7RiXVWAVZNSvnhGzNPCdyTK6xrgf+b0/637Bd/KWoR87t",
+	"btRjbTY8yNS2DXqejjU3OFuhMWsDdewwUenbf5DLi5PLDyTelVb2k/+Sl3tnIMkVFpq5IQp2TfGiVxy5",
+	"QsJQKTdSdnGlcA/HZsxJOJae7ZhLTWGpwQRkcP4qAd6B6JClwZeUKnmMJ4JrGhLVipSEyuqpgyeIG3IA",
+	"e4iU/1v2039F3PgdbuIbokJu95MYktDe/Qx9yWtbDX1rrHnpd3/X5ry67TRs5whVG+1mvV2tVZpHLee4",
+	"/gLmPBMsL8W5W4W1++WjgSS3M/5bFt6trvS/o3H1BJOqZ/v++MRuVOsju9U8rtnYrzvN48aR0yDjFICw",
+	"XQK0vlXlb/2kFCh/1F99qdGuNSpHzVqzeZLT/DY+mIWb2sdGqKlxNyNhQrt/GAl3NhKa+z3lSelV00oo",
+	"+MwIe/dJlQP5UPdBbdTPf1aHd2XE/OWfDjVMxSIKvqzP3INysSqvOm0U8hnT9xUQDVMl1OW+fcUT7Juy",
+	"e32nARb0bfcg0ZEGCo5Ci8yZdIrUXulBhVxp0JNQk5/kzAY4hNprbDxGCxoHIcKo9umTsuBJE91+gsu+",
+	"O0BO8u5iRl6WAzw5v4I6dGn0HCVl6eWw1c75+eeiJqD0n2xBF/6Ip7KcOYU2y2KNKFN3D6RDD2ZTWVnU",
+	"FFZypKgqZiYLT/RYV/b7bYwjiJ40ME3NYjGrdatdxYNl+DAba5ROVzFq16z0gTnCA5oU+uCE+AkiQwrk",
+	"J0VeQieBhIiDaCVFmsqw6yXl6EyQwLKr+qdOCVdCsqlXCfWVpTyZCyMJR1e2CuIMUkQbhRjKcqvkV0nf",
+	"cgzKeycrXwbxnoZsLqea0UyHdrVM6xe+DdN0MavUjwTE3GjwzhNl92TUf5gN/zAbmhwO+JbGWkh2RvF5",
+	"W6QEbLUb3sbMYBRqswZj5U0TDEhiHFBfQepw4Ag9I9HaaUgnXizRL9dbE40R/C8yJ+6yhzIb53duf9xK",
+	"h08yQBr6pxSgTDDvIEYRpmuskOup6ttmvf8v2SF3oJl9DZH6bbBErmV9hyASrreFSCSqBMtHl1J+FDKd",
+	"qS7IhMQ0022NZNOWFkz4phDb0seUPg11oI2rUg/23dQpA5DNgt0CRJ/5rII0cw+U4Cdxa/bRetIUcNdE",
+	"AnQTIVHCuAY+mF4fcRBbAEk0oMae9EkYyM0Zx2SmEm7FsNki9hgUIgl9oyghKCAyKiwiHotAMk5C942J",
+	"ZJFoZkCTMiJTiYQke1qI3JGxPMkPPTtS0bDzqBFy8wdUgfIXshdDqD9dU1izpXZJHooEYjMNw0rTqYPZ",
+	"I2nDdKk7J+06uMarNXCNC9E1ebCW+1gr/ZbRfg0qYG9uv1qp1mX7H5V1yKm26rgxqsm6NMd+HdutsePY",
+	"9VHVq/kN0hwfOyWrpGuylK6vbvvqo9IQDoRQZDBaHVri9VdonCsbYwUoSC1JBmdT7eYnmYKAPNbZg/p5",
+	"G8KMcI4nhP/hzvxqJqQi5Z1rDhVEmtEEhP/2xwYln2KZifiM5teFyfUT1V6cLIFPcmdIAbI8MOacFQDw",
+	"AscBDfg0MZSYdR6EpD6gHgtD4gm1v8wXEl2usA7AwWtlTEitE6pIihb0c+w6+Z6YK42hBgVxSQTIggHN",
+	"91iCCoORGYoWFIwHBhqoVC04vKRhRj4CiLfSeKQh9v0HTD2J3olDiGqXxhEsaylsa1GsgDhxy1jNtbZn",
+	"DGiK5GWMGqBAEaMW0KsM4ceAy4ZGEVtMpgBCNcLevT5+JbYWfAxqwGqtqTWg7m2/c94ddk4llKGYbG2P",
+	"0TU3JDaYGopoVgc6AhjhDGo3mDYYGALHY5JYbQZ0i9kGXpmQeDXCUKLz5m03EgZYzf8MQ80SKQA8UoP4",
+	"5EZmHKT9DMm520kR1nhAk9uu2XBEFBSdX0EG9PqDWi2AAuOoXHWc9C0L1Wvop+B7hHXRk6MG/A4owmFo",
+	"DaiByJYCpznIfde56XW+P+8Oz3sXvf6w+/Npt3vWPTOXK1shJSujXJJPhoyiigc917j1nCDKlU0HXiYy",
+	"8rA/somHid2otar2id9o2R4+qeJW7Wh0MpLiDJmDc2mHsh+10pcnHNJitl7QJ/67Ue72NiL8YX37TVzw",
+	"wBsTqFPkM0oswSuTg29/a9whj9n8q8kWXepzVccJgv4MPdU1qq6JE4XN50KbrKBb8aesFCUPZ/O1/IG0",
+	"wuDE2//vWGH+X7D2iRXd1+Zs1pVdm227qU4s4I6m8MSA/V1JLDLSn5UxybgBGFOSyLIBdRMt1JXCbFLg",
+	"hMSxRA3OGEms1AwidVwXwIlTSGtAOgFHVkREI6/TDgrBGopHgBgwCsJQbCAFRlzWQW4WcslM/QHIfUO6",
+	"mI1IBFYgCWoq/lSvD7EH2L7S66jLgt6TeSxhAMWVTFXRdVB6ei2eawpRXZS2htVOyutJ+Fzp/2Pv+nvb",
+	"1rHsVyH0T5OB5Fi27NguFovONHlToO10u+k+LJ6KmJIomxuJ8kpyPJmH+e4L3ktSlC3Hzo/uvCL5q40t",
+	"UxRFXl7ee+45rgMPi/99CDTGIOvA/ZLekTVWBlny2HIEu8qg/b7bn61LLj842mtpJJL3MPAZmecXhhC5",
+	"skP7cTMZtQkxAwcH+HUntAPV1BTbtAoN3JM1IItid3E38q6igMaQsR4Orpslj5ehwHlg/VQZApeA8IZ1",
+	"JrAlaKT1AdiIQYwAv4hlHhTCQZOTtxjPEeyAC7sVHq34QmjYwBZcBYWJsKSN11ohIRQntkCIvv6sLWfU",
+	"TWaG+NOWqXjkgWJnTak4YXtdHRPWe+jKezCG9sWavq3fjVq/+9e9wEOm021oNkSxeRmszz+jw6gORMYy",
+	"q5nTbfN3fMazXVG57sPNJyNV2kjNQ1meMo8aNyUNKa3XJeKampRcm5R+V2ouFHof8EwTyMy8ymgsHTzZ",
+	"unQII5YW0hvT4D87Tsrrpv54tuXB8ppUjIIgEmwDALSqlnIH4zWG27qM9deipjVrC/o91cJtD/qxWnpH",
+	"L/J2d+8pqsQevDg3Sc5mNX+7lRgPLJ8Ho/w78P09onA2ishcHzoUc0coQvEFSlxmwPuNueMt4PxcLrJC",
+	"A6ppReb2d3XRipf0iOLTw6kPMFIuKp5ID4ksymK9ks1hb4wyl2gi6TmPywLJA1xSFbIxOWJqJd3wVYVS",
+	"YitGpVtFjkIfysG6/PmLF/pef+r1AzIYAk4/6AXT8dSftIsXmkKD39FTiYYBpRMaeP1o2JeeSuRN+v7Y",
+	"89NRFJ+PIj/uBzBitZKOr+qS0fwa0rW/dckiruIlK4szWtWs5NWNl8sNrjor6eYshw/PVMz4bMOyuMhZ",
+	"b0Nv4TSg0sOrjCKEE12pczpM4mTg9aNBhB2cBnTs0XN/MI3GwXg6jJ+7gxWMdHUdFwmLz1Zxfq0+0f6P",
+	"lxeiuPbHEa+vJzfLf1yv4rz7Mb67TyzyV84hTmW5x6nRI1zERS5nPxAma88zYXE8GA/l+xxQHK5oOEm8",
+	"yTmdpH5/5PuTyY7nSUzwTteQ+DueZ9/z5fwgfd/2PP2Dh241Giq+1zEDg9SPoySIvfE48r2AjmNvGgdD",
+	"b5AGUTSkw3RM/aYdFi+LZxjVnIo1RdVNUktPUQ0fTacJZdPAY2n/XLZDPer3fW+SjgZsNJ6kw6nluNca",
+	"N3Rw7PYtzQeM3fGwh8sja19eq14eAlnYrne53Kl02QHXgiQU7PEw0bb8RFopXhqU4cQkw5wnc9yJ0aLR",
+	"bGbL/NFKegmy1W/fPryX+2sLK4nC/7INeWrKeVUBgBeDIZgZD0VGI5a1MuOqtSYxGzo55cJblIzVXCxC",
+	"Z37aI3/605+N+8wUdC5lJRMxaizCjwm2rnd1Iz1+go4Dhm0XRV30avlm9ScoWNt8Vs2VZnbznbJV19bv",
+	"QjG3FG57oGFufa9qSTYlr2smTLVQpUIt8pl7BGoA4P847BCYUbqo8lHeVDg4ICtacsNur5/sTUV4YqB1",
+	"+PQn8he3o1PwUbD2QlH4gBdj1O60zZjhQMGX0ELGEtBnI6bvGx4D1x1PcDVleOwwBS0VsHJvYw4ITypz",
+	"XJGzL61ZKU8fIE6DcwAoLE3fTYp/sywyZtSIm2oX09odpISAdglmsepQS0YTxh/PuaByLkD2Sy2CULQV",
+	"eXbE4hF/qCn/bU3NGakYa+njYopNd3PeI78asUAV7esQqD8l0v9AwEZL+E/p/SG6UVgaeWZ4zKLmlTwI",
+	"mtIh31LaaXNXyZPo/OKKLo4khwrFFjtUo+MP7FAQDjyusubyJ6qpuXxSNY389a+4Zl7LaV4T+p0sPGQr",
+	"qXm5nc5EW1LxfJ1RLJvp3uE/8htG5vo6pT0LeogKUb3gt0yo2kGXtCsG9ebRWsHkc7FlVbsW9X+qO75T",
+	"rvQjVtkH6JNqiBfi8SuuaeM1QPsHDdCq6aKn5eGpr2fq/ql/ZYKx4KZANS1uU+RkLlv9IFbren7azHpw",
+	"eS3+bFuxmWyKdZa4OOUN2sTFxD61SZObSgQAwtvC0vu9hUaBW3a2w9HohQLVyVvewduW4LAhGSZGMPiA",
+	"yjDVrqu5IBTzDi/WqEpbEsanigKnRy5ARRBdEYvkDyT5IdpcoMKgjnahfxYKfAZ5RdvCvMM31nb/YbSQ",
+	"r1t6MzTLUFM9oqa0dyY9ty5r9F+WkqHzAzb848NiMCXQt1EIfmfm6MHVEOW7FSOhU2f0JnTeQrnLXbEm",
+	"OaNCfkyzm9D5d+kr4dRxZrZCM5zHZS8VkYeW1UUM7/XVf3+5AKcH5rwzg/OI6+hZtNUx1aEBOVll9O4U",
+	"2KpV7fVadPdgYN/82+evF+/+8ldAp2IHHhIjaNw0xLntC9E3SujKk3/Nw/1R3RvbCmiLZKzAYaN/sFi4",
+	"SGsvsZgG5c9mIP+On0LMoWK12xxUMkZvWaUsdsarGk9Hv1xcueTLtyv44/3Fx4urC4KVnvpkuFNXTC6a",
+	"k66C+jc4R5W3oGkKxQ49Mv+Qep9oDaa3KG8queFIx2yO0TXYdLpsGeZDHndcSuGGXdH9n7nA2T/ikPCl",
+	"ZCYMc0l5pu41mDzsp181iOMnr5Ped754RGm0XRRtxw9aeTtcU5g0K1IFPtLh8cpt6hmCXigg8iCXx+dC",
+	"ML1GlkWW6AS3rpDBW7l2JINXZNgP5BmFfCoSnhqKFmlpKPgVe0CJj1xRso97V9WR0QD5fodHTnv9VK9l",
+	"fz+oHHz/0njY1Li0kPAHWSh1iTSAhV1iwXMNmw9wUxbiWt5Nrqxrzf+DYdCKZoycKDxfxlKUKhURg/Ah",
+	"y1f13amrQB4QfIf2GkCyq2TJ5Ao2KZ65ij2jcwXRWR2zJUsqkkxtbaFoCqmsM9PDdsRQhALL3VXRktYu",
+	"ojpDoSOYb9VKbiLNTSn5Fk3SdnVAKOwUQcV0uTlYEnCzZS/h8Gf2Z4WeIXEhdPuqh9EdqYqcSbPIMkse",
+	"J/AHoeCiqmVbRUoiBqAJnjEhj5bFLStV1BzjrHAwa/wBjHRXNYTWGdlwOMlVFgBdnvYyVim1AZV4UQhD",
+	"u+szdE6CweQejOXTfInXmOsfx53518RoX5gPpQz30UFaqKlalHS1vLf2ZC/RmzwT6L/mp2gNobkOZg8T",
+	"98HjTF7cMhKxesNQyCtHlVC7INol21nPuYpSmcgQZDkVwxJEhkDJEF8mqUv1HUQSTq3UEnZFbg20bkcO",
+	"euQdSuS5+DSfWJlTjv5hvKRlDWlgLsgv8jFv+T/eVOT9367ucdzgwkMiwfP/gcoyGIIGNT/P8e4onZIU",
+	"9bynZYH/d81ArlZBKZSObVuJFWHRMwdiPa7DxDqXc0H9qdp2XCcpaud7hwTtrpqrefPK00YASEGSkm6I",
+	"tanY+53cgdqZSp0nh92txb46h5prq4KuXAulr9b11AY0Yj93zgXP5ZP65pG4qNkCENNPxo6xZMHwBcrz",
+	"tTNzpsHYjxLqe6MgTbyADc49GvUDL/An43icng8mw77jOjccuF112WPhzJzxlKbnk3PmpaOUegH1I2+a",
+	"+AMv7UfBMJqME8rGsCGJImEW4ufIO3KRsL87s77rQGbaEKxgEAyDsVqbUDOL4AUGPHZUD82d/OZONc1u",
+	"ZmTJsqy453byqocCc3A1GX3kW5H0FmoltnWSE46GCKbR76EghPbJb9DBfwudfk/HSpzvb0Pxz1Dcq2Ks",
+	"F7tc6kS1fI9qs+yVXl6tThkrQq7eyy4B3+PJCfxzeoqd/K3dO3MZ8TxURyK0f6C7O0braJll9WSvB7hn",
+	"35rfKRCT2SKf8xzXta1r43gMzNlcq+HIeyIpNvx5KzGijkdwwnIJntEwA1UySEzhiQF4ZHmer2tIBpkN",
+	"xY6hIHYmYSkXHP2AzbIgOU0Y4SoEulkycR8Y+at5+B8JStZ3+cHg5EMYZDaeDILpxGOjc+YFPpt60cDv",
+	"e3R0PkmncT8I4pGzY+O/uw4FLTYQxJXtnFM/7qfjwBtEQ7mvjFJvQqeR14/9ZMCGaUDtqiua5Fw0za4r",
+	"2DgaiCiAOzXYFqa+ekg1Nxybqf1hsFuDG22aauCjgx34qO/1B15/RPzhrD+ZjcY93x/2h+OH7jz6ZR8D",
+	"DTXr6dWU/jAKLH0qKa2l/v9jUM9+1//950GtYmlMba95r3Ftm9N9h4mvjcf7xBrNbStypFd50Io8RTZP",
+	"89tZciyH7clzGJIDAHS0IAHpj2fBObIBTodj33mU/djneukOvJqMHxY+txfiswfTj3cXPmOB8vFW5ky5",
+	"UA9nvnlC59x7C0mpIEWWWMFszQy3oFy4u3Hxlnl7S/CBtpNm26HxUBgqN3uFgNFX0PmK1IUmDAAzmq+B",
+	"R59nGUK6M35rZLb35LVDcSix/RXHf8sCP1uG+zVK/FKT3mpiHWubugxGC2j76DRg51L/uhatHODOOq0L",
+	"rBBXzCCYyAYWhq0AsHRMyiIz0N5yLVTWqB3ws6g4oQ6jTYmI7IRvVQQZV73K+unUY9XUlSPgStmYUDRN",
+	"qbp2IIas5oSJurxzyRzp965LlG2Zk5reIPinIvgVQmrUddJO7MKNbdVtjmNXlzRms3ahUbkWKpKNgWxS",
+	"lFbcOmExDi+edO9cLHhfFhsAgQIF6D245sciCX9uOPOrlt4Pxz8ftEo5u5/CDFnLdEX6kq7gLNQQ/9AF",
+	"E7WF1zFMFUiHq/iCZlgkQLJiIZsqbphAnM26YuXbUMC3oiU3XbflMk8s0VYSsayQNqJN+O4i521BKDQ7",
+	"66JMU0gIgAsYvU6XzOUP8DpeKXiDYWN7A8jjEtJhmnODlyrkpW8+I/MVK6H+sBCylVAo7rLhgJw049Uw",
+	"eSQ5F6c9ayj/8vEDVja3Qc72sJCT+a3AUeymOfqF1Z/YcxGhMSXPZ5PdvVSOtKcVXzsNBX0/Oo8Db0xH",
+	"DHnop+nI9wZ0GAXxKBmz83Q3XtdMLGc2HLiOdMKb7sq/aJbZuoa44K95ol7gM42UXiSma0cfpj+xvdRH",
+	"YGBeHBnKr8uC0Jx82MN5Iq9l8brk9R14hX9mtGTlu3W9lC9UHg0hdv0fkFtVnxiF1ObT77KZ8rY7f33V",
+	"1FhDTh3+XyGXjy4W6RmZgjPwOVVft5u6NGQqUFwCAqoVMti1pDaArr3gMSOrjNbAmg7M69KogmsFnMrN",
+	"AsDdajerbeHATFE/aanjkbhYcdaWhLMT4MYd5kbBTXqKuzJxVkH3tkzctrrdtsNsCT0vqUiqLh8Ydiuj",
+	"ewe+J8uYtHV3QJV/6iJ1n2HGh8pdVNoT7O+1Ovqq8bLJSndH7WOxkLuyKhfSixn6t6JVtSlK0FApoppK",
+	"Jx+3aettwPTralYsvAzKxN99+YAbtHyhauYhEBCur1RMAFXWwQVfQhUQ+P7ALY/kZ4oIx753I/+72wO5",
+	"mCyKVW4JvzTuSH0v9Wpl3atha9u5018ZzeqlC6g+LuSmrG8kH926Vr18q9W/6X0a9Dz+LwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
@@ -28,12 +27,7 @@ func (s *Server) limits() flow.Limits {
 // newActiveflows makes the activeflow use case the handlers below call.
 func (s *Server) newActiveflows() *activeflow.Service {
 	return activeflow.New(activeflow.Config{Store: s.store, Outbound: s.cfg.Outbound, Metrics: s.metrics, Limits: s.limits(),
-		WakeDeliverer: s.cfg.WakeDeliverer, ClaimLease: 2 * s.cfg.RequestTimeout, EventBody: eventBody})
-}
-
-// eventBody is the payload of an activeflow's event.
-func eventBody(event string, a *store.Activeflow) ([]byte, error) {
-	return json.Marshal(gen.ActiveflowEvent{Type: gen.ActiveflowEventType(event), Data: toAPIActiveflow(a)})
+		WakeDeliverer: s.cfg.WakeDeliverer, ClaimLease: 2 * s.cfg.RequestTimeout})
 }
 
 // parseStart decodes and validates a request that runs actions.
