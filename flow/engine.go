@@ -141,18 +141,36 @@ type Origin struct {
 	Inherited map[string]string
 }
 
+// reserved reports whether a variable name is of the voipbin. namespace, as VoIPbin decides it: trimmed and
+// compared case-insensitively, so "VoIPbin.activeflow.id" and " voipbin.call.digits" are.
+func reserved(name string) bool { return hasPrefixFold(strings.TrimSpace(name), reservedPrefix) }
+
+// runnerName is a name of the voipbin.call namespace that a runner may set, written as the engine reads it
+// (trimmed, lower case); ok is false for every other name of the voipbin. namespace.
+func runnerName(name string) (string, bool) {
+	n := strings.TrimSpace(name)
+	if !hasPrefixFold(n, runnerPrefix) {
+		return "", false
+	}
+	return strings.ToLower(n), true
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
 // NewExecution prepares an execution of actions (those of a flow at a revision, or an inline list) with the
-// client's variables. Client variables of the voipbin. namespace are ignored, as VoIPbin ignores them; the
-// voipbin.activeflow variables are set from the origin.
+// client's variables. Client variables of the voipbin. namespace (in any case, with spaces around) are ignored, as
+// VoIPbin ignores them; the voipbin.activeflow variables are set from the origin.
 func NewExecution(o Origin, actions []Action, variables map[string]string) *Execution {
 	vars := make(map[string]string, len(o.Inherited)+len(variables)+8)
 	for k, v := range o.Inherited {
-		if !strings.HasPrefix(k, activeflowPrefix) {
+		if !hasPrefixFold(strings.TrimSpace(k), activeflowPrefix) {
 			vars[k] = v
 		}
 	}
 	for k, v := range variables {
-		if !strings.HasPrefix(k, reservedPrefix) {
+		if !reserved(k) {
 			vars[k] = v
 		}
 	}
@@ -252,11 +270,17 @@ func (e *Engine) Next(ctx context.Context, x *Execution, r RunnerReport) (Step, 
 	return st.ended(x), err
 }
 
-// RunnerVariables keeps the variables a runner may report: its own names and those of voipbin.call.
+// RunnerVariables keeps the variables a runner may report: its own names, and those of voipbin.call under the
+// name the engine reads ("VOIPBIN.call.digits" sets voipbin.call.digits). Other voipbin. names are dropped.
 func RunnerVariables(vars map[string]string) map[string]string {
 	out := make(map[string]string, len(vars))
 	for k, v := range vars {
-		if !strings.HasPrefix(k, reservedPrefix) || strings.HasPrefix(k, runnerPrefix) {
+		if name, ok := runnerName(k); ok {
+			if _, exact := vars[name]; exact && name != k {
+				continue // the name as written wins over its variants
+			}
+			out[name] = v
+		} else if !reserved(k) {
 			out[k] = v
 		}
 	}
