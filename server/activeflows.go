@@ -128,7 +128,8 @@ func (s *Server) NextActiveflowAction(ctx context.Context, req gen.NextActiveflo
 func (s *Server) simulate(ctx context.Context, customerID, flowID uuid.UUID, revision int, actions []flow.Action,
 	st *flow.Start) (gen.SimulationJSONResponse, error) {
 	x, err := s.activeflows.Simulate(ctx, activeflow.SimulateRequest{CustomerID: customerID, FlowID: flowID, Revision: revision,
-		Actions: actions, Variables: st.Variables, Script: flow.Script{Digits: st.Digits, Steps: st.Steps}, Now: st.Now})
+		Actions: actions, Variables: st.Variables, Script: flow.Script{Digits: st.Digits, Steps: st.Steps}, Now: st.Now,
+		WebhookResponses: st.WebhookResponses})
 	if err != nil {
 		return gen.SimulationJSONResponse{}, err
 	}

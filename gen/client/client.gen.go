@@ -1772,6 +1772,16 @@ type ActionOptionWebhookSend struct {
 	// Example: POST
 	Method *ActionOptionWebhookSendMethod `json:"method,omitempty"`
 
+	// ResponseVariablePrefix **beyond** (VoIPbin documents that a sync answer sets variables, and sets none). With `sync`, a 2xx
+	// answer whose body is a JSON object sets, for each top-level member whose value is a string, a number or
+	// a bool, the variable `<prefix><name>` to it (numbers as written, bools `true`/`false`); other members,
+	// `voipbin.` names and members past the first 32 (in name order) are skipped, and when they would pass
+	// the variable limits none is set. The decision lists what was set. Absent or `""`: none.
+	//
+	//
+	// Example: crm.
+	ResponseVariablePrefix *string `json:"response_variable_prefix,omitempty"`
+
 	// Sync Wait for the answer before continuing.
 	//
 	// Example: false
@@ -2772,6 +2782,14 @@ type InlineSimulationRequest struct {
 	//
 	// Example: {"voipbin.call.digits":"2"}
 	Variables *Variables `json:"variables,omitempty"`
+
+	// WebhookResponses What each `sync` `webhook_send` is answered, in turn (a simulation sends nothing). An answer sets
+	// variables exactly as a real one does (`response_variable_prefix`); once they run out, a `sync`
+	// `webhook_send` is not sent and sets none.
+	//
+	//
+	// Example: [{"body":{"balance":12.5,"vip":true},"status":200}]
+	WebhookResponses *[]SimulationWebhookResponse `json:"webhook_responses,omitempty"`
 }
 
 // LoginRequest A username and password.
@@ -2933,6 +2951,14 @@ type SimulationRequest struct {
 	//
 	// Example: {"voipbin.call.digits":"2"}
 	Variables *Variables `json:"variables,omitempty"`
+
+	// WebhookResponses What each `sync` `webhook_send` is answered, in turn (a simulation sends nothing). An answer sets
+	// variables exactly as a real one does (`response_variable_prefix`); once they run out, a `sync`
+	// `webhook_send` is not sent and sets none.
+	//
+	//
+	// Example: [{"body":{"balance":12.5,"vip":true},"status":200}]
+	WebhookResponses *[]SimulationWebhookResponse `json:"webhook_responses,omitempty"`
 }
 
 // SimulationStep What the runner reports when one runner action completes.
@@ -2941,6 +2967,19 @@ type SimulationStep struct {
 	//
 	// Example: {"voipbin.call.digits":"2"}
 	Variables *Variables `json:"variables,omitempty"`
+}
+
+// SimulationWebhookResponse A scripted answer to a `sync` `webhook_send` in a simulation.
+type SimulationWebhookResponse struct {
+	// Body The answer's body, any JSON value (answered as its JSON text).
+	//
+	// Example: {"balance":12.5}
+	Body interface{} `json:"body,omitempty"`
+
+	// Status The HTTP status. Default 200.
+	//
+	// Example: 200
+	Status *int `json:"status,omitempty"`
 }
 
 // Timestamp A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
@@ -6697,6 +6736,14 @@ func (a *ActionOptionWebhookSend) UnmarshalJSON(b []byte) error {
 		delete(object, "method")
 	}
 
+	if raw, found := object["response_variable_prefix"]; found {
+		err = json.Unmarshal(raw, &a.ResponseVariablePrefix)
+		if err != nil {
+			return fmt.Errorf("error reading 'response_variable_prefix': %w", err)
+		}
+		delete(object, "response_variable_prefix")
+	}
+
 	if raw, found := object["sync"]; found {
 		err = json.Unmarshal(raw, &a.Sync)
 		if err != nil {
@@ -6750,6 +6797,13 @@ func (a ActionOptionWebhookSend) MarshalJSON() ([]byte, error) {
 		object["method"], err = json.Marshal(a.Method)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'method': %w", err)
+		}
+	}
+
+	if a.ResponseVariablePrefix != nil {
+		object["response_variable_prefix"], err = json.Marshal(a.ResponseVariablePrefix)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'response_variable_prefix': %w", err)
 		}
 	}
 
