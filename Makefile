@@ -79,8 +79,11 @@ check: ## fail when gen/ is stale, or gofmt or go vet complain
 
 REDOCLY ?= npx --yes @redocly/cli@2.77.0
 
+# staticcheck is pinned as a tool in go.mod (go get -tool honnef.co/go/tools/cmd/staticcheck@vX), so every
+# machine runs the same version with the same default checks; it covers tests and gen/ too.
 .PHONY: lint
-lint: check ## check, validate openapi.yaml (kin-openapi, then Redocly's recommended rules) and docker-compose.yml
+lint: check ## check, staticcheck (pinned in go.mod), validate openapi.yaml (kin-openapi, then Redocly's recommended rules) and docker-compose.yml
+	$(GO) tool staticcheck ./...
 	$(GO) test -count=1 -run 'TestSpec' .
 	$(REDOCLY) lint --format=stylish openapi.yaml
 	@if command -v docker-compose >/dev/null; then docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml is valid"; \

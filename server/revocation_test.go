@@ -184,8 +184,10 @@ func TestRevocationWithoutListener(t *testing.T) {
 	}
 	// And a change made with SQL, by no flowbin at all, is heard as well.
 	tok := a.login("alice", "changed while b was deaf")
-	if !b.works(tok) || !b.works(tok) {
-		t.Fatal("a fresh token fails")
+	for range 2 { // the second answer comes from what the first one remembered
+		if !b.works(tok) {
+			t.Fatal("a fresh token fails")
+		}
 	}
 	db, err := sql.Open("pgx", a.storeURL(t))
 	if err != nil {

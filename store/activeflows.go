@@ -19,9 +19,6 @@ const (
 	ActiveflowEnded   = "ended"
 )
 
-// ErrStale is a write refused because the row changed since it was read.
-var ErrStale = errors.New("stale")
-
 // Activeflow is one execution of a flow, or of inline actions.
 type Activeflow struct {
 	ID           uuid.UUID  `gorm:"column:id;primaryKey"`

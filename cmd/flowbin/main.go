@@ -174,11 +174,6 @@ func (p *program) serve(ctx context.Context, cfg config, log *slog.Logger) error
 	if err != nil {
 		return err
 	}
-	hint, err := bootstrap(ctx, cfg, st, passwords, log)
-	if err != nil {
-		return err
-	}
-
 	m := metrics.New()
 	if err := m.WatchDBPool(st.PoolStats); err != nil {
 		return err
@@ -244,6 +239,13 @@ func (p *program) serve(ctx context.Context, cfg config, log *slog.Logger) error
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close() // Serve closes it too; this is for the returns before Serve
+	// The first user is created only once every listener is bound: a start that fails (a port taken) must not
+	// create it and spend its random password, which is shown once.
+	hint, err := bootstrap(ctx, cfg, st, passwords, log)
+	if err != nil {
+		return err
 	}
 	// Slow clients are cut off by these timeouts. The header limit here is a backstop, far above the server's own
 	// (FLOWBIN_MAX_HEADER_BYTES), which answers in the error envelope.
