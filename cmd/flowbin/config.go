@@ -63,6 +63,8 @@ type config struct {
 	OutboundAllow     outbound.Allow
 	OutboundTimeout   time.Duration
 	EventsRetryFor    time.Duration
+	EventsMaxPending  int
+	EventsWorkers     int
 	PprofAddr         string
 	MetricsAddr       string
 	FlowCacheBytes    int64
@@ -228,6 +230,10 @@ var settings = []setting{
 		parse: duration(func(c *config) *time.Duration { return &c.OutboundTimeout })},
 	{name: "FLOWBIN_EVENTS_RETRY_FOR", def: "24h", help: "how long an undelivered event or `webhook_send` is retried",
 		parse: duration(func(c *config) *time.Duration { return &c.EventsRetryFor })},
+	{name: "FLOWBIN_EVENTS_MAX_PENDING", def: "10000", help: "messages (events, `webhook_send`) one customer may have waiting for delivery; more are recorded as `dropped`, never sent",
+		parse: integer(1, 1<<30, func(c *config) *int { return &c.EventsMaxPending })},
+	{name: "FLOWBIN_EVENTS_WORKERS", def: "16", help: "outbound deliveries one instance makes at once; one customer holds at most 4 of them (at most half) across all instances",
+		parse: integer(2, 1<<16, func(c *config) *int { return &c.EventsWorkers })},
 	{name: "FLOWBIN_DOCS_PERSIST_AUTHORIZATION", def: "false",
 		help:  "Swagger UI (`/docs`) keeps the credential given to Authorize in the browser's localStorage, across reloads; `false`: in the page's memory only",
 		parse: boolean(func(c *config) *bool { return &c.DocsPersistAuth })},
@@ -395,6 +401,8 @@ func (c config) storeConfig() store.Config {
 		SQLitePath: c.sqlitePath(),
 		Migrate:    c.Migrate,
 		MaxConns:   c.DBMaxConns,
+
+		OutboxMaxPending: c.EventsMaxPending,
 	}
 }
 

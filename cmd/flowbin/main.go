@@ -180,12 +180,24 @@ func (p *program) serve(ctx context.Context, cfg config, log *slog.Logger) error
 	}
 	// Every request made on a customer's behalf goes through one guarded client; the deliverer sends the outbox
 	// (events, webhook_send that does not wait), signed with the customer's secret, which the server opens.
-	client := outbound.New(outbound.Config{Allow: cfg.OutboundAllow, Timeout: cfg.OutboundTimeout})
+	client := outbound.New(outbound.Config{Allow: cfg.OutboundAllow, Timeout: cfg.OutboundTimeout, Reserve: min(time.Second, cfg.RequestTimeout/4)})
+	// Settings every instance on the database must share are compared with the others' (docs/operations.md).
+	agree, err := newAgreement(st, log, m, sharedSettings(cfg.OutboundAllow, secret))
+	if err != nil {
+		return err
+	}
+	if err := agree.atStart(ctx); err != nil {
+		return err
+	}
+	go agree.watch(ctx, agreementEvery)
 	var srv *server.Server
 	if err := m.WatchOutbox(func() (int64, error) { return st.OutboxDepth(context.Background()) }); err != nil {
 		return err
 	}
-	deliverer := events.New(events.Config{RetryFor: cfg.EventsRetryFor,
+	if err := m.WatchOutboxDropped(st.OutboxDropped); err != nil {
+		return err
+	}
+	deliverer := events.New(events.Config{RetryFor: cfg.EventsRetryFor, Workers: cfg.EventsWorkers,
 		Observe: func(msg *store.OutboxMessage, status int, err error) { m.ObserveDelivery(msg.EventType, status, err) }}, st, client,
 		func(ctx context.Context, id uuid.UUID) (string, error) { return srv.WebhookSecret(ctx, id) }, log)
 	srv, err = server.New(server.Config{

@@ -484,7 +484,9 @@ func (e ActiveflowEventDataStatus) Valid() bool {
 // Defines values for ActiveflowMessageState.
 const (
 	Delivered ActiveflowMessageState = "delivered"
+	Dropped   ActiveflowMessageState = "dropped"
 	Failed    ActiveflowMessageState = "failed"
+	Gone      ActiveflowMessageState = "gone"
 	Pending   ActiveflowMessageState = "pending"
 )
 
@@ -493,7 +495,11 @@ func (e ActiveflowMessageState) Valid() bool {
 	switch e {
 	case Delivered:
 		return true
+	case Dropped:
+		return true
 	case Failed:
+		return true
+	case Gone:
 		return true
 	case Pending:
 		return true
@@ -2111,7 +2117,7 @@ type ActiveflowMessage struct {
 	// Example: POST
 	Method string `json:"method"`
 
-	// State `pending` (to be tried again), `delivered` (a 2xx answer) or `failed` (given up on).
+	// State `pending` (to be tried again), `delivered` (a 2xx answer), `failed` (given up on after the retries), `gone` (the receiver answered `410 Gone`: not tried again; the last attempt shows it) or `dropped` (never sent: its customer already had `FLOWBIN_EVENTS_MAX_PENDING` messages waiting).
 	//
 	// Example: delivered
 	State ActiveflowMessageState `json:"state"`
@@ -2132,7 +2138,7 @@ type ActiveflowMessage struct {
 	Url string `json:"url"`
 }
 
-// ActiveflowMessageState `pending` (to be tried again), `delivered` (a 2xx answer) or `failed` (given up on).
+// ActiveflowMessageState `pending` (to be tried again), `delivered` (a 2xx answer), `failed` (given up on after the retries), `gone` (the receiver answered `410 Gone`: not tried again; the last attempt shows it) or `dropped` (never sent: its customer already had `FLOWBIN_EVENTS_MAX_PENDING` messages waiting).
 //
 // Example: delivered
 type ActiveflowMessageState string
