@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/flowbin/flowbin/events"
 	"github.com/flowbin/flowbin/flow"
 	"github.com/flowbin/flowbin/internal/metrics"
 	"github.com/flowbin/flowbin/outbound"
@@ -34,6 +35,9 @@ type Config struct {
 	Now func() time.Time
 	// WakeDeliverer, when not nil, is called once changes with outbox messages commit.
 	WakeDeliverer func()
+	// Secrets answers a customer's webhook signing secret ("" for none): sync webhook_sends are signed with it,
+	// as the outbox's deliveries are. nil: unsigned.
+	Secrets events.Secrets
 	// ClaimLease is how long a report's claim of a step holds before another may take the step over, should the
 	// claimer die before it writes (default 30s: longer than any request may take).
 	ClaimLease time.Duration
@@ -48,13 +52,14 @@ type Service struct {
 	now      func() time.Time
 	wake     func()
 	lease    time.Duration
+	secrets  events.Secrets
 	hooks    hookCache
 }
 
 // New makes the service.
 func New(cfg Config) *Service {
 	s := &Service{store: cfg.Store, outbound: cfg.Outbound, metrics: cfg.Metrics, limits: cfg.Limits, now: cfg.Now,
-		wake: cfg.WakeDeliverer, lease: cfg.ClaimLease}
+		wake: cfg.WakeDeliverer, lease: cfg.ClaimLease, secrets: cfg.Secrets}
 	if s.lease <= 0 {
 		s.lease = 30 * time.Second
 	}

@@ -85,7 +85,7 @@ func (s *Service) messages(c *change, hook *store.CustomerWebhook) ([]store.Outb
 	if len(to) == 0 {
 		return out, nil
 	}
-	evs, err := events(c, hook.EventVariables)
+	evs, err := eventsOf(c, hook.EventVariables)
 	if err != nil {
 		return nil, err
 	}

@@ -66,10 +66,10 @@ type event struct {
 	typ, body string
 }
 
-// events are what a change owes its webhooks, in order: activeflow_created for a start; activeflow_updated for
+// eventsOf are what a change owes its webhooks, in order: activeflow_created for a start; activeflow_updated for
 // every action its step moved to, control actions included; activeflow_updated again when it ended; and
 // activeflow_deleted for a delete. withVariables: the customer asked for the variables.
-func events(c *change, withVariables bool) ([]event, error) {
+func eventsOf(c *change, withVariables bool) ([]event, error) {
 	a := c.a
 	base := eventData{ID: a.ID, CustomerID: a.CustomerID, FlowRevision: a.FlowRevision, Status: store.ActiveflowRunning,
 		ReferenceType: a.ReferenceType, OnCompleteActiveflowID: a.OnCompleteActiveflowID, TMCreate: formatTime(&a.TMCreate),

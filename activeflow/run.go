@@ -74,7 +74,7 @@ func (s *Service) Start(ctx context.Context, r StartRequest) (*store.Activeflow,
 	}
 	x := flow.NewExecution(flow.Origin{ActiveflowID: a.ID, FlowID: r.FlowID, Revision: revision,
 		ReferenceType: a.ReferenceType, ReferenceID: r.ReferenceID}, actions, r.Variables)
-	out := s.sender(nil)
+	out := s.sender(r.CustomerID, nil)
 	step, err := s.engine(r.CustomerID, nil, out).Start(pool, x)
 	if err != nil {
 		return nil, err
@@ -106,7 +106,7 @@ func (s *Service) Next(ctx context.Context, customerID, id uuid.UUID, r flow.Run
 	if !a.State.Ended && a.Claimed(s.store.Now()) {
 		return nil, &StaleError{ActionID: r.ActionID, Step: r.Step} // another report performs this step now
 	}
-	out := s.sender(a)
+	out := s.sender(a.CustomerID, a)
 	step, err := s.engine(customerID, nil, out).Next(pool, &a.State.Execution, r)
 	switch {
 	case errors.Is(err, flow.ErrEnded):
@@ -138,7 +138,7 @@ func (s *Service) Stop(ctx context.Context, customerID, id uuid.UUID) (*store.Ac
 		return a, nil
 	}
 	step := a.State.Stop()
-	if err := s.commit(ctx, s.sender(a), &change{a: a, event: EventUpdated, step: step}); err != nil {
+	if err := s.commit(ctx, s.sender(a.CustomerID, a), &change{a: a, event: EventUpdated, step: step}); err != nil {
 		return nil, stale(err)
 	}
 	return a, nil
@@ -153,7 +153,7 @@ func (s *Service) Delete(ctx context.Context, customerID, id uuid.UUID) error {
 	step := a.State.Stop()
 	now := s.store.Now()
 	a.TMDelete = &now
-	if err := s.commit(ctx, s.sender(a), &change{a: a, event: EventDeleted, step: step}); err != nil {
+	if err := s.commit(ctx, s.sender(a.CustomerID, a), &change{a: a, event: EventDeleted, step: step}); err != nil {
 		return stale(err)
 	}
 	return nil

@@ -38,7 +38,7 @@ func (s *Service) Simulate(ctx context.Context, r SimulateRequest) (*flow.Execut
 		return nil, err
 	}
 	x := flow.NewExecution(flow.Origin{ActiveflowID: id, FlowID: r.FlowID, Revision: r.Revision}, r.Actions, r.Variables)
-	e := s.engine(r.CustomerID, clock, &simulated{sender: s.sender(nil), answers: r.WebhookResponses})
+	e := s.engine(r.CustomerID, clock, &simulated{sender: s.sender(r.CustomerID, nil), answers: r.WebhookResponses})
 	e.Simulated = true
 	if err := e.Simulate(ctx, x, r.Script); err != nil {
 		return nil, err

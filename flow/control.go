@@ -173,6 +173,8 @@ type call struct {
 	moves []move
 	d     *Decision
 	step  *Step // the advance this action runs in
+	// stepNo is the action's step in the execution.
+	stepNo int
 }
 
 // resolves reports whether move i can be taken to an action of the frame (or is the continuation).

@@ -379,7 +379,7 @@ func (e *Engine) advance(ctx context.Context, x *Execution, st *Step) error {
 			x.Current = &cur
 			return nil
 		}
-		c := &call{ctx: ctx, e: e, x: x, f: f, a: &run.Action, raw: a.Option, o: decodeOptions(option), step: st}
+		c := &call{ctx: ctx, e: e, x: x, f: f, a: &run.Action, raw: a.Option, o: decodeOptions(option), step: st, stepNo: run.Step}
 		c.moves = r.movesOf(c.o)
 		if err := r.run(c); err != nil {
 			return err

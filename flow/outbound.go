@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // The actions flowbin runs itself that reach the customer's systems: webhook_send and fetch. The engine decides
@@ -29,6 +31,10 @@ type WebhookRequest struct {
 	Data     string
 	// Sync requests are sent before the execution goes on; the others are queued for delivery in the background.
 	Sync bool
+	// ActiveflowID and Step name the request: the execution's voipbin.activeflow.id and the webhook_send's step,
+	// the same when a step is performed again (its webhook-id, so that receivers drop repeats).
+	ActiveflowID uuid.UUID
+	Step         int
 }
 
 // WebhookResponse is what a sync webhook_send's URI answered.
@@ -90,7 +96,9 @@ func runWebhookSend(c *call) error {
 	if len(c.a.Option) > 0 {
 		_ = json.Unmarshal(c.a.Option, &o) // substituted options of a validated action
 	}
-	r := WebhookRequest{URI: o.URI, Method: strings.ToUpper(o.Method), DataType: o.DataType, Data: o.Data, Sync: o.Sync}
+	r := WebhookRequest{URI: o.URI, Method: strings.ToUpper(o.Method), DataType: o.DataType, Data: o.Data, Sync: o.Sync,
+		Step: c.stepNo}
+	r.ActiveflowID, _ = uuid.Parse(c.x.Variables[VarActiveflowID])
 	if r.Method == "" {
 		r.Method = http.MethodPost
 	}

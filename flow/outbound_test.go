@@ -28,8 +28,8 @@ func TestWebhookSend(t *testing.T) {
 		t.Fatalf("trace %q", got)
 	}
 	// The sync one is sent through Outbound; the other comes back in the step, queued, and nothing sends it.
-	sync := flow.WebhookRequest{URI: "https://example.com/ana", Method: "PUT", DataType: "text/plain", Data: "hi ana", Sync: true}
-	queued := flow.WebhookRequest{URI: "https://example.com/async", Method: "POST", DataType: "application/json", Data: `{"a":1}`}
+	sync := flow.WebhookRequest{URI: "https://example.com/ana", Method: "PUT", DataType: "text/plain", Data: "hi ana", Sync: true, Step: 1}
+	queued := flow.WebhookRequest{URI: "https://example.com/async", Method: "POST", DataType: "application/json", Data: `{"a":1}`, Step: 2}
 	if len(out.sent) != 1 || out.sent[0] != sync {
 		t.Errorf("sent %+v\nwant %+v", out.sent, sync)
 	}

@@ -4,7 +4,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/flowbin/flowbin/events"
 	"github.com/flowbin/flowbin/store/storetest"
 )
 
@@ -60,5 +64,48 @@ func TestWebhookAnswerSetsVariables(t *testing.T) {
 			t.Errorf("simulated without an answer: %q %v", got, sim.Variables)
 		}
 		e.as(e.alice, "POST", "/v1.0/flows/"+f.ID+"/simulate", `{"webhook_responses":[{"status":"200"}]}`).wantStatus(http.StatusBadRequest)
+	})
+}
+
+// TestSyncWebhookSigned: a sync webhook_send carries a webhook-id named by its activeflow and step, and once the
+// customer has a secret both signatures (Standard Webhooks' and VoIPbin's X-VoIPBIN-Signature), which a receiver
+// verifies and which a tampered body fails.
+func TestSyncWebhookSigned(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		e := newEnv(t, b, allowLoopback)
+		rc := newReceiver(t)
+		body := `{"type":"webhook_send","option":{"sync":true,"uri":"` + rc.URL + `/pay","data":"{\"amount\":\"${amount}\"}"}}`
+		unsigned := e.startActiveflow(e.alice, `{"actions":[`+body+`,{"type":"hangup"}],"variables":{"amount":"10"}}`)
+		var secret struct {
+			WebhookSecret string `json:"webhook_secret"`
+		}
+		e.as(e.alice, "POST", "/v1.0/customer/webhook_secret", nil).wantStatus(http.StatusOK).decode(&secret)
+		signed := e.startActiveflow(e.alice, `{"actions":[{"type":"answer"},`+body+`,{"type":"hangup"}],"variables":{"amount":"20"}}`)
+		e.next(e.alice, signed, nil)
+
+		got := rc.requests()
+		if len(got) != 2 {
+			t.Fatalf("%d requests", len(got))
+		}
+		first, second := got[0], got[1]
+		if first.Header.Get(events.HeaderID) != uuid.NewSHA1(uuid.MustParse(unsigned.ID), []byte("webhook_send/1")).String() ||
+			first.Header.Get(events.HeaderTimestamp) == "" || first.Header.Get(events.HeaderSignature) != "" || first.Header.Get(events.HeaderVoIPbin) != "" {
+			t.Errorf("without a secret: %v", first.Header)
+		}
+		id, ts := second.Header.Get(events.HeaderID), second.Header.Get(events.HeaderTimestamp)
+		if id != uuid.NewSHA1(uuid.MustParse(signed.ID), []byte("webhook_send/2")).String() || string(second.Body) != `{"amount":"20"}` {
+			t.Errorf("signed request %s %v", second.Body, second.Header)
+		}
+		if err := events.Verify(secret.WebhookSecret, id, ts, second.Header.Get(events.HeaderSignature), second.Body, time.Minute, time.Now()); err != nil {
+			t.Errorf("Standard Webhooks: %v", err)
+		}
+		if err := events.VerifyVoIPbin(secret.WebhookSecret, second.Header.Get(events.HeaderVoIPbin), second.Body); err != nil {
+			t.Errorf("VoIPbin: %v", err)
+		}
+		tampered := []byte(`{"amount":"2000"}`)
+		if events.Verify(secret.WebhookSecret, id, ts, second.Header.Get(events.HeaderSignature), tampered, time.Minute, time.Now()) == nil ||
+			events.VerifyVoIPbin(secret.WebhookSecret, second.Header.Get(events.HeaderVoIPbin), tampered) == nil {
+			t.Error("a tampered body verifies")
+		}
 	})
 }
