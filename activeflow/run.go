@@ -107,6 +107,7 @@ func (s *Service) Next(ctx context.Context, customerID, id uuid.UUID, r flow.Run
 		return nil, &StaleError{ActionID: r.ActionID, Step: r.Step} // another report performs this step now
 	}
 	out := s.sender(a.CustomerID, a)
+	defer s.release(ctx, a)
 	step, err := s.engine(customerID, nil, out).Next(pool, &a.State.Execution, r)
 	switch {
 	case errors.Is(err, flow.ErrEnded):
@@ -138,6 +139,7 @@ func (s *Service) Stop(ctx context.Context, customerID, id uuid.UUID) (*store.Ac
 		return a, nil
 	}
 	step := a.State.Stop()
+	defer s.release(ctx, a)
 	if err := s.commit(ctx, s.sender(a.CustomerID, a), &change{a: a, event: EventUpdated, step: step}); err != nil {
 		return nil, stale(err)
 	}
@@ -153,10 +155,19 @@ func (s *Service) Delete(ctx context.Context, customerID, id uuid.UUID) error {
 	step := a.State.Stop()
 	now := s.store.Now()
 	a.TMDelete = &now
+	defer s.release(ctx, a)
 	if err := s.commit(ctx, s.sender(a.CustomerID, a), &change{a: a, event: EventDeleted, step: step}); err != nil {
 		return stale(err)
 	}
 	return nil
+}
+
+// release lets go of a claim a change took and did not write (the write failed, or the request ended first), so
+// that the runner's retry need not wait for it to pass; a written change holds none.
+func (s *Service) release(ctx context.Context, a *store.Activeflow) {
+	if a.HoldsClaim() {
+		_ = s.store.ReleaseActiveflow(store.Outside(context.WithoutCancel(ctx)), a)
+	}
 }
 
 // stale is a change that lost a race with a runner.

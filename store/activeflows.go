@@ -175,6 +175,22 @@ func (s *Store) ClaimActiveflow(ctx context.Context, a *Activeflow, lease time.D
 	return nil
 }
 
+// ReleaseActiveflow lets go of a claim this copy holds whose step will not be written (its write failed): the next
+// report need not wait for the claim to pass. The version stays moved on. It commits at once, outside the
+// transaction ctx may carry (which is rolling back).
+func (s *Store) ReleaseActiveflow(ctx context.Context, a *Activeflow) error {
+	if !a.claimed {
+		return nil
+	}
+	err := liveActiveflows(a.CustomerID)(s.db.WithContext(ctx)).Where("id = ? AND version = ?", a.ID, a.Version).
+		Update("claim_until", nil).Error
+	if err != nil {
+		return fmt.Errorf("store: release activeflow: %w", classify(err))
+	}
+	a.ClaimUntil, a.claimed = nil, false
+	return nil
+}
+
 // SaveActiveflow writes an activeflow that was read at version a.Version, and moves it to the next version. When
 // someone else saved it since (another runner), or holds a claim of it (ClaimActiveflow) that has not passed, it
 // is ErrStale and nothing is written. The save ends a claim.
