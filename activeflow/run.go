@@ -32,6 +32,10 @@ type StartRequest struct {
 	// call's runner.
 	ReferenceType string
 	ReferenceID   uuid.UUID
+	// RunnerVariables are the runner's voipbin.call variables known at the start (a call's source, destination,
+	// direction), set before the first action; unlike Variables, which are the client's and never set voipbin.
+	// names.
+	RunnerVariables map[string]string
 }
 
 // Every change below is decided on the pool (store.Outside: reads, claims, requests to customers' systems) and
@@ -73,7 +77,7 @@ func (s *Service) Start(ctx context.Context, r StartRequest) (*store.Activeflow,
 		a.ID = id
 	}
 	x := flow.NewExecution(flow.Origin{ActiveflowID: a.ID, FlowID: r.FlowID, Revision: revision,
-		ReferenceType: a.ReferenceType, ReferenceID: r.ReferenceID}, actions, r.Variables)
+		ReferenceType: a.ReferenceType, ReferenceID: r.ReferenceID, Runner: r.RunnerVariables}, actions, r.Variables)
 	out := s.sender(r.CustomerID, nil)
 	step, err := s.engine(r.CustomerID, nil, out).Start(pool, x)
 	if err != nil {
@@ -128,9 +132,15 @@ func (s *Service) Next(ctx context.Context, customerID, id uuid.UUID, r flow.Run
 	return a, nil
 }
 
-// Stop ends a running activeflow and writes it with its events; an ended one is answered as it is. One that
-// changed meanwhile is a *StaleError.
+// Stop ends a running activeflow (stopped) and writes it with its events; an ended one is answered as it is. One
+// that changed meanwhile is a *StaleError.
 func (s *Service) Stop(ctx context.Context, customerID, id uuid.UUID) (*store.Activeflow, error) {
+	return s.StopFor(ctx, customerID, id, flow.EndStopped)
+}
+
+// StopFor is Stop with another end reason: a call's runner ends its activeflow with hangup when the call ends
+// first.
+func (s *Service) StopFor(ctx context.Context, customerID, id uuid.UUID, reason string) (*store.Activeflow, error) {
 	a, err := s.store.GetActiveflow(store.Outside(ctx), customerID, id)
 	if err != nil {
 		return nil, err
@@ -138,7 +148,7 @@ func (s *Service) Stop(ctx context.Context, customerID, id uuid.UUID) (*store.Ac
 	if a.State.Ended {
 		return a, nil
 	}
-	step := a.State.Stop()
+	step := a.State.StopFor(reason)
 	defer s.release(ctx, a)
 	if err := s.commit(ctx, s.sender(a.CustomerID, a), &change{a: a, event: EventUpdated, step: step}); err != nil {
 		return nil, stale(err)

@@ -128,6 +128,9 @@ type Executed struct {
 
 // Origin is where an execution comes from: what VoIPbin's voipbin.activeflow variables say.
 type Origin struct {
+	// Runner are variables of voipbin.call known at the start (a call's source and destination): the runner's,
+	// set before the first action so that its options may read them. Other names are ignored.
+	Runner                map[string]string
 	ActiveflowID          uuid.UUID
 	FlowID                uuid.UUID // uuid.Nil: inline actions
 	Revision              int
@@ -172,6 +175,11 @@ func NewExecution(o Origin, actions []Action, variables map[string]string) *Exec
 	for k, v := range variables {
 		if !reserved(k) {
 			vars[k] = v
+		}
+	}
+	for k, v := range o.Runner {
+		if name, ok := runnerName(k); ok {
+			vars[name] = v
 		}
 	}
 	refType := o.ReferenceType
@@ -287,13 +295,17 @@ func RunnerVariables(vars map[string]string) map[string]string {
 	return out
 }
 
-// Stop ends a running execution. Stopping an ended one changes nothing (and the step says it did not end).
-func (x *Execution) Stop() Step {
+// Stop ends a running execution (stopped). Stopping an ended one changes nothing (and the step says it did not
+// end).
+func (x *Execution) Stop() Step { return x.StopFor(EndStopped) }
+
+// StopFor ends a running execution for reason (a call's runner ends it with hangup when the call ends first).
+func (x *Execution) StopFor(reason string) Step {
 	if x.Ended {
 		return Step{}
 	}
-	x.end(EndStopped)
-	return Step{Ended: true, EndReason: EndStopped}
+	x.end(reason)
+	return Step{Ended: true, EndReason: reason}
 }
 
 func (x *Execution) end(reason string) {
