@@ -64,6 +64,7 @@ next:
 
 // TestMetrics scrapes the metrics after a scripted workload: every family has the counts the workload implies.
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		m := metrics.New()
 		// A flow answer of the workload's flows is about 300 bytes: each cache shard holds one, never two.

@@ -52,6 +52,7 @@ func (e *env) refusedWithin(cred string) time.Duration {
 // tokens fail at once, on every instance, though they were remembered as verified; access keys keep working,
 // unless their creator is disabled or removed. Other users are untouched.
 func TestRevocation(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		a := newEnv(t, b)
 		instances := []*env{a}

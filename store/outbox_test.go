@@ -15,6 +15,7 @@ import (
 // TestOutboxRoundTripAndSweep: a message is stored and read back as written, its attempts with it; one that is
 // done is listed for OutboxRetention, then Sweep drops it with its attempts, and never one still pending.
 func TestOutboxRoundTripAndSweep(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		fx := newFixture(t, b)
 		ctx := context.Background()

@@ -11,12 +11,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/flowbin/flowbin/internal/apitest"
 	"github.com/flowbin/flowbin/store"
 	"github.com/flowbin/flowbin/store/storetest"
 )
@@ -30,11 +30,9 @@ type started struct {
 	stop   context.CancelFunc
 	done   chan error
 	once   sync.Once
-	stderr *logBuffer
+	stderr *apitest.LogBuffer
 	hint   string // the line after "listening on": how to log in
 }
-
-var listening = regexp.MustCompile(`flowbin listening on (http://\S+)`)
 
 // start runs the whole program, as main would, on a free port.
 func start(t *testing.T, env map[string]string) *started {
@@ -45,7 +43,7 @@ func start(t *testing.T, env map[string]string) *started {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	outR, outW := io.Pipe()
-	s := &started{stop: cancel, done: make(chan error, 1), stderr: &logBuffer{}}
+	s := &started{stop: cancel, done: make(chan error, 1), stderr: &apitest.LogBuffer{}}
 	stderr := s.stderr
 	go func() {
 		s.done <- run(ctx, nil, getenv(env), strings.NewReader(""), outW, stderr)
@@ -53,7 +51,7 @@ func start(t *testing.T, env map[string]string) *started {
 	}()
 	lines := bufio.NewScanner(outR)
 	for lines.Scan() {
-		if m := listening.FindStringSubmatch(lines.Text()); m != nil {
+		if m := apitest.Listening.FindStringSubmatch(lines.Text()); m != nil {
 			s.url = m[1]
 			break
 		}
@@ -84,24 +82,6 @@ func (s *started) shutdown(t *testing.T) {
 			t.Errorf("flowbin did not stop")
 		}
 	})
-}
-
-// logBuffer collects the program's log, written from many goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func call(t *testing.T, method, url, body string, header ...string) (int, []byte) {
