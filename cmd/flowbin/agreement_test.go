@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowbin/flowbin/internal/apitest"
 	"github.com/flowbin/flowbin/outbound"
 	"github.com/flowbin/flowbin/store/storetest"
 )
@@ -60,7 +61,7 @@ func TestInstancesDisagreeLoudly(t *testing.T) {
 func TestRunningInstanceHearsOfADifference(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		st := storetest.Open(t, b)
-		logs := &logBuffer{}
+		logs := &apitest.LogBuffer{}
 		log := slog.New(slog.NewTextHandler(logs, nil))
 		allow, _ := outbound.ParseAllow("10.0.0.0/8")
 		mine := sharedSettings(allow, "a server secret of enough length, 32 bytes")
