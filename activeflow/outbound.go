@@ -10,7 +10,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/flowbin/flowbin/events"
-
 	"github.com/flowbin/flowbin/flow"
 	"github.com/flowbin/flowbin/outbound"
 	"github.com/flowbin/flowbin/store"
