@@ -484,6 +484,24 @@ func (e ActiveflowEventType) Valid() bool {
 	}
 }
 
+// Defines values for ActiveflowEventDataStatus.
+const (
+	ActiveflowEventDataStatusEnded   ActiveflowEventDataStatus = "ended"
+	ActiveflowEventDataStatusRunning ActiveflowEventDataStatus = "running"
+)
+
+// Valid indicates whether the value is a known member of the ActiveflowEventDataStatus enum.
+func (e ActiveflowEventDataStatus) Valid() bool {
+	switch e {
+	case ActiveflowEventDataStatusEnded:
+		return true
+	case ActiveflowEventDataStatusRunning:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ActiveflowMessageState.
 const (
 	ActiveflowMessageStateDelivered ActiveflowMessageState = "delivered"
@@ -2132,6 +2150,16 @@ type ActionOptionWebhookSend struct {
 	// Example: POST
 	Method *ActionOptionWebhookSendMethod `json:"method,omitempty"`
 
+	// ResponseVariablePrefix **beyond** (VoIPbin documents that a sync answer sets variables, and sets none). With `sync`, a 2xx
+	// answer whose body is a JSON object sets, for each top-level member whose value is a string, a number or
+	// a bool, the variable `<prefix><name>` to it (numbers as written, bools `true`/`false`); other members,
+	// `voipbin.` names and members past the first 32 (in name order) are skipped, and when they would pass
+	// the variable limits none is set. The decision lists what was set. Absent or `""`: none.
+	//
+	//
+	// Example: crm.
+	ResponseVariablePrefix *string `json:"response_variable_prefix,omitempty"`
+
 	// Sync Wait for the answer before continuing.
 	//
 	// Example: false
@@ -2340,15 +2368,18 @@ type ActiveflowCreate struct {
 // Example: POST
 type ActiveflowCreateWebhookMethod string
 
-// ActiveflowEvent The body of an activeflow's event, as VoIPbin sends it: the event's type, and the activeflow as it is after
-// the change. flowbin signs it as Standard Webhooks says (**beyond**): `webhook-id` (the message's id, the
+// ActiveflowEvent The body of an activeflow's event, as VoIPbin sends it: the event's type, and the activeflow (VoIPbin's
+// `WebhookMessage`) as it is at that point of the change: `activeflow_created` when it starts,
+// `activeflow_updated` for every action it moves to (control actions included) and once more when it ends,
+// `activeflow_deleted` when it is deleted. flowbin signs it as Standard Webhooks says (**beyond**): `webhook-id` (the message's id, the
 // same on every retry), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,` and the base64
 // HMAC-SHA256 of `id.timestamp.body` under the customer's webhook secret).
 type ActiveflowEvent struct {
-	// Data An execution of a flow revision, or of inline actions. VoIPbin's fields are always present, with VoIPbin's
-	// value when unset: the nil UUID (`00000000-0000-0000-0000-000000000000`) for `flow_id` (inline actions),
-	// `reference_id`, `reference_activeflow_id`, `forward_action_id` and `on_complete_flow_id`.
-	Data Activeflow `json:"data"`
+	// Data The activeflow in an event, in the shape of VoIPbin's `WebhookMessage`: every field VoIPbin sends, with
+	// VoIPbin's value when unset (the nil UUID, `"api"`). It carries no variables (a PIN a caller typed is not
+	// sent to every webhook) unless the customer set `event_variables` (**beyond**), and no `executed_actions`
+	// (each action comes as an event of its own; `GET /v1.0/activeflows/{id}` answers the whole history).
+	Data ActiveflowEventData `json:"data"`
 
 	// Type What happened.
 	//
@@ -2360,6 +2391,102 @@ type ActiveflowEvent struct {
 //
 // Example: activeflow_updated
 type ActiveflowEventType string
+
+// ActiveflowEventData The activeflow in an event, in the shape of VoIPbin's `WebhookMessage`: every field VoIPbin sends, with
+// VoIPbin's value when unset (the nil UUID, `"api"`). It carries no variables (a PIN a caller typed is not
+// sent to every webhook) unless the customer set `event_variables` (**beyond**), and no `executed_actions`
+// (each action comes as an event of its own; `GET /v1.0/activeflows/{id}` answers the whole history).
+type ActiveflowEventData struct {
+	// CurrentAction The action an event is about, as VoIPbin's action: the one the activeflow moved to, with its options
+	// substituted. In `activeflow_created` it is VoIPbin's start marker (id `00000000-0000-0000-0000-000000000001`,
+	// no type); from the activeflow's end on, VoIPbin's finish marker (id `00000000-0000-0000-0000-000000000002`).
+	CurrentAction EventAction `json:"current_action"`
+
+	// CustomerId The customer's id.
+	//
+	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
+	CustomerId openapi_types.UUID `json:"customer_id"`
+
+	// EndReason Why it ended (**beyond**; see the end reasons); absent while it runs.
+	//
+	// Example: hangup
+	EndReason *string `json:"end_reason,omitempty"`
+
+	// FlowId The flow it runs; the nil UUID for inline actions.
+	//
+	// Example: 93993ae1-0408-4639-ad5f-1288aa8d4325
+	FlowId openapi_types.UUID `json:"flow_id"`
+
+	// FlowRevision The revision of that flow (**beyond**); absent for inline actions.
+	//
+	// Example: 3
+	FlowRevision *int `json:"flow_revision,omitempty"`
+
+	// ForwardActionId The action a forward request moves it to; flowbin has none, so always the nil UUID.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ForwardActionId openapi_types.UUID `json:"forward_action_id"`
+
+	// Id The activeflow's id.
+	//
+	// Example: 0b6b8a4e-3c59-4e36-a4a3-6a4b2c9a0aaa
+	Id openapi_types.UUID `json:"id"`
+
+	// OnCompleteActiveflowId The activeflow its end started (**beyond**); absent until then.
+	//
+	// Example: 0d3f3c1e-5b1a-4f7e-9d0e-6a5b2c9a0bbb
+	OnCompleteActiveflowId *openapi_types.UUID `json:"on_complete_activeflow_id,omitempty"`
+
+	// OnCompleteFlowId The flow its end starts; the nil UUID for none.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	OnCompleteFlowId openapi_types.UUID `json:"on_complete_flow_id"`
+
+	// ReferenceActiveflowId The activeflow whose end started it (`on_complete_flow_id`); the nil UUID for none.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ReferenceActiveflowId openapi_types.UUID `json:"reference_activeflow_id"`
+
+	// ReferenceId The id of what it runs for (the call's); the nil UUID for `api`.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ReferenceId openapi_types.UUID `json:"reference_id"`
+
+	// ReferenceType What it runs for, as VoIPbin names it; `api` when started through the API, `call` for a call.
+	//
+	// Example: api
+	ReferenceType string `json:"reference_type"`
+
+	// Status `running`, then `ended` in the event of its end and after.
+	//
+	// Example: running
+	Status ActiveflowEventDataStatus `json:"status"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// TmDelete A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmDelete Timestamp `json:"tm_delete"`
+
+	// TmUpdate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmUpdate Timestamp `json:"tm_update"`
+
+	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
+	//
+	// Example: {"voipbin.call.digits":"2"}
+	Variables *Variables `json:"variables,omitempty"`
+}
+
+// ActiveflowEventDataStatus `running`, then `ended` in the event of its end and after.
+//
+// Example: running
+type ActiveflowEventDataStatus string
 
 // ActiveflowEventList An activeflow's outbound messages, oldest first.
 type ActiveflowEventList struct {
@@ -2751,6 +2878,11 @@ type Customer struct {
 	// Example:
 	Email string `json:"email"`
 
+	// EventVariables Whether the events of its activeflows carry their variables (**beyond**; off by default).
+	//
+	// Example: false
+	EventVariables *bool `json:"event_variables,omitempty"`
+
 	// Id The customer's id.
 	//
 	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
@@ -2814,6 +2946,13 @@ type CustomerUpdate struct {
 	//
 	// Example: ops@example.com
 	Email *string `json:"email,omitempty"`
+
+	// EventVariables Whether the events of the customer's activeflows carry their variables (**beyond**; off by default:
+	// variables hold what callers typed, such as PINs). Absent: unchanged.
+	//
+	//
+	// Example: false
+	EventVariables *bool `json:"event_variables,omitempty"`
 
 	// Name The customer's name, as the API answers it. At most 255 characters.
 	//
@@ -2978,6 +3117,42 @@ type ErrorDetail struct {
 	//
 	// Example: INVALID_ACTION_TYPE
 	Reason string `json:"reason"`
+}
+
+// EventAction The action an event is about, as VoIPbin's action: the one the activeflow moved to, with its options
+// substituted. In `activeflow_created` it is VoIPbin's start marker (id `00000000-0000-0000-0000-000000000001`,
+// no type); from the activeflow's end on, VoIPbin's finish marker (id `00000000-0000-0000-0000-000000000002`).
+type EventAction struct {
+	// Decision What a control action decided, and why.
+	Decision *Decision `json:"decision,omitempty"`
+
+	// Id The action's id.
+	//
+	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
+	Id openapi_types.UUID `json:"id"`
+
+	// NextId The action's next_id; the nil UUID when it goes on with the next in its list.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	NextId openapi_types.UUID `json:"next_id"`
+
+	// Option The action's options, substituted; absent for the markers.
+	Option *json.RawMessage `json:"option,omitempty"`
+
+	// Step The action's step (**beyond**); absent for the markers.
+	//
+	// Example: 3
+	Step *int `json:"step,omitempty"`
+
+	// TmExecute A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmExecute Timestamp `json:"tm_execute"`
+
+	// Type The action's type; `""` for the start and finish markers.
+	//
+	// Example: talk
+	Type string `json:"type"`
 }
 
 // ExecutedAction An action as it ran, with its options' `${variables}` substituted. `next_id` is the nil UUID when the next
@@ -3341,6 +3516,14 @@ type InlineSimulationRequest struct {
 	//
 	// Example: {"voipbin.call.digits":"2"}
 	Variables *Variables `json:"variables,omitempty"`
+
+	// WebhookResponses What each `sync` `webhook_send` is answered, in turn (a simulation sends nothing). An answer sets
+	// variables exactly as a real one does (`response_variable_prefix`); once they run out, a `sync`
+	// `webhook_send` is not sent and sets none.
+	//
+	//
+	// Example: [{"body":{"balance":12.5,"vip":true},"status":200}]
+	WebhookResponses *[]SimulationWebhookResponse `json:"webhook_responses,omitempty"`
 }
 
 // LoginRequest A username and password.
@@ -3805,6 +3988,14 @@ type SimulationRequest struct {
 	//
 	// Example: {"voipbin.call.digits":"2"}
 	Variables *Variables `json:"variables,omitempty"`
+
+	// WebhookResponses What each `sync` `webhook_send` is answered, in turn (a simulation sends nothing). An answer sets
+	// variables exactly as a real one does (`response_variable_prefix`); once they run out, a `sync`
+	// `webhook_send` is not sent and sets none.
+	//
+	//
+	// Example: [{"body":{"balance":12.5,"vip":true},"status":200}]
+	WebhookResponses *[]SimulationWebhookResponse `json:"webhook_responses,omitempty"`
 }
 
 // SimulationStep What the runner reports when one runner action completes.
@@ -3813,6 +4004,19 @@ type SimulationStep struct {
 	//
 	// Example: {"voipbin.call.digits":"2"}
 	Variables *Variables `json:"variables,omitempty"`
+}
+
+// SimulationWebhookResponse A scripted answer to a `sync` `webhook_send` in a simulation.
+type SimulationWebhookResponse struct {
+	// Body The answer's body, any JSON value (answered as its JSON text).
+	//
+	// Example: {"balance":12.5}
+	Body interface{} `json:"body,omitempty"`
+
+	// Status The HTTP status. Default 200.
+	//
+	// Example: 200
+	Status *int `json:"status,omitempty"`
 }
 
 // Timestamp A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
@@ -7775,6 +7979,14 @@ func (a *ActionOptionWebhookSend) UnmarshalJSON(b []byte) error {
 		delete(object, "method")
 	}
 
+	if raw, found := object["response_variable_prefix"]; found {
+		err = json.Unmarshal(raw, &a.ResponseVariablePrefix)
+		if err != nil {
+			return fmt.Errorf("error reading 'response_variable_prefix': %w", err)
+		}
+		delete(object, "response_variable_prefix")
+	}
+
 	if raw, found := object["sync"]; found {
 		err = json.Unmarshal(raw, &a.Sync)
 		if err != nil {
@@ -7828,6 +8040,13 @@ func (a ActionOptionWebhookSend) MarshalJSON() ([]byte, error) {
 		object["method"], err = json.Marshal(a.Method)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'method': %w", err)
+		}
+	}
+
+	if a.ResponseVariablePrefix != nil {
+		object["response_variable_prefix"], err = json.Marshal(a.ResponseVariablePrefix)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'response_variable_prefix': %w", err)
 		}
 	}
 
@@ -17596,609 +17815,632 @@ func (sh *strictHandler) GetRecording(ctx echo.Context, id RecordingID) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rcuO4tT/6KjhKqlqakGpSF9uyK5WtsdXTmvEtltw9k1H/RYiELMYUqBCU3UrvrtqfzgOch9gPlic5",
-	"hQWABClSN7tnT/6158O0xQuIy8K6Ya3f+lJxw/kipITGrHL6pTIj2CMR/NlljMTn2J2R85DGURjwix5h",
-	"buQvYj+kldOKs1hOAt810Bx/NvED+XPTbjePLMsykD+fL2M8CYiDpmGEpj59INEi8mlMPETxnDBUjWcE",
-	"uSGNCY3fMDTDbIZ8ivhV/oCBMOM/RnSBHwhDEZmSiFCX8Ivz2hlyaGi6vH8Oqi4ZQXgakwi5M+I++vQB",
-	"2nF6Q/zg1KALohVMPbQIsE9FJ+ojWjEq5DOeLwJSOa3sMKCKUWHujMwxn494teCvsTjy6UPl61dDTpsY",
-	"VY+6ocdvrM/cJHJQGCHn4Z/+wkHPMyIGPgm9FfIZ4qsSEcaId4bwhBEaozCekejZZ6Se6fEkynSI0OW8",
-	"cvqruMwbr3wyynrJJ2e9a13E4iikD+gJB76H4zBC4RQ6h/lLbxiarGI+kwxBv6oEuzNE5FD5MiI/Zih8",
-	"prVT/oSH/BhNsPuIfDqiTn9qXoeUmFc4dmcOikM0w08ENa2WmAUaxjPejjvD9IF4+QUaVZrTBu64NrEm",
-	"x14Lt9vmJBpVdlmUDzhaFaxE13XJIjbVWjmn6UJ4ZEGox1BIkR9npz331pbvS3oYEHcZ+fHqNgx8t6Av",
-	"wxkBMn3DkHzDVK+Y4p1TPpnRkvI+BSvoKSPRE4newIwj0RpDVRoinwY+JfJSzUAxDh7FeyMahyie+Uy+",
-	"DLtC7sap/7CMiIfOb+4GKIz8B58yAx6Y4xVfHTQhaBrh+fraeGSKl0FssshFbxgJpm/O5Nezl+JVQDJX",
-	"/PmD9ht5OManZ2hOPB/r1ydBODk9452kxM22CR0yMXUJi8OIoTc0pOTNGZpgRsxl5CcXpmE0N7HLJzx5",
-	"OZz8PWkPHtu4ml+NygLzz8WKUQIplO91vqpqezAxzYHPdw6GF5mB2NKd8f0E3MBAk8ipo4FYSUNMF2Iz",
-	"QmLJvgQjiwjClD2TiHgjmvILVAXesgB2GRHP4F+kktHUUk6T7QPy4zPkKKJL9gJieMXQ88x3Z2KxfT4g",
-	"ISQqRoWz0C17YY4/XxL6EM8qp7bVaBXyItcljD2SVf+iePIwPIAeyeoNQ76X3YgNj7MCi5gtfELMltdu",
-	"mpw7mMdTe2KRptvBtq06vsDxLO2271WMSkT+sfQj4lVO42hJ9J5zSsFx5bSyXMKTRR2P/ScyDcLn8p6r",
-	"Jwp6fjS1TzCxXdPzpidmy25OzE77uGFir2m1j1tHVotMv1HPz3EQlPXZxUFQ0FvL7jRxa9Iwbdu2zWOv",
-	"ic3O1LLM5sR2G16LtKfH1jfq7TufBN4HIY2gn/luf5zhGC3pI+UscMqfZkpm8e8SFkt+HoJS8dNyQiJK",
-	"YsLeIGeabdw5Rc5HHFEHeVG4gO06h10XkUUYxWxEQdz5FGHxIGwTsSPOkDOII9+NHbkzGWpZFnLur3+6",
-	"vvl4PX7X711eOGfI6T/QMCKZTzA/IDQOVnXUBXF/KlSfhLkzEsdcLFadd5c3H7/vy9bGH7qX/YvusH9z",
-	"7Riq50sa8P0iJWjNEBuYqxU4YCF65rPF5wY0ihENFySCsTP07MczhMVkTcMgCJ+1bf+PJYlW6bLCxI2f",
-	"0mUpUkPEfFSMCu9ZxaiIkRfrJO82bKSSLeQR120cNVumNWlg07bJxJw0Tzzz5BifTG2rbdsnJ9+IKPse",
-	"mS/CmFB39RNZFalRS+r/Y0k420JVmys6jXYbPfnMnwQEdQfn/T5fogi7XJCkQgCj+/v+RQ3FfJnm+JHz",
-	"ehSROPKJl5Azw1MiSWTqRyyWBMfXmAtAzvalKs2FKZeChqLiAK+IBxpxo4Vm4TJivG+y4WTfMDwXrIBE",
-	"gioEOfKrfEC8LaCSqmiRIRdH0Qo5ybTE5p381inis+vU6mioGuZNCFqjQISiLblpRrTVaJxxog1A10di",
-	"hGroMEQ/CLgaxHefkTQCLXLdE5rH/K9J5JNpsILh+iA/+SeETBzRdJd26qiLphFhM5h9tCARSvYF7Bz0",
-	"EIYeb1kT10dT27Xd9pHZ8CxsttwTYnYm7bZpeSe4ObWmDWzbzgbBqdGQyYmoRHA22m2jMvdpIki5BhLH",
-	"JOJt/p9fR6PPDdscjT4f9z796Y/FxDoFdbt4bwkjqcpqQi8ArsGHzKnGQyE1wFD5zqmjj0p5kNvRXUYR",
-	"VyJEC/wdrh/ieSjMr7mhtTiiPthwS94orFTLbgAdKY3fZ+g58uOY0Dp6F0ZIbnPkjCpRc1RxDM2k42Qa",
-	"Eb6ZQoqam6Z4KiyNfZWS/pRbKbvPmtCmZmHgMTVfGqHIEWgzuD51+WkTxAnT1rRam4eYWlT7jvN6OZ+Q",
-	"qIztUrhbwHhPvObkCLeI2XYbU7M1tYjZwfbEbLhN0AWO8PHkGzHeW/xABv4/yXqP34fPaI7pCvkxmfMt",
-	"yzVlsSaI89KQxXV0IYwUZFvWGbLQnGAqlHJpvaAqZuhD2L+d+LR2xo3gJefAk/CJ8He43j2icURwTDy+",
-	"trZlcd4Bn+IWEv8cmocREao2Rg9RuFxwehW9cuWrkj0DO5z7bhQy4obcWGYowNEDibgAoCMaS5swtyds",
-	"yykXzfz5MeNzpE+tHCCnBQv4iT/nQtpKJtmnMXkgUTLLw/CR0BLqp+RzPIbvxPwpR8mNBd+V4ZJBn4Up",
-	"ra0C/5mdBgYKQrBCEzLlk+bHddQd0difExbj+UKIQW2LPUdhzB/jtht6DqNHLr5CIzOfgoj4NvSpWkuN",
-	"Xd29O0fNZrMDz41o1WlYDcu0LdO2h5Z9almnllW3+H/237jY6s0X8Yq3hlPVTAolWJnN6wDzk1uIrKKQ",
-	"DNZAzi+//PKLeXVlXlyg9+9Pr65OB4P6FP5z+GDuh+fAXtJBZQbDN6kmGqqjkfel9dXk/zTUP0j8c5r5",
-	"ZzSq8z+Ovv5n0SvDoleq8h3b6Hyt/aX6t//89U/mp8wTtdpfisXRHXHDiJuKZXwnUg9sMkSazWbztzVE",
-	"7qTEEUyzrOvimTdMck9UtQ3UMNC//uu/a5mR2IWdVO/v1lWfxs1GRdvNduFuVh1/lV2NqjiVvWKMmqhr",
-	"OrXCba/eYCOqbfXX3lq6XmSZnU9fLKPztYgIv4rpJSz+PvR8Ih05ylr/PvRApZfeaf4nXiwC3wV98O3f",
-	"mbBC0+/iILiZVk5//VL5Y0SmldPKH96mjvW34jn2Nv3AObC/ytdPRuWz+RCasnu84fodfr4ijOEHIvpZ",
-	"YOtyhX1J62s0Iq2ob9R9MNDoYhkf0u8uKI1cyvrU59cKe98Hn+XAny8D6Os3Gkn+M3eCFA4Zl3LzcPM5",
-	"DhETbUpzCyQSPFw42m8+zlcbofidGIdJswXDgp3FFiFlJHGPgntvh/ElvPFLxV2yOJyTaOx7ldNKm7Sw",
-	"dXRimSdWi3BD3zVPWsfHZmNKcLtzdOKdtLm+6ZEY+wFn4dzKmAgH+XkfLfwF4SvOmYm3u9NQ8hqPLIJw",
-	"hSZhzBnJfCx0F96M1TgybdtsNJFt6XqDJR70SEDgQfGTfF74kXzveNN7y4WHk/c4jxsvIjL1P1dOK9PJ",
-	"47j5+a+48lVne5uZjpr/UupV7lUDDLNwGYOtHOFnfrFeybg6911FULnGYofwKzD/nSaZuNibmMTFxGw1",
-	"OrZ54rU6potPbNxpHE1OJk0+/1wcwQuW/M8s+J/6r2JUwkXiIFxG0lnYtri6Gyg7iM9bTBaV04ZcE+Iu",
-	"1WI2TatlWkfIbp22m6d2o94+6ljHzVR8eP6DH7NxRFziPxE+MQeRKaHeOCIYpqsCKgF0wpPTxGBfC0Kd",
-	"tiZt3HS3OLheMFEx+cwViduI04ANjhKGA8IM1BA/lotFGMVABWLi7AMmLsbBY+Wr8X/Z8n8yKnxLjOWg",
-	"Op0mJrZptawTs3XU7JjYa09Nu3FygvGJ12o22hX5QqLknTYNrsw940gt/l4Dhmd3PEcI6ZhzB86Rxmmv",
-	"d/xQcvg+To80DmzgsLfkCuCFz/W9GMdLxpVl4QJcZ8sblnKdLVMv+VvnvE848vEkEFLsKfQXE5/W0+HX",
-	"k9l0wyVnhhXe44Ln9iaRgjb2WeiC11+8fBvbfLWGMousnkzHv9P0fd1DMCYybYNeJztZUVEE12F8FXr+",
-	"1OcKT9kBPlg0/GkIh6BhrA5jEPNlBIvy/EEMhU9RLjCCK1ZaMA7E4ZhaIE7RwOTzb9cjd74aFRXssfVF",
-	"ePCrUVHhEltfgAdhBr/HntIz99ISSBSF0pzm+puQf3OpkZ5W1MmePLbnVIJGlTjAj6PKGfJ8D63CJXjy",
-	"+GUcPI4qf6kYlUXITeCoclp5K+Xq2+ZbIDHOWKT07V/DCdq4ez7s31yPh7/c9oCvv/jrG7+QGJ9i70Tk",
-	"H2PL/vHi56O/Nn88+dC+bvx0fNW67dxZA3vY0Ble0tjdD/dXvevhHuTeg0kuoXTtcGWOg2kYzYkn/Gdw",
-	"wFdHjlyaXz85KPBZzBB5ItEKLaJwEpA5moZL6sEuOcdBsN/y53nSjnzOnWGfEm/s4iAY+x6nmk/GoXYD",
-	"i32qnS5LMyK1Abh4wNED4Xz+T3a73bYbTcuy7OT6WHtQ6jwENp7nR0RqvxWfuuFcCKx0uDseYoIfWY51",
-	"d37L2c5yMZ6sRNfkT135FK3tdro/xywm0XjvXsyXMRnrE8H1kWeqVmlX9Q7ekLMLe0h6CffUKdK3OM3s",
-	"5lD8ZFRYuIxcsgN9MH9xigPfJf9hN47rVt2qbyIT5i+Ebi23+CIKH7gyXqjXHJl2w7TsncxNsdbJT73d",
-	"4rbsRtpW5NOH8icLjdXNTYrBCmm7K8sCVlLCsTgNCn4T0mngu4eKnJTRSwa/i3Gijjr1kzz5uoqVTJUL",
-	"TRYMht3LnpQEhwuBd93+Ze9ifHvXO7+5vuhDY68kB9Juo3n4BMe/XAwQ6hHvFDl6/x0RwCviYoiXjD9C",
-	"3MAqmqGQkrMRVaf1XHcnEZxmYIoIjgKfRCiOVpkQBNG8gbD3hKlLPOTHNQM5vAsfeu8ubz6Oe9cXvQuH",
-	"tzOiTv+id3V7M+xdn/8y/qn3y7h/Pb4f9BzhshYiTkUziPad3Bm8sxZfcAbBFysRXjyizh3/ZXb5L669",
-	"uSH1WK0+ohXpfN1f9mUs/k7ryJ542Dbbralntkjj2MQTq2W27JMj92h63DhpWofYxrqxS5dBkGxJcc6c",
-	"GudHHTw9Pjkm5rQ9xWYL2xOz49kNc2pNWs3JyZGHydHLjPOAMyax5wg17we8d8ILMSNBENbRMwnccE5Q",
-	"HCJlBaDhzGd8bWK+hnLT1tFtQDAjiNC/h8LZJ59/I0JbfZfU4Rz1kStpwC5K50G4KA7XIKRIgP7JXgiX",
-	"t1pt5XtsWXYTW8T07PbEbE3axOzgzpFptRoNG5+4R9hup3IFmpNs5IUWvHI52GtSxTathmm1kHV02jo+",
-	"tey63ew0j+xCqZLxTR7C1N9tMLh4SxCiJ4KYckZQcbz6cD0eRY3VEPFUMp6d0NiPVyjGDwZ4thwVG+KA",
-	"r77AANPDziN7S5S5CmH7KGJY/pcN7MIG8DLDBv6XM/xfyBmMyrOIk83b9XxepYMECbJAo4QquHHtg0H6",
-	"SBaxyjYpNuvtt+L1twlJaTqXir69uQX7+6feL5Wvn74FtzJS1UINWIT9MJRGyZ6CrycXOCzi+vkN9aIM",
-	"7vm3YX4iwLcw/eGGEjlMiKqUI0RVGZGFbMsSM+dT1EI/+d+fIYwCzEBfFAkIMxXYBXFVXHsk6JlEpMbH",
-	"OKJOo9OBWeAba1QZLS2r6UoygR/kFImLkvbERQjIE9HWSVpERCCxgoaU5LNbsh8poL0wXAhX8Cl6COMw",
-	"OUtLbyBKnkiE/r6cL9ipfl2GZsEJsrWDnHkv6GIYhpfcqnyx6aNFyr9hKVFGRI9FQ83G8dGJyP7SN9j7",
-	"XveidzcYD29uxpfdux9+v+6tZGwqSaAKh/RgmNfWhpsmVyVZMtVmg1MomqzUktVAdGhGxOuZo3mLxWco",
-	"Z6yU2ioBjiFCNHVCFtpFvzsTtHuwlVZHd6mVhgqNtJw2qT2yzrQG4hW+H5+xH6voRJhd/rVcHNfabk2D",
-	"r9ZzBe7IkonDgxfu2QKCeMYMpRHWiamtJcFsooq73v2gd/H7277ry5+Mk8uy3E7RcwrE7uSCgOKgpybx",
-	"RfPuy9aQuJfx9A97d9fdy5dMoGzhNfYSRUtKPi+IG/N5wn6wjIjIwYBsCyGLXBxFPmEoGZX085/B5gtC",
-	"kdALKUpL6gFr1E4LhMf/OozfhUv6cpKWEWLb3eHgWoIjB33+wR10fTMcv7u5v34BGadNvMIyXIciNjIi",
-	"wn8MFBvPVHJNHd0AsSrTgr1JnlTZKtxMgBDpwH8kyId4Sqx0CfLZZzFJ1mHz0STM7yudSO6sj4pWDzKn",
-	"0zjbPSKOcBCM9z5ceaFll6RKoFDoDc9kwvw4sex2TJeQO2F/E06ahDJWB8lQNyqnL39glRC68Pa+7JSh",
-	"wOqjYTTHwe4eIbnMJcxfjEIQOPw5xI/7ule2HDDr8yPSJCOCvRXfBEtGsjannFSN7VzfX33fuxsPuz/1",
-	"rnNnx1sbLm7kYM7VvbzrdS9+Gfd+7g+Gg9cSv5K0tf7jhNynQjEFJ36Y4WSo6uiDcoSmfItXQYi9b2G5",
-	"JOAZuhJvW62T9vHRutXy/c3FL/8GJkvhoIosExtdFRgmtxEoshBw/Q77wcF6p75xVFBn6jhqGbklAUnj",
-	"Q9pVkirQQtVRJWqNKjVD5AnGSOTFVTREhWzKXrJad70P/UH/5np81R9cdYfn73Mb7ZBvbmj893g0B8Pb",
-	"SWgLeX2aJFZyZTnJrEwCOaxP9fxCgi9IpJzJZqW5zPAKPYN3RLjkaPjMTU0M2C74AftUZhdzclppWZ+H",
-	"u7FK1IbWDmqDTvR3SXD6CxkNINnwgfF+QcgPjB8zVESv/XdjoKTxXe+v9/27lxhV34ykUvgXGcHPdK9g",
-	"SOUSMg1zQI5mrIbn1NI8B8WwhH5JCfCfO97CdRgPcOyzKYRTvg7LV0nK4TJmvqfyxAPyhiH7yLJarXWO",
-	"f9e9/qEH9sGgO+wP3vW731/+Dhm/A3PmIMwepX0bcAMtP1BUdQoHJOVskmL324RiHaI+J0lsz/hpLQ5p",
-	"c3JfSMeEevvrya8Rc5SNet0tbmotxJVbKToxQYDFVkW8sTG7BMKY116ysy+xGEfxDo2XR/WkDe5M7ykx",
-	"lio78oEs7fbprQxaejHTSL6AdiGxxEhW66LpCuc3dxf96x/G/evx7d3ND3e9weB3qS+kI84MBq1IzHlH",
-	"0Tgk7xj0b+8pfsJ+8Er8OpU0iwC7BA78+A5gZwjokWsR4LpTcmbQvx13Ly7uECNxJn6qfwv87vzm+l3/",
-	"h/sXydX76+6Hbv8ShMAry9PcKLm6BMBtz3BWiCFcSp0ODfq3moBVA3fQkjISnyFnfcgOV2VHdMlSf3QN",
-	"wqiEboZF9lbgz31I2BNd8ClSAYAQojVbCjwhL3ymqOqcdy8vB+O73rv7Qe/CEc0B4ouCj+EtL2lEsDvj",
-	"RIGqzqB396F/3htr8+jUztAkjGcygosRsaoZb7yMlBqIM/jXpTOijvZFOMB8EUY48oMVWqafKT0iKRjP",
-	"74i4UiCf/EqEWZ9shCnXFWAJ/DmpowGeEoHwE0fCH55mhe4553ramowu3ZS89q3SvErT0FQypnVy2sz5",
-	"rUry97gh4koj9ktKCyq2BIJMxUt82keVxqhyKg8Mx77HfoUrn4BOGGBrVP6+nC/SaF/hg3RPju1Gk5hu",
-	"u9GS+lDHPTLb04l94mG7ZTVbfF3gYbdJJifkqKE93Gm5bRNP8JS4J3jahvCLl2T8Jd3nvxo7d3BT6tzW",
-	"mZ9EmLqzNLxop08eTBvNA3ooCfrrp+2ZX1nV7xgyhwv0iCM94UkjJa6y7c4UtN1awhniCLukKDf7q1EZ",
-	"huEVpiuZlvNyPSoOQxGKEYQP3OqPOZuNmeKqPkWthjpwzRpfw974sn/VH457P5/3ehcvEd13vcHN/d15",
-	"b9z7+X33fjDsvcpJzVANLcFCm0bhXPg3JfhMGMnjGx+OH6PsqbN+DDBVkwBOmYwAfN1j6C1Hz/cUL+MZ",
-	"oTFf5tc6dU6R0SghHkMYQZa6DOVO88l1AujeD9/3rof9cwArfAW/yP211uTrUMB5RDw+VTgQwS9zH9Il",
-	"UNUp6b1T42N+jkL6YCCR3g9pUxF5Ch8Bi1V5Cc7vehe8ge6l0rLvqTyuId4V8Xw8hOV7bXf4fMkAsXet",
-	"qUyE3OD+9vbmbti7GF/1Lvrd33mSmnKJc5vGyQ/MqWufWwegWDsj34p+YFQWESf4WKLEZHwdhQCq6gAE",
-	"jmnDZ4kvJhtLvZn7ukmKYYnSY8h1YKkgpA8kQtplgYROwkWQgxEvB8xY+17ZuF8DpnfrYMVJ5/pQqcT9",
-	"KhxcFsAj36Tmc9lMnEOF0yXfUg6Y/d5SKCD7vaX8Mfu8lUEOKXS5A9BSCkKagOYK2je43IlJEPAfDOEF",
-	"jnIo6AkaSRFaVooL86uA3tJ3jlzJhHpz3dVnSl8hfS70NUgBZQWYd0XHlT5PVhd74lQAB7fanp7igJH1",
-	"UDRKnjWaFpEzEcGeCdDrKcywk3zIQVXns+kDxq1niiccEVgoL3JtQCTOwt0RTSOD0Tz0iIFYKPgGBhRT",
-	"OGMAI/qH3hC5mHJeDmc9E+w+ngkI3zz0sUDuHVEnD9Ero4qz/Owbsw8Ng7JldY4K9l+6IbIduPSnhJuw",
-	"fM6kMmUIlYyGz3XUjVFAVJiwh1eoenLUsqyaobAeUUwoWhEcMVRVdRysLARbUt4hg6h21BL9Fohqyasa",
-	"yhp8aR1p7TXYUx73dfO+knO3Rv5GJU+HJbtQQai9bPfpu+3SF+n/61HgAhlhqm0qti5ecxB0e3E8ZYRv",
-	"lk7M4Fsbsic4/6uja4ikossg4N0BfMo9QJXSDJoowqu1FZJ9MtYGtpFl3Sfsfg+WdU2eBaFh6sk4PhEf",
-	"SV+Nj41oMSNDL+Jj4s7t/fBMYZIXcrRsuYv8d38T3sZi/MAtgr0Y3AuZAqrKr9Z2Yg+/G0bw0Y9nCdjk",
-	"rgCJ6bb6klvLuBy3UunqaBALYEkRoKCyNR4JWciCKVyzH7zvmo32ERQcKlZnOtGwMf/wfHL5eGuxv7nH",
-	"v0yuW7MfvaMfpj172Q/v2vHHf2xVecp2+adCTSNYJZC4eYskY44gbbxgAwHvYjNAKHnAPk3g2ooKJXAu",
-	"DNnZnAvD/NRRn0KWEGxqkdHk+J5ApA6e8UoB0ssHpQ0mH5rjFd/I4dyPY+IZyBlVAKibM50RDfCEBIIL",
-	"KGhwga5e1YCx59in5kNESOzTh1FFoYeq8CbG/Aeq+iCDTJ4jPyYSgGREtbpQoQhahs/6ND0uh3F2xY03",
-	"TDTlM+SRyH/ioxZuHq3KQBLUAK+MaJW/8tQ+U61i5Lg4CByZ9P6GIUd6vx1DNYfj9K7v1YAjihOaJK0h",
-	"4aEqAKc+ok7quHRU5QaJ9gvVlBhwTAPWB2K/iOit3ORFXLDcYEu6x6dHTAtFCXrjmczKw4FaWVjYZIIT",
-	"R1l2F+2YurrOJpWvt6ivvoeqYSQ+XdNBFkIq0VATJ5zP9zpRqV1618FB5wcwUkFm/JuqGV+ibYMcz2d/",
-	"7ZgOuzao1O1eLMgFsi+mqx3hY0N6Ay12+4PlfA7IS8Y+bw0VEN8+r7A9X7m62O/5NPV411e+J2Sx3wtB",
-	"6O43iu/TE4tdXxF4JXu9wIiCAt7nNRXdxj94Ic4UDn5/INx2B71/gWMw0Q57+4M8Ztn37ekk8r0H8mPo",
-	"071fFaLikFep0NH3eueJRAyU0wGh3l4vi1W90w4q93tz7w/23Fm43wtz7Af7f+azyDMCl/cAgpFe8Hq4",
-	"HxN4R+I9dzS8IXLA93jrhzDeby7fy7PHPV6RgM17L8DVck9mcxvg/YTMX5dkuf8OS4K+9icK7dU9CWIQ",
-	"7CtH9v9EHBE833t37S2nhxGmXGmaEC3a7qD3918A/d09p0fJgAHZ75MfyWQWho+C/D8Zm7RboYKxU8SI",
-	"DJnXG/rXf/23g8QXuFoJ1d24FldH4r7wfYM6r+xJL4TgrngETgpw70r7Sdgn8TKixENPJJrg2J+jqjg9",
-	"ZqIaakAesKv8LjVD1VxTuAhgPeS9Gtqh3yEQKZVCt8AGEHj1+C7rAeeWa8Yvv1js4SrSYbeoxzkjVqwn",
-	"uKywP2aijcRYEr/9f0LdNG6lGVDWVNqIcDirAiNh6rv9dSdkOslFtoj84huG1HMG+v78FrWOs4ZQsj5r",
-	"RkEufPlLca2ETCm25FBRGDtJHU/ZGQTVtbCXO2PE046HSadlkql1bNo2wSa2Lds8mbYbpH10Mm12JkU9",
-	"zIY5lxhksn8iySQO05lHVWGvC0cAcv74RUXUfHWyDvhKc2pNTkgLm7bXnpott0nMDm4fm43JsdvxWuRo",
-	"emJt7qCi1OIyGUmftBIlYLobyEnJgv+KEyYmKjMnZJJLQpGh29scb2u0Dhz9JYQe4+AxofJAVINF3T7C",
-	"D4TGUN03RU2QycVrhI390gVVLQkHyO4reOza0zZpYLMzaXJz/2Rq4iO3YdqeRTrTk8kxPmoXHlsnEO1F",
-	"vQH/LItVVeJEkQaXU4BZbGjHQqhqoT8jGoqg12z/juDgRh3myIObTcWvjMoDoV5ZeZ+n0HfJG4bEM/Al",
-	"WepyjgHJaUrkH5Qs4wgHnAtqHkZ1d206NrMcfQoO5zsRYcsiV/QdXM9W+un2s/OuMj0F7qb2OXkUoeL8",
-	"wjAgmO62IdhLNwRLNwQUxRYbgl//HZP+1pm5unjBtMw9x5DAAZwtz7E78ylBHokF+G7BxLAVddcn5jyk",
-	"sU+XqQtVVuRMWoIp59uQxQSDNHjGPgSVi2qbu1AJ35rQwfEMUy/YwMi9UBXUU0OS1Tv1PZgEJbuy89nd",
-	"l9zed0WEg+rwRYH3E1JVZUcVo66jvp42t6Uz4Po6uCsTQhZJR0TlVoz4xT07Ae60w3vBX0+6IUq1Lmns",
-	"ByL8BJBhkVpDpjnx9+qjcOAd3kl4P+kloHapMwbleebE6aQB1Q6aY1HRGSmm8YaJGpL8zSogeYzoHMfu",
-	"rGYgEjC47sic7XHSkiNvJnNQfLqZe2uTmx9VfQhNlB50XY2koewi9Ivk3PnE6xxbbRdrkdq4OZ2YJ1My",
-	"OT5u2thrFcr3bJh58RJ8KYpm0/t/xacTbDLRQ6lyqsnNLUfREOtZ88nePcS+sUfo/hohqh6WaBFa/wWZ",
-	"oZCmtUmdgqDxnBZaFFa+N19TUP2H7Q+pRkurK8YR10gRJc9cJnhkwTUkGqNwGT+EXCrw58WOAVnN9zwc",
-	"8UN5jTWhpJJJvmyotyapgZJnVbVeHGBK85l4AjIHq4O9tIwDy0R67D7+rmoA0BV9qnwJTiE3ygaGJBUL",
-	"CirXYvqAlovMaJiy8aTShbj0Ymi52E2uaiUNWJFUDeec+JQ2t1vQi+dBLuZXUKD74hV7fZgER8FKHmIW",
-	"Kvh3S1q0cFLB8PUa3wKGfrchH2RPKzgm1RdZoxnS74z0WBeJiH/vdczrtJTATvOdc65klvbT1j2eHDG9",
-	"YKczIkM/kg0fLgicyyvMIf4MwpNwGad6zc7xOALQn3Fhqd3IzvVN5JEI2Y1mC+FIHNx7eI4fxJrsGHSj",
-	"fSj243zMzbmod59m3mOoWE6LI5HDmBRGlCdQavwJBQjFP5r92If+bUKFhTRSqJV/xH6sqUquTAhUsSMy",
-	"QUSqDTvunK1iouC48XBaUo2JKiJSuKGqRxYRgRyVM77R9AeVtHRqp5pSmHjAZDafN6IyUw/UGKlAJVqb",
-	"A4PXNKwijSr3zIH6lPRZiN4n3mKohZtTrZqkbZEj1+y4JxOpXVhN27SaJy18MnU9mzSKSKM4lwHB8NOC",
-	"2WpekJqWJYth/iBKSO/HH7Jlo3+1zE7XvPjDd5+K6jenxfTKK8bzlZZfhe7Ap2f4iXBTgyY9y/Sipblp",
-	"dqlQvjvJyhPu1yJZkefyIpIFee4zCDlxZHv/NxMsS1aguJALEg/wTsHm1W16z8eBqIWjatIY+Ro5JJqD",
-	"PIRfLqYukW9Igz/jBMi9uzGGT/b7067UlsRDvAKtebIth1PQfIEjaQgrgKT74TlkeKdO3wf/iSQhs5h6",
-	"OcoT0U2iLZ+FVBTn3k52yHkm5NHDKwbCHwxGapL5Il4ZGaaC4tBTkVO5nCk1qjLvpuqTvvB//nPFqPw/",
-	"/H8Crzv5I7nkJn/8ObvG6XPr9iUu4J0XOKk6Mw9pPDtDpi1Dp7MHKqadyQzQmJRpF7mSf+P96Vkn7ZMG",
-	"IaY9aXp8f3ombjWJ2Wked6aNY7c5PZ4WTcosXBb4u9+Hy0hNi4dXpZNyos1Jo7l1TuY+XRapTldwXX2Q",
-	"d6n0i7pLv93Z/kW+pgUfFEttbf2E3dh2ZKB2SCFpJYYqfwpVB0vq4RWy0L/+67/RAMfLiP88qp0h2FOF",
-	"vfnVNhpG02gZ7U+asZZ08Ghb/zamKKS7c2dG90Fzb7yU0SWyUmN0OHWRyPNx4f9Z52ooy9RGdEeu9jvg",
-	"Un8uZFC/McuYThrTFmlgc2I1LcEyJp43MTvHR3h60mlM27hZ1E1Yj/EmVRCekBLDEY/zVsCUdsSLzpoG",
-	"uJGKRSM0QQXe85vixew3mylqrUShVZ+RQ93/M+LFnL/uTycN25YwFXb5fBYfZr8Pn8FZI3bHKcIMxeRz",
-	"LCt8iI4ryB4kZjY5nCefY82xqPdNErDsQgIXnOj3GVpNniro+K6eTtn/DY5M4Repy0qKQA4q28Xepqul",
-	"u1fr0w4MTY8mfQk3k+2M/x76ND00CH2aHvTwScAofbZexIJUO6Xp5ckj+x5XWpPjKRSTbxDbM1vTI2ye",
-	"TDqu2fQaxJ5auDM5cQ9wImejal80hTKkY6cpFM8WT+GW2JX0kX2nsHl0TCxyjM0mPnElnPjEOjGnTbc5",
-	"tdoddzohlR0oVevhDiQKoccvmVjeQDKhwrkMSp3mSFSilT8qAf/hcEU78s/78v6HHcxz4vl4/cu3mDEo",
-	"J7lC8ESa3qP3eDePckQCvEowrwq99ql/frlITTHximLCIs9e+7zwiuzn0P8tfcb5yPWX0F7S0pgR6qUH",
-	"RpDLhFXBtmRfJ48X7uy0sQ17W4+U2Wt3T9pk2iZHLXN67GLh3phMSMfsTI9b9skRbuDjxsGuWjVQn8nE",
-	"10NctSrYs2jkqvRdZkgQFIqewyjwDEGr+Up5+3P8bG7CwbSRBWNL2VMYBMCDLoZX75QX0adciS87Fs0x",
-	"ptLAMq5HBaEIVgQ8JW5qiXYgnGzuB4GvVQtKprFtZaLIBB7A1jiy7W5a2ANywKDPcx3dp26w9ESKteAl",
-	"TOC5fwOX7SAOF3riHOBfyTnfEFT3qr5aLWHlpbRUwGE0KiogleQwowBvUfqvQxG2XbXMjoG65oWB/mCg",
-	"7zSYCduysmtjN5qt0vX5Yhu2ZX39454hkSFNNPsFkUS7mWYbbSu7Svoy2cXwFXB09YSDIqm6ZARNSPxM",
-	"CN1pz9iZLdO2diCTjMASS7NNVEFixcFkQ9xZmNAL/0GYFj77hiG89PwQMm4P5TO81a0TtR6jar10V6Xp",
-	"WYfPDm+iUGpTBPcKwjbiGLuzOVdJinYV1MTkkh4eS0Oyk1jrl8RlJJ/WQr2/jHKR4qPK6SgFgx5VjFEm",
-	"1h1u/+u//ntU+bpjSEeK1rbOQkQFMp01DFXFWRA9nMyk4C+Kg9qgXkuAZ38BiSWvrmCzpRhwSfoD3IQq",
-	"Q9nR/RIuI3meIxM7tplCe6mlBbmDh9O2bEtYEQIWXQtmigiep6zgDZOmBCdditS7aBayuFBNpUKel7hz",
-	"pJoqH4JsIz07AZKF8kkHcLH4PCMuMIJ6n+MIA2RwEuCy1mvNuUMY80Nqtgq1W8+P5HACn8VFGBwfYdaS",
-	"5/g0iUdRHOY07DCebf4GWxD8uNMn4Mmdv0CoixdMwz1eX5PMI9qKRPEitxxRvCj8hiIqPsXF3+B3RNnR",
-	"RRjF4LMV1LY2EKC4uvxdd8O5EBSFLmMJXlXoKQYJJp7QxrQM8HNuUPxSYSBnhCnjvS3+QHJbb93Lz9jS",
-	"K5yx8g3y6FOIKRezYyBHVBUTuTnPZMJC95Hkt4msPLa3RbOeVvx6jCVcaHwlXDA5IgjOhyXeK6hZpDAf",
-	"3Lspfz3pD/wiLImnBE8JRvd3lyKTcSkcb/N1HkeeCI3HcxLPwhI7/P1weIvEA5zIl4xobujbm8Ew44T+",
-	"oTesGBV+mf9zz/9/0bvsDXtZL7R8YH3jQXeWUUlo2SyOF1VWg4HFoRh2ZtA5mzmOF+z07Vtt772VuZ9v",
-	"KTe/t6KyJd35tMtyQn75y5YUcgnzuTACHFDGvqrhzkhEDL6qVAsuX48rKQ+lDPwnUh5P+RrxkbnZVH3Z",
-	"NpeQdX/wND6Ecbge65/G9juJveekhbsdiMBgYJIl8a5rs1tw1Jg2UWw9gB0u2o5D6I76/Bmy9DLi+cOs",
-	"MoOv+FT4sENG6E5eXB2G+pNPG046tG2xJWLCwcstIoOSBVeuWC0nJ6m5RqTBll3BMqcw8BtoXDqBNbGo",
-	"i7DJkq12lF7b0nFV9Hi2ZrZ0QUP1XuWi/tZ5udvkrA5acfDSqSqphe7kmHzOuDb3ObP41kbVfg78w1y9",
-	"+zh5DzbErpYviSaf69Bm/MehmXCATHJwNxYBXuUz4YSu7AeE1RXo2huGwsAjkUBrdITyxmW7k4Fgi8Mw",
-	"g/4wolj4+Yu4f9qIWF4VRlrcab7gWhd439MGcnlBvybKy4Mfz5YT0F0W7oxE4VvMYhL57NEEtZO9jfDz",
-	"2zlcfCsd628ldkT9GT9V9ECjNYa0mdDT3m3Vx1h6RhYIYceXAhxmYeTl9Infwei2cbgU/OZgwvwHbyJ7",
-	"Br5YxtoRuE8RRvDUOocTL5dJdLi776lYpzOZHjc72Ow0G1Oz1Wy65sSeTE3banrNpndMOpPtSlzSr228",
-	"JYcDdPAsJj6+Nd8OJKqlICDl2SoTQhaqYN6aPzzAK5k5K8KA0gbFFzJzKDpbkKS1EwZC0vQ3xDwg1BuH",
-	"03HJkRUcojySlTi1EmZsnKkxV3U4y3YM5GDK2arznVBz/uAUHFwVOGfg68wPuJKzwzEV16jk0wWTwtXj",
-	"7Gfb+87HJpcKlN8UD+g2rChjOV80K0YlfHjIWq7i5jdFgkkXg+SPGA43xHbdqy9xmehbdc1bkpaG3Es3",
-	"EMheB3eJBXqePCSov+SgefsB0Kuf/7xsSTILAar1YTn4GvrZC/oC6kTZWZ3wzIuH/t0O6V6GCZQBBAJv",
-	"uIgLRdVFgEGBQoPB1WVNZcmXggLtCgCCYxRSlxRBfqRxLgBEtMaByvOUxcl9GfyHQ8nn2DlF8/AJcim5",
-	"Vh0qs1YNCS24yQRh49BcXWL+nkpUZO38XzFrCcifZdLFzr1t2DwHgvEsovDJL8UZ4utoxqHJFoRwBVA+",
-	"rDkTHtyFELH4OQ8O8OAWO9tL7UmgGnWkYqAM+RQYmcUgc1vCdaEU3oagTDXEN0yALK2VEIKZND/iJ0JJ",
-	"bF5sdybJ9d28AwtgEw/fkElj4xQ9TG3Q9GbmYDF79L0PDN3vAHxOjUkgJb4mBN3XndfthXaCtmaFhkJy",
-	"X7cVwAn+b79ev5WamIMHfZ2lWlMU9YXaT0nRMUgP7pwyn8eMaDQEKH1pEoRcpOSoYJ2ECg2wYRZPiOJ5",
-	"zvWXnL7EPmRwbGPEOFiSDZktZ8j54xf+la8OSlzP4JwRR0pJfVSBfbqcsNiPl3EeHeMhDLytXJoPeBuT",
-	"1sFeD16gZ9FISTwTHFfKegYFWmRhkIUK8Smfrh0n6ssIUCUh+OiPXzJRrr73dVT5Whb4sSHAhHcsjVtZ",
-	"LXIUU1APct0Nttvx7qZzXXlgK4939z7X3RBYrcJaBJjaodHUy8jf6cgYQkDzR15F58ScxNjbUoxQnfL5",
-	"t8spf1gOa4oVCBHk9dVRT2EWA8sDXCVJ9zKCeBPgcSI0Eq4ily6F1q0YFQk/qv5i8Nec724x/xUDvGX8",
-	"H0CGM1TBZ0PhpWoYMgKfbx0FZP26zL/Xr6u0+MzFJN/LqOQyseQVLbFIXKECBXktP6Fi5IuEJxfkbW4r",
-	"8n+S4MiKFvijRZMVXQ4XgBAaw8SkB/cVo/IQxmEKWGBU9EMu/nMJ07YIMF+N1EMMRVozjs7cFfgieDOg",
-	"Qqv4mRrUUKkc1rVId81eVs3nxLCWbsdlX8Wo6Jw2u8/Vt/L7vJvU1i5E1EnkZVq3KCmZAw7scIp8GgAo",
-	"pIT30o5vFCBCRFRFI24uQpwonJgmT0I1xiUR6hIAQJ1mSsagqrNLFXKnBszJkRqbg6rZvtWMEXX0E13H",
-	"QNrvtM64vDUNo2ccqfr6IhSBesjhmyTkExsTpR0WpzULwAj5/u7FuHqysL8sJrWOsv4R4LqiJaXgm87g",
-	"IiYojj5ER0zDCCKeqlDLigBi1EMohKQw8Wt1dENdwpVS4umNjagfi6sIi5RXVQ5J1PXy5SqFlAj39DNm",
-	"CUgGLKUvrnFiXai2hYcL7GcZCjCiKiWDeMiP03xaVWNSihg/RhGmaMEv89EQ6qlaQ6LGmMJUlHPBH+ZM",
-	"Owj44nw1Di4grBWg/yZ1hLmVURbV8HG2QskyVGVFpWd9/WunyJn61GczwkkepieZPjEVNSNxLKbxF45c",
-	"FmdEq/EsCpcPIoahe9vnz8tSWAn1w2mHBO+Oo5CLCLJIr6Y8dUzDeDwNl1zZG1H9hkcW8Ux7GPsB8dLf",
-	"vqjJyi8kfC1pXwhW+RuFkYTvUU+gqhe67G2q3889xDjHeQbS4nJ6TjBltXx5qTJkWv5MZgIKTlR7UEIM",
-	"J5i8iIVoiqP0DBUA8PlkJUFgKlLEj5BHXOCju8c75PnC+gFwqa2axNT4AgTyLMtfATc4y8ezJ5HNTqeJ",
-	"iW1aLevEbB01Oyb22lPTbpycYHzitZqN9i6UDv1TAqQsDkTcTY6ntV4baOFTSryEu4BkJCkb2DKOZsmB",
-	"U5bLr/crFWlp4TPwi8ah7pJN6ppBFTRVtII/yJQHVytGJ0Wivg554txF6O0y7ZvizARjKygcfjS1TzCx",
-	"XdPzpidmy25OzE77uGFir2m1j1tHVotMd/m4Li0zInZbnyTIb5G0VQuvIXVyQQFcMpd6b3eauDVpmMdQ",
-	"9NxrYrMztSyzObHdhtci7emRve8okvL/66y6uLee7wEICPRa67M2Vsngwc81w0BrwNk4XbVlrMAUikvD",
-	"rNBQFVIln30Ws9pZUm0vnpHo2WckT0zbRrWdd8gzaBzFTCFgQKXuZBCKu7HUa8KM9TXKcx+BkQUeo/wG",
-	"mFq4gZvEbPPVa01OiNmZHh2bTWx7Dbc1aZOjnWiwRMnbSoHPs5BBlxOCS8aRyEyuihQue61gmKhwlFtp",
-	"tL3nKEsVHIEEnBnjhHBK4gphgVBw8MLPnXG8FlParZBIWV8z+ihIeq6OQneh4yEUXFVrltFuRBZIPCMj",
-	"mjbNlEqZELjwU/l0RiLOsGOuFInao4kHJO0YmEeuVDU1U37hK0P8U9YJ5O+D1udIVc+Rp31CIRTbiCIH",
-	"eIcjjSon1SYzDiHZBFzxSM48TG+un10ltYf3KQieVibe8y3padznlWVSsnvntxLutO2tD8mDX1PzepN7",
-	"TiZegDbAeYeq1Jro7j5DtzeDYS44p8wPpz5Z6C77OCMRyVHiGyjPS2OGHkIDTQjzPSJoWxk3bxiSrao+",
-	"nSIaPkNbJGCktntOhvjSVn9bQdFrxYATms9YQWvMIcfbyhl6sUgrUvIKFHydLjYW3RauIa36dokzUfQr",
-	"BYEudylKNsKV3NMM2KSuDjupbyLVc1Og7CrneQp96jmsGYgR4hFvRAVjSAbnoOpkhWQRAz2b3kDNBvrJ",
-	"/z6D+nbUgks+5ZZ0rY6SLaG+laBDOCNK8ZywBXYJeH1kaeQMrxbXRHrTaZ6NwrFN0p5md/vCmCy4kyhZ",
-	"qnJ0RBhoTZzm0+74MSPBtI664JuVnREeCZHiCfWN3FkYMiKrEet7CopuVzFFvpfU1Y7xI6FJTZGW1alB",
-	"H8ROAmmiNiKqOtpGhpFkeYlTK/IflRqeXWlNylNGzQTBm4H4dw+t39/ELEhQEkEiRlInOpaMKEva38bU",
-	"3NHmMfiaM0LRZKURwxnCsoa1VhJdEIeocf3NLaX9p1lktG4yMLI1g/hSiGkY0Q0uzddXxn974WuAyEUp",
-	"08sFJL3wsOxFQhpVHU2ESTh5RxZAkFeF7MlfFcLHc2rGiCpBH2tezFTQ11GXcooOg2WcOWFb84YdJuw3",
-	"CL/e00aQBuBZtGBqsvo9HBYrfzPcf8Nk+r5i+xqpw1kcuFimMYkk+vIM0wfNK8P8ByiFwh8exJh6OPKQ",
-	"PO5mwqCofvfdhKxC6n33Xe00OcY2QRJouFKSjYA9Aed5IeVdjFYoInG04maDejVWOqiDqvfU/6yip4Xg",
-	"SB7jfcPxMiIOqjpPtpHKtglm5Kg1ou+vuufm4H230T4CxcD36knbdT6v3FLwSFRCD/y7EYkLhY46cd8m",
-	"HeSpUWkq+UcBtLZYECp9MsomWqP2ilFZJ/bsRUnrOSuq6KUtoWlCm4RBftpOuJd+EZxAN0ew4TKehEvq",
-	"KYpgBqQNsVjgzxWlMLJlsDnDjNXRNSSb0uU+OH5Jt9YqypZAEMuubJ6L4mm4oQQt8APonJohvT5cSj7H",
-	"Y/7kOA4fBYzFzpbapqnSPmogSp7TGX/Z3O06acbayDZPo1qTwpmUsiphUOGzqKObbl62YjGZC443A6c4",
-	"Qx7h2kC0Qs+ExoWoQGS+iMvPLsT9HL0eMnsXsiNd0WKR5uh7Gyle8lHw42OW5bcJS006zEKhh2NV0yJC",
-	"LqbIi8IFisiC4Fwi0A5OtuOd3Fa7xubsZN7DEVaBv2dBKISwomocoglBceQTD+EH7MNZnlx1OO/DqPH5",
-	"s7RC+D15qoaqoijBcgHB2zKDh4BM8gnjTz6ElEhRlsyhaId4yGnZFvqBP3EKrmutB2fa8aJYDsRmwoNW",
-	"g3NdvggL6IPIl+dLeprxQSAcQMAqmmEPOe8ubz5+378e9z70roeD8VX35/Ft7/qif/2Dk7BDFe9e00WJ",
-	"nCbO0NWM8CWEGYDQDgrMXnQnKzv0F17L51UaEgYay2soegqDJY2nywWX7SARjUohXMdHabZCdMC3cQFJ",
-	"4cs/n+wjtQeMlFfp87+ZoV7LuPriuEQZe1ZwxAgBEm+SeIikcI+yTOUpnzpVr2+J7NiG4yBq2MvGzvgc",
-	"Q/GOSYFZkO1B3jImExd7E5O4mJitRsc2T7xWx3TxiY07jaPJyaS5CwdjsUjQWu+vw285iVmZnY3MKGSx",
-	"NuAxRn5E2Re55IrJ4gzhEZUTDkr/Ssa08pu6FwU5g2H3sjfung/7N9d5K1SvcmEXQ9Xvb13mYaLXVreQ",
-	"DCVewH5weWiBo3gFHhGSQeLDaDELKUlA5Qf9W3R/1zcE4B/C4mtwEPhQKOvLSrx11UmhdhmOMBYkXOQL",
-	"sc2xL6pEiccCn5Lda7x1RZ58WdvTKKQAxvxYXrW0ZB/JwQsnnpaKkwH33xf4X2KelI3F89kiwKt0TCLH",
-	"ir+T/VA38F1yGMaWHNgpcmIClfGZD6E5sOYgBfhar5fM5+sCz32OCWV+SB0D/eu//jvTrZgEu5pDcu4L",
-	"qXwZz4oPu0M0xx7hKqowrdcIsowrLhkw3+QQzeVL+0hWBTEIx9h2relRy2yIOt/tqXmCOxPTcm2vQZrT",
-	"Ft4twqq8JqHsDH/AKOzSesw/9uY+3X29u/ANVA3ChweBLSwLq4DJABoTeEDUN3UFh78JhjC/KQP2NWg3",
-	"VlTAsHiJYV5gGopWWdWjXWNWwJLS+rHKOEnURL7VA+wSD1XTIBlXHBSo+moyAsaR9cQcVFWVaQ3Uv/7Q",
-	"H/ZGlKuINfSv//f/Q44sNuaIX1rRMHDAi+8aifcyiYITj2sVyRxU5YQJOZILeVsGv52NKKa5+rizpcDy",
-	"kcGGEHqEIzgRVsJpgSHX0UkKnTl1JOwoWUVN7ATwPFGh9I1oFQ6Nx2pU8hB5rI9LXZO9S9NG1x15JacE",
-	"mYiGTULvbyQKudDrX2hlcUXIt6wXXRw0wNLAB7XeSXmDWqnBuHVfroG6HhihqWAkXj82U4Pn2Ta3fBNp",
-	"IEIJZGaBfedTN5wLGl3bUsqKUuSpPSOnXqFOSCahGqsYFfVOlk9oDxRH5O1LNw9RuFxIotnvTUHi48mq",
-	"WKLITWiIbOck6Q8iFpIIJ7FDcy78IHQBwSsi81DYDVp0g7hWVH5NdGdT8G22E0VhJ5s7lmCLJWbpZMlW",
-	"SblE3it/TsIluJPCJKmDM0txEc9zpms5WtmmsJ8C6Zq4RGzbtl/iEgG0n/FBBDFfxmS8YaukUoU/CYyW",
-	"nKnYSRVSQZVgqm+PeHumCXvZvZfirWL5rsFV8afglBjUtn/913/XXtLVNJtk3+7qb7KNJJEmQe/oA9yb",
-	"pe8GvpbjnWWBUOlhmirkSmVQ/v9EzdLfPDhqlmAv7vOWPoY9X1WT+O0jsrbEAMJyi8B1taEAeDW/oSQZ",
-	"gBc/s5Ay22vvQCVt52vMQw9gygcgyWdzTLFA2crt8Py2zYnZZCdldRItgCrlomtsVRe8eamXWeg1gtHp",
-	"bmNM1IZQKH1zFxkZ4BFJIih1EfuGKRNZadpzAmWu0/h5mVKm5cZADtkjDZ9p7Rt5SV7NJfJqjhDmL05x",
-	"4LvkP+zGcd2qW3Vb5Fj9yW6323ajWeAgKXhnbzeJqNeSOkqMtOjXoH+LnHdROBcdGYYOmhGcRxbc13sC",
-	"HhJUxco/JnTlmAQiPKtXt49a0odWO0s0tRlmaM7Nukd/DXqB+Ys9/STZOZFLbyjSKtsBaRjgHu7qG91G",
-	"VSiNLjkVlpggV8ULDJHnJA1iLQ0S4rhVlCBo1srYqOs5mA6mIV3NQyix7nw2ZfSeKdI4nVoGdhNTT4X3",
-	"nUlHrtx0Ku1zGgbcPnfg51gGpPkhdV4S6hZSMUgJx6jFvbGY92Ut/A08q68W/Lat9B5oJ6L23plw5onI",
-	"DqBPuXnJYQC3+LNCxpTYV+UwoIfFjuWnt45uRDypkwmxTCgpVwCbuG7jqNkyrUkDy/qMzRPPPDnGJ1Pb",
-	"atv2yclOhxP7YvVm/P3FO+tLoVmvq/B6SGsyAW/0+Lk6+omsGJqQB19sLxlTq0Jf9XjXzMx8qbh4vsD+",
-	"AxWzRFSx2xyTyBfALxD2BfjARiW/TyHERm3kyifJfHYJw1KDLo+/KndMGRBQJfebFnQootxwRA4NNQLP",
-	"5P5BRqA1peFFugtO/cxqOZoDLqs46jdeGl3EB7M9lgZY/W8XRQOfe4X4mexKvUbkDG+RnctF3OCaFG6x",
-	"DMUql21xEQ14rXgRQLCsCVYJ5wFJvaLsnbYrnRdOkabos03uBXhKDDmxgkTh+qwRlIdXLquhlT/1hO9n",
-	"OlO4KHLvF0kXxReSCWMzvACaTkfhqAauMMUPJFI/C+pJ4jKbYUBiyX9v74fo7ZNdt96qbzuJOy5BRtzB",
-	"1zLxoSDYGLtQG6JQeiovrIC3QvKVs6JEXkMbsMik4BYAXYscf61cujKr5vUnCk4mf4sPbTsBKPBnvpbP",
-	"v9zUAWNOl4CIbR54kq8HmS0hFRVgEKdyHIfq5FHkrcNhkSIyODPEnodMM2muppISvZAwiMqSR6+5KG4Z",
-	"5F6IfTkLaXkh/9dfxd/YQXaA42nfvIIi7SeZmiTFVxQbjrdP0MbcgeHrfq3I25W1XdX+zhGKkbDitfnK",
-	"jqCQkR7sNpIjv08Wdc84L23qFlEI4OGQoKVU1oyfSZB8Qu2Q3SXLsWtH24OLn6Q2DPGoIwpKd62Ouskn",
-	"4AoKyDRG4TJOsHJYgvCnp4JlAv9VMpjArCMxwkycjKOqau4U1tuQKaR699cnXk+Jw54JEDnSNucqTCJ4",
-	"+edGdJNlrwE5KSO/yghJIzff9XuXF+MP3cv+RReitmrKX7eIwklA5gKidBFGMVToUGAYmKGWZSGnfw3v",
-	"inYcFSCxCKEsLuBEc6MMulHoPdjgXAxZjJPwqTOIaGKQ6zfhc7zAEbgJJiuuAMPNOuqqjEjDarQ4j42w",
-	"G5Mo5zey0RX2KRrEESGxgQYLvsmgi+D9/ZzgQFqN1h4iu6t7INO+tAyrc1Talz4VCQhsuYAAOxhIthst",
-	"q3O0uzzvAnINdmM1c5qvMVyw/9BCQR1UpWHGCZiCURRrPbkGsv1stFt7iWRtkwsHpASo7t72EyvAj9OJ",
-	"bLTbpdPYdecEDcQc5nvV3luapnMonjhVla0FeVMJFogDFBAM5QOcPzkivB9yVpmBHNMxkFPn/6sKP17N",
-	"SWpBc950BpsJBtZsaONaX4GcjvAnG7XbbWTZoGBqI202NkipQ5Lvkq7IzPffMPeuJOtNpugmuWSsQLLr",
-	"yBAPYW464f3662fOFXtzQIQeKle/GpULCTRVloGeA6kCYCoR6gDZzKvdS7B9nIkCQs9hlPeyZ7BV5T7w",
-	"GRpVGqPKKUrKz7Ff4cqn4vPwYicGjMKPked7p5AHgwRCUwLHpMrpOaoyINekczUGq87fl/OFA0nzsY4c",
-	"XHUYiSHHMsJUFu70EjyvqizsWZOJK2EkSv14COcC9aEhqoL4BdxPBpIYVR24n0UQUV2uGBXewYpREVCP",
-	"CstS4WDmAR/lw2WnOUXW1TvOX2AWMpCC/ApZx2D13JNju9EkpttutKSx1XGPzPZ0Yp942G5ZzdZ2Y6vM",
-	"PSQprEgtzGcaFbpxVGJKHKoUKYTLq9PhsqbsJPAX/GKq2WyBiqIodFX9YjxnmwpgzPSeho+ZdjuF1YLK",
-	"oKdwLEj/OQrpQ4Zd6QlC2+2RssiLJL1JhjpKjimaPUOWMkbiGRdkSTBbNSLTJePMRIQ/GVBb0+OqbBZn",
-	"pGEVF8qcj7XF2dGoyxGVaiDTmg48AnOaXbMiwuvZR63yIFkh4zn3E2eQnPANLtGBjS4XnBTttl4QQ5PF",
-	"6Rktp03ex4i3/X9Goz/9apudT79aZufTF9uwW1//WLRqvWKyGEp0ThghIvSJBOGCGIivCFd5RU6duCvh",
-	"nMOpvCpcFIVQ6QkRbgQr5A99H3rrjkbxeuEMJ+9so/Cyg/3STEefev6T7y1xkJgkgFEJ8soL3eVcsG+P",
-	"RJnE793BGXnfL4RSX+DinZflfnbRbDnHcMYSE+oSqf4nVQ9gtnIlvaUNhtMy9mhUiQP8OKqcAdjcKlwC",
-	"3iW/jIPHUeUvxQK1WIx3+Sbnsu/+9rZ3Nx5cd3/qITf00jQItiCuP/Vd0TsQpuzZj90ZCukp6t4P3/eu",
-	"h/1zsAXHd72/3vfvehfGiCo77/yud8Gf6F4OIAYcLvYv0r9/HNxcj7+/ufglvcSb6Q2GJVdvu3fdq96w",
-	"d6d9RWQQjYe/3PbSF+TFm1v+z9rlYffuh97QQBf3t5e8/yoNiXcubZibveO73rveXe/6vGcg+H19Mxy/",
-	"u7m/vjDQXe9Df8Df0q51z897g8FPvV+yF4f9D738693BoDcsbO+qP7jqDs/fG0jPkcq007u+EFP9bgyP",
-	"ptOP+he9q9ubYe/6/Jcx70j/enw/6K1fv+vdD/jzdzf3w57ej6ve8P3NBVzpXl7efIQP8fUYD29uxpd8",
-	"7gz0vte96N0N9Ev314P729ubu2HvYnzVu+h35Zrc8Qm+7F/1h+Pez+e9Hu85GvTuPvTPe+P76+6Hbv+y",
-	"+/0lrN6wd3fdvYQ0l5wpU7DcWS76a9f82yf+P8vsjD9998fivQDWSmngubwvk5RxwMIkUxkwkH4278QT",
-	"Zt9TgS7A+WXaR1IiWCt1oEco/2Ns2T9e/Hz01+aPJx/a142fjq9at507a2APG/vKacHQ3QCzBMZu6n+W",
-	"6CCaED9Nqf/uh/ur3vUQvDHVMEItu/m2ZbfftppCBYJDYub/kxgjmlY2EKnoYqxwE7UaDal0RASkjO+R",
-	"+SLknG2FHsmqxolB4w+9C9SybAPd9u6u+gOg8YvedR8uNw2U0B5qWS3+av/q9rLHewpPtFFVWp00jEcU",
-	"B0H4zJULiYMdLmNSM1D38q7Xvfhl3Pu5PxgOoM/vuv3L3sX49q53fnN90ed0A6mHYuiNt63GCQwjAbrH",
-	"wYgqg7bGN+Tg5v7uvDfu/fy+ez+A3jQ6KZmitmXBSBUFo7bVzCr2+amvGJXczHB7OD8tFaOSzAm8oU1I",
-	"xahkh1oxKgUDrRiV9e5XjIrqu+iI6njWqijo9GaFPlGykmBDJQgzW65UGbgo8ZLBeblyLVIgt5IKIiqZ",
-	"sxx1GOyeNRYrjaAEfy3FIgYwX5oDA28Vaa8HCn2fqbF9G7m/wBGek7isApoqdhyLurXRykALHM+42Sr3",
-	"etJAytZkh40EmtkXJ1TyIJjzj+xg4OyfM43CHgrPb6FH5+7dOTrqWDbiOgK6TX3EWjfeyKAA9XkFrgFs",
-	"TENi5PeeZ2EgOphDPnwrjfy3zbcq/u+1NKiyFX4FUbZmUef2XeFWywKL71yoIAmU+7KmjKcup82oIfK5",
-	"nbDLNadECgSLqpjKUwqI8jMk2AXWMemd2q4Q4f9zUOcyvXI7YHkaIrfOx9IKNRIdRfqnwL0gYnMBrxhc",
-	"klBM3RBP3t9d7u7QLCvXWI4skEABpGZyxvl1imwDNUC7ywbbpGvOUITpGqL+iPrUDZYegMCr0hcsKZxa",
-	"CEWAJth9lAfdUAJjX4yBeD6W4KGHeyXE6Sv5HCsYVCID7FXL6xt1rQ5IN1ltAXkGEwTj0moRvdFrjLOv",
-	"TqYalpgA8ID6rACuWvlQBVRySNXigF0rQ3zzWXEyWFAW3XhXXFtGj9ddQ+UUHghxkLoW6X9aArKe6/+I",
-	"7lw0JhkpcJmket0+YcopjTOthD7KVIiYQSwyzK0DIK5Ym32ulWLkpOu/e1QZn+HykOVDU2q/XbmTV0nB",
-	"UOi1sGT8IXnAgFSyK1LxbOvfh7SY8QyzWUF+gbhbFytiN9CMfJZOu1Mksg5EOrzEnxK5/ZB/Id9sTjvY",
-	"cu3Jsdcg/6HC8vTz0tqIRksqM6pFvHomEkG0I8NAs0E3UOdNBubA2dTbL7739a14w+QjMiPyQCiJcEyc",
-	"EZ1DEAOUo+iLcyU4non8OIXvhYXORxCtD2WfGK2SihKvFSN+UKqNTjAvAF/dteSnXFqk2mRlxQDWeeeI",
-	"CuZ5QH3QHUD3NykkORCiRD+p2lKpEqeNtTOhRPSG+AH4rjOqRKOlZTVd9Qr8Ipxw885U/dxkq5T9nceO",
-	"bQd4keJNT1k8JE/RqDzjiPr0oTBqOYAI4CTkOVQbvCqmz0BiaAZAY4cRqQnWNcNPBKl2c2inYBipW+F0",
-	"RNP8HSBYVd/wo3hGebxYHQ045YCCBXb57f3QkOagyo4A0n65T3177qa02vIhbincezFWfLJHDg1c0wTy",
-	"y02prK6ZY0eSrugyCBwx30ps80tQmFHCUO0SCpgooy/QQrNwFgKIlyaw5Im7QEaUJeH6YiDA/k4V2Dow",
-	"ypqRKklQqEzjobvpd1lFFpXrsQKGd0R1JQxVcfEcq10gR3AqKtBhrWRiUi0KDJdafmeMKGwNNaBUE2Sx",
-	"HwSiWhkaVXL9HlVkQpnWxXRrASxmUqYRS6/zD73hiEIsR+THMaGiD0sqgoc9JJQEGkI1nwSUPdXef4jw",
-	"YlYqC0GpfeCPFBwUeg+k9ERuETLmTwIiKmklQU3PoW6X76wAQyd7XhHirVGhoUd2Vtr3/up16G3H2RVd",
-	"MOSUlHGNdBTFoYybJ0wr0lmyINMonG+EKuRNe+AnyHlFWkf2xMO22W5NPbNFGscmnlgts2WfHLlH0+PG",
-	"SXOnRAUuF8txVmBgIp2L6WJS+htSBiWLtialbrWI9whiZSAmOAebUuK0CPCEBCVeYfEB6QoWiRxS91MG",
-	"dS4mtDDkJtxhyvPhNUcdPD0+OSbmtD3FZgvbE7Pj2Q1zak1azcnJkYfJ0d7hNbD80CG5EhvpEOi6DPw6",
-	"UxK2hNo2w2IWGAivRWU+9cjnLd9ehMzXJcGavVsYj1JCLF3EZhB3y2+XmiAxDh5P0YwEQVjiTHZnQmav",
-	"ESMn56S+aRoy5gqcsUiASWrOssyHMxqAVoNbqa/b9RKoiV2oNIipTnQtMT/6WMpIrE8Xy7hUqnhk6lNf",
-	"qJuxlqTqCHWMN+AYyBEKGfwSclElfsOlOrrPpqTjiCCJBgyicUSx0nIhKi8JVgqj5DnmB4TGwQoE/noy",
-	"O4BA1dGwLMoeOjKiVeHxcTQFlf/kMyOKEAupC9eUzil/iDHKH0Lr5D+Udu6I4gFaHr/8egawL8kYWjKC",
-	"qo7mAuFtyZ+iTwsSMZ/FvN2IFCb88y0j0x/moUd0MO511UMiQiSw5pH4nfj6OAlDKL5SjuDF2/thHQ1g",
-	"azDAlh1RyHcKaYx9iq7vL/Ugbj1i37LS4Ew3pFP/YRlxQqy9gj9vfwCBTNq+VQQocJgvbMe8gJiwOPGM",
-	"iYxseW+X3IBd/Sw7xdbHCtx+l8D6Qyvh7OWRSXxrQtdez1PY0emyQz2UdzsVUdi9fMJuNqXmq/hUlB+l",
-	"sRo1gYDqLmZUzhn/MAR4LTBjwAPTrqSlEMFE4TcyyWmi9AoMz5e5ytKu2JSQ/loFHd69eikH3uJdqQet",
-	"S5E/ny/Fwa9+tqcASDSpVt+PFcn3FWMDUCzIqEoraL3CUQFOsH43Mjfx1AbmpfVYPFLY4d241CbAyt+J",
-	"41n7MHDGHQb7Iie09r2C59c+X1qF9n/AwazupgfB1eTcNxcP/i28w3lzqMjlt6+3UG6abUULdNaxQzkd",
-	"tcCqY7uJhfUJB36+Pus7MfdsnvE6J8/QT2OfjB2dFF6L0yd8+VU5/nuCg3hWoh8mEfMYzeA5COopyC8p",
-	"resbPsrZFe9nsL/DR61Hm8PrinrehxiXgT9fBmCpyPDUjQhbTDxNULWkfmQtrbcmmqgfpFK/BhIXHMmW",
-	"AdJBehmYxI74MZYVbhyZhSy0+ngZUQMtaSAx9UQBDOYgQuNolatGqmWuOfURvZEIxSsBnLWM4Ty/5Gta",
-	"YoyXcR/l08PBypTpzyKYRRZ8zzWUOx/8tdLgRJBHfilHZaUiKGPT3Kekcy30KJibDRidMvhG9ZSrhgkg",
-	"HYnk2ifzLs6YfJMPVcVHiKS4UGttRBN1XQbsQC9+9T/V9XK2AIKQYEaL3gFcqEg0Qt31lRGl3SEciK8z",
-	"ty+L1zpFAhBaLsD/JGSQWYUvGTSyr1+N7IWiJEhwGn79+mnHDZEuyiAmi6KVfYX6J2oLF7GVy/DB13nJ",
-	"HpAMohCCUJGoByLnOYwKquuoOxsrNuiva2hdYSRCIcKIEXMCgZMrk8VYaJOJ+pJ8oiBVf+7T5EJR9SQ5",
-	"iK31JIqrRuRt341fyy1M8mkjHUDpIg2LtYIuCvhdUX1ife7jsrd+/DhE1feDRvsI6hMwKIzAkPMXeOPP",
-	"Ijtd2Ab+P7GI6fue4IhETh31Y+TiKPKhpB1T5TYd8nnhIDfAfu60gax+nE1+cP0b/8f+/T/79rXfZ316",
-	"13bP+0f9x8XPH85/7NTJ6sd/eh/7/o3f/9ynVt1tBHQyf2d5P/9YCI6+fd04T0BJmY6din6UL1C5TnFF",
-	"ysHMNmNnAaw4qjpd/q/Ez4K/ARpIxf0p/0cpoFbRWVhXwxPbDCKWurSs8mizrUho6rk9I9QSwErsChHz",
-	"24aoZdJq+WKfrReMEe8eDnAlOYjvFdajWUPwtybHbss8wm0iKht2pm3bbODmpOW2vSNyPH15fZxXKY6z",
-	"INHcZ2wLyH/6FJr4cYpz12ygalo8kH9DL4HRbOgnfRqChWYv8n6U4lfktxh/WAJapIDj/CIOgnw9Djg6",
-	"h2C9TFUO+XSuEoW8uEdCV75r4rm0V+F0KqtBAdMQ2dkqruLBfwKWS8mzeP1UOeLfMFhacSYC2VN8CKbL",
-	"NV8inmUgpkUJR64DyYjETBaT/Hp2lOpiIfxASU2CbfxHrzaxgf/8/mPGdlIf1ENngtXo5aHEOiealPTb",
-	"JuILanL5sSjrCVf9OGGWNWNEMyzskazEG7LqkSJsgUQPCBV4PRZxJ1FYEI+lSce8l0XfnVpqvsY0Utox",
-	"NDm2S4iWJpWKxPF1KXxPJrE/BxGTGsICIwYEL6CRYq0QNNiGGnyYBCYvRiQdH1bD6cD4btGV33GEd9pJ",
-	"ldD5TCbMj/eKRBYNFLiET7zm5Ai3iNl2G1OzNbWI2cH2xGy4Tah8c4SPJ7uVA4aVPmztDgpk1jG+CmV5",
-	"Qs8bQyvto9YmsSPrzzqi5KyqQJuEzQnXVxwijMS99QrvoipvWdX2f0+wyG0VgCS98sfqmqQVl4WsTeIJ",
-	"oYpTJhpYFnbaqdjTdm6bYDfK0IwMi1kn3HWenHDhw6JgBV89qOpBFxQWyaHKYyvEF5xs/ANaLCN3hlkS",
-	"Y1pYykBDax9RFc4gM47S6A40Dz3yGuUN8ux9R1h+A+THZKUxbM7KMhkuSWKj1M//SaJQYhCvn/K81kHY",
-	"N2fw24MTChjvrsUOkkNrNaOJuK4+koVIEdWqWQY+ZwhniXIUq3hZ9Vrt24A6v4Z02BppsY+0yIe0ilc/",
-	"7YFiVxifn/KZ5smYUC4eAdJsTqIHQt2Vdm1OYgzo+rDBnnyPRKoISzwfq50vSxoRSp53BskTvAQC0y7Y",
-	"/uxKURIog2cIb0GBrb8eh8hv+xLMzdfa+Ydvu527+jr752upSNp+/Crl9W9Xg0F+8BWOQqU186qHoKLN",
-	"g2CYr8kzYiSOZR4RwnKoO2yRrXJ/RAtEu4EcqtSCucTYm2fkPdos7vVoRimdeCdGVAU0rkUsvqrA/423",
-	"87+1IP+NOcorSGRUFXmUs3AZsdp2+fz1YNma1/5/F0L2NhS1JEs9nIlZ6fCN9nYBNbbXNlc5rI60rRah",
-	"fE9ZVvxCrrBnWFTRM8clN2Gm3KlijSWRDkvPD/WiholLTSXuOGm5RxbjKJYR7PrVcOEAJFWcFmwl1KsZ",
-	"AAyfTlvySh31Y4Y+dj8gQKIXSEViKiFlPHmQ3xa5485rlxQ/0B2VjuGbeKTUA4WxdH5A3oB/dI5jnWqe",
-	"8VOWaPiFPZxPyZg21V5uNpvNF9ReDumYUO8w99M3r4X8surHUxIR6pLx/1BV67QDG2qPPWOW7Ox0tC6W",
-	"uaIFpWndtUMhd88ToZRFOOh5Bhs9lp1gBnIAWlrWeeTalGIFKpAmWzrej31VCzlpFsRFuFiIP6G9bI/F",
-	"pf95Dx6h3r6vAKv95p7Cw+sK56gutw80OS7pd73+cI4jaKNO5uxQl14i83YqJ6izv0NqCtYPKhiYyuX9",
-	"qwbmJDLJFmWe+tRns/xeKLj/0jKByRC2W6pp/fbfzljVa8a/2F4tWK7XMFnTOLli+HWcxLp6WjrlM6EF",
-	"Ea18N22oeMBpGBiiyBDspiVD0xdzxVLLyknyZwQS37g0jDYDKRUtaZqeJkOAIOZSAfDpNRx2g9zIQgF+",
-	"3aO6bILTl0zt7xp0L+3lVsS9V4ip1IioYJX1T2wm5+siNDXQhoLQfZSlkJOnUZXPvJPA2I45m4/9OXFq",
-	"Z0ghIkHcCImeOO+toy66H54DSj9YGc4vv/zyi3l1ZV5coPfvT6+uTgeD+hT+cwwRHC6cKbFiH8pG7972",
-	"wUC/e3eOms1mR5W94dJhyghUu2tYjSPTts1Gc2h1TpvWqWX9ybJPLcsxUObmibj5N6dmiPRSibsMCX8+",
-	"ZTGma3EKpY1nITWro5H3pfXV5P801D9I/HOa+Wc0qvM/jr7+Z9Erw6JXqvId2+h8rf2l+rf//PVP5qfM",
-	"E7VaIR51YeD+nvXPZBx0jiYKxOr/xtJnYuntilFp/OF/A+r/N6D+Bcx/Aw8fSJjUPbZzGU1A8hBfqwxN",
-	"aDnOa5v9tYaTqosFDlFNhKBNEgRVmf8ZTSPRbRxIdiNqJOnZZ0u6Vt+yYTVs02qYVgtZR6et41PLrtvN",
-	"TvPIfjF/r/2lkCd/SE4K7mD6yxQMrqdyqlYnC5xX5WEtNMwCyxKI/SJ0jP9MkNdwRFDgsxgK5yRViHw6",
-	"otmSJWfIEU2MaRiPxRuqtqRsK3OH4RWahc9ozsXxPBTF0CJSVqhdtL0+3FuBYS2xJiaggTD8BHAaa2VV",
-	"9BHYlnWQtZADhMugK6zv3LUpKbYFYBLkCjzzWYDCMEig4cliduJ9VJV1juRsO3CdqYo5lNTyCDKJxurT",
-	"uNmoaEmtVrGiGRRq1tGSJFmYYpkABwY6cZZC1z6Hy8CDsyn8lNNrJVdZB4EpBxbMrq4XAn7I726RC+h7",
-	"wzInO2vXhU5gVl53qXPWgVh3RbEVbVWKqLh40EV2wwed2ReLmy9Fh4IZn65qAxRJDeDOgKqpEKUM+pZg",
-	"V6IZVkfOH7/wm1/BESqxqKFQsQY/rU9hmTRvVIrEz0fhIxoQNyKFMELSiYSY/8CnCjF40kBsFj5TUG3W",
-	"ZWNasK+4Ved5xog7TgvrPhKA3pxgRo5ap/AtLrmeSORPVynaIYRtY4YGKvNJ9p69QYE/iTAkRnlh3oAR",
-	"X7ua/vTXTnTyw0+//CMaPv/9/vbipH95+7d+2LjEl3jwvNXdlBtVEZ1oHv5CWAuv4Kh1P3htEOAZB6AE",
-	"KfXjbxT9wYi7jPx4NeBsRaxvF6LoH8nqr0sSrUqwzVSgvcAp0hGXsXqdOZmRyAgxkRMnxuPz5qB4hgqs",
-	"PK0kr6fdxQv/JwJsTKTKdZfxbEvKXqZbeBnP3sJNEaibyRTQIV1VX4FrAaMFMQAfTbszi2NQgSF1sGyO",
-	"duvM/tMjnHlrU/MV8NymgKEn6+mCc1O8pGLy5tgHZCgC3HMZBVoFgwc/ni0nmQIG8t91ZqfaA5xcoZCB",
-	"awTqdTxEeD4HSxMgwAVcD+qmZWGkIw6y5hmogHwwXlqroCpOuA0U4+DRQIsArwz0EMahgQTUoJGWHBp/",
-	"ZyC9gqgAyVChKU+h7xLeQMx3gjDNEgMRGOiIjuhQFkL2ubEXEZNLWxwDiCQwJ61+OJC4I7MZurf907X1",
-	"ew6jR4QfsE9ZCiyWwIjWR/QjKCcJ5BgJ/AkAkQcrgT82IVwpFyqCHlfC8IqhlFah53/4AzqPiEdo7OOA",
-	"jahwe6peJsUJESXEA4RzFE5PR9REOEOf1R8/DsuItLZj/ioS0NbwnMC1ds7gS9nNtoldyE8lV8TndMjl",
-	"zd9+JCv5ZZic7B5kcbgQq8PlnKy/w/J50kisEzMSRXIlzAuR7xouIYLY8xmEgYxo1UmWmJGIPxYu4/+U",
-	"952agMsD7EoDyXruKFSRVcIj55I6yrLU9a6OqACHlqkCUBv388KPeEeF79oPSDbFSRxceRJVWvUYAiWg",
-	"F7JbNbkDJMwJqg6e8cMDidB9H8Ii3nqhy1dGeI3gCCohOCik9OA/ERSH6Lvv1NKQ775TGRC8SYgcnoeg",
-	"DwarUzWUB06NMMm8lYgEIYbiJMLHiuTRkvS+qAr6Fzfng/Ft727QHwzH3fvh+5u7/t+gfuKf42hJnMS5",
-	"BdYfQCJG4bNY4iB0cTCIwwjgWSiLCeaL4kYhY/L7Ytm56UBXml8QQGDCyOfE5GIqXKuAPg878H2ve5Fs",
-	"vR96Q33jQQk8hfLs8Ced09QlK/MQ0/pwTJxOcDJL6kHJr4C+n2xxWVESdpMgpgCvONeYYbHPIS9afMqB",
-	"V52ksmldGmZ1eeoCTFmWYhrRtVpMetVKZUHXZR3RXz9lNf5M0VB9556CWfT3JYtT06dmjCgwYlXpvbhm",
-	"lU+Va04rT6WNQZVHc9Acx+6MFJUaHNGIsEVIGdGLDqYufb5x1UQnLhs2ounfwAXuh+cJECqXJ5udNgqu",
-	"u9B3I9wOa74b2Yc8Iiff4tKYGdEuQz8tJySiJCbsjcytSL0uKsdVnlWkm+ddv3d5MYbSWbBleBe5wAzp",
-	"BsBQY0TlzfTITvpM1GXJrfmLf8nnefzZqQnB9QxlQOSw1ErK4XnhqcDIdyAhc0TlmUtN4moyffkNwByF",
-	"S3Poh3LyASkBzracqjPkDOLIdyFmTOzAlmUh5/76p+ubj3I+nDPkiKIfjt6wwjOto3dJRO3/z97XKLeN",
-	"I+u+Co7urYq9K8qkfvyj1NRZr+1kfMdxvLazs3tGKRMiIQlrCtCSlB3NVKrOQ9xnuA92nuQWugEQlChZ",
-	"sp2ZZMZVUzWxJIIgCDS6G19/nwslQ3WpTKfKF/hDoRC48N4XqEQNe2i9kKJSb8rhKze6eovAXkySAVi3",
-	"Jyzx6L+nnOUocYBLcSxjBtPpR+yDQQ2OGE8dPYPp4kzDKFTtRBmcMCjPK7R2KUyknNyAvH5YJ1NhOWyN",
-	"+FGmXTAuHOGDueWX1cFITVhaMMvSDAzAXrPVhm4UcxyHEV5MtydMo13SPDiwQ98rhOiCHXyCnaKnXXAf",
-	"7TMUX+jC7X9Nx5OsC6qptVBtx1YkQrXfE/o9gjWPaJrOcJY4sn3q9RVZEMfyvV7wEBGZilTeDCtdIaRN",
-	"eMRExhy//XBCoxHzmg1/wV2/v79vUPi6IdPhjr422zk7PTo5vzqBaz7XaznPEzcCOLw4rdVrd2r6oXR7",
-	"w8cfygkTdMJr3Vqr4TdamBweQTzoeIPAOyOr4BYnn7TnpCkfFghsdC2145J1CS3zpailpN0araQC/oam",
-	"p1XuVsIHcDBLtvZIrMxKf2YOaFE6APydRzuser1IMXS8HLt02n5Awgpt5pD8z3//32JTN8ELF4T2zU4O",
-	"36ie13Wtek+YlQcemxopHCAQ7i5GrbSHWiEIPT8p6attqe372w0CdDZqL1fBhJfwMc/VkKk1hjOP6IJw",
-	"fC0sdernJ1RvzHAZjKGxmE19JB1esjydeYfqvegTKOvmnMa1LtLpFIKlRqBcRaMaBkUnk4RHcMXOvzRQ",
-	"xElsFYRGDxEUFewAusz+sw7XH8Q9lYiZPpdzQMqDRFAPmCqY+03f3+whNIjoWch5nviYSG0ED1leq2cF",
-	"ec/neq2Nj1jVnB2Knb/S2I6auiR4+JIPQtkNtYYiFYjAdUHr4esu6Ez54tdSntEUlSraQWed++kaAha/",
-	"YzGnyMZer7WbBw9ffC3lOypm+hkzuK61xkN+j9uZ29nOOuN5qlxbQRNwzfGqNYbmiqV3PGIfBL2jHIVr",
-	"3BxerfvTx3otm47HNJ3heyZcc0JABQQkzj6qS3YiKTKJU3ZYnRrOuBgmzIOokE4mTuVGKSSvo6eJchiE",
-	"ZgBhUNtaHGMVEeyQXNB0RraEJEfH53WIbbOe0BQo212dUIlTeg/6OCCVAN4HhAIs5rlMSTRi0S0DVIuK",
-	"GUHZd6tMZg/AF02ZiXYr5oNBhsouWthJNYukFbDj5JpwC7JVGjCjz4k1QJOijiY6vwWlRfFZZpPYPO0J",
-	"2DiBzSuRQ5C/0fCKyn1xMSOJdygCbp1D1KnlnPYhkK4ywW9ZfqTfq6NfnC2lwC5+snM6OJeCvVMRFMgr",
-	"PfDzQ/A7T0QkEZX48UG7mbNP+c4oHyclg1nDTfg/YhnB61Q/0Kpo8IX6myRUDL/r1Zjo1UrfMRq7f4Ov",
-	"gx8Yd0fPcvx+x/mB8vTww/lWlDM3/5viM3OR7WbNNckLefLvr9+dQRKkUZF8/1yFRtI9fpXZy7THrNo/",
-	"AnfwCLVdl5kL/fudQ7UU4Qpzwed67QhfiGff3FqN4EXF2y7audKmx7uQCY9mDzWnLzNX6Ys+12sn13S9",
-	"vsAP8cxuttYF8EMY7JbfftjEwjXnMn8nYz7getv6FXeCFebcIkcju8aNYX9vzEBWNu87v4BB/rzUzDsA",
-	"OMji57OEkWzEWG6LCLElTYJcbdgbKywRDOiiOaqoBVM/fKUrMSoo0yaTxr8ycyqibKxzZqTvUfbl3JU5",
-	"Jw5OvZ9976Bx4338c6U4+G9vLktuJr2jOFpl27m1tf0dWqFf/ue//9/n7a3t16vMkUNGXFFAqcxzlGXl",
-	"OyjD98tAitwb0DFPZt1sluVs7E15PaMi8zKW8sHn1TctptTaRhDe51dr+75uW/UYb36Ne53L/I2ciq/J",
-	"Hh5a22TW/1JzGMsoW2oDnRMPdLJ4hrDsjR3b7Qbp1a5TKHaQ07xX02Rn0CQmZLs9Qc05ifELS0dxYXHG",
-	"jcmL4pgZz5PmDtQWfl8+vg+3lziKx2pIvjEv8fj90fU/L04qvcQNPcPDi9PHeYX4d8zvCI+/69UynDze",
-	"lJed052Y3/2GbqQzp1/8yBc/smQ34ZcYvALswWATsRDsASu6gUeZ1d3NH9OOPNIKnPniJN3Iu1Tm67lc",
-	"y2INe/2piBP24miWze9/DKYCDle2WD3fBmdzS+1pdfs5fvgE/5OP6ZDtTNCSOC4uTIOZFuKn5OL8LYGf",
-	"bq+2mGqeNVwAHE6lDVzfRjEryh7w8/i99WdJiHgfrsrbzvwWg32a34jcT5+2N2nQiHpL75UL0iQpw7NO",
-	"+Gb7xeV/cfmf1eV34UkPef0oF/Tz8hy3PuNq+r6DoJqkErxrnpHpxGIbuRiS76+vLyCvW5zzy6kWlI1p",
-	"Tvs0Y5WbldZHeurZkqG6qMnb9Y+C9L2XLLvSwza+ojd9xu+YUD0DsahVb1mfXDfMgC33SuiYkfcTJpTT",
-	"02r4RVEGzUho25nRcRICwvSOAQQtl3AKUflmdXPq+ye/XoPffYYz+8+l6VFd0oCey8LOWTVAjhU3aPjq",
-	"6WQuLi78mtKnGNe7oFpAneiX9+AEUxNj5QSrnFt4xlQkAAhX71t9ldUJ+0SjPJmpXiAqEphVtfebMlDf",
-	"lks8YH23fx6+O9ts6pnneJl6v/nU0y9v6dSbaJ9l5fYV/tIzHGy9Wpf0gLWtV/scLtvUCpCpg3IpTUZH",
-	"J9vhmIN9r2B+LPBwuZSG0l8KNWM1DL6AvT+wa/bEVriTMhrPfsa7VGatLgwD01OsrKXFQ3K7tfdRYOX7",
-	"1nbR4hUlZj+FQ/RVcw5fw5pOk5a8NO/RQSZNALvO85GBgqt9nMSMxgkXDM+4O34LacPvecYaPXEmaUz6",
-	"NKEiUo1kI6jUTOU0ZyRP6WDAIzj7Bs1q1U0Loc+WZDkvGY25eu6v0fmyowY6tBpGiYWq5rkAbw4bhxmA",
-	"xu8Dm2JfzMMO3lyZyNKZeQZA9IL4FKSgTaJ8joWpDuGp1u3UJUqX9B5+iYXDgAvFotHF7Vfd6rDo0aZp",
-	"9As6ZFf8Z7ZORkf9ViO5Pj51Di9wXTnsLyTwu776r2GrBw291U+/lAkr1+WbNLS5tWnGYkPQf3RKJnzC",
-	"NPM6NNeMA+b3fea16T7z2nGn5R1EAfP2BkHfZ63ogAZBkYOL2SSRM9KXeYmh7YFncdjzapriDZCmeN3e",
-	"qusMr13N6NXdTFI24J+Un9S/vWl9+hutff64tk2w8wZ4yypMQ0niuJjAvzpY79uxMU7UmOXumLnYt2K5",
-	"qndVjWJGHY5s7oytBEwO8R8hyVgkRZzh8aCQ92SL5iRhNMsB2x7T2Tayc2v4sJF2hAqHFG0NgORRR7qr",
-	"IwCsvMaSI6wWUy4ZYDOAlxv/Vjvs1feHXrOzS0Y0GzXIh4wh9rkn3BK6+cq4B/HQThEd+VEX5oSnMRtP",
-	"ZM5ENPN+gFIPSlKWp5zFtpgD12HWA1Ic9Wy25ymbJHSWOaQHBiNdDEOUTGNWgjtXuoBH5ZqTzQ8wiwfB",
-	"kuIHr3hTrq7RVviREOc1LKIxS62g09r1fb/K7m1ua7TAzJdAPL9sDc7W4OwJB+l1c/z3+/2z2ws/+69o",
-	"75/98/bo/8S7bwcnwfRUXnbyH/+9akfZ+B2r1boU8w36Cey+BDO1WqiL1uhX32z8NUDazuI9kmKQcKRl",
-	"+I1Q5c2NOvwDm10yNdm/1a0VLUh5Z1y2vVZ47UCjjibQcBiXJ+gxQ7o1zQQCGYNyIbSun65XFFAv7BPY",
-	"mrtPzBm59rIexL/+1P+Kz2Kea/bg2K43e+qrEw/IYrAizjPJLceyVSZQV8yONQaquPplujz7dHnL8nXn",
-	"ymb+n7349Bg8ucm0YqZdMi1ZrG3Rq4yEysPQdc/ou4To3MO2mWcsGSC+Jc8wUpgZKjDMgC5OQBQKKs/B",
-	"5/Qqs5wOldV0PKoFL4ls6V9tP8Ld0EpH67uUv5f19Ju4G9/gIr5kuthpM4/BFlVtluizlz2Y6FuSzSvu",
-	"+02n81qe3/b8XRK0u51WN2g2OrsH/l7rGdJ5LsN7Qc6+yMX+00eH/nxt0vIyJ3kLoFv3NDXtYmNr0p7B",
-	"b3cHwT5lQeTF8WDfawetvnfQ2Wt6NG75nb32rt9mAxSCMDywhT7MujcqZCfmxIA2b+BxVxU0YIXqhaM8",
-	"Ug6Bl0+NihBYxIsXtbvNdmO30+x09ufi35U/LLMTb5IpNWO6XqrUruCXVOnaqVLX6hWWufjUzZUqa9un",
-	"0e2c+pWVOfnlf2sXptGX8ex/7RhetmnKPy9njrgClIScK6kFPo3iek0muUwEhWyFFx8Mo5j5Oty2kWJP",
-	"H0SbwKFUzltkbVVwadKaqBLxCUeW0wREDOVgQKYi5wmhpPnpk85jYqJyM/dt0xWAg7y+szXv0QL9eNwg",
-	"h2Lm9JyAvAyCTaAOGlfOP/5R1cRAuZfYgr4aJZ/zERXQ5pZ6R8LwXW3jsSaMps416SFszE3FQ1F+8cw8",
-	"68J6v8ppCkhyR47EUuK8ykg0TVM1nax8BfKz3fAYa2fkwAhshHq7CsmWKSCHwnLaE9gWFLaz2FKQFbzv",
-	"6PgzMeTIKA44QT01dXo7skqQLqf8Vqj7p/e0EBm89aVMxPq8wI6FUwSuu0t4XqJG65KE5iw1tHV6fuMz",
-	"6DNMOFkmPN8wnZ/hUEtR6tC6+XlzwdeRoK82leYnnLkLDa55ZARjn/olefqSPHUtHNgtw/VlV0b1flsV",
-	"Cj2YPb3KpWMo9GLlA32mqAwQcmyJWHNIAqUwOXWIfvw2HmXmKJawPKfqPMHvKKm6zhoqLZxvPAv74Dx8",
-	"VBrWicLRgXJ1uHhOUiqW5GKXz6qv2/T+kbKxa8yZTdOx5mrIxy41fTvgEi7PCCEpqqWV1Ohlea98Ojdc",
-	"QPqCosx7iWfTxTwu3FO5bU5wr2l1wzpxP8U4GPRE9ZQHhR9lboGT2v2t5vANt7Xjh7yJm0Q9BQVR6FJf",
-	"h9ZJRCkKHkMC+p7yvA7smFqdHTsYs4Tj4sxzNtb8H+qx5TSP5JjViUxiR7UQAhDExlmR5gJf7AykTFUz",
-	"PWEljEdIyqnlKquY40r5N7zRk/GaTrZLP2Hm/lHrBvVaPMVe3IBuRlOrSNS6NdwUGSBUncRKx29B2sO2",
-	"4QILjPpaI2hCmka5rvaHzbmbHRT3ctpvgnTH6vaDRtDC9j/qRJeV8t0DZMQyKd8xy0cSYNTvr671TfE4",
-	"ACZCVcJo8dEs9kHnnRYWxgJRpX4lJWJ5vZoflQqC6bEsH3Q9n0PQaO/s5VD3i6WQqoL3zFgonhpDw1n2",
-	"628bgn3KsSr7Cc0vAwte29Be7Sw8ZnN7SIUQGRjmuSwAUFcbVdx6IYdiEw6E5z0RySRhEYjuZFMkOq6U",
-	"jdt+rZMJRXZC65saR3/OXNv7qbEyHL5qz5mwFEiuuZjvMapoQJIZNO4qngcelOtyD9i8MDGDPwGJB0we",
-	"GUW2+I6KCOnqaQLYfkyOUJTee6hF9QbUjrtF9VibfEZPFEyyzlMD9z2Rog7zFQsZKPACk34qp8MRkKD2",
-	"aXRrtl/kdoWbbdedqOmgJ8Kr68Ozk5vDI2TVVoNt8jFGPBG5afWjqGYN3BN4sccg9efmYOARMjpgNmvT",
-	"Ew+kbeCSIcsXcZYoRzGfu0HdCz3+Ywrik+gA3Atn8lEr+iQH5SkXPjwV4R33hP06dBtOmaZCjhvEkU+6",
-	"028LqGgzshX4fnFVnbSa5Af+V0KNeuVuG/7mgtAkqfeEwwhcEPf6JPz74eXp4V/PTm7OTt+dXt+c/OPo",
-	"5OT45Nh9XWWpy7KPcs4+OT6K1v19anLrKVDShUUHZ22sH9G477GIMq/dPAi8/bh94EV0P6AHzd3+fh/d",
-	"GTaBI7Y1VCKbtc+P2KTVaD0jMuCbCe42TiK8ZN9+FSAC2EZLtU9iKVhd2Uq78W2ejdvJcjn5Yr7FiYgz",
-	"LcgL0EcnTg0dwXS1o8jJREWTDXKl/omSv7g5u5fNb0gLBk5d/cfJwvwRsn3qjW6acwa+uk2AN3BBnXAR",
-	"ybGRm5bTfCgh3/wYJM4RdOFbL6lren6wuqRuHjGyJl4lGlEuWHyjBv6Gxxpv88gijCznAk/NXBhhARWE",
-	"CZPCXKj9Oeh0OkGz5ft+YD+/cX6IKYGcAfMOkgDhtDGTo+bigmIWRc3dVtvz+02q+tj3+q392Nvfo/uD",
-	"wO8Ewf5+rV4bpnI60c+6PkAG0Uk3fbUMUjaWOSs+tBAmIdMxTWrzWZQgCIIVWRSa5Sy92bhH42nObtxB",
-	"UXP/Xpg3tmYreIUeaZhOkUxjLoYbwoeKq/T8QT2bNWZBxiddmvCI/SVo7jX8ht9YNRkyPkEJdw1Msqix",
-	"xUTTkgWziEzSbVRc1woaHec60CJkWQYcCpV30Zk6+HXKVcg8XKM/LuhpRQdwBHA3XD/RpazfOmgnsLsv",
-	"OKc1k1SR3lPM7od7zFJsk/qjAtWExF2Nf3hH2tp6WqF2TXTTurglncL5NIHZK0FH5g4Q3VBvCgl2F9tk",
-	"ZORQwgDwHiA6BUbKObCAv/U8t387q8R+hkss3Nbagqg/mBFrNzJEh6BqDWSuHA8AKW9B4iChEWRZQDqJ",
-	"37IFsFXGh0L5qSLuCZPJoKVjGWaPHZ6GspKCvR8sdSTc1aeRVvXVv7w0Y6F//vF3Cs2C1/kqw1ScnQAr",
-	"QVoXWDwBB8TaE8SZmUsUaXP8Di1hGOL+E+LJFmQtEdMFs9yItWJBNOTNesIc0Wg5RSyOhkss5MvKMS9i",
-	"vpzT6/xebjfIib0JpNB0Hsw9m9MDFZbBtyEuGbV0XCxvaL3kVxkIQ0PlSIEhI1vANNFnQ44Rnmq7lCij",
-	"WiLMZpghh1vkzOaKy+VYLTKzrmxSFxdjGHOaqAX+mgxkAopmoF+GDwQEP4X3D9FtaIYODcKfQr0QIW94",
-	"XLy/rAv0Q2okkHso45NerU562iWwH3b7sv+X4KDZ8BvNRuB3O/6uDxxFIE6qoomYoHuUzF73RLnRnCWL",
-	"jTr+aBNaGkoo2YH0bVkC8er0guTpVCh7a9QQr04vbq4vP5z/AAzZ73G5zCbKcNIhEzkwwOkXWifsU85E",
-	"BhMWxO3UiyjIdYr0ulEYvPpwcfH+8vrk+Ob45Or69BwFF7UsrSYCM3Vqqnflfh0eH1+GqAi5bVPNHb9F",
-	"QvXt+fvrm6P3529O3364PDnWa4aSMGdJ6K4tItX8nb8b1SMBHTVqZqVOFiKsFBPCKApmnA7CBTGbRk+U",
-	"O/7u8B83R4dnZ1dqPVR+cXNxcnlz9OHq+v27k0sEZWajaZ6rNRDLe1F+XLzk8uTNh6uT41CfXz+oRIYg",
-	"RGXLNw4jn7Xav6iI+MUemMLTwe4iJybwStR2i5xUQOlaQ3LYWrf2PUsSiSbSEeM2kRZNbqElo0uOjrHq",
-	"sjML9O1d/x2WovHe1UpsznnspYBgaQBYivdKqeSIjieUDwWGeaBxuEEaWb24L8lXgCmOigh8zfDpN4vA",
-	"l7+71eGXG3aaHbkUi6/54E+PxSui8IX4u9lsNl/i7+fJwtjAWzsAqyPvzrqRd1V8PR9FVxBklCJiZzrB",
-	"GGxkHrIjjTZZpqIFGxXGH4XUbMnvtD7RH0ME8SuM3E8vlkftEEMsDdvL6WoLjt4Yr6qT15Z9Vcj7aikr",
-	"dCU2PxGBC1+QR18GkQqvrzqps5HPp64r44iKabVjbN4vj2105QmfmY0Yy1nSR8C6jGTi/IKojsA8nU5U",
-	"NF+QnwB2AwTHHZV0jIohCZD1xIhRrH3KS/GR4Z/croOb72ZdROygTEtppVAnh3TwaHf3sCfCREbUECPo",
-	"eIg7j2DXmeUNNYjdlOXTFILJnKVjsNFiqML0VAWgImIJpqdQIlk11hNC5mTGDMaFxdsOHNWOjRpEFVrw",
-	"XA/gdIKwIsQY2adRQQ/mKGDoaWZ+0RP6KNUQm+pnqIo7voe2XozFV2Ys1GsBKv9lBqNY99qHX8nybXHN",
-	"xVailg4kZkH1u8gLZCM6YQ2LR8dqvhIgPYQ0VcEu0hOhddB0HtikijMGUXJGtkoQ8XoBAkeEb4jZibBX",
-	"69UMBTRw8qlPM5a/dtmdVdhEI8zk9nmilhkZqBhY3UYTndRJyMb6H6CbeyOmKqQDDDxKiqt/6stvaATK",
-	"+lhzCVSqMgdecxThVZ/Q5J7OMt3FZUK25l08Nd7TXUQfdLGT67vtrmcOA+JEL2vGe5aBBQBqtXrNHU/r",
-	"ND+Wts51tstzovzZNOXqg/U9bvMqlnnb+vvGH+1s6brkTBYT1hoY8xE4JdPK4yEDqChswiSVIFS1hWah",
-	"TjZZiPbMRqeP9fmJHOARjqtZPZSLpgSNhtpmhYRGtnGfvx/xaERwMjlXaYtTJxfvr65Jf9YTBntZL9HI",
-	"EzzmsidcwPGO5m3OTzDGteSTu8UneGSkU4FzI5exKGW5PSZQ27gyfFshdK9s43eK0hl1UbVOInIclUzR",
-	"Y3OB1goF5B3lglzlKWN5nVxNVMwMNte1Maeir/ZcosM5knABAHpjeOQk+4tTWlHYlsNozMgVXrVoYP4c",
-	"kE6nQ/wATMiCkdClIWVDsU4lx6amZGPyqGcf6WfZCTZ/S4/YLTZ5o8+xe8xdV84K/XZT5qHdZz6Of8nq",
-	"fJV7Jq78uTzMyq1zwT2fM93LwRfvoK6ivK8AC67eKAxBh9pTaD5NkUCjqP10Sya65CqnIqZpTDTqI3vV",
-	"E2Yn9GwT4XYdCa8j5UtDFC4Y6bOBVI6vOaB1C3J4XtB9d+eCBZ6TjNEE6lhErBk9spHavnmOdR1V+9al",
-	"zGnOdD+vcJSealfnB712P8pYdPNu8MPfDtL9tz/889/p9f2/Plwc75+eXfzXqWye0TN6db/+Qi93dwWH",
-	"MfbgD+dtqtms56+NCfkQ0AOZecWrls/GpHoVdHoNogkd8Esb32mhjJ7oiQtglOySCc2wvXAOIxuqRSYN",
-	"lo1mJHS/y2UJmN8gWmMSpz6AYrjIeMx6ghI4QlDNYW801skIaEHJ1phHqUSufpAumiAtpl5Jt3wC2JaU",
-	"TRjNLerkIZobNVhvvn2uQN/zDzy/TZotIIRrN9oHuwfB/iJO2Rwjg/fSb7Up3adtz++3fETu7vvBrhcM",
-	"Ov1or9MPIr+tvBd1x40O1+yBeJanjI5voJD4J+tMDHk+mvbBl5hEI5bKHTgL5NmtN1a7YraT0vsdPCDc",
-	"0UCanXuWRHLMGvf0DqIwYHcHxsJaV0yTxB5LTRKKdEPooe3RVhzFTc/vN/v4jAdtuuvRvaB50N9t7x60",
-	"ot/8GTN4u9lNJGMW7Uyi8Y3+xPhd3lgKeRPs9nl+s387+vlmEo3XHYnHH2lr31hHgrig1E6rX8kcUtD4",
-	"xGviwcsZFKKrGp5I4mhYJ4MFB9r3AjXFiR+4DnTwYPqldNZZr1hE7UEQ9eN25O3u9gOvTXcj7yBqt7zm",
-	"oN3vt2hrsEuDx0ywpW+VRSP5DG91TMWUJvhSc+Uz69dHBwcxZQdtjw38PdUO9WjgB97+oNNknd39QevA",
-	"CWlyQ9PxZd/dMuu2wbtb/1z6zZo8lS8MlZsgt+e5Kd8ssFIuEGGlUEut3CSYpXOuNs00WBTBeFgQGPI4",
-	"RGcGDTRNug6CkNBMOVqq1Q8fTo8Bx+ryGt1DebRqQwWfYw6QCJNMw+OmnkhonyWlKnbdWlFE3auNKRfe",
-	"MGUs52LYq4XbDfKnP/3VRiBM09xoWKLqCF5MsHXjGEEBOBYLagMS1kk4lLlsaMAIftJPqYhGxWdZiFXV",
-	"WfGdNrQ3znU9ESpvCnQ9b/7UGNAkY873Glx8n/I8Z8Iye2Ya662euUEAYgf/xmG/ZZNcoyPhUV5lODg8",
-	"IzFL+Z1yODU5meF65LE9oMSn31JX3HW2wc1DnkQtOgSOIBd2/NBmdHGg4EtoIWEx6ct4Rmzf73kE6nw8",
-	"xtWUYORmySczAhTXc/wAhMeZjfjU7BvkLFUBHGEx14qwIPRq+27L8e9HMtHvjmekYKa0rc2gfBOEomAW",
-	"6w7Bg01S2U/YGMcf0wXqqZWr3fZ9vQh6wnVu4cDKatXKNGYpcgVh2peCOC65kFwt8S7JGCNuMhXLYU03",
-	"wwb5kaYCD6kgY9wTmgW/n8jolmT0jovhNqCVkVyBCxLqa0KihdGRiUiQ8F43FtrhsYuaA9jZ0nwGxWH1",
-	"nNqWCubDk2s6XFPOqifm9KzslEM9K8gtr8eC+eYb4r988yTmS3X1j7hmXqgvX4rvK3WDyFwB8pv50mO0",
-	"JRkfTxOKFJfVO/wZv2UkNL9TzRhgiGY/G/I7JnTNR52U2X3N5lFaweRczlnVqkV9pe94qF35R6yyU+iT",
-	"bohL8fgVV7Txkuf+Sqvv9XQx0/LhqW9m6vKpf23z2eCmAPM1blNkK1StnorJNA+3i1kPLq8j7B1GdmsK",
-	"yb2cJnEdp7xlhqgjDIW6Ms8FayCQ1uERM27Oy70FwoX2/VRnKxyNRk/AmGcl7+C1aTkjW1NhZZHNMKqt",
-	"GjzZ0Fa0hImUkxs4xYOdXLuu9gc9EVZ4sWQqboW8F9rjB+2obS3a0yAnMcqYqyd1ZAkzMkWZzVyikLZJ",
-	"GKJ/1hP4DOoXZQtziG+s7P7DaKGqvfJmaJKAX0P6NC5wfG3fr7JGesM3Tsazb/jrZxZhSqBvU2irm8E1",
-	"dGKzCSO9Wp7Q217tNVBTzuSUjBkVUNWV3PZq/6l8JZw6tW5tR7/vnWAH4nHVS10xYIqWkG/r5vqfFyfg",
-	"9GBHboTMbzAdXev69RqshFoXopR6zcytue7qbjbJ1iShs21Q3dbs6VNR3a+m26UP55cnh0ffA78Udgt6",
-	"ZO5W7tPaGYXCqUMGm2VnInf2d9rvfzn8/FqdIddmGPtlbcbDW8SDNOBykHuxo6SoLuuS0Ca8IEORsbxe",
-	"hDUJo3cs0/ZdTVKMpd6eXNfJxYdr+OP45Ozk+oQgh7OJIxcYw8lJERcbgK1lMNIHRXQwABrDBglPB947",
-	"moOhluktQGuVGxdiLg62qCrLhwdQjwuuBnDDquOUb5m6PFgjpLhImU3avKE80fdq7m926aXB6nzjDOjL",
-	"opFHkJ67dOdutqF0UIprCk8p5UBX55tMfFYvqofbjZ6APIVaHudSMLNGDJLd5b7EW9XncHQtv60iGvJO",
-	"xnxgK/yx9ld5IUsAt49cUaqPS1fVmrkD9X5ba05781QvSPkvVVazdGlsWErtcNw9qLJpyM8XEa+WswEY",
-	"FCoOi0JMmmY0YWRLY9cTNsgJuP59BslGNp7ks+26RtVAqh7aK8D2uEIzplawPRAKdaYanSvI5ZoMLxlR",
-	"ESd6a+uJgiLVibA22xF7oieQyF7TkfIM08TUnGeYfOdrvZKLvHRBMTMngDTP+9cT7oFCxgyRPFgScMpV",
-	"LyFUtPuzYRiIpDDt6x72ZySTY6bMIksyVtDiBs2e4CLLVVtyQPoMUCo8YUIFovKOpTrHjllZCOMKfwDz",
-	"4lkOiXhG7rnQVXq2uELFhglDgElP6GMaDSR1u95F56Td3F+B732aL/GSof163JnfJqP7B/OhtOFeO6UL",
-	"dZRYeu+NaDbyUjZkQi1Dtnld5ZuHmFPf8jv30AYNZ4i3v1G3D8mW/rOBm0DQJCkVsRyTEftEkPl4DRBn",
-	"tycocLdA3SCeAesl6324PCXTzJQ1YEXhiGyFGZ909b1bgwPqR0F/L26yv2jQZ8PBS4fbyINk5dzmKiqw",
-	"GV3pHkvtgApJEBlOBIjXYS2mTGLsAQrqp3KaW/wN/gL3Xyjf4ILb3c5uI2Ux6yrEqX2n6g0dQ+e+p9mo",
-	"9hSf8MW/+2IIUj19YFZgVe0Gi3mY0sloZZHkUj1GFeCbv8JtdG2guQoBHpvyxdzEWN6pNZjfM6weHpOt",
-	"ed2COpkHPIQ6QW2TwgBw0EJokBQGoie0zCRP9XeQLtx2TpWxK8rPo3k5Pdgghxmkcuv4NO9YOqYcg71o",
-	"RNMcECBckLfqMe/4z68ycvz+ekUUBj9cdEjKoxz+CwigYQiKoqtwjHcH/q4wlnnYqNVrXF3w7ylLZwUE",
-	"ayDTMc1rbi7SlCV2a5DmrdeYmI7VXNB/6rZr9Vos89rHgmYmT7kYqrm2EDcXb16HzQgckyRO6T1xPETX",
-	"eYWarRJIwUBkwFUtSUWHII3glK4ro4ljW/XUFi/mPveYCz5WTxrYR+IiZ0OoOXky8pbFQ4YvcJDKca1b",
-	"O2jvBv2YBl6nPYi9NmvuebTvt712sL8b7Q72mvstv1av3XKQYDbs5LLWre0e0MHe/h7zBp0B9do06HsH",
-	"cdD0Bn6/3erv78aU7cLWKGTMHLDhmnfkImafIGkOoJSCrgoy3XgOg0Va9Qo+KyQxXqeH9k5BcaecJrdd",
-	"MmJJIlfcDimvNsPk4WpSdixnn/KdOxE3hnollt5ULeZoiGAa/dIThFCf/AQd/K5X8xsm8Vn7+LonPvfE",
-	"3Nopz3uz2NVSJ7rlRq1iyRS9Msur1ClrRcj1seoSEG9ubcH/trexkz+Ve2d/RjyvN/X9FiPUf6C7C0ar",
-	"qq+Vhw/6yV5262ffrQ+1B2u3yOdMylRt68Y4rlMkYn9rijmWpEXd4pG5M1Gd64B0SZ1gwsVQwcKZNIb/",
-	"IPfMx+NpDufAdkNxE6IImyuc17r6hIxpzAjX5xn3IyZWlXJc2of/kiUd5i5fuLTjoQoOtrvfbB/se6yz",
-	"x7x2wA68fjPwPdrZ2x8cRH67HXWeFXxutomP9ZpayxIYNqDlPRpE/mC37TX7LbU1dQbePj3oe34UxE3W",
-	"GrSpWwpL4zEXhWVSIRYQ3Bl0OuDKTZ0BMtngOOnp9RgG+nnIetHUMyHXmwvI9cDzm57fIUGr6+93O7uN",
-	"IGj5rd1Ndz4z2dZBpdv1/GLKv5hSnomKUsfU/DoGfecX88/1iNJcr32pcS+b82XBzGXhcT+xrn/eiq3p",
-	"1f4aVqwZB8zv+8xr033mteNOyzsAMc5B0PdZKzqgQeAWL00SOSN9mbtKmhHLsluA/K5hz57DkH3J2hu0",
-	"YG3i73bbeyhaetDaDWqPsl/LXE/TgReT9cXOAl1D8Owng+u7S+fIdrG+ldvRLuTjE8yP6Fx9JQ0BFZCH",
-	"LU7mjIDlkHJRXzzkK5nX1wQfaB4BMH/OB7R4qDjprhDYdHTVUEZyqQEIaMbH0ywnWc6TBKtZEn5nBJqW",
-	"gXR64iGUziWO/9wO8GxwnZcjrz8qgkdPrHVtU5XBKNUYPO/p06U+slmaAM8l8ouoiNSicoDSZy4Brhyj",
-	"VCa2qiGdCn0ETqtkKWwJWlm5FUVUX+sMOq56DWEwG78jG4HoUW1jeqJoSrOigH5tFhIm8nQGFMpDnmc3",
-	"KUqYhCSnt4hkzPQxmlb30IKwjZ5YrLSoIAvNUxqxbrnGMp0KncnHRD6RqZO3j1mEw4uR/qyOdCkjeQ/4",
-	"d1AqXlHS8VgQ9bddybG5lXpB+W5Y+vGgVRqz1VyjSC9q+ExGdAKxmKM8glIlFnxoeY5QtVvT7XX1EV8i",
-	"h6opecsEgganGUtf9wR8KwjGIOSWzfDbWzZTjbJkQLaK7zLSZ4lUNqKsalVHaW5JKDTbreI21bAuK25z",
-	"y2avsjoJ1QX4O55prJalTX0FRRcpHAcaxiae6pSfuXmXhBOWQum1FCEKBCHJaKtJtorxKnig4jEX2w1n",
-	"KI/OTo3AiVvf4Q4L2QrvBI5iNV/gW5a/Y8/FWMrmlCVeyExXk5k+jdjC0aHw+3tR29ulHebtqSj+YNAJ",
-	"vCZt9dtRJ95le4PFhGQx+WrdVrNeU4560V31F1IPW0EGORgkXDC0DYUOxDMNmFlPtodrx93v2CpNhT8g",
-	"x+uPI0nomJw+QK6Fs34jei19yYMquRZJri+YJ92qPNI41/35/evoghTMxsmwpxkLwJ0gzkoKw9KdcTgV",
-	"gAb341Z/l7aZ14maA6898Jl3QIO+14xaoGWzS/f6gKiACrTNc296cbu8o+rTghS0pBJjrQ6GDU/TX62g",
-	"ytFKuhscT+D0XOdgQk/6F8KcNU8ZhF34xlwZU7CcNKfATDo8mRiU6lm+ddIIdtsFECd0Z1gIBa5rQSFZ",
-	"T5gWAQzpNlOJgrQajvoyEzRDOPpnA5KEv1xDEL4m1N7KXAMk+PqUw4pStPf9BjlCzdKUATaSxaQ/Mzek",
-	"iRQMKGWo+Qj9X8yjCdYTxaCBvB4fs27xYyrKxT4oLmFw8v4BCc8/vPvryeXN9eEPJ+cWax+XbD4gzvrq",
-	"VprhEJk/LVloLBHiT/rTmd0mIPammgkl7eKj6QeHj+weBLA8Wsgkvsp64vj0eFs9obmF6pauNec5GbGU",
-	"LWc+0RnR31R873HbwloWfhPju6FF3Fj37oHwXaemvz5OFuzZNb3V2dmX3MKGdCrCrLFFMz/vlD5YNnzs",
-	"VAzjNS7YHKxLt4Ks3zGvJEQfIyShtlxFgZWpPM5Y3ugJNLWQBnWqHkuFxAXstmT9SMn4ka3+jFAxs4Z1",
-	"e3mxsLVH38wK+gMcMNpS3BUz+RHluNZfrMjNvMyDr/ageeUk2MyNwCtXlZ5a1RW866t55xFw9KXIrJTI",
-	"tOWprwlFtSRbcGpp2zMsNOgJN/mYcGCVh6pL5XsO5DTVOt4/s1Qi5WGUMJoaqir8UptBnYu1zp6uxkHv",
-	"tSdMgamjzwzdcXD3IzZDaDDD46flNZG/cxfuOQNvsgUEj2Qkp2m2vanHt7ESyu/CTr24exupZWzu7u3Y",
-	"mf3Lr24+0UYuWtAKRail/Q67KoBfbVxRQGrBcvK8QU5opAs5AN3SV0NocS1ln+EhG4hn/tm3Zwo3NETm",
-	"OV8s0YslqjrUdtw0gwBebY6szPmAJ+wBlWYEq+nfv8oIncZc1gklPx7+naAa3j65/f7nOgl2vT7PycXR",
-	"uzoZSyGLM1ybVWv5ezqLlnBxayA3WS5TOmSvsZq6kNixtwVwDWBXaE51gaxMZyUCcXClVHfsubj26rDM",
-	"eyATgNQ5Cpsp06W2Q2M1AabTn+Us29Yn9+ERGgLvjIlhPlLOJvJxgCznLGckRRaPrfBS/SNEjmu4JSX9",
-	"VN5n6qX0RAj1XhGMHpZ+hYQlDDgXVRCdMXaLLmX4n3DO8h0Wiv6nhR9/F6owG2hFaKIxfyAmSDVFGKgC",
-	"NshhMW49geBB1+8sJTgvT47eXx6fnr+9OT2/ubh8//by5OoqfA3hGyaLcUgzMlQfWaLvmGe3ddL22z3h",
-	"tPHm9Ozk5vz99c2b9x/Oj5fJh16a3r3hgJZeWUt76Awy2bp8c0QOgsB36k5DeF3f+V7gN1tFSS0SVhde",
-	"IbycUp3dfAndGudk6t3t3NO7ch3g5embN41Go/Hj4d9PBuNy3a4u5e3W+lxQqHZdq3LPLC31OJp6W7Vm",
-	"5uIxzyYy40avpKLGmyfsFTKg14meeXZSEB7jBGzc0zsYseWDorrX9Hd/s4GY0DQ3PoG1NzS7ZTHgTXCJ",
-	"4sL7+qHm6yRf7eI4FRd6xeKetrvGtWoczmV+RXOeDTjuFN9oBkreC7WvA5Z0bu9xtjY7Wo9JRhRDXSrS",
-	"KTadTRADxVXrgwac7W0d3IDzsL8n6ECzEjpQoGjRrd4dBPuUBZEXx4N9rx20+t5BZ6/p0bjld/bau36b",
-	"DR6LHbC2SVm0AmvUou1+02u1Wi1vL25R72Dg+16rH0RNwAns+Vilw0S8ea5C3gvTyY2u0EYTxkoXDdyU",
-	"+xsEQbC8v8VVuqVoDvwEgNwHUQjNVSgEBuQICxcF5Ysg17VG43Pap5UNboBusItovcpLs+JeMA5rYhxS",
-	"10hVmukKQ7vRKVjhx4AYSZ6BU7DWqVhxKToOcydg5FDFBOYnj/Kcu8DjRLgtqw9tgzfqGwRNjKhyzacT",
-	"u4WsOCCzY/eos5Hi6t+zc/QtH7Glzvtd4tZsfNDm2C1ymmu3SQvzhG9PTHKvIgsQNlZGbL/zOfgN14I+",
-	"OIme5BurW7JomvJ8Blf/ldGUpYfTfFTr/vRROZXgMf4NGJ30J4cmb1F8+lE1k95VR/rXhagbZE/g3xnq",
-	"Lxt1CjU7QZaztgPeqX7W+abeWAFcULMA91t57HJga7bgFmrR3EkeMTJJaK7cQMSsqdASCprUimoUSQSs",
-	"EVnk0nKoZK2KIDlEiQXNfRXJCdcbmOmCS7tli9BQHC3V9VldktCcpZYqVg4cBTlNcwYd5TnmjpgYcsHw",
-	"KebL1HReDKqvqIizqsozqBFJp0KAGhlUfLGETUZSzEjGY7ZdJ6AepuvRMpQKw91UOfs652Pl8c3zV43a",
-	"hYNizAqiMXTgXwM8LkmwR/qscAmg0HlDJte57G5YRYIJQYueQ0O65dwJoY2y4IUosVRuwxhqiuQtV3QN",
-	"mg+3e0KqV3N1eqEL4yyxsDsnGuSKMTW1M7yuMY5LowdnxxVPUixsNWhwqYXl8NSmSTJnWBxbsNjemRwq",
-	"N0frxJj6BHxGmmX3Mo0BT9nPqRouLFJyGgczUNWsGHoJ6AMeXpxieZJaWNoCIKcz/F4TXab0HuuaMpBR",
-	"F7ry8X7EYFlwKyLt3tsYmaoH+3EknX2R8GKYnGKsXL0R6FndITF+lWFJlzuItrZg8U7fM5rkozoQNHOB",
-	"viLeSD2681u9CJ1W35vNNlOG9v8HAAD//w==",
+	"7P35ctvIuTiAvkpfnlSZTAAa4CZRqlQOR6LHnLElHZGyZzL0j2gCTRER2GAAUDLj46r8dR/gPkQeLE9y",
+	"q79e0AABbpInk1OZP8Yi0N3o5etvX75U3HCxDCmhSVw5+1KZE+yRCP7sxTFJLrA7JxchTaIwYA89EruR",
+	"v0z8kFbOKs5yNQ1810AL/NnE9+SPTbvd7FiWZSB/sVgleBoQB83CCM18ek+iZeTThHiI4gWJUTWZE+SG",
+	"NCE0eRWjOY7nyKeIPWUNDIRj9mNMl/iexCgiMxIR6hL2cFE7Rw4NTZfNz0HVVUwQniUkQu6cuA8+vYdx",
+	"nP4I3zs1mAIfBVMPLQPsUz6J+phWjAr5jBfLgFTOKnssqGJUYndOFpjtR7Jesm5xEvn0vvL1qyG2ja+q",
+	"T93QYy82d24aOSiMkHP/N3/poKc54Qufht4a+TFipxKROCbeOcLTmNAEhcmcRE9+TOqZGU+jzIQIXS0q",
+	"Z7/wx2zwyiejbJZsczan1kNxEoX0Hj3iwPdwEkYonMHkMOv0KkbTdcJ2MkYwryrB7hwRsVR2jMhPYhQ+",
+	"0doZa+EhP0FT7D4gn46pM5iZVyEl5nucuHMHJSGa40eCmlaL7wINkzkbx51jek+8/AGNK81ZA3ddm1jT",
+	"E6+F221zGo0r+xzKBxytC06i57pkmZjyrJyz9CA8siTUi1FIkZ9ktz3Xa8f3BTwMibuK/GR9Ewa+WzCX",
+	"0ZwAmL6Kkehhyi4m73PGNjNaUTanYA0zjUn0SKJXsOOIjxajKg2RTwOfEvGoZqAEBw+835gmIUrmfiw6",
+	"w60Qt3Hm368i4qGL69shCiP/3qexAQ0WeM1OB00JmkV4sXk2HpnhVZCYceSiVzEJZq/Oxdezj5J1QDJP",
+	"/MW99ht5OMFn52hBPB/rz6dBOD07Z5OkxM2OCRMyMXVJnIRRjF7RkJJX52iKY2KuIl89mIXRwsQu23DV",
+	"OZz+RY0Hzbae5lejssTsc4lElAAK5Xednaq8HjHf5sBnNwdDx9hA8cqds/sE2MBA08ipoyE/SYNvF4rn",
+	"hCQCfXFEFhGEafxEIuKNaYovUBVwyxLQZUQ8g32RCkRTSzFNdg7IT86RI4FO3QUU43WMnua+O+eH7bMF",
+	"cSJRMSoMhe64Cwv8+R2h98m8cmZbjVYhLnJdEscPZD24LN48DA3QA1m/ipHvZS9iw2OowCJmC58Ss+W1",
+	"mybDDubJzJ5apOl2sW3LiS9xMk+n7XsVoxKRv678iHiVsyRaEX3mDFJwUjmrrFbQsmjiif9IZkH4VD5z",
+	"2aJg5p2ZfYqJ7ZqeNzs1W3ZzanbbJw0Te02rfdLqWC0y+0Yzv8BBUDZnFwdBwWwtu9vErWnDtG3bNk+8",
+	"Jja7M8sym1PbbXgt0p6dWN9otm98EngfODWCeean/XGOE7SiD5ShwBlrHUuaxb5L4kTg8xCYih9XUxJR",
+	"kpD4FXJm2cGdM+R8xBF1kBeFS7iuC7h1EVmGURKPKZA7nyLMG8I14TfiHDnDJPLdxBE3M0Yty0LO3dWP",
+	"V9cfryZvBv13l845cgb3NIxI5hOxHxCaBOs66gG5P+Osj0LuMUkSRharzpt31x+/G4jRJh967waXvdHg",
+	"+sox5MxXNGD3RVDQmsEvMGMrcBCH6IntFtsb4CjGNFySCNYeoyc/mSPMN2sWBkH4pF37v65ItE6PFTZu",
+	"8pgeSxEbwvejYlTYzCpGha+8mCd5s+UilVwhj7huo9Nsmda0gU3bJlNz2jz1zNMTfDqzrbZtn55+I6Ac",
+	"eGSxDBNC3fWPZF3ERq2o/9cVYWgLVW3G6DTabfTox/40IKg3vBgM2BFF2GWEJCUCGN3dDS5rKGHHtMAP",
+	"DNejiCSRTzwFzjGeEQEiMz+KEwFw7IwZAWRoX7DSjJgyKmhIKA7wmnjAETdaaB6uopjNTQys7k2MFxwV",
+	"kIhDBQdH9pQtiI0FUFLlI8bIxVG0Ro7alsS8Fd86Q2x3nVodjeTAbAgOaxSAkI8lLs2YthqNcwa0AfD6",
+	"iK9QLh2W6AcBY4PY7TPUIDAi4z1heMz+mkY+mQVrWK4P9JN9gtPEMU1vabeOemgWkXgOu4+WJELqXsDN",
+	"Qfdh6LGRNXLdmdmu7bY7ZsOzsNlyT4nZnbbbpuWd4ubMmjWwbTtbCKcGQyYDohLC2Wi3jcrCp4qQMg4k",
+	"SUjExvx/v4zHnxu2OR5/Pul/+sPvioF1Bux28d3iQlI1rnG+ALAGWzKDGg+F1ABB5fdOHX2UzIO4ju4q",
+	"ihgTwUdgfRh/iBchF78WhjbimPogw63YoHBSLbsBcCQ5fj9GT5GfJITW0ZswQuKaI2dciZrjimNoIh0D",
+	"04iwyxRS1Ny2xTMuaRzKlAxmTErZf9c4NzUPAy+W+6UBiliBtoObW5ffNg6csG1Nq7V9ialEdeg6r1aL",
+	"KYnK0C6FtwWI99RrTju4Rcy225iZrZlFzC62p2bDbQIv0MEn02+EeG/wPRn6fyObM34bPqEFpmvkJ2TB",
+	"rizjlPmZIIZLwzipo0supCDbss6RhRYEU86UC+kFVXGMPoSDm6lPa+dMCF4xDDwNHwnrw/juMU0ighPi",
+	"sbO1LYvhDvgUk5DY59AijAhntTG6j8LVksErn5Urugr0DOhw4btRGBM3ZMJyjAIc3ZOIEQA6pomQCXN3",
+	"wracctLM2k9itkf61ooFMliwAJ/4C0akLbXJPk3IPYnULo/CB0JLoJ+Sz8kEvpOwVo6kG0t2K8NVDHPm",
+	"orR2CuxndhtiYBCCNZqSGds0P6mj3pgm/oLECV4sORnUrthTFCasGZPd0FMYPTDyFRqZ/eRAxK6hT+VZ",
+	"aujq9s0FajabXWg3plWnYTUs07ZM2x5Z9pllnVlW3WL/2X9mZKu/WCZrNhpOWTNBlOBktp8D7E/uILKM",
+	"glqsgZyff/75Z/P9e/PyEr19e/b+/dlwWJ/Bfw5bzN3oAtBLuqjMYtgl1UhDdTz2vrS+muyfhvwH8X/O",
+	"Mv+Mx3X2R+fr/xZ1GRV1qYo+ttH9WvtT9c//+8sfzE+ZFrXan4rJ0S1xw4iJimV4J5INtgkizWaz+esK",
+	"IreC4nCkWTZ13uZVLLAnqtoGahjon3//Ry2zErtwkrL/flP1adJsVLTbbBfeZjnxF7nVqIpT2svXqJG6",
+	"plMrvPayRzym2lV/6aul80WW2f30xTK6X4uA8CvfXhIn34WeT4QiR0rr34UesPRCO83+xMtl4LvAD77+",
+	"S8yl0PS7OAiuZ5WzX75UfheRWeWs8l+vU8X6a94ufp1+4ALQX+XrJ6Py2bwPTTE9NnD9Fj+9J3GM7wmf",
+	"Z4Gsyxj2Fa1vwIiQor7R9EFAo8tVcsy8e8A0MirrU589K5z9AHSWQ3+xCmCu32gl+c/cclA4Zl1SzcPE",
+	"5yREMR9TiFtAkaBx4Wq/+TpfbIX8txIO1bAFy4KbFS9DGhOlHgX13h7rU7jxS8VdxUm4INHE9ypnlTZp",
+	"YatzapmnVoswQd81T1snJ2ZjRnC72zn1TtuM3/RIgv2AoXAmZUy5gvxigJb+krATZ8jE219pKHCNR5ZB",
+	"uEbTMGGIZDHhvAsbxmp0TNs2G01kWzrfYPGGHgkINOQ/yeelH4l+J9v6rZYeVv0YjpssIzLzP1fOKrPp",
+	"w6T5+X9w5auO9rYjHbn/pdAr1asGCGbhKgFZOcJP7GG9klF1HnqKwHJN+A1hT2D/u00ydbE3NYmLidlq",
+	"dG3z1Gt1TRef2rjb6ExPp022/4wcQQdL/GcW/E/+VzEq4VIpCFeRUBa2LcbuBlIOYvuWkGXlrCHOhLgr",
+	"eZhN02qZVgfZrbN288xu1NudrnXSTMmH59/7STyJiEv8R8I25igwJdSbRATDdlWAJYBJeGKbYrjXHFBn",
+	"rWkbN90dCq5nbFRCPjNG4iZiMGCDoiTGAYkN1OA/VstlGCUABXzj7CM2LsHBQ+Wr8X/s+D8ZFXYlJmJR",
+	"3W4TE9u0Wtap2eo0uyb22jPTbpyeYnzqtZqNdkV0UEzeWdNgzNwTjuThH7RgaLunHSGkE4YdGEaapLPe",
+	"80PK+D5JTRpHDnBcL3ECeOkzfi/BySpmzDJXAW6i5S1HuYmWqaf+1jHvI458PA04FXsM/eXUp/V0+XW1",
+	"m264YsiwwmZc0O5gECkY45CDLuj+7OPbOuaLDZQ5ZNkyXf9e2/f1AMKoaNoWvk5MsiK9CK7C5H3o+TOf",
+	"MTxlBnyQaFhrcIegYSKNMSj2hQeL1PyBD4VPUc4xgjFWmjMO+OGYmiNO0cJE+9ebnjtfjYp09tjZERp+",
+	"NSrSXWJnB2gIO/gd9iSfeRCXQKIoFOI04984/VsIjvSsIi17wmzPoASNK0mAH8aVc+T5HlqHK9Dkscc4",
+	"eBhX/lQxKsuQicBR5azyWtDV183XAGIMsQjqO7gCC9qkdzEaXF9NRj/f9AGvP/vrW7+ghE9+dyLy14ll",
+	"/3D5U+d/mj+cfmhfNX48ed+66d5aQ3vU0BGeGuz2+7v3/avRAeDeh00ugXTNuLLAwSyMFsTj+jMw8NWR",
+	"I47ml08OCvw4iRF5JNEaLaNwGpAFmoUr6sEtucBBcNjx53HSnnjOnWOfEm/i4iCY+B6Dmk/GsXJDnPhU",
+	"sy4LMSKVARh5wNE9YXj+D3a73bYbTcuybPV8ojUUPA+Bi+f5ERHcb8WnbrjgBCtd7p5GTNAji7Xuj28Z",
+	"2lktJ9M1n5r4qTOffLT9rPsLHCckmhw8i8UqIRN9Ixg/8kTlKe3L3kEPsbtwh4SW8ECeIu3FYGY/heIn",
+	"oxKHq8gle8BH7C/PcOC75L/txkndqlv1bWAS+0vOW4srvozCe8aMF/I1HdNumJa9l7jJz1r91MctHstu",
+	"pGNFPr0vb1korG4fki+WU9t9URagkhKMxWCQ45uQzgLfPZbkpIheIPh9hBNp6tQteaK79JVMmQuNFgxH",
+	"vXd9QQmOJwJveoN3/cvJzW3/4vrqcgCDvRAdSKeNFuEjmH8ZGSDUI94ZcvT5O9yBl/vFEE+tP0JMwCra",
+	"oZCS8zGV1nrGu5MIrBmYIoKjwCcRSqJ1xgWBD28g7D1i6hIP+UnNQA6bwof+m3fXHyf9q8v+pcPGGVNn",
+	"cNl/f3M96l9d/Dz5sf/zZHA1uRv2Ha6y5iROejPw8Z2cDd7Z8C84B+eLNXcvHlPnlv0ye+wX497ckHpx",
+	"rT6mFaF8PZz2ZST+bqtjTz1sm+3WzDNbpHFi4qnVMlv2acftzE4ap03rGNlYF3bpKgjUleR25lQ473Tx",
+	"7OT0hJiz9gybLWxPza5nN8yZNW01p6cdD5PO84TzgCEmfucINe+GbHZcCzEnQRDW0RMJ3HBBUBIiKQWg",
+	"0dyP2dkk7AzFpa2jm4DgmCBC/xJyZZ9o/4q7tvouqYMd9YExaYAuSveBqyiO5yAESYD5iVlwlbc8bal7",
+	"bFl2E1vE9Oz21GxN28Ts4m7HtFqNho1P3Q622yldgeEEGnmmBC9VDvYGVbFNq2FaLWR1zlonZ5Zdt5vd",
+	"ZscupCoZ3eQxSP3NFoGLjQQuetyJKScEFfurjzb9UeRaDe5PJfzZCU38ZI0SfG+AZsuRviEO6OoLBDDd",
+	"7Tyyd3iZSxe2j9yH5T9oYB80gFcZNPAfzPB/EDMYlSfuJ5uX69m+CgUJ4mCBxgoqmHDtg0D6QJaJjDYp",
+	"Fuvt17z7awVSGs8lvW+vb0D+/rH/c+Xrp2+BrYyUtZAL5m4/MUq9ZM9A15NzHOZ+/eyF7Cice/5tkB93",
+	"8C0Mf7imRCwTvCrFClFVeGQh27L4zvkUtdCP/nfnCKMAx8Av8gCEuXTsAr8qxj0S9EQiUmNrHFOn0e3C",
+	"LrCLNa6MV5bVdAWYwA9yhvhDAXv8ITjkcW9rFRYREQisoCEl+eiW7EcKYC8Ml1wVfIbuwyRUtrT0BaLk",
+	"kUToL6vFMj7TnwvXLLAgW3vQmbccLkZh+I5Jlc8WfTRP+VdxCpQR0X3RULNx0jnl0V/6BXvb7132b4eT",
+	"0fX15F3v9vvfrnpLrU0GCVTBSA+CeW1juWlwlYqSqTYbDELRdC2PrAakQxMiXk4czUssfoxywkqprBLg",
+	"BDxEUyVkoVz0mxNBe0dLaXV0m0ppqFBIy3GTWpNNpDXkXdh9fMJ+Ir0TYXfZ13J+XBu3NXW+2owVuCWr",
+	"mBsPnnlnCwDiCcco9bBWorYWBLMNKm77d8P+5W/v+m4ev1ono2W5m6LHFPDbyQgBxUFfbuKz9t0XoyH+",
+	"LqPpH/Vvr3rvnrOBYoSXuEsUrSj5vCRuwvYJ+8EqIjwGA6ItOC1ycRT5JEZqVULPfw6XLwh5QC+EKK2o",
+	"B6hRsxZwjf9VmLwJV/T5IC08xHarw0G1BCYHff9BHXR1PZq8ub67egYYp0O8wDFchdw3MiJcfwwQm8xl",
+	"cE0dXQOwStEifqVaymgVJiaAi3TgPxDkgz8llrwE+ezHCVHnsN00Cfv7QhbJvflRPupR4nTqZ3uAxxEO",
+	"gsnBxpVnSnYqVAKFnG94ItPYT5Rkt2e4hLgJh4twQiQUvjpIuLpRsX15g5UCdK7tfZ6VoUDqo2G0wMH+",
+	"GiFxzCXIn6+CAzj8OcIPh6pXdhiY9f3hYZIRwd6aXYJVTLIyp9hUDe1c3b3/rn87GfV+7F/lbMc7By4e",
+	"5GjM1Xt32+9d/jzp/zQYjoYvRX4FaGvzxwrcZ5wxBSV+mMFkqOroi3I4p3yD10GIvW8huajkGToTb1ut",
+	"0/ZJZ1Nq+e768ud/A5GlcFFFkomN3hcIJjcRMLLgcP0G+8HRfKd+caRTZ6o4ahm5IwFK40PYlQoVaKHq",
+	"uBK1xpWaweMEE8Tj4ipaRoVsyJ46rdv+h8FwcH01eT8Yvu+NLt7mLtox39wy+G/RNAfL24toc3p9pgIr",
+	"GbOsIiuVI4f1qZ4/SNAF8ZAzMawQl2O8Rk+gHeEqORo+MVETQ24XfI99KqKLGTittajP49VYJWxDaw+2",
+	"QQf6W+Wc/kxEA5ls2MLYvMDlB9aPY1QEr4M3E4CkyW3/f+4Gt88Rqr4ZSKXpX4QHf6xrBUMqjjDWcg6I",
+	"1Uzk8pxaGucgERbnLykB/HPLRrgKkyFO/HgG7pQvg/JlkHK4SmLfk3HiAXkVI7tjWa3WJsa/7V193wf5",
+	"YNgbDYZvBr3v3v0GEb8De+YgHD8I+TZgAlp+oajqFC5I0FkVYvfruGIdwz6rILYn/Ljhh7Q9uC+kE0K9",
+	"w/nkl/A5ynq97uc3teHiyqQUHZjAwWInI97YGl0CbswbnexspzjBUbLH4OVePemAe8N7CoylzI5okIXd",
+	"Ab0RTkvPRhrqC2gfEFNCsjwXjVe4uL69HFx9PxlcTW5ur7+/7Q+Hv0l+IV1xZjFoTRKGO4rWIXDHcHBz",
+	"R/Ej9oMXwtcppVkG2CVg8GM3ID5HAI+MiwDVnaQzw8HNpHd5eYtikmT8pwY3gO8urq/eDL6/exZdvbvq",
+	"fegN3gEReGF6mlslY5cgcdsT2AoxuEtJ69BwcKMRWLlwB61oTJJz5Gwu2WGs7Jiu4lQfXQM3Ks6bYR69",
+	"FfgLHwL2+BR8iqQDILhozVc8n5AXPlFUdS56794NJ7f9N3fD/qXDh4OMLzJ9DBt5RSOC3TkDClR1hv3b",
+	"D4OL/kTbR6d2jqZhMhceXDHhp5rRxgtPqSG3wb8snBFp2ufuAItlGOHID9ZolX6m1ERSsJ7fEHCliXzy",
+	"JxFmdbIRpoxXgCPwF6SOhnhGeIafJOL68DQq9MA918PWhHfptuC1bxXmVRqGJoMxrdOzZk5vVRK/xwQR",
+	"VwixX1JYkL4l4GTKO7FtH1ca48qZMBhOfC/+BZ58AjiJIbdG5S+rxTL19uU6SPf0xG40iem2Gy3BD3Xd",
+	"jtmeTe1TD9stq9li5wKN3SaZnpJOQ2vcbbltE0/xjLineNYG94vnRPyp6bNfjb0nuC10bufOTyNM3Xnq",
+	"XrTXJ4+GjeYRMxQA/fXT7sivLOt3ApHDBXxERw940kCJsWz7IwXttpZghiTCLimKzf5qVEZh+B7TtQjL",
+	"eT4flYQhd8UIwnsm9ScMzSaxxKo+Ra2GNLhmha9Rf/Ju8H4wmvR/uuj3L59Dum/7w+u724v+pP/T297d",
+	"cNR/EUvNSC5N5UKbReGC6zdF8pkwEuYbH8yPUdbqrJsBZnITQCmTIYAva4beYXq+o3iVzAlN2DG/lNU5",
+	"zYxGCfFihBFEqQtX7jSeXAeA3t3obf9qNLiAZIUvoBe5u9KGfBkIuIiIx7YKB9z5ZeFDuASqOiWzd2ps",
+	"zU9RSO8NxMP7IWwqIo/hA+RilVqCi9v+JRug905y2XdUmGuI9554Ph7B8b20OnyxiiFj78ZQGQ+54d3N",
+	"zfXtqH85ed+/HPR+40FqUiXOZBonvzCnrn1uMwHFho18Z/YDo7KMGMAnIktMRtdRmEBVGkDATBs+ifxi",
+	"YrBUm3momqQ4LVFqhtxMLBWE9J5ESHvMM6GTcBnk0oiXJ8zY+F7Zul8iTe/OxXJL5+ZSqcj7Vbi4bAKP",
+	"/JCazmU7cI5kni7RSypgDusls4Ac1kvqYw7plckcUqhyh0RLaRJSlTSXw77B6E5CgoD9iBFe4iiXBV1l",
+	"IynKlpXmhfmFp97Sb444SQW9uenqO6WfkL4X+hmkCWV5Mu+Knlf6Qp0u9rhVAAc32p2e4SAmm65olDxp",
+	"MM09ZyKCPRNSr6dphh31IQdVnc+mDzluPZO3cLhjoXjIuAEeOAtvxzT1DEaL0CMGikOONzBkMQUbAwjR",
+	"3/dHyMWU4XKw9Uyx+3DOU/jmUx/zzL1j6uRT9Aqv4iw++8boQ8tB2bK6nYL7l16I7ATe+TPCRFi2Z4KZ",
+	"MjhLRsOnOuolKCDSTdjDa1Q97bQsq2bIXI8oIRStCY5iVJV1HKxsCjZV3iGTUa3T4vPmGdVUVy3LGnxp",
+	"M9PaS6CnfN7X7fdK7N0G+BuVPByW3EKZQu15t0+/be98Hv6/6QXOMyPMtEsVb5LXXAq6gzCeFMK3U6fY",
+	"YFcboicY/qujK/CkoqsgYNOB/JQHJFVKI2iiCK83TkjMydhY2FaUdafQ/QEo64o8cUDD1BN+fNw/kr4Y",
+	"HhvTYkSGnoXH+Jubu9G5zEleiNGy5S7y3/1VcFuc4HsmERyE4J6JFFBVfLW2F3r4zSCCj34yV8km902Q",
+	"mF6rL7mzTMrzVkpeHQ0TnliSOyjIaI0HQpaiYArj7Idve2aj3YGCQ8XsTDcaNRYfnk7fPdxY8Z/dk5+n",
+	"V635D17n+1nfXg3C23by8a87WZ6yW/6pkNMI1iolbl4iyYgjSFsvyECAu+I5ZCi5xz5V6dqKCiUwLAzR",
+	"2QwLw/7U0YBClBBcah7R5Pgez0gdPOG1TEgvGgoZTDRa4DW7yOHCTxLiGcgZVyBRN0M6YxrgKQk4FpCp",
+	"wXl29aqWGHuBfWreR4QkPr0fV2T2UOneFMf+PZVzEE4mT5GfEJGAZEy1ulAhd1qGz/o0NZfDOnv8xauY",
+	"D+XHyCOR/8hWzdU8WpUB5dQAXca0yro8ts/lqBg5Lg4CRwS9v4qRI7TfjiGHw0n61vdqgBG5hUaFNSgc",
+	"Kh1w6mPqpIpLR1ZuENl+oZpSDBjTgPMB3y/CZysueREWLBfY1PTY9vBtoUhlbzwXUXk4kCcLB6s2WCnK",
+	"srdoz9DVTTQpdb1Fc/U9VA0j/umanmQhpCIbqlLC+eyuExnapU8dFHR+ACvlYMa+KYfxRbZtoOP56K89",
+	"w2E3FpWq3YsJOc/si+l6z/SxIb2GEXuD4WqxgMxLxiG9RjIR3yFd4gO7vL88rH0aerxvl+8IWR7WIQjd",
+	"w1bxXWqx2LcLz1dyUIeYyFTAh3ST3m3sg5fcpnB0/yFX2x3V/xInIKId1/uDMLMc2ns2jXzvnvwQ+vTg",
+	"rpxUHNOVch79oD6PJIqBOR0S6h3UmZ/qrWaoPKznwR/su/PwsA4L7AeHf+YzjzMClfcQnJGe0T08DAm8",
+	"IcmBNxp68BjwA3p9HyaH7eVbYXs8oItI2HzwAbxfHYhsbgJ8GJH5nxVZHX7DlNPX4UChdT0QIIbBoXTk",
+	"8E8kEcGLg2/XwXR6FGHKmKYp0bztjup/+AHofQ/cHkkDhuSwT34k03kYPnDw/2Rs4245CxafoZgIl3l9",
+	"oH/+/R8O4l9gbCVUd2NcXB3x91z3Dey8lCe9EJy7kjEoKUC9K+QnLp8kq4gSDz2SaIoTf4Gq3Hoc82qo",
+	"AbnHrtS71AxZc03mRQDpIa/V0Ix+x6RIqRSqBbYkgZfN9zkPsFtuCL/sYbGGq4iH3cEe54RYfp6gssL+",
+	"JOZjKGGJ//b/BnXTmJRmQFlTISOCcVY6RsLW9wabSsh0k4tkEfHFVzGS7Qz03cUNap1kBSF1PhtCQc59",
+	"+UtxrYRMKTZlVOTCjqrjKSaDoLoW9nI2Rjzreph0WyaZWSembRNsYtuyzdNZu0HandNZszstmmHWzblE",
+	"IBPz40EmSZjuPKpyeZ0rApDzuy/So+ark1XAV5oza3pKWti0vfbMbLlNYnZx+8RsTE/crtcindmptX2C",
+	"ElKLy2SoOWklSkB0N5CTggX7lSgkxiszKzDJBaEI1+1dircNWAeM/hxAT3DwoKA84NVgUW+A8D2hCVT3",
+	"TbMmiODiDcDGfumBypG4AmT/Ezxx7VmbNLDZnTaZuH86M3HHbZi2Z5Hu7HR6gjvtQrO1StFeNBvQz8aJ",
+	"rEqsGGlQOQU4TgzNLISqFvojoiF3es3OrwOGG2nMEYabbcWvjMo9oV5ZeZ/H0HfJqxjxNvAlUepygSGT",
+	"04yIPyhZJREOGBbUNIzy7cZ2bEc5+hYcj3ciEq+KVNG38Dxb6ac3yO67jPTkeTe1zwlThPTzC8OAYLrf",
+	"hYifeyHi9EJAUWx+Idjz3zDo79yZ95fP2JaF5xgicQBDywvszn1KkEcSnny3YGPiNXU3N+YipIlPV6kK",
+	"VVTkVCPBlrNrGCcEAzV4wj44lfNqm/tACbuaMMHJHFMv2ILIvVAW1JNLEtU79TuonJJdMfns7VOvDz0R",
+	"rqA6/lCgvwJVWXZUIuo6GuhhczsmA6qvo6cyJWSpJsIrt2LEHh44CVCnHT8L1l1Ng5dqXdHED7j7CWSG",
+	"RfIMY02Jf9AcuQLv+ElCfzVLyNolbQxS88yA00kdqh20wLyiM5JI41XMa0iynlXI5DGmC5y485qBSBDD",
+	"c0fEbE/USI54qfag2LqZ67VNzY+qPrgmCg26zkbSUEwR5kVy6nzidU+stos1T23cnE3N0xmZnpw0bey1",
+	"Cul71s28+Ai+FHmz6fN/z7YTZDI+Q8Fyys3NHUfREutZ8cne38W+cYDr/gYgyhmWcBHa/DmYoZCmtUmd",
+	"AqfxHBda5FZ+MF6TqfqPux+CjRZSV4IjxpEiSp4YTfDIknFINEHhKrkPGVVg7fmNAVrN7jyY+KG8xgZR",
+	"ksEkX7bUWxPQQMmTrFrPDZhCfCYeT5mDpWEvLeMQZzw99l9/Tw4A2RV9KnUJTiE2yjqGqIoFBZVrMb1H",
+	"q2VmNbGU8QTThRj1itFquR9d1UoaxEVUNVww4JPc3H5OL54HsZhfgYEe8C725jIJjoK1MGIWMvi3K1p0",
+	"cILB8PUa3zwN/X5LPkqelumY5FxEjWYIvzNSsy7iHv/ey4jXaSmBvfY7p1zJHO2nnXdcmZiecdNjIlw/",
+	"1IUPlwTs8jLnEGuD8DRcJSlfs7c/Dk/oHzNiqb3I7vV15JEI2Y1mC+GIG+49vMD3/Ez2dLrRPpT4Sd7n",
+	"5oLXu08j7zFULKfFnshhQgo9ylUqNdZCJoRiH81+7MPgRkFhIYwUcuUfsZ9orJIrAgKl74gIEBFsw543",
+	"ZyeZKDA3Hg9LcjBeRUQQN1T1yDIiEKNyzi6a3lBSS6d2pjGFSgMmovm8MRWResDGCAZKcW0OLF7jsIo4",
+	"qlybI/kpobPgs1faYqiFm2OtmqRtkY5rdt3TqeAurKZtWs3TFj6duZ5NGkWgURzLgGD5acFsuS9Ibssq",
+	"TmD/wEtIn8d/ZctG/2KZ3Z55+V+//1RUvzktpldeMZ6dtPgqTAc+PcePhIkaVM0sM4uWpqbZp0L5/iAr",
+	"LNwvBbI8zuVZIAv03I/B5cQR4/1fBthYnUBxIRfEG7BJweXVZXrPxwGvhSNr0hj5GjkkWgA9hF8upi4R",
+	"PYTAn1EC5Ppu9eET8/60L7Qpf4gXgDVPjOUwCFoscSQEYZkg6W50ARHeqdL33n8kymUWUy8Hedy7iY/l",
+	"xyHlxbl3gx1yngh58PA6BuIPAiM1yWKZrI0MUkFJ6EnPqVzMlFxVmXZTzkk/+D/+sWJU/j/sfzxft/pD",
+	"PXLVH3/MnnHablO+xAW48xKrqjOLkCbzc2TawnU6a1Ax7UxkgIakTLtIlfwr30/POm2fNggx7WnTY/fT",
+	"M3GrScxu86Q7a5y4zdnJrGhT5uGqQN/9NlxFcls8vC7dlFNtTxrNnXuy8OmqiHV6D8/lB9mUSr+oq/Tb",
+	"3d1fZGda8EF+1NbOT9iNXSYDeUMKQUsJqqwVqg5X1MNrZKF//v0faIiTVcR+dmrnCO5U4Wx+sY2G0TRa",
+	"RvuTJqypCXZ2zW9riEJ6O/dGdB809cZzEZ2ilRqiw6mKRNjHuf5nE6uhLFIb0z2x2m8AS/2xEEH9yihj",
+	"Nm3MWqSBzanVtDjKmHre1OyedPDstNuYtXGzaJpwHpNtrCC0EBTD4c3ZKCBKO7yjs8EBboViPghVWYEP",
+	"/CbvmP1mM81aK7LQys+IpR7+Gd4xp6/7w2nDtkWaCrt8P4uN2W/DJ1DW8NtxhnCMEvI5ERU++MRlyh7E",
+	"d1YZ58nnRFMs6nMTACymoNIFK/4+A6uqVcHE99V0ivlvUWRyvUhdVFIEcJDRLvYuXi29vdqc9kBoujfp",
+	"c7CZGGfyl9CnqdEg9Glq6GGbgFHatl6EguQ4peHlqsmh5kprejKDYvINYntma9bB5um065pNr0HsmYW7",
+	"01P3CCVy1qv2WVsoXDr22kLetngLd/iupE0O3cJm54RY5ASbTXzqinTiU+vUnDXd5sxqd93ZlFT2gFRt",
+	"hnuAKLgeP2dj2QBqQ7lyGZg6TZEoSStrKhL+g3FFM/nndXn/YgXzgng+3vzyDY5jKCe5RtAiDe/RZ7yf",
+	"RjkiAV6rnFeFWvtUP79apqIY7yKRMI+z1z7PtSKHKfR/TZ1x3nP9ObCnRprEhHqpwQhimbAs2KbutWpe",
+	"eLPTwbbcbd1T5qDbPW2TWZt0WubsxMVcvTGdkq7ZnZ207NMObuCTxtGqWrlQPxaBr8eoaqWzZ9HKZem7",
+	"zJLAKRQ9hVHgGRxW85XyDsf42diEo2Ejm4wtRU9hEAAOuhy9fyO1iD5lTHyZWTSHmEodyxgfFYTcWRHy",
+	"KTFRi48D7mQLPwh8rVqQ2sa2lfEi4/kAdvqR7VbTwh0QCwZ+nvHoPnWDlcdDrDkuiXk+92+gsh0m4VIP",
+	"nIP8V2LPtzjVvaiuVgtYeS4sFWAYDYoKQEUZMwryLQr9dcjdtquW2TVQz7w00H8Z6PdamgnbsrJnYzea",
+	"rdLz+WIbtmV9/d2BLpEhVZz9kgig3Q6zjbaVPSX9mOzi9BVgunrEQRFVXcUETUnyRAjd687YmSvTtvYA",
+	"kwzB4kezi1RBYMXRYEPceajghf0gseY++ypGeOX5IUTcHotn2Kg7N2rTR9V67q1Kw7OO3x02RCHVpgje",
+	"FbhtJAl25wvGkhTdKqiJySg9NEtdspWv9XP8MtSnNVfvL+Ocp/i4cjZOk0GPK8Y44+sOr//593+MK1/3",
+	"dOlIs7VtohBegUxHDSNZcRZIDwMzQfiL/KC2sNciwbO/hMCSF2ew4xVfcEn4A7yEKkPZ1f0criJhzxGB",
+	"HbtEoYPY0oLYweNhW4zFpQieFl1zZooIXqSo4FUsRAkGuhTJvmgexkkhm0o5PS9R5wg2VTSCaCM9OgGC",
+	"hfJBB/Cw2J6RFAhB/c9JhCFlsHJw2Zi1ptwhceyH1GwVcreeH4nlBH6cFOXg+Ai7ptqxbeJNURLmOOww",
+	"mW//Rrwk+GGvT0DLvb9AqIuXsZb3ePNMMk20E4mSZe44omRZ+A0JVGyLi7/B3vCyo8swSkBny6FtYyEA",
+	"cXXxu+6GC04oClXGInlVoaYYKBhvoa1pFeCn3KLYo0JHzgjTmM22+APqtT66l9+xlVe4Y+UX5MGn4FPO",
+	"d8dADq8qxmNznsg0Dt0Hkr8movLYwRLNZljxyyGWcKnhlXAZixWBcz4c8UFOzTyE+ejZzVh3NR/4RWLl",
+	"TwmaEozubt/xSMYVV7wtNnEceSQ0mSxIMg9L5PC3o9EN4g0YkK9ioqmhb66Ho4wS+vv+qGJU2GP2zx37",
+	"/2X/XX/Uz2qhRYPNiwfTWUUlrmXzJFlW4xosLAn5sjOLzsnMSbKMz16/1u7eaxH7+Zoy8XtnVjY1nU/7",
+	"HCfElz/vSCGWMB8Lw5MDCt9Xudw5iYjBTpVqzuWbfiXlrpSB/0jK/Slfwj8yt5tyLrv2EqLuj97G+zAJ",
+	"N339U99+R8l7Tlq42wEPjBhEMuXvurG7BabGdIhi6QHkcD52EsJ05OfPkaWXEc8bs8oEvmKr8HFGRphO",
+	"nlwdl/UnHzasJrTrsEXGhKOPm3sGqQOXqlgtJkfVXCNCYMueYJlSGPANDC6UwBpZ1EnYdBWv96Reu8Jx",
+	"pfd4tma2UEFD9V6pov7Wcbm76KyetOLoo5NVUgvVyQn5nFFtHmKz+NZC1WEK/ONUvYcoeY8WxN6vnuNN",
+	"vtBTm7Efx0bCQWaSo6exDPA6HwnHeWU/IHFdJl17FaMw8EjEszU6nHljtN3JpGBLwjCT/WFMMdfzF2H/",
+	"dBB+vNKNtHjS7MC1KbC5pwPk4oJ+UczLvZ/MV1PgXZbunEThaxwnJPLjBxPYzvh1hJ9eL+Dha6FYfy1y",
+	"R9Sf8GNFdzTaQEjbAT2d3U5+LE5tZAEnduwoQGEWRl6On/gNrG4XhkuT3xwNmH9lQ2Rt4MtVopnAfYow",
+	"glabGI53LqPo8PZQq1i3O52dNLvY7DYbM7PVbLrm1J7OTNtqes2md0K6091MnJrXLtySywN09C4qHd+G",
+	"bgcC1dIkIOXRKlNClrJg3oY+PMBrETnL3YDSAfkXMnvIJ1sQpLVXDgQ19DfMeUCoNwlnkxKTFRhRHsia",
+	"W624GJtkasxVHYayHQM5mDK06vyeszn/5RQYrgqUM/D12A8Yk7OHmYpxVKJ1waYw9jj72fah+7FNpQLl",
+	"N3kDXYblZSwXy2bFqIT391nJlb/8pplg0sMgeRPD8YLYvnf1OSoT/apuaEvS0pAH8QY8s9fRU4oDPU4e",
+	"AtSfY2jebQB6cfvP844kcxDAWh8Xg69lP3vGXICdKLPVcc08b/TvZqR7Xk6gTEIg0IZzv1BUXQYYGCg0",
+	"HL5/V5NR8qVJgfZNAIITFFKXFKX8SP1cIBHRBgYqj1Pmlvuy9B8OJZ8T5wwtwkeIpWRcdSjFWrkktGQi",
+	"E7iNw3B1kfP3TGRF1uz/ElmLhPxZJF2s3NuVm+fIZDzLKHz0S/MMsXM0k9CMl4QwBlA01pQJ9+6Sk1j8",
+	"lE8OcO8WK9tL5UmAGmlSMVAGfAqEzOIkczvcdaEU3hanTLnEVzFPsrRRQgh20vyIHwkliXm5W5kkznf7",
+	"DSxIm3j8hVSDTdLsYfKCpi8zhsWs6fuQNHS/geRzck08U+JLpqD7uve5PVNO0M6sUFBQ73VZAZTg//bn",
+	"9Wuxibn0oC9zVBuMon5QhzEpeg7SoycnxedJTDQYgix9aRCEOCRlKtgEoUIBbJTNJ0TxIqf6U9aXxIcI",
+	"jl2IGAcrsiWy5Rw5v/vCvvLVQUr1DMoZblJS9VF57tPVNE78ZJXks2Pch4G3E0uzBe9C0nqy16MP6IkP",
+	"UuLPBOZKUc+ggIssdLKQLj7l27XnRn0ZQ1ZJcD763ZeMl6vvfR1XvpY5fmxxMGETS/1W1sscxBTUg9xU",
+	"g+1n3t1m1xUGW2HePdiuK0tRqBjB0nJ2v//9lKxD6v3+96gqy2V4obsCVzRZiYjxuSL7Gr+a6nwMUN7C",
+	"M4YyanX0ESqXsx6OgTBqfP48pqLr0zyMiapCidEPw+srxCEXhjDA54ZnEg6XZkAeSYAWBBIj8L48mBE6",
+	"88UaKo4LhdGYYsQ4ZCOb68rhQYR8B3iMIX/CQI//dhjQ+Qmq8rFixig+RX6SEGrAkDHDoivivOYBkU5N",
+	"lpDj04uNMVVe1g4gGh4YIl6jJRY5OXlIQ7OBqj4VeunIIxEvdhc/+Msl8fimSuKzRk/hKvDYEDEPRVcr",
+	"AxUW33nuHp9w85uszQ3eRDF6YqcINfRZA17eAzhgwewDss/V7XCjRf1Al33pMCVO+0g//VXk7+WMAM7F",
+	"eWNqkQcCQ17x69LsszpOZd8ux6mj8oS5WKa3gojROurLbNhATCFjl8Cowjd9WyptxY4oeiWQQpq0uWJU",
+	"RGJb+VcMfy0Y3eD7XzFAD8v+gZyDhiwlbshMvFp2Ip75cTO/zOZzkdlBfy4TLmQeqkhCo5KL8RNPtJA1",
+	"/oTy/NobkS8VI19+Xj0Qr4k7D9k/yu22ormUaX6KRY/DJeSeTWBjUpeQilG5D5MwTYVhVHTzKfu5gm1b",
+	"BpidRmp7gPK/GRV67gl8EfRkUPuX/0xVNVADH861SCrKPpbD5xg8LZCTcVUVo6LT8CwFkd/K3/Oeqtpe",
+	"mKtJcWJpRSxVjAlMI+EM+TSAdKMicZxmGJSpNiIia2UtI8KLDoEtXrWEOp8rwnEhpBY7yxQjQlVnn/r2",
+	"Tg2QkyNkAYchX31uNYa+dV8Bx0Da77SCvXg1C6MnHHkT3p07uVAPOeyShGxjEyLljuKAeZ6KRPTfv8xb",
+	"n9e38kSZss38/R8hEVy0ohRoYybjpsoP6oPfzSyMwJeuClXSCOQiuw85+8WVR7U6uqYuYeIO8fTBxtRP",
+	"+FOEeTC15Bx4xThfnBIjS4mkPTL9ChylL+hREnJ6BygRZBOgS8LJhFE7LL/kJ2mktqxeKkiMn6AIU05j",
+	"2WoI9VIyR4O1ytYp9oI1Zkg7CNjhfDWOLk2dAsa3qVDN5Ncyf5mP8zVSx1AVtbqe9POvnSFn5lM/nhMG",
+	"8ooFge3jW1EzlMo69exxxLE4Y1pN5lG4uufeMb2bAWsviqwp6AcmRKSFT6KQkQiyTJ+mOHVCw2QyC1dM",
+	"jBhT/YVHlslca4z9gHjpb59X+2UPFF5T43PCKn4DEwiJoWQLVPVCN36dSo4LD8UM4wBTBLzmgmAa1/IM",
+	"UFnOY9YmswEFtvo+FKfDKtszikM0w1FqnYfSCmyzlHuh9EHyI8W97e9Jk8cLm64FpVoQ5a3l8/Si51n8",
+	"Chmps3g8a+NudrtNTGzTalmnZqvT7JrYa89Mu3F6ivGp12o22vtAOsxPEpAyDyP+Vjk+aLM20NKnlHgK",
+	"uwBlJCka2LGOZokpM4vlN+eVkrS0pB5o3Jk4kSr7VcU8qK8ny6GwhrG0DWhlDgVJ1M8hD5z7EL19tn2b",
+	"ByNHbAUl6Tsz+xQT2zU9b3Zqtuzm1Oy2Txom9ppW+6TVsVpkts/HdWqZIbG75iTSRxdRW3nwWg5YRigA",
+	"S+aSOtjdJm5NG+YJlNP3mtjszizLbE5tt+G1SHvWsQ9dBYmiMCpG1cWz9XwP0svArLU5a2sVCB40qHMM",
+	"sAaYjcFVW3ihzKBsOewKDWWJXvKZCX+1c1XHkcmrT368IertWtVu3CG8G3DEZHgsshnri5DYLSa66mDj",
+	"jPLYh2dfKxJPrZmFG7hJzDY7vdb0lJjdWefEbGLba7itaZt09oLBEiZvJwRydQQTQSXAqXUomslYkcJj",
+	"rxUss1AI3w2j7QNXWcrg8BzTmTVOCYMkxhAWEAUHL/2c9eylkNJ+JWrK5prhR4HSM3YUpgsTD6GUrzyz",
+	"DHfD44uSORnTdOhYspQKwLkG1KdzEjGEnTCmiFe1VRqQdGIgHrmC1dRE+aUvBfFPWfWif0geSEeweo6w",
+	"I3OGkF8jihzAHY4QqpyUm8yoGsUQ8MQjOfEwfblpFVVVrQ8pNZ/WvD6wl9BhH9JlpYrB791LYaddvT6o",
+	"hl9T8Xqb4leE9AA3wHCHrAGseHc/RjfXw1HO7atMwys/Wagu+zgnEclB4iso/EyTGN2HBpqS2PcIh20p",
+	"3LyKkRhVzukM0fAJxiJBTGr7R/vwL+3UtxWUU5cIWMF8RgraQA453FaO0ItJWhGTV8Dg63CxtZw7Vw1p",
+	"dd1LlIl8Xml68XKVokAjjMk9y6Qx1dlhJ9VNpHxumoK9ynCezGv2FNYMFBPiEW9MOWJQi3NQdbpGojyG",
+	"nqfBQM0G+tH/LpNPsNOCRz5lknStjtSVkN9KNeJjCirxJXYJaH1E0e0MrubPeODcWR6NgoVBjafJ3T4X",
+	"JgveKCZL1iSPSAxcE6jM1XT8JCbBrI56oJsVk+EaCR48DJWz3HkYxkTUudbvFJRzr2KKfE9VbE/wA6Gq",
+	"Wk3L6takQh+UFdpFRFVHu8iwkiwucWpF+qNSwbMnpElhv9ZEELy9xMP+QRuHi5gFoW/c/chQFcgTgYiy",
+	"oP1tRM09ZR6DnXlMKJquNWA4R1hUR9eK7XPg4NXTv7mkdPg281jpbQJGthoVOwq+DWO6RaX58sz4r098",
+	"DSC5KEV6OVe3Z5phn0WkUdXRSJgoVOCI0hriKac9+aec+HhOzRhTSegTTYuZEvo66lEG0WGwSjIWtg1t",
+	"2HHEfgvx6z9uTf8BOIsWbE2Wvwc3BKlvhvevYpEYQqJ9DdSrmmHBEc4RIrTOqUFhGq6AEVmmlqFPE3WX",
+	"5pjekzNUdChZtRMYgwsOiVu3ddWgnwglUBKial4jKNNZceIB/qOLMCLqW3Bvs1+SB6/a+DESz1K1U+zf",
+	"QxUhtt5hgqmHIw+JzYi5xFRNvQJqZ8oDxARSp6VkE3gSBCYwWIZUrC8iSbRmcpHsmkgm20HVO+p/loEH",
+	"fHGqGZsbTlYRcVDVebSNlHhPcUw6rTF9+753YQ7f9hrtDnA+vldXY9cZ4DBRyCNRCcCz70YkKaSq0lll",
+	"F/nT4PeSdSlNx/CRJytcLgkV2icp/W2AUMWobEJM9qE4yJy8WNRph3sn55thtZ92X9HLUhce7WIxHpDK",
+	"+ylM3PEcL4HtTJWk+Tt3JsAF7IHZS82F1jFNO+ctgRwUpVLCQM6YSc/jilMDLzYXR5EP2Zs1b6IqRjeD",
+	"KyGRMyBZL4nHbglUpQZNcRKKSQmIqaEVDUicxaCMH0UOT1egc8/aveEIiIYbBpPYGdMqGB4EFnBD8BaJ",
+	"1RZKIhw+0XPkfN8fodePdt16rSklXn/xva9OpiLi0zwMCJr7cRJG69p+ZsetRgU2lZTd29tGVqAx/vXt",
+	"YelBnKvy5QTCTFnvuCb5uLR0FpOw6ntagP7PWVNEkfYMAKst+ka2Ey1TAiRbYu0lYybIop+A8lFSLumY",
+	"CraSIivJb8dGYk0701PcImbTbXfNFml2TNzCTbODW9OG28UWxvjb2kgyWsvslUiPVkWf5GQty2vOmoyZ",
+	"b09tbLZmJ8TsehYxO7jNpz+dTl9McNEuja5oLbg7dEPCenmd83PtAH6Cqntp/X+tBW0vRA9mcIGtYErV",
+	"NMai9hvU+2tTzUgC3OXST86Fqh/4hBI9f0Zfjzcrcx+thTcyenfJCGVoOgMVxhhAUO6/oRr+V9KpH6Uo",
+	"fmndcI5fKlYWb9EG76UEBjbrnV+U966Xk3/DVTINV+BVDPxzbEB+izjhXsVFuXbiVbA9FUpcR1eQFYmu",
+	"Dkk4r6YlWPmdtXLEVLbvRfE2XFOClvgeZAmNBd5cLiWfkwlrOUnCB0IPAtJtW6V91ECUPKU7/ry923fT",
+	"jI2Vbd9GeSaFOyk5LMlUhU8Q/6lx7/E6TsiCyy9zQZY9EvhCKqJJYfpaslgm5a5Q/H0OXo/ZvUsxkR4f",
+	"sUgR7XtbIV5oLYD/wXFWu6EUGGrCcSiDIIT3cYRcTJEXhUsUkSXBuYwVe9jsT/aihvsGkexlLQSPuALC",
+	"tSQUYi1RNQnRlKAk8omH8D32wTVQnDq4D0IohxA42TvhpIeqvHreaglRxiLVBAENkE9i1vI+pEQojtQe",
+	"8nGIh5yWbaHvWYsz8ITRZnCueSvy40DxnBvka+Amyg5hCXPgid3YkZ5lTJoIBxBZiebYQ86bd9cfvxtc",
+	"Tfof+lej4eR976fJTf/qcnD1vaPQoQzMrum0WWxTxaioHWFHCDsAnuIUNCp8OlnKrXd4KdpdGrvEOY0X",
+	"0BvLZKFp4FeOQdpD7WRUCvNKfhRWMHA2/jYWZUH92efVPZJ3wEhxlb7/2xHqlQgALw6gE6EsBTI2+Fu/",
+	"Uu7VqsKsNHQJ8Vc66dZ3aGx2idFcjheDnYN2eRUncK/z8mp2BnktBJm62JuaxMXEbDW6tnnqtbqmi09t",
+	"3G10pqfT5j4YLE54JpHN+TrslaM069ndyKxCVBUHHGPkV5TtyChXQpbnCI+p2HCwIaxFpBZ7qRtlkTMc",
+	"9d71J72L0eD6Km/U0ssx2sU11Z7N1W6ebiEYisR2h+V1R0scJWswsJJMyniMlvOQElX9bDi4QXe3A4Nn",
+	"pkeYfw38Cu8LaX1ZLfKedDzUHoOEtSThMl8xfIF9Xs6YNwt8SvYvRt7jgXNlY8+ikELVoMLAFlEjrfge",
+	"icVznwAtZ0SmCt2hFepEcs6ytXh+vAzwOl0TTwbC+mQ/1At8lxyXDFos7Aw5CQnAxd8HT384c6AC7KyF",
+	"E78Qktgvdi7Q7nNCaOyH1DHQP//+j8y0EhLsa3MQe18I5atkXuw7G6IF9ghjUcECtwmQZVhxFQPyVT55",
+	"LjvaB7IuUNedYNu1Zp2W2Zg2PZMxaeYp7k5Ny7W9BmnOWng/BXV58XwxGdbAKJzSZnA69hY+3f+8e/AN",
+	"VA3C+3teBEdUAAWRATgmMKjKb+oMDusJ1ib2UkSWaznI46JK+8VHDPsC21B0yhc4KMQcHCUJJ1ScCieK",
+	"TWRXPcAu8TQbLrSv1ZEsBC6Uxo4ofO2garhK7kOIhBpcfRiM+tzEU0P//P/+/5AjqmI7/JdW3Rr8efh3",
+	"DeUMoYJqeHOtdLaDqgwwIZnPUrwWsTTnY4opkrPg65uveNJZEbsEkQw4EnohTpyWGJLyOKoit1NHXI4S",
+	"5b75TQBTtTAZjWkVdFoTuSqh45ro65LPxOzS/EabfgElTkcZxeg2ovdnEoWM6A0uwXY0xz4lHo8g9b0t",
+	"Bc3j1I9anreqw1crFRh33suN6iNHBnxtqgpfyrSl5ZHdtbfsEmnZblVthwL5zqduuOAwunGlpBQlwVNr",
+	"I7ZepkcUSEIOVjEqsk8WT2gNtpnM9oeb+yhcLQXQHNaTg/hkui6mKOISGtytQmWnAc2rCpjgNzTnERSE",
+	"LqSajsgi5HKDpqXlz4rqhPPpbLNdZidR5MW+fWIqCbYSS6ereK3q+rNZ+QsSrkCdFKoYcYYs+UO8yImu",
+	"5Wm1t0URFBnDpErEtm37OSoRSEs7OQogFquETLZclZSqsJaAaMm5NDJKD20qCVN9dwDNE1XoZf9Z8l7F",
+	"9F3Lq8xagdMpsG3//Ps/as+Zahqcfuh09Z7xVpBIs3XtqQM8GKXvlyU8hzvLLDqpbx5PHBwjKmJ8xYUT",
+	"PAZDBJzgcnIpSS2bcMohqEvI/xZ+BZm7luv7LzbyzFWRgEN66Ws4sKvcxG9vjNoRUgTHzT035IWCCiH5",
+	"CyXAALT4mYMUySMOjnvQbr6GPHQzV95mJdrmkGIBs5W74flrmyOz6iZleRLNzJZi0Q20qhPePNXLHPQG",
+	"wOhwd6xRTb/cRUIGaERUQJZOYl/FUkSWnLZIO5SG44oMFVqoPTiiPdDwida+kZbkxVQiL6YIif3lGQ58",
+	"l/y33TipW3WrbvOUDX+w2+223WgWKEgK+hysJuGFRVNFiZFWpx4ObpDzJgoXfCKj0EFzgvMp8A/VnoCG",
+	"BFWx1I9xXjkhAY/26NftTkvo0GrnilOb45g76T74GzkCY395oJ4kuyfi6A0JWmU3II0qOkBdfa3LqLKc",
+	"gEvOuCTGwVXiAoOnTRACsZZVBdxDZNARcNZS2KjrKV0cTEO6XoRMZK86n00RDGTyrDBOLVMfAlNPRgvJ",
+	"lFvi0sksMrMwYPK5Az8nIr7FD6nznMiZkPJFiroBWhhNnLC5bETTgGb1xWJpdtWIB+6EF4k/58o87kcN",
+	"8CkuLzmuEgv+LEs4iCTN5fUqjgtFyW9vHV3z8DQnE7GlICl7izziuo1Os2Va0waUGp+a0+apZ56e4NOZ",
+	"bbVt+/R0L+PEoUVlMvr+4pv1pVCs11l4PUJObcArPRynjn4k6xhNyb3Pr5cI0VO55bTwuczOfKm4eLHE",
+	"/j3luwT0q7IZg5HDOEXEvqCQjVHJ31PwY5cXufJJIJ99ojrkosvDOcoVUwaEL4j7psUw8aAZHJFjHftB",
+	"M3m4Jz9wTakPv66Ckz+zXI6mgMsyjvqL57rws8Xs9qUBVP/redHA517AfyZ7Ui/hOcNGjC/EIW5RTXK1",
+	"WAZiNQf8giT60K34EICwbBBW4TEIOYJ4fXbtVjrP3CKN0Y+3qRegFV+ykoLIYpmsc0JQvg5QWbHnvNUT",
+	"vp+ZTOGhiLtfRF0kXtgaayIHeI8pvieR/OkUeC+VyQxDkgj8e3MngzDktx2ljitzoi4iO1MfKldPsAtF",
+	"DAupZ9bdHYku50Ue7wbKx8d8W6/iMqnm5TcKLJO/yoeyQTyF3BawncqVN5a+vHqSEBdH0Vok8NLijfQ4",
+	"lHA20yJNa/ulQ/0XRtuUS2Iga27EQ205F5WdBOL4IYQD8NySRDgJpWGUR5qALUveATBpYs9DpqmGq8kU",
+	"LF4I8V2JtAznYlbFRhfWkJiHlEy4+PZrANlv30n70CjqIuZMbY1KaCSzEu/coK2R0qOX/VqRMi4rWkv0",
+	"kwMUQ1GKjf3KrqAQzx+t1RIrv1OHeqAbmrZ1yyiEIlyQjkJy1Bk1GAd5Be2Qy4KzN7rlfXj5o2DWwV12",
+	"TEEmqNVRT32Cx3QGZJagcJWozKCxypSvJ77IRAHL1Bc8JTZJEI5FbGZVDncm4sB4whx9+psbrycAwZ4J",
+	"CUGF6oBxWIovYJ8b022KBy1trdRBVGNCUsfSN4P+u8vJh967wWUPnMpqUp24jMJpQBa81McyjBKodClT",
+	"/+EYtSwLOYMr6MvHcaT/BoShc9kZZEaYRqFyY4vuM4wTrLy7zsHhKobMJlO2x0scgRZjumb8Obyso57M",
+	"/2JYjRbDsRF2ExLl1Fo2eo99ioZJREhioOGSXTKYIiinP6t6ClajdQBH0dMVpOlcWobV7ZTOZUB5fES8",
+	"WoL/HywkO42W1e3sz270IE8ndhO5c5oqNFzG/615qjqoSsOMjjJNvVfMlOUGyM6z0W69HLOSQ9fP4lvO",
+	"xjRtNw8Dj4eQcf0Oz73gpbt0M7iKazIL5xlaUU6qvRytLmV/ynkQbT1cISwqW/VuBkoq85MUchrtdinc",
+	"9NwFQUMONPljaB/MPqRAw1uciTJa4j5TkQseByggGOoOOn9wRCGFJXZJbCDHdAzk1Nn/qlyvWnPQlCRP",
+	"hNcEWJwD9oCFNRvaujZBLscU/cFG7XYbWTYw/NpKm40tZPmY3CpqKiKx2a+YWqUkqYnIwLT33bgPc9sJ",
+	"/esvnxilWLsGPMOxjMRXo3Ip8giXJRjL5SCGvMNeWn1ivX/t9o9zXnn4KYzyVo9MURZxD/wYjSuNceUM",
+	"qbr18S/w5FNJMZNCpZKMB/V87wzikhBPwKuy7co6/I6oQUGY6JCEyFGfdVDV+ctqsXQgJ1qilxyqOjFJ",
+	"IIVOhCmCRNSMKxBmgipPTc378WoaUALAQzgXOAEDURlUwdMTZGoZoaoD77MJIuWUK0aFTbBiVHgmf1mq",
+	"QJY5yOfzF43LrGtF4uQbhl9gFzIZ49kTslliw3NPT+xGk5huu9ES0mXX7Zjt2dQ+9bDdspqt3dJlmbpO",
+	"QFgRH5yP/CpUq8lAoSSUIWsIl5e1x2VD2coRm9drEQ2zlS2LogJk2czJIt5WOXOuzzR8yIzbLSwzXJZZ",
+	"GCcc9J+ikN5n0JUesLVbACvzhFHhZsL1VGBMPuw5sqT0lcwZIVPOhdWIzFYxQybcHc1Aib8gHuPds4qP",
+	"hlVYRjhZTLTD2VOKzQGVHCAzmp5XEvY0e2ZFgNe3O61yp2VRfciXNmEG+Aaj6IBGV0sGinZbr6Sp0eLU",
+	"Zs5gk80xYmP/v/H4D7/YZvfTL5bZ/fTFNuzW198VnVq/GCxGovgCrBAR+kiCcEkMxE6EsXI8xpG/FdV6",
+	"wpl4ynUyhTXWFBBuTRvDGn0XepuKX969cIdVn10QXuZoURp56lPPf/S9FQ6UDAYlCIBeyUJXQuGup8jY",
+	"P/c+m/sll2IKVO6LsljcHpqvFhhsXgmhLhHyjiqXCLuVhRcpdMpAqfWSoHElCfDDuHIOucTX4QrKGbDH",
+	"OHgYV/5UTFCLyXiPXXJG++5ubvq3k+FV78c+ckMvDUuJl8T1Z77LZwfENH7yE3eOQnqGenejt/2r0eAC",
+	"hN/Jbf9/7ga3/UtjTKVge3Hbv2Qteu+G4JMPDweX6d8/DK+vJt9dX/6cPmLD9Iejkqc3vdve+/6of6t9",
+	"hUd0TUY/3/TTDuLh9Q37Z+PxqHf7fX9koMu7m3ds/jIsjE0uHZjJ+ZPb/pv+bf/qom8g+H11PZq8ub67",
+	"ujTQbf/DYMh6ac96Fxf94fDH/s/Zh6PBh36+e2847I8Kx3s/GL7vjS7eGkiPWcuM07+65Fv9ZgJN0+1H",
+	"g8v++5vrUf/q4ucJm8jganI37G8+v+3fDVn72+u7UV+fx/v+6O31JTzpvXt3/RE+xM5jMrq+nrxje2eg",
+	"t/3eZf92qD+6uxre3dxc3476l5P3/ctBT5zJLdvgd4P3g9Gk/9NFv89mjob92w+Di/7k7qr3oTd41/vu",
+	"HZzeqH971XsHYUc5UabguLNY9Jee+edP7H+W2Z18+v3viu8CSCulgQDivQgax0EcqshxSHH7k3nLW5gD",
+	"TzoeAeYXYTgy871eI1H3GP/rxLJ/uPyp8z/NH04/tK8aP568b910b62hPWocSqc5QncDHKss5TP/s0j+",
+	"qBHxsxT6b7+/e9+/GoH6qRpGqGU3X7fs9utWk7NAYLSP/b8RY0zTkog8NQBfK7xErUZDMB0RASrje2Sx",
+	"DBlmW6MHsq4xYNDwQ/8StSzbQDf92/eDIcD4Zf9qAI+bBlKwh1pWi3UdvL9512czhRZtVBVSJ+Rtw0EQ",
+	"PjHmQpQ5ClcJqRmo9+6237v8edL/aTAcDWHOb3qDd/3Lyc1t/+L66nLA4AZCQfnSG69bjVNYhqpjhoMx",
+	"lQJtjV3I4fXd7UV/0v/pbe9uCLNpdFMwRW3LgpVKCEZtq5ll7PNbXzEquZ1h8nB+WypGRe0J9NA2pGJU",
+	"skutGJWChVaMyub0K0ZFzp1PRE48K1UUTHo7Q6/lZBHOn5IQZq5cKTNwWaIWBP8FqUulAG4lpUdlcG15",
+	"GjSQezZQrBCCVH60tNQMJAaluVpPrSLu9Uii78dybd+G7i9xhBckKSudzqtRcv7+rysSrQ20xMmcia3i",
+	"rqsBUrQmJmzoKUdpmEjDPMMf2cWALwZDGoUz5KruQo3O7ZsL1OlaNi8bepMqxbVpvBJOGvLzMtkJoDEt",
+	"0X6aL5G9ySW2fy2E/NfN19If86U4qLITfgFStiFR5+5d4VXTUjxuzc8nE1OyOzANV0nedxqa6UXfMknS",
+	"FuEjKBJEIQqtHOaY6rV90YAWp9flYJV+j2ezXuDogXHtvof2qQJoO8aY0hCuT+089R/OphiGVLtGplYh",
+	"9eP5oR9rFCdu9zSV3PYsN6LdjvyDkPUgb//vtjr21MO22W7NPLNFGicmnlots2WfdtzO7KRx2tzL2QNc",
+	"p3Z+XbQqKmkjknwwuqzwBSjmfApAEPh5fuil/FTCpSqsuHfKhMyqBHwaeu3pTEJMSIMMMBFv1kk3Kp/N",
+	"+9AUD/8Sh7R+i/VUWeWpMTK5LMrzceY+vz0ZZ7KYiBy0L5RnRk2SNckonUBIhNvJ2K3M3ckpP4oLjxba",
+	"5gUcqpAXbT2FWC1bDW/v6prKHfvLC9zafYpmKfyaVi9CVUyFsRkQkiFSKmG9kKJT27eu3b88o+xu4Ewd",
+	"sTe5s7SsssjBJbTuoDTlGByKbHGz6CoKgHnDCWSw39tMw+DrsPw1KfJTyr+MSv8M2QZqgMyadelMzzxG",
+	"EaYbZSDHVGZ9r6OerNfKHS1KE96gKXYfhL8S1G09NJPNUehh+0WFrdtxUTeK1/bUafNM/LBBeY7hFXJ+",
+	"90UZoL86KMNAOGIKisnLEiRJgHh9r5DKwwFtnQgkycdeC5d0USn2TXFBZD0qZKOUjJ7jfCOe7KykMmBu",
+	"/mO6d6VjtVLAMjJn8kHBMCmMx2nNUunKIrZuDhEvsLcOVB7C2u5DhlPkpOe/v+8y2+HywJhjEzd8uxq9",
+	"LxLoJ0suwZGxRsJsimRKBSS9pje/D8GXkzmO5wVRbPxtnZ+I3UBz8lmYIs4Qj23jSVdElkOeQQai/ETP",
+	"5qyLLdeenngN8t/S+Vt3e6mNKSTkBeGGR0VlZAM+jgg2yPpOOlB8hftXplntX/MeJluRGZF7QkmEE+KM",
+	"6QJ80aCG6oBby8HoHPlJWnMKDjrvCLq5lEOyGpSk+H6pSKSjAjp1gHlGxSA9QgsqeKTXhwdqpRWDoKkc",
+	"My6rYLmJO8eUI89MZqNZ18Ok2zLJzDphW4dNbFu2eTprN0i7czprdqf7ZYzexpDkUt0p/qRqC6aKy5e1",
+	"c85E9Ef4HvCuM65E45VlNV3ZBX4RBrh5E5FuDd5JZX/jLsC704gJ8qYHxh8TDW9UnnBEfXpfGBsTrJEe",
+	"WBPKC17l22cgvjQD6rmFEalx1DXHjwTJcXMVbEDdI1+FszFNo0QBYAUb4HzkbaQeP66jIYMcYLBA23hz",
+	"NzKENkLG4AFoP99SuDtDgBB+8p7KaY3C4iTW6o4c63+sEeTni1JZXjOHjgRc0VUQOHy/JdlmjxjDJyX3",
+	"w6TG47nQbNIkXh+Kqlp6SqkhHINVUBhfCKC/M1khEBBlzUiZJKiur+HQ/fi7LCOLyvlYXlppTHUmDFVx",
+	"8R7LWyBWcIbASxrTVKRRWj4QXGr5mzGmcDXkglJOME78IOAl9tG4kpv3uCLClrUppleLl/kQ2dcIFra0",
+	"7/ujMQUPtchPEkL5HJRjKeJMAg2hBLWqJJhy799HeDkvpYXA1N6zJgXuD949KfUzWIZx7E8Dwsu/K1fN",
+	"p1CXy/dmgGGSfa8or7pRoaFH9mbaD/7qVejtzubOp2CILSnDGukqij3St29YWrWy7EBmUbjYqrfmimfW",
+	"7NtoSBldLM/mBQvjQcOxTiaFviFFUPdhElaMyjTCFHz7tMClCDwAwT06l5yrRGkR4CkJSmxd/APCwMXD",
+	"BQXvJwXqnGt/oSNhuMeW550GO108Ozk9IeasPcNmC9tTs+vZDXNmTVvN6WnHw6RzsNMgHD9MSJzEVjgE",
+	"uC4rscC1Vtuh7V+mh/epRz7v+PYyjH2dEmzIu4VediXA0kPxHMIn2OtSESTBwcMZmpMgCEtMZO6c0+wN",
+	"YGTgLGUGzRHW5XamiKcs1pRlmQ9nOAAtVECyr7v5khFrWcg08K1WvBbfH30tZSA2oMtVUkpVPDLzqc/Z",
+	"zURLheBwdowN4BjI4QwZ/OJ0UaYXgUd1dJdNfIIjgkTOeVEsD0suF3yNlQtmGKl2sR8QmgRrIPibKVMg",
+	"1WAdjcqCpWAiY1rlGh9HY1DZT7Yz7F9JdeGZ5DnFD75G8YNzneyH5M4dXhBSyxYjvp5JC6sCP1cxQVVH",
+	"U4GwscRPPqcliWI/Tti4ESlMK8OujIhiW4Qe0Us+bLIeIu+QKp4R8d9K18dAGCKqJHMEHW/uRnU0hKsR",
+	"QwbzMYWw1ZAm2Kfo6u6dHpqiB15ZVupy7oZ05t+vIgaItRfQ5x2epiaTHMYqSltznC5sz/CuhMSJ0ozx",
+	"vB/i3T4hXvvqWfaKGEpkCZV9woWOLd98kEZG6dY4r70Zbran0mWPIr5v9irVs3+Rnv1kSk1X8anIdquh",
+	"GrmBUDuE76jYM/ZhcFtd4hhqbjrpVFILJogo7EUmxphXf4fl+SIjhpArtqU9eamyQW9evGAQG/G2VIPW",
+	"o8hfLFbcnUW37ck0VxpVqx+GikR/idgg9SIExqZl31/AVIBVRvmtyI232oK8tBnzJoUT3g9LHV5J9FdX",
+	"PGsfBsy4x2KfpYTWvlfQfuPzZYrn+r9AwSzfpobgqrL75qJcvoV2OC8OFan8DtUWikuzqzSOjjr2KNom",
+	"D1hObD+ysLnhgM83d30v5J5NF7GJyTPw0zgkDlEHhZfC9AovvyjGf0twkMxL+EMVB4TRHNqBq2JB1Fxp",
+	"GczwQewu75+pMBE+aDPa7jRcNPMB+LgM/cUqAElFON1vzeMY89YEVdM0jYH/QBQ8ihrdwGrBEPWjWOqX",
+	"yPcIJtmytKcQNAsiscN/TEQdNUckk+BcfbKKqCGrlYNJK07IMnYQoUm05ql3nIJ4XKc+ptciD/6ap2cE",
+	"D8/Sr2nhfl5GfZTP8gFSpshiwZ1ZGA+Fk/xAOfvgL5UGA4J8frHy3N+UO2Vs2/sUdK44HwV7syUTtHC+",
+	"kTNlrKFKe0oicfZq37mNyTeTeeofwUN9Q220MVXsunDYgVn84n+q61XkIZeNqkzAZ8er3kL4JOptngyv",
+	"QwzuQOycwdG18KzThC6cy4UkcwoMMqfwJZPz8utXI/ugKLQblIZfv37a80KkhzJMyLLoZI+pspUmB4hI",
+	"vAxpTMrOmd+peE1dJx+1DbVVVBEYfsioiiVSYSfMXYMECLNjkXYicQRpmgzyGbtJsObWhYjgALykQYtR",
+	"deQkVVqPyTIiM/+zUztXQJC9ljDhMd2cMQ0TEZ1EPX7fC1JA/PKlMhWhllMcYOqSypndqLeNyqO/5Oo1",
+	"Lc6oYVlHHOdHPrNbsbSdVEyi2SLU/y6893V8f0D2I14SibOx1AO24CmMCursyTdbazfp3bW8nWHE3VXC",
+	"KCbmFFz212acYM7xKxZTfaIgK87Cp+pBUR1FsYidlaWK60fl9RNbv5Y7GPVpI11A6SGNijm3HgrYW16H",
+	"anPvk7JeP3wcoerbYaPdgUpFMZRIipHzJ+jxR54Xhctv/t8w97v8juCIRE4dDRJIbeNDcds4wdTDkYcc",
+	"8nnpIDfAfs4iRNY/zKffu/61/8Pg7m8D+8ofxAN623YvBp3Bw/KnDxc/dOtk/cPfvI8D/9offB5Qq+42",
+	"AjpdvLG8n34oLJOy+9wY3kaqYNde5b/KD6ic73tPytOabs+iCQVGUNXpsX9FJk34G7LwSd9MqaMqTa1Z",
+	"hIF7WmbR7elEU7WjVe4RuDMnqmx3oBehSl2NXc4G/LpuhJmEDuywzzdLx/G+u3M87CiU53uFlek2avlY",
+	"0xO3ZXZwm/Aax91Z2zYbuDltuW2vQ05mz6+U9yJl8pYkWvhxvKPcT9oKTf0kzXjbbKBqWkaYfUMvhtVs",
+	"6NZYLXeSJtOzeZRmTspfMdZYpFJKS4+whzgI8pW5wL0BHCoz9blE61xNKvHwgFDi/NR4u3RW4Wwm6kKK",
+	"aI9klfq+3PuPgHIpeeLdz6Sx5FUMR8vtVhC3y5Zgukw6IbxtDGSaF3NmfKrwGs3Ez4qvZ1cpHxYmvimp",
+	"TrQL/+h1p7bgn9++X99e7INsdM5RjV4okp+z4qSEbl2RL6jO6Se8wDc89ROFLGvGmGZQ2ANZ8x6i/qEE",
+	"bF6TBnIj4U1/0b1IYYHPnEYd85ow/XZqSWE0pJHCjqHRsX3c6DSqVESOr0oTx2VSyuSSk6XKCp6dDAgv",
+	"5CVnz1X9ciYoaJk6RYmS4tzkk+OqOR7pg8+n8hv2wk8nKVMJPJFp7CcHeYvzAQrU9qdec9rBLWK23cbM",
+	"bM0sYnaxPTUbbhNq4HXwyV5LFSd93Nkd5Wyup9MspOUKnre6v9qd1jayIyJ/HV58XtaiV66NXLJOQoQR",
+	"f6eTPt6V1+dn3bLUQb39N8zLvKsWoIBX1qyuUVr+mNNa5fMJ9RwzHtuixONeZR93Y1uVJlm4z2RQzCbg",
+	"buJkhYWP81TmePWo+kc9YFgEhir3f+FfcLI+Kmi5itw5jpUfcGFRI61uy5hKlxMRFZZ64KBF6JGXKHSU",
+	"R+97FugxgH5M1xrCZqgsE4Wkgk8Ff/43EoWiGsGmJe6ljJXfHMHvdiApQLz7lj1SjgVyRxW5rj6QJQ/j",
+	"1epaBz5DCOeKOUqkT7PsVvs2YfMvQR12esMcQi3ybse866cD8qcWxlCkeKZ5OiGUkUdIprkg0T2h7lp7",
+	"tiAJhjo7cMEefY9EshxbspjImy+KGxJKnvZOz8pxCTgPXsaHoysJScAMniO8I+F6/eUwRP7al6S3fqmb",
+	"f/y123uqL3N/vpaSpN0mckGvf71qTOKDL2CuFtLMixqq+ZhHVTy4Ik8oJkkiYr0QFkvd44rspPtjWkDa",
+	"DeRQyRYsRHbXRYbeo+3kXvc4FdSJTWJMpdPphlfpixL8X/k6/1sT8l8Zo7wARUZVHus6D1dRXNtNn78e",
+	"TVvz3P9vgsjehLyqdKmGU4mVDrtor5c+vS+oEFae0E3IVstQ9JOSFXuQK/EdFtX2zmHJbdm6bmXZ5hJv",
+	"lJXnh3p5Y6VSk8FVTlr4GXL0iCgD/Wm4dCAZYpKWbifUqxlQgyXdNtWljgZJjD72PiAo+sJz5PGthLB+",
+	"1ZC95vH9pXVZ0+LWv4o6Kl3DN9FIyQaF/o5+QF6BfnSBEx1qnvBjFmjYgwOUT2pNBfony+42cWvaMJvN",
+	"ZtM88ZrY7M4sy2xObbcBGqiT/XJr0Qmh3nHqJ1XY/IheuzQh0Cq1Uohcf9my7VvNYxGZkYhQl5RDEr8R",
+	"pTtr27b9jJ1NJ7ClCukTjtXNTlfrYhHPW1Ck3t0wCrkHWoRSFOGgpzlc9ERMIjaQA0UNRMVnxk1JVCCd",
+	"nfTJgMc4TngxVDUskItwueR/wnjZGfNH/3oNHqHeoV0A1X5zTeFu7Zx2i7SLuAF1uXug0XEBv0YOWW9g",
+	"BG3Vas+OVekpmrdXYWEd/R1TXbh+VOnglC4fXj84R5GJp9+KCc+fl78LBe+fWzBYLWG3pKq+/isKq+k3",
+	"X0BeLTiulxBZU+e34sIfynWQeFrI6xOhBV7H7DZtqbXDYBgQIo/i7KXFw9OOubLpZYWlWRueLXFS6uqc",
+	"SfsVrWgaQihcgMCNUiZJ1KsH7ZcWJZuu8esBdeZVLkW1tb/pxIjpLHdmRTzG7zVfbiMFooJT1j+xHZyv",
+	"ijLeATcUhO4DR7yaV2yV7byjEqhPGJpP/AVxaueyhBz3GyHRI8O9ddRDd6MLqA8DUobz888//2y+f29e",
+	"XqK3b8/evz8bDusz+M8xuAM/V6YkEn1IGb13MwAB/fbNBWo2m11ZcI1Rh1lMoLBsw2p0TNs2G82R1T1r",
+	"WmeW9QfLPrMsx0CZl6f85Z+dmsFDgEXGfwjK9GmcYLrhp1A6eDaZc3U89r60vprsn4b8B/F/zjL/jMd1",
+	"9kfn6/8WdRkVdamKPrbR/Vr7U/XP//vLH8xPmRa1WmElhMLgigNLjQpf9RxMFJDV/8Q7ZOId7IpRafzX",
+	"f4Ie/hP08J+gh//TQQ9b6OxQpBs+AOWW3VsIwmO7nbm3Wq6ADYR8JL+xZTn53TjUwMl/QaqO1POnBGzp",
+	"DnIzLSwtlkY9vopBiDSAV4DyEjw7UlXVs8Mcy8O7hHzOFbHLAdXX/evp1dGl4IkalrVZGG+BP/Og4Xa3",
+	"q4cQFxXNKzqOVMIqsCFoXBfaxnShaux/RrOIQxEOBIXmBS31oNoV3ai+3rAatmk1TKuFrM5Z6+TMsut2",
+	"s9vs2M9miWp/KmRjPijj2i3chjKenIl2jBBIYxwj7/lsPVoqFsvi5ZW4tyX7qRJK4ohAKQOocqhKRvp0",
+	"TLP15c6Rw4eY0DCZ8B6y8rkYK/Mmxms0D5/QgkHlIuSVayPCvlekQudjby73hhccESl0psC0x/gRsgRt",
+	"1MDTV2Bb1lECdi7PZSZpzCax29iSYvEZNkGcALuSvIof4kk+ReVh3h9VRVFKsdsOPI9leUNKavnEWErI",
+	"82nSbFS0i2YVy2ZBoTAarYgKLufHBOmtYBLnaUbup3AVeGDOxY85UbC0DHZ5vtTs6XohkMPf3CEXwPeW",
+	"Y1Y3a9+DVtmjXvaocwI1P3cJsRXtVP7/7H2Ncts2uvat4OicmdhdUaZ+/KdMZ9e1ndSnjuO1ne3ulhkT",
+	"IiGJawrQEpQVtV9mzkV81/Bd2LmSb/C+AAhKlCw5Tpu0nulMY0kAQfy8eH+fp2oXV790lan9N/furb4j",
+	"f6mKo5fCIFbtUraXg9tZB05/SOyHOw3FFXYjGyT8r1/Ulx/hEtUQ+0qpclH1yzddtQLcqlVdP1oHuGZR",
+	"xirR0fQ9TmQyUFNFJPyyTuRQTDkogouXeXH3V/caToeSRbehtdbuGCAK96hke50uPEvdXPcsS/qzAsQV",
+	"Kh2oJNemWFCPXr4gadLLKNQSxmLe5senven/8NfD7OD1D//4d3Yz/de7y5ODs/PLf56J1jk9p9fTBz20",
+	"c29VtU+coFglWk9ckZ2wGWsAXOAln7nGXk7yz5QwJVk0yZJ8dq3ECq7vERSe3LHZXycsmy2BbDS1KQi/",
+	"5gLJU9NchqU30UmVWEaK75Oo7oDpzOQid2u2eTFcOk5+YCDGsLr0aJIPH6hyLQ2LTvLhDnyJue2l4hoX",
+	"qdqMFaQWCFq4BuChxXCGeQ5WI1TbLpuj9Qaz+fSg/3thaj4CTGUfoEEB1S6Cg6kbmTTWEU0A8I6B9Jxk",
+	"qUPMMkjy4aRX4mXR/18UdqY/gP+W2u7L7hmQqw0yOhqBcwaYDRCFjBwVHH7adw1gIBJUQPUycUHBorX+",
+	"Oslpelcn45TO6mQgclEniKBaL/ghb7+pE9cYQewfk811L5KIqQ5ydRLQm2F9KiBAAx7wG3RdqsFNk4x5",
+	"6ralOWDjgnAqQtwhbPFQFwAdXZ51F9ZvKrI7Qgc04bLAS7ToyI2A/wjKiUVSZGnSA36FdIa2eY8ppRxV",
+	"BDcVS9KZJMVehZH/53+S44zFjOcJTWXAMVJgRmmZpAlnLAbiBiL63YB7hJb259Z//3izbJNur1nyTRCx",
+	"H36HcP3hS3hS+bCtEhf6UfYTfJyLJL/62Xdspp8Mk1M+gzIXY1wddc9pejQ5Dy1AcJ1k3SqSMzQvsERc",
+	"TCDpPk4kZE4FfCu0SyxZpn4mJvn/0d+H24gCCpC8dUJz9KwIk4yITuyIoROnmKTFoQYcMe91dY3qln0Y",
+	"J5kaKIZ7kpSVqwI1d58GyzcjhtwiGIUe1rY+ARq9iWxdT+lgwDLy7gwyiXZiEamVQUcrRG3thgPWy0Fy",
+	"z0guyDffmKVh33xjioZUl5BsPxKgD6azrnmVgdqNMMmql4ylggLnEoYliI7Gaoflq/O3P353dnF78vb4",
+	"+vby9Or67Prm9ujdzfdvr87+CWTX3+bZhIXWHwzWHyC9ZmKKS5yKiKbXucgAdYrLnFG1KFEmpNTPx2VX",
+	"pgOfOa50wLYSWaI2U0Q5RiOAVANO4PenRyf26L0+vXEPHvAVG/D6UP0y7BZRDF26W5D5SgzoqW1myTv1",
+	"U0Dft0dc03/DacLNlNKZkhpDiuccoATwUSE0DS0NfUMbZg0dqAShrHkzA75AnOlSjBsLuqFJ3396X9b4",
+	"Swzv7sntgln0r4nMC9Nnux5wEMQ6SrSEYDThxpvtcIk672C4bEMyonk0ZFW80AE3/k6XIbqIgqmDayba",
+	"umxkwIt/gxR4d3Ns8Z3VfbLaaWNYCCp9N+h2WPDd6DHMAw2rI66NmYAfSfLDpMcyznImX+hypMLrYsrC",
+	"dXivODyvzk7PT26B5xSOjBqiujAFX4GDXA+4/rKIcmufiflYS2vV8M/zpVHfhtt4cU2B3Ui/lllJ/Xqx",
+	"6CL1Rwg1zAHXYcptDRcs3eWvA5QyfDSCcRifK2wl8HXrqXpJwus8SyJIs8QT2PF9Er67+OHi7Y96PsKX",
+	"JEQuo9Dt2MA0N8grm4TuZl8iaZ7U0aUFWGSonS+09wWEZAOKXC8Y9tRKOTQMhgR5MRcenWSQ3x5wi6f8",
+	"70nCcmRuwaM4EjGD7fQjjsF4cYcsyRyalsniTkMrVN1EEhz/SvMKrVwKUyHGt5GYcDX8CbfQ3IbTTWoV",
+	"LOEOn8vc8ZN1EFJjlhWA2VSCANhvtTswjGKP4zTCwnQDbjrtktbhoZ36oGANbu7gG+wUI+2C+mjfofhC",
+	"Yx38azIayy5Q3NdCdR1b7hvVf8D1OoI0j2iWzXCXOBzLavkKL4gj+V4uaIiYzI0MBQyLw8GkTZOIaUe9",
+	"1tuPxjQaMq/V8BfU9el02qDwdUNkgx3dVu6cnx2fXlyfQpuP9Vqe5KlrARxdntXqtXu1/UCTbzZ8/KEY",
+	"M07HSa1bazf8Rhudw0OwBx1tEKCaRFWG0ukHrTlplJQFzCcNP+CoZF1CyxBDEBxDtUYTRIG+oVG3lbqV",
+	"Jn3IZSBb+yRWYqU3MzkNyIgC+s6jFVZ9XgQfOFqOPTodv0lCQxR9fHV6cnpxc3Z0fh2S//2f/1tc6sZ4",
+	"SThSNRffqJHXNbxDwM3JA40NyFphgqbweDtrpTvU8tvo/UlJT11LHd/fbhBAgFJ3uTImvDQZJbmaMnXG",
+	"cOcRjaGAy8IyB3JiTPXFDM1gDo3EbOksjvCK5dnMO1LrooO2Vs05i2tdRKAq2OW/0yEfZY3qzEE6HqdJ",
+	"BC12/qVzqxzHVoEB9hCmVwGooZEpPmpz/cFUwRKW2ceyD0jHIEvh25bvb/YSOu/uSfCsPvE1EQ0MXrJ8",
+	"Vs8LvKuP9VoHX7GqOzsVO9/R2M6aatJ8uMk7ruSGOkORMkSgXbP9cLtLOlO6+I0Q5zRDAp5Oc3ed5+my",
+	"Gxa/YXFCkWSiXuu0Dh9ufCPEG8pn+h0hnN9pr/GS3+N15g52d535PFOqLacpqObYao2puWbZfRKxd5ze",
+	"0wT5uFwfXq370/t6TU5GI5rNcJ1JomFUoGgIHGfvVZOdSHApcMsOql3DMuGDlHlgFdLx2Cl2KpnkddQ0",
+	"keWHUAkJAOpai2MsvIMbMuE0m5EtLsjxyUUdbFsZcI0atN3VDpU4o1Og/QIGGNA+wBRgcZKLjERDFt1h",
+	"LFjZjPlszMhWmaMDcsU0EjDKrTjp9yUSVmm+OtUt4rzAjZNrjDrwVukcMx221znNNHU46gsUmOIzaZ3Y",
+	"SRZwuDgBAC8VA2D10hlJlffiokcSn1AY3NqHqF3LOe2BIV0lgl+z/Fivq7q/MzpiOcvkUmT/4ic7Z/0L",
+	"wdkbZUEBa9wDPz8CvfOURwITed8/KDdz9iHfGeajtCQwa3gJ/0csIlhO9QNN9ghfqL9JSvng26DGeFAr",
+	"fcdo7P4Nug5+YNQdvcvx+x3nB0rTww/ne1HK3Pxvis9MIzvMmiuSF/zk39+8OQcnSKPC+f6xKoFPj/iF",
+	"tM20xqz6PwZ18Bgpq5eJC/37nSN1FKGFafCxXjvGBfHsyq3VCTYqVrvo51qLHu9SpEk0e6g73cy00o0+",
+	"1munN3S9scAPMWY3W6sB/BAmu+13Hhax0OZC5G9EnPQTfW39ijfBCnFuk60je8aNYH9rxIAsi/edX0Ag",
+	"f1wq5p2cUfDi57OUETlkLLd1t9iTxnavFuyNFZIIJnRRHFVkAqkfvtDFSxUog+Nx41/SREWUjHViRvoZ",
+	"ZV3OPZlOpstPR94/qfez7x02br33f/qvqrDYby8uS2omvac4W2XZubW1/S1KoV/+93/+38ftre2Xq8SR",
+	"g7FeUXOsxHMkZfkJSvD90hc89/p0lKSzrpzJnI28SVKXlEtPsizpf1z90GJLrS0EYT2/WNn3Zcuqx2jz",
+	"azzrQuSvxIR/SfLwyMomc/6XisNYRHKpDHQiHqhkJRIrGTZWbLcbJKjdZFAfJCZ5UNP4gNAlOmS7Aacm",
+	"TmL0wlIoLixi3Oi8KMLMGE+aC6gt/L4cvg+3lyiKJ2pKvjIt8eTt8c0/Lk8rtcQNNcOjy7PHaYX4d5zc",
+	"kyT+NqhJ3DzeJCkrpztxcv8bqpHOnn7WI5/1yJLchF+i8QppDyY3EWsnH5CiG2iUsu5e/uh2TCJNLJwv",
+	"btKNtEslvp5KtSzOsNeb8Dhlz4pmWfz+R3/CIbiyxer5NiibW+pOq9vP8cNP0D+TER2wnTFKEkfFhW0w",
+	"y3VeJbm8eE3gp9urJabaZw03AQ630gaqb6PYFWUN+Gn03vqTOES8d9fla2f+isExzV9E7qefdjfppBG1",
+	"Sm+VCtIiGcNYJ3yz/azyP6v8T6ryu+lJD2n9yIL283Ift45xtXzfyaAaZwK060SSydjmNiZ8AGVD4Nct",
+	"4vxionmyY5rTHpWs8rLStG+fGlsyJU01cbd+KEg/e8mxK71s4wta6fPknnE1MuDAW7XKOnLdMBO2XCuh",
+	"I0bejhlXSk+74RdFGVSS0PYzo6M0hAzTewYpaLmAKETlyuru1PefvLwmf/cJYvYfS9ujuqQBNZeFm7Nq",
+	"ghwpbrLhq7eTaVw0/JLcp2jXu0m1kHWiF+/BDaY2xsoNVrm3MMZUOABIotZbfSXrbokuZkUCGLHWfjM2",
+	"FjLJxRINWD/tH0dvzjfbeuY9nrfeb7719OIt3XpjrbOsvL7CXwIDWxjUuiQAoMOg9jFcdqkVSaZOlktp",
+	"Mzr0/w4sI9x7BVhqkQ+XC2FYMARXO1anwRdp7w/cmgHfCncyRuPZz/iUSq/VpQEt+xQpa5EkEQ9y7XsU",
+	"gCy/tlu0WKLU3KcQRF+153AZ1lSaNJOvWUcnM2kMuetJPjSp4OoeJzGjcZpwhjHuXb+NSPvTRLJGwM8F",
+	"jYmu5M4kkUOo1MzEJGckz2i/n0QQ+wYqfjVMm0Ivl3g5rxiNE/XeX6LyZWcN6LV1GiUWqpr3gnxzuDjM",
+	"BDR+H7kpdmEeVvDmykSW7sxzSEQvsIKB4d44yueAy+pgnmo6Yl2idEWn8EssHIa8UCwaXbx+1aOOihFt",
+	"6ka/pAN2nfzM1vHoqN/qTK73n7qHF+DhHMAk0vS7vvqvYasHDSLcT7+UMV7XhWg1SNO1iWSx4bQ4PiPj",
+	"ZMw0WQF014qbzO/5zOvQA+Z14t22dxg1mbffb/Z81o4OabNZ+OBiNk7FjPREXgI1fOBdHMDJmkZFhExT",
+	"bLe/qp2BgqwZikcNlaL0pN7dbfvDX2nt4/u1ZYLdNwD1VyEaSsztxQb+1ZP1vh4Z41iNMnfnzM19K46r",
+	"WqvqLGakrpFzMbZSYnKI/wiJZJHgscTwIBdTskVzkjIqc8TZobNtBLTX6cOGDRUqHDKUNZAkj/T4XW0B",
+	"YOU1lhxhtZhSySA3A6Ds8W91w15/f+S1dvfIkMphg7yTDHOfA+6W0M1Xxj2YD+0U0ZEfdWFOeBaz0Vjk",
+	"jEcz7wco9aAkY3mWsNgWc+A5lAHgSKl3syPP2DilM+mAHpgc6WIaonQSs1K6c6UKeFyuOdk8gFm8CJYU",
+	"P9jiVbm6RkvhR6Y4ryERjVhqN3fbe77vV8m9zWWN5mT6HBnPz1eDczU4d8JhdtMa/W16cH536ct/Rvv/",
+	"6F10hv8d773unzYnZ+JqN//x36tulI3XWJ3WpTnfQDnCpqU0U0sfvCiNfvXLxl8jSds5vMeC99MEYRl+",
+	"o6zy1kYD/oHNrpja7F/r1YoSpHwzLrteK7R2YB5AEWhgv8sb9IQhQqFGAgGPQbkQWtdP1ysKqBfuCezN",
+	"vSfmhFxn2QjiX3/rf8GxmKfaPTi36+2e+mrHA6IYrLDzjHPLkWyVDtQVu2ONiSpaP2+XJ98ur1m+7l7Z",
+	"TP+zjc9OQJMbTyp22hXTLN9aFr2QJFQahq57Rt0lROUers1csrSP+S25REthZqDA0AO6uAGRW6u8B59S",
+	"q5Q5HSip6WhUC1oS2dK/2n6EuqHJwdZXKX8v5+k3UTe+wkN8xXSx02Yagy2q2szRZ5s96Ohb4s0rnvtV",
+	"u/Pant/x/D3S7HR324CGunfo77efwJ3nkiIUfAaL9AU/vXcYA9bG+S/D+LchdWtKM9MvdrYm7Bn8dq/f",
+	"PKCsGXlx3D/wOs12zzvc3W95NG77u/udPb/D+sidYmB5C0qldR9UMLXM8Wdt3sHjWhUwYAVRjEPWUzaB",
+	"l2+NChOYx4uNOt1Wp7G329rdPZizf1f+sAzovYmn1Mzpeq5Se4KfXaVru0pdqVdI5uJT11eqpG2PRndz",
+	"hHGWGeiX/9IqTKMn4tl/7hhctkmWfFyOHHENWRJirqQW8DSK9hpMchlvENkKL98ZRDHzdbhtLcVAB6KN",
+	"4VAq5y28tsq4NG5NJFb5gDOb0BR4P0W/TyY8T1JCSevDB+3HREflZurbpicAJ3l9ZWteowXE/rhBjvjM",
+	"GTkBMHlMNoE6aDw5f/97VRd9pV5iD7o1sqTnQ8qhzy21RtzgXW1jWBNmU/ua9BQ25rbiES8vPDPvunDe",
+	"r3OaQSa5w+BjIXFeSBJNskxtJ8v4gvhst0mMtTOibzhpQn1dhWTLFJBDYTkNOPYFhe0sthBkBVUCKv6M",
+	"DxIEeIc8Qb01tXs7suSpLg3DVqjHp++0EBG8dVPGYx0vsHPhFIHr4ZIkL0GjdUlKc5YZ2Dq9v/EddAwT",
+	"IsskyTd050ucasFLA1rXP28afBkO+mpRaX6SMPegQZtHWjD2rZ+dp8/OU1fCgdwyWF/2ZFTft1Wm0IPe",
+	"0+tcOIJCH9akr2OKSgAhxhaPNYYkQAqTMwfox+9gKDNH7orlPlXnDX5HTtV1zlDp4HzlXtgH9+Gj3LCO",
+	"FY4KlEtdl+Qko3yJL3b5rvqyRe8fyRu7xp7Z1B1rWoM/dqno2wGVcLlHCEFRLaykzl4WU6XTueYCwhcU",
+	"Zd5LNJsu+nHhmUptc4x7Dasb1on7KdrBQMGrtzyQYilxC5jU7m81hm+4rRU/xE3cxOopIIjmeHiMkohU",
+	"FEkMDugpTfI6oGMG3DmTMUsTPJx5zkYa/0O9tpjkkRixOhFp7BB9ggGCuXGW17zIL3YmUmSqm4Bb1u8h",
+	"gnJqhtcq5LiS/w0f9Mn5mo63S7+hdP+odZv1WjzBUdwCb0ZLs0jUujVLO6QOUOFY2fXb4PawfbiJBYaw",
+	"sNFsgZtGqa72h625hx0Wz6qVaK8e7L/ZaLax//fa0WXZr/chM2IZ+/WI5UMBadRvr2/0QzEcABuhymG0",
+	"+Go290H7nRYOxgJQpV6SErC8Ps2PcgXB9ljmD7qZ9yHobG/5HNT9bC6kKuNdGgmVZEbQJEz++tcGZx9y",
+	"rMr+hO6XJQveWNNe3SxJzObukApeOBDMc14AgK42RNL1gg6lIPJL8oBHIk1ZBKQ7coJAx5VMi9svtTOh",
+	"8E5oSmCj6M+Ja/s8NVcGw1fdOWOWAch1wudHjCwa4GQGWsiK94EX1dyAeHmhYwZ/AhQP6DwyBHnxPeUR",
+	"wtXTFHL70TlCka3yoR7VCqgbd4vquTb+jIAXSLLOWwP2PRG8DvsVCxko4AKTXiYmgyGAoPZodGeuX8R2",
+	"hYdt1x2r6TDg4fXN0fnp7dExomqryTb+GMM3iti0+lVUtybdE3CxR8CO6fpg4BUk7TPrtQn4A24baDJg",
+	"+WKeJdJRzPtukPdCz/+IAl8rKgBT7mw+akmfRL+85cKHtyKsccDt16HbccY0FHLcIA590r1eLYCilWSr",
+	"6ftFqzppt8gPyXeEGsLXvQ78nXBC07QecAcRuADu9Un4t6Ors6Pvzk9vz8/enN3cnv79+PT05PTEXa4y",
+	"O2xZR7lgHxwdRVNlf6pz61NSSRcOHcTaWC+icc9jEWVep3XY9A7izqEX0YMmPWzt9Q56qM6wMYTY1iBW",
+	"bdU+PuKSVrP1hJkBX41xt7ET4dn79qskIoBstFD7JBac1ZWstBff5t64HZmL8WfTLU55LDWHNaQ+OnZq",
+	"WMThQ3WjiPFYWZMNcq3+iSzZeDm7zeYvpAUBp1r/cbwwfwRvn1rRTX3OgFe3SeINNKiThEdiZBjaxSQf",
+	"CPA3PyYT5xiG8LWX1LU8v7m6pG4+Y2TNfJVoSBPO4ls18bdJrPNtHlmEIfOEY9TMTSMsUgVhw2SwF2p/",
+	"au7u7jZbbd/3m/bzW+eH6BLIGSDvIAgQbhuzOWpuXlDMoqi11+54fq9F1Rh7Xq99EHsH+/Sg3/R3m82D",
+	"g1q9NsjEZKzfdf0EGcxOuu2pY5CxkchZ8aFNYeIiG9G0Nu9FaTabzRVeFCpzlt1uPKLRJGe37qSovT/l",
+	"ZsXW7AVb6JmG7RSJLE74YMP0oaKV3j/IZ7PGLpDJuEvTJGJ/abb2G37Db6zaDDIBpkSbmGSzxhYdTUsO",
+	"zGJmku6jol272dh12gEXIZMSMBQqn6I9dfDrLFEm82CN8bhJTysGgDOAt+H6ji4l/dbJdgK5+5zntKaT",
+	"KtJ3irn98I5Zmtuk/qjIakLgrsbfvWMtbT3NULtmdtO6eUvahfNhDLtXAI/MPWR0Q70pONjd3CZDI4cU",
+	"BpDvAaRTIKScgAX8rfe5/ds5JfYzPGLhtuYWRP5BSazckJgdgqw14LlyNACEvAWKg5RG4GUB6qTkji0k",
+	"W8lkwJWeyuOAG08GLYVlmA07fFqWleDsbX+pIuGePp1pVV/9yyszF/rn73+nqVmwnC8kuuLsBliZpHWJ",
+	"xRMQINaaIO7MXCBJm6N3aArDEO+fECNb4LXEnC7Y5YasFQuiwW8WcBOi0XSKWBwNTWzKl6VjXsz5cqLX",
+	"+VRsN8ipfQi40LQfzI3N6YkKy8m3IR4ZdXTcXN7QaskvJBBDQ+VIkUNGtgBposcGCVp4qu+So4xqijDr",
+	"YQYfbuEzmysuFyN1yMy5sk5dPIxhnNBUHfCXpC9SYDQD/jJ8IQD4KbR/sG5DM3UoEL4J9UEEv+FJsX6y",
+	"C/BDaiYQe0gm46BWJ4FWCeyH3Z7o/aV52Gr4jVaj6Xd3/T0fMIqAnFRZEzFB9SidvQx4udOcpYudOvpo",
+	"C3oaCCjZAfdtmQLx+uyS5NmEK3lr2BCvzy5vb67eXfwACNlv8bjMxkpw0gHjOSDA6QWtE/YhZ1zChgVy",
+	"O7UQBbhO4V43DIPX7y4v317dnJ7cnpxe35xdIOGipqXVQGCmTk2Nrjyuo5OTqxAZIbetq3nXb5NQfXvx",
+	"9ub2+O3Fq7PX765OT/SZoSTMWRq6Z4sItX/nn0b1TMBADZtZaZAFCStFhzCSghmlgyScmEsj4OWBvzn6",
+	"++3x0fn5tToPlV/cXp5e3R6/u755++b0CpMy5XCS5+oMxGLKy6+LTa5OX727Pj0Jdfz6QSYyTEJUsnxj",
+	"M/JJq/2LiohfbMAU3g5uFzE2hleqrlvEpAJI1xqCw9a6te9ZmgoUkQ4Zt7G0aHoHPRleclSM1ZCdXaAf",
+	"7+rvcBSN9q5OYmtOYy8ZBEsNwJK9V3IlR3Q0psmAo5kHHIcbuJHVwn1OvAJ0cVRY4GuaT7+ZBb587Vab",
+	"X67ZaW7kki2+5ot/ui1eYYUv2N+tVqv1bH8/jRfGGt5aAVhtee+ua3lX2dfzVnQFQEbJIna2E8zBRuJB",
+	"Hutsk2UsWnBRof1RUM2W9E6rE/0xSBC/QMv97HK51Q42xFKzveyutsnRG+eraue1RV/lYlpNZYWqxOYR",
+	"EWj4nHn0eTJSYfmqnTob6XyqXTmPqNhWO0bm/fLYTldG+MxuRFvOgj5CrstQpM4viBoI7NPJWFnzBfgJ",
+	"5G4A4bjDko5WMTgBZMCHjGLtU16yjwz+5HYd1HzX68JjJ8u05FYKtXNIG4/2dg8DHqYiogYYQdtDifMK",
+	"9pxZ3FCTsZuxfJKBMZmzbAQymg+UmZ4pA5RHLEX3FFIkq84CzkVOZszkuLB420lHtXOjJlGZFkmuJ3Ay",
+	"xrQizDGyb6OMHvRRwNRTaX4RcB1KNcCm+h2q7I7voa9nYfGFCQu1LADlv0xgFOde6/ArUb5tXnNxlaij",
+	"A45ZYP0u/AJySMesYfPRsZqvlJAegpuqQBcJeGgVNO0HNq5iycBKlmSrlCJeL5LAMcM3RO9EGNSCmoGA",
+	"Bkw+9alk+UsX3VmZTTRCT24vSdUxI31lA6vHaKCTOgnZSP8DeHNv+USZdJADj5Ti6p+6+S2NgFkfay4B",
+	"SlXkgGuOJLzqE5pO6UzqIS4jsjVr8an2nh4i6qCLg1xfbXc1c5gQx3pZ096zCCyQoFar19z5tErzY2Hr",
+	"XGW7vCfKn02yRH2wvsZtlmKZtq2/b/zRYks3JWWy2LBWwJiPQCmZVIaHTEJFIRPGmQCiqi0UC3WyyUG0",
+	"MRvtPtbxE9HHEI7LWT0Qi6IEhYa6ZrmATrbxnp8Ok2hIcDM5rbTEqZPLt9c3pDcLuMm9rJdg5AmGuWyE",
+	"CzDeUbzN6QlGuJZ0crf4BENG2hU4N3OSRRnLbZhAXeNK8G2FMLyyjN8pSmdUo2qeRMQ4Komix/oCrRRq",
+	"kjc04eQ6zxjL6+R6rGxmkLmujDnjPXXnEm3OkTThkEBvBI8Yy784pRWFbDmKRoxcY6tFAfOnJtnd3SV+",
+	"E0TIgpDQpSFlQbFOJcemomRj8Kgnn+knuQk2X6VH3BabrOhT3B5z7cpeod9uyzx0+8zb8c9enS/yzsST",
+	"P+eHWXl1Lqjnc6J7efLFG6irKN8rgIKrLwoD0KHuFJpPMgTQKGo/3ZKJLrnOKY9pFhOd9SFfBNzchJ7t",
+	"ItyuI+B1pHRpsMI5Iz3WF0rxNQFatyAnyQu47+6csZDkRDKaQh0LjzWihxyq6zvJsa6j6t66EjnNmR7n",
+	"Nc7Sp8rV+UmvTYeSRbdv+j/89TA7eP3DP/6d3Uz/9e7y5ODs/PKfZ6J1Ts/p9XT9g14e7goMYxzBH07b",
+	"VLtZ719rEyYDyB6QZolXHZ+NQfUq4PQaRAM64JfWvtNEGQEP+CUgSnbJmErsL5zLkQ3VIRMml41KErrf",
+	"5aKUmN8gmmMStz4kxSRcJjELOCUQQlDd4Wh0rpMh0IKSrVESZQKx+oG6aIywmPok3SVjyG3J2JjR3Gad",
+	"PARzoybr1dePFeh7/qHnd0irDYBwnUbncO+webCYp2zCyKC99NodSg9ox/N7bR8zdw/85p7X7O/2ov3d",
+	"XjPyO0p7UU/cKLhmA+Iyzxgd3UIh8U9WmRgk+XDSA11iHA1ZJnYgFpjIO2+kbkW5k9HpDgYId3Qizc6U",
+	"pZEYscaU3oMVBujugFhY6/JJmtqw1DilCDeEGto+bcdR3PL8XquH73jYoXse3W+2Dnt7nb3DdvSbv6OE",
+	"1ZW3kYhZtDOORrf6E6N3eSPBxW1zr5fktwd3w59vx9Fo3Zl4fEhb68baEsQDpW5avSRzmYJGJ14zH7zs",
+	"QSG6quETQRwN6mRzQYH2vaba4sRvugp080H3SynWWa84RJ1+M+rFncjb2+s1vQ7di7zDqNP2Wv1Or9em",
+	"7f4ebT5mgy1dVRYNxROs6ojyCU1xUXOlM+vlo/3DmLLDjsf6/r7qh3q06Te9g/5ui+3uHfTbh45JkxuY",
+	"js+7dsuk2wZrt35c+tWaOJXPCJWbZG7PY1O+WkClXADCyqCWWqlJsEvnVG0qdbIoJuNhQWCYxCEqMyig",
+	"adp1MggJlUrRUr2+e3d2AnmsLq7RFMqjVR/K+BwlkBJhnGkYbgp4SnssLVWx696KIuqgNqIJ9wYZY3nC",
+	"B0Et3G6Qb775zlogTMPc6LRENRBsTLB3oxhBATgWC2oBEtZJOBC5aOiEEfykl1EeDYvPZIhV1bL4Tgva",
+	"W6ddwEOlTQGv5+03jT5NJXO+18nF0yzJc8YtsqfUud7qnRsEUuzg3zjtd2yc6+xIeJUXEicnkSRmWXKv",
+	"FE4NTmawHpPYBijx7bdUi/vdbVDzECdRkw6BIphwO38oM7o4UfAl9JCymPREPCN27NMkAna+JMbTlKLl",
+	"ZsEnJQGI6zl8AJLE0lp8avf1c5YpA46wONGMsED0asduy/GnQ5HqtUskKZApbW8zKN8EoijYxXpA8GLj",
+	"TPRSNsL5R3eBemuland8Xx+CgLvKLQSsLFetyGKWIVYQun0pkOOSS5GoI94lkjHiOlOxHNYMM2yQH2nG",
+	"MUgFHuOAaxT8XiqiOyLpfcIH25CtjOAKCSehbhMSTYyOSESchFPdWWinxx7qBJKdLcxnswhWz7FtKWM+",
+	"PL2hgzXprAI+x2dltxzyWYFveT0UzFdfEf7lq09CvlStf8Qz8wx9+Vx8X8kbROYKkF/Nlx6jLJHJaJJS",
+	"hLisvuHPkztGQvM71Y1JDNHoZ4PknnFd81EnZXRfc3mUTjC5EHNStepQX+snHmlV/hGn7AzGpDtKBH/8",
+	"iSv6ePZzf6HV93q7mG358NY3O3X51r+x/mxQUwD5Gq8pshWqXs/4eJKH28WuB5XXIfYOI3s1hWQqJmlc",
+	"xy1vkSHqmIZCXZrnAjUQQOswxIyX83JtgSRc635qsBWKRiPgMOeypB28ND1LsjXhlhbZTKO6qkGTDW1F",
+	"S5gKMb6FKB7c5Fp1tT8IeFihxZIJv+NiyrXGD9xR25q0p0FOY6QxV2/q0BJKMkGazVwgkbZxGKJ+FnB8",
+	"B/WLsoQ5whUrq/8wW8hqr7QZmqag15AejYs8vo7vV0kjfeEbJePJL/z1PYuwJVC3KbjVzeQaOLHZmJGg",
+	"lqf0Lqi9BGjKmZiQEaMcqrrSu6D2Z6Ur4dapdWs7er13mjtgj6tR6ooBU7SEeFu3N/+4PAWlBwdyy0V+",
+	"i+7oWtev1+Ak1LpgpdRrZm/NDVcPs0W2ximdbQPrtkZPn/DqcbXcIb27uDo9Ov4e8KVwWDAi87TymNb2",
+	"KBRKHSLYLIuJ3Nvfab3/Ofj5pSpDrsww8svKjIeviAdhwEU/92KHSVE165LQOrzAQyFZXi/MmpTReya1",
+	"fFebFG2p16c3dXL57gb+ODk9P705JYjhbOzIBcRwclrYxSbB1iIY6UAR7fcBxrBBwrO+94bmIKhFdgep",
+	"tUqNC9EXB1dUleTDANTjjKs+PLAqnPI1Q5c31zApLjNmnTavaJLqZ7UONmt6ZXJ1vnIE9GXWyCNAz124",
+	"c9fbUAqU4pnCKKXo6+p844mX9aJ6uNMIOPgp1PG4EJyZM2Iy2V3sS3xUfS6Pru13lEVD3og46dsKf6z9",
+	"VVrIkoTbR54oNcalp2pN34Fa3/aa29681XOm/Ocqq1l6NDYspXYw7h5k2TTg54sZrxazARAUKoJFITpN",
+	"JU0Z2dK56ynr5wRU/x4DZyMbjfPZdl1n1YCrHvorku3xhEqmTrANCIXaU43KFfhyjYeXDCmPU321BbyA",
+	"SHUsrM1uxIAHHIHsNRxpItFNTE08w/g7X+qTXPilC4iZOQKkedy/gLsBBckMkDxIElDK1SjBVLT3s0EY",
+	"iAQ3/esR9mZEihFTYpGlkhWwuM1WwBMuc9WX6JMegyyVJGVcGaLinmXax45eWTDjCn0A/eIyB0c8I9OE",
+	"6yo9W1yhbMOUYYJJwHWYRieSukPvonLSaR2syO/9NF3i2UP75agzv41H9w+mQ2nBvbZLF+oosfTeG1I5",
+	"9DI2YFwdQ7Z5XeWrh5BTXyf3btAGBWeIj79Vjw/Jlv6zgZdAs0UyymMxIkP2gSDy8RpJnN2AU8BugbpB",
+	"jAHrI+u9uzojE2nKGrCicEi2QpmMu/rZ7f4h9aNmbz9usb/opM+Gky8dbiMOkqVzm6uowG50pXsstALK",
+	"BcHMcMKBvA5rMUUa4wiQUD8Tk9zm3+Av8P6F8o2EJ/a2s9dImcy6KuPUrqlaoRMY3PdUDmufohM+63ef",
+	"LYNUbx/YFVhVu8FhHmR0PFxZJLmUj1EZ+OavcBtVG+iugoDHunzRNzES9+oM5lOG1cMjsjXPW1An8wkP",
+	"oXZQW6cwJDhoIjRwCgPQE0pmkmf6O3AXbjtRZRyK0vNoXnYPNsiRBFduHd/mDctGNEFjLxrSLIcMkIST",
+	"1+o175OfX0hy8vZmhRUGP1xUSMqzHP4LAKBhCoqiq3CETwf8rjAWedio1WuJavDvCctmRQpWX2Qjmtdc",
+	"X6QpS+zWwM1brzE+Gam9oP/UfdfqtVjktfcFzEyeJXyg9tqC3VysvDabMXFMkDijU+JoiK7yCjVbpSQF",
+	"kyIDqmqJKjoEagSndF0JTZzbqre2+WLue48SnozUmzbtKyU8ZwOoOfnkzFsWDxguYD8To1q3dtjZa/Zi",
+	"2vR2O/3Y67DWvkd7fsfrNA/2or3+fuug7dfqtbsEKJgNOrmodWt7h7S/f7DPvP5un3od2ux5h3Gz5fX9",
+	"XqfdO9iLKduDq5GLmDnJhms+MeEx+wBOc0hKKeCqwNONcRgs0qpX4FkhiPE6I7RPahZPyml61yVDlqZi",
+	"xeMQ8mqznDw8TUqO5exDvnPP48ZAn8TSStXiBAURbKNfAk4I9clPMMBvg5rfMI7P2vuXAf8Y8LmzU973",
+	"5rCro050z41axZEpRmWOV2lQVoqQmxM1JADe3NqC/21v4yB/Ko/O/ox4XjDx/TYj1H9guAtCq2qslcEH",
+	"/WbPt/WT39ZHWoO1V+RTOmWqrnUjHNcpErG/NcUcS9yibvHIXExU+zrAXVIn6HAxULAQk0bzH+iek9Fo",
+	"kkMc2F4orkMU0+YK5bWuPiEjGjOS6HjGdMj4qlKOK/vyn7OkwzzlM5d2PFTBwfYOWp3DA4/t7jOv02SH",
+	"Xq/V9D26u3/QP4z8TifafdLkc3NNvK/X1FkWgLABPe/TZuT39zpeq9dWV9Nu3zughz3Pj5pxi7X7HeqW",
+	"wtJ4lPBCMikTCwDuTHY65JWbOgNEssF50tvrMQj08ynrRVdPlLneWshcb3p+y/N3SbPd9Q+6u3uNZrPt",
+	"t/c2vfnMZlsnK92e52dR/tmY8oxVlDmi5tcR6Du/mH+uB5Tmau1LhXtZnC8zZq4KjfsT6/rnpdiaWu2v",
+	"IcVacZP5PZ95HXrAvE682/YOgYyz3+z5rB0d0mbTLV4ap2JGeiJ3mTQjJuUdpPyuIc+eQpB9ztoblGAd",
+	"4u91O/tIWnrY3mvWHiW/lqmeZgDPIuuzxQJdQfDkkcH11aULRLtYX8rtaBXy8Q7mRwyuvhKGgHLwwxaR",
+	"OUNgOaAJry8G+Uri9SXBF5rPAJiP8wEsHjJOuicELh1dNSRJLnQCAorx0UTmROZJmmI1S5rcG4KmZUk6",
+	"AX8oS+cK53/uBniydJ3nkNcfNYNHb6x1ZVOVwCjVGDxt9OlKh2yWOsBzgfgiyiK1WTkA6TPnAFeKUSZS",
+	"W9WQTbgOgdMqWgpbglZmbkUS1Zfag46nXqcwmIvfoY3A7FEtYwJedKVRUYC/VoaE8TybAYTyIMnlbYYU",
+	"JiHJ6R1mMkodRtPsHpoQthHwxUqLCrDQPKMR65ZrLLMJ1558dOQTkTl++5hFOL1o6c/qCJcyFFPIfwem",
+	"4hUlHY9Nov66Kzk2l1LPWb4bln48KJVGbDXWKMKLGjyTIR2DLeYwjyBViU0+tDhHyNqt4fa6OsSXioHq",
+	"StwxjkmDE8mylwGHbzlBG4TcsRl+e8dmqlOW9slW8Z0kPZYKJSPKrFZ1pOYWhEK33SpsU53WZclt7tjs",
+	"hayTUDXA3yVS52pZ2NQXUHSRQTjQIDYlmXb5mYd3SThmGZReCx4iQRCCjLZbZKuYrwIHKh4lfLvhTOXx",
+	"+ZkhOHHrO9xpIVvhPcdZrMYLfM3yN+ypEEvZHLPEM5jpajDTTwO2cHgo/N5+1PH26C7z9pUVf9jfbXot",
+	"2u51ot14j+33Fx2Sxearddutek0p6sVw1V8IPWwJGUS/nyacoWwoeCCeaMLMebIjXNvufsNWcSr8ATFe",
+	"fxwKQkfk7AFwLdz1G8Fr6SYPsuTaTHLdYB50qzKkcaHH8/vn0QUqmI2dYZ8mLCDvBPOsBDco3TKBqAB0",
+	"eBC3e3u0w7zdqNX3On2feYe02fNaURu4bPbofg8yKqACbXPfmz7cLu6o+rQABS2xxFipg2bDp/GvVkDl",
+	"aCbdDcITuD3XCUzoTf8MmLNmlIHbg2/ElREFy0FzipxJBycTjVK9y7dOG829TpGIE7o7LIQC17VSIVnA",
+	"TY+QDOl2U5kFaTkcdTNjNIM5+ieTJAl/uYIgfEmofZRpAyD4OsphSSk6B36DHCNnacYgN5LFpDczD6Sp",
+	"4AwgZaj5CPVf9KNxFvBi0oBeLxmxbvFjysvFPkguYfLk/UMSXrx7893p1e3N0Q+nFzbXPi7JfMg466lH",
+	"aYRDRP60YKGxwBR/0pvM7DUBtjfVSChZF19Nvzh8ZO8gSMujBU3iCxnwk7OTbfWG5hFqWLrWPMnJkGVs",
+	"OfKJ9oj+puR7j7sW1pLwmwjfDSXixrx3D5jv2jX95WGy4Mhu6J32zj77FjaEU+HmjC2K+Xml9MGy4ROn",
+	"YhjbuMnmIF26FWD9jnglIeoYIQm15CoKrEzlsWR5I+AoasEN6lQ9lgqJi7TbkvQjJeFHtnozQvnMCtbt",
+	"5cXCVh59NSfoDxBgtKW4K3byI8pxrb5Y4Zt53gdfbKB55SbYTI3AlqtKTy3rCj71xbzyCHn0Jcus5Mi0",
+	"5akvCUW2JFtwamHbJRYaBNx1PqYJoMpD1aXSPftikmke759ZJhDyMEoZzQxUFX6pxaD2xVplT1fjoPYa",
+	"cFNg6vAzw3CcvPshm2FqMMPw0/KayN+5CveUhjfZAoBHMhSTTG5vqvFtzITyu5BTz+reRmwZm6t7O3Zn",
+	"//Kri0+UkYsStIIRaum4w64y4FcLVySQWpCcSd4gpzTShRyQ3dJTU2jzWso6w0MyEGP+8usThRsKIvOe",
+	"z5LoWRJVBbUdNc1kAK8WR5bmvJ+k7AGWZkxW079/IQmdxImoE0p+PPobQTa8A3L3/c910tzzeklOLo/f",
+	"1MlIcFHEcK1Xre3vay9amvA7k3Ijc5HRAXuJ1dQFxY59LCTXQO4KzakukBXZrAQgDqqUGo6Ni2utDsu8",
+	"+yKFlDqHYTNjutR2YKQmpOn0ZjmT2zpyHx6jIPDOGR/kQ6VsIh4H0HLOckYyRPHYCq/UP0LEuIZHUtLL",
+	"xFSqRQl4CPVeEcweln6FhKUMMBeVES0Zu0OVMvwzxFm+xULRP9v0429DZWYDrAhNdc4fkAlSDREGrIAN",
+	"clTMW8AxedDVO0sOzqvT47dXJ2cXr2/PLm4vr96+vjq9vg5fgvmGzmKcUkkG6iML9B0n8q5OOn4n4E4f",
+	"r87OT28v3t7cvnr77uJkGX3olRndqwSypVfW0h45k0y2rl4dk8Nm03fqTkNYrm99r+m32kVJLQJWF1oh",
+	"LE6pzm6+hG6NOJlau50pvS/XAV6dvXrVaDQaPx797bQ/Ktft6lLebq2XcArVrmtV7pmjpV5HQ2+r3sxe",
+	"PEnkWMjE8JVU1HgnKXuBCOh1onee3RQkiXEDNqb0HmZs+aSo4bX8vd9sIsY0y41OYOUNlXcshnwTPKJ4",
+	"8L78VPN1nK/2cJzxS31i8U7bW6OtmocLkV/TPJH9BG+Kr9QDJaZc3euQSzp39zhXm52txzgjiqkuFekU",
+	"l84mGQNFq/WTBpzrbZ28Aedlf0+pA63K1IEiixbV6r1+84CyZuTFcf/A6zTbPe9wd7/l0bjt7+539vwO",
+	"6z82d8DKJiXRilyjNu30Wl673W57+3Gbeod93/favWbUgjyBfR+rdBiPN/dViCk3g9yohRaaMFe6aOC2",
+	"PN5ms9lcPt6ile4pmkt+goTcB7MQWquyEBiAIyw0apYbga9rjc7nuE8rO9wgu8EeovUqL82Je85xWDPH",
+	"IXOFVKWYrhC0G0XBCj0GyEhyCUrBWlGxoikqDnMRMHKkbALzk0dpzl3AcSKJLasPbYe36htMmhhSpZpP",
+	"xvYKWREgs3P3qNhI0fr3rBx9zSG2zFnfJWrNxoE2R26Rs1yrTZqYJ3x9apx7FV6AsLHSYvud78GvuBb0",
+	"wU30SbqxeiSLJlmSz6D1d4xmLDua5MNa96f3SqkEjfGvgOikPzkyfovi0/eqm+y+2tK/KUjdwHsC/5bI",
+	"v2zYKdTuBFrO2g5op/pd57t6ZQlwgc0C1G+lsYu+rdmCR6hDcy+SiJFxSnOlBmLOmjItoaBJnahG4UTA",
+	"GpFFLC0HStayCJIjpFjQ2FeRGCf6AjNDcGG3bBEakqNluj6rS1Kas8xCxYq+wyCnYc5goEmOviPGBwln",
+	"+BbzZWraLwbVV5THsqryDGpEsgnnwEYGFV8sZeOh4DMik5ht1wmwh+l6NIlUYXibKmVf+3wsPb55/6pZ",
+	"u3SyGGUBNIYK/EtIj0tTHJGOFS5JKHRWyPg6lz0Nq0jQIWiz51CQbjlPwtRGUeBClFAqt2EONUTylku6",
+	"Bt2H2wEXammuzy51YZwFFnb3RINcM6a2tsR2jVFcmj2IHVe8SXGw1aRBU5uWk2TWTSKdaXFkwWJ/52Kg",
+	"1BzNE2PqE/AdqZRTkcWQT9nLqZouLFJyOgcxUNUtH3gp8AMeXZ5heZI6WFoCIKYz/F4DXWZ0inVNEmjU",
+	"ua58nA4ZHIvEkki7zzZCpurFfhwK514kSTFNTjFWrlYERlZ3QIxfSCzpcifR1hYsPul7RtN8WAeA5oSj",
+	"rogPUq/u/FYfQqfXt+aylUrQ/v8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -87,9 +87,11 @@ func (s *Server) customer(ctx context.Context, id uuid.UUID) (gen.Customer, erro
 // toAPICustomer is a customer in VoIPbin's shape, with its profile. flowbin has no billing: billing_account_id is
 // the nil UUID.
 func toAPICustomer(c *store.Customer, hook *store.CustomerWebhook) gen.Customer {
-	return gen.Customer{Id: c.ID, Name: c.DisplayedName(), Detail: c.Detail, Email: c.Email, PhoneNumber: c.PhoneNumber,
+	out := gen.Customer{Id: c.ID, Name: c.DisplayedName(), Detail: c.Detail, Email: c.Email, PhoneNumber: c.PhoneNumber,
 		Address: c.Address, WebhookUri: hook.URI, WebhookMethod: hook.Method,
 		TmCreate: formatTime(c.TMCreate), TmUpdate: formatTimePtr(hook.TMUpdate)}
+	out.EventVariables = &hook.EventVariables
+	return out
 }
 
 // UpdateCustomer sets the caller's profile and webhook, in one transaction. The first webhook a customer sets gets
@@ -119,12 +121,18 @@ func (s *Server) UpdateCustomer(ctx context.Context, req gen.UpdateCustomerReque
 		if err := s.store.UpdateCustomerProfile(ctx, id, profile); err != nil {
 			return err
 		}
-		return s.store.SetCustomerWebhook(ctx, id, uri, method, "")
+		if err := s.store.SetCustomerWebhook(ctx, id, uri, method, ""); err != nil {
+			return err
+		}
+		if on := req.Body.EventVariables; on != nil {
+			return s.store.SetCustomerEventVariables(ctx, id, *on)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.hooks.forget(id)
+	s.activeflows.ForgetCustomer(id)
 	c, err := s.customer(ctx, id)
 	if err != nil {
 		return nil, err
@@ -151,7 +159,7 @@ func (s *Server) RotateWebhookSecret(ctx context.Context, _ gen.RotateWebhookSec
 	if err := s.store.SetCustomerWebhook(ctx, id, hook.URI, hook.Method, base64.StdEncoding.EncodeToString(sealed)); err != nil {
 		return nil, err
 	}
-	s.hooks.forget(id)
+	s.activeflows.ForgetCustomer(id)
 	return gen.RotateWebhookSecret200JSONResponse{WebhookSecret: secret}, nil
 }
 

@@ -126,12 +126,14 @@ func TestDeadReceiverDoesNotDelayOthers(t *testing.T) {
 }
 
 // TestOverTheCapIsDropped: a customer with FLOWBIN_EVENTS_MAX_PENDING messages waiting still runs its calls; what
-// they would add is listed as dropped by GET /v1.0/activeflows/{id}/events (as the spec says) and never sent.
+// they would add is listed as dropped by GET /v1.0/activeflows/{id}/events (as the spec says) and never sent. Each
+// start owes two events (activeflow_created, and activeflow_updated for the talk it moved to): a cap of four holds
+// the first two activeflows' and drops the third's.
 func TestOverTheCapIsDropped(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b, allowLoopback)
 		stCfg := e.stCfg
-		stCfg.OutboxMaxPending = 2
+		stCfg.OutboxMaxPending = 4
 		capped, _ := e.instanceOn(t, server.Config{}, stCfg)
 		rc := newReceiver(t)
 		var ids []string
@@ -148,18 +150,18 @@ func TestOverTheCapIsDropped(t *testing.T) {
 			if i == 2 {
 				want = "dropped"
 			}
-			if len(list.Result) != 1 || list.Result[0].State != want {
-				t.Errorf("activeflow %d: %+v, want one %s message", i, list.Result, want)
+			if len(list.Result) != 2 || list.Result[0].State != want || list.Result[1].State != want {
+				t.Errorf("activeflow %d: %+v, want two %s messages", i, list.Result, want)
 			}
 		}
-		if got := capped.st.OutboxDropped(); got != 1 {
-			t.Errorf("dropped counted %d, want 1", got)
+		if got := capped.st.OutboxDropped(); got != 2 {
+			t.Errorf("dropped counted %d, want 2", got)
 		}
 		capped.deliverWith(t, events.Config{Poll: 10 * time.Millisecond}, time.Second)
-		eventually(t, "the two pending events", func() bool { return len(rc.requests()) >= 2 })
+		eventually(t, "the four pending events", func() bool { return len(rc.requests()) >= 4 })
 		capped.as(e.alice, "GET", "/v1.0/activeflows/"+ids[2]+"/events", nil).wantStatus(http.StatusOK).decode(&list)
-		if n := len(rc.requests()); n != 2 || list.Result[0].State != "dropped" {
-			t.Errorf("%d requests; the dropped message is %s", n, list.Result[0].State)
+		if n := len(rc.requests()); n != 4 || len(list.Result) != 2 || list.Result[0].State != "dropped" || list.Result[1].State != "dropped" {
+			t.Errorf("%d requests; the dropped messages are %+v", n, list.Result)
 		}
 	})
 }

@@ -45,7 +45,9 @@ func TestDeliveriesSignedAndGone(t *testing.T) {
 					return false
 				}
 			}
-			return len(list.Result) == 3
+			// Two webhook_sends, and four events to webhook_uri: created, and updated for each of the three
+			// actions the start moved to.
+			return len(list.Result) == 6
 		})
 		byPath := map[string]received{}
 		for _, r := range rc.requests() {

@@ -2,17 +2,15 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 
 	"github.com/google/uuid"
 
+	"github.com/flowbin/flowbin/activeflow"
 	"github.com/flowbin/flowbin/flow"
-	"github.com/flowbin/flowbin/gen"
 	"github.com/flowbin/flowbin/sip"
 	"github.com/flowbin/flowbin/store"
 )
@@ -27,8 +25,6 @@ const (
 	eventRecordingFinished = "recording_finished"
 	// referenceCall is the reference_type of a call's activeflow.
 	referenceCall = "call"
-	// callVariablePrefix names the variables of the call that the runner sets.
-	callVariablePrefix = "voipbin.call."
 )
 
 // CallRunner places and hangs up calls: the SIP runner (package sip).
@@ -133,7 +129,6 @@ func (t *Telephony) CreateCall(ctx context.Context, c *sip.Call) error {
 // recordings still open end (recording_finished), and its activeflow, if still running, ends "hangup".
 func (t *Telephony) UpdateCall(ctx context.Context, c *sip.Call) error {
 	st := t.s.store
-	var ended *store.Activeflow
 	err := st.InTx(ctx, func(ctx context.Context) error {
 		cur, err := st.GetCall(ctx, c.CustomerID, c.ID)
 		if err != nil {
@@ -168,20 +163,15 @@ func (t *Telephony) UpdateCall(ctx context.Context, c *sip.Call) error {
 			}
 		}
 		if row.Ended() && row.ActiveflowID != nil {
-			a, err := t.s.endActiveflow(ctx, row.CustomerID, *row.ActiveflowID, flow.EndHangup)
-			if err != nil {
+			if err := t.hangup(ctx, row.CustomerID, *row.ActiveflowID); err != nil {
 				return err
 			}
-			ended = a
 		}
 		c.RecordingIDs = row.RecordingIDs
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("ledger: update call: %w", err)
-	}
-	if ended != nil {
-		t.s.metricsEnded(ended)
 	}
 	return nil
 }
@@ -282,47 +272,19 @@ func (t *Telephony) FinishRecording(ctx context.Context, r *sip.Recording) error
 }
 
 // Start starts the activeflow of a call: the flow's current revision, or inline actions, with reference_type
-// "call" and the call as reference_id. It answers the first runner action, or the end.
+// "call" and the call as reference_id. The runner's own variables (voipbin.call.source.target…) are known before
+// the first action: its options may refer to them. It answers the first runner action, or the end.
 func (t *Telephony) Start(ctx context.Context, r sip.StartRequest) (sip.Step, error) {
-	s := t.s
-	a := &store.Activeflow{CustomerID: r.CustomerID}
-	actions, revision := r.Actions, 0
-	if r.FlowID != uuid.Nil {
-		f, err := s.store.GetFlow(ctx, r.CustomerID, r.FlowID)
-		if err != nil {
-			return sip.Step{}, fmt.Errorf("flows: start: %w", err)
-		}
-		actions, revision = f.Actions, f.Revision
-		a.FlowID, a.FlowRevision, a.OnCompleteFlowID = &f.ID, &revision, f.OnCompleteFlowID
-	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return sip.Step{}, err
-	}
-	a.ID = id
 	refType := r.ReferenceType
 	if refType == "" {
 		refType = referenceCall
 	}
-	x := flow.NewExecution(flow.Origin{ActiveflowID: id, FlowID: r.FlowID, Revision: revision, ReferenceType: refType,
-		ReferenceID: r.ReferenceID}, actions, r.Variables)
-	// The runner's own variables (voipbin.call.source.target…), which NewExecution drops as a client's, are known
-	// before the first action: its options may refer to them.
-	for k, v := range r.Variables {
-		if strings.HasPrefix(k, callVariablePrefix) {
-			x.Variables[k] = v
-		}
-	}
-	fx := &effects{}
-	if err := s.engine(r.CustomerID, nil, fx).Start(ctx, x); err != nil {
+	a, err := t.s.activeflows.Start(ctx, activeflow.StartRequest{CustomerID: r.CustomerID, FlowID: r.FlowID,
+		Actions: r.Actions, Variables: r.Variables, RunnerVariables: r.Variables, ReferenceType: refType,
+		ReferenceID: r.ReferenceID})
+	if err != nil {
 		return sip.Step{}, fmt.Errorf("flows: start: %w", err)
 	}
-	a.State = store.State{Execution: *x}
-	if err := s.end(ctx, change{a: a, create: true, event: eventCreated, queued: fx.queued}); err != nil {
-		return sip.Step{}, fmt.Errorf("flows: start: %w", err)
-	}
-	s.metrics.ActiveflowsStarted.Inc()
-	s.observeExecution(executionMark{}, x)
 	return stepOf(a), nil
 }
 
@@ -342,36 +304,46 @@ func (t *Telephony) Next(ctx context.Context, customerID, activeflowID uuid.UUID
 	if cur == nil || (step != 0 && cur.Step != step) {
 		return sip.Step{}, fmt.Errorf("flows: next: step %d: %w: %w", step, sip.ErrStale, flow.ErrStaleAction)
 	}
-	fx := &effects{}
-	before := mark(&a.State.Execution)
-	rep := flow.RunnerReport{ActionID: cur.ID, Step: step, Variables: report.Variables}
-	if err := s.engine(customerID, nil, fx).Next(ctx, &a.State.Execution, rep); err != nil {
-		if errors.Is(err, flow.ErrEnded) {
-			return stepOf(a), nil
+	next, err := s.activeflows.Next(ctx, customerID, activeflowID,
+		flow.RunnerReport{ActionID: cur.ID, Step: step, Variables: report.Variables})
+	var stale *activeflow.StaleError
+	var ended *activeflow.EndedError
+	switch {
+	case errors.As(err, &ended):
+		// It ended meanwhile (the call hung up, a stop): answer its end.
+		a, err := s.store.GetActiveflow(ctx, customerID, activeflowID)
+		if err != nil {
+			return sip.Step{}, fmt.Errorf("flows: next: %w", err)
 		}
+		return stepOf(a), nil
+	case errors.As(err, &stale):
+		return sip.Step{}, fmt.Errorf("flows: next: step %d: %w: %w", step, sip.ErrStale, err)
+	case err != nil:
 		return sip.Step{}, fmt.Errorf("flows: next: %w", err)
 	}
-	if err := s.end(ctx, change{a: a, event: eventUpdated, queued: fx.queued}); err != nil {
-		if errors.Is(err, store.ErrStale) {
-			err = fmt.Errorf("%w: %w", sip.ErrStale, err)
-		}
-		return sip.Step{}, fmt.Errorf("flows: next: %w", err)
-	}
-	s.observeExecution(before, &a.State.Execution)
-	return stepOf(a), nil
+	return stepOf(next), nil
 }
 
 // Stop ends a call's activeflow, "hangup", when the call ends before it does. An activeflow that has ended stays
 // as it is.
 func (t *Telephony) Stop(ctx context.Context, customerID, activeflowID uuid.UUID) error {
-	a, err := t.s.endActiveflow(ctx, customerID, activeflowID, flow.EndHangup)
-	if err != nil {
+	if err := t.hangup(ctx, customerID, activeflowID); err != nil {
 		return fmt.Errorf("flows: stop: %w", err)
 	}
-	if a != nil {
-		t.s.metricsEnded(a)
-	}
 	return nil
+}
+
+// hangup ends a call's activeflow with reason hangup, in the transaction of ctx if any; one that has ended stays
+// as it is. A runner that advanced it meanwhile is read again (a few times).
+func (t *Telephony) hangup(ctx context.Context, customerID, id uuid.UUID) error {
+	var err error
+	for range 3 {
+		_, err = t.s.activeflows.StopFor(ctx, customerID, id, flow.EndHangup)
+		if _, ok := errors.AsType[*activeflow.StaleError](err); !ok {
+			return err
+		}
+	}
+	return fmt.Errorf("end activeflow %s: %w", id, err)
 }
 
 // FlowChanged is no concern of telephony.
@@ -403,35 +375,6 @@ func (t *Telephony) CallHangupRequested(id uuid.UUID) {
 	}()
 }
 
-// endActiveflow ends a running activeflow of the customer with reason, in the transaction of ctx if any, and
-// answers it; nil when it had ended already. A runner that advanced it meanwhile is read again.
-func (s *Server) endActiveflow(ctx context.Context, customerID, id uuid.UUID, reason string) (*store.Activeflow, error) {
-	for range 3 {
-		a, err := s.store.GetActiveflow(ctx, customerID, id)
-		if err != nil {
-			return nil, err
-		}
-		if a.State.Ended {
-			return nil, nil
-		}
-		x := &a.State.Execution
-		x.Ended, x.EndReason, x.Current = true, reason, nil
-		err = s.end(ctx, change{a: a, event: eventUpdated})
-		if errors.Is(err, store.ErrStale) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		return a, nil
-	}
-	return nil, fmt.Errorf("end activeflow %s: %w", id, store.ErrStale)
-}
-
-func (s *Server) metricsEnded(a *store.Activeflow) {
-	s.observeExecution(executionMark{}, &a.State.Execution)
-}
-
 // stepOf is the runner's view of where an activeflow is.
 func stepOf(a *store.Activeflow) sip.Step {
 	x := &a.State.Execution
@@ -457,47 +400,10 @@ func statusEvent(status string) string {
 
 // callEvents writes a call's events to its customer's webhook, in the transaction of ctx.
 func (s *Server) callEvents(ctx context.Context, c *store.Call, events ...string) error {
-	hook, err := s.hooks.get(ctx, s.store, c.CustomerID)
-	if err != nil || hook.URI == "" {
-		return err
-	}
-	data := toAPICall(c)
-	msgs := make([]store.OutboxMessage, 0, len(events))
-	for _, e := range events {
-		body, err := json.Marshal(eventBody[gen.Call]{Type: e, Data: data})
-		if err != nil {
-			return fmt.Errorf("server: call event payload: %w", err)
-		}
-		msgs = append(msgs, hookMessage(c.CustomerID, orZero(c.ActiveflowID), e, hook, body))
-	}
-	return s.store.EnqueueOutbox(ctx, msgs, s.cfg.WakeDeliverer)
+	return s.activeflows.Notify(ctx, c.CustomerID, orZero(c.ActiveflowID), toAPICall(c), events...)
 }
 
 // recordingEvent writes a recording's event to its customer's webhook, in the transaction of ctx.
 func (s *Server) recordingEvent(ctx context.Context, r *store.Recording, event string) error {
-	hook, err := s.hooks.get(ctx, s.store, r.CustomerID)
-	if err != nil || hook.URI == "" {
-		return err
-	}
-	body, err := json.Marshal(eventBody[gen.Recording]{Type: event, Data: toAPIRecording(r)})
-	if err != nil {
-		return fmt.Errorf("server: recording event payload: %w", err)
-	}
-	return s.store.EnqueueOutbox(ctx, []store.OutboxMessage{hookMessage(r.CustomerID, orZero(r.ActiveflowID), event, hook, body)},
-		s.cfg.WakeDeliverer)
-}
-
-// eventBody is an event as VoIPbin sends it (openapi.yaml's CallEvent and RecordingEvent).
-type eventBody[T any] struct {
-	Type string `json:"type"`
-	Data T      `json:"data"`
-}
-
-func hookMessage(customerID, activeflowID uuid.UUID, event string, hook *store.CustomerWebhook, body []byte) store.OutboxMessage {
-	method := hook.Method
-	if method == "" {
-		method = http.MethodPost
-	}
-	return store.OutboxMessage{CustomerID: customerID, ActiveflowID: activeflowID, EventType: event, URL: hook.URI,
-		Method: method, ContentType: "application/json", Payload: string(body), Signed: true}
+	return s.activeflows.Notify(ctx, r.CustomerID, orZero(r.ActiveflowID), toAPIRecording(r), event)
 }
