@@ -18,11 +18,14 @@ import (
 
 // Targets (issue 17). RSS is in MiB (the kB of /proc are KiB).
 const (
-	targetGetRatio    = 1.0 // cached GET by id, of pgbench's point-read rate
-	targetEchoRatio   = 0.7 // cached GET by id, of a bare Echo handler's rate
-	targetDeepCost    = 1.2 // deep page cost (1/rate), of the first page's
-	targetWriteRatio  = 0.6 // POST, PUT, a call's start and a step, of their pgbench reference's rate
-	targetLongStep    = 1.5 // the 100th step's latency, of the 1st step's
+	targetGetRatio   = 1.0 // cached GET by id, of pgbench's point-read rate
+	targetEchoRatio  = 0.7 // cached GET by id, of a bare Echo handler's rate
+	targetDeepCost   = 1.2 // deep page cost (1/rate), of the first page's
+	targetWriteRatio = 0.6 // POST, PUT, a call's start and a step, of their pgbench reference's rate
+	targetLongStep   = 1.2 // the 100th step's latency, of the 1st step's
+	// targetLongAnswer bounds the 100th step's answer, of the 1st step's: "no larger", but for the digits of the
+	// step number and the loop count that the answer carries (a few bytes in a few hundred).
+	targetLongAnswer  = 1.02
 	targetPeakMiB     = 200
 	targetSoakGrowth  = 10.0 // percent
 	targetSQLiteRatio = 0.5  // SQLite GET, of PostgreSQL GET
@@ -40,6 +43,7 @@ const (
 	whatStart       = "POST /v1.0/activeflows (a call starts)"
 	whatStep        = "POST /v1.0/activeflows/{id}/next (a step)"
 	whatLongStep    = "a call's 100th step, p50 latency"
+	whatLongAnswer  = "a call's 100th step, answer size"
 	whatIVRCall     = "IVR call end to end (start + 5 steps), calls/s"
 	whatLongRate    = "100-step calls, steps/s"
 	whatOutbox      = "IVR calls' steps with a customer webhook (the events outbox): cost"
@@ -302,6 +306,11 @@ func (r *report) targets() []target {
 		detail: fmt.Sprintf("%s vs %s (one runner, %d and %d calls); state %s vs %s", ms(hundredth), ms(first),
 			len(r.longOne.byIndex[longTalks]), len(r.longOne.byIndex[1]), size(int64(r.longState[1])), size(int64(r.longState[0])))},
 		r.longOne.steps)
+	a1, a100 := r.longOne.answerSize(1), r.longOne.answerSize(longTalks)
+	ax := ratio(float64(a100), float64(a1))
+	add(target{what: whatLongAnswer, reference: refFirstStep, ratio: fmt.Sprintf("%.2f×", ax),
+		goal: fmt.Sprintf("≤ %.2f×", targetLongAnswer), pass: a1 > 0 && a100 > 0 && ax <= targetLongAnswer,
+		detail: fmt.Sprintf("%s vs %s (mean answer of /next, one runner)", size(a100), size(a1))}, r.longOne.steps)
 	sx := ratio(r.long.steps.Rate(), r.ivr.steps.Rate())
 	add(target{what: whatLongRate, reference: refIVRSteps, ratio: fmt.Sprintf("%.2f×", sx), goal: "—", info: true,
 		detail: fmt.Sprintf("%.0f steps/s vs %.0f steps/s, 32 runners each", r.long.steps.Rate(), r.ivr.steps.Rate())},
