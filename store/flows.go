@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
 	"github.com/flowbin/flowbin/flow"
@@ -86,15 +87,11 @@ type Actions []flow.Action
 
 // Value encodes the actions as JSON text, which both dialects accept for their column type.
 func (a Actions) Value() (driver.Value, error) {
-	if a == nil {
-		return "[]", nil
-	}
-	b, err := json.Marshal([]flow.Action(a))
-	if err != nil {
-		return nil, fmt.Errorf("encode actions: %w", err)
-	}
-	return string(b), nil
+	return string(a.encode()), nil
 }
+
+// encode is the actions' JSON, written once per write (flow.AppendActions: the options are compact JSON already).
+func (a Actions) encode() []byte { return flow.AppendActions(nil, a) }
 
 // Scan decodes actions read from the database.
 func (a *Actions) Scan(src any) error {
@@ -172,8 +169,8 @@ func (s *Store) CreateFlow(ctx context.Context, customerID uuid.UUID, def *flow.
 // createFlowPostgres writes the flow and its revision 1 in one statement: one round trip, atomic without a
 // transaction of its own (and part of the caller's, when ctx carries one).
 func (s *Store) createFlowPostgres(ctx context.Context, f *Flow, by Author) error {
-	actions, err := f.Actions.Value()
-	if err != nil {
+	actions := f.Actions.encode()
+	if ok, err := s.createFlowPgx(ctx, f, actions, by); ok {
 		return err
 	}
 	return s.conn(ctx).Exec(`WITH f AS (
@@ -184,7 +181,7 @@ func (s *Store) createFlowPostgres(ctx context.Context, f *Flow, by Author) erro
 INSERT INTO flow_revisions (flow_id, revision, customer_id, name, detail, actions, on_complete_flow_id,
                             author_type, author_id, author_name, tm_create)
 SELECT id, revision, customer_id, name, detail, actions, on_complete_flow_id, ?, ?, ?, tm_create FROM f`,
-		f.ID, f.CustomerID, f.Name, f.Detail, actions, f.OnCompleteFlowID, f.TMCreate,
+		f.ID, f.CustomerID, f.Name, f.Detail, string(actions), f.OnCompleteFlowID, f.TMCreate,
 		by.Type, by.ID, by.Name).Error
 }
 
@@ -286,10 +283,7 @@ func (s *Store) updateFlowSQLite(ctx context.Context, customerID, id uuid.UUID, 
 // version if another writer got there first), and the new revision is written with it. When it writes nothing,
 // a read tells why: the flow is gone, at another revision, or already so; a flow changed in between is tried again.
 func (s *Store) updateFlowPostgres(ctx context.Context, customerID, id uuid.UUID, def *flow.Definition, by Author, m *Match) (*Flow, error) {
-	actions, err := actionsOf(def).Value()
-	if err != nil {
-		return nil, err
-	}
+	actions := actionsOf(def).encode()
 	anyRevision, revisions := m == nil || m.Any, []int{}
 	if m != nil {
 		revisions = append(revisions, m.Revisions...)
@@ -297,11 +291,11 @@ func (s *Store) updateFlowPostgres(ctx context.Context, customerID, id uuid.UUID
 	onComplete := nullableID(def.OnCompleteFlowID)
 	for range 3 {
 		now := s.timestamp()
-		var (
-			revision int
-			created  time.Time
-		)
-		err := s.conn(ctx).Raw(`WITH f AS (
+		ok, revision, created, err := s.updateFlowPgx(ctx, flowUpdate{f: &Flow{ID: id, CustomerID: customerID,
+			Name: def.Name, Detail: def.Detail, OnCompleteFlowID: onComplete, TMUpdate: &now}, actions: actions,
+			any: anyRevision, revisions: int32s(revisions), by: by})
+		if !ok {
+			err = s.conn(ctx).Raw(`WITH f AS (
     UPDATE flows
     SET name = @name, detail = @detail, actions = @actions, on_complete_flow_id = @on_complete,
         revision = revision + 1, tm_update = @now
@@ -317,10 +311,11 @@ func (s *Store) updateFlowPostgres(ctx context.Context, customerID, id uuid.UUID
            @author_type, @author_id, @author_name, @now FROM f
 )
 SELECT revision, tm_create FROM f`, map[string]any{
-			"id": id, "customer": customerID, "name": def.Name, "detail": def.Detail, "actions": actions,
-			"on_complete": onComplete, "now": now, "any": anyRevision, "revisions": pgIntArray(revisions),
-			"author_type": by.Type, "author_id": by.ID, "author_name": by.Name,
-		}).Row().Scan(&revision, &created)
+				"id": id, "customer": customerID, "name": def.Name, "detail": def.Detail, "actions": string(actions),
+				"on_complete": onComplete, "now": now, "any": anyRevision, "revisions": pgIntArray(revisions),
+				"author_type": by.Type, "author_id": by.ID, "author_name": by.Name,
+			}).Row().Scan(&revision, &created)
+		}
 		if err == nil {
 			s.flowChanged(ctx, id)
 			return &Flow{
@@ -328,7 +323,7 @@ SELECT revision, tm_create FROM f`, map[string]any{
 				OnCompleteFlowID: onComplete, Revision: revision, TMCreate: created.UTC(), TMUpdate: &now,
 			}, nil
 		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		if !errors.Is(err, sql.ErrNoRows) && !errors.Is(err, pgx.ErrNoRows) {
 			return nil, classify(err)
 		}
 		cur, err := s.GetFlow(ctx, customerID, id)

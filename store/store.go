@@ -67,7 +67,8 @@ type Store struct {
 	url       string // PostgreSQL's, for the change listener and announcer
 	heartbeat time.Duration
 	feed      changeFeed
-	announcer *announcer // nil on SQLite
+	announcer *announcer   // nil on SQLite
+	tracer    trace.Tracer // of the statements on pgx (prepared_postgres.go); nil without a TracerProvider
 }
 
 // Open connects to the database described by cfg and, when cfg.Migrate is set, migrates it.
@@ -135,6 +136,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		heartbeat = 5 * time.Second
 	}
 	s := &Store{db: db, sqlDB: sqlDB, dialect: dialect, now: now, log: log, url: cfg.URL, heartbeat: heartbeat}
+	if cfg.TracerProvider != nil {
+		s.tracer = cfg.TracerProvider.Tracer("github.com/flowbin/flowbin/store")
+	}
 	if err := s.Ping(ctx); err != nil {
 		sqlDB.Close()
 		return nil, err
