@@ -157,6 +157,7 @@ type call struct {
 	o     *controlOptions
 	moves []move
 	d     *Decision
+	step  *Step // the advance this action runs in
 }
 
 // resolves reports whether move i can be taken to an action of the frame (or is the continuation).

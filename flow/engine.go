@@ -53,7 +53,11 @@ type FlowSource func(ctx context.Context, id uuid.UUID) (actions []Action, revis
 
 // Engine runs executions. Control actions (rules with control set, control.go) run inside it; every other action
 // is handed to the runner, the telephony side, which reports back when it is done. Given the same execution,
-// inputs and clock, it always does the same.
+// inputs, clock and outbound answers, it always does the same.
+//
+// Like goflow's sessions, an advance hands back what it did (a Step: the actions it executed with their
+// decisions, the webhooks it queued, its end) and its caller persists that and counts it; the engine itself
+// reaches the world only through Outbound, for the requests whose answer decides where the execution goes.
 type Engine struct {
 	// Limits bounds what an execution may grow to.
 	Limits Limits
@@ -61,10 +65,33 @@ type Engine struct {
 	Now func() time.Time
 	// Flows reads flows for fetch_flow.
 	Flows FlowSource
-	// Webhook sends (or queues) what a webhook_send sends, and says what became of it. nil: nothing is sent.
-	Webhook func(ctx context.Context, r WebhookRequest) WebhookResult
-	// Fetch requests what a fetch requests. nil: every fetch fails.
-	Fetch func(ctx context.Context, r FetchRequest) (FetchResult, error)
+	// Outbound performs a sync webhook_send and a fetch's request. nil: a sync webhook_send is not sent, and
+	// every fetch fails.
+	Outbound Outbound
+	// Simulated engines queue no webhook_send (their decisions say so): a simulation leaves nothing behind.
+	Simulated bool
+}
+
+// Outbound performs the requests an execution waits for. A caller that must perform them at most once (a step
+// reported by two runners at once) decides there who performs them, before the request leaves.
+type Outbound interface {
+	// Send sends a sync webhook_send and answers what its URI answered.
+	Send(ctx context.Context, r WebhookRequest) (WebhookResponse, error)
+	// Fetch requests what a fetch requests.
+	Fetch(ctx context.Context, r FetchRequest) (FetchResult, error)
+}
+
+// Step is what one advance of an execution did (Start, Next, Stop): the caller writes it, sends the events it
+// owes and counts it.
+type Step struct {
+	// Executed are the actions this advance moved to, in order: the control actions it ran, with their
+	// decisions, and the runner action it handed over last (the execution's Current), if any.
+	Executed []Executed
+	// Queued are the webhook_sends to deliver in the background, once the step is written.
+	Queued []WebhookRequest
+	// Ended reports that the execution ended during this advance, for EndReason.
+	Ended     bool
+	EndReason string
 }
 
 // Frame is an action list being run: the flow's own, or one that fetch_flow or fetch started.
@@ -159,15 +186,25 @@ func (e *Engine) now() time.Time {
 }
 
 // Start runs the execution up to its first runner action (x.Current), or to its end.
-func (e *Engine) Start(ctx context.Context, x *Execution) error {
+func (e *Engine) Start(ctx context.Context, x *Execution) (Step, error) {
 	if len(x.Executed) > 0 || x.Ended {
-		return errors.New("flow: execution already started")
+		return Step{}, errors.New("flow: execution already started")
 	}
+	st := &Step{}
 	if !x.fits(e.Limits, 0) {
 		x.end(EndStateLimit)
-		return nil
+		return st.ended(x), nil
 	}
-	return e.advance(ctx, x)
+	err := e.advance(ctx, x, st)
+	return st.ended(x), err
+}
+
+// ended notes the end of x in a step that ran while it was running.
+func (st *Step) ended(x *Execution) Step {
+	if x.Ended {
+		st.Ended, st.EndReason = true, x.EndReason
+	}
+	return *st
 }
 
 // ErrStaleAction is returned by Next when the runner reports an action or step that is not the current one.
@@ -188,16 +225,16 @@ type RunnerReport struct {
 // Next records that the runner finished the current action, merges the variables it reports (those of
 // voipbin.call and the client's own; other voipbin. variables are ignored), and runs on to the next runner
 // action or the end. Variables that would pass the limits are refused with a *LimitError, changing nothing.
-func (e *Engine) Next(ctx context.Context, x *Execution, r RunnerReport) error {
+func (e *Engine) Next(ctx context.Context, x *Execution, r RunnerReport) (Step, error) {
 	if x.Ended || x.Current == nil {
-		return ErrEnded
+		return Step{}, ErrEnded
 	}
 	if x.Current.ID != r.ActionID || (r.Step != 0 && r.Step != x.Current.Step) {
-		return ErrStaleAction
+		return Step{}, ErrStaleAction
 	}
 	vars := RunnerVariables(r.Variables)
 	if err := x.checkMerge(vars, e.Limits); err != nil {
-		return err
+		return Step{}, err
 	}
 	for k, v := range vars {
 		x.Variables[k] = v
@@ -205,12 +242,14 @@ func (e *Engine) Next(ctx context.Context, x *Execution, r RunnerReport) error {
 	x.size = 0
 	done := x.Current
 	x.Current = nil
+	st := &Step{}
 	if r := ruleOf(done.Type); r.terminal {
 		x.end(r.endReason)
-		return nil
+		return st.ended(x), nil
 	}
 	x.continueAfter(&done.Action)
-	return e.advance(ctx, x)
+	err := e.advance(ctx, x, st)
+	return st.ended(x), err
 }
 
 // RunnerVariables keeps the variables a runner may report: its own names and those of voipbin.call.
@@ -224,11 +263,13 @@ func RunnerVariables(vars map[string]string) map[string]string {
 	return out
 }
 
-// Stop ends a running execution. Stopping an ended one changes nothing.
-func (x *Execution) Stop() {
-	if !x.Ended {
-		x.end(EndStopped)
+// Stop ends a running execution. Stopping an ended one changes nothing (and the step says it did not end).
+func (x *Execution) Stop() Step {
+	if x.Ended {
+		return Step{}
 	}
+	x.end(EndStopped)
+	return Step{Ended: true, EndReason: EndStopped}
 }
 
 func (x *Execution) end(reason string) {
@@ -267,7 +308,7 @@ func indexOf(actions []Action, id uuid.UUID) int {
 
 // advance runs control actions until a runner action is current or the execution ends. It stops at the
 // request's deadline: the execution is then left as it was read, unsaved.
-func (e *Engine) advance(ctx context.Context, x *Execution) error {
+func (e *Engine) advance(ctx context.Context, x *Execution, st *Step) error {
 	for steps := 0; ; steps++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -309,11 +350,12 @@ func (e *Engine) advance(ctx context.Context, x *Execution) error {
 		if !r.control {
 			x.Executed = append(x.Executed, run)
 			x.grow(executedSize(&run))
+			st.Executed = append(st.Executed, run)
 			cur := run
 			x.Current = &cur
 			return nil
 		}
-		c := &call{ctx: ctx, e: e, x: x, f: f, a: &run.Action, raw: a.Option, o: decodeOptions(option)}
+		c := &call{ctx: ctx, e: e, x: x, f: f, a: &run.Action, raw: a.Option, o: decodeOptions(option), step: st}
 		c.moves = r.movesOf(c.o)
 		if err := r.run(c); err != nil {
 			return err
@@ -322,6 +364,7 @@ func (e *Engine) advance(ctx context.Context, x *Execution) error {
 		run.Decision.Reason = truncate(run.Decision.Reason, 4*maxReasonValue)
 		x.Executed = append(x.Executed, run)
 		x.grow(executedSize(&run))
+		st.Executed = append(st.Executed, run)
 		if x.Ended {
 			return nil
 		}
@@ -372,7 +415,7 @@ func (e *Engine) Simulate(ctx context.Context, x *Execution, s Script) error {
 // storing it and reading it back does; the execution it answers is the one that ended.
 func (e *Engine) Drive(ctx context.Context, x *Execution, s Script, between func(*Execution) (*Execution, error)) (*Execution, error) {
 	if len(x.Executed) == 0 && !x.Ended {
-		if err := e.Start(ctx, x); err != nil {
+		if _, err := e.Start(ctx, x); err != nil {
 			return x, err
 		}
 	}
@@ -393,7 +436,7 @@ func (e *Engine) Drive(ctx context.Context, x *Execution, s Script, between func
 		if _, set := vars[VarDigits]; !set && x.Current.Type == TypeDigitsReceive && len(digits) > 0 {
 			vars[VarDigits], digits = digits[0], digits[1:]
 		}
-		if err := e.Next(ctx, x, RunnerReport{ActionID: x.Current.ID, Step: x.Current.Step, Variables: vars}); err != nil {
+		if _, err := e.Next(ctx, x, RunnerReport{ActionID: x.Current.ID, Step: x.Current.Step, Variables: vars}); err != nil {
 			return x, fmt.Errorf("flow: step %d: %w", x.Current.Step, err)
 		}
 	}

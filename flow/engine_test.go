@@ -122,20 +122,20 @@ func TestNextAndStop(t *testing.T) {
 	e := &flow.Engine{}
 	x := flow.NewExecution(flow.Origin{}, mustActions(t, actions(`{"type":"answer"}`, `{"type":"talk","option":{"text":"hi"}}`)), nil)
 	ctx := context.Background()
-	if err := e.Start(ctx, x); err != nil || x.Current == nil || x.Current.Type != flow.TypeAnswer {
+	if _, err := e.Start(ctx, x); err != nil || x.Current == nil || x.Current.Type != flow.TypeAnswer {
 		t.Fatalf("start: %v %+v", err, x.Current)
 	}
-	if err := e.Start(ctx, x); err == nil {
+	if _, err := e.Start(ctx, x); err == nil {
 		t.Errorf("a second start must fail")
 	}
 	first := x.Current.ID
-	if err := e.Next(ctx, x, flow.RunnerReport{ActionID: uuid.New()}); err != flow.ErrStaleAction {
+	if _, err := e.Next(ctx, x, flow.RunnerReport{ActionID: uuid.New()}); err != flow.ErrStaleAction {
 		t.Errorf("stale action: got %v", err)
 	}
-	if err := e.Next(ctx, x, flow.RunnerReport{ActionID: first, Variables: map[string]string{"k": "v"}}); err != nil || x.Current.Type != flow.TypeTalk || x.Variables["k"] != "v" {
+	if _, err := e.Next(ctx, x, flow.RunnerReport{ActionID: first, Variables: map[string]string{"k": "v"}}); err != nil || x.Current.Type != flow.TypeTalk || x.Variables["k"] != "v" {
 		t.Fatalf("next: %v %+v", err, x)
 	}
-	if err := e.Next(ctx, x, flow.RunnerReport{ActionID: first}); err != flow.ErrStaleAction {
+	if _, err := e.Next(ctx, x, flow.RunnerReport{ActionID: first}); err != flow.ErrStaleAction {
 		t.Errorf("reporting the previous action again: got %v", err)
 	}
 	x.Stop()
@@ -143,7 +143,7 @@ func TestNextAndStop(t *testing.T) {
 	if !x.Ended || x.EndReason != flow.EndStopped || x.Current != nil {
 		t.Errorf("stopped: %+v", x)
 	}
-	if err := e.Next(ctx, x, flow.RunnerReport{ActionID: first}); err != flow.ErrEnded {
+	if _, err := e.Next(ctx, x, flow.RunnerReport{ActionID: first}); err != flow.ErrEnded {
 		t.Errorf("next after stop: got %v", err)
 	}
 }

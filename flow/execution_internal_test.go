@@ -91,11 +91,11 @@ func TestStoredFormatRoundTrip(t *testing.T) {
 func TestStoredFormatGolden(t *testing.T) {
 	e, x := ivrExecution(t)
 	ctx := context.Background()
-	if err := e.Start(ctx, x); err != nil {
+	if _, err := e.Start(ctx, x); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range []string{"", "9"} { // talk; digits_receive 9 → branch default → goto → talk again
-		if err := e.Next(ctx, x, RunnerReport{ActionID: x.Current.ID, Step: x.Current.Step, Variables: map[string]string{VarDigits: d}}); err != nil {
+		if _, err := e.Next(ctx, x, RunnerReport{ActionID: x.Current.ID, Step: x.Current.Step, Variables: map[string]string{VarDigits: d}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -171,7 +171,7 @@ func TestStoredFormatVersion0(t *testing.T) {
 		t.Fatalf("decoded %+v", x)
 	}
 	e := &Engine{}
-	if err := e.Next(context.Background(), x, RunnerReport{ActionID: x.Current.ID, Step: x.Current.Step}); err != nil {
+	if _, err := e.Next(context.Background(), x, RunnerReport{ActionID: x.Current.ID, Step: x.Current.Step}); err != nil {
 		t.Fatal(err)
 	}
 	if last := x.Executed[len(x.Executed)-2]; last.Type != TypeGoto || last.Decision.Result != "jump" {

@@ -3,13 +3,16 @@ package flow
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // The actions flowbin runs itself that reach the customer's systems: webhook_send and fetch. The engine decides
-// what to send; the Engine's Webhook and Fetch send it (the server's guarded outbound client).
+// what to send; the Engine's Outbound sends what the execution waits for (the guarded outbound client), and the
+// webhook_sends that do not wait come back in the Step, queued for the outbox.
 
 // End reasons of fetch.
 const (
@@ -27,10 +30,19 @@ type WebhookRequest struct {
 	Sync bool
 }
 
-// WebhookResult says what became of a webhook_send: the decision's reason.
-type WebhookResult struct {
-	Reason string
+// WebhookResponse is what a sync webhook_send's URI answered.
+type WebhookResponse struct {
+	Status int
+	Body   []byte
+	// ContentType is the answer's Content-Type.
+	ContentType string
+	// Took is how long the request took.
+	Took time.Duration
 }
+
+// ErrNotSent is what an Outbound answers for a request it does not send (a simulation's webhook_send without a
+// scripted answer).
+var ErrNotSent = errors.New("not sent")
 
 // FetchRequest is what a fetch requests.
 type FetchRequest struct {
@@ -72,12 +84,29 @@ func runWebhookSend(c *call) error {
 	if r.DataType == "" {
 		r.DataType = "application/json"
 	}
-	reason := "not sent: this engine sends no webhooks"
-	if c.e.Webhook != nil {
-		reason = c.e.Webhook(c.ctx, r).Reason
-	}
-	c.take(0, "send", reason)
+	c.take(0, "send", c.sendWebhook(r))
 	return nil
+}
+
+// sendWebhook sends a sync webhook_send, or queues another in the step, and answers the decision's reason.
+func (c *call) sendWebhook(r WebhookRequest) string {
+	switch {
+	case !r.Sync && c.e.Simulated:
+		return fmt.Sprintf("not sent: a simulation queues no webhooks (%s %s)", r.Method, r.URI)
+	case !r.Sync:
+		c.step.Queued = append(c.step.Queued, r)
+		return fmt.Sprintf("queued for delivery: %s %s", r.Method, r.URI)
+	case c.e.Outbound == nil:
+		return "not sent: this engine sends no webhooks"
+	}
+	res, err := c.e.Outbound.Send(c.ctx, r)
+	switch {
+	case errors.Is(err, ErrNotSent):
+		return fmt.Sprintf("not sent: a simulation sends no webhooks (%s %s)", r.Method, r.URI)
+	case err != nil:
+		return fmt.Sprintf("%s %s failed after %s: %v", r.Method, r.URI, res.Took.Round(time.Millisecond), err)
+	}
+	return fmt.Sprintf("%s %s answered %d in %s", r.Method, r.URI, res.Status, res.Took.Round(time.Millisecond))
 }
 
 type fetchOptions struct {
@@ -98,7 +127,7 @@ func runFetch(c *call) error {
 		c.end(EndFetchFlowDepth, fmt.Sprintf("fetch nested more than %d deep", maxFrames-1))
 		return nil
 	}
-	if c.e.Fetch == nil {
+	if c.e.Outbound == nil {
 		c.end(EndFetchFailed, "this engine fetches nothing")
 		return nil
 	}
@@ -114,10 +143,14 @@ func runFetch(c *call) error {
 		}
 		req.Body = body
 	}
-	res, err := c.e.Fetch(c.ctx, req)
+	res, err := c.e.Outbound.Fetch(c.ctx, req)
 	if err != nil {
 		if cerr := c.ctx.Err(); cerr != nil {
 			return cerr
+		}
+		if errors.Is(err, ErrNotSent) {
+			c.end(EndFetchFailed, fmt.Sprintf("%s %s: not requested", method, o.EventURL))
+			return nil
 		}
 		c.end(EndFetchFailed, fmt.Sprintf("%s %s: %v", method, o.EventURL, err))
 		return nil

@@ -10,28 +10,61 @@ import (
 )
 
 func TestWebhookSend(t *testing.T) {
-	var sent []flow.WebhookRequest
-	e := &flow.Engine{Webhook: func(_ context.Context, r flow.WebhookRequest) flow.WebhookResult {
-		sent = append(sent, r)
-		return flow.WebhookResult{Reason: "sent to " + r.URI}
+	out := &fakeOutbound{send: func(r flow.WebhookRequest) (flow.WebhookResponse, error) {
+		return flow.WebhookResponse{Status: 202}, nil
 	}}
-	x := simulate(t, e, actions(
+	e := &flow.Engine{Outbound: out}
+	x := flow.NewExecution(flow.Origin{}, mustActions(t, actions(
 		`{"type":"webhook_send","option":{"sync":true,"uri":"https://example.com/${who}","method":"PUT","data_type":"text/plain","data":"hi ${who}"}}`,
 		`{"type":"webhook_send","option":{"uri":"https://example.com/async","data":"{\"a\":1}"}}`,
-		`{"type":"hangup"}`), map[string]string{"who": "ana"})
+		`{"type":"hangup"}`)), map[string]string{"who": "ana"})
+	st, err := e.Start(context.Background(), x)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got := trace(x); got != "webhook_send:send webhook_send:send hangup" {
 		t.Fatalf("trace %q", got)
 	}
-	want := []flow.WebhookRequest{
-		{URI: "https://example.com/ana", Method: "PUT", DataType: "text/plain", Data: "hi ana", Sync: true},
-		{URI: "https://example.com/async", Method: "POST", DataType: "application/json", Data: `{"a":1}`},
+	// The sync one is sent through Outbound; the other comes back in the step, queued, and nothing sends it.
+	sync := flow.WebhookRequest{URI: "https://example.com/ana", Method: "PUT", DataType: "text/plain", Data: "hi ana", Sync: true}
+	queued := flow.WebhookRequest{URI: "https://example.com/async", Method: "POST", DataType: "application/json", Data: `{"a":1}`}
+	if len(out.sent) != 1 || out.sent[0] != sync {
+		t.Errorf("sent %+v\nwant %+v", out.sent, sync)
 	}
-	if len(sent) != 2 || sent[0] != want[0] || sent[1] != want[1] {
-		t.Errorf("sent %+v\nwant %+v", sent, want)
+	if len(st.Queued) != 1 || st.Queued[0] != queued {
+		t.Errorf("queued %+v\nwant %+v", st.Queued, queued)
 	}
-	if x.Executed[0].Decision.Reason != "sent to https://example.com/ana" {
-		t.Errorf("decision %+v", x.Executed[0].Decision)
+	if len(st.Executed) != 3 || st.Ended {
+		t.Errorf("the step executed %d actions (want 3: two webhooks and the hangup handed over), ended %v", len(st.Executed), st.Ended)
 	}
+	if got := x.Executed[0].Decision.Reason; !strings.HasPrefix(got, "PUT https://example.com/ana answered 202 in ") {
+		t.Errorf("decision %q", got)
+	}
+	if got := x.Executed[1].Decision.Reason; got != "queued for delivery: POST https://example.com/async" {
+		t.Errorf("decision %q", got)
+	}
+}
+
+// fakeOutbound answers with its functions, and notes what it was asked.
+type fakeOutbound struct {
+	send  func(flow.WebhookRequest) (flow.WebhookResponse, error)
+	fetch func(flow.FetchRequest) (flow.FetchResult, error)
+	sent  []flow.WebhookRequest
+}
+
+func (f *fakeOutbound) Send(_ context.Context, r flow.WebhookRequest) (flow.WebhookResponse, error) {
+	f.sent = append(f.sent, r)
+	if f.send == nil {
+		return flow.WebhookResponse{}, errors.New("no receiver")
+	}
+	return f.send(r)
+}
+
+func (f *fakeOutbound) Fetch(_ context.Context, r flow.FetchRequest) (flow.FetchResult, error) {
+	if f.fetch == nil {
+		return flow.FetchResult{}, errors.New("no receiver")
+	}
+	return f.fetch(r)
 }
 
 func TestFetch(t *testing.T) {
@@ -44,13 +77,13 @@ func TestFetch(t *testing.T) {
 		"https://x/empty":   {Status: 200, Body: []byte(`[]`)},
 		"https://x/500":     {Status: 500},
 	}
-	e := &flow.Engine{Fetch: func(_ context.Context, r flow.FetchRequest) (flow.FetchResult, error) {
+	e := &flow.Engine{Outbound: &fakeOutbound{fetch: func(r flow.FetchRequest) (flow.FetchResult, error) {
 		asked = append(asked, r)
 		if r.URL == "https://x/down" {
 			return flow.FetchResult{}, errors.New("connection refused")
 		}
 		return answers[r.URL], nil
-	}}
+	}}}
 	x := simulate(t, e, actions(`{"type":"answer"}`, `{"type":"fetch","option":{"event_url":"https://x/ok","event_method":"POST"}}`, `{"type":"hangup"}`), map[string]string{"k": "v"})
 	if got := trace(x); got != "answer fetch:fetch talk goto:jump goto:continue hangup" || x.EndReason != flow.EndHangup {
 		t.Fatalf("trace %q ending %s", got, x.EndReason)

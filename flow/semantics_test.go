@@ -27,16 +27,16 @@ func TestVoIPbinBranchClearsItsVariable(t *testing.T) {
 	x := flow.NewExecution(flow.Origin{}, mustActions(t, doc), nil)
 	e := &flow.Engine{}
 	ctx := context.Background()
-	if err := e.Start(ctx, x); err != nil {
+	if _, err := e.Start(ctx, x); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Next(ctx, x, flow.RunnerReport{ActionID: x.Current.ID, Variables: map[string]string{flow.VarDigits: "1"}}); err != nil {
+	if _, err := e.Next(ctx, x, flow.RunnerReport{ActionID: x.Current.ID, Variables: map[string]string{flow.VarDigits: "1"}}); err != nil {
 		t.Fatal(err)
 	}
 	if v, ok := x.Variables[flow.VarDigits]; !ok || v != "" {
 		t.Fatalf("after the branch, %s = %q (set %v), want \"\"", flow.VarDigits, v, ok)
 	}
-	if err := e.Next(ctx, x, flow.RunnerReport{ActionID: x.Current.ID}); err != nil { // the menu again, nothing pressed
+	if _, err := e.Next(ctx, x, flow.RunnerReport{ActionID: x.Current.ID}); err != nil { // the menu again, nothing pressed
 		t.Fatal(err)
 	}
 	if got := trace(x); got != "talk branch:jump goto:jump talk branch:jump hangup" {
@@ -245,7 +245,7 @@ func TestDeadline(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	x := flow.NewExecution(flow.Origin{}, mustActions(t, actions(`{"type":"variable_set","option":{"key":"k","value":"v"}}`)), nil)
-	if err := (&flow.Engine{}).Start(ctx, x); err == nil {
+	if _, err := (&flow.Engine{}).Start(ctx, x); err == nil {
 		t.Error("a cancelled request must stop the engine")
 	}
 }
@@ -256,17 +256,17 @@ func TestStaleStep(t *testing.T) {
 	e := &flow.Engine{}
 	ctx := context.Background()
 	x := flow.NewExecution(flow.Origin{}, mustActions(t, actions(`{"id":"a","type":"talk","option":{"text":"hi"}}`, `{"type":"goto","option":{"target_id":"a","loop_count":3}}`)), nil)
-	if err := e.Start(ctx, x); err != nil {
+	if _, err := e.Start(ctx, x); err != nil {
 		t.Fatal(err)
 	}
 	first := *x.Current
-	if err := e.Next(ctx, x, flow.RunnerReport{ActionID: first.ID, Step: first.Step}); err != nil {
+	if _, err := e.Next(ctx, x, flow.RunnerReport{ActionID: first.ID, Step: first.Step}); err != nil {
 		t.Fatal(err)
 	}
 	if x.Current.ID != first.ID || x.Current.Step != 3 {
 		t.Fatalf("current %+v", x.Current)
 	}
-	if err := e.Next(ctx, x, flow.RunnerReport{ActionID: first.ID, Step: first.Step}); err != flow.ErrStaleAction {
+	if _, err := e.Next(ctx, x, flow.RunnerReport{ActionID: first.ID, Step: first.Step}); err != flow.ErrStaleAction {
 		t.Errorf("the retried report of step 1: %v", err)
 	}
 	if len(x.Executed) != 3 {

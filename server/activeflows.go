@@ -2,13 +2,12 @@ package server
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"net/http"
+	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/flowbin/flowbin/activeflow"
 	"github.com/flowbin/flowbin/flow"
 	"github.com/flowbin/flowbin/gen"
 	"github.com/flowbin/flowbin/store"
@@ -26,29 +25,15 @@ func (s *Server) limits() flow.Limits {
 	return lim
 }
 
-// engine is the execution engine for a customer: fetch_flow reads the customer's flows, at their current
-// revision; the clock is the store's.
-// webhook_send and fetch go through the guarded outbound client; fx collects what waits for the outbox.
-func (s *Server) engine(customerID uuid.UUID, now func() time.Time, fx *effects) *flow.Engine {
-	if now == nil {
-		now = s.store.Now
-	}
-	return &flow.Engine{
-		Limits:  s.limits(),
-		Now:     now,
-		Webhook: s.webhook(fx),
-		Fetch:   s.fetch,
-		Flows: func(ctx context.Context, id uuid.UUID) ([]flow.Action, int, error) {
-			f, err := s.store.GetFlow(ctx, customerID, id)
-			if errors.Is(err, store.ErrNotFound) {
-				return nil, 0, flow.ErrFlowNotFound
-			}
-			if err != nil {
-				return nil, 0, err
-			}
-			return f.Actions, f.Revision, nil
-		},
-	}
+// newActiveflows makes the activeflow use case the handlers below call.
+func (s *Server) newActiveflows() *activeflow.Service {
+	return activeflow.New(activeflow.Config{Store: s.store, Outbound: s.cfg.Outbound, Metrics: s.metrics, Limits: s.limits(),
+		WakeDeliverer: s.cfg.WakeDeliverer, EventBody: eventBody})
+}
+
+// eventBody is the payload of an activeflow's event.
+func eventBody(event string, a *store.Activeflow) ([]byte, error) {
+	return json.Marshal(gen.ActiveflowEvent{Type: gen.ActiveflowEventType(event), Data: toAPIActiveflow(a)})
 }
 
 // parseStart decodes and validates a request that runs actions.
@@ -76,59 +61,13 @@ func (s *Server) CreateActiveflow(ctx context.Context, req gen.CreateActiveflowR
 	if err != nil {
 		return nil, err
 	}
-	a := &store.Activeflow{CustomerID: customerID, WebhookURI: st.WebhookURI, WebhookMethod: st.WebhookMethod}
-	actions, revision := st.Actions, 0
-	if st.FlowID != uuid.Nil {
-		f, err := s.store.GetFlow(ctx, customerID, st.FlowID)
-		if err != nil {
-			return nil, err
-		}
-		actions, revision = f.Actions, f.Revision
-		a.FlowID, a.FlowRevision, a.OnCompleteFlowID = &f.ID, &revision, f.OnCompleteFlowID
-	}
-	if st.OnCompleteFlowID != uuid.Nil {
-		a.OnCompleteFlowID = &st.OnCompleteFlowID
-	}
-	// The id goes into the variables before the first advance: options may refer to it.
-	a.ID = st.ID
-	if a.ID == uuid.Nil {
-		id, err := uuid.NewV7()
-		if err != nil {
-			return nil, err
-		}
-		a.ID = id
-	}
-	x := flow.NewExecution(flow.Origin{ActiveflowID: a.ID, FlowID: st.FlowID, Revision: revision}, actions, st.Variables)
-	fx := &effects{}
-	if err := s.engine(customerID, nil, fx).Start(ctx, x); err != nil {
-		return nil, err
-	}
-	a.State = store.State{Execution: *x}
-	if err := s.end(ctx, change{a: a, create: true, event: eventCreated, queued: fx.queued}); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return nil, newError(http.StatusConflict, statusAlreadyExists, reasonAlreadyExists, "activeflow %s already exists", a.ID)
-		}
-		return nil, err
-	}
-	s.metrics.ActiveflowsStarted.Inc()
-	s.observeExecution(executionMark{}, x)
-	return gen.CreateActiveflow200JSONResponse{ActiveflowJSONResponse: gen.ActiveflowJSONResponse(toAPIActiveflow(a))}, nil
-}
-
-// end writes a change and, when its activeflow ended, what its end starts (on_complete_flow_id).
-func (s *Server) end(ctx context.Context, c change) error {
-	next, err := s.completeChain(ctx, c.a)
+	a, err := s.activeflows.Start(ctx, activeflow.StartRequest{CustomerID: customerID, ID: st.ID, FlowID: st.FlowID,
+		Actions: st.Actions, Variables: st.Variables, OnCompleteFlowID: st.OnCompleteFlowID,
+		WebhookURI: st.WebhookURI, WebhookMethod: st.WebhookMethod})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := s.write(ctx, append([]change{c}, next...)...); err != nil {
-		return err
-	}
-	for _, n := range next {
-		s.metrics.ActiveflowsStarted.Inc()
-		s.observeExecution(executionMark{}, &n.a.State.Execution)
-	}
-	return nil
+	return gen.CreateActiveflow200JSONResponse{ActiveflowJSONResponse: gen.ActiveflowJSONResponse(toAPIActiveflow(a))}, nil
 }
 
 // ListActiveflows answers one page of the caller's activeflows.
@@ -160,45 +99,23 @@ func (s *Server) GetActiveflow(ctx context.Context, req gen.GetActiveflowRequest
 
 // StopActiveflow ends a running activeflow; an ended one stays as it is.
 func (s *Server) StopActiveflow(ctx context.Context, req gen.StopActiveflowRequestObject) (gen.StopActiveflowResponseObject, error) {
-	a, err := s.store.GetActiveflow(ctx, principalFrom(ctx).CustomerID, req.Id)
+	a, err := s.activeflows.Stop(ctx, principalFrom(ctx).CustomerID, req.Id)
 	if err != nil {
 		return nil, err
-	}
-	if !a.State.Ended {
-		before := mark(&a.State.Execution)
-		a.State.Stop()
-		if err := s.end(ctx, change{a: a, event: eventUpdated}); err != nil {
-			return nil, staleActiveflow(err)
-		}
-		s.observeExecution(before, &a.State.Execution)
 	}
 	return gen.StopActiveflow200JSONResponse{ActiveflowJSONResponse: gen.ActiveflowJSONResponse(toAPIActiveflow(a))}, nil
 }
 
 // DeleteActiveflow stops an activeflow if it runs, and deletes it.
 func (s *Server) DeleteActiveflow(ctx context.Context, req gen.DeleteActiveflowRequestObject) (gen.DeleteActiveflowResponseObject, error) {
-	a, err := s.store.GetActiveflow(ctx, principalFrom(ctx).CustomerID, req.Id)
-	if err != nil {
+	if err := s.activeflows.Delete(ctx, principalFrom(ctx).CustomerID, req.Id); err != nil {
 		return nil, err
 	}
-	before := mark(&a.State.Execution)
-	a.State.Stop()
-	now := s.store.Now()
-	a.TMDelete = &now
-	if err := s.end(ctx, change{a: a, event: eventDeleted}); err != nil {
-		return nil, staleActiveflow(err)
-	}
-	s.observeExecution(before, &a.State.Execution)
 	return gen.DeleteActiveflow204Response{}, nil
 }
 
 // NextActiveflowAction records that the runner finished the current action and runs on to the next.
 func (s *Server) NextActiveflowAction(ctx context.Context, req gen.NextActiveflowActionRequestObject) (gen.NextActiveflowActionResponseObject, error) {
-	customerID := principalFrom(ctx).CustomerID
-	a, err := s.store.GetActiveflow(ctx, customerID, req.Id)
-	if err != nil {
-		return nil, err
-	}
 	report := flow.RunnerReport{ActionID: req.Body.CurrentActionId}
 	if req.Body.Step != nil {
 		report.Step = *req.Body.Step
@@ -206,65 +123,19 @@ func (s *Server) NextActiveflowAction(ctx context.Context, req gen.NextActiveflo
 	if req.Body.Variables != nil {
 		report.Variables = *req.Body.Variables
 	}
-	fx := &effects{}
-	before := mark(&a.State.Execution)
-	switch err := s.engine(customerID, nil, fx).Next(ctx, &a.State.Execution, report); {
-	case errors.Is(err, flow.ErrEnded):
-		return nil, newError(http.StatusConflict, statusFailedPrecondition, reasonActiveflowEnded,
-			"the activeflow has ended (%s)", a.State.EndReason)
-	case errors.Is(err, flow.ErrStaleAction):
-		return nil, staleReport(report, a.State.Current)
-	case err != nil:
+	a, err := s.activeflows.Next(ctx, principalFrom(ctx).CustomerID, req.Id, report)
+	if err != nil {
 		return nil, err
 	}
-	if err := s.end(ctx, change{a: a, event: eventUpdated, queued: fx.queued}); err != nil {
-		if errors.Is(err, store.ErrStale) {
-			return nil, staleReport(report, nil)
-		}
-		return nil, err
-	}
-	s.observeExecution(before, &a.State.Execution)
 	return gen.NextActiveflowAction200JSONResponse{ActiveflowJSONResponse: gen.ActiveflowJSONResponse(toAPIActiveflow(a))}, nil
 }
 
-// staleReport answers a report of an action or step that is not the current one (cur, when known).
-func staleReport(r flow.RunnerReport, cur *flow.Executed) error {
-	what := fmt.Sprintf("action %s", r.ActionID)
-	if r.Step != 0 {
-		what = fmt.Sprintf("step %d (action %s)", r.Step, r.ActionID)
-	}
-	if cur != nil {
-		return newError(http.StatusConflict, statusFailedPrecondition, reasonStaleAction,
-			"%s is not the current action of the activeflow, which is step %d (action %s): it has moved on", what, cur.Step, cur.ID)
-	}
-	return newError(http.StatusConflict, statusFailedPrecondition, reasonStaleAction,
-		"%s is not the current action of the activeflow: another runner advanced it", what)
-}
-
-// staleActiveflow is a save that lost a race with a runner.
-func staleActiveflow(err error) error {
-	if errors.Is(err, store.ErrStale) {
-		return newError(http.StatusConflict, statusFailedPrecondition, reasonStaleAction,
-			"the activeflow changed meanwhile; retry")
-	}
-	return err
-}
-
-// simulate runs an ephemeral execution to its end, as an activeflow would run with a runner following the
-// script: the same variables (a fresh voipbin.activeflow.id), the same limits, the same engine path.
-func (s *Server) simulate(ctx context.Context, customerID uuid.UUID, flowID uuid.UUID, revision int, actions []flow.Action,
+// simulate runs actions to their end with a scripted runner, storing nothing.
+func (s *Server) simulate(ctx context.Context, customerID, flowID uuid.UUID, revision int, actions []flow.Action,
 	st *flow.Start) (gen.SimulationJSONResponse, error) {
-	var clock func() time.Time
-	if !st.Now.IsZero() {
-		now := st.Now
-		clock = func() time.Time { return now }
-	}
-	id, err := uuid.NewV7()
+	x, err := s.activeflows.Simulate(ctx, activeflow.SimulateRequest{CustomerID: customerID, FlowID: flowID, Revision: revision,
+		Actions: actions, Variables: st.Variables, Script: flow.Script{Digits: st.Digits, Steps: st.Steps}, Now: st.Now})
 	if err != nil {
-		return gen.SimulationJSONResponse{}, err
-	}
-	x := flow.NewExecution(flow.Origin{ActiveflowID: id, FlowID: flowID, Revision: revision}, actions, st.Variables)
-	if err := s.engine(customerID, clock, &effects{simulation: true}).Simulate(ctx, x, flow.Script{Digits: st.Digits, Steps: st.Steps}); err != nil {
 		return gen.SimulationJSONResponse{}, err
 	}
 	out := gen.SimulationJSONResponse{EndReason: x.EndReason, ExecutedActions: toAPIExecutedList(x.Executed), Variables: x.Variables}

@@ -99,7 +99,7 @@ func (s *Server) UpdateCustomer(ctx context.Context, req gen.UpdateCustomerReque
 	if err := s.store.SetCustomerWebhook(ctx, id, uri, method, ""); err != nil {
 		return nil, err
 	}
-	s.hooks.forget(id)
+	s.activeflows.ForgetCustomer(id)
 	c, err := s.customer(ctx, id)
 	if err != nil {
 		return nil, err
@@ -126,6 +126,6 @@ func (s *Server) RotateWebhookSecret(ctx context.Context, _ gen.RotateWebhookSec
 	if err := s.store.SetCustomerWebhook(ctx, id, hook.URI, hook.Method, base64.StdEncoding.EncodeToString(sealed)); err != nil {
 		return nil, err
 	}
-	s.hooks.forget(id)
+	s.activeflows.ForgetCustomer(id)
 	return gen.RotateWebhookSecret200JSONResponse{WebhookSecret: secret}, nil
 }

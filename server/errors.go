@@ -11,8 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
+	"github.com/flowbin/flowbin/activeflow"
 	"github.com/flowbin/flowbin/flow"
 	"github.com/flowbin/flowbin/gen"
 	"github.com/flowbin/flowbin/store"
@@ -103,10 +105,20 @@ func toAPIError(err error) *apiError {
 		httpErr  *echo.HTTPError
 		tooLarge *http.MaxBytesError
 		limit    *flow.LimitError
+		staleAF  *activeflow.StaleError
+		endedAF  *activeflow.EndedError
+		existsAF *activeflow.ExistsError
 	)
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &staleAF):
+		return staleReport(staleAF)
+	case errors.As(err, &endedAF):
+		return newError(http.StatusConflict, statusFailedPrecondition, reasonActiveflowEnded,
+			"the activeflow has ended (%s)", endedAF.EndReason)
+	case errors.As(err, &existsAF):
+		return newError(http.StatusConflict, statusAlreadyExists, reasonAlreadyExists, "activeflow %s already exists", existsAF.ID)
 	case errors.As(err, &stale):
 		e := newError(http.StatusPreconditionFailed, statusFailedPrecondition, reasonRevisionMismatch,
 			"the flow is at revision %d (%s): it changed since the ETag in If-Match", stale.Current, etag(stale.Current))
@@ -141,6 +153,24 @@ func toAPIError(err error) *apiError {
 	e := newError(http.StatusInternalServerError, statusInternal, reasonInternal, "internal error")
 	e.cause = err
 	return e
+}
+
+// staleReport answers a report of an action or step that is not the current one, or a change that lost a race.
+func staleReport(e *activeflow.StaleError) *apiError {
+	if e.ActionID == uuid.Nil {
+		return newError(http.StatusConflict, statusFailedPrecondition, reasonStaleAction,
+			"the activeflow changed meanwhile; retry")
+	}
+	what := fmt.Sprintf("action %s", e.ActionID)
+	if e.Step != 0 {
+		what = fmt.Sprintf("step %d (action %s)", e.Step, e.ActionID)
+	}
+	if cur := e.Current; cur != nil {
+		return newError(http.StatusConflict, statusFailedPrecondition, reasonStaleAction,
+			"%s is not the current action of the activeflow, which is step %d (action %s): it has moved on", what, cur.Step, cur.ID)
+	}
+	return newError(http.StatusConflict, statusFailedPrecondition, reasonStaleAction,
+		"%s is not the current action of the activeflow: another runner advanced it", what)
 }
 
 func bodyTooLarge(limit int64) *apiError {

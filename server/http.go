@@ -29,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	flowbin "github.com/flowbin/flowbin"
+	"github.com/flowbin/flowbin/activeflow"
 	"github.com/flowbin/flowbin/auth"
 	"github.com/flowbin/flowbin/flow"
 	"github.com/flowbin/flowbin/gen"
@@ -138,8 +139,9 @@ type Server struct {
 	cache     *flowCache // nil: no cache
 	fields    flow.FieldValidation
 	users     *userStates
-	hooks     hookCache // customers' webhook settings, for events
-	metrics   *metrics.Metrics
+	// activeflows is the activeflow use case (package activeflow).
+	activeflows *activeflow.Service
+	metrics     *metrics.Metrics
 	// cacheCounts are the flow cache's result counters, looked up once: GET by id is the hot path.
 	cacheCounts struct{ hit, miss, bypass prometheus.Counter }
 }
@@ -171,6 +173,7 @@ func New(cfg Config, st *store.Store, tokens *auth.Tokens, passwords *auth.Passw
 	}
 	s.fields = fields
 	s.users = newUserStates()
+	s.activeflows = s.newActiveflows()
 	spec, err := gen.GetSwagger()
 	if err != nil {
 		return nil, fmt.Errorf("server: load embedded spec: %w", err)

@@ -7,8 +7,6 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
-
-	"github.com/flowbin/flowbin/flow"
 )
 
 // observe measures every request (flowbin_http_request_duration_seconds) by its spec route, and names the
@@ -33,23 +31,5 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		s.metrics.HTTPRequests.WithLabelValues(req.Method, route, strconv.Itoa(c.Response().Status)).
 			Observe(time.Since(start).Seconds())
 		return nil
-	}
-}
-
-// executionMark is what an execution had done before an advance, to count what the advance did.
-type executionMark struct {
-	executed int
-	ended    bool
-}
-
-func mark(x *flow.Execution) executionMark { return executionMark{len(x.Executed), x.Ended} }
-
-// observeExecution counts the actions an advance (start, next, stop) executed, and the end it reached.
-func (s *Server) observeExecution(before executionMark, x *flow.Execution) {
-	for _, e := range x.Executed[min(before.executed, len(x.Executed)):] {
-		s.metrics.ActiveflowSteps.WithLabelValues(string(e.Type)).Inc()
-	}
-	if x.Ended && !before.ended {
-		s.metrics.ActiveflowsEnded.WithLabelValues(x.EndReason).Inc()
 	}
 }

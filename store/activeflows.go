@@ -43,6 +43,10 @@ type Activeflow struct {
 	OnCompleteError        string     `gorm:"column:on_complete_error"`
 	ReferenceActiveflowID  *uuid.UUID `gorm:"column:reference_activeflow_id"`
 	CompleteCount          int        `gorm:"column:complete_count"`
+	// ReferenceType and ReferenceID are what the activeflow runs for, in VoIPbin's terms: "api" (and no id) when
+	// started through the API, "call" and the call's id when a call runs it.
+	ReferenceType string     `gorm:"column:reference_type"`
+	ReferenceID   *uuid.UUID `gorm:"column:reference_id"`
 	TMCreate               time.Time  `gorm:"column:tm_create"`
 	TMUpdate               *time.Time `gorm:"column:tm_update"`
 	TMEnd                  *time.Time `gorm:"column:tm_end"`

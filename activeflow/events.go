@@ -1,0 +1,148 @@
+package activeflow
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/flowbin/flowbin/flow"
+	"github.com/flowbin/flowbin/store"
+)
+
+// Activeflow events, as VoIPbin names them, and the outbox type of a queued webhook_send.
+const (
+	EventCreated = "activeflow_created"
+	EventUpdated = "activeflow_updated"
+	EventDeleted = "activeflow_deleted"
+	EventWebhook = "webhook_send"
+)
+
+// change is an activeflow that a request writes, with the event it causes and the step that changed it.
+type change struct {
+	a      *store.Activeflow
+	create bool
+	event  string
+	step   flow.Step
+}
+
+// write stores changes in one transaction, with their messages: the events for the activeflows' and their
+// customer's webhooks, and the queued webhook_send requests. Either all of it commits or none. A lone change that
+// owes nothing (no webhook anywhere: the common step) is one statement, without a transaction around it.
+func (s *Service) write(ctx context.Context, changes ...*change) error {
+	hooks := make([]*store.CustomerWebhook, len(changes))
+	owes := false
+	for i, c := range changes {
+		hook, err := s.hooks.get(ctx, s.store, c.a.CustomerID)
+		if err != nil {
+			return err
+		}
+		hooks[i] = hook
+		owes = owes || len(c.step.Queued) > 0 || c.a.WebhookURI != "" || hook.URI != ""
+	}
+	save := func(ctx context.Context, c *change) error {
+		if c.create {
+			return s.store.CreateActiveflow(ctx, c.a)
+		}
+		return s.store.SaveActiveflow(ctx, c.a)
+	}
+	if len(changes) == 1 && !owes {
+		return save(ctx, changes[0])
+	}
+	return s.store.InTx(ctx, func(ctx context.Context) error {
+		var msgs []store.OutboxMessage
+		for i, c := range changes {
+			if err := save(ctx, c); err != nil {
+				return err
+			}
+			m, err := s.messages(c, hooks[i])
+			if err != nil {
+				return err
+			}
+			msgs = append(msgs, m...)
+		}
+		return s.store.EnqueueOutbox(ctx, msgs, s.wake)
+	})
+}
+
+// messages are what a change owes: its event to each webhook, and its queued webhook_send requests.
+func (s *Service) messages(c *change, hook *store.CustomerWebhook) ([]store.OutboxMessage, error) {
+	var out []store.OutboxMessage
+	for _, r := range c.step.Queued {
+		out = append(out, store.OutboxMessage{CustomerID: c.a.CustomerID, ActiveflowID: c.a.ID, EventType: EventWebhook,
+			URL: r.URI, Method: r.Method, ContentType: r.DataType, Payload: r.Data})
+	}
+	type destination struct{ url, method string }
+	var to []destination
+	if c.a.WebhookURI != "" {
+		to = append(to, destination{c.a.WebhookURI, c.a.WebhookMethod})
+	}
+	if hook.URI != "" && hook.URI != c.a.WebhookURI {
+		to = append(to, destination{hook.URI, hook.Method})
+	}
+	if len(to) == 0 {
+		return out, nil
+	}
+	body, err := s.body(c.event, c.a)
+	if err != nil {
+		return nil, fmt.Errorf("activeflow: event payload: %w", err)
+	}
+	for _, d := range to {
+		method := d.method
+		if method == "" {
+			method = http.MethodPost
+		}
+		out = append(out, store.OutboxMessage{CustomerID: c.a.CustomerID, ActiveflowID: c.a.ID, EventType: c.event,
+			URL: d.url, Method: method, ContentType: "application/json", Payload: string(body), Signed: true})
+	}
+	return out, nil
+}
+
+// hookCache remembers customers' webhook settings for a second: every step of every call writes its events
+// there, and reading the customer's row for each would cost a query per step. A change made on this instance
+// applies at once (ForgetCustomer); one made on another instance applies within hookCacheTTL.
+type hookCache struct {
+	mu      sync.Mutex
+	entries map[uuid.UUID]hookEntry
+}
+
+type hookEntry struct {
+	hook *store.CustomerWebhook
+	at   time.Time
+}
+
+const (
+	hookCacheTTL  = time.Second
+	hookCacheSize = 10000
+)
+
+func (c *hookCache) get(ctx context.Context, st *store.Store, id uuid.UUID) (*store.CustomerWebhook, error) {
+	now := time.Now()
+	c.mu.Lock()
+	e, ok := c.entries[id]
+	c.mu.Unlock()
+	if ok && now.Sub(e.at) < hookCacheTTL {
+		return e.hook, nil
+	}
+	hook, err := st.GetCustomerWebhook(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.entries == nil || len(c.entries) >= hookCacheSize {
+		c.entries = map[uuid.UUID]hookEntry{}
+	}
+	c.entries[id] = hookEntry{hook, now}
+	c.mu.Unlock()
+	return hook, nil
+}
+
+// ForgetCustomer drops what the service remembers of a customer's settings, after this instance changed them.
+func (s *Service) ForgetCustomer(id uuid.UUID) {
+	s.hooks.mu.Lock()
+	delete(s.hooks.entries, id)
+	s.hooks.mu.Unlock()
+}

@@ -1,0 +1,168 @@
+package activeflow
+
+import (
+	"context"
+	"errors"
+
+	"github.com/google/uuid"
+
+	"github.com/flowbin/flowbin/flow"
+	"github.com/flowbin/flowbin/store"
+)
+
+// ReferenceAPI is the reference_type of an activeflow started through the API, as VoIPbin names it.
+const ReferenceAPI = "api"
+
+// StartRequest starts an activeflow: of a flow's current revision, or of inline actions (validated by the
+// caller, as flow.ParseStart validates them).
+type StartRequest struct {
+	CustomerID uuid.UUID
+	// ID is the activeflow's id when the client chose it; uuid.Nil: a new one.
+	ID uuid.UUID
+	// FlowID names the flow to run; uuid.Nil: Actions.
+	FlowID    uuid.UUID
+	Actions   []flow.Action
+	Variables map[string]string
+	// OnCompleteFlowID starts when the activeflow ends, instead of its flow's on_complete_flow_id.
+	OnCompleteFlowID uuid.UUID
+	// WebhookURI and WebhookMethod are where the activeflow's events go, besides its customer's webhook.
+	WebhookURI    string
+	WebhookMethod string
+	// ReferenceType and ReferenceID are what it runs for: "" is "api" (and no id); "call" and the call's id for a
+	// call's runner.
+	ReferenceType string
+	ReferenceID   uuid.UUID
+}
+
+// Start starts an activeflow and runs it up to its first runner action (its current action), or to its end, and
+// writes it with its events. An id that exists already is an *ExistsError.
+func (s *Service) Start(ctx context.Context, r StartRequest) (*store.Activeflow, error) {
+	a := &store.Activeflow{ID: r.ID, CustomerID: r.CustomerID, WebhookURI: r.WebhookURI, WebhookMethod: r.WebhookMethod,
+		ReferenceType: r.ReferenceType}
+	if a.ReferenceType == "" {
+		a.ReferenceType = ReferenceAPI
+	}
+	if r.ReferenceID != uuid.Nil {
+		ref := r.ReferenceID
+		a.ReferenceID = &ref
+	}
+	actions, revision := r.Actions, 0
+	if r.FlowID != uuid.Nil {
+		f, err := s.store.GetFlow(ctx, r.CustomerID, r.FlowID)
+		if err != nil {
+			return nil, err
+		}
+		actions, revision = f.Actions, f.Revision
+		a.FlowID, a.FlowRevision, a.OnCompleteFlowID = &f.ID, &revision, f.OnCompleteFlowID
+	}
+	if r.OnCompleteFlowID != uuid.Nil {
+		on := r.OnCompleteFlowID
+		a.OnCompleteFlowID = &on
+	}
+	// The id goes into the variables before the first advance: options may refer to it.
+	if a.ID == uuid.Nil {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return nil, err
+		}
+		a.ID = id
+	}
+	x := flow.NewExecution(flow.Origin{ActiveflowID: a.ID, FlowID: r.FlowID, Revision: revision,
+		ReferenceType: a.ReferenceType, ReferenceID: r.ReferenceID}, actions, r.Variables)
+	step, err := s.engine(r.CustomerID, nil, s.sender(nil)).Start(ctx, x)
+	if err != nil {
+		return nil, err
+	}
+	a.State = store.State{Execution: *x}
+	if err := s.commit(ctx, &change{a: a, create: true, event: EventCreated, step: step}); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil, &ExistsError{ID: a.ID}
+		}
+		return nil, err
+	}
+	return a, nil
+}
+
+// Next records that the runner finished the activeflow's current action (r names it, and may name its step),
+// merges the variables it reports, runs on to the next runner action or the end, and writes the activeflow with
+// its events. A report of another action or step, or one that lost a race with another report, is a
+// *StaleError; a report to an ended activeflow an *EndedError; variables past the limits a *flow.LimitError.
+func (s *Service) Next(ctx context.Context, customerID, id uuid.UUID, r flow.RunnerReport) (*store.Activeflow, error) {
+	a, err := s.store.GetActiveflow(ctx, customerID, id)
+	if err != nil {
+		return nil, err
+	}
+	step, err := s.engine(customerID, nil, s.sender(a)).Next(ctx, &a.State.Execution, r)
+	switch {
+	case errors.Is(err, flow.ErrEnded):
+		return nil, &EndedError{EndReason: a.State.EndReason}
+	case errors.Is(err, flow.ErrStaleAction):
+		return nil, &StaleError{ActionID: r.ActionID, Step: r.Step, Current: a.State.Current}
+	case err != nil:
+		return nil, err
+	}
+	if err := s.commit(ctx, &change{a: a, event: EventUpdated, step: step}); err != nil {
+		if errors.Is(err, store.ErrStale) {
+			return nil, &StaleError{ActionID: r.ActionID, Step: r.Step}
+		}
+		return nil, err
+	}
+	return a, nil
+}
+
+// Stop ends a running activeflow and writes it with its events; an ended one is answered as it is. One that
+// changed meanwhile is a *StaleError.
+func (s *Service) Stop(ctx context.Context, customerID, id uuid.UUID) (*store.Activeflow, error) {
+	a, err := s.store.GetActiveflow(ctx, customerID, id)
+	if err != nil {
+		return nil, err
+	}
+	if a.State.Ended {
+		return a, nil
+	}
+	step := a.State.Stop()
+	if err := s.commit(ctx, &change{a: a, event: EventUpdated, step: step}); err != nil {
+		return nil, stale(err)
+	}
+	return a, nil
+}
+
+// Delete stops an activeflow if it runs, and deletes it, with its events.
+func (s *Service) Delete(ctx context.Context, customerID, id uuid.UUID) error {
+	a, err := s.store.GetActiveflow(ctx, customerID, id)
+	if err != nil {
+		return err
+	}
+	step := a.State.Stop()
+	now := s.store.Now()
+	a.TMDelete = &now
+	if err := s.commit(ctx, &change{a: a, event: EventDeleted, step: step}); err != nil {
+		return stale(err)
+	}
+	return nil
+}
+
+// stale is a change that lost a race with a runner.
+func stale(err error) error {
+	if errors.Is(err, store.ErrStale) {
+		return &StaleError{}
+	}
+	return err
+}
+
+// commit writes a change and, when its activeflow ended, what its end starts (on_complete_flow_id), and counts
+// them once written.
+func (s *Service) commit(ctx context.Context, c *change) error {
+	next, err := s.completeChain(ctx, c.a)
+	if err != nil {
+		return err
+	}
+	all := append([]*change{c}, next...)
+	if err := s.write(ctx, all...); err != nil {
+		return err
+	}
+	for _, c := range all {
+		s.count(c)
+	}
+	return nil
+}
