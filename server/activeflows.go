@@ -127,7 +127,7 @@ func (s *Server) NextActiveflowAction(ctx context.Context, req gen.NextActiveflo
 	if err != nil {
 		return nil, err
 	}
-	return gen.NextActiveflowAction200JSONResponse{ActiveflowJSONResponse: gen.ActiveflowJSONResponse(toAPIActiveflow(a))}, nil
+	return gen.NextActiveflowAction200JSONResponse{ActiveflowSteppedJSONResponse: gen.ActiveflowSteppedJSONResponse(toAPIActiveflow(stepped(a, report)))}, nil
 }
 
 // simulate runs actions to their end with a scripted runner, storing nothing.

@@ -1795,7 +1795,8 @@ type Activeflow struct {
 	// Example: hangup
 	EndReason string `json:"end_reason"`
 
-	// ExecutedActions Every action run so far, in order, control actions with their decisions.
+	// ExecutedActions Every action run so far, in order, control actions with their decisions; in the answer of `next`, only
+	// the actions that report moved to (see `nextActiveflowAction`).
 	ExecutedActions []ExecutedAction `json:"executed_actions"`
 
 	// FlowId The flow it runs. Absent for inline actions.
@@ -2841,6 +2842,9 @@ type RevisionNumber = int32
 
 // RevisionPageToken defines model for RevisionPageToken.
 type RevisionPageToken = string
+
+// ActiveflowStepped An execution of a flow revision, or of inline actions.
+type ActiveflowStepped = Activeflow
 
 // BadRequest The one error envelope, used by every error answer of every operation.
 type BadRequest = Error
@@ -7027,6 +7031,11 @@ type ClientInterface interface {
 	// `voipbin.` variables are ignored. Variables over the limits (100 variables, 32 KiB a value, 64 KiB in all,
 	// by default) answer 400 `VARIABLE_LIMIT_EXCEEDED` and change nothing.
 	//
+	// The answer does not grow with the call: it is the activeflow (VoIPbin's fields, as `GET` answers them) whose
+	// `executed_actions` holds only the actions this report moved to, in order: the control actions the engine
+	// ran, with their decisions, and the new `current_action` last (empty when the report ended the activeflow
+	// at once, as a report of `hangup` does). `GET /v1.0/activeflows/{id}` answers the whole history.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1.0/activeflows/{id}/next (the `NextActiveflowAction` operationId).
@@ -7045,6 +7054,11 @@ type ClientInterface interface {
 	// The runner may set its own variables and those of `voipbin.call` (such as `voipbin.call.digits`); other
 	// `voipbin.` variables are ignored. Variables over the limits (100 variables, 32 KiB a value, 64 KiB in all,
 	// by default) answer 400 `VARIABLE_LIMIT_EXCEEDED` and change nothing.
+	//
+	// The answer does not grow with the call: it is the activeflow (VoIPbin's fields, as `GET` answers them) whose
+	// `executed_actions` holds only the actions this report moved to, in order: the control actions the engine
+	// ran, with their decisions, and the new `current_action` last (empty when the report ended the activeflow
+	// at once, as a report of `hangup` does). `GET /v1.0/activeflows/{id}` answers the whole history.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -7775,6 +7789,11 @@ func (c *Client) ListActiveflowEvents(ctx context.Context, id ActiveflowID, reqE
 // `voipbin.` variables are ignored. Variables over the limits (100 variables, 32 KiB a value, 64 KiB in all,
 // by default) answer 400 `VARIABLE_LIMIT_EXCEEDED` and change nothing.
 //
+// The answer does not grow with the call: it is the activeflow (VoIPbin's fields, as `GET` answers them) whose
+// `executed_actions` holds only the actions this report moved to, in order: the control actions the engine
+// ran, with their decisions, and the new `current_action` last (empty when the report ended the activeflow
+// at once, as a report of `hangup` does). `GET /v1.0/activeflows/{id}` answers the whole history.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1.0/activeflows/{id}/next (the `NextActiveflowAction` operationId).
@@ -7803,6 +7822,11 @@ func (c *Client) NextActiveflowActionWithBody(ctx context.Context, id Activeflow
 // The runner may set its own variables and those of `voipbin.call` (such as `voipbin.call.digits`); other
 // `voipbin.` variables are ignored. Variables over the limits (100 variables, 32 KiB a value, 64 KiB in all,
 // by default) answer 400 `VARIABLE_LIMIT_EXCEEDED` and change nothing.
+//
+// The answer does not grow with the call: it is the activeflow (VoIPbin's fields, as `GET` answers them) whose
+// `executed_actions` holds only the actions this report moved to, in order: the control actions the engine
+// ran, with their decisions, and the new `current_action` last (empty when the report ended the activeflow
+// at once, as a report of `hangup` does). `GET /v1.0/activeflows/{id}` answers the whole history.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -10321,6 +10345,11 @@ type ClientWithResponsesInterface interface {
 	// `voipbin.` variables are ignored. Variables over the limits (100 variables, 32 KiB a value, 64 KiB in all,
 	// by default) answer 400 `VARIABLE_LIMIT_EXCEEDED` and change nothing.
 	//
+	// The answer does not grow with the call: it is the activeflow (VoIPbin's fields, as `GET` answers them) whose
+	// `executed_actions` holds only the actions this report moved to, in order: the control actions the engine
+	// ran, with their decisions, and the new `current_action` last (empty when the report ended the activeflow
+	// at once, as a report of `hangup` does). `GET /v1.0/activeflows/{id}` answers the whole history.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1.0/activeflows/{id}/next (the `NextActiveflowAction` operationId).
@@ -10339,6 +10368,11 @@ type ClientWithResponsesInterface interface {
 	// The runner may set its own variables and those of `voipbin.call` (such as `voipbin.call.digits`); other
 	// `voipbin.` variables are ignored. Variables over the limits (100 variables, 32 KiB a value, 64 KiB in all,
 	// by default) answer 400 `VARIABLE_LIMIT_EXCEEDED` and change nothing.
+	//
+	// The answer does not grow with the call: it is the activeflow (VoIPbin's fields, as `GET` answers them) whose
+	// `executed_actions` holds only the actions this report moved to, in order: the control actions the engine
+	// ran, with their decisions, and the new `current_action` last (empty when the report ended the activeflow
+	// at once, as a report of `hangup` does). `GET /v1.0/activeflows/{id}` answers the whole history.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12073,7 +12107,7 @@ type NextActiveflowActionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *Activeflow
+	JSON200 *ActiveflowStepped
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -12097,7 +12131,7 @@ type NextActiveflowActionResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r NextActiveflowActionResponse) GetJSON200() *Activeflow {
+func (r NextActiveflowActionResponse) GetJSON200() *ActiveflowStepped {
 	return r.JSON200
 }
 
@@ -14110,6 +14144,11 @@ func (c *ClientWithResponses) ListActiveflowEventsWithResponse(ctx context.Conte
 // `voipbin.` variables are ignored. Variables over the limits (100 variables, 32 KiB a value, 64 KiB in all,
 // by default) answer 400 `VARIABLE_LIMIT_EXCEEDED` and change nothing.
 //
+// The answer does not grow with the call: it is the activeflow (VoIPbin's fields, as `GET` answers them) whose
+// `executed_actions` holds only the actions this report moved to, in order: the control actions the engine
+// ran, with their decisions, and the new `current_action` last (empty when the report ended the activeflow
+// at once, as a report of `hangup` does). `GET /v1.0/activeflows/{id}` answers the whole history.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1.0/activeflows/{id}/next (the `NextActiveflowAction` operationId).
@@ -14134,6 +14173,11 @@ func (c *ClientWithResponses) NextActiveflowActionWithBodyWithResponse(ctx conte
 // The runner may set its own variables and those of `voipbin.call` (such as `voipbin.call.digits`); other
 // `voipbin.` variables are ignored. Variables over the limits (100 variables, 32 KiB a value, 64 KiB in all,
 // by default) answer 400 `VARIABLE_LIMIT_EXCEEDED` and change nothing.
+//
+// The answer does not grow with the call: it is the activeflow (VoIPbin's fields, as `GET` answers them) whose
+// `executed_actions` holds only the actions this report moved to, in order: the control actions the engine
+// ran, with their decisions, and the new `current_action` last (empty when the report ended the activeflow
+// at once, as a report of `hangup` does). `GET /v1.0/activeflows/{id}` answers the whole history.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15761,7 +15805,7 @@ func ParseNextActiveflowActionResponse(rsp *http.Response) (*NextActiveflowActio
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest Activeflow
+		var dest ActiveflowStepped
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
