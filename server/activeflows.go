@@ -28,7 +28,7 @@ func (s *Server) limits() flow.Limits {
 // newActiveflows makes the activeflow use case the handlers below call.
 func (s *Server) newActiveflows() *activeflow.Service {
 	return activeflow.New(activeflow.Config{Store: s.store, Outbound: s.cfg.Outbound, Metrics: s.metrics, Limits: s.limits(),
-		WakeDeliverer: s.cfg.WakeDeliverer, EventBody: eventBody})
+		WakeDeliverer: s.cfg.WakeDeliverer, EventBody: eventBody, Flow: s.cachedFlow})
 }
 
 // eventBody is the payload of an activeflow's event.
@@ -39,7 +39,7 @@ func eventBody(event string, a *store.Activeflow) ([]byte, error) {
 // parseStart decodes and validates a request that runs actions.
 func (s *Server) parseStart(ctx context.Context, customerID uuid.UUID, raw []byte, kind flow.StartKind) (*flow.Start, error) {
 	live := func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
-		return s.store.LiveFlowIDs(ctx, customerID, ids)
+		return s.liveFlowIDs(ctx, customerID, ids)
 	}
 	lim := s.limits()
 	lim.Fields = fieldsFrom(ctx)
