@@ -71,8 +71,11 @@ const (
 type report struct {
 	cfg     config
 	started time.Time
-	took    time.Duration
-	machine []kv
+	// commitShort and commitFull are the tree flowbin was built from, taken when the run starts: a commit made
+	// while it runs is not what it measured.
+	commitShort, commitFull string
+	took                    time.Duration
+	machine                 []kv
 
 	pgSeed, sqliteSeed time.Duration
 	pageToken          string
@@ -400,7 +403,7 @@ func table(header []string, rows [][]string, rightAlign []bool) string {
 }
 
 func (r *report) markdown() string {
-	_, full := commit()
+	full := r.commitFull
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 
@@ -571,7 +574,7 @@ func (r *report) markdown() string {
 
 // write saves the report as bench/results/<date>-<commit>.md.
 func (r *report) write(text string) (string, error) {
-	short, _ := commit()
+	short := r.commitShort
 	if err := os.MkdirAll(resultsDir, 0o755); err != nil {
 		return "", err
 	}
