@@ -34,6 +34,9 @@ type Config struct {
 	Now func() time.Time
 	// WakeDeliverer, when not nil, is called once changes with outbox messages commit.
 	WakeDeliverer func()
+	// ClaimLease is how long a report's claim of a step holds before another may take the step over, should the
+	// claimer die before it writes (default 30s: longer than any request may take).
+	ClaimLease time.Duration
 	// EventBody encodes the payload of an activeflow's event.
 	EventBody func(event string, a *store.Activeflow) ([]byte, error)
 	// Flow reads a live flow of a customer, for a start, an on_complete start and fetch_flow; nil: the store's
@@ -49,6 +52,7 @@ type Service struct {
 	limits   flow.Limits
 	now      func() time.Time
 	wake     func()
+	lease    time.Duration
 	body     func(event string, a *store.Activeflow) ([]byte, error)
 	flow     func(ctx context.Context, customerID, id uuid.UUID) (*store.Flow, error)
 	hooks    hookCache
@@ -57,9 +61,12 @@ type Service struct {
 // New makes the service.
 func New(cfg Config) *Service {
 	s := &Service{store: cfg.Store, outbound: cfg.Outbound, metrics: cfg.Metrics, limits: cfg.Limits, now: cfg.Now,
-		wake: cfg.WakeDeliverer, body: cfg.EventBody, flow: cfg.Flow}
+		wake: cfg.WakeDeliverer, lease: cfg.ClaimLease, body: cfg.EventBody, flow: cfg.Flow}
 	if s.flow == nil {
 		s.flow = cfg.Store.GetFlow
+	}
+	if s.lease <= 0 {
+		s.lease = 30 * time.Second
 	}
 	if s.outbound == nil {
 		s.outbound = outbound.New(outbound.Config{})

@@ -17,7 +17,7 @@ const MaxChain = 5
 // completeChain starts what an activeflow's end starts: its on_complete_flow_id as a new activeflow of the same
 // customer with its variables and its reference, and so on while each ends at once, at most MaxChain activeflows
 // in a chain. It answers the activeflows to create; a names its successor, or says why there is none.
-func (s *Service) completeChain(ctx context.Context, a *store.Activeflow) ([]*change, error) {
+func (s *Service) completeChain(ctx context.Context, send *sender, a *store.Activeflow) ([]*change, error) {
 	var out []*change
 	for cur := a; cur.State.Ended && cur.OnCompleteFlowID != nil && cur.OnCompleteActiveflowID == nil && cur.OnCompleteError == ""; {
 		if cur.CompleteCount+1 >= MaxChain {
@@ -47,7 +47,7 @@ func (s *Service) completeChain(ctx context.Context, a *store.Activeflow) ([]*ch
 		x := flow.NewExecution(flow.Origin{ActiveflowID: id, FlowID: f.ID, Revision: revision, ReferenceActiveflowID: cur.ID,
 			ReferenceType: cur.ReferenceType, ReferenceID: refOf,
 			CompleteCount: next.CompleteCount, Inherited: cur.State.Variables}, f.Actions, nil)
-		step, err := s.engine(cur.CustomerID, nil, s.sender(nil)).Start(ctx, x)
+		step, err := s.engine(cur.CustomerID, nil, send).Start(ctx, x)
 		if err != nil {
 			return nil, err
 		}

@@ -34,9 +34,14 @@ type StartRequest struct {
 	ReferenceID   uuid.UUID
 }
 
+// Every change below is decided on the pool (store.Outside: reads, claims, requests to customers' systems) and
+// written with ctx, which may carry a transaction (an Idempotency-Key's): no transaction is held open while a
+// request is out.
+
 // Start starts an activeflow and runs it up to its first runner action (its current action), or to its end, and
 // writes it with its events. An id that exists already is an *ExistsError.
 func (s *Service) Start(ctx context.Context, r StartRequest) (*store.Activeflow, error) {
+	pool := store.Outside(ctx)
 	a := &store.Activeflow{ID: r.ID, CustomerID: r.CustomerID, WebhookURI: r.WebhookURI, WebhookMethod: r.WebhookMethod,
 		ReferenceType: r.ReferenceType}
 	if a.ReferenceType == "" {
@@ -48,7 +53,7 @@ func (s *Service) Start(ctx context.Context, r StartRequest) (*store.Activeflow,
 	}
 	actions, revision := r.Actions, 0
 	if r.FlowID != uuid.Nil {
-		f, err := s.flow(ctx, r.CustomerID, r.FlowID)
+		f, err := s.flow(pool, r.CustomerID, r.FlowID)
 		if err != nil {
 			return nil, err
 		}
@@ -69,12 +74,13 @@ func (s *Service) Start(ctx context.Context, r StartRequest) (*store.Activeflow,
 	}
 	x := flow.NewExecution(flow.Origin{ActiveflowID: a.ID, FlowID: r.FlowID, Revision: revision,
 		ReferenceType: a.ReferenceType, ReferenceID: r.ReferenceID}, actions, r.Variables)
-	step, err := s.engine(r.CustomerID, nil, s.sender(nil)).Start(ctx, x)
+	out := s.sender(nil)
+	step, err := s.engine(r.CustomerID, nil, out).Start(pool, x)
 	if err != nil {
 		return nil, err
 	}
 	a.State = store.State{Execution: *x}
-	if err := s.commit(ctx, &change{a: a, create: true, event: EventCreated, step: step}); err != nil {
+	if err := s.commit(ctx, out, &change{a: a, create: true, event: EventCreated, step: step}); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, &ExistsError{ID: a.ID}
 		}
@@ -87,21 +93,32 @@ func (s *Service) Start(ctx context.Context, r StartRequest) (*store.Activeflow,
 // merges the variables it reports, runs on to the next runner action or the end, and writes the activeflow with
 // its events. A report of another action or step, or one that lost a race with another report, is a
 // *StaleError; a report to an ended activeflow an *EndedError; variables past the limits a *flow.LimitError.
+//
+// What the step sends out (a sync webhook_send, a fetch, also in the activeflows its end starts) is sent once: the
+// report claims the step before the first request leaves (store.ClaimActiveflow), and a report that finds the step
+// claimed, or loses the claim, performs nothing and is a *StaleError.
 func (s *Service) Next(ctx context.Context, customerID, id uuid.UUID, r flow.RunnerReport) (*store.Activeflow, error) {
-	a, err := s.store.GetActiveflow(ctx, customerID, id)
+	pool := store.Outside(ctx)
+	a, err := s.store.GetActiveflow(pool, customerID, id)
 	if err != nil {
 		return nil, err
 	}
-	step, err := s.engine(customerID, nil, s.sender(a)).Next(ctx, &a.State.Execution, r)
+	if !a.State.Ended && a.Claimed(s.store.Now()) {
+		return nil, &StaleError{ActionID: r.ActionID, Step: r.Step} // another report performs this step now
+	}
+	out := s.sender(a)
+	step, err := s.engine(customerID, nil, out).Next(pool, &a.State.Execution, r)
 	switch {
 	case errors.Is(err, flow.ErrEnded):
 		return nil, &EndedError{EndReason: a.State.EndReason}
 	case errors.Is(err, flow.ErrStaleAction):
 		return nil, &StaleError{ActionID: r.ActionID, Step: r.Step, Current: a.State.Current}
+	case errors.Is(err, store.ErrStale):
+		return nil, &StaleError{ActionID: r.ActionID, Step: r.Step}
 	case err != nil:
 		return nil, err
 	}
-	if err := s.commit(ctx, &change{a: a, event: EventUpdated, step: step}); err != nil {
+	if err := s.commit(ctx, out, &change{a: a, event: EventUpdated, step: step}); err != nil {
 		if errors.Is(err, store.ErrStale) {
 			return nil, &StaleError{ActionID: r.ActionID, Step: r.Step}
 		}
@@ -113,7 +130,7 @@ func (s *Service) Next(ctx context.Context, customerID, id uuid.UUID, r flow.Run
 // Stop ends a running activeflow and writes it with its events; an ended one is answered as it is. One that
 // changed meanwhile is a *StaleError.
 func (s *Service) Stop(ctx context.Context, customerID, id uuid.UUID) (*store.Activeflow, error) {
-	a, err := s.store.GetActiveflow(ctx, customerID, id)
+	a, err := s.store.GetActiveflow(store.Outside(ctx), customerID, id)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +138,7 @@ func (s *Service) Stop(ctx context.Context, customerID, id uuid.UUID) (*store.Ac
 		return a, nil
 	}
 	step := a.State.Stop()
-	if err := s.commit(ctx, &change{a: a, event: EventUpdated, step: step}); err != nil {
+	if err := s.commit(ctx, s.sender(a), &change{a: a, event: EventUpdated, step: step}); err != nil {
 		return nil, stale(err)
 	}
 	return a, nil
@@ -129,14 +146,14 @@ func (s *Service) Stop(ctx context.Context, customerID, id uuid.UUID) (*store.Ac
 
 // Delete stops an activeflow if it runs, and deletes it, with its events.
 func (s *Service) Delete(ctx context.Context, customerID, id uuid.UUID) error {
-	a, err := s.store.GetActiveflow(ctx, customerID, id)
+	a, err := s.store.GetActiveflow(store.Outside(ctx), customerID, id)
 	if err != nil {
 		return err
 	}
 	step := a.State.Stop()
 	now := s.store.Now()
 	a.TMDelete = &now
-	if err := s.commit(ctx, &change{a: a, event: EventDeleted, step: step}); err != nil {
+	if err := s.commit(ctx, s.sender(a), &change{a: a, event: EventDeleted, step: step}); err != nil {
 		return stale(err)
 	}
 	return nil
@@ -151,9 +168,9 @@ func stale(err error) error {
 }
 
 // commit writes a change and, when its activeflow ended, what its end starts (on_complete_flow_id), and counts
-// them once written.
-func (s *Service) commit(ctx context.Context, c *change) error {
-	next, err := s.completeChain(ctx, c.a)
+// them once written. The activeflows it starts send out through out, under the change's claim.
+func (s *Service) commit(ctx context.Context, out *sender, c *change) error {
+	next, err := s.completeChain(store.Outside(ctx), out, c.a)
 	if err != nil {
 		return err
 	}

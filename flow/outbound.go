@@ -40,6 +40,16 @@ type WebhookResponse struct {
 	Took time.Duration
 }
 
+// AbortError is an Outbound's refusal to perform a request at all (the step belongs to someone else): the
+// advance stops at once and returns it, and the execution must not be saved.
+type AbortError struct{ Err error }
+
+func (e *AbortError) Error() string { return "flow: aborted: " + e.Err.Error() }
+func (e *AbortError) Unwrap() error { return e.Err }
+
+// Abort marks an Outbound's error as an AbortError.
+func Abort(err error) error { return &AbortError{Err: err} }
+
 // ErrNotSent is what an Outbound answers for a request it does not send (a simulation's webhook_send without a
 // scripted answer).
 var ErrNotSent = errors.New("not sent")
@@ -84,29 +94,36 @@ func runWebhookSend(c *call) error {
 	if r.DataType == "" {
 		r.DataType = "application/json"
 	}
-	c.take(0, "send", c.sendWebhook(r))
+	reason, err := c.sendWebhook(r)
+	if err != nil {
+		return err
+	}
+	c.take(0, "send", reason)
 	return nil
 }
 
 // sendWebhook sends a sync webhook_send, or queues another in the step, and answers the decision's reason.
-func (c *call) sendWebhook(r WebhookRequest) string {
+func (c *call) sendWebhook(r WebhookRequest) (string, error) {
 	switch {
 	case !r.Sync && c.e.Simulated:
-		return fmt.Sprintf("not sent: a simulation queues no webhooks (%s %s)", r.Method, r.URI)
+		return fmt.Sprintf("not sent: a simulation queues no webhooks (%s %s)", r.Method, r.URI), nil
 	case !r.Sync:
 		c.step.Queued = append(c.step.Queued, r)
-		return fmt.Sprintf("queued for delivery: %s %s", r.Method, r.URI)
+		return fmt.Sprintf("queued for delivery: %s %s", r.Method, r.URI), nil
 	case c.e.Outbound == nil:
-		return "not sent: this engine sends no webhooks"
+		return "not sent: this engine sends no webhooks", nil
 	}
 	res, err := c.e.Outbound.Send(c.ctx, r)
+	var abort *AbortError
 	switch {
+	case errors.As(err, &abort):
+		return "", abort
 	case errors.Is(err, ErrNotSent):
-		return fmt.Sprintf("not sent: a simulation sends no webhooks (%s %s)", r.Method, r.URI)
+		return fmt.Sprintf("not sent: a simulation sends no webhooks (%s %s)", r.Method, r.URI), nil
 	case err != nil:
-		return fmt.Sprintf("%s %s failed after %s: %v", r.Method, r.URI, res.Took.Round(time.Millisecond), err)
+		return fmt.Sprintf("%s %s failed after %s: %v", r.Method, r.URI, res.Took.Round(time.Millisecond), err), nil
 	}
-	return fmt.Sprintf("%s %s answered %d in %s", r.Method, r.URI, res.Status, res.Took.Round(time.Millisecond))
+	return fmt.Sprintf("%s %s answered %d in %s", r.Method, r.URI, res.Status, res.Took.Round(time.Millisecond)), nil
 }
 
 type fetchOptions struct {
@@ -145,6 +162,10 @@ func runFetch(c *call) error {
 	}
 	res, err := c.e.Outbound.Fetch(c.ctx, req)
 	if err != nil {
+		var abort *AbortError
+		if errors.As(err, &abort) {
+			return abort
+		}
 		if cerr := c.ctx.Err(); cerr != nil {
 			return cerr
 		}

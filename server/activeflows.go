@@ -28,7 +28,7 @@ func (s *Server) limits() flow.Limits {
 // newActiveflows makes the activeflow use case the handlers below call.
 func (s *Server) newActiveflows() *activeflow.Service {
 	return activeflow.New(activeflow.Config{Store: s.store, Outbound: s.cfg.Outbound, Metrics: s.metrics, Limits: s.limits(),
-		WakeDeliverer: s.cfg.WakeDeliverer, EventBody: eventBody, Flow: s.cachedFlow})
+		WakeDeliverer: s.cfg.WakeDeliverer, ClaimLease: 2 * s.cfg.RequestTimeout, EventBody: eventBody, Flow: s.cachedFlow})
 }
 
 // eventBody is the payload of an activeflow's event.

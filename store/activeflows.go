@@ -47,10 +47,14 @@ type Activeflow struct {
 	// started through the API, "call" and the call's id when a call runs it.
 	ReferenceType string     `gorm:"column:reference_type"`
 	ReferenceID   *uuid.UUID `gorm:"column:reference_id"`
-	TMCreate               time.Time  `gorm:"column:tm_create"`
-	TMUpdate               *time.Time `gorm:"column:tm_update"`
-	TMEnd                  *time.Time `gorm:"column:tm_end"`
-	TMDelete               *time.Time `gorm:"column:tm_delete"`
+	// ClaimUntil is when a claim of the activeflow's current step lets go (ClaimActiveflow); nil: unclaimed.
+	ClaimUntil *time.Time `gorm:"column:claim_until"`
+	// claimed: this copy holds the claim, and its save may pass it.
+	claimed  bool
+	TMCreate time.Time  `gorm:"column:tm_create"`
+	TMUpdate *time.Time `gorm:"column:tm_update"`
+	TMEnd    *time.Time `gorm:"column:tm_end"`
+	TMDelete *time.Time `gorm:"column:tm_delete"`
 }
 
 // TableName tells GORM the table.
@@ -141,15 +145,52 @@ func (s *Store) ListActiveflows(ctx context.Context, customerID uuid.UUID, p Pag
 	return list, nil
 }
 
+// Claimed reports whether a claim of the activeflow's current step holds at now (someone performs it).
+func (a *Activeflow) Claimed(now time.Time) bool {
+	return a.ClaimUntil != nil && a.ClaimUntil.After(now)
+}
+
+// HoldsClaim reports whether this copy of the activeflow holds a claim of its step (ClaimActiveflow).
+func (a *Activeflow) HoldsClaim() bool { return a.claimed }
+
+// ClaimActiveflow claims an activeflow read at version a.Version for what its current step performs outside
+// (a sync webhook_send, a fetch), until lease passes: it moves the version on, so that whoever read it before
+// cannot write, and holds the claim, so that whoever reads it now writes nothing until the claimer has (or the
+// claim has passed). It is ErrStale when the activeflow changed since it was read or another holds a claim.
+// It commits at once, outside the transaction ctx may carry: a claim must be seen before anything leaves.
+func (s *Store) ClaimActiveflow(ctx context.Context, a *Activeflow, lease time.Duration) error {
+	now := s.timestamp()
+	until := now.Add(lease)
+	res := liveActiveflows(a.CustomerID)(s.db.WithContext(ctx)).
+		Where("id = ? AND version = ? AND (claim_until IS NULL OR claim_until <= ?)", a.ID, a.Version, now).
+		Updates(map[string]any{"version": a.Version + 1, "claim_until": until})
+	if res.Error != nil {
+		return fmt.Errorf("store: claim activeflow: %w", classify(res.Error))
+	}
+	if res.RowsAffected == 0 {
+		if _, err := s.GetActiveflow(ctx, a.CustomerID, a.ID); err != nil {
+			return fmt.Errorf("store: claim activeflow: %w", err)
+		}
+		return fmt.Errorf("store: claim activeflow: %w", ErrStale)
+	}
+	a.Version++
+	a.ClaimUntil, a.claimed = &until, true
+	return nil
+}
+
 // SaveActiveflow writes an activeflow that was read at version a.Version, and moves it to the next version. When
-// someone else saved it since (another runner), it is ErrStale and nothing is written.
+// someone else saved it since (another runner), or holds a claim of it (ClaimActiveflow) that has not passed, it
+// is ErrStale and nothing is written. The save ends a claim.
 func (s *Store) SaveActiveflow(ctx context.Context, a *Activeflow) error {
 	now := s.timestamp()
 	a.sync(now)
-	res := liveActiveflows(a.CustomerID)(s.conn(ctx)).Where("id = ? AND version = ?", a.ID, a.Version).
-		Updates(map[string]any{"status": a.Status, "end_reason": a.EndReason, "state": a.State,
-			"version": a.Version + 1, "tm_update": now, "tm_end": a.TMEnd, "tm_delete": a.TMDelete,
-			"on_complete_activeflow_id": a.OnCompleteActiveflowID, "on_complete_error": a.OnCompleteError})
+	q := liveActiveflows(a.CustomerID)(s.conn(ctx)).Where("id = ? AND version = ?", a.ID, a.Version)
+	if !a.claimed {
+		q = q.Where("(claim_until IS NULL OR claim_until <= ?)", now)
+	}
+	res := q.Updates(map[string]any{"status": a.Status, "end_reason": a.EndReason, "state": a.State,
+		"version": a.Version + 1, "tm_update": now, "tm_end": a.TMEnd, "tm_delete": a.TMDelete,
+		"on_complete_activeflow_id": a.OnCompleteActiveflowID, "on_complete_error": a.OnCompleteError, "claim_until": nil})
 	if res.Error != nil {
 		return fmt.Errorf("store: save activeflow: %w", classify(res.Error))
 	}
@@ -161,6 +202,7 @@ func (s *Store) SaveActiveflow(ctx context.Context, a *Activeflow) error {
 	}
 	a.Version++
 	a.TMUpdate = &now
+	a.ClaimUntil, a.claimed = nil, false
 	return nil
 }
 
