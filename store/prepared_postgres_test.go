@@ -2,13 +2,19 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/flowbin/flowbin/flow"
 	"github.com/flowbin/flowbin/store"
 	"github.com/flowbin/flowbin/store/storetest"
 )
@@ -91,4 +97,80 @@ func TestPreparedFlowWrites(t *testing.T) {
 func isPrecondition(err error, current int) bool {
 	var pe *store.PreconditionError
 	return errors.As(err, &pe) && pe.Current == current
+}
+
+// TestPreparedActiveflowColumns: an activeflow written and read on pgx (outside a transaction) is the one GORM
+// writes and reads (inside one), field for field; and every field is read, so a field added to Activeflow and not
+// to the statements of prepared_postgres.go fails here.
+func TestPreparedActiveflowColumns(t *testing.T) {
+	st := storetest.Open(t, storetest.Postgres)
+	ctx := context.Background()
+	cust, err := st.EnsureCustomer(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := mustCreateFlow(t, st, cust.ID, "f")
+	rev, other := f.Revision, uuid.MustParse("0196f0a4-5b6e-7c3d-8e9f-0a1b2c3d4e5f")
+	newActiveflow := func() *store.Activeflow {
+		x := flow.NewExecution(flow.Origin{FlowID: f.ID, Revision: rev}, f.Actions, map[string]string{"k": "v"})
+		return &store.Activeflow{CustomerID: cust.ID, FlowID: &f.ID, FlowRevision: &rev, State: store.State{Execution: *x},
+			WebhookURI: "https://example.com/hook", WebhookMethod: "PUT", OnCompleteFlowID: &other,
+			OnCompleteActiveflowID: &other, OnCompleteError: "none", ReferenceActiveflowID: &other, CompleteCount: 2,
+			ReferenceType: "call", ReferenceID: &other}
+	}
+	write := func(ctx context.Context, a *store.Activeflow) {
+		t.Helper()
+		if err := st.CreateActiveflow(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		a.State.Stop()
+		if err := st.SaveActiveflow(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	onPgx := newActiveflow()
+	write(ctx, onPgx)
+	var onGORM *store.Activeflow
+	err = st.InTx(ctx, func(ctx context.Context) error {
+		onGORM = newActiveflow()
+		write(ctx, onGORM)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []*store.Activeflow{onPgx, onGORM} { // a claim commits on its own, outside any transaction
+		if err := st.ClaimActiveflow(ctx, a, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, a := range []*store.Activeflow{onPgx, onGORM} {
+		viaPgx, err := st.GetActiveflow(ctx, cust.ID, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var viaGORM *store.Activeflow
+		if err := st.InTx(ctx, func(ctx context.Context) error {
+			viaGORM, err = st.GetActiveflow(ctx, cust.ID, a.ID)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		// As JSON: the same instants in UTC, whichever *time.Location each driver path gives them.
+		x, _ := json.Marshal(viaPgx)
+		y, _ := json.Marshal(viaGORM)
+		if string(x) != string(y) {
+			t.Errorf("read on pgx:\n%s\nread by GORM:\n%s", x, y)
+		}
+		v := reflect.ValueOf(*viaPgx)
+		for i := range v.NumField() {
+			name := v.Type().Field(i).Name
+			if v.Type().Field(i).IsExported() && name != "TMDelete" && v.Field(i).IsZero() {
+				t.Errorf("%s was not read (or not written)", name)
+			}
+		}
+		if viaPgx.Status != store.ActiveflowEnded || viaPgx.Version != 3 || viaPgx.State.EndReason != flow.EndStopped {
+			t.Errorf("read back: %+v", viaPgx)
+		}
+	}
 }
