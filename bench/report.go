@@ -60,6 +60,7 @@ const (
 	refPgStart      = "pgbench, insert of an equal state row"
 	refPgStep       = "pgbench, read + update of an equal state row"
 	refFirstStep    = "its 1st step"
+	refSecondStep   = "its 2nd step (the same actions)"
 	refPgCall       = "pgbench: 1 insert + 5 read-updates"
 	refFirstPage    = "the first page"
 	refPostgresGet  = "PostgreSQL GET"
@@ -309,11 +310,14 @@ func (r *report) targets() []target {
 		detail: fmt.Sprintf("%s vs %s (one runner, %d and %d calls); state %s vs %s", ms(hundredth), ms(first),
 			len(r.longOne.byIndex[longTalks]), len(r.longOne.byIndex[1]), size(int64(r.longState[1])), size(int64(r.longState[0])))},
 		r.longOne.steps)
-	a1, a100 := r.longOne.answerSize(1), r.longOne.answerSize(longTalks)
-	ax := ratio(float64(a100), float64(a1))
-	add(target{what: whatLongAnswer, reference: refFirstStep, ratio: fmt.Sprintf("%.2f×", ax),
-		goal: fmt.Sprintf("≤ %.2f×", targetLongAnswer), pass: a1 > 0 && a100 > 0 && ax <= targetLongAnswer,
-		detail: fmt.Sprintf("%s vs %s (mean answer of /next, one runner)", size(a100), size(a1))}, r.longOne.steps)
+	// The answer's size is compared with the 2nd step's: from the 2nd step on, every report of the long call
+	// moves to the same actions (the goto, then the talk again), where the 1st moves to the talk alone.
+	a1, a2, a100 := r.longOne.answerSize(1), r.longOne.answerSize(2), r.longOne.answerSize(longTalks)
+	ax := ratio(float64(a100), float64(a2))
+	add(target{what: whatLongAnswer, reference: refSecondStep, ratio: fmt.Sprintf("%.2f×", ax),
+		goal: fmt.Sprintf("≤ %.2f×", targetLongAnswer), pass: a2 > 0 && a100 > 0 && ax <= targetLongAnswer,
+		detail: fmt.Sprintf("%s vs %s (mean answer of /next, one runner; the 1st step's: %s)", size(a100), size(a2), size(a1))},
+		r.longOne.steps)
 	sx := ratio(r.long.steps.Rate(), r.ivr.steps.Rate())
 	add(target{what: whatLongRate, reference: refIVRSteps, ratio: fmt.Sprintf("%.2f×", sx), goal: "—", info: true,
 		detail: fmt.Sprintf("%.0f steps/s vs %.0f steps/s, 32 runners each", r.long.steps.Rate(), r.ivr.steps.Rate())},
