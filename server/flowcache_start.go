@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -43,8 +44,47 @@ func (c *cachedFlow) decode() (*store.Flow, error) {
 	if doc.Actions == nil {
 		doc.Actions = []flow.Action{}
 	}
+	for i := range doc.Actions {
+		if string(doc.Actions[i].Option) == "null" { // an answer may spell "no options" as null
+			doc.Actions[i].Option = nil
+		}
+		doc.Actions[i].Option = unescapeHTML(doc.Actions[i].Option)
+	}
 	return &store.Flow{ID: c.id, CustomerID: c.customer, Name: doc.Name, Detail: doc.Detail, Actions: doc.Actions,
 		OnCompleteFlowID: doc.OnCompleteFlowID, Revision: doc.Revision}, nil
+}
+
+// unescapeHTML undoes what encoding/json does to the <, > and & of an answer's strings (\u003c, \u003e, \u0026), so
+// that the options an execution copies from a cached answer are those it copies from the store (which keeps what
+// the client sent; flow.Execution.Encode adds no escapes): the same JSON values either way, and the same bytes
+// unless the client itself wrote those escapes.
+func unescapeHTML(b []byte) []byte {
+	if !bytes.Contains(b, []byte(`\u00`)) {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' || i+1 >= len(b) {
+			out = append(out, b[i])
+			continue
+		}
+		if b[i+1] == 'u' && i+6 <= len(b) {
+			switch string(b[i+2 : i+6]) {
+			case "003c", "003C":
+				out, i = append(out, '<'), i+5
+				continue
+			case "003e", "003E":
+				out, i = append(out, '>'), i+5
+				continue
+			case "0026":
+				out, i = append(out, '&'), i+5
+				continue
+			}
+		}
+		out = append(out, b[i], b[i+1]) // any other escape, \\ included, as it is
+		i++
+	}
+	return out
 }
 
 // liveFlowIDs reports which of ids name live flows of the customer: those in the flow cache without a query (an
