@@ -34,11 +34,11 @@ RACE := $(shell command -v "$$($(GO) env CC)" >/dev/null 2>&1 && echo -race)
 GOTESTSUM ?= gotest.tools/gotestsum@v1.13.0
 
 # What the tests need beyond Go and PostgreSQL: the Swagger UI test drives Debian's Chromium; the README's
-# tutorial runs curl and jq. With CI=true, make test installs what is missing first (as .ci/run does).
+# tutorial runs curl and jq; the documented webhook receiver runs openssl. With CI=true, make test installs what is missing first (as .ci/run does).
 .PHONY: test-deps
-test-deps: ## install what the tests need beyond Go (Chromium and its driver, curl, jq) with apt-get
+test-deps: ## install what the tests need beyond Go (Chromium and its driver, curl, jq, openssl) with apt-get
 	@missing=(); command -v chromium >/dev/null || missing+=(chromium chromium-driver); \
-	for tool in curl jq; do command -v $$tool >/dev/null || missing+=($$tool); done; \
+	for tool in curl jq openssl; do command -v $$tool >/dev/null || missing+=($$tool); done; \
 	if (($${#missing[@]})); then \
 		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); echo "installing $${missing[*]}"; \
 		$$sudo apt-get install -y -qq "$${missing[@]}" >/dev/null 2>&1 || \
@@ -48,7 +48,7 @@ test-deps: ## install what the tests need beyond Go (Chromium and its driver, cu
 .PHONY: test
 test: $(if $(filter true,$(CI)),test-deps) ## every test, with the race detector, on SQLite and PostgreSQL; with CI=true, installs what they need first
 	@[ -n "$(RACE)" ] || echo "note: no C compiler ($$($(GO) env CC)); running without the race detector"
-	@[ "$(CI)" = true ] || echo "note: CI is not true: tests whose tools are missing (Chromium, curl, jq) or whose PostgreSQL is down are skipped, and listed at the end; make test-deps installs the tools"
+	@[ "$(CI)" = true ] || echo "note: CI is not true: tests whose tools are missing (Chromium, curl, jq, openssl) or whose PostgreSQL is down are skipped, and listed at the end; make test-deps installs the tools"
 	FLOWBIN_TEST_POSTGRES_URL='$(PG_URL)' $(GO) run $(GOTESTSUM) --format pkgname -- \
 		$(RACE) -count=1 -timeout 15m ./...
 
@@ -79,8 +79,11 @@ check: ## fail when gen/ is stale, or gofmt or go vet complain
 
 REDOCLY ?= npx --yes @redocly/cli@2.77.0
 
+# staticcheck is pinned as a tool in go.mod (go get -tool honnef.co/go/tools/cmd/staticcheck@vX), so every
+# machine runs the same version with the same default checks; it covers tests and gen/ too.
 .PHONY: lint
-lint: check ## check, validate openapi.yaml (kin-openapi, then Redocly's recommended rules) and docker-compose.yml
+lint: check ## check, staticcheck (pinned in go.mod), validate openapi.yaml (kin-openapi, then Redocly's recommended rules) and docker-compose.yml
+	$(GO) tool staticcheck ./...
 	$(GO) test -count=1 -run 'TestSpec' .
 	$(REDOCLY) lint --format=stylish openapi.yaml
 	@if command -v docker-compose >/dev/null; then docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml is valid"; \

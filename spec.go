@@ -4,9 +4,12 @@ package flowbin
 import (
 	_ "embed"
 	"encoding/json"
+	"fmt"
 	"sync"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/flowbin/flowbin/flow"
 )
 
 //go:embed openapi.yaml
@@ -29,3 +32,16 @@ var openapiJSON = sync.OnceValue(func() []byte {
 
 // OpenAPIJSON returns openapi.yaml converted to JSON.
 func OpenAPIJSON() []byte { return openapiJSON() }
+
+// UUIDFormat is what `format: uuid` means in openapi.yaml: a UUID of any version in its canonical 36-character
+// form (VoIPbin's ids are version 1, flowbin's version 7). It is a kin-openapi string format validator, for the
+// server's request validation and the tests' contract check alike.
+type UUIDFormat struct{}
+
+// Validate refuses s unless it is a UUID in canonical form.
+func (UUIDFormat) Validate(s string) error {
+	if _, ok := flow.ParseID(s); !ok {
+		return fmt.Errorf("%q is not a UUID", s)
+	}
+	return nil
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/flowbin/flowbin/events"
 	"github.com/flowbin/flowbin/flow"
 	"github.com/flowbin/flowbin/internal/metrics"
 	"github.com/flowbin/flowbin/outbound"
@@ -34,11 +35,12 @@ type Config struct {
 	Now func() time.Time
 	// WakeDeliverer, when not nil, is called once changes with outbox messages commit.
 	WakeDeliverer func()
+	// Secrets answers a customer's webhook signing secret ("" for none): sync webhook_sends are signed with it,
+	// as the outbox's deliveries are. nil: unsigned.
+	Secrets events.Secrets
 	// ClaimLease is how long a report's claim of a step holds before another may take the step over, should the
 	// claimer die before it writes (default 30s: longer than any request may take).
 	ClaimLease time.Duration
-	// EventBody encodes the payload of an activeflow's event.
-	EventBody func(event string, a *store.Activeflow) ([]byte, error)
 	// Flow reads a live flow of a customer, for a start, an on_complete start and fetch_flow; nil: the store's
 	// GetFlow. The server reads through its flow cache: a call's start then costs no read of its flow.
 	Flow func(ctx context.Context, customerID, id uuid.UUID) (*store.Flow, error)
@@ -53,7 +55,7 @@ type Service struct {
 	now      func() time.Time
 	wake     func()
 	lease    time.Duration
-	body     func(event string, a *store.Activeflow) ([]byte, error)
+	secrets  events.Secrets
 	flow     func(ctx context.Context, customerID, id uuid.UUID) (*store.Flow, error)
 	hooks    hookCache
 }
@@ -61,7 +63,7 @@ type Service struct {
 // New makes the service.
 func New(cfg Config) *Service {
 	s := &Service{store: cfg.Store, outbound: cfg.Outbound, metrics: cfg.Metrics, limits: cfg.Limits, now: cfg.Now,
-		wake: cfg.WakeDeliverer, lease: cfg.ClaimLease, body: cfg.EventBody, flow: cfg.Flow}
+		wake: cfg.WakeDeliverer, lease: cfg.ClaimLease, secrets: cfg.Secrets, flow: cfg.Flow}
 	if s.flow == nil {
 		s.flow = cfg.Store.GetFlow
 	}

@@ -2,7 +2,6 @@ package activeflow
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -68,7 +67,7 @@ func (s *Service) write(ctx context.Context, changes ...*change) error {
 	})
 }
 
-// messages are what a change owes: its event to each webhook, and its queued webhook_send requests.
+// messages are what a change owes: its events to each webhook, and its queued webhook_send requests.
 func (s *Service) messages(c *change, hook *store.CustomerWebhook) ([]store.OutboxMessage, error) {
 	var out []store.OutboxMessage
 	for _, r := range c.step.Queued {
@@ -86,17 +85,19 @@ func (s *Service) messages(c *change, hook *store.CustomerWebhook) ([]store.Outb
 	if len(to) == 0 {
 		return out, nil
 	}
-	body, err := s.body(c.event, c.a)
+	evs, err := eventsOf(c, hook.EventVariables)
 	if err != nil {
-		return nil, fmt.Errorf("activeflow: event payload: %w", err)
+		return nil, err
 	}
-	for _, d := range to {
-		method := d.method
-		if method == "" {
-			method = http.MethodPost
+	for _, ev := range evs {
+		for _, d := range to {
+			method := d.method
+			if method == "" {
+				method = http.MethodPost
+			}
+			out = append(out, store.OutboxMessage{CustomerID: c.a.CustomerID, ActiveflowID: c.a.ID, EventType: ev.typ,
+				URL: d.url, Method: method, ContentType: "application/json", Payload: ev.body, Signed: true})
 		}
-		out = append(out, store.OutboxMessage{CustomerID: c.a.CustomerID, ActiveflowID: c.a.ID, EventType: c.event,
-			URL: d.url, Method: method, ContentType: "application/json", Payload: string(body), Signed: true})
 	}
 	return out, nil
 }

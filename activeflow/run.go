@@ -32,6 +32,10 @@ type StartRequest struct {
 	// call's runner.
 	ReferenceType string
 	ReferenceID   uuid.UUID
+	// RunnerVariables are the runner's voipbin.call variables known at the start (a call's source, destination,
+	// direction), set before the first action; unlike Variables, which are the client's and never set voipbin.
+	// names.
+	RunnerVariables map[string]string
 }
 
 // Every change below is decided on the pool (store.Outside: reads, claims, requests to customers' systems) and
@@ -73,8 +77,8 @@ func (s *Service) Start(ctx context.Context, r StartRequest) (*store.Activeflow,
 		a.ID = id
 	}
 	x := flow.NewExecution(flow.Origin{ActiveflowID: a.ID, FlowID: r.FlowID, Revision: revision,
-		ReferenceType: a.ReferenceType, ReferenceID: r.ReferenceID}, actions, r.Variables)
-	out := s.sender(nil)
+		ReferenceType: a.ReferenceType, ReferenceID: r.ReferenceID, Runner: r.RunnerVariables}, actions, r.Variables)
+	out := s.sender(r.CustomerID, nil)
 	step, err := s.engine(r.CustomerID, nil, out).Start(pool, x)
 	if err != nil {
 		return nil, err
@@ -106,7 +110,8 @@ func (s *Service) Next(ctx context.Context, customerID, id uuid.UUID, r flow.Run
 	if !a.State.Ended && a.Claimed(s.store.Now()) {
 		return nil, &StaleError{ActionID: r.ActionID, Step: r.Step} // another report performs this step now
 	}
-	out := s.sender(a)
+	out := s.sender(a.CustomerID, a)
+	defer s.release(ctx, a)
 	step, err := s.engine(customerID, nil, out).Next(pool, &a.State.Execution, r)
 	switch {
 	case errors.Is(err, flow.ErrEnded):
@@ -127,9 +132,15 @@ func (s *Service) Next(ctx context.Context, customerID, id uuid.UUID, r flow.Run
 	return a, nil
 }
 
-// Stop ends a running activeflow and writes it with its events; an ended one is answered as it is. One that
-// changed meanwhile is a *StaleError.
+// Stop ends a running activeflow (stopped) and writes it with its events; an ended one is answered as it is. One
+// that changed meanwhile is a *StaleError.
 func (s *Service) Stop(ctx context.Context, customerID, id uuid.UUID) (*store.Activeflow, error) {
+	return s.StopFor(ctx, customerID, id, flow.EndStopped)
+}
+
+// StopFor is Stop with another end reason: a call's runner ends its activeflow with hangup when the call ends
+// first.
+func (s *Service) StopFor(ctx context.Context, customerID, id uuid.UUID, reason string) (*store.Activeflow, error) {
 	a, err := s.store.GetActiveflow(store.Outside(ctx), customerID, id)
 	if err != nil {
 		return nil, err
@@ -137,8 +148,9 @@ func (s *Service) Stop(ctx context.Context, customerID, id uuid.UUID) (*store.Ac
 	if a.State.Ended {
 		return a, nil
 	}
-	step := a.State.Stop()
-	if err := s.commit(ctx, s.sender(a), &change{a: a, event: EventUpdated, step: step}); err != nil {
+	step := a.State.StopFor(reason)
+	defer s.release(ctx, a)
+	if err := s.commit(ctx, s.sender(a.CustomerID, a), &change{a: a, event: EventUpdated, step: step}); err != nil {
 		return nil, stale(err)
 	}
 	return a, nil
@@ -153,10 +165,19 @@ func (s *Service) Delete(ctx context.Context, customerID, id uuid.UUID) error {
 	step := a.State.Stop()
 	now := s.store.Now()
 	a.TMDelete = &now
-	if err := s.commit(ctx, s.sender(a), &change{a: a, event: EventDeleted, step: step}); err != nil {
+	defer s.release(ctx, a)
+	if err := s.commit(ctx, s.sender(a.CustomerID, a), &change{a: a, event: EventDeleted, step: step}); err != nil {
 		return stale(err)
 	}
 	return nil
+}
+
+// release lets go of a claim a change took and did not write (the write failed, or the request ended first), so
+// that the runner's retry need not wait for it to pass; a written change holds none.
+func (s *Service) release(ctx context.Context, a *store.Activeflow) {
+	if a.HoldsClaim() {
+		_ = s.store.ReleaseActiveflow(store.Outside(context.WithoutCancel(ctx)), a)
+	}
 }
 
 // stale is a change that lost a race with a runner.

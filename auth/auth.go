@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
@@ -233,6 +234,22 @@ func NewPasswords(cost int) (*Passwords, error) {
 
 // MaxPasswordBytes is bcrypt's input limit.
 const MaxPasswordBytes = 72
+
+// MinPasswordLength is the fewest characters of a password that a person chooses (flowbin user add, passwd):
+// 12, above NIST SP 800-63B's floor of 8, as OWASP advises for a single factor. Random passwords that flowbin
+// makes are longer.
+const MinPasswordLength = 12
+
+// CheckNewPassword says why a password chosen now is refused, or nil.
+func CheckNewPassword(password string) error {
+	if n := utf8.RuneCountInString(password); n < MinPasswordLength {
+		return fmt.Errorf("the password has %d characters; choose one of at least %d", n, MinPasswordLength)
+	}
+	if len(password) > MaxPasswordBytes {
+		return fmt.Errorf("the password has %d bytes; bcrypt reads at most %d", len(password), MaxPasswordBytes)
+	}
+	return nil
+}
 
 // Hash returns the bcrypt hash of a password.
 func (p *Passwords) Hash(password string) (string, error) {

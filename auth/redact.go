@@ -47,6 +47,35 @@ func mask(s string) string {
 	return credentialLike.ReplaceAllString(s, Redacted)
 }
 
+// credentialParams are query parameters whose values never reach a log: every name that authentication reads
+// (credential), compared as authentication compares them, after decoding.
+var credentialParams = map[string]bool{"token": true, "accesskey": true}
+
+// RedactQuery is the query as the server reads it: each pair decoded (as url.ParseQuery decodes it, so that
+// "%74oken" is "token"), the values of credential parameters and anything that looks like a token or key masked,
+// then encoded again in one canonical way. The access log and the exported traces write queries so. Pairs that do not decode, which the server ignores, are logged as
+// "(undecodable)".
+func RedactQuery(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	parts := strings.Split(raw, "&")
+	for i, p := range parts {
+		rawName, rawValue, _ := strings.Cut(p, "=")
+		name, err1 := url.QueryUnescape(rawName)
+		value, err2 := url.QueryUnescape(rawValue)
+		switch {
+		case err1 != nil || err2 != nil || strings.Contains(p, ";"):
+			parts[i] = "(undecodable)"
+		case credentialParams[strings.ToLower(name)]:
+			parts[i] = url.QueryEscape(Redact(name)) + "=" + Redacted
+		default:
+			parts[i] = url.QueryEscape(Redact(name)) + "=" + url.QueryEscape(Redact(value))
+		}
+	}
+	return strings.Join(parts, "&")
+}
+
 // RedactingHandler is a slog.Handler that masks credentials (Redact) in the message and in every attribute
 // value of every record, whatever logged it: the access log, error logs, the database layer, the HTTP server's
 // own complaints. It is the last line of defence; code still logs no credential on purpose.

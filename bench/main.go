@@ -38,6 +38,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/flowbin/flowbin/flow"
 )
 
 func main() {
@@ -237,7 +239,7 @@ func benchPostgres(ctx context.Context, cfg config, rep *report, bin, tmp, dbURL
 	if err != nil {
 		return fmt.Errorf("find the deep page token: %w", err)
 	}
-	pageToken := deepAt.UTC().Format("2006-01-02 15:04:05.000000")
+	pageToken := deepAt.UTC().Format(flow.TimeLayout)
 	rep.pageToken = pageToken
 
 	if err := checkPostgresAPI(ctx, a, pageToken, rep); err != nil {

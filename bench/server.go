@@ -12,11 +12,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/flowbin/flowbin/internal/apitest"
 )
 
 const (
@@ -80,8 +81,6 @@ type server struct {
 	waitErr error
 }
 
-var reListening = regexp.MustCompile(`flowbin listening on (http://\S+)`)
-
 // start starts the server on a free port and waits until it says where it listens.
 func (f *flowbin) start(ctx context.Context, pprofAddr string) (*server, error) {
 	logFile, err := os.Create(f.logPath)
@@ -117,7 +116,7 @@ func (f *flowbin) start(ctx context.Context, pprofAddr string) (*server, error) 
 		// Read stdout to its end, so that the server never blocks on it; only its first line matters.
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if m := reListening.FindStringSubmatch(sc.Text()); m != nil {
+			if m := apitest.Listening.FindStringSubmatch(sc.Text()); m != nil {
 				select {
 				case found <- m[1]:
 				default:

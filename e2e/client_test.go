@@ -150,9 +150,7 @@ func TestWarningsThroughTheGoClient(t *testing.T) {
 		Actions: &[]client.Action{{Id: &top, Type: client.ActionTypeAnswer}, {Type: client.ActionTypeGoto, Option: &gotoTop}},
 	})
 	if err == nil && res.JSON200 != nil {
-		for _, w := range res.HTTPResponse.Header.Values("Warning") {
-			headers = append(headers, w)
-		}
+		headers = append(headers, res.HTTPResponse.Header.Values("Warning")...)
 		if res.JSON200.Warnings != nil {
 			for _, d := range *res.JSON200.Warnings {
 				pointers = append(pointers, *d.Pointer+" "+d.Reason)

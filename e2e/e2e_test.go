@@ -6,16 +6,15 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/flowbin/flowbin/internal/apitest"
 )
 
 // binary is the flowbin binary under test, built by TestMain.
@@ -43,12 +42,10 @@ func TestMain(m *testing.M) {
 type instance struct {
 	url    string
 	cmd    *exec.Cmd
-	stderr *logBuffer
+	stderr *apitest.LogBuffer
 	done   chan error
 	once   sync.Once
 }
-
-var listening = regexp.MustCompile(`flowbin listening on (http://\S+)`)
 
 // start runs the binary on a free port with the given environment (and nothing else of the test's).
 func start(t *testing.T, env map[string]string) *instance {
@@ -62,7 +59,7 @@ func start(t *testing.T, env map[string]string) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &instance{cmd: cmd, stderr: &logBuffer{}, done: make(chan error, 1)}
+	in := &instance{cmd: cmd, stderr: &apitest.LogBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = in.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -72,7 +69,7 @@ func start(t *testing.T, env map[string]string) *instance {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+			if m := apitest.Listening.FindStringSubmatch(sc.Text()); m != nil {
 				urls <- m[1]
 			}
 		}
@@ -105,26 +102,6 @@ func (in *instance) stop(t *testing.T) {
 		}
 	})
 }
-
-// logBuffer collects a process's log.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-var _ io.Writer = (*logBuffer)(nil)
 
 func ctx(t *testing.T) context.Context {
 	t.Helper()

@@ -307,6 +307,7 @@ var catalog = []Spec{
 		{Name: "method", Kind: KindString, Enum: []string{"POST", "GET", "PUT", "DELETE"}},
 		{Name: "data_type", Kind: KindString},
 		{Name: "data", Kind: KindString},
+		{Name: "response_variable_prefix", Kind: KindString},
 	}},
 }
 

@@ -76,7 +76,7 @@ var rules = map[Type]rule{
 			return nil
 		},
 	},
-	TypeConditionVariable:   conditionRule,
+	TypeConditionVariable:   conditionVariableRule,
 	TypeConditionCallDigits: conditionRule,
 	TypeConditionCallStatus: conditionRule,
 	TypeConditionDatetime:   conditionRule,
@@ -99,6 +99,21 @@ var conditionRule = rule{
 	},
 	run: runCondition,
 }
+
+// conditionVariableRule is a condition that warns without value_type: VoIPbin's condition_variable then never
+// holds (it matches no type); flowbin's compares as a string, which is what such a flow means. The warning says
+// so, so that a flow written for flowbin does not surprise on VoIPbin, and the other way round.
+var conditionVariableRule = func() rule {
+	r := conditionRule
+	r.warn = func(present map[string]bool) *warning {
+		if !present["value_type"] {
+			return &warning{"value_type", WarnConditionNoValueType,
+				"condition_variable without value_type compares as a string (value_string); VoIPbin's never holds"}
+		}
+		return nil
+	}
+	return r
+}()
 
 // IsControl reports whether the engine runs actions of type t itself (the others go to the runner).
 func IsControl(t Type) bool { return ruleOf(t).control }
@@ -158,6 +173,8 @@ type call struct {
 	moves []move
 	d     *Decision
 	step  *Step // the advance this action runs in
+	// stepNo is the action's step in the execution.
+	stepNo int
 }
 
 // resolves reports whether move i can be taken to an action of the frame (or is the continuation).

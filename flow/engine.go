@@ -128,6 +128,9 @@ type Executed struct {
 
 // Origin is where an execution comes from: what VoIPbin's voipbin.activeflow variables say.
 type Origin struct {
+	// Runner are variables of voipbin.call known at the start (a call's source and destination): the runner's,
+	// set before the first action so that its options may read them. Other names are ignored.
+	Runner                map[string]string
 	ActiveflowID          uuid.UUID
 	FlowID                uuid.UUID // uuid.Nil: inline actions
 	Revision              int
@@ -141,19 +144,42 @@ type Origin struct {
 	Inherited map[string]string
 }
 
+// reserved reports whether a variable name is of the voipbin. namespace, as VoIPbin decides it: trimmed and
+// compared case-insensitively, so "VoIPbin.activeflow.id" and " voipbin.call.digits" are.
+func reserved(name string) bool { return hasPrefixFold(strings.TrimSpace(name), reservedPrefix) }
+
+// runnerName is a name of the voipbin.call namespace that a runner may set, written as the engine reads it
+// (trimmed, lower case); ok is false for every other name of the voipbin. namespace.
+func runnerName(name string) (string, bool) {
+	n := strings.TrimSpace(name)
+	if !hasPrefixFold(n, runnerPrefix) {
+		return "", false
+	}
+	return strings.ToLower(n), true
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
 // NewExecution prepares an execution of actions (those of a flow at a revision, or an inline list) with the
-// client's variables. Client variables of the voipbin. namespace are ignored, as VoIPbin ignores them; the
-// voipbin.activeflow variables are set from the origin.
+// client's variables. Client variables of the voipbin. namespace (in any case, with spaces around) are ignored, as
+// VoIPbin ignores them; the voipbin.activeflow variables are set from the origin.
 func NewExecution(o Origin, actions []Action, variables map[string]string) *Execution {
 	vars := make(map[string]string, len(o.Inherited)+len(variables)+8)
 	for k, v := range o.Inherited {
-		if !strings.HasPrefix(k, activeflowPrefix) {
+		if !hasPrefixFold(strings.TrimSpace(k), activeflowPrefix) {
 			vars[k] = v
 		}
 	}
 	for k, v := range variables {
-		if !strings.HasPrefix(k, reservedPrefix) {
+		if !reserved(k) {
 			vars[k] = v
+		}
+	}
+	for k, v := range o.Runner {
+		if name, ok := runnerName(k); ok {
+			vars[name] = v
 		}
 	}
 	refType := o.ReferenceType
@@ -252,24 +278,34 @@ func (e *Engine) Next(ctx context.Context, x *Execution, r RunnerReport) (Step, 
 	return st.ended(x), err
 }
 
-// RunnerVariables keeps the variables a runner may report: its own names and those of voipbin.call.
+// RunnerVariables keeps the variables a runner may report: its own names, and those of voipbin.call under the
+// name the engine reads ("VOIPBIN.call.digits" sets voipbin.call.digits). Other voipbin. names are dropped.
 func RunnerVariables(vars map[string]string) map[string]string {
 	out := make(map[string]string, len(vars))
 	for k, v := range vars {
-		if !strings.HasPrefix(k, reservedPrefix) || strings.HasPrefix(k, runnerPrefix) {
+		if name, ok := runnerName(k); ok {
+			if _, exact := vars[name]; exact && name != k {
+				continue // the name as written wins over its variants
+			}
+			out[name] = v
+		} else if !reserved(k) {
 			out[k] = v
 		}
 	}
 	return out
 }
 
-// Stop ends a running execution. Stopping an ended one changes nothing (and the step says it did not end).
-func (x *Execution) Stop() Step {
+// Stop ends a running execution (stopped). Stopping an ended one changes nothing (and the step says it did not
+// end).
+func (x *Execution) Stop() Step { return x.StopFor(EndStopped) }
+
+// StopFor ends a running execution for reason (a call's runner ends it with hangup when the call ends first).
+func (x *Execution) StopFor(reason string) Step {
 	if x.Ended {
 		return Step{}
 	}
-	x.end(EndStopped)
-	return Step{Ended: true, EndReason: EndStopped}
+	x.end(reason)
+	return Step{Ended: true, EndReason: reason}
 }
 
 func (x *Execution) end(reason string) {
@@ -355,7 +391,7 @@ func (e *Engine) advance(ctx context.Context, x *Execution, st *Step) error {
 			x.Current = &cur
 			return nil
 		}
-		c := &call{ctx: ctx, e: e, x: x, f: f, a: &run.Action, raw: a.Option, o: decodeOptions(option), step: st}
+		c := &call{ctx: ctx, e: e, x: x, f: f, a: &run.Action, raw: a.Option, o: decodeOptions(option), step: st, stepNo: run.Step}
 		c.moves = r.movesOf(c.o)
 		if err := r.run(c); err != nil {
 			return err

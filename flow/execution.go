@@ -221,9 +221,3 @@ func (x *Execution) set(name, value string, lim Limits) bool {
 	x.size = 0
 	return true
 }
-
-// unset removes a variable.
-func (x *Execution) unset(name string) {
-	delete(x.Variables, name)
-	x.size = 0
-}

@@ -111,6 +111,38 @@ func parseJSON(data []byte) (*node, *reader, error) {
 	return n, r, nil
 }
 
+// CheckText reports the first thing in a JSON text that flowbin refuses whatever the text's schema, or nil: bytes
+// that are not UTF-8 (ReasonInvalidJSON), and the escape \u0000 (ReasonInvalidString), since PostgreSQL's text
+// and jsonb cannot store NUL. The server runs it on every JSON request body before anything decodes it; this
+// package's reader makes the same UTF-8 check and reports a NUL with the pointer of the string that holds it, for
+// documents that reach it another way.
+func CheckText(data []byte) *Problem {
+	if !utf8.Valid(data) {
+		at := invalidUTF8Offset(data)
+		return &Problem{Reason: ReasonInvalidJSON, offset: at,
+			Message: fmt.Sprintf("the request body is not valid UTF-8 (at byte %d)", at)}
+	}
+	if at := nulEscape(data); at >= 0 {
+		return &Problem{Reason: ReasonInvalidString, offset: at,
+			Message: "strings must not contain the NUL character (\\u0000)"}
+	}
+	return nil
+}
+
+// nulEscape is the offset of the first escape \u0000 in a JSON text, or -1 (raw NUL bytes are not valid JSON).
+func nulEscape(b []byte) int {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		if i+5 < len(b) && b[i+1] == 'u' && string(b[i+2:i+6]) == "0000" {
+			return i
+		}
+		i++ // skip the escaped character
+	}
+	return -1
+}
+
 func invalidUTF8Offset(data []byte) int {
 	for i := 0; i < len(data); {
 		c, size := utf8.DecodeRune(data[i:])

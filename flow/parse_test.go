@@ -179,6 +179,8 @@ func TestWarnings(t *testing.T) {
 		{"goto without loop_count", actions(`{"id":"a","type":"answer"}`, `{"type":"goto","option":{"target_id":"a"}}`), flow.WarnGotoWithoutLoop, "/actions/1/option/loop_count"},
 		{"branch without default", actions(`{"id":"a","type":"branch","option":{"target_ids":{"1":"a"}}}`), flow.WarnBranchNoDefault, "/actions/0/option/default_target_id"},
 		{"unknown option key", actions(`{"type":"talk","option":{"text":"hi","gender":"female"}}`), flow.WarnUnknownOptionKey, "/actions/0/option/gender"},
+		{"condition_variable without value_type", actions(`{"type":"condition_variable","option":{"variable":"x","condition":"==","value_string":"1"}}`, `{"type":"hangup"}`),
+			flow.WarnConditionNoValueType, "/actions/0/option/value_type"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

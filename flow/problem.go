@@ -28,6 +28,8 @@ const (
 	WarnGotoWithoutLoop   = "GOTO_WITHOUT_LOOP_COUNT"
 	WarnBranchNoDefault   = "BRANCH_WITHOUT_DEFAULT"
 	WarnUnknownOptionKey  = "UNKNOWN_OPTION_KEY"
+	// WarnConditionNoValueType: a condition_variable without value_type (see conditionVariableRule).
+	WarnConditionNoValueType = "CONDITION_WITHOUT_VALUE_TYPE"
 )
 
 // MaxProblems caps how many errors (and, separately, warnings) one report holds.

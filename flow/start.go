@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,8 +30,8 @@ const (
 // startFields names the fields of each kind of start document, for messages about unknown ones.
 var startFields = map[StartKind]string{
 	StartActiveflow: "an activeflow has flow_id or actions, variables, id, webhook_uri, webhook_method and on_complete_flow_id",
-	StartSimulation: "a simulation has actions, variables, digits, steps and now",
-	StartScript:     "a simulation's script has variables, digits, steps and now",
+	StartSimulation: "a simulation has actions, variables, digits, steps, webhook_responses and now",
+	StartScript:     "a simulation's script has variables, digits, steps, webhook_responses and now",
 }
 
 // Start is a decoded request to run actions: an activeflow to start, or a simulation.
@@ -41,7 +43,9 @@ type Start struct {
 	Variables map[string]string
 	Digits    []string
 	Steps     []map[string]string // what the runner reports for each runner action, in turn
-	Now       time.Time           // zero: the server's clock
+	// WebhookResponses are what a simulation's sync webhook_sends are answered, in turn.
+	WebhookResponses []WebhookResponse
+	Now              time.Time // zero: the server's clock
 	// WebhookURI and WebhookMethod are where the activeflow's events go (VoIPbin's fields).
 	WebhookURI    string
 	WebhookMethod string
@@ -80,6 +84,8 @@ func ParseStart(ctx context.Context, raw []byte, lim Limits, kind StartKind, liv
 				st.Digits = p.strings(m.value, ptr)
 			case m.key == "steps" && kind != StartActiveflow:
 				st.Steps = p.steps(m.value, ptr)
+			case m.key == "webhook_responses" && kind != StartActiveflow:
+				st.WebhookResponses = p.webhookResponses(m.value, ptr)
 			case m.key == "now" && kind != StartActiveflow:
 				st.Now = p.timestamp(m.value, ptr)
 			default:
@@ -179,6 +185,47 @@ func (p *parser) steps(n *node, ptr string) []map[string]string {
 			p.variables(m.value, joinPointer(iptr, m.key), vars)
 		}
 		out = append(out, vars)
+	}
+	return out
+}
+
+// webhookResponses reads a simulation's scripted answers to its sync webhook_sends: {"status", "body"} each, the
+// body any JSON value (sent as its JSON text).
+func (p *parser) webhookResponses(n *node, ptr string) []WebhookResponse {
+	if n.kind != kindArray {
+		p.rep.errorf(n.start, ptr, ReasonInvalidField, "webhook_responses must be an array of objects, not %s", n.kind)
+		return nil
+	}
+	if len(n.items) > p.lim.maxExecuted() {
+		p.rep.errorf(n.start, ptr, ReasonInvalidField, "at most %d webhook_responses, not %d", p.lim.maxExecuted(), len(n.items))
+		return nil
+	}
+	out := make([]WebhookResponse, 0, len(n.items))
+	for i, item := range n.items {
+		iptr := joinPointer(ptr, fmt.Sprint(i))
+		if item.kind != kindObject {
+			p.rep.errorf(item.start, iptr, ReasonInvalidField, "a webhook response must be an object, not %s", item.kind)
+			continue
+		}
+		r := WebhookResponse{Status: http.StatusOK}
+		for _, m := range item.members {
+			mptr := joinPointer(iptr, m.key)
+			switch m.key {
+			case "status":
+				code, err := strconv.Atoi(m.value.text)
+				if m.value.kind != kindNumber || err != nil || code < 100 || code > 599 {
+					p.rep.errorf(m.value.start, mptr, ReasonInvalidField, "status must be an HTTP status, 100 to 599")
+					continue
+				}
+				r.Status = code
+			case "body":
+				r.Body = append([]byte(nil), p.raw[m.value.start:m.value.end]...)
+				r.ContentType = "application/json"
+			default:
+				p.rep.errorf(m.keyStart, mptr, ReasonUnknownField, "unknown field %q; a webhook response has status and body", m.key)
+			}
+		}
+		out = append(out, r)
 	}
 	return out
 }

@@ -402,16 +402,16 @@ func (e ActionType) Valid() bool {
 
 // Defines values for ActiveflowStatus.
 const (
-	Ended   ActiveflowStatus = "ended"
-	Running ActiveflowStatus = "running"
+	ActiveflowStatusEnded   ActiveflowStatus = "ended"
+	ActiveflowStatusRunning ActiveflowStatus = "running"
 )
 
 // Valid indicates whether the value is a known member of the ActiveflowStatus enum.
 func (e ActiveflowStatus) Valid() bool {
 	switch e {
-	case Ended:
+	case ActiveflowStatusEnded:
 		return true
-	case Running:
+	case ActiveflowStatusRunning:
 		return true
 	default:
 		return false
@@ -466,10 +466,30 @@ func (e ActiveflowEventType) Valid() bool {
 	}
 }
 
+// Defines values for ActiveflowEventDataStatus.
+const (
+	ActiveflowEventDataStatusEnded   ActiveflowEventDataStatus = "ended"
+	ActiveflowEventDataStatusRunning ActiveflowEventDataStatus = "running"
+)
+
+// Valid indicates whether the value is a known member of the ActiveflowEventDataStatus enum.
+func (e ActiveflowEventDataStatus) Valid() bool {
+	switch e {
+	case ActiveflowEventDataStatusEnded:
+		return true
+	case ActiveflowEventDataStatusRunning:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ActiveflowMessageState.
 const (
 	Delivered ActiveflowMessageState = "delivered"
+	Dropped   ActiveflowMessageState = "dropped"
 	Failed    ActiveflowMessageState = "failed"
+	Gone      ActiveflowMessageState = "gone"
 	Pending   ActiveflowMessageState = "pending"
 )
 
@@ -478,7 +498,11 @@ func (e ActiveflowMessageState) Valid() bool {
 	switch e {
 	case Delivered:
 		return true
+	case Dropped:
+		return true
 	case Failed:
+		return true
+	case Gone:
 		return true
 	case Pending:
 		return true
@@ -1757,6 +1781,16 @@ type ActionOptionWebhookSend struct {
 	// Example: POST
 	Method *ActionOptionWebhookSendMethod `json:"method,omitempty"`
 
+	// ResponseVariablePrefix **beyond** (VoIPbin documents that a sync answer sets variables, and sets none). With `sync`, a 2xx
+	// answer whose body is a JSON object sets, for each top-level member whose value is a string, a number or
+	// a bool, the variable `<prefix><name>` to it (numbers as written, bools `true`/`false`); other members,
+	// `voipbin.` names and members past the first 32 (in name order) are skipped, and when they would pass
+	// the variable limits none is set. The decision lists what was set. Absent or `""`: none.
+	//
+	//
+	// Example: crm.
+	ResponseVariablePrefix *string `json:"response_variable_prefix,omitempty"`
+
 	// Sync Wait for the answer before continuing.
 	//
 	// Example: false
@@ -1935,13 +1969,18 @@ type ActiveflowCreate struct {
 // Example: POST
 type ActiveflowCreateWebhookMethod string
 
-// ActiveflowEvent The body of an activeflow's event, as VoIPbin sends it: the event's type, and the activeflow as it is after
-// the change. flowbin signs it as Standard Webhooks says (**beyond**): `webhook-id` (the message's id, the
+// ActiveflowEvent The body of an activeflow's event, as VoIPbin sends it: the event's type, and the activeflow (VoIPbin's
+// `WebhookMessage`) as it is at that point of the change: `activeflow_created` when it starts,
+// `activeflow_updated` for every action it moves to (control actions included) and once more when it ends,
+// `activeflow_deleted` when it is deleted. flowbin signs it as Standard Webhooks says (**beyond**): `webhook-id` (the message's id, the
 // same on every retry), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,` and the base64
 // HMAC-SHA256 of `id.timestamp.body` under the customer's webhook secret).
 type ActiveflowEvent struct {
-	// Data An execution of a flow revision, or of inline actions.
-	Data Activeflow `json:"data"`
+	// Data The activeflow in an event, in the shape of VoIPbin's `WebhookMessage`: every field VoIPbin sends, with
+	// VoIPbin's value when unset (the nil UUID, `"api"`). It carries no variables (a PIN a caller typed is not
+	// sent to every webhook) unless the customer set `event_variables` (**beyond**), and no `executed_actions`
+	// (each action comes as an event of its own; `GET /v1.0/activeflows/{id}` answers the whole history).
+	Data ActiveflowEventData `json:"data"`
 
 	// Type What happened.
 	//
@@ -1953,6 +1992,102 @@ type ActiveflowEvent struct {
 //
 // Example: activeflow_updated
 type ActiveflowEventType string
+
+// ActiveflowEventData The activeflow in an event, in the shape of VoIPbin's `WebhookMessage`: every field VoIPbin sends, with
+// VoIPbin's value when unset (the nil UUID, `"api"`). It carries no variables (a PIN a caller typed is not
+// sent to every webhook) unless the customer set `event_variables` (**beyond**), and no `executed_actions`
+// (each action comes as an event of its own; `GET /v1.0/activeflows/{id}` answers the whole history).
+type ActiveflowEventData struct {
+	// CurrentAction The action an event is about, as VoIPbin's action: the one the activeflow moved to, with its options
+	// substituted. In `activeflow_created` it is VoIPbin's start marker (id `00000000-0000-0000-0000-000000000001`,
+	// no type); from the activeflow's end on, VoIPbin's finish marker (id `00000000-0000-0000-0000-000000000002`).
+	CurrentAction EventAction `json:"current_action"`
+
+	// CustomerId The customer's id.
+	//
+	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
+	CustomerId openapi_types.UUID `json:"customer_id"`
+
+	// EndReason Why it ended (**beyond**; see the end reasons); absent while it runs.
+	//
+	// Example: hangup
+	EndReason *string `json:"end_reason,omitempty"`
+
+	// FlowId The flow it runs; the nil UUID for inline actions.
+	//
+	// Example: 93993ae1-0408-4639-ad5f-1288aa8d4325
+	FlowId openapi_types.UUID `json:"flow_id"`
+
+	// FlowRevision The revision of that flow (**beyond**); absent for inline actions.
+	//
+	// Example: 3
+	FlowRevision *int `json:"flow_revision,omitempty"`
+
+	// ForwardActionId The action a forward request moves it to; flowbin has none, so always the nil UUID.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ForwardActionId openapi_types.UUID `json:"forward_action_id"`
+
+	// Id The activeflow's id.
+	//
+	// Example: 0b6b8a4e-3c59-4e36-a4a3-6a4b2c9a0aaa
+	Id openapi_types.UUID `json:"id"`
+
+	// OnCompleteActiveflowId The activeflow its end started (**beyond**); absent until then.
+	//
+	// Example: 0d3f3c1e-5b1a-4f7e-9d0e-6a5b2c9a0bbb
+	OnCompleteActiveflowId *openapi_types.UUID `json:"on_complete_activeflow_id,omitempty"`
+
+	// OnCompleteFlowId The flow its end starts; the nil UUID for none.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	OnCompleteFlowId openapi_types.UUID `json:"on_complete_flow_id"`
+
+	// ReferenceActiveflowId The activeflow whose end started it (`on_complete_flow_id`); the nil UUID for none.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ReferenceActiveflowId openapi_types.UUID `json:"reference_activeflow_id"`
+
+	// ReferenceId The id of what it runs for (the call's); the nil UUID for `api`.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ReferenceId openapi_types.UUID `json:"reference_id"`
+
+	// ReferenceType What it runs for, as VoIPbin names it; `api` when started through the API, `call` for a call.
+	//
+	// Example: api
+	ReferenceType string `json:"reference_type"`
+
+	// Status `running`, then `ended` in the event of its end and after.
+	//
+	// Example: running
+	Status ActiveflowEventDataStatus `json:"status"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// TmDelete A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmDelete Timestamp `json:"tm_delete"`
+
+	// TmUpdate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmUpdate Timestamp `json:"tm_update"`
+
+	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
+	//
+	// Example: {"voipbin.call.digits":"2"}
+	Variables *Variables `json:"variables,omitempty"`
+}
+
+// ActiveflowEventDataStatus `running`, then `ended` in the event of its end and after.
+//
+// Example: running
+type ActiveflowEventDataStatus string
 
 // ActiveflowEventList An activeflow's outbound messages, oldest first.
 type ActiveflowEventList struct {
@@ -1986,7 +2121,7 @@ type ActiveflowMessage struct {
 	// Example: POST
 	Method string `json:"method"`
 
-	// State `pending` (to be tried again), `delivered` (a 2xx answer) or `failed` (given up on).
+	// State `pending` (to be tried again), `delivered` (a 2xx answer), `failed` (given up on after the retries), `gone` (the receiver answered `410 Gone`: not tried again; the last attempt shows it) or `dropped` (never sent: its customer already had `FLOWBIN_EVENTS_MAX_PENDING` messages waiting).
 	//
 	// Example: delivered
 	State ActiveflowMessageState `json:"state"`
@@ -2007,7 +2142,7 @@ type ActiveflowMessage struct {
 	Url string `json:"url"`
 }
 
-// ActiveflowMessageState `pending` (to be tried again), `delivered` (a 2xx answer) or `failed` (given up on).
+// ActiveflowMessageState `pending` (to be tried again), `delivered` (a 2xx answer), `failed` (given up on after the retries), `gone` (the receiver answered `410 Gone`: not tried again; the last attempt shows it) or `dropped` (never sent: its customer already had `FLOWBIN_EVENTS_MAX_PENDING` messages waiting).
 //
 // Example: delivered
 type ActiveflowMessageState string
@@ -2106,6 +2241,11 @@ type Customer struct {
 	// Example:
 	Email string `json:"email"`
 
+	// EventVariables Whether the events of its activeflows carry their variables (**beyond**; off by default).
+	//
+	// Example: false
+	EventVariables *bool `json:"event_variables,omitempty"`
+
 	// Id The customer's id.
 	//
 	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
@@ -2151,6 +2291,13 @@ type Customer struct {
 // `address`, `billing_account_id` and the read-only ones) are accepted and not kept; other fields are unknown
 // (see `FLOWBIN_FIELD_VALIDATION`).
 type CustomerUpdate struct {
+	// EventVariables Whether the events of the customer's activeflows carry their variables (**beyond**; off by default:
+	// variables hold what callers typed, such as PINs). Absent: unchanged.
+	//
+	//
+	// Example: false
+	EventVariables *bool `json:"event_variables,omitempty"`
+
 	// WebhookMethod The method of those requests; `""` is POST.
 	//
 	// Example: POST
@@ -2297,6 +2444,42 @@ type ErrorDetail struct {
 	//
 	// Example: INVALID_ACTION_TYPE
 	Reason string `json:"reason"`
+}
+
+// EventAction The action an event is about, as VoIPbin's action: the one the activeflow moved to, with its options
+// substituted. In `activeflow_created` it is VoIPbin's start marker (id `00000000-0000-0000-0000-000000000001`,
+// no type); from the activeflow's end on, VoIPbin's finish marker (id `00000000-0000-0000-0000-000000000002`).
+type EventAction struct {
+	// Decision What a control action decided, and why.
+	Decision *Decision `json:"decision,omitempty"`
+
+	// Id The action's id.
+	//
+	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
+	Id openapi_types.UUID `json:"id"`
+
+	// NextId The action's next_id; the nil UUID when it goes on with the next in its list.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	NextId openapi_types.UUID `json:"next_id"`
+
+	// Option The action's options, substituted; absent for the markers.
+	Option *json.RawMessage `json:"option,omitempty"`
+
+	// Step The action's step (**beyond**); absent for the markers.
+	//
+	// Example: 3
+	Step *int `json:"step,omitempty"`
+
+	// TmExecute A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmExecute Timestamp `json:"tm_execute"`
+
+	// Type The action's type; `""` for the start and finish markers.
+	//
+	// Example: talk
+	Type string `json:"type"`
 }
 
 // ExecutedAction An action as it ran, with its options' `${variables}` substituted.
@@ -2609,6 +2792,14 @@ type InlineSimulationRequest struct {
 	//
 	// Example: {"voipbin.call.digits":"2"}
 	Variables *Variables `json:"variables,omitempty"`
+
+	// WebhookResponses What each `sync` `webhook_send` is answered, in turn (a simulation sends nothing). An answer sets
+	// variables exactly as a real one does (`response_variable_prefix`); once they run out, a `sync`
+	// `webhook_send` is not sent and sets none.
+	//
+	//
+	// Example: [{"body":{"balance":12.5,"vip":true},"status":200}]
+	WebhookResponses *[]SimulationWebhookResponse `json:"webhook_responses,omitempty"`
 }
 
 // LoginRequest A username and password.
@@ -2770,6 +2961,14 @@ type SimulationRequest struct {
 	//
 	// Example: {"voipbin.call.digits":"2"}
 	Variables *Variables `json:"variables,omitempty"`
+
+	// WebhookResponses What each `sync` `webhook_send` is answered, in turn (a simulation sends nothing). An answer sets
+	// variables exactly as a real one does (`response_variable_prefix`); once they run out, a `sync`
+	// `webhook_send` is not sent and sets none.
+	//
+	//
+	// Example: [{"body":{"balance":12.5,"vip":true},"status":200}]
+	WebhookResponses *[]SimulationWebhookResponse `json:"webhook_responses,omitempty"`
 }
 
 // SimulationStep What the runner reports when one runner action completes.
@@ -2778,6 +2977,19 @@ type SimulationStep struct {
 	//
 	// Example: {"voipbin.call.digits":"2"}
 	Variables *Variables `json:"variables,omitempty"`
+}
+
+// SimulationWebhookResponse A scripted answer to a `sync` `webhook_send` in a simulation.
+type SimulationWebhookResponse struct {
+	// Body The answer's body, any JSON value (answered as its JSON text).
+	//
+	// Example: {"balance":12.5}
+	Body interface{} `json:"body,omitempty"`
+
+	// Status The HTTP status. Default 200.
+	//
+	// Example: 200
+	Status *int `json:"status,omitempty"`
 }
 
 // Timestamp A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
@@ -6545,6 +6757,14 @@ func (a *ActionOptionWebhookSend) UnmarshalJSON(b []byte) error {
 		delete(object, "method")
 	}
 
+	if raw, found := object["response_variable_prefix"]; found {
+		err = json.Unmarshal(raw, &a.ResponseVariablePrefix)
+		if err != nil {
+			return fmt.Errorf("error reading 'response_variable_prefix': %w", err)
+		}
+		delete(object, "response_variable_prefix")
+	}
+
 	if raw, found := object["sync"]; found {
 		err = json.Unmarshal(raw, &a.Sync)
 		if err != nil {
@@ -6598,6 +6818,13 @@ func (a ActionOptionWebhookSend) MarshalJSON() ([]byte, error) {
 		object["method"], err = json.Marshal(a.Method)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'method': %w", err)
+		}
+	}
+
+	if a.ResponseVariablePrefix != nil {
+		object["response_variable_prefix"], err = json.Marshal(a.ResponseVariablePrefix)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'response_variable_prefix': %w", err)
 		}
 	}
 
@@ -13193,458 +13420,482 @@ func (sh *strictHandler) GetMe(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P2Lctu42T+O3wq+amci70vK1Mm2lOl0tLay0a5PteVk01X+IkRCEmsKUAnKjpo3M72I/zW8F9Yr+Q0e",
-	"ACRIUSfb2Wbb3ek0Fg8gDg8ePMfP87nksdmcUUJjXmp/Ls1xhGckJhH86nge4fyeLHtn4qdPuBcF8zhg",
-	"tNQu9acEYXgA3ZPlK44Cv1KySuQTns1DUmqXan6VOCOH2A18QuyG36zbLa9K7ONxdeSQutfC1WrJKgWi",
-	"sTmOpyWrRPFMvBn4JasUkb8vgoj4pXYcLYhV4t6UzLDox5hFMxyX2qXFAp6Ml3PxFo+jgE5KX75YpY4X",
-	"Bw9kHLLH9T3XTxT0/GhcPcGk6tm+Pz6xG9X6yG41j2s29utO87hx5DTI+Cv1/E1AQv8dDgMfy97mO/9+",
-	"imO0oPeUPVI0Fk9zxMYonhIkvkt4jEbMXyKfWQhz9NNiRCJKYsJfIXecbdxtI/c9jqiL/IjNuWhjhjD1",
-	"UUTmLIr5gBLsTVFAEZYPBnTioinBPoleI/c2jgIvdhGm/JFEHDUcB7l3lz9dXr2/HL7pdc/P3NfI7U0o",
-	"i0jmEzwICY3DZQV1RpzQuC0uDygn0QOJXnHESRwHdILK7pvzq/ff91Rrw3ed895Zp9+7unQt3fMFDQUF",
-	"elNMJ8Q/sNDjNBB95giHnKFHMVtiblg8JdGAsjmJYOwcPQbxFGE5WWMWhuyxMqB6Vf++INEyXVaYuOFD",
-	"uizmohK6mJXav5TkfJSskuhZySrJkZc+Fi7zBtJcQ5Q+8bzaUb1hO6MatqtVMrJH9RPfPjnGJ+Oq06xW",
-	"T06+ElH2fDKbs5hQb/kTWa72uoMWNPj7gghGgMpVFDNUazbRQ8CDUUhQ5/a01xNLFGFPsBYL8YU3FdSJ",
-	"0d1d7+wAxWKZZvieiEsRiaOA+Ak5czwmikTGQcRjRXBijXnMIuJbgkTFIvs4xiPMiaWpOMRL4qMxi1Ct",
-	"gaZsEXHRN9Vwsm84nhHk4TAkkaQKSY7iqhiQaAuopCxb5MjDUbREbjItsX2jvtVGYnbdgwrq64ZFE5LW",
-	"KBChbEttmgFt1GqvBdGGBPoiR6iHDkMMwhBFCyp2n5U0Ai0GMZfNY/HXKArIOFzCcMVv+QlLNEsHNN2l",
-	"rQrqoHFE+BRmH81JhJJ9ATsHTRjzRcvpSrlH46pX9ZpHds13sN3wTojdGjWbtuOf4PrYGddwteoaO0iy",
-	"iZQIDRqyBRGZFDjDn84JncTTUrvWbFqlWUD176oliDkmkWjz//fLYPCpVrUHg0/H3Y//88diYh1f4Nib",
-	"Fu8tt9vHE7fMD2CyJdcQQxZU4yNGLcQi5H7nVtD7KZFEpbajt4giQmPVgniHshjhGaMT4GqW0eKABhxF",
-	"ZLwQjcJKNao1oCOxeoK1BRw9RkEcE1pBb1iE1DZH7qAU1QclV7amvsXGKCJiMzGK6pumeGzLoa+Z26pT",
-	"axTP2CWjZPdZCwMxEVMW+lzPl0EoagTGDK5OXX7aJHHCtNWdxuYhir4+bZzXeEJug3+Q1UG+ZY9ohukS",
-	"BTGZiQ0wxxMiR4gEZ2I8rqAzMsaLMEZVx3mNHDQjmHLJdtSNMuboHetdjwJ68Bo94HAh+NmIPRDxDsIR",
-	"GdA4IjgmvpipquOInQifmuElfA7NWETQo5g5jCYRW8zF6steeepVxeyAucwCL2KceIz6Yl5DHE1IJNgp",
-	"HVDxkGg8R2FVx11/0Innh1zMkTm3aoBiZh3YncFMHHlOMskBjcmERMks99k9oWtoiZJP8RC+E4unXM2F",
-	"54LG2YJDn9tI916tgviZnQYOx224RCMyFpMWxBXUGdA4mBEe49lcHioGwT5GLBaPcRKO0SOL7sVhwKzM",
-	"fMqzUBB1QPVaGpv/5s0pqtfrLXhuQMtuzak5dtWxq9W+U207TttxKo74r/pXcQh0Z/N4KVrDqaCjWDys",
-	"zOZ1gPnJLUT22E0GayH3w4cPH+yLC/vsDL192764aN/eVsbwnysGc9c/hc2aDiozGCFrGIy2PBj4nxtf",
-	"bPFPTf+D5D/tzD+DQUX8cfTlf4te6Re9UlbvVK3Wl4M/l//6v7/8j/0x88TBwZ+LmfuN4oOXi9mIRMUU",
-	"pnnlK44oPIbKVQvVLPSvf/7fQUamqhaKS/r93YSmgMb1WsnYFdXCXaE7/iK7A5VxeiLIMRoMuO4eFG4f",
-	"/QYfUGPLvDSJmqe1Y7c+fnas1peixfwip5fw+HvmB0QpnFor+575IGh6jAoBS/yJ5/Mw8EBKOfwbl7pR",
-	"+l0chlfjUvuXz6U/RmRcapf+cJiqtofyOX6YfuAU2Ejpy0er9MmeMFt1TzRcucGPF4RzPCGynwUamBAj",
-	"F7SyQiNKtv9K3Qe1gc4X8VP63QFRRpxWAQ3EtcLe92gYUHIbzBYh9PUrjST/mRtJCk8Zl1bnhVIXM8Rl",
-	"m0oJAM4ODxeO9quP88VGKH8nKkvSbMGwYGfxOaOcZM04O4wv4Y2fS96Cx2xGomHgl9qlJmlg5+jEsU+c",
-	"BhHqp2efNI6P7dqY4Gbr6MQ/aY5KouMxDkKhTArZd7SE3p720DyYE7Higpn4uxuHFK/xyTxkSzRiQr2O",
-	"Z0MpA4hmnNqRXa3atTqqOub568gHfRISeFD+JJ/mQaTeO9703mLu4+Q9weOG84iMg0+ldmk8uh/WP/0F",
-	"l76YbG8z09Hzv5Z6tRnNAnWBLWLQ4CL8KC5WShmT1r6rCKLLUO4QcQXmv1UnIw/7I5t4mNiNWqtqn/iN",
-	"lu3hkypu1Y5GJ6N6ySqxeWKFWkTKItV0hBQYamFbTENM5qV2TU0x8RZ6beq207CdI1RttJv1drVWaR61",
-	"nON6ehr4wSSI+TAiHgkeiBjnk6iOUH8YEQyjL8EJD53w1ag5bFNJd+PGqInr3hYrSjrumHwSx/x1JFao",
-	"Cso1xyHhFqrJH4v5nEUxrJGch+oT5iHG4X3pi/VtL85HqyTob6j62GrVManaTsM5sRtH9ZaN/ebYrtZO",
-	"TjA+8Rv1WrOkXkgkqnZdbf8dLaw8xvGCC5lM2j9Wd/+GQazufuonf5sb/AFHAR6Fklk+sGA+CmglNRBX",
-	"xJYWDQ09thB7riSYRMFze09OQRv7zE7B6xEZk4hQjwzTi7JLjvrPLvg//d+2Nl+sIUVgeB4YT6bj32n6",
-	"vuzBfxPWuUF8UJ3M8trbmMzn4mD9NllufeuublSqNafZrP57WK5PPLXxP5eSh2eELtCf0AwHUsXiYFoo",
-	"cRKLzsg+4MbYr41ODC7dGlc9+3jkkBOv5dekdJBOFQg30DLs53AhRgpf2IMDrs6V5gxD2blveyH/I9nz",
-	"xonIMG5YfLXo1u9s/L+bjSM8jkmEMDhOwKkofZpSvkaMhlIzSfRGodPLR9CMPRBfaJIBRW6erbkDWgab",
-	"IqNxxMKkgWhBpacFmqXkMbEZyicOKgPgRd9jXyuCe50pJIqYsncJBUuy15lSGdsl7RCWH0NiYdCgFIf4",
-	"flB6jfzAR0u2AJO1uIzD+0HpzyWrNGcBjUlUapcO1UAO64ewqlbKr3uX4Hgddk77vavLYf/DdReYzbO/",
-	"vvELiXVIkmtE/j50qj+e/Xz0l/qPJ++al7Wfji8a160b57bar5m8KGns5oe7i+5lfw8K68IkryEuwyc3",
-	"w+GYRTPiS0Mx+IUryFVL88tHF4UBjzkiDyRaonnERiGZoTFbUB/ki1NGx2HgPZUE0olXE77LgaQ9VqZD",
-	"Rr2ubArp7jHX5rbfOe+qlXn6orzp9M67Z8Prm+7p1eVZDxp7oXUxNr3cuWJEESLUJ34buWb/XVSWhlCx",
-	"z4mfjD9C4hQumiFGyesB1U5XyUzAjI4pIjgKAxKhOFpmPMma02D/AVOP+CiIDyzkii686745v3o/7F6e",
-	"dc9c0c6Aur2z7sX1Vb97efph+FP3w7B3Oby77brSxitJTjulZftuzpXqrriJX4MPfSmZ4IC6N+KX3RG/",
-	"XCS9RVwzpDd7WxRWdOpW46g68nHVbjbGvt0gtWMbj5yG3aieHHlH4+PaSd1JxRbp60ulqaMWHh+fHBN7",
-	"3Bxju4GrI7vlV2v22Bk16qOTIx+To4w0FWI6WUj6J9S+uxVNSyV9SsKQVdAjCT02I4KF60MJ9acBF/MU",
-	"i/lUG6iCrkOCOUGE/o3J80A9D0Eo0UPgkQo40+4FA4Otm9HXP1rPNJJBb9Q3pXVWz7M2kzWcah07xPar",
-	"zZHdGDWJ3cKtI9tp1GpVfOId4WozNZNBc8kG1kJddUUqq9pOzXYayDlqN47bTrVSrbfqR9VCqSxjCZOD",
-	"l0fwrpv3zYYDW7QEYUoykKNSspTHFyS6bh9PNobI6F2qx2rJmBIeR4xOEKFxEC9RjCcWWGpc7R93wTLs",
-	"ZnzJbjbYZlCKqoNSxrGx4r9Qm+e99OP/9vYQXmT20O/b6lvYVlbpUQba5SU8MTVoisURheQ6okGyjELM",
-	"CkA0uSfzGDaUoMNCAa96KF8/TGjAOO11+N7VNUhiP3U/lL58/Bpb3UoPNT1gGenAURpm1wYRPBd5yGH3",
-	"ihv6RRXP8JvhHDJCUPy90sUrStQwISxLjRCVVRAKqjqOnLmAogb6Kfj+NcIoxBwkFcTxkqOpjmWBUBIh",
-	"txD0SCJyIMY4oG6t1YJZEHtjUBosHKfuKTKBH6SN5EVFe/IiRPTIcE0ZniIbxhFBlFHlJjZifzMfKaA9",
-	"xuZSD2+jCYtZ4vZIbyAqxGf0t8VsztvmdRWNAs4+Zwcm/VbSRZ+xcxxNyLOFbiPU9hVPiTIiZvgNqteO",
-	"j07QaBkTbm6wt93OWffmdti/uhqed25++HYVnWRsOsq4DP5UMcT4YGW4IJ1CAC94s+YxR+V6TVAoGi31",
-	"kh0ArzfE15dThPKycsBRTkxeKyWHOIYQs1QdLZTIvznlp/Nk/aCCblL9ABWqBzlRzHhklWndylfEfnzE",
-	"QawDsmB2xddyITcruzWNk1kNNr4hC76v/b1wzxYQxCPmKA3RTJQ8I4p+E1XcdO9uu2ff3vZdXf5knOIs",
-	"y+0UMyhZ7k5xEFAcdvUkPmveA9UakvcyNp9+9+ayc/6cCVQtvMReomhByac58WIxTzgIFxGRQdwQri3P",
-	"Ig9HUUA4SkalLD6vYfOFbAICGuQ4LKgPrNGwG0nbzyWL37AFfT5Jq2Ce7UkBYNQA45M5/2CIuLzqD99c",
-	"3V0+g4zTJl5gGS6ZDGOLCGeLyIN4TGmPgej8CroCYtXaAX+VPKnD3YWkD1GhYXBPUOAr065cP/Ip4DFJ",
-	"1uGC+cE4kNylWFJUAnes80sQD6hHzNhsEIiEMLoqEz5FHpWtPkkXvcbLkGH/a4g5cg9k44tR1WmcNI+P",
-	"VkWc76/OPvwG5JvCQRWJMVV0USDFXEdw6kEg3RschE8+pEyDvvYcp1pmw8otCZBlAGHpSQhoA5UHpagx",
-	"KB1YMishRjIKH4J6VUZfNkEgWa2b7rverdD1Lnq3F53+6ducbf8p39zQ+LdoQYbh7bTD5eZuJ2kc4mRN",
-	"8jgS+7/zsZJfSFAcZUi+albJ1hwvhT4FwbjSAP0o5FLsi994ggOqcpkEOS2NHJOn67xreExjFx5jEP1N",
-	"EnT4TEbDiYrTFP0CTxGMH3NURK+9N0OgpOFN9y93vZvnSGBfjaQCrpmIiszkpgmBUbWE3MhwVKMZ6uG5",
-	"B2n8qmZY8jCiBPjPrTSk3VH8gIMQj8KX4fjKPidterM5i3AUhEu0SD+zVm267d686512h3eXnXed3nnn",
-	"+/NnMH+zkRfa5jo7UIxtQSOCvakYD2JZOS3CFLGFjLQNZqSCbvGYyLTBOJIychrUu+ecmzEzggQW843B",
-	"ijsGmqwNO9Shsc5Ju54LcV0TC7QmZEfbe4UYVpEviVkclGqDUlvZBIaBz3+BKx/NsJ6/LWZikMkz4qve",
-	"yXG1Vie216w1lDm35R3ZzfGoeuLjasOpN5JQIK9ORifkqGY83Gp4TRuP8Jh4J3jcPMqGAqW9Eb9qO39v",
-	"U6DQ1okcRZh609Qgv9MnNwT/bP2goh5xVm8LX5ThHtVWHTdGNfsYoqz9OrZbY8ex66OqV/MbpDk+MsM9",
-	"jIUutUt77EBja6zZhnGEPVIUx/7FKvUZu8B0qSIk+PM5GmPSFhqyiThJY8HTYq5ZWEBRo6YtHhm5pdPv",
-	"Ds97F73+sPvzabd79pxj5qZ7e3V3c9oddn9+27m77XdfRFXq66El2czjiM2k5UslvLFI6U8B6P9R1uwD",
-	"cSoyP4qN9SSAoGPag17YDrTF9nNH8SKeEhqLZX4ps0+a20wJ8TnCCCL6lRc/jb03CaBz13/bvez3TgFu",
-	"4AVkjbtLo8mXoYDTiPhiqnAorc+zgHMJm7Cm9+6BGPNjxOjEQjIVAiJYIvLA7omPyq5WuU5vumeigc75",
-	"rSvVnTuqAt2Jf0H8APdh+V5axZwtxF8ErTSVcVHd3l1fX930u2fDi+5Zr/ONxwtpNVMoSW5+YG7F+Nxq",
-	"ss6KkWprpohVmkeC4GOVUZdxpBYpB/oBaSdhjyqnWTWWagg7+mC3gEmkTtrVZNaQUaGHG5eBfc0Jm4ck",
-	"25n1yUUr31s37peArtk6WOlAXh0qVbnGhYPLJjvlmzR8zpuJs69zg9Vb2gG931s6Y2q/t7R3e5+3MllW",
-	"hWosJKWmMCIJ7I2kfUucOzEJQ/GDIzzHUZyd2CRzqyizOM2h+0UCppg7R61kQr257pozZa6QORfmGqSQ",
-	"MGz0N+LFMudA7fvTZHWxLzVtHF4be3qMQ05WfUGUPBo0LU3XQo+2IdY1BQpykw+5qOx+sgNAqfFt+YQr",
-	"PXvqopAGZAwj3B3Q1DWPZswnFuJM8g0MOCSgt4Nb4YduH3mYCl4O9pMR9u5fSxCePHiRxN4ZUDcPsqPc",
-	"+ll+9pXZh4Ei0XBaRwX7L90Q2Q6cB2Mi9EUxZ0qYsqRIRtljBXViFBLtp/fxEpVPjhqOI7R85dqPCUVL",
-	"giOOyvVqs34k5P1surq+bGWyz48ast8y+zx51chIhy+tZqW/BHvKI7ds3ldq7lbI3yrl6XDNLtTp5s/b",
-	"feZuOw9kJPZqGAZkz7Oxsan46vGaS9ffi+NpFXnz6cQtsbUhAknwvwq6BFcGXYSh6A5gYuyRgJqGkEUR",
-	"Xq6skOqTtTKwjSzrLmH3e7CsS/IoCQ1TXznSpIOSvhgfG9BiRoaexcfkneu7/muNKlbI0Qxfwiu+8t1f",
-	"hbfxGE+ERrAXg3smU0Bl9dWDndjDN8MI3gfxNAHm2BVMIt1Wn3NrGa/H+NCyOrqNJQiHNPrrcKl7QuZc",
-	"ZqgIyf72bceuNY/QFPNpsTjTivq12bvHk/P7a4f/1Tv+MLpsTH/0j34Yd6uLHrtpxu//vlXkWbfLPxZK",
-	"GuEygeHJayQZdQQZ4wUdCHgXn0KyyAQHNEm3LII6FFwYAvMFF4b5qaAehTA92NQypNANfIkpFT7ipYaU",
-	"Uw8qHUw9NMNLsZHZLIhj4lvIHZQAakswnQEN8YiEkgtocC+Jj1Y2oK1mOKD2JCIkDuhkUNJIK9plyHkw",
-	"oboPynHzGAUxUbkgA5okT4G0OiVIfjagPPBJgjdWQR154xWXTQUc+SQKHsSopZnHwAlMHAXwyoCWxSsP",
-	"zde6VYxcD4ehq/IdXnHk6mwmSzeH4/Ru4B8AR5QeqSSuKOGh2qlVGVA3NVy6GntRIQwJhulz4JgWrA/4",
-	"U4nsrdrkRVxwvcKWdE9Mj5wWihKki9cqLBaHemVhYZMJTgxl2V20X+C1wSbFAbmur4GPyiySnz4w82sY",
-	"VcgxiREuEHud6NhKs+tgoAtCGGlbpZV9SpJ2AoXwBed4Pvxyx3jwlUGlVvTig1yiIGG63BFqh9EraLHT",
-	"u13MZjiSnHL3t/oaFmGfV/ier1yc7fd8Gnu/6yvfEzLf74WQefuN4vvUAbHrK6c4DPd8gRMNm7TPa9pj",
-	"LD54Jn0KT37/VprtnvT+GY5BRXva2++Um2Xft8ejKPAn5EcGyej7vSqPiqe8SqWMvtc7DyTiIJzeEurv",
-	"9bJc1RvDjbjfm3t/sOtN2X4vzHAQ7v+ZTzLQD0zetzGO4ue8zvZjAm9IvOeOhjdkEsYeb/3A4v3m8q3y",
-	"Pe7xigK32nsBLhZ7MpvrEO93yPxlQRb777Ab4rHID+hkf6IwXt2TIG7Dfc+R/T8RRwTP9t5de5/T/QhT",
-	"ITSNSDIdT3x//wUw391zevQZcEv2++R7Mpoydi/J/6O1SbqVIhhvI05UGJrZ0L/++X8ukl8QYiXgswsp",
-	"roLkfWn7BnFe65M+I6DODMBIAeZdpT9J/SReRJT46IFEIxwHM1SW3mNIIfNRSCbY03aXA0ujpuvEJNAe",
-	"8lYNw+n3lKTCUqFZYANgnn58l/UAv+WK8isuFlu4imTYLeJxTomV6wkmKxwMuWwjUZbk7+AfgHwutDQL",
-	"ecnBL52zan/Iqe/0Vo2Q6SQX6SLqi6840s9Z6PvTa9Q4zipCyfqsKAV0SKg/TDBIPhfjSmbA1BOnolR2",
-	"dMaY7gwCfGzs53yMeNzyMWk1bDJ2ju1qlWAbV52qfTJu1kjz6GRcb42KepiFNlmjkKn+ycDNmKUzj8pS",
-	"X5eGAOT+8bOOqPniZg3wpfrYGZ2QBrarfnNsN7w6sVu4eWzXRsdey2+Qo/GJs7mDmlKLIUWTPhlwrqC6",
-	"W8hNyUL8ihMmBrqim5BJLrBTvF3abnhboXXg6M8h9BiH9wmVhwTw6FGnh/CE0BhBNmuStqSi+1cIGwdr",
-	"F1S3JA0gu6/gsVcdN0kN261RXaj7J2MbH3k1u+o7pDU+GR3jo2ah2zqBcCrqDdhnuYKOMARpMDmFmMeW",
-	"4RZCZQf9CVGGwmAWxNn+HYHjRjtzlONmE+C2VZoQ6q+DQn5ggUdecSSfgS+pYhUzDNnQY6L+oGQRRzgU",
-	"XNCwMOq7K9OxmeWYU/B0vhMRvigyRd/A9SwqcqeXnXfY7AEHysp8TrkidNgeYyHBdLcNwZ+7IXi6IaIF",
-	"1RtCXP+GSX/rzFycPWNaZr5rqcwdwZZn2JsGlCCfxMTT6La5ieFL6q1OzCmjcUAXqQlV1dRIWoIpF9uQ",
-	"xwTDafCIAygzI+tl7EIlYmtCB4dTTP1wAyP3mQbx10NS9TfMPZhEAHuq89ndl9zed0WkgerpiwLvJ6Sq",
-	"C4doRl1BPTMUfUtnwPT15K6MCJknHZG1VzASF/fsBJjTnt4L8XrSDVlsZUHjIJThJwAKhPQacsOIv1cf",
-	"pQHv6Z2E95NeQtq89jFoy7MgTjeNj3bRDMuaTEgzjVdc1q0Qb5YhlW5AZzj2pgcWIiGH667KgxomLbnq",
-	"ZjIHxd7N3FubzPyoHEBoorKgm2IkZaqL0C+SM+cTv3XsND1sBF7j+nhkn4zJ6Pi4XsV+o/B8z0aNFy/B",
-	"56JoNrP/F2I6QSeTPVQip57c3HIUDbGSVZ+quwfA1/YIrF8hRN3DNVKE0X9JZojRtB6KWxA0npNCi8LK",
-	"9+ZrYK9+8v5QYrTSumIcCYkUUfIozgSfzIWERGPEFvGEiVNBPK9gAcVZLfY8uPgBI3blUNKZG583YNMr",
-	"agBsQByGr7hyYCr1mfgyZxVrx16KqMczkR67j7+jGwB4k4BqW4JbyI2ygSFWyZvigBZlx77FdIIW88xo",
-	"uNbxlNCFxOnF0WK+27nqEx4HFK+ZxfdTNhPEp6W53YJefD8inMOpHdCefKW6OkyCo3CpnJiFAv7NghYt",
-	"nBIwArNKV0AnecCDtUN+kj6t86F1X1SVpQXlJLZSty6SEf/+y6jXMsN65/nOGVcyS/tx6x5PXEzP2Omc",
-	"qNCPZMOzOQG/vApiR+IZhEdsEadyzc7xOKDiYC4OS+NGdq6vIp9EqFqrNxCOpOPexzM8kWuyY9CN8aE4",
-	"iPMxN6eyYh3m9wa0w1im+a9+gMWkMKI8wTIQTyCmKnZhnvvYu951QoWFNFIolb/HQWyISp7KvtOxIypB",
-	"RIkNO+6crcdEgbvx6bSkGxsKEhmqww2VfTKPCOSovBYbzXxQn5buQdsQChMLmMq18wdU5dGBGKMEqERq",
-	"c2HwhoRVJFHlnnmiPKVsFrL3ibUY6gblRKs6aTrkyLNb3slISRdOvWo79ZMGPhl7fpXUikijOJcBwfDT",
-	"Il16XpCelgWPYf4gSsjsxx+ypap+cexWxz77w3cfi2pGpWDbRZOT5j+pr8pClAtItn0gQtWgSc8yvWgY",
-	"ZppdqqLtTrLKw/1SJCvzXJ5FsnCeBxxCTlzV3n8ywfJkBYrYcRgi+YDoFGxeU6f3AxxKJHQlDMhJmIij",
-	"USGkk2gG5yH88jD1iHpDKfwZI0Du3Y0xfKrfH3eltiQe4gVozVdtuYKCZnMcKUVYgw7c9U8hnTo1+k6C",
-	"B5KEzGLq5yhPRjfJtgLOqK43uY3skPtIyL2PlxwOf1AYqU1m83hpZZgKipmvI6dyOVN6VOusm7pP5sL/",
-	"6U8lq/T/xP9JwLzkj+SSl/zxp+wap8+t6pe4gHee4QRweMZoPH2N7KoKnc46VOxqJjPAYFJ2tciU/Cvv",
-	"T985aZ7UCLGro7ov9qdv40ad2K36cWtcO/bq4+Nx0aRM2SIqquG5iPS0+Hi5dlJOjDmp1bfOySygiyLR",
-	"6QKu6w+KLq39omnSb7a2f1GsacEH5VI7Wz9RrW1zGegdUkhaiaIqnkLl2wX18RI56F///D90i+NFJH4e",
-	"HbxGsKcKe/NL1apZdathNT8aylrSwaNt/duYopDuzp0Z3TvDvPFcRpeclQajw6mJRPnHpf1nlauhLFMb",
-	"0B252jfApf5UyKB+ZZYxHtXGDVLD9sipO5JljHx/ZLeOj/D4pFUbN3G9qJuwHsNNoiA8oU4MVz4uWgFV",
-	"2pUvuisS4EYqlo3QDZVKN35Tvpj9Zj35jmo2+Ywa6v6fkS/m7HX/c1KrVlURkOr6+Sx2Zr9lj2Cskbuj",
-	"jTBHMfkUK4hdXa5UGTLkzCbOefLJKLSc6ZsiYNUFS09AIt9naDV5qqDju1o6Vf83GDKlXaQiib+UL1u+",
-	"WVZLd6/Rpx0YmhlN+hxuptoZ/o0FNHUasICmjh4xCRilz1aKWJBuZ216efLIvu5KZ3Q8hkp9NVL17cb4",
-	"CNsno5Zn1/0aqY4d3BqdeE8wImejap81hSqkY6cplM8WT+GW2JX0kX2nsH50TBxyjO06PvEUOuTIObHH",
-	"da8+dpotbzwipR0o1ejhDiQKocfPmVjRQDKh0rgsy6ynhkR9tIpHFeImOFcMl3/elvdvNjDPiB8U1PC+",
-	"xpxDJZElgifS9B6zx7tZlCMS4mUCMFVotU/t84t5qorJVzQTlnn2xuelVWQ/g/6vaTPOR64/h/aSloac",
-	"UD91GEEuE9YlDpJ9nTxeuLPTxjbsbTNSZq/dPWqScZMcNezxsYeleWM0Ii27NT5uVE+OcA0f155sqtUD",
-	"DbhKfH2KqVYHexaNXBeLyAwJgkLRI4tC35K0mq8tsT/Hz+YmPJk2slBpKXtiYQg86Kx/8UZbEQMqhPh1",
-	"btEcY1obWCbkqJDJYEXAUxKqlmwHwslmQRgGBlx3Mo2yyGCq+AMewNY4su1mWtgDasAgzwsZPaBeuPBl",
-	"irXkJVxipH4Fk+1tzOZm4hzgX6k53xBU96K2WiNh5bm0VMBhDCoqIJXEmVEAbqjs10yGbZcdu2Whjn1m",
-	"oT9Y6DsDZqLqONm1qdbqjbXr87lqVR3nyx/3DIlkNJHs50QR7WaarTWd7CqZy1Qthq8A19UDDotO1QUn",
-	"aETiR0LoTnummtkyTWcHMskcWHJpth1VkFjxZLIh3pQl9CJ+EG6Ez77iCC/8gEHG7VP5jGh160Stxqg6",
-	"z91VaXrW02dHNFF4alME9wrCNuIYe9OZEEmKdhUUpREnPTyWhmQnsdbPictIPm2Een8e5CLFB6W2uKQ+",
-	"NyhZg0ysO9z+1z//b1D6smNIR4rWtspCZAkAkzX0dY0mOHoEmamDvygOaoN4LTE8vGAOiSUvLmDzhRzw",
-	"mvQHuInCgOaEjQ9sESl/jkrs2KYK7SWWFuQOPp22VVtSixhC+JIRzBQRPEtZwSuuVAlBuhTpd9GU8bhQ",
-	"TKXyPF9jzlFiqnoIso3M7ARIFsonHcDFYn9GXKAEdT/FEQZ83iTAZaXXhnGHcB4wajcKpVs/iNRwwoDH",
-	"RRgc72HWkufENMlHUcxyEjaLp5u/wecE3+/0CXhy5y8Q6uE5N0CGV9ck84ixIlE8zy1HFM8Lv6GJSkxx",
-	"8TfEHVn3Z86iGGy2ktpWBgIUV1G/Kx6byYOi0GSswKsKLcVwgsknjDEtQvyYG5S4VBjIGWHKRW+LP5Dc",
-	"Nlv38zO28AtnbP0GuQ8oxJTL2bGQS8UQQpmb80hGnHn3JL9N5DP7azSracUvx1jY3OArbM7ViCA4H5Z4",
-	"r6BmmcL85N6NxetJf+AX4Uk8JVhKMLq7OZeZjAtpeJut8jjyQGg8nJF4ytbo4W/7/WskHxBEvuDEMENf",
-	"X932M0boH7r9klUSl8U/d+L/z7rn3X43a4VWD6xuPOjOIloTWjaN43mZH8DAYiaHnRl0TmeO4zlvHx4a",
-	"e+9Q5X4eUqF+b0VlS7rzcZfl1AVjn7GkkEuYz4WR4IAq9lUPd0oioupqp8Hlq3El60Mpw+CBrI+nfIn4",
-	"yNxs6r5sm0vIun/yNE5YzFZj/dPYfjfR99y0cp4LERgcVLIk3nVldgtcjWkTxdoD6OGy7ZhBd/TnXyPH",
-	"rOOXd2atU/iKvcJPczJCd/LH1dNQf/Jpw0mHti22Qkx48nLLyKBkwbUp1sjJSeqYEKWwZVdwnVEY+A00",
-	"rozAxrFoHmGjBV/ueHptS8fV0ePZonXKBA3ls7SJ+mvn5W47Z03QiicvnTJcFpuTY/IpY9rcx2fxtZWq",
-	"/Qz4TzP17mPkfbIidrF4TjT5zIQ2Ez+emgkHyCRP7sY8xMt8JpyUlYOQ8IoGXXvFEQt9Ekm0RlcKb+Js",
-	"dzMQbDFjGfSHAVUlg4u4f9qIXF4dRlrcabHgRhdE39MGcnlBvyTCyySIp4sRyC5zb0oidoh5TKKA39sg",
-	"dvLDCD8ezuDioTKsHyrsiMojfiiZgUYrDGkzoae92yqP8dRHFsrDTiwFGMxY5OfkiW9gdNs4XAp+82TC",
-	"/LtoIusDny9iwwUeUIQRPLXK4eTL6050uLuvV6zVGo2P6y1st+q1sd2o1z17VB2N7apT9+t1/5i0RtuF",
-	"uKRf23hLDgfoybOY2PhWbDuQqJaCgKzPVhkRMpdvF9jDQ7xUmbMyDChtUH4hM4eyswVJWjthICRNf0XM",
-	"A0L9IRsP17iswIlyT5bSayXVWJVioAZddgXLdi3kYirYqvudFHP+4BY4rgqMM/B1HoRCyNnBTSUkKvV0",
-	"waQI8Tj72ea+87HJpCJYlbKomDqsYCtWaTavl6wSm0yymqu8+VWRYNLFIHkXw9MVsV336nNMJuZWXbGW",
-	"JDf3kw0ksteTu8RDM08eEtSf42je7gB6cf/P85YksxAgWj8tB99AP3tGX0CcWOerk5Z5+dBvzUn3PEyg",
-	"DCAQWMNlXCgqz0MMAhS6vb04P9BZ8mtBgXYFAMExYtQjRZAfaZwLABGtcKD1ecrSc78O/sOl5FPsttGM",
-	"PUAupZCqmVZr9ZDQXKhMEDYOzVUU5m9boSIb/n/NrBUgf5ZJFxv3tmHzPBGMZx6xh2AtzpBYRztmNp8T",
-	"IgRA9bBhTJh4c3nE4sc8OMDEKza2r9UngWq0S8VCGfIpUDKLQea2hOtCKbwNQZl6iK+4BFlaKSEEM2m/",
-	"xw+Ektg+225MUuu7eQcWwCY+fUMmjQ1T9DC9QdObGcdi1vW9DwzdNwA+p8ckkRJfEoLuy87r9kw9wViz",
-	"QkUhuW/qCmAE/82v168lJubgQV9mqVYERXOh9hNSTAzSJ3dOq89DTgwaApS+NAlCLVLiKlgloUIFrJ/F",
-	"E6J4ljP9Jd6XOIAMjm2MGIcLsiGz5TVy//hZfOWLixLTMxhnpEspqY8qsU8XIx4H8SLOo2NMWOhv5dJi",
-	"wNuYtAn2+uQFepSNrIlnAnelqmdQIEUWBlnoEJ/107XjRH0eAKokBB/98XMmyjXwvwxKX9YFfmwIMBEd",
-	"S+NWlvMcxRTUg1w1g+3m3t3k11UOW+Xe3duvuyGwWoe1SDC1p0ZTL6JgJ5exrKjOtvuJBYnxw7UYoSbl",
-	"i2+vp/z+elhTrEGIIK+vgroasxhYHuAqKbpXEcSbAI+TQyPhKmrpUmjdklVS8KP6Lw5/zcTulvNfssBa",
-	"Jv4BZDhL12+2NF6qgSEj8flWUUBWr6v8e/O6TovPXEzyvaxSLhNLXTESi+QVKlGQV/ITSla+hHdyQd0W",
-	"uqL4JwmOLBmBP0Y0WdFlNgeEUFmAP3Xcl6zShMUsBSywSqaTS/xcwLTNQyxWI7UQQ5HWjKEzdwW+CNYM",
-	"qNAqf6YKNdQRh3Utkl2zl3XzuWPYSLcTZ1/JKpmcNrvP9bfy+7yT1NYuRNRJzsu0blFSMgcM2GyMAhoC",
-	"KGQK75Uv2wqwCaok/NY6tKqCvCqk9MV6ctlXo2z4V6n+albAX+UWSxRAlgHUIpZ1cCTIVrSgNKCTgzZy",
-	"xwEN+JT4LirPsYLcDcUfcqoOrMQclHrN4cqc+O6AluNpxBYT6XnuXPfE87kC/EOwUSvI5ThiYmOTeXo1",
-	"3QlDyuLhmC3EET2g5g2fzOOp8TAOQuKnvwNZSVNcSKgxaV+yQ/UbsUiBrugnUNlnHj9MpbKZjzhecvQI",
-	"ORqCu84IpvwgXxRoHZ6oeCYzAQV+sC4UfsIJkiriDI1xlHq+ALZcTFYSuqP9+0GEfOIB9fPXmserc1BI",
-	"OmAysaDgmapopBqQ4HsE8Lpm7AHclqjMCZHvpLtQgdqpAe/kBV/dMXm34FoNJom0CCQ0oC7dJHFkV/a1",
-	"4Zmqt1p1TKq203BO7MZRvWVjvzm2q7WTE4xP/Ea91txlD0HPNENZFxcg7ybuSqO/FpoHlBJf6llBLFXH",
-	"nJBXL8y32BB5I1eioJTy0bh6gknVs31/fGI3qvWR3Woe12zs153mcePIaZDxLqMWhywTbcZkmH5wuL1P",
-	"CvbUfF+96eqhG9iFjBLJgXLJyNVWHTdGNfsYykD7dWy3xo5j10dVr+Y3SHN8VN13FElB9FU2WNxbP/AB",
-	"FgF6bfTZGKtinqD5TzHEAwDXEITQVN7TMZTbhVmhTJeWJJ8CHvOD10n9MaE6PQac5LnItlFt3zfKK4ej",
-	"mGtMAKhdnAxCcw6e6pHcWl2j3PZyxg6u4Tqxm2KJGqMTYrfGR8d2HVf9mtcYNcnRToSWRi/tR2aPU8ah",
-	"XwlVJZ1NDh0h7Rau7cG+5NbcaSzrkKxcdaC6yhIuj13+WsYCukBFrir24aZndkZZUk3AFZ/kRKf05r+9",
-	"gLnUwr9y9fKETre99S558Esqem5SXVVQMjByQWC6imEiIQUcCYU0R0HrdFT9yUJV8v2URCQnB76C0pU0",
-	"5mjCLDQiPPCJVNu0CPmKI9Wq7lMbUfYIbZGQk4Pd45Xll55Snz3RvQwJs0CwMVdqY4lYqchsK9muJymF",
-	"LF2vACs2IY7gdgYazTysXc0QgFcraSKFdS0LbqKxUh7ZgYU4IT7xB1Ru1WRwLiqPlkhBbpu5nxaq19BP",
-	"wfcZjKKjBlwKKMJheFBBCZHqbyW5zO6ACs2bz7FHzErxwMh14U95TQbjt3PkJI2MSXuGvhFIIbrgTnIA",
-	"6jqnEeFwogkqTLsTxJyE4wrqgCVBdcaSUw0JSVCNw5syxkkqaSZUDiViy5iiwE+qwMb4ntAEAb/htA6g",
-	"D5K2xdeTrYHKrrG1YCTZ3a3F0x2BoztaCJY2ccOHiTfDRu9RFHxv0bcgnF66NK2kqmmsWEOWtL+OILyj",
-	"PGqJNeeE6qrYkhheI6wqrhoFfCVxyIqsX12K3X+aZf7VJuEvW+FCLIWchgEtFDvywt1LyVC//nFowSGI",
-	"UqaXc58/07T7rGMTlV1DlFTgx66C61ZX5dmTvyoPH989sAZUH72xYb1Jj94K6lBB0SxcxBl78IoV4GnH",
-	"74bDr/uwMaUYeBYtmJrMmSFdG0Eszwu4/4qrZFPN9g1SB8sxhDSPYxIprNApphNSSQrfyVrcQSwevo0x",
-	"9XHkI+Wc4dJkUv7uuxFZMup/991BO3G62HASGCgoio3EUzKgYH1maSnsOFoeWOmrsZYKXVS+o8EnHesn",
-	"D47kMdE3HC8i4qKy+1C10rNthDk5agzo24vOqX37tlNrHoFgEPiVpO2KmFchu/skWkMP4rsRiQsPHe0f",
-	"2nY6KBvn2sTH9xIWaD4nVOnL2hi/Qu0lq7RK7NmLitaz+7HwpS2BFOKuyjT+uJ1wz4Oi5NdOjmDZIh6x",
-	"BfU1RXALgtx5LNGSihJu+CLcnA/BK+gSUqPoYh/UqaRbK/UP1wBmqq5snoviabiiBM3xBGTOdD4K7NVQ",
-	"DV08OYzZPaF76U6bpsr4qIUoeUxn/Hlzt+ukWSsj2zyNek0KZ1KdVQmDYo+y6mO6efmSx2QmOd4UTHYc",
-	"+URIA9ESPRIaF2JYkNk8Xm+zlfdz9PqU2TtTHenIFoskx8DfSPGKj4K1FPMsv01YatJhzqQcjjUCe4Q8",
-	"TJEfsTmKyJzgfCn/7VaTY2cX6WVXT/JOCjeY7gssMHNCIeAKlWOGRgTFUUB8hCc4AB+GWnXwc2BU+/RJ",
-	"aSEHEESn/AmoLEG0F3PE6IHJgVXrgg/qhsTI4bUshzXvv5StZq2bH871lxCHdF59GiORCxjY4dywSoUp",
-	"2O+VcocmLF9c6qVMF+qIEp9PqE1TipXuaHP+N7OdSxUrWRxrouIJCtwEULoMwvrAy5IUY9D6m3L4aJ/b",
-	"Nj/lttxcWZdYNfZazDEAso8KhOdsD/L6Ixl52B/ZxMPEbtRaVfvEb7RsD59Ucat2NDoZ1Xezjsqg+9X+",
-	"uuKWmyhf2dnIjEIV4IF9aOVHlH1R8PeYzF8jPKBqwkE0Xqo4JXHTtDUg97bfOe8OO6f93tVlXlczkcur",
-	"xfDD++tgeejPldUtJEOVA7ofBBKa4yhegt2AZNCVMJpPGSUJUPBt7xrd3fQsCeKEsPwauDImhSfiurI9",
-	"He3rMC6D025O2DxfXGeGA1n5Qz4WBpTsXrenI3Mf17U9jhgFgM379ZXo1uwjNXhp6jLCqzOAzfuCOas8",
-	"9nVj8QM+D/EyHZOMmxfvZD/UCQOPPA03RQ2sjdyYQLVjHoDjHtYcTgGx1qtlkMW6wHOfYkJ5wKhroX/9",
-	"8/8y3YpJuKvSoOa+kMoX8bTYXcfQDPtECHJSAV0hyHVcccGB+erQMM8TS3tPlgVe1GNc9ZzxUcOuydqt",
-	"zbF9glsj2/Gqfo3Uxw28W/zF+jpTqjPiAauwS6txnNifBXT39e7AN1A5ZJOJxItUYPkgWINgA3YC/U1T",
-	"nhFvgroobqogTAOuhxcVpSpeYpgXmIaiVT7VJa4Keq/ldEsHMfApnoNqlCZfu7qBC0zxhET6ZwHwJ07Z",
-	"ZvZLlyxG92Qeo9FSqwqvEQ4f8ZIr72xlq0d2FABW2xB7ANtReDAXfAeVKUPq3YO9P7qO8b7EgIARfJ2m",
-	"t4VIFWzHlwqH2lD2Lf346sZTJs7CPB1xdq4tOvAS0/Ur+2+f4Izd145cZD9LAiF0CSEFhRxvn6CNtuL+",
-	"y36tSLsAokp2o946OdKwEv6zMl/ZERTyko2u0w0eU80O75JF3VNjKTJ8G9AXIEenxTJlbamyK2bEBaU6",
-	"VuJEIleYkwJeOzUt4t7qwE0XJPZtRsMlYpTwA/CFJvAa4iGqttpr1Std6CoiaEHvKXukAyqD2d6cX73/",
-	"vnc5fNPrnp8N33XOe2cdkPgLjbfPcZIkZKZiBn5FH8ka74RypSY2f16wIw0bIJqwZAxCElVhBpWX93BY",
-	"pU+28m3bcumevr+euoG+WKUzFTm5LrQgF3UJkZY+uOPBTb3cHQnq/VTimDyyKB9ZVQBkLihoUKoNSm2U",
-	"Vs7+Ba58LA6qKrbxwiiCGPmB3wYDJ5JombLG7adE5y67GqDMPbDyUGdl92+L2dyFaIjYTGAqu5zE4DyL",
-	"MFX4gX4SX1pW+IIHyiLJIok44iOcsy1BQ1TbnWSMXSYzCpVduK90dLWlkrL+Vkl0sGSVZMS5DqnX4fj5",
-	"uHP18Poa5avz+IZFSM6CZZYYF1fIairITnXCt4ov6yzmisKK+H/ehFxoJlf2L7HKyjiZFl5Ya/9ebaqa",
-	"6KqyoIV6MJsnX2Q40Un4wxnflIc/NXvK7jPttgpBS9bFe+JYkv5jxOgkw99My+92wWNT3UqwW6u6lYrF",
-	"ymZfI0dLHfE0oBN1mfioHJHxggtmIu3GFkD8+YgtcgAutWJ49ng2NBZnR+ktR1S6gUxrZrQXzGl2zYoI",
-	"r1s89wBWRQmCZhChDyRkc2JB7WwhI0uPhLybhqzLq4II15T+SFZ6Ywi6eOh75q/6nuTra4cB72wjo3Vm",
-	"sbV+ooD6wUPgL3CI5hEbhWSGILMBDgWfeYuZ5JG+UOENt/nO7iPo+5k8NAtcR7N1nrMOmi5mGCIEYkI9",
-	"osx3SYYzzFYOvlcKWInBdjknaFCKQ3w/KL2GMOolW0CWhLiMw/tB6c/Fp1bxWdkRO0kcMHfX192b4e1l",
-	"56cu8pifmsf4nHjBOPBk7+DE4o9B7E0Ro23Uueu/7V72e6cg5w1vun+56910z6wB7V2C/Dc8vemeiSc6",
-	"57cW0hd7Z+nfP95eXQ6/vzr7kF4SzXRv+2uuXnduOhfdfvfG+Iq0LA/7H6676Qvq4tW1+Gflcr9z80O3",
-	"b6Gzu+tz0X9tnhadSxsWIu3wpvume9O9PO1aCH5fXvWHb67uLs8sdNN917sVbxnXOqen3dvbn7ofshf7",
-	"vXfd/Oud29tuv7C9i97tRad/+tZCpu0800738kxO9ZshPJpOP+qddS+ur/rdy9MPQ9GR3uXw7ra7ev2m",
-	"e3crnr+5uut3zX5cdPtvr87gSuf8/Oo9fEisx7B/dTU8F3Nnobfdzln35ta8dHd5e3d9fXXT754NL7pn",
-	"vY5akxsxwee9i15/2P35tNsVPUe33Zt3vdPu8O6y867TO+98fw6r1+/eXHbOwfyZC/kpWO5cvY+O/deP",
-	"4v8cuzX8+N0fi/cC6BBrXTzqvnLx4pCzxM8LEaQ/2zfyCbvnu2hKsGAkQkpV5kCjGFWS1mzEk5O/D53q",
-	"j2c/H/2l/uPJu+Zl7afji8Z168a5rfb3LuIsGboXYs4TcOngk4qtMk7Kdkr9Nz/cXXQv+6jhOKjMItSo",
-	"1g8b1eZhoy7lDIh04sE/iDWgaRazdOTLscJN1KjVklr9cMoEPpnNmeBsS3RPlgeCGAz+0D1DDadqoevu",
-	"zUXvFmj8rHvZg8t1CyW0hxpOQ7zau7g+74qewhNNVFa6IGXxgOIwZI/iBFcQXGwRkwMLdc5vup2zD8Pu",
-	"z73b/i30+U2nd949G17fdE+vLs96gm7AJSWHXjts1E5kTQid1IrDAdVq5oHYkLdXdzen3WH357edu1vo",
-	"Ta2VkilqOg6MVFMwajr1rPScn/qSVcrNjNBS89NSskrJnMAbxoSUrFJ2qCWrVDDQklVa7X7JKum+y47o",
-	"jmdF94JO71SzOzlr0oMws+XWCgNna2yuELmjznFAYFyLFqCdfOszykC5WGGxStNIotfTPDOOILXoMV+E",
-	"qaDU8dMO/YDrsX2dc3+OIzwj8Tq0Iw1sGkuMymhpoTmOp0I3VHs9aSBla6rDVpJ2F8gat8qXsFp8BWKO",
-	"BNMo7CGD4keFdpabN6foqOVUkZAR0LV8UivVqhuvOJqHEDRPTaYr2ZiRWQJ1oKcslB3MZXIcKk36sH6o",
-	"/WcvJUGtW+EXOMpW1Nbcvivcatl0UaF2huHVuNT+ZccY+88rwnhq19kcc6We2ykj1dD8R0RoqZA/UM5i",
-	"61sKmhJnwPgPvv00Viwj57bnqabQ1at8LEWjULFlyggEOrwsKQFJeklRBGBzOIZQ6mfWXdgUcZKEiEj7",
-	"od6XiYWpjaoWqoF0p+9JXczMmI4wXcnDHlBdoa+COiriR0Vbrw1RgRJiKvsP0rP3jT2JZ0OVevV01R/m",
-	"KtPU6s78aBXH7UrIvSCWMwIDMYBGXpkAwvyLm4W6+WKV3hRDOyAes4j4CRXumMqTLi83kKJRJqV+CoEv",
-	"d3e9M8hDeoEknqciQHw97IcXicvRKW3A78RDyjiNAuoxKFMDBYP38fOuSVz3iefVjuoN2xnVsCqeXD/x",
-	"7ZNjfDKuOs1q9eTk6T7eLSFC5jCfkUe0K9ZaIPOEkG4zBTWABxZ0xRW5I/baDtnWmw6AXDBgch6Uq+oQ",
-	"ky6Ug9eSaXf7eCKr2g9K0WDhOHVPvwK/iJBq8sYr0xi8lat9457v7YFWEhS3o1z+cPSbXkCgt4xGs44C",
-	"H3FEAzrhRapHuASdQ4Uyxgw9RkFMOCrL6bOQHJoFiZwsIge6wvQDQbrdXG4OCKL6FhsPqEp/BEwdnGJH",
-	"vZfPaAsDr6BbKF8sDjTQg67v+pYSv5V/bx/YkE02zO1JykpKzjsQ0+TkZDc81cEuTq4fIjyfruUGcNBM",
-	"xCMFdmt/QtYaiOeM80CI7ABuq2urxo/MFBN3msWkk12/KH3FKlHmk50P0r2/esn87UkzsguWmpKNUw2j",
-	"KJjurRNm4EOtWRAhj26MqJa4OKtFwXasb7SVPQu2UQxRAulxYmAyASwDV6zEX0idgXYVXliCsmYEMEXg",
-	"H4WAj13hjUckXGOkkB9QlgmZ365OPy3u5WofF7pZ2Q5TnnepHrXw+PjkmNjj5hjbDVwd2S2/WrPHzqhR",
-	"H50c+Zgc7e1SheWHDqmV2EiHQNfrMtkyaGRrqG1z9H6BiPRSVBZQn3za8u0544HE7aXFcmqhD3INsXQQ",
-	"n7IollXC1gphMQ7v2wgwpNfYNrwp4PitEqMgZ+1WNcIEPCyznGTMu6G77VR/Q5/u2xUCgGMsPJDkVCdH",
-	"kZwfcyzrSKxH54t47anik3FAg6SeXJL468oz7I2s9+fKUwx+yXxYDWIAlyroThnwjGApPwLoNlDiBhRr",
-	"IQAiMRIHNYuS56DORhwuQSpwoaFhKiu4kPcry6WlIVzqc6K/0JEBLbsSnc04v8VPMTPiX31OwzV9UKsf",
-	"cozqhzyqxQ8tvLgyEzgJWhtQ9fXEwDEKJFQmmAcXnKCyKyvJDqeYA6ic+in7NCcRD3jsFsSgKQFHbBnw",
-	"WQ/ojPnEzKxT4IRY+V/AtQdGkCRHMZK/EzgNQcIjIn07qZng+q5fQbewNTikwAyo6L3HaIwDii7vzpE3",
-	"xRH2YpDJOhqQxHIcJw3I8RgdB5NFJAhxP7iM54kGqRY9w590LSXHiGpIJJOn6rDJiBuW0zoy5yKXqsDj",
-	"RKOVmA7qHnRNoyQ3nNbRMzTNpDO1ZnNzV5Twb3y61my+IKzFnjqpsksDvGEClv018MDf7JQRvXsu9G7W",
-	"YkOV+1gU/GqwGj2BgHwpZ1TN2Rww22OG5phz4IFpV9wkPgFi68SNTOSxxFGA4QUckdk8XopduCVH+6Wy",
-	"s9+8eF62aPFmrYGhQ1Ewmy2kH8I0NWsoHeNU29Pcl6tiC1mVUG8ghcN5pnkPJ+lIG9+XT21gXEZv5SOF",
-	"nd2NQxWb+L8ps5vxYeCKOwz2WSY443sFz69+/tswu+m7qTuinHgfcqF/X8NmtqaicsY8st6GonbGtuRp",
-	"kzfsAH6hV1F3YTe+X1RWg8cF87sT985miayy6gyl1PYJwzYX/aVYecJ4X5SlvyU4jKdrBMAkQhOjKTwH",
-	"TuSCoOG1uJjsXs2ufD+Tg8jujR5tDuco6nkPfKq3wWwRYlmODlzuG6HfuHyaoPIatLeDFB1JNvE0v9QL",
-	"HEgKFL/wKypnAHReNwtY7yrsASm2x4uIWmhBQ5XkLBPxuYsIjaNlDjvQSEdwKwN6RT1IJFmCEMkWsYXw",
-	"2q8Z0c5+xj6E7gmZy2+D/QjUSJWnKp2nCjo311DOQ/pLqba5aOuqyfPx5QRFL2TefSJjJxSHykL8c1er",
-	"E7gHaVWMFA3vFa9onzVfE28cJyASyXyIT8BCq+uSwpLVlZb8wBYTql2fMp+CGa0NaCL1Kzc09OKX4GPF",
-	"hLiERDmm1l1tAADYlDHqqLO6/hKlF5zcgpqEmlpMUYD9yFNhmY11Y3lv+C+fM1gLX75Y2QtF+TNge/zy",
-	"5eOO2y7lGrcxmRfRzwugPWhGUcS8ztkkMDnWHml7Mu1bSlvUh4PtkUUFWCL6zsb8dPN1o6IQiyLixfaU",
-	"RZzYIwgHWto8xlIwTcSh5BMZnbbq1BpbqxDpQWzNni/Okc+r0Bu/li+9oj9tpQNYu0j9Ytmjg0JxV+ba",
-	"r859vO6tH9/3Ufntba15dJBUlhFiyZ/hjT/Jmn5SzQj+gWWkyvcERyRyoayVh6MoAJgrriH4XPJp7iIv",
-	"xEHOaUGWP05HP3jBVfBj7+4fvepl0OM9etP0TntHvfv5z+9Of2xVyPLHf/jve8FV0PvUo07Fq4V0NHvj",
-	"+D//GJaetG6CJ6AElGAniIP1C7RecrlYl+mtEFTXgwoA9gUqux3xrwIWgL/dAyO4JamqtQ5poMilphzB",
-	"ifyYP7DS7qeWMWd9sMk25pPAK+wZoJIAoGJPHjG/boRKJiNLLPbrVXgM+e7T0QYUBwn8QvSNFaAzZ3Ts",
-	"Newj3CQS7aw1blbtGq6PGl7TPyLH4+ejgbwIFMicRLOAF6uaKYWnT6FREPMEk6BeQ+WEDOAbJspZvWY6",
-	"DOu1Iv1T9GNtrnR+i4mHVfJ0CosgLuIwdFFZ28QhclZIfjLWKAO8pp7OoeGri3ukKeS7Jp/LgTVICegA",
-	"ZFTVuVcc1k76TsAEj8PQ9oT8TGRT2cKyH7fCPeDJMPCfwDoMPL1NrOPbD6rZ6eTXD2XTN1fgbPY8WApi",
-	"SIyzJm8DMWndyJE0tmC6nJZxKuwSbGLw+KLDLRVQi1NmcaLK+oY7tBjRctcaUdLDl4LgVfKFKr5K5SOz",
-	"5BGcvaDs6HhuM+/+VytElEztNx3DnfZyawD3Cygzu5eB2EzOT9N5+qk6CtaoVAcvyMv93XCSMZxUS1ap",
-	"9offrSe/W0++eevJBr5xqzI99mAa62gC7NFirTI0YfjFV1jKSw0n3SkFloG7/ikAQsAp/OHDhw/2xYV9",
-	"dobevm1fXLRvbytj+M9FZR58QuNIdhuHiqkpDF/DoVHg7qo5tart1GyngZyjduO47VQr1XqrDsXWjKyv",
-	"8mDgf258scU/Nf0Pkv+0M/8MBhXxx9GXgz8Xpjm/S0KFbmD61x1qXOx2NtZVWIAj5kOh1gBDFLCDa5nr",
-	"poKAoCgt4vgB4pxW4Bee5JHZgr4AwygYa7QgibcpIkqpkPnTslqYHPMjW4Q+hAXhh9wBv7aY8foA8uxs",
-	"+Az0mF99UnIChZwhSy+h0f8iAeKduQOLecDnIvtDRgU0qzBho66shUYSjfW1PGpVvW4ZfVUxynsLSVXX",
-	"VuZrC3qvY7G1UhFPSKqbexEpjAdMClAEEzE/qhCFhfiUPVI4byprQc34mlbdxykn3jCFX7snkGIgi2W0",
-	"4VuCnTyQKBgv06TbeyLjAFfKf7xCYTCKMJgmfZavkSK/djH+6S+t6OSHnz78Peo//u3u+uykd3791x6r",
-	"neNzfPu4VXvLjWqVToR8QLxFFMTLW0GScjI6GuT0LwsSLddE9GqtUkbnQSlzdPhQrTiHCUYqdzMVVmTZ",
-	"Iy5NuAEw2kA0BxnMWptsGxCr6YaYBz8RYBPSsttZxNMtFuZMt/Ainh7CTVnWLKMWm3keuq9gUYFNCjwD",
-	"Ppp2ZxrHcIiDpXvdHO3Wmf2nR9p3V6bmC0QxjyFyHIIePaBi9ZI2HM1wAPGQBBgIoM8naaSTIJ4uRpks",
-	"UvXvKmdIKtzEUGdNbAoQOiFpehLh2QwkcrGdVZAa6qS5+Up9BVeyrKMmBuOnCaNl6Ui3UIzDewvNQ7y0",
-	"0ITFzEIywN5KcR+G31nIxEqTMSI6vPSBBR4RDcRClZTCZSLiArcZ0AHty1LMonOPQURswalxDKkTsJMN",
-	"eF0gcVcOSrzTXlm/RxbdyzIKRqWNBZXYzH5lQCW+fxJoS8JgRCIck3Apo25HRIgVMozZjOaEgkEprULP",
-	"//AHdBoRn9A4wCEfUGks0L1MEKIQJcSXpUDZuD2gNsIZ+iz/+L6/jkgPdnS3IJnvBs/JZDf3NXwpu9k2",
-	"sQv1qeSK/JyZh7X52/dkqb4Mk5Pdgzxmc7k64lBQIAg879ZTGNppuVeyhMNNuWfYAmD6/IALAvcHtOwm",
-	"S8xJJB5ji/h/1X33QAaJQ8aGhXAstZ2k0oggESzOI5RlqatdHVCZMaYKUAAK4Kd5EImOSotPEEo1KnEo",
-	"qboWKtVM9xgAVKAXqlsHageo2B9Uvn3EkwmJ0F1PdNg99JknVkZq1+AJSQgO0CwmwQMR6t933+mlId99",
-	"p51Jc1l0ZUZmLFpCie22HspEUCNMsmglIiHDkCGuKuEllZFBf9QQpWdXp7fD6+7Nbe+2P+zc9d9e3fT+",
-	"CiBWf4qjBXETIwAKVDDpKGKPcolD5uHwNmYRxCzJInUWwl7EOFffl8su5Ey6NOwnso5uFAhi8jCV8epB",
-	"rHcgSHHJ5lOAW0DncplDvBT7eYrlDgQHm1SkXXjVTYDfKsiVaGLKigjsUiFVDOgKVIUJ6vVav6pg1n75",
-	"6AJ75aoTGUw1c0+1Qbr920KVsoeYqwNrQIFFSvvJOkiPgGq130DvMMag0WNcNMOxNyVFSEwDGhE+Z5QT",
-	"E5PJKIkYsome6EQd5AOa/g37UyiDOjFHcPrNCqFyYhTrhTIxZEUvVH3IZ4iIzacE8QHtcPTTYkQiKtTi",
-	"Vyr7I9XoXCtjn9mAvIvKWBxljG5IYLEGVN1MTdAqq0VfVnxUvPjnfCbKn9wDo2y/Rq5JSkTJ4fmsLVNa",
-	"ZT26AVWJcwcqz4Oby29BDowsuwr90AYEICXI+1RT9Rq5t3EUeLFr1BtxkHt3+dPl1Xs1H+5r5PYggcQ1",
-	"G9b5NRX0JsmaSQ/oiEjwDa6Mfbvls+gUFiuF5xDLk0I/JFhDqxk7UuuG5JcBTbJf/r4ISCzTkOX+mzGf",
-	"AA29l6nIKlYwnpIgMnKOF6vkJTUocTBwMIwKQciFnSlOIzdkbD4EXF/XQguaJFKJzqh8FJCIAmokJ+f2",
-	"HLeAM81JlKY3YQ67/rhWb0A3UsKW2dSyuu6A6kbbqNZqJfM9SMF5qodyBIdpT9sgzSVjSG8gCkr03xaz",
-	"OW8DklzJFadjksgta8erdG4AefNwFC0laRhQRmL5kownk929XhHYZJKSzCclsxGJVOZPGHiEcmKI0Z05",
-	"9qbErlWcFen58fGxguF2hUWTQ/UuPzzvnXYvb7vwjtBmgzg0BfLOda9klR4E+UnM2IojH2RzQvE8KLVL",
-	"9YpTqUtr0xTUM0M4g6glVhTD2f2kBBkVMLAS/qSCCQwJqY1wNtpG7B8lZSi0Azj+VY6UkH7CYAwWaFQ+",
-	"Rr7gJWn50wNIfPdV+cunyY9qvzA6MYSOZOs0nCpyC/AqXfSvf/7/0+werUsEFOGRoLbkjui5pfykA6p3",
-	"HghQYqbkBAGYaTprmYNTU5LmYRiNxFnUcJyDCoJgKHGAC9neDoNZEIspE3tMVYPWxXRgWUhkuHDnWJ3G",
-	"8BrMoWaTtZYSiW5IHC3tjlgXZdJOxP2eX2rLYKwUxE2DtgrlUJVLxfN5GHjwxuHflLfTMMqk4XDbwttS",
-	"B7VyK39R2vPWKp+ZsL4vWfuFEOhkyDiwKqD9muPsNwgVV/YioV3PHKYMjINBZvfqeRr69cUqNeQQi5pL",
-	"puLwe+wnsyZeqW5/5Y4KviH2kAfl6MR71fr2967xUojGfcbOcSThEhrV5i7f44u5OP+Jf0H8AMuUYKvU",
-	"qLW2v9xn7ALTpRojFGdu1HcY5Ft5nJmdbe4ynz0hz1IcSphmeGuHqbkl0UPgkTuKH3AQQvayaVIrtX/5",
-	"aJX4YjbD0VKuMwpUDASg+YMd66N45dBjlDNJspNisyYP6CQkNihpeD438ikzGrIlxUuJyYAwB8+rONZ8",
-	"XybiwgkZUBwtodjO6dmlBaomH1A2HocBJQdtZd/wI/wIQFaQrw/SB8j/xA9iFiFvSrx7AuGYQoUDtMNy",
-	"NqP6wErTOiTf8oPxmA+oFA/BfmQlFddk+T8VrgnGIwXeqhxPIG1FBIdGSYai6sw8McAG0YDCwQmxoCGb",
-	"cKPsU+G5uGoglF9I9V9l0kvqkI1Ary1iwT+Q+FSt61Y+FpNP8eE0noUZBlaSh+L/85kH0yseUEhCcEP8",
-	"RiGmkz8NSoQOSpl7BPvmb5A95AUtfiiqk/cPjQeE5CUv5lsRwlX+mfSafinpZslkkStm5Lf9i3OwEVQK",
-	"bNlfCn3jssevuHrtV2YMG3Z3Eg3jJUuu9/mVpgqe3e2Hn2F/flm7640wDrCxxsuQID4lJE7KlMiWVN5W",
-	"8T6vbCDMDpclIRLAUA4e8YJEHfHgK47GQUiK4i/n88rfuLZZiy1nWPTVN7JHu0kYOfxMbP/DsVuVof3x",
-	"f4rwMz/uJxTgBywHk91Z5fLBnySNfv7XP//vy0H54PUmYjXSmwryt8Xm9WQttfQLYlt8HjMa22M8C8Jl",
-	"W1ZXtheBxTHlNidRMP6y+aPpiu+8RWC6ny5KNLa/csniN2xB/W9o93WSnaCpbe3m85nH1+44w/qZAMF2",
-	"rntPOFUPKmhQ6kcQLsgW8aAkg3Vlk9IE1B5QrG2m+lDKmOXd1N8lNafU5eQeFHiyVp7PuvJ0fZgVZnAm",
-	"puSZR9TZ1Wn/w3W38Ija81jqXPeediTJ337wgAL/T4MSl4tpL4LsyXjoBw//xjPMoLFv7RCDJ6UgBR4x",
-	"HeMgI2u3bKo9jjNumaxNqsCBpyDJ4tU52utoE9T8UudaSkL2aEH9kPzGTrn/N15QsMOViRUfwElXFhzI",
-	"Sq7Li884/IIZnpDDOZ3kzldYpWWswkfQ9eUPCB492LyfBBlUzNhfudJ7nLuVdNGyx+/LHLrWi8jq9t1t",
-	"linlGZDsU55NmVefx7mUu0+s0pU4MGooItIsDncOfpc3Nssbpp90m8ghk/n/sV67V9a9muMYrtx5xOBo",
-	"DzhazJMgi4BOoEQIaLSJWyNmC4Xn5uMYjzAnhaxRoRc816qmk4ZK7H53I5j69hoqygz2WzoSz4MHQkXP",
-	"AMph0yorm31FT9j6MxDPCLqaEyqO2HrFSUMJMUdu0s4Sz0IXQl0eCPjCYwb2l8KVVc2J+89eXh1I9ALe",
-	"ii8Z8tijPD8tnCCDKSUxbIXkpF9OX/yWLAVSqTCje8DfphZvK4EJwthIYIW0Ja1rqfaBArHe4ha3EPmE",
-	"vThcKtT6gMsqzUlxDgC/ZGvkLfW1D52L8/1IT4/jd9L7t5OeWry1pBcR7C93PcAUOJA+iQz/2BwCmoJ4",
-	"quODBE9FPsF+GFAiLa1Npy5LFj8GnFQG9JxhH41wiKknGuFTiPWG2lEojvB4HHhggQX4PtHNJK6Kr1F3",
-	"bwj2Aypr435zB2EyawDLpZz5MtRdjwuCkGAT6wmo/Gd4SJKF2X7Y5mIH11LmOcRApRn8gIqnLSY5qCkL",
-	"JF+FcKTiVm/wIzwpUw8gOiEMuAphz3lcAx530h6tKJ9FU5U+cniNJ+Q2+AeBaj07PKv8iR+fS8MrsGGl",
-	"mlM7sqtVu1ZHVaftiP9VHPivlEJ4/fI5i6CwKwiCxjgo6RqnYm1Oe2gezIlgAiUJUVCq+VXijBxiN/AJ",
-	"sRt+s263vCqxj8fVkUPqXgtXq6n27ZN5yJZoxOJMNvGWsRhZ3CVd6mUeROq9403v6TzuksbcGM4jMg4+",
-	"iTNrdD+sf/oLLn35uDNPSOgGoOAKWEMGDC4l4F/dZfzb4TGGBM9jc85MD2y6XT9CVbOiWJpToCWeM7Zm",
-	"wmNc+YeLOPEY9bm0E1P2iMo4RiHBPIYIKx8vDyT4swpi0fA0EFwXSV4DoVoSca+tpDGZuyLjUGUIsZDV",
-	"wCUEAMvytzhhb9927FrzCE0xn1bQnThHhFoxoGZcdT5cemtUjhFZjd6rmFC3l1aOtH+CKEOMIhJHAfGT",
-	"OEK5D/kAcj3F2JKeR2Qe4iU3C2SrSJ10GmTdqGzFlIIj/TQb7rg35zUGIvNMtr7xJhvYqbjwEwNtduCI",
-	"mi3Vq836EQBDr/K9/XmNnLevEnfz+9FgHA3GmdCK+rXZu8eT8/trh//VO/4wumxMf/SPfhh3q4seu2nG",
-	"7/++6UTZe43Fbl0beQTFJMljJtghwXNa5Ua/+mHj7BAqZGzeU0bHYSDTBP9NsU21vTr8E1neQBXe3+rR",
-	"KjlI9mRcd7wWSO2HnwP/i2SBGksnS6BnRKIIqFxKsHlms2NUUo1VkFWzck7I1sxzIsfkGut64P/6pP8N",
-	"28Vfinrk3O5GPdZmw4NMbdug5+lYc4OzFRqzNlDHDhOVvv07ubw4ufxA4l1pZT/5L3m5dwaSXGGhmRui",
-	"YNcUL3rFkSskDJVyI2UXVwr3cGzGnIRj6dmOudQUlhpMQAbnrxLgHYgOWRp8SamSx3giuKYhUa1ISais",
-	"njp4grghB7CHSPmfsp/+LeLGb3AT3xAVcrufxJCE9u5n6Ete22roW2PNS7/7mzbn1W2nYTtHqNpoN+vt",
-	"aq3SPGo5x/UXMOeZYHkpzt0qrN0vHw0kuZ3x37LwbnWl/x2NqyeYVD3b98cndqNaH9mt5nHNxn7daR43",
-	"jpwGGacAhO0SoPWtKn/rJ6VA+aP+6kuNdq1ROWrWms2TnOa38cEs3NQ+NkJNjbsZCRPa/d1IuLOR0Nzv",
-	"KU9Kr5pWQsFnRti7T6ocyIe6D2qjfv6jOrwrI+Yv/3CoYSoWUfBlfeYelItVedVpo5DPmL6vgGiYKqEu",
-	"9+0rnmDflN3rOw2woG+7B4mONFBwFFpkzqRTpPZKDyrkSoOehJr8JGc2wCHUXmPjMVrQOAgRRrVPn5QF",
-	"T5ro9hNc9t0BcpJ3FzPyshzgyfkV1KFLo+coKUsvh612zs8/FzUBpf9kC7rwRzyV5cwptFkWa0SZunsg",
-	"HXowm8rKoqawkiNFVTEzWXiix7qy329jHEH0pIFpahaLWa1b7SoeLMOH2VijdLqKUbtmpQ/MER7QpNAH",
-	"J8RPEBlSID8p8hI6CSREHEQrKdJUhl0vKUdnggSWXdU/dUq4EpJNvUqoryzlyVwYSTi6slUQZ5Ai2ijE",
-	"UJZbJb9K+pZjUN47WfkyiPc0ZHM51YxmOrSrZVq/8G2YpotZpX4kIOZGg3eeKLsno/7dbPi72dDkcMC3",
-	"NNZCsjOKz9siJWCr3fA2ZgajUJs1GCtvmmBAEuOA+gpShwNH6BmJ1k5DOvFiiX653ppojOA/yJy4yx7K",
-	"bJzfuP1xKx0+yQBp6J9SgDLBvIMYRZiusUKup6pvm/X+N9khd6CZfQ2R+m2wRK5lfYcgEq63hUgkqgTL",
-	"R5dSfhQynakuyITENNNtjWTTlhZM+KYQ29LHlD4NdaCNq1IP9t3UKQOQzYLdAkSf+ayCNHMPlOAncWv2",
-	"0XrSFHDXRAJ0EyFRwrgGPpheH3EQWwBJNKDGnvRJGMjNGcdkphJuxbDZIvYYFCIJfaMoISggMiosIh6L",
-	"QDJOQveNiWSRaGZAkzIiU4mEJHtaiNyRsTzJDz07UtGw86gRcvMHVIHyF7IXQ6g/XVNYs6V2SR6KBGIz",
-	"DcNK06mD2SNpw3SpOyftOrjGqzVwjQvRNXmwlvtYK/2W0X4NKmBvbr9aqdZl+x+Vdciptuq4MarJujTH",
-	"fh3brbHj2PVR1av5DdIcHzslq6RrspSur2776qPSEA6EUGQwWh1a4vVXaJwrG2MFKEgtSQZnU+3mJ5mC",
-	"gDzW2YP6eRvCjHCOJ4T/7s78aiakIuWdaw4VRJrRBIT/+scGJZ9imYn4jObXhcn1E9VenCyBT3JnSAGy",
-	"PDDmnBUA8ALHAQ34NDGUmHUehKQ+oB4LQ+IJtb/MFxJdrrAOwMFrZUxIrROqSIoW9HPsOvmemCuNoQYF",
-	"cUkEyIIBzfdYggqDkRmKFhSMBwYaqFQtOLykYUY+Aoi30nikIfb9B0w9id6JQ4hql8YRLGspbGtRrIA4",
-	"cctYzbW2ZwxoiuRljBqgQBGjFtCrDOHHgMuGRhFbTKYAQjXC3r0+fiW2FnwMasBqrak1oO5tv3PeHXZO",
-	"JZShmGxtj9E1NyQ2mBqKaFYHOgIY4QxqN5g2GBgCx2OSWG0GdIvZBl6ZkHg1wlCi8+ZtNxIGWM3/DEPN",
-	"EikAPFKD+ORGZhyk/QzJudtJEdZ4QJPbrtlwRBQUnV9BBvT6g1otgALjqFx1nPQtC9Vr6Kfge4R10ZOj",
-	"BvwOKMJhaA2ogciWAqc5yH3Xuel1vj/vDs97F73+sPvzabd71j0zl8uokCInR72fJB1OInPDiLHqZcyR",
-	"VzkFaJTAhrJ00g/dvmvuw9mBLPAxoG7egeSiKQPARUj0MAyAqnw5rLak4pilJZLaGiQljlhovKM5woBG",
-	"mFoGXFBSSMmQKil5XNnyso52GYqPpRkvqh9ElkTJzMGAJpFKWNI2PCqISHrNXJjXgwpMCypm4JnZEnMV",
-	"EjQNOGRmFQiSl+STIUiqCk/PtUA+J9J1hTOCK5CMPOyPbOJhYjdqrap94jdatodPqrhVOxqdjKTMSebg",
-	"AdyhNkut9OUJkpSYrRcMXNDN3sZkPtdS0H+Swed3S+mvEi4BbCKBpUU+o8QS51oipOxvOT3kMZt/NTmw",
-	"S32uam5BgKZxDLhGhTxx+jOxM9yDCroVf8qqXop7Gq/lhYcVPife/u+xmP03WGbFiu7rHzBrAK/NjN5U",
-	"0xfEhlRSAZz2SmI9k77HjPnMDcDwlUQBDqibWAxcqXgkxWhIHEuE54xBy0pNVtIe4QKQdAo/Dqg04HSM",
-	"iGjkddpBoQRBoQ8QVEZBGIoNpICjyzog0UIumak/AGVxSBezEYnAYicBaMWf6vUh9gCHWXqIdQnXezKP",
-	"JWSjuJKpALsO9lCvxXPNVqqL0i602kl5PQl1LFklGKz8c58wpiQKEkRlISQZc5VEAT01dcTMCMmud/ba",
-	"IgrEhZ2Fl7Sc9Rq0xKQk939ZNE/fdMN4KTFqFpJMHBhbFoVhOLLynUIGV2acDR4eNGGrmzstxUsZNCar",
-	"C4C+8TgNvOmASjowXlWMwEJQJMXQ38xyQYL7QIhPEt0D6oPBHlQ0igaSz6DTy8AUubEzpmweTKgO8ciF",
-	"FskiUjL9MIh1NYsBLZvFXPTzh9nSU8XAczJWOMMqnqhXrOwpZdPN7qtdTLD77ry9453/a1lf7r1m5r1/",
-	"3wJuY51WColC2eN/B0L3b1FgVApRwpkV5RTz/BWZ8XC1AGCxcnORlJVNJEkMBiLFHnWMm2CkOF5EMgYt",
-	"dZ9mCwislgUcUH0O2EkTEkV7HmJPCHiidSEQjsiYCWkssSoZNu0gTnPF2zkJNogRJxiKV8ExAEFxfCpO",
-	"sCCWptEiZn3DYhyTbPHF53K4/KTvWvdw502e7e6GBFjZg/86MUlQs6Lf4qqZW7bP3hkZBbkYFaRiohTo",
-	"vFY6FMrKgA7oNaQjtQGjXfr5c0kOrthkTAe/Y45c817MMvaSClLYh5L0IeQ3oDzwhYSEJhFbzEVzsjdJ",
-	"FTWaej1mgRcxCfRgIc5EY2LG1E66D+Zcln2bEyzEKrRTpKiYrDe//UQTx3ZattNAtTrkVDQqjdZRq3qS",
-	"TTRJk0I+S0llVG9gfIIb/x97V9/cto28vwqG/8TukDIpUa+e3/zGbezWM0mayznXuakyFkiCEs4k6CMp",
-	"u26n3/0GuwAI6sWS3+6aif9KLFEgCAKLxe6zz+P5Uc+Xnkrkjfxg4AVpP4qH/SiI/RBGrFYy/1VdMppf",
-	"Qmr9100SltfxgpXFEa1qVvLqysvlBlcdlfT2KIcPj1To+OiWZXGRs84tvYHTgErlX2cU4bboSg1pL4mT",
-	"rudH3Qg7OA7pwKPDoDuOBuFg3Iufu4MVjHR1GRcJi4+u4/xSfaL9Hy8vRHEZDCJeX46uFr9fXsf55sf4",
-	"4j6RkEE5hziV5R6nRo9wERe5nP1Abq09z4TFcXfQk++zS3G4ot4o8UZDOkoDvx8Eo9Ga50lM8E7X+wRr",
-	"nqfvBXJ+ED+wPc9g56FbjYaK722YgWEaxFESxt5gEAVeSAexN47DntdNwyjq0V46oEHTDosXxTOMak7F",
-	"kqJCKqmlp6iGj6bjhLJx6LHUH8p2qEcDP/BGab/L+oNR2htbjnutMV47x27b0nzA2O0PUTnbs07ptULp",
-	"IfCS1dqks7WqpDUgNMh3wR4PE23FT6SV4hBCyVRMMsx4MsOdGC0azSa2JCOtpJcgW/38+fyt3F9buFbI",
-	"4UIb8tSU86oCsDUGQxDFMBUZjVjWQjGo1pok+tTJKRfevGSs5mI+dWaHHfLdd98b95kpmGPKSiZi1MOE",
-	"HxNsXe/qRib+AB0HDNvOi7ro1PLN6k9QXLj5rJopffPmO2WrLq3fTcXMUiPugN689b2q+7kteV0zYSq7",
-	"KhVqkc/cIVCvAf/HYYfAjNKwlY/ypsLBAQnYkhslAv1kbyrCE5Owxqc/kL+46R+Cj4J1MopuCbwYo0yo",
-	"bcYEBwq+hBYyloCWHjF9v+Ux8BLyBFdThscOU3xUAYP6Kj6E8KQyxxU5+9KalfL0AUJCOAeAbtT03SAO",
-	"MMWtlaObyiTT2h2khIAiC2ax6lBL8tQABNCPk35i6PtqEUxFWz1pTdgfsaJansHWP52QirGWljGm2HQ3",
-	"Zx3yixF2VNE+Vf8fZUV8RSp6w8X8kEj/A8E1LZFGpc2ISFRh6Rma4TGLmlfyIGjKvAJLFanNMyZPorPT",
-	"Czrfk8hrKlaYvMyUQygGhAP3q4I6+4rqn86eVPkkf/0LrpnX0qfXhP5GxiSyktQ8W01noi2peL7MKJY4",
-	"bd7h3/ErRmb6OqUTDNqVCu005zdMqDpPl7SrO/Xm0VrB5EOxYlU3Leq/qzueKFf6EavsHPqkGuKFePyK",
-	"a9p4DdD+RQO0arroabl76uuZun3qX5hgLLgpUPmM2xQ5mMlWz8X1sp4dNrMeXF6L69xW1ya3xTJLXJzy",
-	"Bm3iYmKf2gTXTdUIFC3YIuDbvYVGLV12doOj0ZkKVJJveQfHLXFoQwhNjLjzDkVoql1Xc8FUzDZ4sUYB",
-	"3JKbPlR0RR1yCoqP6IpYhIwVyGlz4CsANUgd7UL/bCrwGeQVbQtzgm+s7f7DaCG3uvRmaJah/n1ETRn2",
-	"RHpum6zRPyzVSecFNvz9w2IwJdC3UdUWzsTRg6vh5HfXjEydOqNXU+cYSpPuiiXJGRXyY5pdTZ3/l74S",
-	"Th1nYqtpw3lc9lKRrmgJZMRbX1788+MpOD0w550JnEdcR8+ilY6pDnXJwXVG7w6BWVzVyS/F5h507Zt/",
-	"/vDp9OSHnwBJjB14SIygcdMQ57YtRN+o1itP/jUP91d1b2wroC2SsQK7jf7Owu4irb3EYoWUP5uAVD9+",
-	"CjGHitVuc1DJGL1hlbLYGa9qPB39eHrhko+fL+CPt6fvTi9OCVbl6pPhWg04OW1Ouqoso8E5qrwFTVMo",
-	"TOmQ2Xnqvac1mN6ivKrkhiMdsxlG12DT2WTLMB/yuONSCjfcFN3/movRgz0OCR9LZsIwZ5Rn6l7d0cN+",
-	"+kmDOL7ymvZt54tHlLHbBex2/KCVt8M1hUmzIlXgIx0er9ym9iTsTAVEHuTy+FAIptfIosgSneDW1Ux4",
-	"K9eOZPCK9PxQnlHI+yLhqaHTkZaGgl+xBZT4yBUl+7h1Ve0ZDZDvt7fntNdP9Vqi+UKl+9uXxsOmxpmF",
-	"hN/JGKrL2QEs7BILnmsqnIBHtBCX8m5yZV1qriYMg1Y0Y+RA4fkylqKsrIgYhA+hEunQVSAPCL5Dew0g",
-	"2VUScnIFmxTPTMWe0bmC6KyO2ZIFFUmmtrapaIrerDPTw3bEqZgKpCZQBWZaZ4rqDIWOYB6rldxEmpuy",
-	"/xVKq9XqgKmwUwQV09QAYEnAzZa9hMOf2Z8VeobEhdDtqx5Gd6QqcibNIsssKaMw6E4FF1Ut2ypSEjEA",
-	"TfCMCXm0LG5YqaLmGGeFg1njD2Cku6ohtM7ILRdYEtcA0OVpL2OVUoZQiReFMLS7PkHnJOyO7sFYPs2X",
-	"eI25/nXcmf9NjPYb86GU4d47SAs1VfOSXi/urT3ZSsonzwT6r9khWkNobgMLi4n74HEmL24YiVh9y7AE",
-	"NUdFV7t43SWrWc+ZilKZyBBkORUbFkSGQHUSXyapS/UdRBIOrdQSdkVuDbRuRw465ATlDFW163tW5pSj",
-	"fxgvaFlDGpgL8qN8zBv++5uKvP354h7HDS7cJeg8+xdUlsEQNKj5WY53R5mbpKhnHS3h/O8lA2lhBaVQ",
-	"msNt1VyERU8ciPW4DhPLXM4F9adq23GdpKidLxvkgteVd82bV542AkAKkpT0llibir3fyR2onanUeXLY",
-	"3VpMuTOoj7cq6MqlUFp4m57agEbs58654Ll80sA8Ehc1mwNi+snYMZbMGb5Aeb52Js44HARRQgOvH6aJ",
-	"F7Lu0KORH3phMBrEg3TYHfV8x3WuOPDw6rLHwpk4gzFNh6Mh89J+Sr2QBpE3ToKul/pR2ItGg4SyAWxI",
-	"okiYhfjZ845cJOw3Z+K7DmSmDRkOBsEwGKt1JDULDF5gwGN79dDcKWjuVNPsakIWLMuKe24nr3ooMAdX",
-	"k9GyvhFJZ65WYlvTOuFoiGAa/TEVhFCf/Aod/L+p43d0rMT5cjwVf07FvYrTerHLpU5Uy/cobMte6eXV",
-	"6pSxIuTirewScHMeHMA/h4fYyV/bvTOXEc9DJStC/R3dXTNae0tiqyd7PcA9+9Z8okBMZot8znPcpm1d",
-	"G8d9YM7mWg1H3hJJseHPK4kRdTyCE5ZL8IyGGaiSQWIKTwzA+cvzfFlDMshsKHYMBbEzCUu54OgH3C4K",
-	"ktOEEa5CoLcLJu4DI38yD/+SoGR9lxcGJ+/CILPBqBuORx7rD5kXBmzsRd3A92h/OErHsR+Gcd9Zs/Ff",
-	"XIeCbh6IF8t2hjSI/XQQet2oJ/eVfuqN6Djy/DhIuqyXhtSuuqJJzkXT7LKCjaOBiAK4U4NtYeqrh1Rz",
-	"w7FZ9R8GuzW40aapBj7aXYOPBp7f9fw+CXoTfzTpDzpB0PN7g4fuPPpl7wMNNevp1ZS+GF2ZPpWU1lL/",
-	"7xjUoz/0f//cqSstjantNW81rm1zuu0w8anxeJ9Yo7lqRfb0KndakadIHGouQks6Z7c9eQ5DsgOAjhYk",
-	"JP5gEg6RuXHcGwTOo+zHNtdLd+DVZLxY+NxeiM8eTN/fXfiABcr7W5kj5UI9nPnmCZ1z7y0kpYIUWWIF",
-	"szWL35xy4a7HxVvm7ZjgA60mzVZD41NhaPfsFQJGX0HnK1IXmjAAzGi+BM0DnmUI6c74jZFE35LXnopd",
-	"ie1POP4rFvjZMtyvUeJvNemtJta+tmmTwWgBbR+dBty41D8tRSsHuLZO6wIrxBUzCCaygYVhJQC8SmRY",
-	"LoXKGrUDfhZtKtRhtOkrkUnyWEWQcdWrrJ9OPVZNXTkCrpSNmYqmKVXXDiSe1YwwUZd3LpkhC99liRI7",
-	"M1LTKwT/VAS/QkiNuk7aiXW4sa2Qrtgk65LGbNIuNCqXQkWyMZBNitKKW2smR3XSvXOx4H1R3AIIFOha",
-	"78E1PxZJ+HXDmV91D18c/7zTKuXsfgozZC3TFekLeg1noYb4h86ZqC28jmGqQOpixRc0wSIBkhVz2VRx",
-	"xQTibJYVK4+nAr4VLWnwui1temAJ7JKIZYW0EW1yfhf5iQtCodnJJso0hYQAuIDRVnXJTP4Ar+OVgjcY",
-	"NrY3gDwuIR2mOTd4qUJe+uYTMrtmJdQfFkK2MhWKu6zXtSlpGyaPJOfisGMN5Q/vzrGyuQ1ytoeFHMxu",
-	"BI7iZpqjH1n9nj0XERpTUoo22d23ypH2tOJrp5EL8KNhHHoD2meoGTBO+4HXpb0ojPvJgA3T9XhdM7Gc",
-	"Sa/rOtIJb7or/6JZZmtQ4oK/5Il6gc80UnqRmK7tfZh+z7ZSH4GB+ebIUH5ZFITm5HwL54m8lsXLktd3",
-	"4BV+z2jJypNlvZAvVB4NIXb9N8itqk+Mmm3z6RfZTHmzOX990dRYQ04d/q84rnWxSMdIShyBz6n6utrU",
-	"mSFTgeISELutkMGuJYsC1PoFjxm5zmgNDPfAki+NKrhWQK3cLADcrdaz2hYOzBT1k5aSIYmLa87a8n12",
-	"Aty4w9yo7UlPcV3SzyroXpX0W1UiXHWYLVHuBRVJtckHht3KaBSC78kyJm3dHcgaHLpI3WdUDKByF1UR",
-	"BfutVkdfNV42Wen6qL0r5nJXVuVCejFD/65pVd0WJejdFFFNpZOP27T1NmD6bWpWzL0MysRPPp7jBi1f",
-	"qJp5CASE6ysVE0BFfHDBF1AFBL4/EJsj+ZkiwrHv3Ug1r/dALiaLYpVbdOqNO1LfS71aWfdq2NrW7vQT",
-	"o1m9cAHVx4XclPWN5KNb16qXb7X6s96nQXvlPwEAAP//",
+	"7P2JcuO41TcO3wpeJlUtz0PK1GZb6kqlNLZ6WjPeYsnd0xn1J0IkJHFMgQpB2Vb6dVUu4ruGXFiu5F84",
+	"AEiQojbbPel53plKpS0uIJaDg7P+zhfDDWfzkBIaM6P1xZjjCM9ITCL41XZdwtgdWXbP+E+PMDfy57Ef",
+	"UqNl9KcEYXgA3ZHlG4Z8r2yYBnnEs3lAjJZR9SrEHtnEquMTYtW9Rs1quhViHY8rI5vU3CauVAzT8Hlj",
+	"cxxPDdOgeMbf9D3DNCLyj4UfEc9oxdGCmAZzp2SGeT/GYTTDsdEyFgt4Ml7O+Vssjnw6MZ6eTKPtxv49",
+	"GQfhw/qeqycKen40rpxgUnEtzxufWPVKbWQ1G8dVC3s1u3FcP7LrZPyVev7OJ4H3AQe+h0Vv853/OMUx",
+	"WtA7Gj5QNOZPMxSOUTwliH+XsBiNQm+JvNBEmKGfFiMSURIT9gY542zjTgs5H3FEHeRF4ZzxNmYIUw9F",
+	"ZB5GMRtQgt0p8inC4kGfThw0Jdgj0Vvk9OLId2MHYcoeSMRQ3baRc3v50+XVx8vhu27n/Mx5i5zuhIYR",
+	"yXyC+QGhcbAso/aIERq3+OUBZSS6J9EbhhiJY59OUMl5d3718fuubG34oX3ePWv3u1eXjql6vqABp0B3",
+	"iumEeAcmepj6vM8M4YCF6IHPFp+bMJ6SaEDDOYlg7Aw9+PEUYTFZ4zAIwofygKpV/ceCRMt0WWHihvfp",
+	"suiLSuhiZrR+McR8GKbBe2aYhhi58blwmTeQ5hqi9IjrVo9qdcseVbFVqZCRNaqdeNbJMT4ZV+xGpXJy",
+	"8pWIsuuR2TyMCXWXP5Hlaq/baEH9fywIZwSoVEFxiKqNBrr3mT8KCGr3TrtdvkQRdjlrMRFbuFNOnRjd",
+	"3nbPDlDMl2mG7wi/FJE48omXkDPDYyJJZOxHLJYEx9eYxWFEPJOTKF9kD8d4hBkxFRUHeEk8NA4jVK2j",
+	"abiIGO+bbDjZNwzPCHJxEJBIUIUgR36VD4i3BVRSEi0y5OIoWiInmZbYupHfaiE+u85BGfVVw7wJQWsU",
+	"iFC0JTfNgNar1becaAMCfREjVEOHIfpBgKIF5bvPTBqBFv2YieYx/2sU+WQcLGG4/Lf4hMmbpQOa7tJm",
+	"GbXROCJsCrOP5iRCyb6AnYMmYejxltOVco7GFbfiNo6sqmdjq+6eEKs5ajQs2zvBtbE9ruJKxdF2kGAT",
+	"KRFqNGRxItIpcIYfzwmdxFOjVW00TGPmU/W7YnJijknE2/z//TIYPFYr1mDweNz5/D9/LibW8QWO3Wnx",
+	"3nI6fTxxSuwAJltwDT5kTjUeCqmJwgg53zll9HFKBFHJ7eguoojQWLbA36FhjPAspBPgaqbW4oD6DEVk",
+	"vOCNwkrVK1WgI756nLX5DD1EfhwTWkbvwgjJbY6cgRHVBoYjWpPfCscoInwzhRTVNk3x2BJDXzO3Fbta",
+	"L56xy5CS3Wct8PlETMPAY2q+NEKRI9BmcHXq8tMmiBOmrWbXNw+R9/V547zGE9Lz/0lWB/k+fEAzTJfI",
+	"j8mMb4A5nhAxQsQ5U8jiMjojY7wIYlSx7bfIRjOCKRNsR94oYYY+hN3rkU8P3qJ7HCw4PxuF94S/g3BE",
+	"BjSOCI6Jx2eqYtt8J8KnZngJn0OzMCLogc8cRpMoXMz56oteufJVyeyAucx8NwoZcUPq8XkNcDQhEWen",
+	"dED5Q7zxHIVVbGf9QcefHzI+R/rcygHymbVhd/ozfuTZyST7NCYTEiWz3A/vCF1DS5Q8xkP4TsyfchQX",
+	"nnMaDxcM+txCqvdyFfjP7DQwOG6DJRqRMZ80Py6j9oDG/oywGM/m4lDRCPYhCmP+GCPBGD2E0R0/DEIz",
+	"M5/iLORE7VO1ltrmv3l3imq1WhOeG9CSU7WrtlWxrUqlb1datt2y7bLN/6v8nR8Cndk8XvLWcCroSBYP",
+	"K7N5HWB+cguRPXaTwZrI+fTp0yfr4sI6O0Pv37cuLlq9XnkM/zl8MLf9U9is6aAyg+GyhsZoS4OB96X+",
+	"ZPF/quofJP5pZf4ZDMr8j6On/1v0Sr/olZJ8p2I2nw7+Wvr7//3lf6zPmScODv5azNxvJB+8XMxGJCqm",
+	"MMUr3zBE4TFUqpioaqL//OvfBxmZqlIoLqn3dxOafBrXqoa2KyqFu0J1/FV2Byrh9EQQY9QYcM05KNw+",
+	"6g02oNqWeW0S1U9r22p+/mKbzaeixXwS00tY/H3o+UQqnEor+z70QNB0Q8oFLP4nns8D3wUp5fBXJnSj",
+	"9Ls4CK7GRuuXL8afIzI2WsafDlPV9lA8xw7TD5wCGzGePpvGozUJLdk93nD5Bj9cEMbwhIh+FmhgXIxc",
+	"0PIKjUjZ/it1H9QGOl/Ez+l3G0QZflr51OfXCnvfpYFPSc+fLQLo61caSf4zN4IUnjMupc5zpS4OERNt",
+	"SiUAODs8XDjarz7OVxuh+J2oLEmzBcOCncXmIWUka8bZYXwJb/xiuAsWhzMSDX3PaBkNUsf20Yltndh1",
+	"wtVP1zqpHx9b1THBjebRiXfSGBm84zH2A65Mctl3tITennbR3J8TvuKcmXi7G4ckr/HIPAiXaBRy9Tqe",
+	"DYUMwJuxq0dWpWJVa6hi6+evLR70SEDgQfGTPM79SL53vOm9xdzDyXucxw3nERn7j0bLGI/uhrXHv2Hj",
+	"SWd7m5mOmv+11KvMaCaoC+EiBg0uwg/8YtnImLT2XUUQXYZih/ArMP/NGhm52BtZxMXEqlebFevEqzct",
+	"F59UcLN6NDoZ1QzTCOeJFWoRSYtUw+ZSYKCEbT4NMZkbraqcYuIu1NrULLtu2UeoUm81aq1Ktdw4atrH",
+	"tfQ08PyJH7NhRFzi3xM+zmdRHaHeMCIYRm/ACQ+d8OSoGWxTQXfj+qiBa+4WK0o67pg88mP+OuIrVAHl",
+	"muGAMBNVxY/FfB5GMayRmIfKM+YhxsGd8WR+24vz2TQ4/Q1lH5vNGiYVy67bJ1b9qNa0sNcYW5XqyQnG",
+	"J169Vm0Y8oVEomrV5Pbf0cLKYhwvGJfJhP1jdfdvGMTq7qde8re+we9x5ONRIJjlfejPRz4tpwbiMt/S",
+	"vKGhGy74njM4kyh4bu/JKWhjn9kpeD0iYxIR6pJhelF0yZb/WQX/p/7b1uarNSQJDM997cl0/DtN39Me",
+	"/DdhnRvEB9nJLK/txWQ+5wfrt8lya1t3db1cqdqNRuW/w3I94sqN/8VIHp4RukB/QTPsCxWLgWnBYCTm",
+	"nRF9wPWxVx2daFy6Oa641vHIJidu06sK6SCdKhBuoGXYz8GCjxS+sAcHXJ0rxRmGonPf9kL+r2TPGyci",
+	"w7hh8eWim3+w8f+32TjC45hECIPjBJyKwqcp5GsU0kBoJoneyHV68QiahffE45qkT5GTZ2vOgJbAphjS",
+	"OAqDpIFoQYWnBZql5CGxGYonDsoD4EXfY08pgnudKSSKQmnv4gqWYK8zqTK2DOUQFh9DfGHQwIgDfDcw",
+	"3iLP99AyXIDJml/Gwd3A+KthGvPQpzGJjJZxKAdyWDuEVTVTft29BMfrsH3a715dDvufrjvAbF789Y1f",
+	"SKxDglwj8o+hXfnx7Oejv9V+PPnQuKz+dHxRv27e2L1Kv6rzoqSxmx9uLzqX/T0orAOTvIa4NJ/cDAfj",
+	"MJoRTxiKwS9cRo5cml8+OyjwWcwQuSfREs2jcBSQGRqHC+qBfHEa0nHgu88lgXTi5YTvciApj5XukJGv",
+	"S5tCunv0ten12+cduTLPX5R37e5552x4fdM5vbo860Jjr7Qu2qYXO5ePKEKEesRrIUfvv4NKwhDK9znx",
+	"kvFHiJ/CRTMUUvJ2QJXTVTATMKNjigiOAp9EKI6WGU+y4jTYu8fUJR7y4wMTObwLHzrvzq8+DjuXZ50z",
+	"h7czoE73rHNxfdXvXJ5+Gv7U+TTsXg5vex1H2HgFySmntGjfyblSnRU38VvwoS8FExxQ54b/str8l4OE",
+	"t4gphvRub4vCik7drB9VRh6uWI362LPqpHps4ZFdt+qVkyP3aHxcPanZqdgifH2pNHXUxOPjk2NijRtj",
+	"bNVxZWQ1vUrVGtujem10cuRhcpSRpgJMJwtB/4Ratz3etFDSpyQIwjJ6IIEbzghn4epQQv2pz/g8xXw+",
+	"5QYqo+uAYEYQob+G4jyQz0MQSnTvu6QMzrQ7zsBg62b09c/mC41k0Bv5TWGdVfOszGR1u1LDNrG8SmNk",
+	"1UcNYjVx88iy69VqBZ+4R7jSSM1k0FyygZVQV1mRyiqWXbXsOrKPWvXjll0pV2rN2lGlUCrLWMLE4MUR",
+	"vOvmfbfhwOYtQZiSCOQoG6b0+IJE1+njycYQGbVL1VhNEVPC4iikE0Ro7MdLFOOJCZYaR/nHHbAMOxlf",
+	"spMNthkYUWVgZBwbK/4LuXk+Cj/+728P4UVmD/2xrb6FbWUaDyLQLi/h8alBU8yPKCTWEQ2SZeRilg+i",
+	"yR2Zx7ChOB0WCniVQ/H6YUID2mmvwveurkES+6nzyXj6/DW2upkeamrAItKBoTTMrgUieC7ykMHu5TfU",
+	"izKe4XfDOUSEIP97pYtXlMhhQliWHCEqySAUVLFtMXM+RXX0k//9W4RRgBlIKojhJUNTFcsCoSRcbiHo",
+	"gUTkgI9xQJ1qswmzwPfGwBgsbLvmSjKBH6SFxEVJe+IiRPSIcE0RniIaxhFBNKTSTazF/mY+UkB7YTgX",
+	"engLTcI4TNwe6Q1EufiMfl3M5qylX5fRKODss3dg0u8FXfTD8BxHE/JioVsLtX3DUqKMiB5+g2rV46MT",
+	"NFrGhOkb7H2nfda56Q37V1fD8/bND9+uopOMTUUZl8CfyocYH6wMF6RTCOAFb9Y8ZqhUq3IKRaOlWrID",
+	"4PWa+Pp6ilBeVvYZyonJa6XkAMcQYpaqo4US+Ten/LSfrR+U0U2qH6BC9SAnimmPrDKtnniF78cH7Mcq",
+	"IAtml38tF3KzslvTOJnVYOMbsmD72t8L92wBQTxghtIQzUTJ06LoN1HFTee21zn79rbv6vIn4+RnWW6n",
+	"6EHJYnfyg4DioKMm8UXz7svWkLiXsfn0OzeX7fOXTKBs4TX2EkULSh7nxI35PGE/WEREBHFDuLY4i1wc",
+	"RT5hKBmVtPi8hc0XhBMQ0CDHYUE9YI2a3UjYfi7D+F24oC8naRnMsz0pAIwaYHzS5x8MEZdX/eG7q9vL",
+	"F5Bx2sQrLMNlKMLYIsLCReRCPKawx0B0fhldAbEq7YC9SZ5U4e5c0oeo0MC/I8j3pGlXrB959FlMknW4",
+	"CD1/7AvuUiwpSoE7VvkliPnUJXpsNghEXBhdlQmfI4+KVp+li17jZRBi72uIOWIPZOOLUcWunzSOj1ZF",
+	"nO+vzj79DuSbwkEViTEVdFEgxVxHcOpBIN077AfPPqR0g77yHKdaZt3MLQmQpQ9h6UkIaB2VBkZUHxgH",
+	"pshKiJGIwoegXpnRl00QSFbrpvOh2+O63kW3d9Hun77P2faf880NjX+LFmQY3k47XGzuVpLGwU/WJI8j",
+	"sf/bn8v5hQTFUYTky2albM3wkutTEIwrDNAPXC7FHv+NJ9inMpeJk9NSyzF5vs67hsfUd+ExGtHfJEGH",
+	"L2Q0jMg4Td4v8BTB+DFDRfTafTcEShredP522715iQT21UjKZ4qJyMhMppsQQiqXkGkZjnI0QzU85yCN",
+	"X1UMSxxGlAD/6QlD2i3F99gP8Ch4HY4v7XPCpjebhxGO/GCJFuln1qpNvc7Nh+5pZ3h72f7Q7p63vz9/",
+	"AfPXG3mlba6yA/nYFjQi2J3y8aAwK6dFmKJwISJt/Rkpox4eE5E2GEdCRk6Deveccz1mhpPAYr4xWHHH",
+	"QJO1YYcqNNY+adVyIa5rYoHWhOwoey8Xw8riJT6LA6M6MFrSJjD0PfYLXPmsh/X8upjxQSbP8K+6J8eV",
+	"ao1YbqNal+bcpntkNcajyomHK3W7Vk9CgdwaGZ2Qo6r2cLPuNiw8wmPinuBx4ygbCpT2hv+q7vy9TYFC",
+	"WydyFGHqTlOD/E6f3BD8s/WDknr4Wb0tfFGEe1SaNVwfVa1jiLL2athqjm3bqo0qbtWrk8b4SA/30Bba",
+	"aBl77EBta6zZhnGEXVIUx/5kGv0wvMB0KSMk2Ms5WhgKW2gQTvhJGnOeFjPFwnyK6lVl8cjILe1+Z3je",
+	"vej2h52fTzuds5ccMzed3tXtzWln2Pn5ffu21++8iqrUV0NLspnHUTgTli+Z8BZGUn/yQf+PsmYfiFMR",
+	"+VHhWE0CCDq6PeiV7UBbbD+3FC/iKaExX+bXMvukuc2UEI8hjCCiX3rx09h7nQDat/33nct+9xTgBl5B",
+	"1ri91Jp8HQo4jYjHpwoHwvo88xkTsAlreu8c8DE/RCGdmEikQkAES0TuwzvioZKjVK7Tm84Zb6B93nOE",
+	"unNLZaA78S6I5+M+LN9rq5izBf+LoJWmMi6q3u319dVNv3M2vOicddvfeLyQUjO5kuTkB+aUtc+tJuus",
+	"GKm2ZoqYxjziBB/LjLqMI7VIOVAPCDtJ+CBzmmVjqYawow92C5hE6qRdTWYNQsr1cO0ysK85CecByXZm",
+	"fXLRyvfWjfs1oGu2DlY4kFeHSmWuceHgsslO+SY1n/Nm4uyr3GD5lnJA7/eWypja7y3l3d7nrUyWVaEa",
+	"C0mpKYxIAnsjaN/k505MgoD/YAjPcRRnJzbJ3CrKLE5z6H4RgCn6zpErmVBvrrv6TOkrpM+FvgYpJEw4",
+	"+pW4scg5kPv+NFld7AlNGwfX2p4e44CRVV8QJQ8aTQvTNdejLYh1TYGCnORDDio5j5YPKDWeJZ5whGdP",
+	"XuTSgIhhhLsDmrrm0Sz0iIlYKPgGBhwS0NvBrfBDp49cTDkvB/vJCLt3bwUITx68SGDvDKiTB9mRbv0s",
+	"P/vK7ENDkajbzaOC/ZduiGwHzv0x4foinzMpTJlCJKPhQxm1YxQQ5af38BKVTo7qts21fOnajwlFS4Ij",
+	"hkq1SqN2xOX9bLq6umxmss+P6qLfIvs8eVXLSIcvrWalvwZ7yiO3bN5Xcu5WyN808nS4ZheqdPOX7T59",
+	"t537IhJ7NQwDsufDsbap2OrxmkvX34vjKRV58+nETL61IQKJ878yugRXBl0EAe8OYGLskYCahpBFEV6u",
+	"rJDsk7kysI0s6zZh93uwrEvyIAgNU0860oSDkr4aHxvQYkaGXsTHxJ3r2/5bhSpWyNE0X8IbtvLd34S3",
+	"sRhPuEawF4N7IVNAJfnVg53YwzfDCD768TQB5tgVTCLdVl9yaxmvx/hQsjrqxQKEQxj9VbjUHSFzJjJU",
+	"uGTfe9+2qo0jNMVsWizONKN+dfbh4eT87tpmf3ePP40u69MfvaMfxp3KohveNOKP/9gq8qzb5Z8LJY1g",
+	"mcDw5DWSjDqCtPGCDgS8i00hWWSCfZqkWxZBHXIuDIH5nAvD/JRRl0KYHmxqEVLo+J7AlAoe8FJByskH",
+	"pQ4mH5rhJd/I4cyPY+KZyBkYALXFmc6ABnhEAsEFFLiXwEcradBWM+xTaxIREvt0MjAU0opyGTLmT6jq",
+	"g3TcPER+TGQuyIAmyVMgrU4JEp/1KfM9kuCNlVFb3HjDRFM+Qx6J/Hs+amHm0XACE0cBvDKgJf7KfeOt",
+	"ahUjx8VB4Mh8hzcMOSqbyVTN4Ti963sHwBGFRyqJK0p4qHJqlQfUSQ2XjsJelAhDnGF6DDimCesD/lQi",
+	"eis3eREXXK+wJd3j0yOmhaIE6eKtDIvFgVpZWNhkghNDWXYX7Rd4rbFJfkCu66vvoVIYiU8f6Pk1IZXI",
+	"MYkRzud7najYSr3rYKDzAxhpS6aVPSZJO75E+IJzPB9+uWM8+MqgUit68UEuUJAwXe4ItRPSK2ix3e0t",
+	"ZjMcCU65+1t9BYuwzytsz1cuzvZ7Po293/WV7wmZ7/dCELr7jeL71AGx6yunOAj2fIERBZu0z2vKY8w/",
+	"eCZ8Cs9+vyfMds96/wzHoKI97+0P0s2y79vjUeR7E/JjCMno+70qjornvEqFjL7XO/ckYiCc9gj19npZ",
+	"rOqN5kbc7829P9hxp+F+L8ywH+z/mUcR6Acm716Mo/glr4f7MYF3JN5zR8MbIgljj7d+COP95vK99D3u",
+	"8YoEt9p7AS4WezKb6wDvd8j8bUEW+++wG+KGkefTyf5Eob26J0H0gn3Pkf0/EUcEz/beXXuf0/0IUy40",
+	"jUgyHc98f/8F0N/dc3rUGdAj+33yIxlNw/BOkP9nc5N0K0Qw1kKMyDA0vaH//OvfDhJf4GIl4LNzKa6M",
+	"xH1h+wZxXumTXkhAnRmAkQLMu1J/EvpJvIgo8dA9iUY49meoJLzHkELmoYBMsKvsLgemQk1XiUmgPeSt",
+	"GprT7zlJhUahWWADYJ56fJf1AL/livLLLxZbuIpk2C3icU6JFesJJivsD5loI1GWxG//n4B8zrU0E7nJ",
+	"wS+cs3J/iKlvd1eNkOkkF+ki8otvGFLPmej702tUP84qQsn6rCgFdEioN0wwSL4U40pmwNQTp6JQdlTG",
+	"mOoMAnxs7OV8jHjc9DBp1i0yto+tSoVgC1fsinUyblRJ4+hkXGuOinqYhTZZo5DJ/onAzThMZx6VhL4u",
+	"DAHI+fMXFVHz5GQN8EZtbI9OSB1bFa8xtupujVhN3Di2qqNjt+nVydH4xN7cQUWpxZCiSZ80OFdQ3U3k",
+	"pGTBf8UJEwNd0UnIJBfYyd82thveVmgdOPpLCD3GwV1C5QEBPHrU7iI8ITRGkM2apC3J6P4Vwsb+2gVV",
+	"LQkDyO4reOxWxg1SxVZzVOPq/snYwkdu1ap4NmmOT0bH+KhR6LZOIJyKegP2WSahIzRBGkxOAWaxqbmF",
+	"UMlGf0E0RIE/8+Ns/47AcaOcOdJxswlw2zQmhHrroJDvQ98lbxgSz8CXZLGKGYZs6DGRf1CyiCMccC6o",
+	"WRjV3ZXp2Mxy9Cl4Pt+JCFsUmaJv4HoWFbndzc47bHafAWVlPiddESpsLwwDguluG4K9dEOwdENEC6o2",
+	"BL/+DZP+1pm5OHvBtMw8x5SZO5wtz7A79SlBHomJq9BtcxPDltRdnZjTkMY+XaQmVFlTI2kJppxvQxYT",
+	"DKfBA/ahzIyol7ELlfCtCR0cTjH1gg2M3AsViL8akqy/oe/BJALYlZ3P7r7k9r4rIgxUz18UeD8hVVU4",
+	"RDHqMurqoehbOgOmr2d3ZUTIPOmIqL2CEb+4ZyfAnPb8XvDXk26IYisLGvuBCD8BUCCk1pBpRvy9+igM",
+	"eM/vJLyf9BLS5pWPQVmeOXE6aXy0g2ZY1GRCimm8YaJuBX+zBKl0AzrDsTs9MBEJGFx3ZB7UMGnJkTeT",
+	"OSj2bube2mTmRyUfQhOlBV0XI2kouwj9IjlzPvGax3bDxVrgNa6NR9bJmIyOj2sV7NULz/ds1HjxEnwp",
+	"imbT+3/BpxN0MtFDKXKqyc0tR9EQy1n1qbJ7AHx1j8D6FUJUPVwjRWj9F2SGQprWQ3EKgsZzUmhRWPne",
+	"fA3s1c/eH1KMllpXjCMukSJKHviZ4JE5l5BojMJFPAn5qcCfl7CA/Kzmex5c/IARu3IoqcyNLxuw6SU1",
+	"ADYgDoI3TDowpfpMPJGzipVjL0XUY5lIj93H31YNALyJT5UtwSnkRtnAENNwp9inRdmx7zGdoMU8Mxqm",
+	"dDwpdCF+ejG0mO92rnqExT7Fa2bx4zScceJT0txuQS+eFxHG4NT2aVe8UlkdJsFRsJROzEIB/2ZBixZO",
+	"Chi+XqXLp5M84MHaIT9Ln1b50KovssrSgjISm6lbF4mIf+911GuRYb3zfOeMK5ml/bx1jycuphfsdEZk",
+	"6Eey4cM5Ab+8DGJH/BmER+EiTuWaneNxQMXBjB+W2o3sXF9FHolQpVqrIxwJx72HZ3gi1mTHoBvtQ7Ef",
+	"52NuTkXFOszuNGiHsUjzX/1AGJPCiPIEy4A/gUJZsQuz3Mc+dK8TKiykkUKp/CP2Y01UcmX2nYodkQki",
+	"UmzYcedsPSYK3I3PpyXV2JCTyFAebqjkkXlEIEflLd9o+oPqtHQOWppQmFjAZK6dN6Ayjw7EGClAJVKb",
+	"A4PXJKwiiSr3zDPlKWmzEL1PrMVQNygnWtVIwyZHrtV0T0ZSurBrFcuundTxydj1KqRaRBrFuQwIhp8W",
+	"6VLzgtS0LFgM8wdRQno//pQtVfWLbTXb1tmfvvtcVDMqBdsumpw0/0l+VRSiXECy7T3hqgZNepbpRV0z",
+	"0+xSFW13kpUe7tciWZHn8iKShfPcZxBy4sj2/jcTLEtWoIgdBwESD/BOwebVdXrPx4FAQpfCgJiECT8a",
+	"JUI6iWZwHsIvF1OXyDekwp8xAuTe3RjDJ/v9eVdqS+IhXoHWPNmWwyloNseRVIQV6MBt/xTSqVOj78S/",
+	"J0nILKZejvJEdJNoy2chVfUmt5Edch4IufPwksHhDwojtchsHi/NDFNBceipyKlczpQa1TrrpuqTvvB/",
+	"+YthGv+H/58AzEv+SC65yR9/ya5x+tyqfokLeOcZTgCHZyGNp2+RVZGh01mHilXJZAZoTMqqFJmSf+P9",
+	"6dknjZMqIVZlVPP4/vQsXK8Rq1k7bo6rx25tfDwumpRpuIiKanguIjUtHl6unZQTbU6qta1zMvPpokh0",
+	"uoDr6oO8S2u/qJv0G83tX+RrWvBBsdT21k9UqttcBmqHFJJWoqjyp1Cpt6AeXiIb/edf/0Y9HC8i/vPo",
+	"4C2CPVXYm18qZtWsmXWz8VlT1pIOHm3r38YUhXR37szoPmjmjZcyuuSs1BgdTk0k0j8u7D+rXA1lmdqA",
+	"7sjVvgEu9ZdCBvUbs4zxqDqukyq2RnbNFixj5Hkjq3l8hMcnzeq4gWtF3YT1GG4SBeEJeWI44nHeCqjS",
+	"jnjRWZEAN1KxaIRuqFS68Zvixew3a8l3ZLPJZ+RQ9/+MeDFnr/ufk2qlIouAVNbPZ7Ez+334AMYasTta",
+	"CDMUk8dYQuyqcqXSkCFmNnHOk0et0HKmb5KAZRdMNQGJfJ+h1eSpgo7vaumU/d9gyBR2kbIgfiNftnyz",
+	"rJbuXq1POzA0PZr0JdxMtjP8NfRp6jQIfZo6evgkYJQ+Wy5iQaqdtenlySP7uivt0fEYKvVVScWz6uMj",
+	"bJ2Mmq5V86qkMrZxc3TiPsOInI2qfdEUypCOnaZQPFs8hVtiV9JH9p3C2tExsckxtmr4xJXokCP7xBrX",
+	"3NrYbjTd8YgYO1Cq1sMdSBRCj18ysbyBZEKFcVmUWU8Niepo5Y9KxE1wrmgu/7wt779sYJ4Rzy+o4X2N",
+	"GYNKIksET6TpPXqPd7MoRyTAywRgqtBqn9rnF/NUFROvKCYs8uy1zwuryH4G/d/SZpyPXH8J7SUtDRmh",
+	"XuowglwmrEocJPs6ebxwZ6eNbdjbeqTMXrt71CDjBjmqW+NjFwvzxmhEmlZzfFyvnBzhKj6uPttUqwbq",
+	"M5n4+hxTrQr2LBq5KhaRGRIEhaKHMAo8U9BqvrbE/hw/m5vwbNrIQqWl7CkMAuBBZ/2Ld8qK6FMuxK9z",
+	"i+YY09rAMi5HBaEIVgQ8Ja5qiXYgnGzmB4GvwXUn0yiKDKaKP+ABbI0j226mhT0gBwzyPJfRfeoGC0+k",
+	"WAtewgRG6lcw2fbicK4nzgH+lZzzDUF1r2qr1RJWXkpLBRxGo6ICUkmcGQXghtJ+HYqw7ZJtNU3Uts5M",
+	"9CcTfafBTFRsO7s2lWqtvnZ9vlTMim0//XnPkMiQJpL9nEii3Uyz1YadXSV9mSrF8BXgurrHQdGpumAE",
+	"jUj8QAjdac9UMlumYe9AJpkDSyzNtqMKEiueTTbEnYYJvfAfhGnhs28YwgvPDyHj9rl8hre6daJWY1Tt",
+	"l+6qND3r+bPDmyg8tSmCewVhG3GM3emMiyRFuwqK0vCTHh5LQ7KTWOuXxGUkn9ZCvb8McpHiA6PFL8nP",
+	"DQxzkIl1h9v/+de/B8bTjiEdKVrbKgsRJQB01tBXNZrg6OFkJg/+ojioDeK1wPBw/Tkklry6gM0WYsBr",
+	"0h/gJgp8mhM2PoWLSPpzZGLHNlVoL7G0IHfw+bQt2xJaxBDCl7RgpojgWcoK3jCpSnDSpUi9i6YhiwvF",
+	"VCrO8zXmHCmmyocg20jPToBkoXzSAVws9mfEBUpQ5zGOMODzJgEuK73WjDuEMT+kVr1QuvX8SA4n8Flc",
+	"hMHxEWYteY5Pk3gUxWFOwg7j6eZvsDnBdzt9Ap7c+QuEunjONJDh1TXJPKKtSBTPc8sRxfPCbyii4lNc",
+	"/A1+R9T9mYdRDDZbQW0rAwGKK8vfZTeciYOi0GQswasKLcVwgokntDEtAvyQGxS/VBjIGWHKeG+LP5Dc",
+	"1lv38jO28ApnbP0GufMpxJSL2TGRQ/kQApGb80BGLHTvSH6biGf212hW04pfj7GEc42vhHMmRwTB+bDE",
+	"ewU1ixTmZ/duzF9P+gO/CEviKcFSgtHtzbnIZFwIw9tslceRe0Lj4YzE03CNHv6+379G4gFO5AtGNDP0",
+	"9VWvnzFC/9DpG6bBL/N/bvn/n3XOO/1O1gotH1jdeNCdRbQmtGwax/MSO4CBxaEYdmbQOZ05juesdXio",
+	"7b1Dmft5SLn6vRWVLenO512WUxWMfcGSQi5hPhdGgAPK2Fc13CmJiKyrnQaXr8aVrA+lDPx7sj6e8jXi",
+	"I3OzqfqybS4h6/7Z0zgJ43A11j+N7XcSfc9JK+c5EIHBQCVL4l1XZrfA1Zg2Uaw9gB4u2o5D6I76/Ftk",
+	"63X88s6sdQpfsVf4eU5G6E7+uHoe6k8+bTjp0LbFlogJz15uERmULLgyxWo5OUkdEyIVtuwKrjMKA7+B",
+	"xqURWDsW9SNstGDLHU+vbem4Kno8W7ROmqChfJYyUX/tvNxt56wOWvHspZOGy2JzckweM6bNfXwWX1up",
+	"2s+A/zxT7z5G3mcrYheLl0STz3RoM/7juZlwgEzy7G7MA7zMZ8IJWdkPCCsr0LU3DIWBRyKB1ugI4Y2f",
+	"7U4Ggi0Owwz6w4DKksFF3D9tRCyvCiMt7jRfcK0LvO9pA7m8oF8S4WXix9PFCGSXuTslUXiIWUwin91Z",
+	"IHaywwg/HM7g4qE0rB9K7IjyA7439ECjFYa0mdDT3m2Vx1jqIwvEYceXAgxmYeTl5IlvYHTbOFwKfvNs",
+	"wvwHbyLrA58vYs0F7lOEETy1yuHEy+tOdLi7r1es2RyNj2tNbDVr1bFVr9Vca1QZja2KXfNqNe+YNEfb",
+	"hbikX9t4Sw4H6NmzmNj4Vmw7kKiWgoCsz1YZETIXbxfYwwO8lJmzIgwobVB8ITOHorMFSVo7YSAkTX9F",
+	"zANCvWE4Hq5xWYET5Y4shddKqLEyxUAOuuRwlu2YyMGUs1XnOyHm/MkpcFwVGGfg68wPuJCzg5uKS1Ty",
+	"6YJJ4eJx9rONfedjk0mFsyppUdF1WM5WTGM2rxmmEU4mWc1V3PyqSDDpYpC8i+H5itiue/UlJhN9q65Y",
+	"S5Kb+8kGAtnr2V1igZ4nDwnqL3E0b3cAvbr/52VLklkIEK2fl4OvoZ+9oC8gTqzz1QnLvHjo9+akexkm",
+	"UAYQCKzhIi4UleYBBgEK9XoX5wcqS34tKNCuACA4RiF1SRHkRxrnAkBEKxxofZ6y8Nyvg/9wKHmMnRaa",
+	"hfeQS8ml6lCptWpIaM5VJggbh+bKEvO3JVGRNf+/YtYSkD/LpIuNe9uweZ4JxjOPwnt/Lc4QX0crDi02",
+	"J4QLgPJhzZgwcefiiMUPeXCAiVtsbF+rTwLVKJeKiTLkU6BkFoPMbQnXhVJ4G4Iy1RDfMAGytFJCCGbS",
+	"+ojvCSWxdbbdmCTXd/MOLIBNfP6GTBobpuhhaoOmNzOOxazrex8Yum8AfE6NSSAlviYE3dPO6/ZCPUFb",
+	"s0JFIbmv6wpgBP/dr9dvJSbm4EFfZ6lWBEV9ofYTUnQM0md3TqnPQ0Y0GgKUvjQJQi5S4ipYJaFCBayf",
+	"xROieJYz/SXel9iHDI5tjBgHC7Ihs+Utcv78hX/lyUGJ6RmMM8KllNRHFdinixGL/XgR59ExJmHgbeXS",
+	"fMDbmLQO9vrsBXoQjayJZwJ3paxnUCBFFgZZqBCf9dO140R9GQCqJAQf/flLJsrV954GxtO6wI8NASa8",
+	"Y2ncynKeo5iCepCrZrDd3Lub/LrSYSvdu3v7dVUpiiRHcG05u+++G5FlSL3vvkMlVS7DC90FhKKpSkRc",
+	"zpXoa2JrJusjSoPDNc4yDsroox9PkcPfcEyEUfXxcUDlqw/TkJGkCiVGP/auLpGgXGjChJgbgSQczq2A",
+	"3JMAzQgAI4h3RTIjvCwGayZ5XCiMBhQjLiGbWawrRyQRihkQOYbiCic98dvhROfHqCTaYiitpm9Ck4xz",
+	"0QVxDkVCpHOgSsiJ7jFzQJMoawcYjUgMkbfRHEtMTpHSUKuikk+lXTrySCSK3bE7fz4nnphUdfgs0UO4",
+	"CDzeBBOp6MnIwIQlZl6Ex8fC/aYqZ0M0EUMPfBUfsHxAlPcACVgK+8Dsc3U73GhW3jNkXwVMydV+Zpz+",
+	"IvJ3CkYQtfrD7REInHmxw7XoszpP5d9ez1P76wFzsYK3gozRMuooNGw4TAGxS3JUGZu+CUo7EUeS80oy",
+	"hRS02TANCWyr/mLw14yfG2L+DRPssPwfwBw0VWVwUyHxauhEAvlxFV9m9bpEdtCvK8CFzMUkk9A0cjl+",
+	"8oqWsiauUIGvvZL5Ypj54vDJBXmbuNOQ/5OE3RpaSJkWp1h0OZwD9mwME5OGhBimMQnjMIXCMA3dfcp/",
+	"LmDa5gHmq5H6HqD8b8aEnrsCXwQ7GdT+FT9TUw1UqId1LdKKspdV8zkBT0vk5FKVYRr6GZ49QdS38vu8",
+	"nVRtL8RqSiSxtCJWUowJXCPhGPk0ALjRFDguXxAYADmGOCm6tbHCsajt5MkSXU/mswsKawXpv0pdYa51",
+	"rIty+Dhd8nOGUA+qXIsKSwK+LVpQ6tPJQQs5Y5/6bEo8B5WSgyPgf4ipOjATQ2MajwFX5sRzBrQUT6Nw",
+	"MRExDe3rLn9elsby5GwP4eiQYN5xFPKNTebp1XQnDGkYD8fhggt/A6rf8Mg8nmoPYz8gXvrbFzVa+YWE",
+	"GpP2BTuUv+HoBjgf9QQqeaHLDlN5f+YhhpfyKAMJYUYwZQf5Y2sdUi1/JjMBBR7WDpQUwwlGL2IhGuMo",
+	"9akCID6frCQoTEWO+FFy5rK3isfLc5DL0GCMM6GUnqyVJRsQsI4EkOBm4T04xFGJESLeSXehhEuUA94p",
+	"vmJ1x+Qdzmt14ySGxxegk4nUAAjFK/ta83nWms0aJhXLrtsnVv2o1rSw1xhblerJCcYnXr1Wbeyyh6Bn",
+	"iqGsizgRdxNHuNZfE819SokUovxYGCVy6kOtMJNnQ0yXWImCIt1H48oJJhXX8rzxiVWv1EZWs3FctbBX",
+	"sxvH9SO7Tsa7jJofsiFvMybD9IPD7X2SgLr6+/JNRw1dQ8Xk4iJwoFyae6VZw/VR1TqGAuNeDVvNsW1b",
+	"tVHFrXp10hgfVfYdRVJqf5UNFvfW8z0A3IBea33WxiqZJ9iUphgiTYBrcEJoSL/8GAo5w6zQUBUtJY9c",
+	"HD54m1S24xL8g89WhN9to9q+b6S/F0dcq8ES31UfhOIcjOjK1Moa5baXPbZxFdeI1eBLVB+dEKs5Pjq2",
+	"arjiVd36qEGOdiK0NC5uPzITWhiXvBVVJZ1NDh0u7Rau7cG+5NbYaSzrMNIceaA60scijl32VkSZOkBF",
+	"jiwj46RndkYNl03AFY/kRKf05n+9NL6w73zluvgJnW5760Py4FMqem4yishwd2DknMBUfcxEQvIZur7q",
+	"9XMUtM76oT5ZqEp+nJKI5OTAN1AUlcYMTUITjQjzPSLUNiVCvmFItqr6xNXmB2iLBIwc7B4JL770nMr/",
+	"ie6lSZgFgo2+UhuLDwtFRqtCvEb1FZOUguGuV4Alm+BHcCsDuqcf1o5iCMCrpTSRAgaXODdRKDwP4YGJ",
+	"GCEe8QZUbNVkcA4qjZZIgrnrWcUmqlXRT/73GfSrozpc8inCQXBQRgmRqm+l9psBBQPOHLsEzDKyRCww",
+	"cmUjE9dEmkcrR07CHpa0p+kbvhCiC+4kB6CqoBsRBicaGHiS7vgxI8G4jNpgSZCdEfYukeoGdV7caRgy",
+	"kkqaCZVD8eESpsj3kvrCMb4jNKmtULebB8r8BCWhta2BSo62tWAk2d2txNMdIcnbSggW3hbNO443A5Lv",
+	"UW5+b9G3IFFDOMvNpF5uLFlDlrS/jiC8ozxq8jVnhKp664IY3iIsa/lqpaEFcYhav19dit1/mkVm3ybh",
+	"L1s7hS+FmIYBLRQ78sLda8lQv/1xaMIhiFKmlwvMeKHT4EXHJio5migpYbUdCQQvr4qzJ39VHD6ec2AO",
+	"qDp6Y816kx69ZdSmnKLDYBFn7MErVoDnHb8bDr/O/cZkdeBZtGBqMmeGcJr5sTgv4P4bJtOYFdvXSL2U",
+	"RNIPqCNdeTIRxDmAMgrAv7HERJmHPo2TvTTFdEJaqGhRskoxuC4KFkn4YnSTiC9MFMCvS3lLiAJfEYcH",
+	"RDvNwogk34J9m/2SWvjkGSgtD9fKSc1IUcbej/l4ezGmHo48JCeDCZtQKfVhHbQSf6UFR50GICT5ZDwl",
+	"Awrm9TCtIh9HywMzfTVWYq+DSrfUf1RhsmJwyWO8bzheRMRBJee+YqaH9wgzclQf0PcX7VOr975dbRyB",
+	"5ON75aTtMiccrpx4JFpD8Py7EYkLT1XlWt12/Gn0e8ZfWZs8/FFAa83nhErLgHI7rJCQYRqrFJO9KBcy",
+	"y3kKX9oSjMTvymz9z9u36Nlah7O2sbgMSNX+lMY6NsVzEDvT9JX8nmtJcgGg6OymFmrkgKYvC8HzISmJ",
+	"IUhRFdGH4vp47g8M5wBiLlwcRT5gjWq+7xJG191LWY2TE8lyTjy+S6CGKtjj4lB2SlLMAVrQgLAsB+Xy",
+	"KHJEcq0uPWv7RjAgGq4YipkzoCUwuEou4Ibg22TJFKpDOHygb5HzQ6ePDu8rZfswnXB2+MX3npxM/a6H",
+	"aRgQNPVZHEbLQgLf0z3Au/IM30CBNe+39wOkC/E2KbZLICmKv80OlByXFnoBo+yOlu+drbxvkU6j366t",
+	"V5YUzhBwMkVbel1bk7TwgKPEN7IlrxegQfjzSjCTx6LPt+Pb5ORSYVQmYiHCwQNessz85qxh8j+r4P/U",
+	"f6+oL+QBTo9GJ7hOrJrbaFp1UjuycB3XrCNcH1XdJrYxxl/Xfg16pmZWLFzaJFY6p2vZXm1c48J8Y1TB",
+	"Vn18TKymZxPrCDdE90ej0aspLtqm0bpctHfoiob1Wov8euZbP0alYmPtf2lAm8smg/tPcivoUimNCC7q",
+	"sYPnvvO1u7xBnNK6mtEERICQH78VPRRyQmpSz3hvTVkxThZWWqkjy+WIZ9nFzYwlXAlCmTOdkwoXDCCF",
+	"7HdoGP+NrNzbTbdqh2pG3BwB5TbB+k1ezKfMvLxUdKpttAbvZAQGMevcL0Jpauf033ARj8IFxMCB/MxM",
+	"yMZmsYiBK0KGYItgc+I+K6NLwPCgi33gkZNurRTqX1PZQXZl81wUT8MVJWiOJ6BLaCLw6nApeYyH/Mlh",
+	"HN4RuheRbpoq7aMmouQhnfGXzd2uk2aujGzzNKo1KZxJJWEpoSp8gGwlTXpnSxaTmdBfpvJY9kjgS62I",
+	"xoVgi2Q2j9eHgIj7OXp9zuydyY60RYtFhmjf20jx0moB8g9mWetGYsBIOsxCFbIrY+Ui5GKKvCico4jM",
+	"CY7Zvk7Y451Ow11Dnnfy30EkUMHBNScUMoNQKQ7RiKA48omH8AT7EBIlVx3CpiDwWCqc/J4MTkIlUetp",
+	"MYecOJkYTcAC5BPGn5yElEjDUTKHoh3iIadesdEP/IkWRCloPXirRWmJ5UBsGj7wU/4Agm35IsyhDwKG",
+	"iC9pK+NkRDiAPCA0xR5y3p1fffy+eznsfOhc9nvDi/bPw+vO5Vn38gcnYYcqjfBAP5vlNBmmkcwIX0KY",
+	"AYhrpGBREd3Jntz6C691dq+NtBeSxivYjRW0XZqmkBOQdjA7mUYhCtpH6QVDkzBf3/m1fLzy9OefT/aR",
+	"2gNmyqv0+d/MUC9lumJxuocMvC7QsaF6OGTWQThaUg9RObqk+quCE7cFdG5To4UeLxt7C9blBYthX+f1",
+	"1WwP8lYIMnKxN7KIi4lVrzYr1olXb1ouPqngZvVodDKq7RZGIvLeV/vr8FtOYlnPzkZmFLIGLvAYMz+i",
+	"7Iv85IrJ/C3CAyonHHwIS5lXwG/qTlnk9Prt886wfdrvXl3mnVp68bBKcQWgF0u1q6tbSIYShmk/FGI0",
+	"x1G8BAcryQAcYzSfhpQktXp63Wt0e9M1BY4ywuJrEPM1KTzr11XObaugMO0yaFhzEs7z9W1n2BfFN8Vj",
+	"gU/J7qVz2yLNY13b4yikUOPibn0x+DX7SA5exARoGc6Zmkn71lOSUHLrxuL5bB7gZTomkbrO38l+qB34",
+	"LnkedKkcWAs5MQkgtNmHCGdYczgF+FrL4GWpJPFffF3guceYUOaH1DHRf/7170y3YhLs6nOQc19I5Yt4",
+	"WhzXGKIZ9ggXUcEDt0qQ67jiggHzVTk0rsuX9o4sC8x1x7ji2uOjulUd1TyLC2nWCW6OLNuteFVSG9fx",
+	"bgbq9aWeZWf4A2Zhl1ZTKbE38+nu692Gb6BSEE4momSDrFcHKgNITOBQVd/UBRz+Jnib+E2ZB6kh5rKi",
+	"utDFSwzzAtNQtMqnqsp0Qe+VzLbRgaQauMAUT0ikfhbU3sAp28x+6TKM0R2Zx2i0VErQW2VNFoFo5a2h",
+	"qyMf4NKH2AXkzMKDueA7qERDJN892Puj6xjvawwIGMFXajrrJSuUCOGATmxlTBnLNMUb/HlLmRmgOfR0",
+	"R084HmuhHAe7Zcf9F91ZGwrDpx9f5QtyfIVIHvxoX1uW8DVW89s3N+4bD1QUJpAEtKsiw0k26NYJ2hjz",
+	"03/drxUpP0BUCbNQOztHGmbCHlfmKzuCQlb3XKOn4ta3yaLuqVAVBTBp4JjARRLVX1afLjl8RhywZsRS",
+	"2knEHn1SIPpSTgu/tzpwPZQUe1ZIgyUKKWEi1TgB4BR+f7HVVFKzKoUdEbSgdzR8oAMqkpKUUeJdt3N+",
+	"NvzQPu+etUEhKXThP5OZ5qj8RXy1NaDpc9Mw8IQPSURUiOArLxWdr7uX7EAlO7XQggopzsupW2vZ80ui",
+	"+5J9JYPdf8PgvjVhdTIGeOfFmYTJGIS7EN4vv35onmk8WjIo2xK0+nyG8lyO8WQaZzLlb11MfC5dEFIE",
+	"vTS9f7k7OPbHqYB2fQijfEpQQW03TkEDozowWigBBme/wJXPa9AiCr0JyoXp+V4LTOlIFBABNyt5TGwg",
+	"JUdhtjsHZh79veT8upjNHQjjj3VMl5LDSAxRnxGmsqSCl8QTlmTJhQNp+w4jAcLqIZyz9UFDVNkBRURN",
+	"BiwGlRy4Lzex3FKqy4Zp8A4apiFSpVUuuMojzydMy4fX6c1FAtq7MEJiFkyUJn8CHDxZxTDw3JPjSrVG",
+	"LLdRrUt5rekeWY3xqHLi4UrdrtW3y2vrfDOSwooOvLyzotAho2zbcai8LGktyrWeltWmKontQABiyAez",
+	"0IFFhiyFSzicsU3QhFO9p+Fdpt1mIY7rukRFHAvSf4hCOsnwN93HsF3SWueOTzwk4gHFYkWzb5GtxKx4",
+	"6tNJ6okoRWS8YJyZCMO+CVUPPBQucqpEtbhiXTwbaouzo7iaIyrVQKY1PU0J5jS7ZkWE1ymee8DvpgRB",
+	"M4jQexKEc2IiPmx+wgvfl7ib5lqLq5wI11RDTVZ6Yzghf+j70Fv1corX1w4D3tlGRuvMlGs9kj71/Hvf",
+	"W+AAzaNwFJAZgpR8OBQUXI9IUs+ETu3sqIS+n4lDs8BJOVvno22j6WKGIQo2JtQl0pyagL7BbOUqGgmJ",
+	"MjGgL+cEDYw4wHcD4y3k/y7DBaT388s4uBsYfy0+tYrPyjbfSfyAub2+7twMe5ftnzrIDb3UXMnmxPXH",
+	"vit6BycWe/Bjd4pC2kLt2/77zmW/ewqC7fCm87fb7k3nzBzQ7iUIvMPTm84Zf6J93jORutg9S//+sXd1",
+	"Ofz+6uxTeok30+n111y9bt+0Lzr9zo32FWHpH/Y/XXfSF+TFq2v+z8rlfvvmh07fRGe31+e8/8pdwDuX",
+	"Nsxl+OFN513npnN52jER/L686g/fXd1enpnopvOh2+Nvadfap6edXu+nzqfsxX73Qyf/ervX6/QL27vo",
+	"9i7a/dP3JtJ9GZl2OpdnYqrfDeHRdPpR96xzcX3V71yefhryjnQvh7e9zur1m85tjz9/c3Xb7+j9uOj0",
+	"31+dwZX2+fnVR/gQX49h/+pqeM7nzkTvO+2zzk1Pv3R72bu9vr666XfOhheds25brskNn+Dz7kW3P+z8",
+	"fNrp8J6jXufmQ/e0M7y9bH9od8/b35/D6vU7N5ftczBH53JVCpY7VwK1bf39M/8/22oOP3/35+K9ADrE",
+	"WpebvC+DCXDAwiSiAFIff7ZuxBNW13PQlGAPvN4ekuZZrT53gvSmxXuRfwztyo9nPx/9rfbjyYfGZfWn",
+	"44v6dfPG7lX61X0PQ8HQ3QAzltTb8h9lUpB2UrZS6r/54faic9lHddtGpTBC9UrtsF5pHNZrQs6AFB3m",
+	"/5OYA5oCu4mQETFWuInq1ao82SMCp4zvkdk85Jxtie7I8oATg8YfOmeobldMdN25uej2gMbPOpdduFwz",
+	"UUJ7qG7X+avdi+vzDu8pPNFAJakLQjw/DoLwgZ/gEpU8XMTkwETt85tO++zTsPNzt9fvQZ/ftbvnnbPh",
+	"9U3n9OryrMvpBlyEYujVw3r1RJTJVGhMOBhQpWYe8A3Zu7q9Oe0MOz+/b9/2oDfVZkqmqGHbMFJFwahh",
+	"17LSc37qDdPIzQzXUvPTYphGMifwhjYhhmlkh2qYRsFADdNY7b5hGqrvoiOq41nRvaDTm6VmLVZPJlur",
+	"gzCz5dYKA2drbOAQIybPcShKsRZAUTld14fHg3KxwmKlppHEzacAKZAwRnPYR/UiEfGZh77P1Ni+zrk/",
+	"xxGekXgdALSq9RKLsh3R0kRzHE+5bij3etJAytZkh009FU2UFBfpXCv1aCG6jTONwh6GUA+60M5y8+4U",
+	"HTXtigA/vBZPKqVaduMNQ/MAsr2pznQFG9MgEdI8Gn4nB0FwKDXpw9qh8me+lgS1boVf4ShbUVtz+65w",
+	"q2mpPxvzNlTCEt8Do3CRSc5MKv2J5Eyud+TSMRU8k4QM0UD9BlRHKEVdWpx2Kcgq/Z7Icp7h6I5L7b6H",
+	"nB1i0yuOOaA0hO1z8FZUnlzNyoUUTFP7lohQ2fdj1WKzrqfZvTZHP8rntuSlQDRM3m21Y1287W4r8rit",
+	"Ut8bhuRTuRQCxQ0mIeTLp/wCrF8+BSII/Lw89FopBuFc0fTuoTSZUUn6NHUE3UyiFKTHAk2wVbRn03i0",
+	"JqElL/7KQlq+wXoI9fqQqUyM0/o8rdznNydpxbOhzE18pfjDpJP8kYxlB5RE2J1c3MrsnZz1tRg+sdDT",
+	"JekwCfjTxlPI1bLobZwIguBqbLR+2RHy4ssr7NpdgK4S/joiQSjr1JeyRVRNGWqLM1VXD759VDmZabid",
+	"ONMahavSWQoOK2OzpWkbLJOCgwNmVlL9FoQ3HAOywQsL7O60SSWAskoAUnbzFqqYqAo6q7onLEw6gGGE",
+	"6Qos4oAqNIAyasu4Ugl+sDYQEo2weyfBuAAtcd8Ix2exhxV5H0BZN+7Mz2Zx3ouoreLHYkbyIsIbvVIc",
+	"e3KymOZPpvGuGGkVsTiMiJdQ4Y7IOunyMq0kIMogXE4hvBLOOccXIdMvxNR5LiDr14NifZXoT4UwBfyO",
+	"PyRdbsinbgj1yF0cBGyfbNw1ebgecd3qUa1u2aMq5sMeWaPaiWedHOOTccVuVConJ88P1dkSiKoP8wWw",
+	"PrsW1fAFbA9SbaYYoylowrOKbOyQubnpAMiFnCfnQakiDzEhzx+8FUy708cTUMacgREJWHn1ioSaN5wV",
+	"k7zu4trK1b7xAKbt4byi+llbRm7B0a/HNgC9Zew06yjwAUfUpxNWZFAJlgLWQyJMhADfTxgqiekzkRia",
+	"CbhqYUQOBA+a4nuCVLs5JBlQr9WtcDygEo0MIK5xCuX+UTyj7KasjHqccuBAA+vO9W3flNqfjFrYB8V3",
+	"k2dme+KpFDbzYREpVmCyG54bJ8VPrh8iPJ+u5QZw0Ez4IwXeOG9C1rq95iFj/iggoorZiMQPhPOOh1AX",
+	"E3eaxaSTHa8o/dM0aOiRnQ/Svb96GXrbk05FF0w5JRunGkZRMN1bJ0yDa1+zIFwe3WhGEXYQ/tjXUdg5",
+	"2ygGTAF1kQ9MoBRl6tJJ8TfVsiR8f1L0QItDjSDqA4K4dq1jNyLBGtOr+ICjao4Ei8T6qMS97DQVJ12E",
+	"O0x5PlDkqInHxyfHxBo3xtiq48rIanqVqjW2R/Xa6OTIw+Ro70ARWH7okFyJjXQIdL0uEzxTHGANtf3X",
+	"zEI+9cjjlm/PQ+YL5DNaLKcWRlasIZY2YtMwihHcXiuExTi4ayEoFrjGYutOoazGKjFyclbBIlrwkyvM",
+	"npHIrNJ0t50KLavTfbtCANVRCg8kMdXJUSTmRx/LOhLr0vkiXnuqeGTsU1+cxrGGw+eIM4w34JjIEacY",
+	"/BLobQpTFC6V0a10S2gxrzI1VmJ6YSUEQHxZEnYTRslzUFA5DpYgFTjQ0DCVFRxAqROFedJIXPk53l/o",
+	"yICWHFEsQTu/+U8+M/xfdU7DNXVQyx9ijPKHOKr5DyW8OAK3ToMTlF9PDByi6hMRTo8FI6jkeH5E3Hg4",
+	"xQxqPMifok9zEjGfxU5BKLEUcPiWgUicAZ2FHtEz02WtECy9yhCwAEaQJMc/Er8TdFtOwiMiPNapmeD6",
+	"tl9GPdgaDBItB5T33g1pjH2KLm/PkTvFEXZjkMnaCh/YtG07DTN0Qzr2J4uIE+J+6LUvEw1SLXqGH1XR",
+	"fFuL1Uokk+fqsMmI66bdPNLnIpcQx+JEoxUQq/IedE2Vw6vbzaMXaJpJZ6qNxuauSOFf+3S10XhFlNk9",
+	"dVJpFYZqIwUASK9X+PHdTogiu2OJ7GYt1lS5z0WuBI3VqAkEiAMxo3LO5lCcMw6hRBnwwLQrqUEdfCb8",
+	"RiaBRIBUw/B8hshsHi/5LtyCcfJa6CbvXh3XhLd4s9bA0KbIn80Wwruqm5oVsrV2qu1p7pPvK8YGuftQ",
+	"WDZFp36heQ8nSa8b3xdPbWBcWm/FI4Wd3Y1D7Q92+Jub3bQPA1fcYbAvMsFp3yt4fvXz34bZTd1N3RGl",
+	"xPuQC2j+GjazvBaUoGpp5pH1NhS5M7ZBdOi8YQfwKLWKqgu78f2i+sksLpjfnbh3NtlvlVVnKKW6T3KJ",
+	"vuivxcoTxvuqLP09wUE8XSMAJnHnGE3hOQiNKUiFWAvHF97J2RXvZzLdwzutR5uD1Ip63gWfas+fLQJQ",
+	"RWSQ58ZKDEw8TVBpTfGFgxSsXDTxPL/UKxxIskZl4VdkJhTovE62fqQjEW6E2B4vImoq1GQw6bOYzJmD",
+	"CI2jZa6Uh5Zk5ZQH9Iq6RJRo5UKkiCha+zUth8PLFqi9I2Quvg32I1AjJRqCcJ7KSla5hnIe0l+MKieC",
+	"ZE7XADHoJs+H1xMU3SB07xIZO6E4VAIYztVioc5BWv44LU7xhpWVz5qtyaKIE6iiZD6SqsHyuqCwZHWF",
+	"Jd+34mnq+hRZYqHW2oAmUr90Q0MvfvE/l3XMbMh3DuW6yw0gMD4h8wa1V9dfoK6Ck5tTE4RvFVIUlGJh",
+	"qbAcjlVjeW/4L18yiD5PT2b2QlFWINgen54+77jtUq7Ri8m8iH5eVgBDlahet85i50Id6XzCn8+SPKhk",
+	"kVEJ62Qnog3kRjkQhSPS+tV6TjB5xG4cLIWTIiI4gNg/MIaUnHV1tKH+c+Hmhw5rhXGSHkNROwh70Atm",
+	"r67rSCYQjXCAqUuMVqVabpjGvT8XVjoter5q289YTolqfyOHtvWsVMy86IA5Dye+fqrskSEvAGCERExF",
+	"deuHMCpAFVN3NiLV6K9rRazDKCJubE3DiBFrBIGoS4vFWCgPiciafCJjd6jY1TrImsmFItQ4OYitODrF",
+	"aDl5M8fGr+WrVatPm+kA1i5Sv1g+bKOA3xWoO6tzH69768ePfVR636s2jg6SYtxcdPwrvPEXByD5hCro",
+	"/xOLaKLvCY5I5GTqHWDEVFEPhzzOHeQG2M85lsjyx+noB9e/8n/s3v6zW7n0u6xLbxruafeoezf/+cPp",
+	"j80yWf74T+9j17/yu49dapfdakBHs3e29/OPgfGsdeN8GyXwRDuBHa1foPXS5cU6UBVZdGo9vBCgYKGS",
+	"0+b/Sogh+Ns50AKQlKlrLeZQEQeWzvpExs8LFWn3U+ulvT4gaBtzSoCW9gwiSmpGYVeIAb9tFFEmF5gv",
+	"9ttVoCzx7vb04C2wYL5XiMO1AuZqj47dunWEG0QgujbHjYpVxbVR3W14R+R4/HJcsFcBBZuTaOazYnNA",
+	"SuHpU2jkxyyB/6lVUSkFTeXf0AFQa1XdqVurFtkIeD/WonTktxh/WMJ2pAhE/CLAspeU3wJyNqCEC8SD",
+	"ZTBZ5dM5nHR5cY8EuXzXxHM5XCQhpR6AHiE794bB2gn/FrhJcBBYLtdxiGgq403P9rMY7mAy9L1nsA4N",
+	"M3gT6/j2A592OvnVQ1nggBVguz0PloI4H+2sydupdFrXsvO1LZgup6mdCrsEBGk8vuhwS6XOYrCGRGYn",
+	"nuayLkbt3rWcjvDCpnC45Xxt369SLF6vEg9nL+gvKuZeR3z5zWq3J1P7TcfZp73cGmT/CiC2u1fO3UzO",
+	"z9N5+qnJACyGqcJagAjxh3ErY9yqGKZR/dMfFq4/LFx/WLj+sHC92MK1gbf3ZMbUHox93b4Fvw6f7cy+",
+	"1eJLVtj+M8+4DcPJz8a+ZjrxC8K7gLziMKGCFbKlWw61USE6UupIe8MgjM8EIHzIkBcRtaUE9wqLswTu",
+	"xeQxB3aVI6qn3XG3Ul5dte1VAK0ZfhQe50azqfufi8C1ipYjPVwKjGm3/VNA7wLB9dOnT5+siwvr7Ay9",
+	"f9+6uGj1euUx/OegEvMf0TgSVIQDKQfIAhian7bAi1+1qxXLrlp2HdlHrfpxy66UK7Vm7aiSTdEvDQbe",
+	"l/qTxf+pqn+Q+KeV+WcwKPM/jp4O/lqISfMhiYC8gd2wTg5kfNLDsar1DkJEPsJzDYpXwbJeC2ACGds4",
+	"gjOb4XsI31zBynqWo3kLVBYMo2CskSoHGwOoptDDBdiNLB4oSvSFi8CDaEd8n5OJ16OOrs2Lyc6GFwKP",
+	"/s0nJSeDixky1RJq/S+SuT/oDLGYcX0pMtllrCbJWSjqdCeqpolGopTBW8FohH1ENMPKyPnzF37zCTib",
+	"zOQEsGM9eTPDfoqlkqpRxBMkY+5BjecivpBUgfYnfH5kNWgT6gpROJ1X90XKkItbdR6mjLjDFBz4jkDm",
+	"lKhY3YJvcXZyTyJ/vEwRD+6ICG9eqcH9BgX+KMJgzffCfCV28bWL8U9/a0YnP/z06R9R/+HX2+uzk+75",
+	"9d+7YfUcn+Pew1aDR25Uq3TCGT1xF5EfL3ucJMVktFWFgL8tSLRck6igDDEi6NiBEvuqgrF8nTmZ6o1u",
+	"4AMaLng9fGC0Pm8O4GaUAaal1SdIN8Tc/4kAmxDOkPYinm5xymS6hRfx9BBuOuZKiQQ9fU31FY5H2KTA",
+	"M+CjaXemcQxyLziH1s3Rbp3Zf3qES2Rlap4gOWMMCTEQy+0CFcuXlK11hn0I8ybAQKB0U5IdP/Hj6WKU",
+	"SY6X/65yhqTMfBxGfPeD5BrdE0C4mUR4NgMllm9nGXuL2imQkrT4QIQME7X3oUR3kgcv5RYTxTi4M9E8",
+	"wEsTTcI4NJHIGzJTkK7hdybSxSkR+qai5u9D3yW8gXgcRrO0ACooEcBtBnRA+6JkKO/cgx8Ri3NqHENG",
+	"GOxkrTYFkLgjBsXfaa2s30MY3YnaZloBPh0SWxTHSvIHSOCPSIRjEiyFdjEiXKwQ2Rl6kDpU7U9pFXr+",
+	"pz+h04h4hMY+DtiACvua6mUC54koIR4DkToctwbUQjhDn6UfP/bXEenBjh5KJNJ44TmRw+u8hS9lN9sm",
+	"diE/lVwRn9PTSzd/+44s5ZdhcrJ7kMXhXKwOPxQkRg3Le8JlARpmJlLHEg436dEMF4Cp7PmME7g3oCUn",
+	"WWJGIv5YuIj/r7zvHIjcF0hEMxGOhW6YFCDkJMLFbqGGppO02tUBFYmwsnobQDY/zv2Id1QYSf1AWB4S",
+	"H6wEUJIZtKrHgHYHvZDdOpA7QIY0olLvAU8mJEK3Xd5h59ALXb4ywiAFzsOE4AB6bOLfE67dfPedWhry",
+	"3XfK/zoXtRhnZBZGSxTSYNlSQ5lwaoRJ5q1EJAgxAF8Ig09S1leYXBSA/tnVaW943bnpdXv9Yfu2//7q",
+	"pvt3QBz9C9eBncRuhnwZIz+KwgexxEHo4qAXhxGEYlIWE8wXxY1CxuT3xbJzOZMuNZMjBHyGkc+JycVU",
+	"pOH4sdqBIMUlm0+iowKdi2UO8JLv5ykWOxB80sL25MCrToLSW0aOgH6VhndglxJWbEBXcMV0BNa36lWJ",
+	"ifvLZwfYK5OdyADg6ntKlGT8dcHiFFj6wBxQYJHC5LgOf82nylKmQa1pY1BQfw6a4didkiLYzAFVthQd",
+	"QDO1/PEtpSY6UQfZgKZ/w/7kyqDKN+ScfrNCKP1+xXqhyHdb0QtlH/KJb3zzSUF8QNsM/bQYkYiSmLA3",
+	"Mqkt1ehkuqsyaW6oC8FVd8/knGJ9Xp45oPJm6rWRyXrqsuSj/MW/5hPs/uIciCMFKjsomMGkcqwYnhe2",
+	"RKa+qO05oKrujkxfY/rym5DaB5dm0A9lzwFSAjuanKq3yOnFke/Gjlasz0bO7eVPl1cf5Xw4b5HThbw4",
+	"R29YpQ2W0bskGTA9oCMiMIWYtI/vlqanMvPMFHWIL0+KaJMAQ64mIgqtG3L6BjRJ6vvHwiexQFcQ+28W",
+	"egRo6KNAWFBmIajJkUIpLFbJS2hQ/GBgYEnkgpADO5OfRk4QhvMhFGFwTLSgSX4o74xMswOJyKca5kJu",
+	"zzETONOcRGnWJmaw64+rtTp0IyVsARIBq9EaUNVoC1WbzWS+BymSYuVQjOAw7WkLpLlkDOkNJIq8/rqY",
+	"zVkLYH8Nh5+OCT4Fb39AJUoFIPImtU1mOu4kX74kkTNb6SQvsIncS5EmT2YjEsmExsB3ibT8STG6Pcfu",
+	"lFjVsr0iPT88PJQx3C6H0eRQvssOz7unncteB97h2qwfB7pA3r7uGqZxz8lPAPyXbfFgOCcUz32jZdTK",
+	"drkmrE1TUM804QwC/cKi0PTOoxRkZIzNSsSgjL/RJKQWwtkANbC2CylDK/qrUj+59BP4Y3DaoNIx8jgv",
+	"0StzoZ7QZJ4vP8r9EtKJJnQkW6duV5BTAC7uoP/86/+fJi0qXcKnAr4yvcN7bsrQggFVOw8EKACwgwkC",
+	"5Pl01jIHp6IkxcMwGvGzqG7bB2UE8YP8AOeyvRX4Mz/mU8b3mKC8pBIlLAuJtKiHOZanMbwGc6jYZLUp",
+	"RaIbEkdLq83XRXqBEnG/6xktEb+YIu4qhH2uHBIqXLDzeeC78MbhrzJAQDPKpBGk2yJC05gOGYnxJLVn",
+	"vM0AlomEfcraL6RTI+MPqtr2foOQoZivEg35wmGKWFIYZHavnqfRkk+mURdDLGoumYrD77GXzBp/pbL9",
+	"lVvK+QbfQy7UcubvVWrb37vGSy4a98PwHEcCBaZeaezyPbaY8/OfeBfE87FAOjCNerW5/eV+GF5gupRj",
+	"BP9gvbbDIN+L40zvbGOX+exyeZbiQNTUgLd2mJoeie59l9xSfI/9AEAZdJOa0frls2mwxWyGo6VYZ+TL",
+	"sCEovQR2rM/8lUM3pCwUJDspNmsyn04CYoGShudzLU08oyGbQrwUUDMIM/Ao8mPN8wS+AJyQPsXREipV",
+	"np5dmqBqsgENx+PAp+SgJe0bXoQfAJ8PYEhA+gD5n3h+HEbInRL3TjiXuAoH0NSlLFDEgZlmqwm+5fnj",
+	"MRtQIR6C/chMyhWL2tkywhmMRxJpX/oBQdoCV2yK25umVek1tZQB1o8GFA5OCJ8OwgnTaqYWnourBkLx",
+	"hVT/lSa9pIjvCPTaIhb8A4lP5bpu5WMxeYwPp/EsyDAwQxyK/8cLXZhe/oAESIMb/DcKMJ38ZWAQOjAy",
+	"9wj29N8ge4gLSvyQVCfuH2oPcMlLXMy3woWr/DPpNfVS0k1DZ5ErZuT3/YtzsBGUC2zZT4XhJKLHb5h8",
+	"7TdmDBt2dxJA5iZLrvb5laIKlt3th19gfz6t3fVa5BPYWONlQBCbEhInNeVESzIdtXiflzcQZpuJ+l0J",
+	"ujuDYIMCTzN/ECCxA1IUsjyfl39lymbNt5xm0ZffyB7tOmHkwM6x9U/bapaH1uf/KQI7/7yfUIDvsRhM",
+	"dmeVSgd/ETT65T//+vfTQeng7SZi1bI2C2Ap+OZ1RSHi9At8W3wZhzS2xnjmB8sWW7KYzKyFbzJMmcVI",
+	"5I+fNn80XfGdtwhM9/NFifr2Vy7D+F24oN43tPvayU5Q1LZ283mhy9buOM36maD2t6+7zzhVD8poYPQj",
+	"iLANF/HAEPHtoklhAmoNKFY2U3UoZczyTurvEppT6nJyDgo8WSvPZ115Cpd+hRmc8Sl54RF1dnXa/3Td",
+	"KTyi9jyW2tfd5x1J4rfn3yPf+8vAYGIxrYWfPRkPPf/+v3iGaTT2rR1i8KQQpMAjpmIcRDD6lk21x3HG",
+	"TJ21CRXYdyXSYrw6R3sdbZyaX+tcS0nIGi2oF5Df2Sn3f8YLCna4EjHjAzjpSpwDmcl1cfEFh58/wxNy",
+	"OKeT3PkKq7SMZfgIur78AcGjB5v3EyeDsh4uL1Z6j3O3nC5a9vh9nUPXfBVZ3brtZZlSngGJPuXZlH71",
+	"ZZxLuvv4Kl3xA6OKIiLM4nDn4A95Y7O8oftJt4kcAqPkn+u1e2ndq9q25sqdRyEc7T5Di3kSZOHTCURg",
+	"gkabuDXicCFhKj0c4xFmpJA1SlCWl1rVVHSoEd7tbgST315DRZnBfktH4rl/TyjvGSDUbFplabMvqwlb",
+	"fwbiGUFXc0L5EVsr22koIWbISdpZ4lngQKjLPQFfeByC/aVwZWVz/P6Ll1cFEr2Ct+IpQx67F+Rp08IJ",
+	"Wi23s4ac1Mvpi9+SpUAoFXp0D/jb5OJtJTBOGBsJrJC2hHUt1T6Qz9eb32Kmnu0gwjPuyDxOK6kBpm+4",
+	"Rt6SX/vUvjjfj/TUOP4gvf866cnFW0t6EcHectcDTGKeqZNI84/NIaDJj6cqPojzVOQR7AU+JcLS2rBr",
+	"CMogPfiMlAf0PMQekgkKEUNsCrHeUOgTxREej30XLLCASsq7mcRVsTXq7g3Bns95+rd4ECazBmiD0pkv",
+	"Qt3VuCAICTaxmoDy/w4PSbIw2w/bXOzgWso8hxioFPQCwD6VxSSHoGeC5CuB22Tc6g1+gCdF6gFEJwQ+",
+	"kyHsOY+rz+J22qMV5bNoqtJHDq/xhPT8fxIoQrbDs9Kf+PmlNLyChmhU7eqRValY1Rqq2C2b/6+c1N9T",
+	"yIS/fMmCjuyKG6JgQQxVkJ6vzWkXzf054UzAEKgeRtWrEHtkE6uOT4hV9xo1q+lWiHU8roxsUnObuFJJ",
+	"tW+PzINwiUZhnEnA3zIWDfjAUBWs5n4k3zve9J6CPjAUTI3MAORn1uhuWHv8GzaePu/MExK6AYTLAtaQ",
+	"wbhMCfg3dxn/fniMJsGzWJ8z3QObbtfPUIK2KJbmFGiJ5YytmfAYR/zhIEbckHpM2Ilp+IBKOEYBwSwW",
+	"6aN4eSAw7WUQi0J0guC6SPAaCNUSQKItKY2J3BURhypCiLmsBi4hwI0Xv/kJ23vftqqNIzTFbFpGt/wc",
+	"4WrFgOpx1flw6a1ROVpkNfooY0Kdblrm2/oJogwxikgc+cRL4gjFPmQDSI/mY0t6HpF5gJcsDTpNInXS",
+	"aRDl8LKFoAqO9NNsuOPenFcbiMgz2frGu2xgp+TCzwy02YEjKrZUqzRqR4B3v8r39uc1Yt6+StzNH0eD",
+	"djRoZ0Iz6ldnHx5Ozu+ubfZ39/jT6LI+/dE7+mHcqSy64U0j/viPTSfK3mvMd+vayCOo/E0eMsEOCQTa",
+	"Kjf6zQ8be4dQIW3znoZ0HPgiTfC/FNtU3avDP5HlDeHE/ns9WgUHyZ6M647XAqn98IvvPQkWqOCnsgR6",
+	"RgTwhsylBJtnNjtGJtWYBVk1K+eEaE0/J3JMrr6uB95vT/rfsF38tahHzO1u1GNuNjyI1LYNep6KNdc4",
+	"W6ExawN17DBR6dt/kMurk8sPJN6VVvaT/5KXu2cgyRXWz7ohEqlQ8qI3DDlcwpApN0J2cYRwD8dmzEgw",
+	"Fp7tmAlNYanABERw/ioB3oLokKXB15QqWYwnnGtqEtWKlIRK8qmDZ4gbYgB7iJT/W/bTf0Xc+B1u4hsi",
+	"Q273kxiS0N79DH3Ja1sNfWuseel3f9fmvJpl1y37CFXqrUYNQH6OmvZx7RXMeTq+ZAoNuYoE+ctnDXxx",
+	"Z8jELCJiTep/R+PKCSYV1/K88YlVr9RGVrNxXLWwV7Mbx/Uju07GKWZnywCAy1Xlb/2kFCh/1Ft9qd6q",
+	"1stHjWqjcZLT/DY+mEVo28dGqKhxNyNhQrt/GAl3NhLq+z3lSelV3UrI+cwIu3dJ8RbxUOdebtQvf5aH",
+	"d3kUess/HSqYikXkP63P3IMq2DKvOm0U8hnT9yUQjXhK7ds3LMG+KTnXtwpgQd12DhIdaSDhKJTInEmn",
+	"SO2VLhT+FgY9gc76KGbWxwGUlAzHY7SgsR8gjKqPj9KCJ0x0+wku++4AMcm7ixl5WQ4gGL0yatOl1nME",
+	"6IDC5Q15KGLn/PxzURNQ0VS0oOoZxVNIksQU2izxNaKhvHsgHHowm9LKIqewnCNFWQg4WXiixrqy33sx",
+	"jiB6UoMB1mtgrZbjdyQPFuHD4VgB2zqSUTt6ASPMEB7QpH4RI8RLEBlS7Esh8hI68QViH0QrSdKUhl03",
+	"qbKp42qWHNk/eUo4ApJNvkqoJy3lyVxoSTiqYJ8fZ5AiWijAMYkUioekbzEG6b0TBX39eE9DNhNTHdJM",
+	"h3a1TKsXvg3TdDGrVI/4RN9o8M4zZfdk1H+YDf8wG+ocDviWwlpIdkbxeVukBGy1G/biUGMUcrP6Y+lN",
+	"4wxIYBxQT0LqMOAIXS3R2q4LJ14swEjXWxO1EfwvMifusocyG+d3bn/cSofPMkBq+qcQoHT8ez9GEaZr",
+	"rJDrqerbZr3/L9khd6CZfQ2R6m2wRK5lfYcgEq63hQgkqgTLR1WIf+Ayna4uiITENNNtjWTTEhZM+CYX",
+	"29LHpD4N5e21q0IP9pzUKQMo55zdAkSf/qyENHMOpOAncGv20XrSFPAcsLISEgWMq++B6fUB+7EJkEQD",
+	"qu1JjwS+2JxxTGYy4ZYPO1zEbgi1ewJPq7UKCoiICouIG0YgGSeh+9pEhhFvZkCTyjtTgYQkelqI3JGx",
+	"PIkPvThSUbPzyBEy/QcUTvMWohdDKKtflVizRstIcKT5BkoNKw27BmaPpA3dpW6ftGrgGq9UwTXORdfk",
+	"wWruY830W0YGx3xr+5VypSba/yytQ3alWcP1UVWUcjr2athqjm3bqo0qbtWrk8b42DZMQ5UxMq6ven35",
+	"UWEIB0IoMhitDi3x+ks0zpWNsQIUJJckg7Mpd/OzTEFAHuvsQf28DWFGGMMTwv5wZ341E1KR8s7+P/au",
+	"trltHEn/FRS/jL1FyqREyZJSV1eeiTPruiSby3h272qYMkESlHCmQB1J2eOdmv9+hW4ABPViyS+ZnZz9",
+	"KY4kgiAINBrdTz+PtlC80oaGs/qP3zYE+7XBSsQnNL8LJndpjvZyZ+EZW9tDthD9g2FeiwIAX2DOBa/n",
+	"JlBiS6NITz0SaVkULJXH/qN6hexyW6Uzjt+oYEIbnVC6QtrRXzPX5n5yrDSHGuh8swqYBblY7zGSCkOQ",
+	"GXQ+tjwPPKgSe8DNCwMz+BNgvMXgkVY8yG6oSJG9kxaAasfgCEX5kX0tyjcgd9wjqsZaxzMi0TJ5WU8N",
+	"VKCkFC7MV4TwU+BlI0lVrmZzIKFKaHqtt1/k1oKbgbS1PjVNIhH/dHn2/vzq7AekMpSDreMxWqYGucHU",
+	"o8hmNdARyAgXIHdix2DgEWqaMxO1icSesA1cMmPNJsIQ2XnXYzdIA6zGf0FB5gcdgFthTT5cyGUN3n5n",
+	"ysX7pyK840iYr2O74YopKrqsRyzq9Rv1toAKrCZHge+3V7lk0Cf/wb8nVOsEjUL4PxeEFoUbCYuRrSVO",
+	"80n897PPF2ffvz+/en/x4eLy6vy/fjg/f3v+1n5dlqgQDo663hQdzip7wchn1a9xbXodtQSNSGyIamM/",
+	"nl/G9jpcHKMmTiTi9QRSTOYlEC5CoYcVAAS/Vb1tnMVN2aqKTTVJSlOVhXWNtgiRqKhwLbogoz1meZWC",
+	"3W4seVLQuiFHoNfXVryofjBUEeqMQSQMUkkpysBP5STCrFkM43rcg2Eh2w14Z7TkWBWMzHkNlVlbHMmP",
+	"7FfLkVSiaE+NQD4F6bphGSEVyJKUZonHUsq8sD8JvHEWTryUjgM66Y+ScYI+J1tCBvAAOaO+8/sjPCk5",
+	"Ws8IXNDN/tSw5VJ7Qf+fAj6vkdI/BC4BZsLQ0pKsFMyV+5pxUh4eOT2pm3L51fzAc5HVSqYOAJrWNhBb",
+	"opJy9y/lyoiPe+Qn+ScK4SnraV227jxs2Dl59cuJmL2EyKx8ow/ND9iy2Tsro++TwQa3ofVUgKe9Z6Jn",
+	"mHvshM9iDoEvgwKMRGwiBjEePIwYDWsaZHjuBLTcNmSF8YgYiKRb+nFgpYGkY8VkI2/aDspDEAh9gKOS",
+	"8KKQC0gRRx9pQKJLYrZQfwDL4pVYLRJWQcQOCWjln+ryK5oCDzNmiLXq8TVbNkjZKD/piCbvoj3U7+Kp",
+	"YSvVRYwLbXYSPzdQR8d14GHxz4fAmAwKElxl6SRZY2VQQI8tHbErQrrvu/vZquLyg4Odl1YBfgdbolGx",
+	"f2Fonks7DZO2k1GbEDNwEGxZbYXhoBChYgZXYZx7MjxkVm4u7la9WpTQGKoLwHnjds7TeSRwHliXKkPg",
+	"EhBJsc5vtlyQtD4A8THoHjg+WOZBoVE0kXyHnR6BKbiwO6Hsms+EhnisQYtQRArLD3mj1SwicWSLuejf",
+	"n3Slp7YTzyFWuGMqHnmu2FhTKqbbXVeHhGAfuvIejHd+saZv7bph57p/3QvcZzrdlhJFlLcvg6H7W3QY",
+	"1YHIWGY1c7bb/A2f8WRTAHD74eaDUWI2niSFAJEyjxrjJg0pbVYVYtDa9GlXQGBTFrBVCPZME8iivSxo",
+	"Kh082bp0CBOWl9IbM1ElK6bNm7ZWfLrmwfKG1IyCeBVsAwCKq+dyB+MNhka3GevPZUMb1hVffKqFWx/0",
+	"Q3UPD17k3e7eUwCLPXhxbpKczWr+blfN3LN8HlyRsaUWo0cUJkqRzutDh2JZiUQkPkE50hQ42jHPv1bk",
+	"EMtFVmrwO61JbH/XlJ14SY8o7kOc+gD55aLmmfSQyKwqV0vZHPbGqKiJNuux4GlVItGDS+pSNiZHTK2k",
+	"a76sUfZtyah0q8hBSFE5WO++/UIT3/Mnnh+S/gBqKsJeOBlNgnG30KQtCvkNPZVkEFI6pqHnJwNfeiqJ",
+	"N/aDkRfkwyQ9HSZB6ocwYjizfnPqpmJ0cQWp9V+2SVgu0zmryhNaN6zi9bW3kBtcfVLR25MFfHiiQscn",
+	"t6xIywXr3dIbOA2oVP6yoAi3RVfqlA6yNOt7ftJPsIOTkI48ehr0J8koHE0G6XN3sIaRrq/SMmPpyTJd",
+	"XKlPtP/jLUpRXgWjhDdX4+v5P6+W6WL7Y3xxn0jIoJxDnMpyj1OjR7hIy4Wc/UBurT3PjKVpfzSQ77NP",
+	"cbiSwTjzxqd0nAf+MAjG4w3Pk5jgna73CTY8T98L5PwgfmB7nsHeQ7caDRXf2zIDwzxIkyxMvdEoCbyQ",
+	"jlJvkoYDr5+HSTKgg3xEg7Ydls7LZxjVBRUrigqppJGeoho+mk8yyiahx3L/VLZDPRr4gTfOh302HI3z",
+	"wcRy3BuN8do7druW5gPG7nCIyrsD65ReK5QeAi9Zr016t1GVtAGEBvku2ONhoq35ibRWHEIomYpJhphn",
+	"Me7EaNFoMbUlGWktvQTZ6s8/X7yV+2sH1wo5XGhDnpoWvK4BbI3BEEQxRKKgCSs6KAbVWptEj5wF5cKb",
+	"VYw1XMwiJz7ukb/85XvjPjMFc8xZxUSKephwMcHW9a5uZOKP0HHAsO2sbMpeI9+s/gTFhdvP6ljpm7ff",
+	"KVt1ZV0XidhSI+6B3rz1var7ua140zBhKrtqFWqRz9wjUK8Bf+OwQ2BGadjKR/muxsEBCdiKGyUC/WTf",
+	"1YRnJmGNT38kr7gZHoOPgnUyim4JvBijTKhtxhQHCr6EFgqWgZYeMX2/5SnwEvIMV1OBxw5TfFQDg/o6",
+	"PoTwrDbHFTn78oZV8vQBQkI4B4Bu1PTdIA4wxa2Vo9vKJNPaHaSEgCILZrHqUEfy1AAE0I+TfmLo+2oR",
+	"RKKrnrQh7I9YUS3PYOufTknNWEfLGFNsuptxj/zDCDuqaJ+q/0+KMr0mNb3hYnZMpP+B4JqOSKPSZkQk",
+	"qrD0DM3wmEXNa3kQNGVegaWK1OUZkyfR+PySzg4k8orEGpOXmXIIxYBw4GFVUO++ofqnd0+qfJJX/wPX",
+	"zGvp02tCfytjEllLar5bT2eiLan5YlVQLHHavsO/59eMxPp3SicYtCsV2mnGb5hQdZ4u6VZ36s2js4LJ",
+	"x3LNqm5b1D+pO54pV/oRq+wC+qQa4qV4/Ipr23gN0P5JA7RquuhpuX/q65m6e+pfmmAsuClQ+YzbFDmK",
+	"ZasXYrlq4uN21oPLa3Gd2+ra5LZcFZmLU96gTVxM7FOb4LqtGoGiBVsEfLe30Kqly85ucTR6kUAl+Y53",
+	"8KYjDm0IoYkRd96jCE2162p+EIl4ixdrFMAtueljRVfUI+eg+IiuiEXIWIOcNge+AlCD1NEu9M8igc8g",
+	"f9G1MGf4xrruP4wWcqtLb4YWBerfJ9SUYU+l57bNGv3dUp10vsKGf3hYDKYE+jaq2sKZOnpwNZz8bslI",
+	"5DQFvY6cN1CadFeuyIJRIT+mxXXk/Lv0lXDqOFNbTRvO47KXinRFSyAj3vrq8r8/nYPTA3PemcJ5xHX0",
+	"LFrrmOpQnxwtC3p3DMziqk5+Jbb3oG/f/OePn8/PfvgrIImxAw+JEbRuGuLcdoXoW9V65cm/5uH+rO6N",
+	"bQW0RTJWYL/R31vYXeaNl1mskPKyKUj146cQc6hZ47YHlYLRG1Yri13wusHT0Y/nly759PMl/Oft+fvz",
+	"y3OCVbn6ZLhRA07O25OuKstocY4qb0HzHApTeiS+yL0PtAHTW1bXtdxwpGMWY3QNNp1ttgzzIY87LuVw",
+	"w23R/W+5GD044JDwqWImDPOO8kLdqz9+2KWfNYjjG69p33W+eEQZu13AbscPOnk7XFOYNCtzBT7S4fHa",
+	"bWtPwl4kIPIgl8fHUjC9RuZlkekEt65mwlu5diSD12Tgh/KMQj6UGc8NnY60NBT8ih2gxEeuKNnHnavq",
+	"wGiAfL+DA6e9fqrXEs2vVLq/e2k8bGq8s5DwexlDdTk7gIVdYsFzTYUT8IiW4kreTa6sK83VhGHQmhaM",
+	"HCk8X8FylJUVCYPwIVQiHbsK5AHBd2ivBSS7SkJOrmCT4olV7BmdK4jO6pgtmVORFWpri0Rb9GadmR62",
+	"I0YiEkhNoArMtM4U1RkKHcF8o1ZyG2luy/7XKK3WqwMiYacIaqapAcCSgJstewmHP7M/K/QMSUuh21c9",
+	"TO5IXS6YNIussKSMwqAfCS7qRrZV5iRhAJrgBRPyaFnesEpFzTHOCgez1h/ASHfdQGidkVsusCSuBaDL",
+	"017BaqUMoRIvCmFod32KzknYH9+DsXyaL/Eac/3zuDP/mhjtC/OhlOE+OEgLNVWzii7n99ae7CTlk2cC",
+	"/b/4GK0hNLeFhcXEffA4syhvGElYc8uwBHWBiq528bpL1rOesYpSmcgQZDkVGxZEhkB1El8maSr1HUQS",
+	"jq3UEnZFbg206UYOeuQM5QxVtesHVi0oR/8wndOqgTQwF+RH+Zg3/J/f1eTt3y7vcdzgh/sEneP/gcoy",
+	"GIIWNR8v8O4oc5OVTdzTEs7/u2IgLaygFEpzuKuai7DoqQOxHtdhYrWQc0H9V7XtuE5WNs6XLXLBm8q7",
+	"5s0rTxsBICXJKnpLrE3F3u/kDtTNVOo8OexuHabcGOrjrQq6aiWUFt62pzagEfu5F1zwhXzSwDwSFw2b",
+	"AWL6ydgxls0YvkB5vnamziQcBUlGA28Y5pkXsv6pRxM/9MJgPEpH+Wl/PPAd17nmwMOryx5LZ+qMJjQ/",
+	"HZ8yLx/m1AtpkHiTLOh7uZ+Eg2Q8yigbwYYkyoxZiJ8D78hFxn51pr7rQGbakOFgEAyDsVpHUrPA4A8M",
+	"eOygHpo7Be2dGlpcT8mcFUV5z+3krx4KzMHVZLSsb0TWm6mV2NW0zjgaIphGv0WCEOqTX6CD/xY5fk/H",
+	"SpwvbyLxeyTuVZzWi10udaJavkdhW/ZKL69Op4wVIZdvZZeAm/PoCP45PsZO/tLtnfkZ8TxUsiLU39Pd",
+	"DaN1sCS2erLXA9yzb81nCsRktsjnPMdt29a1cTwE5mx+q+HIOyIpNvx5LTGijkdwwnIJntEwA1UxSEzh",
+	"iQE4f/lisWogGWQ2FDuGgtiZjOVccPQDbuclWdCMEa5CoLdzJu4DI382D/81Qcn6Ll8ZnLwPg8xG4344",
+	"GXtseMq8MGATL+kHvkeHp+N8kvphmA6dDRv/xXUo6OaBeLFs55QGqZ+PQq+fDOS+Msy9MZ0knp8GWZ8N",
+	"8pDaVVc0W3DRNruqYeNoIaIA7tRgW5j66iHV3HBsVv2HwW4NbrRtqoWP9jfgo4Hn9z1/SILB1B9Ph6Ne",
+	"EAz8weihO49+2YdAQ816ejWlX42uTJ9KKmup/zEG9eQ3/efve3WlpTG1veadxrVrTncdJj63Hu8TazTX",
+	"rciBXuVeK/IUiUPNRWhJ5+y3J89hSPYA0NGChMQfTcNTZG6cDEaB8yj7scv10h14NRlfLXxuL8RnD6Yf",
+	"7i58xALlw63MiXKhHs5884TOufcWklJByiKzgtmaxW9GuXA34+Id8/aG4AOtJ83WQ+ORMLR79goBo6+g",
+	"8zVpSk0YAGZ0sQLNA14UCOku+I2RRN+R147EvsT2Zxz/NQv8bBnu1yjxS016q4l1qG3aZjA6QNtHpwG3",
+	"LvXPK9HJAW6s06bECnHFDIKJbGBhWAsArxMZViuhskbdgJ9Fmwp1GF36SmSSfKMiyLjqVdZPpx7rtq4c",
+	"AVfKxkSibUrVtQOJZx0TJprqziUxsvBdVSixE5OGXiP4pyb4FUJq1O+kndiEG9sK6YpNsqloyqbdQqNq",
+	"JVQkGwPZpKysuLVmclQn3TsXC97n5S2AQIGu9R5c82ORhN82nPlV9/Cr45/3WqUFu5/CDFnLdEX6nC7h",
+	"LNQS/9AZE42F1zFMFUhdrPiCplgkQIpyJpsqr5lAnM2qZtWbSMC3oiMN3nSlTY8sgV2SsKKUNqJLzu8i",
+	"P3FJKDQ73UaZppAQABcw2qouieUF+DteK3iDYWP7DpDHFaTDNOcGr1TIS998SuIlq6D+sBSylUgo7rJB",
+	"36akbZk8sgUXxz1rKH94f4GVzV2Qsz0s5Ci+ETiK22mOfmTNB/ZcRGhMSSnaZHcvlSPtacXXTisX4Cen",
+	"aeiN6JChZsAkHwZenw6SMB1mI3aab8br2onlTAd915FOeNtd+T9aFLYGJS74K56pF/hMI6UXienawYfp",
+	"D2wn9REYmBdHhvKPeUnoglzs4DyRv2XpquLNHXiF3zNaseps1czlC5VHQ4hd/yfkVtUnRs22/fSLbKa6",
+	"2Z6/vmxrrCGnDn8rjmtdLNIzkhIn4HOqvq439c6QqUBxCYjd1shg15FFAWr9kqeMLAvaAMM9sORLowqu",
+	"FVArtwsAd6vNrLaFAzNF/aSjZEjScslZV77PToAbd5gbtT3pKW5K+lkF3euSfutKhOsOsyXKPaciq7f5",
+	"wLBbGY1C8D1ZwaStuwNZg2MXqfuMigFU7qIqomC/Nuroq8bLJivdHLX35UzuyqpcSC9m6N+S1vVtWYHe",
+	"TZk0VDr5uE1bbwOm37ZmxcwroEz87NMFbtDyhaqZh0BA+H2tYgKoiA8u+ByqgMD3B2JzJD9TRDj2vVup",
+	"5s0eyMVkUaxyi069dUeae6lXa+teLVvbxp3+ymjRzF1A9XEhN2V9I/no1m/Vy7da/Zvep0F75f8CAAD/",
+	"/w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

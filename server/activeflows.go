@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
@@ -28,12 +27,8 @@ func (s *Server) limits() flow.Limits {
 // newActiveflows makes the activeflow use case the handlers below call.
 func (s *Server) newActiveflows() *activeflow.Service {
 	return activeflow.New(activeflow.Config{Store: s.store, Outbound: s.cfg.Outbound, Metrics: s.metrics, Limits: s.limits(),
-		WakeDeliverer: s.cfg.WakeDeliverer, ClaimLease: 2 * s.cfg.RequestTimeout, EventBody: eventBody, Flow: s.cachedFlow})
-}
-
-// eventBody is the payload of an activeflow's event.
-func eventBody(event string, a *store.Activeflow) ([]byte, error) {
-	return json.Marshal(gen.ActiveflowEvent{Type: gen.ActiveflowEventType(event), Data: toAPIActiveflow(a)})
+		WakeDeliverer: s.cfg.WakeDeliverer, ClaimLease: 2 * s.cfg.RequestTimeout, Secrets: s.WebhookSecret,
+		Flow: s.cachedFlow})
 }
 
 // parseStart decodes and validates a request that runs actions.
@@ -134,7 +129,8 @@ func (s *Server) NextActiveflowAction(ctx context.Context, req gen.NextActiveflo
 func (s *Server) simulate(ctx context.Context, customerID, flowID uuid.UUID, revision int, actions []flow.Action,
 	st *flow.Start) (gen.SimulationJSONResponse, error) {
 	x, err := s.activeflows.Simulate(ctx, activeflow.SimulateRequest{CustomerID: customerID, FlowID: flowID, Revision: revision,
-		Actions: actions, Variables: st.Variables, Script: flow.Script{Digits: st.Digits, Steps: st.Steps}, Now: st.Now})
+		Actions: actions, Variables: st.Variables, Script: flow.Script{Digits: st.Digits, Steps: st.Steps}, Now: st.Now,
+		WebhookResponses: st.WebhookResponses})
 	if err != nil {
 		return gen.SimulationJSONResponse{}, err
 	}

@@ -10,6 +10,7 @@ import (
 // TestActiveflowGotoAfterReload: a goto that first jumps after the execution was stored and read back (its loop
 // counts were empty, so not stored) jumps, and counts, instead of failing with a 500.
 func TestActiveflowGotoAfterReload(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		var af struct {

@@ -132,6 +132,7 @@ func ids(list []apiExecuted) []string {
 // TestActiveflowsKeepTheirRevision: an activeflow runs exactly the actions of the revision it started from, however
 // its flow changes, even when it is deleted; a new activeflow runs the new actions.
 func TestActiveflowsKeepTheirRevision(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		f := e.createFlow(e.alice, `{"name":"v1","actions":[
@@ -182,6 +183,7 @@ func TestActiveflowsKeepTheirRevision(t *testing.T) {
 // TestRunnersRaceOnNext: two runners report the same action at once: one wins, the other gets 409, and the trace
 // has no duplicate step.
 func TestRunnersRaceOnNext(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		raceRunners(t, e, e)
@@ -190,6 +192,7 @@ func TestRunnersRaceOnNext(t *testing.T) {
 
 // TestRunnersRaceAcrossInstances: the same, with the runners on two server processes of one PostgreSQL database.
 func TestRunnersRaceAcrossInstances(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.Postgres)
 	raceRunners(t, e, e.secondInstance(t, server.Config{}))
 }
@@ -254,6 +257,7 @@ func raceRunners(t *testing.T, one, two *env) {
 }
 
 func TestActiveflowLifecycle(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		a := e.startActiveflow(e.alice, `{"actions":[{"type":"variable_set","option":{"key":"who","value":"${name}"}},{"type":"talk","option":{"text":"Hello ${who}, call ${voipbin.activeflow.id}"}},{"type":"beep"}],"variables":{"name":"Ana"}}`)
@@ -308,6 +312,7 @@ func TestActiveflowLifecycle(t *testing.T) {
 }
 
 func TestActiveflowBadRequests(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b, strictFields)
 		f := e.createFlow(e.alice, `{"name":"f"}`)
@@ -411,6 +416,7 @@ func (e *env) driveScript(u user, a apiActiveflow, c enginetest.Case) apiActivef
 // inline and from stored flows, and as real activeflows stored between every two steps, on both stores. Every
 // path gives the table's trace and end.
 func TestSimulateReproducesTheEngine(t *testing.T) {
+	t.Parallel()
 	cases := enginetest.Cases(t)
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
@@ -462,6 +468,7 @@ func withoutActiveflowID(vars map[string]string) map[string]string {
 }
 
 func TestSimulateDetails(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		sub := e.createFlow(e.alice, `{"name":"sub","actions":[{"type":"talk","option":{"text":"inside"}}]}`)
@@ -494,6 +501,7 @@ func TestSimulateDetails(t *testing.T) {
 }
 
 func TestFlowGraph(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLite)
 	f := e.createFlow(e.alice, `{"name":"ivr","actions":[
 		{"id":"menu","type":"digits_receive"},

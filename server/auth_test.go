@@ -10,6 +10,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 
+	"github.com/flowbin/flowbin/flow"
 	"github.com/flowbin/flowbin/server"
 	"github.com/flowbin/flowbin/store/storetest"
 )
@@ -45,6 +46,7 @@ func signed(t *testing.T, method jwt.SigningMethod, key any, claims jwt.MapClaim
 
 // TestCredentials: every credential form works, every failure answers its documented 401.
 func TestCredentials(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		key := e.createKey(e.alice, `{"name":"ci","expire":86400}`)
@@ -111,6 +113,7 @@ func TestCredentials(t *testing.T) {
 }
 
 func TestDeletedAndExpiredKeysFailAtOnce(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		deleted := e.createKey(e.alice, `{"expire":86400}`)
@@ -127,6 +130,7 @@ func TestDeletedAndExpiredKeysFailAtOnce(t *testing.T) {
 }
 
 func TestLogin(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		var ok struct{ Username, Token string }
@@ -158,6 +162,7 @@ func TestLogin(t *testing.T) {
 }
 
 func TestLoginRateLimit(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b, func(c *server.Config) {
 			c.LoginAttemptsPerUser = 3
@@ -179,6 +184,7 @@ func TestLoginRateLimit(t *testing.T) {
 // TestTenancy: customer A cannot read, list, update or delete customer B's flows or keys; their ids answer 404
 // exactly like ids that never existed.
 func TestTenancy(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		f := e.createFlow(e.alice, `{"name":"alice's","actions":[{"type":"answer"}]}`)
@@ -227,11 +233,12 @@ func TestTenancy(t *testing.T) {
 }
 
 func TestAccesskeyLifecycle(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		k := e.createKey(e.alice, `{"name":"deploy bot","detail":"ci","expire":172800}`)
-		created, _ := time.Parse("2006-01-02 15:04:05.000000", k.TMCreate)
-		expire, _ := time.Parse("2006-01-02 15:04:05.000000", k.TMExpire)
+		created, _ := time.Parse(flow.TimeLayout, k.TMCreate)
+		expire, _ := time.Parse(flow.TimeLayout, k.TMExpire)
 		if expire.Sub(created) != 48*time.Hour || k.CustomerID != e.alice.customerID || k.TMUpdate != "" {
 			t.Errorf("created key: %+v", k)
 		}
@@ -269,6 +276,7 @@ func TestAccesskeyLifecycle(t *testing.T) {
 
 // TestSecretsStayOutOfLogs: tokens, keys and passwords never reach the log.
 func TestSecretsStayOutOfLogs(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLite)
 	k := e.createKey(e.alice, `{"expire":86400}`)
 	e.do("GET", "/v1.0/flows?token="+e.alice.token, nil).wantStatus(http.StatusOK)
@@ -287,6 +295,7 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 
 // TestLoginRateLimitAcrossInstances: two servers on one PostgreSQL database share the login counters.
 func TestLoginRateLimitAcrossInstances(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.Postgres, func(c *server.Config) { c.LoginAttemptsPerUser = 4 })
 	second := e.secondInstance(t, server.Config{LoginAttemptsPerUser: 4, LoginAttemptsPerAddress: 1000})
 

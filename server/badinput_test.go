@@ -11,6 +11,7 @@ import (
 // TestBadInput sends malformed and invalid requests of every kind: each gets its documented 4xx in the error
 // envelope (the contract harness checks the envelope), never a 5xx.
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b, strictFields)
 		f := e.createFlow(e.alice, `{"name":"existing"}`)
@@ -109,6 +110,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestRequestID(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLite)
 	res := e.do("GET", "/v1.0/flows", nil, "X-Request-Id", "my-trace_42")
 	if got := res.wantError(http.StatusUnauthorized, "AUTHENTICATION_REQUIRED").RequestID; got != "my-trace_42" {

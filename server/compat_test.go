@@ -62,6 +62,7 @@ func withFields(mode string) envOption {
 // silently (Ignore), by the request's ?field_validation= or the server's setting; VoIPbin's fields that flowbin
 // does not use are quiet in every mode.
 func TestFieldValidation(t *testing.T) {
+	t.Parallel()
 	const body = `{"name":"modes","flow_name":"x","direct_hash":"h","persist":false,"type":"flow",` +
 		`"actions":[{"id":"a","type":"answer","nextid":"x","tm_execute":""}]}`
 	unknown := []string{"/flow_name", "/actions/0/nextid"}
@@ -162,6 +163,7 @@ func TestFieldValidation(t *testing.T) {
 
 // TestFieldValidationServerSetting: FLOWBIN_FIELD_VALIDATION is the mode of requests that do not say.
 func TestFieldValidationServerSetting(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b, withFields("Strict"))
 		const body = `{"name":"x","flow_name":"y"}`
@@ -185,6 +187,7 @@ func TestFieldValidationServerSetting(t *testing.T) {
 // TestWriteWarnings: create, PUT and restore answer the warnings of validation in Warning headers and in the body,
 // an idempotent replay answers them again, and their headers are bounded.
 func TestWriteWarnings(t *testing.T) {
+	t.Parallel()
 	const warned = `{"name":"warned","actions":[
 		{"id":"top","type":"talk","option":{"text":"hi","langauge":"en-US"}},
 		{"type":"goto","option":{"target_id":"top"}},
@@ -265,6 +268,7 @@ func TestWriteWarnings(t *testing.T) {
 // twice writes one revision, references are rewritten, executions name the same ids across an edit that kept the
 // label, and clients' UUIDs are kept.
 func TestLabelsKeepTheirIDs(t *testing.T) {
+	t.Parallel()
 	const given = "b34aa8a4-0b30-11eb-8016-1f5bc75b1c04"
 	labelled := `{"name":"labels","actions":[
 		{"id":"greet","type":"answer"},
@@ -326,6 +330,7 @@ func TestLabelsKeepTheirIDs(t *testing.T) {
 
 // TestVoIPbinPaging: page tokens in VoIPbin's RFC 3339 form work like the seed's; page_size=0 is the default.
 func TestVoIPbinPaging(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		for i := range 3 {
@@ -349,7 +354,7 @@ func TestVoIPbinPaging(t *testing.T) {
 			t.Errorf("page_size=0: got %s, want all three", got)
 		}
 		first := page("page_size=1")
-		seed, err := time.Parse("2006-01-02 15:04:05.000000", first.NextPageToken)
+		seed, err := time.Parse(flow.TimeLayout, first.NextPageToken)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -379,6 +384,7 @@ func TestVoIPbinPaging(t *testing.T) {
 // TestMeAndCustomer: /v1.0/me answers the user of a token, or the access key, with its customer; /v1.0/customer
 // the caller's customer; each customer sees only its own.
 func TestMeAndCustomer(t *testing.T) {
+	t.Parallel()
 	type apiCustomer struct {
 		ID, Name, Detail, Email, Address string
 		PhoneNumber                      string `json:"phone_number"`
@@ -457,6 +463,7 @@ func TestMeAndCustomer(t *testing.T) {
 // unknown fields are accepted: no answer is a 5xx, and every Warning header is one well-formed quoted string, even
 // for keys made of quotes, backslashes and control characters.
 func TestHostileBodiesWarned(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		f := e.createFlow(e.alice, `{"name":"f","actions":[{"type":"answer"}]}`)

@@ -13,6 +13,7 @@ import (
 
 // TestConsole: the console's page and every asset it loads are served from the binary, none from elsewhere.
 func TestConsole(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLite)
 	res := e.do("GET", "/console", nil).wantStatus(http.StatusOK)
 	page := string(res.body)
@@ -41,6 +42,7 @@ func TestConsole(t *testing.T) {
 
 // TestFlowGraphOfRevision: ?revision= draws an old revision (as an activeflow ran it), on both databases.
 func TestFlowGraphOfRevision(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		f := e.createFlow(e.alice, `{"name":"v1","actions":[{"type":"answer"},{"type":"hangup"}]}`)
@@ -75,6 +77,7 @@ func TestFlowGraphOfRevision(t *testing.T) {
 
 // TestConsoleTemplates: every template the console offers for a new flow is valid, without warnings.
 func TestConsoleTemplates(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLite)
 	files, err := filepath.Glob(filepath.Join("..", "console", "src", "templates", "*.json"))
 	if err != nil || len(files) != 3 {

@@ -73,8 +73,10 @@ func (s *Server) customer(ctx context.Context, id uuid.UUID) (gen.Customer, erro
 
 // toAPICustomer is a customer in VoIPbin's shape. flowbin keeps no contact or billing details: those fields are "".
 func toAPICustomer(c *store.Customer, hook *store.CustomerWebhook) gen.Customer {
-	return gen.Customer{Id: c.ID, Name: c.Name, WebhookUri: hook.URI, WebhookMethod: hook.Method,
+	out := gen.Customer{Id: c.ID, Name: c.Name, WebhookUri: hook.URI, WebhookMethod: hook.Method,
 		TmCreate: formatTime(c.TMCreate), TmUpdate: formatTimePtr(hook.TMUpdate)}
+	out.EventVariables = &hook.EventVariables
+	return out
 }
 
 // UpdateCustomer sets the caller's webhook. The first webhook a customer sets gets no secret by itself: events are
@@ -96,7 +98,16 @@ func (s *Server) UpdateCustomer(ctx context.Context, req gen.UpdateCustomerReque
 			return nil, e
 		}
 	}
-	if err := s.store.SetCustomerWebhook(ctx, id, uri, method, ""); err != nil {
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		if err := s.store.SetCustomerWebhook(ctx, id, uri, method, ""); err != nil {
+			return err
+		}
+		if on := req.Body.EventVariables; on != nil {
+			return s.store.SetCustomerEventVariables(ctx, id, *on)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	s.activeflows.ForgetCustomer(id)

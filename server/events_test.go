@@ -315,7 +315,8 @@ func TestVoIPbinActiveflowCreateFields(t *testing.T) {
 		e.as(e.alice, "POST", "/v1.0/activeflows", `{"flow_id":"`+f.ID+`","webhook_uri":"ftp://x"}`).wantError(http.StatusBadRequest, "INVALID_FIELD")
 		e.next(e.alice, a, nil)
 		e.as(e.alice, "DELETE", "/v1.0/activeflows/"+id, nil).wantStatus(http.StatusNoContent)
-		eventually(t, "three events", func() bool { return len(rc.requests()) == 3 })
+		// created, updated (talk), updated (ended: the report finished it), deleted.
+		eventually(t, "four events", func() bool { return len(rc.requests()) == 4 })
 		types := map[string]bool{}
 		for i, r := range rc.requests() {
 			var ev struct {
@@ -352,14 +353,15 @@ func TestEventsSurviveADeadInstance(t *testing.T) {
 		if n := len(rc.requests()); n != 0 {
 			t.Fatalf("nothing delivers yet, but %d requests arrived", n)
 		}
-		// Another instance (or the same one, restarted) delivers all three: the claimed one after its lease.
+		// Another instance (or the same one, restarted) delivers all six (created and updated of each): the claimed
+		// one after its lease.
 		e.deliver(t, events.Config{})
-		eventually(t, "three events", func() bool { return len(rc.requests()) == 3 })
+		eventually(t, "six events", func() bool { return len(rc.requests()) == 6 })
 		ids := map[string]bool{}
 		for _, r := range rc.requests() {
 			ids[r.Header.Get(events.HeaderID)] = true
 		}
-		if len(ids) != 3 || !ids[claimed[0].ID.String()] {
+		if len(ids) != 6 || !ids[claimed[0].ID.String()] {
 			t.Errorf("delivered %v; the claimed message was %s", ids, claimed[0].ID)
 		}
 	})
@@ -372,8 +374,8 @@ func TestEventsOneDelivererAtATime(t *testing.T) {
 	second := e.secondInstance(t, server.Config{})
 	rc := newReceiver(t)
 	rc.delay = 20 * time.Millisecond
-	const n = 40
-	for range n {
+	const n = 40 // messages: created and updated (talk) of each start
+	for range n / 2 {
 		e.startActiveflow(e.alice, `{"actions":[{"type":"talk","option":{"text":"hi"}}],"webhook_uri":"`+rc.URL+`/events"}`)
 	}
 	e.deliver(t, events.Config{Batch: 4})
@@ -434,10 +436,11 @@ func TestSignedEventsAfterRetries(t *testing.T) {
 		e.deliver(t, events.Config{})
 		a := e.drive(e.alice, e.startActiveflow(e.alice, `{"actions":[{"type":"answer"},{"type":"hangup"}]}`), "")
 		e.startActiveflow(e.bob, `{"actions":[{"type":"answer"}]}`) // bob has no webhook: nothing for anyone
-		eventually(t, "three events accepted", func() bool { mu.Lock(); defer mu.Unlock(); return len(accepted) == 3 })
+		// created, updated (answer), updated (hangup), updated (ended).
+		eventually(t, "four events accepted", func() bool { mu.Lock(); defer mu.Unlock(); return len(accepted) == 4 })
 		time.Sleep(150 * time.Millisecond) // no more attempts come after a 200
-		if n := len(rc.requests()); n != 9 {
-			t.Errorf("%d requests, want 3 attempts of each of 3 events", n)
+		if n := len(rc.requests()); n != 12 {
+			t.Errorf("%d requests, want 3 attempts of each of 4 events", n)
 		}
 		types := map[string]int{}
 		for _, r := range rc.requests() {
@@ -454,7 +457,7 @@ func TestSignedEventsAfterRetries(t *testing.T) {
 			}
 			types[ev.Type]++
 		}
-		if types["activeflow_created"] != 3 || types["activeflow_updated"] != 6 {
+		if types["activeflow_created"] != 3 || types["activeflow_updated"] != 9 {
 			t.Errorf("events by type (3 attempts each): %v", types)
 		}
 		var list struct {

@@ -29,6 +29,7 @@ const ivrFlow = `{"name":"ivr","actions":[
 // TestIVRDrivenToEachEnding drives the IVR over HTTP step by step, as a runner does, reading the activeflow back
 // between the steps, to each of its three endings, on both stores.
 func TestIVRDrivenToEachEnding(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		f := e.createFlow(e.alice, ivrFlow)
@@ -80,6 +81,7 @@ func TestIVRDrivenToEachEnding(t *testing.T) {
 // Idempotency-Key the retry is stale (409), with one it gets the first answer again; either way each step is in
 // the trace once, even when a loop brings the call back to the same action.
 func TestRetriedReports(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		const loop = `{"actions":[{"id":"a","type":"talk","option":{"text":"again"}},{"type":"goto","option":{"target_id":"a","loop_count":5}},{"type":"hangup"}]}`
@@ -227,6 +229,7 @@ func TestHostileVariables(t *testing.T) {
 // TestVoIPbinActiveflowVariablesOverHTTP: an activeflow knows VoIPbin's voipbin.activeflow variables from its
 // first action on; the client's own voipbin. variables are ignored, as VoIPbin ignores them.
 func TestVoIPbinActiveflowVariablesOverHTTP(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		f := e.createFlow(e.alice, `{"name":"vars","actions":[{"type":"talk","option":{"text":"${voipbin.activeflow.id} ${voipbin.activeflow.flow_id} ${voipbin.activeflow.reference_type} ${caller}"}}]}`)
@@ -252,6 +255,7 @@ func TestVoIPbinActiveflowVariablesOverHTTP(t *testing.T) {
 // TestVoIPbinFetchFlowOfItsOwnFlow: fetch_flow may run the flow it belongs to, as a subroutine of itself; each
 // level returns to the one that fetched it, and nesting past the bound ends the execution with its reason.
 func TestVoIPbinFetchFlowOfItsOwnFlow(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		f := e.createFlow(e.alice, `{"name":"self","actions":[{"type":"answer"}]}`)
@@ -276,6 +280,7 @@ func TestVoIPbinFetchFlowOfItsOwnFlow(t *testing.T) {
 // TestSimulateScriptsEveryRunnerStep: the script gives each runner action the variables it reports, and
 // decisions appear only on control actions.
 func TestSimulateScriptsEveryRunnerStep(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLite)
 	body := `{"actions":[
 		{"type":"answer"},
@@ -314,6 +319,7 @@ func mustDecode(t *testing.T, raw []byte, v any) {
 // TestLargeOptionsRefused: options that an execution could never run (over the bound before any substitution)
 // are refused when the flow is written, with a pointer to them.
 func TestLargeOptionsRefused(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		body := map[string]any{"name": "big", "actions": []any{map[string]any{"type": "answer"},

@@ -74,15 +74,37 @@ func TestDatabaseOutage(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(300 * time.Millisecond)
+	// writesFrom waits until n of the writes answered after mark (an index into writes) were answered with status,
+	// so that each phase of the outage is known to have been written through, however slow the machine; it
+	// answers the new mark.
+	writesFrom := func(mark, n, status int, phase string) int {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			mu.Lock()
+			got, end := 0, len(writes)
+			for _, w := range writes[mark:] {
+				if w.status == status {
+					got++
+				}
+			}
+			mu.Unlock()
+			if got >= n {
+				return end
+			}
+			if time.Now().After(deadline) || bad.Load() > 0 {
+				t.Fatalf("%s: %d writes answered %d within 30s, want %d", phase, got, status, n)
+			}
+		}
+	}
+	mark := writesFrom(0, 6, http.StatusOK, "before the outage")
 
 	// The database is down: connections are cut.
 	proxy.Cut()
-	time.Sleep(200 * time.Millisecond)
+	mark = writesFrom(mark, 1, http.StatusServiceUnavailable, "connections cut")
 	e.do("GET", "/readyz", nil).wantError(http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE")
 	e.do("GET", "/healthz", nil).wantStatus(http.StatusOK)
 	e.as(e.alice, "GET", "/v1.0/flows", nil).wantError(http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE")
-	time.Sleep(time.Second)
+	mark = writesFrom(mark, 6, http.StatusServiceUnavailable, "connections cut")
 
 	// The network is a black hole: requests end at their deadline, with 503.
 	proxy.Hang()
@@ -91,19 +113,21 @@ func TestDatabaseOutage(t *testing.T) {
 	if took := time.Since(start); took > deadline+3*time.Second {
 		t.Errorf("a request hung for %v; the deadline is %v", took, deadline)
 	}
-	time.Sleep(time.Second)
+	// Writers are in the middle of requests (each waits up to the deadline) when the network comes back.
+	mark = writesFrom(mark, 1, http.StatusServiceUnavailable, "black hole")
 
 	// The database is back: flowbin recovers on its own.
 	proxy.Restore()
 	recovered := false
-	for i := 0; i < 100 && !recovered; i++ {
-		recovered = e.do("GET", "/readyz", nil).status == http.StatusOK
-		time.Sleep(100 * time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); !recovered && time.Now().Before(deadline); {
+		if recovered = e.do("GET", "/readyz", nil).status == http.StatusOK; !recovered {
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 	if !recovered {
 		t.Fatal("flowbin did not recover after the database came back")
 	}
-	time.Sleep(300 * time.Millisecond)
+	writesFrom(mark, 6, http.StatusOK, "after the outage")
 	stop.Store(true)
 	wg.Wait()
 	e.as(e.alice, "POST", "/v1.0/flows", `{"name":"after"}`).wantStatus(http.StatusOK)
@@ -174,6 +198,7 @@ func TestDatabaseOutage(t *testing.T) {
 // TestConcurrentWriters: 50 writers on one flow, and 50 on 50 flows: every flow ends as exactly one of the
 // versions submitted to it, never a mix, and every revision in its history is whole.
 func TestConcurrentWriters(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		concurrentWriters(t, newEnv(t, b))
 	})

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowbin/flowbin/internal/apitest"
 	"github.com/flowbin/flowbin/internal/faultproxy"
 	"github.com/flowbin/flowbin/server"
 	"github.com/flowbin/flowbin/store"
@@ -30,7 +31,7 @@ func (e *env) instanceOn(t *testing.T, cfg server.Config, stCfg store.Config) (*
 	if cfg.LoginAttemptsPerUser == 0 {
 		cfg.LoginAttemptsPerUser, cfg.LoginAttemptsPerAddress = 1000, 1000
 	}
-	logs := &syncBuffer{}
+	logs := &apitest.LogBuffer{}
 	leaks.log(logs)
 	s, err := server.New(cfg, st, e.tokens, testPasswords(t), slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
@@ -71,6 +72,7 @@ func (e *env) eventually(id, want string) time.Duration {
 
 // TestFlowCacheReadsOwnWrites: on one instance, an answered write is seen by the very next read, on both stores.
 func TestFlowCacheReadsOwnWrites(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		f := e.createFlow(e.alice, `{"name":"v0"}`)
@@ -102,6 +104,7 @@ func TestFlowCacheReadsOwnWrites(t *testing.T) {
 // TestFlowCacheTwoInstances: two instances on one PostgreSQL database, each with its cache. A change made on one,
 // or by anyone with SQL, reaches the other's cache as it commits.
 func TestFlowCacheTwoInstances(t *testing.T) {
+	t.Parallel()
 	a := newEnv(t, storetest.Postgres)
 	b, _ := a.instanceOn(t, server.Config{}, store.Config{URL: a.storeURL(t)})
 	f := a.createFlow(a.alice, `{"name":"v0"}`)

@@ -95,6 +95,7 @@ func sameShape(t *testing.T, path string, seed, got any) {
 
 // TestSeedTutorial replays the user's tutorial request for request and checks the seed's shapes and values.
 func TestSeedTutorial(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		tokenQuery := "?token=" + e.alice.token
@@ -213,6 +214,7 @@ func jsonEqual(a, b any) bool {
 // TestLabelsAreRewritten sends a flow in VoIPbin's documentation style: human-readable ids referenced by goto,
 // branch and conditions. They come back as UUIDs, with every reference consistent.
 func TestLabelsAreRewritten(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		f := e.createFlow(e.alice, `{"name":"ivr","actions":[
@@ -267,6 +269,7 @@ func TestLabelsAreRewritten(t *testing.T) {
 }
 
 func TestUpdateReplacesWholesale(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		target := e.createFlow(e.alice, `{"name":"target"}`)
@@ -286,6 +289,7 @@ func TestUpdateReplacesWholesale(t *testing.T) {
 }
 
 func TestFlowReferences(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		deleted := e.createFlow(e.alice, `{"name":"deleted"}`)
@@ -306,6 +310,7 @@ func TestFlowReferences(t *testing.T) {
 
 // TestListPagingOverHTTP pages through 1,000 flows that share one tm_create: each comes back exactly once.
 func TestListPagingOverHTTP(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		alice, err := e.st.CustomerByName(context.Background(), "alice-co")
@@ -357,6 +362,7 @@ func TestListPagingOverHTTP(t *testing.T) {
 }
 
 func TestPageSizeIsCapped(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		for i := 0; i < 102; i++ {

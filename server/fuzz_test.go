@@ -68,6 +68,7 @@ func FuzzCreateFlow(f *testing.F) {
 // TestMutatedBodies sends thousands of random mutations of the seeds (bytes changed, cut, repeated) through the
 // real handler: none may answer 5xx. Deterministic, so that a failure reproduces.
 func TestMutatedBodies(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLite)
 	seeds := bodySeeds(t)
 	r := rand.New(rand.NewSource(42))

@@ -88,6 +88,7 @@ func unknownTypes(n int) string {
 // is answered 4xx in the error envelope (the contract harness checks each answer), the server stays healthy,
 // and the data is unchanged.
 func TestHostileBattery(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b, strictFields)
 		f := e.createFlow(e.alice, `{"name":"precious","actions":[{"type":"answer"},{"type":"talk","option":{"text":"keep me"}}]}`)
@@ -282,6 +283,7 @@ var hostileNumbers = []string{"1e999999", "-1e999999", "1e-999999", "-1e-999999"
 // TestHostileNumbers: a number out of range, anywhere in any body (an option, an unknown option key, an unknown
 // field), answers 400 with a pointer to it, on both stores, and nothing is written.
 func TestHostileNumbers(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		f := e.createFlow(e.alice, `{"name":"precious","actions":[{"type":"answer"}]}`)
@@ -350,6 +352,7 @@ func hasProblem(details []errorDetail, pointer, reason string) bool {
 // at most flow.MaxSuggestions of them (BenchmarkParseUnknownTypes in package flow measures the cost: about
 // 20 MB/s, where it took seconds).
 func TestHostileValidationCost(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b, func(c *server.Config) { c.MaxActions = 100_000 })
 		var doc strings.Builder

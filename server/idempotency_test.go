@@ -59,6 +59,7 @@ func sameAnswers(t *testing.T, answers []*response) {
 // TestIdempotentCreate retries a POST with the same Idempotency-Key 20 times concurrently: exactly one flow
 // exists, and every answer is the same.
 func TestIdempotentCreate(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		answers := concurrentPosts(t, []*env{e}, "/v1.0/flows", seedBody, "retry-me-1", 20)
@@ -114,6 +115,7 @@ func TestIdempotentCreate(t *testing.T) {
 
 // TestIdempotentAccessKey: a retried key creation makes one key, and replays its raw key.
 func TestIdempotentAccessKey(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		answers := concurrentPosts(t, []*env{e}, "/v1.0/accesskeys", `{"name":"ci","expire":86400}`, "key-1", 10)
@@ -131,6 +133,7 @@ func TestIdempotentAccessKey(t *testing.T) {
 
 // TestIdempotencyAcrossInstances: the records are in the database; two server processes replay each other's.
 func TestIdempotencyAcrossInstances(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.Postgres)
 	second := e.secondInstance(t, server.Config{})
 	answers := concurrentPosts(t, []*env{e, second}, "/v1.0/flows", seedBody, "two-instances", 20)
@@ -144,6 +147,7 @@ func TestIdempotencyAcrossInstances(t *testing.T) {
 // not finished), a retry waits briefly, then answers 409. A claim abandoned past its lease (its request died
 // without writing) is taken over.
 func TestIdempotencyInProgress(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b, func(c *server.Config) {
 			c.IdempotencyWait = 100 * time.Millisecond
@@ -184,6 +188,7 @@ func TestIdempotencyInProgress(t *testing.T) {
 // TestIdempotentWritesCommitWithTheirAnswer: the store commits a request's writes and its stored answer together;
 // if the transaction fails, neither remains and the key can be claimed again.
 func TestIdempotentWritesCommitWithTheirAnswer(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		ctx := context.Background()
@@ -225,6 +230,7 @@ func TestIdempotentWritesCommitWithTheirAnswer(t *testing.T) {
 // rest only sealed (a copy of the database does not show it); the replay gives the raw key back; a server with
 // another secret cannot open it.
 func TestIdempotentAnswersSealed(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		first := e.as(e.alice, "POST", "/v1.0/accesskeys", `{"name":"sealed","expire":86400}`, "Idempotency-Key", "seal-1").wantStatus(http.StatusOK)

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/flowbin/flowbin/internal/apitest"
 	"github.com/flowbin/flowbin/store/storetest"
 )
 
@@ -20,7 +21,7 @@ var leaks credentialWatch
 type credentialWatch struct {
 	mu    sync.Mutex
 	creds map[string]string // a credential's every 20-character window of its random part → the credential
-	logs  []*syncBuffer
+	logs  []*apitest.LogBuffer
 }
 
 // leakWindow is long enough that no log line holds one of a credential's windows by chance.
@@ -48,7 +49,7 @@ func randomPart(cred string) string {
 	return cred[strings.LastIndexByte(cred, '.')+1:]
 }
 
-func (w *credentialWatch) log(b *syncBuffer) {
+func (w *credentialWatch) log(b *apitest.LogBuffer) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.logs = append(w.logs, b)
@@ -102,6 +103,7 @@ func (w *credentialWatch) holds(s string) (string, bool) {
 // parameter names (which authentication decodes and reads), encoded values, other parameter names, the path, a
 // header of a route that does not exist. Authentication reads the disguised names, so the disguise matters.
 func TestCredentialsRedactedByMeaning(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		k := e.createKey(e.alice, `{"name":"logged?","expire":86400}`)

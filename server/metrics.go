@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 
@@ -23,13 +24,29 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		if op := s.operation(c); op != nil {
 			route = op.path
 		}
-		req := c.Request()
-		if span := trace.SpanFromContext(req.Context()); span.IsRecording() {
-			span.SetName(req.Method + " " + route)
+		method := methodLabel(c.Request().Method)
+		if span := trace.SpanFromContext(c.Request().Context()); span.IsRecording() {
+			span.SetName(method + " " + route)
 			span.SetAttributes(attribute.String("http.route", route))
 		}
-		s.metrics.HTTPRequests.WithLabelValues(req.Method, route, strconv.Itoa(c.Response().Status)).
+		s.metrics.HTTPRequests.WithLabelValues(method, route, strconv.Itoa(c.Response().Status)).
 			Observe(time.Since(start).Seconds())
 		return nil
 	}
+}
+
+// knownMethods are the methods a metric label or a span name may hold: those of RFC 9110 and PATCH. A client
+// chooses the method it sends, so any other is OTHER; otherwise anyone could add series without logging in.
+var knownMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodPatch: true, http.MethodDelete: true, http.MethodConnect: true, http.MethodOptions: true,
+	http.MethodTrace: true,
+}
+
+// methodLabel is the request's method as a label: one of knownMethods, or OTHER.
+func methodLabel(m string) string {
+	if knownMethods[m] {
+		return m
+	}
+	return "OTHER"
 }

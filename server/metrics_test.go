@@ -64,6 +64,7 @@ next:
 
 // TestMetrics scrapes the metrics after a scripted workload: every family has the counts the workload implies.
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		m := metrics.New()
 		// A flow answer of the workload's flows is about 300 bytes: each cache shard holds one, never two.
@@ -171,4 +172,49 @@ func TestMetrics(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestMetricsLabelsAreClosed: what a client chooses without logging in (the method, the path) cannot add series.
+// After one request with an invented method and one to an invented path, 60 more invented methods and 120 more
+// invented paths (each also with an invented method) leave the number of series as it was.
+func TestMetricsLabelsAreClosed(t *testing.T) {
+	m := metrics.New()
+	e := newEnv(t, storetest.SQLite, func(c *server.Config) { c.Metrics = m })
+	send := func(method, path string) {
+		t.Helper()
+		req, err := http.NewRequest(method, e.srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+	}
+	series := func() int {
+		f := scrape(t, m)["flowbin_http_request_duration_seconds"]
+		if f == nil {
+			return 0
+		}
+		return len(f.Metric)
+	}
+	send("X0", "/v1.0/flows")
+	send("GET", "/made-up/0")
+	send("X0", "/made-up/0")
+	before := series()
+	for i := range 60 {
+		send(fmt.Sprintf("X%d", i+1), "/v1.0/flows")
+	}
+	for i := range 120 {
+		send("GET", fmt.Sprintf("/made-up/%d", i+1))
+		send(fmt.Sprintf("Y%d", i), fmt.Sprintf("/v1.0/made-up-%d", i))
+	}
+	if after := series(); after != before {
+		t.Errorf("invented methods and paths added %d series", after-before)
+	}
+	got := scrape(t, m)
+	if v := value(got, "flowbin_http_request_duration_seconds", "method", "OTHER", "route", "(unmatched)", "status", "405"); v != 61 {
+		t.Errorf("OTHER to /v1.0/flows: %v requests, want 61", v)
+	}
 }

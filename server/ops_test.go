@@ -15,6 +15,7 @@ import (
 )
 
 func TestHealthAndReadiness(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		res := e.do("GET", "/healthz", nil).wantStatus(http.StatusOK)
@@ -34,6 +35,7 @@ func TestHealthAndReadiness(t *testing.T) {
 }
 
 func TestSpecIsServed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLite)
 	res := e.do("GET", "/openapi.yaml", nil).wantStatus(http.StatusOK)
 	if string(res.body) != string(flowbin.OpenAPIYAML()) {
@@ -53,6 +55,7 @@ func TestSpecIsServed(t *testing.T) {
 
 // TestDocs: Swagger UI is served from the binary, and every asset its page loads is there.
 func TestDocs(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLite)
 	res := e.do("GET", "/docs", nil).wantStatus(http.StatusOK)
 	page := string(res.body)

@@ -115,6 +115,7 @@ func (g *flowGen) report() map[string]string {
 // script: the same actions, options, steps, decisions, end and variables. On both stores, with a fixed seed (whose
 // flows are known to run every control action) and a new one each run.
 func TestPropertyActiveflowMatchesSimulate(t *testing.T) {
+	t.Parallel()
 	const fixed = 20261201
 	random := uint64(time.Now().UnixNano())
 	if s := os.Getenv("FLOWBIN_PROPERTY_SEED"); s != "" {

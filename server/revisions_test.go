@@ -39,6 +39,7 @@ func (e *env) revisions(u user, flowID, query string) apiRevisionList {
 }
 
 func TestRevisions(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		res := e.as(e.alice, "POST", "/v1.0/flows", `{"name":"v1","actions":[{"id":"a","type":"answer"}]}`).wantStatus(http.StatusOK)
@@ -135,6 +136,7 @@ func flowRevision(t testing.TB, res *response) int {
 
 // TestRestoreChecksReferences: a revision that refers to a flow deleted since cannot be restored.
 func TestRestoreChecksReferences(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		target := e.createFlow(e.alice, `{"name":"target"}`)
@@ -150,6 +152,7 @@ func TestRestoreChecksReferences(t *testing.T) {
 }
 
 func TestETags(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		f := e.createFlow(e.alice, `{"name":"v1"}`)
@@ -208,6 +211,7 @@ func TestETags(t *testing.T) {
 }
 
 func TestRequireIfMatch(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLite, func(c *server.Config) { c.RequireIfMatch = true })
 	f := e.createFlow(e.alice, `{"name":"v1"}`)
 	path := "/v1.0/flows/" + f.ID
@@ -221,6 +225,7 @@ func TestRequireIfMatch(t *testing.T) {
 // TestTwoEditors: two people read the same flow and both save with their ETag. Exactly one wins; the other gets
 // 412, reads again and reapplies its change. Nothing is lost: both versions are in the history.
 func TestTwoEditors(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		f := e.createFlow(e.alice, `{"name":"shared","actions":[{"type":"answer"}]}`)
@@ -230,6 +235,7 @@ func TestTwoEditors(t *testing.T) {
 
 // TestTwoEditorsTwoInstances: the same, with each editor on another server process on one PostgreSQL database.
 func TestTwoEditorsTwoInstances(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.Postgres)
 	f := e.createFlow(e.alice, `{"name":"shared","actions":[{"type":"answer"}]}`)
 	twoEditors(t, e, e.secondInstance(t, server.Config{}), f.ID)

@@ -18,9 +18,9 @@ func TestUserStatesNeverStale(t *testing.T) {
 	id := uuid.New()
 	st := store.UserTokenState{Generation: 3}
 
-	_, ticket, ok := u.get(id)
+	_, ticket, _ := u.get(id)
 	u.put(id, st, ticket)
-	if _, _, ok = u.get(id); ok {
+	if _, _, ok := u.get(id); ok {
 		t.Fatal("remembered while changes are not heard")
 	}
 	u.ChangesReset(true)

@@ -52,6 +52,7 @@ func (e *env) refusedWithin(cred string) time.Duration {
 // tokens fail at once, on every instance, though they were remembered as verified; access keys keep working,
 // unless their creator is disabled or removed. Other users are untouched.
 func TestRevocation(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		a := newEnv(t, b)
 		instances := []*env{a}
@@ -184,8 +185,10 @@ func TestRevocationWithoutListener(t *testing.T) {
 	}
 	// And a change made with SQL, by no flowbin at all, is heard as well.
 	tok := a.login("alice", "changed while b was deaf")
-	if !b.works(tok) || !b.works(tok) {
-		t.Fatal("a fresh token fails")
+	for range 2 { // the second answer comes from what the first one remembered
+		if !b.works(tok) {
+			t.Fatal("a fresh token fails")
+		}
 	}
 	db, err := sql.Open("pgx", a.storeURL(t))
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 )
 
 func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLite)
 	for _, path := range []string{"/healthz", "/v1.0/flows", "/nowhere", "/docs"} {
 		res := e.do("GET", path, nil, "Origin", "https://evil.example")
@@ -21,6 +22,7 @@ func TestSecurityHeaders(t *testing.T) {
 }
 
 func TestHeaderSizeLimit(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLite)
 	e.as(e.alice, "GET", "/v1.0/flows", nil, "X-Padding", strings.Repeat("a", 30_000)).wantStatus(http.StatusOK)
 	e.as(e.alice, "GET", "/v1.0/flows", nil, "X-Padding", strings.Repeat("a", 40_000)).wantError(http.StatusRequestHeaderFieldsTooLarge, "HEADERS_TOO_LARGE")
@@ -29,6 +31,7 @@ func TestHeaderSizeLimit(t *testing.T) {
 
 // TestCORS: off by default; with FLOWBIN_CORS_ORIGINS, browsers of those origins may call the API.
 func TestCORS(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLite, func(c *server.Config) { c.CORSOrigins = []string{"https://app.example"} })
 	// Preflight requests are CORS protocol, not API operations: sent without the contract check.
 	preflight := func(origin string) *http.Response {

@@ -75,7 +75,7 @@ type env struct {
 	srv     *httptest.Server
 	client  *http.Client
 	tokens  *auth.Tokens
-	logs    *syncBuffer
+	logs    *apitest.LogBuffer
 	server  *server.Server
 
 	alice, bob user
@@ -116,7 +116,7 @@ func newEnvOn(t testing.TB, b storetest.Backend, stCfg store.Config, clock *stor
 	for _, o := range opts {
 		o(&cfg)
 	}
-	logs := &syncBuffer{}
+	logs := &apitest.LogBuffer{}
 	leaks.log(logs)
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s, err := server.New(cfg, st, tokens, testPasswords(t), log)
@@ -291,24 +291,6 @@ func (e *env) send(r request) *response {
 	}
 	leaks.issuedIn(body)
 	return &response{t: e.t, status: res.StatusCode, header: res.Header, body: body}
-}
-
-// syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // apiFlow is a flow as the API answers it.

@@ -9,26 +9,15 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/labstack/echo/v4"
 
-	"github.com/flowbin/flowbin/flow"
+	flowbin "github.com/flowbin/flowbin"
 	"github.com/flowbin/flowbin/gen"
 )
-
-// uuidFormat accepts UUIDs of any version in their canonical 36-character form: VoIPbin's ids are version 1,
-// flowbin's version 7.
-type uuidFormat struct{}
-
-func (uuidFormat) Validate(s string) error {
-	if _, ok := flow.ParseID(s); !ok {
-		return fmt.Errorf("%q is not a UUID", s)
-	}
-	return nil
-}
 
 var validationOptions = &openapi3filter.Options{
 	MultiError: true,
 	// Credentials are checked by the authenticate middleware, before validation.
 	AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc,
-	SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.WithStringFormatValidator("uuid", uuidFormat{})},
+	SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.WithStringFormatValidator("uuid", flowbin.UUIDFormat{})},
 }
 
 var flowBodyValidationOptions = func() *openapi3filter.Options {

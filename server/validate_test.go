@@ -42,6 +42,7 @@ var fiveReasons = []struct{ reason, pointer string }{
 }
 
 func TestFiveProblemsInOneAnswer(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		check := func(what string, details []errorDetail) {
@@ -77,6 +78,7 @@ func TestFiveProblemsInOneAnswer(t *testing.T) {
 }
 
 func TestValidateStoresNothing(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		var rep validationReport
@@ -122,6 +124,7 @@ func mustJSON(t *testing.T, v any) []byte {
 // TestEveryActionTypeRoundTripsThroughTheStore stores an action of every type with every option set and reads
 // it back unchanged, on both stores.
 func TestEveryActionTypeRoundTripsThroughTheStore(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		target := e.createFlow(e.alice, `{"name":"target"}`)
@@ -155,6 +158,7 @@ func TestEveryActionTypeRoundTripsThroughTheStore(t *testing.T) {
 }
 
 func TestActionLimitIsConfigurable(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLite, func(c *server.Config) { c.MaxActions = 3 })
 	e.createFlow(e.alice, `{"actions":[{"type":"answer"},{"type":"answer"},{"type":"answer"}]}`)
 	errBody := e.as(e.alice, "POST", "/v1.0/flows", `{"actions":[{"type":"answer"},{"type":"answer"},{"type":"answer"},{"type":"answer"}]}`).
@@ -165,6 +169,7 @@ func TestActionLimitIsConfigurable(t *testing.T) {
 }
 
 func TestBodyLimitIsConfigurable(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLite, func(c *server.Config) { c.MaxBodyBytes = 2048 })
 	e.as(e.alice, "POST", "/v1.0/flows", `{"name":"`+strings.Repeat("x", 200)+`"}`).wantStatus(http.StatusOK)
 	e.as(e.alice, "POST", "/v1.0/flows", `{"detail":"`+strings.Repeat("x", 3000)+`"}`).wantError(http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE")

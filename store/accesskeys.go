@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -70,15 +69,11 @@ func (s *Store) CreateAccessKey(ctx context.Context, n NewAccessKey) (*AccessKey
 
 // GetAccessKey reads an access key of the customer that is not deleted (it may have expired).
 func (s *Store) GetAccessKey(ctx context.Context, customerID, id uuid.UUID) (*AccessKey, error) {
-	var k AccessKey
-	err := liveAccessKeys(customerID)(s.conn(ctx)).Where("id = ?", id).Take(&k).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, fmt.Errorf("store: get access key: %w", notFound("accesskey", id))
-	}
+	k, err := getOne[AccessKey](liveAccessKeys(customerID)(s.conn(ctx)).Where("id = ?", id), "accesskey", id.String())
 	if err != nil {
-		return nil, fmt.Errorf("store: get access key: %w", classify(err))
+		return nil, fmt.Errorf("store: get access key: %w", err)
 	}
-	return &k, nil
+	return k, nil
 }
 
 // ListAccessKeys reads one page of the customer's access keys, newest first.
@@ -119,17 +114,13 @@ func (s *Store) DeleteAccessKey(ctx context.Context, customerID, id uuid.UUID) e
 // AccessKeyByHash finds the live, unexpired access key with the given token hash, unless the user who created it
 // is disabled or removed.
 func (s *Store) AccessKeyByHash(ctx context.Context, tokenHash string) (*AccessKey, error) {
-	var k AccessKey
-	err := s.conn(ctx).Table("accesskeys").Select("accesskeys.*").
+	q := s.conn(ctx).Table("accesskeys").Select("accesskeys.*").
 		Joins("LEFT JOIN users ON users.id = accesskeys.user_id").
 		Where("accesskeys.token_hash = ? AND accesskeys.tm_delete IS NULL AND accesskeys.tm_expire > ?", tokenHash, s.timestamp()).
-		Where("accesskeys.user_id IS NULL OR (users.id IS NOT NULL AND users.tm_disable IS NULL)").
-		Take(&k).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, fmt.Errorf("store: access key by hash: %w", &NotFoundError{Resource: "accesskey"})
-	}
+		Where("accesskeys.user_id IS NULL OR (users.id IS NOT NULL AND users.tm_disable IS NULL)")
+	k, err := getOne[AccessKey](q, "accesskey", "") // never echo the hash
 	if err != nil {
-		return nil, fmt.Errorf("store: access key by hash: %w", classify(err))
+		return nil, fmt.Errorf("store: access key by hash: %w", err)
 	}
-	return &k, nil
+	return k, nil
 }

@@ -20,9 +20,6 @@ const (
 	ActiveflowEnded   = "ended"
 )
 
-// ErrStale is a write refused because the row changed since it was read.
-var ErrStale = errors.New("stale")
-
 // Activeflow is one execution of a flow, or of inline actions.
 type Activeflow struct {
 	ID           uuid.UUID  `gorm:"column:id;primaryKey"`
@@ -182,6 +179,22 @@ func (s *Store) ClaimActiveflow(ctx context.Context, a *Activeflow, lease time.D
 	}
 	a.Version++
 	a.ClaimUntil, a.claimed = &until, true
+	return nil
+}
+
+// ReleaseActiveflow lets go of a claim this copy holds whose step will not be written (its write failed): the next
+// report need not wait for the claim to pass. The version stays moved on. It commits at once, outside the
+// transaction ctx may carry (which is rolling back).
+func (s *Store) ReleaseActiveflow(ctx context.Context, a *Activeflow) error {
+	if !a.claimed {
+		return nil
+	}
+	err := liveActiveflows(a.CustomerID)(s.db.WithContext(ctx)).Where("id = ? AND version = ?", a.ID, a.Version).
+		Update("claim_until", nil).Error
+	if err != nil {
+		return fmt.Errorf("store: release activeflow: %w", classify(err))
+	}
+	a.ClaimUntil, a.claimed = nil, false
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 // read back between every two steps, on both dialects: the traces must be the table's, and each read must give
 // back exactly the execution that was saved (put omitempty or json:"-" on a field of flow.Execution and it fails).
 func TestActiveflowStateRoundTrip(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		fx := newFixture(t, b)
 		ctx := context.Background()

@@ -46,6 +46,7 @@ func (r *recorder) heard() ([]uuid.UUID, bool) {
 // TestChangesDeliveredOnCommit: this process's listeners hear of a change when it commits, never of one rolled
 // back, on both stores.
 func TestChangesDeliveredOnCommit(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		fx := newFixture(t, b)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -108,6 +109,7 @@ func TestChangesDeliveredOnCommit(t *testing.T) {
 // TestChangesAnnounced: on PostgreSQL every change of a flow is announced once on flowbin_flow_changed: flowbin's
 // own by the store after they commit (the trigger stays quiet for its connections), anyone else's by the trigger.
 func TestChangesAnnounced(t *testing.T) {
+	t.Parallel()
 	cfg := storetest.Config(t, storetest.Postgres)
 	ctx := context.Background()
 	st, err := store.Open(ctx, cfg)
@@ -127,15 +129,26 @@ func TestChangesAnnounced(t *testing.T) {
 	if _, err := listener.Exec(ctx, "LISTEN flowbin_flow_changed"); err != nil {
 		t.Fatal(err)
 	}
-	// notifications collects what arrives within the window.
-	notifications := func(window time.Duration) []string {
+	// notifications collects what is announced until now: it queues a marker on the store's announcer, which
+	// sends in order, after every change queued before (and a change made with SQL is announced when it commits,
+	// before the marker), and returns the payloads that arrive before the marker, without it.
+	notifications := func() []string {
+		t.Helper()
+		marker := uuid.New()
+		st.Announce(marker)
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
 		var got []string
-		end := time.Now().Add(window)
 		for {
-			wctx, cancel := context.WithDeadline(ctx, end)
 			n, err := listener.WaitForNotification(wctx)
-			cancel()
 			if err != nil {
+				t.Fatalf("the marker was not announced: %v (heard %v)", err, got)
+			}
+			ids := strings.Split(n.Payload, ",")
+			if i := slices.Index(ids, marker.String()); i >= 0 {
+				if rest := slices.Delete(ids, i, i+1); len(rest) > 0 {
+					got = append(got, strings.Join(rest, ","))
+				}
 				return got
 			}
 			got = append(got, n.Payload)
@@ -150,13 +163,13 @@ func TestChangesAnnounced(t *testing.T) {
 	}
 
 	f := mustCreateFlow(t, st, customer.ID, "one")
-	if got := notifications(300 * time.Millisecond); count(got, f.ID) != 0 {
+	if got := notifications(); count(got, f.ID) != 0 {
 		t.Fatalf("creating a flow announced it: %v", got)
 	}
 	if _, err := st.UpdateFlow(ctx, customer.ID, f.ID, mustDefinition(t, `{"name":"two"}`), tester, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := notifications(time.Second); count(got, f.ID) != 1 {
+	if got := notifications(); count(got, f.ID) != 1 {
 		t.Fatalf("an update by flowbin: notifications %v, want the flow's id once", got)
 	}
 	db, err := pgx.Connect(ctx, cfg.URL) // not flowbin's pool: the trigger announces
@@ -167,13 +180,13 @@ func TestChangesAnnounced(t *testing.T) {
 	if _, err := db.Exec(ctx, "UPDATE flows SET name = 'by sql' WHERE id = $1", f.ID); err != nil {
 		t.Fatal(err)
 	}
-	if got := notifications(time.Second); len(got) != 1 || got[0] != f.ID.String() {
+	if got := notifications(); len(got) != 1 || got[0] != f.ID.String() {
 		t.Fatalf("an update with SQL: notifications %v, want the flow's id", got)
 	}
 	if err := st.DeleteFlow(ctx, customer.ID, f.ID, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := notifications(time.Second); count(got, f.ID) != 1 {
+	if got := notifications(); count(got, f.ID) != 1 {
 		t.Fatalf("a delete by flowbin: notifications %v, want the flow's id once", got)
 	}
 	// Many changes at once are announced in few notifications, none lost.
@@ -185,7 +198,7 @@ func TestChangesAnnounced(t *testing.T) {
 			t.Fatal(i, err)
 		}
 	}
-	got := notifications(2 * time.Second)
+	got := notifications()
 	for _, id := range ids {
 		if count(got, id) != 1 {
 			t.Fatalf("flow %s announced %d times in %d notifications", id, count(got, id), len(got))

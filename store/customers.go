@@ -76,6 +76,8 @@ type CustomerWebhook struct {
 	URI, Method  string
 	SealedSecret string
 	TMUpdate     *time.Time
+	// EventVariables: the events of the customer's activeflows carry their variables.
+	EventVariables bool
 }
 
 // GetCustomerWebhook reads a customer's webhook settings.
@@ -85,8 +87,9 @@ func (s *Store) GetCustomerWebhook(ctx context.Context, id uuid.UUID) (*Customer
 		WebhookMethod string     `gorm:"column:webhook_method"`
 		WebhookSecret string     `gorm:"column:webhook_secret"`
 		TMUpdate      *time.Time `gorm:"column:tm_update"`
+		Variables     bool       `gorm:"column:event_variables"`
 	}
-	err := s.conn(ctx).Model(&Customer{}).Select("webhook_uri, webhook_method, webhook_secret, tm_update").
+	err := s.conn(ctx).Model(&Customer{}).Select("webhook_uri, webhook_method, webhook_secret, tm_update, event_variables").
 		Where("id = ?", id).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, fmt.Errorf("store: get customer webhook: %w", notFound("customer", id))
@@ -94,7 +97,20 @@ func (s *Store) GetCustomerWebhook(ctx context.Context, id uuid.UUID) (*Customer
 	if err != nil {
 		return nil, fmt.Errorf("store: get customer webhook: %w", classify(err))
 	}
-	return &CustomerWebhook{URI: row.WebhookURI, Method: row.WebhookMethod, SealedSecret: row.WebhookSecret, TMUpdate: row.TMUpdate}, nil
+	return &CustomerWebhook{URI: row.WebhookURI, Method: row.WebhookMethod, SealedSecret: row.WebhookSecret, TMUpdate: row.TMUpdate,
+		EventVariables: row.Variables}, nil
+}
+
+// SetCustomerEventVariables sets whether the events of a customer's activeflows carry their variables.
+func (s *Store) SetCustomerEventVariables(ctx context.Context, id uuid.UUID, on bool) error {
+	res := s.conn(ctx).Model(&Customer{}).Where("id = ?", id).Updates(map[string]any{"event_variables": on, "tm_update": s.timestamp()})
+	if res.Error != nil {
+		return fmt.Errorf("store: set customer event variables: %w", classify(res.Error))
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("store: set customer event variables: %w", notFound("customer", id))
+	}
+	return nil
 }
 
 // SetCustomerWebhook writes a customer's webhook address and method; sealedSecret, when not "", replaces its

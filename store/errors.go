@@ -25,7 +25,18 @@ var (
 	ErrUnavailable = errors.New("database unavailable")
 	// ErrNotMigrated: the database lacks migrations that this binary needs (it was opened without migrating).
 	ErrNotMigrated = errors.New("database not migrated")
+	// ErrStale: a write refused because the row changed since it was read.
+	ErrStale = errors.New("stale")
 )
+
+// PreconditionError is a conditional write (If-Match) refused because the flow is at another revision.
+type PreconditionError struct {
+	Current int
+}
+
+func (e *PreconditionError) Error() string {
+	return fmt.Sprintf("the flow is at revision %d", e.Current)
+}
 
 // NotFoundError says which resource was not found.
 type NotFoundError struct {
@@ -45,6 +56,21 @@ func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
 
 func notFound(resource string, id uuid.UUID) error {
 	return &NotFoundError{Resource: resource, ID: id.String()}
+}
+
+// getOne reads the one row that q selects: none is a *NotFoundError naming resource and id ("" when the caller
+// looked it up by something that must not be echoed, such as a token hash), a failure is classified. Callers wrap
+// the error with what they were doing ("store: get flow: %w").
+func getOne[T any](q *gorm.DB, resource, id string) (*T, error) {
+	var row T
+	err := q.Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, &NotFoundError{Resource: resource, ID: id}
+	}
+	if err != nil {
+		return nil, classify(err)
+	}
+	return &row, nil
 }
 
 // classify wraps err with ErrUnavailable or ErrConflict when it is one of those, so that callers can tell a

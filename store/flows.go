@@ -2,19 +2,15 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
 	"github.com/flowbin/flowbin/flow"
@@ -73,13 +69,15 @@ func (m *Match) matches(revision int) bool {
 	return m == nil || m.Any || slices.Contains(m.Revisions, revision)
 }
 
-// PreconditionError is a conditional write refused because the flow is at another revision.
-type PreconditionError struct {
-	Current int
-}
-
-func (e *PreconditionError) Error() string {
-	return fmt.Sprintf("the flow is at revision %d", e.Current)
+// decideWrite is the one rule of a conditional write, shared by both dialects and by update and delete: a flow at
+// a revision that m does not accept is a *PreconditionError; otherwise the write happens unless def (nil for a
+// delete) equals the flow's current definition, which makes the write a no-op that keeps the revision. The
+// single-statement PostgreSQL writes state the same rule in SQL and call this to tell why they wrote nothing.
+func decideWrite(cur *Flow, def *flow.Definition, m *Match) (write bool, err error) {
+	if !m.matches(cur.Revision) {
+		return false, &PreconditionError{Current: cur.Revision}
+	}
+	return def == nil || !sameDefinition(cur, def), nil
 }
 
 // Actions is a flow's action list, kept as JSON: jsonb on PostgreSQL, text on SQLite.
@@ -150,39 +148,14 @@ func (s *Store) CreateFlow(ctx context.Context, customerID uuid.UUID, def *flow.
 		Revision:         1,
 		TMCreate:         s.timestamp(),
 	}
+	create := s.createFlowSQLite
 	if s.dialect == Postgres {
-		err = s.createFlowPostgres(ctx, f, by)
-	} else {
-		err = s.InTx(ctx, func(ctx context.Context) error {
-			if err := s.conn(ctx).Create(f).Error; err != nil {
-				return err
-			}
-			return s.conn(ctx).Create(revisionOf(f, by, f.TMCreate)).Error
-		})
+		create = s.createFlowPostgres
 	}
-	if err != nil {
+	if err := create(ctx, f, by); err != nil {
 		return nil, fmt.Errorf("store: create flow: %w", classify(err))
 	}
 	return f, nil
-}
-
-// createFlowPostgres writes the flow and its revision 1 in one statement: one round trip, atomic without a
-// transaction of its own (and part of the caller's, when ctx carries one).
-func (s *Store) createFlowPostgres(ctx context.Context, f *Flow, by Author) error {
-	actions := f.Actions.encode()
-	if ok, err := s.createFlowPgx(ctx, f, actions, by); ok {
-		return err
-	}
-	return s.conn(ctx).Exec(`WITH f AS (
-    INSERT INTO flows (id, customer_id, name, detail, actions, on_complete_flow_id, revision, tm_create)
-    VALUES (?, ?, ?, ?, ?, ?, 1, ?)
-    RETURNING id, revision, customer_id, name, detail, actions, on_complete_flow_id, tm_create
-)
-INSERT INTO flow_revisions (flow_id, revision, customer_id, name, detail, actions, on_complete_flow_id,
-                            author_type, author_id, author_name, tm_create)
-SELECT id, revision, customer_id, name, detail, actions, on_complete_flow_id, ?, ?, ?, tm_create FROM f`,
-		f.ID, f.CustomerID, f.Name, f.Detail, string(actions), f.OnCompleteFlowID, f.TMCreate,
-		by.Type, by.ID, by.Name).Error
 }
 
 func actionsOf(def *flow.Definition) Actions {
@@ -202,15 +175,11 @@ func revisionOf(f *Flow, by Author, at time.Time) *FlowRevision {
 
 // GetFlow reads a live flow of the customer.
 func (s *Store) GetFlow(ctx context.Context, customerID, id uuid.UUID) (*Flow, error) {
-	var f Flow
-	err := liveFlows(customerID)(s.conn(ctx)).Where("id = ?", id).Take(&f).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, fmt.Errorf("store: get flow: %w", notFound("flow", id))
-	}
+	f, err := getOne[Flow](liveFlows(customerID)(s.conn(ctx)).Where("id = ?", id), "flow", id.String())
 	if err != nil {
-		return nil, fmt.Errorf("store: get flow: %w", classify(err))
+		return nil, fmt.Errorf("store: get flow: %w", err)
 	}
-	return &f, nil
+	return f, nil
 }
 
 // ListFlows reads one page of the customer's live flows, newest first.
@@ -238,116 +207,6 @@ func (s *Store) UpdateFlow(ctx context.Context, customerID, id uuid.UUID, def *f
 		return nil, fmt.Errorf("store: update flow: %w", err)
 	}
 	return f, nil
-}
-
-// updateFlowSQLite reads, checks and writes in one immediate transaction, which holds SQLite's write lock.
-func (s *Store) updateFlowSQLite(ctx context.Context, customerID, id uuid.UUID, def *flow.Definition, by Author, m *Match) (*Flow, error) {
-	var out *Flow
-	err := s.InTx(ctx, func(ctx context.Context) error {
-		cur, err := s.GetFlow(ctx, customerID, id)
-		if err != nil {
-			return err
-		}
-		if !m.matches(cur.Revision) {
-			return &PreconditionError{Current: cur.Revision}
-		}
-		if sameDefinition(cur, def) {
-			out = cur
-			return nil
-		}
-		now := s.timestamp()
-		next := *cur
-		next.Name, next.Detail, next.Actions = def.Name, def.Detail, actionsOf(def)
-		next.OnCompleteFlowID = nullableID(def.OnCompleteFlowID)
-		next.Revision = cur.Revision + 1
-		next.TMUpdate = &now
-		err = s.conn(ctx).Model(&Flow{}).Where("id = ?", id).Updates(map[string]any{
-			"name": next.Name, "detail": next.Detail, "actions": next.Actions,
-			"on_complete_flow_id": next.OnCompleteFlowID, "revision": next.Revision, "tm_update": now,
-		}).Error
-		if err != nil {
-			return err
-		}
-		if err := s.conn(ctx).Create(revisionOf(&next, by, now)).Error; err != nil {
-			return err
-		}
-		s.flowChanged(ctx, id)
-		out = &next
-		return nil
-	})
-	return out, err
-}
-
-// updateFlowPostgres is UpdateFlow in one statement when it writes (the usual case): the UPDATE takes the row
-// lock and checks the condition and the change on the current row (PostgreSQL re-checks them on the newest
-// version if another writer got there first), and the new revision is written with it. When it writes nothing,
-// a read tells why: the flow is gone, at another revision, or already so; a flow changed in between is tried again.
-func (s *Store) updateFlowPostgres(ctx context.Context, customerID, id uuid.UUID, def *flow.Definition, by Author, m *Match) (*Flow, error) {
-	actions := actionsOf(def).encode()
-	anyRevision, revisions := m == nil || m.Any, []int{}
-	if m != nil {
-		revisions = append(revisions, m.Revisions...)
-	}
-	onComplete := nullableID(def.OnCompleteFlowID)
-	for range 3 {
-		now := s.timestamp()
-		ok, revision, created, err := s.updateFlowPgx(ctx, flowUpdate{f: &Flow{ID: id, CustomerID: customerID,
-			Name: def.Name, Detail: def.Detail, OnCompleteFlowID: onComplete, TMUpdate: &now}, actions: actions,
-			any: anyRevision, revisions: int32s(revisions), by: by})
-		if !ok {
-			err = s.conn(ctx).Raw(`WITH f AS (
-    UPDATE flows
-    SET name = @name, detail = @detail, actions = @actions, on_complete_flow_id = @on_complete,
-        revision = revision + 1, tm_update = @now
-    WHERE id = @id AND customer_id = @customer AND tm_delete IS NULL
-      AND (CAST(@any AS boolean) OR revision = ANY(CAST(@revisions AS integer[])))
-      AND NOT (name = @name AND detail = @detail AND actions = CAST(@actions AS jsonb)
-               AND on_complete_flow_id IS NOT DISTINCT FROM CAST(@on_complete AS uuid))
-    RETURNING id, customer_id, revision, tm_create, name, detail, actions, on_complete_flow_id
-), r AS (
-    INSERT INTO flow_revisions (flow_id, revision, customer_id, name, detail, actions, on_complete_flow_id,
-                                author_type, author_id, author_name, tm_create)
-    SELECT id, revision, customer_id, name, detail, actions, on_complete_flow_id,
-           @author_type, @author_id, @author_name, @now FROM f
-)
-SELECT revision, tm_create FROM f`, map[string]any{
-				"id": id, "customer": customerID, "name": def.Name, "detail": def.Detail, "actions": string(actions),
-				"on_complete": onComplete, "now": now, "any": anyRevision, "revisions": pgIntArray(revisions),
-				"author_type": by.Type, "author_id": by.ID, "author_name": by.Name,
-			}).Row().Scan(&revision, &created)
-		}
-		if err == nil {
-			s.flowChanged(ctx, id)
-			return &Flow{
-				ID: id, CustomerID: customerID, Name: def.Name, Detail: def.Detail, Actions: actionsOf(def),
-				OnCompleteFlowID: onComplete, Revision: revision, TMCreate: created.UTC(), TMUpdate: &now,
-			}, nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) && !errors.Is(err, pgx.ErrNoRows) {
-			return nil, classify(err)
-		}
-		cur, err := s.GetFlow(ctx, customerID, id)
-		if err != nil {
-			return nil, err
-		}
-		if !m.matches(cur.Revision) {
-			return nil, &PreconditionError{Current: cur.Revision}
-		}
-		if sameDefinition(cur, def) {
-			return cur, nil
-		}
-		// Changed between the two statements: try again.
-	}
-	return nil, fmt.Errorf("%w: the flow kept changing", ErrUnavailable)
-}
-
-// pgIntArray is an integer[] literal, for = ANY(...).
-func pgIntArray(ns []int) string {
-	parts := make([]string, len(ns))
-	for i, n := range ns {
-		parts[i] = strconv.Itoa(n)
-	}
-	return "{" + strings.Join(parts, ",") + "}"
 }
 
 // observed tells this process's listeners about a flow that a write found changed (at another revision) or gone:
@@ -403,6 +262,11 @@ func (s *Store) DeleteFlow(ctx context.Context, customerID, id uuid.UUID, m *Mat
 	if res.RowsAffected == 0 {
 		cur, err := s.GetFlow(ctx, customerID, id)
 		if err == nil {
+			_, err = decideWrite(cur, nil, m)
+		}
+		if err == nil {
+			// Matched on this read, so it changed between the two statements; as with any write that races a
+			// change, the caller sees the revision it lost to.
 			err = &PreconditionError{Current: cur.Revision}
 		}
 		s.observed(id, err)
@@ -433,16 +297,13 @@ func (s *Store) GetFlowRevision(ctx context.Context, customerID, flowID uuid.UUI
 	if _, err := s.GetFlow(ctx, customerID, flowID); err != nil {
 		return nil, fmt.Errorf("store: get flow revision: %w", err)
 	}
-	var r FlowRevision
-	err := s.conn(ctx).Where("flow_id = ? AND customer_id = ? AND revision = ?", flowID, customerID, revision).Take(&r).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, fmt.Errorf("store: get flow revision: %w",
-			&NotFoundError{Resource: "revision", ID: fmt.Sprintf("%d of flow %s", revision, flowID)})
-	}
+	r, err := getOne[FlowRevision](
+		s.conn(ctx).Where("flow_id = ? AND customer_id = ? AND revision = ?", flowID, customerID, revision),
+		"revision", fmt.Sprintf("%d of flow %s", revision, flowID))
 	if err != nil {
-		return nil, fmt.Errorf("store: get flow revision: %w", classify(err))
+		return nil, fmt.Errorf("store: get flow revision: %w", err)
 	}
-	return &r, nil
+	return r, nil
 }
 
 // LiveFlowIDs reports which of ids name live flows of the customer.

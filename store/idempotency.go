@@ -90,15 +90,11 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, k IdempotencyKey, reque
 
 // GetIdempotencyRecord reads a record.
 func (s *Store) GetIdempotencyRecord(ctx context.Context, k IdempotencyKey) (*IdempotencyRecord, error) {
-	var rec IdempotencyRecord
-	err := k.where(s.conn(ctx)).Take(&rec).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, fmt.Errorf("store: idempotency record: %w", &NotFoundError{Resource: "idempotency key", ID: k.Key})
-	}
+	rec, err := getOne[IdempotencyRecord](k.where(s.conn(ctx)), "idempotency key", k.Key)
 	if err != nil {
-		return nil, fmt.Errorf("store: idempotency record: %w", classify(err))
+		return nil, fmt.Errorf("store: idempotency record: %w", err)
 	}
-	return &rec, nil
+	return rec, nil
 }
 
 // CompleteIdempotencyKey stores the answer of the request that claimed the key. Called in the transaction of the

@@ -20,6 +20,7 @@ import (
 // TestMigration00006DropsClearKeys: the answers to POST /v1.0/accesskeys kept before answers were sealed hold raw
 // keys in clear; migration 00006 deletes them, and leaves the others, and the users and keys it extends, intact.
 func TestMigration00006DropsClearKeys(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		cfg := storetest.Config(t, b)
 		driver, dsn, dialect := "sqlite", "file:"+cfg.SQLitePath, goose.DialectSQLite3

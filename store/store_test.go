@@ -64,6 +64,7 @@ func mustCreateFlow(t *testing.T, st *store.Store, customer uuid.UUID, name stri
 }
 
 func TestFlowLifecycle(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		fx := newFixture(t, b)
 		ctx := context.Background()
@@ -145,6 +146,7 @@ func TestFlowLifecycle(t *testing.T) {
 }
 
 func TestLiveFlowIDs(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		fx := newFixture(t, b)
 		ctx := context.Background()
@@ -167,6 +169,7 @@ func TestLiveFlowIDs(t *testing.T) {
 // TestListPagingSameMicrosecond pages through flows that share tm_create values, at several page sizes: every
 // flow must come back exactly once, newest first.
 func TestListPagingSameMicrosecond(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		fx := newFixture(t, b)
 		ctx := context.Background()
@@ -221,6 +224,7 @@ func TestListPagingSameMicrosecond(t *testing.T) {
 }
 
 func TestAccessKeys(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		fx := newFixture(t, b)
 		ctx := context.Background()
@@ -273,6 +277,7 @@ func TestAccessKeys(t *testing.T) {
 }
 
 func TestUsers(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		st := storetest.Open(t, b)
 		ctx := context.Background()
@@ -312,6 +317,7 @@ func TestUsers(t *testing.T) {
 }
 
 func TestConcurrentSettingsAndBootstrap(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		st := storetest.Open(t, b)
 		ctx := context.Background()
@@ -353,6 +359,7 @@ func TestConcurrentSettingsAndBootstrap(t *testing.T) {
 }
 
 func TestRateLimitWindows(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		fx := newFixture(t, b)
 		ctx := context.Background()
@@ -380,6 +387,7 @@ func TestRateLimitWindows(t *testing.T) {
 }
 
 func TestMigrateTwice(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		cfg := storetest.Config(t, b)
 		for i := 0; i < 2; i++ {
@@ -393,6 +401,7 @@ func TestMigrateTwice(t *testing.T) {
 }
 
 func TestUnavailable(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		st := storetest.Open(t, b)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -406,6 +415,7 @@ func TestUnavailable(t *testing.T) {
 // TestSQLiteTimestampsSort guards what ordering and paging on SQLite rely on: timestamps are stored as text that
 // sorts chronologically.
 func TestSQLiteTimestampsSort(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t, storetest.SQLite)
 	ctx := context.Background()
 	times := []time.Time{t0, t0.Add(time.Microsecond), t0.Add(999 * time.Microsecond), t0.Add(time.Second), t0.Add(time.Hour)}
@@ -426,6 +436,7 @@ func TestSQLiteTimestampsSort(t *testing.T) {
 
 // TestOpenBadURL: a database URL that cannot be used is refused without quoting its password.
 func TestOpenBadURL(t *testing.T) {
+	t.Parallel()
 	for _, raw := range []string{"postgres://flowbin:s3cret@db:5432/flowbin?sslmode=%zz", "mysql://flowbin:s3cret@db/flowbin"} {
 		_, err := store.Open(context.Background(), store.Config{URL: raw})
 		if err == nil {
@@ -441,6 +452,7 @@ func TestOpenBadURL(t *testing.T) {
 // a key records its creator and fails while they are disabled or once removed, and this process's listeners hear
 // of each change as it commits.
 func TestUserRevocationState(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		st := storetest.Open(t, b)
 		ctx := context.Background()

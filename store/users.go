@@ -84,15 +84,11 @@ func (s *Store) Bootstrap(ctx context.Context, customerName, username, passwordH
 
 // UserByUsername reads a user.
 func (s *Store) UserByUsername(ctx context.Context, username string) (*User, error) {
-	var u User
-	err := s.conn(ctx).Where("username = ?", username).Take(&u).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, fmt.Errorf("store: user by name: %w", &NotFoundError{Resource: "user", ID: username})
-	}
+	u, err := getOne[User](s.conn(ctx).Where("username = ?", username), "user", username)
 	if err != nil {
-		return nil, fmt.Errorf("store: user by name: %w", classify(err))
+		return nil, fmt.Errorf("store: user by name: %w", err)
 	}
-	return &u, nil
+	return u, nil
 }
 
 // ListUsers reads every user with its customer's name, by username.
@@ -156,15 +152,11 @@ func (s *Store) updateUser(ctx context.Context, what, username string, changes m
 
 // GetUser reads a user of the customer by id.
 func (s *Store) GetUser(ctx context.Context, customerID, id uuid.UUID) (*User, error) {
-	var u User
-	err := s.conn(ctx).Where("customer_id = ? AND id = ?", customerID, id).Take(&u).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, fmt.Errorf("store: get user: %w", notFound("user", id))
-	}
+	u, err := getOne[User](s.conn(ctx).Where("customer_id = ? AND id = ?", customerID, id), "user", id.String())
 	if err != nil {
-		return nil, fmt.Errorf("store: get user: %w", classify(err))
+		return nil, fmt.Errorf("store: get user: %w", err)
 	}
-	return &u, nil
+	return u, nil
 }
 
 // DeleteUser removes a user: their login tokens stop working at once, and so do the access keys they created.
@@ -194,13 +186,9 @@ type UserTokenState struct {
 // UserTokenState reads the token generation of a user, and whether they are disabled. A removed user is
 // ErrNotFound.
 func (s *Store) UserTokenState(ctx context.Context, id uuid.UUID) (UserTokenState, error) {
-	var u User
-	err := s.conn(ctx).Select("token_generation", "tm_disable").Where("id = ?", id).Take(&u).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return UserTokenState{}, fmt.Errorf("store: user token state: %w", notFound("user", id))
-	}
+	u, err := getOne[User](s.conn(ctx).Select("token_generation", "tm_disable").Where("id = ?", id), "user", id.String())
 	if err != nil {
-		return UserTokenState{}, fmt.Errorf("store: user token state: %w", classify(err))
+		return UserTokenState{}, fmt.Errorf("store: user token state: %w", err)
 	}
 	return UserTokenState{Generation: u.TokenGeneration, Disabled: u.TMDisable != nil}, nil
 }

@@ -175,7 +175,7 @@ func (p *program) userCommands() *cobra.Command {
 	var fromStdin bool
 	add := &cobra.Command{
 		Use:     "add --customer NAME --username NAME --password-stdin",
-		Short:   "Add a user to a customer (created when new); the password is read from standard input",
+		Short:   "Add a user to a customer (created when new); the password (12 characters or more) is read from standard input",
 		Example: "  echo 'a long password' | flowbin user add --customer acme --username alice --password-stdin",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -193,7 +193,7 @@ func (p *program) userCommands() *cobra.Command {
 
 	passwd := &cobra.Command{
 		Use:     "passwd --username NAME --password-stdin",
-		Short:   "Change a user's password, read from standard input",
+		Short:   "Change a user's password (12 characters or more), read from standard input",
 		Example: "  echo 'another password' | flowbin user passwd --username alice --password-stdin",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

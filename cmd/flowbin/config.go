@@ -16,6 +16,7 @@ import (
 
 	"github.com/flowbin/flowbin/flow"
 	"github.com/flowbin/flowbin/outbound"
+	"github.com/flowbin/flowbin/server"
 	"github.com/flowbin/flowbin/store"
 )
 
@@ -62,6 +63,8 @@ type config struct {
 	OutboundAllow     outbound.Allow
 	OutboundTimeout   time.Duration
 	EventsRetryFor    time.Duration
+	EventsMaxPending  int
+	EventsWorkers     int
 	PprofAddr         string
 	MetricsAddr       string
 	FlowCacheBytes    int64
@@ -137,13 +140,13 @@ var settings = []setting{
 		parse: text(func(c *config) *string { return &c.AdminPassword })},
 	{name: "FLOWBIN_BCRYPT_COST", def: "10", help: "bcrypt cost of password hashes (4 to 31)",
 		parse: integer(4, 31, func(c *config) *int { return &c.BcryptCost })},
-	{name: "FLOWBIN_MAX_BODY_BYTES", def: "1048576", help: "largest request body (413 beyond)",
+	{name: "FLOWBIN_MAX_BODY_BYTES", def: itoa(server.DefaultMaxBodyBytes), help: "largest request body (413 beyond)",
 		parse: integer(1024, 1<<40, func(c *config) *int64 { return &c.MaxBodyBytes })},
-	{name: "FLOWBIN_MAX_HEADER_BYTES", def: "32768", help: "largest request header fields and target (431 beyond)",
+	{name: "FLOWBIN_MAX_HEADER_BYTES", def: itoa(server.DefaultMaxHeaderBytes), help: "largest request header fields and target (431 beyond)",
 		parse: integer(4096, 1<<30, func(c *config) *int { return &c.MaxHeaderBytes })},
-	{name: "FLOWBIN_MAX_ACTIONS", def: "1000", help: "most actions in one action list",
+	{name: "FLOWBIN_MAX_ACTIONS", def: itoa(flow.DefaultMaxActions), help: "most actions in one action list",
 		parse: integer(1, 1<<30, func(c *config) *int { return &c.MaxActions })},
-	{name: "FLOWBIN_REQUEST_TIMEOUT", def: "10s", help: "server-side deadline of every request",
+	{name: "FLOWBIN_REQUEST_TIMEOUT", def: durationText(server.DefaultRequestTimeout), help: "server-side deadline of every request",
 		parse: duration(func(c *config) *time.Duration { return &c.RequestTimeout })},
 	{name: "FLOWBIN_SHUTDOWN_TIMEOUT", def: "20s", help: "how long SIGTERM waits for in-flight requests",
 		parse: duration(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
@@ -154,17 +157,17 @@ var settings = []setting{
 		parse: duration(func(c *config) *time.Duration { return &c.ReadTimeout })},
 	{name: "FLOWBIN_IDLE_TIMEOUT", def: "2m", help: "how long an idle keep-alive connection stays open",
 		parse: duration(func(c *config) *time.Duration { return &c.IdleTimeout })},
-	{name: "FLOWBIN_FLOW_CACHE_BYTES", def: "67108864",
+	{name: "FLOWBIN_FLOW_CACHE_BYTES", def: itoa(server.DefaultFlowCacheBytes),
 		help:  "memory for cached `GET /v1.0/flows/{id}` answers, dropped on every change by any instance (LISTEN/NOTIFY); 0: no cache",
 		parse: integer(0, 1<<50, func(c *config) *int64 { return &c.FlowCacheBytes })},
 	{name: "FLOWBIN_DB_MAX_CONNS", def: "0", help: "connection pool size; 0: 16 on PostgreSQL, 8 on SQLite",
 		parse: integer(0, 1<<20, func(c *config) *int { return &c.DBMaxConns })},
-	{name: "FLOWBIN_LOGIN_ATTEMPTS_PER_ADDRESS", def: "20",
+	{name: "FLOWBIN_LOGIN_ATTEMPTS_PER_ADDRESS", def: itoa(server.DefaultLoginAttemptsPerAddress),
 		help:  "login attempts per client address per window (then 429 with `Retry-After`)",
 		parse: integer(1, 1<<30, func(c *config) *int { return &c.LoginPerAddress })},
-	{name: "FLOWBIN_LOGIN_ATTEMPTS_PER_USER", def: "10", help: "login attempts per username per window",
+	{name: "FLOWBIN_LOGIN_ATTEMPTS_PER_USER", def: itoa(server.DefaultLoginAttemptsPerUser), help: "login attempts per username per window",
 		parse: integer(1, 1<<30, func(c *config) *int { return &c.LoginPerUser })},
-	{name: "FLOWBIN_LOGIN_WINDOW", def: "1m", help: "login rate-limit window",
+	{name: "FLOWBIN_LOGIN_WINDOW", def: durationText(server.DefaultLoginWindow), help: "login rate-limit window",
 		parse: duration(func(c *config) *time.Duration { return &c.LoginWindow })},
 	{name: "FLOWBIN_TRUSTED_PROXIES",
 		help: "comma-separated CIDRs whose `X-Forwarded-For` is trusted for the client address",
@@ -187,27 +190,27 @@ var settings = []setting{
 	{name: "FLOWBIN_REQUIRE_IF_MATCH", def: "false",
 		help:  "refuse changes of flows (PUT, DELETE, restore) without `If-Match`: 428",
 		parse: boolean(func(c *config) *bool { return &c.RequireIfMatch })},
-	{name: "FLOWBIN_MAX_EXECUTED_ACTIONS", def: "100",
+	{name: "FLOWBIN_MAX_EXECUTED_ACTIONS", def: itoa(flow.DefaultMaxExecuted),
 		help:  "most actions one activeflow (or simulation) runs; then it ends with `executed_action_limit`",
 		parse: integer(1, 1<<30, func(c *config) *int { return &c.MaxExecuted })},
-	{name: "FLOWBIN_MAX_CONTROL_STEPS", def: "50",
+	{name: "FLOWBIN_MAX_CONTROL_STEPS", def: itoa(flow.DefaultMaxControlSteps),
 		help:  "most control actions an activeflow runs in a row, with no runner action between; then it ends with `control_step_limit`",
 		parse: integer(1, 1<<30, func(c *config) *int { return &c.MaxControlSteps })},
-	{name: "FLOWBIN_MAX_VARIABLES", def: "100",
+	{name: "FLOWBIN_MAX_VARIABLES", def: itoa(flow.DefaultMaxVariables),
 		help:  "most variables one activeflow holds (VoIPbin's limit); more in a request: 400",
 		parse: integer(1, 1<<20, func(c *config) *int { return &c.MaxVariables })},
-	{name: "FLOWBIN_MAX_VARIABLE_BYTES", def: "32768", help: "largest value of one variable",
+	{name: "FLOWBIN_MAX_VARIABLE_BYTES", def: itoa(flow.DefaultMaxVariableBytes), help: "largest value of one variable",
 		parse: integer(1, 1<<30, func(c *config) *int { return &c.MaxVariableBytes })},
-	{name: "FLOWBIN_MAX_VARIABLES_BYTES", def: "65536",
+	{name: "FLOWBIN_MAX_VARIABLES_BYTES", def: itoa(flow.DefaultMaxVariablesBytes),
 		help:  "most bytes of an activeflow's variables, names and values together",
 		parse: integer(1, 1<<30, func(c *config) *int { return &c.MaxVariablesBytes })},
-	{name: "FLOWBIN_MAX_OPTION_BYTES", def: "65536",
+	{name: "FLOWBIN_MAX_OPTION_BYTES", def: itoa(flow.DefaultMaxOptionBytes),
 		help:  "largest options of an action once `${variables}` are substituted; past it the activeflow ends with `option_limit`",
 		parse: integer(1, 1<<30, func(c *config) *int { return &c.MaxOptionBytes })},
-	{name: "FLOWBIN_MAX_STATE_BYTES", def: "2097152",
+	{name: "FLOWBIN_MAX_STATE_BYTES", def: itoa(flow.DefaultMaxStateBytes),
 		help:  "largest stored state of an activeflow; past it the activeflow ends with `state_limit`",
 		parse: integer(1, 1<<40, func(c *config) *int { return &c.MaxStateBytes })},
-	{name: "FLOWBIN_FIELD_VALIDATION", def: "Warn",
+	{name: "FLOWBIN_FIELD_VALIDATION", def: server.DefaultFieldValidation.String(),
 		help: "unknown request fields when a request has no `?field_validation=`: `Warn` (dropped, reported in `Warning` headers), `Strict` (400) or `Ignore` (dropped silently)",
 		parse: func(c *config, v string) error {
 			if _, err := flow.ParseFieldValidation(v); err != nil {
@@ -223,10 +226,14 @@ var settings = []setting{
 			c.OutboundAllow = allow
 			return err
 		}},
-	{name: "FLOWBIN_OUTBOUND_TIMEOUT", def: "5s", help: "time limit of one outbound request",
+	{name: "FLOWBIN_OUTBOUND_TIMEOUT", def: durationText(outbound.DefaultTimeout), help: "time limit of one outbound request",
 		parse: duration(func(c *config) *time.Duration { return &c.OutboundTimeout })},
 	{name: "FLOWBIN_EVENTS_RETRY_FOR", def: "24h", help: "how long an undelivered event or `webhook_send` is retried",
 		parse: duration(func(c *config) *time.Duration { return &c.EventsRetryFor })},
+	{name: "FLOWBIN_EVENTS_MAX_PENDING", def: "10000", help: "messages (events, `webhook_send`) one customer may have waiting for delivery; more are recorded as `dropped`, never sent",
+		parse: integer(1, 1<<30, func(c *config) *int { return &c.EventsMaxPending })},
+	{name: "FLOWBIN_EVENTS_WORKERS", def: "16", help: "outbound deliveries one instance makes at once; one customer holds at most 4 of them (at most half) across all instances",
+		parse: integer(2, 1<<16, func(c *config) *int { return &c.EventsWorkers })},
 	{name: "FLOWBIN_DOCS_PERSIST_AUTHORIZATION", def: "false",
 		help:  "Swagger UI (`/docs`) keeps the credential given to Authorize in the browser's localStorage, across reloads; `false`: in the page's memory only",
 		parse: boolean(func(c *config) *bool { return &c.DocsPersistAuth })},
@@ -236,6 +243,22 @@ var settings = []setting{
 	{name: "FLOWBIN_PPROF_ADDR",
 		help:  "address of a separate listener serving Go's profiles (`/debug/pprof/`); empty: off",
 		parse: text(func(c *config) *string { return &c.PprofAddr })},
+}
+
+// itoa and durationText write a package's default as the table shows it, so that each default is written once,
+// beside the code that applies it.
+func itoa[T int | int64](n T) string { return strconv.FormatInt(int64(n), 10) }
+
+// durationText is d as a setting is written: "1m" and "24h" rather than "1m0s" and "24h0m0s".
+func durationText(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func text(field func(*config) *string) func(*config, string) error {
@@ -378,6 +401,8 @@ func (c config) storeConfig() store.Config {
 		SQLitePath: c.sqlitePath(),
 		Migrate:    c.Migrate,
 		MaxConns:   c.DBMaxConns,
+
+		OutboxMaxPending: c.EventsMaxPending,
 	}
 }
 

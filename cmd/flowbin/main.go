@@ -174,23 +174,30 @@ func (p *program) serve(ctx context.Context, cfg config, log *slog.Logger) error
 	if err != nil {
 		return err
 	}
-	hint, err := bootstrap(ctx, cfg, st, passwords, log)
-	if err != nil {
-		return err
-	}
-
 	m := metrics.New()
 	if err := m.WatchDBPool(st.PoolStats); err != nil {
 		return err
 	}
 	// Every request made on a customer's behalf goes through one guarded client; the deliverer sends the outbox
 	// (events, webhook_send that does not wait), signed with the customer's secret, which the server opens.
-	client := outbound.New(outbound.Config{Allow: cfg.OutboundAllow, Timeout: cfg.OutboundTimeout})
+	client := outbound.New(outbound.Config{Allow: cfg.OutboundAllow, Timeout: cfg.OutboundTimeout, Reserve: min(time.Second, cfg.RequestTimeout/4)})
+	// Settings every instance on the database must share are compared with the others' (docs/operations.md).
+	agree, err := newAgreement(st, log, m, sharedSettings(cfg.OutboundAllow, secret))
+	if err != nil {
+		return err
+	}
+	if err := agree.atStart(ctx); err != nil {
+		return err
+	}
+	go agree.watch(ctx, agreementEvery)
 	var srv *server.Server
 	if err := m.WatchOutbox(func() (int64, error) { return st.OutboxDepth(context.Background()) }); err != nil {
 		return err
 	}
-	deliverer := events.New(events.Config{RetryFor: cfg.EventsRetryFor,
+	if err := m.WatchOutboxDropped(st.OutboxDropped); err != nil {
+		return err
+	}
+	deliverer := events.New(events.Config{RetryFor: cfg.EventsRetryFor, Workers: cfg.EventsWorkers,
 		Observe: func(msg *store.OutboxMessage, status int, err error) { m.ObserveDelivery(msg.EventType, status, err) }}, st, client,
 		func(ctx context.Context, id uuid.UUID) (string, error) { return srv.WebhookSecret(ctx, id) }, log)
 	srv, err = server.New(server.Config{
@@ -244,6 +251,13 @@ func (p *program) serve(ctx context.Context, cfg config, log *slog.Logger) error
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close() // Serve closes it too; this is for the returns before Serve
+	// The first user is created only once every listener is bound: a start that fails (a port taken) must not
+	// create it and spend its random password, which is shown once.
+	hint, err := bootstrap(ctx, cfg, st, passwords, log)
+	if err != nil {
+		return err
 	}
 	// Slow clients are cut off by these timeouts. The header limit here is a backstop, far above the server's own
 	// (FLOWBIN_MAX_HEADER_BYTES), which answers in the error envelope.

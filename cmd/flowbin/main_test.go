@@ -6,14 +6,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"net"
 	"net/http"
+	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/flowbin/flowbin/internal/apitest"
+	"github.com/flowbin/flowbin/store"
 	"github.com/flowbin/flowbin/store/storetest"
 )
 
@@ -26,11 +30,9 @@ type started struct {
 	stop   context.CancelFunc
 	done   chan error
 	once   sync.Once
-	stderr *logBuffer
+	stderr *apitest.LogBuffer
 	hint   string // the line after "listening on": how to log in
 }
-
-var listening = regexp.MustCompile(`flowbin listening on (http://\S+)`)
 
 // start runs the whole program, as main would, on a free port.
 func start(t *testing.T, env map[string]string) *started {
@@ -41,7 +43,7 @@ func start(t *testing.T, env map[string]string) *started {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	outR, outW := io.Pipe()
-	s := &started{stop: cancel, done: make(chan error, 1), stderr: &logBuffer{}}
+	s := &started{stop: cancel, done: make(chan error, 1), stderr: &apitest.LogBuffer{}}
 	stderr := s.stderr
 	go func() {
 		s.done <- run(ctx, nil, getenv(env), strings.NewReader(""), outW, stderr)
@@ -49,7 +51,7 @@ func start(t *testing.T, env map[string]string) *started {
 	}()
 	lines := bufio.NewScanner(outR)
 	for lines.Scan() {
-		if m := listening.FindStringSubmatch(lines.Text()); m != nil {
+		if m := apitest.Listening.FindStringSubmatch(lines.Text()); m != nil {
 			s.url = m[1]
 			break
 		}
@@ -80,24 +82,6 @@ func (s *started) shutdown(t *testing.T) {
 			t.Errorf("flowbin did not stop")
 		}
 	})
-}
-
-// logBuffer collects the program's log, written from many goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func call(t *testing.T, method, url, body string, header ...string) (int, []byte) {
@@ -217,13 +201,13 @@ func TestUserCommands(t *testing.T) {
 	if out, err := runCmd("first-password\n", "user", "add", "--customer", "acme", "--username", "carol", "--password-stdin"); err != nil || !strings.Contains(out, "created user carol") {
 		t.Fatalf("user add: %q %v", out, err)
 	}
-	if _, err := runCmd("x\n", "user", "add", "--customer", "acme", "--username", "carol", "--password-stdin"); err == nil || !strings.Contains(err.Error(), "taken") {
+	if _, err := runCmd("another-password\n", "user", "add", "--customer", "acme", "--username", "carol", "--password-stdin"); err == nil || !strings.Contains(err.Error(), "taken") {
 		t.Errorf("duplicate user add: %v", err)
 	}
 	if _, err := runCmd("second-password\n", "user", "passwd", "--username", "carol", "--password-stdin"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := runCmd("x\n", "user", "passwd", "--username", "nobody", "--password-stdin"); err == nil {
+	if _, err := runCmd("another-password\n", "user", "passwd", "--username", "nobody", "--password-stdin"); err == nil || !strings.Contains(err.Error(), "no user") {
 		t.Errorf("passwd of an unknown user succeeded")
 	}
 	out, err := runCmd("", "user", "list")
@@ -258,5 +242,96 @@ func TestConfigErrors(t *testing.T) {
 		if err := run(context.Background(), []string{"migrate"}, getenv(env), nil, io.Discard, io.Discard); err == nil {
 			t.Errorf("%v: want a configuration error", env)
 		}
+	}
+}
+
+// TestTakenPortSpendsNoPassword: a start that cannot bind its listener (the API's or the metrics') fails before the
+// first user is created, so its random password, shown once, is not spent: the next start creates the user and
+// shows it. On both databases.
+func TestTakenPortSpendsNoPassword(t *testing.T) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			env := func() map[string]string {
+				e := map[string]string{"FLOWBIN_DATA_DIR": t.TempDir(), "FLOWBIN_BCRYPT_COST": "4", "FLOWBIN_LOG_FORMAT": "json"}
+				if db == "postgres" {
+					e["FLOWBIN_DATABASE_URL"] = storetest.NewPostgresDatabase(t)
+				}
+				return e
+			}()
+			taken, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer taken.Close()
+			for _, setting := range []string{"FLOWBIN_ADDR", "FLOWBIN_METRICS_ADDR"} {
+				failing := maps.Clone(env)
+				failing["FLOWBIN_ADDR"] = "127.0.0.1:0"
+				failing[setting] = taken.Addr().String()
+				_, stderr, err := runProgram(t, failing, "")
+				if err == nil || !strings.Contains(err.Error(), "address already in use") {
+					t.Fatalf("%s taken: got %v, want a bind error", setting, err)
+				}
+				if strings.Contains(stderr, "first user") || strings.Contains(stderr, `"password"`) {
+					t.Fatalf("%s taken: the failed start created the first user:\n%s", setting, stderr)
+				}
+			}
+			s := start(t, env)
+			var password string
+			for _, line := range strings.Split(s.stderr.String(), "\n") {
+				var entry map[string]any
+				if json.Unmarshal([]byte(line), &entry) == nil && entry["password"] != nil {
+					password = entry["password"].(string)
+				}
+			}
+			if password == "" {
+				t.Fatalf("the start after the failed ones shows no password:\n%s", s.stderr.String())
+			}
+			login(t, s.url, "admin", password)
+		})
+	}
+}
+
+// TestUserCommandsNameTheirDatabase: the user commands never create a database (run from another folder, they
+// used to work on a new, empty flowbin.db there), always say on standard error which one they opened, and refuse
+// new passwords shorter than auth.MinPasswordLength. On both databases.
+func TestUserCommandsNameTheirDatabase(t *testing.T) {
+	empty := t.TempDir()
+	for _, args := range [][]string{{"user", "list"}, {"user", "add", "--customer", "c", "--username", "u", "--password-stdin"},
+		{"user", "passwd", "--username", "u", "--password-stdin"}, {"user", "logout", "--username", "u"}} {
+		_, _, err := runProgram(t, map[string]string{"FLOWBIN_DATA_DIR": empty}, "a-long-enough-password\n", args...)
+		if err == nil || !strings.Contains(err.Error(), "no database at "+filepath.Join(empty, "flowbin.db")) {
+			t.Errorf("%v in an empty folder: got %v, want a refusal naming the file", args, err)
+		}
+		if files, _ := os.ReadDir(empty); len(files) != 0 {
+			t.Fatalf("%v created %v", args, files)
+		}
+	}
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			env := map[string]string{"FLOWBIN_BCRYPT_COST": "4"}
+			want := "database: SQLite "
+			if db == "postgres" {
+				env["FLOWBIN_DATABASE_URL"] = storetest.NewPostgresDatabase(t)
+				want = "database: PostgreSQL " + store.RedactURL(env["FLOWBIN_DATABASE_URL"]) + "\n"
+			} else {
+				env["FLOWBIN_DATA_DIR"] = t.TempDir()
+				want += filepath.Join(env["FLOWBIN_DATA_DIR"], "flowbin.db") + "\n"
+			}
+			if _, _, err := runProgram(t, env, "", "migrate"); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err := runProgram(t, env, "short-pw-11\n", "user", "add", "--customer", "c", "--username", "u", "--password-stdin")
+			if err == nil || !strings.Contains(err.Error(), "at least 12") {
+				t.Errorf("an 11-character password: got %v, want a refusal", err)
+			}
+			stdout, stderr, err := runProgram(t, env, "twelve-chars\n", "user", "add", "--customer", "c", "--username", "u", "--password-stdin")
+			if err != nil || !strings.Contains(stdout, "created user u") || !strings.HasPrefix(stderr, want) {
+				t.Errorf("user add: %q %q %v, want stderr starting %q", stdout, stderr, err, want)
+			}
+			stdout, stderr, err = runProgram(t, env, "", "user", "list")
+			if err != nil || !strings.HasPrefix(stdout, "USERNAME") || !strings.Contains(stderr, want) {
+				t.Errorf("user list: %q %q %v", stdout, stderr, err)
+			}
+		})
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/flowbin/flowbin/internal/apitest"
 )
 
 // readmeBlock is a fenced block of the README: its info string ("sh", "json output", …), its text, and the output
@@ -167,7 +169,7 @@ func makeRun(t *testing.T, root string, env []string, b *readmeBlock) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr logBuffer
+	var stderr apitest.LogBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -199,7 +201,7 @@ func makeRun(t *testing.T, root string, env []string, b *readmeBlock) string {
 			if !ok {
 				t.Fatalf("make run ended before serving:\n%s", stderr.String())
 			}
-			if len(shown) > 0 || listening.MatchString(line) {
+			if len(shown) > 0 || apitest.Listening.MatchString(line) {
 				shown = append(shown, line)
 			}
 		case <-timeout:
@@ -210,7 +212,7 @@ func makeRun(t *testing.T, root string, env []string, b *readmeBlock) string {
 		for range lines {
 		}
 	}()
-	url := listening.FindStringSubmatch(shown[0])[1]
+	url := apitest.Listening.FindStringSubmatch(shown[0])[1]
 	got := strings.ReplaceAll(strings.Join(shown, "\n")+"\n", url, readmeURL)
 	if b.output == nil {
 		t.Fatal("the README does not show what make run prints")

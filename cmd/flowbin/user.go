@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -24,16 +26,31 @@ type userEnv struct {
 }
 
 // withStore reads the configuration, opens the store (migrating it as FLOWBIN_MIGRATE says) and runs fn with it.
+// It says on standard error which database it opened, and never creates one: a user command run from the wrong
+// folder would otherwise work on a new, empty SQLite file there.
 func (p *program) withStore(ctx context.Context, fn func(userEnv) error) error {
 	cfg, log, err := p.setup()
 	if err != nil {
 		return err
+	}
+	where := "PostgreSQL " + store.RedactURL(cfg.DatabaseURL)
+	if cfg.DatabaseURL == "" {
+		path, err := filepath.Abs(cfg.sqlitePath())
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("no database at %s (%w): set FLOWBIN_DATA_DIR to the folder of the server's flowbin.db, "+
+				"or FLOWBIN_DATABASE_URL to its PostgreSQL database; or run `flowbin migrate` to create a new one", path, errors.Unwrap(err))
+		}
+		where = "SQLite " + path
 	}
 	st, err := openStore(ctx, cfg, log, cfg.Migrate, nil)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	fmt.Fprintf(p.stderr, "database: %s\n", where)
 	return fn(userEnv{cfg: cfg, log: log, st: st, stdin: p.stdin, stdout: p.stdout})
 }
 
@@ -127,6 +144,9 @@ func userChange(ctx context.Context, e userEnv, name, username string) error {
 func passwordHash(e userEnv) (string, error) {
 	password, err := readPassword(e.stdin)
 	if err != nil {
+		return "", err
+	}
+	if err := auth.CheckNewPassword(password); err != nil {
 		return "", err
 	}
 	passwords, err := auth.NewPasswords(e.cfg.BcryptCost)

@@ -399,16 +399,16 @@ func (e ActionType) Valid() bool {
 
 // Defines values for ActiveflowStatus.
 const (
-	Ended   ActiveflowStatus = "ended"
-	Running ActiveflowStatus = "running"
+	ActiveflowStatusEnded   ActiveflowStatus = "ended"
+	ActiveflowStatusRunning ActiveflowStatus = "running"
 )
 
 // Valid indicates whether the value is a known member of the ActiveflowStatus enum.
 func (e ActiveflowStatus) Valid() bool {
 	switch e {
-	case Ended:
+	case ActiveflowStatusEnded:
 		return true
-	case Running:
+	case ActiveflowStatusRunning:
 		return true
 	default:
 		return false
@@ -463,10 +463,30 @@ func (e ActiveflowEventType) Valid() bool {
 	}
 }
 
+// Defines values for ActiveflowEventDataStatus.
+const (
+	ActiveflowEventDataStatusEnded   ActiveflowEventDataStatus = "ended"
+	ActiveflowEventDataStatusRunning ActiveflowEventDataStatus = "running"
+)
+
+// Valid indicates whether the value is a known member of the ActiveflowEventDataStatus enum.
+func (e ActiveflowEventDataStatus) Valid() bool {
+	switch e {
+	case ActiveflowEventDataStatusEnded:
+		return true
+	case ActiveflowEventDataStatusRunning:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ActiveflowMessageState.
 const (
 	Delivered ActiveflowMessageState = "delivered"
+	Dropped   ActiveflowMessageState = "dropped"
 	Failed    ActiveflowMessageState = "failed"
+	Gone      ActiveflowMessageState = "gone"
 	Pending   ActiveflowMessageState = "pending"
 )
 
@@ -475,7 +495,11 @@ func (e ActiveflowMessageState) Valid() bool {
 	switch e {
 	case Delivered:
 		return true
+	case Dropped:
+		return true
 	case Failed:
+		return true
+	case Gone:
 		return true
 	case Pending:
 		return true
@@ -1754,6 +1778,16 @@ type ActionOptionWebhookSend struct {
 	// Example: POST
 	Method *ActionOptionWebhookSendMethod `json:"method,omitempty"`
 
+	// ResponseVariablePrefix **beyond** (VoIPbin documents that a sync answer sets variables, and sets none). With `sync`, a 2xx
+	// answer whose body is a JSON object sets, for each top-level member whose value is a string, a number or
+	// a bool, the variable `<prefix><name>` to it (numbers as written, bools `true`/`false`); other members,
+	// `voipbin.` names and members past the first 32 (in name order) are skipped, and when they would pass
+	// the variable limits none is set. The decision lists what was set. Absent or `""`: none.
+	//
+	//
+	// Example: crm.
+	ResponseVariablePrefix *string `json:"response_variable_prefix,omitempty"`
+
 	// Sync Wait for the answer before continuing.
 	//
 	// Example: false
@@ -1932,13 +1966,18 @@ type ActiveflowCreate struct {
 // Example: POST
 type ActiveflowCreateWebhookMethod string
 
-// ActiveflowEvent The body of an activeflow's event, as VoIPbin sends it: the event's type, and the activeflow as it is after
-// the change. flowbin signs it as Standard Webhooks says (**beyond**): `webhook-id` (the message's id, the
+// ActiveflowEvent The body of an activeflow's event, as VoIPbin sends it: the event's type, and the activeflow (VoIPbin's
+// `WebhookMessage`) as it is at that point of the change: `activeflow_created` when it starts,
+// `activeflow_updated` for every action it moves to (control actions included) and once more when it ends,
+// `activeflow_deleted` when it is deleted. flowbin signs it as Standard Webhooks says (**beyond**): `webhook-id` (the message's id, the
 // same on every retry), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,` and the base64
 // HMAC-SHA256 of `id.timestamp.body` under the customer's webhook secret).
 type ActiveflowEvent struct {
-	// Data An execution of a flow revision, or of inline actions.
-	Data Activeflow `json:"data"`
+	// Data The activeflow in an event, in the shape of VoIPbin's `WebhookMessage`: every field VoIPbin sends, with
+	// VoIPbin's value when unset (the nil UUID, `"api"`). It carries no variables (a PIN a caller typed is not
+	// sent to every webhook) unless the customer set `event_variables` (**beyond**), and no `executed_actions`
+	// (each action comes as an event of its own; `GET /v1.0/activeflows/{id}` answers the whole history).
+	Data ActiveflowEventData `json:"data"`
 
 	// Type What happened.
 	//
@@ -1950,6 +1989,102 @@ type ActiveflowEvent struct {
 //
 // Example: activeflow_updated
 type ActiveflowEventType string
+
+// ActiveflowEventData The activeflow in an event, in the shape of VoIPbin's `WebhookMessage`: every field VoIPbin sends, with
+// VoIPbin's value when unset (the nil UUID, `"api"`). It carries no variables (a PIN a caller typed is not
+// sent to every webhook) unless the customer set `event_variables` (**beyond**), and no `executed_actions`
+// (each action comes as an event of its own; `GET /v1.0/activeflows/{id}` answers the whole history).
+type ActiveflowEventData struct {
+	// CurrentAction The action an event is about, as VoIPbin's action: the one the activeflow moved to, with its options
+	// substituted. In `activeflow_created` it is VoIPbin's start marker (id `00000000-0000-0000-0000-000000000001`,
+	// no type); from the activeflow's end on, VoIPbin's finish marker (id `00000000-0000-0000-0000-000000000002`).
+	CurrentAction EventAction `json:"current_action"`
+
+	// CustomerId The customer's id.
+	//
+	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
+	CustomerId openapi_types.UUID `json:"customer_id"`
+
+	// EndReason Why it ended (**beyond**; see the end reasons); absent while it runs.
+	//
+	// Example: hangup
+	EndReason *string `json:"end_reason,omitempty"`
+
+	// FlowId The flow it runs; the nil UUID for inline actions.
+	//
+	// Example: 93993ae1-0408-4639-ad5f-1288aa8d4325
+	FlowId openapi_types.UUID `json:"flow_id"`
+
+	// FlowRevision The revision of that flow (**beyond**); absent for inline actions.
+	//
+	// Example: 3
+	FlowRevision *int `json:"flow_revision,omitempty"`
+
+	// ForwardActionId The action a forward request moves it to; flowbin has none, so always the nil UUID.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ForwardActionId openapi_types.UUID `json:"forward_action_id"`
+
+	// Id The activeflow's id.
+	//
+	// Example: 0b6b8a4e-3c59-4e36-a4a3-6a4b2c9a0aaa
+	Id openapi_types.UUID `json:"id"`
+
+	// OnCompleteActiveflowId The activeflow its end started (**beyond**); absent until then.
+	//
+	// Example: 0d3f3c1e-5b1a-4f7e-9d0e-6a5b2c9a0bbb
+	OnCompleteActiveflowId *openapi_types.UUID `json:"on_complete_activeflow_id,omitempty"`
+
+	// OnCompleteFlowId The flow its end starts; the nil UUID for none.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	OnCompleteFlowId openapi_types.UUID `json:"on_complete_flow_id"`
+
+	// ReferenceActiveflowId The activeflow whose end started it (`on_complete_flow_id`); the nil UUID for none.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ReferenceActiveflowId openapi_types.UUID `json:"reference_activeflow_id"`
+
+	// ReferenceId The id of what it runs for (the call's); the nil UUID for `api`.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ReferenceId openapi_types.UUID `json:"reference_id"`
+
+	// ReferenceType What it runs for, as VoIPbin names it; `api` when started through the API, `call` for a call.
+	//
+	// Example: api
+	ReferenceType string `json:"reference_type"`
+
+	// Status `running`, then `ended` in the event of its end and after.
+	//
+	// Example: running
+	Status ActiveflowEventDataStatus `json:"status"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// TmDelete A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmDelete Timestamp `json:"tm_delete"`
+
+	// TmUpdate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmUpdate Timestamp `json:"tm_update"`
+
+	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
+	//
+	// Example: {"voipbin.call.digits":"2"}
+	Variables *Variables `json:"variables,omitempty"`
+}
+
+// ActiveflowEventDataStatus `running`, then `ended` in the event of its end and after.
+//
+// Example: running
+type ActiveflowEventDataStatus string
 
 // ActiveflowEventList An activeflow's outbound messages, oldest first.
 type ActiveflowEventList struct {
@@ -1983,7 +2118,7 @@ type ActiveflowMessage struct {
 	// Example: POST
 	Method string `json:"method"`
 
-	// State `pending` (to be tried again), `delivered` (a 2xx answer) or `failed` (given up on).
+	// State `pending` (to be tried again), `delivered` (a 2xx answer), `failed` (given up on after the retries), `gone` (the receiver answered `410 Gone`: not tried again; the last attempt shows it) or `dropped` (never sent: its customer already had `FLOWBIN_EVENTS_MAX_PENDING` messages waiting).
 	//
 	// Example: delivered
 	State ActiveflowMessageState `json:"state"`
@@ -2004,7 +2139,7 @@ type ActiveflowMessage struct {
 	Url string `json:"url"`
 }
 
-// ActiveflowMessageState `pending` (to be tried again), `delivered` (a 2xx answer) or `failed` (given up on).
+// ActiveflowMessageState `pending` (to be tried again), `delivered` (a 2xx answer), `failed` (given up on after the retries), `gone` (the receiver answered `410 Gone`: not tried again; the last attempt shows it) or `dropped` (never sent: its customer already had `FLOWBIN_EVENTS_MAX_PENDING` messages waiting).
 //
 // Example: delivered
 type ActiveflowMessageState string
@@ -2103,6 +2238,11 @@ type Customer struct {
 	// Example:
 	Email string `json:"email"`
 
+	// EventVariables Whether the events of its activeflows carry their variables (**beyond**; off by default).
+	//
+	// Example: false
+	EventVariables *bool `json:"event_variables,omitempty"`
+
 	// Id The customer's id.
 	//
 	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
@@ -2148,6 +2288,13 @@ type Customer struct {
 // `address`, `billing_account_id` and the read-only ones) are accepted and not kept; other fields are unknown
 // (see `FLOWBIN_FIELD_VALIDATION`).
 type CustomerUpdate struct {
+	// EventVariables Whether the events of the customer's activeflows carry their variables (**beyond**; off by default:
+	// variables hold what callers typed, such as PINs). Absent: unchanged.
+	//
+	//
+	// Example: false
+	EventVariables *bool `json:"event_variables,omitempty"`
+
 	// WebhookMethod The method of those requests; `""` is POST.
 	//
 	// Example: POST
@@ -2294,6 +2441,42 @@ type ErrorDetail struct {
 	//
 	// Example: INVALID_ACTION_TYPE
 	Reason string `json:"reason"`
+}
+
+// EventAction The action an event is about, as VoIPbin's action: the one the activeflow moved to, with its options
+// substituted. In `activeflow_created` it is VoIPbin's start marker (id `00000000-0000-0000-0000-000000000001`,
+// no type); from the activeflow's end on, VoIPbin's finish marker (id `00000000-0000-0000-0000-000000000002`).
+type EventAction struct {
+	// Decision What a control action decided, and why.
+	Decision *Decision `json:"decision,omitempty"`
+
+	// Id The action's id.
+	//
+	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
+	Id openapi_types.UUID `json:"id"`
+
+	// NextId The action's next_id; the nil UUID when it goes on with the next in its list.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	NextId openapi_types.UUID `json:"next_id"`
+
+	// Option The action's options, substituted; absent for the markers.
+	Option *json.RawMessage `json:"option,omitempty"`
+
+	// Step The action's step (**beyond**); absent for the markers.
+	//
+	// Example: 3
+	Step *int `json:"step,omitempty"`
+
+	// TmExecute A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmExecute Timestamp `json:"tm_execute"`
+
+	// Type The action's type; `""` for the start and finish markers.
+	//
+	// Example: talk
+	Type string `json:"type"`
 }
 
 // ExecutedAction An action as it ran, with its options' `${variables}` substituted.
@@ -2606,6 +2789,14 @@ type InlineSimulationRequest struct {
 	//
 	// Example: {"voipbin.call.digits":"2"}
 	Variables *Variables `json:"variables,omitempty"`
+
+	// WebhookResponses What each `sync` `webhook_send` is answered, in turn (a simulation sends nothing). An answer sets
+	// variables exactly as a real one does (`response_variable_prefix`); once they run out, a `sync`
+	// `webhook_send` is not sent and sets none.
+	//
+	//
+	// Example: [{"body":{"balance":12.5,"vip":true},"status":200}]
+	WebhookResponses *[]SimulationWebhookResponse `json:"webhook_responses,omitempty"`
 }
 
 // LoginRequest A username and password.
@@ -2767,6 +2958,14 @@ type SimulationRequest struct {
 	//
 	// Example: {"voipbin.call.digits":"2"}
 	Variables *Variables `json:"variables,omitempty"`
+
+	// WebhookResponses What each `sync` `webhook_send` is answered, in turn (a simulation sends nothing). An answer sets
+	// variables exactly as a real one does (`response_variable_prefix`); once they run out, a `sync`
+	// `webhook_send` is not sent and sets none.
+	//
+	//
+	// Example: [{"body":{"balance":12.5,"vip":true},"status":200}]
+	WebhookResponses *[]SimulationWebhookResponse `json:"webhook_responses,omitempty"`
 }
 
 // SimulationStep What the runner reports when one runner action completes.
@@ -2775,6 +2974,19 @@ type SimulationStep struct {
 	//
 	// Example: {"voipbin.call.digits":"2"}
 	Variables *Variables `json:"variables,omitempty"`
+}
+
+// SimulationWebhookResponse A scripted answer to a `sync` `webhook_send` in a simulation.
+type SimulationWebhookResponse struct {
+	// Body The answer's body, any JSON value (answered as its JSON text).
+	//
+	// Example: {"balance":12.5}
+	Body interface{} `json:"body,omitempty"`
+
+	// Status The HTTP status. Default 200.
+	//
+	// Example: 200
+	Status *int `json:"status,omitempty"`
 }
 
 // Timestamp A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
@@ -6534,6 +6746,14 @@ func (a *ActionOptionWebhookSend) UnmarshalJSON(b []byte) error {
 		delete(object, "method")
 	}
 
+	if raw, found := object["response_variable_prefix"]; found {
+		err = json.Unmarshal(raw, &a.ResponseVariablePrefix)
+		if err != nil {
+			return fmt.Errorf("error reading 'response_variable_prefix': %w", err)
+		}
+		delete(object, "response_variable_prefix")
+	}
+
 	if raw, found := object["sync"]; found {
 		err = json.Unmarshal(raw, &a.Sync)
 		if err != nil {
@@ -6587,6 +6807,13 @@ func (a ActionOptionWebhookSend) MarshalJSON() ([]byte, error) {
 		object["method"], err = json.Marshal(a.Method)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'method': %w", err)
+		}
+	}
+
+	if a.ResponseVariablePrefix != nil {
+		object["response_variable_prefix"], err = json.Marshal(a.ResponseVariablePrefix)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'response_variable_prefix': %w", err)
 		}
 	}
 

@@ -19,7 +19,6 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	flowbin "github.com/flowbin/flowbin"
-	"github.com/flowbin/flowbin/flow"
 )
 
 // Contract is openapi.yaml, ready to check exchanges, with a record of the operations seen.
@@ -30,15 +29,6 @@ type Contract struct {
 
 	mu   sync.Mutex
 	seen map[string]bool
-}
-
-type uuidFormat struct{}
-
-func (uuidFormat) Validate(s string) error {
-	if _, ok := flow.ParseID(s); !ok {
-		return fmt.Errorf("%q is not a UUID", s)
-	}
-	return nil
 }
 
 var registerDecoders sync.Once
@@ -72,7 +62,7 @@ func Load() (*Contract, error) {
 			IncludeResponseStatus:   true,
 			MultiError:              true,
 			AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc,
-			SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.WithStringFormatValidator("uuid", uuidFormat{})},
+			SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.WithStringFormatValidator("uuid", flowbin.UUIDFormat{})},
 		},
 		seen: map[string]bool{},
 	}, nil

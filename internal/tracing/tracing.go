@@ -66,7 +66,7 @@ func Setup(ctx context.Context, getenv func(string) string, version string) (*Tr
 	if err != nil {
 		return nil, fmt.Errorf("tracing: %w", err)
 	}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(redactingExporter{exp}), sdktrace.WithResource(res))
 	return &Tracing{provider: tp, Endpoint: endpoint}, nil
 }
 
