@@ -24,7 +24,7 @@ func (s *Service) completeChain(ctx context.Context, send *sender, a *store.Acti
 			cur.OnCompleteError = fmt.Sprintf("not started: a chain of on_complete_flow_id holds at most %d activeflows", MaxChain)
 			break
 		}
-		f, err := s.store.GetFlow(ctx, cur.CustomerID, *cur.OnCompleteFlowID)
+		f, err := s.flow(ctx, cur.CustomerID, *cur.OnCompleteFlowID)
 		if errors.Is(err, store.ErrNotFound) {
 			cur.OnCompleteError = fmt.Sprintf("not started: flow %s does not exist", *cur.OnCompleteFlowID)
 			break

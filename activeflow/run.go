@@ -57,7 +57,7 @@ func (s *Service) Start(ctx context.Context, r StartRequest) (*store.Activeflow,
 	}
 	actions, revision := r.Actions, 0
 	if r.FlowID != uuid.Nil {
-		f, err := s.store.GetFlow(pool, r.CustomerID, r.FlowID)
+		f, err := s.flow(pool, r.CustomerID, r.FlowID)
 		if err != nil {
 			return nil, err
 		}

@@ -314,6 +314,7 @@ type callResult struct {
 	calls         int                     // calls that ended in the measured phase
 	fromPool      int                     // calls of the pool driven (measured phase and warm-up)
 	byIndex       map[int][]time.Duration // step number in the call (1 = the first next) → latencies, sorted
+	bytesByIndex  map[int]int64           // step number in the call → bytes of its answers, summed
 }
 
 func (c callResult) callRate() float64 {
@@ -330,6 +331,7 @@ func driveCalls(ctx context.Context, a *api, run callRun, warmup, dur time.Durat
 	type worker struct {
 		starts, steps []time.Duration
 		byIndex       map[int][]time.Duration
+		bytesByIndex  map[int]int64
 		calls         int
 		fromPool      int
 		bytes         int64
@@ -364,7 +366,7 @@ func driveCalls(ctx context.Context, a *api, run callRun, warmup, dur time.Durat
 	var wg sync.WaitGroup
 	for w := range workers {
 		wk := &workers[w]
-		wk.statuses, wk.byIndex = map[string]int{}, map[int][]time.Duration{}
+		wk.statuses, wk.byIndex, wk.bytesByIndex = map[string]int{}, map[int][]time.Duration{}, map[int]int64{}
 		leaveAfter := w * run.stagger / runners // the first call only
 		wg.Go(func() {
 			fail := func(key, sample string, in bool) {
@@ -434,6 +436,7 @@ func driveCalls(ctx context.Context, a *api, run callRun, warmup, dur time.Durat
 						wk.bytes += int64(len(b))
 						if run.perIndex {
 							wk.byIndex[n] = append(wk.byIndex[n], lat)
+							wk.bytesByIndex[n] += int64(len(b))
 						}
 					}
 					if !ok {
@@ -502,7 +505,7 @@ func driveCalls(ctx context.Context, a *api, run callRun, warmup, dur time.Durat
 		return callResult{}, err
 	}
 	elapsed := until.Sub(from)
-	out := callResult{byIndex: map[int][]time.Duration{}}
+	out := callResult{byIndex: map[int][]time.Duration{}, bytesByIndex: map[int]int64{}}
 	out.starts = Result{Name: "POST /v1.0/activeflows (in the calls)", Elapsed: elapsed, Statuses: map[string]int{}}
 	out.steps = Result{Name: run.name, Elapsed: elapsed, Statuses: map[string]int{}}
 	if cpuErr == nil {
@@ -526,6 +529,9 @@ func driveCalls(ctx context.Context, a *api, run callRun, warmup, dur time.Durat
 		for n, l := range wk.byIndex {
 			out.byIndex[n] = append(out.byIndex[n], l...)
 		}
+		for n, b := range wk.bytesByIndex {
+			out.bytesByIndex[n] += b
+		}
 	}
 	for _, l := range out.byIndex {
 		slices.Sort(l)
@@ -547,6 +553,14 @@ func median(sorted []time.Duration) time.Duration {
 		return 0
 	}
 	return sorted[(len(sorted)-1)/2]
+}
+
+// answerSize is the mean size of the answers of the call's nth step (1 = the first next).
+func (c callResult) answerSize(n int) int64 {
+	if len(c.byIndex[n]) == 0 {
+		return 0
+	}
+	return c.bytesByIndex[n] / int64(len(c.byIndex[n]))
 }
 
 // stepProfile is the p50 latency of some of the call's steps, by their number: 1st, 25th, 50th, 75th, 100th.

@@ -172,6 +172,7 @@ func run(ctx context.Context) error {
 	defer drop()
 
 	rep := &report{cfg: cfg, started: time.Now().UTC(), warnings: map[string]int{}}
+	rep.commitShort, rep.commitFull = commit()
 	rep.machine = machineInfo(ctx, admin)
 
 	bin := filepath.Join(tmp, "flowbin")

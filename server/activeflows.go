@@ -27,13 +27,14 @@ func (s *Server) limits() flow.Limits {
 // newActiveflows makes the activeflow use case the handlers below call.
 func (s *Server) newActiveflows() *activeflow.Service {
 	return activeflow.New(activeflow.Config{Store: s.store, Outbound: s.cfg.Outbound, Metrics: s.metrics, Limits: s.limits(),
-		WakeDeliverer: s.cfg.WakeDeliverer, ClaimLease: 2 * s.cfg.RequestTimeout, Secrets: s.WebhookSecret})
+		WakeDeliverer: s.cfg.WakeDeliverer, ClaimLease: 2 * s.cfg.RequestTimeout, Secrets: s.WebhookSecret,
+		Flow: s.cachedFlow})
 }
 
 // parseStart decodes and validates a request that runs actions.
 func (s *Server) parseStart(ctx context.Context, customerID uuid.UUID, raw []byte, kind flow.StartKind) (*flow.Start, error) {
 	live := func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
-		return s.store.LiveFlowIDs(ctx, customerID, ids)
+		return s.liveFlowIDs(ctx, customerID, ids)
 	}
 	lim := s.limits()
 	lim.Fields = fieldsFrom(ctx)
@@ -121,7 +122,7 @@ func (s *Server) NextActiveflowAction(ctx context.Context, req gen.NextActiveflo
 	if err != nil {
 		return nil, err
 	}
-	return gen.NextActiveflowAction200JSONResponse{ActiveflowJSONResponse: gen.ActiveflowJSONResponse(toAPIActiveflow(a))}, nil
+	return gen.NextActiveflowAction200JSONResponse{ActiveflowSteppedJSONResponse: gen.ActiveflowSteppedJSONResponse(toAPIActiveflow(stepped(a, report)))}, nil
 }
 
 // simulate runs actions to their end with a scripted runner, storing nothing.

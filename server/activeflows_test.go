@@ -75,6 +75,7 @@ func (e *env) next(u user, a apiActiveflow, vars map[string]string) apiActiveflo
 // drive runs an activeflow to its end, answering every digits_receive with digits.
 func (e *env) drive(u user, a apiActiveflow, digits string) apiActiveflow {
 	e.t.Helper()
+	var moved []apiExecuted
 	for i := 0; a.Status == "running"; i++ {
 		if i > 200 {
 			e.t.Fatal("the activeflow does not end")
@@ -84,8 +85,40 @@ func (e *env) drive(u user, a apiActiveflow, digits string) apiActiveflow {
 			vars = map[string]string{"voipbin.call.digits": digits}
 		}
 		a = e.next(u, a, vars)
+		moved = append(moved, a.ExecutedActions...)
 	}
-	return a
+	return e.wholeHistory(u, a, moved)
+}
+
+// wholeHistory reads an activeflow that a runner drove (GET answers its whole history) and checks that the
+// answers of its reports, which hold only the actions each report moved to, add up to the end of that history.
+func (e *env) wholeHistory(u user, a apiActiveflow, moved []apiExecuted) apiActiveflow {
+	e.t.Helper()
+	var full apiActiveflow
+	e.as(u, "GET", "/v1.0/activeflows/"+a.ID, nil).wantStatus(http.StatusOK).decode(&full)
+	if len(moved) > len(full.ExecutedActions) {
+		e.t.Fatalf("the reports' answers hold %d actions, the whole history %d", len(moved), len(full.ExecutedActions))
+	}
+	tail := full.ExecutedActions[len(full.ExecutedActions)-len(moved):]
+	for i := range moved {
+		if moved[i].ID != tail[i].ID || moved[i].Step != tail[i].Step || moved[i].Type != tail[i].Type {
+			e.t.Fatalf("the reports' answers moved to %v, not the end of the history %v", steps(moved), steps(full.ExecutedActions))
+		}
+	}
+	for i, x := range full.ExecutedActions {
+		if x.Step != i+1 {
+			e.t.Fatalf("the history's steps are not 1, 2, …: %v", steps(full.ExecutedActions))
+		}
+	}
+	return full
+}
+
+func steps(list []apiExecuted) []string {
+	var out []string
+	for _, x := range list {
+		out = append(out, fmt.Sprintf("%d:%s", x.Step, x.Type))
+	}
+	return out
 }
 
 func ids(list []apiExecuted) []string {
@@ -363,6 +396,7 @@ func script(c enginetest.Case) map[string]any {
 func (e *env) driveScript(u user, a apiActiveflow, c enginetest.Case) apiActiveflow {
 	e.t.Helper()
 	digits := c.Digits
+	var moved []apiExecuted
 	for i := 0; a.Status == "running"; i++ {
 		if i > 200 {
 			e.t.Fatal("the activeflow does not end")
@@ -376,8 +410,9 @@ func (e *env) driveScript(u user, a apiActiveflow, c enginetest.Case) apiActivef
 		}
 		body := map[string]any{"current_action_id": a.CurrentAction.ID, "step": a.CurrentAction.Step, "variables": vars}
 		e.as(u, "POST", "/v1.0/activeflows/"+a.ID+"/next", body).wantStatus(http.StatusOK).decode(&a)
+		moved = append(moved, a.ExecutedActions...)
 	}
-	return a
+	return e.wholeHistory(u, a, moved)
 }
 
 // TestSimulateReproducesTheEngine runs the engine's table (flow/testdata/engine_cases.json) over HTTP: simulated

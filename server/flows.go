@@ -19,7 +19,7 @@ import (
 // field validation mode says.
 func (s *Server) checkFlow(ctx context.Context, customerID, flowID uuid.UUID, raw []byte) (*flow.Definition, *flow.Report, error) {
 	live := func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
-		return s.store.LiveFlowIDs(ctx, customerID, ids)
+		return s.liveFlowIDs(ctx, customerID, ids)
 	}
 	lim := flow.Limits{MaxActions: s.cfg.MaxActions, Namespace: flowID, Fields: fieldsFrom(ctx)}
 	return flow.Validate(ctx, raw, lim, live)
@@ -117,10 +117,16 @@ func (s *Server) GetFlow(ctx context.Context, req gen.GetFlowRequestObject) (gen
 
 // cachedAnswer is the encoded answer to GET of a live flow of the customer: from the cache, or read and then cached.
 func (s *Server) cachedAnswer(ctx context.Context, customerID, id uuid.UUID) (*cachedFlow, error) {
+	c, _, err := s.flowAnswer(ctx, customerID, id)
+	return c, err
+}
+
+// flowAnswer is cachedAnswer, with the flow when it was read from the store (nil on a hit).
+func (s *Server) flowAnswer(ctx context.Context, customerID, id uuid.UUID) (*cachedFlow, *store.Flow, error) {
 	c, ticket, ok := s.cache.get(id)
 	if ok && c.customer == customerID {
 		s.cacheCounts.hit.Inc()
-		return c, nil
+		return c, nil, nil
 	}
 	if s.FlowCacheLive() {
 		s.cacheCounts.miss.Inc()
@@ -129,11 +135,11 @@ func (s *Server) cachedAnswer(ctx context.Context, customerID, id uuid.UUID) (*c
 	}
 	f, err := s.store.GetFlow(ctx, customerID, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	encoded, err := json.Marshal(toAPIFlow(f))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// What the generated response would write (json.Encoder: the value and a newline), in a slice of its own size.
 	body := make([]byte, len(encoded)+1)
@@ -141,7 +147,7 @@ func (s *Server) cachedAnswer(ctx context.Context, customerID, id uuid.UUID) (*c
 	body[len(encoded)] = '\n'
 	c = &cachedFlow{id: f.ID, customer: f.CustomerID, revision: f.Revision, etag: etag(f.Revision), body: body}
 	s.cache.put(c, ticket)
-	return c, nil
+	return c, f, nil
 }
 
 // UpdateFlow replaces a flow's definition, as a new revision; with If-Match, only if nobody changed it since.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
 	"github.com/flowbin/flowbin/flow"
@@ -114,7 +115,11 @@ func (s *Store) CreateActiveflow(ctx context.Context, a *Activeflow) error {
 	now := s.timestamp()
 	a.Version, a.TMCreate, a.Status = 1, now, ActiveflowRunning
 	a.sync(now)
-	if err := s.conn(ctx).Create(a).Error; err != nil {
+	ok, err := s.createActiveflowPgx(ctx, a)
+	if !ok {
+		err = s.conn(ctx).Create(a).Error
+	}
+	if err != nil {
 		return fmt.Errorf("store: create activeflow: %w", classify(err))
 	}
 	return nil
@@ -122,15 +127,17 @@ func (s *Store) CreateActiveflow(ctx context.Context, a *Activeflow) error {
 
 // GetActiveflow reads an activeflow of the customer.
 func (s *Store) GetActiveflow(ctx context.Context, customerID, id uuid.UUID) (*Activeflow, error) {
-	var a Activeflow
-	err := liveActiveflows(customerID)(s.conn(ctx)).Where("id = ?", id).Take(&a).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
+	ok, got, err := s.getActiveflowPgx(ctx, customerID, id)
+	if !ok {
+		err = liveActiveflows(customerID)(s.conn(ctx)).Where("id = ?", id).Take(got).Error
+	}
+	if errors.Is(err, gorm.ErrRecordNotFound) || errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("store: get activeflow: %w", notFound("activeflow", id))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: get activeflow: %w", classify(err))
 	}
-	return &a, nil
+	return got, nil
 }
 
 // ListActiveflows reads one page of the customer's activeflows, newest first.
@@ -197,17 +204,21 @@ func (s *Store) ReleaseActiveflow(ctx context.Context, a *Activeflow) error {
 func (s *Store) SaveActiveflow(ctx context.Context, a *Activeflow) error {
 	now := s.timestamp()
 	a.sync(now)
-	q := liveActiveflows(a.CustomerID)(s.conn(ctx)).Where("id = ? AND version = ?", a.ID, a.Version)
-	if !a.claimed {
-		q = q.Where("(claim_until IS NULL OR claim_until <= ?)", now)
+	ok, written, err := s.saveActiveflowPgx(ctx, a, now)
+	if !ok {
+		q := liveActiveflows(a.CustomerID)(s.conn(ctx)).Where("id = ? AND version = ?", a.ID, a.Version)
+		if !a.claimed {
+			q = q.Where("(claim_until IS NULL OR claim_until <= ?)", now)
+		}
+		res := q.Updates(map[string]any{"status": a.Status, "end_reason": a.EndReason, "state": a.State,
+			"version": a.Version + 1, "tm_update": now, "tm_end": a.TMEnd, "tm_delete": a.TMDelete,
+			"on_complete_activeflow_id": a.OnCompleteActiveflowID, "on_complete_error": a.OnCompleteError, "claim_until": nil})
+		err, written = res.Error, res.RowsAffected
 	}
-	res := q.Updates(map[string]any{"status": a.Status, "end_reason": a.EndReason, "state": a.State,
-		"version": a.Version + 1, "tm_update": now, "tm_end": a.TMEnd, "tm_delete": a.TMDelete,
-		"on_complete_activeflow_id": a.OnCompleteActiveflowID, "on_complete_error": a.OnCompleteError, "claim_until": nil})
-	if res.Error != nil {
-		return fmt.Errorf("store: save activeflow: %w", classify(res.Error))
+	if err != nil {
+		return fmt.Errorf("store: save activeflow: %w", classify(err))
 	}
-	if res.RowsAffected == 0 {
+	if written == 0 {
 		if _, err := s.GetActiveflow(ctx, a.CustomerID, a.ID); err != nil {
 			return fmt.Errorf("store: save activeflow: %w", err)
 		}

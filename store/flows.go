@@ -87,15 +87,11 @@ type Actions []flow.Action
 
 // Value encodes the actions as JSON text, which both dialects accept for their column type.
 func (a Actions) Value() (driver.Value, error) {
-	if a == nil {
-		return "[]", nil
-	}
-	b, err := json.Marshal([]flow.Action(a))
-	if err != nil {
-		return nil, fmt.Errorf("encode actions: %w", err)
-	}
-	return string(b), nil
+	return string(a.encode()), nil
 }
+
+// encode is the actions' JSON, written once per write (flow.AppendActions: the options are compact JSON already).
+func (a Actions) encode() []byte { return flow.AppendActions(nil, a) }
 
 // Scan decodes actions read from the database.
 func (a *Actions) Scan(src any) error {

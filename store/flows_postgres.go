@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/flowbin/flowbin/flow"
 )
@@ -20,8 +20,8 @@ import (
 // createFlowPostgres writes the flow and its revision 1 in one statement: one round trip, atomic without a
 // transaction of its own (and part of the caller's, when ctx carries one).
 func (s *Store) createFlowPostgres(ctx context.Context, f *Flow, by Author) error {
-	actions, err := f.Actions.Value()
-	if err != nil {
+	actions := f.Actions.encode()
+	if ok, err := s.createFlowPgx(ctx, f, actions, by); ok {
 		return err
 	}
 	return s.conn(ctx).Exec(`WITH f AS (
@@ -32,7 +32,7 @@ func (s *Store) createFlowPostgres(ctx context.Context, f *Flow, by Author) erro
 INSERT INTO flow_revisions (flow_id, revision, customer_id, name, detail, actions, on_complete_flow_id,
                             author_type, author_id, author_name, tm_create)
 SELECT id, revision, customer_id, name, detail, actions, on_complete_flow_id, ?, ?, ?, tm_create FROM f`,
-		f.ID, f.CustomerID, f.Name, f.Detail, actions, f.OnCompleteFlowID, f.TMCreate,
+		f.ID, f.CustomerID, f.Name, f.Detail, string(actions), f.OnCompleteFlowID, f.TMCreate,
 		by.Type, by.ID, by.Name).Error
 }
 
@@ -41,10 +41,7 @@ SELECT id, revision, customer_id, name, detail, actions, on_complete_flow_id, ?,
 // version if another writer got there first), and the new revision is written with it. When it writes nothing,
 // a read tells why: the flow is gone, at another revision, or already so; a flow changed in between is tried again.
 func (s *Store) updateFlowPostgres(ctx context.Context, customerID, id uuid.UUID, def *flow.Definition, by Author, m *Match) (*Flow, error) {
-	actions, err := actionsOf(def).Value()
-	if err != nil {
-		return nil, err
-	}
+	actions := actionsOf(def).encode()
 	anyRevision, revisions := m == nil || m.Any, []int{}
 	if m != nil {
 		revisions = append(revisions, m.Revisions...)
@@ -52,12 +49,11 @@ func (s *Store) updateFlowPostgres(ctx context.Context, customerID, id uuid.UUID
 	onComplete := nullableID(def.OnCompleteFlowID)
 	for range 3 {
 		now := s.timestamp()
-		var (
-			revision   int
-			created    time.Time
-			directHash *string
-		)
-		err := s.conn(ctx).Raw(`WITH f AS (
+		ok, revision, created, directHash, err := s.updateFlowPgx(ctx, flowUpdate{f: &Flow{ID: id, CustomerID: customerID,
+			Name: def.Name, Detail: def.Detail, OnCompleteFlowID: onComplete, TMUpdate: &now}, actions: actions,
+			any: anyRevision, revisions: int32s(revisions), by: by})
+		if !ok {
+			err = s.conn(ctx).Raw(`WITH f AS (
     UPDATE flows
     SET name = @name, detail = @detail, actions = @actions, on_complete_flow_id = @on_complete,
         revision = revision + 1, tm_update = @now
@@ -73,10 +69,11 @@ func (s *Store) updateFlowPostgres(ctx context.Context, customerID, id uuid.UUID
            @author_type, @author_id, @author_name, @now FROM f
 )
 SELECT revision, tm_create, direct_hash FROM f`, map[string]any{
-			"id": id, "customer": customerID, "name": def.Name, "detail": def.Detail, "actions": actions,
-			"on_complete": onComplete, "now": now, "any": anyRevision, "revisions": pgIntArray(revisions),
-			"author_type": by.Type, "author_id": by.ID, "author_name": by.Name,
-		}).Row().Scan(&revision, &created, &directHash)
+				"id": id, "customer": customerID, "name": def.Name, "detail": def.Detail, "actions": string(actions),
+				"on_complete": onComplete, "now": now, "any": anyRevision, "revisions": pgIntArray(revisions),
+				"author_type": by.Type, "author_id": by.ID, "author_name": by.Name,
+			}).Row().Scan(&revision, &created, &directHash)
+		}
 		if err == nil {
 			s.flowChanged(ctx, id)
 			return &Flow{
@@ -85,7 +82,7 @@ SELECT revision, tm_create, direct_hash FROM f`, map[string]any{
 				DirectHash: directHash,
 			}, nil
 		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		if !errors.Is(err, sql.ErrNoRows) && !errors.Is(err, pgx.ErrNoRows) {
 			return nil, classify(err)
 		}
 		cur, err := s.GetFlow(ctx, customerID, id)

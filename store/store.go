@@ -73,6 +73,7 @@ type Store struct {
 	feed      changeFeed
 	announcer *announcer // nil on SQLite
 	outbox    outboxLimits
+	tracer    trace.Tracer // of the statements on pgx (prepared_postgres.go); nil without a TracerProvider
 }
 
 // Open connects to the database described by cfg and, when cfg.Migrate is set, migrates it.
@@ -141,6 +142,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s := &Store{db: db, sqlDB: sqlDB, dialect: dialect, now: now, log: log, url: cfg.URL, heartbeat: heartbeat}
 	s.outbox.maxPending = cmp.Or(max(cfg.OutboxMaxPending, 0), DefaultOutboxMaxPending)
+	if cfg.TracerProvider != nil {
+		s.tracer = cfg.TracerProvider.Tracer("github.com/flowbin/flowbin/store")
+	}
 	if err := s.Ping(ctx); err != nil {
 		sqlDB.Close()
 		return nil, err

@@ -153,7 +153,8 @@ func runCall(ctx context.Context, opts callOptions, target string, getenv func(s
 	}
 	fmt.Fprintf(stdout, "calling %s: activeflow %s\n", what, af.ID)
 	keys := readLines(stdin)
-	printed := 0
+	printed := 0 // of af.ExecutedActions
+	base := 0    // the actions run before af.ExecutedActions[0]: the answer of next holds only what its report moved to
 	for {
 		// Every action run since the last answer, up to the one the phone performs now.
 		cur := af.CurrentAction
@@ -167,13 +168,13 @@ func runCall(ctx context.Context, opts callOptions, target string, getenv func(s
 			if a.Decision != nil {
 				what = a.Decision.Reason
 			}
-			fmt.Fprintf(stdout, "%3d. %-16s %s\n", stepOf(a, printed), a.Type, what)
+			fmt.Fprintf(stdout, "%3d. %-16s %s\n", stepOf(a, base+printed), a.Type, what)
 		}
 		if !running {
-			fmt.Fprintf(stdout, "call ended: %s (%d actions)\n", af.EndReason, len(af.ExecutedActions))
+			fmt.Fprintf(stdout, "call ended: %s (%d actions)\n", af.EndReason, base+len(af.ExecutedActions))
 			return nil
 		}
-		fmt.Fprintf(stdout, "%3d. %-16s %s\n", stepOf(*cur, printed), cur.Type, describeAction(*cur))
+		fmt.Fprintf(stdout, "%3d. %-16s %s\n", stepOf(*cur, base+printed), cur.Type, describeAction(*cur))
 		printed = len(af.ExecutedActions)
 		report := map[string]any{"current_action_id": cur.ID}
 		if cur.Step != nil {
@@ -204,6 +205,8 @@ func runCall(ctx context.Context, opts callOptions, target string, getenv func(s
 			}
 			return fmt.Errorf("call: report %s: %w", cur.Type, err)
 		}
+		// The answer of next holds only the actions this report moved to.
+		base, printed = stepOf(*cur, base+printed-1), 0
 	}
 }
 

@@ -33,9 +33,9 @@ func TestCallReportsStep(t *testing.T) {
 				t.Error(err)
 			}
 			reports = append(reports, body)
+			// The answer of next: only the actions the report moved to.
 			io.WriteString(w, `{"id":"af-1","status":"ended","end_reason":"finished",
-				"executed_actions":[{"id":"a-1","type":"answer","step":1},{"id":"a-2","type":"digits_receive","step":2},
-				{"id":"a-3","type":"branch","step":3,"decision":{"result":"jump","reason":"voipbin.call.digits is \"7\""}}]}`)
+				"executed_actions":[{"id":"a-3","type":"branch","step":3,"decision":{"result":"jump","reason":"voipbin.call.digits is \"7\""}}]}`)
 		default:
 			http.NotFound(w, r)
 		}

@@ -136,7 +136,7 @@ export class Phone {
     if (typeof cur.step === "number") body.step = cur.step;
     if (variables) body.variables = variables;
     try {
-      this.show((await api.next(af.id, body)).body);
+      this.show(withHistory(af, (await api.next(af.id, body)).body));
     } catch (e) {
       if (e instanceof ApiError && e.status === 409) {
         // Someone else advanced or ended it: show where it is now.
@@ -180,4 +180,16 @@ export class Phone {
     for (const b of this.pad.querySelectorAll("button")) (b as HTMLButtonElement).disabled = !on;
     this.send.disabled = !on;
   }
+}
+
+/**
+ * The answer of next holds only the actions that report moved to (it does not grow with the call): the phone keeps
+ * the trace it had before them.
+ */
+function withHistory(before: Activeflow, after: Activeflow): Activeflow {
+  const first = after.executed_actions[0]?.step;
+  const kept = typeof first === "number"
+    ? before.executed_actions.filter((a) => typeof a.step !== "number" || a.step < first)
+    : before.executed_actions;
+  return { ...after, executed_actions: [...kept, ...after.executed_actions] };
 }

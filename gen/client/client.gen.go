@@ -2202,7 +2202,8 @@ type Activeflow struct {
 	// Example: hangup
 	EndReason string `json:"end_reason"`
 
-	// ExecutedActions Every action run so far, in order, control actions with their decisions.
+	// ExecutedActions Every action run so far, in order, control actions with their decisions; in the answer of `next`, only
+	// the actions that report moved to (see `nextActiveflowAction`).
 	ExecutedActions []ExecutedAction `json:"executed_actions"`
 
 	// FlowId The flow it runs; the nil UUID for inline actions.
@@ -4109,6 +4110,11 @@ type RevisionNumber = int32
 
 // RevisionPageToken defines model for RevisionPageToken.
 type RevisionPageToken = string
+
+// ActiveflowStepped An execution of a flow revision, or of inline actions. VoIPbin's fields are always present, with VoIPbin's
+// value when unset: the nil UUID (`00000000-0000-0000-0000-000000000000`) for `flow_id` (inline actions),
+// `reference_id`, `reference_activeflow_id`, `forward_action_id` and `on_complete_flow_id`.
+type ActiveflowStepped = Activeflow
 
 // BadRequest The one error envelope, used by every error answer of every operation.
 type BadRequest = Error
@@ -8551,6 +8557,11 @@ type ClientInterface interface {
 	// `voipbin.` variables are ignored. Variables over the limits (100 variables, 32 KiB a value, 64 KiB in all,
 	// by default) answer 400 `VARIABLE_LIMIT_EXCEEDED` and change nothing.
 	//
+	// The answer does not grow with the call: it is the activeflow (VoIPbin's fields, as `GET` answers them) whose
+	// `executed_actions` holds only the actions this report moved to, in order: the control actions the engine
+	// ran, with their decisions, and the new `current_action` last (empty when the report ended the activeflow
+	// at once, as a report of `hangup` does). `GET /v1.0/activeflows/{id}` answers the whole history.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1.0/activeflows/{id}/next (the `NextActiveflowAction` operationId).
@@ -8569,6 +8580,11 @@ type ClientInterface interface {
 	// The runner may set its own variables and those of `voipbin.call` (such as `voipbin.call.digits`); other
 	// `voipbin.` variables are ignored. Variables over the limits (100 variables, 32 KiB a value, 64 KiB in all,
 	// by default) answer 400 `VARIABLE_LIMIT_EXCEEDED` and change nothing.
+	//
+	// The answer does not grow with the call: it is the activeflow (VoIPbin's fields, as `GET` answers them) whose
+	// `executed_actions` holds only the actions this report moved to, in order: the control actions the engine
+	// ran, with their decisions, and the new `current_action` last (empty when the report ended the activeflow
+	// at once, as a report of `hangup` does). `GET /v1.0/activeflows/{id}` answers the whole history.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -9524,6 +9540,11 @@ func (c *Client) ListActiveflowEvents(ctx context.Context, id ActiveflowID, reqE
 // `voipbin.` variables are ignored. Variables over the limits (100 variables, 32 KiB a value, 64 KiB in all,
 // by default) answer 400 `VARIABLE_LIMIT_EXCEEDED` and change nothing.
 //
+// The answer does not grow with the call: it is the activeflow (VoIPbin's fields, as `GET` answers them) whose
+// `executed_actions` holds only the actions this report moved to, in order: the control actions the engine
+// ran, with their decisions, and the new `current_action` last (empty when the report ended the activeflow
+// at once, as a report of `hangup` does). `GET /v1.0/activeflows/{id}` answers the whole history.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1.0/activeflows/{id}/next (the `NextActiveflowAction` operationId).
@@ -9552,6 +9573,11 @@ func (c *Client) NextActiveflowActionWithBody(ctx context.Context, id Activeflow
 // The runner may set its own variables and those of `voipbin.call` (such as `voipbin.call.digits`); other
 // `voipbin.` variables are ignored. Variables over the limits (100 variables, 32 KiB a value, 64 KiB in all,
 // by default) answer 400 `VARIABLE_LIMIT_EXCEEDED` and change nothing.
+//
+// The answer does not grow with the call: it is the activeflow (VoIPbin's fields, as `GET` answers them) whose
+// `executed_actions` holds only the actions this report moved to, in order: the control actions the engine
+// ran, with their decisions, and the new `current_action` last (empty when the report ended the activeflow
+// at once, as a report of `hangup` does). `GET /v1.0/activeflows/{id}` answers the whole history.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -13375,6 +13401,11 @@ type ClientWithResponsesInterface interface {
 	// `voipbin.` variables are ignored. Variables over the limits (100 variables, 32 KiB a value, 64 KiB in all,
 	// by default) answer 400 `VARIABLE_LIMIT_EXCEEDED` and change nothing.
 	//
+	// The answer does not grow with the call: it is the activeflow (VoIPbin's fields, as `GET` answers them) whose
+	// `executed_actions` holds only the actions this report moved to, in order: the control actions the engine
+	// ran, with their decisions, and the new `current_action` last (empty when the report ended the activeflow
+	// at once, as a report of `hangup` does). `GET /v1.0/activeflows/{id}` answers the whole history.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1.0/activeflows/{id}/next (the `NextActiveflowAction` operationId).
@@ -13393,6 +13424,11 @@ type ClientWithResponsesInterface interface {
 	// The runner may set its own variables and those of `voipbin.call` (such as `voipbin.call.digits`); other
 	// `voipbin.` variables are ignored. Variables over the limits (100 variables, 32 KiB a value, 64 KiB in all,
 	// by default) answer 400 `VARIABLE_LIMIT_EXCEEDED` and change nothing.
+	//
+	// The answer does not grow with the call: it is the activeflow (VoIPbin's fields, as `GET` answers them) whose
+	// `executed_actions` holds only the actions this report moved to, in order: the control actions the engine
+	// ran, with their decisions, and the new `current_action` last (empty when the report ended the activeflow
+	// at once, as a report of `hangup` does). `GET /v1.0/activeflows/{id}` answers the whole history.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -15488,7 +15524,7 @@ type NextActiveflowActionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *Activeflow
+	JSON200 *ActiveflowStepped
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -15512,7 +15548,7 @@ type NextActiveflowActionResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r NextActiveflowActionResponse) GetJSON200() *Activeflow {
+func (r NextActiveflowActionResponse) GetJSON200() *ActiveflowStepped {
 	return r.JSON200
 }
 
@@ -18843,6 +18879,11 @@ func (c *ClientWithResponses) ListActiveflowEventsWithResponse(ctx context.Conte
 // `voipbin.` variables are ignored. Variables over the limits (100 variables, 32 KiB a value, 64 KiB in all,
 // by default) answer 400 `VARIABLE_LIMIT_EXCEEDED` and change nothing.
 //
+// The answer does not grow with the call: it is the activeflow (VoIPbin's fields, as `GET` answers them) whose
+// `executed_actions` holds only the actions this report moved to, in order: the control actions the engine
+// ran, with their decisions, and the new `current_action` last (empty when the report ended the activeflow
+// at once, as a report of `hangup` does). `GET /v1.0/activeflows/{id}` answers the whole history.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1.0/activeflows/{id}/next (the `NextActiveflowAction` operationId).
@@ -18867,6 +18908,11 @@ func (c *ClientWithResponses) NextActiveflowActionWithBodyWithResponse(ctx conte
 // The runner may set its own variables and those of `voipbin.call` (such as `voipbin.call.digits`); other
 // `voipbin.` variables are ignored. Variables over the limits (100 variables, 32 KiB a value, 64 KiB in all,
 // by default) answer 400 `VARIABLE_LIMIT_EXCEEDED` and change nothing.
+//
+// The answer does not grow with the call: it is the activeflow (VoIPbin's fields, as `GET` answers them) whose
+// `executed_actions` holds only the actions this report moved to, in order: the control actions the engine
+// ran, with their decisions, and the new `current_action` last (empty when the report ended the activeflow
+// at once, as a report of `hangup` does). `GET /v1.0/activeflows/{id}` answers the whole history.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -21134,7 +21180,7 @@ func ParseNextActiveflowActionResponse(rsp *http.Response) (*NextActiveflowActio
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest Activeflow
+		var dest ActiveflowStepped
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -21,7 +21,7 @@ type Metrics struct {
 	// HTTPRequests: every answered request, by method, spec route ("/v1.0/flows/{id}") and status; its _count is
 	// the number of requests.
 	HTTPRequests *prometheus.HistogramVec
-	// FlowCacheRequests: GET /v1.0/flows/{id} by result: hit (answered from the cache), miss (read from the
+	// FlowCacheRequests: GET /v1.0/flows/{id} and the starts of activeflows, by result: hit (answered from the cache), miss (read from the
 	// database, then cached when it may be), bypass (the cache is off or not in step with the database).
 	FlowCacheRequests *prometheus.CounterVec
 	// FlowCacheEvictions: answers dropped from the cache for room or age (not for a change of the flow).
@@ -56,7 +56,7 @@ func New() *Metrics {
 		}, "method", "route", "status"),
 		FlowCacheRequests: f.counter(prometheus.CounterOpts{
 			Name: "flowbin_flow_cache_requests_total",
-			Help: "Reads of one flow (GET /v1.0/flows/{id}) by cache result: hit, miss or bypass.",
+			Help: "Reads of one flow (GET /v1.0/flows/{id}, and the flow an activeflow starts) by cache result: hit, miss or bypass.",
 		}, "result"),
 		FlowCacheEvictions: f.counter(prometheus.CounterOpts{
 			Name: "flowbin_flow_cache_evictions_total",
