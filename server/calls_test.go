@@ -305,6 +305,9 @@ func TestCallLifecycle(t *testing.T) {
 			t.Fatalf("start: %+v %v", step, err)
 		}
 		c.ActiveflowID = step.ActiveflowID
+		// The call's activeflow says it belongs to the call, as VoIPbin's does.
+		wantFields(t, "call's activeflow", e.as(e.alice, "GET", "/v1.0/activeflows/"+c.ActiveflowID.String(), nil).wantStatus(http.StatusOK).object(),
+			map[string]any{"reference_type": "call", "reference_id": c.ID.String()})
 		c.Status, c.TmProgressing = sip.StatusProgressing, time.Now()
 		if err := tel.UpdateCall(ctx, c); err != nil {
 			t.Fatal(err)

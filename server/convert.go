@@ -84,9 +84,21 @@ func orNil(id *uuid.UUID) uuid.UUID {
 	return *id
 }
 
-// referenceAPI is VoIPbin's reference_type of an activeflow started through the API; the activeflows its end starts
-// inherit it, as in VoIPbin.
-const referenceAPI = gen.ActiveflowReferenceType("api")
+// reference is what an activeflow belongs to, as VoIPbin says it: the engine writes it into the execution's
+// voipbin.activeflow variables when it starts (a call's activeflow: "call" and the call's id), which neither a
+// client nor a runner can set. An activeflow started through the API, and those its end starts, is "api" with no
+// id, as in VoIPbin.
+func reference(x *flow.Execution) (gen.ActiveflowReferenceType, uuid.UUID) {
+	refType := gen.ActiveflowReferenceType(x.Variables[flow.VarActiveflowReferenceType])
+	if refType == "" {
+		refType = "api"
+	}
+	id, err := uuid.Parse(x.Variables[flow.VarActiveflowReferenceID])
+	if err != nil {
+		id = uuid.Nil
+	}
+	return refType, id
+}
 
 func toAPIFlow(f *store.Flow) gen.Flow {
 	directHash := deref(f.DirectHash)
@@ -193,13 +205,12 @@ func toAPIActiveflow(a *store.Activeflow) gen.Activeflow {
 		TmEnd:           formatTimePtr(a.TMEnd),
 		TmDelete:        formatTimePtr(a.TMDelete),
 
-		ReferenceType:          referenceAPI,
-		ReferenceId:            uuid.Nil,
 		ReferenceActiveflowId:  orNil(a.ReferenceActiveflowID),
 		ForwardActionId:        uuid.Nil,
 		OnCompleteFlowId:       orNil(a.OnCompleteFlowID),
 		OnCompleteActiveflowId: a.OnCompleteActiveflowID,
 	}
+	out.ReferenceType, out.ReferenceId = reference(x)
 	if a.WebhookURI != "" {
 		out.WebhookUri, out.WebhookMethod = &a.WebhookURI, &a.WebhookMethod
 	}
