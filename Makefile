@@ -24,8 +24,11 @@ build: ## build bin/flowbin
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.versionString=$(VERSION)" -o $(BIN) ./cmd/flowbin
 
 .PHONY: run
-run: build ## build and serve on 127.0.0.1:8080 with the embedded SQLite database (./flowbin.db)
-	FLOWBIN_ADMIN_PASSWORD='$(FLOWBIN_ADMIN_PASSWORD)' ./$(BIN)
+# SIP of `make run`: calls to 127.0.0.1:5060 (a softphone on this machine; see the README).
+FLOWBIN_SIP_ADDR ?= 127.0.0.1:5060
+
+run: build ## build and serve on 127.0.0.1:8080 with the embedded SQLite database (./flowbin.db), and SIP on 127.0.0.1:5060
+	FLOWBIN_ADMIN_PASSWORD='$(FLOWBIN_ADMIN_PASSWORD)' FLOWBIN_SIP_ADDR='$(FLOWBIN_SIP_ADDR)' ./$(BIN)
 
 # The race detector needs cgo and a C compiler; without one, tests run without it (and say so).
 RACE := $(shell command -v "$$($(GO) env CC)" >/dev/null 2>&1 && echo -race)
@@ -34,11 +37,14 @@ RACE := $(shell command -v "$$($(GO) env CC)" >/dev/null 2>&1 && echo -race)
 GOTESTSUM ?= gotest.tools/gotestsum@v1.13.0
 
 # What the tests need beyond Go and PostgreSQL: the Swagger UI test drives Debian's Chromium; the README's
-# tutorial runs curl and jq. With CI=true, make test installs what is missing first (as .ci/run does).
+# tutorial runs curl and jq; the documented webhook receiver runs openssl; the SIP runner's tests call real
+# peers (SIPp, baresip, espeak-ng, sox, Kamailio). With CI=true, make test installs what is missing first (as .ci/run does).
 .PHONY: test-deps
-test-deps: ## install what the tests need beyond Go (Chromium and its driver, curl, jq) with apt-get
+test-deps: ## install what the tests need beyond Go (Chromium and its driver, curl, jq, openssl, the SIP peers) with apt-get
 	@missing=(); command -v chromium >/dev/null || missing+=(chromium chromium-driver); \
-	for tool in curl jq; do command -v $$tool >/dev/null || missing+=($$tool); done; \
+	for tool in curl jq openssl; do command -v $$tool >/dev/null || missing+=($$tool); done; \
+	for pair in sipp:sip-tester baresip:baresip-core espeak-ng:espeak-ng sox:sox kamailio:kamailio; do \
+		command -v $${pair%%:*} >/dev/null || missing+=($${pair#*:}); done; \
 	if (($${#missing[@]})); then \
 		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); echo "installing $${missing[*]}"; \
 		$$sudo apt-get install -y -qq "$${missing[@]}" >/dev/null 2>&1 || \
@@ -48,7 +54,7 @@ test-deps: ## install what the tests need beyond Go (Chromium and its driver, cu
 .PHONY: test
 test: $(if $(filter true,$(CI)),test-deps) ## every test, with the race detector, on SQLite and PostgreSQL; with CI=true, installs what they need first
 	@[ -n "$(RACE)" ] || echo "note: no C compiler ($$($(GO) env CC)); running without the race detector"
-	@[ "$(CI)" = true ] || echo "note: CI is not true: tests whose tools are missing (Chromium, curl, jq) or whose PostgreSQL is down are skipped, and listed at the end; make test-deps installs the tools"
+	@[ "$(CI)" = true ] || echo "note: CI is not true: tests whose tools are missing (Chromium, curl, jq, openssl) or whose PostgreSQL is down are skipped, and listed at the end; make test-deps installs the tools"
 	FLOWBIN_TEST_POSTGRES_URL='$(PG_URL)' $(GO) run $(GOTESTSUM) --format pkgname -- \
 		$(RACE) -count=1 -timeout 15m ./...
 
@@ -90,12 +96,13 @@ lint: check ## check, staticcheck (pinned in go.mod), validate openapi.yaml (kin
 	else echo "note: docker-compose is not installed; docker-compose.yml not checked"; fi
 
 .PHONY: bench
-bench: ## compare flowbin with pgbench on a fresh local PostgreSQL database; report and chart in bench/results/ (BENCH_DURATION, BENCH_SOAK)
+bench: ## compare flowbin with pgbench on a fresh local PostgreSQL database, then the calls bench (SIPp); reports and chart in bench/results/ (BENCH_DURATION, BENCH_SOAK, BENCH_SIP_CALLS)
 	@{ pgbench --version && pg_isready --version; } >/dev/null 2>&1 || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$sudo apt-get install -y postgresql-contrib || { $$sudo apt-get update && $$sudo apt-get install -y postgresql-contrib; }; }
 	@pg_isready -q -h 127.0.0.1 || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$sudo pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start; }
 	$(GO) run ./bench
+	$(GO) run ./bench sip
 
 GOVULNCHECK ?= golang.org/x/vuln/cmd/govulncheck@v1.1.4
 

@@ -51,6 +51,10 @@ func main() {
 		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	run := run
+	if len(os.Args) > 1 && os.Args[1] == "sip" { // go run ./bench sip: the calls bench (sip.go)
+		run = runSIPBench
+	}
 	err := run(ctx)
 	stop()
 	if err != nil {

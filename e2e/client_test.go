@@ -63,7 +63,7 @@ func TestTutorialThroughTheGoClient(t *testing.T) {
 		t.Fatalf("create: %v %d %s", err, created.StatusCode(), created.Body)
 	}
 	f := created.JSON200
-	if f.Name != "test flow" || len(f.Actions) != 2 || f.Actions[0].Id == nil || f.TmUpdate != "" || f.TmDelete != "" {
+	if f.Name != "test flow" || len(f.Actions) != 2 || f.Actions[0].Id == "" || f.Actions[0].NextId != "00000000-0000-0000-0000-000000000000" || f.TmUpdate != "" || f.TmDelete != "" {
 		t.Fatalf("created: %+v", f)
 	}
 

@@ -381,7 +381,9 @@ func contains(list []string, s string) bool {
 // TestConsoleCORS: the console served by one server logs in to a server on another origin only when that server's
 // CORS allows the console's origin; otherwise it says why it cannot.
 func TestConsoleCORS(t *testing.T) {
-	home := start(t, map[string]string{"FLOWBIN_DATA_DIR": t.TempDir(), "FLOWBIN_ADMIN_PASSWORD": "home-password"})
+	// The console's Content-Security-Policy lets it reach other servers only when FLOWBIN_CONSOLE_SERVERS names them.
+	home := start(t, map[string]string{"FLOWBIN_DATA_DIR": t.TempDir(), "FLOWBIN_ADMIN_PASSWORD": "home-password",
+		"FLOWBIN_CONSOLE_SERVERS": "http://127.0.0.1:*"})
 	closed := start(t, map[string]string{"FLOWBIN_DATA_DIR": t.TempDir(), "FLOWBIN_ADMIN_PASSWORD": "away-password"})
 	open := start(t, map[string]string{"FLOWBIN_DATA_DIR": t.TempDir(), "FLOWBIN_ADMIN_PASSWORD": "away-password",
 		"FLOWBIN_CORS_ORIGINS": home.url})

@@ -47,6 +47,8 @@ type Problem struct {
 type Report struct {
 	Errors   []Problem
 	Warnings []Problem
+	// ErrorsNotListed and WarningsNotListed count the problems found beyond the first MaxProblems of each.
+	ErrorsNotListed, WarningsNotListed int
 }
 
 // Valid reports whether the definition has no errors.
@@ -71,12 +73,13 @@ func (r *Report) warnf(offset int, pointer, reason, format string, args ...any) 
 // finish puts errors and warnings in document order (problems at the same place keep the order they were found
 // in) and keeps the first MaxProblems of each.
 func (r *Report) finish() {
-	inOrder := func(ps []Problem) []Problem {
+	inOrder := func(ps []Problem, notListed *int) []Problem {
 		sort.SliceStable(ps, func(a, b int) bool { return ps[a].offset < ps[b].offset })
+		*notListed += max(0, len(ps)-MaxProblems)
 		return ps[:min(len(ps), MaxProblems)]
 	}
-	r.Errors = inOrder(r.Errors)
-	r.Warnings = inOrder(r.Warnings)
+	r.Errors = inOrder(r.Errors, &r.ErrorsNotListed)
+	r.Warnings = inOrder(r.Warnings, &r.WarningsNotListed)
 }
 
 // InvalidError is returned when a definition has errors. It carries them all, in document order.

@@ -247,12 +247,17 @@ func (p *parser) strings(n *node, ptr string) []string {
 // TimeLayout is the wire format of timestamps.
 const TimeLayout = "2006-01-02 15:04:05.000000"
 
+// timestamp reads a clock: the wire format (UTC), or RFC 3339 with any offset, as the same instant in UTC.
 func (p *parser) timestamp(n *node, ptr string) time.Time {
 	if n.kind == kindString {
 		if t, err := time.ParseInLocation(TimeLayout, n.text, time.UTC); err == nil {
 			return t
 		}
+		if t, err := time.Parse(time.RFC3339Nano, n.text); err == nil {
+			return t.UTC()
+		}
 	}
-	p.rep.errorf(n.start, ptr, ReasonInvalidField, "%s must be a timestamp like \"2026-11-23 08:30:00.000000\" (UTC)", fieldName(ptr))
+	p.rep.errorf(n.start, ptr, ReasonInvalidField, "%s must be a timestamp like \"2026-11-23 08:30:00.000000\" (UTC) "+
+		"or RFC 3339 like \"2026-11-23T09:30:00+01:00\"", fieldName(ptr))
 	return time.Time{}
 }

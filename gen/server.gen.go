@@ -153,19 +153,19 @@ func (e ActionOptionConditionVariableCondition) Valid() bool {
 
 // Defines values for ActionOptionConditionVariableValueType.
 const (
-	Length ActionOptionConditionVariableValueType = "length"
-	Number ActionOptionConditionVariableValueType = "number"
-	String ActionOptionConditionVariableValueType = "string"
+	ActionOptionConditionVariableValueTypeLength ActionOptionConditionVariableValueType = "length"
+	ActionOptionConditionVariableValueTypeNumber ActionOptionConditionVariableValueType = "number"
+	ActionOptionConditionVariableValueTypeString ActionOptionConditionVariableValueType = "string"
 )
 
 // Valid indicates whether the value is a known member of the ActionOptionConditionVariableValueType enum.
 func (e ActionOptionConditionVariableValueType) Valid() bool {
 	switch e {
-	case Length:
+	case ActionOptionConditionVariableValueTypeLength:
 		return true
-	case Number:
+	case ActionOptionConditionVariableValueTypeNumber:
 		return true
-	case String:
+	case ActionOptionConditionVariableValueTypeString:
 		return true
 	default:
 		return false
@@ -198,19 +198,19 @@ func (e ActionOptionFetchEventMethod) Valid() bool {
 
 // Defines values for ActionOptionRecordingStartFormat.
 const (
-	Mp3 ActionOptionRecordingStartFormat = "mp3"
-	Ogg ActionOptionRecordingStartFormat = "ogg"
-	Wav ActionOptionRecordingStartFormat = "wav"
+	ActionOptionRecordingStartFormatMp3 ActionOptionRecordingStartFormat = "mp3"
+	ActionOptionRecordingStartFormatOgg ActionOptionRecordingStartFormat = "ogg"
+	ActionOptionRecordingStartFormatWav ActionOptionRecordingStartFormat = "wav"
 )
 
 // Valid indicates whether the value is a known member of the ActionOptionRecordingStartFormat enum.
 func (e ActionOptionRecordingStartFormat) Valid() bool {
 	switch e {
-	case Mp3:
+	case ActionOptionRecordingStartFormatMp3:
 		return true
-	case Ogg:
+	case ActionOptionRecordingStartFormatOgg:
 		return true
-	case Wav:
+	case ActionOptionRecordingStartFormatWav:
 		return true
 	default:
 		return false
@@ -400,18 +400,36 @@ func (e ActionType) Valid() bool {
 	}
 }
 
+// Defines values for ActiveflowReferenceType.
+const (
+	ActiveflowReferenceTypeApi  ActiveflowReferenceType = "api"
+	ActiveflowReferenceTypeCall ActiveflowReferenceType = "call"
+)
+
+// Valid indicates whether the value is a known member of the ActiveflowReferenceType enum.
+func (e ActiveflowReferenceType) Valid() bool {
+	switch e {
+	case ActiveflowReferenceTypeApi:
+		return true
+	case ActiveflowReferenceTypeCall:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ActiveflowStatus.
 const (
-	Ended   ActiveflowStatus = "ended"
-	Running ActiveflowStatus = "running"
+	ActiveflowStatusEnded   ActiveflowStatus = "ended"
+	ActiveflowStatusRunning ActiveflowStatus = "running"
 )
 
 // Valid indicates whether the value is a known member of the ActiveflowStatus enum.
 func (e ActiveflowStatus) Valid() bool {
 	switch e {
-	case Ended:
+	case ActiveflowStatusEnded:
 		return true
-	case Running:
+	case ActiveflowStatusRunning:
 		return true
 	default:
 		return false
@@ -468,19 +486,25 @@ func (e ActiveflowEventType) Valid() bool {
 
 // Defines values for ActiveflowMessageState.
 const (
-	Delivered ActiveflowMessageState = "delivered"
-	Failed    ActiveflowMessageState = "failed"
-	Pending   ActiveflowMessageState = "pending"
+	ActiveflowMessageStateDelivered ActiveflowMessageState = "delivered"
+	ActiveflowMessageStateDropped   ActiveflowMessageState = "dropped"
+	ActiveflowMessageStateFailed    ActiveflowMessageState = "failed"
+	ActiveflowMessageStateGone      ActiveflowMessageState = "gone"
+	ActiveflowMessageStatePending   ActiveflowMessageState = "pending"
 )
 
 // Valid indicates whether the value is a known member of the ActiveflowMessageState enum.
 func (e ActiveflowMessageState) Valid() bool {
 	switch e {
-	case Delivered:
+	case ActiveflowMessageStateDelivered:
 		return true
-	case Failed:
+	case ActiveflowMessageStateDropped:
 		return true
-	case Pending:
+	case ActiveflowMessageStateFailed:
+		return true
+	case ActiveflowMessageStateGone:
+		return true
+	case ActiveflowMessageStatePending:
 		return true
 	default:
 		return false
@@ -499,6 +523,153 @@ func (e AuthorType) Valid() bool {
 	case AuthorTypeAccesskey:
 		return true
 	case AuthorTypeUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CallDirection.
+const (
+	Incoming CallDirection = "incoming"
+	Outgoing CallDirection = "outgoing"
+)
+
+// Valid indicates whether the value is a known member of the CallDirection enum.
+func (e CallDirection) Valid() bool {
+	switch e {
+	case Incoming:
+		return true
+	case Outgoing:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CallHangupBy.
+const (
+	CallHangupByEmpty  CallHangupBy = ""
+	CallHangupByLocal  CallHangupBy = "local"
+	CallHangupByRemote CallHangupBy = "remote"
+)
+
+// Valid indicates whether the value is a known member of the CallHangupBy enum.
+func (e CallHangupBy) Valid() bool {
+	switch e {
+	case CallHangupByEmpty:
+		return true
+	case CallHangupByLocal:
+		return true
+	case CallHangupByRemote:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CallHangupReason.
+const (
+	CallHangupReasonAmd      CallHangupReason = "amd"
+	CallHangupReasonBusy     CallHangupReason = "busy"
+	CallHangupReasonCancel   CallHangupReason = "cancel"
+	CallHangupReasonDialout  CallHangupReason = "dialout"
+	CallHangupReasonEmpty    CallHangupReason = ""
+	CallHangupReasonFailed   CallHangupReason = "failed"
+	CallHangupReasonNoanswer CallHangupReason = "noanswer"
+	CallHangupReasonNormal   CallHangupReason = "normal"
+	CallHangupReasonTimeout  CallHangupReason = "timeout"
+)
+
+// Valid indicates whether the value is a known member of the CallHangupReason enum.
+func (e CallHangupReason) Valid() bool {
+	switch e {
+	case CallHangupReasonAmd:
+		return true
+	case CallHangupReasonBusy:
+		return true
+	case CallHangupReasonCancel:
+		return true
+	case CallHangupReasonDialout:
+		return true
+	case CallHangupReasonEmpty:
+		return true
+	case CallHangupReasonFailed:
+		return true
+	case CallHangupReasonNoanswer:
+		return true
+	case CallHangupReasonNormal:
+		return true
+	case CallHangupReasonTimeout:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CallStatus.
+const (
+	CallStatusCanceling   CallStatus = "canceling"
+	CallStatusDialing     CallStatus = "dialing"
+	CallStatusHangup      CallStatus = "hangup"
+	CallStatusProgressing CallStatus = "progressing"
+	CallStatusRinging     CallStatus = "ringing"
+	CallStatusTerminating CallStatus = "terminating"
+)
+
+// Valid indicates whether the value is a known member of the CallStatus enum.
+func (e CallStatus) Valid() bool {
+	switch e {
+	case CallStatusCanceling:
+		return true
+	case CallStatusDialing:
+		return true
+	case CallStatusHangup:
+		return true
+	case CallStatusProgressing:
+		return true
+	case CallStatusRinging:
+		return true
+	case CallStatusTerminating:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CallType.
+const (
+	CallTypeFlow CallType = "flow"
+)
+
+// Valid indicates whether the value is a known member of the CallType enum.
+func (e CallType) Valid() bool {
+	switch e {
+	case CallTypeFlow:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CallEventType.
+const (
+	CallCreated     CallEventType = "call_created"
+	CallHangup      CallEventType = "call_hangup"
+	CallProgressing CallEventType = "call_progressing"
+	CallRinging     CallEventType = "call_ringing"
+)
+
+// Valid indicates whether the value is a known member of the CallEventType enum.
+func (e CallEventType) Valid() bool {
+	switch e {
+	case CallCreated:
+		return true
+	case CallHangup:
+		return true
+	case CallProgressing:
+		return true
+	case CallRinging:
 		return true
 	default:
 		return false
@@ -699,13 +870,133 @@ func (e MeRingMethod) Valid() bool {
 
 // Defines values for MeStatus.
 const (
-	MeStatusEmpty MeStatus = ""
+	Offline MeStatus = "offline"
 )
 
 // Valid indicates whether the value is a known member of the MeStatus enum.
 func (e MeStatus) Valid() bool {
 	switch e {
-	case MeStatusEmpty:
+	case Offline:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NumberStatus.
+const (
+	Active  NumberStatus = "active"
+	Deleted NumberStatus = "deleted"
+)
+
+// Valid indicates whether the value is a known member of the NumberStatus enum.
+func (e NumberStatus) Valid() bool {
+	switch e {
+	case Active:
+		return true
+	case Deleted:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NumberType.
+const (
+	NumberTypeNormal NumberType = "normal"
+)
+
+// Valid indicates whether the value is a known member of the NumberType enum.
+func (e NumberType) Valid() bool {
+	switch e {
+	case NumberTypeNormal:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PongMessage.
+const (
+	PongMessagePong PongMessage = "pong"
+)
+
+// Valid indicates whether the value is a known member of the PongMessage enum.
+func (e PongMessage) Valid() bool {
+	switch e {
+	case PongMessagePong:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RecordingFormat.
+const (
+	RecordingFormatWav RecordingFormat = "wav"
+)
+
+// Valid indicates whether the value is a known member of the RecordingFormat enum.
+func (e RecordingFormat) Valid() bool {
+	switch e {
+	case RecordingFormatWav:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RecordingReferenceType.
+const (
+	RecordingReferenceTypeCall RecordingReferenceType = "call"
+)
+
+// Valid indicates whether the value is a known member of the RecordingReferenceType enum.
+func (e RecordingReferenceType) Valid() bool {
+	switch e {
+	case RecordingReferenceTypeCall:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RecordingStatus.
+const (
+	RecordingStatusEnded      RecordingStatus = "ended"
+	RecordingStatusInitiating RecordingStatus = "initiating"
+	RecordingStatusRecording  RecordingStatus = "recording"
+	RecordingStatusStopping   RecordingStatus = "stopping"
+)
+
+// Valid indicates whether the value is a known member of the RecordingStatus enum.
+func (e RecordingStatus) Valid() bool {
+	switch e {
+	case RecordingStatusEnded:
+		return true
+	case RecordingStatusInitiating:
+		return true
+	case RecordingStatusRecording:
+		return true
+	case RecordingStatusStopping:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RecordingEventType.
+const (
+	RecordingFinished RecordingEventType = "recording_finished"
+	RecordingStarted  RecordingEventType = "recording_started"
+)
+
+// Valid indicates whether the value is a known member of the RecordingEventType enum.
+func (e RecordingEventType) Valid() bool {
+	switch e {
+	case RecordingFinished:
+		return true
+	case RecordingStarted:
 		return true
 	default:
 		return false
@@ -775,6 +1066,27 @@ func (e CreateActiveflowParamsFieldValidation) Valid() bool {
 	}
 }
 
+// Defines values for CreateCallParamsFieldValidation.
+const (
+	CreateCallParamsFieldValidationIgnore CreateCallParamsFieldValidation = "Ignore"
+	CreateCallParamsFieldValidationStrict CreateCallParamsFieldValidation = "Strict"
+	CreateCallParamsFieldValidationWarn   CreateCallParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the CreateCallParamsFieldValidation enum.
+func (e CreateCallParamsFieldValidation) Valid() bool {
+	switch e {
+	case CreateCallParamsFieldValidationIgnore:
+		return true
+	case CreateCallParamsFieldValidationStrict:
+		return true
+	case CreateCallParamsFieldValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CreateFlowParamsFieldValidation.
 const (
 	CreateFlowParamsFieldValidationIgnore CreateFlowParamsFieldValidation = "Ignore"
@@ -832,6 +1144,69 @@ func (e GetFlowGraphParamsFormat) Valid() bool {
 	case Json:
 		return true
 	case Mermaid:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateNumberParamsFieldValidation.
+const (
+	CreateNumberParamsFieldValidationIgnore CreateNumberParamsFieldValidation = "Ignore"
+	CreateNumberParamsFieldValidationStrict CreateNumberParamsFieldValidation = "Strict"
+	CreateNumberParamsFieldValidationWarn   CreateNumberParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the CreateNumberParamsFieldValidation enum.
+func (e CreateNumberParamsFieldValidation) Valid() bool {
+	switch e {
+	case CreateNumberParamsFieldValidationIgnore:
+		return true
+	case CreateNumberParamsFieldValidationStrict:
+		return true
+	case CreateNumberParamsFieldValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateNumberParamsFieldValidation.
+const (
+	UpdateNumberParamsFieldValidationIgnore UpdateNumberParamsFieldValidation = "Ignore"
+	UpdateNumberParamsFieldValidationStrict UpdateNumberParamsFieldValidation = "Strict"
+	UpdateNumberParamsFieldValidationWarn   UpdateNumberParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the UpdateNumberParamsFieldValidation enum.
+func (e UpdateNumberParamsFieldValidation) Valid() bool {
+	switch e {
+	case UpdateNumberParamsFieldValidationIgnore:
+		return true
+	case UpdateNumberParamsFieldValidationStrict:
+		return true
+	case UpdateNumberParamsFieldValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateNumberFlowIDsParamsFieldValidation.
+const (
+	UpdateNumberFlowIDsParamsFieldValidationIgnore UpdateNumberFlowIDsParamsFieldValidation = "Ignore"
+	UpdateNumberFlowIDsParamsFieldValidationStrict UpdateNumberFlowIDsParamsFieldValidation = "Strict"
+	UpdateNumberFlowIDsParamsFieldValidationWarn   UpdateNumberFlowIDsParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the UpdateNumberFlowIDsParamsFieldValidation enum.
+func (e UpdateNumberFlowIDsParamsFieldValidation) Valid() bool {
+	switch e {
+	case UpdateNumberFlowIDsParamsFieldValidationIgnore:
+		return true
+	case UpdateNumberFlowIDsParamsFieldValidationStrict:
+		return true
+	case UpdateNumberFlowIDsParamsFieldValidationWarn:
 		return true
 	default:
 		return false
@@ -1779,9 +2154,13 @@ type ActionOptionWebhookSendMethod string
 // Example: talk
 type ActionType string
 
-// Activeflow An execution of a flow revision, or of inline actions.
+// Activeflow An execution of a flow revision, or of inline actions. VoIPbin's fields are always present, with VoIPbin's
+// value when unset: the nil UUID (`00000000-0000-0000-0000-000000000000`) for `flow_id` (inline actions),
+// `reference_id`, `reference_activeflow_id`, `forward_action_id` and `on_complete_flow_id`.
 type Activeflow struct {
-	// CurrentAction An action as it ran, with its options' `${variables}` substituted.
+	// CurrentAction While running, the action the runner is performing (its report goes to `next`). Once ended, the action
+	// it ended at, as VoIPbin keeps it: the one that was current when it was stopped, the `stop` or `hangup`
+	// that ended it, or the last one before it ran past its end. Absent only when no action ran at all.
 	CurrentAction *ExecutedAction `json:"current_action,omitempty"`
 
 	// CustomerId The customer that owns the activeflow.
@@ -1801,15 +2180,21 @@ type Activeflow struct {
 	// ExecutedActions Every action run so far, in order, control actions with their decisions.
 	ExecutedActions []ExecutedAction `json:"executed_actions"`
 
-	// FlowId The flow it runs. Absent for inline actions.
+	// FlowId The flow it runs; the nil UUID for inline actions.
 	//
 	// Example: 93993ae1-0408-4639-ad5f-1288aa8d4325
-	FlowId *openapi_types.UUID `json:"flow_id,omitempty"`
+	FlowId openapi_types.UUID `json:"flow_id"`
 
-	// FlowRevision The revision of the flow it runs, pinned when it started.
+	// FlowRevision The revision of the flow it runs, pinned when it started. Absent for inline actions.
 	//
 	// Example: 3
 	FlowRevision *int `json:"flow_revision,omitempty"`
+
+	// ForwardActionId VoIPbin's action to move to instead of the next one. flowbin moves at once, so it is always the nil UUID.
+	//
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ForwardActionId openapi_types.UUID `json:"forward_action_id"`
 
 	// Id The activeflow's id.
 	//
@@ -1828,15 +2213,30 @@ type Activeflow struct {
 	// Example:
 	OnCompleteError *string `json:"on_complete_error,omitempty"`
 
-	// OnCompleteFlowId The flow that starts, as a new activeflow with these variables, when this one ends.
+	// OnCompleteFlowId The flow that starts, as a new activeflow with these variables, when this one ends; the nil UUID when
+	// none.
+	//
 	//
 	// Example: 0f0a2a3e-5c1e-4b8e-9f67-3a1d2c4b5e6f
-	OnCompleteFlowId *openapi_types.UUID `json:"on_complete_flow_id,omitempty"`
+	OnCompleteFlowId openapi_types.UUID `json:"on_complete_flow_id"`
 
-	// ReferenceActiveflowId The activeflow whose end started this one (through its `on_complete_flow_id`).
+	// ReferenceActiveflowId The activeflow whose end started this one (through its `on_complete_flow_id`); the nil UUID when none.
+	//
 	//
 	// Example: 0193a4b2-7c1e-7d3a-9f00-3b1c2d4e5f5f
-	ReferenceActiveflowId *openapi_types.UUID `json:"reference_activeflow_id,omitempty"`
+	ReferenceActiveflowId openapi_types.UUID `json:"reference_activeflow_id"`
+
+	// ReferenceId The call the activeflow belongs to; the nil UUID for `api`.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ReferenceId openapi_types.UUID `json:"reference_id"`
+
+	// ReferenceType What the activeflow belongs to, as VoIPbin says it: `api` for one started through the API (and the
+	// activeflows its end starts, which inherit it), `call` for the activeflow of a call.
+	//
+	//
+	// Example: api
+	ReferenceType ActiveflowReferenceType `json:"reference_type"`
 
 	// Status `running` until it ends; then `ended`, with `end_reason`.
 	//
@@ -1878,6 +2278,12 @@ type Activeflow struct {
 	// Example: https://example.com/flowbin/events
 	WebhookUri *string `json:"webhook_uri,omitempty"`
 }
+
+// ActiveflowReferenceType What the activeflow belongs to, as VoIPbin says it: `api` for one started through the API (and the
+// activeflows its end starts, which inherit it), `call` for the activeflow of a call.
+//
+// Example: api
+type ActiveflowReferenceType string
 
 // ActiveflowStatus `running` until it ends; then `ended`, with `end_reason`.
 //
@@ -1939,7 +2345,9 @@ type ActiveflowCreateWebhookMethod string
 // same on every retry), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,` and the base64
 // HMAC-SHA256 of `id.timestamp.body` under the customer's webhook secret).
 type ActiveflowEvent struct {
-	// Data An execution of a flow revision, or of inline actions.
+	// Data An execution of a flow revision, or of inline actions. VoIPbin's fields are always present, with VoIPbin's
+	// value when unset: the nil UUID (`00000000-0000-0000-0000-000000000000`) for `flow_id` (inline actions),
+	// `reference_id`, `reference_activeflow_id`, `forward_action_id` and `on_complete_flow_id`.
 	Data Activeflow `json:"data"`
 
 	// Type What happened.
@@ -1985,7 +2393,7 @@ type ActiveflowMessage struct {
 	// Example: POST
 	Method string `json:"method"`
 
-	// State `pending` (to be tried again), `delivered` (a 2xx answer) or `failed` (given up on).
+	// State `pending` (to be tried again), `delivered` (a 2xx answer), `failed` (given up on after the retries), `gone` (the receiver answered `410 Gone`: not tried again; the last attempt shows it) or `dropped` (never sent: its customer already had `FLOWBIN_EVENTS_MAX_PENDING` messages waiting).
 	//
 	// Example: delivered
 	State ActiveflowMessageState `json:"state"`
@@ -2006,7 +2414,7 @@ type ActiveflowMessage struct {
 	Url string `json:"url"`
 }
 
-// ActiveflowMessageState `pending` (to be tried again), `delivered` (a 2xx answer) or `failed` (given up on).
+// ActiveflowMessageState `pending` (to be tried again), `delivered` (a 2xx answer), `failed` (given up on after the retries), `gone` (the receiver answered `410 Gone`: not tried again; the last attempt shows it) or `dropped` (never sent: its customer already had `FLOWBIN_EVENTS_MAX_PENDING` messages waiting).
 //
 // Example: delivered
 type ActiveflowMessageState string
@@ -2083,24 +2491,262 @@ type Author struct {
 // Example: user
 type AuthorType string
 
-// Customer A customer, in the shape of VoIPbin's `CustomerManagerCustomer`.
-type Customer struct {
-	// Address Not kept by flowbin; always `""`.
+// Call A phone call that flowbin answered or placed (VoIPbin's call). `status` moves `dialing` (outgoing, INVITE
+// sent) → `ringing` → `progressing` (answered, its flow running) → `terminating` (hanging up) → `hangup`;
+// an outgoing call hung up before the far end answers passes `canceling`. Every status change is an event
+// (`call_ringing`, `call_progressing`, `call_hangup`) to the customer's webhook.
+type Call struct {
+	// ActiveflowId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ActiveflowId ZeroableID `json:"activeflow_id"`
+
+	// ChainedCallIds The calls this one placed (`connect`). Never null.
+	ChainedCallIds []openapi_types.UUID `json:"chained_call_ids"`
+
+	// CustomerId The customer that owns the call.
+	//
+	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
+	CustomerId openapi_types.UUID `json:"customer_id"`
+
+	// Destination A party of a call, as VoIPbin's address. Every member is always present (`""` when unknown).
+	Destination CallAddress `json:"destination"`
+
+	// Direction `incoming` (flowbin answered it) or `outgoing` (flowbin placed it).
+	//
+	// Example: incoming
+	Direction CallDirection `json:"direction"`
+
+	// FlowId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	FlowId ZeroableID `json:"flow_id"`
+
+	// GroupcallId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	GroupcallId ZeroableID `json:"groupcall_id"`
+
+	// HangupBy Who hung up, once the call ended; `""` before.
+	//
+	// Example: remote
+	HangupBy CallHangupBy `json:"hangup_by"`
+
+	// HangupReason Why the call ended, as VoIPbin says it; `""` before.
+	//
+	// Example: normal
+	HangupReason CallHangupReason `json:"hangup_reason"`
+
+	// Id The call's id.
+	//
+	// Example: 0193a4b2-1111-7d3a-9f00-3b1c2d4e5f70
+	Id openapi_types.UUID `json:"id"`
+
+	// MasterCallId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	MasterCallId ZeroableID `json:"master_call_id"`
+
+	// MuteDirection VoIPbin's mute state; always `""` in flowbin.
 	//
 	// Example:
-	Address string `json:"address"`
+	MuteDirection string `json:"mute_direction"`
 
-	// BillingAccountId Not kept by flowbin (no billing); always `""`.
+	// OwnerId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	OwnerId ZeroableID `json:"owner_id"`
+
+	// OwnerType VoIPbin's owner (an agent…); always `""` in flowbin.
 	//
 	// Example:
-	BillingAccountId string `json:"billing_account_id"`
+	OwnerType string `json:"owner_type"`
 
-	// Detail Not kept by flowbin; always `""`.
+	// RecordingId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	RecordingId ZeroableID `json:"recording_id"`
+
+	// RecordingIds The call's recordings, oldest first. Never null.
+	RecordingIds []openapi_types.UUID `json:"recording_ids"`
+
+	// Source A party of a call, as VoIPbin's address. Every member is always present (`""` when unknown).
+	Source CallAddress `json:"source"`
+
+	// Status Where the call is now.
+	//
+	// Example: progressing
+	Status CallStatus `json:"status"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// TmDelete A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmDelete Timestamp `json:"tm_delete"`
+
+	// TmHangup A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmHangup Timestamp `json:"tm_hangup"`
+
+	// TmProgressing A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmProgressing Timestamp `json:"tm_progressing"`
+
+	// TmRinging A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmRinging Timestamp `json:"tm_ringing"`
+
+	// TmUpdate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmUpdate Timestamp `json:"tm_update"`
+
+	// Type What the call runs; always `flow` in flowbin.
+	//
+	// Example: flow
+	Type CallType `json:"type"`
+}
+
+// CallDirection `incoming` (flowbin answered it) or `outgoing` (flowbin placed it).
+//
+// Example: incoming
+type CallDirection string
+
+// CallHangupBy Who hung up, once the call ended; `""` before.
+//
+// Example: remote
+type CallHangupBy string
+
+// CallHangupReason Why the call ended, as VoIPbin says it; `""` before.
+//
+// Example: normal
+type CallHangupReason string
+
+// CallStatus Where the call is now.
+//
+// Example: progressing
+type CallStatus string
+
+// CallType What the call runs; always `flow` in flowbin.
+//
+// Example: flow
+type CallType string
+
+// CallAddress A party of a call, as VoIPbin's address. Every member is always present (`""` when unknown).
+type CallAddress struct {
+	// Detail A longer description for people.
 	//
 	// Example:
 	Detail string `json:"detail"`
 
-	// Email Not kept by flowbin; always `""`.
+	// Name A name for people.
+	//
+	// Example:
+	Name string `json:"name"`
+
+	// Target The address itself, such as `sip:alice@127.0.0.1` or `+15551230001`.
+	//
+	// Example: sip:alice@127.0.0.1
+	Target string `json:"target"`
+
+	// TargetName The display name, from the SIP `From` or `To` header.
+	//
+	// Example: Alice
+	TargetName string `json:"target_name"`
+
+	// Type `sip` (a SIP URI) or `tel` (an E.164 number); VoIPbin has more kinds.
+	//
+	// Example: sip
+	Type string `json:"type"`
+}
+
+// CallCreate Outgoing calls to place: one per destination, each running `flow_id` or `actions` once answered. VoIPbin's
+// `anonymous` (`x-ignored-fields`) is accepted and ignored; other unknown fields follow `field_validation`.
+type CallCreate struct {
+	// Actions Actions to run on each call instead of a stored flow, validated as a flow's.
+	Actions *[]Action `json:"actions,omitempty"`
+
+	// Destinations Where to call; `sip` and `tel` addresses.
+	Destinations []Address `json:"destinations"`
+
+	// FlowId A live flow of the caller to run on each call. One of `flow_id` and `actions`.
+	//
+	// Example: decc2634-0b2a-11eb-b38d-87a8f1051188
+	FlowId *openapi_types.UUID `json:"flow_id,omitempty"`
+
+	// Source A party to reach, such as a phone number, SIP URI, email address or agent.
+	Source Address `json:"source"`
+
+	// Variables Variables of each call's activeflow. Keys beginning with `voipbin.` are ignored.
+	//
+	// Example: {"campaign":"december"}
+	Variables *map[string]string `json:"variables,omitempty"`
+}
+
+// CallEvent The body of a call's event, as VoIPbin sends it to the customer's webhook, signed as activeflow events are.
+type CallEvent struct {
+	// Data A phone call that flowbin answered or placed (VoIPbin's call). `status` moves `dialing` (outgoing, INVITE
+	// sent) → `ringing` → `progressing` (answered, its flow running) → `terminating` (hanging up) → `hangup`;
+	// an outgoing call hung up before the far end answers passes `canceling`. Every status change is an event
+	// (`call_ringing`, `call_progressing`, `call_hangup`) to the customer's webhook.
+	Data Call `json:"data"`
+
+	// Type What happened.
+	//
+	// Example: call_hangup
+	Type CallEventType `json:"type"`
+}
+
+// CallEventType What happened.
+//
+// Example: call_hangup
+type CallEventType string
+
+// CallList One page of calls.
+type CallList struct {
+	// NextPageToken A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	NextPageToken Timestamp `json:"next_page_token"`
+
+	// Result The calls, newest first. Never null.
+	Result []Call `json:"result"`
+}
+
+// CallsCreated The calls placed, as VoIPbin answers them.
+type CallsCreated struct {
+	// Calls One call per destination, in the order of `destinations`.
+	Calls []Call `json:"calls"`
+
+	// Groupcalls VoIPbin's group calls; always empty in flowbin.
+	Groupcalls []map[string]interface{} `json:"groupcalls"`
+}
+
+// Customer A customer, in the shape of VoIPbin's `CustomerManagerCustomer`.
+type Customer struct {
+	// Address Set with `PUT /v1.0/customer`; `""` until then.
+	//
+	// Example:
+	Address string `json:"address"`
+
+	// BillingAccountId flowbin has no billing; always the nil UUID, VoIPbin's value for none.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	BillingAccountId openapi_types.UUID `json:"billing_account_id"`
+
+	// Detail Set with `PUT /v1.0/customer`; `""` until then.
+	//
+	// Example:
+	Detail string `json:"detail"`
+
+	// Email Set with `PUT /v1.0/customer`; `""` until then.
 	//
 	// Example:
 	Email string `json:"email"`
@@ -2110,12 +2756,14 @@ type Customer struct {
 	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
 	Id openapi_types.UUID `json:"id"`
 
-	// Name The customer's name.
+	// Name The name the customer set with `PUT /v1.0/customer`; until it sets one, the operator's name for it
+	// (`flowbin user add --customer`), which does not change.
+	//
 	//
 	// Example: default
 	Name string `json:"name"`
 
-	// PhoneNumber Not kept by flowbin; always `""`.
+	// PhoneNumber Set with `PUT /v1.0/customer`; `""` until then.
 	//
 	// Example:
 	PhoneNumber string `json:"phone_number"`
@@ -2146,10 +2794,39 @@ type Customer struct {
 	WebhookUri string `json:"webhook_uri"`
 }
 
-// CustomerUpdate The customer's webhook. VoIPbin's other customer fields (`name`, `detail`, `email`, `phone_number`,
-// `address`, `billing_account_id` and the read-only ones) are accepted and not kept; other fields are unknown
-// (see `FLOWBIN_FIELD_VALIDATION`).
+// CustomerUpdate The customer's profile and webhook, as VoIPbin's `PUT /customer` takes them (VoIPbin's SDK sends every
+// field). A profile field left out keeps its value; `webhook_uri` and `webhook_method` are set as
+// sent (left out: none, POST). VoIPbin's `billing_account_id` and the read-only fields of `Customer` are
+// accepted and ignored; other fields are unknown (see `FLOWBIN_FIELD_VALIDATION`). Every problem is reported
+// at once, as 400 `INVALID_FIELD` with a pointer to each field.
 type CustomerUpdate struct {
+	// Address A postal address; lines may be separated by newlines. At most 1,024 characters.
+	//
+	// Example: 1 Main Street, Springfield
+	Address *string `json:"address,omitempty"`
+
+	// Detail A description. At most 4,096 characters.
+	//
+	// Example: Inbound support lines
+	Detail *string `json:"detail,omitempty"`
+
+	// Email A contact address, such as `ops@example.com` (no display name); `""` for none.
+	//
+	// Example: ops@example.com
+	Email *string `json:"email,omitempty"`
+
+	// Name The customer's name, as the API answers it. At most 255 characters.
+	//
+	// Example: Acme Support
+	Name *string `json:"name,omitempty"`
+
+	// PhoneNumber A contact number: digits with an optional leading `+`, and spaces, `-`, `.`, `(` or `)` between them;
+	// at most 32 characters; `""` for none.
+	//
+	//
+	// Example: +1 555 0100
+	PhoneNumber *string `json:"phone_number,omitempty"`
+
 	// WebhookMethod The method of those requests; `""` is POST.
 	//
 	// Example: POST
@@ -2219,6 +2896,11 @@ type DeliveryAttempt struct {
 	// Example: 2021-02-04 06:47:01.139361
 	TmAttempt Timestamp `json:"tm_attempt"`
 }
+
+// E164 A phone number in E.164 form, `+` and up to 15 digits.
+//
+// Example: +15551230001
+type E164 = string
 
 // Error The one error envelope, used by every error answer of every operation.
 type Error struct {
@@ -2298,7 +2980,8 @@ type ErrorDetail struct {
 	Reason string `json:"reason"`
 }
 
-// ExecutedAction An action as it ran, with its options' `${variables}` substituted.
+// ExecutedAction An action as it ran, with its options' `${variables}` substituted. `next_id` is the nil UUID when the next
+// action in the array followed, as VoIPbin sends it.
 type ExecutedAction struct {
 	// Decision What a control action decided, and why.
 	Decision *Decision `json:"decision,omitempty"`
@@ -2316,14 +2999,14 @@ type ExecutedAction struct {
 	// Id The action's id. A UUID in responses; optional, `""` or a label in requests.
 	//
 	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// NextId The id (or label) of the action to run after this one. Absent, `""` or the nil UUID: the next action in
 	// the array.
 	//
 	//
 	// Example: 69af787e-f5fa-4a1b-9d12-f0b43b86dae6
-	NextId *string `json:"next_id,omitempty"`
+	NextId string `json:"next_id"`
 
 	// Option The action's options: see the `ActionOption…` schema of each type. Option keys that flowbin does not
 	// know are stored and returned verbatim (clients send legacy fields), with a warning from validation.
@@ -2355,10 +3038,11 @@ type ExecutedAction struct {
 	Type ActionType `json:"type"`
 }
 
-// Flow A stored flow.
+// Flow A stored flow. As in VoIPbin, every field is always present: `on_complete_flow_id` is the nil UUID
+// (`00000000-0000-0000-0000-000000000000`) when the flow has none.
 type Flow struct {
-	// Actions The actions, in order. Every action has a UUID `id`.
-	Actions []Action `json:"actions"`
+	// Actions The actions, in order. Every action has a UUID `id`, a `next_id` and a `tm_execute`.
+	Actions []FlowAction `json:"actions"`
 
 	// CustomerId The customer that owns the flow.
 	//
@@ -2370,6 +3054,14 @@ type Flow struct {
 	// Example: default flow for voipbin incoming calls
 	Detail string `json:"detail"`
 
+	// DirectHash `direct.` and 12 hex digits: a SIP call to that user (`sip:direct.3f9a0c1b7d2e@flowbin.example.com`)
+	// runs this flow, as VoIPbin's direct calls. `""` until `POST /v1.0/flows/{id}/direct-hash-regenerate`
+	// makes one. Ignored in writes of the flow.
+	//
+	//
+	// Example: direct.3f9a0c1b7d2e
+	DirectHash *string `json:"direct_hash,omitempty"`
+
 	// Id The flow's id.
 	//
 	// Example: decc2634-0b2a-11eb-b38d-87a8f1051188
@@ -2380,10 +3072,12 @@ type Flow struct {
 	// Example: default flow
 	Name string `json:"name"`
 
-	// OnCompleteFlowId A flow of the same customer to run when this flow completes. Absent when unset.
+	// OnCompleteFlowId A flow of the same customer to run when this flow completes; the nil UUID when none, as VoIPbin sends
+	// it.
+	//
 	//
 	// Example: af9dae94-ef07-11ea-a101-8f52e568f39b
-	OnCompleteFlowId *openapi_types.UUID `json:"on_complete_flow_id,omitempty"`
+	OnCompleteFlowId openapi_types.UUID `json:"on_complete_flow_id"`
 
 	// Revision The flow's current revision (1 after create); its `ETag` is `"r<revision>"` (**beyond**).
 	//
@@ -2419,6 +3113,40 @@ type Flow struct {
 //
 // Example: flow
 type FlowType string
+
+// FlowAction An action as flowbin answers it in a flow, with the fields VoIPbin always sends: `id` (a UUID), `next_id`
+// (the nil UUID `00000000-0000-0000-0000-000000000000` when the next action in the array follows) and
+// `tm_execute` (always `null` in a flow, as in VoIPbin: only an execution's actions ran). Sent back in a
+// PUT, the nil `next_id` still means "the next action" and `tm_execute` is ignored, so a flow read with GET
+// and written back unchanged makes no new revision.
+type FlowAction struct {
+	// Id The action's id. A UUID in responses; optional, `""` or a label in requests.
+	//
+	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
+	Id string `json:"id"`
+
+	// NextId The id (or label) of the action to run after this one. Absent, `""` or the nil UUID: the next action in
+	// the array.
+	//
+	//
+	// Example: 69af787e-f5fa-4a1b-9d12-f0b43b86dae6
+	NextId string `json:"next_id"`
+
+	// Option The action's options: see the `ActionOption…` schema of each type. Option keys that flowbin does not
+	// know are stored and returned verbatim (clients send legacy fields), with a warning from validation.
+	//
+	//
+	// Example: {"language":"en-US","text":"hello. welcome to voipbin."}
+	Option *json.RawMessage `json:"option,omitempty"`
+
+	// TmExecute Always `null` in a flow.
+	TmExecute *string `json:"tm_execute"`
+
+	// Type What an action does. Each type has its options in the `ActionOption…` schema of the same name.
+	//
+	// Example: talk
+	Type ActionType `json:"type"`
+}
 
 // FlowGraph A flow as a graph.
 type FlowGraph struct {
@@ -2524,7 +3252,7 @@ type FlowList struct {
 // FlowRevision An immutable revision of a flow's definition.
 type FlowRevision struct {
 	// Actions The flow's actions at this revision.
-	Actions []Action `json:"actions"`
+	Actions []FlowAction `json:"actions"`
 
 	// Author Who made a change.
 	Author Author `json:"author"`
@@ -2544,10 +3272,10 @@ type FlowRevision struct {
 	// Example: test flow
 	Name string `json:"name"`
 
-	// OnCompleteFlowId The flow's on_complete_flow_id at this revision. Absent when unset.
+	// OnCompleteFlowId The flow's on_complete_flow_id at this revision; the nil UUID when none.
 	//
 	// Example: af9dae94-ef07-11ea-a101-8f52e568f39b
-	OnCompleteFlowId *openapi_types.UUID `json:"on_complete_flow_id,omitempty"`
+	OnCompleteFlowId openapi_types.UUID `json:"on_complete_flow_id"`
 
 	// Revision The revision's number (1, 2, …).
 	//
@@ -2593,8 +3321,13 @@ type InlineSimulationRequest struct {
 	// Example: ["2"]
 	Digits *[]string `json:"digits,omitempty"`
 
-	// Now The clock of the simulation (for `condition_datetime`). Default the server's.
-	Now *Timestamp `json:"now,omitempty"`
+	// Now The clock of a simulation (for `condition_datetime`); default the server's. A UTC time as
+	// `YYYY-MM-DD HH:MM:SS.ffffff`, like every timestamp of the API, or RFC 3339 with any offset
+	// (`2026-11-23T09:30:00+01:00`, `2026-11-23T08:30:00Z`), read as the same instant.
+	//
+	//
+	// Example: 2026-11-23T09:30:00+01:00
+	Now *SimulationNow `json:"now,omitempty"`
 
 	// Steps What the runner reports for each runner action, in turn: the i-th action handed to the runner
 	// completes with `steps[i].variables` (none once the script runs out). A `digits_receive` whose step sets
@@ -2674,9 +3407,11 @@ type Me struct {
 	// Example: ringall
 	RingMethod MeRingMethod `json:"ring_method"`
 
-	// Status VoIPbin's agent status; always `""` (none), as flowbin's users are not call-centre agents.
+	// Status VoIPbin's agent status; always `offline`, the status VoIPbin gives a new agent: flowbin's users are not
+	// call-centre agents and never take calls.
 	//
-	// Example:
+	//
+	// Example: offline
 	Status MeStatus `json:"status"`
 
 	// TagIds Always empty.
@@ -2697,7 +3432,9 @@ type Me struct {
 	// Example: 2021-02-04 06:47:01.139361
 	TmUpdate Timestamp `json:"tm_update"`
 
-	// Username The user's username; `""` for an access key.
+	// Username The user's username; for an access key, the username of the user who made it (the user it acts for),
+	// `""` for a key made before flowbin recorded that.
+	//
 	//
 	// Example: admin
 	Username string `json:"username"`
@@ -2713,10 +3450,297 @@ type MePermission int
 // Example: ringall
 type MeRingMethod string
 
-// MeStatus VoIPbin's agent status; always `""` (none), as flowbin's users are not call-centre agents.
+// MeStatus VoIPbin's agent status; always `offline`, the status VoIPbin gives a new agent: flowbin's users are not
+// call-centre agents and never take calls.
 //
-// Example:
+// Example: offline
 type MeStatus string
+
+// Number A phone number of the customer, and the flows its calls and messages run (VoIPbin's number).
+type Number struct {
+	// CallFlowId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	CallFlowId ZeroableID `json:"call_flow_id"`
+
+	// CustomerId The customer that owns the number.
+	//
+	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
+	CustomerId openapi_types.UUID `json:"customer_id"`
+
+	// Detail A longer description for people.
+	//
+	// Example: the number on the website
+	Detail string `json:"detail"`
+
+	// Id The number's id.
+	//
+	// Example: 8d3b6a4e-5c2f-4f0e-9a1b-2c3d4e5f6a7b
+	Id openapi_types.UUID `json:"id"`
+
+	// MessageFlowId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	MessageFlowId ZeroableID `json:"message_flow_id"`
+
+	// Name A name for people.
+	//
+	// Example: support line
+	Name string `json:"name"`
+
+	// Number A phone number in E.164 form, `+` and up to 15 digits.
+	//
+	// Example: +15551230001
+	Number E164 `json:"number"`
+
+	// Status `active`, or `deleted` in the answer to a delete.
+	//
+	// Example: active
+	Status NumberStatus `json:"status"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// TmDelete A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmDelete Timestamp `json:"tm_delete"`
+
+	// TmUpdate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmUpdate Timestamp `json:"tm_update"`
+
+	// Type VoIPbin's number type. flowbin's numbers are always `normal`.
+	//
+	// Example: normal
+	Type NumberType `json:"type"`
+}
+
+// NumberStatus `active`, or `deleted` in the answer to a delete.
+//
+// Example: active
+type NumberStatus string
+
+// NumberType VoIPbin's number type. flowbin's numbers are always `normal`.
+//
+// Example: normal
+type NumberType string
+
+// NumberCreate A new number. The read-only fields of `Number` and VoIPbin's purchase fields (`x-ignored-fields`) are ignored
+// in every field validation mode; other unknown fields follow `field_validation`.
+type NumberCreate struct {
+	// CallFlowId A live flow of the caller, run by the number's incoming calls. Absent or the zero UUID, none.
+	//
+	// Example: decc2634-0b2a-11eb-b38d-87a8f1051188
+	CallFlowId *openapi_types.UUID `json:"call_flow_id,omitempty"`
+
+	// Detail A longer description for people.
+	//
+	// Example: the number on the website
+	Detail *string `json:"detail,omitempty"`
+
+	// MessageFlowId A live flow of the caller for the number's messages (kept for VoIPbin's clients; flowbin takes no messages).
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	MessageFlowId *openapi_types.UUID `json:"message_flow_id,omitempty"`
+
+	// Name A name for people.
+	//
+	// Example: support line
+	Name *string `json:"name,omitempty"`
+
+	// Number A phone number in E.164 form, `+` and up to 15 digits.
+	//
+	// Example: +15551230001
+	Number E164 `json:"number"`
+}
+
+// NumberFlowIDs A number's flows; a field left out keeps its value.
+type NumberFlowIDs struct {
+	// CallFlowId A live flow of the caller, or the zero UUID for none.
+	//
+	// Example: decc2634-0b2a-11eb-b38d-87a8f1051188
+	CallFlowId *openapi_types.UUID `json:"call_flow_id,omitempty"`
+
+	// MessageFlowId A live flow of the caller, or the zero UUID for none.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	MessageFlowId *openapi_types.UUID `json:"message_flow_id,omitempty"`
+}
+
+// NumberList One page of numbers.
+type NumberList struct {
+	// NextPageToken A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	NextPageToken Timestamp `json:"next_page_token"`
+
+	// Result The numbers, newest first. Never null.
+	Result []Number `json:"result"`
+}
+
+// NumberUpdate New settings of a number; a field left out keeps its value. The read-only fields of `Number`
+// (`x-ignored-fields`, `number` among them) are ignored in every field validation mode, so that a number read
+// with GET can be sent back.
+type NumberUpdate struct {
+	// CallFlowId A live flow of the caller, or the zero UUID for none.
+	//
+	// Example: decc2634-0b2a-11eb-b38d-87a8f1051188
+	CallFlowId *openapi_types.UUID `json:"call_flow_id,omitempty"`
+
+	// Detail A longer description for people.
+	//
+	// Example: the number on the website
+	Detail *string `json:"detail,omitempty"`
+
+	// MessageFlowId A live flow of the caller, or the zero UUID for none.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	MessageFlowId *openapi_types.UUID `json:"message_flow_id,omitempty"`
+
+	// Name A name for people.
+	//
+	// Example: support line (after hours)
+	Name *string `json:"name,omitempty"`
+}
+
+// Pong VoIPbin's answer to `GET /ping`.
+type Pong struct {
+	// Message Always `pong`.
+	//
+	// Example: pong
+	Message PongMessage `json:"message"`
+}
+
+// PongMessage Always `pong`.
+//
+// Example: pong
+type PongMessage string
+
+// Recording The audio of a call, recorded between `recording_start` and `recording_stop` (or the call's end), as
+// VoIPbin's recording. Its WAV file is at `GET /v1.0/recordingfiles/{id}`.
+type Recording struct {
+	// ActiveflowId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ActiveflowId ZeroableID `json:"activeflow_id"`
+
+	// CustomerId The customer that owns the recording.
+	//
+	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
+	CustomerId openapi_types.UUID `json:"customer_id"`
+
+	// Format The file's format.
+	//
+	// Example: wav
+	Format RecordingFormat `json:"format"`
+
+	// Id The recording's id.
+	//
+	// Example: 0193a4b2-3333-7d3a-9f00-3b1c2d4e5f70
+	Id openapi_types.UUID `json:"id"`
+
+	// OnEndFlowId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	OnEndFlowId ZeroableID `json:"on_end_flow_id"`
+
+	// OwnerId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	OwnerId ZeroableID `json:"owner_id"`
+
+	// OwnerType VoIPbin's owner; always `""` in flowbin.
+	//
+	// Example:
+	OwnerType string `json:"owner_type"`
+
+	// ReferenceId The call's id.
+	//
+	// Example: 0193a4b2-1111-7d3a-9f00-3b1c2d4e5f70
+	ReferenceId openapi_types.UUID `json:"reference_id"`
+
+	// ReferenceType What was recorded; always `call` in flowbin.
+	//
+	// Example: call
+	ReferenceType RecordingReferenceType `json:"reference_type"`
+
+	// Status `recording` while it records, `ended` once its file is complete.
+	//
+	// Example: ended
+	Status RecordingStatus `json:"status"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// TmDelete A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmDelete Timestamp `json:"tm_delete"`
+
+	// TmEnd A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmEnd Timestamp `json:"tm_end"`
+
+	// TmStart A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmStart Timestamp `json:"tm_start"`
+
+	// TmUpdate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmUpdate Timestamp `json:"tm_update"`
+}
+
+// RecordingFormat The file's format.
+//
+// Example: wav
+type RecordingFormat string
+
+// RecordingReferenceType What was recorded; always `call` in flowbin.
+//
+// Example: call
+type RecordingReferenceType string
+
+// RecordingStatus `recording` while it records, `ended` once its file is complete.
+//
+// Example: ended
+type RecordingStatus string
+
+// RecordingEvent The body of a recording's event, as VoIPbin sends it to the customer's webhook.
+type RecordingEvent struct {
+	// Data The audio of a call, recorded between `recording_start` and `recording_stop` (or the call's end), as
+	// VoIPbin's recording. Its WAV file is at `GET /v1.0/recordingfiles/{id}`.
+	Data Recording `json:"data"`
+
+	// Type What happened.
+	//
+	// Example: recording_finished
+	Type RecordingEventType `json:"type"`
+}
+
+// RecordingEventType What happened.
+//
+// Example: recording_finished
+type RecordingEventType string
+
+// RecordingList One page of recordings.
+type RecordingList struct {
+	// NextPageToken A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	NextPageToken Timestamp `json:"next_page_token"`
+
+	// Result The recordings, newest first. Never null.
+	Result []Recording `json:"result"`
+}
 
 // Simulation How a simulated execution went.
 type Simulation struct {
@@ -2744,6 +3768,13 @@ type Simulation struct {
 	Variables Variables `json:"variables"`
 }
 
+// SimulationNow The clock of a simulation (for `condition_datetime`); default the server's. A UTC time as
+// `YYYY-MM-DD HH:MM:SS.ffffff`, like every timestamp of the API, or RFC 3339 with any offset
+// (`2026-11-23T09:30:00+01:00`, `2026-11-23T08:30:00Z`), read as the same instant.
+//
+// Example: 2026-11-23T09:30:00+01:00
+type SimulationNow = string
+
 // SimulationRequest The script of a simulation.
 type SimulationRequest struct {
 	// Digits The digits each `digits_receive` reports, in turn, unless its `steps` entry sets `voipbin.call.digits`.
@@ -2754,8 +3785,13 @@ type SimulationRequest struct {
 	// Example: ["1","2#"]
 	Digits *[]string `json:"digits,omitempty"`
 
-	// Now The clock of the simulation (for `condition_datetime`). Default the server's.
-	Now *Timestamp `json:"now,omitempty"`
+	// Now The clock of a simulation (for `condition_datetime`); default the server's. A UTC time as
+	// `YYYY-MM-DD HH:MM:SS.ffffff`, like every timestamp of the API, or RFC 3339 with any offset
+	// (`2026-11-23T09:30:00+01:00`, `2026-11-23T08:30:00Z`), read as the same instant.
+	//
+	//
+	// Example: 2026-11-23T09:30:00+01:00
+	Now *SimulationNow `json:"now,omitempty"`
 
 	// Steps What the runner reports for each runner action, in turn: the i-th action handed to the runner
 	// completes with `steps[i].variables` (none once the script runs out). A `digits_receive` whose step sets
@@ -2784,18 +3820,29 @@ type SimulationStep struct {
 // Example: 2021-02-04 06:47:01.139361
 type Timestamp = string
 
-// ValidationReport The result of validating a flow definition.
+// ValidationReport The result of validating a flow definition. At most 100 errors and 100 warnings are listed, the first in
+// document order; `errors_not_listed` and `warnings_not_listed` say how many more there are.
 type ValidationReport struct {
-	// Errors Problems that block saving, in document order. Never null.
+	// Errors Problems that block saving, in document order, the first 100. Never null.
 	Errors []ErrorDetail `json:"errors"`
+
+	// ErrorsNotListed How many errors were found beyond those listed (0 when `errors` lists every one).
+	//
+	// Example: 0
+	ErrorsNotListed int32 `json:"errors_not_listed"`
 
 	// Valid True when there are no errors; the flow would be saved.
 	//
 	// Example: false
 	Valid bool `json:"valid"`
 
-	// Warnings Problems that do not block saving, in document order. Never null.
+	// Warnings Problems that do not block saving, in document order, the first 100. Never null.
 	Warnings []ErrorDetail `json:"warnings"`
+
+	// WarningsNotListed How many warnings were found beyond those listed (0 when `warnings` lists every one).
+	//
+	// Example: 0
+	WarningsNotListed int32 `json:"warnings_not_listed"`
 }
 
 // Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
@@ -2812,11 +3859,22 @@ type WebhookSecret struct {
 	WebhookSecret string `json:"webhook_secret"`
 }
 
+// ZeroableID An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+//
+// Example: 00000000-0000-0000-0000-000000000000
+type ZeroableID = openapi_types.UUID
+
+// AcceptEncoding defines model for AcceptEncoding.
+type AcceptEncoding = string
+
 // AccesskeyID defines model for AccesskeyID.
 type AccesskeyID = openapi_types.UUID
 
 // ActiveflowID defines model for ActiveflowID.
 type ActiveflowID = openapi_types.UUID
+
+// CallID defines model for CallID.
+type CallID = openapi_types.UUID
 
 // FieldValidation defines model for FieldValidation.
 type FieldValidation string
@@ -2833,11 +3891,17 @@ type IfMatch = string
 // IfNoneMatch defines model for IfNoneMatch.
 type IfNoneMatch = string
 
+// NumberID defines model for NumberID.
+type NumberID = openapi_types.UUID
+
 // PageSize defines model for PageSize.
 type PageSize = int
 
 // PageToken A timestamp, `YYYY-MM-DD HH:MM:SS.ffffff` in UTC, or VoIPbin's RFC 3339 form.
 type PageToken = string
+
+// RecordingID defines model for RecordingID.
+type RecordingID = openapi_types.UUID
 
 // RevisionNumber defines model for RevisionNumber.
 type RevisionNumber = int32
@@ -2851,7 +3915,8 @@ type BadRequest = Error
 // Conflict The one error envelope, used by every error answer of every operation.
 type Conflict = Error
 
-// FlowWritten A stored flow.
+// FlowWritten A stored flow. As in VoIPbin, every field is always present: `on_complete_flow_id` is the nil UUID
+// (`00000000-0000-0000-0000-000000000000`) when the flow has none.
 type FlowWritten = Flow
 
 // HeadersTooLarge The one error envelope, used by every error answer of every operation.
@@ -2869,6 +3934,9 @@ type InternalError = Error
 // NotFound The one error envelope, used by every error answer of every operation.
 type NotFound = Error
 
+// NumberTaken The one error envelope, used by every error answer of every operation.
+type NumberTaken = Error
+
 // PayloadTooLarge The one error envelope, used by every error answer of every operation.
 type PayloadTooLarge = Error
 
@@ -2877,6 +3945,15 @@ type PreconditionFailed = Error
 
 // PreconditionRequired The one error envelope, used by every error answer of every operation.
 type PreconditionRequired = Error
+
+// RangeNotSatisfiable The one error envelope, used by every error answer of every operation.
+type RangeNotSatisfiable = Error
+
+// RecordingInProgress The one error envelope, used by every error answer of every operation.
+type RecordingInProgress = Error
+
+// SIPUnavailable The one error envelope, used by every error answer of every operation.
+type SIPUnavailable = Error
 
 // ServiceUnavailable The one error envelope, used by every error answer of every operation.
 type ServiceUnavailable = Error
@@ -2901,6 +3978,50 @@ type InlineSimulationBody = json.RawMessage
 
 // SimulationBody defines model for SimulationBody.
 type SimulationBody = json.RawMessage
+
+// GetConsoleParams defines parameters for GetConsole.
+type GetConsoleParams struct {
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`, such as `"r3"`. When the current `ETag` is among them, the answer
+	// is 304.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// AcceptEncoding The encodings the client accepts, such as `gzip, br`. Scripts, style sheets and pages are answered
+	// compressed (`br` preferred, then `gzip`) when the client accepts it; `Content-Encoding` says which.
+	AcceptEncoding *AcceptEncoding `json:"Accept-Encoding,omitempty"`
+}
+
+// GetConsoleAssetParams defines parameters for GetConsoleAsset.
+type GetConsoleAssetParams struct {
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`, such as `"r3"`. When the current `ETag` is among them, the answer
+	// is 304.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// AcceptEncoding The encodings the client accepts, such as `gzip, br`. Scripts, style sheets and pages are answered
+	// compressed (`br` preferred, then `gzip`) when the client accepts it; `Content-Encoding` says which.
+	AcceptEncoding *AcceptEncoding `json:"Accept-Encoding,omitempty"`
+}
+
+// GetDocsParams defines parameters for GetDocs.
+type GetDocsParams struct {
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`, such as `"r3"`. When the current `ETag` is among them, the answer
+	// is 304.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// AcceptEncoding The encodings the client accepts, such as `gzip, br`. Scripts, style sheets and pages are answered
+	// compressed (`br` preferred, then `gzip`) when the client accepts it; `Content-Encoding` says which.
+	AcceptEncoding *AcceptEncoding `json:"Accept-Encoding,omitempty"`
+}
+
+// GetDocsAssetParams defines parameters for GetDocsAsset.
+type GetDocsAssetParams struct {
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`, such as `"r3"`. When the current `ETag` is among them, the answer
+	// is 304.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// AcceptEncoding The encodings the client accepts, such as `gzip, br`. Scripts, style sheets and pages are answered
+	// compressed (`br` preferred, then `gzip`) when the client accepts it; `Content-Encoding` says which.
+	AcceptEncoding *AcceptEncoding `json:"Accept-Encoding,omitempty"`
+}
 
 // ListAccesskeysParams defines parameters for ListAccesskeys.
 type ListAccesskeysParams struct {
@@ -2978,6 +4099,31 @@ type NextActiveflowActionParams struct {
 	// answers 409. A fresh UUID per operation is a good key, such as `6f1c1c56-2d0a-4c8e-9b55-0d8a3f0f2a11`.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
+
+// ListCallsParams defines parameters for ListCalls.
+type ListCallsParams struct {
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page. For example `10`.
+	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+
+	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
+	// timestamp that the client wrote itself works too, in the same format or in VoIPbin's current RFC 3339 form
+	// (`2020-10-11T01:00:00.000001Z`). Empty or absent: the first page.
+	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
+}
+
+// CreateCallParams defines parameters for CreateCall.
+type CreateCallParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *CreateCallParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+}
+
+// CreateCallParamsFieldValidation defines parameters for CreateCall.
+type CreateCallParamsFieldValidation string
 
 // ListFlowsParams defines parameters for ListFlows.
 type ListFlowsParams struct {
@@ -3088,6 +4234,79 @@ type RestoreFlowRevisionParams struct {
 // SimulateFlowJSONBody defines parameters for SimulateFlow.
 type SimulateFlowJSONBody = json.RawMessage
 
+// ListNumbersParams defines parameters for ListNumbers.
+type ListNumbersParams struct {
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page. For example `10`.
+	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+
+	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
+	// timestamp that the client wrote itself works too, in the same format or in VoIPbin's current RFC 3339 form
+	// (`2020-10-11T01:00:00.000001Z`). Empty or absent: the first page.
+	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
+}
+
+// CreateNumberParams defines parameters for CreateNumber.
+type CreateNumberParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *CreateNumberParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+}
+
+// CreateNumberParamsFieldValidation defines parameters for CreateNumber.
+type CreateNumberParamsFieldValidation string
+
+// UpdateNumberParams defines parameters for UpdateNumber.
+type UpdateNumberParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *UpdateNumberParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+}
+
+// UpdateNumberParamsFieldValidation defines parameters for UpdateNumber.
+type UpdateNumberParamsFieldValidation string
+
+// UpdateNumberFlowIDsParams defines parameters for UpdateNumberFlowIDs.
+type UpdateNumberFlowIDsParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *UpdateNumberFlowIDsParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+}
+
+// UpdateNumberFlowIDsParamsFieldValidation defines parameters for UpdateNumberFlowIDs.
+type UpdateNumberFlowIDsParamsFieldValidation string
+
+// GetRecordingFileParams defines parameters for GetRecordingFile.
+type GetRecordingFileParams struct {
+	// Range A byte range (RFC 9110), such as `bytes=0-1023`.
+	Range *string `json:"Range,omitempty"`
+}
+
+// ListRecordingsParams defines parameters for ListRecordings.
+type ListRecordingsParams struct {
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page. For example `10`.
+	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+
+	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
+	// timestamp that the client wrote itself works too, in the same format or in VoIPbin's current RFC 3339 form
+	// (`2020-10-11T01:00:00.000001Z`). Empty or absent: the first page.
+	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
+}
+
+// CallEventJSONBody defines parameters for CallEvent.
+type CallEventJSONBody struct {
+	union json.RawMessage
+}
+
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
 
@@ -3102,6 +4321,9 @@ type CreateActiveflowJSONRequestBody = CreateActiveflowJSONBody
 
 // NextActiveflowActionJSONRequestBody defines body for NextActiveflowAction for application/json ContentType.
 type NextActiveflowActionJSONRequestBody = ActiveflowNext
+
+// CreateCallJSONRequestBody defines body for CreateCall for application/json ContentType.
+type CreateCallJSONRequestBody = CallCreate
 
 // UpdateCustomerJSONRequestBody defines body for UpdateCustomer for application/json ContentType.
 type UpdateCustomerJSONRequestBody = CustomerUpdate
@@ -3121,8 +4343,20 @@ type UpdateFlowJSONRequestBody = UpdateFlowJSONBody
 // SimulateFlowJSONRequestBody defines body for SimulateFlow for application/json ContentType.
 type SimulateFlowJSONRequestBody = SimulateFlowJSONBody
 
+// CreateNumberJSONRequestBody defines body for CreateNumber for application/json ContentType.
+type CreateNumberJSONRequestBody = NumberCreate
+
+// UpdateNumberJSONRequestBody defines body for UpdateNumber for application/json ContentType.
+type UpdateNumberJSONRequestBody = NumberUpdate
+
+// UpdateNumberFlowIDsJSONRequestBody defines body for UpdateNumberFlowIDs for application/json ContentType.
+type UpdateNumberFlowIDsJSONRequestBody = NumberFlowIDs
+
 // ActiveflowEventJSONRequestBody defines body for ActiveflowEvent for application/json ContentType.
 type ActiveflowEventJSONRequestBody = ActiveflowEvent
+
+// CallEventJSONRequestBody defines body for CallEvent for application/json ContentType.
+type CallEventJSONRequestBody CallEventJSONBody
 
 // Getter for additional properties for ActionOptionAISummary. Returns the specified
 // element and whether it was found
@@ -6742,6 +7976,68 @@ func (a Address) MarshalJSON() ([]byte, error) {
 	return json.Marshal(object)
 }
 
+// AsCallEvent returns the union data inside the CallEventJSONBody as a CallEvent
+func (t CallEventJSONBody) AsCallEvent() (CallEvent, error) {
+	var body CallEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromCallEvent overwrites any union data inside the CallEventJSONBody as the provided CallEvent
+func (t *CallEventJSONBody) FromCallEvent(v CallEvent) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeCallEvent performs a merge with any union data inside the CallEventJSONBody, using the provided CallEvent
+func (t *CallEventJSONBody) MergeCallEvent(v CallEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsRecordingEvent returns the union data inside the CallEventJSONBody as a RecordingEvent
+func (t CallEventJSONBody) AsRecordingEvent() (RecordingEvent, error) {
+	var body RecordingEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromRecordingEvent overwrites any union data inside the CallEventJSONBody as the provided RecordingEvent
+func (t *CallEventJSONBody) FromRecordingEvent(v RecordingEvent) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeRecordingEvent performs a merge with any union data inside the CallEventJSONBody, using the provided RecordingEvent
+func (t *CallEventJSONBody) MergeRecordingEvent(v RecordingEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t CallEventJSONBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *CallEventJSONBody) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
 	// Login Log in
@@ -6749,16 +8045,16 @@ type ServerInterface interface {
 	Login(ctx echo.Context) error
 	// GetConsole The flow console
 	// (GET /console)
-	GetConsole(ctx echo.Context) error
+	GetConsole(ctx echo.Context, params GetConsoleParams) error
 	// GetConsoleAsset A console asset
 	// (GET /console/{asset})
-	GetConsoleAsset(ctx echo.Context, asset string) error
+	GetConsoleAsset(ctx echo.Context, asset string, params GetConsoleAssetParams) error
 	// GetDocs Interactive API documentation
 	// (GET /docs)
-	GetDocs(ctx echo.Context) error
+	GetDocs(ctx echo.Context, params GetDocsParams) error
 	// GetDocsAsset A Swagger UI asset
 	// (GET /docs/{asset})
-	GetDocsAsset(ctx echo.Context, asset string) error
+	GetDocsAsset(ctx echo.Context, asset string, params GetDocsAssetParams) error
 	// GetHealth Liveness probe
 	// (GET /healthz)
 	GetHealth(ctx echo.Context) error
@@ -6768,6 +8064,9 @@ type ServerInterface interface {
 	// GetOpenAPIYAML This API description, as YAML
 	// (GET /openapi.yaml)
 	GetOpenAPIYAML(ctx echo.Context) error
+	// Ping VoIPbin's liveness check
+	// (GET /ping)
+	Ping(ctx echo.Context) error
 	// GetReadiness Readiness probe
 	// (GET /readyz)
 	GetReadiness(ctx echo.Context) error
@@ -6807,10 +8106,22 @@ type ServerInterface interface {
 	// StopActiveflow Stop an activeflow
 	// (POST /v1.0/activeflows/{id}/stop)
 	StopActiveflow(ctx echo.Context, id ActiveflowID) error
+	// ListCalls List calls
+	// (GET /v1.0/calls)
+	ListCalls(ctx echo.Context, params ListCallsParams) error
+	// CreateCall Place calls
+	// (POST /v1.0/calls)
+	CreateCall(ctx echo.Context, params CreateCallParams) error
+	// GetCall Get a call
+	// (GET /v1.0/calls/{id})
+	GetCall(ctx echo.Context, id CallID) error
+	// HangupCall Hang up a call
+	// (POST /v1.0/calls/{id}/hangup)
+	HangupCall(ctx echo.Context, id CallID) error
 	// GetCustomer The caller's customer
 	// (GET /v1.0/customer)
 	GetCustomer(ctx echo.Context) error
-	// UpdateCustomer Set the caller's webhook
+	// UpdateCustomer Update the caller's customer
 	// (PUT /v1.0/customer)
 	UpdateCustomer(ctx echo.Context) error
 	// RotateWebhookSecret Make a new webhook signing secret
@@ -6837,6 +8148,9 @@ type ServerInterface interface {
 	// UpdateFlow Replace a flow
 	// (PUT /v1.0/flows/{id})
 	UpdateFlow(ctx echo.Context, id FlowID, params UpdateFlowParams) error
+	// RegenerateFlowDirectHash Make a new direct hash for a flow
+	// (POST /v1.0/flows/{id}/direct-hash-regenerate)
+	RegenerateFlowDirectHash(ctx echo.Context, id FlowID) error
 	// GetFlowGraph A flow as a graph
 	// (GET /v1.0/flows/{id}/graph)
 	GetFlowGraph(ctx echo.Context, id FlowID, params GetFlowGraphParams) error
@@ -6855,6 +8169,36 @@ type ServerInterface interface {
 	// GetMe Who am I
 	// (GET /v1.0/me)
 	GetMe(ctx echo.Context) error
+	// ListNumbers List numbers
+	// (GET /v1.0/numbers)
+	ListNumbers(ctx echo.Context, params ListNumbersParams) error
+	// CreateNumber Create a number
+	// (POST /v1.0/numbers)
+	CreateNumber(ctx echo.Context, params CreateNumberParams) error
+	// DeleteNumber Delete a number
+	// (DELETE /v1.0/numbers/{id})
+	DeleteNumber(ctx echo.Context, id NumberID) error
+	// GetNumber Get a number
+	// (GET /v1.0/numbers/{id})
+	GetNumber(ctx echo.Context, id NumberID) error
+	// UpdateNumber Update a number
+	// (PUT /v1.0/numbers/{id})
+	UpdateNumber(ctx echo.Context, id NumberID, params UpdateNumberParams) error
+	// UpdateNumberFlowIDs Set a number's flows
+	// (PUT /v1.0/numbers/{id}/flow_id)
+	UpdateNumberFlowIDs(ctx echo.Context, id NumberID, params UpdateNumberFlowIDsParams) error
+	// GetRecordingFile Download a recording's audio
+	// (GET /v1.0/recordingfiles/{id})
+	GetRecordingFile(ctx echo.Context, id RecordingID, params GetRecordingFileParams) error
+	// ListRecordings List recordings
+	// (GET /v1.0/recordings)
+	ListRecordings(ctx echo.Context, params ListRecordingsParams) error
+	// DeleteRecording Delete a recording
+	// (DELETE /v1.0/recordings/{id})
+	DeleteRecording(ctx echo.Context, id RecordingID) error
+	// GetRecording Get a recording
+	// (GET /v1.0/recordings/{id})
+	GetRecording(ctx echo.Context, id RecordingID) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -6875,8 +8219,43 @@ func (w *ServerInterfaceWrapper) Login(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) GetConsole(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetConsoleParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+	// ------------- Optional header parameter "Accept-Encoding" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Accept-Encoding")]; found {
+		var AcceptEncoding AcceptEncoding
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Accept-Encoding, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Accept-Encoding", valueList[0], &AcceptEncoding, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Accept-Encoding: %s", err))
+		}
+
+		params.AcceptEncoding = &AcceptEncoding
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetConsole(ctx)
+	err = w.Handler.GetConsole(ctx, params)
 	return err
 }
 
@@ -6891,8 +8270,43 @@ func (w *ServerInterfaceWrapper) GetConsoleAsset(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter asset: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetConsoleAssetParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+	// ------------- Optional header parameter "Accept-Encoding" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Accept-Encoding")]; found {
+		var AcceptEncoding AcceptEncoding
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Accept-Encoding, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Accept-Encoding", valueList[0], &AcceptEncoding, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Accept-Encoding: %s", err))
+		}
+
+		params.AcceptEncoding = &AcceptEncoding
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetConsoleAsset(ctx, asset)
+	err = w.Handler.GetConsoleAsset(ctx, asset, params)
 	return err
 }
 
@@ -6900,8 +8314,43 @@ func (w *ServerInterfaceWrapper) GetConsoleAsset(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) GetDocs(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetDocsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+	// ------------- Optional header parameter "Accept-Encoding" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Accept-Encoding")]; found {
+		var AcceptEncoding AcceptEncoding
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Accept-Encoding, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Accept-Encoding", valueList[0], &AcceptEncoding, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Accept-Encoding: %s", err))
+		}
+
+		params.AcceptEncoding = &AcceptEncoding
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetDocs(ctx)
+	err = w.Handler.GetDocs(ctx, params)
 	return err
 }
 
@@ -6916,8 +8365,43 @@ func (w *ServerInterfaceWrapper) GetDocsAsset(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter asset: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetDocsAssetParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+	// ------------- Optional header parameter "Accept-Encoding" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Accept-Encoding")]; found {
+		var AcceptEncoding AcceptEncoding
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Accept-Encoding, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Accept-Encoding", valueList[0], &AcceptEncoding, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Accept-Encoding: %s", err))
+		}
+
+		params.AcceptEncoding = &AcceptEncoding
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetDocsAsset(ctx, asset)
+	err = w.Handler.GetDocsAsset(ctx, asset, params)
 	return err
 }
 
@@ -6945,6 +8429,15 @@ func (w *ServerInterfaceWrapper) GetOpenAPIYAML(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetOpenAPIYAML(ctx)
+	return err
+}
+
+// Ping converts echo context to params.
+func (w *ServerInterfaceWrapper) Ping(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.Ping(ctx)
 	return err
 }
 
@@ -7225,6 +8718,81 @@ func (w *ServerInterfaceWrapper) StopActiveflow(ctx echo.Context) error {
 	return err
 }
 
+// ListCalls converts echo context to params.
+func (w *ServerInterfaceWrapper) ListCalls(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListCallsParams
+	// ------------- Optional query parameter "page_size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_size", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_size: %s", err))
+	}
+
+	// ------------- Optional query parameter "page_token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_token", ctx.QueryParams(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_token: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListCalls(ctx, params)
+	return err
+}
+
+// CreateCall converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateCall(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateCallParams
+	// ------------- Optional query parameter "field_validation" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "field_validation", ctx.QueryParams(), &params.FieldValidation, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter field_validation: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateCall(ctx, params)
+	return err
+}
+
+// GetCall converts echo context to params.
+func (w *ServerInterfaceWrapper) GetCall(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id CallID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetCall(ctx, id)
+	return err
+}
+
+// HangupCall converts echo context to params.
+func (w *ServerInterfaceWrapper) HangupCall(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id CallID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.HangupCall(ctx, id)
+	return err
+}
+
 // GetCustomer converts echo context to params.
 func (w *ServerInterfaceWrapper) GetCustomer(ctx echo.Context) error {
 	var err error
@@ -7444,6 +9012,22 @@ func (w *ServerInterfaceWrapper) UpdateFlow(ctx echo.Context) error {
 	return err
 }
 
+// RegenerateFlowDirectHash converts echo context to params.
+func (w *ServerInterfaceWrapper) RegenerateFlowDirectHash(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id FlowID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RegenerateFlowDirectHash(ctx, id)
+	return err
+}
+
 // GetFlowGraph converts echo context to params.
 func (w *ServerInterfaceWrapper) GetFlowGraph(ctx echo.Context) error {
 	var err error
@@ -7601,6 +9185,224 @@ func (w *ServerInterfaceWrapper) GetMe(ctx echo.Context) error {
 	return err
 }
 
+// ListNumbers converts echo context to params.
+func (w *ServerInterfaceWrapper) ListNumbers(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListNumbersParams
+	// ------------- Optional query parameter "page_size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_size", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_size: %s", err))
+	}
+
+	// ------------- Optional query parameter "page_token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_token", ctx.QueryParams(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_token: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListNumbers(ctx, params)
+	return err
+}
+
+// CreateNumber converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateNumber(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateNumberParams
+	// ------------- Optional query parameter "field_validation" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "field_validation", ctx.QueryParams(), &params.FieldValidation, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter field_validation: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateNumber(ctx, params)
+	return err
+}
+
+// DeleteNumber converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteNumber(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id NumberID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteNumber(ctx, id)
+	return err
+}
+
+// GetNumber converts echo context to params.
+func (w *ServerInterfaceWrapper) GetNumber(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id NumberID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetNumber(ctx, id)
+	return err
+}
+
+// UpdateNumber converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateNumber(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id NumberID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateNumberParams
+	// ------------- Optional query parameter "field_validation" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "field_validation", ctx.QueryParams(), &params.FieldValidation, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter field_validation: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateNumber(ctx, id, params)
+	return err
+}
+
+// UpdateNumberFlowIDs converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateNumberFlowIDs(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id NumberID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateNumberFlowIDsParams
+	// ------------- Optional query parameter "field_validation" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "field_validation", ctx.QueryParams(), &params.FieldValidation, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter field_validation: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateNumberFlowIDs(ctx, id, params)
+	return err
+}
+
+// GetRecordingFile converts echo context to params.
+func (w *ServerInterfaceWrapper) GetRecordingFile(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id RecordingID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetRecordingFileParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Range" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Range")]; found {
+		var Range string
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Range, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Range", valueList[0], &Range, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Range: %s", err))
+		}
+
+		params.Range = &Range
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetRecordingFile(ctx, id, params)
+	return err
+}
+
+// ListRecordings converts echo context to params.
+func (w *ServerInterfaceWrapper) ListRecordings(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListRecordingsParams
+	// ------------- Optional query parameter "page_size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_size", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_size: %s", err))
+	}
+
+	// ------------- Optional query parameter "page_token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_token", ctx.QueryParams(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_token: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListRecordings(ctx, params)
+	return err
+}
+
+// DeleteRecording converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteRecording(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id RecordingID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteRecording(ctx, id)
+	return err
+}
+
+// GetRecording converts echo context to params.
+func (w *ServerInterfaceWrapper) GetRecording(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id RecordingID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetRecording(ctx, id)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -7656,6 +9458,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
 	router.GET(options.BaseURL+"/openapi.json", wrapper.GetOpenAPIJSON, options.OperationMiddlewares["getOpenAPIJSON"]...)
 	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetOpenAPIYAML, options.OperationMiddlewares["getOpenAPIYAML"]...)
+	router.GET(options.BaseURL+"/ping", wrapper.Ping, options.OperationMiddlewares["ping"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.GetReadiness, options.OperationMiddlewares["getReadiness"]...)
 	router.GET(options.BaseURL+"/v1.0/accesskeys", wrapper.ListAccesskeys, options.OperationMiddlewares["listAccesskeys"]...)
 	router.POST(options.BaseURL+"/v1.0/accesskeys", wrapper.CreateAccesskey, options.OperationMiddlewares["createAccesskey"]...)
@@ -7669,6 +9472,10 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1.0/activeflows/:id/events", wrapper.ListActiveflowEvents, options.OperationMiddlewares["listActiveflowEvents"]...)
 	router.POST(options.BaseURL+"/v1.0/activeflows/:id/next", wrapper.NextActiveflowAction, options.OperationMiddlewares["nextActiveflowAction"]...)
 	router.POST(options.BaseURL+"/v1.0/activeflows/:id/stop", wrapper.StopActiveflow, options.OperationMiddlewares["stopActiveflow"]...)
+	router.GET(options.BaseURL+"/v1.0/calls", wrapper.ListCalls, options.OperationMiddlewares["listCalls"]...)
+	router.POST(options.BaseURL+"/v1.0/calls", wrapper.CreateCall, options.OperationMiddlewares["createCall"]...)
+	router.GET(options.BaseURL+"/v1.0/calls/:id", wrapper.GetCall, options.OperationMiddlewares["getCall"]...)
+	router.POST(options.BaseURL+"/v1.0/calls/:id/hangup", wrapper.HangupCall, options.OperationMiddlewares["hangupCall"]...)
 	router.GET(options.BaseURL+"/v1.0/customer", wrapper.GetCustomer, options.OperationMiddlewares["getCustomer"]...)
 	router.PUT(options.BaseURL+"/v1.0/customer", wrapper.UpdateCustomer, options.OperationMiddlewares["updateCustomer"]...)
 	router.POST(options.BaseURL+"/v1.0/customer/webhook_secret", wrapper.RotateWebhookSecret, options.OperationMiddlewares["rotateWebhookSecret"]...)
@@ -7677,6 +9484,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v1.0/flows/:id", wrapper.DeleteFlow, options.OperationMiddlewares["deleteFlow"]...)
 	router.GET(options.BaseURL+"/v1.0/flows/:id", wrapper.GetFlow, options.OperationMiddlewares["getFlow"]...)
 	router.PUT(options.BaseURL+"/v1.0/flows/:id", wrapper.UpdateFlow, options.OperationMiddlewares["updateFlow"]...)
+	router.POST(options.BaseURL+"/v1.0/flows/:id/direct-hash-regenerate", wrapper.RegenerateFlowDirectHash, options.OperationMiddlewares["regenerateFlowDirectHash"]...)
 	router.GET(options.BaseURL+"/v1.0/flows/:id/graph", wrapper.GetFlowGraph, options.OperationMiddlewares["getFlowGraph"]...)
 	router.GET(options.BaseURL+"/v1.0/flows/:id/revisions", wrapper.ListFlowRevisions, options.OperationMiddlewares["listFlowRevisions"]...)
 	router.GET(options.BaseURL+"/v1.0/flows/:id/revisions/:revision", wrapper.GetFlowRevision, options.OperationMiddlewares["getFlowRevision"]...)
@@ -7685,6 +9493,16 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1.0/flows/simulate", wrapper.SimulateActions, options.OperationMiddlewares["simulateActions"]...)
 	router.POST(options.BaseURL+"/v1.0/flows/validate", wrapper.ValidateFlow, options.OperationMiddlewares["validateFlow"]...)
 	router.GET(options.BaseURL+"/v1.0/me", wrapper.GetMe, options.OperationMiddlewares["getMe"]...)
+	router.GET(options.BaseURL+"/v1.0/numbers", wrapper.ListNumbers, options.OperationMiddlewares["listNumbers"]...)
+	router.POST(options.BaseURL+"/v1.0/numbers", wrapper.CreateNumber, options.OperationMiddlewares["createNumber"]...)
+	router.DELETE(options.BaseURL+"/v1.0/numbers/:id", wrapper.DeleteNumber, options.OperationMiddlewares["deleteNumber"]...)
+	router.GET(options.BaseURL+"/v1.0/numbers/:id", wrapper.GetNumber, options.OperationMiddlewares["getNumber"]...)
+	router.PUT(options.BaseURL+"/v1.0/numbers/:id", wrapper.UpdateNumber, options.OperationMiddlewares["updateNumber"]...)
+	router.PUT(options.BaseURL+"/v1.0/numbers/:id/flow_id", wrapper.UpdateNumberFlowIDs, options.OperationMiddlewares["updateNumberFlowIDs"]...)
+	router.GET(options.BaseURL+"/v1.0/recordingfiles/:id", wrapper.GetRecordingFile, options.OperationMiddlewares["getRecordingFile"]...)
+	router.GET(options.BaseURL+"/v1.0/recordings", wrapper.ListRecordings, options.OperationMiddlewares["listRecordings"]...)
+	router.DELETE(options.BaseURL+"/v1.0/recordings/:id", wrapper.DeleteRecording, options.OperationMiddlewares["deleteRecording"]...)
+	router.GET(options.BaseURL+"/v1.0/recordings/:id", wrapper.GetRecording, options.OperationMiddlewares["getRecording"]...)
 
 }
 
@@ -7697,6 +9515,9 @@ type CallbackReceiverInterface interface {
 	// An activeflow's event
 	// HandleActiveflowEventCallback handles the POST callback for activeflowEvent.
 	HandleActiveflowEventCallback(ctx echo.Context) error
+	// A call's or a recording's event
+	// HandleCallEventCallback handles the POST callback for callEvent.
+	HandleCallEventCallback(ctx echo.Context) error
 }
 
 // ActiveflowEventCallbackHandler returns the echo.HandlerFunc for the activeflowEvent callback.
@@ -7714,11 +9535,37 @@ func ActiveflowEventCallbackHandler(si CallbackReceiverInterface, middlewares ..
 	return h
 }
 
+// CallEventCallbackHandler returns the echo.HandlerFunc for the callEvent callback.
+// Mount this at the URL path advertised to callback senders. Errors
+// during parameter binding are returned via echo.NewHTTPError so echo's
+// error-handling chain reports them as 400. Middlewares are applied in
+// the order provided -- the last argument becomes the outermost wrapper.
+func CallEventCallbackHandler(si CallbackReceiverInterface, middlewares ...echo.MiddlewareFunc) echo.HandlerFunc {
+	h := echo.HandlerFunc(func(ctx echo.Context) error {
+		return si.HandleCallEventCallback(ctx)
+	})
+	for _, mw := range middlewares {
+		h = mw(h)
+	}
+	return h
+}
+
 type AccesskeyJSONResponse Accesskey
 
 type ActiveflowJSONResponse Activeflow
 
+type AssetNotModifiedResponseHeaders struct {
+	CacheControl *string
+	ETag         *string
+	Vary         *string
+}
+type AssetNotModifiedResponse struct {
+	Headers AssetNotModifiedResponseHeaders
+}
+
 type BadRequestJSONResponse Error
+
+type CallJSONResponse Call
 
 type ConflictJSONResponse Error
 
@@ -7765,6 +9612,10 @@ type NotModifiedResponse struct {
 	Headers NotModifiedResponseHeaders
 }
 
+type NumberJSONResponse Number
+
+type NumberTakenJSONResponse Error
+
 type PayloadTooLargeJSONResponse Error
 
 type PreconditionFailedResponseHeaders struct {
@@ -7777,6 +9628,14 @@ type PreconditionFailedJSONResponse struct {
 }
 
 type PreconditionRequiredJSONResponse Error
+
+type RangeNotSatisfiableJSONResponse Error
+
+type RecordingJSONResponse Recording
+
+type RecordingInProgressJSONResponse Error
+
+type SIPUnavailableJSONResponse Error
 
 type ServiceUnavailableJSONResponse Error
 
@@ -7935,14 +9794,24 @@ func (response Login503JSONResponse) VisitLoginResponse(w http.ResponseWriter) e
 }
 
 type GetConsoleRequestObject struct {
+	Params GetConsoleParams
 }
 
 type GetConsoleResponseObject interface {
 	VisitGetConsoleResponse(w http.ResponseWriter) error
 }
 
+type GetConsole200ResponseHeaders struct {
+	CacheControl          *string
+	ContentEncoding       *string
+	ContentSecurityPolicy *string
+	ETag                  *string
+	Vary                  *string
+}
+
 type GetConsole200TexthtmlResponse struct {
 	Body          io.Reader
+	Headers       GetConsole200ResponseHeaders
 	ContentLength int64
 }
 
@@ -7952,6 +9821,21 @@ func (response GetConsole200TexthtmlResponse) VisitGetConsoleResponse(w http.Res
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
 	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ContentSecurityPolicy != nil {
+		w.Header().Set("Content-Security-Policy", fmt.Sprint(*response.Headers.ContentSecurityPolicy))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
 	w.WriteHeader(200)
 
 	if closer, ok := response.Body.(io.ReadCloser); ok {
@@ -7959,6 +9843,22 @@ func (response GetConsole200TexthtmlResponse) VisitGetConsoleResponse(w http.Res
 	}
 	_, err := io.Copy(w, response.Body)
 	return err
+}
+
+type GetConsole304Response = AssetNotModifiedResponse
+
+func (response GetConsole304Response) VisitGetConsoleResponse(w http.ResponseWriter) error {
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetConsole431JSONResponse struct{ HeadersTooLargeJSONResponse }
@@ -7990,15 +9890,24 @@ func (response GetConsole500JSONResponse) VisitGetConsoleResponse(w http.Respons
 }
 
 type GetConsoleAssetRequestObject struct {
-	Asset string `json:"asset"`
+	Asset  string `json:"asset"`
+	Params GetConsoleAssetParams
 }
 
 type GetConsoleAssetResponseObject interface {
 	VisitGetConsoleAssetResponse(w http.ResponseWriter) error
 }
 
+type GetConsoleAsset200ResponseHeaders struct {
+	CacheControl    *string
+	ContentEncoding *string
+	ETag            *string
+	Vary            *string
+}
+
 type GetConsoleAsset200ApplicationjavascriptResponse struct {
 	Body          io.Reader
+	Headers       GetConsoleAsset200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8007,6 +9916,18 @@ func (response GetConsoleAsset200ApplicationjavascriptResponse) VisitGetConsoleA
 	w.Header().Set("Content-Type", "application/javascript")
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
 	}
 	w.WriteHeader(200)
 
@@ -8019,6 +9940,7 @@ func (response GetConsoleAsset200ApplicationjavascriptResponse) VisitGetConsoleA
 
 type GetConsoleAsset200TextcssResponse struct {
 	Body          io.Reader
+	Headers       GetConsoleAsset200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8028,6 +9950,18 @@ func (response GetConsoleAsset200TextcssResponse) VisitGetConsoleAssetResponse(w
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
 	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
 	w.WriteHeader(200)
 
 	if closer, ok := response.Body.(io.ReadCloser); ok {
@@ -8035,6 +9969,22 @@ func (response GetConsoleAsset200TextcssResponse) VisitGetConsoleAssetResponse(w
 	}
 	_, err := io.Copy(w, response.Body)
 	return err
+}
+
+type GetConsoleAsset304Response = AssetNotModifiedResponse
+
+func (response GetConsoleAsset304Response) VisitGetConsoleAssetResponse(w http.ResponseWriter) error {
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetConsoleAsset400JSONResponse struct{ BadRequestJSONResponse }
@@ -8094,14 +10044,24 @@ func (response GetConsoleAsset500JSONResponse) VisitGetConsoleAssetResponse(w ht
 }
 
 type GetDocsRequestObject struct {
+	Params GetDocsParams
 }
 
 type GetDocsResponseObject interface {
 	VisitGetDocsResponse(w http.ResponseWriter) error
 }
 
+type GetDocs200ResponseHeaders struct {
+	CacheControl          *string
+	ContentEncoding       *string
+	ContentSecurityPolicy *string
+	ETag                  *string
+	Vary                  *string
+}
+
 type GetDocs200TexthtmlResponse struct {
 	Body          io.Reader
+	Headers       GetDocs200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8111,6 +10071,21 @@ func (response GetDocs200TexthtmlResponse) VisitGetDocsResponse(w http.ResponseW
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
 	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ContentSecurityPolicy != nil {
+		w.Header().Set("Content-Security-Policy", fmt.Sprint(*response.Headers.ContentSecurityPolicy))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
 	w.WriteHeader(200)
 
 	if closer, ok := response.Body.(io.ReadCloser); ok {
@@ -8118,6 +10093,22 @@ func (response GetDocs200TexthtmlResponse) VisitGetDocsResponse(w http.ResponseW
 	}
 	_, err := io.Copy(w, response.Body)
 	return err
+}
+
+type GetDocs304Response = AssetNotModifiedResponse
+
+func (response GetDocs304Response) VisitGetDocsResponse(w http.ResponseWriter) error {
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetDocs431JSONResponse struct{ HeadersTooLargeJSONResponse }
@@ -8149,15 +10140,24 @@ func (response GetDocs500JSONResponse) VisitGetDocsResponse(w http.ResponseWrite
 }
 
 type GetDocsAssetRequestObject struct {
-	Asset string `json:"asset"`
+	Asset  string `json:"asset"`
+	Params GetDocsAssetParams
 }
 
 type GetDocsAssetResponseObject interface {
 	VisitGetDocsAssetResponse(w http.ResponseWriter) error
 }
 
+type GetDocsAsset200ResponseHeaders struct {
+	CacheControl    *string
+	ContentEncoding *string
+	ETag            *string
+	Vary            *string
+}
+
 type GetDocsAsset200ApplicationjavascriptResponse struct {
 	Body          io.Reader
+	Headers       GetDocsAsset200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8166,6 +10166,18 @@ func (response GetDocsAsset200ApplicationjavascriptResponse) VisitGetDocsAssetRe
 	w.Header().Set("Content-Type", "application/javascript")
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
 	}
 	w.WriteHeader(200)
 
@@ -8178,6 +10190,7 @@ func (response GetDocsAsset200ApplicationjavascriptResponse) VisitGetDocsAssetRe
 
 type GetDocsAsset200ImagepngResponse struct {
 	Body          io.Reader
+	Headers       GetDocsAsset200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8186,6 +10199,18 @@ func (response GetDocsAsset200ImagepngResponse) VisitGetDocsAssetResponse(w http
 	w.Header().Set("Content-Type", "image/png")
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
 	}
 	w.WriteHeader(200)
 
@@ -8198,6 +10223,7 @@ func (response GetDocsAsset200ImagepngResponse) VisitGetDocsAssetResponse(w http
 
 type GetDocsAsset200TextcssResponse struct {
 	Body          io.Reader
+	Headers       GetDocsAsset200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8206,6 +10232,18 @@ func (response GetDocsAsset200TextcssResponse) VisitGetDocsAssetResponse(w http.
 	w.Header().Set("Content-Type", "text/css")
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
 	}
 	w.WriteHeader(200)
 
@@ -8218,6 +10256,7 @@ func (response GetDocsAsset200TextcssResponse) VisitGetDocsAssetResponse(w http.
 
 type GetDocsAsset200TexthtmlResponse struct {
 	Body          io.Reader
+	Headers       GetDocsAsset200ResponseHeaders
 	ContentLength int64
 }
 
@@ -8227,6 +10266,18 @@ func (response GetDocsAsset200TexthtmlResponse) VisitGetDocsAssetResponse(w http
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
 	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
 	w.WriteHeader(200)
 
 	if closer, ok := response.Body.(io.ReadCloser); ok {
@@ -8234,6 +10285,22 @@ func (response GetDocsAsset200TexthtmlResponse) VisitGetDocsAssetResponse(w http
 	}
 	_, err := io.Copy(w, response.Body)
 	return err
+}
+
+type GetDocsAsset304Response = AssetNotModifiedResponse
+
+func (response GetDocsAsset304Response) VisitGetDocsAssetResponse(w http.ResponseWriter) error {
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetDocsAsset400JSONResponse struct{ BadRequestJSONResponse }
@@ -8434,6 +10501,55 @@ func (response GetOpenAPIYAML431JSONResponse) VisitGetOpenAPIYAMLResponse(w http
 type GetOpenAPIYAML500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response GetOpenAPIYAML500JSONResponse) VisitGetOpenAPIYAMLResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PingRequestObject struct {
+}
+
+type PingResponseObject interface {
+	VisitPingResponse(w http.ResponseWriter) error
+}
+
+type Ping200JSONResponse Pong
+
+func (response Ping200JSONResponse) VisitPingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Ping431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response Ping431JSONResponse) VisitPingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Ping500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response Ping500JSONResponse) VisitPingResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -9965,6 +12081,433 @@ func (response StopActiveflow503JSONResponse) VisitStopActiveflowResponse(w http
 	return err
 }
 
+type ListCallsRequestObject struct {
+	Params ListCallsParams
+}
+
+type ListCallsResponseObject interface {
+	VisitListCallsResponse(w http.ResponseWriter) error
+}
+
+type ListCalls200JSONResponse CallList
+
+func (response ListCalls200JSONResponse) VisitListCallsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCalls400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListCalls400JSONResponse) VisitListCallsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCalls401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListCalls401JSONResponse) VisitListCallsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCalls431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListCalls431JSONResponse) VisitListCallsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCalls500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListCalls500JSONResponse) VisitListCallsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCalls503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListCalls503JSONResponse) VisitListCallsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCallRequestObject struct {
+	Params CreateCallParams
+	Body   *CreateCallJSONRequestBody
+}
+
+type CreateCallResponseObject interface {
+	VisitCreateCallResponse(w http.ResponseWriter) error
+}
+
+type CreateCall200JSONResponse CallsCreated
+
+func (response CreateCall200JSONResponse) VisitCreateCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCall400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateCall400JSONResponse) VisitCreateCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCall401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response CreateCall401JSONResponse) VisitCreateCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCall413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateCall413JSONResponse) VisitCreateCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCall415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateCall415JSONResponse) VisitCreateCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCall431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateCall431JSONResponse) VisitCreateCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCall500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response CreateCall500JSONResponse) VisitCreateCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCall503JSONResponse struct{ SIPUnavailableJSONResponse }
+
+func (response CreateCall503JSONResponse) VisitCreateCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCallRequestObject struct {
+	Id CallID `json:"id"`
+}
+
+type GetCallResponseObject interface {
+	VisitGetCallResponse(w http.ResponseWriter) error
+}
+
+type GetCall200JSONResponse struct{ CallJSONResponse }
+
+func (response GetCall200JSONResponse) VisitGetCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCall400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetCall400JSONResponse) VisitGetCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCall401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetCall401JSONResponse) VisitGetCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCall404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetCall404JSONResponse) VisitGetCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCall431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetCall431JSONResponse) VisitGetCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCall500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetCall500JSONResponse) VisitGetCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCall503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetCall503JSONResponse) VisitGetCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HangupCallRequestObject struct {
+	Id CallID `json:"id"`
+}
+
+type HangupCallResponseObject interface {
+	VisitHangupCallResponse(w http.ResponseWriter) error
+}
+
+type HangupCall200JSONResponse struct{ CallJSONResponse }
+
+func (response HangupCall200JSONResponse) VisitHangupCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HangupCall400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response HangupCall400JSONResponse) VisitHangupCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HangupCall401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response HangupCall401JSONResponse) VisitHangupCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HangupCall404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response HangupCall404JSONResponse) VisitHangupCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HangupCall431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response HangupCall431JSONResponse) VisitHangupCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HangupCall500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response HangupCall500JSONResponse) VisitHangupCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type HangupCall503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response HangupCall503JSONResponse) VisitHangupCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetCustomerRequestObject struct {
 }
 
@@ -11172,6 +13715,115 @@ func (response UpdateFlow503JSONResponse) VisitUpdateFlowResponse(w http.Respons
 	return err
 }
 
+type RegenerateFlowDirectHashRequestObject struct {
+	Id FlowID `json:"id"`
+}
+
+type RegenerateFlowDirectHashResponseObject interface {
+	VisitRegenerateFlowDirectHashResponse(w http.ResponseWriter) error
+}
+
+type RegenerateFlowDirectHash200JSONResponse struct{ FlowJSONResponse }
+
+func (response RegenerateFlowDirectHash200JSONResponse) VisitRegenerateFlowDirectHashResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateFlowDirectHash400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RegenerateFlowDirectHash400JSONResponse) VisitRegenerateFlowDirectHashResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateFlowDirectHash401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response RegenerateFlowDirectHash401JSONResponse) VisitRegenerateFlowDirectHashResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateFlowDirectHash404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response RegenerateFlowDirectHash404JSONResponse) VisitRegenerateFlowDirectHashResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateFlowDirectHash431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response RegenerateFlowDirectHash431JSONResponse) VisitRegenerateFlowDirectHashResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateFlowDirectHash500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response RegenerateFlowDirectHash500JSONResponse) VisitRegenerateFlowDirectHashResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateFlowDirectHash503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response RegenerateFlowDirectHash503JSONResponse) VisitRegenerateFlowDirectHashResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetFlowGraphRequestObject struct {
 	Id     FlowID `json:"id"`
 	Params GetFlowGraphParams
@@ -11894,6 +14546,1216 @@ func (response GetMe503JSONResponse) VisitGetMeResponse(w http.ResponseWriter) e
 	return err
 }
 
+type ListNumbersRequestObject struct {
+	Params ListNumbersParams
+}
+
+type ListNumbersResponseObject interface {
+	VisitListNumbersResponse(w http.ResponseWriter) error
+}
+
+type ListNumbers200JSONResponse NumberList
+
+func (response ListNumbers200JSONResponse) VisitListNumbersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNumbers400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListNumbers400JSONResponse) VisitListNumbersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNumbers401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListNumbers401JSONResponse) VisitListNumbersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNumbers431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListNumbers431JSONResponse) VisitListNumbersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNumbers500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListNumbers500JSONResponse) VisitListNumbersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNumbers503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListNumbers503JSONResponse) VisitListNumbersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNumberRequestObject struct {
+	Params CreateNumberParams
+	Body   *CreateNumberJSONRequestBody
+}
+
+type CreateNumberResponseObject interface {
+	VisitCreateNumberResponse(w http.ResponseWriter) error
+}
+
+type CreateNumber200JSONResponse struct{ NumberJSONResponse }
+
+func (response CreateNumber200JSONResponse) VisitCreateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNumber400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateNumber400JSONResponse) VisitCreateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNumber401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response CreateNumber401JSONResponse) VisitCreateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNumber409JSONResponse struct{ NumberTakenJSONResponse }
+
+func (response CreateNumber409JSONResponse) VisitCreateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNumber413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateNumber413JSONResponse) VisitCreateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNumber415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateNumber415JSONResponse) VisitCreateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNumber431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateNumber431JSONResponse) VisitCreateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNumber500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response CreateNumber500JSONResponse) VisitCreateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNumber503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateNumber503JSONResponse) VisitCreateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteNumberRequestObject struct {
+	Id NumberID `json:"id"`
+}
+
+type DeleteNumberResponseObject interface {
+	VisitDeleteNumberResponse(w http.ResponseWriter) error
+}
+
+type DeleteNumber200JSONResponse struct{ NumberJSONResponse }
+
+func (response DeleteNumber200JSONResponse) VisitDeleteNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteNumber400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DeleteNumber400JSONResponse) VisitDeleteNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteNumber401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response DeleteNumber401JSONResponse) VisitDeleteNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteNumber404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteNumber404JSONResponse) VisitDeleteNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteNumber431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteNumber431JSONResponse) VisitDeleteNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteNumber500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response DeleteNumber500JSONResponse) VisitDeleteNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteNumber503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeleteNumber503JSONResponse) VisitDeleteNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNumberRequestObject struct {
+	Id NumberID `json:"id"`
+}
+
+type GetNumberResponseObject interface {
+	VisitGetNumberResponse(w http.ResponseWriter) error
+}
+
+type GetNumber200JSONResponse struct{ NumberJSONResponse }
+
+func (response GetNumber200JSONResponse) VisitGetNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNumber400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetNumber400JSONResponse) VisitGetNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNumber401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetNumber401JSONResponse) VisitGetNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNumber404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetNumber404JSONResponse) VisitGetNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNumber431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetNumber431JSONResponse) VisitGetNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNumber500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetNumber500JSONResponse) VisitGetNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNumber503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetNumber503JSONResponse) VisitGetNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberRequestObject struct {
+	Id     NumberID `json:"id"`
+	Params UpdateNumberParams
+	Body   *UpdateNumberJSONRequestBody
+}
+
+type UpdateNumberResponseObject interface {
+	VisitUpdateNumberResponse(w http.ResponseWriter) error
+}
+
+type UpdateNumber200JSONResponse struct{ NumberJSONResponse }
+
+func (response UpdateNumber200JSONResponse) VisitUpdateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumber400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdateNumber400JSONResponse) VisitUpdateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumber401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response UpdateNumber401JSONResponse) VisitUpdateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumber404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdateNumber404JSONResponse) VisitUpdateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumber413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdateNumber413JSONResponse) VisitUpdateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumber415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response UpdateNumber415JSONResponse) VisitUpdateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumber431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateNumber431JSONResponse) VisitUpdateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumber500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response UpdateNumber500JSONResponse) VisitUpdateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumber503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpdateNumber503JSONResponse) VisitUpdateNumberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberFlowIDsRequestObject struct {
+	Id     NumberID `json:"id"`
+	Params UpdateNumberFlowIDsParams
+	Body   *UpdateNumberFlowIDsJSONRequestBody
+}
+
+type UpdateNumberFlowIDsResponseObject interface {
+	VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error
+}
+
+type UpdateNumberFlowIDs200JSONResponse struct{ NumberJSONResponse }
+
+func (response UpdateNumberFlowIDs200JSONResponse) VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberFlowIDs400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdateNumberFlowIDs400JSONResponse) VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberFlowIDs401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response UpdateNumberFlowIDs401JSONResponse) VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberFlowIDs404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdateNumberFlowIDs404JSONResponse) VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberFlowIDs413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdateNumberFlowIDs413JSONResponse) VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberFlowIDs415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response UpdateNumberFlowIDs415JSONResponse) VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberFlowIDs431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateNumberFlowIDs431JSONResponse) VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberFlowIDs500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response UpdateNumberFlowIDs500JSONResponse) VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateNumberFlowIDs503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpdateNumberFlowIDs503JSONResponse) VisitUpdateNumberFlowIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecordingFileRequestObject struct {
+	Id     RecordingID `json:"id"`
+	Params GetRecordingFileParams
+}
+
+type GetRecordingFileResponseObject interface {
+	VisitGetRecordingFileResponse(w http.ResponseWriter) error
+}
+
+type GetRecordingFile200ResponseHeaders struct {
+	ContentDisposition *string
+}
+
+type GetRecordingFile200AudiowavResponse struct {
+	Body          io.Reader
+	Headers       GetRecordingFile200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetRecordingFile200AudiowavResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "audio/wav")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetRecordingFile206AudiowavResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetRecordingFile206AudiowavResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "audio/wav")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(206)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetRecordingFile400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetRecordingFile400JSONResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecordingFile401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetRecordingFile401JSONResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecordingFile404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetRecordingFile404JSONResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecordingFile409JSONResponse struct {
+	RecordingInProgressJSONResponse
+}
+
+func (response GetRecordingFile409JSONResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecordingFile416JSONResponse struct {
+	RangeNotSatisfiableJSONResponse
+}
+
+func (response GetRecordingFile416JSONResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(416)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecordingFile431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetRecordingFile431JSONResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecordingFile500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetRecordingFile500JSONResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecordingFile503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetRecordingFile503JSONResponse) VisitGetRecordingFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRecordingsRequestObject struct {
+	Params ListRecordingsParams
+}
+
+type ListRecordingsResponseObject interface {
+	VisitListRecordingsResponse(w http.ResponseWriter) error
+}
+
+type ListRecordings200JSONResponse RecordingList
+
+func (response ListRecordings200JSONResponse) VisitListRecordingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRecordings400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListRecordings400JSONResponse) VisitListRecordingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRecordings401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListRecordings401JSONResponse) VisitListRecordingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRecordings431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListRecordings431JSONResponse) VisitListRecordingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRecordings500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListRecordings500JSONResponse) VisitListRecordingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRecordings503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListRecordings503JSONResponse) VisitListRecordingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRecordingRequestObject struct {
+	Id RecordingID `json:"id"`
+}
+
+type DeleteRecordingResponseObject interface {
+	VisitDeleteRecordingResponse(w http.ResponseWriter) error
+}
+
+type DeleteRecording200JSONResponse struct{ RecordingJSONResponse }
+
+func (response DeleteRecording200JSONResponse) VisitDeleteRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRecording400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DeleteRecording400JSONResponse) VisitDeleteRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRecording401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response DeleteRecording401JSONResponse) VisitDeleteRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRecording404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteRecording404JSONResponse) VisitDeleteRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRecording409JSONResponse struct {
+	RecordingInProgressJSONResponse
+}
+
+func (response DeleteRecording409JSONResponse) VisitDeleteRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRecording431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteRecording431JSONResponse) VisitDeleteRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRecording500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response DeleteRecording500JSONResponse) VisitDeleteRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRecording503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeleteRecording503JSONResponse) VisitDeleteRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecordingRequestObject struct {
+	Id RecordingID `json:"id"`
+}
+
+type GetRecordingResponseObject interface {
+	VisitGetRecordingResponse(w http.ResponseWriter) error
+}
+
+type GetRecording200JSONResponse struct{ RecordingJSONResponse }
+
+func (response GetRecording200JSONResponse) VisitGetRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecording400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetRecording400JSONResponse) VisitGetRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecording401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetRecording401JSONResponse) VisitGetRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecording404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetRecording404JSONResponse) VisitGetRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecording431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetRecording431JSONResponse) VisitGetRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecording500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetRecording500JSONResponse) VisitGetRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecording503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetRecording503JSONResponse) VisitGetRecordingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// Login Log in
@@ -11920,6 +15782,9 @@ type StrictServerInterface interface {
 	// GetOpenAPIYAML This API description, as YAML
 	// (GET /openapi.yaml)
 	GetOpenAPIYAML(ctx context.Context, request GetOpenAPIYAMLRequestObject) (GetOpenAPIYAMLResponseObject, error)
+	// Ping VoIPbin's liveness check
+	// (GET /ping)
+	Ping(ctx context.Context, request PingRequestObject) (PingResponseObject, error)
 	// GetReadiness Readiness probe
 	// (GET /readyz)
 	GetReadiness(ctx context.Context, request GetReadinessRequestObject) (GetReadinessResponseObject, error)
@@ -11959,10 +15824,22 @@ type StrictServerInterface interface {
 	// StopActiveflow Stop an activeflow
 	// (POST /v1.0/activeflows/{id}/stop)
 	StopActiveflow(ctx context.Context, request StopActiveflowRequestObject) (StopActiveflowResponseObject, error)
+	// ListCalls List calls
+	// (GET /v1.0/calls)
+	ListCalls(ctx context.Context, request ListCallsRequestObject) (ListCallsResponseObject, error)
+	// CreateCall Place calls
+	// (POST /v1.0/calls)
+	CreateCall(ctx context.Context, request CreateCallRequestObject) (CreateCallResponseObject, error)
+	// GetCall Get a call
+	// (GET /v1.0/calls/{id})
+	GetCall(ctx context.Context, request GetCallRequestObject) (GetCallResponseObject, error)
+	// HangupCall Hang up a call
+	// (POST /v1.0/calls/{id}/hangup)
+	HangupCall(ctx context.Context, request HangupCallRequestObject) (HangupCallResponseObject, error)
 	// GetCustomer The caller's customer
 	// (GET /v1.0/customer)
 	GetCustomer(ctx context.Context, request GetCustomerRequestObject) (GetCustomerResponseObject, error)
-	// UpdateCustomer Set the caller's webhook
+	// UpdateCustomer Update the caller's customer
 	// (PUT /v1.0/customer)
 	UpdateCustomer(ctx context.Context, request UpdateCustomerRequestObject) (UpdateCustomerResponseObject, error)
 	// RotateWebhookSecret Make a new webhook signing secret
@@ -11989,6 +15866,9 @@ type StrictServerInterface interface {
 	// UpdateFlow Replace a flow
 	// (PUT /v1.0/flows/{id})
 	UpdateFlow(ctx context.Context, request UpdateFlowRequestObject) (UpdateFlowResponseObject, error)
+	// RegenerateFlowDirectHash Make a new direct hash for a flow
+	// (POST /v1.0/flows/{id}/direct-hash-regenerate)
+	RegenerateFlowDirectHash(ctx context.Context, request RegenerateFlowDirectHashRequestObject) (RegenerateFlowDirectHashResponseObject, error)
 	// GetFlowGraph A flow as a graph
 	// (GET /v1.0/flows/{id}/graph)
 	GetFlowGraph(ctx context.Context, request GetFlowGraphRequestObject) (GetFlowGraphResponseObject, error)
@@ -12007,6 +15887,36 @@ type StrictServerInterface interface {
 	// GetMe Who am I
 	// (GET /v1.0/me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
+	// ListNumbers List numbers
+	// (GET /v1.0/numbers)
+	ListNumbers(ctx context.Context, request ListNumbersRequestObject) (ListNumbersResponseObject, error)
+	// CreateNumber Create a number
+	// (POST /v1.0/numbers)
+	CreateNumber(ctx context.Context, request CreateNumberRequestObject) (CreateNumberResponseObject, error)
+	// DeleteNumber Delete a number
+	// (DELETE /v1.0/numbers/{id})
+	DeleteNumber(ctx context.Context, request DeleteNumberRequestObject) (DeleteNumberResponseObject, error)
+	// GetNumber Get a number
+	// (GET /v1.0/numbers/{id})
+	GetNumber(ctx context.Context, request GetNumberRequestObject) (GetNumberResponseObject, error)
+	// UpdateNumber Update a number
+	// (PUT /v1.0/numbers/{id})
+	UpdateNumber(ctx context.Context, request UpdateNumberRequestObject) (UpdateNumberResponseObject, error)
+	// UpdateNumberFlowIDs Set a number's flows
+	// (PUT /v1.0/numbers/{id}/flow_id)
+	UpdateNumberFlowIDs(ctx context.Context, request UpdateNumberFlowIDsRequestObject) (UpdateNumberFlowIDsResponseObject, error)
+	// GetRecordingFile Download a recording's audio
+	// (GET /v1.0/recordingfiles/{id})
+	GetRecordingFile(ctx context.Context, request GetRecordingFileRequestObject) (GetRecordingFileResponseObject, error)
+	// ListRecordings List recordings
+	// (GET /v1.0/recordings)
+	ListRecordings(ctx context.Context, request ListRecordingsRequestObject) (ListRecordingsResponseObject, error)
+	// DeleteRecording Delete a recording
+	// (DELETE /v1.0/recordings/{id})
+	DeleteRecording(ctx context.Context, request DeleteRecordingRequestObject) (DeleteRecordingResponseObject, error)
+	// GetRecording Get a recording
+	// (GET /v1.0/recordings/{id})
+	GetRecording(ctx context.Context, request GetRecordingRequestObject) (GetRecordingResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -12068,8 +15978,10 @@ func (sh *strictHandler) Login(ctx echo.Context) error {
 }
 
 // GetConsole operation middleware
-func (sh *strictHandler) GetConsole(ctx echo.Context) error {
+func (sh *strictHandler) GetConsole(ctx echo.Context, params GetConsoleParams) error {
 	var request GetConsoleRequestObject
+
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetConsole(ctx.Request().Context(), request.(GetConsoleRequestObject))
@@ -12091,10 +16003,11 @@ func (sh *strictHandler) GetConsole(ctx echo.Context) error {
 }
 
 // GetConsoleAsset operation middleware
-func (sh *strictHandler) GetConsoleAsset(ctx echo.Context, asset string) error {
+func (sh *strictHandler) GetConsoleAsset(ctx echo.Context, asset string, params GetConsoleAssetParams) error {
 	var request GetConsoleAssetRequestObject
 
 	request.Asset = asset
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetConsoleAsset(ctx.Request().Context(), request.(GetConsoleAssetRequestObject))
@@ -12116,8 +16029,10 @@ func (sh *strictHandler) GetConsoleAsset(ctx echo.Context, asset string) error {
 }
 
 // GetDocs operation middleware
-func (sh *strictHandler) GetDocs(ctx echo.Context) error {
+func (sh *strictHandler) GetDocs(ctx echo.Context, params GetDocsParams) error {
 	var request GetDocsRequestObject
+
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetDocs(ctx.Request().Context(), request.(GetDocsRequestObject))
@@ -12139,10 +16054,11 @@ func (sh *strictHandler) GetDocs(ctx echo.Context) error {
 }
 
 // GetDocsAsset operation middleware
-func (sh *strictHandler) GetDocsAsset(ctx echo.Context, asset string) error {
+func (sh *strictHandler) GetDocsAsset(ctx echo.Context, asset string, params GetDocsAssetParams) error {
 	var request GetDocsAssetRequestObject
 
 	request.Asset = asset
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetDocsAsset(ctx.Request().Context(), request.(GetDocsAssetRequestObject))
@@ -12226,6 +16142,29 @@ func (sh *strictHandler) GetOpenAPIYAML(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(GetOpenAPIYAMLResponseObject); ok {
 		return validResponse.VisitGetOpenAPIYAMLResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// Ping operation middleware
+func (sh *strictHandler) Ping(ctx echo.Context) error {
+	var request PingRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.Ping(ctx.Request().Context(), request.(PingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "Ping")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(PingResponseObject); ok {
+		return validResponse.VisitPingResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -12648,6 +16587,129 @@ func (sh *strictHandler) StopActiveflow(ctx echo.Context, id ActiveflowID) error
 	return nil
 }
 
+// ListCalls operation middleware
+func (sh *strictHandler) ListCalls(ctx echo.Context, params ListCallsParams) error {
+	var request ListCallsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListCalls(ctx.Request().Context(), request.(ListCallsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListCalls")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListCallsResponseObject); ok {
+		return validResponse.VisitListCallsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateCall operation middleware
+func (sh *strictHandler) CreateCall(ctx echo.Context, params CreateCallParams) error {
+	var request CreateCallRequestObject
+
+	request.Params = params
+
+	var body CreateCallJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateCall(ctx.Request().Context(), request.(CreateCallRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateCall")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateCallResponseObject); ok {
+		return validResponse.VisitCreateCallResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetCall operation middleware
+func (sh *strictHandler) GetCall(ctx echo.Context, id CallID) error {
+	var request GetCallRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetCall(ctx.Request().Context(), request.(GetCallRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetCall")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetCallResponseObject); ok {
+		return validResponse.VisitGetCallResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// HangupCall operation middleware
+func (sh *strictHandler) HangupCall(ctx echo.Context, id CallID) error {
+	var request HangupCallRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.HangupCall(ctx.Request().Context(), request.(HangupCallRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "HangupCall")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(HangupCallResponseObject); ok {
+		return validResponse.VisitHangupCallResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetCustomer operation middleware
 func (sh *strictHandler) GetCustomer(ctx echo.Context) error {
 	var request GetCustomerRequestObject
@@ -13006,6 +17068,31 @@ func (sh *strictHandler) UpdateFlow(ctx echo.Context, id FlowID, params UpdateFl
 	return nil
 }
 
+// RegenerateFlowDirectHash operation middleware
+func (sh *strictHandler) RegenerateFlowDirectHash(ctx echo.Context, id FlowID) error {
+	var request RegenerateFlowDirectHashRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RegenerateFlowDirectHash(ctx.Request().Context(), request.(RegenerateFlowDirectHashRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RegenerateFlowDirectHash")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RegenerateFlowDirectHashResponseObject); ok {
+		return validResponse.VisitRegenerateFlowDirectHashResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetFlowGraph operation middleware
 func (sh *strictHandler) GetFlowGraph(ctx echo.Context, id FlowID, params GetFlowGraphParams) error {
 	var request GetFlowGraphRequestObject
@@ -13182,457 +17269,936 @@ func (sh *strictHandler) GetMe(ctx echo.Context) error {
 	return nil
 }
 
+// ListNumbers operation middleware
+func (sh *strictHandler) ListNumbers(ctx echo.Context, params ListNumbersParams) error {
+	var request ListNumbersRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListNumbers(ctx.Request().Context(), request.(ListNumbersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListNumbers")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListNumbersResponseObject); ok {
+		return validResponse.VisitListNumbersResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateNumber operation middleware
+func (sh *strictHandler) CreateNumber(ctx echo.Context, params CreateNumberParams) error {
+	var request CreateNumberRequestObject
+
+	request.Params = params
+
+	var body CreateNumberJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateNumber(ctx.Request().Context(), request.(CreateNumberRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateNumber")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateNumberResponseObject); ok {
+		return validResponse.VisitCreateNumberResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteNumber operation middleware
+func (sh *strictHandler) DeleteNumber(ctx echo.Context, id NumberID) error {
+	var request DeleteNumberRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteNumber(ctx.Request().Context(), request.(DeleteNumberRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteNumber")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteNumberResponseObject); ok {
+		return validResponse.VisitDeleteNumberResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetNumber operation middleware
+func (sh *strictHandler) GetNumber(ctx echo.Context, id NumberID) error {
+	var request GetNumberRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetNumber(ctx.Request().Context(), request.(GetNumberRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetNumber")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetNumberResponseObject); ok {
+		return validResponse.VisitGetNumberResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateNumber operation middleware
+func (sh *strictHandler) UpdateNumber(ctx echo.Context, id NumberID, params UpdateNumberParams) error {
+	var request UpdateNumberRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body UpdateNumberJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateNumber(ctx.Request().Context(), request.(UpdateNumberRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateNumber")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateNumberResponseObject); ok {
+		return validResponse.VisitUpdateNumberResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateNumberFlowIDs operation middleware
+func (sh *strictHandler) UpdateNumberFlowIDs(ctx echo.Context, id NumberID, params UpdateNumberFlowIDsParams) error {
+	var request UpdateNumberFlowIDsRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body UpdateNumberFlowIDsJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateNumberFlowIDs(ctx.Request().Context(), request.(UpdateNumberFlowIDsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateNumberFlowIDs")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateNumberFlowIDsResponseObject); ok {
+		return validResponse.VisitUpdateNumberFlowIDsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetRecordingFile operation middleware
+func (sh *strictHandler) GetRecordingFile(ctx echo.Context, id RecordingID, params GetRecordingFileParams) error {
+	var request GetRecordingFileRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetRecordingFile(ctx.Request().Context(), request.(GetRecordingFileRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetRecordingFile")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetRecordingFileResponseObject); ok {
+		return validResponse.VisitGetRecordingFileResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListRecordings operation middleware
+func (sh *strictHandler) ListRecordings(ctx echo.Context, params ListRecordingsParams) error {
+	var request ListRecordingsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListRecordings(ctx.Request().Context(), request.(ListRecordingsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListRecordings")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListRecordingsResponseObject); ok {
+		return validResponse.VisitListRecordingsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteRecording operation middleware
+func (sh *strictHandler) DeleteRecording(ctx echo.Context, id RecordingID) error {
+	var request DeleteRecordingRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteRecording(ctx.Request().Context(), request.(DeleteRecordingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteRecording")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteRecordingResponseObject); ok {
+		return validResponse.VisitDeleteRecordingResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetRecording operation middleware
+func (sh *strictHandler) GetRecording(ctx echo.Context, id RecordingID) error {
+	var request GetRecordingRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetRecording(ctx.Request().Context(), request.(GetRecordingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetRecording")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetRecordingResponseObject); ok {
+		return validResponse.VisitGetRecordingResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P2Lctu49TiOvwq+amci74eUSV1syZlOR2srG+36VltONl3lL0IkJLGmAJWg7Kj5ZKYP8X+GPlif5Dc4",
-	"AEhQom62s81+ujudxiKJ28HBwbmfzyWfTWeMEprw0snn0gzHeEoSEsOvtu8Tzu/JonsmfgaE+3E4S0JG",
-	"Syel3oQgDB+ge7J4xVEYVEpWiXzC01lESielauASZ+gQu46bxK4HjZrd8l1iH4/coUNqfgu7bskqhaKz",
-	"GU4mJatE8VS0DIOSVYrJ3+dhTILSSRLPiVXi/oRMsZjHiMVTnJROSvM5fJksZqIVT+KQjktfvliltp+E",
-	"D2QUscf1M9dfFMz8aOQ2MXF9OwhGTbvu1oZ2q3FctXFQcxrH9SOnTkZfaeZvQhIF73AUBljOdnny7yc4",
-	"QXN6T9kjRSPxNUdshJIJQWJcwhM0ZMECBcxCmKOf5kMSU5IQ/gp5o3zn3gny3uOYeiiI2YyLPqYI0wDF",
-	"ZMbihPcpwf4EhRRh+WFIxx6aEByQ+DXybpM49BMPYcofScxR3XGQd3f50+XV+8vBm27n/Mx7jbzumLKY",
-	"5IbgYURoEi0qqD3khCYn4nGfchI/kPgVR5wkSUjHqOy9Ob96/31X9TZ41z7vnrV73atLz9Izn9NIYKA/",
-	"wXRMggMLPU5CMWeOcMQZehTQErBhyYTEfcpmJIa1c/QYJhOEJbBGLIrYY6VP9a7+fU7iRbatALjBQ7Yt",
-	"5qYSOp+WTn4pSXiUrJKYWckqyZWXPhZu8wbUXIOUAfH96lGtbjvDKrZdlwztYa0Z2M1j3By5TsN1m82v",
-	"hJTdgExnLCHUX/xEFquzbqM5Df8+J4IQoLKLEoaqjQZ6CHk4jAhq3552u2KLYuwL0mIhPvcnAjsxurvr",
-	"nh2gRGzTFN8T8SgmSRySIEVnjkdEocgojHmiEE7sMU9YTAJLoKjY5AAneIg5sTQWR3hBAjRiMarW0YTN",
-	"Yy7mpjpOzw3HU4J8HEUkllgh0VE8FQsSfQGWlGWPHPk4jhfIS8GS2DdqrBMkoOsdVFBPdyy6kLhGAQll",
-	"X+rQ9Gm9Wn0tkDYiMBe5Qr10WGIYRSieU3H6rLQT6DFMuOwei7+GcUhG0QKWK37LISzRLe3T7JS2KqiN",
-	"RjHhE4A+mpEYpecCTg4aMxaInrOd8o5Gru/6jSO7GjjYrvtNYreGjYbtBE1cGzmjKnZdzzhBkkxkSGjg",
-	"kC2QyMTAKf50Tug4mZROqo2GVZqGVP92LYHMCYlFn/+/X/r9T1XX7vc/HXc+/s8fi5F1dIETf1J8trxO",
-	"D4+9Mj8AYEuqIZYssCZAjFqIxcj7zqug9xMikUodR38ex4QmqgfRhrIE4SmjY6BqltFjn4YcxWQ0F53C",
-	"TtXdKuCR2D1B2kKOHuMwSQitoDcsRuqYI69fimv9kid7U2OxEYqJOEyMotomEI9sufQ1sHWdar0YYpeM",
-	"kt2hFoUCEBMWBVzDy0AUtQIDgqugWwabRE4AW82pb16imOvT1nmNx+Q2/AdZXeRb9oimmC5QmJCpOAAz",
-	"PCZyhUhQJsaTCjojIzyPEuQ6zmvkoCnBlEuyo16UMUfvWPd6GNKD1+gBR3NBz4bsgYg2CMekT5OY4IQE",
-	"AlKu44iTCENN8QKGQ1MWE/QoIIfROGbzmdh9OStfNVXEDojLNPRjxonPaCDgGuF4TGJBTmmfio9E50sY",
-	"5jre+otOfD/gAkYmbNUCBWQdOJ3hVFx5TgrkkCZkTOIUyj12T+gaXKLkUzKAcRLxlaep8EzgOJtzmPMJ",
-	"0rNXuyB+5sHA4bqNFmhIRgJoYVJB7T5NwinhCZ7O5KViIOxjzBLxGSfRCD2y+F5cBszKwVPehQKpQ6r3",
-	"0jj8N29OUa1Wa8F3fVr2qk7VsV3Hdt2e4544zonjVBzxn/tXcQl0prNkIXrDGaOjSDzszOZ9APgsbUT+",
-	"2k0XayHvw4cPH+yLC/vsDL19e3JxcXJ7WxnBf55YzF3vFA5rtqjcYgSvYRDacr8ffK5/scU/Vf0Pkv+c",
-	"5P7p9yvij6Mv/1vUpFfUpKzauFbry8Gfy3/931/+x/6Y++Lg4M/FxP1G0cHL+XRI4mIM07TyFUcUPkNl",
-	"10JVC/37n/86yPFUbiG7pNvvxjSFNKlVS8apcAtPhZ74i5wOVMbZjSDXaBDgmndQeHx0C96nxpF5aRQ1",
-	"b2vHbn387FitL0Wb+UWCl/DkexaERAmcWir7ngXAaPqMCgZL/Ilnsyj0gUs5/BuXslE2Lo6iq1Hp5JfP",
-	"pT/GZFQ6Kf3hMBNtD+V3/DAb4BTISOnLR6v0yR4zW01PdFy5wY8XhHM8JnKeBRKYYCPntLKCI4q3/0rT",
-	"B7GBzubJU+bdBlZG3FYhDcWzwtl3aRRSchtO5xHM9SutZHmYG4kKT1mXFueFUJcwxGWfSggAyg4fF672",
-	"q6/zxVYof6ciS9ptwbLgZPEZo5zk1Tg7rC+ljZ9L/pwnbEriQRiUTkoNUsfOUdOxm06dCPHTt5v142O7",
-	"OiK40TpqBs3GsCQmnuAwEsKk4H2HC5jtaRfNwhkROy6ISbC7ckjRmoDMIrZAQybE62Q6kDyA6MapHtmu",
-	"a1dryHXM+9eRHwYkIvCh/Ek+zcJYtTve1G4+C3DaTtC4wSwmo/BT6aQ0Gt4Pap/+gktfTLK3meho+K/F",
-	"Xq1Gs0BcYPMEJLgYP4qHlVJOpbXvLgLrMpAnRDwB+LdqZOjjYGgTHxO7Xm25djOot2wfN13cqh4Nm8Na",
-	"ySqxWaqFmsdKI9VwBBcYaWZbgCEhs9JJVYGY+HO9NzXbqdvOEXLrJ43aiVutNI5aznEtuw2CcBwmfBAT",
-	"n4QPRKzzSVhHaDCICYbVl+CGh0kEatUcjqnEu1F92MA1f4sWJVt3Qj6Ja/46FjvkgnDNcUS4haryx3w2",
-	"Y3ECeyTh4D4BDgmO7ktfrG97cz5aJYF/AzXHVquGiWs7dadp149qLRsHjZHtVptNjJtBvVZtlFSDlKM6",
-	"qanjv6OGlSc4mXPBk0n9x+rp37CI1dNPg/Rv84A/4DjEw0gSywcWzoYhrWQK4oo40qKjgc/m4syVBJEo",
-	"+G5v4BT0sQ90CprHZERiQn0yyB7KKTnqP7vg//R/2/p8sY4UguFZaHyZrX8n8H3Zg/6mpHMD+6AmKc7x",
-	"9zjQt/VetJbEMVNCibgFJdmZqnv9pKS19pIoIQEE1C8lEb7vl16jIAzQgs1BryAe4+i+X/qzEMuYECTi",
-	"0knpUJGzw9ohQFDc84rodS9BOz5on/a6V5eD3ofrDhzYZ4++cYSUhZeoEZO/Dxz3x7Ofj/5S+7H5rnFZ",
-	"/en4on7dunFu3V7VPM9pZzc/3F10Lnt77GYHgLxmIw3F6RRHQkgjgZTmQXlfQZ7aml8+eigKecIReSDx",
-	"As1iNozIFI3YnAaABKeMjqLQfyoKZIBXAN+FqGu1oqk1U80V45dhqrk3t732eUftzNM35U27e945G1zf",
-	"dE6vLs+60NkL7Us2bTRlD6BqFdtCaECCE+SZ8/dQWUqr4lolQbr+GImbrAhCjJLXfao14+KqEPKwEGkp",
-	"IjiOQhKjJF7k1P2yewvh4AFTnwQoTA4s5IkpvOu8Ob96P+hcnnXOPNFPn3rds87F9VWvc3n6YfBT58Og",
-	"ezm4u+14UhCXKKctB7J/b0nf7a3o8l+DoWOB8CghYogb8ctui18ekio9fiDEbyVS7oeHK4xPq37kDgPs",
-	"2o36KLDrpHps46FTt+tu88g/Gh1XmzUnu/qlQjbjSI5aeHTcPCb2qDHCdh27Q7sVuFV75AzrtWHzKMDk",
-	"KMeRRJiO5xL/CbXvbkXXkpOakChiFfRIIp9NiZDY9AWAepOQCzglAp7qAFXQdUQwJ4jQvzEpTqjvwVIY",
-	"P4Q+qYDG814QMDi6Oabqo/VMSQZmo8aUIrSGs5Zl6o5bww6xA7cxtOvDBrFbuHVkO/Vq1cVN/wi7jUyW",
-	"ge7SA6wZI3eFs3Ftp2o7deQcndSPTxy34tZatSO3kLPJiSty8fK62/XwvtlwOYqewJYsrW1C4JRqeeCX",
-	"Oj083mjH1KdUr9WShj+exIyOEaFJmCxQgscWsNOeNmJ4IL57OYW/l7eI9kux2y/ltE8rSiZ1eN5LY8tv",
-	"7wzhee4M/X6svoVjZZUepTfEMocnQIMmWFxRSO4j6qfbKNisEFiTezJL4EAJPCxk8NxD2fwwxQHjttc+",
-	"FlfXwIn91PlQ+vLxaxx1K7vU9IKlOYqjzBfiBIV0xT2Ew+kVL3RDZXT6zVAO6cYh/l6Z4hUlaplgO1cr",
-	"RGVlKUSu40jIhRTV0U/h968RRhHmwKkgjhccTbTBEex9gm8h6JHE5ECssU+9aqsFUBBno1/qzx2n5is0",
-	"gR/kBMmHCvfkQzC7Sp8aaUOUHeOYIMqo0uUbDlq5QQpwj7GZlHlP0JglLNVNZS8QFewz+tt8OuMn5nNl",
-	"MgSNrLMDkX4r8aLH2DmOx+TZTLfhD/WKZ0gZE9NGimrV46MmGi4Sws0D9rbTPuvc3A56V1eD8/bND9+u",
-	"oJOuTbuClUHpLZaYHKwsF7hT8LICleMs4ahcqwoMRcOF3rIDoPUG+/pygtAyrxxytMQmr+WSI5yAH0Am",
-	"jhZy5N+c8NN+snxQQTeZfIAKxYMlVsz4ZJVo3com4jw+4jDRVnOArhhtyS66clozY+aqR9gNmXMSvMCZ",
-	"LUCIR8xR5keTCnmGq+MmrLjp3N12zr6947u6/ek6xV22dFJMzzF5OsVFQHHU0UB8FtxD1RuS73I6n17n",
-	"5rJ9/hwAqh5e4ixRNKfk04z4iYATDqN5TKSnHfjUybvIx3EcEo7SVSmNz2s4fBEbA4MGjqhzGgBpNPRG",
-	"UvdzyZI3bE6fj9LK4rrdcxOUGqB8MuEPiojLq97gzdXd5TPQOOviBbbhkklfg5hwNo99cJqR+hhwoayg",
-	"K0BWLR3wV+mX2idRcPrguhOF9wSF4J+ANS9BPoU8Iek+XLAgHIWSuhRziorhTrQTMOIh9YnpQAcMkWBG",
-	"V3nCp/CjstcnyaLXeBExHHwNNkeegbwTGHKderNxfLTK4nx/dfbhN8DfFC6qiI1x0UUBF3Mdw60H3g5v",
-	"cBg9+ZIyFfraoppJmXVraUsALUPwHUz9dOqo3C/F9X7pwJKuowmSrpLgeaXCLvJenOlu3XTedW+FrHfR",
-	"vb1o907fLun2nzLmhs6/RQ0yLG+nEy4P90nqaytu1tTZNtX/Ox8ryxsJgqP0m1TdKt6a44WQp8BjSiqg",
-	"HwVfigPxG49xSJXDuUCnheEI/HSZdw2Nqe9CYwykv0k9Q55JaDhRzjRiXmApgvVjjorwtftmAJg0uOn8",
-	"5a578xwO7KuhVMg1EVHuM9xUITCqtpAbYShqNQO9PO8gczLSBEteRpQA/bmVirQ7ih9wGOFh9DIUX+nn",
-	"pE5vOmMxjsNogebZMGvFptvOzbvuaWdwd9l+1+6et78/fwbxNzt5oWOuQzjE2uY0JtifiPUglufTYkwR",
-	"m0t3qHBKKugWj4iM7UhiySNnnld7wtz0JREoMJ9t9CjZ0VljrW+I9l9ymie1JT+kNT4ygnz46ur5nG2t",
-	"1vcKNqwiGwko9kvVfulE6QQGYcB/gScfYds5uHWX/jafikWm34hR/eaxW60R229U60qd2/KP7MZo6DYD",
-	"7NadWl2AGT72a2TYJEdV4+NW3W/YeIhHxG/iUQM0rIZXTTob8au683ib/Fm2AnIYY+pPMoX8TkPqAWtP",
-	"GFBhj7irt/mYSNcKt1XD9WHVPgZXuKCG7dbIceza0PWrQZ00Rkema4Wx0aWT0h4n0Dgaa45hEmOfFDkb",
-	"frFKPcYuMF0oDwn+fIrGmNSFRmwsbtJE0LSEaxIWUlSvao1Hjm9p9zqD8+5Ftzfo/Hza6Zw955q56dxe",
-	"3d2cdgadn9+27257nRcRlXp6aWnI2ShmU6n5UlEJLFbyUwjyf5xX+wjwKyd2NtJAAEbH1Ae9sB5oi+7n",
-	"juJ5MiE0Edv8UmqfLACNEhJwhBG4XSorfuYgaSJA+673tnPZ655CTOgL8Bp3l0aXL4MBpzEJBKhwJLXP",
-	"05BzGdu6ZvbegVjzY8zo2ELSXxU8WGLywO5JgMqeFrlObzpnooP2+a0nxZ07qrwRSXBBghD3YPteWsSc",
-	"zsVfBK10lTNR3d5dX1/d9Dpng4vOWbf9jfsLaTFTCEne8sK8ijHcqkf1ipJqqzuvVZrFAuETFfaQM6QW",
-	"CQf6A6knYY8q8Ex1lkkIO9pgt0T8Zkba1YijiFEhhxuPgXzNCJtFJD+Z9R7gK+OtW/dL5BfYulhpQF5d",
-	"KlUBYYWLy3ukL3dp2Jw3I2dPB3CpVtoAvV8r7da+Xytt3d6nVc4VvlCMhcihLNY7zU0gcd8S905Cokj8",
-	"4AjPcJzkAZu61xeFf2WBDr/IqHbz5KidTLF3abompMwdMmFh7kEWt8+GfyN+Ip3w1bk/TXcXB1LSxtG1",
-	"caZHOOJk1RZEyaOB01J1LeRom9FoYWRz8NKBPFT2PtkhpBIIbPmFJy176qHgBqQPI7zt08w0j6YsIBbi",
-	"TNINDMHiILeDWeGHTg/5mApaDvqTIfbvX8tMCcsZJmSChD71ljMhKLN+np59ZfJhhPrWndZRwfnLDkR+",
-	"AufhiAh5UcBMMVOWZMkoe6ygdoIiou30AV6gcvOo7jhCylem/YRQtCA45qhccxu1I8Hv52MK9WMrFyJ4",
-	"VJfzliGCaVMjbBBGWg0dfAnytBxev/lcKditoL9VWsbDNadQxwQ+7/SZp+08lJ7Yq24YEOLIRsah4qvX",
-	"61JM5V4UT4vIm28nbomjDR5Igv5V0CWYMug8isR0IHB5jyihzIUsjvFiZYfUnKyVhW0kWXcpud+DZF2S",
-	"R4lomAbKkCYNlPTF6FifFhMy9Cw6Jt9c3/Ve69QvhRTNsCW84ivj/iq0jSd4LCSCvQjcM4kCKqtRD3Yi",
-	"D98MIXgfJpM0enrXiN/sWH1e2stkfSC25tXRbSIjpaXSX7tL3RMy4wiwXXD2t2/bdrVxhCaYT4rZmVbc",
-	"q07fPTbP768d/lf/+MPwsj75MTj6YdRx511200je/30ry7PulH8s5DSiRZorYVkiyYkjyFgvyEBAu/gE",
-	"gkXGOKRp/GFRPipBhcExX1BhgE8FdSm46cGhli6FXhjIxB/RI17ovD/qQyWDqY+meCEOMpuGSUICC3n9",
-	"EuRDEUSnTyM8JJGkAjoDi0xiUzbyj0xxSO1xTEgS0nG/pMPhtcmQ83BM9RyU4eYxDhOiYkH6NA1UAm51",
-	"QpAcNqQ8DEiaFKaC2vLFKy67CjkKSBw+iFVLNY+RzCk1FECTPi2LJg+N17pXjDwfR5Gn4h1eceQpVbNn",
-	"6e5wkr0NgwOgiNIilfoVpTRUG7UqfepliktPJ8hSaSAEwQw4UEwL9gfsqUTOVh3yIiq4XmBLpyfAI8FC",
-	"URqO/Fq5xeJI7yxsbArgVFGWP0X7OV4bZFJckOvmGgaozGI59IEZX8OoCu9PlXChOOtE+1aaUwcFXRjB",
-	"SiWaiTF1N6FKwwL3+LL75Y7+4CuLyrToxRe5TFWB6WLHfAiMXkGP7e7tfDrFsaSUu7fq6djVfZrwPZtc",
-	"nO33feZ7v2uT7wmZ7dcgYv5+q/g+M0Ds2uQUR9GeDTjRuS32aaYtxmLAM2lTeHL7W6m2e1L7M5yAiPa0",
-	"1u+UmWXf1qNhHAZj8iML6d5N5VXxlKZU8uh7tXkgMQfm9JbQYK/GcldvDDPifi33HrDjT9h+DaY4jPYf",
-	"5pN09AOV922C4+Q5zdl+ROANSfY80dBCBmHs0eoHluwHy7fK9rhHE5WBZO8NuJjvSWyuI7zfJfOXOZnv",
-	"f8JuiM/iIKTj/ZHCaLonQtxG+94j+w+RxARP9z5de9/TvRhTwTQNSQqOJ7bffwPMtnuCR98Bt2S/Id+T",
-	"4YSxe4n+H61N3K1kwfgJ4kS5oZkd/fuf//KQHEGwlZBEV3BxFSTfS903sPNangwYAXGmD0oKUO8q+UnK",
-	"J8k8piRADyQe4iScorK0HkMIWYAiMsa+1rscWDq1rQ5MAulhWathGP2eElRYKlQLbMhqpD/fZT/Abrki",
-	"/IqHxRquIh52C3u8JMTK/QSVFQ4HXPaRCkvyd/gPSE8rpDQL+enFL42z6nxI0Le7q0rIDMhFsoga8RVH",
-	"+jsLfX96jerHeUEo3Z8VoYAOCA0Gab6Pz8XJv3IZb1OjohR2dMSYngyCJKY4WLIx4lErwKRVt8nIObZd",
-	"l2Abu45rN0eNKmkcNUe11rBohvk0ImsEMjU/6biZsAzyqCzldakIQN4fP2uPmi9eXgFfqo2cYZPUse0G",
-	"jZFd92vEbuHGsV0dHvutoE6ORk1n8wQ1phbnfUvnZOTcA9HdQl6GFuJXkhIxkBW9FE2WHDtF69J2xdsK",
-	"rgNFfw6iJzi6T7E8IpA0GLW7CI8JTRBEs6ZhS8q7fwWxcbh2Q3VPUgGy+w4e++6oQarYbg1rQtxvjmx8",
-	"5FdtN3BIa9QcHuOjRqHZOk2DVDQb0M9ylTrCYKRB5RRhnliGWQiVHfQnRBmKwmmY5Od3BIYbbcxRhptN",
-	"WVGt0pjQYF2+ygcW+uQVR/IbGEllFJ9iiIYeEfUHJfMkxpGggoaGUb9dAcdmkmOC4Ol0JyZ8XqSKvoHn",
-	"+dSV7W4e7nDYQw6YlRtOmSK02x5jEcF0twPBn3sgeHYg4jnVB0I8/4ZRfytkLs6eAZZp4FkqckeQ5Sn2",
-	"JyElKCAJ8XUKwiXA8AX1VwFzymgS0nmmQlWJz9OeAOTiGPKEYLgNHnEItQBkUvNdsEQcTZjgYIJpEG0g",
-	"5AHTmZb1klSSdPMMph7Avpp8/vSlr/fdEamgevqmQPsUVXV2d02oK6hruqJvmQyovp48lSEhs3QiMkE+",
-	"RuLhnpMAddrTZyGap9OQGfHnNAkj6X4CSYGQ3kNuKPH3mqNU4D19ktA+nSWEzWsbg9Y8C+T0Mv9oD02x",
-	"LJyBNNF4xWVycdGyDKF0fTrFiT85sBCJODz3VBzUIO3JUy9TGBRbN5dabVLzo3IIrolKg26ykZSpKcK8",
-	"yJI6nwStY6fhY8PxGtdGQ7s5IsPj45qLg3rh/Z73Gi/egs9F3mzm/C8EOEEmkzNULKcG7tJ2FC2xkhef",
-	"3N0d4Kt7ONavIKKe4Rouwpi/RDPEaJa03itwGl/iQovcyvema6CvfvL5UGy0kroSHAuOFFHyKO6EgMwE",
-	"h0QTxObJmIlbQXwvTwzc1eLMg4kfEvmtXEo6cuPzhgTCChsoeYTOX3FlwFTiMwlkzCrWhr0sox7PeXrs",
-	"vv627gDSm4RU6xK8QmqUdwyxSv4Eh7QoOvYtpmM0n+VWw7WMp5guJG4vjuaz3e7VgPAkpHgNFN9P2FQg",
-	"n+bmdnN6CYKYcA63dki7som7ukyC42ihjJiFDP7NnBZtnGIwQrOUSkjHywkP1i75SfK0jofWc1GlMOaU",
-	"k8TKzLpIevwHLyNeywjrneG9pFzJbe3HrWc8NTE946Rzolw/0gPPZgTs8sqJHYlvEB6yeZLxNTv744CI",
-	"g7m4LI0XeVhfxQGJkVut1RGOpeE+wFM8lnuyo9ONMVASJss+N6eyrBDm90Zqh5EM818dgCWk0KM8zWUg",
-	"vkBMlVXBfGmwd93rFAsLcaSQK3+Pw8RglXwVfad9R1SAiGIbdjw5W6+JAnPj03FJdzYQKDJQlxsqB2QW",
-	"E4hReS0Omvmhvi29gxODKUw1YCrWLuhTFUcHbIxioFKuzYPFGxxWEUe19M0T+Smls5CzT7XFUNxhibWq",
-	"kYZDjny75TeHirtwaq7t1Jp13Bz5gUuqRahRHMuAYPlZJRUNF6TBMucJwA+8hMx5/CFfT+QXx2617bM/",
-	"fPexqLBHlrC6CDhZ/JMaVVYLm0Ow7QMRogZNZ5abRd1Q0+xSumZ3lFUW7pdCWRnn8iyUhfs85OBy4qn+",
-	"/i8jLE93oIgcRxGSH4hJweE1ZfogxJHMJq6YAQmEsbgaVZZxEk/hPoRfPqY+US2UwJ9TAiy13ejDp+b9",
-	"cVdsS/0hXgDXAtWXJzBoOsOxEoR10oG73imEU2dK33H4QFKXWUyDJcyT3k2yr5AzqouCbUM75D0Sch/g",
-	"BYfLHwRGapPpLFlYOaKCEhZoz6mlmCm9qnXaTT0nc+P/9KeSVfp/4v9kwrz0j/SRn/7xp/weZ9+type4",
-	"gHae4TTh8JTRZPIa2a5ync4bVGw3FxlgECnbLVIl/8rnM3CajWaVENsd1gJxPgMb12vEbtWOW6PqsV8b",
-	"HY+KgDJh87io0No81mAJ8GItUJoGTKq1rTCZhnRexDpdwHM9oJjS2hFNlX6jtX1EsacFA8qtdrYO4Va3",
-	"mQz0CSlErVRQFV+h8u2cBniBHPTvf/4L3eJkHoufRwevEZypwtn84lpVq2bVrcZHQ1hLJ3i0bX4bQxSy",
-	"07kzoXtnqDeeS+jSu9IgdDhTkSj7uNT/rFI1lCdqfbojVfsGqNSfCgnUr0wyRsPqqE6q2B46NUeSjGEQ",
-	"DO3W8REeNVvVUQPXiqYJ+zHYxArCF+rG8OTnohcQpT3Z0FvhADdiseyEbignt3FM2TA/Zi0dR3WbDqOW",
-	"uv8wsuGSvu5/mlXXVQU33PXwLDZmv2WPoKyRp+MEYY4S8ilRKXZ1TTmlyJCQTY3z5JNRDTM3N4XAagqW",
-	"BkDK3+dwNf2qYOK7ajrV/DcoMqVepCKRv7RcW3Yzr5adXmNOOxA005v0OdRM9TP4GwtpZjRgIc0MPQII",
-	"GGXfVopIkO5nbXh5+sm+5kpneDyCckpV4gZ2fXSE7eaw5du1oErckYNbw6b/BCVy3qv2WSBULh07gVB+",
-	"WwzCLb4r2Sf7grB2dEwccoztGm76Kjvk0Gnao5pfGzmNlj8aktIOmGrMcAcUBdfj5wBWdJACVCqXZS3c",
-	"TJGor1bxqcq4CcYVw+S/rMv7DyuYpyQICwqtXmPOoZLIAsEXWXiPOePdNMoxifAiTTBVqLXP9PPzWSaK",
-	"ySaaCMs4e2N4qRXZT6H/a+qMlz3Xn4N7aU8DTmiQGYwglgnrEgfpuU4/LzzZWWcbzrbpKbPX6R42yKhB",
-	"jur26NjHUr0xHJKW3Rod193mEa7i4+qTVbV6oSFXga9PUdVqZ8+iletiEbklgVMoemRxFFgSV5drS+xP",
-	"8fOxCU/GjXyqtIw8sSgCGnTWu3ijtYghFUz8OrPoEmFa61gm+KiISWdFyKckRC3ZD7iTTcMoCo103SkY",
-	"ZaG+TPCHfABb/ci2q2nhDKgFAz8vePSQ+tE8yGqHywjyg6+isr1N2MwMnIP8VwrmG5zqXlRXawSsPBeX",
-	"CiiMgUUFqJIaMwqSGyr9NZNu22XHblmobZ9Z6A8W+s5IM+E6Tn5v3GqtvnZ/PruW6zhf/rinSySjKWc/",
-	"IwppN+NsteHkd8ncJrc4fQWYrh5wVHSrzjlBQ5I8EkJ3OjNu7sg0nB3QJHdhya3ZdlVBYMWT0Yb4E5bi",
-	"i/hBuOE++4ojPA9CBhG3T6UzotetgFr1UXWee6qy8KynQ0d0UXhrUwTvCtw2kgT7k6lgSYpOFRSlETc9",
-	"fJa5ZKe+1s/xy0iHNly9P/eXPMX7pRPxSA3XL1n9nK87vP73P//VL33Z0aUjy9a2SkJkCQCTNPR0jSa4",
-	"egSaqYu/yA9qA3stc3j44QwCS16cweZzueA14Q/wEkUhXWI2PrB5rOw5KrBjmyi0F1taEDv4dNxWfUkp",
-	"YgDuS4YzU0zwNCMFr7gSJQTqUqTbognjSSGbSuV9vkado9hU9RFEG5nRCRAstBx0AA+L7RlJgRDU+ZTE",
-	"GPLzpg4uK7M2lDuE85BRu17I3QZhrJYThTwpysHxHqCWfifAJD9FCVvisFky2TwGnxF8v9MQ8OXOIxDq",
-	"4xk3kgyv7knuE2NH4mS2tB1xMiscQyOVAHHxGOKNrPszY3ECOluJbSsLAYyrqN8Vn03lRVGoMlbJqwo1",
-	"xXCDyS+MNc0j/Li0KPGo0JEzxpSL2RYPkL42ew+WITYPCiG2/oDchxR8yiV0LORRsYRIxuY8kiFn/j1Z",
-	"Pibym/0lmtWw4pcjLGxm0BU242pF4JwPW7yXU7MMYX7y7EaieTof+EV46k8JmhKM7m7OZSTjXCrepqs0",
-	"jjwQmgymJJmwNXL4217vGskPBJLPOTHU0NdXt72cEvqHTq9klcRj8c+d+P+zznmn18lrodUHqwcPpjOP",
-	"17iWTZJkVuYHsLCEyWXnFr0kMyfJjJ8cHhpn71DFfh5SIX5vzcqWTufjLtupC8Y+Y0shlnA5FkYmB1S+",
-	"r3q5ExITS+wqNZzLV/1K1rtSRuEDWe9P+RL+kUvQ1HPZBkuIun8yGMcsYau+/plvv5fKe15WOc8DDwwO",
-	"Ilnq77oC3QJTY9ZFsfQAcrjsO2EwHT38a+SYdfyWjVnrBL5iq/DTjIwwneXr6mlZf5bDhtMJbdtslTHh",
-	"ydstPYPSDdeqWCMmJ61jQpTAlt/BdUphoDfQuVICG9eieYUN53yx4+21LRxXe4/ni9YpFTSUz9Iq6q8d",
-	"l7vtnjWTVjx565TislidnJBPOdXmPjaLry1U7afAf5qqdx8l75MFsYv5c7zJp2ZqM/HjqZFwkJnkydOY",
-	"RXixHAkneeUwIryik6694ohFAYlltkZPMm/ibvdyKdgSxnLZH/pUlQwuov5ZJ3J7tRtp8aTFhhtTEHPP",
-	"OliKC/olZV7GYTKZD4F3mfkTErNDzBMSh/zeBraTH8b48XAKDw+VYv1Q5Y6oPOKHkulotEKQNiN6Nrut",
-	"/BjPbGSRvOzEVoDCjMXBEj/xDaxuG4XLkt88GTH/LrrI28Bn88QwgYcUYQRfrVI42XjdjQ5v97WKtVrD",
-	"0XGthe1WrTqy67Wabw/d4ch2nVpQqwXHpDXczsSl89pGW5byAD0ZiqmOb0W3A4FqWRKQ9dEqQ0JmsnWB",
-	"PjzCCxU5K92Asg7lCDkYyskWBGntlAMh7for5jwgNBiw0WCNyQqMKPdkIa1WUoxVIQZq0WVPkGzPQh6m",
-	"gqx630k25w9egeGqQDkDo/MwEkzODmYqwVGprwuAItjj/LCNfeGxSaUiSJXSqJgyrCArVmk6q5WsEhuP",
-	"85KrfPlVM8Fkm0GWTQxPF8R2PavPUZmYR3VFW5K+3I83kJm9njwlHplx8hCg/hxD83YD0Ivbf563JbmN",
-	"ANb6aTH4RvazZ8wF2Il1tjqpmZcf/daMdM/LCZRLCATacOkXisqzCAMDhW5vL84PdJT82qRAuyYAwQli",
-	"1CdFKT8yPxdIRLRCgdbHKUvL/br0Hx4lnxLvBE3ZA8RSCq6aabFWLwnNhMgEbuPQXUXl/D1RWZEN+78m",
-	"1iohf55IFyv3tuXmeWIynlnMHsK1eYbEPtoJs/mMEMEAqo8NZcLYn8krFj8uJwcY+8XK9rXyJGCNNqlY",
-	"KIc+BUJmcZK5Le66UApvg1OmXuIrLpMsrZQQAkja7/EDoSSxz7Yrk9T+bj6BBWkTn34g084GWfYwfUCz",
-	"lznDYt70vU8aum8g+Zxek8yU+JIp6L7svG/PlBOMPSsUFNL3pqwASvDf/H79WmziUnrQl9mqFUbR3Kj9",
-	"mBQzB+mTJ6fF5wEnBg5Blr4sCEJtUmoqWEWhQgGsl88nRPF0SfWXWl+SECI4thFiHM3JhsiW18j742cx",
-	"yhcPpapnUM5Ik1JaH1XmPp0PeRIm82Q5O8aYRcFWKi0WvI1Im8len7xBj7KTNf5MYK5U9QwKuMhCJwvt",
-	"4rMeXDsC6nMfskqC89EfP+e8XMPgS7/0ZZ3jxwYHEzGxzG9lMVvCmIJ6kKtqsN3Mu5vsuspgq8y7e9t1",
-	"NzhWa7cWmUztqd7U8zjcyWQsK6qz7XZigWL8cG2OUBPzxdjrMb+3Pq0p1kmIIK6vgjo6ZzGQPMirpPBe",
-	"eRBvSnicXhopVVFbl6XWLVkllX5U/8Xhr6k43RL+JQu0ZeIfyAxn6frNls6XauSQkfn5VrOArD5X8ffm",
-	"cx0Wn3uYxntZpaVILPXECCyST6jMgrwSn1Cylkt4pw/UayErin9S58iS4fhjeJMVPWYzyBAqC/BnhvuS",
-	"VRqzhGUJC6ySaeQSP+cAtlmExW5kGmIo0ppTdC49gRFBmwEVWuXPTKCGOuKwr0W8a/6x7n7pGjbC7cTd",
-	"V7JKJqXNn3M91vI5b6e1tQsz6qT3ZVa3KC2ZAwpsNkIhjSApZJbea7lsK6RNUCXht9ahVRXkVSGlL9aT",
-	"y74aZcO/SvVXswL+KrVYoBCiDKAWsayDI5NsxXNKQzo+OEHeKKQhn5DAQ+UZVil3I/GHBNWBlaqDMqs5",
-	"PJmRwOvTcjKJ2XwsLc/t6674fqkA/wB01CrlchIzcbDJLHuanYQBZclgxObiiu5T80VAZsnE+BiHEQmy",
-	"36GspCkepNiY9i/JofqNWKySrugvUDlgPj/MuLJpgDhecPQIMRqCuk4JpvxguSjQunyi4pscAArsYB0o",
-	"/ITTTKqIMzTCcWb5grTlAlip646274cxCogP2L+7lXoVo5fNdmsljNQTIpSp+3RpJZnndeXcGZajWqtV",
-	"w8S1nbrTtOtHtZaNg8bIdqvNJsbNoF6rNnbBcZiZPvDr7PbybWpONOZroVlIKQmkHBQmUrRbYsJqhfEQ",
-	"Gzxj5KEuKHV8NHKbmLi+HQSjpl13a0O71Tiu2jioOY3j+pFTJ6NdVi0uQSb6TMggG3CwfU4qLanZXrX0",
-	"9NKN3IKMEkkhloKF3VYN14dV+xjKNAc1bLdGjmPXhq5fDeqkMTpy911FWrB8lUwVzzYIA0hbALM25mys",
-	"VRE3kMwnGOz1cKoFIjSUdXME5XABKpTp0o/kU8gTfvA6rQ8mRJvHkJPlU75tVdvPjbKa4TjhOmYfagun",
-	"i9Anm2dyHrdW92jpeDkjB1dxjdgNsUX1YZPYrdHRsV3DblD168MGOdoJ0TLvov3Q7HHCOMwrxap0suml",
-	"ILjRwr092BfdGjutZV2mKU9deJ7SVMtrkb+WvnoeYJGninF42Z2aE2ZUF/AkIEusTfbyP15gXErJX7m6",
-	"eIqn21q9Sz/8krGGm0RL5TQMhFwgmK4ymHIwIUdCYFzCoHUypB6yUNR7PyExWeLTXkFpSZpwNGYWGhIe",
-	"BkSKVZrFe8WR6lXP6QRR9gh9kYiTg939ieVIT6mfnspGBgdYwHiYO7WxhKsUNLaVVNdAylKKrhdQFZkQ",
-	"V/BJLnWZeVl7miAArVbcRJZ2tSyoic5l8sgOLMQJCUjQp/KopovzUHm4QColthmbaaFaFf0Ufp/LIXRU",
-	"h0chRTiKDiooRVI9Vhpr7PWpkIz5DPvErOQOhFwX5pTPpLP8yRI6SSVg2p8hD4SSyS14k16Aug5pTDjc",
-	"aAILs+mECSfRqILaIOmryVgS1BAwBNUy/AljnKjaliaWQwnXMqYoDNIqrQm+JzTNUF93WgcwB4nbYvT0",
-	"aKCyZxwtWEn+dHsHRb5vaxnituJylc7asDHizWmd9yjavTfrW+DuLk2OVlp1NFGkIY/aX4cR3pEftcSe",
-	"c0J11WqJDK8RVhVRjQK7EjlkxdSvzsXuD2YZH7WJ+ctXoBBbIcHQp4VsxzJz91I81K9/HVpwCaKM6C2Z",
-	"t5+pen3WtYnKnsFKquTEnkqnrZ7Ku2f5qbx8Au/A6lN99SaGdiW7eiuoTQVGs2ie5PS1K1L6067fDZdf",
-	"52FjyC/QLFoAmtydIU0PYSLvC3j/iqtgUE32DVQHzS64HI8SEqtcnhNMx6SSFqaTtbLDRHx8m2Aa4DhA",
-	"ynjCpUqj/N13Q7JgNPjuu4OT1Chiw01gZClRZCSZkD4F7TDLSlUn8eLAypommiv0UPmOhp+0L568ONLP",
-	"xNxwMo+Jh8reg2tld9sQc3JU79O3F+1T+/Ztu9o4AsYgDCpp3xUBV8G7ByRegw9i3JgkhZeOtt9sux2U",
-	"DnJtYOJ7mbZnNiNUyctaWb6C7SWrtIrs+YcK1/PnsbDRFkcH8VZFAn/cjrjnYVFwansJYdk8GbI5DTRG",
-	"cAuc0HkisxkVBcTwebQ5XoFX0CWELtH5Plmh0mmt1Cdck9BSTWUzLIrBcEUJmuEx8JwZPAr0yVCtXHw5",
-	"kIX+95GdNoHKGNRClDxmEH8e7HYFmrWyss1g1HtSCEl1V6UEij3KqozZ4eULnpCppHgTUNlxFBDBDcQL",
-	"9EhoUphjgkxnyXqdqny/hK9Pgd6Zmkhb9ljEOYbBRoxXdBS0pZjn6W1KUtMJcyb5cKwzpMfIxxQFMZuh",
-	"mMwIXi61v11rcuzswr3saundSeAG1XqBBmZGKDhEoXLC0JCgJA5JgPAYh2BjULsOdgiMqp8+KSnkAJzc",
-	"lL4flWWS6/kMMXpgUmDVu6CDuiOxcmiWp7Dm+5fS1aw1w8O9/hLskI57z3wYlgz6O9wbVqkwRPq9Eu7Q",
-	"mC0Xf3op1YW6osTwKbZpTLGyE23CfzPZuVS+jMW+IMreX2AmgNJi4HYHVUvSYglaflMGGW0T22ZH3BY7",
-	"K+sGq85eCxhDwvRhAfOcn8Gy/EiGPg6GNvExsevVlms3g3rL9nHTxa3q0bA5rO2mHZVO8avz9cQrLxW+",
-	"8tDIrUIVyIFzaC2vKN9Q0PeEzF4j3KcK4MAaL5QfkXhp6hqQd9trn3cG7dNe9+pyWVYzM4u7xemB95fB",
-	"llNzruxuIRqqGM39UhShGY6TBegNSC77EUazCaMkTeR7271GdzddSyZZQliOBqaMceGNuK6sTlvbOozH",
-	"YLSbETZbLn4zxaGszCE/i0JKdq+r05axiev6HsWMQgLM+/WV4tacI7V4qeoy3J9zCZX3Tbas4szXrSUI",
-	"+SzCi2xN0q9dtMkP1I5Cnzwtr4la2AnyEgLViHkIhnXYc7gFxF6vlikW+wLffUoI5SGjnoX+/c9/5aaV",
-	"kGhXoUHBvhDL58mk2FzH0BQHRDByUgBdQch1VHHOgfhq1y3fF1t7TxYFVtRj7PrO6KhuV2Vt1cbIbuLW",
-	"0HZ8N6iS2qiOd/OPWF8HSk1GfGAVTmnVzxIH05Duvt9tGAOVIzYey3yOKpk9MNbA2ICeQI9p8jOiJYiL",
-	"4qVykjTS6fCiolHFWwxwATAU7fKpLkFVMHvNp1vakYxP8AxEoyw42tMdXGCKxyTWPwsSc+KMbOZHumQJ",
-	"uiezBA0XWlR4jXD0iBdcWWcrWy2ywxByqQ2wD2k1Ci/mgnFQmTKk2h7sPeg6wvsSCwJC8HW63ubCVHAc",
-	"X8pdaUNZtmzw1YOnVJyFcTTi7lxbFOAlwPUr22+fYIzdV49cpD9LHSF0iR+VqjjZDqCNuuLey45WJF0A",
-	"UqWnUR+dJdSwUvqzAq/8CgppyUbT6QaLqSaHd+mm7imxFCm+jdQUwEdnxSxl7aeyJyDigVCdKHYi5StM",
-	"oIDVToFFvFtduGmCxIHNaLRAjBJ+ALbQNP2F+Iiqo/ZazUoXoooJmtN7yh5pn5Y5Ich7c371/vvu5eBN",
-	"t3N+NnjXPu+etYHjL1TePsdIkqKZ8hn4FW0ka6wTypSa6vx5wYk0dIBozNI1CE5UuRlUXt7CYZU+2cq2",
-	"bcute/r5euoB+mKVzpRn4zrXgiWvSPCEDMAcD2bqxe6Zmt5PZJ6RRxYve1YVJBoXGNQvVfulE5RVtv4F",
-	"nnwsdqoq1vHCKsIEBWFwAgpOJLNZyhq0n1KZu+zpBGLegbWciqzs/W0+nXngDZGYAUZlj5MEjGcxpiq/",
-	"X5A6kJZV/r8DpZFkscwIEiC8pFuCjqjWO0kfu1zkEip78F7J6OpIpWX3rZKYYMkqSY9w7fKu3eWX/cLV",
-	"x+triK/C8Q2LkYSCZZYAF0/IaqjGTnW8t7Iv6zTmCsOK6P+yCrlQTa70X2KXlXIyK4ywVv+92pWbyqqy",
-	"4IT6MB/HXqQ40UHygynfFCc/MWfK7nP9tgqTiqzz98SJRP3HmNFxjr6Zmt/tjMemupKgt1Z1JRWJld2+",
-	"Ro7mOpJJSMfqMQlQOSajORfEROqNLUjBFyA2X0qwUi1On55MB8bm7Mi9LSGV7iDXm+ntBTDN71kR4nWK",
-	"YQ/JpChB0A0i9IFEbEYsqG0teGRpkZBvVWgVG6mnAgnXlOZId3qjC7r46HsWrNqeZPO1y4A229BonVps",
-	"rZ0opEH4EAZzHKFZzIYRmSKIPIBLIWD+fCppZCBEeMNsvrvLvZj7mbw0C0xH03WWszaazKcYPAQSQn2i",
-	"1HdpBDJAaym9rmSwUoXtYkZQv5RE+L5feg1u1As2hygG8RhH9/3Sn4tvreK7si1Okrhg7q6vOzeD28v2",
-	"Tx3ksyBTj/EZ8cNR6MvZwY3FH8PEnyBGT1D7rve2c9nrngKfN7jp/OWue9M5s/q0ewn83+D0pnMmvmif",
-	"31pIP+yeZX//eHt1Ofj+6uxD9kh007ntrXl63b5pX3R6nRtjFKlZHvQ+XHeyBurh1bX4Z+Vxr33zQ6dn",
-	"obO763Mxf62eFpPLOhYs7eCm86Zz07k87VgIfl9e9QZvru4uzyx003nXvRWtjGft09PO7e1PnQ/5h73u",
-	"u85y8/btbadX2N9F9/ai3Tt9ayFTd57rp3N5JkH9ZgCfZuBH3bPOxfVVr3N5+mEgJtK9HNzddlaf33Tu",
-	"bsX3N1d3vY45j4tO7+3VGTxpn59fvYeBxH4MeldXg3MBOwu97bTPOje35qO7y9u76+urm17nbHDROeu2",
-	"1Z7cCACfdy+6vUHn59NOR8wc3XZu3nVPO4O7y/a7dve8/f057F6vc3PZPgf155LLT8F2L9XjaNt//Sj+",
-	"z7Fbg4/f/bH4LIAMsdbEo94rEy+OOEvtvOBB+rN9I7+wu4GHJgQLQiK4VKUONIpFpWHHhj85+fvAcX88",
-	"+/noL7Ufm+8al9Wfji/q160b59bt7V1kWRJ0P8Kcp8mfw0/Kt8q4KU8y7L/54e6ic9lDdcdBZRajuls7",
-	"rLuNw3pN8hng6cTDfxCrT7MoY2nIl2uFl6heraa19OGWCQMynTFB2RboniwOBDIY9KFzhuqOa6Hrzs1F",
-	"9xZw/Kxz2YXHNQuluIfqTl007V5cn3fETOGLBiorWZCypE9xFLFHcYOrFFlsnpADC7XPbzrtsw+Dzs/d",
-	"294tzPlNu3veORtc33ROry7PugJvwCQll149rFebsmaDDjrFUZ9qMfNAHMjbq7ub086g8/Pb9t0tzKba",
-	"ytAUNRwHVqoxGDWcWp57XgZ9ySotQUZIqctgKVmlFCbQwgBIySrll1qySgULLVml1emXrJKeu5yInnie",
-	"dS+Y9E41tdO7JrsIc0duLTNwtkbnCp476h6HDIlro/m1kW99RBkIFyskVkkaqfd6FmfGEYQWPS4XSSoo",
-	"Rfy0Sz/kem1f596f4RhPSbIuG5FOPJrIHJLxwkIznEyEbKjOetpBRtbUhK007C6UNWiVLWG1OAr4HAmi",
-	"UThDBsWJCvUsN29O0VHLcZHgEdC1/FIL1WoarziaReA0T02iK8mYEVkCdZonLJITXIrkOFSS9GHtUNvP",
-	"XoqDWrfDL3CVrYitS+eu8Kjlw0WF2BlFV6PSyS87+th/XmHGM73OZp8r9d1OEamG5D8kQkqF+IFyPve9",
-	"pVJH4lyy/INvP4wVS8+57XGqWWrpVTqWZYtQvmVKCQQyvCz5AEF6adECIHM4AVfqZ9ZF2ORxkrqISP2h",
-	"PpephukEuRaqAnen30lZLNtzjmJMV+Kk+1RX0KugtvL4Ud7Wa11UoMSXiv6DjHP7+p4k04EKvXq66A+w",
-	"ynW1ejI/WsV+uzIlXphIiMBCjEQgr8wEv/yLl09F88UqvSlOvYB4wmISpFi4YyhPtr3cyOSMciHvE3B8",
-	"ubvrnkEc0gsE8Tw1Q8PXy83wIn45OqQN6J34SCmnUUh9BmVkoKDvPnbeNYHrAfH96lGtbjvDKlbFjWvN",
-	"wG4e4+bIdRqu22w+3ca7xUXIXOYz4oh2zYUWyjghpPvMkhrAB3O6YorcMTfaDtHWmy6AJWfA9D4ou+oS",
-	"kyaUg9eSaHd6eCyrzvdLcX/uODVfN4FfRHA1y8orUxm8lap945bv7Y5WMmltW5n84eo3rYCAbzmJZh0G",
-	"PuKYhnTMi0SPaAEyh3JlTBh6jMOEcFSW4LOQXJoFgZwsJge6AvQDQbrfpdgcYET1KzbqUxX+CDlvcJbb",
-	"6b38RmsYeAXdQnlhcaGBHHR917MU+63se/Jye74Oc3uQsuKSlw2IWXByehqeamAXN9cPMZ5N1lIDuGjG",
-	"4pMCvXUwJmsVxDPGeShYdkg+q2ufJo/MZBN3gmI6yU5QFL5ilSgLyM4X6d6jXrJge9CMnIKlQLIR1LCK",
-	"AnBvBZiRv2nNhgh+dKNHteg6KCjatWP9oa3kWZCN4hQlEB4nFiYDwHLphBX7C6Ez0K/K55VmQTMcmGKw",
-	"j4LDx67ph4ckWqOkkAMozYSMb1e3n2b3lmoTF5pZ2Q4gXzapHrXw6Lh5TOxRY4TtOnaHditwq/bIGdZr",
-	"w+ZRgMnR3iZV2H6YkNqJjXgIeL0uki2XLWwNtm323i9gkV4Ky0IakE9bxp4xHsq8urSYTy20Qa5Bljbi",
-	"ExYnsorXWiYswdH9CYIcz2t0G/4E8uytIqNAZ21WNdwEfCyjnKTPuyG77VQfQ9/u2wUCSJdYeCFJUKdX",
-	"kYSPuZZ1KNals3my9lYJyCikYVrvLQ389eQd9kbW4/PkLQa/ZDysTmIAjyroTinwDGepIIbUaiDE9SnW",
-	"TAB4YqQGahan30EdjCRaAFfgQUeDjFfwIO5XljPLXLjUcGK+MJE+LXsye5pxf4ufAjLiX31PwzN9Uasf",
-	"co3qh7yqxQ/NvHgyEjh1WutTNXqq4BiGMpUlqAfnnKCyJyu9DiaYQ9I39VPOaUZiHvLEK/BBUwyOODJg",
-	"s+7TKQuIGVmnkgdiZX8B0x4oQdIYxVj+TtNpCBQeEmnbydQE13e9CrqFo8EhBKZPxex9RhMcUnR5d478",
-	"CY6xnwBP1tYJSSzHcTKHHJ/RUTiexwIR90uX8TzWIJOip/iTrnXkGF4NKWfyVBk2XXHdclpHJiyWQhV4",
-	"kkq0MqeDegdT01mM607r6BmSZjqZaqOxeSqK+TeGrjYaL5jWYk+ZVOmlIf1gmsz6a+TrfrNTRPTusdC7",
-	"aYsNUe5jkfOrQWo0ACEzpYSogtkMcqonDM0w50ADs6l4qX8C+NaJFznPY5lHAZYXckSms2QhTuGWGO2X",
-	"is5+8+Jx2aLHm7UKhjZF4XQ6l3YIU9WsU+kYt9qe6r6lKrMQVQn1ALJ0OM9U7+E0HGlje/nVBsJlzFZ+",
-	"UjjZ3ShUsYr/m1K7GQMDVdxhsc9SwRnjFXy/Ovy3oXbTbzNzRDm1Piy5/n0Nndmaisc59ch6HYo6GduC",
-	"p03asEPyC72Legq70f2ishc8KYDvTtQ7HyWySqpzmFLdxw3b3PSXIuUp4X1Rkv6W4CiZrGEAUw9NjCbw",
-	"HRiRC5yG1+bFZPcKurJ9LgaR3Rsz2uzOUTTzLthUb8PpPMKyXByY3DemfuPya4LKa7K9HWTZkWQXT7NL",
-	"vcCFpJLWF46iYgZA5vXyCeU9lXtAsu3JPKYWmtNIBTnLQHzuIUKTeLGUO9AIR/AqfXpFfQgkWQATyeaJ",
-	"hfDa0Qxv5yCnH0L3hMzk2KA/AjFSxalK46lKnbvU0ZKF9JdSdXNR1VWV5+PLMYp+xPz7lMdOMQ6VBfvn",
-	"rVYP8A6yqhVZNrxXvKJt1nyNv3GSJpFI4SGGgI1WzyWGpbsrNfmhLQCqTZ8ynoIZvfVpyvUrMzTM4pfw",
-	"Y8VMcQmBckztuzoAstw/+Kij9ur+yyy9YOQW2CTE1GKMgtyPPGOW2Uh3tmwN/+VzLtfCly9W/kFR/Azo",
-	"Hr98+bjjscuoxm1CZkX48wLZHjShKCJe52wcmhRrj7A9GfYtuS0awMX2yOKCXCL6zcb4dLO5UfGHxTHx",
-	"E3vCYk7sIbgDLWyeYMmYpuxQOkROpnWdan1rlSC9iK3R88Ux8ssi9MbRlkuj6KGtbAFrN6lXzHu0USTe",
-	"ylj7Vdgn61r9+L6Hym9vq42jg7Tyi2BL/gwt/iRr7kkxI/wHlp4q3xMck9iDslM+juMQ0lxxnYLPI59m",
-	"HvIjHC4ZLcjix8nwBz+8Cn/s3v2j616GXd6lNw3/tHvUvZ/9/O70x1aFLH78R/C+G16F3U9d6lT8akSH",
-	"0zdO8POPUelJ+yZoAkqTEuyU4mD9Bq3nXC7WRXqrDKrrkwpA7gtU9triX5VYAP72DgznlrTq1bpMA0Um",
-	"NWUITvnH5Qsrm36mGXPWO5tsIz5peoU9HVTSBKjYl1fMr+uhkovIEpv9ejU9hmz79GwDioKEQWH2jZVE",
-	"Z87w2K/bR7hBZLaz1qjh2lVcG9b9RnBEjkfPzwbyIqlAZiSehrxY1MwwPPsKDcOEpzkJalVUTtEAxjCz",
-	"nNWqpsGwVi2SP8U81sZKLx8x8bEKns7SIoiHOIo8VNY6cfCcFZyf9DXKJV5TXy9lw1cP9whTWJ6a/G4p",
-	"WYPkgA6AR1WTe8Vh76TtBFTwOIpsX/DPRHaVL/z6cWu6BzwehMETSIeRT28T6fj2nWp2uvn1R/nwzZV0",
-	"NnteLAU+JMZds6wDMXHdiJE0jmC2nZZxK+zibGLQ+KLLLWNQi0NmcSrKBoY5tDij5a41nKSFL0uCV1ku",
-	"VPFVKhOZJYng7gVhR/tzm3H3v1ohohS037QPdzbLrQ7cLyDM7F4GYjM6P03m6WXiKGijMhm8IC73d8VJ",
-	"TnHilqxS9Q+/a09+155889qTDXTjVkV67EE01uEE6KPFXuVwwrCLr5CUl1pOdlIKNAN3vVNICAG38IcP",
-	"Hz7YFxf22Rl6+/bk4uLk9rYygv88VObhJzSK5bRxpIiayuFrGDQKzF1Vp+raTtV26sg5Oqkfnzhuxa21",
-	"alBszYj6Kvf7wef6F1v8U9X/IPnPSe6ffr8i/jj6cvDnwjDnd6mr0A2Af92lxsVpZyNdhQUo4rIr1JrE",
-	"EAXk4FrGuiknICgaizh+AD+nlfQLT7LIbMm+AMsoWGs8J6m1KSZKqJDx07JamFzzI5tHAbgF4YelC35t",
-	"seH1DuR5aAQM5JhfHShLDIWEkKW30Jh/EQPxzjyBxTTgc5H+IScCmlWYsFH31UJDmY31tbxqVT1t6X1V",
-	"McpvC05V1z7mawturyOx1VIRTUirj/sxKfQHTAtQhGMBH1WIwkJ8wh4p3DeVtUnN+JpevccJJ/4gS792",
-	"TyDEQBbLOIGxBDl5IHE4WmRBt/dE+gGulP94haJwGGNQTQZsuUaKHO1i9NNfWnHzh58+/D3uPf7t7vqs",
-	"2T2//muXVc/xOb593Cq9La1qFU8Ef0D8eRwmi1uBkhIYbZ3k9C9zEi/WePRqqVJ650GpcXT44FacwzRH",
-	"KvdyFVZk2SMuVbghENpQdAcRzFqaPDFSrGYHYhb+RIBMSM1ue55MtmiYc9PC82RyCC9lWbOcWGzGeei5",
-	"gkYFDinQDBg0m84kSeASB033OhjtNpn9wSP1uyug+QJezCPwHAenRx+wWDXSiqMpDsEfkgABgezzaRjp",
-	"OEwm82EuilT9u0oZ0go3CdRZE4cCmE4Imh7HeDoFjlwcZ+WkhtpZbL4SX8GULOuoicUEWcBoWRrSLZTg",
-	"6N5CswgvLDRmCbOQdLC3srwPg+8sZOZKkz4i2r30gYU+ER0kQpSUzGXK4gK16dM+7clSyWJyj2FMbEGp",
-	"cQKhE3CSjfS6gOKeXJRoc7Kyf48svpdlFIxKG3MqczMHlT6V+f1TR1sShUMS44REC+l1OySCrZBuzKY3",
-	"JxQMynAVZv6HP6DTmASEJiGOeJ9KZYGeZZohClFCAlkKlI1O+tRGOIef5R/f99Yh6cGO5hYk493gOxns",
-	"5r2GkfKHbRO5UEOlT+RwZhzW5rHvyUKNDMDJn0GesJncHXEpqCQIfNmsp3JoZ+VeyQIuN2WeYXNI0xeE",
-	"XCB40KdlL91iTmLxGZsn/6veewfSSRwiNiyEEyntpJVGBIpgcR+hPEldnWqfyogxVYACsgB+moWxmKjU",
-	"+ISRFKNSg5Kqa6FCzfSMIYEKzEJN60CdAOX7g8q3j3g8JjG664oJe4cB88XOSOkaLCEpwkE2i3H4QIT4",
-	"9913emvId99pY9JMFl2ZkimLF4jRaHGilzIW2AhAFr3EJGIYIsRVJby0MjLIjzpF6dnV6e3gunNz273t",
-	"Ddp3vbdXN92/QhKrPyXxnHipEgCFypl0GLNHucUR83F0m7AYfJZkkToLYT9mnKvx5bYLPpMuDP2JrKMb",
-	"hwKZfEylv3qY6BMIXFx6+FTCLcBzuc0RXojzPMHyBIKBTQrSHjT10sRvFeTJbGJKiwjkUmWq6NOVVBVm",
-	"Uq/XuqlKs/bLRw/IK1eTyOVUM8/UCXC3f5urUvPgc3Vg9SmQSKk/WZfSI6Ra7Deydxhr0NljPDTFiT8h",
-	"RZmY+jQmfMYoJ2ZOJqMkYsTGGtCpOMj7NPsbzqcQBnVgjqD0mwVCZcQolgtlYMiKXKjmsBwhIg6fYsT7",
-	"tM3RT/MhiakQi1+p6I9MovOsnH5mQ+ZdVMbiKmN0QwCL1afqZaaCVlEt+rGio6Lhn5cjUf7kHRhl9XXm",
-	"mrRElFxewE5kSKusR9enKnDuQMV5cHP7LYiBkWVXYR5agQCoBHGfClSvkXebxKGfeEa9EQd5d5c/XV69",
-	"V/DwXiOvCwEkntmxjq+poDdp1Ex2QcdEJt/gStm3WzyLDmGxsvQcYnuy1A9prqHViB0pdUPwS5+m0S9/",
-	"n4ckkWHI8vxNWUAAh97LUGTlK5hMSBgbMcfzVfSSEpS4GDgoRgUj5MHJFLeRFzE2G0BeX89Cc5oGUonJ",
-	"qHgU4IhCagQnL505bgFlmpE4C2/CHE79cbVWh2lkiC2jqWV13T7VnZ6gaquVwrufJedxD+UKDrOZngA3",
-	"l64he4EoCNF/m09n/AQyyZU8cTumgdyydrwK54Ykbz6O44VEDSOVkdi+NOLJJHevVxg2GaQk40nJdEhi",
-	"FfkThT6hnBhsdHuG/QmxqxVnhXt+fHysYHhdYfH4ULXlh+fd087lbQfaCGk2TCKTIW9fd0tW6UGgn8wZ",
-	"W3Hkh2xGKJ6FpZNSreJUalLbNAHxzGDOwGuJFflwdj4pRkY5DKy4PylnAoNDOkE4720jzo/iMlS2A7j+",
-	"VYyU4H6icAQaaFQ+RoGgJVn50wMIfA9U+cun8Y/qvDA6NpiO9OjUHRd5BfkqPfTvf/7/s+geLUuEFOGh",
-	"wLb0jZi5peykfapPHjBQAlISQJDMNINa7uLUmKRpGEZDcRfVHeeggsAZSlzggre3o3AaJgJk4oypatC6",
-	"mA5sC4kNE+4Mq9sYmgEMNZmsthRLdEOSeGG3xb4olXbK7neD0ol0xsqSuOmkrUI4VOVS8WwWhT60OPyb",
-	"snYaSpnMHW6be1tmoFZm5S9Ket5a5TPn1vclr78QDJ10GQdSBbhfdZz9FqH8yl7EteuZy5SOcbDI/Fk9",
-	"z1y/vlilulxiUXcpKA6/x0EKNdHE3d7kjgq6Ic6QD+XoRDu3tr3dNV4I1rjH2DmOZbqEutvYZTw+n4n7",
-	"nwQXJAixDAm2SvVqa3vjHmMXmC7UGqE4c722wyLfyuvMnGxjF3h2BT9LcSTTNEOrHUBzS+KH0Cd3FD/g",
-	"MILoZVOlVjr55aNV4vPpFMcLuc8oVD4QkM0f9FgfRZNDn1HOJMqOi9WaPKTjiNggpOHZzIinzEnIlmQv",
-	"ZU4GhDlYXsW1FgQyEBduyJDieAHFdk7PLi0QNXmfstEoCik5OFH6jSDGj5DICuL1gfsA/p8EYcJi5E+I",
-	"f0/AHVOIcJDtsJyPqD6wsrAOSbeCcDTifSrZQ9AfWWnFNVn+T7lrgvJIJW9VhifgtmKCI6MkQ1F1Zp4q",
-	"YMO4T+HiBF/QiI25Ufap8F5cVRDKETL5V6n00jpkQ5Bri0jwDyQ5Vfu6lY4l5FNyOEmmUY6AleSl+P8C",
-	"5gN4xQcqkxC8EL9RhOn4T/0Sof1S7h3BgfkbeA/5QLMfCuvk+0PjA8F5yYfLvQjmavmb7JlulE6zZJLI",
-	"FTXy297FOegIKgW67C+FtnE541dcNfuVCcOG0516w/jplutzfqWxgudP++FnOJ9f1p56w40DdKzJIiKI",
-	"TwhJ0jIlsicVt1V8zisbELPNZUmINGEoB4t4QaCO+PAVR6MwIkX+l7NZ5W9c66zFkTM0+mqM/NVuIsZS",
-	"/kxs/8OxW5WB/fF/ivJnftyPKcAPWC4mf7LK5YM/SRz9/O9//uvLQfng9SZkNcKbCuK3xeH1ZS21bARx",
-	"LD6PGE3sEZ6G0eJEVle256HFMeU2J3E4+rJ50GzHdz4iAO6nsxL17U0uWfKGzWnwDZ2+dnoSNLatPXwB",
-	"8/naE2doP9NEsO3r7hNu1YMK6pd6MbgLsnnSL0lnXdmlVAGd9CnWOlN9KeXU8l5m75KSU2Zy8g4KLFkr",
-	"3+dNebo+zAoxOBMgeeYVdXZ12vtw3Sm8ova8ltrX3addSfJ3ED6gMPhTv8TlZtrzMH8zHgbhw3/wDjNw",
-	"7Fu7xOBLyUiBRUz7OEjP2i2Hao/rjFsmaZMicOirlGTJKoz2utoENr/UvZahkD2c0yAiv7Fb7v+N5hT0",
-	"cGViJQdw05UFBbLS5/LhMy6/cIrH5HBGx0v3K+zSIlHuI+j68gcEnx5sPk8CDSqm76/c6T3u3Uq2afnr",
-	"92UuXetFeHX77jZPlJYJkJzTMpkynz6Pcilzn9ilK3FhVFFMpFoc3hz8zm9s5jdMO+k2lkMG8/9jvXSv",
-	"tHtVxzFMubOYwdUecjSfpU4WIR1DiRCQaFOzRsLmKp9bgBM8xJwUkkaVveC5WjUdNFRi97srwdTYa7Ao",
-	"t9hv6Uo8Dx8IFTODVA6bdlnp7CsaYOvvQDwl6GpGqLhiaxUncyXEHHlpPws8jTxwdXkgYAtPGOhfCndW",
-	"dSfeP3t7tSPRC1grvuTQY4/y/LQQQAZRSn3YCtFJN84afkuaAilUmN49YG9Tm7cVwQRibESwQtyS2rVM",
-	"+kCh2G/xiluIfMJ+Ei1U1vqQyyrNaXEOSH7J1vBbarQP7Yvz/VBPr+N31PuPo57avLWoFxMcLHa9wFRy",
-	"IH0TGfaxGTg0hclE+wcJmooCgoMopERqWhtOTZYsfgw5qfTpOcMBGuIIU190wifg6w21o1AS49Eo9EED",
-	"C+n7xDRTvyq+Rty9ITgIqayN+81dhCnUIC2XMuZLV3e9LnBCgkOsAVD5v2EhSTdm+2W75Du4FjPPwQcq",
-	"i+CHrHhaY7KUasoCzldlOFJ+qzf4Eb6UoQfgnRCFXLmwL1lcQ560sxmtCJ9FoMo+ObzGY3Ib/oNAtZ4d",
-	"vlX2xI/PxeGVtGGlqlM9sl3XrtaQ65w44n8VB/4rZSm8fvmcz6CwaxIEneOgpGucir057aJZOCOCCJRk",
-	"ioJSNXCJM3SIXcdNYteDRs1u+S6xj0fu0CE1v4VdN5O+AzKL2AINWZKLJt6yFiOKu6RLvczCWLU73tRO",
-	"x3GXdM6NwSwmo/CTuLOG94Pap7/g0pePO9OEFG8gFVwBacglg8sQ+Fc3Gf92aIzBwfPEhJlpgc2O60eo",
-	"albkS3MKuMSXlK059xhP/uEhTnxGAy71xJQ9ojJOUEQwT8DDKsCLA5n8WTmx6PQ04FwXS1oDrloy496J",
-	"4sZk7Ir0Q5UuxIJXA5MQJFiWv8UNe/u2bVcbR2iC+aSC7sQ9IsSKPjX9qpfdpbd65Rie1ei98gn1ulnl",
-	"SPsn8DLEKCZJHJIg9SOU55D3IdZTrC2deUxmEV5ws0C28tTJwCDrRuUrphRc6ad5d8e9Ka+xEBlnsrXF",
-	"m7xjp6LCT3S02YEiarJUcxu1I0gMvUr39qc1Em5fxe/m96vBuBqMO6EV96rTd4/N8/trh//VP/4wvKxP",
-	"fgyOfhh13HmX3TSS93/fdKPsvcfitK71PIJikuQx5+yQ5nNapUa/+mXj7OAqZBzeU0ZHUSjDBP9Dvk3V",
-	"vSb8E1ncQBXe3+rVKilI/mZcd70WcO2Hn8PgiySBOpdOHkHPiMwioGIpQeeZj45RQTVWQVTNyj0hezPv",
-	"iSUiV183g+DXR/1vWC/+UtgjYbsb9libFQ8ytG2DnKd9zQ3KVqjM2oAdOwAqa/07urw4uvxAkl1xZT/+",
-	"L23cPQNOrrDQzA1RadcULXrFkSc4DBVyI3kXTzL3cG0mnEQjadlOuJQUFjqZgHTOX0XAO2Ad8jj4klwl",
-	"T/BYUE2Do1rhklBZfXXwBHZDLmAPlvL/ynn6j7Abv8FDfEOUy+1+HEPq2rufoi9ttlXRt0abl437m1bn",
-	"1WynbjtHyK2fNGonbrXSOGo5x7UXUOeZyfKyPHerae1++Whkkts5/1s+vVtNyX9HI7eJievbQTBq2nW3",
-	"NrRbjeOqjYOa0ziuHzl1MsoSEJ6UIFvfqvC3HigFwh8NVhvVT6r1ylGj2mg0lyS/jR/m003toyPU2Lib",
-	"kjDF3d+VhDsrCc3zntGk7KmpJRR0Zoj9+7TKgfyo86AO6uc/qsu7MmTB4g+HOk3FPA6/rI/cg3KxKq46",
-	"6xTiGbP2KhENUyXU5bl9xdPcN2Xv+k4nWNCvvYNURuqrdBSaZc6FU2T6Sh8q5EqFnkw1+UlCNsQR1F5j",
-	"oxGa0ySMEEbVT5+UBk+q6PZjXPY9ARLIu7MZy7wc5JMLKqhNF8bMUVqWXi5bnZyffy7qAkr/yR504Y9k",
-	"IsuZU+izLPaIMvX2QBr0AJpKy6JAWFlCRVUxM914ote6ct5vExyD96SR09QsFrNat9pTNFi6D7ORztLp",
-	"KULtmZU+MEe4T9NCH5yQIM3IkCXykywvoeNQpogDbyWFmkqx66fl6MwkgWVPzU/dEp5MyaaaEhooTXkK",
-	"CyMIR1e2CpNcpogTFGEoy62CXyV+yzUo652sfBkmeyqyuQQ1o7kJ7aqZ1g2+DdV0ManUn4TEPGjQ5om8",
-	"e7rq39WGv6sNTQoHdEvnWkhPRvF9WyQEbNUb3ibMIBTqsIYjZU0TBEjmOKCBSqnDgSJ0jUBrpy6NeInM",
-	"frlem2is4P+QOnGXM5Q7OL9x/eNWPHySAtKQPyUDZSbzDhMUY7pGC7keq75t0vvfpIfcAWf2VUTq1qCJ",
-	"XEv6DoElXK8LkZmo0lw+upTyo+DpTHFBBiRmkW5rOJsTqcGEMQXbln2m5GmoA208lXJw4GVGGUjZLMgt",
-	"pOgzv1UpzbwDxfjJvDX7SD1ZCLhnZgL0UiZRpnENA1C9PuIwsSAlUZ8aZzIgUSgPZ5KQqQq4Fctm88Rn",
-	"UIgkCoyihCCASK+wmPgsBs44dd03AMli0U2fpmVEJjITkpxpYeaOnOZJDvRsT0VDz6NWyM0fUAUqmMtZ",
-	"DKD+dFXlmi2dlOSlSMA301CsNJwaqD3SPkyTutM8qYFp3K2CaVywrumH1aXBWtlYRv9VqIC9uX+34tZk",
-	"/x+VdshxWzVcH1ZlXZrjoIbt1shx7NrQ9atBnTRGx07JKumaLKXrq9ueGlQqwgERihRGq0tLrf4qG+fK",
-	"wVhJFKS2JJdnU53mJ6mCAD3W6YN6yzqEKeEcjwn/3Zz51VRIRcI71xQqjDWhCQn/9a8NSj4lMhLxGd2v",
-	"c5PrpaK9uFnCgCzdIQWZ5YEwL2kBIF/gKKQhn6SKErPOg+DU+9RnUUR8IfaX+VxmlyusA3DwWikTMu2E",
-	"KpKiGf0lcp2OJ2Clc6hBQVwSQ2bBkC7PWCYVBiUzFC0oWA8sNFShWnB5ScWM/AQy3krlkU6xHzxg6svs",
-	"nTgCr3apHMGylsK2HsUOiBu3jBWstT6jT7NMXsaqIRUoYtQCfJUu/BjysqFhzObjCSShGmL/Xl+/MrcW",
-	"DAY1YLXU1OpT77bXPu8M2qcylaEAttbH6JobMjeYWoroVjs6QjLCKdRuMHUwsASORyTV2vTpFrUNNBmT",
-	"ZNXDUGbnXdbdyDTACv5TDDVLJAPwSA3kkweZceD2cyjnbUdF2OM+TV97ZscxUanoggoyUq8/qN2CVGAc",
-	"lV3HyVpZqFZFP4XfI6yLnhzV4XdIEY4iq0+NjGxZ4jQHee/aN9329+edwXn3otsbdH4+7XTOOmfmduUr",
-	"pOR5lEvyyeBRVPGg5yq3nuNEuXLowMpEhj4OhjbxMbHr1ZZrN4N6y/Zx08Wt6tGwOZTsDJmBcWmHsh/V",
-	"0pcnXNICWi9oE//NCHd7KxF+1779KiZ4oI1pqlMUMEosQSvTi29/bdwhT9jsq/EWHRpwVccJnP4MOdUz",
-	"qq6JG4XNZkKarKBb8aesFCUvZ7PZ8oW0QuBE6/8eLcx/g7ZP7Oi+OmezruzaaNtNdWIh72iWnhhyf1dS",
-	"jYy0Z+VUMl4IypTUs6xPvVQK9SQzmxY4IUkiswbnlCRWpgaRMq4HyYmzlNaQ6QQMWTERnbzOJigYayge",
-	"AWzAMIwicYBUMuKydnKzkEem6g/I3Deg8+mQxKAFkklNxZ+q+QD7kNtXWh11WdB7MktkGkDxJFdVdF0q",
-	"Pb0Xz1WFqClKXcPqJOXz1H2uZJVgsfLPfVxjUs86YL8Ed2TAKvUseWo4ghllkN/v/LN5HIoHO3MtWYnk",
-	"NRn40jLP/2UeIj1Tte9nyKhJSAo4EODnha4dspqayjatVAMbrAZozFYPd1belTLoTGasB8H1cRL6kz6V",
-	"eGA0VYTAQlB4w5AJzBI0gvqA20jqMQL5RQzyoDwcdHLyXMZz6ewgD3ZOPcrDMdVuA0vuKrIwkQxpCxNd",
-	"IaFPy2aBEP39Yb6cUXEyM+l/miMVTxQoVs6U0hPmz9Uuar19T97ePrT/taRvqV0j1+4/t4HbSKeVpdmg",
-	"7PG/I+vzb5FhVAJRSpkV5hTT/BWe8XC1qFyxcHORlirNSs1DWJ4ij9pvShBSnMxj6deUmeTySelXS831",
-	"qb4H7LQLmZl5FmFfMHiid8EQDsmICW5MO/+ZetIwyeKPT5Y42DBBnGAoiATXADha8Ym4wcJEqtuKiPUN",
-	"S3BC8gX9nkvhloG+ay29nQ95frobgirlDP7r2CSBzQp/iysxbjk+e3v5F/j3V5Dys1GJzLXQoTJ39Gmf",
-	"XkOIywnk/Za24yXHeU8cMqYdqjFHnvkuYTl9SQWpfHoS9cGNNKQ8DASHhMYxm89Ed3I2aWUummnSp6Ef",
-	"M5k8wEKcic4ExNRJug9nXJYSmxEs2Cq0k/ehANab337wgmM7Ldupo2oN/PTrlXrrqOU288ELWaDBZ8mp",
-	"DGt1jJu4bjvDmiM4laHddNwj2x01hv5xY+j6Th0glqjS8TyJCZ4OwFz7S1FZxJk/ITE7xDwhccjv7am4",
-	"4PhhjB8Pp/DwUOmMDx9J5LMpqTziB5AGlHl4FmHpwilZqWNcC/ygajvD6lBOsFXHRzY+dqut4VH9qFXz",
-	"X3qCHCDNBz4LiH8486cD9UTzP/aUUTZwj4ZhMmjeT/4xmPnT4mV8tJ4Z5K+YQ4nK4o5T0EMh9dlUYD8k",
-	"TNacZ0B8v3pUE/tZxRJcw1ozsJvHuDlynYbrNpsrnCdKlXc6hsRd4Twd2xX4gRzX5DzdrUK3gobS7xVg",
-	"YH3k+sOg7ttHR0PXruMj32759ZpdHdWHw/+PvavtbRtHwn+F0JfGC8lr+S22g8Mhu012A7TdXi69xWFV",
-	"RLRF2bzIZE6Sk80t9r8fOENSlN/zdtei/tTGlimKIofDmWeep0M7aZ+GVTtsMpMvMKpzKhYUVTdJqTxF",
-	"PXw0HSaUDbsBS1vHqh0a0LAVBoO012a9/iDtDB3HvTS4oZ1jt2lpPmLs9oc9nO9Z+3KoenkMZGG53uV8",
-	"pdJlBVwLklCwx8NEW/ITaaF5aVCGE5MMMU9i3InRotFs5Mr80UJ5CarVT58u3qr9tYaVROF/1YY6Nc15",
-	"UQCAF4MhmBmPREbHLKtlxnVrVWI28uaUi2CaM1ZyMY28uNEk3333g3WfmYbOpSxnYoIai/Bjgq2bXd1K",
-	"jx+h44Bh26ksZbNUb9Z8goK11WdFrDWzq++0rbp2fheJ2FG4bYKGufO9riW5z3lZMmGrhQodalHP3CRQ",
-	"AwD/x2GHwIzWRVWP8qbAwQFZ0ZxbdnvzZG8KwhMLrcOnP1K/uOs1wEfB2gtN4QNejFW7MzZjhAMFX0IL",
-	"GUtAn43Yvt/zCXDd8QRXU4bHDlvQUgAr9zLmgPCksMcVNfvSkuXq9AHiNDgHgMLS9t2m+O9nMmNWjbiq",
-	"drGtPUBKCGiXYBbrDtVkNGH88ZwLKucCZL/0IohEXZFnRSwe8YeG8t/V1ByRgrGaPi6m2Ew34yb51YoF",
-	"6mjfGoH6BlH+BwI2asJ/Wu8P0Y3C0cizw2MXNS/UQdCWDoWO0k6du0qdROOzKzrdkxwqEkvsUJWOP7BD",
-	"QThwv8qa86+opub8WdU06te/4po5lNMcEvprWXjIUlLzfDmdibak4PNFRrFsZv0O/47fMBKb67T2LOgh",
-	"akT1lN8xoWsHfVKvGDSbR20Fkw9yyaquW9R/13c81a70E1bZBfRJN8SlePqKq9o4BGi/0ACtni5mWu6e",
-	"+mambp76VzYYC24KVNPiNkWOYtXqhbhdlHGjmvXg8jr82a5iM7mXiyzxccpbtImPiX3qkiZXlQgAhHeF",
-	"pTd7C5UCt+rsGkejGQlUJ695Byc1wWFLMkysYPAOlWFqXFd7QSTiNV6sVZV2JIwbmgKnSc5ARRBdEYfk",
-	"DyT5IdosUWHQRLvQP4sEPoO6om5hTvGN1d1/GC3k61beDM0y1FQfU1vaO1Ke2zpr9A9HydB7hQ1//7AY",
-	"TAn0bTSC3xt5ZnANRPnhlpHIKzN6E3knUO7yIBdkzqhQH9PsJvL+qnwlnDreyFVohvO46qUm8jCyuojh",
-	"vb7658czcHpgznsjOI/4nplFSx3THWqTo9uMPjSArVrXXi/E+h603Zt/+nB5dvrjz4BOxQ48JkZQuWmI",
-	"c9sUoq+U0LUnf8jDfanujWsFjEWyVmC30d9ZLCzTMkgcpkH1sxHIv+OnEHMoWOlXB5WM0TtWaIud8aLE",
-	"09FPZ1c++fjpCv54e/bu7OqMYKWnORmu1BWTs+qkq6H+Fc5R5y1omkKxQ5PEF2nwnpZgemV+U6gNRzlm",
-	"MUbXYNNZZ8swH/K041IKN1wX3f+aC5zDPQ4JH3NmwzDnlGf6Xu3B4356aUAcX3md9KbzxRNKo92iaDd+",
-	"UMvb4ZrCpJlMNfjIhMcLv6pn6DYjAZEHtTw+SMHMGpnJLDEJblMhg7fy3UgGL0in1VVnFPJeJjy1FC3K",
-	"0lDwKzaAEp+4olQfN66qPaMB6v129pz25qkOZX+vVA6+eWk8bmqcO0j4nSyUpkQawMI+ceC5ls0HuCml",
-	"uFZ3Uyvr2vD/YBi0oBkjRxrPl7EUpUrFmEH4kM1vy4eGr0EeEHyH9ipAsq9lydQKtimeWMee0bmC6KyJ",
-	"2ZIZFUmmt7ZIVIVUzpnpcTtiJCKB5e66aMloF1GToTARzBO9kqtIc1VKvkSTtFwdEAk3RVAwU24OlgTc",
-	"bNVLOPzZ/VmjZ8hECtO+7uH4gRRyzpRZZJkjj9MN25HgoihVWzIlYwagCZ4xoY6W8o7lOmqOcVY4mFX+",
-	"AEa6ixJC64zcczjJFQ4AXZ32MlZotQGdeNEIQ7frI3ROuu3BFozl83yJQ8z1y3Fn/j8x2m/Mh9KGe+8g",
-	"LdRUTXN6O9tae7KR6E2dCcxfcQOtITS3htnDxn3wODOXd4yMWXnPUMhrjiqhbkG0T5aznrGOUtnIEGQ5",
-	"NcMSRIZAyRBfJilz/R1EEhpOagm7orYGWtYjB01yihJ5Pj7Ne5bPKUf/cDKjeQlpYC7IT+ox7/h/3hTk",
-	"7S9XWxw3uHCXSHD8L6gsgyGoUPPxHO+O0imJLOOmkQX+94KBXK2GUmgd27oSK8KiRx7EenyPicVczQX9",
-	"p27b871Elt7nNRK0q2qu9s1rTxsBIJIkOb0nzqbi7ndqB6pnKk2eHHa3GvtqDDXXTgVdvhBaX23dU1vQ",
-	"iPvccy74XD1paB+Ji5JNATH9bOwYS6YMX6A6X3sjb9jth+OEhkGvmyZBl7WPAzpudYNuOOhP+ulxe9Bp",
-	"eb53w4Hb1ZQ9Sm/k9Yc0PR4csyDtpTTo0nAcDJOwHaStcbczHvQTyvqwIQmZMAfxs+cduUjY796o5XuQ",
-	"mbYEKxgEw2Cs0SY0zCJ4gQWP7dVDe6ewulNJs5sRmbEsk1tup656LDAHV5PVR74TSXOqV2JdJznhaIhg",
-	"Gv0RCUJoi/wGHfxL5LWaJlbifT6JxJ+R2KpibBa7WupEt7xFtVn1yiyvWqesFSFXb1WXgO/x6Aj+aTSw",
-	"k7/Ve2cvI0GA6kiEtnZ0d8Vo7S2zrJ/scIB78a35VIOY7Bb5kue4ddu6MY77wJzttQaOvCGS4sKflxIj",
-	"+ngEJyyf4BkNM1A5g8QUnhiAR5bP54sSkkF2Q3FjKIidSVjKBUc/4H4myZwmjHAdAr2fMbENjHxpH/41",
-	"QcnmLq8MTt6FQWb9Qbs7HASsd8yCbsiGwbgdtgLaOx6kw0mr2530vBUb/9n3KGixgSCuaueYhpNW2u8G",
-	"7XFH7Su9NBjQ4ThoTcKkzTppl7pVVzSZc1E1uyhg46ggogDuNGBbmPr6IfXc8Fym9sfBbi1utGqqgo+2",
-	"V+CjYdBqB60eCTuj1mDU6zfDsNPq9B+785iXvQ801K6ngyl9NQoscyrJnaX+vzGo3/9h/vvnTq1iZUxd",
-	"r3mjca2b002HicvK431mjeayFdnTq9xpRZ4jm2f47Rw5lt325CUMyQ4AOlqQLmn1R91jZAMcdvqh9yT7",
-	"scn1Mh04mIxXC5+7C/HFg+n7uwsfsEB5fyvzvXahHs9884zO+VsLSakgMkucYLZhhptSLvzVuHjNvJ0Q",
-	"fKDlpNlyaDwSlsrNXSFg9DV0viClNIQBYEbnC+DR51mGkO6M31mZ7Q157UjsSmxf4vgvWeAXy3AfosTf",
-	"atJbT6x9bdM6g1ED2j45Dbh2qV8uRC0HuLJOS4kV4poZBBPZwMKwFABWjkkuMwvtzRdCZ43qAT+HihPq",
-	"MOqUiMhOeKIjyLjqddbPpB6Lqq4cAVfaxkSiakrXtQMxZBETJsr8wScx0u9d5yjbEpOS3iD4pyD4FUJq",
-	"9HXKTqzCjV3VbY5jV+Z0wkb1QqN8IXQkGwPZROZO3DphExxePOk++FjwPpP3AAIFCtAtuOanIgm/bjjz",
-	"QUvv1fHPO63SnG2nMEPWMlORPqO3cBaqiH/olInSwetYpgqkw9V8QSMsEiCZnKqm5A0TiLNZFCw/iQR8",
-	"K2py02VdLvPIEW0lY5ZJZSPqhO8+ct5KQqHZ0TrKNI2EALiA1ev0Sax+gNfxQsMbLBvbG0Ae55AOM5wb",
-	"PNchL3PzEYlvWQ71h1KoViKhucs6bXJUjVfF5JHMuWg0naH88d0FVjbXQc7usJCj+E7gKK6nOfqJle/Z",
-	"SxGhMS3P55Ldfascac8rvvYqCvrW+HjSDfq0x5CHfpj2wqBNO+PupJf02XG6Gq+rJpY36rR9TznhVXfV",
-	"XzTLXF1DXPDXPNEv8IVGyiwS27W9D9Pv2UbqIzAw3xwZyq8zSeicXGzgPFHXsski5+UDeIU/MJqz/HRR",
-	"ztQLVUdDiF3/DXKr+hOrkFp9+lk1k9+tz19fVTXWkFOH/xfI5WOKRZpWpuB78Dl1X5ebOrdkKlBcAgKq",
-	"BTLY1aQ2gK5d8gkjtxktgTUdmNeVUQXXCjiVqwWAu9VqVtvBgdmiflJTxyMTectZXRLOTYBbd5hbBTfl",
-	"Ka7KxDkF3csyccvqdssOsyP0PKMiKdb5wLBbWd078D1ZxpStewCq/IaP1H2WGR8qd1FpT7DfS3301ePl",
-	"kpWujto7OVW7si4XMosZ+ndLi+Je5qChIsclVU4+btPO24Dpt65ZMQ0yKBM//XiBG7R6oXrmIRAQri90",
-	"TABV1sEFn0EVEPj+wC2P5GeaCMe9dyX/u9oDtZgcilXuCL9U7ki5lXq1cO5VsbWt3OlnRrNy5gOqjwu1",
-	"KZsbqUd3rtUv32n1F7NPg57HfwMAAP//",
+	"7L3rcuO4tT/6KjhKqlqakGpSF9uyK5WtsdXTmvEtltw9k1H/RYiELMYUqBCU3UrvrtqfzgOch9gPlic5",
+	"hQWABClSN7tnT/6158O0xQuIy8K6Ya3f+lJxw/kipITGrHL6pTIj2CMR/NlljMTn2J2R85DGURjwix5h",
+	"buQvYj+kldOKs1hOAt810Bx/NvED+XPTbjePLMsykD+fL2M8CYiDpmGEpj59INEi8mlMPETxnDBUjWcE",
+	"uSGNCY3fMDTDbIZ8ivhV/oCBMOM/RnSBHwhDEZmSiFCX8Ivz2hlyaGi6vH8Oqi4ZQXgakwi5M+I++vQB",
+	"2nF6Q/zg1KALohVMPbQIsE9FJ+ojWjEq5DOeLwJSOa3sMKCKUWHujMwxn494teCvsTjy6UPl61dDTpsY",
+	"VY+6ocdvrM/cJHJQGCHn4Z/+wkHPMyIGPgm9FfIZ4qsSEcaId4bwhBEaozCekejZZ6Se6fEkynSI0OW8",
+	"cvqruMwbr3wyynrJJ2e9a13E4iikD+gJB76H4zBC4RQ6h/lLbxiarGI+kwxBv6oEuzNE5FD5MiI/Zih8",
+	"prVT/oSH/BhNsPuIfDqiTn9qXoeUmFc4dmcOikM0w08ENa2WmAUaxjPejjvD9IF4+QUaVZrTBu64NrEm",
+	"x14Lt9vmJBpVdlmUDzhaFaxE13XJIjbVWjmn6UJ4ZEGox1BIkR9npz331pbvS3oYEHcZ+fHqNgx8t6Av",
+	"wxkBMn3DkHzDVK+Y4p1TPpnRkvI+BSvoKSPRE4newIwj0RpDVRoinwY+JfJSzUAxDh7FeyMahyie+Uy+",
+	"DLtC7sap/7CMiIfOb+4GKIz8B58yAx6Y4xVfHTQhaBrh+fraeGSKl0FssshFbxgJpm/O5Nezl+JVQDJX",
+	"/PmD9ht5OManZ2hOPB/r1ydBODk9452kxM22CR0yMXUJi8OIoTc0pOTNGZpgRsxl5CcXpmE0N7HLJzx5",
+	"OZz8PWkPHtu4ml+NygLzz8WKUQIplO91vqpqezAxzYHPdw6GF5mB2NKd8f0E3MBAk8ipo4FYSUNMF2Iz",
+	"QmLJvgQjiwjClD2TiHgjmvILVAXesgB2GRHP4F+kktHUUk6T7QPy4zPkKKJL9gJieMXQ88x3Z2KxfT4g",
+	"ISQqRoWz0C17YY4/XxL6EM8qp7bVaBXyItcljD2SVf+iePIwPIAeyeoNQ76X3YgNj7MCi5gtfELMltdu",
+	"mpw7mMdTe2KRptvBtq06vsDxLO2271WMSkT+sfQj4lVO42hJ9J5zSsFx5bSyXMKTRR2P/ScyDcLn8p6r",
+	"Jwp6fjS1TzCxXdPzpidmy25OzE77uGFir2m1j1tHVotMv1HPz3EQlPXZxUFQ0FvL7jRxa9Iwbdu2zWOv",
+	"ic3O1LLM5sR2G16LtKfH1jfq7TufBN4HIY2gn/luf5zhGC3pI+UscMqfZkpm8e8SFkt+HoJS8dNyQiJK",
+	"YsLeIGeabdw5Rc5HHFEHeVG4gO06h10XkUUYxWxEQdz5FGHxIGwTsSPOkDOII9+NHbkzGWpZFnLur3+6",
+	"vvl4PX7X711eOGfI6T/QMCKZTzA/IDQOVnXUBXF/KlSfhLkzEsdcLFadd5c3H7/vy9bGH7qX/YvusH9z",
+	"7Riq50sa8P0iJWjNEBuYqxU4YCF65rPF5wY0ihENFySCsTP07MczhMVkTcMgCJ+1bf+PJYlW6bLCxI2f",
+	"0mUpUkPEfFSMCu9ZxaiIkRfrJO82bKSSLeQR120cNVumNWlg07bJxJw0Tzzz5BifTG2rbdsnJ9+IKPse",
+	"mS/CmFB39RNZFalRS+r/Y0k420JVmys6jXYbPfnMnwQEdQfn/T5fogi7XJCkQgCj+/v+RQ3FfJnm+JHz",
+	"ehSROPKJl5Azw1MiSWTqRyyWBMfXmAtAzvalKs2FKZeChqLiAK+IBxpxo4Vm4TJivG+y4WTfMDwXrIBE",
+	"gioEOfKrfEC8LaCSqmiRIRdH0Qo5ybTE5p381inis+vU6mioGuZNCFqjQISiLblpRrTVaJxxog1A10di",
+	"hGroMEQ/CLgaxHefkTQCLXLdE5rH/K9J5JNpsILh+iA/+SeETBzRdJd26qiLphFhM5h9tCARSvYF7Bz0",
+	"EIYeb1kT10dT27Xd9pHZ8CxsttwTYnYm7bZpeSe4ObWmDWzbzgbBqdGQyYmoRHA22m2jMvdpIki5BhLH",
+	"JOJt/p9fR6PPDdscjT4f9z796Y/FxDoFdbt4bwkjqcpqQi8ArsGHzKnGQyE1wFD5zqmjj0p5kNvRXUYR",
+	"VyJEC/wdrh/ieSjMr7mhtTiiPthwS94orFTLbgAdKY3fZ+g58uOY0Dp6F0ZIbnPkjCpRc1RxDM2k42Qa",
+	"Eb6ZQoqam6Z4KiyNfZWS/pRbKbvPmtCmZmHgMTVfGqHIEWgzuD51+WkTxAnT1rRam4eYWlT7jvN6OZ+Q",
+	"qIztUrhbwHhPvObkCLeI2XYbU7M1tYjZwfbEbLhN0AWO8PHkGzHeW/xABv4/yXqP34fPaI7pCvkxmfMt",
+	"yzVlsSaI89KQxXV0IYwUZFvWGbLQnGAqlHJpvaAqZuhD2L+d+LR2xo3gJefAk/CJ8He43j2icURwTDy+",
+	"trZlcd4Bn+IWEv8cmocREao2Rg9RuFxwehW9cuWrkj0DO5z7bhQy4obcWGYowNEDibgAoCMaS5swtyds",
+	"yykXzfz5MeNzpE+tHCCnBQv4iT/nQtpKJtmnMXkgUTLLw/CR0BLqp+RzPIbvxPwpR8mNBd+V4ZJBn4Up",
+	"ra0C/5mdBgYKQrBCEzLlk+bHddQd0difExbj+UKIQW2LPUdhzB/jtht6DqNHLr5CIzOfgoj4NvSpWkuN",
+	"Xd29O0fNZrMDz41o1WlYDcu0LdO2h5Z9almnllW3+H/237jY6s0X8Yq3hlPVTAolWJnN6wDzk1uIrKKQ",
+	"DNZAzi+//PKLeXVlXlyg9+9Pr65OB4P6FP5z+GDuh+fAXtJBZQbDN6kmGqqjkfel9dXk/zTUP0j8c5r5",
+	"ZzSq8z+Ovv5n0SvDoleq8h3b6Hyt/aX6t//89U/mp8wTtdpfisXRHXHDiJuKZXwnUg9sMkSazWbztzVE",
+	"7qTEEUyzrOvimTdMck9UtQ3UMNC//uu/a5mR2IWdVO/v1lWfxs1GRdvNduFuVh1/lV2NqjiVvWKMmqhr",
+	"OrXCba/eYCOqbfXX3lq6XmSZnU9fLKPztYgIv4rpJSz+PvR8Ih05ylr/PvRApZfeaf4nXiwC3wV98O3f",
+	"mbBC0+/iILiZVk5//VL5Y0SmldPKH96mjvW34jn2Nv3AObC/ytdPRuWz+RCasnu84fodfr4ijOEHIvpZ",
+	"YOtyhX1J62s0Iq2ob9R9MNDoYhkf0u8uKI1cyvrU59cKe98Hn+XAny8D6Os3Gkn+M3eCFA4Zl3LzcPM5",
+	"DhETbUpzCyQSPFw42m8+zlcbofidGIdJswXDgp3FFiFlJHGPgntvh/ElvPFLxV2yOJyTaOx7ldNKm7Sw",
+	"dXRimSdWi3BD3zVPWsfHZmNKcLtzdOKdtLm+6ZEY+wFn4dzKmAgH+XkfLfwF4SvOmYm3u9NQ8hqPLIJw",
+	"hSZhzBnJfCx0F96M1TgybdtsNJFt6XqDJR70SEDgQfGTfF74kXzveNN7y4WHk/c4jxsvIjL1P1dOK9PJ",
+	"47j5+a+48lVne5uZjpr/UupV7lUDDLNwGYOtHOFnfrFeybg6911FULnGYofwKzD/nSaZuNibmMTFxGw1",
+	"OrZ54rU6potPbNxpHE1OJk0+/1wcwQuW/M8s+J/6r2JUwkXiIFxG0lnYtri6Gyg7iM9bTBaV04ZcE+Iu",
+	"1WI2TatlWkfIbp22m6d2o94+6ljHzVR8eP6DH7NxRFziPxE+MQeRKaHeOCIYpqsCKgF0wpPTxGBfC0Kd",
+	"tiZt3HS3OLheMFEx+cwViduI04ANjhKGA8IM1BA/lotFGMVABWLi7AMmLsbBY+Wr8X/Z8n8yKnxLjOWg",
+	"Op0mJrZptawTs3XU7JjYa09Nu3FygvGJ12o22hX5QqLknTYNrsw940gt/l4Dhmd3PEcI6ZhzB86Rxmmv",
+	"d/xQcvg+To80DmzgsLfkCuCFz/W9GMdLxpVl4QJcZ8sblnKdLVMv+VvnvE848vEkEFLsKfQXE5/W0+HX",
+	"k9l0wyVnhhXe44Ln9iaRgjb2WeiC11+8fBvbfLWGMousnkzHv9P0fd1DMCYybYNeJztZUVEE12F8FXr+",
+	"1OcKT9kBPlg0/GkIh6BhrA5jEPNlBIvy/EEMhU9RLjCCK1ZaMA7E4ZhaIE7RwOTzb9cjd74aFRXssfVF",
+	"ePCrUVHhEltfgAdhBr/HntIz99ISSBSF0pzm+puQf3OpkZ5W1MmePLbnVIJGlTjAj6PKGfJ8D63CJXjy",
+	"+GUcPI4qf6kYlUXITeCoclp5K+Xq2+ZbIDHOWKT07V/DCdq4ez7s31yPh7/c9oCvv/jrG7+QGJ9i70Tk",
+	"H2PL/vHi56O/Nn88+dC+bvx0fNW67dxZA3vY0Ble0tjdD/dXvevhHuTeg0kuoXTtcGWOg2kYzYkn/Gdw",
+	"wFdHjlyaXz85KPBZzBB5ItEKLaJwEpA5moZL6sEuOcdBsN/y53nSjnzOnWGfEm/s4iAY+x6nmk/GoXYD",
+	"i32qnS5LMyK1Abh4wNED4Xz+T3a73bYbTcuy7OT6WHtQ6jwENp7nR0RqvxWfuuFcCKx0uDseYoIfWY51",
+	"d37L2c5yMZ6sRNfkT135FK3tdro/xywm0XjvXsyXMRnrE8H1kWeqVmlX9Q7ekLMLe0h6CffUKdK3OM3s",
+	"5lD8ZFRYuIxcsgN9MH9xigPfJf9hN47rVt2qbyIT5i+Ebi23+CIKH7gyXqjXHJl2w7TsncxNsdbJT73d",
+	"4rbsRtpW5NOH8icLjdXNTYrBCmm7K8sCVlLCsTgNCn4T0mngu4eKnJTRSwa/i3Gijjr1kzz5uoqVTJUL",
+	"TRYMht3LnpQEhwuBd93+Ze9ifHvXO7+5vuhDY68kB9Juo3n4BMe/XAwQ6hHvFDl6/x0RwCviYoiXjD9C",
+	"3MAqmqGQkrMRVaf1XHcnEZxmYIoIjgKfRCiOVpkQBNG8gbD3hKlLPOTHNQM5vAsfeu8ubz6Oe9cXvQuH",
+	"tzOiTv+id3V7M+xdn/8y/qn3y7h/Pb4f9BzhshYiTkUziPad3Bm8sxZfcAbBFysRXjyizh3/ZXb5L669",
+	"uSH1WK0+ohXpfN1f9mUs/k7ryJ542Dbbralntkjj2MQTq2W27JMj92h63DhpWofYxrqxS5dBkGxJcc6c",
+	"GudHHTw9Pjkm5rQ9xWYL2xOz49kNc2pNWs3JyZGHydHLjPOAMyax5wg17we8d8ILMSNBENbRMwnccE5Q",
+	"HCJlBaDhzGd8bWK+hnLT1tFtQDAjiNC/h8LZJ59/I0JbfZfU4Rz1kStpwC5K50G4KA7XIKRIgP7JXgiX",
+	"t1pt5XtsWXYTW8T07PbEbE3axOzgzpFptRoNG5+4R9hup3IFmpNs5IUWvHI52GtSxTathmm1kHV02jo+",
+	"tey63ew0j+xCqZLxTR7C1N9tMLh4SxCiJ4KYckZQcbz6cD0eRY3VEPFUMp6d0NiPVyjGDwZ4thwVG+KA",
+	"r77AANPDziN7S5S5CmH7KGJY/pcN7MIG8DLDBv6XM/xfyBmMyrOIk83b9XxepYMECbJAo4QquHHtg0H6",
+	"SBaxyjYpNuvtt+L1twlJaTqXir69uQX7+6feL5Wvn74FtzJS1UINWIT9MJRGyZ6CrycXOCzi+vkN9aIM",
+	"7vm3YX4iwLcw/eGGEjlMiKqUI0RVGZGFbMsSM+dT1EI/+d+fIYwCzEBfFAkIMxXYBXFVXHsk6JlEpMbH",
+	"OKJOo9OBWeAba1QZLS2r6UoygR/kFImLkvbERQjIE9HWSVpERCCxgoaU5LNbsh8poL0wXAhX8Cl6COMw",
+	"OUtLbyBKnkiE/r6cL9ipfl2GZsEJsrWDnHkv6GIYhpfcqnyx6aNFyr9hKVFGRI9FQ83G8dGJyP7SN9j7",
+	"XveidzcYD29uxpfdux9+v+6tZGwqSaAKh/RgmNfWhpsmVyVZMtVmg1MomqzUktVAdGhGxOuZo3mLxWco",
+	"Z6yU2ioBjiFCNHVCFtpFvzsTtHuwlVZHd6mVhgqNtJw2qT2yzrQG4hW+H5+xH6voRJhd/rVcHNfabk2D",
+	"r9ZzBe7IkonDgxfu2QKCeMYMpRHWiamtJcFsooq73v2gd/H7277ry5+Mk8uy3E7RcwrE7uSCgOKgpybx",
+	"RfPuy9aQuJfx9A97d9fdy5dMoGzhNfYSRUtKPi+IG/N5wn6wjIjIwYBsCyGLXBxFPmEoGZX085/B5gtC",
+	"kdALKUpL6gFr1E4LhMf/OozfhUv6cpKWEWLb3eHgWoIjB33+wR10fTMcv7u5v34BGadNvMIyXIciNjIi",
+	"wn8MFBvPVHJNHd0AsSrTgr1JnlTZKtxMgBDpwH8kyId4Sqx0CfLZZzFJ1mHz0STM7yudSO6sj4pWDzKn",
+	"0zjbPSKOcBCM9z5ceaFll6RKoFDoDc9kwvw4sex2TJeQO2F/E06ahDJWB8lQNyqnL39glRC68Pa+7JSh",
+	"wOqjYTTHwe4eIbnMJcxfjEIQOPw5xI/7ule2HDDr8yPSJCOCvRXfBEtGsjannFSN7VzfX33fuxsPuz/1",
+	"rnNnx1sbLm7kYM7VvbzrdS9+Gfd+7g+Gg9cSv5K0tf7jhNynQjEFJ36Y4WSo6uiDcoSmfItXQYi9b2G5",
+	"JOAZuhJvW62T9vHRutXy/c3FL/8GJkvhoIosExtdFRgmtxEoshBw/Q77wcF6p75xVFBn6jhqGbklAUnj",
+	"Q9pVkirQQtVRJWqNKjVD5AnGSOTFVTREhWzKXrJad70P/UH/5np81R9cdYfn73Mb7ZBvbmj893g0B8Pb",
+	"SWgLeX2aJFZyZTnJrEwCOaxP9fxCgi9IpJzJZqW5zPAKPYN3RLjkaPjMTU0M2C74AftUZhdzclppWZ+H",
+	"u7FK1IbWDmqDTvR3SXD6CxkNINnwgfF+QcgPjB8zVESv/XdjoKTxXe+v9/27lxhV34ykUvgXGcHPdK9g",
+	"SOUSMg1zQI5mrIbn1NI8B8WwhH5JCfCfO97CdRgPcOyzKYRTvg7LV0nK4TJmvqfyxAPyhiH7yLJarXWO",
+	"f9e9/qEH9sGgO+wP3vW731/+Dhm/A3PmIMwepX0bcAMtP1BUdQoHJOVskmL324RiHaI+J0lsz/hpLQ5p",
+	"c3JfSMeEevvrya8Rc5SNet0tbmotxJVbKToxQYDFVkW8sTG7BMKY116ysy+xGEfxDo2XR/WkDe5M7ykx",
+	"lio78oEs7fbprQxaejHTSL6AdiGxxEhW66LpCuc3dxf96x/G/evx7d3ND3e9weB3qS+kI84MBq1IzHlH",
+	"0Tgk7xj0b+8pfsJ+8Er8OpU0iwC7BA78+A5gZwjokWsR4LpTcmbQvx13Ly7uECNxJn6qfwv87vzm+l3/",
+	"h/sXydX76+6Hbv8ShMAry9PcKLm6BMBtz3BWiCFcSp0ODfq3moBVA3fQkjISnyFnfcgOV2VHdMlSf3QN",
+	"wqiEboZF9lbgz31I2BNd8ClSAYAQojVbCjwhL3ymqOqcdy8vB+O73rv7Qe/CEc0B4ouCj+EtL2lEsDvj",
+	"RIGqzqB396F/3htr8+jUztAkjGcygosRsaoZb7yMlBqIM/jXpTOijvZFOMB8EUY48oMVWqafKT0iKRjP",
+	"74i4UiCf/EqEWZ9shCnXFWAJ/DmpowGeEoHwE0fCH55mhe4553ramowu3ZS89q3SvErT0FQypnVy2sz5",
+	"rUry97gh4koj9ktKCyq2BIJMxUt82keVxqhyKg8Mx77HfoUrn4BOGGBrVP6+nC/SaF/hg3RPju1Gk5hu",
+	"u9GS+lDHPTLb04l94mG7ZTVbfF3gYbdJJifkqKE93Gm5bRNP8JS4J3jahvCLl2T8Jd3nvxo7d3BT6tzW",
+	"mZ9EmLqzNLxop08eTBvNA3ooCfrrp+2ZX1nV7xgyhwv0iCM94UkjJa6y7c4UtN1awhniCLukKDf7q1EZ",
+	"huEVpiuZlvNyPSoOQxGKEYQP3OqPOZuNmeKqPkWthjpwzRpfw974sn/VH457P5/3ehcvEd13vcHN/d15",
+	"b9z7+X33fjDsvcpJzVANLcFCm0bhXPg3JfhMGMnjGx+OH6PsqbN+DDBVkwBOmYwAfN1j6C1Hz/cUL+MZ",
+	"oTFf5tc6dU6R0SghHkMYQZa6DOVO88l1AujeD9/3rof9cwArfAW/yP211uTrUMB5RDw+VTgQwS9zH9Il",
+	"UNUp6b1T42N+jkL6YCCR3g9pUxF5Ch8Bi1V5Cc7vehe8ge6l0rLvqTyuId4V8Xw8hOV7bXf4fMkAsXet",
+	"qUyE3OD+9vbmbti7GF/1Lvrd33mSmnKJc5vGyQ/MqWufWwegWDsj34p+YFQWESf4WKLEZHwdhQCq6gAE",
+	"jmnDZ4kvJhtLvZn7ukmKYYnSY8h1YKkgpA8kQtplgYROwkWQgxEvB8xY+17ZuF8DpnfrYMVJ5/pQqcT9",
+	"KhxcFsAj36Tmc9lMnEOF0yXfUg6Y/d5SKCD7vaX8Mfu8lUEOKXS5A9BSCkKagOYK2je43IlJEPAfDOEF",
+	"jnIo6AkaSRFaVooL86uA3tJ3jlzJhHpz3dVnSl8hfS70NUgBZQWYd0XHlT5PVhd74lQAB7fanp7igJH1",
+	"UDRKnjWaFpEzEcGeCdDrKcywk3zIQVXns+kDxq1niiccEVgoL3JtQCTOwt0RTSOD0Tz0iIFYKPgGBhRT",
+	"OGMAI/qH3hC5mHJeDmc9E+w+ngkI3zz0sUDuHVEnD9Ero4qz/Owbsw8Ng7JldY4K9l+6IbIduPSnhJuw",
+	"fM6kMmUIlYyGz3XUjVFAVJiwh1eoenLUsqyaobAeUUwoWhEcMVRVdRysLARbUt4hg6h21BL9Fohqyasa",
+	"yhp8aR1p7TXYUx73dfO+knO3Rv5GJU+HJbtQQai9bPfpu+3SF+n/61HgAhlhqm0qti5ecxB0e3E8ZYRv",
+	"lk7M4Fsbsic4/6uja4ikossg4N0BfMo9QJXSDJoowqu1FZJ9MtYGtpFl3Sfsfg+WdU2eBaFh6sk4PhEf",
+	"SV+Nj41oMSNDL+Jj4s7t/fBMYZIXcrRsuYv8d38T3sZi/MAtgr0Y3AuZAqrKr9Z2Yg+/G0bw0Y9nCdjk",
+	"rgCJ6bb6klvLuBy3UunqaBALYEkRoKCyNR4JWciCKVyzH7zvmo32ERQcKlZnOtGwMf/wfHL5eGuxv7nH",
+	"v0yuW7MfvaMfpj172Q/v2vHHf2xVecp2+adCTSNYJZC4eYskY44gbbxgAwHvYjNAKHnAPk3g2ooKJXAu",
+	"DNnZnAvD/NRRn0KWEGxqkdHk+J5ApA6e8UoB0ssHpQ0mH5rjFd/I4dyPY+IZyBlVAKibM50RDfCEBIIL",
+	"KGhwga5e1YCx59in5kNESOzTh1FFoYeq8CbG/Aeq+iCDTJ4jPyYSgGREtbpQoQhahs/6ND0uh3F2xY03",
+	"TDTlM+SRyH/ioxZuHq3KQBLUAK+MaJW/8tQ+U61i5Lg4CByZ9P6GIUd6vx1DNYfj9K7v1YAjihOaJK0h",
+	"4aEqAKc+ok7quHRU5QaJ9gvVlBhwTAPWB2K/iOit3ORFXLDcYEu6x6dHTAtFCXrjmczKw4FaWVjYZIIT",
+	"R1l2F+2YurrOJpWvt6ivvoeqYSQ+XdNBFkIq0VATJ5zP9zpRqV1618FB5wcwUkFm/JuqGV+ibYMcz2d/",
+	"7ZgOuzao1O1eLMgFsi+mqx3hY0N6Ay12+4PlfA7IS8Y+bw0VEN8+r7A9X7m62O/5NPV411e+J2Sx3wtB",
+	"6O43iu/TE4tdXxF4JXu9wIiCAt7nNRXdxj94Ic4UDn5/INx2B71/gWMw0Q57+4M8Ztn37ekk8r0H8mPo",
+	"071fFaLikFep0NH3eueJRAyU0wGh3l4vi1W90w4q93tz7w/23Fm43wtz7Af7f+azyDMCl/cAgpFe8Hq4",
+	"HxN4R+I9dzS8IXLA93jrhzDeby7fy7PHPV6RgM17L8DVck9mcxvg/YTMX5dkuf8OS4K+9icK7dU9CWIQ",
+	"7CtH9v9EHBE833t37S2nhxGmXGmaEC3a7qD3918A/d09p0fJgAHZ75MfyWQWho+C/D8Zm7RboYKxU8SI",
+	"DJnXG/rXf/23g8QXuFoJ1d24FldH4r7wfYM6r+xJL4TgrngETgpw70r7Sdgn8TKixENPJJrg2J+jqjg9",
+	"ZqIaakAesKv8LjVD1VxTuAhgPeS9Gtqh3yEQKZVCt8AGEHj1+C7rAeeWa8Yvv1js4SrSYbeoxzkjVqwn",
+	"uKywP2aijcRYEr/9f0LdNG6lGVDWVNqIcDirAiNh6rv9dSdkOslFtoj84huG1HMG+v78FrWOs4ZQsj5r",
+	"RkEufPlLca2ETCm25FBRGDtJHU/ZGQTVtbCXO2PE046HSadlkql1bNo2wSa2Lds8mbYbpH10Mm12JkU9",
+	"zIY5lxhksn8iySQO05lHVWGvC0cAcv74RUXUfHWyDvhKc2pNTkgLm7bXnpott0nMDm4fm43JsdvxWuRo",
+	"emJt7qCi1OIyGUmftBIlYLobyEnJgv+KEyYmKjMnZJJLQpGh29scb2u0Dhz9JYQe4+AxofJAVINF3T7C",
+	"D4TGUN03RU2QycVrhI390gVVLQkHyO4reOza0zZpYLMzaXJz/2Rq4iO3YdqeRTrTk8kxPmoXHlsnEO1F",
+	"vQH/LItVVeJEkQaXU4BZbGjHQqhqoT8jGoqg12z/juDgRh3myIObTcWvjMoDoV5ZeZ+n0HfJG4bEM/Al",
+	"WepyjgHJaUrkH5Qs4wgHnAtqHkZ1d206NrMcfQoO5zsRYcsiV/QdXM9W+un2s/OuMj0F7qb2OXkUoeL8",
+	"wjAgmO62IdhLNwRLNwQUxRYbgl//HZP+1pm5unjBtMw9x5DAAZwtz7E78ylBHokF+G7BxLAVddcn5jyk",
+	"sU+XqQtVVuRMWoIp59uQxQSDNHjGPgSVi2qbu1AJ35rQwfEMUy/YwMi9UBXUU0OS1Tv1PZgEJbuy89nd",
+	"l9zed0WEg+rwRYH3E1JVZUcVo66jvp42t6Uz4Po6uCsTQhZJR0TlVoz4xT07Ae60w3vBX0+6IUq1Lmns",
+	"ByL8BJBhkVpDpjnx9+qjcOAd3kl4P+kloHapMwbleebE6aQB1Q6aY1HRGSmm8YaJGpL8zSogeYzoHMfu",
+	"rGYgEjC47sic7XHSkiNvJnNQfLqZe2uTmx9VfQhNlB50XY2koewi9Ivk3PnE6xxbbRdrkdq4OZ2YJ1My",
+	"OT5u2thrFcr3bJh58RJ8KYpm0/t/xacTbDLRQ6lyqsnNLUfREOtZ88nePcS+sUfo/hohqh6WaBFa/wWZ",
+	"oZCmtUmdgqDxnBZaFFa+N19TUP2H7Q+pRkurK8YR10gRJc9cJnhkwTUkGqNwGT+EXCrw58WOAVnN9zwc",
+	"8UN5jTWhpJJJvmyotyapgZJnVbVeHGBK85l4AjIHq4O9tIwDy0R67D7+rmoA0BV9qnwJTiE3ygaGJBUL",
+	"CirXYvqAlovMaJiy8aTShbj0Ymi52E2uaiUNWJFUDeec+JQ2t1vQi+dBLuZXUKD74hV7fZgER8FKHmIW",
+	"Kvh3S1q0cFLB8PUa3wKGfrchH2RPKzgm1RdZoxnS74z0WBeJiH/vdczrtJTATvOdc65klvbT1j2eHDG9",
+	"YKczIkM/kg0fLgicyyvMIf4MwpNwGad6zc7xOALQn3Fhqd3IzvVN5JEI2Y1mC+FIHNx7eI4fxJrsGHSj",
+	"fSj243zMzbmod59m3mOoWE6LI5HDmBRGlCdQavwJBQjFP5r92If+bUKFhTRSqJV/xH6sqUquTAhUsSMy",
+	"QUSqDTvunK1iouC48XBaUo2JKiJSuKGqRxYRgRyVM77R9AeVtHRqp5pSmHjAZDafN6IyUw/UGKlAJVqb",
+	"A4PXNKwijSr3zIH6lPRZiN4n3mKohZtTrZqkbZEj1+y4JxOpXVhN27SaJy18MnU9mzSKSKM4lwHB8NOC",
+	"2WpekJqWJYth/iBKSO/HH7Jlo3+1zE7XvPjDd5+K6jenxfTKK8bzlZZfhe7Ap2f4iXBTgyY9y/Sipblp",
+	"dqlQvjvJyhPu1yJZkefyIpIFee4zCDlxZHv/NxMsS1aguJALEg/wTsHm1W16z8eBqIWjatIY+Ro5JJqD",
+	"PIRfLqYukW9Igz/jBMi9uzGGT/b7067UlsRDvAKtebIth1PQfIEjaQgrgKT74TlkeKdO3wf/iSQhs5h6",
+	"OcoT0U2iLZ+FVBTn3k52yHkm5NHDKwbCHwxGapL5Il4ZGaaC4tBTkVO5nCk1qjLvpuqTvvB//nPFqPw/",
+	"/H8Crzv5I7nkJn/8ObvG6XPr9iUu4J0XOKk6Mw9pPDtDpi1Dp7MHKqadyQzQmJRpF7mSf+P96Vkn7ZMG",
+	"IaY9aXp8f3ombjWJ2Wked6aNY7c5PZ4WTcosXBb4u9+Hy0hNi4dXpZNyos1Jo7l1TuY+XRapTldwXX2Q",
+	"d6n0i7pLv93Z/kW+pgUfFEttbf2E3dh2ZKB2SCFpJYYqfwpVB0vq4RWy0L/+67/RAMfLiP88qp0h2FOF",
+	"vfnVNhpG02gZ7U+asZZ08Ghb/zamKKS7c2dG90Fzb7yU0SWyUmN0OHWRyPNx4f9Z52ooy9RGdEeu9jvg",
+	"Un8uZFC/McuYThrTFmlgc2I1LcEyJp43MTvHR3h60mlM27hZ1E1Yj/EmVRCekBLDEY/zVsCUdsSLzpoG",
+	"uJGKRSM0QQXe85vixew3mylqrUShVZ+RQ93/M+LFnL/uTycN25YwFXb5fBYfZr8Pn8FZI3bHKcIMxeRz",
+	"LCt8iI4ryB4kZjY5nCefY82xqPdNErDsQgIXnOj3GVpNniro+K6eTtn/DY5M4Repy0qKQA4q28Xepqul",
+	"u1fr0w4MTY8mfQk3k+2M/x76ND00CH2aHvTwScAofbZexIJUO6Xp5ckj+x5XWpPjKRSTbxDbM1vTI2ye",
+	"TDqu2fQaxJ5auDM5cQ9wImejal80hTKkY6cpFM8WT+GW2JX0kX2nsHl0TCxyjM0mPnElnPjEOjGnTbc5",
+	"tdoddzohlR0oVevhDiQKoccvmVjeQDKhwrkMSp3mSFSilT8qAf/hcEU78s/78v6HHcxz4vl4/cu3mDEo",
+	"J7lC8ESa3qP3eDePckQCvEowrwq99ql/frlITTHximLCIs9e+7zwiuzn0P8tfcb5yPWX0F7S0pgR6qUH",
+	"RpDLhFXBtmRfJ48X7uy0sQ17W4+U2Wt3T9pk2iZHLXN67GLh3phMSMfsTI9b9skRbuDjxsGuWjVQn8nE",
+	"10NctSrYs2jkqvRdZkgQFIqewyjwDEGr+Up5+3P8bG7CwbSRBWNL2VMYBMCDLoZX75QX0adciS87Fs0x",
+	"ptLAMq5HBaEIVgQ8JW5qiXYgnGzuB4GvVQtKprFtZaLIBB7A1jiy7W5a2ANywKDPcx3dp26w9ESKteAl",
+	"TOC5fwOX7SAOF3riHOBfyTnfEFT3qr5aLWHlpbRUwGE0KiogleQwowBvUfqvQxG2XbXMjoG65oWB/mCg",
+	"7zSYCduysmtjN5qt0vX5Yhu2ZX39454hkSFNNPsFkUS7mWYbbSu7Svoy2cXwFXB09YSDIqm6ZARNSPxM",
+	"CN1pz9iZLdO2diCTjMASS7NNVEFixcFkQ9xZmNAL/0GYFj77hiG89PwQMm4P5TO81a0TtR6jar10V6Xp",
+	"WYfPDm+iUGpTBPcKwjbiGLuzOVdJinYV1MTkkh4eS0Oyk1jrl8RlJJ/WQr2/jHKR4qPK6SgFgx5VjFEm",
+	"1h1u/+u//ntU+bpjSEeK1rbOQkQFMp01DFXFWRA9nMyk4C+Kg9qgXkuAZ38BiSWvrmCzpRhwSfoD3IQq",
+	"Q9nR/RIuI3meIxM7tplCe6mlBbmDh9O2bEtYEQIWXQtmigiep6zgDZOmBCdditS7aBayuFBNpUKel7hz",
+	"pJoqH4JsIz07AZKF8kkHcLH4PCMuMIJ6n+MIA2RwEuCy1mvNuUMY80Nqtgq1W8+P5HACn8VFGBwfYdaS",
+	"5/g0iUdRHOY07DCebf4GWxD8uNMn4Mmdv0CoixdMwz1eX5PMI9qKRPEitxxRvCj8hiIqPsXF3+B3RNnR",
+	"RRjF4LMV1LY2EKC4uvxdd8O5EBSFLmMJXlXoKQYJJp7QxrQM8HNuUPxSYSBnhCnjvS3+QHJbb93Lz9jS",
+	"K5yx8g3y6FOIKRezYyBHVBUTuTnPZMJC95Hkt4msPLa3RbOeVvx6jCVcaHwlXDA5IgjOhyXeK6hZpDAf",
+	"3Lspfz3pD/wiLImnBE8JRvd3lyKTcSkcb/N1HkeeCI3HcxLPwhI7/P1weIvEA5zIl4xobujbm8Ew44T+",
+	"oTesGBV+mf9zz/9/0bvsDXtZL7R8YH3jQXeWUUlo2SyOF1VWg4HFoRh2ZtA5mzmOF+z07Vtt772VuZ9v",
+	"KTe/t6KyJd35tMtyQn75y5YUcgnzuTACHFDGvqrhzkhEDL6qVAsuX48rKQ+lDPwnUh5P+RrxkbnZVH3Z",
+	"NpeQdX/wND6Ecbge65/G9juJveekhbsdiMBgYJIl8a5rs1tw1Jg2UWw9gB0u2o5D6I76/Bmy9DLi+cOs",
+	"MoOv+FT4sENG6E5eXB2G+pNPG046tG2xJWLCwcstIoOSBVeuWC0nJ6m5RqTBll3BMqcw8BtoXDqBNbGo",
+	"i7DJkq12lF7b0nFV9Hi2ZrZ0QUP1XuWi/tZ5udvkrA5acfDSqSqphe7kmHzOuDb3ObP41kbVfg78w1y9",
+	"+zh5DzbErpYviSaf69Bm/MehmXCATHJwNxYBXuUz4YSu7AeE1RXo2huGwsAjkUBrdITyxmW7k4Fgi8Mw",
+	"g/4wolj4+Yu4f9qIWF4VRlrcab7gWhd439MGcnlBvybKy4Mfz5YT0F0W7oxE4VvMYhL57NEEtZO9jfDz",
+	"2zlcfCsd628ldkT9GT9V9ECjNYa0mdDT3m3Vx1h6RhYIYceXAhxmYeTl9Infwei2cbgU/OZgwvwHbyJ7",
+	"Br5YxtoRuE8RRvDUOocTL5dJdLi776lYpzOZHjc72Ow0G1Oz1Wy65sSeTE3banrNpndMOpPtSlzSr228",
+	"JYcDdPAsJj6+Nd8OJKqlICDl2SoTQhaqYN6aPzzAK5k5K8KA0gbFFzJzKDpbkKS1EwZC0vQ3xDwg1BuH",
+	"03HJkRUcojySlTi1EmZsnKkxV3U4y3YM5GDK2arznVBz/uAUHFwVOGfg68wPuJKzwzEV16jk0wWTwtXj",
+	"7Gfb+87HJpcKlN8UD+g2rChjOV80K0YlfHjIWq7i5jdFgkkXg+SPGA43xHbdqy9xmehbdc1bkpaG3Es3",
+	"EMheB3eJBXqePCSov+SgefsB0Kuf/7xsSTILAar1YTn4GvrZC/oC6kTZWZ3wzIuH/t0O6V6GCZQBBAJv",
+	"uIgLRdVFgEGBQoPB1WVNZcmXggLtCgCCYxRSlxRBfqRxLgBEtMaByvOUxcl9GfyHQ8nn2DlF8/AJcim5",
+	"Vh0qs1YNCS24yQRh49BcXWL+nkpUZO38XzFrCcifZdLFzr1t2DwHgvEsovDJL8UZ4utoxqHJFoRwBVA+",
+	"rDkTHtyFELH4OQ8O8OAWO9tL7UmgGnWkYqAM+RQYmcUgc1vCdaEU3oagTDXEN0yALK2VEIKZND/iJ0JJ",
+	"bF5sdybJ9d28AwtgEw/fkElj4xQ9TG3Q9GbmYDF79L0PDN3vAHxOjUkgJb4mBN3XndfthXaCtmaFhkJy",
+	"X7cVwAn+b79ev5WamIMHfZ2lWlMU9YXaT0nRMUgP7pwyn8eMaDQEKH1pEoRcpOSoYJ2ECg2wYRZPiOJ5",
+	"zvWXnL7EPmRwbGPEOFiSDZktZ8j54xf+la8OSlzP4JwRR0pJfVSBfbqcsNiPl3EeHeMhDLytXJoPeBuT",
+	"1sFeD16gZ9FISTwTHFfKegYFWmRhkIUK8Smfrh0n6ssIUCUh+OiPXzJRrr73dVT5Whb4sSHAhHcsjVtZ",
+	"LXIUU1APct0Nttvx7qZzXXlgK4939z7X3RBYrcJaBJjaodHUy8jf6cgYQkDzR15F58ScxNjbUoxQnfL5",
+	"t8spf1gOa4oVCBHk9dVRT2EWA8sDXCVJ9zKCeBPgcSI0Eq4ily6F1q0YFQk/qv5i8Nec724x/xUDvGX8",
+	"H0CGM1TBZ0PhpWoYMgKfbx0FZP26zL/Xr6u0+MzFJN/LqOQyseQVLbFIXKECBXktP6Fi5IuEJxfkbW4r",
+	"8n+S4MiKFvijRZMVXQ4XgBAaw8SkB/cVo/IQxmEKWGBU9EMu/nMJ07YIMF+N1EMMRVozjs7cFfgieDOg",
+	"Qqv4mRrUUKkc1rVId81eVs3nxLCWbsdlX8Wo6Jw2u8/Vt/L7vJvU1i5E1EnkZVq3KCmZAw7scIp8GgAo",
+	"pIT30o5vFCBCRFRFI24uQpwonJgmT0I1xiUR6hIAQJ1mSsagqrNLFXKnBszJkRqbg6rZvtWMEXX0E13H",
+	"QNrvtM64vDUNo2ccqfr6IhSBesjhmyTkExsTpR0WpzULwAj5/u7FuHqysL8sJrWOsv4R4LqiJaXgm87g",
+	"IiYojj5ER0zDCCKeqlDLigBi1EMohKQw8Wt1dENdwpVS4umNjagfi6sIi5RXVQ5J1PXy5SqFlAj39DNm",
+	"CUgGLKUvrnFiXai2hYcL7GcZCjCiKiWDeMiP03xaVWNSihg/RhGmaMEv89EQ6qlaQ6LGmMJUlHPBH+ZM",
+	"Owj44nw1Di4grBWg/yZ1hLmVURbV8HG2QskyVGVFpWd9/WunyJn61GczwkkepieZPjEVNSNxLKbxF45c",
+	"FmdEq/EsCpcPIoahe9vnz8tSWAn1w2mHBO+Oo5CLCLJIr6Y8dUzDeDwNl1zZG1H9hkcW8Ux7GPsB8dLf",
+	"vqjJyi8kfC1pXwhW+RuFkYTvUU+gqhe67G2q3889xDjHeQbS4nJ6TjBltXx5qTJkWv5MZgIKTlR7UEIM",
+	"J5i8iIVoiqP0DBUA8PlkJUFgKlLEj5BHXOCju8c75PnC+gFwqa2axNT4AgTyLMtfATc4y8ezJ5HNTqeJ",
+	"iW1aLevEbB01Oyb22lPTbpycYHzitZqN9i6UDv1TAqQsDkTcTY6ntV4baOFTSryEu4BkJCkb2DKOZsmB",
+	"U5bLr/crFWlp4TPwi8ah7pJN6ppBFTRVtII/yJQHVytGJ0Wivg554txF6O0y7ZvizARjKygcfjS1TzCx",
+	"XdPzpidmy25OzE77uGFir2m1j1tHVotMd/m4Li0zInZbnyTIb5G0VQuvIXVyQQFcMpd6b3eauDVpmMdQ",
+	"9NxrYrMztSyzObHdhtci7emRve8okvL/66y6uLee7wEICPRa67M2Vsngwc81w0BrwNk4XbVlrMAUikvD",
+	"rNBQFVIln30Ws9pZUm0vnpHo2WckT0zbRrWdd8gzaBzFTCFgQKXuZBCKu7HUa8KM9TXKcx+BkQUeo/wG",
+	"mFq4gZvEbPPVa01OiNmZHh2bTWx7Dbc1aZOjnWiwRMnbSoHPs5BBlxOCS8aRyEyuihQue61gmKhwlFtp",
+	"tL3nKEsVHIEEnBnjhHBK4gphgVBw8MLPnXG8FlParZBIWV8z+ihIeq6OQneh4yEUXFVrltFuRBZIPCMj",
+	"mjbNlEqZELjwU/l0RiLOsGOuFInao4kHJO0YmEeuVDU1U37hK0P8U9YJ5O+D1udIVc+Rp31CIRTbiCIH",
+	"eIcjjSon1SYzDiHZBFzxSM48TG+un10ltYf3KQieVibe8y3padznlWVSsnvntxLutO2tD8mDX1PzepN7",
+	"TiZegDbAeYeq1Jro7j5DtzeDYS44p8wPpz5Z6C77OCMRyVHiGyjPS2OGHkIDTQjzPSJoWxk3bxiSrao+",
+	"nSIaPkNbJGCktntOhvjSVn9bQdFrxYATms9YQWvMIcfbyhl6sUgrUvIKFHydLjYW3RauIa36dokzUfQr",
+	"BYEudylKNsKV3NMM2KSuDjupbyLVc1Og7CrneQp96jmsGYgR4hFvRAVjSAbnoOpkhWQRAz2b3kDNBvrJ",
+	"/z6D+nbUgks+5ZZ0rY6SLaG+laBDOCNK8ZywBXYJeH1kaeQMrxbXRHrTaZ6NwrFN0p5md/vCmCy4kyhZ",
+	"qnJ0RBhoTZzm0+74MSPBtI664JuVnREeCZHiCfWN3FkYMiKrEet7CopuVzFFvpfU1Y7xI6FJTZGW1alB",
+	"H8ROAmmiNiKqOtpGhpFkeYlTK/IflRqeXWlNylNGzQTBm4H4dw+t39/ELEhQEkEiRlInOpaMKEva38bU",
+	"3NHmMfiaM0LRZKURwxnCsoa1VhJdEIeocf3NLaX9p1lktG4yMLI1g/hSiGkY0Q0uzddXxn974WuAyEUp",
+	"08sFJL3wsOxFQhpVHU2ESTh5RxZAkFeF7MlfFcLHc2rGiCpBH2tezFTQ11GXcooOg2WcOWFb84YdJuw3",
+	"CL/e00aQBuBZtGBqsvo9HBYrfzPcf8Nk+r5i+xqpw1kcuFimMYkk+vIM0wfNK8P8ByiFwh8exJh6OPKQ",
+	"PO5mwqCofvfdhKxC6n33Xe00OcY2QRJouFKSjYA9Aed5IeVdjFYoInG04maDejVWOqiDqvfU/6yip4Xg",
+	"SB7jfcPxMiIOqjpPtpHKtglm5Kg1ou+vuufm4H230T4CxcD36knbdT6v3FLwSFRCD/y7EYkLhY46cd8m",
+	"HeSpUWkq+UcBtLZYECp9MsomWqP2ilFZJ/bsRUnrOSuq6KUtoWlCm4RBftpOuJd+EZxAN0ew4TKehEvq",
+	"KYpgBqQNsVjgzxWlMLJlsDnDjNXRNSSb0uU+OH5Jt9YqypZAEMuubJ6L4mm4oQQt8APonJohvT5cSj7H",
+	"Y/7kOA4fBYzFzpbapqnSPmogSp7TGX/Z3O06acbayDZPo1qTwpmUsiphUOGzqKObbl62YjGZC443A6c4",
+	"Qx7h2kC0Qs+ExoWoQGS+iMvPLsT9HL0eMnsXsiNd0WKR5uh7Gyle8lHw42OW5bcJS006zEKhh2NV0yJC",
+	"LqbIi8IFisiC4Fwi0A5OtuOd3Fa7xubsZN7DEVaBv2dBKISwomocoglBceQTD+EH7MNZnlx1OO/DqPH5",
+	"s7RC+D15qoaqoijBcgHB2zKDh4BM8gnjTz6ElEhRlsyhaId4yGnZFvqBP3EKrmutB2fa8aJYDsRmwoNW",
+	"g3NdvggL6IPIl+dLeprxQSAcQMAqmmEPOe8ubz5+378e9z70roeD8VX35/Ft7/qif/2Dk7BDFe9e00WJ",
+	"nCbO0NWM8CWEGYDQDgrMXnQnKzv0F17L51UaEgYay2soegqDJY2nywWX7SARjUohXMdHabZCdMC3cQFJ",
+	"4cs/n+wjtQeMlFfp87+ZoV7LuPriuEQZe1ZwxAgBEm+SeIikcI+yTOUpnzpVr2+J7NiG4yBq2MvGzvgc",
+	"Q/GOSYFZkO1B3jImExd7E5O4mJitRsc2T7xWx3TxiY07jaPJyaS5CwdjsUjQWu+vw285iVmZnY3MKGSx",
+	"NuAxRn5E2Re55IrJ4gzhEZUTDkr/Ssa08pu6FwU5g2H3sjfung/7N9d5K1SvcmEXQ9Xvb13mYaLXVreQ",
+	"DCVewH5weWiBo3gFHhGSQeLDaDELKUlA5Qf9W3R/1zcE4B/C4mtwEPhQKOvLSrx11UmhdhmOMBYkXOQL",
+	"sc2xL6pEiccCn5Lda7x1RZ58WdvTKKQAxvxYXrW0ZB/JwQsnnpaKkwH33xf4X2KelI3F89kiwKt0TCLH",
+	"ir+T/VA38F1yGMaWHNgpcmIClfGZD6E5sOYgBfhar5fM5+sCz32OCWV+SB0D/eu//jvTrZgEu5pDcu4L",
+	"qXwZz4oPu0M0xx7hKqowrdcIsowrLhkw3+QQzeVL+0hWBTEIx9h2relRy2yIOt/tqXmCOxPTcm2vQZrT",
+	"Ft4twqq8JqHsDH/AKOzSesw/9uY+3X29u/ANVA3ChweBLSwLq4DJABoTeEDUN3UFh78JhjC/KQP2NWg3",
+	"VlTAsHiJYV5gGopWWdWjXWNWwJLS+rHKOEnURL7VA+wSD1XTIBlXHBSo+moyAsaR9cQcVFWVaQ3Uv/7Q",
+	"H/ZGlKuINfSv//f/Q44sNuaIX1rRMHDAi+8aifcyiYITj2sVyRxU5YQJOZILeVsGv52NKKa5+rizpcDy",
+	"kcGGEHqEIzgRVsJpgSHX0UkKnTl1JOwoWUVN7ATwPFGh9I1oFQ6Nx2pU8hB5rI9LXZO9S9NG1x15JacE",
+	"mYiGTULvbyQKudDrX2hlcUXIt6wXXRw0wNLAB7XeSXmDWqnBuHVfroG6HhihqWAkXj82U4Pn2Ta3fBNp",
+	"IEIJZGaBfedTN5wLGl3bUsqKUuSpPSOnXqFOSCahGqsYFfVOlk9oDxRH5O1LNw9RuFxIotnvTUHi48mq",
+	"WKLITWiIbOck6Q8iFpIIJ7FDcy78IHQBwSsi81DYDVp0g7hWVH5NdGdT8G22E0VhJ5s7lmCLJWbpZMlW",
+	"SblE3it/TsIluJPCJKmDM0txEc9zpms5WtmmsJ8C6Zq4RGzbtl/iEgG0n/FBBDFfxmS8YaukUoU/CYyW",
+	"nKnYSRVSQZVgqm+PeHumCXvZvZfirWL5rsFV8afglBjUtn/913/XXtLVNJtk3+7qb7KNJJEmQe/oA9yb",
+	"pe8GvpbjnWWBUOlhmirkSmVQ/v9EzdLfPDhqlmAv7vOWPoY9X1WT+O0jsrbEAMJyi8B1taEAeDW/oSQZ",
+	"gBc/s5Ay22vvQCVt52vMQw9gygcgyWdzTLFA2crt8Py2zYnZZCdldRItgCrlomtsVRe8eamXWeg1gtHp",
+	"bmNM1IZQKH1zFxkZ4BFJIih1EfuGKRNZadpzAmWu0/h5mVKm5cZADtkjDZ9p7Rt5SV7NJfJqjhDmL05x",
+	"4LvkP+zGcd2qW3Vb5Fj9yW6323ajWeAgKXhnbzeJqNeSOkqMtOjXoH+LnHdROBcdGYYOmhGcRxbc13sC",
+	"HhJUxco/JnTlmAQiPKtXt49a0odWO0s0tRlmaM7Nukd/DXqB+Ys9/STZOZFLbyjSKtsBaRjgHu7qG91G",
+	"VSiNLjkVlpggV8ULDJHnJA1iLQ0S4rhVlCBo1srYqOs5mA6mIV3NQyix7nw2ZfSeKdI4nVoGdhNTT4X3",
+	"nUlHrtx0Ku1zGgbcPnfg51gGpPkhdV4S6hZSMUgJx6jFvbGY92Ut/A08q68W/Lat9B5oJ6L23plw5onI",
+	"DqBPuXnJYQC3+LNCxpTYV+UwoIfFjuWnt45uRDypkwmxTCgpVwCbuG7jqNkyrUkDy/qMzRPPPDnGJ1Pb",
+	"atv2yclOhxP7YvVm/P3FO+tLoVmvq/B6SGsyAW/0+Lk6+omsGJqQB19sLxlTq0Jf9XjXzMx8qbh4vsD+",
+	"AxWzRFSx2xyTyBfALxD2BfjARiW/TyHERm3kyifJfHYJw1KDLo+/KndMGRBQJfebFnQootxwRA4NNQLP",
+	"5P5BRqA1peFFugtO/cxqOZoDLqs46jdeGl3EB7M9lgZY/W8XRQOfe4X4mexKvUbkDG+RnctF3OCaFG6x",
+	"DMUql21xEQ14rXgRQLCsCVYJ5wFJvaLsnbYrnRdOkabos03uBXhKDDmxgkTh+qwRlIdXLquhlT/1hO9n",
+	"OlO4KHLvF0kXxReSCWMzvACaTkfhqAauMMUPJFI/C+pJ4jKbYUBiyX9v74fo7ZNdt96qbzuJOy5BRtzB",
+	"1zLxoSDYGLtQG6JQeiovrIC3QvKVs6JEXkMbsMik4BYAXYscf61cujKr5vUnCk4mf4sPbTsBKPBnvpbP",
+	"v9zUAWNOl4CIbR54kq8HmS0hFRVgEKdyHIfq5FHkrcNhkSIyODPEnodMM2muppISvZAwiMqSR6+5KG4Z",
+	"5F6IfTkLaXkh/9dfxd/YQXaA42nfvIIi7SeZmiTFVxQbjrdP0MbcgeHrfq3I25W1XdX+zhGKkbDitfnK",
+	"jqCQkR7sNpIjv08Wdc84L23qFlEI4OGQoKVU1oyfSZB8Qu2Q3SXLsWtH24OLn6Q2DPGoIwpKd62Ouskn",
+	"4AoKyDRG4TJOsHJYgvCnp4JlAv9VMpjArCMxwkycjKOqau4U1tuQKaR699cnXk+Jw54JEDnSNucqTCJ4",
+	"+edGdJNlrwE5KSO/yghJIzff9XuXF+MP3cv+RReitmrKX7eIwklA5gKidBFGMVToUGAYmKGWZSGnfw3v",
+	"inYcFSCxCKEsLuBEc6MMulHoPdjgXAxZjJPwqTOIaGKQ6zfhc7zAEbgJJiuuAMPNOuqqjEjDarQ4j42w",
+	"G5Mo5zey0RX2KRrEESGxgQYLvsmgi+D9/ZzgQFqN1h4iu6t7INO+tAyrc1Talz4VCQhsuYAAOxhIthst",
+	"q3O0uzzvAnINdmM1c5qvMVyw/9BCQR1UpWHGCZiCURRrPbkGsv1stFt7iWRtkwsHpASo7t72EyvAj9OJ",
+	"bLTbpdPYdecEDcQc5nvV3luapnMonjhVla0FeVMJFogDFBAM5QOcPzkivB9yVpmBHNMxkFPn/6sKP17N",
+	"SWpBc950BpsJBtZsaONaX4GcjvAnG7XbbWTZoGBqI202NkipQ5Lvkq7IzPffMPeuJOtNpugmuWSsQLLr",
+	"yBAPYW464f3662fOFXtzQIQeKle/GpULCTRVloGeA6kCYCoR6gDZzKvdS7B9nIkCQs9hlPeyZ7BV5T7w",
+	"GRpVGqPKKUrKz7Ff4cqn4vPwYicGjMKPked7p5AHgwRCUwLHpMrpOaoyINekczUGq87fl/OFA0nzsY4c",
+	"XHUYiSHHMsJUFu70EjyvqizsWZOJK2EkSv14COcC9aEhqoL4BdxPBpIYVR24n0UQUV2uGBXewYpREVCP",
+	"CstS4WDmAR/lw2WnOUXW1TvOX2AWMpCC/ApZx2D13JNju9EkpttutKSx1XGPzPZ0Yp942G5ZzdZ2Y6vM",
+	"PSQprEgtzGcaFbpxVGJKHKoUKYTLq9PhsqbsJPAX/GKq2WyBiqIodFX9YjxnmwpgzPSeho+ZdjuF1YLK",
+	"oKdwLEj/OQrpQ4Zd6QlC2+2RssiLJL1JhjpKjimaPUOWMkbiGRdkSTBbNSLTJePMRIQ/GVBb0+OqbBZn",
+	"pGEVF8qcj7XF2dGoyxGVaiDTmg48AnOaXbMiwuvZR63yIFkh4zn3E2eQnPANLtGBjS4XnBTttl4QQ5PF",
+	"6Rktp03ex4i3/X9Goz/9apudT79aZufTF9uwW1//WLRqvWKyGEp0ThghIvSJBOGCGIivCFd5RU6duCvh",
+	"nMOpvCpcFIVQ6QkRbgQr5A99H3rrjkbxeuEMJ+9so/Cyg/3STEefev6T7y1xkJgkgFEJ8soL3eVcsG+P",
+	"RJnE793BGXnfL4RSX+DinZflfnbRbDnHcMYSE+oSqf4nVQ9gtnIlvaUNhtMy9mhUiQP8OKqcAdjcKlwC",
+	"3iW/jIPHUeUvxQK1WIx3+Sbnsu/+9rZ3Nx5cd3/qITf00jQItiCuP/Vd0TsQpuzZj90ZCukp6t4P3/eu",
+	"h/1zsAXHd72/3vfvehfGiCo77/yud8Gf6F4OIAYcLvYv0r9/HNxcj7+/ufglvcSb6Q2GJVdvu3fdq96w",
+	"d6d9RWQQjYe/3PbSF+TFm1v+z9rlYffuh97QQBf3t5e8/yoNiXcubZibveO73rveXe/6vGcg+H19Mxy/",
+	"u7m/vjDQXe9Df8Df0q51z897g8FPvV+yF4f9D738693BoDcsbO+qP7jqDs/fG0jPkcq007u+EFP9bgyP",
+	"ptOP+he9q9ubYe/6/Jcx70j/enw/6K1fv+vdD/jzdzf3w57ej6ve8P3NBVzpXl7efIQP8fUYD29uxpd8",
+	"7gz0vte96N0N9Ev314P729ubu2HvYnzVu+h35Zrc8Qm+7F/1h+Pez+e9Hu85GvTuPvTPe+P76+6Hbv+y",
+	"+/0lrN6wd3fdvYQ0l5wpU7DcWS76a9f82yf+P8vsjD9998fivQDWSmngubwvk5RxwMIkUxkwkH4278QT",
+	"Zt9TgS7A+WXaR1IiWCt1oEco/2Ns2T9e/Hz01+aPJx/a142fjq9at507a2APG/vKacHQ3QCzBMZu6n+W",
+	"6CCaED9Nqf/uh/ur3vUQvDHVMEItu/m2ZbfftppCBYJDYub/kxgjmlY2EKnoYqxwE7UaDal0RASkjO+R",
+	"+SLknG2FHsmqxolB4w+9C9SybAPd9u6u+gOg8YvedR8uNw2U0B5qWS3+av/q9rLHewpPtFFVWp00jEcU",
+	"B0H4zJULiYMdLmNSM1D38q7Xvfhl3Pu5PxgOoM/vuv3L3sX49q53fnN90ed0A6mHYuiNt63GCQwjAbrH",
+	"wYgqg7bGN+Tg5v7uvDfu/fy+ez+A3jQ6KZmitmXBSBUFo7bVzCr2+amvGJXczHB7OD8tFaOSzAm8oU1I",
+	"xahkh1oxKgUDrRiV9e5XjIrqu+iI6njWqijo9GaFPlGykmBDJQgzW65UGbgo8ZLBeblyLVIgt5IKIiqZ",
+	"sxx1GOyeNRYrjaAEfy3FIgYwX5oDA28Vaa8HCn2fqbF9G7m/wBGek7isApoqdhyLurXRykALHM+42Sr3",
+	"etJAytZkh40EmtkXJ1TyIJjzj+xg4OyfM43CHgrPb6FH5+7dOTrqWDbiOgK6TX3EWjfeyKAA9XkFrgFs",
+	"TENi5PeeZ2EgOphDPnwrjfy3zbcq/u+1NKiyFX4FUbZmUef2XeFWywKL71yoIAmU+7KmjKcup82oIfK5",
+	"nbDLNadECgSLqpjKUwqI8jMk2AXWMemd2q4Q4f9zUOcyvXI7YHkaIrfOx9IKNRIdRfqnwL0gYnMBrxhc",
+	"klBM3RBP3t9d7u7QLCvXWI4skEABpGZyxvl1imwDNUC7ywbbpGvOUITpGqL+iPrUDZYegMCr0hcsKZxa",
+	"CEWAJth9lAfdUAJjX4yBeD6W4KGHeyXE6Sv5HCsYVCID7FXL6xt1rQ5IN1ltAXkGEwTj0moRvdFrjLOv",
+	"TqYalpgA8ID6rACuWvlQBVRySNXigF0rQ3zzWXEyWFAW3XhXXFtGj9ddQ+UUHghxkLoW6X9aArKe6/+I",
+	"7lw0JhkpcJmket0+YcopjTOthD7KVIiYQSwyzK0DIK5Ym32ulWLkpOu/e1QZn+HykOVDU2q/XbmTV0nB",
+	"UOi1sGT8IXnAgFSyK1LxbOvfh7SY8QyzWUF+gbhbFytiN9CMfJZOu1Mksg5EOrzEnxK5/ZB/Id9sTjvY",
+	"cu3Jsdcg/6HC8vTz0tqIRksqM6pFvHomEkG0I8NAs0E3UOdNBubA2dTbL7739a14w+QjMiPyQCiJcEyc",
+	"EZ1DEAOUo+iLcyU4non8OIXvhYXORxCtD2WfGK2SihKvFSN+UKqNTjAvAF/dteSnXFqk2mRlxQDWeeeI",
+	"CuZ5QH3QHUD3NykkORCiRD+p2lKpEqeNtTOhRPSG+AH4rjOqRKOlZTVd9Qr8Ipxw885U/dxkq5T9nceO",
+	"bQd4keJNT1k8JE/RqDzjiPr0oTBqOYAI4CTkOVQbvCqmz0BiaAZAY4cRqQnWNcNPBKl2c2inYBipW+F0",
+	"RNP8HSBYVd/wo3hGebxYHQ045YCCBXb57f3QkOagyo4A0n65T3177qa02vIhbincezFWfLJHDg1c0wTy",
+	"y02prK6ZY0eSrugyCBwx30ps80tQmFHCUO0SCpgooy/QQrNwFgKIlyaw5Im7QEaUJeH6YiDA/k4V2Dow",
+	"ypqRKklQqEzjobvpd1lFFpXrsQKGd0R1JQxVcfEcq10gR3AqKtBhrWRiUi0KDJdafmeMKGwNNaBUE2Sx",
+	"HwSiWhkaVXL9HlVkQpnWxXRrASxmUqYRS6/zD73hiEIsR+THMaGiD0sqgoc9JJQEGkI1nwSUPdXef4jw",
+	"YlYqC0GpfeCPFBwUeg+k9ERuETLmTwIiKmklQU3PoW6X76wAQyd7XhHirVGhoUd2Vtr3/up16G3H2RVd",
+	"MOSUlHGNdBTFoYybJ0wr0lmyINMonG+EKuRNe+AnyHlFWkf2xMO22W5NPbNFGscmnlgts2WfHLlH0+PG",
+	"SXOnRAUuF8txVmBgIp2L6WJS+htSBiWLtialbrWI9whiZSAmOAebUuK0CPCEBCVeYfEB6QoWiRxS91MG",
+	"dS4mtDDkJtxhyvPhNUcdPD0+OSbmtD3FZgvbE7Pj2Q1zak1azcnJkYfJ0d7hNbD80CG5EhvpEOi6DPw6",
+	"UxK2hNo2w2IWGAivRWU+9cjnLd9ehMzXJcGavVsYj1JCLF3EZhB3y2+XmiAxDh5P0YwEQVjiTHZnQmav",
+	"ESMn56S+aRoy5gqcsUiASWrOssyHMxqAVoNbqa/b9RKoiV2oNIipTnQtMT/6WMpIrE8Xy7hUqnhk6lNf",
+	"qJuxlqTqCHWMN+AYyBEKGfwSclElfsOlOrrPpqTjiCCJBgyicUSx0nIhKi8JVgqj5DnmB4TGwQoE/noy",
+	"O4BA1dGwLMoeOjKiVeHxcTQFlf/kMyOKEAupC9eUzil/iDHKH0Lr5D+Udu6I4gFaHr/8egawL8kYWjKC",
+	"qo7mAuFtyZ+iTwsSMZ/FvN2IFCb88y0j0x/moUd0MO511UMiQiSw5pH4nfj6OAlDKL5SjuDF2/thHQ1g",
+	"azDAlh1RyHcKaYx9iq7vL/Ugbj1i37LS4Ew3pFP/YRlxQqy9gj9vfwCBTNq+VQQocJgvbMe8gJiwOPGM",
+	"iYxseW+X3IBd/Sw7xdbHCtx+l8D6Qyvh7OWRSXxrQtdez1PY0emyQz2UdzsVUdi9fMJuNqXmq/hUlB+l",
+	"sRo1gYDqLmZUzhn/MAR4LTBjwAPTrqSlEMFE4TcyyWmi9AoMz5e5ytKu2JSQ/loFHd69eikH3uJdqQet",
+	"S5E/ny/Fwa9+tqcASDSpVt+PFcn3FWMDUCzIqEoraL3CUQFOsH43Mjfx1AbmpfVYPFLY4d241CbAyt+J",
+	"41n7MHDGHQb7Iie09r2C59c+X1qF9n/AwazupgfB1eTcNxcP/i28w3lzqMjlt6+3UG6abUULdNaxQzkd",
+	"tcCqY7uJhfUJB36+Pus7MfdsnvE6J8/QT2OfjB2dFF6L0yd8+VU5/nuCg3hWoh8mEfMYzeA5COopyC8p",
+	"resbPsrZFe9nsL/DR61Hm8PrinrehxiXgT9fBmCpyPDUjQhbTDxNULWkfmQtrbcmmqgfpFK/BhIXHMmW",
+	"AdJBehmYxI74MZYVbhyZhSy0+ngZUQMtaSAx9UQBDOYgQuNolatGqmWuOfURvZEIxSsBnLWM4Ty/5Gta",
+	"YoyXcR/l08PBypTpzyKYRRZ8zzWUOx/8tdLgRJBHfilHZaUiKGPT3Kekcy30KJibDRidMvhG9ZSrhgkg",
+	"HYnk2ifzLs6YfJMPVcVHiKS4UGttRBN1XQbsQC9+9T/V9XK2AIKQYEaL3gFcqEg0Qt31lRGl3SEciK8z",
+	"ty+L1zpFAhBaLsD/JGSQWYUvGTSyr1+N7IWiJEhwGn79+mnHDZEuyiAmi6KVfYX6J2oLF7GVy/DB13nJ",
+	"HpAMohCCUJGoByLnOYwKquuoOxsrNuiva2hdYSRCIcKIEXMCgZMrk8VYaJOJ+pJ8oiBVf+7T5EJR9SQ5",
+	"iK31JIqrRuRt341fyy1M8mkjHUDpIg2LtYIuCvhdUX1ife7jsrd+/DhE1feDRvsI6hMwKIzAkPMXeOPP",
+	"Ijtd2Ab+P7GI6fue4IhETh31Y+TiKPKhpB1T5TYd8nnhIDfAfu60gax+nE1+cP0b/8f+/T/79rXfZ316",
+	"13bP+0f9x8XPH85/7NTJ6sd/eh/7/o3f/9ynVt1tBHQyf2d5P/9YCI6+fd04T0BJmY6din6UL1C5TnFF",
+	"ysHMNmNnAaw4qjpd/q/Ez4K/ARpIxf0p/0cpoFbRWVhXwxPbDCKWurSs8mizrUho6rk9I9QSwErsChHz",
+	"24aoZdJq+WKfrReMEe8eDnAlOYjvFdajWUPwtybHbss8wm0iKht2pm3bbODmpOW2vSNyPH15fZxXKY6z",
+	"INHcZ2wLyH/6FJr4cYpz12ygalo8kH9DL4HRbOgnfRqChWYv8n6U4lfktxh/WAJapIDj/CIOgnw9Djg6",
+	"h2C9TFUO+XSuEoW8uEdCV75r4rm0V+F0KqtBAdMQ2dkqruLBfwKWS8mzeP1UOeLfMFhacSYC2VN8CKbL",
+	"NV8inmUgpkUJR64DyYjETBaT/Hp2lOpiIfxASU2CbfxHrzaxgf/8/mPGdlIf1ENngtXo5aHEOiealPTb",
+	"JuILanL5sSjrCVf9OGGWNWNEMyzskazEG7LqkSJsgUQPCBV4PRZxJ1FYEI+lSce8l0XfnVpqvsY0Utox",
+	"NDm2S4iWJpWKxPF1KXxPJrE/BxGTGsICIwYEL6CRYq0QNNiGGnyYBCYvRiQdH1bD6cD4btGV33GEd9pJ",
+	"ldD5TCbMj/eKRBYNFLiET7zm5Ai3iNl2G1OzNbWI2cH2xGy4Tah8c4SPJ7uVA4aVPmztDgpk1jG+CmV5",
+	"Qs8bQyvto9YmsSPrzzqi5KyqQJuEzQnXVxwijMS99QrvoipvWdX2f0+wyG0VgCS98sfqmqQVl4WsTeIJ",
+	"oYpTJhpYFnbaqdjTdm6bYDfK0IwMi1kn3HWenHDhw6JgBV89qOpBFxQWyaHKYyvEF5xs/ANaLCN3hlkS",
+	"Y1pYykBDax9RFc4gM47S6A40Dz3yGuUN8ux9R1h+A+THZKUxbM7KMhkuSWKj1M//SaJQYhCvn/K81kHY",
+	"N2fw24MTChjvrsUOkkNrNaOJuK4+koVIEdWqWQY+ZwhniXIUq3hZ9Vrt24A6v4Z02BppsY+0yIe0ilc/",
+	"7YFiVxifn/KZ5smYUC4eAdJsTqIHQt2Vdm1OYgzo+rDBnnyPRKoISzwfq50vSxoRSp53BskTvAQC0y7Y",
+	"/uxKURIog2cIb0GBrb8eh8hv+xLMzdfa+Ydvu527+jr752upSNp+/Crl9W9Xg0F+8BWOQqU186qHoKLN",
+	"g2CYr8kzYiSOZR4RwnKoO2yRrXJ/RAtEu4EcqtSCucTYm2fkPdos7vVoRimdeCdGVAU0rkUsvqrA/423",
+	"87+1IP+NOcorSGRUFXmUs3AZsdp2+fz1YNma1/5/F0L2NhS1JEs9nIlZ6fCN9nYBNbbXNlc5rI60rRah",
+	"fE9ZVvxCrrBnWFTRM8clN2Gm3KlijSWRDkvPD/WiholLTSXuOGm5RxbjKJYR7PrVcOEAJFWcFmwl1KsZ",
+	"AAyfTlvySh31Y4Y+dj8gQKIXSEViKiFlPHmQ3xa5485rlxQ/0B2VjuGbeKTUA4WxdH5A3oB/dI5jnWqe",
+	"8VOWaPiFPZxPyZg21V5uNpvNF9ReDumYUO8w99M3r4X8surHUxIR6pLx/1BV67QDG2qPPWOW7Ox0tC6W",
+	"uaIFpWndtUMhd88ToZRFOOh5Bhs9lp1gBnIAWlrWeeTalGIFKpAmWzrej31VCzlpFsRFuFiIP6G9bI/F",
+	"pf95Dx6h3r6vAKv95p7Cw+sK56gutw80OS7pd73+cI4jaKNO5uxQl14i83YqJ6izv0NqCtYPKhiYyuX9",
+	"qwbmJDLJFmWe+tRns/xeKLj/0jKByRC2W6pp/fbfzljVa8a/2F4tWK7XMFnTOLli+HWcxLp6WjrlM6EF",
+	"Ea18N22oeMBpGBiiyBDspiVD0xdzxVLLyknyZwQS37g0jDYDKRUtaZqeJkOAIOZSAfDpNRx2g9zIQgF+",
+	"3aO6bILTl0zt7xp0L+3lVsS9V4ip1IioYJX1T2wm5+siNDXQhoLQfZSlkJOnUZXPvJPA2I45m4/9OXFq",
+	"Z0ghIkHcCImeOO+toy66H54DSj9YGc4vv/zyi3l1ZV5coPfvT6+uTgeD+hT+cwwRHC6cKbFiH8pG7972",
+	"wUC/e3eOms1mR5W94dJhyghUu2tYjSPTts1Gc2h1TpvWqWX9ybJPLcsxUObmibj5N6dmiPRSibsMCX8+",
+	"ZTGma3EKpY1nITWro5H3pfXV5P801D9I/HOa+Wc0qvM/jr7+Z9Erw6JXqvId2+h8rf2l+rf//PVP5qfM",
+	"E7VaIR51YeD+nvXPZBx0jiYKxOr/xtJnYuntilFp/OF/A+r/N6D+Bcx/Aw8fSJjUPbZzGU1A8hBfqwxN",
+	"aDnOa5v9tYaTqosFDlFNhKBNEgRVmf8ZTSPRbRxIdiNqJOnZZ0u6Vt+yYTVs02qYVgtZR6et41PLrtvN",
+	"TvPIfjF/r/2lkCd/SE4K7mD6yxQMrqdyqlYnC5xX5WEtNMwCyxKI/SJ0jP9MkNdwRFDgsxgK5yRViHw6",
+	"otmSJWfIEU2MaRiPxRuqtqRsK3OH4RWahc9ozsXxPBTF0CJSVqhdtL0+3FuBYS2xJiaggTD8BHAaa2VV",
+	"9BHYlnWQtZADhMugK6zv3LUpKbYFYBLkCjzzWYDCMEig4cliduJ9VJV1juRsO3CdqYo5lNTyCDKJxurT",
+	"uNmoaEmtVrGiGRRq1tGSJFmYYpkABwY6cZZC1z6Hy8CDsyn8lNNrJVdZB4EpBxbMrq4XAn7I726RC+h7",
+	"wzInO2vXhU5gVl53qXPWgVh3RbEVbVWKqLh40EV2wwed2ReLmy9Fh4IZn65qAxRJDeDOgKqpEKUM+pZg",
+	"V6IZVkfOH7/wm1/BESqxqKFQsQY/rU9hmTRvVIrEz0fhIxoQNyKFMELSiYSY/8CnCjF40kBsFj5TUG3W",
+	"ZWNasK+4Ved5xog7TgvrPhKA3pxgRo5ap/AtLrmeSORPVynaIYRtY4YGKvNJ9p69QYE/iTAkRnlh3oAR",
+	"X7ua/vTXTnTyw0+//CMaPv/9/vbipH95+7d+2LjEl3jwvNXdlBtVEZ1oHv5CWAuv4Kh1P3htEOAZB6AE",
+	"KfXjbxT9wYi7jPx4NeBsRaxvF6LoH8nqr0sSrUqwzVSgvcAp0hGXsXqdOZmRyAgxkRMnxuPz5qB4hgqs",
+	"PK0kr6fdxQv/JwJsTKTKdZfxbEvKXqZbeBnP3sJNEaibyRTQIV1VX4FrAaMFMQAfTbszi2NQgSF1sGyO",
+	"duvM/tMjnHlrU/MV8NymgKEn6+mCc1O8pGLy5tgHZCgC3HMZBVoFgwc/ni0nmQIG8t91ZqfaA5xcoZCB",
+	"awTqdTxEeD4HSxMgwAVcD+qmZWGkIw6y5hmogHwwXlqroCpOuA0U4+DRQIsArwz0EMahgQTUoJGWHBp/",
+	"ZyC9gqgAyVChKU+h7xLeQMx3gjDNEgMRGOiIjuhQFkL2ubEXEZNLWxwDiCQwJ61+OJC4I7MZurf907X1",
+	"ew6jR4QfsE9ZCiyWwIjWR/QjKCcJ5BgJ/AkAkQcrgT82IVwpFyqCHlfC8IqhlFah53/4AzqPiEdo7OOA",
+	"jahwe6peJsUJESXEA4RzFE5PR9REOEOf1R8/DsuItLZj/ioS0NbwnMC1ds7gS9nNtoldyE8lV8TndMjl",
+	"zd9+JCv5ZZic7B5kcbgQq8PlnKy/w/J50kisEzMSRXIlzAuR7xouIYLY8xmEgYxo1UmWmJGIPxYu4/+U",
+	"952agMsD7EoDyXruKFSRVcIj55I6yrLU9a6OqACHlqkCUBv388KPeEeF79oPSDbFSRxceRJVWvUYAiWg",
+	"F7JbNbkDJMwJqg6e8cMDidB9H8Ii3nqhy1dGeI3gCCohOCik9OA/ERSH6Lvv1NKQ775TGRC8SYgcnoeg",
+	"DwarUzWUB06NMMm8lYgEIYbiJMLHiuTRkvS+qAr6Fzfng/Ft727QHwzH3fvh+5u7/t+gfuKf42hJnMS5",
+	"BdYfQCJG4bNY4iB0cTCIwwjgWSiLCeaL4kYhY/L7Ytm56UBXml8QQGDCyOfE5GIqXKuAPg878H2ve5Fs",
+	"vR96Q33jQQk8hfLs8Ced09QlK/MQ0/pwTJxOcDJL6kHJr4C+n2xxWVESdpMgpgCvONeYYbHPIS9afMqB",
+	"V52ksmldGmZ1eeoCTFmWYhrRtVpMetVKZUHXZR3RXz9lNf5M0VB9556CWfT3JYtT06dmjCgwYlXpvbhm",
+	"lU+Va04rT6WNQZVHc9Acx+6MFJUaHNGIsEVIGdGLDqYufb5x1UQnLhs2ounfwAXuh+cJECqXJ5udNgqu",
+	"u9B3I9wOa74b2Yc8Iiff4tKYGdEuQz8tJySiJCbsjcytSL0uKsdVnlWkm+ddv3d5MYbSWbBleBe5wAzp",
+	"BsBQY0TlzfTITvpM1GXJrfmLf8nnefzZqQnB9QxlQOSw1ErK4XnhqcDIdyAhc0TlmUtN4moyffkNwByF",
+	"S3Poh3LyASkBzracqjPkDOLIdyFmTOzAlmUh5/76p+ubj3I+nDPkiKIfjt6wwjOto3dJRO3/z97XKLeN",
+	"I+u+Co7urYq9K8qkfvyj1NRZr+1kfMdxvLazs3tGKRMiIQlrCtCSlB3NVKrOQ9xnuA92nuQWugEQlChZ",
+	"sp2ZZMZVUzWxJIIgCDS6G19/nwslQ3WpTKfKF/hDoRC48N4XqEQNe2i9kKJSb8rhKze6eovAXkySAVi3",
+	"Jyzx6L+nnOUocYBLcSxjBtPpR+yDQQ2OGE8dPYPp4kzDKFTtRBmcMCjPK7R2KUyknNyAvH5YJ1NhOWyN",
+	"+FGmXTAuHOGDueWX1cFITVhaMMvSDAzAXrPVhm4UcxyHEV5MtydMo13SPDiwQ98rhOiCHXyCnaKnXXAf",
+	"7TMUX+jC7X9Nx5OsC6qptVBtx1YkQrXfE/o9gjWPaJrOcJY4sn3q9RVZEMfyvV7wEBGZilTeDCtdIaRN",
+	"eMRExhy//XBCoxHzmg1/wV2/v79vUPi6IdPhjr422zk7PTo5vzqBaz7XaznPEzcCOLw4rdVrd2r6oXR7",
+	"w8cfygkTdMJr3Vqr4TdamBweQTzoeIPAOyOr4BYnn7TnpCkfFghsdC2145J1CS3zpailpN0araQC/oam",
+	"p1XuVsIHcDBLtvZIrMxKf2YOaFE6APydRzuser1IMXS8HLt02n5Awgpt5pD8z3//32JTN8ELF4T2zU4O",
+	"36ie13Wtek+YlQcemxopHCAQ7i5GrbSHWiEIPT8p6attqe372w0CdDZqL1fBhJfwMc/VkKk1hjOP6IJw",
+	"fC0sdernJ1RvzHAZjKGxmE19JB1esjydeYfqvegTKOvmnMa1LtLpFIKlRqBcRaMaBkUnk4RHcMXOvzRQ",
+	"xElsFYRGDxEUFewAusz+sw7XH8Q9lYiZPpdzQMqDRFAPmCqY+03f3+whNIjoWch5nviYSG0ED1leq2cF",
+	"ec/neq2Nj1jVnB2Knb/S2I6auiR4+JIPQtkNtYYiFYjAdUHr4esu6Ez54tdSntEUlSraQWed++kaAha/",
+	"YzGnyMZer7WbBw9ffC3lOypm+hkzuK61xkN+j9uZ29nOOuN5qlxbQRNwzfGqNYbmiqV3PGIfBL2jHIVr",
+	"3BxerfvTx3otm47HNJ3heyZcc0JABQQkzj6qS3YiKTKJU3ZYnRrOuBgmzIOokE4mTuVGKSSvo6eJchiE",
+	"ZgBhUNtaHGMVEeyQXNB0RraEJEfH53WIbbOe0BQo212dUIlTeg/6OCCVAN4HhAIs5rlMSTRi0S0DVIuK",
+	"GUHZd6tMZg/AF02ZiXYr5oNBhsouWthJNYukFbDj5JpwC7JVGjCjz4k1QJOijiY6vwWlRfFZZpPYPO0J",
+	"2DiBzSuRQ5C/0fCKyn1xMSOJdygCbp1D1KnlnPYhkK4ywW9ZfqTfq6NfnC2lwC5+snM6OJeCvVMRFMgr",
+	"PfDzQ/A7T0QkEZX48UG7mbNP+c4oHyclg1nDTfg/YhnB61Q/0Kpo8IX6myRUDL/r1Zjo1UrfMRq7f4Ov",
+	"gx8Yd0fPcvx+x/mB8vTww/lWlDM3/5viM3OR7WbNNckLefLvr9+dQRKkUZF8/1yFRtI9fpXZy7THrNo/",
+	"AnfwCLVdl5kL/fudQ7UU4Qpzwed67QhfiGff3FqN4EXF2y7audKmx7uQCY9mDzWnLzNX6Ys+12sn13S9",
+	"vsAP8cxuttYF8EMY7JbfftjEwjXnMn8nYz7getv6FXeCFebcIkcju8aNYX9vzEBWNu87v4BB/rzUzDsA",
+	"OMji57OEkWzEWG6LCLElTYJcbdgbKywRDOiiOaqoBVM/fKUrMSoo0yaTxr8ycyqibKxzZqTvUfbl3JU5",
+	"Jw5OvZ9976Bx4338c6U4+G9vLktuJr2jOFpl27m1tf0dWqFf/ue//9/n7a3t16vMkUNGXFFAqcxzlGXl",
+	"OyjD98tAitwb0DFPZt1sluVs7E15PaMi8zKW8sHn1TctptTaRhDe51dr+75uW/UYb36Ne53L/I2ciq/J",
+	"Hh5a22TW/1JzGMsoW2oDnRMPdLJ4hrDsjR3b7Qbp1a5TKHaQ07xX02Rn0CQmZLs9Qc05ifELS0dxYXHG",
+	"jcmL4pgZz5PmDtQWfl8+vg+3lziKx2pIvjEv8fj90fU/L04qvcQNPcPDi9PHeYX4d8zvCI+/69UynDze",
+	"lJed052Y3/2GbqQzp1/8yBc/smQ34ZcYvALswWATsRDsASu6gUeZ1d3NH9OOPNIKnPniJN3Iu1Tm67lc",
+	"y2INe/2piBP24miWze9/DKYCDle2WD3fBmdzS+1pdfs5fvgE/5OP6ZDtTNCSOC4uTIOZFuKn5OL8LYGf",
+	"bq+2mGqeNVwAHE6lDVzfRjEryh7w8/i99WdJiHgfrsrbzvwWg32a34jcT5+2N2nQiHpL75UL0iQpw7NO",
+	"+Gb7xeV/cfmf1eV34UkPef0oF/Tz8hy3PuNq+r6DoJqkErxrnpHpxGIbuRiS76+vLyCvW5zzy6kWlI1p",
+	"Tvs0Y5WbldZHeurZkqG6qMnb9Y+C9L2XLLvSwza+ojd9xu+YUD0DsahVb1mfXDfMgC33SuiYkfcTJpTT",
+	"02r4RVEGzUho25nRcRICwvSOAQQtl3AKUflmdXPq+ye/XoPffYYz+8+l6VFd0oCey8LOWTVAjhU3aPjq",
+	"6WQuLi78mtKnGNe7oFpAneiX9+AEUxNj5QSrnFt4xlQkAAhX71t9ldUJ+0SjPJmpXiAqEphVtfebMlDf",
+	"lks8YH23fx6+O9ts6pnneJl6v/nU0y9v6dSbaJ9l5fYV/tIzHGy9Wpf0gLWtV/scLtvUCpCpg3IpTUZH",
+	"J9vhmIN9r2B+LPBwuZSG0l8KNWM1DL6AvT+wa/bEVriTMhrPfsa7VGatLgwD01OsrKXFQ3K7tfdRYOX7",
+	"1nbR4hUlZj+FQ/RVcw5fw5pOk5a8NO/RQSZNALvO85GBgqt9nMSMxgkXDM+4O34LacPvecYaPXEmaUz6",
+	"NKEiUo1kI6jUTOU0ZyRP6WDAIzj7Bs1q1U0Loc+WZDkvGY25eu6v0fmyowY6tBpGiYWq5rkAbw4bhxmA",
+	"xu8Dm2JfzMMO3lyZyNKZeQZA9IL4FKSgTaJ8joWpDuGp1u3UJUqX9B5+iYXDgAvFotHF7Vfd6rDo0aZp",
+	"9As6ZFf8Z7ZORkf9ViO5Pj51Di9wXTnsLyTwu776r2GrBw291U+/lAkr1+WbNLS5tWnGYkPQf3RKJnzC",
+	"NPM6NNeMA+b3fea16T7z2nGn5R1EAfP2BkHfZ63ogAZBkYOL2SSRM9KXeYmh7YFncdjzapriDZCmeN3e",
+	"qusMr13N6NXdTFI24J+Un9S/vWl9+hutff64tk2w8wZ4yypMQ0niuJjAvzpY79uxMU7UmOXumLnYt2K5",
+	"qndVjWJGHY5s7oytBEwO8R8hyVgkRZzh8aCQ92SL5iRhNMsB2x7T2Tayc2v4sJF2hAqHFG0NgORRR7qr",
+	"IwCsvMaSI6wWUy4ZYDOAlxv/Vjvs1feHXrOzS0Y0GzXIh4wh9rkn3BK6+cq4B/HQThEd+VEX5oSnMRtP",
+	"ZM5ENPN+gFIPSlKWp5zFtpgD12HWA1Ic9Wy25ymbJHSWOaQHBiNdDEOUTGNWgjtXuoBH5ZqTzQ8wiwfB",
+	"kuIHr3hTrq7RVviREOc1LKIxS62g09r1fb/K7m1ua7TAzJdAPL9sDc7W4OwJB+l1c/z3+/2z2ws/+69o",
+	"75/98/bo/8S7bwcnwfRUXnbyH/+9akfZ+B2r1boU8w36Cey+BDO1WqiL1uhX32z8NUDazuI9kmKQcKRl",
+	"+I1Q5c2NOvwDm10yNdm/1a0VLUh5Z1y2vVZ47UCjjibQcBiXJ+gxQ7o1zQQCGYNyIbSun65XFFAv7BPY",
+	"mrtPzBm59rIexL/+1P+Kz2Kea/bg2K43e+qrEw/IYrAizjPJLceyVSZQV8yONQaquPplujz7dHnL8nXn",
+	"ymb+n7349Bg8ucm0YqZdMi1ZrG3Rq4yEysPQdc/ou4To3MO2mWcsGSC+Jc8wUpgZKjDMgC5OQBQKKs/B",
+	"5/Qqs5wOldV0PKoFL4ls6V9tP8Ld0EpH67uUv5f19Ju4G9/gIr5kuthpM4/BFlVtluizlz2Y6FuSzSvu",
+	"+02n81qe3/b8XRK0u51WN2g2OrsH/l7rGdJ5LsN7Qc6+yMX+00eH/nxt0vIyJ3kLoFv3NDXtYmNr0p7B",
+	"b3cHwT5lQeTF8WDfawetvnfQ2Wt6NG75nb32rt9mAxSCMDywhT7MujcqZCfmxIA2b+BxVxU0YIXqhaM8",
+	"Ug6Bl0+NihBYxIsXtbvNdmO30+x09ufi35U/LLMTb5IpNWO6XqrUruCXVOnaqVLX6hWWufjUzZUqa9un",
+	"0e2c+pWVOfnlf2sXptGX8ex/7RhetmnKPy9njrgClIScK6kFPo3iek0muUwEhWyFFx8Mo5j5Oty2kWJP",
+	"H0SbwKFUzltkbVVwadKaqBLxCUeW0wREDOVgQKYi5wmhpPnpk85jYqJyM/dt0xWAg7y+szXv0QL9eNwg",
+	"h2Lm9JyAvAyCTaAOGlfOP/5R1cRAuZfYgr4aJZ/zERXQ5pZ6R8LwXW3jsSaMps416SFszE3FQ1F+8cw8",
+	"68J6v8ppCkhyR47EUuK8ykg0TVM1nax8BfKz3fAYa2fkwAhshHq7CsmWKSCHwnLaE9gWFLaz2FKQFbzv",
+	"6PgzMeTIKA44QT01dXo7skqQLqf8Vqj7p/e0EBm89aVMxPq8wI6FUwSuu0t4XqJG65KE5iw1tHV6fuMz",
+	"6DNMOFkmPN8wnZ/hUEtR6tC6+XlzwdeRoK82leYnnLkLDa55ZARjn/olefqSPHUtHNgtw/VlV0b1flsV",
+	"Cj2YPb3KpWMo9GLlA32mqAwQcmyJWHNIAqUwOXWIfvw2HmXmKJawPKfqPMHvKKm6zhoqLZxvPAv74Dx8",
+	"VBrWicLRgXJ1uHhOUiqW5GKXz6qv2/T+kbKxa8yZTdOx5mrIxy41fTvgEi7PCCEpqqWV1Ohlea98Ojdc",
+	"QPqCosx7iWfTxTwu3FO5bU5wr2l1wzpxP8U4GPRE9ZQHhR9lboGT2v2t5vANt7Xjh7yJm0Q9BQVR6FJf",
+	"h9ZJRCkKHkMC+p7yvA7smFqdHTsYs4Tj4sxzNtb8H+qx5TSP5JjViUxiR7UQAhDExlmR5gJf7AykTFUz",
+	"PWEljEdIyqnlKquY40r5N7zRk/GaTrZLP2Hm/lHrBvVaPMVe3IBuRlOrSNS6NdwUGSBUncRKx29B2sO2",
+	"4QILjPpaI2hCmka5rvaHzbmbHRT3ctpvgnTH6vaDRtDC9j/qRJeV8t0DZMQyKd8xy0cSYNTvr671TfE4",
+	"ACZCVcJo8dEs9kHnnRYWxgJRpX4lJWJ5vZoflQqC6bEsH3Q9n0PQaO/s5VD3i6WQqoL3zFgonhpDw1n2",
+	"628bgn3KsSr7Cc0vAwte29Be7Sw8ZnN7SIUQGRjmuSwAUFcbVdx6IYdiEw6E5z0RySRhEYjuZFMkOq6U",
+	"jdt+rZMJRXZC65saR3/OXNv7qbEyHL5qz5mwFEiuuZjvMapoQJIZNO4qngcelOtyD9i8MDGDPwGJB0we",
+	"GUW2+I6KCOnqaQLYfkyOUJTee6hF9QbUjrtF9VibfEZPFEyyzlMD9z2Rog7zFQsZKPACk34qp8MRkKD2",
+	"aXRrtl/kdoWbbdedqOmgJ8Kr68Ozk5vDI2TVVoNt8jFGPBG5afWjqGYN3BN4sccg9efmYOARMjpgNmvT",
+	"Ew+kbeCSIcsXcZYoRzGfu0HdCz3+Ywrik+gA3Atn8lEr+iQH5SkXPjwV4R33hP06dBtOmaZCjhvEkU+6",
+	"028LqGgzshX4fnFVnbSa5Af+V0KNeuVuG/7mgtAkqfeEwwhcEPf6JPz74eXp4V/PTm7OTt+dXt+c/OPo",
+	"5OT45Nh9XWWpy7KPcs4+OT6K1v19anLrKVDShUUHZ22sH9G477GIMq/dPAi8/bh94EV0P6AHzd3+fh/d",
+	"GTaBI7Y1VCKbtc+P2KTVaD0jMuCbCe42TiK8ZN9+FSAC2EZLtU9iKVhd2Uq78W2ejdvJcjn5Yr7FiYgz",
+	"LcgL0EcnTg0dwXS1o8jJREWTDXKl/omSv7g5u5fNb0gLBk5d/cfJwvwRsn3qjW6acwa+uk2AN3BBnXAR",
+	"ybGRm5bTfCgh3/wYJM4RdOFbL6lren6wuqRuHjGyJl4lGlEuWHyjBv6Gxxpv88gijCznAk/NXBhhARWE",
+	"CZPCXKj9Oeh0OkGz5ft+YD+/cX6IKYGcAfMOkgDhtDGTo+bigmIWRc3dVtvz+02q+tj3+q392Nvfo/uD",
+	"wO8Ewf5+rV4bpnI60c+6PkAG0Uk3fbUMUjaWOSs+tBAmIdMxTWrzWZQgCIIVWRSa5Sy92bhH42nObtxB",
+	"UXP/Xpg3tmYreIUeaZhOkUxjLoYbwoeKq/T8QT2bNWZBxiddmvCI/SVo7jX8ht9YNRkyPkEJdw1Msqix",
+	"xUTTkgWziEzSbVRc1woaHec60CJkWQYcCpV30Zk6+HXKVcg8XKM/LuhpRQdwBHA3XD/RpazfOmgnsLsv",
+	"OKc1k1SR3lPM7od7zFJsk/qjAtWExF2Nf3hH2tp6WqF2TXTTurglncL5NIHZK0FH5g4Q3VBvCgl2F9tk",
+	"ZORQwgDwHiA6BUbKObCAv/U8t387q8R+hkss3Nbagqg/mBFrNzJEh6BqDWSuHA8AKW9B4iChEWRZQDqJ",
+	"37IFsFXGh0L5qSLuCZPJoKVjGWaPHZ6GspKCvR8sdSTc1aeRVvXVv7w0Y6F//vF3Cs2C1/kqw1ScnQAr",
+	"QVoXWDwBB8TaE8SZmUsUaXP8Di1hGOL+E+LJFmQtEdMFs9yItWJBNOTNesIc0Wg5RSyOhkss5MvKMS9i",
+	"vpzT6/xebjfIib0JpNB0Hsw9m9MDFZbBtyEuGbV0XCxvaL3kVxkIQ0PlSIEhI1vANNFnQ44Rnmq7lCij",
+	"WiLMZpghh1vkzOaKy+VYLTKzrmxSFxdjGHOaqAX+mgxkAopmoF+GDwQEP4X3D9FtaIYODcKfQr0QIW94",
+	"XLy/rAv0Q2okkHso45NerU562iWwH3b7sv+X4KDZ8BvNRuB3O/6uDxxFIE6qoomYoHuUzF73RLnRnCWL",
+	"jTr+aBNaGkoo2YH0bVkC8er0guTpVCh7a9QQr04vbq4vP5z/AAzZ73G5zCbKcNIhEzkwwOkXWifsU85E",
+	"BhMWxO3UiyjIdYr0ulEYvPpwcfH+8vrk+Ob45Or69BwFF7UsrSYCM3Vqqnflfh0eH1+GqAi5bVPNHb9F",
+	"QvXt+fvrm6P3529O3364PDnWa4aSMGdJ6K4tItX8nb8b1SMBHTVqZqVOFiKsFBPCKApmnA7CBTGbRk+U",
+	"O/7u8B83R4dnZ1dqPVR+cXNxcnlz9OHq+v27k0sEZWajaZ6rNRDLe1F+XLzk8uTNh6uT41CfXz+oRIYg",
+	"RGXLNw4jn7Xav6iI+MUemMLTwe4iJybwStR2i5xUQOlaQ3LYWrf2PUsSiSbSEeM2kRZNbqElo0uOjrHq",
+	"sjML9O1d/x2WovHe1UpsznnspYBgaQBYivdKqeSIjieUDwWGeaBxuEEaWb24L8lXgCmOigh8zfDpN4vA",
+	"l7+71eGXG3aaHbkUi6/54E+PxSui8IX4u9lsNl/i7+fJwtjAWzsAqyPvzrqRd1V8PR9FVxBklCJiZzrB",
+	"GGxkHrIjjTZZpqIFGxXGH4XUbMnvtD7RH0ME8SuM3E8vlkftEEMsDdvL6WoLjt4Yr6qT15Z9Vcj7aikr",
+	"dCU2PxGBC1+QR18GkQqvrzqps5HPp64r44iKabVjbN4vj2105QmfmY0Yy1nSR8C6jGTi/IKojsA8nU5U",
+	"NF+QnwB2AwTHHZV0jIohCZD1xIhRrH3KS/GR4Z/croOb72ZdROygTEtppVAnh3TwaHf3sCfCREbUECPo",
+	"eIg7j2DXmeUNNYjdlOXTFILJnKVjsNFiqML0VAWgImIJpqdQIlk11hNC5mTGDMaFxdsOHNWOjRpEFVrw",
+	"XA/gdIKwIsQY2adRQQ/mKGDoaWZ+0RP6KNUQm+pnqIo7voe2XozFV2Ys1GsBKv9lBqNY99qHX8nybXHN",
+	"xVailg4kZkH1u8gLZCM6YQ2LR8dqvhIgPYQ0VcEu0hOhddB0HtikijMGUXJGtkoQ8XoBAkeEb4jZibBX",
+	"69UMBTRw8qlPM5a/dtmdVdhEI8zk9nmilhkZqBhY3UYTndRJyMb6H6CbeyOmKqQDDDxKiqt/6stvaATK",
+	"+lhzCVSqMgdecxThVZ/Q5J7OMt3FZUK25l08Nd7TXUQfdLGT67vtrmcOA+JEL2vGe5aBBQBqtXrNHU/r",
+	"ND+Wts51tstzovzZNOXqg/U9bvMqlnnb+vvGH+1s6brkTBYT1hoY8xE4JdPK4yEDqChswiSVIFS1hWah",
+	"TjZZiPbMRqeP9fmJHOARjqtZPZSLpgSNhtpmhYRGtnGfvx/xaERwMjlXaYtTJxfvr65Jf9YTBntZL9HI",
+	"EzzmsidcwPGO5m3OTzDGteSTu8UneGSkU4FzI5exKGW5PSZQ27gyfFshdK9s43eK0hl1UbVOInIclUzR",
+	"Y3OB1goF5B3lglzlKWN5nVxNVMwMNte1Maeir/ZcosM5knABAHpjeOQk+4tTWlHYlsNozMgVXrVoYP4c",
+	"kE6nQ/wATMiCkdClIWVDsU4lx6amZGPyqGcf6WfZCTZ/S4/YLTZ5o8+xe8xdV84K/XZT5qHdZz6Of8nq",
+	"fJV7Jq78uTzMyq1zwT2fM93LwRfvoK6ivK8AC67eKAxBh9pTaD5NkUCjqP10Sya65CqnIqZpTDTqI3vV",
+	"E2Yn9GwT4XYdCa8j5UtDFC4Y6bOBVI6vOaB1C3J4XtB9d+eCBZ6TjNEE6lhErBk9spHavnmOdR1V+9al",
+	"zGnOdD+vcJSealfnB712P8pYdPNu8MPfDtL9tz/889/p9f2/Plwc75+eXfzXqWye0TN6db/+Qi93dwWH",
+	"MfbgD+dtqtms56+NCfkQ0AOZecWrls/GpHoVdHoNogkd8Esb32mhjJ7oiQtglOySCc2wvXAOIxuqRSYN",
+	"lo1mJHS/y2UJmN8gWmMSpz6AYrjIeMx6ghI4QlDNYW801skIaEHJ1phHqUSufpAumiAtpl5Jt3wC2JaU",
+	"TRjNLerkIZobNVhvvn2uQN/zDzy/TZotIIRrN9oHuwfB/iJO2Rwjg/fSb7Up3adtz++3fETu7vvBrhcM",
+	"Ov1or9MPIr+tvBd1x40O1+yBeJanjI5voJD4J+tMDHk+mvbBl5hEI5bKHTgL5NmtN1a7YraT0vsdPCDc",
+	"0UCanXuWRHLMGvf0DqIwYHcHxsJaV0yTxB5LTRKKdEPooe3RVhzFTc/vN/v4jAdtuuvRvaB50N9t7x60",
+	"ot/8GTN4u9lNJGMW7Uyi8Y3+xPhd3lgKeRPs9nl+s387+vlmEo3XHYnHH2lr31hHgrig1E6rX8kcUtD4",
+	"xGviwcsZFKKrGp5I4mhYJ4MFB9r3AjXFiR+4DnTwYPqldNZZr1hE7UEQ9eN25O3u9gOvTXcj7yBqt7zm",
+	"oN3vt2hrsEuDx0ywpW+VRSP5DG91TMWUJvhSc+Uz69dHBwcxZQdtjw38PdUO9WjgB97+oNNknd39QevA",
+	"CWlyQ9PxZd/dMuu2wbtb/1z6zZo8lS8MlZsgt+e5Kd8ssFIuEGGlUEut3CSYpXOuNs00WBTBeFgQGPI4",
+	"RGcGDTRNug6CkNBMOVqq1Q8fTo8Bx+ryGt1DebRqQwWfYw6QCJNMw+OmnkhonyWlKnbdWlFE3auNKRfe",
+	"MGUs52LYq4XbDfKnP/3VRiBM09xoWKLqCF5MsHXjGEEBOBYLagMS1kk4lLlsaMAIftJPqYhGxWdZiFXV",
+	"WfGdNrQ3znU9ESpvCnQ9b/7UGNAkY873Glx8n/I8Z8Iye2Ya662euUEAYgf/xmG/ZZNcoyPhUV5lODg8",
+	"IzFL+Z1yODU5meF65LE9oMSn31JX3HW2wc1DnkQtOgSOIBd2/NBmdHGg4EtoIWEx6ct4Rmzf73kE6nw8",
+	"xtWUYORmySczAhTXc/wAhMeZjfjU7BvkLFUBHGEx14qwIPRq+27L8e9HMtHvjmekYKa0rc2gfBOEomAW",
+	"6w7Bg01S2U/YGMcf0wXqqZWr3fZ9vQh6wnVu4cDKatXKNGYpcgVh2peCOC65kFwt8S7JGCNuMhXLYU03",
+	"wwb5kaYCD6kgY9wTmgW/n8jolmT0jovhNqCVkVyBCxLqa0KihdGRiUiQ8F43FtrhsYuaA9jZ0nwGxWH1",
+	"nNqWCubDk2s6XFPOqifm9KzslEM9K8gtr8eC+eYb4r988yTmS3X1j7hmXqgvX4rvK3WDyFwB8pv50mO0",
+	"JRkfTxOKFJfVO/wZv2UkNL9TzRhgiGY/G/I7JnTNR52U2X3N5lFaweRczlnVqkV9pe94qF35R6yyU+iT",
+	"bohL8fgVV7Txkuf+Sqvv9XQx0/LhqW9m6vKpf23z2eCmAPM1blNkK1StnorJNA+3i1kPLq8j7B1GdmsK",
+	"yb2cJnEdp7xlhqgjDIW6Ms8FayCQ1uERM27Oy70FwoX2/VRnKxyNRk/AmGcl7+C1aTkjW1NhZZHNMKqt",
+	"GjzZ0Fa0hImUkxs4xYOdXLuu9gc9EVZ4sWQqboW8F9rjB+2obS3a0yAnMcqYqyd1ZAkzMkWZzVyikLZJ",
+	"GKJ/1hP4DOoXZQtziG+s7P7DaKGqvfJmaJKAX0P6NC5wfG3fr7JGesM3Tsazb/jrZxZhSqBvU2irm8E1",
+	"dGKzCSO9Wp7Q217tNVBTzuSUjBkVUNWV3PZq/6l8JZw6tW5tR7/vnWAH4nHVS10xYIqWkG/r5vqfFyfg",
+	"9GBHboTMbzAdXev69RqshFoXopR6zcytue7qbjbJ1iShs21Q3dbs6VNR3a+m26UP55cnh0ffA78Udgt6",
+	"ZO5W7tPaGYXCqUMGm2VnInf2d9rvfzn8/FqdIddmGPtlbcbDW8SDNOBykHuxo6SoLuuS0Ca8IEORsbxe",
+	"hDUJo3cs0/ZdTVKMpd6eXNfJxYdr+OP45Ozk+oQgh7OJIxcYw8lJERcbgK1lMNIHRXQwABrDBglPB947",
+	"moOhluktQGuVGxdiLg62qCrLhwdQjwuuBnDDquOUb5m6PFgjpLhImU3avKE80fdq7m926aXB6nzjDOjL",
+	"opFHkJ67dOdutqF0UIprCk8p5UBX55tMfFYvqofbjZ6APIVaHudSMLNGDJLd5b7EW9XncHQtv60iGvJO",
+	"xnxgK/yx9ld5IUsAt49cUaqPS1fVmrkD9X5ba05781QvSPkvVVazdGlsWErtcNw9qLJpyM8XEa+WswEY",
+	"FCoOi0JMmmY0YWRLY9cTNsgJuP59BslGNp7ks+26RtVAqh7aK8D2uEIzplawPRAKdaYanSvI5ZoMLxlR",
+	"ESd6a+uJgiLVibA22xF7oieQyF7TkfIM08TUnGeYfOdrvZKLvHRBMTMngDTP+9cT7oFCxgyRPFgScMpV",
+	"LyFUtPuzYRiIpDDt6x72ZySTY6bMIksyVtDiBs2e4CLLVVtyQPoMUCo8YUIFovKOpTrHjllZCOMKfwDz",
+	"4lkOiXhG7rnQVXq2uELFhglDgElP6GMaDSR1u95F56Td3F+B732aL/GSof163JnfJqP7B/OhtOFeO6UL",
+	"dZRYeu+NaDbyUjZkQi1Dtnld5ZuHmFPf8jv30AYNZ4i3v1G3D8mW/rOBm0DQJCkVsRyTEftEkPl4DRBn",
+	"tycocLdA3SCeAesl6324PCXTzJQ1YEXhiGyFGZ909b1bgwPqR0F/L26yv2jQZ8PBS4fbyINk5dzmKiqw",
+	"GV3pHkvtgApJEBlOBIjXYS2mTGLsAQrqp3KaW/wN/gL3Xyjf4ILb3c5uI2Ux6yrEqX2n6g0dQ+e+p9mo",
+	"9hSf8MW/+2IIUj19YFZgVe0Gi3mY0sloZZHkUj1GFeCbv8JtdG2guQoBHpvyxdzEWN6pNZjfM6weHpOt",
+	"ed2COpkHPIQ6QW2TwgBw0EJokBQGoie0zCRP9XeQLtx2TpWxK8rPo3k5Pdgghxmkcuv4NO9YOqYcg71o",
+	"RNMcECBckLfqMe/4z68ycvz+ekUUBj9cdEjKoxz+CwigYQiKoqtwjHcH/q4wlnnYqNVrXF3w7ylLZwUE",
+	"ayDTMc1rbi7SlCV2a5DmrdeYmI7VXNB/6rZr9Vos89rHgmYmT7kYqrm2EDcXb16HzQgckyRO6T1xPETX",
+	"eYWarRJIwUBkwFUtSUWHII3glK4ro4ljW/XUFi/mPveYCz5WTxrYR+IiZ0OoOXky8pbFQ4YvcJDKca1b",
+	"O2jvBv2YBl6nPYi9NmvuebTvt712sL8b7Q72mvstv1av3XKQYDbs5LLWre0e0MHe/h7zBp0B9do06HsH",
+	"cdD0Bn6/3erv78aU7cLWKGTMHLDhmnfkImafIGkOoJSCrgoy3XgOg0Va9Qo+KyQxXqeH9k5BcaecJrdd",
+	"MmJJIlfcDimvNsPk4WpSdixnn/KdOxE3hnollt5ULeZoiGAa/dIThFCf/AQd/K5X8xsm8Vn7+LonPvfE",
+	"3Nopz3uz2NVSJ7rlRq1iyRS9Msur1ClrRcj1seoSEG9ubcH/trexkz+Ve2d/RjyvN/X9FiPUf6C7C0ar",
+	"qq+Vhw/6yV5262ffrQ+1B2u3yOdMylRt68Y4rlMkYn9rijmWpEXd4pG5M1Gd64B0SZ1gwsVQwcKZNIb/",
+	"IPfMx+NpDufAdkNxE6IImyuc17r6hIxpzAjX5xn3IyZWlXJc2of/kiUd5i5fuLTjoQoOtrvfbB/se6yz",
+	"x7x2wA68fjPwPdrZ2x8cRH67HXWeFXxutomP9ZpayxIYNqDlPRpE/mC37TX7LbU1dQbePj3oe34UxE3W",
+	"GrSpWwpL4zEXhWVSIRYQ3Bl0OuDKTZ0BMtngOOnp9RgG+nnIetHUMyHXmwvI9cDzm57fIUGr6+93O7uN",
+	"IGj5rd1Ndz4z2dZBpdv1/GLKv5hSnomKUsfU/DoGfecX88/1iNJcr32pcS+b82XBzGXhcT+xrn/eiq3p",
+	"1f4aVqwZB8zv+8xr033mteNOyzsAMc5B0PdZKzqgQeAWL00SOSN9mbtKmhHLsluA/K5hz57DkH3J2hu0",
+	"YG3i73bbeyhaetDaDWqPsl/LXE/TgReT9cXOAl1D8Owng+u7S+fIdrG+ldvRLuTjE8yP6Fx9JQ0BFZCH",
+	"LU7mjIDlkHJRXzzkK5nX1wQfaB4BMH/OB7R4qDjprhDYdHTVUEZyqQEIaMbH0ywnWc6TBKtZEn5nBJqW",
+	"gXR64iGUziWO/9wO8GxwnZcjrz8qgkdPrHVtU5XBKNUYPO/p06U+slmaAM8l8ouoiNSicoDSZy4Brhyj",
+	"VCa2qiGdCn0ETqtkKWwJWlm5FUVUX+sMOq56DWEwG78jG4HoUW1jeqJoSrOigH5tFhIm8nQGFMpDnmc3",
+	"KUqYhCSnt4hkzPQxmlb30IKwjZ5YrLSoIAvNUxqxbrnGMp0KncnHRD6RqZO3j1mEw4uR/qyOdCkjeQ/4",
+	"d1AqXlHS8VgQ9bddybG5lXpB+W5Y+vGgVRqz1VyjSC9q+ExGdAKxmKM8glIlFnxoeY5QtVvT7XX1EV8i",
+	"h6opecsEgganGUtf9wR8KwjGIOSWzfDbWzZTjbJkQLaK7zLSZ4lUNqKsalVHaW5JKDTbreI21bAuK25z",
+	"y2avsjoJ1QX4O55prJalTX0FRRcpHAcaxiae6pSfuXmXhBOWQum1FCEKBCHJaKtJtorxKnig4jEX2w1n",
+	"KI/OTo3AiVvf4Q4L2QrvBI5iNV/gW5a/Y8/FWMrmlCVeyExXk5k+jdjC0aHw+3tR29ulHebtqSj+YNAJ",
+	"vCZt9dtRJ95le4PFhGQx+WrdVrNeU4560V31F1IPW0EGORgkXDC0DYUOxDMNmFlPtodrx93v2CpNhT8g",
+	"x+uPI0nomJw+QK6Fs34jei19yYMquRZJri+YJ92qPNI41/35/evoghTMxsmwpxkLwJ0gzkoKw9KdcTgV",
+	"gAb341Z/l7aZ14maA6898Jl3QIO+14xaoGWzS/f6gKiACrTNc296cbu8o+rTghS0pBJjrQ6GDU/TX62g",
+	"ytFKuhscT+D0XOdgQk/6F8KcNU8ZhF34xlwZU7CcNKfATDo8mRiU6lm+ddIIdtsFECd0Z1gIBa5rQSFZ",
+	"T5gWAQzpNlOJgrQajvoyEzRDOPpnA5KEv1xDEL4m1N7KXAMk+PqUw4pStPf9BjlCzdKUATaSxaQ/Mzek",
+	"iRQMKGWo+Qj9X8yjCdYTxaCBvB4fs27xYyrKxT4oLmFw8v4BCc8/vPvryeXN9eEPJ+cWax+XbD4gzvrq",
+	"VprhEJk/LVloLBHiT/rTmd0mIPammgkl7eKj6QeHj+weBLA8Wsgkvsp64vj0eFs9obmF6pauNec5GbGU",
+	"LWc+0RnR31R873HbwloWfhPju6FF3Fj37oHwXaemvz5OFuzZNb3V2dmX3MKGdCrCrLFFMz/vlD5YNnzs",
+	"VAzjNS7YHKxLt4Ks3zGvJEQfIyShtlxFgZWpPM5Y3ugJNLWQBnWqHkuFxAXstmT9SMn4ka3+jFAxs4Z1",
+	"e3mxsLVH38wK+gMcMNpS3BUz+RHluNZfrMjNvMyDr/ageeUk2MyNwCtXlZ5a1RW866t55xFw9KXIrJTI",
+	"tOWprwlFtSRbcGpp2zMsNOgJN/mYcGCVh6pL5XsO5DTVOt4/s1Qi5WGUMJoaqir8UptBnYu1zp6uxkHv",
+	"tSdMgamjzwzdcXD3IzZDaDDD46flNZG/cxfuOQNvsgUEj2Qkp2m2vanHt7ESyu/CTr24exupZWzu7u3Y",
+	"mf3Lr24+0UYuWtAKRail/Q67KoBfbVxRQGrBcvK8QU5opAs5AN3SV0NocS1ln+EhG4hn/tm3Zwo3NETm",
+	"OV8s0YslqjrUdtw0gwBebY6szPmAJ+wBlWYEq+nfv8oIncZc1gklPx7+naAa3j65/f7nOgl2vT7PycXR",
+	"uzoZSyGLM1ybVWv5ezqLlnBxayA3WS5TOmSvsZq6kNixtwVwDWBXaE51gaxMZyUCcXClVHfsubj26rDM",
+	"eyATgNQ5Cpsp06W2Q2M1AabTn+Us29Yn9+ERGgLvjIlhPlLOJvJxgCznLGckRRaPrfBS/SNEjmu4JSX9",
+	"VN5n6qX0RAj1XhGMHpZ+hYQlDDgXVRCdMXaLLmX4n3DO8h0Wiv6nhR9/F6owG2hFaKIxfyAmSDVFGKgC",
+	"NshhMW49geBB1+8sJTgvT47eXx6fnr+9OT2/ubh8//by5OoqfA3hGyaLcUgzMlQfWaLvmGe3ddL22z3h",
+	"tPHm9Ozk5vz99c2b9x/Oj5fJh16a3r3hgJZeWUt76Awy2bp8c0QOgsB36k5DeF3f+V7gN1tFSS0SVhde",
+	"IbycUp3dfAndGudk6t3t3NO7ch3g5embN41Go/Hj4d9PBuNy3a4u5e3W+lxQqHZdq3LPLC31OJp6W7Vm",
+	"5uIxzyYy40avpKLGmyfsFTKg14meeXZSEB7jBGzc0zsYseWDorrX9Hd/s4GY0DQ3PoG1NzS7ZTHgTXCJ",
+	"4sL7+qHm6yRf7eI4FRd6xeKetrvGtWoczmV+RXOeDTjuFN9oBkreC7WvA5Z0bu9xtjY7Wo9JRhRDXSrS",
+	"KTadTRADxVXrgwac7W0d3IDzsL8n6ECzEjpQoGjRrd4dBPuUBZEXx4N9rx20+t5BZ6/p0bjld/bau36b",
+	"DR6LHbC2SVm0AmvUou1+02u1Wi1vL25R72Dg+16rH0RNwAns+Vilw0S8ea5C3gvTyY2u0EYTxkoXDdyU",
+	"+xsEQbC8v8VVuqVoDvwEgNwHUQjNVSgEBuQICxcF5Ysg17VG43Pap5UNboBusItovcpLs+JeMA5rYhxS",
+	"10hVmukKQ7vRKVjhx4AYSZ6BU7DWqVhxKToOcydg5FDFBOYnj/Kcu8DjRLgtqw9tgzfqGwRNjKhyzacT",
+	"u4WsOCCzY/eos5Hi6t+zc/QtH7Glzvtd4tZsfNDm2C1ymmu3SQvzhG9PTHKvIgsQNlZGbL/zOfgN14I+",
+	"OIme5BurW7JomvJ8Blf/ldGUpYfTfFTr/vRROZXgMf4NGJ30J4cmb1F8+lE1k95VR/rXhagbZE/g3xnq",
+	"Lxt1CjU7QZaztgPeqX7W+abeWAFcULMA91t57HJga7bgFmrR3EkeMTJJaK7cQMSsqdASCprUimoUSQSs",
+	"EVnk0nKoZK2KIDlEiQXNfRXJCdcbmOmCS7tli9BQHC3V9VldktCcpZYqVg4cBTlNcwYd5TnmjpgYcsHw",
+	"KebL1HReDKqvqIizqsozqBFJp0KAGhlUfLGETUZSzEjGY7ZdJ6AepuvRMpQKw91UOfs652Pl8c3zV43a",
+	"hYNizAqiMXTgXwM8LkmwR/qscAmg0HlDJte57G5YRYIJQYueQ0O65dwJoY2y4IUosVRuwxhqiuQtV3QN",
+	"mg+3e0KqV3N1eqEL4yyxsDsnGuSKMTW1M7yuMY5LowdnxxVPUixsNWhwqYXl8NSmSTJnWBxbsNjemRwq",
+	"N0frxJj6BHxGmmX3Mo0BT9nPqRouLFJyGgczUNWsGHoJ6AMeXpxieZJaWNoCIKcz/F4TXab0HuuaMpBR",
+	"F7ry8X7EYFlwKyLt3tsYmaoH+3EknX2R8GKYnGKsXL0R6FndITF+lWFJlzuItrZg8U7fM5rkozoQNHOB",
+	"viLeSD2681u9CJ1W35vNNlOG9v8HAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -21,9 +21,11 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultTimeout      = 5 * time.Second
-	DefaultMaxBodyBytes = 1 << 20
-	maxRedirects        = 5
+	DefaultTimeout        = 5 * time.Second
+	DefaultMaxBodyBytes   = 1 << 20
+	DefaultMaxHeaderBytes = 64 << 10
+	DefaultReserve        = time.Second
+	maxRedirects          = 5
 )
 
 // ErrRefused is a request to an address that the guard refuses.
@@ -31,6 +33,10 @@ var ErrRefused = errors.New("outbound: address refused")
 
 // ErrTooLarge is an answer larger than the client reads.
 var ErrTooLarge = errors.New("outbound: answer too large")
+
+// ErrBudget is a request cut short (or never sent) because the API request it serves must keep Reserve of its
+// deadline to finish: to end the execution and write it.
+var ErrBudget = errors.New("outbound: out of the API request's time budget")
 
 // Allow is what an operator lets through the guard: networks, and host:port pairs.
 type Allow struct {
@@ -72,9 +78,16 @@ func ParseAllow(s string) (Allow, error) {
 
 // Config configures a Client. Zero values take the defaults.
 type Config struct {
-	Allow        Allow
-	Timeout      time.Duration
-	MaxBodyBytes int64
+	Allow   Allow
+	Timeout time.Duration
+	// MaxBodyBytes bounds the answer read, its headers counted in (default 1 MiB); MaxHeaderBytes bounds its
+	// headers alone (default 64 KiB).
+	MaxBodyBytes   int64
+	MaxHeaderBytes int64
+	// Reserve is the part of a caller's deadline that a request leaves unused (default 1s): a request made while
+	// serving an API request ends that much before the API request's deadline, so that the execution can end
+	// (fetch_failed, a failed webhook decision) and be written instead of the API request failing.
+	Reserve time.Duration
 	// Resolver resolves names; nil is the system's.
 	Resolver *net.Resolver
 }
@@ -93,19 +106,26 @@ func New(cfg Config) *Client {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if cfg.Reserve <= 0 {
+		cfg.Reserve = DefaultReserve
+	}
 	if cfg.Resolver == nil {
 		cfg.Resolver = net.DefaultResolver
 	}
 	c := &Client{cfg: cfg}
 	transport := &http.Transport{
-		DialContext:           c.dial,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          64,
-		MaxIdleConnsPerHost:   8,
-		IdleConnTimeout:       30 * time.Second,
-		TLSHandshakeTimeout:   cfg.Timeout,
-		ResponseHeaderTimeout: cfg.Timeout,
-		Proxy:                 nil, // a proxy would dial for us, past the guard
+		DialContext:            c.dial,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           64,
+		MaxIdleConnsPerHost:    8,
+		IdleConnTimeout:        30 * time.Second,
+		TLSHandshakeTimeout:    cfg.Timeout,
+		ResponseHeaderTimeout:  cfg.Timeout,
+		MaxResponseHeaderBytes: cfg.MaxHeaderBytes,
+		Proxy:                  nil, // a proxy would dial for us, past the guard
 	}
 	c.http = &http.Client{
 		Transport: transport,
@@ -218,7 +238,8 @@ type Response struct {
 }
 
 // Do sends a request and reads its answer, within the client's time and size bounds. Only http and https URLs
-// are sent.
+// are sent. When ctx has a deadline (an API request's), the request ends Reserve before it, or is not sent when
+// less than that is left: ErrBudget.
 func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	if !strings.HasPrefix(r.URL, "http://") && !strings.HasPrefix(r.URL, "https://") {
 		return nil, fmt.Errorf("outbound: %q is not an http(s) URL", r.URL)
@@ -227,8 +248,25 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	if method == "" {
 		method = http.MethodPost
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	parent := ctx
+	deadline := time.Now().Add(c.cfg.Timeout)
+	budgeted := false
+	if d, ok := parent.Deadline(); ok && d.Add(-c.cfg.Reserve).Before(deadline) {
+		deadline, budgeted = d.Add(-c.cfg.Reserve), true
+		if !time.Now().Before(deadline) {
+			return nil, fmt.Errorf("%w: less than %s was left, which ending the execution needs", ErrBudget, c.cfg.Reserve)
+		}
+	}
+	ctx, cancel := context.WithDeadline(parent, deadline)
 	defer cancel()
+	// cut tells an error of the budget from any other: the budget's deadline passed, the caller's did not.
+	cut := func(err error) error {
+		if budgeted && parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return fmt.Errorf("%w: cut %s before the API request's deadline, after %s", ErrBudget, c.cfg.Reserve,
+				time.Until(deadline.Add(c.cfg.Reserve)).Round(time.Millisecond))
+		}
+		return err
+	}
 	var body io.Reader
 	if r.Body != nil {
 		body = strings.NewReader(string(r.Body))
@@ -246,15 +284,34 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	req.Header.Set("User-Agent", "flowbin")
 	res, err := c.http.Do(req)
 	if err != nil {
-		return nil, err
+		if strings.Contains(err.Error(), "server response headers exceeded") {
+			return nil, fmt.Errorf("%w: headers of more than %d bytes", ErrTooLarge, c.cfg.MaxHeaderBytes)
+		}
+		return nil, cut(err)
 	}
 	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, c.cfg.MaxBodyBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("outbound: read the answer: %w", err)
+	// The headers count into the answer's bound: what is left of it is what the body may take.
+	room := c.cfg.MaxBodyBytes - headerBytes(res.Header)
+	if room < 0 {
+		return nil, fmt.Errorf("%w: headers of more than %d bytes", ErrTooLarge, c.cfg.MaxBodyBytes)
 	}
-	if int64(len(b)) > c.cfg.MaxBodyBytes {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, c.cfg.MaxBodyBytes)
+	b, err := io.ReadAll(io.LimitReader(res.Body, room+1))
+	if err != nil {
+		return nil, fmt.Errorf("outbound: read the answer: %w", cut(err))
+	}
+	if int64(len(b)) > room {
+		return nil, fmt.Errorf("%w: more than %d bytes with its headers", ErrTooLarge, c.cfg.MaxBodyBytes)
 	}
 	return &Response{Status: res.StatusCode, Header: res.Header, Body: b}, nil
+}
+
+// headerBytes is the size of headers as sent: "Name: value\r\n" for each value.
+func headerBytes(h http.Header) int64 {
+	var n int64
+	for k, vs := range h {
+		for _, v := range vs {
+			n += int64(len(k) + len(v) + 4)
+		}
+	}
+	return n
 }

@@ -65,7 +65,7 @@ func (s *Server) parseStart(ctx context.Context, customerID uuid.UUID, raw []byt
 	if err := rep.Err(); err != nil {
 		return nil, err
 	}
-	warn(ctx, rep.Warnings)
+	warn(ctx, rep.Warnings, rep.WarningsNotListed)
 	return st, nil
 }
 

@@ -228,7 +228,7 @@ func TestActiveflowLifecycle(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		a := e.startActiveflow(e.alice, `{"actions":[{"type":"variable_set","option":{"key":"who","value":"${name}"}},{"type":"talk","option":{"text":"Hello ${who}, call ${voipbin.activeflow.id}"}},{"type":"beep"}],"variables":{"name":"Ana"}}`)
-		if a.FlowID != "" || a.FlowRevision != 0 || a.CustomerID != e.alice.customerID {
+		if a.FlowID != uuid.Nil.String() || a.FlowRevision != 0 || a.CustomerID != e.alice.customerID {
 			t.Errorf("inline activeflow: %+v", a)
 		}
 		if got, want := string(a.CurrentAction.Option), fmt.Sprintf(`{"text":"Hello Ana, call %s"}`, a.ID); got != want {
@@ -243,7 +243,10 @@ func TestActiveflowLifecycle(t *testing.T) {
 		var stopped, again apiActiveflow
 		e.as(e.alice, "POST", "/v1.0/activeflows/"+a.ID+"/stop", nil).wantStatus(http.StatusOK).decode(&stopped)
 		e.as(e.alice, "POST", "/v1.0/activeflows/"+a.ID+"/stop", nil).wantStatus(http.StatusOK).decode(&again)
-		if stopped.Status != "ended" || stopped.EndReason != "stopped" || stopped.CurrentAction != nil || stopped.TMEnd == "" || again.TMEnd != stopped.TMEnd {
+		// As in VoIPbin, a stopped activeflow keeps the action it was at as current_action.
+		if stopped.Status != "ended" || stopped.EndReason != "stopped" || stopped.CurrentAction == nil ||
+			stopped.CurrentAction.ID != a.CurrentAction.ID || stopped.CurrentAction.Step != a.CurrentAction.Step ||
+			stopped.TMEnd == "" || again.TMEnd != stopped.TMEnd {
 			t.Errorf("stopped: %+v then %+v", stopped, again)
 		}
 		e.as(e.alice, "POST", "/v1.0/activeflows/"+a.ID+"/next", map[string]any{"current_action_id": a.CurrentAction.ID}).
@@ -252,7 +255,7 @@ func TestActiveflowLifecycle(t *testing.T) {
 		// An activeflow that ends at once: only control actions.
 		e.clock.Advance(time.Millisecond)
 		done := e.startActiveflow(e.alice, `{"actions":[{"type":"variable_set","option":{"key":"x","value":"1"}},{"type":"stop"}]}`)
-		if done.Status != "ended" || done.EndReason != "stop" || done.CurrentAction != nil {
+		if done.Status != "ended" || done.EndReason != "stop" || done.CurrentAction == nil || done.CurrentAction.Type != "stop" {
 			t.Errorf("ended at start: %+v", done)
 		}
 
@@ -508,4 +511,49 @@ func TestFlowGraph(t *testing.T) {
 	}
 	e.as(e.alice, "GET", "/v1.0/flows/"+f.ID+"/graph?format=png", nil).wantError(http.StatusBadRequest, "INVALID_REQUEST_PARAMETER")
 	e.as(e.bob, "GET", "/v1.0/flows/"+f.ID+"/graph", nil).wantError(http.StatusNotFound, "FLOW_NOT_FOUND")
+}
+
+// TestSimulateNowTakesRFC3339: a simulation's now is the wire format (UTC) or RFC 3339 with any offset, read as
+// the same instant, on both simulation operations and both databases.
+func TestSimulateNowTakesRFC3339(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		e := newEnv(t, b)
+		actions := `[{"type":"condition_datetime","option":{"condition":"==","hour":8,"false_target_id":"closed"}},
+			{"type":"talk","option":{"text":"open"}},{"type":"hangup"},{"id":"closed","type":"talk","option":{"text":"closed"}}]`
+		f := e.createFlow(e.alice, `{"name":"hours","actions":`+actions+`}`)
+		said := func(path, body string) string {
+			t.Helper()
+			var sim struct {
+				ExecutedActions []struct {
+					Type   string
+					Option map[string]any
+				} `json:"executed_actions"`
+			}
+			e.as(e.alice, "POST", path, body).wantStatus(http.StatusOK).decode(&sim)
+			for _, a := range sim.ExecutedActions {
+				if a.Type == "talk" {
+					return a.Option["text"].(string)
+				}
+			}
+			return ""
+		}
+		for _, c := range []struct{ now, want string }{
+			{"2026-11-23 08:30:00.000000", "open"},
+			{"2026-11-23T09:30:00+01:00", "open"}, // 08:30 UTC
+			{"2026-11-23T08:30:00.123456789Z", "open"},
+			{"2026-11-23T09:30:00Z", "closed"},
+			{"2026-11-23T08:30:00-01:00", "closed"}, // 09:30 UTC
+		} {
+			if got := said("/v1.0/flows/"+f.ID+"/simulate", `{"now":"`+c.now+`"}`); got != c.want {
+				t.Errorf("simulateFlow at %s: %q, want %q", c.now, got, c.want)
+			}
+			if got := said("/v1.0/flows/simulate", `{"now":"`+c.now+`","actions":`+actions+`}`); got != c.want {
+				t.Errorf("simulateActions at %s: %q, want %q", c.now, got, c.want)
+			}
+		}
+		for _, bad := range []string{"2026-11-23T09:30:00", "2026-11-23 08:30:00", "23/11/2026"} {
+			e.as(e.alice, "POST", "/v1.0/flows/"+f.ID+"/simulate", `{"now":"`+bad+`"}`).wantError(http.StatusBadRequest, "INVALID_REQUEST_BODY")
+			e.as(e.alice, "POST", "/v1.0/flows/simulate", `{"now":"`+bad+`","actions":`+actions+`}`).wantError(http.StatusBadRequest, "INVALID_FIELD")
+		}
+	})
 }

@@ -261,6 +261,35 @@ func TestWriteWarnings(t *testing.T) {
 		if w := res.written(); len(w.Warnings) != flow.MaxProblems {
 			t.Errorf("body: %d warnings, want %d", len(w.Warnings), flow.MaxProblems)
 		}
+		// The count is true: those listed and those said to be left out are the 300 found.
+		var leftOut int
+		if _, err := fmt.Sscanf(strings.TrimPrefix(values[len(values)-1], `299 flowbin "`), "%d more warnings", &leftOut); err != nil {
+			t.Fatalf("last Warning %q: %v", values[len(values)-1], err)
+		}
+		if listed := len(values) - 1; listed+leftOut != 300 {
+			t.Errorf("%d warnings listed and %d said to be left out, want 300 in all", listed, leftOut)
+		}
+		// /validate lists the first 100 and says how many it did not list.
+		var rep struct {
+			Warnings          []errorDetail `json:"warnings"`
+			WarningsNotListed *int          `json:"warnings_not_listed"`
+			ErrorsNotListed   *int          `json:"errors_not_listed"`
+		}
+		e.as(e.alice, "POST", "/v1.0/flows/validate", many).wantStatus(http.StatusOK).decode(&rep)
+		if len(rep.Warnings) != flow.MaxProblems || rep.WarningsNotListed == nil || *rep.WarningsNotListed != 200 ||
+			rep.ErrorsNotListed == nil || *rep.ErrorsNotListed != 0 {
+			t.Errorf("validate: %d warnings listed, warnings_not_listed %v, errors_not_listed %v; want 100, 200, 0",
+				len(rep.Warnings), rep.WarningsNotListed, rep.ErrorsNotListed)
+		}
+		var errs []string
+		for i := range 150 {
+			errs = append(errs, fmt.Sprintf(`{"type":"nope_%d"}`, i))
+		}
+		e.as(e.alice, "POST", "/v1.0/flows/validate", `{"name":"bad","actions":[`+strings.Join(errs, ",")+`]}`).
+			wantStatus(http.StatusOK).decode(&rep)
+		if rep.ErrorsNotListed == nil || *rep.ErrorsNotListed != 50 {
+			t.Errorf("validate of 150 errors: errors_not_listed %v, want 50", rep.ErrorsNotListed)
+		}
 	})
 }
 
@@ -427,7 +456,7 @@ func TestMeAndCustomer(t *testing.T) {
 		k := e.createKey(e.alice, `{"name":"vn cli","detail":"laptop","expire":86400}`)
 		var byKey apiMe
 		e.do("GET", "/v1.0/me?accesskey="+k.Token, nil).wantStatus(http.StatusOK).decode(&byKey)
-		if byKey.ID != k.ID || byKey.Name != "vn cli" || byKey.Detail != "laptop" || byKey.Username != "" ||
+		if byKey.ID != k.ID || byKey.Name != "vn cli" || byKey.Detail != "laptop" || byKey.Username != "alice" || byKey.Status != "offline" ||
 			byKey.CustomerID != e.alice.customerID || byKey.Customer.Name != "alice-co" {
 			t.Errorf("me (access key): %+v", byKey)
 		}

@@ -66,59 +66,63 @@ func nextPageToken[T any](items []T, created func(*T) time.Time) string {
 	return formatTime(created(&items[len(items)-1]))
 }
 
+// convertAll converts every item of a list with a converter that reads it in place. The answer is never nil, so
+// that an empty list is [] on the wire.
+func convertAll[T, U any](in []T, convert func(*T) U) []U {
+	out := make([]U, len(in))
+	for i := range in {
+		out[i] = convert(&in[i])
+	}
+	return out
+}
+
+// orNil is an optional id as VoIPbin sends it: the nil UUID when unset.
+func orNil(id *uuid.UUID) uuid.UUID {
+	if id == nil {
+		return uuid.Nil
+	}
+	return *id
+}
+
+// referenceAPI is VoIPbin's reference_type of an activeflow started through the API; the activeflows its end starts
+// inherit it, as in VoIPbin.
+const referenceAPI = gen.ActiveflowReferenceType("api")
+
 func toAPIFlow(f *store.Flow) gen.Flow {
-	out := gen.Flow{
-		Id:         f.ID,
-		CustomerId: f.CustomerID,
-		Type:       gen.FlowTypeFlow,
-		Name:       f.Name,
-		Detail:     f.Detail,
-		Actions:    toAPIActions(f.Actions),
-		Revision:   f.Revision,
-		TmCreate:   formatTime(f.TMCreate),
-		TmUpdate:   formatTimePtr(f.TMUpdate),
-		TmDelete:   formatTimePtr(f.TMDelete),
+	directHash := deref(f.DirectHash)
+	return gen.Flow{
+		Id:               f.ID,
+		CustomerId:       f.CustomerID,
+		Type:             gen.FlowTypeFlow,
+		Name:             f.Name,
+		Detail:           f.Detail,
+		Actions:          convertAll(f.Actions, toAPIAction),
+		OnCompleteFlowId: orNil(f.OnCompleteFlowID),
+		Revision:         f.Revision,
+		TmCreate:         formatTime(f.TMCreate),
+		TmUpdate:         formatTimePtr(f.TMUpdate),
+		TmDelete:         formatTimePtr(f.TMDelete),
+		DirectHash:       &directHash,
 	}
-	if f.OnCompleteFlowID != nil {
-		id := *f.OnCompleteFlowID
-		out.OnCompleteFlowId = &id
+}
+
+// toAPIAction is an action of a flow as VoIPbin serves it: next_id is the nil UUID when the next action in the
+// array follows, and tm_execute is null (a flow's actions have not run).
+func toAPIAction(a *flow.Action) gen.FlowAction {
+	out := gen.FlowAction{Id: a.ID.String(), NextId: a.NextID.String(), Type: gen.ActionType(a.Type)}
+	if len(a.Option) > 0 {
+		opt := json.RawMessage(a.Option)
+		out.Option = &opt
 	}
 	return out
 }
 
-func toAPIFlows(flows []store.Flow) []gen.Flow {
-	out := make([]gen.Flow, len(flows))
-	for i := range flows {
-		out[i] = toAPIFlow(&flows[i])
-	}
-	return out
+func toAPIProblem(p *flow.Problem) gen.ErrorDetail {
+	ptr := p.Pointer
+	return gen.ErrorDetail{Pointer: &ptr, Reason: p.Reason, Message: p.Message}
 }
 
-func toAPIActions(actions []flow.Action) []gen.Action {
-	out := make([]gen.Action, len(actions))
-	for i, a := range actions {
-		id := a.ID.String()
-		out[i] = gen.Action{Id: &id, Type: gen.ActionType(a.Type)}
-		if a.NextID != uuid.Nil {
-			next := a.NextID.String()
-			out[i].NextId = &next
-		}
-		if len(a.Option) > 0 {
-			opt := json.RawMessage(a.Option)
-			out[i].Option = &opt
-		}
-	}
-	return out
-}
-
-func toAPIProblems(ps []flow.Problem) []gen.ErrorDetail {
-	out := make([]gen.ErrorDetail, len(ps))
-	for i, p := range ps {
-		ptr := p.Pointer
-		out[i] = gen.ErrorDetail{Pointer: &ptr, Reason: p.Reason, Message: p.Message}
-	}
-	return out
-}
+func toAPIProblems(ps []flow.Problem) []gen.ErrorDetail { return convertAll(ps, toAPIProblem) }
 
 func toAPIAccesskey(k *store.AccessKey) gen.Accesskey {
 	return gen.Accesskey{
@@ -135,24 +139,20 @@ func toAPIAccesskey(k *store.AccessKey) gen.Accesskey {
 }
 
 func toAPIRevision(r *store.FlowRevision) gen.FlowRevision {
-	out := gen.FlowRevision{
-		FlowId:   r.FlowID,
-		Revision: r.Revision,
-		Name:     r.Name,
-		Detail:   r.Detail,
-		Actions:  toAPIActions(r.Actions),
-		Author:   gen.Author{Type: gen.AuthorType(r.AuthorType), Id: r.AuthorID, Name: r.AuthorName},
-		TmCreate: formatTime(r.TMCreate),
+	return gen.FlowRevision{
+		FlowId:           r.FlowID,
+		Revision:         r.Revision,
+		Name:             r.Name,
+		Detail:           r.Detail,
+		Actions:          convertAll(r.Actions, toAPIAction),
+		OnCompleteFlowId: orNil(r.OnCompleteFlowID),
+		Author:           gen.Author{Type: gen.AuthorType(r.AuthorType), Id: r.AuthorID, Name: r.AuthorName},
+		TmCreate:         formatTime(r.TMCreate),
 	}
-	if r.OnCompleteFlowID != nil {
-		id := *r.OnCompleteFlowID
-		out.OnCompleteFlowId = &id
-	}
-	return out
 }
 
 func toAPIExecuted(r *flow.Executed) gen.ExecutedAction {
-	a := toAPIActions([]flow.Action{r.Action})[0]
+	a := toAPIAction(&r.Action)
 	out := gen.ExecutedAction{Id: a.Id, NextId: a.NextId, Type: a.Type, Option: a.Option, Step: r.Step, TmExecute: formatTime(r.TMExecute)}
 	if r.Source != "" {
 		out.Source = &r.Source
@@ -172,19 +172,17 @@ func toAPIExecuted(r *flow.Executed) gen.ExecutedAction {
 }
 
 func toAPIExecutedList(list []flow.Executed) []gen.ExecutedAction {
-	out := make([]gen.ExecutedAction, len(list))
-	for i := range list {
-		out[i] = toAPIExecuted(&list[i])
-	}
-	return out
+	return convertAll(list, toAPIExecuted)
 }
 
+// toAPIActiveflow is an activeflow with every field VoIPbin serves, the nil UUID for those unset. flowbin moves
+// to a jump's target at once, so it never has VoIPbin's forward_action_id.
 func toAPIActiveflow(a *store.Activeflow) gen.Activeflow {
 	x := &a.State.Execution
 	out := gen.Activeflow{
 		Id:              a.ID,
 		CustomerId:      a.CustomerID,
-		FlowId:          a.FlowID,
+		FlowId:          orNil(a.FlowID),
 		FlowRevision:    a.FlowRevision,
 		Status:          gen.ActiveflowStatus(a.Status),
 		EndReason:       a.EndReason,
@@ -195,9 +193,12 @@ func toAPIActiveflow(a *store.Activeflow) gen.Activeflow {
 		TmEnd:           formatTimePtr(a.TMEnd),
 		TmDelete:        formatTimePtr(a.TMDelete),
 
-		OnCompleteFlowId:       a.OnCompleteFlowID,
+		ReferenceType:          referenceAPI,
+		ReferenceId:            uuid.Nil,
+		ReferenceActiveflowId:  orNil(a.ReferenceActiveflowID),
+		ForwardActionId:        uuid.Nil,
+		OnCompleteFlowId:       orNil(a.OnCompleteFlowID),
 		OnCompleteActiveflowId: a.OnCompleteActiveflowID,
-		ReferenceActiveflowId:  a.ReferenceActiveflowID,
 	}
 	if a.WebhookURI != "" {
 		out.WebhookUri, out.WebhookMethod = &a.WebhookURI, &a.WebhookMethod
@@ -205,11 +206,24 @@ func toAPIActiveflow(a *store.Activeflow) gen.Activeflow {
 	if a.OnCompleteError != "" {
 		out.OnCompleteError = &a.OnCompleteError
 	}
-	if x.Current != nil {
-		cur := toAPIExecuted(x.Current)
-		out.CurrentAction = &cur
+	if cur := currentAction(x); cur != nil {
+		c := toAPIExecuted(cur)
+		out.CurrentAction = &c
 	}
 	return out
+}
+
+// currentAction is the action an activeflow is at: the runner's while it runs; once ended, the one it ended at
+// (the action current when it was stopped, the stop or hangup that ended it, the last before it ran past its
+// end), as VoIPbin keeps its current_action. nil only when no action ran.
+func currentAction(x *flow.Execution) *flow.Executed {
+	switch {
+	case x.Current != nil:
+		return x.Current
+	case x.Ended && len(x.Executed) > 0:
+		return &x.Executed[len(x.Executed)-1]
+	}
+	return nil
 }
 
 func toAPIGraph(g flow.Graph) gen.FlowGraph {

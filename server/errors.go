@@ -125,6 +125,8 @@ func toAPIError(err error) *apiError {
 		e := newError(http.StatusNotFound, statusNotFound, strings.ToUpper(notFound.Resource)+"_NOT_FOUND",
 			"%s", notFound.Error())
 		return e
+	case errors.Is(err, store.ErrNumberTaken):
+		return numberTaken()
 	case errors.Is(err, store.ErrConflict):
 		return newError(http.StatusConflict, statusAlreadyExists, reasonAlreadyExists, "the resource already exists")
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):

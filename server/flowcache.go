@@ -185,10 +185,10 @@ func (c *flowCache) stats() (entries int, bytes int64) {
 }
 
 // WatchChanges keeps the flow cache and what the server remembers of users (revocation.go) in step with the
-// database until ctx ends: call it once per server, in its own goroutine. Without it neither is used: flows and
+// database, and hands hangups requested on other instances to the SIP runner (telephony.go), until ctx ends: call it once per server, in its own goroutine. Without it neither is used: flows and
 // users are read from the database on every request.
 func (s *Server) WatchChanges(ctx context.Context) {
-	s.store.WatchFlowChanges(ctx, listeners{flows: s.cache, users: s.users})
+	s.store.WatchFlowChanges(ctx, listeners{flows: s.cache, users: s.users, calls: s.Telephony()})
 }
 
 var _ store.ChangeListener = (*flowCache)(nil)

@@ -35,7 +35,7 @@ func (s *Server) validDefinition(ctx context.Context, customerID, flowID uuid.UU
 	if err := rep.Err(); err != nil {
 		return nil, nil, err
 	}
-	warn(ctx, rep.Warnings)
+	warn(ctx, rep.Warnings, rep.WarningsNotListed)
 	return def, rep.Warnings, nil
 }
 
@@ -61,7 +61,7 @@ func (s *Server) ListFlows(ctx context.Context, req gen.ListFlowsRequestObject) 
 		return nil, err
 	}
 	return gen.ListFlows200JSONResponse{
-		Result:        toAPIFlows(flows),
+		Result:        convertAll(flows, toAPIFlow),
 		NextPageToken: nextPageToken(flows, func(f *store.Flow) time.Time { return f.TMCreate }),
 	}, nil
 }
@@ -97,6 +97,9 @@ func (s *Server) ValidateFlow(ctx context.Context, req gen.ValidateFlowRequestOb
 		Valid:    rep.Valid(),
 		Errors:   toAPIProblems(rep.Errors),
 		Warnings: toAPIProblems(rep.Warnings),
+		// At most flow.MaxProblems each: int32 holds the rest of any body the server accepts.
+		ErrorsNotListed:   int32(rep.ErrorsNotListed),
+		WarningsNotListed: int32(rep.WarningsNotListed),
 	}, nil
 }
 
@@ -188,10 +191,7 @@ func (s *Server) ListFlowRevisions(ctx context.Context, req gen.ListFlowRevision
 	if err != nil {
 		return nil, err
 	}
-	out := gen.ListFlowRevisions200JSONResponse{Result: make([]gen.FlowRevision, len(revs))}
-	for i := range revs {
-		out.Result[i] = toAPIRevision(&revs[i])
-	}
+	out := gen.ListFlowRevisions200JSONResponse{Result: convertAll(revs, toAPIRevision)}
 	if len(revs) > 0 {
 		out.NextPageToken = strconv.Itoa(revs[len(revs)-1].Revision)
 	}

@@ -279,7 +279,7 @@ func TestUpdateReplacesWholesale(t *testing.T) {
 		}
 		var u apiFlow
 		e.as(e.alice, "PUT", "/v1.0/flows/"+f.ID, `{"name":"only a name"}`).wantStatus(http.StatusOK).decode(&u)
-		if u.Name != "only a name" || u.Detail != "" || len(u.Actions) != 0 || u.OnCompleteFlowID != "" {
+		if u.Name != "only a name" || u.Detail != "" || len(u.Actions) != 0 || u.OnCompleteFlowID != uuid.Nil.String() {
 			t.Errorf("got %+v, want every field replaced", u)
 		}
 		if u.Actions == nil {

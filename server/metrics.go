@@ -26,7 +26,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		if op := s.operation(c); op != nil {
 			route = op.path
 		}
-		method := methodLabel(c.Request().Method)
+		method := methodLabel(requestMethod(c.Request()))
 		if span := trace.SpanFromContext(c.Request().Context()); span.IsRecording() {
 			span.SetName(method + " " + route)
 			span.SetAttributes(attribute.String("http.route", route))

@@ -110,7 +110,7 @@ func TestMetrics(t *testing.T) {
 		// Activeflows: one runs to its end, one is stopped, one deleted.
 		ivr := e.createFlow(e.alice, `{"name":"ivr","actions":[{"type":"answer"},{"type":"variable_set","option":{"key":"k","value":"v"}},{"type":"talk","option":{"text":"hi"}}]}`)
 		a := e.startActiveflow(e.alice, `{"flow_id":"`+ivr.ID+`"}`)
-		for a.CurrentAction != nil {
+		for a.Status == "running" {
 			a = e.next(e.alice, a, nil)
 		}
 		steps := map[string]int{}

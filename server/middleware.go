@@ -25,7 +25,28 @@ const (
 	keyRequestID ctxKey = iota
 	keyClientIP
 	keyPrincipal
+	keyHead
 )
+
+// headAsGet answers HEAD wherever GET is answered: the request is routed and handled as the GET it stands for,
+// and the HTTP server, which still holds the HEAD it received, sends the status and headers without the body.
+// The measurement and the access log still name the method HEAD (requestMethod).
+func headAsGet(r *http.Request) *http.Request {
+	if r.Method != http.MethodHead {
+		return r
+	}
+	get := r.WithContext(context.WithValue(r.Context(), keyHead, true)) // a copy: the server's stays HEAD
+	get.Method = http.MethodGet
+	return get
+}
+
+// requestMethod is the method the client sent.
+func requestMethod(req *http.Request) string {
+	if head, _ := req.Context().Value(keyHead).(bool); head {
+		return http.MethodHead
+	}
+	return req.Method
+}
 
 var safeRequestID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
@@ -79,7 +100,7 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		attrs := []slog.Attr{
 			slog.String("request_id", requestIDFrom(req.Context())),
-			slog.String("method", req.Method),
+			slog.String("method", requestMethod(req)),
 			slog.String("route", c.Path()),
 			slog.String("path", req.URL.Path),
 			slog.Int("status", res.Status),

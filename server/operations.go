@@ -116,6 +116,9 @@ func allowedMethods(ops map[string]*operation, echoPath string) string {
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
 		if _, ok := ops[m+" "+echoPath]; ok {
 			methods = append(methods, m)
+			if m == http.MethodGet {
+				methods = append(methods, http.MethodHead) // headAsGet
+			}
 		}
 	}
 	return strings.Join(methods, ", ")

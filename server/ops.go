@@ -14,6 +14,11 @@ func (s *Server) GetHealth(context.Context, gen.GetHealthRequestObject) (gen.Get
 	return gen.GetHealth200JSONResponse{Status: gen.Ok}, nil
 }
 
+// Ping answers as VoIPbin's GET /ping does, for VoIPbin's tools and monitors.
+func (s *Server) Ping(context.Context, gen.PingRequestObject) (gen.PingResponseObject, error) {
+	return gen.Ping200JSONResponse{Message: gen.PongMessagePong}, nil
+}
+
 // readinessTimeout bounds the database ping of a readiness probe.
 const readinessTimeout = 2 * time.Second
 

@@ -76,11 +76,11 @@ func TestDocs(t *testing.T) {
 		}
 	}
 	// The credential given to Authorize stays in the page's memory, unless the operator chose localStorage.
-	if !strings.Contains(page, "persistAuthorization: false,") || strings.Contains(page, "persistAuthorization: true,") {
+	if !strings.Contains(page, `data-persist-authorization="false"`) {
 		t.Errorf("the page does not keep credentials in memory only:\n%s", page)
 	}
 	persisting := newEnv(t, storetest.SQLite, func(c *server.Config) { c.DocsPersistAuthorization = true })
-	if page := string(persisting.do("GET", "/docs", nil).wantStatus(http.StatusOK).body); !strings.Contains(page, "persistAuthorization: true,") {
+	if page := string(persisting.do("GET", "/docs", nil).wantStatus(http.StatusOK).body); !strings.Contains(page, `data-persist-authorization="true"`) {
 		t.Errorf("DocsPersistAuthorization does not reach the page:\n%s", page)
 	}
 	e.do("GET", "/docs/nothing.js", nil).wantError(http.StatusNotFound, "ASSET_NOT_FOUND")

@@ -127,7 +127,11 @@ var errRevoked = errors.New("token revoked")
 type listeners struct {
 	flows *flowCache
 	users *userStates
+	calls *Telephony
 }
+
+// CallHangupRequested hands a hangup requested on any instance to the SIP runner, if this instance holds the call.
+func (l listeners) CallHangupRequested(id uuid.UUID) { l.calls.CallHangupRequested(id) }
 
 func (l listeners) FlowChanged(id uuid.UUID) {
 	if l.flows != nil {
@@ -144,4 +148,7 @@ func (l listeners) ChangesReset(live bool) {
 	l.users.ChangesReset(live)
 }
 
-var _ store.UserChangeListener = listeners{}
+var (
+	_ store.UserChangeListener = listeners{}
+	_ store.CallChangeListener = listeners{}
+)

@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -60,6 +62,10 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// CORSOrigins enables CORS for these origins ("*" for any). Empty: CORS is off.
 	CORSOrigins []string
+	// ConsoleServers are the origins of other flowbin servers that the console may log in to: with CORSOrigins,
+	// they are the pages' Content-Security-Policy connect-src besides this server ("http://127.0.0.1:*" style
+	// wildcards allowed).
+	ConsoleServers []string
 	// RequireIfMatch refuses changes of flows without If-Match (428).
 	RequireIfMatch bool
 	// Outbound sends every request flowbin makes on a customer's behalf (webhook_send, fetch); nil: a client
@@ -87,6 +93,8 @@ type Config struct {
 	DocsPersistAuthorization bool
 	// Metrics receives the server's measurements; nil: kept in a registry nobody serves.
 	Metrics *metrics.Metrics
+	// DataDir is the data directory: recordings' files are under it.
+	DataDir string
 }
 
 func (c Config) withDefaults() Config {
@@ -136,14 +144,16 @@ type Server struct {
 	log       *slog.Logger
 	ops       map[string]*operation // by "METHOD /echo/path"
 	specJSON  map[string]any
-	docs      *docs
-	console   *consoleFiles
-	echo      *echo.Echo
-	cache     *flowCache // nil: no cache
-	fields    flow.FieldValidation
-	users     *userStates
-	hooks     hookCache // customers' webhook settings, for events
-	metrics   *metrics.Metrics
+	// The embedded pages and their files (one asset handler: assets.go).
+	docs, console         *assetSet
+	docsPage, consolePage *asset
+	echo                  *echo.Echo
+	cache                 *flowCache // nil: no cache
+	fields                flow.FieldValidation
+	users                 *userStates
+	hooks                 hookCache // customers' webhook settings, for events
+	metrics               *metrics.Metrics
+	runner                atomic.Pointer[runnerBox] // the SIP runner (telephony.go); nil: none
 	// cacheCounts are the flow cache's result counters, looked up once: GET by id is the hot path.
 	cacheCounts struct{ hit, miss, bypass prometheus.Counter }
 }
@@ -185,10 +195,11 @@ func New(cfg Config, st *store.Store, tokens *auth.Tokens, passwords *auth.Passw
 	if err := json.Unmarshal(flowbin.OpenAPIJSON(), &s.specJSON); err != nil {
 		return nil, fmt.Errorf("server: spec as JSON: %w", err)
 	}
-	if s.docs, err = loadDocs(s.cfg.DocsPersistAuthorization); err != nil {
+	origins := append(slices.Clone(s.cfg.CORSOrigins), s.cfg.ConsoleServers...)
+	if s.docs, s.docsPage, err = loadDocs(s.cfg.DocsPersistAuthorization, pageCSP(origins, false)); err != nil {
 		return nil, err
 	}
-	if s.console, err = loadConsole(); err != nil {
+	if s.console, s.consolePage, err = loadConsole(pageCSP(origins, true)); err != nil {
 		return nil, err
 	}
 
@@ -223,8 +234,8 @@ func New(cfg Config, st *store.Store, tokens *auth.Tokens, passwords *auth.Passw
 	return s, nil
 }
 
-// ServeHTTP makes the server an http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+// ServeHTTP makes the server an http.Handler. HEAD is answered wherever GET is (headAsGet).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, headAsGet(r)) }
 
 // cors is Echo's CORS middleware for the configured origins, or nothing when CORS is off.
 func (s *Server) cors() echo.MiddlewareFunc {

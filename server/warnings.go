@@ -67,26 +67,27 @@ func fieldsFrom(ctx context.Context) flow.FieldValidation {
 }
 
 // warn adds the problems to the answer's Warning headers, within the bound; a last header says how many were
-// left out.
-func warn(ctx context.Context, problems []flow.Problem) {
+// left out: those beyond the bound, and notListed more that were found but never listed (a report keeps the first
+// flow.MaxProblems).
+func warn(ctx context.Context, problems []flow.Problem, notListed int) {
 	w := sinkFrom(ctx)
 	if w == nil {
 		return
 	}
 	h := w.c.Response().Header()
-	dropped := 0
-	for _, p := range problems {
+	dropped := notListed
+	for i, p := range problems {
 		v := warningValue(p)
-		if dropped > 0 || w.bytes+len(v) > maxWarningBytes-128 { // room for the count of those left out
-			dropped++
-			continue
+		if w.bytes+len(v) > maxWarningBytes-128 { // room for the count of those left out
+			dropped += len(problems) - i
+			break
 		}
 		w.bytes += len(v)
 		h.Add(headerWarning, v)
 	}
 	if dropped > 0 {
-		h.Add(headerWarning, warningText(fmt.Sprintf(
-			"%d more warnings were left out; POST /v1.0/flows/validate lists every warning of a flow", dropped)))
+		h.Add(headerWarning, warningText(fmt.Sprintf("%d more warnings were left out; POST /v1.0/flows/validate lists "+
+			"the first %d warnings of a flow and says how many it did not list", dropped, flow.MaxProblems)))
 	}
 }
 
@@ -178,7 +179,7 @@ func dropUnknownFields(c echo.Context, op *operation) error {
 	req.Body = io.NopCloser(bytes.NewReader(stripped))
 	req.ContentLength = int64(len(stripped))
 	if mode == flow.FieldsWarn {
-		warn(req.Context(), problems)
+		warn(req.Context(), problems, 0)
 	}
 	return nil
 }

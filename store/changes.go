@@ -19,6 +19,16 @@ const flowChangedChannel = "flowbin_flow_changed"
 // userChangedChannel is the PostgreSQL channel on which every change of a user row is announced (migration 00006).
 const userChangedChannel = "flowbin_user_changed"
 
+// callHangupChannel is the PostgreSQL channel on which requests to hang up a call are announced (RequestCallHangup).
+const callHangupChannel = "flowbin_call_hangup"
+
+// CallChangeListener is a ChangeListener that also hears of requests to hang up calls (RequestCallHangup), from
+// every instance, once committed: the instance holding the call hangs it up. A request may be heard twice.
+type CallChangeListener interface {
+	ChangeListener
+	CallHangupRequested(id uuid.UUID)
+}
+
 // ChangeListener hears of changed flows, from every instance on the database: for caches.
 type ChangeListener interface {
 	// FlowChanged says that the flow with this id changed (or was deleted) and the change has committed.
@@ -80,6 +90,29 @@ func (f *changeFeed) userChanged(id uuid.UUID) {
 			ul.UserChanged(id)
 		}
 	}
+}
+
+func (f *changeFeed) callHangup(id uuid.UUID) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	for _, l := range f.listeners {
+		if cl, ok := l.(CallChangeListener); ok {
+			cl.CallHangupRequested(id)
+		}
+	}
+}
+
+// announceHangup tells every instance's listeners, once the transaction of ctx has committed, that the call is
+// to be hung up: this process's at once, the others' through a notification sent in the same transaction (a
+// hangup is rare: its NOTIFY may wait for the commit's lock).
+func (s *Store) announceHangup(ctx context.Context, id uuid.UUID) error {
+	if s.dialect == Postgres {
+		if err := s.conn(ctx).Exec("SELECT pg_notify(?, ?)", callHangupChannel, id.String()).Error; err != nil {
+			return classify(err)
+		}
+	}
+	afterCommit(ctx, func() { s.feed.callHangup(id) })
+	return nil
 }
 
 // userChanged tells this process's listeners that a user changed, once the transaction of ctx has committed.
@@ -285,7 +318,7 @@ func (s *Store) listen(ctx context.Context, l ChangeListener) error {
 		defer cancel()
 		_ = conn.Close(closeCtx)
 	}()
-	for _, channel := range []string{flowChangedChannel, userChangedChannel} {
+	for _, channel := range []string{flowChangedChannel, userChangedChannel, callHangupChannel} {
 		listenCtx, cancel := context.WithTimeout(ctx, s.heartbeat)
 		_, err = conn.Exec(listenCtx, "LISTEN "+channel)
 		cancel()
@@ -302,6 +335,8 @@ func (s *Store) listen(ctx context.Context, l ChangeListener) error {
 		switch {
 		case err == nil && n.Channel == userChangedChannel:
 			deliverUsers(l, n.Payload)
+		case err == nil && n.Channel == callHangupChannel:
+			deliverHangup(l, n.Payload)
 		case err == nil:
 			deliver(l, n.Payload)
 		case ctx.Err() != nil:
@@ -350,4 +385,16 @@ func deliverUsers(l ChangeListener, payload string) {
 		return
 	}
 	ul.UserChanged(id)
+}
+
+// deliverHangup hands a notification's call id to l, if it hears of calls; anything that is not an id is dropped
+// (a hangup is not a cache: there is nothing to forget).
+func deliverHangup(l ChangeListener, payload string) {
+	cl, ok := l.(CallChangeListener)
+	if !ok {
+		return
+	}
+	if id, err := uuid.Parse(payload); err == nil {
+		cl.CallHangupRequested(id)
+	}
 }

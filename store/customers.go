@@ -13,9 +13,29 @@ import (
 
 // Customer owns flows, access keys and users. Customers never see each other's resources.
 type Customer struct {
-	ID       uuid.UUID `gorm:"column:id;primaryKey"`
+	ID uuid.UUID `gorm:"column:id;primaryKey"`
+	// Name is the operator's name for the customer (`flowbin user add --customer`); it never changes.
 	Name     string    `gorm:"column:name"`
 	TMCreate time.Time `gorm:"column:tm_create"`
+	Profile
+}
+
+// Profile is what a customer says of itself through the API, as VoIPbin's customer has it. DisplayName is nil
+// until the customer sets a name.
+type Profile struct {
+	DisplayName *string `gorm:"column:display_name"`
+	Detail      string  `gorm:"column:detail"`
+	Email       string  `gorm:"column:email"`
+	PhoneNumber string  `gorm:"column:phone_number"`
+	Address     string  `gorm:"column:address"`
+}
+
+// DisplayedName is the customer's name as the API answers it: the one it set, else the operator's.
+func (c *Customer) DisplayedName() string {
+	if c.DisplayName != nil {
+		return *c.DisplayName
+	}
+	return c.Name
 }
 
 // TableName tells GORM the table.
@@ -110,6 +130,31 @@ func (s *Store) SetCustomerWebhook(ctx context.Context, id uuid.UUID, uri, metho
 	}
 	if res.RowsAffected == 0 {
 		return fmt.Errorf("store: set customer webhook: %w", notFound("customer", id))
+	}
+	return nil
+}
+
+// ProfileUpdate changes a customer's profile: each field that is nil is left as it is.
+type ProfileUpdate struct {
+	Name, Detail, Email, PhoneNumber, Address *string
+}
+
+// UpdateCustomerProfile writes the fields of a customer's profile that u sets.
+func (s *Store) UpdateCustomerProfile(ctx context.Context, id uuid.UUID, u ProfileUpdate) error {
+	updates := map[string]any{"tm_update": s.timestamp()}
+	for column, v := range map[string]*string{
+		"display_name": u.Name, "detail": u.Detail, "email": u.Email, "phone_number": u.PhoneNumber, "address": u.Address,
+	} {
+		if v != nil {
+			updates[column] = *v
+		}
+	}
+	res := s.conn(ctx).Model(&Customer{}).Where("id = ?", id).Updates(updates)
+	if res.Error != nil {
+		return fmt.Errorf("store: update customer profile: %w", classify(res.Error))
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("store: update customer profile: %w", notFound("customer", id))
 	}
 	return nil
 }

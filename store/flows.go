@@ -28,6 +28,8 @@ type Flow struct {
 	TMCreate         time.Time  `gorm:"column:tm_create"`
 	TMUpdate         *time.Time `gorm:"column:tm_update"`
 	TMDelete         *time.Time `gorm:"column:tm_delete"`
+	// DirectHash routes SIP calls to user "direct.<hex>" to the flow (see RegenerateDirectHash); nil: none.
+	DirectHash *string `gorm:"column:direct_hash"`
 }
 
 // TableName tells GORM the table.

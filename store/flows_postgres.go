@@ -53,8 +53,9 @@ func (s *Store) updateFlowPostgres(ctx context.Context, customerID, id uuid.UUID
 	for range 3 {
 		now := s.timestamp()
 		var (
-			revision int
-			created  time.Time
+			revision   int
+			created    time.Time
+			directHash *string
 		)
 		err := s.conn(ctx).Raw(`WITH f AS (
     UPDATE flows
@@ -64,23 +65,24 @@ func (s *Store) updateFlowPostgres(ctx context.Context, customerID, id uuid.UUID
       AND (CAST(@any AS boolean) OR revision = ANY(CAST(@revisions AS integer[])))
       AND NOT (name = @name AND detail = @detail AND actions = CAST(@actions AS jsonb)
                AND on_complete_flow_id IS NOT DISTINCT FROM CAST(@on_complete AS uuid))
-    RETURNING id, customer_id, revision, tm_create, name, detail, actions, on_complete_flow_id
+    RETURNING id, customer_id, revision, tm_create, name, detail, actions, on_complete_flow_id, direct_hash
 ), r AS (
     INSERT INTO flow_revisions (flow_id, revision, customer_id, name, detail, actions, on_complete_flow_id,
                                 author_type, author_id, author_name, tm_create)
     SELECT id, revision, customer_id, name, detail, actions, on_complete_flow_id,
            @author_type, @author_id, @author_name, @now FROM f
 )
-SELECT revision, tm_create FROM f`, map[string]any{
+SELECT revision, tm_create, direct_hash FROM f`, map[string]any{
 			"id": id, "customer": customerID, "name": def.Name, "detail": def.Detail, "actions": actions,
 			"on_complete": onComplete, "now": now, "any": anyRevision, "revisions": pgIntArray(revisions),
 			"author_type": by.Type, "author_id": by.ID, "author_name": by.Name,
-		}).Row().Scan(&revision, &created)
+		}).Row().Scan(&revision, &created, &directHash)
 		if err == nil {
 			s.flowChanged(ctx, id)
 			return &Flow{
 				ID: id, CustomerID: customerID, Name: def.Name, Detail: def.Detail, Actions: actionsOf(def),
 				OnCompleteFlowID: onComplete, Revision: revision, TMCreate: created.UTC(), TMUpdate: &now,
+				DirectHash: directHash,
 			}, nil
 		}
 		if !errors.Is(err, sql.ErrNoRows) {

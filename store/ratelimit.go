@@ -45,5 +45,5 @@ func (s *Store) Sweep(ctx context.Context) error {
 	if err := s.conn(ctx).Exec("DELETE FROM outbox WHERE id IN ("+done+")", OutboxPending, cutoff).Error; err != nil {
 		return fmt.Errorf("store: sweep: %w", classify(err))
 	}
-	return nil
+	return s.sweepDestinations(ctx, now)
 }

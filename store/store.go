@@ -3,6 +3,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"embed"
@@ -54,6 +55,9 @@ type Config struct {
 	ListenHeartbeat time.Duration
 	// TracerProvider, when set, gives every SQL statement a span (see traceSQL).
 	TracerProvider trace.TracerProvider
+	// OutboxMaxPending caps the messages one customer may have waiting for delivery (default
+	// DefaultOutboxMaxPending); what a write adds beyond it is recorded as dropped (see EnqueueOutbox).
+	OutboxMaxPending int
 }
 
 // Store is the database. It is safe for concurrent use.
@@ -68,6 +72,7 @@ type Store struct {
 	heartbeat time.Duration
 	feed      changeFeed
 	announcer *announcer // nil on SQLite
+	outbox    outboxLimits
 }
 
 // Open connects to the database described by cfg and, when cfg.Migrate is set, migrates it.
@@ -135,6 +140,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		heartbeat = 5 * time.Second
 	}
 	s := &Store{db: db, sqlDB: sqlDB, dialect: dialect, now: now, log: log, url: cfg.URL, heartbeat: heartbeat}
+	s.outbox.maxPending = cmp.Or(max(cfg.OutboxMaxPending, 0), DefaultOutboxMaxPending)
 	if err := s.Ping(ctx); err != nil {
 		sqlDB.Close()
 		return nil, err

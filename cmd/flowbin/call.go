@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,17 +14,20 @@ import (
 	"time"
 )
 
-// callUsage is the help of `flowbin call`.
-const callUsage = `usage: flowbin call [-server URL] [-token TOKEN] FLOW_ID|FLOW_FILE
+// callLong is the description of `flowbin call` in its help.
+const callLong = `Calls a flow on a flowbin server and plays the phone: it starts an activeflow (with the start variables of
+--var), prints each action as it runs (what a talk says, what a play plays, each decision of a branch or
+condition), reads digits from the keyboard when a digits_receive waits (type them, then Enter: as a phone, it
+sends at most the action's length digits and stops at its key, which it sends), and prints how the call ended.
+FLOW_FILE is a flow as JSON (the body of a create); its actions run inline, nothing is stored.
 
-Calls a flow on a flowbin server and plays the phone: it starts an activeflow, prints each action as it runs
-(what a talk says, what a play plays, each decision of a branch or condition), reads digits from the keyboard
-when a digits_receive waits (type them, then Enter), and prints how the call ended. FLOW_FILE is a flow as JSON
-(the body of a create); its actions run inline, nothing is stored.
+Without --token, FLOWBIN_USERNAME (default admin) and FLOWBIN_PASSWORD log in.`
 
-  -server URL    the server (FLOWBIN_SERVER; default http://127.0.0.1:8080)
-  -token TOKEN   a login token or an access key (FLOWBIN_TOKEN); without one, FLOWBIN_USERNAME (default admin)
-                 and FLOWBIN_PASSWORD log in`
+// callOptions are the flags of `flowbin call`.
+type callOptions struct {
+	server, token string
+	vars          []string // NAME=VALUE
+}
 
 // callActiveflow is what `flowbin call` reads of an activeflow.
 type callActiveflow struct {
@@ -106,29 +108,26 @@ func (c *callClient) do(ctx context.Context, method, path string, body any, out 
 }
 
 // runCall is `flowbin call`: the phone of a call, in a terminal.
-func runCall(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("call", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	server := fs.String("server", getenv("FLOWBIN_SERVER"), "")
-	token := fs.String("token", getenv("FLOWBIN_TOKEN"), "")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, callUsage)
-			return nil
-		}
-		return usageError{fmt.Errorf("call: %w\n%s", err, callUsage)}
+func runCall(ctx context.Context, opts callOptions, target string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
+	vars, err := startVariables(opts.vars)
+	if err != nil {
+		return usageError{fmt.Errorf("call: %w", err)}
 	}
-	if fs.NArg() != 1 {
-		return usageError{fmt.Errorf("call: want one FLOW_ID or FLOW_FILE\n%s", callUsage)}
+	server, token := opts.server, opts.token
+	if server == "" {
+		server = getenv("FLOWBIN_SERVER")
 	}
-	if *server == "" {
-		*server = "http://127.0.0.1:8080"
+	if server == "" {
+		server = "http://127.0.0.1:8080"
 	}
-	c := &callClient{server: strings.TrimRight(*server, "/"), token: *token, http: &http.Client{Timeout: 30 * time.Second}}
+	if token == "" {
+		token = getenv("FLOWBIN_TOKEN")
+	}
+	c := &callClient{server: strings.TrimRight(server, "/"), token: token, http: &http.Client{Timeout: 30 * time.Second}}
 	if c.token == "" {
 		password := getenv("FLOWBIN_PASSWORD")
 		if password == "" {
-			return usageError{errors.New("call: no credentials: set FLOWBIN_TOKEN (a token or an access key), or -token, or FLOWBIN_PASSWORD")}
+			return usageError{errors.New("call: no credentials: set FLOWBIN_TOKEN (a token or an access key), or --token, or FLOWBIN_PASSWORD")}
 		}
 		username := getenv("FLOWBIN_USERNAME")
 		if username == "" {
@@ -141,9 +140,12 @@ func runCall(ctx context.Context, args []string, getenv func(string) string, std
 		c.token = login.Token
 	}
 
-	start, what, err := callStart(fs.Arg(0))
+	start, what, err := callStart(target)
 	if err != nil {
 		return err
+	}
+	if len(vars) > 0 {
+		start["variables"] = vars
 	}
 	var af callActiveflow
 	if err := c.do(ctx, http.MethodPost, "/v1.0/activeflows", start, &af); err != nil {
@@ -191,7 +193,7 @@ func runCall(ctx context.Context, args []string, getenv func(string) string, std
 				fmt.Fprintln(stdout, "(no more input: hanging up)")
 				return c.stop(af.ID, stdout)
 			}
-			report["variables"] = map[string]string{"voipbin.call.digits": strings.TrimSpace(line)}
+			report["variables"] = map[string]string{"voipbin.call.digits": phoneDigits(line, cur.Option)}
 		}
 		if ctx.Err() != nil {
 			return c.stop(af.ID, stdout)
@@ -203,6 +205,41 @@ func runCall(ctx context.Context, args []string, getenv func(string) string, std
 			return fmt.Errorf("call: report %s: %w", cur.Type, err)
 		}
 	}
+}
+
+// startVariables reads --var NAME=VALUE flags into the variables an activeflow starts with.
+func startVariables(flags []string) (map[string]string, error) {
+	vars := map[string]string{}
+	for _, f := range flags {
+		name, value, ok := strings.Cut(f, "=")
+		if !ok || strings.TrimSpace(name) == "" {
+			return nil, fmt.Errorf("--var %q: want NAME=VALUE", f)
+		}
+		vars[name] = value
+	}
+	return vars, nil
+}
+
+// phoneDigits is what a phone sends for the keys typed on a line while a digits_receive waits: the keys of a
+// keypad (0-9, *, #, A-D; anything else is not a key and is skipped), at most the action's length of them, and
+// none after its key, which ends the input and is sent (as VoIPbin's condition_call_digits looks for it).
+func phoneDigits(line string, option map[string]any) string {
+	length := 0
+	if n, ok := option["length"].(float64); ok && n > 0 {
+		length = int(n)
+	}
+	key, _ := option["key"].(string)
+	var digits strings.Builder
+	for _, r := range line {
+		if !strings.ContainsRune("0123456789*#ABCDabcd", r) {
+			continue
+		}
+		digits.WriteString(strings.ToUpper(string(r)))
+		if (length > 0 && digits.Len() >= length) || (key != "" && strings.EqualFold(string(r), key)) {
+			break
+		}
+	}
+	return digits.String()
 }
 
 // readLines sends each line of r (without waiting for anyone to ask: keys typed ahead are kept, as on a phone),

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -62,4 +63,60 @@ func equalJSON(a, b any) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return bytes.Equal(x, y)
+}
+
+// TestCallSendsWhatAPhoneSends: the call starts with the --var variables; at a digits_receive it sends at most the
+// action's length keys, and stops at its key (sent), as a phone would; keys that are no keypad's are skipped.
+func TestCallSendsWhatAPhoneSends(t *testing.T) {
+	for _, c := range []struct {
+		option, typed, want string
+	}{
+		{`{"length":3}`, "12345", "123"},
+		{`{"key":"#"}`, "12#45", "12#"},
+		{`{"length":4,"key":"#"}`, "1#23", "1#"},
+		{`{"length":2,"key":"#"}`, "9 x*8#", "9*"},
+		{`{}`, " 0a*# ", "0A*#"},
+	} {
+		t.Run(c.typed, func(t *testing.T) {
+			var start, next map[string]any
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				switch r.URL.Path {
+				case "/v1.0/activeflows":
+					json.NewDecoder(r.Body).Decode(&start)
+					io.WriteString(w, `{"id":"af-1","status":"running",
+						"current_action":{"id":"a-1","type":"digits_receive","step":1,"option":`+c.option+`},
+						"executed_actions":[{"id":"a-1","type":"digits_receive","step":1}]}`)
+				case "/v1.0/activeflows/af-1/next":
+					json.NewDecoder(r.Body).Decode(&next)
+					io.WriteString(w, `{"id":"af-1","status":"ended","end_reason":"finished",
+						"executed_actions":[{"id":"a-1","type":"digits_receive","step":1}]}`)
+				default:
+					http.NotFound(w, r)
+				}
+			}))
+			defer srv.Close()
+			var out bytes.Buffer
+			err := run(context.Background(), []string{"call", "--server", srv.URL, "--token", "key-1",
+				"--var", "customer.tier=gold", "--var", "empty=", "--var", "with=equals=sign", "0f9c1e2a-3b4c-4d5e-8f90-a1b2c3d4e5f6"},
+				func(string) string { return "" }, strings.NewReader(c.typed+"\n"), &out, io.Discard)
+			if err != nil {
+				t.Fatalf("call: %v\n%s", err, out.String())
+			}
+			wantVars := map[string]any{"customer.tier": "gold", "empty": "", "with": "equals=sign"}
+			if !equalJSON(start["variables"], wantVars) {
+				t.Errorf("start variables %v, want %v", start["variables"], wantVars)
+			}
+			if got := next["variables"].(map[string]any)["voipbin.call.digits"]; got != c.want {
+				t.Errorf("typed %q with %s: sent %q, want %q", c.typed, c.option, got, c.want)
+			}
+		})
+	}
+	for _, bad := range [][]string{{"call", "--var", "no-equals", "x"}, {"call", "--var", "=v", "x"}, {"call"}, {"call", "a", "b"}} {
+		err := run(context.Background(), bad, func(string) string { return "" }, strings.NewReader(""), io.Discard, io.Discard)
+		var usage usageError
+		if !errors.As(err, &usage) {
+			t.Errorf("%v: got %v, want a usage error", bad, err)
+		}
+	}
 }

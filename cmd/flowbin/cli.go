@@ -127,15 +127,36 @@ func (p *program) commands(ctx context.Context) *cobra.Command {
 		},
 	})
 	root.AddCommand(p.userCommands())
-	root.AddCommand(&cobra.Command{
-		Use:   "call FLOW_ID|FLOW_FILE",
+	var callOpts callOptions
+	call := &cobra.Command{
+		Use:   "call FLOW_ID|FLOW_FILE [--server URL] [--token TOKEN] [--var NAME=VALUE]...",
 		Short: "Call a flow on a server, as the phone: print each action, read digits from the keyboard",
-		// call reads its own flags (--server, --token) and prints its own usage (call.go).
-		DisableFlagParsing: true,
+		Long:  callLong,
+		Example: "  FLOWBIN_TOKEN=$KEY flowbin call 0f9c1e2a-3b4c-4d5e-8f90-a1b2c3d4e5f6\n" +
+			"  flowbin call --server https://flowbin.example --var customer.tier=gold ivr.json",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runCall(cmd.Context(), args, p.getenv, p.stdin, p.stdout, p.stderr)
+			return runCall(cmd.Context(), callOpts, args[0], p.getenv, p.stdin, p.stdout)
 		},
-	})
+	}
+	call.Flags().StringVar(&callOpts.server, "server", "", "the server (FLOWBIN_SERVER; default http://127.0.0.1:8080)")
+	call.Flags().StringVar(&callOpts.token, "token", "", "a login token or an access key (FLOWBIN_TOKEN)")
+	call.Flags().StringArrayVar(&callOpts.vars, "var", nil, "a variable the call starts with, NAME=VALUE (repeatable)")
+	root.AddCommand(call)
+	for _, kind := range []struct{ use, short string }{
+		{"calls [hangup CALL_ID]", "List a server's newest calls, or hang one up"},
+		{"recordings [download RECORDING_ID [FILE]]", "List a server's newest recordings, or download one's WAV file"},
+	} {
+		root.AddCommand(&cobra.Command{
+			Use:   kind.use,
+			Short: kind.short,
+			// calls.go reads its own flags (--server, --token, -n) and prints its own usage.
+			DisableFlagParsing: true,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return runCalls(cmd.Context(), cmd.Name(), args, p.getenv, p.stdout)
+			},
+		})
+	}
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print flowbin's version",

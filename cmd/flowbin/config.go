@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,6 +50,7 @@ type config struct {
 	LoginWindow     time.Duration
 	TrustedProxies  []netip.Prefix
 	CORSOrigins     []string
+	ConsoleServers  []string
 	RequireIfMatch  bool
 	MaxExecuted     int
 	MaxControlSteps int
@@ -63,10 +65,17 @@ type config struct {
 	OutboundAllow     outbound.Allow
 	OutboundTimeout   time.Duration
 	EventsRetryFor    time.Duration
+	EventsMaxPending  int
+	EventsWorkers     int
+	EventsShare       int
 	PprofAddr         string
 	MetricsAddr       string
 	FlowCacheBytes    int64
 	GoMemLimitSet     bool // GOMEMLIMIT is set: the operator chose the Go runtime's memory limit
+	// SIP (issue 26): unset SIPAddr means no SIP.
+	SIPAddr, SIPPublicAddr, SIPTrunk    string
+	RTPPortMin, RTPPortMax              int
+	SIPMaxCalls, SIPMaxCallsPerCustomer int
 }
 
 // setting is one configuration variable. The table below is the only place a setting is written down: it drives
@@ -185,6 +194,17 @@ var settings = []setting{
 			c.CORSOrigins = list(v)
 			return nil
 		}},
+	{name: "FLOWBIN_CONSOLE_SERVERS",
+		help: "comma-separated origins of other flowbin servers the console (`/console`) may log in to, such as `https://flowbin.example` or `http://127.0.0.1:*`; with the CORS origins they are the only ones its Content-Security-Policy lets it reach; empty: this server only",
+		parse: func(c *config, v string) error {
+			for _, o := range list(v) {
+				if !consoleOrigin.MatchString(o) {
+					return fmt.Errorf("%q is not an origin such as https://flowbin.example or http://127.0.0.1:*", o)
+				}
+				c.ConsoleServers = append(c.ConsoleServers, o)
+			}
+			return nil
+		}},
 	{name: "FLOWBIN_REQUIRE_IF_MATCH", def: "false",
 		help:  "refuse changes of flows (PUT, DELETE, restore) without `If-Match`: 428",
 		parse: boolean(func(c *config) *bool { return &c.RequireIfMatch })},
@@ -228,6 +248,12 @@ var settings = []setting{
 		parse: duration(func(c *config) *time.Duration { return &c.OutboundTimeout })},
 	{name: "FLOWBIN_EVENTS_RETRY_FOR", def: "24h", help: "how long an undelivered event or `webhook_send` is retried",
 		parse: duration(func(c *config) *time.Duration { return &c.EventsRetryFor })},
+	{name: "FLOWBIN_EVENTS_MAX_PENDING", def: "10000", help: "messages (events, `webhook_send`) one customer may have waiting for delivery; more are recorded as `dropped`, never sent",
+		parse: integer(1, 1<<30, func(c *config) *int { return &c.EventsMaxPending })},
+	{name: "FLOWBIN_EVENTS_WORKERS", def: "16", help: "outbound deliveries one instance makes at once; one customer holds at most `FLOWBIN_EVENTS_CUSTOMER_SHARE` of them",
+		parse: integer(2, 1<<16, func(c *config) *int { return &c.EventsWorkers })},
+	{name: "FLOWBIN_EVENTS_CUSTOMER_SHARE", def: "4", help: "deliveries of one customer in flight at once, across all instances (and to one of its destinations); at most half of `FLOWBIN_EVENTS_WORKERS` is used. A server with a single customer may raise it",
+		parse: integer(1, 1<<16, func(c *config) *int { return &c.EventsShare })},
 	{name: "FLOWBIN_DOCS_PERSIST_AUTHORIZATION", def: "false",
 		help:  "Swagger UI (`/docs`) keeps the credential given to Authorize in the browser's localStorage, across reloads; `false`: in the page's memory only",
 		parse: boolean(func(c *config) *bool { return &c.DocsPersistAuth })},
@@ -237,6 +263,30 @@ var settings = []setting{
 	{name: "FLOWBIN_PPROF_ADDR",
 		help:  "address of a separate listener serving Go's profiles (`/debug/pprof/`); empty: off",
 		parse: text(func(c *config) *string { return &c.PprofAddr })},
+	{name: "FLOWBIN_SIP_ADDR",
+		help:  "IP address and port to take and place calls on, over UDP and TCP, such as `127.0.0.1:5060`; empty: no SIP (`POST /v1.0/calls` answers 503)",
+		parse: text(func(c *config) *string { return &c.SIPAddr })},
+	{name: "FLOWBIN_SIP_PUBLIC_ADDR",
+		help:  "host or `host:port` written in SIP Contact headers and SDP, when peers reach flowbin at another address than `FLOWBIN_SIP_ADDR` (NAT); empty: that address",
+		parse: text(func(c *config) *string { return &c.SIPPublicAddr })},
+	{name: "FLOWBIN_RTP_PORTS", def: "20000-20999", help: "UDP port range of the calls' audio, `first-last`",
+		parse: func(c *config, v string) error {
+			lo, hi, ok := strings.Cut(v, "-")
+			first, err1 := strconv.Atoi(strings.TrimSpace(lo))
+			last, err2 := strconv.Atoi(strings.TrimSpace(hi))
+			if !ok || err1 != nil || err2 != nil || first < 1024 || last > 65535 || last <= first {
+				return fmt.Errorf("%q is not a port range such as 20000-20999", v)
+			}
+			c.RTPPortMin, c.RTPPortMax = first, last
+			return nil
+		}},
+	{name: "FLOWBIN_SIP_TRUNK",
+		help:  "`host[:port]` of the SIP trunk that `tel` destinations of `POST /v1.0/calls` are dialled through; empty: `tel` destinations answer 400",
+		parse: text(func(c *config) *string { return &c.SIPTrunk })},
+	{name: "FLOWBIN_SIP_MAX_CALLS", def: "1000", help: "most calls in progress on this instance; beyond, new calls are refused (SIP 503)",
+		parse: integer(1, 1<<20, func(c *config) *int { return &c.SIPMaxCalls })},
+	{name: "FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER", def: "200", help: "most calls in progress of one customer on this instance; beyond, new calls are refused (SIP 486)",
+		parse: integer(1, 1<<20, func(c *config) *int { return &c.SIPMaxCallsPerCustomer })},
 }
 
 // itoa and durationText write a package's default as the table shows it, so that each default is written once,
@@ -254,6 +304,10 @@ func durationText(d time.Duration) string {
 	}
 	return s
 }
+
+// consoleOrigin is an origin as a Content-Security-Policy source names it: a scheme, a host (its first label may
+// be *) and an optional port (or *).
+var consoleOrigin = regexp.MustCompile(`^https?://(\*\.)?[A-Za-z0-9.-]+(:(\d{1,5}|\*))?$`)
 
 func text(field func(*config) *string) func(*config, string) error {
 	return func(c *config, v string) error {
@@ -395,6 +449,8 @@ func (c config) storeConfig() store.Config {
 		SQLitePath: c.sqlitePath(),
 		Migrate:    c.Migrate,
 		MaxConns:   c.DBMaxConns,
+
+		OutboxMaxPending: c.EventsMaxPending,
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -40,6 +41,7 @@ import (
 	"github.com/flowbin/flowbin/internal/tracing"
 	"github.com/flowbin/flowbin/outbound"
 	"github.com/flowbin/flowbin/server"
+	"github.com/flowbin/flowbin/sip"
 	"github.com/flowbin/flowbin/store"
 )
 
@@ -180,13 +182,26 @@ func (p *program) serve(ctx context.Context, cfg config, log *slog.Logger) error
 	}
 	// Every request made on a customer's behalf goes through one guarded client; the deliverer sends the outbox
 	// (events, webhook_send that does not wait), signed with the customer's secret, which the server opens.
-	client := outbound.New(outbound.Config{Allow: cfg.OutboundAllow, Timeout: cfg.OutboundTimeout})
+	client := outbound.New(outbound.Config{Allow: cfg.OutboundAllow, Timeout: cfg.OutboundTimeout, Reserve: min(time.Second, cfg.RequestTimeout/4)})
+	// Settings every instance on the database must share are compared with the others' (docs/operations.md).
+	agree, err := newAgreement(st, log, m, sharedSettings(cfg.OutboundAllow, secret))
+	if err != nil {
+		return err
+	}
+	if err := agree.atStart(ctx); err != nil {
+		return err
+	}
+	go agree.watch(ctx, agreementEvery)
 	var srv *server.Server
 	if err := m.WatchOutbox(func() (int64, error) { return st.OutboxDepth(context.Background()) }); err != nil {
 		return err
 	}
-	deliverer := events.New(events.Config{RetryFor: cfg.EventsRetryFor,
-		Observe: func(msg *store.OutboxMessage, status int, err error) { m.ObserveDelivery(msg.EventType, status, err) }}, st, client,
+	if err := m.WatchOutboxDropped(st.OutboxDropped); err != nil {
+		return err
+	}
+	deliverer := events.New(events.Config{RetryFor: cfg.EventsRetryFor, Workers: cfg.EventsWorkers,
+		CustomerShare: min(cfg.EventsShare, max(1, cfg.EventsWorkers/2)),
+		Observe:       func(msg *store.OutboxMessage, status int, err error) { m.ObserveDelivery(msg.EventType, status, err) }}, st, client,
 		func(ctx context.Context, id uuid.UUID) (string, error) { return srv.WebhookSecret(ctx, id) }, log)
 	srv, err = server.New(server.Config{
 		Outbound:                 client,
@@ -205,9 +220,11 @@ func (p *program) serve(ctx context.Context, cfg config, log *slog.Logger) error
 		LoginWindow:             cfg.LoginWindow,
 		TrustedProxies:          cfg.TrustedProxies,
 		CORSOrigins:             cfg.CORSOrigins,
+		ConsoleServers:          cfg.ConsoleServers,
 		RequireIfMatch:          cfg.RequireIfMatch,
 		FlowCacheBytes:          flowCacheBytes(cfg.FlowCacheBytes),
 		Metrics:                 m,
+		DataDir:                 cfg.DataDir,
 	}, st, tokens, passwords, log)
 	if err != nil {
 		return err
@@ -258,6 +275,12 @@ func (p *program) serve(ctx context.Context, cfg config, log *slog.Logger) error
 		MaxHeaderBytes:    max(1<<20, 4*cfg.MaxHeaderBytes),
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// SIP starts before the API says it listens: a server that cannot take calls as configured does not start.
+	runner, err := startSIP(ctx, cfg, srv, client, m, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintf(p.stdout, "flowbin listening on %s (API docs: %s/docs)\n", url, url)
 	fmt.Fprintln(p.stdout, hint.text(url))
@@ -276,11 +299,49 @@ func (p *program) serve(ctx context.Context, cfg config, log *slog.Logger) error
 	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
+	if runner != nil {
+		// New calls are refused at once; calls in progress may end by themselves until the timeout, and are hung
+		// up then, their records and activeflows closed, while the database is still there.
+		log.Info("shutting down: draining calls", "calls", runner.Active())
+		if err := runner.Shutdown(shutdownCtx); err != nil {
+			log.Warn("drain calls", "err", err)
+		}
+	}
 	if err := httpServer.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// startSIP starts the SIP runner when FLOWBIN_SIP_ADDR is set: it answers calls to numbers and direct hashes,
+// places those of POST /v1.0/calls, and runs their flows in this process, through the server's telephony side.
+func startSIP(ctx context.Context, cfg config, srv *server.Server, client *outbound.Client, m *metrics.Metrics,
+	log *slog.Logger) (*sip.Runner, error) {
+	if cfg.SIPAddr == "" {
+		return nil, nil
+	}
+	// Recordings are kept relative to the data directory; the runner writes them at an absolute path under it.
+	recordings, err := filepath.Abs(filepath.Join(cfg.DataDir, server.RecordingsDir))
+	if err != nil {
+		return nil, fmt.Errorf("FLOWBIN_DATA_DIR: %w", err)
+	}
+	tel := srv.Telephony()
+	runner, err := sip.New(sip.Config{
+		ListenAddr: cfg.SIPAddr, PublicAddr: cfg.SIPPublicAddr, RTPPortMin: cfg.RTPPortMin, RTPPortMax: cfg.RTPPortMax,
+		Trunk: cfg.SIPTrunk, Directory: tel, Ledger: tel, Flows: tel, Fetch: client,
+		RecordingDir: recordings,
+		MaxCalls:     cfg.SIPMaxCalls, MaxCallsPerCustomer: cfg.SIPMaxCallsPerCustomer,
+		Metrics: sip.NewMetrics(m.Registerer()), Log: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("FLOWBIN_SIP_ADDR: %w", err)
+	}
+	if err := runner.Start(ctx); err != nil {
+		return nil, fmt.Errorf("FLOWBIN_SIP_ADDR: %w", err)
+	}
+	srv.SetCallRunner(runner)
+	return runner, nil
 }
 
 // memoryHeadroom is the heap allowed beyond the flow cache's bound before the collector works harder.

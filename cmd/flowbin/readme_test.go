@@ -85,7 +85,8 @@ func TestREADMETutorial(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := t.TempDir()
-	env := cleanEnv("FLOWBIN_DATA_DIR="+data, "FLOWBIN_ADDR=127.0.0.1:0", "FLOWBIN_BCRYPT_COST=4")
+	// make run's SIP listens on a free port here (FLOWBIN_SIP_ADDR overrides the Makefile's 127.0.0.1:5060).
+	env := cleanEnv("FLOWBIN_DATA_DIR="+data, "FLOWBIN_ADDR=127.0.0.1:0", "FLOWBIN_BCRYPT_COST=4", "FLOWBIN_SIP_ADDR=127.0.0.1:0")
 	url := makeRun(t, root, env, shell[0])
 
 	var script strings.Builder

@@ -87,6 +87,41 @@ export interface Activeflow {
   tm_end: string;
 }
 
+/** A party of a call, as VoIPbin's address. */
+export interface CallAddress {
+  type: string;
+  target: string;
+  target_name: string;
+}
+
+/** A phone call that flowbin answered or placed. */
+export interface Call {
+  id: string;
+  flow_id: string;
+  activeflow_id: string;
+  source: CallAddress;
+  destination: CallAddress;
+  status: "dialing" | "ringing" | "progressing" | "terminating" | "canceling" | "hangup";
+  direction: "incoming" | "outgoing";
+  hangup_by: string;
+  hangup_reason: string;
+  recording_ids: string[];
+  tm_ringing: string;
+  tm_progressing: string;
+  tm_hangup: string;
+  tm_create: string;
+}
+
+/** A recording of a call; its WAV file is at /v1.0/recordingfiles/{id}. */
+export interface Recording {
+  id: string;
+  reference_id: string;
+  activeflow_id: string;
+  status: "initiating" | "recording" | "stopping" | "ended";
+  tm_start: string;
+  tm_end: string;
+}
+
 export interface Page<T> {
   result: T[];
   next_page_token: string;
@@ -197,11 +232,50 @@ export const api = {
   stop: (id: string) => call<Activeflow>("POST", `/v1.0/activeflows/${q(id)}/stop`),
   listActiveflows: (token = "", size = 20) => call<Page<Activeflow>>("GET", `/v1.0/activeflows?page_size=${size}` + (token ? `&page_token=${q(token)}` : "")),
   getActiveflow: (id: string) => call<Activeflow>("GET", `/v1.0/activeflows/${q(id)}`),
+  listCalls: (token = "", size = 20) => call<Page<Call>>("GET", `/v1.0/calls?page_size=${size}` + (token ? `&page_token=${q(token)}` : "")),
+  getCall: (id: string) => call<Call>("GET", `/v1.0/calls/${q(id)}`),
+  hangup: (id: string) => call<Call>("POST", `/v1.0/calls/${q(id)}/hangup`),
+  listRecordings: (token = "", size = 20) => call<Page<Recording>>("GET", `/v1.0/recordings?page_size=${size}` + (token ? `&page_token=${q(token)}` : "")),
+  getRecording: (id: string) => call<Recording>("GET", `/v1.0/recordings/${q(id)}`),
 };
 
-/** A flow as the body of a create or an update, pretty-printed for the editor. */
+/** VoIPbin's value of an id that is unset: flowbin answers it for a flow's on_complete_flow_id, an action's
+ * next_id and an inline activeflow's flow_id. */
+export const NIL_ID = "00000000-0000-0000-0000-000000000000";
+
+/** Whether an id names something (neither absent nor the nil UUID). */
+export function isSet(id?: string): id is string {
+  return !!id && id !== NIL_ID;
+}
+
+/**
+ * A recording's WAV file as an object URL for an audio element: fetched with the credential in a header, so that
+ * it never lands in a URL (and in logs). The caller revokes it when done.
+ */
+export async function recordingAudio(id: string): Promise<string> {
+  const token = sessionStorage.getItem(keyToken);
+  const res = await fetch(base() + `/v1.0/recordingfiles/${q(id)}`, { headers: token ? { Authorization: "Bearer " + token } : {} });
+  if (!res.ok) {
+    let message = `the recording's file: ${res.status}`;
+    try {
+      message = (await res.json()).error.message;
+    } catch {
+      // not the error envelope: keep the status
+    }
+    throw new ApiError(res.status, "HTTP_" + res.status, message);
+  }
+  return URL.createObjectURL(await res.blob());
+}
+
+/** A flow as the body of a create or an update, pretty-printed for the editor: without the fields that say
+ * nothing (a nil next_id or on_complete_flow_id, a flow action's null tm_execute), which the server fills in. */
 export function flowDocument(f: { name: string; detail: string; actions: Action[]; on_complete_flow_id?: string }): string {
-  const doc: Record<string, unknown> = { name: f.name, detail: f.detail, actions: f.actions };
-  if (f.on_complete_flow_id) doc.on_complete_flow_id = f.on_complete_flow_id;
+  const actions = f.actions.map((a) => {
+    const { tm_execute: _, ...rest } = a as Action & { tm_execute?: unknown };
+    if (!isSet(rest.next_id)) delete rest.next_id;
+    return rest;
+  });
+  const doc: Record<string, unknown> = { name: f.name, detail: f.detail, actions };
+  if (isSet(f.on_complete_flow_id)) doc.on_complete_flow_id = f.on_complete_flow_id;
   return JSON.stringify(doc, null, 2);
 }

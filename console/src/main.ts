@@ -1,7 +1,7 @@
 // The flowbin console: a single page, routed by the URL's hash.
 import type { EditorView } from "@codemirror/view";
 import type { MergeView } from "@codemirror/merge";
-import { type Activeflow, type Action, ApiError, type Flow, type FlowRevision, type Graph, api, base, flowDocument, loggedIn, login, logout } from "./api";
+import { type Activeflow, type Action, ApiError, type Call, type Flow, type FlowRevision, type Graph, type Recording, api, base, flowDocument, isSet, loggedIn, login, logout, recordingAudio } from "./api";
 import { bytes, debounce, h, when } from "./dom";
 import { type Located, JSONSyntaxError, createEditor, diffView, locateProblems, setText, showProblems, syntaxProblem } from "./editor";
 import { type Marks, drawGraph, takenEdges } from "./graph";
@@ -22,7 +22,7 @@ async function route(): Promise<void> {
   cleanup = null;
   const path = location.hash.replace(/^#/, "") || "/flows";
   if (!loggedIn()) return loginPage();
-  const m = /^\/(flows|activeflows)(?:\/([^/]+))?$/.exec(path);
+  const m = /^\/(flows|activeflows|calls|recordings)(?:\/([^/]+))?$/.exec(path);
   const main = h("main", { id: "main", tabindex: -1 });
   app.replaceChildren(header(m?.[1] ?? ""), main);
   try {
@@ -30,6 +30,9 @@ async function route(): Promise<void> {
     else if (m[1] === "flows" && !m[2]) await flowList(main);
     else if (m[1] === "flows" && m[2] === "new") newFlow(main);
     else if (m[1] === "flows") await flowPage(main, m[2]);
+    else if (m[1] === "calls" && !m[2]) await callList(main);
+    else if (m[1] === "calls") await callPage(main, m[2]);
+    else if (m[1] === "recordings") await recordingList(main);
     else if (!m[2]) await activeflowList(main);
     else await activeflowPage(main, m[2]);
   } catch (e) {
@@ -44,6 +47,7 @@ function header(section: string): HTMLElement {
     h("a", { class: "skip", href: "#main", onclick: (e: Event) => (e.preventDefault(), document.getElementById("main")?.focus()) }, "Skip to content"),
     h("span", { class: "brand" }, "flowbin"),
     h("nav", { "aria-label": "sections" }, link("#/flows", "Flows", "flows"), link("#/activeflows", "Activeflows", "activeflows"),
+      link("#/calls", "Calls", "calls"), link("#/recordings", "Recordings", "recordings"),
       h("a", { href: (base() || "") + "/docs", target: "_blank", rel: "noopener" }, "API docs")),
     h("span", { class: "server" }, base() || location.origin),
     h("button", { type: "button", class: "link", onclick: () => (logout(), go("#/login")) }, "Log out"));
@@ -437,7 +441,7 @@ let afPages: string[] = [""];
 async function activeflowList(main: HTMLElement): Promise<void> {
   const { body } = await api.listActiveflows(afPages[afPages.length - 1]);
   const names = new Map<string, string>();
-  await Promise.all([...new Set(body.result.map((a) => a.flow_id).filter((x): x is string => !!x))].map(async (fid) => {
+  await Promise.all([...new Set(body.result.map((a) => a.flow_id).filter(isSet))].map(async (fid) => {
     try {
       names.set(fid, (await api.getFlow(fid)).body.name);
     } catch {
@@ -446,7 +450,7 @@ async function activeflowList(main: HTMLElement): Promise<void> {
   }));
   const rows = body.result.map((a) => h("tr", { class: "status-" + a.status },
     h("td", {}, h("a", { href: "#/activeflows/" + a.id, class: "af-link" }, a.id.slice(0, 8) + "…")),
-    h("td", {}, a.flow_id ? `${names.get(a.flow_id)} (r${a.flow_revision})` : "inline actions"),
+    h("td", {}, isSet(a.flow_id) ? `${names.get(a.flow_id)} (r${a.flow_revision})` : "inline actions"),
     h("td", {}, a.status), h("td", {}, a.end_reason || "—"),
     h("td", { class: "num" }, String(a.executed_actions.length)),
     h("td", {}, when(a.tm_create))));
@@ -464,7 +468,7 @@ async function activeflowPage(main: HTMLElement, id: string): Promise<void> {
   const af = (await api.getActiveflow(id)).body;
   const graphHost = h("div", { class: "graph" });
   const ids = af.executed_actions.map((a) => a.id);
-  if (af.flow_id && af.flow_revision) {
+  if (isSet(af.flow_id) && af.flow_revision) {
     try {
       const [g, r] = await Promise.all([api.graph(af.flow_id, af.flow_revision), api.revision(af.flow_id, af.flow_revision)]);
       drawGraph(graphHost, g.body, r.body.actions, { visited: new Set(ids), taken: takenEdges(ids), current: af.status === "running" ? af.current_action?.id : undefined }, () => {});
@@ -476,15 +480,109 @@ async function activeflowPage(main: HTMLElement, id: string): Promise<void> {
   main.append(
     h("div", { class: "bar" }, h("h1", {}, "Activeflow " + af.id.slice(0, 8) + "…"),
       h("span", { class: "state" }, af.status + (af.end_reason ? ": " + af.end_reason : "")), h("span", { class: "grow" }),
-      af.flow_id ? h("a", { class: "button", href: "#/flows/" + af.flow_id }, "Open the flow") : null,
+      isSet(af.flow_id) ? h("a", { class: "button", href: "#/flows/" + af.flow_id }, "Open the flow") : null,
       af.status === "running" ? h("button", { type: "button", class: "danger", onclick: async () => (await api.stop(af.id), go(location.hash)) }, "Stop") : null),
     h("div", { class: "af-layout" },
       h("section", { class: "graph-pane", "aria-label": "path on the graph" },
-        h("p", { class: "graph-note" }, af.flow_id ? `Revision ${af.flow_revision} of the flow, as this execution ran it` : ""), graphHost),
+        h("p", { class: "graph-note" }, isSet(af.flow_id) ? `Revision ${af.flow_revision} of the flow, as this execution ran it` : ""), graphHost),
       h("section", { class: "side" }, h("h2", {}, "Trace"),
         h("ol", { class: "trace" }, af.executed_actions.map((a, i) =>
           h("li", { class: "trace-item" }, h("span", { class: "trace-type" }, `${a.step ?? i + 1}. ${a.type}`), " ", a.decision ? a.decision.reason : describe(a), " ", h("span", { class: "when" }, when(a.tm_execute))))),
         h("h2", {}, "Variables"), h("pre", { class: "options" }, JSON.stringify(af.variables, null, 2)))));
+}
+
+// ---- calls and recordings
+
+let callPages: string[] = [""];
+let recordingPages: string[] = [""];
+
+/** Who is on the line, for people: the display name and the address. */
+function party(a: { target: string; target_name: string }): string {
+  return a.target_name ? `${a.target_name} <${a.target}>` : a.target;
+}
+
+function hangupText(c: Call): string {
+  return c.hangup_by ? `${c.hangup_by} (${c.hangup_reason || "—"})` : "—";
+}
+
+async function callList(main: HTMLElement): Promise<void> {
+  const { body } = await api.listCalls(callPages[callPages.length - 1]);
+  const rows = body.result.map((c) => h("tr", { class: "status-" + c.status },
+    h("td", {}, h("a", { href: "#/calls/" + c.id, class: "call-link" }, c.id.slice(0, 8) + "…")),
+    h("td", {}, c.direction), h("td", {}, party(c.source)), h("td", {}, party(c.destination)),
+    h("td", { class: "call-status" }, c.status), h("td", {}, hangupText(c)),
+    h("td", { class: "num" }, String(c.recording_ids.length)), h("td", {}, when(c.tm_create))));
+  main.append(h("div", { class: "bar" }, h("h1", {}, "Calls")),
+    body.result.length === 0 && callPages.length === 1 ? h("p", { class: "empty" }, "No calls yet: call a number or a flow's direct hash over SIP, or place one with POST /v1.0/calls.") :
+      h("table", { class: "list calls" },
+        h("thead", {}, h("tr", {}, h("th", {}, "Id"), h("th", {}, "Direction"), h("th", {}, "From"), h("th", {}, "To"), h("th", {}, "Status"), h("th", {}, "Hung up by"), h("th", { class: "num" }, "Recordings"), h("th", {}, "Started"))),
+        h("tbody", {}, rows)),
+    h("div", { class: "pager" },
+      h("button", { type: "button", disabled: callPages.length === 1, onclick: () => (callPages.pop(), go("#/calls")) }, "← Previous"),
+      h("button", { type: "button", disabled: !body.next_page_token || body.result.length < 20, onclick: () => (callPages.push(body.next_page_token), go("#/calls")) }, "Next →")));
+}
+
+/** A player of a recording: its file is fetched when asked for, with the credential in a header. */
+function player(r: Recording): HTMLElement {
+  const audio = h("audio", { controls: true, preload: "none", class: "recording-audio", "data-recording": r.id, "aria-label": "recording " + r.id });
+  const note = h("span", { class: "error", role: "alert" });
+  const load = h("button", { type: "button", class: "play", "data-recording": r.id, disabled: r.status !== "ended" }, r.status === "ended" ? "Load and play" : "Recording…");
+  load.addEventListener("click", async () => {
+    load.disabled = true;
+    try {
+      const url = await recordingAudio(r.id);
+      const prev = cleanup;
+      cleanup = () => (URL.revokeObjectURL(url), prev?.());
+      audio.src = url;
+      load.remove();
+      await audio.play().catch(() => undefined); // autoplay may be refused: the controls are there
+    } catch (e) {
+      note.textContent = (e as Error).message;
+      load.disabled = false;
+    }
+  });
+  return h("div", { class: "recording" }, h("span", { class: "when" }, `${when(r.tm_start)} → ${when(r.tm_end)}`), " ", load, audio, note);
+}
+
+async function callPage(main: HTMLElement, id: string): Promise<void> {
+  const c = (await api.getCall(id)).body;
+  const recordings = await Promise.all(c.recording_ids.map(async (rid) => {
+    try {
+      return (await api.getRecording(rid)).body;
+    } catch {
+      return null; // deleted since
+    }
+  }));
+  const facts: [string, string][] = [["Direction", c.direction], ["From", party(c.source)], ["To", party(c.destination)],
+    ["Status", c.status], ["Hung up by", hangupText(c)], ["Ringing", when(c.tm_ringing)], ["Answered", when(c.tm_progressing)],
+    ["Hung up", when(c.tm_hangup)]];
+  const ended = c.status === "hangup";
+  main.append(
+    h("div", { class: "bar" }, h("h1", {}, "Call " + c.id.slice(0, 8) + "…"), h("span", { class: "state call-state" }, c.status), h("span", { class: "grow" }),
+      ended ? null : h("button", { type: "button", class: "danger hangup", onclick: async () => (await api.hangup(c.id), go(location.hash)) }, "Hang up")),
+    h("dl", { class: "facts" }, facts.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
+    h("h2", {}, "Recordings"),
+    recordings.some((r) => r) ? h("div", { class: "recordings" }, recordings.filter((r): r is Recording => !!r).map(player)) : h("p", { class: "empty" }, "No recordings."));
+  if (isSet(c.activeflow_id)) {
+    const af = h("section", { class: "call-activeflow", "aria-label": "the call's activeflow" });
+    main.append(af);
+    await activeflowPage(af, c.activeflow_id);
+  } else main.append(h("p", { class: "empty" }, "No activeflow yet: the call has not been answered."));
+}
+
+async function recordingList(main: HTMLElement): Promise<void> {
+  const { body } = await api.listRecordings(recordingPages[recordingPages.length - 1]);
+  const rows = body.result.map((r) => h("tr", {},
+    h("td", {}, r.id.slice(0, 8) + "…"), h("td", {}, h("a", { href: "#/calls/" + r.reference_id }, r.reference_id.slice(0, 8) + "…")),
+    h("td", {}, r.status), h("td", {}, when(r.tm_start)), h("td", {}, player(r))));
+  main.append(h("div", { class: "bar" }, h("h1", {}, "Recordings")),
+    body.result.length === 0 && recordingPages.length === 1 ? h("p", { class: "empty" }, "No recordings yet: a flow's recording_start records its call.") :
+      h("table", { class: "list recordings" },
+        h("thead", {}, h("tr", {}, h("th", {}, "Id"), h("th", {}, "Call"), h("th", {}, "Status"), h("th", {}, "Started"), h("th", {}, "Audio"))),
+        h("tbody", {}, rows)),
+    h("div", { class: "pager" },
+      h("button", { type: "button", disabled: recordingPages.length === 1, onclick: () => (recordingPages.pop(), go("#/recordings")) }, "← Previous"),
+      h("button", { type: "button", disabled: !body.next_page_token || body.result.length < 20, onclick: () => (recordingPages.push(body.next_page_token), go("#/recordings")) }, "Next →")));
 }
 
 window.addEventListener("hashchange", () => void route());

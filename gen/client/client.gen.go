@@ -150,19 +150,19 @@ func (e ActionOptionConditionVariableCondition) Valid() bool {
 
 // Defines values for ActionOptionConditionVariableValueType.
 const (
-	Length ActionOptionConditionVariableValueType = "length"
-	Number ActionOptionConditionVariableValueType = "number"
-	String ActionOptionConditionVariableValueType = "string"
+	ActionOptionConditionVariableValueTypeLength ActionOptionConditionVariableValueType = "length"
+	ActionOptionConditionVariableValueTypeNumber ActionOptionConditionVariableValueType = "number"
+	ActionOptionConditionVariableValueTypeString ActionOptionConditionVariableValueType = "string"
 )
 
 // Valid indicates whether the value is a known member of the ActionOptionConditionVariableValueType enum.
 func (e ActionOptionConditionVariableValueType) Valid() bool {
 	switch e {
-	case Length:
+	case ActionOptionConditionVariableValueTypeLength:
 		return true
-	case Number:
+	case ActionOptionConditionVariableValueTypeNumber:
 		return true
-	case String:
+	case ActionOptionConditionVariableValueTypeString:
 		return true
 	default:
 		return false
@@ -195,19 +195,19 @@ func (e ActionOptionFetchEventMethod) Valid() bool {
 
 // Defines values for ActionOptionRecordingStartFormat.
 const (
-	Mp3 ActionOptionRecordingStartFormat = "mp3"
-	Ogg ActionOptionRecordingStartFormat = "ogg"
-	Wav ActionOptionRecordingStartFormat = "wav"
+	ActionOptionRecordingStartFormatMp3 ActionOptionRecordingStartFormat = "mp3"
+	ActionOptionRecordingStartFormatOgg ActionOptionRecordingStartFormat = "ogg"
+	ActionOptionRecordingStartFormatWav ActionOptionRecordingStartFormat = "wav"
 )
 
 // Valid indicates whether the value is a known member of the ActionOptionRecordingStartFormat enum.
 func (e ActionOptionRecordingStartFormat) Valid() bool {
 	switch e {
-	case Mp3:
+	case ActionOptionRecordingStartFormatMp3:
 		return true
-	case Ogg:
+	case ActionOptionRecordingStartFormatOgg:
 		return true
-	case Wav:
+	case ActionOptionRecordingStartFormatWav:
 		return true
 	default:
 		return false
@@ -397,18 +397,36 @@ func (e ActionType) Valid() bool {
 	}
 }
 
+// Defines values for ActiveflowReferenceType.
+const (
+	ActiveflowReferenceTypeApi  ActiveflowReferenceType = "api"
+	ActiveflowReferenceTypeCall ActiveflowReferenceType = "call"
+)
+
+// Valid indicates whether the value is a known member of the ActiveflowReferenceType enum.
+func (e ActiveflowReferenceType) Valid() bool {
+	switch e {
+	case ActiveflowReferenceTypeApi:
+		return true
+	case ActiveflowReferenceTypeCall:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ActiveflowStatus.
 const (
-	Ended   ActiveflowStatus = "ended"
-	Running ActiveflowStatus = "running"
+	ActiveflowStatusEnded   ActiveflowStatus = "ended"
+	ActiveflowStatusRunning ActiveflowStatus = "running"
 )
 
 // Valid indicates whether the value is a known member of the ActiveflowStatus enum.
 func (e ActiveflowStatus) Valid() bool {
 	switch e {
-	case Ended:
+	case ActiveflowStatusEnded:
 		return true
-	case Running:
+	case ActiveflowStatusRunning:
 		return true
 	default:
 		return false
@@ -465,19 +483,25 @@ func (e ActiveflowEventType) Valid() bool {
 
 // Defines values for ActiveflowMessageState.
 const (
-	Delivered ActiveflowMessageState = "delivered"
-	Failed    ActiveflowMessageState = "failed"
-	Pending   ActiveflowMessageState = "pending"
+	ActiveflowMessageStateDelivered ActiveflowMessageState = "delivered"
+	ActiveflowMessageStateDropped   ActiveflowMessageState = "dropped"
+	ActiveflowMessageStateFailed    ActiveflowMessageState = "failed"
+	ActiveflowMessageStateGone      ActiveflowMessageState = "gone"
+	ActiveflowMessageStatePending   ActiveflowMessageState = "pending"
 )
 
 // Valid indicates whether the value is a known member of the ActiveflowMessageState enum.
 func (e ActiveflowMessageState) Valid() bool {
 	switch e {
-	case Delivered:
+	case ActiveflowMessageStateDelivered:
 		return true
-	case Failed:
+	case ActiveflowMessageStateDropped:
 		return true
-	case Pending:
+	case ActiveflowMessageStateFailed:
+		return true
+	case ActiveflowMessageStateGone:
+		return true
+	case ActiveflowMessageStatePending:
 		return true
 	default:
 		return false
@@ -496,6 +520,153 @@ func (e AuthorType) Valid() bool {
 	case AuthorTypeAccesskey:
 		return true
 	case AuthorTypeUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CallDirection.
+const (
+	Incoming CallDirection = "incoming"
+	Outgoing CallDirection = "outgoing"
+)
+
+// Valid indicates whether the value is a known member of the CallDirection enum.
+func (e CallDirection) Valid() bool {
+	switch e {
+	case Incoming:
+		return true
+	case Outgoing:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CallHangupBy.
+const (
+	CallHangupByEmpty  CallHangupBy = ""
+	CallHangupByLocal  CallHangupBy = "local"
+	CallHangupByRemote CallHangupBy = "remote"
+)
+
+// Valid indicates whether the value is a known member of the CallHangupBy enum.
+func (e CallHangupBy) Valid() bool {
+	switch e {
+	case CallHangupByEmpty:
+		return true
+	case CallHangupByLocal:
+		return true
+	case CallHangupByRemote:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CallHangupReason.
+const (
+	CallHangupReasonAmd      CallHangupReason = "amd"
+	CallHangupReasonBusy     CallHangupReason = "busy"
+	CallHangupReasonCancel   CallHangupReason = "cancel"
+	CallHangupReasonDialout  CallHangupReason = "dialout"
+	CallHangupReasonEmpty    CallHangupReason = ""
+	CallHangupReasonFailed   CallHangupReason = "failed"
+	CallHangupReasonNoanswer CallHangupReason = "noanswer"
+	CallHangupReasonNormal   CallHangupReason = "normal"
+	CallHangupReasonTimeout  CallHangupReason = "timeout"
+)
+
+// Valid indicates whether the value is a known member of the CallHangupReason enum.
+func (e CallHangupReason) Valid() bool {
+	switch e {
+	case CallHangupReasonAmd:
+		return true
+	case CallHangupReasonBusy:
+		return true
+	case CallHangupReasonCancel:
+		return true
+	case CallHangupReasonDialout:
+		return true
+	case CallHangupReasonEmpty:
+		return true
+	case CallHangupReasonFailed:
+		return true
+	case CallHangupReasonNoanswer:
+		return true
+	case CallHangupReasonNormal:
+		return true
+	case CallHangupReasonTimeout:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CallStatus.
+const (
+	CallStatusCanceling   CallStatus = "canceling"
+	CallStatusDialing     CallStatus = "dialing"
+	CallStatusHangup      CallStatus = "hangup"
+	CallStatusProgressing CallStatus = "progressing"
+	CallStatusRinging     CallStatus = "ringing"
+	CallStatusTerminating CallStatus = "terminating"
+)
+
+// Valid indicates whether the value is a known member of the CallStatus enum.
+func (e CallStatus) Valid() bool {
+	switch e {
+	case CallStatusCanceling:
+		return true
+	case CallStatusDialing:
+		return true
+	case CallStatusHangup:
+		return true
+	case CallStatusProgressing:
+		return true
+	case CallStatusRinging:
+		return true
+	case CallStatusTerminating:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CallType.
+const (
+	CallTypeFlow CallType = "flow"
+)
+
+// Valid indicates whether the value is a known member of the CallType enum.
+func (e CallType) Valid() bool {
+	switch e {
+	case CallTypeFlow:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CallEventType.
+const (
+	CallCreated     CallEventType = "call_created"
+	CallHangup      CallEventType = "call_hangup"
+	CallProgressing CallEventType = "call_progressing"
+	CallRinging     CallEventType = "call_ringing"
+)
+
+// Valid indicates whether the value is a known member of the CallEventType enum.
+func (e CallEventType) Valid() bool {
+	switch e {
+	case CallCreated:
+		return true
+	case CallHangup:
+		return true
+	case CallProgressing:
+		return true
+	case CallRinging:
 		return true
 	default:
 		return false
@@ -696,13 +867,133 @@ func (e MeRingMethod) Valid() bool {
 
 // Defines values for MeStatus.
 const (
-	MeStatusEmpty MeStatus = ""
+	Offline MeStatus = "offline"
 )
 
 // Valid indicates whether the value is a known member of the MeStatus enum.
 func (e MeStatus) Valid() bool {
 	switch e {
-	case MeStatusEmpty:
+	case Offline:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NumberStatus.
+const (
+	Active  NumberStatus = "active"
+	Deleted NumberStatus = "deleted"
+)
+
+// Valid indicates whether the value is a known member of the NumberStatus enum.
+func (e NumberStatus) Valid() bool {
+	switch e {
+	case Active:
+		return true
+	case Deleted:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NumberType.
+const (
+	NumberTypeNormal NumberType = "normal"
+)
+
+// Valid indicates whether the value is a known member of the NumberType enum.
+func (e NumberType) Valid() bool {
+	switch e {
+	case NumberTypeNormal:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PongMessage.
+const (
+	PongMessagePong PongMessage = "pong"
+)
+
+// Valid indicates whether the value is a known member of the PongMessage enum.
+func (e PongMessage) Valid() bool {
+	switch e {
+	case PongMessagePong:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RecordingFormat.
+const (
+	RecordingFormatWav RecordingFormat = "wav"
+)
+
+// Valid indicates whether the value is a known member of the RecordingFormat enum.
+func (e RecordingFormat) Valid() bool {
+	switch e {
+	case RecordingFormatWav:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RecordingReferenceType.
+const (
+	RecordingReferenceTypeCall RecordingReferenceType = "call"
+)
+
+// Valid indicates whether the value is a known member of the RecordingReferenceType enum.
+func (e RecordingReferenceType) Valid() bool {
+	switch e {
+	case RecordingReferenceTypeCall:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RecordingStatus.
+const (
+	RecordingStatusEnded      RecordingStatus = "ended"
+	RecordingStatusInitiating RecordingStatus = "initiating"
+	RecordingStatusRecording  RecordingStatus = "recording"
+	RecordingStatusStopping   RecordingStatus = "stopping"
+)
+
+// Valid indicates whether the value is a known member of the RecordingStatus enum.
+func (e RecordingStatus) Valid() bool {
+	switch e {
+	case RecordingStatusEnded:
+		return true
+	case RecordingStatusInitiating:
+		return true
+	case RecordingStatusRecording:
+		return true
+	case RecordingStatusStopping:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RecordingEventType.
+const (
+	RecordingFinished RecordingEventType = "recording_finished"
+	RecordingStarted  RecordingEventType = "recording_started"
+)
+
+// Valid indicates whether the value is a known member of the RecordingEventType enum.
+func (e RecordingEventType) Valid() bool {
+	switch e {
+	case RecordingFinished:
+		return true
+	case RecordingStarted:
 		return true
 	default:
 		return false
@@ -772,6 +1063,27 @@ func (e CreateActiveflowParamsFieldValidation) Valid() bool {
 	}
 }
 
+// Defines values for CreateCallParamsFieldValidation.
+const (
+	CreateCallParamsFieldValidationIgnore CreateCallParamsFieldValidation = "Ignore"
+	CreateCallParamsFieldValidationStrict CreateCallParamsFieldValidation = "Strict"
+	CreateCallParamsFieldValidationWarn   CreateCallParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the CreateCallParamsFieldValidation enum.
+func (e CreateCallParamsFieldValidation) Valid() bool {
+	switch e {
+	case CreateCallParamsFieldValidationIgnore:
+		return true
+	case CreateCallParamsFieldValidationStrict:
+		return true
+	case CreateCallParamsFieldValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CreateFlowParamsFieldValidation.
 const (
 	CreateFlowParamsFieldValidationIgnore CreateFlowParamsFieldValidation = "Ignore"
@@ -829,6 +1141,69 @@ func (e GetFlowGraphParamsFormat) Valid() bool {
 	case Json:
 		return true
 	case Mermaid:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateNumberParamsFieldValidation.
+const (
+	CreateNumberParamsFieldValidationIgnore CreateNumberParamsFieldValidation = "Ignore"
+	CreateNumberParamsFieldValidationStrict CreateNumberParamsFieldValidation = "Strict"
+	CreateNumberParamsFieldValidationWarn   CreateNumberParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the CreateNumberParamsFieldValidation enum.
+func (e CreateNumberParamsFieldValidation) Valid() bool {
+	switch e {
+	case CreateNumberParamsFieldValidationIgnore:
+		return true
+	case CreateNumberParamsFieldValidationStrict:
+		return true
+	case CreateNumberParamsFieldValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateNumberParamsFieldValidation.
+const (
+	UpdateNumberParamsFieldValidationIgnore UpdateNumberParamsFieldValidation = "Ignore"
+	UpdateNumberParamsFieldValidationStrict UpdateNumberParamsFieldValidation = "Strict"
+	UpdateNumberParamsFieldValidationWarn   UpdateNumberParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the UpdateNumberParamsFieldValidation enum.
+func (e UpdateNumberParamsFieldValidation) Valid() bool {
+	switch e {
+	case UpdateNumberParamsFieldValidationIgnore:
+		return true
+	case UpdateNumberParamsFieldValidationStrict:
+		return true
+	case UpdateNumberParamsFieldValidationWarn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateNumberFlowIDsParamsFieldValidation.
+const (
+	UpdateNumberFlowIDsParamsFieldValidationIgnore UpdateNumberFlowIDsParamsFieldValidation = "Ignore"
+	UpdateNumberFlowIDsParamsFieldValidationStrict UpdateNumberFlowIDsParamsFieldValidation = "Strict"
+	UpdateNumberFlowIDsParamsFieldValidationWarn   UpdateNumberFlowIDsParamsFieldValidation = "Warn"
+)
+
+// Valid indicates whether the value is a known member of the UpdateNumberFlowIDsParamsFieldValidation enum.
+func (e UpdateNumberFlowIDsParamsFieldValidation) Valid() bool {
+	switch e {
+	case UpdateNumberFlowIDsParamsFieldValidationIgnore:
+		return true
+	case UpdateNumberFlowIDsParamsFieldValidationStrict:
+		return true
+	case UpdateNumberFlowIDsParamsFieldValidationWarn:
 		return true
 	default:
 		return false
@@ -1776,9 +2151,13 @@ type ActionOptionWebhookSendMethod string
 // Example: talk
 type ActionType string
 
-// Activeflow An execution of a flow revision, or of inline actions.
+// Activeflow An execution of a flow revision, or of inline actions. VoIPbin's fields are always present, with VoIPbin's
+// value when unset: the nil UUID (`00000000-0000-0000-0000-000000000000`) for `flow_id` (inline actions),
+// `reference_id`, `reference_activeflow_id`, `forward_action_id` and `on_complete_flow_id`.
 type Activeflow struct {
-	// CurrentAction An action as it ran, with its options' `${variables}` substituted.
+	// CurrentAction While running, the action the runner is performing (its report goes to `next`). Once ended, the action
+	// it ended at, as VoIPbin keeps it: the one that was current when it was stopped, the `stop` or `hangup`
+	// that ended it, or the last one before it ran past its end. Absent only when no action ran at all.
 	CurrentAction *ExecutedAction `json:"current_action,omitempty"`
 
 	// CustomerId The customer that owns the activeflow.
@@ -1798,15 +2177,21 @@ type Activeflow struct {
 	// ExecutedActions Every action run so far, in order, control actions with their decisions.
 	ExecutedActions []ExecutedAction `json:"executed_actions"`
 
-	// FlowId The flow it runs. Absent for inline actions.
+	// FlowId The flow it runs; the nil UUID for inline actions.
 	//
 	// Example: 93993ae1-0408-4639-ad5f-1288aa8d4325
-	FlowId *openapi_types.UUID `json:"flow_id,omitempty"`
+	FlowId openapi_types.UUID `json:"flow_id"`
 
-	// FlowRevision The revision of the flow it runs, pinned when it started.
+	// FlowRevision The revision of the flow it runs, pinned when it started. Absent for inline actions.
 	//
 	// Example: 3
 	FlowRevision *int `json:"flow_revision,omitempty"`
+
+	// ForwardActionId VoIPbin's action to move to instead of the next one. flowbin moves at once, so it is always the nil UUID.
+	//
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ForwardActionId openapi_types.UUID `json:"forward_action_id"`
 
 	// Id The activeflow's id.
 	//
@@ -1825,15 +2210,30 @@ type Activeflow struct {
 	// Example:
 	OnCompleteError *string `json:"on_complete_error,omitempty"`
 
-	// OnCompleteFlowId The flow that starts, as a new activeflow with these variables, when this one ends.
+	// OnCompleteFlowId The flow that starts, as a new activeflow with these variables, when this one ends; the nil UUID when
+	// none.
+	//
 	//
 	// Example: 0f0a2a3e-5c1e-4b8e-9f67-3a1d2c4b5e6f
-	OnCompleteFlowId *openapi_types.UUID `json:"on_complete_flow_id,omitempty"`
+	OnCompleteFlowId openapi_types.UUID `json:"on_complete_flow_id"`
 
-	// ReferenceActiveflowId The activeflow whose end started this one (through its `on_complete_flow_id`).
+	// ReferenceActiveflowId The activeflow whose end started this one (through its `on_complete_flow_id`); the nil UUID when none.
+	//
 	//
 	// Example: 0193a4b2-7c1e-7d3a-9f00-3b1c2d4e5f5f
-	ReferenceActiveflowId *openapi_types.UUID `json:"reference_activeflow_id,omitempty"`
+	ReferenceActiveflowId openapi_types.UUID `json:"reference_activeflow_id"`
+
+	// ReferenceId The call the activeflow belongs to; the nil UUID for `api`.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ReferenceId openapi_types.UUID `json:"reference_id"`
+
+	// ReferenceType What the activeflow belongs to, as VoIPbin says it: `api` for one started through the API (and the
+	// activeflows its end starts, which inherit it), `call` for the activeflow of a call.
+	//
+	//
+	// Example: api
+	ReferenceType ActiveflowReferenceType `json:"reference_type"`
 
 	// Status `running` until it ends; then `ended`, with `end_reason`.
 	//
@@ -1875,6 +2275,12 @@ type Activeflow struct {
 	// Example: https://example.com/flowbin/events
 	WebhookUri *string `json:"webhook_uri,omitempty"`
 }
+
+// ActiveflowReferenceType What the activeflow belongs to, as VoIPbin says it: `api` for one started through the API (and the
+// activeflows its end starts, which inherit it), `call` for the activeflow of a call.
+//
+// Example: api
+type ActiveflowReferenceType string
 
 // ActiveflowStatus `running` until it ends; then `ended`, with `end_reason`.
 //
@@ -1936,7 +2342,9 @@ type ActiveflowCreateWebhookMethod string
 // same on every retry), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,` and the base64
 // HMAC-SHA256 of `id.timestamp.body` under the customer's webhook secret).
 type ActiveflowEvent struct {
-	// Data An execution of a flow revision, or of inline actions.
+	// Data An execution of a flow revision, or of inline actions. VoIPbin's fields are always present, with VoIPbin's
+	// value when unset: the nil UUID (`00000000-0000-0000-0000-000000000000`) for `flow_id` (inline actions),
+	// `reference_id`, `reference_activeflow_id`, `forward_action_id` and `on_complete_flow_id`.
 	Data Activeflow `json:"data"`
 
 	// Type What happened.
@@ -1982,7 +2390,7 @@ type ActiveflowMessage struct {
 	// Example: POST
 	Method string `json:"method"`
 
-	// State `pending` (to be tried again), `delivered` (a 2xx answer) or `failed` (given up on).
+	// State `pending` (to be tried again), `delivered` (a 2xx answer), `failed` (given up on after the retries), `gone` (the receiver answered `410 Gone`: not tried again; the last attempt shows it) or `dropped` (never sent: its customer already had `FLOWBIN_EVENTS_MAX_PENDING` messages waiting).
 	//
 	// Example: delivered
 	State ActiveflowMessageState `json:"state"`
@@ -2003,7 +2411,7 @@ type ActiveflowMessage struct {
 	Url string `json:"url"`
 }
 
-// ActiveflowMessageState `pending` (to be tried again), `delivered` (a 2xx answer) or `failed` (given up on).
+// ActiveflowMessageState `pending` (to be tried again), `delivered` (a 2xx answer), `failed` (given up on after the retries), `gone` (the receiver answered `410 Gone`: not tried again; the last attempt shows it) or `dropped` (never sent: its customer already had `FLOWBIN_EVENTS_MAX_PENDING` messages waiting).
 //
 // Example: delivered
 type ActiveflowMessageState string
@@ -2080,24 +2488,262 @@ type Author struct {
 // Example: user
 type AuthorType string
 
-// Customer A customer, in the shape of VoIPbin's `CustomerManagerCustomer`.
-type Customer struct {
-	// Address Not kept by flowbin; always `""`.
+// Call A phone call that flowbin answered or placed (VoIPbin's call). `status` moves `dialing` (outgoing, INVITE
+// sent) → `ringing` → `progressing` (answered, its flow running) → `terminating` (hanging up) → `hangup`;
+// an outgoing call hung up before the far end answers passes `canceling`. Every status change is an event
+// (`call_ringing`, `call_progressing`, `call_hangup`) to the customer's webhook.
+type Call struct {
+	// ActiveflowId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ActiveflowId ZeroableID `json:"activeflow_id"`
+
+	// ChainedCallIds The calls this one placed (`connect`). Never null.
+	ChainedCallIds []openapi_types.UUID `json:"chained_call_ids"`
+
+	// CustomerId The customer that owns the call.
+	//
+	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
+	CustomerId openapi_types.UUID `json:"customer_id"`
+
+	// Destination A party of a call, as VoIPbin's address. Every member is always present (`""` when unknown).
+	Destination CallAddress `json:"destination"`
+
+	// Direction `incoming` (flowbin answered it) or `outgoing` (flowbin placed it).
+	//
+	// Example: incoming
+	Direction CallDirection `json:"direction"`
+
+	// FlowId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	FlowId ZeroableID `json:"flow_id"`
+
+	// GroupcallId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	GroupcallId ZeroableID `json:"groupcall_id"`
+
+	// HangupBy Who hung up, once the call ended; `""` before.
+	//
+	// Example: remote
+	HangupBy CallHangupBy `json:"hangup_by"`
+
+	// HangupReason Why the call ended, as VoIPbin says it; `""` before.
+	//
+	// Example: normal
+	HangupReason CallHangupReason `json:"hangup_reason"`
+
+	// Id The call's id.
+	//
+	// Example: 0193a4b2-1111-7d3a-9f00-3b1c2d4e5f70
+	Id openapi_types.UUID `json:"id"`
+
+	// MasterCallId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	MasterCallId ZeroableID `json:"master_call_id"`
+
+	// MuteDirection VoIPbin's mute state; always `""` in flowbin.
 	//
 	// Example:
-	Address string `json:"address"`
+	MuteDirection string `json:"mute_direction"`
 
-	// BillingAccountId Not kept by flowbin (no billing); always `""`.
+	// OwnerId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	OwnerId ZeroableID `json:"owner_id"`
+
+	// OwnerType VoIPbin's owner (an agent…); always `""` in flowbin.
 	//
 	// Example:
-	BillingAccountId string `json:"billing_account_id"`
+	OwnerType string `json:"owner_type"`
 
-	// Detail Not kept by flowbin; always `""`.
+	// RecordingId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	RecordingId ZeroableID `json:"recording_id"`
+
+	// RecordingIds The call's recordings, oldest first. Never null.
+	RecordingIds []openapi_types.UUID `json:"recording_ids"`
+
+	// Source A party of a call, as VoIPbin's address. Every member is always present (`""` when unknown).
+	Source CallAddress `json:"source"`
+
+	// Status Where the call is now.
+	//
+	// Example: progressing
+	Status CallStatus `json:"status"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// TmDelete A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmDelete Timestamp `json:"tm_delete"`
+
+	// TmHangup A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmHangup Timestamp `json:"tm_hangup"`
+
+	// TmProgressing A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmProgressing Timestamp `json:"tm_progressing"`
+
+	// TmRinging A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmRinging Timestamp `json:"tm_ringing"`
+
+	// TmUpdate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmUpdate Timestamp `json:"tm_update"`
+
+	// Type What the call runs; always `flow` in flowbin.
+	//
+	// Example: flow
+	Type CallType `json:"type"`
+}
+
+// CallDirection `incoming` (flowbin answered it) or `outgoing` (flowbin placed it).
+//
+// Example: incoming
+type CallDirection string
+
+// CallHangupBy Who hung up, once the call ended; `""` before.
+//
+// Example: remote
+type CallHangupBy string
+
+// CallHangupReason Why the call ended, as VoIPbin says it; `""` before.
+//
+// Example: normal
+type CallHangupReason string
+
+// CallStatus Where the call is now.
+//
+// Example: progressing
+type CallStatus string
+
+// CallType What the call runs; always `flow` in flowbin.
+//
+// Example: flow
+type CallType string
+
+// CallAddress A party of a call, as VoIPbin's address. Every member is always present (`""` when unknown).
+type CallAddress struct {
+	// Detail A longer description for people.
 	//
 	// Example:
 	Detail string `json:"detail"`
 
-	// Email Not kept by flowbin; always `""`.
+	// Name A name for people.
+	//
+	// Example:
+	Name string `json:"name"`
+
+	// Target The address itself, such as `sip:alice@127.0.0.1` or `+15551230001`.
+	//
+	// Example: sip:alice@127.0.0.1
+	Target string `json:"target"`
+
+	// TargetName The display name, from the SIP `From` or `To` header.
+	//
+	// Example: Alice
+	TargetName string `json:"target_name"`
+
+	// Type `sip` (a SIP URI) or `tel` (an E.164 number); VoIPbin has more kinds.
+	//
+	// Example: sip
+	Type string `json:"type"`
+}
+
+// CallCreate Outgoing calls to place: one per destination, each running `flow_id` or `actions` once answered. VoIPbin's
+// `anonymous` (`x-ignored-fields`) is accepted and ignored; other unknown fields follow `field_validation`.
+type CallCreate struct {
+	// Actions Actions to run on each call instead of a stored flow, validated as a flow's.
+	Actions *[]Action `json:"actions,omitempty"`
+
+	// Destinations Where to call; `sip` and `tel` addresses.
+	Destinations []Address `json:"destinations"`
+
+	// FlowId A live flow of the caller to run on each call. One of `flow_id` and `actions`.
+	//
+	// Example: decc2634-0b2a-11eb-b38d-87a8f1051188
+	FlowId *openapi_types.UUID `json:"flow_id,omitempty"`
+
+	// Source A party to reach, such as a phone number, SIP URI, email address or agent.
+	Source Address `json:"source"`
+
+	// Variables Variables of each call's activeflow. Keys beginning with `voipbin.` are ignored.
+	//
+	// Example: {"campaign":"december"}
+	Variables *map[string]string `json:"variables,omitempty"`
+}
+
+// CallEvent The body of a call's event, as VoIPbin sends it to the customer's webhook, signed as activeflow events are.
+type CallEvent struct {
+	// Data A phone call that flowbin answered or placed (VoIPbin's call). `status` moves `dialing` (outgoing, INVITE
+	// sent) → `ringing` → `progressing` (answered, its flow running) → `terminating` (hanging up) → `hangup`;
+	// an outgoing call hung up before the far end answers passes `canceling`. Every status change is an event
+	// (`call_ringing`, `call_progressing`, `call_hangup`) to the customer's webhook.
+	Data Call `json:"data"`
+
+	// Type What happened.
+	//
+	// Example: call_hangup
+	Type CallEventType `json:"type"`
+}
+
+// CallEventType What happened.
+//
+// Example: call_hangup
+type CallEventType string
+
+// CallList One page of calls.
+type CallList struct {
+	// NextPageToken A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	NextPageToken Timestamp `json:"next_page_token"`
+
+	// Result The calls, newest first. Never null.
+	Result []Call `json:"result"`
+}
+
+// CallsCreated The calls placed, as VoIPbin answers them.
+type CallsCreated struct {
+	// Calls One call per destination, in the order of `destinations`.
+	Calls []Call `json:"calls"`
+
+	// Groupcalls VoIPbin's group calls; always empty in flowbin.
+	Groupcalls []map[string]interface{} `json:"groupcalls"`
+}
+
+// Customer A customer, in the shape of VoIPbin's `CustomerManagerCustomer`.
+type Customer struct {
+	// Address Set with `PUT /v1.0/customer`; `""` until then.
+	//
+	// Example:
+	Address string `json:"address"`
+
+	// BillingAccountId flowbin has no billing; always the nil UUID, VoIPbin's value for none.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	BillingAccountId openapi_types.UUID `json:"billing_account_id"`
+
+	// Detail Set with `PUT /v1.0/customer`; `""` until then.
+	//
+	// Example:
+	Detail string `json:"detail"`
+
+	// Email Set with `PUT /v1.0/customer`; `""` until then.
 	//
 	// Example:
 	Email string `json:"email"`
@@ -2107,12 +2753,14 @@ type Customer struct {
 	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
 	Id openapi_types.UUID `json:"id"`
 
-	// Name The customer's name.
+	// Name The name the customer set with `PUT /v1.0/customer`; until it sets one, the operator's name for it
+	// (`flowbin user add --customer`), which does not change.
+	//
 	//
 	// Example: default
 	Name string `json:"name"`
 
-	// PhoneNumber Not kept by flowbin; always `""`.
+	// PhoneNumber Set with `PUT /v1.0/customer`; `""` until then.
 	//
 	// Example:
 	PhoneNumber string `json:"phone_number"`
@@ -2143,10 +2791,39 @@ type Customer struct {
 	WebhookUri string `json:"webhook_uri"`
 }
 
-// CustomerUpdate The customer's webhook. VoIPbin's other customer fields (`name`, `detail`, `email`, `phone_number`,
-// `address`, `billing_account_id` and the read-only ones) are accepted and not kept; other fields are unknown
-// (see `FLOWBIN_FIELD_VALIDATION`).
+// CustomerUpdate The customer's profile and webhook, as VoIPbin's `PUT /customer` takes them (VoIPbin's SDK sends every
+// field). A profile field left out keeps its value; `webhook_uri` and `webhook_method` are set as
+// sent (left out: none, POST). VoIPbin's `billing_account_id` and the read-only fields of `Customer` are
+// accepted and ignored; other fields are unknown (see `FLOWBIN_FIELD_VALIDATION`). Every problem is reported
+// at once, as 400 `INVALID_FIELD` with a pointer to each field.
 type CustomerUpdate struct {
+	// Address A postal address; lines may be separated by newlines. At most 1,024 characters.
+	//
+	// Example: 1 Main Street, Springfield
+	Address *string `json:"address,omitempty"`
+
+	// Detail A description. At most 4,096 characters.
+	//
+	// Example: Inbound support lines
+	Detail *string `json:"detail,omitempty"`
+
+	// Email A contact address, such as `ops@example.com` (no display name); `""` for none.
+	//
+	// Example: ops@example.com
+	Email *string `json:"email,omitempty"`
+
+	// Name The customer's name, as the API answers it. At most 255 characters.
+	//
+	// Example: Acme Support
+	Name *string `json:"name,omitempty"`
+
+	// PhoneNumber A contact number: digits with an optional leading `+`, and spaces, `-`, `.`, `(` or `)` between them;
+	// at most 32 characters; `""` for none.
+	//
+	//
+	// Example: +1 555 0100
+	PhoneNumber *string `json:"phone_number,omitempty"`
+
 	// WebhookMethod The method of those requests; `""` is POST.
 	//
 	// Example: POST
@@ -2216,6 +2893,11 @@ type DeliveryAttempt struct {
 	// Example: 2021-02-04 06:47:01.139361
 	TmAttempt Timestamp `json:"tm_attempt"`
 }
+
+// E164 A phone number in E.164 form, `+` and up to 15 digits.
+//
+// Example: +15551230001
+type E164 = string
 
 // Error The one error envelope, used by every error answer of every operation.
 type Error struct {
@@ -2295,7 +2977,8 @@ type ErrorDetail struct {
 	Reason string `json:"reason"`
 }
 
-// ExecutedAction An action as it ran, with its options' `${variables}` substituted.
+// ExecutedAction An action as it ran, with its options' `${variables}` substituted. `next_id` is the nil UUID when the next
+// action in the array followed, as VoIPbin sends it.
 type ExecutedAction struct {
 	// Decision What a control action decided, and why.
 	Decision *Decision `json:"decision,omitempty"`
@@ -2313,14 +2996,14 @@ type ExecutedAction struct {
 	// Id The action's id. A UUID in responses; optional, `""` or a label in requests.
 	//
 	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// NextId The id (or label) of the action to run after this one. Absent, `""` or the nil UUID: the next action in
 	// the array.
 	//
 	//
 	// Example: 69af787e-f5fa-4a1b-9d12-f0b43b86dae6
-	NextId *string `json:"next_id,omitempty"`
+	NextId string `json:"next_id"`
 
 	// Option The action's options: see the `ActionOption…` schema of each type. Option keys that flowbin does not
 	// know are stored and returned verbatim (clients send legacy fields), with a warning from validation.
@@ -2352,10 +3035,11 @@ type ExecutedAction struct {
 	Type ActionType `json:"type"`
 }
 
-// Flow A stored flow.
+// Flow A stored flow. As in VoIPbin, every field is always present: `on_complete_flow_id` is the nil UUID
+// (`00000000-0000-0000-0000-000000000000`) when the flow has none.
 type Flow struct {
-	// Actions The actions, in order. Every action has a UUID `id`.
-	Actions []Action `json:"actions"`
+	// Actions The actions, in order. Every action has a UUID `id`, a `next_id` and a `tm_execute`.
+	Actions []FlowAction `json:"actions"`
 
 	// CustomerId The customer that owns the flow.
 	//
@@ -2367,6 +3051,14 @@ type Flow struct {
 	// Example: default flow for voipbin incoming calls
 	Detail string `json:"detail"`
 
+	// DirectHash `direct.` and 12 hex digits: a SIP call to that user (`sip:direct.3f9a0c1b7d2e@flowbin.example.com`)
+	// runs this flow, as VoIPbin's direct calls. `""` until `POST /v1.0/flows/{id}/direct-hash-regenerate`
+	// makes one. Ignored in writes of the flow.
+	//
+	//
+	// Example: direct.3f9a0c1b7d2e
+	DirectHash *string `json:"direct_hash,omitempty"`
+
 	// Id The flow's id.
 	//
 	// Example: decc2634-0b2a-11eb-b38d-87a8f1051188
@@ -2377,10 +3069,12 @@ type Flow struct {
 	// Example: default flow
 	Name string `json:"name"`
 
-	// OnCompleteFlowId A flow of the same customer to run when this flow completes. Absent when unset.
+	// OnCompleteFlowId A flow of the same customer to run when this flow completes; the nil UUID when none, as VoIPbin sends
+	// it.
+	//
 	//
 	// Example: af9dae94-ef07-11ea-a101-8f52e568f39b
-	OnCompleteFlowId *openapi_types.UUID `json:"on_complete_flow_id,omitempty"`
+	OnCompleteFlowId openapi_types.UUID `json:"on_complete_flow_id"`
 
 	// Revision The flow's current revision (1 after create); its `ETag` is `"r<revision>"` (**beyond**).
 	//
@@ -2416,6 +3110,40 @@ type Flow struct {
 //
 // Example: flow
 type FlowType string
+
+// FlowAction An action as flowbin answers it in a flow, with the fields VoIPbin always sends: `id` (a UUID), `next_id`
+// (the nil UUID `00000000-0000-0000-0000-000000000000` when the next action in the array follows) and
+// `tm_execute` (always `null` in a flow, as in VoIPbin: only an execution's actions ran). Sent back in a
+// PUT, the nil `next_id` still means "the next action" and `tm_execute` is ignored, so a flow read with GET
+// and written back unchanged makes no new revision.
+type FlowAction struct {
+	// Id The action's id. A UUID in responses; optional, `""` or a label in requests.
+	//
+	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
+	Id string `json:"id"`
+
+	// NextId The id (or label) of the action to run after this one. Absent, `""` or the nil UUID: the next action in
+	// the array.
+	//
+	//
+	// Example: 69af787e-f5fa-4a1b-9d12-f0b43b86dae6
+	NextId string `json:"next_id"`
+
+	// Option The action's options: see the `ActionOption…` schema of each type. Option keys that flowbin does not
+	// know are stored and returned verbatim (clients send legacy fields), with a warning from validation.
+	//
+	//
+	// Example: {"language":"en-US","text":"hello. welcome to voipbin."}
+	Option *json.RawMessage `json:"option,omitempty"`
+
+	// TmExecute Always `null` in a flow.
+	TmExecute *string `json:"tm_execute"`
+
+	// Type What an action does. Each type has its options in the `ActionOption…` schema of the same name.
+	//
+	// Example: talk
+	Type ActionType `json:"type"`
+}
 
 // FlowGraph A flow as a graph.
 type FlowGraph struct {
@@ -2521,7 +3249,7 @@ type FlowList struct {
 // FlowRevision An immutable revision of a flow's definition.
 type FlowRevision struct {
 	// Actions The flow's actions at this revision.
-	Actions []Action `json:"actions"`
+	Actions []FlowAction `json:"actions"`
 
 	// Author Who made a change.
 	Author Author `json:"author"`
@@ -2541,10 +3269,10 @@ type FlowRevision struct {
 	// Example: test flow
 	Name string `json:"name"`
 
-	// OnCompleteFlowId The flow's on_complete_flow_id at this revision. Absent when unset.
+	// OnCompleteFlowId The flow's on_complete_flow_id at this revision; the nil UUID when none.
 	//
 	// Example: af9dae94-ef07-11ea-a101-8f52e568f39b
-	OnCompleteFlowId *openapi_types.UUID `json:"on_complete_flow_id,omitempty"`
+	OnCompleteFlowId openapi_types.UUID `json:"on_complete_flow_id"`
 
 	// Revision The revision's number (1, 2, …).
 	//
@@ -2590,8 +3318,13 @@ type InlineSimulationRequest struct {
 	// Example: ["2"]
 	Digits *[]string `json:"digits,omitempty"`
 
-	// Now The clock of the simulation (for `condition_datetime`). Default the server's.
-	Now *Timestamp `json:"now,omitempty"`
+	// Now The clock of a simulation (for `condition_datetime`); default the server's. A UTC time as
+	// `YYYY-MM-DD HH:MM:SS.ffffff`, like every timestamp of the API, or RFC 3339 with any offset
+	// (`2026-11-23T09:30:00+01:00`, `2026-11-23T08:30:00Z`), read as the same instant.
+	//
+	//
+	// Example: 2026-11-23T09:30:00+01:00
+	Now *SimulationNow `json:"now,omitempty"`
 
 	// Steps What the runner reports for each runner action, in turn: the i-th action handed to the runner
 	// completes with `steps[i].variables` (none once the script runs out). A `digits_receive` whose step sets
@@ -2671,9 +3404,11 @@ type Me struct {
 	// Example: ringall
 	RingMethod MeRingMethod `json:"ring_method"`
 
-	// Status VoIPbin's agent status; always `""` (none), as flowbin's users are not call-centre agents.
+	// Status VoIPbin's agent status; always `offline`, the status VoIPbin gives a new agent: flowbin's users are not
+	// call-centre agents and never take calls.
 	//
-	// Example:
+	//
+	// Example: offline
 	Status MeStatus `json:"status"`
 
 	// TagIds Always empty.
@@ -2694,7 +3429,9 @@ type Me struct {
 	// Example: 2021-02-04 06:47:01.139361
 	TmUpdate Timestamp `json:"tm_update"`
 
-	// Username The user's username; `""` for an access key.
+	// Username The user's username; for an access key, the username of the user who made it (the user it acts for),
+	// `""` for a key made before flowbin recorded that.
+	//
 	//
 	// Example: admin
 	Username string `json:"username"`
@@ -2710,10 +3447,297 @@ type MePermission int
 // Example: ringall
 type MeRingMethod string
 
-// MeStatus VoIPbin's agent status; always `""` (none), as flowbin's users are not call-centre agents.
+// MeStatus VoIPbin's agent status; always `offline`, the status VoIPbin gives a new agent: flowbin's users are not
+// call-centre agents and never take calls.
 //
-// Example:
+// Example: offline
 type MeStatus string
+
+// Number A phone number of the customer, and the flows its calls and messages run (VoIPbin's number).
+type Number struct {
+	// CallFlowId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	CallFlowId ZeroableID `json:"call_flow_id"`
+
+	// CustomerId The customer that owns the number.
+	//
+	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
+	CustomerId openapi_types.UUID `json:"customer_id"`
+
+	// Detail A longer description for people.
+	//
+	// Example: the number on the website
+	Detail string `json:"detail"`
+
+	// Id The number's id.
+	//
+	// Example: 8d3b6a4e-5c2f-4f0e-9a1b-2c3d4e5f6a7b
+	Id openapi_types.UUID `json:"id"`
+
+	// MessageFlowId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	MessageFlowId ZeroableID `json:"message_flow_id"`
+
+	// Name A name for people.
+	//
+	// Example: support line
+	Name string `json:"name"`
+
+	// Number A phone number in E.164 form, `+` and up to 15 digits.
+	//
+	// Example: +15551230001
+	Number E164 `json:"number"`
+
+	// Status `active`, or `deleted` in the answer to a delete.
+	//
+	// Example: active
+	Status NumberStatus `json:"status"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// TmDelete A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmDelete Timestamp `json:"tm_delete"`
+
+	// TmUpdate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmUpdate Timestamp `json:"tm_update"`
+
+	// Type VoIPbin's number type. flowbin's numbers are always `normal`.
+	//
+	// Example: normal
+	Type NumberType `json:"type"`
+}
+
+// NumberStatus `active`, or `deleted` in the answer to a delete.
+//
+// Example: active
+type NumberStatus string
+
+// NumberType VoIPbin's number type. flowbin's numbers are always `normal`.
+//
+// Example: normal
+type NumberType string
+
+// NumberCreate A new number. The read-only fields of `Number` and VoIPbin's purchase fields (`x-ignored-fields`) are ignored
+// in every field validation mode; other unknown fields follow `field_validation`.
+type NumberCreate struct {
+	// CallFlowId A live flow of the caller, run by the number's incoming calls. Absent or the zero UUID, none.
+	//
+	// Example: decc2634-0b2a-11eb-b38d-87a8f1051188
+	CallFlowId *openapi_types.UUID `json:"call_flow_id,omitempty"`
+
+	// Detail A longer description for people.
+	//
+	// Example: the number on the website
+	Detail *string `json:"detail,omitempty"`
+
+	// MessageFlowId A live flow of the caller for the number's messages (kept for VoIPbin's clients; flowbin takes no messages).
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	MessageFlowId *openapi_types.UUID `json:"message_flow_id,omitempty"`
+
+	// Name A name for people.
+	//
+	// Example: support line
+	Name *string `json:"name,omitempty"`
+
+	// Number A phone number in E.164 form, `+` and up to 15 digits.
+	//
+	// Example: +15551230001
+	Number E164 `json:"number"`
+}
+
+// NumberFlowIDs A number's flows; a field left out keeps its value.
+type NumberFlowIDs struct {
+	// CallFlowId A live flow of the caller, or the zero UUID for none.
+	//
+	// Example: decc2634-0b2a-11eb-b38d-87a8f1051188
+	CallFlowId *openapi_types.UUID `json:"call_flow_id,omitempty"`
+
+	// MessageFlowId A live flow of the caller, or the zero UUID for none.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	MessageFlowId *openapi_types.UUID `json:"message_flow_id,omitempty"`
+}
+
+// NumberList One page of numbers.
+type NumberList struct {
+	// NextPageToken A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	NextPageToken Timestamp `json:"next_page_token"`
+
+	// Result The numbers, newest first. Never null.
+	Result []Number `json:"result"`
+}
+
+// NumberUpdate New settings of a number; a field left out keeps its value. The read-only fields of `Number`
+// (`x-ignored-fields`, `number` among them) are ignored in every field validation mode, so that a number read
+// with GET can be sent back.
+type NumberUpdate struct {
+	// CallFlowId A live flow of the caller, or the zero UUID for none.
+	//
+	// Example: decc2634-0b2a-11eb-b38d-87a8f1051188
+	CallFlowId *openapi_types.UUID `json:"call_flow_id,omitempty"`
+
+	// Detail A longer description for people.
+	//
+	// Example: the number on the website
+	Detail *string `json:"detail,omitempty"`
+
+	// MessageFlowId A live flow of the caller, or the zero UUID for none.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	MessageFlowId *openapi_types.UUID `json:"message_flow_id,omitempty"`
+
+	// Name A name for people.
+	//
+	// Example: support line (after hours)
+	Name *string `json:"name,omitempty"`
+}
+
+// Pong VoIPbin's answer to `GET /ping`.
+type Pong struct {
+	// Message Always `pong`.
+	//
+	// Example: pong
+	Message PongMessage `json:"message"`
+}
+
+// PongMessage Always `pong`.
+//
+// Example: pong
+type PongMessage string
+
+// Recording The audio of a call, recorded between `recording_start` and `recording_stop` (or the call's end), as
+// VoIPbin's recording. Its WAV file is at `GET /v1.0/recordingfiles/{id}`.
+type Recording struct {
+	// ActiveflowId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	ActiveflowId ZeroableID `json:"activeflow_id"`
+
+	// CustomerId The customer that owns the recording.
+	//
+	// Example: 5e4a0680-804e-11ec-8477-2fea5968d85b
+	CustomerId openapi_types.UUID `json:"customer_id"`
+
+	// Format The file's format.
+	//
+	// Example: wav
+	Format RecordingFormat `json:"format"`
+
+	// Id The recording's id.
+	//
+	// Example: 0193a4b2-3333-7d3a-9f00-3b1c2d4e5f70
+	Id openapi_types.UUID `json:"id"`
+
+	// OnEndFlowId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	OnEndFlowId ZeroableID `json:"on_end_flow_id"`
+
+	// OwnerId An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+	//
+	// Example: 00000000-0000-0000-0000-000000000000
+	OwnerId ZeroableID `json:"owner_id"`
+
+	// OwnerType VoIPbin's owner; always `""` in flowbin.
+	//
+	// Example:
+	OwnerType string `json:"owner_type"`
+
+	// ReferenceId The call's id.
+	//
+	// Example: 0193a4b2-1111-7d3a-9f00-3b1c2d4e5f70
+	ReferenceId openapi_types.UUID `json:"reference_id"`
+
+	// ReferenceType What was recorded; always `call` in flowbin.
+	//
+	// Example: call
+	ReferenceType RecordingReferenceType `json:"reference_type"`
+
+	// Status `recording` while it records, `ended` once its file is complete.
+	//
+	// Example: ended
+	Status RecordingStatus `json:"status"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// TmDelete A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmDelete Timestamp `json:"tm_delete"`
+
+	// TmEnd A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmEnd Timestamp `json:"tm_end"`
+
+	// TmStart A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmStart Timestamp `json:"tm_start"`
+
+	// TmUpdate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmUpdate Timestamp `json:"tm_update"`
+}
+
+// RecordingFormat The file's format.
+//
+// Example: wav
+type RecordingFormat string
+
+// RecordingReferenceType What was recorded; always `call` in flowbin.
+//
+// Example: call
+type RecordingReferenceType string
+
+// RecordingStatus `recording` while it records, `ended` once its file is complete.
+//
+// Example: ended
+type RecordingStatus string
+
+// RecordingEvent The body of a recording's event, as VoIPbin sends it to the customer's webhook.
+type RecordingEvent struct {
+	// Data The audio of a call, recorded between `recording_start` and `recording_stop` (or the call's end), as
+	// VoIPbin's recording. Its WAV file is at `GET /v1.0/recordingfiles/{id}`.
+	Data Recording `json:"data"`
+
+	// Type What happened.
+	//
+	// Example: recording_finished
+	Type RecordingEventType `json:"type"`
+}
+
+// RecordingEventType What happened.
+//
+// Example: recording_finished
+type RecordingEventType string
+
+// RecordingList One page of recordings.
+type RecordingList struct {
+	// NextPageToken A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	NextPageToken Timestamp `json:"next_page_token"`
+
+	// Result The recordings, newest first. Never null.
+	Result []Recording `json:"result"`
+}
 
 // Simulation How a simulated execution went.
 type Simulation struct {
@@ -2741,6 +3765,13 @@ type Simulation struct {
 	Variables Variables `json:"variables"`
 }
 
+// SimulationNow The clock of a simulation (for `condition_datetime`); default the server's. A UTC time as
+// `YYYY-MM-DD HH:MM:SS.ffffff`, like every timestamp of the API, or RFC 3339 with any offset
+// (`2026-11-23T09:30:00+01:00`, `2026-11-23T08:30:00Z`), read as the same instant.
+//
+// Example: 2026-11-23T09:30:00+01:00
+type SimulationNow = string
+
 // SimulationRequest The script of a simulation.
 type SimulationRequest struct {
 	// Digits The digits each `digits_receive` reports, in turn, unless its `steps` entry sets `voipbin.call.digits`.
@@ -2751,8 +3782,13 @@ type SimulationRequest struct {
 	// Example: ["1","2#"]
 	Digits *[]string `json:"digits,omitempty"`
 
-	// Now The clock of the simulation (for `condition_datetime`). Default the server's.
-	Now *Timestamp `json:"now,omitempty"`
+	// Now The clock of a simulation (for `condition_datetime`); default the server's. A UTC time as
+	// `YYYY-MM-DD HH:MM:SS.ffffff`, like every timestamp of the API, or RFC 3339 with any offset
+	// (`2026-11-23T09:30:00+01:00`, `2026-11-23T08:30:00Z`), read as the same instant.
+	//
+	//
+	// Example: 2026-11-23T09:30:00+01:00
+	Now *SimulationNow `json:"now,omitempty"`
 
 	// Steps What the runner reports for each runner action, in turn: the i-th action handed to the runner
 	// completes with `steps[i].variables` (none once the script runs out). A `digits_receive` whose step sets
@@ -2781,18 +3817,29 @@ type SimulationStep struct {
 // Example: 2021-02-04 06:47:01.139361
 type Timestamp = string
 
-// ValidationReport The result of validating a flow definition.
+// ValidationReport The result of validating a flow definition. At most 100 errors and 100 warnings are listed, the first in
+// document order; `errors_not_listed` and `warnings_not_listed` say how many more there are.
 type ValidationReport struct {
-	// Errors Problems that block saving, in document order. Never null.
+	// Errors Problems that block saving, in document order, the first 100. Never null.
 	Errors []ErrorDetail `json:"errors"`
+
+	// ErrorsNotListed How many errors were found beyond those listed (0 when `errors` lists every one).
+	//
+	// Example: 0
+	ErrorsNotListed int32 `json:"errors_not_listed"`
 
 	// Valid True when there are no errors; the flow would be saved.
 	//
 	// Example: false
 	Valid bool `json:"valid"`
 
-	// Warnings Problems that do not block saving, in document order. Never null.
+	// Warnings Problems that do not block saving, in document order, the first 100. Never null.
 	Warnings []ErrorDetail `json:"warnings"`
+
+	// WarningsNotListed How many warnings were found beyond those listed (0 when `warnings` lists every one).
+	//
+	// Example: 0
+	WarningsNotListed int32 `json:"warnings_not_listed"`
 }
 
 // Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
@@ -2809,11 +3856,22 @@ type WebhookSecret struct {
 	WebhookSecret string `json:"webhook_secret"`
 }
 
+// ZeroableID An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
+//
+// Example: 00000000-0000-0000-0000-000000000000
+type ZeroableID = openapi_types.UUID
+
+// AcceptEncoding defines model for AcceptEncoding.
+type AcceptEncoding = string
+
 // AccesskeyID defines model for AccesskeyID.
 type AccesskeyID = openapi_types.UUID
 
 // ActiveflowID defines model for ActiveflowID.
 type ActiveflowID = openapi_types.UUID
+
+// CallID defines model for CallID.
+type CallID = openapi_types.UUID
 
 // FieldValidation defines model for FieldValidation.
 type FieldValidation string
@@ -2830,11 +3888,17 @@ type IfMatch = string
 // IfNoneMatch defines model for IfNoneMatch.
 type IfNoneMatch = string
 
+// NumberID defines model for NumberID.
+type NumberID = openapi_types.UUID
+
 // PageSize defines model for PageSize.
 type PageSize = int
 
 // PageToken A timestamp, `YYYY-MM-DD HH:MM:SS.ffffff` in UTC, or VoIPbin's RFC 3339 form.
 type PageToken = string
+
+// RecordingID defines model for RecordingID.
+type RecordingID = openapi_types.UUID
 
 // RevisionNumber defines model for RevisionNumber.
 type RevisionNumber = int32
@@ -2848,7 +3912,8 @@ type BadRequest = Error
 // Conflict The one error envelope, used by every error answer of every operation.
 type Conflict = Error
 
-// FlowWritten A stored flow.
+// FlowWritten A stored flow. As in VoIPbin, every field is always present: `on_complete_flow_id` is the nil UUID
+// (`00000000-0000-0000-0000-000000000000`) when the flow has none.
 type FlowWritten = Flow
 
 // HeadersTooLarge The one error envelope, used by every error answer of every operation.
@@ -2866,6 +3931,9 @@ type InternalError = Error
 // NotFound The one error envelope, used by every error answer of every operation.
 type NotFound = Error
 
+// NumberTaken The one error envelope, used by every error answer of every operation.
+type NumberTaken = Error
+
 // PayloadTooLarge The one error envelope, used by every error answer of every operation.
 type PayloadTooLarge = Error
 
@@ -2874,6 +3942,15 @@ type PreconditionFailed = Error
 
 // PreconditionRequired The one error envelope, used by every error answer of every operation.
 type PreconditionRequired = Error
+
+// RangeNotSatisfiable The one error envelope, used by every error answer of every operation.
+type RangeNotSatisfiable = Error
+
+// RecordingInProgress The one error envelope, used by every error answer of every operation.
+type RecordingInProgress = Error
+
+// SIPUnavailable The one error envelope, used by every error answer of every operation.
+type SIPUnavailable = Error
 
 // ServiceUnavailable The one error envelope, used by every error answer of every operation.
 type ServiceUnavailable = Error
@@ -2908,6 +3985,50 @@ type InlineSimulationBody = InlineSimulationRequest
 
 // SimulationBody The script of a simulation.
 type SimulationBody = SimulationRequest
+
+// GetConsoleParams defines parameters for GetConsole.
+type GetConsoleParams struct {
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`, such as `"r3"`. When the current `ETag` is among them, the answer
+	// is 304.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// AcceptEncoding The encodings the client accepts, such as `gzip, br`. Scripts, style sheets and pages are answered
+	// compressed (`br` preferred, then `gzip`) when the client accepts it; `Content-Encoding` says which.
+	AcceptEncoding *AcceptEncoding `json:"Accept-Encoding,omitempty"`
+}
+
+// GetConsoleAssetParams defines parameters for GetConsoleAsset.
+type GetConsoleAssetParams struct {
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`, such as `"r3"`. When the current `ETag` is among them, the answer
+	// is 304.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// AcceptEncoding The encodings the client accepts, such as `gzip, br`. Scripts, style sheets and pages are answered
+	// compressed (`br` preferred, then `gzip`) when the client accepts it; `Content-Encoding` says which.
+	AcceptEncoding *AcceptEncoding `json:"Accept-Encoding,omitempty"`
+}
+
+// GetDocsParams defines parameters for GetDocs.
+type GetDocsParams struct {
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`, such as `"r3"`. When the current `ETag` is among them, the answer
+	// is 304.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// AcceptEncoding The encodings the client accepts, such as `gzip, br`. Scripts, style sheets and pages are answered
+	// compressed (`br` preferred, then `gzip`) when the client accepts it; `Content-Encoding` says which.
+	AcceptEncoding *AcceptEncoding `json:"Accept-Encoding,omitempty"`
+}
+
+// GetDocsAssetParams defines parameters for GetDocsAsset.
+type GetDocsAssetParams struct {
+	// IfNoneMatch The `ETag`(s) the client holds, or `*`, such as `"r3"`. When the current `ETag` is among them, the answer
+	// is 304.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// AcceptEncoding The encodings the client accepts, such as `gzip, br`. Scripts, style sheets and pages are answered
+	// compressed (`br` preferred, then `gzip`) when the client accepts it; `Content-Encoding` says which.
+	AcceptEncoding *AcceptEncoding `json:"Accept-Encoding,omitempty"`
+}
 
 // ListAccesskeysParams defines parameters for ListAccesskeys.
 type ListAccesskeysParams struct {
@@ -2982,6 +4103,31 @@ type NextActiveflowActionParams struct {
 	// answers 409. A fresh UUID per operation is a good key, such as `6f1c1c56-2d0a-4c8e-9b55-0d8a3f0f2a11`.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
+
+// ListCallsParams defines parameters for ListCalls.
+type ListCallsParams struct {
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page. For example `10`.
+	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+
+	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
+	// timestamp that the client wrote itself works too, in the same format or in VoIPbin's current RFC 3339 form
+	// (`2020-10-11T01:00:00.000001Z`). Empty or absent: the first page.
+	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
+}
+
+// CreateCallParams defines parameters for CreateCall.
+type CreateCallParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *CreateCallParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+}
+
+// CreateCallParamsFieldValidation defines parameters for CreateCall.
+type CreateCallParamsFieldValidation string
 
 // ListFlowsParams defines parameters for ListFlows.
 type ListFlowsParams struct {
@@ -3077,6 +4223,79 @@ type RestoreFlowRevisionParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// ListNumbersParams defines parameters for ListNumbers.
+type ListNumbersParams struct {
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page. For example `10`.
+	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+
+	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
+	// timestamp that the client wrote itself works too, in the same format or in VoIPbin's current RFC 3339 form
+	// (`2020-10-11T01:00:00.000001Z`). Empty or absent: the first page.
+	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
+}
+
+// CreateNumberParams defines parameters for CreateNumber.
+type CreateNumberParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *CreateNumberParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+}
+
+// CreateNumberParamsFieldValidation defines parameters for CreateNumber.
+type CreateNumberParamsFieldValidation string
+
+// UpdateNumberParams defines parameters for UpdateNumber.
+type UpdateNumberParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *UpdateNumberParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+}
+
+// UpdateNumberParamsFieldValidation defines parameters for UpdateNumber.
+type UpdateNumberParamsFieldValidation string
+
+// UpdateNumberFlowIDsParams defines parameters for UpdateNumberFlowIDs.
+type UpdateNumberFlowIDsParams struct {
+	// FieldValidation What unknown fields of the request body do, as Kubernetes' `fieldValidation`: `Warn` drops them and reports
+	// each in a `Warning` header; `Strict` answers 400 `UNKNOWN_FIELD`; `Ignore` drops them silently. Absent: the
+	// server's setting (`FLOWBIN_FIELD_VALIDATION`, `Warn` unless changed), which is also what the other
+	// operations with a body follow.
+	FieldValidation *UpdateNumberFlowIDsParamsFieldValidation `form:"field_validation,omitempty" json:"field_validation,omitempty"`
+}
+
+// UpdateNumberFlowIDsParamsFieldValidation defines parameters for UpdateNumberFlowIDs.
+type UpdateNumberFlowIDsParamsFieldValidation string
+
+// GetRecordingFileParams defines parameters for GetRecordingFile.
+type GetRecordingFileParams struct {
+	// Range A byte range (RFC 9110), such as `bytes=0-1023`.
+	Range *string `json:"Range,omitempty"`
+}
+
+// ListRecordingsParams defines parameters for ListRecordings.
+type ListRecordingsParams struct {
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page. For example `10`.
+	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+
+	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
+	// timestamp that the client wrote itself works too, in the same format or in VoIPbin's current RFC 3339 form
+	// (`2020-10-11T01:00:00.000001Z`). Empty or absent: the first page.
+	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
+}
+
+// CallEventJSONBody defines parameters for CallEvent.
+type CallEventJSONBody struct {
+	union json.RawMessage
+}
+
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
 
@@ -3091,6 +4310,9 @@ type CreateActiveflowJSONRequestBody = ActiveflowCreate
 
 // NextActiveflowActionJSONRequestBody defines body for NextActiveflowAction for application/json ContentType.
 type NextActiveflowActionJSONRequestBody = ActiveflowNext
+
+// CreateCallJSONRequestBody defines body for CreateCall for application/json ContentType.
+type CreateCallJSONRequestBody = CallCreate
 
 // UpdateCustomerJSONRequestBody defines body for UpdateCustomer for application/json ContentType.
 type UpdateCustomerJSONRequestBody = CustomerUpdate
@@ -3110,8 +4332,20 @@ type UpdateFlowJSONRequestBody = FlowInput
 // SimulateFlowJSONRequestBody defines body for SimulateFlow for application/json ContentType.
 type SimulateFlowJSONRequestBody = SimulationRequest
 
+// CreateNumberJSONRequestBody defines body for CreateNumber for application/json ContentType.
+type CreateNumberJSONRequestBody = NumberCreate
+
+// UpdateNumberJSONRequestBody defines body for UpdateNumber for application/json ContentType.
+type UpdateNumberJSONRequestBody = NumberUpdate
+
+// UpdateNumberFlowIDsJSONRequestBody defines body for UpdateNumberFlowIDs for application/json ContentType.
+type UpdateNumberFlowIDsJSONRequestBody = NumberFlowIDs
+
 // ActiveflowEventJSONRequestBody defines body for ActiveflowEvent for application/json ContentType.
 type ActiveflowEventJSONRequestBody = ActiveflowEvent
+
+// CallEventJSONRequestBody defines body for CallEvent for application/json ContentType.
+type CallEventJSONRequestBody CallEventJSONBody
 
 // Getter for additional properties for ActionOptionAISummary. Returns the specified
 // element and whether it was found
@@ -6731,6 +7965,68 @@ func (a Address) MarshalJSON() ([]byte, error) {
 	return json.Marshal(object)
 }
 
+// AsCallEvent returns the union data inside the CallEventJSONBody as a CallEvent
+func (t CallEventJSONBody) AsCallEvent() (CallEvent, error) {
+	var body CallEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromCallEvent overwrites any union data inside the CallEventJSONBody as the provided CallEvent
+func (t *CallEventJSONBody) FromCallEvent(v CallEvent) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeCallEvent performs a merge with any union data inside the CallEventJSONBody, using the provided CallEvent
+func (t *CallEventJSONBody) MergeCallEvent(v CallEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsRecordingEvent returns the union data inside the CallEventJSONBody as a RecordingEvent
+func (t CallEventJSONBody) AsRecordingEvent() (RecordingEvent, error) {
+	var body RecordingEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromRecordingEvent overwrites any union data inside the CallEventJSONBody as the provided RecordingEvent
+func (t *CallEventJSONBody) FromRecordingEvent(v RecordingEvent) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeRecordingEvent performs a merge with any union data inside the CallEventJSONBody, using the provided RecordingEvent
+func (t *CallEventJSONBody) MergeRecordingEvent(v RecordingEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t CallEventJSONBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *CallEventJSONBody) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
 
@@ -6841,14 +8137,14 @@ type ClientInterface interface {
 	// paths. It logs in with a username and password, or an access key, and keeps the token for the tab only.
 	//
 	// Corresponds with GET /console (the `GetConsole` operationId).
-	GetConsole(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetConsole(ctx context.Context, params *GetConsoleParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetConsoleAsset A console asset
 	//
 	// The script and style sheet of the console page, embedded in the binary.
 	//
 	// Corresponds with GET /console/{asset} (the `GetConsoleAsset` operationId).
-	GetConsoleAsset(ctx context.Context, asset string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetConsoleAsset(ctx context.Context, asset string, params *GetConsoleAssetParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetDocs Interactive API documentation
 	//
@@ -6856,14 +8152,14 @@ type ClientInterface interface {
 	// authorize with a login token (`BearerAuth` or `TokenQuery`) or an access key (`BearerAuth` or `AccesskeyQuery`).
 	//
 	// Corresponds with GET /docs (the `GetDocs` operationId).
-	GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetDocs(ctx context.Context, params *GetDocsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetDocsAsset A Swagger UI asset
 	//
 	// The scripts, style sheets and icons of the Swagger UI page, embedded in the binary.
 	//
 	// Corresponds with GET /docs/{asset} (the `GetDocsAsset` operationId).
-	GetDocsAsset(ctx context.Context, asset string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetDocsAsset(ctx context.Context, asset string, params *GetDocsAssetParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetHealth Liveness probe
 	//
@@ -6885,6 +8181,15 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /openapi.yaml (the `GetOpenAPIYAML` operationId).
 	GetOpenAPIYAML(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// Ping VoIPbin's liveness check
+	//
+	// Answers `{"message": "pong"}` while the process is up, without credentials, exactly as VoIPbin's
+	// `GET /ping` does, so that VoIPbin's tools and monitors work unchanged. It does not touch the database
+	// (`/readyz` does).
+	//
+	// Corresponds with GET /ping (the `Ping` operationId).
+	Ping(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetReadiness Readiness probe
 	//
@@ -7058,6 +8363,75 @@ type ClientInterface interface {
 	// Corresponds with POST /v1.0/activeflows/{id}/stop (the `StopActiveflow` operationId).
 	StopActiveflow(ctx context.Context, id ActiveflowID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListCalls List calls
+	//
+	// Lists the caller's calls, incoming and outgoing, newest first, paged like flows.
+	//
+	// Corresponds with GET /v1.0/calls (the `ListCalls` operationId).
+	ListCalls(ctx context.Context, params *ListCallsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCallWithBody Place calls
+	//
+	// Places one outgoing call to each destination, from `source`, and runs a flow on each call once it is
+	// answered: the stored flow `flow_id`, or the inline `actions` (one of the two). Each call gets its own
+	// activeflow, with `reference_type` `call`, `reference_id` the call's id, and `variables` (keys beginning with
+	// `voipbin.` are the runner's and are ignored). The answer comes at once, with the calls `dialing`; follow
+	// them with `GET /v1.0/calls/{id}` or the `call_*` events.
+	//
+	// Destinations: `{"type": "sip", "target": "sip:bob@192.0.2.10:5060"}` is dialled directly;
+	// `{"type": "tel", "target": "+15551230002"}` goes through the server's SIP trunk (`FLOWBIN_SIP_TRUNK`).
+	// Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
+	//
+	// A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
+	// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
+	// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
+	// with `Retry-After`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1.0/calls (the `CreateCall` operationId).
+	CreateCallWithBody(ctx context.Context, params *CreateCallParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCall Place calls
+	//
+	// Places one outgoing call to each destination, from `source`, and runs a flow on each call once it is
+	// answered: the stored flow `flow_id`, or the inline `actions` (one of the two). Each call gets its own
+	// activeflow, with `reference_type` `call`, `reference_id` the call's id, and `variables` (keys beginning with
+	// `voipbin.` are the runner's and are ignored). The answer comes at once, with the calls `dialing`; follow
+	// them with `GET /v1.0/calls/{id}` or the `call_*` events.
+	//
+	// Destinations: `{"type": "sip", "target": "sip:bob@192.0.2.10:5060"}` is dialled directly;
+	// `{"type": "tel", "target": "+15551230002"}` goes through the server's SIP trunk (`FLOWBIN_SIP_TRUNK`).
+	// Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
+	//
+	// A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
+	// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
+	// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
+	// with `Retry-After`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1.0/calls (the `CreateCall` operationId).
+	CreateCall(ctx context.Context, params *CreateCallParams, body CreateCallJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetCall Get a call
+	//
+	// Answers one of the caller's calls, as it is now.
+	//
+	// Corresponds with GET /v1.0/calls/{id} (the `GetCall` operationId).
+	GetCall(ctx context.Context, id CallID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HangupCall Hang up a call
+	//
+	// Ends the call. The instance that holds the call hangs it up (any instance may take the request: the others
+	// hear of it through the database), its activeflow ends, and the call reaches `hangup` with `hangup_by`
+	// `local`. The answer is the call as it is when the request returns: `terminating` (or `canceling`, for a call
+	// not yet answered) while the instance holding it hangs up, or already `hangup`. A call that has already
+	// ended answers as it is.
+	//
+	// Corresponds with POST /v1.0/calls/{id}/hangup (the `HangupCall` operationId).
+	HangupCall(ctx context.Context, id CallID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetCustomer The caller's customer
 	//
 	// The customer the caller acts for, in VoIPbin's shape. flowbin keeps a customer's `id`, `name` and
@@ -7068,24 +8442,24 @@ type ClientInterface interface {
 	// Corresponds with GET /v1.0/customer (the `GetCustomer` operationId).
 	GetCustomer(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateCustomerWithBody Set the caller's webhook
+	// UpdateCustomerWithBody Update the caller's customer
 	//
-	// Sets where the events of the caller's activeflows go (`webhook_uri`, `""` for nowhere) and with which
-	// method (`webhook_method`, POST by default), as VoIPbin's `PUT /customer` does; VoIPbin's other fields are
-	// accepted and not kept. Events are signed with the customer's secret once it has one
-	// (`POST /v1.0/customer/webhook_secret`).
+	// Sets the customer's profile (`name`, `detail`, `email`, `phone_number`, `address`) and where the events of
+	// its activeflows go (`webhook_uri`, `""` for nowhere) with which method (`webhook_method`, POST by
+	// default), as VoIPbin's `PUT /customer` does; the answer is the customer as it is now. Events are signed
+	// with the customer's secret once it has one (`POST /v1.0/customer/webhook_secret`).
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PUT /v1.0/customer (the `UpdateCustomer` operationId).
 	UpdateCustomerWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateCustomer Set the caller's webhook
+	// UpdateCustomer Update the caller's customer
 	//
-	// Sets where the events of the caller's activeflows go (`webhook_uri`, `""` for nowhere) and with which
-	// method (`webhook_method`, POST by default), as VoIPbin's `PUT /customer` does; VoIPbin's other fields are
-	// accepted and not kept. Events are signed with the customer's secret once it has one
-	// (`POST /v1.0/customer/webhook_secret`).
+	// Sets the customer's profile (`name`, `detail`, `email`, `phone_number`, `address`) and where the events of
+	// its activeflows go (`webhook_uri`, `""` for nowhere) with which method (`webhook_method`, POST by
+	// default), as VoIPbin's `PUT /customer` does; the answer is the customer as it is now. Events are signed
+	// with the customer's secret once it has one (`POST /v1.0/customer/webhook_secret`).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -7253,6 +8627,16 @@ type ClientInterface interface {
 	// Corresponds with PUT /v1.0/flows/{id} (the `UpdateFlow` operationId).
 	UpdateFlow(ctx context.Context, id FlowID, params *UpdateFlowParams, body UpdateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// RegenerateFlowDirectHash Make a new direct hash for a flow
+	//
+	// Gives the flow a new `direct_hash` (`direct.` and 12 random hex digits), replacing the one before at once:
+	// a SIP call whose request-URI user is that hash (`sip:direct.3f9a0c1b7d2e@flowbin.example.com`) runs the
+	// flow, as VoIPbin's direct calls do, with no number needed. The old hash stops routing calls. The flow's
+	// definition and revision do not change.
+	//
+	// Corresponds with POST /v1.0/flows/{id}/direct-hash-regenerate (the `RegenerateFlowDirectHash` operationId).
+	RegenerateFlowDirectHash(ctx context.Context, id FlowID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetFlowGraph A flow as a graph
 	//
 	// The flow's current revision (or `revision`) as a graph (**beyond**): its actions, every move between them (the next
@@ -7321,6 +8705,133 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1.0/me (the `GetMe` operationId).
 	GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListNumbers List numbers
+	//
+	// Lists the caller's numbers, newest first, paged like flows. Deleted numbers are not listed.
+	//
+	// Corresponds with GET /v1.0/numbers (the `ListNumbers` operationId).
+	ListNumbers(ctx context.Context, params *ListNumbersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateNumberWithBody Create a number
+	//
+	// Gives the customer a phone number (E.164, such as `+15551230001`). A SIP call whose request-URI user is the
+	// number (`sip:+15551230001@flowbin.example.com`, or the number without its `+`) runs its `call_flow_id`; a
+	// number without one answers the call 480. Calls are routed by number alone, so a number belongs to one
+	// customer at a time: a number another customer has answers 409 `NUMBER_TAKEN`, and a deleted number can be
+	// created again. flowbin does not buy numbers from a carrier: route the carrier's number (or a SIP trunk's
+	// DID) to flowbin and create it here.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1.0/numbers (the `CreateNumber` operationId).
+	CreateNumberWithBody(ctx context.Context, params *CreateNumberParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateNumber Create a number
+	//
+	// Gives the customer a phone number (E.164, such as `+15551230001`). A SIP call whose request-URI user is the
+	// number (`sip:+15551230001@flowbin.example.com`, or the number without its `+`) runs its `call_flow_id`; a
+	// number without one answers the call 480. Calls are routed by number alone, so a number belongs to one
+	// customer at a time: a number another customer has answers 409 `NUMBER_TAKEN`, and a deleted number can be
+	// created again. flowbin does not buy numbers from a carrier: route the carrier's number (or a SIP trunk's
+	// DID) to flowbin and create it here.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1.0/numbers (the `CreateNumber` operationId).
+	CreateNumber(ctx context.Context, params *CreateNumberParams, body CreateNumberJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteNumber Delete a number
+	//
+	// Deletes the number, as VoIPbin does: the answer is the number with `status` `deleted` and `tm_delete` set.
+	// Calls to it answer 404 from then on, and the number can be created again (by any customer).
+	//
+	// Corresponds with DELETE /v1.0/numbers/{id} (the `DeleteNumber` operationId).
+	DeleteNumber(ctx context.Context, id NumberID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetNumber Get a number
+	//
+	// Answers one of the caller's numbers.
+	//
+	// Corresponds with GET /v1.0/numbers/{id} (the `GetNumber` operationId).
+	GetNumber(ctx context.Context, id NumberID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateNumberWithBody Update a number
+	//
+	// Sets the number's `call_flow_id`, `message_flow_id`, `name` and `detail`; a field left out keeps its value
+	// (VoIPbin's clients send all four). The zero UUID clears a flow. The number itself does not change. Calls
+	// already in progress keep the flow they started with.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1.0/numbers/{id} (the `UpdateNumber` operationId).
+	UpdateNumberWithBody(ctx context.Context, id NumberID, params *UpdateNumberParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateNumber Update a number
+	//
+	// Sets the number's `call_flow_id`, `message_flow_id`, `name` and `detail`; a field left out keeps its value
+	// (VoIPbin's clients send all four). The zero UUID clears a flow. The number itself does not change. Calls
+	// already in progress keep the flow they started with.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1.0/numbers/{id} (the `UpdateNumber` operationId).
+	UpdateNumber(ctx context.Context, id NumberID, params *UpdateNumberParams, body UpdateNumberJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateNumberFlowIDsWithBody Set a number's flows
+	//
+	// Sets the number's `call_flow_id` and `message_flow_id`, as VoIPbin's `PUT /v1.0/numbers/{id}/flow_id`: a
+	// field left out keeps its value; the zero UUID clears it. Each flow must be a live flow of the caller.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1.0/numbers/{id}/flow_id (the `UpdateNumberFlowIDs` operationId).
+	UpdateNumberFlowIDsWithBody(ctx context.Context, id NumberID, params *UpdateNumberFlowIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateNumberFlowIDs Set a number's flows
+	//
+	// Sets the number's `call_flow_id` and `message_flow_id`, as VoIPbin's `PUT /v1.0/numbers/{id}/flow_id`: a
+	// field left out keeps its value; the zero UUID clears it. Each flow must be a live flow of the caller.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1.0/numbers/{id}/flow_id (the `UpdateNumberFlowIDs` operationId).
+	UpdateNumberFlowIDs(ctx context.Context, id NumberID, params *UpdateNumberFlowIDsParams, body UpdateNumberFlowIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetRecordingFile Download a recording's audio
+	//
+	// The recording's audio, a WAV file (8 kHz, 16-bit PCM, mono). VoIPbin answers 307 and a link to its storage;
+	// flowbin keeps recordings in its data directory and answers the file itself (a client that follows VoIPbin's
+	// redirect gets the same bytes), with `Content-Length`, `ETag` and byte ranges (`Range`), so that a browser's
+	// `<audio>` element can seek. The `?token=` or `?accesskey=` credential works here as everywhere. A recording
+	// still in progress answers 409 `RECORDING_IN_PROGRESS`; one whose file is gone from the disk, 404
+	// `RECORDING_FILE_NOT_FOUND`.
+	//
+	// Corresponds with GET /v1.0/recordingfiles/{id} (the `GetRecordingFile` operationId).
+	GetRecordingFile(ctx context.Context, id RecordingID, params *GetRecordingFileParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListRecordings List recordings
+	//
+	// Lists the caller's recordings, newest first, paged like flows. Deleted recordings are not listed.
+	//
+	// Corresponds with GET /v1.0/recordings (the `ListRecordings` operationId).
+	ListRecordings(ctx context.Context, params *ListRecordingsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteRecording Delete a recording
+	//
+	// Deletes the recording and its file, as VoIPbin does: the answer is the recording with `tm_delete` set. A
+	// recording still in progress answers 409 `RECORDING_IN_PROGRESS`: stop it first (`recording_stop`, or hang
+	// up the call).
+	//
+	// Corresponds with DELETE /v1.0/recordings/{id} (the `DeleteRecording` operationId).
+	DeleteRecording(ctx context.Context, id RecordingID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetRecording Get a recording
+	//
+	// Answers one of the caller's recordings. Its audio is at `GET /v1.0/recordingfiles/{id}`.
+	//
+	// Corresponds with GET /v1.0/recordings/{id} (the `GetRecording` operationId).
+	GetRecording(ctx context.Context, id RecordingID, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // LoginWithBody Log in
@@ -7379,8 +8890,8 @@ func (c *Client) Login(ctx context.Context, body LoginJSONRequestBody, reqEditor
 // paths. It logs in with a username and password, or an access key, and keeps the token for the tab only.
 //
 // Corresponds with GET /console (the `GetConsole` operationId).
-func (c *Client) GetConsole(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetConsoleRequest(c.Server)
+func (c *Client) GetConsole(ctx context.Context, params *GetConsoleParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetConsoleRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -7396,8 +8907,8 @@ func (c *Client) GetConsole(ctx context.Context, reqEditors ...RequestEditorFn) 
 // The script and style sheet of the console page, embedded in the binary.
 //
 // Corresponds with GET /console/{asset} (the `GetConsoleAsset` operationId).
-func (c *Client) GetConsoleAsset(ctx context.Context, asset string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetConsoleAssetRequest(c.Server, asset)
+func (c *Client) GetConsoleAsset(ctx context.Context, asset string, params *GetConsoleAssetParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetConsoleAssetRequest(c.Server, asset, params)
 	if err != nil {
 		return nil, err
 	}
@@ -7414,8 +8925,8 @@ func (c *Client) GetConsoleAsset(ctx context.Context, asset string, reqEditors .
 // authorize with a login token (`BearerAuth` or `TokenQuery`) or an access key (`BearerAuth` or `AccesskeyQuery`).
 //
 // Corresponds with GET /docs (the `GetDocs` operationId).
-func (c *Client) GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetDocsRequest(c.Server)
+func (c *Client) GetDocs(ctx context.Context, params *GetDocsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDocsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -7431,8 +8942,8 @@ func (c *Client) GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 // The scripts, style sheets and icons of the Swagger UI page, embedded in the binary.
 //
 // Corresponds with GET /docs/{asset} (the `GetDocsAsset` operationId).
-func (c *Client) GetDocsAsset(ctx context.Context, asset string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetDocsAssetRequest(c.Server, asset)
+func (c *Client) GetDocsAsset(ctx context.Context, asset string, params *GetDocsAssetParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDocsAssetRequest(c.Server, asset, params)
 	if err != nil {
 		return nil, err
 	}
@@ -7484,6 +8995,25 @@ func (c *Client) GetOpenAPIJSON(ctx context.Context, reqEditors ...RequestEditor
 // Corresponds with GET /openapi.yaml (the `GetOpenAPIYAML` operationId).
 func (c *Client) GetOpenAPIYAML(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetOpenAPIYAMLRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// Ping VoIPbin's liveness check
+//
+// Answers `{"message": "pong"}` while the process is up, without credentials, exactly as VoIPbin's
+// `GET /ping` does, so that VoIPbin's tools and monitors work unchanged. It does not touch the database
+// (`/readyz` does).
+//
+// Corresponds with GET /ping (the `Ping` operationId).
+func (c *Client) Ping(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPingRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -7836,6 +9366,125 @@ func (c *Client) StopActiveflow(ctx context.Context, id ActiveflowID, reqEditors
 	return c.Client.Do(req)
 }
 
+// ListCalls List calls
+//
+// Lists the caller's calls, incoming and outgoing, newest first, paged like flows.
+//
+// Corresponds with GET /v1.0/calls (the `ListCalls` operationId).
+func (c *Client) ListCalls(ctx context.Context, params *ListCallsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListCallsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCallWithBody Place calls
+//
+// Places one outgoing call to each destination, from `source`, and runs a flow on each call once it is
+// answered: the stored flow `flow_id`, or the inline `actions` (one of the two). Each call gets its own
+// activeflow, with `reference_type` `call`, `reference_id` the call's id, and `variables` (keys beginning with
+// `voipbin.` are the runner's and are ignored). The answer comes at once, with the calls `dialing`; follow
+// them with `GET /v1.0/calls/{id}` or the `call_*` events.
+//
+// Destinations: `{"type": "sip", "target": "sip:bob@192.0.2.10:5060"}` is dialled directly;
+// `{"type": "tel", "target": "+15551230002"}` goes through the server's SIP trunk (`FLOWBIN_SIP_TRUNK`).
+// Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
+//
+// A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
+// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
+// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
+// with `Retry-After`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1.0/calls (the `CreateCall` operationId).
+func (c *Client) CreateCallWithBody(ctx context.Context, params *CreateCallParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCallRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCall Place calls
+//
+// Places one outgoing call to each destination, from `source`, and runs a flow on each call once it is
+// answered: the stored flow `flow_id`, or the inline `actions` (one of the two). Each call gets its own
+// activeflow, with `reference_type` `call`, `reference_id` the call's id, and `variables` (keys beginning with
+// `voipbin.` are the runner's and are ignored). The answer comes at once, with the calls `dialing`; follow
+// them with `GET /v1.0/calls/{id}` or the `call_*` events.
+//
+// Destinations: `{"type": "sip", "target": "sip:bob@192.0.2.10:5060"}` is dialled directly;
+// `{"type": "tel", "target": "+15551230002"}` goes through the server's SIP trunk (`FLOWBIN_SIP_TRUNK`).
+// Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
+//
+// A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
+// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
+// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
+// with `Retry-After`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1.0/calls (the `CreateCall` operationId).
+func (c *Client) CreateCall(ctx context.Context, params *CreateCallParams, body CreateCallJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCallRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetCall Get a call
+//
+// Answers one of the caller's calls, as it is now.
+//
+// Corresponds with GET /v1.0/calls/{id} (the `GetCall` operationId).
+func (c *Client) GetCall(ctx context.Context, id CallID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetCallRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HangupCall Hang up a call
+//
+// Ends the call. The instance that holds the call hangs it up (any instance may take the request: the others
+// hear of it through the database), its activeflow ends, and the call reaches `hangup` with `hangup_by`
+// `local`. The answer is the call as it is when the request returns: `terminating` (or `canceling`, for a call
+// not yet answered) while the instance holding it hangs up, or already `hangup`. A call that has already
+// ended answers as it is.
+//
+// Corresponds with POST /v1.0/calls/{id}/hangup (the `HangupCall` operationId).
+func (c *Client) HangupCall(ctx context.Context, id CallID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHangupCallRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetCustomer The caller's customer
 //
 // The customer the caller acts for, in VoIPbin's shape. flowbin keeps a customer's `id`, `name` and
@@ -7856,12 +9505,12 @@ func (c *Client) GetCustomer(ctx context.Context, reqEditors ...RequestEditorFn)
 	return c.Client.Do(req)
 }
 
-// UpdateCustomerWithBody Set the caller's webhook
+// UpdateCustomerWithBody Update the caller's customer
 //
-// Sets where the events of the caller's activeflows go (`webhook_uri`, `""` for nowhere) and with which
-// method (`webhook_method`, POST by default), as VoIPbin's `PUT /customer` does; VoIPbin's other fields are
-// accepted and not kept. Events are signed with the customer's secret once it has one
-// (`POST /v1.0/customer/webhook_secret`).
+// Sets the customer's profile (`name`, `detail`, `email`, `phone_number`, `address`) and where the events of
+// its activeflows go (`webhook_uri`, `""` for nowhere) with which method (`webhook_method`, POST by
+// default), as VoIPbin's `PUT /customer` does; the answer is the customer as it is now. Events are signed
+// with the customer's secret once it has one (`POST /v1.0/customer/webhook_secret`).
 //
 // Takes any type of body and a specified content type.
 //
@@ -7878,12 +9527,12 @@ func (c *Client) UpdateCustomerWithBody(ctx context.Context, contentType string,
 	return c.Client.Do(req)
 }
 
-// UpdateCustomer Set the caller's webhook
+// UpdateCustomer Update the caller's customer
 //
-// Sets where the events of the caller's activeflows go (`webhook_uri`, `""` for nowhere) and with which
-// method (`webhook_method`, POST by default), as VoIPbin's `PUT /customer` does; VoIPbin's other fields are
-// accepted and not kept. Events are signed with the customer's secret once it has one
-// (`POST /v1.0/customer/webhook_secret`).
+// Sets the customer's profile (`name`, `detail`, `email`, `phone_number`, `address`) and where the events of
+// its activeflows go (`webhook_uri`, `""` for nowhere) with which method (`webhook_method`, POST by
+// default), as VoIPbin's `PUT /customer` does; the answer is the customer as it is now. Events are signed
+// with the customer's secret once it has one (`POST /v1.0/customer/webhook_secret`).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -8181,6 +9830,26 @@ func (c *Client) UpdateFlow(ctx context.Context, id FlowID, params *UpdateFlowPa
 	return c.Client.Do(req)
 }
 
+// RegenerateFlowDirectHash Make a new direct hash for a flow
+//
+// Gives the flow a new `direct_hash` (`direct.` and 12 random hex digits), replacing the one before at once:
+// a SIP call whose request-URI user is that hash (`sip:direct.3f9a0c1b7d2e@flowbin.example.com`) runs the
+// flow, as VoIPbin's direct calls do, with no number needed. The old hash stops routing calls. The flow's
+// definition and revision do not change.
+//
+// Corresponds with POST /v1.0/flows/{id}/direct-hash-regenerate (the `RegenerateFlowDirectHash` operationId).
+func (c *Client) RegenerateFlowDirectHash(ctx context.Context, id FlowID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegenerateFlowDirectHashRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetFlowGraph A flow as a graph
 //
 // The flow's current revision (or `revision`) as a graph (**beyond**): its actions, every move between them (the next
@@ -8320,6 +9989,263 @@ func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*htt
 	return c.Client.Do(req)
 }
 
+// ListNumbers List numbers
+//
+// Lists the caller's numbers, newest first, paged like flows. Deleted numbers are not listed.
+//
+// Corresponds with GET /v1.0/numbers (the `ListNumbers` operationId).
+func (c *Client) ListNumbers(ctx context.Context, params *ListNumbersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListNumbersRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateNumberWithBody Create a number
+//
+// Gives the customer a phone number (E.164, such as `+15551230001`). A SIP call whose request-URI user is the
+// number (`sip:+15551230001@flowbin.example.com`, or the number without its `+`) runs its `call_flow_id`; a
+// number without one answers the call 480. Calls are routed by number alone, so a number belongs to one
+// customer at a time: a number another customer has answers 409 `NUMBER_TAKEN`, and a deleted number can be
+// created again. flowbin does not buy numbers from a carrier: route the carrier's number (or a SIP trunk's
+// DID) to flowbin and create it here.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1.0/numbers (the `CreateNumber` operationId).
+func (c *Client) CreateNumberWithBody(ctx context.Context, params *CreateNumberParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateNumberRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateNumber Create a number
+//
+// Gives the customer a phone number (E.164, such as `+15551230001`). A SIP call whose request-URI user is the
+// number (`sip:+15551230001@flowbin.example.com`, or the number without its `+`) runs its `call_flow_id`; a
+// number without one answers the call 480. Calls are routed by number alone, so a number belongs to one
+// customer at a time: a number another customer has answers 409 `NUMBER_TAKEN`, and a deleted number can be
+// created again. flowbin does not buy numbers from a carrier: route the carrier's number (or a SIP trunk's
+// DID) to flowbin and create it here.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1.0/numbers (the `CreateNumber` operationId).
+func (c *Client) CreateNumber(ctx context.Context, params *CreateNumberParams, body CreateNumberJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateNumberRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteNumber Delete a number
+//
+// Deletes the number, as VoIPbin does: the answer is the number with `status` `deleted` and `tm_delete` set.
+// Calls to it answer 404 from then on, and the number can be created again (by any customer).
+//
+// Corresponds with DELETE /v1.0/numbers/{id} (the `DeleteNumber` operationId).
+func (c *Client) DeleteNumber(ctx context.Context, id NumberID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteNumberRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetNumber Get a number
+//
+// Answers one of the caller's numbers.
+//
+// Corresponds with GET /v1.0/numbers/{id} (the `GetNumber` operationId).
+func (c *Client) GetNumber(ctx context.Context, id NumberID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetNumberRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateNumberWithBody Update a number
+//
+// Sets the number's `call_flow_id`, `message_flow_id`, `name` and `detail`; a field left out keeps its value
+// (VoIPbin's clients send all four). The zero UUID clears a flow. The number itself does not change. Calls
+// already in progress keep the flow they started with.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1.0/numbers/{id} (the `UpdateNumber` operationId).
+func (c *Client) UpdateNumberWithBody(ctx context.Context, id NumberID, params *UpdateNumberParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateNumberRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateNumber Update a number
+//
+// Sets the number's `call_flow_id`, `message_flow_id`, `name` and `detail`; a field left out keeps its value
+// (VoIPbin's clients send all four). The zero UUID clears a flow. The number itself does not change. Calls
+// already in progress keep the flow they started with.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1.0/numbers/{id} (the `UpdateNumber` operationId).
+func (c *Client) UpdateNumber(ctx context.Context, id NumberID, params *UpdateNumberParams, body UpdateNumberJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateNumberRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateNumberFlowIDsWithBody Set a number's flows
+//
+// Sets the number's `call_flow_id` and `message_flow_id`, as VoIPbin's `PUT /v1.0/numbers/{id}/flow_id`: a
+// field left out keeps its value; the zero UUID clears it. Each flow must be a live flow of the caller.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1.0/numbers/{id}/flow_id (the `UpdateNumberFlowIDs` operationId).
+func (c *Client) UpdateNumberFlowIDsWithBody(ctx context.Context, id NumberID, params *UpdateNumberFlowIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateNumberFlowIDsRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateNumberFlowIDs Set a number's flows
+//
+// Sets the number's `call_flow_id` and `message_flow_id`, as VoIPbin's `PUT /v1.0/numbers/{id}/flow_id`: a
+// field left out keeps its value; the zero UUID clears it. Each flow must be a live flow of the caller.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1.0/numbers/{id}/flow_id (the `UpdateNumberFlowIDs` operationId).
+func (c *Client) UpdateNumberFlowIDs(ctx context.Context, id NumberID, params *UpdateNumberFlowIDsParams, body UpdateNumberFlowIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateNumberFlowIDsRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetRecordingFile Download a recording's audio
+//
+// The recording's audio, a WAV file (8 kHz, 16-bit PCM, mono). VoIPbin answers 307 and a link to its storage;
+// flowbin keeps recordings in its data directory and answers the file itself (a client that follows VoIPbin's
+// redirect gets the same bytes), with `Content-Length`, `ETag` and byte ranges (`Range`), so that a browser's
+// `<audio>` element can seek. The `?token=` or `?accesskey=` credential works here as everywhere. A recording
+// still in progress answers 409 `RECORDING_IN_PROGRESS`; one whose file is gone from the disk, 404
+// `RECORDING_FILE_NOT_FOUND`.
+//
+// Corresponds with GET /v1.0/recordingfiles/{id} (the `GetRecordingFile` operationId).
+func (c *Client) GetRecordingFile(ctx context.Context, id RecordingID, params *GetRecordingFileParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetRecordingFileRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListRecordings List recordings
+//
+// Lists the caller's recordings, newest first, paged like flows. Deleted recordings are not listed.
+//
+// Corresponds with GET /v1.0/recordings (the `ListRecordings` operationId).
+func (c *Client) ListRecordings(ctx context.Context, params *ListRecordingsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListRecordingsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteRecording Delete a recording
+//
+// Deletes the recording and its file, as VoIPbin does: the answer is the recording with `tm_delete` set. A
+// recording still in progress answers 409 `RECORDING_IN_PROGRESS`: stop it first (`recording_stop`, or hang
+// up the call).
+//
+// Corresponds with DELETE /v1.0/recordings/{id} (the `DeleteRecording` operationId).
+func (c *Client) DeleteRecording(ctx context.Context, id RecordingID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteRecordingRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetRecording Get a recording
+//
+// Answers one of the caller's recordings. Its audio is at `GET /v1.0/recordingfiles/{id}`.
+//
+// Corresponds with GET /v1.0/recordings/{id} (the `GetRecording` operationId).
+func (c *Client) GetRecording(ctx context.Context, id RecordingID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetRecordingRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // NewLoginRequest calls the generic Login builder with application/json body
 func NewLoginRequest(server string, body LoginJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -8361,7 +10287,7 @@ func NewLoginRequestWithBody(server string, contentType string, body io.Reader) 
 }
 
 // NewGetConsoleRequest constructs an http.Request for the GetConsole method
-func NewGetConsoleRequest(server string) (*http.Request, error) {
+func NewGetConsoleRequest(server string, params *GetConsoleParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -8384,11 +10310,37 @@ func NewGetConsoleRequest(server string) (*http.Request, error) {
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+		if params.AcceptEncoding != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "Accept-Encoding", *params.AcceptEncoding, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Accept-Encoding", headerParam1)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewGetConsoleAssetRequest constructs an http.Request for the GetConsoleAsset method
-func NewGetConsoleAssetRequest(server string, asset string) (*http.Request, error) {
+func NewGetConsoleAssetRequest(server string, asset string, params *GetConsoleAssetParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -8418,11 +10370,37 @@ func NewGetConsoleAssetRequest(server string, asset string) (*http.Request, erro
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+		if params.AcceptEncoding != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "Accept-Encoding", *params.AcceptEncoding, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Accept-Encoding", headerParam1)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewGetDocsRequest constructs an http.Request for the GetDocs method
-func NewGetDocsRequest(server string) (*http.Request, error) {
+func NewGetDocsRequest(server string, params *GetDocsParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -8445,11 +10423,37 @@ func NewGetDocsRequest(server string) (*http.Request, error) {
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+		if params.AcceptEncoding != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "Accept-Encoding", *params.AcceptEncoding, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Accept-Encoding", headerParam1)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewGetDocsAssetRequest constructs an http.Request for the GetDocsAsset method
-func NewGetDocsAssetRequest(server string, asset string) (*http.Request, error) {
+func NewGetDocsAssetRequest(server string, asset string, params *GetDocsAssetParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -8477,6 +10481,32 @@ func NewGetDocsAssetRequest(server string, asset string) (*http.Request, error) 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+		if params.AcceptEncoding != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "Accept-Encoding", *params.AcceptEncoding, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Accept-Encoding", headerParam1)
+		}
+
 	}
 
 	return req, nil
@@ -8546,6 +10576,33 @@ func NewGetOpenAPIYAMLRequest(server string) (*http.Request, error) {
 	}
 
 	operationPath := fmt.Sprintf("/openapi.yaml")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPingRequest constructs an http.Request for the Ping method
+func NewPingRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/ping")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -9199,6 +11256,207 @@ func NewStopActiveflowRequest(server string, id ActiveflowID) (*http.Request, er
 	return req, nil
 }
 
+// NewListCallsRequest constructs an http.Request for the ListCalls method
+func NewListCallsRequest(server string, params *ListCallsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/calls")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_size", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_token", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateCallRequest calls the generic CreateCall builder with application/json body
+func NewCreateCallRequest(server string, params *CreateCallParams, body CreateCallJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateCallRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateCallRequestWithBody constructs an http.Request for the CreateCall method, with any body, and a specified content type
+func NewCreateCallRequestWithBody(server string, params *CreateCallParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/calls")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.FieldValidation != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "field_validation", *params.FieldValidation, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetCallRequest constructs an http.Request for the GetCall method
+func NewGetCallRequest(server string, id CallID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/calls/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewHangupCallRequest constructs an http.Request for the HangupCall method
+func NewHangupCallRequest(server string, id CallID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/calls/%s/hangup", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetCustomerRequest constructs an http.Request for the GetCustomer method
 func NewGetCustomerRequest(server string) (*http.Request, error) {
 	var err error
@@ -9708,6 +11966,40 @@ func NewUpdateFlowRequestWithBody(server string, id FlowID, params *UpdateFlowPa
 	return req, nil
 }
 
+// NewRegenerateFlowDirectHashRequest constructs an http.Request for the RegenerateFlowDirectHash method
+func NewRegenerateFlowDirectHashRequest(server string, id FlowID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/flows/%s/direct-hash-regenerate", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetFlowGraphRequest constructs an http.Request for the GetFlowGraph method
 func NewGetFlowGraphRequest(server string, id FlowID, params *GetFlowGraphParams) (*http.Request, error) {
 	var err error
@@ -10025,6 +12317,538 @@ func NewGetMeRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewListNumbersRequest constructs an http.Request for the ListNumbers method
+func NewListNumbersRequest(server string, params *ListNumbersParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/numbers")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_size", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_token", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateNumberRequest calls the generic CreateNumber builder with application/json body
+func NewCreateNumberRequest(server string, params *CreateNumberParams, body CreateNumberJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateNumberRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateNumberRequestWithBody constructs an http.Request for the CreateNumber method, with any body, and a specified content type
+func NewCreateNumberRequestWithBody(server string, params *CreateNumberParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/numbers")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.FieldValidation != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "field_validation", *params.FieldValidation, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteNumberRequest constructs an http.Request for the DeleteNumber method
+func NewDeleteNumberRequest(server string, id NumberID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/numbers/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetNumberRequest constructs an http.Request for the GetNumber method
+func NewGetNumberRequest(server string, id NumberID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/numbers/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateNumberRequest calls the generic UpdateNumber builder with application/json body
+func NewUpdateNumberRequest(server string, id NumberID, params *UpdateNumberParams, body UpdateNumberJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateNumberRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewUpdateNumberRequestWithBody constructs an http.Request for the UpdateNumber method, with any body, and a specified content type
+func NewUpdateNumberRequestWithBody(server string, id NumberID, params *UpdateNumberParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/numbers/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.FieldValidation != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "field_validation", *params.FieldValidation, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewUpdateNumberFlowIDsRequest calls the generic UpdateNumberFlowIDs builder with application/json body
+func NewUpdateNumberFlowIDsRequest(server string, id NumberID, params *UpdateNumberFlowIDsParams, body UpdateNumberFlowIDsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateNumberFlowIDsRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewUpdateNumberFlowIDsRequestWithBody constructs an http.Request for the UpdateNumberFlowIDs method, with any body, and a specified content type
+func NewUpdateNumberFlowIDsRequestWithBody(server string, id NumberID, params *UpdateNumberFlowIDsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/numbers/%s/flow_id", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.FieldValidation != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "field_validation", *params.FieldValidation, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetRecordingFileRequest constructs an http.Request for the GetRecordingFile method
+func NewGetRecordingFileRequest(server string, id RecordingID, params *GetRecordingFileParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/recordingfiles/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.Range != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Range", *params.Range, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Range", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListRecordingsRequest constructs an http.Request for the ListRecordings method
+func NewListRecordingsRequest(server string, params *ListRecordingsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/recordings")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_size", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_token", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDeleteRecordingRequest constructs an http.Request for the DeleteRecording method
+func NewDeleteRecordingRequest(server string, id RecordingID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/recordings/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetRecordingRequest constructs an http.Request for the GetRecording method
+func NewGetRecordingRequest(server string, id RecordingID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/recordings/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -10107,7 +12931,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /console (the `GetConsole` operationId).
-	GetConsoleWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetConsoleResponse, error)
+	GetConsoleWithResponse(ctx context.Context, params *GetConsoleParams, reqEditors ...RequestEditorFn) (*GetConsoleResponse, error)
 
 	// GetConsoleAssetWithResponse A console asset
 	//
@@ -10116,7 +12940,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /console/{asset} (the `GetConsoleAsset` operationId).
-	GetConsoleAssetWithResponse(ctx context.Context, asset string, reqEditors ...RequestEditorFn) (*GetConsoleAssetResponse, error)
+	GetConsoleAssetWithResponse(ctx context.Context, asset string, params *GetConsoleAssetParams, reqEditors ...RequestEditorFn) (*GetConsoleAssetResponse, error)
 
 	// GetDocsWithResponse Interactive API documentation
 	//
@@ -10126,7 +12950,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /docs (the `GetDocs` operationId).
-	GetDocsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDocsResponse, error)
+	GetDocsWithResponse(ctx context.Context, params *GetDocsParams, reqEditors ...RequestEditorFn) (*GetDocsResponse, error)
 
 	// GetDocsAssetWithResponse A Swagger UI asset
 	//
@@ -10135,7 +12959,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /docs/{asset} (the `GetDocsAsset` operationId).
-	GetDocsAssetWithResponse(ctx context.Context, asset string, reqEditors ...RequestEditorFn) (*GetDocsAssetResponse, error)
+	GetDocsAssetWithResponse(ctx context.Context, asset string, params *GetDocsAssetParams, reqEditors ...RequestEditorFn) (*GetDocsAssetResponse, error)
 
 	// GetHealthWithResponse Liveness probe
 	//
@@ -10163,6 +12987,17 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /openapi.yaml (the `GetOpenAPIYAML` operationId).
 	GetOpenAPIYAMLWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetOpenAPIYAMLResponse, error)
+
+	// PingWithResponse VoIPbin's liveness check
+	//
+	// Answers `{"message": "pong"}` while the process is up, without credentials, exactly as VoIPbin's
+	// `GET /ping` does, so that VoIPbin's tools and monitors work unchanged. It does not touch the database
+	// (`/readyz` does).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /ping (the `Ping` operationId).
+	PingWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*PingResponse, error)
 
 	// GetReadinessWithResponse Readiness probe
 	//
@@ -10354,6 +13189,81 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1.0/activeflows/{id}/stop (the `StopActiveflow` operationId).
 	StopActiveflowWithResponse(ctx context.Context, id ActiveflowID, reqEditors ...RequestEditorFn) (*StopActiveflowResponse, error)
 
+	// ListCallsWithResponse List calls
+	//
+	// Lists the caller's calls, incoming and outgoing, newest first, paged like flows.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1.0/calls (the `ListCalls` operationId).
+	ListCallsWithResponse(ctx context.Context, params *ListCallsParams, reqEditors ...RequestEditorFn) (*ListCallsResponse, error)
+
+	// CreateCallWithBodyWithResponse Place calls
+	//
+	// Places one outgoing call to each destination, from `source`, and runs a flow on each call once it is
+	// answered: the stored flow `flow_id`, or the inline `actions` (one of the two). Each call gets its own
+	// activeflow, with `reference_type` `call`, `reference_id` the call's id, and `variables` (keys beginning with
+	// `voipbin.` are the runner's and are ignored). The answer comes at once, with the calls `dialing`; follow
+	// them with `GET /v1.0/calls/{id}` or the `call_*` events.
+	//
+	// Destinations: `{"type": "sip", "target": "sip:bob@192.0.2.10:5060"}` is dialled directly;
+	// `{"type": "tel", "target": "+15551230002"}` goes through the server's SIP trunk (`FLOWBIN_SIP_TRUNK`).
+	// Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
+	//
+	// A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
+	// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
+	// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
+	// with `Retry-After`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1.0/calls (the `CreateCall` operationId).
+	CreateCallWithBodyWithResponse(ctx context.Context, params *CreateCallParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCallResponse, error)
+
+	// CreateCallWithResponse Place calls
+	//
+	// Places one outgoing call to each destination, from `source`, and runs a flow on each call once it is
+	// answered: the stored flow `flow_id`, or the inline `actions` (one of the two). Each call gets its own
+	// activeflow, with `reference_type` `call`, `reference_id` the call's id, and `variables` (keys beginning with
+	// `voipbin.` are the runner's and are ignored). The answer comes at once, with the calls `dialing`; follow
+	// them with `GET /v1.0/calls/{id}` or the `call_*` events.
+	//
+	// Destinations: `{"type": "sip", "target": "sip:bob@192.0.2.10:5060"}` is dialled directly;
+	// `{"type": "tel", "target": "+15551230002"}` goes through the server's SIP trunk (`FLOWBIN_SIP_TRUNK`).
+	// Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
+	//
+	// A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
+	// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
+	// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
+	// with `Retry-After`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1.0/calls (the `CreateCall` operationId).
+	CreateCallWithResponse(ctx context.Context, params *CreateCallParams, body CreateCallJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCallResponse, error)
+
+	// GetCallWithResponse Get a call
+	//
+	// Answers one of the caller's calls, as it is now.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1.0/calls/{id} (the `GetCall` operationId).
+	GetCallWithResponse(ctx context.Context, id CallID, reqEditors ...RequestEditorFn) (*GetCallResponse, error)
+
+	// HangupCallWithResponse Hang up a call
+	//
+	// Ends the call. The instance that holds the call hangs it up (any instance may take the request: the others
+	// hear of it through the database), its activeflow ends, and the call reaches `hangup` with `hangup_by`
+	// `local`. The answer is the call as it is when the request returns: `terminating` (or `canceling`, for a call
+	// not yet answered) while the instance holding it hangs up, or already `hangup`. A call that has already
+	// ended answers as it is.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1.0/calls/{id}/hangup (the `HangupCall` operationId).
+	HangupCallWithResponse(ctx context.Context, id CallID, reqEditors ...RequestEditorFn) (*HangupCallResponse, error)
+
 	// GetCustomerWithResponse The caller's customer
 	//
 	// The customer the caller acts for, in VoIPbin's shape. flowbin keeps a customer's `id`, `name` and
@@ -10366,24 +13276,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1.0/customer (the `GetCustomer` operationId).
 	GetCustomerWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetCustomerResponse, error)
 
-	// UpdateCustomerWithBodyWithResponse Set the caller's webhook
+	// UpdateCustomerWithBodyWithResponse Update the caller's customer
 	//
-	// Sets where the events of the caller's activeflows go (`webhook_uri`, `""` for nowhere) and with which
-	// method (`webhook_method`, POST by default), as VoIPbin's `PUT /customer` does; VoIPbin's other fields are
-	// accepted and not kept. Events are signed with the customer's secret once it has one
-	// (`POST /v1.0/customer/webhook_secret`).
+	// Sets the customer's profile (`name`, `detail`, `email`, `phone_number`, `address`) and where the events of
+	// its activeflows go (`webhook_uri`, `""` for nowhere) with which method (`webhook_method`, POST by
+	// default), as VoIPbin's `PUT /customer` does; the answer is the customer as it is now. Events are signed
+	// with the customer's secret once it has one (`POST /v1.0/customer/webhook_secret`).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /v1.0/customer (the `UpdateCustomer` operationId).
 	UpdateCustomerWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCustomerResponse, error)
 
-	// UpdateCustomerWithResponse Set the caller's webhook
+	// UpdateCustomerWithResponse Update the caller's customer
 	//
-	// Sets where the events of the caller's activeflows go (`webhook_uri`, `""` for nowhere) and with which
-	// method (`webhook_method`, POST by default), as VoIPbin's `PUT /customer` does; VoIPbin's other fields are
-	// accepted and not kept. Events are signed with the customer's secret once it has one
-	// (`POST /v1.0/customer/webhook_secret`).
+	// Sets the customer's profile (`name`, `detail`, `email`, `phone_number`, `address`) and where the events of
+	// its activeflows go (`webhook_uri`, `""` for nowhere) with which method (`webhook_method`, POST by
+	// default), as VoIPbin's `PUT /customer` does; the answer is the customer as it is now. Events are signed
+	// with the customer's secret once it has one (`POST /v1.0/customer/webhook_secret`).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10559,6 +13469,18 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /v1.0/flows/{id} (the `UpdateFlow` operationId).
 	UpdateFlowWithResponse(ctx context.Context, id FlowID, params *UpdateFlowParams, body UpdateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateFlowResponse, error)
 
+	// RegenerateFlowDirectHashWithResponse Make a new direct hash for a flow
+	//
+	// Gives the flow a new `direct_hash` (`direct.` and 12 random hex digits), replacing the one before at once:
+	// a SIP call whose request-URI user is that hash (`sip:direct.3f9a0c1b7d2e@flowbin.example.com`) runs the
+	// flow, as VoIPbin's direct calls do, with no number needed. The old hash stops routing calls. The flow's
+	// definition and revision do not change.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1.0/flows/{id}/direct-hash-regenerate (the `RegenerateFlowDirectHash` operationId).
+	RegenerateFlowDirectHashWithResponse(ctx context.Context, id FlowID, reqEditors ...RequestEditorFn) (*RegenerateFlowDirectHashResponse, error)
+
 	// GetFlowGraphWithResponse A flow as a graph
 	//
 	// The flow's current revision (or `revision`) as a graph (**beyond**): its actions, every move between them (the next
@@ -10637,6 +13559,147 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1.0/me (the `GetMe` operationId).
 	GetMeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMeResponse, error)
+
+	// ListNumbersWithResponse List numbers
+	//
+	// Lists the caller's numbers, newest first, paged like flows. Deleted numbers are not listed.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1.0/numbers (the `ListNumbers` operationId).
+	ListNumbersWithResponse(ctx context.Context, params *ListNumbersParams, reqEditors ...RequestEditorFn) (*ListNumbersResponse, error)
+
+	// CreateNumberWithBodyWithResponse Create a number
+	//
+	// Gives the customer a phone number (E.164, such as `+15551230001`). A SIP call whose request-URI user is the
+	// number (`sip:+15551230001@flowbin.example.com`, or the number without its `+`) runs its `call_flow_id`; a
+	// number without one answers the call 480. Calls are routed by number alone, so a number belongs to one
+	// customer at a time: a number another customer has answers 409 `NUMBER_TAKEN`, and a deleted number can be
+	// created again. flowbin does not buy numbers from a carrier: route the carrier's number (or a SIP trunk's
+	// DID) to flowbin and create it here.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1.0/numbers (the `CreateNumber` operationId).
+	CreateNumberWithBodyWithResponse(ctx context.Context, params *CreateNumberParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateNumberResponse, error)
+
+	// CreateNumberWithResponse Create a number
+	//
+	// Gives the customer a phone number (E.164, such as `+15551230001`). A SIP call whose request-URI user is the
+	// number (`sip:+15551230001@flowbin.example.com`, or the number without its `+`) runs its `call_flow_id`; a
+	// number without one answers the call 480. Calls are routed by number alone, so a number belongs to one
+	// customer at a time: a number another customer has answers 409 `NUMBER_TAKEN`, and a deleted number can be
+	// created again. flowbin does not buy numbers from a carrier: route the carrier's number (or a SIP trunk's
+	// DID) to flowbin and create it here.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1.0/numbers (the `CreateNumber` operationId).
+	CreateNumberWithResponse(ctx context.Context, params *CreateNumberParams, body CreateNumberJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateNumberResponse, error)
+
+	// DeleteNumberWithResponse Delete a number
+	//
+	// Deletes the number, as VoIPbin does: the answer is the number with `status` `deleted` and `tm_delete` set.
+	// Calls to it answer 404 from then on, and the number can be created again (by any customer).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1.0/numbers/{id} (the `DeleteNumber` operationId).
+	DeleteNumberWithResponse(ctx context.Context, id NumberID, reqEditors ...RequestEditorFn) (*DeleteNumberResponse, error)
+
+	// GetNumberWithResponse Get a number
+	//
+	// Answers one of the caller's numbers.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1.0/numbers/{id} (the `GetNumber` operationId).
+	GetNumberWithResponse(ctx context.Context, id NumberID, reqEditors ...RequestEditorFn) (*GetNumberResponse, error)
+
+	// UpdateNumberWithBodyWithResponse Update a number
+	//
+	// Sets the number's `call_flow_id`, `message_flow_id`, `name` and `detail`; a field left out keeps its value
+	// (VoIPbin's clients send all four). The zero UUID clears a flow. The number itself does not change. Calls
+	// already in progress keep the flow they started with.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1.0/numbers/{id} (the `UpdateNumber` operationId).
+	UpdateNumberWithBodyWithResponse(ctx context.Context, id NumberID, params *UpdateNumberParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateNumberResponse, error)
+
+	// UpdateNumberWithResponse Update a number
+	//
+	// Sets the number's `call_flow_id`, `message_flow_id`, `name` and `detail`; a field left out keeps its value
+	// (VoIPbin's clients send all four). The zero UUID clears a flow. The number itself does not change. Calls
+	// already in progress keep the flow they started with.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1.0/numbers/{id} (the `UpdateNumber` operationId).
+	UpdateNumberWithResponse(ctx context.Context, id NumberID, params *UpdateNumberParams, body UpdateNumberJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateNumberResponse, error)
+
+	// UpdateNumberFlowIDsWithBodyWithResponse Set a number's flows
+	//
+	// Sets the number's `call_flow_id` and `message_flow_id`, as VoIPbin's `PUT /v1.0/numbers/{id}/flow_id`: a
+	// field left out keeps its value; the zero UUID clears it. Each flow must be a live flow of the caller.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1.0/numbers/{id}/flow_id (the `UpdateNumberFlowIDs` operationId).
+	UpdateNumberFlowIDsWithBodyWithResponse(ctx context.Context, id NumberID, params *UpdateNumberFlowIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateNumberFlowIDsResponse, error)
+
+	// UpdateNumberFlowIDsWithResponse Set a number's flows
+	//
+	// Sets the number's `call_flow_id` and `message_flow_id`, as VoIPbin's `PUT /v1.0/numbers/{id}/flow_id`: a
+	// field left out keeps its value; the zero UUID clears it. Each flow must be a live flow of the caller.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1.0/numbers/{id}/flow_id (the `UpdateNumberFlowIDs` operationId).
+	UpdateNumberFlowIDsWithResponse(ctx context.Context, id NumberID, params *UpdateNumberFlowIDsParams, body UpdateNumberFlowIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateNumberFlowIDsResponse, error)
+
+	// GetRecordingFileWithResponse Download a recording's audio
+	//
+	// The recording's audio, a WAV file (8 kHz, 16-bit PCM, mono). VoIPbin answers 307 and a link to its storage;
+	// flowbin keeps recordings in its data directory and answers the file itself (a client that follows VoIPbin's
+	// redirect gets the same bytes), with `Content-Length`, `ETag` and byte ranges (`Range`), so that a browser's
+	// `<audio>` element can seek. The `?token=` or `?accesskey=` credential works here as everywhere. A recording
+	// still in progress answers 409 `RECORDING_IN_PROGRESS`; one whose file is gone from the disk, 404
+	// `RECORDING_FILE_NOT_FOUND`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1.0/recordingfiles/{id} (the `GetRecordingFile` operationId).
+	GetRecordingFileWithResponse(ctx context.Context, id RecordingID, params *GetRecordingFileParams, reqEditors ...RequestEditorFn) (*GetRecordingFileResponse, error)
+
+	// ListRecordingsWithResponse List recordings
+	//
+	// Lists the caller's recordings, newest first, paged like flows. Deleted recordings are not listed.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1.0/recordings (the `ListRecordings` operationId).
+	ListRecordingsWithResponse(ctx context.Context, params *ListRecordingsParams, reqEditors ...RequestEditorFn) (*ListRecordingsResponse, error)
+
+	// DeleteRecordingWithResponse Delete a recording
+	//
+	// Deletes the recording and its file, as VoIPbin does: the answer is the recording with `tm_delete` set. A
+	// recording still in progress answers 409 `RECORDING_IN_PROGRESS`: stop it first (`recording_stop`, or hang
+	// up the call).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1.0/recordings/{id} (the `DeleteRecording` operationId).
+	DeleteRecordingWithResponse(ctx context.Context, id RecordingID, reqEditors ...RequestEditorFn) (*DeleteRecordingResponse, error)
+
+	// GetRecordingWithResponse Get a recording
+	//
+	// Answers one of the caller's recordings. Its audio is at `GET /v1.0/recordingfiles/{id}`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1.0/recordings/{id} (the `GetRecording` operationId).
+	GetRecordingWithResponse(ctx context.Context, id RecordingID, reqEditors ...RequestEditorFn) (*GetRecordingResponse, error)
 }
 
 // LoginResponse429Headers the declared response headers of an HTTP 429 response for Login
@@ -10743,6 +13806,22 @@ func (r LoginResponse) ContentType() string {
 	return ""
 }
 
+// GetConsoleResponse200Headers the declared response headers of an HTTP 200 response for GetConsole
+type GetConsoleResponse200Headers struct {
+	CacheControl          *string
+	ContentEncoding       *string
+	ContentSecurityPolicy *string
+	ETag                  *string
+	Vary                  *string
+}
+
+// GetConsoleResponse304Headers the declared response headers of an HTTP 304 response for GetConsole
+type GetConsoleResponse304Headers struct {
+	CacheControl *string
+	ETag         *string
+	Vary         *string
+}
+
 type GetConsoleResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10750,6 +13829,10 @@ type GetConsoleResponse struct {
 	JSON431 *HeadersTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetConsoleResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetConsoleResponse304Headers
 }
 
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
@@ -10791,6 +13874,21 @@ func (r GetConsoleResponse) ContentType() string {
 	return ""
 }
 
+// GetConsoleAssetResponse200Headers the declared response headers of an HTTP 200 response for GetConsoleAsset
+type GetConsoleAssetResponse200Headers struct {
+	CacheControl    *string
+	ContentEncoding *string
+	ETag            *string
+	Vary            *string
+}
+
+// GetConsoleAssetResponse304Headers the declared response headers of an HTTP 304 response for GetConsoleAsset
+type GetConsoleAssetResponse304Headers struct {
+	CacheControl *string
+	ETag         *string
+	Vary         *string
+}
+
 type GetConsoleAssetResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10802,6 +13900,10 @@ type GetConsoleAssetResponse struct {
 	JSON431 *HeadersTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetConsoleAssetResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetConsoleAssetResponse304Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -10853,6 +13955,22 @@ func (r GetConsoleAssetResponse) ContentType() string {
 	return ""
 }
 
+// GetDocsResponse200Headers the declared response headers of an HTTP 200 response for GetDocs
+type GetDocsResponse200Headers struct {
+	CacheControl          *string
+	ContentEncoding       *string
+	ContentSecurityPolicy *string
+	ETag                  *string
+	Vary                  *string
+}
+
+// GetDocsResponse304Headers the declared response headers of an HTTP 304 response for GetDocs
+type GetDocsResponse304Headers struct {
+	CacheControl *string
+	ETag         *string
+	Vary         *string
+}
+
 type GetDocsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10860,6 +13978,10 @@ type GetDocsResponse struct {
 	JSON431 *HeadersTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetDocsResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetDocsResponse304Headers
 }
 
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
@@ -10901,6 +14023,21 @@ func (r GetDocsResponse) ContentType() string {
 	return ""
 }
 
+// GetDocsAssetResponse200Headers the declared response headers of an HTTP 200 response for GetDocsAsset
+type GetDocsAssetResponse200Headers struct {
+	CacheControl    *string
+	ContentEncoding *string
+	ETag            *string
+	Vary            *string
+}
+
+// GetDocsAssetResponse304Headers the declared response headers of an HTTP 304 response for GetDocsAsset
+type GetDocsAssetResponse304Headers struct {
+	CacheControl *string
+	ETag         *string
+	Vary         *string
+}
+
 type GetDocsAssetResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10912,6 +14049,10 @@ type GetDocsAssetResponse struct {
 	JSON431 *HeadersTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetDocsAssetResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetDocsAssetResponse304Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -11122,6 +14263,61 @@ func (r GetOpenAPIYAMLResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetOpenAPIYAMLResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PingResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Pong
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PingResponse) GetJSON200() *Pong {
+	return r.JSON200
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r PingResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PingResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r PingResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PingResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PingResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PingResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12270,6 +15466,338 @@ func (r StopActiveflowResponse) ContentType() string {
 	return ""
 }
 
+type ListCallsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CallList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListCallsResponse) GetJSON200() *CallList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListCallsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListCallsResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListCallsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListCallsResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListCallsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListCallsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListCallsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListCallsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListCallsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateCallResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CallsCreated
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *SIPUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateCallResponse) GetJSON200() *CallsCreated {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateCallResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateCallResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateCallResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r CreateCallResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateCallResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateCallResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateCallResponse) GetJSON503() *SIPUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateCallResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateCallResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateCallResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateCallResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetCallResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Call
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetCallResponse) GetJSON200() *Call {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetCallResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetCallResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetCallResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetCallResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetCallResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetCallResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetCallResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetCallResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetCallResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetCallResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type HangupCallResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Call
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r HangupCallResponse) GetJSON200() *Call {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r HangupCallResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r HangupCallResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r HangupCallResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r HangupCallResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r HangupCallResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r HangupCallResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r HangupCallResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HangupCallResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HangupCallResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HangupCallResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetCustomerResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13193,6 +16721,96 @@ func (r UpdateFlowResponse) ContentType() string {
 	return ""
 }
 
+// RegenerateFlowDirectHashResponse200Headers the declared response headers of an HTTP 200 response for RegenerateFlowDirectHash
+type RegenerateFlowDirectHashResponse200Headers struct {
+	ETag *string
+}
+
+type RegenerateFlowDirectHashResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Flow
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *RegenerateFlowDirectHashResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RegenerateFlowDirectHashResponse) GetJSON200() *Flow {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RegenerateFlowDirectHashResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RegenerateFlowDirectHashResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RegenerateFlowDirectHashResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r RegenerateFlowDirectHashResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RegenerateFlowDirectHashResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RegenerateFlowDirectHashResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RegenerateFlowDirectHashResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RegenerateFlowDirectHashResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RegenerateFlowDirectHashResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RegenerateFlowDirectHashResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetFlowGraphResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13720,6 +17338,885 @@ func (r GetMeResponse) ContentType() string {
 	return ""
 }
 
+type ListNumbersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *NumberList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListNumbersResponse) GetJSON200() *NumberList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListNumbersResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListNumbersResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListNumbersResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListNumbersResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListNumbersResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListNumbersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListNumbersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListNumbersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListNumbersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateNumberResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Number
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NumberTaken
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateNumberResponse) GetJSON200() *Number {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateNumberResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateNumberResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateNumberResponse) GetJSON409() *NumberTaken {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateNumberResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r CreateNumberResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateNumberResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateNumberResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateNumberResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateNumberResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateNumberResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateNumberResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateNumberResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteNumberResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Number
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteNumberResponse) GetJSON200() *Number {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteNumberResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteNumberResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteNumberResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r DeleteNumberResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteNumberResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteNumberResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteNumberResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteNumberResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteNumberResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteNumberResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetNumberResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Number
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetNumberResponse) GetJSON200() *Number {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetNumberResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetNumberResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetNumberResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetNumberResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetNumberResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetNumberResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetNumberResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetNumberResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetNumberResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetNumberResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateNumberResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Number
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateNumberResponse) GetJSON200() *Number {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateNumberResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateNumberResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateNumberResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r UpdateNumberResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r UpdateNumberResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r UpdateNumberResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r UpdateNumberResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpdateNumberResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateNumberResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateNumberResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateNumberResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateNumberResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateNumberFlowIDsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Number
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateNumberFlowIDsResponse) GetJSON200() *Number {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateNumberFlowIDsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateNumberFlowIDsResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateNumberFlowIDsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r UpdateNumberFlowIDsResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r UpdateNumberFlowIDsResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r UpdateNumberFlowIDsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r UpdateNumberFlowIDsResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpdateNumberFlowIDsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateNumberFlowIDsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateNumberFlowIDsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateNumberFlowIDsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateNumberFlowIDsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetRecordingFileResponse200Headers the declared response headers of an HTTP 200 response for GetRecordingFile
+type GetRecordingFileResponse200Headers struct {
+	ContentDisposition *string
+}
+
+type GetRecordingFileResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *RecordingInProgress
+	// JSON416 the response for an HTTP 416 `application/json` response
+	JSON416 *RangeNotSatisfiable
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetRecordingFileResponse200Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetRecordingFileResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetRecordingFileResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetRecordingFileResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r GetRecordingFileResponse) GetJSON409() *RecordingInProgress {
+	return r.JSON409
+}
+
+// GetJSON416 returns the response for an HTTP 416 `application/json` response
+func (r GetRecordingFileResponse) GetJSON416() *RangeNotSatisfiable {
+	return r.JSON416
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetRecordingFileResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetRecordingFileResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetRecordingFileResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetRecordingFileResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetRecordingFileResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetRecordingFileResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetRecordingFileResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListRecordingsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RecordingList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListRecordingsResponse) GetJSON200() *RecordingList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListRecordingsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListRecordingsResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListRecordingsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListRecordingsResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListRecordingsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListRecordingsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListRecordingsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListRecordingsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListRecordingsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteRecordingResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Recording
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *RecordingInProgress
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteRecordingResponse) GetJSON200() *Recording {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteRecordingResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteRecordingResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteRecordingResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DeleteRecordingResponse) GetJSON409() *RecordingInProgress {
+	return r.JSON409
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r DeleteRecordingResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteRecordingResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteRecordingResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteRecordingResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteRecordingResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteRecordingResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteRecordingResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetRecordingResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Recording
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetRecordingResponse) GetJSON200() *Recording {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetRecordingResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetRecordingResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetRecordingResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetRecordingResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetRecordingResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetRecordingResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetRecordingResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetRecordingResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetRecordingResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetRecordingResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // LoginWithBodyWithResponse Log in
 //
 // Exchanges a username and password for a login token: a JWT (HS256) that expires after the configured
@@ -13770,8 +18267,8 @@ func (c *ClientWithResponses) LoginWithResponse(ctx context.Context, body LoginJ
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /console (the `GetConsole` operationId).
-func (c *ClientWithResponses) GetConsoleWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetConsoleResponse, error) {
-	rsp, err := c.GetConsole(ctx, reqEditors...)
+func (c *ClientWithResponses) GetConsoleWithResponse(ctx context.Context, params *GetConsoleParams, reqEditors ...RequestEditorFn) (*GetConsoleResponse, error) {
+	rsp, err := c.GetConsole(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -13785,8 +18282,8 @@ func (c *ClientWithResponses) GetConsoleWithResponse(ctx context.Context, reqEdi
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /console/{asset} (the `GetConsoleAsset` operationId).
-func (c *ClientWithResponses) GetConsoleAssetWithResponse(ctx context.Context, asset string, reqEditors ...RequestEditorFn) (*GetConsoleAssetResponse, error) {
-	rsp, err := c.GetConsoleAsset(ctx, asset, reqEditors...)
+func (c *ClientWithResponses) GetConsoleAssetWithResponse(ctx context.Context, asset string, params *GetConsoleAssetParams, reqEditors ...RequestEditorFn) (*GetConsoleAssetResponse, error) {
+	rsp, err := c.GetConsoleAsset(ctx, asset, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -13801,8 +18298,8 @@ func (c *ClientWithResponses) GetConsoleAssetWithResponse(ctx context.Context, a
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /docs (the `GetDocs` operationId).
-func (c *ClientWithResponses) GetDocsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDocsResponse, error) {
-	rsp, err := c.GetDocs(ctx, reqEditors...)
+func (c *ClientWithResponses) GetDocsWithResponse(ctx context.Context, params *GetDocsParams, reqEditors ...RequestEditorFn) (*GetDocsResponse, error) {
+	rsp, err := c.GetDocs(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -13816,8 +18313,8 @@ func (c *ClientWithResponses) GetDocsWithResponse(ctx context.Context, reqEditor
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /docs/{asset} (the `GetDocsAsset` operationId).
-func (c *ClientWithResponses) GetDocsAssetWithResponse(ctx context.Context, asset string, reqEditors ...RequestEditorFn) (*GetDocsAssetResponse, error) {
-	rsp, err := c.GetDocsAsset(ctx, asset, reqEditors...)
+func (c *ClientWithResponses) GetDocsAssetWithResponse(ctx context.Context, asset string, params *GetDocsAssetParams, reqEditors ...RequestEditorFn) (*GetDocsAssetResponse, error) {
+	rsp, err := c.GetDocsAsset(ctx, asset, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -13867,6 +18364,23 @@ func (c *ClientWithResponses) GetOpenAPIYAMLWithResponse(ctx context.Context, re
 		return nil, err
 	}
 	return ParseGetOpenAPIYAMLResponse(rsp)
+}
+
+// PingWithResponse VoIPbin's liveness check
+//
+// Answers `{"message": "pong"}` while the process is up, without credentials, exactly as VoIPbin's
+// `GET /ping` does, so that VoIPbin's tools and monitors work unchanged. It does not touch the database
+// (`/readyz` does).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /ping (the `Ping` operationId).
+func (c *ClientWithResponses) PingWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*PingResponse, error) {
+	rsp, err := c.Ping(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePingResponse(rsp)
 }
 
 // GetReadinessWithResponse Readiness probe
@@ -14161,6 +18675,111 @@ func (c *ClientWithResponses) StopActiveflowWithResponse(ctx context.Context, id
 	return ParseStopActiveflowResponse(rsp)
 }
 
+// ListCallsWithResponse List calls
+//
+// Lists the caller's calls, incoming and outgoing, newest first, paged like flows.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1.0/calls (the `ListCalls` operationId).
+func (c *ClientWithResponses) ListCallsWithResponse(ctx context.Context, params *ListCallsParams, reqEditors ...RequestEditorFn) (*ListCallsResponse, error) {
+	rsp, err := c.ListCalls(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListCallsResponse(rsp)
+}
+
+// CreateCallWithBodyWithResponse Place calls
+//
+// Places one outgoing call to each destination, from `source`, and runs a flow on each call once it is
+// answered: the stored flow `flow_id`, or the inline `actions` (one of the two). Each call gets its own
+// activeflow, with `reference_type` `call`, `reference_id` the call's id, and `variables` (keys beginning with
+// `voipbin.` are the runner's and are ignored). The answer comes at once, with the calls `dialing`; follow
+// them with `GET /v1.0/calls/{id}` or the `call_*` events.
+//
+// Destinations: `{"type": "sip", "target": "sip:bob@192.0.2.10:5060"}` is dialled directly;
+// `{"type": "tel", "target": "+15551230002"}` goes through the server's SIP trunk (`FLOWBIN_SIP_TRUNK`).
+// Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
+//
+// A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
+// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
+// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
+// with `Retry-After`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1.0/calls (the `CreateCall` operationId).
+func (c *ClientWithResponses) CreateCallWithBodyWithResponse(ctx context.Context, params *CreateCallParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCallResponse, error) {
+	rsp, err := c.CreateCallWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCallResponse(rsp)
+}
+
+// CreateCallWithResponse Place calls
+//
+// Places one outgoing call to each destination, from `source`, and runs a flow on each call once it is
+// answered: the stored flow `flow_id`, or the inline `actions` (one of the two). Each call gets its own
+// activeflow, with `reference_type` `call`, `reference_id` the call's id, and `variables` (keys beginning with
+// `voipbin.` are the runner's and are ignored). The answer comes at once, with the calls `dialing`; follow
+// them with `GET /v1.0/calls/{id}` or the `call_*` events.
+//
+// Destinations: `{"type": "sip", "target": "sip:bob@192.0.2.10:5060"}` is dialled directly;
+// `{"type": "tel", "target": "+15551230002"}` goes through the server's SIP trunk (`FLOWBIN_SIP_TRUNK`).
+// Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
+//
+// A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
+// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
+// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
+// with `Retry-After`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1.0/calls (the `CreateCall` operationId).
+func (c *ClientWithResponses) CreateCallWithResponse(ctx context.Context, params *CreateCallParams, body CreateCallJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCallResponse, error) {
+	rsp, err := c.CreateCall(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCallResponse(rsp)
+}
+
+// GetCallWithResponse Get a call
+//
+// Answers one of the caller's calls, as it is now.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1.0/calls/{id} (the `GetCall` operationId).
+func (c *ClientWithResponses) GetCallWithResponse(ctx context.Context, id CallID, reqEditors ...RequestEditorFn) (*GetCallResponse, error) {
+	rsp, err := c.GetCall(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetCallResponse(rsp)
+}
+
+// HangupCallWithResponse Hang up a call
+//
+// Ends the call. The instance that holds the call hangs it up (any instance may take the request: the others
+// hear of it through the database), its activeflow ends, and the call reaches `hangup` with `hangup_by`
+// `local`. The answer is the call as it is when the request returns: `terminating` (or `canceling`, for a call
+// not yet answered) while the instance holding it hangs up, or already `hangup`. A call that has already
+// ended answers as it is.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1.0/calls/{id}/hangup (the `HangupCall` operationId).
+func (c *ClientWithResponses) HangupCallWithResponse(ctx context.Context, id CallID, reqEditors ...RequestEditorFn) (*HangupCallResponse, error) {
+	rsp, err := c.HangupCall(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHangupCallResponse(rsp)
+}
+
 // GetCustomerWithResponse The caller's customer
 //
 // The customer the caller acts for, in VoIPbin's shape. flowbin keeps a customer's `id`, `name` and
@@ -14179,12 +18798,12 @@ func (c *ClientWithResponses) GetCustomerWithResponse(ctx context.Context, reqEd
 	return ParseGetCustomerResponse(rsp)
 }
 
-// UpdateCustomerWithBodyWithResponse Set the caller's webhook
+// UpdateCustomerWithBodyWithResponse Update the caller's customer
 //
-// Sets where the events of the caller's activeflows go (`webhook_uri`, `""` for nowhere) and with which
-// method (`webhook_method`, POST by default), as VoIPbin's `PUT /customer` does; VoIPbin's other fields are
-// accepted and not kept. Events are signed with the customer's secret once it has one
-// (`POST /v1.0/customer/webhook_secret`).
+// Sets the customer's profile (`name`, `detail`, `email`, `phone_number`, `address`) and where the events of
+// its activeflows go (`webhook_uri`, `""` for nowhere) with which method (`webhook_method`, POST by
+// default), as VoIPbin's `PUT /customer` does; the answer is the customer as it is now. Events are signed
+// with the customer's secret once it has one (`POST /v1.0/customer/webhook_secret`).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14197,12 +18816,12 @@ func (c *ClientWithResponses) UpdateCustomerWithBodyWithResponse(ctx context.Con
 	return ParseUpdateCustomerResponse(rsp)
 }
 
-// UpdateCustomerWithResponse Set the caller's webhook
+// UpdateCustomerWithResponse Update the caller's customer
 //
-// Sets where the events of the caller's activeflows go (`webhook_uri`, `""` for nowhere) and with which
-// method (`webhook_method`, POST by default), as VoIPbin's `PUT /customer` does; VoIPbin's other fields are
-// accepted and not kept. Events are signed with the customer's secret once it has one
-// (`POST /v1.0/customer/webhook_secret`).
+// Sets the customer's profile (`name`, `detail`, `email`, `phone_number`, `address`) and where the events of
+// its activeflows go (`webhook_uri`, `""` for nowhere) with which method (`webhook_method`, POST by
+// default), as VoIPbin's `PUT /customer` does; the answer is the customer as it is now. Events are signed
+// with the customer's secret once it has one (`POST /v1.0/customer/webhook_secret`).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14456,6 +19075,24 @@ func (c *ClientWithResponses) UpdateFlowWithResponse(ctx context.Context, id Flo
 	return ParseUpdateFlowResponse(rsp)
 }
 
+// RegenerateFlowDirectHashWithResponse Make a new direct hash for a flow
+//
+// Gives the flow a new `direct_hash` (`direct.` and 12 random hex digits), replacing the one before at once:
+// a SIP call whose request-URI user is that hash (`sip:direct.3f9a0c1b7d2e@flowbin.example.com`) runs the
+// flow, as VoIPbin's direct calls do, with no number needed. The old hash stops routing calls. The flow's
+// definition and revision do not change.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1.0/flows/{id}/direct-hash-regenerate (the `RegenerateFlowDirectHash` operationId).
+func (c *ClientWithResponses) RegenerateFlowDirectHashWithResponse(ctx context.Context, id FlowID, reqEditors ...RequestEditorFn) (*RegenerateFlowDirectHashResponse, error) {
+	rsp, err := c.RegenerateFlowDirectHash(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegenerateFlowDirectHashResponse(rsp)
+}
+
 // GetFlowGraphWithResponse A flow as a graph
 //
 // The flow's current revision (or `revision`) as a graph (**beyond**): its actions, every move between them (the next
@@ -14577,6 +19214,225 @@ func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors 
 	return ParseGetMeResponse(rsp)
 }
 
+// ListNumbersWithResponse List numbers
+//
+// Lists the caller's numbers, newest first, paged like flows. Deleted numbers are not listed.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1.0/numbers (the `ListNumbers` operationId).
+func (c *ClientWithResponses) ListNumbersWithResponse(ctx context.Context, params *ListNumbersParams, reqEditors ...RequestEditorFn) (*ListNumbersResponse, error) {
+	rsp, err := c.ListNumbers(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListNumbersResponse(rsp)
+}
+
+// CreateNumberWithBodyWithResponse Create a number
+//
+// Gives the customer a phone number (E.164, such as `+15551230001`). A SIP call whose request-URI user is the
+// number (`sip:+15551230001@flowbin.example.com`, or the number without its `+`) runs its `call_flow_id`; a
+// number without one answers the call 480. Calls are routed by number alone, so a number belongs to one
+// customer at a time: a number another customer has answers 409 `NUMBER_TAKEN`, and a deleted number can be
+// created again. flowbin does not buy numbers from a carrier: route the carrier's number (or a SIP trunk's
+// DID) to flowbin and create it here.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1.0/numbers (the `CreateNumber` operationId).
+func (c *ClientWithResponses) CreateNumberWithBodyWithResponse(ctx context.Context, params *CreateNumberParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateNumberResponse, error) {
+	rsp, err := c.CreateNumberWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateNumberResponse(rsp)
+}
+
+// CreateNumberWithResponse Create a number
+//
+// Gives the customer a phone number (E.164, such as `+15551230001`). A SIP call whose request-URI user is the
+// number (`sip:+15551230001@flowbin.example.com`, or the number without its `+`) runs its `call_flow_id`; a
+// number without one answers the call 480. Calls are routed by number alone, so a number belongs to one
+// customer at a time: a number another customer has answers 409 `NUMBER_TAKEN`, and a deleted number can be
+// created again. flowbin does not buy numbers from a carrier: route the carrier's number (or a SIP trunk's
+// DID) to flowbin and create it here.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1.0/numbers (the `CreateNumber` operationId).
+func (c *ClientWithResponses) CreateNumberWithResponse(ctx context.Context, params *CreateNumberParams, body CreateNumberJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateNumberResponse, error) {
+	rsp, err := c.CreateNumber(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateNumberResponse(rsp)
+}
+
+// DeleteNumberWithResponse Delete a number
+//
+// Deletes the number, as VoIPbin does: the answer is the number with `status` `deleted` and `tm_delete` set.
+// Calls to it answer 404 from then on, and the number can be created again (by any customer).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1.0/numbers/{id} (the `DeleteNumber` operationId).
+func (c *ClientWithResponses) DeleteNumberWithResponse(ctx context.Context, id NumberID, reqEditors ...RequestEditorFn) (*DeleteNumberResponse, error) {
+	rsp, err := c.DeleteNumber(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteNumberResponse(rsp)
+}
+
+// GetNumberWithResponse Get a number
+//
+// Answers one of the caller's numbers.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1.0/numbers/{id} (the `GetNumber` operationId).
+func (c *ClientWithResponses) GetNumberWithResponse(ctx context.Context, id NumberID, reqEditors ...RequestEditorFn) (*GetNumberResponse, error) {
+	rsp, err := c.GetNumber(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetNumberResponse(rsp)
+}
+
+// UpdateNumberWithBodyWithResponse Update a number
+//
+// Sets the number's `call_flow_id`, `message_flow_id`, `name` and `detail`; a field left out keeps its value
+// (VoIPbin's clients send all four). The zero UUID clears a flow. The number itself does not change. Calls
+// already in progress keep the flow they started with.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1.0/numbers/{id} (the `UpdateNumber` operationId).
+func (c *ClientWithResponses) UpdateNumberWithBodyWithResponse(ctx context.Context, id NumberID, params *UpdateNumberParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateNumberResponse, error) {
+	rsp, err := c.UpdateNumberWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateNumberResponse(rsp)
+}
+
+// UpdateNumberWithResponse Update a number
+//
+// Sets the number's `call_flow_id`, `message_flow_id`, `name` and `detail`; a field left out keeps its value
+// (VoIPbin's clients send all four). The zero UUID clears a flow. The number itself does not change. Calls
+// already in progress keep the flow they started with.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1.0/numbers/{id} (the `UpdateNumber` operationId).
+func (c *ClientWithResponses) UpdateNumberWithResponse(ctx context.Context, id NumberID, params *UpdateNumberParams, body UpdateNumberJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateNumberResponse, error) {
+	rsp, err := c.UpdateNumber(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateNumberResponse(rsp)
+}
+
+// UpdateNumberFlowIDsWithBodyWithResponse Set a number's flows
+//
+// Sets the number's `call_flow_id` and `message_flow_id`, as VoIPbin's `PUT /v1.0/numbers/{id}/flow_id`: a
+// field left out keeps its value; the zero UUID clears it. Each flow must be a live flow of the caller.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1.0/numbers/{id}/flow_id (the `UpdateNumberFlowIDs` operationId).
+func (c *ClientWithResponses) UpdateNumberFlowIDsWithBodyWithResponse(ctx context.Context, id NumberID, params *UpdateNumberFlowIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateNumberFlowIDsResponse, error) {
+	rsp, err := c.UpdateNumberFlowIDsWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateNumberFlowIDsResponse(rsp)
+}
+
+// UpdateNumberFlowIDsWithResponse Set a number's flows
+//
+// Sets the number's `call_flow_id` and `message_flow_id`, as VoIPbin's `PUT /v1.0/numbers/{id}/flow_id`: a
+// field left out keeps its value; the zero UUID clears it. Each flow must be a live flow of the caller.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1.0/numbers/{id}/flow_id (the `UpdateNumberFlowIDs` operationId).
+func (c *ClientWithResponses) UpdateNumberFlowIDsWithResponse(ctx context.Context, id NumberID, params *UpdateNumberFlowIDsParams, body UpdateNumberFlowIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateNumberFlowIDsResponse, error) {
+	rsp, err := c.UpdateNumberFlowIDs(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateNumberFlowIDsResponse(rsp)
+}
+
+// GetRecordingFileWithResponse Download a recording's audio
+//
+// The recording's audio, a WAV file (8 kHz, 16-bit PCM, mono). VoIPbin answers 307 and a link to its storage;
+// flowbin keeps recordings in its data directory and answers the file itself (a client that follows VoIPbin's
+// redirect gets the same bytes), with `Content-Length`, `ETag` and byte ranges (`Range`), so that a browser's
+// `<audio>` element can seek. The `?token=` or `?accesskey=` credential works here as everywhere. A recording
+// still in progress answers 409 `RECORDING_IN_PROGRESS`; one whose file is gone from the disk, 404
+// `RECORDING_FILE_NOT_FOUND`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1.0/recordingfiles/{id} (the `GetRecordingFile` operationId).
+func (c *ClientWithResponses) GetRecordingFileWithResponse(ctx context.Context, id RecordingID, params *GetRecordingFileParams, reqEditors ...RequestEditorFn) (*GetRecordingFileResponse, error) {
+	rsp, err := c.GetRecordingFile(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetRecordingFileResponse(rsp)
+}
+
+// ListRecordingsWithResponse List recordings
+//
+// Lists the caller's recordings, newest first, paged like flows. Deleted recordings are not listed.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1.0/recordings (the `ListRecordings` operationId).
+func (c *ClientWithResponses) ListRecordingsWithResponse(ctx context.Context, params *ListRecordingsParams, reqEditors ...RequestEditorFn) (*ListRecordingsResponse, error) {
+	rsp, err := c.ListRecordings(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListRecordingsResponse(rsp)
+}
+
+// DeleteRecordingWithResponse Delete a recording
+//
+// Deletes the recording and its file, as VoIPbin does: the answer is the recording with `tm_delete` set. A
+// recording still in progress answers 409 `RECORDING_IN_PROGRESS`: stop it first (`recording_stop`, or hang
+// up the call).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1.0/recordings/{id} (the `DeleteRecording` operationId).
+func (c *ClientWithResponses) DeleteRecordingWithResponse(ctx context.Context, id RecordingID, reqEditors ...RequestEditorFn) (*DeleteRecordingResponse, error) {
+	rsp, err := c.DeleteRecording(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteRecordingResponse(rsp)
+}
+
+// GetRecordingWithResponse Get a recording
+//
+// Answers one of the caller's recordings. Its audio is at `GET /v1.0/recordingfiles/{id}`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1.0/recordings/{id} (the `GetRecording` operationId).
+func (c *ClientWithResponses) GetRecordingWithResponse(ctx context.Context, id RecordingID, reqEditors ...RequestEditorFn) (*GetRecordingResponse, error) {
+	rsp, err := c.GetRecording(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetRecordingResponse(rsp)
+}
+
 // ParseLoginResponse parses an HTTP response from a LoginWithResponse call
 func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -14686,6 +19542,9 @@ func ParseGetConsoleResponse(rsp *http.Response) (*GetConsoleResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 304:
+		break // No content-type
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
 		var dest HeadersTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -14700,6 +19559,71 @@ func ParseGetConsoleResponse(rsp *http.Response) (*GetConsoleResponse, error) {
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetConsoleResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Content-Encoding"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Encoding", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentEncoding = &value
+		}
+		if values := rsp.Header.Values("Content-Security-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Security-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentSecurityPolicy = &value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Vary"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Vary", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Vary = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetConsoleResponse304Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Vary"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Vary", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Vary = &value
+		}
+		response.Headers304 = &headers
 	}
 
 	return response, nil
@@ -14719,6 +19643,9 @@ func ParseGetConsoleAssetResponse(rsp *http.Response) (*GetConsoleAssetResponse,
 	}
 
 	switch {
+	case rsp.StatusCode == 304:
+		break // No content-type
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -14747,6 +19674,64 @@ func ParseGetConsoleAssetResponse(rsp *http.Response) (*GetConsoleAssetResponse,
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetConsoleAssetResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Content-Encoding"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Encoding", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentEncoding = &value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Vary"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Vary", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Vary = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetConsoleAssetResponse304Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Vary"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Vary", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Vary = &value
+		}
+		response.Headers304 = &headers
 	}
 
 	return response, nil
@@ -14766,6 +19751,9 @@ func ParseGetDocsResponse(rsp *http.Response) (*GetDocsResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 304:
+		break // No content-type
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
 		var dest HeadersTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -14780,6 +19768,71 @@ func ParseGetDocsResponse(rsp *http.Response) (*GetDocsResponse, error) {
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetDocsResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Content-Encoding"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Encoding", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentEncoding = &value
+		}
+		if values := rsp.Header.Values("Content-Security-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Security-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentSecurityPolicy = &value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Vary"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Vary", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Vary = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetDocsResponse304Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Vary"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Vary", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Vary = &value
+		}
+		response.Headers304 = &headers
 	}
 
 	return response, nil
@@ -14799,6 +19852,9 @@ func ParseGetDocsAssetResponse(rsp *http.Response) (*GetDocsAssetResponse, error
 	}
 
 	switch {
+	case rsp.StatusCode == 304:
+		break // No content-type
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -14827,6 +19883,64 @@ func ParseGetDocsAssetResponse(rsp *http.Response) (*GetDocsAssetResponse, error
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetDocsAssetResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Content-Encoding"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Encoding", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentEncoding = &value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Vary"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Vary", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Vary = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetDocsAssetResponse304Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Vary"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Vary", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Vary = &value
+		}
+		response.Headers304 = &headers
 	}
 
 	return response, nil
@@ -14932,6 +20046,46 @@ func ParseGetOpenAPIYAMLResponse(rsp *http.Response) (*GetOpenAPIYAMLResponse, e
 			return nil, err
 		}
 		response.YAML200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePingResponse parses an HTTP response from a PingWithResponse call
+func ParsePingResponse(rsp *http.Response) (*PingResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PingResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Pong
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
 		var dest HeadersTooLarge
@@ -15917,6 +21071,278 @@ func ParseStopActiveflowResponse(rsp *http.Response) (*StopActiveflowResponse, e
 	return response, nil
 }
 
+// ParseListCallsResponse parses an HTTP response from a ListCallsWithResponse call
+func ParseListCallsResponse(rsp *http.Response) (*ListCallsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListCallsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CallList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateCallResponse parses an HTTP response from a CreateCallWithResponse call
+func ParseCreateCallResponse(rsp *http.Response) (*CreateCallResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateCallResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CallsCreated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest SIPUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetCallResponse parses an HTTP response from a GetCallWithResponse call
+func ParseGetCallResponse(rsp *http.Response) (*GetCallResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetCallResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Call
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseHangupCallResponse parses an HTTP response from a HangupCallWithResponse call
+func ParseHangupCallResponse(rsp *http.Response) (*HangupCallResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HangupCallResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Call
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetCustomerResponse parses an HTTP response from a GetCustomerWithResponse call
 func ParseGetCustomerResponse(rsp *http.Response) (*GetCustomerResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -16741,6 +22167,87 @@ func ParseUpdateFlowResponse(rsp *http.Response) (*UpdateFlowResponse, error) {
 	return response, nil
 }
 
+// ParseRegenerateFlowDirectHashResponse parses an HTTP response from a RegenerateFlowDirectHashWithResponse call
+func ParseRegenerateFlowDirectHashResponse(rsp *http.Response) (*RegenerateFlowDirectHashResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RegenerateFlowDirectHashResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Flow
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers RegenerateFlowDirectHashResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetFlowGraphResponse parses an HTTP response from a GetFlowGraphWithResponse call
 func ParseGetFlowGraphResponse(rsp *http.Response) (*GetFlowGraphResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -17196,6 +22703,741 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 	return response, nil
 }
 
+// ParseListNumbersResponse parses an HTTP response from a ListNumbersWithResponse call
+func ParseListNumbersResponse(rsp *http.Response) (*ListNumbersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListNumbersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest NumberList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateNumberResponse parses an HTTP response from a CreateNumberWithResponse call
+func ParseCreateNumberResponse(rsp *http.Response) (*CreateNumberResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateNumberResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Number
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NumberTaken
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteNumberResponse parses an HTTP response from a DeleteNumberWithResponse call
+func ParseDeleteNumberResponse(rsp *http.Response) (*DeleteNumberResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteNumberResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Number
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetNumberResponse parses an HTTP response from a GetNumberWithResponse call
+func ParseGetNumberResponse(rsp *http.Response) (*GetNumberResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetNumberResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Number
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateNumberResponse parses an HTTP response from a UpdateNumberWithResponse call
+func ParseUpdateNumberResponse(rsp *http.Response) (*UpdateNumberResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateNumberResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Number
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateNumberFlowIDsResponse parses an HTTP response from a UpdateNumberFlowIDsWithResponse call
+func ParseUpdateNumberFlowIDsResponse(rsp *http.Response) (*UpdateNumberFlowIDsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateNumberFlowIDsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Number
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetRecordingFileResponse parses an HTTP response from a GetRecordingFileWithResponse call
+func ParseGetRecordingFileResponse(rsp *http.Response) (*GetRecordingFileResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetRecordingFileResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest RecordingInProgress
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 416:
+		var dest RangeNotSatisfiable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON416 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetRecordingFileResponse200Headers
+		if values := rsp.Header.Values("Content-Disposition"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Disposition", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentDisposition = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListRecordingsResponse parses an HTTP response from a ListRecordingsWithResponse call
+func ParseListRecordingsResponse(rsp *http.Response) (*ListRecordingsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListRecordingsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RecordingList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteRecordingResponse parses an HTTP response from a DeleteRecordingWithResponse call
+func ParseDeleteRecordingResponse(rsp *http.Response) (*DeleteRecordingResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteRecordingResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Recording
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest RecordingInProgress
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetRecordingResponse parses an HTTP response from a GetRecordingWithResponse call
+func ParseGetRecordingResponse(rsp *http.Response) (*GetRecordingResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetRecordingResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Recording
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // CallbackInitiator sends OpenAPI callback requests to target URLs.
 // Modeled on the generated Client, but with no stored Server -- the full
 // target URL is provided per-call by the caller (typically discovered
@@ -17267,6 +23509,11 @@ type CallbackInitiatorInterface interface {
 	ActiveflowEventWithBody(ctx context.Context, targetURL string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	ActiveflowEvent(ctx context.Context, targetURL string, body ActiveflowEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CallEventWithBody fires the callEvent callback with any body
+	CallEventWithBody(ctx context.Context, targetURL string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	CallEvent(ctx context.Context, targetURL string, body CallEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 func (p *CallbackInitiator) ActiveflowEventWithBody(ctx context.Context, targetURL string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -17293,6 +23540,30 @@ func (p *CallbackInitiator) ActiveflowEvent(ctx context.Context, targetURL strin
 	return p.Client.Do(req)
 }
 
+func (p *CallbackInitiator) CallEventWithBody(ctx context.Context, targetURL string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCallEventCallbackRequestWithBody(targetURL, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := p.applyCallbackEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return p.Client.Do(req)
+}
+
+func (p *CallbackInitiator) CallEvent(ctx context.Context, targetURL string, body CallEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCallEventCallbackRequest(targetURL, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := p.applyCallbackEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return p.Client.Do(req)
+}
+
 // NewActiveflowEventCallbackRequest builds a application/json POST request for the activeflowEvent callback
 func NewActiveflowEventCallbackRequest(targetURL string, body ActiveflowEventJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -17306,6 +23577,37 @@ func NewActiveflowEventCallbackRequest(targetURL string, body ActiveflowEventJSO
 
 // NewActiveflowEventCallbackRequestWithBody builds a POST request for the activeflowEvent callback with any body
 func NewActiveflowEventCallbackRequestWithBody(targetURL string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+	_ = err
+
+	reqURL, err := url.Parse(targetURL)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, reqURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCallEventCallbackRequest builds a application/json POST request for the callEvent callback
+func NewCallEventCallbackRequest(targetURL string, body CallEventJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCallEventCallbackRequestWithBody(targetURL, "application/json", bodyReader)
+}
+
+// NewCallEventCallbackRequestWithBody builds a POST request for the callEvent callback with any body
+func NewCallEventCallbackRequestWithBody(targetURL string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 	_ = err
 

@@ -150,14 +150,28 @@ func (m *Metrics) WatchOutbox(depth func() (int64, error)) error {
 		}))
 }
 
+// WatchOutboxDropped exports how many messages this process recorded as dropped because their customer had too
+// many waiting (store.Config.OutboxMaxPending).
+func (m *Metrics) WatchOutboxDropped(dropped func() int64) error {
+	return m.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "flowbin_outbox_dropped_total",
+		Help: "Events and webhook_send requests recorded as dropped, never sent: their customer had FLOWBIN_EVENTS_MAX_PENDING waiting."},
+		func() float64 { return float64(dropped()) }))
+}
+
 // ObserveDelivery counts one attempt to deliver a message.
 func (m *Metrics) ObserveDelivery(messageType string, status int, err error) {
 	outcome := "delivered"
-	if err != nil || status < 200 || status > 299 {
+	switch {
+	case err == nil && status == http.StatusGone:
+		outcome = "gone"
+	case err != nil || status < 200 || status > 299:
 		outcome = "failed"
 	}
 	m.OutboundDeliveries.WithLabelValues(messageType, outcome).Inc()
 }
+
+// Registerer is where other packages' metrics (the SIP runner's) join flowbin's.
+func (m *Metrics) Registerer() prometheus.Registerer { return m.registry }
 
 // Handler serves the metrics in Prometheus's text format (or OpenMetrics, when the scraper asks for it).
 func (m *Metrics) Handler() http.Handler {

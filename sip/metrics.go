@@ -1,0 +1,53 @@
+package sip
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the runner's Prometheus series. Every label has a closed set of values.
+type Metrics struct {
+	Active   prometheus.Gauge
+	Calls    *prometheus.CounterVec // direction, result
+	Rejected *prometheus.CounterVec // code: the SIP status of the refusal
+	Dropped  prometheus.Counter     // RTP packets from an address that is not the call's peer
+	Actions  *prometheus.CounterVec // type (the runner's action types, or "other"), outcome
+	// Gap is the time between two audio packets of a call as the runner reads them: a runner that falls behind
+	// reads them late and in bursts, which this shows before callers hear it.
+	Gap prometheus.Histogram
+}
+
+// rejectCodes are the statuses a refused INVITE may get; any other is counted as "other".
+var rejectCodes = map[int]bool{400: true, 404: true, 480: true, 486: true, 488: true, 500: true, 503: true}
+
+// NewMetrics makes the series and registers them with reg (none when nil).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Active: prometheus.NewGauge(prometheus.GaugeOpts{Name: "flowbin_sip_calls_active", Help: "Calls in progress on this instance."}),
+		Calls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flowbin_sip_calls_total",
+			Help: "Calls that ended, by direction (incoming, outgoing) and result (answered, unanswered, failed)."},
+			[]string{"direction", "result"}),
+		Rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flowbin_sip_invites_rejected_total",
+			Help: "INVITEs refused, by SIP status (400, 404, 480, 486, 488, 500, 503, other)."}, []string{"code"}),
+		Dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "flowbin_sip_rtp_foreign_packets_total",
+			Help: "RTP packets ignored because they came from an address that is not the call's peer."}),
+		Actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flowbin_sip_actions_total",
+			Help: "Actions performed on calls, by type and outcome (done, skipped, failed, hangup)."}, []string{"type", "outcome"}),
+		Gap: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flowbin_sip_rtp_gap_seconds",
+			Help:    "Time between two audio packets of a call, as read by the runner.",
+			Buckets: []float64{.005, .01, .02, .025, .03, .035, .04, .05, .06, .08, .1, .15, .2, .3, .5, 1}}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Active, m.Calls, m.Rejected, m.Dropped, m.Actions, m.Gap)
+	}
+	return m
+}
+
+func (m *Metrics) rejected(code int) {
+	label := "other"
+	if rejectCodes[code] {
+		label = strconv.Itoa(code)
+	}
+	m.Rejected.WithLabelValues(label).Inc()
+}
