@@ -68,7 +68,8 @@ func FuzzCreateFlow(f *testing.F) {
 // TestMutatedBodies sends thousands of random mutations of the seeds (bytes changed, cut, repeated) through the
 // real handler: none may answer 5xx. Deterministic, so that a failure reproduces.
 func TestMutatedBodies(t *testing.T) {
-	t.Parallel()
+	// Not in parallel: CPU-bound (many large or random requests), it gains nothing from sharing the cores, and
+	// its requests could wait past the client timeout under the race detector.
 	e := newEnv(t, storetest.SQLite)
 	seeds := bodySeeds(t)
 	r := rand.New(rand.NewSource(42))
