@@ -41,6 +41,11 @@ func Handler(api http.Handler, cfg HandlerConfig) (http.Handler, error) {
 	h := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv }, &sdk.StreamableHTTPOptions{
 		SessionTimeout:      cfg.SessionTimeout,
 		MaxRequestBodyBytes: cfg.MaxBodyBytes,
+		// The SDK refuses requests on a loopback address whose Host is not a loopback name, against DNS
+		// rebinding. That would refuse every request through a reverse proxy on the same machine, the usual
+		// production set-up; and rebinding gains nothing here: every tool that reaches data needs the caller's
+		// own credential in the request (no cookies, no ambient authority), as the API does.
+		DisableLocalhostProtection: true,
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = r.Clone(r.Context())

@@ -12,6 +12,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/flowbin/flowbin/mcp"
+	"github.com/flowbin/flowbin/server"
 	"github.com/flowbin/flowbin/store/storetest"
 )
 
@@ -336,4 +337,69 @@ func TestMCPCatalogResourcesPrompt(t *testing.T) {
 	if err != nil || len(p.Messages) != 1 || !strings.Contains(p.Messages[0].Content.(*sdk.TextContent).Text, "press 1 for sales") {
 		t.Errorf("prompt: %v %v", p, err)
 	}
+}
+
+// TestMCPBodyLimit: a tool's request is bounded like the REST route's: a flow larger than the body limit is
+// refused with 413, though the MCP request that carries it is allowed a little more for its envelope.
+func TestMCPBodyLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.SQLite, func(c *server.Config) { c.MaxBodyBytes = 4096 })
+	cs := mcpSession(t, e, "http", e.alice.token)
+	var actions []any
+	for range 300 { // about 5,400 bytes
+		actions = append(actions, map[string]any{"type": "answer"})
+	}
+	big := map[string]any{"name": "big", "actions": actions}
+	res, _ := callTool(t, cs, "create_flow", big)
+	wantToolError(t, "create_flow", res, "413")
+	res, list := callTool(t, cs, "list_flows", map[string]any{})
+	if l, _ := list["result"].([]any); res.IsError || len(l) != 0 {
+		t.Errorf("list_flows after a refused create: %s", resultText(res))
+	}
+}
+
+// TestMCPCORS: with CORS on, MCP clients in browsers may send and read the session headers of /mcp.
+func TestMCPCORS(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.SQLite, func(c *server.Config) { c.CORSOrigins = []string{"https://agent.example"} })
+	req, _ := http.NewRequest("OPTIONS", e.srv.URL+"/mcp", nil)
+	req.Header.Set("Origin", "https://agent.example")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "authorization,content-type,mcp-session-id,mcp-protocol-version")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	allowed := strings.ToLower(res.Header.Get("Access-Control-Allow-Headers"))
+	if res.StatusCode != http.StatusNoContent || !strings.Contains(allowed, "mcp-session-id") || !strings.Contains(allowed, "mcp-protocol-version") {
+		t.Errorf("preflight of /mcp: %d %v", res.StatusCode, res.Header)
+	}
+}
+
+// hostTransport sends every request with another Host, as a reverse proxy on the same machine does.
+type hostTransport struct{ host, token string }
+
+func (h hostTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Host = h.host
+	r.Header.Set("Authorization", "Bearer "+h.token)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestMCPBehindProxy: /mcp answers a request that reaches a loopback address with the public Host of a reverse
+// proxy, as the REST routes do.
+func TestMCPBehindProxy(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.SQLite)
+	client := sdk.NewClient(&sdk.Implementation{Name: "flowbin-test", Version: "1"}, nil)
+	cs, err := client.Connect(context.Background(), &sdk.StreamableClientTransport{
+		Endpoint: e.srv.URL + "/mcp", DisableStandaloneSSE: true,
+		HTTPClient: &http.Client{Transport: hostTransport{"flowbin.example", e.alice.token}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	res, _ := callTool(t, cs, "list_flows", map[string]any{})
+	wantToolOK(t, "list_flows", res)
 }

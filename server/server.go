@@ -248,9 +248,10 @@ func (s *Server) cors() echo.MiddlewareFunc {
 		return func(next echo.HandlerFunc) echo.HandlerFunc { return next }
 	}
 	return middleware.CORSWithConfig(middleware.CORSConfig{
-		AllowOrigins:  s.cfg.CORSOrigins,
-		AllowHeaders:  []string{"Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-Request-Id"},
-		ExposeHeaders: []string{"ETag", "X-Request-Id", "Retry-After", "Idempotent-Replayed", "Warning"},
+		AllowOrigins: s.cfg.CORSOrigins,
+		AllowHeaders: []string{"Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-Request-Id",
+			"Mcp-Session-Id", "Mcp-Protocol-Version", "Last-Event-Id"}, // the last three: MCP clients in browsers (/mcp)
+		ExposeHeaders: []string{"ETag", "X-Request-Id", "Retry-After", "Idempotent-Replayed", "Warning", "Mcp-Session-Id"},
 	})
 }
 
