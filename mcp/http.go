@@ -76,8 +76,12 @@ func inProcess(api http.Handler) Sender {
 			if p := extra.Header.Get(peerHeader); p != "" {
 				r.RemoteAddr = p
 			}
-			if id := extra.Header.Get("X-Request-Id"); id != "" {
-				r.Header.Set("X-Request-Id", id)
+			// With the peer's address, X-Forwarded-For makes the same client address as on the REST route, by the
+			// server's own rule of trusted proxies.
+			for _, name := range []string{"X-Request-Id", "X-Forwarded-For"} {
+				if v := extra.Header.Values(name); len(v) > 0 {
+					r.Header[name] = v
+				}
 			}
 		}
 		rec := httptest.NewRecorder()
