@@ -71,6 +71,10 @@ console-check: console ## fail when the committed console/dist differs from a fr
 test-sdk: ## type-check and run a TypeScript client (openapi-typescript + openapi-fetch) against a fresh server
 	bash sdk/ts/run.sh
 
+.PHONY: test-mcp
+test-mcp: ## run the MCP conformance suite (expected failures: sdk/mcp/expected-failures.txt) and a TypeScript MCP client against a fresh server
+	bash sdk/mcp/run.sh
+
 FUZZTIME ?= 30s
 .PHONY: fuzz
 fuzz: ## fuzz flow decoding and validation for FUZZTIME (30s), starting from the committed corpus

@@ -25,6 +25,7 @@ import (
 	"github.com/flowbin/flowbin/flow"
 	"github.com/flowbin/flowbin/gen"
 	"github.com/flowbin/flowbin/internal/metrics"
+	"github.com/flowbin/flowbin/mcp"
 	"github.com/flowbin/flowbin/outbound"
 	"github.com/flowbin/flowbin/store"
 )
@@ -42,6 +43,8 @@ const (
 	DefaultIdempotencyWait         = 5 * time.Second
 	DefaultFlowCacheBytes          = 64 << 20
 	DefaultFieldValidation         = flow.FieldsWarn
+	// mcpEnvelopeBytes is what an MCP request may hold beyond a tool's API body (the JSON-RPC envelope).
+	mcpEnvelopeBytes = 64 << 10
 )
 
 // Config holds the server's settings. Zero values take the documented defaults.
@@ -233,6 +236,12 @@ func New(cfg Config, st *store.Store, tokens *auth.Tokens, passwords *auth.Passw
 		s.idempotency,
 	)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
+	// MCP for AI agents: each tool call is a request to this handler, with the caller's credential (package mcp).
+	mcpHandler, err := mcp.Handler(http.HandlerFunc(s.ServeHTTP), mcp.HandlerConfig{MaxBodyBytes: s.cfg.MaxBodyBytes + mcpEnvelopeBytes})
+	if err != nil {
+		return nil, err
+	}
+	e.Any("/mcp", echo.WrapHandler(mcpHandler))
 	s.echo = e
 	return s, nil
 }
@@ -246,9 +255,10 @@ func (s *Server) cors() echo.MiddlewareFunc {
 		return func(next echo.HandlerFunc) echo.HandlerFunc { return next }
 	}
 	return middleware.CORSWithConfig(middleware.CORSConfig{
-		AllowOrigins:  s.cfg.CORSOrigins,
-		AllowHeaders:  []string{"Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-Request-Id"},
-		ExposeHeaders: []string{"ETag", "X-Request-Id", "Retry-After", "Idempotent-Replayed", "Warning"},
+		AllowOrigins: s.cfg.CORSOrigins,
+		AllowHeaders: []string{"Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-Request-Id",
+			"Mcp-Session-Id", "Mcp-Protocol-Version", "Last-Event-Id"}, // the last three: MCP clients in browsers (/mcp)
+		ExposeHeaders: []string{"ETag", "X-Request-Id", "Retry-After", "Idempotent-Replayed", "Warning", "Mcp-Session-Id"},
 	})
 }
 

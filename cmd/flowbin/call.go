@@ -113,31 +113,9 @@ func runCall(ctx context.Context, opts callOptions, target string, getenv func(s
 	if err != nil {
 		return usageError{fmt.Errorf("call: %w", err)}
 	}
-	server, token := opts.server, opts.token
-	if server == "" {
-		server = getenv("FLOWBIN_SERVER")
-	}
-	if server == "" {
-		server = "http://127.0.0.1:8080"
-	}
-	if token == "" {
-		token = getenv("FLOWBIN_TOKEN")
-	}
-	c := &callClient{server: strings.TrimRight(server, "/"), token: token, http: &http.Client{Timeout: 30 * time.Second}}
-	if c.token == "" {
-		password := getenv("FLOWBIN_PASSWORD")
-		if password == "" {
-			return usageError{errors.New("call: no credentials: set FLOWBIN_TOKEN (a token or an access key), or --token, or FLOWBIN_PASSWORD")}
-		}
-		username := getenv("FLOWBIN_USERNAME")
-		if username == "" {
-			username = "admin"
-		}
-		var login struct{ Token string }
-		if err := c.do(ctx, http.MethodPost, "/auth/login", map[string]string{"username": username, "password": password}, &login); err != nil {
-			return fmt.Errorf("call: log in: %w", err)
-		}
-		c.token = login.Token
+	c, err := apiClient(ctx, "call", opts.server, opts.token, getenv)
+	if err != nil {
+		return err
 	}
 
 	start, what, err := callStart(target)
@@ -334,4 +312,38 @@ func describeAction(a callAction) string {
 	}
 	b, _ := json.Marshal(o)
 	return string(b)
+}
+
+// apiClient finds the server and the credential of a command that talks to a flowbin server (call, calls,
+// recordings, mcp): --server
+// or FLOWBIN_SERVER, and --token or FLOWBIN_TOKEN (a login token or an access key), or else a login with
+// FLOWBIN_USERNAME and FLOWBIN_PASSWORD.
+func apiClient(ctx context.Context, cmd, server, token string, getenv func(string) string) (*callClient, error) {
+	if server == "" {
+		server = getenv("FLOWBIN_SERVER")
+	}
+	if server == "" {
+		server = "http://127.0.0.1:8080"
+	}
+	if token == "" {
+		token = getenv("FLOWBIN_TOKEN")
+	}
+	// A minute: long enough to download a recording's WAV file.
+	c := &callClient{server: strings.TrimRight(server, "/"), token: token, http: &http.Client{Timeout: 60 * time.Second}}
+	if c.token == "" {
+		password := getenv("FLOWBIN_PASSWORD")
+		if password == "" {
+			return nil, usageError{fmt.Errorf("%s: no credentials: set FLOWBIN_TOKEN (a token or an access key), or --token, or FLOWBIN_PASSWORD", cmd)}
+		}
+		username := getenv("FLOWBIN_USERNAME")
+		if username == "" {
+			username = "admin"
+		}
+		var login struct{ Token string }
+		if err := c.do(ctx, http.MethodPost, "/auth/login", map[string]string{"username": username, "password": password}, &login); err != nil {
+			return nil, fmt.Errorf("%s: log in: %w", cmd, err)
+		}
+		c.token = login.Token
+	}
+	return c, nil
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
-	"time"
 )
 
 // callsUsage is the help of `flowbin calls` and `flowbin recordings`.
@@ -72,9 +71,9 @@ func runCalls(ctx context.Context, kind string, args []string, getenv func(strin
 	if !known || fs.NArg() < nargs[0] || fs.NArg() > nargs[1] || *n < 1 || *n > 100 {
 		return usageError{fmt.Errorf("%s %s: unknown command or wrong arguments\n%s", kind, action, callsUsage)}
 	}
-	c, err := apiClient(ctx, *server, *token, getenv)
+	c, err := apiClient(ctx, kind, *server, *token, getenv)
 	if err != nil {
-		return fmt.Errorf("%s: %w", kind, err)
+		return err
 	}
 	switch kind + " " + action {
 	case "calls list":
@@ -177,30 +176,4 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// apiClient is a client of the server with the command line's credentials: a token or an access key, else a
-// login with FLOWBIN_USERNAME and FLOWBIN_PASSWORD.
-func apiClient(ctx context.Context, server, token string, getenv func(string) string) (*callClient, error) {
-	if server == "" {
-		server = "http://127.0.0.1:8080"
-	}
-	c := &callClient{server: strings.TrimRight(server, "/"), token: token, http: &http.Client{Timeout: 60 * time.Second}}
-	if c.token != "" {
-		return c, nil
-	}
-	password := getenv("FLOWBIN_PASSWORD")
-	if password == "" {
-		return nil, usageError{errors.New("no credentials: set FLOWBIN_TOKEN (a token or an access key), or -token, or FLOWBIN_PASSWORD")}
-	}
-	username := getenv("FLOWBIN_USERNAME")
-	if username == "" {
-		username = "admin"
-	}
-	var login struct{ Token string }
-	if err := c.do(ctx, http.MethodPost, "/auth/login", map[string]string{"username": username, "password": password}, &login); err != nil {
-		return nil, fmt.Errorf("log in: %w", err)
-	}
-	c.token = login.Token
-	return c, nil
 }

@@ -157,6 +157,20 @@ func (p *program) commands(ctx context.Context) *cobra.Command {
 			},
 		})
 	}
+	var mcpOpts mcpOptions
+	mcpCmd := &cobra.Command{
+		Use:     "mcp [--server URL] [--token TOKEN]",
+		Short:   "Serve flowbin's MCP tools over stdio, for AI clients, against a server",
+		Long:    mcpLong,
+		Example: "  FLOWBIN_SERVER=https://flowbin.example FLOWBIN_TOKEN=$KEY flowbin mcp",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runMCP(cmd.Context(), mcpOpts, p.getenv, p.stdin, p.stdout)
+		},
+	}
+	mcpCmd.Flags().StringVar(&mcpOpts.server, "server", "", "the server (FLOWBIN_SERVER; default http://127.0.0.1:8080)")
+	mcpCmd.Flags().StringVar(&mcpOpts.token, "token", "", "a login token or an access key (FLOWBIN_TOKEN)")
+	root.AddCommand(mcpCmd)
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print flowbin's version",
