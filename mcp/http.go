@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -21,8 +20,6 @@ type HandlerConfig struct {
 	Version string
 	// MaxBodyBytes bounds an MCP request's body. The API's own limit applies to the request each tool makes.
 	MaxBodyBytes int64
-	// SessionTimeout closes sessions idle for this long (default 30 minutes).
-	SessionTimeout time.Duration
 }
 
 // Handler serves MCP over Streamable HTTP. Every tool call is a request to api, flowbin's own HTTP handler, in
@@ -35,11 +32,13 @@ func Handler(api http.Handler, cfg HandlerConfig) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.SessionTimeout <= 0 {
-		cfg.SessionTimeout = 30 * time.Minute
-	}
 	h := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv }, &sdk.StreamableHTTPOptions{
-		SessionTimeout:      cfg.SessionTimeout,
+		// Stateless: each request is served on its own, with no session kept in this process. Any instance behind a
+		// load balancer answers any request (no state that must be shared lives in one process's memory), and
+		// connections without a credential cannot pile up sessions. Every tool is one request to the API, so no
+		// tool needs a session; what is lost is only what flowbin does not offer (server-to-client requests, the
+		// standalone GET stream).
+		Stateless:           true,
 		MaxRequestBodyBytes: cfg.MaxBodyBytes,
 		// The SDK refuses requests on a loopback address whose Host is not a loopback name, against DNS
 		// rebinding. That would refuse every request through a reverse proxy on the same machine, the usual

@@ -403,3 +403,29 @@ func TestMCPBehindProxy(t *testing.T) {
 	res, _ := callTool(t, cs, "list_flows", map[string]any{})
 	wantToolOK(t, "list_flows", res)
 }
+
+// TestMCPNeedsNoSession: /mcp keeps no session in the process. A tool call arrives with no initialize before it and
+// no Mcp-Session-Id, as it does at an instance behind a load balancer that never saw the client, and is answered;
+// no session id is handed out, so none can pile up.
+func TestMCPNeedsNoSession(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.SQLite)
+	body := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_action_types","arguments":{}}}`
+	req, _ := http.NewRequest("POST", e.srv.URL+"/mcp", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+e.alice.token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	got, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(got), `"talk"`) || strings.Contains(string(got), `"isError":true`) {
+		t.Fatalf("a tool call with no session: %d %s", res.StatusCode, got)
+	}
+	if id := res.Header.Get("Mcp-Session-Id"); id != "" {
+		t.Errorf("the answer hands out a session id %q", id)
+	}
+}
