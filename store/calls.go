@@ -164,15 +164,11 @@ func (s *Store) SaveCall(ctx context.Context, c *Call) error {
 
 // GetCall reads a call of the customer.
 func (s *Store) GetCall(ctx context.Context, customerID, id uuid.UUID) (*Call, error) {
-	var c Call
-	err := liveCalls(customerID)(s.conn(ctx)).Where("id = ?", id).Take(&c).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, fmt.Errorf("store: get call: %w", notFound("call", id))
-	}
+	c, err := getOne[Call](liveCalls(customerID)(s.conn(ctx)).Where("id = ?", id), "call", id.String())
 	if err != nil {
-		return nil, fmt.Errorf("store: get call: %w", classify(err))
+		return nil, fmt.Errorf("store: get call: %w", err)
 	}
-	return &c, nil
+	return c, nil
 }
 
 // ListCalls reads one page of the customer's calls, newest first.
@@ -297,15 +293,11 @@ func (s *Store) SaveRecording(ctx context.Context, r *Recording) error {
 
 // GetRecording reads a recording of the customer.
 func (s *Store) GetRecording(ctx context.Context, customerID, id uuid.UUID) (*Recording, error) {
-	var r Recording
-	err := liveRecordings(customerID)(s.conn(ctx)).Where("id = ?", id).Take(&r).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, fmt.Errorf("store: get recording: %w", notFound("recording", id))
-	}
+	r, err := getOne[Recording](liveRecordings(customerID)(s.conn(ctx)).Where("id = ?", id), "recording", id.String())
 	if err != nil {
-		return nil, fmt.Errorf("store: get recording: %w", classify(err))
+		return nil, fmt.Errorf("store: get recording: %w", err)
 	}
-	return &r, nil
+	return r, nil
 }
 
 // ListRecordings reads one page of the customer's recordings, newest first.
@@ -330,13 +322,9 @@ func (s *Store) OpenRecordings(ctx context.Context, customerID, callID uuid.UUID
 
 // CallByID reads a call whatever its customer (for an instance told to hang it up, which knows only its id).
 func (s *Store) CallByID(ctx context.Context, id uuid.UUID) (*Call, error) {
-	var c Call
-	err := s.conn(ctx).Where("id = ?", id).Take(&c).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, fmt.Errorf("store: call by id: %w", notFound("call", id))
-	}
+	c, err := getOne[Call](s.conn(ctx).Where("id = ?", id), "call", id.String())
 	if err != nil {
-		return nil, fmt.Errorf("store: call by id: %w", classify(err))
+		return nil, fmt.Errorf("store: call by id: %w", err)
 	}
-	return &c, nil
+	return c, nil
 }

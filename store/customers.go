@@ -66,28 +66,20 @@ func ensureCustomer(ctx context.Context, db *gorm.DB, name string, now time.Time
 
 // CustomerByName reads a customer.
 func (s *Store) CustomerByName(ctx context.Context, name string) (*Customer, error) {
-	var c Customer
-	err := s.conn(ctx).Where("name = ?", name).Take(&c).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, fmt.Errorf("store: customer by name: %w", &NotFoundError{Resource: "customer", ID: name})
-	}
+	c, err := getOne[Customer](s.conn(ctx).Where("name = ?", name), "customer", name)
 	if err != nil {
-		return nil, fmt.Errorf("store: customer by name: %w", classify(err))
+		return nil, fmt.Errorf("store: customer by name: %w", err)
 	}
-	return &c, nil
+	return c, nil
 }
 
 // GetCustomer reads a customer by id.
 func (s *Store) GetCustomer(ctx context.Context, id uuid.UUID) (*Customer, error) {
-	var c Customer
-	err := s.conn(ctx).Where("id = ?", id).Take(&c).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, fmt.Errorf("store: get customer: %w", notFound("customer", id))
-	}
+	c, err := getOne[Customer](s.conn(ctx).Where("id = ?", id), "customer", id.String())
 	if err != nil {
-		return nil, fmt.Errorf("store: get customer: %w", classify(err))
+		return nil, fmt.Errorf("store: get customer: %w", err)
 	}
-	return &c, nil
+	return c, nil
 }
 
 // CustomerWebhook is where a customer's events go, and the secret they are signed with, sealed (see

@@ -8,7 +8,6 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
-	"gorm.io/gorm"
 )
 
 // DirectHashPrefix begins every direct hash: VoIPbin's direct calls are to the SIP user "direct.<hex>".
@@ -61,13 +60,9 @@ func (s *Store) RegenerateDirectHash(ctx context.Context, customerID, id uuid.UU
 // FlowByDirectHash reads the live flow with this direct hash, whichever customer it belongs to (to route a
 // call).
 func (s *Store) FlowByDirectHash(ctx context.Context, hash string) (*Flow, error) {
-	var f Flow
-	err := s.conn(ctx).Where("direct_hash = ? AND tm_delete IS NULL", hash).Take(&f).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, fmt.Errorf("store: flow by direct hash: %w", &NotFoundError{Resource: "flow"})
-	}
+	f, err := getOne[Flow](s.conn(ctx).Where("direct_hash = ? AND tm_delete IS NULL", hash), "flow", "")
 	if err != nil {
-		return nil, fmt.Errorf("store: flow by direct hash: %w", classify(err))
+		return nil, fmt.Errorf("store: flow by direct hash: %w", err)
 	}
-	return &f, nil
+	return f, nil
 }

@@ -56,15 +56,11 @@ func (s *Store) CreateNumber(ctx context.Context, n *Number) error {
 
 // GetNumber reads a live number of the customer.
 func (s *Store) GetNumber(ctx context.Context, customerID, id uuid.UUID) (*Number, error) {
-	var n Number
-	err := liveNumbers(customerID)(s.conn(ctx)).Where("id = ?", id).Take(&n).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, fmt.Errorf("store: get number: %w", notFound("number", id))
-	}
+	n, err := getOne[Number](liveNumbers(customerID)(s.conn(ctx)).Where("id = ?", id), "number", id.String())
 	if err != nil {
-		return nil, fmt.Errorf("store: get number: %w", classify(err))
+		return nil, fmt.Errorf("store: get number: %w", err)
 	}
-	return &n, nil
+	return n, nil
 }
 
 // ListNumbers reads one page of the customer's live numbers, newest first.
@@ -142,13 +138,9 @@ func (s *Store) DeleteNumber(ctx context.Context, customerID, id uuid.UUID) (*Nu
 
 // NumberByValue reads the live number with this value, whichever customer it belongs to (to route a call).
 func (s *Store) NumberByValue(ctx context.Context, number string) (*Number, error) {
-	var n Number
-	err := s.conn(ctx).Where("number = ? AND tm_delete IS NULL", number).Take(&n).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, fmt.Errorf("store: number by value: %w", &NotFoundError{Resource: "number", ID: number})
-	}
+	n, err := getOne[Number](s.conn(ctx).Where("number = ? AND tm_delete IS NULL", number), "number", number)
 	if err != nil {
-		return nil, fmt.Errorf("store: number by value: %w", classify(err))
+		return nil, fmt.Errorf("store: number by value: %w", err)
 	}
-	return &n, nil
+	return n, nil
 }
