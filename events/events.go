@@ -167,6 +167,13 @@ type Deliverer struct {
 	wake    chan struct{}
 }
 
+// The defaults of Config that the command line also shows (FLOWBIN_EVENTS_*): written once, here.
+const (
+	DefaultRetryFor      = 24 * time.Hour
+	DefaultWorkers       = 16
+	DefaultCustomerShare = 4
+)
+
 // New makes a deliverer.
 func New(cfg Config, st *store.Store, client *outbound.Client, secrets Secrets, log *slog.Logger) *Deliverer {
 	def := func(d *time.Duration, v time.Duration) {
@@ -176,7 +183,7 @@ func New(cfg Config, st *store.Store, client *outbound.Client, secrets Secrets, 
 	}
 	def(&cfg.Backoff, time.Second)
 	def(&cfg.MaxBackoff, 5*time.Minute)
-	def(&cfg.RetryFor, 24*time.Hour)
+	def(&cfg.RetryFor, DefaultRetryFor)
 	def(&cfg.Lease, time.Minute)
 	def(&cfg.Poll, time.Second)
 	if cfg.MaxAttempts <= 0 {
@@ -186,10 +193,10 @@ func New(cfg Config, st *store.Store, client *outbound.Client, secrets Secrets, 
 		cfg.Batch = 32
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 16
+		cfg.Workers = DefaultWorkers
 	}
 	if cfg.CustomerShare <= 0 {
-		cfg.CustomerShare = max(1, min(4, cfg.Workers/2))
+		cfg.CustomerShare = max(1, min(DefaultCustomerShare, cfg.Workers/2))
 	}
 	if cfg.DestinationShare <= 0 {
 		cfg.DestinationShare = cfg.CustomerShare

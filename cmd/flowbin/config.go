@@ -15,6 +15,7 @@ import (
 
 	"github.com/agnivade/levenshtein"
 
+	"github.com/flowbin/flowbin/events"
 	"github.com/flowbin/flowbin/flow"
 	"github.com/flowbin/flowbin/outbound"
 	"github.com/flowbin/flowbin/server"
@@ -246,13 +247,13 @@ var settings = []setting{
 		}},
 	{name: "FLOWBIN_OUTBOUND_TIMEOUT", def: durationText(outbound.DefaultTimeout), help: "time limit of one outbound request",
 		parse: duration(func(c *config) *time.Duration { return &c.OutboundTimeout })},
-	{name: "FLOWBIN_EVENTS_RETRY_FOR", def: "24h", help: "how long an undelivered event or `webhook_send` is retried",
+	{name: "FLOWBIN_EVENTS_RETRY_FOR", def: durationText(events.DefaultRetryFor), help: "how long an undelivered event or `webhook_send` is retried",
 		parse: duration(func(c *config) *time.Duration { return &c.EventsRetryFor })},
-	{name: "FLOWBIN_EVENTS_MAX_PENDING", def: "10000", help: "messages (events, `webhook_send`) one customer may have waiting for delivery; more are recorded as `dropped`, never sent",
+	{name: "FLOWBIN_EVENTS_MAX_PENDING", def: itoa(store.DefaultOutboxMaxPending), help: "messages (events, `webhook_send`) one customer may have waiting for delivery; more are recorded as `dropped`, never sent",
 		parse: integer(1, 1<<30, func(c *config) *int { return &c.EventsMaxPending })},
-	{name: "FLOWBIN_EVENTS_WORKERS", def: "16", help: "outbound deliveries one instance makes at once; one customer holds at most `FLOWBIN_EVENTS_CUSTOMER_SHARE` of them",
+	{name: "FLOWBIN_EVENTS_WORKERS", def: itoa(events.DefaultWorkers), help: "outbound deliveries one instance makes at once; one customer holds at most `FLOWBIN_EVENTS_CUSTOMER_SHARE` of them",
 		parse: integer(2, 1<<16, func(c *config) *int { return &c.EventsWorkers })},
-	{name: "FLOWBIN_EVENTS_CUSTOMER_SHARE", def: "4", help: "deliveries of one customer in flight at once, across all instances (and to one of its destinations); at most half of `FLOWBIN_EVENTS_WORKERS` is used. A server with a single customer may raise it",
+	{name: "FLOWBIN_EVENTS_CUSTOMER_SHARE", def: itoa(events.DefaultCustomerShare), help: "deliveries of one customer in flight at once, across all instances (and to one of its destinations); at most half of `FLOWBIN_EVENTS_WORKERS` is used. A server with a single customer may raise it",
 		parse: integer(1, 1<<16, func(c *config) *int { return &c.EventsShare })},
 	{name: "FLOWBIN_DOCS_PERSIST_AUTHORIZATION", def: "false",
 		help:  "Swagger UI (`/docs`) keeps the credential given to Authorize in the browser's localStorage, across reloads; `false`: in the page's memory only",
