@@ -211,6 +211,7 @@ func toStoreCall(c *sip.Call) *store.Call {
 		Direction: c.Direction, Source: toStoreAddress(c.Source), Destination: toStoreAddress(c.Destination),
 		Status: c.Status, HangupBy: c.HangupBy, HangupReason: c.HangupReason, RecordingIDs: store.IDList(c.RecordingIDs),
 		TMRinging: at(c.TmRinging), TMProgressing: at(c.TmProgressing), TMHangup: at(c.TmHangup),
+		RunnerID: nonNil(c.RunnerID), LeaseUntil: at(c.LeaseUntil),
 	}
 }
 

@@ -16,6 +16,8 @@ type Metrics struct {
 	// Gap is the time between two audio packets of a call as the runner reads them: a runner that falls behind
 	// reads them late and in bursts, which this shows before callers hear it.
 	Gap prometheus.Histogram
+	// Reaped counts the calls of lost runners (expired leases) that this runner ended.
+	Reaped prometheus.Counter
 }
 
 // rejectCodes are the statuses a refused INVITE may get; any other is counted as "other".
@@ -37,9 +39,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Gap: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flowbin_sip_rtp_gap_seconds",
 			Help:    "Time between two audio packets of a call, as read by the runner.",
 			Buckets: []float64{.005, .01, .02, .025, .03, .035, .04, .05, .06, .08, .1, .15, .2, .3, .5, 1}}),
+		Reaped: prometheus.NewCounter(prometheus.CounterOpts{Name: "flowbin_sip_calls_reaped_total",
+			Help: "Calls of lost runners (their lease expired: a crashed or killed instance) that this instance ended."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Active, m.Calls, m.Rejected, m.Dropped, m.Actions, m.Gap)
+		reg.MustRegister(m.Active, m.Calls, m.Rejected, m.Dropped, m.Actions, m.Gap, m.Reaped)
 	}
 	return m
 }

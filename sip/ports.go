@@ -80,6 +80,10 @@ type Call struct {
 	HangupReason                         string // normal, failed, busy, cancel, timeout, noanswer, dialout, amd
 	RecordingIDs                         []uuid.UUID
 	TmRinging, TmProgressing, TmHangup   time.Time // zero = not yet
+	// RunnerID is the runner that carries the call, and LeaseUntil when its lease ends unless renewed (Leases);
+	// both are written when the call is created.
+	RunnerID   uuid.UUID
+	LeaseUntil time.Time
 }
 
 // Recording is a WAV file of a call's audio.
@@ -98,6 +102,21 @@ type Ledger interface {
 	UpdateCall(ctx context.Context, c *Call) error
 	CreateRecording(ctx context.Context, r *Recording) error
 	FinishRecording(ctx context.Context, r *Recording) error
+}
+
+// HangupReasonRunnerLost is the hangup_reason of a call whose runner was lost (its instance crashed or was
+// killed): VoIPbin's closest reason, "failed" (the call did not complete as it should). hangup_by is "local".
+const HangupReasonRunnerLost = HangupReasonFailed
+
+// Leases is what a Ledger may offer so that calls survive the loss of the instance that carries them: each
+// runner renews the lease of all its calls periodically (one write per runner, whatever its number of calls),
+// and any runner ends the calls whose lease expired (ReapCalls): hangup with HangupReasonRunnerLost, their
+// activeflows ended "hangup", their recordings closed, and call_hangup written once even when several runners
+// reap at the same time.
+type Leases interface {
+	RenewLeases(ctx context.Context, runnerID uuid.UUID, until time.Time) error
+	// ReapCalls ends calls whose lease expired and answers how many this caller ended.
+	ReapCalls(ctx context.Context) (int, error)
 }
 
 // Flows drives an activeflow: the same use case as POST /v1.0/activeflows and its /next protocol.
