@@ -172,3 +172,23 @@ type DialRequest struct {
 // "terminating" in the database and announces it on the change listener (store/changes.go); the instance holding
 // the call hangs it up (Hangup returns ErrCallNotHere when it holds no such call).
 var ErrCallNotHere = errors.New("sip: call not held by this instance")
+
+// Why the runner takes no more calls now. Dial returns them (wrapped); an INVITE refused for one is answered as
+// its documentation says, and counted in flowbin_sip_invites_rejected_total with its reason.
+var (
+	// ErrInstanceFull: the instance carries MaxCalls calls. An INVITE is answered 503 with Retry-After
+	// (RetryAfterFull), so that a proxy tries another instance.
+	ErrInstanceFull = errors.New("sip: this instance is at its limit of calls in progress")
+	// ErrCustomerFull: the customer has MaxCallsPerCustomer calls on this instance. An INVITE is answered 486 Busy
+	// Here: the callee (the customer's numbers) is busy, and another instance would not change that for long.
+	ErrCustomerFull = errors.New("sip: the customer is at its limit of calls in progress on this instance")
+	// ErrShuttingDown: the instance is draining. An INVITE is answered 503 with Retry-After (RetryAfterShutdown),
+	// so that a proxy fails over and leaves the instance out meanwhile.
+	ErrShuttingDown = errors.New("sip: this instance is shutting down")
+)
+
+// The Retry-After of the runner's 503 answers.
+const (
+	RetryAfterFull     = 5 * time.Second
+	RetryAfterShutdown = 60 * time.Second
+)

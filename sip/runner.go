@@ -305,7 +305,7 @@ func (r *Runner) middleware(next sipgo.RequestHandler) sipgo.RequestHandler {
 		defer func() {
 			if v := recover(); v != nil {
 				r.log.Error("sip request handler panicked", "method", req.Method.String(), "panic", v)
-				r.cfg.Metrics.rejected(sip.StatusInternalServerError)
+				r.cfg.Metrics.rejected(sip.StatusInternalServerError, reasonServerError)
 				_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusInternalServerError, "Server Error", nil))
 			}
 		}()
@@ -319,9 +319,13 @@ func (r *Runner) middleware(next sipgo.RequestHandler) sipgo.RequestHandler {
 					break // a re-INVITE of a call in progress: diago's
 				}
 			}
-			if code, reason := r.admit(req); code != 0 {
-				r.cfg.Metrics.rejected(code)
-				_ = tx.Respond(sip.NewResponseFromRequest(req, code, reason, nil))
+			if f := r.admit(req); f.code != 0 {
+				r.cfg.Metrics.rejected(f.code, f.reason)
+				res := sip.NewResponseFromRequest(req, f.code, f.phrase, nil)
+				for _, h := range f.headers() {
+					res.AppendHeader(h)
+				}
+				_ = tx.Respond(res)
 				return
 			}
 		}
@@ -329,21 +333,64 @@ func (r *Runner) middleware(next sipgo.RequestHandler) sipgo.RequestHandler {
 	}
 }
 
-// admit answers the SIP status that refuses a new INVITE, or 0 to let it through.
-func (r *Runner) admit(req *sip.Request) (int, string) {
-	if req.From() == nil || req.To() == nil || req.CallID() == nil || req.CSeq() == nil || req.Contact() == nil {
-		return sip.StatusBadRequest, "Missing Mandatory Header"
+// refusal is the answer to an INVITE the runner will not serve: its SIP status and reason phrase, the metrics'
+// reason, and the Retry-After of a 503.
+type refusal struct {
+	code       int
+	phrase     string
+	reason     string
+	retryAfter time.Duration
+}
+
+func (f refusal) headers() []sip.Header {
+	if f.retryAfter <= 0 {
+		return nil
 	}
+	return []sip.Header{sip.NewHeader("Retry-After", strconv.Itoa(int(f.retryAfter/time.Second)))}
+}
+
+// refusalOf is the SIP answer to each of the runner's refusals (ErrInstanceFull, ErrCustomerFull,
+// ErrShuttingDown).
+func refusalOf(err error) refusal {
+	switch {
+	case errors.Is(err, ErrShuttingDown):
+		return refusal{sip.StatusServiceUnavailable, "Shutting Down", reasonShuttingDown, RetryAfterShutdown}
+	case errors.Is(err, ErrCustomerFull):
+		return refusal{sip.StatusBusyHere, "Busy Here", reasonCustomerFull, 0}
+	case errors.Is(err, ErrInstanceFull):
+		return refusal{sip.StatusServiceUnavailable, "Too Many Calls", reasonInstanceFull, RetryAfterFull}
+	}
+	return refusal{sip.StatusInternalServerError, "Server Error", reasonServerError, 0}
+}
+
+// admission answers why the runner would not carry calls calls at once (ErrShuttingDown, ErrInstanceFull), or
+// nil.
+func (r *Runner) admission(calls int) error {
 	if r.draining.Load() {
-		return sip.StatusServiceUnavailable, "Shutting Down"
+		return ErrShuttingDown
 	}
-	if int(r.inbound.Load()) >= r.cfg.MaxCalls {
-		return sip.StatusServiceUnavailable, "Too Many Calls"
+	if calls > r.cfg.MaxCalls {
+		return ErrInstanceFull
 	}
-	if code, reason := checkOffer(req.Body()); code != 0 {
-		return code, reason
+	return nil
+}
+
+// admit answers the refusal of a new INVITE, or one with code 0 to let it through.
+func (r *Runner) admit(req *sip.Request) refusal {
+	if req.From() == nil || req.To() == nil || req.CallID() == nil || req.CSeq() == nil || req.Contact() == nil {
+		return refusal{sip.StatusBadRequest, "Missing Mandatory Header", reasonBadRequest, 0}
 	}
-	return 0, ""
+	if err := r.admission(int(r.inbound.Load()) + 1); err != nil {
+		return refusalOf(err)
+	}
+	if code, phrase := checkOffer(req.Body()); code != 0 {
+		reason := reasonNoCodec
+		if code == sip.StatusBadRequest {
+			reason = reasonBadRequest
+		}
+		return refusal{code, phrase, reason, 0}
+	}
+	return refusal{}
 }
 
 // checkOffer reads an INVITE's SDP offer: 400 when it cannot be read, 488 when it shares no codec with the
@@ -409,12 +456,13 @@ func (r *Runner) handleInfo(req *sip.Request, tx sip.ServerTransaction) {
 	c.digit(d, "info")
 }
 
-// track adds a call to the runner's books; release removes it.
-func (r *Runner) track(c *call, sipID string, inbound bool) bool {
+// track adds a call to the runner's books (ErrCustomerFull when its customer has as many as it may); release
+// removes it.
+func (r *Runner) track(c *call, sipID string, inbound bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.byCustomer[c.rec.CustomerID] >= r.cfg.MaxCallsPerCustomer {
-		return false
+		return fmt.Errorf("%w (%d)", ErrCustomerFull, r.cfg.MaxCallsPerCustomer)
 	}
 	r.byCustomer[c.rec.CustomerID]++
 	c.rec.RunnerID, c.rec.LeaseUntil = r.id, time.Now().Add(r.cfg.LeaseTTL).UTC()
@@ -425,7 +473,7 @@ func (r *Runner) track(c *call, sipID string, inbound bool) bool {
 	c.sipID = sipID
 	c.inbound = inbound
 	r.cfg.Metrics.Active.Inc()
-	return true
+	return nil
 }
 
 func (r *Runner) release(c *call) {

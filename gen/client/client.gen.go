@@ -4122,6 +4122,9 @@ type BadRequest = Error
 // Conflict The one error envelope, used by every error answer of every operation.
 type Conflict = Error
 
+// CustomerCallLimit The one error envelope, used by every error answer of every operation.
+type CustomerCallLimit = Error
+
 // FlowWritten A stored flow. As in VoIPbin, every field is always present: `on_complete_flow_id` is the nil UUID
 // (`00000000-0000-0000-0000-000000000000`) when the flow has none.
 type FlowWritten = Flow
@@ -8618,9 +8621,12 @@ type ClientInterface interface {
 	// Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
 	//
 	// A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
-	// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
-	// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
-	// with `Retry-After`.
+	// a server without a trunk 400 `INVALID_DESTINATION`. Calls this instance will not place now are refused as
+	// a whole (calls placed for earlier destinations of the request are hung up), each cause with its own code
+	// and `Retry-After`: the caller at its limit of calls in progress on this instance
+	// (`FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) 429 `CUSTOMER_CALL_LIMIT`; the instance at its limit of calls
+	// (`FLOWBIN_SIP_MAX_CALLS`) 503 `INSTANCE_CALL_LIMIT`; the instance shutting down 503 `SHUTTING_DOWN` (another
+	// instance takes the request).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -8640,9 +8646,12 @@ type ClientInterface interface {
 	// Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
 	//
 	// A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
-	// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
-	// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
-	// with `Retry-After`.
+	// a server without a trunk 400 `INVALID_DESTINATION`. Calls this instance will not place now are refused as
+	// a whole (calls placed for earlier destinations of the request are hung up), each cause with its own code
+	// and `Retry-After`: the caller at its limit of calls in progress on this instance
+	// (`FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) 429 `CUSTOMER_CALL_LIMIT`; the instance at its limit of calls
+	// (`FLOWBIN_SIP_MAX_CALLS`) 503 `INSTANCE_CALL_LIMIT`; the instance shutting down 503 `SHUTTING_DOWN` (another
+	// instance takes the request).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -9641,9 +9650,12 @@ func (c *Client) ListCalls(ctx context.Context, params *ListCallsParams, reqEdit
 // Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
 //
 // A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
-// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
-// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
-// with `Retry-After`.
+// a server without a trunk 400 `INVALID_DESTINATION`. Calls this instance will not place now are refused as
+// a whole (calls placed for earlier destinations of the request are hung up), each cause with its own code
+// and `Retry-After`: the caller at its limit of calls in progress on this instance
+// (`FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) 429 `CUSTOMER_CALL_LIMIT`; the instance at its limit of calls
+// (`FLOWBIN_SIP_MAX_CALLS`) 503 `INSTANCE_CALL_LIMIT`; the instance shutting down 503 `SHUTTING_DOWN` (another
+// instance takes the request).
 //
 // Takes any type of body and a specified content type.
 //
@@ -9673,9 +9685,12 @@ func (c *Client) CreateCallWithBody(ctx context.Context, params *CreateCallParam
 // Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
 //
 // A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
-// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
-// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
-// with `Retry-After`.
+// a server without a trunk 400 `INVALID_DESTINATION`. Calls this instance will not place now are refused as
+// a whole (calls placed for earlier destinations of the request are hung up), each cause with its own code
+// and `Retry-After`: the caller at its limit of calls in progress on this instance
+// (`FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) 429 `CUSTOMER_CALL_LIMIT`; the instance at its limit of calls
+// (`FLOWBIN_SIP_MAX_CALLS`) 503 `INSTANCE_CALL_LIMIT`; the instance shutting down 503 `SHUTTING_DOWN` (another
+// instance takes the request).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -13466,9 +13481,12 @@ type ClientWithResponsesInterface interface {
 	// Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
 	//
 	// A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
-	// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
-	// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
-	// with `Retry-After`.
+	// a server without a trunk 400 `INVALID_DESTINATION`. Calls this instance will not place now are refused as
+	// a whole (calls placed for earlier destinations of the request are hung up), each cause with its own code
+	// and `Retry-After`: the caller at its limit of calls in progress on this instance
+	// (`FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) 429 `CUSTOMER_CALL_LIMIT`; the instance at its limit of calls
+	// (`FLOWBIN_SIP_MAX_CALLS`) 503 `INSTANCE_CALL_LIMIT`; the instance shutting down 503 `SHUTTING_DOWN` (another
+	// instance takes the request).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13488,9 +13506,12 @@ type ClientWithResponsesInterface interface {
 	// Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
 	//
 	// A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
-	// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
-	// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
-	// with `Retry-After`.
+	// a server without a trunk 400 `INVALID_DESTINATION`. Calls this instance will not place now are refused as
+	// a whole (calls placed for earlier destinations of the request are hung up), each cause with its own code
+	// and `Retry-After`: the caller at its limit of calls in progress on this instance
+	// (`FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) 429 `CUSTOMER_CALL_LIMIT`; the instance at its limit of calls
+	// (`FLOWBIN_SIP_MAX_CALLS`) 503 `INSTANCE_CALL_LIMIT`; the instance shutting down 503 `SHUTTING_DOWN` (another
+	// instance takes the request).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -15797,6 +15818,16 @@ func (r ListCallsResponse) ContentType() string {
 	return ""
 }
 
+// CreateCallResponse429Headers the declared response headers of an HTTP 429 response for CreateCall
+type CreateCallResponse429Headers struct {
+	RetryAfter *int
+}
+
+// CreateCallResponse503Headers the declared response headers of an HTTP 503 response for CreateCall
+type CreateCallResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateCallResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15810,12 +15841,18 @@ type CreateCallResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *CustomerCallLimit
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *SIPUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateCallResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateCallResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15841,6 +15878,11 @@ func (r CreateCallResponse) GetJSON413() *PayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r CreateCallResponse) GetJSON415() *UnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateCallResponse) GetJSON429() *CustomerCallLimit {
+	return r.JSON429
 }
 
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
@@ -18968,9 +19010,12 @@ func (c *ClientWithResponses) ListCallsWithResponse(ctx context.Context, params 
 // Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
 //
 // A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
-// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
-// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
-// with `Retry-After`.
+// a server without a trunk 400 `INVALID_DESTINATION`. Calls this instance will not place now are refused as
+// a whole (calls placed for earlier destinations of the request are hung up), each cause with its own code
+// and `Retry-After`: the caller at its limit of calls in progress on this instance
+// (`FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) 429 `CUSTOMER_CALL_LIMIT`; the instance at its limit of calls
+// (`FLOWBIN_SIP_MAX_CALLS`) 503 `INSTANCE_CALL_LIMIT`; the instance shutting down 503 `SHUTTING_DOWN` (another
+// instance takes the request).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -18996,9 +19041,12 @@ func (c *ClientWithResponses) CreateCallWithBodyWithResponse(ctx context.Context
 // Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
 //
 // A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
-// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
-// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
-// with `Retry-After`.
+// a server without a trunk 400 `INVALID_DESTINATION`. Calls this instance will not place now are refused as
+// a whole (calls placed for earlier destinations of the request are hung up), each cause with its own code
+// and `Retry-After`: the caller at its limit of calls in progress on this instance
+// (`FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) 429 `CUSTOMER_CALL_LIMIT`; the instance at its limit of calls
+// (`FLOWBIN_SIP_MAX_CALLS`) 503 `INSTANCE_CALL_LIMIT`; the instance shutting down 503 `SHUTTING_DOWN` (another
+// instance takes the request).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -21446,6 +21494,13 @@ func ParseCreateCallResponse(rsp *http.Response) (*CreateCallResponse, error) {
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest CustomerCallLimit
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
 		var dest HeadersTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -21467,6 +21522,29 @@ func ParseCreateCallResponse(rsp *http.Response) (*CreateCallResponse, error) {
 		}
 		response.JSON503 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateCallResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateCallResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
