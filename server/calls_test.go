@@ -524,3 +524,60 @@ func TestCallLifecycle(t *testing.T) {
 		}
 	})
 }
+
+// TestActiveflowOfACallOverTheAPI: a runner driving flowbin over HTTP (sip.HTTPFlows) starts a call's activeflow
+// with reference_type call and the call's id, and ends it "hangup" when the call hangs up first, as flowbin's own
+// runner does in process. The fields are checked; an activeflow without them is the API's, stopped "stopped".
+func TestActiveflowOfACallOverTheAPI(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		t.Parallel()
+		e := newEnv(t, b)
+		f := e.createFlow(e.alice, `{"name":"ivr","actions":[{"type":"answer"},{"type":"talk","option":{"text":"hello"}}]}`)
+		callID := "0193a4b2-1111-7d3a-9f00-3b1c2d4e5f70"
+		a := e.as(e.alice, "POST", "/v1.0/activeflows", map[string]any{"flow_id": f.ID, "reference_type": "call", "reference_id": callID}).
+			wantStatus(http.StatusOK).object()
+		wantFields(t, "a call's activeflow", a, map[string]any{"reference_type": "call", "reference_id": callID})
+		if v := a["variables"].(map[string]any); v["voipbin.activeflow.reference_type"] != "call" || v["voipbin.activeflow.reference_id"] != callID {
+			t.Errorf("variables of a call's activeflow: %v", v)
+		}
+		id := a["id"].(string)
+		// The caller hangs up: the runner stops it with reason hangup.
+		stopped := e.as(e.alice, "POST", "/v1.0/activeflows/"+id+"/stop", map[string]any{"reason": "hangup"}).wantStatus(http.StatusOK).object()
+		wantFields(t, "stopped for a hangup", stopped, map[string]any{"status": "ended", "end_reason": "hangup"})
+		// Stopping it again changes nothing, whatever the reason.
+		again := e.as(e.alice, "POST", "/v1.0/activeflows/"+id+"/stop", nil).wantStatus(http.StatusOK).object()
+		wantFields(t, "stopped again", again, map[string]any{"end_reason": "hangup"})
+
+		// Without a body, or with reason stopped: stopped, and the reference is the API's.
+		for _, body := range []any{nil, map[string]any{"reason": "stopped"}} {
+			plain := e.startActiveflow(e.alice, map[string]any{"flow_id": f.ID})
+			got := e.as(e.alice, "POST", "/v1.0/activeflows/"+plain.ID+"/stop", body).wantStatus(http.StatusOK).object()
+			wantFields(t, "stopped through the API", got, map[string]any{"end_reason": "stopped", "reference_type": "api"})
+		}
+
+		// Bad input: a clear 400 with a pointer.
+		for _, tc := range []struct {
+			body    map[string]any
+			pointer string
+		}{
+			{map[string]any{"flow_id": f.ID, "reference_type": "call"}, "/reference_id"},
+			{map[string]any{"flow_id": f.ID, "reference_id": callID}, "/reference_id"},
+			{map[string]any{"flow_id": f.ID, "reference_type": "api", "reference_id": callID}, "/reference_id"},
+			{map[string]any{"flow_id": f.ID, "reference_type": "campaign", "reference_id": callID}, "/reference_type"},
+			{map[string]any{"flow_id": f.ID, "reference_type": "call", "reference_id": "not-a-uuid"}, "/reference_id"},
+		} {
+			eb := e.as(e.alice, "POST", "/v1.0/activeflows", tc.body).wantStatus(http.StatusBadRequest)
+			var env struct{ Error errorBody }
+			eb.decode(&env)
+			found := false
+			for _, d := range env.Error.Details {
+				found = found || d.Pointer == tc.pointer
+			}
+			if !found {
+				t.Errorf("%v: no problem at %s: %s", tc.body, tc.pointer, eb.body)
+			}
+		}
+		plain := e.startActiveflow(e.alice, map[string]any{"flow_id": f.ID})
+		e.as(e.alice, "POST", "/v1.0/activeflows/"+plain.ID+"/stop", map[string]any{"reason": "finished"}).wantStatus(http.StatusBadRequest)
+	})
+}

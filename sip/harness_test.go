@@ -177,6 +177,8 @@ type activeflow struct {
 	ID              uuid.UUID         `json:"id"`
 	Status          string            `json:"status"`
 	EndReason       string            `json:"end_reason"`
+	ReferenceType   string            `json:"reference_type"`
+	ReferenceID     uuid.UUID         `json:"reference_id"`
 	ExecutedActions []executed        `json:"executed_actions"`
 	Variables       map[string]string `json:"variables"`
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/emiago/diago"
 	"github.com/emiago/sipgo/sip"
-	"github.com/google/uuid"
 )
 
 // serve runs one inbound call, from its INVITE to its end; diago hangs up whatever is left when it returns.
@@ -140,23 +139,12 @@ func (c *call) run(start StartRequest) {
 	}
 	if !step.Ended {
 		ctx, cancel := fctx()
-		afID := c.rec.ActiveflowID
-		if hs, ok := flows.(HangupStopper); ok && c.gone() && !c.hungUpLocally.Load() {
-			err = hs.StopHangup(ctx, c.rec.CustomerID, afID)
-		} else {
-			err = flows.Stop(ctx, c.rec.CustomerID, afID)
-		}
+		err = flows.Stop(ctx, c.rec.CustomerID, c.rec.ActiveflowID)
 		cancel()
 		if err != nil {
 			c.log.Error("stop the call's activeflow", "err", err)
 		}
 	}
-}
-
-// HangupStopper is what a Flows may offer to end an activeflow with end_reason hangup when the far end hung up
-// (the in-process adapter can; the HTTP protocol has only stop).
-type HangupStopper interface {
-	StopHangup(ctx context.Context, customerID, activeflowID uuid.UUID) error
 }
 
 // finish hangs up what is left, closes the recording and writes the call's end.

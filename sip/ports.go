@@ -119,7 +119,8 @@ type Leases interface {
 	ReapCalls(ctx context.Context) (int, error)
 }
 
-// Flows drives an activeflow: the same use case as POST /v1.0/activeflows and its /next protocol.
+// Flows drives an activeflow: the same use case as POST /v1.0/activeflows and its /next protocol. Stop ends the
+// activeflow of a call that ended (or is being hung up) before it did: end_reason hangup.
 type Flows interface {
 	Start(ctx context.Context, s StartRequest) (Step, error)
 	Next(ctx context.Context, customerID, activeflowID uuid.UUID, step int, report Report) (Step, error)

@@ -178,8 +178,9 @@ func TestCallerHangsUpMidTalk(t *testing.T) {
 		if af.types() != "answer,talk" {
 			t.Fatalf("trace: got %s, want answer,talk", af.types())
 		}
-		if af.EndReason != "stopped" { // the HTTP protocol's only way to end an activeflow from outside
-			t.Fatalf("end_reason: got %q, want stopped", af.EndReason)
+		// Over HTTP as in process: the activeflow ends hangup and names its call.
+		if af.EndReason != "hangup" || af.ReferenceType != "call" || af.ReferenceID != callID {
+			t.Fatalf("activeflow: end_reason %q, reference %q %s; want hangup, call %s", af.EndReason, af.ReferenceType, af.ReferenceID, callID)
 		}
 		c := h.hungUp(callID)
 		if c.HangupBy != sip.HangupByRemote {
@@ -430,7 +431,7 @@ func TestShutdownHangsUpCalls(t *testing.T) {
 		t.Fatalf("after shutdown: %+v", c)
 	}
 	af := h.ended(callID)
-	if af.EndReason != "stopped" {
+	if af.EndReason != "hangup" {
 		t.Fatalf("end_reason: %q", af.EndReason)
 	}
 	select {
@@ -547,7 +548,7 @@ func TestCallerCancelsWhileRinging(t *testing.T) {
 		t.Fatalf("a call cancelled while ringing: %+v", c)
 	}
 	af := h.ended(callID)
-	if af.types() != "sleep" || af.EndReason != "stopped" {
+	if af.types() != "sleep" || af.EndReason != "hangup" {
 		t.Fatalf("trace: %s %s", af.types(), af.EndReason)
 	}
 }
