@@ -96,6 +96,50 @@ func TestIVRBranchesOnRFC4733Digit(t *testing.T) {
 	})
 }
 
+// TestIVROverTCP: a call whose SIP comes over TCP (the runner listens on both) is answered and runs its IVR:
+// the prompt, the key, the branch, and the runner's BYE back over the caller's connection.
+func TestIVROverTCP(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, storetest.SQLite)
+	h.flowFor("+15550001100", ivr()...)
+	p := newPhoneOn(t, "tcp")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a := h.runner.Addr()
+	d, med, err := p.dg.Invite(ctx, sipgosip.Uri{Scheme: "sip", User: "+15550001100", Host: a.Addr().String(), Port: int(a.Port())},
+		diago.InviteOptions{Transport: "tcp"})
+	if err != nil {
+		t.Fatalf("call over TCP: %v", err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = d.Hangup(ctx)
+	}()
+	if tr := d.InviteRequest.Transport(); !strings.EqualFold(tr, "tcp") {
+		t.Fatalf("the INVITE went over %s, not TCP", tr)
+	}
+	got := listen(med)
+	<-got.first
+	sendDigitRTP(med, '2')
+	callID := h.ledger.waitCall(t, 1)
+	af := h.ended(callID)
+	if want := "answer,talk,digits_receive,branch,talk,hangup"; af.types() != want {
+		t.Fatalf("trace: got %s, want %s", af.types(), want)
+	}
+	if got := string(af.ExecutedActions[4].Option); !strings.Contains(got, "Sales.") {
+		t.Fatalf("the branch took the wrong prompt: %s", got)
+	}
+	if c := h.hungUp(callID); c.HangupBy != sip.HangupByLocal {
+		t.Fatalf("hangup: %+v", c)
+	}
+	select {
+	case <-d.Context().Done(): // the runner's BYE reached the phone over TCP
+	case <-time.After(5 * time.Second):
+		t.Fatal("the phone's call did not end")
+	}
+}
+
 func TestIVRBranchesOnSIPInfoDigit(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, storetest.SQLite)
