@@ -17,6 +17,8 @@ type Metrics struct {
 	DialsRefused *prometheus.CounterVec
 	Dropped      prometheus.Counter     // RTP packets from an address that is not the call's peer
 	Actions      *prometheus.CounterVec // type (the runner's action types, or "other"), outcome
+	// InProgress is the number of calls performing each action now (type: the runner's action types only).
+	InProgress *prometheus.GaugeVec
 	// Gap is the time between two audio packets of a call as the runner reads them: a runner that falls behind
 	// reads them late and in bursts, which this shows before callers hear it.
 	Gap prometheus.Histogram
@@ -69,6 +71,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "RTP packets ignored because they came from an address that is not the call's peer."}),
 		Actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flowbin_sip_actions_total",
 			Help: "Actions performed on calls, by type and outcome (done, skipped, failed, hangup)."}, []string{"type", "outcome"}),
+		InProgress: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "flowbin_sip_actions_in_progress",
+			Help: "Calls performing an action now, by type (the actions the runner performs: answer, talk, play, echo, connect…)."},
+			[]string{"type"}),
 		Gap: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flowbin_sip_rtp_gap_seconds",
 			Help:    "Time between two audio packets of a call, as read by the runner.",
 			Buckets: []float64{.005, .01, .02, .025, .03, .035, .04, .05, .06, .08, .1, .15, .2, .3, .5, 1}}),
@@ -76,7 +81,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Calls of lost runners (their lease expired: a crashed or killed instance) that this instance ended."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Active, m.Calls, m.Rejected, m.DialsRefused, m.Dropped, m.Actions, m.Gap, m.Reaped)
+		reg.MustRegister(m.Active, m.Calls, m.Rejected, m.DialsRefused, m.Dropped, m.Actions, m.InProgress, m.Gap, m.Reaped)
 	}
 	return m
 }
