@@ -63,12 +63,12 @@ func TestFieldValidation(t *testing.T) {
 
 // TestFieldValidationStart: the body of an activeflow start follows the mode too.
 func TestFieldValidationStart(t *testing.T) {
-	doc := `{"actions":[{"type":"answer"}],"webhook_uri":"https://example.com/hook","reference_type":"call"}`
+	doc := `{"actions":[{"type":"answer"}],"webhook_uri":"https://example.com/hook","reference_activeflow_id":"x"}`
 	_, rep, err := flow.ParseStart(context.Background(), []byte(doc), flow.Limits{Fields: flow.FieldsWarn}, flow.StartActiveflow, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rep.Valid() || len(rep.Warnings) != 1 || rep.Warnings[0].Pointer != "/reference_type" {
+	if !rep.Valid() || len(rep.Warnings) != 1 || rep.Warnings[0].Pointer != "/reference_activeflow_id" {
 		t.Errorf("Warn: got %+v", rep)
 	}
 	_, rep, _ = flow.ParseStart(context.Background(), []byte(doc), flow.Limits{}, flow.StartActiveflow, nil)

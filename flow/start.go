@@ -29,7 +29,7 @@ const (
 
 // startFields names the fields of each kind of start document, for messages about unknown ones.
 var startFields = map[StartKind]string{
-	StartActiveflow: "an activeflow has flow_id or actions, variables, id, webhook_uri, webhook_method and on_complete_flow_id",
+	StartActiveflow: "an activeflow has flow_id or actions, variables, id, webhook_uri, webhook_method, on_complete_flow_id, reference_type and reference_id",
 	StartSimulation: "a simulation has actions, variables, digits, steps, webhook_responses and now",
 	StartScript:     "a simulation's script has variables, digits, steps, webhook_responses and now",
 }
@@ -51,6 +51,10 @@ type Start struct {
 	WebhookMethod string
 	// OnCompleteFlowID starts when the activeflow ends, instead of its flow's on_complete_flow_id.
 	OnCompleteFlowID uuid.UUID
+	// ReferenceType ("" or "api", or "call") and ReferenceID (the call) say what the activeflow runs for; that the
+	// call is the caller's is the server's to check.
+	ReferenceType string
+	ReferenceID   uuid.UUID
 }
 
 // ParseStart decodes and validates the body of a request that runs actions, reporting every problem like Parse.
@@ -60,7 +64,7 @@ func ParseStart(ctx context.Context, raw []byte, lim Limits, kind StartKind, liv
 	st := &Start{Variables: map[string]string{}}
 	root := p.root()
 	if root != nil {
-		var actions, flowID *node
+		var actions, flowID, refType, refID *node
 		for _, m := range root.members {
 			ptr := joinPointer("", m.key)
 			switch {
@@ -75,6 +79,14 @@ func ParseStart(ctx context.Context, raw []byte, lim Limits, kind StartKind, liv
 				st.WebhookMethod = p.method(m.value, ptr)
 			case m.key == "on_complete_flow_id" && kind == StartActiveflow:
 				st.OnCompleteFlowID = p.flowRef(m.value, ptr, ReasonInvalidField)
+			case m.key == "reference_type" && kind == StartActiveflow:
+				refType = m.value
+				if st.ReferenceType = p.text(m.value, ptr, 16); st.ReferenceType != "" && st.ReferenceType != "api" && st.ReferenceType != "call" {
+					p.rep.errorf(m.value.start, ptr, ReasonInvalidField, "reference_type is api or call, not %q", st.ReferenceType)
+				}
+			case m.key == "reference_id" && kind == StartActiveflow:
+				refID = m.value
+				st.ReferenceID = p.optionalID(m.value, ptr)
 			case m.key == "actions" && kind != StartScript:
 				actions = m.value
 				st.Actions = p.actions(m.value, ptr)
@@ -98,6 +110,12 @@ func ParseStart(ctx context.Context, raw []byte, lim Limits, kind StartKind, liv
 			p.rep.errorf(root.start, "", ReasonInvalidBody, "give either flow_id or actions")
 		case kind == StartSimulation && !given(actions):
 			p.rep.errorf(root.start, "/actions", ReasonInvalidBody, "actions are required")
+		}
+		switch {
+		case st.ReferenceType == "call" && !given(refID):
+			p.rep.errorf(refType.start, "/reference_id", ReasonInvalidField, "reference_type call needs the call's id in reference_id")
+		case st.ReferenceType != "call" && given(refID):
+			p.rep.errorf(refID.start, "/reference_id", ReasonInvalidField, "reference_id names a call: it goes with reference_type call")
 		}
 	}
 	if err := p.checkFlowRefs(ctx, live); err != nil {

@@ -58,7 +58,8 @@ func (s *Server) CreateActiveflow(ctx context.Context, req gen.CreateActiveflowR
 	}
 	a, err := s.activeflows.Start(ctx, activeflow.StartRequest{CustomerID: customerID, ID: st.ID, FlowID: st.FlowID,
 		Actions: st.Actions, Variables: st.Variables, OnCompleteFlowID: st.OnCompleteFlowID,
-		WebhookURI: st.WebhookURI, WebhookMethod: st.WebhookMethod})
+		WebhookURI: st.WebhookURI, WebhookMethod: st.WebhookMethod,
+		ReferenceType: st.ReferenceType, ReferenceID: st.ReferenceID})
 	if err != nil {
 		return nil, err
 	}
@@ -92,9 +93,14 @@ func (s *Server) GetActiveflow(ctx context.Context, req gen.GetActiveflowRequest
 	return gen.GetActiveflow200JSONResponse{ActiveflowJSONResponse: gen.ActiveflowJSONResponse(toAPIActiveflow(a))}, nil
 }
 
-// StopActiveflow ends a running activeflow; an ended one stays as it is.
+// StopActiveflow ends a running activeflow (stopped, or hangup when its runner reports that its call hung up); an
+// ended one stays as it is.
 func (s *Server) StopActiveflow(ctx context.Context, req gen.StopActiveflowRequestObject) (gen.StopActiveflowResponseObject, error) {
-	a, err := s.activeflows.Stop(ctx, principalFrom(ctx).CustomerID, req.Id)
+	reason := flow.EndStopped
+	if req.Body != nil && req.Body.Reason != nil && *req.Body.Reason == gen.ActiveflowStopReasonHangup {
+		reason = flow.EndHangup // the call it runs on hung up, reported by its runner
+	}
+	a, err := s.activeflows.StopFor(ctx, principalFrom(ctx).CustomerID, req.Id, reason)
 	if err != nil {
 		return nil, err
 	}

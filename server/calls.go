@@ -23,7 +23,6 @@ const (
 	reasonUnsupportedDestinaton = "UNSUPPORTED_DESTINATION"
 	reasonInvalidDestination    = "INVALID_DESTINATION"
 	reasonFlowOrActions         = "FLOW_OR_ACTIONS"
-	reasonCallsRefused          = "CALLS_REFUSED"
 )
 
 // e164 is a phone number in E.164 form.
@@ -79,7 +78,7 @@ func (s *Server) CreateCall(ctx context.Context, req gen.CreateCallRequestObject
 				s.log.Warn("hang up a call of a refused request", "call_id", calls[i].ID, "err", herr)
 			}
 		}
-		return nil, dialError(err)
+		return nil, err
 	}
 	out := gen.CallsCreated{Calls: make([]gen.Call, 0, len(calls)), Groupcalls: []map[string]any{}}
 	for i := range calls {
@@ -211,6 +210,7 @@ func toStoreCall(c *sip.Call) *store.Call {
 		Direction: c.Direction, Source: toStoreAddress(c.Source), Destination: toStoreAddress(c.Destination),
 		Status: c.Status, HangupBy: c.HangupBy, HangupReason: c.HangupReason, RecordingIDs: store.IDList(c.RecordingIDs),
 		TMRinging: at(c.TmRinging), TMProgressing: at(c.TmProgressing), TMHangup: at(c.TmHangup),
+		RunnerID: nonNil(c.RunnerID), LeaseUntil: at(c.LeaseUntil),
 	}
 }
 
@@ -231,20 +231,4 @@ func toAPICall(c *store.Call) gen.Call {
 		TmHangup: formatTimePtr(c.TMHangup), TmCreate: formatTime(c.TMCreate), TmUpdate: formatTimePtr(c.TMUpdate),
 		TmDelete: formatTimePtr(c.TMDelete),
 	}
-}
-
-// dialError is the answer to calls the runner would not place: a destination it cannot dial (a tel number
-// without a trunk) is the client's to fix; anything else (its limits of calls, a shutdown) is worth a retry.
-func dialError(err error) error {
-	switch {
-	case errors.Is(err, sip.ErrBadDestination):
-		return badRequest(reasonInvalidDestination, "%s", strings.TrimPrefix(err.Error(), "sip: "))
-	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return err
-	}
-	e := newError(http.StatusServiceUnavailable, statusUnavailable, reasonCallsRefused,
-		"the server takes no more calls now (its limits of calls in progress, or a shutdown); retry later")
-	e.header = http.Header{"Retry-After": {"1"}}
-	e.cause = err
-	return e
 }

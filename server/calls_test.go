@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -223,18 +224,25 @@ type fakeRunner struct {
 	held  map[uuid.UUID]*sip.Call
 	dial  []sip.DialRequest
 	async bool // Hangup lets go of the call without writing its hangup (as the far end has not answered the BYE yet)
-	// refuseAfter, when > 0, refuses the destinations after that many (as a runner at its limit of calls).
+	// refuseAfter, when > 0, refuses the destinations after that many with refuse (as a runner at its limit of
+	// calls).
 	refuseAfter int
+	refuse      error
+	// failWith, when set, refuses the whole request with it.
+	failWith error
 }
 
 func (r *fakeRunner) Dial(ctx context.Context, d sip.DialRequest) ([]sip.Call, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.dial = append(r.dial, d)
+	if r.failWith != nil {
+		return nil, r.failWith
+	}
 	var out []sip.Call
 	for i, dest := range d.Destinations {
 		if r.refuseAfter > 0 && i >= r.refuseAfter {
-			return out, errors.New("sip: the customer has 1 call in progress, its most")
+			return out, fmt.Errorf("%w (1)", r.refuse)
 		}
 		c := &sip.Call{CustomerID: d.CustomerID, FlowID: d.FlowID, Direction: sip.DirectionOutgoing, Source: d.Source,
 			Destination: dest, Status: sip.StatusDialing}
@@ -458,26 +466,54 @@ func TestCallLifecycle(t *testing.T) {
 			t.Errorf("a second hangup: %+v", call)
 		}
 		// A runner that refuses part of a request: 503, and the calls it placed are hung up, not left ringing.
-		runner.async, runner.refuseAfter = false, 1
-		e.as(e.alice, "POST", "/v1.0/calls", map[string]any{
+		runner.async, runner.refuseAfter, runner.refuse = false, 1, sip.ErrCustomerFull
+		refused := e.as(e.alice, "POST", "/v1.0/calls", map[string]any{
 			"source":       map[string]any{"type": "tel", "target": "+15551230001"},
 			"destinations": []any{map[string]any{"type": "sip", "target": "sip:carol@127.0.0.1"}, map[string]any{"type": "sip", "target": "sip:dave@127.0.0.1"}},
 			"flow_id":      f.ID,
-		}).wantError(http.StatusServiceUnavailable, "CALLS_REFUSED")
+		})
+		refused.wantError(http.StatusTooManyRequests, "CUSTOMER_CALL_LIMIT")
+		if got := refused.header.Get("Retry-After"); got != "5" {
+			t.Errorf("Retry-After of CUSTOMER_CALL_LIMIT: %q", got)
+		}
 		var calls struct{ Result []apiCall }
 		e.as(e.alice, "GET", "/v1.0/calls?page_size=10", nil).wantStatus(http.StatusOK).decode(&calls)
-		refused := 0
+		hungUp := 0
 		for _, c := range calls.Result {
 			if c.Direction == "outgoing" && c.Destination.Target == "sip:carol@127.0.0.1" {
-				refused++
+				hungUp++
 				if c.Status != "hangup" || c.HangupBy != "local" {
 					t.Errorf("the call placed before the refusal: %+v", c)
 				}
 			}
 		}
-		if refused != 1 {
-			t.Errorf("calls placed before the refusal: %d, want 1", refused)
+		if hungUp != 1 {
+			t.Errorf("calls placed before the refusal: %d, want 1", hungUp)
 		}
+		// Each refusal of the runner has its own answer.
+		for _, tc := range []struct {
+			err        error
+			status     int
+			reason     string
+			retryAfter string
+		}{
+			{sip.ErrInstanceFull, http.StatusServiceUnavailable, "INSTANCE_CALL_LIMIT", "5"},
+			{sip.ErrShuttingDown, http.StatusServiceUnavailable, "SHUTTING_DOWN", "1"},
+			{fmt.Errorf("%w: tel needs a trunk", sip.ErrBadDestination), http.StatusBadRequest, "INVALID_DESTINATION", ""},
+		} {
+			runner.refuseAfter, runner.refuse = 0, nil
+			runner.failWith = tc.err
+			res := e.as(e.alice, "POST", "/v1.0/calls", map[string]any{
+				"source":       map[string]any{"type": "tel", "target": "+15551230001"},
+				"destinations": []any{map[string]any{"type": "sip", "target": "sip:erin@127.0.0.1"}},
+				"flow_id":      f.ID,
+			})
+			res.wantError(tc.status, tc.reason)
+			if got := res.header.Get("Retry-After"); got != tc.retryAfter {
+				t.Errorf("Retry-After of %s: %q, want %q", tc.reason, got, tc.retryAfter)
+			}
+		}
+		runner.failWith = nil
 		e.as(e.alice, "GET", "/v1.0/calls?page_size=10", nil).wantStatus(http.StatusOK).decode(&calls)
 		if len(calls.Result) != 4 {
 			t.Errorf("calls: %+v, want 4", calls.Result)
@@ -486,5 +522,62 @@ func TestCallLifecycle(t *testing.T) {
 		if len(calls.Result) != 0 {
 			t.Errorf("bob lists %d calls", len(calls.Result))
 		}
+	})
+}
+
+// TestActiveflowOfACallOverTheAPI: a runner driving flowbin over HTTP (sip.HTTPFlows) starts a call's activeflow
+// with reference_type call and the call's id, and ends it "hangup" when the call hangs up first, as flowbin's own
+// runner does in process. The fields are checked; an activeflow without them is the API's, stopped "stopped".
+func TestActiveflowOfACallOverTheAPI(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		t.Parallel()
+		e := newEnv(t, b)
+		f := e.createFlow(e.alice, `{"name":"ivr","actions":[{"type":"answer"},{"type":"talk","option":{"text":"hello"}}]}`)
+		callID := "0193a4b2-1111-7d3a-9f00-3b1c2d4e5f70"
+		a := e.as(e.alice, "POST", "/v1.0/activeflows", map[string]any{"flow_id": f.ID, "reference_type": "call", "reference_id": callID}).
+			wantStatus(http.StatusOK).object()
+		wantFields(t, "a call's activeflow", a, map[string]any{"reference_type": "call", "reference_id": callID})
+		if v := a["variables"].(map[string]any); v["voipbin.activeflow.reference_type"] != "call" || v["voipbin.activeflow.reference_id"] != callID {
+			t.Errorf("variables of a call's activeflow: %v", v)
+		}
+		id := a["id"].(string)
+		// The caller hangs up: the runner stops it with reason hangup.
+		stopped := e.as(e.alice, "POST", "/v1.0/activeflows/"+id+"/stop", map[string]any{"reason": "hangup"}).wantStatus(http.StatusOK).object()
+		wantFields(t, "stopped for a hangup", stopped, map[string]any{"status": "ended", "end_reason": "hangup"})
+		// Stopping it again changes nothing, whatever the reason.
+		again := e.as(e.alice, "POST", "/v1.0/activeflows/"+id+"/stop", nil).wantStatus(http.StatusOK).object()
+		wantFields(t, "stopped again", again, map[string]any{"end_reason": "hangup"})
+
+		// Without a body, or with reason stopped: stopped, and the reference is the API's.
+		for _, body := range []any{nil, map[string]any{"reason": "stopped"}} {
+			plain := e.startActiveflow(e.alice, map[string]any{"flow_id": f.ID})
+			got := e.as(e.alice, "POST", "/v1.0/activeflows/"+plain.ID+"/stop", body).wantStatus(http.StatusOK).object()
+			wantFields(t, "stopped through the API", got, map[string]any{"end_reason": "stopped", "reference_type": "api"})
+		}
+
+		// Bad input: a clear 400 with a pointer.
+		for _, tc := range []struct {
+			body    map[string]any
+			pointer string
+		}{
+			{map[string]any{"flow_id": f.ID, "reference_type": "call"}, "/reference_id"},
+			{map[string]any{"flow_id": f.ID, "reference_id": callID}, "/reference_id"},
+			{map[string]any{"flow_id": f.ID, "reference_type": "api", "reference_id": callID}, "/reference_id"},
+			{map[string]any{"flow_id": f.ID, "reference_type": "campaign", "reference_id": callID}, "/reference_type"},
+			{map[string]any{"flow_id": f.ID, "reference_type": "call", "reference_id": "not-a-uuid"}, "/reference_id"},
+		} {
+			eb := e.as(e.alice, "POST", "/v1.0/activeflows", tc.body).wantStatus(http.StatusBadRequest)
+			var env struct{ Error errorBody }
+			eb.decode(&env)
+			found := false
+			for _, d := range env.Error.Details {
+				found = found || d.Pointer == tc.pointer
+			}
+			if !found {
+				t.Errorf("%v: no problem at %s: %s", tc.body, tc.pointer, eb.body)
+			}
+		}
+		plain := e.startActiveflow(e.alice, map[string]any{"flow_id": f.ID})
+		e.as(e.alice, "POST", "/v1.0/activeflows/"+plain.ID+"/stop", map[string]any{"reason": "finished"}).wantStatus(http.StatusBadRequest)
 	})
 }

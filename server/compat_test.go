@@ -152,11 +152,11 @@ func TestFieldValidation(t *testing.T) {
 		}
 
 		// An activeflow start with a field that flowbin does not take: started, with a warning.
-		res = e.as(e.alice, "POST", "/v1.0/activeflows", `{"actions":[{"type":"answer"}],"webhook_method":"POST","reference_type":"call"}`).wantStatus(http.StatusOK)
-		if h := res.warningHeaders(); len(h) != 1 || !strings.HasPrefix(h[0], `/reference_type: unknown field "reference_type" was dropped`) {
+		res = e.as(e.alice, "POST", "/v1.0/activeflows", `{"actions":[{"type":"answer"}],"webhook_method":"POST","reference_activeflow_id":"x"}`).wantStatus(http.StatusOK)
+		if h := res.warningHeaders(); len(h) != 1 || !strings.HasPrefix(h[0], `/reference_activeflow_id: unknown field "reference_activeflow_id" was dropped`) {
 			t.Errorf("activeflow, Warn: Warning %q", h)
 		}
-		e.as(e.alice, "POST", "/v1.0/activeflows?field_validation=Strict", `{"actions":[{"type":"answer"}],"reference_type":"call"}`).
+		e.as(e.alice, "POST", "/v1.0/activeflows?field_validation=Strict", `{"actions":[{"type":"answer"}],"reference_activeflow_id":"x"}`).
 			wantError(http.StatusBadRequest, "UNKNOWN_FIELD")
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/flowbin/flowbin/activeflow"
 	"github.com/flowbin/flowbin/flow"
 	"github.com/flowbin/flowbin/gen"
+	"github.com/flowbin/flowbin/sip"
 	"github.com/flowbin/flowbin/store"
 )
 
@@ -92,8 +93,18 @@ const (
 	reasonIfMatchRequired    = "IF_MATCH_REQUIRED"
 	reasonAlreadyExists      = "ALREADY_EXISTS"
 	reasonUnavailable        = "SERVICE_UNAVAILABLE"
+	reasonCustomerCallLimit  = "CUSTOMER_CALL_LIMIT"
+	reasonInstanceCallLimit  = "INSTANCE_CALL_LIMIT"
+	reasonShuttingDown       = "SHUTTING_DOWN"
 	reasonInternal           = "INTERNAL"
 )
+
+// retryLater sets a refusal's Retry-After and keeps its cause for the log.
+func retryLater(e *apiError, after time.Duration, cause error) *apiError {
+	e.header = http.Header{"Retry-After": {strconv.Itoa(int(after / time.Second))}}
+	e.cause = cause
+	return e
+}
 
 // toAPIError maps any error to what the client sees. It is the only place where errors meet HTTP statuses.
 func toAPIError(err error) *apiError {
@@ -139,6 +150,19 @@ func toAPIError(err error) *apiError {
 		return e
 	case errors.Is(err, store.ErrNumberTaken):
 		return numberTaken()
+	case errors.Is(err, sip.ErrBadDestination):
+		return badRequest(reasonInvalidDestination, "%s", strings.TrimPrefix(err.Error(), "sip: "))
+	case errors.Is(err, sip.ErrCustomerFull):
+		return retryLater(newError(http.StatusTooManyRequests, statusResourceExhausted, reasonCustomerCallLimit,
+			"the caller has as many calls in progress on this instance as it may; retry once some have ended"),
+			sip.RetryAfterFull, err)
+	case errors.Is(err, sip.ErrInstanceFull):
+		return retryLater(newError(http.StatusServiceUnavailable, statusUnavailable, reasonInstanceCallLimit,
+			"this instance carries as many calls as it may; retry later"), sip.RetryAfterFull, err)
+	case errors.Is(err, sip.ErrShuttingDown):
+		// Another instance behind the same address takes the retry at once.
+		return retryLater(newError(http.StatusServiceUnavailable, statusUnavailable, reasonShuttingDown,
+			"this instance is shutting down; retry, another instance takes the request"), time.Second, err)
 	case errors.Is(err, store.ErrConflict):
 		return newError(http.StatusConflict, statusAlreadyExists, reasonAlreadyExists, "the resource already exists")
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):

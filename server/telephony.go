@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -59,6 +60,7 @@ var (
 	_ sip.Directory            = (*Telephony)(nil)
 	_ sip.Ledger               = (*Telephony)(nil)
 	_ sip.Flows                = (*Telephony)(nil)
+	_ sip.Leases               = (*Telephony)(nil)
 	_ store.CallChangeListener = (*Telephony)(nil)
 )
 
@@ -344,6 +346,66 @@ func (t *Telephony) hangup(ctx context.Context, customerID, id uuid.UUID) error 
 		}
 	}
 	return fmt.Errorf("end activeflow %s: %w", id, err)
+}
+
+// RenewLeases extends the lease of every call of the runner that has not hung up, in one write.
+func (t *Telephony) RenewLeases(ctx context.Context, runnerID uuid.UUID, until time.Time) error {
+	if _, err := t.s.store.RenewCallLeases(ctx, runnerID, until); err != nil {
+		return fmt.Errorf("ledger: renew leases: %w", err)
+	}
+	return nil
+}
+
+// reapBatch bounds the calls one ReapCalls ends; the next round takes the rest.
+const reapBatch = 100
+
+// ReapCalls ends the calls whose runner was lost (their lease expired): each, in one transaction, is claimed
+// (hangup, hangup_by local, hangup_reason failed) only if it still has not hung up and its lease is still
+// expired, so that of instances reaping at once exactly one ends it; then its recordings still open end
+// (recording_finished), call_hangup is written, and its activeflow, if still running, ends "hangup". It answers
+// how many calls this call ended.
+func (t *Telephony) ReapCalls(ctx context.Context) (int, error) {
+	st := t.s.store
+	expired, err := st.ExpiredCalls(ctx, reapBatch)
+	if err != nil {
+		return 0, fmt.Errorf("ledger: reap calls: %w", err)
+	}
+	n := 0
+	for i := range expired {
+		claimed := false
+		err := st.InTx(ctx, func(ctx context.Context) error {
+			row, ok, err := st.ClaimExpiredCall(ctx, expired[i].ID, sip.HangupReasonRunnerLost)
+			if err != nil || !ok {
+				return err
+			}
+			claimed = true
+			if err := t.finishOpenRecordings(ctx, row); err != nil {
+				return err
+			}
+			if row.RecordingID != nil {
+				row.RecordingID = nil
+				if err := st.SaveCall(ctx, row); err != nil {
+					return err
+				}
+			}
+			if err := t.s.callEvents(ctx, row, eventCallHangup); err != nil {
+				return err
+			}
+			if row.ActiveflowID != nil {
+				return t.hangup(ctx, row.CustomerID, *row.ActiveflowID)
+			}
+			return nil
+		})
+		if err != nil {
+			return n, fmt.Errorf("ledger: reap call %s: %w", expired[i].ID, err)
+		}
+		if claimed {
+			n++
+			t.s.log.Warn("ended a call whose runner was lost", "call_id", expired[i].ID,
+				"customer_id", expired[i].CustomerID, "runner_id", orZero(expired[i].RunnerID))
+		}
+	}
+	return n, nil
 }
 
 // FlowChanged is no concern of telephony.

@@ -61,7 +61,10 @@ func (c *call) perform(a *flow.Action) Report {
 		}
 		if outcome == outcomeDone {
 			var vars string
+			inProgress := c.r.cfg.Metrics.InProgress.WithLabelValues(string(a.Type))
+			inProgress.Inc()
 			outcome, why, vars = c.callPerformer(do, a)
+			inProgress.Dec()
 			if vars != "" {
 				rep.Variables["voipbin.call.digits"] = vars
 			}

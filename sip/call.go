@@ -42,7 +42,9 @@ type call struct {
 	dtmfRecv int // telephone-event payload type received (-1: none negotiated)
 	dtmfSend int
 	writer   *media.RTPPacketWriter
-	wmu      sync.Mutex // diago's writer is not safe for concurrent use
+	wmu      sync.Mutex // diago's writer is not safe for concurrent use; guards relayPCM and relayOut too
+	relayPCM []int16
+	relayOut []byte
 	answered atomic.Bool
 
 	ctx    context.Context // ends when the call does, whoever hangs up
@@ -154,14 +156,14 @@ func (c *call) readMedia(ms *media.MediaSession) {
 		ev  rfc4733
 		pcm = make([]int16, 0, 320)
 	)
-	peer := ms.Raddr
+	peer := newPeerAddr(ms.Raddr)
 	var last time.Time
 	for {
 		n, err := reader.Read(buf)
 		if err != nil {
 			return
 		}
-		if from, ok := ms.ReadRTPFromAddr.(*net.UDPAddr); ok && !samePeer(from, &peer) {
+		if from, ok := ms.ReadRTPFromAddr.(*net.UDPAddr); ok && !peer.matches(from) {
 			c.r.cfg.Metrics.Dropped.Inc()
 			continue
 		}
@@ -206,25 +208,56 @@ func (c *call) relay(payload []byte, alaw bool) {
 	if !c.answered.Load() {
 		return
 	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	out := payload
 	if alaw != c.codec.alaw {
-		pcm := make([]int16, len(payload))
+		// Transcoded into buffers of this leg, kept from packet to packet (wmu guards them).
+		if cap(c.relayPCM) < len(payload) {
+			c.relayPCM, c.relayOut = make([]int16, len(payload)), make([]byte, len(payload))
+		}
+		pcm, b := c.relayPCM[:len(payload)], c.relayOut[:len(payload)]
 		g711Codec{alaw: alaw}.decode(pcm, payload)
-		out = make([]byte, len(payload))
-		c.codec.encode(out, pcm)
+		c.codec.encode(b, pcm)
+		out = b
 	}
-	c.wmu.Lock()
 	_, _ = c.writer.WriteSamples(out, uint32(len(out)), false, c.audioPT)
-	c.wmu.Unlock()
 }
 
-// samePeer compares the source of a packet with the address the peer's SDP gave. A peer whose SDP names
-// 0.0.0.0 (on hold, or behind NAT) is matched on the port alone.
-func samePeer(from, peer *net.UDPAddr) bool {
-	if from.Port != peer.Port {
+// peerAddr is the address the peer's SDP gave, prepared to be compared with the source of every packet: an
+// IPv4 address as its 4 bytes, so that the comparison is a few instructions (net.IP.Equal handled the 4-in-16
+// forms on every packet).
+type peerAddr struct {
+	port int
+	any  bool // the SDP names 0.0.0.0 (on hold, or behind NAT): the port alone is matched
+	v4   bool
+	ip4  [4]byte
+	ip   net.IP
+}
+
+func newPeerAddr(a net.UDPAddr) peerAddr {
+	p := peerAddr{port: a.Port, ip: a.IP, any: a.IP == nil || a.IP.IsUnspecified()}
+	if ip4 := a.IP.To4(); ip4 != nil {
+		p.v4, p.ip4 = true, [4]byte(ip4)
+	}
+	return p
+}
+
+// matches compares the source of a packet with the peer.
+func (p *peerAddr) matches(from *net.UDPAddr) bool {
+	if from.Port != p.port {
 		return false
 	}
-	return peer.IP == nil || peer.IP.IsUnspecified() || from.IP.Equal(peer.IP)
+	if p.any {
+		return true
+	}
+	if p.v4 {
+		if ip4 := from.IP.To4(); ip4 != nil {
+			return [4]byte(ip4) == p.ip4
+		}
+		return false
+	}
+	return from.IP.Equal(p.ip)
 }
 
 // playPCM sends audio, 20 ms a packet, paced by diago's writer; it stops early when the call ends or, with

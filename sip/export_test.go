@@ -5,3 +5,7 @@ func NewRFC4733ParserForTest() func(payload []byte, ts uint32) (rune, bool) {
 	var p rfc4733
 	return p.packet
 }
+
+// LoseForTest makes the runner lost as a crashed instance is to the others: it stops renewing the leases of its
+// calls and ends nothing (no drain, no hangup, no record written).
+func LoseForTest(r *Runner) { r.stopLeases() }

@@ -73,10 +73,14 @@ func (w *wireActiveflow) step() Step {
 	return s
 }
 
-// Start starts the activeflow of a call. The call's reference is not part of the HTTP body (the API's
-// ActiveflowCreate has none); its voipbin.call.* variables arrive with the first report.
+// Start starts the activeflow of a call, with the call as its reference (reference_type call, reference_id the
+// call's id). Its voipbin.call.* variables arrive with the first report: the API ignores a client's voipbin.
+// variables at the start.
 func (h *HTTPFlows) Start(ctx context.Context, s StartRequest) (Step, error) {
 	body := map[string]any{}
+	if s.ReferenceType != "" && s.ReferenceID != uuid.Nil {
+		body["reference_type"], body["reference_id"] = s.ReferenceType, s.ReferenceID
+	}
 	if s.FlowID != uuid.Nil {
 		body["flow_id"] = s.FlowID
 	} else {
@@ -124,10 +128,12 @@ func (h *HTTPFlows) remember(s Step) Step {
 	return s
 }
 
-// Stop ends the activeflow (its end_reason is stopped: the HTTP protocol has no hangup end of its own).
+// Stop ends the activeflow of a call that has ended (or is being hung up) before it: POST …/stop with
+// {"reason": "hangup"}, so that it ends with end_reason hangup as the in-process runner's do.
 func (h *HTTPFlows) Stop(ctx context.Context, customerID, activeflowID uuid.UUID) error {
 	var w wireActiveflow
-	if err := h.do(ctx, customerID, "/v1.0/activeflows/"+activeflowID.String()+"/stop", nil, &w); err != nil {
+	body := map[string]string{"reason": "hangup"}
+	if err := h.do(ctx, customerID, "/v1.0/activeflows/"+activeflowID.String()+"/stop", body, &w); err != nil {
 		return fmt.Errorf("sip: stop activeflow: %w", err)
 	}
 	h.current.Delete(activeflowID)

@@ -177,6 +177,8 @@ type activeflow struct {
 	ID              uuid.UUID         `json:"id"`
 	Status          string            `json:"status"`
 	EndReason       string            `json:"end_reason"`
+	ReferenceType   string            `json:"reference_type"`
+	ReferenceID     uuid.UUID         `json:"reference_id"`
 	ExecutedActions []executed        `json:"executed_actions"`
 	Variables       map[string]string `json:"variables"`
 }
@@ -368,21 +370,34 @@ type phoneCall struct {
 	got *received
 }
 
-func newPhone(t *testing.T) *phone {
+func newPhone(t *testing.T) *phone { return newPhoneOn(t, "udp") }
+
+// newPhoneOn is a phone whose SIP goes over network ("udp" or "tcp"), on a port of its own.
+func newPhoneOn(t *testing.T, network string) *phone {
 	t.Helper()
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("phone"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var port int
+	if network == "tcp" {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+	} else {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port = pc.LocalAddr().(*net.UDPAddr).Port
+		pc.Close()
 	}
-	port := pc.LocalAddr().(*net.UDPAddr).Port
-	pc.Close()
 	p := &phone{t: t, port: port, answered: make(chan *phoneCall, 4)}
 	p.dg = diago.NewDiago(ua, diago.WithLogger(quietLog(t)),
-		diago.WithTransport(diago.Transport{Transport: "udp", BindHost: "127.0.0.1", BindPort: port}))
+		diago.WithTransport(diago.Transport{Transport: network, BindHost: "127.0.0.1", BindPort: port}))
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { cancel(); ua.Close() })
 	err = p.dg.ServeBackground(ctx, func(d *diago.DialogServerSession) {

@@ -50,6 +50,26 @@ const noContact = "#no-contact"
 // rawRequest sends a request by hand over UDP and answers the final status (0 when none came in time).
 func rawRequest(t *testing.T, addr, method, user, sdp string, wait time.Duration) int {
 	t.Helper()
+	code, _ := rawExchange(t, addr, method, user, sdp, wait)
+	return code
+}
+
+// rawInviteHeader is rawInvite that also answers a header of the final response ("" when absent).
+func rawInviteHeader(t *testing.T, addr, user, sdp, header string) (int, string) {
+	t.Helper()
+	code, res := rawExchange(t, addr, "INVITE", user, sdp, 3*time.Second)
+	for _, line := range strings.Split(res, "\r\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(strings.TrimSpace(k), header) {
+			return code, strings.TrimSpace(v)
+		}
+	}
+	return code, ""
+}
+
+// rawExchange sends a request by hand over UDP and answers the final status and the whole response (0 and ""
+// when none came in time).
+func rawExchange(t *testing.T, addr, method, user, sdp string, wait time.Duration) (int, string) {
+	t.Helper()
 	conn, err := net.Dial("udp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +108,7 @@ func rawRequest(t *testing.T, addr, method, user, sdp string, wait time.Duration
 		_ = conn.SetReadDeadline(deadline)
 		n, err := conn.Read(buf)
 		if err != nil {
-			return 0
+			return 0, ""
 		}
 		line, _, _ := strings.Cut(string(buf[:n]), "\r\n")
 		f := strings.Fields(line)
@@ -99,13 +119,13 @@ func rawRequest(t *testing.T, addr, method, user, sdp string, wait time.Duration
 		if code >= 200 {
 			if code < 300 || method != "INVITE" {
 				// Not wanted by these tests: end the call again.
-				return code
+				return code, string(buf[:n])
 			}
 			ack := fmt.Sprintf("ACK sip:%s@%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=%s\r\nMax-Forwards: 70\r\n"+
 				"From: <sip:tester@%s>\r\nTo: <sip:%s@%s>\r\nCall-ID: %s\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
 				user, addr, local, branch, local, user, addr, callID)
 			_, _ = conn.Write([]byte(ack))
-			return code
+			return code, string(buf[:n])
 		}
 	}
 }

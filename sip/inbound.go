@@ -7,16 +7,15 @@ import (
 
 	"github.com/emiago/diago"
 	"github.com/emiago/sipgo/sip"
-	"github.com/google/uuid"
 )
 
 // serve runs one inbound call, from its INVITE to its end; diago hangs up whatever is left when it returns.
 func (r *Runner) serve(d *diago.DialogServerSession) {
 	r.wg.Add(1)
 	defer r.wg.Done()
-	if n := r.inbound.Add(1); int(n) > r.cfg.MaxCalls || r.draining.Load() {
+	if err := r.admission(int(r.inbound.Add(1))); err != nil {
 		r.inbound.Add(-1)
-		r.refuse(d, sip.StatusServiceUnavailable, "Too Many Calls")
+		r.refuse(d, refusalOf(err))
 		return
 	}
 	defer r.inbound.Add(-1)
@@ -26,14 +25,14 @@ func (r *Runner) serve(d *diago.DialogServerSession) {
 	cancel()
 	switch {
 	case errors.Is(err, ErrUnknownNumber):
-		r.refuse(d, sip.StatusNotFound, "Not Found")
+		r.refuse(d, refusal{sip.StatusNotFound, "Not Found", reasonUnknownNumber, 0})
 		return
 	case errors.Is(err, ErrNoFlow):
-		r.refuse(d, sip.StatusTemporarilyUnavailable, "No Flow")
+		r.refuse(d, refusal{sip.StatusTemporarilyUnavailable, "No Flow", reasonNoFlow, 0})
 		return
 	case err != nil:
 		r.log.Error("route an inbound call", "to", d.ToUser(), "err", err)
-		r.refuse(d, sip.StatusInternalServerError, "Server Error")
+		r.refuse(d, refusalOf(err))
 		return
 	}
 
@@ -51,8 +50,8 @@ func (r *Runner) serve(d *diago.DialogServerSession) {
 	if h := d.InviteRequest.CallID(); h != nil {
 		sipID = h.Value()
 	}
-	if !r.track(c, sipID, true) {
-		r.refuse(d, sip.StatusBusyHere, "Customer Call Limit")
+	if err := r.track(c, sipID, true); err != nil {
+		r.refuse(d, refusalOf(err))
 		return
 	}
 	defer r.release(c)
@@ -62,7 +61,7 @@ func (r *Runner) serve(d *diago.DialogServerSession) {
 	lcancel()
 	if err != nil {
 		c.log.Error("create call record", "err", err)
-		r.refuse(d, sip.StatusInternalServerError, "Server Error")
+		r.refuse(d, refusalOf(err))
 		return
 	}
 	_ = d.Trying()
@@ -72,10 +71,10 @@ func (r *Runner) serve(d *diago.DialogServerSession) {
 }
 
 // refuse answers an INVITE with a failure and counts it.
-func (r *Runner) refuse(d *diago.DialogServerSession, code int, reason string) {
-	r.cfg.Metrics.rejected(code)
-	if err := d.Respond(code, reason, nil); err != nil {
-		r.log.Warn("refuse a call", "code", code, "err", err)
+func (r *Runner) refuse(d *diago.DialogServerSession, f refusal) {
+	r.cfg.Metrics.rejected(f.code, f.reason)
+	if err := d.Respond(f.code, f.phrase, nil, f.headers()...); err != nil {
+		r.log.Warn("refuse a call", "code", f.code, "err", err)
 	}
 }
 
@@ -140,23 +139,12 @@ func (c *call) run(start StartRequest) {
 	}
 	if !step.Ended {
 		ctx, cancel := fctx()
-		afID := c.rec.ActiveflowID
-		if hs, ok := flows.(HangupStopper); ok && c.gone() && !c.hungUpLocally.Load() {
-			err = hs.StopHangup(ctx, c.rec.CustomerID, afID)
-		} else {
-			err = flows.Stop(ctx, c.rec.CustomerID, afID)
-		}
+		err = flows.Stop(ctx, c.rec.CustomerID, c.rec.ActiveflowID)
 		cancel()
 		if err != nil {
 			c.log.Error("stop the call's activeflow", "err", err)
 		}
 	}
-}
-
-// HangupStopper is what a Flows may offer to end an activeflow with end_reason hangup when the far end hung up
-// (the in-process adapter can; the HTTP protocol has only stop).
-type HangupStopper interface {
-	StopHangup(ctx context.Context, customerID, activeflowID uuid.UUID) error
 }
 
 // finish hangs up what is left, closes the recording and writes the call's end.

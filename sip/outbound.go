@@ -125,11 +125,9 @@ func hangupReasonOf(err error) string {
 // Dial places an outbound call to each destination (POST /v1.0/calls); each runs the flow (or the inline
 // actions) once answered. It answers the call records at once, dialling; the calls go on in the background.
 func (r *Runner) Dial(ctx context.Context, d DialRequest) ([]Call, error) {
-	if r.draining.Load() {
-		return nil, errors.New("sip: shutting down")
-	}
-	if r.Active()+len(d.Destinations) > r.cfg.MaxCalls {
-		return nil, fmt.Errorf("sip: this instance is at its limit of %d calls in progress", r.cfg.MaxCalls)
+	if err := r.admission(r.Active() + len(d.Destinations)); err != nil {
+		r.cfg.Metrics.DialsRefused.WithLabelValues(refusalReason(err)).Inc()
+		return nil, err
 	}
 	if len(d.Destinations) == 0 {
 		return nil, fmt.Errorf("%w: no destinations", ErrBadDestination)
@@ -151,9 +149,10 @@ func (r *Runner) Dial(ctx context.Context, d DialRequest) ([]Call, error) {
 		dl := &dialLeg{}
 		dl.ctx, dl.cancel = context.WithCancel(context.WithoutCancel(r.base))
 		c := newCall(r, rec, dl)
-		if !r.track(c, "", false) {
+		if err := r.track(c, "", false); err != nil {
 			dl.cancel()
-			return out, fmt.Errorf("sip: the customer has %d calls in progress, its most", r.cfg.MaxCallsPerCustomer)
+			r.cfg.Metrics.DialsRefused.WithLabelValues(refusalReason(err)).Inc()
+			return out, err
 		}
 		if err := r.cfg.Ledger.CreateCall(ctx, &c.rec); err != nil {
 			r.release(c)

@@ -100,9 +100,20 @@ func runSIPp(t *testing.T, h *harness, number, press string) {
 
 func runSIPpCodec(t *testing.T, h *harness, number, press, pt, codec string) {
 	t.Helper()
+	runSIPpWith(t, h, number, press, pt, codec, "udp")
+}
+
+// runSIPpWith runs the IVR scenario with SIP over network: "udp", or "tcp" (SIPp's -t t1, one connection).
+func runSIPpWith(t *testing.T, h *harness, number, press, pt, codec, network string) {
+	t.Helper()
 	tmpl := template.Must(template.ParseFiles("testdata/sipp_ivr.xml.tmpl"))
 	var b bytes.Buffer
-	if err := tmpl.Execute(&b, map[string]string{"Press": press, "PT": pt, "Codec": codec}); err != nil {
+	contact, transport, port := "", "u1", freeUDPPort(t)
+	if network == "tcp" {
+		// In-dialog requests of the runner (its BYE) go over TCP too.
+		contact, transport, port = ";transport=tcp", "t1", freeSIPPort(t)
+	}
+	if err := tmpl.Execute(&b, map[string]string{"Press": press, "PT": pt, "Codec": codec, "ContactParams": contact}); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
@@ -113,8 +124,8 @@ func runSIPpCodec(t *testing.T, h *harness, number, press, pt, codec string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	a := h.runner.Addr()
-	cmd := exec.CommandContext(ctx, "sipp", "-sf", scenario, "-m", "1", "-l", "1", "-nostdin",
-		"-i", "127.0.0.1", "-p", itoa(freeUDPPort(t)), "-mp", itoa(freeUDPPort(t)),
+	cmd := exec.CommandContext(ctx, "sipp", "-sf", scenario, "-m", "1", "-l", "1", "-nostdin", "-t", transport,
+		"-i", "127.0.0.1", "-p", itoa(port), "-mp", itoa(freeUDPPort(t)),
 		"-s", number, "-timeout", "25s", "-timeout_error", "-trace_err", "-error_file", filepath.Join(dir, "errors.log"),
 		a.String())
 	cmd.Dir = dir
@@ -139,6 +150,23 @@ func TestSIPpIVRBranchesOnRFC4733Digit(t *testing.T) {
 	h := espeakHarness(t)
 	h.flowFor("+15550006000", ivr()...)
 	runSIPp(t, h, "+15550006000", pressRFC4733)
+	af := h.ended(h.ledger.waitCall(t, 1))
+	if want := "answer,talk,digits_receive,branch,talk,hangup"; af.types() != want {
+		t.Fatalf("trace: got %s, want %s", af.types(), want)
+	}
+	if !strings.Contains(string(af.ExecutedActions[4].Option), "Sales.") {
+		t.Fatalf("the branch took the wrong prompt: %s", af.ExecutedActions[4].Option)
+	}
+}
+
+// TestSIPpIVROverTCP: SIPp calls over TCP (-t t1): the runner answers on the connection, the key (RFC 4733, over
+// RTP) takes the branch, and the runner's BYE reaches SIPp on its connection (the scenario waits for it).
+func TestSIPpIVROverTCP(t *testing.T) {
+	t.Parallel()
+	needTools(t, "sipp", "espeak-ng")
+	h := espeakHarness(t)
+	h.flowFor("+15550006100", ivr()...)
+	runSIPpWith(t, h, "+15550006100", pressRFC4733, "0", "PCMU", "tcp")
 	af := h.ended(h.ledger.waitCall(t, 1))
 	if want := "answer,talk,digits_receive,branch,talk,hangup"; af.types() != want {
 		t.Fatalf("trace: got %s, want %s", af.types(), want)

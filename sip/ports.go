@@ -80,6 +80,10 @@ type Call struct {
 	HangupReason                         string // normal, failed, busy, cancel, timeout, noanswer, dialout, amd
 	RecordingIDs                         []uuid.UUID
 	TmRinging, TmProgressing, TmHangup   time.Time // zero = not yet
+	// RunnerID is the runner that carries the call, and LeaseUntil when its lease ends unless renewed (Leases);
+	// both are written when the call is created.
+	RunnerID   uuid.UUID
+	LeaseUntil time.Time
 }
 
 // Recording is a WAV file of a call's audio.
@@ -100,7 +104,23 @@ type Ledger interface {
 	FinishRecording(ctx context.Context, r *Recording) error
 }
 
-// Flows drives an activeflow: the same use case as POST /v1.0/activeflows and its /next protocol.
+// HangupReasonRunnerLost is the hangup_reason of a call whose runner was lost (its instance crashed or was
+// killed): VoIPbin's closest reason, "failed" (the call did not complete as it should). hangup_by is "local".
+const HangupReasonRunnerLost = HangupReasonFailed
+
+// Leases is what a Ledger may offer so that calls survive the loss of the instance that carries them: each
+// runner renews the lease of all its calls periodically (one write per runner, whatever its number of calls),
+// and any runner ends the calls whose lease expired (ReapCalls): hangup with HangupReasonRunnerLost, their
+// activeflows ended "hangup", their recordings closed, and call_hangup written once even when several runners
+// reap at the same time.
+type Leases interface {
+	RenewLeases(ctx context.Context, runnerID uuid.UUID, until time.Time) error
+	// ReapCalls ends calls whose lease expired and answers how many this caller ended.
+	ReapCalls(ctx context.Context) (int, error)
+}
+
+// Flows drives an activeflow: the same use case as POST /v1.0/activeflows and its /next protocol. Stop ends the
+// activeflow of a call that ended (or is being hung up) before it did: end_reason hangup.
 type Flows interface {
 	Start(ctx context.Context, s StartRequest) (Step, error)
 	Next(ctx context.Context, customerID, activeflowID uuid.UUID, step int, report Report) (Step, error)
@@ -153,3 +173,23 @@ type DialRequest struct {
 // "terminating" in the database and announces it on the change listener (store/changes.go); the instance holding
 // the call hangs it up (Hangup returns ErrCallNotHere when it holds no such call).
 var ErrCallNotHere = errors.New("sip: call not held by this instance")
+
+// Why the runner takes no more calls now. Dial returns them (wrapped); an INVITE refused for one is answered as
+// its documentation says, and counted in flowbin_sip_invites_rejected_total with its reason.
+var (
+	// ErrInstanceFull: the instance carries MaxCalls calls. An INVITE is answered 503 with Retry-After
+	// (RetryAfterFull), so that a proxy tries another instance.
+	ErrInstanceFull = errors.New("sip: this instance is at its limit of calls in progress")
+	// ErrCustomerFull: the customer has MaxCallsPerCustomer calls on this instance. An INVITE is answered 486 Busy
+	// Here: the callee (the customer's numbers) is busy, and another instance would not change that for long.
+	ErrCustomerFull = errors.New("sip: the customer is at its limit of calls in progress on this instance")
+	// ErrShuttingDown: the instance is draining. An INVITE is answered 503 with Retry-After (RetryAfterShutdown),
+	// so that a proxy fails over and leaves the instance out meanwhile.
+	ErrShuttingDown = errors.New("sip: this instance is shutting down")
+)
+
+// The Retry-After of the runner's 503 answers.
+const (
+	RetryAfterFull     = 5 * time.Second
+	RetryAfterShutdown = 60 * time.Second
+)

@@ -1,31 +1,32 @@
 package sip
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // recorder writes the caller's audio, as heard by the runner, into a WAV file (8 kHz, 16-bit, mono). diago's
 // recording API is experimental (v0.42.1), so the runner writes the samples its own reader already decodes.
 type recorder struct {
+	on    atomic.Bool // a file is open: read on every packet without the lock
 	mu    sync.Mutex
 	f     *os.File
+	w     *bufio.Writer // batches the samples into the file: one write every 16 KiB, not one a packet
+	buf   []byte        // the samples of a packet, encoded; reused
 	bytes int
 	max   int // bytes of samples at most (the duration option); 0 is no bound
 	rec   *Recording
 	timer *time.Timer
 }
 
-func (r *recorder) active() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.f != nil
-}
+func (r *recorder) active() bool { return r.on.Load() }
 
 // start opens the file and writes a header that finish completes.
 func (r *recorder) start(dir string, rec *Recording, maxDur time.Duration) error {
@@ -51,6 +52,8 @@ func (r *recorder) start(dir string, rec *Recording, maxDur time.Duration) error
 	}
 	rec.Path = path
 	r.f, r.bytes, r.rec = f, 0, rec
+	r.w = bufio.NewWriterSize(f, 16<<10)
+	r.on.Store(true)
 	r.max = int(maxDur/time.Millisecond) * sampleRate / 1000 * 2
 	return nil
 }
@@ -64,11 +67,14 @@ func (r *recorder) write(pcm []int16) {
 	if r.max > 0 && r.bytes+2*len(pcm) > r.max {
 		pcm = pcm[:max(0, (r.max-r.bytes)/2)]
 	}
-	b := make([]byte, 2*len(pcm))
+	if cap(r.buf) < 2*len(pcm) {
+		r.buf = make([]byte, 2*len(pcm))
+	}
+	b := r.buf[:2*len(pcm)]
 	for i, s := range pcm {
 		binary.LittleEndian.PutUint16(b[2*i:], uint16(s))
 	}
-	if n, err := r.f.Write(b); err == nil {
+	if n, err := r.w.Write(b); err == nil {
 		r.bytes += n
 	}
 }
@@ -80,14 +86,18 @@ func (r *recorder) finish() (*Recording, error) {
 	if r.f == nil {
 		return nil, nil
 	}
+	r.on.Store(false)
+	err := r.w.Flush()
 	var h [44]byte
 	wavHeader(h[:], r.bytes)
-	_, err := r.f.WriteAt(h[:], 0)
+	if _, werr := r.f.WriteAt(h[:], 0); err == nil {
+		err = werr
+	}
 	if cerr := r.f.Close(); err == nil {
 		err = cerr
 	}
 	rec := r.rec
-	r.f, r.rec = nil, nil
+	r.f, r.w, r.rec = nil, nil, nil
 	if r.timer != nil {
 		r.timer.Stop()
 		r.timer = nil

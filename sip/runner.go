@@ -53,6 +53,10 @@ type Config struct {
 	MaxPlayBytes, AudioCacheBytes int
 	// RingTimeout bounds how long an outbound call rings before it counts as noanswer (default 30 s).
 	RingTimeout time.Duration
+	// LeaseTTL is how long the lease of this runner's calls holds without renewal when the Ledger offers Leases
+	// (default 30 s): the runner renews it every third of it, and a call of a runner lost for longer is ended by
+	// any other. It must exceed the clock skew between instances by a wide margin.
+	LeaseTTL time.Duration
 
 	Metrics *Metrics
 	Log     *slog.Logger
@@ -74,6 +78,9 @@ func (c Config) withDefaults() Config {
 	if c.RingTimeout <= 0 {
 		c.RingTimeout = 30 * time.Second
 	}
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = 30 * time.Second
+	}
 	if c.Speaker == nil {
 		c.Speaker = Espeak{}
 	}
@@ -90,6 +97,7 @@ var stackLoggers sync.Once
 
 // Runner answers and places calls and runs their flows.
 type Runner struct {
+	id    uuid.UUID // this runner, in its calls' leases
 	cfg   Config
 	log   *slog.Logger
 	ua    *sipgo.UserAgent
@@ -107,6 +115,10 @@ type Runner struct {
 
 	base   context.Context // the runner's life; cancelled by Shutdown
 	cancel context.CancelFunc
+
+	leases      Leases             // nil when the Ledger offers none
+	leaseCancel context.CancelFunc // stops the lease loop
+	leaseDone   chan struct{}      // closed when the lease loop has returned
 }
 
 // New builds a Runner; Start listens.
@@ -148,11 +160,13 @@ func New(cfg Config) (*Runner, error) {
 		return nil, fmt.Errorf("sip: user agent: %w", err)
 	}
 	r := &Runner{
+		id:  uuid.New(),
 		cfg: cfg, log: cfg.Log.With("component", "sip"), ua: ua, addr: addr,
 		audio: newAudioCache(cfg.AudioCacheBytes),
 		calls: map[uuid.UUID]*call{}, bySIPID: map[string]*call{}, byCustomer: map[uuid.UUID]int{},
 	}
 	r.base, r.cancel = context.WithCancel(context.Background())
+	r.leases, _ = cfg.Ledger.(Leases)
 	// diago logs every call's life at Info; the runner logs what matters itself.
 	dlog := slog.New(levelHandler{min: slog.LevelWarn, h: cfg.Log.Handler()})
 	// The stack's packages log through process-wide loggers too (RTCP reports, unparsable datagrams): the first
@@ -192,8 +206,54 @@ func (r *Runner) Start(ctx context.Context) error {
 		return fmt.Errorf("sip: listen on %s: %w", r.addr, err)
 	}
 	r.log.Info("sip listening", "addr", r.addr.String())
+	if r.leases != nil {
+		var lctx context.Context
+		lctx, r.leaseCancel = context.WithCancel(r.base)
+		r.leaseDone = make(chan struct{})
+		go r.leaseLoop(lctx)
+	}
 	return nil
 }
+
+// leaseLoop renews the lease of this runner's calls every third of LeaseTTL, and then ends the calls of
+// runners that were lost (their leases expired), until ctx ends. Renewal comes first, so that a runner never
+// finds its own calls expired.
+func (r *Runner) leaseLoop(ctx context.Context) {
+	defer close(r.leaseDone)
+	tick := time.NewTicker(r.cfg.LeaseTTL / 3)
+	defer tick.Stop()
+	for {
+		wctx, cancel := context.WithTimeout(ctx, r.cfg.LeaseTTL/3)
+		if err := r.leases.RenewLeases(wctx, r.id, time.Now().Add(r.cfg.LeaseTTL)); err != nil && ctx.Err() == nil {
+			r.log.Warn("renew the leases of calls", "err", err)
+		}
+		n, err := r.leases.ReapCalls(wctx)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			r.log.Warn("end the calls of lost runners", "err", err)
+		}
+		if n > 0 {
+			r.log.Warn("ended the calls of a lost runner", "calls", n)
+			r.cfg.Metrics.Reaped.Add(float64(n))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// stopLeases stops the lease loop and waits for it.
+func (r *Runner) stopLeases() {
+	if r.leaseCancel != nil {
+		r.leaseCancel()
+		<-r.leaseDone
+	}
+}
+
+// ID is this runner's id, written in the leases of its calls.
+func (r *Runner) ID() uuid.UUID { return r.id }
 
 // Shutdown refuses new calls (503), lets the calls in progress end until ctx is done, then hangs up those left
 // and waits for their records and activeflows to be closed.
@@ -211,6 +271,8 @@ func (r *Runner) Shutdown(ctx context.Context) error {
 		r.mu.Unlock()
 		<-done
 	}
+	// The calls have ended and written so: their leases matter no more.
+	r.stopLeases()
 	r.cancel()
 	r.ua.Close()
 	return nil
@@ -243,7 +305,7 @@ func (r *Runner) middleware(next sipgo.RequestHandler) sipgo.RequestHandler {
 		defer func() {
 			if v := recover(); v != nil {
 				r.log.Error("sip request handler panicked", "method", req.Method.String(), "panic", v)
-				r.cfg.Metrics.rejected(sip.StatusInternalServerError)
+				r.cfg.Metrics.rejected(sip.StatusInternalServerError, reasonServerError)
 				_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusInternalServerError, "Server Error", nil))
 			}
 		}()
@@ -257,9 +319,13 @@ func (r *Runner) middleware(next sipgo.RequestHandler) sipgo.RequestHandler {
 					break // a re-INVITE of a call in progress: diago's
 				}
 			}
-			if code, reason := r.admit(req); code != 0 {
-				r.cfg.Metrics.rejected(code)
-				_ = tx.Respond(sip.NewResponseFromRequest(req, code, reason, nil))
+			if f := r.admit(req); f.code != 0 {
+				r.cfg.Metrics.rejected(f.code, f.reason)
+				res := sip.NewResponseFromRequest(req, f.code, f.phrase, nil)
+				for _, h := range f.headers() {
+					res.AppendHeader(h)
+				}
+				_ = tx.Respond(res)
 				return
 			}
 		}
@@ -267,21 +333,64 @@ func (r *Runner) middleware(next sipgo.RequestHandler) sipgo.RequestHandler {
 	}
 }
 
-// admit answers the SIP status that refuses a new INVITE, or 0 to let it through.
-func (r *Runner) admit(req *sip.Request) (int, string) {
-	if req.From() == nil || req.To() == nil || req.CallID() == nil || req.CSeq() == nil || req.Contact() == nil {
-		return sip.StatusBadRequest, "Missing Mandatory Header"
+// refusal is the answer to an INVITE the runner will not serve: its SIP status and reason phrase, the metrics'
+// reason, and the Retry-After of a 503.
+type refusal struct {
+	code       int
+	phrase     string
+	reason     string
+	retryAfter time.Duration
+}
+
+func (f refusal) headers() []sip.Header {
+	if f.retryAfter <= 0 {
+		return nil
 	}
+	return []sip.Header{sip.NewHeader("Retry-After", strconv.Itoa(int(f.retryAfter/time.Second)))}
+}
+
+// refusalOf is the SIP answer to each of the runner's refusals (ErrInstanceFull, ErrCustomerFull,
+// ErrShuttingDown).
+func refusalOf(err error) refusal {
+	switch {
+	case errors.Is(err, ErrShuttingDown):
+		return refusal{sip.StatusServiceUnavailable, "Shutting Down", reasonShuttingDown, RetryAfterShutdown}
+	case errors.Is(err, ErrCustomerFull):
+		return refusal{sip.StatusBusyHere, "Busy Here", reasonCustomerFull, 0}
+	case errors.Is(err, ErrInstanceFull):
+		return refusal{sip.StatusServiceUnavailable, "Too Many Calls", reasonInstanceFull, RetryAfterFull}
+	}
+	return refusal{sip.StatusInternalServerError, "Server Error", reasonServerError, 0}
+}
+
+// admission answers why the runner would not carry calls calls at once (ErrShuttingDown, ErrInstanceFull), or
+// nil.
+func (r *Runner) admission(calls int) error {
 	if r.draining.Load() {
-		return sip.StatusServiceUnavailable, "Shutting Down"
+		return ErrShuttingDown
 	}
-	if int(r.inbound.Load()) >= r.cfg.MaxCalls {
-		return sip.StatusServiceUnavailable, "Too Many Calls"
+	if calls > r.cfg.MaxCalls {
+		return ErrInstanceFull
 	}
-	if code, reason := checkOffer(req.Body()); code != 0 {
-		return code, reason
+	return nil
+}
+
+// admit answers the refusal of a new INVITE, or one with code 0 to let it through.
+func (r *Runner) admit(req *sip.Request) refusal {
+	if req.From() == nil || req.To() == nil || req.CallID() == nil || req.CSeq() == nil || req.Contact() == nil {
+		return refusal{sip.StatusBadRequest, "Missing Mandatory Header", reasonBadRequest, 0}
 	}
-	return 0, ""
+	if err := r.admission(int(r.inbound.Load()) + 1); err != nil {
+		return refusalOf(err)
+	}
+	if code, phrase := checkOffer(req.Body()); code != 0 {
+		reason := reasonNoCodec
+		if code == sip.StatusBadRequest {
+			reason = reasonBadRequest
+		}
+		return refusal{code, phrase, reason, 0}
+	}
+	return refusal{}
 }
 
 // checkOffer reads an INVITE's SDP offer: 400 when it cannot be read, 488 when it shares no codec with the
@@ -347,14 +456,16 @@ func (r *Runner) handleInfo(req *sip.Request, tx sip.ServerTransaction) {
 	c.digit(d, "info")
 }
 
-// track adds a call to the runner's books; release removes it.
-func (r *Runner) track(c *call, sipID string, inbound bool) bool {
+// track adds a call to the runner's books (ErrCustomerFull when its customer has as many as it may); release
+// removes it.
+func (r *Runner) track(c *call, sipID string, inbound bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.byCustomer[c.rec.CustomerID] >= r.cfg.MaxCallsPerCustomer {
-		return false
+		return fmt.Errorf("%w (%d)", ErrCustomerFull, r.cfg.MaxCallsPerCustomer)
 	}
 	r.byCustomer[c.rec.CustomerID]++
+	c.rec.RunnerID, c.rec.LeaseUntil = r.id, time.Now().Add(r.cfg.LeaseTTL).UTC()
 	r.calls[c.rec.ID] = c
 	if sipID != "" {
 		r.bySIPID[sipID] = c
@@ -362,7 +473,7 @@ func (r *Runner) track(c *call, sipID string, inbound bool) bool {
 	c.sipID = sipID
 	c.inbound = inbound
 	r.cfg.Metrics.Active.Inc()
-	return true
+	return nil
 }
 
 func (r *Runner) release(c *call) {

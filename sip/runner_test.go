@@ -3,6 +3,7 @@ package sip_test
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"github.com/emiago/diago"
 	sipgosip "github.com/emiago/sipgo/sip"
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/flowbin/flowbin/sip"
 	"github.com/flowbin/flowbin/store/storetest"
@@ -91,6 +94,50 @@ func TestIVRBranchesOnRFC4733Digit(t *testing.T) {
 			t.Fatal("the phone's call did not end")
 		}
 	})
+}
+
+// TestIVROverTCP: a call whose SIP comes over TCP (the runner listens on both) is answered and runs its IVR:
+// the prompt, the key, the branch, and the runner's BYE back over the caller's connection.
+func TestIVROverTCP(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, storetest.SQLite)
+	h.flowFor("+15550001100", ivr()...)
+	p := newPhoneOn(t, "tcp")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a := h.runner.Addr()
+	d, med, err := p.dg.Invite(ctx, sipgosip.Uri{Scheme: "sip", User: "+15550001100", Host: a.Addr().String(), Port: int(a.Port())},
+		diago.InviteOptions{Transport: "tcp"})
+	if err != nil {
+		t.Fatalf("call over TCP: %v", err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = d.Hangup(ctx)
+	}()
+	if tr := d.InviteRequest.Transport(); !strings.EqualFold(tr, "tcp") {
+		t.Fatalf("the INVITE went over %s, not TCP", tr)
+	}
+	got := listen(med)
+	<-got.first
+	sendDigitRTP(med, '2')
+	callID := h.ledger.waitCall(t, 1)
+	af := h.ended(callID)
+	if want := "answer,talk,digits_receive,branch,talk,hangup"; af.types() != want {
+		t.Fatalf("trace: got %s, want %s", af.types(), want)
+	}
+	if got := string(af.ExecutedActions[4].Option); !strings.Contains(got, "Sales.") {
+		t.Fatalf("the branch took the wrong prompt: %s", got)
+	}
+	if c := h.hungUp(callID); c.HangupBy != sip.HangupByLocal {
+		t.Fatalf("hangup: %+v", c)
+	}
+	select {
+	case <-d.Context().Done(): // the runner's BYE reached the phone over TCP
+	case <-time.After(5 * time.Second):
+		t.Fatal("the phone's call did not end")
+	}
 }
 
 func TestIVRBranchesOnSIPInfoDigit(t *testing.T) {
@@ -175,8 +222,9 @@ func TestCallerHangsUpMidTalk(t *testing.T) {
 		if af.types() != "answer,talk" {
 			t.Fatalf("trace: got %s, want answer,talk", af.types())
 		}
-		if af.EndReason != "stopped" { // the HTTP protocol's only way to end an activeflow from outside
-			t.Fatalf("end_reason: got %q, want stopped", af.EndReason)
+		// Over HTTP as in process: the activeflow ends hangup and names its call.
+		if af.EndReason != "hangup" || af.ReferenceType != "call" || af.ReferenceID != callID {
+			t.Fatalf("activeflow: end_reason %q, reference %q %s; want hangup, call %s", af.EndReason, af.ReferenceType, af.ReferenceID, callID)
 		}
 		c := h.hungUp(callID)
 		if c.HangupBy != sip.HangupByRemote {
@@ -340,7 +388,7 @@ func mustActions(t *testing.T, h *harness, actions ...map[string]any) []flowActi
 
 func TestInvitesThatCannotBeServed(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, storetest.SQLite, func(c *sip.Config) { c.MaxCallsPerCustomer = 1 })
+	h := newHarness(t, storetest.SQLite, func(c *sip.Config) { c.MaxCallsPerCustomer = 1; c.Metrics = sip.NewMetrics(nil) })
 	h.flowFor("+15550004000",
 		map[string]any{"type": "answer"},
 		map[string]any{"type": "sleep", "option": map[string]any{"duration": 20000}})
@@ -371,11 +419,38 @@ func TestInvitesThatCannotBeServed(t *testing.T) {
 	conn, _ := net.Dial("udp", a.String())
 	_, _ = conn.Write([]byte("INVITE \x00\x01 garbage\r\n\r\n"))
 	conn.Close()
-	// The customer's second call is refused while the first is in progress.
+	// The customer's second call is refused while the first is in progress: 486 Busy Here, no Retry-After; an
+	// outbound call of the customer too.
 	h.phone.call(h, "+15550004000")
-	if got := rawInvite(t, a.String(), "+15550004000", pcmu); got != 486 {
-		t.Fatalf("over the customer's limit: got %d, want 486", got)
+	if got, retry := rawInviteHeader(t, a.String(), "+15550004000", pcmu, "Retry-After"); got != 486 || retry != "" {
+		t.Fatalf("over the customer's limit: got %d (Retry-After %q), want 486 without", got, retry)
 	}
+	_, err := h.runner.Dial(context.Background(), sip.DialRequest{CustomerID: h.customerID,
+		Destinations: []sip.Address{{Type: "sip", Target: "sip:bob@127.0.0.1:" + itoa(h.phone.port)}}})
+	if !errors.Is(err, sip.ErrCustomerFull) {
+		t.Fatalf("an outbound call over the customer's limit: %v, want ErrCustomerFull", err)
+	}
+	for code, reasons := range map[string][]string{"404": {"unknown_number"}, "480": {"no_flow"},
+		"488": {"no_codec"}, "400": {"bad_request"}, "486": {"customer_full"}} {
+		for _, reason := range reasons {
+			if got := counter(t, h.cfg.Metrics.Rejected.WithLabelValues(code, reason)); got < 1 {
+				t.Errorf("flowbin_sip_invites_rejected_total{code=%q,reason=%q}: %v", code, reason, got)
+			}
+		}
+	}
+	if got := counter(t, h.cfg.Metrics.DialsRefused.WithLabelValues("customer_full")); got != 1 {
+		t.Errorf("flowbin_sip_dials_refused_total{reason=customer_full}: %v", got)
+	}
+}
+
+// counter reads a counter's value.
+func counter(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
 }
 
 func TestShutdownHangsUpCalls(t *testing.T) {
@@ -400,7 +475,7 @@ func TestShutdownHangsUpCalls(t *testing.T) {
 		t.Fatalf("after shutdown: %+v", c)
 	}
 	af := h.ended(callID)
-	if af.EndReason != "stopped" {
+	if af.EndReason != "hangup" {
 		t.Fatalf("end_reason: %q", af.EndReason)
 	}
 	select {
@@ -417,17 +492,76 @@ var _ = http.StatusOK
 
 func TestInstanceLimit(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, storetest.SQLite, func(c *sip.Config) { c.MaxCalls = 1 })
+	h := newHarness(t, storetest.SQLite, func(c *sip.Config) { c.MaxCalls = 1; c.Metrics = sip.NewMetrics(nil) })
 	h.flowFor("+15550012000",
 		map[string]any{"type": "answer"},
 		map[string]any{"type": "sleep", "option": map[string]any{"duration": 20000}})
 	h.phone.call(h, "+15550012000")
-	if got := rawInvite(t, h.runner.Addr().String(), "+15550012000", sdpOffer("0", "")); got != 503 {
-		t.Fatalf("over the instance's limit: got %d, want 503", got)
+	// 503 with Retry-After: a proxy tries another instance, and leaves this one out for a while.
+	if got, retry := rawInviteHeader(t, h.runner.Addr().String(), "+15550012000", sdpOffer("0", ""), "Retry-After"); got != 503 || retry != "5" {
+		t.Fatalf("over the instance's limit: got %d (Retry-After %q), want 503 with 5", got, retry)
 	}
 	if _, err := h.runner.Dial(context.Background(), sip.DialRequest{CustomerID: h.customerID,
-		Destinations: []sip.Address{{Type: "sip", Target: "sip:bob@127.0.0.1:" + itoa(h.phone.port)}}}); err == nil {
-		t.Fatal("an outbound call over the instance's limit was placed")
+		Destinations: []sip.Address{{Type: "sip", Target: "sip:bob@127.0.0.1:" + itoa(h.phone.port)}}}); !errors.Is(err, sip.ErrInstanceFull) {
+		t.Fatalf("an outbound call over the instance's limit: %v, want ErrInstanceFull", err)
+	}
+	if got := counter(t, h.cfg.Metrics.Rejected.WithLabelValues("503", "instance_full")); got != 1 {
+		t.Errorf("flowbin_sip_invites_rejected_total{code=503,reason=instance_full}: %v", got)
+	}
+	if got := counter(t, h.cfg.Metrics.DialsRefused.WithLabelValues("instance_full")); got != 1 {
+		t.Errorf("flowbin_sip_dials_refused_total{reason=instance_full}: %v", got)
+	}
+}
+
+// TestRefusalsWhileShuttingDown: a draining runner answers new INVITEs 503 with a long Retry-After (a proxy
+// fails over and leaves it out) and refuses outbound calls with ErrShuttingDown, while its call goes on.
+func TestRefusalsWhileShuttingDown(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, storetest.SQLite, func(c *sip.Config) { c.Metrics = sip.NewMetrics(nil) })
+	h.flowFor("+15550014000",
+		map[string]any{"type": "answer"},
+		map[string]any{"type": "sleep", "option": map[string]any{"duration": 20000}})
+	d, _ := h.phone.call(h, "+15550014000")
+	callID := h.ledger.waitCall(t, 1)
+	waitFor(t, 5*time.Second, "the call answered", func() bool {
+		c, _ := h.ledger.call(callID)
+		return c.Status == sip.StatusProgressing
+	})
+	drained := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		drained <- h.runner.Shutdown(ctx)
+	}()
+	var (
+		code  int
+		retry string
+	)
+	waitFor(t, 5*time.Second, "the runner draining", func() bool {
+		code, retry = rawInviteHeader(t, h.runner.Addr().String(), "+15550014000", sdpOffer("0", ""), "Retry-After")
+		return code == 503
+	})
+	if retry != "60" {
+		t.Errorf("Retry-After while shutting down: %q, want 60", retry)
+	}
+	if _, err := h.runner.Dial(context.Background(), sip.DialRequest{CustomerID: h.customerID,
+		Destinations: []sip.Address{{Type: "sip", Target: "sip:bob@127.0.0.1:" + itoa(h.phone.port)}}}); !errors.Is(err, sip.ErrShuttingDown) {
+		t.Fatalf("an outbound call while shutting down: %v, want ErrShuttingDown", err)
+	}
+	if c, _ := h.ledger.call(callID); c.Status != sip.StatusProgressing {
+		t.Fatalf("the call in progress while draining: %+v", c)
+	}
+	if got := counter(t, h.cfg.Metrics.Rejected.WithLabelValues("503", "shutting_down")); got < 1 {
+		t.Errorf("flowbin_sip_invites_rejected_total{code=503,reason=shutting_down}: %v", got)
+	}
+	// The caller hangs up: the drain ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = d.Hangup(ctx)
+	select {
+	case <-drained:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the drain did not end with the last call")
 	}
 }
 
@@ -458,7 +592,7 @@ func TestCallerCancelsWhileRinging(t *testing.T) {
 		t.Fatalf("a call cancelled while ringing: %+v", c)
 	}
 	af := h.ended(callID)
-	if af.types() != "sleep" || af.EndReason != "stopped" {
+	if af.types() != "sleep" || af.EndReason != "hangup" {
 		t.Fatalf("trace: %s %s", af.types(), af.EndReason)
 	}
 }

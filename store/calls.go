@@ -111,6 +111,10 @@ type Call struct {
 	TMCreate      time.Time  `gorm:"column:tm_create"`
 	TMUpdate      *time.Time `gorm:"column:tm_update"`
 	TMDelete      *time.Time `gorm:"column:tm_delete"`
+	// RunnerID is the runner (one per instance) that carries the call, and LeaseUntil how long its lease holds:
+	// the runner renews it while the call is up (RenewCallLeases); a call whose lease expired lost its runner.
+	RunnerID   *uuid.UUID `gorm:"column:runner_id"`
+	LeaseUntil *time.Time `gorm:"column:lease_until"`
 }
 
 // TableName tells GORM the table.
@@ -229,6 +233,49 @@ func (s *Store) markHangup(ctx context.Context, customerID, id uuid.UUID, announ
 		return nil, fmt.Errorf("store: request call hangup: %w", err)
 	}
 	return out, nil
+}
+
+// RenewCallLeases extends to until the lease of every call of the runner that has not hung up, in one UPDATE
+// whatever their number. It answers how many calls it renewed.
+func (s *Store) RenewCallLeases(ctx context.Context, runnerID uuid.UUID, until time.Time) (int64, error) {
+	res := s.conn(ctx).Model(&Call{}).Where("runner_id = ? AND status <> ?", runnerID, CallHangup).
+		Update("lease_until", until.UTC().Truncate(time.Microsecond))
+	if res.Error != nil {
+		return 0, fmt.Errorf("store: renew call leases: %w", classify(res.Error))
+	}
+	return res.RowsAffected, nil
+}
+
+// ExpiredCalls lists, oldest first, up to limit calls that have not hung up and whose lease expired: their
+// runner is gone.
+func (s *Store) ExpiredCalls(ctx context.Context, limit int) ([]Call, error) {
+	var list []Call
+	err := s.conn(ctx).Model(&Call{}).Where("status <> ? AND lease_until < ?", CallHangup, s.timestamp()).
+		Order("tm_create, id").Limit(limit).Find(&list).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: expired calls: %w", classify(err))
+	}
+	return list, nil
+}
+
+// ClaimExpiredCall hangs up a call whose lease has expired (hangup_by local, the reason given), in the
+// transaction of ctx, if it still has not hung up and its lease is still expired when the row is written: of
+// instances that try at once, exactly one gets true, and only that one may write what follows (events, the
+// activeflow's end). It answers the call as it is then.
+func (s *Store) ClaimExpiredCall(ctx context.Context, id uuid.UUID, reason string) (*Call, bool, error) {
+	now := s.timestamp()
+	res := s.conn(ctx).Model(&Call{}).
+		Where("id = ? AND status <> ? AND lease_until < ?", id, CallHangup, now).
+		Updates(map[string]any{"status": CallHangup, "hangup_by": "local", "hangup_reason": reason,
+			"tm_hangup": now, "tm_update": now})
+	if res.Error != nil {
+		return nil, false, fmt.Errorf("store: claim expired call: %w", classify(res.Error))
+	}
+	c, err := s.CallByID(ctx, id)
+	if err != nil {
+		return nil, false, err
+	}
+	return c, res.RowsAffected == 1, nil
 }
 
 // Recording is a recording of a call; Path is its file, relative to the data directory.

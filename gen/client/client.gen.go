@@ -433,6 +433,27 @@ func (e ActiveflowStatus) Valid() bool {
 	}
 }
 
+// Defines values for ActiveflowCreateReferenceType.
+const (
+	ActiveflowCreateReferenceTypeApi   ActiveflowCreateReferenceType = "api"
+	ActiveflowCreateReferenceTypeCall  ActiveflowCreateReferenceType = "call"
+	ActiveflowCreateReferenceTypeEmpty ActiveflowCreateReferenceType = ""
+)
+
+// Valid indicates whether the value is a known member of the ActiveflowCreateReferenceType enum.
+func (e ActiveflowCreateReferenceType) Valid() bool {
+	switch e {
+	case ActiveflowCreateReferenceTypeApi:
+		return true
+	case ActiveflowCreateReferenceTypeCall:
+		return true
+	case ActiveflowCreateReferenceTypeEmpty:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ActiveflowCreateWebhookMethod.
 const (
 	ActiveflowCreateWebhookMethodDELETE ActiveflowCreateWebhookMethod = "DELETE"
@@ -520,6 +541,24 @@ func (e ActiveflowMessageState) Valid() bool {
 	case ActiveflowMessageStateGone:
 		return true
 	case ActiveflowMessageStatePending:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ActiveflowStopReason.
+const (
+	ActiveflowStopReasonHangup  ActiveflowStopReason = "hangup"
+	ActiveflowStopReasonStopped ActiveflowStopReason = "stopped"
+)
+
+// Valid indicates whether the value is a known member of the ActiveflowStopReason enum.
+func (e ActiveflowStopReason) Valid() bool {
+	switch e {
+	case ActiveflowStopReasonHangup:
+		return true
+	case ActiveflowStopReasonStopped:
 		return true
 	default:
 		return false
@@ -2343,6 +2382,22 @@ type ActiveflowCreate struct {
 	// Example: 0f0a2a3e-5c1e-4b8e-9f67-3a1d2c4b5e6f
 	OnCompleteFlowId *openapi_types.UUID `json:"on_complete_flow_id,omitempty"`
 
+	// ReferenceId The call the activeflow runs for, with `reference_type` `call` (and only then).
+	//
+	// Example: 0193a4b2-1111-7d3a-9f00-3b1c2d4e5f70
+	ReferenceId *openapi_types.UUID `json:"reference_id,omitempty"`
+
+	// ReferenceType What the activeflow runs for, as VoIPbin's: `api` (the default) or `call`, for a runner that runs a
+	// call's flow over this API (flowbin's SIP runner driving a server over HTTP does). With `call`,
+	// `reference_id` (the call's id) is required, and only then is it allowed (400 `INVALID_FIELD`
+	// otherwise); `voipbin.activeflow.reference_type` and `…reference_id` are set from them. The id is the
+	// runner's word: flowbin does not look the call up (a runner may keep its call records elsewhere), and
+	// an activeflow's reference changes nothing but what it says.
+	//
+	//
+	// Example: call
+	ReferenceType *ActiveflowCreateReferenceType `json:"reference_type,omitempty"`
+
 	// Variables Variables of an execution, by name; values are strings. `${name}` in options is substituted.
 	//
 	// Example: {"voipbin.call.digits":"2"}
@@ -2360,6 +2415,16 @@ type ActiveflowCreate struct {
 	// Example: https://example.com/flowbin/events
 	WebhookUri *string `json:"webhook_uri,omitempty"`
 }
+
+// ActiveflowCreateReferenceType What the activeflow runs for, as VoIPbin's: `api` (the default) or `call`, for a runner that runs a
+// call's flow over this API (flowbin's SIP runner driving a server over HTTP does). With `call`,
+// `reference_id` (the call's id) is required, and only then is it allowed (400 `INVALID_FIELD`
+// otherwise); `voipbin.activeflow.reference_type` and `…reference_id` are set from them. The id is the
+// runner's word: flowbin does not look the call up (a runner may keep its call records elsewhere), and
+// an activeflow's reference changes nothing but what it says.
+//
+// Example: call
+type ActiveflowCreateReferenceType string
 
 // ActiveflowCreateWebhookMethod The method of those requests, POST by default.
 //
@@ -2563,6 +2628,21 @@ type ActiveflowNext struct {
 	// Example: {"voipbin.call.digits":"2"}
 	Variables *Variables `json:"variables,omitempty"`
 }
+
+// ActiveflowStop Why the activeflow stops (the body is optional). `stopped` (the default): stopped through the API.
+// `hangup`: the call it runs on has hung up — the runner reports that the far end hung up, and the
+// activeflow ends with `end_reason` `hangup`, as it does when flowbin's own runner sees the hangup.
+type ActiveflowStop struct {
+	// Reason The activeflow's `end_reason`; `stopped` when absent.
+	//
+	// Example: hangup
+	Reason *ActiveflowStopReason `json:"reason,omitempty"`
+}
+
+// ActiveflowStopReason The activeflow's `end_reason`; `stopped` when absent.
+//
+// Example: hangup
+type ActiveflowStopReason string
 
 // Address A party to reach, such as a phone number, SIP URI, email address or agent.
 type Address struct {
@@ -4122,6 +4202,9 @@ type BadRequest = Error
 // Conflict The one error envelope, used by every error answer of every operation.
 type Conflict = Error
 
+// CustomerCallLimit The one error envelope, used by every error answer of every operation.
+type CustomerCallLimit = Error
+
 // FlowWritten A stored flow. As in VoIPbin, every field is always present: `on_complete_flow_id` is the nil UUID
 // (`00000000-0000-0000-0000-000000000000`) when the flow has none.
 type FlowWritten = Flow
@@ -4520,6 +4603,9 @@ type CreateActiveflowJSONRequestBody = ActiveflowCreate
 
 // NextActiveflowActionJSONRequestBody defines body for NextActiveflowAction for application/json ContentType.
 type NextActiveflowActionJSONRequestBody = ActiveflowNext
+
+// StopActiveflowJSONRequestBody defines body for StopActiveflow for application/json ContentType.
+type StopActiveflowJSONRequestBody = ActiveflowStop
 
 // CreateCallJSONRequestBody defines body for CreateCall for application/json ContentType.
 type CreateCallJSONRequestBody = CallCreate
@@ -8591,12 +8677,27 @@ type ClientInterface interface {
 	// Corresponds with POST /v1.0/activeflows/{id}/next (the `NextActiveflowAction` operationId).
 	NextActiveflowAction(ctx context.Context, id ActiveflowID, params *NextActiveflowActionParams, body NextActiveflowActionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// StopActiveflow Stop an activeflow
+	// StopActiveflowWithBody Stop an activeflow
 	//
-	// Ends a running activeflow (`end_reason` `stopped`). Stopping an ended activeflow changes nothing.
+	// Ends a running activeflow: `end_reason` `stopped`, or `hangup` when the body says `{"reason": "hangup"}`
+	// (a runner reporting that the call the activeflow runs on hung up). Stopping an ended activeflow changes
+	// nothing.
+	//
+	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1.0/activeflows/{id}/stop (the `StopActiveflow` operationId).
-	StopActiveflow(ctx context.Context, id ActiveflowID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	StopActiveflowWithBody(ctx context.Context, id ActiveflowID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StopActiveflow Stop an activeflow
+	//
+	// Ends a running activeflow: `end_reason` `stopped`, or `hangup` when the body says `{"reason": "hangup"}`
+	// (a runner reporting that the call the activeflow runs on hung up). Stopping an ended activeflow changes
+	// nothing.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1.0/activeflows/{id}/stop (the `StopActiveflow` operationId).
+	StopActiveflow(ctx context.Context, id ActiveflowID, body StopActiveflowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListCalls List calls
 	//
@@ -8618,9 +8719,12 @@ type ClientInterface interface {
 	// Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
 	//
 	// A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
-	// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
-	// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
-	// with `Retry-After`.
+	// a server without a trunk 400 `INVALID_DESTINATION`. Calls this instance will not place now are refused as
+	// a whole (calls placed for earlier destinations of the request are hung up), each cause with its own code
+	// and `Retry-After`: the caller at its limit of calls in progress on this instance
+	// (`FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) 429 `CUSTOMER_CALL_LIMIT`; the instance at its limit of calls
+	// (`FLOWBIN_SIP_MAX_CALLS`) 503 `INSTANCE_CALL_LIMIT`; the instance shutting down 503 `SHUTTING_DOWN` (another
+	// instance takes the request).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -8640,9 +8744,12 @@ type ClientInterface interface {
 	// Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
 	//
 	// A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
-	// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
-	// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
-	// with `Retry-After`.
+	// a server without a trunk 400 `INVALID_DESTINATION`. Calls this instance will not place now are refused as
+	// a whole (calls placed for earlier destinations of the request are hung up), each cause with its own code
+	// and `Retry-After`: the caller at its limit of calls in progress on this instance
+	// (`FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) 429 `CUSTOMER_CALL_LIMIT`; the instance at its limit of calls
+	// (`FLOWBIN_SIP_MAX_CALLS`) 503 `INSTANCE_CALL_LIMIT`; the instance shutting down 503 `SHUTTING_DOWN` (another
+	// instance takes the request).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -9594,13 +9701,38 @@ func (c *Client) NextActiveflowAction(ctx context.Context, id ActiveflowID, para
 	return c.Client.Do(req)
 }
 
-// StopActiveflow Stop an activeflow
+// StopActiveflowWithBody Stop an activeflow
 //
-// Ends a running activeflow (`end_reason` `stopped`). Stopping an ended activeflow changes nothing.
+// Ends a running activeflow: `end_reason` `stopped`, or `hangup` when the body says `{"reason": "hangup"}`
+// (a runner reporting that the call the activeflow runs on hung up). Stopping an ended activeflow changes
+// nothing.
+//
+// Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1.0/activeflows/{id}/stop (the `StopActiveflow` operationId).
-func (c *Client) StopActiveflow(ctx context.Context, id ActiveflowID, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewStopActiveflowRequest(c.Server, id)
+func (c *Client) StopActiveflowWithBody(ctx context.Context, id ActiveflowID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStopActiveflowRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StopActiveflow Stop an activeflow
+//
+// Ends a running activeflow: `end_reason` `stopped`, or `hangup` when the body says `{"reason": "hangup"}`
+// (a runner reporting that the call the activeflow runs on hung up). Stopping an ended activeflow changes
+// nothing.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1.0/activeflows/{id}/stop (the `StopActiveflow` operationId).
+func (c *Client) StopActiveflow(ctx context.Context, id ActiveflowID, body StopActiveflowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStopActiveflowRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -9641,9 +9773,12 @@ func (c *Client) ListCalls(ctx context.Context, params *ListCallsParams, reqEdit
 // Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
 //
 // A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
-// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
-// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
-// with `Retry-After`.
+// a server without a trunk 400 `INVALID_DESTINATION`. Calls this instance will not place now are refused as
+// a whole (calls placed for earlier destinations of the request are hung up), each cause with its own code
+// and `Retry-After`: the caller at its limit of calls in progress on this instance
+// (`FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) 429 `CUSTOMER_CALL_LIMIT`; the instance at its limit of calls
+// (`FLOWBIN_SIP_MAX_CALLS`) 503 `INSTANCE_CALL_LIMIT`; the instance shutting down 503 `SHUTTING_DOWN` (another
+// instance takes the request).
 //
 // Takes any type of body and a specified content type.
 //
@@ -9673,9 +9808,12 @@ func (c *Client) CreateCallWithBody(ctx context.Context, params *CreateCallParam
 // Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
 //
 // A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
-// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
-// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
-// with `Retry-After`.
+// a server without a trunk 400 `INVALID_DESTINATION`. Calls this instance will not place now are refused as
+// a whole (calls placed for earlier destinations of the request are hung up), each cause with its own code
+// and `Retry-After`: the caller at its limit of calls in progress on this instance
+// (`FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) 429 `CUSTOMER_CALL_LIMIT`; the instance at its limit of calls
+// (`FLOWBIN_SIP_MAX_CALLS`) 503 `INSTANCE_CALL_LIMIT`; the instance shutting down 503 `SHUTTING_DOWN` (another
+// instance takes the request).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -11467,8 +11605,19 @@ func NewNextActiveflowActionRequestWithBody(server string, id ActiveflowID, para
 	return req, nil
 }
 
-// NewStopActiveflowRequest constructs an http.Request for the StopActiveflow method
-func NewStopActiveflowRequest(server string, id ActiveflowID) (*http.Request, error) {
+// NewStopActiveflowRequest calls the generic StopActiveflow builder with application/json body
+func NewStopActiveflowRequest(server string, id ActiveflowID, body StopActiveflowJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewStopActiveflowRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewStopActiveflowRequestWithBody constructs an http.Request for the StopActiveflow method, with any body, and a specified content type
+func NewStopActiveflowRequestWithBody(server string, id ActiveflowID, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -11493,10 +11642,12 @@ func NewStopActiveflowRequest(server string, id ActiveflowID) (*http.Request, er
 		return nil, err
 	}
 
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -13435,14 +13586,27 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1.0/activeflows/{id}/next (the `NextActiveflowAction` operationId).
 	NextActiveflowActionWithResponse(ctx context.Context, id ActiveflowID, params *NextActiveflowActionParams, body NextActiveflowActionJSONRequestBody, reqEditors ...RequestEditorFn) (*NextActiveflowActionResponse, error)
 
-	// StopActiveflowWithResponse Stop an activeflow
+	// StopActiveflowWithBodyWithResponse Stop an activeflow
 	//
-	// Ends a running activeflow (`end_reason` `stopped`). Stopping an ended activeflow changes nothing.
+	// Ends a running activeflow: `end_reason` `stopped`, or `hangup` when the body says `{"reason": "hangup"}`
+	// (a runner reporting that the call the activeflow runs on hung up). Stopping an ended activeflow changes
+	// nothing.
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1.0/activeflows/{id}/stop (the `StopActiveflow` operationId).
-	StopActiveflowWithResponse(ctx context.Context, id ActiveflowID, reqEditors ...RequestEditorFn) (*StopActiveflowResponse, error)
+	StopActiveflowWithBodyWithResponse(ctx context.Context, id ActiveflowID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StopActiveflowResponse, error)
+
+	// StopActiveflowWithResponse Stop an activeflow
+	//
+	// Ends a running activeflow: `end_reason` `stopped`, or `hangup` when the body says `{"reason": "hangup"}`
+	// (a runner reporting that the call the activeflow runs on hung up). Stopping an ended activeflow changes
+	// nothing.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1.0/activeflows/{id}/stop (the `StopActiveflow` operationId).
+	StopActiveflowWithResponse(ctx context.Context, id ActiveflowID, body StopActiveflowJSONRequestBody, reqEditors ...RequestEditorFn) (*StopActiveflowResponse, error)
 
 	// ListCallsWithResponse List calls
 	//
@@ -13466,9 +13630,12 @@ type ClientWithResponsesInterface interface {
 	// Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
 	//
 	// A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
-	// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
-	// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
-	// with `Retry-After`.
+	// a server without a trunk 400 `INVALID_DESTINATION`. Calls this instance will not place now are refused as
+	// a whole (calls placed for earlier destinations of the request are hung up), each cause with its own code
+	// and `Retry-After`: the caller at its limit of calls in progress on this instance
+	// (`FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) 429 `CUSTOMER_CALL_LIMIT`; the instance at its limit of calls
+	// (`FLOWBIN_SIP_MAX_CALLS`) 503 `INSTANCE_CALL_LIMIT`; the instance shutting down 503 `SHUTTING_DOWN` (another
+	// instance takes the request).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13488,9 +13655,12 @@ type ClientWithResponsesInterface interface {
 	// Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
 	//
 	// A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
-	// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
-	// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
-	// with `Retry-After`.
+	// a server without a trunk 400 `INVALID_DESTINATION`. Calls this instance will not place now are refused as
+	// a whole (calls placed for earlier destinations of the request are hung up), each cause with its own code
+	// and `Retry-After`: the caller at its limit of calls in progress on this instance
+	// (`FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) 429 `CUSTOMER_CALL_LIMIT`; the instance at its limit of calls
+	// (`FLOWBIN_SIP_MAX_CALLS`) 503 `INSTANCE_CALL_LIMIT`; the instance shutting down 503 `SHUTTING_DOWN` (another
+	// instance takes the request).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -15644,6 +15814,10 @@ type StopActiveflowResponse struct {
 	JSON404 *NotFound
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -15675,6 +15849,16 @@ func (r StopActiveflowResponse) GetJSON404() *NotFound {
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r StopActiveflowResponse) GetJSON409() *Conflict {
 	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r StopActiveflowResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r StopActiveflowResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
@@ -15797,6 +15981,16 @@ func (r ListCallsResponse) ContentType() string {
 	return ""
 }
 
+// CreateCallResponse429Headers the declared response headers of an HTTP 429 response for CreateCall
+type CreateCallResponse429Headers struct {
+	RetryAfter *int
+}
+
+// CreateCallResponse503Headers the declared response headers of an HTTP 503 response for CreateCall
+type CreateCallResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateCallResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15810,12 +16004,18 @@ type CreateCallResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *CustomerCallLimit
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *SIPUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateCallResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateCallResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15841,6 +16041,11 @@ func (r CreateCallResponse) GetJSON413() *PayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r CreateCallResponse) GetJSON415() *UnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateCallResponse) GetJSON429() *CustomerCallLimit {
+	return r.JSON429
 }
 
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
@@ -18925,15 +19130,34 @@ func (c *ClientWithResponses) NextActiveflowActionWithResponse(ctx context.Conte
 	return ParseNextActiveflowActionResponse(rsp)
 }
 
-// StopActiveflowWithResponse Stop an activeflow
+// StopActiveflowWithBodyWithResponse Stop an activeflow
 //
-// Ends a running activeflow (`end_reason` `stopped`). Stopping an ended activeflow changes nothing.
+// Ends a running activeflow: `end_reason` `stopped`, or `hangup` when the body says `{"reason": "hangup"}`
+// (a runner reporting that the call the activeflow runs on hung up). Stopping an ended activeflow changes
+// nothing.
 //
-// Returns a wrapper object for the known response body format(s).
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1.0/activeflows/{id}/stop (the `StopActiveflow` operationId).
-func (c *ClientWithResponses) StopActiveflowWithResponse(ctx context.Context, id ActiveflowID, reqEditors ...RequestEditorFn) (*StopActiveflowResponse, error) {
-	rsp, err := c.StopActiveflow(ctx, id, reqEditors...)
+func (c *ClientWithResponses) StopActiveflowWithBodyWithResponse(ctx context.Context, id ActiveflowID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StopActiveflowResponse, error) {
+	rsp, err := c.StopActiveflowWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStopActiveflowResponse(rsp)
+}
+
+// StopActiveflowWithResponse Stop an activeflow
+//
+// Ends a running activeflow: `end_reason` `stopped`, or `hangup` when the body says `{"reason": "hangup"}`
+// (a runner reporting that the call the activeflow runs on hung up). Stopping an ended activeflow changes
+// nothing.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1.0/activeflows/{id}/stop (the `StopActiveflow` operationId).
+func (c *ClientWithResponses) StopActiveflowWithResponse(ctx context.Context, id ActiveflowID, body StopActiveflowJSONRequestBody, reqEditors ...RequestEditorFn) (*StopActiveflowResponse, error) {
+	rsp, err := c.StopActiveflow(ctx, id, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -18968,9 +19192,12 @@ func (c *ClientWithResponses) ListCallsWithResponse(ctx context.Context, params 
 // Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
 //
 // A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
-// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
-// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
-// with `Retry-After`.
+// a server without a trunk 400 `INVALID_DESTINATION`. Calls this instance will not place now are refused as
+// a whole (calls placed for earlier destinations of the request are hung up), each cause with its own code
+// and `Retry-After`: the caller at its limit of calls in progress on this instance
+// (`FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) 429 `CUSTOMER_CALL_LIMIT`; the instance at its limit of calls
+// (`FLOWBIN_SIP_MAX_CALLS`) 503 `INSTANCE_CALL_LIMIT`; the instance shutting down 503 `SHUTTING_DOWN` (another
+// instance takes the request).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -18996,9 +19223,12 @@ func (c *ClientWithResponses) CreateCallWithBodyWithResponse(ctx context.Context
 // Other types (agent, conference, extension, …) are VoIPbin's and answer 400 `UNSUPPORTED_DESTINATION`.
 //
 // A server without SIP (`FLOWBIN_SIP_ADDR` unset) answers 503 `SIP_NOT_CONFIGURED`, and a `tel` destination on
-// a server without a trunk 400 `INVALID_DESTINATION`. A server at its limit of calls in progress
-// (`FLOWBIN_SIP_MAX_CALLS`, `FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) or shutting down answers 503 `CALLS_REFUSED`
-// with `Retry-After`.
+// a server without a trunk 400 `INVALID_DESTINATION`. Calls this instance will not place now are refused as
+// a whole (calls placed for earlier destinations of the request are hung up), each cause with its own code
+// and `Retry-After`: the caller at its limit of calls in progress on this instance
+// (`FLOWBIN_SIP_MAX_CALLS_PER_CUSTOMER`) 429 `CUSTOMER_CALL_LIMIT`; the instance at its limit of calls
+// (`FLOWBIN_SIP_MAX_CALLS`) 503 `INSTANCE_CALL_LIMIT`; the instance shutting down 503 `SHUTTING_DOWN` (another
+// instance takes the request).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -21310,6 +21540,20 @@ func ParseStopActiveflowResponse(rsp *http.Response) (*StopActiveflowResponse, e
 		}
 		response.JSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
 		var dest HeadersTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -21446,6 +21690,13 @@ func ParseCreateCallResponse(rsp *http.Response) (*CreateCallResponse, error) {
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest CustomerCallLimit
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
 		var dest HeadersTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -21467,6 +21718,29 @@ func ParseCreateCallResponse(rsp *http.Response) (*CreateCallResponse, error) {
 		}
 		response.JSON503 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateCallResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateCallResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
