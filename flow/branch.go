@@ -22,17 +22,8 @@ var _ = register(actionType{
 		{Name: "default_target_id", Kind: KindString, Ref: RefAction},
 		{Name: "target_ids", Kind: KindTargetMap, Ref: RefAction},
 	}},
-	rule: func() rule {
-		r := controlRule(branchMoves, runBranch)
-		r.warn = func(present map[string]bool) *warning {
-			if !present["default_target_id"] {
-				return &warning{"default_target_id", WarnBranchNoDefault,
-					"branch without default_target_id continues with the next action when no value matches"}
-			}
-			return nil
-		}
-		return r
-	}(),
+	rule: controlRule(branchMoves, runBranch).warns(warnMissing("default_target_id", WarnBranchNoDefault,
+		"branch without default_target_id continues with the next action when no value matches")),
 	label: func(o labelOptions) string { return "on " + cmp.Or(o.str("variable"), VarDigits) },
 })
 

@@ -31,27 +31,16 @@ var _ = register(actionType{
 		func() Field { f := intField("value_length", 0, 0); f.Max = nil; return f }(),
 		falseTarget(),
 	}},
-	rule: conditionVariableRule(),
+	// Without value_type, VoIPbin's condition_variable never holds (it matches no type); flowbin's compares as a
+	// string, which is what such a flow means. The warning says so, so that a flow written for flowbin does not
+	// surprise on VoIPbin, and the other way round.
+	rule: conditionRule(holdsVariable).warns(warnMissing("value_type", WarnConditionNoValueType,
+		"condition_variable without value_type compares as a string (value_string); VoIPbin's never holds")),
 	label: func(o labelOptions) string {
 		return strings.TrimSpace(fmt.Sprintf("%s %s %s", o.str("variable"), o.str("condition"),
 			cmp.Or(o.str("value_string"), o.str("value_number"), o.str("value_length"))))
 	},
 })
-
-// conditionVariableRule is a condition that warns without value_type: VoIPbin's condition_variable then never
-// holds (it matches no type); flowbin's compares as a string, which is what such a flow means. The warning says
-// so, so that a flow written for flowbin does not surprise on VoIPbin, and the other way round.
-func conditionVariableRule() rule {
-	r := conditionRule(holdsVariable)
-	r.warn = func(present map[string]bool) *warning {
-		if !present["value_type"] {
-			return &warning{"value_type", WarnConditionNoValueType,
-				"condition_variable without value_type compares as a string (value_string); VoIPbin's never holds"}
-		}
-		return nil
-	}
-	return r
-}
 
 func holdsVariable(c *call, o *conditionVariableOptions) (bool, string) {
 	label, value := variableSubject(c, o)

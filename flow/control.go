@@ -65,6 +65,22 @@ func controlRule[O any](moves func(o *O) []move, run func(c *call, o *O) error) 
 	return r
 }
 
+// warns is the rule, warning with w.
+func (r rule) warns(w func(present map[string]bool) *warning) rule {
+	r.warn = w
+	return r
+}
+
+// warnMissing warns when the option field is not written: its default is legal but surprising.
+func warnMissing(field, reason, message string) func(present map[string]bool) *warning {
+	return func(present map[string]bool) *warning {
+		if present[field] {
+			return nil
+		}
+		return &warning{field, reason, message}
+	}
+}
+
 // movesOf lists the moves of an action with the given options.
 func (r rule) movesOf(option json.RawMessage) []move {
 	switch {

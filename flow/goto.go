@@ -18,20 +18,17 @@ var _ = register(actionType{
 		{Name: "target_id", Kind: KindString, Required: true, Ref: RefAction},
 		intField("loop_count", 0, 1000),
 	}},
-	rule: func() rule {
-		r := controlRule(func(o *gotoOptions) []move {
-			return []move{{Kind: EdgeGoto, Ref: o.TargetID}, {}}
-		}, runGoto)
-		r.warn = func(present map[string]bool) *warning {
-			if present["target_id"] && !present["loop_count"] {
-				return &warning{"loop_count", WarnGotoWithoutLoop, "goto without loop_count never jumps: loop_count defaults to 0"}
-			}
-			return nil
+	rule: controlRule(gotoMoves, runGoto).warns(func(present map[string]bool) *warning {
+		if present["target_id"] && !present["loop_count"] {
+			return &warning{"loop_count", WarnGotoWithoutLoop, "goto without loop_count never jumps: loop_count defaults to 0"}
 		}
-		return r
-	}(),
+		return nil
+	}),
 	label: func(o labelOptions) string { return "loop_count " + cmp.Or(o.str("loop_count"), "0") },
 })
+
+// gotoMoves: the jump, and the continuation once loop_count is reached.
+func gotoMoves(o *gotoOptions) []move { return []move{{Kind: EdgeGoto, Ref: o.TargetID}, {}} }
 
 // runGoto counts the jumps of each goto by flow and action, so that a goto in a fetched flow counts apart.
 func runGoto(c *call, o *gotoOptions) error {
