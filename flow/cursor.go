@@ -2,6 +2,9 @@ package flow
 
 import "github.com/google/uuid"
 
+// Where an execution stands and goes: its current frame, the move to an action's continuation, a frame pushed
+// by fetch_flow or fetch, and its end.
+
 // Stop ends a running execution (stopped). Stopping an ended one changes nothing (and the step says it did not
 // end).
 func (x *Execution) Stop() Step { return x.StopFor(EndStopped) }

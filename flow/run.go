@@ -10,6 +10,9 @@ import (
 	"github.com/google/uuid"
 )
 
+// The engine at work: an execution prepared, started, advanced on a runner's report through its control
+// actions (each run by its type's rule), and driven to its end by a script in a simulation.
+
 // NewExecution prepares an execution of actions (those of a flow at a revision, or an inline list) with the
 // client's variables. Client variables of the voipbin. namespace (in any case, with spaces around) are ignored, as
 // VoIPbin ignores them; the voipbin.activeflow variables are set from the origin.

@@ -9,6 +9,9 @@ import (
 	"strings"
 )
 
+// An execution's variables: the names flowbin sets and reserves, the ${name} substitution in options, and the
+// limits on what a client, a runner or an action may set.
+
 // Variables every execution knows. Those of the voipbin.activeflow namespace are set when it starts, as VoIPbin
 // sets them (a missing id is the nil UUID, as there); a client cannot set any voipbin. variable, and the runner
 // only those of voipbin.call.
