@@ -2,6 +2,7 @@ package flow_test
 
 import (
 	"encoding/json"
+	"os"
 	"slices"
 	"sort"
 	"testing"
@@ -209,4 +210,18 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 	xb, _ := json.Marshal(x)
 	yb, _ := json.Marshal(y)
 	return string(xb) == string(yb)
+}
+
+// TestEveryControlTypeHasItsFile: a control type is declared in a file of its own, named after it, and a runner
+// type is a row of the catalog, with no file of that name: adding a type means adding its file (or its row).
+func TestEveryControlTypeHasItsFile(t *testing.T) {
+	for _, typ := range flow.Types() {
+		_, err := os.Stat(string(typ) + ".go")
+		switch {
+		case flow.IsControl(typ) && err != nil:
+			t.Errorf("control type %s: %v; it is declared in %s.go", typ, err, typ)
+		case !flow.IsControl(typ) && err == nil:
+			t.Errorf("runner type %s has a file of its own; runner types are rows of catalog.go", typ)
+		}
+	}
 }

@@ -2,15 +2,12 @@ package flow_test
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/flowbin/flowbin/flow"
 	"github.com/flowbin/flowbin/internal/enginetest"
+	"github.com/google/uuid"
 )
 
 var monday0830 = time.Date(2026, 11, 23, 8, 30, 0, 0, time.UTC) // a Monday
@@ -89,32 +86,6 @@ func TestLimits(t *testing.T) {
 	x = simulate(t, &flow.Engine{}, loop, nil)
 	if x.EndReason != flow.EndExecutedLimit || len(x.Executed) != flow.DefaultMaxExecuted {
 		t.Errorf("defaults: got %s after %d actions", x.EndReason, len(x.Executed))
-	}
-}
-
-func TestFetchFlow(t *testing.T) {
-	sub := uuid.New()
-	subActions := mustActions(t, actions(`{"type":"talk","option":{"text":"from the other flow"}}`))
-	flows := func(_ context.Context, id uuid.UUID) ([]flow.Action, int, error) {
-		if id == sub {
-			return subActions, 7, nil
-		}
-		return nil, 0, flow.ErrFlowNotFound
-	}
-	e := &flow.Engine{Flows: flows}
-	x := simulate(t, e, actions(`{"type":"answer"}`, fmt.Sprintf(`{"type":"fetch_flow","option":{"flow_id":%q}}`, sub), `{"type":"hangup"}`), nil)
-	if got := trace(x); got != "answer fetch_flow:fetch talk hangup" {
-		t.Fatalf("got %q", got)
-	}
-	if r := x.Executed[2]; r.FlowID != sub || r.Revision != 7 {
-		t.Errorf("the fetched action must record its flow and revision: %+v", r)
-	}
-	if !strings.Contains(x.Executed[1].Decision.Reason, "revision 7") {
-		t.Errorf("decision: %+v", x.Executed[1].Decision)
-	}
-	x = simulate(t, e, actions(fmt.Sprintf(`{"type":"fetch_flow","option":{"flow_id":%q}}`, uuid.New())), nil)
-	if x.EndReason != flow.EndFetchFlowNotFound {
-		t.Errorf("missing flow: ended %s", x.EndReason)
 	}
 }
 

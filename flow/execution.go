@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
 )
 
 // ExecutionVersion is the version of the stored execution format that Encode writes (docs/execution.md).
@@ -135,89 +134,4 @@ func variablesSize(vars map[string]string) int {
 		n += len(k) + len(v) + variableOverhead
 	}
 	return n
-}
-
-// variableBytes is what the variables' names and values take together, the measure of MaxVariablesBytes.
-func variableBytes(vars map[string]string) int {
-	n := 0
-	for k, v := range vars {
-		n += len(k) + len(v)
-	}
-	return n
-}
-
-// LimitError is input that would pass an execution's limits. Pointer locates it in the request's variables.
-type LimitError struct {
-	Pointer string
-	Message string
-}
-
-func (e *LimitError) Error() string { return "flow: " + e.Message }
-
-// CheckVariables checks variables given as input (at start, in a report, in a simulation's script) against the
-// limits, reporting each problem with its pointer below ptr.
-func CheckVariables(vars map[string]string, lim Limits, ptr string) []*LimitError {
-	var out []*LimitError
-	if len(vars) > lim.maxVariables() {
-		out = append(out, &LimitError{ptr, fmt.Sprintf("at most %d variables, not %d", lim.maxVariables(), len(vars))})
-	}
-	names := make([]string, 0, len(vars))
-	for k := range vars {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		switch {
-		case k == "":
-			out = append(out, &LimitError{joinPointer(ptr, k), "a variable needs a name"})
-		case len(k) > DefaultMaxVariableNameLen:
-			out = append(out, &LimitError{joinPointer(ptr, k), fmt.Sprintf("a variable name has at most %d bytes", DefaultMaxVariableNameLen)})
-		case len(vars[k]) > lim.maxValue():
-			out = append(out, &LimitError{joinPointer(ptr, k), fmt.Sprintf("variable %s has %d bytes; at most %d", truncate(k, 64), len(vars[k]), lim.maxValue())})
-		}
-		if len(out) >= 20 {
-			break
-		}
-	}
-	if n := variableBytes(vars); n > lim.maxVariablesAll() {
-		out = append(out, &LimitError{ptr, fmt.Sprintf("variables take %d bytes; at most %d in all", n, lim.maxVariablesAll())})
-	}
-	return out
-}
-
-// checkMerge refuses a runner's variables that would take the execution past its variable limits.
-func (x *Execution) checkMerge(vars map[string]string, lim Limits) error {
-	if errs := CheckVariables(vars, lim, "/variables"); len(errs) > 0 {
-		return errs[0]
-	}
-	count, bytes := len(x.Variables), variableBytes(x.Variables)
-	for k, v := range vars {
-		old, had := x.Variables[k]
-		if had {
-			bytes -= len(k) + len(old)
-		} else {
-			count++
-		}
-		bytes += len(k) + len(v)
-	}
-	switch {
-	case count > lim.maxVariables():
-		return &LimitError{"/variables", fmt.Sprintf("the execution would hold %d variables; at most %d", count, lim.maxVariables())}
-	case bytes > lim.maxVariablesAll():
-		return &LimitError{"/variables", fmt.Sprintf("the execution's variables would take %d bytes; at most %d in all", bytes, lim.maxVariablesAll())}
-	}
-	return nil
-}
-
-// set sets a variable, unless that would pass the limits.
-func (x *Execution) set(name, value string, lim Limits) bool {
-	if name == "" || len(name) > DefaultMaxVariableNameLen || len(value) > lim.maxValue() {
-		return false
-	}
-	if x.checkMerge(map[string]string{name: value}, lim) != nil {
-		return false
-	}
-	x.Variables[name] = value
-	x.size = 0
-	return true
 }

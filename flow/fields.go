@@ -38,17 +38,6 @@ func ParseFieldValidation(s string) (FieldValidation, error) {
 	return FieldsStrict, fmt.Errorf("field validation %q is none of Strict, Warn and Ignore", s)
 }
 
-// unknownField reports a field that the document's kind does not have, as the mode says. what names the place
-// ("", "action ") and known lists the fields it has, for the message.
-func (p *parser) unknownField(offset int, ptr, key, what, known string) {
-	switch p.lim.Fields {
-	case FieldsStrict:
-		p.rep.errorf(offset, ptr, ReasonUnknownField, "unknown %sfield %q; %s", what, key, known)
-	case FieldsWarn:
-		p.rep.warnf(offset, ptr, ReasonUnknownField, "unknown %sfield %q was dropped; %s", what, key, known)
-	}
-}
-
 // voipbinFlowFields are fields of VoIPbin's flows that a definition may carry and that are dropped quietly: the
 // read-only fields of a stored flow (so that a flow read with GET can be sent back with PUT, from flowbin or from
 // VoIPbin) and VoIPbin's fields that flowbin has no use for.

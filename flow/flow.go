@@ -1,6 +1,30 @@
 // Package flow is flowbin's domain: the catalog of action types, the decoding and validation of flow definitions
 // (every problem, with its JSON Pointer, in document order), and the execution engine. It knows nothing of HTTP
 // or SQL.
+//
+// Its files are layered: a file uses the top-level names of files on its own floor and below, never above, so
+// that each can be read knowing only what is beneath it. From the ground up:
+//
+//   - words: text.go (truncate), problem.go (problems and reports), fields.go (unknown-field modes), limits.go,
+//     json.go (the JSON reader that keeps offsets), flow.go (Type, Action, Definition)
+//   - vocabulary: spec.go (how options are described: Field, Spec), edge.go (the moves a graph draws),
+//     outbound.go (what webhook_send and fetch send and get back), encode.go (an action list's JSON)
+//   - execution state: engine.go (the Engine, a Step, Frame, Executed), execution.go (the Execution and its
+//     stored format), cursor.go (where an execution goes next, and its end), variables.go (variables,
+//     substitution and their limits)
+//   - rules: control.go (a rule, and a control action being run), condition.go (what the conditions share),
+//     catalog.go (the registry of action types, and the runner types as its rows)
+//   - one file per control action type: goto.go, branch.go, condition_call_digits.go, condition_call_status.go,
+//     condition_datetime.go, condition_variable.go, variable_set.go, stop.go, fetch_flow.go, webhook_send.go;
+//     each holds the type's options struct, its spec, its rule and its label, and registers them with register
+//   - graph.go (edges and reachability, from the rules), render.go (labels, Mermaid, DOT)
+//   - documents: parser.go (the parser and the values every document holds), options.go (the option checks,
+//     one table by field kind), parse.go (flow definitions and their action lists), start.go (start documents)
+//   - fetch.go (a control type that validates what it fetches as a flow's actions, so above the parser)
+//   - run.go (the engine at work: NewExecution, Start, Next, Simulate, Drive)
+//
+// Adding an action type means adding its file (and its cases in testdata/engine/<type>.json), or, for a runner
+// type, its row in catalog.go; openapi.yaml describes its options (TestCatalogMatchesSpec checks the two agree).
 package flow
 
 import (
@@ -9,6 +33,10 @@ import (
 
 	"github.com/google/uuid"
 )
+
+// Type is an action type, such as "talk" or "goto". Each is declared with its spec and rule: the control types in
+// a file of their own (goto.go, …), the runner types in the catalog (catalog.go).
+type Type string
 
 // Action is one step of a flow.
 type Action struct {

@@ -1,31 +1,6 @@
 package flow
 
-import (
-	"strconv"
-
-	"github.com/google/uuid"
-)
-
-// EdgeKind says why an execution may move from one action to another.
-type EdgeKind string
-
-// The edge kinds.
-const (
-	EdgeNext    EdgeKind = "next"    // the next action in the list
-	EdgeNextID  EdgeKind = "next_id" // the action's next_id
-	EdgeGoto    EdgeKind = "goto"    // a goto's jump
-	EdgeBranch  EdgeKind = "branch"  // a branch value (Label holds the value)
-	EdgeDefault EdgeKind = "default" // a branch's default_target_id, or its fall-through when no value matches
-	EdgeTrue    EdgeKind = "true"    // a condition that holds
-	EdgeFalse   EdgeKind = "false"   // a condition that does not hold
-)
-
-// Edge is a possible move of an execution from action From to action To (indexes in the list).
-type Edge struct {
-	From, To int
-	Kind     EdgeKind
-	Label    string
-}
+import "github.com/google/uuid"
 
 // index maps action ids to their positions.
 func index(actions []Action) map[uuid.UUID]int {
@@ -61,13 +36,13 @@ func lookupRef(idx map[uuid.UUID]int, ref string) (int, bool) {
 }
 
 // Edges lists every possible move between the actions of a list, in action order, as the actions' rules
-// (control.go) define them. Moves to the end of the execution are left out.
+// (control.go, declared with each type) define them. Moves to the end of the execution are left out.
 func Edges(actions []Action) []Edge {
 	idx := index(actions)
 	var edges []Edge
 	for i, a := range actions {
 		next, nextKind := continuationOf(actions, idx, i)
-		for _, m := range ruleOf(a.Type).movesOf(decodeOptions(a.Option)) {
+		for _, m := range ruleOf(a.Type).movesOf(a.Option) {
 			to, kind := next, nextKind
 			if m.Kind != "" {
 				kind = m.Kind
@@ -112,11 +87,17 @@ func Reachable(actions []Action) []bool {
 	return seen
 }
 
-func (p *parser) warnUnreachable(l *list) {
-	for i, ok := range Reachable(l.actions) {
-		if !ok {
-			p.rep.warnf(l.actionStart(i), joinPointer(l.ptr, strconv.Itoa(i)), WarnUnreachableAction,
-				"action %d (%s) can never run: no action leads to it", i, l.actions[i].Type)
-		}
-	}
+// Node is an action as a graph node.
+type Node struct {
+	ID        string `json:"id"`
+	Index     int    `json:"index"`
+	Type      Type   `json:"type"`
+	Label     string `json:"label"`
+	Reachable bool   `json:"reachable"`
+}
+
+// Graph is a flow as a graph: its actions, the moves between them, and which actions can never run.
+type Graph struct {
+	Nodes []Node `json:"nodes"`
+	Edges []Edge `json:"edges"`
 }

@@ -28,7 +28,7 @@ const (
 	WarnGotoWithoutLoop   = "GOTO_WITHOUT_LOOP_COUNT"
 	WarnBranchNoDefault   = "BRANCH_WITHOUT_DEFAULT"
 	WarnUnknownOptionKey  = "UNKNOWN_OPTION_KEY"
-	// WarnConditionNoValueType: a condition_variable without value_type (see conditionVariableRule).
+	// WarnConditionNoValueType: a condition_variable without value_type (see condition_variable.go).
 	WarnConditionNoValueType = "CONDITION_WITHOUT_VALUE_TYPE"
 )
 

@@ -1,46 +1,12 @@
 package flow
 
 import (
-	"cmp"
 	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 )
-
-// Node is an action as a graph node.
-type Node struct {
-	ID        string `json:"id"`
-	Index     int    `json:"index"`
-	Type      Type   `json:"type"`
-	Label     string `json:"label"`
-	Reachable bool   `json:"reachable"`
-}
-
-// Graph is a flow as a graph: its actions, the moves between them, and which actions can never run.
-type Graph struct {
-	Nodes []Node `json:"nodes"`
-	Edges []Edge `json:"edges"`
-}
-
-// MarshalJSON writes an edge with the ids of its actions, as clients know them.
-func (g Graph) MarshalJSON() ([]byte, error) {
-	type edge struct {
-		From  string   `json:"from"`
-		To    string   `json:"to"`
-		Kind  EdgeKind `json:"kind"`
-		Label string   `json:"label,omitempty"`
-	}
-	edges := make([]edge, len(g.Edges))
-	for i, e := range g.Edges {
-		edges[i] = edge{From: g.Nodes[e.From].ID, To: g.Nodes[e.To].ID, Kind: e.Kind, Label: e.Label}
-	}
-	return json.Marshal(struct {
-		Nodes []Node `json:"nodes"`
-		Edges []edge `json:"edges"`
-	}{g.Nodes, edges})
-}
 
 // NewGraph builds the graph of an action list.
 func NewGraph(actions []Action) Graph {
@@ -55,61 +21,14 @@ func NewGraph(actions []Action) Graph {
 	return g
 }
 
-// summary is a short label of an action: its type and the option that matters most.
+// summary is a short label of an action: its type and the option that matters most, as its type labels it.
 func summary(a Action) string {
-	var o map[string]any
-	_ = json.Unmarshal(a.Option, &o)
-	str := func(key string) string {
-		if v, ok := o[key]; ok && v != nil {
-			return fmt.Sprint(v)
-		}
-		return ""
-	}
 	detail := ""
-	switch a.Type {
-	case TypeTalk:
-		detail = str("text")
-	case TypePlay:
-		urls, _ := o["stream_urls"].([]any)
-		if urls == nil {
-			urls, _ = o["stream_url"].([]any)
-		}
-		if len(urls) > 0 {
-			u := fmt.Sprint(urls[0])
-			detail = u[strings.LastIndex(u, "/")+1:]
-		}
-	case TypeBranch:
-		detail = "on " + cmp.Or(str("variable"), VarDigits)
-	case TypeConditionVariable:
-		detail = strings.TrimSpace(fmt.Sprintf("%s %s %s", str("variable"), str("condition"),
-			cmp.Or(str("value_string"), str("value_number"), str("value_length"))))
-	case TypeConditionDatetime:
-		var parts []string
-		for _, k := range []string{"month", "day", "hour", "minute"} {
-			if v, ok := o[k].(float64); ok && v >= 0 {
-				parts = append(parts, fmt.Sprintf("%s %v", k, v))
-			}
-		}
-		if w := str("weekdays"); w != "" && w != "[]" {
-			parts = append(parts, "weekdays "+w)
-		}
-		detail = str("condition") + " " + strings.Join(parts, ", ")
-	case TypeConditionCallStatus:
-		detail = "status " + str("status")
-	case TypeGoto:
-		detail = "loop_count " + cmp.Or(str("loop_count"), "0")
-	case TypeVariableSet:
-		detail = str("key") + " = " + str("value")
-	case TypeDigitsReceive:
-		if l := str("length"); l != "" {
-			detail = "length " + l
-		}
-	case TypeWebhookSend, TypeFetch:
-		detail = cmp.Or(str("uri"), str("event_url"))
-	case TypeHangup:
-		detail = str("reason")
+	if t, ok := catalog.byType[a.Type]; ok && t.label != nil {
+		var o map[string]any
+		_ = json.Unmarshal(a.Option, &o)
+		detail = strings.TrimSpace(t.label(o))
 	}
-	detail = strings.TrimSpace(detail)
 	if utf8.RuneCountInString(detail) > 32 {
 		detail = string([]rune(detail)[:31]) + "…"
 	}

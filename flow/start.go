@@ -1,9 +1,7 @@
 package flow
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -123,31 +121,6 @@ func ParseStart(ctx context.Context, raw []byte, lim Limits, kind StartKind, liv
 	}
 	p.rep.finish()
 	return st, p.rep, nil
-}
-
-// root reads the document, reporting why it is not a JSON object when it is not.
-func (p *parser) root() *node {
-	if len(bytes.TrimSpace(p.raw)) == 0 {
-		p.rep.errorf(0, "", ReasonInvalidJSON, "the request body is empty; send a JSON object")
-		return nil
-	}
-	root, rd, err := parseJSON(p.raw)
-	if err != nil {
-		var se *syntaxError
-		if !errors.As(err, &se) {
-			se = &syntaxError{msg: err.Error()}
-		}
-		p.rep.errorf(se.offset, "", ReasonInvalidJSON, "%s", se.Error())
-		return nil
-	}
-	for _, f := range rd.flaws {
-		p.rep.addError(f)
-	}
-	if root.kind != kindObject {
-		p.rep.errorf(root.start, "", ReasonInvalidBody, "the body must be a JSON object, not %s", root.kind)
-		return nil
-	}
-	return root
 }
 
 func (p *parser) variables(n *node, ptr string, into map[string]string) {

@@ -415,7 +415,7 @@ func (e *env) driveScript(u user, a apiActiveflow, c enginetest.Case) apiActivef
 	return e.wholeHistory(u, a, moved)
 }
 
-// TestSimulateReproducesTheEngine runs the engine's table (flow/testdata/engine_cases.json) over HTTP: simulated
+// TestSimulateReproducesTheEngine runs the engine's table (flow/testdata/engine/) over HTTP: simulated
 // inline and from stored flows, and as real activeflows stored between every two steps, on both stores. Every
 // path gives the table's trace and end.
 func TestSimulateReproducesTheEngine(t *testing.T) {

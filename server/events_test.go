@@ -14,6 +14,7 @@ import (
 
 	"github.com/flowbin/flowbin/events"
 	"github.com/flowbin/flowbin/flow"
+	"github.com/flowbin/flowbin/internal/apitest"
 	"github.com/flowbin/flowbin/outbound"
 	"github.com/flowbin/flowbin/server"
 	"github.com/flowbin/flowbin/store/storetest"
@@ -28,6 +29,7 @@ type receiver struct {
 	inflight map[string]int                                         // requests under way, by webhook-id
 	overlap  bool                                                   // a webhook-id was under way twice at once
 	delay    time.Duration
+	busy     int // requests being answered
 }
 
 type received struct {
@@ -45,6 +47,7 @@ func newReceiver(t *testing.T) *receiver {
 		rc.mu.Lock()
 		n := len(rc.got)
 		rc.got = append(rc.got, received{r.Method, r.URL.Path, r.Header.Get("Content-Type"), r.Header.Clone(), body})
+		rc.busy++
 		if id != "" {
 			rc.inflight[id]++
 			if rc.inflight[id] > 1 {
@@ -64,6 +67,7 @@ func newReceiver(t *testing.T) *receiver {
 		if id != "" {
 			rc.inflight[id]--
 		}
+		rc.busy--
 		rc.mu.Unlock()
 		if status == http.StatusFound { // the body is where to
 			http.Redirect(w, r, out, status)
@@ -74,6 +78,13 @@ func newReceiver(t *testing.T) *receiver {
 	}))
 	t.Cleanup(rc.Close)
 	return rc
+}
+
+// idle reports whether rc is answering no request.
+func (rc *receiver) idle() bool {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.busy == 0
 }
 
 func (rc *receiver) requests() []received {
@@ -109,12 +120,17 @@ func (e *env) deliver(t *testing.T, cfg events.Config) {
 // eventually waits for cond, for at most 10 seconds.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	apitest.Eventually(t, 10*time.Second, what, cond)
+}
+
+// settled waits until the outbox holds nothing to deliver (every message delivered, failed or gone) and rc is
+// answering no request: no deliverer can send anything more, so what rc got is all it gets.
+func (e *env) settled(t *testing.T, rc *receiver) {
+	t.Helper()
+	eventually(t, "the outbox to settle", func() bool {
+		n, err := e.st.OutboxDepth(context.Background())
+		return err == nil && n == 0 && rc.idle()
+	})
 }
 
 // TestWebhookSend: webhook_send with sync waits for the answer, which its decision reports; without sync it is
@@ -168,7 +184,7 @@ func TestWebhookSend(t *testing.T) {
 			t.Errorf("listed %+v", list.Result)
 		}
 		e.as(e.bob, "GET", "/v1.0/activeflows/"+a.ID+"/events", nil).wantError(http.StatusNotFound, "ACTIVEFLOW_NOT_FOUND")
-		time.Sleep(100 * time.Millisecond)
+		e.settled(t, rc)
 		if n := len(rc.requests()); n != 4 {
 			t.Errorf("delivered, then sent again: %d requests", n)
 		}
@@ -197,8 +213,11 @@ func TestFetch(t *testing.T) {
 				return http.StatusFound, other.URL + "/menu"
 			case "/huge":
 				return 200, "[" + strings.Repeat(`{"type":"beep"},`, 10000) + `{"type":"beep"}]`
-			case "/slow":
-				time.Sleep(2 * time.Second)
+			case "/slow": // answers only after the client (500 ms) gives up
+				select {
+				case <-r.Context().Done():
+				case <-time.After(2 * time.Second):
+				}
 			}
 			return 404, ""
 		}
@@ -349,7 +368,7 @@ func TestEventsSurviveADeadInstance(t *testing.T) {
 		if err != nil || len(claimed) != 1 {
 			t.Fatalf("claim: %v %v", claimed, err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		// No deliverer runs yet (the server delivers nothing itself): nothing may have been sent while starting.
 		if n := len(rc.requests()); n != 0 {
 			t.Fatalf("nothing delivers yet, but %d requests arrived", n)
 		}
@@ -381,7 +400,7 @@ func TestEventsOneDelivererAtATime(t *testing.T) {
 	e.deliver(t, events.Config{Batch: 4})
 	second.deliver(t, events.Config{Batch: 4})
 	eventually(t, "every event", func() bool { return len(rc.requests()) >= n })
-	time.Sleep(200 * time.Millisecond)
+	e.settled(t, rc)
 	seen := map[string]int{}
 	for _, r := range rc.requests() {
 		seen[r.Header.Get(events.HeaderID)]++
@@ -438,7 +457,7 @@ func TestSignedEventsAfterRetries(t *testing.T) {
 		e.startActiveflow(e.bob, `{"actions":[{"type":"answer"}]}`) // bob has no webhook: nothing for anyone
 		// created, updated (answer), updated (hangup), updated (ended).
 		eventually(t, "four events accepted", func() bool { mu.Lock(); defer mu.Unlock(); return len(accepted) == 4 })
-		time.Sleep(150 * time.Millisecond) // no more attempts come after a 200
+		e.settled(t, rc) // no more attempts come after a 200
 		if n := len(rc.requests()); n != 12 {
 			t.Errorf("%d requests, want 3 attempts of each of 4 events", n)
 		}

@@ -95,7 +95,7 @@ func strictFields(c *server.Config) { c.FieldValidation = "Strict" }
 func newEnv(t testing.TB, b storetest.Backend, opts ...envOption) *env {
 	t.Helper()
 	clock := storetest.NewClock(time.Now().UTC())
-	stCfg := storetest.Config(t, b)
+	stCfg := storetest.Migrated(t, b)
 	stCfg.Now = clock.Now
 	return newEnvOn(t, b, stCfg, clock, opts...)
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -92,22 +91,22 @@ type CustomerWebhook struct {
 	EventVariables bool
 }
 
-// GetCustomerWebhook reads a customer's webhook settings.
+// customerWebhookRow is the projection of a customer's row that GetCustomerWebhook reads.
+type customerWebhookRow struct {
+	WebhookURI    string     `gorm:"column:webhook_uri"`
+	WebhookMethod string     `gorm:"column:webhook_method"`
+	WebhookSecret string     `gorm:"column:webhook_secret"`
+	TMUpdate      *time.Time `gorm:"column:tm_update"`
+	Variables     bool       `gorm:"column:event_variables"`
+}
+
+// GetCustomerWebhook reads a customer's webhook settings: only those columns, as every event written reads them.
 func (s *Store) GetCustomerWebhook(ctx context.Context, id uuid.UUID) (*CustomerWebhook, error) {
-	var row struct {
-		WebhookURI    string     `gorm:"column:webhook_uri"`
-		WebhookMethod string     `gorm:"column:webhook_method"`
-		WebhookSecret string     `gorm:"column:webhook_secret"`
-		TMUpdate      *time.Time `gorm:"column:tm_update"`
-		Variables     bool       `gorm:"column:event_variables"`
-	}
-	err := s.conn(ctx).Model(&Customer{}).Select("webhook_uri, webhook_method, webhook_secret, tm_update, event_variables").
-		Where("id = ?", id).Take(&row).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, fmt.Errorf("store: get customer webhook: %w", notFound("customer", id))
-	}
+	q := s.conn(ctx).Model(&Customer{}).Select("webhook_uri, webhook_method, webhook_secret, tm_update, event_variables").
+		Where("id = ?", id)
+	row, err := getOne[customerWebhookRow](q, "customer", id.String())
 	if err != nil {
-		return nil, fmt.Errorf("store: get customer webhook: %w", classify(err))
+		return nil, fmt.Errorf("store: get customer webhook: %w", err)
 	}
 	return &CustomerWebhook{URI: row.WebhookURI, Method: row.WebhookMethod, SealedSecret: row.WebhookSecret, TMUpdate: row.TMUpdate,
 		EventVariables: row.Variables}, nil

@@ -1,5 +1,6 @@
-// Package enginetest holds the engine's table of cases (flow/testdata/engine_cases.json) and the way every test
-// runs them: in memory, through the stored format, through a real store and over HTTP. One table, one trace
+// Package enginetest holds the engine's table of cases (flow/testdata/engine/<type>.json, one file for each action
+// type, beside the type's file in flow/; runner.json for runner actions and next_id) and the way every test runs
+// them: in memory, through the stored format, through a real store and over HTTP. One table, one trace
 // notation, so that every path must give the same answer.
 package enginetest
 
@@ -47,19 +48,52 @@ func (c Case) Clock(t testing.TB) time.Time {
 // Script is the case's runner script.
 func (c Case) Script() flow.Script { return flow.Script{Digits: c.Digits, Steps: c.Steps} }
 
-// Cases reads the table.
+// Cases reads the table: every file of flow/testdata/engine, in name order. A file is named after the action type
+// its cases are about (runner.json: the runner actions and next_id), and each of its cases uses that type.
 func Cases(t testing.TB) []Case {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
-	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "flow", "testdata", "engine_cases.json"))
-	if err != nil {
-		t.Fatal(err)
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "flow", "testdata", "engine")
+	paths, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no engine cases in %s: %v", dir, err)
 	}
 	var cases []Case
-	if err := json.Unmarshal(b, &cases); err != nil {
-		t.Fatal(err)
+	for _, path := range paths {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var some []Case
+		if err := json.Unmarshal(b, &some); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		typ := flow.Type(strings.TrimSuffix(filepath.Base(path), ".json"))
+		for _, c := range some {
+			if typ != "runner" && !usesType(t, c, typ) {
+				t.Fatalf("%s: case %q has no %s action", path, c.Name, typ)
+			}
+		}
+		cases = append(cases, some...)
 	}
 	return cases
+}
+
+// usesType reports whether a case has an action of type typ.
+func usesType(t testing.TB, c Case, typ flow.Type) bool {
+	t.Helper()
+	var actions []struct {
+		Type flow.Type `json:"type"`
+	}
+	if err := json.Unmarshal(c.Actions, &actions); err != nil {
+		t.Fatalf("case %q: %v", c.Name, err)
+	}
+	for _, a := range actions {
+		if a.Type == typ {
+			return true
+		}
+	}
+	return false
 }
 
 // Step is one executed action as a trace shows it.
