@@ -3507,6 +3507,112 @@ type FlowRevisionList struct {
 	Result []FlowRevision `json:"result"`
 }
 
+// FlowStats How the executions of one flow revision, created in a time window, went through it. Every count is of
+// executions (activeflows) unless it says moves.
+type FlowStats struct {
+	// Actions The flow's actions that executions moved to at least once, in the order of the revision's actions.
+	Actions []FlowStatsAction `json:"actions"`
+
+	// Edges Every move from one of the flow's actions to another that executions took, most taken first.
+	Edges []FlowStatsEdge `json:"edges"`
+
+	// Ends The ended executions by their `end_reason` (`ended` when they have none); running ones are in
+	// `running`.
+	//
+	//
+	// Example: {"hangup":2,"stopped":1}
+	Ends map[string]int `json:"ends"`
+
+	// Executions Activeflows of the flow and revision created in the window.
+	//
+	// Example: 3
+	Executions int `json:"executions"`
+
+	// FlowId The flow.
+	//
+	// Example: decc2634-0b2a-11eb-b38d-87a8f1051188
+	FlowId openapi_types.UUID `json:"flow_id"`
+
+	// Revision The revision counted.
+	//
+	// Example: 3
+	Revision int `json:"revision"`
+
+	// Running Those of them still running.
+	//
+	// Example: 0
+	Running int `json:"running"`
+
+	// Since A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	Since Timestamp `json:"since"`
+
+	// Until A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	Until Timestamp `json:"until"`
+}
+
+// FlowStatsAction How executions went through one action.
+type FlowStatsAction struct {
+	// ActionId The action.
+	//
+	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
+	ActionId openapi_types.UUID `json:"action_id"`
+
+	// EndReasons Those executions by their `end_reason` (`ended` when they have none).
+	//
+	// Example: {"hangup":2}
+	EndReasons map[string]int `json:"end_reasons"`
+
+	// Ended Ended executions whose last action was this one.
+	//
+	// Example: 0
+	Ended int `json:"ended"`
+
+	// Entered Executions that moved to the action at least once.
+	//
+	// Example: 3
+	Entered int `json:"entered"`
+
+	// MedianMs For actions that a runner carries out (not control actions), the median time in milliseconds from
+	// moving to the action to moving to the next one (or to the execution's end, for its last action);
+	// `null` for control actions and when no execution has left the action yet.
+	//
+	//
+	// Example: 4200
+	MedianMs *int `json:"median_ms"`
+
+	// Type What an action does. Each type has its options in the `ActionOption…` schema of the same name.
+	//
+	// Example: talk
+	Type ActionType `json:"type"`
+
+	// Visits Moves to the action, counting every time an execution came back to it.
+	//
+	// Example: 4
+	Visits int `json:"visits"`
+}
+
+// FlowStatsEdge A move between two of the flow's actions, in consecutive steps of executions.
+type FlowStatsEdge struct {
+	// Count How many times executions made the move.
+	//
+	// Example: 3
+	Count int `json:"count"`
+
+	// From The action moved from.
+	//
+	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
+	From openapi_types.UUID `json:"from"`
+
+	// To The action moved to.
+	//
+	// Example: c3eb8e62-c524-11ec-94c5-abafec8af561
+	To openapi_types.UUID `json:"to"`
+}
+
 // Health The answer of a health probe.
 type Health struct {
 	// Status `ok` when healthy.
@@ -4052,6 +4158,9 @@ type SimulationWebhookResponse struct {
 	Status *int `json:"status,omitempty"`
 }
 
+// TimeParameter A time, `YYYY-MM-DD HH:MM:SS.ffffff` in UTC or RFC 3339 (`2026-11-23T08:30:00Z`).
+type TimeParameter = string
+
 // Timestamp A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
 //
 // Example: 2021-02-04 06:47:01.139361
@@ -4475,6 +4584,19 @@ type RestoreFlowRevisionParams struct {
 
 // SimulateFlowJSONBody defines parameters for SimulateFlow.
 type SimulateFlowJSONBody = json.RawMessage
+
+// GetFlowStatsParams defines parameters for GetFlowStats.
+type GetFlowStatsParams struct {
+	// Revision The revision whose executions are counted; the flow's current revision when absent.
+	Revision *int `form:"revision,omitempty" json:"revision,omitempty"`
+
+	// Since The window's start (executions created at or after it): `YYYY-MM-DD HH:MM:SS.ffffff` in UTC or RFC 3339.
+	// Default: seven days before `until`.
+	Since *TimeParameter `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until The window's end (executions created before it), after `since`; at most 366 days after it. Default: now.
+	Until *TimeParameter `form:"until,omitempty" json:"until,omitempty"`
+}
 
 // ListNumbersParams defines parameters for ListNumbers.
 type ListNumbersParams struct {
@@ -8423,6 +8545,9 @@ type ServerInterface interface {
 	// SimulateFlow Simulate a flow
 	// (POST /v1.0/flows/{id}/simulate)
 	SimulateFlow(ctx echo.Context, id FlowID) error
+	// GetFlowStats How executions went through a flow
+	// (GET /v1.0/flows/{id}/stats)
+	GetFlowStats(ctx echo.Context, id FlowID, params GetFlowStatsParams) error
 	// GetMe Who am I
 	// (GET /v1.0/me)
 	GetMe(ctx echo.Context) error
@@ -9433,6 +9558,45 @@ func (w *ServerInterfaceWrapper) SimulateFlow(ctx echo.Context) error {
 	return err
 }
 
+// GetFlowStats converts echo context to params.
+func (w *ServerInterfaceWrapper) GetFlowStats(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id FlowID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetFlowStatsParams
+	// ------------- Optional query parameter "revision" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "revision", ctx.QueryParams(), &params.Revision, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter revision: %s", err))
+	}
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", ctx.QueryParams(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter since: %s", err))
+	}
+
+	// ------------- Optional query parameter "until" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "until", ctx.QueryParams(), &params.Until, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter until: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetFlowStats(ctx, id, params)
+	return err
+}
+
 // GetMe converts echo context to params.
 func (w *ServerInterfaceWrapper) GetMe(ctx echo.Context) error {
 	var err error
@@ -9747,6 +9911,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1.0/flows/:id/revisions/:revision", wrapper.GetFlowRevision, options.OperationMiddlewares["getFlowRevision"]...)
 	router.POST(options.BaseURL+"/v1.0/flows/:id/revisions/:revision/restore", wrapper.RestoreFlowRevision, options.OperationMiddlewares["restoreFlowRevision"]...)
 	router.POST(options.BaseURL+"/v1.0/flows/:id/simulate", wrapper.SimulateFlow, options.OperationMiddlewares["simulateFlow"]...)
+	router.GET(options.BaseURL+"/v1.0/flows/:id/stats", wrapper.GetFlowStats, options.OperationMiddlewares["getFlowStats"]...)
 	router.POST(options.BaseURL+"/v1.0/flows/simulate", wrapper.SimulateActions, options.OperationMiddlewares["simulateActions"]...)
 	router.POST(options.BaseURL+"/v1.0/flows/validate", wrapper.ValidateFlow, options.OperationMiddlewares["validateFlow"]...)
 	router.GET(options.BaseURL+"/v1.0/me", wrapper.GetMe, options.OperationMiddlewares["getMe"]...)
@@ -14728,6 +14893,113 @@ func (response SimulateFlow503JSONResponse) VisitSimulateFlowResponse(w http.Res
 	return err
 }
 
+type GetFlowStatsRequestObject struct {
+	Id     FlowID `json:"id"`
+	Params GetFlowStatsParams
+}
+
+type GetFlowStatsResponseObject interface {
+	VisitGetFlowStatsResponse(w http.ResponseWriter) error
+}
+
+type GetFlowStats200JSONResponse FlowStats
+
+func (response GetFlowStats200JSONResponse) VisitGetFlowStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowStats400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetFlowStats400JSONResponse) VisitGetFlowStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowStats401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetFlowStats401JSONResponse) VisitGetFlowStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowStats404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetFlowStats404JSONResponse) VisitGetFlowStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowStats431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetFlowStats431JSONResponse) VisitGetFlowStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowStats500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetFlowStats500JSONResponse) VisitGetFlowStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowStats503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetFlowStats503JSONResponse) VisitGetFlowStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetMeRequestObject struct {
 }
 
@@ -16143,6 +16415,9 @@ type StrictServerInterface interface {
 	// SimulateFlow Simulate a flow
 	// (POST /v1.0/flows/{id}/simulate)
 	SimulateFlow(ctx context.Context, request SimulateFlowRequestObject) (SimulateFlowResponseObject, error)
+	// GetFlowStats How executions went through a flow
+	// (GET /v1.0/flows/{id}/stats)
+	GetFlowStats(ctx context.Context, request GetFlowStatsRequestObject) (GetFlowStatsResponseObject, error)
 	// GetMe Who am I
 	// (GET /v1.0/me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
@@ -17505,6 +17780,32 @@ func (sh *strictHandler) SimulateFlow(ctx echo.Context, id FlowID) error {
 	return nil
 }
 
+// GetFlowStats operation middleware
+func (sh *strictHandler) GetFlowStats(ctx echo.Context, id FlowID, params GetFlowStatsParams) error {
+	var request GetFlowStatsRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetFlowStats(ctx.Request().Context(), request.(GetFlowStatsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetFlowStats")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetFlowStatsResponseObject); ok {
+		return validResponse.VisitGetFlowStatsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetMe operation middleware
 func (sh *strictHandler) GetMe(ctx echo.Context) error {
 	var request GetMeRequestObject
@@ -17855,641 +18156,666 @@ func (sh *strictHandler) GetRecording(ctx echo.Context, id RecordingID) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P3rctvIuTAK30p/XKkymQA0wINESpVaiyPRY87YkiJS9kyGfokm0BQRgQ0GACUzfl2VX98F7IvIheVK",
-	"dvXTBzRAgCfJk0n2mh9jEehu9OHp53z4UnHDxTKkhCZx5exLZU6wRyL4sxfHJLnA7pxchDSJwoA99Ejs",
-	"Rv4y8UNaOas4y9U08F0DLfBnE9+TPzbtdvPEsiwD+YvFKsHTgDhoFkZo5tN7Ei0jnybEQxQvSIyqyZwg",
-	"N6QJocmrGM1xPEc+Rewpa2AgHLMfY7rE9yRGEZmRiFCXsIeL2jlyaGi6bH4Oqq5igvAsIRFy58R98Ok9",
-	"jOP0R/jeqcEU+CiYemgZYJ/ySdTHtGJUyGe8WAakclbZY0EVoxK7c7LAbD+S9ZJ1i5PIp/eVr18NsW18",
-	"VX3qhh57sblz08hBYYSc+7/5Swc9zQlf+DT01siPETuViMQx8c4RnsaEJihM5iR68mNSz8x4GmUmROhq",
-	"UTn7hT9mg1c+GWWzZJuzObUeipMopPfoEQe+h5MwQuEMJodZp1cxmq4TtpMxgnlVCXbniIilsmNEfhKj",
-	"8InWzlgLD/kJmmL3Afl0TJ3BzLwKKTHf48SdOygJ0Rw/EtS0WnwXaJjM2TjuHNN74uUPaFxpzhq469rE",
-	"mp56Ldxum9NoXNnnUD7gaF1wEj3XJcvElGflnKUH4ZEloV6MQor8JLvtuV47vi/gYUjcVeQn65sw8N2C",
-	"uYzmBMD0VYxED1N2MXmfM7aZ0YqyOQVrmGlMokcSvYIdR3y0GFVpiHwa+JSIRzUDJTh44P3GNAlRMvdj",
-	"0RluhbiNM/9+FREPXVzfDlEY+fc+jQ1osMBrdjpoStAswovNs/HIDK+CxIwjF72KSTB7dS6+nn2UrAOS",
-	"eeIv7rXfyMMJPjtHC+L5WH8+DcLp2TmbJCVudkyYkImpS+IkjGL0ioaUvDpHUxwTcxX56sEsjBYmdtmG",
-	"q87h9C9qPGi29TS/GpUlZp9LJKIEUCi/6+xU5fWI+TYHPrs5GDrGBopX7pzdJ8AGBppGTh0N+UkafLtQ",
-	"PCckEeiLI7KIIEzjJxIRb0xTfIGqgFuWgC4j4hnsi1QgmlqKabJzQH5yjhwJdOouoBivY/Q09905P2yf",
-	"LYgTiYpRYSh0x11Y4M/vCL1P5pUz22q0CnGR65I4fiDrwWXx5mFogB7I+lWMfC97ERseQwUWMVu4Q8yW",
-	"126aDDuYpzN7apGm28W2LSe+xMk8nbbvVYxKRP668iPiVc6SaEX0mTNIwUnlrLJaQcuiiSf+I5kF4VP5",
-	"zGWLgpmfzOwOJrZret6sY7bs5tTstk8bJvaaVvu0dWK1yOwbzfwCB0HZnF0cBAWztexuE7emDdO2bds8",
-	"9ZrY7M4sy2xObbfhtUh7dmp9o9m+8UngfeDUCOaZn/bHOU7Qij5QhgJnrHUsaRb7LokTgc9DYCp+XE1J",
-	"RElC4lfImWUHd86Q8xFH1EFeFC7hui7g1kVkGUZJPKZA7nyKMG8I14TfiHPkDJPIdxNH3MwYtSwLOXdX",
-	"P15df7yavBn0310658gZ3NMwIplPxH5AaBKs66gH5P6Msz4KucckSRhZrDpv3l1//G4gRpt86L0bXPZG",
-	"g+srx5AzX9GA3RdBQWsGv8CMrcBBHKIntltsb4CjGNNwSSJYe4ye/GSOMN+sWRgE4ZN27f+6ItE6PVbY",
-	"uMljeixFbAjfj4pRYTOrGBW+8mKe5M2Wi1RyhTziuo2TZsu0pg1s2jaZmtNmxzM7p7gzs622bXc63wgo",
-	"Bx5ZLMOEUHf9I1kXsVEr6v91RRjaQlWbMTqNdhs9+rE/DQjqDS8GA3ZEEXYZIUmJAEZ3d4PLGkrYMS3w",
-	"A8P1KCJJ5BNPgXOMZ0SAyMyP4kQAHDtjRgAZ2hesNCOmjAoaEooDvCYecMSNFpqHqyhmcxMDq3sT4wVH",
-	"BSTiUMHBkT1lC2JjAZRU+YgxcnEUrZGjtiUxb8W3zhDbXadWRyM5MBuCwxoFIORjiUszpq1G45wBbQC8",
-	"PuIrlEuHJfpBwNggdvsMNQiMyHhPGB6zv6aRT2bBGpbrA/1kn+A0cUzTW9qtox6aRSSew+6jJYmQuhdw",
-	"c9B9GHpsZI1cn8xs13bbJ2bDs7DZcjvE7E7bbdPyOrg5s2YNbNvOFsKpwZDJgKiEcDbabaOy8KkipIwD",
-	"SRISsTH/zy/j8eeGbY7Hn0/7n/7wu2JgnQG7XXy3uJBUjWucLwCswZbMoMZDITVAUPm9U0cfJfMgrqO7",
-	"iiLGRPARWB/GH+JFyMWvhaGNOKY+yHArNiicVMtuABxJjt+P0VPkJwmhdfQmjJC45sgZV6LmuOIYmkjH",
-	"wDQi7DKFFDW3bfGMSxqHMiWDGZNS9t81zk3Nw8CL5X5pgCJWoO3g5tblt40DJ2xb02ptX2IqUR26zqvV",
-	"YkqiMrRL4W0B4u14zekJbhGz7TZmZmtmEbOL7anZcJvAC5zg0+k3Qrw3+J4M/b+RzRm/DZ/QAtM18hOy",
-	"YFeWccr8TBDDpWGc1NElF1KQbVnnyEILgilnyoX0gqo4Rh/Cwc3Up7VzJgSvGAaeho+E9WF895gmEcEJ",
-	"8djZ2pbFcAd8iklI7HNoEUaEs9oY3Ufhasnglc/KFV0FegZ0uPDdKIyJGzJhOUYBju5JxAgAHdNEyIS5",
-	"O2FbTjlpZu0nMdsjfWvFAhksWIBP/AUj0pbaZJ8m5J5EapdH4QOhJdBPyedkAt9JWCtH0o0lu5XhKoY5",
-	"c1FaOwX2M7sNMTAIwRpNyYxtmp/UUW9ME39B4gQvlpwMalfsKQoT1ozJbugpjB4Y+QqNzH5yIGLX0Kfy",
-	"LDV0dfvmAjWbzS60G9Oq07Aalmlbpm2PLPvMss4sq26x/+w/M7LVXyyTNRsNp6yZIEpwMtvPAfYndxBZ",
-	"RkEt1kDOzz///LP5/r15eYnevj17//5sOKzP4D+HLeZudAHoJV1UZjHskmqkoToee19aX032T0P+g/g/",
-	"Z5l/xuM6++Pk6/8t6jIq6lIVfWyj+7X239U//99f/mB+yrSo1f67mBzdEjeMmKhYhnci2WCbINJsNpu/",
-	"riByKygOR5plU+dtXsUCe6KqbaCGgf7593/UMiuxCycp++83VZ8mzUZFu8124W2WE3+RW42qOKW9fI0a",
-	"qWs6tcJrL3vEY6pd9Ze+WjpfZJndT18so/u1CAi/8u0lcfJd6PlEKHKktP5d6AFLL7TT7E+8XAa+C/zg",
-	"67/EXApNv4uD4HpWOfvlS+V3EZlVzir/9TpVrL/m7eLX6QcuAP1Vvn4yKp/N+9AU02MD12/x03sSx/ie",
-	"8HkWyLqMYV/R+gaMCCnqG00fBDS6XCXHzLsHTCOjsj712bPC2Q9AZzn0F6sA5vqNVpL/zC0HhWPWJdU8",
-	"THxOQhTzMYW4BRQJGheu9puv88VWyH8r4VANW7AsuFnxMqQxUepRUO/tsT6FG79U3FWchAsSTXyvclZp",
-	"kxa2TjqW2bFahAn6rtlpnZ6ajRnB7e5Jx+u0Gb/pkQT7AUPhTMqYcgX5xQAt/SVhJ86Qibe/0lDgGo8s",
-	"g3CNpmHCEMliwnkXNozVODFt22w0kW3pfIPFG3okINCQ/ySfl34k+p1u67daelj1YzhusozIzP9cOavM",
-	"pg+T5uc/4cpXHe1tRzpy/0uhV6pXDRDMwlUCsnKEn9jDeiWj6jz0FIHlmvAbwp7A/nebZOpib2oSFxOz",
-	"1ejaZsdrdU0Xd2zcbZxMO9Mm239GjqCDJf4zC/4n/6sYlXCpFISrSCgL2xZjdwMpB7F9S8iyctYQZ0Lc",
-	"lTzMpmm1TOsE2a2zdvPMbtTbJ13rtJmSD8+/95N4EhGX+I+EbcxRYEqoN4kIhu2qAEsAk/DENsVwrzmg",
-	"zlrTNm66OxRcz9iohHxmjMRNxGDABkVJjAMSG6jBf6yWyzBKAAr4xtlHbFyCg4fKV+M/7Pg/GRV2JSZi",
-	"Ud1uExPbtFpWx2ydNLsm9toz0250Ohh3vFaz0a6IDorJO2sajJl7wpE8/IMWDG33tCOEdMKwA8NIk3TW",
-	"e35IGd8nqUnjyAGO6yVOAC99xu8lOFnFjFnmKsBNtLzlKDfRMvXU3zrmfcSRj6cBp2KPob+c+rSeLr+u",
-	"dtMNVwwZVtiMC9odDCIFYxxy0AXdn318W8d8sYEyhyxbpuvfa/u+HkAYFU3bwteJSWaJ4DAhyyXjeP5D",
-	"aGFzJzJs1e2G1W7b/xpa6BFX4MsvFdV4QegK/REtsM+F5RiUW5WYJGwyfA64NfMa045GPrsz2zVPpxbp",
-	"uF2vIfi84/cW+FqYCmCMYMW2BqZ0AKXZ3FyJeyZ8Nf9hoPK/dPM/lm5uBYcMRYU7I+6K8b/09f/b9FU4",
-	"b2Iw6oLFiftbcIk0dXZTmpY5TkQTtAgfiYeSEPkUOXny4Yyp8jONwkANEK2o8IwCf1PypKwDvEWtPgYU",
-	"Dp6DV2HyPvT8mc9JfrHTHmgxWWtwgaRhIh0wUOwLr1Vp7QO/STbbrDNkvWLoDrjge2tqzrdFmy3av970",
-	"1v1qVKSD586O0PCrUZEukjs7QEM41e+wJ3VLB3FDJIpCoUJPsB9wOr8QWqizivTmEa56DHLRuJIE+GFc",
-	"OUee76F1uALrHXuMg4dx5b8rRmUZ+jQhUeWs8lqc9OvmawB7I2UcBlfgNTPpXYwG11eT0c83faBJz/76",
-	"1i8ohTO/zxH568Syf7j86eRPzR86H9pXjR9P37duurfW0B41dGStBrv9/u59/2p0wBXswyaX3D7NoWKB",
-	"g1kYLYjHbWbg1FNHjjiaXz45KPDjJEbkkURrtIzCaUAWaBauqAec8QUOgsOOP48n98S97hz7lHgTFwfB",
-	"xPcY1HwyjtUVxolPNY8yoTpM9X6MtOHonjDa8we73W7bjaZlWbZ6PtEaCj0HgYvn+RERXH7Fp2644MQ2",
-	"Xe6ejktgOxZr3Z8GMLSzWk6maz418VNnsvlo+3n0LXCckGhy8CwWq4RM9I1gvNQTlae0L2sKPcTuwh0S",
-	"lsED+aG0F4OZ/YyIn4xKHK4il+wBH7G/PMOB75L/sRundatu1beBSewvuXwgrvgyCu8jEseFPNmJaTdM",
-	"y95LxczPWv3Uxy0ey26kY0U+vS9vWaig3j4kXyznAPZFWYBKSjAWg0GOb0I6C3z3WJKTInqB4PcRrKR7",
-	"k+69I7rL+IiU4dFowXDUe9cXlOB4IvCmN3jXv5zc3PYvrq8uBzDYC9EBjQvjrBRbUYQI9Yh3hhx9/g4P",
-	"2uGMF/HU+iPEhMOiHQopOR9T6aHHuTvwYMAUERwFPolQEq0zboeS9cPeI6Yu8ZCf1AzksCl86L95d/1x",
-	"0r+67F86bJwxdQaX/fc316P+1cXPkx/7P08GV5O7Yd/hZmpO4qQHIx/fyfndORs+hefgcLnmXOmYOrfs",
-	"l9ljvxj35obUiyWH+OZgo8iGlr/bOrGnHrbNdmvmmS3SODXx1GqZLbtz4p7MThudpnWMXK8L6nQVBOpK",
-	"ct+yVLFw0sWz084pMWftGTZb2J6aXc9umDNr2mpOOyceJifPUywEDDHxO0eoeTdks+OWhzkJgrCOnkjg",
-	"hgvC+HgpmaDR3I/Z2STsDMWlraObgOCYIEL/EnKhQLR/xcNZfJfUwXfqgTFpgC5K94GbJY7nIARJgPmJ",
-	"WXAztzxtaW9sWXYTW8T07PbUbE3bxOzi7olptRoNG3fcE2y3U7oCwwk08kztg1SX2BtUxTathmm1kHVy",
-	"1jo9s+y63ew2T+xCqpKxRx6D1N9sEQLZSOCWzx2Xc0JQcYzaaNMHVa7V4D7UIoaN0MRP1ijB9wZYsxzp",
-	"D+qAfb5AANNDzSJ7R2SZdFv/yP1W/xcN7IMG8CqDBv4XM/wHYgaj8sRjY/JyPdtXoSBBHCzQWEEFE659",
-	"EEgfyDKREabFYr39mnd/rUBK47lkxM31DcjfP/Z/rnz99C2wlZGyFnLB3NU3RmlkzBnoenLBQjyWj72Q",
-	"HYVD778N8uNBPYUhj9eUiGVCJIVYIaoKL2xkWxbfOZ+iFvrR/+4cYRTgGPhFHnQ4l87c4EvNuEeCnkhE",
-	"amyNY+o0ul3YBXaxxpXxyrKargAT+EHOEH8oYI8/BCd8HmGlQiEjAsGUNKQkH9Ga/UgB7IXhkqunz9B9",
-	"mITKfyZ9gSh5JBH6y2qxjM/058IdG7zGrD3ozFsOF6MwfMekymeLPlp03Ks4BcqI6P7nqNk4PenwiG/9",
-	"gr3t9y77t8PJ6Pp68q53+/1vV72l1iYDA6vgmAeCeW1juWlAtYqMrTYbDELRdC2PrAakQxMiXk4czUss",
-	"foxywkqprBLgBKJCUiVkoVz0mxNBe0dLaXV0m0ppqFBIy3GTWpNNpDXkXdh9fMJ+IiMSYHfZ13K+2xu3",
-	"NXW43owPvCWr+FB/gcI7WwAQTzhGaVSVErW1wNdtUHHbvxv2L39713fz+NU6GS3L3RQ9jpDfTkYIKA76",
-	"chOfte++GA3xdxlN/6h/e9V795wNFCO8xF2iaEXJ5yVxE7ZP2A9WEeFxlxBhyWmRi6PIJzFSqxJ6/nO4",
-	"fEHIk3hAWPKKeoAaNWsB1/hfhcmbcEWfD9LCK3y3OhxUS2By0Pcf1EFX16PJm+u7q2eAcTrECxzDVcjj",
-	"ISLC9ccAsclcBtTW0TUAqxQt4leqpYxQZWIChEUF/gNBvicsnvz8yGc/Tog6h+2mSdjfF7JI7s2P8lGP",
-	"EqfT2JoDPKtwEEwONq48U7JT4ZEo5HzDE5nGfqIkuz1DJMVNOFyEEyKh8M9Fwr2diu3LG6wUoHNt7/Os",
-	"DAVSHw2jBQ721wiJYy5B/nwVHMDhzxF+OFS9ssPArO8PT40QEeyt2SVYxSQrc4pN1dDO1d377/q3k1Hv",
-	"x/5Vzna8c+DiQY7GXL13t/3e5c+T/k+D4Wj4UuRXgLY2f6zAfcYZU1DihxlMhqqOviiHc8o3eB2E2PsW",
-	"kotKmKUz8bbV6rRPTzallu+uL3/+NxBZChdVJJnY6H2BYHITASMLQVZvsB8czXfqF0c6r6aKo5aROxKg",
-	"ND6EWqvwwBaqjitRa1ypGTw3QIJ4LHxFy6KUDdNXp3Xb/zAYDq6vJu8Hw/e90cXb3EU75ptbBv8tmuZg",
-	"eXsRbU6vz1QyBcYsq2wKypHD+lTPHyTogniYuRhWiMsxXqMn0I5wlRwNn5ioiSGfG77HPhUZRRg4rbVM",
-	"D8ersUrYhtYebIMO9LcqIO2ZiAay17GFsXmByw+sH8eoCF4HbyYASZPb/p/uBrfPEaq+GUilKd9E1F6s",
-	"awVDKo4w1vIMidVM5PKcWhrbKBEW5y8pAfxzy0a4CpMhTvx4Bg6fL4PyZWKScJXEvidzwwTkVYzsE8tq",
-	"tTYx/m3v6vs+yAfD3mgwfDPofffuN4j4HdgzB+H4Qci3ARPQ8gtFVadwQYLOqrD6X8cV6xj2WQWuP+HH",
-	"DT+k7QH9IZ0Q6h3OJ7+Ez1HWE3c/v6kNt1smpejABA4WOxnxxtaIUnDB3uhkZzvFCY6SPQYv9+pJB9wb",
-	"3lNgLGV2RIMs7A7ojXBaejbSUF9A+4CYEpLluWi8wsX17eXg6vvJ4Gpyc3v9/W1/OPxN8gvpijOLQWuS",
-	"MNxRtA6BO4aDmzuKH7EfvBC+TinNMsAuAYMfuwHxOQJ4ZFwEqO4knRkObia9y8tbFJMk4z81uAF8d3F9",
-	"9Wbw/d2z6OrdVe9Db/AOiMAL09PcKhm7BMlan8BWiMFdSlqHhoMbjcDKhTtoRWOSnCNnc8kOY2XHdBWn",
-	"+ugauFFx3gzziO3AX/gQpM+n4FMkHQDBRWu+4jkEvfCJoqpz0Xv3bji57b+5G/YvHT4cZHmTKePYyCsa",
-	"EezOGVCgqjPs334YXPQn2j46tXM0DZO58OCKCT/VjDZeeEoNuQ3+ZeGMSNM+dwdYLMMIR36wRqv0M6Um",
-	"koL1/IaAK03elz+JMKuTjTBlvAIcgb8gdTTEM8Kz+iUR14enmSAO3HM9PE94l24LWP9WIWqloecyAYPV",
-	"OWvm9FYlcYol4YTStwScTHkntu3jSmNcORMGw4nvxb/Ak096yOFfVotl6u3LdZBu59RuNInpthstwQ91",
-	"3ROzPZvaHQ/bLavZUmGKbpNMO+SkoTXutty2iad4RtwOnrVPnhmmmE6f/WrsPcFtQYw7d34aYerOU/ei",
-	"vT55NGw0j5ihAOivn3ZHe2dZv1PIFlLAR5zoQVgaKDGWbX+koN3WEsyQRNglRflYvhqVURi+x3QtwnKe",
-	"z0clYchdMYLwnkn9CUOzSSyxqk9RqyENrlnha9SfvBu8H4wm/Z8u+v3L55Du2/7w+u72oj/p//S2dzcc",
-	"9V/EUjOSS1P5T2dRuOD6TZFwLoyE+cYH82OUtTrrZoCZ3ARQymQI4MuaoXeYnu8oXiVzQhN2zC9ldU6z",
-	"oVJCvBhhBJlphCt3mkNGB4De3eht/2o0uIAExS+gF7m70oZ8GQi4iIjHtgoH3Pll4UO4BKo6JbN3amzN",
-	"T1FI7w3EU/pA2FREHsMHyL8utQQXt/1LNkDvneSy76gw1xDvPfF8PILje2l1+GIVQ5b+jaEyHnLDu5ub",
-	"69tR/3Lyvn856P3Gg9SkSpzJNE5+YU5d+9xm0qkNG/nOjEdGZRkxgE9EZriMrqMwabo0gICZNnwSOUXF",
-	"YKk281A1SXEqwtQMuZlMMgjpPYmQ9phXPyHhMsiVDilPkrXxvbJ1v0Rq/p2L5ZbOzaVSkeuzcHHZpF35",
-	"ITWdy3bgHMncnKKXVMAc1ktm/jqsl9THHNIrky2sUOUOyRXTxOMqUT6HfYPRnYQEAfsRI7zEUa7yicpA",
-	"VpQhM80F9wtPt6nfHHGSCnpz09V3Sj8hfS/0M0iTyPMCHhW9lsSFOl3scasADm60Oz3DQUw2XdEoedJg",
-	"mnvORAR7JkSgp6UFHPUhB1Wdz6YPee09k7dwuGOheMi4AR44C2/HNPUMRovQIwaKQ443MGQuBxsDCNHf",
-	"90fIxZThcrD1TLH7cM7T9ufLHfBs/WPq5NPyC6/iLD77xuhDyzvdsronBfcvvRDZCbzzZ4SJsGzPBDNl",
-	"cJaMhk911EtQQKSbsIfXqNo5aVlWzZD5nVFCKFoTHMWoKms3Wdm0q6qkUyaL6kmLz5tnUVVdtcyq8KXN",
-	"7KovgZ7yud633yuxdxvgb1TycFhyC2Xa1OfdPv22vfN5+P+mFzjPjDDTLlW8SV5zaWcPwnhSCN9OnWKD",
-	"XW2InmD4r46uwJOKroKATQdyUh+QSDGNoIkivN44ITEnY2NhW1HWnUL3B6CsK/LEAQ1TT/jxcf9I+mJ4",
-	"bEyLERl6Fh7jb27uRueyDkkhRsuWuMp/91fBbXGC75lEcBCCeyZSQFXx1dpe6OE3gwg++slcJZjeNyly",
-	"eq2+5M4yKc9VLXl1NEx4MmnuoCCjNR4IWYoiaYyzH77tmY32CRQZLGZnutGosfjw1Hn3cGPFf3ZPf55e",
-	"teY/eCffz/r2ahDetpOPf93J8pTd8k+FnEawVmnw8xJJRhxB2npBBgLcFc8hQ8k99qnKTldUHIlhYYjO",
-	"ZlgY9qeOBhSihOBS84gmx/d4FYrgCa9lERrRUMhgotECr9lFDhd+khDPQM64AsU5GNIZ0wBPScCxgCwH",
-	"wiuqVLViGAvsU/M+IiTx6f24IjOGS/emOPbvqZyDcDJ5ivyEiAQkY6rVggy50zJ81qepuRzW2eMvXsV8",
-	"KD9GHon8R7ZqrubRKgsppwboMqZV1uWxfS5HxchxcRA4Iuj9VYwcmWPIkMPhJH3rezXAiNxCo8IaFA6V",
-	"Djj1MXVSxaUjqzWJDP9QQTEGjGnA+YDvF+GzFZe8CAuWC2xqemx7+LZQpDI2n4uoPBzIk4WDVRusFGXZ",
-	"W7Rn6OphaBKjJYnikKJ7/Ei09E/pLYf7DXDMw+nYnYjZjldFOYj7CC/nvJ4KaEwNbuFyQxqHAanV0Sjy",
-	"FwutyiYcpKwLBBFiZLFM1qJySxp1cO8/QmEmvi8MrNnd4OVskMOm7xjcq4q3mBI3XJBYq27KQSNeRY8w",
-	"lGoKua8A3Blwy4vYo0hyBeyxqv8wpnxPVJGvRCouYwEe+Zg2uHwiYWGmQIxVdD5SF18ES76HqmHEZ13T",
-	"k2DwOUYrqpSkPsPFRIbe6aAFG+IHsMwzkYzrs8qs4YsKKMBn5VeyZ7jyxqJSs0gxo8WrLWC63jOlf0iv",
-	"YcTeYLhaLCAzlnFIr5FMjnxIl/jALu8vD2ufhobv2+U7QpaHdQhC97BVfJdalPbtwvPJHNQhJrI8wyHd",
-	"pPch++Alt/kc3X/I1apH9b/ECYjQx/X+IMxgh/aeTSPfuyc/hJD59LCunJQf05VyGeqgPo8kikF4GBLq",
-	"HdSZn+qtZkg+rOfBH+y78/CwDgvsB4d/5jOPAwOTxBCcxZ7RPTwMCbwhyYE3GnrwGP0Den0fJoft5Vth",
-	"Gz6giyiicfABvF8diGxuAnwYkfnTiqwOv2HKKe9woNC6HggQw+BQOnL4J5KI4MXBt+tgOj2KMGVM05Ro",
-	"3pBH9T/8APS+B26PpAFDctgnP5LpPAwfOPh/MrZJH5wFi89QTERIgz7QP//+DwfxLzC2EiruMi6ujvh7",
-	"bpsAcUtKAl4IznfJGJRIoH4X8i2XH5NVRImHHkk0xYm/QFXJJIOPf0DusSv1YjVD1sGVeStAKMhrnTSj",
-	"7DEpbCqFapsthXlk833OA+zKG8oJ9rBYA1nEw+5gj3NKBn6eoFLE/iTmYyhhlv/2/wYiE5OiDSg1L2R4",
-	"MJ5Lx1XY+t5gU0mcbnKRLCK++CpGsp2Bvru4Qa3TrKCqzmdDKMi5l38prl+VKY+rjL5c2FG11cVkEFQ8",
-	"xV7OBoxnXQ+TbsskM+vUtG2CTWxbttmZtRukfdKZNbvTohlm3dBLBDIxPx4ElITpzqMqFyW5ogY5v/si",
-	"PZ6+OlkDSaU5s6Yd0sKm7bVnZsttErOL26dmY3rqdr0WOZl1rO0TlJBaXLpMzUkrGweqFQM5KViwX4lC",
-	"YiArOgpMckFCwrV+l2J0A9YBoz8H0BMcPCgoD3iFftQbIHxPaIIg2ZHKaiGCvzcAG/ulBypH4gqq/U/w",
-	"1LVnbdLAZnfa9MwW6cxMfOI2TNuzSHfWmZ7ik3ahW4FK/180G9CfxyK/o8ZIg0owwHFiaGY7VLXQHxEN",
-	"uVNydn4nYFiTxjZhWNtWkNSo3BPqlZVcfAx9l7yKEW8DXxLlxxcYMm3NiPiDklUS4YBhQU0DLN9ubMd2",
-	"lKNvwfF4JyLxqkgHdgvPs9UXe4PsvstIXJ4XVfucMBVJP8wwDAim+12I+LkXIk4vRLSi8kKw579h0N+5",
-	"M+8vn7EtC88xhFKRoeUFduc+JcgjCU+OXLAx8Zq6mxtzEdLEp6tUxS2qpKuRYMvZNYwTgoEaPGEfnP55",
-	"BfR9oIRdTZjgZI6pF2xB5F4oixzLJQnNqX4HldO4KyafvX3q9aEnwhVUxx8K9FegKlW+ElHX0UAPa9wx",
-	"GVB9HT2VKSFLNRFeTR8j9vDASYA67fhZsO5qGrx8/oomfsDdgyBzL5JnGGtGloPmyBV4x08S+qtZQlY1",
-	"aQOSmmcGnE7q8O6gBV7y+Uqk8Srmdb1ZzypkWhnTBU7cec1AJIjhuSNi6idqJEe8VHtQbH3O9dpmhkFV",
-	"H1xHhQZdZyNpKKYI8yI5cwvxuqdW28WaJz1uzqZmZ0amp6dNG3utQvqeDQMoPoIvRd6G+vzfs+0EmYzP",
-	"ULCccnNzx1G0xHpWfLL3D4FoHBBasQGIcoYlXIQ2fw5mKKRpvXinwKk/x4UWuf0fjNdkKYXj7odgo4XU",
-	"leCIcaSIkidGEzyyZBwSTVC4Su5DRhVYe1FMhdFqdufBBQNKnm0QJRns82VLDVwBDVBRBQfBq1gYmIX4",
-	"TDye0ghLw2taZiPOeOLsv/6eHACyX/pU6hKcQmyUddxRFSU2F/UW03u0WmZWE0sZTzBdiFGvGK2W+9FV",
-	"reREXERVwwUDPsnN7eeU5HkQK/sVGOgB72JvLpPgKFgLI3Mhg3+7okUHJxgMbsQW2fd4mYD9lnyUPC3T",
-	"Zcm5COsrhEcaqdkd8YgM72XE67TUw177nVOuZI720847rkxMz7jpMRGuOerCh0sCfhMyJxRrg/A0XCUp",
-	"X7O3vxQvuBAzYqm9yO71deSRCNmNZgvhiDtWeHiB7/mZ7Gnt1z6U+EneJ+oCpGYtMwJGEZnxLHCbHwgT",
-	"Uujxr1LdsRYyYRf7aPZjHwY3CgoLYaSQK/+I/URjlVwRsCl9e0QAj2Ab9rw5O8lEgbnxeFiSg/EqL4K4",
-	"oapHlhGBGKJzdtH0hpJaOrUzjSlUGjARbemNqYikBDZGMFCKa3Ng8RqHVcRR5docyU8JnYXwoJDaYjQP",
-	"gxz6IE3StsiJa3bdzlRwF1bTNq1mp4U7M9ezSaMINIpjTRAsn1NYfV+Q3JZVnMD+gReXPo//ggxJCQPb",
-	"ylnl//ximd2eeflfv//0378rVFUIN44v5bm8wpn8KkwHPj3Hj4SJGlTNLDOLlqamsXcpaQ4CWWHhfimQ",
-	"5XFIzwJZoOd+DC4njhjvPxlgY3UCxYV2EG/AJgWXV5fpPR8HvFaRrBlk5GsYkWgB9BB+uZi6RPQQAn9G",
-	"CZDru9XHUsz7077QpvwhXgDWPDGWwyBoscSREIRlAqu70QVE4KdK33v/kSiXZky9HORx7yY+lh+HFM43",
-	"3g12yHki5MHD6xiIPwiM1ARXNSODVFASetJzKhfTJldVpt2Uc9IP/o9/rBiV/x/7H8+nrv5Qj1z1xx+z",
-	"Z5y225QvcQHuvMSqKtAipMn8HJm2cG3PGlRMOxO5oSEp0y5SJf/K99OzOu1OgxDTnjY9dj89E7eaxOw2",
-	"T7uzxqnbnJ3OijZlHq4K9N1vw1Ukt8XD69JN6Wh70mju3JOFT1dFrNN7eC4/yKZU+kVdpd/u7v4iO9OC",
-	"D/KjtnZ+wm7sMhnIG1IIWkpQZa1QdbiiHl4jC/3z7/9AQ5ysIvbzpHbO3T8LZ/OLbTSMptEy2p80YU1N",
-	"8GTX/LaGkKS3c29E90FTbzwX0SlaqSE6nKpIhH2c6382sRrKIrUx3ROr/Qaw1B8LEdSvjDJm08asRRrY",
-	"nFpNi6OMqedNze7pCZ51uo1ZGzeLpgnnMdnGCkILQTEc3pyNAqK0wzs6GxzgVijmg1CVtfnAb/KO2W82",
-	"06zCIkuw/IxY6uGf4R1z+ro/dBq2LdKI2OX7WWzMfhs+gbKG344zhGOUkM+JqMDCJy5TKiG+s8o4Tz4n",
-	"mmJRn5sAYDEFlc5Z8fcZWFWtCia+r6ZTzH+LIpPrReqi0iWAg/IZ38WrpbdXm9MeCE33Jn0ONhPjTP4S",
-	"+jQ1GoQ+TQ093Mk+bVsvQkFynNLwf9XkUHOlNT1lt9k1G8T2zNbsBJudadc1m16D2DMLd6cd9wglctar",
-	"9llbKFw69tpC3rZ4C3f4rqRNDt3C5skpscgpNpu444p071OrY86abnNmtbvubEoqe0CqNsM9QBRcj5+z",
-	"sWwAtaFcuQxMnaZIlKSVNRUFGcC4opn887q8f7GCeUE8H29++QbHMZT7XCNokYZf6TPeT6MckQCvVU6y",
-	"Qq19qp9fLVNRjHeRSJjnQdA+z7Uihyn0f02dcd5z/Tmwp0aaxIR6qcEIYs2wLKin7rVqXniz08G23G3d",
-	"U+ag2z1tk1mbnLTM2amLuXpjOiVdszs7bdmdE9zAp42jVbVyoX4sApOPUdVKZ8+ilcvShJklgVMoegqj",
-	"wDM4rOYrGR6O8bOxCUfDRjZZXoqewiAAHHQ5ev9GahF9ypj4MrNoDjGVOpYxPioIubMi5LtiohYfB9zJ",
-	"Fn4Q+Fo1J7WNbSvjRcbzNez0I9utpoU7IBYM/Dzj0X3qBiuPh8BzXBLzfPvfQGU7TMKlHjgH+cnEnm9x",
-	"qntRXa0WsPJcWCrAMBoUFYCKMmYU5MMU+uuQu21XLbNroJ55aaD/MtDvtTQgtmVlz8ZuNFul5/PFNmzL",
-	"+vq7A10iQ6o4+yURQLsdZhttK3tK+jHZxelFwHT1iIMiqrqKCZqS5IkQutedsTNXpm3tASYZgsWPZhep",
-	"gsCKo8GGuPNQwQv7QWLNffZVjPDK80OIiD4Wz7BRd27Upo+q9dxblYZnHb87bIhCqk0RvCtw20gS7M4X",
-	"jCUpulVQs5RRemiWumQrX+vn+GWoT2uu3l/GOU/xceVsnCbrHleMccbXHV7/8+//GFe+7unSkWbT20Qh",
-	"vEKcjhpGsiIwkB4GZoLwF/lBbWGvRQJufwmBJS/OYMcrvuCS8Ad4CVWgsqv7OVxFwp4jAjt2iUIHsaUF",
-	"sYPHw7YYi0sRPG295swUEbxIUcGrWIgSDHQpkn3RPIyTQjaVcnpeos4RbKpoBNFGenQCBAvlgw7gYbE9",
-	"IykQgvqfkwhDSmfl4LIxa025Q+LYD6nZKuRuPT8Sywn8OCnKkfIRdk21Y9vEm6IkzHHYYTLf/o14SfDD",
-	"Xp+Alnt/gVAXL2MtL/XmmWSaaCcSJcvccUTJsvAbEqjYFhd/g73hZWGXYZSAzpZD28ZCAOLq4nfdDRec",
-	"UBSqjEVysUJNMVAw3kJb0yrAT7lFsUeFjpwRpjGbbfEH1Gt9dC+/YyuvcMfKL8iDT8GnnO+OgRxe9Y3H",
-	"5jyRaRy6DyR/TURluIMlms2w4pdDLOFSwyvhMhYrAud8OOKDnJp5CPPRs5ux7mo+8IvEyp+SJyRBd7fv",
-	"eCTjiiveFps4jjwSmkwWJJmHJXL429HoBvEGDMhXMdHU0DfXw1FGCf19f1QxKuwx++eO/f+y/64/6me1",
-	"0KLB5sWD6ayiEteyeZIsq3ENFpaEfNmZRedk5iRZxmevX2t377WI/XxNmfi9M2uems6nfY4T4sufd6QQ",
-	"S5iPheHJG4Xvq1zunEQ8Mw3VnMs3/UrKXSkD/5GU+1O+hH9kbjflXHbtJUTdH72N92ESbvr6p779jpL3",
-	"nLSwugMeGDGIZMrfdWN3C0yN6RDF0gPI4XzsJITpyM+fI0sv8543ZpUJfMVW4eOMjDCdPLk6LitTPmxY",
-	"TWjXYYuMCUcfN/cMUgcuVbFaTI6qiUeEwJY9wTKlMOAbGFwogTWyqJOw6Spe70m9doXjSu/xbE1zoYKG",
-	"6spSRf2t43J30Vk9acXRRyer2BaqkxPyOaPaPMRm8a2FqsMU+Mepeg9R8h4tiL1fPcebfKGnnmM/jo2E",
-	"g8wkR09jGeB1PhKO88p+QOJ6mvYMhYFHIp4mzuHMG6PtTiZFXhKGmewPY4q5nr8I+6eD8OOVbqTFk2YH",
-	"rk2BzT0dIBcX9ItiXu79ZL6aAu+ydOckCl/jOCGRHz+YwHbGryP89HoBD18LxfprkTui/oQfK7qj0QZC",
-	"2g7o6ex28mNxaiMLOLFjRwEKszDycvzEb2B1uzBcmvzmaMD8KxsiawNfrhLNBO5ThBG02sRwvHMZRYe3",
-	"h1rFut3p7LTZxWa32ZiZrWbTNaf2dGbaVtNrNr1T0p3uZuLUvHbhllweoKN3Uen4NnQ7EKiWJgEpj1aZ",
-	"ErKUBQ039OEBXovIWe4GlA7Iv5DZQz7ZgiCtvXIgqKG/Yc4DQr1JOJuUmKzAiPJA1txqxcXYJFMDsOow",
-	"lO0YyMGUoVXn95zN+S+nwHBVoJyBr8d+wJicPcxUjKMSrQs2hbHH2c+2D92PbSoVKI/KG+gyLC8zulg2",
-	"K0YlvL/PSq785TfNBJMeBsmbGI4XxPa9q89RmehXdUNbkpbuPIg34Jm9jp5SHOhx8hCg/hxD824D0Ivb",
-	"f553JJmDANb6uBh8LfvZM+YC7ESZrY5r5nmjfzcj3fNyAmUSAoE2nPuFouoywMBAoeHw/buajJIvTQq0",
-	"bwIQnKCQuqQo5Ufq5wKJiDYwUHmcMrfcl6X/cCj5nDhnaBE+Qiwl46pDKdbKJaElE5nAbRyGq4ucv2ci",
-	"LbFm/5fIWhRMyCLpYuXertw8RybjWUbho1+aZ4ido5mEZrwkhDGAorGmTLh3l5zE4qd8coB7t1jZXipP",
-	"AtRIk4qBMuBTIGQWJ5nb4a4LpQq3OGXKJb6KeZKljRJPsJPmR/xIKEnMy93KJHG+229gQdrE4y+kGmyS",
-	"Zg+TFzR9mTEsZk3fh6Sh+w0kn5Nr4pkSXzIF3de9z+2ZcoJ2ZoWCgnqvywqgBP+3P69fi03MpQd9maPa",
-	"YBT1gzqMSdFzkB49OSk+T2KiwRBk6UuDIMQhKVPBJggVCmCjbD4hihc51Z+yviQ+RHDsQsQ4WJEtkS3n",
-	"yPndF/aVrw5SqmdQznCTkqpfy3OfrqZx4ierJJ8d4z4MvJ1Ymi14F5LWk70efUBPfJASfyYwV4qCCwVc",
-	"ZKGThXTxKd+uPTfqyxiySoLz0e++ZLxcfe/ruPK1zPFji4MJm1jqt7Je5iCmoF7nphpsP/PuNruuMNgK",
-	"8+7Bdl1ZKkTFCJaWG/z976dkHVLv979HVVnOxAvdFbiiyUpRjM8V2df41VTnY/CSHuwZQxm1OvoIleVZ",
-	"D8dAGDU+fx5T0fVpHsZEVQnF6Ifh9RXikAtDGOBzwzMJh0szII8kQAsCiRF4Xx7MCJ35Yg0Vx4XCaEwx",
-	"Yhyykc115fAgQr4DPMaQP2Ggx387DOj8BFX5WDFjFJ8iP0kINWDImGHRFXFe84BIpyZL/PHpxcaYKi9r",
-	"BxANDwwRr9ESi5ycPKSh2YDqJ1wvHXkk4sUI4wd/uSQe31RJfNboKVwFHhsi5qHoamWgwuI7z93jE25+",
-	"k7XTwZsoRk/sFJ+waMDLewAHLJh9QPa5uh1utKgf6LIvHabEaR/pp7+K/L2cEcC5OG9MLfJAYMgrfl2a",
-	"fVbHqezb5Th1VJ4wF8v0VhAxWkd9mQ0biClk7BIYVfimb0ulrdgRRa8EUkiTNleMikhsK/+K4a8Foxt8",
-	"/ysG6GHZP5Bz0JCl3g2ZiVfLTsQzP27ml9l8LjI76M9lwoXMQxVJaFRyMX7iiRayxp9Qnl97I/KlomRd",
-	"EfGQPhCviTsP2T/K7baiuZRpfopFj8Ml5J5NYGNSl5CKUbkPkzBNhWFUdPMp+7mCbVsGmJ1GanuA8swZ",
-	"FXruCXwR9GRQm5n/TFU1DEj5uRZJRdnHcvgcg6cFcjKuqmJUdBqepSDyW/l73lNV9QtzNSlOLK1Ypopl",
-	"gWkknCGfBpBuVCSO0wyDMtVGRGQts2VEeNEhsMVrlZM4xn9SqcXOMsWIUNURscGWWfA/+Z9TA+TkCFnA",
-	"YchXn1uNoW/dV8AxkPYbq70Qr2Zh9IQjb8K7T2RVKYddkpBtbEKk3FEcMM9TkYj++5fh6/P6Y54oI7eZ",
-	"v/8jJIKLVpQCbcxk3FT5QX3wu5mFEfjSVaGKHYFcZPchZ7+48qhWR9fUJUzcIZ4+2Jj6CX+KMA+mlpwD",
-	"r+jni1NiZCmRtEemX4Gj9AU9SkJO7wAlgmwCdEk4mTBqh+WX/CSN1JbVZQWJ8RMUYcppLFsNoV5K5miw",
-	"Vtk6xV6wxgxpBwE7nK/G0aXDU8D4NhXEmfxa5i/zcb5G6hiqolbXk37+tTPkzHzqx3PCQF6xILB9fCtq",
-	"hlJZp549jjgWZ0yryTwKV/fcO6Z3M2DtRRE8Bf3AhIi08EkUMhJBlunTFKdOaJhMZuGKiRFjqr/wyDKZ",
-	"a42xHxAv/e3zaszsgcJranxOWMVvYAIhMZRsgape6MavU8lx4aGYYRxgioDXXBBM41qeASrLeczaZDag",
-	"wFbfh+KBWGV7RnGIZjhKrfNQWoFtlnIvlD5IfqS4t/hccguCo2LSGNxMA8BaVF0TA/AEofweL8JHcK1A",
-	"1ZgQ3ifF5yLxpljwXp46ebyz6bpQqmVR3mA+T196nsXfkPE6SyeyNvRmt9vExDatltUxWyfNrom99sy0",
-	"G50Oxh2v1Wy097lJMD9JoMo8mPhb5VihzdpAS59S4insBZSXpGhmxzqaJabSLBXZnFdKMtOSfaDRZ+JK",
-	"akxQFfmgfp8st8IaxtL2oJW5FCRXP4c88O9DVPfZ9m0ekhwaeZXLbMnAmd3BxHZNz5t1zJbdnJrd9mnD",
-	"xF7Tap+2TqwWme3zcZ0aZ0j4rjmJ9NRF1FwevJZjlhEiwMK5pBF2t4lb04Z56trEPPWa2OzOLMtsTm23",
-	"4bVIewbJkg9aBYmiMComBcWz9XwP0tfArLU5a2sVBAQ0tHMMsAaYk8FVW3i5zKBsPewKDWWJZvKZCZe1",
-	"c1UnksnDT368IUruWtVu3CG8J3CUxDJ3C3nSFyGxZ0x01cTGGeWxD8/uViT+WjMLN3CTmG12eq1ph5jd",
-	"2cmp2cS213Bb0zY52QsGS5jInRDI1R1MxJUAp9ahaDJjdQqPvVawzEIhfzeMtg9cZSkDxXNYZ9Y4JQyS",
-	"GMNZQBQcvPRz1rmXQkr7lcApm2uG3wVOgrG7MF2YeAilnOWZZbgnHr8ExW3ToWPJsioAF0Vi6ZxEDGEn",
-	"jOniVY2VhiWdGIhfrmBlNVXB0peC/qes+tI/JM+kI1hJR9ipOcPJrxFFDuAORwhtTsqtZlSZYgh44pGc",
-	"+Jm+3LS6qqrmO7iTkb8gcYIXS9FL1Dw/sJfQkR/SRRRaP6SXwk67en1QDb+m4vs2xbIIGQJugOEOWQNa",
-	"yQZ+jG6uh6OcW1mZBll+slAd93FOIpKDxFdQ+JsmMboPDTQlse8RDttSeHoVIzGqnNMZouETjEWCmNT2",
-	"jybiX9qpzysopy8RsIL5jJS1gRxyuK0coReTtCImr0CA0OFiazl/rnrS6vqXKCv5vNL05eUqS4FGGJN7",
-	"lkmTqrPDTqr7SPncNMV7leE8mTftKawZKCbEI96YcsSgFueg6nSNRPkNPQ+EgZoN9KP/XSZf4UkLHvmU",
-	"Seq1OlJXQn4r1biPKajcl9gloFUSRdczuJo/44F5Z3k0ChYMNZ4m1/tcWC14o5gsWZM+IjFwTaCSV9Px",
-	"k5gEszrqge5XTIZrPHhwMlTmcudhGJNUolN3CkqWVzFFvqcq9if4gVBVDadldWvSYADKEO0ioqqjXWRY",
-	"SRaXSDFwzyISPSlscvu4JoLg7SUk9g8KOVzELAit4+5NhqpwnghElAXtbyNq7inzGOzMY0LRdK0Bg6xx",
-	"zwEkJtEjiQRw8Ors31xSOnybeSz2NgEjW+2KHQXfhjHdojJ9eWb81ye+BpBclCK9nCvdM828zyLSqOpo",
-	"JEwUQnBE6Q7xlNOe/FNOfDynZoypJPSJpiVNCX0d9SiD6DBYJRkL3oa27Thiv4X49R+3phcBnEULtibL",
-	"34Obg9Rnw/tXsUg8IdG+BupVzXDhCOcLEbrn1KDwDVfAiCxWy9CnibpLc0zvyRkqOpSs2gmMzQWHxK3n",
-	"uurRT4QSKAlRNa9xlOmyOPEA/9RFGBH1Lbi32S/Jg1dt/BiJZ6naKfbvoUoRW+8wwdTDkYfEZsRcYqqm",
-	"Xge1M+VhYgKp01K+CTwJAhMYREMq1heRJFozuUh2TSST7aDqHfU/y8AGvjjVjM0NJ6uIOKjqPNpGSryn",
-	"OCYnrTF9+753YQ7f9hrtE+B8fK+uxq4zwGGikEeiEoBn341IUkhVpTPMLvKnwe8l61Ka7uEjT4a4XBIq",
-	"tE9S+tsAoYpR2YSY7ENxkDl5sajTDvdRzjfDaj/tvqKXpS5C2sViPCCV91MoxeM5XgLbmSpJ83fuTIAL",
-	"2Buzl5oLrWOads5bGjkoSqWEgZwxk57HFacGXnIujiIfskNr3kpVjG4GV0IiZ0CyXhKP3RKoeg2a4iQU",
-	"kxIQU0MrGpA4i0EZP4ocng5B5561e8MREA03DDKxM6ZVMGwILOCG4I0Sqy2URDh8oufI+b4/Qq8f7br1",
-	"WlNKvP7ie1+dTMXFp3kYEDT34ySM1rX9zJpbjQpsKim7t7cNrkBj/Ovb29KDOFfl0QmEsbLecU3ycWlp",
-	"LiZh1fe0MP3HWVNEEfgMAKst+ka2Ey0TAyRzYu0lYybIop+A8lFSLun4CraSIivJb8dGYk1Pph3cImbT",
-	"bXfNFmmemLiFm+YJbk0bbhdbGONvayPJaC2zVyI9WhXdkpO1LK85azJmvj21sdmanRKz61nEPMFtPv3p",
-	"dPpigot2aXRFa8HdoRsS1svrnJ9rB/ATVN1L6/9rLWh7oXswswtsBVOqpjEctd+g3l+bakYS4C6dfnIu",
-	"VP3AJ5To+TP6erxZ+ftoLbyR0btLRihD0xmoMMYAgn7/DdXwv5JO/ShF8UvrhnP8UrGyeIs2eC8lMLBZ",
-	"7/yivHq9nPwbrpJpuAKvZeCfYwPyZ8QJ91ouyuUTr4LtqVbiOrqCrEt0dUhCezUtwcrvrMUjprJ9L4q3",
-	"4ZoStMT3IEtoLPDmcin5nExYy0kSPhB6EJBu2yrtowai5Cnd8eft3b6bZmysbPs2yjMp3EnJYUmmKnyC",
-	"+FKNe4/XcUIWXH6ZC7LskcAXUhFNCtPjksUyKXe14u9z8HrM7l2KifT4iEWKaN/bCvFCawH8D46z2g2l",
-	"wFATjkMZZCG8myPkYoq8KFyiiCwJzmXE2MNmf7oXNdw3SGUvayF43BUQriWhEMuJqkmIpgQlkU88hO+x",
-	"D66H4tTBPRFCRYTAyd4JJ0BU5dX5VkuIYhapLAhogHwSs5b3ISVCcaT2kI9DPOS0bAt9z1qcgSeMNoNz",
-	"zRuSHweK59wgXwM3VHYIS5gDTxzHjvQsY9JEOIDITTTHHnLevLv++N3gatL/0L8aDSfvez9NbvpXl4Or",
-	"7x2FDmXgd02nzWKbKkZF7Qg7QtgB8ESnoFHh08lSbr3DS9Hu0tgozmm8gN5YJiNNA8tyDNIeaiejUpi3",
-	"8qOwgoEz87exKAvqzz6v7pG8A0aKq/T9345Qr0SAeXGAngiVKZCxwZ/7lXLfVhVspaFLiL/SCbi+Q2Oz",
-	"S4zmcrwY7By0y6s4gXudl1ezM8hrIcjUxd7UJC4mZqvRtc2O1+qaLu7YuNs4mXamzX0wWJzwTCWb83XY",
-	"K0dp1rO7kVmFqFoOOMbIryjbkVGuhCzPER5TseFgQ1iLSDD2UjfKImc46r3rT3oXo8H1Vd6opZd7tItr",
-	"tj2bq9083UIwFInzDssbj5Y4StZgYCWZlPQYLechJaq62nBwg+5uBwbPfI8w/xr4Fd4X0vqyWuc96Xio",
-	"PQYJa0nCZb4i+QL7vFwybxb4lOxf7LzHA/PKxp5FIYWqRIWBM6IGW/E9EovnPgFaTopMlbtDK+CJ5J9l",
-	"a/H8eBngdbomnmyE9cl+qBf4Ljku2bRY2BlyEhJACIEPkQRw5kAF2FmLIAEhJLFf7Fyg3eeE0NgPqWOg",
-	"f/79H5lpJSTY1+Yg9r4QylfJvNh3NkQL7BHGooIFbhMgy7DiKgbkq3zyXHa0D2RdoK47xbZrzU5aZmPa",
-	"9EzGpJkd3J2almt7DdKctfB+Cury4vxiMqyBUTilzeB37C18uv959+AbqBqE9/e8yI6oMAoiA3BMYFCV",
-	"39QZHNYTrE3spYhc13Kcx0WV/IuPGPYFtqHolC9wUIg5OEoSTqg4FU4Um8iueoBd4mk2XGhfqyNZaFwo",
-	"jR1RWNtB1XCV3IcQaTW4+jAY9bmJp4b++f//f5Ajqm47/JdWPRv8efh3DeUMoYJ2eHOtNLeDqgwwIVnQ",
-	"UrwWsTrnY4opkrPg65uveFJbERsFkQw4EnohTpyWGJL+OKrit1NHXI4S5cT5TQBTtTAZjWkVdFoTuSqh",
-	"45ro65LPxOzS/EmbfgElTkcZxeg2ovdnEoWM6A0uwXY0xz4lHo9Q9b0tBdPj1I9anreq81crFRh33suN",
-	"6iZHBpRtqgpfyrSl5andtbfsEmnZdFXtiAL5zqduuOAwunGlpBQlwVNrI7Zepl8USEIOVjEqsk8WT2gN",
-	"tpnM9oeb+yhcLQXQHNaTg/hkui6mKOISGtytQmW/Ac2rCpjgNzTnERSELqSyjsgi5HKDpqXlz4rqkPPp",
-	"bLNdZidR5MW+fWIqybYSS6ereA1O5gyLsFn5CxKuQJ0Uqhh0hiz5Q7zIia7labu3RREUGcOkSsS2bfs5",
-	"KhFIezs5CiAWq4RMtlyVlKqwloBoybk0MkoPbSoJU313AM0TVehl/1nyXsX0XcvbzFqB0ymwbf/8+z9q",
-	"z5lqGvx+6HT1nvFWkEizge2pAzwYpe+XhTyHO8ssOqlvHk9MHCMqYojFhRM8BkMEnOBycilJLZtwyiGo",
-	"S8j/Fn4FmbuW6/svNvLMVRGCQ3rpaziwq9zEb2+M2hFSBMfNPTfkhYIKJPkLJcAAtPiZgxTJKQ6Oe9Bu",
-	"voY8dDNX3mYl2uaQYgGzlbvh+WubI7PqJmV5Es3MlmLRDbSqE9481csc9AbA6HB3rFFNv9xFQgZoRFRA",
-	"lk5iX8VSRJactkhrlIbjigwYWig/OKI90PCJ1r6RluTFVCIvpgiJ/eUZDnyX/I/dOK1bdatu85QQf7Db",
-	"7bbdaBYoSAr6HKwm4YVLU0WJkVa/Hg5ukPMmChd8IqPQQXOC8yn2D9WegIYEVbHUj3FeOSEBj/bo1+2T",
-	"ltCh1c4VpzbHMXfSffA3chDG/vJAPUl2T8TRGxK0ym5AGlV0gLr6WpdRZbkCl5xxSYyDq8QFBk/LIARi",
-	"LWsLuIfIoCPgrKWwUddTxjiYhnS9CJnIXnU+myIYyORZZ5xapv4Epp6MFpIpvcSlk1lqZmHA5HMHfk5E",
-	"fIsfUuc5kTMh5YsUdQm0MJo4YXPZiKYBzeqLxdLsqkEP3AkvQn/OlXncjxrgU1xeclylF/xZlogQSaDL",
-	"62EcF4qS3946uubhaU4mYktBUvYWecR1GyfNlmlNG1DKfGpOmx3P7Jzizsy22rbd6exlnDi0aE1G3198",
-	"s74UivU6C69HyKkNeKWH49TRj2Qdoym59/n1EiF6KnedFj6X2ZkvFRcvlti/p3yXgH5VNmMwchiniNgX",
-	"FMoxKvl7Cn7s8iJXPgnks09Uh1x0eThHuWLKgPAFcd+0GCYeNIMjcqxjP2gmD/fkB64p9eHXVXDyZ5bL",
-	"0RRwWcZRf/FcF362mN2+NIDqfz0vGvjcC/jPZE/qJTxn2IjxhTjELapJrhbLQKzmgF+QpB+6FR8CEJYN",
-	"wio8BiEHEa//rt1K55lbpDH68Tb1ArTiS1ZSEFksk3VOCMrXGSorJp23esL3M5MpPBRx94uoi8QLW2NN",
-	"5ADvMcX3JJI/nQLvpTKZYUgSgX9v7mQQhvy2o9RxZU7URWRn6kNl7Al2oUhiIfXMursj0eW8yOPdQPn4",
-	"mG/rVVwm1bz8RoFl8lf5UDaIp5DbArZTufLG0pdXTxLi4ihaiwRhWryRHocSzmZapGltv3Sr/8Jom3JJ",
-	"DGTNjXioLeeispNAHD+EcACeW5IIJ6E0jPJIE7BlyTsAJk3secg01XA1mYLFCyG+K5GW4VzMqtjowhoV",
-	"85CSCRfffg0g++07aR8aRV3EnKmtUQmNZNbjnRu0NVJ69LJfK1LGZUVriX5ygGIoSrGxX9kVFOL5o7Va",
-	"YuV36lAPdEPTtm4ZhVDkC9JRSI46owbjIK+gHXJZcPZGt7wPL38UzDq4y44pyAS1OuqpT/CYzoDMEhSu",
-	"EpV5NFaZ+PXEF5koYJn6gqfcJgnCsYjNrMrhzkQcGE+Yo09/c+P1BCDYMyHhqFAdMA5L8QXsc2O6TfGg",
-	"pcWVOgiewFE6lr4Z9N9dTj703g0ue+BUVpPqxGUUTgOy4KVElmGUQCVNmfoPx6hlWcgZXEFfPo4j/Tcg",
-	"DJ3LziAzwjQKlRtbdJ9hnGDl3XUODlcxZDaZsj1e4gi0GNM148/hZR31ZP4Xw2q0GI6NsJuQKKfWstF7",
-	"7FM0TCJCEgMNl+ySwRRBOf1Z1WuwGq0DOIqeriBN59IyrO5J6VwGlMdHxKsl+P/BQrLTaFndk/3ZjR7k",
-	"AcVuIndOU4WGy/h/NE9VB1VpmNFRpqn3ipmy3ADZeTbarZdjVnLo+ll8y9mYpu3mYeDxEDKu3+G5F7x0",
-	"l24GV3FNZuE8QyvKSbWXo9Wl7E85D6KthyuEReWs3s1ASWV+kkJOo90uhZueuyBoyIEmfwztg9mHFGh4",
-	"izNRpkvcZypyzeMABQRDXUPnD44o1LDELokN5JiOgZw6+1+V61VrDpqS5InwmgOLc8AesLBmQ1vXJsjl",
-	"mKI/2KjdbiPLBoZfW2mzsYUsH5NbRU1FJDb7FVOrlCQ1ERmY9r4b92FuO6F//eUToxRr14BnOJaR+GpU",
-	"LkWe4rIEY7kcx5DX2EurW6z3rw3/cc4rGz+FUd7qkSn6Iu6BH6NxpTGunCFVFz/+BZ58KimWUqhUkvGg",
-	"nu+dQVwS4gl4VbZdWeffETUuCBMdkhA56rMOqjp/WS2WDuRES/SSRlUnJgmk0IkwRZDomnEFwkxQ5amv",
-	"eT9erQNKDHgI5wInYCAqgyp4eoJMrSRUdeB9NkGknHLFqLAJVowKrxQgSyHIMgr5egGicZl1rUicfMPw",
-	"C+xCJiM9e0I2S3h4bufUbjSJ6bYbLSFddt0Tsz2b2h0P2y2r2dotXZap6wSEFfHB+civQrWaDBRKQhmy",
-	"hnB52XxcNpStHLF5PRjRMFs5sygqQJblnCzibZU55/pMw4fMuN3CMsZlmYVxwkH/KQrpfQZd6QFbuwWw",
-	"Mk8YFW4mXE8FxuTDniNLSl/JnBEy5VxYjchsFTNkwt3RDJT4C+Ix3j2r+GhYhWWKk8VEO5w9pdgcUMkB",
-	"MqPpeSVhT7NnVgR4ffukVe60LKob+dImzADfYBQd0OhqyUDRbuuVOjVanNrMGWyyOUZs7P8zHv/hF9vs",
-	"fvrFMrufvtiG3fr6u6JT6xeDxUgUd4AVIkIfSRAuiYHYiTBWjsc48rdp7nr+lOtkCmu4KSDcmjaGNfou",
-	"9DYVv7x74Q6rPrsgvMzRojTy1Kee/+h7KxwoGQxKHAC9koW0hMJdT5Gxt64d5n7JpZgClfuiLBa3h+ar",
-	"BQabV0KoS4S8o8oxwm5l4UUKnTJQar0kaFxJAvwwrpxDLvF1uIJyCewxDh7Glf8uJqjFZLzHLjmjfXc3",
-	"N/3byfCq92MfuaGXhqXES+L6M9/lswNiGj/5iTtHIT1DvbvR2/7VaHABwu/ktv+nu8Ft/9IYUynYXtz2",
-	"L1mL3rsh+OTDw8Fl+vcPw+uryXfXlz+nj9gw/eGo5OlN77b3vj/q32pf4RFdk9HPN/20g3h4fcP+2Xg8",
-	"6t1+3x8Z6PLu5h2bvwwLY5NLB2Zy/uS2/6Z/27+66BsIfl9djyZvru+uLg102/8wGLJe2rPexUV/OPyx",
-	"/3P24WjwoZ/v3hsO+6PC8d4Phu97o4u3BtJj1jLj9K8u+Va/mUDTdPvR4LL//uZ61L+6+HnCJjK4mtwN",
-	"+5vPb/t3Q9b+9vpu1Nfn8b4/ent9CU96795df4QPsfOYjK6vJ+/Y3hnobb932b8d6o/uroZ3NzfXt6P+",
-	"5eR9/3LQE2dyyzb43eD9YDTp/3TR77OZo2H/9sPgoj+5u+p96A3e9b57B6c36t9e9d5B2FFOlCk47iwW",
-	"/aVn/vkT+59ldieffv+74rsA0kppIIB4L4LGcRCHKnIcUtz+ZN7yFubAk45HgPlFGI7MfK/XYNQ9xv86",
-	"sewfLn86+VPzh86H9lXjx9P3rZvurTW0R41D6TRH6G6AY5WlfOZ/FskfNSJ+lkL/7fd37/tXI1A/VcMI",
-	"tezm65bdft1qchYIjPax/zdijGlacpGnBuBrhZeo1WgIpiMiQGV8jyyWIcNsa/RA1jUGDBp+6F+ilmUb",
-	"6KZ/+34wBBi/7F8N4HHTQAr2UMtqsa6D9zfv+mym0KKNqkLqhLxtOAjCJ8ZciDJK4SohNQP13t32e5c/",
-	"T/o/DYajIcz5TW/wrn85ubntX1xfXQ4Y3EAoKF9643Wr0YFlqDppOBhTKdDW2IUcXt/dXvQn/Z/e9u6G",
-	"MJtGNwVT1LYsWKmEYNS2mlnGPr/1FaOS2xkmD+e3pWJU1J5AD21DKkYlu9SKUSlYaMWobE6/YlTk3PlE",
-	"5MSzUkXBpLcz9FpOFuH8KQlh5sqVMgOXJWpB8F+QulQK4FZS2lQG15anQQO5ZwPFCiFI5UdLS81AYlCa",
-	"qyXVKuJejyT6fizX9m3o/hJHeEGSstLsvNol5+//uiLR2kBLnMyZ2CruuhogRWtiwoaecpSGiTTMM/yR",
-	"XQz4YjCkUThDruou1OjcvrlAJ13L5mVJb1KluDaNV8JJQ35eJjsBNKYl2k/zJbI3ucT2r4WQ/7r5Wvpj",
-	"vhQHVXbCL0DKNiTq3L0rvGpaiset+flkYkp2B6bhKsn7TkMzvahcJkmaLHclClFo5TbHVK8djAa0OL0u",
-	"B6v0ezyb9QJHD4xr9z20T5VB2zHGlIZwfWrnqf9wNsUwpNo1MrUQqR/PD/1Yozhxu6ep5LZnuRHtduQf",
-	"hKwHeft/t3ViTz1sm+3WzDNbpHFq4qnVMlt258Q9mZ02Os29nD3AdWrn10WropI2IskHo8sKX4BizqcA",
-	"BIGf54deyk8lXKrCjXunTMisSsCnode2ziTEhDTIABPxZh12o/LZvA9N8fAvcUjrt1hPlVWeGiOTy6I8",
-	"H2fu89uTcSaLichB+0J5ZtQkWZOM0gmERLidjN3K3J2c8qO4sGmhbV7AoQp50dZTiNWy1fD2rt6p3LG/",
-	"vMCt3adolsKvafUiVMVUGJsBIRkipRLWCzU6tX3r2v3LM8ruBs7UEXuTO0vLNoscXELrDkpTjsGhyBY3",
-	"i66iAJg3nEAG+73NNAy+DstfkyI/pfzLqPTPkG2gBsisWZdOvSBkhOlGmckxlVnf66gn68FyR4vShDdo",
-	"it0H4a8E1ScPzWRzFHrYflFh63Zc1I3iuD112jwTP2xQnmN4hZzffVEG6K8OyjAQjpiCYvKyBEkSIF7f",
-	"K6SqfmcU4bUIJMnHXguXdFGJ9k1xwWU9KmSjlIye43wjnuyspDJgbv5junclZbVSwDIyZ/JBwTApjMdp",
-	"TVTpyiK2bg4RL7C3DlQewtruQ4ZT5KTnv7/v8htVAvUlEzd8uxrALxLoJ0suwZGxRsJsimRKBSS9pje/",
-	"D8GXkzmO5wVRbPxtnZ+I3UBz8lmYIs4Qj23jSVdElkOeQQai/ETP5qyLLdeennoN8j/S+Vt3e6mNKSTk",
-	"BeGGR0VlZAM+jgg2yPpOOlB8hftXplntX/MeJluRGZF7QkmEE+KM6QJ80aCG6oBby8HoHPlJWnMKDjrv",
-	"CLq5lEOyGpSk+H6pSKSjAjp1gHlGxSA9QgsqeKTXhwdqpRWDoKkcMy6rYLmJO8eUI89MZqNZ18Ok2zLJ",
-	"zDplW4dNbFu22Zm1G6R90pk1u9P9MkZvY0hyqe4Uf1K1BVPF5cvaOWci+iN8D3jXGVei8cqymq7sAr8I",
-	"A9y8iUi3Bu+ksr9xF+DdacQEedMD44+JhjcqTziiPr0vjI0J1kgPrAnlBa/y7TMQX5oB9dzCiNQ46prj",
-	"R4LkuLkKNqDuka/C2ZimUaIAsIINcD7yNlKPH9fRkEEOMFigbby5GxlCGyFj8A6o0r3NUrg7Q4AQfvKe",
-	"ymmNwuIk1uqOHOt/rBHk54tSWV4zh44EXNFVEDh8vyXZZo8Ywycl98OkxuO50GzSJF4fiqpaekqpIRyD",
-	"VVAYXwigvzNZIRAQZc1ImSSo3q/h0P34uywji8r5WF5aaUx1JgxVcfEey1sgVnAG9etB7SdFGqXlA8Gl",
-	"lr8ZYwpXQy4o5QTjxA8CXsIfjSu5eY8rImxZm2J6tXiZD5F9jWBhS/u+PxpT8FCL/CQhlM9BOZYiziTQ",
-	"EEpQq0qCKff+fYSX81JaCEztPWtS4P7g3ZNSP4NlGMf+NCC8/Lty1XwKdbl8bwYYJtn3ivKqGxUaemRv",
-	"pv3gr16F3u5s7nwKhtiSMqyRrqLYI337hqVVK8sOZBaFi616a654Zs2+jYaU0cXybF6wMB40HOtkUugb",
-	"UgR1HyZhxahMI0zBt08LXIrAAxDco3PJuUqUFgGekqDE1sU/IAxcPFxQ8H5SoM659hc6EoZ7bHneafCk",
-	"i2ennVNiztozbLawPTW7nt0wZ9a01Zx2TjxMTg52GoTjhwmJk9gKhwDXZSUWuNZqO7T9y/TwPvXI5x3f",
-	"Xoaxr1OCDXm30MuuBFh6KJ5D+AR7rYkg55r+SobsSUX/HIu4PhLEvMitchSAXL9cfbOpAj5DcxIE4WHx",
-	"h5kpGPk5ZD/yRAI3XJRZ8dw5Zys27gu7cVKs0Xx1XW4Ki3hWZW0/Mh/NMClaNIPksHezTiPWspCv4dCg",
-	"2EF+hPpaym7BgC5XSSnh88jMpz7niBMtW4PDOUY2gGMgh/OM8IuTbpkBBR7V0V02NwuOCBJp8UU9PywZ",
-	"cXCHVl6iYaTaxX5AaBKsgSfZzOoC2RDraFQWzwUTGdMqV0o5Gg/NfrKdYf9KxgCeSbZY/OBrFD84Y8x+",
-	"SAHC4TUrtYQ24uuZzLUqNnUVE1R1NC0NG0v85HNakij244SNG5HCzDfsVotAu0XoEb0qxSZ3JFIjqfoe",
-	"Ef+t1JEMhCHoS/Jv0PHmblRHQ7gaMSRZH1OIrA1pwq7v1d07PXpGjw2zrNQr3g3pzL9fRQwQay+gcjw8",
-	"k04mf41VlFnnOHXdnhFoCYkTpbzjqUnEu32i0PZVBe0V1JTIKi/7RDQdW2H6IKWRUv9xcWAzIm5PvdAe",
-	"dYbf7FVNaP86QvuJvZo65VOReVlDNXIDobwJ31GxZ+zD4Fm7xDGUBXXSqaRGVpCi2ItMGDQvUA/L80XS",
-	"DiH6bMvM8lKVjd68eE0jNuJtqZKvR5G/WKy4x41ufpSZuDSqVj8MFYn+ErFBdkiI3U0r07+ANQOrpPdb",
-	"kRtvtQV5aTPmTQonvB+WOrzY6a+uG9c+DJhxj8U+S0+ufa+g/cbny3Tj9X+BDly+TW3VVWWazgXifAsF",
-	"dl5iK9JKHqrQFJdmV/UeHXXsUVdOHrCc2H5kYXPDAZ9v7vpeyD2b0WITk2fgp3FIqKQOCi+F6RVeflGM",
-	"/5bgIJmX8IcqVAmjObQDb8qCwL7SSp3hg9hd3j9TBCN80Ga03a+5aOYDcMMZ+otVAJKKiAvYmmoy5q0J",
-	"qqaZJAP/gSh4FGXEgdWCIepHsdQvkZISrMZlmVkhrhdEYof/mIhSb47Id8G5+mQVUUMWVAerW5yQZewg",
-	"QpNozbMDOQUhw059TK9Fqv41zyAJTqilX9MiEr2MhiufiASkTJFog/vbMB4KJ/mBcibMXyoNBgT5FGjl",
-	"6ckp9xvZtvcp6FxxPgr2ZkuyauEfJGfKWEOVmZVE4uzVvnMzmG8m89SFg0cjh9poY6rYdeFTBLP4xf9U",
-	"1wvdQ7odVTyBz44X5oUIT9TbPBleKhk8ltg5gy9u4VmnOWc4lwt58BQYZE7hSyYt59evRvZBUfQ56DW/",
-	"fv2054VID2WYkGXRyR5TCCzNXxCReBnSmJSdM79T8Zq6Tj6wHMq/qDo1/JBRFUukwk6Yey8JEGbHIk1Z",
-	"4gjSTB7kM3aTYM0NIBHBAThygxaj6shJqswjk2VEZv5np3augCB7LWHCY7o5YxomIoCKevy+F2Sp+OVL",
-	"ZSqiQac4wNQllTO7UW8blUd/ydVrWihUw7KOOM6PfGa3Ymk7qZhEs0Wo/1147+v4/oAETbxqE2djqQds",
-	"wVMYFZQClG+2lpfSu2upRcOIe9SEUUzMKUQVrM04wZzjVyym+kRB4p6FT9WDolKPYhE7i18Vl7jK6ye2",
-	"fi13MOrTRrqA0kMaFXNuPRSwt7xU1ubeJ2W9fvg4QtW3w0b7BIopxVDFKUbOf0OPP/LULVx+8/+GuWvo",
-	"dwRHJHLqaJBA9h0f6u/GCaYejjzkkM9LB7kB9nNGK7L+YT793vWv/R8Gd38b2Ff+IB7Q27Z7MTgZPCx/",
-	"+nDxQ7dO1j/8zfs48K/9wecBtepuI6DTxRvL++mHwkouu8+N4W2kaortVaGs/IDK+b73pDzz6vZEn1AD",
-	"BVWdHvtXJPuEvyFRoHQflTqq0uyfRRi4pyU/3Z7xNFU7WuVOizvTtsp2Bzo6quza2OVswK/r6ZjJOcEO",
-	"+3yzuh3vuzsNxY5afr5XWDxvo9yQNT11W+YJbhNehrk7a9tmAzenLbftnZDT2fOL+b1IJb8liRZ+HO+o",
-	"SJS2QlM/SZPyNhuomlY6Zt/Q63U1G7rBWEvvpMn0bB6lyZ3yV4w1Ftme0uoo7CEOgnzxMPDAAJ/PTAkx",
-	"0TpXNks8PCDaOT813i6dVTibidKVIiAlWaXuOff+I6BcSp549zNpLHkVw9FyuxWEFrMlmC6TTghvGwOZ",
-	"5vWmGZ8qHFszIb7i69lVyoeFuXlKCijtwj96aawt+Oe373q4F/sgG51zVKPXsuTnrDgpoVtX5AsKiPoJ",
-	"r0EOT/1EIcuaMaYZFPZA1ryHKNEoAZuXzYH0TXjTpXUvUljg1qdRx7wmTL+dWt4aDWmksGNodGwfTz+N",
-	"KhWR46vS3HaZrDe5/GmpsoInUAPCC6nTwQ9AllhngoKWTFRUUSlOnz45ruDkkWECfCq/4UCBdJIy28ET",
-	"mcZ+cpBDOx+gQG3f8ZrTE9wiZtttzMzWzCJmF9tTs+E2oUzfCT7da6nipI87u6P84fWMn4W0XMHzVg9d",
-	"+6S1jeyI4GSH18eX5fKV9yWXrJMQYcTf6aSPd4XrDd2y1EG9/TdMHb2rXKGAV9asrlFa/pjTWuWWCiUn",
-	"M07logrlXpUpd2NblclZuM9kUMwm4G7iZIWFj3Om5nj1qBJNPWBYBIYq93/hX3CyPipouYrcOY6Vq3Jh",
-	"3SWttMyYSpcTEbiWeuCgReiRl6jFlEfve9YQMoB+TNcawmaoLBMopeJjBX/+NxKFomDCpiXupYyV3xzB",
-	"73YgKUC8+1ZmUo4FckcVua4+kCWPNNZKbwc+QwjnijlKpNu17Fb7NpH9L0EddnrDHEIt8p7RvOunA1K8",
-	"FoZ5pHim2ZkQysgj5PtckOieUHetPVuQBEMpILhgj75HIlkxLllM5M0X9RcJJU97Z5DluAScBy/jw9GV",
-	"hCRgBs8R3pETvv5yGCJ/7UsycL/UzT/+2u091Ze5P19LSdJuE7mg179ewSjxwRcwVwtp5kUN1XzMo4oy",
-	"XJEnFJMkEeFoCIul7nFFdtL9MS0g7QZyqGQLFiIB7SJD79F2cq97nArqxCYxptLpdMOr9EUJ/q98nf+t",
-	"CfmvjFFegCKjKg/HnYerKK7tps9fj6atee7/N0Fkb0Je+LpUw6nESoddtNdLn94XFDErzzknZKtlKPpJ",
-	"yYo9yFUhD4vKj+ew5LaEYreysnSJN8rK80O9ArNSqcn4LyetTQ1phESUgf40XDqQrzFJq8sT6tUMKBOT",
-	"bpvqUkeDJEYfex8Q1KXhafz4VkLmAdWQveYpCEpLx6b1t38VdVS6hm+ikZINCv0d/YC8Av3oAic61Dzh",
-	"xyzQsAcHKJ/Umgr0T5bdbeLWtGE2m82meeo1sdmdWZbZnNpuAzRQp/ul/6ITQr3j1E+q9voRvXZpQqBV",
-	"aqUQ6QizleW3msciMiMRoS4phyR+I0p31rZt+xk7m05gS6HUJxyrm52u1sUi5Ligjr67YRRyD7QIpSjC",
-	"QU9zuOiJmERsIAfqLoii1IybkqhAOjvpkwGPcZzweq1qWCAX4XLJ/4TxsjPmj/71GjxCvUO7AKr95prC",
-	"3do57RZpF3ED6nL3QKPjAn6NHLLewAjaqtWeHavSUzRvr9rHOvo7pgBy/ajqxildPrzEcY4iE0+/FROe",
-	"4i9/FwreP7emsVrCbklVff1XFFbTb76AvFpwXC8hsqbOb8W1SZTrIPG0kNcnQgu8jtlt2lIOiMEwIEQe",
-	"xdlL65unHXOV3ctqX7M2PKHjpNTVOZOZLFrRNIRQuACBG6XM46gXONovc0s2o+TXA0rhq3SPamt/07kb",
-	"01nuTNx4jN9rviJICkQFp6x/Yjs4XxUl5QNuKAjdB454Na/YKtt5R+V4nzA0n/gL4tTOZZU77jdCokeG",
-	"e+uoh+5GF1DCBqQM5+eff/7ZfP/evLxEb9+evX9/NhzWZ/CfY3AHfq5MSST6kDJ672YAAvrtmwvUbDa7",
-	"siYcow6zmEDt24bVODFt22w0R1b3rGmdWdYfLPvMshwDZV52+Ms/OzWDhwCLogQQlOnTOMF0w0+hdPBs",
-	"vunqeOx9aX012T8N+Q/i/5xl/hmP6+yPk6//t6jL/8ve2yi3baP7w7eCo92ZWF1Jpj78pUxn17Wd1KeO",
-	"47Wd7e6WGRMiIYk1BWgJyoqak5lzEe81vBd2ruQ/eB4ABCVKlmynTVrPdKaxJIAgPh48n7/fdVmTLd2m",
-	"WTv4VP3r1r//56e/1N8XflGtlpI1lBZXbMiGqnPV5/ZEybX6XO9QqHdoVmqV1p+eix6eix6eix5+10UP",
-	"K+7ZK42IvIHIXXZuoQhPzXbh3DpYAQsC+YH6xorXmZ+NTQOc+BdAdeSZP0u2Lb/nuumVsp/lVY8vJBiR",
-	"NdAVgAEDAZy2LOUeRSkP32XswxzP3tym+rQ+5V+DHGudqOV5i9x9I/oBi4Z3Dg7cEuIyXr+y5cgtrJIY",
-	"gqN1kVVKF9mS8QfST3EX0UTf0Mi56RbVTvgCQXzLazXrXqvudYi32+3sdb1mo9k+aO82H60SVf9aqsb8",
-	"wwbXLuE0LNPJlWmnLgITjFPX+zxajwPF4nnIAIXZlupPi3lJUwZsC0DEaFktY+7zIgXeSxJgFzdcZDfY",
-	"wpCz674K30g6I0MxJSO1K0cCyXVTpp5X5kLHvhdf9wI5UTSETg+UdknvACVogabPfYOm5z3IwJ6D4iyA",
-	"xixedgtTUm4+wyToFVBHEokGCeKQanJkbE+2NG+mnu0APpeGgZGz6jx2lzXyYp61WxXnoHnltllSaoym",
-	"E2aLy3GZAN4KBvEyBw2fikkSQTiX3s2ZgkuZupdDuhZXNxJwHX5xi1yyv1cssz1Z6y60RY962qWeM6hx",
-	"3c2OrTirUraLy1+6zNT+h3v3lt+RH8vi6IUwiFW7lO3lQIvWSA8J81/inYbiCruRDRL8+aP68hNcopoF",
-	"QClVLvB/8aYrV4BblbLrR+sAVyxMWSk6mr7HiYwHaqqIhF/WiByKKQdFcPEyz+/+8l6D6VCy8Caw1tot",
-	"A9DjHpVst9OFZ6mb646lcX+W48xCpQOV5MoUC+rRyxckiXsphVrCSMzb/Pi0N/0f/n6Q7r/+4V//Sa+n",
-	"P7+7ON4/Pbv496londEzejW910M791Zl+8QJipWi9UQl2QmbERvABV7wmWt46Dj7TAlTkoWTNM5mV0qs",
-	"4PoeQuHJLZv9fcLS2RJUSVObgvBrLtY9Nc1lUHgTnVSJZaT4PrHqDsjYTC5yt2Kb58Ol4/gHBmIMq0sP",
-	"J9nwnirXwrDoJBtuw5eY214ornHBtM1YQWqBoIVrAB6aD2eYZWA1QrXtsjlabzCbTw/6vxem5hMgafYB",
-	"vRRQ7UI4mLqRSWMd0RgA7xhIz0maONwxgzgbTnoF6hj9/0VhZ/oDhHKp7b70jgH/2yCloxE4Z4B8AVHI",
-	"yGFOM6h91wAGIkEFVC8T5SwxWuuvkYwmtzUyTuisRgYiEzWCIK+1nMLy5psacY0RxP4x2Vx3Ig6Z6iBT",
-	"JwG9GdanAgLU5z6/RtelGtw0Tlld3bY0A/heEE55iDuALR7oAqDDi9PuwvpNRXpL6IDGXOZ4iRbAueHz",
-	"H0E5sUiKLIl7QAGRzNA27zGllKOK4KZiSTqTJN+rMPI//YkcpSxiPItpIn2OkQIzSkt2TThjEaCHEtHv",
-	"+rxOaGF/bv33j9fLNml1zZJvgqQC8DtkFAhewpOKh22VuNCPsp/g41yw+9XPvmUz/WSYnOIZlJkY4+qo",
-	"e06Dqsp5aAGC6yRrVpGcoXmBJeJiAkn3USwhc8rnW4FdYslS9TMxyf5Hfx9UEQUUUINrhGboWREmGRGd",
-	"2CFDJ04+SYtD9TnC8uvqGtUt+zCOUzVQDPfECStWBWp6QY3nb0YMuUUwCj2sqj4BGr2JbF1N6WDAUvLu",
-	"FDKJtiMRqpVBRytEbe2GA2LOQXzHSCbIN9+YpWHffGOKhlSXkGw/EqAPJrOueZWB2o0wyaqXlCWCAi0U",
-	"hiWIjsZqh+Wrs7c/fnd6fnP89ujq5uLk8ur06vrm8N31928vT/8NfNzfZumEBdYfDNYfIL2mYopLnIiQ",
-	"JleZSAF1isuMUbUoYSqk1M/HZVemA585rnTAthJprDZTSDlGI4D3A07g9yeHx/bovT65dg8eUCobfP1A",
-	"/TLo5lEMXbqb8w1LDOipbWb5RfVTQN+3R1wzlMNpws2U0JmSGholGKEE8FEBNA0sU35DG2YNHagEoayp",
-	"PX2+wO3psqAbC7qheel/el/U+Ask9O7J7YJZ9PNEZrnpU635HASxjhIt4UCNufFmO3SnzjsYut2AjGgW",
-	"DlkZdbXPjb/TJbHOo2Dq4JqJti4b6fP83yAF3l0fWQhqdZ+sdtoYooRS3w26HRZ8N3oM80DD6ohrY8bn",
-	"h5L8MOmxlLOMyRe6HCn3upiycB3eyw/Pq9OTs+MboGKFI6OGqC5MwVfgINd8rr/Mo9zaZ2I+1tJaNfzr",
-	"fGnUt0EVL64pEDDp1zIrqV8vEl1kJwmghtnnOkxZ1XDB0l3+GkApw0cjGIfxucJWAl+3nqqXJLjK0jiE",
-	"NEs8gR3PI8G78x/O3/6o5yN4SQKkWwrcjg1Mc4O8sknobvYl8vpJHV1agEWG2vlce19ASDagyLWcBFCt",
-	"lMMUYXiaF3Ph0UkG+e0+t3jK/5nELENyGTyKIxEx2E4/4hiMF3fI4tRhkpks7jS0QtVNJMHxrzSvwMql",
-	"IBFifBOKCVfDn3ALzW1o56RWwWLuUM7MHT9ZAyE1ZmkOmE0lCIC9VrsDw8j3OE4jLEzX56bTLmkdHNip",
-	"93Ni4+Y2vsF2PtIuqI/2HfIvNNbBz5PRWHaBhb8SqOvY0vOo/n2u1xGkeUjTdIa7xKGBVsuXe0Ecyfdy",
-	"QUPEZG4kUWBYHA4mbRKHTDvqtd5+OKbhkNVbDW9BXZ9Opw0KXzdEOtjWbeX22enRyfnVCbT5VKtkcZa4",
-	"FsDhxWmlVrlT2w80+WbDwx+KMeN0HFe6lXbDa7TROTwEe9DRBgGqSZRlKJ180JqTRklZwHzS8AOOStYl",
-	"tAgxBMExVGs0hxXoGxp1W6lbSdyHXAaytUciJVZ6M5PTgKQtoO88WGHV50XwgaPl2KPT8ZokMFzWR5cn",
-	"xyfn16eHZ1cB+b///f/yS90YLzFHNun8GzXymoZ38Lk5eaCxAZ8sTNAUHm9nrXCHWgoevT8p6alrqeN5",
-	"1QYBBCh1lytjop7EozhTU6bOGO48ojEUcFlY6kBOjKm+mKEZzKGRmC2dxRFcsiyd1Q/VuuigrVVzTqNK",
-	"FxGocgL873TIR1mjOnOQjsdJHEKL7Z91bpXj2MoxwO7D9MoBNTQyxSdtrt+bKljAMvtU9AHpGGQhfNvy",
-	"vM1eQufdPQme1SNfE9HA4CWLZ/Usx7v6VKt08BXLurNTsf0djeysqSbN+5u840puqDMUKkME2jXb97e7",
-	"oDOli18LcUZT5AjqNHfWeZ4uu2HRGxbFFEkmapVO6+D+xtdCvKF8pt8Rwvmd9hov+T1eZ+5gd9aZz1Ol",
-	"2nKagGqOrdaYmiuW3sUhe8fpHY2RMsz14VW6P72vVeRkNKLpDNeZxBpGBYqGwHH2XjXZDgWXArfsoNw1",
-	"LGM+SFgdrEI6HjvFTgWTvIaaJhIRESohAUBda1GEhXdwQ8acpjOyxQU5Oj6vgW0rfa5Rg6pd7VCJUjoF",
-	"ZjIgqQHtA0wBFsWZSEk4ZOEtxoKVzQgULFtFjg7IFdNIwCi3orjfl8ippSn1VLeI8wI3TqYx6sBbpXPM",
-	"dNhe5zTTxKHRz1Fg8s+kdWLHqc/h4gQAvEQMgHhMZySV3ouLHkl8Qm5wax+idi1ntAeGdJkIfs2yI72u",
-	"6v5O6YhlLJVLkf3zn2yf9s8FZ2+UBQXEdvf8/BD0zhMeCkzkfX+v3MzYh2x7mI2SgsCs4CX8X5EIYTnV",
-	"DzQfJXyh/iYJ5YNv/QrjfqXwHaOR+zfoOviBUXf0Lsfvt50fKE0PP5zvRSlz87/JPzON7DArrkhe8JN/",
-	"f/3mDJwgjRLn+6eyBD494hfSNtMas+r/CNTBI2TVXiYu9O+3D9VRhBamwada5QgXpG5Xbq1OsFG+2nk/",
-	"V1r01C9EEoez+7rTzUwr3ehTrXJyTdcbC/wQY3aztRrAD2Gy217nfhELbc5F9kZEcT/W19aveBOsEOc2",
-	"2Tq0Z9wI9rdGDMiieN/+CAL501Ix7+SMghc/myWMyCFjma27xZ40tnu5YG+skEQwoYviqCQTSP3whS5e",
-	"KkEZHI8bP0sTFVEy1okZ6WcUdTn3ZDqZLj8d1v9N67949YPGTf39X/5cFhb77cVlQc2kdxRnqyg7t7aq",
-	"36IU+vh///v/f6puVV+uEkcOxnpJzbESz6GUxScowfexL3hW79NRnMy6ciYzNqpP4pqkXNYlS+P+p9UP",
-	"zbfU2kIQ1vOLlX1ftqx6iDa/xrPORfZKTPiXJA8PrWwy53+pOIxEKJfKQCfigUpWLLGSYWPFttogfuU6",
-	"hfogMcn8isYHhC7RIdv1OTVxEqMXFkJxQR7jRudFHmbGeNJcQG3h98XwfVBdoigeqyn5yrTE47dH1/+6",
-	"OCnVEjfUDA8vTh+mFeLfUXxH4uhbvyJx89QncVE53Y7iu99QjXT29LMe+axHFuQm/BKNV0h7MLmJWDt5",
-	"jxTdQKOUNffyR7djHGru42xxk26kXSrx9VSqZX6G670JjxL2rGgWxe9/9SccgitbrJZVQdncUndazX6O",
-	"Hz5C/4xHdMC2xyhJHBUXtsEs03mV5OL8NYGfVldLTLXPGm4CHG6lDVTfRr4rihrw0+i9tSdxiNTfXRWv",
-	"nfkrBsc0fxG5nz7ubtJJI2qV3ioVpEVShrFO+Kb6rPI/q/xPqvK76Un3af3IgvbLch+3jnG1PM/JoBqn",
-	"ArTrWJLJ2OY2xnwAZUPg183j/GKiebIjmtEelaz0stK0b4+NLZmSpoq4XT8UpJ+95NgVXrbxBa30WXzH",
-	"uBoZcOCtWmUduW6YCVuuldARI2/HjCulp93w8qIMKklg+5nRURJAhukdgxS0TEAUonRldXfq+0cvr8nf",
-	"fYKY/afC9igvaUDNZeHmLJsgR4qbbPjy7WQa5w2/JPcp2vVuUi1knejFu3eDqY2xcoOV7i2MMeUOABKr",
-	"9VZfyZpbootZkQBGrLXflI2FjDOxRAPWT/vX4ZuzzbaeeY/nrfebbz29eEu33ljrLCuvr+Cjb2AL/UqX",
-	"+AB06Fc+BcsutTzJ1MlyKWxGh/7fgWWEey8HS83z4TIhDAuG4GrH6jT4PO39nlvT51vBdspoNPsFn1Lq",
-	"tbowoGWPkbIWSRLxINe+RwHI8mu7RfMlSsx9CkH0VXsOl2FNpUkz+Zp1dDKTxpC7HmdDkwqu7nESMRol",
-	"MWcY497x2oi0P40la/j8TNCI6EruVBI5hErNVEwyRrKU9vtxCLFvoOJXw7Qp9HKJl/OS0ShW7/0lKl92",
-	"1oBeW6dRYqGqeS/IN4eLw0xA4/eRm2IX5n4Fb65MZOnOPINE9BwrGBjujaN8DrisBuappiPWJUqXdAq/",
-	"xMJhyAvFotHF61c96jAf0aZu9As6YFfxL2wdj476rc7kev/YPbwAD+cAJpGm1/XUfw1bPWgQ4X76WMR4",
-	"XRei1SBNVyaSRYbT4uiUjOMx02QF0F0rajKv57F6h+6zeifaadcPwiar7/WbPY+1wwPabOY+uIiNEzEj",
-	"PZEVQA3veRcHcLKiUREh0xTb7a1qZ6AgK4biUUOlKD2pd3vT/vB3Wvn0fm2ZYPcNQP2ViIYCc3u+gX/1",
-	"ZL2vR8Y4VqPM3Dlzc9/y46rWqjyLGalr5FyMrZCYHOA/AiJZKHgkMTzIxZRs0YwkjMoMcXborIqA9jp9",
-	"2LChQoVDirIGkuSRHr+rLQCsvMaSI6wWUyoZ5GYAlD3+rW7Yq+8P662dXTKkctgg7yTD3GefuyV085Vx",
-	"9+ZDO0V05EddmBOcRmw0Fhnj4az+A5R6UJKyLI1ZZIs58BxKH3Ck1LvZkadsnNCZdEAPTI50Pg1hMolY",
-	"Id25VAU8KtacbB7AzF8ES4rvbfGqWF2jpfADU5zXkIhGLLWbO+1dz/PK5N7mskZzMn2OjOfnq8G5Gpw7",
-	"4SC9bo3+Md0/u73w5L/DvX/1zjvD/452X/dPmpNTcbmT/fifVTfKxmusTuvSnG+gHGHTQpqppQ9elEa/",
-	"+mXjrZGk7RzeI8H7SYywDL9RVnlrowH/wGaXTG32r/VqRQlSvBmXXa8lWjswD6AINLDfxQ16zBChUCOB",
-	"gMegWAit66drJQXUC/cE9ubeE3NCrrNsBNGvv/W/4FjMU+0enNv1dk9tteMBUQxW2HnGueVItlIH6ord",
-	"scZE5a2ft8uTb5fXLFt3r2ym/9nGp8egyY0nJTvtkmmWby2LXkgSKA1D1z2j7hKgcg/XZiZZ0sf8lkyi",
-	"pTAzUGDoAV3cgMitVdyDT6lVyowOlNR0NKoFLYls6V9VH6BuaHKw9VXK38t5+k3Uja/wEF8yXey0mcZg",
-	"i6o2c/TZZvc6+pZ48/LnftXuvHbd69S9XdLsdHfagIa6e+DttZ/AneeSIuR8Bov0BT+9dxgD1sb5L8L4",
-	"tyF1a0pT0y92tibsGfx2t9/cp6wZ1qOov1/vNNu9+sHOXqtOo7a3s9fZ9Tqsj9wpBpY3p1Ra90E5U8sc",
-	"f9bmHTysVQ4DlhPFOGQ9RRN4+dYoMYF5tNio0211Grs7rZ2d/Tn7d+UPi4Dem3hKzZyu5yq1J/jZVbq2",
-	"q9SVerlkzj91faVK2vZoeDtHGGeZgT7+WaswjZ6IZn/aNrhskzT+tBw54gqyJMRcSS3gaeTtNZjkMt4g",
-	"shVcvDOIYubroGotRV8Hoo3hUCjnzb22yrg0bk0kVvmAMxvTBHg/Rb9PJjyLE0JJ68MH7cdER+Vm6tum",
-	"JwAneX1la16jBcT+qEEO+cwZOQEweUw2gTpoPDn//GdZF32lXmIPujWypGdDyqHPLbVG3OBdVTGsCbOp",
-	"fU16ChtzW/GQFxeemXddOO9XGU0hk9xh8LGQOC8kCSdpqraTZXxBfLabOMLaGdE3nDSBvq4CsmUKyKGw",
-	"nPoc+4LCdhZZCLKcKgEVf8YHMQK8Q56g3pravR1a8lSXhmEr0OPTd1qACN66KeORjhfYuXCKwPVwSZwV",
-	"oNG6JKEZSw1snd7f+A46hgmRZRJnG7rzJU614IUBreufNw2+DAd9uag0P4mZe9CgzQMtGPvWz87TZ+ep",
-	"K+FAbhmsL3syyu/bMlPoXu/pVSYcQaEPa9zXMUUlgBBji0caQxIghcmpA/TjdTCUmSF3xXKfqvMGvyOn",
-	"6jpnqHBwvnIv7L378EFuWMcKRwXKpa6LM5JSvsQXu3xXfdmi94/kjV1jz2zqjjWtwR+7VPRtg0q43COE",
-	"oKgWVlJnL4up0ulccwHhC/Iy7yWaTRf9uPBMpbY5xr2G1Q1qxP0U7WCg4NVbHkixlLgFTGr3txrDN6hq",
-	"xQ9xEzexenIIojkeHqMkIhVFHIEDekrjrAbomD53zmTEkhgPZ5axkcb/UK8tJlkoRqxGRBI5RJ9ggGBu",
-	"nOU1z/OLnYkUqerG55b1e4ignJrhtQw5ruB/wwc9Ol/T8XbpN5TuH5Vus1aJJjiKG+DNaGkWiUq3YmmH",
-	"1AHKHSs7XhvcHrYPN7HAEBY2mi1w0yjV1f6wNfewg/xZlQLt1b39NxvNNvb/Xju6LPv1HmRGLGO/HrFs",
-	"KCCN+u3VtX4ohgNgI5Q5jBZfzeY+aL/TwsFYAKrUS1IAlten+UGuINgey/xB1/M+BJ3tLZ+Dup/NhVRm",
-	"vEsjoeLUCJqYyV//2uDsQ4ZV2Y/oflmy4LU17dXNEkds7g4p4YUDwTznBQDoakMkXcvpUHIivzjzeSiS",
-	"hIVAuiMnCHRcyrRYfamdCbl3QlMCG0V/Tlzb56m5Mhi+6s4ZsxRArmM+P2Jk0QAnM9BClrwPvKjmBsTL",
-	"Cx0z+BOgeEDnkSHIi+4oDxGuniaQ24/OEYpslff1qFZA3bhbVM+18Wf4PEeSdd4asO+J4DXYr1jIQAEX",
-	"mPRSMRkMAQS1R8Nbc/0itis8rFpzrKYDnwdX14dnJzeHR4iqrSbb+GMM3yhi0+pXUd2adE/AxR4BO6br",
-	"g4FXkLTPrNfG5/e4baDJgGWLeZZIRzHvu0HeCz3/Iwp8ragATLmz+aglfRL94pYL7t+KsMY+t18Hbscp",
-	"01DIUYM49El3erUAilaSrabn5a1qpN0iP8TfEWoIX3c78HfMCU2Sms8dROAcuNcjwT8OL08Pvzs7uTk7",
-	"fXN6fXPyz6OTk+OTY3e5HHZYnBzd3hYuDVL3wKh3Ncs4t7228sIbBNZGonAgB3DO4aiKFKo+D+bDaAEZ",
-	"CgD8hnIXxwEIeqtebdzFmcgJwbsGsy1LReK0MRLB5ynlNQeu0tKGO1olZ9OFI08SKjOypdSSWV73o8fB",
-	"kHS2MAc+t/lamoAUfqo2EcYOTaEXwQqzUgFemC01Vwkjw1hCTWSJInnOPjiKpOYzf6wH8jH5vguSEQKi",
-	"rBfSqFdnIWX1TuugWd+POgf1kO436UFrt7ffQ52TjSEOugb7bavy6QGalJqtJ0zfMN1eZWw8fgQywRfr",
-	"8Hn2lP4qSSMgJiwtAokEZzV1r1klZXPP6bbMxPiz6YEnPJKabxzSVJ1rIMhzJgJ1+wt1MoJqg1ypfyKj",
-	"uZaeTrN55WFBzqnWfxyP2R/BM6tWdNP4AGALbpIkBQ2UrhCKkWHTF5NsICA28JCsqSMYwtde/tiqe83V",
-	"5Y/z2T1r5haFQxpzFt2oib+JI50b9cCCGZnFHCOcbspnntYJGyaFvVD5S3NnZ6fZanue17Sf3zg/RPdN",
-	"xgAlCQGbcNuYzVFxc7giFoat3Xan7vVaVI2xV++196P6/h7d7ze9nWZzf79SqwxSMRnrd10/mQm1wZue",
-	"OgYpG4mM5R/adDMu0hFNKvMer2az2Vzh8aIyY+nNxiMaTTJ2406K2vtTblZszV6whZ5p2E6hSKOYDzZM",
-	"9cpb6f2D3ENr7AIZj7s0iUP2t2Zrr+E1vMaqzSBjYLW0SWQ2w2/RKbjkwCxmkek+Stq1m40dpx3wRjIp",
-	"Ae+i9Cnaqwq/TmNlzAzWGI+boLZiADgDeBuu75RU0m+dzDSQu885aWs6FEN9p5jbD++YpXlo6o+SDDQE",
-	"WWv8s36kpW1dswmvmYm2bo6Zdrd9GMPuFcD5cwfZ91AbDMEQNw/NUP4h3QTk5gBBGAgpJ7gEf+t9bv92",
-	"Ton9TBvTVc0DiVyRkli5ITGTBxmGwMvoaAAITwx0FAkNwSMGNFfxLVtIjJPxgCs9lUc+N14nWgihMRsi",
-	"elxGnODsbX+pIuGePp0VV1v9y0szF/rn73+naXSwnC8kuk3tBliZUHeBhS4QzNeaIO7MTCChnqN3aLrJ",
-	"AO+fAP1F4GHG/DvY5YZYF4vXwTnmcxNO09SXWMgOTWx6nqXOXszPczINsqmoNsiJfQi4O7XP0o2j6okK",
-	"ionSAR4ZdXTcvOvAaskvJJB4Q5VPnu9HtgAVpMcGMVp4qu+CU5NqOjcbDQB/e+7fnAMCECN1yMy5KvgT",
-	"JQmimCbqgL8kfZGAIw245vCFclcZ/Fo7yfTUoUD4JtAHEdyYx/n6yS5ARamZQJwoGY/9So34WiWwH3Z7",
-	"ove35kGr4TVajabX3fF2PcCTAiJZZU1EBNWjZPbS58VOM5Ysdurooy3oaSCgvApc7UW6yqvTC5KlE67k",
-	"rWGuvDq9uLm+fHf+A6CZv8XjMhsrwUkHjGeA1qcXtEbYh4xxCRsWiAjVQuT+2DwUYtggr95dXLy9vD45",
-	"vjk+ubo+PUdyTE0hrEHbTE2hGl1xXIfHx5cBsndWrbdyx2uTQH17/vb65ujt+avT1+8uT471maEkyFgS",
-	"uGeLCLV/559G9UzAQA3zXGGQOWEuRec9ErgZpYPEnJhLw+fFgb85/OfN0eHZ2ZU6D6Vf3FycXN4cvbu6",
-	"fvvm5BITaOVwkmXqDERiyouvi00uT169uzo5DnSuwb2scZgwqmT5xmbkkyIz5NUrH21wG94ObhcxNoZX",
-	"oq5bxA8D+N0KAvlWupXvWZIIFJEOcbqxtGhyCz0ZDnlUjNWQnV2gH+/q73AUjfauTmJrTmMvGARLDcCC",
-	"vVfwKId0NKbxgKOZB3yUG3iT1cJ9TmwJdHGUWOBrmk+/mQW+fO1Wm1+u2Wlu5IItvuaLP94WL7HCF+zv",
-	"VqvVera/n8YLYw1vrQCstrx31rW8y+zreSu6BMykYBE72wnmYCPxII90ZtAyxjO4qND+yGmBC3qn1Yn+",
-	"GISVX6Dlfnqx3GoHG2Kp2V50V9tE9o1zi7Xz2iLlcjEtpx1DVWLziAg0fM4S+zzZw7B85U6djXQ+1a6Y",
-	"85Vvq20j8z4+tNOVET6zG9GWswCdkJeEuRrmF0QNBPbpZKys+RyoBvJsgBzeYbRHqxicANLnQ0axTi0r",
-	"2EcGK7RaAzXf9brwyMndKLiVbKYF6uL2dg98HiQipAbEQttDsfMK9pw5uR6YXZ2ybJKCMZmxdAQymg+U",
-	"mZ4qA5SHLEH3FNJZq858zkVGZszkI7Go6qQO27lRk6hMizjTEzgZYwoY5oPZt1FGD/ooYOqpNL/wuQ6l",
-	"GhBa/Q5ldsf30NezsPjChIVaFqBdWCYw8nOvdfiViOw2Bz2/StTRAccsJE3lfgE5pGPWsLUDWHlZKB4I",
-	"wE2VI8H4PLAKmvYDG1exZGAlS7JVSOev5Qn7mI0doHci8Ct+xcB1A36i+lSy7KWLxK3MJhqiJ7cXJ+qY",
-	"6ewysmVAaWokYCP9D+A4vuETZdJBvQLSv6t/6uY3NAzFhGdYHwuwtyIDDHokTFaf0GRKZ1IPcRnpsFmL",
-	"x9p7eoiogy4Ocn213dXMYUIc62VNe8+i5UAyYaVWcefTKs0PhRh0le3inih+Nklj9cH6GrdZimXatv6+",
-	"8UeLLV0XlMl8w1oBYz4CpWRSGh4yCRW5TBinAkjFtlAs1MgmB9HGbLT7WMdPRB9DOC6/+EAsihIUGuqa",
-	"5QI6qeI9Px3G4ZDgZnJaaYlTIxdvr65Jb+ZzkydbK0D+Ewxz2QgXpGmieJvTE4xwLejkbqEQhoy0K3Bu",
-	"5iQLU5bZMIG6xpXg2wpgeEUZv52XOalG5ZyWiEdVEEUP9QVaKdQkb2jMyVWWMpbVyNVY2cwgc10Zc8p7",
-	"6s4l2pwjScyh2MEIHjGWf3PKYHLZchiOGLnCVosC5i9NsrOzQ7wmiJAFIaHLeIqCYp2qm01FycZAX08+",
-	"009yE2y+Sg+4LTZZ0ae4PebaFb1Cv92Wue/2mbfjn706X+SdiSd/zg+z8upcUM/nRPfy5Is3UANTvFeg",
-	"EkFfFAZMRd0pNJukCHaS1+m65S1dcpVRHtE0IjrrQ77wubkJ67aLoFpDcPJQ6dJghXNGeqwvlOJryxec",
-	"4qk4y6HZu3PGQpwRyWgCNUc80ugrcqiu7zjDGpyye+tSZDRjepxXOEuPlavzk16ZDiULb970f/j7Qbr/",
-	"+od//Se9nv787uJ4//Ts4t+nonVGz+jVdP2DXhzuCrxpHMEfTttUu1nvX2sTxgPIHpBmiVcdn40BEEug",
-	"DxtEg2/gl9a+06QmPvf5BaB/dsmYSuwvmMuRDdQhEyaXjUoSuN9lopCY3yCaDxS3PiTFxFzGEfM5JRBC",
-	"UN3haHSukyE7g/K6URymAnkVgGZqjBCm+iTdxmPIbUnZmNHMZp3cB0mkJuvV14/r6NW9g7rXIa02gPd1",
-	"Gp2D3YPm/mKesgkjg/bSa3co3aedutdre5i5u+81d+vN/k4v3NvpNUOvo7QX9cSNgms2IC6zlNHRDRR9",
-	"/2SViUGcDSc90CXG4ZClYhtigbG8rY/UrSi3UzrdxgDhtk6k2Z6yJBQj1pjSO7DCAIkfyuIqXT5JEhuW",
-	"GicUoaFQQ9uj7SiMWnWv1+rhOx506G6d7jVbB73dzu5BO/zN31HC6sqbUEQs3B6Hoxv9idG76iPBxU1z",
-	"txdnN/u3w19uxuFo3Zl4eEhb68baEsQDpW5avSRzmYJGJ14zH7zoQSG6quGRgJsGIbS5oEB79aba4sRr",
-	"ugp08173SyHWWSs5RJ1+M+xFnbC+u9tr1jt0N6wfhJ12vdXv9Hpt2u7v0uZDNtjSVWXhUDzBqo4on9AE",
-	"FzVTOrNePto/iCg76NRZ39tT/dA6bXrN+n5/p8V2dvf77QPHpMkMpMrnXbtl0m2DtVs/Lv1qTUzRZzTR",
-	"TTK353FEXy0giC6AlqVQ967UJNilc6o2lTpZFJPxsCAwiKMAlRkU0DTpOhmEhEqlaKle3707PYY8VheD",
-	"CuqtoQ9lfI5iSIkwzjQMN/k8oT2WFBAHdG95wbtfGdGY1wcpY1nMB34lqDbIN998Zy0QpiGJdFqiGgg2",
-	"Jti7UYygWB+LBbUACWokGIhMNHTCCH7SSykPh/lnMsAKeJl/pwXtjdPO54HSpoCD9eabRp8mkjnf6+Ti",
-	"aRpnGeMWhVXqXG/1zg0CKXbwb5z2WzbOdHYkvMoLiZMTSxKxNL5TCqcGkjO4nHFkA5T49luqxd1OFdQ8",
-	"xLTUBFGgCMbczh/KjC5OFHwJPSQsIj0RzYgd+zQOgUkxjvA0JWi5WaBQSQCOfA7LgcSRtBaf2n39jKXK",
-	"gCMsijV7L5Dy2rFbdAAsR0ekPUlyFFHb2wzKN4HUC3axHhC82DgVvYSNiC3mR1VYqdodz9OHwOeucgsB",
-	"K8srDOX+iOuEbl8KRMbkQsTqiHeJZIy4zlQshzXDDBrkR5pyDFKBx9jnmrGgl4jwlkh6F/NBFbKVEQgj",
-	"5iTQbQKiSewRNYqTYKo7C+z02EMdQ7KzhWRt5sHqOWY0ZcwHJ9d0sCb1mM/nuMfslkPYBPAtr4dY+uor",
-	"wip99SiUUtX6RzwzzzClz8X3pRxPZK4A+dV86THKEhmPJglFONLyG/4svmUkML9T3ZjEEI1MMojvGNc1",
-	"HzVSRGI2l0fhBJNzMSdVyw71lX7ioVblH3DKTmFMuqNY8IefuLyPZz/3F1p9r7eL2Zb3b32zU5dv/Wvr",
-	"zwY1BVDK8ZoiW4Hq9ZSPJ1lQzXc9qLwOCXsQ2qspIFMxSaIabnmLDFHDNBTqUnLnCI8AMIghZrycl2sL",
-	"JOZa91ODLVE0Gj6HOZcF7eCl6VmSrQm3FNZmGtVVDZpsYCtagkSI8Q1E8eAm16qr/YHPgxItlkz4LRdT",
-	"rjV+4PmqaoKlBjmJkHJevalDISnJBClRM4Gk58ZhiPqZz/Ed1C+KEuYQV6yo/sNsid7PLMyUNkOTBPQa",
-	"0qNRnsfX8bwyaaQvfKNkPPmFv75nEbYE6jY5D76ZXAP9Nhsz4leyhN76lZcAIzoTEzJilENVV3LrV/6q",
-	"dCXcOpVuZVuv93ZzG+xxNUpdMWCKlhAb7eb6XxcnoPTgQG64yG7QHV3perUKnIRKF6yUWsXsrbnh6mG2",
-	"yNY4obMqMKRrpPsJLx9Xyx3Su/PLk8Oj7wELDIcFIzJPK45pbY9CrtQhgs2ymMid/Z3W+5+Dn1+qMuTK",
-	"DCO/rMy4/4q4F7Jd9LN65LBeqmZdEliHF3goJMtquVmTMHrHpJbvapOiLfX65LpGLt5dwx/HJ2cn1ycE",
-	"8baNHbmA7k5OcrvYJNhaBCMdKKL9PkBONkhw2q+/oRkIapHeQmqtUuMC9MXBFVUm+TAA9TDjqg8PLAun",
-	"fM0w8801TIqLlFmnzSsaJ/pZrf3Nml6aXJ2vHK1+mTXyAIB6F5re9TYUAqV4pjBKKfq6Ot944mUtrx7u",
-	"NHwOfgp1PM4FZ+aMmEx2F6cUH1Wby6Nrex1l0ZA3Ior7tsIfa3+VFrIk4faBJ0qNcempWtN3oNa3vea2",
-	"N2/1nCn/ucpqlh6NDUupHYy7exlRDVD9YsarxWwABIWSYFGATlNJE0a2dO56wvoZAdW/x8DZCBij1ZrO",
-	"qgFXPfSXJ9vjCZVMnWAbEAq0pxqVK/DlGg8vGVIeJfpq83kOZ+tYWJvdiD73OZIOaOjYWKKbmJp4hvF3",
-	"vtQnOfdL5xAzc2RV87h/PncDCpIZ0H+QJKCUq1GCqWjvZ4MwEApu+tcj7M2IFCOmxCJLJMshjJstn8dc",
-	"Zqov0Sc9BlkqccK4MkTFHUu1jx29smDG5foA+sVlBo54RqYx11V6trhC2YYJwwQTn+swjU4kdYfeReWk",
-	"09pfkd/7OF3i2UP75agzv41H9w+mQ2nBvbZLF+oosfS+PqRyWE/ZgHF1DNnmdZWv7kNOfR3fuUEbFJwB",
-	"Pv5GPT4gW/rPBl4CzRZJKY/EiAzZB4IAyGskcXZ9TgG7BeoGMQasj2z93eUpmUhT1oAVhUOyFch43NXP",
-	"bvcPqBc2e3tRi/1NJ302nHzpoIo4SJZ6b66iArvRle6R0AooFwQzwwkHokGsxRRJhCOQQOmViklm82/w",
-	"F3j/QvlGzGN729lrpEg8XpZxatdUrdAxDO57KoeVx+iEz/rdZ8sg1dsHdgVW1W5wmAcpHQ9XFkku5c5U",
-	"Br75K6iiagPdlZAlWZcv+iZG4k6dwWzKsHp4RLbmOSZqZD7hIdAOausUhgQHTVoHTmEAekLJTLJUfwfu",
-	"wqoTVcahKD2PZkX3YIMcSnDlalD6Nywd0RiNvXBI0wwyQGJOXqvXvIt/eSHJ8dvrFVYY/HBRISnOcvAz",
-	"AEDDFORFV8EInw74XUEksqBRqVVi1eA/E5bO8hSsvkhHNKu4vkhTltitgJu3VmF8MlJ7Qf+p+67UKpHI",
-	"Ku9zmJksjflA7bUFuzlfeW02Y+KYIFFKp8TREF3lFWq2CkkKJkUGVNUCrXcANBZO6boSmji3ZW9t88Xc",
-	"9x7FPB6pN23aV4p5xgZQc/LozFsWDRguYD8Vo0q3ctDZbfYi2qzvdPpRvcNae3Xa8zr1TnN/N9zt77X2",
-	"216lVrmNgS7boJOLSreye0D7e/t7rN7f6dN6hzZ79YOo2ar3vV6n3dvfjSjbhauRi4g5yYZrPjHmEfsA",
-	"TnNISsnhqsDTjXEYLNKqleBZIYjxOiO0T2rmT8poctslQ5YkYsXjEPJqs5w8PE1KjmXsQ7Z9x6PGQJ/E",
-	"wkpVohgFEWyjjz4nhHrkJxjgt37FaxjHZ+X9S59/8vnc2Snue3PY1VEnuudGpeTI5KMyx6swKCtFyPWx",
-	"GhIAb25twf+qVRzkT8XR2Z+Ret2feF6bEerdM9wFoVU21tLgg36z59v6yW/rQ63B2ivyKZ0yZde6EY7r",
-	"FInY35pijiVuUbd4ZC4mqn0d4C6pEXS4GChYiEmj+Q/U3PFoNMkgDmwvFNchimlzufJaU5+QEY0YiXU8",
-	"YzpkfFUpx6V9+c9Z0mGe8plLO+6r4GC7+63OwX6d7eyxeqfJDuq9VtOr0529/f5B6HU64c6TJp+ba+J9",
-	"raLOsgCEDeh5jzZDr7/bqbd6bXU17fTr+/SgV/fCZtRi7X6HuqWwNBrFPJdMysQCgDuTnQ555abOAJFs",
-	"cJ709noIAv18ynre1RNlrrcWMtebda9V93ZIs9319rs7u41ms+21dze9+cxmWycr3Z7nZ1H+2VgNjVWU",
-	"OqLm1xHo2x/NP9cDSnO19qXCvSjOlxkzl7nG/ci6/nkptqZW+2tIsVbUZF7PY/UO3Wf1TrTTrh8AcWq/",
-	"2fNYOzygzaZbvDROxIz0ROaynoZMyltI+V1Dnj2FIPuctTcowTrE2+129pBg9qC926w8SH4tUz3NAJ5F",
-	"1meLBbqC4Mkjg+urS+eIdrG+lNvWKuTDHcwPGFxtJQwB5eCHzSNzhmx0QGNeWwzyFcTrS4IvNJ8BMB/n",
-	"A1g8ZAd1TwhcOrpqSJJM6AQEFOOjicyIzOIkwWqWJL4zBE3LknR8fl+WziXO/9wN8GTpOs8hrz9qBo/e",
-	"WOvKpjKBUagxeNro06UO2Sx1gGcC8UWURWqzcgDSZ84BPs+3mk64DoHTMloKW4JWZNlFwtuX2oOOp16n",
-	"MJiL36GNwOxRLWN8nnelUVGAa1gGhPEsnQGE8iDO5E2KFCYByegtZjJKHUbT7B6avLfh88VKixKw0Cyl",
-	"IesWayzTCdeefHTkE5E6fntDOKst/VkN4VKGYgr578AqvaKk46FJ1F93JcfmUuo5y3fD0o97pdKIrcYa",
-	"RXhRg2cypGOwxRzmEaQqscmHFucIGdY13F5Xh/gSMVBdiVvGMWlwIln60ufwLSdog5BbNsNvb9lMdcqS",
-	"PtnKv5OkxxKhZESR1aqGNOqCUOi2W4ZtqtO6LLnNLZu9kDUSqAb4u1jqXC0Lm/oCii5SCAcaxKY41S4/",
-	"8/AuCcYshdJrwQMkCEKQ0XbLZc7OcaCiUcyrDWcqj85ODcGJW9/hTgvZCu44zmI5XuBrlr1hT4VYyuaY",
-	"JZ7BTFeDmT4O2MLhofB6e2Gnvkt3WH1PWfEH/Z1mvUXbvU64E+2yvf6iQzLffJVuu1WrKEU9H676C6GH",
-	"LSGD6PeTmDOUDTkPxBNNmDlPdoRr291v2CpOhT8gxuuPQ0HoiJzeA66Fu34jeC3d5F6WXJtJrhvMg26V",
-	"hjTO9Xh+/zy6QAWzsTPsccIC8k4wz0pwg9ItY4gKQIf7Ubu3SzusvhO2+vVO32P1A9rs1VthG7hsdule",
-	"DzIqoAJtc9+bPtwu7qj6NAcFLbDEWKmDZsPj+FdLoHI0k+4G4QncnusEJvSmfwbMWTPKwO3BN+LKiILl",
-	"oDl5zqSDk4lGqd7lWyeN5m4nT8QJ3B0WQIHrWqmQzOemR0iGdLspzYK0HI66mTGawRz9i0mShL9cQRC8",
-	"JNQ+yrQBEHwd5bCkFJ19r0GOkLM0ZZAbySLSm5kH0kRwBpAy1HyE+i/60TjzeT5pQK8Xj1g3/zHlxWIf",
-	"JJcwefLeAQnO37357uTy5vrwh5Nzm2sfFWQ+ZJz11KM0wiEif1qw0Ehgij/pTWb2mgDbm2oklLSLr6Zf",
-	"HD6ydxCk5dGcJvGF9Pnx6XFVvaF5hBqWrjWPMzJkKVuOfKI9or8p+d7DroW1JPwmwndDibgx79095rt2",
-	"TX95mCw4smt6q72zz76FDeFUuDlji2J+Xim9t2z42KkYxjZusjlIl24JWL8jXkmAOkZAAi258gIrU3ks",
-	"WdbwOYpacIM6VY+FQuI87bYg/UhB+JGt3oxQPrOCtbq8WNjKo6/mBP0BAoy2FHfFTn5AOa7VF0t8M8/7",
-	"4IsNNK/cBJupEdhyVempZV3Bp76YVx4hj75gmRUcmbY89SWhyJZkC04tbLvEQgOfu87HJAZUeai6VLpn",
-	"X0xSzeP9C0sFQh6GCaOpgarCL7UY1L5Yq+zpahzUXn1uCkwdfmYYjpN3P2QzTA1mGH5aXhP5O1fhntLw",
-	"JlsA8EiGYpLK6qYa38ZMKL8LOfWs7m3ElrG5urdtd/bHX118ooxclKAljFBLxx10lQG/WrgigdSC5Iyz",
-	"BjmhoS7kgOyWnppCm9dS1Bnuk4EY85dfnyjcUBCZ93yWRM+SqCyo7ahpJgN4tTiyNOf9OGH3sDRjspr+",
-	"/QtJ6CSKRY1Q8uPhPwiy4e2T2+9/qZHmbr0XZ+Ti6E2NjAQXeQzXetXa3p72oiUxvzUpNzITKR2wl1hN",
-	"nVPs2MdCcg3krtCM6gJZkc4KAOKgSqnh2Li41uqwzLsvEkipcxg2U6ZLbQdGakKaTm+WMVnVkfvgCAVB",
-	"/YzxQTZUyibicQAt5yxjJEUUj63gUv0jQIxreCQlvVRMpVoUnwdQ7xXC7GHpV0BYwgBzURnRkrFbVCmD",
-	"v0Kc5VssFP2rTT/+NlBmNsCK0ETn/AGZINUQYcAK2CCH+bz5HJMHXb2z4OC8PDl6e3l8ev765vT85uLy",
-	"7evLk6ur4CWYb+gsximVZKA+skDfUSxva6TjdXzu9PHq9Ozk5vzt9c2rt+/Oj5fRh16a0b2KIVt6ZS3t",
-	"oTPJZOvy1RE5aDY9p+40gOX61qs3vVY7L6lFwOpcK4TFKdTZzZfQrREnU2u3PaV3xTrAy9NXrxqNRuPH",
-	"w3+c9EfFul1dytut9GJOodp1rco9c7TU62jobdWb2YvHsRwLGRu+kpIa7zhhLxABvUb0zrObgsQRbsDG",
-	"lN7BjC2fFDW8lrf7m03EmKaZ0QmsvKHylkWQb4JHFA/el59qvo7z1R6OU36hTyzeabtrtFXzcC6yK5rF",
-	"sh/jTfGVeqDElKt7HXJJ5+4e52qzs/UQZ0Q+1YUinfzS2SRjIG+1ftKAc72tkzfgvOzvKXWgVZo6kGfR",
-	"olq922/uU9YM61HU3693mu1e/WBnr1WnUdvb2evseh3Wf2jugJVNSqLluUZt2um16u12u13fi9q0ftD3",
-	"vHq71wxbkCew52GVDuPR5r4KMeVmkBu10EIT5koXDdwUx9tsNpvLx5u30j2Fc8lPkJB7bxZCa1UWAgNw",
-	"hIVGzWIj8HWt0fkc92lphxtkN9hDtF7lpTlxzzkOa+Y4pK6QKhXTJYJ2oyhYrscAGUkmQSlYKyqWN0XF",
-	"YS4CRg6VTWB+8iDNuQs4TiS2ZfWB7fBGfYNJE0OqVPPJ2F4hKwJkdu4eFBvJW/+elaOvOcSWOuu7RK3Z",
-	"ONDmyC1ymmm1SRPzBK9PjHOvxAsQNFZabL/zPfgV14Leu4kepRurR7JwksbZDFp/x2jK0sNJNqx0f3qv",
-	"lErQGP8OiE76k0Pjt8g/fa+6Se/KLf3rnNQNvCfwb4n8y4adQu1OoOWsbIN2qt91vqtXlgAX2CxA/VYa",
-	"u+jbmi14hDo0dyIOGRknNFNqIOasKdMSCprUiWrkTgSsEVnE0nKgZC2LIDlEigWNfRWKcawvMDMEF3bL",
-	"FqEhOVqq67O6JKEZSy1UrOg7DHIa5gwGGmfoO2J8EHOGbzFfpqb9YlB9RXkkyyrPoEYknXAObGRQ8cUS",
-	"Nh4KPiMyjli1RoA9TNejSaQKw9tUKfva52Pp8c37l83ahZPFKHOgMVTgX0J6XJLgiHSscElCobNCxte5",
-	"7GlYRYIOQZs9h4J0y3kSpjaKHBeigFJZhTnUEMlbLukadB9UfS7U0lydXujCOAss7O6JBrliTG1tie0a",
-	"o6gwexA7LnmT/GCrSYOmNi0nTq2bRDrT4siCxf7OxECpOZonxtQn4DtSKacijSCfspdRNV1YpOR0DmKg",
-	"rFs+qCfAD3h4cYrlSepgaQmAmM7wew10mdIp1jVJoFHnuvJxOmRwLGJLIu0+2wiZshf7cSice5HE+TQ5",
-	"xViZWhEYWc0BMX4hsaTLnURbW7D4pO8ZTbJhDQCaY466Ij5IvbrzW30InV7fmstWKkH7/wIAAP//",
+	"7P3rctvIuTAK30p/XKkymQA0wYMkSpXK4kj0mDO2pIiSPbOGfokm0BQRgd0MAEpm/Loqv74L2BeRC8uV",
+	"7OqnD2iAAE+SJ5PsNT/GItDd6MPTz/nwpeKx+YJRQpO4cvqlMiPYJxH82Ytjkpxjb0bOGU0iFvKHPom9",
+	"KFgkAaOV04q7WE7CwLPQHH+28T35Y8vptI4ajYaFgvl8meBJSFw0ZRGaBvSeRIsooAnxEcVzEqNqMiPI",
+	"YzQhNHkVoxmOZyigiD/lDSyEY/5jRBf4nsQoIlMSEeoR/nBeO0MuZbbH5+ei6jImCE8TEiFvRryHgN7D",
+	"OG7/Ft+7NZiCGAVTHy1CHFAxifqIVqwK+Yzni5BUTis7LKhiVWJvRuaY70eyWvBucRIF9L7y9aslt02s",
+	"qk895vMX6zs3iVzEIuTe/y1YuOhpRsTCJ8xfoSBG/FQiEsfEP0N4EhOaIJbMSPQUxKSemfEkykyI0OW8",
+	"cvqLeMwHr3yyymbJN2d9aj0UJxGj9+gRh4GPExYhNoXJYd7pVYwmq4TvZIxgXlWCvRkicqn8GFGQxIg9",
+	"0dopb+GjIEET7D2ggI6oO5jal4wS+z1OvJmLEoZm+JGgVqMtdoGyZMbH8WaY3hM/f0CjSmvaxF3PIY3J",
+	"sd/GnY49iUaVXQ7lA45WBSfR8zyySGx1Vu5pehA+WRDqx4hRFCTZbc/12vJ9CQ9D4i2jIFldszDwCuZy",
+	"OyMApq9iJHvYqost+pzyzYyWlM8pXMFMYxI9kugV7DgSo8WoShkKaBhQIh/VLJTg8EH0G9GEoWQWxLIz",
+	"3Ap5G6fB/TIiPjq/uhkiFgX3AY0taDDHK346aELQNMLz9bPxyRQvw8SOIw+9ikk4fXUmv559lKxCknkS",
+	"zO+N38jHCT49Q3PiB9h8PgnZ5PSMT5ISLzsmTMjG1CNxwqIYvaKMkldnaIJjYi+jQD+YsmhuY49vuO7M",
+	"Jn/R40Gzjaf51aosMP9cohAlgEL5Xeenqq5HLLY5DPjNwdAxtlC89Gb8PgE2sNAkcutoKE7SEtuF4hkh",
+	"iURfApFFBGEaP5GI+COa4gtUBdyyAHQZEd/iX6QS0dRSTJOdAwqSM+QqoNN3AcV4FaOnWeDNxGEHfEGC",
+	"SFSsCkehW+7CHH9+R+h9MqucOo1muxAXeR6J4weyGlwUbx6GBuiBrF7FKPCzF7Hpc1TQIHYbnxC77Xda",
+	"NscO9vHUmTRIy+tix1ETX+Bklk478CtWJSJ/XQYR8SunSbQk5sw5pOCkclpZLqFl0cST4JFMQ/ZUPnPV",
+	"omDmR1PnBBPHs31/emK3ndbE7naOmzb2W43Ocfuo0SbTbzTzcxyGZXP2cBgWzLbhdFu4PWnajuM49rHf",
+	"wnZ32mjYrYnjNf026UyPG99otm8CEvofBDWCeean/XGGE7SkD5SjwClvHSuaxb9L4kTicwZMxY/LCYko",
+	"SUj8CrnT7ODuKXI/4oi6yI/YAq7rHG5dRBYsSuIRBXIXUIRFQ7gm4kacIXeYRIGXuPJmxqjdaCD37vLH",
+	"y6uPl+M3g/67C/cMuYN7yiKS+UQchIQm4aqOekDuTwXro5F7TJKEk8Wq++bd1cfvBnK08Yfeu8FF73Zw",
+	"delaauZLGvL7IilozRIXmLMVOIwZeuK7xfcGOIoRZQsSwdpj9BQkM4TFZk1ZGLIn49r/dUmiVXqssHHj",
+	"x/RYitgQsR8Vq8JnVrEqYuXFPMmbDRep5Ar5xPOaR6223Zg0se04ZGJPWie+fXKMT6ZOo+M4JyffCCgH",
+	"PpkvWEKot/qRrIrYqCUN/rokHG2hqsMZnWangx6DOJiEBPWG54MBP6IIe5yQpEQAo7u7wUUNJfyY5viB",
+	"43oUkSQKiK/BOcZTIkFkGkRxIgGOnzEngBztS1aaE1NOBS0FxSFeER844mYbzdgyivnc5MD63sR4LlAB",
+	"iQRUCHDkT/mC+FgAJVUxYow8HEUr5OptSewb+a1TxHfXrdXRrRqYDyFgjQIQirHkpRnRdrN5xoE2BF4f",
+	"iRWqpcMSgzDkbBC/fZYeBEbkvCcMj/lfkygg03AFyw2AfvJPCJo4oukt7dZRD00jEs9g99GCREjfC7g5",
+	"6J4xn49skOujqeM5XufIbvoNbLe9E2J3J52O3fBPcGvamDax47gbCKcBQzYHohLC2ex0rMo8oJqQcg4k",
+	"SUjEx/w/v4xGn5uOPRp9Pu5/+sPvioF1Cux28d0SQlI1rgm+ALAGXzKHGh8xaoGg8nu3jj4q5kFeR28Z",
+	"RZyJECPwPpw/xHMmxK+5ZYw4ogHIcEs+KJxU22kCHCmOP4jRUxQkCaF19IZFSF5z5I4qUWtUcS1DpONg",
+	"GhF+mRhFrU1bPBWSxr5MyWDKpZTdd01wUzMW+rHaLwNQ5AqMHVzfuvy2CeCEbWs12puXmEpU+67zcjmf",
+	"kKgM7VJ4W4B4T/zW5Ai3id3xmlO7PW0Qu4udid30WsALHOHjyTdCvNf4ngyDv5H1Gb9lT2iO6QoFCZnz",
+	"K8s5ZXEmiONSFid1dCGEFOQ0GmeogeYEU8GUS+kFVXGMPrDB9SSgtTMuBC85Bp6wR8L7cL57RJOI4IT4",
+	"/GydRoPjDvgUl5D459CcRUSw2hjdR2y54PAqZuXJrhI9AzqcB17EYuIxLizHKMTRPYk4AaAjmkiZMHcn",
+	"nIZbTpp5+3HM98jcWrlADgsNwCfBnBPpht7kgCbknkR6l2/ZA6El0E/J52QM30l4K1fRjQW/lWwZw5yF",
+	"KG2cAv+Z3YYYGIRwhSZkyjctSOqoN6JJMCdxgucLQQaNK/YUsYQ347IbemLRAydfzMrspwAifg0Dqs7S",
+	"QFc3b85Rq9XqQrsRrbrNRrNhOw3bcW4bzmmjcdpo1Bv8P+d/ONnqzxfJio+GU9ZMEiU4mc3nAPuTO4gs",
+	"o6AXayH3559//tl+/96+uEBv356+f386HNan8J/LF3N3ew7oJV1UZjH8khqkoToa+V/aX23+T1P9g8Q/",
+	"p5l/RqM6/+Po6/8t6nJb1KUq+zhW92vtT9X/+b+//MH+lGlRq/2pmBzdEI9FXFQswzuRarBJEGm1Wq1f",
+	"VxC5kRRHIM2yqYs2r2KJPVHVsVDTQv/8+z9qmZU4hZNU/XebakCTVrNi3Gan8Darib/IrUZVnNJesUaD",
+	"1LXcWuG1Vz3iETWu+ktfLZMvatjdT18aVvdrERB+FdtL4uQ75gdEKnKUtP4d84Gll9pp/ideLMLAA37w",
+	"9V9iIYWm38VheDWtnP7ypfK7iEwrp5X/ep0q1l+LdvHr9APngP4qXz9Zlc/2PbPl9PjA9Rv89J7EMb4n",
+	"Yp4Fsi5n2Je0vgYjUor6RtMHAY0ulskh8+4B08ipbEAD/qxw9gPQWQ6D+TKEuX6jleQ/cyNA4ZB1KTUP",
+	"F58ThmIxphS3gCJB48LVfvN1vtgKxW8tHOphC5YFNyteMBoTrR4F9d4O69O48UvFW8YJm5NoHPiV00qH",
+	"tHHj6KRhnzTahAv6nn3SPj62m1OCO92jE/+kw/lNnyQ4CDkK51LGRCjIzwdoESwIP3GOTPzdlYYS1/hk",
+	"EbIVmrCEI5L5WPAufJhG88h2HLvZQk7D5BsaoqFPQgINxU/yeRFEst/xpn7LhY91P47jxouITIPPldPK",
+	"dPIwbn3+M658NdHeZqSj9r8UepV61QLBjC0TkJUj/MQf1isZVee+pwgs11jcEP4E9r/bIhMP+xObeJjY",
+	"7WbXsU/8dtf28ImDu82jycmkxfefkyPo0JD/2QX/U/9VrApbaAXhMpLKwk6Ds7uhkoP4viVkUTltyjMh",
+	"3lIdZstutO3GEXLap53WqdOsd466jeNWSj784D5I4nFEPBI8Er4xB4Epof44Ihi2qwIsAUzCl9sUw70W",
+	"gDptTzq45W1RcD1joxLymTMS1xGHAQcUJTEOSWyhpvixXCxYlAAUiI1zDti4BIcPla/Wf9jxf7Iq/EqM",
+	"5aK63RYmjt1oN07s9lGra2O/M7Wd5skJxid+u9XsVGQHzeSdtizOzD3hSB3+XguGtjvaERgdc+zAMdI4",
+	"nfWOH9LG93Fq0jhwgMN6yRPAi4DzewlOljFnloUKcB0tbzjKdbRMff23iXkfcRTgSSio2CMLFpOA1tPl",
+	"1/VuemzJkWGFz7ig3d4gUjDGPgdd0P3Zx7dxzBcbKHPIqmW6/p227+sehFHTtA18nZxklggOE7JYcI7n",
+	"P4QWtrYiw3bdaTY6HedfQwt94kl8+aWiG88JXaI/ojkOhLAcg3KrEpOET0bMAbenfnNyYpDP7tTx7ONJ",
+	"g5x4Xb8p+bzD9xb4WpgKYIxwybcGprQHpVnfXIV7xmI1/2Gg8r908z+Wbm4EhwxFhTsj74r1v/T1/9v0",
+	"VTpvYjDqgsVJ+FsIiTR1dtOalhlOZBM0Z4/ERwlDAUVunny4I6r9TCMW6gGiJZWeUeBvSp60dUC0qNVH",
+	"gMLBc/CSJe+ZH0wDQfKLnfZAi8lbgwskZYlywEBxIL1WlbUP/Cb5bLPOkPWKZTrggu+tbTjfFm22bP96",
+	"3Vv3q1VRDp5bO0LDr1ZFuUhu7QAN4VS/w77SLe3FDZEoYlKFnuAgFHR+LrVQpxXlzSNd9TjkolElCfHD",
+	"qHKG/MBHK7YE6x1/jMOHUeVPFauyYAFNSFQ5rbyWJ/269RrA3koZh8EleM2Me+e3g6vL8e3P132gSc/+",
+	"+sYvaIWzuM8R+eu44fxw8dPRn1s/nHzoXDZ/PH7fvu7eNIbObdNE1nqwm+/v3vcvb/e4gn3Y5JLbZzhU",
+	"zHE4ZdGc+MJmBk49deTKo/nlk4vCIE5iRB5JtEKLiE1CMkdTtqQ+cMbnOAz3O/48ntwR93ozHFDijz0c",
+	"huPA51DzyTpUVxgnATU8yqTqMNX7cdKGo3vCac8fnE6n4zRbjUbD0c/HRkOp5yBw8fwgIpLLrwTUY3NB",
+	"bNPl7ui4BLZjudbdaQBHO8vFeLISU5M/TSZbjLabR98cxwmJxnvPYr5MyNjcCM5LPVF1SruyptBD7i7c",
+	"IWkZ3JMfSntxmNnNiPjJqsRsGXlkB/iIg8UpDgOP/LfTPK436o36JjCJg4WQD+QVX0TsPiJxXMiTHdlO",
+	"0244O6mYxVnrn+a4xWM5zXSsKKD35S0LFdSbhxSLFRzArigLUEkJxuIwKPANo9Mw8A4lOSmilwh+F8FK",
+	"uTeZ3juyu4qPSBkegxYMb3vv+pISHE4E3vQG7/oX4+ub/vnV5cUABnshOmBwYYKV4iuKEKE+8U+Ra87f",
+	"FUE7gvEivl5/hLhwWLRDjJKzEVUeeoK7Aw8GTBHBURiQCCXRKuN2qFg/7D9i6hEfBUnNQi6fwof+m3dX",
+	"H8f9y4v+hcvHGVF3cNF/f3112788/3n8Y//n8eByfDfsu8JMLUic8mAU47s5vzt3zafwDBwuV4IrHVH3",
+	"hv+ye/wX5948Rv1YcYhv9jaKrGn5u+0jZ+Jjx+60p77dJs1jG08abbvtnBx5R9Pj5kmrcYhcbwrqdBmG",
+	"+koK37JUsXDUxdPjk2NiTztTbLexM7G7vtO0p41JuzU5OfIxOXqeYiHkiEncOULtuyGfnbA8zEgYsjp6",
+	"IqHH5oTz8UoyQbezIOZnk/AzlJe2jq5DgmOCCP0LE0KBbP9KhLMEHqmD79QDZ9IAXZTugzBLHM5BSJIA",
+	"85OzEGZuddrK3thuOC3cILbvdCZ2e9Ihdhd3j+xGu9l08Il3hJ1OSldgOIlGnql9UOoSZ42qOHajaTfa",
+	"qHF02j4+bTh1p9VtHTmFVCVjjzwEqb/ZIATykcAtXzgu54Sg4hi123UfVLVWS/hQyxg2QpMgWaEE31tg",
+	"zXKVP6gL9vkCAcwMNYucLZFlym39o/Bb/V80sAsawMsMGvhfzPAfiBmsypOIjcnL9XxfpYIECbBAIw0V",
+	"XLgOQCB9IItERZgWi/XOa9H9tQYpg+dSETdX1yB//9j/ufL107fAVlbKWqgFC1ffGKWRMaeg68kFC4lY",
+	"Pv5CdZQOvf82yE8E9RSGPF5RIpcJkRRyhagqvbCR02iInQsoaqMfg+/OEEYhjoFfFEGHM+XMDb7UnHsk",
+	"6IlEpMbXOKJus9uFXeAXa1QZLRuNlifBBH6QUyQeStgTD8EJX0RY6VDIiEAwJWWU5CNasx8pgD3GFkI9",
+	"fYruWcK0/0z6AlHySCL0l+V8EZ+az6U7NniNNXagM28FXNwy9o5Llc8WfYzouFdxCpQRMf3PUat5fHQi",
+	"Ir7NC/a237vo3wzHt1dX43e9m+9/u+otvTYVGFgFxzwQzGtry00DqnVkbLXV5BCKJit1ZDUgHYYQ8XLi",
+	"aF5iCWKUE1ZKZZUQJxAVkiohC+Wi35wI2jtYSqujm1RKQ4VCWo6bNJqsI62h6MLv4xMOEhWRALvLv5bz",
+	"3V67ranD9Xp84A1Zxvv6CxTe2QKAeMIxSqOqtKhtBL5ugoqb/t2wf/Hbu77rx6/XyWlZ7qaYcYTidnJC",
+	"QHHYV5v4rH0P5GhIvMto+m/7N5e9d8/ZQDnCS9wlipaUfF4QL+H7hINwGRERdwkRloIWeTiKAhIjvSqp",
+	"5z+DyxcykcQDwpKX1AfUaFgLhMb/kiVv2JI+H6SlV/h2dTiolsDkYO4/qIMur27Hb67uLp8BxukQL3AM",
+	"l0zEQ0RE6I8BYpOZCqitoysAViVaxK90SxWhysUECIsKgweCAl9aPMX5kc9BnBB9DptNk7C/L2SR3Jkf",
+	"FaMeJE6nsTV7eFbhMBzvbVx5pmSnwyMRE3zDE5nEQaIlux1DJOVN2F+EkyKh9M9F0r2dyu3LG6w0oAtt",
+	"7/OsDAVSH2XRHIe7a4TkMZcgf7EKAeDw5y1+2Fe9ssXAbO6PSI0QEeyv+CVYxiQrc8pNNdDO5d377/o3",
+	"49vej/3LnO1468DFgxyMuXrvbvq9i5/H/Z8Gw9vhS5FfCdrG/LEG96lgTEGJzzKYDFVdc1Gu4JSv8Spk",
+	"2P8WkotOmGUy8U6jfdI5PlqXWr67uvj530BkKVxUkWTioPcFgsl1BIwsBFm9wUF4MN9pXhzlvJoqjtpW",
+	"7kiA0gQQaq3DA9uoOqpE7VGlZoncAAkSsfAVI4tSNkxfn9ZN/8NgOLi6HL8fDN/3bs/f5i7aId/cMPhv",
+	"0TQHy9uJaAt6faqTKXBmWWdT0I4cjU/1/EGCLkiEmcthpbgc4xV6Au2IUMlR9sRFTQz53PA9DqjMKMLB",
+	"aWVkejhcjVXCNrR3YBtMoL/RAWnPRDSQvY4vjM8LXH5g/ThGRfA6eDMGSBrf9P98N7h5jlD1zUAqTfkm",
+	"o/ZiUyvIqDzC2MgzJFczVstza2lso0JYgr+kBPDPDR/hkiVDnATxFBw+Xwblq8QkbJnEga9yw4TkVYyc",
+	"o0aj3V7H+De9y+/7IB8Me7eD4ZtB77t3v0HE78KeuQjHD1K+DbmAll8oqrqFC5J0VofV/zquWIewzzpw",
+	"/Qk/rvkhbQ7oZ3RMqL8/n/wSPkdZT9zd/KbW3G65lGICEzhYbGXEmxsjSsEFe62Tk+0UJzhKdhi83Ksn",
+	"HXBneE+BsZTZkQ2ysDug19Jp6dlIQ38B7QJiWkhW52LwCudXNxeDy+/Hg8vx9c3V9zf94fA3yS+kK84s",
+	"Bq1IwnFH0Tok7hgOru8ofsRB+EL4OqU0ixB7BAx+/AbEZwjgkXMRoLpTdGY4uB73Li5uUEySjP/U4Brw",
+	"3fnV5ZvB93fPoqt3l70PvcE7IAIvTE9zq+TsEiRrfQJbIQZ3KWUdGg6uDQKrFu6iJY1Jcobc9SW7nJUd",
+	"0WWc6qNr4EYleDMsIrbDYB5AkL6YQkCRcgAEF63ZUuQQ9NkTRVX3vPfu3XB8039zN+xfuGI4yPKmUsbx",
+	"kZc0ItibcaBAVXfYv/kwOO+PjX10a2dowpKZ9OCKiTjVjDZeekoNhQ3+ZeGMKNO+cAeYL1iEoyBcoWX6",
+	"mVITScF6fkPAlSbvy58Ey+pkI0w5rwBHEMxJHQ3xlIisfkkk9OFpJog999wMz5PepZsC1r9ViFpp6LlK",
+	"wNA4OW3l9FYlcYol4YTKtwScTEUnvu2jSnNUOZUGw3Hgx7/Ak09myOFflvNF6u0rdJDeybHTbBHb6zTb",
+	"kh/qekd2ZzpxTnzstButtg5T9FpkckKOmkbjbtvr2HiCp8Q7wdPO0TPDFNPp81/NnSe4KYhx685PIky9",
+	"WepetNMnD4aN1gEzlAD99dP2aO8s63cM2UIK+IgjMwjLACXOsu2OFIzbWoIZkgh7pCgfy1ercsvYe0xX",
+	"Mizn+XxUwphwxQjZPZf6E45mk1hh1YCidlMZXLPC121//G7wfnA77v903u9fPId03/SHV3c35/1x/6e3",
+	"vbvhbf9FLDW3amk6/+k0YnOh35QJ51gkzTcBmB+jrNXZNANM1SaAUiZDAF/WDL3F9HxH8TKZEZrwY34p",
+	"q3OaDZUS4scII8hMI1250xwyJgD07m7f9i9vB+eQoPgF9CJ3l8aQLwMB5xHx+VbhUDi/zAMIl0BVt2T2",
+	"bo2v+Sli9N5CIqUPhE1F5JE9QP51pSU4v+lf8AF67xSXfUeluYb474kf4Fs4vpdWh8+XMWTpXxsq4yE3",
+	"vLu+vrq57V+M3/cvBr3feJCaUolzmcbNL8ytG59bTzq1ZiPfmvHIqiwiDvCJzAyX0XUUJk1XBhAw07In",
+	"mVNUDpZqM/dVkxSnIkzNkOvJJENG70mEjMei+glhizBXOqQ8Sdba98rW/RKp+bcuVlg615dKZa7PwsVl",
+	"k3blhzR0LpuB81bl5pS9lAJmv14q89d+vZQ+Zp9emWxhhSp3SK6YJh7XifIF7Fuc7iQkDPmPGOEFjnKV",
+	"T3QGsqIMmWkuuF9Euk3z5siT1NCbm665U+YJmXthnkGaRF4U8KiYtSTO9eliX1gFcHht3OkpDmOy7opG",
+	"yZMB08JzJiLYtyECPS0t4OoPuajqfrYDyGvv26KFKxwL5UPODYjAWXg7oqlnMJozn1goZgJvYMhcDjYG",
+	"EKK/798iD1OOy8HWM8Hew5lI258vdyCy9Y+om0/LL72Ks/jsG6MPI+90u9E9Krh/6YXITuBdMCVchOV7",
+	"JpkpS7BklD3VUS9BIVFuwj5eoerJUbvRqFkqvzNKCEUrgqMYVVXtpkY27aou6ZTJonrUFvMWWVR1VyOz",
+	"KnxpPbvqS6CnfK73zfdK7t0a+FuVPByW3EKVNvV5t8+8be8CEf6/7gUuMiNMjUsVr5PXXNrZvTCeEsI3",
+	"U6fY4lcboic4/qujS/Ckossw5NOBnNR7JFJMI2iiCK/WTkjOyVpb2EaUdafR/R4o65I8CUDD1Jd+fMI/",
+	"kr4YHhvRYkSGnoXHxJvru9szVYekEKNlS1zlv/ur4LY4wfdcItgLwT0TKaCq/GptJ/Twm0EEH4NkphNM",
+	"75oUOb1WX3JnmZTnqla8OhomIpm0cFBQ0RoPhCxkkTTO2Q/f9uxm5wiKDBazM93otjn/8HTy7uG6Ef+P",
+	"d/zz5LI9+8E/+n7ad5YDdtNJPv51K8tTdss/FXIa4Uqnwc9LJBlxBBnrBRkIcFc8gwwl9zigOjtdUXEk",
+	"joUhOptjYdifOhpQiBKCSy0imtzAF1Uowie8UkVoZEMpg8lGc7ziF5nNgyQhvoXcUQWKc3CkM6IhnpBQ",
+	"YAFVDkRUVKkaxTDmOKD2fURIEtD7UUVlDFfuTXEc3FM1B+lk8hQFCZEJSEbUqAXJhNMyfDagqbkc1tkT",
+	"L17FYqggRj6Jgke+aqHmMSoLaacG6DKiVd7lsXOmRsXI9XAYujLo/VWMXJVjyFLD4SR9G/g1wIjCQqPD",
+	"GjQOVQ449RF1U8Wlq6o1yQz/UEExBoxpwfmA7xcRs5WXvAgLlgtsenp8e8S2UKQzNp/JqDwcqpOFg9Ub",
+	"rBVl2Vu0Y+jqfmgSowWJYkbRPX4kRvqn9JbD/QY4FuF0/E7EfMershzEfYQXM1FPBTSmlrBweYzGLCS1",
+	"OrqNgvncqLIJB6nqAkGEGJkvkpWs3JJGHdwHj1CYSewLB2t+N0Q5G+Ty6buW8KoSLSbEY3MSG9VNBWjE",
+	"y+gRhtJNIfcVgDsHbnURexQproA/1vUfRlTsiS7ylSjFZSzBIx/TBpdPJizMFIhpFJ2P0sUXwVLgoyqL",
+	"xKxrZhIMMcdoSbWSNOC4mKjQOxO0YEOCEJZ5KpNxfdaZNQJZAQX4rPxKdgxXXltUahYpZrREtQVMVzum",
+	"9Gf0CkbsDYbL+RwyY1n79LpVyZH36RLv2eX9xX7t09DwXbt8R8hivw4h8/ZbxXepRWnXLiKfzF4dYqLK",
+	"M+zTTXkf8g9eCJvPwf2HQq16UP8LnIAIfVjvD9IMtm/v6SQK/HvyA4PMp/t1FaT8kK5UyFB79XkkUQzC",
+	"w5BQf6/O4lRvDEPyfj33/mDfm7H9OsxxEO7/mc8iDgxMEkNwFntGd7YfEnhDkj1vNPQQMfp79PqeJfvt",
+	"5VtpG96jiyyisfcBvF/uiWyuQ7wfkfnzkiz3v2HaKW9/oDC67gkQw3BfOrL/J5KI4Pnet2tvOn0bYcqZ",
+	"pgkxvCEP6r//AZh999weRQOGZL9PfiSTGWMPAvw/WZukD8GCxacoJjKkwRzon3//h4vEFzhbCRV3ORdX",
+	"R+K9sE2AuKUkAZ+B810yAiUSqN+lfCvkx2QZUeKjRxJNcBLMUVUxyeDjH5J77Cm9WM1SdXBV3goQCvJa",
+	"J8Moe0gKm0qh2mZDYR7VfJfzALvymnKCPyzWQBbxsFvY45ySQZwnqBRxMI7FGFqYFb+Dv4HIxKVoC0rN",
+	"SxkejOfKcRW2vjdYVxKnm1wki8gvvoqRameh786vUfs4K6jq81kTCnLu5V+K61dlyuNqo68QdnRtdTkZ",
+	"BBVPsZ+zAeNp18ek27bJtHFsOw7BNnYajn0y7TRJ5+hk2upOimaYdUMvEcjk/EQQUMLSnUdVIUoKRQ1y",
+	"f/dFeTx9dbMGkkpr2pickDa2Hb8ztdtei9hd3Dm2m5Njr+u3ydH0pLF5ggpSi0uX6TkZZeNAtWIhNwUL",
+	"/ivRSAxkRVeDSS5ISLrWb1OMrsE6YPTnAHqCwwcN5aGo0I96A4TvCU0QJDvSWS1k8PcaYOOg9EDVSEJB",
+	"tfsJHnvOtEOa2O5OWr7dJidTGx95TdvxG6Q7PZkc46NOoVuBTv9fNBvQn8cyv6PBSINKMMRxYhlmO1Rt",
+	"oD8iyoRTcnZ+R2BYU8Y2aVjbVJDUqtwT6peVXHxkgUdexUi0gS/J8uNzDJm2pkT+QckyiXDIsaChAVZv",
+	"17ZjM8oxt+BwvBOReFmkA7uB59nqi71Bdt9VJK7Ii2p8TpqKlB8mYyHBdLcLET/3QsTphYiWVF0I/vw3",
+	"DPpbd+b9xTO2Ze67llQqcrQ8x94soAT5JBHJkQs2Jl5Rb31jzhlNArpMVdyySroeCbacX8M4IRiowRMO",
+	"wOlfVEDfBUr41YQJjmeY+uEGRO4zVeRYLUlqTs07qJ3GPTn57O3Tr/c9EaGgOvxQoL8GVaXyVYi6jgZm",
+	"WOOWyYDq6+CpTAhZ6ImIavoY8Yd7TgLUaYfPgnfX0xDl85c0CULhHgSZe5E6w9gwsuw1R6HAO3yS0F/P",
+	"ErKqKRuQ0jxz4HRTh3cXzfFCzFchjVexqOvNe1Yh08qIznHizWoWImEMz10ZUz/WI7nypd6DYutzrtcm",
+	"MwyqBuA6KjXoJhtJmZwizIvkzC3E7x43Oh42POlxazqxT6ZkcnzccrDfLqTv2TCA4iP4UuRtaM7/Pd9O",
+	"kMnEDCXLqTY3dxxFS6xnxSdn9xCI5h6hFWuAqGZYwkUY8xdghhhN68W7BU79OS60yO1/b7ymSikcdj8k",
+	"Gy2lrgRHnCNFlDxxmuCTBeeQaILYMrlnnCrw9rKYCqfV/M6DCwaUPFsjSirY58uGGrgSGqCiCg7DV7E0",
+	"MEvxmfgipRFWhte0zEac8cTZff09NQBkvwyo0iW4hdgo67ijK0qsL+otpvdoucisJlYynmS6EKdeMVou",
+	"dqOrRsmJuIiqsjkHPsXN7eaU5PsQK/sVGOiB6OKsL5PgKFxJI3Mhg3+zpEUHJxkMYcSW2fdEmYDdlnyQ",
+	"PK3SZam5SOsrhEdaqdkdiYgM/2XE67TUw077nVOuZI7209Y7rk1Mz7jpMZGuOfrCswUBvwmVE4q3QXjC",
+	"lknK1+zsLyUKLsScWBovsnt9FfkkQk6z1UY4Eo4VPp7je3EmO1r7jQ8lQZL3iToHqdnIjIBRRKYiC9z6",
+	"B1hCCj3+dao73kIl7OIfzX7sw+BaQ2EhjBRy5R9xkBiskicDNpVvjwzgkWzDjjdnK5koMDceDktqMFHl",
+	"RRI3VPXJIiIQQ3TGL5rZUFFLt3ZqMIVaAyajLf0RlZGUwMZIBkpzbS4s3uCwijiqXJsD+Smps5AeFEpb",
+	"jGYszKEP0iKdBjny7K53MpHcRaPl2I3WSRufTD3fIc0i0CiONUGwfEFhzX1BaluWcQL7B15c5jz+CzIk",
+	"JRxsK6eV//NLw+727Iv/+v2nP/2uUFUh3Ti+lOfyYlP1VZgOfHqGHwkXNaieWWYWbUNN42xT0uwFstLC",
+	"/VIgK+KQngWyQM+DGFxOXDnefzLAxvoEigvtINGATwourynT+wEORa0iVTPIytcwItEc6CH88jD1iOwh",
+	"Bf6MEiDXd6OPpZz3p12hTftDvACs+XIsl0PQfIEjKQirBFZ3t+cQgZ8qfe+DR6JdmjH1c5AnvJvEWEHM",
+	"KJxvvB3skPtEyIOPVzEQfxAYqQ2ualYGqaCE+cpzKhfTplZVpt1UczIP/o9/rFiV/x//n8inrv/Qjzz9",
+	"xx+zZ5y2W5cvcQHuvMC6KtCc0WR2hmxHurZnDSq2k4ncMJCU7RSpkn/l++k3TjonTUJsZ9Ly+f30bdxu",
+	"EbvbOu5Om8dea3o8LdqUGVsW6LvfsmWktsXHq9JNOTH2pNnauifzgC6LWKf38Fx9kE+p9IumSr/T3f5F",
+	"fqYFHxRH3dj6Cae5zWSgbkghaGlBlbdC1eGS+niFGuiff/8HGuJkGfGfR7Uz4f5ZOJtfHKtptay21flk",
+	"CGt6gkfb5rcxhCS9nTsjug+GeuO5iE7TSgPR4VRFIu3jQv+zjtVQFqmN6I5Y7TeApf5YiKB+ZZQxnTSn",
+	"bdLE9qTRagiUMfH9id09PsLTk25z2sGtomnCeYw3sYLQQlIMVzTno4Ao7YqO7hoHuBGKxSBUZ23e85ui",
+	"Y/abrTSrsMwSrD4jl7r/Z0THnL7uDydNx5FpRJzy/Sw2Zr9lT6CsEbfjFOEYJeRzIiuwiImrlEpI7Kw2",
+	"zpPPiaFYNOcmAVhOQadz1vx9BlZ1q4KJ76rplPPfoMgUepG6rHQJ4KB9xrfxauntNea0A0IzvUmfg83k",
+	"OOO/sICmRgMW0NTQI5zs07b1IhSkxikN/9dN9jVXNibH/DZ7dpM4vt2eHmH7ZNL17JbfJM60gbuTE+8A",
+	"JXLWq/ZZWyhdOnbaQtG2eAu3+K6kTfbdwtbRMWmQY2y38Ikn071PGif2tOW1po1O15tOSGUHSDVmuAOI",
+	"guvxczaWD6A3VCiXgakzFImKtPKmsiADGFcMk39el/cvVjDPiR/g9S9f4ziGcp8rBC3S8CtzxrtplCMS",
+	"4pXOSVaotU/188tFKoqJLgoJizwIxueFVmQ/hf6vqTPOe64/B/b0SOOYUD81GEGsGVYF9fS91s0Lb3Y6",
+	"2Ia7bXrK7HW7Jx0y7ZCjtj099rBQb0wmpGt3p8dt5+QIN/Fx82BVrVpoEMvA5ENUtcrZs2jlqjRhZkng",
+	"FIqeWBT6loDVfCXD/TF+NjbhYNjIJstL0RMLQ8BBF7fv3ygtYkA5E19mFs0hplLHMs5HhUw4K0K+Ky5q",
+	"iXHAnWwehGFgVHPS29hpZLzIRL6GrX5k29W0cAfkgoGf5zx6QL1w6YsQeIFLYpFv/xuobIcJW5iBc5Cf",
+	"TO75Bqe6F9XVGgErz4WlAgxjQFEBqGhjRkE+TKm/ZsJtu9qwuxbq2RcW+i8L/d5IA+I0GtmzcZqtdun5",
+	"fHEsp9H4+rs9XSIZ1Zz9gkig3QyzzU4je0rmMTnF6UXAdPWIwyKquowJmpDkiRC6051xMlem09gBTDIE",
+	"SxzNNlIFgRUHgw3xZkzDC/9BYsN99lWM8NIPGEREH4pn+KhbN2rdR7Xx3FuVhmcdvjt8iEKqTRG8K3Db",
+	"SBLszeacJSm6VVCzlFN6aJa6ZGtf6+f4ZehPG67eX0Y5T/FR5XSUJuseVaxRxtcdXv/z7/8YVb7u6NKR",
+	"ZtNbRyGiQpyJGm5VRWAgPRzMJOEv8oPawF7LBNzBAgJLXpzBjpdiwSXhD/ASqkBlV/czW0bSniMDO7aJ",
+	"QnuxpQWxg4fDthxLSBEibb3hzBQRPE9RwatYihIcdClSfdGMxUkhm0oFPS9R50g2VTaCaCMzOgGChfJB",
+	"B/Cw2J6RFAhB/c9JhCGls3ZwWZu1odwhcRwwarcLuVs/iORywiBOinKkfIRd0+34NommKGE5Dpsls83f",
+	"iBcEP+z0CWi58xcI9fAiNvJSr59JpolxIlGyyB1HlCwKv6GAim9x8Tf4G1EWdsGiBHS2AtrWFgIQV5e/",
+	"6x6bC0JRqDKWycUKNcVAwUQLY03LED/lFsUfFTpyRpjGfLbFH9CvzdH9/I4t/cIdK78gDwEFn3KxOxZy",
+	"RdU3EZvzRCYx8x5I/prIynB7SzTrYcUvh1jYwsArbBHLFYFzPhzxXk7NIoT54NlNeXc9H/hFYu1PKRKS",
+	"oLubdyKScSkUb/N1HEceCU3Gc5LMWIkc/vb29hqJBhzIlzEx1NDXV8PbjBL6+/5txarwx/yfO/7/i/67",
+	"/m0/q4WWDdYvHkxnGZW4ls2SZFGNa7CwhIllZxadk5mTZBGfvn5t3L3XMvbzNeXi99aseXo6n3Y5Togv",
+	"f96RQixhPhZGJG+Uvq9quTMSicw01HAuX/crKXelDINHUu5P+RL+kbndVHPZtpcQdX/wNt6zhK37+qe+",
+	"/a6W99y0sLoLHhgxiGTa33VtdwtMjekQxdIDyOFi7ITBdNTnz1DDLPOeN2aVCXzFVuHDjIwwnTy5Oiwr",
+	"Uz5sWE9o22HLjAkHH7fwDNIHrlSxRkyOrolHpMCWPcEypTDgGxhcKoENsmiSsMkyXu1IvbaF4yrv8WxN",
+	"c6mChurKSkX9reNyt9FZM2nFwUenqtgWqpMT8jmj2tzHZvGthar9FPiHqXr3UfIeLIi9Xz7Hm3xupp7j",
+	"Pw6NhIPMJAdPYxHiVT4STvDKQUjiepr2DLHQJ5FIE+cK5o3TdjeTIi9hLJP9YUSx0PMXYf90EHG8yo20",
+	"eNL8wI0p8LmnA+Tign7RzMt9kMyWE+BdFt6MROw1jhMSBfGDDWxn/DrCT6/n8PC1VKy/lrkj6k/4sWI6",
+	"Gq0hpM2Ans5uKz8WpzayUBA7fhSgMGORn+MnfgOr24bh0uQ3BwPmX/kQWRv4YpkYJvCAIoyg1TqGE53L",
+	"KDq83dcq1u1OpsetLra7rebUbrdanj1xJlPbabT8Vss/Jt3JdiZOz2sbbsnlATp4F7WOb023A4FqaRKQ",
+	"8miVCSELVdBwTR8e4pWMnBVuQOmA4guZPRSTLQjS2ikHgh76G+Y8INQfs+m4xGQFRpQHshJWKyHGJpka",
+	"gFWXo2zXQi6mHK26vxdszn+5BYarAuUMfD0OQs7k7GCm4hyVbF2wKZw9zn62s+9+bFKpQHlU0cCUYUWZ",
+	"0fmiVbEq7P4+K7mKl980E0x6GCRvYjhcENv1rj5HZWJe1TVtSVq6cy/eQGT2OnhKcWjGyUOA+nMMzdsN",
+	"QC9u/3nekWQOAljrw2Lwjexnz5gLsBNltjqhmReN/t2MdM/LCZRJCATacOEXiqqLEAMDhYbD9+9qKkq+",
+	"NCnQrglAcIIY9UhRyo/UzwUSEa1hoPI4ZWG5L0v/4VLyOXFP0Zw9Qiwl56qZEmvVktCCi0zgNg7D1WXO",
+	"31OZltiw/ytkLQsmZJF0sXJvW26eA5PxLCL2GJTmGeLnaCfMjheEcAZQNjaUCffeQpBY/JRPDnDvFSvb",
+	"S+VJgBplUrFQBnwKhMziJHNb3HWhVOEGp0y1xFexSLK0VuIJdtL+iB8JJYl9sV2ZJM938w0sSJt4+IXU",
+	"g43T7GHqgqYvM4bFrOl7nzR0v4Hkc2pNIlPiS6ag+7rzuT1TTjDOrFBQ0O9NWQGU4P/25/VrsYm59KAv",
+	"c1RrjKJ5UPsxKWYO0oMnp8TncUwMGIIsfWkQhDwkbSpYB6FCAew2m0+I4nlO9aetL0kAERzbEDEOl2RD",
+	"ZMsZcn/3hX/lq4u06hmUM8KkpOvXityny0mcBMkyyWfHuGehvxVL8wVvQ9JmsteDD+hJDFLizwTmSllw",
+	"oYCLLHSyUC4+5du140Z9GUFWSXA++t2XjJdr4H8dVb6WOX5scDDhE0v9VlaLHMQU1OtcV4PtZt7dZNeV",
+	"Bltp3t3brqtKhegYwdJyg7///YSsGPV//3tUVeVMfOYtwRVNVYrifK7Mviaupj4fS5T04M84yqjV0Ueo",
+	"LM97uBbCqPn584jKrk8zFhNdJRSjH4ZXl0hALgxhgc+NyCTMFnZIHkmI5gQSI4i+IpgROovFWjqOC7Fo",
+	"RDHiHLKVzXXliiBCsQMixlA84aAnfrsc6IIEVcVYMWcUn6IgSQi1YMiYY9ElcV+LgEi3pkr8ienF1ohq",
+	"L2sXEI0IDJGv0QLLnJwipKHVhOonQi8d+SQSxQjjh2CxIL7YVEV8VuiJLUOfDxGLUHS9MlBhiZ0X7vGJ",
+	"ML+p2ungTRSjJ36KT1g2EOU9gAOWzD4g+1zdDi+a1/d02VcOU/K0D/TTX0bBTs4I4FycN6YWeSBw5BW/",
+	"Ls0+a+JU/u1ynHpbnjAXq/RWEDFaR32VDRuIKWTskhhV+qZvSqWt2RFNryRSSJM2V6yKTGyr/orhrzmn",
+	"G2L/KxboYfk/kHPQUqXeLZWJ18hOJDI/rueXWX8uMzuYz1XChcxDHUloVXIxfvKJEbImnlCRX3st8qWi",
+	"ZV0Z8ZA+kK+JN2P8H+12WzFcygw/xaLHbAG5ZxPYmNQlpGJV7lnC0lQYVsU0n/KfS9i2RYj5aaS2ByjP",
+	"nFGh557AF0FPBrWZxc9UVcOBVJxrkVSUfayGzzF4RiAn56oqVsWk4VkKor6Vv+c9XVW/MFeT5sTSimW6",
+	"WBaYRtgUBTSEdKMycZxhGFSpNiKiapktIiKKDoEt3qicJDD+k04tdpopRoSqrowNbtgF/1P/uTVATq6U",
+	"BVyOfM251Tj6Nn0FXAsZv7HeC/lqyqInHPlj0X2sqkq5/JIwvrEJUXJHccC8SEUi++9ehq8v6o/5sozc",
+	"ev7+j5AILlpSCrQxk3FT5wcNwO9myiLwpatCFTsCucjumWC/hPKoVkdX1CNc3CG+OdiIBol4irAIplac",
+	"g6joF8hT4mQpUbRHpV+BowwkPUqYoHeAEkE2AboknUw4tcPqS0GSRmqr6rKSxAQJijAVNJavhlA/JXM0",
+	"XOlsnXIveGOOtMOQH85X6+DS4SlgfJsK4lx+LfOX+ThbIX0MVVmr68k8/9opcqcBDeIZ4SCvWRDYPrEV",
+	"NUurrFPPHlceizui1WQWseW98I7pXQ94e1kET0M/MCEyLXwSMU4iyCJ9muLUMWXJeMqWXIwYUfOFTxbJ",
+	"zGiMg5D46e9AVGPmDzRe0+MLwip/AxMIiaFUC1T1mRe/TiXHuY9ijnGAKQJec04wjWt5Bqgs5zFvk9mA",
+	"Alt9H4oHYp3tGcUMTXGUWuehtALfLO1eqHyQgkhzb/GZ4hYkR8WlMbiZFoC1rLomBxAJQsU9nrNHcK1A",
+	"1ZgQ0SfF5zLxplzwTp46ebyz7rpQqmXR3mCBSF96lsXfkPE6SyeyNvRWt9vCxLEb7caJ3T5qdW3sd6a2",
+	"0zw5wfjEb7eanV1uEsxPEagyDybxVjtWGLO20CKglPgaewHlJSma2bKOVompNEtF1ueVksy0ZB9o9Lm4",
+	"khoTdEU+qN+nyq3whrGyPRhlLiXJNc8hD/y7ENVdtn2Th6SARlHlMlsycOqcYOJ4tu9PT+y205rY3c5x",
+	"08Z+q9E5bh812mS6y8dNapwh4dvmJNNTF1FzdfBGjllOiAAL55JGON0Wbk+a9rHnEPvYb2G7O2007NbE",
+	"8Zp+m3SmkCx5r1WQKGJRMSkonq0f+JC+BmZtzNlYqyQgoKGdYYA1wJwcrjrSy2UKZethVyhTJZrJZy5c",
+	"1s50nUguDz8F8ZoouW1V23GH9J7AURKr3C3kyVyEwp4xMVUTa2eUxz4iu1uR+NuYNnATt4jd4afXnpwQ",
+	"uzs9OrZb2PGbXnvSIUc7wWAJE7kVAoW6g4u4CuD0OjRN5qxO4bHXCpZZKORvh9HOnqssZaBEDuvMGieE",
+	"QxJnOAuIgosXQc4691JIabcSOGVzzfC7wElwdhemCxNnUMpZnVmGexLxS1DcNh06ViyrBnBZJJbOSMQR",
+	"dsKZLlHVWGtY0omB+OVJVtZQFSwCJeh/yqovg33yTLqSlXSlnVownOIaUeQC7nCl0Oam3GpGlSmHgCc+",
+	"yYmf6ct1q6uuar6FO7kN5iRO8Hwhe8ma53v2kjryfbrIQuv79NLYaVuvD7rh11R836RYliFDwA1w3KFq",
+	"QGvZIIjR9dXwNudWVqZBVp8sVMd9nJGI5CDxFRT+pkmM7pmFJiQOfCJgWwlPr2IkR1VzOkWUPcFYJIxJ",
+	"bfdoIvGlrfq8gnL6CgFrmM9IWWvIIYfbyhF6MUkrYvIKBAgTLjaW8xeqJ6Ouf4myUswrTV9errKUaIQz",
+	"uaeZNKkmO+ymuo+Uz01TvFc5zlN5055YzUIxIT7xR1QgBr04F1UnKyTLb5h5ICzUaqIfg+8y+QqP2vAo",
+	"oFxSr9WRvhLqW6nGfURB5b7AHgGtkiy6nsHV4pkIzDvNo1GwYOjxDLk+EMJqwRvNZKma9BGJgWsClbye",
+	"TpDEJJzWUQ90v3IyQuMhgpOhMpc3YywmqUSn7xSULK9iigJfV+xP8AOhuhpOu9GtKYMBKEOMi4iqrnGR",
+	"YSVZXKLEwB2LSPSUsCns44YIgjeXkNg9KGR/EbMgtE64N1m6wnkiEVEWtL+NqLmjzGPxM48JRZOVAQyq",
+	"xr0AkJhEjySSwCGqs39zSWn/bRax2JsEjGy1K34UYhtGdIPK9OWZ8V+f+FpAclGK9HKudM808z6LSKOq",
+	"a5AwWQjBlaU75FNBe/JPBfHx3Zo1oorQJ4aWNCX0ddSjHKJZuEwyFrw1bdthxH4D8es/bkwvAjiLFmxN",
+	"lr8HNwelz4b3r2KZeEKhfQPUq4bhwpXOFzJ0z61B4RuhgJFZrBYsoIm+SzNM78kpKjqUrNoJjM0FhySs",
+	"56bqMUikEihhqJrXOKp0WYJ4gH/qnEVEfwvubfZL6uB1myBG8lmqdoqDe6hSxNc7TDD1ceQjuRmxkJiq",
+	"qddB7VR7mNhA6oyUbxJPgsAEBlFG5foikkQrLheprolisl1UvaPBZxXYIBanm/G54WQZERdV3UfHSon3",
+	"BMfkqD2ib9/3zu3h216zcwScT+DX9dh1DjhcFPJJVALw/LsRSQqpqnKG2Ub+DPi94F1K0z18FMkQFwtC",
+	"pfZJSX9rIFSxKusQk30oDzInLxZ12uI+KvhmWO2n7Vf0otRFyLhYnAek6n5KpXg8wwtgO1Mlaf7OnUpw",
+	"AXtj9lILoXVE0855S6MARaWUsJA74tLzqOLWwEvOw1EUQHZow1upitH14FJK5BxIVgvi81sCVa9BU5ww",
+	"OSkJMTW0pCGJsxiU86PIFekQTO7ZuDcCAVG2ZpCJ3RGtgmFDYgGPgTdKrLdQEWH2RM+Q+33/Fr1+dOqN",
+	"14ZS4vWXwP/qZiouPs1YSNAsiBMWrWq7mTU3GhX4VFJ2b2cbXIHG+Ne3t6UHcabLoxMIY+W945ri49LS",
+	"XFzCqu9oYfqPs6bIIvAZANZb9I1sJ0YmBkjmxNsrxkySxSAB5aOiXMrxFWwlRVaS346NpDE5mpzgNrFb",
+	"Xqdrt0nryMZt3LKPcHvS9Lq4gTH+tjaSjNYyeyXSo9XRLTlZq+G3pi3OzHcmDrbb02Nid/0GsY9wR0x/",
+	"Mpm8mOBiXBpT0Vpwd+iahPXyOufn2gGCBFV30vr/WgvaXOgezOwSW8GUqmkMR+03qPc3ppqRBIRLZ5Cc",
+	"SVU/8Aklev6Mvh6vV/4+WAtvZfTuihHK0HQOKpwxgKDff0M1/K+kUz9IUfzSuuEcv1SsLN6gDd5JCQxs",
+	"1rugKK9eLyf/smUyYUvwWgb+ObYgf0acCK/lolw+8TLcnGolrqNLyLpEl/sktNfTkqz81lo8ciqb96J4",
+	"G64oQQt8D7KEwQKvL5eSz8mYtxwn7IHQvYB001YZH7UQJU/pjj9v73bdNGttZZu3UZ1J4U4qDksxVewJ",
+	"4ksN7j1exQmZC/llJsmyT8JASkU0KUyPS+aLpNzVSrzPweshu3chJ9ITIxYpogN/I8RLrQXwPzjOaje0",
+	"AkNPOGYqyEJ6N0fIwxT5EVugiCwIzmXE2MFmf7wTNdw1SGUnayF43BUQrgWhEMuJqglDE4KSKCA+wvc4",
+	"ANdDeergngihIlLg5O+kEyCqiup8ywVEMctUFgQ0QAGJect7RolUHOk9FOMQH7ltp4G+5y1OwRPGmMGZ",
+	"4Q0pjgPFM2GQr4EbKj+EBcxBJI7jR3qaMWkiHELkJpphH7lv3l19/G5wOe5/6F/eDsfvez+Nr/uXF4PL",
+	"712NDlXgd82kzXKbKlZF7wg/QtgB8ESnoFER08lSbrPDS9Hu0tgowWm8gN5YJSNNA8tyDNIOaierUpi3",
+	"8qO0goEz87exKEvqzz+v75G6A1aKq8z934xQL2WAeXGAngyVKZCxwZ/7lXbf1hVslaFLir/KCbi+RWOz",
+	"TYwWcrwc7Ay0y8s4gXudl1ezM8hrIcjEw/7EJh4mdrvZdewTv921PXzi4G7zaHIyae2CweJEZCpZn6/L",
+	"X7las57djcwqZNVywDFWfkXZjpxyJWRxhvCIyg0HG8JKRoLxl6ZRFrnD2967/rh3fju4uswbtcxyj05x",
+	"zbZnc7Xrp1sIhjJx3n5549ECR8kKDKwkk5Ieo8WMUaKrqw0H1+juZmCJzPcIi6+BX+F9Ia0vq3XeU46H",
+	"xmOQsBaELfIVyec4EOWSRbMwoGT3Yuc9EZhXNvY0YhSqEhUGzsgabMX3SC5e+AQYOSkyVe72rYAnk3+W",
+	"rcUP4kWIV+maRLIR3if7oV4YeOSwZNNyYafITUgIIQQBRBLAmQMV4GctgwSkkMR/8XOBdp8TQuOAUddC",
+	"//z7PzLTSki4q81B7n0hlC+TWbHvLENz7BPOooIFbh0gy7DiMgbkq33yPH60D2RVoK47xo7XmB617eak",
+	"5ducSbNPcHdiNzzHb5LWtI13U1CXF+eXk+ENrMIprQe/Y38e0N3PuwffQNWQ3d+LIjuywiiIDMAxgUFV",
+	"fdNkcHhPsDbxlzJy3chxHhdV8i8+YtgX2IaiUz7HYSHmEChJOqHiVDjRbCK/6iH2iG/YcKF9rY5UoXGp",
+	"NHZlYW0XVdkyuWcQaTW4/DC47QsTTw398////yBXVt12xS+jejb484jvWtoZQgftiOZGaW4XVTlgQrKg",
+	"hXwtY3XORhRTpGYh1jdbiqS2MjYKIhlwJPVCgjgtMCT9cXXFb7eOhBwly4mLmwCmamkyGtEq6LTGalVS",
+	"xzU216Weydml+ZPW/QJKnI4yitFNRO9/SMQ40RtcgO1ohgNKfBGhGvgbCqbHqR+1Om9d569WKjBuvZdr",
+	"1U0ODChbVxW+lGnLyFO7bW/5JTKy6eraEQXyXUA9NhcwunallBSlwNNoI7depV+USEINVrEqqk8WTxgN",
+	"NpnMdoeb+4gtFxJo9uspQHw8WRVTFHkJLeFWobPfgOZVB0yIG5rzCAqZB6msIzJnQm4wtLTiWVEdcjGd",
+	"TbbL7CSKvNg3T0wn2dZi6WQZr8DJnGMRPqtgTtgS1ElMx6BzZCke4nlOdC1P270piqDIGKZUIo7jOM9R",
+	"iUDa2/FBADFfJmS84aqkVIW3BERLzpSRUXloU0WY6tsDaJ6oRi+7z1L0KqbvRt5m3gqcToFt++ff/1F7",
+	"zlTT4Pd9p2v2jDeCRJoNbEcd4N4ofbcs5DncWWbRSX3zRGLiGFEZQywvnOQxOCIQBFeQS0Vq+YRTDkFf",
+	"QvG39CvI3LVc33+xkWemixDs08tcw55d1SZ+e2PUlpAiOG7huaEuFFQgyV8oCQagxc8cpExOsXfcg3Hz",
+	"DeRhmrnyNivZNocUC5it3A3PX9scmdU3KcuTGGa2FIuuoVWT8OapXuag1wDGhLtDjWrm5S4SMkAjogOy",
+	"TBL7KlYisuK0ZVqjNBxXZsAwQvnBEe2Bsida+0ZakhdTibyYIiQOFqc4DDzy307zuN6oN+qOSAnxB6fT",
+	"6TjNVoGCpKDP3moSUbg0VZRYafXr4eAauW8iNhcTuWUumhGcT7G/r/YENCSoipV+TPDKCQlFtEe/7hy1",
+	"pQ6tdqY5tRmOhZPuQ7CWgzAOFnvqSbJ7Io/eUqBVdgPSqKI91NVXpoyqyhV45FRIYgJcFS6wRFoGKRAb",
+	"WVvAPUQFHQFnrYSNupkyxsWU0dWccZG96n62ZTCQLbLOuLVM/QlMfRUtpFJ6yUunstRMWcjlcxd+jmV8",
+	"S8Co+5zIGUbFImVdAiOMJk74XNaiaUCz+mKxNNtq0AN3IorQnwllnvCjBviUl5ccVukFf1YlImQS6PJ6",
+	"GIeFouS3t46uRHiam4nY0pCUvUU+8bzmUattNyZNKGU+sSetE98+OcYnU6fRcZyTk52ME/sWrcno+4tv",
+	"1pdCsd5k4c0IOb0Br8xwnDr6kaxiNCH3gbheMkRP564zwucyO/Ol4uH5Agf3VOwS0K/KegxGDuMUEfuC",
+	"QjlWJX9PwY9dXeTKJ4l8donqUIsuD+coV0xZEL4g75sRwySCZnBEDnXsB83k/p78wDWlPvymCk79zHI5",
+	"hgIuyziaL57rws8Xs92XBlD9r+dFA597Af+Z7Em9hOcMHzE+l4e4QTUp1GIZiDUc8AuS9EO34kMAwrJG",
+	"WKXHIOQgEvXfjVvpPnOLDEY/3qRegFZiyVoKIvNFssoJQfk6Q2XFpPNWT/h+ZjKFhyLvfhF1UXhhY6yJ",
+	"GuA9pvieROqnW+C9VCYzDEki8e/1nQrCUN92tTquzIm6iOxMAqiMPcYeFEkspJ5Zd3cku5wVebxbKB8f",
+	"8229isukmpffKLBM/iofygbxFHJbwHZqV95Y+fKaSUI8HEUrmSDMiDcy41DYdGpEmtZ2S7f6L4y2KZfE",
+	"QNZci4facC46OwnE8UMIB+C5BYlwwpRhVESagC1L3QEwaWLfR7ath6upFCw+g/iuRFmGczGrcqMLa1TM",
+	"GCVjIb79GkD223fS3jeKuog501ujExqprMdbN2hjpPTty36tSBmXFa0V+skBiqUpxdp+ZVdQiOcP1mrJ",
+	"ld/pQ93TDc3YukXEoMgXpKNQHHVGDSZAXkM75LIQ7I1peR9e/CiZdXCXHVGQCWp11NOfEDGdIZkmiC0T",
+	"nXk01pn4zcQXmShglfpCpNwmCcKxjM2squFOZRyYSJhjTn99480EINi3IeGoVB1wDkvzBfxzI7pJ8WCk",
+	"xVU6CJHAUTmWvhn0312MP/TeDS564FRWU+rERcQmIZmLUiILFiVQSVOl/sMxajcayB1cQl8xjqv8NyAM",
+	"XcjOIDPCNAqVGxt0nyxOsPbuOgOHqxgym0z4Hi9wBFqMyYrz5/Cyjnoq/4vVaLY5jo2wl5Aop9Zy0Hsc",
+	"UDRMIkISCw0X/JLBFEE5/VnXa2g023twFD1TQZrOpW01ukelcxlQER8RLxfg/wcLyU6j3ege7c5u9CAP",
+	"KPYStXOGKpQt4v82PFVdVKUso6NMU+8VM2W5AbLzbHbaL8es5ND1s/iW0xFN281Y6IsQMqHfEbkX/HSX",
+	"rgeXcU1l4TxFSypItZ+j1aXsTzkPYqxHKIRl5aze9UBLZUGSQk6z0ymFm543J2gogCZ/DJ292YcUaESL",
+	"U1mmS95nKnPN4xCFBENdQ/cPrizUsMAeiS3k2q6F3Dr/X1XoVWsumpDkiYiaA/MzwB6wsFbTWNc6yOWY",
+	"oj84qNPpoIYDDL+x0lZzA1k+JLeKnopMbPYrplYpSWoiMzDtfDfuWW47oX/95ROjFGvXgGc4lJH4alUu",
+	"ZJ7isgRjuRzHkNfYT6tbrHavDf9xJiobP7Eob/XIFH2R9yCI0ajSHFVOka6LH/8CTz6VFEspVCqpeFA/",
+	"8E8hLgmJBLw6266q8+/KGheEiw4JQ67+rIuq7l+W84ULOdESs6RR1Y1JAil0IkwRJLrmXIE0E1RF6mvR",
+	"T1TrgBIDPsK5wAkYiKqgCpGeIFMrCVVdeJ9NEKmmXLEqfIIVqyIqBahSCKqMQr5egGxcZl0rEiffcPwC",
+	"u5DJSM+fkPUSHr53cuw0W8T2Os22lC673pHdmU6cEx877UarvV26LFPXSQgr4oPzkV+FajUVKJQwFbKG",
+	"cHnZfFw2lKMdsUU9GNkwWzmzKCpAleUcz+NNlTln5kzZQ2bcbmEZ47LMwjgRoP8UMXqfQVdmwNZ2AazM",
+	"E0aHm0nXU4kxxbBnqKGkr2TGCZl2LqxGZLqMOTIR7mgWSoI58TnvnlV8NBuFZYqT+dg4nB2l2BxQqQEy",
+	"o5l5JWFPs2dWBHh956hd7rQsqxsFyibMAd/iFB3Q6HLBQdHpmJU6DVqc2sw5bPI5Rnzs/zMa/eEXx+5+",
+	"+qVhdz99cSyn/fV3RafWLwaLW1ncAVaICH0kIVsQC/ET4ayciHEUb9Pc9eKp0MkU1nDTQLgxbQxv9B3z",
+	"1xW/onvhDus+2yC8zNGiNPI0oH7wGPhLHGoZDEocAL1ShbSkwt1MkbGzrh3mfiGkmAKV+7wsFreHZss5",
+	"BptXQqhHpLyjyzHCbmXhRQmdKlBqtSBoVElC/DCqnEEu8RVbQrkE/hiHD6PKn4oJajEZ7/FLzmnf3fV1",
+	"/2Y8vOz92Ece89OwlHhBvGAaeGJ2QEzjpyDxZojRU9S7u33bv7wdnIPwO77p//lucNO/sEZUCbbnN/0L",
+	"3qL3bgg++fBwcJH+/cPw6nL83dXFz+kjPkx/eFvy9Lp303vfv+3fGF8REV3j25+v+2kH+fDqmv+z9vi2",
+	"d/N9/9ZCF3fX7/j8VVgYn1w6MJfzxzf9N/2b/uV530Lw+/Lqdvzm6u7ywkI3/Q+DIe9lPOudn/eHwx/7",
+	"P2cf3g4+9PPde8Nh/7ZwvPeD4fve7flbC5kxa5lx+pcXYqvfjKFpuv1ocNF/f3112788/3nMJzK4HN8N",
+	"++vPb/p3Q97+5urutm/O433/9u3VBTzpvXt39RE+xM9jfHt1NX7H985Cb/u9i/7N0Hx0dzm8u76+urnt",
+	"X4zf9y8GPXkmN3yD3w3eD27H/Z/O+30+czTs33wYnPfHd5e9D73Bu9537+D0bvs3l713EHaUE2UKjjuL",
+	"RX/p2f/zif+vYXfHn37/u+K7ANJKaSCAfC+DxnEYMx05Diluf7JvRAt74CvHI8D8MgxHZb43azCaHuN/",
+	"HTecHy5+Ovpz64eTD53L5o/H79vX3ZvG0Llt7kunBUL3QhzrLOXT4LNM/mgQ8dMU+m++v3vfv7wF9VOV",
+	"RajttF63nc7rdkuwQGC0j4O/EWtE05KLIjWAWCu8RO1mUzIdEQEqE/hkvmAcs63QA1nVODAY+KF/gdoN",
+	"x0LX/Zv3gyHA+EX/cgCPWxbSsIfajTbvOnh//a7PZwotOqgqpU7I24bDkD1x5kKWUWLLhNQs1Ht30+9d",
+	"/Dzu/zQY3g5hzm96g3f9i/H1Tf/86vJiwOEGQkHF0puv280TWIauk4bDEVUCbY1fyOHV3c15f9z/6W3v",
+	"bgizaXZTMEWdRgNWqiAYdRqtLGOf3/qKVcntDJeH89tSsSp6T6CHsSEVq5JdasWqFCy0YlXWp1+xKmru",
+	"YiJq4lmpomDSmxl6IyeLdP5UhDBz5UqZgYsStSD4LyhdKgVwKyltqoJry9OggdyzhmKlEKTzo6WlZiAx",
+	"KM3VkmoXca8HEv0gVmv7NnR/gSM8J0lZaXZR7VLw939dkmhloQVOZlxslXddD5CiNTlhy0w5SlmiDPMc",
+	"f2QXA74YHGkUzlCougs1OjdvztFRt+GIsqTXqVLcmMYr6aShPq+SnQAaMxLtp/kS+ZtcYvvXUsh/3Xqt",
+	"/DFfioMqO+EXIGVrEnXu3hVeNSPF48b8fCoxJb8DE7ZM8r7T0MwsKpdJkqbKXclCFEa5zRE1awejAS1O",
+	"ryvAKv2eyGY9x9ED59oDH+1SZdBxrRGlDK5P7Sz1H86mGIZUu1amFiIN4tm+H2sWJ273DZXc5iw3st2W",
+	"/IOQ9SBv/++2j5yJjx270576dps0j208abTttnNy5B1Nj5snrZ2cPcB1auvXZauikjYyyQenyxpfgGIu",
+	"oAAEYZDnh17KT4UtdOHGnVMmZFYl4dMya1tnEmJCGmSAiXi9DrtV+WzfM1s+/EvMaP0Gm6myylNjZHJZ",
+	"lOfjzH1+czLOZD6WOWhfKM+MniRvklE6gZAIt5OzW5m7k1N+FBc2LbTNSzjUIS/GegqxWrYa3s7VO7U7",
+	"9pcXuLW7FM3S+DWtXoSqmEpjMyAkS6ZUwmahRre2a127f3lG2e3AmTpir3NnadlmmYNLat1BaSowOBTZ",
+	"EmbRZRQC84YTyGC/s5mGw9d++WtS5KeVfxmV/ilyLNQEmTXr0mkWhIwwXSszOaIq63sd9VQ9WOFoUZrw",
+	"Bk2w9yD9laD65L6ZbA5CD5svKmzdlou6Vhy3p09bZOKHDcpzDK+Q+7sv2gD91UUZBsKVU9BMXpYgKQIk",
+	"6nsxqut3RhFeyUCSfOy1dEmXlWjfFBdcNqNC1krJmDnO1+LJTksqA+bmP6I7V1LWKwUso3Im7xUMk8J4",
+	"nNZEVa4scutmEPECe+tC5SFs7D5kOEVuev67+y6/0SVQXzJxw7erAfwigX6q5BIcGW8kzaZIpVRAymt6",
+	"/fsQfDme4XhWEMUm3tbFiThNNCOfpSniFInYNpF0RWY5FBlkIMpP9mxNu7jhOZNjv0n+Wzl/m24vtRGF",
+	"hLwg3IioqIxsIMaRwQZZ30kXiq8I/8o0q/1r0cPmK7Ijck8oiXBC3BGdgy8a1FAdCGs5GJ2jIElrTsFB",
+	"5x1B15eyT1aDkhTfLxWJdFBApwkwz6gYZEZoQQWP9PqIQK20YhA0VWPGZRUs13HniArkmclsNO36mHTb",
+	"Npk2jvnWYRs7Dcc+mXaapHN0Mm11J7tljN7EkORS3Wn+pOpIpkrIl7UzwUT0b/E94F13VIlGy0aj5aku",
+	"8ItwwM2biExr8FYq+xt3Ad6eRkySNzMw/pBoeKvyhCMa0PvC2JhwhczAGqYueFVsn4XE0iyo58YiUhOo",
+	"a4YfCVLj5irYgLpHvWLTEU2jRAFgJRvgfhRtlB4/rqMhhxxgsEDbeH13a0lthIrB26NK9yZL4fYMAVL4",
+	"yXsqpzUKi5NY6ztyqP+xQZCfL0plec0cOpJwRZdh6Ir9VmSbP+IMn5Lc95MaD+dCs0mTRH0oqmvpaaWG",
+	"dAzWQWFiIYD+TlWFQECUNStlkqB6v4FDd+PvsowsKudjRWmlETWZMFTFxXusboFcwSnUrwe1nxJptJYP",
+	"BJda/maMKFwNtaCUE4yTIAxFCX80quTmParIsGVjiunVEmU+ZPY1gqUt7fv+7YiCh1oUJAmhYg7asRQJ",
+	"JoEyKEGtKwmm3Pv3EV7MSmkhMLX3vEmB+4N/T0r9DBYsjoNJSET5d+2q+cRMuXxnBhgm2feL8qpbFcp8",
+	"sjPTvvdXL5m/PZu7mIIlt6QMa6SrKPZI37xhadXKsgOZRmy+UW8tFM+82bfRkHK6WJ7NCxYmgoZjk0xK",
+	"fUOKoO5ZwipWZRJhCr59RuBSBB6A4B6dS85VorQI8YSEJbYu8QFp4BLhgpL3UwJ1zrW/0JGQ7bDleafB",
+	"oy6eHp8cE3vamWK7jZ2J3fWdpj1tTNqtycmRj8nR3k6DcPwwIXkSG+EQ4LqsxILQWm2Gtn+ZHj6gPvm8",
+	"5dsLFgcmJViTdwu97EqApYfiGYRP8NeGCHJm6K9UyJ5S9M+wjOsjYSyK3GpHAcj1K9Q36yrgUzQjYcj2",
+	"iz/MTMHKzyH7kScSemxeZsXzZoKtWLsv/MYpscbw1fWEKSwSWZWN/ch8NMOkGNEMisPezjrd8paFfI2A",
+	"Bs0OiiM011J2CwZ0sUxKCZ9PpgENBEecGNkaXMEx8gFcC7mCZ4RfgnSrDCjwqI7usrlZcESQTIsv6/lh",
+	"xYiDO7T2EmWRbhcHIaFJuAKeZD2rC2RDrKPbsngumMiIVoVSyjV4aP6T7wz/VzEG8EyxxfKHWKP8IRhj",
+	"/kMJEK6oWWkktJFfz2Su1bGpy5igqmtoafhY8qeY04JEcRAnfNyIFGa+4bdaBtrNmU/MqhTr3JFMjaTr",
+	"e0Tit1ZHchCGoC/Fv0HH67vbOhrC1YghyfqIQmQtowm/vpd378zoGTM2rNFIveI9RqfB/TLigFh7AZXj",
+	"/pl0MvlrGkWZdQ5T1+0YgZaQONHKO5GaRL7bJQptV1XQTkFNiarysktE06EVpvdSGmn1nxAH1iPidtQL",
+	"7VBn+M1O1YR2ryO0m9hrqFM+FZmXDVSjNhDKm4gdlXvGPwyetQscQ1lQN51KamQFKYq/yIRBiwL1sLxA",
+	"Ju2Qos+mzCwvVdnozYvXNOIj3pQq+XoUBfP5UnjcmOZHlYnLoGr1/VCR7K8QG2SHhNjdtDL9C1gzsE56",
+	"vxG5iVYbkJcxY9GkcMK7Yan9i53+6rpx48OAGXdY7LP05Mb3Ctqvfb5MN17/F+jA1dvUVl3VpulcIM63",
+	"UGDnJbYireS+Ck15abZV7zFRxw515dQBq4ntRhbWNxzw+fqu74Tcsxkt1jF5Bn6a+4RKmqDwUphe4+UX",
+	"x/jDBCcl4XMZNwtg+BkligkW87GkXccX6s0k4FJqQH3Q2EKFb1kNNEiUSRtCa/k+s+mIGsNXjWhgXQc8",
+	"SERCdqg2sTePmyMswMUbX1TqE45UQsJhSWSIyCcGS7J3+xAdI+xyOW3aqO0E1RaIFYwS0/RqLo0h5cuU",
+	"X2UCeUeAg03wA6Fp/cr9Zl+mISXU3yVNoxm3uR5MAZG6xqQnKk2Cm5Yhd0XwLvHTO7sSliiO8GtnOkkq",
+	"o0RIwwEdUV0vNmcX/aJSg3NkHCeimtypU8TfpvMqTmWqQtiNowGBUnNJxh0B6xhckB3qem+jkd+GD9jR",
+	"8wzucS4vZuEyVD3dguFYrAB6Lo0XsvF2dVocUG8/kyv4QbwwPRWzUGNnQMUyCgmnZFbcdHlrNuLkMlfx",
+	"t8BB6puSwbKMmiqyIky5xcf42yhV0zv8TEwB9b+fhSXqJTig8N5Dbeh1rJxHVqIuuaidKfTbTzitrbMd",
+	"lAlNoGjl+pcMLD6DFCSSYBnurBnatf0yQlxZccQ8OIGapBIrp0gPR1FAoCYyqipNleFJWRNqTDG2YAIC",
+	"iuZBGAYx8Rj1Y6BfIzpnjxB9k1lBwlD2OYjbHJSrTMecmLZRQn1Lpq+LzW2vnY2oNLbKuDJzkjLTRl7J",
+	"PMOxSJxlzGhF8l40bQidL7GMm3z7nkpnq8JRSRED9h7qa2V2yhI4l++UcHOEnTYNx8jjIhooGhPGea4t",
+	"0VP5IH6z1LZQeSvY1BNV1yJ7q03A2ojVyiyUa4bJQj4HeDOP0RjW+0jAJ1ckeNZXpSA6je9aMSKdYyq2",
+	"Mc4whtgn2qq4A53+V5tGDzITei0yOSFHTSO3SLftdWw8wVPineBp58h5lplQbHsRNLwlOExmJXPWKRIw",
+	"mkE7iOIqSChSFp3rsgeJ+0X/TPE99mDMaHM8ZdHMB+D+PwzmyxAsJDIeeWOK+1i0JqiaZrAPgwei5eCa",
+	"pbPmiSHqB6nyXyIVPnirllWEgHxCYIpzxY+xLDHtyjx74n4my4haqQAXiwq0sYsITaKVyErqFqQq4hz6",
+	"lSwRthKZ6yH4rfRrRiYUP2NZzydABOuWTPAnSNqIAoXLDZRD+r9UmhwI8qmXy8siUeGvvmnvU9C5FPpb",
+	"2JsNRXIkCVYz5YRNV4QgkaYMct+F+11g86Uq13GRBYkZo42oNhPIWAaYxS/Bp7r29ocUe1zeVEXbxOyg",
+	"Xo/ILIN66ycjWCGIlODnDDGAhWed5rqU5H6qBssLar98yZQD+PrVyj4oynoF/hRfv37a8UKkhzJMyKLo",
+	"ZA8pQJzmTYtIvOBEq+ycxZ2KV9Rz8wmtoOykro8pDhlVsUIq/IRF1IQEYX4syoVOHkGaQZB8xl4SroTj",
+	"VURwCFwWWE+rrpqkzng4XkRkGnx2a2caCLLXEiY8ousz5iyiSNxAfXHfC7Lj/fKlMpFZaCY4xCDNOc16",
+	"h3MaC8FhGSkYmo3GAcf5UczsRi5tq/ZModki1P+O3Qcmvt8jMayoFivU59QHdeQTiwpKkKs3G8vamt0N",
+	"cs4i4cnPopjYE4hmXtlxgoWlQZNx/YmChKHzgOoHRSXm5SK2Ft0tLq2bt4tu/FruYPSnrXQBpYd0W6wx",
+	"7qGQvxUletf3Pinr9cPHW1R9O2x2jqCIawzVY2Pk/gl6/FGkjBR2o+BvWISkfUdwRCK3jgaJlp4wihNM",
+	"fRz5yCWfFy7yQhzkOEKy+mE2+d4LroIfBnd/GziXwSAe0JuOdz44Gjwsfvpw/kO3TlY//M3/OAiugsHn",
+	"AW3UvWZIJ/M3Df+nHworSG4/N463ka5lvFNl5PIDKtc3vyflFR82FxiA2ouo6vb4v7LIAPwNCcpV2Jqy",
+	"jZdWHSjCwD2j6MLmSgupu0OjPFhqa7kI1W7PACtd1Qd7gg34dSOsMrnu+GGfrVfVFn23p7/bUkM88AuL",
+	"dq+VOW1Mjr22fYQ7xD72HGJ3px3HbuLWpO11/CNyPH1+EfEXqSC+INE8iOMtlVDTVmgSJGkxkFYTVTUY",
+	"wDfMOsGtpumoaqSVNfWvAb0vTSqbv2K8scwym1Zl5A9xGOaLFoPnN8SaZUoXy9a5cr3y4R5ZlvJTE+3S",
+	"WbHpVJbMl4HwyTINC7gPHgHlUvIkup8qJ61XMRytsBBASiO+BNvj0gkRbYWuiIKpjvOpMqAuk1pIfj27",
+	"SvWwMCdoSeHWbfjHLMm7Af/89kOedmIfVKMzgWrMGvrinDUnJRVEmnyB0iZIUFU/DRKNLGvWiGZQ2ANZ",
+	"iR6yNLwCbFGuE9LG4vVQup1IYUE4kUEd8xZ483Ya+TINpJHCjmXQsV0ijAyqVESOL0tzameybebyNqfK",
+	"CmH1AsILJZvA/1jk3YhBUDCKGMjqjcVlm8aHFbo/MDxZTOU3HKCcTlJlWXsikzhI9gqkFQMUuAud+K3J",
+	"EW4Tu+M1p3Z72iB2FzsTu+m1oDz4ET7eaanypA87u4PicM1KA4W0XMPzxshA56i9iezIpEgu0H1X3CTf",
+	"1VFfQrJOGMJIvDNJn+gK1xu6ZamDfvtvWLJmW5l0Ca+8Wd2gtOKxoLU6HA5K3WeCWWX1+50q4m/HtrqC",
+	"jLRhZFDMOuCu42SNhQ8L4hR49aDSsD1gWCSGKve7F19ws77xaLGMvBmOdYhkYb1Xo6TliCpXd5kwI/X8",
+	"R3Pmk5eoAZtH7zvWLrWAfgj7roHKMgkadF4eyZ//jURMFmpb9wB8KeeIb47gtzuuFyDeXSvCaodmtaOa",
+	"XFcfyEJkOErhyQsDjhDONHOUqHBP1a32bTKKvQR12OqFvw+1yEdkiq6f9igtURhenuKZ1smYUE4ewbA6",
+	"J9E9od7KeDYnCYYSpHDBHgOfRKpSdTIfq5sv674TSp52rlwhcAkELV3E+6MrBUnADJ4hvKUWVf3lMET+",
+	"2pdU/nmpm3/4tdt5qi9zf76WkqTtrrmSXv96hWrlB1/ATVZKMy/qICvGPKgY3CV5QjFJEpkGA2G51B2u",
+	"yFa6P6IFpN1CLlVswVwWvphn6D3aTO7NSDdJnfgkRlQFu61Fs70owf+Vr/O/NSH/lTHKC1BkVBVpgGZs",
+	"GcW17fT568G0Nc/9/yaI7DUrcoA1NJxarHT5RXu9AI/ltctVnutaylYLJvspyYo/yMpV8GSbVLUpkfEN",
+	"qMhKPHoJwks/YGnteStVqSn3LjdSI4whfamMbjafsoUrvP8kyAuvv5oF5SnTbdNd6miQxOhj7wOCepgi",
+	"fbjYSsh4phvy1yL1mVsWTiATIv9a6qh0Dd9EI6UaFPqQB/8ve2+j3LaN9Y3fCl7tMxOrK8qkJH8p09l1",
+	"baf1W8fx2s52u2VGhEhIYk2BWoKyovbJzHMR/2v4X9hzJe/gHAAEJUqWHKdNWnc6E0siQHweHJyP3y9h",
+	"L8A+Oqa5vWpm9L68aOQXWxifTJ8q7E+ud9SmnX7LabfbbecgalPnaOC6TrvvhS2wQB1sBjvMe4xHjzM/",
+	"pTNuJmrbUg9ZQuCpwkuhYNBLZO7r3WMZG7CM8ZCtXkm4I1aOrOd53keMbNGA6r4iTRAVZmcXvQ2pgjqy",
+	"e6tZ1pacQuGWHqFCRARkNoKNnqtGiAbRYd8QrCK1KS0KdLCT3RjIVKU5huebamsqFQT/xEDXUot17Ovv",
+	"bcFjPNq2CIjaT24pfNg6Z+0iayMurbqFfWCd42r9NhaE9ZJEsHptxuyxJj1z5gGKf/Wu1CgetCT+AC65",
+	"EuVWx+Qts21XEG9JreSBWSjO5ZX22h8QvG8yYVxl7mifbflEZpG9K3oILb64Fyp+f0itUDMLvVk7zA/f",
+	"VM3bf8PLavHOJ7ivVkzXU1xZi+C36oh3Ezpo57BAFlEFCJuJ8K8G3opzzNxD9JgiFa5ppeMsQINjvk1V",
+	"jpACku+tDHUuISJnU15Al6gQIAij1PjxNrHqZoiRZST7iiDQh2HmzdB+1pjxRSsfTG14TNzrIhNhsYgq",
+	"Ztl+xfrlfFkFBg7aUJKGdyh4rajYHTnygeGW6kkxn8djFtRfanZtjBth2b2UvU1yTN7enqicGuHz4Mcf",
+	"f/zRef3aOT0l333Xff26e3PTHMB/QQMD+IssHBAf+o5+fHUOF/TrVyek3W4faS5qeToMBMt9vhO03Na+",
+	"43lOq33rHnXbbtd1/+p6XdcNGqT04yH++O+g3kDoIUWGBmAwMRc55UtxCisrL/Pc7Ph+9GvngyP/ael/",
+	"CP7TLf3j+035x/6H/64qcltVZEeV8RpHH+p/2/n3f//0V+dd6Yl6vZIkrjK5YgvD220Rq76wJiqO1ed8",
+	"h1K+g1dr1Fp/eU56eE56eE56+EMnPaw5Z28UE8sWInfVvoUkPDnapX1rYZQtCeRH6htrurM4Gts6OPET",
+	"QAQWkT8rli1/4LjpV7IuF1mPLwRcIhugKwDzHgLH7hiqb4pSHn7L2ft8MZ+9tKg+bE413iSnSidque4y",
+	"Z/iYvkewor2jIxu6qIpPvGo65A3rajUh4jHoUA2yTuWSoyv1M1uv2lmhKTW/BD2nuHVWjIelia4flR0R",
+	"vyeDDHcWTZTWUsfgNQvgaMoFW+B/a7ktz3Fbjtsh7n63c9B1vabXPmrvex89fPW/VXb5n8bheA0SYtU9",
+	"RV535eGoHZRS5VlETrVgMV0X2XgxAlV+NPwDNGPAfAek+GDxzkQOuDBlOvKXJMAqejzNe1hCuSV0XaVf",
+	"BJ2Tkc4fH6cZHBQZk++rcitg3cvdvUJ+SoW30IeLjKD3gNi6RJlu98Bz3UcZHRZoEUoAnhXQPotDsiaJ",
+	"Xs2AFFNI+k6QE4LkiI4B5cmOi8tRjXYA3wvNhr+Iz+FaF9+Y5+1WzRI+bvV9Nam8oGdTZuBAcJoABQIa",
+	"8bJA7Zml0yQCFze9X7geq+NhGWd4Nb1GeXajFFSEz26SK9b3mmk2O2vTiTZIvk871QtGBpx3vWJr1qxU",
+	"reLqTleZH/5p6yMP4NbYsQUl15BRReV91ELraJD+nGCyA5zzKK6wGtEkwX/9Kn/8AEefYmSTiqZNwlY+",
+	"/asvBa1a1ZGs9KIbFmasEqla6TZExENA1RLwZIOIUTrjBm2mLOcKfai61mA2EizsBeYGe8eAgKZPBdvv",
+	"dOFd8uS6Z1k8mBecH5D9QQW50QmUqvXiBUnifkYhvzJKF+0g+LbXg+//cZQdfvv9j//Jbmc/v706PTy/",
+	"uPr3edq6oBf0Zvag1XqhV1XrxHIUViKnRhURG9uRzMEBXvIjKKqeOP9EQWSChdMszuc3Uqzg/B5DMs4d",
+	"m/9jyrL5CoR/na+DmHU27xjVxUVQ6okKNMXUWuxPLKsDYmwdn92tmeJFc+kk/p6BGMOM2+NpPnog87fU",
+	"LDrNR7vwI8b7lxKObGIj3VaQWiBo4RiAlxbNGeU53KQhA3nVGG3WmO2HB30CS0PzAVgNBiki4fCchrAx",
+	"VSEd2jumMYCPM5Ce0yyxeDyHcT6a9ks0nurfZWGn6wO2KKHuwtk9Ay7uYUbHYzBYAREeIkKT44LyXdnz",
+	"ASBFgAooOxMVjJ3qJtQgOU3uGmSS0HmDDNM8bRAk3ACWT2Xy/apB7Asa4rDqCLf7NA6ZrCCXOwEtPMbO",
+	"BALU5z6/RXOubNwszpgjT1uaA5UKCKfC7R/AEg9UUtTx1Xl3af5maXZH6JDGXBTY9YZMp+nzH0A5Maj2",
+	"LIn7QMeXzNFe0WdSKUcVwQ5PA4jMYq1Cy//yF3KSsYjxPKaJ8Dl6T3QrpdBGQwpnLBIKWbLrc4fQ0vrc",
+	"+b8/3K5apPUN0+AJErzBc8juFryEN5U32zpxoV5lvsHX2cRj6999x+bqzTA45T0o8nSCsyPPOUVwIRbh",
+	"FgjOk2hYuHJwvcC0+XQKiQhRLCCazOc7gZliwTL5WDrN/1v9HtSRkQGgmRqEInwbSXWAJhr2Q4aGrWKQ",
+	"lpvqc6RIUxlHslr2fhJnsqHoAosTVs6UNHCUWFC1GOKtoBWqWXW1AxSSLtm5mdHhkGXk7TlEV+1GaShn",
+	"Bo3P4Mk2C47M0ynk4JI8JV99paeGffWVTqSSVUICwjgFfTCZd3VXhnI1wiDLWjKWpBQoetFVQ5SHWhlx",
+	"X128+eGb88ve6ZuTm97V2fXN+c1t7/jt7Xdvrs//fXx7/uby6zybssDYyOH2B6wbWTrDKU7SkCY3eZoB",
+	"AjAXOaNyUsIsFUK9H6ddXh343HIvIMhfFsvFFFKOHhrgYIQd+N3Z8anZet+e3dobjyYiNVxngXwy6Bae",
+	"HZXOLGdQ8eOhk1MuM00Zot8C+r7Z4qDuKl4KXEwJnUupoRhbEF4BXxVA0YAwfs+SdMKa6mLW1FiKsYKt",
+	"6CfM52+vrs6uezeXx9+fkTCNYG7FLM7DEUm5vkE3MbBW/PSurPFP8DKkrgzWzu3CtejnqciLq0+94XMQ",
+	"xMpzBiaf/SPXQ8vXVSrvARmJubbwo6cIR6XoA3wJzGhjmocjZXoP/uUoz5JzHgU+1zZgNdAFFhcutyQd",
+	"6oE2Jhvh8+JvkAJvb08MHZA8T9YbbTRpXaXtBs0OS7Yb1YZF0he5xdVlxufHgnw/7bOMs5yJFypFq7C6",
+	"6FR55fIsNs+r87OL094/jy/OT2HLyCbKAzPlazhpGj5XPxaef2Uz0V8raS0L/m0xXezroI4H1wzIcFW3",
+	"9Eyq7kVpF5kiA8jr9rly3dYVdYuwp78BtDYC4WQRgBft0LCUwP6vhuolCW7yLA4h9BR3YMd1SfD28vvL",
+	"Nz+o8QhekgCpbwO7Yk2Z0ySvTGC+HZGKHOtCedyWKGoAT6DQ3pfYajRBTaMgZJczZbH2NVSfl/MD0EgG",
+	"Mf8+N9w2/5nGLEeiT6YApSMGy+kHbIO2bAOUasHqOV1eaXgLlSeRAGeI1LwCI5eCJE0nPYD9Cxpkyg1N",
+	"kqYAF0oFi7lF/7mw/UQDhNSEZQV5ERUgAA5a7Q40o1jjOIwwMV2f60q7pHV0ZIber+2q1+96u9iD3aKl",
+	"XVAfTR+KHxT+w8/T8UR0Zbv9WiCPY0OVKuv3uZpHkOYhzbI5rhIlC6RAktNXWEEsyfdySUPEAHcFpooJ",
+	"83ClTeKQKeeF0tuPJzQcMafVdJfU9dls1qTwczPNhruqrNi9OD85u7w5gzIfGrU8zhP7BnB8dV5r1O7l",
+	"8gNN3mu6+GA6YZxO4lq31m66zTYah0dwH7S0QYCvSquits7eK81JIccs4WApSAZLJesSWoZdQkxzUGsU",
+	"nzDoG4oBSapbSTyA+A6yc0AiKVb6cx3ngQSaoO88WmFV+yXlQ0vLMVun43okOL8EAdo7uT47Pbu8PT++",
+	"uAnI//7P/1cc6vryEnNC+/okh1/Q/4GQFz7XOw80NjlSOEAzeL0ZtdIZauhQ1fqkpC+PpY7r1psEULHk",
+	"WS4vE04Sj+NcDpncY7jyiMKVwGlhmQXDMaHqYIZiMIZaYrZUZEtwzfJs7hzLeVGObKPmnEe1LqJy1dCo",
+	"wkT+jXKDyduoiqakk0kSh1Bi92cVb2YZtgpctIdwzgqQEYXW8UFd1x8Mnyzhu30o24CUX7bk0m657nad",
+	"ULGIT4Lx9ZHdRIQ06GR5r14UGGAfGrUOdrGqOjMUu9/QyIyaLOI9XOQtl3JD7qFQXkSgnNd+uNwVnUtd",
+	"/DZNL2iGbAQdb2+T96lUJBa9ZlFMNfZyp3X0cOHbNH1N+Vz1EUIcOu0NOvkdHmd2Y/c2Gc9zqdpymoBq",
+	"jqU2GJoblt3HIXvL6T2NEaTatuHVuj+9a9TEdDym2RznmcQKWgYSqcBw9k4W2Q1TLlJcssNq07CI+TBh",
+	"DtwK6WRiJYCVruQN1DQR+ZhQAUER8liLooIMoR9zms3JDk/JyellA+62wucKSaneVQaVKKMzYIkGwlDQ",
+	"PuAqwKI4TzMSjlh4h/5xeWcEOsydMl8ixM8pVhaUW1E8GAjkN1b05rJaxL6BEydXuH1grVJxdyqUQcV5",
+	"U4QXR+W3QMaxqEyMETvOfA4HJ4ACJukQSKBVlFblubhskcQ3FBduZUNUpuWc9uEiXSWCv2X5iZpXeX4r",
+	"V7xYybJWPLJ7PrhMOXstb1BAMv7A48egd57xMMXg5ncPys2cvc93R/k4KQnMGh7C/ydKQ5hO+QAexviD",
+	"/EwSyodf+zXG/VrpN0Yj+zPoOviFVnfUKsffd60HpKaHXy7WIpW5xWeK73Qh08yaLZKX7OTf3b6+ACNI",
+	"s8L4XkmSolr8QphiSmOW9Z+AOniCkPerxIV6fvdYbkUooQt8aNROcEIcM3MbVYKFitku6rlRose5SpM4",
+	"nD9UnSqmS6lCHxq1s1u6WVvgQfTZzTcqAA/CYLfdzsMiFspcpvnrNIoHsTq2fsOTYI04NwHoodnjWrC/",
+	"0WJAlMX77q8gkD+sFPNWHC1Y8fN5wogYMZabXGSsSfFsVQv25hpJBAO6LI4qoqPkgy9UQlcF8uJk0vxZ",
+	"aK+IlLGWz0i9o6zL2TvTinT56dj5N3V+cZ2jZs9599f/qnKL/f7isqRm0nuKo1WWnTs79a9RCv36v//z",
+	"/3+o79RfrhNHFu58RR62FM+hEOU3SMH36yDluTOg4ziZd8Vc5GzsTOOGoFw4gmXx4MP6lxZLamMhCPP5",
+	"2cq+z1tWPUab3+Bdl2n+Kp3yz0keHhvZpPf/SnEYpaFYKQMtjwcqWbHA7I6tFdt6k/i12wxyptJp7tcU",
+	"ZiJUiQbZrs+p9pNovbDkigsKHzcaLwo3M/qTFhxqS8+X3fdBfYWieCqH5AvTEk/fnNz+eHVWqSVuqRke",
+	"X50/TivEz1F8T+Loa78mcPE407isnO5G8f3vqEZaa/pZj3zWI0tyE57EyyuEPejYRMwnfUCKbqFRioZ9",
+	"+KPZMQ4VyWi+vEi30i6l+Hoq1bLYw05/yqOEPSuaZfH7fwZTDs6VHdbI66Bs7sgzrWG+xy8/Qv+Mx3TI",
+	"dicoSSwVF5bBPFdxleTq8lsCj9bXS0y5zpp2ABwupS1U32axKsoa8NPovY0nMYg4b2/Kx87iEYNtWjyI",
+	"7G8/7mxSQSNylt5IFaRFMoa+Tvil/qzyP6v8T6ry2+FJD2n9yAz3y2obt/JxtVzXiqCaZClo17Eg04mJ",
+	"bYz5EFKpwK5b+PnTaYjByxHNaZ8KVnlYKSq8j/Ut6TSvWnq3uStIvXvFtit1tvkZzfRFfM+4bBnwAq6b",
+	"ZeW5buoBW62V0DEjbyaMS6Wn3XSLpAwqSGDqmdNxEkCE6T2DELQ8BS9E5cyq6uTvHz29On73CXz2H0rL",
+	"ozqlATWXpZOzaoAsKa6j4auXky5cFPyczKd4r7eDaiHqRE3egwtMLoy1C6xybaGPqTAAkFjOt/xJNOy0",
+	"ZYyKBIBmpf1mbJKKOE9XaMDqbT8ev77Ybunpfjwvvd996anJW7n0JkpnWXt8Bb/6GsrRr3WJD+CPfu1D",
+	"sOpQK4JMrSiX0mI0oW4+t6Aq4dwrAGSLeLg8TTUzSMrlilVh8EXY+wOnps93gt2M0Wj+C76l0mp1pYHc",
+	"PkbKGnRNxMjc+BwFcM8v7RQtpijR5yk40detOZyGDZUmjJE382hFJk0gdj3ORzoUXJ7jJGI0SmLO0Me9",
+	"57aRfWAWC9b0+UVKI6Ky2zNBxAgyNbN0mjOSZ3QwiEPwfcsjGZppQujFCivnNaNRLPv9OSpfZtRiQUwY",
+	"JSaq6n5BvDkcHHoAmn+M2BQzMQ8reAtpIitX5gUEohf4ycAorg3lC2BuDbieKopmlaJ0TWfwJCYOQ1wo",
+	"Jo0uH7/yVcdFi7Y1o1/RIbuJf2GbWHTksyqS693HruElyDwLRIp4bteV/zdN9qBGyfvp1zLu7aawtRp9",
+	"uzYVLNI8HyfnZBJPmCJwgOpakcfcvsucDj1kTifaaztHocecg4HXd1k7PKKeV9jgIjZJ0jnpp3kJ6PGB",
+	"vlggnDWFFAmRpljuYF05DY9Z07SXCj5G6kn9u177/T9o7cO7jWWCWTcAf1ghGmwARGsB/+bBel+OjLFu",
+	"jSK3x8yOfSu2q5yr6ihmpPMRCz62UmBygH8ERLAw5ZFA9yBPZ2SH5iRhVOSIPUTndQT5V+HDmiEWMhwy",
+	"lDUQJA9rKuiqGwBmXmPKEWaLSZUMYjMA3h8/yxP25rtjp7W3T0ZUjJrkrWAY++xzO4VuMTPuwXhoK4mO",
+	"/KASc4LziI0nac54OHe+h1QPSjKWZzGLTDIH7kPhA7aW7JtpecYmCZ0LC/RAx0gXwxAm04iVwp0rVcCT",
+	"cs7J9g7MoiOYUvxgiVfl7BolhR8Z4ryBRNRiqe3ttfdd162Se9vLGsVT9Skinp+PButosM6Eo+y2Nf7n",
+	"7PDi7soV/w4Pfuxfdkb/N9r/dnDmTc/T6738h/+sO1G2nmO5W1fGfAMNC5uVwkwNpfKyNPrNDxt3gyBt",
+	"a/OepHyQxAjL8DtFlbe2avD3bH7N5GL/Uo9WlCDlk3HV8VqhtQMbA4pADYVeXqCnDFEbFRIIWAzKidAq",
+	"f7pRkUC9dE5gbfY5sSDkOqtaEP32S/8z9sU81erBsd1s9TTWGx4QxWDNPU8btyzJVmlAXbM6NhioovTz",
+	"cnny5fItyzddK9vpf6bw+SlocpNpxUq7Zor5XMmiF4IEUsNQec+ouwSo3MOxmQuWDDC+JRd4U5hrKDC0",
+	"gC4vQOQbK6/Bp9QqRU6HUmpaGtWSlkR21FP1R6gbijBtc5Xyj7Kffhd14wvcxNdMJTttpzGYpKrtDH2m",
+	"2IOGvhXWvOK9X7Q5r+24HcfdJ16nu9cGhNj9I/eg/QTmPJsoouB4WKZ0+OmdxaKwMfdBmdqgDaFbM5rp",
+	"erGyDWHP4Nn9gXdImRc6UTQ4dDpeu+8c7R20HBq13b2Dzr7bYQPkk9FQxQXN1KYvKthrFjjFtq/gcaUK",
+	"GLCCPMciMCpfgVcvjYorMI+WC3W6rU5zf6+1t3e4cP9d+2AZ5HwbS6ke081MpWYHP5tKNzaV2lKvkMzF",
+	"t7atVErbPg3vFkj0DFvSr/+lVJhmP43mf9nVuGzTLP6wGjniBqIk0oWUWsDTKMorMMlVXEpkJ7h6qxHF",
+	"9M9B3dwUfeWI1heHUjpvYbWVl0tt1kSymfc4sjFNgAs1HQzIlOdxQihpvX+v7JhoqNxOfdt2B+Agb65s",
+	"LWq0wGIQNckxn1stJwCwj8EmkAeNO+df/6qqYiDVS6xBlUbm+HxEOdS5I+eIa7yrOro1YTSVrUkNYXNh",
+	"KR7z8sQz3del/X6T0wwiyS1WIwOJ80KQcJplcjkZFhzEZ+vFEebOpAPN0xOo4yogOzqBHBLLqc+xLkhs",
+	"Z5GBICvoI1DxZ3wYI+g9xAmqpanM26EhlLWpKXYC1T51pgWI4K2KMh4pf4EZCysJXDWXxHkJGq1LEpqz",
+	"TMPWqfWNfVA+TPAskzjf0pwvcKhTXmrQpvZ5XeDzMNBXi0r9SMzsjQZlHnmDMb1+Np4+G09tCQdyS2N9",
+	"mZ1Rfd5WXYUetJ7e5KklKNRmjQfKpygFEGJs8UhhSAKkMDm3gH7cDroyc+TzWG1TtXrwBzKqbrKHShvn",
+	"C7fCPrgOH2WGtW7hqEDZdH5xTjLKV9hiV6+qz1v0/pmssRusmW3Nsbo02GNXir5dUAlXW4QQFNXASqro",
+	"5XQmdTr7uoDwBUWa9wrNpot2XHinVNusy72C1Q0axP4W78FAS6yWPBCFSXELmNT2swrDN6grxQ9xE7e5",
+	"9RQQRAvcRFpJRCqKOAID9IzGeQPQMX1u7cmIJTFuzjxnY4X/IbudTvMwHbMGSZPIIj+FCwjGxhmu9yK+",
+	"2BrINJPV+NwwoY8QlFOx3lYhx5Xsb/iij47XtKxdqofC/lDreo1aNMVW9IA3o6VYJGrdmqFikhuoMKzs",
+	"uW0we5g67MACTU3U9FpgppGqq3mwtfCyo+JdtRIV2IP1e02vjfW/U4Yuwwh+AJERqxjBxywfpRBG/ebm",
+	"Vr0U3QGwEKoMRstdM7EPyu60tDGWgCrVlJSA5dVufpQpCJbHKnvQ7aINQUV7i2en7iczIVVd3oWWUHGm",
+	"BU3MxG9/bHD2Pses7I+oflWw4K252suTJY7YwhlSwZUHgnnBCgDQ1Zpcu1HQoRTkhnHu8zBNEhYC6Y6Y",
+	"ItBxJftk/aUyJhTWCUWTrBX9BXFt3ifHSmP4yjNnwjIAuY75YouRRQOMzECVWdEf6KjiS8TDCw0z+AhQ",
+	"PKDxSJMGRveUhwhXTxOI7UfjCEUGz4dqlDMgT9wdqsZa2zN8XiDJWr0G7HuS8gasV0xkoIALTPpZOh2O",
+	"AAS1T8M7ffwitiu8rN6wbk1HPg9ubo8vznrHJ4iqLQdb22M0Byti06quyGp1uCfgYo+BMdS2wUAXBB0w",
+	"Y7Xx+QNmGygyZPlynCXSUSzabpD3Qo3/mAKHLSoAM24tPmpIn9JBeckFDy9FmGOfm58Du+KMKSjkqEks",
+	"+qR7NVsARSvIjue6RakGabfI9/E3hGoS3P0OfI45oUnS8LmFCFwA97ok+Ofx9fnxNxdnvYvz1+e3vbN/",
+	"nZydnZ6d2tNlMebi4KjyJnFpmNkbRvZVT+PC8topEm8QWBvJ04EcwNqH4zrSyvo8WHSjBWSUAuA3pLtY",
+	"BkDQW9Vs4yrO04Ikvasx2/IsTawyWiL4PKO8YcFVGip1S6vkbLa05UlCRU52pFoyL/J+VDsYEvGWxsDn",
+	"Jl5LkbLCo3IRoe9QJ3oRzDCrFOCl0ZJjlTAyigXkRFYokpfsvaVIKo73j7VAfky875JkBIco64c06jss",
+	"pMzptI485zDqHDkhPfToUWu/f9hHnZNNwA+6ASNwq/bhEZqUHK0nDN/Q1d7kbDL5CGSCz9bg82wp/U2C",
+	"RkBMGFoEEqWcNeS5ZpSU7S2nuyJPJ59MDzzjkVAc7BCmah0DQREzEcjTP5U7I6g3yY38E1nelfS0ii0q",
+	"D0tyTpb+81jM/gyWWTmj2/oHAFtwmyApKCB1hTAd49oDRqthCr6Bx0RNnUATvvT0x5bjeuvTHxejezaM",
+	"LQpHNOYs6smB78WRio16ZMKMyGOOHk475LMI64QFk8FaqP3V29vb81pt13U9833PehDNNzkDlCQEbMJl",
+	"oxdHzY7hilgYtvbbHcftt6hsY9/ptw8j5/CAHg48d8/zDg9rjdowS6cT1dfNg5lQG+z15TbI2DjNWfGl",
+	"CTfjaTamSW3R4uV5nrfG4kVFzrLe1i0aT3PWswdFrv0Z1zO2YS1YQo00LKcwzaKYD7cM9SpKqfWD3EMb",
+	"rAIRT7o0iUP2d6910HSbbnPdYhAxsFqaIDIT4bdsFFyxYZajyFQdFeXaXnPPKge8kUwIwLuofIuyqsLT",
+	"WSwvM8MN2mMHqK1pAI4AnoabGyWl9NskMg3k7nNM2oYGxVCdKfr0wzNmZRya/FARgYYga81/OSdK2jqK",
+	"TXjDSLRNY8yUue39BFZvCpw/9xB9D7nB4Ayx49A05R/STUBsDhCEgZCynEvwWa1z89naJeY7dZmuKx5I",
+	"5IoUxMgNgZE8yDAEVkZLA0B4YqCjSGgIFjGguYrv2FJgnIiHXOqpPPK5tjrRkguNGRfRx0XEpZy9GaxU",
+	"JOzdp6LiGuufvNZjoR5/9wcNo4PpfCHQbGoWwNqAuitMdAFnvtIEcWXmKRLqWXqHopsM8PwJ0F4EFmaM",
+	"v4NVrol1MXkdjGM+1+40RX2JiexQxITnGers5fg8K9Ign6X1JjkzLwFzp7JZ2n5UNVBBOVA6wC0jt44d",
+	"dx0YLfmFABJvyPIp4v3IDqCC9NkwxhuerLtk1KSKzs14A8DeXtg3F4AA0rHcZHpfleyJggRRTBO5wV+S",
+	"QZqAIQ245rBDhakMnlZGMjV0KBC+CtRGBDPmaTF/ogtQUXIkECdKxBO/1iC+UgnMl91+2v+7d9Rqus1W",
+	"03O7e+6+C3hSQCQrbxMRQfUomb/0ebnSnCXLlVr6aAtqGqaQXgWm9jJd5c35FcmzKZfyVjNX3pxf9W6v",
+	"315+D2jmb3C7zCdScNIh4zmg9akJbRD2PmdcwIIFIkI5EYU9tnCFaDbIm7dXV2+ub89Oe6dnN7fnl0iO",
+	"qSiEFWibzimUrSu36/j09DpA9s66sVbuuW0SyF8v39z2Tt5cvjr/9u312anaM5QEOUsCe2+RVK7fxbdR",
+	"NRLQUM08V2pkQZhL0XiPBG5a6SAxJ/rQ8Hm54a+P/9U7Ob64uJH7ofKH3tXZde/k7c3tm9dn1xhAK0bT",
+	"PJd7IEpnvNxdLHJ99urtzdlpoGINHmSNw4BRKcu3vkY+KTJDkb3yq3FuQ+/gdEkn+uKVyOMW8cMAfreG",
+	"QL61bu07liQpikiLOF3ftGhyBzVpDnlUjGWTrVWgXm/r77AVtfYud2JrQWMvXQhWXgBL972SRTmk4wmN",
+	"hxyvecBHuYU1WU7cp8SWQBNHxQ18w+vT73YDXz13669f9rVTn8ilu/iGHf/4u3jFLXzp/t1qtVrP9++n",
+	"scKYi7dSANbfvPc2vXlX3a8Xb9EVYCalG7G1nGAMthIP4kRFBq1iPIODCu8fBS1wSe80OtGfg7DyM7y5",
+	"n1+tvrXDHWLltb1srjaB7FvHFivjtUHK5emsmnYMVYntPSJQ8DlK7NNED8P0VRt1ttL5ZLlyzFexrHa1",
+	"zPv1sZWu9fDp1Yh3OQPQCXFJGKuhnyCyIbBOpxN5my+AaiDOBsjhLUZ7vBWDEUD4fMQo5qnlpfuRxgqt",
+	"N0DNt60uPLJiN0pmJRNpgbq4Od0DnwdJGlINYqHuQ7HVBbPPrFgPjK7OWD7N4DKZs2wMMpoP5TU9kxdQ",
+	"HrIEzVNIZy0r8zlPczJnOh6JRXUrdNiMjRxEebWIczWA0wmGgGE8mOmNvPSgjQKGngr9hM+VK1WD0Ko+",
+	"VN07voO6noXFZyYs5LQA7cIqgVHse6XDr0VkNzHoxVEitw4YZiFoqrALiBGdsKbJHcDMy1LyQABmqgIJ",
+	"xueBUdCUHVibigWDW7IgO6Vw/kYRsI/R2AFaJwK/5tc0XDfgJ8pvBctf2kjc8tpEQ7Tk9uNEbjMVXUZ2",
+	"NChNgwRsrP4AjuMen8orHeQrIP27/FMV79EwTKc8x/xYgL1Nc8CgR8Jk+Q1NZnQuVBNXkQ7rufjY+55q",
+	"Iuqgy43cXG23NXMYEOv2suF9z6DlQDBhrVGzx9MozY+FGLSV7fKaKH83zWL5xeYat56KVdq2+r35Z/Mt",
+	"3ZaUyWLBGgGjvwKlZFrpHtIBFYVMmGQpkIrtoFhokG02ovHZKPOx8p+kA3Th2Pziw3RZlKDQkMcsT6GS",
+	"Op7zs1EcjgguJquUkjgNcvXm5pb05z7XcbKNEuQ/QTeX8XBBmCaKtwU9QQvXkk5uJwqhy0iZAhdGTrAw",
+	"Y7lxE8hjXAq+nQCaV5bxu0WakyxUzWmJeFQlUfRYW6CRQh55TWNObvKMsbxBbibyzgwy15Yx57wvz1yi",
+	"rnMkiTkkO2jBk07E3600mEK2HIdjRm6w1LKA+atH9vb2iOuBCFkSEiqNpywoNsm62VaUbA309eQj/SQn",
+	"wfaz9IjTYpsZfYrTY6Fc2Sr0+y2Zh06fxXv8s1Xnszwzcecv2GHWHp1L6vmC6F4dfPEacmDK5wpkIqiD",
+	"QoOpyDOF5tMMwU6KPF07vaVLbnLKI5pFREV9iBc+1yehY6oI6g0EJw+lLg23cM5Inw1Sqfia9AUreSrO",
+	"C2j27sJlIc6JYDSBnCMeKfQVMZLHd5xjDk7VuXWd5jRnqp03OEofK1cXB702GwkW9l4Pvv/HUXb47fc/",
+	"/ie7nf389ur08Pzi6t/naeuCXtCb2eYbvdzcNXjT2II/nbYpV7Nav+ZOGA8hekDoKV63fbYGQKyAPmwS",
+	"Bb6BP5r7nSI18bnPrwD9s0smVGB9wUKMbCA3Wapj2agggf1bnpYC85tE8YHi0oegmJiLOGI+pwRcCLI6",
+	"bI2KddJkZ5BeN47DLEVeBaCZmiCEqdpJd/EEYlsyNmE0N1EnD0ESycF69eXjOrqOe+S4HdJqA3hfp9k5",
+	"2j/yDpfjlLUbGbSXfrtD6SHtOG6/7WLk7qHr7TveYK8fHuz1vdDtSO1FvnEr55pxiIs8Y3Tcg6Tvn4wy",
+	"MYzz0bQPusQkHLEs3QVfYCzunLE8FcVuRme76CDcVYE0uzOWhOmYNWf0Hm5hgMQPaXG1Lp8miXFLTRKK",
+	"0FCooR3QdhRGLcftt/rYx6MO3Xfogdc66u939o/a4e/eRwGzK3phGrFwdxKOe+obrXc545SnPW+/H+e9",
+	"w7vRL71JON50JB7v0la6sboJ4oaSJ62akoVIQa0TbxgPXragEJXV8JGAmxoh1FtSoF3Hk0ucuJ6tQHsP",
+	"ml9Kvs5GxSbqDLywH3VCZ3+/7zkduh86R2Gn7bQGnX6/TduDfeo9ZoGtnFUWjtInmNUx5VOa4KTmUmdW",
+	"00cHRxFlRx2HDdwDWQ91qOd6zuFgr8X29g8H7SPrSpNrSJVPO3erpNsWc7e5X/rVhpiiz2ii20RuL+KI",
+	"vlpCEF0CLcsg712qSbBKF1RtKlSwKAbjYUJgEEcBKjMooGnStSIICRVS0ZK1vn17fgpxrDYGFeRbQx3y",
+	"8jmOISRCG9PQ3eTzhPZZUkIcULUVCe9+bUxj7gwzxvKYD/1aUG+Sr776xtxAmIIkUmGJsiFYmGDtWjGC",
+	"ZH1MFlQCJGiQYJjmaVMFjOA3/YzycFR8JwLMgBfFb0rQ9qxyPg+kNgUcrL2vmgOaCGb9roKLZ1mc54wb",
+	"FFahYr1ln5sEQuzgbxz2OzbJVXQkdOWFwMGJBYlYFt9LhVMByWlczjgyDkrs/Y4scb9XBzUPMS0VQRQo",
+	"gjE344cyo4sDBT9CDQmLSD+N5sS0fRaHwKQYR7ibEry5GaBQQQCOfAHLgcSRMDc+ufoGOcvkBY6wKFbs",
+	"vUDKa9pu0AEwHR2R9gQpUERNbXNI3wRSL1jFqkHQsUmW9hM2JiaZH1VhqWp3XFdtAp/byi04rAyvMKT7",
+	"I64Tmn0pEBmTqzSWW7xLBGPENqZiOqxuZtAkP9CMo5MKLMY+V4wF/SQN74ig9zEf1iFaGYEwYk4CVSYg",
+	"isQeUaM4CWaqssAMj9nUMQQ7G0hWr3BWLzCjyct8cHZLhxtSj/l8gXvMLDmETQDb8maIpa++IKzSVx+F",
+	"UipL/4B75hmm9Dn5vpLjiSwkIL9aTD1GWSLi8TShCEdafcJfxHeMBPo5WY0ODFHIJMP4nnGV89EgZSRm",
+	"fXiUdjC5TBekatWmvlFvPFaq/CN22Tm0SVUUp/zxO66o49nO/Zlm36vlopflw0tfr9TVS//W2LNBTQGU",
+	"cjymyE4gaz3nk2ke1ItVDyqvRcIehOZoCsgsnSZRA5e8QYZoYBgKtSm5C4RHABhEFzMezqu1BRJzpfvJ",
+	"xlYoGk2fw5iLknbwUtcsyM6UGwprPYzyqAZNNjAZLUGSppMeePHgJFeqq3nA50GFFkum/I6nM640fuD5",
+	"qiuCpSY5i5ByXvbUopAUZIqUqHmKpOfaYIj6mc+xD/KJsoQ5xhkrq/8wWmn/ZxbmUpuhSQJ6DenTqIjj",
+	"67hulTRSB75WMp78wN/csghLAnWbggdfD66GfptPGPFreULv/NpLgBGdp1MyZpRDVldy59f+JnUlXDq1",
+	"bm1Xzfeutwv3cdlKlTGgk5YQG613++PVGSg92JAeT/MemqNrXbdRg51Q68ItpVHTa2uhuaqZLbIzSei8",
+	"DgzpCul+yqvb1bKb9Pby+uz45DvAAsNmQYv028pt2tiiUCh1iGCzyidyb55Tev+z8/NzVYZsmaHll5EZ",
+	"Dx8RD0K2p4PciSzWS1msSwJj8AILhWB5o7jWJIzeM6Hku1ykeJf69uy2Qa7e3sKH07OLs9szgnjb+h65",
+	"hO5Ozop7sQ6wNQhGylFEBwOAnGyS4HzgvKY5COo0u4PQWqnGBWiLgyOqSvKhA+pxl6sBvLDKnfIlw8x7",
+	"G1wprjJmjDavaJyod7UOtyt6rWN1vnC0+lW3kUcA1NvQ9La1oeQoxT2FXsp0oLLztSVeNIrs4U7T52Cn",
+	"kNvjMuVM7xEdyW7jlOKrGgtxdG23I2805HUaxQOT4Y+5v1ILWRFw+8gdJdu4cldtaDuQ89vecNnrXj1H",
+	"yn+qtJqVW2PLVGoL4+5BRlQNVL8c8WowGwBBocJZFKDRVNCEkR0Vu56wQU5A9e8zMDYCxmi9oaJqwFQP",
+	"9RXB9rhDBZM72DiEAmWpRuUKbLnawktGlEeJOtp8XsDZWjes7U5En/scSQcUdGws0ExMtT9D2ztfqp1c",
+	"2KULiJkFsqpF3D+f2w4FwTToP0gSUMplK+GqaM5njTAQplzXr1rYnxORjpkUiywRrIAw9lo+j7nIZV3p",
+	"gPQZRKnECePyIpres0zZ2NEqC9e4Qh9Au7jIwRDPyCzmKkvPJFfIu2HCMMDE58pNowJJ7aZ3UTnptA7X",
+	"xPd+nC7xbKH9fNSZ38ei+yfToZTg3tikC3mUmHrvjKgYORkbMi63Ids+r/LVQ8ip38b3ttMGBWeAr+/J",
+	"1wdkR31s4iHgtUhGeZSOyYi9JwiAvEEQZ9fnFLBbIG8QfcBqyzpvr8/JVOi0BswoHJGdQMSTrnp3e3BE",
+	"3dDrH0Qt9ncV9Nm04qWDOuIgGeq9hYwKrEZlukepUkB5SjAynHAgGsRczDSJsAUCKL2ydJqb+Bt8As9f",
+	"SN+IeWxOO3OMlInHqyJOzZzKGTqFxn1Hxaj2MTrhs373ySJI1fKBVYFZtVts5mFGJ6O1SZIruTPlBV9/",
+	"Cuqo2kB1FWRJxuSLtolxei/3YD5jmD08JjuLHBMNshjwECgDtTEKQ4CDIq0DozAAPaFkJnmmfgNzYd3y",
+	"KmNTpJ5H87J5sEmOBZhyFSj9a5aNaYyXvXBEsxwiQGJOvpXdvI9/eSHI6ZvbNbcweHBZISmPcvAzAEDD",
+	"EBRJV8EY3w74XUGU5kGz1qjFssB/piybFyFYgzQb07xm2yJ1WmK3BmbeRo3x6ViuBfVR1V1r1KI0r70r",
+	"YGbyLOZDudaW7s3FzKtrMwaOpSTK6IxYGqKtvELOVilIQYfIgKpaovUOgMbCSl2XQhPHtqrXJl7M7vc4",
+	"5vFY9tQzXYp5zoaQc/LRkbcsGjKcwEGWjmvd2lFn3+tH1HP2OoPI6bDWgUP7bsfpeIf74f7goHXYdmuN",
+	"2l0MdNkanTytdWv7R3RwcHjAnMHegDod6vWdo8hrOQO332n3D/cjyvbhaORpxKxgww3fGPOIvQejOQSl",
+	"FHBVYOlGPwwmaTUq8KwQxHiTFpo3ecWbcprcdcmIJUm65nUIebVdTB7uJinHcvY+373nUXOodmJppmpR",
+	"jIIIltGvPieEuuQnaODXfs1tasNn7d1Ln3/w+cLeKa97vdnlVieq5matYssUrdLbq9QoI0XI7alsEgBv",
+	"7uzAP/U6NvKncuvMY8Rx/Knrthmh7gPNXRJaVW2tdD6onj2f1k9+Wh8rDdYckU9plKk61rVw3CRJxDyr",
+	"kzlWmEXt5JEFn6iydYC5pEHQ4KKhYMEnjdd/oOaOx+NpDn5gc6DYBlEMmyuU14b8hoxpxEis/BmzEePr",
+	"UjmuTec/ZUqHfssnTu14KIOD7R+2OkeHDts7YE7HY0dOv+W5Dt07OBwchW6nE+49afC5PibeNWpyL6eA",
+	"sAE1H1AvdAf7HafVb8ujaW/gHNKjvuOGXtRi7UGH2qmwNBrHvJBM8ooFAHc6Oh3iynWeASLZ4Dip5fUY",
+	"BPrFkPWiqieKXG8tRa57jtty3D3itbvuYXdvv+l5bbe9v+3JpxfbJlHpZj8/i/JPxmqob0WZJWp+G4G+",
+	"+6v+czOgNFtrXyncy+J81WXmutC4PzKvf1GKbajV/hZSrBV5zO27zOnQQ+Z0or22cwTEqQOv77J2eEQ9",
+	"z05emiTpnPTT3GY9DZkQdxDyu4E8ewpB9ilzb1CCdYi73+0cIMHsUXvfqz1Kfq1SPXUDnkXWJ/MF2oLg",
+	"yT2Dm6tLl4h2sbmU21Uq5OMNzI9oXGMtDAHlYIctPHOabHRIY95YdvKVxOtLgh1ajABY9PMBLB6yg9o7",
+	"BA4dlTUkSJ6qAAQU4+OpyInI4yTBbJYkvtcETauCdHz+UJTONY7/wgnwZOE6zy6vP2sEj1pYm8qmKoFR",
+	"yjF4Wu/TtXLZrDSA5ynii8gbqYnKAUifBQP4It9qNuXKBU6raClMClqZZRcJb18qCzruehXCoA9+izYC",
+	"o0eVjPF5UZVCRQGuYREQxvNsDhDKwzgXvQwpTAKS0zuMZBTKjabYPRR5b9Pny5kWFWCheUZD1i3nWGZT",
+	"riz5aMgnaWbZ7TXhrLrpzxsIlzJKZxD/DqzSa1I6HhtE/WVncmwvpZ6jfLdM/dhKKuU0X215e5VmSzez",
+	"wskN4Tl5PIZYmWgBwKQL+2BM+dxOXN2xoQChMpqjo7ns+V3AVMH66/LvjJEZy1jDql6OJ4twn6qNq/dh",
+	"OsgZh2d9Dn/jU2Wn3iw18m5GBaAagy1Pvstqu4bkxb1unHSAkMFxHMSE8dznsXqNpoSHypvkJB1PppBX",
+	"Oy8hIRdJxpo7W7fnBcnSmXhZcGcrAW9IgmS7IAcFR1ZZRqmOQggGLA9HcMkKCPBlY5YrEBOlGYGfi9c1",
+	"IDxMh7HVmz63IskU2ZEKR7Dpj8CnR+5ZJjCdYUTvGdA+KSGazgRERM1VU2NOgmJcIbWb8UgH26lItQA6",
+	"XQS02gtHB7FBddVCVtkBbmB5P+DUtHVWFVJhTbt8mXrRy7WHLFLv9wXjefPJHIGNqsbidnihCdF2rNbq",
+	"jSNP1wxzwEmc17sk+PHHH390Xr92Tk/Jd991X7/u3tw0B/BfIGfk7e2JLHH96oS02+2jps9P0THbJYLd",
+	"M04iOjf55cGU53ESrPZ4ipiHrLbptfs2HrMrPUMPdlpqMVVdVm2LAQYUOh5AM4KXcjTGqchJe38f+6EH",
+	"Rq4v1Uuezlb3B/r76P68e0orVImBfTNjVMHdLF//Ab5QiUpKeAI/O0qy3ljUup2W65rVWFa4ao2aXMTy",
+	"1GgXIDPYnrDN+odsv+WEe60O4rocdcI9h/bpgIWHdLC37z2qPSWLGOpi69oRhYcHXqvNrHYcHoX7zt6g",
+	"7x1G1Ou47c5SOzSVUbdVtKhltahValExPIZeVDenBXlhxgEPwgM6tJ0rHpzvG42o7L56S8u8ZcO5gLds",
+	"NF7QKx6Vh6pRU1zgta4nh81sS+zwttbCwrrXbtTUSQBjjQKlgAn19ol72G2X4UVxl5awRBcf2soUiKfH",
+	"CjugOgakAhWLPA6ffRifBEYfrM9G1s+A2FSxSTx90oDRkMdsPRo/AvBrxL8RnYC3wuLmQzI/k55jkECl",
+	"7mMAqbsqCC5Jh7KqFPROWeNUsOylz+FXTtBKT+7YHH+9Y3NZKUsGUuvTv8nDOUnlLbrM+9oAVSlPCYVq",
+	"u1Xo/yrxwdA/3rH5C9EggSyAz8VCZTMYYoEXkJacQcCcxjSNM+UU1y/vkmDCMgAnSnmAFJoIw99ukZ1i",
+	"vAqk1Ggc83rTGsqTi3NNAWhnQNvDQnaCe46jWI2o/S3LX7OnwvRnC9xrz3D/6+H+Pw76zWJqc/sHYcfZ",
+	"p3vMOQg95hwN9jynRdv9TrgX7bODwbLLvlh8tW671ahlcl5Mc+UnJOcwlGXpYCAvRyhUCqa0JxowvZ9M",
+	"Czc+jl6zdaxjf0IWhB9GKaFjcv4A/Cyu+q0AaFWRchRRA2IWIpLEd8ZNoa+mqsAiLG1l0M+las8XjeC6",
+	"mqjeiv8BssStFcCPExYQmY2ZCCnXPDYihrgZqPAwavf3aYc5e2Fr4HQGLnOOqNd3WmEb2B736UEfYo4B",
+	"o2F777S+/lrI/PLbAja/xKNopA4aN9bzJG4jZ9TNhKfZmCbbBPDg8twkdEct+mdIyQ3jcLjZ+FpcaVGw",
+	"GlayyCqykOTRbaNW+c5Z09vvFKHqgb3CAoCA2ShZiPlc1wjpQnY1lXlChuVcFdNuJXDY/FWnEcEnWxAE",
+	"Lwk1r9JlgCZKxQEZ2rbOodskJ8jqnzHIHkLLqSpMk5QzAF2k+ivUf9HTzJnPi0HLlaG6WzxMeTkdHunX",
+	"dCape0SCy7evvzm77t0ef392abJRo5LMh5yMvnyVNrsBNr6B049STIIl/encHBNg7aUKKzDrYtdUx+Er",
+	"cwZB4gotiMRfCJ+fnp/WZQ/1K2SzFBpTnJMRy9hqbEAVM/C70lM/7ljYSMJvI3y3lIhbM0M/cCtXwRuf",
+	"H2ohtuyW3qn4hWfv25aAg1zvsWUxv6iUPgisc2ph6mAZOx0TpEu3gs7KEq8kQB0jIIGSXAUEgcbmESxv",
+	"+hxFLQQKWLggJaidwudVkn6kJPzITn9OKJ8bwVpfDadj5NEXs4P+BBY3A1azZiU/ArDG6IsVtpnndfDZ",
+	"hmKuXQTbqRFYch04i+ElxLe+WFQeIdO0dDMrGTINgMtLQpFP1PiyDbGRwFRcn9vGxyQG3iXAJZG65yCd",
+	"ZnWMEfqFZSmCgocJo5kGc8UflRhUtlij7Kl8ddRefa4hWGJONHk9NMfKTB2xOfpyGQZorUYN+YOrcE95",
+	"8SY76OUdpdNM1LfV+LbmCvxDyKlndW8rPrnt1b1ds7J//c3FJ8rIZQlawZm6st1BV17g1wtXDJNZkpxx",
+	"3iRnNFSpzhD/3ZdDaCK/yzrDQzIQnXbiyxOFWwoi3c9nSfQsiarCPi01TefIrRdHGQvTLAJS2oQVl9CV",
+	"zm7z/AtB6DSK0wah5IfjfxLkiz4kd9/90iDevtOPc3J18rpBxilPCx+usaq13QNlRUtifqeD0kWeZnTI",
+	"XmIYaEFCaV4L4ecQ3U1zqiBk0mxeotgBVUo2x/jFlVaHQEiDNIHAQYuDPmMKjGaopSYEsvfnORN15bkP",
+	"TlAQOBeMD/ORVDYRsQ6I6+c5Ixni3O0E1/KPAFlg4JWU9LN0JuSk+DwARIQQRg/BEQLCEgao5PISLRi7",
+	"Q5Uy+Bv4Wb5GKJW/mQS9rwN5zQbgPZqorBgIUKUKRBfCVZvkuBg3n2N6ja13lgyc12cnb65Pzy+/7Z1f",
+	"9q6u33x7fXZzE7yE6xsai3FIBRnKr0yUahSLuwbpuB2fW3W8Or84612+ue29evP28nQVwf61bt2rGPIJ",
+	"1wZmHluDTHauX52QI89zLWSWAKbra9fx3Fa7AJ1BSpdCK4TJKUXvLYJMbOAnk3O3O6P3ZaSM6/NXr5rN",
+	"ZvOH43+eDcZlZBsFdtOt9WNOIZpwI2wLvbVkdxQ5jaxNr8XTWExSEWtGv4rApDhhL5AjqEHUyjOLgsQR",
+	"LsDmjN7DiK0eFNm8lrv/uw3EhGa51gmMvKHiDmOO1RbFjff5x15tYnw1m+OcX6kdi2fa/gZl5ThcpvkN",
+	"zWMxiPGk+EItUOmMy3Mdsq0Wzh7raDOj9RhjRDHUpbiv4tDZJmKgKLV50IB1vG0SN2B19o8UOtCqDB0o",
+	"Yv1Rrd4feIeUeaETRYNDp+O1+87R3kHLoVHb3Tvo7LsdNnhs7ICRTVKiFbFGbdrpt5x2u912DqI2dY4G",
+	"ruu0+17YgjiBAxfz2BmPtrdVpDOuG7lVCSU0YaxUWm2v3F7P87zV7S1KqZrCheAnDHp+KAqhtS4KgQF8",
+	"2FIhr1wIbF0bVG5iGtZUuEV0g9lEm2GT6B33HOOwYYxDZgupSjFdIWi38oIVegwkMuUClIKNvGJFUVQc",
+	"Fjxg5FjeCfQjj9Kcu4B0SmIDPBWYCnvyFwyaGFGpmk8n5ghZ4yAzY/co30hR+o+sHH3JLrbMmt8Vas3W",
+	"jjZLbpHzXKlNiroy+PZMG/cqrABBc+2N7Q++Br9gtJQHF9FH6cbylSycZnE+h9LfMJqx7Hiaj2rdn95J",
+	"pRI0xn9Axpz65ljbLYpv38lqsvvVKZgKTx+sJ/C3lNuxMPxtcnUCcX1tF7RT1delnGWTIgp8b6B+S409",
+	"HZgsX3iF3DT3aRwyMkloLtVAjFmTV0vI3pU7qlkYETC5ZDk30UqRNTzb5JhbCaskTCexOsCsLF3j/jMZ",
+	"pEgfnCkEgy5JaM4yQ6aQDiyOZQUEDA2Nc7QdMT6MOcNeLAI5KLsY5EVTHokqbAbIEcGcZZ8DxG/OEjYZ",
+	"pXxORByxeoMAv65CbBBIpounqVT2lc1HjddxkbBbMWpXVhSjKKB4UYF/CeFxSYItUr7CFQGF1gxpW+eq",
+	"t2EWCRoETfQcCtId600Y2pgWyGklHPc6jKEiEdmxaYmh+qDu81ROzc35VaPIAkeNxVoTTXLDmFzaAss1",
+	"x1Fp9MB3XNGTYmPLQYOiJiwnzoyZRFjDYsmC5fou0qFUcxSTos5PwD5SIWZpFkE8ZT+ncrgwScmqHMRA",
+	"VbV86CTAoH18dY7pSXJjKQmArCfwvIKCz+gM85oEESMgSARsEMipjoG9UEUZ2e/WQqaqYz+MUutcJHEx",
+	"TFYyVi5nBFrWsGg+XghM6bIH0eQWLL/pO0aTfNQACpOYo66IL5Jdt55Vm9Cq9Y0+bIUUtP8vAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -3504,6 +3504,112 @@ type FlowRevisionList struct {
 	Result []FlowRevision `json:"result"`
 }
 
+// FlowStats How the executions of one flow revision, created in a time window, went through it. Every count is of
+// executions (activeflows) unless it says moves.
+type FlowStats struct {
+	// Actions The flow's actions that executions moved to at least once, in the order of the revision's actions.
+	Actions []FlowStatsAction `json:"actions"`
+
+	// Edges Every move from one of the flow's actions to another that executions took, most taken first.
+	Edges []FlowStatsEdge `json:"edges"`
+
+	// Ends The ended executions by their `end_reason` (`ended` when they have none); running ones are in
+	// `running`.
+	//
+	//
+	// Example: {"hangup":2,"stopped":1}
+	Ends map[string]int `json:"ends"`
+
+	// Executions Activeflows of the flow and revision created in the window.
+	//
+	// Example: 3
+	Executions int `json:"executions"`
+
+	// FlowId The flow.
+	//
+	// Example: decc2634-0b2a-11eb-b38d-87a8f1051188
+	FlowId openapi_types.UUID `json:"flow_id"`
+
+	// Revision The revision counted.
+	//
+	// Example: 3
+	Revision int `json:"revision"`
+
+	// Running Those of them still running.
+	//
+	// Example: 0
+	Running int `json:"running"`
+
+	// Since A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	Since Timestamp `json:"since"`
+
+	// Until A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	Until Timestamp `json:"until"`
+}
+
+// FlowStatsAction How executions went through one action.
+type FlowStatsAction struct {
+	// ActionId The action.
+	//
+	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
+	ActionId openapi_types.UUID `json:"action_id"`
+
+	// EndReasons Those executions by their `end_reason` (`ended` when they have none).
+	//
+	// Example: {"hangup":2}
+	EndReasons map[string]int `json:"end_reasons"`
+
+	// Ended Ended executions whose last action was this one.
+	//
+	// Example: 0
+	Ended int `json:"ended"`
+
+	// Entered Executions that moved to the action at least once.
+	//
+	// Example: 3
+	Entered int `json:"entered"`
+
+	// MedianMs For actions that a runner carries out (not control actions), the median time in milliseconds from
+	// moving to the action to moving to the next one (or to the execution's end, for its last action);
+	// `null` for control actions and when no execution has left the action yet.
+	//
+	//
+	// Example: 4200
+	MedianMs *int `json:"median_ms"`
+
+	// Type What an action does. Each type has its options in the `ActionOption…` schema of the same name.
+	//
+	// Example: talk
+	Type ActionType `json:"type"`
+
+	// Visits Moves to the action, counting every time an execution came back to it.
+	//
+	// Example: 4
+	Visits int `json:"visits"`
+}
+
+// FlowStatsEdge A move between two of the flow's actions, in consecutive steps of executions.
+type FlowStatsEdge struct {
+	// Count How many times executions made the move.
+	//
+	// Example: 3
+	Count int `json:"count"`
+
+	// From The action moved from.
+	//
+	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
+	From openapi_types.UUID `json:"from"`
+
+	// To The action moved to.
+	//
+	// Example: c3eb8e62-c524-11ec-94c5-abafec8af561
+	To openapi_types.UUID `json:"to"`
+}
+
 // Health The answer of a health probe.
 type Health struct {
 	// Status `ok` when healthy.
@@ -4049,6 +4155,9 @@ type SimulationWebhookResponse struct {
 	Status *int `json:"status,omitempty"`
 }
 
+// TimeParameter A time, `YYYY-MM-DD HH:MM:SS.ffffff` in UTC or RFC 3339 (`2026-11-23T08:30:00Z`).
+type TimeParameter = string
+
 // Timestamp A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
 //
 // Example: 2021-02-04 06:47:01.139361
@@ -4463,6 +4572,19 @@ type RestoreFlowRevisionParams struct {
 	// IfMatch The `ETag`(s) the change is based on, or `*`. When the flow's current `ETag` is not among them, the change
 	// is refused with 412 and nothing is written. For example `"r3"`, the `ETag` of revision 3.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// GetFlowStatsParams defines parameters for GetFlowStats.
+type GetFlowStatsParams struct {
+	// Revision The revision whose executions are counted; the flow's current revision when absent.
+	Revision *int `form:"revision,omitempty" json:"revision,omitempty"`
+
+	// Since The window's start (executions created at or after it): `YYYY-MM-DD HH:MM:SS.ffffff` in UTC or RFC 3339.
+	// Default: seven days before `until`.
+	Since *TimeParameter `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until The window's end (executions created before it), after `since`; at most 366 days after it. Default: now.
+	Until *TimeParameter `form:"until,omitempty" json:"until,omitempty"`
 }
 
 // ListNumbersParams defines parameters for ListNumbers.
@@ -8963,6 +9085,19 @@ type ClientInterface interface {
 	// Corresponds with POST /v1.0/flows/{id}/simulate (the `SimulateFlow` operationId).
 	SimulateFlow(ctx context.Context, id FlowID, body SimulateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetFlowStats How executions went through a flow
+	//
+	// For one revision of the flow and a time window (**beyond**): how many executions (activeflows of that
+	// flow and revision created in the window) there were, how many entered each action and how often, how
+	// often each move between two actions was taken, where executions ended and why, and the median time spent
+	// in each runner action. Computed by the database from the executed actions' rows; only the flow's own
+	// actions count (actions of a flow a `fetch_flow` ran, and inline or fetched actions, are left out).
+	// Executions stored before the stored format version 2 have no action rows: they count in `executions`,
+	// `ends` and `running` only. Deleted activeflows are not counted.
+	//
+	// Corresponds with GET /v1.0/flows/{id}/stats (the `GetFlowStats` operationId).
+	GetFlowStats(ctx context.Context, id FlowID, params *GetFlowStatsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetMe Who am I
 	//
 	// The caller in the shape of VoIPbin's agent, with its customer in `customer`: for a login token, the user;
@@ -10236,6 +10371,29 @@ func (c *Client) SimulateFlowWithBody(ctx context.Context, id FlowID, contentTyp
 // Corresponds with POST /v1.0/flows/{id}/simulate (the `SimulateFlow` operationId).
 func (c *Client) SimulateFlow(ctx context.Context, id FlowID, body SimulateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSimulateFlowRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetFlowStats How executions went through a flow
+//
+// For one revision of the flow and a time window (**beyond**): how many executions (activeflows of that
+// flow and revision created in the window) there were, how many entered each action and how often, how
+// often each move between two actions was taken, where executions ended and why, and the median time spent
+// in each runner action. Computed by the database from the executed actions' rows; only the flow's own
+// actions count (actions of a flow a `fetch_flow` ran, and inline or fetched actions, are left out).
+// Executions stored before the stored format version 2 have no action rows: they count in `executions`,
+// `ends` and `running` only. Deleted activeflows are not counted.
+//
+// Corresponds with GET /v1.0/flows/{id}/stats (the `GetFlowStats` operationId).
+func (c *Client) GetFlowStats(ctx context.Context, id FlowID, params *GetFlowStatsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFlowStatsRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -12567,6 +12725,91 @@ func NewSimulateFlowRequestWithBody(server string, id FlowID, contentType string
 	return req, nil
 }
 
+// NewGetFlowStatsRequest constructs an http.Request for the GetFlowStats method
+func NewGetFlowStatsRequest(server string, id FlowID, params *GetFlowStatsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/flows/%s/stats", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Revision != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "revision", *params.Revision, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Until != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "until", *params.Until, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetMeRequest constructs an http.Request for the GetMe method
 func NewGetMeRequest(server string) (*http.Request, error) {
 	var err error
@@ -13834,6 +14077,21 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1.0/flows/{id}/simulate (the `SimulateFlow` operationId).
 	SimulateFlowWithResponse(ctx context.Context, id FlowID, body SimulateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*SimulateFlowResponse, error)
+
+	// GetFlowStatsWithResponse How executions went through a flow
+	//
+	// For one revision of the flow and a time window (**beyond**): how many executions (activeflows of that
+	// flow and revision created in the window) there were, how many entered each action and how often, how
+	// often each move between two actions was taken, where executions ended and why, and the median time spent
+	// in each runner action. Computed by the database from the executed actions' rows; only the flow's own
+	// actions count (actions of a flow a `fetch_flow` ran, and inline or fetched actions, are left out).
+	// Executions stored before the stored format version 2 have no action rows: they count in `executions`,
+	// `ends` and `running` only. Deleted activeflows are not counted.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1.0/flows/{id}/stats (the `GetFlowStats` operationId).
+	GetFlowStatsWithResponse(ctx context.Context, id FlowID, params *GetFlowStatsParams, reqEditors ...RequestEditorFn) (*GetFlowStatsResponse, error)
 
 	// GetMeWithResponse Who am I
 	//
@@ -17556,6 +17814,89 @@ func (r SimulateFlowResponse) ContentType() string {
 	return ""
 }
 
+type GetFlowStatsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FlowStats
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetFlowStatsResponse) GetJSON200() *FlowStats {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetFlowStatsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetFlowStatsResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetFlowStatsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetFlowStatsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetFlowStatsResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetFlowStatsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetFlowStatsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetFlowStatsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetFlowStatsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetFlowStatsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetMeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -19491,6 +19832,27 @@ func (c *ClientWithResponses) SimulateFlowWithResponse(ctx context.Context, id F
 		return nil, err
 	}
 	return ParseSimulateFlowResponse(rsp)
+}
+
+// GetFlowStatsWithResponse How executions went through a flow
+//
+// For one revision of the flow and a time window (**beyond**): how many executions (activeflows of that
+// flow and revision created in the window) there were, how many entered each action and how often, how
+// often each move between two actions was taken, where executions ended and why, and the median time spent
+// in each runner action. Computed by the database from the executed actions' rows; only the flow's own
+// actions count (actions of a flow a `fetch_flow` ran, and inline or fetched actions, are left out).
+// Executions stored before the stored format version 2 have no action rows: they count in `executions`,
+// `ends` and `running` only. Deleted activeflows are not counted.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1.0/flows/{id}/stats (the `GetFlowStats` operationId).
+func (c *ClientWithResponses) GetFlowStatsWithResponse(ctx context.Context, id FlowID, params *GetFlowStatsParams, reqEditors ...RequestEditorFn) (*GetFlowStatsResponse, error) {
+	rsp, err := c.GetFlowStats(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFlowStatsResponse(rsp)
 }
 
 // GetMeWithResponse Who am I
@@ -22919,6 +23281,74 @@ func ParseSimulateFlowResponse(rsp *http.Response) (*SimulateFlowResponse, error
 			return nil, err
 		}
 		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetFlowStatsResponse parses an HTTP response from a GetFlowStatsWithResponse call
+func ParseGetFlowStatsResponse(rsp *http.Response) (*GetFlowStatsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetFlowStatsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FlowStats
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
 		var dest HeadersTooLarge
