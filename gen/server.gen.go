@@ -793,6 +793,33 @@ func (e ErrorBodyStatus) Valid() bool {
 	}
 }
 
+// Defines values for EventDeliveryState.
+const (
+	EventDeliveryStateDelivered EventDeliveryState = "delivered"
+	EventDeliveryStateDropped   EventDeliveryState = "dropped"
+	EventDeliveryStateFailed    EventDeliveryState = "failed"
+	EventDeliveryStateGone      EventDeliveryState = "gone"
+	EventDeliveryStatePending   EventDeliveryState = "pending"
+)
+
+// Valid indicates whether the value is a known member of the EventDeliveryState enum.
+func (e EventDeliveryState) Valid() bool {
+	switch e {
+	case EventDeliveryStateDelivered:
+		return true
+	case EventDeliveryStateDropped:
+		return true
+	case EventDeliveryStateFailed:
+		return true
+	case EventDeliveryStateGone:
+		return true
+	case EventDeliveryStatePending:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for FlowType.
 const (
 	FlowTypeFlow FlowType = "flow"
@@ -3165,6 +3192,68 @@ type EventAction struct {
 	Type string `json:"type"`
 }
 
+// EventDelivery One request flowbin owed the customer's systems, with the activeflow it is about.
+type EventDelivery struct {
+	// ActiveflowId The activeflow it is about.
+	//
+	// Example: 0b6b8a4e-3c59-4e36-a4a3-6a4b2c9a0aaa
+	ActiveflowId openapi_types.UUID `json:"activeflow_id"`
+
+	// AttemptCount How many attempts were made.
+	//
+	// Example: 2
+	AttemptCount int `json:"attempt_count"`
+
+	// Attempts Every attempt, oldest first. Never null.
+	Attempts []DeliveryAttempt `json:"attempts"`
+
+	// Id The message's id, sent as `webhook-id` on every attempt, so that a receiver can drop repeats.
+	//
+	// Example: 0193a4b2-7c1e-7d3a-9f00-3b1c2d4e5f70
+	Id openapi_types.UUID `json:"id"`
+
+	// Method The HTTP method.
+	//
+	// Example: POST
+	Method string `json:"method"`
+
+	// State `pending` (to be tried again), `delivered` (a 2xx answer), `failed` (given up on after the retries), `gone` (the receiver answered `410 Gone`: not tried again; the last attempt shows it) or `dropped` (never sent: its customer already had `FLOWBIN_EVENTS_MAX_PENDING` messages waiting).
+	//
+	// Example: delivered
+	State EventDeliveryState `json:"state"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// Type The event (`activeflow_created`, `activeflow_updated`, `activeflow_deleted`), or `webhook_send`.
+	//
+	// Example: activeflow_updated
+	Type string `json:"type"`
+
+	// Url Where it goes.
+	//
+	// Example: https://example.com/flowbin/events
+	Url string `json:"url"`
+}
+
+// EventDeliveryState `pending` (to be tried again), `delivered` (a 2xx answer), `failed` (given up on after the retries), `gone` (the receiver answered `410 Gone`: not tried again; the last attempt shows it) or `dropped` (never sent: its customer already had `FLOWBIN_EVENTS_MAX_PENDING` messages waiting).
+//
+// Example: delivered
+type EventDeliveryState string
+
+// EventDeliveryList A page of the customer's event deliveries, newest first.
+type EventDeliveryList struct {
+	// NextPageToken Pass as `page_token` for the next page; `""` when this page is empty.
+	//
+	// Example: 2026-11-23 08:30:00.100000
+	NextPageToken string `json:"next_page_token"`
+
+	// Result The deliveries. Never null.
+	Result []EventDelivery `json:"result"`
+}
+
 // ExecutedAction An action as it ran, with its options' `${variables}` substituted. `next_id` is the nil UUID when the next
 // action in the array followed, as VoIPbin sends it.
 type ExecutedAction struct {
@@ -4205,6 +4294,44 @@ type WebhookSecret struct {
 	WebhookSecret string `json:"webhook_secret"`
 }
 
+// WebhookTestResult How a test event's delivery went.
+type WebhookTestResult struct {
+	// DurationMs How long the attempt took, in milliseconds.
+	//
+	// Example: 48
+	DurationMs int `json:"duration_ms"`
+
+	// Error `""` for a 2xx answer; otherwise what went wrong (`answered 500`, a refused address, a timeout).
+	//
+	// Example:
+	Error string `json:"error"`
+
+	// Id The test event's `webhook-id`.
+	//
+	// Example: 0193a4b2-7c1e-7d3a-9f00-3b1c2d4e5f71
+	Id openapi_types.UUID `json:"id"`
+
+	// Method The HTTP method.
+	//
+	// Example: POST
+	Method string `json:"method"`
+
+	// Signed Whether it carried signatures (the customer has a webhook secret).
+	//
+	// Example: true
+	Signed bool `json:"signed"`
+
+	// StatusCode The receiver's HTTP status; 0 when nothing answered.
+	//
+	// Example: 200
+	StatusCode int `json:"status_code"`
+
+	// Url Where it was sent (the customer's `webhook_uri`).
+	//
+	// Example: https://example.com/flowbin/events
+	Url string `json:"url"`
+}
+
 // ZeroableID An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
 //
 // Example: 00000000-0000-0000-0000-000000000000
@@ -4317,6 +4444,9 @@ type Unauthenticated = Error
 
 // UnsupportedMediaType The one error envelope, used by every error answer of every operation.
 type UnsupportedMediaType = Error
+
+// WebhookNotSet The one error envelope, used by every error answer of every operation.
+type WebhookNotSet = Error
 
 // ActiveflowBody defines model for ActiveflowBody.
 type ActiveflowBody = json.RawMessage
@@ -4475,6 +4605,19 @@ type CreateCallParams struct {
 
 // CreateCallParamsFieldValidation defines parameters for CreateCall.
 type CreateCallParamsFieldValidation string
+
+// ListEventsParams defines parameters for ListEvents.
+type ListEventsParams struct {
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page. For example `10`.
+	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+
+	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
+	// timestamp that the client wrote itself works too, in the same format or in VoIPbin's current RFC 3339 form
+	// (`2020-10-11T01:00:00.000001Z`). Empty or absent: the first page.
+	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
+}
 
 // ListFlowsParams defines parameters for ListFlows.
 type ListFlowsParams struct {
@@ -8506,6 +8649,12 @@ type ServerInterface interface {
 	// RotateWebhookSecret Make a new webhook signing secret
 	// (POST /v1.0/customer/webhook_secret)
 	RotateWebhookSecret(ctx echo.Context) error
+	// TestCustomerWebhook Send a test event to the customer's webhook
+	// (POST /v1.0/customer/webhook_test)
+	TestCustomerWebhook(ctx echo.Context) error
+	// ListEvents List the customer's event deliveries
+	// (GET /v1.0/events)
+	ListEvents(ctx echo.Context, params ListEventsParams) error
 	// ListFlows List flows
 	// (GET /v1.0/flows)
 	ListFlows(ctx echo.Context, params ListFlowsParams) error
@@ -9199,6 +9348,40 @@ func (w *ServerInterfaceWrapper) RotateWebhookSecret(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.RotateWebhookSecret(ctx)
+	return err
+}
+
+// TestCustomerWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) TestCustomerWebhook(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TestCustomerWebhook(ctx)
+	return err
+}
+
+// ListEvents converts echo context to params.
+func (w *ServerInterfaceWrapper) ListEvents(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListEventsParams
+	// ------------- Optional query parameter "page_size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_size", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_size: %s", err))
+	}
+
+	// ------------- Optional query parameter "page_token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_token", ctx.QueryParams(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_token: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListEvents(ctx, params)
 	return err
 }
 
@@ -9900,6 +10083,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1.0/customer", wrapper.GetCustomer, options.OperationMiddlewares["getCustomer"]...)
 	router.PUT(options.BaseURL+"/v1.0/customer", wrapper.UpdateCustomer, options.OperationMiddlewares["updateCustomer"]...)
 	router.POST(options.BaseURL+"/v1.0/customer/webhook_secret", wrapper.RotateWebhookSecret, options.OperationMiddlewares["rotateWebhookSecret"]...)
+	router.POST(options.BaseURL+"/v1.0/customer/webhook_test", wrapper.TestCustomerWebhook, options.OperationMiddlewares["testCustomerWebhook"]...)
+	router.GET(options.BaseURL+"/v1.0/events", wrapper.ListEvents, options.OperationMiddlewares["listEvents"]...)
 	router.GET(options.BaseURL+"/v1.0/flows", wrapper.ListFlows, options.OperationMiddlewares["listFlows"]...)
 	router.POST(options.BaseURL+"/v1.0/flows", wrapper.CreateFlow, options.OperationMiddlewares["createFlow"]...)
 	router.DELETE(options.BaseURL+"/v1.0/flows/:id", wrapper.DeleteFlow, options.OperationMiddlewares["deleteFlow"]...)
@@ -10077,6 +10262,8 @@ type TooManyRequestsJSONResponse struct {
 type UnauthenticatedJSONResponse Error
 
 type UnsupportedMediaTypeJSONResponse Error
+
+type WebhookNotSetJSONResponse Error
 
 type LoginRequestObject struct {
 	Body *LoginJSONRequestBody
@@ -13197,6 +13384,189 @@ func (response RotateWebhookSecret500JSONResponse) VisitRotateWebhookSecretRespo
 type RotateWebhookSecret503JSONResponse struct{ ServiceUnavailableJSONResponse }
 
 func (response RotateWebhookSecret503JSONResponse) VisitRotateWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestCustomerWebhookRequestObject struct {
+}
+
+type TestCustomerWebhookResponseObject interface {
+	VisitTestCustomerWebhookResponse(w http.ResponseWriter) error
+}
+
+type TestCustomerWebhook200JSONResponse WebhookTestResult
+
+func (response TestCustomerWebhook200JSONResponse) VisitTestCustomerWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestCustomerWebhook401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response TestCustomerWebhook401JSONResponse) VisitTestCustomerWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestCustomerWebhook409JSONResponse struct{ WebhookNotSetJSONResponse }
+
+func (response TestCustomerWebhook409JSONResponse) VisitTestCustomerWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestCustomerWebhook431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response TestCustomerWebhook431JSONResponse) VisitTestCustomerWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestCustomerWebhook500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response TestCustomerWebhook500JSONResponse) VisitTestCustomerWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestCustomerWebhook503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response TestCustomerWebhook503JSONResponse) VisitTestCustomerWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEventsRequestObject struct {
+	Params ListEventsParams
+}
+
+type ListEventsResponseObject interface {
+	VisitListEventsResponse(w http.ResponseWriter) error
+}
+
+type ListEvents200JSONResponse EventDeliveryList
+
+func (response ListEvents200JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListEvents400JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListEvents401JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListEvents431JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListEvents500JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListEvents503JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -16376,6 +16746,12 @@ type StrictServerInterface interface {
 	// RotateWebhookSecret Make a new webhook signing secret
 	// (POST /v1.0/customer/webhook_secret)
 	RotateWebhookSecret(ctx context.Context, request RotateWebhookSecretRequestObject) (RotateWebhookSecretResponseObject, error)
+	// TestCustomerWebhook Send a test event to the customer's webhook
+	// (POST /v1.0/customer/webhook_test)
+	TestCustomerWebhook(ctx context.Context, request TestCustomerWebhookRequestObject) (TestCustomerWebhookResponseObject, error)
+	// ListEvents List the customer's event deliveries
+	// (GET /v1.0/events)
+	ListEvents(ctx context.Context, request ListEventsRequestObject) (ListEventsResponseObject, error)
 	// ListFlows List flows
 	// (GET /v1.0/flows)
 	ListFlows(ctx context.Context, request ListFlowsRequestObject) (ListFlowsResponseObject, error)
@@ -17336,6 +17712,54 @@ func (sh *strictHandler) RotateWebhookSecret(ctx echo.Context) error {
 	return nil
 }
 
+// TestCustomerWebhook operation middleware
+func (sh *strictHandler) TestCustomerWebhook(ctx echo.Context) error {
+	var request TestCustomerWebhookRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TestCustomerWebhook(ctx.Request().Context(), request.(TestCustomerWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TestCustomerWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TestCustomerWebhookResponseObject); ok {
+		return validResponse.VisitTestCustomerWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListEvents operation middleware
+func (sh *strictHandler) ListEvents(ctx echo.Context, params ListEventsParams) error {
+	var request ListEventsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListEvents(ctx.Request().Context(), request.(ListEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListEvents")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListEventsResponseObject); ok {
+		return validResponse.VisitListEventsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListFlows operation middleware
 func (sh *strictHandler) ListFlows(ctx echo.Context, params ListFlowsParams) error {
 	var request ListFlowsRequestObject
@@ -18156,666 +18580,683 @@ func (sh *strictHandler) GetRecording(ctx echo.Context, id RecordingID) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P3rctvIuTAK30p/XKkymQA0wYMkSpXK4kj0mDO2pIiSPbOGfokm0BQRgd0MAEpm/Loqv74L2BeRC8uV",
-	"7OqnD2iAAE+SJ5PsNT/GItDd6MPTz/nwpeKx+YJRQpO4cvqlMiPYJxH82Ytjkpxjb0bOGU0iFvKHPom9",
-	"KFgkAaOV04q7WE7CwLPQHH+28T35Y8vptI4ajYaFgvl8meBJSFw0ZRGaBvSeRIsooAnxEcVzEqNqMiPI",
-	"YzQhNHkVoxmOZyigiD/lDSyEY/5jRBf4nsQoIlMSEeoR/nBeO0MuZbbH5+ei6jImCE8TEiFvRryHgN7D",
-	"OG7/Ft+7NZiCGAVTHy1CHFAxifqIVqwK+Yzni5BUTis7LKhiVWJvRuaY70eyWvBucRIF9L7y9aslt02s",
-	"qk895vMX6zs3iVzEIuTe/y1YuOhpRsTCJ8xfoSBG/FQiEsfEP0N4EhOaIJbMSPQUxKSemfEkykyI0OW8",
-	"cvqLeMwHr3yyymbJN2d9aj0UJxGj9+gRh4GPExYhNoXJYd7pVYwmq4TvZIxgXlWCvRkicqn8GFGQxIg9",
-	"0dopb+GjIEET7D2ggI6oO5jal4wS+z1OvJmLEoZm+JGgVqMtdoGyZMbH8WaY3hM/f0CjSmvaxF3PIY3J",
-	"sd/GnY49iUaVXQ7lA45WBSfR8zyySGx1Vu5pehA+WRDqx4hRFCTZbc/12vJ9CQ9D4i2jIFldszDwCuZy",
-	"OyMApq9iJHvYqost+pzyzYyWlM8pXMFMYxI9kugV7DgSo8WoShkKaBhQIh/VLJTg8EH0G9GEoWQWxLIz",
-	"3Ap5G6fB/TIiPjq/uhkiFgX3AY0taDDHK346aELQNMLz9bPxyRQvw8SOIw+9ikk4fXUmv559lKxCknkS",
-	"zO+N38jHCT49Q3PiB9h8PgnZ5PSMT5ISLzsmTMjG1CNxwqIYvaKMkldnaIJjYi+jQD+YsmhuY49vuO7M",
-	"Jn/R40Gzjaf51aosMP9cohAlgEL5Xeenqq5HLLY5DPjNwdAxtlC89Gb8PgE2sNAkcutoKE7SEtuF4hkh",
-	"iURfApFFBGEaP5GI+COa4gtUBdyyAHQZEd/iX6QS0dRSTJOdAwqSM+QqoNN3AcV4FaOnWeDNxGEHfEGC",
-	"SFSsCkehW+7CHH9+R+h9MqucOo1muxAXeR6J4weyGlwUbx6GBuiBrF7FKPCzF7Hpc1TQIHYbnxC77Xda",
-	"NscO9vHUmTRIy+tix1ETX+Bklk478CtWJSJ/XQYR8SunSbQk5sw5pOCkclpZLqFl0cST4JFMQ/ZUPnPV",
-	"omDmR1PnBBPHs31/emK3ndbE7naOmzb2W43Ocfuo0SbTbzTzcxyGZXP2cBgWzLbhdFu4PWnajuM49rHf",
-	"wnZ32mjYrYnjNf026UyPG99otm8CEvofBDWCeean/XGGE7SkD5SjwClvHSuaxb9L4kTicwZMxY/LCYko",
-	"SUj8CrnT7ODuKXI/4oi6yI/YAq7rHG5dRBYsSuIRBXIXUIRFQ7gm4kacIXeYRIGXuPJmxqjdaCD37vLH",
-	"y6uPl+M3g/67C/cMuYN7yiKS+UQchIQm4aqOekDuTwXro5F7TJKEk8Wq++bd1cfvBnK08Yfeu8FF73Zw",
-	"delaauZLGvL7IilozRIXmLMVOIwZeuK7xfcGOIoRZQsSwdpj9BQkM4TFZk1ZGLIn49r/dUmiVXqssHHj",
-	"x/RYitgQsR8Vq8JnVrEqYuXFPMmbDRep5Ar5xPOaR6223Zg0se04ZGJPWie+fXKMT6ZOo+M4JyffCCgH",
-	"PpkvWEKot/qRrIrYqCUN/rokHG2hqsMZnWangx6DOJiEBPWG54MBP6IIe5yQpEQAo7u7wUUNJfyY5viB",
-	"43oUkSQKiK/BOcZTIkFkGkRxIgGOnzEngBztS1aaE1NOBS0FxSFeER844mYbzdgyivnc5MD63sR4LlAB",
-	"iQRUCHDkT/mC+FgAJVUxYow8HEUr5OptSewb+a1TxHfXrdXRrRqYDyFgjQIQirHkpRnRdrN5xoE2BF4f",
-	"iRWqpcMSgzDkbBC/fZYeBEbkvCcMj/lfkygg03AFyw2AfvJPCJo4oukt7dZRD00jEs9g99GCREjfC7g5",
-	"6J4xn49skOujqeM5XufIbvoNbLe9E2J3J52O3fBPcGvamDax47gbCKcBQzYHohLC2ex0rMo8oJqQcg4k",
-	"SUjEx/w/v4xGn5uOPRp9Pu5/+sPvioF1Cux28d0SQlI1rgm+ALAGXzKHGh8xaoGg8nu3jj4q5kFeR28Z",
-	"RZyJECPwPpw/xHMmxK+5ZYw4ogHIcEs+KJxU22kCHCmOP4jRUxQkCaF19IZFSF5z5I4qUWtUcS1DpONg",
-	"GhF+mRhFrU1bPBWSxr5MyWDKpZTdd01wUzMW+rHaLwNQ5AqMHVzfuvy2CeCEbWs12puXmEpU+67zcjmf",
-	"kKgM7VJ4W4B4T/zW5Ai3id3xmlO7PW0Qu4udid30WsALHOHjyTdCvNf4ngyDv5H1Gb9lT2iO6QoFCZnz",
-	"K8s5ZXEmiONSFid1dCGEFOQ0GmeogeYEU8GUS+kFVXGMPrDB9SSgtTMuBC85Bp6wR8L7cL57RJOI4IT4",
-	"/GydRoPjDvgUl5D459CcRUSw2hjdR2y54PAqZuXJrhI9AzqcB17EYuIxLizHKMTRPYk4AaAjmkiZMHcn",
-	"nIZbTpp5+3HM98jcWrlADgsNwCfBnBPpht7kgCbknkR6l2/ZA6El0E/J52QM30l4K1fRjQW/lWwZw5yF",
-	"KG2cAv+Z3YYYGIRwhSZkyjctSOqoN6JJMCdxgucLQQaNK/YUsYQ347IbemLRAydfzMrspwAifg0Dqs7S",
-	"QFc3b85Rq9XqQrsRrbrNRrNhOw3bcW4bzmmjcdpo1Bv8P+d/ONnqzxfJio+GU9ZMEiU4mc3nAPuTO4gs",
-	"o6AXayH3559//tl+/96+uEBv356+f386HNan8J/LF3N3ew7oJV1UZjH8khqkoToa+V/aX23+T1P9g8Q/",
-	"p5l/RqM6/+Po6/8t6nJb1KUq+zhW92vtT9X/+b+//MH+lGlRq/2pmBzdEI9FXFQswzuRarBJEGm1Wq1f",
-	"VxC5kRRHIM2yqYs2r2KJPVHVsVDTQv/8+z9qmZU4hZNU/XebakCTVrNi3Gan8Darib/IrUZVnNJesUaD",
-	"1LXcWuG1Vz3iETWu+ktfLZMvatjdT18aVvdrERB+FdtL4uQ75gdEKnKUtP4d84Gll9pp/ideLMLAA37w",
-	"9V9iIYWm38VheDWtnP7ypfK7iEwrp5X/ep0q1l+LdvHr9APngP4qXz9Zlc/2PbPl9PjA9Rv89J7EMb4n",
-	"Yp4Fsi5n2Je0vgYjUor6RtMHAY0ulskh8+4B08ipbEAD/qxw9gPQWQ6D+TKEuX6jleQ/cyNA4ZB1KTUP",
-	"F58ThmIxphS3gCJB48LVfvN1vtgKxW8tHOphC5YFNyteMBoTrR4F9d4O69O48UvFW8YJm5NoHPiV00qH",
-	"tHHj6KRhnzTahAv6nn3SPj62m1OCO92jE/+kw/lNnyQ4CDkK51LGRCjIzwdoESwIP3GOTPzdlYYS1/hk",
-	"EbIVmrCEI5L5WPAufJhG88h2HLvZQk7D5BsaoqFPQgINxU/yeRFEst/xpn7LhY91P47jxouITIPPldPK",
-	"dPIwbn3+M658NdHeZqSj9r8UepV61QLBjC0TkJUj/MQf1isZVee+pwgs11jcEP4E9r/bIhMP+xObeJjY",
-	"7WbXsU/8dtf28ImDu82jycmkxfefkyPo0JD/2QX/U/9VrApbaAXhMpLKwk6Ds7uhkoP4viVkUTltyjMh",
-	"3lIdZstutO3GEXLap53WqdOsd466jeNWSj784D5I4nFEPBI8Er4xB4Epof44Ihi2qwIsAUzCl9sUw70W",
-	"gDptTzq45W1RcD1joxLymTMS1xGHAQcUJTEOSWyhpvixXCxYlAAUiI1zDti4BIcPla/Wf9jxf7Iq/EqM",
-	"5aK63RYmjt1oN07s9lGra2O/M7Wd5skJxid+u9XsVGQHzeSdtizOzD3hSB3+XguGtjvaERgdc+zAMdI4",
-	"nfWOH9LG93Fq0jhwgMN6yRPAi4DzewlOljFnloUKcB0tbzjKdbRMff23iXkfcRTgSSio2CMLFpOA1tPl",
-	"1/VuemzJkWGFz7ig3d4gUjDGPgdd0P3Zx7dxzBcbKHPIqmW6/p227+sehFHTtA18nZxklggOE7JYcI7n",
-	"P4QWtrYiw3bdaTY6HedfQwt94kl8+aWiG88JXaI/ojkOhLAcg3KrEpOET0bMAbenfnNyYpDP7tTx7ONJ",
-	"g5x4Xb8p+bzD9xb4WpgKYIxwybcGprQHpVnfXIV7xmI1/2Gg8r908z+Wbm4EhwxFhTsj74r1v/T1/9v0",
-	"VTpvYjDqgsVJ+FsIiTR1dtOalhlOZBM0Z4/ERwlDAUVunny4I6r9TCMW6gGiJZWeUeBvSp60dUC0qNVH",
-	"gMLBc/CSJe+ZH0wDQfKLnfZAi8lbgwskZYlywEBxIL1WlbUP/Cb5bLPOkPWKZTrggu+tbTjfFm22bP96",
-	"3Vv3q1VRDp5bO0LDr1ZFuUhu7QAN4VS/w77SLe3FDZEoYlKFnuAgFHR+LrVQpxXlzSNd9TjkolElCfHD",
-	"qHKG/MBHK7YE6x1/jMOHUeVPFauyYAFNSFQ5rbyWJ/269RrA3koZh8EleM2Me+e3g6vL8e3P132gSc/+",
-	"+sYvaIWzuM8R+eu44fxw8dPRn1s/nHzoXDZ/PH7fvu7eNIbObdNE1nqwm+/v3vcvb/e4gn3Y5JLbZzhU",
-	"zHE4ZdGc+MJmBk49deTKo/nlk4vCIE5iRB5JtEKLiE1CMkdTtqQ+cMbnOAz3O/48ntwR93ozHFDijz0c",
-	"huPA51DzyTpUVxgnATU8yqTqMNX7cdKGo3vCac8fnE6n4zRbjUbD0c/HRkOp5yBw8fwgIpLLrwTUY3NB",
-	"bNPl7ui4BLZjudbdaQBHO8vFeLISU5M/TSZbjLabR98cxwmJxnvPYr5MyNjcCM5LPVF1SruyptBD7i7c",
-	"IWkZ3JMfSntxmNnNiPjJqsRsGXlkB/iIg8UpDgOP/LfTPK436o36JjCJg4WQD+QVX0TsPiJxXMiTHdlO",
-	"0244O6mYxVnrn+a4xWM5zXSsKKD35S0LFdSbhxSLFRzArigLUEkJxuIwKPANo9Mw8A4lOSmilwh+F8FK",
-	"uTeZ3juyu4qPSBkegxYMb3vv+pISHE4E3vQG7/oX4+ub/vnV5cUABnshOmBwYYKV4iuKEKE+8U+Ra87f",
-	"FUE7gvEivl5/hLhwWLRDjJKzEVUeeoK7Aw8GTBHBURiQCCXRKuN2qFg/7D9i6hEfBUnNQi6fwof+m3dX",
-	"H8f9y4v+hcvHGVF3cNF/f3112788/3n8Y//n8eByfDfsu8JMLUic8mAU47s5vzt3zafwDBwuV4IrHVH3",
-	"hv+ye/wX5948Rv1YcYhv9jaKrGn5u+0jZ+Jjx+60p77dJs1jG08abbvtnBx5R9Pj5kmrcYhcbwrqdBmG",
-	"+koK37JUsXDUxdPjk2NiTztTbLexM7G7vtO0p41JuzU5OfIxOXqeYiHkiEncOULtuyGfnbA8zEgYsjp6",
-	"IqHH5oTz8UoyQbezIOZnk/AzlJe2jq5DgmOCCP0LE0KBbP9KhLMEHqmD79QDZ9IAXZTugzBLHM5BSJIA",
-	"85OzEGZuddrK3thuOC3cILbvdCZ2e9Ihdhd3j+xGu9l08Il3hJ1OSldgOIlGnql9UOoSZ42qOHajaTfa",
-	"qHF02j4+bTh1p9VtHTmFVCVjjzwEqb/ZIATykcAtXzgu54Sg4hi123UfVLVWS/hQyxg2QpMgWaEE31tg",
-	"zXKVP6gL9vkCAcwMNYucLZFlym39o/Bb/V80sAsawMsMGvhfzPAfiBmsypOIjcnL9XxfpYIECbBAIw0V",
-	"XLgOQCB9IItERZgWi/XOa9H9tQYpg+dSETdX1yB//9j/ufL107fAVlbKWqgFC1ffGKWRMaeg68kFC4lY",
-	"Pv5CdZQOvf82yE8E9RSGPF5RIpcJkRRyhagqvbCR02iInQsoaqMfg+/OEEYhjoFfFEGHM+XMDb7UnHsk",
-	"6IlEpMbXOKJus9uFXeAXa1QZLRuNlifBBH6QUyQeStgTD8EJX0RY6VDIiEAwJWWU5CNasx8pgD3GFkI9",
-	"fYruWcK0/0z6AlHySCL0l+V8EZ+az6U7NniNNXagM28FXNwy9o5Llc8WfYzouFdxCpQRMf3PUat5fHQi",
-	"Ir7NC/a237vo3wzHt1dX43e9m+9/u+otvTYVGFgFxzwQzGtry00DqnVkbLXV5BCKJit1ZDUgHYYQ8XLi",
-	"aF5iCWKUE1ZKZZUQJxAVkiohC+Wi35wI2jtYSqujm1RKQ4VCWo6bNJqsI62h6MLv4xMOEhWRALvLv5bz",
-	"3V67ranD9Xp84A1Zxvv6CxTe2QKAeMIxSqOqtKhtBL5ugoqb/t2wf/Hbu77rx6/XyWlZ7qaYcYTidnJC",
-	"QHHYV5v4rH0P5GhIvMto+m/7N5e9d8/ZQDnCS9wlipaUfF4QL+H7hINwGRERdwkRloIWeTiKAhIjvSqp",
-	"5z+DyxcykcQDwpKX1AfUaFgLhMb/kiVv2JI+H6SlV/h2dTiolsDkYO4/qIMur27Hb67uLp8BxukQL3AM",
-	"l0zEQ0RE6I8BYpOZCqitoysAViVaxK90SxWhysUECIsKgweCAl9aPMX5kc9BnBB9DptNk7C/L2SR3Jkf",
-	"FaMeJE6nsTV7eFbhMBzvbVx5pmSnwyMRE3zDE5nEQaIlux1DJOVN2F+EkyKh9M9F0r2dyu3LG6w0oAtt",
-	"7/OsDAVSH2XRHIe7a4TkMZcgf7EKAeDw5y1+2Fe9ssXAbO6PSI0QEeyv+CVYxiQrc8pNNdDO5d377/o3",
-	"49vej/3LnO1468DFgxyMuXrvbvq9i5/H/Z8Gw9vhS5FfCdrG/LEG96lgTEGJzzKYDFVdc1Gu4JSv8Spk",
-	"2P8WkotOmGUy8U6jfdI5PlqXWr67uvj530BkKVxUkWTioPcFgsl1BIwsBFm9wUF4MN9pXhzlvJoqjtpW",
-	"7kiA0gQQaq3DA9uoOqpE7VGlZoncAAkSsfAVI4tSNkxfn9ZN/8NgOLi6HL8fDN/3bs/f5i7aId/cMPhv",
-	"0TQHy9uJaAt6faqTKXBmWWdT0I4cjU/1/EGCLkiEmcthpbgc4xV6Au2IUMlR9sRFTQz53PA9DqjMKMLB",
-	"aWVkejhcjVXCNrR3YBtMoL/RAWnPRDSQvY4vjM8LXH5g/ThGRfA6eDMGSBrf9P98N7h5jlD1zUAqTfkm",
-	"o/ZiUyvIqDzC2MgzJFczVstza2lso0JYgr+kBPDPDR/hkiVDnATxFBw+Xwblq8QkbJnEga9yw4TkVYyc",
-	"o0aj3V7H+De9y+/7IB8Me7eD4ZtB77t3v0HE78KeuQjHD1K+DbmAll8oqrqFC5J0VofV/zquWIewzzpw",
-	"/Qk/rvkhbQ7oZ3RMqL8/n/wSPkdZT9zd/KbW3G65lGICEzhYbGXEmxsjSsEFe62Tk+0UJzhKdhi83Ksn",
-	"HXBneE+BsZTZkQ2ysDug19Jp6dlIQ38B7QJiWkhW52LwCudXNxeDy+/Hg8vx9c3V9zf94fA3yS+kK84s",
-	"Bq1IwnFH0Tok7hgOru8ofsRB+EL4OqU0ixB7BAx+/AbEZwjgkXMRoLpTdGY4uB73Li5uUEySjP/U4Brw",
-	"3fnV5ZvB93fPoqt3l70PvcE7IAIvTE9zq+TsEiRrfQJbIQZ3KWUdGg6uDQKrFu6iJY1Jcobc9SW7nJUd",
-	"0WWc6qNr4EYleDMsIrbDYB5AkL6YQkCRcgAEF63ZUuQQ9NkTRVX3vPfu3XB8039zN+xfuGI4yPKmUsbx",
-	"kZc0ItibcaBAVXfYv/kwOO+PjX10a2dowpKZ9OCKiTjVjDZeekoNhQ3+ZeGMKNO+cAeYL1iEoyBcoWX6",
-	"mVITScF6fkPAlSbvy58Ey+pkI0w5rwBHEMxJHQ3xlIisfkkk9OFpJog999wMz5PepZsC1r9ViFpp6LlK",
-	"wNA4OW3l9FYlcYol4YTKtwScTEUnvu2jSnNUOZUGw3Hgx7/Ak09myOFflvNF6u0rdJDeybHTbBHb6zTb",
-	"kh/qekd2ZzpxTnzstButtg5T9FpkckKOmkbjbtvr2HiCp8Q7wdPO0TPDFNPp81/NnSe4KYhx685PIky9",
-	"WepetNMnD4aN1gEzlAD99dP2aO8s63cM2UIK+IgjMwjLACXOsu2OFIzbWoIZkgh7pCgfy1ercsvYe0xX",
-	"Mizn+XxUwphwxQjZPZf6E45mk1hh1YCidlMZXLPC121//G7wfnA77v903u9fPId03/SHV3c35/1x/6e3",
-	"vbvhbf9FLDW3amk6/+k0YnOh35QJ51gkzTcBmB+jrNXZNANM1SaAUiZDAF/WDL3F9HxH8TKZEZrwY34p",
-	"q3OaDZUS4scII8hMI1250xwyJgD07m7f9i9vB+eQoPgF9CJ3l8aQLwMB5xHx+VbhUDi/zAMIl0BVt2T2",
-	"bo2v+Sli9N5CIqUPhE1F5JE9QP51pSU4v+lf8AF67xSXfUeluYb474kf4Fs4vpdWh8+XMWTpXxsq4yE3",
-	"vLu+vrq57V+M3/cvBr3feJCaUolzmcbNL8ytG59bTzq1ZiPfmvHIqiwiDvCJzAyX0XUUJk1XBhAw07In",
-	"mVNUDpZqM/dVkxSnIkzNkOvJJENG70mEjMei+glhizBXOqQ8Sdba98rW/RKp+bcuVlg615dKZa7PwsVl",
-	"k3blhzR0LpuB81bl5pS9lAJmv14q89d+vZQ+Zp9emWxhhSp3SK6YJh7XifIF7Fuc7iQkDPmPGOEFjnKV",
-	"T3QGsqIMmWkuuF9Euk3z5siT1NCbm665U+YJmXthnkGaRF4U8KiYtSTO9eliX1gFcHht3OkpDmOy7opG",
-	"yZMB08JzJiLYtyECPS0t4OoPuajqfrYDyGvv26KFKxwL5UPODYjAWXg7oqlnMJozn1goZgJvYMhcDjYG",
-	"EKK/798iD1OOy8HWM8Hew5lI258vdyCy9Y+om0/LL72Ks/jsG6MPI+90u9E9Krh/6YXITuBdMCVchOV7",
-	"JpkpS7BklD3VUS9BIVFuwj5eoerJUbvRqFkqvzNKCEUrgqMYVVXtpkY27aou6ZTJonrUFvMWWVR1VyOz",
-	"KnxpPbvqS6CnfK73zfdK7t0a+FuVPByW3EKVNvV5t8+8be8CEf6/7gUuMiNMjUsVr5PXXNrZvTCeEsI3",
-	"U6fY4lcboic4/qujS/Ckossw5NOBnNR7JFJMI2iiCK/WTkjOyVpb2EaUdafR/R4o65I8CUDD1Jd+fMI/",
-	"kr4YHhvRYkSGnoXHxJvru9szVYekEKNlS1zlv/ur4LY4wfdcItgLwT0TKaCq/GptJ/Twm0EEH4NkphNM",
-	"75oUOb1WX3JnmZTnqla8OhomIpm0cFBQ0RoPhCxkkTTO2Q/f9uxm5wiKDBazM93otjn/8HTy7uG6Ef+P",
-	"d/zz5LI9+8E/+n7ad5YDdtNJPv51K8tTdss/FXIa4Uqnwc9LJBlxBBnrBRkIcFc8gwwl9zigOjtdUXEk",
-	"joUhOptjYdifOhpQiBKCSy0imtzAF1Uowie8UkVoZEMpg8lGc7ziF5nNgyQhvoXcUQWKc3CkM6IhnpBQ",
-	"YAFVDkRUVKkaxTDmOKD2fURIEtD7UUVlDFfuTXEc3FM1B+lk8hQFCZEJSEbUqAXJhNMyfDagqbkc1tkT",
-	"L17FYqggRj6Jgke+aqHmMSoLaacG6DKiVd7lsXOmRsXI9XAYujLo/VWMXJVjyFLD4SR9G/g1wIjCQqPD",
-	"GjQOVQ449RF1U8Wlq6o1yQz/UEExBoxpwfmA7xcRs5WXvAgLlgtsenp8e8S2UKQzNp/JqDwcqpOFg9Ub",
-	"rBVl2Vu0Y+jqfmgSowWJYkbRPX4kRvqn9JbD/QY4FuF0/E7EfMershzEfYQXM1FPBTSmlrBweYzGLCS1",
-	"OrqNgvncqLIJB6nqAkGEGJkvkpWs3JJGHdwHj1CYSewLB2t+N0Q5G+Ty6buW8KoSLSbEY3MSG9VNBWjE",
-	"y+gRhtJNIfcVgDsHbnURexQproA/1vUfRlTsiS7ylSjFZSzBIx/TBpdPJizMFIhpFJ2P0sUXwVLgoyqL",
-	"xKxrZhIMMcdoSbWSNOC4mKjQOxO0YEOCEJZ5KpNxfdaZNQJZAQX4rPxKdgxXXltUahYpZrREtQVMVzum",
-	"9Gf0CkbsDYbL+RwyY1n79LpVyZH36RLv2eX9xX7t09DwXbt8R8hivw4h8/ZbxXepRWnXLiKfzF4dYqLK",
-	"M+zTTXkf8g9eCJvPwf2HQq16UP8LnIAIfVjvD9IMtm/v6SQK/HvyA4PMp/t1FaT8kK5UyFB79XkkUQzC",
-	"w5BQf6/O4lRvDEPyfj33/mDfm7H9OsxxEO7/mc8iDgxMEkNwFntGd7YfEnhDkj1vNPQQMfp79PqeJfvt",
-	"5VtpG96jiyyisfcBvF/uiWyuQ7wfkfnzkiz3v2HaKW9/oDC67gkQw3BfOrL/J5KI4Pnet2tvOn0bYcqZ",
-	"pgkxvCEP6r//AZh999weRQOGZL9PfiSTGWMPAvw/WZukD8GCxacoJjKkwRzon3//h4vEFzhbCRV3ORdX",
-	"R+K9sE2AuKUkAZ+B810yAiUSqN+lfCvkx2QZUeKjRxJNcBLMUVUxyeDjH5J77Cm9WM1SdXBV3goQCvJa",
-	"J8Moe0gKm0qh2mZDYR7VfJfzALvymnKCPyzWQBbxsFvY45ySQZwnqBRxMI7FGFqYFb+Dv4HIxKVoC0rN",
-	"SxkejOfKcRW2vjdYVxKnm1wki8gvvoqRameh786vUfs4K6jq81kTCnLu5V+K61dlyuNqo68QdnRtdTkZ",
-	"BBVPsZ+zAeNp18ek27bJtHFsOw7BNnYajn0y7TRJ5+hk2upOimaYdUMvEcjk/EQQUMLSnUdVIUoKRQ1y",
-	"f/dFeTx9dbMGkkpr2pickDa2Hb8ztdtei9hd3Dm2m5Njr+u3ydH0pLF5ggpSi0uX6TkZZeNAtWIhNwUL",
-	"/ivRSAxkRVeDSS5ISLrWb1OMrsE6YPTnAHqCwwcN5aGo0I96A4TvCU0QJDvSWS1k8PcaYOOg9EDVSEJB",
-	"tfsJHnvOtEOa2O5OWr7dJidTGx95TdvxG6Q7PZkc46NOoVuBTv9fNBvQn8cyv6PBSINKMMRxYhlmO1Rt",
-	"oD8iyoRTcnZ+R2BYU8Y2aVjbVJDUqtwT6peVXHxkgUdexUi0gS/J8uNzDJm2pkT+QckyiXDIsaChAVZv",
-	"17ZjM8oxt+BwvBOReFmkA7uB59nqi71Bdt9VJK7Ii2p8TpqKlB8mYyHBdLcLET/3QsTphYiWVF0I/vw3",
-	"DPpbd+b9xTO2Ze67llQqcrQ8x94soAT5JBHJkQs2Jl5Rb31jzhlNArpMVdyySroeCbacX8M4IRiowRMO",
-	"wOlfVEDfBUr41YQJjmeY+uEGRO4zVeRYLUlqTs07qJ3GPTn57O3Tr/c9EaGgOvxQoL8GVaXyVYi6jgZm",
-	"WOOWyYDq6+CpTAhZ6ImIavoY8Yd7TgLUaYfPgnfX0xDl85c0CULhHgSZe5E6w9gwsuw1R6HAO3yS0F/P",
-	"ErKqKRuQ0jxz4HRTh3cXzfFCzFchjVexqOvNe1Yh08qIznHizWoWImEMz10ZUz/WI7nypd6DYutzrtcm",
-	"MwyqBuA6KjXoJhtJmZwizIvkzC3E7x43Oh42POlxazqxT6ZkcnzccrDfLqTv2TCA4iP4UuRtaM7/Pd9O",
-	"kMnEDCXLqTY3dxxFS6xnxSdn9xCI5h6hFWuAqGZYwkUY8xdghhhN68W7BU79OS60yO1/b7ymSikcdj8k",
-	"Gy2lrgRHnCNFlDxxmuCTBeeQaILYMrlnnCrw9rKYCqfV/M6DCwaUPFsjSirY58uGGrgSGqCiCg7DV7E0",
-	"MEvxmfgipRFWhte0zEac8cTZff09NQBkvwyo0iW4hdgo67ijK0qsL+otpvdoucisJlYynmS6EKdeMVou",
-	"dqOrRsmJuIiqsjkHPsXN7eaU5PsQK/sVGOiB6OKsL5PgKFxJI3Mhg3+zpEUHJxkMYcSW2fdEmYDdlnyQ",
-	"PK3SZam5SOsrhEdaqdkdiYgM/2XE67TUw077nVOuZI7209Y7rk1Mz7jpMZGuOfrCswUBvwmVE4q3QXjC",
-	"lknK1+zsLyUKLsScWBovsnt9FfkkQk6z1UY4Eo4VPp7je3EmO1r7jQ8lQZL3iToHqdnIjIBRRKYiC9z6",
-	"B1hCCj3+dao73kIl7OIfzX7sw+BaQ2EhjBRy5R9xkBiskicDNpVvjwzgkWzDjjdnK5koMDceDktqMFHl",
-	"RRI3VPXJIiIQQ3TGL5rZUFFLt3ZqMIVaAyajLf0RlZGUwMZIBkpzbS4s3uCwijiqXJsD+Smps5AeFEpb",
-	"jGYszKEP0iKdBjny7K53MpHcRaPl2I3WSRufTD3fIc0i0CiONUGwfEFhzX1BaluWcQL7B15c5jz+CzIk",
-	"JRxsK6eV//NLw+727Iv/+v2nP/2uUFUh3Ti+lOfyYlP1VZgOfHqGHwkXNaieWWYWbUNN42xT0uwFstLC",
-	"/VIgK+KQngWyQM+DGFxOXDnefzLAxvoEigvtINGATwourynT+wEORa0iVTPIytcwItEc6CH88jD1iOwh",
-	"Bf6MEiDXd6OPpZz3p12hTftDvACs+XIsl0PQfIEjKQirBFZ3t+cQgZ8qfe+DR6JdmjH1c5AnvJvEWEHM",
-	"KJxvvB3skPtEyIOPVzEQfxAYqQ2ualYGqaCE+cpzKhfTplZVpt1UczIP/o9/rFiV/x//n8inrv/Qjzz9",
-	"xx+zZ5y2W5cvcQHuvMC6KtCc0WR2hmxHurZnDSq2k4ncMJCU7RSpkn/l++k3TjonTUJsZ9Ly+f30bdxu",
-	"EbvbOu5Om8dea3o8LdqUGVsW6LvfsmWktsXHq9JNOTH2pNnauifzgC6LWKf38Fx9kE+p9IumSr/T3f5F",
-	"fqYFHxRH3dj6Cae5zWSgbkghaGlBlbdC1eGS+niFGuiff/8HGuJkGfGfR7Uz4f5ZOJtfHKtptay21flk",
-	"CGt6gkfb5rcxhCS9nTsjug+GeuO5iE7TSgPR4VRFIu3jQv+zjtVQFqmN6I5Y7TeApf5YiKB+ZZQxnTSn",
-	"bdLE9qTRagiUMfH9id09PsLTk25z2sGtomnCeYw3sYLQQlIMVzTno4Ao7YqO7hoHuBGKxSBUZ23e85ui",
-	"Y/abrTSrsMwSrD4jl7r/Z0THnL7uDydNx5FpRJzy/Sw2Zr9lT6CsEbfjFOEYJeRzIiuwiImrlEpI7Kw2",
-	"zpPPiaFYNOcmAVhOQadz1vx9BlZ1q4KJ76rplPPfoMgUepG6rHQJ4KB9xrfxauntNea0A0IzvUmfg83k",
-	"OOO/sICmRgMW0NTQI5zs07b1IhSkxikN/9dN9jVXNibH/DZ7dpM4vt2eHmH7ZNL17JbfJM60gbuTE+8A",
-	"JXLWq/ZZWyhdOnbaQtG2eAu3+K6kTfbdwtbRMWmQY2y38Ikn071PGif2tOW1po1O15tOSGUHSDVmuAOI",
-	"guvxczaWD6A3VCiXgakzFImKtPKmsiADGFcMk39el/cvVjDPiR/g9S9f4ziGcp8rBC3S8CtzxrtplCMS",
-	"4pXOSVaotU/188tFKoqJLgoJizwIxueFVmQ/hf6vqTPOe64/B/b0SOOYUD81GEGsGVYF9fS91s0Lb3Y6",
-	"2Ia7bXrK7HW7Jx0y7ZCjtj099rBQb0wmpGt3p8dt5+QIN/Fx82BVrVpoEMvA5ENUtcrZs2jlqjRhZkng",
-	"FIqeWBT6loDVfCXD/TF+NjbhYNjIJstL0RMLQ8BBF7fv3ygtYkA5E19mFs0hplLHMs5HhUw4K0K+Ky5q",
-	"iXHAnWwehGFgVHPS29hpZLzIRL6GrX5k29W0cAfkgoGf5zx6QL1w6YsQeIFLYpFv/xuobIcJW5iBc5Cf",
-	"TO75Bqe6F9XVGgErz4WlAgxjQFEBqGhjRkE+TKm/ZsJtu9qwuxbq2RcW+i8L/d5IA+I0GtmzcZqtdun5",
-	"fHEsp9H4+rs9XSIZ1Zz9gkig3QyzzU4je0rmMTnF6UXAdPWIwyKquowJmpDkiRC6051xMlem09gBTDIE",
-	"SxzNNlIFgRUHgw3xZkzDC/9BYsN99lWM8NIPGEREH4pn+KhbN2rdR7Xx3FuVhmcdvjt8iEKqTRG8K3Db",
-	"SBLszeacJSm6VVCzlFN6aJa6ZGtf6+f4ZehPG67eX0Y5T/FR5XSUJuseVaxRxtcdXv/z7/8YVb7u6NKR",
-	"ZtNbRyGiQpyJGm5VRWAgPRzMJOEv8oPawF7LBNzBAgJLXpzBjpdiwSXhD/ASqkBlV/czW0bSniMDO7aJ",
-	"QnuxpQWxg4fDthxLSBEibb3hzBQRPE9RwatYihIcdClSfdGMxUkhm0oFPS9R50g2VTaCaCMzOgGChfJB",
-	"B/Cw2J6RFAhB/c9JhCGls3ZwWZu1odwhcRwwarcLuVs/iORywiBOinKkfIRd0+34NommKGE5Dpsls83f",
-	"iBcEP+z0CWi58xcI9fAiNvJSr59JpolxIlGyyB1HlCwKv6GAim9x8Tf4G1EWdsGiBHS2AtrWFgIQV5e/",
-	"6x6bC0JRqDKWycUKNcVAwUQLY03LED/lFsUfFTpyRpjGfLbFH9CvzdH9/I4t/cIdK78gDwEFn3KxOxZy",
-	"RdU3EZvzRCYx8x5I/prIynB7SzTrYcUvh1jYwsArbBHLFYFzPhzxXk7NIoT54NlNeXc9H/hFYu1PKRKS",
-	"oLubdyKScSkUb/N1HEceCU3Gc5LMWIkc/vb29hqJBhzIlzEx1NDXV8PbjBL6+/5txarwx/yfO/7/i/67",
-	"/m0/q4WWDdYvHkxnGZW4ls2SZFGNa7CwhIllZxadk5mTZBGfvn5t3L3XMvbzNeXi99aseXo6n3Y5Togv",
-	"f96RQixhPhZGJG+Uvq9quTMSicw01HAuX/crKXelDINHUu5P+RL+kbndVHPZtpcQdX/wNt6zhK37+qe+",
-	"/a6W99y0sLoLHhgxiGTa33VtdwtMjekQxdIDyOFi7ITBdNTnz1DDLPOeN2aVCXzFVuHDjIwwnTy5Oiwr",
-	"Uz5sWE9o22HLjAkHH7fwDNIHrlSxRkyOrolHpMCWPcEypTDgGxhcKoENsmiSsMkyXu1IvbaF4yrv8WxN",
-	"c6mChurKSkX9reNyt9FZM2nFwUenqtgWqpMT8jmj2tzHZvGthar9FPiHqXr3UfIeLIi9Xz7Hm3xupp7j",
-	"Pw6NhIPMJAdPYxHiVT4STvDKQUjiepr2DLHQJ5FIE+cK5o3TdjeTIi9hLJP9YUSx0PMXYf90EHG8yo20",
-	"eNL8wI0p8LmnA+Tign7RzMt9kMyWE+BdFt6MROw1jhMSBfGDDWxn/DrCT6/n8PC1VKy/lrkj6k/4sWI6",
-	"Gq0hpM2Ans5uKz8WpzayUBA7fhSgMGORn+MnfgOr24bh0uQ3BwPmX/kQWRv4YpkYJvCAIoyg1TqGE53L",
-	"KDq83dcq1u1OpsetLra7rebUbrdanj1xJlPbabT8Vss/Jt3JdiZOz2sbbsnlATp4F7WOb023A4FqaRKQ",
-	"8miVCSELVdBwTR8e4pWMnBVuQOmA4guZPRSTLQjS2ikHgh76G+Y8INQfs+m4xGQFRpQHshJWKyHGJpka",
-	"gFWXo2zXQi6mHK26vxdszn+5BYarAuUMfD0OQs7k7GCm4hyVbF2wKZw9zn62s+9+bFKpQHlU0cCUYUWZ",
-	"0fmiVbEq7P4+K7mKl980E0x6GCRvYjhcENv1rj5HZWJe1TVtSVq6cy/eQGT2OnhKcWjGyUOA+nMMzdsN",
-	"QC9u/3nekWQOAljrw2Lwjexnz5gLsBNltjqhmReN/t2MdM/LCZRJCATacOEXiqqLEAMDhYbD9+9qKkq+",
-	"NCnQrglAcIIY9UhRyo/UzwUSEa1hoPI4ZWG5L0v/4VLyOXFP0Zw9Qiwl56qZEmvVktCCi0zgNg7D1WXO",
-	"31OZltiw/ytkLQsmZJF0sXJvW26eA5PxLCL2GJTmGeLnaCfMjheEcAZQNjaUCffeQpBY/JRPDnDvFSvb",
-	"S+VJgBplUrFQBnwKhMziJHNb3HWhVOEGp0y1xFexSLK0VuIJdtL+iB8JJYl9sV2ZJM938w0sSJt4+IXU",
-	"g43T7GHqgqYvM4bFrOl7nzR0v4Hkc2pNIlPiS6ag+7rzuT1TTjDOrFBQ0O9NWQGU4P/25/VrsYm59KAv",
-	"c1RrjKJ5UPsxKWYO0oMnp8TncUwMGIIsfWkQhDwkbSpYB6FCAew2m0+I4nlO9aetL0kAERzbEDEOl2RD",
-	"ZMsZcn/3hX/lq4u06hmUM8KkpOvXityny0mcBMkyyWfHuGehvxVL8wVvQ9JmsteDD+hJDFLizwTmSllw",
-	"oYCLLHSyUC4+5du140Z9GUFWSXA++t2XjJdr4H8dVb6WOX5scDDhE0v9VlaLHMQU1OtcV4PtZt7dZNeV",
-	"Bltp3t3brqtKhegYwdJyg7///YSsGPV//3tUVeVMfOYtwRVNVYrifK7Mviaupj4fS5T04M84yqjV0Ueo",
-	"LM97uBbCqPn584jKrk8zFhNdJRSjH4ZXl0hALgxhgc+NyCTMFnZIHkmI5gQSI4i+IpgROovFWjqOC7Fo",
-	"RDHiHLKVzXXliiBCsQMixlA84aAnfrsc6IIEVcVYMWcUn6IgSQi1YMiYY9ElcV+LgEi3pkr8ienF1ohq",
-	"L2sXEI0IDJGv0QLLnJwipKHVhOonQi8d+SQSxQjjh2CxIL7YVEV8VuiJLUOfDxGLUHS9MlBhiZ0X7vGJ",
-	"ML+p2ungTRSjJ36KT1g2EOU9gAOWzD4g+1zdDi+a1/d02VcOU/K0D/TTX0bBTs4I4FycN6YWeSBw5BW/",
-	"Ls0+a+JU/u1ynHpbnjAXq/RWEDFaR32VDRuIKWTskhhV+qZvSqWt2RFNryRSSJM2V6yKTGyr/orhrzmn",
-	"G2L/KxboYfk/kHPQUqXeLZWJ18hOJDI/rueXWX8uMzuYz1XChcxDHUloVXIxfvKJEbImnlCRX3st8qWi",
-	"ZV0Z8ZA+kK+JN2P8H+12WzFcygw/xaLHbAG5ZxPYmNQlpGJV7lnC0lQYVsU0n/KfS9i2RYj5aaS2ByjP",
-	"nFGh557AF0FPBrWZxc9UVcOBVJxrkVSUfayGzzF4RiAn56oqVsWk4VkKor6Vv+c9XVW/MFeT5sTSimW6",
-	"WBaYRtgUBTSEdKMycZxhGFSpNiKiapktIiKKDoEt3qicJDD+k04tdpopRoSqrowNbtgF/1P/uTVATq6U",
-	"BVyOfM251Tj6Nn0FXAsZv7HeC/lqyqInHPlj0X2sqkq5/JIwvrEJUXJHccC8SEUi++9ehq8v6o/5sozc",
-	"ev7+j5AILlpSCrQxk3FT5wcNwO9myiLwpatCFTsCucjumWC/hPKoVkdX1CNc3CG+OdiIBol4irAIplac",
-	"g6joF8hT4mQpUbRHpV+BowwkPUqYoHeAEkE2AboknUw4tcPqS0GSRmqr6rKSxAQJijAVNJavhlA/JXM0",
-	"XOlsnXIveGOOtMOQH85X6+DS4SlgfJsK4lx+LfOX+ThbIX0MVVmr68k8/9opcqcBDeIZ4SCvWRDYPrEV",
-	"NUurrFPPHlceizui1WQWseW98I7pXQ94e1kET0M/MCEyLXwSMU4iyCJ9muLUMWXJeMqWXIwYUfOFTxbJ",
-	"zGiMg5D46e9AVGPmDzRe0+MLwip/AxMIiaFUC1T1mRe/TiXHuY9ijnGAKQJec04wjWt5Bqgs5zFvk9mA",
-	"Alt9H4oHYp3tGcUMTXGUWuehtALfLO1eqHyQgkhzb/GZ4hYkR8WlMbiZFoC1rLomBxAJQsU9nrNHcK1A",
-	"1ZgQ0SfF5zLxplzwTp46ebyz7rpQqmXR3mCBSF96lsXfkPE6SyeyNvRWt9vCxLEb7caJ3T5qdW3sd6a2",
-	"0zw5wfjEb7eanV1uEsxPEagyDybxVjtWGLO20CKglPgaewHlJSma2bKOVompNEtF1ueVksy0ZB9o9Lm4",
-	"khoTdEU+qN+nyq3whrGyPRhlLiXJNc8hD/y7ENVdtn2Th6SARlHlMlsycOqcYOJ4tu9PT+y205rY3c5x",
-	"08Z+q9E5bh812mS6y8dNapwh4dvmJNNTF1FzdfBGjllOiAAL55JGON0Wbk+a9rHnEPvYb2G7O2007NbE",
-	"8Zp+m3SmkCx5r1WQKGJRMSkonq0f+JC+BmZtzNlYqyQgoKGdYYA1wJwcrjrSy2UKZethVyhTJZrJZy5c",
-	"1s50nUguDz8F8ZoouW1V23GH9J7AURKr3C3kyVyEwp4xMVUTa2eUxz4iu1uR+NuYNnATt4jd4afXnpwQ",
-	"uzs9OrZb2PGbXnvSIUc7wWAJE7kVAoW6g4u4CuD0OjRN5qxO4bHXCpZZKORvh9HOnqssZaBEDuvMGieE",
-	"QxJnOAuIgosXQc4691JIabcSOGVzzfC7wElwdhemCxNnUMpZnVmGexLxS1DcNh06ViyrBnBZJJbOSMQR",
-	"dsKZLlHVWGtY0omB+OVJVtZQFSwCJeh/yqovg33yTLqSlXSlnVownOIaUeQC7nCl0Oam3GpGlSmHgCc+",
-	"yYmf6ct1q6uuar6FO7kN5iRO8Hwhe8ma53v2kjryfbrIQuv79NLYaVuvD7rh11R836RYliFDwA1w3KFq",
-	"QGvZIIjR9dXwNudWVqZBVp8sVMd9nJGI5CDxFRT+pkmM7pmFJiQOfCJgWwlPr2IkR1VzOkWUPcFYJIxJ",
-	"bfdoIvGlrfq8gnL6CgFrmM9IWWvIIYfbyhF6MUkrYvIKBAgTLjaW8xeqJ6Ouf4myUswrTV9errKUaIQz",
-	"uaeZNKkmO+ymuo+Uz01TvFc5zlN5055YzUIxIT7xR1QgBr04F1UnKyTLb5h5ICzUaqIfg+8y+QqP2vAo",
-	"oFxSr9WRvhLqW6nGfURB5b7AHgGtkiy6nsHV4pkIzDvNo1GwYOjxDLk+EMJqwRvNZKma9BGJgWsClbye",
-	"TpDEJJzWUQ90v3IyQuMhgpOhMpc3YywmqUSn7xSULK9iigJfV+xP8AOhuhpOu9GtKYMBKEOMi4iqrnGR",
-	"YSVZXKLEwB2LSPSUsCns44YIgjeXkNg9KGR/EbMgtE64N1m6wnkiEVEWtL+NqLmjzGPxM48JRZOVAQyq",
-	"xr0AkJhEjySSwCGqs39zSWn/bRax2JsEjGy1K34UYhtGdIPK9OWZ8V+f+FpAclGK9HKudM808z6LSKOq",
-	"a5AwWQjBlaU75FNBe/JPBfHx3Zo1oorQJ4aWNCX0ddSjHKJZuEwyFrw1bdthxH4D8es/bkwvAjiLFmxN",
-	"lr8HNwelz4b3r2KZeEKhfQPUq4bhwpXOFzJ0z61B4RuhgJFZrBYsoIm+SzNM78kpKjqUrNoJjM0FhySs",
-	"56bqMUikEihhqJrXOKp0WYJ4gH/qnEVEfwvubfZL6uB1myBG8lmqdoqDe6hSxNc7TDD1ceQjuRmxkJiq",
-	"qddB7VR7mNhA6oyUbxJPgsAEBlFG5foikkQrLheprolisl1UvaPBZxXYIBanm/G54WQZERdV3UfHSon3",
-	"BMfkqD2ib9/3zu3h216zcwScT+DX9dh1DjhcFPJJVALw/LsRSQqpqnKG2Ub+DPi94F1K0z18FMkQFwtC",
-	"pfZJSX9rIFSxKusQk30oDzInLxZ12uI+KvhmWO2n7Vf0otRFyLhYnAek6n5KpXg8wwtgO1Mlaf7OnUpw",
-	"AXtj9lILoXVE0855S6MARaWUsJA74tLzqOLWwEvOw1EUQHZow1upitH14FJK5BxIVgvi81sCVa9BU5ww",
-	"OSkJMTW0pCGJsxiU86PIFekQTO7ZuDcCAVG2ZpCJ3RGtgmFDYgGPgTdKrLdQEWH2RM+Q+33/Fr1+dOqN",
-	"14ZS4vWXwP/qZiouPs1YSNAsiBMWrWq7mTU3GhX4VFJ2b2cbXIHG+Ne3t6UHcabLoxMIY+W945ri49LS",
-	"XFzCqu9oYfqPs6bIIvAZANZb9I1sJ0YmBkjmxNsrxkySxSAB5aOiXMrxFWwlRVaS346NpDE5mpzgNrFb",
-	"Xqdrt0nryMZt3LKPcHvS9Lq4gTH+tjaSjNYyeyXSo9XRLTlZq+G3pi3OzHcmDrbb02Nid/0GsY9wR0x/",
-	"Mpm8mOBiXBpT0Vpwd+iahPXyOufn2gGCBFV30vr/WgvaXOgezOwSW8GUqmkMR+03qPc3ppqRBIRLZ5Cc",
-	"SVU/8Aklev6Mvh6vV/4+WAtvZfTuihHK0HQOKpwxgKDff0M1/K+kUz9IUfzSuuEcv1SsLN6gDd5JCQxs",
-	"1rugKK9eLyf/smUyYUvwWgb+ObYgf0acCK/lolw+8TLcnGolrqNLyLpEl/sktNfTkqz81lo8ciqb96J4",
-	"G64oQQt8D7KEwQKvL5eSz8mYtxwn7IHQvYB001YZH7UQJU/pjj9v73bdNGttZZu3UZ1J4U4qDksxVewJ",
-	"4ksN7j1exQmZC/llJsmyT8JASkU0KUyPS+aLpNzVSrzPweshu3chJ9ITIxYpogN/I8RLrQXwPzjOaje0",
-	"AkNPOGYqyEJ6N0fIwxT5EVugiCwIzmXE2MFmf7wTNdw1SGUnayF43BUQrgWhEMuJqglDE4KSKCA+wvc4",
-	"ANdDeergngihIlLg5O+kEyCqiup8ywVEMctUFgQ0QAGJect7RolUHOk9FOMQH7ltp4G+5y1OwRPGmMGZ",
-	"4Q0pjgPFM2GQr4EbKj+EBcxBJI7jR3qaMWkiHELkJpphH7lv3l19/G5wOe5/6F/eDsfvez+Nr/uXF4PL",
-	"712NDlXgd82kzXKbKlZF7wg/QtgB8ESnoFER08lSbrPDS9Hu0tgowWm8gN5YJSNNA8tyDNIOaierUpi3",
-	"8qO0goEz87exKEvqzz+v75G6A1aKq8z934xQL2WAeXGAngyVKZCxwZ/7lXbf1hVslaFLir/KCbi+RWOz",
-	"TYwWcrwc7Ay0y8s4gXudl1ezM8hrIcjEw/7EJh4mdrvZdewTv921PXzi4G7zaHIyae2CweJEZCpZn6/L",
-	"X7las57djcwqZNVywDFWfkXZjpxyJWRxhvCIyg0HG8JKRoLxl6ZRFrnD2967/rh3fju4uswbtcxyj05x",
-	"zbZnc7Xrp1sIhjJx3n5549ECR8kKDKwkk5Ieo8WMUaKrqw0H1+juZmCJzPcIi6+BX+F9Ia0vq3XeU46H",
-	"xmOQsBaELfIVyec4EOWSRbMwoGT3Yuc9EZhXNvY0YhSqEhUGzsgabMX3SC5e+AQYOSkyVe72rYAnk3+W",
-	"rcUP4kWIV+maRLIR3if7oV4YeOSwZNNyYafITUgIIQQBRBLAmQMV4GctgwSkkMR/8XOBdp8TQuOAUddC",
-	"//z7PzLTSki4q81B7n0hlC+TWbHvLENz7BPOooIFbh0gy7DiMgbkq33yPH60D2RVoK47xo7XmB617eak",
-	"5ducSbNPcHdiNzzHb5LWtI13U1CXF+eXk+ENrMIprQe/Y38e0N3PuwffQNWQ3d+LIjuywiiIDMAxgUFV",
-	"fdNkcHhPsDbxlzJy3chxHhdV8i8+YtgX2IaiUz7HYSHmEChJOqHiVDjRbCK/6iH2iG/YcKF9rY5UoXGp",
-	"NHZlYW0XVdkyuWcQaTW4/DC47QsTTw398////yBXVt12xS+jejb484jvWtoZQgftiOZGaW4XVTlgQrKg",
-	"hXwtY3XORhRTpGYh1jdbiqS2MjYKIhlwJPVCgjgtMCT9cXXFb7eOhBwly4mLmwCmamkyGtEq6LTGalVS",
-	"xzU216Weydml+ZPW/QJKnI4yitFNRO9/SMQ40RtcgO1ohgNKfBGhGvgbCqbHqR+1Om9d569WKjBuvZdr",
-	"1U0ODChbVxW+lGnLyFO7bW/5JTKy6eraEQXyXUA9NhcwunallBSlwNNoI7depV+USEINVrEqqk8WTxgN",
-	"NpnMdoeb+4gtFxJo9uspQHw8WRVTFHkJLeFWobPfgOZVB0yIG5rzCAqZB6msIzJnQm4wtLTiWVEdcjGd",
-	"TbbL7CSKvNg3T0wn2dZi6WQZr8DJnGMRPqtgTtgS1ElMx6BzZCke4nlOdC1P270piqDIGKZUIo7jOM9R",
-	"iUDa2/FBADFfJmS84aqkVIW3BERLzpSRUXloU0WY6tsDaJ6oRi+7z1L0KqbvRt5m3gqcToFt++ff/1F7",
-	"zlTT4Pd9p2v2jDeCRJoNbEcd4N4ofbcs5DncWWbRSX3zRGLiGFEZQywvnOQxOCIQBFeQS0Vq+YRTDkFf",
-	"QvG39CvI3LVc33+xkWemixDs08tcw55d1SZ+e2PUlpAiOG7huaEuFFQgyV8oCQagxc8cpExOsXfcg3Hz",
-	"DeRhmrnyNivZNocUC5it3A3PX9scmdU3KcuTGGa2FIuuoVWT8OapXuag1wDGhLtDjWrm5S4SMkAjogOy",
-	"TBL7KlYisuK0ZVqjNBxXZsAwQvnBEe2Bsida+0ZakhdTibyYIiQOFqc4DDzy307zuN6oN+qOSAnxB6fT",
-	"6TjNVoGCpKDP3moSUbg0VZRYafXr4eAauW8iNhcTuWUumhGcT7G/r/YENCSoipV+TPDKCQlFtEe/7hy1",
-	"pQ6tdqY5tRmOhZPuQ7CWgzAOFnvqSbJ7Io/eUqBVdgPSqKI91NVXpoyqyhV45FRIYgJcFS6wRFoGKRAb",
-	"WVvAPUQFHQFnrYSNupkyxsWU0dWccZG96n62ZTCQLbLOuLVM/QlMfRUtpFJ6yUunstRMWcjlcxd+jmV8",
-	"S8Co+5zIGUbFImVdAiOMJk74XNaiaUCz+mKxNNtq0AN3IorQnwllnvCjBviUl5ccVukFf1YlImQS6PJ6",
-	"GIeFouS3t46uRHiam4nY0pCUvUU+8bzmUattNyZNKGU+sSetE98+OcYnU6fRcZyTk52ME/sWrcno+4tv",
-	"1pdCsd5k4c0IOb0Br8xwnDr6kaxiNCH3gbheMkRP564zwucyO/Ol4uH5Agf3VOwS0K/KegxGDuMUEfuC",
-	"QjlWJX9PwY9dXeTKJ4l8donqUIsuD+coV0xZEL4g75sRwySCZnBEDnXsB83k/p78wDWlPvymCk79zHI5",
-	"hgIuyziaL57rws8Xs92XBlD9r+dFA597Af+Z7Em9hOcMHzE+l4e4QTUp1GIZiDUc8AuS9EO34kMAwrJG",
-	"WKXHIOQgEvXfjVvpPnOLDEY/3qRegFZiyVoKIvNFssoJQfk6Q2XFpPNWT/h+ZjKFhyLvfhF1UXhhY6yJ",
-	"GuA9pvieROqnW+C9VCYzDEki8e/1nQrCUN92tTquzIm6iOxMAqiMPcYeFEkspJ5Zd3cku5wVebxbKB8f",
-	"8229isukmpffKLBM/iofygbxFHJbwHZqV95Y+fKaSUI8HEUrmSDMiDcy41DYdGpEmtZ2S7f6L4y2KZfE",
-	"QNZci4facC46OwnE8UMIB+C5BYlwwpRhVESagC1L3QEwaWLfR7ath6upFCw+g/iuRFmGczGrcqMLa1TM",
-	"GCVjIb79GkD223fS3jeKuog501ujExqprMdbN2hjpPTty36tSBmXFa0V+skBiqUpxdp+ZVdQiOcP1mrJ",
-	"ld/pQ93TDc3YukXEoMgXpKNQHHVGDSZAXkM75LIQ7I1peR9e/CiZdXCXHVGQCWp11NOfEDGdIZkmiC0T",
-	"nXk01pn4zcQXmShglfpCpNwmCcKxjM2squFOZRyYSJhjTn99480EINi3IeGoVB1wDkvzBfxzI7pJ8WCk",
-	"xVU6CJHAUTmWvhn0312MP/TeDS564FRWU+rERcQmIZmLUiILFiVQSVOl/sMxajcayB1cQl8xjqv8NyAM",
-	"XcjOIDPCNAqVGxt0nyxOsPbuOgOHqxgym0z4Hi9wBFqMyYrz5/Cyjnoq/4vVaLY5jo2wl5Aop9Zy0Hsc",
-	"UDRMIkISCw0X/JLBFEE5/VnXa2g023twFD1TQZrOpW01ukelcxlQER8RLxfg/wcLyU6j3ege7c5u9CAP",
-	"KPYStXOGKpQt4v82PFVdVKUso6NMU+8VM2W5AbLzbHbaL8es5ND1s/iW0xFN281Y6IsQMqHfEbkX/HSX",
-	"rgeXcU1l4TxFSypItZ+j1aXsTzkPYqxHKIRl5aze9UBLZUGSQk6z0ymFm543J2gogCZ/DJ292YcUaESL",
-	"U1mmS95nKnPN4xCFBENdQ/cPrizUsMAeiS3k2q6F3Dr/X1XoVWsumpDkiYiaA/MzwB6wsFbTWNc6yOWY",
-	"oj84qNPpoIYDDL+x0lZzA1k+JLeKnopMbPYrplYpSWoiMzDtfDfuWW47oX/95ROjFGvXgGc4lJH4alUu",
-	"ZJ7isgRjuRzHkNfYT6tbrHavDf9xJiobP7Eob/XIFH2R9yCI0ajSHFVOka6LH/8CTz6VFEspVCqpeFA/",
-	"8E8hLgmJBLw6266q8+/KGheEiw4JQ67+rIuq7l+W84ULOdESs6RR1Y1JAil0IkwRJLrmXIE0E1RF6mvR",
-	"T1TrgBIDPsK5wAkYiKqgCpGeIFMrCVVdeJ9NEKmmXLEqfIIVqyIqBahSCKqMQr5egGxcZl0rEiffcPwC",
-	"u5DJSM+fkPUSHr53cuw0W8T2Os22lC673pHdmU6cEx877UarvV26LFPXSQgr4oPzkV+FajUVKJQwFbKG",
-	"cHnZfFw2lKMdsUU9GNkwWzmzKCpAleUcz+NNlTln5kzZQ2bcbmEZ47LMwjgRoP8UMXqfQVdmwNZ2AazM",
-	"E0aHm0nXU4kxxbBnqKGkr2TGCZl2LqxGZLqMOTIR7mgWSoI58TnvnlV8NBuFZYqT+dg4nB2l2BxQqQEy",
-	"o5l5JWFPs2dWBHh956hd7rQsqxsFyibMAd/iFB3Q6HLBQdHpmJU6DVqc2sw5bPI5Rnzs/zMa/eEXx+5+",
-	"+qVhdz99cSyn/fV3RafWLwaLW1ncAVaICH0kIVsQC/ET4ayciHEUb9Pc9eKp0MkU1nDTQLgxbQxv9B3z",
-	"1xW/onvhDus+2yC8zNGiNPI0oH7wGPhLHGoZDEocAL1ShbSkwt1MkbGzrh3mfiGkmAKV+7wsFreHZss5",
-	"BptXQqhHpLyjyzHCbmXhRQmdKlBqtSBoVElC/DCqnEEu8RVbQrkE/hiHD6PKn4oJajEZ7/FLzmnf3fV1",
-	"/2Y8vOz92Ece89OwlHhBvGAaeGJ2QEzjpyDxZojRU9S7u33bv7wdnIPwO77p//lucNO/sEZUCbbnN/0L",
-	"3qL3bgg++fBwcJH+/cPw6nL83dXFz+kjPkx/eFvy9Lp303vfv+3fGF8REV3j25+v+2kH+fDqmv+z9vi2",
-	"d/N9/9ZCF3fX7/j8VVgYn1w6MJfzxzf9N/2b/uV530Lw+/Lqdvzm6u7ywkI3/Q+DIe9lPOudn/eHwx/7",
-	"P2cf3g4+9PPde8Nh/7ZwvPeD4fve7flbC5kxa5lx+pcXYqvfjKFpuv1ocNF/f3112788/3nMJzK4HN8N",
-	"++vPb/p3Q97+5urutm/O433/9u3VBTzpvXt39RE+xM9jfHt1NX7H985Cb/u9i/7N0Hx0dzm8u76+urnt",
-	"X4zf9y8GPXkmN3yD3w3eD27H/Z/O+30+czTs33wYnPfHd5e9D73Bu9537+D0bvs3l713EHaUE2UKjjuL",
-	"RX/p2f/zif+vYXfHn37/u+K7ANJKaSCAfC+DxnEYMx05Diluf7JvRAt74CvHI8D8MgxHZb43azCaHuN/",
-	"HTecHy5+Ovpz64eTD53L5o/H79vX3ZvG0Llt7kunBUL3QhzrLOXT4LNM/mgQ8dMU+m++v3vfv7wF9VOV",
-	"RajttF63nc7rdkuwQGC0j4O/EWtE05KLIjWAWCu8RO1mUzIdEQEqE/hkvmAcs63QA1nVODAY+KF/gdoN",
-	"x0LX/Zv3gyHA+EX/cgCPWxbSsIfajTbvOnh//a7PZwotOqgqpU7I24bDkD1x5kKWUWLLhNQs1Ht30+9d",
-	"/Dzu/zQY3g5hzm96g3f9i/H1Tf/86vJiwOEGQkHF0puv280TWIauk4bDEVUCbY1fyOHV3c15f9z/6W3v",
-	"bgizaXZTMEWdRgNWqiAYdRqtLGOf3/qKVcntDJeH89tSsSp6T6CHsSEVq5JdasWqFCy0YlXWp1+xKmru",
-	"YiJq4lmpomDSmxl6IyeLdP5UhDBz5UqZgYsStSD4LyhdKgVwKyltqoJry9OggdyzhmKlEKTzo6WlZiAx",
-	"KM3VkmoXca8HEv0gVmv7NnR/gSM8J0lZaXZR7VLw939dkmhloQVOZlxslXddD5CiNTlhy0w5SlmiDPMc",
-	"f2QXA74YHGkUzlCougs1OjdvztFRt+GIsqTXqVLcmMYr6aShPq+SnQAaMxLtp/kS+ZtcYvvXUsh/3Xqt",
-	"/DFfioMqO+EXIGVrEnXu3hVeNSPF48b8fCoxJb8DE7ZM8r7T0MwsKpdJkqbKXclCFEa5zRE1awejAS1O",
-	"ryvAKv2eyGY9x9ED59oDH+1SZdBxrRGlDK5P7Sz1H86mGIZUu1amFiIN4tm+H2sWJ273DZXc5iw3st2W",
-	"/IOQ9SBv/++2j5yJjx270576dps0j208abTttnNy5B1Nj5snrZ2cPcB1auvXZauikjYyyQenyxpfgGIu",
-	"oAAEYZDnh17KT4UtdOHGnVMmZFYl4dMya1tnEmJCGmSAiXi9DrtV+WzfM1s+/EvMaP0Gm6myylNjZHJZ",
-	"lOfjzH1+czLOZD6WOWhfKM+MniRvklE6gZAIt5OzW5m7k1N+FBc2LbTNSzjUIS/GegqxWrYa3s7VO7U7",
-	"9pcXuLW7FM3S+DWtXoSqmEpjMyAkS6ZUwmahRre2a127f3lG2e3AmTpir3NnadlmmYNLat1BaSowOBTZ",
-	"EmbRZRQC84YTyGC/s5mGw9d++WtS5KeVfxmV/ilyLNQEmTXr0mkWhIwwXSszOaIq63sd9VQ9WOFoUZrw",
-	"Bk2w9yD9laD65L6ZbA5CD5svKmzdlou6Vhy3p09bZOKHDcpzDK+Q+7sv2gD91UUZBsKVU9BMXpYgKQIk",
-	"6nsxqut3RhFeyUCSfOy1dEmXlWjfFBdcNqNC1krJmDnO1+LJTksqA+bmP6I7V1LWKwUso3Im7xUMk8J4",
-	"nNZEVa4scutmEPECe+tC5SFs7D5kOEVuev67+y6/0SVQXzJxw7erAfwigX6q5BIcGW8kzaZIpVRAymt6",
-	"/fsQfDme4XhWEMUm3tbFiThNNCOfpSniFInYNpF0RWY5FBlkIMpP9mxNu7jhOZNjv0n+Wzl/m24vtRGF",
-	"hLwg3IioqIxsIMaRwQZZ30kXiq8I/8o0q/1r0cPmK7Ijck8oiXBC3BGdgy8a1FAdCGs5GJ2jIElrTsFB",
-	"5x1B15eyT1aDkhTfLxWJdFBApwkwz6gYZEZoQQWP9PqIQK20YhA0VWPGZRUs13HniArkmclsNO36mHTb",
-	"Npk2jvnWYRs7Dcc+mXaapHN0Mm11J7tljN7EkORS3Wn+pOpIpkrIl7UzwUT0b/E94F13VIlGy0aj5aku",
-	"8ItwwM2biExr8FYq+xt3Ad6eRkySNzMw/pBoeKvyhCMa0PvC2JhwhczAGqYueFVsn4XE0iyo58YiUhOo",
-	"a4YfCVLj5irYgLpHvWLTEU2jRAFgJRvgfhRtlB4/rqMhhxxgsEDbeH13a0lthIrB26NK9yZL4fYMAVL4",
-	"yXsqpzUKi5NY6ztyqP+xQZCfL0plec0cOpJwRZdh6Ir9VmSbP+IMn5Lc95MaD+dCs0mTRH0oqmvpaaWG",
-	"dAzWQWFiIYD+TlWFQECUNStlkqB6v4FDd+PvsowsKudjRWmlETWZMFTFxXusboFcwSnUrwe1nxJptJYP",
-	"BJda/maMKFwNtaCUE4yTIAxFCX80quTmParIsGVjiunVEmU+ZPY1gqUt7fv+7YiCh1oUJAmhYg7asRQJ",
-	"JoEyKEGtKwmm3Pv3EV7MSmkhMLX3vEmB+4N/T0r9DBYsjoNJSET5d+2q+cRMuXxnBhgm2feL8qpbFcp8",
-	"sjPTvvdXL5m/PZu7mIIlt6QMa6SrKPZI37xhadXKsgOZRmy+UW8tFM+82bfRkHK6WJ7NCxYmgoZjk0xK",
-	"fUOKoO5ZwipWZRJhCr59RuBSBB6A4B6dS85VorQI8YSEJbYu8QFp4BLhgpL3UwJ1zrW/0JGQ7bDleafB",
-	"oy6eHp8cE3vamWK7jZ2J3fWdpj1tTNqtycmRj8nR3k6DcPwwIXkSG+EQ4LqsxILQWm2Gtn+ZHj6gPvm8",
-	"5dsLFgcmJViTdwu97EqApYfiGYRP8NeGCHJm6K9UyJ5S9M+wjOsjYSyK3GpHAcj1K9Q36yrgUzQjYcj2",
-	"iz/MTMHKzyH7kScSemxeZsXzZoKtWLsv/MYpscbw1fWEKSwSWZWN/ch8NMOkGNEMisPezjrd8paFfI2A",
-	"Bs0OiiM011J2CwZ0sUxKCZ9PpgENBEecGNkaXMEx8gFcC7mCZ4RfgnSrDCjwqI7usrlZcESQTIsv6/lh",
-	"xYiDO7T2EmWRbhcHIaFJuAKeZD2rC2RDrKPbsngumMiIVoVSyjV4aP6T7wz/VzEG8EyxxfKHWKP8IRhj",
-	"/kMJEK6oWWkktJFfz2Su1bGpy5igqmtoafhY8qeY04JEcRAnfNyIFGa+4bdaBtrNmU/MqhTr3JFMjaTr",
-	"e0Tit1ZHchCGoC/Fv0HH67vbOhrC1YghyfqIQmQtowm/vpd378zoGTM2rNFIveI9RqfB/TLigFh7AZXj",
-	"/pl0MvlrGkWZdQ5T1+0YgZaQONHKO5GaRL7bJQptV1XQTkFNiarysktE06EVpvdSGmn1nxAH1iPidtQL",
-	"7VBn+M1O1YR2ryO0m9hrqFM+FZmXDVSjNhDKm4gdlXvGPwyetQscQ1lQN51KamQFKYq/yIRBiwL1sLxA",
-	"Ju2Qos+mzCwvVdnozYvXNOIj3pQq+XoUBfP5UnjcmOZHlYnLoGr1/VCR7K8QG2SHhNjdtDL9C1gzsE56",
-	"vxG5iVYbkJcxY9GkcMK7Yan9i53+6rpx48OAGXdY7LP05Mb3Ctqvfb5MN17/F+jA1dvUVl3VpulcIM63",
-	"UGDnJbYireS+Ck15abZV7zFRxw515dQBq4ntRhbWNxzw+fqu74Tcsxkt1jF5Bn6a+4RKmqDwUphe4+UX",
-	"x/jDBCcl4XMZNwtg+BkligkW87GkXccX6s0k4FJqQH3Q2EKFb1kNNEiUSRtCa/k+s+mIGsNXjWhgXQc8",
-	"SERCdqg2sTePmyMswMUbX1TqE45UQsJhSWSIyCcGS7J3+xAdI+xyOW3aqO0E1RaIFYwS0/RqLo0h5cuU",
-	"X2UCeUeAg03wA6Fp/cr9Zl+mISXU3yVNoxm3uR5MAZG6xqQnKk2Cm5Yhd0XwLvHTO7sSliiO8GtnOkkq",
-	"o0RIwwEdUV0vNmcX/aJSg3NkHCeimtypU8TfpvMqTmWqQtiNowGBUnNJxh0B6xhckB3qem+jkd+GD9jR",
-	"8wzucS4vZuEyVD3dguFYrAB6Lo0XsvF2dVocUG8/kyv4QbwwPRWzUGNnQMUyCgmnZFbcdHlrNuLkMlfx",
-	"t8BB6puSwbKMmiqyIky5xcf42yhV0zv8TEwB9b+fhSXqJTig8N5Dbeh1rJxHVqIuuaidKfTbTzitrbMd",
-	"lAlNoGjl+pcMLD6DFCSSYBnurBnatf0yQlxZccQ8OIGapBIrp0gPR1FAoCYyqipNleFJWRNqTDG2YAIC",
-	"iuZBGAYx8Rj1Y6BfIzpnjxB9k1lBwlD2OYjbHJSrTMecmLZRQn1Lpq+LzW2vnY2oNLbKuDJzkjLTRl7J",
-	"PMOxSJxlzGhF8l40bQidL7GMm3z7nkpnq8JRSRED9h7qa2V2yhI4l++UcHOEnTYNx8jjIhooGhPGea4t",
-	"0VP5IH6z1LZQeSvY1BNV1yJ7q03A2ojVyiyUa4bJQj4HeDOP0RjW+0jAJ1ckeNZXpSA6je9aMSKdYyq2",
-	"Mc4whtgn2qq4A53+V5tGDzITei0yOSFHTSO3SLftdWw8wVPineBp58h5lplQbHsRNLwlOExmJXPWKRIw",
-	"mkE7iOIqSChSFp3rsgeJ+0X/TPE99mDMaHM8ZdHMB+D+PwzmyxAsJDIeeWOK+1i0JqiaZrAPgwei5eCa",
-	"pbPmiSHqB6nyXyIVPnirllWEgHxCYIpzxY+xLDHtyjx74n4my4haqQAXiwq0sYsITaKVyErqFqQq4hz6",
-	"lSwRthKZ6yH4rfRrRiYUP2NZzydABOuWTPAnSNqIAoXLDZRD+r9UmhwI8qmXy8siUeGvvmnvU9C5FPpb",
-	"2JsNRXIkCVYz5YRNV4QgkaYMct+F+11g86Uq13GRBYkZo42oNhPIWAaYxS/Bp7r29ocUe1zeVEXbxOyg",
-	"Xo/ILIN66ycjWCGIlODnDDGAhWed5rqU5H6qBssLar98yZQD+PrVyj4oynoF/hRfv37a8UKkhzJMyKLo",
-	"ZA8pQJzmTYtIvOBEq+ycxZ2KV9Rz8wmtoOykro8pDhlVsUIq/IRF1IQEYX4syoVOHkGaQZB8xl4SroTj",
-	"VURwCFwWWE+rrpqkzng4XkRkGnx2a2caCLLXEiY8ousz5iyiSNxAfXHfC7Lj/fKlMpFZaCY4xCDNOc16",
-	"h3MaC8FhGSkYmo3GAcf5UczsRi5tq/ZModki1P+O3Qcmvt8jMayoFivU59QHdeQTiwpKkKs3G8vamt0N",
-	"cs4i4cnPopjYE4hmXtlxgoWlQZNx/YmChKHzgOoHRSXm5SK2Ft0tLq2bt4tu/FruYPSnrXQBpYd0W6wx",
-	"7qGQvxUletf3Pinr9cPHW1R9O2x2jqCIawzVY2Pk/gl6/FGkjBR2o+BvWISkfUdwRCK3jgaJlp4wihNM",
-	"fRz5yCWfFy7yQhzkOEKy+mE2+d4LroIfBnd/GziXwSAe0JuOdz44Gjwsfvpw/kO3TlY//M3/OAiugsHn",
-	"AW3UvWZIJ/M3Df+nHworSG4/N463ka5lvFNl5PIDKtc3vyflFR82FxiA2ouo6vb4v7LIAPwNCcpV2Jqy",
-	"jZdWHSjCwD2j6MLmSgupu0OjPFhqa7kI1W7PACtd1Qd7gg34dSOsMrnu+GGfrVfVFn23p7/bUkM88AuL",
-	"dq+VOW1Mjr22fYQ7xD72HGJ3px3HbuLWpO11/CNyPH1+EfEXqSC+INE8iOMtlVDTVmgSJGkxkFYTVTUY",
-	"wDfMOsGtpumoaqSVNfWvAb0vTSqbv2K8scwym1Zl5A9xGOaLFoPnN8SaZUoXy9a5cr3y4R5ZlvJTE+3S",
-	"WbHpVJbMl4HwyTINC7gPHgHlUvIkup8qJ61XMRytsBBASiO+BNvj0gkRbYWuiIKpjvOpMqAuk1pIfj27",
-	"SvWwMCdoSeHWbfjHLMm7Af/89kOedmIfVKMzgWrMGvrinDUnJRVEmnyB0iZIUFU/DRKNLGvWiGZQ2ANZ",
-	"iR6yNLwCbFGuE9LG4vVQup1IYUE4kUEd8xZ483Ya+TINpJHCjmXQsV0ijAyqVESOL0tzameybebyNqfK",
-	"CmH1AsILJZvA/1jk3YhBUDCKGMjqjcVlm8aHFbo/MDxZTOU3HKCcTlJlWXsikzhI9gqkFQMUuAud+K3J",
-	"EW4Tu+M1p3Z72iB2FzsTu+m1oDz4ET7eaanypA87u4PicM1KA4W0XMPzxshA56i9iezIpEgu0H1X3CTf",
-	"1VFfQrJOGMJIvDNJn+gK1xu6ZamDfvtvWLJmW5l0Ca+8Wd2gtOKxoLU6HA5K3WeCWWX1+50q4m/HtrqC",
-	"jLRhZFDMOuCu42SNhQ8L4hR49aDSsD1gWCSGKve7F19ws77xaLGMvBmOdYhkYb1Xo6TliCpXd5kwI/X8",
-	"R3Pmk5eoAZtH7zvWLrWAfgj7roHKMgkadF4eyZ//jURMFmpb9wB8KeeIb47gtzuuFyDeXSvCaodmtaOa",
-	"XFcfyEJkOErhyQsDjhDONHOUqHBP1a32bTKKvQR12OqFvw+1yEdkiq6f9igtURhenuKZ1smYUE4ewbA6",
-	"J9E9od7KeDYnCYYSpHDBHgOfRKpSdTIfq5sv674TSp52rlwhcAkELV3E+6MrBUnADJ4hvKUWVf3lMET+",
-	"2pdU/nmpm3/4tdt5qi9zf76WkqTtrrmSXv96hWrlB1/ATVZKMy/qICvGPKgY3CV5QjFJEpkGA2G51B2u",
-	"yFa6P6IFpN1CLlVswVwWvphn6D3aTO7NSDdJnfgkRlQFu61Fs70owf+Vr/O/NSH/lTHKC1BkVBVpgGZs",
-	"GcW17fT568G0Nc/9/yaI7DUrcoA1NJxarHT5RXu9AI/ltctVnutaylYLJvspyYo/yMpV8GSbVLUpkfEN",
-	"qMhKPHoJwks/YGnteStVqSn3LjdSI4whfamMbjafsoUrvP8kyAuvv5oF5SnTbdNd6miQxOhj7wOCepgi",
-	"fbjYSsh4phvy1yL1mVsWTiATIv9a6qh0Dd9EI6UaFPqQB/8ve2+j3LaN9Y3fCl7tMxOrK8qkJH8p09l1",
-	"baf1W8fx2s52u2VGhEhIYk2BWoKyovbJzHMR/2v4X9hzJe/gHAAEJUqWHKdNWnc6E0siQHweHJyP3y9h",
-	"L8A+Oqa5vWpm9L68aOQXWxifTJ8q7E+ud9SmnX7LabfbbecgalPnaOC6TrvvhS2wQB1sBjvMe4xHjzM/",
-	"pTNuJmrbUg9ZQuCpwkuhYNBLZO7r3WMZG7CM8ZCtXkm4I1aOrOd53keMbNGA6r4iTRAVZmcXvQ2pgjqy",
-	"e6tZ1pacQuGWHqFCRARkNoKNnqtGiAbRYd8QrCK1KS0KdLCT3RjIVKU5huebamsqFQT/xEDXUot17Ovv",
-	"bcFjPNq2CIjaT24pfNg6Z+0iayMurbqFfWCd42r9NhaE9ZJEsHptxuyxJj1z5gGKf/Wu1CgetCT+AC65",
-	"EuVWx+Qts21XEG9JreSBWSjO5ZX22h8QvG8yYVxl7mifbflEZpG9K3oILb64Fyp+f0itUDMLvVk7zA/f",
-	"VM3bf8PLavHOJ7ivVkzXU1xZi+C36oh3Ezpo57BAFlEFCJuJ8K8G3opzzNxD9JgiFa5ppeMsQINjvk1V",
-	"jpACku+tDHUuISJnU15Al6gQIAij1PjxNrHqZoiRZST7iiDQh2HmzdB+1pjxRSsfTG14TNzrIhNhsYgq",
-	"Ztl+xfrlfFkFBg7aUJKGdyh4rajYHTnygeGW6kkxn8djFtRfanZtjBth2b2UvU1yTN7enqicGuHz4Mcf",
-	"f/zRef3aOT0l333Xff26e3PTHMB/QQMD+IssHBAf+o5+fHUOF/TrVyek3W4faS5qeToMBMt9vhO03Na+",
-	"43lOq33rHnXbbtd1/+p6XdcNGqT04yH++O+g3kDoIUWGBmAwMRc55UtxCisrL/Pc7Ph+9GvngyP/ael/",
-	"CP7TLf3j+035x/6H/64qcltVZEeV8RpHH+p/2/n3f//0V+dd6Yl6vZIkrjK5YgvD220Rq76wJiqO1ed8",
-	"h1K+g1dr1Fp/eU56eE56eE56+EMnPaw5Z28UE8sWInfVvoUkPDnapX1rYZQtCeRH6htrurM4Gts6OPET",
-	"QAQWkT8rli1/4LjpV7IuF1mPLwRcIhugKwDzHgLH7hiqb4pSHn7L2ft8MZ+9tKg+bE413iSnSidque4y",
-	"Z/iYvkewor2jIxu6qIpPvGo65A3rajUh4jHoUA2yTuWSoyv1M1uv2lmhKTW/BD2nuHVWjIelia4flR0R",
-	"vyeDDHcWTZTWUsfgNQvgaMoFW+B/a7ktz3Fbjtsh7n63c9B1vabXPmrvex89fPW/VXb5n8bheA0SYtU9",
-	"RV535eGoHZRS5VlETrVgMV0X2XgxAlV+NPwDNGPAfAek+GDxzkQOuDBlOvKXJMAqejzNe1hCuSV0XaVf",
-	"BJ2Tkc4fH6cZHBQZk++rcitg3cvdvUJ+SoW30IeLjKD3gNi6RJlu98Bz3UcZHRZoEUoAnhXQPotDsiaJ",
-	"Xs2AFFNI+k6QE4LkiI4B5cmOi8tRjXYA3wvNhr+Iz+FaF9+Y5+1WzRI+bvV9Nam8oGdTZuBAcJoABQIa",
-	"8bJA7Zml0yQCFze9X7geq+NhGWd4Nb1GeXajFFSEz26SK9b3mmk2O2vTiTZIvk871QtGBpx3vWJr1qxU",
-	"reLqTleZH/5p6yMP4NbYsQUl15BRReV91ELraJD+nGCyA5zzKK6wGtEkwX/9Kn/8AEefYmSTiqZNwlY+",
-	"/asvBa1a1ZGs9KIbFmasEqla6TZExENA1RLwZIOIUTrjBm2mLOcKfai61mA2EizsBeYGe8eAgKZPBdvv",
-	"dOFd8uS6Z1k8mBecH5D9QQW50QmUqvXiBUnifkYhvzJKF+0g+LbXg+//cZQdfvv9j//Jbmc/v706PTy/",
-	"uPr3edq6oBf0Zvag1XqhV1XrxHIUViKnRhURG9uRzMEBXvIjKKqeOP9EQWSChdMszuc3Uqzg/B5DMs4d",
-	"m/9jyrL5CoR/na+DmHU27xjVxUVQ6okKNMXUWuxPLKsDYmwdn92tmeJFc+kk/p6BGMOM2+NpPnog87fU",
-	"LDrNR7vwI8b7lxKObGIj3VaQWiBo4RiAlxbNGeU53KQhA3nVGG3WmO2HB30CS0PzAVgNBiki4fCchrAx",
-	"VSEd2jumMYCPM5Ce0yyxeDyHcT6a9ks0nurfZWGn6wO2KKHuwtk9Ay7uYUbHYzBYAREeIkKT44LyXdnz",
-	"ASBFgAooOxMVjJ3qJtQgOU3uGmSS0HmDDNM8bRAk3ACWT2Xy/apB7Asa4rDqCLf7NA6ZrCCXOwEtPMbO",
-	"BALU5z6/RXOubNwszpgjT1uaA5UKCKfC7R/AEg9UUtTx1Xl3af5maXZH6JDGXBTY9YZMp+nzH0A5Maj2",
-	"LIn7QMeXzNFe0WdSKUcVwQ5PA4jMYq1Cy//yF3KSsYjxPKaJ8Dl6T3QrpdBGQwpnLBIKWbLrc4fQ0vrc",
-	"+b8/3K5apPUN0+AJErzBc8juFryEN5U32zpxoV5lvsHX2cRj6999x+bqzTA45T0o8nSCsyPPOUVwIRbh",
-	"FgjOk2hYuHJwvcC0+XQKiQhRLCCazOc7gZliwTL5WDrN/1v9HtSRkQGgmRqEInwbSXWAJhr2Q4aGrWKQ",
-	"lpvqc6RIUxlHslr2fhJnsqHoAosTVs6UNHCUWFC1GOKtoBWqWXW1AxSSLtm5mdHhkGXk7TlEV+1GaShn",
-	"Bo3P4Mk2C47M0ynk4JI8JV99paeGffWVTqSSVUICwjgFfTCZd3VXhnI1wiDLWjKWpBQoetFVQ5SHWhlx",
-	"X128+eGb88ve6ZuTm97V2fXN+c1t7/jt7Xdvrs//fXx7/uby6zybssDYyOH2B6wbWTrDKU7SkCY3eZoB",
-	"AjAXOaNyUsIsFUK9H6ddXh343HIvIMhfFsvFFFKOHhrgYIQd+N3Z8anZet+e3dobjyYiNVxngXwy6Bae",
-	"HZXOLGdQ8eOhk1MuM00Zot8C+r7Z4qDuKl4KXEwJnUupoRhbEF4BXxVA0YAwfs+SdMKa6mLW1FiKsYKt",
-	"6CfM52+vrs6uezeXx9+fkTCNYG7FLM7DEUm5vkE3MbBW/PSurPFP8DKkrgzWzu3CtejnqciLq0+94XMQ",
-	"xMpzBiaf/SPXQ8vXVSrvARmJubbwo6cIR6XoA3wJzGhjmocjZXoP/uUoz5JzHgU+1zZgNdAFFhcutyQd",
-	"6oE2Jhvh8+JvkAJvb08MHZA8T9YbbTRpXaXtBs0OS7Yb1YZF0he5xdVlxufHgnw/7bOMs5yJFypFq7C6",
-	"6FR55fIsNs+r87OL094/jy/OT2HLyCbKAzPlazhpGj5XPxaef2Uz0V8raS0L/m0xXezroI4H1wzIcFW3",
-	"9Eyq7kVpF5kiA8jr9rly3dYVdYuwp78BtDYC4WQRgBft0LCUwP6vhuolCW7yLA4h9BR3YMd1SfD28vvL",
-	"Nz+o8QhekgCpbwO7Yk2Z0ySvTGC+HZGKHOtCedyWKGoAT6DQ3pfYajRBTaMgZJczZbH2NVSfl/MD0EgG",
-	"Mf8+N9w2/5nGLEeiT6YApSMGy+kHbIO2bAOUasHqOV1eaXgLlSeRAGeI1LwCI5eCJE0nPYD9Cxpkyg1N",
-	"kqYAF0oFi7lF/7mw/UQDhNSEZQV5ERUgAA5a7Q40o1jjOIwwMV2f60q7pHV0ZIber+2q1+96u9iD3aKl",
-	"XVAfTR+KHxT+w8/T8UR0Zbv9WiCPY0OVKuv3uZpHkOYhzbI5rhIlC6RAktNXWEEsyfdySUPEAHcFpooJ",
-	"83ClTeKQKeeF0tuPJzQcMafVdJfU9dls1qTwczPNhruqrNi9OD85u7w5gzIfGrU8zhP7BnB8dV5r1O7l",
-	"8gNN3mu6+GA6YZxO4lq31m66zTYah0dwH7S0QYCvSquits7eK81JIccs4WApSAZLJesSWoZdQkxzUGsU",
-	"nzDoG4oBSapbSTyA+A6yc0AiKVb6cx3ngQSaoO88WmFV+yXlQ0vLMVun43okOL8EAdo7uT47Pbu8PT++",
-	"uAnI//7P/1cc6vryEnNC+/okh1/Q/4GQFz7XOw80NjlSOEAzeL0ZtdIZauhQ1fqkpC+PpY7r1psEULHk",
-	"WS4vE04Sj+NcDpncY7jyiMKVwGlhmQXDMaHqYIZiMIZaYrZUZEtwzfJs7hzLeVGObKPmnEe1LqJy1dCo",
-	"wkT+jXKDyduoiqakk0kSh1Bi92cVb2YZtgpctIdwzgqQEYXW8UFd1x8Mnyzhu30o24CUX7bk0m657nad",
-	"ULGIT4Lx9ZHdRIQ06GR5r14UGGAfGrUOdrGqOjMUu9/QyIyaLOI9XOQtl3JD7qFQXkSgnNd+uNwVnUtd",
-	"/DZNL2iGbAQdb2+T96lUJBa9ZlFMNfZyp3X0cOHbNH1N+Vz1EUIcOu0NOvkdHmd2Y/c2Gc9zqdpymoBq",
-	"jqU2GJoblt3HIXvL6T2NEaTatuHVuj+9a9TEdDym2RznmcQKWgYSqcBw9k4W2Q1TLlJcssNq07CI+TBh",
-	"DtwK6WRiJYCVruQN1DQR+ZhQAUER8liLooIMoR9zms3JDk/JyellA+62wucKSaneVQaVKKMzYIkGwlDQ",
-	"PuAqwKI4TzMSjlh4h/5xeWcEOsydMl8ixM8pVhaUW1E8GAjkN1b05rJaxL6BEydXuH1grVJxdyqUQcV5",
-	"U4QXR+W3QMaxqEyMETvOfA4HJ4ACJukQSKBVlFblubhskcQ3FBduZUNUpuWc9uEiXSWCv2X5iZpXeX4r",
-	"V7xYybJWPLJ7PrhMOXstb1BAMv7A48egd57xMMXg5ncPys2cvc93R/k4KQnMGh7C/ydKQ5hO+QAexviD",
-	"/EwSyodf+zXG/VrpN0Yj+zPoOviFVnfUKsffd60HpKaHXy7WIpW5xWeK73Qh08yaLZKX7OTf3b6+ACNI",
-	"s8L4XkmSolr8QphiSmOW9Z+AOniCkPerxIV6fvdYbkUooQt8aNROcEIcM3MbVYKFitku6rlRose5SpM4",
-	"nD9UnSqmS6lCHxq1s1u6WVvgQfTZzTcqAA/CYLfdzsMiFspcpvnrNIoHsTq2fsOTYI04NwHoodnjWrC/",
-	"0WJAlMX77q8gkD+sFPNWHC1Y8fN5wogYMZabXGSsSfFsVQv25hpJBAO6LI4qoqPkgy9UQlcF8uJk0vxZ",
-	"aK+IlLGWz0i9o6zL2TvTinT56dj5N3V+cZ2jZs9599f/qnKL/f7isqRm0nuKo1WWnTs79a9RCv36v//z",
-	"/3+o79RfrhNHFu58RR62FM+hEOU3SMH36yDluTOg4ziZd8Vc5GzsTOOGoFw4gmXx4MP6lxZLamMhCPP5",
-	"2cq+z1tWPUab3+Bdl2n+Kp3yz0keHhvZpPf/SnEYpaFYKQMtjwcqWbHA7I6tFdt6k/i12wxyptJp7tcU",
-	"ZiJUiQbZrs+p9pNovbDkigsKHzcaLwo3M/qTFhxqS8+X3fdBfYWieCqH5AvTEk/fnNz+eHVWqSVuqRke",
-	"X50/TivEz1F8T+Loa78mcPE407isnO5G8f3vqEZaa/pZj3zWI0tyE57EyyuEPejYRMwnfUCKbqFRioZ9",
-	"+KPZMQ4VyWi+vEi30i6l+Hoq1bLYw05/yqOEPSuaZfH7fwZTDs6VHdbI66Bs7sgzrWG+xy8/Qv+Mx3TI",
-	"dicoSSwVF5bBPFdxleTq8lsCj9bXS0y5zpp2ABwupS1U32axKsoa8NPovY0nMYg4b2/Kx87iEYNtWjyI",
-	"7G8/7mxSQSNylt5IFaRFMoa+Tvil/qzyP6v8T6ry2+FJD2n9yAz3y2obt/JxtVzXiqCaZClo17Eg04mJ",
-	"bYz5EFKpwK5b+PnTaYjByxHNaZ8KVnlYKSq8j/Ut6TSvWnq3uStIvXvFtit1tvkZzfRFfM+4bBnwAq6b",
-	"ZeW5buoBW62V0DEjbyaMS6Wn3XSLpAwqSGDqmdNxEkCE6T2DELQ8BS9E5cyq6uTvHz29On73CXz2H0rL",
-	"ozqlATWXpZOzaoAsKa6j4auXky5cFPyczKd4r7eDaiHqRE3egwtMLoy1C6xybaGPqTAAkFjOt/xJNOy0",
-	"ZYyKBIBmpf1mbJKKOE9XaMDqbT8ev77Ybunpfjwvvd996anJW7n0JkpnWXt8Bb/6GsrRr3WJD+CPfu1D",
-	"sOpQK4JMrSiX0mI0oW4+t6Aq4dwrAGSLeLg8TTUzSMrlilVh8EXY+wOnps93gt2M0Wj+C76l0mp1pYHc",
-	"PkbKGnRNxMjc+BwFcM8v7RQtpijR5yk40detOZyGDZUmjJE382hFJk0gdj3ORzoUXJ7jJGI0SmLO0Me9",
-	"57aRfWAWC9b0+UVKI6Ky2zNBxAgyNbN0mjOSZ3QwiEPwfcsjGZppQujFCivnNaNRLPv9OSpfZtRiQUwY",
-	"JSaq6n5BvDkcHHoAmn+M2BQzMQ8reAtpIitX5gUEohf4ycAorg3lC2BuDbieKopmlaJ0TWfwJCYOQ1wo",
-	"Jo0uH7/yVcdFi7Y1o1/RIbuJf2GbWHTksyqS693HruElyDwLRIp4bteV/zdN9qBGyfvp1zLu7aawtRp9",
-	"uzYVLNI8HyfnZBJPmCJwgOpakcfcvsucDj1kTifaaztHocecg4HXd1k7PKKeV9jgIjZJ0jnpp3kJ6PGB",
-	"vlggnDWFFAmRpljuYF05DY9Z07SXCj5G6kn9u177/T9o7cO7jWWCWTcAf1ghGmwARGsB/+bBel+OjLFu",
-	"jSK3x8yOfSu2q5yr6ihmpPMRCz62UmBygH8ERLAw5ZFA9yBPZ2SH5iRhVOSIPUTndQT5V+HDmiEWMhwy",
-	"lDUQJA9rKuiqGwBmXmPKEWaLSZUMYjMA3h8/yxP25rtjp7W3T0ZUjJrkrWAY++xzO4VuMTPuwXhoK4mO",
-	"/KASc4LziI0nac54OHe+h1QPSjKWZzGLTDIH7kPhA7aW7JtpecYmCZ0LC/RAx0gXwxAm04iVwp0rVcCT",
-	"cs7J9g7MoiOYUvxgiVfl7BolhR8Z4ryBRNRiqe3ttfdd162Se9vLGsVT9Skinp+PButosM6Eo+y2Nf7n",
-	"7PDi7soV/w4Pfuxfdkb/N9r/dnDmTc/T6738h/+sO1G2nmO5W1fGfAMNC5uVwkwNpfKyNPrNDxt3gyBt",
-	"a/OepHyQxAjL8DtFlbe2avD3bH7N5GL/Uo9WlCDlk3HV8VqhtQMbA4pADYVeXqCnDFEbFRIIWAzKidAq",
-	"f7pRkUC9dE5gbfY5sSDkOqtaEP32S/8z9sU81erBsd1s9TTWGx4QxWDNPU8btyzJVmlAXbM6NhioovTz",
-	"cnny5fItyzddK9vpf6bw+SlocpNpxUq7Zor5XMmiF4IEUsNQec+ouwSo3MOxmQuWDDC+JRd4U5hrKDC0",
-	"gC4vQOQbK6/Bp9QqRU6HUmpaGtWSlkR21FP1R6gbijBtc5Xyj7Kffhd14wvcxNdMJTttpzGYpKrtDH2m",
-	"2IOGvhXWvOK9X7Q5r+24HcfdJ16nu9cGhNj9I/eg/QTmPJsoouB4WKZ0+OmdxaKwMfdBmdqgDaFbM5rp",
-	"erGyDWHP4Nn9gXdImRc6UTQ4dDpeu+8c7R20HBq13b2Dzr7bYQPkk9FQxQXN1KYvKthrFjjFtq/gcaUK",
-	"GLCCPMciMCpfgVcvjYorMI+WC3W6rU5zf6+1t3e4cP9d+2AZ5HwbS6ke081MpWYHP5tKNzaV2lKvkMzF",
-	"t7atVErbPg3vFkj0DFvSr/+lVJhmP43mf9nVuGzTLP6wGjniBqIk0oWUWsDTKMorMMlVXEpkJ7h6qxHF",
-	"9M9B3dwUfeWI1heHUjpvYbWVl0tt1kSymfc4sjFNgAs1HQzIlOdxQihpvX+v7JhoqNxOfdt2B+Agb65s",
-	"LWq0wGIQNckxn1stJwCwj8EmkAeNO+df/6qqYiDVS6xBlUbm+HxEOdS5I+eIa7yrOro1YTSVrUkNYXNh",
-	"KR7z8sQz3del/X6T0wwiyS1WIwOJ80KQcJplcjkZFhzEZ+vFEebOpAPN0xOo4yogOzqBHBLLqc+xLkhs",
-	"Z5GBICvoI1DxZ3wYI+g9xAmqpanM26EhlLWpKXYC1T51pgWI4K2KMh4pf4EZCysJXDWXxHkJGq1LEpqz",
-	"TMPWqfWNfVA+TPAskzjf0pwvcKhTXmrQpvZ5XeDzMNBXi0r9SMzsjQZlHnmDMb1+Np4+G09tCQdyS2N9",
-	"mZ1Rfd5WXYUetJ7e5KklKNRmjQfKpygFEGJs8UhhSAKkMDm3gH7cDroyc+TzWG1TtXrwBzKqbrKHShvn",
-	"C7fCPrgOH2WGtW7hqEDZdH5xTjLKV9hiV6+qz1v0/pmssRusmW3Nsbo02GNXir5dUAlXW4QQFNXASqro",
-	"5XQmdTr7uoDwBUWa9wrNpot2XHinVNusy72C1Q0axP4W78FAS6yWPBCFSXELmNT2swrDN6grxQ9xE7e5",
-	"9RQQRAvcRFpJRCqKOAID9IzGeQPQMX1u7cmIJTFuzjxnY4X/IbudTvMwHbMGSZPIIj+FCwjGxhmu9yK+",
-	"2BrINJPV+NwwoY8QlFOx3lYhx5Xsb/iij47XtKxdqofC/lDreo1aNMVW9IA3o6VYJGrdmqFikhuoMKzs",
-	"uW0we5g67MACTU3U9FpgppGqq3mwtfCyo+JdtRIV2IP1e02vjfW/U4Yuwwh+AJERqxjBxywfpRBG/ebm",
-	"Vr0U3QGwEKoMRstdM7EPyu60tDGWgCrVlJSA5dVufpQpCJbHKnvQ7aINQUV7i2en7iczIVVd3oWWUHGm",
-	"BU3MxG9/bHD2Pses7I+oflWw4K252suTJY7YwhlSwZUHgnnBCgDQ1Zpcu1HQoRTkhnHu8zBNEhYC6Y6Y",
-	"ItBxJftk/aUyJhTWCUWTrBX9BXFt3ifHSmP4yjNnwjIAuY75YouRRQOMzECVWdEf6KjiS8TDCw0z+AhQ",
-	"PKDxSJMGRveUhwhXTxOI7UfjCEUGz4dqlDMgT9wdqsZa2zN8XiDJWr0G7HuS8gasV0xkoIALTPpZOh2O",
-	"AAS1T8M7ffwitiu8rN6wbk1HPg9ubo8vznrHJ4iqLQdb22M0Byti06quyGp1uCfgYo+BMdS2wUAXBB0w",
-	"Y7Xx+QNmGygyZPlynCXSUSzabpD3Qo3/mAKHLSoAM24tPmpIn9JBeckFDy9FmGOfm58Du+KMKSjkqEks",
-	"+qR7NVsARSvIjue6RakGabfI9/E3hGoS3P0OfI45oUnS8LmFCFwA97ok+Ofx9fnxNxdnvYvz1+e3vbN/",
-	"nZydnZ6d2tNlMebi4KjyJnFpmNkbRvZVT+PC8topEm8QWBvJ04EcwNqH4zrSyvo8WHSjBWSUAuA3pLtY",
-	"BkDQW9Vs4yrO04Ikvasx2/IsTawyWiL4PKO8YcFVGip1S6vkbLa05UlCRU52pFoyL/J+VDsYEvGWxsDn",
-	"Jl5LkbLCo3IRoe9QJ3oRzDCrFOCl0ZJjlTAyigXkRFYokpfsvaVIKo73j7VAfky875JkBIco64c06jss",
-	"pMzptI485zDqHDkhPfToUWu/f9hHnZNNwA+6ASNwq/bhEZqUHK0nDN/Q1d7kbDL5CGSCz9bg82wp/U2C",
-	"RkBMGFoEEqWcNeS5ZpSU7S2nuyJPJ59MDzzjkVAc7BCmah0DQREzEcjTP5U7I6g3yY38E1nelfS0ii0q",
-	"D0tyTpb+81jM/gyWWTmj2/oHAFtwmyApKCB1hTAd49oDRqthCr6Bx0RNnUATvvT0x5bjeuvTHxejezaM",
-	"LQpHNOYs6smB78WRio16ZMKMyGOOHk475LMI64QFk8FaqP3V29vb81pt13U9833PehDNNzkDlCQEbMJl",
-	"oxdHzY7hilgYtvbbHcftt6hsY9/ptw8j5/CAHg48d8/zDg9rjdowS6cT1dfNg5lQG+z15TbI2DjNWfGl",
-	"CTfjaTamSW3R4uV5nrfG4kVFzrLe1i0aT3PWswdFrv0Z1zO2YS1YQo00LKcwzaKYD7cM9SpKqfWD3EMb",
-	"rAIRT7o0iUP2d6910HSbbnPdYhAxsFqaIDIT4bdsFFyxYZajyFQdFeXaXnPPKge8kUwIwLuofIuyqsLT",
-	"WSwvM8MN2mMHqK1pAI4AnoabGyWl9NskMg3k7nNM2oYGxVCdKfr0wzNmZRya/FARgYYga81/OSdK2jqK",
-	"TXjDSLRNY8yUue39BFZvCpw/9xB9D7nB4Ayx49A05R/STUBsDhCEgZCynEvwWa1z89naJeY7dZmuKx5I",
-	"5IoUxMgNgZE8yDAEVkZLA0B4YqCjSGgIFjGguYrv2FJgnIiHXOqpPPK5tjrRkguNGRfRx0XEpZy9GaxU",
-	"JOzdp6LiGuufvNZjoR5/9wcNo4PpfCHQbGoWwNqAuitMdAFnvtIEcWXmKRLqWXqHopsM8PwJ0F4EFmaM",
-	"v4NVrol1MXkdjGM+1+40RX2JiexQxITnGers5fg8K9Ign6X1JjkzLwFzp7JZ2n5UNVBBOVA6wC0jt44d",
-	"dx0YLfmFABJvyPIp4v3IDqCC9NkwxhuerLtk1KSKzs14A8DeXtg3F4AA0rHcZHpfleyJggRRTBO5wV+S",
-	"QZqAIQ245rBDhakMnlZGMjV0KBC+CtRGBDPmaTF/ogtQUXIkECdKxBO/1iC+UgnMl91+2v+7d9Rqus1W",
-	"03O7e+6+C3hSQCQrbxMRQfUomb/0ebnSnCXLlVr6aAtqGqaQXgWm9jJd5c35FcmzKZfyVjNX3pxf9W6v",
-	"315+D2jmb3C7zCdScNIh4zmg9akJbRD2PmdcwIIFIkI5EYU9tnCFaDbIm7dXV2+ub89Oe6dnN7fnl0iO",
-	"qSiEFWibzimUrSu36/j09DpA9s66sVbuuW0SyF8v39z2Tt5cvjr/9u312anaM5QEOUsCe2+RVK7fxbdR",
-	"NRLQUM08V2pkQZhL0XiPBG5a6SAxJ/rQ8Hm54a+P/9U7Ob64uJH7ofKH3tXZde/k7c3tm9dn1xhAK0bT",
-	"PJd7IEpnvNxdLHJ99urtzdlpoGINHmSNw4BRKcu3vkY+KTJDkb3yq3FuQ+/gdEkn+uKVyOMW8cMAfreG",
-	"QL61bu07liQpikiLOF3ftGhyBzVpDnlUjGWTrVWgXm/r77AVtfYud2JrQWMvXQhWXgBL972SRTmk4wmN",
-	"hxyvecBHuYU1WU7cp8SWQBNHxQ18w+vT73YDXz13669f9rVTn8ilu/iGHf/4u3jFLXzp/t1qtVrP9++n",
-	"scKYi7dSANbfvPc2vXlX3a8Xb9EVYCalG7G1nGAMthIP4kRFBq1iPIODCu8fBS1wSe80OtGfg7DyM7y5",
-	"n1+tvrXDHWLltb1srjaB7FvHFivjtUHK5emsmnYMVYntPSJQ8DlK7NNED8P0VRt1ttL5ZLlyzFexrHa1",
-	"zPv1sZWu9fDp1Yh3OQPQCXFJGKuhnyCyIbBOpxN5my+AaiDOBsjhLUZ7vBWDEUD4fMQo5qnlpfuRxgqt",
-	"N0DNt60uPLJiN0pmJRNpgbq4Od0DnwdJGlINYqHuQ7HVBbPPrFgPjK7OWD7N4DKZs2wMMpoP5TU9kxdQ",
-	"HrIEzVNIZy0r8zlPczJnOh6JRXUrdNiMjRxEebWIczWA0wmGgGE8mOmNvPSgjQKGngr9hM+VK1WD0Ko+",
-	"VN07voO6noXFZyYs5LQA7cIqgVHse6XDr0VkNzHoxVEitw4YZiFoqrALiBGdsKbJHcDMy1LyQABmqgIJ",
-	"xueBUdCUHVibigWDW7IgO6Vw/kYRsI/R2AFaJwK/5tc0XDfgJ8pvBctf2kjc8tpEQ7Tk9uNEbjMVXUZ2",
-	"NChNgwRsrP4AjuMen8orHeQrIP27/FMV79EwTKc8x/xYgL1Nc8CgR8Jk+Q1NZnQuVBNXkQ7rufjY+55q",
-	"Iuqgy43cXG23NXMYEOv2suF9z6DlQDBhrVGzx9MozY+FGLSV7fKaKH83zWL5xeYat56KVdq2+r35Z/Mt",
-	"3ZaUyWLBGgGjvwKlZFrpHtIBFYVMmGQpkIrtoFhokG02ovHZKPOx8p+kA3Th2Pziw3RZlKDQkMcsT6GS",
-	"Op7zs1EcjgguJquUkjgNcvXm5pb05z7XcbKNEuQ/QTeX8XBBmCaKtwU9QQvXkk5uJwqhy0iZAhdGTrAw",
-	"Y7lxE8hjXAq+nQCaV5bxu0WakyxUzWmJeFQlUfRYW6CRQh55TWNObvKMsbxBbibyzgwy15Yx57wvz1yi",
-	"rnMkiTkkO2jBk07E3600mEK2HIdjRm6w1LKA+atH9vb2iOuBCFkSEiqNpywoNsm62VaUbA309eQj/SQn",
-	"wfaz9IjTYpsZfYrTY6Fc2Sr0+y2Zh06fxXv8s1Xnszwzcecv2GHWHp1L6vmC6F4dfPEacmDK5wpkIqiD",
-	"QoOpyDOF5tMMwU6KPF07vaVLbnLKI5pFREV9iBc+1yehY6oI6g0EJw+lLg23cM5Inw1Sqfia9AUreSrO",
-	"C2j27sJlIc6JYDSBnCMeKfQVMZLHd5xjDk7VuXWd5jRnqp03OEofK1cXB702GwkW9l4Pvv/HUXb47fc/",
-	"/ie7nf389ur08Pzi6t/naeuCXtCb2eYbvdzcNXjT2II/nbYpV7Nav+ZOGA8hekDoKV63fbYGQKyAPmwS",
-	"Bb6BP5r7nSI18bnPrwD9s0smVGB9wUKMbCA3Wapj2agggf1bnpYC85tE8YHi0oegmJiLOGI+pwRcCLI6",
-	"bI2KddJkZ5BeN47DLEVeBaCZmiCEqdpJd/EEYlsyNmE0N1EnD0ESycF69eXjOrqOe+S4HdJqA3hfp9k5",
-	"2j/yDpfjlLUbGbSXfrtD6SHtOG6/7WLk7qHr7TveYK8fHuz1vdDtSO1FvnEr55pxiIs8Y3Tcg6Tvn4wy",
-	"MYzz0bQPusQkHLEs3QVfYCzunLE8FcVuRme76CDcVYE0uzOWhOmYNWf0Hm5hgMQPaXG1Lp8miXFLTRKK",
-	"0FCooR3QdhRGLcftt/rYx6MO3Xfogdc66u939o/a4e/eRwGzK3phGrFwdxKOe+obrXc545SnPW+/H+e9",
-	"w7vRL71JON50JB7v0la6sboJ4oaSJ62akoVIQa0TbxgPXragEJXV8JGAmxoh1FtSoF3Hk0ucuJ6tQHsP",
-	"ml9Kvs5GxSbqDLywH3VCZ3+/7zkduh86R2Gn7bQGnX6/TduDfeo9ZoGtnFUWjtInmNUx5VOa4KTmUmdW",
-	"00cHRxFlRx2HDdwDWQ91qOd6zuFgr8X29g8H7SPrSpNrSJVPO3erpNsWc7e5X/rVhpiiz2ii20RuL+KI",
-	"vlpCEF0CLcsg712qSbBKF1RtKlSwKAbjYUJgEEcBKjMooGnStSIICRVS0ZK1vn17fgpxrDYGFeRbQx3y",
-	"8jmOISRCG9PQ3eTzhPZZUkIcULUVCe9+bUxj7gwzxvKYD/1aUG+Sr776xtxAmIIkUmGJsiFYmGDtWjGC",
-	"ZH1MFlQCJGiQYJjmaVMFjOA3/YzycFR8JwLMgBfFb0rQ9qxyPg+kNgUcrL2vmgOaCGb9roKLZ1mc54wb",
-	"FFahYr1ln5sEQuzgbxz2OzbJVXQkdOWFwMGJBYlYFt9LhVMByWlczjgyDkrs/Y4scb9XBzUPMS0VQRQo",
-	"gjE344cyo4sDBT9CDQmLSD+N5sS0fRaHwKQYR7ibEry5GaBQQQCOfAHLgcSRMDc+ufoGOcvkBY6wKFbs",
-	"vUDKa9pu0AEwHR2R9gQpUERNbXNI3wRSL1jFqkHQsUmW9hM2JiaZH1VhqWp3XFdtAp/byi04rAyvMKT7",
-	"I64Tmn0pEBmTqzSWW7xLBGPENqZiOqxuZtAkP9CMo5MKLMY+V4wF/SQN74ig9zEf1iFaGYEwYk4CVSYg",
-	"isQeUaM4CWaqssAMj9nUMQQ7G0hWr3BWLzCjyct8cHZLhxtSj/l8gXvMLDmETQDb8maIpa++IKzSVx+F",
-	"UipL/4B75hmm9Dn5vpLjiSwkIL9aTD1GWSLi8TShCEdafcJfxHeMBPo5WY0ODFHIJMP4nnGV89EgZSRm",
-	"fXiUdjC5TBekatWmvlFvPFaq/CN22Tm0SVUUp/zxO66o49nO/Zlm36vlopflw0tfr9TVS//W2LNBTQGU",
-	"cjymyE4gaz3nk2ke1ItVDyqvRcIehOZoCsgsnSZRA5e8QYZoYBgKtSm5C4RHABhEFzMezqu1BRJzpfvJ",
-	"xlYoGk2fw5iLknbwUtcsyM6UGwprPYzyqAZNNjAZLUGSppMeePHgJFeqq3nA50GFFkum/I6nM640fuD5",
-	"qiuCpSY5i5ByXvbUopAUZIqUqHmKpOfaYIj6mc+xD/KJsoQ5xhkrq/8wWmn/ZxbmUpuhSQJ6DenTqIjj",
-	"67hulTRSB75WMp78wN/csghLAnWbggdfD66GfptPGPFreULv/NpLgBGdp1MyZpRDVldy59f+JnUlXDq1",
-	"bm1Xzfeutwv3cdlKlTGgk5YQG613++PVGSg92JAeT/MemqNrXbdRg51Q68ItpVHTa2uhuaqZLbIzSei8",
-	"DgzpCul+yqvb1bKb9Pby+uz45DvAAsNmQYv028pt2tiiUCh1iGCzyidyb55Tev+z8/NzVYZsmaHll5EZ",
-	"Dx8RD0K2p4PciSzWS1msSwJj8AILhWB5o7jWJIzeM6Hku1ykeJf69uy2Qa7e3sKH07OLs9szgnjb+h65",
-	"hO5Ozop7sQ6wNQhGylFEBwOAnGyS4HzgvKY5COo0u4PQWqnGBWiLgyOqSvKhA+pxl6sBvLDKnfIlw8x7",
-	"G1wprjJmjDavaJyod7UOtyt6rWN1vnC0+lW3kUcA1NvQ9La1oeQoxT2FXsp0oLLztSVeNIrs4U7T52Cn",
-	"kNvjMuVM7xEdyW7jlOKrGgtxdG23I2805HUaxQOT4Y+5v1ILWRFw+8gdJdu4cldtaDuQ89vecNnrXj1H",
-	"yn+qtJqVW2PLVGoL4+5BRlQNVL8c8WowGwBBocJZFKDRVNCEkR0Vu56wQU5A9e8zMDYCxmi9oaJqwFQP",
-	"9RXB9rhDBZM72DiEAmWpRuUKbLnawktGlEeJOtp8XsDZWjes7U5En/scSQcUdGws0ExMtT9D2ztfqp1c",
-	"2KULiJkFsqpF3D+f2w4FwTToP0gSUMplK+GqaM5njTAQplzXr1rYnxORjpkUiywRrIAw9lo+j7nIZV3p",
-	"gPQZRKnECePyIpres0zZ2NEqC9e4Qh9Au7jIwRDPyCzmKkvPJFfIu2HCMMDE58pNowJJ7aZ3UTnptA7X",
-	"xPd+nC7xbKH9fNSZ38ei+yfToZTg3tikC3mUmHrvjKgYORkbMi63Ids+r/LVQ8ip38b3ttMGBWeAr+/J",
-	"1wdkR31s4iHgtUhGeZSOyYi9JwiAvEEQZ9fnFLBbIG8QfcBqyzpvr8/JVOi0BswoHJGdQMSTrnp3e3BE",
-	"3dDrH0Qt9ncV9Nm04qWDOuIgGeq9hYwKrEZlukepUkB5SjAynHAgGsRczDSJsAUCKL2ydJqb+Bt8As9f",
-	"SN+IeWxOO3OMlInHqyJOzZzKGTqFxn1Hxaj2MTrhs373ySJI1fKBVYFZtVts5mFGJ6O1SZIruTPlBV9/",
-	"Cuqo2kB1FWRJxuSLtolxei/3YD5jmD08JjuLHBMNshjwECgDtTEKQ4CDIq0DozAAPaFkJnmmfgNzYd3y",
-	"KmNTpJ5H87J5sEmOBZhyFSj9a5aNaYyXvXBEsxwiQGJOvpXdvI9/eSHI6ZvbNbcweHBZISmPcvAzAEDD",
-	"EBRJV8EY3w74XUGU5kGz1qjFssB/piybFyFYgzQb07xm2yJ1WmK3BmbeRo3x6ViuBfVR1V1r1KI0r70r",
-	"YGbyLOZDudaW7s3FzKtrMwaOpSTK6IxYGqKtvELOVilIQYfIgKpaovUOgMbCSl2XQhPHtqrXJl7M7vc4",
-	"5vFY9tQzXYp5zoaQc/LRkbcsGjKcwEGWjmvd2lFn3+tH1HP2OoPI6bDWgUP7bsfpeIf74f7goHXYdmuN",
-	"2l0MdNkanTytdWv7R3RwcHjAnMHegDod6vWdo8hrOQO332n3D/cjyvbhaORpxKxgww3fGPOIvQejOQSl",
-	"FHBVYOlGPwwmaTUq8KwQxHiTFpo3ecWbcprcdcmIJUm65nUIebVdTB7uJinHcvY+373nUXOodmJppmpR",
-	"jIIIltGvPieEuuQnaODXfs1tasNn7d1Ln3/w+cLeKa97vdnlVieq5matYssUrdLbq9QoI0XI7alsEgBv",
-	"7uzAP/U6NvKncuvMY8Rx/Knrthmh7gPNXRJaVW2tdD6onj2f1k9+Wh8rDdYckU9plKk61rVw3CRJxDyr",
-	"kzlWmEXt5JEFn6iydYC5pEHQ4KKhYMEnjdd/oOaOx+NpDn5gc6DYBlEMmyuU14b8hoxpxEis/BmzEePr",
-	"UjmuTec/ZUqHfssnTu14KIOD7R+2OkeHDts7YE7HY0dOv+W5Dt07OBwchW6nE+49afC5PibeNWpyL6eA",
-	"sAE1H1AvdAf7HafVb8ujaW/gHNKjvuOGXtRi7UGH2qmwNBrHvJBM8ooFAHc6Oh3iynWeASLZ4Dip5fUY",
-	"BPrFkPWiqieKXG8tRa57jtty3D3itbvuYXdvv+l5bbe9v+3JpxfbJlHpZj8/i/JPxmqob0WZJWp+G4G+",
-	"+6v+czOgNFtrXyncy+J81WXmutC4PzKvf1GKbajV/hZSrBV5zO27zOnQQ+Z0or22cwTEqQOv77J2eEQ9",
-	"z05emiTpnPTT3GY9DZkQdxDyu4E8ewpB9ilzb1CCdYi73+0cIMHsUXvfqz1Kfq1SPXUDnkXWJ/MF2oLg",
-	"yT2Dm6tLl4h2sbmU21Uq5OMNzI9oXGMtDAHlYIctPHOabHRIY95YdvKVxOtLgh1ajABY9PMBLB6yg9o7",
-	"BA4dlTUkSJ6qAAQU4+OpyInI4yTBbJYkvtcETauCdHz+UJTONY7/wgnwZOE6zy6vP2sEj1pYm8qmKoFR",
-	"yjF4Wu/TtXLZrDSA5ynii8gbqYnKAUifBQP4It9qNuXKBU6raClMClqZZRcJb18qCzruehXCoA9+izYC",
-	"o0eVjPF5UZVCRQGuYREQxvNsDhDKwzgXvQwpTAKS0zuMZBTKjabYPRR5b9Pny5kWFWCheUZD1i3nWGZT",
-	"riz5aMgnaWbZ7TXhrLrpzxsIlzJKZxD/DqzSa1I6HhtE/WVncmwvpZ6jfLdM/dhKKuU0X215e5VmSzez",
-	"wskN4Tl5PIZYmWgBwKQL+2BM+dxOXN2xoQChMpqjo7ns+V3AVMH66/LvjJEZy1jDql6OJ4twn6qNq/dh",
-	"OsgZh2d9Dn/jU2Wn3iw18m5GBaAagy1Pvstqu4bkxb1unHSAkMFxHMSE8dznsXqNpoSHypvkJB1PppBX",
-	"Oy8hIRdJxpo7W7fnBcnSmXhZcGcrAW9IgmS7IAcFR1ZZRqmOQggGLA9HcMkKCPBlY5YrEBOlGYGfi9c1",
-	"IDxMh7HVmz63IskU2ZEKR7Dpj8CnR+5ZJjCdYUTvGdA+KSGazgRERM1VU2NOgmJcIbWb8UgH26lItQA6",
-	"XQS02gtHB7FBddVCVtkBbmB5P+DUtHVWFVJhTbt8mXrRy7WHLFLv9wXjefPJHIGNqsbidnihCdF2rNbq",
-	"jSNP1wxzwEmc17sk+PHHH390Xr92Tk/Jd991X7/u3tw0B/BfIGfk7e2JLHH96oS02+2jps9P0THbJYLd",
-	"M04iOjf55cGU53ESrPZ4ipiHrLbptfs2HrMrPUMPdlpqMVVdVm2LAQYUOh5AM4KXcjTGqchJe38f+6EH",
-	"Rq4v1Uuezlb3B/r76P68e0orVImBfTNjVMHdLF//Ab5QiUpKeAI/O0qy3ljUup2W65rVWFa4ao2aXMTy",
-	"1GgXIDPYnrDN+odsv+WEe60O4rocdcI9h/bpgIWHdLC37z2qPSWLGOpi69oRhYcHXqvNrHYcHoX7zt6g",
-	"7x1G1Ou47c5SOzSVUbdVtKhltahValExPIZeVDenBXlhxgEPwgM6tJ0rHpzvG42o7L56S8u8ZcO5gLds",
-	"NF7QKx6Vh6pRU1zgta4nh81sS+zwttbCwrrXbtTUSQBjjQKlgAn19ol72G2X4UVxl5awRBcf2soUiKfH",
-	"CjugOgakAhWLPA6ffRifBEYfrM9G1s+A2FSxSTx90oDRkMdsPRo/AvBrxL8RnYC3wuLmQzI/k55jkECl",
-	"7mMAqbsqCC5Jh7KqFPROWeNUsOylz+FXTtBKT+7YHH+9Y3NZKUsGUuvTv8nDOUnlLbrM+9oAVSlPCYVq",
-	"u1Xo/yrxwdA/3rH5C9EggSyAz8VCZTMYYoEXkJacQcCcxjSNM+UU1y/vkmDCMgAnSnmAFJoIw99ukZ1i",
-	"vAqk1Ggc83rTGsqTi3NNAWhnQNvDQnaCe46jWI2o/S3LX7OnwvRnC9xrz3D/6+H+Pw76zWJqc/sHYcfZ",
-	"p3vMOQg95hwN9jynRdv9TrgX7bODwbLLvlh8tW671ahlcl5Mc+UnJOcwlGXpYCAvRyhUCqa0JxowvZ9M",
-	"Czc+jl6zdaxjf0IWhB9GKaFjcv4A/Cyu+q0AaFWRchRRA2IWIpLEd8ZNoa+mqsAiLG1l0M+las8XjeC6",
-	"mqjeiv8BssStFcCPExYQmY2ZCCnXPDYihrgZqPAwavf3aYc5e2Fr4HQGLnOOqNd3WmEb2B736UEfYo4B",
-	"o2F777S+/lrI/PLbAja/xKNopA4aN9bzJG4jZ9TNhKfZmCbbBPDg8twkdEct+mdIyQ3jcLjZ+FpcaVGw",
-	"GlayyCqykOTRbaNW+c5Z09vvFKHqgb3CAoCA2ShZiPlc1wjpQnY1lXlChuVcFdNuJXDY/FWnEcEnWxAE",
-	"Lwk1r9JlgCZKxQEZ2rbOodskJ8jqnzHIHkLLqSpMk5QzAF2k+ivUf9HTzJnPi0HLlaG6WzxMeTkdHunX",
-	"dCape0SCy7evvzm77t0ef392abJRo5LMh5yMvnyVNrsBNr6B049STIIl/encHBNg7aUKKzDrYtdUx+Er",
-	"cwZB4gotiMRfCJ+fnp/WZQ/1K2SzFBpTnJMRy9hqbEAVM/C70lM/7ljYSMJvI3y3lIhbM0M/cCtXwRuf",
-	"H2ohtuyW3qn4hWfv25aAg1zvsWUxv6iUPgisc2ph6mAZOx0TpEu3gs7KEq8kQB0jIIGSXAUEgcbmESxv",
-	"+hxFLQQKWLggJaidwudVkn6kJPzITn9OKJ8bwVpfDadj5NEXs4P+BBY3A1azZiU/ArDG6IsVtpnndfDZ",
-	"hmKuXQTbqRFYch04i+ElxLe+WFQeIdO0dDMrGTINgMtLQpFP1PiyDbGRwFRcn9vGxyQG3iXAJZG65yCd",
-	"ZnWMEfqFZSmCgocJo5kGc8UflRhUtlij7Kl8ddRefa4hWGJONHk9NMfKTB2xOfpyGQZorUYN+YOrcE95",
-	"8SY76OUdpdNM1LfV+LbmCvxDyKlndW8rPrnt1b1ds7J//c3FJ8rIZQlawZm6st1BV17g1wtXDJNZkpxx",
-	"3iRnNFSpzhD/3ZdDaCK/yzrDQzIQnXbiyxOFWwoi3c9nSfQsiarCPi01TefIrRdHGQvTLAJS2oQVl9CV",
-	"zm7z/AtB6DSK0wah5IfjfxLkiz4kd9/90iDevtOPc3J18rpBxilPCx+usaq13QNlRUtifqeD0kWeZnTI",
-	"XmIYaEFCaV4L4ecQ3U1zqiBk0mxeotgBVUo2x/jFlVaHQEiDNIHAQYuDPmMKjGaopSYEsvfnORN15bkP",
-	"TlAQOBeMD/ORVDYRsQ6I6+c5Ixni3O0E1/KPAFlg4JWU9LN0JuSk+DwARIQQRg/BEQLCEgao5PISLRi7",
-	"Q5Uy+Bv4Wb5GKJW/mQS9rwN5zQbgPZqorBgIUKUKRBfCVZvkuBg3n2N6ja13lgyc12cnb65Pzy+/7Z1f",
-	"9q6u33x7fXZzE7yE6xsai3FIBRnKr0yUahSLuwbpuB2fW3W8Or84612+ue29evP28nQVwf61bt2rGPIJ",
-	"1wZmHluDTHauX52QI89zLWSWAKbra9fx3Fa7AJ1BSpdCK4TJKUXvLYJMbOAnk3O3O6P3ZaSM6/NXr5rN",
-	"ZvOH43+eDcZlZBsFdtOt9WNOIZpwI2wLvbVkdxQ5jaxNr8XTWExSEWtGv4rApDhhL5AjqEHUyjOLgsQR",
-	"LsDmjN7DiK0eFNm8lrv/uw3EhGa51gmMvKHiDmOO1RbFjff5x15tYnw1m+OcX6kdi2fa/gZl5ThcpvkN",
-	"zWMxiPGk+EItUOmMy3Mdsq0Wzh7raDOj9RhjRDHUpbiv4tDZJmKgKLV50IB1vG0SN2B19o8UOtCqDB0o",
-	"Yv1Rrd4feIeUeaETRYNDp+O1+87R3kHLoVHb3Tvo7LsdNnhs7ICRTVKiFbFGbdrpt5x2u912DqI2dY4G",
-	"ruu0+17YgjiBAxfz2BmPtrdVpDOuG7lVCSU0YaxUWm2v3F7P87zV7S1KqZrCheAnDHp+KAqhtS4KgQF8",
-	"2FIhr1wIbF0bVG5iGtZUuEV0g9lEm2GT6B33HOOwYYxDZgupSjFdIWi38oIVegwkMuUClIKNvGJFUVQc",
-	"Fjxg5FjeCfQjj9Kcu4B0SmIDPBWYCnvyFwyaGFGpmk8n5ghZ4yAzY/co30hR+o+sHH3JLrbMmt8Vas3W",
-	"jjZLbpHzXKlNiroy+PZMG/cqrABBc+2N7Q++Br9gtJQHF9FH6cbylSycZnE+h9LfMJqx7Hiaj2rdn95J",
-	"pRI0xn9Axpz65ljbLYpv38lqsvvVKZgKTx+sJ/C3lNuxMPxtcnUCcX1tF7RT1delnGWTIgp8b6B+S409",
-	"HZgsX3iF3DT3aRwyMkloLtVAjFmTV0vI3pU7qlkYETC5ZDk30UqRNTzb5JhbCaskTCexOsCsLF3j/jMZ",
-	"pEgfnCkEgy5JaM4yQ6aQDiyOZQUEDA2Nc7QdMT6MOcNeLAI5KLsY5EVTHokqbAbIEcGcZZ8DxG/OEjYZ",
-	"pXxORByxeoMAv65CbBBIpounqVT2lc1HjddxkbBbMWpXVhSjKKB4UYF/CeFxSYItUr7CFQGF1gxpW+eq",
-	"t2EWCRoETfQcCtId600Y2pgWyGklHPc6jKEiEdmxaYmh+qDu81ROzc35VaPIAkeNxVoTTXLDmFzaAss1",
-	"x1Fp9MB3XNGTYmPLQYOiJiwnzoyZRFjDYsmC5fou0qFUcxSTos5PwD5SIWZpFkE8ZT+ncrgwScmqHMRA",
-	"VbV86CTAoH18dY7pSXJjKQmArCfwvIKCz+gM85oEESMgSARsEMipjoG9UEUZ2e/WQqaqYz+MUutcJHEx",
-	"TFYyVi5nBFrWsGg+XghM6bIH0eQWLL/pO0aTfNQACpOYo66IL5Jdt55Vm9Cq9Y0+bIUUtP8vAAD//w==",
+	"7P3rctvIuTAK30p/XKkymQA0wINESpXK4kj0mDO2pIiUPbOGfokm0BQRgQ0GACUzfl2VX98F7IvIheVK",
+	"dvXTBzRAgCfJk0n2mh9jEehu9OHp53z4UnHDxTKkhCZx5exLZU6wRyL4sxfHJLnA7pxchDSJwoA99Ejs",
+	"Rv4y8UNaOas4y9U08F0DLfBnE9+TPzbtdvPEsiwD+YvFKsHTgDhoFkZo5tN7Ei0jnybEQxQvSIyqyZwg",
+	"N6QJocmrGM1xPEc+Rewpa2AgHLMfY7rE9yRGEZmRiFCXsIeL2jlyaGi6bH4Oqq5igvAsIRFy58R98Ok9",
+	"jOP0R/jeqcEU+CiYemgZYJ/ySdTHtGJUyGe8WAakclbZY0EVoxK7c7LAbD+S9ZJ1i5PIp/eVr18NsW18",
+	"VX3qhh57sblz08hBYYSc+7/5Swc9zQlf+DT01siPETuViMQx8c4RnsaEJihM5iR68mNSz8x4GmUmROhq",
+	"UTn7hT9mg1c+GWWzZJuzObUeipMopPfoEQe+h5MwQuEMJodZp1cxmq4TtpMxgnlVCXbniIilsmNEfhKj",
+	"8InWzlgLD/kJmmL3Afl0TJ3BzLwKKTHf48SdOygJ0Rw/EtS0WnwXaJjM2TjuHNN74uUPaFxpzhq469rE",
+	"mp56Ldxum9NoXNnnUD7gaF1wEj3XJcvElGflnKUH4ZEloV6MQor8JLvtuV47vi/gYUjcVeQn65sw8N2C",
+	"uYzmBMD0VYxED1N2MXmfM7aZ0YqyOQVrmGlMokcSvYIdR3y0GFVpiHwa+JSIRzUDJTh44P3GNAlRMvdj",
+	"0RluhbiNM/9+FREPXVzfDlEY+fc+jQ1osMBrdjpoStAswovNs/HIDK+CxIwjF72KSTB7dS6+nn2UrAOS",
+	"eeIv7rXfyMMJPjtHC+L5WH8+DcLp2TmbJCVudkyYkImpS+IkjGL0ioaUvDpHUxwTcxX56sEsjBYmdtmG",
+	"q87h9C9qPGi29TS/GpUlZp9LJKIEUCi/6+xU5fWI+TYHPrs5GDrGBopX7pzdJ8AGBppGTh0N+UkafLtQ",
+	"PCckEeiLI7KIIEzjJxIRb0xTfIGqgFuWgC4j4hnsi1QgmlqKabJzQH5yjhwJdOouoBivY/Q09905P2yf",
+	"LYgTiYpRYSh0x11Y4M/vCL1P5pUz22q0CnGR65I4fiDrwWXx5mFogB7I+lWMfC97ERseQwUWMVu4Q8yW",
+	"126aDDuYpzN7apGm28W2LSe+xMk8nbbvVYxKRP668iPiVc6SaEX0mTNIwUnlrLJaQcuiiSf+I5kF4VP5",
+	"zGWLgpmfzOwOJrZret6sY7bs5tTstk8bJvaaVvu0dWK1yOwbzfwCB0HZnF0cBAWztexuE7emDdO2bds8",
+	"9ZrY7M4sy2xObbfhtUh7dmp9o9m+8UngfeDUCOaZn/bHOU7Qij5QhgJnrHUsaRb7LokTgc9DYCp+XE1J",
+	"RElC4lfImWUHd86Q8xFH1EFeFC7hui7g1kVkGUZJPKZA7nyKMG8I14TfiHPkDJPIdxNH3MwYtSwLOXdX",
+	"P15df7yavBn0310658gZ3NMwIplPxH5AaBKs66gH5P6Msz4KucckSRhZrDpv3l1//G4gRpt86L0bXPZG",
+	"g+srx5AzX9GA3RdBQWsGv8CMrcBBHKIntltsb4CjGNNwSSJYe4ye/GSOMN+sWRgE4ZN27f+6ItE6PVbY",
+	"uMljeixFbAjfj4pRYTOrGBW+8mKe5M2Wi1RyhTziuo2TZsu0pg1s2jaZmtNmxzM7p7gzs622bXc63wgo",
+	"Bx5ZLMOEUHf9I1kXsVEr6v91RRjaQlWbMTqNdhs9+rE/DQjqDS8GA3ZEEXYZIUmJAEZ3d4PLGkrYMS3w",
+	"A8P1KCJJ5BNPgXOMZ0SAyMyP4kQAHDtjRgAZ2hesNCOmjAoaEooDvCYecMSNFpqHqyhmcxMDq3sT4wVH",
+	"BSTiUMHBkT1lC2JjAZRU+YgxcnEUrZGjtiUxb8W3zhDbXadWRyM5MBuCwxoFIORjiUszpq1G45wBbQC8",
+	"PuIrlEuHJfpBwNggdvsMNQiMyHhPGB6zv6aRT2bBGpbrA/1kn+A0cUzTW9qtox6aRSSew+6jJYmQuhdw",
+	"c9B9GHpsZI1cn8xs13bbJ2bDs7DZcjvE7E7bbdPyOrg5s2YNbNvOFsKpwZDJgKiEcDbabaOy8KkipIwD",
+	"SRISsTH/zy/j8eeGbY7Hn0/7n/7wu2JgnQG7XXy3uJBUjWucLwCswZbMoMZDITVAUPm9U0cfJfMgrqO7",
+	"iiLGRPARWB/GH+JFyMWvhaGNOKY+yHArNiicVMtuABxJjt+P0VPkJwmhdfQmjJC45sgZV6LmuOIYmkjH",
+	"wDQi7DKFFDW3bfGMSxqHMiWDGZNS9t81zk3Nw8CL5X5pgCJWoO3g5tblt40DJ2xb02ptX2IqUR26zqvV",
+	"YkqiMrRL4W0B4u14zekJbhGz7TZmZmtmEbOL7anZcJvAC5zg0+k3Qrw3+J4M/b+RzRm/DZ/QAtM18hOy",
+	"YFeWccr8TBDDpWGc1NElF1KQbVnnyEILgilnyoX0gqo4Rh/Cwc3Up7VzJgSvGAaeho+E9WF895gmEcEJ",
+	"8djZ2pbFcAd8iklI7HNoEUaEs9oY3Ufhasnglc/KFV0FegZ0uPDdKIyJGzJhOUYBju5JxAgAHdNEyIS5",
+	"O2FbTjlpZu0nMdsjfWvFAhksWIBP/AUj0pbaZJ8m5J5EapdH4QOhJdBPyedkAt9JWCtH0o0lu5XhKoY5",
+	"c1FaOwX2M7sNMTAIwRpNyYxtmp/UUW9ME39B4gQvlpwMalfsKQoT1ozJbugpjB4Y+QqNzH5yIGLX0Kfy",
+	"LDV0dfvmAjWbzS60G9Oq07Aalmlbpm2PLPvMss4sq26x/+z/YWSrv1gmazYaTlkzQZTgZLafA+xP7iCy",
+	"jIJarIGcn3/++Wfz/Xvz8hK9fXv2/v3ZcFifwX8OW8zd6ALQS7qozGLYJdVIQ3U89r60vprsn4b8B/F/",
+	"zjL/jMd19sfJ1/9b1GVU1KUq+thG92vtT9X/+b+//MH8lGlRq/2pmBzdEjeMmKhYhnci2WCbINJsNpu/",
+	"riByKygOR5plU+dtXsUCe6KqbaCGgf7593/UMiuxCycp++83VZ8mzUZFu8124W2WE3+RW42qOKW9fI0a",
+	"qWs6tcJrL3vEY6pd9Ze+WjpfZJndT18so/u1CAi/8u0lcfJd6PlEKHKktP5d6AFLL7TT7E+8XAa+C/zg",
+	"67/EXApNv4uD4HpWOfvlS+V3EZlVzir/9TpVrL/m7eLX6QcuAP1Vvn4yKp/N+9AU02MD12/x03sSx/ie",
+	"8HkWyLqMYV/R+gaMCCnqG00fBDS6XCXHzLsHTCOjsj712bPC2Q9AZzn0F6sA5vqNVpL/zC0HhWPWJdU8",
+	"THxOQhTzMYW4BRQJGheu9puv88VWyH8r4VANW7AsuFnxMqQxUepRUO/tsT6FG79U3FWchAsSTXyvclZp",
+	"kxa2TjqW2bFahAn6rtlpnZ6ajRnB7e5Jx+u0Gb/pkQT7AUPhTMqYcgX5xQAt/SVhJ86Qibe/0lDgGo8s",
+	"g3CNpmHCEMliwnkXNozVODFt22w0kW3pfIPFG3okINCQ/ySfl34k+p1u67daelj1YzhusozIzP9cOavM",
+	"pg+T5uc/48pXHe1tRzpy/0uhV6pXDRDMwlUCsnKEn9jDeiWj6jz0FIHlmvAbwp7A/nebZOpib2oSFxOz",
+	"1ejaZsdrdU0Xd2zcbZxMO9Mm239GjqCDJf4zC/4n/6sYlXCpFISrSCgL2xZjdwMpB7F9S8iyctYQZ0Lc",
+	"lTzMpmm1TOsE2a2zdvPMbtTbJ13rtJmSD8+/95N4EhGX+I+EbcxRYEqoN4kIhu2qAEsAk/DENsVwrzmg",
+	"zlrTNm66OxRcz9iohHxmjMRNxGDABkVJjAMSG6jBf6yWyzBKAAr4xtlHbFyCg4fKV+M/7Pg/GRV2JSZi",
+	"Ud1uExPbtFpWx2ydNLsm9toz0250Ohh3vFaz0a6IDorJO2sajJl7wpE8/IMWDG33tCOEdMKwA8NIk3TW",
+	"e35IGd8nqUnjyAGO6yVOAC99xu8lOFnFjFnmKsBNtLzlKDfRMvXU3zrmfcSRj6cBp2KPob+c+rSeLr+u",
+	"dtMNVwwZVtiMC9odDCIFYxxy0AXdn318W8d8sYEyhyxbpuvfa/u+HkAYFU3bwteJSWaJ4DAhyyXjeP5D",
+	"aGFzJzJs1e2G1W7b/xpa6BFX4MsvFdV4QegK/REtsM+F5RiUW5WYJGwyfA64NfMa045GPrsz2zVPpxbp",
+	"uF2vIfi84/cW+FqYCmCMYMW2BqZ0AKXZ3FyJeyZ8Nf9hoPK/dPM/lm5uBYcMRYU7I+6K8b/09f/b9FU4",
+	"b2Iw6oLFiftbcIk0dXZTmpY5TkQTtAgfiYeSEPkUOXny4Yyp8jONwkANEK2o8IwCf1PypKwDvEWtPgYU",
+	"Dp6DV2HyPvT8mc9JfrHTHmgxWWtwgaRhIh0wUOwLr1Vp7QO/STbbrDNkvWLoDrjge2tqzrdFmy3av970",
+	"1v1qVKSD586O0PCrUZEukjs7QEM41e+wJ3VLB3FDJIpCoUJPsB9wOr8QWqizivTmEa56DHLRuJIE+GFc",
+	"OUee76F1uALrHXuMg4dx5U8Vo7IMfZqQqHJWeS1O+nXzNYC9kTIOgyvwmpn0LkaD66vJ6OebPtCkZ399",
+	"6xeUwpnf54j8dWLZP1z+dPLn5g+dD+2rxo+n71s33VtraI8aOrJWg91+f/e+fzU64Ar2YZNLbp/mULHA",
+	"wSyMFsTjNjNw6qkjRxzNL58cFPhxEiPySKI1WkbhNCALNAtX1APO+AIHwWHHn8eTe+Jed459SryJi4Ng",
+	"4nsMaj4Zx+oK48SnmkeZUB2mej9G2nB0Txjt+YPdbrftRtOyLFs9n2gNhZ6DwMXz/IgILr/iUzdccGKb",
+	"LndPxyWwHYu17k8DGNpZLSfTNZ+a+Kkz2Xy0/Tz6FjhOSDQ5eBaLVUIm+kYwXuqJylPalzWFHmJ34Q4J",
+	"y+CB/FDai8HMfkbET0YlDleRS/aAj9hfnuHAd8l/243TulW36tvAJPaXXD4QV3wZhfcRieNCnuzEtBum",
+	"Ze+lYuZnrX7q4xaPZTfSsSKf3pe3LFRQbx+SL5ZzAPuiLEAlJRiLwSDHNyGdBb57LMlJEb1A8PsIVtK9",
+	"SffeEd1lfETK8Gi0YDjqvesLSnA8EXjTG7zrX05ubvsX11eXAxjsheiAxoVxVoqtKEKEesQ7Q44+f4cH",
+	"7XDGi3hq/RFiwmHRDoWUnI+p9NDj3B14MGCKCI4Cn0QoidYZt0PJ+mHvEVOXeMhPagZy2BQ+9N+8u/44",
+	"6V9d9i8dNs6YOoPL/vub61H/6uLnyY/9nyeDq8ndsO9wMzUncdKDkY/v5PzunA2fwnNwuFxzrnRMnVv2",
+	"y+yxX4x7c0PqxZJDfHOwUWRDy99tndhTD9tmuzXzzBZpnJp4arXMlt05cU9mp41O0zpGrtcFdboKAnUl",
+	"uW9Zqlg46eLZaeeUmLP2DJstbE/Nrmc3zJk1bTWnnRMPk5PnKRYChpj4nSPUvBuy2XHLw5wEQVhHTyRw",
+	"wwVhfLyUTNBo7sfsbBJ2huLS1tFNQHBMEKF/CblQINq/4uEsvkvq4Dv1wJg0QBel+8DNEsdzEIIkwPzE",
+	"LLiZW562tDe2LLuJLWJ6dntqtqZtYnZx98S0Wo2GjTvuCbbbKV2B4QQaeab2QapL7A2qYptWw7RayDo5",
+	"a52eWXbdbnabJ3YhVcnYI49B6m+2CIFsJHDL547LOSGoOEZttOmDKtdqcB9qEcNGaOIna5TgewOsWY70",
+	"B3XAPl8ggOmhZpG9I7JMuq1/5H6r/4sG9kEDeJVBA/+LGf4DMYNReeKxMXm5nu2rUJAgDhZorKCCCdc+",
+	"CKQPZJnICNNisd5+zbu/ViCl8Vwy4ub6BuTvH/s/V75++hbYykhZC7lg7uobozQy5gx0PblgIR7Lx17I",
+	"jsKh998G+fGgnsKQx2tKxDIhkkKsEFWFFzayLYvvnE9RC/3of3eOMApwDPwiDzqcS2du8KVm3CNBTyQi",
+	"NbbGMXUa3S7sArtY48p4ZVlNV4AJ/CBniD8UsMcfghM+j7BSoZARgWBKGlKSj2jNfqQA9sJwydXTZ+g+",
+	"TELlP5O+QJQ8kgj9ZbVYxmf6c+GODV5j1h505i2Hi1EYvmNS5bNFHy067lWcAmVEdP9z1GycnnR4xLd+",
+	"wd72e5f92+FkdH09ede7/f63q95Sa5OBgVVwzAPBvLax3DSgWkXGVpsNBqFoupZHVgPSoQkRLyeO5iUW",
+	"P0Y5YaVUVglwAlEhqRKyUC76zYmgvaOltDq6TaU0VCik5bhJrckm0hryLuw+PmE/kREJsLvsaznf7Y3b",
+	"mjpcb8YH3pJVfKi/QOGdLQCIJxyjNKpKidpa4Os2qLjt3w37l7+967t5/GqdjJblbooeR8hvJyMEFAd9",
+	"uYnP2ndfjIb4u4ymf9S/veq9e84GihFe4i5RtKLk85K4Cdsn7AeriPC4S4iw5LTIxVHkkxipVQk9/zlc",
+	"viDkSTwgLHlFPUCNmrWAa/yvwuRNuKLPB2nhFb5bHQ6qJTA56PsP6qCr69HkzfXd1TPAOB3iBY7hKuTx",
+	"EBHh+mOA2GQuA2rr6BqAVYoW8SvVUkaoMjEBwqIC/4Eg3xMWT35+5LMfJ0Sdw3bTJOzvC1kk9+ZH+ahH",
+	"idNpbM0BnlU4CCYHG1eeKdmp8EgUcr7hiUxjP1GS3Z4hkuImHC7CCZFQ+Oci4d5OxfblDVYK0Lm293lW",
+	"hgKpj4bRAgf7a4TEMZcgf74KDuDw5wg/HKpe2WFg1veHp0aICPbW7BKsYpKVOcWmamjn6u79d/3byaj3",
+	"Y/8qZzveOXDxIEdjrt67237v8udJ/6fBcDR8KfIrQFubP1bgPuOMKSjxwwwmQ1VHX5TDOeUbvA5C7H0L",
+	"yUUlzNKZeNtqddqnJ5tSy3fXlz//G4gshYsqkkxs9L5AMLmJgJGFIKs32A+O5jv1iyOdV1PFUcvIHQlQ",
+	"Gh9CrVV4YAtVx5WoNa7UDJ4bIEE8Fr6iZVHKhumr07rtfxgMB9dXk/eD4fve6OJt7qId880tg/8WTXOw",
+	"vL2INqfXZyqZAmOWVTYF5chhfarnDxJ0QTzMXAwrxOUYr9ETaEe4So6GT0zUxJDPDd9jn4qMIgyc1lqm",
+	"h+PVWCVsQ2sPtkEH+lsVkPZMRAPZ69jC2LzA5QfWj2NUBK+DNxOApMlt/893g9vnCFXfDKTSlG8iai/W",
+	"tYIhFUcYa3mGxGomcnlOLY1tlAiL85eUAP65ZSNchckQJ348A4fPl0H5MjFJuEpi35O5YQLyKkb2iWW1",
+	"WpsY/7Z39X0f5INhbzQYvhn0vnv3G0T8DuyZg3D8IOTbgAlo+YWiqlO4IEFnVVj9r+OKdQz7rALXn/Dj",
+	"hh/S9oD+kE4I9Q7nk1/C5yjribuf39SG2y2TUnRgAgeLnYx4Y2tEKbhgb3Sys53iBEfJHoOXe/WkA+4N",
+	"7ykwljI7okEWdgf0RjgtPRtpqC+gfUBMCcnyXDRe4eL69nJw9f1kcDW5ub3+/rY/HP4m+YV0xZnFoDVJ",
+	"GO4oWofAHcPBzR3Fj9gPXghfp5RmGWCXgMGP3YD4HAE8Mi4CVHeSzgwHN5Pe5eUtikmS8Z8a3AC+u7i+",
+	"ejP4/u5ZdPXuqvehN3gHROCF6WlulYxdgmStT2ArxOAuJa1Dw8GNRmDlwh20ojFJzpGzuWSHsbJjuopT",
+	"fXQN3Kg4b4Z5xHbgL3wI0udT8CmSDoDgojVf8RyCXvhEUdW56L17N5zc9t/cDfuXDh8OsrzJlHFs5BWN",
+	"CHbnDChQ1Rn2bz8MLvoTbR+d2jmahslceHDFhJ9qRhsvPKWG3Ab/snBGpGmfuwMslmGEIz9Yo1X6mVIT",
+	"ScF6fkPAlSbvy59EmNXJRpgyXgGOwF+QOhriGeFZ/ZKI68PTTBAH7rkenie8S7cFrH+rELXS0HOZgMHq",
+	"nDVzequSOMWScELpWwJOprwT2/ZxpTGunAmD4cT34l/gySc95PAvq8Uy9fblOki3c2o3msR0242W4Ie6",
+	"7onZnk3tjoftltVsqTBFt0mmHXLS0Bp3W27bxFM8I24Hz9onzwxTTKfPfjX2nuC2IMadOz+NMHXnqXvR",
+	"Xp88GjaaR8xQAPTXT7ujvbOs3ylkCyngI070ICwNlBjLtj9S0G5rCWZIIuySonwsX43KKAzfY7oWYTnP",
+	"56OSMOSuGEF4z6T+hKHZJJZY1aeo1ZAG16zwNepP3g3eD0aT/k8X/f7lc0j3bX94fXd70Z/0f3rbuxuO",
+	"+i9iqRnJpan8p7MoXHD9pkg4F0bCfOOD+THKWp11M8BMbgIoZTIE8GXN0DtMz3cUr5I5oQk75peyOqfZ",
+	"UCkhXowwgsw0wpU7zSGjA0DvbvS2fzUaXECC4hfQi9xdaUO+DARcRMRjW4UD7vyy8CFcAlWdktk7Nbbm",
+	"pyik9wbiKX0gbCoij+ED5F+XWoKL2/4lG6D3TnLZd1SYa4j3nng+HsHxvbQ6fLGKIUv/xlAZD7nh3c3N",
+	"9e2ofzl5378c9H7jQWpSJc5kGie/MAc29yOZzsPw4SpMhiR5kV1VZg3hsPjEvzBZRf45E1PAWw3Y3Zu7",
+	"EXr9aNet17KPvtkf+9+9vb7+katt+qPfnOjo5CYoamDkl+9o64fKHVw/Gta1OWym/NrwUNiZb8qoLCOG",
+	"bhKRly+jaSpMWS8nCkby8ElkdBWDpbrkQ5VUxYkgUyPwZirPIKT3JELaY157hoTLIFe4pTxF2cb3ytb9",
+	"EoURdi6W25k3l0pFptXCxWVTpuWH1DRe2yF2JDOjil5S/XVYL5l37bBeUht2SK9MrrZCgwektkzTvqsy",
+	"BRz2DXarEhIE7EeM8BJHubozKv9bUX7SNBPfLzzZqX5zxEkq6M1NV98p/YT0vdDPIE3hz8unVPRKHhfq",
+	"dLHHbTI4uNHu9AwHMdl0BKTkSYNp7rcUEeyZEP+fFnZw1IccVHU+mz5UFfBM3sLhbp3iIePFeNgyvB3T",
+	"1C8bLUKPGCgOOd7AkDceLDyA07/vj5CLKaOkYGmbYvfhnBdNyBeb4LUSxtTJF0UQPt1ZfPaN0YeW9btl",
+	"dU8K7l96IbITeOfPSOIvCNszwcoanCGm4VMd9RIUEOmk7eE1qnZOWpZVM2R2bZQQitYERzGqyspZVjbp",
+	"rSqolclhe9Li8+Y5bFVXLa8tfGkzt+1LoKd8pv3t90rs3Qb4G5U8HJbcQpm09nm3T79t73yefGHTB5/n",
+	"pZhplyreJK+5pL8HYTypAtlOnWKDXW2IXWH4r46uwI+NroKATQcygh+QxjKNX4oivN44ITEnY2NhW1HW",
+	"nUL3B6CsK/LEAQ1TT3hRcu9U+mJ4bEyLERl6Fh5TXOu5rAJTiNGyBcby3/1VcFuc4Hsmjx2E4J6JFFBV",
+	"fLW2F3r4zSCCj34yV+m9901JnV6rL7mzTMozhUteHQ0Tnsqbu4fIWJkHQpaiRB3j7Idve2ajfQIlHovZ",
+	"mW40aiw+PHXePdxY8f+4pz9Pr1rzH7yT72d9ezUIb9vJx7/uZHnKbvmnQk4jWKsiBHmJJCOOIG29IIEC",
+	"7ornkB/mHvtU5QYsKk3FsDDExjMsDPtTRwMKMVpwqXk8meN7vAZI8ITXsgSQaChERdFogdfsIocLP0mI",
+	"ZyBnXIHSKAzpjGmApyTgWEAWY+H1bKpaKZIF9ql5HxGS+PR+XJH52qVzWRz791TOQbj4PEV+QkT6lzHV",
+	"KnGG3GUcPuvT1FkB1tnjL17FfCg/Rh6J/Ee2aq5k0+o6KZcS6DKmVdblsX0uR8XIcXEQOCLlwKsYOTLD",
+	"kyGHw0n61vdqgBG5fUwFlSgcKt2f6mPqpGpjR9bKEvUVQMKNAWMacD7geUf4bMUlL8KC5QKbmh7bHr4t",
+	"FKl82eciJhIH8mThYNUGKzVl9hbtGTh8GJrEaEmiOKToHj8SLflWesvhfgMc82BGdidituNVUYzjPsLL",
+	"Oa9mA/pqg9sX3ZDGYUBqdTSK/MVCq3EKBymrMkF8Hlksk7Wom5PGfNz7j1AWi+8LA2t2N3gxIeSw6TsG",
+	"92njLabEDRck1mrLctCIV9EjDKWaQuYxAHcG3PIi9iiSXAF7rKpvjCnfE1ViLZFq41iARz6iEC6fSBeZ",
+	"Kc9jFZ2PtIQUwZLvoWoY8VnX9BQkfI7RiioVtc9wMZGBjzpowYb4ASzzTKRC+6zymvii/gzwWfmV7Bks",
+	"vrGo1ChVzGjxWheYrvcsqBDSaxixNxiuFgvIS2Yc0mskU1Mf0iU+sMv7y8Pap4H5+3b5jpDlYR2C0D1s",
+	"Fd+l9rx9u/BsPgd1iIksjnFIN+n7yT54yS1uR/cfcnXrUf0vcQIi9HG9Pwgj5KG9Z9PI9+7JDyHknT2s",
+	"Kyflx3SlXIY6qM8jiWIQHoaEegd15qd6q5nxD+t58Af77jw8rMMC+8Hhn/nMo/DAIDQEV71ndA8PQwJv",
+	"SHLgjYYePEPCAb2+D5PD9vKtsMwf0EWUMDn4AN6vDkQ2NwE+jMj8eUVWh98w5RJ5OFBoXQ8EiGFwKB05",
+	"/BNJRPDi4Nt1MJ0eRZgypmlKNF/Uo/offgB63wO3R9KAITnsk8L8ycH/k7FN+uAsWHyGYiICSvSB/vn3",
+	"fziIf4GxlVDvmHFxdcTfc9sEiFtSEvBCcH1MxqBEAvW7kG+5/JisIko89EiiKU78BapKJhksiAG5x67U",
+	"i9UMWYVYZg0BoSCvddKMt8ckEKoUqm22lEWSzfc5D7Dqbygn2MNiDWQRD7uDPc4pGfh5gkoR+5OYj6GE",
+	"Wf7b/xuITEyKNqDQv5DhwXVBug3D1vcGm0ridJOLZBHxxVcxku0M9N3FDWqdZgVVdT4bQkHOuf9LcfWw",
+	"THFiZfTlwo6qbC8mg6DeLPZyNmA863qYdFsmmVmnpm0TbGLbss3OrN0g7ZPOrNmdFs0wGwRQIpCJ+fEQ",
+	"rCRMdx5VuSjJFTXI+d0X6W/21ckaSCrNmTXtkBY2ba89M1tuk5hd3D41G9NTt+u1yMmsY22foITU4sJx",
+	"ak5a0T5QrRjIScGC/UoUEgNZ0VFgkgvREoENuxSjG7AOGP05gJ7g4EFBeUCgvjPqDRC+JzRBkGpK5RQR",
+	"ofcbgI390gOVI3EF1f4neOraszZpYLM7bXpmi3RmJj5xG6btWaQ760xP8Um70K1AFV8omg3oz2ORXVNj",
+	"pEElGOA4MTSzHapa6I+IhtwlPDu/EzCsSWObMKxtKwdrVO4J9coKXj6GvktexYi3gS+J4u8LDHnOZkT8",
+	"QckqiXDAsKCmAZZvN7ZjO8rRt+B4vBOReFWkA7uF59nal71Bdt9lHDTPSqt9TpiKpBdsGAYE0/0uRPzc",
+	"CxGnFyJaUXkh2PPfMOjv3Jn3l8/YloXnGEKpyNDyArtznxLkkYSnpi7YmHhN3c2NuQhp4tNVquIWNerV",
+	"SLDl7BrGCcFADZ6wDyEXvP78PlDCriZMcDLH1Au2IHIvlCWm5ZKE5lS/g8pl3xWTz94+9frQE+EKquMP",
+	"BforUJUqX4mo62igB5XumAyovo6eypSQpZrIMuD2F/bwwEmAOu34WbDuahoMbGK0ookfcPcgyJuM5BnG",
+	"mpHloDlyBd7xk4T+apaQ007agKTmmQGnk4YbOGiBl3y+Emm8inlVddazCnluxnSBE3deMxAJYnjuiIwG",
+	"EzWSI16qPSi2Pud6bTPDoKoPjrtCg66zkTQUU4R5kZy5hXjdU6vtYi2OATdnU7MzI9PT06aNvVYhfc8G",
+	"YRQfwZcib0N9/u/ZdoJMxmcoWE65ubnjKFpiPSs+2fsHoDQOCGzZAEQ5wxIuQps/BzMU0rRav1MQUpHj",
+	"QouCLg7Ga7KQxXH3Q7DRQupKcMQ4UkTJE6MJHlkyDokmKFwl9yGjCqy9KGXDaDW78+CCAQXnNoiSDLX6",
+	"sqUCsYAGqGeDg+BVLAzMQnwmHk8ohaXhNS1yEmc8cfZff08OALlHfSp1CU4hNso67qh6HpuLeovpPVot",
+	"M6uJpYwnmC7EqFeMVsv96KpW8CMuoqrhggGf5Ob2c0ryPIhU/goM9IB3sTeXSXAUrIWRuZDBv13RooMT",
+	"DAY3Yovch7xIw35LPkqelsnK5FyE9RWCU43U7I54PIz3MuJ1Wmhjr/3OKVcyR/tp5x1XJqZn3PSYCNcc",
+	"deHDJQG/CZmRi7VBeBqukpSv2dtfipe7iBmx1F5k9/o68kiE7EazhXDEHSs8vMD3/Ez2tPZrH0r8JO8T",
+	"dQFSs5aXAqOIzHgOvs0PhAkp9PhXiQZZC5kujX00+7EPgxukhU9swkghV/4R+4nGKrkiXFb69ojwKcE2",
+	"7HlzdpKJAnPj8bAkB+M1dgRxQ1WPLCMCEVzn7KLpDSW1dGpnGlOoNGAi1tUbUxHHCmyMYKAU1+bA4jUO",
+	"q4ijyrU5kp8SOgvhQSG1xWgeBjn0QZqkbZET1+y6nangLqymbVrNTgt3Zq5nk0YRaBTHmiBYPqew+r4g",
+	"uS2rOIH9Ay8ufR7/BfmpEga2lbPK//nFMrs98/K/fv/pT78rVFUIN44v5ZnUwpn8KkwHPj3Hj4SJGlTN",
+	"LDOLlqamsXcpaQ4CWWHhfimQ5fFJzwJZoOd+DC4njhjvPxlgY3UCxWWOEG/AJgWXV5fpPR8HvFKUrNhk",
+	"5CtIkWgB9BB+uZi6RPQQAn9GCZDru9XHUsz7077QpvwhXgDWPDGWwyBoscSREIRl+rC70QXkP0iVvvf+",
+	"I1EuzZh6Ocjj3k18LD8OKZxvvBvskPNEyIOH1zEQfxAYqQmuakYGqaAk9KTnVC6mTa6qTLsp56Qf/B//",
+	"WDEq/z/2P57NXv2hHrnqjz9mzzhttylf4gLceYlVTaZFSJP5OTJt4dqeNaiYdiZyQ0NSpl2kSv6V76dn",
+	"ddqdBiGmPW167H56Jm41idltnnZnjVO3OTudFW3KPFwV6LvfhqtIbouH16Wb0tH2pNHcuScLn66KWKf3",
+	"8Fx+kE2p9Iu6Sr/d3f1FdqYFH+RHbe38hN3YZTKQN6QQtJSgylqh6nBFPbxGFvrn3/+BhjhZReznSe2c",
+	"u38WzuYX22gYTaNltD9pwpqa4Mmu+W0NIUlv596I7oOm3nguolO0UkN0OFWRCPs41/9sYjWURWpjuidW",
+	"+w1gqT8WIqhfGWXMpo1ZizSwObWaFkcZU8+bmt3TEzzrdBuzNm4WTRPOY7KNFYQWgmI4vDkbBURph3d0",
+	"NjjArVDMB6EqZ/aB3+Qds99spjmdRY5m+Rmx1MM/wzvm9HV/6DRsWyRxscv3s9iY/TZ8AmUNvx1nCMco",
+	"IZ8TUf+GT1wmtEJ8Z5VxnnxONMWiPjcBwGIKKpm24u8zsKpaFUx8X02nmP8WRSbXi9RFnVEAB+UzvotX",
+	"S2+vNqc9EJruTfocbCbGmfwl9GlqNAh9mhp6uJN92rZehILkOKXh/6rJoeZKa3rKbrNrNojtma3ZCTY7",
+	"065rNr0GsWcW7k477hFK5KxX7bO2ULh07LWFvG3xFu7wXUmbHLqFzZNTYpFTbDZxxxXJ9qdWx5w13ebM",
+	"anfd2ZRU9oBUbYZ7gCi4Hj9nY9kAakO5chmYOk2RKEkrayrKYYBxRTP553V5/2IF84J4Pt788g2OYyi2",
+	"ukbQIg2/0me8n0Y5IgFeq4xwhVr7VD+/WqaiGO8ikTDPg6B9nmtFDlPo/5o647zn+nNgT400iQn1UoMR",
+	"xJphWc5Q3WvVvPBmp4Ntudu6p8xBt3vaJrM2OWmZs1MXc/XGdEq6Znd22rI7J7iBTxtHq2rlQv1YBCYf",
+	"o6qVzp5FK5eFITNLAqdQ9BRGgWdwWM3XkTwc42djE46GjWyqwhQ9hUEAOOhy9P6N1CL6lDHxZWbRHGIq",
+	"dSxjfFQQcmdFyDbGRC0+DriTLfwg8LVaWmob21bGi4zna9jpR7ZbTQt3QCwY+HnGo/vUDVYeD4HnuCTm",
+	"1Q6+gcp2mIRLPXAOssOJPd/iVPeiulotYOW5sFSAYTQoKgAVZcwoyEYq9Nci8VPVMrsG6pmXBvovA/1e",
+	"SwNiW1b2bOxGs1V6Pl9sw7asr7870CUypIqzXxIBtNthttG2sqekH5NdnF4ETFePOCiiqquYoClJngih",
+	"e90ZO3Nl2tYeYJIhWPxodpEqCKw4GmyIOw8VvLAfJNbcZ1/FCK88P4SI6GPxDBt150Zt+qhaz71VaXjW",
+	"8bvDhiik2hTBuwK3jSTB7nzBWJKiWwUVYxmlh2apS7bytX6OX4b6tObq/WWc8xQfV87Gaar0ccUYZ3zd",
+	"4fU///6PceXrni4dada9TRTC6/PpqGEk6zED6WFgJgh/kR/UFvZapD/3lxBY8uIMdrziCy4Jf4CXUIMr",
+	"u7qfw1Uk7DkisGOXKHQQW1oQO3g8bIuxuBTBiwZozkwRwYsUFbyKhSjBQJci2RfNwzgpZFMpp+cl6hzB",
+	"popGEG2kRydAsFA+6AAeFtszkgIhqP85iTAk1FYOLhuz1pQ7JI79kJqtQu7W8yOxnMCPk6IcKR9h11Q7",
+	"tk28KaRLzHDYYTLf/o14SfDDXp+Alnt/gVAXL2MtK/jmmWSaaCcSJcvccUTJsvAbEqjYFhd/g73hRXmX",
+	"YZSAzpZD28ZCAOLq4nfdDRecUBSqjEVysUJNMVAw3kJb0yrAT7lFsUeFjpwRpjGbbfEH1Gt9dC+/Yyuv",
+	"cMfKL8iDT8GnnO+OgRxec4/H5jyRaRy6DyR/TURdvoMlms2w4pdDLOFSwyvhMhYrAud8OOKDnJp5CPPR",
+	"s5ux7mo+8IvEyp+SJyRBd7fveCTjiiveFps4jjwSmkwWJJmHJXL429HoBvEGDMhXMdHU0DfXw1FGCf09",
+	"5Illj9k/d+z/l/13/VE/q4UWDTYvHkxnFZW4ls2TZFmNa7CwJOTLziw6JzMnyTI+e/1au3uvRezna8rE",
+	"751Z89R0Pu1znBBf/rwjhVjCfCwMT94ofF/lcuck4plpqOZcvulXUu5KGfiPpNyf8iX8I3O7Keeyay8h",
+	"6v7obbwPk3DT1z/17XeUvOekZe0d8MCIQSRT/q4bu1tgakyHKJYeQA7nYychTEd+/hxZepH9vDGrTOAr",
+	"tgofZ2SE6eTJ1XFZmfJhw2pCuw5bZEw4+ri5Z5A6cKmK1WJyVEVCIgS27AmWKYUB38DgQgmskUWdhE1X",
+	"8XpP6rUrHFd6j2crygsVNNS2lirqbx2Xu4vO6kkrjj46WUO4UJ2ckM8Z1eYhNotvLVQdpsA/TtV7iJL3",
+	"aEHs/eo53uQLPfUc+3FsJBxkJjl6GssAr/ORcJxX9gMS19O0ZygMPBLxNHEOZ94YbXcyKfKSMMxkfxhT",
+	"zPX8Rdg/HYQfr3QjLZ40O3BtCmzu6QC5uKBfFPNy7yfz1RR4l6U7J1H4GscJifz4wQS2M34d4afXC3j4",
+	"WijWX4vcEfUn/FjRHY02ENJ2QE9nt5Mfi1MbWcCJHTsKUJiFkZfjJ34Dq9uF4dLkN0cD5l/ZEFkb+HKV",
+	"aCZwnyKMoNUmhuOdyyg6vD3UKtbtTmenzS42u83GzGw1m645tacz07aaXrPpnZLudDcTp+a1C7fk8gAd",
+	"vYtKx7eh24FAtTQJSHm0ypSQpSwnuaEPD/BaRM5yN6B0QP6FzB7yyRYEae2VA0EN/Q1zHhDqTcLZpMRk",
+	"BUaUB7LmVisuxiaZCoxVh6Fsx0AOpgytOr/nbM5/OQWGqwLlDHw99gPG5OxhpmIclWhdsCmMPc5+tn3o",
+	"fmxTqUBxWt5Al2F5kdfFslkxKuH9fVZy5S+/aSaY9DBI3sRwvCC27119jspEv6ob2pK0cOpBvAHP7HX0",
+	"lOJAj5OHAPXnGJp3G4Be3P7zvCPJHASw1sfF4GvZz54xF2Anymx1XDPPG/27GemelxMokxAItOHcLxRV",
+	"lwEGBgoNh+/f1WSUfGlSoH0TgOAEhdQlRSk/Uj8XSES0gYHK45S55b4s/YdDyefEOUOL8BFiKRlXHUqx",
+	"Vi4JLZnIBG7jMFxd5Pw9E2mJNfu/RNaiYEIWSRcr93bl5jkyGc8yCh/90jxD7BzNJDTjJSGMARSNNWXC",
+	"vbvkJBY/5ZMD3LvFyvZSeRKgRppUDJQBnwIhszjJ3A53XSgUucUpUy7xVcyTLG2UeIKdND/iR0JJYl7u",
+	"ViaJ891+AwvSJh5/IdVgkzR7mLyg6cuMYTFr+j4kDd1vIPmcXBPPlPiSKei+7n1uz5QTtDMrFBTUe11W",
+	"ACX4v/15/VpsYi496Msc1QajqB/UYUyKnoP06MlJ8XkSEw2GIEtfGgQhDkmZCjZBqFAAG2XzCVG8yKn+",
+	"lPUl8SGCYxcixsGKbIlsOUfO776wr3x1kFI9g3KGm5RU9WCe+3Q1jRM/WSX57Bj3YeDtxNJswbuQtJ7s",
+	"9egDkuUci/2ZwFwpCi4UcJGFThbSxad8u/bcqC9jyCoJzke/+5LxcvW9r+PK1zLHjy0OJmxiqd/KepmD",
+	"mIJqqZtqsP3Mu9vsusJgK8y7B9t1ZakQFSNYWm7w97+fknVIvd//HlVlORMvdFfgiiYrRTE+V2Rf41dT",
+	"nY/BS3qwZwxl1OroI9T1Zz0cA2HU+Px5TEXXp3kYE1WjFaMfhtdXiEMuDGGAzw3PJBwuzYA8kgAtCCRG",
+	"4H15MCN05os1VBwXCqMxxYhxyEY215XDgwj5DvAYQ/6EgR7/DXVK/QRV+VgxYxSfIj9JCDVgyJhh0RVx",
+	"XvOASKcmS/zx6cXGmCovawcQDQ8MEa/REoucnDykodmA6idcLx15JOLFCOMHf7kkHt9USXzW6ClcBR4b",
+	"Iuah6GploMLiO8/d4xNufpOV68GbKEZP7BSfsGjAy3sAByyYfUD2ubodbrSoH+iyLx2mxGkf6ae/ivy9",
+	"nBFUVdldHggMecWvS7PP6jiVfbscp47KE+Zimd4KIkbrqC+zYQMxhYxdAqMK3/RtqbQVO6LolUAKadLm",
+	"ilERiW3lXzH8tWB0g+9/xQA9LPsHcg4astC+ITPxatmJeObHzfwym89FZgf9uUy4kHmoIgmNSi7GTzzR",
+	"Qtb4E8rza29EvlSUrCsiHtIH4jVx5yH7R7ndVjSXMs1PsehxuITcswlsTOoSUjEq92ESpqkwjIpuPmU/",
+	"V7BtywCz00htD1C2OaNCzz2BL4KeDGo285+pqoYBKT/XIqko+1gOn2PwtEBOxlVVjIpOw7MURH4rf88Z",
+	"fD6SmfCw2XAaVpxYWrFMFcsC00g4Qz4NIN2oSBynGQZlqo2IyFpmy4jwokNgi9cqJ3GM/6RSi51lihGh",
+	"qiNigy2z4H/yP6cGyMkRsoDDkK8+txpD37qvgGMg7TdWeyFezcLoCUfehHefyKpSDrskIdvYhEi5ozhg",
+	"nqciEf33L8PX5/XHPFFGbjN//0dIBBetKAXamMm4qfKD+uB3Mwsj8KWrQhU7ArnI7kPOfnHlUa2OrqlL",
+	"mLhDPH2wMfUT/hRhHkwtOQde0c8Xp8TIUiJpj0y/AkfpC3qUhJzeAUoE2QToknAyYdQOyy/5SRqpLavL",
+	"ChLjJyjClNNYthpCvZTM0WCtsnWKvWCNGdIOAnY4X42jS4engPFtKogz+bXMX+bjfI3UMVRFra4n/fxr",
+	"Z8iZ+dSP54SBvGJBYPv4VtQMpbJOPXsccSzOmFaTeRSu7rl3TO9mwNqLIngK+oEJEWnhkyhkJIIs06cp",
+	"Tp3QMJnMwhUTI8ZUf+GRZTLXGmM/IF762+fVmNkDhdfU+Jywit/ABEJiKNkCVb3QjV+nkuPCQzHDOMAU",
+	"Aa+5IJjGtTwDVJbzmLXJbECBrb4PxQOxyvaM4hDNcJRa56G0Atss5V4ofZD8SHFv8bnkFgRHxaQxuJkG",
+	"gLWouiYG4AlC+T1ehI/gWoGqMSG8T4rPReJNseC9PHXyeGfTdaFUy6K8wXyevvQ8i78h43WWTmRt6M1u",
+	"t4mJbVotq2O2TppdE3vtmWk3Oh2MO16r2Wjvc5NgfpJAlXkw8bfKsUKbtYGWPqXEU9gLKC9J0cyOdTRL",
+	"TKVZKrI5r5RkpiX7QKPPxJXUmKAq8kH9PlluhTWMpe1BK3MpSK5+Dnng34eo7rPt2zwkOTTyKpfZkoEz",
+	"u4OJ7ZqeN+uYLbs5Nbvt04aJvabVPm2dWC0y2+fjOjXOkPBdcxLpqYuouTx4LccsI0SAhXNJI+xuE7em",
+	"DfPUtYl56jWx2Z1Zltmc2m7Da5H2DJIlH7QKEkVhVEwKimfr+R6kr4FZa3PW1ioICGho5xhgDTAng6u2",
+	"8HKZQdl62BUayhLN5DMTLmvnqk4kk4ef/HhDlNy1qt24Q3hP4CiJZe4W8qQvQmLPmOiqiY0zymMfnt2t",
+	"SPy1ZhZu4CYx2+z0WtMOMbuzk1OziW2v4bambXKyFwyWMJE7IZCrO5iIKwFOrUPRZMbqFB57rWCZhUL+",
+	"bhhtH7jKUgaK57DOrHFKGCQxhrOAKDh46eescy+FlPYrgVM21wy/C5wEY3dhujDxEEo5yzPLcE88fgmK",
+	"26ZDx5JlVQAuisTSOYkYwk4Y08WrGisNSzoxEL9cwcpqqoKlLwX9T1n1pX9InklHsJKOsFNzhpNfI4oc",
+	"wB2OENqclFvNqDLFEPDEIznxM325aXVVVc13cCcjf0HiBC+WopeoeX5gL6EjP6SLKLR+SC+FnXb1+qAa",
+	"fk3F922KZREyBNwAwx2yBrSSDfwY3VwPRzm3sjINsvxkoTru45xEJAeJr6DwN01idB8aaEpi3yMctqXw",
+	"9CpGYlQ5pzNEwycYiwQxqe0fTcS/tFOfV1BOXyJgBfMZKWsDOeRwWzlCLyZpRUxegQChw8XWcv5c9aTV",
+	"9S9RVvJ5penLy1WWAo0wJvcskyZVZ4edVPeR8rlpivcqw3kyb9pTWDNQTIhHvDHliEEtzkHV6RqJ8ht6",
+	"HggDNRvoR/+7TL7CkxY88imT1Gt1pK6E/FaqcR9TULkvsUtAqySKrmdwNX/GA/PO8mgULBhqPE2u97mw",
+	"WvBGMVmyJn1EYuCaQCWvpuMnMQlmddQD3a+YDNd48OBkqMzlzsMwJqlEp+4UlCyvYop8T1XsT/ADoaoa",
+	"Tsvq1qTBAJQh2kVEVUe7yLCSLC6RYuCeRSR6Utjk9nFNBMHbS0jsHxRyuIhZEFrH3ZsMVeE8EYgoC9rf",
+	"RtTcU+Yx2JnHhKLpWgMGWeOeA0hMokcSCeDg1dm/uaR0+DbzWOxtAka22hU7Cr4NY7pFZfryzPivT3wN",
+	"ILkoRXo5V7pnmnmfRaRR1dFImCiE4IjSHeIppz35p5z4eE7NGFNJ6BNNS5oS+jrqUQbRYbBKMha8DW3b",
+	"ccR+C/HrP25NLwI4ixZsTZa/BzcHqc+G969ikXhCon0N1Kua4cIRzhcidM+pQeEbroARWayWoU8TdZfm",
+	"mN6TM1R0KFm1ExibCw6JW8911aOfCCVQEqJqXuMo02Vx4gH+qYswIupbcG+zX5IHr9r4MRLPUrVT7N9D",
+	"lSK23mGCqYcjD4nNiLnEVE29DmpnysPEBFKnpXwTeBIEJjCIhlSsLyJJtGZykeyaSCbbQdU76n+WgQ18",
+	"caoZmxtOVhFxUNV5tI2UeE9xTE5aY/r2fe/CHL7tNdonwPn4Xl2NXWeAw0Qhj0QlAM++G5GkkKpKZ5hd",
+	"5E+D30vWpTTdw0eeDHG5JFRon6T0twFCFaOyCTHZh+Igc/JiUacd7qOcb4bVftp9RS9LXYS0i8V4QCrv",
+	"p1CKx3O8BLYzVZLm79yZABewN2YvNRdaxzTtnLc0clCUSgkDOWMmPY8rTg285FwcRT5kh9a8laoY3Qyu",
+	"hETOgGS9JB67JVD1GjTFSSgmJSCmhlY0IHEWgzJ+FDk8HYLOPWv3hiMgGm4YZGJnTKtg2BBYwA3BGyVW",
+	"WyiJcPhEz5HzfX+EXj/adeu1ppR4/cX3vjqZiotP8zAgaO7HSRita/uZNbcaFdhUUnZvbxtcgcb417e3",
+	"pQdxrsqjEwhjZb3jmuTj0tJcTMKq72lh+o+zpogi8BkAVlv0jWwnWiYGSObE2kvGTJBFPwHlo6Rc0vEV",
+	"bCVFVpLfjo3Emp5MO7hFzKbb7pot0jwxcQs3zRPcmjbcLrYwxt/WRpLRWmavRHq0KrolJ2tZXnPWZMx8",
+	"e2pjszU7JWbXs4h5gtt8+tPp9MUEF+3S6IrWgrtDNySsl9c5P9cO4CeoupfW/9da0PZC92BmF9gKplRN",
+	"Yzhqv0G9vzbVjCTAXTr95Fyo+oFPKNHzZ/T1eLPy99FaeCOjd5eMUIamM1BhjAEE/f4bquF/JZ36UYri",
+	"l9YN5/ilYmXxFm3wXkpgYLPe+UV59Xo5+TdcJdNwBV7LwD/HBuTPiBPutVyUyydeBdtTrcR1dAVZl+jq",
+	"kIT2alqCld9Zi0dMZfteFG/DNSVoie9BltBY4M3lUvI5mbCWkyR8IPQgIN22VdpHDUTJU7rjz9u7fTfN",
+	"2FjZ9m2UZ1K4k5LDkkxV+ATxpRr3Hq/jhCy4/DIXZNkjgS+kIpoUpscli2VS7mrF3+fg9ZjduxQT6fER",
+	"ixTRvrcV4oXWAvgfHGe1G0qBoSYchzLIQng3R8jFFHlRuEQRWRKcy4ixh83+dC9quG+Qyl7WQvC4KyBc",
+	"S0IhlhNVkxBNCUoin3gI32MfXA/FqYN7IoSKCIGTvRNOgKjKq/OtlhDFLFJZENAA+SRmLe9DSoTiSO0h",
+	"H4d4yGnZFvqetTgDTxhtBueaNyQ/DhTPuUG+Bm6o7BCWMAeeOI4d6VnGpIlwAJGbaI495Lx5d/3xu8HV",
+	"pP+hfzUaTt73fprc9K8uB1ffOwodysDvmk6bxTZVjIraEXaEsAPgiU5Bo8Knk6XceoeXot2lsVGc03gB",
+	"vbFMRpoGluUYpD3UTkalMG/lR2EFA2fmb2NRFtSffV7dI3kHjBRX6fu/HaFeiQDz4gA9ESpTIGODP/cr",
+	"5b6tKthKQ5cQf6UTcH2HxmaXGM3leDHYOWiXV3EC9zovr2ZnkNdCkKmLvalJXEzMVqNrmx2v1TVd3LFx",
+	"t3Ey7Uyb+2CwOOGZSjbn67BXjtKsZ3cjswpRtRxwjJFfUbYjo1wJWZ4jPKZiw8GGsBaRYOylbpRFznDU",
+	"e9ef9C5Gg+urvFFLL/doF9dsezZXu3m6hWAoEucdljceLXGUrMHASjIp6TFazkNKVHW14eAG3d0ODJ75",
+	"HmH+NfArvC+k9WW1znvS8VB7DBLWkoTLfEXyBfZ5uWTeLPAp2b/YeY8H5pWNPYtCClWJCgNnRA224nsk",
+	"Fs99ArScFJkqd4dWwBPJP8vW4vnxMsDrdE082Qjrk/1QL/BdclyyabGwM+QkJIAQAh8iCeDMgQqwsxZB",
+	"AkJIYr/YuUC7zwmhsR9Sx0D//Ps/MtNKSLCvzUHsfSGUr5J5se9siBbYI4xFBQvcJkCWYcVVDMhX+eS5",
+	"7GgfyLpAXXeKbdeanbTMxrTpmYxJMzu4OzUt1/YapDlr4f0U1OXF+cVkWAOjcEqbwe/YW/h0//PuwTdQ",
+	"NQjv73mRHVFhFEQG4JjAoCq/qTM4rCdYm9hLEbmu5TiPiyr5Fx8x7AtsQ9EpX+CgEHNwlCScUHEqnCg2",
+	"kV31ALvE02y40L5WR7LQuFAaO6KwtoOq4Sq5DyHSanD1YTDqcxNPDf3z////IEdU3Xb4L616Nvjz8O8a",
+	"yhlCBe3w5lppbgdVGWBCsqCleC1idc7HFFMkZ8HXN1/xpLYiNgoiGXAk9EKcOC0xJP1xVMVvp464HCXK",
+	"ifObAKZqYTIa0yrotCZyVULHNdHXJZ+J2aX5kzb9AkqcjjKK0W1E739IFDKiN7gE29Ec+5R4PELV97YU",
+	"TI9TP2p53qrOX61UYNx5LzeqmxwZULapKnwp05aWp3bX3rJLpGXTVbUjCuQ7n7rhgsPoxpWSUpQET62N",
+	"2HqZflEgCTlYxajIPlk8oTXYZjLbH27uo3C1FEBzWE8O4pPpupiiiEtocLcKlf0GNK8qYILf0JxHUBC6",
+	"kMo6IouQyw2alpY/K6pDzqezzXaZnUSRF/v2iakk20osna7iNTiZMyzCZuUvSLgCdVKoYtAZsuQP8SIn",
+	"upan7d4WRVBkDJMqEdu27eeoRCDt7eQogFisEjLZclVSqsJaAqIl59LIKD20qSRM9d0BNE9UoZf9Z8l7",
+	"FdN3LW8zawVOp8C2/fPv/6g9Z6pp8Puh09V7xltBIs0GtqcO8GCUvl8W8hzuLLPopL55PDFxjKiIIRYX",
+	"TvAYDBFwgsvJpSS1bMIph6AuIf9b+BVk7lqu77/YyDNXRQgO6aWv4cCuchO/vTFqR0gRHDf33JAXCiqQ",
+	"5C+UAAPQ4mcOUiSnODjuQbv5GvLQzVx5m5Vom0OKBcxW7obnr22OzKqblOVJNDNbikU30KpOePNUL3PQ",
+	"GwCjw92xRjX9chcJGaARUQFZOol9FUsRWXLaIq1RGo4rMmBoofzgiPZAwyda+0ZakhdTibyYIiT2l2c4",
+	"8F3y33bjtG7VrbrNU0L8wW6323ajWaAgKehzsJqEFy5NFSVGWv16OLhBzpsoXPCJjEIHzQnOp9g/VHsC",
+	"GhJUxVI/xnnlhAQ82qNft09aQodWO1ec2hzH3En3wd/IQRj7ywP1JNk9EUdvSNAquwFpVNEB6uprXUaV",
+	"5QpccsYlMQ6uEhcYPC2DEIi1rC3gHiKDjoCzlsJGXU8Z42Aa0vUiZCJ71flsimAgk2edcWqZ+hOYejJa",
+	"SKb0EpdOZqmZhQGTzx34ORHxLX5InedEzoSUL1LUJdDCaOKEzWUjmgY0qy8WS7OrBj1wJ7wI/TlX5nE/",
+	"aoBPcXnJcZVe8GdZIkIkgS6vh3FcKEp+e+vomoenOZmILQVJ2VvkEddtnDRbpjVtQCnzqTltdjyzc4o7",
+	"M9tq23ans5dx4tCiNRl9f/HN+lIo1ussvB4hpzbglR6OU0c/knWMpuTe59dLhOip3HVa+FxmZ75UXLxY",
+	"Yv+e8l0C+lXZjMHIYZwiYl9QKMeo5O8p+LHLi1z5JJDPPlEdctHl4RzliikDwhfEfdNimHjQDI7IsY79",
+	"oJk83JMfuKbUh19XwcmfWS5HU8BlGUf9xXNd+NlidvvSAKr/9bxo4HMv4D+TPamX8JxhI8YX4hC3qCa5",
+	"WiwDsZoDfkGSfuhWfAhAWDYIq/AYhBxEvP67diudZ26RxujH29QL0IovWUlBZLFM1jkhKF9nqKyYdN7q",
+	"Cd/PTKbwUMTdL6IuEi9sjTWRA7zHFN+TSP50CryXymSGIUkE/r25k0EY8tuOUseVOVEXkZ2pD5WxJ9iF",
+	"IomF1DPr7o5El/Mij3cD5eNjvq1XcZlU8/IbBZbJX+VD2SCeQm4L2E7lyhtLX149SYiLo2gtEoRp8UZ6",
+	"HEo4m2mRprX90q3+C6NtyiUxkDU34qG2nIvKTgJx/BDCAXhuSSKchNIwyiNNwJYl7wCYNLHnIdNUw9Vk",
+	"ChYvhPiuRFqGczGrYqMLa1TMQ0omXHz7NYDst++kfWgUdRFzprZGJTSSWY93btDWSOnRy36tSBmXFa0l",
+	"+skBiqEoxcZ+ZVdQiOeP1mqJld+pQz3QDU3bumUUQpEvSEchOeqMGoyDvIJ2yGXB2Rvd8j68/FEw6+Au",
+	"O6YgE9TqqKc+wWM6AzJLULhKVObRWGXi1xNfZKKAZeoLnnKbJAjHIjazKoc7E3FgPGGOPv3NjdcTgGDP",
+	"hISjQnXAOCzFF7DPjek2xYOWFlfqIHgCR+lY+mbQf3c5+dB7N7jsgVNZTaoTl1E4DciClxJZhlEClTRl",
+	"6j8co5ZlIWdwBX35OI7034AwdC47g8wI0yhUbmzRfYZxgpV31zk4XMWQ2WTK9niJI9BiTNeMP4eXddST",
+	"+V8Mq9FiODbCbkKinFrLRu+xT9EwiQhJDDRcsksGUwTl9GdVr8FqtA7gKHq6gjSdS8uwuielcxlQHh8R",
+	"r5bg/wcLyU6jZXVP9mc3epAHFLuJ3DlNFRou4//WPFUdVKVhRkeZpt4rZspyA2Tn2Wi3Xo5ZyaHrZ/Et",
+	"Z2OatpuHgcdDyLh+h+de8NJduhlcxTWZhfMMrSgn1V6OVpeyP+U8iLYerhAWlbN6NwMllflJCjmNdrsU",
+	"bnrugqAhB5r8MbQPZh9SoOEtzkSZLnGfqcg1jwMUEAx1DZ0/OKJQwxK7JDaQYzoGcursf1WuV605aEqS",
+	"J8JrDizOAXvAwpoNbV2bIJdjiv5go3a7jSwbGH5tpc3GFrJ8TG4VNRWR2OxXTK1SktREZGDa+27ch7nt",
+	"hP71l0+MUqxdA57hWEbiq1G5FHmKyxKM5XIcQ15jL61usd6/NvzHOa9s/BRGeatHpuiLuAd+jMaVxrhy",
+	"hlRd/PgXePKppFhKoVJJxoN6vncGcUmIJ+BV2XZlnX9H1LggTHRIQuSozzqo6vxltVg6kBMt0UsaVZ2Y",
+	"JJBCJ8IUQaJrxhUIM0GVp77m/Xi1Digx4CGcC5yAgagMquDpCTK1klDVgffZBJFyyhWjwiZYMSq8UoAs",
+	"hSDLKOTrBYjGZda1InHyDcMvsAuZjPTsCdks4eG5nVO70SSm2260hHTZdU/M9mxqdzxst6xma7d0Waau",
+	"ExBWxAfnI78K1WoyUCgJZcgawuVl83HZULZyxOb1YETDbOXMoqgAWZZzsoi3Veac6zMNHzLjdgvLGJdl",
+	"FsYJB/2nKKT3GXSlB2ztFsDKPGFUuJlwPRUYkw97jiwpfSVzRsiUc2E1IrNVzJAJd0czUOIviMd496zi",
+	"o2EVlilOFhPtcPaUYnNAJQfIjKbnlYQ9zZ5ZEeD17ZNWudOyqG7kS5swA3yDUXRAo6slA0W7rVfq1Ghx",
+	"ajNnsMnmGLGx/894/IdfbLP76RfL7H76Yht26+vvik6tXwwWI1HcAVaICH0kQbgkBmInwlg5HuPI36a5",
+	"6/lTrpMprOGmgHBr2hjW6LvQ21T88u6FO6z67ILwMkeL0shTn3r+o++tcKBkMChxAPRKFtISCnc9Rcbe",
+	"unaY+yWXYgpU7ouyWNwemq8WGGxeCaEuEfKOKscIu5WFFyl0ykCp9ZKgcSUJ8MO4cg65xNfhCsolsMc4",
+	"eBhX/lRMUIvJeI9dckb77m5u+reT4VXvxz5yQy8NS4mXxPVnvstnB8Q0fvITd45CeoZ6d6O3/avR4AKE",
+	"38lt/893g9v+pTGmUrC9uO1fsha9d0PwyYeHg8v07x+G11eT764vf04fsWH6w1HJ05vebe99f9S/1b7C",
+	"I7omo59v+mkH8fD6hv2z8XjUu/2+PzLQ5d3NOzZ/GRbGJpcOzOT8yW3/Tf+2f3XRNxD8vroeTd5c311d",
+	"Gui2/2EwZL20Z72Li/5w+GP/5+zD0eBDP9+9Nxz2R4XjvR8M3/dGF28NpMesZcbpX13yrX4zgabp9qPB",
+	"Zf/9zfWof3Xx84RNZHA1uRv2N5/f9u+GrP3t9d2or8/jfX/09voSnvTevbv+CB9i5zEZXV9P3rG9M9Db",
+	"fu+yfzvUH91dDe9ubq5vR/3Lyfv+5aAnzuSWbfC7wfvBaNL/6aLfZzNHw/7th8FFf3J31fvQG7zrffcO",
+	"Tm/Uv73qvYOwo5woU3DcWSz6S8/8n0/sf5bZnXz6/e+K7wJIK6WBAOK9CBrHQRyqyHFIcfuTectbmANP",
+	"Oh4B5hdhODLzvV6DUfcY/+vEsn+4/Onkz80fOh/aV40fT9+3brq31tAeNQ6l0xyhuwGOVZbymf9ZJH/U",
+	"iPhZCv2339+971+NQP1UDSPUspuvW3b7davJWSAw2sf+34gxpmnJRZ4agK8VXqJWoyGYjogAlfE9sliG",
+	"DLOt0QNZ1xgwaPihf4lalm2gm/7t+8EQYPyyfzWAx00DKdhDLavFug7e37zrs5lCizaqCqkT8rbhIAif",
+	"GHMhyiiFq4TUDNR7d9vvXf486f80GI6GMOc3vcG7/uXk5rZ/cX11OWBwA6GgfOmN161GB5ah6qThYEyl",
+	"QFtjF3J4fXd70Z/0f3rbuxvCbBrdFExR27JgpRKCUdtqZhn7/NZXjEpuZ5g8nN+WilFRewI9tA2pGJXs",
+	"UitGpWChFaOyOf2KUZFz5xORE89KFQWT3s7QazlZhPOnJISZK1fKDFyWqAXBf0HqUimAW0lpUxlcW54G",
+	"DeSeDRQrhCCVHy0tNQOJQWmullSriHs9kuj7sVzbt6H7SxzhBUnKSrPzapecv//rikRrAy1xMmdiq7jr",
+	"aoAUrYkJG3rKURom0jDP8Ed2MeCLwZBG4Qy5qrtQo3P75gKddC2blyW9SZXi2jReCScN+XmZ7ATQmJZo",
+	"P82XyN7kEtu/FkL+6+Zr6Y/5UhxU2Qm/ACnbkKhz967wqmkpHrfm55OJKdkdmIarJO87Dc30onKZJGmy",
+	"3JUoRKGV2xxTvXYwGtDi9LocrNLv8WzWCxw9MK7d99A+VQZtxxhTGsL1qZ2n/sPZFMOQatfI1EKkfjw/",
+	"9GON4sTtnqaS257lRrTbkX8Qsh7k7f/d1ok99bBttlszz2yRxqmJp1bLbNmdE/dkdtroNPdy9gDXqZ1f",
+	"F62KStqIJB+MLit8AYo5nwIQBH6eH3opP5VwqQo37p0yIbMqAZ+GXts6kxAT0iADTMSbddiNymfzPjTF",
+	"w7/EIa3fYj1VVnlqjEwui/J8nLnPb0/GmSwmIgftC+WZUZNkTTJKJxAS4XYyditzd3LKj+LCpoW2eQGH",
+	"KuRFW08pVpPawv2LdxblNPuyKwZ6RwpOhTC/TXZQodSagGmgWN+4wFRls4rRE4kIpFPI6uA2gSavSsvF",
+	"HmU/vHkIG4VPSzKPeXnzC889JrI/5+lIZj/zB12SQk95u+Y+xOmZ0BH7JO+Yuo9XbPZLNziGJM5O2ii9",
+	"EoD12Ius0wpnCDAP5QcXyyycNKzGiWnbZqOJrM5Z0zqzrLotkeDedhJecVwu9Cif2+yVelHn21ztyoOu",
+	"KxDILy9AY/cpcae4obTWGKpiKlxDgH0wRAI0rJdVdWr7VqH8l+d/3k1K0rCJTVkqLbIuMuYJGxmYODi/",
+	"BSXxuBPDKgpA1MIJ1JvY26jKYOqwbFMpq6JU9RkD3BmyDdQADVPWAVsv3xphulEUdkxljYY66snqzdwt",
+	"qjQ9FZpi90F4F0Kt2EPzTh1FzLeTVdi6HWR1A6P31GnzuhmwQXn+/hVyfvdFuYt8dVCG3XfEFJRIlmUf",
+	"JeLk1fhCqqrtMqQjwr7ymRJEAImoG/2muDy6HsO1UfhJr0iwEf15VlLHMzf/Md277rlaKWAZmeH8oNC1",
+	"FMbjtIKxdDwTWzeH+DTYWwfqhGFt9yEfMXLS898/0uCNKlj8kmlWvl3F7hcJy5UF0uDIWCPh5IBkAhQk",
+	"Yxw2vw+h0pM5jucFMaf8bZ2fiN1Ac/JZGA7PEI9E5SmSRE5Snu8JYnJFz+asiy3Xnp56DfLfMlRDd1Kr",
+	"jSmkzwbOg8cwZiR5Po4IDcp6OjtQKol7Q6c1KF7zHiZbkRmRe0JJhBPijOkCPEeh4vGA+7aAi0jkJ2mF",
+	"ODjovNv25lIOyUFSkpD/peIGjwq/1gHmGfW99HhKqLeTXh8eVpkyldBUjhmX1ZvdxJ1jypFnJg/ZrOth",
+	"0m2ZZGadsq3DJrYt2+zM2g3SPunMmt3pfvndtzEkucSUij+p2oKp4tqg2jlnIvojfA941xlXovHKspqu",
+	"7AK/CAPcvEFX993YSWV/4w77u5P+CfKmp7E4JneFUXnCEfXpfWEkW7BGehhcKC94lW+fgfjSDKi+GEak",
+	"xlHXHD8SJMfN1ZsC5ax8Fc7GNI3pBoAVbIDzkbeRVre4joYMcoDBAtvAzd3IEEKjjJg9oKb+Nrv+7nwe",
+	"QlWRjytIK4oWp5xXd+TYaAGNID9flMrymjl0JOCKyZEO329JttkjxvBJPdthOp7judBsijNezY2qypdK",
+	"oyDc+FUIJ18IoL8zWc8TEGXNSJmkMc2Um0L78XdZRhaV87G8ENqY6kwYquLiPZa3QKzgDEFMA6apSKN0",
+	"8iC41PI3Y0zhasgFpZxgnPhBAJakGI0ruXmPKyLJgDbF9GrxojwiVyLBwvL9fX80puBPGvlJQiifg3ID",
+	"R5xJoCEUjFd1P1Pu/fsIL+eltBCY2nvWpMBZybsnpV5ByzCO/WlAwDSROlY/hbpcvjcDDJPse0VVEIwK",
+	"DT2yN9N+8FevQm937QU+BUNsSRnWSFdRHD+yfcPSGrNlBzKLwsVWKxM3E7Fm38aewehiee49WBgP8Y91",
+	"Min0DSmCug+TsGJUphGm4ImrhRlG4K8LwQy5VHolSosAT0lQYpnmHxDmaB7cK3g/KVDnAnEK3X7DPbY8",
+	"7+J70sWz084pMWftGTZb2J6aXc9umDNr2mpOOyceJicHu/jC8cOExElshUOA67KCKFxrtR3a/mVWM596",
+	"5POOby/D2NcpwYa8W+gTWwIsPRTPIdiJvdZEkHNNfyUDbKVZbo5FFC4JYl6SWrn1QGZurr7ZNNicoTkJ",
+	"gvCwaOHMFIz8HLIfeSKBGy7KbO7unLMVG/eF3Tgp1mie9S43XEc8B7q2H5mPZpgULfZIcti7WacRa1nI",
+	"13BoUOwgP0J9LWW3YECXq6SU8Hlk5lOfc8SJllvF4RwjG8AxkMN5RvjFSbfMVwSP6ugum0kJRwSJIhai",
+	"+iaWjDgELyif7jBS7WI/IDQJ1sCTbOZggtyldTQqi76EiYxplSulHI2HZj/ZzrB/JWMAzyRbLH7wNYof",
+	"nDFmP6QA4fAKs1r6KfH1TJ5pFUm+igmqOpqWho0lfvI5LUkU+3HCxo1IYZ4qdqtFWOwi9IheQ2aTOxKJ",
+	"zJRNLOK/lTqSgTCEaEr+DTre3I3qaAhXI4aSCGMKcfAhTdj1vbp7p8e66ZGclpXGsLghnfn3q4gBYu0F",
+	"VI6H573KZJuyivJgHaeu2zNeNCFxopR3PJGQeLdPzOi+qqC9QhATaRndJ/7w2HrwBymNlPqPiwOb8at7",
+	"6oX2qAr+Zq/aX/tX/dpP7NXUKZ+KnEE0VCM3EIoR8R3VrLfgB7883P47puC6lrH/ctFnmyn3peqQvXnx",
+	"CmRsxNtSJV+PIn+xWHH/ON38KPPmaVStfhgqEv0lYoNcrhBpL+TJl7FmYFWiYity4622IC9txrxJ4YT3",
+	"w1KHlyb+1XXj2ocBM+6x2GfpybXvFbTf+HyZbrz+L9CBy7eprbqqTNO1vMvOyyuw8xJbkVbyUIWmuDS7",
+	"am3pqGOPKpDygOXE4iMcdkYSn2/u+l7IPe/KQ7Z68hzqsKNW9kKYXuHlF8f4wwQnJcGuGTcLYPhDSiQT",
+	"zOdjCLuOx9Wbic+kVJ96oLGFevyidq+fSJM2OJ2xfQ5nY6oNX9Vi91XVfj/h5ROgNszBPG6OsAAXr31R",
+	"qk8YUgkIgyWezyWfxi/J3u1jdIywy+W0aau2E1RbIFaElOimV31pIZK+TPlVJpAlCDjYBD8QmrrIHTb7",
+	"Mg0pod4+SVX1KOvN0CeIq9cmPZVJTRxCPZGC3OGh9sRL7+yaW6IYwq+dq5TGISVcGvbpmKrqzjm76BeZ",
+	"yJ8h4zjhtR/P7CL+Np1XceJhmXBCOxoQKBWXpN0RsI7BBdmjCv8uGvlt+IA9Pc/gHuey2BYuQ1a/Lhgu",
+	"jCVAL4TxQjTerU6LfeoeZnIFP4gXpqd8FnLsDKgYWtnvlMzymy5uzVacXBbY8RY4SHVTMlg2pLqKrAhT",
+	"7ogI+DZK1fQOPxNTQLX+Z2GJegkOKLz3UMl9EyvnkdUTzItXuuX67SecVsLaDcqEJlBidvNLGhafQ8Ig",
+	"QbA0d9YM7dp9GSEKtDi/BTiB6qQSS6dIF0eRT6CCOapKTZXmSVnjakw+NmcCfIoWfhD4MXFD6sVAv8Z0",
+	"ET5CrFxmBUmIss9B3GagXA1VhJhuGyXUM0SyyVjf9tr5mApjq4gC1Scp8uLklcxzHPM0d9qM1iTvRdOC",
+	"RBcllnGdbz9Q6WxUGCopYsDeQzW8zE4ZHOeyneJujrDTuuEYuUxEA0VjEjKea0esY0GcgCqMz1XeEjbV",
+	"ROW1yN5qHbC2YrUyC+WGYbKQzwHezA1pDOt9JOCTy9Oxq6tSEEu6I76CbWOcYQyxR5RVcQ86/a82jR5l",
+	"JnSbZNohJw0tE1C35bZNPMUz4nbwrH1iP8tMWBZdYlTeEhwk85I5q4QmGM2hHcRcFqT/KYuld8IHgft5",
+	"/0ypzPBBm9H26OeimQ/A/X/oL1YBWEhE9oCtBSli3pqgalpvIvAfiJKDa4bKccmHqB+lyn+JwhXgrVpW",
+	"vwWyf4EpzuE/JqIgvCOyYvL7mawiaqQCXMzrRccOIjSJ1jyHsFOQWIxx6NeioN+a15mAUNXSr2l5i7yM",
+	"ZT2frhSsWyIdJydpYwoULjdQDun/UmkwIMgnSi8vYka5v/q2vU9B54rrb2FvtpS0EiRYzpQRNlW/hUSK",
+	"Moh95+53vsmWKl3Hec6yUBttTJWZQMQywCx+8T/Vlbc/JMRk8qYsschnB9W1eB4o1Ns8Gc4KQaQEO2eI",
+	"2C086zQzrSD3MzlYXlD75UumeMfXr0b2QVGOOvCn+Pr1054XIj2UYUKWRSd7TLnwNMthROIlI1pl58zv",
+	"VLymrpNPPwdFYlU1W37IqIolUmEnzKMmBAizY5EudOII0nyf5DN2k2DNHa8iggPgssB6WnXkJFV+0sky",
+	"IjP/s1M7V0CQvZYw4THdnDFjEXmaFerx+16Qy/KXL5WpyBk1xQEGac5u1NuM01hyDktLmNKwrCOO8yOf",
+	"2a1Y2k7tmUSzRaj/XXjv6/j+gDTOvLYzV59TD9SRT2HkbaJ5+WZrEWq9u0bOw4h78odRTMwp5B5Ym3GC",
+	"uaVBkXH1iYL0vgufqgcFbIZcxM4S2cWFsPN20a1fyx2M+rSRLqD0kEbFGuMeCthbXlB7c++Tsl4/fByh",
+	"6ttho30CJZdjqPUcI+dP0OOPPMErtxv5f8M8JO07giMSOXU0SJT0hFGcYOrhyEMO+bx0kBtgP8cRkvUP",
+	"8+n3rn/t/zC4+9vAvvIH8YDett2LwcngYfnTh4sfunWy/uFv3seBf+0PPg+oVXcbAZ0u3ljeTz8U1nvd",
+	"fW4MbyNVeXyvOublB1Sub35PyuuzbC8HApVSUdXpsX9FSRD4G8oJyLA1aRsvrRFShIF7WomU7XVRUncH",
+	"qzxYamdxF9nuwAArVYMLu5wN+HUjrDKZKdlhn2/WwOd9dyer3FHx3/cKS+xvFCW2pqduyzzBbWKeujYx",
+	"u7O2bTZwc9py294JOZ09v+T/i9T7X5Jo4cfxjrrFaSs09ZO0dE+zgaoKDOAbelXvZkN3VG02CvWvPr0v",
+	"TQGdv2KsscgJndZQZQ9xEORLjIPnN8SaZQqNi9a54tri4QE50fJT4+3SWYWzGRPGhIutSHAqwwLu/UdA",
+	"uZQ88e5n0knrVQxHyy0EkICMLcF0mXRCeFuuK6JgqmN8qgioyyQCE1/PrlI+LMzgW1JmeRf+0Qtob8E/",
+	"v/2Qp73YB9nonKMaqt06fs6KkxIKIkW+QGnjJ6iqnvqJQpY1Y0wzKOyBrHkPXo1defDx4rqQ2QJvhtLt",
+	"RQoLwok06pi3wOu3U8tuqyGNFHYMjY7tE2GkUaUicnxVmgE/kxs3l30jVVZwqxcQXiiwBv7HPPlKDIKC",
+	"VnJE1FotLrKme4PsX7782PBkPpXfcIByOkmZE/GJTGM/OSiQlg9Q4C7U8ZrTE9wiZtttzMzWzCJmF9tT",
+	"s+E2oZj/CT7da6nipI87u6PicPW6IIW0XMHz1shA+6S1jeyIFGYO0H2H3yTPUVFfXLJOQoQRf6eTPt4V",
+	"rjd0y1IH9fbfsMBUcbxq/n5DHEJdo7T8Mae1KhyOQVaQCWblj3JBN/zZEdhW1XsSNowMitkE3E2crLDw",
+	"cUGcHK8eVci5BwyLwFDlfvf8C07WNx4tV5E7x7EKkSyszqwVoB1T6eouEmaknv9oEXrkJSo259H7npWG",
+	"DaAf3L6robJMggaVl0fw538jUSjKKm56AL6Uc8Q3R/C7HdcLEO++9ZuVQ7PcUUWuqw9kyTMcpfDkBj5D",
+	"COeKOUpkuKfsVvs2+f9egjrs9MI/hFrkIzJ5108HFIIpDC9P8UyzMyGUkUcwrC5IdE+ou9aeLUiCoWAw",
+	"XLBH3yORrCufLCby5vNfEaHkae86MxyXQNDSZXw4upKQBMzgOcI7KsfVXw5D5K99SZ2ul7r5x1+7vaf6",
+	"MvfnaylJ2u2aK+j1r1dWWnzwBdxk/1/23kW5bVvbG38VfDpnJlK3JFMX35Tp7OPaTuPTxPG2nWZ3lxkT",
+	"IiGLNQVoE5QVtScz30P8n+H/YOdJvsFaAAhK1M1x2qR1pzOxJBIEcVlY199PWzOPmiCLbT6IuvGcTYlk",
+	"WaZhMAjVr7rBFll77vu85Givk4AbtWCkaWpGhfOerD7u3Uo3fTqpTvjcFLstVLM96oH/O2/nr/og/50l",
+	"yiOcyKSKMEBDMUllbf35/PHBZ+u89v9FHLIXoiwB1vFwWrMyUBttZwwZywubazkyvbatxkLfZywr9UXR",
+	"roJv1llVq2DHL8FFtiSjlxE6iWKBEk8t1nruUjPpXUFqWrgBsGFd3ex+K8YBZv/pJY9Zf7U6kMnmw2Zv",
+	"aZKzTJJ3Rz8SYK9FsH8cSkA8sxeqnxH6LFhWTlBACP787qj8HT6LR8pcUJpDHifsGfhHRzRzV82U3hcX",
+	"jfpiC+eTfacS/5PXOuzQbr/d6HQ6ncZ+1KGNw4HnNTr9VtgGD9T+ZiDh/Ibx6GHuJzHldqK2vWudJwSu",
+	"yqMUmrSAGyNqfXgsZQOWMh6y5SsJd8TSkW21Wq1PGNm8A+XviqReVNqdnb9tSDXUkfu2hhNxISgUbhkR",
+	"ykVEQKZD2OiZ7oSsE5P2DckqSpsyosAkO7mdgUpVmmF6vm22oktB8E9MdC302OS+/tEePMajbW8BUfvZ",
+	"PYXrvXPOLnI24sKqm9sHzjmu1299AdZ8TiI4b23H7KEuPXvmAZR2+a40KB60IP4ALrkU5dbk5C1y45fQ",
+	"5CmtZM0s5OfyUn/tOwTvG48Z15U7JmZbPJFZ5O6KGyQCmN8LJb+vUyv0zMLbrBzm9ZaqffrvaKzmz3wE",
+	"e7Vkuh7DZM2T38oz3m3qoFvDAlVEJSBsNsO/HHgrzrByD9Fj8lK4plOOMwcNjvU2ZTVCGkj+ZmmqcwER",
+	"OZ3wHLpEpwBBGqXBj3dpkDdDjCwi2Zckga6HmbdD+0Vjxue9XFva8JC813ne0HwRlcyy+4jVy/m8DAwc",
+	"tKFEhHcoeJ2s2Koa+cAywd0oMZ/FIxbUnhsufMwbYem9kr1NckTeXh/rmhrp8+Cnn376qfH6dePkhLx8",
+	"2Xv9und11RzAf0EdE/jzKhwQH8ZGP7o4AwP98sUx6XQ6h4Y5Xp0OA8kyn1eDnBvi2jtEboi/ea2e5wV1",
+	"UvhRE0f8K6jVEXpIUxcCGEzMZUb5Qp7C0saLrFRV349+635sqH/a5h+C//QK//h+U/2x9/F/ym65Lrul",
+	"qu9p1Q8/1v5e/df//Py3xvvCFbVaKaVjaXHFFo636zxXfW5NlByrT/UOhXqHVqVeaf/HU9HDU9HDU9HD",
+	"n7roYcU5e6WZWLYQucv2LRThqdEu7FsHo2xBID9Q31jxOvOjsW2AEz8BRGCe+bNk2fI1x02/lCM9r3p8",
+	"JsGIrIOuADyZCBxbtcT8FKU8/JaxD9l8PXthUX1cQzjscAo3yYnWidqet8jwP6IfEKxo9/DQhS4qY/8v",
+	"mw5lYV0spy89Ah2qTlapXGp0lX7m6lXVJZpS82vQc3Krs2Q8HE109ahUZfyBDFLcWTTRWksNk9ccgKMJ",
+	"lyxboCdrNbx2w+sSb6/X3e95rWarc9iBst9PG77a30tf+UcbcLwECbHMTlHmrjocTYBSqTzzyKkOLKbn",
+	"IXc2ZqCqj5Z/gKYMeCrVQYLg8anMABcmEuFkhNlDEUufkwCbuOEiu8E7dFjCtFX4RdIZGZr68ZFI4aBI",
+	"mXpeWVgB2y5hnUM2WY230AdDRtJ7QGwFXFO3j+4btDzvYUxwRVqEAoBnCbTP/JCsKKLXMwAUhQMx4RFB",
+	"TgiSIToG3E+qHi5HPdoBfC+1IbWAz+E5hm/Ms0674ggfr9xeTUoN9HTCLBwIThOgQEAnnueoPVMxSSII",
+	"cdP7OfNYHw+LOMPL6TWKsxsJUBG+uEkuWd8rptnurE0n2iL5Pu5UzzkZcN7Niq04s1K2istfusz98KOr",
+	"j6zBrXFzCwqhIauKKnvUQeuok/6MYLEDnPMorrAZ2STBf/6mfvwIR59mZFOKpkvCVjz9y42CdqXsSNZ6",
+	"0RULU1aKVK11GyLjW0DVknBlncihmHKLNlOUc7k+VN5qMB1KFt4E1oK9Y0BA06eS7XV78Cx1ct2zNB7M",
+	"cs4PqP6gklyZAkrde/mMJHE/pVBfGYl5Pwg+7fXgh38cpgff//DTv9Pr6S9vL04Ozl5d/OtMtF/RV/Rq",
+	"utZrPfdW75eP5jWT2eUSBzI6XwEgE2ICUDCHlJxL3K/RJIXDshStRzWX6DQfwxCrsd7msHeKIDAHpQhE",
+	"aousKfprf/ig1VSdFzyNAbWdZohBNU1Vb6qB1VV3wZlFDe440bUrdY0TCOb0g2sFC+No9PBGHAVLQqJQ",
+	"IVgaEm1tlvxXXj5n1Wi8oPjwizdX16XhzfiWs1IuCwb51rGpGY5gQ9Bskipj1Y0VaUZAu0dhZdY2wsVH",
+	"hf8mLKVo0FEOFoNP1LUQnhPPoCcZJxTO86K1sLi+JmlS+ropRHCnVKLlXJ0Lh1n7apLGQW1zklFYF3Kz",
+	"0gHVNTu/dm6Kw1QvbEWzXcrkgJMwUIqgHJVkbm1HNgmKfCGeqCm74uwzJZNKFk7SOJtdKfUCJdMRFOXd",
+	"sdk/Jpqku4Tpw9TtIXalyz9Ize0yKLyJTjjHEnt8n1g19294islCq9jb8+7ScfwDA3UGK++PJtlwDQJA",
+	"oVt0kg134Ees+ykUHroEZ6avsBpB4YLtBQ/Nu6MWJ9h46kHLxmizzmw/PBgbXBiaj8BuMhCIiMUzGsIh",
+	"pW8yKf4jGgMJAQMtCvat3Wq3cTac9As7Tf+7qPSY9oA1TmqfWHrPJBmn4jaloxE4roEQE5HhiSbHAOcf",
+	"KsMAlCTBFFQvE+XMvdojUicZTe7qZJzQWZ3cikzUCRLvANuvDv18UyeuowbxmE2m672IQ6YayNROQE+v",
+	"9TeDIuVzn19jWEd1bhqnrKG0bpoBpRIoKXn6TwBLPNDFkUcXZ72F+ZuK9I7QWxpzh07dkmo1fY6S0bJb",
+	"sCTuAy1nMkO/ZZ8p4xxNBTdNFaBy87UKPf+P/yDHKYsYz2KaSJ9jFNX0Uqkb6FDljEVSI8z2fN4gtLA+",
+	"q//97nrZIq1tCIdBkOgRrkOWx+A5PKm42VaJC/0o+w0+ziUgXP3sOzbTT4bBKe5BmYkxzo463zTRjZyH",
+	"XSE4T7Lu4EuCmwHhM8QECpKiWEJWqc+rgZ1iyVJ1mZhk/6N/D2rIzAIQbXVCEcaRCJOojQG+kKGDOx+k",
+	"xa76HKkSdeWhapZ9GMep6iiGwuOEFSumLSwt3qh7DHmX0AvdrZreAYbsvno1pbe3LCVvzyDLcicSoZoZ",
+	"DELBEW4XHJmJCdTik0yQb74xU8O++cYUVKomoRBpJMAuTGY98yq3ajXCIKtWUpYIClTdGLIlOlNFB3Ne",
+	"vHrz7ruz85uTN8dXNxenl1dnV9c3R2+vX765PPvX0fXZm/NvlUYU2FgZeIGAfScVU5ziRIQ0ucpECkjg",
+	"XGaMqkkJUyGlfj5Oe8rARZuHGRHsM43VYgopx0gtcLHCDnx5enRit973p9fuxqOJFJbzMFBXBr08wqth",
+	"DdQMap5MTHZQy8xQB5mngN1vtzgoKZqfBhdTQmdKamjmJoRZwUcFcGtAGL9niRizpnbQNA2maqzha/oJ",
+	"8/nbi4vTy5ur86MfTonSjwAVZxpn4ZAIbjxpTUywlz+/L1r+Y3SKaNeBs3N74B75ZSKz3AVSq/scBLGO",
+	"oIPrd+/Qa6EH/EIoHTMlMTeRPowY46jk7wBfAkPiiGbhUIfggn82dIS5cRYFPjexID3QOSYfLrdE3JqB",
+	"tq5b6fP8b5ACb6+PLS2YOk9WO28NeWWpDxfdjws+XN2HefIntcW1U8PnR5L8MOmzlLOMyWe6VDP3vhrI",
+	"DJ36kG+eF2enr05ufjx6dXYCW0Z1UR2Ygq/gpqr7XP+YZwBp36n5WktrdePf58tGvw1qeHCBKWlqTc1M",
+	"6teLRA8ZYwMwEnyuUzhqmsJJutNfB3oribDSCMSN8ShYSmg44VA9J8FVlsYhpKDjDux6Hgnenv9w/uad",
+	"Ho/gOQmQAjtwGzbUWU3ywhbouJnpUkzSkEkdeV+gqgJckVx7X2CtMkRVdTweNfSty95Z1++8WCeEznKo",
+	"/fG55bj69yRmGRL+Mg0sHzFYTu+wDybCBZDKObvvZHGloTdKnURgzgdK8wqsXAoSIcY3AP8Z1MmEW7o0",
+	"1RmN4woqWMwdGuC57SfrIKTGLM1JzKgEAbDf7nShG/kax2GEien53DTaI+3DQzv0fmVHP36ntYNvsJP3",
+	"tAfqo32H/AeNA/PLZDSWPdVvvxKo49hSJqv2fa7nEaS5st5nuEq0LFACCQxa6w11JN/zBQ0RC100qDIC",
+	"Z4BrK4lDpoOYWm8/GtNwyBrtpregrk+n0yaFn5sivd3R98qdV2fHp+dXp3DPx3oli7PEtQCOLs4q9cq9",
+	"Wn6gybeaHl4oxozTcVzpVTpNr9nBINEQ7EFHGwQYO1GWvXn6QWtOGkFqAQ9PO5oclaxHaBF+DbkNQK3R",
+	"vOKgb2gmNKVuJfEA8rxIdZ9ESqz0ZybfC4l0Qd95sMKq94vgt46WY7dO12uR4OwcBOjN8eXpyen59dnR",
+	"q6uA/O///f/yQ90YLzEntG9OcvgF46AIfeNzs/NAY1MjhQOEnjY7aoUz1NIi6/VJSV8dS13PqzUJoOOp",
+	"s1wZE40kHsWZGjK1x3DlGR8dTgtLHTieMdUHM9wGY2gkZltnuAWXLEtnjSM1Lzqhxao5Z1Glh+h8FXTC",
+	"MJl9p8PhyhrVWdV0PE7iEO7Y+UXnnToO7hwfcR3eYQ42pFF7PmpzfW0adQHn8WPRZ6TzMwqpLW3P2+4l",
+	"dE7yo2D9feJrIlIivGRxr77KsQA/1itdfMWy5uxQ7HxHIztq6pbW+lveciU31B4KlSEC97U66++7oDOl",
+	"i18L8YqmyErSbe1u8jxdksii1yyKqcFg77YP1998LcRrymf6HSHVqdvZ4CVf4nHmdnZ3k/E8U6otpwmo",
+	"5njXBkNzxdL7OGRvOb2nMYLVuz68Su/n9/WKnIxGNJ3hPJNYQ0xBQSU4zt6rW3ZCwaXAJXtbHiKSMb9N",
+	"WAOsQjoeO4WgBZO8jpomIqATKiE5Sh1rUZSTovRjTtMZqXJBjk/O62DbSp9rRLVaTztUopROgS0eiINB",
+	"+wBTgEVxJlISDll4h3kyymYEWtxqkTcV8mg1OxPKrSgeDCTynKcMHFaqWcTAghMn0/id4K3S+bc6pUnX",
+	"e1CkGUDlN0fIciiNbDArTn0OByeAgybiFsjgdbZm6bm46JHEJ+QGt/YhatdyRvtgSJeJ4O9ZdqznVZ3f",
+	"OiVHLmVbzC/ZORucC85eKwuq8rG+9vIj0DtPeSiwyOH9WrmZsQ/ZzjAbJQWBWcFD+P9EIoTpVBfgYYw/",
+	"qM8kofz2W7/CuF8p/MZo5H4GXQe/MOqOXuX4+45zgdL08Mv5VpQyN39N/p25yXaz4orkBT/5y+vXr8AJ",
+	"0ixxvpeSJekeP5P2Nq0xq/aPQR08RuqLZeJCX79zpLYi3GFu+FivHOOENOzMbdQI3pTPdt7OlRY9jQuR",
+	"xOFsXXP6NnOXvuljvXJ6TTfrC1yIsfvZRjfAhTDYHa+7XsTCPeciey2ieBDrY+t3PAlWiHNbiBLaPW4E",
+	"+xsjBmRRvO/8BgL541Ix7+TTgxc/myWMyCFjmcUkwJY03165YG+ukEQwoIviqCRLUl34TBd2liCwjsfN",
+	"X6SJiigZ68SM9DOKupy7M52Mt5+PGv+ijV+9xmHzpvH+b/9ZFhb748VlQc2k9xRHqyg7q9XatyiFfvvf",
+	"//v/f6xVa89XiSOHf6IEj0GJ51DK4hOU4PttIHjWGNBRnMx6ciYzNmpM4rqkXDYkS+PBx9UPzZfUxkIQ",
+	"5vOLlX1ftqx6iDa/wbPORfZCTPiXJA+PrGwy+3+pOIxEKJfKQCfigUpWLLHKa2vFttYkfuU6hdpJMcn8",
+	"isZOhSbRIdvzOTVxEqMXFkJxQR7jRudFHmbGeNJcQG3h+mL4PqgtURRP1JB8ZVriyZvj658uTku1xC01",
+	"w6OLs4dphfg5iu9JHH3rVyQunsYkLiqnO1F8/weqkc6aftIjn/TIgtyEK9F4hbQHk6OMdeVrpOgWGqWs",
+	"u4c/uh3jUJMNZ4uLdCvtUomvx1It8z3c6E94lLAnRbMofv/PYMIhuFJl9awGymZVnWl1+z1++Qn6Zzyi",
+	"t2xnjJLEUXFhGcwynV9NLs6/J3BpbbXEVOus6SbA4VLaQvVt5quiqAE/jt5bfxSHSOPtVfHYmT9isE/z",
+	"B5H77aedTTppRM3SG6WCtEnKMNYJv9SeVP4nlf9RVX43PWmd1o8Mkb8u93HrGFfb85wMqnEqQLuOJZmM",
+	"bW5jzG8hYRr8unmcX0xCLGKIaEb7VLLSw0pTYn5qbMmUe1bE3eahIP3sJduu8LLNL2imX8X3jKueAT/o",
+	"qlnWkeumGbDlWgkdMfJmzLhSejpNLy/OopIEtp0ZHSUBZJjeM0hBywREIUpnVjenfv/k6TX5u48Qs/9Y",
+	"WB7lpU2ouSycnGUD5Ehxkw1fvpzMzfmNX5L7FO16N6kWsk705K1dYGphrFxgpWsLY0y5A4DEar7VT7Lu",
+	"whdgViQAtWvtN2VjIeNMLNGA9dN+Onr9arulZ97jaen94UtPT97SpTfWOsvK4yv4zTeQrn6lR3wAgfUr",
+	"H4Nlh1qeZOpkuRQWo01187kDWQvnXg4knefDZUIYhiDB1YrVafB52vuaU9Pn1WAnZTSa/YpPKfVaXRhA",
+	"x0+RshZlF7FyNz5HAeT3aztF8ylKzHkKQfRVaw6nYUOlCXPk7Tw6mUljyF2Ps6FJBVfnOIkYjZKYM4xx",
+	"73qdvNqw6fNXgkZEo1ykksghVGynYpIxkqV0MIhDiH2rIxm6aVPo5RIv5yWjUaze+0tUvuyoxZLYNEos",
+	"WDfvBfnmcHCYAWj+OXJT7MSsV/DmykSWrsxXkIie46g/k46jfA7UsQ7mqaZq1yVKl3QKVyKAAOSFYvH4",
+	"4vGrHnWU92hbN/oFvWVX8a9sE4+OulZncr3/1DW8AJ3pgMmRltfz1P9NWz1o0DJ//q2If70pfLVB4a9A",
+	"hbDm+zk+I+N4zDSRCzTXjlrM63us0aUHrNGNdjuNQ6joHbT6HuuEh7TVyn1wERsnYkb6IisAvq55FweM",
+	"t6IRYyHTFO/bX3WfgcmtGPpbDSOl9KT+3U3nwz9o5eP7jWWCXTcAg1oiGlwgVGcB/+7Jel+PjHGsRpm5",
+	"Y+bmvuXbVc1VeRYz0nrJuRhbITE5wD8CogvwMTzIxZRUaUYSRmWGGGR0VkOyD50+bJiiocIhRVkDSfKw",
+	"poKetgAQgQFLjrBaTKlkkJsBNB/4WZ2wVy+PGu3dPTKkctgkbyXD3GefuyV085Vxa/OhnSI68k4X5gRn",
+	"ERuNRcZ4OGv8AKUelKQsgyp2U8yB+1D6gLGn3s32PGXjhM6kA35icqTzYQiTScQK6c6lKuBxseZk+wBm",
+	"/iJYUrz2jhfF6hothR+Y4ryBRDRiqdPa7ex5nlcm97aXNZqv7nNkPD8dDc7R4JwJh+l1e/Tj9ODV3YUn",
+	"/xXu/9Q/7w7/O9r7fnDampyJy93s3b9XnShbz7HarUtzvoGOiU0LaaaWWn1RGv3uh423QZK2s3mPBR8k",
+	"McIy/EFZ5e2tOvwDm10ytdi/1qMVJUjxZFx2vJZo7cDKgiLQUCIUF+gJQ/RWjQgEHoNiIbSun66XFFAv",
+	"nBPYmntOzAm57rIeRL//0v+CYzGPtXpwbDdbPfXVjgdEMVhh5xnnliPZSh2oK1bHBgOV3/20XB59uXzP",
+	"sk3Xynb6n7357AQ0ufGkZKVdKn01zGXRM0kCpWHoumfUXQJU7uHYzCRLBpjfkkm0FGYGEhA9oIsLEHkH",
+	"i2vwMbVKmdFbJTUdjWpBSyJVfVXtAeqGJk7cXKX8s+ynP0Td+Ao38SXTxU7baQy2qGo7R5+9ba2jb4k3",
+	"L3/uV+3O6zS8bsPbI61ub7cDSNF7h95+5xHceS5hTM71skjt8vN7h01lYw6UIsVJB1K3pjQ17WJjG8Ke",
+	"wbV7g9YBZa2wEUWDg0a31ek3Dnf32w0adbzd/e6e12UD5JUykOU53dymD8pZrOa4Bbdv4GF35TBgOYmW",
+	"Q2RWNIGXL40SE5hHizd1e+1uc2+3vbt7MGf/rrywSHawjafUjOlmrlK7g59cpRu7Sl2pl0vm/FvXV6qk",
+	"bZ+Gd3NkmpY17bf/1CpMsy+i2X/sOACPH5cjR1xBloSYK6mdB4jEqttlnGqkGly8NYhi5uegZi1FXwei",
+	"jeFQKOfNvbbKuDRuTSSd+oAjG9MEOJHFYEAmPIuTAmQqOiq3U9+23QE4yJsrW/MaLaB+Rk1yxGdOzwkQ",
+	"bWCyCdRB48755z/LmgCgV2xB3w2xW5INKYc2q2qOuMG7qmFYE0ZT+5r0EDbnluIRL048M++6sN+vMppC",
+	"JrnDbmYhcZ5JEk7SVC0ny4aF+Gw3cYS1M2Jg+LoCfVwFpGoKyKGwnPoc24LCdhZZCLKcRgYVf8ZvYyS/",
+	"gDxBvTS1ezu0xNIuRU010P3TZ1qASP76VsYjHS+wY+EUgevukjgrQKP1SEIzlhrYOr2+8R10DBMiyyTO",
+	"tnTnSxxqwQsd2tQ/b274Mhz05aLSXBIzd6PBPQ+0YOxbPzlPn5ynroQDuWWwvuzOKD9vy0yhtd7Tq0w4",
+	"gkJv1nigY4pKACHGFo80hiRACpMzB+jH62IoM0Nen+U+VecN/kRO1U32UGHjfOVe2LXr8EFuWMcKRwXK",
+	"pfWMM5JSvsQXu3xVfdmi96/kjd1gzWzrjjV3gz92qegzoO/LPEIIimphJXX2spgqnc41FxC+IC/zXqLZ",
+	"9NCPC89Uaptj3GtY3aBO3G/RDgZ6cr3kgTBQiVvApHav1Ri+QU0rfoibuI3Vk0MQzXGUGSURKWniCBzQ",
+	"UxpndUDH9LmzJy09haGXMO5rMclCMWJ1IpLIIUEGAwRz4wwzvJNf7AykSFUzPi9nMyhFjiv4304Nvv+n",
+	"Occcb5d+Q+l+qPRaReD/XqttqTIqDs1Fx3Gs7HodcHvYNtzEAkNR1my1wU2jVFd7YXvuYYf5syoFSsC1",
+	"7bearQ62/147ujagwfByFgTLXKEeiuEAWAhlDqPFV7O5D9rvtLAxFoAqV1A4PMgVBMtjmT/oet6HoLO9",
+	"5VNQ97O5kMqMd2kkVJwaQRMz+fsfG5x9yLAq+xOaX5YseG1Ne3WyxBGbO0NKODNBMM95AQC62pDs13Na",
+	"pJzkNM58HookYSGQb8kJAh2XstDWnmtnQu6d0HTpRtGfE9f2eWqsDIavOnPGLAWQ65jP9xhZNMDJDJS5",
+	"Je8DL6p5U/HwQscMXgIUD+g8MuSh0T3lIcLV0wRy+9E5QpHJd12LagbUiVuleqyNP8PnOZKs89aAfU8E",
+	"r8N6xUIGCrjApJ+Kye0QQFD7NLwzxy9iu8LDanXHajr0eXB1ffTq9OboGFG11WAbf4zhYkZsWv0qqlmT",
+	"7gm42CNgDnZ9MPAKkg6Y9dr4fI3bBm65ZdliniXSUcz7bpD3Qo//iAKXNSoAU+4sPmrJ38SguOSC9UsR",
+	"5tjn9ufAbThlGgo5ahKHRu1ezxZA0UpSbXlefleddNrkh/g7Qg0Z9l4XPsec0CSp+9xBBM6Bez0S/Hh0",
+	"eXb03avTm1dnr8+ub07/eXx6enJ64k6Xw5yNg6Pvt4VLt6m7YdS7mmmcW17VvPAGgbWh2gvJAZx9OKoh",
+	"vbTPg/kwWkCGAgC/odzFcQCC3qpnG1dxJgBsGEhVegazLUtF4txjJILPU8rrDlwliViIcJm5VsnZdGHL",
+	"k4TKjFSVWjLL6350PxgSchfGwOc2X0uTM8OlahFh7NAUehGsMCsV4IXRUmOVMDKMJdREliiS5+yDo0ge",
+	"hRrQ5NM8kJ+S77sgGSEgyvohjfoNFlLW6LYPW42DqHvYCOlBix629/oHfdQ52RjioBswg7crHx+gSanR",
+	"esT0DdPsVcbG409AJvhiHT5PntLfJWkExISlRSCR4KyuzjWrpGzvOd2RmRh/Nj3wlEcg4NDJWjgGgjxn",
+	"IlCnv1A7I6g1yZX6E4n2tPR0bptXHhbknLr7r+Mx+yt4ZtWMbhsfAGzBbZKk4AalK4RihGsPGK1uBcQG",
+	"HpI1dQxd+NrLH9sNr7W6/HE+u2fD3KJwSGPOohs18DdxpHOjHlgwI7OYY4TTTfnM0zphwaSwFip/a+3u",
+	"7rbaHc/zWvb7G+dCdN9kDFCSELAJl41ZHBU3hytiYdje63QbXr9NVR/7jX7nIGoc7NODQcvbbbUODir1",
+	"ym0qJmP9rpsnM6E2eNNX2yBlI5Gx/EubbsZFOqJJZd7j1Wq1Wis8XlRmLL3ZukejScZu3EFRa3/KzYxt",
+	"2AreoUcallMo0ijmt1umeuV36fWD3EMbrAIZj3s0iUP2X632ftNres1Vi0HG45xB1s3wW3QKLtkwi1lk",
+	"uo2S+zqt5q5zH/BGMikB76L0KdqrClensTJmbjfoj5ugtqIDOAJ4Gm7ulFTSb5PMNJC7TzlpGzoUQ32m",
+	"mNMPz5ileWjqQ0kGGoKsNf/ZONbStqFZvDfMRNs0x0y72z6MYfUK4Py5h+x7qA2GYIibh2Yo/5BuAnJz",
+	"gCAMhJQTXILPep3bz84usd9pY7qmeSCRK1ISKzckZvIgwxB4GR0NAOGJgY4ioSF4xIDmKr5jC4lxSJ6s",
+	"Lva58TrRQgiN2RDRp2XECc7eDJYqEu7u01lx9dVXXpqx0Je//5Om0cF0PpPoNrULYGVC3QUWukAwX2uC",
+	"uDIzgYR6jt6h6SYDPH8C9BeBhxnz72CVG2JdLF4H55jPTThNU19iITvcYtPzLHX2Yn6ek2mQTUWtSU7t",
+	"Q8DdqX2WbhxVD1RQTJQOcMuorePmXQdWS34mgcQbqnzyfD9SBVSQPruN0cJTbRecmlTTudloAPjbc//m",
+	"HBCAGKlNZvZVwZ8oSRDFNFEb/DkZiAQcacA1hy+Uu8rgau0k00OHAuGbQG9EcGOe5PMnewAVpUYCcaJk",
+	"PPYrdeJrlcB+2euL/n+1DttNr9lutrzerrfnAZ4UEMkqayIiqB4ls+c+LzaasWSxUUcfbUNLtwLKq8DV",
+	"XqSrvDq7IFk64UreGubKq7OLm+vLt+c/AJr5G9wus7ESnPSW8QzQ+vSE1gn7kDEuYcECEaGaiNwfm4dC",
+	"DBvk1duLizeX16cnNyenV9dn50iOqSmENWibqSlUvSv26+jk5DJA9s6a9Vbueh0SqF/P31zfHL85f3H2",
+	"/dvL0xO9ZygJMpYE7t4iQq3f+adRPRLQUcM8V+hkTphL0XmPBG5G6SAxJ+bQ8Hmx46+P/nlzfPTq1ZXa",
+	"D6U/3FycXt4cv726fvP69BITaOVwkmVqD0Riyouvi7dcnr54e3V6Euhcg7WscZgwqmT51mbkoyIz5NUr",
+	"v9ngNrwdnC5ibAyvRB23iB8G8LsVBPKt9CovWZIIFJEOcbqxtGhyBy0ZDnlUjFWXnVWgH+/q77AVjfau",
+	"dmJ7TmMvGARLDcCCvVfwKId0NKbxLUczD/got/Amq4n7nNgS6OIoscA3NJ/+MAt8+dytNr9cs9OcyAVb",
+	"fMMX/3RbvMQKX7C/2+12+8n+fhwvjDW8tQKw2vLe3dTyLrOv563oEjCTgkXsLCcYg63EgzzWmUHLGM/g",
+	"oEL7I6cFLuidVif6axBWfoGW+9nFcqsdbIilZnvRXW0T2bfOLdbOa4uUy8W0nHYMVYntIyJw41OW2OfJ",
+	"HobpK3fqbKXzqfuKOV/5stoxMu+3hza6MsJnViPachagE/KSMFfDXEFUR2CdTsbKms+BaiDPBsjhHUZ7",
+	"tIrBCSB9PmQU69Sygn1ksEJrdVDzXa8Lj5zcjYJbyWZaoC5uT/fA50EiQmpALLQ9FDuvYPeZk+uB2dUp",
+	"yyYpGJMZS0cgo/mtMtNTZYDykCXonkI6a9WYz7nIyIyZfCQW1ZzUYTs2ahCVaRFnegAnY0wBw3ww+zbK",
+	"6EEfBQw9leYKn+tQqgGh1e9QZne8hLaehMUXJizUtADtwjKBke97rcOvRGS3Oej5UaK2DjhmIWkq9wvI",
+	"IR2zpq0dwMrLQvFAAG6qHAnG54FV0LQf2LiKJQMrWZJqIZ2/nifsYzZ2gN6JwK/4FQPXDfiJ6lvJsucu",
+	"Ercym2iIntx+nKhtprPLSNWA0tRJwEb6D+A4vuETZdJBvQLSv6s/9e03NAzFhGdYHwuwtyIDDHokTFbf",
+	"0GRKZ1J3cRnpsJmLT7X3dBdRB13s5OZqu6uZw4A41suG9p5Fy4Fkwkq94o6nVZofCjHoKtvFNVH8bpLG",
+	"6ovNNW4zFcu0bf17868WW7ouKJP5grUCxnwFSsmkNDxkEipymTBOBZCKVVEs1Mk2G9HGbLT7WMdPxABD",
+	"OC6/+K1YFCUoNNQxywU0UsNzfjqMwyHBxeTcpSVOnVy8ubom/ZnPTZ5svQD5TzDMZSNckKaJ4m1OTzDC",
+	"taCTu4VCGDLSrsC5kZMsTFlmwwTqGFeCrxpA94oyficvc1I3lXNaIh5VQRQ91BdopVCLvKYxJ1dZylhW",
+	"J1djZTODzHVlzBnvqzOXaHOOJDGHYgcjeMRY/pdTBpPLlqNwxMgV3rUoYP7WIru7u8RrgQhZEBK6jKco",
+	"KDaputlWlGwN9PXoI/0oJ8H2s/SA02KbGX2M02PuvqJX6I9bMutOn3k7/smr80Wembjz5/wwK4/OBfV8",
+	"TnQvT754DTUwxXMFKhH0QWHAVNSZQrNJimAneZ2uW97SI1cZ5RFNI6KzPuQzn5uTsGGbCGp1BCcPlS4N",
+	"VjhnpM8GQim+tnzBKZ6KsxyavTdnLMQZkYwmUHPEI42+Iofq+I4zrMEpO7cuRUYzpvt5haP0qXJ1ftAr",
+	"06Fk4c3rwQ//OEwPvv/hp3+n19Nf3l6cHJy9uvjXmWi/oq/o1XTzjV7s7gq8aezBX07bVKtZr19rE8a3",
+	"kD0gzRRvtX0yJrOVmUsR6k/qOtwRpOoE5v2K25BfqfuViGbUr/SAuPWjrUYvGLyFUnSDFp5vpFyl5GKa",
+	"JwhJXWGOvYgdI7iBFrT5lMUjJjM6Guu4uEB/Wt4Hn2PtuBYBJRsYczX+2VDa63dn540rd2sX8gvoiJHb",
+	"CYW6dTHJUBcIk5jxzOeF0jhyhkXz0socU0bHI1vJGWu3Xa4Sa0IkSE4AnTzTbjPIGUp9ToGbF2scqwGG",
+	"e25CEZm3gILwgEg6I0MxVVdNGc907gjMqy5//PeETVhUz7OCuDBUNTo3JbcmmqTrHZLg3el3L9+8+QHy",
+	"Ea5Or4PcrVco0+eiOOll8uqaSWvwazHwyfKqUBvfPSgUx29a494qq3GHJWlZmvMh17X2m5eqbykY1SBd",
+	"Yv54iXB8Kabo1DUYDFNLWPc5IaB0385FdsW+3koJBhk0jpxbmrG5RsY+HFNk3pQFVBFZUv5tLXpCk4TM",
+	"G/XaZ+8I1LUwHquLNBDmI+d1AIgHRCHB7NMF0I+qLkslK3FXikWrIBaLuHC1JnmtkRag1z5X5n8EBr3F",
+	"l6iTAY0T9e8t1HRFKZRDoeMRiC9VwxIKsiM6k8ugQixAyJ+AdGsRWWNF1YnX3+sf0C5rdMLdw0aXdfYa",
+	"tEs7jT0lGcND6lFKK3UDOnIDtjJAjzwBoHz1ACiw6E/09l1WdHBkSw5y0I2nuoMN6w7mhDqeLaXgJWWH",
+	"ydaI5SVY5U2i0fKIPh90QEazEPrc5xcA198jYyqxvWBOvARq9oUpPlHS3f0tE4VK2ibRKwZtVTAiYi7j",
+	"iPmcEsj5Uc1hb/T6NuzEoFCP4jAVSIQGvLBj5BzQpu9dPIZk9JSNGc1smvg6DFE1WC++fiB2r+EdNrwu",
+	"aXcAbbvb7B7uHbYOFkW8yfsEWdbvdCk9oN2G1+94WGp34LX2Gq3Bbj/c3+23Qq9bqeMTt8qGsxmsMksZ",
+	"Hd2AkPrZSqnbOBtO+iCkxuGQpWIHkvdiedcYsSimciel0x3M6NvRme87U5aEYsSaU3oPYROgzgIci0qP",
+	"T5LEislxQhHLFV2q+7QThVG74fXbfXzHwy7da9D9Vvuwv9fdO+yEf/g7SphdtBbCnXE4utHfGIHeGAku",
+	"blp7/Ti7Obgb/nozDkebjsTDc1C1M1uHbnBDKbVJT8lcaY8xnzYs4CyGPIkuQ/5EhHwD6d9aOF29Rkst",
+	"ceK1XI93a228tJCcWC/ZRN1BK+xH3bCxt9dvNbp0L2wcht1Ooz3o9vsd2hns0dZDFtjSWWXhUDzCrI4o",
+	"n9AEJxUcPnr66OAwouyw22ADb1+1Qxu05bUaB4PdNtvdOxh0Dp0YRGbslc87d8uk2xZzt7n682JDEoAn",
+	"+P9tVJ554P8XC5D/CyjDKQBVcTbFVTrnG6dSV3dh9QwieARxFKAygwKaJj2n5IdQKeNbKCJ7+/bsBArP",
+	"XNBYAEiCNkgsySiGHGYT/cb8MJ8ntM+SAkSYbi1HqPIrIxrzxm3KWBbzW78S1Jrkm2++syEDpu19XUek",
+	"OoI3E2zdKEaAroXoHlqABHUS3IpMNHWGN37TTykPh/l3MkDIKpn/pgXtjXOfzwOlTcVgKH3THNBEMud3",
+	"XQ04TeMsY9zSJkjte1Xv3CRQEwN/S2tb63ImeJVnEgcnliRiaXyvFE6N/GyA9OPIZhTi21fVHfe7NVDz",
+	"EIReM7qCIhhzO34oM3o4UPAjtJCwiPRFNCO279M4BOrzOMLdlKAX2CL7SwL8QXPgaySOpA3RqNU3yMC5",
+	"ygmLIDpDMYMp77uF80L8KITGliSH/betzQBvBVh4YRXXc98J0JQnbEQs+haqwkrV7nqe3gRFTzJkmEUi",
+	"nIyUKQH4XK6HhpL/vnpzTi5ErLZ4j0jGiJv9gG4Y082gSd7RlGNWGaR4+FxTjPUTEd4RSe9jfluD8kJE",
+	"ros5CfQ9AcGCaHQ6qR+murHADo/d1DFUJ1oOhVaeXTpHZRxnkgSn1/R2Q65gn8+RBdslhzhnEADYjGLg",
+	"xVdELvDik2gF1N3vcM888Qo8oWWVkrKSOcSgF/NYQShLZDyaJBT5A8pP+FfxHSOBuU41YzK5tU/6Nr5n",
+	"XBdp10mROsUcHsVo2rmYk6plm/pKP/FIq/IP2GVn0CfdUCz4w3dc3sZTYsoXGgTSy8Usy/VL36zU5Uv/",
+	"2iaggJoCtEJ4TJFqoFo94+NJFtTyVQ8qL/tAwwwp+YPQHk0BmYpJEtVxyVsotzrmjRuNGULGOSQ7OMQx",
+	"JxQP5+XaAom51v1UZ0sUjabPYcxlQTt4blqWpDrhUCaiRtcMozqqQZMNbAl6kAgxxlACnORadbUX+Dwo",
+	"0WLJhN9xMeVa4wdi3ppmRG2S0yjOhFZFHM53SSYSckEzQcIhC++MwxD1M5/jO0D4vCBhjnDGiuo/jJbo",
+	"/8LCTGkzEH9TMqpPo7zwput5ZdJIH/hGyXj0A39zzyIsCdRtNJR5pVcxg2uwmmdjRvxKltA7v/IcAoYz",
+	"MSEjRjnAMCR3fuXvSlfCpVPpVXb0fO+0dsAeV73UJb4GZQDBjG+uf7o4BaUHO3LDRXaD7uhKz6tXYCdU",
+	"emCl1Ctmbc11V3ezTarjhM5qJKTcUFNNeHm/2m6X3p5fnh4dvwTwXuwW9Mg8rdinjT0KuVKHkJPLkpju",
+	"7XVa73/KVvxSlSFXZhj5ZWXG+iNiLceSGGSNyKGpV7f1SGAdXuChkCyr52ZNwug9MwlRapGiLfX96XWd",
+	"XLy9hg8np69Or08JEuQYO3KBjomc5naxqYizkKM6UEQHA8CIb5LgbNB4TTMQ1CK9g1o4pcYF6IuDI6pM",
+	"8mEA6mHG1QAeWBZO+Zp5oVobmBQXKbNOmxeQ44DWyMF2t16a5PqvnF5qmTXyAEYpl0vK9TYUAqW4pzBK",
+	"KQYaTst44mU9h/vpNn0Ofgq1Pc4FZ2aPmNJTl1gAH1Wfy/LreF1l0ZDXIooHFpILwXqUFrKkQu6BO0r1",
+	"cemu2tB3oOa3s+GyN2/1VNr6uergl26NLbGPHFDqslq1S8hqd86pZ5KUlKhZkDVIQC0JFgXoNJU0YaSq",
+	"i00TNsgIqP59Bs5GIAWo1XUaPLjqob28OhZ3qGRqB9uAUKA91ahcgS/XeHjJkPIo0Uebz3P+CcfC2u5E",
+	"9LnPMaNPcz3EEt3E1MQzjL/zud7JuV86zzCcY5edB+r2uRtQkMywdIEkAaVc9RJMRXs+G0iwUHDTvu5h",
+	"f0akGDElFlkiWc450mr7POYyU22JAekzSCuPE8aVISruWap97OiVBTMu1wfQLy4zcMQzMo25htWw1dDK",
+	"NkwYJpj4XIdpdOWX2/UeKifd9sGKgrxP0yWePLRfjjrzx3h0/2I6lBbcG7t0IUsXsbIaQyqHjZTdMq62",
+	"IdseCOXFOqqD7+N7N2iDgjPAx9+oxwekqj828RBotUlKeSRGZMg+EGQs2aDqqudzCmCLAPSBMWC9ZRtv",
+	"L8/IRJo6ZIQAGZJqIONxTz+7MzikXtjq70dt9l866bLpJGIGNQQutVzZcyXQ2IyGpoqEVkC5IFjKSTgw",
+	"g2Nlhkgi7IEEDt5UTDKbf4NX4PkL9dYxj+1pZ48RHcZDsV9aImbnVM3QCXTuJZXDyqfohE/63Wcr+dLL",
+	"B1YFwuBssZlvUzoerkQ1WUp2rwx88ymooWoDzZWwm1qXL/omRuJe7cFsyrAuaESq86RwdTKf8BBoB7V1",
+	"CkOCg2aZBqcwILOiZCZZqn8Dd2HNiSpjV5SeR7Oie7BJjiS4cjWL1GuWjmiMxl44pGkGGSAxJ9+r17yP",
+	"f30mycmb6xVWGFy4qJAURzn4BRhbqlikY1ASghE+HQB3g0hkQbNSr8Tqhn9PWDrLU7AGIh3RrOL6Ig2O",
+	"SK8Cbt56hfHJSK0F/VG3XalXIpFV3ue4kFka81u11hbs5nzmtdmMiWOCRCmdEkdDdJVXqMkoJCmYFBlQ",
+	"VUHvt2sIeOccrCklNHFsy97a5ou57z2KeTxSb9qyrxTzjN1CkfgnZ96y6JbhBA5SMar0KofdvVY/oq3G",
+	"bncQNbqsvd+gfa/b6LYO9sK9wX77oONV6pW7mKs1YeiERKVX2Tukg/2DfdYY7A5oo0tb/cZh1Go3Bl6/",
+	"2+kf7EWU7cHRyEXEnGTDDZ8Y84h9AKc5JKXk+LLg6cY4jClUWwSgRdaRTXpon9TKn5TR5K5HhixJxIrH",
+	"IUbtdjl5uJuUHMvYh2znnkfNW70TCzNViWIURLCMfvM5IdQjP0MHv/UrXtM4Pivvn/v8o8/n9k5x3ZvN",
+	"rrY60S03KyVbJu+V2V6FTlkpQq5PVJcAKb9ahX9qNezkz8Xe2ctIo+FPPK/DCPXWdHdBaJX1tTT4oN/s",
+	"6bR+9NP6SGuw9oh8TKdM2bFuhOMmRSL2WlPMscQt6haPzMVEta8D3CV1gg4Xw90AMWk0/yWhnMSj0SSD",
+	"OLA9UFyHKKbN5cprXX1DRjRiJNbxjOmQ8VWlHJf25T9nSYd5ymcu7VhXwcH2Dtrdw4MG291njW6LHTb6",
+	"7ZbXoLv7B4PD0Ot2w91HTT43x8T7ekXtZQGQeNDyPm2F3mCv22j3O+po2h00Duhhv+GFrajNOoMudbFr",
+	"aDSKeS6ZlIkFiNQmOx3yyk2dAUJP4jjp5fUQyqj5lPW8qUfKXG8vZK63Gl674e2SVqfnHfR295qtVsfr",
+	"7G178pnFtklWut3PT6L8s9GQG6sodUTN7yPQd34zf26GbOxq7UuFe1GcLzNmLnON+xOBuOal2IZa7e8h",
+	"xdpRi3l9jzW69IA1utFup3EIhb6DVt9jnfCQtlpu8dI4ETPSF5lbpRsyKe8g5XcDefYYguxz1t6gBOsS",
+	"b6/X3ceC6MPOXqvyIPm1TPU0HXgSWZ8tFugKgkePDG6uLp0jPN3mUm5Hq5APdzA/oHP1lbhhlIMfNo/M",
+	"aW8HoG7VF4N8BfH6nOALzWcAzMf5AMca6fzdHQKHjq4akiQTOgEBxfhoIjMiszhJsJolie8No+qyJB2f",
+	"r8vSucTxnzsBHi1d5ynk9VfN4NELa1PZVCYwCjUGjxt9utQhm6UO8EwgICCPnKwcwOCcc4ArxSgVia1q",
+	"SCdch8BpGY+cLUGzzElg9QLXlnyuPei463UKgzn4HZ43zB7VMsbneVMaxjCQGRvLgDCepTPgPLmNM3mj",
+	"8cMCktE7zGSUOoym6fjwg5ITi5UWJej+WUpD1ivWWKYTrj356MgnInX89hELcXjR0p/VEd9QY5QB5P6q",
+	"ko6HJlF/3ZUc20uppyzfLUs/tpJKGV0B9fVCA1qVxlMwPSeLR5ArE80BmPRgH4won7mFq1UX5gsaoxkG",
+	"mouR3zlMFWy/pv5OGZmylNWd5tV4sgj3qd64Zh+KQcY4XOtz+BuvKgb1psLKuymVQEMCvjz1LKfvhkMD",
+	"97oN0gFCBsdxkGNATYz1Y5D2UjfeJMdiNJ5AXe2sQF2SFxlrC9AkfMlnJBVT+RyLQB0Bb1k9Vb+gBgVH",
+	"VntGqclCCAYsC4dgZAUkpbyuq1yBSVSkBH7OH1eH9DCTxlZr+tzJJNPspDodweUrhZgeuWepxHKGIb1n",
+	"wNOqhaiYSsiImumuxpwE+bhCaTfjkUm205lqAbx0ntBawIfTSWzQXLmQ1X6AK1jea4Kars6qUyqcaVcP",
+	"0w96vvKQBeRI2pcAWfhYgcB6WWdxOzwzDMZVp7dm46jTNcUacBJntR4Jfvrpp58ar183Tk7Iy5e91697",
+	"V1fNAfwXqBl5e32s7rh8cUw6nc5h0+cnGJjtOchzZvaDCc/iJFge8ZQxD1llU7P7Oh6xCzNDa19aaTFl",
+	"r6z7FgNuP7x4AN0InqvRGAmZkc7eHr6HGRi1vvRbcjFd/j7wvg9+n/eP6YXCv2+2cUYxHmmuQvX4j/CF",
+	"LlTSwrPS69QrKMkQahQB53A1FhWuSr2iFrE6NTo5yAz2J+yw/gHbazfC3XYXcV0Ou+Fug/bpgIUHdLC7",
+	"13pQfwoeMdTFVvUjCg/2W+0Oc/pxcBjuNXYH/dZBRFtdr9Nd6IfhHu218x61nR61Cz3Kh0fflnenDXVh",
+	"NgCv4QY79S1D8RB832hE1evnoIb6KRvOBTxlo/GCt+JRcajqFZkBWmWl11LDZrclvvC23sLcu9epV/RJ",
+	"AGONAiXHHmzt5diD1jeIu7QcoFBftJUrEE+PJX5AfQwoBSqWWRw+xTA+C+8VeJ+trJ8Crq2Gr378ogGr",
+	"IY/YavosZMwyiH9DOoZohUOmjezbtjzHgkkr3ccyyPR0ElwiblVTAvRO1eJEsvS5z+FXTtBLT+7YDH+9",
+	"YzPVKEsGSuszv6nDORHKii7C/tYRcVsQCs32yui6dOGD5Wu/Y7Nnsk4CdQNeF0tdzWCZwJ5BWXIKCXMG",
+	"EDxOdVDcPLxHgjFLAZxI8AA575E3q9Mm1Xy8cmqDaBTzWtMZyuNXZ4az262AdoeFVIN7jqNYToHzPcte",
+	"s8ci4WJzZMlP/Fyr+bk+DfrNATr3+vtht7FHdxkC2h4OdluNNu30u+FutMf2B4sh+3zxVXqddr2Sqnmx",
+	"3VWfkE3PcgyLwUAZRyhUcmrjRxows59sDzc+jl6zVTTBf0HasndDQeiInK2Bn8VVvxUArb5lHaZ4bprq",
+	"G+ZhaUuTfs51f752kG7Lt11c/k7+D7Cbb60AfpqwgMxsrEQQ3BBPyhjyZqDBg6jT36Nd1tgN24NGd+Cx",
+	"xiFt9RvtsAN42Ht0vw85x4DRsH102pi/DpWW+jbnuSoQn1upg86N1cTm28gZbZlwkY5osk0CDy7PTVJ3",
+	"9KJ/gpTcMA+H241vxJURBcthJfOqIof6CcM2epVXT5utvW6eqh64KywACJiNioWYz02LUC7kNlNaJwTl",
+	"Bc52M2ElCNj8zZQRwSdXEATPCbWPMvcAZULOo4C97R54TQLktiBXU2E8p/pmmgBXglR6rf4K9V+MNHPm",
+	"83zQMu2o7uUXU14sh0e+ZFNJ6h2S4Pzt6+9OL2+uj344PbfVqFFB5kNNRl89yrjdgMzKkmJEAotgSX8y",
+	"s8cEeHupxgpMe/hq+sXhK3sGQeEKlntl6YTfPZM+Pzk7AUoi8wjVLY3GFGdkyFK2HBtQ5wxsbR6tryTd",
+	"/EB52LGwkYTfRvhuKRFx/LagelxjlevkjS8PtRB7dk3vdP7CU/RtS8BBbvbYopifV0rXAuucOJg6eI9b",
+	"jgnSpVfCP+uIV6LptAISaMmVQxAYbB7JsqbPUdRCooCDC1KA2sljXgXpRwrCj1T7M0L5zArW2nI4HSuP",
+	"vpod9BfwuFmwmhUr+QGANVZfLPHNPK2DLzYVc+Ui2E6NwDtXgbNYInF86rN55REqTQuWWcGRaQFcnhNK",
+	"AJPFxrItE6nEUlyfu85HIDuUiEuidM+BmKSaXvBXlgoEBQ8TRlMD5oo/ajGofbFW2dP16qi9+txAsMSc",
+	"jFNxm6LTko2dytQhm2EsVxMVLkcN+ZOrcI9peJMqRnmHYpLK2rYa39bk3n8KOfWk7m1FAL29urdjV/Zv",
+	"v7v4RBm5KEELCB/BxVuDs1/W76CnDPjVwhXTZBYkZ5w1ySkNdakz5H/31RDazO+izrBOBmLQTn59onBL",
+	"QWTe80kSPUmiUtrXXE0zNXKrxVHKQpFGMb8dxAnLjdClwW57/TNJ6CSKRZ1Q8u7oR6LuJ9UDcvfy1zpp",
+	"7TX6cUYujl/XyUhwkcdwrVet4+1rL1oS8zuTlC4zkdJb9hzTQHPWePtYSD+H7G6aUQ0hI9JZgWIHVCnV",
+	"HRsX11odAiENRAKJg1bM+TxlGozm1khNSGTvzzImazpyHxyjIGi8Yvw2GyplExHr1KPVlSRFnLtqcKn+",
+	"CJAFBh5JST8VU6kmxecBICKEMHoIjhAQljBAJVdGtGTsDlXK4O8QZ/kWoVT+bgv0vg2UmQ3AezTRVTGQ",
+	"oGpYxSFdtUmO8nHzOZbXuHpnwcF5eXr85vLk7Pz7m7Pzm4vLN99fnl5dBc/BfENnMQ6pBF7aPEs1iuVd",
+	"nXS9rs+dNl6cvToFGu0Xb96enwRLwvCXpncvYqgnXJmYeeQMMqlevjgmh62W5yCzBDBd33qNltfu5KAz",
+	"SOmSa4UwOYXsvXmQiQ3iZGrudqb0voiUcXn24kWz2Wy+O/rxdDAqIttosJtepR9zCtmEG2FbmK2lXkeT",
+	"06jWzFo8ieVYyNgw+pUkJsUJe4YcQXWiV55dFCSOcAE2p/QeRmz5oKjutb29P2wgxjTNjE5g5Q2Vd5hz",
+	"rLcobrwvP/dqE+er3Rxn/ELvWDzT9ja4V43DuciuaBbLQYwnxVfqgRJTrs51qLaaO3uco82O1kOcEflQ",
+	"F/K+8kNnm4yB/K7Nkwac422TvAHnZf9MqQPt0tSBeX7vvUHrgLJW2IiiwUGj2+r0G4e7++0GjTre7n53",
+	"z+uywUNzB6xsUhJtnje70+l0lvNmC37DeLS9r0JMuenkVndooQljpctqb4r9bbVareX9ze/SLYVzyU+Y",
+	"9LwuC6G9KguBAXzYwk2t4k3g69qgcZvTsKLBLbIb7CbaDJvE7LinHIcNcxxSV0iViukSQbtVFCzXY6CQ",
+	"KZOgFGwUFctvRcVhLgJGjpRNYC55kObcA6RTElvgqcA2eKN+waSJIVWq+WRsj5AVATI7dg+KjeR3/5mV",
+	"o685xJY687tErdk60ObILXKWabVJU1cG358a516JFyBorrTY/uRr8CtGS1m7iD5JN1aPZOEkjbMZ3P0d",
+	"oylLjybZsNL7+b1SKkFj/AdUzOlvjozfIv/2vWomvV9egqnx9MF7An8ruR1Ly9+mVicQ11d2QDvV77pQ",
+	"s2xLRIHvDdRvpbGLga3yhUeoTXMv4pCRcUIzpQZizpoyLaF6V+2oZu5EwOKSxdpEp0TW8myTI+4UrJJQ",
+	"jGN9gDlVujb8ZytIkT441QgGPZLQjKWWTEEMHI5lDQQMHY0z9B0xfhtzhm8xD+Sg/WJQF015JMuwGaBG",
+	"BGuWfQ4QvxlL2Hgo+IzIOGK1OgF+XY3YIJFMF09Tpexrn48er6O8YLdk1C6cLEaZQ/GiAv8c0uOSBHuk",
+	"Y4VLEgqdGTK+zmVPwyoSdAja7DkUpFXnSZjaKHLktAKOew3GUJOIVF1aYmg+qPlcqKm5Oruo51XgqLE4",
+	"a6JJrhhTS1vifc1RVBg9iB2XvEm+sdWgwa02LSdOrZtEOsPiyILF9l6JW6XmaCZFU5+A70ilnIo0gnzK",
+	"fkbVcGGRktM4iIGyZvltIwEG7aOLMyxPUhtLSwBkPYHrNRR8SqdY1ySJHAJBImCDQE11DOyFOsvIfbYR",
+	"MmUv9m4onHORxPkwOcVYmZoR6Fndofl4JrGkyx1EW1uw+KSXjCbZsA4UJjFHXREfpF7duVZvQqfVN+aw",
+	"lUrQ/r8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

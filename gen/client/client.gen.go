@@ -790,6 +790,33 @@ func (e ErrorBodyStatus) Valid() bool {
 	}
 }
 
+// Defines values for EventDeliveryState.
+const (
+	EventDeliveryStateDelivered EventDeliveryState = "delivered"
+	EventDeliveryStateDropped   EventDeliveryState = "dropped"
+	EventDeliveryStateFailed    EventDeliveryState = "failed"
+	EventDeliveryStateGone      EventDeliveryState = "gone"
+	EventDeliveryStatePending   EventDeliveryState = "pending"
+)
+
+// Valid indicates whether the value is a known member of the EventDeliveryState enum.
+func (e EventDeliveryState) Valid() bool {
+	switch e {
+	case EventDeliveryStateDelivered:
+		return true
+	case EventDeliveryStateDropped:
+		return true
+	case EventDeliveryStateFailed:
+		return true
+	case EventDeliveryStateGone:
+		return true
+	case EventDeliveryStatePending:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for FlowType.
 const (
 	FlowTypeFlow FlowType = "flow"
@@ -3162,6 +3189,68 @@ type EventAction struct {
 	Type string `json:"type"`
 }
 
+// EventDelivery One request flowbin owed the customer's systems, with the activeflow it is about.
+type EventDelivery struct {
+	// ActiveflowId The activeflow it is about.
+	//
+	// Example: 0b6b8a4e-3c59-4e36-a4a3-6a4b2c9a0aaa
+	ActiveflowId openapi_types.UUID `json:"activeflow_id"`
+
+	// AttemptCount How many attempts were made.
+	//
+	// Example: 2
+	AttemptCount int `json:"attempt_count"`
+
+	// Attempts Every attempt, oldest first. Never null.
+	Attempts []DeliveryAttempt `json:"attempts"`
+
+	// Id The message's id, sent as `webhook-id` on every attempt, so that a receiver can drop repeats.
+	//
+	// Example: 0193a4b2-7c1e-7d3a-9f00-3b1c2d4e5f70
+	Id openapi_types.UUID `json:"id"`
+
+	// Method The HTTP method.
+	//
+	// Example: POST
+	Method string `json:"method"`
+
+	// State `pending` (to be tried again), `delivered` (a 2xx answer), `failed` (given up on after the retries), `gone` (the receiver answered `410 Gone`: not tried again; the last attempt shows it) or `dropped` (never sent: its customer already had `FLOWBIN_EVENTS_MAX_PENDING` messages waiting).
+	//
+	// Example: delivered
+	State EventDeliveryState `json:"state"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// Type The event (`activeflow_created`, `activeflow_updated`, `activeflow_deleted`), or `webhook_send`.
+	//
+	// Example: activeflow_updated
+	Type string `json:"type"`
+
+	// Url Where it goes.
+	//
+	// Example: https://example.com/flowbin/events
+	Url string `json:"url"`
+}
+
+// EventDeliveryState `pending` (to be tried again), `delivered` (a 2xx answer), `failed` (given up on after the retries), `gone` (the receiver answered `410 Gone`: not tried again; the last attempt shows it) or `dropped` (never sent: its customer already had `FLOWBIN_EVENTS_MAX_PENDING` messages waiting).
+//
+// Example: delivered
+type EventDeliveryState string
+
+// EventDeliveryList A page of the customer's event deliveries, newest first.
+type EventDeliveryList struct {
+	// NextPageToken Pass as `page_token` for the next page; `""` when this page is empty.
+	//
+	// Example: 2026-11-23 08:30:00.100000
+	NextPageToken string `json:"next_page_token"`
+
+	// Result The deliveries. Never null.
+	Result []EventDelivery `json:"result"`
+}
+
 // ExecutedAction An action as it ran, with its options' `${variables}` substituted. `next_id` is the nil UUID when the next
 // action in the array followed, as VoIPbin sends it.
 type ExecutedAction struct {
@@ -4202,6 +4291,44 @@ type WebhookSecret struct {
 	WebhookSecret string `json:"webhook_secret"`
 }
 
+// WebhookTestResult How a test event's delivery went.
+type WebhookTestResult struct {
+	// DurationMs How long the attempt took, in milliseconds.
+	//
+	// Example: 48
+	DurationMs int `json:"duration_ms"`
+
+	// Error `""` for a 2xx answer; otherwise what went wrong (`answered 500`, a refused address, a timeout).
+	//
+	// Example:
+	Error string `json:"error"`
+
+	// Id The test event's `webhook-id`.
+	//
+	// Example: 0193a4b2-7c1e-7d3a-9f00-3b1c2d4e5f71
+	Id openapi_types.UUID `json:"id"`
+
+	// Method The HTTP method.
+	//
+	// Example: POST
+	Method string `json:"method"`
+
+	// Signed Whether it carried signatures (the customer has a webhook secret).
+	//
+	// Example: true
+	Signed bool `json:"signed"`
+
+	// StatusCode The receiver's HTTP status; 0 when nothing answered.
+	//
+	// Example: 200
+	StatusCode int `json:"status_code"`
+
+	// Url Where it was sent (the customer's `webhook_uri`).
+	//
+	// Example: https://example.com/flowbin/events
+	Url string `json:"url"`
+}
+
 // ZeroableID An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
 //
 // Example: 00000000-0000-0000-0000-000000000000
@@ -4314,6 +4441,9 @@ type Unauthenticated = Error
 
 // UnsupportedMediaType The one error envelope, used by every error answer of every operation.
 type UnsupportedMediaType = Error
+
+// WebhookNotSet The one error envelope, used by every error answer of every operation.
+type WebhookNotSet = Error
 
 // ActiveflowBody What an activeflow runs: the current revision of `flow_id`, or inline `actions` (one of the two), seeded
 // with `variables` (by default at most 100, 32 KiB a value and 64 KiB in all). Variables of the `voipbin.`
@@ -4479,6 +4609,19 @@ type CreateCallParams struct {
 
 // CreateCallParamsFieldValidation defines parameters for CreateCall.
 type CreateCallParamsFieldValidation string
+
+// ListEventsParams defines parameters for ListEvents.
+type ListEventsParams struct {
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page. For example `10`.
+	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+
+	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
+	// timestamp that the client wrote itself works too, in the same format or in VoIPbin's current RFC 3339 form
+	// (`2020-10-11T01:00:00.000001Z`). Empty or absent: the first page.
+	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
+}
 
 // ListFlowsParams defines parameters for ListFlows.
 type ListFlowsParams struct {
@@ -8864,6 +9007,28 @@ type ClientInterface interface {
 	// Corresponds with POST /v1.0/customer/webhook_secret (the `RotateWebhookSecret` operationId).
 	RotateWebhookSecret(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// TestCustomerWebhook Send a test event to the customer's webhook
+	//
+	// Sends one test event (`{"type":"webhook_test","data":{…}}`) to the customer's `webhook_uri` with its
+	// `webhook_method`, now, signed as every event is (`webhook-id`, `webhook-timestamp`, and once the customer
+	// has a secret `webhook-signature` and `X-VoIPBIN-Signature`), through the same guarded outbound client
+	// (**beyond**). It waits for the answer and reports it: the answer is 200 whether or not the receiver
+	// accepted it (`status_code` and `error` say how it went). The test is not queued, retried, nor listed with
+	// the events. 409 `WEBHOOK_NOT_SET` when the customer has no `webhook_uri`.
+	//
+	// Corresponds with POST /v1.0/customer/webhook_test (the `TestCustomerWebhook` operationId).
+	TestCustomerWebhook(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListEvents List the customer's event deliveries
+	//
+	// Every request flowbin owed the customer's systems (**beyond**): the events of all its activeflows and the
+	// `webhook_send` actions that did not wait, newest first, paged like flows, each with its state and every
+	// delivery attempt (as `GET /v1.0/activeflows/{id}/events` answers them for one activeflow). Messages that
+	// are done (delivered, failed, gone, dropped) are kept for seven days.
+	//
+	// Corresponds with GET /v1.0/events (the `ListEvents` operationId).
+	ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListFlows List flows
 	//
 	// Lists the caller's flows, newest first. Deleted flows are not listed.
@@ -9970,6 +10135,48 @@ func (c *Client) UpdateCustomer(ctx context.Context, body UpdateCustomerJSONRequ
 // Corresponds with POST /v1.0/customer/webhook_secret (the `RotateWebhookSecret` operationId).
 func (c *Client) RotateWebhookSecret(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRotateWebhookSecretRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// TestCustomerWebhook Send a test event to the customer's webhook
+//
+// Sends one test event (`{"type":"webhook_test","data":{…}}`) to the customer's `webhook_uri` with its
+// `webhook_method`, now, signed as every event is (`webhook-id`, `webhook-timestamp`, and once the customer
+// has a secret `webhook-signature` and `X-VoIPBIN-Signature`), through the same guarded outbound client
+// (**beyond**). It waits for the answer and reports it: the answer is 200 whether or not the receiver
+// accepted it (`status_code` and `error` say how it went). The test is not queued, retried, nor listed with
+// the events. 409 `WEBHOOK_NOT_SET` when the customer has no `webhook_uri`.
+//
+// Corresponds with POST /v1.0/customer/webhook_test (the `TestCustomerWebhook` operationId).
+func (c *Client) TestCustomerWebhook(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewTestCustomerWebhookRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListEvents List the customer's event deliveries
+//
+// Every request flowbin owed the customer's systems (**beyond**): the events of all its activeflows and the
+// `webhook_send` actions that did not wait, newest first, paged like flows, each with its state and every
+// delivery attempt (as `GET /v1.0/activeflows/{id}/events` answers them for one activeflow). Messages that
+// are done (delivered, failed, gone, dropped) are kept for seven days.
+//
+// Corresponds with GET /v1.0/events (the `ListEvents` operationId).
+func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEventsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -11986,6 +12193,99 @@ func NewRotateWebhookSecretRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewTestCustomerWebhookRequest constructs an http.Request for the TestCustomerWebhook method
+func NewTestCustomerWebhookRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/customer/webhook_test")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListEventsRequest constructs an http.Request for the ListEvents method
+func NewListEventsRequest(server string, params *ListEventsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/events")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_size", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_token", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListFlowsRequest constructs an http.Request for the ListFlows method
 func NewListFlowsRequest(server string, params *ListFlowsParams) (*http.Request, error) {
 	var err error
@@ -13840,6 +14140,32 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1.0/customer/webhook_secret (the `RotateWebhookSecret` operationId).
 	RotateWebhookSecretWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RotateWebhookSecretResponse, error)
+
+	// TestCustomerWebhookWithResponse Send a test event to the customer's webhook
+	//
+	// Sends one test event (`{"type":"webhook_test","data":{…}}`) to the customer's `webhook_uri` with its
+	// `webhook_method`, now, signed as every event is (`webhook-id`, `webhook-timestamp`, and once the customer
+	// has a secret `webhook-signature` and `X-VoIPBIN-Signature`), through the same guarded outbound client
+	// (**beyond**). It waits for the answer and reports it: the answer is 200 whether or not the receiver
+	// accepted it (`status_code` and `error` say how it went). The test is not queued, retried, nor listed with
+	// the events. 409 `WEBHOOK_NOT_SET` when the customer has no `webhook_uri`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1.0/customer/webhook_test (the `TestCustomerWebhook` operationId).
+	TestCustomerWebhookWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*TestCustomerWebhookResponse, error)
+
+	// ListEventsWithResponse List the customer's event deliveries
+	//
+	// Every request flowbin owed the customer's systems (**beyond**): the events of all its activeflows and the
+	// `webhook_send` actions that did not wait, newest first, paged like flows, each with its state and every
+	// delivery attempt (as `GET /v1.0/activeflows/{id}/events` answers them for one activeflow). Messages that
+	// are done (delivered, failed, gone, dropped) are kept for seven days.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1.0/events (the `ListEvents` operationId).
+	ListEventsWithResponse(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*ListEventsResponse, error)
 
 	// ListFlowsWithResponse List flows
 	//
@@ -16565,6 +16891,158 @@ func (r RotateWebhookSecretResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r RotateWebhookSecretResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type TestCustomerWebhookResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookTestResult
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *WebhookNotSet
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r TestCustomerWebhookResponse) GetJSON200() *WebhookTestResult {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r TestCustomerWebhookResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r TestCustomerWebhookResponse) GetJSON409() *WebhookNotSet {
+	return r.JSON409
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r TestCustomerWebhookResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r TestCustomerWebhookResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r TestCustomerWebhookResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r TestCustomerWebhookResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r TestCustomerWebhookResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r TestCustomerWebhookResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r TestCustomerWebhookResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventDeliveryList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEventsResponse) GetJSON200() *EventDeliveryList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListEventsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListEventsResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListEventsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListEventsResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListEventsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEventsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -19489,6 +19967,44 @@ func (c *ClientWithResponses) RotateWebhookSecretWithResponse(ctx context.Contex
 	return ParseRotateWebhookSecretResponse(rsp)
 }
 
+// TestCustomerWebhookWithResponse Send a test event to the customer's webhook
+//
+// Sends one test event (`{"type":"webhook_test","data":{…}}`) to the customer's `webhook_uri` with its
+// `webhook_method`, now, signed as every event is (`webhook-id`, `webhook-timestamp`, and once the customer
+// has a secret `webhook-signature` and `X-VoIPBIN-Signature`), through the same guarded outbound client
+// (**beyond**). It waits for the answer and reports it: the answer is 200 whether or not the receiver
+// accepted it (`status_code` and `error` say how it went). The test is not queued, retried, nor listed with
+// the events. 409 `WEBHOOK_NOT_SET` when the customer has no `webhook_uri`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1.0/customer/webhook_test (the `TestCustomerWebhook` operationId).
+func (c *ClientWithResponses) TestCustomerWebhookWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*TestCustomerWebhookResponse, error) {
+	rsp, err := c.TestCustomerWebhook(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseTestCustomerWebhookResponse(rsp)
+}
+
+// ListEventsWithResponse List the customer's event deliveries
+//
+// Every request flowbin owed the customer's systems (**beyond**): the events of all its activeflows and the
+// `webhook_send` actions that did not wait, newest first, paged like flows, each with its state and every
+// delivery attempt (as `GET /v1.0/activeflows/{id}/events` answers them for one activeflow). Messages that
+// are done (delivered, failed, gone, dropped) are kept for seven days.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1.0/events (the `ListEvents` operationId).
+func (c *ClientWithResponses) ListEventsWithResponse(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*ListEventsResponse, error) {
+	rsp, err := c.ListEvents(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEventsResponse(rsp)
+}
+
 // ListFlowsWithResponse List flows
 //
 // Lists the caller's flows, newest first. Deleted flows are not listed.
@@ -22151,6 +22667,128 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseTestCustomerWebhookResponse parses an HTTP response from a TestCustomerWebhookWithResponse call
+func ParseTestCustomerWebhookResponse(rsp *http.Response) (*TestCustomerWebhookResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &TestCustomerWebhookResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookTestResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest WebhookNotSet
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListEventsResponse parses an HTTP response from a ListEventsWithResponse call
+func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventDeliveryList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthenticated
