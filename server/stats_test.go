@@ -261,3 +261,56 @@ func orNone[T any](p *T) any {
 	}
 	return *p
 }
+
+// TestFlowStatsOwnActionsOnly: the actions of another flow that an execution ran in between (a fetch_flow's) are
+// neither counted nor joined into moves: a move into or out of them is no edge between the flow's own actions,
+// and an own action's time runs until the next move, whichever flow it is to.
+func TestFlowStatsOwnActionsOnly(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		e := newEnv(t, b)
+		var f struct {
+			ID      string `json:"id"`
+			Actions []struct {
+				ID string `json:"id"`
+			} `json:"actions"`
+		}
+		e.as(e.alice, "POST", "/v1.0/flows", `{"name":"own","actions":[{"type":"talk","option":{"text":"a"}},
+			{"type":"talk","option":{"text":"b"}}]}`).wantStatus(http.StatusOK).decode(&f)
+		a := e.startActiveflow(e.alice, `{"flow_id":"`+f.ID+`"}`)
+		e.recordRows(e.alice, a.ID)
+		at, err := time.Parse("2006-01-02 15:04:05.000000", a.CurrentAction.TMExecute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, flowID := uuid.New(), uuid.MustParse(f.ID)
+		rows := []flow.Executed{
+			{Action: flow.Action{ID: uuid.New(), Type: flow.TypeTalk}, Step: 2, FlowID: other, Revision: 1, TMExecute: at.Add(3 * time.Second)},
+			{Action: flow.Action{ID: uuid.MustParse(f.Actions[1].ID), Type: flow.TypeTalk}, Step: 3, FlowID: flowID, Revision: 1, TMExecute: at.Add(4 * time.Second)},
+			{Action: flow.Action{ID: uuid.New(), Type: flow.TypeHangup}, Step: 4, FlowID: other, Revision: 1, TMExecute: at.Add(9 * time.Second)},
+		}
+		var add []store.ActiveflowAction
+		for i := range rows {
+			row, err := store.NewActiveflowAction(uuid.MustParse(a.ID), uuid.MustParse(e.alice.customerID), &rows[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			add = append(add, row)
+		}
+		if err := e.st.AppendActiveflowActions(context.Background(), add); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(time.Minute)
+		var st apiFlowStats
+		e.as(e.alice, "GET", "/v1.0/flows/"+f.ID+"/stats", nil).wantStatus(http.StatusOK).decode(&st)
+		if st.Executions != 1 || len(st.Actions) != 2 || len(st.Edges) != 0 {
+			t.Fatalf("got %+v, want the two own actions and no edge", st)
+		}
+		for i, want := range []int{3000, 5000} {
+			got := st.Actions[i]
+			if got.ActionID != f.Actions[i].ID || got.Entered != 1 || got.Visits != 1 || got.MedianMS == nil || *got.MedianMS != want {
+				t.Errorf("action %d: got %+v (median %v), want entered once, median %d ms", i, got, orNone(got.MedianMS), want)
+			}
+		}
+	})
+}

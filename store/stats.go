@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
 )
 
 // FlowStatsQuery selects the executions a flow's statistics count: the customer's activeflows of one flow
@@ -47,69 +48,74 @@ type EdgeStats struct {
 }
 
 // flowStatsSQL is the one statement behind FlowStats, in two dialects that differ only in the time arithmetic and the
-// median. It reads the window's executions (e) once, numbers each one's action rows in
-// step order with the previous action and the time of the next move (s: LAG and LEAD over all of its rows, so
-// that a move into or out of another flow's actions is not mistaken for a move between two of this flow's),
-// keeps the rows of this flow's own actions (own), and answers tagged rows:
+// median. It reads the window's executions (e) once, and their action rows in step order, with the previous action
+// and the next move (LAG and LEAD over all of an execution's rows, so that a move into or out of another flow's
+// actions is not mistaken for a move between two of this flow's) and whether the row is the execution's first
+// visit of its action (s, the rows of this flow's own actions, narrow). It answers tagged rows:
 //
-//	f  status, end_reason, count           the executions by status and end_reason
-//	a  action_id, action_type, visits, entered
-//	x  action_id, end_reason, count        ended executions whose last row is this action
-//	e  from action_id, to action_id, count moves between two own actions in consecutive steps
-//	m  action_id, median milliseconds
+//	f  a status, b end_reason, n count          the executions by status and end_reason
+//	p  a action_id, b previous own action or NULL, c end_reason when the execution ended there or NULL,
+//	   t action_type, n moves, m first visits   every move to an own action, grouped
+//	m  a action_id, ms median milliseconds
+//
+// Entries, visits, edges and ends all come from the p rows, so that the rows are grouped once; the median needs
+// its own pass.
 const flowStatsSQL = `
 WITH e AS MATERIALIZED (
   SELECT id, status, end_reason, tm_end FROM activeflows
   WHERE flow_id = @flow AND flow_revision = @revision AND customer_id = @customer
     AND tm_create >= @since AND tm_create < @until AND tm_delete IS NULL
-), s AS MATERIALIZED (
-  SELECT x.activeflow_id, x.action_id, x.action_type, x.flow_id, x.flow_revision,
-    LAG(x.action_id) OVER w AS prev_action,
-    LAG(x.flow_id) OVER w AS prev_flow,
-    LAG(x.flow_revision) OVER w AS prev_revision,
-    LEAD(x.step) OVER w AS next_step,
-    e.status, e.end_reason,
+), w AS (
+  SELECT x.action_id, x.action_type, x.flow_id, x.flow_revision, x.step, x.activeflow_id,
+    CASE WHEN LAG(x.flow_id) OVER w = @flow AND LAG(x.flow_revision) OVER w = @revision
+      THEN LAG(x.action_id) OVER w END AS prev_action,
+    CASE WHEN LEAD(x.step) OVER w IS NULL AND e.status = 'ended' THEN e.end_reason END AS ended_reason,
     {{ms}} AS ms
   FROM activeflow_actions x JOIN e ON e.id = x.activeflow_id
   WHERE x.customer_id = @customer
   WINDOW w AS (PARTITION BY x.activeflow_id ORDER BY x.step)
-), own AS MATERIALIZED (
-  SELECT * FROM s WHERE flow_id = @flow AND flow_revision = @revision
+), s AS MATERIALIZED (
+  SELECT action_id, action_type, prev_action, ended_reason, ms,
+    CASE WHEN step = MIN(step) OVER (PARTITION BY activeflow_id, action_id) THEN 1 ELSE 0 END AS first_visit
+  FROM w WHERE flow_id = @flow AND flow_revision = @revision
 )
-SELECT 'f' AS kind, status AS a, end_reason AS b, COUNT(*) AS n, 0 AS m, CAST(NULL AS double precision) AS ms FROM e GROUP BY status, end_reason
+SELECT 'f' AS kind, status AS a, end_reason AS b, CAST(NULL AS text) AS c, '' AS t, COUNT(*) AS n, 0 AS m,
+  CAST(NULL AS double precision) AS ms
+FROM e GROUP BY status, end_reason
 UNION ALL
-SELECT 'a', CAST(action_id AS text), MIN(action_type), COUNT(*), COUNT(DISTINCT activeflow_id), NULL FROM own GROUP BY action_id
-UNION ALL
-SELECT 'x', CAST(action_id AS text), end_reason, COUNT(*), 0, NULL FROM own
-  WHERE next_step IS NULL AND status = 'ended' GROUP BY action_id, end_reason
-UNION ALL
-SELECT 'e', CAST(prev_action AS text), CAST(action_id AS text), COUNT(*), 0, NULL FROM own
-  WHERE prev_flow = @flow AND prev_revision = @revision GROUP BY prev_action, action_id
+SELECT 'p', CAST(action_id AS text), CAST(prev_action AS text), ended_reason, MIN(action_type), COUNT(*),
+  SUM(first_visit), NULL
+FROM s GROUP BY action_id, prev_action, ended_reason
 UNION ALL
 {{median}}`
 
 var flowStatsDialect = map[Dialect]*strings.Replacer{
 	Postgres: strings.NewReplacer(
 		"{{ms}}", "EXTRACT(EPOCH FROM (COALESCE(LEAD(x.tm_execute) OVER w, e.tm_end) - x.tm_execute)) * 1000",
-		"{{median}}", `SELECT 'm', CAST(action_id AS text), '', 0, 0, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FROM own
-  WHERE ms IS NOT NULL GROUP BY action_id`,
+		"{{median}}", `SELECT 'm', CAST(action_id AS text), NULL, NULL, '', 0, 0,
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)
+FROM s WHERE ms IS NOT NULL GROUP BY action_id`,
 	),
 	// SQLite has no percentile: the median is the mean of the middle one or two samples by row number.
 	SQLite: strings.NewReplacer(
 		"{{ms}}", "(julianday(COALESCE(LEAD(x.tm_execute) OVER w, e.tm_end)) - julianday(x.tm_execute)) * 86400000.0",
-		"{{median}}", `SELECT 'm', action_id, '', 0, 0, AVG(ms) FROM (
+		"{{median}}", `SELECT 'm', action_id, NULL, NULL, '', 0, 0, AVG(ms) FROM (
     SELECT action_id, ms, ROW_NUMBER() OVER (PARTITION BY action_id ORDER BY ms) AS rn,
       COUNT(*) OVER (PARTITION BY action_id) AS c
-    FROM own WHERE ms IS NOT NULL)
+    FROM s WHERE ms IS NOT NULL)
   WHERE rn IN ((c + 1) / 2, (c + 2) / 2) GROUP BY action_id`,
 	),
 }
 
-// FlowStats counts how the executions that q selects went through the flow, in one statement.
+// FlowStats counts how the executions that q selects went through the flow, in one statement. On PostgreSQL it
+// runs in a transaction of its own with room to sort in memory (work_mem) and without JIT compilation, which costs
+// more than it saves on a statement that runs once.
 func (s *Store) FlowStats(ctx context.Context, q FlowStatsQuery) (*FlowStats, error) {
 	var rows []struct {
 		Kind string
-		A, B string
+		A    string
+		B, C *string
+		T    string
 		N, M int
 		MS   *float64
 	}
@@ -118,52 +124,60 @@ func (s *Store) FlowStats(ctx context.Context, q FlowStatsQuery) (*FlowStats, er
 		"customer": q.CustomerID, "flow": q.FlowID, "revision": q.Revision,
 		"since": q.Since.UTC(), "until": q.Until.UTC(),
 	}
-	if err := s.conn(ctx).Raw(query, args).Scan(&rows).Error; err != nil {
+	err := s.conn(ctx).Transaction(func(tx *gorm.DB) error {
+		if s.dialect == Postgres {
+			if err := tx.Exec("SET LOCAL work_mem = '64MB'; SET LOCAL jit = off").Error; err != nil {
+				return err
+			}
+		}
+		return tx.Raw(query, args).Scan(&rows).Error
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store: flow stats: %w", classify(err))
 	}
 	out := &FlowStats{Ends: map[string]int{}, Actions: map[uuid.UUID]*ActionStats{}}
-	action := func(id string) (*ActionStats, error) {
+	action := func(id string) (uuid.UUID, *ActionStats, error) {
 		u, err := uuid.Parse(id)
 		if err != nil {
-			return nil, fmt.Errorf("store: flow stats: action id %q: %w", id, err)
+			return u, nil, fmt.Errorf("store: flow stats: action id %q: %w", id, err)
 		}
 		a := out.Actions[u]
 		if a == nil {
 			a = &ActionStats{EndReasons: map[string]int{}}
 			out.Actions[u] = a
 		}
-		return a, nil
+		return u, a, nil
 	}
+	edges := map[[2]uuid.UUID]int{}
 	for _, r := range rows {
 		switch r.Kind {
 		case "f":
 			out.Executions += r.N
 			if r.A == ActiveflowRunning {
 				out.Running += r.N
-			} else {
-				out.Ends[r.B] += r.N
+			} else if r.B != nil {
+				out.Ends[*r.B] += r.N
 			}
-		case "a":
-			a, err := action(r.A)
+		case "p":
+			id, a, err := action(r.A)
 			if err != nil {
 				return nil, err
 			}
-			a.Type, a.Visits, a.Entered = r.B, r.N, r.M
-		case "x":
-			a, err := action(r.A)
-			if err != nil {
-				return nil, err
+			a.Type = r.T
+			a.Visits += r.N
+			a.Entered += r.M
+			if r.C != nil {
+				a.EndReasons[*r.C] += r.N
 			}
-			a.EndReasons[r.B] += r.N
-		case "e":
-			from, err1 := uuid.Parse(r.A)
-			to, err2 := uuid.Parse(r.B)
-			if err1 != nil || err2 != nil {
-				return nil, fmt.Errorf("store: flow stats: edge %q → %q", r.A, r.B)
+			if r.B != nil {
+				from, err := uuid.Parse(*r.B)
+				if err != nil {
+					return nil, fmt.Errorf("store: flow stats: action id %q: %w", *r.B, err)
+				}
+				edges[[2]uuid.UUID{from, id}] += r.N
 			}
-			out.Edges = append(out.Edges, EdgeStats{From: from, To: to, Count: r.N})
 		case "m":
-			a, err := action(r.A)
+			_, a, err := action(r.A)
 			if err != nil {
 				return nil, err
 			}
@@ -172,6 +186,9 @@ func (s *Store) FlowStats(ctx context.Context, q FlowStatsQuery) (*FlowStats, er
 				a.MedianMS = &ms
 			}
 		}
+	}
+	for k, n := range edges {
+		out.Edges = append(out.Edges, EdgeStats{From: k[0], To: k[1], Count: n})
 	}
 	sort.Slice(out.Edges, func(i, j int) bool {
 		a, b := out.Edges[i], out.Edges[j]
