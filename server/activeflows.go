@@ -89,6 +89,9 @@ func (s *Server) GetActiveflow(ctx context.Context, req gen.GetActiveflowRequest
 	if err != nil {
 		return nil, err
 	}
+	if err := s.store.LoadActiveflowHistory(ctx, a); err != nil {
+		return nil, err
+	}
 	return gen.GetActiveflow200JSONResponse{ActiveflowJSONResponse: gen.ActiveflowJSONResponse(toAPIActiveflow(a))}, nil
 }
 
@@ -96,6 +99,9 @@ func (s *Server) GetActiveflow(ctx context.Context, req gen.GetActiveflowRequest
 func (s *Server) StopActiveflow(ctx context.Context, req gen.StopActiveflowRequestObject) (gen.StopActiveflowResponseObject, error) {
 	a, err := s.activeflows.Stop(ctx, principalFrom(ctx).CustomerID, req.Id)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.store.LoadActiveflowHistory(ctx, a); err != nil {
 		return nil, err
 	}
 	return gen.StopActiveflow200JSONResponse{ActiveflowJSONResponse: gen.ActiveflowJSONResponse(toAPIActiveflow(a))}, nil

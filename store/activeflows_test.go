@@ -17,7 +17,8 @@ import (
 
 // TestActiveflowStateRoundTrip runs every case of the engine's table with the execution saved to the store and
 // read back between every two steps, on both dialects: the traces must be the table's, and each read must give
-// back exactly the execution that was saved (put omitempty or json:"-" on a field of flow.Execution and it fails).
+// back exactly the execution that was saved, its hot state, its frames' actions and its history (the rows
+// appended step by step).
 func TestActiveflowStateRoundTrip(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
@@ -41,6 +42,12 @@ func TestActiveflowStateRoundTrip(t *testing.T) {
 					read, err := fx.st.GetActiveflow(ctx, fx.alice, row.ID)
 					if err != nil {
 						return nil, err
+					}
+					if err := fx.st.LoadActiveflowHistory(ctx, read); err != nil {
+						return nil, err
+					}
+					if !reflect.DeepEqual(read.State.Executed, x.Executed) {
+						t.Fatalf("history read back:\n%+v\nwant\n%+v", read.State.Executed, x.Executed)
 					}
 					want, _ := x.Encode()
 					got, _ := read.State.Encode()
