@@ -126,7 +126,7 @@ func TestListEvents(t *testing.T) {
 		rc := newReceiver(t)
 		rc.answer = func(_ *http.Request, n int) (int, string) {
 			if n == 0 {
-				return http.StatusServiceUnavailable, "" // the first attempt of all fails: one message tries twice
+				return http.StatusGone, "" // the first message of all is refused for good: its attempt shows it
 			}
 			return http.StatusOK, ""
 		}
@@ -187,28 +187,30 @@ func TestListEvents(t *testing.T) {
 			t.Errorf("bob sees %+v", none)
 		}
 
-		// Delivered, with their attempts: the first one failed, so one delivery shows two.
+		// Sent, with their attempts: the first one sent was refused with 410 Gone (not tried again), the others
+		// delivered.
 		e.deliver(t, events.Config{})
-		eventually(t, "every delivery delivered", func() bool {
+		eventually(t, "every delivery done", func() bool {
 			e.as(e.alice, "GET", "/v1.0/events", nil).wantStatus(http.StatusOK).decode(&all)
 			for _, m := range all.Result {
-				if m.State != "delivered" {
+				if m.State == "pending" {
 					return false
 				}
 			}
 			return true
 		})
-		twice := 0
+		gone := 0
 		for _, m := range all.Result {
-			if m.AttemptCount != len(m.Attempts) || m.Attempts[len(m.Attempts)-1].Status != 200 {
-				t.Errorf("delivered: %+v", m)
+			want := map[string]int{"delivered": 200, "gone": 410}[m.State]
+			if m.AttemptCount != 1 || len(m.Attempts) != 1 || m.Attempts[0].Attempt != 1 || m.Attempts[0].Status != want {
+				t.Errorf("after delivery: %+v", m)
 			}
-			if len(m.Attempts) == 2 && m.Attempts[0].Status == 503 {
-				twice++
+			if m.State == "gone" {
+				gone++
 			}
 		}
-		if twice != 1 {
-			t.Errorf("%d deliveries show the failed attempt, want 1: %+v", twice, all.Result)
+		if gone != 1 {
+			t.Errorf("%d deliveries gone, want 1: %+v", gone, all.Result)
 		}
 	})
 }
