@@ -99,6 +99,14 @@ var restTools = []toolSpec{
 			"never run. Show the Mermaid text to people to explain a flow.",
 	},
 	{
+		name: "get_flow_stats", title: "How calls went through a flow", opID: "getFlowStats",
+		params: []string{"id", "revision", "since", "until"}, readOnly: true, idempotent: true,
+		description: "Counts how the executions of a flow's revision (the current one unless revision is given), " +
+			"created between since and until (default: the last 7 days), went through it: executions entering each " +
+			"action, moves between actions, where and why they ended, and the median time spent in each runner " +
+			"action. Use it with draw_flow to show where calls go and where they drop.",
+	},
+	{
 		name: "list_flow_revisions", title: "List a flow's revisions", opID: "listFlowRevisions",
 		params: []string{"id", "page_size", "page_token"}, readOnly: true, idempotent: true,
 		description: "Lists the revisions of one of your flows, newest first: every create, update and restore " +
