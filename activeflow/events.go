@@ -30,43 +30,21 @@ type change struct {
 	step   flow.Step
 }
 
-// write stores changes in one transaction, with their messages: the events for the activeflows' and their
-// customer's webhooks, and the queued webhook_send requests. Either all of it commits or none. A lone change that
-// owes nothing (no webhook anywhere: the common step) is one statement, without a transaction around it.
+// write stores changes with their messages, all or none: the events for the activeflows' and their customer's
+// webhooks, and the queued webhook_send requests. A lone change (a start, a step) is one statement on PostgreSQL,
+// its events included; several (an end and what its on_complete_flow_id starts) are one transaction
+// (store.WriteActiveflows).
 func (s *Service) write(ctx context.Context, changes ...*change) error {
-	hooks := make([]*store.CustomerWebhook, len(changes))
-	owes := false
+	out := make([]store.ActiveflowChange, len(changes))
 	for i, c := range changes {
 		hook, err := s.hooks.get(ctx, s.store, c.a.CustomerID)
 		if err != nil {
 			return err
 		}
-		hooks[i] = hook
-		owes = owes || len(c.step.Queued) > 0 || c.a.WebhookURI != "" || hook.URI != ""
+		out[i] = store.ActiveflowChange{A: c.a, Create: c.create,
+			Owes: func(*store.Activeflow) ([]store.OutboxMessage, error) { return s.messages(c, hook) }}
 	}
-	save := func(ctx context.Context, c *change) error {
-		if c.create {
-			return s.store.CreateActiveflow(ctx, c.a)
-		}
-		return s.store.SaveActiveflow(ctx, c.a)
-	}
-	if len(changes) == 1 && !owes {
-		return save(ctx, changes[0])
-	}
-	return s.store.InTx(ctx, func(ctx context.Context) error {
-		var msgs []store.OutboxMessage
-		for i, c := range changes {
-			if err := save(ctx, c); err != nil {
-				return err
-			}
-			m, err := s.messages(c, hooks[i])
-			if err != nil {
-				return err
-			}
-			msgs = append(msgs, m...)
-		}
-		return s.store.EnqueueOutbox(ctx, msgs, s.wake)
-	})
+	return s.store.WriteActiveflows(ctx, s.wake, out...)
 }
 
 // messages are what a change owes: its events to each webhook, and its queued webhook_send requests.

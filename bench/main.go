@@ -298,6 +298,7 @@ func benchPostgres(ctx context.Context, cfg config, rep *report, bin, tmp, dbURL
 		{"flowbin: IVR calls end to end", c.ivrCalls, &rep.ivr.steps},
 		{"flowbin: IVR calls end to end, with a customer webhook", c.outboxCalls, &rep.outbox.steps},
 		{"flowbin: 100-step calls", c.longCalls, &rep.long.steps},
+		{"flowbin: a flow's stats over 100,000 executions", c.flowStats, &rep.stats},
 	}
 	for _, s := range steps {
 		logf("measuring %s (%s + %s warm-up)", s.label, cfg.duration, cfg.warmup)

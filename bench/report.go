@@ -98,6 +98,7 @@ type report struct {
 	pool                 int        // calls the start scenario left for the step scenario
 	stateStart, stateLen int        // bytes of the state flowbin stored when an IVR call started, and after an average step
 	longState            [2]int     // bytes of the 100-step call's state after its 1st and 100th step
+	stats                Result     // GET /v1.0/flows/{id}/stats over statsExecutions executions, one client
 
 	soakRSS      []int64 // kB, one a second
 	peakKB       int64
@@ -343,6 +344,12 @@ func (r *report) targets() []target {
 		goal: fmt.Sprintf("≤ %.1f×", targetDeepCost), pass: cost <= targetDeepCost,
 		detail: fmt.Sprintf("%.0f/s vs %.0f/s; p50 %s vs %s", r.deep.Rate(), r.first.Rate(), ms(r.deep.P50), ms(r.first.P50))},
 		r.deep, r.first)
+
+	sp := ratio(float64(r.stats.P50), float64(targetStatsP50))
+	add(target{what: whatStats, reference: refStatsBudget, ratio: fmt.Sprintf("%.2f×", sp), goal: "≤ 1.0×",
+		pass: r.stats.Requests > 0 && r.stats.P50 <= targetStatsP50,
+		detail: fmt.Sprintf("p50 %s, p99 %s, %.1f/s over %d requests", ms(r.stats.P50), ms(r.stats.P99), r.stats.Rate(),
+			r.stats.Requests)}, r.stats)
 
 	s := ratio(r.sqliteGet.Rate(), r.get.Rate())
 	add(target{what: whatSQLite, reference: refPostgresGet, ratio: fmt.Sprintf("%.2f×", s),

@@ -81,6 +81,8 @@ type Frame struct {
 	Actions []Action `json:"actions"`
 	// Next is the index of the action to run next.
 	Next int `json:"next"`
+	// Key names the frame's actions where they are stored once, beside the state (0: not stored yet, or a flow's).
+	Key int `json:"-"`
 }
 
 // Decision says what a control action decided, and why.

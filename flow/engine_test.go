@@ -36,17 +36,10 @@ func simulate(t *testing.T, e *flow.Engine, doc string, vars map[string]string, 
 // TestEngine runs the engine's table in memory, and again with the execution encoded in its stored format and
 // decoded between every two steps: both must give the table's trace.
 func TestEngine(t *testing.T) {
-	roundTrip := func(x *flow.Execution) (*flow.Execution, error) {
-		b, err := x.Encode()
-		if err != nil {
-			return nil, err
-		}
-		return flow.DecodeExecution(b)
-	}
 	for _, c := range enginetest.Cases(t) {
 		t.Run(c.Name, func(t *testing.T) {
 			enginetest.Run(t, &flow.Engine{}, c, nil)
-			enginetest.Run(t, &flow.Engine{}, c, roundTrip)
+			enginetest.Run(t, &flow.Engine{}, c, (&enginetest.Stored{}).Between)
 		})
 	}
 }

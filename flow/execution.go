@@ -1,21 +1,19 @@
 package flow
 
-import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-)
-
 // ExecutionVersion is the version of the stored execution format that Encode writes (docs/execution.md).
 // DecodeExecution reads it and every earlier version: executions in progress outlive the release that started
 // them.
 //
 //	0: flowbin before the format had a version: no version, no steps, loops may be absent.
-//	1: version, steps, and every map and list always present.
-const ExecutionVersion = 1
+//	1: version, steps, and every map and list always present; one document holds everything, the actions of
+//	   every frame and every action executed.
+//	2: the document is the hot state alone (state.go): the cursor, with each frame a reference to its actions
+//	   (a flow's revision, or a list stored once beside the state), the step count, variables, loop counts, the
+//	   current action and the end. The actions executed are rows of their own, appended step by step.
+const ExecutionVersion = 2
 
-// Execution is the whole state of one execution. It is plain data, stored between advances with Encode and read
-// back with DecodeExecution.
+// Execution is the whole state of one execution. It is plain data, stored between advances with Encode (the hot
+// state), NewFrames and Unsaved (what is stored beside it), and read back with DecodeExecution and Resolve.
 type Execution struct {
 	Version   int               `json:"version"`
 	Frames    []Frame           `json:"frames"`
@@ -23,76 +21,30 @@ type Execution struct {
 	// Loops counts the jumps of each goto action, by flow and action id.
 	Loops map[string]int `json:"loops"`
 	// Current is the action handed to the runner, awaiting its report; nil when ended.
-	Current   *Executed  `json:"current"`
+	Current *Executed `json:"current"`
+	// Executed are actions run, in the order of their steps: every one for an execution that was never stored
+	// (or was stored in version 1); for one read back from version 2, only those run since it was read (the
+	// earlier ones are rows of the store's, which it reads when it must answer the whole history).
 	Executed  []Executed `json:"executed"`
 	Ended     bool       `json:"ended"`
 	EndReason string     `json:"end_reason"`
+	// Steps counts the actions run so far, stored or not: the last one's step.
+	Steps int `json:"-"`
 
+	// saved is how many of Executed are stored already (Saved).
+	saved int
 	// size is what the state takes, roughly, in bytes; 0 until measured.
 	size int
 }
 
-// Encode writes the execution in the stored format. Options are kept byte for byte as the client wrote them
-// (no HTML escaping, which would turn ">=" into "\u003e=").
-func (x *Execution) Encode() ([]byte, error) {
-	x.Version = ExecutionVersion
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(x); err != nil {
-		return nil, fmt.Errorf("flow: encode execution: %w", err)
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
-}
-
-// DecodeExecution reads an execution in the stored format, of this version or an earlier one, and fills every
-// map and list that the engine writes to, so that a decoded execution runs exactly as the one encoded.
-func DecodeExecution(b []byte) (*Execution, error) {
-	var x Execution
-	if err := json.Unmarshal(b, &x); err != nil {
-		return nil, fmt.Errorf("flow: decode execution: %w", err)
-	}
-	if x.Version < 0 || x.Version > ExecutionVersion {
-		return nil, fmt.Errorf("flow: decode execution: unknown version %d", x.Version)
-	}
-	if x.Variables == nil {
-		x.Variables = map[string]string{}
-	}
-	if x.Loops == nil {
-		x.Loops = map[string]int{}
-	}
-	if x.Executed == nil {
-		x.Executed = []Executed{}
-	}
-	if len(x.Frames) == 0 {
-		return nil, fmt.Errorf("flow: decode execution: no action list")
-	}
-	for i := range x.Frames {
-		if x.Frames[i].Actions == nil {
-			x.Frames[i].Actions = []Action{}
-		}
-	}
-	if x.Version == 0 {
-		for i := range x.Executed {
-			x.Executed[i].Step = i + 1
-		}
-		if x.Current != nil {
-			x.Current.Step = len(x.Executed)
-		}
-	}
-	x.Version = ExecutionVersion
-	return &x, nil
-}
-
-// Size is what the execution's state takes, roughly, in bytes: the measure that Limits.MaxStateBytes bounds.
+// Size is what the execution holds to run a step, roughly, in bytes: the measure that Limits.MaxStateBytes
+// bounds. It is the hot state and the actions of its frames; the actions executed are not part of it (they are
+// rows, appended, bounded by Limits.MaxExecuted).
 func (x *Execution) Size() int {
 	if x.size == 0 {
 		x.size = 1
 		for i := range x.Frames {
 			x.size += frameSize(&x.Frames[i])
-		}
-		for i := range x.Executed {
-			x.size += executedSize(&x.Executed[i])
 		}
 		if x.Current != nil {
 			x.size += executedSize(x.Current)
@@ -102,11 +54,10 @@ func (x *Execution) Size() int {
 	return x.size
 }
 
-// grow notes that the state grew by n bytes.
-func (x *Execution) grow(n int) {
-	if x.size != 0 {
-		x.size += n
-	}
+// record notes an action run: its step is the next.
+func (x *Execution) record(run Executed) {
+	x.Executed = append(x.Executed, run)
+	x.Steps = run.Step
 }
 
 // fits reports whether the state can grow by extra bytes within the limits.

@@ -7,6 +7,9 @@ import (
 	"flag"
 	"os"
 	"reflect"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,17 +18,45 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-// roundTrip stores and reads back an execution in its stored format, and fails when anything did not survive.
-func roundTrip(t *testing.T, x *Execution) *Execution {
+// memStore keeps executions as the store does in the stored format: frames by key, executed actions as rows, and
+// flows' revisions by id and revision.
+type memStore struct {
+	flows  map[string][]Action
+	frames map[int][]Action
+	rows   []Executed
+}
+
+func flowKey(id uuid.UUID, rev int) string { return id.String() + "/" + strconv.Itoa(rev) }
+
+// roundTrip stores and reads back an execution in its stored format, with its whole history, and fails when
+// anything did not survive.
+func roundTrip(t *testing.T, st *memStore, x *Execution) *Execution {
 	t.Helper()
 	b, err := x.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
+	if st.frames == nil {
+		st.frames = map[int][]Action{}
+	}
+	for _, f := range x.NewFrames() {
+		st.frames[f.Key] = f.Actions
+	}
+	st.rows = append(st.rows, x.Unsaved()...)
+	x.Saved()
 	y, err := DecodeExecution(b)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := y.Resolve(func(f *Frame) ([]Action, error) {
+		if f.OfFlow() {
+			return st.flows[flowKey(f.FlowID, f.Revision)], nil
+		}
+		return st.frames[f.Key], nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	y.WithHistory(slices.Clone(st.rows))
 	x.size, y.size = 0, 0
 	if !reflect.DeepEqual(x, y) {
 		t.Fatalf("the execution changed through its stored format:\n%+v\n%+v", x, y)
@@ -71,15 +102,16 @@ func TestStoredFormatRoundTrip(t *testing.T) {
 		e, x := ivrExecution(t)
 		_, y := ivrExecution(t)
 		ctx := context.Background()
-		x, err := e.Drive(ctx, x, Script{Digits: digits}, func(x *Execution) (*Execution, error) { return roundTrip(t, x), nil })
+		st := &memStore{flows: map[string][]Action{flowKey(x.Frames[0].FlowID, x.Frames[0].Revision): x.Frames[0].Actions}}
+		x, err := e.Drive(ctx, x, Script{Digits: digits}, func(x *Execution) (*Execution, error) { return roundTrip(t, st, x), nil })
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.Drive(ctx, y, Script{Digits: digits}, nil); err != nil {
 			t.Fatal(err)
 		}
-		xb, _ := x.Encode()
-		yb, _ := y.Encode()
+		xb, _ := json.Marshal(x)
+		yb, _ := json.Marshal(y)
 		if !bytes.Equal(xb, yb) {
 			t.Errorf("digits %v: stored between steps:\n%s\nnever stored:\n%s", digits, xb, yb)
 		}
@@ -87,7 +119,8 @@ func TestStoredFormatRoundTrip(t *testing.T) {
 }
 
 // TestStoredFormatGolden: the stored format is a contract. An execution waiting at its second menu is encoded
-// exactly as testdata/execution_v1.json holds it; renaming a field must not change the rows of calls in progress.
+// exactly as testdata/execution_v2.json holds it (its hot state: the flow's frame by revision, no history);
+// renaming a field must not change the rows of calls in progress.
 func TestStoredFormatGolden(t *testing.T) {
 	e, x := ivrExecution(t)
 	ctx := context.Background()
@@ -103,12 +136,15 @@ func TestStoredFormatGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(x.NewFrames()) != 0 || len(x.Unsaved()) != 5 {
+		t.Errorf("a flow's frame is stored by reference and the 5 actions run as rows: frames %+v, rows %d", x.NewFrames(), len(x.Unsaved()))
+	}
 	var indented bytes.Buffer
 	if err := json.Indent(&indented, got, "", "  "); err != nil {
 		t.Fatal(err)
 	}
 	indented.WriteByte('\n')
-	const golden = "testdata/execution_v1.json"
+	const golden = "testdata/execution_v2.json"
 	if *update {
 		if err := os.WriteFile(golden, indented.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
@@ -126,16 +162,94 @@ func TestStoredFormatGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := y.Resolve(func(f *Frame) ([]Action, error) {
+		if !f.OfFlow() || f.FlowID != x.Frames[0].FlowID || f.Revision != 3 {
+			t.Errorf("frame %+v: want the flow's revision 3", f)
+		}
+		return x.Frames[0].Actions, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if y.Steps != 5 || len(y.Executed) != 0 || y.Current.Step != 5 {
+		t.Errorf("decoded steps %d, executed %d, current %+v: want 5, none (they are rows), step 5", y.Steps, len(y.Executed), y.Current)
+	}
 	if _, err := e.Drive(ctx, y, Script{Digits: []string{"9", "9"}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if y.EndReason != EndHangup || y.Loops[x.Frames[0].FlowID.String()+"/"+x.Frames[0].Actions[5].ID.String()] != 2 {
 		t.Errorf("after the golden state: ended %s with loops %v", y.EndReason, y.Loops)
 	}
+	if y.Executed[0].Step != 6 {
+		t.Errorf("the first action after the golden state is step %d, want 6", y.Executed[0].Step)
+	}
 }
 
-// TestStoredFormatWritesEveryField: every field of the format is written, empty or not, so that a reader never
-// meets a missing map (an omitempty on the goto counters once made every goto of a stored execution fail).
+// TestStoredFormatVersion1: executions stored in version 1 (one document holding every frame's actions and every
+// action run) decode and run on exactly as an execution never stored: at a goto loop's second pass, inside a
+// fetch_flow's frame, on inline actions. Their first save under version 2 moves the history to rows and stores
+// their frames' actions as lists once (what they copied, whatever the flows hold now); then they are version 2.
+func TestStoredFormatVersion1(t *testing.T) {
+	sub := func(ctx context.Context, id uuid.UUID) ([]Action, int, error) {
+		return nil, 0, ErrFlowNotFound // a v1 state holds the fetched actions it runs: nothing is fetched again
+	}
+	for _, c := range []struct {
+		file   string
+		steps  int
+		frames int
+		digits []string
+		end    string
+		trace  string
+	}{
+		{"execution_v1.json", 5, 1, []string{"9", "9"}, EndHangup, "digits_receive branch goto talk digits_receive branch goto hangup"},
+		{"execution_v1_fetch_flow.json", 4, 2, nil, EndHangup, "talk hangup"},
+		{"execution_v1_inline.json", 4, 1, nil, EndHangup, "variable_set goto talk variable_set goto talk variable_set goto hangup"},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			b, err := os.ReadFile("testdata/" + c.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var compact bytes.Buffer // as version 1 wrote it
+			if err := json.Compact(&compact, b); err != nil {
+				t.Fatal(err)
+			}
+			x, err := DecodeExecution(compact.Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if x.Steps != c.steps || len(x.Executed) != c.steps || x.Current == nil || x.Current.Step != c.steps {
+				t.Fatalf("decoded %d steps, %d executed, current %+v; want %d", x.Steps, len(x.Executed), x.Current, c.steps)
+			}
+			st := &memStore{}
+			y := roundTrip(t, st, x)
+			if len(st.rows) != c.steps || len(st.frames) != c.frames {
+				t.Errorf("the first save wrote %d rows and %d frames, want %d and %d", len(st.rows), len(st.frames), c.steps, c.frames)
+			}
+			e := &Engine{Flows: sub}
+			ctx := context.Background()
+			y, err = e.Drive(ctx, y, Script{Digits: c.digits}, func(x *Execution) (*Execution, error) { return roundTrip(t, st, x), nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			var trace []string
+			for _, r := range y.Executed[c.steps:] {
+				trace = append(trace, string(r.Type))
+			}
+			if got := strings.Join(trace, " "); got != c.trace || y.EndReason != c.end {
+				t.Errorf("ran on %q ending %s, want %q ending %s", got, y.EndReason, c.trace, c.end)
+			}
+			for i, r := range y.Executed {
+				if r.Step != i+1 {
+					t.Fatalf("executed[%d] is step %d", i, r.Step)
+				}
+			}
+		})
+	}
+}
+
+// TestStoredFormatWritesEveryField: every field of the hot state is written, empty or not, so that a reader never
+// meets a missing map (an omitempty on the goto counters once made every goto of a stored execution fail); and it
+// holds neither the actions of a frame nor the history.
 func TestStoredFormatWritesEveryField(t *testing.T) {
 	_, x := ivrExecution(t)
 	b, err := x.Encode()
@@ -146,13 +260,16 @@ func TestStoredFormatWritesEveryField(t *testing.T) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"version", "frames", "variables", "loops", "current", "executed", "ended", "end_reason"} {
+	for _, k := range []string{"version", "steps", "frames", "variables", "loops", "current", "ended", "end_reason"} {
 		if _, ok := doc[k]; !ok {
 			t.Errorf("a new execution is stored without %q: %s", k, b)
 		}
 	}
-	if string(doc["loops"]) != "{}" || string(doc["executed"]) != "[]" {
-		t.Errorf("empty collections must be stored as empty, not null: loops %s, executed %s", doc["loops"], doc["executed"])
+	if string(doc["loops"]) != "{}" {
+		t.Errorf("empty collections must be stored as empty, not null: loops %s", doc["loops"])
+	}
+	if _, ok := doc["executed"]; ok || bytes.Contains(doc["frames"], []byte(`"actions"`)) {
+		t.Errorf("the hot state holds the history or a frame's actions: %s", b)
 	}
 }
 

@@ -92,6 +92,7 @@ type Node struct {
 	ID        string `json:"id"`
 	Index     int    `json:"index"`
 	Type      Type   `json:"type"`
+	Name      string `json:"name,omitempty"`
 	Label     string `json:"label"`
 	Reachable bool   `json:"reachable"`
 }

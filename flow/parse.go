@@ -54,8 +54,8 @@ func (p *parser) document() {
 }
 
 type rawAction struct {
-	node                 *node
-	id, next, typ, optns *node
+	node                       *node
+	id, name, next, typ, optns *node
 }
 
 func (p *parser) actions(n *node, ptr string) []Action {
@@ -96,6 +96,8 @@ func (p *parser) actions(n *node, ptr string) []Action {
 			switch m.key {
 			case "id":
 				ra.id = m.value
+			case "name":
+				ra.name = m.value
 			case "next_id":
 				ra.next = m.value
 			case "type":
@@ -105,12 +107,13 @@ func (p *parser) actions(n *node, ptr string) []Action {
 			default:
 				if !voipbinActionFields[m.key] {
 					p.unknownField(m.keyStart, joinPointer(aptr, m.key), m.key, "action ",
-						"an action has id, next_id, type and option")
+						"an action has id, name, next_id, type and option")
 				}
 			}
 		}
 		l.ok[i] = true
 		l.actions[i].ID = p.actionID(l, i, ra.id, joinPointer(aptr, "id"))
+		l.actions[i].Name = p.actionName(ra, joinPointer(aptr, "name"))
 	}
 
 	// Second pass: type, next_id and options, with every id known.

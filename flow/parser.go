@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -126,6 +128,29 @@ func (l *list) resolve(s string) (uuid.UUID, bool) {
 }
 
 func (l *list) actionStart(i int) int { return l.starts[i] }
+
+// actionName reads an action's optional name, trimmed. Without one, a label sent as the id is the name, so
+// that the word a person chose survives the label's rewrite to a UUID.
+func (p *parser) actionName(ra *rawAction, ptr string) string {
+	if ra.name != nil && ra.name.kind != kindNull {
+		name := strings.TrimSpace(p.text(ra.name, ptr, math.MaxInt))
+		if c := utf8.RuneCountInString(name); c > MaxActionNameLength {
+			p.rep.errorf(ra.name.start, ptr, ReasonInvalidField, "name is %d characters long; at most %d are allowed",
+				c, MaxActionNameLength)
+		}
+		if name != "" {
+			return name
+		}
+	}
+	if n := ra.id; n != nil && n.kind == kindString && n.text != "" {
+		if _, isID := ParseID(n.text); !isID {
+			if label := strings.TrimSpace(n.text); utf8.RuneCountInString(label) <= MaxActionNameLength {
+				return label
+			}
+		}
+	}
+	return ""
+}
 
 // labelID is the id of the action labelled label in the list being read.
 func (p *parser) labelID(label string) uuid.UUID {

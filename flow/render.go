@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -13,7 +14,8 @@ func NewGraph(actions []Action) Graph {
 	reach := Reachable(actions)
 	g := Graph{Nodes: make([]Node, len(actions)), Edges: Edges(actions)}
 	for i, a := range actions {
-		g.Nodes[i] = Node{ID: a.ID.String(), Index: i, Type: a.Type, Label: summary(a), Reachable: reach[i]}
+		g.Nodes[i] = Node{ID: a.ID.String(), Index: i, Type: a.Type, Name: a.Name, Label: cmp.Or(a.Name, summary(a)),
+			Reachable: reach[i]}
 	}
 	if g.Edges == nil {
 		g.Edges = []Edge{}

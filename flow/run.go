@@ -57,7 +57,7 @@ func NewExecution(o Origin, actions []Action, variables map[string]string) *Exec
 
 // Start runs the execution up to its first runner action (x.Current), or to its end.
 func (e *Engine) Start(ctx context.Context, x *Execution) (Step, error) {
-	if len(x.Executed) > 0 || x.Ended {
+	if x.Steps > 0 || x.Ended {
 		return Step{}, errors.New("flow: execution already started")
 	}
 	st := &Step{}
@@ -124,7 +124,7 @@ func (e *Engine) advance(ctx context.Context, x *Execution, st *Step) error {
 			x.size = 0
 		}
 		switch {
-		case len(x.Executed) >= e.Limits.maxExecuted():
+		case x.Steps >= e.Limits.maxExecuted():
 			x.end(EndExecutedLimit)
 			return nil
 		case steps >= e.Limits.maxControlSteps():
@@ -133,7 +133,7 @@ func (e *Engine) advance(ctx context.Context, x *Execution, st *Step) error {
 		}
 		f := x.top()
 		a := f.Actions[f.Next]
-		run := Executed{Action: a, Step: len(x.Executed) + 1, FlowID: f.FlowID, Revision: f.Revision, Source: f.Source, TMExecute: e.now()}
+		run := Executed{Action: a, Step: x.Steps + 1, FlowID: f.FlowID, Revision: f.Revision, Source: f.Source, TMExecute: e.now()}
 		option, ok := substitute(ctx, a.Option, x.Variables, e.Limits.maxOption())
 		if !ok {
 			if err := ctx.Err(); err != nil {
@@ -149,8 +149,7 @@ func (e *Engine) advance(ctx context.Context, x *Execution, st *Step) error {
 		}
 		r := ruleOf(a.Type)
 		if !r.control {
-			x.Executed = append(x.Executed, run)
-			x.grow(executedSize(&run))
+			x.record(run)
 			st.Executed = append(st.Executed, run)
 			cur := run
 			x.Current = &cur
@@ -162,8 +161,7 @@ func (e *Engine) advance(ctx context.Context, x *Execution, st *Step) error {
 		}
 		run.Decision = c.d
 		run.Decision.Reason = truncate(run.Decision.Reason, 4*maxReasonValue)
-		x.Executed = append(x.Executed, run)
-		x.grow(executedSize(&run))
+		x.record(run)
 		st.Executed = append(st.Executed, run)
 		if x.Ended {
 			return nil
@@ -181,7 +179,7 @@ func (e *Engine) Simulate(ctx context.Context, x *Execution, s Script) error {
 // as a runner drives an activeflow. Between two steps, between (when not nil) may replace the execution, as
 // storing it and reading it back does; the execution it answers is the one that ended.
 func (e *Engine) Drive(ctx context.Context, x *Execution, s Script, between func(*Execution) (*Execution, error)) (*Execution, error) {
-	if len(x.Executed) == 0 && !x.Ended {
+	if x.Steps == 0 && !x.Ended {
 		if _, err := e.Start(ctx, x); err != nil {
 			return x, err
 		}

@@ -232,11 +232,14 @@ func TestLimitsReachableUnderDefaults(t *testing.T) {
 	if grew := after.TotalAlloc - before.TotalAlloc; grew > 16<<20 {
 		t.Errorf("the expansion allocated %d MiB", grew>>20)
 	}
-	// State: many runner actions with large options end with state_limit under a small bound.
+	// State: action lists with large options, nested by fetch_flow, end with state_limit under a small bound
+	// (the actions run are rows, bounded by MaxExecuted: they are not the state).
 	big := strings.Repeat("y", 60<<10)
-	fat := actions(`{"id":"a","type":"talk","option":{"text":"`+big+`"}}`, `{"type":"goto","option":{"target_id":"a","loop_count":1000}}`)
-	if x := simulate(t, &flow.Engine{Limits: flow.Limits{MaxStateBytes: 1 << 20}}, fat, nil); x.EndReason != flow.EndStateLimit || x.Size() > 1<<20 {
-		t.Errorf("a fat loop: %s at %d bytes", x.EndReason, x.Size())
+	fat := mustActions(t, actions(`{"type":"talk","option":{"text":"`+big+`"}}`, `{"type":"fetch_flow","option":{"flow_id":"2b1f9d0e-4c5a-4e7b-9a3c-1d2e3f4a5b6c"}}`))
+	nest := &flow.Engine{Limits: flow.Limits{MaxStateBytes: 1 << 20}, Flows: func(context.Context, uuid.UUID) ([]flow.Action, int, error) { return fat, 1, nil }}
+	x = flow.NewExecution(flow.Origin{}, fat, nil)
+	if err := nest.Simulate(context.Background(), x, flow.Script{}); err != nil || x.EndReason != flow.EndStateLimit || x.Size() > 1<<20 {
+		t.Errorf("fat nested lists: %v, %s at %d bytes", err, x.EndReason, x.Size())
 	}
 }
 

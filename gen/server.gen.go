@@ -833,6 +833,33 @@ func (e ErrorBodyStatus) Valid() bool {
 	}
 }
 
+// Defines values for EventDeliveryState.
+const (
+	EventDeliveryStateDelivered EventDeliveryState = "delivered"
+	EventDeliveryStateDropped   EventDeliveryState = "dropped"
+	EventDeliveryStateFailed    EventDeliveryState = "failed"
+	EventDeliveryStateGone      EventDeliveryState = "gone"
+	EventDeliveryStatePending   EventDeliveryState = "pending"
+)
+
+// Valid indicates whether the value is a known member of the EventDeliveryState enum.
+func (e EventDeliveryState) Valid() bool {
+	switch e {
+	case EventDeliveryStateDelivered:
+		return true
+	case EventDeliveryStateDropped:
+		return true
+	case EventDeliveryStateFailed:
+		return true
+	case EventDeliveryStateGone:
+		return true
+	case EventDeliveryStatePending:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for FlowType.
 const (
 	FlowTypeFlow FlowType = "flow"
@@ -1428,6 +1455,15 @@ type Action struct {
 	//
 	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
 	Id *string `json:"id,omitempty"`
+
+	// Name A name a person gave the action; flowbin only stores and shows it (in the graph, the trace, the
+	// console). Trimmed; absent from answers when empty. When a request gives a label as `id` and no `name`,
+	// the label becomes the name, so it survives the label's rewrite to a UUID. An addition to VoIPbin's
+	// action, which its clients ignore.
+	//
+	//
+	// Example: main-menu
+	Name *string `json:"name,omitempty"`
 
 	// NextId The id (or label) of the action to run after this one. Absent, `""` or the nil UUID: the next action in
 	// the array.
@@ -3237,6 +3273,68 @@ type EventAction struct {
 	Type string `json:"type"`
 }
 
+// EventDelivery One request flowbin owed the customer's systems, with the activeflow it is about.
+type EventDelivery struct {
+	// ActiveflowId The activeflow it is about.
+	//
+	// Example: 0b6b8a4e-3c59-4e36-a4a3-6a4b2c9a0aaa
+	ActiveflowId openapi_types.UUID `json:"activeflow_id"`
+
+	// AttemptCount How many attempts were made.
+	//
+	// Example: 2
+	AttemptCount int `json:"attempt_count"`
+
+	// Attempts Every attempt, oldest first. Never null.
+	Attempts []DeliveryAttempt `json:"attempts"`
+
+	// Id The message's id, sent as `webhook-id` on every attempt, so that a receiver can drop repeats.
+	//
+	// Example: 0193a4b2-7c1e-7d3a-9f00-3b1c2d4e5f70
+	Id openapi_types.UUID `json:"id"`
+
+	// Method The HTTP method.
+	//
+	// Example: POST
+	Method string `json:"method"`
+
+	// State `pending` (to be tried again), `delivered` (a 2xx answer), `failed` (given up on after the retries), `gone` (the receiver answered `410 Gone`: not tried again; the last attempt shows it) or `dropped` (never sent: its customer already had `FLOWBIN_EVENTS_MAX_PENDING` messages waiting).
+	//
+	// Example: delivered
+	State EventDeliveryState `json:"state"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// Type The event (`activeflow_created`, `activeflow_updated`, `activeflow_deleted`), or `webhook_send`.
+	//
+	// Example: activeflow_updated
+	Type string `json:"type"`
+
+	// Url Where it goes.
+	//
+	// Example: https://example.com/flowbin/events
+	Url string `json:"url"`
+}
+
+// EventDeliveryState `pending` (to be tried again), `delivered` (a 2xx answer), `failed` (given up on after the retries), `gone` (the receiver answered `410 Gone`: not tried again; the last attempt shows it) or `dropped` (never sent: its customer already had `FLOWBIN_EVENTS_MAX_PENDING` messages waiting).
+//
+// Example: delivered
+type EventDeliveryState string
+
+// EventDeliveryList A page of the customer's event deliveries, newest first.
+type EventDeliveryList struct {
+	// NextPageToken Pass as `page_token` for the next page; `""` when this page is empty.
+	//
+	// Example: 2026-11-23 08:30:00.100000
+	NextPageToken string `json:"next_page_token"`
+
+	// Result The deliveries. Never null.
+	Result []EventDelivery `json:"result"`
+}
+
 // ExecutedAction An action as it ran, with its options' `${variables}` substituted. `next_id` is the nil UUID when the next
 // action in the array followed, as VoIPbin sends it.
 type ExecutedAction struct {
@@ -3257,6 +3355,15 @@ type ExecutedAction struct {
 	//
 	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
 	Id string `json:"id"`
+
+	// Name A name a person gave the action; flowbin only stores and shows it (in the graph, the trace, the
+	// console). Trimmed; absent from answers when empty. When a request gives a label as `id` and no `name`,
+	// the label becomes the name, so it survives the label's rewrite to a UUID. An addition to VoIPbin's
+	// action, which its clients ignore.
+	//
+	//
+	// Example: main-menu
+	Name *string `json:"name,omitempty"`
 
 	// NextId The id (or label) of the action to run after this one. Absent, `""` or the nil UUID: the next action in
 	// the array.
@@ -3382,6 +3489,15 @@ type FlowAction struct {
 	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
 	Id string `json:"id"`
 
+	// Name A name a person gave the action; flowbin only stores and shows it (in the graph, the trace, the
+	// console). Trimmed; absent from answers when empty. When a request gives a label as `id` and no `name`,
+	// the label becomes the name, so it survives the label's rewrite to a UUID. An addition to VoIPbin's
+	// action, which its clients ignore.
+	//
+	//
+	// Example: main-menu
+	Name *string `json:"name,omitempty"`
+
 	// NextId The id (or label) of the action to run after this one. Absent, `""` or the nil UUID: the next action in
 	// the array.
 	//
@@ -3454,10 +3570,15 @@ type FlowGraphNode struct {
 	// Example: 0
 	Index int `json:"index"`
 
-	// Label A short label for people.
+	// Label A short label for people; the action's name when it has one, else its type and main option.
 	//
 	// Example: talk: hello
 	Label string `json:"label"`
+
+	// Name The action's name, when it has one.
+	//
+	// Example: welcome
+	Name *string `json:"name,omitempty"`
 
 	// Reachable False when no execution can ever reach the action.
 	//
@@ -3554,6 +3675,112 @@ type FlowRevisionList struct {
 
 	// Result The revisions, newest first. Never null.
 	Result []FlowRevision `json:"result"`
+}
+
+// FlowStats How the executions of one flow revision, created in a time window, went through it. Every count is of
+// executions (activeflows) unless it says moves.
+type FlowStats struct {
+	// Actions The flow's actions that executions moved to at least once, in the order of the revision's actions.
+	Actions []FlowStatsAction `json:"actions"`
+
+	// Edges Every move from one of the flow's actions to another that executions took, most taken first.
+	Edges []FlowStatsEdge `json:"edges"`
+
+	// Ends The ended executions by their `end_reason` (`ended` when they have none); running ones are in
+	// `running`.
+	//
+	//
+	// Example: {"hangup":2,"stopped":1}
+	Ends map[string]int `json:"ends"`
+
+	// Executions Activeflows of the flow and revision created in the window.
+	//
+	// Example: 3
+	Executions int `json:"executions"`
+
+	// FlowId The flow.
+	//
+	// Example: decc2634-0b2a-11eb-b38d-87a8f1051188
+	FlowId openapi_types.UUID `json:"flow_id"`
+
+	// Revision The revision counted.
+	//
+	// Example: 3
+	Revision int `json:"revision"`
+
+	// Running Those of them still running.
+	//
+	// Example: 0
+	Running int `json:"running"`
+
+	// Since A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	Since Timestamp `json:"since"`
+
+	// Until A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	Until Timestamp `json:"until"`
+}
+
+// FlowStatsAction How executions went through one action.
+type FlowStatsAction struct {
+	// ActionId The action.
+	//
+	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
+	ActionId openapi_types.UUID `json:"action_id"`
+
+	// EndReasons Those executions by their `end_reason` (`ended` when they have none).
+	//
+	// Example: {"hangup":2}
+	EndReasons map[string]int `json:"end_reasons"`
+
+	// Ended Ended executions whose last action was this one.
+	//
+	// Example: 0
+	Ended int `json:"ended"`
+
+	// Entered Executions that moved to the action at least once.
+	//
+	// Example: 3
+	Entered int `json:"entered"`
+
+	// MedianMs For actions that a runner carries out (not control actions), the median time in milliseconds from
+	// moving to the action to moving to the next one (or to the execution's end, for its last action);
+	// `null` for control actions and when no execution has left the action yet.
+	//
+	//
+	// Example: 4200
+	MedianMs *int `json:"median_ms"`
+
+	// Type What an action does. Each type has its options in the `ActionOption…` schema of the same name.
+	//
+	// Example: talk
+	Type ActionType `json:"type"`
+
+	// Visits Moves to the action, counting every time an execution came back to it.
+	//
+	// Example: 4
+	Visits int `json:"visits"`
+}
+
+// FlowStatsEdge A move between two of the flow's actions, in consecutive steps of executions.
+type FlowStatsEdge struct {
+	// Count How many times executions made the move.
+	//
+	// Example: 3
+	Count int `json:"count"`
+
+	// From The action moved from.
+	//
+	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
+	From openapi_types.UUID `json:"from"`
+
+	// To The action moved to.
+	//
+	// Example: c3eb8e62-c524-11ec-94c5-abafec8af561
+	To openapi_types.UUID `json:"to"`
 }
 
 // Health The answer of a health probe.
@@ -4101,6 +4328,9 @@ type SimulationWebhookResponse struct {
 	Status *int `json:"status,omitempty"`
 }
 
+// TimeParameter A time, `YYYY-MM-DD HH:MM:SS.ffffff` in UTC or RFC 3339 (`2026-11-23T08:30:00Z`).
+type TimeParameter = string
+
 // Timestamp A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
 //
 // Example: 2021-02-04 06:47:01.139361
@@ -4143,6 +4373,44 @@ type WebhookSecret struct {
 	//
 	// Example: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
 	WebhookSecret string `json:"webhook_secret"`
+}
+
+// WebhookTestResult How a test event's delivery went.
+type WebhookTestResult struct {
+	// DurationMs How long the attempt took, in milliseconds.
+	//
+	// Example: 48
+	DurationMs int `json:"duration_ms"`
+
+	// Error `""` for a 2xx answer; otherwise what went wrong (`answered 500`, a refused address, a timeout).
+	//
+	// Example:
+	Error string `json:"error"`
+
+	// Id The test event's `webhook-id`.
+	//
+	// Example: 0193a4b2-7c1e-7d3a-9f00-3b1c2d4e5f71
+	Id openapi_types.UUID `json:"id"`
+
+	// Method The HTTP method.
+	//
+	// Example: POST
+	Method string `json:"method"`
+
+	// Signed Whether it carried signatures (the customer has a webhook secret).
+	//
+	// Example: true
+	Signed bool `json:"signed"`
+
+	// StatusCode The receiver's HTTP status; 0 when nothing answered.
+	//
+	// Example: 200
+	StatusCode int `json:"status_code"`
+
+	// Url Where it was sent (the customer's `webhook_uri`).
+	//
+	// Example: https://example.com/flowbin/events
+	Url string `json:"url"`
 }
 
 // ZeroableID An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
@@ -4260,6 +4528,9 @@ type Unauthenticated = Error
 
 // UnsupportedMediaType The one error envelope, used by every error answer of every operation.
 type UnsupportedMediaType = Error
+
+// WebhookNotSet The one error envelope, used by every error answer of every operation.
+type WebhookNotSet = Error
 
 // ActiveflowBody defines model for ActiveflowBody.
 type ActiveflowBody = json.RawMessage
@@ -4419,6 +4690,19 @@ type CreateCallParams struct {
 // CreateCallParamsFieldValidation defines parameters for CreateCall.
 type CreateCallParamsFieldValidation string
 
+// ListEventsParams defines parameters for ListEvents.
+type ListEventsParams struct {
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page. For example `10`.
+	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+
+	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
+	// timestamp that the client wrote itself works too, in the same format or in VoIPbin's current RFC 3339 form
+	// (`2020-10-11T01:00:00.000001Z`). Empty or absent: the first page.
+	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
+}
+
 // ListFlowsParams defines parameters for ListFlows.
 type ListFlowsParams struct {
 	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
@@ -4527,6 +4811,19 @@ type RestoreFlowRevisionParams struct {
 
 // SimulateFlowJSONBody defines parameters for SimulateFlow.
 type SimulateFlowJSONBody = json.RawMessage
+
+// GetFlowStatsParams defines parameters for GetFlowStats.
+type GetFlowStatsParams struct {
+	// Revision The revision whose executions are counted; the flow's current revision when absent.
+	Revision *int `form:"revision,omitempty" json:"revision,omitempty"`
+
+	// Since The window's start (executions created at or after it): `YYYY-MM-DD HH:MM:SS.ffffff` in UTC or RFC 3339.
+	// Default: seven days before `until`.
+	Since *TimeParameter `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until The window's end (executions created before it), after `since`; at most 366 days after it. Default: now.
+	Until *TimeParameter `form:"until,omitempty" json:"until,omitempty"`
+}
 
 // ListNumbersParams defines parameters for ListNumbers.
 type ListNumbersParams struct {
@@ -8439,6 +8736,12 @@ type ServerInterface interface {
 	// RotateWebhookSecret Make a new webhook signing secret
 	// (POST /v1.0/customer/webhook_secret)
 	RotateWebhookSecret(ctx echo.Context) error
+	// TestCustomerWebhook Send a test event to the customer's webhook
+	// (POST /v1.0/customer/webhook_test)
+	TestCustomerWebhook(ctx echo.Context) error
+	// ListEvents List the customer's event deliveries
+	// (GET /v1.0/events)
+	ListEvents(ctx echo.Context, params ListEventsParams) error
 	// ListFlows List flows
 	// (GET /v1.0/flows)
 	ListFlows(ctx echo.Context, params ListFlowsParams) error
@@ -8478,6 +8781,9 @@ type ServerInterface interface {
 	// SimulateFlow Simulate a flow
 	// (POST /v1.0/flows/{id}/simulate)
 	SimulateFlow(ctx echo.Context, id FlowID) error
+	// GetFlowStats How executions went through a flow
+	// (GET /v1.0/flows/{id}/stats)
+	GetFlowStats(ctx echo.Context, id FlowID, params GetFlowStatsParams) error
 	// GetMe Who am I
 	// (GET /v1.0/me)
 	GetMe(ctx echo.Context) error
@@ -9132,6 +9438,40 @@ func (w *ServerInterfaceWrapper) RotateWebhookSecret(ctx echo.Context) error {
 	return err
 }
 
+// TestCustomerWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) TestCustomerWebhook(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TestCustomerWebhook(ctx)
+	return err
+}
+
+// ListEvents converts echo context to params.
+func (w *ServerInterfaceWrapper) ListEvents(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListEventsParams
+	// ------------- Optional query parameter "page_size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_size", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_size: %s", err))
+	}
+
+	// ------------- Optional query parameter "page_token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_token", ctx.QueryParams(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_token: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListEvents(ctx, params)
+	return err
+}
+
 // ListFlows converts echo context to params.
 func (w *ServerInterfaceWrapper) ListFlows(ctx echo.Context) error {
 	var err error
@@ -9488,6 +9828,45 @@ func (w *ServerInterfaceWrapper) SimulateFlow(ctx echo.Context) error {
 	return err
 }
 
+// GetFlowStats converts echo context to params.
+func (w *ServerInterfaceWrapper) GetFlowStats(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id FlowID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetFlowStatsParams
+	// ------------- Optional query parameter "revision" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "revision", ctx.QueryParams(), &params.Revision, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter revision: %s", err))
+	}
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", ctx.QueryParams(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter since: %s", err))
+	}
+
+	// ------------- Optional query parameter "until" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "until", ctx.QueryParams(), &params.Until, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter until: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetFlowStats(ctx, id, params)
+	return err
+}
+
 // GetMe converts echo context to params.
 func (w *ServerInterfaceWrapper) GetMe(ctx echo.Context) error {
 	var err error
@@ -9791,6 +10170,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1.0/customer", wrapper.GetCustomer, options.OperationMiddlewares["getCustomer"]...)
 	router.PUT(options.BaseURL+"/v1.0/customer", wrapper.UpdateCustomer, options.OperationMiddlewares["updateCustomer"]...)
 	router.POST(options.BaseURL+"/v1.0/customer/webhook_secret", wrapper.RotateWebhookSecret, options.OperationMiddlewares["rotateWebhookSecret"]...)
+	router.POST(options.BaseURL+"/v1.0/customer/webhook_test", wrapper.TestCustomerWebhook, options.OperationMiddlewares["testCustomerWebhook"]...)
+	router.GET(options.BaseURL+"/v1.0/events", wrapper.ListEvents, options.OperationMiddlewares["listEvents"]...)
 	router.GET(options.BaseURL+"/v1.0/flows", wrapper.ListFlows, options.OperationMiddlewares["listFlows"]...)
 	router.POST(options.BaseURL+"/v1.0/flows", wrapper.CreateFlow, options.OperationMiddlewares["createFlow"]...)
 	router.DELETE(options.BaseURL+"/v1.0/flows/:id", wrapper.DeleteFlow, options.OperationMiddlewares["deleteFlow"]...)
@@ -9802,6 +10183,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1.0/flows/:id/revisions/:revision", wrapper.GetFlowRevision, options.OperationMiddlewares["getFlowRevision"]...)
 	router.POST(options.BaseURL+"/v1.0/flows/:id/revisions/:revision/restore", wrapper.RestoreFlowRevision, options.OperationMiddlewares["restoreFlowRevision"]...)
 	router.POST(options.BaseURL+"/v1.0/flows/:id/simulate", wrapper.SimulateFlow, options.OperationMiddlewares["simulateFlow"]...)
+	router.GET(options.BaseURL+"/v1.0/flows/:id/stats", wrapper.GetFlowStats, options.OperationMiddlewares["getFlowStats"]...)
 	router.POST(options.BaseURL+"/v1.0/flows/simulate", wrapper.SimulateActions, options.OperationMiddlewares["simulateActions"]...)
 	router.POST(options.BaseURL+"/v1.0/flows/validate", wrapper.ValidateFlow, options.OperationMiddlewares["validateFlow"]...)
 	router.GET(options.BaseURL+"/v1.0/me", wrapper.GetMe, options.OperationMiddlewares["getMe"]...)
@@ -9983,6 +10365,8 @@ type TooManyRequestsJSONResponse struct {
 type UnauthenticatedJSONResponse Error
 
 type UnsupportedMediaTypeJSONResponse Error
+
+type WebhookNotSetJSONResponse Error
 
 type LoginRequestObject struct {
 	Body *LoginJSONRequestBody
@@ -13165,6 +13549,189 @@ func (response RotateWebhookSecret503JSONResponse) VisitRotateWebhookSecretRespo
 	return err
 }
 
+type TestCustomerWebhookRequestObject struct {
+}
+
+type TestCustomerWebhookResponseObject interface {
+	VisitTestCustomerWebhookResponse(w http.ResponseWriter) error
+}
+
+type TestCustomerWebhook200JSONResponse WebhookTestResult
+
+func (response TestCustomerWebhook200JSONResponse) VisitTestCustomerWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestCustomerWebhook401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response TestCustomerWebhook401JSONResponse) VisitTestCustomerWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestCustomerWebhook409JSONResponse struct{ WebhookNotSetJSONResponse }
+
+func (response TestCustomerWebhook409JSONResponse) VisitTestCustomerWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestCustomerWebhook431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response TestCustomerWebhook431JSONResponse) VisitTestCustomerWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestCustomerWebhook500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response TestCustomerWebhook500JSONResponse) VisitTestCustomerWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestCustomerWebhook503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response TestCustomerWebhook503JSONResponse) VisitTestCustomerWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEventsRequestObject struct {
+	Params ListEventsParams
+}
+
+type ListEventsResponseObject interface {
+	VisitListEventsResponse(w http.ResponseWriter) error
+}
+
+type ListEvents200JSONResponse EventDeliveryList
+
+func (response ListEvents200JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListEvents400JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListEvents401JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListEvents431JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListEvents500JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListEvents503JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListFlowsRequestObject struct {
 	Params ListFlowsParams
 }
@@ -14850,6 +15417,113 @@ func (response SimulateFlow503JSONResponse) VisitSimulateFlowResponse(w http.Res
 	return err
 }
 
+type GetFlowStatsRequestObject struct {
+	Id     FlowID `json:"id"`
+	Params GetFlowStatsParams
+}
+
+type GetFlowStatsResponseObject interface {
+	VisitGetFlowStatsResponse(w http.ResponseWriter) error
+}
+
+type GetFlowStats200JSONResponse FlowStats
+
+func (response GetFlowStats200JSONResponse) VisitGetFlowStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowStats400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetFlowStats400JSONResponse) VisitGetFlowStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowStats401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetFlowStats401JSONResponse) VisitGetFlowStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowStats404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetFlowStats404JSONResponse) VisitGetFlowStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowStats431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetFlowStats431JSONResponse) VisitGetFlowStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowStats500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetFlowStats500JSONResponse) VisitGetFlowStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowStats503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetFlowStats503JSONResponse) VisitGetFlowStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetMeRequestObject struct {
 }
 
@@ -16226,6 +16900,12 @@ type StrictServerInterface interface {
 	// RotateWebhookSecret Make a new webhook signing secret
 	// (POST /v1.0/customer/webhook_secret)
 	RotateWebhookSecret(ctx context.Context, request RotateWebhookSecretRequestObject) (RotateWebhookSecretResponseObject, error)
+	// TestCustomerWebhook Send a test event to the customer's webhook
+	// (POST /v1.0/customer/webhook_test)
+	TestCustomerWebhook(ctx context.Context, request TestCustomerWebhookRequestObject) (TestCustomerWebhookResponseObject, error)
+	// ListEvents List the customer's event deliveries
+	// (GET /v1.0/events)
+	ListEvents(ctx context.Context, request ListEventsRequestObject) (ListEventsResponseObject, error)
 	// ListFlows List flows
 	// (GET /v1.0/flows)
 	ListFlows(ctx context.Context, request ListFlowsRequestObject) (ListFlowsResponseObject, error)
@@ -16265,6 +16945,9 @@ type StrictServerInterface interface {
 	// SimulateFlow Simulate a flow
 	// (POST /v1.0/flows/{id}/simulate)
 	SimulateFlow(ctx context.Context, request SimulateFlowRequestObject) (SimulateFlowResponseObject, error)
+	// GetFlowStats How executions went through a flow
+	// (GET /v1.0/flows/{id}/stats)
+	GetFlowStats(ctx context.Context, request GetFlowStatsRequestObject) (GetFlowStatsResponseObject, error)
 	// GetMe Who am I
 	// (GET /v1.0/me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
@@ -17209,6 +17892,54 @@ func (sh *strictHandler) RotateWebhookSecret(ctx echo.Context) error {
 	return nil
 }
 
+// TestCustomerWebhook operation middleware
+func (sh *strictHandler) TestCustomerWebhook(ctx echo.Context) error {
+	var request TestCustomerWebhookRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TestCustomerWebhook(ctx.Request().Context(), request.(TestCustomerWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TestCustomerWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TestCustomerWebhookResponseObject); ok {
+		return validResponse.VisitTestCustomerWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListEvents operation middleware
+func (sh *strictHandler) ListEvents(ctx echo.Context, params ListEventsParams) error {
+	var request ListEventsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListEvents(ctx.Request().Context(), request.(ListEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListEvents")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListEventsResponseObject); ok {
+		return validResponse.VisitListEventsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListFlows operation middleware
 func (sh *strictHandler) ListFlows(ctx echo.Context, params ListFlowsParams) error {
 	var request ListFlowsRequestObject
@@ -17653,6 +18384,32 @@ func (sh *strictHandler) SimulateFlow(ctx echo.Context, id FlowID) error {
 	return nil
 }
 
+// GetFlowStats operation middleware
+func (sh *strictHandler) GetFlowStats(ctx echo.Context, id FlowID, params GetFlowStatsParams) error {
+	var request GetFlowStatsRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetFlowStats(ctx.Request().Context(), request.(GetFlowStatsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetFlowStats")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetFlowStatsResponseObject); ok {
+		return validResponse.VisitGetFlowStatsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetMe operation middleware
 func (sh *strictHandler) GetMe(ctx echo.Context) error {
 	var request GetMeRequestObject
@@ -18003,650 +18760,695 @@ func (sh *strictHandler) GetRecording(ctx echo.Context, id RecordingID) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L35cuPGuTj6Kn15UjVkAnAALpIoVeocWuLYtGckRYvHPuYcogk0RURgNwOAo2HmN1X56z7ArfsMebA8",
-	"ya3+ekEDBLhJ4zi5x394RKC70cvX3758rvlsvmCU0DSpnX6uzQgOSAx/9pOEpOfYn5FzRtOYRfxhQBI/",
-	"DhdpyGjttOYtlpMo9C00x59s/ED+2Ha77SPHcSwUzufLFE8i4qEpi9E0pA8kXsQhTUmAKJ6TBNXTGUE+",
-	"oymh6asEzXAyQyFF/ClvYCGc8B8jusAPJEExmZKYUJ/wh/PGGfIos30+Pw/VlwlBeJqSGPkz4j+G9AHG",
-	"8QZ3+MFrwBTEKJgGaBHhkIpJNEe0ZtXIJzxfRKR2WtthQTWrlvgzMsd8P9LVgndL0jikD7UvXyy5bWJV",
-	"A+qzgL9Y37lJ7CEWI+/hr+HCQ08zIhY+YcEKhQnipxKTJCHBGcKThNAUsXRG4qcwIc3cjCdxbkKELue1",
-	"01/EYz547YNVNUu+OetT66MkjRl9QB9xFAY4ZTFiU5gc5p1eJWiySvlOJgjmVSfYnyEil8qPEYVpgtgT",
-	"bZzyFgEKUzTB/iMK6Yh6w6l9ySix3+HUn3koZWiGPxLUdjpiFyhLZ3wcf4bpAwmKBzSqtact3PNd4kyO",
-	"gw7udu1JPKrtcig/4nhVchJ93yeL1FZn5Z1mBxGQBaFBghhFYZrf9kKvLd+X8HBL/GUcpqtrFoV+yVzu",
-	"ZgTA9FWCZA9bdbFFn1O+mfGS8jlFK5hpQuKPJH4FO47EaAmqU4ZCGoWUyEcNC6U4ehT9RjRlKJ2FiewM",
-	"t0Lexmn4sIxJgM6vbm4Ri8OHkCYWNJjjFT8dNCFoGuP5+tkEZIqXUWonsY9eJSSavjqTX88/SlcRyT0J",
-	"5w/GbxTgFJ+eoTkJQmw+n0RscnrGJ0mJnx8TJmRj6pMkZXGCXlFGyaszNMEJsZdxqB9MWTy3sc83XHdm",
-	"kz/r8aDZxtP8YtUWmH8uVYgSQKH6rvNTVdcjEdschfzmYOiYWChZ+jN+nwAbWGgSe010K07SEtuFkhkh",
-	"qURfApHFBGGaPJGYBCOa4QtUB9yyAHQZk8DiX6QS0TQyTJOfAwrTM+QpoNN3ASV4laCnWejPxGGHfEGC",
-	"SNSsGkehW+7CHH96S+hDOquduk6rU4qLfJ8kySNZDS/KNw9DA/RIVq8SFAb5i9gKOCpwiN3BJ8TuBN22",
-	"zbGDfTx1Jw5p+z3sumriC5zOsmmHQc2qxeQvyzAmQe00jZfEnDmHFJzWTmvLJbQsm3gafiTTiD1Vz1y1",
-	"KJn50dQ9wcT17SCYntgdtz2xe93jlo2DttM97hw5HTL9SjM/x1FUNWcfR1HJbB2318adSct2Xde1j4M2",
-	"tntTx7HbE9dvBR3SnR47X2m2b0ISBT8KagTzLE77/QynaEkfKUeBU946UTSLf5ckqcTnDJiKH5YTElOS",
-	"kuQV8qb5wb1T5L3HMfVQELMFXNc53LqYLFicJiMK5C6kCIuGcE3EjThD3m0ah37qyZuZoI7jIO/+8ofL",
-	"q/eX4zfDwdsL7wx5wwfKYpL7RBJGhKbRqon6QO5PBeujkXtC0pSTxbr35u3V+2+GcrTxj/23w4v+3fDq",
-	"0rPUzJc04vdFUtCGJS4wZytwlDD0xHeL7w1wFCPKFiSGtSfoKUxnCIvNmrIoYk/Gtf/LksSr7Fhh48Yf",
-	"s2MpY0PEftSsGp9ZzaqJlZfzJG82XKSKKxQQ328dtTu2M2lh23XJxJ60TwL75BifTF2n67onJ18JKIcB",
-	"mS9YSqi/+oGsytioJQ3/siQcbaG6yxmdVreLPoZJOIkI6t+eD4f8iGLsc0KSEQGM7u+HFw2U8mOa40eO",
-	"61FM0jgkgQbnBE+JBJFpGCepBDh+xpwAcrQvWWlOTDkVtBQUR3hFAuCIWx00Y8s44XOTA+t7k+C5QAUk",
-	"FlAhwJE/5QviYwGU1MWICfJxHK+Qp7cltW/kt04R312v0UR3amA+hIA1CkAoxpKXZkQ7rdYZB9oIeH0k",
-	"VqiWDksMo4izQfz2WXoQGJHznjA85n9N4pBMoxUsNwT6yT8haOKIZre010R9NI1JMoPdRwsSI30v4Oag",
-	"B8YCPrJBro+mru/63SO7FTjY7vgnxO5Nul3bCU5we+pMW9h1vQ2E04AhmwNRBeFsdbtWbR5STUg5B5Km",
-	"JOZj/s8vo9GnlmuPRp+OBx/+8LtyYJ0Cu11+t4SQVE8agi8ArMGXzKEmQIxaIKj83mui94p5kNfRX8Yx",
-	"ZyLECLwP5w/xnAnxa24ZI45oCDLckg8KJ9VxWwBHiuMPE/QUh2lKaBO9YTGS1xx5o1rcHtU8yxDpOJjG",
-	"hF8mRlF70xZPhaSxL1MynHIpZfddE9zUjEVBovbLABS5AmMH17euuG0COGHb2k5n8xIziWrfdV4u5xMS",
-	"V6FdCm9LEO9J0J4c4Q6xu35ranemDrF72J3YLb8NvMARPp58JcR7jR/IbfhXsj7j79gTmmO6QmFK5vzK",
-	"ck5ZnAniuJQlaRNdCCEFuY5zhhw0J5gKplxKL6iOE/QjG15PQto440LwkmPgCftIeB/Od49oGhOckoCf",
-	"res4HHfAp7iExD+H5iwmgtXG6CFmywWHVzErX3aV6BnQ4Tz0Y5YQn3FhOUERjh9IzAkAHdFUyoSFO+E6",
-	"XjVp5u3HCd8jc2vlAjksOIBPwjkn0o7e5JCm5IHEepfv2COhFdBPyad0DN9JeStP0Y0Fv5VsmcCchSht",
-	"nAL/md+GBBiEaIUmZMo3LUybqD+iaTgnSYrnC0EGjSv2FLOUN+OyG3pi8SMnX8zK7acAIn4NQ6rO0kBX",
-	"N2/OUbvd7kG7Ea17Lafl2K5ju+6d4546zqnjNB3+n/vfnGwN5ot0xUfDGWsmiRKczOZzgP0pHESeUdCL",
-	"tZD3888//2y/e2dfXKDvvjt99+709rY5hf88vpj7u3NAL9micovhl9QgDfXRKPjc+WLzf1rqHyT+Oc39",
-	"Mxo1+R9HX/5PWZe7si512ce1el8a/1n/7//zyx/sD7kWjcZ/lpOjG+KzmIuKVXgnVg02CSLtdrv96woi",
-	"N5LiCKRZNXXR5lUisSequxZqWegff/t7I7cSt3SSqv9uUw1p2m7VjNvslt5mNfEXudWojjPaK9ZokLq2",
-	"1yi99qpHMqLGVX/pq2XyRY7d+/DZsXpfyoDwi9hekqTfsCAkUpGjpPVvWAAsvdRO8z/xYhGFPvCDr/+c",
-	"CCk0+y6Ooqtp7fSXz7XfxWRaO639x+tMsf5atEteZx84B/RX+/LBqn2yH5gtp8cHbt7gp3ckSfADEfMs",
-	"kXU5w76kzTUYkVLUV5o+CGh0sUwPmXcfmEZOZUMa8melsx+CzvI2nC8jmOtXWknxMzcCFA5Zl1LzcPE5",
-	"ZSgRY0pxCygSNC5d7Vdf54utUPzWwqEetmRZcLOSBaMJ0epRUO/tsD6NGz/X/GWSsjmJx2FQO611SQc7",
-	"RyeOfeJ0CBf0ffukc3xst6YEd3tHJ8FJl/ObAUlxGHEUzqWMiVCQnw/RIlwQfuIcmQS7Kw0lrgnIImIr",
-	"NGEpRyTzseBd+DBO68h2XbvVRq5j8g2OaBiQiEBD8ZN8WoSx7He8qd9yEWDdj+O48SIm0/BT7bQ2nTyO",
-	"25/+hGtfTLS3Gemo/a+EXqVetUAwY8sUZOUYP/GHzVpO1bnvKQLLNRY3hD+B/e+1ycTHwcQmPiZ2p9Vz",
-	"7ZOg07N9fOLiXutocjJp8/3n5Ag6OPI/u+R/6r+aVWMLrSBcxlJZ2HU4uxspOYjvW0oWtdOWPBPiL9Vh",
-	"tm2nYztHyO2cdtunbqvZPeo5x+2MfAThQ5gm45j4JPxI+MYcBKaEBuOYYNiuGrAEMIlAblMC91oA6rQz",
-	"6eK2v0XB9YyNSsknzkhcxxwGXFCUJDgiiYVa4sdysWBxClAgNs49YONSHD3Wvlj/Zsf/warxKzGWi+r1",
-	"2pi4ttNxTuzOUbtn46A7td3WyQnGJ0Gn3erWZAfN5J22Lc7MPeFYHf5eC4a2O9oRGB1z7MAx0jib9Y4f",
-	"0sb3cWbSOHCAw3rJE8CLkPN7KU6XCWeWhQpwHS1vOMp1tEwD/beJeT/iOMSTSFCxjyxcTELazJbf1Lvp",
-	"syVHhjU+45J2e4NIyRj7HHRJ92cf38YxX2yg3CGrltn6d9q+L3sQRk3TNvB1cpJ5InibksWCczz/JrSw",
-	"vRUZdppuy+l23X8OLQyIL/Hl55puPCd0if6I5jgUwnICyq1aQlI+GTEH3JkGrcmJQT57U9e3jycOOfF7",
-	"QUvyeYfvLfC1MBXAGNGSbw1MaQ9Ks765CveMxWr+zUDlf+nmvy3d3AgOOYoKd0beFet/6ev/v+mrdN7E",
-	"YNQFi5PwtxASaebspjUtM5zKJmjOPpIApQyFFHlF8uGNqPYzjVmkB4iXVHpGgb8pedLWAdGi0RwBCgfP",
-	"wUuWvmNBOA0FyS932gMtJm8NLpCUpcoBAyWh9FpV1j7wm+SzzTtDNmuW6YALvre24Xxbttmy/et1b90v",
-	"Vk05eG7tCA2/WDXlIrm1AzSEU/0GB0q3tBc3ROKYSRV6isNI0Pm51EKd1pQ3j3TV45CLRrU0wo+j2hkK",
-	"wgCt2BKsd/wxjh5Htf+sWbUFC2lK4tpp7bU86dft1wD2VsY4DC/Ba2bcP78bXl2O736+HgBNevbXN35B",
-	"K5zFfY7JX8aO+/3FT0d/an9/8mP3svXD8bvOde/GuXXvWiay1oPdfHv/bnB5t8cVHMAmV9w+w6FijqMp",
-	"i+ckEDYzcOppIk8ezS8fPBSFSZog8pHEK7SI2SQiczRlSxoAZ3yOo2i/4y/iyR1xrz/DISXB2MdRNA4D",
-	"DjUfrEN1hUkaUsOjTKoOM70fJ204fiCc9vzB7Xa7bqvtOI6rn4+NhlLPQeDiBWFMJJdfC6nP5oLYZsvd",
-	"0XEJbMdyrbvTAI52lovxZCWmJn+aTLYYbTePvjlOUhKP957FfJmSsbkRnJd6ouqUdmVNoYfcXbhD0jK4",
-	"Jz+U9eIws5sR8YNVS9gy9skO8JGEi1MchT75L7d13HSaTnMTmCThQsgH8oovYvYQkyQp5cmObLdlO+5O",
-	"KmZx1vqnOW75WG4rGysO6UN1y1IF9eYhxWIFB7ArygJUUoGxOAwKfMPoNAr9Q0lOhuglgt9FsFLuTab3",
-	"juyu4iMyhsegBbd3/bcDSQkOJwJv+sO3g4vx9c3g/OryYgiDvRAdMLgwwUrxFcWI0IAEp8gz5++JoB3B",
-	"eJFArz9GXDgs2yFGydmIKg89wd2BBwOmiOA4CkmM0niVcztUrB8OPmLqkwCFacNCHp/Cj4M3b6/ejweX",
-	"F4MLj48zot7wYvDu+upucHn+8/iHwc/j4eX4/nbgCTO1IHHKg1GM7xX87rw1n8IzcLhcCa50RL0b/svu",
-	"81+ce/MZDRLFIZ5L4sMB9204D58PlOlMu15yVrLlOPAz4SyjutH8kCCCI6RJynfJApvNnCWpmjzjXGfC",
-	"5kRE2MB5moB5fn97d/VucDM+7799O347fDe8Oxw+bwa3V/c354Px4Kfv+ve3d4OLlwJPYydwIvy7tu8G",
-	"gigkcMjKPKZvh9fjd/2fYL2342u+crkFXuN0RL2SDfGa6CaDBBlvA8cP/LsJFwDV2Z6Dw1cip5odgPBo",
-	"MLh8Y4h12eJWfitl4M+qnKTgfEP60CwLVMn8PpRT9f6cWc4G1escuZMAu3a3Mw3sDmkd23jidOyOe3Lk",
-	"H02PWydt5xCtk6lGosso0gRDeD5maq+jHp4enxwTe9qdYruD3YndC9yWPXUmnfbk5CjA5Oh5aq+Ik01x",
-	"+Qi172/57IRdbEaiiDXRE4l8fqopQ0puRncAcAlKOYaRt7eJriOCE37Yf2ZCZJXtX4lgq9AnTfDse+Qi",
-	"BBCzyn0QRrPD+VvJsMD85CyEE4Y6bWUN7zhuGzvEDtzuxO5MusTu4d6R7XRaLRef+EfY7WZcDwwnidwz",
-	"dWNKmeeu8Tyu7bRsp4Oco9PO8anjNt12r33klvI8OWv5ISzHmw0qCj4SBI0It/qCiF4eQXm37iGt1moJ",
-	"D38ZYUloGqYrlOIHC2ytnvJW9sB7pEQ9YAZCxu6WuEd1/98Lr+r/RQO7oAG8zKGB/8UM/4aYwao9icit",
-	"otaJ76tU3yEBFmikoWJUO+M8RZigR7JIVfxzudLJfS26v9YgZTBeKh7s6hq0Qz8Mfq59+fA1sJWVMb5q",
-	"wYovyeK2ToGTKYSyiUhT/kJ19NY4l9828hMhZ6UBuVeUyGVCnI9cIarLGAHkOo7YuZCiDvoh/OYMYRTh",
-	"BKQZERI7U6EG4OnPZRuCnkhMGnyNI+q1ej3YBX6xRrXR0nHavgQT+EFOkXgoYU88hBAREf+nA3VjAqG+",
-	"lFFSjLfOf6QE9hhbCOPJKXpgnIeU3l3ZC0TJRxKjPy/ni+TUfC6DBYD1dHagM98JuLhj7C2OH8iLyEBS",
-	"FHmVZEAZEzM6ArVbx0cnIh+BecG+G/QvBje347urq/Hb/s23v13lq16bClutg9soqI0aa8vNwv113Ha9",
-	"3eIQiiYrdWQNIB2GiPtyypKiPB0mqCBKV0rSEU4hZilTkZdK7b85BUn/YB1CXnIsVSE0X1YUNCMLtoiF",
-	"+ejVG7JM9vVmKb2zJQDxhBOUxfxpRZARlr0JKm4G97eDi9/e9V0/fr1OTssKN8WMchW3kxMCiqOB2sRn",
-	"7XsoR0PiXc4OdTe4uey/fc4GyhFe4i5RtKTk04L4Kd8nHEbLmIioYIj/FbTIx3EckgTpVUkr1BlcvoiJ",
-	"FDMQNL+kgVTKaFuWsEddsvQNW9Lng7SMWdhurAHFJxjEzP0HZeXl1d34zdX95TPAOBviBY7hkolonZgI",
-	"6wZAbKZzbKIrAFYlWiSvdEsVP83FBAjai8JHgsJA2uPF+ZFPYZISfQ6bDeewvy9kL9+ZHxWjHiROZ5Ff",
-	"e/j94Sga7236e6Zkp4N3hWqUc6eTJEy1ZLdjAK+8CfuLcFIklN7jSAZfULl9RXOqBnRhi3ieDaxE6qMs",
-	"nuNod42QPOYK5C9WIQAc/rzDj/uqV7a4P5j7IxJ3xAQHK34JlgnJy5xyUw20c3n/7pvBzfiu/8PgsuDZ",
-	"sHXg8kEOxlz9tzeD/sXP48FPw9u725civxK0jfljDe5TwZiCiYnlMBmqe+aiPMEpX+NVxHDwNSQXnc7N",
-	"ZOJdp3PSPT5al1q+ubr4+V9AZCldVJlk4qJ3JYLJdQyMLIQAvsFhdDDfaV4c5VqdKY46VuFIgNKEkAhA",
-	"B692UH1UizujWsMSmStSJDI11IwcX/kkEvq0bgY/Dm+HV5fjd8Pbd/278+8KF+2Qb24Y/LdoOIbl7US0",
-	"Bb0+1ak+OLOsc31oNyPnQ7N4kKALEkkQ5LBSXE7wCj2BdkSo5Ch74qImhmyD+AGHVOa74eC0MvKQHK7G",
-	"qmAbOjuwDSbQ3+hwyWciGsityBfG5wUOabB+nKAyeB2+GQMkjW8Gf7of3jxHqPpqIJUlJJQxpYmpFWRU",
-	"HmFi2HTlasZqeV4ji7xVCEvwl5QA/rnhI1yy9BanYTIFd+SXQfkqbQ5bpkkYqMxFEXmVIPfIcTqddYx/",
-	"07/8dgDywW3/bnj7Ztj/5u1vEPF7sGcewsmjlG8jLqAVF4rqXumCJJ3VSR9+HUfBQ9hnnVbhCX9c85Lb",
-	"nG6C0TGhwf588kt4xOX9xHfz6ltzCudSiglMyl1kMyPe2hjvDAECa53cfKckxXG6w+DVPmfZgDvDewaM",
-	"lcyObJCH3SG9li4nz0Ya+gtoFxDTQvKaGw/HwjcXw8tvx8PL8fXN1bc3g9vb3yS/kK04txi0IinHHWXr",
-	"kLjjdnh9T/FHHEYvhK8zSrOIsE/A4AeuOmcI4JFzEaC6M32H+hcXNyghac67b3gN+O786vLN8Nv7Z9HV",
-	"+8v+j/3hWyACL0xPC6vk7BKkEn4CWyEGZz5lHbodXhecpvjCPbSkCUnPkLe+ZM8aUcq4AKn10Q1whxK8",
-	"GRb5BKJwHkIKiXX3rbo3vLy961+eD0zfK3OMZLYUCTAD9kRHtO7dfnd/d8eh5eLq/aV3Kj6c5QLUjmAp",
-	"ZFA02AExqpkakY+/pDHB/oyDF4w+uPlxeD4YG0fiNaQGEicpSmcxIQJCcpr9F3XvQnWZ+lt8p2TfGzt4",
-	"gN0K34KXvT9EuSwIN4f5gsU4DqMVWmafqTT9lGzub+jSVMKFAhvFVsaYch4INA7hnDTRLZ4SkUszjYWe",
-	"P8u/sueem0Gx0qd7U5qIrxUYWpnwQaU9cU5O2wV9XEV0cEUQr/KZAddu0Ylv+6jWGtVOpSF0HAbJL/Dk",
-	"gxno++flfJH52Avdqn9y7LbaxPa7rY7k83r+kd2dTtyTALsdp93RwcF+m0xOyFHLaNzr+F0bT/CU+Cd4",
-	"2j16ZnBwNn3+q7XzBDeFDm/d+UmMqT/L3KZ2+uTBsNE+YIYSoL982J5jIc/SHkOOnhL+6MgMfTRAibOi",
-	"uyMF47ZWYIY0xj4py4L0xardMfYO05UMhns+f5gyJlxMIvYQUoRTjmbTRGHVkKJOSxmS80Ll3UAQ0PHg",
-	"p/PB4OI5LMlXcutWS9NZh6cxmwu9rUzzyGJplgrBrBqv+2Fn+t4qj+zmr+ppfU/xMp0RmvJjfilrepaD",
-	"mBISJAgjyAclAyiyzE0mAPTv774bXN4NzyEt+Avoe+4vjSFfBgLOYxLwrcKRcOqZhxCkhOpexey9Bl/z",
-	"U8zog4VEIi0IVozJR/YIVQ+U9uP8ZnDBB+i/VdLDPZVmKBK8I0GI7+D4XlrNP18mUBtjbaic59/t/fX1",
-	"1c3d4GL8bnAx7P/GQ0OVqp/Lal5xYV7T+Nx6qrc12//WPGNWbRFzgE9lPsacDqe0VIEy7ID5mT3JTL5y",
-	"sExLu6/6pzwBaGZeXU/hGjH6QGJkPBY1hwhbRIWCPdWp6da+V7XulyiIsXWxwoK7vlQqM+yWLi6fKq84",
-	"pKFL2gycdyojruylFEv79VL59vbrpfRM+/TK5egrNSVAStMs3b8uTyFg3+J0JyVRxH8kCC9wXKg3pPP+",
-	"leWlzTIw/iKS3Jo3R56kht7CdM2dMk/I3AvzDLLSDaJsTs2s4HKuTxcHwtqBo2vjTk9xlJB1FztKngyY",
-	"Fh5BMcGBDXkfsoIenv6Qh+reJzuEahKBLVp4wmFSPuTcgAhXh7cjmnk8ozkLiIUSJvAGhnoBYDsBQfvb",
-	"wR3yMeW4HKTvCfYfz0SxjGKREVEjY0S9YjEMqQjI47OvjD6MbO8dp3dUcv+yC5GfwNtwSrgIy/dMMlOW",
-	"YMkoe2qifooiotyfA7xC9ZOjjuM0LJVVHaWEohXBcYLqqmKak092rAup5XIXH3XEvEXuYt3VyGcMX1rP",
-	"afwS6KlYYWHzvZJ7twb+Vq0IhxW3UCUrft7tM2/b21Ak3Vj3bhf5SKbGpUrWyWsh2fNeGE8J4ZupU2Lx",
-	"qw1RIRz/NdEleIjRZRTx6UAm+D3Sl2aRQXGMV2snJOdkrS1sI8q61+h+D5R1SZ4EoGEaSP9E4fdJXwyP",
-	"jWg5IkPPwmPizfX93Zmq/lOK0fKF5Yrf/VVwW5LiBy4R7IXgnokUUF1+tbETevjNIIL3YTrTad13TUWe",
-	"XavPhbNMqzPEK14d3aYihbtwvFBRKI+ELGRpQs7Z337Xt1vdIyjtWc7O9OK71vzHp5O3j9dO8t/+8c+T",
-	"y87s++Do2+nAXQ7ZTTd9/5etLE/VLf9QymlEK118oiiR5MQRZKwXZCDAXckM8gI94JDqnJBlJck4Foac",
-	"CBwLw/400ZBC9BNcahGp5YWBqP0SPeGVKv0kG0oZTDaa4xW/yGwepikJLOSNalAShyOdEY3whEQCC6gi",
-	"PKKOUd0oQTPHIbUfYkLSkD6MaipPv3LbSpLwgao5SOeZpzhMiUz7M6JGBVYmTSH8syHN3ABgnX3x4lUi",
-	"hgoTFJA4/MhXLdQ8Rj0v7awBXUa0zrt87J6pUTHyfBxFnkw18SpBnsrsZanhcJq9DYMGYERhNdLhGhqH",
-	"Ksei5oh6meLSUzXSZF0NqFuaAMa04HzAp42I2cpLXoYFqwU2PT2+PWJbKNJ50s9ktCGO1MnCweoN1oqy",
-	"/C3aMSR3HU0qXW/ZXMMA1VksPt0wU5swKusOaCVcyO86USFr5tRBQRdGsNJTmWLtk86XEsq6NkDHi1Ft",
-	"O4b5ri0qU7uXE3JRQwPT1Y6FGhi9ghH7w9vlfA75zqx9et2plNf7dEn27PLuYr/2WUj1rl2+IWSxX4eI",
-	"+fut4pvMYrFrF5ElaK8OCVFFN/bpprz2+AcvhE3h4P63Qm13UP8LnIKIdljvH6WZZd/e00kcBg/kewb5",
-	"bPfrKkjFIV2p4NH36vORxAkwp7eEBnt1Fqd6Yxgq9+u59wcH/ozt12GOw2j/z3wS8VOg8r4FJ6tndGf7",
-	"IYE3JN3zRkMPEdu+R69vWbrfXn4nbY97dJGlUfY+gHfLPZHNdYT3IzJ/WpLl/jdMO7PtDxRG1z0B4jba",
-	"l47s/4k0Jni+9+3am07fxZhypmlCDC/Cg/rvfwBm3z23R9GAW7LfJ9+TyYyxRwH+H6xN3K1gwZJTlBAZ",
-	"CmAO9I+//d1D4gucrYQ6ypyLayLxXui+gZ1X8mTAwGktHYGSAtS7Un4S8km6jCkJ0EcST3AazlFdWI8h",
-	"M0eAIvKAfaV3aViqurHK9wDSQ1GrYRj9Dkn9UitVC2wot6Sa73IeYLdcE375w3INVxkPu4U9Lgix4jxB",
-	"ZYXDcSLG0MKS+B3+FSoUcynNQr4m/MI4qxw+Yev7w3UlZLbJZbKI/OKrBKl2Fvrm/Bp1jvOCkD6fNaGg",
-	"4Jb9ubwqWa7osTYqCmFHV8yXk0FQxxYHBRsjnvYCTHodm0ydY9t1Cbax67j2ybTbIt2jk2m7NymbYd59",
-	"u0Igk/MTwTMpy3Ye1YW8LhQByPvdZ+VR88XLK+Br7akzOSEdbLtBd2p3/Daxe7h7bLcmx34v6JCj6Ymz",
-	"eYIKUssL0uk5GcUAQXS3kJeBBf+VaiQGsqKnwaQQXCNd0rcp3tZgHTD6cwA9xdGjhvKIQN1o1B8i/EBo",
-	"iiBJkM4GIYOm1wAbh5UHqkYSCpDdT/DYd6dd0sJ2b9Lm4v7J1MZHfst2A4f0pieTY3zULTVb66IOZbMB",
-	"/Wwis3YajDSonCKcpJZhFkJ1B/0RUSacefPzOwLDjTLmSMPNpjKzVu2B0KCqkOZHFvrkVYJEG/iSLCo/",
-	"x5ChakrkH5Qs0xhHHAsaGkb1dm07NqMccwsOxzsxSZZlqugbeJ6vqdkf5vddRbCKbLfG56QpQvn5MRYR",
-	"THe7EMlzL0SSXYh4SdWF4M9/w6C/dWfeXTxjW+aBZ8mECBwtz7E/CylBAUlFyuuSjUlW1F/fmHNG05Au",
-	"MxWqrH2vR4Itt8CnnWCgBk84BG94Udd+FyjhVxMmOJ5hGkQbEHnAVOlqtSRZJ9+8g9op2ZeTz98+/Xrf",
-	"ExEKqsMPBfprUFUF/hWibqKhGQ64ZTKg+jp4KhNCFnoii0jo9/nDPScB6rTDZ8G762lwsEnQkqZhJNxP",
-	"IB8zUmeYGEr8veYoFHiHTxL661lCNjJlY1CaZw6cXuZQ7aE5Xoj5KqTxKhHV2nnPOmQoGdE5Tv1Zw0Ik",
-	"SuC5J2PRx3okT77Ue1Bu3Sz02qTmR/UQXBOlBt1kIymTU4R5kYI6nwS9Y6frY8NTG7enE/tkSibHx20X",
-	"B51S+p53My8/gs9l3mzm/N/x7QSZTMxQspxqcwvHUbbEZl58cnd3sW/t4bq/BohqhhVchDF/AWaI0Sa6",
-	"kMX+vRKn8QIXWuZWvjdeUwUyDrsfko2WUleKY86RIkqeOE0IyIJzSDRFbJk+ME4VeHtZIofTan7nwcQP",
-	"hezWiJIKJvm8obKxhAaok4Oj6FUiDZhSfCaBSAWElWEvK56S5Dw9dl9/Xw0AWSNDqnQJXik2yjuG6Doh",
-	"64v6DtMHtFzkVpMoGU8yXYhTrwQtF7vRVaOQSFJGVdmcA5/i5nZzegkCiDH9Agz0UHRx15dJcBytpBGz",
-	"lMG/WdKyg5MMhgytE1nrRPGH3ZZ8kDyt0kypuTTRe77tEFZoZWZdJDz+g5cRr7MCHjvtd0G5kjvaD1vv",
-	"uDYxPeOmJ0S6fugLzxYE7PIqlxJvg/CELdOMr9nZH0dk1E84sTRe5Pf6Kg5IjNxWu4NwLAz3AZ7jB3Em",
-	"OzrdGB9Kw7Toc3MukvpnGQUwislUZE9b/wBLSalHuU4Rx1uoRFf8o/mP/Ti81lBYCiOlXPl7HKYGq+TL",
-	"gEDlOyIDRCTbsOPN2UomSsyNh8OSGkzU7pHEDdUDsogJxKicQciu0VBRS69xajCFWgMmo/mCEZWResDG",
-	"SAZKc20eLN7gsMo4qkKbA/kpqbMQs9faYjRjUQF9kDbpOuTIt3v+yURyF07btZ32SQefTP3AJa0y0CiP",
-	"ZUCwfEFhzX1BaluWSQr7B15C5jz+AzILpRxsa6e1//nFsXt9++I/fv/hP39XqqqQDmifq3Ngsan6KkwH",
-	"Pg3lJiaEUD2z3Cw6hprG3aak2QtkpYX7pUBWxLk8C2SBnkNhkBH15Hj/zgCb6BMor6SCRAM+Kbi8pkwf",
-	"hDgSFahUJSirWJmKxHOgh/DLx9QnsocU+HNKgELfjT58ct4fdoU27Q/xArAWyLE8DkHzBY6lIKwSP93f",
-	"nUOEd6b0fQg/Eu0yi2lQgDzh3STGChNG4XyT7WCHvCdCHgO8SoD4g8BIbTJfpCsrh1RQygLlOVWImVKr",
-	"qtJuqjmZB//HP9as2v/F/yfykOs/9CNf//HH/Bln7dblS1yCOy+wrvU0ZzSdnSHbla7TeYOK7eYiAwwk",
-	"ZbtlquRf+X4Gzkn3pEWI7U7aAb+fgY07bWL32se9aevYb0+Pp2WbMmPLEn33d2wZq20J8KpyU06MPWm1",
-	"t+7JPKTLMtbpHTxXH+RTqvyiqdLv9rZ/kZ9pyQfFUTtbP+G2tpkM1A0pBS0tqPJWqH67pAFeIQf9429/",
-	"R7c4Xcb851HjDMGdKp3NL67VstpWx+p+MIQ1PcGjbfPbGKKQ3c6dEd2PhnrjuYhO00oD0eFMRSLt40L/",
-	"s47VUB6pjeiOWO03gKX+WIqgfmWUMZ20ph3SwvbEaTsCZUyCYGL3jo/w9KTXmnZxu2yacB7jTawgtJAU",
-	"wxPN+SggSnuio7fGAW6EYjEI1dmO9/ym6Jj/ZjvLxiuz66rPyKXu/xnRsaCv+8NJy3Vlmgq3ej/Ljdnf",
-	"sSdQ1ojbcYpwglLyKZWVS8TEdf4gsbPaOE8+pYZi0ZybBGA5BZ0GWfP3OVjVrUomvqumU85/gyJT6EWa",
-	"sn4pgIOKdnG38WrZ7TXmtANCM71Jn4PN5DjjP7OQZkYDFtLM0MM3AaOsbbMMBalxKsPLdZN9zZXO5Jjf",
-	"Zt9uETewO9MjbJ9Mer7dDlrEnTq4NznxD1Ai571qn7WF0qVjpy0Ubcu3cIvvStZk3y1sHx0Thxxju41P",
-	"fJkmfeKc2NO235463Z4/nZDaDpBqzHAHEAXX4+dsLB9Ab6hQLgNTZygSFWnlTWUhAzCuGCb/oi7vn6xg",
-	"npMgxOtfvsZJAkVcVwhaZOE95ox30yjHJMIrnfOqVGuf6eeXi0wUE10UEhZx9sbnhVZkP4X+r6kzLnqu",
-	"Pwf29EjjhNAgMxhBLBNWhej0vdbNS292NtiGu216yux1uyddMu2So449PfaxUG9MJqRn96bHHffkCLfw",
-	"cetgVa1aaJjIwNdDVLXK2bNs5aqkX25J4BSKnlgcBZYsRluoALg/xs/HJhwMG/lkbBl6YlEEOOji7t0b",
-	"pUUMKWfiq8yiBcRU6VjG+aiICWdFyKfERS0xDriTzcMoCo0qSHobu07Oi0zkA9jqR7ZdTQt3QC4Y+HnO",
-	"o4fUj5aBCLEWuCQReeq/gsr2NmULM3AO8l/JPd/gVPeiulojYOW5sFSCYQwoKgEVbcwoybco9ddMuG3X",
-	"Hbtnob59YaH/sNDvjTQTruPkz8ZttTuV5/PZtVzH+fK7PV0iGdWc/YJIoN0Ms62ukz8l85jc8vQVYLr6",
-	"iKMyqrpMCJqQ9IkQutOdcXNXpuvsACY5giWOZhupgsCKg8GG+DOm4YX/IInhPvsqQXgZhAwibg/FM3zU",
-	"rRu17qPqPPdWZeFZh+8OH6KUalME70rcNtIU+7M5Z0nKbhXU+uSUHpplLtna1/o5fhn604ar9+dRwVN8",
-	"VDsdZUmuRzVrlPN1h9f/+NvfR7UvO7p0ZNna1lGIqKxmooY7VUkXSA8HM0n4y/ygNrDXMnF1uIDAkhdn",
-	"sJOlWHBF+AO8hOpJ+dX9zJaxtOfIwI5totBebGlJ7ODhsC3HElKESPduODPFBM8zVPAqkaIEB12KVF80",
-	"Y0layqZSQc8r1DmSTZWNINrIjE6AYKFi0AE8LLdnpCVC0OBTGmNIGawdXNZmbSh3SJKEjNqdUu42CGO5",
-	"nChM0rIcHO9h13Q7vk2iKUpZgcNm6WzzN5IFwY87fQJa7vwFQn28SIy8x+tnkmtinEicLgrHEaeL0m8o",
-	"oOJbXP4N/kaUU12wOAWdrYC2tYUAxDXl76bP5oJQlKqMZfKqUk0xUDDRwljTMsJPhUXxR6WOnDGmCZ9t",
-	"+Qf0a3P0oLhjy6B0x6ovyGNIwadc7I6FPFEtTcTmPJFJwvxHUrwmsqLa3hLNeljxyyEWtjDwClskckXg",
-	"nA9HvJdTswhhPnh2U95dzwd+kUT7U4KmBKP7m7ciknEpFG/zdRxHPhKajucknbEKOfy7u7trJBpwIF8m",
-	"xFBDX1/d3uWU0N8O7mpWjT/m/9zz/18M3g7uBnkttGywfvFgOsu4wrVslqaLetKAhaVMLDu36ILMnKaL",
-	"5PT1a+PuvZaxn68pF7+3ZmXT0/mwy3FCfPnzjhRiCYuxMCI5oPR9VcudkZhY/FSp4Vy+7ldS7UoZhR9J",
-	"tT/lS/hHFnZTzWXbXkLU/cHb+MBStu7rn/n2e1re87KC5B54YCQgkml/17XdLTE1ZkOUSw8gh4uxUwbT",
-	"UZ8/Q45ZHr1ozKoS+MqtwocZGWE6RXJ1WNafYtiwntC2w5YZEw4+buEZpA9cqWKNmBxdS45IgS1/glVK",
-	"YcA3MLhUAhtk0SRhk2Wy2pF6bQvHVd7j+VrgUgUNVYmVivprx+Vuo7Nm0oqDj05Vfy1VJ6fkU061uY/N",
-	"4msLVfsp8A9T9e6j5D1YEHu3fI43+dxMbcZ/HBoJB5lJDp7GIsKrYiSc4JXDiCRNlXTtVYJYFJBYZGv0",
-	"BPPGabuXS8GWMpbL/jCiWOj5y7B/Nog4XuVGWj5pfuDGFPjcswEKcUG/aOblIUxnywnwLgt/RmL2Gicp",
-	"icPk0Qa2M3kd46fXc3j4WirWX8vcEc0n/LFmOhqtIaTNgJ7Nbis/lmQ2skgQO34UoDBjcVDgJ34Dq9uG",
-	"4bLkNwcD5l/4EHkb+GKZGibwkCKMoNU6hhOdqyg6vN3XKtbrTabH7R62e+3W1O602749cSdT23XaQbsd",
-	"HJPeZDsTp+e1DbcU8gAdvItax7em24FAtSwJSHW0yoSQhSoEuKYPj/BKRs4KN6BsQPGF3B6KyZYEae2U",
-	"A0EP/RVzHhAajNl0XGGyAiPKI1kJq5UQY9Nc7by6x1G2ZyEPU45Wvd8LNuc/vBLDVYlyBr6ehBFncnYw",
-	"U3GOSrYu2RTOHuc/2913PzapVKCsqGhgyrCiPOd80a5ZNfbwkJdcxcuvmgkmOwxSNDEcLojtelefozIx",
-	"r+qatiQrebkXbyAyex08pSQy4+QhQP05hubtBqAXt/8870hyBwGs9WEx+Eb2s2fMBdiJKlud0MyLRv9q",
-	"Rrrn5QTKJQQCbbjwC0X1RYSBgUK3t+/eNlSUfGVSoF0TgOAUMeqTspQfmZ8LJCJaw0DVccrCcl+V/sOj",
-	"5FPqnaI5+wixlJyrZkqsVUtCCy4ygds4DNeUOX9PZVZkw/6vkLVMyJ9H0uXKvW25eQ5MxrOI2cewMs8Q",
-	"P0c7ZXayIIQzgLKxoUx48BeCxOKnYnKAB79c2V4pTwLUKJOKhXLgUyJklieZ2+KuC6XwNjhlqiW+SkSS",
-	"pbUSQrCT9nv8kVCS2hfblUnyfDffwJK0iYdfSD3YOMsepi5o9jJnWMybvvdJQ/cbSD6n1iQyJb5kCrov",
-	"O5/bM+UE48xKBQX93pQVQAn+L39evxabWEgP+jJHtcYomge1H5Ni5iA9eHJKfB4nxIAhyNKXBUHIQ9Km",
-	"gnUQKhXA7vL5hCieF1R/2vqShhDBsQ0R42hJNkS2nCHvd5/5V754SKueQTkjTEq6PqrIfbqcJGmYLtNi",
-	"dowHFgVbsTRf8DYkbSZ7PfiAnsQgFf5MYK6U9QxKuMhSJwvl4lO9XTtu1OcRZJUE56Pffc55uYbBl1Ht",
-	"S5XjxwYHEz6xzG9ltShATEk9yHU12G7m3U12XWmwlebdve26qhSFjhGsLGf3+99PyIrR4Pe/R3VVLiNg",
-	"/hJc0VQlIs7nyuxr4mrq87FAeQvPOMpoNNF7qG7Oe3gWwqj16dOIyq5PM5YQXYUSo+9vry6RgFwYwgKf",
-	"G5FJmC3siHwkEZoTSIwg+opgRugsFmvpOC7E4hHFiHPIVj7XlSeCCMUOiBhD8YSDnvjtcaALU1QXYyWc",
-	"UXyKwzQl1IIhE45Fl8R7LQIivYYqISeml1gjqr2sPUA0IjBEvkYLLHNyipCGdgvVQyr10nFAYlHsLnkM",
-	"FwsSiE1VxGeFntgyCvgQiQhF1ysDFZbYeeEenwrzm6rNDd5ECXrip/iEZQNR3gM4YMnsA7Iv1O3w43lz",
-	"T5d95TAlT/tAP/1lHO7kjADOxUVjapkHAkdeyevK7LMmTuXfrsapd9UJc7FKbwURo000UNmwgZhCxi6J",
-	"UaVv+qZU2pod0fRKIoUsaXPNqsnEtuqvBP6ac7oh9r9mgR6W/wM5By1VStxSmXiN7EQi8+N6fpn15zKz",
-	"g/lcJVzIPdSRhFatEOMnnxgha+IJFfm11yJfalax/Lx+IF8Tf8b4P9rttma4lBl+imWP2QJyz6awMZlL",
-	"SM2qPbCUZakwrJppPuU/l7Btiwjz08hsD1D+N6dCLzyBL4KeDGr/ip+ZqgZq4MO5lklF+cdq+AKDZwRy",
-	"cq6qZtVMGp6nIOpbxXve11XbS3M1aU4sq4ilizGBaYRNUUgjSDcqE8cZhkGVaiMmqlbWIiai6BDY4nVL",
-	"qPO5JAIXQmqx01wxIlT3dqlv7zUAOXlSFvA48jXn1uDo2/QV8Cxk/M4q2MtXUxY/4TgYi+7CyYUGyOOX",
-	"hPGNTYmSO8oD5kUqEtl/9zJvA1HfKpBlytbz97+HRHDxklKgjbmMmzo/aAh+N1MWgy9dHaqkEchF9sAE",
-	"+yWUR40muqI+4eIOCczBRjRMxVOERTC14hxExbhQnhInS6miPSr9ChxlKOlRygS9A5QIsgnQJelkwqkd",
-	"Vl8K0yxSW1UvlSQmTFGMqaCxfDWEBhmZo9FKZ+uUe8Ebc6QdRfxwvlgHl6bOAOPrVKjm8muVv8z72Qrp",
-	"Y6jLWl1P5vk3TpE3DWmYzAgHec2CwPaJrWhYWmWdefZ48li8Ea2ns5gtH4R3TP96yNvLImsa+oEJkWnh",
-	"05hxEkEW2dMMp44pS8dTtuRixIiaLwKySGdGYxxGJMh+h6LaL3+g8ZoeXxBW+RuYQEgMpVqgesD85HUm",
-	"Oc4DlHCMA0wR8JpzgmnSKDJAVTmPeZvcBpTY6gdQnA7rbM8oYWiK48w6D6UV+GZp90LlgxTGmntLzhS3",
-	"IDkqLo3BzbQArGXVNTmASBAq7vGcfQTXClRPCBF9MnwuE2/KBe/kqVPEO+uuC5VaFu0NFor0pWd5/A0Z",
-	"r/N0Im9Db/d6bUxc2+k4J3bnqN2zcdCd2m7r5ATjk6DTbnV3uUkwP0WgqjyYxFvtWGHM2kKLkFISaOwF",
-	"lJdkaGbLOtoVptI8FVmfV0Yys5J9oNHn4kpmTNAV+aB+nyq3whsmyvZglFGUJNc8hyLw70JUd9n2TR6S",
-	"AhpLSt4fTd0TTFzfDoLpid1x2xO71z1u2ThoO93jzpHTIdNdPm5S4xwJ3zYnmZ66jJqrgzdyzHJCBFi4",
-	"kDTC7bVxZ9Kyj6Fcf9DGdm/qOHZ74vqtoEO60yN331WQOGZxOSkon20QBpC+BmZtzNlYqyQgoKGdYYA1",
-	"wJwcrrrSy2UKZdFhVyhTJYDJJy5cNs50nUguDz+FyZoouW1V23GH9J7AcZqo3C1QY14vQmHPhJiqibUz",
-	"KmIfkd2tTPx1pg5u4Taxu/z0OpMTYvemR8d2G7tBy+9MuuRoJxisYCK3QqBQd3ARVwGcXoemyZzVKT32",
-	"RskyS4X87TDa3XOVlQyUyGGdW+OEcEjiDGcJUfDwIixY514KKe1WAqdqrjl+FzgJzu7CdGHiDEoFqzPL",
-	"cU8ifimdkRHNhk4Uy6oBXGhYQzojMUfYKWe6RNVcrWHJJgbily9ZWUNVsAiVoP8hr74M98kz6UlW0pN2",
-	"asFwimtEkQe4w5NCm5dxqzlVphwCngSkIH5mL9etrrpq9j6l7LOa2nv2kjryfbosdbH5nXtp7LSt14+6",
-	"4ZdMfN+kWJYhQ8ANcNyhagxr2SBM0PXV7V3BraxKg6w+WaqOez8jMSlA4isoLE3TBD0wC01IEgZEwLYS",
-	"nl4lSI6q5nSKKHuCsUiUkMbu0UTiS1v1eSXl2hUC1jCfk7LWkEMBt1Uj9HKSVsbklQgQJlxsLBcvVE9G",
-	"3fgKZaWYV5a+vFplKdEIZ3JPc2lSTXbYy3QfGZ+bpXivc5yn8qY9sYaFEkICEoyoQAx6cR6qT1ZIlt8w",
-	"80BYqN1CP4Tf5PIVHnXgUUi5pN5oIn0l1LcyjfuIgsp9gX0CWiVZ1DuHq8UzEZh3WkSjYMHQ4xlyfSiE",
-	"1ZI3mslSNc9jkgDXBCp5PZ0wTUg0baI+6H7lZITGQwQnQ2Uuf8ZYQjKJTt8pKBdfxxSFga4In+JHQnU1",
-	"nI7TayiDAShDjIuI6p5xkWEleVyixMAdi0j0lbAp7OOGCII3l5DYPShkfxGzJLROuDdZusJ5KhFRHrS/",
-	"jqi5o8xj8TNPCEWTlQEMZwjL6utGMX8BHKI6+1eXlPbfZhGLvUnAyFe74kchtmFEN6hMvyYzvg+bCkGh",
-	"UxYrNidPITzFmwFvB9pGzhs1KoRB13XdUkb7+Kuxrtn8M2T4KlEsa10keAOM3ADlqyxPI8s4CJVxVn0G",
-	"j6hZeYR9VK7lwN9K+vwqQbfDa9U5iMOPIX1AWMEzdAJDeMBIom3G4sNFTbwUTcU3w6AhvKUEjReGUr3p",
-	"kBke9Lrsicu0HcdB3vDyx/7b4cX4zXDw9sIbUS2mcsm1BK0XjxcU+//429/zkwJrLUl1jry5MLyGAeBn",
-	"zuGLxXOeh8XB6VoNXBRxPkj7RS0XqK53mxOER0IWAmnx18L+kwCbBGi+AUsf0RwVB684VbDVn2H6IL4F",
-	"dUYny1ToPMMUxJa8vFCzKkWGcsvpP4OVtYCBRRkLUXBMfabTxLNYXlT3DIZQlhXxZCEc+VRwcsWngpUL",
-	"vIY1ooptTg2bQ8Y2N1GfcvrAomWas4ev6a4PY503sJKDjxuT9QAHQEu2Ji8tg9OQsg7B+1eJTOOimCgD",
-	"cdUNM6AnXZlkIKzXgDJSQp0pc8ItWEhTTZkA+k9R2aHklbjgulFySMIXxVTkh6lUqaYM1Yv6e5V8riFR",
-	"kk/QnMVEfwuoYP5L6uB1mzBB8lmmxE3CByqwWoJuU0wDHAdIbkYi9A/1zIencar9tWyNO6XhWnIdgJzA",
-	"vYBRub6YpPGqYWVdUyWyeqh+T8NPKkxILE4343PD6TImHqp7H10rY4UnOCFHnRH97l3/3L79rt/qHoEc",
-	"EQZNPXaTA46HljQgcQXA8+/GJC3lUZVr2TZm0oDfC96lMnnKe5FadLEgVOpylS5lDYQ4tlyDmPxDeZAF",
-	"7UtZpy3O2EIKhdV+2H5FLyod7oyLxSUqqu6nNDElM7wAIS4zORTv3KkEF7De5y+14I1GNOtctNsLUFQq",
-	"Pgt5I05wRjWvAT6nPo7jEKiV4ftXx+h6eCn1WxxIVgsCBBZqyIPdJWVyUhJiGmhJI5LkMShQak8kFzFl",
-	"UePeCARE2Zp5M/FGtA5mQokFfAa+XYneQsXSsid6hrxvB3fo9Ue36bw2VHyvP4fBFy9Xv/RpxiKCZmGS",
-	"snjV2M1JYKOJjk8lE552tmiX2F9+fet1dhBnKCGCzBIICue9k4aSirJCd5wXbe5or/23s03iVEzbBGC9",
-	"RV/JEmnkNYHUaLy9YswkWQxTUOUryqXcyMHyWGZz/O1YHJ3J0eQEd4jd9rs9u0PaRzbu4LZ9xGU2v4cd",
-	"jPHXtTjmbAD5K5EdrY4VK2gunKA9bXPRuDtxsd2ZHhO7FzjEPsJdMf3JZPJiagDj0phmi5K7Q9f0FS9v",
-	"wXmuVS1MUX0nG9qvtaCqVYQialAKcEqmN4Xjxm/QimZMNScJCAfpMD2TWgjgEyqsZjnrF16vo3+wTcvK",
-	"WbEUI5Sj6RxUOGMAIfT/gkatX8lCdZDZ5aUtLQV+qdz0ssG2spNJBdist2FZlsp+Qf5ly3TClhADAPxz",
-	"YkE2miQVMQBlmbGSZbQ5cVHSRJeQw4wu9ykPoaclWfmtla3kVDbvRfk2XFGCFvgBZAmDBV5fLiWf0jFv",
-	"OU7ZI6F7AemmrTI+aiFKnrIdf97e7bpp1trKNm+jOpPSnVQclmKq2BNEaxvce7JKUjIX8stMkuWARKGU",
-	"imhammyazBdpteOieF+A10N270JOpC9GLDPrhMFGiJdaC+B/cJLXbmgFhp5wwlTIkowViJGPKQpitkAx",
-	"WRBcyC+zgwfMbor5XUO+drK9g/9qCeFaEAqR0aieMjQhKI1DEiD8gENw5JWnDs6+EHglBU7+TrrUorqo",
-	"dblcQE4AmRiGgAYoJAlv+cAokYojvYdiHBIgr+M66Fve4hSU2MYMzgzfYnEcKJkJ9xZhV+CHsIA5iDSM",
-	"/EhPcw4CCEcQB41mOEDem7dX778ZXo4HPw4u727H7/o/ja8HlxfDy289jQ5VGoWGSZvlNtWsmt4RfoSw",
-	"AxDXQUGjIqaTp9xmh5ei3ZWRhoLTeAG9sUrtm4VpFhikHdROVq00C+x7aVOG0ICv458hqT//vL5H6g5Y",
-	"Ga4y938zQr2U6RrKw11l4FmJjK0MNtKJWteDVmZjKf4ql/rmFo3NNjFayPFysDPQLi+TFO51UV7Nz6Co",
-	"hSATHwcTm/iY2J1Wz7VPgk7P9vGJi3uto8nJpL0LBktSkfdnfb4ef+VpzXp+N3KraKL3nKMGHGMVV5Tv",
-	"yClXShZnCI+o3HCwIaxkXCV/abo4IO/2rv92MO6f3w2vLosmYrN4qlteAfHZXO366W4Gw80x+6Vg+H62",
-	"WnNMgRh9QMcqcFZEPOCo0cxCNfJ23FMVWVOUpZojquI8To28eFJKY0JpM1uKtKj/+Nv/a4YNiVNKsnsx",
-	"xTEISLK9tuGY3o0iB9Kaf6ARbSLsOGAWBSkwMyGzJ6q+nRBpFBPdytSlm/LK5j1qjHmcGTsIXxealnyZ",
-	"R0EnyotiV2kdS61pMkPpfgU60ALH6Qo8WUiu9gdGixmjRJexvB1eo/uboSVKjCAsvgYO3A+lbGBAUhxG",
-	"pY4ewsPbeAzC94Iwjujz2fZxKOrSi2ZRSEkZduECf9mXIAK6auxpzCiUfyuNUJTFLssPXC5eOF8ZyX9y",
-	"5UT3LTUqsyxXrSUIk0WEV9maRFYn3if/oX4U+uSwrP5yYafIS0kEsVohhGzBmQODwM9aRmNJ+Zn/4ucC",
-	"7T6lhCYho56F/vG3v+emlZJoV3OU3PtSBLhMZ+VBCgzNcUC49ALG2XWArCKYywTosnZ+9vnRPpJViSb3",
-	"GLu+Mz3q2K1JO7A5/26f4N7Ednw3aJH2tIN3s12Un7ExGd7AKp3SepYRHMxDuvt59+EbqB6xhwdRzUyW",
-	"cgZpEphpsLWrb5rYivcEQyR/KVOEGMUkxNudjhj2Bbah7JTPcVSKOQRKkm5UOJNbtQTBr3qEfRIY5n1o",
-	"L6gZTpeJJ+0JXhDiSMg7bJk+MAhpHV7+OLwbCOtfA/3j//5/kMdXAc3g1yJmD/yKiI7qu5b2OtPRkaJ5",
-	"SuI55G+G5hwwISvbQr6WZOoMPG3ULMT6FJmUQagmRVR8ywJDdjXPx9QnsJQmEiK2WKm8CeDFIK2JI1oH",
-	"dedYrUqqP8fmutQzObssUd26y0iFd2dOZ76JH/pvEjPODw0vwKw4wyElgUgFEAZJtRddkgWsqPPWBVUb",
-	"lbqErfdyrYzUgZG761rkl7J6GgnBt+0tv0RG2nJdpKdE9A+pz+YCRteulBKwFXgabeTWqzy3EkmowWpW",
-	"TfXJ4wmjwSZr6u5w8xCz5UICzX49BYiPJ6tyiqJ5T/C40RwtKOV1ZJq4oQVnsYj5UDMgJnMmREpDgS+e",
-	"laxeTmeTWTs/ibJwoc0T09UMtMZiskxW4JrHsQifVTgnbAmaRqaTfXBkKR7ieUGrUV0fYZMfbJmd9IXc",
-	"WEV+8fFBADFfpmS84apkVIW3BERLzpT9WYXCaDGjuT1S8Ylq9LL7LEWvcvpuJMjnrcC7H9i2f/zt743n",
-	"TDXLMrLvdM2eyUaQyNIu7qge3hul71buoYA7q4x9mdumkHQTRGWyBnnhJI/BEYEguIJcKlLLJ5xxCPoS",
-	"ir/LBMJC33+y/W+mq73s08tcw55d1SZ+fTvlFgd44TYNTj3qQkGpp+KFkmAABp7cQcosQHsHmBk330Ae",
-	"pgW0aM6UbQtIsYTZKtzw4rUtkFl9k/I8iWGBzbDoGlo1CW+R6uUOeg1gTLg71N5qXu4yIQM0IjryNR/Y",
-	"oERkxWnL/HFZ3gOZasjImQI+io+UPYmwja+gJXkxlciLKUKScHGKo9An/+W2jptO02m6IvfOH9xut+u2",
-	"2iUKkpI+e6tJRIXoTFFi6RAKUGB5b2I2FxO5Yx6aEVysZbKv9gQ0JKiOlX5M8MopESE7aNB0jzpSh9Y4",
-	"05zaDCfCf/sxXEv2moSLPfUk+T2RR28p0Kq6AVn45h4q5CtTRlV1YXxyKiQxAa4KF1gi/40UiI30WOA5",
-	"pKI7gbNWwkbTzM3lYcroas64yF73Ptky6tIW6b28Rq7QD6aBCstUuRPlpVPpwKYs4vK5Bz/HMpAwZNR7",
-	"Togio2KRsgCMEa+YpHwua2GLoFl9saDFzYWzJHfCYHZnQpknXOwBPuXlJYeV1MKfVC0emW2/uvDQYTF/",
-	"xe1toisRB+zlQmM1JOVvUUB8v3XU7tjOpIW5vD2xJ+2TwD45xidT1+m67snJTnarfauD5UxB5Tfrc6lY",
-	"b7LwZiiy3oBXZtxjE/1AVgmakIdQXC8ZC62ThBpxyrmd+Vzz8XyBwwcqdgnoV23doFDAOGXEvqQimVUr",
-	"3lMIcVAXufZBIp9dAn7UoqsjfaoVUxZEtsj7ZpiLRDwVjsmhMR+gmdw/yAO4piy8w1TBqZ95LsdQwK3H",
-	"y4032IX2ie7gi9nuZgWo/tdzsILPvYBrVf6kXsKpio+YnMtD3KCaFGqxHMQasRkl1VCgW/khAGFZI6zS",
-	"mRSSvQFKNG+l98wtMhj9ZJN6AVqJJWspiMwX6aogBBULulVV7S8axOH7ucmUHoq8+2XUReGFjWFIaoB3",
-	"mOIHEqufXoljW5XMcEtSiX+v71V8jvq2p9VxVf71ZWRnEkYRF7ywD9VoS6lnPhICyS5nZcEQFiqGTn1d",
-	"h/MqqeblNwosk7/Kh/LxXaXcFrCd2ss7UW7eZjYmH8fxSmZiNELRzBAlNp0aQciN3fJa/xMDsaolMZA1",
-	"10LlNpyLTgMFCVMgugfw3ILEOGXKMCqCkMCWpe4AmDRxECDb1sM1VK4rHRQvLcOFcGa50aXFgGaMkrEQ",
-	"334NIPvt++/vG2BfxpzprdGZ41R6+a0btDGI/u5lv1amjMuL1gr9FADF0pRibb/yKyjF8wdrteTK7/Wh",
-	"7umhaGzdImZQTRHy/iiOOqcGEyCvoR2SBgn2xrS83178IJl18KQeUZAJGk3U158Q4b4RmaaILVOd4jnR",
-	"JU/MDEO5AHGVY0hny8CJDNutq+FOZYigyExmTn99481MSziwIe2HVB1wDkvzBfxzI7pJ8WDkH1c6CJEp",
-	"V/kcQ7KQMSQO6YO/YUOpExcxm0RkLrKQLFicQslilWMVJ6gk6Yjy34AMBUJ2BpkRplGq3Nig+2RJirV3",
-	"1xk4XCWQMWTC93iBY9BiTFacP4eXTdRXibYsp9XhODbGfkriglrLRe9wSNFtGhOSWuh2wS8ZTBGU0590",
-	"YRyn1dmDo+ibCtJsLh3L6R1VzmVIRehMslyAaygsJD+NjtM72p3d6EPCZeynaucMVShbJP9lODF7qE5Z",
-	"TkeZ5TgtZ8oKA+Tn2ep2Xo5ZKaDrZ/EtpyOatZuxKBDRhUK/I9JyBNkuXQ8vk4ZKd3yKllSQ6qBAqyvZ",
-	"n2oexFiPUAjLEoX966GWysI0g5xWt1sJN31/TtCtAJriMXT3Zh8yoBEtTmU9RHmfqfbERRHBUEDW+4Mn",
-	"K+IssE8SC3m2ZyGvyf9XF3rVhocmJH0iorjL/AywByys3TLWtQ5yBaboDy7qdrvIcYHhN1babm0gy4ek",
-	"3dFTkRkkf8WsOxX5bmSqu53vxgMrbCf0b758zpxy7RrwDIcyEl+s2oVMCF+VybGQTB4SyAdZGaFVc2dn",
-	"6fczUUL+icVFq0euupa8B2GCRrXWqHYq3VzHYZD8Ak8+VFSlKlUqqVDhIAxOIWQNiUznOq25XBd4kEFp",
-	"VS46pAx5+rMeqnt/Xs4XHiSfTM3acXUvISlkV4oxRVBRgHMF0kxQFzUGRD9RFglquQQIF2JqYCCq4m1E",
-	"5opcUTpU9+B9PrOWmnLNqvEJ1qyaKMmias6oejXFwiyycZV1rUycfMPxC+xCrvQHf0LWayUF/smx22oT",
-	"2++2OlK67PlHdnc6cU8C7Hacdme7dFmlrpMQVsYHF4MCS9VqKoYsZSqaEWEV9lUZ0bg+lKsdsUXhLdkw",
-	"X6K4LGBE1T8ez5NNJZBn5kzZY27cXmm9+KoU7jgVoP8UM/qQQ1dmLN92AazKE0ZHIkrXU4kxxbBnyFHS",
-	"l8gWp50L6zGZLhOOTIQ7moXScE4CzrvnFR8tp7QefDofG4ezoxRbACo1QG40M4Ev7Gn+zMoAb+Aedaqd",
-	"lmUZuVDZhDngW5yiAxpdLjgoul2zJLJBizObOYdNPseYj/0/o9EffnHt3odfHLv34bNruZ0vvys7tUE5",
-	"WNzJKjqwQkToRxKxBbEQPxHOyonwV/E2KxIingqdTGmxTA2EGzMK8UbfsGBd8Su6l+6w7rMNwqscLSqD",
-	"kkMahB/DYIkjLYNBLRmgV6pioVS4m9lTdta1w9wvhBRTonKfV4Vp99FsOcdg80oh86J4revewm7l4UUJ",
-	"nSqGbrUgaFRLI/w4qp1B0YYVW0JdGv4YR4+j2n+WE9RyMt7nl5zTvvvr68HN+Pay/8MA+SzIwlKSBfHD",
-	"aeiL2QExTZ7C1J8hRk9R//7uu8Hl3fAchN/xzeBP98ObwYU1okqwPb8ZXPAW/be34JMPD4cX2d/f315d",
-	"jr+5uvg5e8SHGdzeVTy97t/03w3uBjfGV0Sw3/ju5+tB1kE+vLrm/6w9vuvffDu4s9DF/fVbPn8VMcgn",
-	"lw3M5fzxzeDN4GZweT6wEPy+vLobv7m6v7yw0M3gx+Et72U865+fD25vfxj8nH94N/xxUOzev70d3JWO",
-	"9254+65/d/6dhcxwxtw4g8sLsdVvxtA02340vBi8u766G1ye/zzmExleju9vB+vPbwb3t7z9zdX93cCc",
-	"x7vB3XdXF/Ck//bt1Xv4ED+P8d3V1fgt3zsLfTfoXwxubs1H95e399fXVzd3g4vxu8HFsC/P5IZv8Nvh",
-	"u+HdePDT+WDAZ45uBzc/Ds8H4/vL/o/94dv+N2/h9O4GN5f9txB2VBBlSo47j0V/6dv//YH/z7F74w+/",
-	"/135XQBppTIQQL6X+QRwlDCdVAByif9k34gW9jBQjkeA+WUYjioxYha7NT3G/zJ23O8vfjr6U/v7kx+7",
-	"l60fjt91rns3zq1719qXTguE7kc40eUgpuEnGQJpEPHTDPpvvr1/N7i8A/VTncWo47Zfd9zu605bsEBg",
-	"tE/CvxJrRLPatiJrhFgrvESdVkul/iVAZcKAzBeMY7YVeiSrBgcGAz8MLlDHcS10Pbh5N7wFGL8YXA7h",
-	"cdtCGvZQx+nwrsN3128HfKbQoovqUuqElH4qc6+qV8eWKWlYqP/2ZtC/+Hk8+Gl4e3cLc37TH74dXIyv",
-	"bwbnV5cXQw43ECUslt563WmdwDJ0QUocjagSaBv8Qt5e3d+cD8aDn77r39/CbFq9DExR13FgpQqCUddp",
-	"5xn74tbXrFphZ7g8XNyWmlXTewI9jA2pWbX8UmtWrWShNau2Pv2aVVNzFxNRE89LFSWT3szQG+l6pPOn",
-	"IoS5K1fJDFxUqAXBf0HpUimAW0UNaRV3XZ0hD+SeNRQrhSCdOi+r6QU5Y2mhaF+njHs9kOiHiVrb16H7",
-	"CxzjOUlJvMGqJ/n7vyxJvLLQAqczLrbKu64HyNCanLBlZqOlLFWGeY4/8osBXwyONEpnKFTdpRqdmzfn",
-	"6KjnuKL+83WmFDem8Uo6aajPqzw4gMaMiiZZKk3+ppB1/bUU8l+3Xyt/zJfioKpO+AVI2ZpEXbh3pVfN",
-	"yP65MXWjylnK78CELdOi7zQ0M6t35pIRqLqCMhW+Udd4RM0i7WhIyzMvC7DKvifKBsxx/Mi59jBAu5Rz",
-	"dT1rRCmD69M4y/yH89mnIQuzlSs6S8Nktu/HWuUVMgJDJbc5AZJstyU1JSTEKNr/e50jdxJg1+52poHd",
-	"Ia1jG0+cjt1xT478o+lx66S9k7MHuE5t/bpsVVY7TOZ/4XRZ4wtQzIUUgCAKi/zQS/mpsIWukLtzyoTc",
-	"qiR8WsiAz1yuVMiQDTCRGAXPDX3uA7Plwz8njDZvsJlFrTprSi7NSXWq1sLnN+dpTedjmZ74hVIQ6Uny",
-	"JjmlEwiJcDs5u5W7OwXlR3kF6VLbvIRDHfJirKcUq+XLju5cJlm7Y39+gVu7S3VCjV+zMnGojqk0NgNC",
-	"smS2LWxWxPUauxYQ/acnG94OnJkj9jp3ltXHl+nZpNYdlKYCg0M1Q2EWXcYRMG84heIGO5tpOHztl9oo",
-	"Q35a+ZdT6Z8i10ItkFnzLp1m5d0Y07V6viOqCgI0UT/LYkODpDoXEppg/1H6K0GZ332THB2EHjZfVNi6",
-	"LRd1rQp5X5+2SO4DG1TkGF4h73eftQH6i4dyDIQnp6CZvDxBUgRIpBpiVBdKjmO8koEkxdhr6ZIuS36/",
-	"Ka9sb0aFrNXsMtPfr8WTnVaUYC3Mf0R3LlmvVwpYRqXT3isYJoPxJCs+rVxZ5NbNIOIF9taDEm/Y2H1I",
-	"fou87Px3911+o2tNv2Tihq9XbP1FAv1UbTs4Mt5Imk2RSqmAlNf0+vch+HI8w8msJIpNvG2KE3FbaEY+",
-	"SVPEKRKxbSLpikyAKTLIQJSf7Nme9rDju5PjoEX+Szl/m24vDahZJPN2iKionGwgxpHBBnnfSQ/q8gj/",
-	"yqzgwWvRw+YrsmPyQCiJcUq8EZ2DLxoUqx4KazkYneMwzYr7wUEXHUHXl7JPVoOK7O8vFYl0UECnCTDP",
-	"KM1mRmhBcZfs+ohAraw0GzRVYyZVpYLXceeICuSZy2w07QWY9Do2mTrHfOuwjV3HtU+m3RbpHp1M273J",
-	"bsnENzEkhSyImj+pu5KpEvJl40wwEYM7/AB41xvV4tHScdq+6gK/CAfcoonItAZvpbK/cRfg7WnEJHkz",
-	"A+MPiYa3ak84piF9KI2NiVbIDKxh6oLXxfZZSCzNgsKZLCYNgbpm+CNBatxCcSNQ96hXbDqiWZSoyCQo",
-	"CKb3XrRRevykiW455ACDBdrG6/s7S2ojVAwegPbzLYXbMwRI4afoqZwVgy3Pb67vyKH+xwZBfr4olec1",
-	"C+hIwhVdRpEn9luRbf6IM3xKct9PajycC80nTRKlw6guWqqVGtIxWAeFiYUA+jtVpVgBUTasjEka0Vxt",
-	"I7Qbf5dnZFE1Hyuqbo2oyYShOi7fY3UL5ApORXFETDORRmv5QHBpFG/GiMLVUAvKOMEkDaMIdNMJGtUK",
-	"8x7VZNiyMcXsaokKMDL7GsHSlvbt4G5EwUMtDtOUUDEH7ViKBJNAGdT61yVbM+792xgvZpW0EJjaB96k",
-	"xP0heCCVfgYLliThJCKg7MxcNZ+YKZfvzADDJAdBWcp9q0ZZQHZm2vf+6iULtif6F1Ow5JZUYY1sFeUe",
-	"6Zs3LCsPXHUg05jNN+qtheKZN/s6GlJOF6uzecHCRNBwYpJJqW/IENQDS1nNqk1iTMG3zwhcisEDENyj",
-	"C8m5KpQWEZ6QqMLWJT4gDVwiXFDyfkqgLrj2lzoSsh22vOg0eNTD0+OTY2JPu1Nsd7A7sXuB27KnzqTT",
-	"npwcBZgc7e00CMcPE5InsREOAa6rqm8IrdVmaPun6eFDGpBPW769YEloUoI1ebfUy64CWPoomUH4BH9d",
-	"KYKkOHo8RTMSRazCRObPBM1eA0YOzkpmMBxhfWFnikXKYkNZlvtwjgMwQgUU+7qdL7njLUuZBrHVmtcS",
-	"+2OupQrEhnSxTCupSkCmIQ0Fu5kaqRA8wY7xATwLeYIhg1+CLqr0IvCoie7ziU9wTJAsRyDrKGLF5YKv",
-	"sXbBZLFul4QRoWm0AoK/njJFlPhFd1XBUjCREa0LjY9nMKj8J1Q+tpCnqC48Uzyn/CHWKH8IrpP/UNy5",
-	"J2qFGtli5NdzaWF14OcyIajuGSoQPpb8Kea0IHESJikfNyalaWX4lZFRbHMWELMayDrrIfMO6boqsfit",
-	"dX0chCGiSjFH0PH6/q6JbuFqJJDcfkQhbJXRFIcUXd6/NUNTzMArx8lczn1Gp+HDMuaA2HgBfd7+aWpy",
-	"yWGcsrQ1h+nCdgzvSkmSas2YyPsh3+0S4rWrnmWniKFUVdfZJVzo0Dr5e2lktG5N8Nrr4WY7Kl12yEj/",
-	"ZqcqTrvXb9pNpjR0FR/KbLcGqlEbCGVlxI7KPeMfBrfVBU6gHKuXTSWzYIKIwl/kYoxHFDxNsMi8DBkx",
-	"pFyxKe3JS1WUevPitaT4iDeVGrQ+ReF8vhTuLKZtT6W5Mqhacz9UJPsrxAapFyEwVgprL2MqwDqj/Ebk",
-	"JlptQF7GjEWT0gnvhqX2LzL7qyuejQ8DZtxhsc9SQhvfK2m/9vkqxXPzn6BgVm8zQ3Bd230LUS5fQztc",
-	"FIfKVH77agvlpdlWNclEHTvU81MHrCa2G1lY33DA5+u7vhNyz6eLWMfkOfhp7ROHaILCS2F6jZdfFON/",
-	"R3CUzir4Qx0HhNEM2oGrYknUXGWFVPYod1f0z1WYYI/GjDY7DZfNfAg+LrfhfBmBpCKd7jfmcUxEa4Lq",
-	"WZrGKHwkGh4buvYQEkM0D2KpXyLfI5hkq9KeQtAsiMSe+DGWJfY8VV1JJMJaxtRShezBpJWkZJF4iNA0",
-	"XonUO15JPK7XHNErmQd/JdIzgodn5deMcL8gpz4qZvkAKVNmsRDOLJyHwmlxoIJ98JdaiwNBMb9Yde5v",
-	"KpwyNu19BjqXgo+CvdmQCbpQvoqzhjrtKYnl2et9Fzam0E5nmX+ECPVlxmgjqtl16bADs/gl/NDULi2Q",
-	"R4KSrDKBmJ0stbVMIcnK2smIEtXgDsTPGRxdS886S+giuFxIMqfBIHcKn3M5L798sfIPykK7QWn45cuH",
-	"HS9Edii3KVmUnewhBdiy5AAxSRaMJqTqnMWdSlbU94pR21BbRReBEYeM6lghFX7CwjVIgjA/FmUnkkeQ",
-	"pckgn7CfRithXYgJjsBLGrQYdU9NUqf1GC9iMg0/eY0zDQT5awkTHtH1GVOWyugkGoj7XpIC4pfPtYkM",
-	"tZzgCFOf1E7dVrNr1T6GC6FeM+KMWo5zwHG+FzO7kUvbSsUUmi1D/W/ZQ2ji+z2yH4mSSIKNpQGwBU8s",
-	"LinBqN5srN1kdjfydrJYuKuwOCH2BFz2V3aSYsHxaxZTf6IkK848pPpBWYlNuYitlaXK60cV9RMbv1Y4",
-	"GP1pK1tA5SHdlXNufRTxt6IO1frep1W9vn9/h+rf3ba6R1CpKIESSQny/hN6/FHkRRHyW/hXLPwuvyE4",
-	"JrHXRMMUUtuEUPc4STENcBwgj3xaeMiPcFiwCJHV97PJt354FX4/vP/r0L0Mh8mQ3nT98+HR8HHx04/n",
-	"3/eaZPX9X4P3w/AqHH4aUqfptyI6mb9xgp++Ly2Tsv3cON5GumDXTuW/qg+omu97R6rTmm7OogkFRlDd",
-	"6/N/ZSZN+Buy8CnfTKWjqkytWYaB+0Zm0c3pRDO1o1PtEbg1J6pqt6cXoU5djX3BBvy6boS5hA78sM/W",
-	"S8eJvttzPGwplBcGpZXp1mr5OJNjv2Mf4S4R5a97065rt3B70vG7wRE5nj6/Ut6LlMlbkHgeJsmWcj9Z",
-	"KzQJ0yzjbbuF6lmFaf4NsxhWu2VaY43cSYZMz+dRmTmpeMV4Y5lKKSs9wh/iKCpW5gL3BnCozNXnkq0L",
-	"Nankwz1CiYtTE+2yWbHpVNaFlNEe6TLzfXkIPwLKpeRJdD81SrPyoxV2K4jb5UuwfS6dENE2ATIt6nxz",
-	"PlV6jebiZ+XX86tUD0sT31RUJ9qGf8y6Uxvwz2/fr28n9kE1OhOoxiwUKc5Zc1JSt67JF1TnDFNRShie",
-	"hqlGlg1rRHMo7JGsRA9Z/1ABtqhJA7mR8Lq/6E6ksMRnzqCORU2YeTuNpDAG0shgxzLo2C5udAZVKiPH",
-	"l5WJ43IpZQrJyTJlhchOBoQX8pLz57q0PRcUjEydskRJeW7y8WHVHA/0wRdT+Q174WeTVKkEnsgkCdO9",
-	"vMXFACVq+5OgPTnCHWJ3/dbU7kwdYvewO7Fbfhtq4B3h452WKk/6sLM7yNncTKdZSss1PG90f3WPOpvI",
-	"joz89YDue+ImBZ52bRSSdcoQRuKdSfpEV7je0C1PHfTbf8G8zNtqAUp45c2aBqUVjwWt1T6fUM8x57Et",
-	"SzzuVPZxO7bVaZKl+0wOxawD7jpO1lj4ME9lgVcPqn/UB4ZFYqhq/xfxBS/vo4IWy9if4UT7AZcWNTLq",
-	"toyocjmRUWGZBw6as4C8RKGjInrfsUCPBfRjsjIQNkdluSgkHXwq+fO/kpjJagTrlriXMlZ+dQS/3YGk",
-	"BPHuWvZIOxaoHdXkuv5IFiKM16hrHYUcIZxp5ihVPs2qW+PrhM2/BHXY6g2zD7Uouh2Lrh/2yJ9aGkOR",
-	"4Zn2yZhQTh4hmeacxA+E+ivj2ZykGOrswAX7GAYkVuXY0vlY3XxZ3JBQ8rRzelaBS8B58CLZH10pSAJm",
-	"8AzhLQnXmy+HIYrXviK99Uvd/MOv3c5TfZn786WSJG03kUt6/etVY5IffAFztZRmXtRQLcY8qOLBJXlC",
-	"CUlTGeuFsFzqDldkK90f0RLSbiGPKrZgLrO7znP0Hm0m96bHqaROfBIjqpxO17xKX5Tg/8rX+V+akP/K",
-	"GOUFKDKqi1jXGVvGSWM7ff5yMG0tcv+/CSJ7zURV6UoNpxYrPX7RXi9C+lBSIaw6oZuUrRZM9lOSFX9Q",
-	"KPHNymp7F7DkpmxdN6psc4U3yjIImVneWKvUVHCVlxV+hhw9MsrAfMoWHiRDTLPS7YQGDQtqsGTbprs0",
-	"0TBN0Pv+jwiKvogceWIrIaxfN+SvRXx/ZV3WrLj1r6KOytbwVTRSqkGpv2MYkVegH53j1ISaJ/wxDzT8",
-	"wR7KJ72mEv2T4/bauDNp2e12u20fB21s96aOY7cnrt8CDdTxbrm16JjQ4DD1ky5sfkCvbZoQaJVZKWSu",
-	"v3zZ9o3msZhMSUyoT6ohSdyIyp11Xdd9xs5mE9hQhfQJJ/pmZ6v1sYznLSlS768Zhfw9LUIZivDQ0wwu",
-	"eionkVjIg6IGsuIz56YUKlDOTuZkwGMcp6IYqh4WyAVbLMSfMF5+xuLRP1+DR2iwbxdAtV9dU7hdO2fc",
-	"IuMirkFd4R4YdFzCr1VA1msYwVi13rNDVXqa5u1UWNhEf4dUF24eVDo4o8v71w8uUGQSmLdiLPLnFe/C",
-	"/8fe2yi3baN747eCV3tmYnVFmZTkL2U6u67tpH7rOF7b2W63zJgQCUmsKUBLUlbUnMyci/hfw//CzpW8",
-	"g+cBQFCiZMl22qT1zs40lgQQxMeD5/P3q/j+sYTB5hXut1TN039DY7V45hPYqxXL9RQma5H8Vk38YVIH",
-	"WWSVvE4Zr8g6lqdpBdeO3MMgELGK87AgDy8aztGmLyOWlr9BtMSbpanOJdivdMKLEkKVAgRplBok0WYP",
-	"Wg8WpQzX+GkDnnmDpWim9osGRixGeS8q4kPyXufpNopNVLHK9iNWb+fzKsQ70IYSEd6i4LWyYrfkzAcG",
-	"QP1Givk8HrGg/lJTyGHeCEvvpOxtkkPy7voI+GHAygh++umnn5w3b5zjY/L99903b7pXV80+/C9oYAI/",
-	"OlNyLT60jX54cQoG+uWrI9Jutw804Zq8HfoZA2LZltvadTzPabWv3YNu2+267l9dr+u6QYOUvtzHL/8d",
-	"1BtYAqwQ/6EoM+ZZTvlCnsLSzstgzlu+H33sfHLkf1r6PwT/0y39x/eb8h+7n/67qsl1VZMt1cZrHHyq",
-	"/23r3//981+d96Vf1OuVTAiVxRUbUo2qXPW5PVFxrT7XO5TqHbxao9b6y3PRw3PRw3PRwx+66GHFPXul",
-	"4IY3ELnLzi0U4cnZLp1bCytgQSA/UN9Y8Trzs7FpgBP/AqiOIvNnybbl91w3vUpqsaLq8UUGRmQDdAWg",
-	"l0B0pC3DZ0dRysN3OfswR2I3t6k+rc+n1yTHSidque4iMd6IfsCi4Z2DA7uEuIo0r2o5CgurIoZgaV1k",
-	"ldJFtrL4A+mnuItoom5oJLS0i2onfIF9veW2PMdtOW6HuLvdzl7X9Zpe+6C96z1aJar/rVKN+acJrl3C",
-	"aVimk0vTTl4EOhgnr/d5tB4LisV1kV4Jsy3lnwZQkqYMqAyA5dBQRsbc52V+uZckwC5uuMhvsIVmPld9",
-	"lb7J6IwMxZSM5K4cCWSuTZl8XpULHftefN0LJBxREDo9UNozegcoQQscePYbeK77IAN7DueyBBqzeNkt",
-	"TEm1+QyToFZAHklk8SMI8qmYh7E92VKklGq2A/g80/SGnNXngbGMkRfzvN2qWQfNrbbNkkpjNJ0wU1yO",
-	"ywTwVjCIlwUi91RMkgjCufRuzhRcSoO9HC+1vLqRgOvwi1vkiv29YpnNyVp3oQ161NMu9ZxBjeuud2zN",
-	"WpWqXVz90lWm9j/tu7f6jvxYFUcvhUGM2iVtLwu3swGc/pDYD3caiivsJmuS4L8+yi8/wSWqIPalUmWj",
-	"6pdvumoFuFWrun6UDnDFwpRVoqOpe5xk8UBOFcnglw2SDcWUgyK4eJkXd391r8F0mLHwJjDW2i0DROEe",
-	"zdhupwvPkjfXHUvj/qwAcYVKB5qRK10sqEafvSBJ3Esp1BJGYt7mx6e96f/wj4N0//UPP/0nvZ7+8u7i",
-	"eP/07OLfp6J1Rs/o1fReD+3cW1XtEysoVonWE1VkJ2zGGgAXeMlnrrCX4/wzJUxlLJykcT67kmIF1/cQ",
-	"Ck9u2ewfE5bOlkA26toUhF+zgeSpbp4FpTdRSZVYRorvE8vugOlM5yJ3a6Z5MVw6jn9gIMawuvRwkg/v",
-	"qXItDYtO8uE2fIm57aXiGhupWo8VpBYIWrgG4KHFcIZ5DlYjVNsum6P1BrP59KD/e2FqPgFMZR+gQQHV",
-	"LoSDqRrpNNYRjQHwjoH0nKSJRcwyiPPhpFfiZVH/XRR2uj+A/86U3ZfeMSBXG6R0NALnDDAbIAoZOSw4",
-	"/JTvGsBAMlAB5ctEBQWL0vobJKfJbYOMEzprkIHIRYMggmqj4Ie8+aZBbGMEsX90NtediEMmO8jlSUBv",
-	"hvGpgAD1uc+v0XUpBzeNU+bI25bmgI0LwqkIcQewxQNVAHR4cdpdWL+pSG8JHdCYZwVeokFHbvr8R1BO",
-	"DJIiS+Ie8CskM7TNe0wq5agi2KlYGZ1lpNirMPK//IUcpSxiPI9pkvkcIwV6lIZJmnDGIiBuIKLf9blD",
-	"aGl/bv3fH6+XbdL6miXfBBH74XcI1x+8hCeVD9sqcaEeZT7Bx9lI8quffctm6skwOeUzmOVijKsj7zlF",
-	"j5bNQwsQXKesYRTJGZoXWCIuJpB0H8UZZE75fCswS5yxVP5MTPL/Vt8HdUQBBUjeBqE5elaETkZEJ3bI",
-	"0IlTTNLiUH2OmPequkZ2yz6M41QOFMM9ccLKVYGKu0+B5esRQ24RjEINq65OgEJvIltXUzoYsJS8O4VM",
-	"ou1IhHJl0NEKUVuz4YD1chDfMZIL8s03emnYN9/ooiHZJSTbjwTog8msq19lIHcjTLLsJWWJoMC5hGEJ",
-	"oqKxymH56uztj9+dnt8cvz26urk4ubw6vbq+OXx3/f3by9N/A9n1t3k6YYHxB4P1B0ivqZjiEicipMlV",
-	"LlJAneJZzqhclDAVWaaej8suTQc+s1zpgG0l0lhuppByjEYAqQacwO9PDo/N0Xt9cm0fPOAr1uD1gfxl",
-	"0C2iGKp0tyDzzTCgJ7eZIe9UTwF93xxxRf8Npwk3U0JnUmoMKZ5zgBLARwXQNDA09E1lmDVVoBKEsuLN",
-	"9PkCcaZNMa4t6KYiff/5fVnjLzG82ye3C2bRL5MsL0yfesPnIIhVlGgJwWjMtTfb4hK13kFz2QZkRPNw",
-	"yKp4oX2u/Z02Q3QRBZMHV0+0cdlkPi/+DVLg3fWRwXeW98lqp41mIaj03aDbYcF3o8YwDzQsj7gyZnx+",
-	"mJEfJj2Wcpaz7IUqRyq8LrosXIX3isPz6vTk7PgGeE7hyMghygtT8BU4yA2fqy+LKLfymeiPlbSWDf82",
-	"Xxr1bVDHi2sK7EbqtfRKqteLRBepPwKoYfa5ClPWFVxwZi9/A6CU4aMRjEP7XGErga9bTdVLElzlaRxC",
-	"miWewI7rkuDd+Q/nb39U8xG8JAFyGQV2xxqmuUlemSR0O/sSSfMyFV1agEWG2vlCe19ASNagyI2CYU+u",
-	"lEXDoEmQF3Ph0UkG+e0+N3jK/5nELEfmFjyKIxEx2E4/4hi0F3fI4tSiaZks7jS0QuVNlIHjX2pegZFL",
-	"QSLE+CYUEy6HP+EGmltzumVKBYu5xecyd/yyBgipMUsLwGyagQDYa7U7MIxij+M0wsJ0fa477ZLWwYGZ",
-	"er9gDfa28Q22i5F2QX0071B8obAOfpmMxlkXKO5rgbyODfeN7N/nah1Bmoc0TWe4SyyOZbl8hRfEknwv",
-	"FzRETOZGhgKGxeFg0iZxyJSjXunth2MaDpnTaroL6vp0Om1S+Lop0sG2apttn50enZxfnUCbT41aHueJ",
-	"bQEcXpzWGrU7uf1Ak/eaLv5QjBmn47jWrbWbbrONzuEh2IOWNghQTaIqQ+nkg9KcFErKAuaTgh+wVLIu",
-	"oWWIIQiOoVqjCKJA31Co21LdSuI+5DKQrT0SSbHSm+mcBmREAX3nwQqrOi+CDywtxxydjuuRQBNFH12e",
-	"HJ+cX58enl0F5H//5/8rLnVtvMQcqZqLb+TIGwrewef65IHGBmStMEFTeLyZtdIdavht1P6kpCevpY7r",
-	"1psEEKDkXS6NCSeJR3Eup0yeMdx5RGEo4LKw1IKcGFN1MUMzmEMtMVsqiyO4ZHk6cw7luqigrVFzTqNa",
-	"FxGoCnb571TIR1qjKnOQjsdJHEKL7V9UbpXl2CowwO7D9CoANRQyxSdlrt+bKljCMvtU9gGpGGQpfNty",
-	"3c1eQuXdPQme1SNfE9HA4CXLZ/WswLv61Kh18BWrujNTsf0djcysySbe/U3ecSk35BkKpSEC7bz2/e0u",
-	"6Ezq4tdCnNEUCXg63s46z1NlNyx6w6KYIslEo9ZpHdzf+FqIN5TP1DtCOL/TXuMlv8frzB7szjrzeSpV",
-	"W04TUM2x1RpTc8XSuzhk7zi9ozHycdk+vFr35/eNWjYZjWg6w3UmsYJRgaIhcJy9l022Q8EzgVt2UO0a",
-	"zmI+SJgDViEdj61ip5JJ3kBNE1l+CM0gAUBea1GEhXdwQ8acpjOyxQU5Oj5vgG2b+VyhBtW7yqESpXQK",
-	"tF/AAAPaB5gCLIpzkZJwyMJbjAVLmzGfjRnZKnN0QK6YQgJGuRXF/X6GhFWKr052izgvcOPkCqMOvFUq",
-	"x0yF7VVOM00sjvoCBab4LDNO7Dj1OVycAICXiAGweqmMpMp7cdEjiU8oDG7lQ1Su5Zz2wJCuEsGvWX6k",
-	"1lXe3ykdsZyl2VJk/+In26f9c8HZG2lBAWvcPT8/BL3zhIcCE3nf3ys3c/Yh3x7mo6QkMGt4Cf+fSISw",
-	"nPIHiuwRvpB/k4Tywbd+jXG/VvqO0cj+G3Qd/ECrO2qX4/fb1g+kpocfzvcilbn53xSf6UZmmDVbJC/4",
-	"yb+/fnMGTpBmhfP9U1UCnxrxi8w0Uxqz7P8I1MEjpKxeJi7U77cP5VGEFrrBp0btCBfEMSu3VifYqFjt",
-	"op8rJXqcC5HE4ey+7lQz3Uo1+tSonVzT9cYCP8SY3WytBvBDmOy227lfxEKbc5G/EVHcj9W19RveBCvE",
-	"uUm2Ds0Z14L9rRYDWVm8b38EgfxpqZi3ckbBi5/PEkayIWO5qbvFnhS2e7Vgb66QRDChi+KoIhNI/vCF",
-	"Kl6qQBkcj5u/ZDoqImWsFTNSzyjrcvbJtDJdfj50/k2dX13noHnjvP/rf1WFxX5/cVlSM+kdxdkqy86t",
-	"rfq3KIU+/u///P+f6lv1l6vEkYWxXlFzLMVzmGXlJ0jB97EveO706ShOZt1sluVs5EziRkZ55mQsjfuf",
-	"Vj+02FJrC0FYzy9W9n3Zsuoh2vwazzoX+Ssx4V+SPDw0skmf/6XiMBJhtlQGWhEPVLLiDCsZNlZs603i",
-	"165TqA8Sk9yvKXxA6BIdsl2fUx0n0XphKRQXFDFudF4UYWaMJ80F1BZ+Xw7fB/UliuKxnJKvTEs8fnt0",
-	"/dPFSaWWuKFmeHhx+jCtEP+O4jsSR9/6tQw3jzOJy8rpdhTf/Y5qpLWnn/XIZz2yJDfhl2i8QtqDzk3E",
-	"2sl7pOgGGmXWsC9/dDvGoSIWzhc36UbapRRfT6VaFmfY6U14lLBnRbMsfv9Pf8IhuLLFGnkdlM0teac1",
-	"zOf44SP0z3hEB2x7jJLEUnFhG8xylVdJLs5fE/hpfbXElPusaSfA4VbaQPVtFruirAE/jd7beBKHiPPu",
-	"qnztzF8xOKb5i8j+9HF3k0oakav0VqogLZIyjHXCN/Vnlf9Z5X9Sld9OT7pP60cWtF+X+7hVjKvlulYG",
-	"1TgVoF3HGZmMTW5jzAdQNgR+3SLOLyaKJzuiOe3RjFVeVor27bGxJV3SVBO364eC1LOXHLvSyza/oJU+",
-	"i+8YlyMDDrxVq6wi1009Ycu1Ejpi5O2Ycan0tJtuUZRBMxKYfmZ0lASQYXrHIAUtFxCFqFxZ1Z38/tHL",
-	"q/N3nyBm/6m0PapLGlBzWbg5qybIkuI6G756O+nGRcMvyX2Kdr2dVAtZJ2rx7t1gcmOs3GCVewtjTIUD",
-	"gMRyveVXWcMu0cWsSAAjVtpvysYii3OxRANWT/vp8M3ZZltPv8fz1vvdt55avKVbb6x0lpXXV/DR17CF",
-	"fq1LfAA69GufgmWXWpFkamW5lDajRf9vwTLCvVeApRb5cLkQmgVDcLljVRp8kfZ+z63p861gO2U0mv2K",
-	"T6n0Wl1o0LLHSFmDJIl4kGvfowBk+bXdosUSJfo+hSD6qj2Hy7Cm0qSYfPU6WplJY8hdj/OhTgWX9ziJ",
-	"GI2SmDOMce+4bUTan8YZa/r8TNCIqEruNCPZECo1UzHJGclT2u/HIcS+gYpfDtOk0GdLvJyXjEaxfO8v",
-	"Ufkyswb02iqNEgtV9XtBvjlcHHoCmn+M3BSzMPcreHNlIkt35hkkohdYwcBwrx3lc8BlDTBPFR2xKlG6",
-	"pFP4JRYOQ14oFo0uXr/yUYfFiDZ1o1/QAbuKf2XreHTkb1Um1/vH7uEFeDgLMIl4bteV/2+a6kGNCPfz",
-	"xzLG67oQrRppujbJWKQ5LY5OyTgeM0VWAN21Io+5PZc5HbrPnE6003YOQo85e32v57J2eEA9r/DBRWyc",
-	"iBnpibwEanjPu1iAkzWFigiZpthub1U7DQVZ0xSPCipF6km925v2h3/Q2qf3a8sEs28A6q9CNJSY24sN",
-	"/Jsn6309MsayGrPcnjM79604rnKtqrOYkbomm4uxlRKTA/xHQDIWCh5lGB7kYkq2aE4SRrMccXborI6A",
-	"9ip9WLOhQoVDirIGkuSRHr+rLACsvMaSI6wWkyoZ5GYAlD3+LW/Yq+8PndbOLhnSbNgk7zKGuc8+t0vo",
-	"5ivj7s2HtoroyI+qMCc4jdhoLHLGw5nzA5R6UJKyPI1ZZIo58BxmPuBIyXczI0/ZOKGzzAI90DnSxTSE",
-	"ySRipXTnShXwqFxzsnkAs3gRLCm+t8WrcnWNksIPTHFeQyJqsdT2dtq7rutWyb3NZY3iZPocGc/PV4N1",
-	"NVh3wkF63Rr9c7p/dnvhZv8O937qnXeG/zfafd0/8San4nIn//E/q26UjddYntalOd9AOcKmpTRTQx+8",
-	"KI1+88vGXSNJ2zq8R4L3kxhhGX6nrPLWRgP+gc0umdzsX+vVihKkfDMuu14rtHZgHkARqGG/yxv0mCFC",
-	"oUICAY9BuRBa1U83KgqoF+4J7M2+J+aEXGfZCKLffut/wbGYp9o9OLfr7Z7GascDohissPO0c8uSbJUO",
-	"1BW7Y42JKlo/b5cn3y6vWb7uXtlM/zONT49BkxtPKnbaJVMs30oWvchIIDUMVfeMukuAyj1cm3nGkj7m",
-	"t+QZWgozDQWGHtDFDYjcWuU9+JRaZZbTgZSalka1oCWRLfWr+gPUDUUOtr5K+Uc5T7+LuvEVHuJLpoqd",
-	"NtMYTFHVZo4+0+xeR98Sb17x3K/andd23I7j7hKv091pAxrq7oG7134Cd55NilDwGSzSF/z83mIMWBvn",
-	"vwzj34bUrSlNdb/Y2ZqwZ/Db3b63T5kXOlHU33c6XrvnHOzstRwatd2dvc6u22F95E7RsLwFpdK6DyqY",
-	"Wub4szbv4GGtChiwgijGIuspm8DLt0aFCcyjxUadbqvT3N1p7ezsz9m/K39YBvTexFOq53Q9V6k5wc+u",
-	"0rVdpbbUKyRz8antK5XStkfD2znCOMMM9PG/lArT7Ilo9pdtjcs2SeNPy5EjriBLQsyV1AKeRtFegUku",
-	"4w0iW8HFO40opr8O6sZS9FUgWhsOpXLewmsrjUvt1kRilQ84szFNgPdT9PtkwvM4IZS0PnxQfkx0VG6m",
-	"vm16AnCS11e25jVaQOyPmuSQz6yREwCTx2QTqIPGk/Ovf1V10ZfqJfagWiNLej6kHPrckmvENd5VHcOa",
-	"MJvK16SmsDm3FQ95eeGZfteF836V0xQyyS0GHwOJ8yIj4SRN5XYyjC+Iz3YTR1g7I/qakyZQ11VAtnQB",
-	"ORSWU59jX1DYziIDQVZQJaDiz/ggRoB3yBNUW1O5t0NDnmrTMGwFanzqTgsQwVs1ZTxS8QIzF1YRuBou",
-	"ifMSNFqXJDRnqYatU/sb30HFMCGyTOJ8Q3d+hlMteGlA6/rndYMvw0FfLSr1T2JmHzRo80ALxrz1s/P0",
-	"2XlqSziQWxrry5yM6vu2yhS613t6lQtLUKjDGvdVTFEKIMTY4pHCkARIYXJqAf24HQxl5shdsdynar3B",
-	"H8ipus4ZKh2cr9wLe+8+fJAb1rLCUYGyqevinKSUL/HFLt9VX7bo/TN5Y9fYM5u6Y3Vr8McuFX3boBIu",
-	"9wghKKqBlVTZy2IqdTrbXED4gqLMe4lm00U/LjxTqm2Wca9gdYMGsT9FOxgoeNWWB1IsKW4Bk9r+rcLw",
-	"DepK8UPcxE2sngKCaI6HRyuJSEURR+CAntI4bwA6ps+tMxmxJMbDmedspPA/5GuLSR6KEWsQkUQW0ScY",
-	"IJgbZ3jNi/xiayJFKrvxuWH9HiIop2J4rUKOK/nf8EGPzte0vF3qDTP7j1rXa9SiCY7iBngzWopFotat",
-	"GdoheYAKx8qO2wa3h+nDTizQhIVNrwVuGqm6mh+25h52UDyrVqK9urd/r+m1sf/3ytFl2K/3IDNiGfv1",
-	"iOVDAWnUb6+u1UMxHAAbocphtPhqJvdB+Z0WDsYCUKVakhKwvDrND3IFwfZY5g+6nvchqGzv7Dmo+9lc",
-	"SFXGe6YlVJxqQROz7Le/Njj7kGNV9iO6X5YseG1Me3mzxBGbu0MqeOFAMM95AQC6WhNJNwo6lILIL859",
-	"HookYSGQ7mQTBDquZFqsv1TOhMI7oSiBtaI/J67N8+RcaQxfeeeMWQog1zGfHzGyaICTGWghK94HXlRx",
-	"A+LlhY4Z/AlQPKDzSBPkRXeUhwhXTxPI7UfnCEW2yvt6lCsgb9wtquZa+zN8XiDJWm8N2PdE8AbsVyxk",
-	"oIALTHqpmAyGAILao+Gtvn4R2xUeVm9YVtOBz4Or68Ozk5vDI0TVlpOt/TGabxSxadWryG51uifgYo+A",
-	"HdP2wcArZLTPjNfG5/e4baDJgOWLeZZIRzHvu0HeCzX/Iwp8ragATLm1+aghfRL98pYL7t+KsMY+N18H",
-	"dscpU1DIUZNY9El3arUAijYjW57rFq0apN0iP8TfEaoJX3c78HfMCU2Shs8tROACuNclwT8PL08Pvzs7",
-	"uTk7fXN6fXPyr6OTk+OTY3u5LHZYnBzV3hQuDVL7wMh31cs4t722isIbBNZGonAgB7DO4aiOFKo+D+bD",
-	"aAEZCgD8hnIXywEIeqtabdzFuSgIwbsasy1PRWK10RLB5ynlDQuu0tCGW1olZ9OFI08SmuVkS6ols6Lu",
-	"R42DIelsaQ58bvK1FAEp/FRuIowd6kIvghVmlQK8NFtyrhJGhnEGNZEViuQ5+2ApkorP/LEeyMfk+y5I",
-	"RgiIsl5Io57DQsqcTuvAc/ajzoET0n2PHrR2e/s91DnZGOKga7DftmqfHqBJydl6wvQN3e1VzsbjRyAT",
-	"fLEOn2dP6W+SNAJiwtAikEhw1pD3mlFSNvecbme5GH82PfCER5niG4c0VdOqS4IiZyKQt7+QJwPVJyMF",
-	"jTDtiWiGZBnBR7+GrbCgF3/q1z4FUnMqK5XykbmmIQYM47m7SOuAwwkfkMm43iRXchxIp65Et/Vzpbn4",
-	"vESVXpazsoM5j90DBeR8PskDxJgcjAoW/qEdh1+HvPoqgzNivGlsBnAdN0lQgwZSTwvFCI8esIkNBMRl",
-	"HpKxdgRD+NpLT1uO660uPZ3PrFozrysc0piz6EZO/E0cqby0BxYrZXnMMbpsp9sWKbWwYVLYC7W/ejs7",
-	"O16r7bquZz6/sX6IrrOcAUIVgmXhttGbo2bnz0UsDFu77Y7j9lpUjrHn9Nr7kbO/R/f7nrvjefv7tUZt",
-	"kIrJWL3r+olkKHVvevIYpGwkclZ8aEQzF+mIJrV5b6Pned4KbyPNcpbebDyi0SRnN/akyL0/5XrF1uwF",
-	"W6iZhu0UijSK+WDDNLuildo/yPu0xi7I4nGXJnHI/u619ppu022u2gxZjFefTuAz2ZWLDtklB2Yxg0/1",
-	"UdGu7TV3rHbA2cmyDLBGKp+iPNrw6zSWhuRgjfHYyYErBoAzgFfw+g5hKf3WyQoEufucD7imMzdUd4q+",
-	"/fCOWZoDKP+oyP5DgLvmv5wjJW0dxeS8Zhbguvl9ytX5YQy7VwDf0h1UPkBdNgSi7BxATbeIajLkRQE5",
-	"GwgpK7AHf6t9bv62Ton5TKnwdcXBiTydGTFyI8MsKmR3Ag+vpQEgNDRQgSQ0BG8kUIzFt2whKTGLB1yq",
-	"6Tzyufb40VL4kpnw3OOyEQVnb/tLFQn79KmMxMbqX17quVA/f/8HTWGE5XyRocvabICVyYwXWGQEiRRK",
-	"E1QGnEAyQ0vvUFSfAd4/AfrqwLLD3EfY5ZrUGIEDwDHpcx3KVLSjCCIATUxqpKEtX8yNtLI88qmoN8mJ",
-	"eQi4mpW/2I5hq4kKyknqAR4ZeXTsnPfAaMkvMiBQhwqrIteSbAEiS48NYrSuZd8lhzJVVHomEgOxjsK3",
-	"PAfCIEbykOlzVfLlZiSIYprIA/6S9EUCTkzg+cMXKtyU8GvloFRThwLhm0AdRHAhHxfrl3XBqJczgSZ9",
-	"Fo/9WoP4SiUwH3Z7ovd376DVdJutpud2d9xdF7C8gMRXWhMRQfUomb30ebnTnCWLnVr6aAt6GggobYMw",
-	"R5kq9Or0guTphEt5q1lDr04vbq4v353/AEjyb/G4zMZScNIB4zkgJaoFbRD2IWc8gw0LJJByIQpfeBGG",
-	"0kycV+8uLt5eXp8c3xyfXF2fniMxqaJvVoB5up5Tjq48rsPj48sAmVPrxlO847ZJIL89f3t9c/T2/NXp",
-	"63eXJ8fqzFAS5CwJ7LNFhNy/80+jaiZgoJr1rzRIclSA+xu8pmmcJBArAKEOuCCYMgGiB+A5qHJkb+Gm",
-	"U9IfacnTJGapPTgDlq2TW2Rv2pXT0Gd+krGiml9MOTD3IulVibevaxml8hTInyPln1aVSMyJvuqkUCm9",
-	"nc/L8//m8F83R4dnZ8DJfHP07ur67ZuTy6AOrIGB/ht+gmGXYA7dqnIIS58S1HFxT8+vrg/Pj05WdJwN",
-	"Jzm4xiI5G7glvn93fX16/vrm+O2PyH2rolOmUQ5hOGuyV6Q4y7Xf2Ph+UiyRot7qo0nHgCMAd7IYa3M1",
-	"kUoKIt4BYHQNoadr3dr3LEkEXiwW1b+2T2lyCz2pv7WD7n3JHlaPt60eEGDa5pHyqzVn55TMqKVmc8lK",
-	"LsVAQjoa03jA0TgGBtUN4h9y4T4nGgo6hir8Fmsanb+b32L52q02Wm1jXesxJQ/Gmi/+eA9Ghe9iwWvR",
-	"arVaz16Lp/FdGXeFUptW+yt21vVXVHkl5n0PFfA7JT+CtZ1gDjYSD9mRymVbxtFn3dsFkXVJWzea5DPF",
-	"qolNKBGGnptR/MVm0Z9eLPeSgM221E1SDg+Yoo2N8+hVsMCgQnMxrabYQyVk87AXNHzOiPw8mfKwfNVO",
-	"tI20RdmunN9YbKttLS0/PrTTldFsvRvRdi4U5CHNVV6SiTbLgcA+nYylTl2AMkFOmVSpbY0aDRBQvDOf",
-	"DxnFmsy8ZI9qXNx6A6wD28vFIytPqeTGK+LpYKwbvSDweZCIkGrAFmV/xtYrmHNm5TWhsZWyfJKC8Z6z",
-	"dATSnQ8CsiVSafDzkCXoDkTqdtkZxM3JjOncOxbVrTR5MzdyEqV5EudqAidjTHfE3EfzNk1yqIP6cupp",
-	"pn/hcxW514DL6h2qLJbvoa9nYfGFCQu5LEAxskxgFOdeXZ0r2QdMvYVt4oc5OMIhQbDww2RDOmZNUyeD",
-	"VcalQpkA3IIF6pHPA6PaKVtbu+YzBpZ2RrZKpSuNojgFKw8C9AYFfs2vaWh6wAqVn2Ysf2mjzkuDi4bo",
-	"Oe/FiTxmKpOSbGkApgYJ2Ej9A/i8b/hEGoNQmxNFUnmU/1TNb2gYignPsRYcIJ5FDnwL6CeRn9BkCuk3",
-	"MMRlBNt6LR5rKaohova6OMj1FX5bp4cJseyeNS1FgwwFibO1Rs2eT6NuPxRO01bTy3ui/NkkjeUH6+vq",
-	"eimW6enq++afLZZ3XVImiw1rBIz+CJSSSWU4TiewFDJhnAog0NtCsdAgmxxEEyNT7noVrxJ9DJnZXPoD",
-	"sShKUGjIa5YL6KSO9/x0GIdDgpvJaqUkToNcvL26Jr2Zz3VOeKNEb0EwrGgiipCSjOJtTk/QwrWkk9tF",
-	"cRiiUyV2czOXsTBluQnLyGtcCr6tAIZXlvHbRUmfbFTN34rYayVR9FAvopFCHnlDY06u8pSxvEGuxtLa",
-	"Bplry5hT3pN3LlGGIEliDoU9WvCIcfZ3q+SrkC2H4YiRK2y1KGD+6pGdnR3ieiBCFoSEKlkrC4p1Ksw2",
-	"FSUbg9o9+Uw/yU2w+So94LbYZEWf4vaYa1f2J/1+W+a+22fejv8z+IO+wjsTT/6cH2bl1bmgns+J7uXJ",
-	"Lm9MoKm4V6DqRl0UGjhI3ik0n6QI7FPUpNulXF1ylVMe0TQiKssme+FzfRM6poug3kAg/hAzxhlcQT3W",
-	"FykrAuJ2oWCcFzQE3TljIc5JxmgC9XU8UkhD2VBe33GO9WZV99alyGnO1DivcJYeK1fnJ702HWYsvHnT",
-	"/+EfB+n+6x9++k96Pf3l3cXx/unZxb9PReuMntGr6foHvTzcFdjqOII/nbYpd7Pav8YmjAeQrZHpJV51",
-	"fDYG+6yA+WwSBTSDXxr7ThH4+NznF4B02yVjmmF/wVxOciAPmdC5gzQjgf1dLkpFKE2iuG9x60MSUsyz",
-	"GMLuBIIPsjscjcot08R+UEo6isNUIIcIUKqNEa5XnaTbeAy5RCkbM5qbLJ/74LfkZL36+jFMXcc9cNwO",
-	"abUBqLLT7BzsHnj7i3nhOgAN2kuv3aF0n3Yct9d2MVN63/V2Ha+/0wv3dnpe6Hak9iKfuFFYzoTSszxl",
-	"dHQDAAc/G2ViEOfDSQ90iXE4ZKnYhihinN06I3krZtspnW5jaHFbJS5tT1kSihFrTukdWGHAOgEloLUu",
-	"nySJCWiNE4owaKih7dF2FEYtx+21eviOBx2669A9r3XQ2+3sHrTD3/0dM1jd7CYUEQu3x+HoRn2i9S5n",
-	"JLi48XZ7cX6zfzv89WYcjtadiYcHw5VurCxBPFDyplVLMpeZqXXiNfPvyx4UoqpIHgkuq9FwvQUF2nU8",
-	"ucWJ69kKtHev+6UUJW1UHKJO3wt7USd0dnd7ntOhu6FzEHbaTqvf6fXatN3fpd5DNtjSVWXhUDzBqo4o",
-	"n9AEFzWXOrNaPto/iCg76Dis7+7JfqhDPddz9vs7Lbazu99vH1gmTa7hgz7v2i2Tbhus3foR7Vdr4uc+",
-	"I+dukik/j5n7agEtdwGgLwWMB6kmwS6dU7VpppJzMfkRi1+DOApQmUEBTZOulbFJaCYVLdnru3enx5A3",
-	"bOOtAbYA9CGNz1EMyRTamYbhJp8ntMeSErqG6q0Ad/BrIxpzZ5Aylsd84NeCepN88813xgJhCn5LpYHK",
-	"gWBjgr1rxQiAKUCPCZQACRokGIhcNFWqCX7SSykPh8VnWYBoD1nxnRK0N1Y7nwdSmwK+4Ztvmn2aZMz6",
-	"XiVzT9M4zxk3iMOZyq2X79wkkJwH/8Zpv2XjXGWjwqu8yHBy4oxELI3vpMKpQBM1Bm0cmQAlvv2WbHG3",
-	"Uwc1D/FbFRkaKIIxN/OHMqOLEwVfQg8Ji7A42Ix9GofAGhpHeJoStNwMKG5GAHp/DreExFFmLD65+/o5",
-	"S6UBR1gUK6ZqIKA2YzdIGJixiqiSGSkQc01vMygWBgI72MVqQPBi41T0EjYiBrgCVWGpandcVx0Cn9vK",
-	"LQSsDIc2QFuoZFfwr1Ig7SYXIpZHvEsyxojtTMXSbz3MoEl+pCnHIBV4jH2u2Dl6iQhvSUbvYj6oQ3Y4",
-	"gr7EnASqTUCwngXTl+UXU9VZYKbHHOoYkssN/LBXBKvnWAClMR+cXNPBmjR7Pp/j2TNbDiFCwLe8Hjrv",
-	"q68Il/fVoxB5Zesf8cw8Q/I+A01U8pmRuYLvV/Ol3ihLsng0SShC71bf8GfxLSOB/p3sRieGKBSeQXzH",
-	"uKqxaZAy6ri+PEonmJyLOalaCcagnnioVPkHnLJTGJPqKBb84Seu6OPZz/2Foh2o7aK35f1bX+/U5Vv/",
-	"2vizQU0BRH68pshWIHs95eNJHtSLXQ8qL/tAwxzZbIPQXE0BmYpJEjVwyxsItQamoVCbfr5AMwUwTQwx",
-	"4+W8XFsgMVe6nxxshaLR9DnMeVbSDl7qnjOyNeGGrl1Po7yqQZMNTAVRkAgxvoEoHtzkSnU1P/B5UKHF",
-	"kgm/5WLKlcYPnHZ1RSbWJCdRnAulilh0qRmZIP1vLpDgXzsMUT/zOb6D/EVZwhziipXVf5gt0fuFhbnU",
-	"ZmiSgF5DejQq8vg6rlsljdSFr5WMJ7/w1/cswpZA3UahgNa6NT25GuZwNmbEr+UJvfVrLwEydyYmZMQo",
-	"hyq65Nav/U3qSrh1at3atlrvbW8b7PFGAWGji8QQB/Dm+qeLE1B6cCA3XOQ36I6udd1GDU5CrQtWSqOm",
-	"99bccNUwW2RrnNBZnYSUa1aHCa8eV8se0rvzy5PDo+8B9w6HBSPSTyuPaW2PQqHUIVrTspjInfmd0vuf",
-	"g59fqjJkywwtv4zMuP+KuJeeQPRzJ7IYXhU8lnF4gYciY3mjMGsSRu9YpuS73KRoS70+uW6Qi3fX8Mfx",
-	"ydnJ9QlBbHltRy4wGZCTwi7WCbYGrUsFimi/D/CqTRKc9p03NAdBLdJbSK2ValyAvji4oqokHwagHmZc",
-	"9eGBVeGUr5lSwVvDpLhImXHavKJxop7V2t+s6aXO1fnKmRmWWSMPIGOwaRhsb0MpUIpnCqOUoq/QELQn",
-	"PmsU1dqdps/BTyGPx7ngTJ8RncluY/LioxpzeXRttyMtGvJGRHHfICpgrbXUQpYk3D7wRMkxLj1Va/oO",
-	"5Pq219z2+q2eM+U/V1nN0qOxYRG2hed4L/uvJmVYzHg1GBlQZF8RLArQaZrRhJEtlbuesH5OQPXvMXA2",
-	"Ap5uvaGyasBVD/0VyfZ4QjMmT7AJCAXKU43KFfhytYeXDCmPEnW1+byAbrYsrM1uRJ/7HAk2FExynKGb",
-	"mOp4hvZ3vlQnufBLF5A+c8Rs8wDZPrcDChnTBBcgSUApl6MEU9HczxrRIRRc969G2JuRTIyYFIssyVgB",
-	"1+21sN5f9iX6pMcgSyVOGJeGqLhjqfKxo1cWzLhCH0C/eJaDI56RacxVlZ4prpC2YcIwwcTnKkyjEknt",
-	"oXdROem09lfk9z5Ol3j20H456szv49H9k+lQSnCv7dKFOkos2neGNBs6KRswLo8h27yu8tV9KMGv4zs7",
-	"aIOCM8DH38jHB2RL/dnES8BrkZTySIzIkH0gCPa9RhJn1+cUsHKgbhBjwOrIOu8uT8kk02UNWFE4JFtB",
-	"Fo+76tnt/gF1Q6+3F7XY31XSZ9PKlw7qiDtlaCbnKiqwG1UjHwmlgHJBMDOccCDVxFpMkUQ4ggzo61Ix",
-	"yU3+Df4C718o34h5bG47c42USfarMk7NmsoVOobBfU+zYe0xOuGzfvfZMkjV9oFdgVW1GxzmQUrHw5VF",
-	"kkt5YqWBr/8K6qjaQHcVxGDG5Yu+iZG4k2cwnzKsHh6RrXk+lQaZT3gIlIPaOIUhwUERNIJTGIC1UDKT",
-	"PFXfgbuwbkWVcShSz6N52T3YJIcZuHIVAcMblo5ojMZeOKRpDhkgMSev5Wvexb++yMjx2+sVVhj8cFEh",
-	"Kc9y8AuAncMUFEVXwQifDnhpQSTyoFlr1GLZ4D8Tls6KFKy+SEc0r9m+SF2W2K2Bm7dRY3wykntB/an6",
-	"rjVqkchr7wuAmjyN+UDutQW7uVh5ZTZj4pggUUqnxNIQbeUVarZKSQo6RQZU1RKFfQCULXMw7Di3VW9t",
-	"8sXs9x7FPB7JN/XMK8U8ZwOoOXl05i2LBgwXsJ+KUa1bO+jser2Ies5Opx85Hdbac2jP7Tgdb3833O3v",
-	"tfbbbq1Ru42BGl4j8Ytat7Z7QPt7+3vM6e/0qdOhXs85iLyW03d7nXZvfzeibBeuRi4iZiUbrvnEmEfs",
-	"AzjNISmlALoCTzfGYbBIq1GBhIWg0euM0DzJK56U0+S2S4YsScSKxyFY1mY5eXiapBzL2Yd8+45HzYE6",
-	"iaWVqkUxCiLYRh99Tgh1yc8wwG/9mtvUjs/a+5c+/+TzubNT3vf6sMujTlTPzVrFkSlGpY9XaVBGipDr",
-	"YzkkADrd2oL/1Os4yJ/LozM/I47jT1y3zQh17xnugtCqGmtl8EG92fNt/eS39aHSYM0V+ZROmaprXQvH",
-	"dYpEzG91MccSt6hdPDIXE1W+DnCXNAg6XDT0LsSk0fwHGvp4NJrkEAc2F4rtEMW0uUJ5bchPyIhGjMQq",
-	"njEdMr6qlOPSvPznLOnQT/nMpR33VXCw3f1W52DfYTt7zOl47MDptTzXoTt7+/2D0O10wp0nTT7X18T7",
-	"Rk2eZQEIG9DzHvVCt7/bcVq9tryadvrOPj3oOW7oRS3W7neoXQpLo1HMC8kkTSyAxtPZ6ZBXrusMEMkG",
-	"50ltr4cg/s+nrBddPVHmemshc91z3Jbj7hCv3XX3uzu7Tc9ru+3dTW8+vdnWyUo35/lZlH82Bk9tFaWW",
-	"qPltBPr2R/3P9YDSbK19qXAvi/NlxsxloXE/sq5/XoqtqdX+FlKsFXnM7bnM6dB95nSinbZzACTBfa/n",
-	"snZ4QD3PLl4aJ2JGeiK3GX5DlmW3kPK7hjx7CkH2OWtvUIJ1iLvb7ewhmfJBe9erPUh+LVM99QCeRdZn",
-	"iwXaguDJI4Prq0vniHaxvpTbVirkwx3MDxhcYyUMAeXghy0ic5pYd0Bj3lgM8pXE60uCLzSfATAf5yvo",
-	"5Ih9QuDSUVVDGcmFSkBAMT6aZDnJcgBUh1qY+E4TYi1L0vH5fVk6lzj/czfAk6XrPIe8/qwZPGpjrSub",
-	"qgRGqcbgaaNPlypks9QBngvEF5EWqcnKAUifOQf4PLdwOuEqBE6raEBMCVqZURrJnV8qDzqeepXCoC9+",
-	"i6bDZrpkPi+6UqgowKudBYTxPJ0B+PIgzrObFCljApLTW8xkzFQYTbGpKKLqps8XKy0qwELzlIasW66x",
-	"TCdcefLRkU9EavntNbmysvRnDYRLGYop5L8Dg/qKko6HJlF/3ZUcm0up5yzfDUs/7pVKI7YaaxThRTWe",
-	"yZCOwRazmF6QGsYkHxqco5iTwMDtdVWILxED2ZW4ZRyTBicZS1/6HL7lBG0Qcstm+O0tm8lOWdInW8V3",
-	"GemxREgZUWYRa0CEOBeEQrfdKmxTldZlyIRu2exF1iCBbIC/izOVq2VgU19A0UUK4UCN2BSnyuWnH94l",
-	"wZilUHoteICETAgy2m7ZLPEFDlQ0inm9aU3l0dmppmax6zvsaSFbwR3HWazGC3zN8jfsqRBL2RwnxTOY",
-	"6Wow08cBW1gMFm5vL+w4u3SHOXvSij/o73hOi7Z7nXAn2mV7/UWHZLH5at12q1GTinoxXPkXQg8bKgfR",
-	"7ycxZygbCgaJJ5owfZ7MCNe2u9+wVWwMf0KM1x+HgtAROb0HXAt3/UbwWqrJvazEJpNcNZgH3aoMaZyr",
-	"8fzxeYuBRGZjZ9jjhAXknWCeleAapTuLISoAHe5H7d4u7TBnJ2z1nU7fZc4B9XpOK2wDC84u3etBRgVU",
-	"oG3ue1OH28YdlZ8WoKAlfhkjddBseBzfbQVUjmIu3iA8gdtzncCE2vTPgDlrRhm4OfhaXGlRsBw0p8iZ",
-	"tHAy0ShVu3zrpOntdopEnMDeYQEUuK6VCsl8rnuEZEi7m8osSMOZqZppoxnM0b/qJEn4yxYEwUtCzaN0",
-	"GwDBV1EOQ0rR2Xc1wyAQCIoJ4K3M9ANpIjgDSBmqP0L9F/1onPm8mDSgM4xHrFv8WNHfFTML5BI6T949",
-	"IMH5uzffnVzeXB/+cHJucu2jksyHjLOefJRCOETkTwMWGglM8Se9ycxcE2B7U4WEknbx1dSLw0fmDoK0",
-	"PFrQUr7IfH58elyXb6gfIYelas3jnAxZypYjnyiP6O9K2/ewa2EtCb+J8N1QIm7MmHeP+a5c018eJguO",
-	"7JreKu/ss29hQzgVrs/YopifV0rvLRs+tiqGsY2dbA7SpVsB1m+JVxKgjhGQQEmuosBKVx5nLG/6XJG5",
-	"iqKSmMwXEhdptyXpR0rCj2z1ZoTymRGs9eXFwkYefTUn6E8QYDSluCt28gPKcY2+WOGbed4HX2ygeeUm",
-	"2EyNwJarSk8N6wo+9cW88gh59CXLrOTINOWpLwlFtiRTcGpg2zMsNPC57XxMYkCVh6pLqXv2xSRVvOm/",
-	"slQg5GGYMJpqqCr8UolB5Ys1yp6qxkHt1ee6wNRmlpbDsfLuh2yGqcEMw0/LayL/4CrcUxreZAsAHslQ",
-	"TNKsvqnGtzETyh9CTj2rexuxZWyu7m2bnf3xNxefKCMXJWgFI9TScQddacCvFq5IILUgOeO8SU5oqAo5",
-	"ILulJ6fQ5LWUdYb7ZCDG/LOvTxRuKIj0ez5LomdJVBXUttQ0nQG8WhwZgvR+nLB7WJoxWU39/kVG6CSK",
-	"RYNQ8uPhPwmy4e2T2+9/bRBv1+nFObk4etMgI8FFEcM1XrW2u6e8aEnMb3XKTZaLlA7YS6ymLih2zGMh",
-	"uQZyV2hOVYGsSGclAHFQpeRwTFxcaXVY5t0XCaTUWQybKVOltgMtNSFNpzfLWVZXkfvgCAWBc8b4IB9K",
-	"ZRPxOICWc5YzkiKKx1ZwKf8RIMY1PJKSXiqmmVwUnwdQ7xXC7GHpV0BYwgBzURrRGWO3qFIGf4M4y7dY",
-	"KPo3k378bSDNbIAVoYnK+QMyQaogwoAVsEkOi3nzOSYP2npnycF5eXL09vL49Pz1zen5zcXl29eXJ1dX",
-	"wUsw39BZjFOakYH8yAB9R3F22yAdt+Nzq49Xp2cnN+dvr29evX13fryMPvRSj+5VDNnSK2tpD61JJluX",
-	"r47Igee5Vt1pAMv1ret4bqtdlNQiYHWhFcLilOrs5kvo1oiTybXbntK7ch3g5emrV81ms/nj4T9P+qNy",
-	"3a4q5e3WejGnUO26VuWePlrydRT0tuxN78XjOBuLLNZ8JRU13nHCXiACeoOonWc2BYkj3IDNKb2DGVs+",
-	"KXJ4LXf3d5uIMU1zrRMYeUOzWxZBvgkeUTx4X36q+TrOV3M4TvmFOrF4p+2u0VbOw7nIr2geZ/0Yb4qv",
-	"1AMlplze65BLOnf3WFebma2HOCOKqS4V6RSXziYZA0Wr9ZMGrOttnbwB62X/SKkDrcrUgSKLFtXq3b63",
-	"T5kXOlHU33c6XrvnHOzstRwatd2dvc6u22H9h+YOGNkkJVqRa9SmnV7LabfbbWcvalPnoO+6TrvnhS3I",
-	"E9hzsUqH8WhzX4WYcj3IjVoooQlzpYoGbsrj9TzPWz7eopXqKZxLfoKE3HuzEFqrshAYgCMsNPLKjcDX",
-	"tUbnc9ynlR1ukN1gDtF6lZf6xD3nOKyZ45DaQqpSTFcI2o2iYIUeA2QkeQZKwVpRsaIpKg5zETByKG0C",
-	"/ZMHac5dwHEisSmrD0yHN/IbTJoYUqmaT8bmClkRIDNz96DYSNH6j6wcfc0httRa3yVqzcaBNktukdNc",
-	"qU2KmCd4faKdexVegKC50mL7g+/Br7gW9N5N9CjdWD6ShZM0zmfQ+jtGU5YeTvJhrfvze6lUgsb4D0B0",
-	"Up8car9F8el72U16V23pXxekbuA9gX9nyL+s2Snk7gRazto2aKfqXee7emUIcIHNAtRvqbGLvqnZgkfI",
-	"Q3Mn4pCRcUJzqQZizpo0LaGgSZ6oZuFEwBqRRSwtC0rWsAiSQ6RYUNhXoRjH6gLTQ7Bht0wRGpKjpao+",
-	"q0sSmrPUQMWKvsUgp2DOYKBxjr4jxgcxZ/gW82Vqyi8G1VeUR1lV5RnUiKQTzoGNDCq+WMLGQ8FnJIsj",
-	"Vm8QYA9T9WgZUoXhbSqVfeXzMfT4+v2rZu3CymLMCqAxVOBfQnpckuCIVKxwSUKhtULa17nsaVhFgg5B",
-	"kz2HgnTLehKmNooCF6KEUlmHOVQQyVs26Rp0H9R9LuTSXJ1eqMI4Ayxs74kmuWJMbu0M2zVHUWn2IHZc",
-	"8SbFwZaTBk1NWk6cGjdJZk2LJQsW+zsTA6nmKJ4YXZ+A70izbCrSCPIpezmV04VFSlbnIAaquuUDJwF+",
-	"wMOLUyxPkgdLSQDEdIbfK6DLlE6xrikDGnWuKh+nQwbHIjYk0vaztZCperEfh8K6F0lcTJNVjJXLFYGR",
-	"NSwQ4xcZlnTZk2hqCxaf9D2jST5sAEBzzFFXxAfJV7d+qw6h1etbfdlmUtD+vwAAAP//",
+	"7L3rctvItT/6Kn24U2UyAWiAF0mUKpXNkegxZ2xJkSh7Zg+9iSbQFBGB3QwASmb8d1U+nQc4dZ4hD5Yn",
+	"OdWrL2iA4FXyZHbOzoeMBTYafVm9el1/60vFZ7M5o4SmSeX0S2VKcEBi+Gc3SUh6jv0pOWc0jVnEHwYk",
+	"8eNwnoaMVk4r3nwxjkLfQjP82cb35I9Nt908chzHQuFstkjxOCIemrAYTUJ6T+J5HNKUBIjiGUlQNZ0S",
+	"5DOaEpq+StAUJ1MUUsSf8gYWwgn/Y0jn+J4kKCYTEhPqE/5wVjtDHmW2z8fnoeoiIQhPUhIjf0r8h5De",
+	"Qz9eb4DvvRoMQfSCaYDmEQ6pGER9SCtWhXzGs3lEKqeVHSZUsSqJPyUzzNcjXc75a0kah/S+8vWrJZdN",
+	"zKpHfRbwH1ZXbhx7iMXIu/9bOPfQ05SIiY9ZsERhgviuxCRJSHCG8DghNEUsnZL4KUxIPTficZwbEKGL",
+	"WeX0F/GYd175ZK0bJV+c1aF1UZLGjN6jRxyFAU5ZjNgEBof5S68SNF6mfCUTBOOqEuxPEZFT5duIwjRB",
+	"7InWTnmLAIUpGmP/AYV0SL3+xL5klNjvcepPPZQyNMWPBDWdllgFytIp78efYnpPguIGDSvNSQN3fJc4",
+	"4+OghdttexwPK7tsygccL0t2ouv7ZJ7aaq+802wjAjInNEgQoyhM88teeGvL9yU93BJ/EYfp8ppFoV8y",
+	"lsGUAJm+SpB8w1av2OKdU76Y8YLyMUVLGGlC4kcSv4IVR6K3BFUpQyGNQkrko5qFUhw9iPeGNGUonYaJ",
+	"fBlOhTyNk/B+EZMAnV/d3CIWh/chTSxoMMNLvjtoTNAkxrPVvQnIBC+i1E5iH71KSDR5dSa/nn+ULiOS",
+	"exLO7o2/UYBTfHqGZiQIsfl8HLHx6RkfJCV+vk8YkI2pT5KUxQl6RRklr87QGCfEXsShfjBh8czGPl9w",
+	"/TIb/0X3B8027uZXqzLH/HOpYpRACuvPOt9VdTwSscxRyE8OhhcTCyULf8rPE3ADC41jr45uxU5aYrlQ",
+	"MiUklexLMLKYIEyTJxKTYEgzfoGqwFvmwC5jElj8i1QymlrGafJjQGF6hjxFdPosoAQvE/Q0Df2p2OyQ",
+	"T0hcEhWrwlnolrMww5/fEXqfTiunrtNolfIi3ydJ8kCW/YvyxcPQAD2Q5asEhUH+IDYCzgocYrfwCbFb",
+	"Qbtpc+5gH0/csUOafge7rhr4HKfTbNhhULEqMfnrIoxJUDlN4wUxR84pBaeV08piAS3LBp6Gj2QSsaf1",
+	"I1ctSkZ+NHFPMHF9OwgmJ3bLbY7tTvu4YeOg6bSPW0dOi0y+0cjPcRStG7OPo6hktI7baeLWuGG7ruva",
+	"x0ET252J49jNses3ghZpT46dbzTaNyGJgg/iNoJxFof9cYpTtKAPlLPACW+dqDuLf5ckqeTnDISKHxdj",
+	"ElOSkuQV8ib5zr1T5H3EMfVQELM5HNcZnLqYzFmcJkMK111IERYN4ZiIE3GGvNs0Dv3UkyczQS3HQd7d",
+	"5Y+XVx8vR2/6vXcX3hny+veUxST3iSSMCE2jZR114bo/FaKPZu4JSVN+LVa9N++uPn7Xl72NPnTf9S+6",
+	"g/7VpWepkS9oxM+LvEFrljjAXKzAUcLQE18tvjYgUQwpm5MY5p6gpzCdIiwWa8KiiD0Zx/6vCxIvs22F",
+	"hRs9ZttSJoaI9ahYFT6yilURMy+XSd5sOEhrjlBAfL9x1GzZzriBbdclY3vcPAnsk2N8MnGdtuuenHwj",
+	"ouwHZDZnKaH+8keyLBOjFjT864JwtoWqLhd0Gu02egyTcBwR1L097/f5FsXY5xdJdglgdHfXv6ihlG/T",
+	"DD9wXo9iksYhCTQ5J3hCJIlMwjhJJcHxPeYXIGf7UpTmlym/BS1FxRFekgAk4kYLTdkiTvjYZMf63CR4",
+	"JlgBiQVVCHLkT/mEeF9AJVXRY4J8HMdL5OllSe0b+a1TxFfXq9XRQHXMuxC0RoEIRV/y0Axpq9E440Qb",
+	"gayPxAzV1GGKYRRxMYifPkt3Aj1y2RO6x/xf4zgkk2gJ0w3h/uSfEHfikGantFNHXTSJSTKF1UdzEiN9",
+	"LuDkoHvGAt6zcV0fTVzf9dtHdiNwsN3yT4jdGbfbthOc4ObEmTSw63obLk6DhmxORGsuzka7bVVmIdUX",
+	"KZdA0pTEvM///mU4/Nxw7eHw83Hv0x9+V06sExC3y8+WUJKqSU3IBcA1+JQ51QSIUQsUld97dfRRCQ/y",
+	"OPqLOOZChOiBv8PlQzxjQv2aWUaPQxqCDrfgncJOtdwG0JGS+MMEPcVhmhJaR29YjOQxR96wEjeHFc8y",
+	"VDpOpjHhh4lR1Ny0xBOhaewrlPQnXEvZfdWENDVlUZCo9TIIRc7AWMHVpSsumyBOWLam09o8xUyj2nee",
+	"l4vZmMTr2C6FX0sY70nQHB/hFrHbfmNityYOsTvYHdsNvwmywBE+Hn8jxnuN78lt+DeyOuK37AnNMF2i",
+	"MCUzfmS5pCz2BHFeypK0ji6EkoJcxzlDDpoRTIVQLrUXVMUJ+sD61+OQ1s64ErzgHHjMHgl/h8vdQ5rG",
+	"BKck4HvrOg7nHfApriHxz6EZi4kQtTG6j9lizulVjMqXr0r2DOxwFvoxS4jPuLKcoAjH9yTmFwAd0lTq",
+	"hIUz4Tre+quZtx8lfI3MpZUT5LTgAD8JZ/ySdvQihzQl9yTWqzxgD4SuoX5KPqcj+E7KW3nq3pjzU8kW",
+	"CYxZqNLGLvA/88uQgIAQLdGYTPiihWkddYc0DWckSfFsLq5B44g9xSzlzbjuhp5Y/MCvL2bl1lMQET+G",
+	"IVV7abCrmzfnqNlsdqDdkFa9htNwbNexXXfguKeOc+o4dYf/z/0vfm31ZvN0yXvDmWgmLyXYmc37AOtT",
+	"2Ii8oKAnayHv559//tl+/96+uEBv356+f396e1ufwP88Ppm7wTmwl2xSucnwQ2pcDdXhMPjS+mrz/zTU",
+	"f5D4z2nuP8Nhnf/j6Ov/KXtlUPZKVb7jWp2vtT9V/+v//PIH+1OuRa32p/Lr6Ib4LOaq4jq+E6sGmxSR",
+	"ZrPZ/HUVkRt54wimuW7oos2rRHJPVHUt1LDQP//+j1puJm7pINX7uw01pGmzUTFOs1t6mtXAX+RUoyrO",
+	"7l4xR+Oqa3q10mOv3kiG1DjqL320TLnIsTufvjhW52sZEX4Vy0uS9DsWhEQacpS2/h0LQKSX1mn+Tzyf",
+	"R6EP8uDrvyRCC82+i6PoalI5/eVL5XcxmVROK//xOjOsvxbtktfZB86B/VW+frIqn+17Zsvh8Y7rN/jp",
+	"PUkSfE/EOEt0XS6wL2h9hUakFvWNhg8KGp0v0kPG3QWhkd+yIQ35s9LR98FmeRvOFhGM9RvNpPiZG0EK",
+	"h8xLmXm4+pwylIg+pboFNxI0Lp3tN5/ni81Q/K2VQ91tybTgZCVzRhOizaNg3tthfpo3fqn4iyRlMxKP",
+	"wqByWmmTFnaOThz7xGkRruj79knr+NhuTAhud45OgpM2lzcDkuIw4iycaxljYSA/76N5OCd8xzkzCXY3",
+	"GkpeE5B5xJZozFLOSGYjIbvwbpzGke26dqOJXMeUGxzRMCARgYbiT/J5HsbyveNN7y3mAdbvcR43msdk",
+	"En6unFYm44dR8/OfceWryfY2Mx21/mupV5lXLVDM2CIFXTnGT/xhvZIzde67iyByjcQJ4U9g/TtNMvZx",
+	"MLaJj4ndanRc+yRodWwfn7i40zgan4ybfP35dQQvOPJ/dsn/qf9VrAqbawPhIpbGwrbDxd1I6UF83VIy",
+	"r5w25J4Qf6E2s2k7Lds5Qm7rtN08dRv19lHHOW5m10cQ3odpMoqJT8JHwhfmIDIlNBjFBMNyVUAkgEEE",
+	"cpkSONeCUCetcRs3/S0GrmcsVEo+c0HiOuY04IKhJMERSSzUEH8s5nMWp0AFYuHcAxYuxdFD5av1b7b9",
+	"n6wKPxIjOalOp4mJazst58RuHTU7Ng7aE9ttnJxgfBK0mo12Rb6ghbzTpsWFuSccq83fa8LQdkc/AqMj",
+	"zh04Rxplo97xQ9r5PspcGgd2cNhbcgfwPOTyXorTRcKFZWECXGXLG7ZylS3TQP/b5LyPOA7xOBK32CML",
+	"5+OQ1rPp1/Vq+mzBmWGFj7ik3d4kUtLHPhtd8vqzt29jny/WUW6TVcts/jst39c9LkZ9p22Q6+Qg85fg",
+	"bUrmcy7x/Jvchc2tzLBVdxtOu+3+a+7CgPiSX36p6MYzQhfoj2iGQ6EsJ2DcqiQk5YMRY8CtSdAYnxjX",
+	"Z2fi+vbx2CEnfidoSDnv8LUFuRaGAhwjWvClgSHtcdOsLq7iPSMxm38zUvnfe/Pf9t7cSA65GxXOjDwr",
+	"1v/er///vl9l8CYGpy54nES8hdBIs2A3bWmZ4lQ2QTP2SAKUMhRS5BWvD29IdZxpzCLdQbygMjIK4k3J",
+	"k/YOiBa1+hBYOEQOXrL0PQvCSSiu/PKgPbBi8tYQAklZqgIwUBLKqFXl7YO4ST7afDBkvWKZAbgQe2sb",
+	"wbdliy3bv16N1v1qVVSA59YXoeFXq6JCJLe+AA1hV7/DgbIt7SUNkThm0oSe4jAS9/xMWqFOKyqaR4bq",
+	"ccpFw0oa4Ydh5QwFYYCWbAHeO/4YRw/Dyp8qVmXOQpqSuHJaeS13+nXzNZC9lQkO/UuImhl1zwf9q8vR",
+	"4OfrHtxJz/76xi9og7M4zzH568hxf7j46ejPzR9OPrQvGz8ev29dd26cW3fQMJm17uzm+7v3vcvBHkew",
+	"B4u85vQZARUzHE1YPCOB8JlBUE8deXJrfvnkoShM0gSRRxIv0Txm44jM0IQtaACS8TmOov22v8gnd+S9",
+	"/hSHlAQjH0fRKAw41XyyDrUVJmlIjYgyaTrM7H78asPxPeF3zx/cdrvtNpqO47j6+choKO0cBA5eEMZE",
+	"SvmVkPpsJi7bbLo7Bi6B71jOdfc7gLOdxXw0XoqhyT9NIVv0tltE3wwnKYlHe49itkjJyFwILks9UbVL",
+	"u4qm8IZcXThD0jO4pzyUvcVpZjcn4ierkrBF7JMd6CMJ56c4Cn3yn27juO7UnfomMknCudAP5BGfx+w+",
+	"JklSKpMd2W7DdtydTMxir/WfZr/lfbmNrK84pPfrW5YaqDd3KSYrJIBdWRawkjUci9Og4DeMTqLQP/TK",
+	"yRi9ZPC7KFYqvMmM3pGvq/yITOAx7oLbQfddT94Eh18Cb7r9d72L0fVN7/zq8qIPnb3QPWBIYUKU4jOK",
+	"EaEBCU6RZ47fE0k7QvAigZ5/jLhyWLZCjJKzIVURekK6gwgGTBHBcRSSGKXxMhd2qEQ/HDxi6pMAhWnN",
+	"Qh4fwofem3dXH0e9y4vehcf7GVKvf9F7f3016F2e/zz6sffzqH85urvtecJNLa44FcEo+vcKcXfeSkzh",
+	"GQRcLoVUOqTeDf/L7vK/uPTmMxokSkI8l5cPJ9x34Sx8PlGmUx16yUXJhuPAnwkXGdWJ5psEGRwhTVK+",
+	"Shb4bGYsSdXgGZc6EzYjIsMG9tMkzPO728HV+97N6Lz77t3oXf99f3A4fd70bq/ubs57o95Pb7t3t4Pe",
+	"xUuRp7ESOBHxXdtXA0EWEgRkZRHTt/3r0fvuTzDf29E1n7lcAq92OqReyYJ4dXSTUYLMt4HtB/ndpAug",
+	"6mzNIeArkUPNNkBENBhSvtHFqm5xK7+VMohnVUFSsL8hva+XJapkcR8qqHp/ySzng+q0jtxxgF273ZoE",
+	"dos0jm08dlp2yz058o8mx42TpnOI1ck0I9FFFOkLQ0Q+Zmavow6eHJ8cE3vSnmC7hd2x3Qnchj1xxq3m",
+	"+OQowOToeWaviF+b4vARat/d8tEJv9iURBGroycS+XxXU4aU3owGQHAJSjmHkae3jq4jghO+2X9hQmWV",
+	"7V+JZKvQJ3WI7HvgKgRcZmvXQTjNDpdvpcAC45OjEEEYareVN7zluE3sEDtw22O7NW4Tu4M7R7bTajRc",
+	"fOIfYbedST3QnbzknmkbU8Y8d0XmcW2nYTst5Bydto5PHbfuNjvNI7dU5sl5yw8ROd5sMFHwniBpRITV",
+	"F1T08gzKwWqEtJqrJSL8ZYYloWmYLlGK7y3wtXoqWtmD6JES84CZCBm7W/Ie1fn/KKKq/5cN7MIG8CLH",
+	"Bv6XM/wbcgar8iQyt4pWJ76u0nyHBFmgoaaKYeWMyxRhgh7IPFX5z+VGJ/e1eP21JilD8FL5YFfXYB36",
+	"sfdz5eunb8GtrEzwVRNWckmWt3UKkkwhlU1kmvIf1IveiuTy22Z+IuWsNCH3ihI5TcjzkTNEVZkjgFzH",
+	"ESsXUtRCP4bfnSGMIpyANiNSYqcq1QAi/bluQ9ATiUmNz3FIvUanA6vAD9awMlw4TtOXZAJ/kFMkHkra",
+	"Ew8hRUTk/+lE3ZhAqi9llBTzrfMfKaE9xubCeXKK7hmXIWV0V/YDouSRxOgvi9k8OTWfy2QBED2dHe6Z",
+	"t4IuBoy9w/E9eREdSKoir5KMKGNiZkegZuP46ETgEZgH7G2ve9G7uR0Nrq5G77o33/92ja96bipttQph",
+	"o2A2qq1MN0v313nb1WaDUygaL9WW1eDqMFTclzOWFPXpMEEFVXqtJh3hFHKWMhN5qdb+mzOQdA+2IeQ1",
+	"x1ITQv1lVUEzs2CLWpjPXr0hi2TfaJbSM1tCEE84QVnOnzYEGWnZm6jipnd327v47R3f1e3X8+R3WeGk",
+	"mFmu4nTyi4DiqKcW8VnrHsrekPgt54ca9G4uu++es4Cyh5c4SxQtKPk8J37K1wmH0SImIisY8n/FXeTj",
+	"OA5JgvSspBfqDA5fxATEDCTNL2ggjTLalyX8UZcsfcMW9PkkLXMWtjtrwPAJDjFz/cFYeXk1GL25urt8",
+	"BhlnXbzANlwyka0TE+HdAIrNbI51dAXEqlSL5JVuqfKnuZoASXtR+EBQGEh/vNg/8jlMUqL3YbPjHNb3",
+	"hfzlO8ujoteD1Oks82uPuD8cRaO9XX/P1Ox08q4wjXLpdJyEqdbsdkzglSdhfxVOqoQyehzJ5Asql6/o",
+	"TtWELnwRz/OBlWh9lMUzHO1uEZLbvIb5i1kIAod/DvDDvuaVLeEP5voI4I6Y4GDJD8EiIXmdUy6qwXYu",
+	"795/17sZDbo/9i4LkQ1bOy7v5GDO1X130+te/Dzq/dS/Hdy+1PUrSdsYP9bkPhGCKbiYWI6ToapnTsoT",
+	"kvI1XkYMB99Cc9FwbqYQ7zqtk/bx0arW8t3Vxc//A1SW0kmVaSYuel+imFzHIMhCCuAbHEYHy53mwVGh",
+	"1ZnhqGUVtgRumhCAAHTyagtVh5W4NazULIFckSKB1FAxML7yIBJ6t256H/q3/avL0fv+7fvu4Pxt4aAd",
+	"8s0Nnf8WHccwvZ0ubXFfn2qoDy4sa6wPHWbkfKoXNxJsQQIEQXYr1eUEL9ETWEeESY6yJ65qYkAbxPc4",
+	"pBLvhpPT0sAhOdyMtUZsaO0gNphEf6PTJZ/JaABbkU+MjwsC0mD+OEFl9Np/MwJKGt30/nzXv3mOUvXN",
+	"SCoDJJQ5pYlpFWRUbmFi+HTlbEZqel4ty7xVDEvIl5QA/7nhPVyy9BanYTKBcOSXYfkKNoct0iQMFHJR",
+	"RF4lyD1ynFZrlePfdC+/74F+cNsd9G/f9LvfvfsNMn4P1sxDOHmQ+m3EFbTiRFHVK52QvGc16MOvEyh4",
+	"iPisYRWe8ONKlNxmuAlGR4QG+8vJLxERl48T3y2qbyUonGspJjGpcJHNgnhjY74zJAisvOTmX0pSHKc7",
+	"dL4+5izrcGd6z4hxrbAjG+Rpt0+vZcjJs5mG/gLahcS0krwSxsO58M1F//L7Uf9ydH1z9f1N7/b2Nykv",
+	"ZDPOTQYtScp5R9k8JO+47V/fUfyIw+iF+HV208wj7BNw+EGozhkCeuRSBJjuzNih7sXFDUpImovu618D",
+	"vzu/unzT//7uWffq3WX3Q7f/Di6BF75PC7Pk4hJACT+BrxBDMJ/yDt32rwtBU3ziHlrQhKRnyFudsmcN",
+	"KWVcgdT26BqEQwnZDAs8gSichQAhsRq+VfX6l7eD7uV5z4y9MvtIpgsBgBmwJzqkVe/27d1gwKnl4urj",
+	"pXcqPpxhAepAsBQQFA1xQPRqQiPy/hc0JtifcvKC3ns3H/rnvZGxJV5NWiBxkqJ0GhMiKCRn2X/R8C5U",
+	"ldDf4jsl617bIQLsVsQWvOz5ISpkQYQ5zOYsxnEYLdEi+8xa10/J4v6GDs1aulBko8TKGFMuA4HFIZyR",
+	"OrrFEyKwNNNY2Pkz/JU919xMipUx3ZtgIr5VYuhawAcFe+KcnDYL9rg12cFrknhVzAyEdouX+LIPK41h",
+	"5VQ6QkdhkPwCTz6Zib5/WczmWYy9sK36J8duo0lsv91oSTmv4x/Z7cnYPQmw23KaLZ0c7DfJ+IQcNYzG",
+	"nZbftvEYT4h/gifto2cmB2fD5381dh7gptThrSs/jjH1p1nY1E6fPJg2mgeMUBL010/bMRbyIu0xYPSU",
+	"yEdHZuqjQUpcFN2dKRindQ1nSGPskzIUpK9WZcDYe0yXMhnu+fJhypgIMYnYfUgRTjmbTRPFVUOKWg3l",
+	"SM4rlYOeuEBHvZ/Oe72L54gk3yisW01Now5PYjYTdlsJ88hi6ZYKwa0ar8ZhZ/bedRHZ9V810vqO4kU6",
+	"JTTl2/xS3vQMg5gSEiQII8CDkgkUGXKTSQDdu8Hb3uWgfw6w4C9g77m7NLp8GQo4j0nAlwpHIqhnFkKS",
+	"Eqp6a0bv1ficn2JG7y0kgLQgWTEmj+wBqh4o68f5Te+Cd9B9p7SHOyrdUCR4T4IQD2D7XtrMP1skUBtj",
+	"patc5N/t3fX11c2gdzF637vod3/jqaHK1M91Na84MQ8W9yMZTxl7uGTpLXmh1BflrpGBmE/iC6NFHJ5x",
+	"9Qui8EAkvr4boNePbt15rd4xF/tj77u3V1c/CnNUb/CbU4m9wgBl5Zni9D1j/lAvR9h9Wd0YwyrQ3krk",
+	"xVaUN6syjzm7SSUaZs6CVlooQg0UnP/sSeIoy84yG/m+xrdy+NXMub0KoBsxek9iZDwWFZ8Im0eFcknr",
+	"gQFXvrdu3i9RjmTrZIX/fHWqVOIbl04uD1RY7NKw5G2m2IHCI5ZvKbPefm8ptMP93lJWvn3eyiEkljpy",
+	"AFA2K7agi4MI2rf4qUpJFPE/EoTnOC5Ue9Koi2WowBn+5S8CYtg8OXInNfUWhmuulLlD5lqYe5AVzhBF",
+	"iypm/Zxzvbs4EL4mHF0bZ3qCo4SsBjhS8mTQtIjHigkObEDdyMqpePpDHqp6n+0QankEtmjhiXBV+ZDL",
+	"YgIsAH4d0izeHM1YQCyUMME3MFRrAM8V8PTvewPkY8pvUrB9jLH/cCZKlRRLvIgKJUPqFUuRSDNMnp99",
+	"Y/ZhYO23nM5RyfnLDkR+AO/CCUnDGeFrJkVZSwjElD3VUTdFEVHB5wFeourJUctxapbCtEcpoWhJcJyg",
+	"qqpX5+ShpnUZuxxy9FFLjFsgR+tXDTRp+NIqovRLsKdifYvN50qu3Qr5W5UiHa45hQoq+nmnzzxt70IB",
+	"ebKaWyDQYCbGoUpWr9cC1PZeHE+ZQDbfTonFjzbk5HD+V0eXEJ9HF1HEhwM4/HuAx2Z5WXGMlys7JMdk",
+	"rUxsI8u60+x+D5Z1SZ4EoWEayOhQEXVLX4yPDWk5I0PP4mNaaj1TtZdKOVq+rF/xu78Kb0tSfM/1sb0Y",
+	"3DOZAqrKr9Z2Yg+/GUbwMUynGlR/VyD47Fh9Kexluh6fX8nq6DYVAPoi7EXlAD0QMpeFIblkf/u2azfa",
+	"R1BYtVyc6cSDxuzD08m7h2sn+S//+OfxZWv6Q3D0/aTnLvrspp1+/OtWkWfdKf9UKmlES136o6iR5NQR",
+	"ZMwXNFDgXckUUJnucUg1ImdZQTjOhQGRgnNhWJ866lPIPYNDLfLkvDAQlXeiJ7xUhbdkQ6kqykYzvOQH",
+	"mc3CNCWBhbxhBQoScaYzpBEek0hwAVUCSVSRqhoFgGY4pPZ9TEga0vthRVVJUEFzSRLeUzUGGbr0FIcp",
+	"kaBLQ2rUv2XSEcU/G9IsCAPm2RU/vEpEV2GCAhKHj3zWwshmVFPToTLwypBW+SuP7TPVK0aej6PIk0Af",
+	"rxLkKVw1S3WH0+zXMKgBRxQ+O50so3moCuuqD6mXmY09VaFOVjUBDTcBjmnB/kBEIRGjlYe8jAuuV9j0",
+	"8PjyiGWhSKPUn8lcTxypnYWN1QuszZT5U7RjQvR+bBKjOYkTRtE9fiQG5F12yuF8Ax2LJE1+JgDsoipL",
+	"4NzHeD4VNaTAXm2J2m0+owmLSK2OBnE4mxmVhWEjVS00yDsks3m6lNWqslyW+/ARitGJdeFkzc+GKOGF",
+	"PD58zxKxeqLFmPhsJp2voqKzII1kET9CV7op4P0BuXPiVgexS5GSCvhjXfNmSMWa6MKGqTIbJ5I8ipmS",
+	"cPgkSGuuKJZTtj/KE1JGS2GAqiwWo66ZwD9ijPGCahN1yHkxUQmdJmnBgoQRTPNUAhB+1mhCoaz6BHJW",
+	"cSY7JsGvTCpzSpULWqLCDKbLHcuYMHoFPXb7t4vZDNAArX3eGihA+H1eSfZ85f3Ffu0zwIFdX/mOkPl+",
+	"L0TM328W32X+vF1fERhae72QEFWSZp/XVEwr/+CF8Lgd/P6tMLce9P4FTkGFPuztD9IJue/bk3EcBvfk",
+	"BwZoz/u9Kq7yQ16lQofa651HEiegPNwSGuz1stjVG8ONv9+be3+w50/Zfi/McBjt/5nPIrsQHEK3EIL4",
+	"jNfZfkzgDUn3PNHwhkB+2OOt71m631q+lZ75PV6RhYP23oD3iz2ZzXWE97tk/rwgi/1PmA713J8ojFf3",
+	"JIjbaN97ZP9PpDHBs71P19739CDGlAtNY2LE2B70/v4bYL675/KoO+CW7PdJ6f4U5P/J2qR9CBEsOUUJ",
+	"kYkyZkf//Ps/PCS+wMVKqDLOpbg6Er8L3wSoW0oTCBiEdKZDMCKB+V3qt0J/TBcxJQF6JPEYp+EMVZWQ",
+	"DB7EiNxjX9nFapaq/a3QUEApKFqdDOftIcBIlVKzzYZiZKr5LvsBXv0V4wR/WG6BLJNht4jHBSOD2E8w",
+	"KeJwlIg+tDIr/g7/BioT16It5OuLX4QuqHBoWPpuf9VInC1ymS4iv/gqQaqdhb47v0at47yiqvdnRSko",
+	"JC18Ka/ZlysJrp2+QtlRMDVqMAiqPOOg4APGk06ASadlk4lzbLsuwTZ2Hdc+mbQbpH10Mml2xmUjzCc3",
+	"rFHI5PhEalnKspVHVaFKCkMN8n73RcWbffXyDpJKc+KMT0gL227Qntgtv0nsDm4f243xsd8JWuRocuJs",
+	"HqCi1PJyjXpMRqlMMK1YyMvIgv+VaiYGuqKnyaSQeiYTNrYZRldoHTj6cwg9xdGDpvKIQFV11O0jfE9o",
+	"igBCS2OlSEiBFcLG4doNVT0JA9XuO3jsu5M2aWC7M24GdoucTGx85DdsN3BIZ3IyPsZH7dKwAl3ypGw0",
+	"YD9PJKatIUiDSTDCSWoZbjtUddAfEWUi1D0/viNwrClnm3SsbSrCbFXuCQ3WlZl9ZKFPXiVItIEvUd7R",
+	"L5UZBvy2CZH/oGSRxjjiXNCwAKtfV5ZjM8sxl+BwvhOTZFFmA7uB5/mKs91+ft1VfrfAgjY+J11FKgqW",
+	"sYhgutuBSJ57IJLsQMQLqg4Ef/4bJv2tK/P+4hnLMgs8SxoVOVueYX8aUoICkgpA+JKFSZbUX12Yc0bT",
+	"kC4yEzdf6MjoCZbcgowPguE2eMIh5IpMIH1kFyrhRxMGOJpiGkQbGHnAVGF3NSVpOTXPoA7Z9+Xg86dP",
+	"/7zvjggD1eGbAu9rUlUmX8Wo66hvJstuGQyYvg4eypiQuR7IPBL+F/5wz0GAOe3wUfDX9TA42SRoQdMw",
+	"EuFBgFaO1B4mhpNlrzEKA97hg4T39SgBq0/5gJTlmROnl6UbeGiG52K8imm8AszHBcjjVcDvGdIZTv1p",
+	"zUIkSuC5J5EaRronT/6o16Dc+1x4a5MbBlVDCNyVFnRTjKRMDhHGRQruFhJ0jp22j408BtycjO2TCRkf",
+	"HzddHLRK7/d8Ekb5FnwpizY0x/+eLyfoZGKEUuRUi1vYjrIp1vPqk7t7Akpjj8SWFUJUI1wjRRjjF2SG",
+	"GK2jC7GhyCtJqShIoWVJF3vzNVU+5rDzIcVoqXWlOOYSKaLkid8JAZlzCYmmiC3Se8ZvBd5eFpDidzU/",
+	"8xCCAWUeVy4llWr1ZUPdb0kNUEUKR9GrRDqYpfpMAgGUhZXjNSstlOQicXaff1d1AJiqIVW2BK+UG+UD",
+	"d3QVndVJvcX0Hi3mudkkSseTQhfit1eCFvPd7lWjzE5SdquyGSc+Jc3tFpQUBJCB/RUE6L54xV2dJsFx",
+	"tJRO5lIB/2ZByzZOChgy8VRgOorSKLtN+SB9WoGwqbFI7ysk3VqZ2x2JfJjgZdTrrLzNTutdMK7ktvbT",
+	"1jOuXUzPOOkJkaE5+sCzOYG4CYU0xtsgPGaLNJNrdo6XEvUmEn5ZGj/k1/oqDkiM3EazhXAsAisCPMP3",
+	"Yk929PYbH0rDtBgTdS5KXmR4GxjFZCKwBVc/wFJSGvGvARR5CwUDxz+a/9iH/jUy0idWaaRUKv+Iw9QQ",
+	"lXyZLqtie2T6lBQbdjw5W6+JEnfj4bSkOhOVreTlhqoBmccEMrjOIKHdaKhuS692agiF2gImc12DIZV5",
+	"rCDGSAFKS20eTN6QsMokqkKbA+UpabOQERTKWoymLCqwD9IkbYcc+XbHPxlL6cJpurbTPGnhk4kfuKRR",
+	"RhrluSYIpi9uWHNdkFqWRZLC+kEUlzmO/wDcrZSTbeW08t+/OHana1/8x+8//el3paYKGcbxZT1CHJuo",
+	"r8Jw4NNQjGVMCNUjy42iZZhp3G1Gmr1IVnq4X4pkRX7Ss0gW7nMomzOknuzv35lgE70D5XWGkGjABwWH",
+	"19TpgxBHoj6bqpNmFeu2kXgG9yH85WPqE/mGVPhzRoDCuxtjLOW4P+1KbToe4gVoLZB9eZyCZnMcS0VY",
+	"waLdDc4B/yAz+t6Hj0SHNGMaFChPRDeJvsKEUdjfZDvZIe+JkIcALxO4/EFhpDaEqlk5poJSFqjIqUJO",
+	"m5rVOuumGpO58X/8Y8Wq/F/8/wRKv/6HfuTrf/wxv8dZu1X9EpfwzgusK6HNGE2nZ8h2ZWh73qFiu7nM",
+	"DYNJ2W6ZKflXPp+Bc9I+aRBiu+NmwM9nYONWk9id5nFn0jj2m5PjSdmiTNmixN79li1itSwBXq5dlBNj",
+	"TRrNrWsyC+miTHR6D8/VB/mQ1n7RNOm3O9u/yPe05INiq52tn3Ab21wG6oSUkpZWVHkrVL1d0AAvkYP+",
+	"+fd/oFucLmL+51HtTIR/lo7mF9dqWE2rZbU/GcqaHuDRtvFtTCHJTufOjO6DYd54LqPTd6XB6HBmIpH+",
+	"cWH/WeVqKM/UhnRHrvYb4FJ/LGVQvzLLmIwbkxZpYHvsNB3BMsZBMLY7x0d4ctJpTNq4WTZM2I/RJlEQ",
+	"WsgbwxPNeS+gSnviRW9FAtxIxaITqrHA9/ymeDH/zWaGVS2xp9Vn5FT3/4x4sWCv+8NJw3UliIu7fj3L",
+	"ndlv2RMYa8TpOEU4QSn5nMq6PmLgGl1LrKx2zpPPqWFYNMcmCVgOQYOEa/k+R6u6VcnAd7V0yvFvMGQK",
+	"u0hdVvcFctAx49tktez0GmPagaGZ0aTP4Wayn9FfWEgzpwELaeboEUH2Wdt6GQtS/axN/9dN9nVXOuNj",
+	"fpp9u0HcwG5NjrB9Mu74djNoEHfi4M74xD/AiJyPqn3WEsqQjp2WULQtX8ItsStZk32XsHl0TBxyjO0m",
+	"PvFlEYGxc2JPmn5z4rQ7/mRMKjtQqjHCHUgUQo+fs7C8A72gwrgMQp1hSFRXK28qy3yAc8Vw+Rdtef9i",
+	"A/OMBCFe/fI1ThIocbxE0CJLvzJHvJtFOSYRXmpEuFKrfWafX8wzVUy8opiwwEEwPi+sIvsZ9H9Nm3Ex",
+	"cv05tKd7GiWEBpnDCHLNsCrTqM+1bl56srPONpxtM1Jmr9M9bpNJmxy17Mmxj4V5YzwmHbszOW65J0e4",
+	"gY8bB5tq1UTDRCYmH2KqVcGeZTNXBS9zU4KgUPTE4iiwZKnmQn3M/Tl+PjfhYNrIQxVm7IlFEfCgi8H7",
+	"N8qKGFIuxK9zixYY09rAMi5HRUwEKwLaGFe1RD8QTjYLoyg0aoTpZWw7uSgygdewNY5su5kWzoCcMMjz",
+	"XEYPqR8tApECL3hJIqo4fAOT7W3K5mbiHKDDyTXfEFT3orZaI2HlubRUwmEMKiohFe3MKEEjlfZrCfxU",
+	"deyOhbr2hYX+w0K/N2BAXMfJ743baLbW7s8X13Id5+vv9gyJZFRL9nMiiXYzzTbaTn6XzG1yy+FFwHX1",
+	"iKOyW3WREDQm6RMhdKcz4+aOTNvZgUxyF5bYmm1XFSRWHEw2xJ8yTS/8D5IY4bOvEoQXQcggI/pQPsN7",
+	"3bpQqzGqznNPVZaedfjq8C5Kb22K4LeSsI00xf50xkWSslMFlXD5TQ/NspBsHWv9nLgM/Wkj1PvLsBAp",
+	"PqycDjMI+GHFGuZi3eHnf/79H8PK1x1DOjLUvVUWIuoOmqxhoOpMw9XDyUxe/GVxUBvEawnrHs4hseTF",
+	"BexkISa8Jv0BfoTaYvnZ/cwWsfTnyMSObarQXmJpSe7g4bQt+xJahCiGYAQzxQTPMlbwKpGqBCdditS7",
+	"aMqStFRMpeI+X2POkWKqbATZRmZ2AiQLFZMO4GG5PyMtUYJ6n9MYA6C2DnBZGbVh3CFJEjJqt0ql2yCM",
+	"5XSiMEnLMFI+wqrpdnyZRFOAS8xJ2Cydbv5GMif4YadPQMudv0Coj+eJgQq+uie5JsaOxOm8sB1xOi/9",
+	"hiIqvsTl3+C/iGLDcxanYLMV1LYyEaC4uvy77rOZuChKTcYSXKzUUgw3mGhhzGkR4afCpPij0kDOGNOE",
+	"j7b8A/pns/eguGKLoHTF1h+Qh5BCTLlYHQt5opagyM15IuOE+Q+keExkvcG9NZrVtOKXYyxsbvAVNk/k",
+	"jCA4H7Z4r6BmkcJ88Ogm/HU9HviLJDqeUgCSoLubdyKTcSEMb7NVHkceCU1HM5JO2Ro9/O1gcI1EA07k",
+	"i4QYZujrq9tBzgj9PeDE8sf8P3f8/y9673qDXt4KLRusHjwYziJeE1o2TdN5NanBxFImpp2bdEFnTtN5",
+	"cvr6tXH2Xsvcz9eUq99bUfP0cD7tsp2QX/68LYVcwmIujABvlLGvarpTEgtkGmoEl6/GlawPpYzCR7I+",
+	"nvIl4iMLq6nGsm0tIev+4GW8ZylbjfXPYvs9re95Wbl+DyIwElDJdLzryuqWuBqzLsq1B9DDRd8pg+Go",
+	"z58hR4JywSCLzqx1Cl+5V/gwJyMMp3hdHYbKVEwb1gPattkSMeHg7RaRQXrDlSnWyMnRlRaJVNjyO7jO",
+	"KAz8BjqXRmDjWjSvsPEiWe54e21Lx1XR4/lK+dIEDTW7lYn6W+flbrtnTdCKg7dO1UYuNSen5HPOtLmP",
+	"z+JbK1X7GfAPM/XuY+Q9WBF7v3hONPnMhJ7jfxyaCQfIJAcPYx7hZTETTsjKYUSSegZ7hlgUkFjAxHlC",
+	"eON3u5eDyEsZy6E/DCkWdv4y7p91IrZXhZGWD5pvuDEEPvasg0Je0C9aeLkP0+liDLLL3J+SmL3GSUri",
+	"MHmwQexMXsf46fUMHr6WhvXXEjui/oQfK2ag0QpD2kzo2ei2ymNJ5iOLxGXHtwIMZiwOCvLEb2B22zhc",
+	"Bn5zMGH+lXeR94HPF6nhAg8pwgharXI48fK6Gx1+3dcr1umMJ8fNDrY7zcbEbjWbvj12xxPbdZpBsxkc",
+	"k854uxCnx7WNtxRwgA5eRW3jW7HtQKJaBgKyPltlTMhclclcsYdHeCkzZ0UYUNah+EJuDcVgS5K0dsJA",
+	"0F1/Q8wDQoMRm4zWuKzAifJAlsJrJdTYNFdZsupxlu1ZyMOUs1Xv90LM+Q+vxHFVYpyBrydhxIWcHdxU",
+	"XKKSrUsWhYvH+c+2912PTSYVKLorGpg6rCheO5s3K1aF3d/nNVfx4zdFgsk2gxRdDIcrYrue1eeYTMyj",
+	"umItyQrC7iUbCGSvg4eURGaePCSoP8fRvN0B9OL+n+dtSW4jQLQ+LAffQD97xlhAnFjnqxOWedHof5qT",
+	"7nmYQDlAILCGi7hQVJ1HGAQodHv7/l1NZcmvBQXaFQAEp4hRn5RBfmRxLgBEtMKB1ucpC8/9OvgPj5LP",
+	"qXeKZuwRcim5VM2UWqumhOZcZYKwceiuLjF/TyUsseH/V8xaFkzIM+ly4942bJ4DwXjmMXsM1+IM8X20",
+	"U2Ync0K4ACgbG8aEe38urlj8VAQHuPfLje1r9UmgGuVSsVCOfEqUzHKQuS3hulAockNQppriq0SALK2U",
+	"eIKVtD/iR0JJal9sNybJ/d18AktgEw8/kLqzUYYepg5o9mPOsZh3fe8DQ/cbAJ9TcxJIiS8JQfd15317",
+	"pp5g7FmpoqB/N3UFMIL/j9+vX0tMLMCDvsxWrQiK5kbtJ6SYGKQHD06pz6OEGDQEKH1ZEoTcJO0qWCWh",
+	"UgVskMcTonhWMP1p70saQgbHNkaMowXZkNlyhrzffeFf+eohbXoG44xwKenqwQL7dDFO0jBdpEV0jHsW",
+	"BVu5NJ/wNiZtgr0evEGqnGN5PBO4K2XBhRIpsjTIQoX4rF+uHRfqyxBQJSH46HdfclGuYfB1WPm6LvBj",
+	"Q4AJH1gWt7KcFyimpFrqqhlsN/fuJr+udNhK9+7efl1VKkTnCK4tN/j734/JktHg979HVVXOJGD+AkLR",
+	"VKUoLudK9DVxNPX+WKKkB3/GWUatjj5C7X/+hmchjBqfPw+pfPVpyhKia7Ri9MPt1SUSlAtdWBBzI5CE",
+	"2dyOyCOJ0IwAMIJ4VyQzwstispbO40IsHlKMuIRs5bGuPJFEKFZA5BiKJ5z0xN9QpzRMUVX0lXBB8SkO",
+	"05RQC7pMOBddEO+1SIj0aqrEnxheYg2pjrL2gNGIxBD5M5pjickpUhqaDah+IuzScUBiUYwweQjncxKI",
+	"RVWXzxI9sUUU8C4SkYquZwYmLLHyIjw+Fe43VbkeookS9MR38QnLBqK8B0jAUtgHZl+o2+HHs/qeIfsq",
+	"YEru9oFx+os43CkYQVeV3RaBwJlX8not+qzJU/m31/PUwXrAXKzgrSBjtI56Cg0bLlNA7JIcVcamb4LS",
+	"1uKIvq8kU8hAmytWRQLbqn8l8K8ZvzfE+lcssMPy/wDmoKUK7VsKiddAJxLIj6v4MqvPJbKD+VwBLuQe",
+	"6kxCq1LI8ZNPjJQ18YQKfO2VzJeK1nVlxkP2QP5M/Cnj/9FhtxUjpMyIUyx7zOaAPZvCwmQhIRWrcs9S",
+	"lkFhWBXTfcr/XMCyzSPMdyPzPUDZ5pwJvfAEvgh2MqjZLP7MTDWcSMW+lmlF+ceq+4KAZyRycqmqYlXM",
+	"Ozx/g6hvFc85p89HMpERNitBw1oSyyqW6WJZ4BphExTSCOBGJXCc4RhUUBsxUbXM5jERRYfAF29UThIc",
+	"/0lDi53mihGhqidzgx275P/U/7waMCdP6gIeZ77m2GqcfZuxAp6FjL+xXgv504TFTzgORuL1kaoq5fFD",
+	"wvjCpkTpHeUJ8wKKRL6/exm+nqg/Fsgycqv4/R8BCC5eUAp3Yw5xU+ODhhB3M2ExxNJVoYodASyyeybE",
+	"L2E8qtXRFfUJV3dIYHY2pGEqniIskqmV5CAq+oVyl/i1lKq7R8GvwFaG8j5KmbjvgCWCbgL3kgwy4bcd",
+	"Vl8K0yxTW1WXlVdMmKIYU3HH8tkQGmTXHI2WGq1TrgVvzJl2FPHN+WodXDo8I4xvU0Gc66/r4mU+TpdI",
+	"b0NV1up6Mve/doq8SUjDZEo4yWsRBJZPLEXN0ibrLLLHk9viDWk1ncZscS+iY7rXfd5eFsHT1A9CiISF",
+	"T2PGrwgyz55mPHVEWTqasAVXI4bU/CEg83RqNMZhRILs71BUY+YPNF/T/YuLVf4NQiAAQ6kWqBowP3md",
+	"aY6zACWc44BQBLLmjGCa1IoC0DrMY94mtwAlvvoeFA/EGu0ZJQxNcJx556G0Al8sHV6oYpDCWEtvyZmS",
+	"FqRExbUxOJkWkLWsuiY7EACh4hzP2COEVqBqQoh4J+PnEnhTTninSJ0i31kNXVhrZdHRYKGALz3L829A",
+	"vM7fE3kferPTaWLi2k7LObFbR82OjYP2xHYbJycYnwStZqO9y0mC8akLal0Ek/hVB1YYo7bQPKSUBJp7",
+	"wc1LMjazZR7NNa7S/C2yOq7sysxK9oFFn6srmTNBV+SD+n2q3ApvmCjfg1HmUl655j4UiX+XS3WXZd8U",
+	"ISmoUVS5zJcMnLgnmLi+HQSTE7vlNsd2p33csHHQdNrHrSOnRSa7fNy8jXNX+LYxSXjqsttcbbyBMcsv",
+	"IuDCBdAIt9PErXHDPvZdYh8HTWx3Jo5jN8eu3whapD0BsOS9ZkHimMXlV0H5aIMwAPgaGLUxZmOu8gIB",
+	"C+0UA60B5+R01ZZRLhMoWw+rQpkq0Uw+c+WydqbrRHJ9+ClMVlTJbbPazjtk9ASO00Rht5AncxKKeybE",
+	"NE2s7FGR+wh0tzL115k4uIGbxG7z3WuNT4jdmRwd203sBg2/NW6To51ocI0QuZUChbmDq7iK4PQ89J3M",
+	"RZ3Sba+VTLNUyd9Oo+09Z7lWgBIY1rk5jgmnJC5wllwKHp6HBe/cSzGl3UrgrBtrTt4FSYKLuzBcGDiD",
+	"Us5qz3LSk8hfguK2WdeJElk1gcsisXRKYs6wUy50iarG2sKSDQzUL1+KsoapYB4qRf9T3nwZ7oMz6UlR",
+	"0pN+aiFwimNEkQe8w5NKm5dJqzlTpuwCngSkoH5mP656XXVV8y3SySCckSTFs7l8S9Y83/MtaSPf5xVZ",
+	"aH2ftzR32vbWB93wa6a+bzIsy5QhkAY471A1oLVuECbo+up2UAgrW2dBVp8sNcd9nJKYFCjxFRT+pmmC",
+	"7pmFxiQJAyJoWylPrxIke1VjOkWUPUFfJEpIbfdsIvGlrfa8knL6igFrms9pWSvMocDb1jP08iutTMgr",
+	"USBMuthYzl+Ynoy6/muMlWJcGXz5epOlZCNcyD3NwaSa4rCX2T4yOTeDeK9ynqdw055YzUIJIQEJhlQw",
+	"Bj05D1XHSyTLb5g4EBZqNtCP4Xc5vMKjFjwKKdfUa3Wkj4T6VmZxH1Iwuc+xT8CqJIuu53i1eCYS806L",
+	"bBQ8GLo/Q68PhbJa8osWslRN+pgkIDWBSV4PJ0wTEk3qqAu2XzkYYfEQyclQmcufMpaQTKPTZwpKllcx",
+	"RWGgK/an+IFQXQ2n5XRqymEAxhDjIKKqZxxkmEmelyg1cMciEl2lbAr/uKGC4M0lJHZPCtlfxSxJrRPh",
+	"TZaucJ5KRpQn7W+jau6o81h8zxNC0XhpEIOqcS8IJCHxI4klcYjq7N9cU9p/mUUu9iYFI1/tim+FWIYh",
+	"3WAy/ZbC+D5iKiSFTlisxJz8DeEp2QxkO7A2ctmotkYZdF3XLRW0j7+Z6JqNP2OGrxIlslYFwBtw5BoY",
+	"X2V5GlnGQZiMs+ozeEjNyiPsUYWWg3wr7+dXCbrtX6uXgzh8DOk9woqe4SVwhAeMJNpnLD5ctMRL1VR8",
+	"MwxqIlpK3PHCUaoXHZDhwa7LnrhO23Ic5PUvP3Tf9S9Gb/q9dxfekGo1lWuuJWy9uL1g2P/n3/+RHxR4",
+	"a0mqMfJmwvEaBsCfuYQvJs9lHhYHpys1cFHE5SAdF7WYo6pebX4hPBAyF0yL/yz8PwmIScDmazD1Ic3d",
+	"4hAVpwq2+lNM78W3oM7oeJEKm2eYgtqS1xcq1lqVodxz+q8QZS0QYFEmQhQCU58ZNPEskRdVPUMglGVF",
+	"PFkIRz4VklzxqRDlAq9mDakSm1PD55CJzXXUpfx+YNEizfnDV2zXh4nOG0TJ3uNGsB6QAGjJ0uS1ZQga",
+	"Ut4h+P1VImFclBBlMK6q4Qb0ZCiTTIT1alBGSpgzJSbcnIU01TcTUP8pKtuUvBEXQjdKNknEopiG/DCV",
+	"JtWUoWrRfq/A52qSJfkEzVhM9LfgFsx/SW28bhMmSD7LjLhJeE8FV0vQbYppgOMAycVIhP2hmsXw1E51",
+	"vJatead0XEupA5gThBcwKucXkzRe1qzs1VSprB6q3tHws0oTEpPTzfjYcLqIiYeq3qNrZaLwGCfkqDWk",
+	"b993z+3bt91G+wj0iDCo677rnHA8tKABidcQPP9uTNJSGVWFlm0TJg36veCvrAVP+SigRedzQqUtV9lS",
+	"VkiIc8sVisk/lBtZsL6UvbQlGFtooTDbT9uP6MXagDvjYHGNiqrzKV1MyRTPQYnLXA7FM3cqyQW89/lD",
+	"LWSjIc1eLvrtBSkqE5+FvCG/cIYVrwYxpz6O4xBuKyP2r4rRdf9S2rc4kSznBC5YqCEPfpeUyUFJiqmh",
+	"BY1IkuegcFN7AlzE1EWNcyMYEGUr7s3EG9IquAklF/AZxHYlegmVSMue6Bnyvu8N0OtHt+68Nkx8r7+E",
+	"wVcvV7/0acoigqZhkrJ4WdstSGCji44PJVOedvZol/hffn3vdbYRZygh4polkBTO305qSivKCt1xWbS+",
+	"o7/23843iVMxbJOA9RJ9I0+kgWsC0Gi8vRLM5LUYpmDKVzeXCiMHz2OZz/G343F0xkfjE9widtNvd+wW",
+	"aR7ZuIWb9hHX2fwOdjDG39bjmPMB5I9EtrU6V6xguXCC5qTJVeP22MV2a3JM7E7gEPsIt8Xwx+Pxi5kB",
+	"jENjui1Kzg5dsVe8vAfnuV61MEXVnXxov9aE1s0iFFmDUoFTOr2pHNd+g140Y6g5TUAESIfpmbRCgJyw",
+	"xmuW837h1Tr6B/u0rJwXSwlCuTudkwoXDCCF/n+gU+tX8lAd5HZ5aU9LQV4qd71s8K3s5FIBMetdWIZS",
+	"2S3ov2yRjtkCcgBAfk4sQKNJUpEDUIaMlSyizcBFSR1dAoYZXexTHkIPS4ryWytbyaFsXovyZbiiBM3x",
+	"PegShgi8Ol1KPqcj3nKUsgdC9yLSTUtlfNRClDxlK/68tdt10ayVmW1eRrUnpSupJCwlVLEnyNY2pPdk",
+	"maRkJvSXqbyWAxKFUiuiaSnYNJnN0/WBi+L3Ar0esnoXciBd0WOZWycMNlK8tFqA/IOTvHVDGzD0gBOm",
+	"UpZkrkCMfExRELM5ismc4AK+zA4RMLsZ5ndN+drJ9w7xqyUX15xQyIxG1ZShMUFpHJIA4XscQiCv3HUI",
+	"9oXEK6lw8t9kSC2qilqXizlgAkhgGAIWoJAkvOU9o0QajvQain5IgLyW66DveYtTMGIbIzgzYovFdqBk",
+	"KsJbhF+Bb8IcxiBgGPmWnuYCBBCOIA8aTXGAvDfvrj5+178c9T70Lge3o/fdn0bXvcuL/uX3nmaHCkah",
+	"Zt7NcpkqVkWvCN9CWAHI66BgURHDyd/c5gsvdXevzTQUksYL2I0VtG+WplkQkHYwO1mVUhTYj9KnDKkB",
+	"3yY+Q97+/PP6HKkzYGW8ylz/zQz1UsI1lKe7ysSzEh1bOWxkELWuB63cxlL9VSH19S0Wm21qtNDjZWdn",
+	"YF1eJCmc66K+mh9B0QpBxj4OxjbxMbFbjY5rnwStju3jExd3Gkfjk3FzFw6WpAL3Z3W8Hv/J05b1/Grk",
+	"ZlFHH7lEDTzGKs4o/yK/uVIyP0N4SOWCgw9hKfMq+Y9miAPybgfdd71R93zQv7osuojN4qlueQXEZ0u1",
+	"q7u7mQw35+yXkuHH6XIlMAVy9IEdq8RZkfGAo1o9S9XI+3FPVWZNUZeqD6nK8zg1cPGklsaE0Wa6ELCo",
+	"//z7/2umDYldSrJzMcExKEiyvfbhmNGNAgNpJT7QyDYRfhxwi4IWmLmQ2RNV306IdIqJ18rMpZtwZfMR",
+	"NcY4zowVhK8LS0u+zKO4J8qLYq+zOpZ60yRC6X4FOtAcx+kSIllIrvYHRvMpo0SXsbztX6O7m74lSowg",
+	"LL4GAdz3pWJgQFIcRqWBHiLC23gMyvecMM7o82j7OBR16UWzKKSkjLtwhb/sS5ABva7vScwolH8rzVCU",
+	"xS7LN1xOXgRfGeA/uXKi+5YalSjL6+YShMk8wstsTgLVib+T/1A3Cn1yGKq/nNgp8lISQa5WCClbsOcg",
+	"IPC9ltlYUn/mf/F9gXafU0KTkFHPQv/8+z9yw0pJtKs7Sq59KQNcpNPyJAWGZjggXHsB5+wqQa67MBcJ",
+	"3Ms6+NnnW/tAliWW3GPs+s7kqGU3xs3A5vK7fYI7Y9vx3aBBmpMW3s13Ub7HxmB4A6t0SKsoIziYhXT3",
+	"/e7CN1A1Yvf3opqZLOUM2iQI0+BrV980uRV/ExyR/EcJEWIUkxC/7rTFsC6wDGW7fI6jUs4hWJIMo8KZ",
+	"3qo1CH7UI+yTwHDvQ3txm+F0kXjSn+AFIY6EvsMW6T2DlNb+5Yf+oCe8fzX0z//7/0EenwU0g7/mMbvn",
+	"R0S8qL5r6agznR0pmqckngF+MzTnhAmobHP5s7ymziDSRo1CzE9dkzIJ1bwRldwyx4Cu5vmY+gSmUkdC",
+	"xRYzlScBohikN3FIq2DuHKlZSfPnyJyXeiZHlwHVrYaMrInuzNnMN8lD/0VixuWh/gW4Fac4pCQQUABh",
+	"kKyPokuyhBW137qgam2tLWHruVwpI3Vg5u6qFfmlvJ4GIPi2teWHyIAt10V6SlT/kPpsJmh05UgpBVuR",
+	"p9FGLr3CuZVMQnVWsSrqnTyfMBps8qbuTjf3MVvMJdHs96Yg8dF4WX6jaNkTIm60RAtGeZ2ZJk5oIVgs",
+	"Yj7UDIjJjAmV0jDgi2cls5fD2eTWzg+iLF1o88B0NQNtsRgvkiWE5nEuwkcVzghbgKWRabAPzizFQzwr",
+	"WDXW10fYFAdb5id9oTBWgS8+OoggZouUjDYclexW4S2B0ZIz5X9WqTBazahvz1R8opq97D5K8Vb5/W4A",
+	"5PNWEN0PYts///6P2nOGmqGM7Dtc881kI0lksIs7mof3Zum7lXso8M51zr4sbFNougmiEqxBHjgpY3BG",
+	"IC5ccV2qq5YPOJMQ9CEU/y5TCAvv/ov9f1Nd7WWft8w57PmqWsRv76fcEgAvwqYhqEcdKCj1VDxQkgzA",
+	"wZPbSIkCtHeCmXHyDeZhekCL7kzZtsAUS4StwgkvHtvCNatPUl4mMTywGRddYavmxVu89XIbvUIwJt0d",
+	"6m81D3eZkgEWEZ35mk9sUCqykrQlflyGeyChhgzMFIhRfKDsSaRtfAMryYuZRF7MEJKE81MchT75T7dx",
+	"XHfqTt0V2Dt/cNvttttolhhISt7Z20wiKkRnhhJLp1CAAct7E7OZGMiAeWhKcLGWyb7WE7CQoCpW9jEh",
+	"K6dEpOygXt09akkbWu1MS2pTnIj47YdwBew1Ced72knyayK33lKkte4EZOmbe5iQr0wdVdWF8cmp0MQE",
+	"uSpeYAn8G6kQG/BYEDmksjtBslbKRt3E5vIwZXQ5Y1xlr3qfbZl1aQt4L6+WK/SDaaDSMhV2ojx0Cg5s",
+	"wiKun3vw50gmEoaMes9JUWRUTFIWgDHyFZOUj2UlbREsqy+WtLi5cJaUThiM7kwY80SIPdCnPLzksJJa",
+	"+LOqxSPR9tcXHjos56+4vHV0JfKAvVxqrKak/CkKiO83jpot2xk3MNe3x/a4eRLYJ8f4ZOI6bdc9OdnJ",
+	"b7VvdbCcK6j8ZH0pVetNEd5MRdYL8MrMe6yjH8kyQWNyH4rjJXOhNUiokaecW5kvFR/P5ji8p2KV4P6q",
+	"rDoUChyn7LIvqUhmVYrnFFIc1EGufJLMZ5eEHzXp9Zk+6w1TFmS2yPNmuItEPhWOyaE5H2CZ3D/JA6Sm",
+	"LL3DNMGpP/NSjmGAW82XG23wC+2T3cEnsz3MClj9rxdgBZ97gdCq/E69RFAV7zE5l5u4wTQpzGI5ijVy",
+	"M0qqocBr5ZsAF8vKxSqDSQHsDViieSq9Zy6RIegnm8wL0EpMWWtBZDZPlwUlqFjQbV3V/qJDHL6fG0zp",
+	"psizX3a7KL6wMQ1JdfAeU3xPYvWnVxLYtk5nuCWp5L/Xdyo/R33b0+a4dfH1ZdfOOIwirnhhH6rRlt6e",
+	"+UwIJF85K0uGsFAxderbBpyv02pefqHAM/mrfCif31UqbYHYqaO8ExXmbaIx+TiOlxKJ0UhFM1OU2GRi",
+	"JCHXdsO1/hcmYq3XxEDXXEmV27AvGgYKAFMguwf43JzEOGXKMSqSkMCXpc4AuDRxECDb1t3VFNaVToqX",
+	"nuFCOrNc6NJiQFNGyUiob78Gkf324/f3TbAvE8700mjkOAUvv3WBNibRD172a2XGuLxqrdhPgVAsfVOs",
+	"rFd+BqV8/mCrlpz5nd7UPSMUjaWbxwyqKQLuj5Koc2YwQfKa2gE0SIg3puf99uJHKaxDJPWQgk5Qq6Ou",
+	"/oRI943IJEVskWqI50SXPDERhnIJ4gpjSKNl4ESm7VZVd6cyRVAgk5nDX114E2kJBzbAfkjTAZewtFzA",
+	"PzekmwwPBv64skEIpFwVcwxgISMADulCvGFNmRPnMRtHZCZQSOYsTqFkscJYxQkqAR1R8RuAUCB0Z9AZ",
+	"YRilxo0Ntk+WpFhHd51BwFUCiCFjvsZzHIMVY7zk8jn8WEddBbRlOY0W57Ex9lMSF8xaLnqPQ4pu05iQ",
+	"1EK3c37IYIhgnP6sC+M4jdYeEkXXNJBmY2lZTudo7Vj6VKTOJIs5hIbCRPLDaDmdo93FjS4ALmM/VStn",
+	"mELZPPlPI4jZQ1XKcjbKDOO0XCgrdJAfZ6PdejlhpcCunyW3nA5p1m7KokBkFwr7joDlCLJVuu5fJjUF",
+	"d3yKFlRc1UHhrl4r/qyXQYz5CIOwLFHYve5rrSxMM8pptNtr6abrzwi6FURT3Ib23uJDRjSixamshyjP",
+	"M9WRuCgiGArIen/wZEWcOfZJYiHP9izk1fn/VYVdteahMUmfiCjuMjsD7gETazaMea2SXEEo+oOL2u02",
+	"clwQ+I2ZNhsbruVDYHf0UCSC5K+IurMG70ZC3e18Nu5ZYTnh/frLY+aUW9dAZjhUkPhqVS4kIPw6JMcC",
+	"mDwAyAdZGaFlfedg6Y9TUUL+icVFr0euupY8B2GChpXGsHIqw1xHYZD8Ak8+ralKVWpUUqnCQRicQsoa",
+	"EkjnGtZczgsiyKC0KlcdUoY8/VkPVb2/LGZzD8AnU7N2XNVLSAroSjGmCCoKcKlAugmqosaAeE+URYJa",
+	"LgHChZwa6IiqfBuBXJErSoeqHvyeR9ZSQ65YFT7AilURJVlUzRlVr6ZYmEU2XuddK1Mn33D+AquQK/3B",
+	"n5DVWkmBf3LsNprE9tuNltQuO/6R3Z6M3ZMAuy2n2dquXa4z10kKK5ODi0mBpWY1lUOWMpXNiLBK+1qb",
+	"0bjalasDsUXhLdkwX6K4LGFE1T8ezZJNJZCn5kjZQ67fTmm9+HUQ7jgVpP8UM3qfY1dmLt92BWxdJIzO",
+	"RJShp5Jjim7PkKO0L4EWp4MLqzGZLBLOTEQ4moXScEYCLrvnDR8Np7QefDobGZuzoxZbICrVQa43E8AX",
+	"1jS/Z2WE13OPWuuDlmUZuVD5hDnhW/xGBza6mHNSdNtmSWTjLs585pw2+Rhj3vd/D4d/+MW1O59+cezO",
+	"py+u5ba+/q5s13rlZDGQVXRghojQRxKxObEQ3xEuyon0V/FrViREPBU2mdJimZoINyIK8UbfsWDV8Cte",
+	"L11h/c42Cl8XaLE2KTmkQfgYBgscaR0MasnAfaUqFkqDu4mesrOtHcZ+IbSYEpP7bF2adhdNFzMMPq8U",
+	"kBfFz7ruLaxWnl6U0qly6JZzgoaVNMIPw8oZFG1YsgXUpeGPcfQwrPyp/EItv8a7/JDzu+/u+rp3M7q9",
+	"7P7YQz4LsrSUZE78cBL6YnRwmSZPYepPEaOnqHs3eNu7HPTPQfkd3fT+fNe/6V1YQ6oU2/Ob3gVv0X13",
+	"CzH58LB/kf37h9ury9F3Vxc/Z494N73bwZqn192b7vveoHdjfEUk+40GP1/3shfkw6tr/p+Vx4Puzfe9",
+	"gYUu7q7f8fGrjEE+uKxjruePbnpveje9y/OeheDvy6vB6M3V3eWFhW56H/q3/C3jWff8vHd7+2Pv5/zD",
+	"Qf9Dr/h69/a2Nyjt733/9n13cP7WQmY6Y66f3uWFWOo3I2iaLT/qX/TeX18NepfnP4/4QPqXo7vb3urz",
+	"m97dLW9/c3U36JnjeN8bvL26gCfdd++uPsKH+H6MBldXo3d87Sz0tte96N3cmo/uLm/vrq+vbga9i9H7",
+	"3kW/K/fkhi/wu/77/mDU++m81+MjR7e9mw/9897o7rL7odt/1/3uHezeoHdz2X0HaUcFVaZku/Nc9Jeu",
+	"/V+f+P85dmf06fe/Kz8LoK2sTQSQv0s8ARwlTIMKAJb4T/aNaGH3AxV4BJxfpuGoEiNmsVszYvyvI8f9",
+	"4eKnoz83fzj50L5s/Hj8vnXduXFu3UFj33taMHQ/wokuBzEJP8sUSOMSP82o/+b7u/e9ywGYn6osRi23",
+	"+brltl+3mkIEAqd9Ev6NWEOa1bYVqBFirvAjajUaCvqXwC0TBmQ2Z5yzLdEDWdY4MRj8oXeBWo5roeve",
+	"zfv+LdD4Re+yD4+bFtK0h1pOi7/af3/9rsdHCi3aqCq1ToD0U8i9ql4dW6SkZqHuu5te9+LnUe+n/u3g",
+	"Fsb8ptt/17sYXd/0zq8uL/qcbiBLWEy98brVOIFp6IKUOBpSpdDW+IG8vbq7Oe+Nej+97d7dwmganYxM",
+	"UdtxYKaKglHbaeYF++LSV6xKYWW4PlxclopV0WsCbxgLUrEq+alWrErJRCtWZXX4Fauixi4Gogae1ypK",
+	"Br1ZoDfgemTwp7oIc0durTBwscYsCPELypZKgdzW1JBWedfrEfJA71lhsVIJ0tB5WU0vwIylhaJ9rTLp",
+	"9cBLP0zU3L7NvT/HMZ6RlMQbvHpSvv/rgsRLC81xOuVqqzzruoOMrckBWyYaLWWpcsxz/pGfDMRicKZR",
+	"OkJh6i616Ny8OUdHHccV9Z+vM6O4MYxXMkhDfV7h4AAbMyqaZFCa/JcC6vprqeS/br5W8ZgvJUGt2+EX",
+	"uMpWNOrCuSs9agb650boRoVZys/AmC3SYuw0NDOrd+bACFRdQQmFb9Q1HlKzSDvq03LkZUFW2fdE2YAZ",
+	"jh+41B4GaJdyrq5nDSllcHxqZ1n8cB59GlCYrVzRWRom030/1iivkBEYJrnNAEiy3RZoSgDEKPr/O60j",
+	"dxxg1263JoHdIo1jG4+dlt1yT478o8lx46S5U7AHhE5t/bpsVVY7TOK/8HtZ8wswzIUUiCAKi/LQS8Wp",
+	"sLmukLszZEJuVpI+LWTQZw4rFRCygSYSo+C5Yc+9Z7Z8+JeE0foNNlHU1qOm5GBO1kO1Fj6/Gac1nY0k",
+	"PPELQRDpQfImOaMTKIlwOrm4lTs7BeNHeQXpUt+8pEOd8mLMZy1XU9bC3askl8HdfdmWA70FnVUzzG8D",
+	"HCuNWiNwDZTbG2eYaqCzBD2RmACcQt4Gt0o0RVNaIfco/+HVTVipML0GlC4oul8ELJ0EBi/eI7n1LG70",
+	"GnRFHe1a+JC4z6SNOCTFwNRdomLzX7rGCeB7e1mj7EgA1+M/5INWhECARSo/hFjm6aThNI5s17UbTeSc",
+	"nDadU8epu4oJ7uwngdwZPdGDYm7zR+pFg28LRYL3Oq5wQX55gTt2l1qiWhrKijqiKqYyNATEB0ti42Gz",
+	"frVX27Xc778cGnz7VZKlTazqUpjm0L3UInjg4hDyFtQeFUEMizgCVQunUIpkZ6cqp6n9gMgyUUWb6nMO",
+	"uFPkWqgBFqZ8ALZZJzvGdKX69pCq8h111M0wp2iQrEcuQ2PsP8joQijKvS8k2UGX+eZrFZZuy7W6wtG7",
+	"ercFFBcsUFG+f4W8333R4SJfPZQT9z05BK2S5cVHxTgFMBijuqw5Zzoy7auIlCATSGSB/jcReypX0nQO",
+	"10qFPbNYxUr25+magsmF8Q9pdRclwfFq2UyByyjw+71S1zIaT7JS8SrwTC7dFPLTYG09KMiIjdUHqGrk",
+	"Zfu/e6bBG10Z/iVhVlZ40QvCrLxAWq6qRAlbxhvJIAekAFCQynFY/T6kSo+mOJmW5JyKX+tiR9wGmpLP",
+	"0nF4ikQmqoBIknC1Au8JcnLlm81JBzu+Oz4OGuQ/VaqGGaRWgwpjEmVH5DDmNHnRj0wNykc6e1BFS0RD",
+	"Z+VJXos3bD4jOyb3hJIYp8Qb0hlEjkJp+b6IbYEQkThMs1KcsNHFsO3VqeyDQbKmVsNL5Q0elH5tEswz",
+	"Cima+ZRQiik7PiKtMhMqoanqM1lX2HuVdw6pYJ45HLJJJ8Ck07LJxDnmS4dt7DqufTJpN0j76GTS7Ix3",
+	"g/7fJJAUMEu1fFJ1pVAlrEG1MyFE9Ab4HviuN6zEw4XjNH31CvxFOOEWHbpm7MbWW/Y3HrC/HfRPXm8m",
+	"jMUh2BVW5QnHNKT3pZls0RKZaXBMHfCqWD4LialZUOaWxaQmWNcUPxKk+i2UIgPjrPqJTYY0y+kWuJ/i",
+	"wvQ+ijbK65bU0S2nHBCwwDdwfTewpNKoMmaBtJ/v19+O5yFNFcW8gqx0c3k1An1GDs0WMC7k56tSeVmz",
+	"wI4kXXE90hPrra5t/ogLfMrOtp+N53ApNA9xJgr9UV1iWFsUZBi/TuEUEwH2d6oKJwOjrFmZkDSkuUpk",
+	"aDf5Li/IovVyrKiRN6SmEIaquHyN1SmQMzgVpUwxzVQabZMHxaVWPBlDCkdDTSiTBJM0jCLwJCVoWCmM",
+	"e1iRIAPGELOjJeo1SaxEgqXn+/veYEghnjQO05RQMQYdBo6EkEAZouQpK7CcSe/fx3g+XXsXglB7z5uU",
+	"BCsF92RtVNCcJUk4jgi4JrLA6idm6uU7C8AwyF5QViDDqlAWkJ2F9r2/esmC7WU5xBAsuSTruEY2i/L8",
+	"kc0LlhXzXrchk5jNNnqZhJuIN/s2/gx+L67H3oOJiRT/xLwmpb0hY1D3LGUVqzKOMYVIXCPNMIZ4XUhm",
+	"KEDprTFaRHhMojWeafEB6Y4Wyb1S9lMKdSERpzTsl+2w5MUQ36MOnhyfHBN70p5gu4Xdsd0J3IY9ccat",
+	"5vjkKMDkaO8QX9h+GJDciY10CHS9rlaOsFptprZ/mdcspAH5vOXbc5aE5k2wou+WxsSuIZYuSqaQ7MR/",
+	"NlSQM8N+pRJslVtuimUWLokSUftfh/UAMrcw36w6bE7RlEQR2y9bODcEqziG/EeeSOSz2Tqfuz8VYsXK",
+	"eeEnTqk1RmS9LxzXscBAN9Yj99GckGLkHikJe7voNOAtS+UaQQ1aHBRbaM5l3Sno0/kiXXvxBWQS0lBI",
+	"xKmBreIJiZF34FnIEzIj/CWuboVXBI/q6C6PpIRjgmR9E1mYFStBHJIXdEw3i3W7JIwITaMlyCSrGEyi",
+	"ZjgarMu+hIEMaVUYpTxDhuZ/Qil1C3lKMIBnSiyWf4g5yj+EYMz/UAqEJ4oPG/BT8us5nGmdSb5ICKp6",
+	"hpWG9yX/FGOakzgJk5T3G5NSnCp+qmVa7IwFxCwvtCodSSAz7ROLxd/aHMlJGFI0lfwGL17fDeroFo5G",
+	"AtUyhhTy4BlN+fG9vHtn5rqZmZyOk+Ww+IxOwvtFzAmx9gImx/1xr3JoU04ZDtZh5rod80VTkqTaeCeA",
+	"hORvu+SM7moK2ikFMVWe0V3yD3e0F62AcO1lNNLmP6EOrOav7mgX2qHExZudysLtXhBuN7XXMKd8KgsG",
+	"MViNWkCoUyVW1PDeQhz8fH//75BC6FrO/ytUn02u3JcqUffmxYvT8R5v1hr5uhSFs9lCxMeZ7keFm2fc",
+	"avX9WJF8XzE2wHKFTHupT76MNwPrEhUbmZtotYF5GSMWTUoHvBuX2r9q9a9uGzc+DJxxh8k+y05ufK+k",
+	"/crn19nG6/8CG7j6NfNVV7VrulYM2Xl5A3ZRYyuzSu5r0JSHZlsZNpN17FAgVG2wGlhyQMDOQPHz1VXf",
+	"ibkXQ3nIxkiefQN29MxeiNNrvvziHP82xemaZNdcmAUI/IwSJQSL8VjSrxMI82Yaci01pAFYbLnQq0qR",
+	"halyaUPQGVQ0mwyp0X3VyN2voQWNBIKxKJ8AtWH2lnELFwtI8cYXlfmEM5WIcFoSeC5FGL80f7YPsTHC",
+	"Kq+/mzZaO8G0BWoFo8R0vZpTY0jFMhVnmQJKEEiwKX4gNAuR22/06yykhAa7gKqaWdarqU+QV28MeqxA",
+	"TXL146qqarc6s0vhieIMv3amIY0ZJUIbDumQ6sLfBb/oFwXkz5mxKvd26pbJt9m4yoGHFeCEsTWgUGop",
+	"yTgj4B2DA7I9WmvrHflt5IAdI8/gHBdQbEunoQqjl3THEkXQM+m8kI23m9OSkPr7uVwhDuKF71MxCtV3",
+	"jlQsoyJ8ds2Kky5PzUaevC6x4y1IkPqk5Lgso6aJrIxTbskI+DZG1ewMP5NTcHp5Hpeor+EBpeceivyv",
+	"cuUis3qCcYkiyMK+/YSzSljbSZnQFKoPr37J4OJTAAySF5YRzpq7u7YfRsgCLce3gCBQ86rEKijSx3Ec",
+	"Eihuj6rKUmVEUtaEGVP0LYSAkKJZGEVhQnxGgwTuryGdsUfIlcvNIGUo/xzUbU7KVaYzxEzfKKGBJcEm",
+	"E3PZa2dDKp2tMgvUHKTExSkamac4ETB3xoiWpBhF0wKgizWecVNu39PobFU4KykTwN5DNbzcSlmC5/KV",
+	"EmGOsNKm4xj5XEUDQ2PKuMy1JdexJE9AsAht8la0qQeqjkX+VJuEtZGrrfNQrjgmS+UckM18RhOY7yOB",
+	"mFwBx66PSkku6Zb8Cr6MSU4wxAHRXsUd7ul/tWv0IDeh3yTjE3LUMJCAOi2/beMxnhD/BE/aR+6z3ITr",
+	"skusyluCo3S6Zswa0ASjKbSDnMsS+J91ufQee5C8X7yfK5XJHowRbc5+Lht5H8L/b8PZIgIPiUQP2FiQ",
+	"IhGtCapm9Sai8IFoPbimiygj0UX9IFP+SxSugGjVdfVbAP0LXHGe+GMUE5+Ej8RTZaKF7rSIqZUpcIko",
+	"JZ54iNA0XgoMYa8EWIxL6FeyoN9S1JmAVNW1XzNwi4KcZ70IVwreLQnHKa60IYUbrtBRgen/UmlwIigC",
+	"pa8vYkZFvPqmtc9I51LYb2FtNpS0KtTh5hebrt9CYn0zyHUX4XehzaeqQscFZhkzehtS7SaQuQwwil/C",
+	"T3Ud7Q+AmFzfVCUWxehkzfBFCmixKzsjRCHIlOD7DBm7pXudIdPK636iOisqar98yRXv+PrVyj8ow6iD",
+	"eIqvXz/teCCyTblNybxsZw+pJJ+hHMYkmfNLa90+izOVLKnvFeHnoEisrmYrNhlVsWIqfIdF1oQkYb4t",
+	"KoRObkGG90k+Yz+NliLwKiY4AikLvKdVTw1S45OO5jGZhJ+92pkmgvyxhAEP6eqIuYgoYFZoIM57CZbl",
+	"L18qY4kZNcYRBm3ObdTbXNKYCwnLAExpOM4B2/lRjOxGTm2r9Uyx2TLW/47dhya/3wPGWdR2FuZzGoA5",
+	"8onFwSqbV79sLEJtvm5c5ywWkfwsTog9BuyBpZ2kWHga9DWuP1EC7zsLqX5QImaoSWwtkV1eCLvoF934",
+	"tcLG6E9b2QTWbtKg3GLcRRH/VRTUXl37dN1bP3wcoOrb20b7CEouJ1DrOUHen+CNPwqAV+E3Cv+GRUra",
+	"dwTHJPbqqJ9q7QmjJMU0wHGAPPJ57iE/wmFBIiTLH6bj7/3wKvyhf/e3vnsZ9pM+vWn75/2j/sP8pw/n",
+	"P3TqZPnD34KP/fAq7H/uU6fuNyI6nr1xgp9+KK33un3fON9GuvL4TnXM12/Qenvze7K+PsvmciBQKRVV",
+	"vS7/rywJAv+GcgIqbU35xtfWCCnjwF2jRMrmuihZuIOzPllqa3EX1W7PBCtdgwv7Qgz4dTOscsiUfLPP",
+	"Vmvgi3e3g1VuqfgfBqUl9leKEjvjY79lH+E2sY99l9idSdu1G7g5bvnt4IgcT55f8v9F6v3PSTwLk2RL",
+	"3eKsFRqHaVa6p9lAVU0G8A2zqnezYQaqNhul9teQ3q+FgC4eMd5YYkJnNVT5QxxFxRLjEPkNuWa5QuOy",
+	"daG4tny4ByZacWiiXTYqNplwZUyG2EqAU5UWcB8+/n/svYty20a2Lvwqfbh3lckMQIEX3ehKzVYk2daO",
+	"LWskeTyZwCU0gaaIEdjgoEHRTLarzkP8z/A/2H6SU71Wd6NBgjdZTuxEqVRZJIFGoy9rrV6X7wORy9kU",
+	"b+/pJK1nAqYWIwQAQCZfwQ3l6YThtegr4hCqk3aqKqgrAYGpp5ffUn9ZieC7hGZ5nfyxCbRXyJ+vv+Rp",
+	"I/NBX/QcRQ23dh3Os7GklIPIqC9w2sQ5qZtv49wIy4bj85IIu2MzvAPZ2E0GH5LrArIFXSyl20gVVpQT",
+	"WdpxPgJv704L3dYSGsXacSw9tkmFkaWVqtTx+VIE/BI27hz6RuGswKgXKF4gWIP8YwRfEXBQsChHFNdq",
+	"NcmanQ2yOX35Q8uTsStfcYFy0UmNiThlfRHnWxXSYgMV6UIHUae/R7vM3Q3bA7c78Jh7SFt9tx12gMx/",
+	"j+5v9Kpqph82dw+qw7V5QSp1uVnPKysDW3vdVWpHQZgFoPcD3ElRYKq+8GSdp4QS/M1WfXgrbG+4rawd",
+	"zK/fIMFUdb3q/P6GOoSmpWnxa9S1phxOrqykVMyKX80V3eB3D5C2hu9JxTBKImZx4S7KZCOFH1bEiXL1",
+	"QUTOR2CwKAm1PO8enxCUc+PJeJKFQypMiWQlO7NFQOtznequADOKzH8ySiP2GIzN8+J9Q6ZhB/QHxnct",
+	"UVYCaDC4PMo+/4VlqaJVXMwAfKzkiC8u4NcnrlcI3k35m01Csx5Ro67rd2yMCEfFegqTWAqE58Y4ynW5",
+	"p76t8WXw/x5DO6zNwt9GW8xXZOKtH7YggqksLy/kTOfghnGpHiGwOmLZLePhzPpuxHIKhMGwwe7jiGWa",
+	"Vz4f3eidj58yxtl0Y54ZlCVQtHQithdXeiWBMfic0DXMcc3HkxDz234JT9dj7fyHb7uNu/o4++fTUpW0",
+	"PjVX6evfjlZaPfAR0mTVaeZRE2SxzQdRN56zKREszxUMBqHqVTfYImv1vs8rVLtDAq7NgpGiqRmV9D1Z",
+	"re7tSjelnWQnfK6L3Raq2R5V4f/G2/mbVuS/sUR5BI1M6ggDNEwnmWis18+fHqxb563/r0LJXqRVCbCW",
+	"h9McKwO50XbGkLG8sLmWI9Ors9U4Vffpk5X8onyugm/WnapWwY5fgotsSUYvI3QSxSlKPLlYncKlptO7",
+	"gky3cANgw6q62f42HQeY/aeWPGb9NRwgky2GzdzSJGe5IO+P/k6AvRbB/nEoAfHMXCh/RuizYFk5QQkh",
+	"+Mu7o4p3+CIeKX1BZQ55nLBn4B8d0dxeNVN6X1408ostnE/mnSr8T17rsEO7/bbb6XQ67n7Uoe7hwPPc",
+	"Tr8VtsEDtb8ZSDi/YTx6mPspnXIzUdvetc4TAlcVUQpFWsD1IWp9eCxjA5YxHrLlKwl3xNKRbbVarc8Y",
+	"2aID1e+KpF5UmJ1dvG1IFdSR/baaE3EhKBRuGREqRERApkPY6LnqhHCITvuGZBVpTWlRoJOd7M5ApSrN",
+	"MT3fNFtTpSD4Jya6lnqsc19/bw8e49G2t4Co/eKewvXeOWsXWRtxYdXN7QNLj6v16yzAms9JBOutzZg9",
+	"1KVndB5AaVfvSo3iQUviD+CSK1FudU7eIjd+BU2etErWzEKhl5f6a98jeN94zLiq3NEx27JGZpG9K26Q",
+	"CGB+L1T8vs6sUDMLb7NymNefVM3Tf8PDavHMRzivVkzXYxxZi+S36ox3kzpo17BAFVEFCJvJ8K8G3opz",
+	"rNxD9JiiFK5plePMQYNjvU1VjZACkr9ZmupcQkTOJryALlEpQJBGqfHjbRrkzRAjy0j2FUmg62HmzdB+",
+	"1ZjxRS/XljY8JO91nje0WEQVs2w/YvVyPq8CAwdrKEnDOxS8VlZsXY58YJjgbqSYz+MRCxrPNRc+5o2w",
+	"7F7K3iY5Iu+uj1VNjfB58NNPP/3kvnnjnpyQV696b970rq6aA/gvcDCBv6jCAfGhz+hHF2dwQL98cUw6",
+	"nc6hZo6X2mEgWO7zelBwQ1x7h8gN8Rev1fO8wCGlHxVxxD+DhoPQQ4q6EMBgYi5yyhfyFJY2Xmalqvt+",
+	"9Gv3kyv/aet/CP7TK/3j+035x96n/6m65brqlrq6p+Ucfmr8tf7P//n5L+6H0hWNRiWlY2VxxRaOt+si",
+	"V31uTVSo1ad6h1K9Q6vm1Nr/8VT08FT08FT08IcuelihZ68UE8sWInfZvoUiPDnapX1rYZQtCOQH2hsr",
+	"Xmd+NLYNcOIngAgsMn+WLFu+Rt30KznSi6rHZwIOkQ7YCsCTicCxdUPMT1HKw285+5jP17OXFtWnNYTD",
+	"Fqdwk5wom6jteYsM/yP6EcGKdg8PbeiiKvb/qumQJ6yL5fSlR2BDOWSVySVHV9pntl1VX2IpNb8FO6c4",
+	"dVaMh2WJrh6Vuog/kkGGO4smymppYPKaBXA04YLlC/RkLddru16XeHu97n7PazVbncMOlP1+3vA1/lr5",
+	"yn83AcdLkBDLzinyuCuVow5QSpNnHjnVgsX0POTOxgxU+dHwD9CMAU+lVCQIHp+JHHBhojScjDB7KGLZ",
+	"cxJgEzc8zW/wDhWW0G2VfhF0Roa6fnyUZqAoMiafVxVWwLYrWOeQTVbhLfThICPoPSC2Aq6p3Uf7DVqe",
+	"9zAmuDItQgnAswLaZ35IVhTRqxkAisJBOuERQU4IkiM6BtxP6h4uRzXaAXwv1EFqAZ/Dsw6+Mc877Zol",
+	"fLzq82pSeUDPJszAgeA0AQoEdOJ5gdozTSdJBCFuej93PFbqYRFneDm9Rnl2oxRMhK9ukivW94ppNjtr",
+	"04k2SL6PO9VzTgacd71ia9asVK3i6peucj/83bZH1uDW2LkFpdCQMUXledRC63BIf0aw2AH0PIorbEY0",
+	"SfCfv8ofP4HqU4xs0tC0SdjK2r/6UNCuValkZRddsTBjlUjVyrYhIr4FVC0BVzpEDNMpN2gzZTlX2EPV",
+	"rQbToWDhTWBOsHcMCGj6VLC9bg+eJTXXPcviwazg/IDqDyrIlS6gVL0Xz0gS9zMK9ZVROu8Hwae9Gfz4",
+	"t8Ps4OWPP/07u57+693FycHZ64t/nqXt1/Q1vZqu9VrPvdWH5aN5zUR+ucSBjM5XAMiEmAAUzCEl5xL3",
+	"azTJQFlWovXI5hKV5qMZYhXW2xz2ThkE5qASgUhukTVFf+2PH5WZqvKCpzGgttMcMaimmexNPTC26i44",
+	"s6jGHSeqdsVROIFwnH5wrWBpHLUd7sZRsCQkChWClSHR1mbJf9Xlc8aMxgvKD794e3VdGd6Mbzmr5LJg",
+	"kG8d65rhCDYEzSeZPKzasSLFCGj2KKzMxka4+Gjw34SVFA0qysFi8InaJ4TnxNPoSdoJhfO8eFpYXF+T",
+	"LKl83QwiuFMq8ORcnwuHmfPVJIuDxuYko7AuxGalA7JrZn7N3JSHySltRb1dquSAlTBQiaAcVWRubUc2",
+	"CYZ8KZ6oKLvi/AslkwoWTrI4n11J8wIl0xEU5d2x2d8miqS7gulD1+0hdqXNP0j17SIovYlKOMcSe3yf",
+	"WDb3b3iKzkKrmduL7tJx/CMDcwYr748m+XANAkCpW3SSD3fgR6z7KRUe2gRnuq+wGsHggu0FDy26Ixcn",
+	"nPHkg5aN0Wad2X54MDa4MDSfgN1kkCIiFs9pCEpK3aRT/Ec0BhICBlYU7Fuz1W7jfDjpl3aa+nfR6NHt",
+	"AWucUD6x7J4JMs7S24yORuC4BkJMRIYnihwDnH9oDANQkoCjoHyZqGDuVR4Rh+Q0uXPIOKEzh9ymeeoQ",
+	"JN4Btl8V+vnOIbajBvGYdabrfRqHTDaQy52Anl7jbwZDyuc+v8awjuzcNM6YK61umgOlEhgpRfpPAEs8",
+	"UMWRRxdnvYX5m6bZHaG3NOYWnboh1Wr6HCWjYbdgSdwHWs5khn7LPpOHczwq2GmqAJVbrFXo+X/8BznO",
+	"WMR4HtNE+ByjqLqX0txAhypnLBIKYbbnc5fQ0vqs//f762WLtLEhHAZBoke4Dlkeg+fwpPJmWyUu1KPM",
+	"N/g4m4Bw9bPv2Ew9GQanvAdFno5xdqR+U0Q3Yh52heA8CcfClwQ3A8JnpBMoSIpiAVmlPq8HZooFy+Rl",
+	"6ST/H/V70EBmFoBocwhFGEeS6kRtDPCFDB3cxSAtdtXnSJWoKg9ls+zjOM5kRzEUHiesXDFtYGnxRtVj",
+	"yLuEXqhuNdQO0GT39aspvb1lGXl3BlmWO1EaypnBIBSocLPgyCydQC0+yVPy3Xd6ath33+mCStkkFCKN",
+	"UjgXJrOefpVbuRphkGUrGUtSClTdGLIlKlNFBXNevH77/oez85uTt8dXNxenl1dnV9c3R++uX729PPvn",
+	"0fXZ2/PvpUUUmFgZeIGAfSdLpzjFSRrS5CpPM0AC5yJnVE5KmKVCqOfjtGcMXLRFmBHBPrNYLqaQcozU",
+	"Ahcr7MBXp0cnZuu9PL22Nx5NRGo4DwN5ZdArIrwK1kDOoOLJxGQHucw0dZB+Cpz7zRYHI0Xx0+BiSuhM",
+	"Sg3F3IQwK/ioAG4NCOP3LEnHrKkcNE2NqRor+Jp+wnz+7uLi9PLm6vzox1Mi7SNAxZnGeTgkKdeetCYm",
+	"2IufP5RP/mN0iijXgbVze+Ae+ddE5IULpOH4HASxiqCD63fv0GuhB/wilTZmRmKuI30YMcZRKd4BvgSG",
+	"xBHNw6EKwQX/cFWE2T2LAp/rWJAa6AKTD5dbkt7qgTauW+Hz4m+QAu+ujw0tmNQnq523mryy0oeL7scF",
+	"H67qwzz5k9ziyqnh8yNBfpz0WcZZzsQzVapZeF81ZIZKfSg2z4uz09cnN38/en12AltGdlEqzJSv4KZy",
+	"fK5+LDKAlO9Uf62ktbzxr/Nlo98HDVRccJTUtaZ6JtXrRWkPGWMDOCT4XKVwNBSFk7Cn3wF6K4Gw0gjE",
+	"jfEoWEp4cMKhek6CqzyLQ0hBxx3Y9TwSvDv/8fztezUewXMSIAV2YDesqbOa5IUp0LEz00U6yUImVOR9",
+	"gaoKcEUK632BtUoTVTmoHhX0rc3e6ah3XqwTQmc51P743HBc/XsSsxwJf5kClo8YLKf32Acd4QJI5YLd",
+	"d7K40tAbJTURHOcDaXkFRi4FSZqObwD+M3DIhBu6NNkZheMKJljMLRrgue0nHBBSY5YVJGZUgADYb3e6",
+	"0I1ijeMwwsT0fK4b7ZH24aEZer+2ox6/09rBN9gpetoD89G8Q/GDwoH512Q0Fj3Zb78WSHVsKJNl+z5X",
+	"8wjSXJ7eZ7hKlCyQAgkOtMYbakm+5wsWIha6KFBlBM4A11YSh0wFMZXdfjSm4ZC57aa3YK5Pp9MmhZ+b",
+	"aXa7o+4VO6/Pjk/Pr07hnk9OLY/zxD4BHF2c1ZzavVx+YMm3mh5emI4Zp+O41qt1ml6zg0GiIZwHLWsQ",
+	"YOzSquzN04/KclIIUgt4eMrRZJlkPULL8GvIbQBmjeIVB3tDMaFJcyuJB5DnRer7JJJipT/T+V5IpAv2",
+	"zoMNVrVfUn5rWTlm63S9FgnOzkGA3hxfnp6cnl+fHb2+Csj//t//r1Dq+vASc0L7WpPDLxgHRegbn+ud",
+	"BxabHCkcIPS0mVEr6VBDi6zWJyV9qZa6ntdoEkDHk7pcHibcJB7FuRwyucdw5WkfHU4Lyyw4njFVihlu",
+	"gzHUErOtMtyCS5ZnM/dIzotKaDFmzllU6yE6Xw2dMEzkP6hwuDyNqqxqOh4ncQh37PxL5Z1aDu4CH3Ed",
+	"3mEBNqRQez6p4/raNOoSzuOnss9I5WeUUlvanrfdS6ic5EfB+vvM10SkRHjJ8l59XWABfnJqXXzFqubM",
+	"UOz8QCMzavKW1vpb3nEpN+QeCuVBBO5rddbfd0Fn0ha/TtPXNENWkm5rd5PnqZJEFr1hUUw1Bnu3fbj+",
+	"5us0fUP5TL0jpDp1Oxu85CtUZ3ZndzcZzzNp2nKagGmOd20wNFcsu49D9o7TexojWL3tw6v1fv7g1MRk",
+	"NKLZDOeZxApiCgoqwXH2Qd6yE6ZcpLhkb6tDRCLmtwlz4VRIx2OrELR0JHfQ0kQEdEIFJEdJtRZFBSlK",
+	"P+Y0m5E6T8nxybkDZ1vhc4Wo1ugph0qU0SmwxQNxMFgfcBRgUZynGQmHLLzDPBl5ZgRa3HqZNxXyaBU7",
+	"E8qtKB4MBPKcZwwcVrJZxMACjZMr/E7wVqn8W5XSpOo9KNIMoPFbIGRZlEYmmBVnPgfFCeCgSXoLZPAq",
+	"W7NSLy56JPEJxYFb+RCVazmnfThIV4nglyw/VvMq9bdKyRFL2RaLS3bOBucpZ2/kCar2yVl7+RHYnac8",
+	"TLHI4cNauZmzj/nOMB8lJYFZQyX8f6I0hOmUF6Ayxh/kZ5JQfvu9X2Pcr5V+YzSyP4Otg19oc0etcvx9",
+	"x7pAWnr45Xwr0pibv6b4Tt9kulmzRfKCn/zV9ZvX4ARpVjjfK8mSVI+fCXObsphl+8dgDh4j9cUycaGu",
+	"3zmSWxHu0Dd8cmrHOCGumbmNGsGbitku2rlSose9SJM4nK1rTt2m71I3fXJqp9d0s77AhRi7n210A1wI",
+	"g93xuutFLNxznuZv0igexEpt/YaaYIU4N4UoodnjWrC/1WJAlMX7zq8gkD8tFfNWPj148fNZwogYMpYb",
+	"TAJsSfHtVQv25gpJBAO6KI4qsiTlhc9UYWcFAut43PyX0FERKWOtmJF6RtmWs3emlfH285H7T+r+4rmH",
+	"zRv3w1/+syos9vuLy5KZSe8pjlZZdtbrje9RCv36v//3///UqDeerxJHFv9EBR6DFM+hEOUnSMH36yDl",
+	"uTugoziZ9cRM5GzkTmJHUC5cwbJ48Gn1Q4sltbEQhPn8amXf1y2rHmLNb/Cs8zR/kU741yQPj4xs0vt/",
+	"qTiM0lAslYFWxAONrFhgldfWhm2jSfzadQa1k+kk92sKOxWaRIdsz+dUx0m0XVgKxQVFjBudF0WYGeNJ",
+	"cwG1hevL4fugscRQPJFD8o1ZiSdvj69/ujittBK3tAyPLs4eZhXi5yi+J3H0vV8TuHjcSVw2Tnei+P53",
+	"NCOtNf1kRz7ZkSW5CVfi4RXSHnSOMtaVr5GiW1iUwrGVP7od41CRDeeLi3Qr61KKr8cyLYs97PYnPErY",
+	"k6FZFr//ZzDhEFypMydvgLFZlzrNMd/jl59hf8Yjest2xihJLBMXlsEsV/nV5OL8JYFLG6slplxnTTsB",
+	"DpfSFqZvs1gVZQv4cexe51EcIu67q7LamVcx2Kd5RWR/+3m6SSWNyFl6K02QNskYxjrhl8aTyf9k8j+q",
+	"yW+nJ62z+pEh8pflPm4V42p7npVBNc5SsK5jQSZjk9sY81tImAa/bhHnTychFjFENKd9KlilslKUmJ8b",
+	"W9LlnrX0bvNQkHr2km1XetnmVzTTr+N7xmXPgB901SyryHVTD9hyq4SOGHk7ZlwaPZ2mVxRnUUEC086M",
+	"jpIAMkzvGaSg5SlEISpnVjUnf//s6dX5u48Qs/9UWh7VpU1ouSxozqoBsqS4zoavXk765uLGr8l9iud6",
+	"O6kWsk7U5K1dYHJhrFxglWsLY0yFA4DEcr7lT8Kx4QswKxKA2pX1m7FxKuI8XWIBq6f9dPTm9XZLT7/H",
+	"09L73ZeemrylS2+sbJaV6iv41deQrn6tR3wAgfVrn4JlSq1IMrWyXEqL0aS6+dyCrAW9VwBJF/lweZpq",
+	"hqCUyxWr0uCLtPc1WtPn9WAnYzSa/YJPqfRaXWhAx8+RsgZlF7FyN9ajAPL7rWnRYooSrU8hiL5qzeE0",
+	"bGg0YY68mUcrM2kMuetxPtSp4FKPk4jRKIk5wxj3rtcpqg2bPn+d0ogolItMEDGEiu0sneSM5BkdDOIQ",
+	"Yt9SJUM3TQq9WOLlvGQ0iuV7f43Glxm1WBCTRokF6/q9IN8cFIcegOYfIzfFTMx6A2+uTGTpynwNiegF",
+	"jvozYTnK50AdHTieKqp2VaJ0SadwJQIIQF4oFo8vql/5qKOiR9u60S/oLbuKf2GbeHTktSqT68PnruEF",
+	"6EwLTI60vJ4n/2+a6kGNlvnzr2X8603hqzUKfw0qhBXfz/EZGcdjpohcoLl21GJe32Nulx4wtxvtdtxD",
+	"qOgdtPoe64SHtNUqfHARGyfpjPTTvAT4uuZdLDDemkKMhUxTvG9/1X0aJrem6W8VjJS0k/p3N52Pf6O1",
+	"Tx82lglm3QAMaoVosIFQrQX8myfrfTsyxjo1itweMzv3rdiucq6qs5iR1kvMxdhKickB/hEQVYCP4UGe",
+	"Tkmd5iRhVOSIQUZnDST7UOnDmikaKhwylDWQJA9rKuipEwAiMGDJEVaLSZMMcjOA5gM/Sw179erIbe/u",
+	"kSEVwyZ5JxjmPvvcLqGbr4xbmw9tFdGR96owJziL2Gic5oyHM/dHKPWgJGM5VLHrYg7ch8IHjD35bqbn",
+	"GRsndCYs8BOdI10MQ5hMIlZKd640AY/LNSfbBzCLF8GS4rV3vChX1ygp/MAU5w0kohZLndZuZ8/zvCq5",
+	"t72sUXx1XyLj+Uk1WKrB0gmH2XV79Pfpweu7C0/8M9z/qX/eHf53tPdycNqanKWXu/n7f6/SKFvPsdyt",
+	"S3O+gY6JTUtppoZafVEa/ebKxtsgSdvavMcpHyQxwjL8Tlnl7a06/CObXTK52L9V1YoSpKwZl6nXCqsd",
+	"WFlQBGpKhPICPWGI3qoQgcBjUC6EVvXTTkUB9YKewNZsPTEn5LrLehD99kv/K47FPNbqwbHdbPU4qx0P",
+	"iGKw4pynnVuWZKt0oK5YHRsMVHH303J59OXykuWbrpXt7D9z89kJWHLjScVKu5T2aljIomeCBNLCUHXP",
+	"aLsEaNyD2swFSwaY35ILPCnMNCQgekAXFyDyDpbX4GNalSKnt1JqWhbVgpVE6uqqxgPMDUWcuLlJ+UfZ",
+	"T7+LufENbuJLpoqdtrMYTFHVdo4+c9taR98Sb17x3G/anddxva7r7ZFWt7fbAaTovUNvv/MI7jybMKbg",
+	"elmkdvn5g8WmsjEHSpnipAOpW1Oa6XaxsQ1hz+DavUHrgLJW6EbR4MDttjp993B3v+3SqOPt7nf3vC4b",
+	"IK+Uhiwv6OY2fVDBYjXHLbh9Aw+7q4ABK0i0LCKz8hF4+dKoOALzaPGmbq/dbe7ttnd3D+bOvysvLJMd",
+	"bOMp1WO6mavU7OAnV+nGrlJb6hWSufjW9pVKadun4d0cmaZhTfv1P5UJ0+yn0ew/diyAx0/LkSOuIEsi",
+	"nSupnQeIxKrbZZxqpB5cvNOIYvrnoGFOir4KROuDQ6mct/DaysOldmsi6dRHHNmYJsCJnA4GZMLzOClB",
+	"pqKjcjvzbdsdgIO8ubE1b9EC6mfUJEd8ZvWcANEGJptAHTTunH/8o6oJAHrFFtTdELsl+ZByaLMu54hr",
+	"vKsGhjVhNJWvSQ1hc24pHvHyxDP9rgv7/SqnGWSSW+xmBhLnmSDhJMvkcjJsWIjPdhNHWDuTDjRfV6DU",
+	"VUDquoAcCsupz7EtKGxnkYEgK2hk0PBn/DZG8gvIE1RLU7m3Q0MsbVPU1APVP6XTAkTyV7cyHql4gRkL",
+	"qwhcdZfEeQkarUcSmrNMw9ap9Y3voGKYEFkmcb6lO1/gUKe81KFN/fP6hq/DQV8tKvUlMbM3GtzzwBOM",
+	"eesn5+mT89SWcCC3NNaX2RnV+rbqKLTWe3qVp5agUJs1HqiYohRAiLHFI4UhCZDC5MwC+vG6GMrMkddn",
+	"uU/VeoM/kFN1kz1U2jjfuBd27Tp8kBvWOoWjAWXTesY5yShf4otdvqq+btH7Z/LGbrBmtnXH6rvBH7tU",
+	"9GnQ92UeIQRFNbCSKns5nUqbzj4uIHxBUea9xLLpoR8XninNNutwr2B1A4fY3+I5GOjJ1ZIHwkApbgGT",
+	"2r5WYfgGDWX4IW7iNqeeAoJojqNMG4lISRNH4ICe0jh3AB3T59aeNPQUml5Cu6/TSR6mI+aQNIksEmQ4",
+	"gGBunGaGt/KLrYFMM9mMz6vZDCqR40r+t1ON7/95zjHL26XeUNgfar1WGfi/12obqoyaRXPRsRwru14H",
+	"3B6mDTuxQFOUNVttcNNI09Vc2J572GHxrFqJEnBt+61mq4Ptf1COrg1oMLyCBcEwV8iHYjgAFkKVw2jx",
+	"1Uzug/I7LWyMBaDKFRQOD3IFwfJY5g+6nvchqGxv8RTU/WIupKrDu9ASKs60oImZ+O3VBmcfc6zK/ozm",
+	"lyULXpujvdQsccTmdEgFZyYI5jkvAEBXa5J9p6BFKkhO49znYZokLATyLTFBoONKFtrGc+VMKLwTii5d",
+	"G/pz4to8T46VxvCVOmfMMgC5jvl8j5FFA5zMQJlb8T7wooo3FZUXOmbwEqB4QOeRJg+N7ikPEa6eJpDb",
+	"j84Riky+61qUMyA1bp2qsdb+DJ8XSLLWWwP2PUm5A+sVCxko4AKTfpZObocAgtqn4Z1Wv4jtCg9rONap",
+	"6dDnwdX10evTm6NjRNWWg639MZqLGbFp1avIZnW6J+Bij4A52PbBwCsIOmDGa+PzNW4buOWW5Yt5lkhH",
+	"Me+7Qd4LNf4jClzWaABMubX4qCF/SwflJResX4owxz43Pwd2wxlTUMhRk1g0avdqtgCKVpB6y/OKuxzS",
+	"aZMf4x8I1WTYe134HHNCk8TxuYUIXAD3eiT4+9Hl2dEPr09vXp+9Obu+Of3H8enpyemJPV0WczYOjrrf",
+	"FC7dZvaGke+qp3FuedWLwhsE1oZqLyQHsPbhqIH00j4P5sNoARmmAPgN5S6WAxDsVjXbuIrzFMCGgVSl",
+	"pzHb8ixNrHu0RPB5RrljwVWSiIUIl1lYlZxNF7Y8SajISV2aJbOi7kf1gyEhd2kMfG7ytRQ5M1wqFxHG",
+	"DnWhF8EKs0oBXhotOVYJI8NYQE1khSF5zj5ahuRRqABNPs8D+Tn5vguSEQKirB/SqO+ykDK32z5suQdR",
+	"99AN6UGLHrb3+gd9tDnZGOKgGzCDt2ufHmBJydF6xPQN3exVzsbjz0Am+GodPk+e0t8kaQTEhKFFIFHK",
+	"mSP1mjFStvec7og8HX8xO/CURyDg0MlqicAeCYqciUBq/1TuDDSfjBQ0wrSfRjMkywh+9Wt4Fxb04qV+",
+	"7VMgLaeyURkDS6SiaAcM4zldpG3A4YTfksm40SRXsh/I8qdEt3W5slx8XijDBTkrG5jz2D1QQM7nkzxA",
+	"jMnOqGDhH9px+G3Iq28yOJOOt43NAK7jNglqcIO008J0hFsP2MRuU4jLPCRj7Ri68K2XnrZdr7W69HQ+",
+	"s2rDvK5wSGPOohs58DdxpPLSHlisJPKYY3TZTrctUmphwWSwFmp/ae3u7rbaHc/zWub7G+tCdJ3lDBCq",
+	"ECwLl41eHDU7fy5iYdje63Rdr9+mso99t985iNyDfXowaHm7rdbBQc2p3WbpZKzedfNEMpS6N325DTI2",
+	"SnNWfGlEM0+zEU1q897GVqvVWuFtpCJn2c3WPRpNcnZjD4pc+1OuZ2zDVvAONdKwnMI0i2J+u2WaXXGX",
+	"Wj/I+7TBKhDxuEeTOGT/1WrvN72m11y1GEQ8Lth77ezKRYfskg2zmMGn2qi4r9Nq7lr3AWcnEwKwRiqf",
+	"ojzacHUWy4Pk7Qb9sZMDV3QARwBV8OYOYSn9NskKBLn7lA+4oTM3VDpFaz/UMUtzAOWHiuw/BLhr/sM9",
+	"VtLWVQzqG2YBbprfp1ydH8ewelPgW7qHygeoy4ZAlJ0DqOkW0UyGvCggZwMhZQX24LNa5+aztUvMd8qE",
+	"bygOTuTpFMTIDYFZVMjuBB5eywJAaGigAkloCN5IoBiL79hCUiISV8uLfa49frQUvmQmPPd52YgpZ28H",
+	"Sw0Je/epjERn9ZWXeizU5R/+oCmMMJ3PBLqszQJYmcx4gUVGkEihLEF1gEuRzNCyOxTVZ4D6J0BfHZzs",
+	"MPcRVrkmNUbgAHBM+lyHMhXtKIIIwC0mNdLQli/mRlpZHvk0bTTJqXkIuJqVv9iOYauBCspJ6gFuGbl1",
+	"7Jz3wFjJzwQQqEOFVZFrSeqAyNJntzGermXbJYcyVVR6JhIDsY7CtzwHwpCO5CbT+6rkyxUkiGKayA3+",
+	"nAzSBJyYwPOHL1S4KeFq5aBUQ4cC4btAbURwIZ8U8yd6cKiXI4FHehGP/ZpDfGUSmC97/bT/X63DdtNr",
+	"tpstr7fr7XmA5QUkvvI0ERE0j5LZc5+XG81ZstioZY+2oaXbFErbIMxRpgq9OrsgeTbhUt5q1tCrs4ub",
+	"68t35z8Ckvxb3C6zsRSc9JbxHJAS1YQ6hH3MGRewYIEEUk5E4QsvwlCaifPq3cXF28vr05Obk9Or67Nz",
+	"JCZV9M0KME/Xc8relft1dHJyGSBzasN4ine9Dgnkr+dvr2+O356/OHv57vL0RO0ZSoKcJYG9t0gq1+/8",
+	"06gaCeioZv0rdZIcF+D+Bq9pGicJxApAqAMuCKZMgOgBeA6qHNl1XHRK+iMteZbELLM7Z8CydXKLbE27",
+	"chy95yeCFdX86ZQDcy+SXpV4+3rWoVTuAnk5Uv5pU4nEnGhVJ4VK6e18Xh7/N0f/uDk+ev0aOJlvjt9d",
+	"Xb99c3oZNIA1MNCf4RIMuwRz6FaVXVj6lKCBk3t2fnV9dH58uqJhMZzk4BqL5Gjgknj17vr67Pzlzcnb",
+	"98h9q6JT5qYcwnDWYK9IcZZzv/Xh+1GxRIp6q19NOgZsAdDJ6VgfVxNppCDiHQBG1xB6utarvWJJkqJi",
+	"saj+9fmUJnfQkvqsHXQfSudh9Xj71AMCTJ95pPxqz51zSseopcfm0im5FAMJ6WhM41uOh2NgUN0i/iEn",
+	"7kuioaBjqMJvseGh83fzWyyfu9WHVvuwru2Ykgdjwxf/fA9Ghe9iwWvRbrfbT16Lx/FdGXeFMptW+yt2",
+	"N/VXVHkl5n0PFfA7JT+CtZxgDLYSD+JY5bIt4+iz9HZBZF2y1o0l+USxamITSoSh52YUf7VZ9GcXy70k",
+	"cGZb6iYphwdM0cbWefQqWGBQoXk6rabYQyNk+7AX3PiUEfllMuVh+qqdaFtZi/K+cn5jsax2tLT89aGN",
+	"roxm69WIZ+fCQB7SXOUlmWiz7Ais08lY2tQFKBPklEmT2rao8QAChrfw+ZBRrMnMS+dRjYvbcOB0YHu5",
+	"eGTlKZXceEU8HQ7rxi4IfB4kaUg1YIs6f8bWK5h9ZuU14WErY/kkg8N7zrIRSHd+G5B6mskDPw9Zgu5A",
+	"pG6XjUHcnMyYzr1jUcNKkzdjIwdRHk/iXA3gZIzpjpj7aN6mSY50UF8OPRX6Cp+ryL0GXFbvUHVieQVt",
+	"PQmLr0xYyGkBipFlAqPY90p1rmQfMPUW9hE/zMERDgmChR9GDOmYNU2dDFYZlwplAnALFqhHPg+MaafO",
+	"2to1LxictAWpl0pXnKI4BSsPAvQGBX7Nr2loesAKld8Klj+3UeflgYuG6Dnvx4ncZiqTktQ1AJNDAjZS",
+	"fwCf9w2fyMMg1OZEkTQe5Z/q9hsahumE51gLDhDPaQ58C+gnkd/QZArpN9DFZQTbei4+96SouojW62In",
+	"Nzf4bZseBsQ692x4UjTIUJA4W3Nq9ngac/uhcJq2mV5eE+XvJlksv9jcVtdTscxOV783/2yxvOuSMVks",
+	"WCNg9FdglEwqw3E6gaWQCeMsBQK9OooFh2yzEU2MTLnrVbwqHWDIzObSv00XRQkKDalmeQqNNFDPT4dx",
+	"OCS4mKy7lMRxyMXbq2vSn/lc54Q7JXoLgmFFE1GElGQUb3N2ghauJZvcLorDEJ0qsZsbOcHCjOUmLCPV",
+	"uBR89QC6V5bxO0VJn7ypmr8VsddKouihXkQjhVrkDY05ucozxnKHXI3laRtkri1jznhf6lyiDoIkiTkU",
+	"9mjBk47Ff1klX4VsOQpHjFzhXYsC5i8tsru7S7wWiJAFIaFK1sqCYpMKs21Fydagdo8+0o+iCbafpQdo",
+	"i21m9DG0x9x9ZX/S77dk1mmf+XP8n8Ef9A3qTNz5c36YlapzwTyfE93Lk13emEBToVeg6kYpCg0cJHUK",
+	"zScZAvsUNel2KVePXOWURzSLiMqyEc98rjWha5oIGg4C8YeYMc5ABfXZIM1YERC3CwXjvKAh6M0dFuKc",
+	"CEYTqK/jkUIaEkOpvuMc682q9NZlmtOcqX5e4Sh9rlydH/TadChYePNm8OPfDrODlz/+9O/sevqvdxcn",
+	"B2evL/55lrZf09f0arr5Ri93dwW2OvbgT2dtytWs1q85E8a3kK0h9BRvtX1yJvKVmWIR2k/yOtwRpG4l",
+	"Qvg1uyG/5vi1iObUr/WApPiTQV4oHXhLsAs6ll5spMKk5Om0SMgSCk0BexFbh2AXT9D6Ux6PmMjpaKzy",
+	"EFL0pxV98DniJCgRULGBMTfmH660Xn84O3ev7K1dyuegI0ZuJxQwGtJJjrZAmMSM5z4vlYGSMwSIEEbm",
+	"6JJRHpmq5Vi57QqTWJF/QTII2OS5cptBjlbmcwo81FjPWw8wUHQTppF+CwA/CIigMzJMp/KqKeO5ytWB",
+	"eVWlvv+esAmLnCILi6ealknlAhWniSbpeockeH/6w6u3b3+E/I+r02urwqYEScHT8qRXyatrJsyBX4mB",
+	"z5ZXJRyI7kEJCGJTPIdWFZ4DLEnDSF4MucKV2ByWYUvBKAfpEvP1K4Tjq3SKTl2NNzI15IxfEu5M9e08",
+	"za/YN4vXBEXj1JZzSzNk18jYh+PnzB9lAUFHVEAdmBM9oUlC5g/1ymdvCdS1kDWri2JU7pPJegI4E0Tc",
+	"wWzfBYCbuirBJisxhsoF2iAWyxiIjSZ5o1BFoNc+l8f/CA70BkvFIQMaJ/LfW6hfjDIo/UPHI5C8yoYF",
+	"gA9EdCaWweIYMJw/AMHcIorMiiofr7/XP6Bd5nbC3UO3yzp7Lu3SjrsnJWN4SD1Kac3RADs3cFYGmJ0n",
+	"sJ9vHuwHFv2J2r7LijyOTIlHATDzVOexYZ3HnFBH3VIJ1FOlTLZG56/A5W8ShQxJlH5QARnFuOlzn18A",
+	"NUWPjKnA9oI58RLI2U91sY+U7vZveVqqGm8StWLwrAqHiJiLGPJkCWQLyeawN2p9ayZuMKhHcZilSPoH",
+	"HMhj5NdQR9+7eAzJ/xkbM5qbtPx1eLlysF58+6QDnusdul6XtDuALN9tdg/3DlsHiyJeZ4yCLOt3upQe",
+	"0K7r9TseljYeeK09tzXY7Yf7u/1W6HVrDj5xqzw6k/sq8ozR0Q0IqZ+NlLqN8+GkD0JqHA5Zlu5A2l8s",
+	"7twRi2IqdjI63cFcwB1VabAzZUmYjlhzSu8hbAI0cYDZUuvxSZIYMTlOKOIWo0t1n3aiMGq7Xr/dx3c8",
+	"7NI9l+632of9ve7eYSf83d9RwOziaSHcGYejG/WNFujuKOXpTWuvH+c3B3fDX27G4WjTkXh49qpyZqvQ",
+	"DW4oaTapKZkrpdLHpw0LZsshT6LKvj+TDULTV7QWtKvntuQSJ17L9ni31sZLS2mNTsUm6g5aYT/qhu7e",
+	"Xr/ldule6B6G3Y7bHnT7/Q7tDPZo6yELbOmssnCYPsKsjiif0AQnFRw+avro4DCi7LDrsoG3L9uhLm15",
+	"LfdgsNtmu3sHg86hFYPI9Xnly87dMum2xdxtbv682JDw4onqYhuTZ57k4sUCvcUConYGoGycTXGVzvnG",
+	"qVDVdFithGg1QRwFaMyggKZJzyqxIlSI+BaK9t69OzuBQj8bIBnAwKANEgsyiiH7WUe/MT/M5wnts6QE",
+	"h6daK9DY/NqIxty9zRjLY37r14JGk3z33Q8mZMDUeV/VbcmO4M0EW9eGESDJgR0TKAESOCS4TfO0qXLD",
+	"8Zt+Rnk4LL4TAcKzieI3JWhvrPt8HkhrKoaD0nfNAU0Es35X1ZfTLM5zxg1FiFC+V/nOTQLVNPC3MGdr",
+	"VT4Gr/JM4ODEgkQsi++lwalQzjVpRByZjEJ8+7q84363AWYeEi4o9mIwBGNuxg9lRg8HCn6EFhIWIZqP",
+	"6fs0DoHmP45wNyXoBTYsFoIAV9Yc0CCJI2FCNHL1DXJwrnLCIojOUMxgKvpuoOuwxAxh4AUpKC5MazNA",
+	"9wHGaVjFTuE7AUr+hI2IQZpDU1ia2l3PU5ug7EmGDLMoDScjeZQALDrbQ0PJf1+9PScXaSy3eI8Ixoid",
+	"/YBuGN3NoEne04xjVhmkePhc0en1kzS8I4Lex/y2AeWciNIYcxKoewKCBejodJI/TFVjgRkes6ljqAY1",
+	"fCGtIrt0jrY7zgUJTq/p7Ya82D6fI8Y2Sw4x/SAAsBmdxotviEjjxWdRaMi73+OeeeLQeEKGqyQgJnMI",
+	"TS/msZlQloh4NEkocmVUa/jX8R0jgb5ONqMzuZVP+ja+Z1wVxTukTBOklUc5mnaezknVSvQ09cQjZco/",
+	"YJedQZ9UQ3HKH77jijaeElO+0iCQWi56Wa5f+nqlLl/61yYBBcwUoNBCNUXqgWz1jI8nedAoVj2YvOwj",
+	"DfNkBjZmaFRTQKbpJIkcXPIG89jBvHFtMUPIuKAfAIc45oSicl5uLZCYK9tPdrbC0Gj6HMZclKyD57pl",
+	"QeoTDmUicnT1MEpVDZZsYEr+gyRNxxhKAE2uTFdzgc+DCiuWTPgdT6dcWfxAQt1Q7L9NchrFeapMkeMz",
+	"w8YryERALmieknDIwjvtMET7zOf4DhA+L0mYI5yxsvkPo5X2/8XCXFozEH+TMqpPo6Lwput5VdJIKXxt",
+	"ZDy6wt/cswhLAm0bBdtf69X04Gpc8tmYEb+WJ/TOrz2HgOEsnZARoxxgL5I7v/ZXaSvh0qn1ajtqvnda",
+	"O3AedwrMSY3qgMDdN9c/XZyC0YMdueFpfoPu6FrPc2qwE2o9OKU4Nb225rqrutkm9XFCZw0SUq5p2Ca8",
+	"ul9tu0vvzi9Pj45fAVA1dgt6pJ9W7tPGHoXCqEN41WVJTPfmOmX3P2Urfq3GkC0ztPwyMmO9iljLJ5YO",
+	"clczhemDS48ExuEFHgrBcqc41iSM3jOdECUXKZ6lXp5eO+Ti3TV8ODl9fXp9SpAMSp8jF6jHyGlxLtYV",
+	"cQZeVwWK6GAAfAhNEpwN3Dc0B0GdZndQCyfNuAB9caCiqiQfBqAedrgawAOrwinfMgdaa4MjxUXGjNPm",
+	"BeQ44GnkYLtbL3Vy/TdOpbbsNPIA9jSbN832NpQCpbinMEqZDhR8mfbEC6eAV+o2fQ5+Crk9zlPO9B7R",
+	"pac2iQY+ypnL8ut4XXmiIW/SKB4YCDQER5JWyJIKuQfuKNnHpbtqQ9+BnN/Ohstev9VTaeuXqoNfujW2",
+	"RE2yANiratUuIavd0lPPBKkoUTOgdpCAWhEsCtBpKmjCSF0VmyZskBMw/fsMnI1AgNFwVBo8uOqhvaI6",
+	"FneoYHIHm4BQoDzVaFyBL1d7eMmQ8ihRqs3nBdeKdcLaTiP63OeY0ad4TWKBbmKq4xna3/lc7eTCL11k",
+	"GM4xKc8z2vjcDigIphnpQJKAUS57CUdFo581BFuYct2+6mF/RkQ6YlIsskSwgl+n1UaALtlWOiB9Bmnl",
+	"ccK4PIim9yxTPnb0ysIxrrAH0C8ucnDEMzKNuYLVMNXQ8myYMEww8bkK06jKL7vrPTROuu2DFQV5n2dL",
+	"PHlovx5z5vfx6P7JbCgluDd26UKWLqJsuUMqhm7GbhmX25BtD4TyYh2tx8v43g7aoOAM8PE38vEBqauP",
+	"TVQCrTbJKI/SERmyjwTZeTaouur5nAK4JQB9YAxYbVn33eUZmQhdh4wQIENSD0Q87qlndwaH1Atb/f2o",
+	"zf5LJV02rUTMoIFAsYYXfq4EGptRoFZRqgxQnhIs5SQcWPCxMiNNIuyBAL7pLJ3kJv8Gr0D9C/XWMY+N",
+	"tjNqRIXxUOxXloiZOZUzdAKde0XFsPY5NuGTfffFSr7U8oFVgTA4W2zm24yOhytRTZQ9t2COAASP/hQ0",
+	"0LSB5iqYfI3LF30To/Re7sF8yrAuaETq8wSIDplPeAiUg9o4hSHBQTGqg1MYkHBRMpM8U7+Bu7BhRZWx",
+	"K9LOo3nZPdgkRwJcuYox7Q3LRjTGw144pFkOGSAxJy/la97HvzwT5OTt9YpTGFy4aJCURzn4F7AT1bFI",
+	"R6MkBCN8OgAcB1GaB82aU4vlDf+esGxWpGAN0mxE85rti9Q4Ir0auHmdGuOTkVwL6qNqu+bUojSvfSgQ",
+	"JfMs5rdyrS2cm4uZV8dmTBxLSZTRKbEsRNt4hZqMUpKCTpEBUxXsfrOGgGNxjjcJx7bqrU2+mP3eo5jH",
+	"I/mmLfNKMc/ZLRSJf3bmLYtuGU7gIEtHtV7tsLvX6ke05e52B5HbZe19l/a9rtttHeyFe4P99kHHqzm1",
+	"u5jLNaGps9Jar7Z3SAf7B/vMHewOqNulrb57GLXa7sDrdzv9g72Isj1QjTyNmJVsuOETYx6xj+A0h6SU",
+	"ApkWPN0Yh9GFaovQtcjyskkPzZNaxZNymtz1yJAlSbricYhuu11OHu4mKcdy9jHfuedR81btxNJM1aIY",
+	"BREso199Tgj1yM/Qwe/9mtfUjs/ah+c+/+Tzub1TXvd6s8utTlTLzVrFlil6pbdXqVNGipDrE9klYCao",
+	"1+GfRgM7+XO5d+Yy4rr+xPM6jFBvTXcXhFZVXyuDD+rNnrT1o2vrI2XBGhX5mE6ZKrWuheMmRSLmWl3M",
+	"scQtahePzMVEla8D3CUOQYeL5sqAmDQe/wWhnMSj0SSHOLBRKLZDFNPmCuPVkd+QEY0YiVU8YzpkfFUp",
+	"x6V5+S9Z0qGf8oVLO9ZVcLC9g3b38MBlu/vM7bbYodtvtzyX7u4fDA5Dr9sNdx81+VyriQ9OTe7lFCDx",
+	"oOV92gq9wV7Xbfc7UjXtDtwDeth3vbAVtVln0KU2dg2NRjEvJJM8YgGWtc5Oh7xyXWeA0JM4Tmp5PYSi",
+	"az5lvWjqkTLX2wuZ6y3Xa7veLml1et5Bb3ev2Wp1vM7etppPL7ZNstLNfn4S5V+Mcl+fijJL1Pw2An3n",
+	"V/3nZsjGttW+VLiXxfmyw8xlYXF/JhDXvBTb0Kr9LaRYO2oxr+8xt0sPmNuNdjvuIRT6Dlp9j3XCQ9pq",
+	"2cVL4ySdkX6a21W6IRPiDlJ+N5BnjyHIvmTtDUqwLvH2et19LIg+7Oy1ag+SX8tMT92BJ5H1xWKBtiB4",
+	"9Mjg5ubSOcLTbS7ldpQJ+XAH8wM656zEDaMc/LBFZE55OwB1y1kM8pXE63OCLzSfATAf5yv4n4m9Q0Dp",
+	"qKohQfJUJSCgGB9NRE5EDgxIUAsT32sG22VJOj5fl6VzieM/pwEeLV3nKeT1Z83gUQtrU9lUJTBKNQaP",
+	"G326VCGbpQ7wPEVAQB5ZWTmAwTnnAJeGUZYmpqohm3AVAqdVvH2mBM1wLsGpFyi6xHPlQcddr1IYtOK3",
+	"ePVsanrm86IpBWMYiJyNRUAYz7MZsKXcxrm4UfhhAcnpHWYyChVGU/SH+EHKicVKiwp0/zyjIeuVayyz",
+	"CVeefHTkkzSz/PYRC3F48aQ/cxDfUGGUAeT+qpKOhyZRf9uVHNtLqacs3y1LP7aSSjldAfX1QgFaVcZT",
+	"MD0nj0eQKxPNAZj0YB+MKJ/Zhat1G+YLGqM5BprLkd85TBVsvyH/zhiZsow5VvNyPFmE+1RtXL0P00HO",
+	"OFzrc/gbryoH9aapkXdTKoCGBHx58llW3zWHBu51E6QDhAyO4yDGgJoYq8cgzahqvEmO09F4AnW1sxJ1",
+	"SVFkrE6AOuFLPCNZOhXPsQjUEvCGRVX2C2pQcGSVZ5TqLIRgwPJwCIesgGSUO6rKFZhb04zAz8XjHEgP",
+	"02lsjabPrUwyxQar0hFsfliI6ZF7lgksZxjSewa8uEqIplMBGVEz1dWYk6AYVyjtZjzSyXYqUy2Aly4S",
+	"Wkv4cCqJDZqrFrLKD3AFy3tNUNO2WVVKhTXt8mHqQc9XKllAjqR9AZCFjxUIdKo6i9vhmWaMrlu91RtH",
+	"atcMa8BJnDd6JPjpp59+ct+8cU9OyKtXvTdveldXzQH8F8gZeXd9LO+4fHFMOp3OYdPnJxiY7VnIc3r2",
+	"gwnP4yRYHvEUMQ9ZbdNj93U8Yhd6hta+tLRiql5Z9S0G3H548QC6ETyXozFKRU46e3v4Hnpg5PpSb8nT",
+	"6fL3gfd98Pt8eEwvFP59s40zivFIsRzKx3+CL1ShkhKetV7HqaEkQ6hRBJzD1Vg2uGpOTS5iqTU6BcgM",
+	"9ifssP4B22u74W67i7guh91w16V9OmDhAR3s7rUe1J+SRwxtsVX9iMKD/Va7w6x+HByGe+7uoN86iGir",
+	"63W6C/3QrKW9dtGjttWjdqlHxfCo24rutKEuzATgFdxgx9kyFA/B941GVL5+AWqonrLhXMBTNhoveCse",
+	"lYfKqYkc0CprvZYcNrMt8YW39RYW3r2OU1OaAMYaBUqBPdjaK7AHjW8Qd2k1QKG6aCtXIGqPJX5ApQak",
+	"ARWLPA6fYhhfhPcKvM9G1k8B11bBVz9+0YCxkEdsNX0WMmZpxL8hHUO0wiIvR7ZzU55jwKSl7WMYZHoq",
+	"CS5Jb2VTKdidssWJYNlzn8OvnKCXntyxGf56x2ayUZYMpNWnf5PKOUnlKboM++sg4nZKKDTbq6LrUoUP",
+	"hh//js2eCYcE8ga8LhaqmsEwgT2DsuQMEuY0IHicqaC4fniPBGOWAThRymUrPle8WZ02qRfjVVAbRKOY",
+	"N5rWUB6/PtNs43YFtD0spB7ccxzFagqclyx/wx6LhIvN0Sw/8XOt5uf6POg3C+jc6++HXXeP7jIEtD0c",
+	"7LbcNu30u+FutMf2B4sh+2Lx1XqdtlPL5LyY7spPyKZn2InTwUAejlCoFKTIjzRgej+ZHm6sjt6wVQTD",
+	"f0LasvfDlNAROVsDP4urfisAWnXLOkzx4miqbpiHpa1M+jlX/fnWQboNU3d5+Vv5P8CLvrUB+HnCAjKz",
+	"sRIh5Zp4UsSQNwMNHkSd/h7tMnc3bA/c7sBj7iFt9d122AE87D2634ecY8Bo2D46rY+/FpWW/LbguSpR",
+	"phupg86N1ZTo28gZdTLhaTaiyTYJPLg8N0ndUYv+CVJywzwcbja+FldaFCyHlSyqiizqJwzbqFVeP222",
+	"9rpFqnpgr7AAIGA2KhZiPtctQrmQ3UxlnRCUF1jbTYeVIGDzF11GBJ9sQRA8J9Q8St8DlAkFjwL2tnvg",
+	"NQmQ24JczVLtOVU30wS4EoS0a9VXaP9ipJkznxeDlitHda+4mPJyOTzyJetKUu+QBOfv3vxwenlzffTj",
+	"6bmpRo1KMh9qMvryUdrtBmRWhhQjSrEIlvQnM6MmwNtLFVZg1sNXUy8OXxkdBIUrWO6VZxN+90z4/OTs",
+	"BCiJ9CNktxQaU5yTIcvYcmxAlTOw9fFofSXp5grlYWphIwm/jfDdUiLi+G1B9bjmVK6SN74+1ELs2TW9",
+	"U/kLT9G3LQEHud5ji2J+3ihdC6xzYmHq4D12OSZIl14F/6wlXomi0wpIoCRXAUGgsXkEy5s+R1ELiQIW",
+	"LkgJaqeIeZWkHykJP1LvzwjlMyNYG8vhdIw8+mZ20J/A42bAalas5AcA1hh7scI387QOvtpUzJWLYDsz",
+	"Au9cBc5iiMTxqc/mjUeoNC2dzEqOTAPg8pxQApgsJpZtmEgFluL63HY+AtmhQFwSaXsO0kmm6AV/YVmK",
+	"oOBhwmimwVzxRyUGlS/WGHuqXh2tV59rCJaYk3GW3mbotGRjqzJ1yGYYy1VEhctRQ/7gJtxjHrxJHaO8",
+	"w3SSica2Ft/W5N5/CDn1ZO5tRQC9vbm3Y1b2r7+5+EQZuShBSwgfwcU7jbNf1e+gJw/wq4UrpsksSM44",
+	"b5JTGqpSZ8j/7sshNJnfZZthnQzEoJ349kThloJIv+eTJHqSRJW0r4WZpmvkVoujjIVpFsX8dhAnrDiE",
+	"Lg12m+ufCUInUZw6hJL3R38n8n5SPyB3r35xSGvP7cc5uTh+45BRytMihmu8ah1vX3nRkpjf6aR0kacZ",
+	"vWXPMQ20YI03j4X0c8jupjlVEDJpNitR7IApJbtj4uLKqkMgpEGaQOKgEXM+z5gCo7nVUhMS2fuznImG",
+	"itwHxygI3NeM3+ZDaWwiYp18tLySZIhzVw8u5R8BssDAIynpZ+lUyEnxeQCICCGMHoIjBIQlDFDJ5SFa",
+	"MHaHJmXwV4izfI9QKn81BXrfB/KYDcB7NFFVMZCgqlnFIV21SY6KcfM5ltfYdmfJwXl5evz28uTs/OXN",
+	"2fnNxeXbl5enV1fBczi+obMYh1QAL22RpRrF4s4hXa/rc6uNF2evT4FG+8Xbd+cnwZIw/KXu3YsY6glX",
+	"JmYeWYNM6pcvjslhq+VZyCwBTNf3ntvy2p0CdAYpXQqrECanlL03DzKxQZxMzt3OlN6XkTIuz168aDab",
+	"zfdHfz8djMrINgrsplfrx5xCNuFG2BZ6a8nXUeQ0sjW9Fk9iMU5FrBn9KhKT4oQ9Q44gh6iVZxYFiSNc",
+	"gM0pvYcRWz4osnttb+93G4gxzXJtExh5Q8Ud5hyrLYob7+vPvdrE+Wo2xxm/UDsWddreBvfKcThP8yua",
+	"x2IQo6b4Rj1Q6ZRLvQ7VVnO6x1JtZrQe4owohrqU91UonW0yBoq7Nk8asNTbJnkD1sv+kVIH2pWpA/P8",
+	"3nuD1gFlrdCNosGB2211+u7h7n7bpVHH293v7nldNnho7oCRTVKizfNmdzqdznLe7JTfMB5t76tIp1x3",
+	"cqs7lNCEsVJltTfl/rZardby/hZ3qZbCueQnTHpel4XQXpWFwAA+bOGmVvkm8HVt0LjJaVjR4BbZDWYT",
+	"bYZNonfcU47DhjkOmS2kKsV0haDdKgpW2DFQyJQLMAo2iooVt6LhMBcBI0fyTKAveZDl3AOkUxIb4KnA",
+	"NHgjf8GkiSGVpvlkbFTIigCZGbsHxUaKu//IxtG3HGLLrPldYtZsHWiz5BY5y5XZpKgrg5en2rlX4QUI",
+	"mitPbH/wNfgNo6WsXUSfZRvLR7JwksX5DO7+gdGMZUeTfFjr/fxBGpVgMf4NKubUN0fab1F8+0E2k90v",
+	"L8FUePrgPYG/pdyOheFvk6sTiOtrO2CdqnddqFk2JaLA9wbmt7TY04Gp8oVHyE1zn8YhI+OE5tIMxJw1",
+	"ebSE6l25o5qFEwGLSxZrE60SWcOzTY64VbBKwnQcKwVmVema8J+pIEX64EwhGPRIQnOWGTKFdGBxLCsg",
+	"YOhonKPviPHbmDN8i3kgB+UXg7poyiNRhc0ANSJYs+xzgPjNWcLGw5TPiIgj1nAI8OsqxAaBZLqoTaWx",
+	"r3w+aryOioLdilG7sLIYRQHFiwb8c0iPSxLskYoVLkkotGZI+zqXPQ2rSNAhaLLnUJDWrSdhamNaIKeV",
+	"cNwbMIaKRKRu0xJD80HD56mcmquzC6eoAkeLxVoTTXLFmFzaAu9rjqLS6EHsuOJNio0tBw1uNWk5cWbc",
+	"JMIaFksWLLb3Or2VZo5iUtT1CfiOVIhpmkWQT9nPqRwuLFKyGgcxUNUsv3UTYNA+ujjD8iS5sZQEQNYT",
+	"uF5BwWd0inVNgoghECQCNgjUVMfAXqiyjOxnayFT9WLvh6mlF0lcDJNVjJXLGYGeORbNxzOBJV32IJra",
+	"gsUnvWI0yYcOUJjEHG1FfJB8detatQmtVt9qZSukoP1/AQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

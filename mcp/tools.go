@@ -5,7 +5,8 @@ const (
 	ruleLabels = "Action ids are optional: leave them out, or give an action a readable label such as " +
 		`"main-menu" as its id and use that label in next_id, goto's target_id, branch's target_ids and ` +
 		"default_target_id, and condition_*'s false_target_id; the server turns labels into UUIDs (the same UUID " +
-		"in every revision). Do not invent UUIDs."
+		"in every revision) and keeps the label as the action's name. An action may also have a name for people " +
+		"(name, at most 100 characters), shown on the graph. Do not invent UUIDs."
 	ruleIfMatch = "Pass the etag you read (get_flow, create_flow, update_flow answer it) as if_match: a concurrent " +
 		"change by someone else is then refused (412) instead of being overwritten. Read the flow again and redo " +
 		"the change on what you read."
@@ -96,6 +97,14 @@ var restTools = []toolSpec{
 		description: "Draws a stored flow (its current revision, or revision) as a Mermaid flowchart (the " +
 			"default), Graphviz DOT, or JSON nodes and edges: every move between actions and the actions that can " +
 			"never run. Show the Mermaid text to people to explain a flow.",
+	},
+	{
+		name: "get_flow_stats", title: "How calls went through a flow", opID: "getFlowStats",
+		params: []string{"id", "revision", "since", "until"}, readOnly: true, idempotent: true,
+		description: "Counts how the executions of a flow's revision (the current one unless revision is given), " +
+			"created between since and until (default: the last 7 days), went through it: executions entering each " +
+			"action, moves between actions, where and why they ended, and the median time spent in each runner " +
+			"action. Use it with draw_flow to show where calls go and where they drop.",
 	},
 	{
 		name: "list_flow_revisions", title: "List a flow's revisions", opID: "listFlowRevisions",

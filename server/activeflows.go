@@ -90,6 +90,9 @@ func (s *Server) GetActiveflow(ctx context.Context, req gen.GetActiveflowRequest
 	if err != nil {
 		return nil, err
 	}
+	if err := s.store.LoadActiveflowHistory(ctx, a); err != nil {
+		return nil, err
+	}
 	return gen.GetActiveflow200JSONResponse{ActiveflowJSONResponse: gen.ActiveflowJSONResponse(toAPIActiveflow(a))}, nil
 }
 
@@ -102,6 +105,9 @@ func (s *Server) StopActiveflow(ctx context.Context, req gen.StopActiveflowReque
 	}
 	a, err := s.activeflows.StopFor(ctx, principalFrom(ctx).CustomerID, req.Id, reason)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.store.LoadActiveflowHistory(ctx, a); err != nil {
 		return nil, err
 	}
 	return gen.StopActiveflow200JSONResponse{ActiveflowJSONResponse: gen.ActiveflowJSONResponse(toAPIActiveflow(a))}, nil

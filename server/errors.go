@@ -97,6 +97,7 @@ const (
 	reasonInstanceCallLimit  = "INSTANCE_CALL_LIMIT"
 	reasonShuttingDown       = "SHUTTING_DOWN"
 	reasonInternal           = "INTERNAL"
+	reasonWebhookNotSet      = "WEBHOOK_NOT_SET"
 )
 
 // retryLater sets a refusal's Retry-After and keeps its cause for the log.
@@ -104,6 +105,12 @@ func retryLater(e *apiError, after time.Duration, cause error) *apiError {
 	e.header = http.Header{"Retry-After": {strconv.Itoa(int(after / time.Second))}}
 	e.cause = cause
 	return e
+}
+
+// webhookNotSet refuses to test a webhook that the customer has not set.
+func webhookNotSet() *apiError {
+	return newError(http.StatusConflict, statusFailedPrecondition, reasonWebhookNotSet,
+		"the customer has no webhook_uri; set one with PUT /v1.0/customer")
 }
 
 // toAPIError maps any error to what the client sees. It is the only place where errors meet HTTP statuses.

@@ -123,13 +123,13 @@ func TestMCPToolsList(t *testing.T) {
 			for _, name := range []string{"list_flows", "get_flow", "create_flow", "update_flow", "delete_flow",
 				"validate_flow", "simulate_flow", "simulate_actions", "draw_flow", "list_action_types",
 				"describe_action_type", "list_flow_revisions", "get_flow_revision", "restore_flow_revision",
-				"list_activeflows", "start_activeflow", "get_activeflow", "stop_activeflow"} {
+				"list_activeflows", "start_activeflow", "get_activeflow", "stop_activeflow", "get_flow_stats"} {
 				if tools[name] == nil {
 					t.Errorf("no tool %s", name)
 				}
 			}
-			if len(tools) != 18 {
-				t.Errorf("%d tools, want 18", len(tools))
+			if len(tools) != 19 {
+				t.Errorf("%d tools, want 19", len(tools))
 			}
 			for name, want := range map[string][2]bool{ // readOnly, destructive
 				"get_flow": {true, false}, "validate_flow": {true, false}, "simulate_flow": {true, false},
@@ -213,6 +213,13 @@ func TestMCPBuildLoop(t *testing.T) {
 				wantToolOK(t, "draw_flow", res)
 				if g, _ := graph["graph"].(string); !strings.HasPrefix(g, "flowchart") {
 					t.Errorf("draw_flow: %s", resultText(res))
+				}
+				res, _ = callTool(t, cs, "get_flow_stats", map[string]any{"id": id, "since": "2020-01-01T00:00:00Z"})
+				wantToolError(t, "get_flow_stats", res, "400") // a window longer than 366 days
+				res, stats := callTool(t, cs, "get_flow_stats", map[string]any{"id": id})
+				wantToolOK(t, "get_flow_stats", res)
+				if stats["flow_id"] != id || stats["executions"] != float64(0) {
+					t.Errorf("get_flow_stats: %s", resultText(res))
 				}
 
 				flowArgs["id"] = id

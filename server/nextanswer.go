@@ -13,10 +13,13 @@ func stepped(a *store.Activeflow, r flow.RunnerReport) *store.Activeflow {
 	return &out
 }
 
-// movedTo are the actions an execution moved to after the runner action a report finished: what follows that
-// action's entry in the history. The entry is the one of the report's step when the report names it; else the
-// last runner action of the report's id before the new current action (a runner action is never followed by
-// another runner action within one advance, so no later entry can be the reported one).
+// movedTo are the actions an execution moved to after the runner action a report finished. Executed holds what
+// ran since the activeflow was read (stored format version 2: exactly those), or, for a version 1 state read
+// before its first save, its whole history before them: then the actions moved to are those after the reported
+// action's entry. The entry is the one of the report's step when the report names it; else the last runner
+// action of the report's id before the new current action (a runner action is never followed by another runner
+// action within one advance, so no later entry can be the reported one). Without such an entry, all of Executed
+// ran since the read.
 func movedTo(x *flow.Execution, r flow.RunnerReport) []flow.Executed {
 	list := x.Executed
 	if r.Step > 0 {
@@ -25,7 +28,7 @@ func movedTo(x *flow.Execution, r flow.RunnerReport) []flow.Executed {
 				return list[i+1:]
 			}
 		}
-		return list[:0]
+		return list
 	}
 	end := len(list)
 	if x.Current != nil && end > 0 {
@@ -36,5 +39,5 @@ func movedTo(x *flow.Execution, r flow.RunnerReport) []flow.Executed {
 			return list[i+1:]
 		}
 	}
-	return list[:0]
+	return list
 }

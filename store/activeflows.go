@@ -105,27 +105,12 @@ func liveActiveflows(customerID uuid.UUID) func(*gorm.DB) *gorm.DB {
 
 // CreateActiveflow stores a new activeflow, in the state its start left it. It gets an id unless it has one.
 func (s *Store) CreateActiveflow(ctx context.Context, a *Activeflow) error {
-	if a.ID == uuid.Nil {
-		id, err := uuid.NewV7()
-		if err != nil {
-			return fmt.Errorf("store: create activeflow: %w", err)
-		}
-		a.ID = id
-	}
-	now := s.timestamp()
-	a.Version, a.TMCreate, a.Status = 1, now, ActiveflowRunning
-	a.sync(now)
-	ok, err := s.createActiveflowPgx(ctx, a)
-	if !ok {
-		err = s.conn(ctx).Create(a).Error
-	}
-	if err != nil {
-		return fmt.Errorf("store: create activeflow: %w", classify(err))
-	}
-	return nil
+	return s.WriteActiveflows(ctx, nil, ActiveflowChange{A: a, Create: true})
 }
 
-// GetActiveflow reads an activeflow of the customer.
+// GetActiveflow reads an activeflow of the customer, ready to run: its hot state, with the actions of its frames.
+// Its State.Executed holds the actions it ran that are not rows yet (those of a version 1 state); the others
+// LoadActiveflowHistory reads.
 func (s *Store) GetActiveflow(ctx context.Context, customerID, id uuid.UUID) (*Activeflow, error) {
 	ok, got, err := s.getActiveflowPgx(ctx, customerID, id)
 	if !ok {
@@ -134,15 +119,22 @@ func (s *Store) GetActiveflow(ctx context.Context, customerID, id uuid.UUID) (*A
 	if errors.Is(err, gorm.ErrRecordNotFound) || errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("store: get activeflow: %w", notFound("activeflow", id))
 	}
+	if err == nil {
+		err = s.resolveFrames(ctx, got)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: get activeflow: %w", classify(err))
 	}
 	return got, nil
 }
 
-// ListActiveflows reads one page of the customer's activeflows, newest first.
+// ListActiveflows reads one page of the customer's activeflows, newest first, each with its whole history (its
+// frames' actions are not read: a page is not run).
 func (s *Store) ListActiveflows(ctx context.Context, customerID uuid.UUID, p Page) ([]Activeflow, error) {
 	list, err := listPage(s.conn(ctx), liveActiveflows(customerID), p, func(a *Activeflow) time.Time { return a.TMCreate })
+	if err == nil {
+		err = s.loadHistories(ctx, list)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: list activeflows: %w", err)
 	}
@@ -202,10 +194,122 @@ func (s *Store) ReleaseActiveflow(ctx context.Context, a *Activeflow) error {
 // someone else saved it since (another runner), or holds a claim of it (ClaimActiveflow) that has not passed, it
 // is ErrStale and nothing is written. The save ends a claim.
 func (s *Store) SaveActiveflow(ctx context.Context, a *Activeflow) error {
+	return s.WriteActiveflows(ctx, nil, ActiveflowChange{A: a})
+}
+
+// ActiveflowChange is one activeflow's change as the store writes it: its row, created or saved at the version
+// read (as CreateActiveflow and SaveActiveflow), with what its state stores beside it (the stored format version
+// 2: the action lists of new frames, the actions executed since it was read, appended as rows) and the outbox
+// messages it owes (EnqueueOutbox's, with its cap).
+type ActiveflowChange struct {
+	A        *Activeflow
+	Create   bool
+	Messages []OutboxMessage
+	// Owes, when not nil, adds to Messages those made from the activeflow as it is written (its tm_update).
+	Owes func(a *Activeflow) ([]OutboxMessage, error)
+}
+
+// errNotWritten is a save whose condition (the version read, no claim of another's) held no row.
+var errNotWritten = errors.New("not written")
+
+// WriteActiveflows writes changes, all or none; notify, when not nil, runs once they committed with messages.
+// On PostgreSQL a lone change outside a transaction of ctx (a call's start, a step) is one statement
+// (prepared_postgres.go); else they are one transaction, ctx's when it carries one. A save whose activeflow
+// changed or is claimed since it was read is ErrStale; a create of an id that exists, ErrConflict.
+func (s *Store) WriteActiveflows(ctx context.Context, notify func(), changes ...ActiveflowChange) (err error) {
 	now := s.timestamp()
-	a.sync(now)
-	ok, written, err := s.saveActiveflowPgx(ctx, a, now)
+	for _, c := range changes {
+		a := c.A
+		if c.Create {
+			if a.ID == uuid.Nil {
+				id, err := uuid.NewV7()
+				if err != nil {
+					return fmt.Errorf("store: create activeflow: %w", err)
+				}
+				a.ID = id
+			}
+			a.Version, a.TMCreate, a.Status = 1, now, ActiveflowRunning
+		}
+		a.sync(now)
+	}
+	// A save's tm_update is its write's time, which its messages tell; put back should the write fail.
+	before := make([]*time.Time, len(changes))
+	for i := range changes {
+		c := &changes[i]
+		if !c.Create {
+			before[i], c.A.TMUpdate = c.A.TMUpdate, &now
+		}
+		if c.Owes != nil {
+			msgs, err := c.Owes(c.A)
+			if err != nil {
+				return err
+			}
+			c.Messages = append(c.Messages, msgs...)
+		}
+	}
+	defer func() {
+		if err != nil {
+			for i, c := range changes {
+				if !c.Create {
+					c.A.TMUpdate = before[i]
+				}
+			}
+		}
+	}()
+	what := "save activeflow"
+	if len(changes) == 1 && changes[0].Create {
+		what = "create activeflow"
+	}
+	var ok bool
+	if len(changes) == 1 {
+		ok, err = s.writeActiveflowPgx(ctx, changes[0], now, notify)
+	}
 	if !ok {
+		err = s.InTx(ctx, func(ctx context.Context) error {
+			var msgs []OutboxMessage
+			for _, c := range changes {
+				if err := s.writeActiveflow(ctx, c, now); err != nil {
+					return err
+				}
+				msgs = append(msgs, c.Messages...)
+			}
+			return s.EnqueueOutbox(ctx, msgs, notify)
+		})
+	}
+	if errors.Is(err, errNotWritten) {
+		for _, c := range changes {
+			if c.Create {
+				continue
+			}
+			if _, gerr := s.GetActiveflow(Outside(ctx), c.A.CustomerID, c.A.ID); gerr != nil {
+				return fmt.Errorf("store: %s: %w", what, gerr)
+			}
+		}
+		err = ErrStale
+	}
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", what, classify(err))
+	}
+	for _, c := range changes {
+		a := c.A
+		a.State.Saved()
+		if !c.Create {
+			a.Version++
+			a.TMUpdate = &now
+			a.ClaimUntil, a.claimed = nil, false
+		}
+	}
+	return nil
+}
+
+// writeActiveflow is one change through GORM, in the transaction of ctx.
+func (s *Store) writeActiveflow(ctx context.Context, c ActiveflowChange, now time.Time) error {
+	a := c.A
+	if c.Create {
+		if err := s.conn(ctx).Create(a).Error; err != nil {
+			return err
+		}
+	} else {
 		q := liveActiveflows(a.CustomerID)(s.conn(ctx)).Where("id = ? AND version = ?", a.ID, a.Version)
 		if !a.claimed {
 			q = q.Where("(claim_until IS NULL OR claim_until <= ?)", now)
@@ -213,21 +317,23 @@ func (s *Store) SaveActiveflow(ctx context.Context, a *Activeflow) error {
 		res := q.Updates(map[string]any{"status": a.Status, "end_reason": a.EndReason, "state": a.State,
 			"version": a.Version + 1, "tm_update": now, "tm_end": a.TMEnd, "tm_delete": a.TMDelete,
 			"on_complete_activeflow_id": a.OnCompleteActiveflowID, "on_complete_error": a.OnCompleteError, "claim_until": nil})
-		err, written = res.Error, res.RowsAffected
-	}
-	if err != nil {
-		return fmt.Errorf("store: save activeflow: %w", classify(err))
-	}
-	if written == 0 {
-		if _, err := s.GetActiveflow(ctx, a.CustomerID, a.ID); err != nil {
-			return fmt.Errorf("store: save activeflow: %w", err)
+		if res.Error != nil {
+			return res.Error
 		}
-		return fmt.Errorf("store: save activeflow: %w", ErrStale)
+		if res.RowsAffected == 0 {
+			return errNotWritten
+		}
 	}
-	a.Version++
-	a.TMUpdate = &now
-	a.ClaimUntil, a.claimed = nil, false
-	return nil
+	if frames := frameRows(a); len(frames) > 0 {
+		if err := s.conn(ctx).Create(&frames).Error; err != nil {
+			return err
+		}
+	}
+	rows, err := actionRows(a)
+	if err != nil {
+		return err
+	}
+	return s.AppendActiveflowActions(ctx, rows)
 }
 
 // Now is the store's clock, in UTC to the microsecond: the time of anything written now.

@@ -166,7 +166,8 @@ func int32s(ns []int) []int32 {
 }
 
 // The statements of a call's start and step. The columns are those of Activeflow, all of them:
-// TestPreparedActiveflowColumns fails when a field is added to Activeflow and not here.
+// TestPreparedActiveflowColumns fails when a field is added to Activeflow and not here. The writes are in
+// activeflows_postgres.go.
 const activeflowColumns = `id, customer_id, flow_id, flow_revision, status, end_reason, state, version, webhook_uri,
     webhook_method, on_complete_flow_id, on_complete_activeflow_id, on_complete_error, reference_activeflow_id,
     complete_count, reference_type, reference_id, claim_until, tm_create, tm_update, tm_end, tm_delete`
@@ -174,18 +175,6 @@ const activeflowColumns = `id, customer_id, flow_id, flow_revision, status, end_
 var (
 	pgGetActiveflow = pgStatement{name: "flowbin_get_activeflow", op: "SELECT", sql: `SELECT ` + activeflowColumns + `
 FROM activeflows WHERE id = $1 AND customer_id = $2 AND tm_delete IS NULL`}
-
-	pgCreateActiveflow = pgStatement{name: "flowbin_create_activeflow", op: "INSERT", sql: `INSERT INTO activeflows (` +
-		activeflowColumns + `)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`}
-
-	// pgSaveActiveflow is SaveActiveflow's update: at the version read, and unless another holds a claim ($13:
-	// this copy holds it).
-	pgSaveActiveflow = pgStatement{name: "flowbin_save_activeflow", op: "UPDATE", sql: `UPDATE activeflows
-SET status = $3, end_reason = $4, state = $5, version = $6 + 1, tm_update = $7, tm_end = $8, tm_delete = $9,
-    on_complete_activeflow_id = $10, on_complete_error = $11, claim_until = NULL
-WHERE id = $1 AND customer_id = $2 AND tm_delete IS NULL AND version = $6
-  AND ($12::boolean OR claim_until IS NULL OR claim_until <= $7)`}
 )
 
 // getActiveflowPgx is GetActiveflow's read on pgx: the row, or pgx.ErrNoRows. false inside a transaction.
@@ -212,37 +201,6 @@ func (s *Store) getActiveflowPgx(ctx context.Context, customerID, id uuid.UUID) 
 		return a.State.Scan(state)
 	})
 	return ok, &a, err
-}
-
-// createActiveflowPgx is CreateActiveflow's insert on pgx. false inside a transaction.
-func (s *Store) createActiveflowPgx(ctx context.Context, a *Activeflow) (bool, error) {
-	return s.onPgx(ctx, pgCreateActiveflow, func(c *pgx.Conn) error {
-		state, err := a.State.Encode()
-		if err != nil {
-			return fmt.Errorf("encode activeflow state: %w", err)
-		}
-		_, err = c.Exec(ctx, pgCreateActiveflow.name, a.ID, a.CustomerID, a.FlowID, a.FlowRevision, a.Status, a.EndReason,
-			state, a.Version, a.WebhookURI, a.WebhookMethod, a.OnCompleteFlowID, a.OnCompleteActiveflowID,
-			a.OnCompleteError, a.ReferenceActiveflowID, a.CompleteCount, a.ReferenceType, a.ReferenceID, a.ClaimUntil,
-			a.TMCreate, a.TMUpdate, a.TMEnd, a.TMDelete)
-		return err
-	})
-}
-
-// saveActiveflowPgx is SaveActiveflow's update on pgx: the rows it wrote (0 or 1). false inside a transaction.
-func (s *Store) saveActiveflowPgx(ctx context.Context, a *Activeflow, now time.Time) (bool, int64, error) {
-	var n int64
-	ok, err := s.onPgx(ctx, pgSaveActiveflow, func(c *pgx.Conn) error {
-		state, err := a.State.Encode()
-		if err != nil {
-			return fmt.Errorf("encode activeflow state: %w", err)
-		}
-		tag, err := c.Exec(ctx, pgSaveActiveflow.name, a.ID, a.CustomerID, a.Status, a.EndReason, state, a.Version, now,
-			a.TMEnd, a.TMDelete, a.OnCompleteActiveflowID, a.OnCompleteError, a.claimed)
-		n = tag.RowsAffected()
-		return err
-	})
-	return ok, n, err
 }
 
 func uuidPtr(u pgtype.UUID) *uuid.UUID {

@@ -73,6 +73,7 @@ type Store struct {
 	feed      changeFeed
 	announcer *announcer // nil on SQLite
 	outbox    outboxLimits
+	frames    frameCache   // immutable action lists of activeflows' frames (activeflows_frames.go)
 	tracer    trace.Tracer // of the statements on pgx (prepared_postgres.go); nil without a TracerProvider
 }
 

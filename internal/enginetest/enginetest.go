@@ -7,12 +7,15 @@ package enginetest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/flowbin/flowbin/flow"
 )
@@ -153,4 +156,77 @@ func Run(t *testing.T, e *flow.Engine, c Case, between func(*flow.Execution) (*f
 		}
 	}
 	return x
+}
+
+// Stored keeps one execution as a store keeps it in the stored format (version 2), in memory: the hot state,
+// the action lists stored once beside it, and the actions executed as rows. Between saves the execution and
+// reads it back whole, as storing it between two steps and reading it for an answer does.
+type Stored struct {
+	// Flows answers a flow's revision, for frames of flows (nil: there are none).
+	Flows  func(id uuid.UUID, revision int) ([]flow.Action, error)
+	frames map[int][]byte
+	rows   [][]byte
+	// States are the hot states written, in order.
+	States [][]byte
+}
+
+// Between saves x and answers it read back, with its whole history.
+func (s *Stored) Between(x *flow.Execution) (*flow.Execution, error) {
+	state, err := x.Encode()
+	if err != nil {
+		return nil, err
+	}
+	if s.frames == nil {
+		s.frames = map[int][]byte{}
+	}
+	for _, f := range x.NewFrames() {
+		if _, dup := s.frames[f.Key]; dup {
+			return nil, fmt.Errorf("frame key %d stored twice", f.Key)
+		}
+		b, err := flow.EncodeActions(f.Actions)
+		if err != nil {
+			return nil, err
+		}
+		s.frames[f.Key] = b
+	}
+	for _, r := range x.Unsaved() {
+		if r.Step != len(s.rows)+1 {
+			return nil, fmt.Errorf("step %d appended after %d rows", r.Step, len(s.rows))
+		}
+		b, err := flow.EncodeExecuted(&r)
+		if err != nil {
+			return nil, err
+		}
+		s.rows = append(s.rows, b)
+	}
+	x.Saved()
+	s.States = append(s.States, state)
+	y, err := flow.DecodeExecution(state)
+	if err != nil {
+		return nil, err
+	}
+	err = y.Resolve(func(f *flow.Frame) ([]flow.Action, error) {
+		if f.OfFlow() {
+			if s.Flows == nil {
+				return nil, fmt.Errorf("no flow %s", f.FlowID)
+			}
+			return s.Flows(f.FlowID, f.Revision)
+		}
+		b, ok := s.frames[f.Key]
+		if !ok {
+			return nil, fmt.Errorf("no frame %d", f.Key)
+		}
+		return flow.DecodeActions(b)
+	})
+	if err != nil {
+		return nil, err
+	}
+	history := make([]flow.Executed, len(s.rows))
+	for i, b := range s.rows {
+		if history[i], err = flow.DecodeExecuted(b); err != nil {
+			return nil, err
+		}
+	}
+	y.WithHistory(history)
+	return y, nil
 }
