@@ -328,7 +328,7 @@ func TestActiveflowBadRequests(t *testing.T) {
 			{"flow_id not a UUID", `{"flow_id":"main"}`, "INVALID_FIELD", "/flow_id"},
 			{"bad action", `{"actions":[{"type":"answer"},{"type":"tlak"}]}`, "INVALID_ACTION_TYPE", "/actions/1/type"},
 			{"variables not strings", `{"actions":[{"type":"answer"}],"variables":{"n":1}}`, "INVALID_FIELD", "/variables/n"},
-			{"unknown field", `{"actions":[{"type":"answer"}],"reference_id":"x"}`, "UNKNOWN_FIELD", "/reference_id"},
+			{"unknown field", `{"actions":[{"type":"answer"}],"referense_id":"x"}`, "UNKNOWN_FIELD", "/referense_id"},
 			{"not JSON", `{"actions":`, "INVALID_JSON_BODY", ""},
 		} {
 			t.Run(c.name, func(t *testing.T) {
