@@ -1,5 +1,5 @@
 // The JSON editor (CodeMirror 6) with problems shown where their JSON Pointers point.
-import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
+import { defaultKeymap, history, historyKeymap, indentWithTab, isolateHistory } from "@codemirror/commands";
 import { json } from "@codemirror/lang-json";
 import { bracketMatching, foldGutter, indentOnInput, syntaxHighlighting, defaultHighlightStyle } from "@codemirror/language";
 import { type Diagnostic, lintGutter, setDiagnostics } from "@codemirror/lint";
@@ -38,6 +38,18 @@ export function createEditor(host: HTMLElement, text: string, onChange: (text: s
       ],
     }),
   });
+}
+
+/** Replaces the editor's text with next by changing only the part that differs: the cursor and the undo
+ * history stay meaningful when the graph or a form changes the document. */
+export function replaceText(view: EditorView, next: string, isolate = false): void {
+  const cur = view.state.doc.toString();
+  if (cur === next) return;
+  let a = 0;
+  while (a < cur.length && a < next.length && cur[a] === next[a]) a++;
+  let b = 0;
+  while (b < cur.length - a && b < next.length - a && cur[cur.length - 1 - b] === next[next.length - 1 - b]) b++;
+  view.dispatch({ changes: { from: a, to: cur.length - b, insert: next.slice(a, next.length - b) }, annotations: isolate ? isolateHistory.of("full") : undefined });
 }
 
 export function setText(view: EditorView, text: string): void {

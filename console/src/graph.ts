@@ -12,6 +12,14 @@ export interface Marks {
   current?: string;
   taken?: Set<string>; // "from>to"
   selected?: number;
+  /** Counts of a flow's executions: per node (by id) its line of figures, per edge ("from>to") how many took it. */
+  stats?: { nodes: Map<string, string>; edges: Map<string, number> };
+}
+
+/** What the keyboard does on a node besides Enter: Delete, Alt+arrows. */
+export interface NodeKeys {
+  onDelete?: (index: number) => void;
+  onMove?: (index: number, delta: number) => void;
 }
 
 function el<K extends keyof SVGElementTagNameMap>(name: K, attrs: Record<string, string | number>, parent?: Element): SVGElementTagNameMap[K] {
@@ -39,11 +47,12 @@ export function edgeText(e: GraphEdge, actions: Action[], byId: Map<string, numb
 }
 
 const nodeW = 200;
-const nodeH = 44;
 
 /** Draws the graph into host, replacing what was there; onSelect gets the index of a node clicked. */
-export function drawGraph(host: HTMLElement, g: Graph, actions: Action[], marks: Marks, onSelect: (index: number) => void): void {
+export function drawGraph(host: HTMLElement, g: Graph, actions: Action[], marks: Marks, onSelect: (index: number) => void, keys: NodeKeys = {}): void {
+  const focused = host.contains(document.activeElement) ? (document.activeElement as Element).getAttribute("data-index") : null;
   host.replaceChildren();
+  const nodeH = marks.stats ? 60 : 44;
   if (g.nodes.length === 0) {
     const p = document.createElement("p");
     p.className = "empty";
@@ -57,7 +66,9 @@ export function drawGraph(host: HTMLElement, g: Graph, actions: Action[], marks:
   layout.setDefaultEdgeLabel(() => ({}));
   for (const n of g.nodes) layout.setNode(n.id, { width: nodeW, height: nodeH });
   g.edges.forEach((e, i) => {
-    const text = edgeText(e, actions, byId);
+    const count = marks.stats?.edges.get(e.from + ">" + e.to);
+    const base = edgeText(e, actions, byId);
+    const text = count === undefined ? base : (base ? base + " " : "") + "×" + count;
     layout.setEdge(e.from, e.to, { width: text ? text.length * 7 + 8 : 0, height: text ? 16 : 0, labelpos: "c", text }, "e" + i);
   });
   dagre.layout(layout);
@@ -73,7 +84,9 @@ export function drawGraph(host: HTMLElement, g: Graph, actions: Action[], marks:
     const info = layout.edge({ v: e.from, w: e.to, name: "e" + i });
     const pts = info.points ?? [];
     const taken = marks.taken?.has(e.from + ">" + e.to) ?? false;
-    const group = el("g", { class: `edge kind-${e.kind}${taken ? " taken" : ""}`, "data-from": e.from, "data-to": e.to }, edgeLayer);
+    const count = marks.stats?.edges.get(e.from + ">" + e.to);
+    const group = el("g", { class: `edge kind-${e.kind}${taken ? " taken" : ""}${count ? " counted" : ""}`, "data-from": e.from, "data-to": e.to }, edgeLayer);
+    if (count !== undefined) group.setAttribute("data-count", String(count));
     el("path", { d: "M" + pts.map((p: { x: number; y: number }) => `${p.x},${p.y}`).join(" L"), "marker-end": `url(#arrow-${taken ? "taken" : "plain"})` }, group);
     const text = info.text as string;
     if (text && info.x !== undefined && info.y !== undefined) {
@@ -94,7 +107,7 @@ export function drawGraph(host: HTMLElement, g: Graph, actions: Action[], marks:
     if (marks.selected === n.index) cls.push("selected");
     const x = (p.x ?? 0) - nodeW / 2;
     const y = (p.y ?? 0) - nodeH / 2;
-    const label = `${n.index}. ${n.label}`;
+    const label = `${n.index}. ${n.label}` + (n.name ? ` (${n.type})` : "");
     const title = label + (n.reachable ? "" : " (unreachable: no action leads here)");
     const group = el("g", { class: cls.join(" "), tabindex: 0, role: "button", "aria-label": title, "data-index": n.index, "data-id": n.id, "data-type": n.type }, nodeLayer);
     el("title", {}, group).textContent = title;
@@ -104,16 +117,36 @@ export function drawGraph(host: HTMLElement, g: Graph, actions: Action[], marks:
     const t2 = el("text", { x: x + 10, y: y + 35, class: "node-label" }, group);
     const rest = n.label.startsWith(n.type) ? n.label.slice(n.type.length).replace(/^:\s*/, "") : n.label;
     t2.textContent = rest.length > 28 ? rest.slice(0, 27) + "…" : rest;
+    const figures = marks.stats?.nodes.get(n.id);
+    if (figures !== undefined) {
+      const t3 = el("text", { x: x + 10, y: y + 52, class: "node-stats" }, group);
+      t3.textContent = figures;
+      group.setAttribute("aria-label", title + ": " + figures);
+    }
     const pick = () => onSelect(n.index);
     group.addEventListener("click", pick);
     group.addEventListener("keydown", (ev) => {
+      const focus = (i: number) => (svg.querySelector(`.node[data-index="${i}"]`) as SVGGElement | null)?.focus();
       if (ev.key === "Enter" || ev.key === " ") {
         ev.preventDefault();
         pick();
+      } else if ((ev.key === "Delete" || ev.key === "Backspace") && keys.onDelete) {
+        ev.preventDefault();
+        keys.onDelete(n.index);
+      } else if (ev.altKey && (ev.key === "ArrowUp" || ev.key === "ArrowDown") && keys.onMove) {
+        ev.preventDefault();
+        keys.onMove(n.index, ev.key === "ArrowUp" ? -1 : 1);
+      } else if (ev.key === "ArrowDown" || ev.key === "ArrowRight") {
+        ev.preventDefault();
+        focus(n.index + 1);
+      } else if (ev.key === "ArrowUp" || ev.key === "ArrowLeft") {
+        ev.preventDefault();
+        focus(n.index - 1);
       }
     });
   }
   host.append(svg);
+  if (focused !== null) (svg.querySelector(`.node[data-index="${focused}"]`) as SVGGElement | null)?.focus();
 }
 
 /** The moves an execution made: consecutive executed actions, as "from>to". */
