@@ -24,6 +24,10 @@ func appendAction(dst []byte, a *Action) []byte {
 	dst = append(dst, `{"id":"`...)
 	dst = appendUUID(dst, a.ID)
 	dst = append(dst, '"')
+	if a.Name != "" {
+		dst = append(dst, `,"name":`...)
+		dst = appendJSONString(dst, a.Name)
+	}
 	if a.NextID != uuid.Nil {
 		dst = append(dst, `,"next_id":"`...)
 		dst = appendUUID(dst, a.NextID)

@@ -110,7 +110,7 @@ func TestLabelIDs(t *testing.T) {
 		t.Errorf("call action: got %s, want %s", a.Actions[2].ID, dial)
 	}
 	in, in2 := flow.LabelID(dial, "in"), flow.LabelID(dial, "in2")
-	want := fmt.Sprintf(`"actions":[{"id":%q,"next_id":%q,"type":"answer"},{"id":%q,"type":"hangup"}]`, in, in2, in2)
+	want := fmt.Sprintf(`"actions":[{"id":%q,"name":"in","next_id":%q,"type":"answer"},{"id":%q,"name":"in2","type":"hangup"}]`, in, in2, in2)
 	if got := string(a.Actions[2].Option); !strings.Contains(got, want) || string(b.Actions[2].Option) != got {
 		t.Errorf("nested labels: got %s, want %s", got, want)
 	}

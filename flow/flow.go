@@ -13,6 +13,10 @@ import (
 // Action is one step of a flow.
 type Action struct {
 	ID uuid.UUID `json:"id"`
+	// Name is a name a person gave the action (at most MaxActionNameLength characters, trimmed); flowbin only
+	// stores and shows it. A label sent as the id becomes the name when no name is sent, so it survives the
+	// label's rewrite to a UUID.
+	Name string `json:"name,omitempty"`
 	// NextID is the action to run after this one; uuid.Nil means the next action in the list.
 	NextID uuid.UUID `json:"next_id,omitzero"`
 	Type   Type      `json:"type"`

@@ -6,7 +6,9 @@ import "github.com/google/uuid"
 const (
 	DefaultMaxActions = 1000
 	MaxNameLength     = 255
-	MaxDetailLength   = 4096
+	// MaxActionNameLength bounds an action's name.
+	MaxActionNameLength = 100
+	MaxDetailLength     = 4096
 )
 
 // Execution limits: the defaults of Limits. The variable limits are VoIPbin's.

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -164,8 +166,8 @@ func (l *list) resolve(s string) (uuid.UUID, bool) {
 func (l *list) actionStart(i int) int { return l.starts[i] }
 
 type rawAction struct {
-	node                 *node
-	id, next, typ, optns *node
+	node                       *node
+	id, name, next, typ, optns *node
 }
 
 func (p *parser) actions(n *node, ptr string) []Action {
@@ -206,6 +208,8 @@ func (p *parser) actions(n *node, ptr string) []Action {
 			switch m.key {
 			case "id":
 				ra.id = m.value
+			case "name":
+				ra.name = m.value
 			case "next_id":
 				ra.next = m.value
 			case "type":
@@ -215,12 +219,13 @@ func (p *parser) actions(n *node, ptr string) []Action {
 			default:
 				if !voipbinActionFields[m.key] {
 					p.unknownField(m.keyStart, joinPointer(aptr, m.key), m.key, "action ",
-						"an action has id, next_id, type and option")
+						"an action has id, name, next_id, type and option")
 				}
 			}
 		}
 		l.ok[i] = true
 		l.actions[i].ID = p.actionID(l, i, ra.id, joinPointer(aptr, "id"))
+		l.actions[i].Name = p.actionName(ra, joinPointer(aptr, "name"))
 	}
 
 	// Second pass: type, next_id and options, with every id known.
@@ -288,6 +293,29 @@ func (p *parser) actionID(l *list, i int, n *node, ptr string) uuid.UUID {
 	l.labels[n.text] = id
 	l.ids[id] = i
 	return id
+}
+
+// actionName reads an action's optional name, trimmed. Without one, a label sent as the id is the name, so
+// that the word a person chose survives the label's rewrite to a UUID.
+func (p *parser) actionName(ra *rawAction, ptr string) string {
+	if ra.name != nil && ra.name.kind != kindNull {
+		name := strings.TrimSpace(p.text(ra.name, ptr, math.MaxInt))
+		if c := utf8.RuneCountInString(name); c > MaxActionNameLength {
+			p.rep.errorf(ra.name.start, ptr, ReasonInvalidField, "name is %d characters long; at most %d are allowed",
+				c, MaxActionNameLength)
+		}
+		if name != "" {
+			return name
+		}
+	}
+	if n := ra.id; n != nil && n.kind == kindString && n.text != "" {
+		if _, isID := ParseID(n.text); !isID {
+			if label := strings.TrimSpace(n.text); utf8.RuneCountInString(label) <= MaxActionNameLength {
+				return label
+			}
+		}
+	}
+	return ""
 }
 
 // labelID is the id of the action labelled label in the list being read.

@@ -14,6 +14,7 @@ type Node struct {
 	ID        string `json:"id"`
 	Index     int    `json:"index"`
 	Type      Type   `json:"type"`
+	Name      string `json:"name,omitempty"`
 	Label     string `json:"label"`
 	Reachable bool   `json:"reachable"`
 }
@@ -47,7 +48,8 @@ func NewGraph(actions []Action) Graph {
 	reach := Reachable(actions)
 	g := Graph{Nodes: make([]Node, len(actions)), Edges: Edges(actions)}
 	for i, a := range actions {
-		g.Nodes[i] = Node{ID: a.ID.String(), Index: i, Type: a.Type, Label: summary(a), Reachable: reach[i]}
+		g.Nodes[i] = Node{ID: a.ID.String(), Index: i, Type: a.Type, Name: a.Name, Label: cmp.Or(a.Name, summary(a)),
+			Reachable: reach[i]}
 	}
 	if g.Edges == nil {
 		g.Edges = []Edge{}

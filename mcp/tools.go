@@ -5,7 +5,8 @@ const (
 	ruleLabels = "Action ids are optional: leave them out, or give an action a readable label such as " +
 		`"main-menu" as its id and use that label in next_id, goto's target_id, branch's target_ids and ` +
 		"default_target_id, and condition_*'s false_target_id; the server turns labels into UUIDs (the same UUID " +
-		"in every revision). Do not invent UUIDs."
+		"in every revision) and keeps the label as the action's name. An action may also have a name for people " +
+		"(name, at most 100 characters), shown on the graph. Do not invent UUIDs."
 	ruleIfMatch = "Pass the etag you read (get_flow, create_flow, update_flow answer it) as if_match: a concurrent " +
 		"change by someone else is then refused (412) instead of being overwritten. Read the flow again and redo " +
 		"the change on what you read."

@@ -122,6 +122,9 @@ func toAPIFlow(f *store.Flow) gen.Flow {
 // array follows, and tm_execute is null (a flow's actions have not run).
 func toAPIAction(a *flow.Action) gen.FlowAction {
 	out := gen.FlowAction{Id: a.ID.String(), NextId: a.NextID.String(), Type: gen.ActionType(a.Type)}
+	if a.Name != "" {
+		out.Name = &a.Name
+	}
 	if len(a.Option) > 0 {
 		opt := json.RawMessage(a.Option)
 		out.Option = &opt
@@ -165,7 +168,8 @@ func toAPIRevision(r *store.FlowRevision) gen.FlowRevision {
 
 func toAPIExecuted(r *flow.Executed) gen.ExecutedAction {
 	a := toAPIAction(&r.Action)
-	out := gen.ExecutedAction{Id: a.Id, NextId: a.NextId, Type: a.Type, Option: a.Option, Step: r.Step, TmExecute: formatTime(r.TMExecute)}
+	out := gen.ExecutedAction{Id: a.Id, Name: a.Name, NextId: a.NextId, Type: a.Type, Option: a.Option, Step: r.Step,
+		TmExecute: formatTime(r.TMExecute)}
 	if r.Source != "" {
 		out.Source = &r.Source
 	}
@@ -243,6 +247,10 @@ func toAPIGraph(g flow.Graph) gen.FlowGraph {
 	for i, n := range g.Nodes {
 		ids[i] = uuid.MustParse(n.ID)
 		out.Nodes[i] = gen.FlowGraphNode{Id: ids[i], Index: n.Index, Type: gen.ActionType(n.Type), Label: n.Label, Reachable: n.Reachable}
+		if n.Name != "" {
+			name := n.Name
+			out.Nodes[i].Name = &name
+		}
 	}
 	for i, e := range g.Edges {
 		out.Edges[i] = gen.FlowGraphEdge{From: ids[e.From], To: ids[e.To], Kind: gen.FlowGraphEdgeKind(e.Kind)}

@@ -2,8 +2,12 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/flowbin/flowbin/flow"
 	"github.com/flowbin/flowbin/internal/enginetest"
@@ -53,6 +57,52 @@ func TestActiveflowStateRoundTrip(t *testing.T) {
 				}
 				enginetest.Run(t, &flow.Engine{}, c, between)
 			})
+		}
+	})
+}
+
+// TestActiveflowActionsAppend: executed actions are appended as rows and read back in the order of their steps,
+// whole; a step is never written twice; the rows go when their activeflow's row is deleted.
+func TestActiveflowActionsAppend(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		fx := newFixture(t, b)
+		ctx := context.Background()
+		def := mustDefinition(t, `{"actions":[{"type":"talk","option":{"text":"a > b & c"}},{"type":"hangup"}]}`)
+		x := flow.NewExecution(flow.Origin{}, def.Actions, nil)
+		a := &store.Activeflow{CustomerID: fx.alice, State: store.State{Execution: *x}}
+		if err := fx.st.CreateActiveflow(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		flowID := uuid.New()
+		want := []flow.Executed{
+			{Action: def.Actions[1], Step: 2, TMExecute: t0.Add(time.Second)},
+			{Action: def.Actions[0], Step: 1, FlowID: flowID, Revision: 3, TMExecute: t0,
+				Decision: &flow.Decision{Result: "continue", Reason: "why"}},
+		}
+		var rows []store.ActiveflowAction
+		for i := range want {
+			row, err := store.NewActiveflowAction(a.ID, fx.alice, &want[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows = append(rows, row)
+		}
+		if rows[1].FlowID == nil || *rows[1].FlowID != flowID || *rows[1].FlowRevision != 3 || rows[0].FlowID != nil {
+			t.Errorf("flow columns: got %v/%v and %v, want %s/3 and none", rows[1].FlowID, rows[1].FlowRevision, rows[0].FlowID, flowID)
+		}
+		if err := fx.st.AppendActiveflowActions(ctx, rows); err != nil {
+			t.Fatal(err)
+		}
+		got, err := fx.st.ActiveflowActions(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, []flow.Executed{want[1], want[0]}) {
+			t.Errorf("got %+v\nwant steps 1 and 2 as written", got)
+		}
+		if err := fx.st.AppendActiveflowActions(ctx, rows[:1]); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("a step written twice: got %v, want ErrConflict", err)
 		}
 	})
 }

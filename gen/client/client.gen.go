@@ -1386,6 +1386,15 @@ type Action struct {
 	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
 	Id *string `json:"id,omitempty"`
 
+	// Name A name a person gave the action; flowbin only stores and shows it (in the graph, the trace, the
+	// console). Trimmed; absent from answers when empty. When a request gives a label as `id` and no `name`,
+	// the label becomes the name, so it survives the label's rewrite to a UUID. An addition to VoIPbin's
+	// action, which its clients ignore.
+	//
+	//
+	// Example: main-menu
+	Name *string `json:"name,omitempty"`
+
 	// NextId The id (or label) of the action to run after this one. Absent, `""` or the nil UUID: the next action in
 	// the array.
 	//
@@ -3174,6 +3183,15 @@ type ExecutedAction struct {
 	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
 	Id string `json:"id"`
 
+	// Name A name a person gave the action; flowbin only stores and shows it (in the graph, the trace, the
+	// console). Trimmed; absent from answers when empty. When a request gives a label as `id` and no `name`,
+	// the label becomes the name, so it survives the label's rewrite to a UUID. An addition to VoIPbin's
+	// action, which its clients ignore.
+	//
+	//
+	// Example: main-menu
+	Name *string `json:"name,omitempty"`
+
 	// NextId The id (or label) of the action to run after this one. Absent, `""` or the nil UUID: the next action in
 	// the array.
 	//
@@ -3298,6 +3316,15 @@ type FlowAction struct {
 	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
 	Id string `json:"id"`
 
+	// Name A name a person gave the action; flowbin only stores and shows it (in the graph, the trace, the
+	// console). Trimmed; absent from answers when empty. When a request gives a label as `id` and no `name`,
+	// the label becomes the name, so it survives the label's rewrite to a UUID. An addition to VoIPbin's
+	// action, which its clients ignore.
+	//
+	//
+	// Example: main-menu
+	Name *string `json:"name,omitempty"`
+
 	// NextId The id (or label) of the action to run after this one. Absent, `""` or the nil UUID: the next action in
 	// the array.
 	//
@@ -3370,10 +3397,15 @@ type FlowGraphNode struct {
 	// Example: 0
 	Index int `json:"index"`
 
-	// Label A short label for people.
+	// Label A short label for people; the action's name when it has one, else its type and main option.
 	//
 	// Example: talk: hello
 	Label string `json:"label"`
+
+	// Name The action's name, when it has one.
+	//
+	// Example: welcome
+	Name *string `json:"name,omitempty"`
 
 	// Reachable False when no execution can ever reach the action.
 	//
