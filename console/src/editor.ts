@@ -23,7 +23,7 @@ function base(): Extension[] {
 
 /** A JSON editor in host; onChange runs after every change of the text. */
 export function createEditor(host: HTMLElement, text: string, onChange: (text: string) => void, onSave: () => void): EditorView {
-  return new EditorView({
+  const view = new EditorView({
     parent: host,
     state: EditorState.create({
       doc: text,
@@ -38,6 +38,11 @@ export function createEditor(host: HTMLElement, text: string, onChange: (text: s
       ],
     }),
   });
+  // The scroller reachable by the keyboard too, so that a long text can be scrolled without editing it.
+  view.scrollDOM.tabIndex = 0;
+  view.scrollDOM.setAttribute("role", "region");
+  view.scrollDOM.setAttribute("aria-label", "flow JSON, scrollable");
+  return view;
 }
 
 /** Replaces the editor's text with next by changing only the part that differs: the cursor and the undo

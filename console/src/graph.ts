@@ -109,20 +109,24 @@ export function drawGraph(host: HTMLElement, g: Graph, actions: Action[], marks:
     const y = (p.y ?? 0) - nodeH / 2;
     const label = `${n.index}. ${n.label}` + (n.name ? ` (${n.type})` : "");
     const title = label + (n.reachable ? "" : " (unreachable: no action leads here)");
-    const group = el("g", { class: cls.join(" "), tabindex: 0, role: "button", "aria-label": title, "data-index": n.index, "data-id": n.id, "data-type": n.type }, nodeLayer);
+    const group = el("g", { class: cls.join(" "), tabindex: 0, role: "button", "data-index": n.index, "data-id": n.id, "data-type": n.type }, nodeLayer);
     el("title", {}, group).textContent = title;
     el("rect", { x, y, width: nodeW, height: nodeH, rx: 8 }, group);
     const t1 = el("text", { x: x + 10, y: y + 18, class: "node-type" }, group);
     t1.textContent = `${n.index}. ${n.type}` + (n.reachable ? "" : " · unreachable");
     const t2 = el("text", { x: x + 10, y: y + 35, class: "node-label" }, group);
     const rest = n.label.startsWith(n.type) ? n.label.slice(n.type.length).replace(/^:\s*/, "") : n.label;
-    t2.textContent = rest.length > 28 ? rest.slice(0, 27) + "…" : rest;
+    // The accessible name holds the visible text (WCAG 2.5.3): a shortened label's ellipsis is hidden from it.
+    el("tspan", {}, t2).textContent = rest.length > 28 ? rest.slice(0, 27) : rest;
+    if (rest.length > 28) el("tspan", { "aria-hidden": "true" }, t2).textContent = "…";
+    let name = `${t1.textContent} ${rest}`.trim();
     const figures = marks.stats?.nodes.get(n.id);
     if (figures !== undefined) {
       const t3 = el("text", { x: x + 10, y: y + 52, class: "node-stats" }, group);
       t3.textContent = figures;
-      group.setAttribute("aria-label", title + ": " + figures);
+      name += " " + figures;
     }
+    group.setAttribute("aria-label", name);
     const pick = () => onSelect(n.index);
     group.addEventListener("click", pick);
     group.addEventListener("keydown", (ev) => {

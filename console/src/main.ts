@@ -179,6 +179,7 @@ async function flowPage(main: HTMLElement, id: string): Promise<void> {
   let stats: { revision: number; actions: Action[]; marks: NonNullable<Marks["stats"]> } | null = null;
   let formLock = false;
   let formStale = false;
+  let lastDrawn = "";
 
   const title = h("h1", { class: "flow-name" });
   const rev = h("span", { class: "revision" });
@@ -208,8 +209,14 @@ async function flowPage(main: HTMLElement, id: string): Promise<void> {
     const actions = stats ? stats.actions : doc.actions;
     const g = buildGraph(actions);
     const at = (sev: string) => new Set(stats ? [] : problems.filter((p) => p.severity === sev).map((p) => actionIndex(p.pointer ?? "")).filter((i) => i >= 0));
-    drawGraph(graphHost, g, actions, { ...marks, errors: at("error"), warnings: at("warning"), selected: stats ? undefined : selected, stats: stats?.marks },
-      nodeClicked, stats ? {} : { onDelete: remove, onMove: move });
+    const all: Marks = { ...marks, errors: at("error"), warnings: at("warning"), selected: stats ? undefined : selected, stats: stats?.marks };
+    // Drawn again only when something drawn changed: a node a person is about to click stays the same node.
+    const drawn = JSON.stringify([g, actions.map((a) => a.option?.loop_count), all, [all.errors, all.warnings, all.visited, all.taken].map((x) => [...(x ?? [])]),
+      stats ? [...stats.marks.nodes, ...stats.marks.edges] : null]);
+    if (drawn !== lastDrawn) {
+      lastDrawn = drawn;
+      drawGraph(graphHost, g, actions, all, nodeClicked, stats ? {} : { onDelete: remove, onMove: move });
+    }
     graphHost.classList.toggle("picking", !!picking);
     graphNote.textContent = picking ? `Pick ${picking.what}: click an action (or Tab to it and press Enter); Escape cancels.`
       : stats ? `Counts of revision ${stats.revision}` + (stats.revision !== flow.revision ? ` (the flow is at revision ${flow.revision})` : "")
@@ -550,6 +557,7 @@ async function flowPage(main: HTMLElement, id: string): Promise<void> {
         const names = new Map(r.body.actions.map((a) => [a.id, actionName(a)]));
         out.replaceChildren(
           h("p", { class: "stats-total" }, `${body.executions} execution${body.executions === 1 ? "" : "s"}, ${body.running} running`),
+          h("p", { class: "hint" }, `From ${when(body.since)} until ${when(body.until)}`),
           h("p", {}, "Ended: " + (Object.entries(body.ends).map(([k, v]) => `${k} ${v}`).join(", ") || "none")),
           h("table", { class: "list stats" },
             h("thead", {}, h("tr", {}, h("th", {}, "Action"), h("th", { class: "num" }, "Entered"), h("th", { class: "num" }, "Ended"), h("th", { class: "num" }, "Median"))),
@@ -562,7 +570,7 @@ async function flowPage(main: HTMLElement, id: string): Promise<void> {
     };
     const form = h("form", { class: "stats-form", onsubmit: (e: Event) => (e.preventDefault(), void show()) },
       h("label", { for: "stats-revision" }, "Revision"), revSel,
-      h("label", { for: "stats-since" }, "From (local time; empty: the first execution)"), since,
+      h("label", { for: "stats-since" }, "From (local time; empty: a week before Until)"), since,
       h("label", { for: "stats-until" }, "Until (empty: now)"), until,
       h("button", { type: "submit", class: "primary stats-show" }, "Show the counts"));
     panel.replaceChildren(h("h2", {}, "How calls went"), form, out);
