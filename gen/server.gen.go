@@ -793,6 +793,33 @@ func (e ErrorBodyStatus) Valid() bool {
 	}
 }
 
+// Defines values for EventDeliveryState.
+const (
+	EventDeliveryStateDelivered EventDeliveryState = "delivered"
+	EventDeliveryStateDropped   EventDeliveryState = "dropped"
+	EventDeliveryStateFailed    EventDeliveryState = "failed"
+	EventDeliveryStateGone      EventDeliveryState = "gone"
+	EventDeliveryStatePending   EventDeliveryState = "pending"
+)
+
+// Valid indicates whether the value is a known member of the EventDeliveryState enum.
+func (e EventDeliveryState) Valid() bool {
+	switch e {
+	case EventDeliveryStateDelivered:
+		return true
+	case EventDeliveryStateDropped:
+		return true
+	case EventDeliveryStateFailed:
+		return true
+	case EventDeliveryStateGone:
+		return true
+	case EventDeliveryStatePending:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for FlowType.
 const (
 	FlowTypeFlow FlowType = "flow"
@@ -3165,6 +3192,68 @@ type EventAction struct {
 	Type string `json:"type"`
 }
 
+// EventDelivery One request flowbin owed the customer's systems, with the activeflow it is about.
+type EventDelivery struct {
+	// ActiveflowId The activeflow it is about.
+	//
+	// Example: 0b6b8a4e-3c59-4e36-a4a3-6a4b2c9a0aaa
+	ActiveflowId openapi_types.UUID `json:"activeflow_id"`
+
+	// AttemptCount How many attempts were made.
+	//
+	// Example: 2
+	AttemptCount int `json:"attempt_count"`
+
+	// Attempts Every attempt, oldest first. Never null.
+	Attempts []DeliveryAttempt `json:"attempts"`
+
+	// Id The message's id, sent as `webhook-id` on every attempt, so that a receiver can drop repeats.
+	//
+	// Example: 0193a4b2-7c1e-7d3a-9f00-3b1c2d4e5f70
+	Id openapi_types.UUID `json:"id"`
+
+	// Method The HTTP method.
+	//
+	// Example: POST
+	Method string `json:"method"`
+
+	// State `pending` (to be tried again), `delivered` (a 2xx answer), `failed` (given up on after the retries), `gone` (the receiver answered `410 Gone`: not tried again; the last attempt shows it) or `dropped` (never sent: its customer already had `FLOWBIN_EVENTS_MAX_PENDING` messages waiting).
+	//
+	// Example: delivered
+	State EventDeliveryState `json:"state"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// Type The event (`activeflow_created`, `activeflow_updated`, `activeflow_deleted`), or `webhook_send`.
+	//
+	// Example: activeflow_updated
+	Type string `json:"type"`
+
+	// Url Where it goes.
+	//
+	// Example: https://example.com/flowbin/events
+	Url string `json:"url"`
+}
+
+// EventDeliveryState `pending` (to be tried again), `delivered` (a 2xx answer), `failed` (given up on after the retries), `gone` (the receiver answered `410 Gone`: not tried again; the last attempt shows it) or `dropped` (never sent: its customer already had `FLOWBIN_EVENTS_MAX_PENDING` messages waiting).
+//
+// Example: delivered
+type EventDeliveryState string
+
+// EventDeliveryList A page of the customer's event deliveries, newest first.
+type EventDeliveryList struct {
+	// NextPageToken Pass as `page_token` for the next page; `""` when this page is empty.
+	//
+	// Example: 2026-11-23 08:30:00.100000
+	NextPageToken string `json:"next_page_token"`
+
+	// Result The deliveries. Never null.
+	Result []EventDelivery `json:"result"`
+}
+
 // ExecutedAction An action as it ran, with its options' `${variables}` substituted. `next_id` is the nil UUID when the next
 // action in the array followed, as VoIPbin sends it.
 type ExecutedAction struct {
@@ -3505,6 +3594,112 @@ type FlowRevisionList struct {
 
 	// Result The revisions, newest first. Never null.
 	Result []FlowRevision `json:"result"`
+}
+
+// FlowStats How the executions of one flow revision, created in a time window, went through it. Every count is of
+// executions (activeflows) unless it says moves.
+type FlowStats struct {
+	// Actions The flow's actions that executions moved to at least once, in the order of the revision's actions.
+	Actions []FlowStatsAction `json:"actions"`
+
+	// Edges Every move from one of the flow's actions to another that executions took, most taken first.
+	Edges []FlowStatsEdge `json:"edges"`
+
+	// Ends The ended executions by their `end_reason` (`ended` when they have none); running ones are in
+	// `running`.
+	//
+	//
+	// Example: {"hangup":2,"stopped":1}
+	Ends map[string]int `json:"ends"`
+
+	// Executions Activeflows of the flow and revision created in the window.
+	//
+	// Example: 3
+	Executions int `json:"executions"`
+
+	// FlowId The flow.
+	//
+	// Example: decc2634-0b2a-11eb-b38d-87a8f1051188
+	FlowId openapi_types.UUID `json:"flow_id"`
+
+	// Revision The revision counted.
+	//
+	// Example: 3
+	Revision int `json:"revision"`
+
+	// Running Those of them still running.
+	//
+	// Example: 0
+	Running int `json:"running"`
+
+	// Since A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	Since Timestamp `json:"since"`
+
+	// Until A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	Until Timestamp `json:"until"`
+}
+
+// FlowStatsAction How executions went through one action.
+type FlowStatsAction struct {
+	// ActionId The action.
+	//
+	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
+	ActionId openapi_types.UUID `json:"action_id"`
+
+	// EndReasons Those executions by their `end_reason` (`ended` when they have none).
+	//
+	// Example: {"hangup":2}
+	EndReasons map[string]int `json:"end_reasons"`
+
+	// Ended Ended executions whose last action was this one.
+	//
+	// Example: 0
+	Ended int `json:"ended"`
+
+	// Entered Executions that moved to the action at least once.
+	//
+	// Example: 3
+	Entered int `json:"entered"`
+
+	// MedianMs For actions that a runner carries out (not control actions), the median time in milliseconds from
+	// moving to the action to moving to the next one (or to the execution's end, for its last action);
+	// `null` for control actions and when no execution has left the action yet.
+	//
+	//
+	// Example: 4200
+	MedianMs *int `json:"median_ms"`
+
+	// Type What an action does. Each type has its options in the `ActionOption…` schema of the same name.
+	//
+	// Example: talk
+	Type ActionType `json:"type"`
+
+	// Visits Moves to the action, counting every time an execution came back to it.
+	//
+	// Example: 4
+	Visits int `json:"visits"`
+}
+
+// FlowStatsEdge A move between two of the flow's actions, in consecutive steps of executions.
+type FlowStatsEdge struct {
+	// Count How many times executions made the move.
+	//
+	// Example: 3
+	Count int `json:"count"`
+
+	// From The action moved from.
+	//
+	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
+	From openapi_types.UUID `json:"from"`
+
+	// To The action moved to.
+	//
+	// Example: c3eb8e62-c524-11ec-94c5-abafec8af561
+	To openapi_types.UUID `json:"to"`
 }
 
 // Health The answer of a health probe.
@@ -4052,6 +4247,9 @@ type SimulationWebhookResponse struct {
 	Status *int `json:"status,omitempty"`
 }
 
+// TimeParameter A time, `YYYY-MM-DD HH:MM:SS.ffffff` in UTC or RFC 3339 (`2026-11-23T08:30:00Z`).
+type TimeParameter = string
+
 // Timestamp A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
 //
 // Example: 2021-02-04 06:47:01.139361
@@ -4094,6 +4292,44 @@ type WebhookSecret struct {
 	//
 	// Example: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
 	WebhookSecret string `json:"webhook_secret"`
+}
+
+// WebhookTestResult How a test event's delivery went.
+type WebhookTestResult struct {
+	// DurationMs How long the attempt took, in milliseconds.
+	//
+	// Example: 48
+	DurationMs int `json:"duration_ms"`
+
+	// Error `""` for a 2xx answer; otherwise what went wrong (`answered 500`, a refused address, a timeout).
+	//
+	// Example:
+	Error string `json:"error"`
+
+	// Id The test event's `webhook-id`.
+	//
+	// Example: 0193a4b2-7c1e-7d3a-9f00-3b1c2d4e5f71
+	Id openapi_types.UUID `json:"id"`
+
+	// Method The HTTP method.
+	//
+	// Example: POST
+	Method string `json:"method"`
+
+	// Signed Whether it carried signatures (the customer has a webhook secret).
+	//
+	// Example: true
+	Signed bool `json:"signed"`
+
+	// StatusCode The receiver's HTTP status; 0 when nothing answered.
+	//
+	// Example: 200
+	StatusCode int `json:"status_code"`
+
+	// Url Where it was sent (the customer's `webhook_uri`).
+	//
+	// Example: https://example.com/flowbin/events
+	Url string `json:"url"`
 }
 
 // ZeroableID An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
@@ -4208,6 +4444,9 @@ type Unauthenticated = Error
 
 // UnsupportedMediaType The one error envelope, used by every error answer of every operation.
 type UnsupportedMediaType = Error
+
+// WebhookNotSet The one error envelope, used by every error answer of every operation.
+type WebhookNotSet = Error
 
 // ActiveflowBody defines model for ActiveflowBody.
 type ActiveflowBody = json.RawMessage
@@ -4367,6 +4606,19 @@ type CreateCallParams struct {
 // CreateCallParamsFieldValidation defines parameters for CreateCall.
 type CreateCallParamsFieldValidation string
 
+// ListEventsParams defines parameters for ListEvents.
+type ListEventsParams struct {
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page. For example `10`.
+	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+
+	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
+	// timestamp that the client wrote itself works too, in the same format or in VoIPbin's current RFC 3339 form
+	// (`2020-10-11T01:00:00.000001Z`). Empty or absent: the first page.
+	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
+}
+
 // ListFlowsParams defines parameters for ListFlows.
 type ListFlowsParams struct {
 	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
@@ -4475,6 +4727,19 @@ type RestoreFlowRevisionParams struct {
 
 // SimulateFlowJSONBody defines parameters for SimulateFlow.
 type SimulateFlowJSONBody = json.RawMessage
+
+// GetFlowStatsParams defines parameters for GetFlowStats.
+type GetFlowStatsParams struct {
+	// Revision The revision whose executions are counted; the flow's current revision when absent.
+	Revision *int `form:"revision,omitempty" json:"revision,omitempty"`
+
+	// Since The window's start (executions created at or after it): `YYYY-MM-DD HH:MM:SS.ffffff` in UTC or RFC 3339.
+	// Default: seven days before `until`.
+	Since *TimeParameter `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until The window's end (executions created before it), after `since`; at most 366 days after it. Default: now.
+	Until *TimeParameter `form:"until,omitempty" json:"until,omitempty"`
+}
 
 // ListNumbersParams defines parameters for ListNumbers.
 type ListNumbersParams struct {
@@ -8384,6 +8649,12 @@ type ServerInterface interface {
 	// RotateWebhookSecret Make a new webhook signing secret
 	// (POST /v1.0/customer/webhook_secret)
 	RotateWebhookSecret(ctx echo.Context) error
+	// TestCustomerWebhook Send a test event to the customer's webhook
+	// (POST /v1.0/customer/webhook_test)
+	TestCustomerWebhook(ctx echo.Context) error
+	// ListEvents List the customer's event deliveries
+	// (GET /v1.0/events)
+	ListEvents(ctx echo.Context, params ListEventsParams) error
 	// ListFlows List flows
 	// (GET /v1.0/flows)
 	ListFlows(ctx echo.Context, params ListFlowsParams) error
@@ -8423,6 +8694,9 @@ type ServerInterface interface {
 	// SimulateFlow Simulate a flow
 	// (POST /v1.0/flows/{id}/simulate)
 	SimulateFlow(ctx echo.Context, id FlowID) error
+	// GetFlowStats How executions went through a flow
+	// (GET /v1.0/flows/{id}/stats)
+	GetFlowStats(ctx echo.Context, id FlowID, params GetFlowStatsParams) error
 	// GetMe Who am I
 	// (GET /v1.0/me)
 	GetMe(ctx echo.Context) error
@@ -9077,6 +9351,40 @@ func (w *ServerInterfaceWrapper) RotateWebhookSecret(ctx echo.Context) error {
 	return err
 }
 
+// TestCustomerWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) TestCustomerWebhook(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TestCustomerWebhook(ctx)
+	return err
+}
+
+// ListEvents converts echo context to params.
+func (w *ServerInterfaceWrapper) ListEvents(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListEventsParams
+	// ------------- Optional query parameter "page_size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_size", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_size: %s", err))
+	}
+
+	// ------------- Optional query parameter "page_token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_token", ctx.QueryParams(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_token: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListEvents(ctx, params)
+	return err
+}
+
 // ListFlows converts echo context to params.
 func (w *ServerInterfaceWrapper) ListFlows(ctx echo.Context) error {
 	var err error
@@ -9433,6 +9741,45 @@ func (w *ServerInterfaceWrapper) SimulateFlow(ctx echo.Context) error {
 	return err
 }
 
+// GetFlowStats converts echo context to params.
+func (w *ServerInterfaceWrapper) GetFlowStats(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id FlowID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetFlowStatsParams
+	// ------------- Optional query parameter "revision" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "revision", ctx.QueryParams(), &params.Revision, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter revision: %s", err))
+	}
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", ctx.QueryParams(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter since: %s", err))
+	}
+
+	// ------------- Optional query parameter "until" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "until", ctx.QueryParams(), &params.Until, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter until: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetFlowStats(ctx, id, params)
+	return err
+}
+
 // GetMe converts echo context to params.
 func (w *ServerInterfaceWrapper) GetMe(ctx echo.Context) error {
 	var err error
@@ -9736,6 +10083,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1.0/customer", wrapper.GetCustomer, options.OperationMiddlewares["getCustomer"]...)
 	router.PUT(options.BaseURL+"/v1.0/customer", wrapper.UpdateCustomer, options.OperationMiddlewares["updateCustomer"]...)
 	router.POST(options.BaseURL+"/v1.0/customer/webhook_secret", wrapper.RotateWebhookSecret, options.OperationMiddlewares["rotateWebhookSecret"]...)
+	router.POST(options.BaseURL+"/v1.0/customer/webhook_test", wrapper.TestCustomerWebhook, options.OperationMiddlewares["testCustomerWebhook"]...)
+	router.GET(options.BaseURL+"/v1.0/events", wrapper.ListEvents, options.OperationMiddlewares["listEvents"]...)
 	router.GET(options.BaseURL+"/v1.0/flows", wrapper.ListFlows, options.OperationMiddlewares["listFlows"]...)
 	router.POST(options.BaseURL+"/v1.0/flows", wrapper.CreateFlow, options.OperationMiddlewares["createFlow"]...)
 	router.DELETE(options.BaseURL+"/v1.0/flows/:id", wrapper.DeleteFlow, options.OperationMiddlewares["deleteFlow"]...)
@@ -9747,6 +10096,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1.0/flows/:id/revisions/:revision", wrapper.GetFlowRevision, options.OperationMiddlewares["getFlowRevision"]...)
 	router.POST(options.BaseURL+"/v1.0/flows/:id/revisions/:revision/restore", wrapper.RestoreFlowRevision, options.OperationMiddlewares["restoreFlowRevision"]...)
 	router.POST(options.BaseURL+"/v1.0/flows/:id/simulate", wrapper.SimulateFlow, options.OperationMiddlewares["simulateFlow"]...)
+	router.GET(options.BaseURL+"/v1.0/flows/:id/stats", wrapper.GetFlowStats, options.OperationMiddlewares["getFlowStats"]...)
 	router.POST(options.BaseURL+"/v1.0/flows/simulate", wrapper.SimulateActions, options.OperationMiddlewares["simulateActions"]...)
 	router.POST(options.BaseURL+"/v1.0/flows/validate", wrapper.ValidateFlow, options.OperationMiddlewares["validateFlow"]...)
 	router.GET(options.BaseURL+"/v1.0/me", wrapper.GetMe, options.OperationMiddlewares["getMe"]...)
@@ -9912,6 +10262,8 @@ type TooManyRequestsJSONResponse struct {
 type UnauthenticatedJSONResponse Error
 
 type UnsupportedMediaTypeJSONResponse Error
+
+type WebhookNotSetJSONResponse Error
 
 type LoginRequestObject struct {
 	Body *LoginJSONRequestBody
@@ -13043,6 +13395,189 @@ func (response RotateWebhookSecret503JSONResponse) VisitRotateWebhookSecretRespo
 	return err
 }
 
+type TestCustomerWebhookRequestObject struct {
+}
+
+type TestCustomerWebhookResponseObject interface {
+	VisitTestCustomerWebhookResponse(w http.ResponseWriter) error
+}
+
+type TestCustomerWebhook200JSONResponse WebhookTestResult
+
+func (response TestCustomerWebhook200JSONResponse) VisitTestCustomerWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestCustomerWebhook401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response TestCustomerWebhook401JSONResponse) VisitTestCustomerWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestCustomerWebhook409JSONResponse struct{ WebhookNotSetJSONResponse }
+
+func (response TestCustomerWebhook409JSONResponse) VisitTestCustomerWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestCustomerWebhook431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response TestCustomerWebhook431JSONResponse) VisitTestCustomerWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestCustomerWebhook500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response TestCustomerWebhook500JSONResponse) VisitTestCustomerWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestCustomerWebhook503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response TestCustomerWebhook503JSONResponse) VisitTestCustomerWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEventsRequestObject struct {
+	Params ListEventsParams
+}
+
+type ListEventsResponseObject interface {
+	VisitListEventsResponse(w http.ResponseWriter) error
+}
+
+type ListEvents200JSONResponse EventDeliveryList
+
+func (response ListEvents200JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListEvents400JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response ListEvents401JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListEvents431JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListEvents500JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListEvents503JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListFlowsRequestObject struct {
 	Params ListFlowsParams
 }
@@ -14728,6 +15263,113 @@ func (response SimulateFlow503JSONResponse) VisitSimulateFlowResponse(w http.Res
 	return err
 }
 
+type GetFlowStatsRequestObject struct {
+	Id     FlowID `json:"id"`
+	Params GetFlowStatsParams
+}
+
+type GetFlowStatsResponseObject interface {
+	VisitGetFlowStatsResponse(w http.ResponseWriter) error
+}
+
+type GetFlowStats200JSONResponse FlowStats
+
+func (response GetFlowStats200JSONResponse) VisitGetFlowStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowStats400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetFlowStats400JSONResponse) VisitGetFlowStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowStats401JSONResponse struct{ UnauthenticatedJSONResponse }
+
+func (response GetFlowStats401JSONResponse) VisitGetFlowStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowStats404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetFlowStats404JSONResponse) VisitGetFlowStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowStats431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetFlowStats431JSONResponse) VisitGetFlowStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowStats500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetFlowStats500JSONResponse) VisitGetFlowStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFlowStats503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetFlowStats503JSONResponse) VisitGetFlowStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetMeRequestObject struct {
 }
 
@@ -16104,6 +16746,12 @@ type StrictServerInterface interface {
 	// RotateWebhookSecret Make a new webhook signing secret
 	// (POST /v1.0/customer/webhook_secret)
 	RotateWebhookSecret(ctx context.Context, request RotateWebhookSecretRequestObject) (RotateWebhookSecretResponseObject, error)
+	// TestCustomerWebhook Send a test event to the customer's webhook
+	// (POST /v1.0/customer/webhook_test)
+	TestCustomerWebhook(ctx context.Context, request TestCustomerWebhookRequestObject) (TestCustomerWebhookResponseObject, error)
+	// ListEvents List the customer's event deliveries
+	// (GET /v1.0/events)
+	ListEvents(ctx context.Context, request ListEventsRequestObject) (ListEventsResponseObject, error)
 	// ListFlows List flows
 	// (GET /v1.0/flows)
 	ListFlows(ctx context.Context, request ListFlowsRequestObject) (ListFlowsResponseObject, error)
@@ -16143,6 +16791,9 @@ type StrictServerInterface interface {
 	// SimulateFlow Simulate a flow
 	// (POST /v1.0/flows/{id}/simulate)
 	SimulateFlow(ctx context.Context, request SimulateFlowRequestObject) (SimulateFlowResponseObject, error)
+	// GetFlowStats How executions went through a flow
+	// (GET /v1.0/flows/{id}/stats)
+	GetFlowStats(ctx context.Context, request GetFlowStatsRequestObject) (GetFlowStatsResponseObject, error)
 	// GetMe Who am I
 	// (GET /v1.0/me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
@@ -17061,6 +17712,54 @@ func (sh *strictHandler) RotateWebhookSecret(ctx echo.Context) error {
 	return nil
 }
 
+// TestCustomerWebhook operation middleware
+func (sh *strictHandler) TestCustomerWebhook(ctx echo.Context) error {
+	var request TestCustomerWebhookRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TestCustomerWebhook(ctx.Request().Context(), request.(TestCustomerWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TestCustomerWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TestCustomerWebhookResponseObject); ok {
+		return validResponse.VisitTestCustomerWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListEvents operation middleware
+func (sh *strictHandler) ListEvents(ctx echo.Context, params ListEventsParams) error {
+	var request ListEventsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListEvents(ctx.Request().Context(), request.(ListEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListEvents")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListEventsResponseObject); ok {
+		return validResponse.VisitListEventsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListFlows operation middleware
 func (sh *strictHandler) ListFlows(ctx echo.Context, params ListFlowsParams) error {
 	var request ListFlowsRequestObject
@@ -17505,6 +18204,32 @@ func (sh *strictHandler) SimulateFlow(ctx echo.Context, id FlowID) error {
 	return nil
 }
 
+// GetFlowStats operation middleware
+func (sh *strictHandler) GetFlowStats(ctx echo.Context, id FlowID, params GetFlowStatsParams) error {
+	var request GetFlowStatsRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetFlowStats(ctx.Request().Context(), request.(GetFlowStatsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetFlowStats")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetFlowStatsResponseObject); ok {
+		return validResponse.VisitGetFlowStatsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetMe operation middleware
 func (sh *strictHandler) GetMe(ctx echo.Context) error {
 	var request GetMeRequestObject
@@ -17855,7 +18580,7 @@ func (sh *strictHandler) GetRecording(ctx echo.Context, id RecordingID) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P3rctvIuTAK30p/XKkymQA0wINESpVaiyPRY87YkiJS9kyGfokm0BQRgQ0GACUzfl2VX98F7IvIheVK",
+	"7P3rctvIuTAK30p/XKkymQA0wINESpXK4kj0mDO2pIiUPbOGfokm0BQRgQ0GACUzfl2VX98F7IvIheVK",
 	"dvXTBzRAgCfJk0n2mh9jEehu9OHp53z4UnHDxTKkhCZx5exLZU6wRyL4sxfHJLnA7pxchDSJwoA99Ejs",
 	"Rv4y8UNaOas4y9U08F0DLfBnE9+TPzbtdvPEsiwD+YvFKsHTgDhoFkZo5tN7Ei0jnybEQxQvSIyqyZwg",
 	"N6QJocmrGM1xPEc+Rewpa2AgHLMfY7rE9yRGEZmRiFCXsIeL2jlyaGi6bH4Oqq5igvAsIRFy58R98Ok9",
@@ -17890,9 +18615,9 @@ var swaggerSpec = []string{
 	"8djZ2pbFcAd8iklI7HNoEUaEs9oY3Ufhasnglc/KFV0FegZ0uPDdKIyJGzJhOUYBju5JxAgAHdNEyIS5",
 	"O2FbTjlpZu0nMdsjfWvFAhksWIBP/AUj0pbaZJ8m5J5EapdH4QOhJdBPyedkAt9JWCtH0o0lu5XhKoY5",
 	"c1FaOwX2M7sNMTAIwRpNyYxtmp/UUW9ME39B4gQvlpwMalfsKQoT1ozJbugpjB4Y+QqNzH5yIGLX0Kfy",
-	"LDV0dfvmAjWbzS60G9Oq07Aalmlbpm2PLPvMss4sq26x/+w/M7LVXyyTNRsNp6yZIEpwMtvPAfYndxBZ",
-	"RkEt1kDOzz///LP5/r15eYnevj17//5sOKzP4D+HLeZudAHoJV1UZjHskmqkoToee19aX032T0P+g/g/",
-	"Z5l/xuM6++Pk6/8t6jIq6lIVfWyj+7X239U//99f/mB+yrSo1f67mBzdEjeMmKhYhnci2WCbINJsNpu/",
+	"LDV0dfvmAjWbzS60G9Oq07Aalmlbpm2PLPvMss4sq26x/+z/YWSrv1gmazYaTlkzQZTgZLafA+xP7iCy",
+	"jIJarIGcn3/++Wfz/Xvz8hK9fXv2/v3ZcFifwX8OW8zd6ALQS7qozGLYJdVIQ3U89r60vprsn4b8B/F/",
+	"zjL/jMd19sfJ1/9b1GVU1KUq+thG92vtT9X/+b+//MH8lGlRq/2pmBzdEjeMmKhYhnci2WCbINJsNpu/",
 	"riByKygOR5plU+dtXsUCe6KqbaCGgf7593/UMiuxCycp++83VZ8mzUZFu8124W2WE3+RW42qOKW9fI0a",
 	"qWs6tcJrL3vEY6pd9Ze+WjpfZJndT18so/u1CAi/8u0lcfJd6PlEKHKktP5d6AFLL7TT7E+8XAa+C/zg",
 	"67/EXApNv4uD4HpWOfvlS+V3EZlVzir/9TpVrL/m7eLX6QcuAP1Vvn4yKp/N+9AU02MD12/x03sSx/ie",
@@ -17900,7 +18625,7 @@ var swaggerSpec = []string{
 	"THxOQhTzMYW4BRQJGheu9puv88VWyH8r4VANW7AsuFnxMqQxUepRUO/tsT6FG79U3FWchAsSTXyvclZp",
 	"kxa2TjqW2bFahAn6rtlpnZ6ajRnB7e5Jx+u0Gb/pkQT7AUPhTMqYcgX5xQAt/SVhJ86Qibe/0lDgGo8s",
 	"g3CNpmHCEMliwnkXNozVODFt22w0kW3pfIPFG3okINCQ/ySfl34k+p1u67daelj1YzhusozIzP9cOavM",
-	"pg+T5uc/4cpXHe1tRzpy/0uhV6pXDRDMwlUCsnKEn9jDeiWj6jz0FIHlmvAbwp7A/nebZOpib2oSFxOz",
+	"pg+T5uc/48pXHe1tRzpy/0uhV6pXDRDMwlUCsnKEn9jDeiWj6jz0FIHlmvAbwp7A/nebZOpib2oSFxOz",
 	"1ejaZsdrdU0Xd2zcbZxMO9Mm239GjqCDJf4zC/4n/6sYlXCpFISrSCgL2xZjdwMpB7F9S8iyctYQZ0Lc",
 	"lTzMpmm1TOsE2a2zdvPMbtTbJ13rtJmSD8+/95N4EhGX+I+EbcxRYEqoN4kIhu2qAEsAk/DENsVwrzmg",
 	"zlrTNm66OxRcz9iohHxmjMRNxGDABkVJjAMSG6jBf6yWyzBKAAr4xtlHbFyCg4fKV+M/7Pg/GRV2JSZi",
@@ -17912,584 +18637,626 @@ var swaggerSpec = []string{
 	"b2Iw6oLFiftbcIk0dXZTmpY5TkQTtAgfiYeSEPkUOXny4Yyp8jONwkANEK2o8IwCf1PypKwDvEWtPgYU",
 	"Dp6DV2HyPvT8mc9JfrHTHmgxWWtwgaRhIh0wUOwLr1Vp7QO/STbbrDNkvWLoDrjge2tqzrdFmy3av970",
 	"1v1qVKSD586O0PCrUZEukjs7QEM41e+wJ3VLB3FDJIpCoUJPsB9wOr8QWqizivTmEa56DHLRuJIE+GFc",
-	"OUee76F1uALrHXuMg4dx5b8rRmUZ+jQhUeWs8lqc9OvmawB7I2UcBlfgNTPpXYwG11eT0c83faBJz/76",
-	"1i8ohTO/zxH568Syf7j86eRPzR86H9pXjR9P37duurfW0B41dGStBrv9/u59/2p0wBXswyaX3D7NoWKB",
-	"g1kYLYjHbWbg1FNHjjiaXz45KPDjJEbkkURrtIzCaUAWaBauqAec8QUOgsOOP48n98S97hz7lHgTFwfB",
-	"xPcY1HwyjtUVxolPNY8yoTpM9X6MtOHonjDa8we73W7bjaZlWbZ6PtEaCj0HgYvn+RERXH7Fp2644MQ2",
-	"Xe6ejktgOxZr3Z8GMLSzWk6maz418VNnsvlo+3n0LXCckGhy8CwWq4RM9I1gvNQTlae0L2sKPcTuwh0S",
-	"lsED+aG0F4OZ/YyIn4xKHK4il+wBH7G/PMOB75L/sRundatu1beBSewvuXwgrvgyCu8jEseFPNmJaTdM",
-	"y95LxczPWv3Uxy0ey26kY0U+vS9vWaig3j4kXyznAPZFWYBKSjAWg0GOb0I6C3z3WJKTInqB4PcRrKR7",
-	"k+69I7rL+IiU4dFowXDUe9cXlOB4IvCmN3jXv5zc3PYvrq8uBzDYC9EBjQvjrBRbUYQI9Yh3hhx9/g4P",
-	"2uGMF/HU+iPEhMOiHQopOR9T6aHHuTvwYMAUERwFPolQEq0zboeS9cPeI6Yu8ZCf1AzksCl86L95d/1x",
-	"0r+67F86bJwxdQaX/fc316P+1cXPkx/7P08GV5O7Yd/hZmpO4qQHIx/fyfndORs+hefgcLnmXOmYOrfs",
-	"l9ljvxj35obUiyWH+OZgo8iGlr/bOrGnHrbNdmvmmS3SODXx1GqZLbtz4p7MThudpnWMXK8L6nQVBOpK",
-	"ct+yVLFw0sWz084pMWftGTZb2J6aXc9umDNr2mpOOyceJifPUywEDDHxO0eoeTdks+OWhzkJgrCOnkjg",
-	"hgvC+HgpmaDR3I/Z2STsDMWlraObgOCYIEL/EnKhQLR/xcNZfJfUwXfqgTFpgC5K94GbJY7nIARJgPmJ",
-	"WXAztzxtaW9sWXYTW8T07PbUbE3bxOzi7olptRoNG3fcE2y3U7oCwwk08kztg1SX2BtUxTathmm1kHVy",
-	"1jo9s+y63ew2T+xCqpKxRx6D1N9sEQLZSOCWzx2Xc0JQcYzaaNMHVa7V4D7UIoaN0MRP1ijB9wZYsxzp",
-	"D+qAfb5AANNDzSJ7R2SZdFv/yP1W/xcN7IMG8CqDBv4XM/wHYgaj8sRjY/JyPdtXoSBBHCzQWEEFE659",
-	"EEgfyDKREabFYr39mnd/rUBK47lkxM31DcjfP/Z/rnz99C2wlZGyFnLB3NU3RmlkzBnoenLBQjyWj72Q",
-	"HYVD778N8uNBPYUhj9eUiGVCJIVYIaoKL2xkWxbfOZ+iFvrR/+4cYRTgGPhFHnQ4l87c4EvNuEeCnkhE",
-	"amyNY+o0ul3YBXaxxpXxyrKargAT+EHOEH8oYI8/BCd8HmGlQiEjAsGUNKQkH9Ga/UgB7IXhkqunz9B9",
-	"mITKfyZ9gSh5JBH6y2qxjM/058IdG7zGrD3ozFsOF6MwfMekymeLPlp03Ks4BcqI6P7nqNk4PenwiG/9",
-	"gr3t9y77t8PJ6Pp68q53+/1vV72l1iYDA6vgmAeCeW1juWlAtYqMrTYbDELRdC2PrAakQxMiXk4czUss",
-	"foxywkqprBLgBKJCUiVkoVz0mxNBe0dLaXV0m0ppqFBIy3GTWpNNpDXkXdh9fMJ+IiMSYHfZ13K+2xu3",
-	"NXW43owPvCWr+FB/gcI7WwAQTzhGaVSVErW1wNdtUHHbvxv2L39713fz+NU6GS3L3RQ9jpDfTkYIKA76",
-	"chOfte++GA3xdxlN/6h/e9V795wNFCO8xF2iaEXJ5yVxE7ZP2A9WEeFxlxBhyWmRi6PIJzFSqxJ6/nO4",
-	"fEHIk3hAWPKKeoAaNWsB1/hfhcmbcEWfD9LCK3y3OhxUS2By0Pcf1EFX16PJm+u7q2eAcTrECxzDVcjj",
-	"ISLC9ccAsclcBtTW0TUAqxQt4leqpYxQZWIChEUF/gNBvicsnvz8yGc/Tog6h+2mSdjfF7JI7s2P8lGP",
-	"EqfT2JoDPKtwEEwONq48U7JT4ZEo5HzDE5nGfqIkuz1DJMVNOFyEEyKh8M9Fwr2diu3LG6wUoHNt7/Os",
-	"DAVSHw2jBQ721wiJYy5B/nwVHMDhzxF+OFS9ssPArO8PT40QEeyt2SVYxSQrc4pN1dDO1d377/q3k1Hv",
-	"x/5Vzna8c+DiQY7GXL13t/3e5c+T/k+D4Wj4UuRXgLY2f6zAfcYZU1DihxlMhqqOviiHc8o3eB2E2PsW",
-	"kotKmKUz8bbV6rRPTzallu+uL3/+NxBZChdVJJnY6H2BYHITASMLQVZvsB8czXfqF0c6r6aKo5aROxKg",
-	"ND6EWqvwwBaqjitRa1ypGTw3QIJ4LHxFy6KUDdNXp3Xb/zAYDq6vJu8Hw/e90cXb3EU75ptbBv8tmuZg",
-	"eXsRbU6vz1QyBcYsq2wKypHD+lTPHyTogniYuRhWiMsxXqMn0I5wlRwNn5ioiSGfG77HPhUZRRg4rbVM",
-	"D8ersUrYhtYebIMO9LcqIO2ZiAay17GFsXmByw+sH8eoCF4HbyYASZPb/p/uBrfPEaq+GUilKd9E1F6s",
-	"awVDKo4w1vIMidVM5PKcWhrbKBEW5y8pAfxzy0a4CpMhTvx4Bg6fL4PyZWKScJXEvidzwwTkVYzsE8tq",
-	"tTYx/m3v6vs+yAfD3mgwfDPofffuN4j4HdgzB+H4Qci3ARPQ8gtFVadwQYLOqrD6X8cV6xj2WQWuP+HH",
-	"DT+k7QH9IZ0Q6h3OJ7+Ez1HWE3c/v6kNt1smpejABA4WOxnxxtaIUnDB3uhkZzvFCY6SPQYv9+pJB9wb",
-	"3lNgLGV2RIMs7A7ojXBaejbSUF9A+4CYEpLluWi8wsX17eXg6vvJ4Gpyc3v9/W1/OPxN8gvpijOLQWuS",
-	"MNxRtA6BO4aDmzuKH7EfvBC+TinNMsAuAYMfuwHxOQJ4ZFwEqO4knRkObia9y8tbFJMk4z81uAF8d3F9",
-	"9Wbw/d2z6OrdVe9Db/AOiMAL09PcKhm7BMlan8BWiMFdSlqHhoMbjcDKhTtoRWOSnCNnc8kOY2XHdBWn",
-	"+ugauFFx3gzziO3AX/gQpM+n4FMkHQDBRWu+4jkEvfCJoqpz0Xv3bji57b+5G/YvHT4cZHmTKePYyCsa",
-	"EezOGVCgqjPs334YXPQn2j46tXM0DZO58OCKCT/VjDZeeEoNuQ3+ZeGMSNM+dwdYLMMIR36wRqv0M6Um",
-	"koL1/IaAK03elz+JMKuTjTBlvAIcgb8gdTTEM8Kz+iUR14enmSAO3HM9PE94l24LWP9WIWqloecyAYPV",
-	"OWvm9FYlcYol4YTStwScTHkntu3jSmNcORMGw4nvxb/Ak096yOFfVotl6u3LdZBu59RuNInpthstwQ91",
-	"3ROzPZvaHQ/bLavZUmGKbpNMO+SkoTXutty2iad4RtwOnrVPnhmmmE6f/WrsPcFtQYw7d34aYerOU/ei",
-	"vT55NGw0j5ihAOivn3ZHe2dZv1PIFlLAR5zoQVgaKDGWbX+koN3WEsyQRNglRflYvhqVURi+x3QtwnKe",
-	"z0clYchdMYLwnkn9CUOzSSyxqk9RqyENrlnha9SfvBu8H4wm/Z8u+v3L55Du2/7w+u72oj/p//S2dzcc",
-	"9V/EUjOSS1P5T2dRuOD6TZFwLoyE+cYH82OUtTrrZoCZ3ARQymQI4MuaoXeYnu8oXiVzQhN2zC9ldU6z",
-	"oVJCvBhhBJlphCt3mkNGB4De3eht/2o0uIAExS+gF7m70oZ8GQi4iIjHtgoH3Pll4UO4BKo6JbN3amzN",
-	"T1FI7w3EU/pA2FREHsMHyL8utQQXt/1LNkDvneSy76gw1xDvPfF8PILje2l1+GIVQ5b+jaEyHnLDu5ub",
-	"69tR/3Lyvn856P3Gg9SkSpzJNE5+YU5d+9xm0qkNG/nOjEdGZRkxgE9EZriMrqMwabo0gICZNnwSOUXF",
-	"YKk281A1SXEqwtQMuZlMMgjpPYmQ9phXPyHhMsiVDilPkrXxvbJ1v0Rq/p2L5ZbOzaVSkeuzcHHZpF35",
-	"ITWdy3bgHMncnKKXVMAc1ktm/jqsl9THHNIrky2sUOUOyRXTxOMqUT6HfYPRnYQEAfsRI7zEUa7yicpA",
-	"VpQhM80F9wtPt6nfHHGSCnpz09V3Sj8hfS/0M0iTyPMCHhW9lsSFOl3scasADm60Oz3DQUw2XdEoedJg",
-	"mnvORAR7JkSgp6UFHPUhB1Wdz6YPee09k7dwuGOheMi4AR44C2/HNPUMRovQIwaKQ443MGQuBxsDCNHf",
-	"90fIxZThcrD1TLH7cM7T9ufLHfBs/WPq5NPyC6/iLD77xuhDyzvdsronBfcvvRDZCbzzZ4SJsGzPBDNl",
-	"cJaMhk911EtQQKSbsIfXqNo5aVlWzZD5nVFCKFoTHMWoKms3Wdm0q6qkUyaL6kmLz5tnUVVdtcyq8KXN",
-	"7KovgZ7yud633yuxdxvgb1TycFhyC2Xa1OfdPv22vfN5+P+mFzjPjDDTLlW8SV5zaWcPwnhSCN9OnWKD",
-	"XW2InmD4r46uwJOKroKATQdyUh+QSDGNoIkivN44ITEnY2NhW1HWnUL3B6CsK/LEAQ1TT/jxcf9I+mJ4",
-	"bEyLERl6Fh7jb27uRueyDkkhRsuWuMp/91fBbXGC75lEcBCCeyZSQFXx1dpe6OE3gwg++slcJZjeNyly",
-	"eq2+5M4yKc9VLXl1NEx4MmnuoCCjNR4IWYoiaYyzH77tmY32CRQZLGZnutGosfjw1Hn3cGPFf3ZPf55e",
-	"teY/eCffz/r2ahDetpOPf93J8pTd8k+FnEawVmnw8xJJRhxB2npBBgLcFc8hQ8k99qnKTldUHIlhYYjO",
-	"ZlgY9qeOBhSihOBS84gmx/d4FYrgCa9lERrRUMhgotECr9lFDhd+khDPQM64AsU5GNIZ0wBPScCxgCwH",
-	"wiuqVLViGAvsU/M+IiTx6f24IjOGS/emOPbvqZyDcDJ5ivyEiAQkY6rVggy50zJ81qepuRzW2eMvXsV8",
-	"KD9GHon8R7ZqrubRKgsppwboMqZV1uWxfS5HxchxcRA4Iuj9VYwcmWPIkMPhJH3rezXAiNxCo8IaFA6V",
-	"Djj1MXVSxaUjqzWJDP9QQTEGjGnA+YDvF+GzFZe8CAuWC2xqemx7+LZQpDI2n4uoPBzIk4WDVRusFGXZ",
-	"W7Rn6OphaBKjJYnikKJ7/Ei09E/pLYf7DXDMw+nYnYjZjldFOYj7CC/nvJ4KaEwNbuFyQxqHAanV0Sjy",
-	"FwutyiYcpKwLBBFiZLFM1qJySxp1cO8/QmEmvi8MrNnd4OVskMOm7xjcq4q3mBI3XJBYq27KQSNeRY8w",
-	"lGoKua8A3Blwy4vYo0hyBeyxqv8wpnxPVJGvRCouYwEe+Zg2uHwiYWGmQIxVdD5SF18ES76HqmHEZ13T",
-	"k2DwOUYrqpSkPsPFRIbe6aAFG+IHsMwzkYzrs8qs4YsKKMBn5VeyZ7jyxqJSs0gxo8WrLWC63jOlf0iv",
-	"YcTeYLhaLCAzlnFIr5FMjnxIl/jALu8vD2ufhobv2+U7QpaHdQhC97BVfJdalPbtwvPJHNQhJrI8wyHd",
-	"pPch++Alt/kc3X/I1apH9b/ECYjQx/X+IMxgh/aeTSPfuyc/hJD59LCunJQf05VyGeqgPo8kikF4GBLq",
-	"HdSZn+qtZkg+rOfBH+y78/CwDgvsB4d/5jOPAwOTxBCcxZ7RPTwMCbwhyYE3GnrwGP0Den0fJoft5Vth",
-	"Gz6giyiicfABvF8diGxuAnwYkfnTiqwOv2HKKe9woNC6HggQw+BQOnL4J5KI4MXBt+tgOj2KMGVM05Ro",
-	"3pBH9T/8APS+B26PpAFDctgnP5LpPAwfOPh/MrZJH5wFi89QTERIgz7QP//+DwfxLzC2EiruMi6ujvh7",
-	"bpsAcUtKAl4IznfJGJRIoH4X8i2XH5NVRImHHkk0xYm/QFXJJIOPf0DusSv1YjVD1sGVeStAKMhrnTSj",
-	"7DEpbCqFapsthXlk833OA+zKG8oJ9rBYA1nEw+5gj3NKBn6eoFLE/iTmYyhhlv/2/wYiE5OiDSg1L2R4",
-	"MJ5Lx1XY+t5gU0mcbnKRLCK++CpGsp2Bvru4Qa3TrKCqzmdDKMi5l38prl+VKY+rjL5c2FG11cVkEFQ8",
-	"xV7OBoxnXQ+TbsskM+vUtG2CTWxbttmZtRukfdKZNbvTohlm3dBLBDIxPx4ElITpzqMqFyW5ogY5v/si",
-	"PZ6+OlkDSaU5s6Yd0sKm7bVnZsttErOL26dmY3rqdr0WOZl1rO0TlJBaXLpMzUkrGweqFQM5KViwX4lC",
-	"YiArOgpMckFCwrV+l2J0A9YBoz8H0BMcPCgoD3iFftQbIHxPaIIg2ZHKaiGCvzcAG/ulBypH4gqq/U/w",
-	"1LVnbdLAZnfa9MwW6cxMfOI2TNuzSHfWmZ7ik3ahW4FK/180G9CfxyK/o8ZIg0owwHFiaGY7VLXQHxEN",
-	"uVNydn4nYFiTxjZhWNtWkNSo3BPqlZVcfAx9l7yKEW8DXxLlxxcYMm3NiPiDklUS4YBhQU0DLN9ubMd2",
-	"lKNvwfF4JyLxqkgHdgvPs9UXe4PsvstIXJ4XVfucMBVJP8wwDAim+12I+LkXIk4vRLSi8kKw579h0N+5",
-	"M+8vn7EtC88xhFKRoeUFduc+JcgjCU+OXLAx8Zq6mxtzEdLEp6tUxS2qpKuRYMvZNYwTgoEaPGEfnP55",
-	"BfR9oIRdTZjgZI6pF2xB5F4oixzLJQnNqX4HldO4KyafvX3q9aEnwhVUxx8K9FegKlW+ElHX0UAPa9wx",
-	"GVB9HT2VKSFLNRFeTR8j9vDASYA67fhZsO5qGrx8/oomfsDdgyBzL5JnGGtGloPmyBV4x08S+qtZQlY1",
-	"aQOSmmcGnE7q8O6gBV7y+Uqk8Srmdb1ZzypkWhnTBU7cec1AJIjhuSNi6idqJEe8VHtQbH3O9dpmhkFV",
-	"H1xHhQZdZyNpKKYI8yI5cwvxuqdW28WaJz1uzqZmZ0amp6dNG3utQvqeDQMoPoIvRd6G+vzfs+0EmYzP",
-	"ULCccnNzx1G0xHpWfLL3D4FoHBBasQGIcoYlXIQ2fw5mKKRpvXinwKk/x4UWuf0fjNdkKYXj7odgo4XU",
-	"leCIcaSIkidGEzyyZBwSTVC4Su5DRhVYe1FMhdFqdufBBQNKnm0QJRns82VLDVwBDVBRBQfBq1gYmIX4",
-	"TDye0ghLw2taZiPOeOLsv/6eHACyX/pU6hKcQmyUddxRFSU2F/UW03u0WmZWE0sZTzBdiFGvGK2W+9FV",
-	"reREXERVwwUDPsnN7eeU5HkQK/sVGOgB72JvLpPgKFgLI3Mhg3+7okUHJxgMbsQW2fd4mYD9lnyUPC3T",
-	"Zcm5COsrhEcaqdkd8YgM72XE67TUw177nVOuZI720847rkxMz7jpMRGuOerCh0sCfhMyJxRrg/A0XCUp",
-	"X7O3vxQvuBAzYqm9yO71deSRCNmNZgvhiDtWeHiB7/mZ7Gnt1z6U+EneJ+oCpGYtMwJGEZnxLHCbHwgT",
-	"Uujxr1LdsRYyYRf7aPZjHwY3CgoLYaSQK/+I/URjlVwRsCl9e0QAj2Ab9rw5O8lEgbnxeFiSg/EqL4K4",
-	"oapHlhGBGKJzdtH0hpJaOrUzjSlUGjARbemNqYikBDZGMFCKa3Ng8RqHVcRR5docyU8JnYXwoJDaYjQP",
-	"gxz6IE3StsiJa3bdzlRwF1bTNq1mp4U7M9ezSaMINIpjTRAsn1NYfV+Q3JZVnMD+gReXPo//ggxJCQPb",
-	"ylnl//ximd2eeflfv//0378rVFUIN44v5bm8wpn8KkwHPj3Hj4SJGlTNLDOLlqamsXcpaQ4CWWHhfimQ",
-	"5XFIzwJZoOd+DC4njhjvPxlgY3UCxYV2EG/AJgWXV5fpPR8HvFaRrBlk5GsYkWgB9BB+uZi6RPQQAn9G",
-	"CZDru9XHUsz7077QpvwhXgDWPDGWwyBoscSREIRlAqu70QVE4KdK33v/kSiXZky9HORx7yY+lh+HFM43",
-	"3g12yHki5MHD6xiIPwiM1ARXNSODVFASetJzKhfTJldVpt2Uc9IP/o9/rBiV/x/7H8+nrv5Qj1z1xx+z",
-	"Z5y225QvcQHuvMSqKtAipMn8HJm2cG3PGlRMOxO5oSEp0y5SJf/K99OzOu1OgxDTnjY9dj89E7eaxOw2",
-	"T7uzxqnbnJ3OijZlHq4K9N1vw1Ukt8XD69JN6Wh70mju3JOFT1dFrNN7eC4/yKZU+kVdpd/u7v4iO9OC",
-	"D/KjtnZ+wm7sMhnIG1IIWkpQZa1QdbiiHl4jC/3z7/9AQ5ysIvbzpHbO3T8LZ/OLbTSMptEy2p80YU1N",
-	"8GTX/LaGkKS3c29E90FTbzwX0SlaqSE6nKpIhH2c6382sRrKIrUx3ROr/Qaw1B8LEdSvjDJm08asRRrY",
-	"nFpNi6OMqedNze7pCZ51uo1ZGzeLpgnnMdnGCkILQTEc3pyNAqK0wzs6GxzgVijmg1CVtfnAb/KO2W82",
-	"06zCIkuw/IxY6uGf4R1z+ro/dBq2LdKI2OX7WWzMfhs+gbKG344zhGOUkM+JqMDCJy5TKiG+s8o4Tz4n",
-	"mmJRn5sAYDEFlc5Z8fcZWFWtCia+r6ZTzH+LIpPrReqi0iWAg/IZ38WrpbdXm9MeCE33Jn0ONhPjTP4S",
-	"+jQ1GoQ+TQ093Mk+bVsvQkFynNLwf9XkUHOlNT1lt9k1G8T2zNbsBJudadc1m16D2DMLd6cd9wglctar",
-	"9llbKFw69tpC3rZ4C3f4rqRNDt3C5skpscgpNpu444p071OrY86abnNmtbvubEoqe0CqNsM9QBRcj5+z",
-	"sWwAtaFcuQxMnaZIlKSVNRUFGcC4opn887q8f7GCeUE8H29++QbHMZT7XCNokYZf6TPeT6MckQCvVU6y",
-	"Qq19qp9fLVNRjHeRSJjnQdA+z7Uihyn0f02dcd5z/Tmwp0aaxIR6qcEIYs2wLKin7rVqXniz08G23G3d",
-	"U+ag2z1tk1mbnLTM2amLuXpjOiVdszs7bdmdE9zAp42jVbVyoX4sApOPUdVKZ8+ilcvShJklgVMoegqj",
-	"wDM4rOYrGR6O8bOxCUfDRjZZXoqewiAAHHQ5ev9GahF9ypj4MrNoDjGVOpYxPioIubMi5LtiohYfB9zJ",
-	"Fn4Q+Fo1J7WNbSvjRcbzNez0I9utpoU7IBYM/Dzj0X3qBiuPh8BzXBLzfPvfQGU7TMKlHjgH+cnEnm9x",
-	"qntRXa0WsPJcWCrAMBoUFYCKMmYU5MMU+uuQu21XLbNroJ55aaD/MtDvtTQgtmVlz8ZuNFul5/PFNmzL",
-	"+vq7A10iQ6o4+yURQLsdZhttK3tK+jHZxelFwHT1iIMiqrqKCZqS5IkQutedsTNXpm3tASYZgsWPZhep",
-	"gsCKo8GGuPNQwQv7QWLNffZVjPDK80OIiD4Wz7BRd27Upo+q9dxblYZnHb87bIhCqk0RvCtw20gS7M4X",
-	"jCUpulVQs5RRemiWumQrX+vn+GWoT2uu3l/GOU/xceVsnCbrHleMccbXHV7/8+//GFe+7unSkWbT20Qh",
-	"vEKcjhpGsiIwkB4GZoLwF/lBbWGvRQJufwmBJS/OYMcrvuCS8Ad4CVWgsqv7OVxFwp4jAjt2iUIHsaUF",
-	"sYPHw7YYi0sRPG295swUEbxIUcGrWIgSDHQpkn3RPIyTQjaVcnpeos4RbKpoBNFGenQCBAvlgw7gYbE9",
-	"IykQgvqfkwhDSmfl4LIxa025Q+LYD6nZKuRuPT8Sywn8OCnKkfIRdk21Y9vEm6IkzHHYYTLf/o14SfDD",
-	"Xp+Alnt/gVAXL2MtL/XmmWSaaCcSJcvccUTJsvAbEqjYFhd/g73hZWGXYZSAzpZD28ZCAOLq4nfdDRec",
-	"UBSqjEVysUJNMVAw3kJb0yrAT7lFsUeFjpwRpjGbbfEH1Gt9dC+/YyuvcMfKL8iDT8GnnO+OgRxe9Y3H",
-	"5jyRaRy6DyR/TURluIMlms2w4pdDLOFSwyvhMhYrAud8OOKDnJp5CPPRs5ux7mo+8IvEyp+SJyRBd7fv",
-	"eCTjiiveFps4jjwSmkwWJJmHJXL429HoBvEGDMhXMdHU0DfXw1FGCf19f1QxKuwx++eO/f+y/64/6me1",
-	"0KLB5sWD6ayiEteyeZIsq3ENFpaEfNmZRedk5iRZxmevX2t377WI/XxNmfi9M2uems6nfY4T4sufd6QQ",
-	"S5iPheHJG4Xvq1zunEQ8Mw3VnMs3/UrKXSkD/5GU+1O+hH9kbjflXHbtJUTdH72N92ESbvr6p779jpL3",
-	"nLSwugMeGDGIZMrfdWN3C0yN6RDF0gPI4XzsJITpyM+fI0sv8543ZpUJfMVW4eOMjDCdPLk6LitTPmxY",
-	"TWjXYYuMCUcfN/cMUgcuVbFaTI6qiUeEwJY9wTKlMOAbGFwogTWyqJOw6Spe70m9doXjSu/xbE1zoYKG",
-	"6spSRf2t43J30Vk9acXRRyer2BaqkxPyOaPaPMRm8a2FqsMU+Mepeg9R8h4tiL1fPcebfKGnnmM/jo2E",
-	"g8wkR09jGeB1PhKO88p+QOJ6mvYMhYFHIp4mzuHMG6PtTiZFXhKGmewPY4q5nr8I+6eD8OOVbqTFk2YH",
-	"rk2BzT0dIBcX9ItiXu79ZL6aAu+ydOckCl/jOCGRHz+YwHbGryP89HoBD18LxfprkTui/oQfK7qj0QZC",
-	"2g7o6ex28mNxaiMLOLFjRwEKszDycvzEb2B1uzBcmvzmaMD8KxsiawNfrhLNBO5ThBG02sRwvHMZRYe3",
-	"h1rFut3p7LTZxWa32ZiZrWbTNaf2dGbaVtNrNr1T0p3uZuLUvHbhllweoKN3Uen4NnQ7EKiWJgEpj1aZ",
-	"ErKUBQ039OEBXovIWe4GlA7Iv5DZQz7ZgiCtvXIgqKG/Yc4DQr1JOJuUmKzAiPJA1txqxcXYJFMDsOow",
-	"lO0YyMGUoVXn95zN+S+nwHBVoJyBr8d+wJicPcxUjKMSrQs2hbHH2c+2D92PbSoVKI/KG+gyLC8zulg2",
-	"K0YlvL/PSq785TfNBJMeBsmbGI4XxPa9q89RmehXdUNbkpbuPIg34Jm9jp5SHOhx8hCg/hxD824D0Ivb",
-	"f553JJmDANb6uBh8LfvZM+YC7ESZrY5r5nmjfzcj3fNyAmUSAoE2nPuFouoywMBAoeHw/buajJIvTQq0",
-	"bwIQnKCQuqQo5Ufq5wKJiDYwUHmcMrfcl6X/cCj5nDhnaBE+Qiwl46pDKdbKJaElE5nAbRyGq4ucv2ci",
-	"LbFm/5fIWhRMyCLpYuXertw8RybjWUbho1+aZ4ido5mEZrwkhDGAorGmTLh3l5zE4qd8coB7t1jZXipP",
-	"AtRIk4qBMuBTIGQWJ5nb4a4LpQq3OGXKJb6KeZKljRJPsJPmR/xIKEnMy93KJHG+229gQdrE4y+kGmyS",
-	"Zg+TFzR9mTEsZk3fh6Sh+w0kn5Nr4pkSXzIF3de9z+2ZcoJ2ZoWCgnqvywqgBP+3P69fi03MpQd9maPa",
-	"YBT1gzqMSdFzkB49OSk+T2KiwRBk6UuDIMQhKVPBJggVCmCjbD4hihc51Z+yviQ+RHDsQsQ4WJEtkS3n",
-	"yPndF/aVrw5SqmdQznCTkqpfy3OfrqZx4ierJJ8d4z4MvJ1Ymi14F5LWk70efUBPfJASfyYwV4qCCwVc",
-	"ZKGThXTxKd+uPTfqyxiySoLz0e++ZLxcfe/ruPK1zPFji4MJm1jqt7Je5iCmoF7nphpsP/PuNruuMNgK",
-	"8+7Bdl1ZKkTFCJaWG/z976dkHVLv979HVVnOxAvdFbiiyUpRjM8V2df41VTnY/CSHuwZQxm1OvoIleVZ",
-	"D8dAGDU+fx5T0fVpHsZEVQnF6Ifh9RXikAtDGOBzwzMJh0szII8kQAsCiRF4Xx7MCJ35Yg0Vx4XCaEwx",
-	"Yhyykc115fAgQr4DPMaQP2Ggx387DOj8BFX5WDFjFJ8iP0kINWDImGHRFXFe84BIpyZL/PHpxcaYKi9r",
-	"BxANDwwRr9ESi5ycPKSh2YDqJ1wvHXkk4sUI4wd/uSQe31RJfNboKVwFHhsi5qHoamWgwuI7z93jE25+",
-	"k7XTwZsoRk/sFJ+waMDLewAHLJh9QPa5uh1utKgf6LIvHabEaR/pp7+K/L2cEcC5OG9MLfJAYMgrfl2a",
-	"fVbHqezb5Th1VJ4wF8v0VhAxWkd9mQ0biClk7BIYVfimb0ulrdgRRa8EUkiTNleMikhsK/+K4a8Foxt8",
-	"/ysG6GHZP5Bz0JCl3g2ZiVfLTsQzP27ml9l8LjI76M9lwoXMQxVJaFRyMX7iiRayxp9Qnl97I/KlomRd",
-	"EfGQPhCviTsP2T/K7baiuZRpfopFj8Ml5J5NYGNSl5CKUbkPkzBNhWFUdPMp+7mCbVsGmJ1GanuA8swZ",
-	"FXruCXwR9GRQm5n/TFU1DEj5uRZJRdnHcvgcg6cFcjKuqmJUdBqepSDyW/l73lNV9QtzNSlOLK1Ypopl",
-	"gWkknCGfBpBuVCSO0wyDMtVGRGQts2VEeNEhsMVrlZM4xn9SqcXOMsWIUNURscGWWfA/+Z9TA+TkCFnA",
-	"YchXn1uNoW/dV8AxkPYbq70Qr2Zh9IQjb8K7T2RVKYddkpBtbEKk3FEcMM9TkYj++5fh6/P6Y54oI7eZ",
-	"v/8jJIKLVpQCbcxk3FT5QX3wu5mFEfjSVaGKHYFcZPchZ7+48qhWR9fUJUzcIZ4+2Jj6CX+KMA+mlpwD",
-	"r+jni1NiZCmRtEemX4Gj9AU9SkJO7wAlgmwCdEk4mTBqh+WX/CSN1JbVZQWJ8RMUYcppLFsNoV5K5miw",
-	"Vtk6xV6wxgxpBwE7nK/G0aXDU8D4NhXEmfxa5i/zcb5G6hiqolbXk37+tTPkzHzqx3PCQF6xILB9fCtq",
-	"hlJZp549jjgWZ0yryTwKV/fcO6Z3M2DtRRE8Bf3AhIi08EkUMhJBlunTFKdOaJhMZuGKiRFjqr/wyDKZ",
-	"a42xHxAv/e3zaszsgcJranxOWMVvYAIhMZRsgape6MavU8lx4aGYYRxgioDXXBBM41qeASrLeczaZDag",
-	"wFbfh+KBWGV7RnGIZjhKrfNQWoFtlnIvlD5IfqS4t/hccguCo2LSGNxMA8BaVF0TA/AEofweL8JHcK1A",
-	"1ZgQ3ifF5yLxpljwXp46ebyz6bpQqmVR3mA+T196nsXfkPE6SyeyNvRmt9vExDatltUxWyfNrom99sy0",
-	"G50Oxh2v1Wy097lJMD9JoMo8mPhb5VihzdpAS59S4insBZSXpGhmxzqaJabSLBXZnFdKMtOSfaDRZ+JK",
-	"akxQFfmgfp8st8IaxtL2oJW5FCRXP4c88O9DVPfZ9m0ekhwaeZXLbMnAmd3BxHZNz5t1zJbdnJrd9mnD",
-	"xF7Tap+2TqwWme3zcZ0aZ0j4rjmJ9NRF1FwevJZjlhEiwMK5pBF2t4lb04Z56trEPPWa2OzOLMtsTm23",
-	"4bVIewbJkg9aBYmiMComBcWz9XwP0tfArLU5a2sVBAQ0tHMMsAaYk8FVW3i5zKBsPewKDWWJZvKZCZe1",
-	"c1UnksnDT368IUruWtVu3CG8J3CUxDJ3C3nSFyGxZ0x01cTGGeWxD8/uViT+WjMLN3CTmG12eq1ph5jd",
-	"2cmp2cS213Bb0zY52QsGS5jInRDI1R1MxJUAp9ahaDJjdQqPvVawzEIhfzeMtg9cZSkDxXNYZ9Y4JQyS",
-	"GMNZQBQcvPRz1rmXQkr7lcApm2uG3wVOgrG7MF2YeAilnOWZZbgnHr8ExW3ToWPJsioAF0Vi6ZxEDGEn",
-	"jOniVY2VhiWdGIhfrmBlNVXB0peC/qes+tI/JM+kI1hJR9ipOcPJrxFFDuAORwhtTsqtZlSZYgh44pGc",
-	"+Jm+3LS6qqrmO7iTkb8gcYIXS9FL1Dw/sJfQkR/SRRRaP6SXwk67en1QDb+m4vs2xbIIGQJugOEOWQNa",
-	"yQZ+jG6uh6OcW1mZBll+slAd93FOIpKDxFdQ+JsmMboPDTQlse8RDttSeHoVIzGqnNMZouETjEWCmNT2",
-	"jybiX9qpzysopy8RsIL5jJS1gRxyuK0coReTtCImr0CA0OFiazl/rnrS6vqXKCv5vNL05eUqS4FGGJN7",
-	"lkmTqrPDTqr7SPncNMV7leE8mTftKawZKCbEI96YcsSgFueg6nSNRPkNPQ+EgZoN9KP/XSZf4UkLHvmU",
-	"Seq1OlJXQn4r1biPKajcl9gloFUSRdczuJo/44F5Z3k0ChYMNZ4m1/tcWC14o5gsWZM+IjFwTaCSV9Px",
-	"k5gEszrqge5XTIZrPHhwMlTmcudhGJNUolN3CkqWVzFFvqcq9if4gVBVDadldWvSYADKEO0ioqqjXWRY",
-	"SRaXSDFwzyISPSlscvu4JoLg7SUk9g8KOVzELAit4+5NhqpwnghElAXtbyNq7inzGOzMY0LRdK0Bg6xx",
-	"zwEkJtEjiQRw8Ors31xSOnybeSz2NgEjW+2KHQXfhjHdojJ9eWb81ye+BpBclCK9nCvdM828zyLSqOpo",
-	"JEwUQnBE6Q7xlNOe/FNOfDynZoypJPSJpiVNCX0d9SiD6DBYJRkL3oa27Thiv4X49R+3phcBnEULtibL",
-	"34Obg9Rnw/tXsUg8IdG+BupVzXDhCOcLEbrn1KDwDVfAiCxWy9CnibpLc0zvyRkqOpSs2gmMzQWHxK3n",
-	"uurRT4QSKAlRNa9xlOmyOPEA/9RFGBH1Lbi32S/Jg1dt/BiJZ6naKfbvoUoRW+8wwdTDkYfEZsRcYqqm",
-	"Xge1M+VhYgKp01K+CTwJAhMYREMq1heRJFozuUh2TSST7aDqHfU/y8AGvjjVjM0NJ6uIOKjqPNpGSryn",
-	"OCYnrTF9+753YQ7f9hrtE+B8fK+uxq4zwGGikEeiEoBn341IUkhVpTPMLvKnwe8l61Ka7uEjT4a4XBIq",
-	"tE9S+tsAoYpR2YSY7ENxkDl5sajTDvdRzjfDaj/tvqKXpS5C2sViPCCV91MoxeM5XgLbmSpJ83fuTIAL",
-	"2Buzl5oLrWOads5bGjkoSqWEgZwxk57HFacGXnIujiIfskNr3kpVjG4GV0IiZ0CyXhKP3RKoeg2a4iQU",
-	"kxIQU0MrGpA4i0EZP4ocng5B5561e8MREA03DDKxM6ZVMGwILOCG4I0Sqy2URDh8oufI+b4/Qq8f7br1",
-	"WlNKvP7ie1+dTMXFp3kYEDT34ySM1rX9zJpbjQpsKim7t7cNrkBj/Ovb29KDOFfl0QmEsbLecU3ycWlp",
-	"LiZh1fe0MP3HWVNEEfgMAKst+ka2Ey0TAyRzYu0lYybIop+A8lFSLun4CraSIivJb8dGYk1Pph3cImbT",
-	"bXfNFmmemLiFm+YJbk0bbhdbGONvayPJaC2zVyI9WhXdkpO1LK85azJmvj21sdmanRKz61nEPMFtPv3p",
-	"dPpigot2aXRFa8HdoRsS1svrnJ9rB/ATVN1L6/9rLWh7oXswswtsBVOqpjEctd+g3l+bakYS4C6dfnIu",
-	"VP3AJ5To+TP6erxZ+ftoLbyR0btLRihD0xmoMMYAgn7/DdXwv5JO/ShF8UvrhnP8UrGyeIs2eC8lMLBZ",
-	"7/yivHq9nPwbrpJpuAKvZeCfYwPyZ8QJ91ouyuUTr4LtqVbiOrqCrEt0dUhCezUtwcrvrMUjprJ9L4q3",
-	"4ZoStMT3IEtoLPDmcin5nExYy0kSPhB6EJBu2yrtowai5Cnd8eft3b6bZmysbPs2yjMp3EnJYUmmKnyC",
-	"+FKNe4/XcUIWXH6ZC7LskcAXUhFNCtPjksUyKXe14u9z8HrM7l2KifT4iEWKaN/bCvFCawH8D46z2g2l",
-	"wFATjkMZZCG8myPkYoq8KFyiiCwJzmXE2MNmf7oXNdw3SGUvayF43BUQriWhEMuJqkmIpgQlkU88hO+x",
-	"D66H4tTBPRFCRYTAyd4JJ0BU5dX5VkuIYhapLAhogHwSs5b3ISVCcaT2kI9DPOS0bAt9z1qcgSeMNoNz",
-	"zRuSHweK59wgXwM3VHYIS5gDTxzHjvQsY9JEOIDITTTHHnLevLv++N3gatL/0L8aDSfvez9NbvpXl4Or",
-	"7x2FDmXgd02nzWKbKkZF7Qg7QtgB8ESnoFHh08lSbr3DS9Hu0tgozmm8gN5YJiNNA8tyDNIeaiejUpi3",
-	"8qOwgoEz87exKAvqzz6v7pG8A0aKq/T9345Qr0SAeXGAngiVKZCxwZ/7lXLfVhVspaFLiL/SCbi+Q2Oz",
-	"S4zmcrwY7By0y6s4gXudl1ezM8hrIcjUxd7UJC4mZqvRtc2O1+qaLu7YuNs4mXamzX0wWJzwTCWb83XY",
-	"K0dp1rO7kVmFqFoOOMbIryjbkVGuhCzPER5TseFgQ1iLSDD2UjfKImc46r3rT3oXo8H1Vd6opZd7tItr",
-	"tj2bq9083UIwFInzDssbj5Y4StZgYCWZlPQYLechJaq62nBwg+5uBwbPfI8w/xr4Fd4X0vqyWuc96Xio",
-	"PQYJa0nCZb4i+QL7vFwybxb4lOxf7LzHA/PKxp5FIYWqRIWBM6IGW/E9EovnPgFaTopMlbtDK+CJ5J9l",
-	"a/H8eBngdbomnmyE9cl+qBf4Ljku2bRY2BlyEhJACIEPkQRw5kAF2FmLIAEhJLFf7Fyg3eeE0NgPqWOg",
-	"f/79H5lpJSTY1+Yg9r4QylfJvNh3NkQL7BHGooIFbhMgy7DiKgbkq3zyXHa0D2RdoK47xbZrzU5aZmPa",
-	"9EzGpJkd3J2almt7DdKctfB+Cury4vxiMqyBUTilzeB37C18uv959+AbqBqE9/e8yI6oMAoiA3BMYFCV",
-	"39QZHNYTrE3spYhc13Kcx0WV/IuPGPYFtqHolC9wUIg5OEoSTqg4FU4Um8iueoBd4mk2XGhfqyNZaFwo",
-	"jR1RWNtB1XCV3IcQaTW4+jAY9bmJp4b++f//f5Ajqm47/JdWPRv8efh3DeUMoYJ2eHOtNLeDqgwwIVnQ",
-	"UrwWsTrnY4opkrPg65uveFJbERsFkQw4EnohTpyWGJL+OKrit1NHXI4S5cT5TQBTtTAZjWkVdFoTuSqh",
-	"45ro65LPxOzS/EmbfgElTkcZxeg2ovdnEoWM6A0uwXY0xz4lHo9Q9b0tBdPj1I9anreq81crFRh33suN",
-	"6iZHBpRtqgpfyrSl5andtbfsEmnZdFXtiAL5zqduuOAwunGlpBQlwVNrI7Zepl8USEIOVjEqsk8WT2gN",
-	"tpnM9oeb+yhcLQXQHNaTg/hkui6mKOISGtytQmW/Ac2rCpjgNzTnERSELqSyjsgi5HKDpqXlz4rqkPPp",
-	"bLNdZidR5MW+fWIqybYSS6ereA1O5gyLsFn5CxKuQJ0Uqhh0hiz5Q7zIia7labu3RREUGcOkSsS2bfs5",
-	"KhFIezs5CiAWq4RMtlyVlKqwloBoybk0MkoPbSoJU313AM0TVehl/1nyXsX0XcvbzFqB0ymwbf/8+z9q",
-	"z5lqGvx+6HT1nvFWkEizge2pAzwYpe+XhTyHO8ssOqlvHk9MHCMqYojFhRM8BkMEnOBycilJLZtwyiGo",
-	"S8j/Fn4FmbuW6/svNvLMVRGCQ3rpaziwq9zEb2+M2hFSBMfNPTfkhYIKJPkLJcAAtPiZgxTJKQ6Oe9Bu",
-	"voY8dDNX3mYl2uaQYgGzlbvh+WubI7PqJmV5Es3MlmLRDbSqE9481csc9AbA6HB3rFFNv9xFQgZoRFRA",
-	"lk5iX8VSRJactkhrlIbjigwYWig/OKI90PCJ1r6RluTFVCIvpgiJ/eUZDnyX/I/dOK1bdatu85QQf7Db",
-	"7bbdaBYoSAr6HKwm4YVLU0WJkVa/Hg5ukPMmChd8IqPQQXOC8yn2D9WegIYEVbHUj3FeOSEBj/bo1+2T",
-	"ltCh1c4VpzbHMXfSffA3chDG/vJAPUl2T8TRGxK0ym5AGlV0gLr6WpdRZbkCl5xxSYyDq8QFBk/LIARi",
-	"LWsLuIfIoCPgrKWwUddTxjiYhnS9CJnIXnU+myIYyORZZ5xapv4Epp6MFpIpvcSlk1lqZmHA5HMHfk5E",
-	"fIsfUuc5kTMh5YsUdQm0MJo4YXPZiKYBzeqLxdLsqkEP3AkvQn/OlXncjxrgU1xeclylF/xZlogQSaDL",
-	"62EcF4qS3946uubhaU4mYktBUvYWecR1GyfNlmlNG1DKfGpOmx3P7Jzizsy22rbd6exlnDi0aE1G3198",
-	"s74UivU6C69HyKkNeKWH49TRj2Qdoym59/n1EiF6KnedFj6X2ZkvFRcvlti/p3yXgH5VNmMwchiniNgX",
-	"FMoxKvl7Cn7s8iJXPgnks09Uh1x0eThHuWLKgPAFcd+0GCYeNIMjcqxjP2gmD/fkB64p9eHXVXDyZ5bL",
-	"0RRwWcZRf/FcF362mN2+NIDqfz0vGvjcC/jPZE/qJTxn2IjxhTjELapJrhbLQKzmgF+QpB+6FR8CEJYN",
-	"wio8BiEHEa//rt1K55lbpDH68Tb1ArTiS1ZSEFksk3VOCMrXGSorJp23esL3M5MpPBRx94uoi8QLW2NN",
-	"5ADvMcX3JJI/nQLvpTKZYUgSgX9v7mQQhvy2o9RxZU7URWRn6kNl7Al2oUhiIfXMursj0eW8yOPdQPn4",
-	"mG/rVVwm1bz8RoFl8lf5UDaIp5DbArZTufLG0pdXTxLi4ihaiwRhWryRHocSzmZapGltv3Sr/8Jom3JJ",
-	"DGTNjXioLeeispNAHD+EcACeW5IIJ6E0jPJIE7BlyTsAJk3secg01XA1mYLFCyG+K5GW4VzMqtjowhoV",
-	"85CSCRfffg0g++07aR8aRV3EnKmtUQmNZNbjnRu0NVJ69LJfK1LGZUVriX5ygGIoSrGxX9kVFOL5o7Va",
-	"YuV36lAPdEPTtm4ZhVDkC9JRSI46owbjIK+gHXJZcPZGt7wPL38UzDq4y44pyAS1OuqpT/CYzoDMEhSu",
-	"EpV5NFaZ+PXEF5koYJn6gqfcJgnCsYjNrMrhzkQcGE+Yo09/c+P1BCDYMyHhqFAdMA5L8QXsc2O6TfGg",
-	"pcWVOgiewFE6lr4Z9N9dTj703g0ue+BUVpPqxGUUTgOy4KVElmGUQCVNmfoPx6hlWcgZXEFfPo4j/Tcg",
-	"DJ3LziAzwjQKlRtbdJ9hnGDl3XUODlcxZDaZsj1e4gi0GNM148/hZR31ZP4Xw2q0GI6NsJuQKKfWstF7",
-	"7FM0TCJCEgMNl+ySwRRBOf1Z1WuwGq0DOIqeriBN59IyrO5J6VwGlMdHxKsl+P/BQrLTaFndk/3ZjR7k",
-	"AcVuIndOU4WGy/h/NE9VB1VpmNFRpqn3ipmy3ADZeTbarZdjVnLo+ll8y9mYpu3mYeDxEDKu3+G5F7x0",
-	"l24GV3FNZuE8QyvKSbWXo9Wl7E85D6KthyuEReWs3s1ASWV+kkJOo90uhZueuyBoyIEmfwztg9mHFGh4",
-	"izNRpkvcZypyzeMABQRDXUPnD44o1LDELokN5JiOgZw6+1+V61VrDpqS5InwmgOLc8AesLBmQ1vXJsjl",
-	"mKI/2KjdbiPLBoZfW2mzsYUsH5NbRU1FJDb7FVOrlCQ1ERmY9r4b92FuO6F//eUToxRr14BnOJaR+GpU",
-	"LkWe4rIEY7kcx5DX2EurW6z3rw3/cc4rGz+FUd7qkSn6Iu6BH6NxpTGunCFVFz/+BZ58KimWUqhUkvGg",
-	"nu+dQVwS4gl4VbZdWeffETUuCBMdkhA56rMOqjp/WS2WDuRES/SSRlUnJgmk0IkwRZDomnEFwkxQ5amv",
-	"eT9erQNKDHgI5wInYCAqgyp4eoJMrSRUdeB9NkGknHLFqLAJVowKrxQgSyHIMgr5egGicZl1rUicfMPw",
-	"C+xCJiM9e0I2S3h4bufUbjSJ6bYbLSFddt0Tsz2b2h0P2y2r2dotXZap6wSEFfHB+civQrWaDBRKQhmy",
-	"hnB52XxcNpStHLF5PRjRMFs5sygqQJblnCzibZU55/pMw4fMuN3CMsZlmYVxwkH/KQrpfQZd6QFbuwWw",
-	"Mk8YFW4mXE8FxuTDniNLSl/JnBEy5VxYjchsFTNkwt3RDJT4C+Ix3j2r+GhYhWWKk8VEO5w9pdgcUMkB",
-	"MqPpeSVhT7NnVgR4ffukVe60LKob+dImzADfYBQd0OhqyUDRbuuVOjVanNrMGWyyOUZs7P8zHv/hF9vs",
-	"fvrFMrufvtiG3fr6u6JT6xeDxUgUd4AVIkIfSRAuiYHYiTBWjsc48rdp7nr+lOtkCmu4KSDcmjaGNfou",
-	"9DYVv7x74Q6rPrsgvMzRojTy1Kee/+h7KxwoGQxKHAC9koW0hMJdT5Gxt64d5n7JpZgClfuiLBa3h+ar",
-	"BQabV0KoS4S8o8oxwm5l4UUKnTJQar0kaFxJAvwwrpxDLvF1uIJyCewxDh7Glf8uJqjFZLzHLjmjfXc3",
-	"N/3byfCq92MfuaGXhqXES+L6M9/lswNiGj/5iTtHIT1DvbvR2/7VaHABwu/ktv+nu8Ft/9IYUynYXtz2",
-	"L1mL3rsh+OTDw8Fl+vcPw+uryXfXlz+nj9gw/eGo5OlN77b3vj/q32pf4RFdk9HPN/20g3h4fcP+2Xg8",
-	"6t1+3x8Z6PLu5h2bvwwLY5NLB2Zy/uS2/6Z/27+66BsIfl9djyZvru+uLg102/8wGLJe2rPexUV/OPyx",
-	"/3P24WjwoZ/v3hsO+6PC8d4Phu97o4u3BtJj1jLj9K8u+Va/mUDTdPvR4LL//uZ61L+6+HnCJjK4mtwN",
-	"+5vPb/t3Q9b+9vpu1Nfn8b4/ent9CU96795df4QPsfOYjK6vJ+/Y3hnobb932b8d6o/uroZ3NzfXt6P+",
-	"5eR9/3LQE2dyyzb43eD9YDTp/3TR77OZo2H/9sPgoj+5u+p96A3e9b57B6c36t9e9d5B2FFOlCk47iwW",
-	"/aVn/vkT+59ldieffv+74rsA0kppIIB4L4LGcRCHKnIcUtz+ZN7yFubAk45HgPlFGI7MfK/XYNQ9xv86",
-	"sewfLn86+VPzh86H9lXjx9P3rZvurTW0R41D6TRH6G6AY5WlfOZ/FskfNSJ+lkL/7fd37/tXI1A/VcMI",
-	"tezm65bdft1qchYIjPax/zdijGlacpGnBuBrhZeo1WgIpiMiQGV8jyyWIcNsa/RA1jUGDBp+6F+ilmUb",
-	"6KZ/+34wBBi/7F8N4HHTQAr2UMtqsa6D9zfv+mym0KKNqkLqhLxtOAjCJ8ZciDJK4SohNQP13t32e5c/",
-	"T/o/DYajIcz5TW/wrn85ubntX1xfXQ4Y3EAoKF9643Wr0YFlqDppOBhTKdDW2IUcXt/dXvQn/Z/e9u6G",
-	"MJtGNwVT1LYsWKmEYNS2mlnGPr/1FaOS2xkmD+e3pWJU1J5AD21DKkYlu9SKUSlYaMWobE6/YlTk3PlE",
-	"5MSzUkXBpLcz9FpOFuH8KQlh5sqVMgOXJWpB8F+QulQK4FZS2lQG15anQQO5ZwPFCiFI5UdLS81AYlCa",
-	"qyXVKuJejyT6fizX9m3o/hJHeEGSstLsvNol5+//uiLR2kBLnMyZ2CruuhogRWtiwoaecpSGiTTMM/yR",
-	"XQz4YjCkUThDruou1OjcvrlAJ13L5mVJb1KluDaNV8JJQ35eJjsBNKYl2k/zJbI3ucT2r4WQ/7r5Wvpj",
-	"vhQHVXbCL0DKNiTq3L0rvGpaiset+flkYkp2B6bhKsn7TkMzvahcJkmaLHclClFo5TbHVK8djAa0OL0u",
-	"B6v0ezyb9QJHD4xr9z20T5VB2zHGlIZwfWrnqf9wNsUwpNo1MrUQqR/PD/1Yozhxu6ep5LZnuRHtduQf",
-	"hKwHeft/t3ViTz1sm+3WzDNbpHFq4qnVMlt258Q9mZ02Os29nD3AdWrn10WropI2IskHo8sKX4BizqcA",
-	"BIGf54deyk8lXKrCjXunTMisSsCnode2ziTEhDTIABPxZh12o/LZvA9N8fAvcUjrt1hPlVWeGiOTy6I8",
-	"H2fu89uTcSaLichB+0J5ZtQkWZOM0gmERLidjN3K3J2c8qO4sGmhbV7AoQp50dZTiNWy1fD2rt6p3LG/",
-	"vMCt3adolsKvafUiVMVUGJsBIRkipRLWCzU6tX3r2v3LM8ruBs7UEXuTO0vLNoscXELrDkpTjsGhyBY3",
-	"i66iAJg3nEAG+73NNAy+DstfkyI/pfzLqPTPkG2gBsisWZdOvSBkhOlGmckxlVnf66gn68FyR4vShDdo",
-	"it0H4a8E1ScPzWRzFHrYflFh63Zc1I3iuD112jwTP2xQnmN4hZzffVEG6K8OyjAQjpiCYvKyBEkSIF7f",
-	"K6SqfmcU4bUIJMnHXguXdFGJ9k1xwWU9KmSjlIye43wjnuyspDJgbv5junclZbVSwDIyZ/JBwTApjMdp",
-	"TVTpyiK2bg4RL7C3DlQewtruQ4ZT5KTnv7/v8htVAvUlEzd8uxrALxLoJ0suwZGxRsJsimRKBSS9pje/",
-	"D8GXkzmO5wVRbPxtnZ+I3UBz8lmYIs4Qj23jSVdElkOeQQai/ETP5qyLLdeennoN8j/S+Vt3e6mNKSTk",
-	"BeGGR0VlZAM+jgg2yPpOOlB8hftXplntX/MeJluRGZF7QkmEE+KM6QJ80aCG6oBby8HoHPlJWnMKDjrv",
-	"CLq5lEOyGpSk+H6pSKSjAjp1gHlGxSA9QgsqeKTXhwdqpRWDoKkcMy6rYLmJO8eUI89MZqNZ18Ok2zLJ",
-	"zDplW4dNbFu22Zm1G6R90pk1u9P9MkZvY0hyqe4Uf1K1BVPF5cvaOWci+iN8D3jXGVei8cqymq7sAr8I",
-	"A9y8iUi3Bu+ksr9xF+DdacQEedMD44+JhjcqTziiPr0vjI0J1kgPrAnlBa/y7TMQX5oB9dzCiNQ46prj",
-	"R4LkuLkKNqDuka/C2ZimUaIAsIINcD7yNlKPH9fRkEEOMFigbby5GxlCGyFj8A6o0r3NUrg7Q4AQfvKe",
-	"ymmNwuIk1uqOHOt/rBHk54tSWV4zh44EXNFVEDh8vyXZZo8Ywycl98OkxuO50GzSJF4fiqpaekqpIRyD",
-	"VVAYXwigvzNZIRAQZc1ImSSo3q/h0P34uywji8r5WF5aaUx1JgxVcfEey1sgVnAG9etB7SdFGqXlA8Gl",
-	"lr8ZYwpXQy4o5QTjxA8CXsIfjSu5eY8rImxZm2J6tXiZD5F9jWBhS/u+PxpT8FCL/CQhlM9BOZYiziTQ",
-	"EEpQq0qCKff+fYSX81JaCEztPWtS4P7g3ZNSP4NlGMf+NCC8/Lty1XwKdbl8bwYYJtn3ivKqGxUaemRv",
-	"pv3gr16F3u5s7nwKhtiSMqyRrqLYI337hqVVK8sOZBaFi616a654Zs2+jYaU0cXybF6wMB40HOtkUugb",
-	"UgR1HyZhxahMI0zBt08LXIrAAxDco3PJuUqUFgGekqDE1sU/IAxcPFxQ8H5SoM659hc6EoZ7bHneafCk",
-	"i2ennVNiztozbLawPTW7nt0wZ9a01Zx2TjxMTg52GoTjhwmJk9gKhwDXZSUWuNZqO7T9y/TwPvXI5x3f",
-	"Xoaxr1OCDXm30MuuBFh6KJ5D+AR7rYkg55r+SobsSUX/HIu4PhLEvMitchSAXL9cfbOpAj5DcxIE4WHx",
-	"h5kpGPk5ZD/yRAI3XJRZ8dw5Zys27gu7cVKs0Xx1XW4Ki3hWZW0/Mh/NMClaNIPksHezTiPWspCv4dCg",
-	"2EF+hPpaym7BgC5XSSnh88jMpz7niBMtW4PDOUY2gGMgh/OM8IuTbpkBBR7V0V02NwuOCBJp8UU9PywZ",
-	"cXCHVl6iYaTaxX5AaBKsgSfZzOoC2RDraFQWzwUTGdMqV0o5Gg/NfrKdYf9KxgCeSbZY/OBrFD84Y8x+",
-	"SAHC4TUrtYQ24uuZzLUqNnUVE1R1NC0NG0v85HNakij244SNG5HCzDfsVotAu0XoEb0qxSZ3JFIjqfoe",
-	"Ef+t1JEMhCHoS/Jv0PHmblRHQ7gaMSRZH1OIrA1pwq7v1d07PXpGjw2zrNQr3g3pzL9fRQwQay+gcjw8",
-	"k04mf41VlFnnOHXdnhFoCYkTpbzjqUnEu32i0PZVBe0V1JTIKi/7RDQdW2H6IKWRUv9xcWAzIm5PvdAe",
-	"dYbf7FVNaP86QvuJvZo65VOReVlDNXIDobwJ31GxZ+zD4Fm7xDGUBXXSqaRGVpCi2ItMGDQvUA/L80XS",
-	"DiH6bMvM8lKVjd68eE0jNuJtqZKvR5G/WKy4x41ufpSZuDSqVj8MFYn+ErFBdkiI3U0r07+ANQOrpPdb",
-	"kRtvtQV5aTPmTQonvB+WOrzY6a+uG9c+DJhxj8U+S0+ufa+g/cbny3Tj9X+BDly+TW3VVWWazgXifAsF",
-	"dl5iK9JKHqrQFJdmV/UeHXXsUVdOHrCc2H5kYXPDAZ9v7vpeyD2b0WITk2fgp3FIqKQOCi+F6RVeflGM",
-	"/5bgIJmX8IcqVAmjObQDb8qCwL7SSp3hg9hd3j9TBCN80Ga03a+5aOYDcMMZ+otVAJKKiAvYmmoy5q0J",
-	"qqaZJAP/gSh4FGXEgdWCIepHsdQvkZISrMZlmVkhrhdEYof/mIhSb47Id8G5+mQVUUMWVAerW5yQZewg",
-	"QpNozbMDOQUhw059TK9Fqv41zyAJTqilX9MiEr2MhiufiASkTJFog/vbMB4KJ/mBcibMXyoNBgT5FGjl",
-	"6ckp9xvZtvcp6FxxPgr2ZkuyauEfJGfKWEOVmZVE4uzVvnMzmG8m89SFg0cjh9poY6rYdeFTBLP4xf9U",
-	"1wvdQ7odVTyBz44X5oUIT9TbPBleKhk8ltg5gy9u4VmnOWc4lwt58BQYZE7hSyYt59evRvZBUfQ56DW/",
-	"fv2054VID2WYkGXRyR5TCCzNXxCReBnSmJSdM79T8Zq6Tj6wHMq/qDo1/JBRFUukwk6Yey8JEGbHIk1Z",
-	"4gjSTB7kM3aTYM0NIBHBAThygxaj6shJqswjk2VEZv5np3augCB7LWHCY7o5YxomIoCKevy+F2Sp+OVL",
-	"ZSqiQac4wNQllTO7UW8blUd/ydVrWihUw7KOOM6PfGa3Ymk7qZhEs0Wo/1147+v4/oAETbxqE2djqQds",
-	"wVMYFZQClG+2lpfSu2upRcOIe9SEUUzMKUQVrM04wZzjVyym+kRB4p6FT9WDolKPYhE7i18Vl7jK6ye2",
-	"fi13MOrTRrqA0kMaFXNuPRSwt7xU1ubeJ2W9fvg4QtW3w0b7BIopxVDFKUbOf0OPP/LULVx+8/+GuWvo",
-	"dwRHJHLqaJBA9h0f6u/GCaYejjzkkM9LB7kB9nNGK7L+YT793vWv/R8Gd38b2Ff+IB7Q27Z7MTgZPCx/",
-	"+nDxQ7dO1j/8zfs48K/9wecBtepuI6DTxRvL++mHwkouu8+N4W2kaortVaGs/IDK+b73pDzz6vZEn1AD",
-	"BVWdHvtXJPuEvyFRoHQflTqq0uyfRRi4pyU/3Z7xNFU7WuVOizvTtsp2Bzo6quza2OVswK/r6ZjJOcEO",
-	"+3yzuh3vuzsNxY5afr5XWDxvo9yQNT11W+YJbhNehrk7a9tmAzenLbftnZDT2fOL+b1IJb8liRZ+HO+o",
-	"SJS2QlM/SZPyNhuomlY6Zt/Q63U1G7rBWEvvpMn0bB6lyZ3yV4w1Ftme0uoo7CEOgnzxMPDAAJ/PTAkx",
-	"0TpXNks8PCDaOT813i6dVTibidKVIiAlWaXuOff+I6BcSp549zNpLHkVw9FyuxWEFrMlmC6TTghvGwOZ",
-	"5vWmGZ8qHFszIb7i69lVyoeFuXlKCijtwj96aawt+Oe373q4F/sgG51zVKPXsuTnrDgpoVtX5AsKiPoJ",
-	"r0EOT/1EIcuaMaYZFPZA1ryHKNEoAZuXzYH0TXjTpXUvUljg1qdRx7wmTL+dWt4aDWmksGNodGwfTz+N",
-	"KhWR46vS3HaZrDe5/GmpsoInUAPCC6nTwQ9AllhngoKWTFRUUSlOnz45ruDkkWECfCq/4UCBdJIy28ET",
-	"mcZ+cpBDOx+gQG3f8ZrTE9wiZtttzMzWzCJmF9tTs+E2oUzfCT7da6nipI87u6P84fWMn4W0XMHzVg9d",
-	"+6S1jeyI4GSH18eX5fKV9yWXrJMQYcTf6aSPd4XrDd2y1EG9/TdMHb2rXKGAV9asrlFa/pjTWuWWCiUn",
-	"M07logrlXpUpd2NblclZuM9kUMwm4G7iZIWFj3Om5nj1qBJNPWBYBIYq93/hX3CyPipouYrcOY6Vq3Jh",
-	"3SWttMyYSpcTEbiWeuCgReiRl6jFlEfve9YQMoB+TNcawmaoLBMopeJjBX/+NxKFomDCpiXupYyV3xzB",
-	"73YgKUC8+1ZmUo4FckcVua4+kCWPNNZKbwc+QwjnijlKpNu17Fb7NpH9L0EddnrDHEIt8p7RvOunA1K8",
-	"FoZ5pHim2ZkQysgj5PtckOieUHetPVuQBEMpILhgj75HIlkxLllM5M0X9RcJJU97Z5DluAScBy/jw9GV",
-	"hCRgBs8R3pETvv5yGCJ/7UsycL/UzT/+2u091Ze5P19LSdJuE7mg179ewSjxwRcwVwtp5kUN1XzMo4oy",
-	"XJEnFJMkEeFoCIul7nFFdtL9MS0g7QZyqGQLFiIB7SJD79F2cq97nArqxCYxptLpdMOr9EUJ/q98nf+t",
-	"CfmvjFFegCKjKg/HnYerKK7tps9fj6atee7/N0Fkb0Je+LpUw6nESoddtNdLn94XFDErzzknZKtlKPpJ",
-	"yYo9yFUhD4vKj+ew5LaEYreysnSJN8rK80O9ArNSqcn4LyetTQ1phESUgf40XDqQrzFJq8sT6tUMKBOT",
-	"bpvqUkeDJEYfex8Q1KXhafz4VkLmAdWQveYpCEpLx6b1t38VdVS6hm+ikZINCv0d/YC8Av3oAic61Dzh",
-	"xyzQsAcHKJ/Umgr0T5bdbeLWtGE2m82meeo1sdmdWZbZnNpuAzRQp/ul/6ITQr3j1E+q9voRvXZpQqBV",
-	"aqUQ6QizleW3msciMiMRoS4phyR+I0p31rZt+xk7m05gS6HUJxyrm52u1sUi5Ligjr67YRRyD7QIpSjC",
-	"QU9zuOiJmERsIAfqLoii1IybkqhAOjvpkwGPcZzweq1qWCAX4XLJ/4TxsjPmj/71GjxCvUO7AKr95prC",
-	"3do57RZpF3ED6nL3QKPjAn6NHLLewAjaqtWeHavSUzRvr9rHOvo7pgBy/ajqxildPrzEcY4iE0+/FROe",
-	"4i9/FwreP7emsVrCbklVff1XFFbTb76AvFpwXC8hsqbOb8W1SZTrIPG0kNcnQgu8jtlt2lIOiMEwIEQe",
-	"xdlL65unHXOV3ctqX7M2PKHjpNTVOZOZLFrRNIRQuACBG6XM46gXONovc0s2o+TXA0rhq3SPamt/07kb",
-	"01nuTNx4jN9rviJICkQFp6x/Yjs4XxUl5QNuKAjdB454Na/YKtt5R+V4nzA0n/gL4tTOZZU77jdCokeG",
-	"e+uoh+5GF1DCBqQM5+eff/7ZfP/evLxEb9+evX9/NhzWZ/CfY3AHfq5MSST6kDJ672YAAvrtmwvUbDa7",
-	"siYcow6zmEDt24bVODFt22w0R1b3rGmdWdYfLPvMshwDZV52+Ms/OzWDhwCLogQQlOnTOMF0w0+hdPBs",
-	"vunqeOx9aX012T8N+Q/i/5xl/hmP6+yPk6//t6jL/8ve2yi3baP7w7eCo92ZWF1Jpj78pUxn17Wd1KeO",
-	"47Wd7e6WGRMiIYk1BWgJyoqak5lzEe81vBd2ruQ/eB4ABCVKlmynTVrPdKaxJIAgPh48n7/fdVmTLd2m",
-	"WTv4VP3r1r//56e/1N8XflGtlpI1lBZXbMiGqnPV5/ZEybX6XO9QqHdoVmqV1p+eix6eix6eix5+10UP",
-	"K+7ZK42IvIHIXXZuoQhPzXbh3DpYAQsC+YH6xorXmZ+NTQOc+BdAdeSZP0u2Lb/nuumVsp/lVY8vJBiR",
-	"NdAVgAEDAZy2LOUeRSkP32XswxzP3tym+rQ+5V+DHGudqOV5i9x9I/oBi4Z3Dg7cEuIyXr+y5cgtrJIY",
-	"gqN1kVVKF9mS8QfST3EX0UTf0Mi56RbVTvgCQXzLazXrXqvudYi32+3sdb1mo9k+aO82H60SVf9aqsb8",
-	"wwbXLuE0LNPJlWmnLgITjFPX+zxajwPF4nnIAIXZlupPi3lJUwZsC0DEaFktY+7zIgXeSxJgFzdcZDfY",
-	"wpCz674K30g6I0MxJSO1K0cCyXVTpp5X5kLHvhdf9wI5UTSETg+UdknvACVogabPfYOm5z3IwJ6D4iyA",
-	"xixedgtTUm4+wyToFVBHEokGCeKQanJkbE+2NG+mnu0APpeGgZGz6jx2lzXyYp61WxXnoHnltllSaoym",
-	"E2aLy3GZAN4KBvEyBw2fikkSQTiX3s2ZgkuZupdDuhZXNxJwHX5xi1yyv1cssz1Z6y60RY962qWeM6hx",
-	"3c2OrTirUraLy1+6zNT+h3v3lt+RH8vi6IUwiFW7lO3lQIvWSA8J81/inYbiCruRDRL8+aP68hNcopoF",
-	"QClVLvB/8aYrV4BblbLrR+sAVyxMWSk6mr7HiYwHaqqIhF/WiByKKQdFcPEyz+/+8l6D6VCy8Caw1tot",
-	"A9DjHpVst9OFZ6mb646lcX+W48xCpQOV5MoUC+rRyxckiXsphVrCSMzb/Pi0N/0f/n6Q7r/+4V//Sa+n",
-	"P7+7ON4/Pbv496londEzejW910M791Zl+8QJipWi9UQl2QmbERvABV7wmWt46Dj7TAlTkoWTNM5mV0qs",
-	"4PoeQuHJLZv9fcLS2RJUSVObgvBrLtY9Nc1lUHgTnVSJZaT4PrHqDsjYTC5yt2Kb58Ol4/gHBmIMq0sP",
-	"J9nwnirXwrDoJBtuw5eY214ornHBtM1YQWqBoIVrAB6aD2eYZWA1QrXtsjlabzCbTw/6vxem5hMgafYB",
-	"vRRQ7UI4mLqRSWMd0RgA7xhIz0maONwxgzgbTnoF6hj9/0VhZ/oDhHKp7b70jgH/2yCloxE4Z4B8AVHI",
-	"yGFOM6h91wAGIkEFVC8T5SwxWuuvkYwmtzUyTuisRgYiEzWCIK+1nMLy5psacY0RxP4x2Vx3Ig6Z6iBT",
-	"JwG9GdanAgLU5z6/RtelGtw0Tlld3bY0A/heEE55iDuALR7oAqDDi9PuwvpNRXpL6IDGXOZ4iRbAueHz",
-	"H0E5sUiKLIl7QAGRzNA27zGllKOK4KZiSTqTJN+rMPI//YkcpSxiPItpIn2OkQIzSkt2TThjEaCHEtHv",
-	"+rxOaGF/bv33j9fLNml1zZJvgqQC8DtkFAhewpOKh22VuNCPsp/g41yw+9XPvmUz/WSYnOIZlJkY4+qo",
-	"e06Dqsp5aAGC6yRrVpGcoXmBJeJiAkn3USwhc8rnW4FdYslS9TMxyf5Hfx9UEQUUUINrhGboWREmGRGd",
-	"2CFDJ04+SYtD9TnC8uvqGtUt+zCOUzVQDPfECStWBWp6QY3nb0YMuUUwCj2sqj4BGr2JbF1N6WDAUvLu",
-	"FDKJtiMRqpVBRytEbe2GA2LOQXzHSCbIN9+YpWHffGOKhlSXkGw/EqAPJrOueZWB2o0wyaqXlCWCAi0U",
-	"hiWIjsZqh+Wrs7c/fnd6fnP89ujq5uLk8ur06vrm8N31928vT/8NfNzfZumEBdYfDNYfIL2mYopLnIiQ",
-	"JleZSAF1isuMUbUoYSqk1M/HZVemA585rnTAthJprDZTSDlGI4D3A07g9yeHx/bovT65dg8eUCobfP1A",
-	"/TLo5lEMXbqb8w1LDOipbWb5RfVTQN+3R1wzlMNpws2U0JmSGholGKEE8FEBNA0sU35DG2YNHagEoayp",
-	"PX2+wO3psqAbC7qheel/el/U+Ask9O7J7YJZ9PNEZrnpU635HASxjhIt4UCNufFmO3SnzjsYut2AjGgW",
-	"DlkZdbXPjb/TJbHOo2Dq4JqJti4b6fP83yAF3l0fWQhqdZ+sdtoYooRS3w26HRZ8N3oM80DD6ohrY8bn",
-	"h5L8MOmxlLOMyRe6HCn3upiycB3eyw/Pq9OTs+MboGKFI6OGqC5MwVfgINd8rr/Mo9zaZ2I+1tJaNfzr",
-	"fGnUt0EVL64pEDDp1zIrqV8vEl1kJwmghtnnOkxZ1XDB0l3+GkApw0cjGIfxucJWAl+3nqqXJLjK0jiE",
-	"NEs8gR3PI8G78x/O3/6o5yN4SQKkWwrcjg1Mc4O8sknobvYl8vpJHV1agEWG2vlce19ASDagyLWcBFCt",
-	"lMMUYXiaF3Ph0UkG+e0+t3jK/5nELENyGTyKIxEx2E4/4hiMF3fI4tRhkpks7jS0QtVNJMHxrzSvwMql",
-	"IBFifBOKCVfDn3ALzW1o56RWwWLuUM7MHT9ZAyE1ZmkOmE0lCIC9VrsDw8j3OE4jLEzX56bTLmkdHNip",
-	"93Ni4+Y2vsF2PtIuqI/2HfIvNNbBz5PRWHaBhb8SqOvY0vOo/n2u1xGkeUjTdIa7xKGBVsuXe0Ecyfdy",
-	"QUPEZG4kUWBYHA4mbRKHTDvqtd5+OKbhkNVbDW9BXZ9Opw0KXzdEOtjWbeX22enRyfnVCbT5VKtkcZa4",
-	"FsDhxWmlVrlT2w80+WbDwx+KMeN0HFe6lXbDa7TROTwEe9DRBgGqSZRlKJ180JqTRklZwHzS8AOOStYl",
-	"tAgxBMExVGs0hxXoGxp1W6lbSdyHXAaytUciJVZ6M5PTgKQtoO88WGHV50XwgaPl2KPT8ZokMFzWR5cn",
-	"xyfn16eHZ1cB+b///f/yS90YLzFHNun8GzXymoZ38Lk5eaCxAZ8sTNAUHm9nrXCHWgoevT8p6alrqeN5",
-	"1QYBBCh1lytjop7EozhTU6bOGO48ojEUcFlY6kBOjKm+mKEZzKGRmC2dxRFcsiyd1Q/VuuigrVVzTqNK",
-	"FxGocgL873TIR1mjOnOQjsdJHEKL7Z91bpXj2MoxwO7D9MoBNTQyxSdtrt+bKljAMvtU9AHpGGQhfNvy",
-	"vM1eQufdPQme1SNfE9HA4CWLZ/Usx7v6VKt08BXLurNTsf0djeysqSbN+5u840puqDMUKkME2jXb97e7",
-	"oDOli18LcUZT5AjqNHfWeZ4uu2HRGxbFFEkmapVO6+D+xtdCvKF8pt8Rwvmd9hov+T1eZ+5gd9aZz1Ol",
-	"2nKagGqOrdaYmiuW3sUhe8fpHY2RMsz14VW6P72vVeRkNKLpDNeZxBpGBYqGwHH2XjXZDgWXArfsoNw1",
-	"LGM+SFgdrEI6HjvFTgWTvIaaJhIRESohAUBda1GEhXdwQ8acpjOyxQU5Oj6vgW0rfa5Rg6pd7VCJUjoF",
-	"ZjIgqQHtA0wBFsWZSEk4ZOEtxoKVzQgULFtFjg7IFdNIwCi3orjfl8ippSn1VLeI8wI3TqYx6sBbpXPM",
-	"dNhe5zTTxKHRz1Fg8s+kdWLHqc/h4gQAvEQMgHhMZySV3ouLHkl8Qm5wax+idi1ntAeGdJkIfs2yI72u",
-	"6v5O6YhlLJVLkf3zn2yf9s8FZ2+UBQXEdvf8/BD0zhMeCkzkfX+v3MzYh2x7mI2SgsCs4CX8X5EIYTnV",
-	"DzQfJXyh/iYJ5YNv/QrjfqXwHaOR+zfoOviBUXf0Lsfvt50fKE0PP5zvRSlz87/JPzON7DArrkhe8JN/",
-	"f/3mDJwgjRLn+6eyBD494hfSNtMas+r/CNTBI2TVXiYu9O+3D9VRhBamwada5QgXpG5Xbq1OsFG+2nk/",
-	"V1r01C9EEoez+7rTzUwr3ehTrXJyTdcbC/wQY3aztRrAD2Gy217nfhELbc5F9kZEcT/W19aveBOsEOc2",
-	"2Tq0Z9wI9rdGDMiieN/+CAL501Ix7+SMghc/myWMyCFjma27xZ40tnu5YG+skEQwoYviqCQTSP3whS5e",
-	"KkEZHI8bP0sTFVEy1okZ6WcUdTn3ZDqZLj8d1v9N67949YPGTf39X/5cFhb77cVlQc2kdxRnqyg7t7aq",
-	"36IU+vh///v/f6puVV+uEkcOxnpJzbESz6GUxScowfexL3hW79NRnMy6ciYzNqpP4pqkXNYlS+P+p9UP",
-	"zbfU2kIQ1vOLlX1ftqx6iDa/xrPORfZKTPiXJA8PrWwy53+pOIxEKJfKQCfigUpWLLGSYWPFttogfuU6",
-	"hfogMcn8isYHhC7RIdv1OTVxEqMXFkJxQR7jRudFHmbGeNJcQG3h98XwfVBdoigeqyn5yrTE47dH1/+6",
-	"OCnVEjfUDA8vTh+mFeLfUXxH4uhbvyJx89QncVE53Y7iu99QjXT29LMe+axHFuQm/BKNV0h7MLmJWDt5",
-	"jxTdQKOUNffyR7djHGru42xxk26kXSrx9VSqZX6G670JjxL2rGgWxe9/9SccgitbrJZVQdncUndazX6O",
-	"Hz5C/4xHdMC2xyhJHBUXtsEs03mV5OL8NYGfVldLTLXPGm4CHG6lDVTfRr4rihrw0+i9tSdxiNTfXRWv",
-	"nfkrBsc0fxG5nz7ubtJJI2qV3ioVpEVShrFO+Kb6rPI/q/xPqvK76Un3af3IgvbLch+3jnG1PM/JoBqn",
-	"ArTrWJLJ2OY2xnwAZUPg183j/GKiebIjmtEelaz0stK0b4+NLZmSpoq4XT8UpJ+95NgVXrbxBa30WXzH",
-	"uBoZcOCtWmUduW6YCVuuldARI2/HjCulp93w8qIMKklg+5nRURJAhukdgxS0TEAUonRldXfq+0cvr8nf",
-	"fYKY/afC9igvaUDNZeHmLJsgR4qbbPjy7WQa5w2/JPcp2vVuUi1knejFu3eDqY2xcoOV7i2MMeUOABKr",
-	"9VZfyZpbootZkQBGrLXflI2FjDOxRAPWT/vX4ZuzzbaeeY/nrfebbz29eEu33ljrLCuvr+Cjb2AL/UqX",
-	"+AB06Fc+BcsutTzJ1MlyKWxGh/7fgWWEey8HS83z4TIhDAuG4GrH6jT4PO39nlvT51vBdspoNPsFn1Lq",
-	"tbowoGWPkbIWSRLxINe+RwHI8mu7RfMlSsx9CkH0VXsOl2FNpUkz+Zp1dDKTxpC7HmdDkwqu7nESMRol",
-	"MWcY497x2oi0P40la/j8TNCI6EruVBI5hErNVEwyRrKU9vtxCLFvoOJXw7Qp9HKJl/OS0ShW7/0lKl92",
-	"1oBeW6dRYqGqeS/IN4eLw0xA4/eRm2IX5n4Fb65MZOnOPINE9BwrGBjujaN8DrisBuappiPWJUqXdAq/",
-	"xMJhyAvFotHF61c96jAf0aZu9As6YFfxL2wdj476rc7kev/YPbwAD+cAJpGm1/XUfw1bPWgQ4X76WMR4",
-	"XRei1SBNVyaSRYbT4uiUjOMx02QF0F0rajKv57F6h+6zeifaadcPwiar7/WbPY+1wwPabOY+uIiNEzEj",
-	"PZEVQA3veRcHcLKiUREh0xTb7a1qZ6AgK4biUUOlKD2pd3vT/vB3Wvn0fm2ZYPcNQP2ViIYCc3u+gX/1",
-	"ZL2vR8Y4VqPM3Dlzc9/y46rWqjyLGalr5FyMrZCYHOA/AiJZKHgkMTzIxZRs0YwkjMoMcXborIqA9jp9",
-	"2LChQoVDirIGkuSRHr+rLQCsvMaSI6wWUyoZ5GYAlD3+rW7Yq+8P662dXTKkctgg7yTD3GefuyV085Vx",
-	"9+ZDO0V05EddmBOcRmw0Fhnj4az+A5R6UJKyLI1ZZIs58BxKH3Ck1LvZkadsnNCZdEAPTI50Pg1hMolY",
-	"Id25VAU8KtacbB7AzF8ES4rvbfGqWF2jpfADU5zXkIhGLLWbO+1dz/PK5N7mskZzMn2OjOfnq8G5Gpw7",
-	"4SC9bo3+Md0/u73w5L/DvX/1zjvD/452X/dPmpNTcbmT/fifVTfKxmusTuvSnG+gHGHTQpqppQ9elEa/",
-	"+mXjrZGk7RzeI8H7SYywDL9RVnlrowH/wGaXTG32r/VqRQlSvBmXXa8lWjswD6AINLDfxQ16zBChUCOB",
-	"gMegWAit66drJQXUC/cE9ubeE3NCrrNsBNGvv/W/4FjMU+0enNv1dk9tteMBUQxW2HnGueVItlIH6ord",
-	"scZE5a2ft8uTb5fXLFt3r2ym/9nGp8egyY0nJTvtkmmWby2LXkgSKA1D1z2j7hKgcg/XZiZZ0sf8lkyi",
-	"pTAzUGDoAV3cgMitVdyDT6lVyowOlNR0NKoFLYls6V9VH6BuaHKw9VXK38t5+k3Uja/wEF8yXey0mcZg",
-	"i6o2c/TZZvc6+pZ48/LnftXuvHbd69S9XdLsdHfagIa6e+DttZ/AneeSIuR8Bov0BT+9dxgD1sb5L8L4",
-	"tyF1a0pT0y92tibsGfx2t9/cp6wZ1qOov1/vNNu9+sHOXqtOo7a3s9fZ9Tqsj9wpBpY3p1Ra90E5U8sc",
-	"f9bmHTysVQ4DlhPFOGQ9RRN4+dYoMYF5tNio0211Grs7rZ2d/Tn7d+UPi4Dem3hKzZyu5yq1J/jZVbq2",
-	"q9SVerlkzj91faVK2vZoeDtHGGeZgT7+WaswjZ6IZn/aNrhskzT+tBw54gqyJMRcSS3gaeTtNZjkMt4g",
-	"shVcvDOIYubroGotRV8Hoo3hUCjnzb22yrg0bk0kVvmAMxvTBHg/Rb9PJjyLE0JJ68MH7cdER+Vm6tum",
-	"JwAneX1la16jBcT+qEEO+cwZOQEweUw2gTpoPDn//GdZF32lXmIPujWypGdDyqHPLbVG3OBdVTGsCbOp",
-	"fU16ChtzW/GQFxeemXddOO9XGU0hk9xh8LGQOC8kCSdpqraTZXxBfLabOMLaGdE3nDSBvq4CsmUKyKGw",
-	"nPoc+4LCdhZZCLKcKgEVf8YHMQK8Q56g3pravR1a8lSXhmEr0OPTd1qACN66KeORjhfYuXCKwPVwSZwV",
-	"oNG6JKEZSw1snd7f+A46hgmRZRJnG7rzJU614IUBreufNw2+DAd9uag0P4mZe9CgzQMtGPvWz87TZ+ep",
-	"K+FAbhmsL3syyu/bMlPoXu/pVSYcQaEPa9zXMUUlgBBji0caQxIghcmpA/TjdTCUmSF3xXKfqvMGvyOn",
-	"6jpnqHBwvnIv7L378EFuWMcKRwXKpa6LM5JSvsQXu3xXfdmi94/kjV1jz2zqjjWtwR+7VPRtg0q43COE",
-	"oKgWVlJnL4up0ulccwHhC/Iy7yWaTRf9uPBMpbY5xr2G1Q1qxP0U7WCg4NVbHkixlLgFTGr3txrDN6hq",
-	"xQ9xEzexenIIojkeHqMkIhVFHIEDekrjrAbomD53zmTEkhgPZ5axkcb/UK8tJlkoRqxGRBI5RJ9ggGBu",
-	"nOU1z/OLnYkUqerG55b1e4ignJrhtQw5ruB/wwc9Ol/T8XbpN5TuH5Vus1aJJjiKG+DNaGkWiUq3YmmH",
-	"1AHKHSs7XhvcHrYPN7HAEBY2mi1w0yjV1f6wNfewg/xZlQLt1b39NxvNNvb/Xju6LPv1HmRGLGO/HrFs",
-	"KCCN+u3VtX4ohgNgI5Q5jBZfzeY+aL/TwsFYAKrUS1IAlten+UGuINgey/xB1/M+BJ3tLZ+Dup/NhVRm",
-	"vEsjoeLUCJqYyV//2uDsQ4ZV2Y/oflmy4LU17dXNEkds7g4p4YUDwTznBQDoakMkXcvpUHIivzjzeSiS",
-	"hIVAuiMnCHRcyrRYfamdCbl3QlMCG0V/Tlzb56m5Mhi+6s4ZsxRArmM+P2Jk0QAnM9BClrwPvKjmBsTL",
-	"Cx0z+BOgeEDnkSHIi+4oDxGuniaQ24/OEYpslff1qFZA3bhbVM+18Wf4PEeSdd4asO+J4DXYr1jIQAEX",
-	"mPRSMRkMAQS1R8Nbc/0itis8rFpzrKYDnwdX14dnJzeHR4iqrSbb+GMM3yhi0+pXUd2adE/AxR4BO6br",
-	"g4FXkLTPrNfG5/e4baDJgGWLeZZIRzHvu0HeCz3/Iwp8ragATLmz+aglfRL94pYL7t+KsMY+t18Hbscp",
-	"01DIUYM49El3erUAilaSrabn5a1qpN0iP8TfEWoIX3c78HfMCU2Sms8dROAcuNcjwT8OL08Pvzs7uTk7",
-	"fXN6fXPyz6OTk+OTY3e5HHZYnBzd3hYuDVL3wKh3Ncs4t7228sIbBNZGonAgB3DO4aiKFKo+D+bDaAEZ",
-	"CgD8hnIXxwEIeqtebdzFmcgJwbsGsy1LReK0MRLB5ynlNQeu0tKGO1olZ9OFI08SKjOypdSSWV73o8fB",
-	"kHS2MAc+t/lamoAUfqo2EcYOTaEXwQqzUgFemC01Vwkjw1hCTWSJInnOPjiKpOYzf6wH8jH5vguSEQKi",
-	"rBfSqFdnIWX1TuugWd+POgf1kO436UFrt7ffQ52TjSEOugb7bavy6QGalJqtJ0zfMN1eZWw8fgQywRfr",
-	"8Hn2lP4qSSMgJiwtAokEZzV1r1klZXPP6bbMxPiz6YEnPJKabxzSVJ1rIMhzJgJ1+wt1MoJqg1ypfyKj",
-	"uZaeTrN55WFBzqnWfxyP2R/BM6tWdNP4AGALbpIkBQ2UrhCKkWHTF5NsICA28JCsqSMYwtde/tiqe83V",
-	"5Y/z2T1r5haFQxpzFt2oib+JI50b9cCCGZnFHCOcbspnntYJGyaFvVD5S3NnZ6fZanue17Sf3zg/RPdN",
-	"xgAlCQGbcNuYzVFxc7giFoat3Xan7vVaVI2xV++196P6/h7d7ze9nWZzf79SqwxSMRnrd10/mQm1wZue",
-	"OgYpG4mM5R/adDMu0hFNKvMer2az2Vzh8aIyY+nNxiMaTTJ2406K2vtTblZszV6whZ5p2E6hSKOYDzZM",
-	"9cpb6f2D3ENr7AIZj7s0iUP2t2Zrr+E1vMaqzSBjYLW0SWQ2w2/RKbjkwCxmkek+Stq1m40dpx3wRjIp",
-	"Ae+i9Cnaqwq/TmNlzAzWGI+boLZiADgDeBuu75RU0m+dzDSQu885aWs6FEN9p5jbD++YpXlo6o+SDDQE",
-	"WWv8s36kpW1dswmvmYm2bo6Zdrd9GMPuFcD5cwfZ91AbDMEQNw/NUP4h3QTk5gBBGAgpJ7gEf+t9bv92",
-	"Ton9TBvTVc0DiVyRkli5ITGTBxmGwMvoaAAITwx0FAkNwSMGNFfxLVtIjJPxgCs9lUc+N14nWgihMRsi",
-	"elxGnODsbX+pIuGePp0VV1v9y0szF/rn73+naXSwnC8kuk3tBliZUHeBhS4QzNeaIO7MTCChnqN3aLrJ",
-	"AO+fAP1F4GHG/DvY5YZYF4vXwTnmcxNO09SXWMgOTWx6nqXOXszPczINsqmoNsiJfQi4O7XP0o2j6okK",
-	"ionSAR4ZdXTcvOvAaskvJJB4Q5VPnu9HtgAVpMcGMVp4qu+CU5NqOjcbDQB/e+7fnAMCECN1yMy5KvgT",
-	"JQmimCbqgL8kfZGAIw245vCFclcZ/Fo7yfTUoUD4JtAHEdyYx/n6yS5ARamZQJwoGY/9So34WiWwH3Z7",
-	"ove35kGr4TVajabX3fF2PcCTAiJZZU1EBNWjZPbS58VOM5Ysdurooy3oaSCgvApc7UW6yqvTC5KlE67k",
-	"rWGuvDq9uLm+fHf+A6CZv8XjMhsrwUkHjGeA1qcXtEbYh4xxCRsWiAjVQuT+2DwUYtggr95dXLy9vD45",
-	"vjk+ubo+PUdyTE0hrEHbTE2hGl1xXIfHx5cBsndWrbdyx2uTQH17/vb65ujt+avT1+8uT471maEkyFgS",
-	"uGeLCLV/559G9UzAQA3zXGGQOWEuRec9ErgZpYPEnJhLw+fFgb85/OfN0eHZ2ZU6D6Vf3FycXN4cvbu6",
-	"fvvm5BITaOVwkmXqDERiyouvi00uT169uzo5DnSuwb2scZgwqmT5xmbkkyIz5NUrH21wG94ObhcxNoZX",
-	"oq5bxA8D+N0KAvlWupXvWZIIFJEOcbqxtGhyCz0ZDnlUjNWQnV2gH+/q73AUjfauTmJrTmMvGARLDcCC",
-	"vVfwKId0NKbxgKOZB3yUG3iT1cJ9TmwJdHGUWOBrmk+/mQW+fO1Wm1+u2Wlu5IItvuaLP94WL7HCF+zv",
-	"VqvVera/n8YLYw1vrQCstrx31rW8y+zreSu6BMykYBE72wnmYCPxII90ZtAyxjO4qND+yGmBC3qn1Yn+",
-	"GISVX6Dlfnqx3GoHG2Kp2V50V9tE9o1zi7Xz2iLlcjEtpx1DVWLziAg0fM4S+zzZw7B85U6djXQ+1a6Y",
-	"85Vvq20j8z4+tNOVET6zG9GWswCdkJeEuRrmF0QNBPbpZKys+RyoBvJsgBzeYbRHqxicANLnQ0axTi0r",
-	"2EcGK7RaAzXf9brwyMndKLiVbKYF6uL2dg98HiQipAbEQttDsfMK9pw5uR6YXZ2ybJKCMZmxdAQymg+U",
-	"mZ4qA5SHLEH3FNJZq858zkVGZszkI7Go6qQO27lRk6hMizjTEzgZYwoY5oPZt1FGD/ooYOqpNL/wuQ6l",
-	"GhBa/Q5ldsf30NezsPjChIVaFqBdWCYw8nOvdfiViOw2Bz2/StTRAccsJE3lfgE5pGPWsLUDWHlZKB4I",
-	"wE2VI8H4PLAKmvYDG1exZGAlS7JVSOev5Qn7mI0doHci8Ct+xcB1A36i+lSy7KWLxK3MJhqiJ7cXJ+qY",
-	"6ewysmVAaWokYCP9D+A4vuETZdJBvQLSv6t/6uY3NAzFhGdYHwuwtyIDDHokTFaf0GRKZ1IPcRnpsFmL",
-	"x9p7eoiogy4Ocn213dXMYUIc62VNe8+i5UAyYaVWcefTKs0PhRh0le3inih+Nklj9cH6GrdZimXatv6+",
-	"8UeLLV0XlMl8w1oBYz4CpWRSGh4yCRW5TBinAkjFtlAs1MgmB9HGbLT7WMdPRB9DOC6/+EAsihIUGuqa",
-	"5QI6qeI9Px3G4ZDgZnJaaYlTIxdvr65Jb+ZzkydbK0D+Ewxz2QgXpGmieJvTE4xwLejkbqEQhoy0K3Bu",
-	"5iQLU5bZMIG6xpXg2wpgeEUZv52XOalG5ZyWiEdVEEUP9QVaKdQkb2jMyVWWMpbVyNVY2cwgc10Zc8p7",
-	"6s4l2pwjScyh2MEIHjGWf3PKYHLZchiOGLnCVosC5i9NsrOzQ7wmiJAFIaHLeIqCYp2qm01FycZAX08+",
-	"009yE2y+Sg+4LTZZ0ae4PebaFb1Cv92Wue/2mbfjn706X+SdiSd/zg+z8upcUM/nRPfy5Is3UANTvFeg",
-	"EkFfFAZMRd0pNJukCHaS1+m65S1dcpVRHtE0IjrrQ77wubkJ67aLoFpDcPJQ6dJghXNGeqwvlOJryxec",
-	"4qk4y6HZu3PGQpwRyWgCNUc80ugrcqiu7zjDGpyye+tSZDRjepxXOEuPlavzk16ZDiULb970f/j7Qbr/",
-	"+od//Se9nv787uJ4//Ts4t+nonVGz+jVdP2DXhzuCrxpHMEfTttUu1nvX2sTxgPIHpBmiVcdn40BEEug",
-	"DxtEg2/gl9a+06QmPvf5BaB/dsmYSuwvmMuRDdQhEyaXjUoSuN9lopCY3yCaDxS3PiTFxFzGEfM5JRBC",
-	"UN3haHSukyE7g/K6URymAnkVgGZqjBCm+iTdxmPIbUnZmNHMZp3cB0mkJuvV14/r6NW9g7rXIa02gPd1",
-	"Gp2D3YPm/mKesgkjg/bSa3co3aedutdre5i5u+81d+vN/k4v3NvpNUOvo7QX9cSNgms2IC6zlNHRDRR9",
-	"/2SViUGcDSc90CXG4ZClYhtigbG8rY/UrSi3UzrdxgDhtk6k2Z6yJBQj1pjSO7DCAIkfyuIqXT5JEhuW",
-	"GicUoaFQQ9uj7SiMWnWv1+rhOx506G6d7jVbB73dzu5BO/zN31HC6sqbUEQs3B6Hoxv9idG76iPBxU1z",
-	"txdnN/u3w19uxuFo3Zl4eEhb68baEsQDpW5avSRzmYJGJ14zH7zoQSG6quGRgJsGIbS5oEB79aba4sRr",
-	"ugp08173SyHWWSs5RJ1+M+xFnbC+u9tr1jt0N6wfhJ12vdXv9Hpt2u7v0uZDNtjSVWXhUDzBqo4on9AE",
-	"FzVTOrNePto/iCg76NRZ39tT/dA6bXrN+n5/p8V2dvf77QPHpMkMpMrnXbtl0m2DtVs/Lv1qTUzRZzTR",
-	"TTK353FEXy0giC6AlqVQ967UJNilc6o2lTpZFJPxsCAwiKMAlRkU0DTpOhmEhEqlaKle3707PYY8VheD",
-	"CuqtoQ9lfI5iSIkwzjQMN/k8oT2WFBAHdG95wbtfGdGY1wcpY1nMB34lqDbIN998Zy0QpiGJdFqiGgg2",
-	"Jti7UYygWB+LBbUACWokGIhMNHTCCH7SSykPh/lnMsAKeJl/pwXtjdPO54HSpoCD9eabRp8mkjnf6+Ti",
-	"aRpnGeMWhVXqXG/1zg0CKXbwb5z2WzbOdHYkvMoLiZMTSxKxNL5TCqcGkjO4nHFkA5T49luqxd1OFdQ8",
-	"xLTUBFGgCMbczh/KjC5OFHwJPSQsIj0RzYgd+zQOgUkxjvA0JWi5WaBQSQCOfA7LgcSRtBaf2n39jKXK",
-	"gCMsijV7L5Dy2rFbdAAsR0ekPUlyFFHb2wzKN4HUC3axHhC82DgVvYSNiC3mR1VYqdodz9OHwOeucgsB",
-	"K8srDOX+iOuEbl8KRMbkQsTqiHeJZIy4zlQshzXDDBrkR5pyDFKBx9jnmrGgl4jwlkh6F/NBFbKVEQgj",
-	"5iTQbQKiSewRNYqTYKo7C+z02EMdQ7KzhWRt5sHqOWY0ZcwHJ9d0sCb1mM/nuMfslkPYBPAtr4dY+uor",
-	"wip99SiUUtX6RzwzzzClz8X3pRxPZK4A+dV86THKEhmPJglFONLyG/4svmUkML9T3ZjEEI1MMojvGNc1",
-	"HzVSRGI2l0fhBJNzMSdVyw71lX7ioVblH3DKTmFMuqNY8IefuLyPZz/3F1p9r7eL2Zb3b32zU5dv/Wvr",
-	"zwY1BVDK8ZoiW4Hq9ZSPJ1lQzXc9qLwOCXsQ2qspIFMxSaIabnmLDFHDNBTqUnLnCI8AMIghZrycl2sL",
-	"JOZa91ODLVE0Gj6HOZcF7eCl6VmSrQm3FNZmGtVVDZpsYCtagkSI8Q1E8eAm16qr/YHPgxItlkz4LRdT",
-	"rjV+4PmqaoKlBjmJkHJevalDISnJBClRM4Gk58ZhiPqZz/Ed1C+KEuYQV6yo/sNsid7PLMyUNkOTBPQa",
-	"0qNRnsfX8bwyaaQvfKNkPPmFv75nEbYE6jY5D76ZXAP9Nhsz4leyhN76lZcAIzoTEzJilENVV3LrV/6q",
-	"dCXcOpVuZVuv93ZzG+xxNUpdMWCKlhAb7eb6XxcnoPTgQG64yG7QHV3perUKnIRKF6yUWsXsrbnh6mG2",
-	"yNY4obMqMKRrpPsJLx9Xyx3Su/PLk8Oj7wELDIcFIzJPK45pbY9CrtQhgs2ymMid/Z3W+5+Dn1+qMuTK",
-	"DCO/rMy4/4q4F7Jd9LN65LBeqmZdEliHF3goJMtquVmTMHrHpJbvapOiLfX65LpGLt5dwx/HJ2cn1ycE",
-	"8baNHbmA7k5OcrvYJNhaBCMdKKL9PkBONkhw2q+/oRkIapHeQmqtUuMC9MXBFVUm+TAA9TDjqg8PLAun",
-	"fM0w8801TIqLlFmnzSsaJ/pZrf3Nml6aXJ2vHK1+mTXyAIB6F5re9TYUAqV4pjBKKfq6Ot944mUtrx7u",
-	"NHwOfgp1PM4FZ+aMmEx2F6cUH1Wby6Nrex1l0ZA3Ior7tsIfa3+VFrIk4faBJ0qNcempWtN3oNa3vea2",
-	"N2/1nCn/ucpqlh6NDUupHYy7exlRDVD9YsarxWwABIWSYFGATlNJE0a2dO56wvoZAdW/x8DZCBij1ZrO",
-	"qgFXPfSXJ9vjCZVMnWAbEAq0pxqVK/DlGg8vGVIeJfpq83kOZ+tYWJvdiD73OZIOaOjYWKKbmJp4hvF3",
-	"vtQnOfdL5xAzc2RV87h/PncDCpIZ0H+QJKCUq1GCqWjvZ4MwEApu+tcj7M2IFCOmxCJLJMshjJstn8dc",
-	"Zqov0Sc9BlkqccK4MkTFHUu1jx29smDG5foA+sVlBo54RqYx11V6trhC2YYJwwQTn+swjU4kdYfeReWk",
-	"09pfkd/7OF3i2UP75agzv41H9w+mQ2nBvbZLF+oosfS+PqRyWE/ZgHF1DNnmdZWv7kNOfR3fuUEbFJwB",
-	"Pv5GPT4gW/rPBl4CzRZJKY/EiAzZB4IAyGskcXZ9TgG7BeoGMQasj2z93eUpmUhT1oAVhUOyFch43NXP",
-	"bvcPqBc2e3tRi/1NJ302nHzpoIo4SJZ6b66iArvRle6R0AooFwQzwwkHokGsxRRJhCOQQOmViklm82/w",
-	"F3j/QvlGzGN729lrpEg8XpZxatdUrdAxDO57KoeVx+iEz/rdZ8sg1dsHdgVW1W5wmAcpHQ9XFkku5c5U",
-	"Br75K6iiagPdlZAlWZcv+iZG4k6dwWzKsHp4RLbmOSZqZD7hIdAOausUhgQHTVoHTmEAekLJTLJUfwfu",
-	"wqoTVcahKD2PZkX3YIMcSnDlalD6Nywd0RiNvXBI0wwyQGJOXqvXvIt/eSHJ8dvrFVYY/HBRISnOcvAz",
-	"AEDDFORFV8EInw74XUEksqBRqVVi1eA/E5bO8hSsvkhHNKu4vkhTltitgJu3VmF8MlJ7Qf+p+67UKpHI",
-	"Ku9zmJksjflA7bUFuzlfeW02Y+KYIFFKp8TREF3lFWq2CkkKJkUGVNUCrXcANBZO6boSmji3ZW9t88Xc",
-	"9x7FPB6pN23aV4p5xgZQc/LozFsWDRguYD8Vo0q3ctDZbfYi2qzvdPpRvcNae3Xa8zr1TnN/N9zt77X2",
-	"216lVrmNgS7boJOLSreye0D7e/t7rN7f6dN6hzZ79YOo2ar3vV6n3dvfjSjbhauRi4g5yYZrPjHmEfsA",
-	"TnNISsnhqsDTjXEYLNKqleBZIYjxOiO0T2rmT8poctslQ5YkYsXjEPJqs5w8PE1KjmXsQ7Z9x6PGQJ/E",
-	"wkpVohgFEWyjjz4nhHrkJxjgt37FaxjHZ+X9S59/8vnc2Snue3PY1VEnuudGpeTI5KMyx6swKCtFyPWx",
-	"GhIAb25twf+qVRzkT8XR2Z+Ret2feF6bEerdM9wFoVU21tLgg36z59v6yW/rQ63B2ivyKZ0yZde6EY7r",
-	"FInY35pijiVuUbd4ZC4mqn0d4C6pEXS4GChYiEmj+Q/U3PFoNMkgDmwvFNchimlzufJaU5+QEY0YiXU8",
-	"YzpkfFUpx6V9+c9Z0mGe8plLO+6r4GC7+63OwX6d7eyxeqfJDuq9VtOr0529/f5B6HU64c6TJp+ba+J9",
-	"raLOsgCEDeh5jzZDr7/bqbd6bXU17fTr+/SgV/fCZtRi7X6HuqWwNBrFPJdMysQCgDuTnQ555abOAJFs",
-	"cJ709noIAv18ynre1RNlrrcWMtebda9V93ZIs9319rs7u41ms+21dze9+cxmWycr3Z7nZ1H+2VgNjVWU",
-	"OqLm1xHo2x/NP9cDSnO19qXCvSjOlxkzl7nG/ci6/nkptqZW+2tIsVbUZF7PY/UO3Wf1TrTTrh8AcWq/",
-	"2fNYOzygzaZbvDROxIz0ROaynoZMyltI+V1Dnj2FIPuctTcowTrE2+129pBg9qC926w8SH4tUz3NAJ5F",
-	"1meLBbqC4Mkjg+urS+eIdrG+lNvWKuTDHcwPGFxtJQwB5eCHzSNzhmx0QGNeWwzyFcTrS4IvNJ8BMB/n",
-	"A1g8ZAd1TwhcOrpqSJJM6AQEFOOjicyIzOIkwWqWJL4zBE3LknR8fl+WziXO/9wN8GTpOs8hrz9qBo/e",
-	"WOvKpjKBUagxeNro06UO2Sx1gGcC8UWURWqzcgDSZ84BPs+3mk64DoHTMloKW4JWZNlFwtuX2oOOp16n",
-	"MJiL36GNwOxRLWN8nnelUVGAa1gGhPEsnQGE8iDO5E2KFCYByegtZjJKHUbT7B6avLfh88VKixKw0Cyl",
-	"IesWayzTCdeefHTkE5E6fntDOKst/VkN4VKGYgr578AqvaKk46FJ1F93JcfmUuo5y3fD0o97pdKIrcYa",
-	"RXhRg2cypGOwxRzmEaQqscmHFucIGdY13F5Xh/gSMVBdiVvGMWlwIln60ufwLSdog5BbNsNvb9lMdcqS",
-	"PtnKv5OkxxKhZESR1aqGNOqCUOi2W4ZtqtO6LLnNLZu9kDUSqAb4u1jqXC0Lm/oCii5SCAcaxKY41S4/",
-	"8/AuCcYshdJrwQMkCEKQ0XbLZc7OcaCiUcyrDWcqj85ODcGJW9/hTgvZCu44zmI5XuBrlr1hT4VYyuaY",
-	"JZ7BTFeDmT4O2MLhofB6e2Gnvkt3WH1PWfEH/Z1mvUXbvU64E+2yvf6iQzLffJVuu1WrKEU9H676C6GH",
-	"LSGD6PeTmDOUDTkPxBNNmDlPdoRr291v2CpOhT8gxuuPQ0HoiJzeA66Fu34jeC3d5F6WXJtJrhvMg26V",
-	"hjTO9Xh+/zy6QAWzsTPsccIC8k4wz0pwg9ItY4gKQIf7Ubu3SzusvhO2+vVO32P1A9rs1VthG7hsdule",
-	"DzIqoAJtc9+bPtwu7qj6NAcFLbDEWKmDZsPj+FdLoHI0k+4G4QncnusEJvSmfwbMWTPKwO3BN+LKiILl",
-	"oDl5zqSDk4lGqd7lWyeN5m4nT8QJ3B0WQIHrWqmQzOemR0iGdLspzYK0HI66mTGawRz9i0mShL9cQRC8",
-	"JNQ+yrQBEHwd5bCkFJ19r0GOkLM0ZZAbySLSm5kH0kRwBpAy1HyE+i/60TjzeT5pQK8Xj1g3/zHlxWIf",
-	"JJcwefLeAQnO37357uTy5vrwh5Nzm2sfFWQ+ZJz11KM0wiEif1qw0Ehgij/pTWb2mgDbm2oklLSLr6Zf",
-	"HD6ydxCk5dGcJvGF9Pnx6XFVvaF5hBqWrjWPMzJkKVuOfKI9or8p+d7DroW1JPwmwndDibgx79095rt2",
-	"TX95mCw4smt6q72zz76FDeFUuDlji2J+Xim9t2z42KkYxjZusjlIl24JWL8jXkmAOkZAAi258gIrU3ks",
-	"WdbwOYpacIM6VY+FQuI87bYg/UhB+JGt3oxQPrOCtbq8WNjKo6/mBP0BAoy2FHfFTn5AOa7VF0t8M8/7",
-	"4IsNNK/cBJupEdhyVempZV3Bp76YVx4hj75gmRUcmbY89SWhyJZkC04tbLvEQgOfu87HJAZUeai6VLpn",
-	"X0xSzeP9C0sFQh6GCaOpgarCL7UY1L5Yq+zpahzUXn1uCkwdfmYYjpN3P2QzTA1mGH5aXhP5O1fhntLw",
-	"JlsA8EiGYpLK6qYa38ZMKL8LOfWs7m3ElrG5urdtd/bHX118ooxclKAljFBLxx10lQG/WrgigdSC5Iyz",
-	"BjmhoS7kgOyWnppCm9dS1Bnuk4EY85dfnyjcUBCZ93yWRM+SqCyo7ahpJgN4tTiyNOf9OGH3sDRjspr+",
-	"/QtJ6CSKRY1Q8uPhPwiy4e2T2+9/qZHmbr0XZ+Ti6E2NjAQXeQzXetXa3p72oiUxvzUpNzITKR2wl1hN",
-	"nVPs2MdCcg3krtCM6gJZkc4KAOKgSqnh2Li41uqwzLsvEkipcxg2U6ZLbQdGakKaTm+WMVnVkfvgCAVB",
-	"/YzxQTZUyibicQAt5yxjJEUUj63gUv0jQIxreCQlvVRMpVoUnwdQ7xXC7GHpV0BYwgBzURnRkrFbVCmD",
-	"v0Kc5VssFP2rTT/+NlBmNsCK0ETn/AGZINUQYcAK2CCH+bz5HJMHXb2z4OC8PDl6e3l8ev765vT85uLy",
-	"7evLk6ur4CWYb+gsximVZKA+skDfUSxva6TjdXzu9PHq9Ozk5vzt9c2rt+/Oj5fRh16a0b2KIVt6ZS3t",
-	"oTPJZOvy1RE5aDY9p+40gOX61qs3vVY7L6lFwOpcK4TFKdTZzZfQrREnU2u3PaV3xTrAy9NXrxqNRuPH",
-	"w3+c9EfFul1dytut9GJOodp1rco9c7TU62jobdWb2YvHsRwLGRu+kpIa7zhhLxABvUb0zrObgsQRbsDG",
-	"lN7BjC2fFDW8lrf7m03EmKaZ0QmsvKHylkWQb4JHFA/el59qvo7z1R6OU36hTyzeabtrtFXzcC6yK5rF",
-	"sh/jTfGVeqDElKt7HXJJ5+4e52qzs/UQZ0Q+1YUinfzS2SRjIG+1ftKAc72tkzfgvOzvKXWgVZo6kGfR",
-	"olq922/uU9YM61HU3693mu1e/WBnr1WnUdvb2evseh3Wf2jugJVNSqLluUZt2um16u12u13fi9q0ftD3",
-	"vHq71wxbkCew52GVDuPR5r4KMeVmkBu10EIT5koXDdwUx9tsNpvLx5u30j2Fc8lPkJB7bxZCa1UWAgNw",
-	"hIVGzWIj8HWt0fkc92lphxtkN9hDtF7lpTlxzzkOa+Y4pK6QKhXTJYJ2oyhYrscAGUkmQSlYKyqWN0XF",
-	"YS4CRg6VTWB+8iDNuQs4TiS2ZfWB7fBGfYNJE0OqVPPJ2F4hKwJkdu4eFBvJW/+elaOvOcSWOuu7RK3Z",
-	"ONDmyC1ymmm1SRPzBK9PjHOvxAsQNFZabL/zPfgV14Leu4kepRurR7JwksbZDFp/x2jK0sNJNqx0f3qv",
-	"lErQGP8OiE76k0Pjt8g/fa+6Se/KLf3rnNQNvCfwb4n8y4adQu1OoOWsbIN2qt91vqtXlgAX2CxA/VYa",
-	"u+jbmi14hDo0dyIOGRknNFNqIOasKdMSCprUiWrkTgSsEVnE0nKgZC2LIDlEigWNfRWKcawvMDMEF3bL",
-	"FqEhOVqq67O6JKEZSy1UrOg7DHIa5gwGGmfoO2J8EHOGbzFfpqb9YlB9RXkkyyrPoEYknXAObGRQ8cUS",
-	"Nh4KPiMyjli1RoA9TNejSaQKw9tUKfva52Pp8c37l83ahZPFKHOgMVTgX0J6XJLgiHSscElCobNCxte5",
-	"7GlYRYIOQZs9h4J0y3kSpjaKHBeigFJZhTnUEMlbLukadB9UfS7U0lydXujCOAss7O6JBrliTG1tie0a",
-	"o6gwexA7LnmT/GCrSYOmNi0nTq2bRDrT4siCxf7OxECpOZonxtQn4DtSKacijSCfspdRNV1YpOR0DmKg",
-	"rFs+qCfAD3h4cYrlSepgaQmAmM7wew10mdIp1jVJoFHnuvJxOmRwLGJLIu0+2wiZshf7cSice5HE+TQ5",
-	"xViZWhEYWc0BMX4hsaTLnURbW7D4pO8ZTbJhDQCaY466Ij5IvbrzW30InV7fmstWKkH7/wIAAP//",
+	"OUee76F1uALrHXuMg4dx5U8Vo7IMfZqQqHJWeS1O+nXzNYC9kTIOgyvwmpn0LkaD66vJ6OebPtCkZ399",
+	"6xeUwpnf54j8dWLZP1z+dPLn5g+dD+2rxo+n71s33VtraI8aOrJWg91+f/e+fzU64Ar2YZNLbp/mULHA",
+	"wSyMFsTjNjNw6qkjRxzNL58cFPhxEiPySKI1WkbhNCALNAtX1APO+AIHwWHHn8eTe+Jed459SryJi4Ng",
+	"4nsMaj4Zx+oK48SnmkeZUB2mej9G2nB0Txjt+YPdbrftRtOyLFs9n2gNhZ6DwMXz/IgILr/iUzdccGKb",
+	"LndPxyWwHYu17k8DGNpZLSfTNZ+a+Kkz2Xy0/Tz6FjhOSDQ5eBaLVUIm+kYwXuqJylPalzWFHmJ34Q4J",
+	"y+CB/FDai8HMfkbET0YlDleRS/aAj9hfnuHAd8l/243TulW36tvAJPaXXD4QV3wZhfcRieNCnuzEtBum",
+	"Ze+lYuZnrX7q4xaPZTfSsSKf3pe3LFRQbx+SL5ZzAPuiLEAlJRiLwSDHNyGdBb57LMlJEb1A8PsIVtK9",
+	"SffeEd1lfETK8Gi0YDjqvesLSnA8EXjTG7zrX05ubvsX11eXAxjsheiAxoVxVoqtKEKEesQ7Q44+f4cH",
+	"7XDGi3hq/RFiwmHRDoWUnI+p9NDj3B14MGCKCI4Cn0QoidYZt0PJ+mHvEVOXeMhPagZy2BQ+9N+8u/44",
+	"6V9d9i8dNs6YOoPL/vub61H/6uLnyY/9nyeDq8ndsO9wMzUncdKDkY/v5PzunA2fwnNwuFxzrnRMnVv2",
+	"y+yxX4x7c0PqxZJDfHOwUWRDy99tndhTD9tmuzXzzBZpnJp4arXMlt05cU9mp41O0zpGrtcFdboKAnUl",
+	"uW9Zqlg46eLZaeeUmLP2DJstbE/Nrmc3zJk1bTWnnRMPk5PnKRYChpj4nSPUvBuy2XHLw5wEQVhHTyRw",
+	"wwVhfLyUTNBo7sfsbBJ2huLS1tFNQHBMEKF/CblQINq/4uEsvkvq4Dv1wJg0QBel+8DNEsdzEIIkwPzE",
+	"LLiZW562tDe2LLuJLWJ6dntqtqZtYnZx98S0Wo2GjTvuCbbbKV2B4QQaeab2QapL7A2qYptWw7RayDo5",
+	"a52eWXbdbnabJ3YhVcnYI49B6m+2CIFsJHDL547LOSGoOEZttOmDKtdqcB9qEcNGaOIna5TgewOsWY70",
+	"B3XAPl8ggOmhZpG9I7JMuq1/5H6r/4sG9kEDeJVBA/+LGf4DMYNReeKxMXm5nu2rUJAgDhZorKCCCdc+",
+	"CKQPZJnICNNisd5+zbu/ViCl8Vwy4ub6BuTvH/s/V75++hbYykhZC7lg7uobozQy5gx0PblgIR7Lx17I",
+	"jsKh998G+fGgnsKQx2tKxDIhkkKsEFWFFzayLYvvnE9RC/3of3eOMApwDPwiDzqcS2du8KVm3CNBTyQi",
+	"NbbGMXUa3S7sArtY48p4ZVlNV4AJ/CBniD8UsMcfghM+j7BSoZARgWBKGlKSj2jNfqQA9sJwydXTZ+g+",
+	"TELlP5O+QJQ8kgj9ZbVYxmf6c+GODV5j1h505i2Hi1EYvmNS5bNFHy067lWcAmVEdP9z1GycnnR4xLd+",
+	"wd72e5f92+FkdH09ede7/f63q95Sa5OBgVVwzAPBvLax3DSgWkXGVpsNBqFoupZHVgPSoQkRLyeO5iUW",
+	"P0Y5YaVUVglwAlEhqRKyUC76zYmgvaOltDq6TaU0VCik5bhJrckm0hryLuw+PmE/kREJsLvsaznf7Y3b",
+	"mjpcb8YH3pJVfKi/QOGdLQCIJxyjNKpKidpa4Os2qLjt3w37l7+967t5/GqdjJblbooeR8hvJyMEFAd9",
+	"uYnP2ndfjIb4u4ymf9S/veq9e84GihFe4i5RtKLk85K4Cdsn7AeriPC4S4iw5LTIxVHkkxipVQk9/zlc",
+	"viDkSTwgLHlFPUCNmrWAa/yvwuRNuKLPB2nhFb5bHQ6qJTA56PsP6qCr69HkzfXd1TPAOB3iBY7hKuTx",
+	"EBHh+mOA2GQuA2rr6BqAVYoW8SvVUkaoMjEBwqIC/4Eg3xMWT35+5LMfJ0Sdw3bTJOzvC1kk9+ZH+ahH",
+	"idNpbM0BnlU4CCYHG1eeKdmp8EgUcr7hiUxjP1GS3Z4hkuImHC7CCZFQ+Oci4d5OxfblDVYK0Lm293lW",
+	"hgKpj4bRAgf7a4TEMZcgf74KDuDw5wg/HKpe2WFg1veHp0aICPbW7BKsYpKVOcWmamjn6u79d/3byaj3",
+	"Y/8qZzveOXDxIEdjrt67237v8udJ/6fBcDR8KfIrQFubP1bgPuOMKSjxwwwmQ1VHX5TDOeUbvA5C7H0L",
+	"yUUlzNKZeNtqddqnJ5tSy3fXlz//G4gshYsqkkxs9L5AMLmJgJGFIKs32A+O5jv1iyOdV1PFUcvIHQlQ",
+	"Gh9CrVV4YAtVx5WoNa7UDJ4bIEE8Fr6iZVHKhumr07rtfxgMB9dXk/eD4fve6OJt7qId880tg/8WTXOw",
+	"vL2INqfXZyqZAmOWVTYF5chhfarnDxJ0QTzMXAwrxOUYr9ETaEe4So6GT0zUxJDPDd9jn4qMIgyc1lqm",
+	"h+PVWCVsQ2sPtkEH+lsVkPZMRAPZ69jC2LzA5QfWj2NUBK+DNxOApMlt/893g9vnCFXfDKTSlG8iai/W",
+	"tYIhFUcYa3mGxGomcnlOLY1tlAiL85eUAP65ZSNchckQJ348A4fPl0H5MjFJuEpi35O5YQLyKkb2iWW1",
+	"WpsY/7Z39X0f5INhbzQYvhn0vnv3G0T8DuyZg3D8IOTbgAlo+YWiqlO4IEFnVVj9r+OKdQz7rALXn/Dj",
+	"hh/S9oD+kE4I9Q7nk1/C5yjribuf39SG2y2TUnRgAgeLnYx4Y2tEKbhgb3Sys53iBEfJHoOXe/WkA+4N",
+	"7ykwljI7okEWdgf0RjgtPRtpqC+gfUBMCcnyXDRe4eL69nJw9f1kcDW5ub3+/rY/HP4m+YV0xZnFoDVJ",
+	"GO4oWofAHcPBzR3Fj9gPXghfp5RmGWCXgMGP3YD4HAE8Mi4CVHeSzgwHN5Pe5eUtikmS8Z8a3AC+u7i+",
+	"ejP4/u5ZdPXuqvehN3gHROCF6WlulYxdgmStT2ArxOAuJa1Dw8GNRmDlwh20ojFJzpGzuWSHsbJjuopT",
+	"fXQN3Kg4b4Z5xHbgL3wI0udT8CmSDoDgojVf8RyCXvhEUdW56L17N5zc9t/cDfuXDh8OsrzJlHFs5BWN",
+	"CHbnDChQ1Rn2bz8MLvoTbR+d2jmahslceHDFhJ9qRhsvPKWG3Ab/snBGpGmfuwMslmGEIz9Yo1X6mVIT",
+	"ScF6fkPAlSbvy59EmNXJRpgyXgGOwF+QOhriGeFZ/ZKI68PTTBAH7rkenie8S7cFrH+rELXS0HOZgMHq",
+	"nDVzequSOMWScELpWwJOprwT2/ZxpTGunAmD4cT34l/gySc95PAvq8Uy9fblOki3c2o3msR0242W4Ie6",
+	"7onZnk3tjoftltVsqTBFt0mmHXLS0Bp3W27bxFM8I24Hz9onzwxTTKfPfjX2nuC2IMadOz+NMHXnqXvR",
+	"Xp88GjaaR8xQAPTXT7ujvbOs3ylkCyngI070ICwNlBjLtj9S0G5rCWZIIuySonwsX43KKAzfY7oWYTnP",
+	"56OSMOSuGEF4z6T+hKHZJJZY1aeo1ZAG16zwNepP3g3eD0aT/k8X/f7lc0j3bX94fXd70Z/0f3rbuxuO",
+	"+i9iqRnJpan8p7MoXHD9pkg4F0bCfOOD+THKWp11M8BMbgIoZTIE8GXN0DtMz3cUr5I5oQk75peyOqfZ",
+	"UCkhXowwgsw0wpU7zSGjA0DvbvS2fzUaXECC4hfQi9xdaUO+DARcRMRjW4UD7vyy8CFcAlWdktk7Nbbm",
+	"pyik9wbiKX0gbCoij+ED5F+XWoKL2/4lG6D3TnLZd1SYa4j3nng+HsHxvbQ6fLGKIUv/xlAZD7nh3c3N",
+	"9e2ofzl5378c9H7jQWpSJc5kGie/MAc29yOZzsPw4SpMhiR5kV1VZg3hsPjEvzBZRf45E1PAWw3Y3Zu7",
+	"EXr9aNet17KPvtkf+9+9vb7+katt+qPfnOjo5CYoamDkl+9o64fKHVw/Gta1OWym/NrwUNiZb8qoLCOG",
+	"bhKRly+jaSpMWS8nCkby8ElkdBWDpbrkQ5VUxYkgUyPwZirPIKT3JELaY157hoTLIFe4pTxF2cb3ytb9",
+	"EoURdi6W25k3l0pFptXCxWVTpuWH1DRe2yF2JDOjil5S/XVYL5l37bBeUht2SK9MrrZCgwektkzTvqsy",
+	"BRz2DXarEhIE7EeM8BJHubozKv9bUX7SNBPfLzzZqX5zxEkq6M1NV98p/YT0vdDPIE3hz8unVPRKHhfq",
+	"dLHHbTI4uNHu9AwHMdl0BKTkSYNp7rcUEeyZEP+fFnZw1IccVHU+mz5UFfBM3sLhbp3iIePFeNgyvB3T",
+	"1C8bLUKPGCgOOd7AkDceLDyA07/vj5CLKaOkYGmbYvfhnBdNyBeb4LUSxtTJF0UQPt1ZfPaN0YeW9btl",
+	"dU8K7l96IbITeOfPSOIvCNszwcoanCGm4VMd9RIUEOmk7eE1qnZOWpZVM2R2bZQQitYERzGqyspZVjbp",
+	"rSqolclhe9Li8+Y5bFVXLa8tfGkzt+1LoKd8pv3t90rs3Qb4G5U8HJbcQpm09nm3T79t73yefGHTB5/n",
+	"pZhplyreJK+5pL8HYTypAtlOnWKDXW2IXWH4r46uwI+NroKATQcygh+QxjKNX4oivN44ITEnY2NhW1HW",
+	"nUL3B6CsK/LEAQ1TT3hRcu9U+mJ4bEyLERl6Fh5TXOu5rAJTiNGyBcby3/1VcFuc4Hsmjx2E4J6JFFBV",
+	"fLW2F3r4zSCCj34yV+m9901JnV6rL7mzTMozhUteHQ0Tnsqbu4fIWJkHQpaiRB3j7Idve2ajfQIlHovZ",
+	"mW40aiw+PHXePdxY8f+4pz9Pr1rzH7yT72d9ezUIb9vJx7/uZHnKbvmnQk4jWKsiBHmJJCOOIG29IIEC",
+	"7ornkB/mHvtU5QYsKk3FsDDExjMsDPtTRwMKMVpwqXk8meN7vAZI8ITXsgSQaChERdFogdfsIocLP0mI",
+	"ZyBnXIHSKAzpjGmApyTgWEAWY+H1bKpaKZIF9ql5HxGS+PR+XJH52qVzWRz791TOQbj4PEV+QkT6lzHV",
+	"KnGG3GUcPuvT1FkB1tnjL17FfCg/Rh6J/Ee2aq5k0+o6KZcS6DKmVdblsX0uR8XIcXEQOCLlwKsYOTLD",
+	"kyGHw0n61vdqgBG5fUwFlSgcKt2f6mPqpGpjR9bKEvUVQMKNAWMacD7geUf4bMUlL8KC5QKbmh7bHr4t",
+	"FKl82eciJhIH8mThYNUGKzVl9hbtGTh8GJrEaEmiOKToHj8SLflWesvhfgMc82BGdidituNVUYzjPsLL",
+	"Oa9mA/pqg9sX3ZDGYUBqdTSK/MVCq3EKBymrMkF8Hlksk7Wom5PGfNz7j1AWi+8LA2t2N3gxIeSw6TsG",
+	"92njLabEDRck1mrLctCIV9EjDKWaQuYxAHcG3PIi9iiSXAF7rKpvjCnfE1ViLZFq41iARz6iEC6fSBeZ",
+	"Kc9jFZ2PtIQUwZLvoWoY8VnX9BQkfI7RiioVtc9wMZGBjzpowYb4ASzzTKRC+6zymvii/gzwWfmV7Bks",
+	"vrGo1ChVzGjxWheYrvcsqBDSaxixNxiuFgvIS2Yc0mskU1Mf0iU+sMv7y8Pap4H5+3b5jpDlYR2C0D1s",
+	"Fd+l9rx9u/BsPgd1iIksjnFIN+n7yT54yS1uR/cfcnXrUf0vcQIi9HG9Pwgj5KG9Z9PI9+7JDyHknT2s",
+	"Kyflx3SlXIY6qM8jiWIQHoaEegd15qd6q5nxD+t58Af77jw8rMMC+8Hhn/nMo/DAIDQEV71ndA8PQwJv",
+	"SHLgjYYePEPCAb2+D5PD9vKtsMwf0EWUMDn4AN6vDkQ2NwE+jMj8eUVWh98w5RJ5OFBoXQ8EiGFwKB05",
+	"/BNJRPDi4Nt1MJ0eRZgypmlKNF/Uo/offgB63wO3R9KAITnsk8L8ycH/k7FN+uAsWHyGYiICSvSB/vn3",
+	"fziIf4GxlVDvmHFxdcTfc9sEiFtSEvBCcH1MxqBEAvW7kG+5/JisIko89EiiKU78BapKJhksiAG5x67U",
+	"i9UMWYVYZg0BoSCvddKMt8ckEKoUqm22lEWSzfc5D7Dqbygn2MNiDWQRD7uDPc4pGfh5gkoR+5OYj6GE",
+	"Wf7b/xuITEyKNqDQv5DhwXVBug3D1vcGm0ridJOLZBHxxVcxku0M9N3FDWqdZgVVdT4bQkHOuf9LcfWw",
+	"THFiZfTlwo6qbC8mg6DeLPZyNmA863qYdFsmmVmnpm0TbGLbss3OrN0g7ZPOrNmdFs0wGwRQIpCJ+fEQ",
+	"rCRMdx5VuSjJFTXI+d0X6W/21ckaSCrNmTXtkBY2ba89M1tuk5hd3D41G9NTt+u1yMmsY22foITU4sJx",
+	"ak5a0T5QrRjIScGC/UoUEgNZ0VFgkgvREoENuxSjG7AOGP05gJ7g4EFBeUCgvjPqDRC+JzRBkGpK5RQR",
+	"ofcbgI390gOVI3EF1f4neOraszZpYLM7bXpmi3RmJj5xG6btWaQ760xP8Um70K1AFV8omg3oz2ORXVNj",
+	"pEElGOA4MTSzHapa6I+IhtwlPDu/EzCsSWObMKxtKwdrVO4J9coKXj6GvktexYi3gS+J4u8LDHnOZkT8",
+	"QckqiXDAsKCmAZZvN7ZjO8rRt+B4vBOReFWkA7uF59nal71Bdt9lHDTPSqt9TpiKpBdsGAYE0/0uRPzc",
+	"CxGnFyJaUXkh2PPfMOjv3Jn3l8/YloXnGEKpyNDyArtznxLkkYSnpi7YmHhN3c2NuQhp4tNVquIWNerV",
+	"SLDl7BrGCcFADZ6wDyEXvP78PlDCriZMcDLH1Au2IHIvlCWm5ZKE5lS/g8pl3xWTz94+9frQE+EKquMP",
+	"BforUJUqX4mo62igB5XumAyovo6eypSQpZrIMuD2F/bwwEmAOu34WbDuahoMbGK0ookfcPcgyJuM5BnG",
+	"mpHloDlyBd7xk4T+apaQ007agKTmmQGnk4YbOGiBl3y+Emm8inlVddazCnluxnSBE3deMxAJYnjuiIwG",
+	"EzWSI16qPSi2Pud6bTPDoKoPjrtCg66zkTQUU4R5kZy5hXjdU6vtYi2OATdnU7MzI9PT06aNvVYhfc8G",
+	"YRQfwZcib0N9/u/ZdoJMxmcoWE65ubnjKFpiPSs+2fsHoDQOCGzZAEQ5wxIuQps/BzMU0rRav1MQUpHj",
+	"QouCLg7Ga7KQxXH3Q7DRQupKcMQ4UkTJE6MJHlkyDokmKFwl9yGjCqy9KGXDaDW78+CCAQXnNoiSDLX6",
+	"sqUCsYAGqGeDg+BVLAzMQnwmHk8ohaXhNS1yEmc8cfZff08OALlHfSp1CU4hNso67qh6HpuLeovpPVot",
+	"M6uJpYwnmC7EqFeMVsv96KpW8CMuoqrhggGf5Ob2c0ryPIhU/goM9IB3sTeXSXAUrIWRuZDBv13RooMT",
+	"DAY3Yovch7xIw35LPkqelsnK5FyE9RWCU43U7I54PIz3MuJ1Wmhjr/3OKVcyR/tp5x1XJqZn3PSYCNcc",
+	"deHDJQG/CZmRi7VBeBqukpSv2dtfipe7iBmx1F5k9/o68kiE7EazhXDEHSs8vMD3/Ez2tPZrH0r8JO8T",
+	"dQFSs5aXAqOIzHgOvs0PhAkp9PhXiQZZC5kujX00+7EPgxukhU9swkghV/4R+4nGKrkiXFb69ojwKcE2",
+	"7HlzdpKJAnPj8bAkB+M1dgRxQ1WPLCMCEVzn7KLpDSW1dGpnGlOoNGAi1tUbUxHHCmyMYKAU1+bA4jUO",
+	"q4ijyrU5kp8SOgvhQSG1xWgeBjn0QZqkbZET1+y6nangLqymbVrNTgt3Zq5nk0YRaBTHmiBYPqew+r4g",
+	"uS2rOIH9Ay8ufR7/BfmpEga2lbPK//nFMrs98/K/fv/pT78rVFUIN44v5ZnUwpn8KkwHPj3Hj4SJGlTN",
+	"LDOLlqamsXcpaQ4CWWHhfimQ5fFJzwJZoOd+DC4njhjvPxlgY3UCxWWOEG/AJgWXV5fpPR8HvFKUrNhk",
+	"5CtIkWgB9BB+uZi6RPQQAn9GCZDru9XHUsz7077QpvwhXgDWPDGWwyBoscSREIRl+rC70QXkP0iVvvf+",
+	"I1EuzZh6Ocjj3k18LD8OKZxvvBvskPNEyIOH1zEQfxAYqQmuakYGqaAk9KTnVC6mTa6qTLsp56Qf/B//",
+	"WDEq/z/2P57NXv2hHrnqjz9mzzhttylf4gLceYlVTaZFSJP5OTJt4dqeNaiYdiZyQ0NSpl2kSv6V76dn",
+	"ddqdBiGmPW167H56Jm41idltnnZnjVO3OTudFW3KPFwV6LvfhqtIbouH16Wb0tH2pNHcuScLn66KWKf3",
+	"8Fx+kE2p9Iu6Sr/d3f1FdqYFH+RHbe38hN3YZTKQN6QQtJSgylqh6nBFPbxGFvrn3/+BhjhZReznSe2c",
+	"u38WzuYX22gYTaNltD9pwpqa4Mmu+W0NIUlv596I7oOm3nguolO0UkN0OFWRCPs41/9sYjWURWpjuidW",
+	"+w1gqT8WIqhfGWXMpo1ZizSwObWaFkcZU8+bmt3TEzzrdBuzNm4WTRPOY7KNFYQWgmI4vDkbBURph3d0",
+	"NjjArVDMB6EqZ/aB3+Qds99spjmdRY5m+Rmx1MM/wzvm9HV/6DRsWyRxscv3s9iY/TZ8AmUNvx1nCMco",
+	"IZ8TUf+GT1wmtEJ8Z5VxnnxONMWiPjcBwGIKKpm24u8zsKpaFUx8X02nmP8WRSbXi9RFnVEAB+UzvotX",
+	"S2+vNqc9EJruTfocbCbGmfwl9GlqNAh9mhp6uJN92rZehILkOKXh/6rJoeZKa3rKbrNrNojtma3ZCTY7",
+	"065rNr0GsWcW7k477hFK5KxX7bO2ULh07LWFvG3xFu7wXUmbHLqFzZNTYpFTbDZxxxXJ9qdWx5w13ebM",
+	"anfd2ZRU9oBUbYZ7gCi4Hj9nY9kAakO5chmYOk2RKEkrayrKYYBxRTP553V5/2IF84J4Pt788g2OYyi2",
+	"ukbQIg2/0me8n0Y5IgFeq4xwhVr7VD+/WqaiGO8ikTDPg6B9nmtFDlPo/5o647zn+nNgT400iQn1UoMR",
+	"xJphWc5Q3WvVvPBmp4Ntudu6p8xBt3vaJrM2OWmZs1MXc/XGdEq6Znd22rI7J7iBTxtHq2rlQv1YBCYf",
+	"o6qVzp5FK5eFITNLAqdQ9BRGgWdwWM3XkTwc42djE46GjWyqwhQ9hUEAOOhy9P6N1CL6lDHxZWbRHGIq",
+	"dSxjfFQQcmdFyDbGRC0+DriTLfwg8LVaWmob21bGi4zna9jpR7ZbTQt3QCwY+HnGo/vUDVYeD4HnuCTm",
+	"1Q6+gcp2mIRLPXAOssOJPd/iVPeiulotYOW5sFSAYTQoKgAVZcwoyEYq9Nci8VPVMrsG6pmXBvovA/1e",
+	"SwNiW1b2bOxGs1V6Pl9sw7asr7870CUypIqzXxIBtNthttG2sqekH5NdnF4ETFePOCiiqquYoClJngih",
+	"e90ZO3Nl2tYeYJIhWPxodpEqCKw4GmyIOw8VvLAfJNbcZ1/FCK88P4SI6GPxDBt150Zt+qhaz71VaXjW",
+	"8bvDhiik2hTBuwK3jSTB7nzBWJKiWwUVYxmlh2apS7bytX6OX4b6tObq/WWc8xQfV87Gaar0ccUYZ3zd",
+	"4fU///6PceXrni4dada9TRTC6/PpqGEk6zED6WFgJgh/kR/UFvZapD/3lxBY8uIMdrziCy4Jf4CXUIMr",
+	"u7qfw1Uk7DkisGOXKHQQW1oQO3g8bIuxuBTBiwZozkwRwYsUFbyKhSjBQJci2RfNwzgpZFMpp+cl6hzB",
+	"popGEG2kRydAsFA+6AAeFtszkgIhqP85iTAk1FYOLhuz1pQ7JI79kJqtQu7W8yOxnMCPk6IcKR9h11Q7",
+	"tk28KaRLzHDYYTLf/o14SfDDXp+Alnt/gVAXL2MtK/jmmWSaaCcSJcvccUTJsvAbEqjYFhd/g73hRXmX",
+	"YZSAzpZD28ZCAOLq4nfdDRecUBSqjEVysUJNMVAw3kJb0yrAT7lFsUeFjpwRpjGbbfEH1Gt9dC+/Yyuv",
+	"cMfKL8iDT8GnnO+OgRxec4/H5jyRaRy6DyR/TURdvoMlms2w4pdDLOFSwyvhMhYrAud8OOKDnJp5CPPR",
+	"s5ux7mo+8IvEyp+SJyRBd7fveCTjiiveFps4jjwSmkwWJJmHJXL429HoBvEGDMhXMdHU0DfXw1FGCf09",
+	"5Illj9k/d+z/l/13/VE/q4UWDTYvHkxnFZW4ls2TZFmNa7CwJOTLziw6JzMnyTI+e/1au3uvRezna8rE",
+	"751Z89R0Pu1znBBf/rwjhVjCfCwMT94ofF/lcuck4plpqOZcvulXUu5KGfiPpNyf8iX8I3O7Keeyay8h",
+	"6v7obbwPk3DT1z/17XeUvOekZe0d8MCIQSRT/q4bu1tgakyHKJYeQA7nYychTEd+/hxZepH9vDGrTOAr",
+	"tgofZ2SE6eTJ1XFZmfJhw2pCuw5bZEw4+ri5Z5A6cKmK1WJyVEVCIgS27AmWKYUB38DgQgmskUWdhE1X",
+	"8XpP6rUrHFd6j2crygsVNNS2lirqbx2Xu4vO6kkrjj46WUO4UJ2ckM8Z1eYhNotvLVQdpsA/TtV7iJL3",
+	"aEHs/eo53uQLPfUc+3FsJBxkJjl6GssAr/ORcJxX9gMS19O0ZygMPBLxNHEOZ94YbXcyKfKSMMxkfxhT",
+	"zPX8Rdg/HYQfr3QjLZ40O3BtCmzu6QC5uKBfFPNy7yfz1RR4l6U7J1H4GscJifz4wQS2M34d4afXC3j4",
+	"WijWX4vcEfUn/FjRHY02ENJ2QE9nt5Mfi1MbWcCJHTsKUJiFkZfjJ34Dq9uF4dLkN0cD5l/ZEFkb+HKV",
+	"aCZwnyKMoNUmhuOdyyg6vD3UKtbtTmenzS42u83GzGw1m645tacz07aaXrPpnZLudDcTp+a1C7fk8gAd",
+	"vYtKx7eh24FAtTQJSHm0ypSQpSwnuaEPD/BaRM5yN6B0QP6FzB7yyRYEae2VA0EN/Q1zHhDqTcLZpMRk",
+	"BUaUB7LmVisuxiaZCoxVh6Fsx0AOpgytOr/nbM5/OQWGqwLlDHw99gPG5OxhpmIclWhdsCmMPc5+tn3o",
+	"fmxTqUBxWt5Al2F5kdfFslkxKuH9fVZy5S+/aSaY9DBI3sRwvCC27119jspEv6ob2pK0cOpBvAHP7HX0",
+	"lOJAj5OHAPXnGJp3G4Be3P7zvCPJHASw1sfF4GvZz54xF2Anymx1XDPPG/27GemelxMokxAItOHcLxRV",
+	"lwEGBgoNh+/f1WSUfGlSoH0TgOAEhdQlRSk/Uj8XSES0gYHK45S55b4s/YdDyefEOUOL8BFiKRlXHUqx",
+	"Vi4JLZnIBG7jMFxd5Pw9E2mJNfu/RNaiYEIWSRcr93bl5jkyGc8yCh/90jxD7BzNJDTjJSGMARSNNWXC",
+	"vbvkJBY/5ZMD3LvFyvZSeRKgRppUDJQBnwIhszjJ3A53XSgUucUpUy7xVcyTLG2UeIKdND/iR0JJYl7u",
+	"ViaJ891+AwvSJh5/IdVgkzR7mLyg6cuMYTFr+j4kDd1vIPmcXBPPlPiSKei+7n1uz5QTtDMrFBTUe11W",
+	"ACX4v/15/VpsYi496Msc1QajqB/UYUyKnoP06MlJ8XkSEw2GIEtfGgQhDkmZCjZBqFAAG2XzCVG8yKn+",
+	"lPUl8SGCYxcixsGKbIlsOUfO776wr3x1kFI9g3KGm5RU9WCe+3Q1jRM/WSX57Bj3YeDtxNJswbuQtJ7s",
+	"9egDkuUci/2ZwFwpCi4UcJGFThbSxad8u/bcqC9jyCoJzke/+5LxcvW9r+PK1zLHjy0OJmxiqd/KepmD",
+	"mIJqqZtqsP3Mu9vsusJgK8y7B9t1ZakQFSNYWm7w97+fknVIvd//HlVlORMvdFfgiiYrRTE+V2Rf41dT",
+	"nY/BS3qwZwxl1OroI9T1Zz0cA2HU+Px5TEXXp3kYE1WjFaMfhtdXiEMuDGGAzw3PJBwuzYA8kgAtCCRG",
+	"4H15MCN05os1VBwXCqMxxYhxyEY215XDgwj5DvAYQ/6EgR7/DXVK/QRV+VgxYxSfIj9JCDVgyJhh0RVx",
+	"XvOASKcmS/zx6cXGmCovawcQDQ8MEa/REoucnDykodmA6idcLx15JOLFCOMHf7kkHt9USXzW6ClcBR4b",
+	"Iuah6GploMLiO8/d4xNufpOV68GbKEZP7BSfsGjAy3sAByyYfUD2ubodbrSoH+iyLx2mxGkf6ae/ivy9",
+	"nBFUVdldHggMecWvS7PP6jiVfbscp47KE+Zimd4KIkbrqC+zYQMxhYxdAqMK3/RtqbQVO6LolUAKadLm",
+	"ilERiW3lXzH8tWB0g+9/xQA9LPsHcg4astC+ITPxatmJeObHzfwym89FZgf9uUy4kHmoIgmNSi7GTzzR",
+	"Qtb4E8rza29EvlSUrCsiHtIH4jVx5yH7R7ndVjSXMs1PsehxuITcswlsTOoSUjEq92ESpqkwjIpuPmU/",
+	"V7BtywCz00htD1C2OaNCzz2BL4KeDGo285+pqoYBKT/XIqko+1gOn2PwtEBOxlVVjIpOw7MURH4rf88Z",
+	"fD6SmfCw2XAaVpxYWrFMFcsC00g4Qz4NIN2oSBynGQZlqo2IyFpmy4jwokNgi9cqJ3GM/6RSi51lihGh",
+	"qiNigy2z4H/yP6cGyMkRsoDDkK8+txpD37qvgGMg7TdWeyFezcLoCUfehHefyKpSDrskIdvYhEi5ozhg",
+	"nqciEf33L8PX5/XHPFFGbjN//0dIBBetKAXamMm4qfKD+uB3Mwsj8KWrQhU7ArnI7kPOfnHlUa2OrqlL",
+	"mLhDPH2wMfUT/hRhHkwtOQde0c8Xp8TIUiJpj0y/AkfpC3qUhJzeAUoE2QToknAyYdQOyy/5SRqpLavL",
+	"ChLjJyjClNNYthpCvZTM0WCtsnWKvWCNGdIOAnY4X42jS4engPFtKogz+bXMX+bjfI3UMVRFra4n/fxr",
+	"Z8iZ+dSP54SBvGJBYPv4VtQMpbJOPXsccSzOmFaTeRSu7rl3TO9mwNqLIngK+oEJEWnhkyhkJIIs06cp",
+	"Tp3QMJnMwhUTI8ZUf+GRZTLXGmM/IF762+fVmNkDhdfU+Jywit/ABEJiKNkCVb3QjV+nkuPCQzHDOMAU",
+	"Aa+5IJjGtTwDVJbzmLXJbECBrb4PxQOxyvaM4hDNcJRa56G0Atss5V4ofZD8SHFv8bnkFgRHxaQxuJkG",
+	"gLWouiYG4AlC+T1ehI/gWoGqMSG8T4rPReJNseC9PHXyeGfTdaFUy6K8wXyevvQ8i78h43WWTmRt6M1u",
+	"t4mJbVotq2O2TppdE3vtmWk3Oh2MO16r2Wjvc5NgfpJAlXkw8bfKsUKbtYGWPqXEU9gLKC9J0cyOdTRL",
+	"TKVZKrI5r5RkpiX7QKPPxJXUmKAq8kH9PlluhTWMpe1BK3MpSK5+Dnng34eo7rPt2zwkOTTyKpfZkoEz",
+	"u4OJ7ZqeN+uYLbs5Nbvt04aJvabVPm2dWC0y2+fjOjXOkPBdcxLpqYuouTx4LccsI0SAhXNJI+xuE7em",
+	"DfPUtYl56jWx2Z1Zltmc2m7Da5H2DJIlH7QKEkVhVEwKimfr+R6kr4FZa3PW1ioICGho5xhgDTAng6u2",
+	"8HKZQdl62BUayhLN5DMTLmvnqk4kk4ef/HhDlNy1qt24Q3hP4CiJZe4W8qQvQmLPmOiqiY0zymMfnt2t",
+	"SPy1ZhZu4CYx2+z0WtMOMbuzk1OziW2v4bambXKyFwyWMJE7IZCrO5iIKwFOrUPRZMbqFB57rWCZhUL+",
+	"bhhtH7jKUgaK57DOrHFKGCQxhrOAKDh46eescy+FlPYrgVM21wy/C5wEY3dhujDxEEo5yzPLcE88fgmK",
+	"26ZDx5JlVQAuisTSOYkYwk4Y08WrGisNSzoxEL9cwcpqqoKlLwX9T1n1pX9InklHsJKOsFNzhpNfI4oc",
+	"wB2OENqclFvNqDLFEPDEIznxM325aXVVVc13cCcjf0HiBC+WopeoeX5gL6EjP6SLKLR+SC+FnXb1+qAa",
+	"fk3F922KZREyBNwAwx2yBrSSDfwY3VwPRzm3sjINsvxkoTru45xEJAeJr6DwN01idB8aaEpi3yMctqXw",
+	"9CpGYlQ5pzNEwycYiwQxqe0fTcS/tFOfV1BOXyJgBfMZKWsDOeRwWzlCLyZpRUxegQChw8XWcv5c9aTV",
+	"9S9RVvJ5penLy1WWAo0wJvcskyZVZ4edVPeR8rlpivcqw3kyb9pTWDNQTIhHvDHliEEtzkHV6RqJ8ht6",
+	"HggDNRvoR/+7TL7CkxY88imT1Gt1pK6E/FaqcR9TULkvsUtAqySKrmdwNX/GA/PO8mgULBhqPE2u97mw",
+	"WvBGMVmyJn1EYuCaQCWvpuMnMQlmddQD3a+YDNd48OBkqMzlzsMwJqlEp+4UlCyvYop8T1XsT/ADoaoa",
+	"Tsvq1qTBAJQh2kVEVUe7yLCSLC6RYuCeRSR6Utjk9nFNBMHbS0jsHxRyuIhZEFrH3ZsMVeE8EYgoC9rf",
+	"RtTcU+Yx2JnHhKLpWgMGWeOeA0hMokcSCeDg1dm/uaR0+DbzWOxtAka22hU7Cr4NY7pFZfryzPivT3wN",
+	"ILkoRXo5V7pnmnmfRaRR1dFImCiE4IjSHeIppz35p5z4eE7NGFNJ6BNNS5oS+jrqUQbRYbBKMha8DW3b",
+	"ccR+C/HrP25NLwI4ixZsTZa/BzcHqc+G969ikXhCon0N1Kua4cIRzhcidM+pQeEbroARWayWoU8TdZfm",
+	"mN6TM1R0KFm1ExibCw6JW8911aOfCCVQEqJqXuMo02Vx4gH+qYswIupbcG+zX5IHr9r4MRLPUrVT7N9D",
+	"lSK23mGCqYcjD4nNiLnEVE29DmpnysPEBFKnpXwTeBIEJjCIhlSsLyJJtGZykeyaSCbbQdU76n+WgQ18",
+	"caoZmxtOVhFxUNV5tI2UeE9xTE5aY/r2fe/CHL7tNdonwPn4Xl2NXWeAw0Qhj0QlAM++G5GkkKpKZ5hd",
+	"5E+D30vWpTTdw0eeDHG5JFRon6T0twFCFaOyCTHZh+Igc/JiUacd7qOcb4bVftp9RS9LXYS0i8V4QCrv",
+	"p1CKx3O8BLYzVZLm79yZABewN2YvNRdaxzTtnLc0clCUSgkDOWMmPY8rTg285FwcRT5kh9a8laoY3Qyu",
+	"hETOgGS9JB67JVD1GjTFSSgmJSCmhlY0IHEWgzJ+FDk8HYLOPWv3hiMgGm4YZGJnTKtg2BBYwA3BGyVW",
+	"WyiJcPhEz5HzfX+EXj/adeu1ppR4/cX3vjqZiotP8zAgaO7HSRita/uZNbcaFdhUUnZvbxtcgcb417e3",
+	"pQdxrsqjEwhjZb3jmuTj0tJcTMKq72lh+o+zpogi8BkAVlv0jWwnWiYGSObE2kvGTJBFPwHlo6Rc0vEV",
+	"bCVFVpLfjo3Emp5MO7hFzKbb7pot0jwxcQs3zRPcmjbcLrYwxt/WRpLRWmavRHq0KrolJ2tZXnPWZMx8",
+	"e2pjszU7JWbXs4h5gtt8+tPp9MUEF+3S6IrWgrtDNySsl9c5P9cO4CeoupfW/9da0PZC92BmF9gKplRN",
+	"Yzhqv0G9vzbVjCTAXTr95Fyo+oFPKNHzZ/T1eLPy99FaeCOjd5eMUIamM1BhjAEE/f4bquF/JZ36UYri",
+	"l9YN5/ilYmXxFm3wXkpgYLPe+UV59Xo5+TdcJdNwBV7LwD/HBuTPiBPutVyUyydeBdtTrcR1dAVZl+jq",
+	"kIT2alqCld9Zi0dMZfteFG/DNSVoie9BltBY4M3lUvI5mbCWkyR8IPQgIN22VdpHDUTJU7rjz9u7fTfN",
+	"2FjZ9m2UZ1K4k5LDkkxV+ATxpRr3Hq/jhCy4/DIXZNkjgS+kIpoUpscli2VS7mrF3+fg9ZjduxQT6fER",
+	"ixTRvrcV4oXWAvgfHGe1G0qBoSYchzLIQng3R8jFFHlRuEQRWRKcy4ixh83+dC9quG+Qyl7WQvC4KyBc",
+	"S0IhlhNVkxBNCUoin3gI32MfXA/FqYN7IoSKCIGTvRNOgKjKq/OtlhDFLFJZENAA+SRmLe9DSoTiSO0h",
+	"H4d4yGnZFvqetTgDTxhtBueaNyQ/DhTPuUG+Bm6o7BCWMAeeOI4d6VnGpIlwAJGbaI495Lx5d/3xu8HV",
+	"pP+hfzUaTt73fprc9K8uB1ffOwodysDvmk6bxTZVjIraEXaEsAPgiU5Bo8Knk6XceoeXot2lsVGc03gB",
+	"vbFMRpoGluUYpD3UTkalMG/lR2EFA2fmb2NRFtSffV7dI3kHjBRX6fu/HaFeiQDz4gA9ESpTIGODP/cr",
+	"5b6tKthKQ5cQf6UTcH2HxmaXGM3leDHYOWiXV3EC9zovr2ZnkNdCkKmLvalJXEzMVqNrmx2v1TVd3LFx",
+	"t3Ey7Uyb+2CwOOGZSjbn67BXjtKsZ3cjswpRtRxwjJFfUbYjo1wJWZ4jPKZiw8GGsBaRYOylbpRFznDU",
+	"e9ef9C5Gg+urvFFLL/doF9dsezZXu3m6hWAoEucdljceLXGUrMHASjIp6TFazkNKVHW14eAG3d0ODJ75",
+	"HmH+NfArvC+k9WW1znvS8VB7DBLWkoTLfEXyBfZ5uWTeLPAp2b/YeY8H5pWNPYtCClWJCgNnRA224nsk",
+	"Fs99ArScFJkqd4dWwBPJP8vW4vnxMsDrdE082Qjrk/1QL/BdclyyabGwM+QkJIAQAh8iCeDMgQqwsxZB",
+	"AkJIYr/YuUC7zwmhsR9Sx0D//Ps/MtNKSLCvzUHsfSGUr5J5se9siBbYI4xFBQvcJkCWYcVVDMhX+eS5",
+	"7GgfyLpAXXeKbdeanbTMxrTpmYxJMzu4OzUt1/YapDlr4f0U1OXF+cVkWAOjcEqbwe/YW/h0//PuwTdQ",
+	"NQjv73mRHVFhFEQG4JjAoCq/qTM4rCdYm9hLEbmu5TiPiyr5Fx8x7AtsQ9EpX+CgEHNwlCScUHEqnCg2",
+	"kV31ALvE02y40L5WR7LQuFAaO6KwtoOq4Sq5DyHSanD1YTDqcxNPDf3z////IEdU3Xb4L616Nvjz8O8a",
+	"yhlCBe3w5lppbgdVGWBCsqCleC1idc7HFFMkZ8HXN1/xpLYiNgoiGXAk9EKcOC0xJP1xVMVvp464HCXK",
+	"ifObAKZqYTIa0yrotCZyVULHNdHXJZ+J2aX5kzb9AkqcjjKK0W1E739IFDKiN7gE29Ec+5R4PELV97YU",
+	"TI9TP2p53qrOX61UYNx5LzeqmxwZULapKnwp05aWp3bX3rJLpGXTVbUjCuQ7n7rhgsPoxpWSUpQET62N",
+	"2HqZflEgCTlYxajIPlk8oTXYZjLbH27uo3C1FEBzWE8O4pPpupiiiEtocLcKlf0GNK8qYILf0JxHUBC6",
+	"kMo6IouQyw2alpY/K6pDzqezzXaZnUSRF/v2iakk20osna7iNTiZMyzCZuUvSLgCdVKoYtAZsuQP8SIn",
+	"upan7d4WRVBkDJMqEdu27eeoRCDt7eQogFisEjLZclVSqsJaAqIl59LIKD20qSRM9d0BNE9UoZf9Z8l7",
+	"FdN3LW8zawVOp8C2/fPv/6g9Z6pp8Puh09V7xltBIs0GtqcO8GCUvl8W8hzuLLPopL55PDFxjKiIIRYX",
+	"TvAYDBFwgsvJpSS1bMIph6AuIf9b+BVk7lqu77/YyDNXRQgO6aWv4cCuchO/vTFqR0gRHDf33JAXCiqQ",
+	"5C+UAAPQ4mcOUiSnODjuQbv5GvLQzVx5m5Vom0OKBcxW7obnr22OzKqblOVJNDNbikU30KpOePNUL3PQ",
+	"GwCjw92xRjX9chcJGaARUQFZOol9FUsRWXLaIq1RGo4rMmBoofzgiPZAwyda+0ZakhdTibyYIiT2l2c4",
+	"8F3y33bjtG7VrbrNU0L8wW6323ajWaAgKehzsJqEFy5NFSVGWv16OLhBzpsoXPCJjEIHzQnOp9g/VHsC",
+	"GhJUxVI/xnnlhAQ82qNft09aQodWO1ec2hzH3En3wd/IQRj7ywP1JNk9EUdvSNAquwFpVNEB6uprXUaV",
+	"5QpccsYlMQ6uEhcYPC2DEIi1rC3gHiKDjoCzlsJGXU8Z42Aa0vUiZCJ71flsimAgk2edcWqZ+hOYejJa",
+	"SKb0EpdOZqmZhQGTzx34ORHxLX5InedEzoSUL1LUJdDCaOKEzWUjmgY0qy8WS7OrBj1wJ7wI/TlX5nE/",
+	"aoBPcXnJcZVe8GdZIkIkgS6vh3FcKEp+e+vomoenOZmILQVJ2VvkEddtnDRbpjVtQCnzqTltdjyzc4o7",
+	"M9tq23ans5dx4tCiNRl9f/HN+lIo1ussvB4hpzbglR6OU0c/knWMpuTe59dLhOip3HVa+FxmZ75UXLxY",
+	"Yv+e8l0C+lXZjMHIYZwiYl9QKMeo5O8p+LHLi1z5JJDPPlEdctHl4RzliikDwhfEfdNimHjQDI7IsY79",
+	"oJk83JMfuKbUh19XwcmfWS5HU8BlGUf9xXNd+NlidvvSAKr/9bxo4HMv4D+TPamX8JxhI8YX4hC3qCa5",
+	"WiwDsZoDfkGSfuhWfAhAWDYIq/AYhBxEvP67diudZ26RxujH29QL0IovWUlBZLFM1jkhKF9nqKyYdN7q",
+	"Cd/PTKbwUMTdL6IuEi9sjTWRA7zHFN+TSP50CryXymSGIUkE/r25k0EY8tuOUseVOVEXkZ2pD5WxJ9iF",
+	"IomF1DPr7o5El/Mij3cD5eNjvq1XcZlU8/IbBZbJX+VD2SCeQm4L2E7lyhtLX149SYiLo2gtEoRp8UZ6",
+	"HEo4m2mRprX90q3+C6NtyiUxkDU34qG2nIvKTgJx/BDCAXhuSSKchNIwyiNNwJYl7wCYNLHnIdNUw9Vk",
+	"ChYvhPiuRFqGczGrYqMLa1TMQ0omXHz7NYDst++kfWgUdRFzprZGJTSSWY93btDWSOnRy36tSBmXFa0l",
+	"+skBiqEoxcZ+ZVdQiOeP1mqJld+pQz3QDU3bumUUQpEvSEchOeqMGoyDvIJ2yGXB2Rvd8j68/FEw6+Au",
+	"O6YgE9TqqKc+wWM6AzJLULhKVObRWGXi1xNfZKKAZeoLnnKbJAjHIjazKoc7E3FgPGGOPv3NjdcTgGDP",
+	"hISjQnXAOCzFF7DPjek2xYOWFlfqIHgCR+lY+mbQf3c5+dB7N7jsgVNZTaoTl1E4DciClxJZhlEClTRl",
+	"6j8co5ZlIWdwBX35OI7034AwdC47g8wI0yhUbmzRfYZxgpV31zk4XMWQ2WTK9niJI9BiTNeMP4eXddST",
+	"+V8Mq9FiODbCbkKinFrLRu+xT9EwiQhJDDRcsksGUwTl9GdVr8FqtA7gKHq6gjSdS8uwuielcxlQHh8R",
+	"r5bg/wcLyU6jZXVP9mc3epAHFLuJ3DlNFRou4//WPFUdVKVhRkeZpt4rZspyA2Tn2Wi3Xo5ZyaHrZ/Et",
+	"Z2OatpuHgcdDyLh+h+de8NJduhlcxTWZhfMMrSgn1V6OVpeyP+U8iLYerhAWlbN6NwMllflJCjmNdrsU",
+	"bnrugqAhB5r8MbQPZh9SoOEtzkSZLnGfqcg1jwMUEAx1DZ0/OKJQwxK7JDaQYzoGcursf1WuV605aEqS",
+	"J8JrDizOAXvAwpoNbV2bIJdjiv5go3a7jSwbGH5tpc3GFrJ8TG4VNRWR2OxXTK1SktREZGDa+27ch7nt",
+	"hP71l0+MUqxdA57hWEbiq1G5FHmKyxKM5XIcQ15jL61usd6/NvzHOa9s/BRGeatHpuiLuAd+jMaVxrhy",
+	"hlRd/PgXePKppFhKoVJJxoN6vncGcUmIJ+BV2XZlnX9H1LggTHRIQuSozzqo6vxltVg6kBMt0UsaVZ2Y",
+	"JJBCJ8IUQaJrxhUIM0GVp77m/Xi1Digx4CGcC5yAgagMquDpCTK1klDVgffZBJFyyhWjwiZYMSq8UoAs",
+	"hSDLKOTrBYjGZda1InHyDcMvsAuZjPTsCdks4eG5nVO70SSm2260hHTZdU/M9mxqdzxst6xma7d0Waau",
+	"ExBWxAfnI78K1WoyUCgJZcgawuVl83HZULZyxOb1YETDbOXMoqgAWZZzsoi3Veac6zMNHzLjdgvLGJdl",
+	"FsYJB/2nKKT3GXSlB2ztFsDKPGFUuJlwPRUYkw97jiwpfSVzRsiUc2E1IrNVzJAJd0czUOIviMd496zi",
+	"o2EVlilOFhPtcPaUYnNAJQfIjKbnlYQ9zZ5ZEeD17ZNWudOyqG7kS5swA3yDUXRAo6slA0W7rVfq1Ghx",
+	"ajNnsMnmGLGx/894/IdfbLP76RfL7H76Yht26+vvik6tXwwWI1HcAVaICH0kQbgkBmInwlg5HuPI36a5",
+	"6/lTrpMprOGmgHBr2hjW6LvQ21T88u6FO6z67ILwMkeL0shTn3r+o++tcKBkMChxAPRKFtISCnc9Rcbe",
+	"unaY+yWXYgpU7ouyWNwemq8WGGxeCaEuEfKOKscIu5WFFyl0ykCp9ZKgcSUJ8MO4cg65xNfhCsolsMc4",
+	"eBhX/lRMUIvJeI9dckb77m5u+reT4VXvxz5yQy8NS4mXxPVnvstnB8Q0fvITd45CeoZ6d6O3/avR4AKE",
+	"38lt/893g9v+pTGmUrC9uO1fsha9d0PwyYeHg8v07x+G11eT764vf04fsWH6w1HJ05vebe99f9S/1b7C",
+	"I7omo59v+mkH8fD6hv2z8XjUu/2+PzLQ5d3NOzZ/GRbGJpcOzOT8yW3/Tf+2f3XRNxD8vroeTd5c311d",
+	"Gui2/2EwZL20Z72Li/5w+GP/5+zD0eBDP9+9Nxz2R4XjvR8M3/dGF28NpMesZcbpX13yrX4zgabp9qPB",
+	"Zf/9zfWof3Xx84RNZHA1uRv2N5/f9u+GrP3t9d2or8/jfX/09voSnvTevbv+CB9i5zEZXV9P3rG9M9Db",
+	"fu+yfzvUH91dDe9ubq5vR/3Lyfv+5aAnzuSWbfC7wfvBaNL/6aLfZzNHw/7th8FFf3J31fvQG7zrffcO",
+	"Tm/Uv73qvYOwo5woU3DcWSz6S8/8n0/sf5bZnXz6/e+K7wJIK6WBAOK9CBrHQRyqyHFIcfuTectbmANP",
+	"Oh4B5hdhODLzvV6DUfcY/+vEsn+4/Onkz80fOh/aV40fT9+3brq31tAeNQ6l0xyhuwGOVZbymf9ZJH/U",
+	"iPhZCv2339+971+NQP1UDSPUspuvW3b7davJWSAw2sf+34gxpmnJRZ4agK8VXqJWoyGYjogAlfE9sliG",
+	"DLOt0QNZ1xgwaPihf4lalm2gm/7t+8EQYPyyfzWAx00DKdhDLavFug7e37zrs5lCizaqCqkT8rbhIAif",
+	"GHMhyiiFq4TUDNR7d9vvXf486f80GI6GMOc3vcG7/uXk5rZ/cX11OWBwA6GgfOmN161GB5ah6qThYEyl",
+	"QFtjF3J4fXd70Z/0f3rbuxvCbBrdFExR27JgpRKCUdtqZhn7/NZXjEpuZ5g8nN+WilFRewI9tA2pGJXs",
+	"UitGpWChFaOyOf2KUZFz5xORE89KFQWT3s7QazlZhPOnJISZK1fKDFyWqAXBf0HqUimAW0lpUxlcW54G",
+	"DeSeDRQrhCCVHy0tNQOJQWmullSriHs9kuj7sVzbt6H7SxzhBUnKSrPzapecv//rikRrAy1xMmdiq7jr",
+	"aoAUrYkJG3rKURom0jDP8Ed2MeCLwZBG4Qy5qrtQo3P75gKddC2blyW9SZXi2jReCScN+XmZ7ATQmJZo",
+	"P82XyN7kEtu/FkL+6+Zr6Y/5UhxU2Qm/ACnbkKhz967wqmkpHrfm55OJKdkdmIarJO87Dc30onKZJGmy",
+	"3JUoRKGV2xxTvXYwGtDi9LocrNLv8WzWCxw9MK7d99A+VQZtxxhTGsL1qZ2n/sPZFMOQatfI1EKkfjw/",
+	"9GON4sTtnqaS257lRrTbkX8Qsh7k7f/d1ok99bBttlszz2yRxqmJp1bLbNmdE/dkdtroNPdy9gDXqZ1f",
+	"F62KStqIJB+MLit8AYo5nwIQBH6eH3opP5VwqQo37p0yIbMqAZ+GXts6kxAT0iADTMSbddiNymfzPjTF",
+	"w7/EIa3fYj1VVnlqjEwui/J8nLnPb0/GmSwmIgftC+WZUZNkTTJKJxAS4XYyditzd3LKj+LCpoW2eQGH",
+	"KuRFW08pVpPawv2LdxblNPuyKwZ6RwpOhTC/TXZQodSagGmgWN+4wFRls4rRE4kIpFPI6uA2gSavSsvF",
+	"HmU/vHkIG4VPSzKPeXnzC889JrI/5+lIZj/zB12SQk95u+Y+xOmZ0BH7JO+Yuo9XbPZLNziGJM5O2ii9",
+	"EoD12Ius0wpnCDAP5QcXyyycNKzGiWnbZqOJrM5Z0zqzrLotkeDedhJecVwu9Cif2+yVelHn21ztyoOu",
+	"KxDILy9AY/cpcae4obTWGKpiKlxDgH0wRAI0rJdVdWr7VqH8l+d/3k1K0rCJTVkqLbIuMuYJGxmYODi/",
+	"BSXxuBPDKgpA1MIJ1JvY26jKYOqwbFMpq6JU9RkD3BmyDdQADVPWAVsv3xphulEUdkxljYY66snqzdwt",
+	"qjQ9FZpi90F4F0Kt2EPzTh1FzLeTVdi6HWR1A6P31GnzuhmwQXn+/hVyfvdFuYt8dVCG3XfEFJRIlmUf",
+	"JeLk1fhCqqrtMqQjwr7ymRJEAImoG/2muDy6HsO1UfhJr0iwEf15VlLHMzf/Md277rlaKWAZmeH8oNC1",
+	"FMbjtIKxdDwTWzeH+DTYWwfqhGFt9yEfMXLS898/0uCNKlj8kmlWvl3F7hcJy5UF0uDIWCPh5IBkAhQk",
+	"Yxw2vw+h0pM5jucFMaf8bZ2fiN1Ac/JZGA7PEI9E5SmSRE5Snu8JYnJFz+asiy3Xnp56DfLfMlRDd1Kr",
+	"jSmkzwbOg8cwZiR5Po4IDcp6OjtQKol7Q6c1KF7zHiZbkRmRe0JJhBPijOkCPEeh4vGA+7aAi0jkJ2mF",
+	"ODjovNv25lIOyUFSkpD/peIGjwq/1gHmGfW99HhKqLeTXh8eVpkyldBUjhmX1ZvdxJ1jypFnJg/ZrOth",
+	"0m2ZZGadsq3DJrYt2+zM2g3SPunMmt3pfvndtzEkucSUij+p2oKp4tqg2jlnIvojfA941xlXovHKspqu",
+	"7AK/CAPcvEFX993YSWV/4w77u5P+CfKmp7E4JneFUXnCEfXpfWEkW7BGehhcKC94lW+fgfjSDKi+GEak",
+	"xlHXHD8SJMfN1ZsC5ax8Fc7GNI3pBoAVbIDzkbeRVre4joYMcoDBAtvAzd3IEEKjjJg9oKb+Nrv+7nwe",
+	"QlWRjytIK4oWp5xXd+TYaAGNID9flMrymjl0JOCKyZEO329JttkjxvBJPdthOp7judBsijNezY2qypdK",
+	"oyDc+FUIJ18IoL8zWc8TEGXNSJmkMc2Um0L78XdZRhaV87G8ENqY6kwYquLiPZa3QKzgDEFMA6apSKN0",
+	"8iC41PI3Y0zhasgFpZxgnPhBAJakGI0ruXmPKyLJgDbF9GrxojwiVyLBwvL9fX80puBPGvlJQiifg3ID",
+	"R5xJoCEUjFd1P1Pu/fsIL+eltBCY2nvWpMBZybsnpV5ByzCO/WlAwDSROlY/hbpcvjcDDJPse0VVEIwK",
+	"DT2yN9N+8FevQm937QU+BUNsSRnWSFdRHD+yfcPSGrNlBzKLwsVWKxM3E7Fm38aewehiee49WBgP8Y91",
+	"Min0DSmCug+TsGJUphGm4ImrhRlG4K8LwQy5VHolSosAT0lQYpnmHxDmaB7cK3g/KVDnAnEK3X7DPbY8",
+	"7+J70sWz084pMWftGTZb2J6aXc9umDNr2mpOOyceJicHu/jC8cOExElshUOA67KCKFxrtR3a/mVWM596",
+	"5POOby/D2NcpwYa8W+gTWwIsPRTPIdiJvdZEkHNNfyUDbKVZbo5FFC4JYl6SWrn1QGZurr7ZNNicoTkJ",
+	"gvCwaOHMFIz8HLIfeSKBGy7KbO7unLMVG/eF3Tgp1mie9S43XEc8B7q2H5mPZpgULfZIcti7WacRa1nI",
+	"13BoUOwgP0J9LWW3YECXq6SU8Hlk5lOfc8SJllvF4RwjG8AxkMN5RvjFSbfMVwSP6ugum0kJRwSJIhai",
+	"+iaWjDgELyif7jBS7WI/IDQJ1sCTbOZggtyldTQqi76EiYxplSulHI2HZj/ZzrB/JWMAzyRbLH7wNYof",
+	"nDFmP6QA4fAKs1r6KfH1TJ5pFUm+igmqOpqWho0lfvI5LUkU+3HCxo1IYZ4qdqtFWOwi9IheQ2aTOxKJ",
+	"zJRNLOK/lTqSgTCEaEr+DTre3I3qaAhXI4aSCGMKcfAhTdj1vbp7p8e66ZGclpXGsLghnfn3q4gBYu0F",
+	"VI6H573KZJuyivJgHaeu2zNeNCFxopR3PJGQeLdPzOi+qqC9QhATaRndJ/7w2HrwBymNlPqPiwOb8at7",
+	"6oX2qAr+Zq/aX/tX/dpP7NXUKZ+KnEE0VCM3EIoR8R3VrLfgB7883P47puC6lrH/ctFnmyn3peqQvXnx",
+	"CmRsxNtSJV+PIn+xWHH/ON38KPPmaVStfhgqEv0lYoNcrhBpL+TJl7FmYFWiYity4622IC9txrxJ4YT3",
+	"w1KHlyb+1XXj2ocBM+6x2GfpybXvFbTf+HyZbrz+L9CBy7eprbqqTNO1vMvOyyuw8xJbkVbyUIWmuDS7",
+	"am3pqGOPKpDygOXE4iMcdkYSn2/u+l7IPe/KQ7Z68hzqsKNW9kKYXuHlF8f4wwQnJcGuGTcLYPhDSiQT",
+	"zOdjCLuOx9Wbic+kVJ96oLGFevyidq+fSJM2OJ2xfQ5nY6oNX9Vi91XVfj/h5ROgNszBPG6OsAAXr31R",
+	"qk8YUgkIgyWezyWfxi/J3u1jdIywy+W0aau2E1RbIFaElOimV31pIZK+TPlVJpAlCDjYBD8QmrrIHTb7",
+	"Mg0pod4+SVX1KOvN0CeIq9cmPZVJTRxCPZGC3OGh9sRL7+yaW6IYwq+dq5TGISVcGvbpmKrqzjm76BeZ",
+	"yJ8h4zjhtR/P7CL+Np1XceJhmXBCOxoQKBWXpN0RsI7BBdmjCv8uGvlt+IA9Pc/gHuey2BYuQ1a/Lhgu",
+	"jCVAL4TxQjTerU6LfeoeZnIFP4gXpqd8FnLsDKgYWtnvlMzymy5uzVacXBbY8RY4SHVTMlg2pLqKrAhT",
+	"7ogI+DZK1fQOPxNTQLX+Z2GJegkOKLz3UMl9EyvnkdUTzItXuuX67SecVsLaDcqEJlBidvNLGhafQ8Ig",
+	"QbA0d9YM7dp9GSEKtDi/BTiB6qQSS6dIF0eRT6CCOapKTZXmSVnjakw+NmcCfIoWfhD4MXFD6sVAv8Z0",
+	"ET5CrFxmBUmIss9B3GagXA1VhJhuGyXUM0SyyVjf9tr5mApjq4gC1Scp8uLklcxzHPM0d9qM1iTvRdOC",
+	"RBcllnGdbz9Q6WxUGCopYsDeQzW8zE4ZHOeyneJujrDTuuEYuUxEA0VjEjKea0esY0GcgCqMz1XeEjbV",
+	"ROW1yN5qHbC2YrUyC+WGYbKQzwHezA1pDOt9JOCTy9Oxq6tSEEu6I76CbWOcYQyxR5RVcQ86/a82jR5l",
+	"JnSbZNohJw0tE1C35bZNPMUz4nbwrH1iP8tMWBZdYlTeEhwk85I5q4QmGM2hHcRcFqT/KYuld8IHgft5",
+	"/0ypzPBBm9H26OeimQ/A/X/oL1YBWEhE9oCtBSli3pqgalpvIvAfiJKDa4bKccmHqB+lyn+JwhXgrVpW",
+	"vwWyf4EpzuE/JqIgvCOyYvL7mawiaqQCXMzrRccOIjSJ1jyHsFOQWIxx6NeioN+a15mAUNXSr2l5i7yM",
+	"ZT2frhSsWyIdJydpYwoULjdQDun/UmkwIMgnSi8vYka5v/q2vU9B54rrb2FvtpS0EiRYzpQRNlW/hUSK",
+	"Moh95+53vsmWKl3Hec6yUBttTJWZQMQywCx+8T/Vlbc/JMRk8qYsschnB9W1eB4o1Ns8Gc4KQaQEO2eI",
+	"2C086zQzrSD3MzlYXlD75UumeMfXr0b2QVGOOvCn+Pr1054XIj2UYUKWRSd7TLnwNMthROIlI1pl58zv",
+	"VLymrpNPPwdFYlU1W37IqIolUmEnzKMmBAizY5EudOII0nyf5DN2k2DNHa8iggPgssB6WnXkJFV+0sky",
+	"IjP/s1M7V0CQvZYw4THdnDFjEXmaFerx+16Qy/KXL5WpyBk1xQEGac5u1NuM01hyDktLmNKwrCOO8yOf",
+	"2a1Y2k7tmUSzRaj/XXjv6/j+gDTOvLYzV59TD9SRT2HkbaJ5+WZrEWq9u0bOw4h78odRTMwp5B5Ym3GC",
+	"uaVBkXH1iYL0vgufqgcFbIZcxM4S2cWFsPN20a1fyx2M+rSRLqD0kEbFGuMeCthbXlB7c++Tsl4/fByh",
+	"6ttho30CJZdjqPUcI+dP0OOPPMErtxv5f8M8JO07giMSOXU0SJT0hFGcYOrhyEMO+bx0kBtgP8cRkvUP",
+	"8+n3rn/t/zC4+9vAvvIH8YDett2LwcngYfnTh4sfunWy/uFv3seBf+0PPg+oVXcbAZ0u3ljeTz8U1nvd",
+	"fW4MbyNVeXyvOublB1Sub35PyuuzbC8HApVSUdXpsX9FSRD4G8oJyLA1aRsvrRFShIF7WomU7XVRUncH",
+	"qzxYamdxF9nuwAArVYMLu5wN+HUjrDKZKdlhn2/WwOd9dyer3FHx3/cKS+xvFCW2pqduyzzBbWKeujYx",
+	"u7O2bTZwc9py294JOZ09v+T/i9T7X5Jo4cfxjrrFaSs09ZO0dE+zgaoKDOAbelXvZkN3VG02CvWvPr0v",
+	"TQGdv2KsscgJndZQZQ9xEORLjIPnN8SaZQqNi9a54tri4QE50fJT4+3SWYWzGRPGhIutSHAqwwLu/UdA",
+	"uZQ88e5n0knrVQxHyy0EkICMLcF0mXRCeFuuK6JgqmN8qgioyyQCE1/PrlI+LMzgW1JmeRf+0Qtob8E/",
+	"v/2Qp73YB9nonKMaqt06fs6KkxIKIkW+QGnjJ6iqnvqJQpY1Y0wzKOyBrHkPXo1defDx4rqQ2QJvhtLt",
+	"RQoLwok06pi3wOu3U8tuqyGNFHYMjY7tE2GkUaUicnxVmgE/kxs3l30jVVZwqxcQXiiwBv7HPPlKDIKC",
+	"VnJE1FotLrKme4PsX7782PBkPpXfcIByOkmZE/GJTGM/OSiQlg9Q4C7U8ZrTE9wiZtttzMzWzCJmF9tT",
+	"s+E2oZj/CT7da6nipI87u6PicPW6IIW0XMHz1shA+6S1jeyIFGYO0H2H3yTPUVFfXLJOQoQRf6eTPt4V",
+	"rjd0y1IH9fbfsMBUcbxq/n5DHEJdo7T8Mae1KhyOQVaQCWblj3JBN/zZEdhW1XsSNowMitkE3E2crLDw",
+	"cUGcHK8eVci5BwyLwFDlfvf8C07WNx4tV5E7x7EKkSyszqwVoB1T6eouEmaknv9oEXrkJSo259H7npWG",
+	"DaAf3L6robJMggaVl0fw538jUSjKKm56AL6Uc8Q3R/C7HdcLEO++9ZuVQ7PcUUWuqw9kyTMcpfDkBj5D",
+	"COeKOUpkuKfsVvs2+f9egjrs9MI/hFrkIzJ5108HFIIpDC9P8UyzMyGUkUcwrC5IdE+ou9aeLUiCoWAw",
+	"XLBH3yORrCufLCby5vNfEaHkae86MxyXQNDSZXw4upKQBMzgOcI7KsfVXw5D5K99SZ2ul7r5x1+7vaf6",
+	"MvfnaylJ2u2aK+j1r1dWWnzwBdxk/1/23kW5bVvbG38VfDpnJlK3JFMX35Tp7OPaTuPTxPG2nWZ3lxkT",
+	"IiGLNQVoE5QVtScz30P8n+H/YOdJvsFaAAhK1M1x2qR1pzOxJBIEcVlY199PWzOPmiCLbT6IuvGcTYlk",
+	"WaZhMAjVr7rBFll77vu85Givk4AbtWCkaWpGhfOerD7u3Uo3fTqpTvjcFLstVLM96oH/O2/nr/og/50l",
+	"yiOcyKSKMEBDMUllbf35/PHBZ+u89v9FHLIXoiwB1vFwWrMyUBttZwwZywubazkyvbatxkLfZywr9UXR",
+	"roJv1llVq2DHL8FFtiSjlxE6iWKBEk8t1nruUjPpXUFqWrgBsGFd3ex+K8YBZv/pJY9Zf7U6kMnmw2Zv",
+	"aZKzTJJ3Rz8SYK9FsH8cSkA8sxeqnxH6LFhWTlBACP787qj8HT6LR8pcUJpDHifsGfhHRzRzV82U3hcX",
+	"jfpiC+eTfacS/5PXOuzQbr/d6HQ6ncZ+1KGNw4HnNTr9VtgGD9T+ZiDh/Ibx6GHuJzHldqK2vWudJwSu",
+	"yqMUmrSAGyNqfXgsZQOWMh6y5SsJd8TSkW21Wq1PGNm8A+XviqReVNqdnb9tSDXUkfu2hhNxISgUbhkR",
+	"ykVEQKZD2OiZ7oSsE5P2DckqSpsyosAkO7mdgUpVmmF6vm22oktB8E9MdC302OS+/tEePMajbW8BUfvZ",
+	"PYXrvXPOLnI24sKqm9sHzjmu1299AdZ8TiI4b23H7KEuPXvmAZR2+a40KB60IP4ALrkU5dbk5C1y45fQ",
+	"5CmtZM0s5OfyUn/tOwTvG48Z15U7JmZbPJFZ5O6KGyQCmN8LJb+vUyv0zMLbrBzm9ZaqffrvaKzmz3wE",
+	"e7Vkuh7DZM2T38oz3m3qoFvDAlVEJSBsNsO/HHgrzrByD9Fj8lK4plOOMwcNjvU2ZTVCGkj+ZmmqcwER",
+	"OZ3wHLpEpwBBGqXBj3dpkDdDjCwi2Zckga6HmbdD+0Vjxue9XFva8JC813ne0HwRlcyy+4jVy/m8DAwc",
+	"tKFEhHcoeJ2s2Koa+cAywd0oMZ/FIxbUnhsufMwbYem9kr1NckTeXh/rmhrp8+Cnn376qfH6dePkhLx8",
+	"2Xv9und11RzAf0EdE/jzKhwQH8ZGP7o4AwP98sUx6XQ6h4Y5Xp0OA8kyn1eDnBvi2jtEboi/ea2e5wV1",
+	"UvhRE0f8K6jVEXpIUxcCGEzMZUb5Qp7C0saLrFRV349+635sqH/a5h+C//QK//h+U/2x9/F/ym65Lrul",
+	"qu9p1Q8/1v5e/df//Py3xvvCFbVaKaVjaXHFFo636zxXfW5NlByrT/UOhXqHVqVeaf/HU9HDU9HDU9HD",
+	"n7roYcU5e6WZWLYQucv2LRThqdEu7FsHo2xBID9Q31jxOvOjsW2AEz8BRGCe+bNk2fI1x02/lCM9r3p8",
+	"JsGIrIOuADyZCBxbtcT8FKU8/JaxD9l8PXthUX1cQzjscAo3yYnWidqet8jwP6IfEKxo9/DQhS4qY/8v",
+	"mw5lYV0spy89Ah2qTlapXGp0lX7m6lXVJZpS82vQc3Krs2Q8HE109ahUZfyBDFLcWTTRWksNk9ccgKMJ",
+	"lyxboCdrNbx2w+sSb6/X3e95rWarc9iBst9PG77a30tf+UcbcLwECbHMTlHmrjocTYBSqTzzyKkOLKbn",
+	"IXc2ZqCqj5Z/gKYMeCrVQYLg8anMABcmEuFkhNlDEUufkwCbuOEiu8E7dFjCtFX4RdIZGZr68ZFI4aBI",
+	"mXpeWVgB2y5hnUM2WY230AdDRtJ7QGwFXFO3j+4btDzvYUxwRVqEAoBnCbTP/JCsKKLXMwAUhQMx4RFB",
+	"TgiSIToG3E+qHi5HPdoBfC+1IbWAz+E5hm/Ms0674ggfr9xeTUoN9HTCLBwIThOgQEAnnueoPVMxSSII",
+	"cdP7OfNYHw+LOMPL6TWKsxsJUBG+uEkuWd8rptnurE0n2iL5Pu5UzzkZcN7Niq04s1K2istfusz98KOr",
+	"j6zBrXFzCwqhIauKKnvUQeuok/6MYLEDnPMorrAZ2STBf/6mfvwIR59mZFOKpkvCVjz9y42CdqXsSNZ6",
+	"0RULU1aKVK11GyLjW0DVknBlncihmHKLNlOUc7k+VN5qMB1KFt4E1oK9Y0BA06eS7XV78Cx1ct2zNB7M",
+	"cs4PqP6gklyZAkrde/mMJHE/pVBfGYl5Pwg+7fXgh38cpgff//DTv9Pr6S9vL04Ozl5d/OtMtF/RV/Rq",
+	"utZrPfdW75eP5jWT2eUSBzI6XwEgE2ICUDCHlJxL3K/RJIXDshStRzWX6DQfwxCrsd7msHeKIDAHpQhE",
+	"aousKfprf/ig1VSdFzyNAbWdZohBNU1Vb6qB1VV3wZlFDe440bUrdY0TCOb0g2sFC+No9PBGHAVLQqJQ",
+	"IVgaEm1tlvxXXj5n1Wi8oPjwizdX16XhzfiWs1IuCwb51rGpGY5gQ9Bskipj1Y0VaUZAu0dhZdY2wsVH",
+	"hf8mLKVo0FEOFoNP1LUQnhPPoCcZJxTO86K1sLi+JmlS+ropRHCnVKLlXJ0Lh1n7apLGQW1zklFYF3Kz",
+	"0gHVNTu/dm6Kw1QvbEWzXcrkgJMwUIqgHJVkbm1HNgmKfCGeqCm74uwzJZNKFk7SOJtdKfUCJdMRFOXd",
+	"sdk/Jpqku4Tpw9TtIXalyz9Ize0yKLyJTjjHEnt8n1g19294islCq9jb8+7ScfwDA3UGK++PJtlwDQJA",
+	"oVt0kg134Ees+ykUHroEZ6avsBpB4YLtBQ/Nu6MWJ9h46kHLxmizzmw/PBgbXBiaj8BuMhCIiMUzGsIh",
+	"pW8yKf4jGgMJAQMtCvat3Wq3cTac9As7Tf+7qPSY9oA1TmqfWHrPJBmn4jaloxE4roEQE5HhiSbHAOcf",
+	"KsMAlCTBFFQvE+XMvdojUicZTe7qZJzQWZ3cikzUCRLvANuvDv18UyeuowbxmE2m672IQ6YayNROQE+v",
+	"9TeDIuVzn19jWEd1bhqnrKG0bpoBpRIoKXn6TwBLPNDFkUcXZ72F+ZuK9I7QWxpzh07dkmo1fY6S0bJb",
+	"sCTuAy1nMkO/ZZ8p4xxNBTdNFaBy87UKPf+P/yDHKYsYz2KaSJ9jFNX0Uqkb6FDljEVSI8z2fN4gtLA+",
+	"q//97nrZIq1tCIdBkOgRrkOWx+A5PKm42VaJC/0o+w0+ziUgXP3sOzbTT4bBKe5BmYkxzo463zTRjZyH",
+	"XSE4T7Lu4EuCmwHhM8QECpKiWEJWqc+rgZ1iyVJ1mZhk/6N/D2rIzAIQbXVCEcaRCJOojQG+kKGDOx+k",
+	"xa76HKkSdeWhapZ9GMep6iiGwuOEFSumLSwt3qh7DHmX0AvdrZreAYbsvno1pbe3LCVvzyDLcicSoZoZ",
+	"DELBEW4XHJmJCdTik0yQb74xU8O++cYUVKomoRBpJMAuTGY98yq3ajXCIKtWUpYIClTdGLIlOlNFB3Ne",
+	"vHrz7ruz85uTN8dXNxenl1dnV9c3R2+vX765PPvX0fXZm/NvlUYU2FgZeIGAfScVU5ziRIQ0ucpECkjg",
+	"XGaMqkkJUyGlfj5Oe8rARZuHGRHsM43VYgopx0gtcLHCDnx5enRit973p9fuxqOJFJbzMFBXBr08wqth",
+	"DdQMap5MTHZQy8xQB5mngN1vtzgoKZqfBhdTQmdKamjmJoRZwUcFcGtAGL9niRizpnbQNA2maqzha/oJ",
+	"8/nbi4vTy5ur86MfTonSjwAVZxpn4ZAIbjxpTUywlz+/L1r+Y3SKaNeBs3N74B75ZSKz3AVSq/scBLGO",
+	"oIPrd+/Qa6EH/EIoHTMlMTeRPowY46jk7wBfAkPiiGbhUIfggn82dIS5cRYFPjexID3QOSYfLrdE3JqB",
+	"tq5b6fP8b5ACb6+PLS2YOk9WO28NeWWpDxfdjws+XN2HefIntcW1U8PnR5L8MOmzlLOMyWe6VDP3vhrI",
+	"DJ36kG+eF2enr05ufjx6dXYCW0Z1UR2Ygq/gpqr7XP+YZwBp36n5WktrdePf58tGvw1qeHCBKWlqTc1M",
+	"6teLRA8ZYwMwEnyuUzhqmsJJutNfB3oribDSCMSN8ShYSmg44VA9J8FVlsYhpKDjDux6Hgnenv9w/uad",
+	"Ho/gOQmQAjtwGzbUWU3ywhbouJnpUkzSkEkdeV+gqgJckVx7X2CtMkRVdTweNfSty95Z1++8WCeEznKo",
+	"/fG55bj69yRmGRL+Mg0sHzFYTu+wDybCBZDKObvvZHGloTdKnURgzgdK8wqsXAoSIcY3AP8Z1MmEW7o0",
+	"1RmN4woqWMwdGuC57SfrIKTGLM1JzKgEAbDf7nShG/kax2GEien53DTaI+3DQzv0fmVHP36ntYNvsJP3",
+	"tAfqo32H/AeNA/PLZDSWPdVvvxKo49hSJqv2fa7nEaS5st5nuEq0LFACCQxa6w11JN/zBQ0RC100qDIC",
+	"Z4BrK4lDpoOYWm8/GtNwyBrtpregrk+n0yaFn5sivd3R98qdV2fHp+dXp3DPx3oli7PEtQCOLs4q9cq9",
+	"Wn6gybeaHl4oxozTcVzpVTpNr9nBINEQ7EFHGwQYO1GWvXn6QWtOGkFqAQ9PO5oclaxHaBF+DbkNQK3R",
+	"vOKgb2gmNKVuJfEA8rxIdZ9ESqz0ZybfC4l0Qd95sMKq94vgt46WY7dO12uR4OwcBOjN8eXpyen59dnR",
+	"q6uA/O///f/yQ90YLzEntG9OcvgF46AIfeNzs/NAY1MjhQOEnjY7aoUz1NIi6/VJSV8dS13PqzUJoOOp",
+	"s1wZE40kHsWZGjK1x3DlGR8dTgtLHTieMdUHM9wGY2gkZltnuAWXLEtnjSM1Lzqhxao5Z1Glh+h8FXTC",
+	"MJl9p8PhyhrVWdV0PE7iEO7Y+UXnnToO7hwfcR3eYQ42pFF7PmpzfW0adQHn8WPRZ6TzMwqpLW3P2+4l",
+	"dE7yo2D9feJrIlIivGRxr77KsQA/1itdfMWy5uxQ7HxHIztq6pbW+lveciU31B4KlSEC97U66++7oDOl",
+	"i18L8YqmyErSbe1u8jxdksii1yyKqcFg77YP1998LcRrymf6HSHVqdvZ4CVf4nHmdnZ3k/E8U6otpwmo",
+	"5njXBkNzxdL7OGRvOb2nMYLVuz68Su/n9/WKnIxGNJ3hPJNYQ0xBQSU4zt6rW3ZCwaXAJXtbHiKSMb9N",
+	"WAOsQjoeO4WgBZO8jpomIqATKiE5Sh1rUZSTovRjTtMZqXJBjk/O62DbSp9rRLVaTztUopROgS0eiINB",
+	"+wBTgEVxJlISDll4h3kyymYEWtxqkTcV8mg1OxPKrSgeDCTynKcMHFaqWcTAghMn0/id4K3S+bc6pUnX",
+	"e1CkGUDlN0fIciiNbDArTn0OByeAgybiFsjgdbZm6bm46JHEJ+QGt/YhatdyRvtgSJeJ4O9ZdqznVZ3f",
+	"OiVHLmVbzC/ZORucC85eKwuq8rG+9vIj0DtPeSiwyOH9WrmZsQ/ZzjAbJQWBWcFD+P9EIoTpVBfgYYw/",
+	"qM8kofz2W7/CuF8p/MZo5H4GXQe/MOqOXuX4+45zgdL08Mv5VpQyN39N/p25yXaz4orkBT/5y+vXr8AJ",
+	"0ixxvpeSJekeP5P2Nq0xq/aPQR08RuqLZeJCX79zpLYi3GFu+FivHOOENOzMbdQI3pTPdt7OlRY9jQuR",
+	"xOFsXXP6NnOXvuljvXJ6TTfrC1yIsfvZRjfAhTDYHa+7XsTCPeciey2ieBDrY+t3PAlWiHNbiBLaPW4E",
+	"+xsjBmRRvO/8BgL541Ix7+TTgxc/myWMyCFjmcUkwJY03165YG+ukEQwoIviqCRLUl34TBd2liCwjsfN",
+	"X6SJiigZ68SM9DOKupy7M52Mt5+PGv+ijV+9xmHzpvH+b/9ZFhb748VlQc2k9xRHqyg7q9XatyiFfvvf",
+	"//v/f6xVa89XiSOHf6IEj0GJ51DK4hOU4PttIHjWGNBRnMx6ciYzNmpM4rqkXDYkS+PBx9UPzZfUxkIQ",
+	"5vOLlX1ftqx6iDa/wbPORfZCTPiXJA+PrGwy+3+pOIxEKJfKQCfigUpWLLHKa2vFttYkfuU6hdpJMcn8",
+	"isZOhSbRIdvzOTVxEqMXFkJxQR7jRudFHmbGeNJcQG3h+mL4PqgtURRP1JB8ZVriyZvj658uTku1xC01",
+	"w6OLs4dphfg5iu9JHH3rVyQunsYkLiqnO1F8/weqkc6aftIjn/TIgtyEK9F4hbQHk6OMdeVrpOgWGqWs",
+	"u4c/uh3jUJMNZ4uLdCvtUomvx1It8z3c6E94lLAnRbMofv/PYMIhuFJl9awGymZVnWl1+z1++Qn6Zzyi",
+	"t2xnjJLEUXFhGcwynV9NLs6/J3BpbbXEVOus6SbA4VLaQvVt5quiqAE/jt5bfxSHSOPtVfHYmT9isE/z",
+	"B5H77aedTTppRM3SG6WCtEnKMNYJv9SeVP4nlf9RVX43PWmd1o8Mkb8u93HrGFfb85wMqnEqQLuOJZmM",
+	"bW5jzG8hYRr8unmcX0xCLGKIaEb7VLLSw0pTYn5qbMmUe1bE3eahIP3sJduu8LLNL2imX8X3jKueAT/o",
+	"qlnWkeumGbDlWgkdMfJmzLhSejpNLy/OopIEtp0ZHSUBZJjeM0hBywREIUpnVjenfv/k6TX5u48Qs/9Y",
+	"WB7lpU2ouSycnGUD5Ehxkw1fvpzMzfmNX5L7FO16N6kWsk705K1dYGphrFxgpWsLY0y5A4DEar7VT7Lu",
+	"whdgViQAtWvtN2VjIeNMLNGA9dN+Onr9arulZ97jaen94UtPT97SpTfWOsvK4yv4zTeQrn6lR3wAgfUr",
+	"H4Nlh1qeZOpkuRQWo01187kDWQvnXg4knefDZUIYhiDB1YrVafB52vuaU9Pn1WAnZTSa/YpPKfVaXRhA",
+	"x0+RshZlF7FyNz5HAeT3aztF8ylKzHkKQfRVaw6nYUOlCXPk7Tw6mUljyF2Ps6FJBVfnOIkYjZKYM4xx",
+	"73qdvNqw6fNXgkZEo1ykksghVGynYpIxkqV0MIhDiH2rIxm6aVPo5RIv5yWjUaze+0tUvuyoxZLYNEos",
+	"WDfvBfnmcHCYAWj+OXJT7MSsV/DmykSWrsxXkIie46g/k46jfA7UsQ7mqaZq1yVKl3QKVyKAAOSFYvH4",
+	"4vGrHnWU92hbN/oFvWVX8a9sE4+OulZncr3/1DW8AJ3pgMmRltfz1P9NWz1o0DJ//q2If70pfLVB4a9A",
+	"hbDm+zk+I+N4zDSRCzTXjlrM63us0aUHrNGNdjuNQ6joHbT6HuuEh7TVyn1wERsnYkb6IisAvq55FweM",
+	"t6IRYyHTFO/bX3WfgcmtGPpbDSOl9KT+3U3nwz9o5eP7jWWCXTcAg1oiGlwgVGcB/+7Jel+PjHGsRpm5",
+	"Y+bmvuXbVc1VeRYz0nrJuRhbITE5wD8CogvwMTzIxZRUaUYSRmWGGGR0VkOyD50+bJiiocIhRVkDSfKw",
+	"poKetgAQgQFLjrBaTKlkkJsBNB/4WZ2wVy+PGu3dPTKkctgkbyXD3GefuyV085Vxa/OhnSI68k4X5gRn",
+	"ERuNRcZ4OGv8AKUelKQsgyp2U8yB+1D6gLGn3s32PGXjhM6kA35icqTzYQiTScQK6c6lKuBxseZk+wBm",
+	"/iJYUrz2jhfF6hothR+Y4ryBRDRiqdPa7ex5nlcm97aXNZqv7nNkPD8dDc7R4JwJh+l1e/Tj9ODV3YUn",
+	"/xXu/9Q/7w7/O9r7fnDampyJy93s3b9XnShbz7HarUtzvoGOiU0LaaaWWn1RGv3uh423QZK2s3mPBR8k",
+	"McIy/EFZ5e2tOvwDm10ytdi/1qMVJUjxZFx2vJZo7cDKgiLQUCIUF+gJQ/RWjQgEHoNiIbSun66XFFAv",
+	"nBPYmntOzAm57rIeRL//0v+CYzGPtXpwbDdbPfXVjgdEMVhh5xnnliPZSh2oK1bHBgOV3/20XB59uXzP",
+	"sk3Xynb6n7357AQ0ufGkZKVdKn01zGXRM0kCpWHoumfUXQJU7uHYzCRLBpjfkkm0FGYGEhA9oIsLEHkH",
+	"i2vwMbVKmdFbJTUdjWpBSyJVfVXtAeqGJk7cXKX8s+ynP0Td+Ao38SXTxU7baQy2qGo7R5+9ba2jb4k3",
+	"L3/uV+3O6zS8bsPbI61ub7cDSNF7h95+5xHceS5hTM71skjt8vN7h01lYw6UIsVJB1K3pjQ17WJjG8Ke",
+	"wbV7g9YBZa2wEUWDg0a31ek3Dnf32w0adbzd/e6e12UD5JUykOU53dymD8pZrOa4Bbdv4GF35TBgOYmW",
+	"Q2RWNIGXL40SE5hHizd1e+1uc2+3vbt7MGf/rrywSHawjafUjOlmrlK7g59cpRu7Sl2pl0vm/FvXV6qk",
+	"bZ+Gd3NkmpY17bf/1CpMsy+i2X/sOACPH5cjR1xBloSYK6mdB4jEqttlnGqkGly8NYhi5uegZi1FXwei",
+	"jeFQKOfNvbbKuDRuTSSd+oAjG9MEOJHFYEAmPIuTAmQqOiq3U9+23QE4yJsrW/MaLaB+Rk1yxGdOzwkQ",
+	"bWCyCdRB48755z/LmgCgV2xB3w2xW5INKYc2q2qOuMG7qmFYE0ZT+5r0EDbnluIRL048M++6sN+vMppC",
+	"JrnDbmYhcZ5JEk7SVC0ny4aF+Gw3cYS1M2Jg+LoCfVwFpGoKyKGwnPoc24LCdhZZCLKcRgYVf8ZvYyS/",
+	"gDxBvTS1ezu0xNIuRU010P3TZ1qASP76VsYjHS+wY+EUgevukjgrQKP1SEIzlhrYOr2+8R10DBMiyyTO",
+	"tnTnSxxqwQsd2tQ/b274Mhz05aLSXBIzd6PBPQ+0YOxbPzlPn5ynroQDuWWwvuzOKD9vy0yhtd7Tq0w4",
+	"gkJv1nigY4pKACHGFo80hiRACpMzB+jH62IoM0Nen+U+VecN/kRO1U32UGHjfOVe2LXr8EFuWMcKRwXK",
+	"pfWMM5JSvsQXu3xVfdmi96/kjd1gzWzrjjV3gz92qegzoO/LPEIIimphJXX2spgqnc41FxC+IC/zXqLZ",
+	"9NCPC89Uaptj3GtY3aBO3G/RDgZ6cr3kgTBQiVvApHav1Ri+QU0rfoibuI3Vk0MQzXGUGSURKWniCBzQ",
+	"UxpndUDH9LmzJy09haGXMO5rMclCMWJ1IpLIIUEGAwRz4wwzvJNf7AykSFUzPi9nMyhFjiv4304Nvv+n",
+	"Occcb5d+Q+l+qPRaReD/XqttqTIqDs1Fx3Gs7HodcHvYNtzEAkNR1my1wU2jVFd7YXvuYYf5syoFSsC1",
+	"7bearQ62/147ujagwfByFgTLXKEeiuEAWAhlDqPFV7O5D9rvtLAxFoAqV1A4PMgVBMtjmT/oet6HoLO9",
+	"5VNQ97O5kMqMd2kkVJwaQRMz+fsfG5x9yLAq+xOaX5YseG1Ne3WyxBGbO0NKODNBMM95AQC62pDs13Na",
+	"pJzkNM58HookYSGQb8kJAh2XstDWnmtnQu6d0HTpRtGfE9f2eWqsDIavOnPGLAWQ65jP9xhZNMDJDJS5",
+	"Je8DL6p5U/HwQscMXgIUD+g8MuSh0T3lIcLV0wRy+9E5QpHJd12LagbUiVuleqyNP8PnOZKs89aAfU8E",
+	"r8N6xUIGCrjApJ+Kye0QQFD7NLwzxy9iu8LDanXHajr0eXB1ffTq9OboGFG11WAbf4zhYkZsWv0qqlmT",
+	"7gm42CNgDnZ9MPAKkg6Y9dr4fI3bBm65ZdliniXSUcz7bpD3Qo//iAKXNSoAU+4sPmrJ38SguOSC9UsR",
+	"5tjn9ufAbThlGgo5ahKHRu1ezxZA0UpSbXlefleddNrkh/g7Qg0Z9l4XPsec0CSp+9xBBM6Bez0S/Hh0",
+	"eXb03avTm1dnr8+ub07/eXx6enJ64k6Xw5yNg6Pvt4VLt6m7YdS7mmmcW17VvPAGgbWh2gvJAZx9OKoh",
+	"vbTPg/kwWkCGAgC/odzFcQCC3qpnG1dxJgBsGEhVegazLUtF4txjJILPU8rrDlwliViIcJm5VsnZdGHL",
+	"k4TKjFSVWjLL6350PxgSchfGwOc2X0uTM8OlahFh7NAUehGsMCsV4IXRUmOVMDKMJdREliiS5+yDo0ge",
+	"hRrQ5NM8kJ+S77sgGSEgyvohjfoNFlLW6LYPW42DqHvYCOlBix629/oHfdQ52RjioBswg7crHx+gSanR",
+	"esT0DdPsVcbG409AJvhiHT5PntLfJWkExISlRSCR4KyuzjWrpGzvOd2RmRh/Nj3wlEcg4NDJWjgGgjxn",
+	"IlCnv1A7I6g1yZX6E4n2tPR0bptXHhbknLr7r+Mx+yt4ZtWMbhsfAGzBbZKk4AalK4RihGsPGK1uBcQG",
+	"HpI1dQxd+NrLH9sNr7W6/HE+u2fD3KJwSGPOohs18DdxpHOjHlgwI7OYY4TTTfnM0zphwaSwFip/a+3u",
+	"7rbaHc/zWvb7G+dCdN9kDFCSELAJl41ZHBU3hytiYdje63QbXr9NVR/7jX7nIGoc7NODQcvbbbUODir1",
+	"ym0qJmP9rpsnM6E2eNNX2yBlI5Gx/EubbsZFOqJJZd7j1Wq1Wis8XlRmLL3ZukejScZu3EFRa3/KzYxt",
+	"2AreoUcallMo0ijmt1umeuV36fWD3EMbrAIZj3s0iUP2X632ftNres1Vi0HG45xB1s3wW3QKLtkwi1lk",
+	"uo2S+zqt5q5zH/BGMikB76L0KdqrClensTJmbjfoj5ugtqIDOAJ4Gm7ulFTSb5PMNJC7TzlpGzoUQ32m",
+	"mNMPz5ileWjqQ0kGGoKsNf/ZONbStqFZvDfMRNs0x0y72z6MYfUK4Py5h+x7qA2GYIibh2Yo/5BuAnJz",
+	"gCAMhJQTXILPep3bz84usd9pY7qmeSCRK1ISKzckZvIgwxB4GR0NAOGJgY4ioSF4xIDmKr5jC4lxSJ6s",
+	"Lva58TrRQgiN2RDRp2XECc7eDJYqEu7u01lx9dVXXpqx0Je//5Om0cF0PpPoNrULYGVC3QUWukAwX2uC",
+	"uDIzgYR6jt6h6SYDPH8C9BeBhxnz72CVG2JdLF4H55jPTThNU19iITvcYtPzLHX2Yn6ek2mQTUWtSU7t",
+	"Q8DdqX2WbhxVD1RQTJQOcMuorePmXQdWS34mgcQbqnzyfD9SBVSQPruN0cJTbRecmlTTudloAPjbc//m",
+	"HBCAGKlNZvZVwZ8oSRDFNFEb/DkZiAQcacA1hy+Uu8rgau0k00OHAuGbQG9EcGOe5PMnewAVpUYCcaJk",
+	"PPYrdeJrlcB+2euL/n+1DttNr9lutrzerrfnAZ4UEMkqayIiqB4ls+c+LzaasWSxUUcfbUNLtwLKq8DV",
+	"XqSrvDq7IFk64UreGubKq7OLm+vLt+c/AJr5G9wus7ESnPSW8QzQ+vSE1gn7kDEuYcECEaGaiNwfm4dC",
+	"DBvk1duLizeX16cnNyenV9dn50iOqSmENWibqSlUvSv26+jk5DJA9s6a9Vbueh0SqF/P31zfHL85f3H2",
+	"/dvL0xO9ZygJMpYE7t4iQq3f+adRPRLQUcM8V+hkTphL0XmPBG5G6SAxJ+bQ8Hmx46+P/nlzfPTq1ZXa",
+	"D6U/3FycXt4cv726fvP69BITaOVwkmVqD0Riyouvi7dcnr54e3V6Euhcg7WscZgwqmT51mbkoyIz5NUr",
+	"v9ngNrwdnC5ibAyvRB23iB8G8LsVBPKt9CovWZIIFJEOcbqxtGhyBy0ZDnlUjFWXnVWgH+/q77AVjfau",
+	"dmJ7TmMvGARLDcCCvVfwKId0NKbxLUczD/got/Amq4n7nNgS6OIoscA3NJ/+MAt8+dytNr9cs9OcyAVb",
+	"fMMX/3RbvMQKX7C/2+12+8n+fhwvjDW8tQKw2vLe3dTyLrOv563oEjCTgkXsLCcYg63EgzzWmUHLGM/g",
+	"oEL7I6cFLuidVif6axBWfoGW+9nFcqsdbIilZnvRXW0T2bfOLdbOa4uUy8W0nHYMVYntIyJw41OW2OfJ",
+	"HobpK3fqbKXzqfuKOV/5stoxMu+3hza6MsJnViPachagE/KSMFfDXEFUR2CdTsbKms+BaiDPBsjhHUZ7",
+	"tIrBCSB9PmQU69Sygn1ksEJrdVDzXa8Lj5zcjYJbyWZaoC5uT/fA50EiQmpALLQ9FDuvYPeZk+uB2dUp",
+	"yyYpGJMZS0cgo/mtMtNTZYDykCXonkI6a9WYz7nIyIyZfCQW1ZzUYTs2ahCVaRFnegAnY0wBw3ww+zbK",
+	"6EEfBQw9leYKn+tQqgGh1e9QZne8hLaehMUXJizUtADtwjKBke97rcOvRGS3Oej5UaK2DjhmIWkq9wvI",
+	"IR2zpq0dwMrLQvFAAG6qHAnG54FV0LQf2LiKJQMrWZJqIZ2/nifsYzZ2gN6JwK/4FQPXDfiJ6lvJsucu",
+	"Ercym2iIntx+nKhtprPLSNWA0tRJwEb6D+A4vuETZdJBvQLSv6s/9e03NAzFhGdYHwuwtyIDDHokTFbf",
+	"0GRKZ1J3cRnpsJmLT7X3dBdRB13s5OZqu6uZw4A41suG9p5Fy4Fkwkq94o6nVZofCjHoKtvFNVH8bpLG",
+	"6ovNNW4zFcu0bf17868WW7ouKJP5grUCxnwFSsmkNDxkEipymTBOBZCKVVEs1Mk2G9HGbLT7WMdPxABD",
+	"OC6/+K1YFCUoNNQxywU0UsNzfjqMwyHBxeTcpSVOnVy8ubom/ZnPTZ5svQD5TzDMZSNckKaJ4m1OTzDC",
+	"taCTu4VCGDLSrsC5kZMsTFlmwwTqGFeCrxpA94oyficvc1I3lXNaIh5VQRQ91BdopVCLvKYxJ1dZylhW",
+	"J1djZTODzHVlzBnvqzOXaHOOJDGHYgcjeMRY/pdTBpPLlqNwxMgV3rUoYP7WIru7u8RrgQhZEBK6jKco",
+	"KDaputlWlGwN9PXoI/0oJ8H2s/SA02KbGX2M02PuvqJX6I9bMutOn3k7/smr80Wembjz5/wwK4/OBfV8",
+	"TnQvT754DTUwxXMFKhH0QWHAVNSZQrNJimAneZ2uW97SI1cZ5RFNI6KzPuQzn5uTsGGbCGp1BCcPlS4N",
+	"VjhnpM8GQim+tnzBKZ6KsxyavTdnLMQZkYwmUHPEI42+Iofq+I4zrMEpO7cuRUYzpvt5haP0qXJ1ftAr",
+	"06Fk4c3rwQ//OEwPvv/hp3+n19Nf3l6cHJy9uvjXmWi/oq/o1XTzjV7s7gq8aezBX07bVKtZr19rE8a3",
+	"kD0gzRRvtX0yJrOVmUsR6k/qOtwRpOoE5v2K25BfqfuViGbUr/SAuPWjrUYvGLyFUnSDFp5vpFyl5GKa",
+	"JwhJXWGOvYgdI7iBFrT5lMUjJjM6Guu4uEB/Wt4Hn2PtuBYBJRsYczX+2VDa63dn540rd2sX8gvoiJHb",
+	"CYW6dTHJUBcIk5jxzOeF0jhyhkXz0socU0bHI1vJGWu3Xa4Sa0IkSE4AnTzTbjPIGUp9ToGbF2scqwGG",
+	"e25CEZm3gILwgEg6I0MxVVdNGc907gjMqy5//PeETVhUz7OCuDBUNTo3JbcmmqTrHZLg3el3L9+8+QHy",
+	"Ea5Or4PcrVco0+eiOOll8uqaSWvwazHwyfKqUBvfPSgUx29a494qq3GHJWlZmvMh17X2m5eqbykY1SBd",
+	"Yv54iXB8Kabo1DUYDFNLWPc5IaB0385FdsW+3koJBhk0jpxbmrG5RsY+HFNk3pQFVBFZUv5tLXpCk4TM",
+	"G/XaZ+8I1LUwHquLNBDmI+d1AIgHRCHB7NMF0I+qLkslK3FXikWrIBaLuHC1JnmtkRag1z5X5n8EBr3F",
+	"l6iTAY0T9e8t1HRFKZRDoeMRiC9VwxIKsiM6k8ugQixAyJ+AdGsRWWNF1YnX3+sf0C5rdMLdw0aXdfYa",
+	"tEs7jT0lGcND6lFKK3UDOnIDtjJAjzwBoHz1ACiw6E/09l1WdHBkSw5y0I2nuoMN6w7mhDqeLaXgJWWH",
+	"ydaI5SVY5U2i0fKIPh90QEazEPrc5xcA198jYyqxvWBOvARq9oUpPlHS3f0tE4VK2ibRKwZtVTAiYi7j",
+	"iPmcEsj5Uc1hb/T6NuzEoFCP4jAVSIQGvLBj5BzQpu9dPIZk9JSNGc1smvg6DFE1WC++fiB2r+EdNrwu",
+	"aXcAbbvb7B7uHbYOFkW8yfsEWdbvdCk9oN2G1+94WGp34LX2Gq3Bbj/c3+23Qq9bqeMTt8qGsxmsMksZ",
+	"Hd2AkPrZSqnbOBtO+iCkxuGQpWIHkvdiedcYsSimciel0x3M6NvRme87U5aEYsSaU3oPYROgzgIci0qP",
+	"T5LEislxQhHLFV2q+7QThVG74fXbfXzHwy7da9D9Vvuwv9fdO+yEf/g7SphdtBbCnXE4utHfGIHeGAku",
+	"blp7/Ti7Obgb/nozDkebjsTDc1C1M1uHbnBDKbVJT8lcaY8xnzYs4CyGPIkuQ/5EhHwD6d9aOF29Rkst",
+	"ceK1XI93a228tJCcWC/ZRN1BK+xH3bCxt9dvNbp0L2wcht1Ooz3o9vsd2hns0dZDFtjSWWXhUDzCrI4o",
+	"n9AEJxUcPnr66OAwouyw22ADb1+1Qxu05bUaB4PdNtvdOxh0Dp0YRGbslc87d8uk2xZzt7n682JDEoAn",
+	"+P9tVJ554P8XC5D/CyjDKQBVcTbFVTrnG6dSV3dh9QwieARxFKAygwKaJj2n5IdQKeNbKCJ7+/bsBArP",
+	"XNBYAEiCNkgsySiGHGYT/cb8MJ8ntM+SAkSYbi1HqPIrIxrzxm3KWBbzW78S1Jrkm2++syEDpu19XUek",
+	"OoI3E2zdKEaAroXoHlqABHUS3IpMNHWGN37TTykPh/l3MkDIKpn/pgXtjXOfzwOlTcVgKH3THNBEMud3",
+	"XQ04TeMsY9zSJkjte1Xv3CRQEwN/S2tb63ImeJVnEgcnliRiaXyvFE6N/GyA9OPIZhTi21fVHfe7NVDz",
+	"EIReM7qCIhhzO34oM3o4UPAjtJCwiPRFNCO279M4BOrzOMLdlKAX2CL7SwL8QXPgaySOpA3RqNU3yMC5",
+	"ygmLIDpDMYMp77uF80L8KITGliSH/betzQBvBVh4YRXXc98J0JQnbEQs+haqwkrV7nqe3gRFTzJkmEUi",
+	"nIyUKQH4XK6HhpL/vnpzTi5ErLZ4j0jGiJv9gG4Y082gSd7RlGNWGaR4+FxTjPUTEd4RSe9jfluD8kJE",
+	"ros5CfQ9AcGCaHQ6qR+murHADo/d1DFUJ1oOhVaeXTpHZRxnkgSn1/R2Q65gn8+RBdslhzhnEADYjGLg",
+	"xVdELvDik2gF1N3vcM888Qo8oWWVkrKSOcSgF/NYQShLZDyaJBT5A8pP+FfxHSOBuU41YzK5tU/6Nr5n",
+	"XBdp10mROsUcHsVo2rmYk6plm/pKP/FIq/IP2GVn0CfdUCz4w3dc3sZTYsoXGgTSy8Usy/VL36zU5Uv/",
+	"2iaggJoCtEJ4TJFqoFo94+NJFtTyVQ8qL/tAwwwp+YPQHk0BmYpJEtVxyVsotzrmjRuNGULGOSQ7OMQx",
+	"JxQP5+XaAom51v1UZ0sUjabPYcxlQTt4blqWpDrhUCaiRtcMozqqQZMNbAl6kAgxxlACnORadbUX+Dwo",
+	"0WLJhN9xMeVa4wdi3ppmRG2S0yjOhFZFHM53SSYSckEzQcIhC++MwxD1M5/jO0D4vCBhjnDGiuo/jJbo",
+	"/8LCTGkzEH9TMqpPo7zwput5ZdJIH/hGyXj0A39zzyIsCdRtNJR5pVcxg2uwmmdjRvxKltA7v/IcAoYz",
+	"MSEjRjnAMCR3fuXvSlfCpVPpVXb0fO+0dsAeV73UJb4GZQDBjG+uf7o4BaUHO3LDRXaD7uhKz6tXYCdU",
+	"emCl1Ctmbc11V3ezTarjhM5qJKTcUFNNeHm/2m6X3p5fnh4dvwTwXuwW9Mg8rdinjT0KuVKHkJPLkpju",
+	"7XVa73/KVvxSlSFXZhj5ZWXG+iNiLceSGGSNyKGpV7f1SGAdXuChkCyr52ZNwug9MwlRapGiLfX96XWd",
+	"XLy9hg8np69Or08JEuQYO3KBjomc5naxqYizkKM6UEQHA8CIb5LgbNB4TTMQ1CK9g1o4pcYF6IuDI6pM",
+	"8mEA6mHG1QAeWBZO+Zp5oVobmBQXKbNOmxeQ44DWyMF2t16a5PqvnF5qmTXyAEYpl0vK9TYUAqW4pzBK",
+	"KQYaTst44mU9h/vpNn0Ofgq1Pc4FZ2aPmNJTl1gAH1Wfy/LreF1l0ZDXIooHFpILwXqUFrKkQu6BO0r1",
+	"cemu2tB3oOa3s+GyN2/1VNr6uergl26NLbGPHFDqslq1S8hqd86pZ5KUlKhZkDVIQC0JFgXoNJU0YaSq",
+	"i00TNsgIqP59Bs5GIAWo1XUaPLjqob28OhZ3qGRqB9uAUKA91ahcgS/XeHjJkPIo0Uebz3P+CcfC2u5E",
+	"9LnPMaNPcz3EEt3E1MQzjL/zud7JuV86zzCcY5edB+r2uRtQkMywdIEkAaVc9RJMRXs+G0iwUHDTvu5h",
+	"f0akGDElFlkiWc450mr7POYyU22JAekzSCuPE8aVISruWap97OiVBTMu1wfQLy4zcMQzMo25htWw1dDK",
+	"NkwYJpj4XIdpdOWX2/UeKifd9sGKgrxP0yWePLRfjjrzx3h0/2I6lBbcG7t0IUsXsbIaQyqHjZTdMq62",
+	"IdseCOXFOqqD7+N7N2iDgjPAx9+oxwekqj828RBotUlKeSRGZMg+EGQs2aDqqudzCmCLAPSBMWC9ZRtv",
+	"L8/IRJo6ZIQAGZJqIONxTz+7MzikXtjq70dt9l866bLpJGIGNQQutVzZcyXQ2IyGpoqEVkC5IFjKSTgw",
+	"g2Nlhkgi7IEEDt5UTDKbf4NX4PkL9dYxj+1pZ48RHcZDsV9aImbnVM3QCXTuJZXDyqfohE/63Wcr+dLL",
+	"B1YFwuBssZlvUzoerkQ1WUp2rwx88ymooWoDzZWwm1qXL/omRuJe7cFsyrAuaESq86RwdTKf8BBoB7V1",
+	"CkOCg2aZBqcwILOiZCZZqn8Dd2HNiSpjV5SeR7Oie7BJjiS4cjWL1GuWjmiMxl44pGkGGSAxJ9+r17yP",
+	"f30mycmb6xVWGFy4qJAURzn4BRhbqlikY1ASghE+HQB3g0hkQbNSr8Tqhn9PWDrLU7AGIh3RrOL6Ig2O",
+	"SK8Cbt56hfHJSK0F/VG3XalXIpFV3ue4kFka81u11hbs5nzmtdmMiWOCRCmdEkdDdJVXqMkoJCmYFBlQ",
+	"VUHvt2sIeOccrCklNHFsy97a5ou57z2KeTxSb9qyrxTzjN1CkfgnZ96y6JbhBA5SMar0KofdvVY/oq3G",
+	"bncQNbqsvd+gfa/b6LYO9sK9wX77oONV6pW7mKs1YeiERKVX2Tukg/2DfdYY7A5oo0tb/cZh1Go3Bl6/",
+	"2+kf7EWU7cHRyEXEnGTDDZ8Y84h9AKc5JKXk+LLg6cY4jClUWwSgRdaRTXpon9TKn5TR5K5HhixJxIrH",
+	"IUbtdjl5uJuUHMvYh2znnkfNW70TCzNViWIURLCMfvM5IdQjP0MHv/UrXtM4Pivvn/v8o8/n9k5x3ZvN",
+	"rrY60S03KyVbJu+V2V6FTlkpQq5PVJcAKb9ahX9qNezkz8Xe2ctIo+FPPK/DCPXWdHdBaJX1tTT4oN/s",
+	"6bR+9NP6SGuw9oh8TKdM2bFuhOMmRSL2WlPMscQt6haPzMVEta8D3CV1gg4Xw90AMWk0/yWhnMSj0SSD",
+	"OLA9UFyHKKbN5cprXX1DRjRiJNbxjOmQ8VWlHJf25T9nSYd5ymcu7VhXwcH2Dtrdw4MG291njW6LHTb6",
+	"7ZbXoLv7B4PD0Ot2w91HTT43x8T7ekXtZQGQeNDyPm2F3mCv22j3O+po2h00Duhhv+GFrajNOoMudbFr",
+	"aDSKeS6ZlIkFiNQmOx3yyk2dAUJP4jjp5fUQyqj5lPW8qUfKXG8vZK63Gl674e2SVqfnHfR295qtVsfr",
+	"7G178pnFtklWut3PT6L8s9GQG6sodUTN7yPQd34zf26GbOxq7UuFe1GcLzNmLnON+xOBuOal2IZa7e8h",
+	"xdpRi3l9jzW69IA1utFup3EIhb6DVt9jnfCQtlpu8dI4ETPSF5lbpRsyKe8g5XcDefYYguxz1t6gBOsS",
+	"b6/X3ceC6MPOXqvyIPm1TPU0HXgSWZ8tFugKgkePDG6uLp0jPN3mUm5Hq5APdzA/oHP1lbhhlIMfNo/M",
+	"aW8HoG7VF4N8BfH6nOALzWcAzMf5AMca6fzdHQKHjq4akiQTOgEBxfhoIjMiszhJsJolie8No+qyJB2f",
+	"r8vSucTxnzsBHi1d5ynk9VfN4NELa1PZVCYwCjUGjxt9utQhm6UO8EwgICCPnKwcwOCcc4ArxSgVia1q",
+	"SCdch8BpGY+cLUGzzElg9QLXlnyuPei463UKgzn4HZ43zB7VMsbneVMaxjCQGRvLgDCepTPgPLmNM3mj",
+	"8cMCktE7zGSUOoym6fjwg5ITi5UWJej+WUpD1ivWWKYTrj356MgnInX89hELcXjR0p/VEd9QY5QB5P6q",
+	"ko6HJlF/3ZUc20uppyzfLUs/tpJKGV0B9fVCA1qVxlMwPSeLR5ArE80BmPRgH4won7mFq1UX5gsaoxkG",
+	"mouR3zlMFWy/pv5OGZmylNWd5tV4sgj3qd64Zh+KQcY4XOtz+BuvKgb1psLKuymVQEMCvjz1LKfvhkMD",
+	"97oN0gFCBsdxkGNATYz1Y5D2UjfeJMdiNJ5AXe2sQF2SFxlrC9AkfMlnJBVT+RyLQB0Bb1k9Vb+gBgVH",
+	"VntGqclCCAYsC4dgZAUkpbyuq1yBSVSkBH7OH1eH9DCTxlZr+tzJJNPspDodweUrhZgeuWepxHKGIb1n",
+	"wNOqhaiYSsiImumuxpwE+bhCaTfjkUm205lqAbx0ntBawIfTSWzQXLmQ1X6AK1jea4Kars6qUyqcaVcP",
+	"0w96vvKQBeRI2pcAWfhYgcB6WWdxOzwzDMZVp7dm46jTNcUacBJntR4Jfvrpp58ar183Tk7Iy5e91697",
+	"V1fNAfwXqBl5e32s7rh8cUw6nc5h0+cnGJjtOchzZvaDCc/iJFge8ZQxD1llU7P7Oh6xCzNDa19aaTFl",
+	"r6z7FgNuP7x4AN0InqvRGAmZkc7eHr6HGRi1vvRbcjFd/j7wvg9+n/eP6YXCv2+2cUYxHmmuQvX4j/CF",
+	"LlTSwrPS69QrKMkQahQB53A1FhWuSr2iFrE6NTo5yAz2J+yw/gHbazfC3XYXcV0Ou+Fug/bpgIUHdLC7",
+	"13pQfwoeMdTFVvUjCg/2W+0Oc/pxcBjuNXYH/dZBRFtdr9Nd6IfhHu218x61nR61Cz3Kh0fflnenDXVh",
+	"NgCv4QY79S1D8RB832hE1evnoIb6KRvOBTxlo/GCt+JRcajqFZkBWmWl11LDZrclvvC23sLcu9epV/RJ",
+	"AGONAiXHHmzt5diD1jeIu7QcoFBftJUrEE+PJX5AfQwoBSqWWRw+xTA+C+8VeJ+trJ8Crq2Gr378ogGr",
+	"IY/YavosZMwyiH9DOoZohUOmjezbtjzHgkkr3ccyyPR0ElwiblVTAvRO1eJEsvS5z+FXTtBLT+7YDH+9",
+	"YzPVKEsGSuszv6nDORHKii7C/tYRcVsQCs32yui6dOGD5Wu/Y7Nnsk4CdQNeF0tdzWCZwJ5BWXIKCXMG",
+	"EDxOdVDcPLxHgjFLAZxI8AA575E3q9Mm1Xy8cmqDaBTzWtMZyuNXZ4az262AdoeFVIN7jqNYToHzPcte",
+	"s8ci4WJzZMlP/Fyr+bk+DfrNATr3+vtht7FHdxkC2h4OdluNNu30u+FutMf2B4sh+3zxVXqddr2Sqnmx",
+	"3VWfkE3PcgyLwUAZRyhUcmrjRxows59sDzc+jl6zVTTBf0HasndDQeiInK2Bn8VVvxUArb5lHaZ4bprq",
+	"G+ZhaUuTfs51f752kG7Lt11c/k7+D7Cbb60AfpqwgMxsrEQQ3BBPyhjyZqDBg6jT36Nd1tgN24NGd+Cx",
+	"xiFt9RvtsAN42Ht0vw85x4DRsH102pi/DpWW+jbnuSoQn1upg86N1cTm28gZbZlwkY5osk0CDy7PTVJ3",
+	"9KJ/gpTcMA+H241vxJURBcthJfOqIof6CcM2epVXT5utvW6eqh64KywACJiNioWYz02LUC7kNlNaJwTl",
+	"Bc52M2ElCNj8zZQRwSdXEATPCbWPMvcAZULOo4C97R54TQLktiBXU2E8p/pmmgBXglR6rf4K9V+MNHPm",
+	"83zQMu2o7uUXU14sh0e+ZFNJ6h2S4Pzt6+9OL2+uj344PbfVqFFB5kNNRl89yrjdgMzKkmJEAotgSX8y",
+	"s8cEeHupxgpMe/hq+sXhK3sGQeEKlntl6YTfPZM+Pzk7AUoi8wjVLY3GFGdkyFK2HBtQ5wxsbR6tryTd",
+	"/EB52LGwkYTfRvhuKRFx/LagelxjlevkjS8PtRB7dk3vdP7CU/RtS8BBbvbYopifV0rXAuucOJg6eI9b",
+	"jgnSpVfCP+uIV6LptAISaMmVQxAYbB7JsqbPUdRCooCDC1KA2sljXgXpRwrCj1T7M0L5zArW2nI4HSuP",
+	"vpod9BfwuFmwmhUr+QGANVZfLPHNPK2DLzYVc+Ui2E6NwDtXgbNYInF86rN55REqTQuWWcGRaQFcnhNK",
+	"AJPFxrItE6nEUlyfu85HIDuUiEuidM+BmKSaXvBXlgoEBQ8TRlMD5oo/ajGofbFW2dP16qi9+txAsMSc",
+	"jFNxm6LTko2dytQhm2EsVxMVLkcN+ZOrcI9peJMqRnmHYpLK2rYa39bk3n8KOfWk7m1FAL29urdjV/Zv",
+	"v7v4RBm5KEELCB/BxVuDs1/W76CnDPjVwhXTZBYkZ5w1ySkNdakz5H/31RDazO+izrBOBmLQTn59onBL",
+	"QWTe80kSPUmiUtrXXE0zNXKrxVHKQpFGMb8dxAnLjdClwW57/TNJ6CSKRZ1Q8u7oR6LuJ9UDcvfy1zpp",
+	"7TX6cUYujl/XyUhwkcdwrVet4+1rL1oS8zuTlC4zkdJb9hzTQHPWePtYSD+H7G6aUQ0hI9JZgWIHVCnV",
+	"HRsX11odAiENRAKJg1bM+TxlGozm1khNSGTvzzImazpyHxyjIGi8Yvw2GyplExHr1KPVlSRFnLtqcKn+",
+	"CJAFBh5JST8VU6kmxecBICKEMHoIjhAQljBAJVdGtGTsDlXK4O8QZ/kWoVT+bgv0vg2UmQ3AezTRVTGQ",
+	"oGpYxSFdtUmO8nHzOZbXuHpnwcF5eXr85vLk7Pz7m7Pzm4vLN99fnl5dBc/BfENnMQ6pBF7aPEs1iuVd",
+	"nXS9rs+dNl6cvToFGu0Xb96enwRLwvCXpncvYqgnXJmYeeQMMqlevjgmh62W5yCzBDBd33qNltfu5KAz",
+	"SOmSa4UwOYXsvXmQiQ3iZGrudqb0voiUcXn24kWz2Wy+O/rxdDAqIttosJtepR9zCtmEG2FbmK2lXkeT",
+	"06jWzFo8ieVYyNgw+pUkJsUJe4YcQXWiV55dFCSOcAE2p/QeRmz5oKjutb29P2wgxjTNjE5g5Q2Vd5hz",
+	"rLcobrwvP/dqE+er3Rxn/ELvWDzT9ja4V43DuciuaBbLQYwnxVfqgRJTrs51qLaaO3uco82O1kOcEflQ",
+	"F/K+8kNnm4yB/K7Nkwac422TvAHnZf9MqQPt0tSBeX7vvUHrgLJW2IiiwUGj2+r0G4e7++0GjTre7n53",
+	"z+uywUNzB6xsUhJtnje70+l0lvNmC37DeLS9r0JMuenkVndooQljpctqb4r9bbVareX9ze/SLYVzyU+Y",
+	"9LwuC6G9KguBAXzYwk2t4k3g69qgcZvTsKLBLbIb7CbaDJvE7LinHIcNcxxSV0iViukSQbtVFCzXY6CQ",
+	"KZOgFGwUFctvRcVhLgJGjpRNYC55kObcA6RTElvgqcA2eKN+waSJIVWq+WRsj5AVATI7dg+KjeR3/5mV",
+	"o685xJY687tErdk60ObILXKWabVJU1cG358a516JFyBorrTY/uRr8CtGS1m7iD5JN1aPZOEkjbMZ3P0d",
+	"oylLjybZsNL7+b1SKkFj/AdUzOlvjozfIv/2vWomvV9egqnx9MF7An8ruR1Ly9+mVicQ11d2QDvV77pQ",
+	"s2xLRIHvDdRvpbGLga3yhUeoTXMv4pCRcUIzpQZizpoyLaF6V+2oZu5EwOKSxdpEp0TW8myTI+4UrJJQ",
+	"jGN9gDlVujb8ZytIkT441QgGPZLQjKWWTEEMHI5lDQQMHY0z9B0xfhtzhm8xD+Sg/WJQF015JMuwGaBG",
+	"BGuWfQ4QvxlL2Hgo+IzIOGK1OgF+XY3YIJFMF09Tpexrn48er6O8YLdk1C6cLEaZQ/GiAv8c0uOSBHuk",
+	"Y4VLEgqdGTK+zmVPwyoSdAja7DkUpFXnSZjaKHLktAKOew3GUJOIVF1aYmg+qPlcqKm5Oruo51XgqLE4",
+	"a6JJrhhTS1vifc1RVBg9iB2XvEm+sdWgwa02LSdOrZtEOsPiyILF9l6JW6XmaCZFU5+A70ilnIo0gnzK",
+	"fkbVcGGRktM4iIGyZvltIwEG7aOLMyxPUhtLSwBkPYHrNRR8SqdY1ySJHAJBImCDQE11DOyFOsvIfbYR",
+	"MmUv9m4onHORxPkwOcVYmZoR6Fndofl4JrGkyx1EW1uw+KSXjCbZsA4UJjFHXREfpF7duVZvQqfVN+aw",
+	"lUrQ/r8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -93,7 +93,14 @@ const (
 	reasonAlreadyExists      = "ALREADY_EXISTS"
 	reasonUnavailable        = "SERVICE_UNAVAILABLE"
 	reasonInternal           = "INTERNAL"
+	reasonWebhookNotSet      = "WEBHOOK_NOT_SET"
 )
+
+// webhookNotSet refuses to test a webhook that the customer has not set.
+func webhookNotSet() *apiError {
+	return newError(http.StatusConflict, statusFailedPrecondition, reasonWebhookNotSet,
+		"the customer has no webhook_uri; set one with PUT /v1.0/customer")
+}
 
 // toAPIError maps any error to what the client sees. It is the only place where errors meet HTTP statuses.
 func toAPIError(err error) *apiError {

@@ -472,8 +472,16 @@ func (s *Store) ListOutbox(ctx context.Context, customerID, activeflowID uuid.UU
 	if err != nil {
 		return nil, fmt.Errorf("store: list outbox: %w", classify(err))
 	}
+	if err := s.attachAttempts(ctx, out); err != nil {
+		return nil, fmt.Errorf("store: list outbox: %w", err)
+	}
+	return out, nil
+}
+
+// attachAttempts reads the attempts of messages into their Log, oldest first, in one query.
+func (s *Store) attachAttempts(ctx context.Context, out []OutboxMessage) error {
 	if len(out) == 0 {
-		return out, nil
+		return nil
 	}
 	ids := make([]uuid.UUID, len(out))
 	byID := make(map[uuid.UUID]*OutboxMessage, len(out))
@@ -484,11 +492,24 @@ func (s *Store) ListOutbox(ctx context.Context, customerID, activeflowID uuid.UU
 	}
 	var attempts []OutboxAttempt
 	if err := s.conn(ctx).Where("message_id IN ?", ids).Order("message_id, attempt").Find(&attempts).Error; err != nil {
-		return nil, fmt.Errorf("store: list outbox: %w", classify(err))
+		return classify(err)
 	}
 	for _, a := range attempts {
 		m := byID[a.MessageID]
 		m.Log = append(m.Log, a)
+	}
+	return nil
+}
+
+// ListCustomerOutbox reads one page of a customer's messages, newest first, with their attempts.
+func (s *Store) ListCustomerOutbox(ctx context.Context, customerID uuid.UUID, p Page) ([]OutboxMessage, error) {
+	scope := func(q *gorm.DB) *gorm.DB { return q.Where("customer_id = ?", customerID) }
+	out, err := listPage(s.conn(ctx), scope, p, func(m *OutboxMessage) time.Time { return m.TMCreate })
+	if err != nil {
+		return nil, fmt.Errorf("store: list customer outbox: %w", err)
+	}
+	if err := s.attachAttempts(ctx, out); err != nil {
+		return nil, fmt.Errorf("store: list customer outbox: %w", err)
 	}
 	return out, nil
 }

@@ -790,6 +790,33 @@ func (e ErrorBodyStatus) Valid() bool {
 	}
 }
 
+// Defines values for EventDeliveryState.
+const (
+	EventDeliveryStateDelivered EventDeliveryState = "delivered"
+	EventDeliveryStateDropped   EventDeliveryState = "dropped"
+	EventDeliveryStateFailed    EventDeliveryState = "failed"
+	EventDeliveryStateGone      EventDeliveryState = "gone"
+	EventDeliveryStatePending   EventDeliveryState = "pending"
+)
+
+// Valid indicates whether the value is a known member of the EventDeliveryState enum.
+func (e EventDeliveryState) Valid() bool {
+	switch e {
+	case EventDeliveryStateDelivered:
+		return true
+	case EventDeliveryStateDropped:
+		return true
+	case EventDeliveryStateFailed:
+		return true
+	case EventDeliveryStateGone:
+		return true
+	case EventDeliveryStatePending:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for FlowType.
 const (
 	FlowTypeFlow FlowType = "flow"
@@ -3162,6 +3189,68 @@ type EventAction struct {
 	Type string `json:"type"`
 }
 
+// EventDelivery One request flowbin owed the customer's systems, with the activeflow it is about.
+type EventDelivery struct {
+	// ActiveflowId The activeflow it is about.
+	//
+	// Example: 0b6b8a4e-3c59-4e36-a4a3-6a4b2c9a0aaa
+	ActiveflowId openapi_types.UUID `json:"activeflow_id"`
+
+	// AttemptCount How many attempts were made.
+	//
+	// Example: 2
+	AttemptCount int `json:"attempt_count"`
+
+	// Attempts Every attempt, oldest first. Never null.
+	Attempts []DeliveryAttempt `json:"attempts"`
+
+	// Id The message's id, sent as `webhook-id` on every attempt, so that a receiver can drop repeats.
+	//
+	// Example: 0193a4b2-7c1e-7d3a-9f00-3b1c2d4e5f70
+	Id openapi_types.UUID `json:"id"`
+
+	// Method The HTTP method.
+	//
+	// Example: POST
+	Method string `json:"method"`
+
+	// State `pending` (to be tried again), `delivered` (a 2xx answer), `failed` (given up on after the retries), `gone` (the receiver answered `410 Gone`: not tried again; the last attempt shows it) or `dropped` (never sent: its customer already had `FLOWBIN_EVENTS_MAX_PENDING` messages waiting).
+	//
+	// Example: delivered
+	State EventDeliveryState `json:"state"`
+
+	// TmCreate A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	TmCreate Timestamp `json:"tm_create"`
+
+	// Type The event (`activeflow_created`, `activeflow_updated`, `activeflow_deleted`), or `webhook_send`.
+	//
+	// Example: activeflow_updated
+	Type string `json:"type"`
+
+	// Url Where it goes.
+	//
+	// Example: https://example.com/flowbin/events
+	Url string `json:"url"`
+}
+
+// EventDeliveryState `pending` (to be tried again), `delivered` (a 2xx answer), `failed` (given up on after the retries), `gone` (the receiver answered `410 Gone`: not tried again; the last attempt shows it) or `dropped` (never sent: its customer already had `FLOWBIN_EVENTS_MAX_PENDING` messages waiting).
+//
+// Example: delivered
+type EventDeliveryState string
+
+// EventDeliveryList A page of the customer's event deliveries, newest first.
+type EventDeliveryList struct {
+	// NextPageToken Pass as `page_token` for the next page; `""` when this page is empty.
+	//
+	// Example: 2026-11-23 08:30:00.100000
+	NextPageToken string `json:"next_page_token"`
+
+	// Result The deliveries. Never null.
+	Result []EventDelivery `json:"result"`
+}
+
 // ExecutedAction An action as it ran, with its options' `${variables}` substituted. `next_id` is the nil UUID when the next
 // action in the array followed, as VoIPbin sends it.
 type ExecutedAction struct {
@@ -3502,6 +3591,112 @@ type FlowRevisionList struct {
 
 	// Result The revisions, newest first. Never null.
 	Result []FlowRevision `json:"result"`
+}
+
+// FlowStats How the executions of one flow revision, created in a time window, went through it. Every count is of
+// executions (activeflows) unless it says moves.
+type FlowStats struct {
+	// Actions The flow's actions that executions moved to at least once, in the order of the revision's actions.
+	Actions []FlowStatsAction `json:"actions"`
+
+	// Edges Every move from one of the flow's actions to another that executions took, most taken first.
+	Edges []FlowStatsEdge `json:"edges"`
+
+	// Ends The ended executions by their `end_reason` (`ended` when they have none); running ones are in
+	// `running`.
+	//
+	//
+	// Example: {"hangup":2,"stopped":1}
+	Ends map[string]int `json:"ends"`
+
+	// Executions Activeflows of the flow and revision created in the window.
+	//
+	// Example: 3
+	Executions int `json:"executions"`
+
+	// FlowId The flow.
+	//
+	// Example: decc2634-0b2a-11eb-b38d-87a8f1051188
+	FlowId openapi_types.UUID `json:"flow_id"`
+
+	// Revision The revision counted.
+	//
+	// Example: 3
+	Revision int `json:"revision"`
+
+	// Running Those of them still running.
+	//
+	// Example: 0
+	Running int `json:"running"`
+
+	// Since A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	Since Timestamp `json:"since"`
+
+	// Until A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
+	//
+	// Example: 2021-02-04 06:47:01.139361
+	Until Timestamp `json:"until"`
+}
+
+// FlowStatsAction How executions went through one action.
+type FlowStatsAction struct {
+	// ActionId The action.
+	//
+	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
+	ActionId openapi_types.UUID `json:"action_id"`
+
+	// EndReasons Those executions by their `end_reason` (`ended` when they have none).
+	//
+	// Example: {"hangup":2}
+	EndReasons map[string]int `json:"end_reasons"`
+
+	// Ended Ended executions whose last action was this one.
+	//
+	// Example: 0
+	Ended int `json:"ended"`
+
+	// Entered Executions that moved to the action at least once.
+	//
+	// Example: 3
+	Entered int `json:"entered"`
+
+	// MedianMs For actions that a runner carries out (not control actions), the median time in milliseconds from
+	// moving to the action to moving to the next one (or to the execution's end, for its last action);
+	// `null` for control actions and when no execution has left the action yet.
+	//
+	//
+	// Example: 4200
+	MedianMs *int `json:"median_ms"`
+
+	// Type What an action does. Each type has its options in the `ActionOption…` schema of the same name.
+	//
+	// Example: talk
+	Type ActionType `json:"type"`
+
+	// Visits Moves to the action, counting every time an execution came back to it.
+	//
+	// Example: 4
+	Visits int `json:"visits"`
+}
+
+// FlowStatsEdge A move between two of the flow's actions, in consecutive steps of executions.
+type FlowStatsEdge struct {
+	// Count How many times executions made the move.
+	//
+	// Example: 3
+	Count int `json:"count"`
+
+	// From The action moved from.
+	//
+	// Example: 9461bda1-54fd-4e27-ab04-4186c6f72830
+	From openapi_types.UUID `json:"from"`
+
+	// To The action moved to.
+	//
+	// Example: c3eb8e62-c524-11ec-94c5-abafec8af561
+	To openapi_types.UUID `json:"to"`
 }
 
 // Health The answer of a health probe.
@@ -4049,6 +4244,9 @@ type SimulationWebhookResponse struct {
 	Status *int `json:"status,omitempty"`
 }
 
+// TimeParameter A time, `YYYY-MM-DD HH:MM:SS.ffffff` in UTC or RFC 3339 (`2026-11-23T08:30:00Z`).
+type TimeParameter = string
+
 // Timestamp A UTC time as `YYYY-MM-DD HH:MM:SS.ffffff` (six fractional digits), or `""` when unset.
 //
 // Example: 2021-02-04 06:47:01.139361
@@ -4091,6 +4289,44 @@ type WebhookSecret struct {
 	//
 	// Example: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
 	WebhookSecret string `json:"webhook_secret"`
+}
+
+// WebhookTestResult How a test event's delivery went.
+type WebhookTestResult struct {
+	// DurationMs How long the attempt took, in milliseconds.
+	//
+	// Example: 48
+	DurationMs int `json:"duration_ms"`
+
+	// Error `""` for a 2xx answer; otherwise what went wrong (`answered 500`, a refused address, a timeout).
+	//
+	// Example:
+	Error string `json:"error"`
+
+	// Id The test event's `webhook-id`.
+	//
+	// Example: 0193a4b2-7c1e-7d3a-9f00-3b1c2d4e5f71
+	Id openapi_types.UUID `json:"id"`
+
+	// Method The HTTP method.
+	//
+	// Example: POST
+	Method string `json:"method"`
+
+	// Signed Whether it carried signatures (the customer has a webhook secret).
+	//
+	// Example: true
+	Signed bool `json:"signed"`
+
+	// StatusCode The receiver's HTTP status; 0 when nothing answered.
+	//
+	// Example: 200
+	StatusCode int `json:"status_code"`
+
+	// Url Where it was sent (the customer's `webhook_uri`).
+	//
+	// Example: https://example.com/flowbin/events
+	Url string `json:"url"`
 }
 
 // ZeroableID An id, or the zero UUID (`00000000-0000-0000-0000-000000000000`) when unset, as VoIPbin writes it.
@@ -4205,6 +4441,9 @@ type Unauthenticated = Error
 
 // UnsupportedMediaType The one error envelope, used by every error answer of every operation.
 type UnsupportedMediaType = Error
+
+// WebhookNotSet The one error envelope, used by every error answer of every operation.
+type WebhookNotSet = Error
 
 // ActiveflowBody What an activeflow runs: the current revision of `flow_id`, or inline `actions` (one of the two), seeded
 // with `variables` (by default at most 100, 32 KiB a value and 64 KiB in all). Variables of the `voipbin.`
@@ -4371,6 +4610,19 @@ type CreateCallParams struct {
 // CreateCallParamsFieldValidation defines parameters for CreateCall.
 type CreateCallParamsFieldValidation string
 
+// ListEventsParams defines parameters for ListEvents.
+type ListEventsParams struct {
+	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
+	// treated as 100. A page may hold more when a group of items created in the same microsecond is larger than
+	// the page. For example `10`.
+	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+
+	// PageToken The `next_page_token` of the previous page: the page holds the items created strictly before it. A
+	// timestamp that the client wrote itself works too, in the same format or in VoIPbin's current RFC 3339 form
+	// (`2020-10-11T01:00:00.000001Z`). Empty or absent: the first page.
+	PageToken *PageToken `form:"page_token,omitempty" json:"page_token,omitempty"`
+}
+
 // ListFlowsParams defines parameters for ListFlows.
 type ListFlowsParams struct {
 	// PageSize How many items a page holds at most. Default 100; 0 means the default (as VoIPbin); values above 100 are
@@ -4463,6 +4715,19 @@ type RestoreFlowRevisionParams struct {
 	// IfMatch The `ETag`(s) the change is based on, or `*`. When the flow's current `ETag` is not among them, the change
 	// is refused with 412 and nothing is written. For example `"r3"`, the `ETag` of revision 3.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// GetFlowStatsParams defines parameters for GetFlowStats.
+type GetFlowStatsParams struct {
+	// Revision The revision whose executions are counted; the flow's current revision when absent.
+	Revision *int `form:"revision,omitempty" json:"revision,omitempty"`
+
+	// Since The window's start (executions created at or after it): `YYYY-MM-DD HH:MM:SS.ffffff` in UTC or RFC 3339.
+	// Default: seven days before `until`.
+	Since *TimeParameter `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until The window's end (executions created before it), after `since`; at most 366 days after it. Default: now.
+	Until *TimeParameter `form:"until,omitempty" json:"until,omitempty"`
 }
 
 // ListNumbersParams defines parameters for ListNumbers.
@@ -8742,6 +9007,28 @@ type ClientInterface interface {
 	// Corresponds with POST /v1.0/customer/webhook_secret (the `RotateWebhookSecret` operationId).
 	RotateWebhookSecret(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// TestCustomerWebhook Send a test event to the customer's webhook
+	//
+	// Sends one test event (`{"type":"webhook_test","data":{…}}`) to the customer's `webhook_uri` with its
+	// `webhook_method`, now, signed as every event is (`webhook-id`, `webhook-timestamp`, and once the customer
+	// has a secret `webhook-signature` and `X-VoIPBIN-Signature`), through the same guarded outbound client
+	// (**beyond**). It waits for the answer and reports it: the answer is 200 whether or not the receiver
+	// accepted it (`status_code` and `error` say how it went). The test is not queued, retried, nor listed with
+	// the events. 409 `WEBHOOK_NOT_SET` when the customer has no `webhook_uri`.
+	//
+	// Corresponds with POST /v1.0/customer/webhook_test (the `TestCustomerWebhook` operationId).
+	TestCustomerWebhook(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListEvents List the customer's event deliveries
+	//
+	// Every request flowbin owed the customer's systems (**beyond**): the events of all its activeflows and the
+	// `webhook_send` actions that did not wait, newest first, paged like flows, each with its state and every
+	// delivery attempt (as `GET /v1.0/activeflows/{id}/events` answers them for one activeflow). Messages that
+	// are done (delivered, failed, gone, dropped) are kept for seven days.
+	//
+	// Corresponds with GET /v1.0/events (the `ListEvents` operationId).
+	ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListFlows List flows
 	//
 	// Lists the caller's flows, newest first. Deleted flows are not listed.
@@ -8962,6 +9249,19 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1.0/flows/{id}/simulate (the `SimulateFlow` operationId).
 	SimulateFlow(ctx context.Context, id FlowID, body SimulateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetFlowStats How executions went through a flow
+	//
+	// For one revision of the flow and a time window (**beyond**): how many executions (activeflows of that
+	// flow and revision created in the window) there were, how many entered each action and how often, how
+	// often each move between two actions was taken, where executions ended and why, and the median time spent
+	// in each runner action. Computed by the database from the executed actions' rows; only the flow's own
+	// actions count (actions of a flow a `fetch_flow` ran, and inline or fetched actions, are left out).
+	// Executions stored before the stored format version 2 have no action rows: they count in `executions`,
+	// `ends` and `running` only. Deleted activeflows are not counted.
+	//
+	// Corresponds with GET /v1.0/flows/{id}/stats (the `GetFlowStats` operationId).
+	GetFlowStats(ctx context.Context, id FlowID, params *GetFlowStatsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetMe Who am I
 	//
@@ -9845,6 +10145,48 @@ func (c *Client) RotateWebhookSecret(ctx context.Context, reqEditors ...RequestE
 	return c.Client.Do(req)
 }
 
+// TestCustomerWebhook Send a test event to the customer's webhook
+//
+// Sends one test event (`{"type":"webhook_test","data":{…}}`) to the customer's `webhook_uri` with its
+// `webhook_method`, now, signed as every event is (`webhook-id`, `webhook-timestamp`, and once the customer
+// has a secret `webhook-signature` and `X-VoIPBIN-Signature`), through the same guarded outbound client
+// (**beyond**). It waits for the answer and reports it: the answer is 200 whether or not the receiver
+// accepted it (`status_code` and `error` say how it went). The test is not queued, retried, nor listed with
+// the events. 409 `WEBHOOK_NOT_SET` when the customer has no `webhook_uri`.
+//
+// Corresponds with POST /v1.0/customer/webhook_test (the `TestCustomerWebhook` operationId).
+func (c *Client) TestCustomerWebhook(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewTestCustomerWebhookRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListEvents List the customer's event deliveries
+//
+// Every request flowbin owed the customer's systems (**beyond**): the events of all its activeflows and the
+// `webhook_send` actions that did not wait, newest first, paged like flows, each with its state and every
+// delivery attempt (as `GET /v1.0/activeflows/{id}/events` answers them for one activeflow). Messages that
+// are done (delivered, failed, gone, dropped) are kept for seven days.
+//
+// Corresponds with GET /v1.0/events (the `ListEvents` operationId).
+func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEventsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListFlows List flows
 //
 // Lists the caller's flows, newest first. Deleted flows are not listed.
@@ -10236,6 +10578,29 @@ func (c *Client) SimulateFlowWithBody(ctx context.Context, id FlowID, contentTyp
 // Corresponds with POST /v1.0/flows/{id}/simulate (the `SimulateFlow` operationId).
 func (c *Client) SimulateFlow(ctx context.Context, id FlowID, body SimulateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSimulateFlowRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetFlowStats How executions went through a flow
+//
+// For one revision of the flow and a time window (**beyond**): how many executions (activeflows of that
+// flow and revision created in the window) there were, how many entered each action and how often, how
+// often each move between two actions was taken, where executions ended and why, and the median time spent
+// in each runner action. Computed by the database from the executed actions' rows; only the flow's own
+// actions count (actions of a flow a `fetch_flow` ran, and inline or fetched actions, are left out).
+// Executions stored before the stored format version 2 have no action rows: they count in `executions`,
+// `ends` and `running` only. Deleted activeflows are not counted.
+//
+// Corresponds with GET /v1.0/flows/{id}/stats (the `GetFlowStats` operationId).
+func (c *Client) GetFlowStats(ctx context.Context, id FlowID, params *GetFlowStatsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFlowStatsRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -11828,6 +12193,99 @@ func NewRotateWebhookSecretRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewTestCustomerWebhookRequest constructs an http.Request for the TestCustomerWebhook method
+func NewTestCustomerWebhookRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/customer/webhook_test")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListEventsRequest constructs an http.Request for the ListEvents method
+func NewListEventsRequest(server string, params *ListEventsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/events")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_size", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_token", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListFlowsRequest constructs an http.Request for the ListFlows method
 func NewListFlowsRequest(server string, params *ListFlowsParams) (*http.Request, error) {
 	var err error
@@ -12563,6 +13021,91 @@ func NewSimulateFlowRequestWithBody(server string, id FlowID, contentType string
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetFlowStatsRequest constructs an http.Request for the GetFlowStats method
+func NewGetFlowStatsRequest(server string, id FlowID, params *GetFlowStatsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1.0/flows/%s/stats", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Revision != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "revision", *params.Revision, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Until != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "until", *params.Until, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -13598,6 +14141,32 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1.0/customer/webhook_secret (the `RotateWebhookSecret` operationId).
 	RotateWebhookSecretWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RotateWebhookSecretResponse, error)
 
+	// TestCustomerWebhookWithResponse Send a test event to the customer's webhook
+	//
+	// Sends one test event (`{"type":"webhook_test","data":{…}}`) to the customer's `webhook_uri` with its
+	// `webhook_method`, now, signed as every event is (`webhook-id`, `webhook-timestamp`, and once the customer
+	// has a secret `webhook-signature` and `X-VoIPBIN-Signature`), through the same guarded outbound client
+	// (**beyond**). It waits for the answer and reports it: the answer is 200 whether or not the receiver
+	// accepted it (`status_code` and `error` say how it went). The test is not queued, retried, nor listed with
+	// the events. 409 `WEBHOOK_NOT_SET` when the customer has no `webhook_uri`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1.0/customer/webhook_test (the `TestCustomerWebhook` operationId).
+	TestCustomerWebhookWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*TestCustomerWebhookResponse, error)
+
+	// ListEventsWithResponse List the customer's event deliveries
+	//
+	// Every request flowbin owed the customer's systems (**beyond**): the events of all its activeflows and the
+	// `webhook_send` actions that did not wait, newest first, paged like flows, each with its state and every
+	// delivery attempt (as `GET /v1.0/activeflows/{id}/events` answers them for one activeflow). Messages that
+	// are done (delivered, failed, gone, dropped) are kept for seven days.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1.0/events (the `ListEvents` operationId).
+	ListEventsWithResponse(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*ListEventsResponse, error)
+
 	// ListFlowsWithResponse List flows
 	//
 	// Lists the caller's flows, newest first. Deleted flows are not listed.
@@ -13834,6 +14403,21 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1.0/flows/{id}/simulate (the `SimulateFlow` operationId).
 	SimulateFlowWithResponse(ctx context.Context, id FlowID, body SimulateFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*SimulateFlowResponse, error)
+
+	// GetFlowStatsWithResponse How executions went through a flow
+	//
+	// For one revision of the flow and a time window (**beyond**): how many executions (activeflows of that
+	// flow and revision created in the window) there were, how many entered each action and how often, how
+	// often each move between two actions was taken, where executions ended and why, and the median time spent
+	// in each runner action. Computed by the database from the executed actions' rows; only the flow's own
+	// actions count (actions of a flow a `fetch_flow` ran, and inline or fetched actions, are left out).
+	// Executions stored before the stored format version 2 have no action rows: they count in `executions`,
+	// `ends` and `running` only. Deleted activeflows are not counted.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1.0/flows/{id}/stats (the `GetFlowStats` operationId).
+	GetFlowStatsWithResponse(ctx context.Context, id FlowID, params *GetFlowStatsParams, reqEditors ...RequestEditorFn) (*GetFlowStatsResponse, error)
 
 	// GetMeWithResponse Who am I
 	//
@@ -16313,6 +16897,158 @@ func (r RotateWebhookSecretResponse) ContentType() string {
 	return ""
 }
 
+type TestCustomerWebhookResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookTestResult
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *WebhookNotSet
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r TestCustomerWebhookResponse) GetJSON200() *WebhookTestResult {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r TestCustomerWebhookResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r TestCustomerWebhookResponse) GetJSON409() *WebhookNotSet {
+	return r.JSON409
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r TestCustomerWebhookResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r TestCustomerWebhookResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r TestCustomerWebhookResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r TestCustomerWebhookResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r TestCustomerWebhookResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r TestCustomerWebhookResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r TestCustomerWebhookResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventDeliveryList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEventsResponse) GetJSON200() *EventDeliveryList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListEventsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListEventsResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListEventsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListEventsResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListEventsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListFlowsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17550,6 +18286,89 @@ func (r SimulateFlowResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r SimulateFlowResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetFlowStatsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FlowStats
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetFlowStatsResponse) GetJSON200() *FlowStats {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetFlowStatsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetFlowStatsResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetFlowStatsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetFlowStatsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetFlowStatsResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetFlowStatsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetFlowStatsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetFlowStatsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetFlowStatsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetFlowStatsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -19148,6 +19967,44 @@ func (c *ClientWithResponses) RotateWebhookSecretWithResponse(ctx context.Contex
 	return ParseRotateWebhookSecretResponse(rsp)
 }
 
+// TestCustomerWebhookWithResponse Send a test event to the customer's webhook
+//
+// Sends one test event (`{"type":"webhook_test","data":{…}}`) to the customer's `webhook_uri` with its
+// `webhook_method`, now, signed as every event is (`webhook-id`, `webhook-timestamp`, and once the customer
+// has a secret `webhook-signature` and `X-VoIPBIN-Signature`), through the same guarded outbound client
+// (**beyond**). It waits for the answer and reports it: the answer is 200 whether or not the receiver
+// accepted it (`status_code` and `error` say how it went). The test is not queued, retried, nor listed with
+// the events. 409 `WEBHOOK_NOT_SET` when the customer has no `webhook_uri`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1.0/customer/webhook_test (the `TestCustomerWebhook` operationId).
+func (c *ClientWithResponses) TestCustomerWebhookWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*TestCustomerWebhookResponse, error) {
+	rsp, err := c.TestCustomerWebhook(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseTestCustomerWebhookResponse(rsp)
+}
+
+// ListEventsWithResponse List the customer's event deliveries
+//
+// Every request flowbin owed the customer's systems (**beyond**): the events of all its activeflows and the
+// `webhook_send` actions that did not wait, newest first, paged like flows, each with its state and every
+// delivery attempt (as `GET /v1.0/activeflows/{id}/events` answers them for one activeflow). Messages that
+// are done (delivered, failed, gone, dropped) are kept for seven days.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1.0/events (the `ListEvents` operationId).
+func (c *ClientWithResponses) ListEventsWithResponse(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*ListEventsResponse, error) {
+	rsp, err := c.ListEvents(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEventsResponse(rsp)
+}
+
 // ListFlowsWithResponse List flows
 //
 // Lists the caller's flows, newest first. Deleted flows are not listed.
@@ -19491,6 +20348,27 @@ func (c *ClientWithResponses) SimulateFlowWithResponse(ctx context.Context, id F
 		return nil, err
 	}
 	return ParseSimulateFlowResponse(rsp)
+}
+
+// GetFlowStatsWithResponse How executions went through a flow
+//
+// For one revision of the flow and a time window (**beyond**): how many executions (activeflows of that
+// flow and revision created in the window) there were, how many entered each action and how often, how
+// often each move between two actions was taken, where executions ended and why, and the median time spent
+// in each runner action. Computed by the database from the executed actions' rows; only the flow's own
+// actions count (actions of a flow a `fetch_flow` ran, and inline or fetched actions, are left out).
+// Executions stored before the stored format version 2 have no action rows: they count in `executions`,
+// `ends` and `running` only. Deleted activeflows are not counted.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1.0/flows/{id}/stats (the `GetFlowStats` operationId).
+func (c *ClientWithResponses) GetFlowStatsWithResponse(ctx context.Context, id FlowID, params *GetFlowStatsParams, reqEditors ...RequestEditorFn) (*GetFlowStatsResponse, error) {
+	rsp, err := c.GetFlowStats(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFlowStatsResponse(rsp)
 }
 
 // GetMeWithResponse Who am I
@@ -21823,6 +22701,128 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 	return response, nil
 }
 
+// ParseTestCustomerWebhookResponse parses an HTTP response from a TestCustomerWebhookWithResponse call
+func ParseTestCustomerWebhookResponse(rsp *http.Response) (*TestCustomerWebhookResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &TestCustomerWebhookResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookTestResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest WebhookNotSet
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListEventsResponse parses an HTTP response from a ListEventsWithResponse call
+func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventDeliveryList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseListFlowsResponse parses an HTTP response from a ListFlowsWithResponse call
 func ParseListFlowsResponse(rsp *http.Response) (*ListFlowsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -22919,6 +23919,74 @@ func ParseSimulateFlowResponse(rsp *http.Response) (*SimulateFlowResponse, error
 			return nil, err
 		}
 		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetFlowStatsResponse parses an HTTP response from a GetFlowStatsWithResponse call
+func ParseGetFlowStatsResponse(rsp *http.Response) (*GetFlowStatsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetFlowStatsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FlowStats
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
 		var dest HeadersTooLarge
