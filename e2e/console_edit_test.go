@@ -1,13 +1,16 @@
 package e2e_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -43,6 +46,22 @@ func (p *consolePage) axe(where, script string) {
 	}
 }
 
+// clickNode clicks a node of the graph with the mouse. The graph is drawn again when what it shows changes (a
+// check's answer marks a node, say): a node found just before that is gone, and the click is tried again.
+func (p *consolePage) clickNode(sel string) {
+	p.t.Helper()
+	var err error
+	for try := 0; try < 5; try++ {
+		ctx, cancel := context.WithTimeout(p.b, 20*time.Second)
+		_, err = chromedp.Run(ctx, chromedp.Click(chromedp.CSS(sel)))
+		cancel()
+		if err == nil {
+			return
+		}
+	}
+	p.t.Fatalf("click %s: %v", sel, err)
+}
+
 // apiJSON sends a request to the API and decodes the answer, failing the test on a status other than want.
 func apiJSON(t *testing.T, method, url, token, body string, want int) map[string]any {
 	t.Helper()
@@ -71,7 +90,15 @@ func apiJSON(t *testing.T, method, url, token, body string, want int) map[string
 // checks every page; a flow of 200 actions must be interactive within a second; the page logs no error.
 func TestConsoleBuildsAFlowOnTheGraph(t *testing.T) {
 	script := axeScript(t)
-	in := start(t, map[string]string{"FLOWBIN_DATA_DIR": t.TempDir(), "FLOWBIN_ADMIN_PASSWORD": "console-password"})
+	// The customer's webhook, on this machine: outbound requests may reach it.
+	hooks := make(chan string, 100)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hooks <- r.Header.Get("webhook-signature")
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(receiver.Close)
+	in := start(t, map[string]string{"FLOWBIN_DATA_DIR": t.TempDir(), "FLOWBIN_ADMIN_PASSWORD": "console-password",
+		"FLOWBIN_OUTBOUND_ALLOW": strings.TrimPrefix(receiver.URL, "http://")})
 	token, _ := credentials(t, in.url, "console-password")
 	b := browser(t)
 	messages := watchConsole(b)
@@ -143,14 +170,14 @@ func TestConsoleBuildsAFlowOnTheGraph(t *testing.T) {
 	node := func(i int) string { return fmt.Sprintf(`.graph .node[data-index="%d"]`, i) }
 	selectNode := func(i int) {
 		t.Helper()
-		p.do(fmt.Sprintf("select action %d", i), chromedp.Click(chromedp.CSS(node(i))))
+		p.clickNode(node(i))
 		p.waitJS(fmt.Sprintf("action %d's form", i), fmt.Sprintf(`document.querySelector('.action-form[data-index="%d"]')`, i))
 	}
 	pick := func(button string, target int) {
 		t.Helper()
 		p.do("pick "+button, chromedp.Click(chromedp.CSS(`.action-form `+button)))
 		p.waitJS("picking", `document.querySelector('.graph.picking')`)
-		p.do(fmt.Sprintf("on action %d", target), chromedp.Click(chromedp.CSS(node(target))))
+		p.clickNode(node(target))
 		p.waitJS("picked", `!document.querySelector('.graph.picking')`)
 	}
 	selectNode(choice)
@@ -236,28 +263,6 @@ func TestConsoleBuildsAFlowOnTheGraph(t *testing.T) {
 		t.Errorf("the trace %q does not name the actions", trace)
 	}
 
-	// The counts, on the graph's edges and nodes.
-	p.do("stats", chromedp.Click(chromedp.CSS(`#tab-stats`)))
-	p.waitJS("the counts", `document.querySelector('.stats-total') && document.querySelector('.graph .edge[data-count]')`)
-	if total := p.text(`.stats-total`); !strings.HasPrefix(total, "3 executions") {
-		t.Errorf("stats total %q", total)
-	}
-	counts := evalJS[map[string]string](p, `Object.fromEntries([...document.querySelectorAll('.graph .edge[data-count]')].map(e =>
-		[document.querySelector('.graph .node[data-id="'+e.dataset.from+'"]').dataset.index + '>' + document.querySelector('.graph .node[data-id="'+e.dataset.to+'"]').dataset.index, e.dataset.count]))`)
-	// 1: sales, then its next_id to goodbye; 2: support, then on to goodbye; 9: the default, goodbye.
-	want := map[string]string{"0>1": "3", "1>2": "3", "2>3": "3", fmt.Sprintf("3>%d", sales): "1", fmt.Sprintf("3>%d", support): "1",
-		fmt.Sprintf("3>%d", goodbye): "1", fmt.Sprintf("%d>%d", sales, goodbye): "1", fmt.Sprintf("%d>%d", support, goodbye): "1"}
-	for k, v := range want {
-		if counts[k] != v {
-			t.Errorf("edge %s counted %q; want %s (all: %v)", k, counts[k], v, counts)
-		}
-	}
-	if fig := p.text(node(goodbye) + ` .node-stats`); !strings.HasPrefix(fig, "in 3 · ended 3") {
-		t.Errorf("the hangup's figures %q", fig)
-	}
-	p.screenshot("stats")
-	p.axe("the stats view", script)
-
 	// An access key: shown once, listed, and it works.
 	p.do("settings", chromedp.Click(chromedp.CSS(`header a[href="#/settings/accesskeys"]`)), chromedp.WaitVisible(chromedp.CSS(`#key-name`)))
 	p.do("a key", chromedp.SendKeys(chromedp.CSS(`#key-name`), "ci pipeline"), chromedp.Click(chromedp.CSS(`button.key-create`)))
@@ -271,14 +276,24 @@ func TestConsoleBuildsAFlowOnTheGraph(t *testing.T) {
 
 	// The webhook: its URL and method, and a new secret shown once.
 	p.do("webhook", chromedp.Click(chromedp.CSS(`.subnav a[href="#/settings/webhook"]`)), chromedp.WaitVisible(chromedp.CSS(`#webhook-uri`)))
-	p.do("its URL", chromedp.SendKeys(chromedp.CSS(`#webhook-uri`), "https://hooks.example.com/flowbin"), chromedp.Click(chromedp.CSS(`button.webhook-save`)))
+	p.do("its URL", chromedp.SendKeys(chromedp.CSS(`#webhook-uri`), receiver.URL+"/events"), chromedp.Click(chromedp.CSS(`button.webhook-save`)))
 	p.waitJS("saved", `document.querySelector('.webhook-state.ok')`)
-	if c := apiJSON(t, "GET", in.url+"/v1.0/customer", token, "", 200); c["webhook_uri"] != "https://hooks.example.com/flowbin" || c["webhook_method"] != "POST" {
+	if c := apiJSON(t, "GET", in.url+"/v1.0/customer", token, "", 200); c["webhook_uri"] != receiver.URL+"/events" || c["webhook_method"] != "POST" {
 		t.Errorf("the customer's webhook %v %v", c["webhook_uri"], c["webhook_method"])
 	}
 	evalJS[bool](p, `(window.confirm = () => true, true)`)
 	p.do("rotate", chromedp.Click(chromedp.CSS(`button.rotate-secret`)))
 	p.waitJS("the secret is shown", `document.querySelector('input.webhook-secret') && document.querySelector('input.webhook-secret').value.startsWith('whsec_')`)
+	p.do("a test delivery", chromedp.Click(chromedp.CSS(`button.webhook-test`)))
+	p.waitJS("its answer", `document.querySelector('.test-result').textContent.startsWith('Answered 204')`)
+	select {
+	case sig := <-hooks:
+		if !strings.HasPrefix(sig, "v1,") {
+			t.Errorf("the test delivery came signed %q; want the new secret's signature", sig)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the console said the test was answered, but the receiver got nothing")
+	}
 	p.axe("the webhook", script)
 	p.do("deliveries", chromedp.Click(chromedp.CSS(`.subnav a[href="#/settings/deliveries"]`)))
 	p.waitJS("the deliveries page", `document.querySelector('main h2') && document.querySelector('main h2').textContent === 'Event deliveries'`)
@@ -305,7 +320,29 @@ func TestConsoleBuildsAFlowOnTheGraph(t *testing.T) {
 		t.Logf("a flow of 200 actions: interactive %.0f ms after the page's start", ms)
 	}
 
-	p.waitJS("checked", `document.querySelector('.problems .none, .problems .problem')`)
+	// The counts, on the graph's edges and nodes.
+	p.do("back to the menu", chromedp.Navigate(in.url+"/console#/flows/"+id), chromedp.WaitVisible(chromedp.CSS(`.graph .node[data-type="branch"]`)))
+	p.do("stats", chromedp.Click(chromedp.CSS(`#tab-stats`)))
+	p.waitJS("the counts", `document.querySelector('.stats-total') && document.querySelector('.graph .edge[data-count]')`)
+	if total := p.text(`.stats-total`); !strings.HasPrefix(total, "3 executions") {
+		t.Errorf("stats total %q", total)
+	}
+	counts := evalJS[map[string]string](p, `Object.fromEntries([...document.querySelectorAll('.graph .edge[data-count]')].map(e =>
+		[document.querySelector('.graph .node[data-id="'+e.dataset.from+'"]').dataset.index + '>' + document.querySelector('.graph .node[data-id="'+e.dataset.to+'"]').dataset.index, e.dataset.count]))`)
+	// 1: sales, then its next_id to goodbye; 2: support, then on to goodbye; 9: the default, goodbye.
+	want := map[string]string{"0>1": "3", "1>2": "3", "2>3": "3", fmt.Sprintf("3>%d", sales): "1", fmt.Sprintf("3>%d", support): "1",
+		fmt.Sprintf("3>%d", goodbye): "1", fmt.Sprintf("%d>%d", sales, goodbye): "1", fmt.Sprintf("%d>%d", support, goodbye): "1"}
+	for k, v := range want {
+		if counts[k] != v {
+			t.Errorf("edge %s counted %q; want %s (all: %v)", k, counts[k], v, counts)
+		}
+	}
+	if fig := p.text(node(goodbye) + ` .node-stats`); !strings.HasPrefix(fig, "in 3 · ended 3") {
+		t.Errorf("the hangup's figures %q", fig)
+	}
+	p.screenshot("stats")
+	p.axe("the stats view", script)
+
 	if errs := messages.errors(); len(errs) > 0 {
 		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
 	}

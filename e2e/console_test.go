@@ -104,7 +104,10 @@ func (p *consolePage) waitJS(name, cond string) {
 	p.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		ok, err := chromedp.Run(p.b, chromedp.Evaluate[bool](`!!(`+cond+`)`))
+		// Each look has its own bound: a page that stops answering fails the step instead of hanging the test.
+		ctx, cancel := context.WithTimeout(p.b, 10*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!(`+cond+`)`))
+		cancel()
 		if err == nil && ok {
 			return
 		}

@@ -172,6 +172,7 @@ export interface Delivery {
   url: string;
   method: string;
   state: string;
+  attempt_count?: number;
   attempts: DeliveryAttempt[];
   tm_create: string;
 }

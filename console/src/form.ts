@@ -69,7 +69,7 @@ export function actionForm(doc: FlowDoc, index: number, kind: ActionKind | undef
     });
     if (current && !found) select.append(h("option", { value: "missing", selected: true, disabled: true }, "(an action that is not in this flow)"));
     select.addEventListener("change", () => host.edit((d) => set(d, select.value === "" ? undefined : ensureId(d, Number(select.value))), true));
-    const pick = h("button", { type: "button", class: "pick", "data-key": pointer + "|pick", ...extra, "aria-label": `Pick ${label} on the graph` }, "Pick on graph");
+    const pick = h("button", { type: "button", class: "pick", "data-key": pointer + "|pick", ...extra, "aria-label": `Pick on graph: ${label}` }, "Pick on graph");
     pick.addEventListener("click", () => host.pick(label, (j) => host.edit((d) => set(d, ensureId(d, j)), true)));
     const wrap = h("div", { class: "target-row" }, select, pick);
     return row(label, pointer, wrap, { id });

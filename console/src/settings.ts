@@ -1,6 +1,6 @@
 // The settings pages: access keys, the customer's webhook (its secret and a test delivery), and the deliveries
 // of events with their attempts.
-import { type Accesskey, ApiError, api } from "./api";
+import { type Accesskey, ApiError, api, isSet } from "./api";
 import { h, when } from "./dom";
 
 const pages: [string, string][] = [["accesskeys", "Access keys"], ["webhook", "Webhook"], ["deliveries", "Event deliveries"]];
@@ -143,9 +143,9 @@ async function deliveries(main: HTMLElement, go: (hash: string) => void): Promis
   const { body } = await api.listDeliveries(deliveryPages[deliveryPages.length - 1]);
   const rows = body.result.map((d) => h("tr", { class: "delivery state-" + d.state, "data-id": d.id },
     h("td", {}, when(d.tm_create)), h("td", {}, d.type), h("td", {}, `${d.method} ${d.url}`), h("td", { class: "delivery-state" }, d.state),
-    h("td", {}, d.attempts.length ? h("details", {}, h("summary", {}, `${d.attempts.length} attempt${d.attempts.length === 1 ? "" : "s"}`),
+    h("td", {}, d.attempts.length ? h("details", {}, h("summary", {}, `${d.attempt_count ?? d.attempts.length} attempt${(d.attempt_count ?? d.attempts.length) === 1 ? "" : "s"}`),
       h("ol", { class: "attempts" }, d.attempts.map((a) => h("li", {}, `${when(a.tm_attempt)}: ${a.status ? "answered " + a.status : "no answer"} in ${a.duration_ms} ms${a.error ? " — " + a.error : ""}`)))) : "none yet"),
-    h("td", {}, d.activeflow_id ? h("a", { href: "#/activeflows/" + d.activeflow_id }, "execution") : "")));
+    h("td", {}, isSet(d.activeflow_id) ? h("a", { href: "#/activeflows/" + d.activeflow_id }, "execution") : "")));
   main.append(h("h2", {}, "Event deliveries"),
     body.result.length === 0 && deliveryPages.length === 1 ? h("p", { class: "empty" }, "Nothing delivered yet: set a webhook, then run a flow.") :
       h("table", { class: "list deliveries" },
