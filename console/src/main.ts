@@ -310,7 +310,9 @@ async function flowPage(main: HTMLElement, id: string): Promise<void> {
     }
     const d = structuredClone(doc);
     change(d);
-    formLock = !rerender;
+    // The form is drawn again here when asked, not after the editor's change: a second drawing would replace
+    // the control a person is about to use.
+    formLock = true;
     replaceText(view, docText(d), isolate);
     formLock = false;
     redraw();
