@@ -163,8 +163,21 @@ function newFlow(main: HTMLElement): void {
 }
 
 async function flowPage(main: HTMLElement, id: string): Promise<void> {
-  const [got, kinds] = await Promise.all([api.getFlow(id), catalog().catch((): ActionKind[] => [])]);
-  const kindOf = new Map(kinds.map((k) => [k.type, k]));
+  // The catalog (the API's description) comes while the page is drawn: the palette and the forms need it, the
+  // graph and the editor do not.
+  let kinds: ActionKind[] = [];
+  let kindOf = new Map<string, ActionKind>();
+  let catalogNote = "Loading the action types…";
+  const got = await api.getFlow(id);
+  void catalog().then((k) => {
+    kinds = k;
+    kindOf = new Map(k.map((x) => [x.type, x]));
+  }, (e: Error) => {
+    catalogNote = "The action types could not be loaded: " + e.message;
+  }).then(() => {
+    if (current === "add") palette();
+    else if (current === "action" && !panel.contains(document.activeElement)) renderForm();
+  });
   let flow: Flow = got.body;
   let etag = got.etag || `"r${flow.revision}"`;
   let text = flowDocument(flow);
@@ -400,7 +413,7 @@ async function flowPage(main: HTMLElement, id: string): Promise<void> {
       list.replaceChildren(...kinds.filter((k) => !q || k.type.includes(q.replace(/\s+/g, "_")) || k.description.toLowerCase().includes(q)).map((k) =>
         h("li", {}, h("button", { type: "button", class: "palette-item", "data-type": k.type, onclick: () => insert(k.type) },
           h("strong", {}, k.type), h("span", {}, k.description)))));
-      if (!list.children.length) list.append(h("li", { class: "empty" }, kinds.length ? "No action type matches." : "The catalog could not be loaded."));
+      if (!list.children.length) list.append(h("li", { class: "empty" }, kinds.length ? "No action type matches." : catalogNote));
     };
     search.addEventListener("input", fill);
     search.addEventListener("keydown", (e) => {
