@@ -295,11 +295,32 @@ func TestConsoleBuildsAFlowOnTheGraph(t *testing.T) {
 		t.Error("the console said the test was answered, but the receiver got nothing")
 	}
 	p.axe("the webhook", script)
+
+	// The deliveries of an execution's events, with their attempts: an activeflow that ends at once.
+	apiJSON(t, "POST", in.url+"/v1.0/activeflows", token, `{"actions":[{"type":"variable_set","option":{"key":"seen","value":"yes"}},{"type":"stop"}]}`, 200)
 	p.do("deliveries", chromedp.Click(chromedp.CSS(`.subnav a[href="#/settings/deliveries"]`)))
-	p.waitJS("the deliveries page", `document.querySelector('main h2') && document.querySelector('main h2').textContent === 'Event deliveries'`)
-	if e := p.text(`main .error`); e != "" {
-		t.Errorf("the deliveries page: %s", e)
+	deadline := time.Now().Add(30 * time.Second)
+	for !evalJS[bool](p, `!!document.querySelector('tr.delivery.state-delivered')`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no delivered event listed: %s", p.text(`main`))
+		}
+		p.do("look again", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`.subnav`)))
 	}
+	if row := p.text(`tr.delivery.state-delivered`); !strings.Contains(row, receiver.URL+"/events") || !strings.Contains(row, "1 attempt") {
+		t.Errorf("a delivered event is listed as %q", row)
+	}
+	p.do("its attempts", chromedp.Click(chromedp.CSS(`tr.delivery.state-delivered summary`)))
+	if a := p.text(`tr.delivery.state-delivered ol.attempts`); !strings.Contains(a, "answered 204") {
+		t.Errorf("the attempt reads %q", a)
+	}
+	p.axe("the deliveries", script)
+
+	// The access key deleted: it no longer works.
+	p.do("keys again", chromedp.Click(chromedp.CSS(`.subnav a[href="#/settings/accesskeys"]`)), chromedp.WaitVisible(chromedp.CSS(`tr.key-row`)))
+	evalJS[bool](p, `(window.confirm = () => true, true)`)
+	p.do("delete the new key", chromedp.Click(chromedp.CSS(`button[aria-label="Delete the access key ci pipeline"]`)))
+	p.waitJS("gone from the list", `!document.querySelector('table.keys tbody').textContent.includes('ci pipeline')`)
+	apiJSON(t, "GET", in.url+"/v1.0/flows", newKey, "", 401)
 
 	// 200 actions: the page is interactive (drawn, editable) within a second of its load.
 	var big strings.Builder
