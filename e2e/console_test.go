@@ -104,7 +104,10 @@ func (p *consolePage) waitJS(name, cond string) {
 	p.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		ok, err := chromedp.Run(p.b, chromedp.Evaluate[bool](`!!(`+cond+`)`))
+		// Each look has its own bound: a page that stops answering fails the step instead of hanging the test.
+		ctx, cancel := context.WithTimeout(p.b, 10*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!(`+cond+`)`))
+		cancel()
 		if err == nil && ok {
 			return
 		}
@@ -202,7 +205,11 @@ func TestConsoleInChromium(t *testing.T) {
 
 	// A flow from the IVR template, drawn as a graph.
 	p.do("new flow", chromedp.Click(chromedp.CSS(`a[href="#/flows/new"]`)), chromedp.WaitVisible(chromedp.CSS(`button[data-template="ivr"]`)))
-	p.do("from the IVR template", chromedp.Click(chromedp.CSS(`button[data-template="ivr"]`)), chromedp.WaitVisible(chromedp.CSS(`.graph svg .node`)))
+	p.do("from the IVR template", chromedp.Click(chromedp.CSS(`button[data-template="ivr"]`)), chromedp.WaitVisible(chromedp.CSS(`dialog[open] #new-flow-name`)))
+	if name := evalJS[string](p, `document.querySelector('#new-flow-name').value`); name != "IVR menu" {
+		t.Errorf("the new flow's name is offered as %q; want the template's", name)
+	}
+	p.do("save it", chromedp.Click(chromedp.CSS(`button.new-flow-save`)), chromedp.WaitVisible(chromedp.CSS(`.graph svg .node`)))
 	id := evalJS[string](p, `location.hash.split("/")[2]`)
 	if n := evalJS[int](p, `document.querySelectorAll('.graph .node').length`); n != 9 {
 		t.Fatalf("the graph has %d actions, want the template's 9", n)
@@ -217,8 +224,12 @@ func TestConsoleInChromium(t *testing.T) {
 	// An action's options, from the keyboard: Tab to the node, Enter.
 	p.do("open the branch's options", chromedp.Focus(chromedp.CSS(`.graph .node[data-index="3"]`)), chromedp.KeyEvent("\r"))
 	p.waitJS("the options", `document.querySelector('.panel h2') && document.querySelector('.panel h2').textContent === 'Action 3: branch'`)
-	if opts := p.text(`.panel pre.options`); !strings.Contains(opts, `"default_target_id"`) || !strings.Contains(opts, `"voipbin.call.digits"`) {
-		t.Errorf("the branch's options %q", opts)
+	// Its form: the variable, and the targets named by the actions' names or summaries, never by their UUIDs.
+	if v := evalJS[string](p, `document.querySelector('.action-form input[name="variable"]').value`); v != "voipbin.call.digits" {
+		t.Errorf("the branch's variable %q", v)
+	}
+	if d := evalJS[string](p, `document.querySelector('.action-form select[data-field="default_target_id"] option:checked').textContent`); !strings.HasPrefix(d, "4. ") || strings.Contains(d, "-") {
+		t.Errorf("the branch's default target is shown as %q; want action 4 by its name", d)
 	}
 	p.do("back to the problems", chromedp.Click(chromedp.CSS(`#tab-problems`)))
 

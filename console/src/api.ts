@@ -12,6 +12,8 @@ export interface Problem {
 export interface Action {
   id?: string;
   next_id?: string;
+  /** The name a person gave the action (optional): shown instead of what it does. */
+  name?: string;
   type: string;
   option?: Record<string, unknown>;
 }
@@ -44,6 +46,7 @@ export interface GraphNode {
   type: string;
   label: string;
   reachable: boolean;
+  name?: string;
 }
 
 export interface GraphEdge {
@@ -120,6 +123,58 @@ export interface Recording {
   status: "initiating" | "recording" | "stopping" | "ended";
   tm_start: string;
   tm_end: string;
+}
+
+/** How executions went through a flow's revision (GET /v1.0/flows/{id}/stats). */
+export interface FlowStats {
+  flow_id: string;
+  revision: number;
+  since: string;
+  until: string;
+  executions: number;
+  running: number;
+  actions: { action_id: string; entered: number; visits: number; ended: number; end_reasons: Record<string, number>; median_ms: number | null }[];
+  edges: { from: string; to: string; count: number }[];
+  ends: Record<string, number>;
+}
+
+export interface Accesskey {
+  id: string;
+  name: string;
+  detail: string;
+  token_prefix: string;
+  tm_expire: string;
+  tm_create: string;
+  token?: string;
+}
+
+export interface Customer {
+  id: string;
+  name: string;
+  webhook_uri: string;
+  webhook_method: string;
+  [key: string]: unknown;
+}
+
+export interface DeliveryAttempt {
+  attempt: number;
+  tm_attempt: string;
+  status: number;
+  error: string;
+  duration_ms: number;
+}
+
+/** A message flowbin owed the customer's system, with its delivery attempts. */
+export interface Delivery {
+  id: string;
+  activeflow_id?: string;
+  type: string;
+  url: string;
+  method: string;
+  state: string;
+  attempt_count?: number;
+  attempts: DeliveryAttempt[];
+  tm_create: string;
 }
 
 export interface Page<T> {
@@ -237,7 +292,24 @@ export const api = {
   hangup: (id: string) => call<Call>("POST", `/v1.0/calls/${q(id)}/hangup`),
   listRecordings: (token = "", size = 20) => call<Page<Recording>>("GET", `/v1.0/recordings?page_size=${size}` + (token ? `&page_token=${q(token)}` : "")),
   getRecording: (id: string) => call<Recording>("GET", `/v1.0/recordings/${q(id)}`),
+  stats: (id: string, revision: number, since: string, until: string) =>
+    call<FlowStats>("GET", `/v1.0/flows/${q(id)}/stats?revision=${revision}` + (since ? `&since=${q(since)}` : "") + (until ? `&until=${q(until)}` : "")),
+  listAccesskeys: (token = "") => call<Page<Accesskey>>("GET", "/v1.0/accesskeys?page_size=50" + (token ? `&page_token=${q(token)}` : "")),
+  createAccesskey: (name: string, detail: string, expire: number) => call<Accesskey>("POST", "/v1.0/accesskeys", { name, detail, expire }),
+  deleteAccesskey: (id: string) => call<Accesskey>("DELETE", `/v1.0/accesskeys/${q(id)}`),
+  customer: () => call<Customer>("GET", "/v1.0/customer"),
+  updateCustomer: (body: { webhook_uri: string; webhook_method: string }) => call<Customer>("PUT", "/v1.0/customer", body),
+  rotateWebhookSecret: () => call<{ webhook_secret: string }>("POST", "/v1.0/customer/webhook_secret"),
+  testWebhook: () => call<{ status_code: number; duration_ms: number; error: string }>("POST", "/v1.0/customer/webhook_test"),
+  listDeliveries: (token = "") => call<Page<Delivery>>("GET", "/v1.0/events?page_size=20" + (token ? `&page_token=${q(token)}` : "")),
 };
+
+/** The API's description (openapi.json), for the action types and the schema of each one's options. */
+export async function openapi(): Promise<Record<string, unknown>> {
+  const res = await fetch(base() + "/openapi.json", { headers: { Accept: "application/json" } });
+  if (!res.ok) throw new ApiError(res.status, "HTTP_" + res.status, `the API's description: ${res.status}`);
+  return (await res.json()) as Record<string, unknown>;
+}
 
 /** VoIPbin's value of an id that is unset: flowbin answers it for a flow's on_complete_flow_id, an action's
  * next_id and an inline activeflow's flow_id. */

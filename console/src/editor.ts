@@ -1,5 +1,5 @@
 // The JSON editor (CodeMirror 6) with problems shown where their JSON Pointers point.
-import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
+import { defaultKeymap, history, historyKeymap, indentWithTab, isolateHistory } from "@codemirror/commands";
 import { json } from "@codemirror/lang-json";
 import { bracketMatching, foldGutter, indentOnInput, syntaxHighlighting, defaultHighlightStyle } from "@codemirror/language";
 import { type Diagnostic, lintGutter, setDiagnostics } from "@codemirror/lint";
@@ -23,7 +23,7 @@ function base(): Extension[] {
 
 /** A JSON editor in host; onChange runs after every change of the text. */
 export function createEditor(host: HTMLElement, text: string, onChange: (text: string) => void, onSave: () => void): EditorView {
-  return new EditorView({
+  const view = new EditorView({
     parent: host,
     state: EditorState.create({
       doc: text,
@@ -34,10 +34,25 @@ export function createEditor(host: HTMLElement, text: string, onChange: (text: s
         EditorView.updateListener.of((u) => {
           if (u.docChanged) onChange(u.state.doc.toString());
         }),
-        EditorView.contentAttributes.of({ "aria-label": "flow JSON" }),
+        // tabindex: the text is in the tab order anyway (it is editable); said, so that checkers such as axe-core
+        // see that the scrolling region holds something the keyboard reaches.
+        EditorView.contentAttributes.of({ "aria-label": "flow JSON", tabindex: "0" }),
       ],
     }),
   });
+  return view;
+}
+
+/** Replaces the editor's text with next by changing only the part that differs: the cursor and the undo
+ * history stay meaningful when the graph or a form changes the document. */
+export function replaceText(view: EditorView, next: string, isolate = false): void {
+  const cur = view.state.doc.toString();
+  if (cur === next) return;
+  let a = 0;
+  while (a < cur.length && a < next.length && cur[a] === next[a]) a++;
+  let b = 0;
+  while (b < cur.length - a && b < next.length - a && cur[cur.length - 1 - b] === next[next.length - 1 - b]) b++;
+  view.dispatch({ changes: { from: a, to: cur.length - b, insert: next.slice(a, next.length - b) }, annotations: isolate ? isolateHistory.of("full") : undefined });
 }
 
 export function setText(view: EditorView, text: string): void {

@@ -1,10 +1,15 @@
 // The flowbin console: a single page, routed by the URL's hash.
 import type { EditorView } from "@codemirror/view";
 import type { MergeView } from "@codemirror/merge";
-import { type Activeflow, type Action, ApiError, type Call, type Flow, type FlowRevision, type Graph, type Recording, api, base, flowDocument, isSet, loggedIn, login, logout, recordingAudio } from "./api";
+import { type Activeflow, type Action, ApiError, type Call, type Flow, type FlowRevision, type Recording, api, base, flowDocument, isSet, loggedIn, login, logout, recordingAudio } from "./api";
 import { bytes, debounce, h, when } from "./dom";
-import { type Located, JSONSyntaxError, createEditor, diffView, locateProblems, setText, showProblems, syntaxProblem } from "./editor";
+import { redo, redoDepth, undo, undoDepth } from "@codemirror/commands";
+import { type Located, JSONSyntaxError, createEditor, diffView, locateProblems, replaceText, setText, showProblems, syntaxProblem } from "./editor";
+import { type FormHost, actionForm, markForm } from "./form";
 import { type Marks, drawGraph, takenEdges } from "./graph";
+import { type FlowDoc, actionName, buildGraph, deleteAction, docText, moveAction, newId, parseDoc } from "./model";
+import { type ActionKind, catalog } from "./schema";
+import { settingsPage } from "./settings";
 import { Phone, describe } from "./phone";
 import { actionIndex } from "./pointer";
 import { templates } from "./templates";
@@ -22,7 +27,7 @@ async function route(): Promise<void> {
   cleanup = null;
   const path = location.hash.replace(/^#/, "") || "/flows";
   if (!loggedIn()) return loginPage();
-  const m = /^\/(flows|activeflows|calls|recordings)(?:\/([^/]+))?$/.exec(path);
+  const m = /^\/(flows|activeflows|calls|recordings|settings)(?:\/([^/]+))?$/.exec(path);
   const main = h("main", { id: "main", tabindex: -1 });
   app.replaceChildren(header(m?.[1] ?? ""), main);
   try {
@@ -33,6 +38,7 @@ async function route(): Promise<void> {
     else if (m[1] === "calls" && !m[2]) await callList(main);
     else if (m[1] === "calls") await callPage(main, m[2]);
     else if (m[1] === "recordings") await recordingList(main);
+    else if (m[1] === "settings") await settingsPage(main, m[2] ?? "accesskeys", go);
     else if (!m[2]) await activeflowList(main);
     else await activeflowPage(main, m[2]);
   } catch (e) {
@@ -47,7 +53,7 @@ function header(section: string): HTMLElement {
     h("a", { class: "skip", href: "#main", onclick: (e: Event) => (e.preventDefault(), document.getElementById("main")?.focus()) }, "Skip to content"),
     h("span", { class: "brand" }, "flowbin"),
     h("nav", { "aria-label": "sections" }, link("#/flows", "Flows", "flows"), link("#/activeflows", "Activeflows", "activeflows"),
-      link("#/calls", "Calls", "calls"), link("#/recordings", "Recordings", "recordings"),
+      link("#/calls", "Calls", "calls"), link("#/recordings", "Recordings", "recordings"), link("#/settings/accesskeys", "Settings", "settings"),
       h("a", { href: (base() || "") + "/docs", target: "_blank", rel: "noopener" }, "API docs")),
     h("span", { class: "server" }, base() || location.origin),
     h("button", { type: "button", class: "link", onclick: () => (logout(), go("#/login")) }, "Log out"));
@@ -109,46 +115,97 @@ async function flowList(main: HTMLElement): Promise<void> {
 }
 
 function newFlow(main: HTMLElement): void {
+  // A template or a blank flow asks for a name first, and is created only when the person saves.
+  const name = h("input", { id: "new-flow-name", name: "name", required: true, autocomplete: "off" });
   const msg = h("p", { class: "error", role: "alert" });
-  const create = async (doc: object) => {
+  const heading = h("h2", { id: "new-flow-title" });
+  let chosen: { name: string; detail?: string; actions: unknown[] } = { name: "", actions: [] };
+  const form = h("form", { method: "dialog", class: "new-flow-form" },
+    heading,
+    h("label", { for: "new-flow-name" }, "Name of the flow"), name, msg,
+    h("div", { class: "dialog-buttons" },
+      h("button", { type: "submit", class: "primary new-flow-save" }, "Save"),
+      h("button", { type: "button", class: "new-flow-cancel", onclick: () => dialog.close() }, "Cancel")));
+  const dialog = h("dialog", { class: "new-flow", "aria-labelledby": "new-flow-title" }, form);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (!name.value.trim()) {
+      msg.textContent = "Give the flow a name.";
+      name.focus();
+      return;
+    }
+    msg.textContent = "";
     try {
-      const { body } = await api.createFlow(JSON.stringify(doc));
+      const { body } = await api.createFlow(JSON.stringify({ ...chosen, name: name.value.trim() }));
+      dialog.close();
       flowPages = [""];
       go("#/flows/" + body.id);
-    } catch (e) {
-      msg.textContent = (e as Error).message;
+    } catch (err) {
+      msg.textContent = (err as Error).message;
     }
+  });
+  const ask = (title: string, doc: { name: string; detail?: string; actions: unknown[] }) => {
+    chosen = doc;
+    heading.textContent = title;
+    name.value = doc.name;
+    msg.textContent = "";
+    dialog.showModal();
+    name.focus();
+    name.select();
   };
-  main.append(h("h1", {}, "New flow"), h("p", {}, "Start from a template; you can change everything after."),
+  main.append(h("h1", {}, "New flow"), h("p", {}, "Start from a template or from nothing; you can change everything after."),
     h("div", { class: "templates" },
-      ...templates.map((t) => h("button", { type: "button", class: "template", "data-template": t.key, onclick: () => void create(t.doc) },
+      ...templates.map((t) => h("button", { type: "button", class: "template", "data-template": t.key, onclick: () => ask(`New flow from “${t.title}”`, t.doc as { name: string; actions: unknown[] }) },
         h("strong", {}, t.title), h("span", {}, t.summary))),
-      h("button", { type: "button", class: "template", "data-template": "empty", onclick: () => void create({ name: "New flow", detail: "", actions: [{ type: "answer" }] }) },
-        h("strong", {}, "Empty"), h("span", {}, "Just an answer action."))),
-    msg);
+      h("button", { type: "button", class: "template", "data-template": "blank", onclick: () => ask("New blank flow", { name: "", detail: "", actions: [] }) },
+        h("strong", {}, "Blank"), h("span", {}, "No actions: add them on the graph."))),
+    dialog);
 }
 
 async function flowPage(main: HTMLElement, id: string): Promise<void> {
+  // The catalog (the API's description) comes while the page is drawn: the palette and the forms need it, the
+  // graph and the editor do not.
+  let kinds: ActionKind[] = [];
+  let kindOf = new Map<string, ActionKind>();
+  let catalogNote = "Loading the action types…";
   const got = await api.getFlow(id);
+  void catalog().then((k) => {
+    kinds = k;
+    kindOf = new Map(k.map((x) => [x.type, x]));
+  }, (e: Error) => {
+    catalogNote = "The action types could not be loaded: " + e.message;
+  }).then(() => {
+    if (current === "add") palette();
+    else if (current === "action" && !panel.contains(document.activeElement)) renderForm();
+  });
   let flow: Flow = got.body;
   let etag = got.etag || `"r${flow.revision}"`;
-  let graph: Graph = (await api.graph(id)).body;
   let text = flowDocument(flow);
+  let doc: FlowDoc = parseDoc(text)!;
+  let docValid = true;
   let problems: Located[] = [];
   let marks: Marks = {};
   let savedText = text;
   let checking = 0;
+  let selected: number | undefined;
+  let picking: { what: string; done: (index: number) => void } | null = null;
+  let stats: { revision: number; actions: Action[]; marks: NonNullable<Marks["stats"]> } | null = null;
+  let formLock = false;
+  let formStale = false;
+  let lastDrawn = "";
 
   const title = h("h1", { class: "flow-name" });
   const rev = h("span", { class: "revision" });
   const state = h("span", { class: "state", "aria-live": "polite" });
   const saveBtn = h("button", { type: "button", class: "primary save", title: "Ctrl+S" }, "Save");
-  const graphHost = h("div", { class: "graph", "aria-label": "graph of the saved flow" });
-  const graphNote = h("p", { class: "graph-note" });
+  const undoBtn = h("button", { type: "button", class: "undo", title: "Ctrl+Z" }, "Undo");
+  const redoBtn = h("button", { type: "button", class: "redo", title: "Ctrl+Shift+Z" }, "Redo");
+  const graphHost = h("div", { class: "graph", role: "region", "aria-label": "graph of the flow" });
+  const graphNote = h("p", { class: "graph-note", "aria-live": "polite" });
   const editorHost = h("div", { class: "editor" });
   const problemList = h("ul", { class: "problems", "aria-label": "problems" });
-  const tabs = h("div", { class: "tabs", role: "tablist" });
-  const panel = h("div", { class: "panel", role: "tabpanel" });
+  const tabs = h("div", { class: "tabs", role: "tablist", "aria-label": "side panel" });
+  const panel = h("div", { class: "panel", role: "tabpanel", "aria-labelledby": "tab-problems" });
   const dialog = h("dialog", { class: "diff-dialog", "aria-label": "differences" });
   let merge: MergeView | null = null;
   dialog.addEventListener("close", () => {
@@ -162,11 +219,31 @@ async function flowPage(main: HTMLElement, id: string): Promise<void> {
     document.title = `${flow.name} · flowbin console`;
   };
   const redraw = () => {
-    const errs = new Set(problems.filter((p) => p.severity === "error").map((p) => actionIndex(p.pointer ?? "")).filter((i) => i >= 0));
-    const warns = new Set(problems.filter((p) => p.severity === "warning").map((p) => actionIndex(p.pointer ?? "")).filter((i) => i >= 0));
-    drawGraph(graphHost, graph, flow.actions, { ...marks, errors: errs, warnings: warns }, select);
-    graphNote.textContent = `Graph of the saved revision ${flow.revision}` + (text !== savedText ? " (the editor has unsaved changes)" : "");
+    const actions = stats ? stats.actions : doc.actions;
+    const g = buildGraph(actions);
+    const at = (sev: string) => new Set(stats ? [] : problems.filter((p) => p.severity === sev).map((p) => actionIndex(p.pointer ?? "")).filter((i) => i >= 0));
+    const all: Marks = { ...marks, errors: at("error"), warnings: at("warning"), selected: stats ? undefined : selected, stats: stats?.marks };
+    // Drawn again only when something drawn changed: a node a person is about to click stays the same node.
+    const drawn = JSON.stringify([g, actions.map((a) => a.option?.loop_count), all, [all.errors, all.warnings, all.visited, all.taken].map((x) => [...(x ?? [])]),
+      stats ? [...stats.marks.nodes, ...stats.marks.edges] : null]);
+    if (drawn !== lastDrawn) {
+      lastDrawn = drawn;
+      drawGraph(graphHost, g, actions, all, nodeClicked, stats ? {} : { onDelete: remove, onMove: move });
+    }
+    graphHost.classList.toggle("picking", !!picking);
+    graphNote.textContent = picking ? `Pick ${picking.what}: click an action (or Tab to it and press Enter); Escape cancels.`
+      : stats ? `Counts of revision ${stats.revision}` + (stats.revision !== flow.revision ? ` (the flow is at revision ${flow.revision})` : "")
+        : (docValid ? "The flow as edited" : "The JSON does not parse: the graph shows it as it last did") + (text !== savedText ? " · unsaved changes" : "");
+    undoBtn.disabled = undoDepth(view.state) === 0;
+    redoBtn.disabled = redoDepth(view.state) === 0;
   };
+  const redrawSoon = debounce(120, () => {
+    redraw();
+    if (formStale) {
+      formStale = false;
+      renderForm();
+    }
+  });
   const setState = (s: string, cls = "") => {
     state.textContent = s;
     state.className = "state " + cls;
@@ -209,41 +286,144 @@ async function flowPage(main: HTMLElement, id: string): Promise<void> {
         h("button", { type: "button", class: "link", onclick: () => reveal(p.from, p.to) }, `line ${p.line}`), " ",
         h("span", { class: "sev" }, p.severity), " ", h("code", {}, p.reason), " ", p.message)));
     if (!problems.length) problemList.append(h("li", { class: "none" }, "No problems."));
+    const form = panel.querySelector<HTMLElement>(".action-form");
+    if (form) markForm(form, problems);
     redraw();
   };
   const checkSoon = debounce(350, () => void check());
 
   const view: EditorView = createEditor(editorHost, text, (t) => {
     text = t;
+    const d = parseDoc(t);
+    docValid = !!d;
+    if (d) doc = d;
+    if (!formLock) formStale = true;
     setState("Checking…");
     checkSoon();
+    redrawSoon();
   }, () => void save());
   const reveal = (from: number, to: number) => {
     view.dispatch({ selection: { anchor: from, head: to }, scrollIntoView: true });
     view.focus();
   };
-
-  // -- selection: an action's options
-  function select(index: number): void {
-    marks = { ...marks, selected: index };
-    let a: Action | undefined = flow.actions[index];
+  const revealPointer = (pointer: string) => {
     try {
-      a = (JSON.parse(text) as { actions?: Action[] }).actions?.[graph.nodes[index]?.index ?? index] ?? a;
+      const at = locateProblems(text, [{ pointer, reason: "", message: "" }], [])[0];
+      reveal(at.from, at.from);
     } catch {
-      // the editor's text is not JSON now: show the saved action
+      view.focus();
     }
-    showTab("action");
-    panel.replaceChildren(h("h2", {}, `Action ${index}: ${a?.type ?? "?"}`),
-      a ? h("pre", { class: "options" }, JSON.stringify(a, null, 2)) : h("p", {}, "Not in the editor's text."),
-      h("button", { type: "button", onclick: () => {
-        try {
-          const ptr = locateProblems(text, [{ pointer: `/actions/${index}`, reason: "", message: "" }], [])[0];
-          reveal(ptr.from, ptr.from);
-        } catch {
-          view.focus();
-        }
-      } }, "Show in the editor"));
+  };
+
+  // -- edits from the graph and the forms: they change the document, and the editor's text follows
+  const edit = (change: (d: FlowDoc) => void, rerender = false, isolate = rerender) => {
+    if (!docValid) {
+      setState("The JSON does not parse: fix it in the editor before editing on the graph", "bad");
+      return false;
+    }
+    const d = structuredClone(doc);
+    change(d);
+    // The form is drawn again here when asked, not after the editor's change: a second drawing would replace
+    // the control a person is about to use.
+    formLock = true;
+    replaceText(view, docText(d), isolate);
+    formLock = false;
     redraw();
+    if (rerender) renderForm();
+    return true;
+  };
+  const focusNode = (i: number) => (graphHost.querySelector(`.node[data-index="${i}"]`) as SVGGElement | null)?.focus();
+  function insert(type: string): void {
+    const at = selected !== undefined && selected < doc.actions.length ? selected + 1 : doc.actions.length;
+    if (!edit((d) => d.actions.splice(at, 0, { id: newId(), type }), false, true)) return;
+    select(at);
+    panel.querySelector<HTMLElement>(".action-form input, .action-form select, .action-form textarea")?.focus();
+  }
+  function remove(index: number): void {
+    const inGraph = graphHost.contains(document.activeElement);
+    if (!edit((d) => deleteAction(d, index), false, true)) return;
+    selected = doc.actions.length ? Math.min(index, doc.actions.length - 1) : undefined;
+    if (selected !== undefined) select(selected);
+    else openTab("add");
+    if (inGraph && selected !== undefined) focusNode(selected);
+  }
+  function move(index: number, delta: number): void {
+    const inGraph = graphHost.contains(document.activeElement);
+    let to = index;
+    if (!edit((d) => (to = moveAction(d, index, delta)), false, true)) return;
+    select(to);
+    if (inGraph) focusNode(to);
+  }
+  function nodeClicked(index: number): void {
+    if (stats) return;
+    if (picking) {
+      const p = picking;
+      picking = null;
+      p.done(index);
+      return;
+    }
+    select(index);
+  }
+  const formHost: FormHost = {
+    edit: (change, rerender) => void edit(change, rerender),
+    pick: (what, done) => {
+      const back = (document.activeElement as HTMLElement | null)?.dataset.key;
+      picking = {
+        what, done: (i) => {
+          done(i);
+          const again = back ? panel.querySelector<HTMLElement>(`[data-key="${CSS.escape(back)}"]`) : null;
+          again?.focus();
+        },
+      };
+      redraw();
+      focusNode(selected ?? 0);
+    },
+    move, remove, reveal: revealPointer,
+  };
+
+  // -- selection: the action's form
+  function select(index: number): void {
+    selected = index;
+    showTab("action");
+    renderForm();
+    redraw();
+  }
+  function renderForm(): void {
+    if (current !== "action") return;
+    const back = (document.activeElement as HTMLElement | null)?.dataset.key;
+    if (!docValid) return void panel.replaceChildren(h("p", { class: "hint" }, "The JSON does not parse now: fix it in the editor, then edit the action here."));
+    if (selected === undefined || selected >= doc.actions.length) {
+      selected = undefined;
+      return void panel.replaceChildren(h("p", { class: "hint" }, "Click an action on the graph (or Tab to it and press Enter) to edit it; add one from “Add action”."));
+    }
+    const form = actionForm(doc, selected, kindOf.get(doc.actions[selected].type), formHost);
+    panel.replaceChildren(form);
+    markForm(form, problems);
+    if (back && panel.contains(document.activeElement) === false) panel.querySelector<HTMLElement>(`[data-key="${CSS.escape(back)}"]`)?.focus();
+  }
+
+  // -- the palette: every action type of the catalog, searchable, each with what it does
+  function palette(): void {
+    const search = h("input", { id: "palette-search", type: "search", placeholder: "answer, talk, digits…", autocomplete: "off" });
+    const list = h("ul", { class: "palette", "aria-label": "action types" });
+    const where = () => selected !== undefined && selected < doc.actions.length ? `after ${selected}. ${actionName(doc.actions[selected])}` : "at the end";
+    const note = h("p", { class: "hint" }, `Adds the action ${where()}.`);
+    const fill = () => {
+      const q = search.value.trim().toLowerCase();
+      list.replaceChildren(...kinds.filter((k) => !q || k.type.includes(q.replace(/\s+/g, "_")) || k.description.toLowerCase().includes(q)).map((k) =>
+        h("li", {}, h("button", { type: "button", class: "palette-item", "data-type": k.type, onclick: () => insert(k.type) },
+          h("strong", {}, k.type), h("span", {}, k.description)))));
+      if (!list.children.length) list.append(h("li", { class: "empty" }, kinds.length ? "No action type matches." : catalogNote));
+    };
+    search.addEventListener("input", fill);
+    search.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") {
+        e.preventDefault();
+        list.querySelector<HTMLButtonElement>(".palette-item")?.click();
+      }
+    });
+    fill();
+    panel.replaceChildren(h("h2", {}, "Add an action"), h("label", { for: "palette-search" }, "Search the action types"), search, note, list);
   }
 
   // -- save, with If-Match; a 412 shows what changed meanwhile
@@ -251,7 +431,7 @@ async function flowPage(main: HTMLElement, id: string): Promise<void> {
     setState("Saving…");
     try {
       const res = await api.updateFlow(id, text, etag);
-      loaded(res.body, res.etag);
+      await loaded(res.body, res.etag);
       setState("Saved revision " + flow.revision, "ok");
     } catch (e) {
       if (e instanceof ApiError && e.status === 412) return conflict();
@@ -263,9 +443,11 @@ async function flowPage(main: HTMLElement, id: string): Promise<void> {
             return [];
           }
         })();
-        report(found, ++checking);
-        setState("Not saved: " + e.message, "bad");
-        return;
+        if (found.length) {
+          report(found, ++checking);
+          setState("Not saved: " + e.message, "bad");
+          return;
+        }
       }
       setState("Not saved: " + (e as Error).message, "bad");
     }
@@ -276,9 +458,9 @@ async function flowPage(main: HTMLElement, id: string): Promise<void> {
     text = savedText = flowDocument(f);
     setText(view, text);
     refreshHeader();
-    graph = (await api.graph(id)).body;
     marks = {};
     await check();
+    renderForm();
     if (current === "revisions") void revisionsTab();
   }
   async function conflict(): Promise<void> {
@@ -314,13 +496,14 @@ async function flowPage(main: HTMLElement, id: string): Promise<void> {
   // -- side panel tabs
   let current = "problems";
   let phone: Phone | null = null;
-  const tabNames: [string, string][] = [["problems", "Problems"], ["action", "Action"], ["revisions", "Revisions"], ["call", "Try a call"]];
+  const tabNames: [string, string][] = [["problems", "Problems"], ["action", "Action"], ["add", "Add action"], ["stats", "Stats"], ["revisions", "Revisions"], ["call", "Try a call"]];
   const tabButtons = new Map<string, HTMLButtonElement>();
   for (const [key, label] of tabNames) {
-    const b = h("button", { type: "button", role: "tab", id: "tab-" + key, "aria-selected": "false", onclick: () => openTab(key) }, label);
+    const b = h("button", { type: "button", role: "tab", id: "tab-" + key, "aria-selected": "false", "aria-controls": "side-panel", onclick: () => openTab(key) }, label);
     tabButtons.set(key, b);
     tabs.append(b);
   }
+  panel.id = "side-panel";
   tabs.addEventListener("keydown", (e) => {
     const order = tabNames.map((t) => t[0]);
     const i = order.indexOf(current);
@@ -331,7 +514,12 @@ async function flowPage(main: HTMLElement, id: string): Promise<void> {
     }
   });
   function showTab(key: string): void {
+    if (current === "stats" && key !== "stats" && stats) {
+      stats = null;
+      redraw();
+    }
     current = key;
+    panel.setAttribute("aria-labelledby", "tab-" + key);
     for (const [k, b] of tabButtons) {
       b.setAttribute("aria-selected", String(k === key));
       b.tabIndex = k === key ? 0 : -1;
@@ -340,7 +528,9 @@ async function flowPage(main: HTMLElement, id: string): Promise<void> {
   function openTab(key: string): void {
     showTab(key);
     if (key === "problems") panel.replaceChildren(h("h2", {}, "Problems"), problemList);
-    else if (key === "action") panel.replaceChildren(h("p", { class: "hint" }, "Click an action on the graph (or Tab to it and press Enter) to see its options."));
+    else if (key === "action") renderForm();
+    else if (key === "add") palette();
+    else if (key === "stats") void statsTab();
     else if (key === "revisions") void revisionsTab();
     else if (key === "call") {
       phone ??= new Phone(() => id, () => `(revision ${flow.revision}${text !== savedText ? "; your unsaved changes are not in it" : ""})`, {
@@ -352,6 +542,54 @@ async function flowPage(main: HTMLElement, id: string): Promise<void> {
       });
       panel.replaceChildren(h("h2", {}, "Try a call"), phone.root);
     }
+  }
+
+  // -- stats: how executions of a revision went, in a time window, drawn on the graph
+  async function statsTab(): Promise<void> {
+    const list = (await api.revisions(id)).body.result;
+    if (current !== "stats") return;
+    const revSel = h("select", { id: "stats-revision" }, list.map((r) => h("option", { value: String(r.revision), selected: r.revision === flow.revision }, `revision ${r.revision} · ${when(r.tm_create)}`)));
+    const since = h("input", { id: "stats-since", type: "datetime-local" });
+    const until = h("input", { id: "stats-until", type: "datetime-local" });
+    const out = h("div", { class: "stats-summary", "aria-live": "polite" });
+    const iso = (v: string) => (v ? new Date(v).toISOString() : "");
+    const show = async () => {
+      out.textContent = "Counting…";
+      const n = Number(revSel.value);
+      try {
+        const [s, r] = await Promise.all([api.stats(id, n, iso(since.value), iso(until.value)), api.revision(id, n)]);
+        if (current !== "stats") return;
+        const body = s.body;
+        const nodes = new Map<string, string>();
+        for (const a of body.actions) {
+          const parts = [`in ${a.entered}`];
+          if (a.ended) parts.push(`ended ${a.ended}`);
+          if (a.median_ms !== null) parts.push(duration(a.median_ms));
+          nodes.set(a.action_id, parts.join(" · "));
+        }
+        stats = { revision: n, actions: r.body.actions, marks: { nodes, edges: new Map(body.edges.map((e) => [e.from + ">" + e.to, e.count])) } };
+        redraw();
+        const names = new Map(r.body.actions.map((a) => [a.id, actionName(a)]));
+        out.replaceChildren(
+          h("p", { class: "stats-total" }, `${body.executions} execution${body.executions === 1 ? "" : "s"}, ${body.running} running`),
+          h("p", { class: "hint" }, `From ${when(body.since)} until ${when(body.until)}`),
+          h("p", {}, "Ended: " + (Object.entries(body.ends).map(([k, v]) => `${k} ${v}`).join(", ") || "none")),
+          h("table", { class: "list stats" },
+            h("thead", {}, h("tr", {}, h("th", {}, "Action"), h("th", { class: "num" }, "Entered"), h("th", { class: "num" }, "Ended"), h("th", { class: "num" }, "Median"))),
+            h("tbody", {}, body.actions.map((a) => h("tr", { "data-action": a.action_id },
+              h("td", {}, names.get(a.action_id) ?? "(an action of another flow)"), h("td", { class: "num" }, String(a.entered)),
+              h("td", { class: "num" }, String(a.ended)), h("td", { class: "num" }, a.median_ms === null ? "—" : duration(a.median_ms)))))));
+      } catch (e) {
+        out.replaceChildren(h("p", { class: "error", role: "alert" }, "No counts: " + (e as Error).message));
+      }
+    };
+    const form = h("form", { class: "stats-form", onsubmit: (e: Event) => (e.preventDefault(), void show()) },
+      h("label", { for: "stats-revision" }, "Revision"), revSel,
+      h("label", { for: "stats-since" }, "From (local time; empty: a week before Until)"), since,
+      h("label", { for: "stats-until" }, "Until (empty: now)"), until,
+      h("button", { type: "submit", class: "primary stats-show" }, "Show the counts"));
+    panel.replaceChildren(h("h2", {}, "How calls went"), form, out);
+    await show();
   }
 
   // -- revisions: history, a diff of any two, restore
@@ -403,9 +641,11 @@ async function flowPage(main: HTMLElement, id: string): Promise<void> {
   }
 
   saveBtn.addEventListener("click", () => void save());
+  undoBtn.addEventListener("click", () => undo(view));
+  redoBtn.addEventListener("click", () => redo(view));
   main.classList.add("flow-page");
   main.append(
-    h("div", { class: "bar" }, title, rev, state, h("span", { class: "grow" }), saveBtn,
+    h("div", { class: "bar" }, title, rev, state, h("span", { class: "grow" }), undoBtn, redoBtn, saveBtn,
       h("button", { type: "button", class: "danger", onclick: async () => {
         if (!confirm(`Delete the flow “${flow.name}”?`)) return;
         await api.deleteFlow(id, etag);
@@ -413,25 +653,45 @@ async function flowPage(main: HTMLElement, id: string): Promise<void> {
       } }, "Delete")),
     h("div", { class: "workspace" },
       h("section", { class: "graph-pane", "aria-label": "graph" }, graphNote, graphHost),
-      h("section", { class: "editor-pane", "aria-label": "editor" }, editorHost),
-      h("aside", { class: "side" }, tabs, panel)),
+      h("section", { class: "editor-pane", "aria-label": "JSON editor" }, editorHost),
+      h("aside", { class: "side", "aria-label": "details" }, tabs, panel)),
     dialog);
   refreshHeader();
   openTab("problems");
-  // Ctrl+S saves from anywhere on the page, not only inside the editor (which binds it itself).
-  const saveKey = (e: KeyboardEvent) => {
-    if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "s" && !(e.target as HTMLElement).closest(".cm-editor")) {
+  redraw();
+  // Ctrl+S saves from anywhere on the page; Ctrl+Z and Ctrl+Shift+Z (or Ctrl+Y) undo and redo outside the
+  // editor and the form's own text fields (which have their own); Escape stops picking a target.
+  const keys = (e: KeyboardEvent) => {
+    const inEditor = !!(e.target as HTMLElement).closest(".cm-editor");
+    const inText = !!(e.target as HTMLElement).closest("input, textarea");
+    const mod = e.ctrlKey || e.metaKey;
+    if (mod && e.key.toLowerCase() === "s" && !inEditor) {
       e.preventDefault();
       void save();
+    } else if (mod && !inEditor && !inText && (e.key.toLowerCase() === "z" || e.key.toLowerCase() === "y")) {
+      e.preventDefault();
+      if (e.shiftKey || e.key.toLowerCase() === "y") redo(view);
+      else undo(view);
+    } else if (e.key === "Escape" && picking) {
+      e.preventDefault();
+      picking = null;
+      redraw();
+      renderForm();
     }
   };
-  document.addEventListener("keydown", saveKey);
+  document.addEventListener("keydown", keys);
   cleanup = () => {
-    document.removeEventListener("keydown", saveKey);
+    document.removeEventListener("keydown", keys);
     phone?.dispose();
     view.destroy();
   };
+  performance.mark("flow-interactive");
   await check();
+}
+
+/** A duration in milliseconds for people. */
+function duration(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : ms < 60000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 60000).toFixed(1)} min`;
 }
 
 // ---- activeflows
@@ -487,7 +747,7 @@ async function activeflowPage(main: HTMLElement, id: string): Promise<void> {
         h("p", { class: "graph-note" }, isSet(af.flow_id) ? `Revision ${af.flow_revision} of the flow, as this execution ran it` : ""), graphHost),
       h("section", { class: "side" }, h("h2", {}, "Trace"),
         h("ol", { class: "trace" }, af.executed_actions.map((a, i) =>
-          h("li", { class: "trace-item" }, h("span", { class: "trace-type" }, `${a.step ?? i + 1}. ${a.type}`), " ", a.decision ? a.decision.reason : describe(a), " ", h("span", { class: "when" }, when(a.tm_execute))))),
+          h("li", { class: "trace-item" }, h("span", { class: "trace-type" }, `${a.step ?? i + 1}. ${a.name ? `${a.name} (${a.type})` : a.type}`), " ", a.decision ? a.decision.reason : describe(a), " ", h("span", { class: "when" }, when(a.tm_execute))))),
         h("h2", {}, "Variables"), h("pre", { class: "options" }, JSON.stringify(af.variables, null, 2)))));
 }
 

@@ -157,7 +157,7 @@ export class Phone {
     this.trace.replaceChildren(
       ...af.executed_actions.map((a, i) =>
         h("li", { class: "trace-item" + (a.decision ? " decision" : ""), "data-type": a.type },
-          h("span", { class: "trace-type" }, `${a.step ?? i + 1}. ${a.type}`), " ",
+          h("span", { class: "trace-type" }, `${a.step ?? i + 1}. ${a.name ? `${a.name} (${a.type})` : a.type}`), " ",
           h("span", { class: "trace-what" }, a.decision ? a.decision.reason : describe(a)))),
     );
     this.hang.disabled = af.status !== "running";
