@@ -130,6 +130,7 @@ func TestActiveflowStateConstant(t *testing.T) {
 			case 2:
 				at2 = size
 			case 100:
+				t.Logf("the stored state: %d bytes at the 2nd report, %d at the 100th", at2, size)
 				if size-at2 > 8 || at2-size > 8 {
 					t.Errorf("the stored state grew from %d bytes at the 2nd report to %d at the 100th:\n%s", at2, size, doc)
 				}
