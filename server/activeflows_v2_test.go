@@ -150,3 +150,46 @@ func TestActiveflowStateConstant(t *testing.T) {
 		}
 	})
 }
+
+// TestActiveflowChainHistory: the end of an activeflow and the start of its on_complete_flow_id are written
+// together (one transaction: two changes), each with its own executed actions as rows; GET answers each one's
+// whole history and, once ended, the action it ended at; on both databases.
+func TestActiveflowChainHistory(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		e := newEnv(t, b)
+		second := e.createFlow(e.alice, map[string]any{"name": "second", "actions": []any{
+			map[string]any{"type": "variable_set", "option": map[string]any{"key": "k", "value": "v"}},
+			map[string]any{"type": "talk", "option": map[string]any{"text": "second ${k}"}}}})
+		first := e.createFlow(e.alice, map[string]any{"name": "first", "on_complete_flow_id": second.ID, "actions": []any{
+			map[string]any{"type": "talk", "option": map[string]any{"text": "first"}}}})
+		a := e.startActiveflow(e.alice, map[string]any{"flow_id": first.ID})
+		a = e.next(e.alice, a, nil)
+		if a.Status != "ended" || a.OnCompleteActiveflowID == "" {
+			t.Fatalf("the first activeflow: %+v", a)
+		}
+		history := func(id string) apiActiveflow {
+			var got apiActiveflow
+			e.as(e.alice, "GET", "/v1.0/activeflows/"+id, nil).wantStatus(http.StatusOK).decode(&got)
+			for i, x := range got.ExecutedActions {
+				if x.Step != i+1 {
+					t.Fatalf("activeflow %s: the history's steps are %v", id, steps(got.ExecutedActions))
+				}
+			}
+			return got
+		}
+		if got := history(a.ID); len(got.ExecutedActions) != 1 || got.CurrentAction == nil || got.CurrentAction.Type != "talk" {
+			t.Errorf("the first activeflow's history %v, current %+v; want its talk", steps(got.ExecutedActions), got.CurrentAction)
+		}
+		next := history(a.OnCompleteActiveflowID)
+		if len(next.ExecutedActions) != 2 || next.CurrentAction == nil || next.CurrentAction.Step != 2 ||
+			!strings.Contains(string(next.CurrentAction.Option), "second v") {
+			t.Fatalf("the second activeflow: history %v, current %+v", steps(next.ExecutedActions), next.CurrentAction)
+		}
+		e.next(e.alice, next, nil)
+		if got := history(next.ID); got.Status != "ended" || len(got.ExecutedActions) != 2 || got.CurrentAction == nil ||
+			got.CurrentAction.Step != 2 {
+			t.Errorf("the second activeflow once ended: %s, history %v, current %+v", got.Status, steps(got.ExecutedActions), got.CurrentAction)
+		}
+	})
+}
