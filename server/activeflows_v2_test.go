@@ -110,7 +110,8 @@ VALUES ($1, $2, 'running', '', $3, 1, 'api', $4)`
 }
 
 // TestActiveflowStateConstant: a call of 100 reports (a talk that a goto repeats) stores a state of the same
-// size at its 2nd report as at its 100th, within the digits of the step count and of the clock's fraction; GET
+// size at its 2nd report as at its 100th, within the digits of the step count, of the goto's count and of the
+// clock's fraction (12 bytes); GET
 // and the list answer its whole history, every step in order; on both databases.
 func TestActiveflowStateConstant(t *testing.T) {
 	t.Parallel()
@@ -131,7 +132,8 @@ func TestActiveflowStateConstant(t *testing.T) {
 				at2 = size
 			case 100:
 				t.Logf("the stored state: %d bytes at the 2nd report, %d at the 100th", at2, size)
-				if size-at2 > 8 || at2-size > 8 {
+				if size-at2 > 12 || at2-size > 12 { // digits: steps +2, current step +2, loops +1, the clock's fraction up to 7
+
 					t.Errorf("the stored state grew from %d bytes at the 2nd report to %d at the 100th:\n%s", at2, size, doc)
 				}
 			}
