@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -192,6 +193,53 @@ func TestActiveflowChainHistory(t *testing.T) {
 		if got := history(next.ID); got.Status != "ended" || len(got.ExecutedActions) != 2 || got.CurrentAction == nil ||
 			got.CurrentAction.Step != 2 {
 			t.Errorf("the second activeflow once ended: %s, history %v, current %+v", got.Status, steps(got.ExecutedActions), got.CurrentAction)
+		}
+	})
+}
+
+// TestActiveflowFramesAcrossInstances: inline actions and the actions a fetch returned are stored once, when
+// their frame is created (activeflow_frames), and another instance, which has never seen them, runs on from
+// them: the fetched list's second action, then back to the inline list's hangup; on both databases.
+func TestActiveflowFramesAcrossInstances(t *testing.T) {
+	t.Parallel()
+	fetched := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`[{"type":"talk","option":{"text":"fetched one"}},{"type":"talk","option":{"text":"fetched two"}}]`))
+	}))
+	t.Cleanup(fetched.Close)
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		e := newEnv(t, b, allowLoopback)
+		var cfg server.Config
+		allowLoopback(&cfg)
+		second, _ := e.instanceOn(t, cfg, e.stCfg)
+		a := e.startActiveflow(e.alice, map[string]any{"actions": []any{
+			map[string]any{"type": "fetch", "option": map[string]any{"event_url": fetched.URL + "/actions"}},
+			map[string]any{"type": "hangup"}}})
+		if a.CurrentAction == nil || !strings.Contains(string(a.CurrentAction.Option), "fetched one") {
+			t.Fatalf("after the fetch: %+v", a.CurrentAction)
+		}
+		db := e.rawDB()
+		q := "SELECT count(*) FROM activeflow_frames WHERE activeflow_id = $1"
+		if b == storetest.SQLite {
+			q = "SELECT count(*) FROM activeflow_frames WHERE activeflow_id = ?"
+		}
+		var frames int
+		if err := db.QueryRow(q, a.ID).Scan(&frames); err != nil || frames != 2 {
+			t.Errorf("stored %d action lists (%v), want 2: the inline one and the fetched one", frames, err)
+		}
+		a = second.next(e.alice, a, nil)
+		if a.CurrentAction == nil || !strings.Contains(string(a.CurrentAction.Option), "fetched two") || a.CurrentAction.Source != fetched.URL+"/actions" {
+			t.Fatalf("the other instance moved to %+v, want the fetched list's second talk", a.CurrentAction)
+		}
+		a = second.next(e.alice, a, nil)
+		if a.CurrentAction == nil || a.CurrentAction.Type != "hangup" {
+			t.Fatalf("past the fetched list: %+v, want the inline hangup", a.CurrentAction)
+		}
+		a = second.next(e.alice, a, nil)
+		var full apiActiveflow
+		second.as(e.alice, "GET", "/v1.0/activeflows/"+a.ID, nil).wantStatus(http.StatusOK).decode(&full)
+		if got := strings.Join(steps(full.ExecutedActions), " "); full.EndReason != "hangup" || len(full.ExecutedActions) != 4 {
+			t.Errorf("history %s ending %s, want fetch, two talks and the hangup", got, full.EndReason)
 		}
 	})
 }
