@@ -227,7 +227,7 @@ var settings = []setting{
 		help:  "largest options of an action once `${variables}` are substituted; past it the activeflow ends with `option_limit`",
 		parse: integer(1, 1<<30, func(c *config) *int { return &c.MaxOptionBytes })},
 	{name: "FLOWBIN_MAX_STATE_BYTES", def: itoa(flow.DefaultMaxStateBytes),
-		help:  "largest stored state of an activeflow; past it the activeflow ends with `state_limit`",
+		help:  "largest hot state of an activeflow (cursor, variables, loop counts, and the actions of its frames; not its history); past it the activeflow ends with `state_limit`",
 		parse: integer(1, 1<<40, func(c *config) *int { return &c.MaxStateBytes })},
 	{name: "FLOWBIN_FIELD_VALIDATION", def: server.DefaultFieldValidation.String(),
 		help: "unknown request fields when a request has no `?field_validation=`: `Warn` (dropped, reported in `Warning` headers), `Strict` (400) or `Ignore` (dropped silently)",
