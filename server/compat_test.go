@@ -492,9 +492,9 @@ func TestMeAndCustomer(t *testing.T) {
 // unknown fields are accepted: no answer is a 5xx, and every Warning header is one well-formed quoted string, even
 // for keys made of quotes, backslashes and control characters.
 func TestHostileBodiesWarned(t *testing.T) {
-	// Not in parallel: CPU-bound (many large or random requests), it gains nothing from sharing the cores, and
-	// its requests could wait past the client timeout under the race detector.
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+	// Not in parallel with the package: CPU-bound (many large or random requests), its requests could wait past the
+	// client timeout under the race detector. Its two stores' runs share the cores instead.
+	storetest.EachParallel(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		f := e.createFlow(e.alice, `{"name":"f","actions":[{"type":"answer"}]}`)
 		k := e.createKey(e.alice, `{"expire":86400}`)

@@ -88,9 +88,9 @@ func unknownTypes(n int) string {
 // is answered 4xx in the error envelope (the contract harness checks each answer), the server stays healthy,
 // and the data is unchanged.
 func TestHostileBattery(t *testing.T) {
-	// Not in parallel: CPU-bound (many large or random requests), it gains nothing from sharing the cores, and
-	// its requests could wait past the client timeout under the race detector.
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+	// Not in parallel with the package: CPU-bound (many large or random requests), its requests could wait past the
+	// client timeout under the race detector. Its two stores' runs share the cores instead.
+	storetest.EachParallel(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b, strictFields)
 		f := e.createFlow(e.alice, `{"name":"precious","actions":[{"type":"answer"},{"type":"talk","option":{"text":"keep me"}}]}`)
 		k := e.createKey(e.alice, `{"name":"precious","expire":86400}`)
@@ -353,9 +353,9 @@ func hasProblem(details []errorDetail, pointer, reason string) bool {
 // at most flow.MaxSuggestions of them (BenchmarkParseUnknownTypes in package flow measures the cost: about
 // 20 MB/s, where it took seconds).
 func TestHostileValidationCost(t *testing.T) {
-	// Not in parallel: CPU-bound (many large or random requests), it gains nothing from sharing the cores, and
-	// its requests could wait past the client timeout under the race detector.
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+	// Not in parallel with the package: CPU-bound (many large or random requests), its requests could wait past the
+	// client timeout under the race detector. Its two stores' runs share the cores instead.
+	storetest.EachParallel(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b, func(c *server.Config) { c.MaxActions = 100_000 })
 		var doc strings.Builder
 		doc.WriteString(`{"name":"x","actions":[{"type":"tlak"}`)

@@ -115,21 +115,25 @@ func (g *flowGen) report() map[string]string {
 // script: the same actions, options, steps, decisions, end and variables. On both stores, with a fixed seed (whose
 // flows are known to run every control action) and a new one each run.
 func TestPropertyActiveflowMatchesSimulate(t *testing.T) {
-	// Not in parallel: CPU-bound (many large or random requests), it gains nothing from sharing the cores, and
-	// its requests could wait past the client timeout under the race detector.
+	// Not in parallel with the package: CPU-bound (many large or random requests), its requests could wait past the
+	// client timeout under the race detector. Its own four runs (two seeds, two stores) share the cores instead: one
+	// run keeps one core busy, so one after another they left the other idle.
 	const fixed = 20261201
 	random := uint64(time.Now().UnixNano())
 	if s := os.Getenv("FLOWBIN_PROPERTY_SEED"); s != "" {
 		random, _ = strconv.ParseUint(s, 10, 64)
 	}
 	for _, seed := range []uint64{fixed, random} {
-		t.Run(strconv.FormatUint(seed, 10), func(t *testing.T) { propertyRun(t, seed, seed == fixed) })
+		t.Run(strconv.FormatUint(seed, 10), func(t *testing.T) {
+			t.Parallel()
+			propertyRun(t, seed, seed == fixed)
+		})
 	}
 }
 
 func propertyRun(t *testing.T, seed uint64, wantCoverage bool) {
 	t.Logf("seed %d (FLOWBIN_PROPERTY_SEED reproduces a run)", seed)
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+	storetest.EachParallel(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		g := &flowGen{r: rand.New(rand.NewPCG(seed, 1))}
 		for range 3 {

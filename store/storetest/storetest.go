@@ -84,6 +84,18 @@ func Each(t *testing.T, f func(t *testing.T, b Backend)) {
 	}
 }
 
+// EachParallel is Each with the backends' runs in parallel with each other. A test that is not itself parallel
+// (one that would rather not share the cores with the whole package) still fills both cores with its own two runs.
+func EachParallel(t *testing.T, f func(t *testing.T, b Backend)) {
+	t.Helper()
+	for _, b := range Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			t.Parallel()
+			f(t, b)
+		})
+	}
+}
+
 // Config returns a store configuration for a fresh, empty database of the backend, dropped when the test ends.
 // It skips the test (or fails it, under CI=true) when PostgreSQL is wanted but unreachable.
 func Config(t testing.TB, b Backend) store.Config {
