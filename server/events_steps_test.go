@@ -99,7 +99,7 @@ func shorts(evs []eventOf) string {
 // shape with its defaults, and without variables unless the customer asks.
 func TestEventsOfEveryEnding(t *testing.T) {
 	const zero = "00000000-0000-0000-0000-000000000000"
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+	storetest.EachParallel(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		e.as(e.alice, "PUT", "/v1.0/customer", map[string]any{"webhook_uri": "https://example.com/hooks"}).wantStatus(http.StatusOK)
 		next := func(a apiActiveflow) apiActiveflow { return e.next(e.alice, a, map[string]string{"pin": "1234"}) }

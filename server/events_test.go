@@ -194,7 +194,7 @@ func TestWebhookSend(t *testing.T) {
 // TestFetch: fetch runs the actions its URL answers in place; garbage, a redirect to a refused address, a huge
 // body and a slow server each end the execution cleanly, with the reason in the trace.
 func TestFetch(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+	storetest.EachParallel(t, func(t *testing.T, b storetest.Backend) {
 		rc := newReceiver(t)
 		other := newReceiver(t) // allowed by address: the redirect target is not
 		allow, _ := outbound.ParseAllow(strings.TrimPrefix(rc.URL, "http://"))
@@ -264,7 +264,7 @@ func TestOutboundGuard(t *testing.T) {
 // TestOnCompleteChain: when an activeflow ends, its on_complete_flow_id starts with its variables, linked both
 // ways; a chain holds at most 5 activeflows, and the refused 6th is recorded.
 func TestOnCompleteChain(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+	storetest.EachParallel(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		// Six flows, each naming the next: f0 → f1 → … → f5. Each sets a variable and ends at once, but f0,
 		// which waits for the runner.
@@ -320,7 +320,7 @@ func TestOnCompleteChain(t *testing.T) {
 // TestVoIPbinActiveflowCreateFields: VoIPbin's SDK sends id, webhook_uri and webhook_method; an id that is
 // taken answers 409, and the activeflow's events go to its webhook_uri.
 func TestVoIPbinActiveflowCreateFields(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+	storetest.EachParallel(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b, allowLoopback)
 		rc := newReceiver(t)
 		e.deliver(t, events.Config{})
@@ -357,7 +357,7 @@ func TestVoIPbinActiveflowCreateFields(t *testing.T) {
 // and delivery) are delivered by the next; a message an instance claimed and never finished (killed mid-send) is
 // delivered by another once its lease ends.
 func TestEventsSurviveADeadInstance(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+	storetest.EachParallel(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b, allowLoopback)
 		rc := newReceiver(t)
 		for range 3 {
@@ -417,7 +417,7 @@ func TestEventsOneDelivererAtATime(t *testing.T) {
 // Webhooks says with the secret it was shown once; a receiver that fails twice and then answers 200 gets each
 // event exactly once after the retries, under the same webhook-id.
 func TestSignedEventsAfterRetries(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+	storetest.EachParallel(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		rc := newReceiver(t)
 		var mu sync.Mutex

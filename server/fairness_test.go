@@ -130,7 +130,7 @@ func TestDeadReceiverDoesNotDelayOthers(t *testing.T) {
 // start owes two events (activeflow_created, and activeflow_updated for the talk it moved to): a cap of four holds
 // the first two activeflows' and drops the third's.
 func TestOverTheCapIsDropped(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+	storetest.EachParallel(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b, allowLoopback)
 		stCfg := e.stCfg
 		stCfg.OutboxMaxPending = 4

@@ -14,7 +14,7 @@ import (
 // webhook_send, a fetch). The receiver counts what it gets: one request per step, whoever wins, with and without
 // an Idempotency-Key, and the losers answer 409 STALE_ACTION (or, with the winner's key, its answer again).
 func TestStepSideEffectsOnce(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+	storetest.EachParallel(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b, allowLoopback)
 		rc := newReceiver(t)
 		rc.delay = 150 * time.Millisecond // long enough for every report to arrive while the first is out
