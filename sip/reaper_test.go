@@ -151,9 +151,16 @@ func TestLostRunnersCallsAreEndedByAnother(t *testing.T) {
 		if af.Status != "ended" || af.EndReason != "hangup" {
 			t.Errorf("the lost call's activeflow: %+v", af)
 		}
-		var m dto.Metric
-		if err := liveMetrics.Reaped.Write(&m); err != nil || m.GetCounter().GetValue() != 1 {
-			got := m.GetCounter().GetValue()
+		// The reaper counts the call once its transaction has committed, which the API can show first.
+		reaped := func() float64 {
+			var m dto.Metric
+			if err := liveMetrics.Reaped.Write(&m); err != nil {
+				t.Fatal(err)
+			}
+			return m.GetCounter().GetValue()
+		}
+		waitFor(t, 5*time.Second, "the live runner counts the call it reaped", func() bool { return reaped() >= 1 })
+		if got := reaped(); got != 1 {
 			t.Errorf("flowbin_sip_calls_reaped_total of the live runner: %v, want 1", got)
 		}
 		// The live runner's call outlived its first lease many times over, renewed.
