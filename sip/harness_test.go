@@ -26,6 +26,7 @@ import (
 	"github.com/flowbin/flowbin/internal/apitest"
 	"github.com/flowbin/flowbin/server"
 	"github.com/flowbin/flowbin/sip"
+	"github.com/flowbin/flowbin/store"
 	"github.com/flowbin/flowbin/store/storetest"
 )
 
@@ -49,19 +50,19 @@ type harness struct {
 
 type harnessOption func(*sip.Config)
 
-func newHarness(t *testing.T, b storetest.Backend, opts ...harnessOption) *harness {
+// serveFlowbin runs flowbin's API over st on a test HTTP server, with its change listener, as `flowbin serve` does;
+// pw hashes the passwords of the users a test creates.
+func serveFlowbin(t *testing.T, st *store.Store) (s *server.Server, srv *httptest.Server, pw *auth.Passwords) {
 	t.Helper()
-	st := storetest.Open(t, b)
 	tokens, err := auth.NewTokens([]byte("0123456789abcdef0123456789abcdef"), time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pw, err := auth.NewPasswords(4)
-	if err != nil {
+	if pw, err = auth.NewPasswords(4); err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, err := server.New(server.Config{LoginAttemptsPerAddress: 1000, LoginAttemptsPerUser: 1000}, st, tokens, pw, log)
+	s, err = server.New(server.Config{LoginAttemptsPerAddress: 1000, LoginAttemptsPerUser: 1000}, st, tokens, pw,
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,8 +70,15 @@ func newHarness(t *testing.T, b storetest.Backend, opts ...harnessOption) *harne
 	done := make(chan struct{})
 	go func() { defer close(done); s.WatchChanges(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	srv := httptest.NewServer(s)
+	srv = httptest.NewServer(s)
 	t.Cleanup(srv.Close)
+	return s, srv, pw
+}
+
+func newHarness(t *testing.T, b storetest.Backend, opts ...harnessOption) *harness {
+	t.Helper()
+	st := storetest.Open(t, b)
+	_, srv, pw := serveFlowbin(t, st)
 	h := &harness{t: t, srv: srv, ledger: newMemLedger(), dir: &memDirectory{routes: map[string]sip.Route{}}, recDir: t.TempDir()}
 	h.client = &http.Client{Transport: &apitest.Transport{Contract: contract, T: t}, Timeout: 30 * time.Second}
 	hash, err := pw.Hash("pw-alice-1234")

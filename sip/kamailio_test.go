@@ -3,8 +3,6 @@ package sip_test
 import (
 	"bytes"
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,7 +19,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/flowbin/flowbin/auth"
-	"github.com/flowbin/flowbin/server"
 	"github.com/flowbin/flowbin/sip"
 	"github.com/flowbin/flowbin/store"
 	"github.com/flowbin/flowbin/store/storetest"
@@ -42,25 +39,8 @@ func startInstance(t *testing.T, dbURL string, dir *memDirectory, token *string)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	tokens, err := auth.NewTokens([]byte("0123456789abcdef0123456789abcdef"), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pw, err := auth.NewPasswords(4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := server.New(server.Config{LoginAttemptsPerAddress: 1000, LoginAttemptsPerUser: 1000}, st, tokens, pw,
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); s.WatchChanges(wctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	in := &instance{srv: httptest.NewServer(s), ledger: newMemLedger()}
-	t.Cleanup(in.srv.Close)
+	_, srv, _ := serveFlowbin(t, st)
+	in := &instance{srv: srv, ledger: newMemLedger()}
 	in.runner, err = sip.New(sip.Config{
 		ListenAddr: "127.0.0.1:0", Directory: dir, Ledger: in.ledger, Speaker: toneSpeaker{}, Log: quietLog(t),
 		Flows: &sip.HTTPFlows{BaseURL: in.srv.URL, Client: &http.Client{Timeout: 10 * time.Second},

@@ -2,10 +2,7 @@ package sip_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -14,9 +11,7 @@ import (
 	"github.com/google/uuid"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/flowbin/flowbin/auth"
 	"github.com/flowbin/flowbin/internal/apitest"
-	"github.com/flowbin/flowbin/server"
 	"github.com/flowbin/flowbin/sip"
 	"github.com/flowbin/flowbin/store/storetest"
 )
@@ -29,25 +24,7 @@ func TestLostRunnersCallsAreEndedByAnother(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		st := storetest.Open(t, b)
-		tokens, err := auth.NewTokens([]byte("0123456789abcdef0123456789abcdef"), time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pw, err := auth.NewPasswords(4)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := server.New(server.Config{LoginAttemptsPerAddress: 1000, LoginAttemptsPerUser: 1000}, st, tokens, pw,
-			slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		wctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { defer close(done); s.WatchChanges(wctx) }()
-		t.Cleanup(func() { cancel(); <-done })
-		srv := httptest.NewServer(s)
-		t.Cleanup(srv.Close)
+		s, srv, pw := serveFlowbin(t, st)
 		hash, _ := pw.Hash("pw-alice-1234")
 		u, err := st.CreateUser(context.Background(), "alice-co", "alice", hash)
 		if err != nil {
