@@ -3743,8 +3743,10 @@ type FlowStatsAction struct {
 	Entered int `json:"entered"`
 
 	// MedianMs For actions that a runner carries out (not control actions), the median time in milliseconds from
-	// moving to the action to moving to the next one (or to the execution's end, for its last action);
-	// `null` for control actions and when no execution has left the action yet.
+	// moving to the action to moving to the next one (or to the execution's end, for its last action), of
+	// the times rounded to the millisecond below a second and to three significant digits from a second
+	// on (1,234 ms counts as 1,230 ms); `null` for control actions and when no execution has left the
+	// action yet.
 	//
 	//
 	// Example: 4200
@@ -9362,8 +9364,11 @@ type ClientInterface interface {
 	// For one revision of the flow and a time window (**beyond**): how many executions (activeflows of that
 	// flow and revision created in the window) there were, how many entered each action and how often, how
 	// often each move between two actions was taken, where executions ended and why, and the median time spent
-	// in each runner action. Computed by the database from the executed actions' rows; only the flow's own
-	// actions count (actions of a flow a `fetch_flow` ran, and inline or fetched actions, are left out).
+	// in each runner action. Computed by the database from the executed actions' rows: a closed hour of the
+	// window (from a minute after its end) is summed once and kept, and checked on every request against the
+	// executions it covers, so that a request computes only the window's partial hours, the hours not closed
+	// yet and the executions that ended after their hour was summed; the answer is the same either way. Only
+	// the flow's own actions count (actions of a flow a `fetch_flow` ran, and inline or fetched actions, are left out).
 	// Executions stored before the stored format version 2 have no action rows: they count in `executions`,
 	// `ends` and `running` only. Deleted activeflows are not counted.
 	//
@@ -10731,8 +10736,11 @@ func (c *Client) SimulateFlow(ctx context.Context, id FlowID, body SimulateFlowJ
 // For one revision of the flow and a time window (**beyond**): how many executions (activeflows of that
 // flow and revision created in the window) there were, how many entered each action and how often, how
 // often each move between two actions was taken, where executions ended and why, and the median time spent
-// in each runner action. Computed by the database from the executed actions' rows; only the flow's own
-// actions count (actions of a flow a `fetch_flow` ran, and inline or fetched actions, are left out).
+// in each runner action. Computed by the database from the executed actions' rows: a closed hour of the
+// window (from a minute after its end) is summed once and kept, and checked on every request against the
+// executions it covers, so that a request computes only the window's partial hours, the hours not closed
+// yet and the executions that ended after their hour was summed; the answer is the same either way. Only
+// the flow's own actions count (actions of a flow a `fetch_flow` ran, and inline or fetched actions, are left out).
 // Executions stored before the stored format version 2 have no action rows: they count in `executions`,
 // `ends` and `running` only. Deleted activeflows are not counted.
 //
@@ -14579,8 +14587,11 @@ type ClientWithResponsesInterface interface {
 	// For one revision of the flow and a time window (**beyond**): how many executions (activeflows of that
 	// flow and revision created in the window) there were, how many entered each action and how often, how
 	// often each move between two actions was taken, where executions ended and why, and the median time spent
-	// in each runner action. Computed by the database from the executed actions' rows; only the flow's own
-	// actions count (actions of a flow a `fetch_flow` ran, and inline or fetched actions, are left out).
+	// in each runner action. Computed by the database from the executed actions' rows: a closed hour of the
+	// window (from a minute after its end) is summed once and kept, and checked on every request against the
+	// executions it covers, so that a request computes only the window's partial hours, the hours not closed
+	// yet and the executions that ended after their hour was summed; the answer is the same either way. Only
+	// the flow's own actions count (actions of a flow a `fetch_flow` ran, and inline or fetched actions, are left out).
 	// Executions stored before the stored format version 2 have no action rows: they count in `executions`,
 	// `ends` and `running` only. Deleted activeflows are not counted.
 	//
@@ -20585,8 +20596,11 @@ func (c *ClientWithResponses) SimulateFlowWithResponse(ctx context.Context, id F
 // For one revision of the flow and a time window (**beyond**): how many executions (activeflows of that
 // flow and revision created in the window) there were, how many entered each action and how often, how
 // often each move between two actions was taken, where executions ended and why, and the median time spent
-// in each runner action. Computed by the database from the executed actions' rows; only the flow's own
-// actions count (actions of a flow a `fetch_flow` ran, and inline or fetched actions, are left out).
+// in each runner action. Computed by the database from the executed actions' rows: a closed hour of the
+// window (from a minute after its end) is summed once and kept, and checked on every request against the
+// executions it covers, so that a request computes only the window's partial hours, the hours not closed
+// yet and the executions that ended after their hour was summed; the answer is the same either way. Only
+// the flow's own actions count (actions of a flow a `fetch_flow` ran, and inline or fetched actions, are left out).
 // Executions stored before the stored format version 2 have no action rows: they count in `executions`,
 // `ends` and `running` only. Deleted activeflows are not counted.
 //
