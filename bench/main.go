@@ -299,6 +299,7 @@ func benchPostgres(ctx context.Context, cfg config, rep *report, bin, tmp, dbURL
 		{"flowbin: IVR calls end to end, with a customer webhook", c.outboxCalls, &rep.outbox.steps},
 		{"flowbin: 100-step calls", c.longCalls, &rep.long.steps},
 		{"flowbin: a flow's stats over 100,000 executions", c.flowStats, &rep.stats},
+		{"console: a 200-action flow's page in Chromium", c.consoleFlow, &rep.console},
 	}
 	for _, s := range steps {
 		logf("measuring %s (%s + %s warm-up)", s.label, cfg.duration, cfg.warmup)

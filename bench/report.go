@@ -99,6 +99,7 @@ type report struct {
 	stateStart, stateLen int        // bytes of the state flowbin stored when an IVR call started, and after an average step
 	longState            [2]int     // bytes of the 100-step call's state after its 1st and 100th step
 	stats                Result     // GET /v1.0/flows/{id}/stats over statsExecutions executions, one client
+	console              Result     // a consoleActions-action flow's page, interactive after its load's start
 
 	soakRSS      []int64 // kB, one a second
 	peakKB       int64
@@ -350,6 +351,14 @@ func (r *report) targets() []target {
 		pass: r.stats.Requests > 0 && r.stats.P50 <= targetStatsP50,
 		detail: fmt.Sprintf("p50 %s, p99 %s, %.1f/s over %d requests", ms(r.stats.P50), ms(r.stats.P99), r.stats.Rate(),
 			r.stats.Requests)}, r.stats)
+
+	cp := ratio(float64(r.console.P50), float64(targetConsoleP50))
+	consoleDetail := fmt.Sprintf("p50 %s, p99 %s over %d loads", ms(r.console.P50), ms(r.console.P99), r.console.Requests)
+	if r.console.Requests == 0 {
+		consoleDetail = "not measured: " + r.console.Sample
+	}
+	add(target{what: whatConsole, reference: refConsoleBudget, ratio: fmt.Sprintf("%.2f×", cp), goal: "≤ 1.0×",
+		pass: r.console.Requests > 0 && r.console.P50 <= targetConsoleP50, detail: consoleDetail})
 
 	s := ratio(r.sqliteGet.Rate(), r.get.Rate())
 	add(target{what: whatSQLite, reference: refPostgresGet, ratio: fmt.Sprintf("%.2f×", s),
