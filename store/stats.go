@@ -160,7 +160,7 @@ func roundedSQL(floor func(string) string, integer string) string {
 	return b.String()
 }
 
-// statsRow is one tagged row of flowStatsSQL; a sum keeps its p and h rows.
+// statsRow is one tagged row of flowStatsSQL.
 type statsRow struct {
 	Kind string  `json:"k"`
 	Hr   int     `json:"-"`
@@ -185,7 +185,14 @@ type flowStatsHour struct {
 	Data         string    `gorm:"column:data"`
 	TMUpdate     time.Time `gorm:"column:tm_update"`
 
-	rows []statsRow
+	sum statsSum
+}
+
+// statsSum is what a sum keeps (flow_stats_hours.data): the p rows as they are, and the h rows as, per action, a
+// flat list of rounded time and count pairs, which is most of a sum and so kept compact.
+type statsSum struct {
+	Paths []statsRow         `json:"p"`
+	Times map[string][]int64 `json:"h"`
 }
 
 func (flowStatsHour) TableName() string { return "flow_stats_hours" }
@@ -206,7 +213,7 @@ func (s *Store) FlowStats(ctx context.Context, q FlowStatsQuery) (*FlowStats, er
 		times: map[uuid.UUID]map[int64]int64{},
 	}
 	for _, h := range sums {
-		if err := acc.add(h.rows); err != nil {
+		if err := acc.addSum(h.sum); err != nil {
 			return nil, err
 		}
 	}
@@ -366,7 +373,7 @@ func (s *Store) flowStatsSums(ctx context.Context, q FlowStatsQuery, now time.Ti
 		switch {
 		case !ok || c.covered != h.Executions: // an execution deleted, or written after the sum
 		case c.late > 0 && now.Sub(h.Cutoff) >= statsLateRefresh: // long calls of the hour have ended since
-		case json.Unmarshal([]byte(h.Data), &h.rows) != nil:
+		case json.Unmarshal([]byte(h.Data), &h.sum) != nil:
 		default:
 			byHour[h.Hour] = h
 		}
@@ -403,7 +410,8 @@ func (s *Store) sumHours(ctx context.Context, q FlowStatsQuery, hours []int64, n
 	for i, hr := range hours {
 		start := time.Unix(hr*3600, 0).UTC()
 		sums[i] = &flowStatsHour{FlowID: q.FlowID, FlowRevision: q.Revision, Hour: hr, CustomerID: q.CustomerID,
-			HourStart: start, HourEnd: start.Add(time.Hour), Cutoff: cutoff, TMUpdate: now, rows: []statsRow{}}
+			HourStart: start, HourEnd: start.Add(time.Hour), Cutoff: cutoff, TMUpdate: now,
+			sum: statsSum{Paths: []statsRow{}, Times: map[string][]int64{}}}
 		n := strconv.Itoa(i)
 		args["hs"+n], args["he"+n] = start, start.Add(time.Hour)
 		table[i] = "SELECT " + n + " AS hr, " + s.timestampParam("hs"+n) + " AS hs, " + s.timestampParam("he"+n) + " AS he"
@@ -425,14 +433,17 @@ func (s *Store) sumHours(ctx context.Context, q FlowStatsQuery, hours []int64, n
 			return nil, fmt.Errorf("sum of hour %d of %d", r.Hr, len(sums))
 		}
 		h := sums[r.Hr]
-		if r.Kind == "x" {
+		switch {
+		case r.Kind == "x":
 			h.Executions = int(r.N)
-			continue
+		case r.Kind == "p":
+			h.sum.Paths = append(h.sum.Paths, r)
+		case r.Kind == "h" && r.A != nil:
+			h.sum.Times[*r.A] = append(h.sum.Times[*r.A], r.M, r.N)
 		}
-		h.rows = append(h.rows, r)
 	}
 	for _, h := range sums {
-		data, err := json.Marshal(h.rows)
+		data, err := json.Marshal(h.sum)
 		if err != nil {
 			return nil, err
 		}
@@ -472,6 +483,37 @@ func (acc *statsAcc) action(id *string) (uuid.UUID, *ActionStats, error) {
 	return u, a, nil
 }
 
+// timesOf is the action's times: how many took each rounded value.
+func (acc *statsAcc) timesOf(id uuid.UUID) map[int64]int64 {
+	t := acc.times[id]
+	if t == nil {
+		t = map[int64]int64{}
+		acc.times[id] = t
+	}
+	return t
+}
+
+// addSum adds a sum's rows.
+func (acc *statsAcc) addSum(sum statsSum) error {
+	if err := acc.add(sum.Paths); err != nil {
+		return err
+	}
+	for a, pairs := range sum.Times {
+		if len(pairs)%2 != 0 {
+			return fmt.Errorf("store: flow stats: the times of action %s are not pairs", a)
+		}
+		id, _, err := acc.action(&a)
+		if err != nil {
+			return err
+		}
+		t := acc.timesOf(id)
+		for i := 0; i < len(pairs); i += 2 {
+			t[pairs[i]] += pairs[i+1]
+		}
+	}
+	return nil
+}
+
 func (acc *statsAcc) add(rows []statsRow) error {
 	for _, r := range rows {
 		switch r.Kind {
@@ -498,12 +540,7 @@ func (acc *statsAcc) add(rows []statsRow) error {
 			if err != nil {
 				return err
 			}
-			t := acc.times[id]
-			if t == nil {
-				t = map[int64]int64{}
-				acc.times[id] = t
-			}
-			t[r.M] += r.N
+			acc.timesOf(id)[r.M] += r.N
 		}
 	}
 	return nil
