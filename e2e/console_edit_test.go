@@ -282,8 +282,12 @@ func TestConsoleBuildsAFlowOnTheGraph(t *testing.T) {
 	if c := apiJSON(t, "GET", in.url+"/v1.0/customer", token, "", 200); c["webhook_uri"] != receiver.URL+"/events" || c["webhook_method"] != "POST" {
 		t.Errorf("the customer's webhook %v %v", c["webhook_uri"], c["webhook_method"])
 	}
-	evalJS[bool](p, `(window.confirm = () => true, true)`)
-	p.do("rotate", chromedp.Click(chromedp.CSS(`button.rotate-secret`)))
+	p.do("rotate", chromedp.Click(chromedp.CSS(`button.rotate-secret`)), chromedp.WaitVisible(chromedp.CSS(`dialog.ask[open]`)))
+	if q := p.text(`dialog.ask[open] p`); !strings.Contains(q, "new signing secret") {
+		t.Errorf("rotating asks %q", q)
+	}
+	p.axe("the question before rotating", script)
+	p.do("yes, rotate", chromedp.Click(chromedp.CSS(`dialog.ask[open] .ask-yes`)))
 	p.waitJS("the secret is shown", `document.querySelector('input.webhook-secret') && document.querySelector('input.webhook-secret').value.startsWith('whsec_')`)
 	p.do("a test delivery", chromedp.Click(chromedp.CSS(`button.webhook-test`)))
 	p.waitJS("its answer", `document.querySelector('.test-result').textContent.startsWith('Answered 204')`)
@@ -318,8 +322,19 @@ func TestConsoleBuildsAFlowOnTheGraph(t *testing.T) {
 
 	// The access key deleted: it no longer works.
 	p.do("keys again", chromedp.Click(chromedp.CSS(`.subnav a[href="#/settings/accesskeys"]`)), chromedp.WaitVisible(chromedp.CSS(`tr.key-row`)))
-	evalJS[bool](p, `(window.confirm = () => true, true)`)
-	p.do("delete the new key", chromedp.Click(chromedp.CSS(`button[aria-label="Delete the access key ci pipeline"]`)))
+	// Asked first: Cancel (where the focus starts) keeps the key; the dialog's own button deletes it.
+	deleteKey := chromedp.CSS(`button[aria-label="Delete the access key ci pipeline"]`)
+	p.do("delete the new key", chromedp.Click(deleteKey), chromedp.WaitVisible(chromedp.CSS(`dialog.ask[open]`)))
+	if focused := evalJS[string](p, `document.activeElement.className`); focused != "ask-no" {
+		t.Errorf("the question starts with the focus on %q; want Cancel", focused)
+	}
+	p.do("no", chromedp.Click(chromedp.CSS(`dialog.ask[open] .ask-no`)))
+	p.waitJS("the question closed", `!document.querySelector('dialog.ask')`)
+	if !strings.Contains(p.text(`table.keys tbody`), "ci pipeline") {
+		t.Fatal("Cancel deleted the key")
+	}
+	p.do("delete it after all", chromedp.Click(deleteKey), chromedp.WaitVisible(chromedp.CSS(`dialog.ask[open]`)),
+		chromedp.Click(chromedp.CSS(`dialog.ask[open] .ask-yes`)))
 	p.waitJS("gone from the list", `!document.querySelector('table.keys tbody').textContent.includes('ci pipeline')`)
 	apiJSON(t, "GET", in.url+"/v1.0/flows", newKey, "", 401)
 
@@ -339,6 +354,14 @@ func TestConsoleBuildsAFlowOnTheGraph(t *testing.T) {
 	// How soon is measured by make bench (bench/console.go), on a machine doing nothing else.
 	t.Logf("a flow of 200 actions: interactive %.0f ms after the page's start",
 		evalJS[float64](p, `performance.getEntriesByName('flow-interactive')[0].startTime`))
+	// Deleted from its page, after the question: the list of flows follows, and the API no longer has it.
+	p.do("delete the big flow", chromedp.Click(chromedp.CSS(`.bar button.danger`)), chromedp.WaitVisible(chromedp.CSS(`dialog.ask[open]`)))
+	if q := p.text(`dialog.ask[open] p`); !strings.Contains(q, "two hundred") {
+		t.Errorf("deleting asks %q", q)
+	}
+	p.do("yes, delete", chromedp.Click(chromedp.CSS(`dialog.ask[open] .ask-yes`)))
+	p.waitJS("the list of flows", `location.hash === "#/flows"`)
+	apiJSON(t, "GET", in.url+"/v1.0/flows/"+bigID, token, "", 404)
 
 	// The counts, on the graph's edges and nodes.
 	p.do("back to the menu", chromedp.Navigate(in.url+"/console#/flows/"+id), chromedp.WaitVisible(chromedp.CSS(`.graph .node[data-type="branch"]`)))

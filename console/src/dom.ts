@@ -37,3 +37,28 @@ export function debounce<A extends unknown[]>(ms: number, f: (...a: A) => void):
     t = window.setTimeout(() => f(...a), ms);
   };
 }
+
+/** Asks before an action that cannot be undone, in a modal dialog of the page rather than the browser's confirm(),
+ * whose buttons cannot say what they do: resolves true when the person chooses the action, false on Cancel or
+ * Escape. The focus starts on Cancel, the choice that changes nothing. */
+export function ask(question: string, action: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const yes = h("button", { type: "button", class: "danger ask-yes" }, action);
+    const no = h("button", { type: "button", class: "ask-no" }, "Cancel");
+    const dialog = h("dialog", { class: "ask", role: "alertdialog", "aria-labelledby": "ask-question" },
+      h("p", { id: "ask-question" }, question), h("div", { class: "dialog-buttons" }, yes, no));
+    let answer = false;
+    yes.addEventListener("click", () => {
+      answer = true;
+      dialog.close();
+    });
+    no.addEventListener("click", () => dialog.close());
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      resolve(answer);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    no.focus();
+  });
+}

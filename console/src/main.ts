@@ -2,7 +2,7 @@
 import type { EditorView } from "@codemirror/view";
 import type { MergeView } from "@codemirror/merge";
 import { type Activeflow, type Action, ApiError, type Call, type Flow, type FlowRevision, type Recording, api, base, flowDocument, isSet, loggedIn, login, logout, recordingAudio } from "./api";
-import { bytes, debounce, h, when } from "./dom";
+import { ask, bytes, debounce, h, when } from "./dom";
 import { redo, redoDepth, undo, undoDepth } from "@codemirror/commands";
 import { type Located, JSONSyntaxError, createEditor, diffView, locateProblems, replaceText, setText, showProblems, syntaxProblem } from "./editor";
 import { type FormHost, actionForm, markForm } from "./form";
@@ -629,7 +629,7 @@ async function flowPage(main: HTMLElement, id: string): Promise<void> {
     panel.replaceChildren(h("h2", {}, "Revisions"), h("ol", { class: "revisions" }, rows), compare, note);
   }
   async function restore(r: FlowRevision, note: HTMLElement): Promise<void> {
-    if (text !== savedText && !confirm("The editor has unsaved changes; restoring replaces them. Restore?")) return;
+    if (text !== savedText && !(await ask("The editor has unsaved changes; restoring replaces them. Restore?", "Restore"))) return;
     try {
       const res = await api.restore(id, r.revision, etag);
       await loaded(res.body, res.etag);
@@ -647,9 +647,14 @@ async function flowPage(main: HTMLElement, id: string): Promise<void> {
   main.append(
     h("div", { class: "bar" }, title, rev, state, h("span", { class: "grow" }), undoBtn, redoBtn, saveBtn,
       h("button", { type: "button", class: "danger", onclick: async () => {
-        if (!confirm(`Delete the flow “${flow.name}”?`)) return;
-        await api.deleteFlow(id, etag);
-        go("#/flows");
+        if (!(await ask(`Delete the flow “${flow.name}”?`, "Delete the flow"))) return;
+        try {
+          await api.deleteFlow(id, etag);
+          go("#/flows");
+        } catch (e) {
+          setState(e instanceof ApiError && e.status === 412
+            ? "The flow changed meanwhile; reload it before deleting it." : "Not deleted: " + (e as Error).message, "bad");
+        }
       } }, "Delete")),
     h("div", { class: "workspace" },
       h("section", { class: "graph-pane", "aria-label": "graph" }, graphNote, graphHost),

@@ -1,7 +1,7 @@
 // The settings pages: access keys, the customer's webhook (its secret and a test delivery), and the deliveries
 // of events with their attempts.
 import { type Accesskey, ApiError, api, isSet } from "./api";
-import { h, when } from "./dom";
+import { ask, h, when } from "./dom";
 
 const pages: [string, string][] = [["accesskeys", "Access keys"], ["webhook", "Webhook"], ["deliveries", "Event deliveries"]];
 
@@ -65,7 +65,7 @@ async function accesskeys(main: HTMLElement, go: (hash: string) => void): Promis
       h("td", {}, k.name || "(no name)"), h("td", {}, k.detail), h("td", {}, h("code", {}, k.token_prefix + "…")),
       h("td", {}, when(k.tm_create)), h("td", {}, when(k.tm_expire)), h("td", {}, del));
     del.addEventListener("click", async () => {
-      if (!confirm(`Delete the access key “${k.name || k.token_prefix}”? Whatever uses it stops working.`)) return;
+      if (!(await ask(`Delete the access key “${k.name || k.token_prefix}”? Whatever uses it stops working.`, "Delete the key"))) return;
       try {
         await api.deleteAccesskey(k.id);
         row.remove();
@@ -109,7 +109,7 @@ async function webhook(main: HTMLElement): Promise<void> {
   const secretBox = h("div", { class: "secret-box" });
   const rotate = h("button", { type: "button", class: "rotate-secret" }, "Make a new secret");
   rotate.addEventListener("click", async () => {
-    if (!confirm("Make a new signing secret? Receivers that verify signatures need the new one.")) return;
+    if (!(await ask("Make a new signing secret? Receivers that verify signatures need the new one.", "Make a new secret"))) return;
     try {
       const { body } = await api.rotateWebhookSecret();
       secretBox.replaceChildren(once("The webhook's signing secret", body.webhook_secret, "webhook-secret"));
