@@ -53,13 +53,13 @@ type EdgeStats struct {
 	Count    int
 }
 
-// How the statistics are computed (docs/api.md, "Flow statistics"). The window's closed hours are added up from
-// flow_stats_hours, sums that the statistics' own statement computed from the action rows the first time an hour was
-// asked for: what the executions created in that hour and ended before the sum's cutoff did. Everything else is
-// computed from the rows on every request: the window's partial hours, the hours not closed yet, and the
-// executions of summed hours that were still running at the cutoff or ended after it. A sum is checked on every
-// request against the number of executions it should cover, so that a deleted execution (or one whose end was
-// written after the cutoff) makes the hour be computed again.
+// How the statistics are computed (openapi.yaml's getFlowStats says it to the API's users). The window's closed
+// hours are added up from flow_stats_hours, sums that the statistics' own statement computed from the action rows
+// the first time an hour was asked for: what the executions created in that hour and ended before the sum's cutoff
+// did. Everything else is computed from the rows on every request: the window's partial hours, the hours not
+// closed yet, and the executions of summed hours that were still running at the cutoff or ended after it. A sum
+// is checked on every request against the number of executions it should cover, so that a deleted execution (or
+// one whose end was written after the cutoff) makes the hour be computed again.
 //
 // The medians need the times themselves, not only their count: a sum keeps, per action, how many times fell on
 // each value rounded to the millisecond below a second and to three significant digits from a second on (1,234 ms
