@@ -13,7 +13,7 @@ import (
 // The flow statistics scenario (issue 27): GET /v1.0/flows/{id}/stats over statsExecutions executions of an IVR,
 // with their action rows. The first request (the check, before the measurement) sums the window's closed hours
 // from the rows and keeps the sums (store/stats.go); the measured ones add those up and compute the rest from the
-// rows: the executions of the window's two partial hours and of the last minutes, and those still running.
+// rows: the executions of the window's oldest partial hour and of its last two hours, and those still running.
 const (
 	statsExecutions = 100_000
 	// targetStatsP50 bounds one request's p50, one client. The console asks for the stats once, when a person opens

@@ -251,8 +251,8 @@ func TestFlowStats(t *testing.T) {
 			t.Errorf("after a deletion, the hour summed again: %+v", st)
 		}
 
-		// An execution of a summed hour that ends after the sum is counted from its rows, and the hour is summed
-		// again once the sum is an hour old; the answer stays the same.
+		// An execution of a summed hour that lasts over an hour is never in the sum: it is counted from its rows,
+		// running or ended, now and later.
 		e.as(e.alice, "POST", "/v1.0/activeflows/"+waiting.ID+"/stop", nil).wantStatus(http.StatusOK)
 		for range 2 {
 			var ended apiFlowStats

@@ -55,24 +55,26 @@ type EdgeStats struct {
 
 // How the statistics are computed (openapi.yaml's getFlowStats says it to the API's users). The window's closed
 // hours are added up from flow_stats_hours, sums that the statistics' own statement computed from the action rows
-// the first time an hour was asked for: what the executions created in that hour and ended before the sum's cutoff
-// did. Everything else is computed from the rows on every request: the window's partial hours, the hours not
-// closed yet, and the executions of summed hours that were still running at the cutoff or ended after it. A sum
-// is checked on every request against the number of executions it should cover, so that a deleted execution (or
-// one whose end was written after the cutoff) makes the hour be computed again.
+// the first time an hour was asked for: what the executions created in that hour that lasted less than
+// statsSummedUnder did. An hour is closed once every such execution has ended. Everything else is computed from the
+// rows on every request: the window's partial hours, the hours not closed yet, and the executions of summed hours
+// that are still running or lasted longer. Which executions a sum covers depends on their own rows only (created
+// in the hour, ended, in less than statsSummedUnder), so a request tells them from the others without reading the
+// sums; and a sum is checked on every request against the number of executions it covers, so that a deleted
+// execution (or an end written later than statsSettle allows for) makes the hour be computed again.
 //
 // The medians need the times themselves, not only their count: a sum keeps, per action, how many times fell on
 // each value rounded to the millisecond below a second and to three significant digits from a second on (1,234 ms
 // is 1,230 ms), which keeps a sum small whatever the number of executions. Every median is of the rounded times,
 // summed or not, so that a window answers the same whichever hours were summed.
 const (
-	// statsSettle is how long after its end an hour is closed, and how long before a sum is computed its
-	// executions must have ended to be in it: longer than any clock skew between instances or any statement's
-	// time between its timestamp and its commit.
+	// statsSummedUnder is how long an execution may last and be summed; longer ones (few calls last an hour) are
+	// computed from their rows on every request.
+	statsSummedUnder = time.Hour
+	// statsSettle is how long after the last moment a summed execution can end (its hour's end + statsSummedUnder)
+	// the hour is closed: longer than any clock skew between instances or any statement's time between its
+	// timestamp and its commit.
 	statsSettle = time.Minute
-	// statsLateRefresh is how old a sum's cutoff must be before the hour is summed again because some of its
-	// executions ended after it (calls longer than the time between the hour's end and its sum).
-	statsLateRefresh = time.Hour
 	// statsHoursPerStatement bounds the hours one statement sums, and so its parameters.
 	statsHoursPerStatement = 96
 )
@@ -122,29 +124,30 @@ WHERE flow_id = @flow AND flow_revision = @revision AND customer_id = @customer 
   AND tm_create >= @since AND tm_create < @until
 GROUP BY status, end_reason`
 
-// statsCheckSQL counts, for every sum of the window's closed hours, the ended executions it covers today (covered)
-// and those of its hour that ended after its cutoff (late).
-const statsCheckSQL = `SELECT r.hour AS hour,
-  SUM(CASE WHEN a.tm_end IS NOT NULL AND a.tm_end < r.cutoff THEN 1 ELSE 0 END) AS covered,
-  SUM(CASE WHEN a.id IS NOT NULL AND NOT (a.tm_end IS NOT NULL AND a.tm_end < r.cutoff) THEN 1 ELSE 0 END) AS late
+// statsCheckSQL counts, for every sum of the window's closed hours, the executions it covers today.
+const statsCheckSQL = `SELECT r.hour AS hour, SUM(CASE WHEN a.id IS NULL THEN 0 ELSE 1 END) AS covered
 FROM flow_stats_hours r LEFT JOIN activeflows a ON a.flow_id = r.flow_id AND a.flow_revision = r.flow_revision
-  AND a.customer_id = r.customer_id AND a.tm_delete IS NULL AND a.status = 'ended'
+  AND a.customer_id = r.customer_id AND a.tm_delete IS NULL AND {{summed}}
   AND a.tm_create >= r.hour_start AND a.tm_create < r.hour_end
 WHERE r.flow_id = @flow AND r.flow_revision = @revision AND r.customer_id = @customer
   AND r.hour >= @first AND r.hour < @end
 GROUP BY r.hour`
 
-// statsDialect is what differs: the time between two moves in milliseconds, as a float (ms), and rounding it
-// (rounded).
+// statsDialect is what differs: the time between two moves in milliseconds, as a float (ms), rounding it
+// (rounded), and whether the activeflow a is one a sum covers (summed: ended, in less than statsSummedUnder).
 var statsDialect = map[Dialect]*strings.Replacer{
 	Postgres: strings.NewReplacer(
 		"{{ms}}", "date_part('epoch', COALESCE(LEAD(x.tm_execute) OVER w, e.tm_end) - x.tm_execute) * 1000",
 		"{{rounded}}", roundedSQL(func(x string) string { return "floor(" + x + ")" }, "bigint"),
+		"{{summed}}", fmt.Sprintf("(a.status = 'ended' AND a.tm_end IS NOT NULL AND a.tm_end < a.tm_create + interval '%d seconds')",
+			int(statsSummedUnder.Seconds())),
 	),
 	// SQLite may lack floor(): the rounded values are never negative, where casting to an integer is the floor.
 	SQLite: strings.NewReplacer(
 		"{{ms}}", "(julianday(COALESCE(LEAD(x.tm_execute) OVER w, e.tm_end)) - julianday(x.tm_execute)) * 86400000.0",
 		"{{rounded}}", roundedSQL(func(x string) string { return "CAST(" + x + " AS INTEGER)" }, "INTEGER"),
+		"{{summed}}", fmt.Sprintf("(a.status = 'ended' AND a.tm_end IS NOT NULL AND julianday(a.tm_end) - julianday(a.tm_create) < %d / 86400.0)",
+			int(statsSummedUnder.Seconds())),
 	),
 }
 
@@ -180,7 +183,6 @@ type flowStatsHour struct {
 	CustomerID   uuid.UUID `gorm:"column:customer_id"`
 	HourStart    time.Time `gorm:"column:hour_start"`
 	HourEnd      time.Time `gorm:"column:hour_end"`
-	Cutoff       time.Time `gorm:"column:cutoff"`
 	Executions   int       `gorm:"column:executions"`
 	Data         string    `gorm:"column:data"`
 	TMUpdate     time.Time `gorm:"column:tm_update"`
@@ -218,32 +220,15 @@ func (s *Store) FlowStats(ctx context.Context, q FlowStatsQuery) (*FlowStats, er
 		}
 	}
 
-	// The executions not summed: the window's but for those the sums cover. Every execution that ended before
-	// the oldest cutoff in a summed hour is covered; the later ones are checked against their own hour's.
+	// The executions not summed: the window's but for those the sums cover.
 	args := s.statsArgs(q)
 	args["since"], args["until"] = q.Since, q.Until
 	live := "SELECT a.id, a.status, a.end_reason, a.tm_end, 0 AS hr FROM activeflows a\n" +
 		"  WHERE a.flow_id = @flow AND a.flow_revision = @revision AND a.customer_id = @customer\n" +
 		"    AND a.tm_delete IS NULL AND a.tm_create >= @since AND a.tm_create < @until"
 	if len(sums) > 0 {
-		var spans []string
-		oldest := sums[0].Cutoff
-		for i := 0; i < len(sums); {
-			j := i + 1
-			for j < len(sums) && sums[j].Hour == sums[j-1].Hour+1 && sums[j].Cutoff.Equal(sums[i].Cutoff) {
-				j++
-			}
-			n := strconv.Itoa(len(spans))
-			args["cs"+n], args["ce"+n], args["cc"+n] = sums[i].HourStart, sums[j-1].HourEnd, sums[i].Cutoff
-			spans = append(spans, "(a.tm_create >= @cs"+n+" AND a.tm_create < @ce"+n+" AND a.tm_end < @cc"+n+")")
-			if sums[i].Cutoff.Before(oldest) {
-				oldest = sums[i].Cutoff
-			}
-			i = j
-		}
-		args["first"], args["end"], args["oldest"] = sums[0].HourStart, sums[len(sums)-1].HourEnd, oldest
-		live += "\n    AND NOT (a.tm_create >= @first AND a.tm_create < @end AND a.status = 'ended'" +
-			" AND a.tm_end IS NOT NULL AND (a.tm_end < @oldest OR " + strings.Join(spans, " OR ") + "))"
+		args["first"], args["end"] = sums[0].HourStart, sums[len(sums)-1].HourEnd
+		live += "\n    AND NOT (a.tm_create >= @first AND a.tm_create < @end AND {{summed}})"
 	}
 	var (
 		rows []statsRow
@@ -320,7 +305,7 @@ func (s *Store) flowStatsSums(ctx context.Context, q FlowStatsQuery, now time.Ti
 		first = first.Add(time.Hour)
 	}
 	end := q.Until
-	if closed := now.Add(-statsSettle); closed.Before(end) {
+	if closed := now.Add(-statsSummedUnder - statsSettle); closed.Before(end) {
 		end = closed
 	}
 	end = end.Truncate(time.Hour)
@@ -348,8 +333,8 @@ func (s *Store) flowStatsSums(ctx context.Context, q FlowStatsQuery, now time.Ti
 
 	var stored []*flowStatsHour
 	var checks []struct {
-		Hour          int64
-		Covered, Late int
+		Hour    int64
+		Covered int
 	}
 	err = s.statsTx(ctx, true, func(tx *gorm.DB) error {
 		err := tx.Where("flow_id = @flow AND flow_revision = @revision AND customer_id = @customer AND hour >= @first AND hour < @end", args).
@@ -357,22 +342,20 @@ func (s *Store) flowStatsSums(ctx context.Context, q FlowStatsQuery, now time.Ti
 		if err != nil {
 			return err
 		}
-		return tx.Raw(statsCheckSQL, args).Scan(&checks).Error
+		return tx.Raw(statsDialect[s.dialect].Replace(statsCheckSQL), args).Scan(&checks).Error
 	})
 	if err != nil {
 		return nil, classify(err)
 	}
-	type count struct{ covered, late int }
-	counts := make(map[int64]count, len(checks))
+	covered := make(map[int64]int, len(checks))
 	for _, c := range checks {
-		counts[c.Hour] = count{c.Covered, c.Late}
+		covered[c.Hour] = c.Covered
 	}
 	byHour := make(map[int64]*flowStatsHour, len(stored))
 	for _, h := range stored {
-		c, ok := counts[h.Hour]
+		n, ok := covered[h.Hour]
 		switch {
-		case !ok || c.covered != h.Executions: // an execution deleted, or written after the sum
-		case c.late > 0 && now.Sub(h.Cutoff) >= statsLateRefresh: // long calls of the hour have ended since
+		case !ok || n != h.Executions: // an execution deleted, or an end written after the sum
 		case json.Unmarshal([]byte(h.Data), &h.sum) != nil:
 		default:
 			byHour[h.Hour] = h
@@ -402,15 +385,13 @@ func (s *Store) flowStatsSums(ctx context.Context, q FlowStatsQuery, now time.Ti
 
 // sumHours computes the sums of the given hours in one statement and stores them.
 func (s *Store) sumHours(ctx context.Context, q FlowStatsQuery, hours []int64, now time.Time) ([]*flowStatsHour, error) {
-	cutoff := now.Add(-statsSettle)
 	args := s.statsArgs(q)
-	args["cutoff"] = cutoff
 	sums := make([]*flowStatsHour, len(hours))
 	table := make([]string, len(hours))
 	for i, hr := range hours {
 		start := time.Unix(hr*3600, 0).UTC()
 		sums[i] = &flowStatsHour{FlowID: q.FlowID, FlowRevision: q.Revision, Hour: hr, CustomerID: q.CustomerID,
-			HourStart: start, HourEnd: start.Add(time.Hour), Cutoff: cutoff, TMUpdate: now,
+			HourStart: start, HourEnd: start.Add(time.Hour), TMUpdate: now,
 			sum: statsSum{Paths: []statsRow{}, Times: map[string][]int64{}}}
 		n := strconv.Itoa(i)
 		args["hs"+n], args["he"+n] = start, start.Add(time.Hour)
@@ -420,7 +401,7 @@ func (s *Store) sumHours(ctx context.Context, q FlowStatsQuery, hours []int64, n
 	e := "SELECT a.id, a.status, a.end_reason, a.tm_end, h.hr FROM activeflows a\n" +
 		"  JOIN (" + hoursSQL + ") h ON a.tm_create >= h.hs AND a.tm_create < h.he\n" +
 		"  WHERE a.flow_id = @flow AND a.flow_revision = @revision AND a.customer_id = @customer\n" +
-		"    AND a.tm_delete IS NULL AND a.status = 'ended' AND a.tm_end IS NOT NULL AND a.tm_end < @cutoff"
+		"    AND a.tm_delete IS NULL AND {{summed}}"
 	var rows []statsRow
 	err := s.statsTx(ctx, false, func(tx *gorm.DB) error {
 		return tx.Raw(s.statsSQL(e), args).Scan(&rows).Error
@@ -451,7 +432,7 @@ func (s *Store) sumHours(ctx context.Context, q FlowStatsQuery, hours []int64, n
 	}
 	err = s.conn(ctx).Clauses(clause.OnConflict{
 		Columns: []clause.Column{{Name: "flow_id"}, {Name: "flow_revision"}, {Name: "hour"}},
-		DoUpdates: clause.AssignmentColumns([]string{"customer_id", "hour_start", "hour_end", "cutoff", "executions",
+		DoUpdates: clause.AssignmentColumns([]string{"customer_id", "hour_start", "hour_end", "executions",
 			"data", "tm_update"}),
 	}).CreateInBatches(sums, 100).Error
 	if err != nil {

@@ -9364,11 +9364,12 @@ type ClientInterface interface {
 	// For one revision of the flow and a time window (**beyond**): how many executions (activeflows of that
 	// flow and revision created in the window) there were, how many entered each action and how often, how
 	// often each move between two actions was taken, where executions ended and why, and the median time spent
-	// in each runner action. Computed by the database from the executed actions' rows: a closed hour of the
-	// window (from a minute after its end) is summed once and kept, and checked on every request against the
-	// executions it covers, so that a request computes only the window's partial hours, the hours not closed
-	// yet and the executions that ended after their hour was summed; the answer is the same either way. Only
-	// the flow's own actions count (actions of a flow a `fetch_flow` ran, and inline or fetched actions, are left out).
+	// in each runner action. Computed by the database from the executed actions' rows: what the executions
+	// created in an hour that lasted less than an hour did is summed once the hour's last such execution has
+	// ended (an hour and a minute after the hour's end), kept, and checked on every request against the
+	// executions it covers, so that a request computes only the window's partial and recent hours and the
+	// executions that are running or lasted longer; the answer is the same either way. Only the flow's own
+	// actions count (actions of a flow a `fetch_flow` ran, and inline or fetched actions, are left out).
 	// Executions stored before the stored format version 2 have no action rows: they count in `executions`,
 	// `ends` and `running` only. Deleted activeflows are not counted.
 	//
@@ -10736,11 +10737,12 @@ func (c *Client) SimulateFlow(ctx context.Context, id FlowID, body SimulateFlowJ
 // For one revision of the flow and a time window (**beyond**): how many executions (activeflows of that
 // flow and revision created in the window) there were, how many entered each action and how often, how
 // often each move between two actions was taken, where executions ended and why, and the median time spent
-// in each runner action. Computed by the database from the executed actions' rows: a closed hour of the
-// window (from a minute after its end) is summed once and kept, and checked on every request against the
-// executions it covers, so that a request computes only the window's partial hours, the hours not closed
-// yet and the executions that ended after their hour was summed; the answer is the same either way. Only
-// the flow's own actions count (actions of a flow a `fetch_flow` ran, and inline or fetched actions, are left out).
+// in each runner action. Computed by the database from the executed actions' rows: what the executions
+// created in an hour that lasted less than an hour did is summed once the hour's last such execution has
+// ended (an hour and a minute after the hour's end), kept, and checked on every request against the
+// executions it covers, so that a request computes only the window's partial and recent hours and the
+// executions that are running or lasted longer; the answer is the same either way. Only the flow's own
+// actions count (actions of a flow a `fetch_flow` ran, and inline or fetched actions, are left out).
 // Executions stored before the stored format version 2 have no action rows: they count in `executions`,
 // `ends` and `running` only. Deleted activeflows are not counted.
 //
@@ -14587,11 +14589,12 @@ type ClientWithResponsesInterface interface {
 	// For one revision of the flow and a time window (**beyond**): how many executions (activeflows of that
 	// flow and revision created in the window) there were, how many entered each action and how often, how
 	// often each move between two actions was taken, where executions ended and why, and the median time spent
-	// in each runner action. Computed by the database from the executed actions' rows: a closed hour of the
-	// window (from a minute after its end) is summed once and kept, and checked on every request against the
-	// executions it covers, so that a request computes only the window's partial hours, the hours not closed
-	// yet and the executions that ended after their hour was summed; the answer is the same either way. Only
-	// the flow's own actions count (actions of a flow a `fetch_flow` ran, and inline or fetched actions, are left out).
+	// in each runner action. Computed by the database from the executed actions' rows: what the executions
+	// created in an hour that lasted less than an hour did is summed once the hour's last such execution has
+	// ended (an hour and a minute after the hour's end), kept, and checked on every request against the
+	// executions it covers, so that a request computes only the window's partial and recent hours and the
+	// executions that are running or lasted longer; the answer is the same either way. Only the flow's own
+	// actions count (actions of a flow a `fetch_flow` ran, and inline or fetched actions, are left out).
 	// Executions stored before the stored format version 2 have no action rows: they count in `executions`,
 	// `ends` and `running` only. Deleted activeflows are not counted.
 	//
@@ -20596,11 +20599,12 @@ func (c *ClientWithResponses) SimulateFlowWithResponse(ctx context.Context, id F
 // For one revision of the flow and a time window (**beyond**): how many executions (activeflows of that
 // flow and revision created in the window) there were, how many entered each action and how often, how
 // often each move between two actions was taken, where executions ended and why, and the median time spent
-// in each runner action. Computed by the database from the executed actions' rows: a closed hour of the
-// window (from a minute after its end) is summed once and kept, and checked on every request against the
-// executions it covers, so that a request computes only the window's partial hours, the hours not closed
-// yet and the executions that ended after their hour was summed; the answer is the same either way. Only
-// the flow's own actions count (actions of a flow a `fetch_flow` ran, and inline or fetched actions, are left out).
+// in each runner action. Computed by the database from the executed actions' rows: what the executions
+// created in an hour that lasted less than an hour did is summed once the hour's last such execution has
+// ended (an hour and a minute after the hour's end), kept, and checked on every request against the
+// executions it covers, so that a request computes only the window's partial and recent hours and the
+// executions that are running or lasted longer; the answer is the same either way. Only the flow's own
+// actions count (actions of a flow a `fetch_flow` ran, and inline or fetched actions, are left out).
 // Executions stored before the stored format version 2 have no action rows: they count in `executions`,
 // `ends` and `running` only. Deleted activeflows are not counted.
 //

@@ -1,6 +1,6 @@
 -- +goose Up
--- The flow statistics' sums by hour (store/stats.go): what one flow revision's executions created in an hour, and
--- ended before cutoff, did. A request adds the closed hours of its window from here and computes only the rest
+-- The flow statistics' sums by hour (store/stats.go): what one flow revision's executions created in an hour that
+-- ended within an hour did. A request adds the closed hours of its window from here and computes only the rest
 -- from the action rows; executions is how many executions the sum covers, checked on every request.
 CREATE TABLE flow_stats_hours (
     flow_id       TEXT NOT NULL,
@@ -9,7 +9,6 @@ CREATE TABLE flow_stats_hours (
     customer_id   TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
     hour_start    DATETIME NOT NULL,
     hour_end      DATETIME NOT NULL,
-    cutoff        DATETIME NOT NULL,
     executions    INTEGER NOT NULL,
     data          TEXT NOT NULL,
     tm_update     DATETIME NOT NULL,
