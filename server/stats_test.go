@@ -373,3 +373,61 @@ func TestFlowStatsOwnActionsOnly(t *testing.T) {
 		}
 	})
 }
+
+// TestFlowStatsMedianRounding: a median is of the times rounded to the millisecond below a second and to three
+// significant digits from there (10 s steps from 10,000 s on), computed from the rows or from an hour's sum alike.
+func TestFlowStatsMedianRounding(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		e := newEnv(t, b)
+		start := e.clock.Now()
+		cases := []struct {
+			took time.Duration
+			want int
+		}{
+			{567 * time.Millisecond, 567}, // (SQLite's date functions keep milliseconds: no finer time here)
+			{1234 * time.Millisecond, 1230},
+			{12345 * time.Millisecond, 12300},
+			{123456 * time.Millisecond, 123000},
+			{1234567 * time.Millisecond, 1230000},
+			{12345678 * time.Millisecond, 12350000},
+		}
+		flows := make([]string, len(cases))
+		for i, c := range cases {
+			var f struct {
+				ID string `json:"id"`
+			}
+			e.as(e.alice, "POST", "/v1.0/flows", `{"name":"rounding","actions":[{"type":"talk","option":{"text":"hi"}},{"type":"hangup"}]}`).
+				wantStatus(http.StatusOK).decode(&f)
+			flows[i] = f.ID
+			a := e.startActiveflow(e.alice, `{"flow_id":"`+f.ID+`"}`)
+			e.clock.Advance(c.took)
+			a = e.next(e.alice, a, nil) // on to the hangup, which the runner reports done at once
+			if a = e.next(e.alice, a, nil); a.Status != "ended" {
+				t.Fatalf("the execution did not end at the hangup: %+v", a)
+			}
+		}
+		median := func(id, query string) int {
+			t.Helper()
+			var st apiFlowStats
+			e.as(e.alice, "GET", "/v1.0/flows/"+id+"/stats"+query, nil).wantStatus(http.StatusOK).decode(&st)
+			if len(st.Actions) != 2 || st.Actions[0].MedianMS == nil {
+				t.Fatalf("stats: %+v", st)
+			}
+			return *st.Actions[0].MedianMS
+		}
+		for i, c := range cases {
+			if got := median(flows[i], ""); got != c.want {
+				t.Errorf("%s from the rows: median %d ms, want %d", c.took, got, c.want)
+			}
+		}
+		// A day on, every hour is summed: the same medians. (The longest one lasted over an hour: from its rows.)
+		e.clock.Advance(24 * time.Hour)
+		since := "?since=" + url.QueryEscape(start.Add(-time.Hour).Format(time.RFC3339))
+		for i, c := range cases {
+			if got := median(flows[i], since); got != c.want {
+				t.Errorf("%s from the sums: median %d ms, want %d", c.took, got, c.want)
+			}
+		}
+	})
+}
